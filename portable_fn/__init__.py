@@ -1,0 +1,29 @@
+"""portable-fn: write a cloud function once, run it locally, on AWS Lambda, Google Cloud Functions and
+Azure Functions.
+
+    from portable_fn import function, http, Request, Response
+
+    @function(trigger=http("POST", "/orders"))
+    def create_order(request: Request) -> Response:
+        return Response.json({"ok": True}, status=201)
+
+Everything here is re-exported from `portable_fn.runtime`, the standard-library-only core that ships
+inside every deployed function.
+"""
+
+from __future__ import annotations
+
+from .runtime import (
+    CloudEvent, Context, DataValidationError, DeadLetter, DeclarationError, Headers,
+    InvalidEventError, MessageMeta, PortableFnError, QueryParams, Request, Response, Result, Retry,
+    ScheduleTick, StorageObject, cron, function, http, queue, schedule, storage, topic,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CloudEvent", "Context", "DataValidationError", "DeadLetter", "DeclarationError", "Headers",
+    "InvalidEventError", "MessageMeta", "PortableFnError", "QueryParams", "Request", "Response",
+    "Result", "Retry", "ScheduleTick", "StorageObject", "cron", "function", "http", "queue",
+    "schedule", "storage", "topic",
+]

@@ -1,0 +1,319 @@
+"""The CloudEvents 1.0 envelope: one small immutable event type and its JSON event format.
+
+Why our own type and not the `cloudevents` SDK's: this module ships inside every deployed function, so it
+imports the standard library only and costs almost nothing at cold start. `portable_fn.sdk_bridge`
+converts to and from the SDK's objects (1.x and 2.x lines) for users who hold those.
+
+Attributes are kept exactly as received (`time` stays the producer's RFC 3339 string), so an event that
+crosses clouds arrives byte-for-byte the same.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from typing import Any, Generic, TypeVar
+
+from .errors import InvalidEventError
+
+T = TypeVar("T")
+
+SPECVERSION = "1.0"
+REQUIRED = ("id", "source", "type", "specversion")
+OPTIONAL = ("datacontenttype", "dataschema", "subject", "time")
+CONTEXT_ATTRIBUTES = frozenset(REQUIRED + OPTIONAL)
+_RESERVED = CONTEXT_ATTRIBUTES | {"data", "data_base64"}
+_EXTENSION_NAME = re.compile(r"[a-z0-9]+\Z")
+_RFC3339 = re.compile(
+    r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})\Z"
+)
+_MISSING: Any = object()
+
+
+def is_json_content_type(content_type: str | None) -> bool:
+    """True for `application/json`, `text/json` and any `+json` media type (parameters ignored)."""
+    if content_type is None:
+        return True  # the JSON format says: absent means application/json
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media.endswith("/json") or media.endswith("+json")
+
+
+class CloudEvent(Generic[T]):
+    """An immutable CloudEvents 1.0 event. `CloudEvent[Order]` annotates a handler whose data is an Order.
+
+    >>> e = CloudEvent(id="1", source="/orders", type="com.example.order.created", data={"id": 7})
+    >>> e.specversion, e.data
+    ('1.0', {'id': 7})
+    """
+
+    __slots__ = (
+        "id", "source", "type", "specversion", "datacontenttype", "dataschema", "subject", "time",
+        "extensions", "data",
+    )
+    id: str
+    source: str
+    type: str
+    specversion: str
+    datacontenttype: str | None
+    dataschema: str | None
+    subject: str | None
+    time: str | None
+    extensions: Mapping[str, Any]
+    data: T
+
+    def __init__(
+        self,
+        *,
+        id: str,
+        source: str,
+        type: str,
+        specversion: str = SPECVERSION,
+        data: Any = None,
+        datacontenttype: str | None = None,
+        dataschema: str | None = None,
+        subject: str | None = None,
+        time: str | datetime | None = None,
+        extensions: Mapping[str, Any] | None = None,
+    ) -> None:
+        for name, value in (("id", id), ("source", source), ("type", type)):
+            if not isinstance(value, str) or not value:
+                raise InvalidEventError(
+                    f"CloudEvent attribute '{name}' is required and must be a non-empty string, "
+                    f"got {value!r}.",
+                    name,
+                )
+        if specversion != SPECVERSION:
+            raise InvalidEventError(
+                f"CloudEvent attribute 'specversion' must be '1.0', got {specversion!r}; "
+                "only CloudEvents 1.0 is supported.",
+                "specversion",
+            )
+        for name, value in (
+            ("datacontenttype", datacontenttype), ("dataschema", dataschema), ("subject", subject)
+        ):
+            if value is not None and (not isinstance(value, str) or not value):
+                raise InvalidEventError(
+                    f"CloudEvent attribute '{name}' must be a non-empty string when present, "
+                    f"got {value!r}.",
+                    name,
+                )
+        setattr_ = object.__setattr__
+        setattr_(self, "id", id)
+        setattr_(self, "source", source)
+        setattr_(self, "type", type)
+        setattr_(self, "specversion", specversion)
+        setattr_(self, "datacontenttype", datacontenttype)
+        setattr_(self, "dataschema", dataschema)
+        setattr_(self, "subject", subject)
+        setattr_(self, "time", _check_time(time))
+        setattr_(self, "extensions", _check_extensions(extensions) if extensions else _EMPTY)
+        setattr_(self, "data", data)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"CloudEvent is immutable; use .replace({name}=...) to get a changed copy.")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError("CloudEvent is immutable.")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, CloudEvent):
+            return NotImplemented
+        return all(getattr(self, s) == getattr(other, s) for s in CloudEvent.__slots__)
+
+    __hash__ = None  # type: ignore[assignment]  # data may be mutable
+
+    def __repr__(self) -> str:
+        attrs = ", ".join(f"{k}={v!r}" for k, v in self.attributes().items())
+        return f"CloudEvent({attrs}, data={self.data!r})"
+
+    def __reduce__(self) -> Any:
+        return (_rebuild, (self.attributes(), self.data))
+
+    def attributes(self) -> dict[str, Any]:
+        """Context attributes and extensions that are set, as one flat dict (no data)."""
+        out: dict[str, Any] = {
+            "specversion": self.specversion, "id": self.id, "source": self.source, "type": self.type
+        }
+        for name in OPTIONAL:
+            value = getattr(self, name)
+            if value is not None:
+                out[name] = value
+        out.update(self.extensions)
+        return out
+
+    def get(self, name: str, default: Any = None) -> Any:
+        """Any attribute or extension by its CloudEvents name."""
+        if name in CONTEXT_ATTRIBUTES:
+            value = getattr(self, name)
+            return default if value is None else value
+        return self.extensions.get(name, default)
+
+    def replace(self, **changes: Any) -> CloudEvent[Any]:
+        """A copy with some attributes, extensions (`extensions=`) or the data changed."""
+        fields = {name: getattr(self, name) for name in CloudEvent.__slots__}
+        unknown = set(changes) - set(fields)
+        if unknown:
+            raise TypeError(f"CloudEvent.replace() got unknown fields {sorted(unknown)}")
+        fields.update(changes)
+        return CloudEvent(**fields)
+
+    @property
+    def timestamp(self) -> datetime | None:
+        """`time` as an aware datetime (None when the event has no time)."""
+        if self.time is None:
+            return None
+        return datetime.fromisoformat(self.time.replace("z", "Z").replace("Z", "+00:00"))
+
+    @property
+    def dedup_key(self) -> tuple[str, str]:
+        """`(source, id)`: what identifies an event across redeliveries."""
+        return (self.source, self.id)
+
+    # -- JSON event format ------------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON event format as a dict: bytes go to `data_base64`, JSON data stays structured."""
+        out = self.attributes()
+        data = self.data
+        if data is None:
+            return out
+        if isinstance(data, (bytes, bytearray, memoryview)):
+            import base64
+
+            out["data_base64"] = base64.b64encode(bytes(data)).decode("ascii")
+        else:
+            out["data"] = _jsonable(data)
+        return out
+
+    def to_json(self) -> str:
+        """The JSON event format as a string."""
+        return json.dumps(self.to_dict(), ensure_ascii=False, separators=(",", ":"))
+
+    @classmethod
+    def from_dict(cls, obj: Mapping[str, Any]) -> CloudEvent[Any]:
+        """Read the JSON event format from an already-decoded mapping."""
+        if not isinstance(obj, Mapping):
+            raise InvalidEventError(
+                f"A CloudEvent in JSON format must be an object, got {type(obj).__name__}."
+            )
+        attrs = dict(obj)
+        data = attrs.pop("data", _MISSING)
+        data_b64 = attrs.pop("data_base64", _MISSING)
+        if data is not _MISSING and data_b64 is not _MISSING:
+            raise InvalidEventError(
+                "A CloudEvent has both 'data' and 'data_base64'; send only one.", "data_base64"
+            )
+        if data_b64 is not _MISSING:
+            data = _decode_base64(data_b64)
+        elif data is _MISSING:
+            data = None
+        if "specversion" not in attrs:
+            raise InvalidEventError(
+                "CloudEvent attribute 'specversion' is missing; set it to '1.0'.", "specversion"
+            )
+        return from_attributes(attrs, data)
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> CloudEvent[Any]:
+        """Read one event in the JSON event format."""
+        return cls.from_dict(loads(text, "a structured CloudEvent"))
+
+
+_EMPTY: Mapping[str, Any] = {}
+
+
+def from_attributes(attrs: Mapping[str, Any], data: Any = None) -> CloudEvent[Any]:
+    """Build an event from one flat attribute mapping (context attributes and extensions mixed)."""
+    known: dict[str, Any] = {}
+    extensions: dict[str, Any] = {}
+    for name, value in attrs.items():
+        if name in CONTEXT_ATTRIBUTES:
+            known[name] = value
+        else:
+            extensions[name] = value
+    for name in REQUIRED:
+        if name not in known:
+            raise InvalidEventError(
+                f"CloudEvent attribute '{name}' is missing; every CloudEvent needs "
+                "'id', 'source', 'type' and 'specversion'.",
+                name,
+            )
+    return CloudEvent(data=data, extensions=extensions, **known)
+
+
+def loads(text: str | bytes, what: str) -> Any:
+    """json.loads with an InvalidEventError that says what was being read and where it broke."""
+    try:
+        return json.loads(text)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidEventError(f"{what} is not valid JSON: {exc}.") from None
+
+
+def _rebuild(attrs: dict[str, Any], data: Any) -> CloudEvent[Any]:
+    return from_attributes(attrs, data)
+
+
+def _check_time(value: str | datetime | None) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        return value.isoformat().replace("+00:00", "Z")
+    if not isinstance(value, str) or not _RFC3339.match(value):
+        raise InvalidEventError(
+            f"CloudEvent attribute 'time' must be an RFC 3339 timestamp such as "
+            f"'2018-04-05T17:31:00Z', got {value!r}.",
+            "time",
+        )
+    return value
+
+
+def _check_extensions(extensions: Mapping[str, Any]) -> Mapping[str, Any]:
+    for name, value in extensions.items():
+        if not isinstance(name, str) or not _EXTENSION_NAME.match(name) or name in _RESERVED:
+            raise InvalidEventError(
+                f"CloudEvent extension name {name!r} is invalid: names are lowercase letters and "
+                "digits only and may not reuse a context attribute name.",
+                str(name),
+            )
+        if value is None:
+            raise InvalidEventError(
+                f"CloudEvent extension '{name}' is null; omit an extension instead of nulling it.",
+                name,
+            )
+        if not isinstance(value, (str, int, bool, bytes)):
+            raise InvalidEventError(
+                f"CloudEvent extension '{name}' must be a string, integer, boolean or bytes, "
+                f"got {type(value).__name__}.",
+                name,
+            )
+    return dict(extensions)
+
+
+def _decode_base64(value: Any) -> bytes:
+    import base64
+    import binascii
+
+    if not isinstance(value, str):
+        raise InvalidEventError("CloudEvent 'data_base64' must be a base64 string.", "data_base64")
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidEventError(
+            "CloudEvent 'data_base64' is not valid base64.", "data_base64"
+        ) from None
+
+
+def _jsonable(data: Any) -> Any:
+    """Turn user data (pydantic model, dataclass, plain JSON value) into a JSON value."""
+    dump = getattr(data, "model_dump", None)
+    if dump is not None:
+        return dump(mode="json")
+    if hasattr(data, "__dataclass_fields__"):
+        import dataclasses
+
+        return dataclasses.asdict(data)
+    return data

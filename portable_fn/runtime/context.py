@@ -1,0 +1,70 @@
+"""`Context`: what a handler may want to know about the invocation it is running in."""
+
+from __future__ import annotations
+
+import time as _time
+from typing import Any
+
+from .views import MessageMeta
+
+
+class Context:
+    """Invocation facts, the same fields on every provider.
+
+    `invocation_id`, `function_name`, `provider`, `attempt` (1 on first delivery), `deadline` (epoch
+    seconds, or None when unknown), `message` (transport metadata of a queue/topic message), `raw` (the
+    provider's native context) and `logger`.
+    """
+
+    __slots__ = ("invocation_id", "function_name", "provider", "attempt", "deadline", "message", "raw",
+                 "_logger")
+
+    def __init__(
+        self,
+        invocation_id: str = "",
+        function_name: str = "",
+        provider: str = "local",
+        attempt: int = 1,
+        deadline: float | None = None,
+        message: MessageMeta | None = None,
+        raw: Any = None,
+    ) -> None:
+        self.invocation_id = invocation_id
+        self.function_name = function_name
+        self.provider = provider
+        self.attempt = attempt
+        self.deadline = deadline
+        self.message = message
+        self.raw = raw
+        self._logger: Any = None
+
+    @property
+    def delivery_count(self) -> int:
+        """How many times this message has been delivered, this time included."""
+        return self.message.delivery_count if self.message is not None else self.attempt
+
+    def remaining_ms(self) -> int | None:
+        """Milliseconds left before the provider stops the invocation (None when unknown)."""
+        if self.deadline is None:
+            return None
+        return max(0, int((self.deadline - _time.time()) * 1000))
+
+    @property
+    def logger(self) -> Any:
+        """A `logging.Logger` named after the function (the logging module is imported on first use)."""
+        if self._logger is None:
+            import logging
+
+            self._logger = logging.getLogger(f"portable_fn.function.{self.function_name}")
+        return self._logger
+
+    def with_attempt(self, attempt: int) -> Context:
+        """A copy for another delivery of the same message."""
+        message = self.message
+        if message is not None:
+            message = MessageMeta(message.message_id, attempt, message.attributes, message.published_time)
+        return Context(self.invocation_id, self.function_name, self.provider, attempt, self.deadline,
+                       message, self.raw)
+
+    def __repr__(self) -> str:
+        return f"Context({self.function_name!r}, provider={self.provider!r}, attempt={self.attempt})"

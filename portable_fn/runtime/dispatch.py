@@ -1,0 +1,269 @@
+"""Dispatch: call a handler with what its annotations ask for and turn what happens into an outcome.
+
+The signature is read once per function (`bind_handler`); each call then only converts data and calls.
+Every provider shim goes through `call_http`, `call_event` and `call_batch`, so outcome rules are the
+same everywhere.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import typing
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from .cloudevent import CloudEvent, loads
+from .context import Context
+from .errors import DataValidationError, DeclarationError, InvalidEventError
+from .http import Request, Response, to_response
+from .outcomes import ACK, DEAD_LETTER, RETRY, DeadLetter, Result, Retry
+
+_CO_COROUTINE = 0x80
+_PLAIN = (dict, list, str, bytes, int, float, bool)
+
+
+class Binding:
+    """How to call one handler: what its first argument is, and whether it wants a Context."""
+
+    __slots__ = ("first", "convert", "wants_context", "is_async", "view")
+
+    def __init__(self, first: str, convert: Callable[[Any], Any] | None, wants_context: bool,
+                 is_async: bool, view: bool) -> None:
+        self.first = first  # "request", "event" or "none"
+        self.convert = convert  # data -> T for CloudEvent[T]; None keeps the data as it is
+        self.wants_context = wants_context
+        self.is_async = is_async
+        self.view = view  # convert takes the whole event (StorageObject & co.)
+
+
+def bind_handler(spec: Any) -> Binding:
+    """Read the handler's signature; a signature we cannot serve raises DeclarationError."""
+    fn = spec.handler
+    target = getattr(fn, "__wrapped__", fn)
+    code = getattr(target, "__code__", None)
+    if code is None:
+        raise DeclarationError(f"@function {spec.name!r}: the handler must be a plain function.")
+    names = code.co_varnames[: code.co_argcount]
+    is_async = bool(code.co_flags & _CO_COROUTINE)
+    try:
+        hints = typing.get_type_hints(target)
+    except NameError:
+        hints = {}  # forward reference not defined yet: fall back to names; data stays untyped
+    is_http = not spec.trigger.is_event
+    if len(names) > 2:
+        raise DeclarationError(
+            f"@function {spec.name!r}: a handler takes at most two parameters, the "
+            f"{'Request' if is_http else 'CloudEvent'} and an optional Context; it has {len(names)}."
+        )
+    first, convert, view, wants_context = "none", None, False, False
+    for position, pname in enumerate(names):
+        hint = hints.get(pname)
+        if hint is Context or (hint is None and pname in ("ctx", "context") and position == 1):
+            wants_context = True
+            continue
+        if position == 1:
+            raise DeclarationError(
+                f"@function {spec.name!r}: the second parameter {pname!r} must be annotated "
+                "Context (or be named ctx)."
+            )
+        first, convert, view = _first_parameter(spec, pname, hint, is_http)
+    return Binding(first, convert, wants_context, is_async, view)
+
+
+def _first_parameter(spec: Any, pname: str, hint: Any, is_http: bool) -> tuple[str, Any, bool]:
+    if hint is None:
+        return ("request" if is_http else "event"), None, False
+    if hint is Request:
+        if not is_http:
+            raise DeclarationError(
+                f"@function {spec.name!r}: a {spec.trigger.kind} trigger delivers a CloudEvent; "
+                f"annotate {pname!r} as CloudEvent (or CloudEvent[YourModel])."
+            )
+        return "request", None, False
+    origin = typing.get_origin(hint)
+    if hint is CloudEvent or origin is CloudEvent:
+        args = typing.get_args(hint)
+        if not args or args[0] is Any:
+            return "event", None, False
+        view = hasattr(args[0], "from_cloudevent")
+        return "event", _converter(spec, args[0]), view
+    expected = "Request (or CloudEvent for a request carrying one)" if is_http else "CloudEvent[...]"
+    raise DeclarationError(
+        f"@function {spec.name!r}: parameter {pname!r} is annotated {hint!r}; annotate it as {expected}."
+    )
+
+
+def _converter(spec: Any, target: Any) -> Callable[[Any], Any]:
+    """A function turning event data (or, for views, the event) into `target`."""
+    if hasattr(target, "from_cloudevent"):
+        return target.from_cloudevent  # type: ignore[no-any-return]
+    if hasattr(target, "model_validate") and hasattr(target, "model_validate_json"):
+        return _pydantic_converter(target)
+    if hasattr(target, "__dataclass_fields__"):
+        return _dataclass_converter(target)
+    if target in _PLAIN:
+        return _plain_converter(target)
+    raise DeclarationError(
+        f"@function {spec.name!r}: CloudEvent[{getattr(target, '__name__', target)}] is not supported; "
+        "use a pydantic model, a dataclass, dict, list, str or bytes."
+    )
+
+
+def _pydantic_converter(model: Any) -> Callable[[Any], Any]:
+    error_type = sys.modules["pydantic"].ValidationError  # imported already: the model uses it
+
+    def convert(data: Any) -> Any:
+        try:
+            if isinstance(data, (bytes, str)):
+                return model.model_validate_json(data)
+            return model.model_validate(data)
+        except error_type as exc:
+            raise DataValidationError(
+                f"The event data is not a valid {model.__name__}: {_one_line(exc)}"
+            ) from None
+
+    return convert
+
+
+def _dataclass_converter(cls: Any) -> Callable[[Any], Any]:
+    fields = cls.__dataclass_fields__
+
+    def convert(data: Any) -> Any:
+        if isinstance(data, (bytes, str)):
+            data = loads(data, "The event data")
+        if not isinstance(data, Mapping):
+            raise DataValidationError(
+                f"The event data is not a valid {cls.__name__}: expected a JSON object, "
+                f"got {type(data).__name__}."
+            )
+        try:
+            return cls(**{k: v for k, v in data.items() if k in fields})
+        except TypeError as exc:
+            raise DataValidationError(f"The event data is not a valid {cls.__name__}: {exc}.") from None
+
+    return convert
+
+
+def _plain_converter(kind: type) -> Callable[[Any], Any]:
+    def convert(data: Any) -> Any:
+        if kind is bytes and isinstance(data, str):
+            return data.encode("utf-8")
+        if kind is not str and kind is not bytes and isinstance(data, (bytes, str)):
+            data = loads(data, "The event data")
+        if not isinstance(data, kind):
+            raise DataValidationError(
+                f"The event data must be {kind.__name__}, got {type(data).__name__}."
+            )
+        return data
+
+    return convert
+
+
+def _one_line(exc: BaseException) -> str:
+    errors = getattr(exc, "errors", None)
+    if callable(errors):
+        parts = [f"{'.'.join(map(str, e.get('loc', ()))) or 'data'}: {e.get('msg')}" for e in errors()]
+        return "; ".join(parts)
+    return str(exc)
+
+
+# -- calling -----------------------------------------------------------------------------------------
+
+_loops = threading.local()
+
+
+def run_coroutine(coro: Any) -> Any:
+    """Run an async handler's coroutine on this thread's own event loop (kept between calls)."""
+    loop = getattr(_loops, "loop", None)
+    if loop is None or loop.is_closed():
+        import asyncio
+
+        loop = asyncio.new_event_loop()
+        _loops.loop = loop
+    return loop.run_until_complete(coro)
+
+
+def _invoke(spec: Any, binding: Binding, arg: Any, ctx: Context | None) -> Any:
+    args: list[Any] = [] if binding.first == "none" else [arg]
+    if binding.wants_context:
+        args.append(ctx if ctx is not None else Context(function_name=spec.name))
+    result = spec.handler(*args)
+    if binding.is_async:
+        result = run_coroutine(result)
+    return result
+
+
+def bind_event(binding: Binding, event: CloudEvent[Any]) -> CloudEvent[Any]:
+    """The event as the handler declared it: data converted to its CloudEvent[T] type."""
+    convert = binding.convert
+    if convert is None:
+        return event
+    value = convert(event) if binding.view else convert(event.data)
+    return event.replace(data=value)
+
+
+def call_event(spec: Any, event: CloudEvent[Any] | BaseException, ctx: Context | None = None) -> Result:
+    """Deliver one event; never raises for anything the handler or the data does."""
+    if isinstance(event, BaseException):  # a record that could not even be decoded
+        return Result(DEAD_LETTER, reason=str(event), error=event)
+    try:
+        binding = spec.binding
+        value = _invoke(spec, binding, bind_event(binding, event), ctx)
+        return Result(ACK, value, event_id=event.id)
+    except DeadLetter as exc:
+        return Result(DEAD_LETTER, reason=exc.reason, error=exc, event_id=event.id)
+    except InvalidEventError as exc:
+        return Result(DEAD_LETTER, reason=str(exc), error=exc, event_id=event.id)
+    except Retry as exc:
+        return Result(RETRY, reason=exc.reason, error=exc, event_id=event.id)
+    except Exception as exc:  # noqa: BLE001 - any failure of user code means "deliver again"
+        return Result(RETRY, reason=f"{type(exc).__name__}: {exc}", error=exc, event_id=event.id)
+
+
+def call_batch(spec: Any, events: Sequence[CloudEvent[Any] | BaseException],
+               ctx: Context | None = None, ordered: bool = False) -> list[Result]:
+    """One Result per record. `ordered` (FIFO) stops at the first failure and retries the rest."""
+    results: list[Result] = []
+    for i, event in enumerate(events):
+        result = call_event(spec, event, ctx)
+        results.append(result)
+        if ordered and not result.ok:
+            for later in events[i + 1:]:
+                later_id = later.id if isinstance(later, CloudEvent) else None
+                results.append(Result(RETRY, reason="not attempted: an earlier message in this "
+                                      "ordered batch failed", event_id=later_id))
+            break
+    return results
+
+
+def call_http(spec: Any, request: Request, ctx: Context | None = None) -> Response:
+    """Serve one HTTP request. Bad input is a 400 naming the problem; a crash is a 500."""
+    try:
+        binding = spec.binding
+        arg: Any = request
+        if binding.first == "event":
+            from .http_binding import from_http
+
+            arg = bind_event(binding, from_http(request.headers, request.body))
+        return to_response(_invoke(spec, binding, arg, ctx))
+    except InvalidEventError as exc:
+        body: dict[str, Any] = {"error": str(exc)}
+        if exc.attribute:
+            body["attribute"] = exc.attribute
+        return Response.json(body, status=400)
+    except Retry as exc:
+        return Response.json({"error": exc.reason}, status=503)
+    except DeadLetter as exc:
+        return Response.json({"error": exc.reason}, status=422)
+    except Exception as exc:  # noqa: BLE001 - the stack trace goes to the log, not to the caller
+        _log_crash(spec, exc)
+        return Response.json({"error": "internal error", "function": spec.name}, status=500)
+
+
+def _log_crash(spec: Any, exc: BaseException) -> None:
+    import logging
+
+    logging.getLogger("portable_fn").error(
+        "function %s raised %s", spec.name, type(exc).__name__, exc_info=exc
+    )

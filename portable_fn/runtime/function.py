@@ -1,0 +1,149 @@
+"""`@function`: declare a handler, its trigger and its options, checked when the module is imported.
+
+The decorator returns the user's function unchanged (so it can still be called directly in tests) and
+attaches a `FunctionSpec` under `__portable_fn__`. App loading finds functions by that attribute.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+from .errors import DeclarationError
+from .triggers import Trigger
+
+F = TypeVar("F", bound=Callable[..., Any])
+ARCHITECTURES = ("x86_64", "arm64")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_FUNCTION_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,62}\Z")
+DEFAULT_RETRIES = 2
+
+
+class FunctionOptions:
+    """Resource and delivery options of one function; None means the provider's default."""
+
+    __slots__ = ("memory_mb", "timeout_s", "env", "max_concurrency", "architecture", "retries",
+                 "dead_letter")
+
+    def __init__(
+        self,
+        fn_name: str,
+        memory_mb: int | None = None,
+        timeout_s: float | None = None,
+        env: Mapping[str, str] | None = None,
+        max_concurrency: int | None = None,
+        architecture: str = "x86_64",
+        retries: int | None = None,
+        dead_letter: bool | str = True,
+    ) -> None:
+        def fail(option: str, value: Any, fix: str) -> DeclarationError:
+            return DeclarationError(f"@function {fn_name!r}: {option}={value!r} is invalid; {fix}.")
+
+        if memory_mb is not None and (not _is_int(memory_mb) or not 128 <= memory_mb <= 32768):
+            raise fail("memory_mb", memory_mb, "use a whole number of MB from 128 to 32768")
+        if timeout_s is not None and (
+            isinstance(timeout_s, bool) or not isinstance(timeout_s, (int, float))
+            or not 1 <= timeout_s <= 3600
+        ):
+            raise fail("timeout_s", timeout_s, "use seconds from 1 to 3600")
+        if env is not None and (
+            not isinstance(env, Mapping)
+            or not all(isinstance(k, str) and _ENV_NAME.match(k) and isinstance(v, str)
+                       for k, v in env.items())
+        ):
+            raise fail("env", env, "use a dict of NAME='value' strings, names like MY_SETTING")
+        if max_concurrency is not None and (not _is_int(max_concurrency) or max_concurrency < 1):
+            raise fail("max_concurrency", max_concurrency, "use an integer of at least 1")
+        if architecture not in ARCHITECTURES:
+            raise fail("architecture", architecture, f"use one of {ARCHITECTURES}")
+        if retries is not None and (not _is_int(retries) or not 0 <= retries <= 100):
+            raise fail("retries", retries, "use an integer from 0 (never retry) to 100")
+        if not isinstance(dead_letter, (bool, str)) or dead_letter == "":
+            raise fail("dead_letter", dead_letter, "use True, False, or the name of a queue or topic")
+        self.memory_mb = memory_mb
+        self.timeout_s = timeout_s
+        self.env = dict(env or {})
+        self.max_concurrency = max_concurrency
+        self.architecture = architecture
+        self.retries = retries
+        self.dead_letter = dead_letter
+
+    def to_dict(self) -> dict[str, Any]:
+        return {s: getattr(self, s) for s in self.__slots__}
+
+    @property
+    def max_attempts(self) -> int:
+        """Deliveries before an event is dead-lettered (first delivery plus retries)."""
+        return 1 + (DEFAULT_RETRIES if self.retries is None else self.retries)
+
+
+class FunctionSpec:
+    """One declared function: its name, handler, trigger and options."""
+
+    __slots__ = ("name", "handler", "trigger", "options", "module", "_binding")
+
+    def __init__(self, name: str, handler: Callable[..., Any], trigger: Trigger,
+                 options: FunctionOptions) -> None:
+        self.name = name
+        self.handler = handler
+        self.trigger = trigger
+        self.options = options
+        self.module = getattr(handler, "__module__", "")
+        self._binding: Any = None
+
+    @property
+    def binding(self) -> Any:
+        """How to call the handler, worked out from its signature (once)."""
+        if self._binding is None:
+            from .dispatch import bind_handler
+
+            self._binding = bind_handler(self)
+        return self._binding
+
+    def __repr__(self) -> str:
+        return f"FunctionSpec({self.name!r}, {self.trigger!r})"
+
+
+def function(trigger: Trigger, *, name: str | None = None, **options: Any) -> Callable[[F], F]:
+    """Declare a portable function. See `FunctionOptions` for `memory_mb`, `timeout_s`, `env`, ..."""
+    if callable(trigger) and not isinstance(trigger, Trigger):
+        raise DeclarationError(
+            f"@function on {getattr(trigger, '__name__', trigger)!r} needs a trigger: write "
+            "@function(trigger=http('GET', '/path')) (or queue(...), topic(...), schedule(...), storage(...))."
+        )
+    if not isinstance(trigger, Trigger):
+        raise DeclarationError(
+            f"@function(trigger={trigger!r}): the trigger must come from http(), queue(), topic(), "
+            "schedule(), cron() or storage()."
+        )
+    unknown = set(options) - set(FunctionOptions.__slots__)
+    if unknown:
+        raise DeclarationError(
+            f"@function got unknown option(s) {sorted(unknown)}; the options are "
+            f"{sorted(FunctionOptions.__slots__)} and name."
+        )
+
+    def decorate(handler: F) -> F:
+        fn_name = name or getattr(handler, "__name__", "")
+        if not _FUNCTION_NAME.match(fn_name):
+            raise DeclarationError(
+                f"@function name {fn_name!r} is invalid: use up to 63 letters, digits, '_' or '-', "
+                "starting with a letter (pass name='...' to choose one)."
+            )
+        spec = FunctionSpec(fn_name, handler, trigger, FunctionOptions(fn_name, **options))
+        spec.binding  # check the signature now, so mistakes surface at import time
+        handler.__portable_fn__ = spec  # type: ignore[attr-defined]
+        return handler
+
+    return decorate
+
+
+def spec_of(handler: Any) -> FunctionSpec | None:
+    """The FunctionSpec of a decorated handler, or None."""
+    spec = getattr(handler, "__portable_fn__", None)
+    return spec if isinstance(spec, FunctionSpec) else None
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)

@@ -1,0 +1,192 @@
+"""The CloudEvents HTTP protocol binding: binary, structured and batch modes, in both directions.
+
+Headers go in as any mapping (any case); headers come out as a plain dict with lowercase names, ready
+for any HTTP library. Header values are percent-encoded as the binding requires (space, `"`, `%` and
+everything outside printable ASCII, as UTF-8).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+from urllib.parse import quote, unquote
+
+from .cloudevent import (
+    CloudEvent, CONTEXT_ATTRIBUTES, from_attributes, is_json_content_type, loads, _jsonable,
+)
+from .errors import InvalidEventError
+
+STRUCTURED = "application/cloudevents+json"
+BATCH = "application/cloudevents-batch+json"
+_SAFE = "".join(chr(c) for c in range(0x21, 0x7F) if chr(c) not in '"%')
+
+
+def is_cloudevent(headers: Mapping[str, str]) -> bool:
+    """True when an HTTP message carries a CloudEvent in any mode."""
+    lower = _lower(headers)
+    return "ce-specversion" in lower or lower.get("content-type", "").lstrip().lower().startswith(
+        ("application/cloudevents+", "application/cloudevents-batch+")
+    )
+
+
+def mode(headers: Mapping[str, str]) -> str | None:
+    """'binary', 'structured', 'batch', or None when the message is not a CloudEvent."""
+    lower = _lower(headers)
+    media = lower.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media.startswith("application/cloudevents-batch+"):
+        return "batch"
+    if media.startswith("application/cloudevents+"):
+        return "structured"
+    return "binary" if "ce-specversion" in lower else None
+
+
+def from_http(headers: Mapping[str, str], body: bytes | str | None) -> CloudEvent[Any]:
+    """Read one CloudEvent from an HTTP message in binary or structured mode."""
+    lower = _lower(headers)
+    found = mode(lower)
+    if found == "structured":
+        return _from_structured(lower, body)
+    if found == "binary":
+        return _from_binary(lower, body)
+    if found == "batch":
+        raise InvalidEventError(
+            "This HTTP message holds a batch of CloudEvents; read it with from_http_batch()."
+        )
+    raise InvalidEventError(
+        "The HTTP message is not a CloudEvent: it has no 'ce-specversion' header (binary mode) and "
+        f"its Content-Type is not '{STRUCTURED}' (structured mode).",
+        "specversion",
+    )
+
+
+def from_http_batch(headers: Mapping[str, str], body: bytes | str | None) -> list[CloudEvent[Any]]:
+    """Read a batch-mode message; a single-event message is returned as a one-item list."""
+    lower = _lower(headers)
+    if mode(lower) != "batch":
+        return [from_http(lower, body)]
+    items = loads(body or b"", "The CloudEvents batch body")
+    if not isinstance(items, list):
+        raise InvalidEventError("A CloudEvents batch body must be a JSON array of events.")
+    return [CloudEvent.from_dict(item) for item in items]
+
+
+def to_binary(event: CloudEvent[Any]) -> tuple[dict[str, str], bytes]:
+    """Binary mode: attributes as `ce-` headers, data as the body."""
+    headers: dict[str, str] = {}
+    for name, value in event.attributes().items():
+        if name == "datacontenttype":
+            headers["content-type"] = value
+        else:
+            headers["ce-" + name] = encode_header_value(value)
+    body, content_type = _encode_data(event)
+    if content_type and "content-type" not in headers:
+        headers["content-type"] = content_type
+    return headers, body
+
+
+def to_structured(event: CloudEvent[Any]) -> tuple[dict[str, str], bytes]:
+    """Structured mode: the whole event in the JSON event format as the body."""
+    return {"content-type": STRUCTURED}, event.to_json().encode("utf-8")
+
+
+def to_batch(events: Iterable[CloudEvent[Any]]) -> tuple[dict[str, str], bytes]:
+    """Batch mode: a JSON array of events in the JSON event format."""
+    body = json.dumps([e.to_dict() for e in events], ensure_ascii=False, separators=(",", ":"))
+    return {"content-type": BATCH}, body.encode("utf-8")
+
+
+def encode_header_value(value: Any) -> str:
+    """Percent-encode an attribute value for an HTTP header, as the binding requires."""
+    if isinstance(value, bool):
+        text = "true" if value else "false"
+    elif isinstance(value, bytes):
+        import base64
+
+        text = base64.b64encode(value).decode("ascii")
+    else:
+        text = str(value)
+    if text.isascii() and text.isprintable() and " " not in text and '"' not in text and (
+        "%" not in text
+    ):
+        return text
+    return quote(text, safe=_SAFE)
+
+
+def decode_header_value(value: str) -> str:
+    """Undo the binding's percent-encoding (UTF-8)."""
+    return unquote(value, errors="strict") if "%" in value else value
+
+
+def _lower(headers: Mapping[str, str]) -> dict[str, str]:
+    return {k.lower(): v for k, v in headers.items()}
+
+
+def _from_structured(headers: dict[str, str], body: bytes | str | None) -> CloudEvent[Any]:
+    media = headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media != STRUCTURED:
+        raise InvalidEventError(
+            f"Structured CloudEvents in format {media!r} are not supported; send "
+            f"'{STRUCTURED}' or use binary mode.",
+            "datacontenttype",
+        )
+    return CloudEvent.from_dict(loads(body or b"", "The structured CloudEvent body"))
+
+
+def _from_binary(headers: dict[str, str], body: bytes | str | None) -> CloudEvent[Any]:
+    attrs: dict[str, Any] = {}
+    for name, value in headers.items():
+        if name.startswith("ce-"):
+            attr = name[3:]
+            try:
+                attrs[attr] = decode_header_value(value)
+            except UnicodeDecodeError:
+                raise InvalidEventError(
+                    f"Header '{name}' is not valid percent-encoded UTF-8.", attr
+                ) from None
+    content_type = headers.get("content-type")
+    if content_type is not None:
+        attrs["datacontenttype"] = content_type
+    if "datacontenttype" in attrs and not isinstance(attrs["datacontenttype"], str):
+        raise InvalidEventError("Content-Type must be a string.", "datacontenttype")
+    return from_attributes(attrs, decode_data(content_type, body))
+
+
+def decode_data(content_type: str | None, body: bytes | str | None) -> Any:
+    """Binary-mode data: JSON media types are parsed, text is decoded, anything else stays bytes."""
+    if body is None or body == b"" or body == "":
+        return None
+    if content_type is None:
+        return body.encode("utf-8") if isinstance(body, str) else bytes(body)
+    if is_json_content_type(content_type):
+        return loads(body, f"The body (Content-Type {content_type!r})")
+    if content_type.lower().startswith("text/") or "charset=" in content_type.lower():
+        return body if isinstance(body, str) else bytes(body).decode(_charset(content_type))
+    return body.encode("utf-8") if isinstance(body, str) else bytes(body)
+
+
+def _charset(content_type: str) -> str:
+    for param in content_type.split(";")[1:]:
+        key, _, value = param.partition("=")
+        if key.strip().lower() == "charset" and value.strip():
+            return value.strip().strip('"')
+    return "utf-8"
+
+
+def _encode_data(event: CloudEvent[Any]) -> tuple[bytes, str | None]:
+    data = event.data
+    if data is None:
+        return b"", None
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        return bytes(data), None
+    if isinstance(data, str) and not is_json_content_type(event.datacontenttype):
+        return data.encode(_charset(event.datacontenttype or "")), None
+    text = json.dumps(_jsonable(data), ensure_ascii=False, separators=(",", ":"))
+    return text.encode("utf-8"), "application/json"
+
+
+__all__ = [
+    "BATCH", "STRUCTURED", "CONTEXT_ATTRIBUTES", "decode_data", "decode_header_value",
+    "encode_header_value", "from_http", "from_http_batch", "is_cloudevent", "mode", "to_batch",
+    "to_binary", "to_structured",
+]

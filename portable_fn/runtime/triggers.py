@@ -1,0 +1,217 @@
+"""Trigger declarations: what starts a function, said once, bound by each provider in its own way.
+
+Each trigger is a small immutable value checked when it is created, so a bad declaration fails at import
+time with a message that says what to write instead.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from .errors import DeclarationError
+from .schedule import CronExpression, parse_rate
+
+HTTP_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY"})
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,79}\Z")
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]\Z")
+_PATH_PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(\+?)\}")
+
+
+class Trigger:
+    """Base of the trigger values: immutable, compared and hashed by their fields."""
+
+    __slots__: tuple[str, ...] = ()
+    kind = ""
+
+    def _fields(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, s) for s in self.__slots__)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"{type(self).__name__} is immutable.")
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and self._fields() == other._fields()  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash((type(self).__name__,) + self._fields())
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{s}={getattr(self, s)!r}" for s in self.__slots__)
+        return f"{type(self).__name__}({args})"
+
+    def _set(self, **values: Any) -> None:
+        for name, value in values.items():
+            object.__setattr__(self, name, value)
+
+    @property
+    def is_event(self) -> bool:
+        """True for triggers that deliver CloudEvents (everything but HTTP)."""
+        return True
+
+
+class Http(Trigger):
+    """An HTTP route. `path` may hold `{param}` segments and a final `{rest+}` greedy segment."""
+
+    __slots__ = ("method", "path", "public")
+    kind = "http"
+
+    def __init__(self, method: str, path: str, public: bool = False) -> None:
+        verb = method.upper() if isinstance(method, str) else method
+        if verb not in HTTP_METHODS:
+            raise DeclarationError(
+                f"http() method {method!r} is not supported; use one of {sorted(HTTP_METHODS)}."
+            )
+        if not isinstance(path, str) or not path.startswith("/"):
+            raise DeclarationError(f"http() path {path!r} must start with '/', like '/orders/{{id}}'.")
+        for i, segment in enumerate(path.strip("/").split("/")):
+            _check_segment(path, segment, last=i == path.strip("/").count("/"))
+        self._set(method=verb, path=path, public=bool(public))
+
+    @property
+    def is_event(self) -> bool:
+        return False
+
+    @property
+    def param_names(self) -> list[str]:
+        """Names of the path parameters, in order."""
+        return [m.group(1) for m in _PATH_PARAM.finditer(self.path)]
+
+
+class Queue(Trigger):
+    """Messages from a queue, delivered `batch_size` at a time; `fifo=True` keeps their order."""
+
+    __slots__ = ("name", "batch_size", "fifo")
+    kind = "queue"
+
+    def __init__(self, name: str, batch_size: int = 1, fifo: bool = False) -> None:
+        _check_name("queue", name)
+        limit = 10 if fifo else 10000
+        if not isinstance(batch_size, int) or isinstance(batch_size, bool) or not (
+            1 <= batch_size <= limit
+        ):
+            raise DeclarationError(
+                f"queue({name!r}) batch_size must be an integer from 1 to {limit}"
+                + (" for a FIFO queue" if fifo else "") + f", got {batch_size!r}."
+            )
+        self._set(name=name, batch_size=batch_size, fifo=bool(fifo))
+
+
+class Topic(Trigger):
+    """Messages published to a topic; every subscribed function gets each message."""
+
+    __slots__ = ("name",)
+    kind = "topic"
+
+    def __init__(self, name: str) -> None:
+        _check_name("topic", name)
+        self._set(name=name)
+
+
+class Schedule(Trigger):
+    """A schedule: `rate(5 minutes)` or a 5-field cron expression, in UTC."""
+
+    __slots__ = ("expression", "every_s", "cron")
+    kind = "schedule"
+
+    def __init__(self, expression: str) -> None:
+        if isinstance(expression, Schedule):
+            self._set(expression=expression.expression, every_s=expression.every_s, cron=expression.cron)
+            return
+        if not isinstance(expression, str):
+            raise DeclarationError(
+                f"schedule() takes 'rate(5 minutes)' or cron('0 3 * * *'), got {expression!r}."
+            )
+        text = expression.strip()
+        if text.startswith("rate(") and text.endswith(")"):
+            self._set(expression=text, every_s=parse_rate(text), cron=None)
+        elif text.startswith("cron(") and text.endswith(")"):
+            parsed = CronExpression(text[5:-1])
+            self._set(expression=f"cron({parsed.expression})", every_s=None, cron=parsed.expression)
+        else:
+            raise DeclarationError(
+                f"schedule({expression!r}) is not understood; write schedule('rate(5 minutes)') "
+                "or schedule(cron('0 3 * * *'))."
+            )
+
+    def cron_expression(self) -> CronExpression | None:
+        """The parsed cron, or None for a rate."""
+        return CronExpression(self.cron) if self.cron else None
+
+
+class Storage(Trigger):
+    """Objects created in or deleted from a bucket, optionally filtered by key prefix and suffix."""
+
+    __slots__ = ("bucket", "on", "prefix", "suffix")
+    kind = "storage"
+
+    def __init__(self, bucket: str, on: str = "created", prefix: str = "", suffix: str = "") -> None:
+        if not isinstance(bucket, str) or not _BUCKET.match(bucket):
+            raise DeclarationError(
+                f"storage() bucket {bucket!r} is not a valid bucket name: use 3-63 lowercase letters, "
+                "digits, dots and hyphens."
+            )
+        if on not in ("created", "deleted"):
+            raise DeclarationError(f"storage({bucket!r}) on={on!r}: use on='created' or on='deleted'.")
+        for label, value in (("prefix", prefix), ("suffix", suffix)):
+            if not isinstance(value, str):
+                raise DeclarationError(f"storage({bucket!r}) {label} must be a string, got {value!r}.")
+        self._set(bucket=bucket, on=on, prefix=prefix, suffix=suffix)
+
+    def matches(self, key: str) -> bool:
+        """True when an object key passes the prefix and suffix filters."""
+        return key.startswith(self.prefix) and key.endswith(self.suffix)
+
+
+def http(method: str, path: str, public: bool = False) -> Http:
+    """An HTTP trigger: `http("POST", "/orders")`. `public=True` allows unauthenticated calls."""
+    return Http(method, path, public)
+
+
+def queue(name: str, batch_size: int = 1, fifo: bool = False) -> Queue:
+    """A queue trigger: `queue("orders", batch_size=10)`."""
+    return Queue(name, batch_size, fifo)
+
+
+def topic(name: str) -> Topic:
+    """A topic (pub/sub fan-out) trigger: `topic("order-events")`."""
+    return Topic(name)
+
+
+def schedule(expression: str | Schedule) -> Schedule:
+    """A schedule trigger: `schedule("rate(5 minutes)")` or `schedule(cron("0 3 * * *"))`."""
+    return Schedule(expression)
+
+
+def cron(expression: str) -> Schedule:
+    """A 5-field cron schedule in UTC: `cron("0 3 * * *")`. Usable as a trigger on its own."""
+    if not isinstance(expression, str):
+        raise DeclarationError(f"cron() takes a string like '0 3 * * *', got {expression!r}.")
+    return Schedule(f"cron({expression})")
+
+
+def storage(bucket: str, on: str = "created", prefix: str = "", suffix: str = "") -> Storage:
+    """A storage trigger: `storage("uploads", on="created", prefix="in/")`."""
+    return Storage(bucket, on, prefix, suffix)
+
+
+def _check_name(kind: str, name: Any) -> None:
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise DeclarationError(
+            f"{kind}() name {name!r} is invalid: use 1-80 letters, digits, '-', '_' or '.', starting "
+            "with a letter or digit."
+        )
+
+
+def _check_segment(path: str, segment: str, last: bool) -> None:
+    if "{" not in segment and "}" not in segment:
+        return
+    match = _PATH_PARAM.fullmatch(segment)
+    if match is None:
+        raise DeclarationError(
+            f"http() path {path!r}: segment {segment!r} must be a whole '{{name}}' parameter."
+        )
+    if match.group(2) and not last:
+        raise DeclarationError(
+            f"http() path {path!r}: a greedy '{{{match.group(1)}+}}' parameter must be the last segment."
+        )

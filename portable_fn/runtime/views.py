@@ -1,0 +1,125 @@
+"""Neutral views of provider-specific event data, bound by annotation: `CloudEvent[StorageObject]`.
+
+A view knows every shape its data arrives in (local, S3, Cloud Storage, Azure Blob) and exposes the
+same fields, so handler code does not change between clouds. Any class with a
+`from_cloudevent(event)` classmethod can act as a view.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import unquote_plus
+
+from .errors import DataValidationError
+
+
+class StorageObject:
+    """An object in a bucket: `bucket`, `key`, `size`, `etag`, `content_type`, `event` (created|deleted)."""
+
+    __slots__ = ("bucket", "key", "size", "etag", "content_type", "event", "time")
+
+    def __init__(
+        self,
+        bucket: str,
+        key: str,
+        size: int | None = None,
+        etag: str | None = None,
+        content_type: str | None = None,
+        event: str = "created",
+        time: str | None = None,
+    ) -> None:
+        self.bucket = bucket
+        self.key = key
+        self.size = size
+        self.etag = etag
+        self.content_type = content_type
+        self.event = event
+        self.time = time
+
+    @classmethod
+    def from_cloudevent(cls, event: Any) -> StorageObject:
+        """Read any supported storage event (local, AWS S3, Google Cloud Storage, Azure Blob)."""
+        data = event.data
+        if not isinstance(data, Mapping):
+            raise DataValidationError(
+                f"Event {event.id!r} of type {event.type!r} has no storage object data; "
+                "a StorageObject needs an object with a bucket and a key."
+            )
+        kind = "deleted" if any(w in event.type.lower() for w in ("delete", "removed")) else "created"
+        if "s3" in data:  # an S3 notification record (the CloudEvents AWS S3 adapter keeps it whole)
+            s3 = data["s3"]
+            obj = s3.get("object", {})
+            return cls(s3["bucket"]["name"], unquote_plus(obj.get("key", "")), obj.get("size"),
+                       obj.get("eTag"), None, kind, event.time)
+        if "url" in data and "api" in data:  # Azure Blob Storage (Event Grid data)
+            container, _, key = data["url"].split("://", 1)[-1].split("/", 1)[-1].partition("/")
+            return cls(container, key, data.get("contentLength"), data.get("eTag"),
+                       data.get("contentType"), kind, event.time)
+        if "bucket" in data and ("name" in data or "key" in data):  # Cloud Storage, or local
+            size = data.get("size")
+            return cls(data["bucket"], data.get("key", data.get("name")),
+                       int(size) if size is not None else None,
+                       data.get("etag"), data.get("contentType", data.get("content_type")),
+                       data.get("event", kind), event.time)
+        raise DataValidationError(
+            f"Event {event.id!r} of type {event.type!r} is not a storage event this version knows."
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The local provider's data shape (also how a StorageObject is serialised)."""
+        return {s: getattr(self, s) for s in self.__slots__ if getattr(self, s) is not None}
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, StorageObject) and self.to_dict() == other.to_dict()
+
+    def __repr__(self) -> str:
+        return f"StorageObject(bucket={self.bucket!r}, key={self.key!r}, event={self.event!r})"
+
+
+class ScheduleTick:
+    """A schedule firing: `scheduled_time` (RFC 3339), `schedule` (its expression), `name`."""
+
+    __slots__ = ("scheduled_time", "schedule", "name")
+
+    def __init__(self, scheduled_time: str | None, schedule: str | None = None, name: str | None = None):
+        self.scheduled_time = scheduled_time
+        self.schedule = schedule
+        self.name = name
+
+    @classmethod
+    def from_cloudevent(cls, event: Any) -> ScheduleTick:
+        """Read a tick from the local timer, EventBridge (Scheduler), Cloud Scheduler or an Azure timer."""
+        data = event.data if isinstance(event.data, Mapping) else {}
+        return cls(
+            data.get("scheduled_time", data.get("time", event.time)),
+            data.get("schedule"),
+            data.get("name", event.subject),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {s: getattr(self, s) for s in self.__slots__ if getattr(self, s) is not None}
+
+    def __repr__(self) -> str:
+        return f"ScheduleTick({self.scheduled_time!r}, schedule={self.schedule!r})"
+
+
+class MessageMeta:
+    """Transport metadata of a queue or topic message: `message_id`, `delivery_count`, `attributes`."""
+
+    __slots__ = ("message_id", "delivery_count", "attributes", "published_time")
+
+    def __init__(
+        self,
+        message_id: str | None = None,
+        delivery_count: int = 1,
+        attributes: Mapping[str, str] | None = None,
+        published_time: str | None = None,
+    ) -> None:
+        self.message_id = message_id
+        self.delivery_count = delivery_count
+        self.attributes = dict(attributes or {})
+        self.published_time = published_time
+
+    def __repr__(self) -> str:
+        return f"MessageMeta({self.message_id!r}, delivery_count={self.delivery_count})"

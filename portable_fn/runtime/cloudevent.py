@@ -176,12 +176,15 @@ class CloudEvent(Generic[T]):
     def to_dict(self) -> dict[str, Any]:
         """The JSON event format as a dict: bytes go to `data_base64`, JSON data stays structured."""
         out = self.attributes()
+        import base64
+
+        for name, value in self.extensions.items():
+            if isinstance(value, bytes):  # the JSON format writes Binary attributes as base64
+                out[name] = base64.b64encode(value).decode("ascii")
         data = self.data
         if data is None:
             return out
         if isinstance(data, (bytes, bytearray, memoryview)):
-            import base64
-
             out["data_base64"] = base64.b64encode(bytes(data)).decode("ascii")
         else:
             out["data"] = _jsonable(data)
@@ -262,13 +265,23 @@ def _check_time(value: str | datetime | None) -> str | None:
         if value.tzinfo is None:
             value = value.replace(tzinfo=timezone.utc)
         return value.isoformat().replace("+00:00", "Z")
-    if not isinstance(value, str) or not _RFC3339.match(value):
+    if not isinstance(value, str) or not _RFC3339.match(value) or not _is_real_time(value):
         raise InvalidEventError(
             f"CloudEvent attribute 'time' must be an RFC 3339 timestamp such as "
             f"'2018-04-05T17:31:00Z', got {value!r}.",
             "time",
         )
     return value
+
+
+def _is_real_time(value: str) -> bool:
+    """The RFC 3339 shape is matched already; reject impossible dates and times (a leap second is fine)."""
+    text = value[:10] + "T" + value[11:17] + value[17:19].replace("60", "59") + value[19:]
+    try:
+        datetime.fromisoformat(text.replace("z", "Z").replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    return True
 
 
 def _check_extensions(extensions: Mapping[str, Any]) -> Mapping[str, Any]:

@@ -257,6 +257,8 @@ def call_http(spec: Any, request: Request, ctx: Context | None = None) -> Respon
     except DeadLetter as exc:
         return Response.json({"error": exc.reason}, status=422)
     except Exception as exc:  # noqa: BLE001 - the stack trace goes to the log, not to the caller
+        if type(exc).__module__.startswith("pydantic"):  # the handler validated the body and it failed
+            return Response.json({"error": f"Invalid request body: {_one_line(exc)}"}, status=400)
         _log_crash(spec, exc)
         return Response.json({"error": "internal error", "function": spec.name}, status=500)
 

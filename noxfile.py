@@ -1,0 +1,36 @@
+"""Developer sessions. `nox -l` lists them; `nox` runs the default ones (tests, lint, typecheck)."""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.sessions = ["tests", "lint", "typecheck"]
+nox.options.reuse_existing_virtualenvs = True
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """Run the whole test suite (it starts the emulators it needs itself)."""
+    session.install("-e", ".[test]")
+    session.run("python", "-m", "pytest", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """Check style and common bugs with ruff."""
+    session.install("ruff>=0.5")
+    session.run("ruff", "check", "portable_fn", "tests", "benchmarks", "samples")
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    """Type-check the package with mypy in strict mode."""
+    session.install("-e", ".", "mypy>=1.10")
+    session.run("mypy", "portable_fn")
+
+
+@nox.session(default=False)
+def bench(session: nox.Session) -> None:
+    """Measure against the anchor libraries side by side (opt-in: slow, prints ratios)."""
+    session.install("-e", ".[test]")
+    session.run("python", "benchmarks/run.py", *session.posargs)

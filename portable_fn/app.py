@@ -1,0 +1,137 @@
+"""Loading an app: read its config, import its modules, collect the declared functions.
+
+Importing is where declaration mistakes surface (the runtime checks every `@function` as it is applied),
+so loading an app is also its first validation.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+from .config import AppConfig, load_config
+from .runtime.errors import AppLoadError, PortableFnError
+from .runtime.function import FunctionOptions, FunctionSpec, spec_of
+
+
+class App:
+    """A loaded app: its directory, validated config and functions (in declaration order)."""
+
+    def __init__(self, root: Path, config: AppConfig, functions: list[FunctionSpec]) -> None:
+        self.root = root
+        self.config = config
+        self.functions = functions
+
+    @property
+    def name(self) -> str:
+        return self.config.app
+
+    @property
+    def source_dir(self) -> Path:
+        """The directory that holds the app's modules (put on sys.path)."""
+        return (self.root / self.config.source).resolve()
+
+    def function(self, name: str) -> FunctionSpec:
+        """One function by name; an unknown name lists the ones that exist."""
+        for spec in self.functions:
+            if spec.name == name:
+                return spec
+        raise AppLoadError(
+            f"App {self.name!r} has no function {name!r}; its functions are "
+            f"{', '.join(s.name for s in self.functions)}."
+        )
+
+    def options(self, spec: FunctionSpec) -> FunctionOptions:
+        """The function's options with the app's [defaults] filled in."""
+        own, defaults = spec.options, self.config.defaults
+        merged = FunctionOptions(
+            spec.name,
+            memory_mb=own.memory_mb if own.memory_mb is not None else defaults.memory_mb,
+            timeout_s=own.timeout_s if own.timeout_s is not None else defaults.timeout_s,
+            env={**defaults.env, **own.env},
+            max_concurrency=own.max_concurrency,
+            architecture=own.architecture,
+            retries=own.retries if own.retries is not None else defaults.retries,
+            dead_letter=own.dead_letter,
+        )
+        return merged
+
+    def __repr__(self) -> str:
+        return f"App({self.name!r}, {len(self.functions)} functions)"
+
+
+def load_app(path: str | Path = ".") -> App:
+    """Load the app in `path` (a directory holding pyproject.toml with [tool.portable-fn])."""
+    root = Path(path).resolve()
+    if not root.is_dir():
+        raise AppLoadError(f"{root} is not a directory; pass the app's directory (the one with pyproject.toml).")
+    config = load_config(root)
+    source = (root / config.source).resolve()
+    functions: list[FunctionSpec] = []
+    seen: dict[str, str] = {}
+    for module_name in config.modules:
+        module = _import(module_name, source, root)
+        for spec in _specs_in(module):
+            if spec.name in seen and seen[spec.name] != f"{module_name}:{spec.handler.__qualname__}":
+                raise AppLoadError(
+                    f"Two functions are named {spec.name!r} ({seen[spec.name]} and {module_name}); "
+                    "rename one or pass name='...' to @function."
+                )
+            if spec.name not in seen:
+                seen[spec.name] = f"{module_name}:{spec.handler.__qualname__}"
+                functions.append(spec)
+    if not functions:
+        raise AppLoadError(
+            f"App {config.app!r} declares no functions: none of {config.modules} holds a handler "
+            "decorated with @function(trigger=...)."
+        )
+    return App(root, config, functions)
+
+
+def _import(module_name: str, source: Path, root: Path) -> Any:
+    if str(source) not in sys.path:
+        sys.path.insert(0, str(source))
+    _forget_foreign(module_name, source)
+    try:
+        return importlib.import_module(module_name)
+    except PortableFnError as exc:
+        raise AppLoadError(f"Loading {module_name} from {root}: {exc}") from exc
+    except ModuleNotFoundError as exc:
+        if exc.name and module_name.startswith(exc.name):
+            raise AppLoadError(
+                f"Module {module_name!r} (listed in tool.portable-fn.modules of {root / 'pyproject.toml'}) "
+                f"was not found under {source}."
+            ) from None
+        raise AppLoadError(
+            f"Importing {module_name} from {root} failed: {exc}. Install the app's dependencies."
+        ) from exc
+    except Exception as exc:
+        where = traceback.extract_tb(exc.__traceback__)[-1]
+        raise AppLoadError(
+            f"Importing {module_name} from {root} raised {type(exc).__name__}: {exc} "
+            f"({where.filename}:{where.lineno})."
+        ) from exc
+
+
+def _forget_foreign(module_name: str, source: Path) -> None:
+    """Drop an already-imported module of the same name that lives in another app's directory."""
+    top = module_name.split(".")[0]
+    existing = sys.modules.get(top)
+    location = getattr(existing, "__file__", None) or next(iter(getattr(existing, "__path__", [])), None)
+    if existing is None or location is None:
+        return
+    if not Path(location).resolve().is_relative_to(source):
+        for name in [n for n in sys.modules if n == top or n.startswith(top + ".")]:
+            del sys.modules[name]
+
+
+def _specs_in(module: Any) -> list[FunctionSpec]:
+    found = []
+    for value in list(vars(module).values()):
+        spec = spec_of(value)
+        if spec is not None and spec.module == module.__name__:
+            found.append(spec)
+    return found

@@ -1,0 +1,213 @@
+"""The `portable-fn` command line: the composition root where objects are built and wired.
+
+Exit codes: 0 ok, 1 the command failed (the message says where, what and what next), 2 usage error.
+Progress goes to stderr; results go to stdout (as JSON with `--json`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .runtime.errors import PortableFnError
+
+PROVIDERS = ("local", "aws", "gcp", "azure")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit code (also used by the console script)."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        return int(args.run(args) or 0)
+    except PortableFnError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="portable-fn",
+        description="Write a cloud function once; run it locally, on AWS Lambda, Google Cloud "
+                    "Functions and Azure Functions.",
+    )
+    parser.add_argument("--version", action="version", version=f"portable-fn {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    dev = commands.add_parser("dev", help="serve every function of an app on this machine")
+    dev.add_argument("app", nargs="?", default=".", help="the app directory (default: .)")
+    dev.add_argument("--host", default="127.0.0.1")
+    dev.add_argument("--port", type=int, default=8080)
+    dev.add_argument("--stage", default=None)
+    dev.add_argument("--state-dir", default=None, help="where local buckets and dead letters live")
+    dev.set_defaults(run=_dev)
+
+    invoke = commands.add_parser("invoke", help="run one function once and print the result as JSON")
+    invoke.add_argument("function")
+    _common(invoke, json_flag=False)
+    invoke.add_argument("--event", required=True, help="a JSON file, or - for stdin")
+    invoke.set_defaults(run=_invoke)
+
+    init = commands.add_parser("init", help="create a new app")
+    init.add_argument("name", help="the app's name and directory")
+    init.set_defaults(run=_init)
+
+    for name, helptext, run in (
+        ("package", "build the deployable artifact", _package),
+        ("plan", "show what deploy would change (changes nothing)", _plan),
+        ("deploy", "package, plan and apply", _deploy),
+        ("remove", "delete everything the app created for the stage", _remove),
+        ("info", "show URLs and names of what is deployed", _info),
+    ):
+        sub = commands.add_parser(name, help=helptext)
+        _common(sub, json_flag=True)
+        sub.set_defaults(run=run)
+    return parser
+
+
+def _common(sub: argparse.ArgumentParser, json_flag: bool) -> None:
+    sub.add_argument("--app", default=".", help="the app directory (default: .)")
+    sub.add_argument("--provider", choices=PROVIDERS, default="local")
+    sub.add_argument("--stage", default=None, help="the stage (default: the first declared, e.g. dev)")
+    sub.add_argument("--endpoint-url", default=None,
+                     help="send the provider's API calls here (an emulator such as moto or LocalStack)")
+    if json_flag:
+        sub.add_argument("--json", action="store_true", help="print the result as JSON")
+
+
+def _progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _load(args: argparse.Namespace) -> tuple[Any, Any, str]:
+    from .app import load_app
+    from .provider import load_provider
+
+    app = load_app(args.app)
+    stage = args.stage or next(iter(app.config.stages))
+    app.config.check_stage(stage, app.root / "pyproject.toml")
+    settings = app.config.provider_settings(args.provider, stage)
+    provider = load_provider(args.provider, settings, getattr(args, "endpoint_url", None))
+    provider.check(app)
+    return app, provider, stage
+
+
+def _emit(args: argparse.Namespace, data: dict[str, Any], text: str) -> None:
+    if getattr(args, "json", False):
+        print(json.dumps(data, indent=2, sort_keys=True))
+    else:
+        print(text)
+
+
+def _dev(args: argparse.Namespace) -> int:
+    from .app import load_app
+    from .local.host import LocalHost
+
+    app = load_app(args.app)
+    state_dir = Path(args.state_dir) if args.state_dir else None
+    LocalHost(app, host=args.host, port=args.port, state_dir=state_dir, log=_progress).serve_forever()
+    return 0
+
+
+def _invoke(args: argparse.Namespace) -> int:
+    app, provider, _ = _load(args)
+    spec = app.function(args.function)
+    raw = sys.stdin.read() if args.event == "-" else _read(Path(args.event))
+    try:
+        event = json.loads(raw)
+    except ValueError as exc:
+        raise PortableFnError(f"--event {args.event}: not valid JSON ({exc}).") from None
+    result = provider.invoke(app, spec, event)
+    print(json.dumps(result, indent=2, sort_keys=True, default=str))
+    failed = any(r.get("outcome") != "ack" for r in result.get("results", [])) or (
+        result.get("status", 200) >= 500
+    )
+    return 1 if failed else 0
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise PortableFnError(f"--event {path}: cannot read it ({exc.strerror}).") from None
+
+
+def _init(args: argparse.Namespace) -> int:
+    from .scaffold import create_app
+
+    root = create_app(Path(args.name))
+    print(f"Created {root}. Next: portable-fn dev {root}")
+    return 0
+
+
+def _package(args: argparse.Namespace) -> int:
+    from .deploy import pipeline
+
+    app, provider, stage = _load(args)
+    outcome = pipeline.package(provider, app, stage, _progress)
+    assert outcome.artifact is not None
+    _emit(args, outcome.to_dict(), str(outcome.artifact.path))
+    return 0
+
+
+def _plan(args: argparse.Namespace) -> int:
+    from .deploy import pipeline
+
+    app, provider, stage = _load(args)
+    outcome = pipeline.plan(provider, app, stage, _progress)
+    assert outcome.plan is not None
+    text = "\n".join([s.describe() for s in outcome.plan.steps] + [f"Plan: {outcome.plan.summary()}"])
+    _emit(args, outcome.to_dict(), text)
+    return 0
+
+
+def _deploy(args: argparse.Namespace) -> int:
+    from .deploy import pipeline
+
+    app, provider, stage = _load(args)
+    outcome = pipeline.deploy(provider, app, stage, _progress)
+    _emit(args, outcome.to_dict(), _outputs_text(outcome.outputs))
+    return 0
+
+
+def _remove(args: argparse.Namespace) -> int:
+    from .deploy import pipeline
+
+    app, provider, stage = _load(args)
+    outcome = pipeline.remove(provider, app, stage, _progress)
+    assert outcome.plan is not None
+    _emit(args, outcome.to_dict(), f"Removed {outcome.plan.count('delete')} resources.")
+    return 0
+
+
+def _info(args: argparse.Namespace) -> int:
+    from .deploy import pipeline
+
+    app, provider, stage = _load(args)
+    outcome = pipeline.info(provider, app, stage)
+    _emit(args, outcome.to_dict(), _outputs_text(outcome.outputs) or "Nothing is deployed.")
+    return 0
+
+
+def _outputs_text(outputs: dict[str, Any]) -> str:
+    lines = []
+    for name, entry in outputs.get("functions", {}).items():
+        lines.append(f"{name}: {entry.get('url') or entry.get('trigger')}")
+    for key, value in outputs.items():
+        if key != "functions":
+            lines.append(f"{key}: {value}")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,75 @@
+"""Deploy models: what a provider wants to exist, and what it found. Plain values, no I/O."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+
+@dataclass(frozen=True)
+class Resource:
+    """One cloud resource. Subclasses add fields; all fields but `name` are compared by the planner.
+
+    `kind` is a short human label ("lambda function", "sqs queue"); `(kind, name)` identifies it.
+    Fields listed in `ignore_on_compare` are outputs the cloud fills in (ARNs, URLs) and never cause
+    an update.
+    """
+
+    kind: ClassVar[str] = "resource"
+    ignore_on_compare: ClassVar[frozenset[str]] = frozenset()
+    name: str
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.kind, self.name)
+
+    def compared(self) -> dict[str, Any]:
+        """The fields whose difference means the resource must be updated."""
+        return {
+            f.name: getattr(self, f.name)
+            for f in dataclasses.fields(self)
+            if f.name != "name" and f.name not in self.ignore_on_compare
+        }
+
+    def changed_fields(self, remote: Resource) -> tuple[str, ...]:
+        """Names of the compared fields that differ from `remote`."""
+        mine, theirs = self.compared(), remote.compared()
+        return tuple(k for k in mine if mine[k] != theirs.get(k))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, **dataclasses.asdict(self)}
+
+
+class RemoteState:
+    """The resources of one app and stage as found in the cloud (by tag or label), keyed by (kind, name)."""
+
+    def __init__(self, resources: Iterable[Resource] = ()) -> None:
+        self._by_key: dict[tuple[str, str], Resource] = {r.key: r for r in resources}
+
+    def get(self, key: tuple[str, str]) -> Resource | None:
+        return self._by_key.get(key)
+
+    def __iter__(self) -> Iterator[Resource]:
+        return iter(self._by_key.values())
+
+    def __len__(self) -> int:
+        return len(self._by_key)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._by_key
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """A built package: where it is, its SHA-256 (what decides re-uploads), size and file count."""
+
+    path: Path
+    sha256: str
+    size: int
+    files: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": str(self.path), "sha256": self.sha256, "size": self.size, "files": self.files}

@@ -1,0 +1,90 @@
+"""The flows behind `package`, `plan`, `deploy`, `remove` and `info`, provider-neutral.
+
+Each reads like a table of contents; the provider supplies the parts (see `portable_fn.provider`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .executor import DryRunExecutor, ExecutionReport, Progress, quiet
+from .models import Artifact, RemoteState
+from .planner import Plan, make_plan
+
+if TYPE_CHECKING:
+    from ..app import App
+    from ..provider import Provider
+
+
+@dataclass
+class Outcome:
+    """What a pipeline run produced, printable as text or JSON."""
+
+    artifact: Artifact | None = None
+    plan: Plan | None = None
+    report: ExecutionReport | None = None
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.artifact is not None:
+            out["artifact"] = self.artifact.to_dict()
+        if self.plan is not None:
+            out["plan"] = self.plan.to_dict()
+        if self.report is not None:
+            out["applied"] = len(self.report.applied)
+        if self.outputs:
+            out["outputs"] = self.outputs
+        return out
+
+
+def build_dir(app: App, provider: Provider, stage: str) -> Path:
+    return app.root / ".portable-fn" / "build" / provider.name / stage
+
+
+def package(provider: Provider, app: App, stage: str, progress: Progress = quiet) -> Outcome:
+    """Check the app against the provider and build its artifact."""
+    provider.check(app)
+    progress(f"Packaging {app.name!r} for {provider.name} (stage {stage})")
+    artifact = provider.package(app, stage, build_dir(app, provider, stage), progress)
+    progress(f"Built {artifact.path} ({artifact.size} bytes, sha256 {artifact.sha256[:12]})")
+    return Outcome(artifact=artifact)
+
+
+def plan(provider: Provider, app: App, stage: str, progress: Progress = quiet) -> Outcome:
+    """What `deploy` would change; changes nothing."""
+    built = package(provider, app, stage, progress)
+    assert built.artifact is not None
+    desired = provider.desired(app, stage, built.artifact)
+    progress(f"Reading what exists for {app.name!r} (stage {stage}) on {provider.name}")
+    the_plan = make_plan(desired, provider.read_remote(app, stage))
+    report = DryRunExecutor(app.name, stage).execute(the_plan)
+    return Outcome(artifact=built.artifact, plan=the_plan, report=report)
+
+
+def deploy(provider: Provider, app: App, stage: str, progress: Progress = quiet) -> Outcome:
+    """Package, plan, apply, and report outputs. A rerun after a failure converges."""
+    built = package(provider, app, stage, progress)
+    assert built.artifact is not None
+    desired = provider.desired(app, stage, built.artifact)
+    the_plan = make_plan(desired, provider.read_remote(app, stage))
+    progress(f"Plan: {the_plan.summary()}")
+    report = provider.executor(app, stage).execute(the_plan, progress)
+    outputs = provider.outputs(app, stage, provider.read_remote(app, stage))
+    return Outcome(artifact=built.artifact, plan=the_plan, report=report, outputs=outputs)
+
+
+def remove(provider: Provider, app: App, stage: str, progress: Progress = quiet) -> Outcome:
+    """Delete exactly what the app created for this stage (found by tag), nothing else."""
+    the_plan = make_plan([], provider.read_remote(app, stage))
+    progress(f"Plan: {the_plan.summary()}")
+    report = provider.executor(app, stage).execute(the_plan, progress)
+    return Outcome(plan=the_plan, report=report)
+
+
+def info(provider: Provider, app: App, stage: str) -> Outcome:
+    """The outputs of what is deployed now."""
+    remote: RemoteState = provider.read_remote(app, stage)
+    return Outcome(outputs=provider.outputs(app, stage, remote))

@@ -1,0 +1,182 @@
+"""The built-in `local` provider: the dev host for `portable-fn dev`, and a local deploy target.
+
+Deploying locally goes through the same pipeline as a cloud: the app is packaged into a deterministic
+zip, its resources are planned against the "local cloud" (a JSON file of resources tagged with app and
+stage, default `<app>/.portable-fn/local-cloud/`) and applied by `LocalExecutor`. That makes plan,
+deploy, redeploy and remove observable and testable without any cloud.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from ..deploy.executor import Executor, Progress
+from ..deploy.models import Artifact, RemoteState, Resource
+from ..deploy.planner import DELETE, Step
+from ..packaging import app_files, runtime_files, write_zip
+from ..provider import Provider
+from ..runtime.function import FunctionSpec
+
+MANIFEST = "portable_fn_manifest.json"
+
+
+@dataclass(frozen=True)
+class LocalFunction(Resource):
+    kind = "local function"
+    trigger: str = ""
+    options: str = ""
+    code_sha256: str = ""
+
+
+@dataclass(frozen=True)
+class LocalChannel(Resource):
+    """A local queue, topic, bucket or schedule a function is bound to."""
+
+    kind = "local channel"
+    channel: str = ""
+
+
+KINDS: dict[str, type[Resource]] = {c.kind: c for c in (LocalFunction, LocalChannel)}
+
+
+class LocalProvider(Provider):
+    """Runs everything on this machine. Settings: `state_dir` (the local cloud), `port` (for outputs)."""
+
+    name = "local"
+
+    def generate_shim(self, app: Any, out_dir: Path) -> list[Path]:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        path = out_dir / MANIFEST
+        path.write_text(json.dumps(manifest(app), indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        return [path]
+
+    def package(self, app: Any, stage: str, out_dir: Path, progress: Progress) -> Artifact:
+        entries: list[tuple[str, bytes | Path]] = [
+            (MANIFEST, json.dumps(manifest(app), indent=2, sort_keys=True).encode("utf-8"))
+        ]
+        entries += list(app_files(app.source_dir))
+        entries += list(runtime_files())
+        return write_zip(out_dir / f"{app.name}-local.zip", entries)
+
+    def desired(self, app: Any, stage: str, artifact: Artifact) -> list[Resource]:
+        channels: dict[str, LocalChannel] = {}
+        functions = []
+        for spec in app.functions:
+            channel = _channel(spec)
+            if channel is not None:
+                name = f"{app.name}-{stage}-{channel}"
+                channels[name] = LocalChannel(name, channel=channel)
+            options = json.dumps(app.options(spec).to_dict(), sort_keys=True)
+            functions.append(LocalFunction(f"{app.name}-{stage}-{spec.name}", trigger=repr(spec.trigger),
+                                           options=options, code_sha256=artifact.sha256))
+        return [*channels.values(), *functions]
+
+    def read_remote(self, app: Any, stage: str) -> RemoteState:
+        return RemoteState(_from_record(r) for r in LocalCloud(self.state_dir(app)).find(app.name, stage))
+
+    def executor(self, app: Any, stage: str) -> LocalExecutor:
+        return LocalExecutor(app.name, stage, LocalCloud(self.state_dir(app)))
+
+    def outputs(self, app: Any, stage: str, remote: RemoteState) -> dict[str, Any]:
+        base = f"http://127.0.0.1:{self.settings.get('port', 8080)}"
+        deployed = {r.name for r in remote}
+        out: dict[str, Any] = {"functions": {}}
+        for spec in app.functions:
+            if f"{app.name}-{stage}-{spec.name}" not in deployed:
+                continue
+            entry: dict[str, Any] = {"trigger": spec.trigger.kind}
+            if spec.trigger.kind == "http":
+                entry["url"] = base + spec.trigger.path
+            out["functions"][spec.name] = entry
+        out["serve"] = f"portable-fn dev {app.root}"
+        return out
+
+    def invoke(self, app: Any, spec: FunctionSpec, event: Any) -> dict[str, Any]:
+        from ..testing import invoke_native
+
+        return invoke_native(spec, event, provider="local")
+
+    def state_dir(self, app: Any) -> Path:
+        configured = self.settings.get("state_dir") or os.environ.get("PORTABLE_FN_LOCAL_CLOUD")
+        return Path(configured) if configured else app.root / ".portable-fn" / "local-cloud"
+
+
+def manifest(app: Any) -> dict[str, Any]:
+    """What the local package declares: app name, modules and each function's trigger."""
+    return {
+        "app": app.name,
+        "modules": list(app.config.modules),
+        "functions": [{"name": s.name, "trigger": repr(s.trigger)} for s in app.functions],
+    }
+
+
+def _channel(spec: FunctionSpec) -> str | None:
+    trigger = spec.trigger
+    if trigger.kind == "queue":
+        return f"queue-{trigger.name}"  # type: ignore[attr-defined]
+    if trigger.kind == "topic":
+        return f"topic-{trigger.name}"  # type: ignore[attr-defined]
+    if trigger.kind == "storage":
+        return f"bucket-{trigger.bucket}"  # type: ignore[attr-defined]
+    if trigger.kind == "schedule":
+        return f"schedule-{spec.name}"
+    return None
+
+
+def _from_record(record: dict[str, Any]) -> Resource:
+    fields = {k: v for k, v in record.items() if k not in ("kind", "tags")}
+    return KINDS[record["kind"]](**fields)
+
+
+class LocalCloud:
+    """The local cloud's one I/O boundary: a JSON file of tagged resource records."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.path = root / "resources.json"
+        self.mutations = 0
+
+    def records(self) -> list[dict[str, Any]]:
+        if not self.path.exists():
+            return []
+        return list(json.loads(self.path.read_text(encoding="utf-8")))
+
+    def find(self, app: str, stage: str) -> list[dict[str, Any]]:
+        return [r for r in self.records() if r.get("tags") == {"app": app, "stage": stage}]
+
+    def put(self, resource: Resource, app: str, stage: str) -> None:
+        record = {"kind": resource.kind, **asdict(resource), "tags": {"app": app, "stage": stage}}
+        kept = [r for r in self.records() if (r["kind"], r["name"]) != resource.key]
+        self._write([*kept, record])
+
+    def delete(self, resource: Resource) -> None:
+        self._write([r for r in self.records() if (r["kind"], r["name"]) != resource.key])
+
+    def _write(self, records: list[dict[str, Any]]) -> None:
+        self.mutations += 1
+        self.root.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".resources.")
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(records, f, indent=1, sort_keys=True)
+        os.replace(tmp, self.path)
+
+
+class LocalExecutor(Executor):
+    """Applies plans to the local cloud."""
+
+    provider = "local"
+
+    def __init__(self, app: str, stage: str, cloud: LocalCloud) -> None:
+        super().__init__(app, stage)
+        self.cloud = cloud
+
+    def apply(self, step: Step) -> None:
+        if step.action == DELETE:
+            self.cloud.delete(step.resource)
+        else:
+            self.cloud.put(step.resource, self.app, self.stage)

@@ -1,0 +1,107 @@
+"""The provider interface and the registry that finds providers through entry points.
+
+A provider has two halves that never mix: the runtime shim (generated code that runs in the cloud,
+standard library plus `portable_fn.runtime` only) and the deploy side (the cloud's SDK, imported only
+when packaging, planning, deploying or removing). Providers register under the entry-point group
+`portable_fn.providers`; the built-in `local` provider is found the same way as third-party ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .runtime.errors import ProviderError, ProviderNotInstalledError
+
+if TYPE_CHECKING:
+    from .app import App
+    from .deploy import Artifact, Executor, RemoteState, Resource
+    from .runtime.function import FunctionSpec
+
+GROUP = "portable_fn.providers"
+KNOWN = {"local": "portable-fn", "aws": "aws", "gcp": "gcp", "azure": "azure"}
+Progress = Callable[[str], None]
+
+
+class Provider:
+    """What every provider implements. The CLI composes these calls (see `portable_fn.deploy.pipeline`).
+
+    `settings` is the provider's table from `[tool.portable-fn]` with the stage's overrides applied;
+    `endpoint_url` points the deploy side at an emulator (moto, LocalStack, a recording endpoint).
+    """
+
+    name = ""
+
+    def __init__(self, settings: dict[str, Any] | None = None, endpoint_url: str | None = None) -> None:
+        self.settings = dict(settings or {})
+        self.endpoint_url = endpoint_url
+
+    # -- checks and runtime shim ---------------------------------------------------------------
+    def check(self, app: App) -> None:
+        """Raise UnsupportedTriggerError for anything in the app this provider cannot honour."""
+
+    def generate_shim(self, app: App, out_dir: Path) -> list[Path]:
+        """Write the generated entry-point code for the app into `out_dir`; return the files."""
+        raise NotImplementedError
+
+    # -- deploy side -----------------------------------------------------------------------------
+    def package(self, app: App, stage: str, out_dir: Path, progress: Progress) -> Artifact:
+        """Build the deployable artifact (deterministic bytes)."""
+        raise NotImplementedError
+
+    def desired(self, app: App, stage: str, artifact: Artifact) -> list[Resource]:
+        """The resources the app needs, dependencies first."""
+        raise NotImplementedError
+
+    def read_remote(self, app: App, stage: str) -> RemoteState:
+        """What exists in the cloud for this app and stage (found by tags or labels)."""
+        raise NotImplementedError
+
+    def executor(self, app: App, stage: str) -> Executor:
+        """The executor that applies plans to this cloud."""
+        raise NotImplementedError
+
+    def outputs(self, app: App, stage: str, remote: RemoteState) -> dict[str, Any]:
+        """URLs, ARNs and names a user needs after a deploy."""
+        raise NotImplementedError
+
+    # -- data plane --------------------------------------------------------------------------------
+    def invoke(self, app: App, spec: FunctionSpec, event: Any) -> dict[str, Any]:
+        """Run one function once with `event` (this provider's native event or a neutral one)
+        through the provider's runtime adapter; return a JSON-ready result."""
+        raise NotImplementedError
+
+
+def available() -> dict[str, Any]:
+    """Installed providers by name (entry points, not yet loaded)."""
+    return {ep.name: ep for ep in entry_points(group=GROUP)}
+
+
+def load_provider(name: str, settings: dict[str, Any] | None = None,
+                  endpoint_url: str | None = None) -> Provider:
+    """Instantiate an installed provider; a missing one says what to install."""
+    found = available()
+    if name not in found:
+        raise ProviderNotInstalledError(_install_hint(name, found))
+    try:
+        cls = found[name].load()
+    except Exception as exc:
+        raise ProviderError(
+            f"Provider {name!r} is installed but failed to load: {type(exc).__name__}: {exc}. "
+            f"Reinstall it with pip install --force-reinstall 'portable-fn[{name}]'."
+        ) from exc
+    provider = cls(settings, endpoint_url)
+    if not isinstance(provider, Provider):
+        raise ProviderError(f"Entry point {found[name].value!r} for provider {name!r} is not a Provider.")
+    return provider  # type: ignore[no-any-return]
+
+
+def _install_hint(name: str, found: dict[str, Any]) -> str:
+    installed = ", ".join(sorted(found)) or "none"
+    if name in KNOWN and name != "local":
+        return (f"Provider {name!r} is not installed (installed: {installed}). Install it with "
+                f"pip install 'portable-fn[{name}]'.")
+    return (f"There is no provider named {name!r} (installed: {installed}; known: "
+            f"{', '.join(sorted(KNOWN))}).")

@@ -1,0 +1,1 @@
+"""The shop sample app: see functions.py."""

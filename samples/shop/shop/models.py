@@ -1,0 +1,16 @@
+"""The shop's own data models: plain pydantic, nothing portable-fn specific."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class Line(BaseModel):
+    sku: str = Field(min_length=1)
+    quantity: int = Field(gt=0, le=100)
+
+
+class Order(BaseModel):
+    id: str = Field(min_length=1)
+    customer: str
+    lines: list[Line] = Field(min_length=1)

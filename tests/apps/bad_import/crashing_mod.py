@@ -1,0 +1,2 @@
+SETTINGS = {}
+TIMEOUT = SETTINGS["timeout"]

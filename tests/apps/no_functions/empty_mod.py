@@ -1,0 +1,4 @@
+"""A module that declares nothing."""
+
+def helper():
+    return 1

@@ -1,0 +1,85 @@
+"""The whole pipeline against the local cloud: plan, deploy, no-op redeploy, code change, remove."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from portable_fn.app import load_app
+from portable_fn.deploy import pipeline
+from portable_fn.local.provider import LocalCloud, LocalProvider
+from portable_fn.runtime.errors import DeployError
+
+
+@pytest.fixture
+def cloud_dir(tmp_path: Path) -> Path:
+    return tmp_path / "local-cloud"
+
+
+def provider(cloud_dir: Path) -> LocalProvider:
+    return LocalProvider({"state_dir": str(cloud_dir)})
+
+
+def test_plan_changes_nothing(shop_copy: Path, cloud_dir: Path) -> None:
+    outcome = pipeline.plan(provider(cloud_dir), load_app(shop_copy), "dev")
+    assert outcome.plan is not None and outcome.plan.count("create") == 12
+    assert not (cloud_dir / "resources.json").exists()
+
+
+def test_deploy_then_redeploy_makes_zero_mutations(shop_copy: Path, cloud_dir: Path) -> None:
+    app = load_app(shop_copy)
+    first = pipeline.deploy(provider(cloud_dir), app, "dev")
+    assert first.report is not None and len(first.report.applied) == 12
+    assert first.outputs["functions"]["create_order"]["url"] == "http://127.0.0.1:8080/orders"
+    p = provider(cloud_dir)
+    executor = p.executor(app, "dev")
+    p.executor = lambda app, stage: executor  # type: ignore[method-assign]
+    second = pipeline.deploy(p, app, "dev")
+    assert second.plan is not None and second.plan.empty
+    assert executor.cloud.mutations == 0
+
+
+def test_a_code_change_updates_the_functions_code_only(shop_copy: Path, cloud_dir: Path) -> None:
+    pipeline.deploy(provider(cloud_dir), load_app(shop_copy), "dev")
+    source = shop_copy / "shop" / "models.py"
+    source.write_text(source.read_text() + "\n# a change\n")
+    outcome = pipeline.plan(provider(cloud_dir), load_app(shop_copy), "dev")
+    assert outcome.plan is not None
+    assert {s.action for s in outcome.plan.steps} == {"update"}
+    assert {s.changes for s in outcome.plan.steps} == {("code_sha256",)}
+    assert outcome.plan.count("update") == 7
+
+
+def test_remove_deletes_only_this_apps_stage(shop_copy: Path, cloud_dir: Path) -> None:
+    app = load_app(shop_copy)
+    pipeline.deploy(provider(cloud_dir), app, "dev")
+    pipeline.deploy(provider(cloud_dir), app, "prod")
+    removed = pipeline.remove(provider(cloud_dir), app, "dev")
+    assert removed.plan is not None and removed.plan.count("delete") == 12
+    remaining = LocalCloud(cloud_dir).records()
+    assert len(remaining) == 12 and {r["tags"]["stage"] for r in remaining} == {"prod"}
+    assert pipeline.info(provider(cloud_dir), app, "dev").outputs["functions"] == {}
+
+
+def test_a_deploy_that_fails_half_way_converges_when_rerun(shop_copy: Path, cloud_dir: Path) -> None:
+    app = load_app(shop_copy)
+    broken = provider(cloud_dir)
+    real = broken.executor(app, "dev")
+    calls = {"n": 0}
+    original_put = real.cloud.put
+
+    def failing_put(resource, app_name, stage):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        if calls["n"] == 5:
+            raise OSError("disk full")
+        original_put(resource, app_name, stage)
+
+    real.cloud.put = failing_put  # type: ignore[method-assign]
+    broken.executor = lambda app, stage: real  # type: ignore[method-assign]
+    with pytest.raises(DeployError, match=r"step 5 of 12.*disk full.*again to converge"):
+        pipeline.deploy(broken, app, "dev")
+    assert len(LocalCloud(cloud_dir).records()) == 4
+    rerun = pipeline.deploy(provider(cloud_dir), app, "dev")
+    assert rerun.plan is not None and rerun.plan.count("create") == 8
+    assert pipeline.plan(provider(cloud_dir), app, "dev").plan.empty  # type: ignore[union-attr]

@@ -1,0 +1,61 @@
+"""Loading apps: functions collected in order, mistakes reported with where and what next."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from portable_fn.app import load_app
+from portable_fn.runtime.errors import AppLoadError
+
+
+def test_shop_functions_are_collected_in_declaration_order(shop_dir: Path) -> None:
+    app = load_app(shop_dir)
+    assert [s.name for s in app.functions] == [
+        "create_order", "get_order", "fulfil", "sweep", "nightly_report", "on_upload", "notify",
+    ]
+    assert app.function("fulfil").trigger.kind == "queue"
+
+
+def test_defaults_fill_unset_options(shop_dir: Path) -> None:
+    app = load_app(shop_dir)
+    options = app.options(app.function("sweep"))
+    assert options.memory_mb == 256 and options.timeout_s == 30
+
+
+def test_unknown_function_lists_the_known_ones(shop_dir: Path) -> None:
+    with pytest.raises(AppLoadError, match="has no function 'nope'.*create_order"):
+        load_app(shop_dir).function("nope")
+
+
+def test_a_bad_declaration_fails_loading_with_the_fix(apps: Path) -> None:
+    with pytest.raises(AppLoadError, match="batch_size must be an integer from 1 to 10 for a FIFO queue"):
+        load_app(apps / "broken_decl")
+
+
+def test_an_app_without_functions_says_so(apps: Path) -> None:
+    with pytest.raises(AppLoadError, match="declares no functions"):
+        load_app(apps / "no_functions")
+
+
+def test_two_functions_with_one_name_are_rejected(apps: Path) -> None:
+    with pytest.raises(AppLoadError, match="Two functions are named 'handle'.*name='...'"):
+        load_app(apps / "dupes")
+
+
+def test_a_crashing_module_reports_the_exception_and_line(apps: Path) -> None:
+    with pytest.raises(AppLoadError, match=r"raised KeyError: 'timeout' \(.*crashing_mod.py:2\)"):
+        load_app(apps / "bad_import")
+
+
+def test_a_missing_module_names_the_config_key(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.portable-fn]\napp = "ghost"\nmodules = ["ghost_functions"]\n')
+    with pytest.raises(AppLoadError, match="tool.portable-fn.modules.*was not found"):
+        load_app(tmp_path)
+
+
+def test_not_a_directory(tmp_path: Path) -> None:
+    with pytest.raises(AppLoadError, match="is not a directory"):
+        load_app(tmp_path / "missing")

@@ -1,0 +1,113 @@
+"""The CLI as users run it: exit codes 0 ok / 1 failed / 2 usage, JSON where asked, progress on stderr."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from portable_fn.cli import main
+
+DATA = Path(__file__).parent / "data" / "invoke"
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_invoke_an_http_function_with_a_request_file(capsys, shop_copy: Path) -> None:
+    code, out, _ = run(capsys, "invoke", "create_order", "--app", str(shop_copy),
+                       "--event", str(DATA / "order_request.json"))
+    assert code == 0
+    assert json.loads(out) == {
+        "status": 201, "headers": {"content-type": "application/json"}, "body": {"id": "o-1", "lines": 1},
+    }
+
+
+def test_invoke_a_queue_function_with_a_cloudevent_from_stdin(capsys, shop_copy, monkeypatch) -> None:
+    monkeypatch.setattr(sys, "stdin", io.StringIO((DATA / "order_event.json").read_text()))
+    code, out, _ = run(capsys, "invoke", "fulfil", "--app", str(shop_copy), "--event", "-")
+    assert code == 0
+    assert json.loads(out) == {"function": "fulfil", "results": [{"outcome": "ack", "id": "evt-1"}]}
+
+
+def test_invoke_reports_a_dead_letter_and_exits_1(capsys, shop_copy: Path) -> None:
+    code, out, _ = run(capsys, "invoke", "fulfil", "--app", str(shop_copy),
+                       "--event", str(DATA / "recalled_order_event.json"))
+    assert code == 1
+    (result,) = json.loads(out)["results"]
+    assert result == {"outcome": "dead_letter", "id": "evt-2", "reason": "order o-2 contains a recalled SKU"}
+
+
+def test_invoke_with_a_missing_event_file_is_a_clear_failure(capsys, shop_copy: Path) -> None:
+    code, _, err = run(capsys, "invoke", "fulfil", "--app", str(shop_copy), "--event", "nope.json")
+    assert code == 1 and "--event nope.json: cannot read it" in err
+
+
+def test_unknown_function_fails_with_the_list(capsys, shop_copy: Path) -> None:
+    code, _, err = run(capsys, "invoke", "ghost", "--app", str(shop_copy), "--event", "-")
+    assert code == 1 and "has no function 'ghost'" in err and "create_order" in err
+
+
+def test_usage_errors_exit_2(capsys) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["deploy", "--provider", "ibm"])
+    assert info.value.code == 2
+    assert main([]) == 2
+
+
+def test_a_cloud_provider_not_installed_exits_1_naming_the_extra(capsys, shop_copy: Path) -> None:
+    code, _, err = run(capsys, "plan", "--app", str(shop_copy), "--provider", "gcp")
+    assert code == 1 and "pip install 'portable-fn[gcp]'" in err
+
+
+def test_plan_deploy_info_remove_round_trip_with_json(capsys, shop_copy: Path, tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("PORTABLE_FN_LOCAL_CLOUD", str(tmp_path / "cloud"))
+    app = ("--app", str(shop_copy))
+    code, out, err = run(capsys, "plan", *app, "--json")
+    assert code == 0 and json.loads(out)["plan"]["summary"].startswith("12 to create")
+    assert "Packaging 'shop' for local" in err
+    code, out, _ = run(capsys, "deploy", *app, "--json")
+    assert code == 0 and json.loads(out)["applied"] == 12
+    code, out, _ = run(capsys, "deploy", *app, "--json")
+    assert code == 0 and json.loads(out)["applied"] == 0
+    code, out, _ = run(capsys, "info", *app)
+    assert code == 0 and "create_order: http://127.0.0.1:8080/orders" in out
+    code, out, _ = run(capsys, "remove", *app)
+    assert code == 0 and out.strip() == "Removed 12 resources."
+    code, out, _ = run(capsys, "plan", *app, "--stage", "qa")
+    assert code == 1
+
+
+def test_package_prints_the_artifact_path(capsys, shop_copy: Path) -> None:
+    code, out, _ = run(capsys, "package", "--app", str(shop_copy))
+    assert code == 0 and Path(out.strip()).is_file() and out.strip().endswith("shop-local.zip")
+
+
+def test_init_scaffolds_an_app_whose_own_tests_pass(tmp_path: Path) -> None:
+    created = subprocess.run(["portable-fn", "init", "hello-app"], cwd=tmp_path, capture_output=True, text=True)
+    assert created.returncode == 0, created.stderr
+    tests = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+                           cwd=tmp_path / "hello-app", capture_output=True, text=True)
+    assert tests.returncode == 0, tests.stdout + tests.stderr
+    assert "3 passed" in tests.stdout
+    again = subprocess.run(["portable-fn", "init", "hello-app"], cwd=tmp_path, capture_output=True, text=True)
+    assert again.returncode == 1 and "already exists" in again.stderr
+
+
+def test_init_rejects_a_bad_name(capsys, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run(capsys, "init", "Bad_Name")
+    assert code == 1 and "App name 'Bad_Name' is invalid" in err
+
+
+def test_version(capsys) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["--version"])
+    assert info.value.code == 0 and "portable-fn 0.1.0" in capsys.readouterr().out

@@ -1,0 +1,77 @@
+"""portable_fn.testing: what users call in their own suites behaves exactly as deployed."""
+
+from __future__ import annotations
+
+import pytest
+
+from portable_fn import Request
+from portable_fn.runtime.errors import DeclarationError
+from portable_fn.testing import invoke, invoke_batch, make_event, make_request, match_route
+
+
+@pytest.fixture
+def shop(shop_copy, monkeypatch):
+    from portable_fn.app import load_app
+
+    app = load_app(shop_copy)
+    return {spec.name: spec.handler for spec in app.functions}
+
+
+def order(order_id: str, sku: str = "book") -> dict:
+    return {"id": order_id, "customer": "ada", "lines": [{"sku": sku, "quantity": 1}]}
+
+
+def test_http_round_trip_with_path_parameters_matched_from_the_route(shop) -> None:
+    assert invoke(shop["create_order"], make_request("POST", "/orders", json=order("o-9"))).status == 201
+    response = invoke(shop["get_order"], make_request("GET", "/orders/o-9"))
+    assert response.status == 200
+    assert b'"id":"o-9"' in response.body
+    assert invoke(shop["get_order"], make_request("GET", "/orders/none")).status == 404
+
+
+def test_a_body_that_fails_the_users_model_is_a_400_naming_the_field(shop) -> None:
+    response = invoke(shop["create_order"], make_request("POST", "/orders", json={"id": "x"}))
+    assert response.status == 400
+    assert b"customer" in response.body and b"lines" in response.body
+
+
+def test_event_outcomes(shop) -> None:
+    assert invoke(shop["fulfil"], make_event(order("o-1"))).outcome == "ack"
+    recalled = invoke(shop["fulfil"], make_event(order("o-2", sku="recalled-widget")))
+    assert recalled.outcome == "dead_letter" and "recalled SKU" in recalled.reason
+    invalid = invoke(shop["fulfil"], make_event({"id": "o-3"}))
+    assert invalid.outcome == "dead_letter" and "not a valid Order" in invalid.reason
+
+
+def test_batches_report_one_outcome_per_record(shop) -> None:
+    results = invoke_batch(shop["fulfil"], [make_event(order("a")), make_event({"bad": 1}),
+                                            make_event(order("c"))])
+    assert [r.outcome for r in results] == ["ack", "dead_letter", "ack"]
+
+
+def test_make_event_defaults_and_extensions() -> None:
+    event = make_event({"k": 1}, type="com.example.x", traceparent="00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
+    assert event.type == "com.example.x" and event.datacontenttype == "application/json"
+    assert event.extensions == {"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}
+    assert event.time is not None and event.time.endswith("Z")
+
+
+def test_make_request_with_query_and_headers() -> None:
+    request = make_request("get", "/s", query="q=a&q=b", headers={"X-Trace": "1"})
+    assert isinstance(request, Request) and request.method == "GET"
+    assert request.query.getall("q") == ["a", "b"] and request.headers["x-trace"] == "1"
+
+
+@pytest.mark.parametrize(("template", "path", "expected"), [
+    ("/orders/{id}", "/orders/7", {"id": "7"}),
+    ("/orders/{id}", "/orders/7/lines", None),
+    ("/files/{rest+}", "/files/a/b.txt", {"rest": "a/b.txt"}),
+    ("/a.b", "/aXb", None),
+])
+def test_match_route(template: str, path: str, expected: dict | None) -> None:
+    assert match_route(template, path) == expected
+
+
+def test_invoking_an_undecorated_function_is_a_clear_error() -> None:
+    with pytest.raises(DeclarationError, match="not decorated with @function"):
+        invoke(lambda e: None, make_event())

@@ -14,9 +14,29 @@ inside every deployed function.
 from __future__ import annotations
 
 from .runtime import (
-    CloudEvent, Context, DataValidationError, DeadLetter, DeclarationError, Headers,
-    InvalidEventError, MessageMeta, PortableFnError, QueryParams, Request, Response, Result, Retry,
-    ScheduleTick, StorageObject, cron, function, http, queue, schedule, storage, topic,
+    CloudEvent,
+    Context,
+    DataValidationError,
+    DeadLetter,
+    DeclarationError,
+    Headers,
+    InvalidEventError,
+    MessageMeta,
+    PortableFnError,
+    QueryParams,
+    Request,
+    Response,
+    Result,
+    Retry,
+    ScheduleTick,
+    StorageObject,
+    cron,
+    function,
+    http,
+    queue,
+    schedule,
+    storage,
+    topic,
 )
 
 __version__ = "0.1.0"

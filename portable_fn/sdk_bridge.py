@@ -31,7 +31,7 @@ class SdkNotInstalledError(PortableFnError, ImportError):
 def installed_line() -> int:
     """The major version line of the installed `cloudevents` SDK: 1 or 2."""
     try:
-        import cloudevents.core.v1.event  # noqa: F401
+        import cloudevents.core.v1.event  # type: ignore[import-not-found, unused-ignore]
     except ImportError:
         pass
     else:
@@ -84,7 +84,7 @@ def _plain_attributes(sdk_attrs: Mapping[str, Any]) -> dict[str, Any]:
 
 def _to_sdk_1(event: CloudEvent[Any], found: int) -> Any:
     if found == 2:
-        from cloudevents.v1.http import CloudEvent as SdkCloudEvent
+        from cloudevents.v1.http import CloudEvent as SdkCloudEvent  # type: ignore[import-not-found, unused-ignore]
     else:
         from cloudevents.http import CloudEvent as SdkCloudEvent
     sdk = SdkCloudEvent(event.attributes(), event.data)
@@ -94,7 +94,7 @@ def _to_sdk_1(event: CloudEvent[Any], found: int) -> Any:
 
 
 def _to_sdk_2(event: CloudEvent[Any]) -> Any:
-    from cloudevents.core.v1.event import CloudEvent as SdkCloudEvent
+    from cloudevents.core.v1.event import CloudEvent as SdkCloudEvent  # type: ignore[import-not-found, unused-ignore]
 
     attrs = event.attributes()
     if event.time is not None:

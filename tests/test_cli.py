@@ -63,8 +63,8 @@ def test_usage_errors_exit_2(capsys) -> None:
 
 
 def test_a_cloud_provider_not_installed_exits_1_naming_the_extra(capsys, shop_copy: Path) -> None:
-    code, _, err = run(capsys, "plan", "--app", str(shop_copy), "--provider", "gcp")
-    assert code == 1 and "pip install 'portable-fn[gcp]'" in err
+    code, _, err = run(capsys, "plan", "--app", str(shop_copy), "--provider", "azure")
+    assert code == 1 and "pip install 'portable-fn[azure]'" in err
 
 
 def test_plan_deploy_info_remove_round_trip_with_json(capsys, shop_copy: Path, tmp_path, monkeypatch) -> None:

@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from .executor import DryRunExecutor, Executor, ExecutionReport
+from .executor import DryRunExecutor, ExecutionReport, Executor
 from .models import Artifact, RemoteState, Resource
 from .planner import CREATE, DELETE, UPDATE, Plan, Step, make_plan
 

@@ -25,7 +25,6 @@ REQUIRED = ("id", "source", "type", "specversion")
 OPTIONAL = ("datacontenttype", "dataschema", "subject", "time")
 CONTEXT_ATTRIBUTES = frozenset(REQUIRED + OPTIONAL)
 _RESERVED = CONTEXT_ATTRIBUTES | {"data", "data_base64"}
-_EXTENSION_NAME = re.compile(r"[a-z0-9]+\Z")
 _RFC3339 = re.compile(
     r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})\Z"
 )
@@ -34,8 +33,8 @@ _MISSING: Any = object()
 
 def is_json_content_type(content_type: str | None) -> bool:
     """True for `application/json`, `text/json` and any `+json` media type (parameters ignored)."""
-    if content_type is None:
-        return True  # the JSON format says: absent means application/json
+    if content_type is None or content_type == "application/json":
+        return True  # absent means application/json, says the JSON format; the common case needs no parse
     media = content_type.split(";", 1)[0].strip().lower()
     return media.endswith("/json") or media.endswith("+json")
 
@@ -77,13 +76,15 @@ class CloudEvent(Generic[T]):
         time: str | datetime | None = None,
         extensions: Mapping[str, Any] | None = None,
     ) -> None:
-        for name, value in (("id", id), ("source", source), ("type", type)):
-            if not isinstance(value, str) or not value:
-                raise InvalidEventError(
-                    f"CloudEvent attribute '{name}' is required and must be a non-empty string, "
-                    f"got {value!r}.",
-                    name,
-                )
+        if not (isinstance(id, str) and isinstance(source, str) and isinstance(type, str)
+                and id and source and type):  # one at a time only to say which one is wrong
+            for name, value in (("id", id), ("source", source), ("type", type)):
+                if not isinstance(value, str) or not value:
+                    raise InvalidEventError(
+                        f"CloudEvent attribute '{name}' is required and must be a non-empty string, "
+                        f"got {value!r}.",
+                        name,
+                    )
         if specversion != SPECVERSION:
             raise InvalidEventError(
                 f"CloudEvent attribute 'specversion' must be '1.0', got {specversion!r}; "
@@ -176,23 +177,21 @@ class CloudEvent(Generic[T]):
     def to_dict(self) -> dict[str, Any]:
         """The JSON event format as a dict: bytes go to `data_base64`, JSON data stays structured."""
         out = self.attributes()
-        import base64
-
         for name, value in self.extensions.items():
             if isinstance(value, bytes):  # the JSON format writes Binary attributes as base64
-                out[name] = base64.b64encode(value).decode("ascii")
+                out[name] = _base64(value)
         data = self.data
         if data is None:
             return out
         if isinstance(data, (bytes, bytearray, memoryview)):
-            out["data_base64"] = base64.b64encode(bytes(data)).decode("ascii")
+            out["data_base64"] = _base64(bytes(data))
         else:
             out["data"] = _jsonable(data)
         return out
 
     def to_json(self) -> str:
         """The JSON event format as a string."""
-        return json.dumps(self.to_dict(), ensure_ascii=False, separators=(",", ":"))
+        return dumps(self.to_dict())
 
     @classmethod
     def from_dict(cls, obj: Mapping[str, Any]) -> CloudEvent[Any]:
@@ -254,6 +253,15 @@ def loads(text: str | bytes, what: str) -> Any:
         raise InvalidEventError(f"{what} is not valid JSON: {exc}.") from None
 
 
+def dumps(value: Any) -> str:
+    """Compact JSON, non-ASCII kept: what `json.dumps(value, ensure_ascii=False, separators=(",", ":"))`
+    gives, through one shared encoder instead of a new one per call."""
+    return _ENCODER.encode(value)
+
+
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 def _rebuild(attrs: dict[str, Any], data: Any) -> CloudEvent[Any]:
     return from_attributes(attrs, data)
 
@@ -286,7 +294,7 @@ def _is_real_time(value: str) -> bool:
 
 def _check_extensions(extensions: Mapping[str, Any]) -> Mapping[str, Any]:
     for name, value in extensions.items():
-        if not isinstance(name, str) or not _EXTENSION_NAME.match(name) or name in _RESERVED:
+        if not isinstance(name, str) or not _is_extension_name(name) or name in _RESERVED:
             raise InvalidEventError(
                 f"CloudEvent extension name {name!r} is invalid: names are lowercase letters and "
                 "digits only and may not reuse a context attribute name.",
@@ -304,6 +312,17 @@ def _check_extensions(extensions: Mapping[str, Any]) -> Mapping[str, Any]:
                 name,
             )
     return dict(extensions)
+
+
+def _is_extension_name(name: str) -> bool:
+    """`[a-z0-9]+`: ASCII letters and digits with no uppercase (string methods beat a regex here)."""
+    return name.isascii() and name.isalnum() and name.lower() == name
+
+
+def _base64(value: bytes) -> str:
+    import base64
+
+    return base64.b64encode(value).decode("ascii")
 
 
 def _decode_base64(value: Any) -> bytes:

@@ -184,11 +184,20 @@ def run_coroutine(coro: Any) -> Any:
     return loop.run_until_complete(coro)
 
 
+def close_loop() -> None:
+    """Close this thread's event loop, if it has one (hosts call this before a thread ends)."""
+    loop = getattr(_loops, "loop", None)
+    if loop is not None and not loop.is_closed():
+        loop.close()
+    _loops.loop = None
+
+
 def _invoke(spec: Any, binding: Binding, arg: Any, ctx: Context | None) -> Any:
-    args: list[Any] = [] if binding.first == "none" else [arg]
     if binding.wants_context:
-        args.append(ctx if ctx is not None else Context(function_name=spec.name))
-    result = spec.handler(*args)
+        ctx = ctx if ctx is not None else Context(function_name=spec.name)
+        result = spec.handler(ctx) if binding.first == "none" else spec.handler(arg, ctx)
+    else:
+        result = spec.handler() if binding.first == "none" else spec.handler(arg)
     if binding.is_async:
         result = run_coroutine(result)
     return result
@@ -200,6 +209,8 @@ def bind_event(binding: Binding, event: CloudEvent[Any]) -> CloudEvent[Any]:
     if convert is None:
         return event
     value = convert(event) if binding.view else convert(event.data)
+    if value is event.data:  # already the declared type (CloudEvent[dict] of a dict): no copy needed
+        return event
     return event.replace(data=value)
 
 
@@ -222,11 +233,19 @@ def call_event(spec: Any, event: CloudEvent[Any] | BaseException, ctx: Context |
 
 
 def call_batch(spec: Any, events: Sequence[CloudEvent[Any] | BaseException],
-               ctx: Context | None = None, ordered: bool = False) -> list[Result]:
-    """One Result per record. `ordered` (FIFO) stops at the first failure and retries the rest."""
+               ctx: Context | Sequence[Context] | None = None, ordered: bool = False) -> list[Result]:
+    """One Result per record. `ordered` (FIFO) stops at the first failure and retries the rest.
+
+    `ctx` is one Context for the whole batch, or a list with one per record (records of one batch
+    may have different delivery counts and message ids).
+    """
+    if ctx is None or isinstance(ctx, Context):
+        contexts: list[Context | None] = [ctx] * len(events)
+    else:
+        contexts = list(ctx)
     results: list[Result] = []
     for i, event in enumerate(events):
-        result = call_event(spec, event, ctx)
+        result = call_event(spec, event, contexts[i])
         results.append(result)
         if ordered and not result.ok:
             for later in events[i + 1:]:

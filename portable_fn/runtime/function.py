@@ -125,7 +125,7 @@ def function(trigger: Trigger, *, name: str | None = None, **options: Any) -> Ca
         )
 
     def decorate(handler: F) -> F:
-        fn_name = name or getattr(handler, "__name__", "")
+        fn_name = str(name or getattr(handler, "__name__", ""))
         if not _FUNCTION_NAME.match(fn_name):
             raise DeclarationError(
                 f"@function name {fn_name!r} is invalid: use up to 63 letters, digits, '_' or '-', "

@@ -159,7 +159,10 @@ class Response:
         if not isinstance(status, int) or not 100 <= status <= 599:
             raise ValueError(f"Response status must be an HTTP status code (100-599), got {status!r}.")
         self.status = status
-        pairs = list(headers.items() if isinstance(headers, Mapping) else headers or [])
+        if isinstance(headers, MultiDict):
+            pairs = headers.multi_items()  # keep repeated headers such as Set-Cookie
+        else:
+            pairs = list(headers.items() if isinstance(headers, Mapping) else headers or [])
         if isinstance(body, str):
             body = body.encode("utf-8")
             content_type = content_type or "text/plain; charset=utf-8"
@@ -175,7 +178,11 @@ class Response:
         """A JSON response; pydantic models and dataclasses are serialised too."""
         from .cloudevent import _jsonable
 
-        body = json.dumps(_jsonable(obj), ensure_ascii=False, separators=(",", ":"), default=str)
+        def nested(value: Any) -> Any:  # models and dataclasses inside lists and dicts
+            converted = _jsonable(value)
+            return str(value) if converted is value else converted
+
+        body = json.dumps(_jsonable(obj), ensure_ascii=False, separators=(",", ":"), default=nested)
         return cls(body.encode("utf-8"), status, headers, "application/json")
 
     @classmethod
@@ -222,6 +229,7 @@ def parse_cookies(header_values: Iterable[str]) -> dict[str, str]:
     for header in header_values:
         for part in header.split(";"):
             name, sep, value = part.strip().partition("=")
+            name = name.strip()
             if sep and name and name not in cookies:
                 cookies[name] = value.strip().strip('"')
     return cookies

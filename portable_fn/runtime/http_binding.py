@@ -7,13 +7,12 @@ everything outside printable ASCII, as UTF-8).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import quote, unquote
 
 from .cloudevent import (
-    CloudEvent, CONTEXT_ATTRIBUTES, from_attributes, is_json_content_type, loads, _jsonable,
+    CloudEvent, CONTEXT_ATTRIBUTES, dumps, from_attributes, is_json_content_type, loads, _jsonable,
 )
 from .errors import InvalidEventError
 
@@ -32,7 +31,10 @@ def is_cloudevent(headers: Mapping[str, str]) -> bool:
 
 def mode(headers: Mapping[str, str]) -> str | None:
     """'binary', 'structured', 'batch', or None when the message is not a CloudEvent."""
-    lower = _lower(headers)
+    return _mode(_lower(headers))
+
+
+def _mode(lower: dict[str, str]) -> str | None:
     media = lower.get("content-type", "").split(";", 1)[0].strip().lower()
     if media.startswith("application/cloudevents-batch+"):
         return "batch"
@@ -44,7 +46,7 @@ def mode(headers: Mapping[str, str]) -> str | None:
 def from_http(headers: Mapping[str, str], body: bytes | str | None) -> CloudEvent[Any]:
     """Read one CloudEvent from an HTTP message in binary or structured mode."""
     lower = _lower(headers)
-    found = mode(lower)
+    found = _mode(lower)
     if found == "structured":
         return _from_structured(lower, body)
     if found == "binary":
@@ -63,7 +65,7 @@ def from_http(headers: Mapping[str, str], body: bytes | str | None) -> CloudEven
 def from_http_batch(headers: Mapping[str, str], body: bytes | str | None) -> list[CloudEvent[Any]]:
     """Read a batch-mode message; a single-event message is returned as a one-item list."""
     lower = _lower(headers)
-    if mode(lower) != "batch":
+    if _mode(lower) != "batch":
         return [from_http(lower, body)]
     items = loads(body or b"", "The CloudEvents batch body")
     if not isinstance(items, list):
@@ -92,13 +94,15 @@ def to_structured(event: CloudEvent[Any]) -> tuple[dict[str, str], bytes]:
 
 def to_batch(events: Iterable[CloudEvent[Any]]) -> tuple[dict[str, str], bytes]:
     """Batch mode: a JSON array of events in the JSON event format."""
-    body = json.dumps([e.to_dict() for e in events], ensure_ascii=False, separators=(",", ":"))
+    body = dumps([e.to_dict() for e in events])
     return {"content-type": BATCH}, body.encode("utf-8")
 
 
 def encode_header_value(value: Any) -> str:
     """Percent-encode an attribute value for an HTTP header, as the binding requires."""
-    if isinstance(value, bool):
+    if type(value) is str:  # nearly every attribute: skip the conversions below
+        text = value
+    elif isinstance(value, bool):
         text = "true" if value else "false"
     elif isinstance(value, bytes):
         import base64
@@ -122,6 +126,15 @@ def _lower(headers: Mapping[str, str]) -> dict[str, str]:
     return {k.lower(): v for k, v in headers.items()}
 
 
+def _decode_header(name: str, value: str) -> str:
+    try:
+        return decode_header_value(value)
+    except UnicodeDecodeError:
+        raise InvalidEventError(
+            f"Header '{name}' is not valid percent-encoded UTF-8.", name[3:]
+        ) from None
+
+
 def _from_structured(headers: dict[str, str], body: bytes | str | None) -> CloudEvent[Any]:
     media = headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if media != STRUCTURED:
@@ -137,13 +150,7 @@ def _from_binary(headers: dict[str, str], body: bytes | str | None) -> CloudEven
     attrs: dict[str, Any] = {}
     for name, value in headers.items():
         if name.startswith("ce-"):
-            attr = name[3:]
-            try:
-                attrs[attr] = decode_header_value(value)
-            except UnicodeDecodeError:
-                raise InvalidEventError(
-                    f"Header '{name}' is not valid percent-encoded UTF-8.", attr
-                ) from None
+            attrs[name[3:]] = _decode_header(name, value) if "%" in value else value
     content_type = headers.get("content-type")
     if content_type is not None:
         attrs["datacontenttype"] = content_type
@@ -161,7 +168,7 @@ def decode_data(content_type: str | None, body: bytes | str | None) -> Any:
     if is_json_content_type(content_type):
         return loads(body, f"The body (Content-Type {content_type!r})")
     if content_type.lower().startswith("text/") or "charset=" in content_type.lower():
-        return body if isinstance(body, str) else bytes(body).decode(_charset(content_type))
+        return body if isinstance(body, str) else _decode_text(bytes(body), content_type)
     return body.encode("utf-8") if isinstance(body, str) else bytes(body)
 
 
@@ -173,6 +180,27 @@ def _charset(content_type: str) -> str:
     return "utf-8"
 
 
+def _decode_text(body: bytes, content_type: str) -> str:
+    try:
+        return body.decode(_charset(content_type))
+    except (LookupError, UnicodeDecodeError) as exc:
+        raise InvalidEventError(
+            f"The body cannot be read as text with Content-Type {content_type!r}: {exc}.",
+            "datacontenttype",
+        ) from None
+
+
+def _encode_text(data: str, content_type: str) -> bytes:
+    try:
+        return data.encode(_charset(content_type))
+    except (LookupError, UnicodeEncodeError) as exc:
+        raise InvalidEventError(
+            f"The event data cannot be written as text with datacontenttype {content_type!r}: {exc}; "
+            "fix the charset or send the data as bytes.",
+            "datacontenttype",
+        ) from None
+
+
 def _encode_data(event: CloudEvent[Any]) -> tuple[bytes, str | None]:
     data = event.data
     if data is None:
@@ -180,8 +208,8 @@ def _encode_data(event: CloudEvent[Any]) -> tuple[bytes, str | None]:
     if isinstance(data, (bytes, bytearray, memoryview)):
         return bytes(data), None
     if isinstance(data, str) and not is_json_content_type(event.datacontenttype):
-        return data.encode(_charset(event.datacontenttype or "")), None
-    text = json.dumps(_jsonable(data), ensure_ascii=False, separators=(",", ":"))
+        return _encode_text(data, event.datacontenttype or ""), None
+    text = dumps(_jsonable(data))
     return text.encode("utf-8"), "application/json"
 
 

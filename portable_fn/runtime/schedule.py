@@ -37,6 +37,13 @@ def parse_rate(expression: str) -> int:
     return count * _UNITS[inner[1].lower()]
 
 
+def rate_expression(expression: str) -> str:
+    """The canonical spelling of a valid rate: `rate(1 minute)`, `rate(5 minutes)` (as AWS requires)."""
+    count, unit = expression.strip()[5:-1].split()
+    singular = unit.lower().rstrip("s")
+    return f"rate({int(count)} {singular}{'' if int(count) == 1 else 's'})"
+
+
 class CronExpression:
     """A parsed 5-field cron expression."""
 
@@ -53,13 +60,16 @@ class CronExpression:
         sets = [_parse_field(p, *spec, expression) for p, spec in zip(parts, _FIELDS)]
         self.minutes, self.hours, self.days, self.months, weekdays = sets
         self.weekdays = frozenset(d % 7 for d in weekdays)
-        self._dom_any = parts[2] == "*"
-        self._dow_any = parts[4] == "*"
+        # Vixie cron decides on the field's first character: '*/2' counts as '*' for the OR rule
+        self._dom_any = parts[2].startswith("*")
+        self._dow_any = parts[4].startswith("*")
 
     def next_after(self, moment: datetime) -> datetime:
-        """The first firing strictly after `moment` (UTC)."""
+        """The first firing strictly after `moment` (a naive `moment` is taken as UTC)."""
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=timezone.utc)
         t = moment.astimezone(timezone.utc).replace(second=0, microsecond=0) + timedelta(minutes=1)
-        limit = t + timedelta(days=366 * 5)
+        limit = t + timedelta(days=366 * 9)  # 29 February can be 8 years away (2096 -> 2104)
         while t < limit:
             if t.month not in self.months:
                 t = (t.replace(day=1, hour=0, minute=0) + timedelta(days=32)).replace(day=1)
@@ -74,7 +84,9 @@ class CronExpression:
         raise DeclarationError(f"Cron expression {self.expression!r} never fires.")
 
     def matches(self, moment: datetime) -> bool:
-        """True when the cron fires at this minute."""
+        """True when the cron fires at this minute (a naive `moment` is taken as UTC)."""
+        if moment.tzinfo is not None:
+            moment = moment.astimezone(timezone.utc)
         return (
             moment.month in self.months and self._day_matches(moment)
             and moment.hour in self.hours and moment.minute in self.minutes

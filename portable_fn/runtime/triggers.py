@@ -10,7 +10,7 @@ import re
 from typing import Any
 
 from .errors import DeclarationError
-from .schedule import CronExpression, parse_rate
+from .schedule import CronExpression, parse_rate, rate_expression
 
 HTTP_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY"})
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,79}\Z")
@@ -30,8 +30,11 @@ class Trigger:
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError(f"{type(self).__name__} is immutable.")
 
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"{type(self).__name__} is immutable.")
+
     def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and self._fields() == other._fields()  # type: ignore[attr-defined]
+        return type(other) is type(self) and self._fields() == other._fields()
 
     def __hash__(self) -> int:
         return hash((type(self).__name__,) + self._fields())
@@ -55,6 +58,9 @@ class Http(Trigger):
 
     __slots__ = ("method", "path", "public")
     kind = "http"
+    method: str
+    path: str
+    public: bool
 
     def __init__(self, method: str, path: str, public: bool = False) -> None:
         verb = method.upper() if isinstance(method, str) else method
@@ -83,6 +89,9 @@ class Queue(Trigger):
 
     __slots__ = ("name", "batch_size", "fifo")
     kind = "queue"
+    name: str
+    batch_size: int
+    fifo: bool
 
     def __init__(self, name: str, batch_size: int = 1, fifo: bool = False) -> None:
         _check_name("queue", name)
@@ -102,6 +111,7 @@ class Topic(Trigger):
 
     __slots__ = ("name",)
     kind = "topic"
+    name: str
 
     def __init__(self, name: str) -> None:
         _check_name("topic", name)
@@ -113,8 +123,11 @@ class Schedule(Trigger):
 
     __slots__ = ("expression", "every_s", "cron")
     kind = "schedule"
+    expression: str
+    every_s: int | None
+    cron: str | None
 
-    def __init__(self, expression: str) -> None:
+    def __init__(self, expression: str | Schedule) -> None:
         if isinstance(expression, Schedule):
             self._set(expression=expression.expression, every_s=expression.every_s, cron=expression.cron)
             return
@@ -124,7 +137,8 @@ class Schedule(Trigger):
             )
         text = expression.strip()
         if text.startswith("rate(") and text.endswith(")"):
-            self._set(expression=text, every_s=parse_rate(text), cron=None)
+            every_s = parse_rate(text)
+            self._set(expression=rate_expression(text), every_s=every_s, cron=None)
         elif text.startswith("cron(") and text.endswith(")"):
             parsed = CronExpression(text[5:-1])
             self._set(expression=f"cron({parsed.expression})", every_s=None, cron=parsed.expression)
@@ -144,6 +158,10 @@ class Storage(Trigger):
 
     __slots__ = ("bucket", "on", "prefix", "suffix")
     kind = "storage"
+    bucket: str
+    on: str
+    prefix: str
+    suffix: str
 
     def __init__(self, bucket: str, on: str = "created", prefix: str = "", suffix: str = "") -> None:
         if not isinstance(bucket, str) or not _BUCKET.match(bucket):

@@ -46,6 +46,16 @@ class StorageObject:
                 f"Event {event.id!r} of type {event.type!r} has no storage object data; "
                 "a StorageObject needs an object with a bucket and a key."
             )
+        try:
+            return cls._from_data(event, data)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:  # a known shape, but broken
+            raise DataValidationError(
+                f"Event {event.id!r} of type {event.type!r} has malformed storage data "
+                f"({type(exc).__name__}: {exc}); a StorageObject needs a bucket and a key."
+            ) from None
+
+    @classmethod
+    def _from_data(cls, event: Any, data: Mapping[str, Any]) -> StorageObject:
         kind = "deleted" if any(w in event.type.lower() for w in ("delete", "removed")) else "created"
         if "s3" in data:  # an S3 notification record (the CloudEvents AWS S3 adapter keeps it whole)
             s3 = data["s3"]
@@ -61,7 +71,7 @@ class StorageObject:
             return cls(data["bucket"], data.get("key", data.get("name")),
                        int(size) if size is not None else None,
                        data.get("etag"), data.get("contentType", data.get("content_type")),
-                       data.get("event", kind), event.time)
+                       data.get("event", kind), data.get("time", event.time))
         raise DataValidationError(
             f"Event {event.id!r} of type {event.type!r} is not a storage event this version knows."
         )

@@ -11,8 +11,20 @@ import tempfile
 from pathlib import Path
 
 from portable_fn import (
-    CloudEvent, Context, DeadLetter, Request, Response, ScheduleTick, StorageObject, cron, function,
-    http, queue, schedule, storage, topic,
+    CloudEvent,
+    Context,
+    DeadLetter,
+    Request,
+    Response,
+    ScheduleTick,
+    StorageObject,
+    cron,
+    function,
+    http,
+    queue,
+    schedule,
+    storage,
+    topic,
 )
 
 from .models import Order

@@ -1,0 +1,201 @@
+"""Neutral views: the same StorageObject and ScheduleTick from every provider's real event data.
+
+The inputs are real payloads under tests/data (see the NOTICE files there); the expected views are
+written here.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from portable_fn import CloudEvent, DataValidationError, MessageMeta, ScheduleTick, StorageObject
+from portable_fn.runtime import Context
+
+DATA = Path(__file__).resolve().parent.parent / "data"
+S3_EVENTS = DATA / "aws" / "powertools-lambda-python" / "tests" / "events"
+GCS_DATA = DATA / "gcp" / "functions-framework-conformance" / "events" / "generate" / "data"
+AZURE_EXAMPLES = (DATA / "azure" / "azure-rest-api-specs" / "specification" / "eventgrid" / "data-plane"
+                  / "Microsoft.Storage" / "stable" / "2018-01-01" / "examples")
+
+
+def read(path: Path) -> Any:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def s3_cloudevent(name: str) -> CloudEvent[Any]:
+    """The CloudEvent of the first S3 record, as the CloudEvents AWS S3 adapter lays it out."""
+    record = read(S3_EVENTS / name)["Records"][0]
+    ids = record["responseElements"]
+    return CloudEvent(
+        id=f"{ids['x-amz-request-id']}.{ids['x-amz-id-2']}",
+        source=f"{record['eventSource']}.{record['awsRegion']}.amazonaws.com/{record['s3']['bucket']['name']}",
+        type=f"com.amazonaws.s3.{record['eventName']}",
+        subject=record["s3"]["object"]["key"],
+        time=record["eventTime"],
+        datacontenttype="application/json",
+        data=record,
+    )
+
+
+# -- StorageObject ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("s3Event.json", StorageObject(
+            "lambda-artifacts-deafc19498e3f2df", "b21b84d653bb07b05b1e6b33684dc11b", 1305107,
+            "b21b84d653bb07b05b1e6b33684dc11b", None, "created", "2019-09-03T19:37:27.192Z")),
+        # the key arrives URL-encoded ("Happy%20Face.jpg"); handlers get the real key
+        ("s3EventDecodedKey.json", StorageObject(
+            "sourcebucket", "Happy Face.jpg", 1024, "d41d8cd98f00b204e9800998ecf8427e", None, "created",
+            "1970-01-01T00:00:00.123Z")),
+        ("s3EventDeleteObject.json", StorageObject(
+            "lambda-artifacts-deafc19498e3f2df", "b21b84d653bb07b05b1e6b33684dc11b", None, None, None,
+            "deleted", "2019-09-03T19:37:27.192Z")),
+    ],
+)
+def test_s3_records(name: str, expected: StorageObject) -> None:
+    assert StorageObject.from_cloudevent(s3_cloudevent(name)).to_dict() == expected.to_dict()
+
+
+def test_s3_keys_are_form_decoded() -> None:
+    record = read(S3_EVENTS / "s3Event.json")["Records"][0]
+    record["s3"]["object"]["key"] = "in/My+Photo%2B1%C3%A9.jpg"  # S3 encodes spaces as '+'
+    view = StorageObject.from_cloudevent(
+        CloudEvent(id="1", source="s3", type="com.amazonaws.s3.ObjectCreated:Put", data=record)
+    )
+    assert view.key == "in/My Photo+1é.jpg"
+
+
+def test_google_cloud_storage_object() -> None:
+    event = CloudEvent.from_dict(read(GCS_DATA / "storage-cloudevent-output.json"))
+    view = StorageObject.from_cloudevent(event)
+    assert view.to_dict() == {
+        "bucket": "some-bucket", "key": "folder/Test.cs", "size": 352, "etag": "CNHZkbuF/ugCEAE=",
+        "content_type": "text/plain", "event": "created", "time": "2020-09-29T11:32:00.123Z",
+    }
+    deleted = event.replace(type="google.cloud.storage.object.v1.deleted")
+    assert StorageObject.from_cloudevent(deleted).event == "deleted"
+
+
+@pytest.mark.parametrize(
+    ("schema_file", "event_name", "time"),
+    [
+        ("cloud-events-schema/blob_created.json", "created", "2021-08-16T02:51:26.4248221Z"),
+        ("cloud-events-schema/blob_deleted.json", "deleted", "2021-08-16T02:58:18.5038290Z"),
+    ],
+)
+def test_azure_blob_events(schema_file: str, event_name: str, time: str) -> None:
+    view = StorageObject.from_cloudevent(CloudEvent.from_dict(read(AZURE_EXAMPLES / schema_file)))
+    assert (view.bucket, view.key, view.size, view.content_type, view.event, view.time) == (
+        "gaocontainer", "Template1.xlsx", 17555,
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", event_name, time,
+    )
+    assert view.etag and view.etag.startswith("0x8D9606")
+
+
+def test_azure_event_grid_schema_data_reads_the_same() -> None:
+    native = read(AZURE_EXAMPLES / "event-grid-schema" / "blob_created.json")
+    cloud = read(AZURE_EXAMPLES / "cloud-events-schema" / "blob_created.json")
+    from_native = CloudEvent(id=native["id"], source=native["topic"], type=native["eventType"],
+                             time=cloud["time"], data=native["data"])
+    assert StorageObject.from_cloudevent(from_native) == StorageObject.from_cloudevent(
+        CloudEvent.from_dict(cloud)
+    )
+
+
+def test_azure_blob_in_a_folder() -> None:
+    data = {"api": "PutBlob", "url": "https://acct.blob.core.windows.net/photos/2024/01/a.png",
+            "contentLength": 5}
+    view = StorageObject.from_cloudevent(CloudEvent(id="1", source="/a", type="Microsoft.Storage.BlobCreated",
+                                                    data=data))
+    assert (view.bucket, view.key, view.size) == ("photos", "2024/01/a.png", 5)
+
+
+def test_local_shape_round_trips() -> None:
+    original = StorageObject("uploads", "in/a.png", 3, "abc", "image/png", "deleted", "2024-01-01T00:00:00Z")
+    event = CloudEvent(id="1", source="local", type="portable_fn.storage", data=original.to_dict())
+    assert StorageObject.from_cloudevent(event) == original
+    assert original.to_dict() == {
+        "bucket": "uploads", "key": "in/a.png", "size": 3, "etag": "abc", "content_type": "image/png",
+        "event": "deleted", "time": "2024-01-01T00:00:00Z",
+    }
+
+
+def test_local_shape_takes_defaults_from_the_event() -> None:
+    event = CloudEvent(id="1", source="local", type="portable_fn.storage.deleted",
+                       time="2024-01-01T00:00:00Z", data={"bucket": "uploads", "key": "a"})
+    view = StorageObject.from_cloudevent(event)
+    assert (view.event, view.time, view.size) == ("deleted", "2024-01-01T00:00:00Z", None)
+    assert repr(view) == "StorageObject(bucket='uploads', key='a', event='deleted')"
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (None, "has no storage object data"),
+        (b"bytes", "has no storage object data"),
+        ({"bucket": "b"}, "is not a storage event this version knows"),
+        ({"s3": {"object": {"key": "a"}}}, "has malformed storage data (KeyError: 'bucket')"),
+        ({"s3": "nonsense"}, "has malformed storage data (AttributeError"),
+        ({"bucket": "b", "name": "k", "size": "big"}, "has malformed storage data (ValueError"),
+        ({"api": "PutBlob", "url": 5}, "has malformed storage data"),
+    ],
+)
+def test_data_that_is_not_a_storage_object(data: Any, message: str) -> None:
+    event = CloudEvent(id="e9", source="/s", type="t", data=data)
+    with pytest.raises(DataValidationError) as caught:
+        StorageObject.from_cloudevent(event)
+    assert str(caught.value).startswith("Event 'e9' of type 't' ")
+    assert message in str(caught.value)
+
+
+# -- ScheduleTick -----------------------------------------------------------------------------------
+
+
+def test_schedule_tick_from_local_data() -> None:
+    event = CloudEvent(id="1", source="local", type="portable_fn.schedule", time="2024-01-01T03:00:05Z",
+                       data={"scheduled_time": "2024-01-01T03:00:00Z", "schedule": "cron(0 3 * * *)",
+                             "name": "sweep"})
+    tick = ScheduleTick.from_cloudevent(event)
+    assert tick.to_dict() == {"scheduled_time": "2024-01-01T03:00:00Z", "schedule": "cron(0 3 * * *)",
+                              "name": "sweep"}
+    assert repr(tick) == "ScheduleTick('2024-01-01T03:00:00Z', schedule='cron(0 3 * * *)')"
+
+
+def test_schedule_tick_falls_back_to_the_event() -> None:
+    event = CloudEvent(id="1", source="scheduler", type="tick", time="2024-01-01T03:00:00Z",
+                       subject="sweep", data=b"opaque")
+    assert ScheduleTick.from_cloudevent(event).to_dict() == {
+        "scheduled_time": "2024-01-01T03:00:00Z", "name": "sweep"
+    }
+    with_time = event.replace(data={"time": "2024-01-01T02:59:59Z"})
+    assert ScheduleTick.from_cloudevent(with_time).scheduled_time == "2024-01-01T02:59:59Z"
+
+
+# -- MessageMeta and Context ------------------------------------------------------------------------
+
+
+def test_message_meta_and_delivery_count() -> None:
+    meta = MessageMeta("m1", 3, {"a": "1"}, "2024-01-01T00:00:00Z")
+    ctx = Context(function_name="f", message=meta)
+    assert ctx.delivery_count == 3
+    again = ctx.with_attempt(4)
+    assert (again.attempt, again.delivery_count, again.message.attributes) == (4, 4, {"a": "1"})  # type: ignore[union-attr]
+    assert meta.delivery_count == 3  # the original is untouched
+    assert Context(attempt=2).delivery_count == 2
+    assert MessageMeta().attributes == {} and repr(MessageMeta("m", 2)) == "MessageMeta('m', delivery_count=2)"
+
+
+def test_context_remaining_time_and_logger() -> None:
+    import time
+
+    assert Context().remaining_ms() is None
+    assert Context(deadline=time.time() - 5).remaining_ms() == 0
+    assert 8000 < (Context(deadline=time.time() + 9).remaining_ms() or 0) <= 9000
+    assert Context(function_name="resize").logger.name == "portable_fn.function.resize"

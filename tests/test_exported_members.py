@@ -1,0 +1,65 @@
+"""The public facades: `__all__` of `portable_fn` and `portable_fn.runtime` lists exactly what they export."""
+
+from __future__ import annotations
+import __future__
+
+import types
+from typing import Any
+
+import pytest
+
+import portable_fn
+import portable_fn.runtime
+
+
+def _isort_key(name: str) -> tuple[int, str]:
+    """CONSTANTS, then Classes, then functions, each alphabetical (ruff's RUF022 style)."""
+    kind = 0 if name.isupper() else 1 if name[0].isupper() else 2
+    return kind, name
+
+
+def _public_members(module: types.ModuleType) -> set[str]:
+    """Names the module binds on purpose: not private, not submodules, not `from __future__` flags."""
+    return {
+        name for name, value in vars(module).items()
+        if not name.startswith("_")
+        and not isinstance(value, types.ModuleType)
+        and not isinstance(value, __future__._Feature)
+    }
+
+
+@pytest.mark.parametrize("module", [portable_fn, portable_fn.runtime], ids=lambda m: m.__name__)
+def test_all_imports_are_exported(module: types.ModuleType) -> None:
+    assert set(module.__all__) == _public_members(module)
+    assert len(module.__all__) == len(set(module.__all__)), "duplicates in __all__"
+    assert module.__all__ == sorted(module.__all__, key=_isort_key)
+
+
+@pytest.mark.parametrize("module", [portable_fn, portable_fn.runtime], ids=lambda m: m.__name__)
+def test_every_exported_name_resolves(module: types.ModuleType) -> None:
+    for name in module.__all__:
+        assert getattr(module, name) is not None, name
+
+
+def test_the_facade_re_exports_the_runtime_objects_themselves() -> None:
+    for name in portable_fn.__all__:
+        assert getattr(portable_fn, name) is getattr(portable_fn.runtime, name), name
+
+
+def test_user_names_from_the_design_are_importable_from_portable_fn() -> None:
+    user_names = {"function", "http", "queue", "topic", "schedule", "cron", "storage", "CloudEvent",
+                  "Request", "Response", "Context", "Retry", "DeadLetter", "StorageObject", "ScheduleTick"}
+    assert user_names <= set(portable_fn.__all__)
+
+
+def test_exported_names_are_not_shadowed_by_submodules() -> None:
+    # `portable_fn.runtime.http` and `.schedule` are also submodule names: the package must bind the
+    # trigger functions, not the modules
+    runtime: Any = portable_fn.runtime
+    assert callable(runtime.http) and not isinstance(runtime.http, types.ModuleType)
+    assert callable(runtime.schedule) and not isinstance(runtime.schedule, types.ModuleType)
+    assert callable(runtime.function) and not isinstance(runtime.function, types.ModuleType)
+
+
+def test_version() -> None:
+    assert isinstance(portable_fn.__version__, str) and portable_fn.__version__.count(".") == 2

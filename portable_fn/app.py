@@ -98,7 +98,7 @@ def _import(module_name: str, source: Path, root: Path) -> Any:
     try:
         return importlib.import_module(module_name)
     except PortableFnError as exc:
-        raise AppLoadError(f"Loading {module_name} from {root}: {exc}") from exc
+        raise AppLoadError(f"{_user_frame(exc, source) or module_name}: {exc}") from exc
     except ModuleNotFoundError as exc:
         if exc.name and module_name.startswith(exc.name):
             raise AppLoadError(
@@ -114,6 +114,14 @@ def _import(module_name: str, source: Path, root: Path) -> Any:
             f"Importing {module_name} from {root} raised {type(exc).__name__}: {exc} "
             f"({where.filename}:{where.lineno})."
         ) from exc
+
+
+def _user_frame(exc: BaseException, source: Path) -> str | None:
+    """`file:line` of the innermost frame in the app's own code (where the declaration is)."""
+    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+        if Path(frame.filename).resolve().is_relative_to(source):
+            return f"{frame.filename}:{frame.lineno}"
+    return None
 
 
 def _forget_foreign(module_name: str, source: Path) -> None:

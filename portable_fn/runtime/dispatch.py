@@ -56,9 +56,16 @@ def bind_handler(spec: Any) -> Binding:
             f"@function {spec.name!r}: a handler takes at most two parameters, the "
             f"{'Request' if is_http else 'CloudEvent'} and an optional Context; it has {len(names)}."
         )
+    required_kwonly = [n for n in code.co_varnames[code.co_argcount: code.co_argcount + code.co_kwonlyargcount]
+                       if n not in (getattr(target, "__kwdefaults__", None) or {})]
+    if required_kwonly:
+        raise DeclarationError(
+            f"@function {spec.name!r}: keyword-only parameter(s) {required_kwonly} cannot be supplied; "
+            "give them defaults or remove them."
+        )
     first, convert, view, wants_context = "none", None, False, False
     for position, pname in enumerate(names):
-        hint = hints.get(pname)
+        hint = _without_none(hints.get(pname))
         if hint is Context or (hint is None and pname in ("ctx", "context") and position == 1):
             wants_context = True
             continue
@@ -69,6 +76,14 @@ def bind_handler(spec: Any) -> Binding:
             )
         first, convert, view = _first_parameter(spec, pname, hint, is_http)
     return Binding(first, convert, wants_context, is_async, view)
+
+
+def _without_none(hint: Any) -> Any:
+    """`X | None` and `Optional[X]` read as X (a handler is always given its arguments)."""
+    args = typing.get_args(hint)
+    if args and type(None) in args and len(args) == 2 and typing.get_origin(hint) is not CloudEvent:
+        return next(a for a in args if a is not type(None))
+    return hint
 
 
 def _first_parameter(spec: Any, pname: str, hint: Any, is_http: bool) -> tuple[str, Any, bool]:

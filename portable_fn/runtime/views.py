@@ -62,6 +62,10 @@ class StorageObject:
             obj = s3.get("object", {})
             return cls(s3["bucket"]["name"], unquote_plus(obj.get("key", "")), obj.get("size"),
                        obj.get("eTag"), None, kind, event.time)
+        if isinstance(data.get("bucket"), Mapping) and "object" in data:  # S3 via EventBridge
+            obj = data["object"]
+            return cls(data["bucket"]["name"], obj["key"], obj.get("size"), obj.get("etag"), None,
+                       kind, event.time)
         if "url" in data and "api" in data:  # Azure Blob Storage (Event Grid data)
             container, _, key = data["url"].split("://", 1)[-1].split("/", 1)[-1].partition("/")
             return cls(container, key, data.get("contentLength"), data.get("eTag"),

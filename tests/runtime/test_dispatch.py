@@ -413,3 +413,10 @@ def test_batch_with_one_context_per_record() -> None:
     records = [event({"id": i, "item": "x"}, id=str(i)) for i in range(2)]
     results = call_batch(spec(events.take_order_async), records, contexts)
     assert [r.value[1].attempt for r in results] == [1, 3]
+
+
+def test_an_optional_context_annotation_still_gets_the_context() -> None:
+    spec = spec_of(load_handlers("events").optional_context)
+    assert spec is not None
+    result = call_event(spec, CloudEvent(id="1", source="//t", type="t"), Context(function_name="optional_context"))
+    assert result.outcome == ACK and result.value == "optional_context"

@@ -184,6 +184,8 @@ def test_a_lambda_needs_a_name() -> None:
                            r"as CloudEvent\[\.\.\.\]"),
         ("bad_event_data_type", r"@function 'notify': CloudEvent\[Order\] is not supported; use a "
                                 r"pydantic model, a dataclass, dict, list, str or bytes"),
+        ("bad_keyword_only", r"@function 'take_order': keyword-only parameter\(s\) \['region'\] cannot be "
+                             r"supplied; give them defaults or remove them."),
         ("bad_second_parameter", r"@function 'notify': the second parameter 'retries' must be "
                                  r"annotated Context \(or be named ctx\)"),
     ],

@@ -199,3 +199,15 @@ def test_context_remaining_time_and_logger() -> None:
     assert Context(deadline=time.time() - 5).remaining_ms() == 0
     assert 8000 < (Context(deadline=time.time() + 9).remaining_ms() or 0) <= 9000
     assert Context(function_name="resize").logger.name == "portable_fn.function.resize"
+
+
+def test_s3_via_eventbridge_reads_bucket_and_object() -> None:
+    event = CloudEvent(
+        id="17793124-05d4-b198-2fde-7ededc63b103", source="aws.s3", type="Object Created",
+        time="2021-11-12T00:00:00Z",
+        data={"version": "0", "bucket": {"name": "example-bucket"},
+              "object": {"key": "example-key", "size": 5, "etag": "b1946ac92492d2347c6235b4d2611184"}},
+    )
+    assert StorageObject.from_cloudevent(event) == StorageObject(
+        "example-bucket", "example-key", 5, "b1946ac92492d2347c6235b4d2611184", None, "created",
+        "2021-11-12T00:00:00Z")

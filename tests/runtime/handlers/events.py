@@ -89,3 +89,8 @@ def decide(event: CloudEvent[dict]) -> str:
     if action == "crash":
         raise KeyError("sku")
     return f"done {event.id}"
+
+
+@function(trigger=topic("optional-context"))
+def optional_context(event: CloudEvent, ctx: Context | None = None) -> str | None:
+    return ctx.function_name if ctx is not None else None

@@ -1,0 +1,200 @@
+"""Lambda's HTTP events <-> the neutral `Request` and `Response`. Ships in the zip: standard library only.
+
+Three native shapes carry an HTTP request into Lambda, and each wants its own response shape back:
+
+| source (recognised by)                 | request read from                      | response written as               |
+|----------------------------------------|----------------------------------------|-----------------------------------|
+| API Gateway REST, payload 1.0          | `multiValueHeaders`, `multiValue-      | `statusCode`, `multiValueHeaders` |
+| (`httpMethod`)                         | QueryStringParameters` (decoded)       |                                   |
+| HTTP API and Function URLs, payload    | `headers`, `cookies[]` (put back into  | `statusCode`, `headers` (repeats  |
+| 2.0 (`version` 2.0, `requestContext.   | a `cookie` header), `rawQueryString`   | comma-joined), `cookies[]`        |
+| http`)                                 |                                        |                                   |
+| ALB (`requestContext.elb`)             | `headers` or `multiValueHeaders`;      | `statusCode`, `statusDescription`,|
+|                                        | query values percent-decoded here      | the header style of the request   |
+
+Every response carries `body` and `isBase64Encoded`: binary bodies (`Response.is_binary`) go as base64.
+A request body flagged `isBase64Encoded` that is not valid base64 (hand-written events and test payloads
+do this) is taken as the text it is, never an error.
+
+Path parameters come from matching the function's route template (`/orders/{id}`, `/files/{rest+}`)
+against the path, trailing slash tolerated; when it does not match (a custom domain's base path, a
+proxy resource) the event's own `pathParameters` are used.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from collections.abc import Callable, Mapping
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import unquote_plus
+
+from portable_fn.runtime.http import Request, Response
+
+REST_V1 = "API Gateway REST (payload 1.0)"
+HTTP_V2 = "API Gateway HTTP API / Function URL (payload 2.0)"
+ALB = "Application Load Balancer"
+
+_PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(\+?)\}")
+Native = Mapping[str, Any]
+
+
+def http_source(event: Native) -> str | None:
+    """Which HTTP source sent `event`, or None when it is not an HTTP event."""
+    context = event.get("requestContext")
+    if not isinstance(context, Mapping):
+        return None
+    if "elb" in context:
+        return ALB
+    if event.get("version") == "2.0" and "http" in context:
+        return HTTP_V2
+    return REST_V1 if "httpMethod" in event else None
+
+
+def compile_route(template: str) -> re.Pattern[str]:
+    """A regex with one named group per `{param}` of the route template (`{rest+}` spans slashes)."""
+    parts: list[str] = []
+    position = 0
+    for match in _PARAM.finditer(template):
+        parts.append(re.escape(template[position:match.start()]))
+        parts.append(f"(?P<{match.group(1)}>{'.+' if match.group(2) else '[^/]+'})")
+        position = match.end()
+    parts.append(re.escape(template[position:]))
+    return re.compile("".join(parts))
+
+
+def to_request(source: str, event: Native, route: re.Pattern[str] | None = None) -> Request:
+    """The neutral Request for a native HTTP event from `source`."""
+    return _READERS[source](event, route)
+
+
+def to_native_response(source: str, response: Response, event: Native) -> dict[str, Any]:
+    """The response shape `source` expects (`event` is the request: ALB answers in its header style)."""
+    return _WRITERS[source](response, event)
+
+
+# -- requests ------------------------------------------------------------------------------------
+
+def _from_rest_v1(event: Native, route: re.Pattern[str] | None) -> Request:
+    path = event.get("path") or "/"
+    return Request(
+        event["httpMethod"], path,
+        headers=_pairs(event, "multiValueHeaders", "headers"),
+        query=_pairs(event, "multiValueQueryStringParameters", "queryStringParameters"),
+        body=_body(event), path_params=_path_params(route, path, event), raw=event,
+    )
+
+
+def _from_http_v2(event: Native, route: re.Pattern[str] | None) -> Request:
+    http = event["requestContext"]["http"]
+    headers = list((event.get("headers") or {}).items())
+    cookies = event.get("cookies")
+    if cookies and not any(name.lower() == "cookie" for name, _ in headers):
+        headers.append(("cookie", "; ".join(cookies)))  # payload 2.0 moves Cookie out of the headers
+    raw_query = event.get("rawQueryString")
+    query: Any = raw_query if raw_query is not None else _pairs(event, "", "queryStringParameters")
+    path = event.get("rawPath") or http.get("path") or "/"
+    return Request(http["method"], path, headers=headers, query=query, body=_body(event),
+                   path_params=_path_params(route, path, event), raw=event)
+
+
+def _from_alb(event: Native, route: re.Pattern[str] | None) -> Request:
+    path = event.get("path") or "/"
+    query = [(unquote_plus(k), unquote_plus(v))
+             for k, v in _pairs(event, "multiValueQueryStringParameters", "queryStringParameters")]
+    return Request(event["httpMethod"], path, headers=_pairs(event, "multiValueHeaders", "headers"),
+                   query=query, body=_body(event), path_params=_path_params(route, path, event), raw=event)
+
+
+# Native HTTP source -> how its request becomes a Request.
+_READERS: dict[str, Callable[[Native, re.Pattern[str] | None], Request]] = {
+    REST_V1: _from_rest_v1, HTTP_V2: _from_http_v2, ALB: _from_alb,
+}
+
+
+def _pairs(event: Native, multi_key: str, single_key: str) -> list[tuple[str, str]]:
+    """(name, value) pairs from the multi-value field when it has anything, else the single-value one."""
+    multi = event.get(multi_key) if multi_key else None
+    if multi:
+        return [(name, value) for name, values in multi.items() for value in values or ()]
+    return [(name, value) for name, value in (event.get(single_key) or {}).items() if value is not None]
+
+
+def _body(event: Native) -> bytes:
+    body = event.get("body")
+    if body is None:
+        return b""
+    if event.get("isBase64Encoded"):
+        try:
+            return base64.b64decode(body, validate=True)
+        except (binascii.Error, ValueError):
+            pass  # flagged base64 but it is not: keep the text as sent
+    return body.encode("utf-8") if isinstance(body, str) else bytes(body)
+
+
+def _path_params(route: re.Pattern[str] | None, path: str, event: Native) -> dict[str, str]:
+    if route is not None:
+        found = route.fullmatch(path) or route.fullmatch(path.rstrip("/") or "/")
+        if found:
+            return found.groupdict()
+    return dict(event.get("pathParameters") or {})
+
+
+# -- responses -----------------------------------------------------------------------------------
+
+def _to_rest_v1(response: Response, event: Native) -> dict[str, Any]:
+    return {"statusCode": response.status, "multiValueHeaders": _grouped(response), **_payload(response)}
+
+
+def _to_http_v2(response: Response, event: Native) -> dict[str, Any]:
+    grouped = _grouped(response)
+    cookies = grouped.pop("set-cookie", None)
+    out: dict[str, Any] = {"statusCode": response.status,
+                           "headers": {name: ",".join(values) for name, values in grouped.items()}}
+    if cookies:
+        out["cookies"] = cookies
+    out.update(_payload(response))
+    return out
+
+
+def _to_alb(response: Response, event: Native) -> dict[str, Any]:
+    out: dict[str, Any] = {"statusCode": response.status, "statusDescription": _status_line(response.status)}
+    grouped = _grouped(response)
+    if "multiValueHeaders" in event:  # the target group has multi-value headers on: answer in kind
+        out["multiValueHeaders"] = grouped
+    else:  # single-value mode cannot carry repeated Set-Cookie headers: the first one is kept
+        out["headers"] = {name: values[0] if name == "set-cookie" else ",".join(values)
+                          for name, values in grouped.items()}
+    out.update(_payload(response))
+    return out
+
+
+# Native HTTP source -> how a Response is written back to it.
+_WRITERS: dict[str, Callable[[Response, Native], dict[str, Any]]] = {
+    REST_V1: _to_rest_v1, HTTP_V2: _to_http_v2, ALB: _to_alb,
+}
+
+
+def _grouped(response: Response) -> dict[str, list[str]]:
+    grouped: dict[str, list[str]] = {}
+    for name, value in response.headers.multi_items():
+        grouped.setdefault(name.lower(), []).append(value)
+    return grouped
+
+
+def _payload(response: Response) -> dict[str, Any]:
+    if not response.is_binary:
+        try:
+            return {"body": response.body.decode("utf-8"), "isBase64Encoded": False}
+        except UnicodeDecodeError:
+            pass  # declared textual but is not UTF-8: send the bytes unchanged
+    return {"body": base64.b64encode(response.body).decode("ascii"), "isBase64Encoded": True}
+
+
+def _status_line(status: int) -> str:
+    try:
+        return f"{status} {HTTPStatus(status).phrase}"
+    except ValueError:
+        return str(status)

@@ -1,0 +1,83 @@
+"""`AwsProvider`: portable-fn on AWS Lambda, found through the `portable_fn.providers` entry point `aws`.
+
+This module is the provider side and never ships in a function zip. So far it checks an app against
+Lambda's limits and runs native events through the runtime shim (`portable-fn invoke --provider aws
+--event native.json`); packaging, plan and deploy are still the base class's NotImplementedError.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from portable_fn.provider import Provider
+from portable_fn.runtime.errors import UnsupportedTriggerError
+
+from .http_events import compile_route
+from .shim import deliver
+
+MAX_TIMEOUT_S = 900  # Lambda stops any invocation after 15 minutes
+MAX_MEMORY_MB = 10240
+
+
+class AwsProvider(Provider):
+    """AWS Lambda. Settings (from `[tool.portable-fn.aws]`): `region`, ... (used by the deploy side)."""
+
+    name = "aws"
+
+    def check(self, app: Any) -> None:
+        """Reject what Lambda cannot run: timeouts over 15 minutes, memory over 10,240 MB."""
+        for spec in app.functions:
+            options = app.options(spec)
+            if options.timeout_s is not None and options.timeout_s > MAX_TIMEOUT_S:
+                raise UnsupportedTriggerError(
+                    f"Function {spec.name!r} on aws: timeout_s={options.timeout_s} is over Lambda's limit of "
+                    f"{MAX_TIMEOUT_S} seconds. Lower timeout_s, or split the work (a queue trigger "
+                    "can hand it over in parts)."
+                )
+            if options.memory_mb is not None and options.memory_mb > MAX_MEMORY_MB:
+                raise UnsupportedTriggerError(
+                    f"Function {spec.name!r} on aws: memory_mb={options.memory_mb} is over Lambda's limit of "
+                    f"{MAX_MEMORY_MB} MB. Lower memory_mb."
+                )
+
+    def invoke(self, app: Any, spec: Any, event: Any) -> dict[str, Any]:
+        """Run one native Lambda event through the shim, as Lambda would; a JSON-ready summary."""
+        options = app.options(spec)
+        context = InvokeContext(f"{app.name}-{spec.name}", options.timeout_s or 3, options.memory_mb or 128)
+        route = compile_route(spec.trigger.path) if spec.trigger.kind == "http" else None
+        delivery = deliver(spec, event, context, route)
+        out: dict[str, Any] = {"function": spec.name, "source": delivery.source, "response": delivery.response}
+        if spec.trigger.kind == "http":
+            out["status"] = delivery.response["statusCode"]
+            return out
+        out["results"] = [_result_dict(r) for r in delivery.results]
+        if delivery.error is not None:
+            out["error"] = str(delivery.error)
+        return out
+
+
+class InvokeContext:
+    """The Lambda context object for a local invocation: the attributes handlers and the shim read."""
+
+    def __init__(self, function_name: str, timeout_s: float, memory_mb: int) -> None:
+        import time
+
+        self.function_name = function_name
+        self.function_version = "$LATEST"
+        self.memory_limit_in_mb = memory_mb
+        self.aws_request_id = str(uuid.uuid4())
+        self.invoked_function_arn = f"arn:aws:lambda:local:000000000000:function:{function_name}"
+        self._deadline = time.monotonic() + timeout_s
+
+    def get_remaining_time_in_millis(self) -> int:
+        import time
+
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+def _result_dict(result: Any) -> dict[str, Any]:
+    out: dict[str, Any] = result.to_dict()
+    if "value" in out and not isinstance(out["value"], (str, int, float, bool, list, dict)):
+        out["value"] = repr(out["value"])
+    return out

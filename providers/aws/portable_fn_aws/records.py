@@ -1,0 +1,313 @@
+"""Native Lambda event records -> CloudEvents. Ships in the zip: standard library only.
+
+Where CloudEvents publishes an adapter (AWS S3, AWS SNS) it is followed exactly; the other sources use
+this project's own mapping, fixed here:
+
+| source                       | type                                 | source                    | id                 |
+|------------------------------|--------------------------------------|---------------------------|--------------------|
+| S3 (adapter aws-s3.md)       | `com.amazonaws.s3.` + eventName      | eventSource.awsRegion.    | x-amz-request-id.  |
+|                              |                                      | bucket name               | x-amz-id-2         |
+| SNS (adapter aws-sns.md)     | `com.amazonaws.sns.` + Type          | subscription ARN (1)      | MessageId          |
+| SQS                          | `com.amazonaws.sqs.message`          | eventSourceARN            | messageId          |
+| EventBridge (4)              | detail-type                          | source                    | id                 |
+| DynamoDB Streams             | `com.amazonaws.dynamodb.` + eventName| eventSourceARN            | eventID            |
+| Kinesis                      | `com.amazonaws.kinesis.record`       | eventSourceARN            | eventID            |
+
+| source      | time                                 | subject           | data                                        |
+|-------------|--------------------------------------|-------------------|---------------------------------------------|
+| S3          | eventTime                            | object key, as    | the record (application/json)               |
+|             |                                      | sent (URL-encoded)|                                             |
+| SNS         | Timestamp                            | Subject           | the SNS message JSON (application/json)     |
+| SQS         | attributes.SentTimestamp (2)         | -                 | body, JSON-decoded when it parses (3)       |
+| EventBridge | time                                 | (5)               | detail (application/json)                   |
+| DynamoDB    | dynamodb.ApproximateCreationDateTime | -                 | the record (application/json)               |
+|             | (2)                                  |                   |                                             |
+| Kinesis     | approximateArrivalTimestamp (2)      | -                 | data base64-decoded, JSON-decoded when it   |
+|             |                                      |                   | parses, else bytes (3)                      |
+
+(1) `EventSubscriptionArn` on Lambda; inside SQS (SNS->SQS) the `SubscriptionArn` of the
+    `UnsubscribeURL`, else the `TopicArn`.
+(2) epoch numbers become RFC 3339 UTC with milliseconds: `2018-12-17T21:37:29.183Z`.
+(3) `datacontenttype` says which: `application/json`, `text/plain; charset=utf-8` (SQS text) or absent
+    (Kinesis bytes). SQS FIFO `MessageGroupId` and Kinesis `partitionKey` go to the `partitionkey`
+    extension (the CloudEvents partitioning extension).
+(4) the mapping EventBridge documents for sending CloudEvents to API destinations.
+(5) the object key for `aws.s3`; the rule or schedule name (last ARN segment of `resources[0]`) for
+    `aws.events` / `aws.scheduler`, which `ScheduleTick` reads as its `name`.
+
+Carried CloudEvents win: an SQS body, SNS `Message`, Kinesis data or EventBridge detail holding a
+CloudEvent in the JSON format, or SQS / SNS message attributes named `ce-specversion`, `ce-id`, ...
+(binary mode: the body is the data, a `content-type` or `ce-datacontenttype` attribute its media type),
+deliver exactly that CloudEvent.
+
+Envelopes are unwrapped: an SQS body or SNS `Message` holding an SNS notification (SNS->SQS without raw
+delivery) or a one-record S3 notification (S3->SQS, S3->SNS) becomes the CloudEvent of what it wraps.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable, Mapping
+from datetime import datetime, timezone
+from typing import Any, NamedTuple
+from urllib.parse import parse_qs, urlsplit
+
+from portable_fn.runtime.cloudevent import CloudEvent, from_attributes
+from portable_fn.runtime.http_binding import decode_data
+from portable_fn.runtime.views import MessageMeta
+
+Record = Mapping[str, Any]
+JSON = "application/json"
+TEXT = "text/plain; charset=utf-8"
+SQS_TYPE = "com.amazonaws.sqs.message"
+KINESIS_TYPE = "com.amazonaws.kinesis.record"
+_NOT_JSON: Any = object()
+
+
+class RecordSource(NamedTuple):
+    """How the records of one native source become CloudEvents, and how a failed one is reported."""
+
+    name: str
+    to_cloudevent: Callable[[Record], CloudEvent[Any]]
+    message_meta: Callable[[Record], MessageMeta | None]
+    item_id: Callable[[Record], str] | None  # batchItemFailures identifier; None: Lambda retries whole
+    ordered: Callable[[Record], bool]  # True: stop at the first failure (FIFO queues, streams)
+
+
+# -- S3 and SNS: the official CloudEvents adapters ------------------------------------------------
+
+def s3_to_cloudevent(record: Record) -> CloudEvent[Any]:
+    """An S3 notification record, per the CloudEvents AWS S3 adapter."""
+    s3 = record["s3"]
+    response = record["responseElements"]
+    return CloudEvent(
+        id=f"{response['x-amz-request-id']}.{response['x-amz-id-2']}",
+        source=f"{record['eventSource']}.{record['awsRegion']}.{s3['bucket']['name']}",
+        type="com.amazonaws.s3." + record["eventName"],
+        datacontenttype=JSON, subject=s3["object"]["key"], time=record["eventTime"], data=dict(record),
+    )
+
+
+def sns_to_cloudevent(record: Record) -> CloudEvent[Any]:
+    """An SNS record as Lambda receives it, per the CloudEvents AWS SNS adapter."""
+    message = record["Sns"]
+    return sns_message_to_cloudevent(message, record.get("EventSubscriptionArn") or message["TopicArn"])
+
+
+def sns_message_to_cloudevent(message: Record, subscription_arn: str) -> CloudEvent[Any]:
+    """An SNS message JSON (the adapter's "HTTP payload"), unless it carries a CloudEvent or an envelope."""
+    carried, _ = _carried(message.get("Message") or "", _sns_attributes(message))
+    if carried is not None:
+        return carried
+    return CloudEvent(
+        id=message["MessageId"], source=subscription_arn, type="com.amazonaws.sns." + message["Type"],
+        datacontenttype=JSON, subject=message.get("Subject") or None, time=message.get("Timestamp"),
+        data=dict(message),
+    )
+
+
+# -- SQS -------------------------------------------------------------------------------------------
+
+def sqs_to_cloudevent(record: Record) -> CloudEvent[Any]:
+    """An SQS message: what it carries (CloudEvent, SNS or S3 envelope), else the project's mapping."""
+    body = record.get("body") or ""
+    carried, parsed = _carried(body, _sqs_attributes(record))
+    if carried is not None:
+        return carried
+    attributes = record.get("attributes") or {}
+    group = attributes.get("MessageGroupId")
+    sent = attributes.get("SentTimestamp")
+    data, content_type = (body, TEXT) if parsed is _NOT_JSON else (parsed, JSON)
+    return CloudEvent(
+        id=record["messageId"], source=record["eventSourceARN"], type=SQS_TYPE,
+        time=_from_epoch_ms(int(sent)) if sent else None, datacontenttype=content_type, data=data,
+        extensions={"partitionkey": group} if group else None,
+    )
+
+
+def sqs_message_meta(record: Record) -> MessageMeta:
+    """Message id, receive count (the attempt), message attributes and send time of an SQS record."""
+    attributes = record.get("attributes") or {}
+    sent = attributes.get("SentTimestamp")
+    return MessageMeta(record.get("messageId"), int(attributes.get("ApproximateReceiveCount") or 1),
+                       _sqs_attributes(record), _from_epoch_ms(int(sent)) if sent else None)
+
+
+def is_fifo(record: Record) -> bool:
+    """True for a record of a FIFO queue (its ARN ends in `.fifo`)."""
+    return str(record.get("eventSourceARN", "")).endswith(".fifo")
+
+
+def _sqs_attributes(record: Record) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for name, value in (record.get("messageAttributes") or {}).items():
+        text = value.get("stringValue")
+        out[name] = text if text is not None else value.get("binaryValue") or ""
+    return out
+
+
+# -- EventBridge -----------------------------------------------------------------------------------
+
+def eventbridge_to_cloudevent(event: Record) -> CloudEvent[Any]:
+    """An EventBridge event (rules, Scheduler, S3 via EventBridge), unless its detail is a CloudEvent."""
+    detail = event.get("detail")
+    if isinstance(detail, Mapping) and "specversion" in detail:
+        return CloudEvent.from_dict(detail)
+    subject = _EVENTBRIDGE_SUBJECTS.get(event["source"])
+    return CloudEvent(
+        id=event["id"], source=event["source"], type=event["detail-type"], time=event.get("time"),
+        subject=subject(event) if subject else None, datacontenttype=JSON, data=detail,
+    )
+
+
+def _schedule_name(event: Record) -> str | None:
+    resources = event.get("resources") or []
+    if event.get("detail-type") != "Scheduled Event" or not resources:
+        return None
+    return str(resources[0]).rsplit("/", 1)[-1] or None
+
+
+# EventBridge `source` -> the subject of its events (what the event is about).
+_EVENTBRIDGE_SUBJECTS: dict[str, Callable[[Record], str | None]] = {
+    "aws.s3": lambda event: event["detail"]["object"]["key"],
+    "aws.events": _schedule_name,  # "Scheduled Event" of a rule: the rule name
+    "aws.scheduler": _schedule_name,  # EventBridge Scheduler: the schedule name
+}
+
+
+# -- streams ---------------------------------------------------------------------------------------
+
+def dynamodb_to_cloudevent(record: Record) -> CloudEvent[Any]:
+    """A DynamoDB Streams record, kept whole as the data (like the S3 adapter does)."""
+    created = record["dynamodb"].get("ApproximateCreationDateTime")
+    return CloudEvent(
+        id=record["eventID"], source=record["eventSourceARN"], type="com.amazonaws.dynamodb." + record["eventName"],
+        time=_from_epoch_s(created) if created is not None else None, datacontenttype=JSON, data=dict(record),
+    )
+
+
+def kinesis_to_cloudevent(record: Record) -> CloudEvent[Any]:
+    """A Kinesis record: its data decoded from base64, and from JSON when it is JSON."""
+    kinesis = record["kinesis"]
+    raw = base64.b64decode(kinesis["data"], validate=True)
+    parsed = _json(raw)
+    if isinstance(parsed, dict) and "specversion" in parsed:
+        return CloudEvent.from_dict(parsed)
+    data, content_type = (raw, None) if parsed is _NOT_JSON else (parsed, JSON)
+    arrived = kinesis.get("approximateArrivalTimestamp")
+    return CloudEvent(
+        id=record["eventID"], source=record["eventSourceARN"], type=KINESIS_TYPE,
+        time=_from_epoch_s(arrived) if arrived is not None else None, datacontenttype=content_type,
+        data=data, extensions={"partitionkey": kinesis["partitionKey"]} if kinesis.get("partitionKey") else None,
+    )
+
+
+def stream_meta(record: Record) -> MessageMeta:
+    """Streams tell no delivery count: the record id, first delivery as far as the handler can know."""
+    return MessageMeta(record.get("eventID"))
+
+
+def sns_message_meta(record: Record) -> MessageMeta:
+    """Message id, message attributes and publish time of an SNS record."""
+    message = record.get("Sns") or {}
+    return MessageMeta(message.get("MessageId"), 1, _sns_attributes(message), message.get("Timestamp"))
+
+
+def _sns_attributes(message: Record) -> dict[str, str]:
+    return {name: str(value.get("Value", "")) for name, value in (message.get("MessageAttributes") or {}).items()}
+
+
+def _no_meta(record: Record) -> None:
+    return None
+
+
+def _always(record: Record) -> bool:
+    return True
+
+
+def _never(record: Record) -> bool:
+    return False
+
+
+# Records[].eventSource (`EventSource` for SNS) -> how its records are read and their failures reported.
+RECORD_SOURCES: dict[str, RecordSource] = {
+    "aws:sqs": RecordSource("SQS", sqs_to_cloudevent, sqs_message_meta,
+                            lambda r: str(r.get("messageId") or ""), is_fifo),
+    "aws:kinesis": RecordSource("Kinesis", kinesis_to_cloudevent, stream_meta,
+                                lambda r: str((r.get("kinesis") or {}).get("sequenceNumber") or ""), _always),
+    "aws:dynamodb": RecordSource("DynamoDB Streams", dynamodb_to_cloudevent, stream_meta,
+                                 lambda r: str((r.get("dynamodb") or {}).get("SequenceNumber") or ""), _always),
+    "aws:sns": RecordSource("SNS", sns_to_cloudevent, sns_message_meta, None, _never),
+    "aws:s3": RecordSource("S3", s3_to_cloudevent, _no_meta, None, _never),
+}
+# Whole events that are one record each.
+EVENTBRIDGE = RecordSource("EventBridge", eventbridge_to_cloudevent, _no_meta, None, _never)
+CLOUDEVENT = RecordSource("CloudEvent", CloudEvent.from_dict, _no_meta, None, _never)
+
+
+def record_source(record: Any) -> RecordSource | None:
+    """The source of one entry of `Records`, or None when it is not one this adapter knows."""
+    if not isinstance(record, Mapping):
+        return None
+    return RECORD_SOURCES.get(record.get("eventSource") or record.get("EventSource") or "")
+
+
+# -- what a message carries -----------------------------------------------------------------------
+
+def _carried(text: str, attributes: Mapping[str, str]) -> tuple[CloudEvent[Any] | None, Any]:
+    """(the CloudEvent `text` carries or wraps, or None; `text` parsed as JSON or _NOT_JSON)."""
+    if any(name.lower() == "ce-specversion" for name in attributes):
+        return _from_binary_attributes(attributes, text), _NOT_JSON
+    parsed = _json(text)
+    if not isinstance(parsed, dict):
+        return None, parsed
+    if "specversion" in parsed:
+        return CloudEvent.from_dict(parsed), parsed
+    if parsed.get("Type") == "Notification" and "TopicArn" in parsed and "MessageId" in parsed:
+        return sns_message_to_cloudevent(parsed, _subscription_arn(parsed)), parsed
+    records = parsed.get("Records")
+    if isinstance(records, list) and len(records) == 1 and isinstance(records[0], dict) and (
+        records[0].get("eventSource") == "aws:s3"
+    ):
+        return s3_to_cloudevent(records[0]), parsed
+    return None, parsed
+
+
+def _from_binary_attributes(attributes: Mapping[str, str], body: str) -> CloudEvent[Any]:
+    attrs: dict[str, Any] = {}
+    content_type = None
+    for name, value in attributes.items():
+        lower = name.lower()
+        if lower.startswith("ce-"):
+            attrs[lower[3:]] = value
+        elif lower == "content-type":
+            content_type = value
+    content_type = attrs.get("datacontenttype") or content_type
+    if content_type:
+        attrs["datacontenttype"] = content_type
+    return from_attributes(attrs, decode_data(content_type, body))
+
+
+def _subscription_arn(message: Record) -> str:
+    url = message.get("UnsubscribeURL") or message.get("UnsubscribeUrl") or ""
+    found = parse_qs(urlsplit(url).query).get("SubscriptionArn")
+    return found[0] if found else str(message["TopicArn"])
+
+
+def _json(text: str | bytes) -> Any:
+    if not text:
+        return _NOT_JSON
+    try:
+        return json.loads(text)
+    except (ValueError, UnicodeDecodeError):
+        return _NOT_JSON
+
+
+def _from_epoch_ms(ms: int) -> str:
+    moment = datetime.fromtimestamp(ms // 1000, timezone.utc)
+    return f"{moment:%Y-%m-%dT%H:%M:%S}.{ms % 1000:03d}Z"
+
+
+def _from_epoch_s(seconds: float | str) -> str:
+    return _from_epoch_ms(round(float(seconds) * 1000))

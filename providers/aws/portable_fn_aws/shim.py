@@ -1,0 +1,213 @@
+"""The Lambda runtime shim: `make_handler(spec)` gives the `lambda_handler(event, context)` of a function.
+
+Ships inside every function zip and imports only the standard library and `portable_fn.runtime` (a test
+scans the imports). Each native event is recognised, turned into the neutral call through
+`portable_fn.runtime.dispatch`, and the outcome turned back into what Lambda expects:
+
+| native event                        | handler gets   | outcome -> Lambda                                            |
+|-------------------------------------|----------------|--------------------------------------------------------------|
+| API Gateway v1/v2, Function URL, ALB| Request        | the source's response shape (`http_events`)                  |
+| SQS, Kinesis, DynamoDB Streams      | one CloudEvent | `{"batchItemFailures": [{"itemIdentifier": ...}]}`: messageId|
+|                                     | per record     | for SQS, sequence number for streams. FIFO queues and streams|
+|                                     |                | stop at the first failure and report it and all after it     |
+| SNS, S3, EventBridge, a CloudEvent  | CloudEvent     | a failure raises `DeliveryFailed`: Lambda's asynchronous     |
+| in the JSON format                  |                | retries, then its on-failure destination / DLQ               |
+
+DEAD_LETTER: Lambda cannot move a single record to a dead-letter target, and the shim holds no SDK to
+send it there itself. So a dead-lettered record is reported exactly like a retry (a batch item failure,
+or a raise): the queue's redrive policy moves it to the DLQ after `maxReceiveCount` receives, a stream's
+event source mapping sends it to its on-failure destination after its retry attempts, an asynchronous
+invocation goes to the function's on-failure destination after two retries. The handler may see a
+dead-lettered message again before that, but nothing is ever lost, which acknowledging would risk. Each
+one is logged at WARNING with its reason. A record that cannot be decoded is dead-lettered the same way,
+alone: the rest of its batch is delivered.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from portable_fn.runtime.cloudevent import CloudEvent
+from portable_fn.runtime.context import Context
+from portable_fn.runtime.dispatch import call_batch, call_http
+from portable_fn.runtime.errors import InvalidEventError, PortableFnError
+from portable_fn.runtime.http import Response
+from portable_fn.runtime.outcomes import Result
+from portable_fn.runtime.views import MessageMeta
+
+from .http_events import compile_route, http_source, to_native_response, to_request
+from .records import CLOUDEVENT, EVENTBRIDGE, RecordSource, record_source
+
+PROVIDER = "aws"
+LambdaHandler = Callable[[Any, Any], Any]
+
+
+class DeliveryFailed(PortableFnError):
+    """Raised to Lambda when an event delivered one at a time (SNS, S3, EventBridge) was not acknowledged,
+    so that Lambda retries it and, after its retries, sends it to the on-failure destination."""
+
+
+class NativeInvocation:
+    """`Context.raw` on AWS: the Lambda context object (its attributes read through), plus the native
+    `event` and, for a record of a batch, the `record`."""
+
+    __slots__ = ("context", "event", "record")
+
+    def __init__(self, context: Any, event: Any, record: Any = None) -> None:
+        self.context = context
+        self.event = event
+        self.record = record
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.context, name)  # aws_request_id, function_name, get_remaining_time_in_millis
+
+
+class Delivery:
+    """What one native event became: the value for Lambda, each record's Result, the error to raise."""
+
+    __slots__ = ("error", "response", "results", "source")
+
+    def __init__(self, source: str, response: Any, results: list[Result],
+                 error: BaseException | None = None) -> None:
+        self.source = source
+        self.response = response
+        self.results = results
+        self.error = error
+
+
+def make_handler(spec: Any) -> LambdaHandler:
+    """The `lambda_handler(event, context)` for one function; its signature is checked now (cold start)."""
+    spec.binding  # noqa: B018 - a handler the runtime cannot call fails at import, not on the first event
+    route = compile_route(spec.trigger.path) if spec.trigger.kind == "http" else None
+
+    def lambda_handler(event: Any, context: Any) -> Any:
+        delivery = deliver(spec, event, context, route)
+        if delivery.error is not None:
+            raise delivery.error
+        return delivery.response
+
+    return lambda_handler
+
+
+def deliver(spec: Any, event: Any, context: Any, route: Any = None) -> Delivery:
+    """Recognise a native event, call the function, and say what to answer Lambda (never raises for
+    anything the handler or a record does; an event of the wrong kind raises InvalidEventError)."""
+    if not isinstance(event, Mapping):
+        raise _wrong_event(spec, f"a {type(event).__name__}")
+    http = http_source(event)
+    if http is not None:
+        return _deliver_http(spec, http, event, context, route)
+    source, records = _record_source(event)
+    if spec.trigger.kind == "http":
+        raise _wrong_event(spec, f"an {source.name} event")
+    return _deliver_records(spec, source, records, event, context)
+
+
+def _record_source(event: Mapping[str, Any]) -> tuple[RecordSource, Sequence[Any]]:
+    records = event.get("Records")
+    if isinstance(records, list) and records:
+        source = record_source(records[0])
+        if source is not None:
+            return source, records
+    if "detail-type" in event and "source" in event:
+        return EVENTBRIDGE, [event]
+    if "specversion" in event:
+        return CLOUDEVENT, [event]
+    keys = ", ".join(sorted(map(str, event))[:8])
+    raise InvalidEventError(
+        f"The AWS adapter does not recognise this event (keys: {keys}); it reads API Gateway, Function "
+        "URL, ALB, SQS, SNS, S3, EventBridge, DynamoDB Streams and Kinesis events, and CloudEvents in "
+        "the JSON format."
+    )
+
+
+def _deliver_http(spec: Any, source: str, event: Mapping[str, Any], context: Any, route: Any) -> Delivery:
+    if spec.trigger.kind != "http":
+        raise _wrong_event(spec, f"an HTTP event ({source})")
+    ctx = _context(spec, context, _deadline(context), None, NativeInvocation(context, event))
+    try:
+        request = to_request(source, event, route)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:  # a malformed native request
+        response = Response.json({"error": f"Malformed {source} event: {type(exc).__name__}: {exc}."}, 400)
+    else:
+        response = call_http(spec, request, ctx)
+    return Delivery(source, to_native_response(source, response, event), [])
+
+
+def _deliver_records(spec: Any, source: RecordSource, records: Sequence[Any], event: Any,
+                     context: Any) -> Delivery:
+    deadline = _deadline(context)
+    events: list[CloudEvent[Any] | BaseException] = []
+    contexts: list[Context] = []
+    for index, record in enumerate(records):
+        events.append(_decode(source, record, index))
+        contexts.append(_context(spec, context, deadline, _meta(source, record),
+                                 NativeInvocation(context, event, record)))
+    ordered = bool(getattr(spec.trigger, "fifo", False)) or source.ordered(records[0])
+    results = call_batch(spec, events, contexts, ordered=ordered)
+    failed = [(record, result) for record, result in zip(records, results, strict=True) if not result.ok]
+    if failed:
+        _log_failures(spec, source, failed)
+    if source.item_id is None:
+        error = DeliveryFailed(_failure_message(spec, source, failed)) if failed else None
+        return Delivery(source.name, None, results, error)
+    item_id = source.item_id
+    return Delivery(source.name, {"batchItemFailures": [{"itemIdentifier": item_id(r)} for r, _ in failed]},
+                    results)
+
+
+def _decode(source: RecordSource, record: Any, index: int) -> CloudEvent[Any] | BaseException:
+    """The record's CloudEvent, or the error saying why it has none (that record alone fails)."""
+    try:
+        return source.to_cloudevent(record)
+    except InvalidEventError as exc:
+        return exc
+    except Exception as exc:
+        return InvalidEventError(
+            f"Record {index} of the {source.name} event cannot be read: {type(exc).__name__}: {exc}."
+        )
+
+
+def _meta(source: RecordSource, record: Any) -> MessageMeta | None:
+    try:
+        return source.message_meta(record)
+    except Exception:
+        return None
+
+
+def _deadline(context: Any) -> float | None:
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    return time.time() + remaining() / 1000 if remaining is not None else None
+
+
+def _context(spec: Any, context: Any, deadline: float | None, meta: MessageMeta | None,
+             raw: NativeInvocation) -> Context:
+    return Context(
+        invocation_id=str(getattr(context, "aws_request_id", "") or ""),
+        function_name=str(getattr(context, "function_name", "") or spec.name),
+        provider=PROVIDER, attempt=meta.delivery_count if meta is not None else 1,
+        deadline=deadline, message=meta, raw=raw,
+    )
+
+
+def _wrong_event(spec: Any, what: str) -> InvalidEventError:
+    return InvalidEventError(
+        f"Function {spec.name!r} on aws has a {spec.trigger.kind} trigger but Lambda invoked it with "
+        f"{what}; check what the function is subscribed to (`portable-fn plan --provider aws`)."
+    )
+
+
+def _failure_message(spec: Any, source: RecordSource, failed: list[tuple[Any, Result]]) -> str:
+    reasons = "; ".join(f"{r.event_id or '?'}: {r.outcome} ({r.reason})" for _, r in failed)
+    return f"Function {spec.name!r} did not acknowledge {len(failed)} {source.name} event(s): {reasons}"
+
+
+def _log_failures(spec: Any, source: RecordSource, failed: list[tuple[Any, Result]]) -> None:
+    import logging  # only paid for when something failed
+
+    log = logging.getLogger("portable_fn.aws")
+    for _, result in failed:
+        log.warning("function %s: %s event %s -> %s: %s", spec.name, source.name, result.event_id,
+                    result.outcome, result.reason)

@@ -1,0 +1,112 @@
+"""Shared pieces of the AWS adapter tests: the payload corpus, the user handlers, a Lambda context.
+
+`golden(event)` is what the golden files in tests/data/aws/expected/ hold for a native event: the
+Request (HTTP sources) or the CloudEvent(s) in the JSON format, a list for events with `Records`, an
+`{"error": ...}` object in place of a record that cannot be read.
+"""
+
+from __future__ import annotations
+
+import base64
+import importlib
+import importlib.util
+import json
+import sys
+import types
+from pathlib import Path
+from typing import Any
+
+import pytest
+from portable_fn_aws.http_events import http_source, to_request
+from portable_fn_aws.shim import _decode, _record_source
+
+from portable_fn.runtime import Request
+
+DATA = Path(__file__).resolve().parents[2] / "data" / "aws"
+EVENTS = DATA / "events"
+EXPECTED = DATA / "expected"
+HANDLERS = Path(__file__).with_name("handlers")
+PACKAGE = "aws_test_handlers"  # a name of its own, whatever else is on sys.path
+
+
+def load_handlers(module: str) -> types.ModuleType:
+    """Import tests/providers/aws/handlers/<module>.py as an app's module would be imported."""
+    if PACKAGE not in sys.modules:
+        spec = importlib.util.spec_from_file_location(
+            PACKAGE, HANDLERS / "__init__.py", submodule_search_locations=[str(HANDLERS)]
+        )
+        assert spec is not None and spec.loader is not None
+        sys.modules[PACKAGE] = package = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(package)
+    return importlib.import_module(f"{PACKAGE}.{module}")
+
+
+def load_event(name: str) -> Any:
+    return json.loads((EVENTS / name).read_text(encoding="utf-8"))
+
+
+def payload_names() -> list[str]:
+    return sorted(p.name for p in EVENTS.glob("*.json"))
+
+
+def request_to_dict(request: Request) -> dict[str, Any]:
+    """A Request as JSON: repeated headers and parameters kept in order, binary bodies as base64."""
+    out: dict[str, Any] = {
+        "method": request.method,
+        "path": request.path,
+        "path_params": request.path_params,
+        "query": [list(pair) for pair in request.query.multi_items()],
+        "headers": [list(pair) for pair in request.headers.multi_items()],
+        "cookies": request.cookies,
+    }
+    try:
+        out["body"] = request.body.decode("utf-8")
+    except UnicodeDecodeError:
+        out["body_base64"] = base64.b64encode(request.body).decode("ascii")
+    return out
+
+
+def golden(event: Any) -> Any:
+    """What the adapter makes of a native event, as JSON."""
+    source = http_source(event)
+    if source is not None:
+        return request_to_dict(to_request(source, event))
+    record_source, records = _record_source(event)
+    converted = [_decode(record_source, record, i) for i, record in enumerate(records)]
+    as_json = [{"error": str(c)} if isinstance(c, BaseException) else c.to_dict() for c in converted]
+    return as_json if "Records" in event else as_json[0]
+
+
+class LambdaContext:
+    """The attributes of Lambda's context object that the shim reads."""
+
+    def __init__(self, function_name: str = "shop-dev-fn", remaining_ms: int = 30_000) -> None:
+        self.function_name = function_name
+        self.aws_request_id = "c6af9ac6-7b61-11e6-9a41-93e812345678"
+        self.invoked_function_arn = f"arn:aws:lambda:eu-west-1:123456789012:function:{function_name}"
+        self._remaining_ms = remaining_ms
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self._remaining_ms
+
+
+@pytest.fixture
+def lambda_context() -> LambdaContext:
+    return LambdaContext()
+
+
+@pytest.fixture(scope="session")
+def events_module() -> types.ModuleType:
+    return load_handlers("events")
+
+
+@pytest.fixture(scope="session")
+def web_module() -> types.ModuleType:
+    return load_handlers("web")
+
+
+@pytest.fixture(scope="session")
+def adapter() -> types.SimpleNamespace:
+    """The helpers above, for test modules (which cannot import this conftest)."""
+    return types.SimpleNamespace(golden=golden, load_event=load_event, request_to_dict=request_to_dict,
+                                 LambdaContext=LambdaContext)

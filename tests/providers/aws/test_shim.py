@@ -1,0 +1,276 @@
+"""The shim's outcomes: partial batch failures, FIFO and stream ordering, undecodable records, raises for
+asynchronous sources, the Context, and the neutral views reading what the converters produce."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+import logging
+import time
+from typing import Any
+
+import pytest
+from portable_fn_aws.shim import DeliveryFailed, deliver, make_handler
+
+from portable_fn.runtime import ACK, DEAD_LETTER, RETRY, InvalidEventError, spec_of
+
+
+def handler_for(function: Any) -> Any:
+    spec = spec_of(function)
+    assert spec is not None
+    return make_handler(spec)
+
+
+def sqs_batch(adapter: Any, bodies: list[Any], fifo: bool = False) -> dict[str, Any]:
+    """An SQS event with one record per body, cloned from the corpus's standard (or FIFO) payload."""
+    template = adapter.load_event("sqsFifoEvent.json" if fifo else "sqsEvent.json")["Records"][0]
+    records = []
+    for i, body in enumerate(bodies):
+        record = copy.deepcopy(template)
+        record["messageId"] = f"m{i}"
+        record["body"] = body if isinstance(body, str) else json.dumps(body)
+        records.append(record)
+    return {"Records": records}
+
+
+def failures(response: dict[str, Any]) -> list[str]:
+    return [item["itemIdentifier"] for item in response["batchItemFailures"]]
+
+
+# -- SQS -------------------------------------------------------------------------------------------
+
+def test_sqs_reports_exactly_the_records_that_failed(adapter, events_module, lambda_context) -> None:
+    event = sqs_batch(adapter, [{"n": 0}, {"do": "retry"}, {"n": 2}, {"do": "dead"}, {"do": "crash"}, "text"])
+    response = handler_for(events_module.picky)(event, lambda_context)
+    assert response == {"batchItemFailures": [{"itemIdentifier": "m1"}, {"itemIdentifier": "m3"},
+                                              {"itemIdentifier": "m4"}]}
+
+
+def test_sqs_all_acknowledged_is_an_empty_failure_list(adapter, events_module, lambda_context) -> None:
+    event = adapter.load_event("sqsEvent.json")
+    assert handler_for(events_module.picky)(event, lambda_context) == {"batchItemFailures": []}
+
+
+def test_outcomes_per_record_including_dead_letter(adapter, events_module, lambda_context) -> None:
+    spec = spec_of(events_module.picky)
+    event = sqs_batch(adapter, [{"n": 0}, {"do": "dead"}, {"do": "retry"}])
+    delivery = deliver(spec, event, lambda_context)
+    assert [r.outcome for r in delivery.results] == [ACK, DEAD_LETTER, RETRY]
+    assert failures(delivery.response) == ["m1", "m2"]  # dead letters too: the redrive policy moves them
+
+
+def test_dead_letters_and_retries_are_logged_with_their_reason(adapter, events_module, lambda_context,
+                                                              caplog: pytest.LogCaptureFixture) -> None:
+    event = sqs_batch(adapter, [{"do": "dead"}])
+    with caplog.at_level(logging.WARNING, logger="portable_fn.aws"):
+        handler_for(events_module.picky)(event, lambda_context)
+    assert "dead_letter" in caplog.text and "asked to dead-letter" in caplog.text and "picky" in caplog.text
+
+
+def test_fifo_stops_at_the_first_failure_and_reports_it_and_all_after(adapter, events_module,
+                                                                       lambda_context) -> None:
+    event = adapter.load_event("sqsFifoEvent.json")  # the second of three asks for a retry
+    delivery = deliver(spec_of(events_module.picky), event, lambda_context)
+    assert [r.outcome for r in delivery.results] == [ACK, RETRY, RETRY]
+    assert failures(delivery.response) == [r["messageId"] for r in event["Records"][1:]]
+    assert "not attempted" in (delivery.results[2].reason or "")
+
+
+def test_a_fifo_trigger_is_ordered_even_if_the_arn_does_not_say_so(adapter, events_module,
+                                                                    lambda_context) -> None:
+    event = sqs_batch(adapter, [{"n": 0}, {"do": "retry"}, {"n": 2}])
+    assert failures(handler_for(events_module.ordered)(event, lambda_context)) == ["m1", "m2"]
+
+
+def test_a_standard_queue_carries_on_after_a_failure(adapter, events_module, lambda_context) -> None:
+    event = sqs_batch(adapter, [{"n": 0}, {"do": "retry"}, {"n": 2}])
+    assert failures(handler_for(events_module.picky)(event, lambda_context)) == ["m1"]
+
+
+def test_an_undecodable_record_fails_alone(adapter, events_module, lambda_context) -> None:
+    event = adapter.load_event("sqsUndecodableEvent.json")
+    delivery = deliver(spec_of(events_module.ack), event, lambda_context)
+    assert [r.outcome for r in delivery.results] == [DEAD_LETTER, ACK, DEAD_LETTER]
+    assert delivery.results[1].value["event"]["data"] == {"item": "pen"}
+    assert failures(delivery.response) == ["bad-0000-0000-0000-000000000001", "bad-0000-0000-0000-000000000003"]
+    assert "'id' is missing" in (delivery.results[0].reason or "")
+
+
+def test_an_undecodable_record_in_a_fifo_batch_stops_the_rest(adapter, events_module, lambda_context) -> None:
+    event = sqs_batch(adapter, [{"n": 0}, {"specversion": "1.0"}, {"n": 2}], fifo=True)
+    assert failures(handler_for(events_module.picky)(event, lambda_context)) == ["m1", "m2"]
+
+
+def test_context_from_the_lambda_context_and_the_sqs_record(adapter, events_module, lambda_context) -> None:
+    event = adapter.load_event("sqsDlqTriggerEvent.json")  # ApproximateReceiveCount 2
+    before = time.time()
+    result = deliver(spec_of(events_module.ack), event, lambda_context).results[0]
+    seen = result.value
+    assert seen["attempt"] == 2
+    assert seen["invocation_id"] == lambda_context.aws_request_id
+    assert seen["function_name"] == "shop-dev-fn" and seen["provider"] == "aws"
+    assert 29_000 <= seen["remaining_ms"] <= 30_000 + int((time.time() - before) * 1000)
+    assert seen["message_id"] == "db37cc61-1bb0-4e77-b6f3-7cf87f44a72a"
+
+
+def test_message_attributes_reach_the_context(adapter, events_module, lambda_context) -> None:
+    result = deliver(spec_of(events_module.ack), adapter.load_event("sqsEvent.json"), lambda_context).results[0]
+    assert result.value["attributes"] == {"testAttr": "100"}
+
+
+def test_the_raw_native_record_stays_reachable(adapter, events_module, lambda_context) -> None:
+    results = deliver(spec_of(events_module.native), adapter.load_event("sqsEvent.json"), lambda_context).results
+    assert [r.value for r in results] == [
+        {"message_id": mid, "records": 2, "request_id": lambda_context.aws_request_id, "type": "NativeInvocation"}
+        for mid in ("059f36b4-87a3-44ab-83d2-661975830a7d", "2e1424d4-f796-459a-8184-9c92662be6da")
+    ]
+
+
+def test_no_lambda_context_still_works(adapter, events_module) -> None:
+    response = handler_for(events_module.ack)(adapter.load_event("sqsEvent.json"), None)
+    assert response == {"batchItemFailures": []}
+
+
+# -- streams ---------------------------------------------------------------------------------------
+
+def kinesis_batch(adapter: Any, payloads: list[dict[str, Any]]) -> dict[str, Any]:
+    template = adapter.load_event("kinesisStreamEvent.json")["Records"][0]
+    records = []
+    for i, payload in enumerate(payloads):
+        record = copy.deepcopy(template)
+        record["kinesis"]["sequenceNumber"] = f"seq{i}"
+        record["eventID"] = f"shardId-000000000006:seq{i}"
+        record["kinesis"]["data"] = base64.b64encode(json.dumps(payload).encode()).decode()
+        records.append(record)
+    return {"Records": records}
+
+
+def test_kinesis_stops_at_the_first_failure_and_reports_sequence_numbers(adapter, events_module,
+                                                                          lambda_context) -> None:
+    event = kinesis_batch(adapter, [{"n": 0}, {"do": "crash"}, {"n": 2}])
+    assert failures(handler_for(events_module.picky)(event, lambda_context)) == ["seq1", "seq2"]
+
+
+def test_kinesis_bad_base64_fails_that_record(adapter, events_module, lambda_context) -> None:
+    event = kinesis_batch(adapter, [{"n": 0}, {"n": 1}])
+    event["Records"][1]["kinesis"]["data"] = "not base64!"
+    delivery = deliver(spec_of(events_module.picky), event, lambda_context)
+    assert [r.outcome for r in delivery.results] == [ACK, DEAD_LETTER]
+    assert failures(delivery.response) == ["seq1"]
+
+
+def test_dynamodb_reports_sequence_numbers_in_order(adapter, events_module, lambda_context) -> None:
+    event = adapter.load_event("dynamoStreamEvent.json")
+    spec = spec_of(events_module.picky)
+    assert failures(deliver(spec, event, lambda_context).response) == []
+    event["Records"][0].pop("eventID")  # the first record is unreadable: it and the rest are reported
+    assert failures(deliver(spec, event, lambda_context).response) == ["111", "222"]
+
+
+# -- asynchronous sources: one event, a raise asks Lambda to retry -----------------------------------
+
+def test_sns_failure_raises_so_lambda_retries(adapter, events_module, lambda_context) -> None:
+    event = adapter.load_event("snsEvent.json")
+    handler = handler_for(events_module.on_topic)
+    assert handler(event, lambda_context) is None
+    event["Records"][0]["Sns"]["Message"] = "fail"
+    with pytest.raises(DeliveryFailed, match="on_topic.*95df01b4.*retry"):
+        handler(event, lambda_context)
+
+
+def test_an_unreadable_s3_record_raises_rather_than_being_lost(adapter, events_module, lambda_context) -> None:
+    event = adapter.load_event("s3Event.json")
+    del event["Records"][0]["responseElements"]
+    with pytest.raises(DeliveryFailed, match="dead_letter"):
+        handler_for(events_module.on_upload)(event, lambda_context)
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("s3Event.json", {"bucket": "lambda-artifacts-deafc19498e3f2df", "key": "b21b84d653bb07b05b1e6b33684dc11b",
+                      "size": 1305107, "etag": "b21b84d653bb07b05b1e6b33684dc11b", "event": "created",
+                      "time": "2019-09-03T19:37:27.192Z"}),
+    ("s3EventDecodedKey.json", {"bucket": "sourcebucket", "key": "Happy Face.jpg", "size": 1024,
+                                "etag": "d41d8cd98f00b204e9800998ecf8427e", "event": "created",
+                                "time": "1970-01-01T00:00:00.123Z"}),
+    ("s3EventDeleteObject.json", {"bucket": "lambda-artifacts-deafc19498e3f2df",
+                                  "key": "b21b84d653bb07b05b1e6b33684dc11b", "event": "deleted",
+                                  "time": "2019-09-03T19:37:27.192Z"}),
+    ("s3SqsEvent.json", {"bucket": "xxx", "key": "test.pdf", "size": 104681,
+                         "etag": "2e3ad1e983318bbd8e73b080e2997980", "event": "created",
+                         "time": "2023-04-12T20:43:38.021Z"}),
+    ("s3EventBridgeNotificationObjectCreatedEvent.json", {
+        "bucket": "example-bucket", "key": "IMG_m7fzo3.jpg", "size": 184662,
+        "etag": "4e68adba0abe2dc8653dc3354e14c01d", "event": "created", "time": "2023-03-08T17:50:14Z"}),
+    ("s3EventBridgeNotificationObjectDeletedEvent.json", {
+        "bucket": "example-bucket", "key": "IMG_m7fzo3.jpg", "event": "deleted", "time": "2021-11-12T00:00:00Z"}),
+])
+def test_storage_object_reads_s3_events(name, expected, adapter, events_module, lambda_context) -> None:
+    results = deliver(spec_of(events_module.on_upload), adapter.load_event(name), lambda_context).results
+    assert [r.value for r in results] == [expected]
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("eventBridgeScheduledEvent.json", {"scheduled_time": "2015-10-08T16:53:06Z", "name": "my-scheduled-rule"}),
+    ("schedulerScheduledEvent.json", {"scheduled_time": "2024-05-01T03:00:00Z", "name": "shop-dev-sweep"}),
+])
+def test_schedule_tick_gets_the_scheduled_time_from_the_event_time(name, expected, adapter, events_module,
+                                                                    lambda_context) -> None:
+    results = deliver(spec_of(events_module.on_tick), adapter.load_event(name), lambda_context).results
+    assert [r.value for r in results] == [expected]
+
+
+def test_a_cloudevent_in_the_json_format_is_delivered_as_it_is(events_module, lambda_context) -> None:
+    event = {"specversion": "1.0", "id": "tick-1", "source": "//scheduler/sweep", "type": "com.example.tick",
+             "time": "2024-05-01T03:00:00Z", "data": {"schedule": "rate(5 minutes)"}}
+    results = deliver(spec_of(events_module.on_tick), event, lambda_context).results
+    assert results[0].value == {"scheduled_time": "2024-05-01T03:00:00Z", "schedule": "rate(5 minutes)"}
+
+
+def test_carried_cloudevents_arrive_identical(adapter, events_module, lambda_context) -> None:
+    results = deliver(spec_of(events_module.ack), adapter.load_event("sqsCloudEventsEvent.json"),
+                      lambda_context).results
+    assert [r.value["event"]["id"] for r in results] == ["order-7", "order-8"]
+    assert results[0].value["event"]["hop"] == 1  # extensions survive
+    assert [r.value["attempt"] for r in results] == [1, 2]  # the transport's delivery count still counts
+
+
+# -- events of the wrong kind ------------------------------------------------------------------------
+
+def test_an_unknown_event_says_what_the_adapter_reads(events_module, lambda_context) -> None:
+    with pytest.raises(InvalidEventError, match="does not recognise.*keys: foo"):
+        handler_for(events_module.ack)({"foo": 1}, lambda_context)
+
+
+def test_an_http_event_for_a_queue_function_is_refused(adapter, events_module, lambda_context) -> None:
+    with pytest.raises(InvalidEventError, match="'ack' on aws has a queue trigger.*HTTP event"):
+        handler_for(events_module.ack)(adapter.load_event("albEvent.json"), lambda_context)
+
+
+def test_a_queue_event_for_an_http_function_is_refused(adapter, web_module, lambda_context) -> None:
+    with pytest.raises(InvalidEventError, match="'echo' on aws has a http trigger.*SQS event"):
+        handler_for(web_module.echo)(adapter.load_event("sqsEvent.json"), lambda_context)
+
+
+CARRIED = {"specversion": "1.0", "id": "c-1", "source": "//other/cloud", "type": "com.example.moved",
+           "data": {"n": 1}}
+
+
+def test_nested_envelopes_unwrap_to_what_they_carry(adapter, events_module, lambda_context) -> None:
+    s3_record = adapter.load_event("s3Event.json")["Records"][0]
+    sns_envelope = json.loads(adapter.load_event("snsSqsEvent.json")["Records"][0]["body"])
+    sns_envelope["Message"] = json.dumps({"Records": [s3_record]})  # S3 -> SNS -> SQS
+    event = sqs_batch(adapter, [json.dumps(sns_envelope), json.dumps({**sns_envelope,
+                                                                      "Message": json.dumps(CARRIED)})])
+    results = deliver(spec_of(events_module.ack), event, lambda_context).results
+    assert results[0].value["event"]["type"] == "com.amazonaws.s3.ObjectCreated:Put"
+    assert results[0].value["event"]["subject"] == "b21b84d653bb07b05b1e6b33684dc11b"
+    assert results[1].value["event"] == CARRIED
+
+
+def test_kinesis_and_eventbridge_carry_cloudevents_too(adapter, events_module, lambda_context) -> None:
+    stream = kinesis_batch(adapter, [CARRIED])
+    bus = {**adapter.load_event("eventBridgeEvent.json"), "detail": CARRIED}
+    spec = spec_of(events_module.ack)
+    assert deliver(spec, stream, lambda_context).results[0].value["event"] == CARRIED
+    assert deliver(spec, bus, lambda_context).results[0].value["event"] == CARRIED

@@ -341,6 +341,8 @@ def _decode_base64(value: Any) -> bytes:
 
 def _jsonable(data: Any) -> Any:
     """Turn user data (pydantic model, dataclass, plain JSON value) into a JSON value."""
+    if type(data) is dict or type(data) is list:  # the common case: already JSON
+        return data
     dump = getattr(data, "model_dump", None)
     if dump is not None:
         return dump(mode="json")

@@ -13,10 +13,12 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from datetime import datetime, timezone
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from .errors import InvalidEventError
+
+if TYPE_CHECKING:  # datetime is imported only when a datetime is actually used
+    from datetime import datetime
 
 T = TypeVar("T")
 
@@ -25,9 +27,12 @@ REQUIRED = ("id", "source", "type", "specversion")
 OPTIONAL = ("datacontenttype", "dataschema", "subject", "time")
 CONTEXT_ATTRIBUTES = frozenset(REQUIRED + OPTIONAL)
 _RESERVED = CONTEXT_ATTRIBUTES | {"data", "data_base64"}
+# The shape of RFC 3339 with field ranges built in; only the 29th-31st need a calendar check after it.
 _RFC3339 = re.compile(
-    r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})\Z"
-)
+    r"[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])[Tt ](?:[01][0-9]|2[0-3]):[0-5][0-9]:"
+    r"(?:[0-5][0-9]|60)(?:\.[0-9]+)?(?:[Zz]|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])\Z"
+).match
+_DAYS_IN_MONTH = (0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 _MISSING: Any = object()
 
 
@@ -100,17 +105,20 @@ class CloudEvent(Generic[T]):
                     f"got {value!r}.",
                     name,
                 )
-        setattr_ = object.__setattr__
-        setattr_(self, "id", id)
-        setattr_(self, "source", source)
-        setattr_(self, "type", type)
-        setattr_(self, "specversion", specversion)
-        setattr_(self, "datacontenttype", datacontenttype)
-        setattr_(self, "dataschema", dataschema)
-        setattr_(self, "subject", subject)
-        setattr_(self, "time", _check_time(time))
-        setattr_(self, "extensions", _check_extensions(extensions) if extensions else _EMPTY)
-        setattr_(self, "data", data)
+        time = _check_time(time)
+        extensions = _check_extensions(extensions) if extensions else _EMPTY
+        cls = self.__class__  # (the builtin `type` is shadowed by the attribute here)
+        if cls is CloudEvent:  # fill the slots through a twin class without the immutability guard
+            _set_class(self, "__class__", _Unfrozen)
+            self.id, self.source, self.type, self.specversion = id, source, type, specversion
+            self.datacontenttype, self.dataschema, self.subject = datacontenttype, dataschema, subject
+            self.time, self.extensions, self.data = time, extensions, data
+            _set_class(self, "__class__", cls)
+            return
+        for name, value in (("id", id), ("source", source), ("type", type), ("specversion", specversion),
+                            ("datacontenttype", datacontenttype), ("dataschema", dataschema),
+                            ("subject", subject), ("time", time), ("extensions", extensions), ("data", data)):
+            _set_class(self, name, value)
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError(f"CloudEvent is immutable; use .replace({name}=...) to get a changed copy.")
@@ -165,6 +173,8 @@ class CloudEvent(Generic[T]):
         """`time` as an aware datetime (None when the event has no time)."""
         if self.time is None:
             return None
+        from datetime import datetime
+
         return datetime.fromisoformat(self.time.replace("z", "Z").replace("Z", "+00:00"))
 
     @property
@@ -224,6 +234,13 @@ class CloudEvent(Generic[T]):
 
 
 _EMPTY: Mapping[str, Any] = {}
+_set_class = object.__setattr__
+
+
+class _Unfrozen(Generic[T]):
+    """CloudEvent's slot layout without its guard: an event is this class only while being filled in."""
+
+    __slots__ = CloudEvent.__slots__
 
 
 def from_attributes(attrs: Mapping[str, Any], data: Any = None) -> CloudEvent[Any]:
@@ -267,29 +284,27 @@ def _rebuild(attrs: dict[str, Any], data: Any) -> CloudEvent[Any]:
 
 
 def _check_time(value: str | datetime | None) -> str | None:
-    if value is None:
-        return None
+    if value is None or (type(value) is str and _RFC3339(value) and (value[8:10] < "29" or _real_day(value))):
+        return value
+    from datetime import datetime, timezone
+
     if isinstance(value, datetime):
         if value.tzinfo is None:
             value = value.replace(tzinfo=timezone.utc)
         return value.isoformat().replace("+00:00", "Z")
-    if not isinstance(value, str) or not _RFC3339.match(value) or not _is_real_time(value):
-        raise InvalidEventError(
-            f"CloudEvent attribute 'time' must be an RFC 3339 timestamp such as "
-            f"'2018-04-05T17:31:00Z', got {value!r}.",
-            "time",
-        )
-    return value
+    raise InvalidEventError(
+        f"CloudEvent attribute 'time' must be an RFC 3339 timestamp such as "
+        f"'2018-04-05T17:31:00Z', got {value!r}.",
+        "time",
+    )
 
 
-def _is_real_time(value: str) -> bool:
-    """The RFC 3339 shape is matched already; reject impossible dates and times (a leap second is fine)."""
-    text = value[:10] + "T" + value[11:17] + value[17:19].replace("60", "59") + value[19:]
-    try:
-        datetime.fromisoformat(text.replace("z", "Z").replace("Z", "+00:00"))
-    except ValueError:
+def _real_day(value: str) -> bool:
+    """The 29th-31st exist only in some months (and February 29th only in leap years)."""
+    year, month, day = int(value[:4]), int(value[5:7]), int(value[8:10])
+    if day > _DAYS_IN_MONTH[month]:
         return False
-    return True
+    return month != 2 or day != 29 or (year % 4 == 0 and (year % 100 != 0 or year % 400 == 0))
 
 
 def _check_extensions(extensions: Mapping[str, Any]) -> Mapping[str, Any]:

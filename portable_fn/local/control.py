@@ -1,0 +1,110 @@
+"""The dev host's own HTTP API under `/_local/`: publish messages, fire schedules, manage bucket
+objects, and look at functions and dead letters.
+
+    GET    /_local/functions                      what runs here and how to trigger it
+    GET    /_local/dead-letters                   events given up on (function, event, reason, attempts)
+    POST   /_local/queues/{name}                  enqueue a message (or a CloudEvent, or a batch) -> 202
+    POST   /_local/topics/{name}                  publish to every subscriber -> 202
+    PUT    /_local/buckets/{bucket}/{key+}        write an object -> 201 (the watcher reports it)
+    DELETE /_local/buckets/{bucket}/{key+}        remove an object -> 204
+    POST   /_local/schedules/{function}/fire      fire one tick now -> 202
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from ..runtime.errors import InvalidEventError, PortableFnError
+from ..runtime.http import Request, Response
+from .router import Route, Router
+
+if TYPE_CHECKING:
+    from .host import LocalHost
+
+PREFIX = "/_local"
+Endpoint = Callable[["LocalHost", Request, dict[str, str]], Response]
+
+
+class ControlError(PortableFnError):
+    """A control request that cannot be served: an HTTP status, a message and details for the body."""
+
+    def __init__(self, status: int, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.status = status
+        self.details = details
+
+
+def functions(host: LocalHost, request: Request, params: dict[str, str]) -> Response:
+    return Response.json(host.describe_functions())
+
+
+def dead_letters(host: LocalHost, request: Request, params: dict[str, str]) -> Response:
+    return Response.json(host.dead_letters.entries())
+
+
+def enqueue(host: LocalHost, request: Request, params: dict[str, str]) -> Response:
+    return Response.json({"ids": host.publish("queue", params["name"], request.headers, request.body)},
+                         status=202)
+
+
+def publish(host: LocalHost, request: Request, params: dict[str, str]) -> Response:
+    return Response.json({"ids": host.publish("topic", params["name"], request.headers, request.body)},
+                         status=202)
+
+
+def put_object(host: LocalHost, request: Request, params: dict[str, str]) -> Response:
+    info = host.put_object(params["bucket"], params["key"], request.body)
+    return Response.json(vars(info), status=201)
+
+
+def delete_object(host: LocalHost, request: Request, params: dict[str, str]) -> Response:
+    host.delete_object(params["bucket"], params["key"])
+    return Response(b"", 204)
+
+
+def fire(host: LocalHost, request: Request, params: dict[str, str]) -> Response:
+    return Response.json({"id": host.fire(params["function"])}, status=202)
+
+
+ROUTER = Router([
+    Route("GET", PREFIX + "/functions", functions),
+    Route("GET", PREFIX + "/dead-letters", dead_letters),
+    Route("POST", PREFIX + "/queues/{name}", enqueue),
+    Route("POST", PREFIX + "/topics/{name}", publish),
+    Route("PUT", PREFIX + "/buckets/{bucket}/{key+}", put_object),
+    Route("DELETE", PREFIX + "/buckets/{bucket}/{key+}", delete_object),
+    Route("POST", PREFIX + "/schedules/{function}/fire", fire),
+])
+
+
+def is_control(path: str) -> bool:
+    return path == PREFIX or path.startswith(PREFIX + "/")
+
+
+def handle(host: LocalHost, request: Request) -> Response:
+    """Serve one `/_local/...` request."""
+    found = ROUTER.match(request.method, request.path)
+    if found is None:
+        return not_routed(ROUTER, request)
+    route, params = found
+    try:
+        return route.target(host, request, params)  # type: ignore[no-any-return]
+    except ControlError as exc:
+        return Response.json({"error": str(exc), **exc.details}, status=exc.status)
+    except InvalidEventError as exc:
+        return Response.json({"error": str(exc)}, status=400)
+
+
+def not_routed(router: Router, request: Request) -> Response:
+    """404 listing the routes, or 405 naming the methods the path accepts."""
+    allowed = router.allowed_methods(request.path)
+    if allowed:
+        return Response.json(
+            {"error": f"{request.method} is not allowed on {request.path}", "allowed": allowed},
+            status=405, headers={"allow": ", ".join(allowed)},
+        )
+    return Response.json(
+        {"error": f"Nothing serves {request.method} {request.path}", "routes": router.describe()},
+        status=404,
+    )

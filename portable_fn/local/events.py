@@ -1,0 +1,105 @@
+"""The local provider's native -> CloudEvent mapping: what `portable-fn dev` delivers to handlers.
+
+Queue and topic messages (`POST /_local/queues/{name}`, `POST /_local/topics/{name}`):
+
+- a message that already is a CloudEvent (binary `ce-*` headers, structured
+  `application/cloudevents+json`, or a batch `application/cloudevents-batch+json`) is delivered
+  exactly as sent: same id, source, type, time, extensions and data;
+- any other body becomes one event:
+
+  ============== =================================================================
+  id             a new UUID4
+  source         `//local/queues/{name}` or `//local/topics/{name}`
+  type           `dev.portablefn.queue.message` or `dev.portablefn.topic.message`
+  time           when the message was received, RFC 3339 UTC with `Z`
+  datacontenttype the request's Content-Type (default `application/json`)
+  data           JSON-decoded for a JSON media type (invalid JSON is refused),
+                 text for `text/*` or a charset, bytes otherwise
+  ============== =================================================================
+
+Storage (a file appearing in, changing in, or leaving `<state_dir>/buckets/{bucket}/`):
+type `dev.portablefn.storage.object.created` / `.deleted`, source `//local/buckets/{bucket}`,
+subject = the key (POSIX path relative to the bucket folder), datacontenttype `application/json`,
+data `{"bucket", "key", "size", "etag" (MD5 hex), "content_type" (guessed from the name)}`; a deleted
+object reports its last known size and etag. `StorageObject.from_cloudevent` reads this shape.
+
+Schedules: type `dev.portablefn.schedule.tick`, source `//local/schedules/{function}`, time = the
+scheduled time, data `{"scheduled_time", "schedule" (the expression), "name" (the function)}`, which
+`ScheduleTick.from_cloudevent` reads.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+import uuid
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from typing import Any
+
+from ..runtime.cloudevent import CloudEvent
+from ..runtime.http_binding import decode_data, from_http_batch, mode
+
+# channel kind -> (source path segment, event type)
+MESSAGE_KINDS = {
+    "queue": ("queues", "dev.portablefn.queue.message"),
+    "topic": ("topics", "dev.portablefn.topic.message"),
+}
+# storage change -> event type
+STORAGE_TYPES = {
+    "created": "dev.portablefn.storage.object.created",
+    "deleted": "dev.portablefn.storage.object.deleted",
+}
+SCHEDULE_TYPE = "dev.portablefn.schedule.tick"
+DEFAULT_CONTENT_TYPE = "application/json"
+
+
+def message_events(kind: str, name: str, headers: Mapping[str, str], body: bytes,
+                   *, id: str | None = None, time: datetime | None = None) -> list[CloudEvent[Any]]:
+    """The events one POSTed message carries; raises InvalidEventError for a body we cannot read."""
+    lower = {k.lower(): v for k, v in headers.items()}
+    if mode(lower) is not None:
+        return from_http_batch(lower, body)
+    folder, event_type = MESSAGE_KINDS[kind]
+    content_type = lower.get("content-type") or DEFAULT_CONTENT_TYPE
+    return [CloudEvent(
+        id=id or new_id(), source=f"//local/{folder}/{name}", type=event_type,
+        time=rfc3339(time or now()), datacontenttype=content_type,
+        data=decode_data(content_type, body),
+    )]
+
+
+def storage_event(change: str, bucket: str, key: str, size: int | None, etag: str | None,
+                  *, id: str | None = None, time: datetime | None = None) -> CloudEvent[Any]:
+    """A local bucket change as a CloudEvent."""
+    data = {"bucket": bucket, "key": key, "size": size, "etag": etag,
+            "content_type": mimetypes.guess_type(key)[0]}
+    return CloudEvent(
+        id=id or new_id(), source=f"//local/buckets/{bucket}", type=STORAGE_TYPES[change],
+        subject=key, time=rfc3339(time or now()), datacontenttype=DEFAULT_CONTENT_TYPE, data=data,
+    )
+
+
+def schedule_event(function_name: str, expression: str, scheduled: datetime,
+                   *, id: str | None = None) -> CloudEvent[Any]:
+    """One firing of a schedule as a CloudEvent."""
+    when = rfc3339(scheduled)
+    return CloudEvent(
+        id=id or new_id(), source=f"//local/schedules/{function_name}", type=SCHEDULE_TYPE, time=when,
+        datacontenttype=DEFAULT_CONTENT_TYPE,
+        data={"scheduled_time": when, "schedule": expression, "name": function_name},
+    )
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def rfc3339(moment: datetime) -> str:
+    """UTC with a `Z`; milliseconds only when the moment has a fraction of a second."""
+    utc = moment.astimezone(timezone.utc)
+    spec = "seconds" if utc.microsecond == 0 else "milliseconds"
+    return utc.isoformat(timespec=spec).replace("+00:00", "Z")

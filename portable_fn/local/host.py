@@ -1,0 +1,351 @@
+"""The local dev host behind `portable-fn dev`: every function of an app, served on this machine.
+
+HTTP functions answer at their routes; queues, topics, buckets (folders) and timers deliver
+CloudEvents (see `events` for the mapping) through the same dispatch as every cloud, with retries and
+dead letters (see `delivery`). `/_local/...` is the host's own API (see `control`).
+
+    with LocalHost(load_app("samples/shop"), port=0) as host:
+        print(host.url)
+"""
+
+from __future__ import annotations
+
+import itertools
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, TypeVar
+
+from ..app import App
+from ..runtime.cloudevent import CloudEvent
+from ..runtime.context import Context
+from ..runtime.dispatch import call_http, close_loop
+from ..runtime.errors import PortableFnError
+from ..runtime.function import FunctionSpec
+from ..runtime.http import Request, Response
+from ..runtime.triggers import Http, Queue, Schedule, Storage, Topic
+from . import control
+from .buckets import BucketWatcher, ObjectInfo, object_info
+from .control import ControlError
+from .delivery import DeadLetters, Policy, Subscription
+from .events import message_events, now, rfc3339, schedule_event, storage_event
+from .router import Route, Router
+from .scheduler import Scheduler
+
+Log = Callable[[str], None]
+T = TypeVar("T")
+
+
+def print_to_stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+class LocalHost:
+    """Serves an app on `host:port` (`port=0` picks a free one; see `.port` and `.url`)."""
+
+    def __init__(self, app: App, host: str = "127.0.0.1", port: int = 8080,
+                 state_dir: str | Path | None = None, retry_backoff_s: float = 1.0,
+                 log: Log = print_to_stderr, *, rate_scale: float = 1.0,
+                 poll_interval_s: float = 0.2) -> None:
+        self.app = app
+        self.host = host
+        self.port = port
+        self.state_dir = Path(state_dir) if state_dir else app.root / ".portable-fn" / "local"
+        self.log = log
+        self.dead_letters = DeadLetters(self.state_dir / "dead-letters.jsonl", self._forward_dead_letter)
+        self.router = Router(Route(t.method, t.path, s) for s, t in self._with(Http))
+        self.subscriptions = {
+            s.name: Subscription(s, Policy.of(s, app.options(s), retry_backoff_s), self.dead_letters,
+                                 self._log_invocation, log)
+            for s in app.functions if s.trigger.is_event
+        }
+        self._round_robin = {name: itertools.cycle(subs) for name, subs in self._consumers(Queue).items()}
+        self.watcher = BucketWatcher(self.state_dir / "buckets", [t.bucket for _, t in self._with(Storage)],
+                                     self._on_bucket_change, poll_interval_s)
+        self.scheduler = Scheduler(app.functions, self._on_tick, rate_scale=rate_scale)
+        self._server: _Server | None = None
+        self._server_thread: threading.Thread | None = None
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        """Where to reach the host (an all-interfaces address is shown as 127.0.0.1)."""
+        shown = "127.0.0.1" if self.host in ("", "0.0.0.0") else self.host
+        return f"http://{shown}:{self.port}"
+
+    def start(self) -> LocalHost:
+        """Bind, start the workers, the bucket watcher and the timer, and print the banner."""
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self._server = self._bind()
+        self.port = self._server.server_address[1]
+        for subscription in self.subscriptions.values():
+            subscription.start()
+        self.watcher.start()
+        self.scheduler.start()
+        self._server_thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
+                                               name="local-http", daemon=True)
+        self._server_thread.start()
+        self.log(self.banner())
+        return self
+
+    def stop(self) -> None:
+        """Stop serving; messages still waiting are dropped."""
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        self.scheduler.stop()
+        self.watcher.stop()
+        for subscription in self.subscriptions.values():
+            subscription.stop()
+
+    def serve_forever(self) -> None:
+        """Start and block until Ctrl-C."""
+        self.start()
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            self.log("portable-fn dev: stopping")
+        finally:
+            self.stop()
+
+    def __enter__(self) -> LocalHost:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _bind(self) -> _Server:
+        try:
+            server = _Server((self.host, self.port), _Handler)
+        except OSError as exc:
+            raise PortableFnError(
+                f"portable-fn dev: cannot listen on {self.host}:{self.port} ({exc.strerror or exc}). "
+                "Is another dev host running? Pick another --port, or --port 0 for a free one."
+            ) from exc
+        server.host = self
+        return server
+
+    # -- serving --------------------------------------------------------------------------------
+
+    def handle(self, request: Request) -> Response:
+        """Serve one HTTP request: the host's own API, or the function whose route matches."""
+        if control.is_control(request.path):
+            return control.handle(self, request)
+        found = self.router.match(request.method, request.path) or (
+            self.router.match("GET", request.path) if request.method == "HEAD" else None)
+        if found is None:
+            return control.not_routed(self.router, request)
+        route, params = found
+        spec: FunctionSpec = route.target
+        started = time.perf_counter()
+        response = call_http(spec, request.with_path_params(params), self._context(spec))
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        self._log_invocation(spec, f"{request.method} {request.path}", str(response.status), elapsed_ms)
+        return response
+
+    def publish(self, kind: str, name: str, headers: Mapping[str, str], body: bytes) -> list[str]:
+        """Deliver a POSTed message to a queue's consumer or a topic's subscribers; the event ids."""
+        consumers = self._consumers(Queue if kind == "queue" else Topic)
+        if name not in consumers:
+            raise ControlError(404, f"No function is triggered by {kind} {name!r}.",
+                               **{kind + "s": sorted(consumers)})
+        events = message_events(kind, name, headers, body)
+        published = rfc3339(now())
+        if kind == "queue":
+            for event in events:
+                next(self._round_robin[name]).put([event], published)
+        else:
+            for subscription in consumers[name]:
+                subscription.put(events, published)
+        return [e.id for e in events]
+
+    def _forward_dead_letter(self, target: str, event: CloudEvent[Any]) -> None:
+        """Send a dead letter on to the local queue or topic named by a function's `dead_letter`."""
+        topics = self._consumers(Topic)
+        if target in self._round_robin:
+            next(self._round_robin[target]).put([event], rfc3339(now()))
+        elif target in topics:
+            for subscription in topics[target]:
+                subscription.put([event], rfc3339(now()))
+        else:
+            self.log(f"dead-letter target {target!r} is not a queue or topic of this app; kept in "
+                     f"{self.dead_letters.path} only")
+
+    def fire(self, function: str) -> str:
+        """Fire a schedule-triggered function once, now; the event id."""
+        schedules = [s.name for s, _ in self._with(Schedule)]
+        if function not in schedules:
+            raise ControlError(404, f"No schedule-triggered function is named {function!r}.",
+                               schedules=schedules)
+        spec: FunctionSpec = self.app.function(function)
+        return self._on_tick(spec, now())
+
+    def put_object(self, bucket: str, key: str, body: bytes) -> ObjectInfo:
+        """Write an object into a bucket folder (atomically); the watcher reports it."""
+        path = self._object_path(bucket, key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.part")
+        temp.write_bytes(body)
+        temp.replace(path)
+        return object_info(bucket, key, path)
+
+    def delete_object(self, bucket: str, key: str) -> None:
+        path = self._object_path(bucket, key)
+        if not path.is_file():
+            raise ControlError(404, f"Bucket {bucket!r} has no object {key!r}.")
+        path.unlink()
+
+    # -- describing -----------------------------------------------------------------------------
+
+    def describe_functions(self) -> list[dict[str, Any]]:
+        """Every function: name, trigger kind, trigger details, where to trigger it."""
+        return [{"name": s.name, "trigger": s.trigger.kind, "details": _details(s), "endpoint": self._endpoint(s)}
+                for s in self.app.functions]
+
+    def banner(self) -> str:
+        lines = [f"portable-fn dev: app {self.app.name!r} on {self.url} (state in {self.state_dir})"]
+        for spec in self.app.functions:
+            lines.append(f"  {spec.name:<20} {spec.trigger.kind:<9} {self._how_to_trigger(spec)}")
+        lines.append(f"  dead letters: {self.url}{control.PREFIX}/dead-letters   "
+                     f"functions: {self.url}{control.PREFIX}/functions")
+        return "\n".join(lines)
+
+    def _endpoint(self, spec: FunctionSpec) -> str:
+        trigger: Any = spec.trigger
+        if trigger.kind == "http":
+            return f"{self.url}{trigger.path}"
+        if trigger.kind in ("queue", "topic"):
+            return f"{self.url}{control.PREFIX}/{trigger.kind}s/{trigger.name}"
+        if trigger.kind == "storage":
+            return str(self.watcher.folder(trigger.bucket) / trigger.prefix)
+        return f"{self.url}{control.PREFIX}/schedules/{spec.name}/fire"
+
+    def _how_to_trigger(self, spec: FunctionSpec) -> str:
+        trigger: Any = spec.trigger
+        endpoint = self._endpoint(spec)
+        if trigger.kind == "http":
+            return f"{trigger.method} {endpoint}"
+        if trigger.kind in ("queue", "topic"):
+            return f"curl -X POST -H 'content-type: application/json' -d '{{...}}' {endpoint}"
+        if trigger.kind == "storage":
+            what = "drop files into" if trigger.on == "created" else "delete files from"
+            suffix = f" (*{trigger.suffix})" if trigger.suffix else ""
+            return f"{what} {endpoint}{suffix}"
+        return f"{trigger.expression}; now: curl -X POST {endpoint}"
+
+    # -- event sources --------------------------------------------------------------------------
+
+    def _on_bucket_change(self, change: str, info: ObjectInfo) -> None:
+        targets = [s for s, t in self._with(Storage)
+                   if t.bucket == info.bucket and t.on == change and t.matches(info.key)]
+        if targets:
+            event = storage_event(change, info.bucket, info.key, info.size, info.etag)
+            for spec in targets:
+                self.subscriptions[spec.name].put([event])
+
+    def _on_tick(self, spec: FunctionSpec, scheduled: datetime) -> str:
+        trigger: Schedule = spec.trigger  # type: ignore[assignment]  # the Scheduler only fires schedules
+        event = schedule_event(spec.name, trigger.expression, scheduled)
+        self.subscriptions[spec.name].put([event])
+        return event.id
+
+    # -- helpers --------------------------------------------------------------------------------
+
+    def _with(self, kind: type[T]) -> list[tuple[FunctionSpec, T]]:
+        """The functions with a trigger of this type, each with its trigger."""
+        return [(s, s.trigger) for s in self.app.functions if isinstance(s.trigger, kind)]
+
+    def _consumers(self, kind: type[Queue | Topic]) -> dict[str, list[Subscription]]:
+        """Queue or topic name -> the subscriptions of the functions it triggers."""
+        found: dict[str, list[Subscription]] = {}
+        for spec, trigger in self._with(kind):
+            found.setdefault(trigger.name, []).append(self.subscriptions[spec.name])
+        return found
+
+    def _context(self, spec: FunctionSpec) -> Context:
+        timeout = self.app.options(spec).timeout_s
+        return Context(str(uuid.uuid4()), spec.name, "local", 1, time.time() + timeout if timeout else None)
+
+    def _object_path(self, bucket: str, key: str) -> Path:
+        buckets = self.watcher.buckets
+        if bucket not in buckets:
+            raise ControlError(404, f"No function watches bucket {bucket!r}.", buckets=buckets)
+        parts = key.split("/")
+        if any(p in ("", ".", "..") or p.startswith(".") or "\\" in p for p in parts):
+            raise ControlError(400, f"Object key {key!r} is not allowed here: use '/'-separated names "
+                               "that are not empty and do not start with '.'.")
+        return self.watcher.folder(bucket).joinpath(*parts)
+
+    def _log_invocation(self, spec: FunctionSpec, what: str, outcome: str, elapsed_ms: float) -> None:
+        stamp = datetime.now().strftime("%H:%M:%S.%f")[:-3]
+        self.log(f"{stamp} {spec.name} [{spec.trigger.kind}] {what} -> {outcome} ({elapsed_ms:.1f} ms)")
+
+
+def _details(spec: FunctionSpec) -> dict[str, Any]:
+    trigger = spec.trigger
+    return {name: getattr(trigger, name) for name in trigger.__slots__}
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128  # the default 5 drops bursts of connections (clients retry after 1 s)
+    host: LocalHost
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            close_loop()  # async handlers ran on this thread's loop
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+    server_version = "portable-fn-dev"
+
+    def _serve(self) -> None:
+        path, _, query = self.path.partition("?")
+        request = Request(self.command, path, headers=list(self.headers.items()), query=query,
+                          body=self._body(), raw=self)
+        try:
+            response = self.server.host.handle(request)
+        except Exception as exc:
+            self.server.host.log(f"portable-fn dev: {self.command} {path} failed: {type(exc).__name__}: {exc}")
+            response = Response.json({"error": f"local host error: {type(exc).__name__}: {exc}"}, status=500)
+        self.send_response(response.status)
+        for name, value in response.headers.multi_items():
+            if name.lower() != "content-length":
+                self.send_header(name, value)
+        self.send_header("content-length", str(len(response.body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(response.body)
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve
+
+    def _body(self) -> bytes:
+        if "chunked" in self.headers.get("transfer-encoding", "").lower():
+            return self._chunked()
+        length = int(self.headers.get("content-length") or 0)
+        return self.rfile.read(length) if length > 0 else b""
+
+    def _chunked(self) -> bytes:
+        body = bytearray()
+        while True:
+            size = int(self.rfile.readline().split(b";", 1)[0].strip() or b"0", 16)
+            if size == 0:
+                while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                    pass  # trailers
+                return bytes(body)
+            body += self.rfile.read(size)
+            self.rfile.readline()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # the host logs one line per invocation instead

@@ -1,0 +1,96 @@
+"""Route matching for the local dev host: method + path template -> target and path parameters.
+
+Templates are the ones `http()` accepts: literal segments, `{param}` segments and a final greedy
+`{rest+}` (one or more segments). When several routes match, the most specific wins: at the first
+segment where they differ a literal beats a parameter, which beats a greedy parameter; an explicit
+method beats `ANY`. Parameter values are percent-decoded.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+from urllib.parse import unquote
+
+ANY = "ANY"
+_PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(\+?)\}\Z")
+_LITERAL, _ONE, _GREEDY = 0, 1, 2  # segment kinds, in order of precedence
+
+
+@dataclass(frozen=True)
+class Route:
+    """One route: `method` (or ANY), `template` and whatever it leads to (`target`)."""
+
+    method: str
+    template: str
+    target: Any = field(compare=False)
+
+    @cached_property
+    def segments(self) -> tuple[tuple[int, str], ...]:
+        """(kind, literal text or parameter name) per segment."""
+        return tuple(_segment(part) for part in _split(self.template))
+
+    def sort_key(self) -> tuple[Any, ...]:
+        kinds = tuple(kind for kind, _ in self.segments)
+        return (kinds, -len(kinds), self.method == ANY)
+
+    def match_path(self, parts: list[str]) -> dict[str, str] | None:
+        """Path parameters when the (still percent-encoded) path segments fit this template."""
+        params: dict[str, str] = {}
+        segments = self.segments
+        for i, (kind, text) in enumerate(segments):
+            if kind == _GREEDY:
+                rest = parts[i:]
+                if not rest:
+                    return None
+                params[text] = unquote("/".join(rest))
+                return params
+            if i >= len(parts) or (kind == _LITERAL and unquote(parts[i]) != text):
+                return None
+            if kind == _ONE:
+                params[text] = unquote(parts[i])
+        return params if len(parts) == len(segments) else None
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.template}"
+
+
+class Router:
+    """Routes sorted most specific first."""
+
+    def __init__(self, routes: Iterable[Route] = ()) -> None:
+        self.routes = sorted(routes, key=Route.sort_key)
+
+    def match(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
+        """The route serving `method path` and its parameters, or None."""
+        parts = _split(path)
+        for route in self.routes:
+            if route.method in (method.upper(), ANY):
+                params = route.match_path(parts)
+                if params is not None:
+                    return route, params
+        return None
+
+    def allowed_methods(self, path: str) -> list[str]:
+        """Methods of the routes whose template fits `path` (for a 405's Allow header)."""
+        parts = _split(path)
+        return sorted({r.method for r in self.routes if r.match_path(parts) is not None})
+
+    def describe(self) -> list[str]:
+        """'METHOD /template' for every route, most specific first."""
+        return [str(r) for r in self.routes]
+
+
+def _split(path: str) -> list[str]:
+    stripped = path.split("?", 1)[0].strip("/")
+    return stripped.split("/") if stripped else []
+
+
+def _segment(part: str) -> tuple[int, str]:
+    found = _PARAM.match(part)
+    if found is None:
+        return _LITERAL, part
+    return (_GREEDY if found.group(2) else _ONE), found.group(1)

@@ -1,0 +1,47 @@
+"""Starting and stopping the local dev host."""
+
+from __future__ import annotations
+
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from portable_fn.app import load_app
+from portable_fn.local.host import LocalHost
+from portable_fn.runtime.errors import PortableFnError
+
+WORKERS = Path(__file__).resolve().parent / "apps" / "workers"
+
+
+def test_the_context_manager_serves_then_stops_every_thread(tmp_path: Path) -> None:
+    logs: list[str] = []
+    before = set(threading.enumerate())
+    with LocalHost(load_app(WORKERS), port=0, state_dir=tmp_path, log=logs.append) as host:
+        assert host.port != 0 and host.url == f"http://127.0.0.1:{host.port}"
+        with urllib.request.urlopen(host.url + "/items/1", timeout=5) as reply:
+            assert reply.status == 200
+        assert (tmp_path / "buckets" / "inbox").is_dir()
+    with pytest.raises(urllib.error.URLError):
+        urllib.request.urlopen(host.url + "/items/1", timeout=5)
+    deadline = time.monotonic() + 2  # a request thread may still be closing its socket
+    while (leftover := set(threading.enumerate()) - before) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert leftover == set()
+    assert logs[0].startswith("portable-fn dev: app 'workers' on http://127.0.0.1:")
+
+
+def test_a_port_in_use_says_what_to_do(tmp_path: Path) -> None:
+    app = load_app(WORKERS)
+    with LocalHost(app, port=0, state_dir=tmp_path, log=lambda line: None) as first:
+        second = LocalHost(app, port=first.port, state_dir=tmp_path, log=lambda line: None)
+        with pytest.raises(PortableFnError, match=f"cannot listen on 127.0.0.1:{first.port}.*--port 0"):
+            second.start()
+
+
+def test_the_state_dir_defaults_to_the_app_folder() -> None:
+    app = load_app(WORKERS)
+    assert LocalHost(app, port=0).state_dir == WORKERS / ".portable-fn" / "local"

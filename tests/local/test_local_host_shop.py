@@ -1,0 +1,107 @@
+"""samples/shop served by the local dev host, end to end over real HTTP."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ORDER = {"id": "o-1", "customer": "ada", "lines": [{"sku": "widget", "quantity": 2}]}
+
+
+def test_an_order_is_created_and_read_back(shop: Any, shop_records: Callable[..., Any]) -> None:
+    created = shop.client.request("POST", "/orders", json_body=ORDER)
+    assert (created.status, created.json()) == (201, {"id": "o-1", "lines": 1})
+    assert shop_records("orders") == [ORDER]
+    found = shop.client.request("GET", "/orders/o-1")
+    assert (found.status, found.json()) == (200, ORDER)
+    assert shop.client.request("GET", "/orders/nope").status == 404
+
+
+def test_an_invalid_order_is_a_400_naming_the_problem(shop: Any, shop_records: Callable[..., Any]) -> None:
+    reply = shop.client.request("POST", "/orders", json_body={"id": "o-2", "customer": "ada", "lines": []})
+    assert reply.status == 400
+    assert "lines" in reply.json()["error"]
+    assert shop_records("orders") == []
+
+
+def test_unknown_routes_are_404_listing_the_routes_and_wrong_methods_405(shop: Any) -> None:
+    missing = shop.client.request("GET", "/carts")
+    assert missing.status == 404
+    assert missing.json()["routes"] == ["POST /orders", "GET /orders/{order_id}"]
+    wrong = shop.client.request("DELETE", "/orders/o-1")
+    assert (wrong.status, wrong.json()["allowed"], wrong.headers["allow"]) == (405, ["GET"], "GET")
+
+
+def test_a_queued_order_reaches_fulfil_as_a_validated_cloudevent(
+        shop: Any, shop_records: Callable[..., Any], wait_for: Callable[..., Any]) -> None:
+    reply = shop.client.request("POST", "/_local/queues/orders", json_body=ORDER)
+    assert reply.status == 202
+    [event_id] = reply.json()["ids"]
+    [record] = wait_for(lambda: shop_records("fulfilled"), what="fulfil to run")
+    assert record == {"id": "o-1", "event_id": event_id, "attempt": 1}
+    wait_for(lambda: any(f"fulfil [queue] {event_id} -> ack" in line for line in shop.logs), what="the log line")
+
+
+def test_a_recalled_sku_is_dead_lettered_at_once(shop: Any, wait_for: Callable[..., Any],
+                                                 shop_records: Callable[..., Any]) -> None:
+    recalled = {**ORDER, "lines": [{"sku": "recalled-widget", "quantity": 1}]}
+    [event_id] = shop.client.request("POST", "/_local/queues/orders", json_body=recalled).json()["ids"]
+    [letter] = wait_for(lambda: shop.client.request("GET", "/_local/dead-letters").json(), what="a dead letter")
+    assert (letter["function"], letter["attempts"], letter["event"]["id"]) == ("fulfil", 1, event_id)
+    assert letter["reason"] == "order o-1 contains a recalled SKU"
+    assert letter["event"]["data"] == recalled
+    on_disk = (shop.host.state_dir / "dead-letters.jsonl").read_text().splitlines()
+    assert [json.loads(line)["event"]["id"] for line in on_disk] == [event_id]
+    assert shop_records("fulfilled") == []
+
+
+def test_an_upload_under_the_prefix_triggers_on_upload(shop: Any, wait_for: Callable[..., Any],
+                                                      shop_records: Callable[..., Any]) -> None:
+    bucket = shop.host.state_dir / "buckets" / "uploads"
+    assert bucket.is_dir()
+    (bucket / "elsewhere.txt").write_text("not under in/")
+    (bucket / "in").mkdir()
+    (bucket / "in" / "invoice.pdf").write_bytes(b"%PDF-1.7")
+    wait_for(lambda: shop_records("uploads"), what="on_upload to run")
+    assert shop_records("uploads") == [{"bucket": "uploads", "key": "in/invoice.pdf", "size": 8}]
+
+
+def test_the_sweep_fires_on_demand(shop: Any, wait_for: Callable[..., Any],
+                                  shop_records: Callable[..., Any]) -> None:
+    reply = shop.client.request("POST", "/_local/schedules/sweep/fire")
+    assert reply.status == 202
+    [record] = wait_for(lambda: shop_records("sweeps"), what="the sweep")
+    assert record["at"].endswith("Z")
+    assert shop.client.request("POST", "/_local/schedules/create_order/fire").status == 404
+
+
+def test_a_topic_message_reaches_notify(shop: Any, wait_for: Callable[..., Any],
+                                       shop_records: Callable[..., Any]) -> None:
+    headers = {"ce-specversion": "1.0", "ce-id": "n-1", "ce-source": "/shop", "ce-type": "order.created",
+               "content-type": "application/json"}
+    assert shop.client.request("POST", "/_local/topics/order-events", "{}", headers).status == 202
+    assert wait_for(lambda: shop_records("notifications")) == [
+        {"type": "order.created", "id": "n-1", "source": "/shop"}]
+
+
+def test_functions_are_listed_with_their_endpoints(shop: Any) -> None:
+    listed = {f["name"]: f for f in shop.client.request("GET", "/_local/functions").json()}
+    assert set(listed) == {f.name for f in shop.app.functions}
+    assert listed["create_order"]["endpoint"] == shop.host.url + "/orders"
+    assert listed["fulfil"] == {"name": "fulfil", "trigger": "queue",
+                                "details": {"name": "orders", "batch_size": 10, "fifo": False},
+                                "endpoint": shop.host.url + "/_local/queues/orders"}
+    assert Path(listed["on_upload"]["endpoint"]) == shop.host.state_dir / "buckets" / "uploads" / "in"
+
+
+def test_the_banner_says_how_to_trigger_every_function(shop: Any) -> None:
+    banner = shop.logs[0]
+    assert shop.host.url in banner
+    for spec in shop.app.functions:
+        assert spec.name in banner
+    assert f"POST {shop.host.url}/orders" in banner
+    curl = "curl -X POST -H 'content-type: application/json' -d '{...}'"
+    assert f"{curl} {shop.host.url}/_local/queues/orders" in banner
+    assert str(shop.host.state_dir / "buckets" / "uploads" / "in") in banner

@@ -81,44 +81,8 @@ class CloudEvent(Generic[T]):
         time: str | datetime | None = None,
         extensions: Mapping[str, Any] | None = None,
     ) -> None:
-        if not (isinstance(id, str) and isinstance(source, str) and isinstance(type, str)
-                and id and source and type):  # one at a time only to say which one is wrong
-            for name, value in (("id", id), ("source", source), ("type", type)):
-                if not isinstance(value, str) or not value:
-                    raise InvalidEventError(
-                        f"CloudEvent attribute '{name}' is required and must be a non-empty string, "
-                        f"got {value!r}.",
-                        name,
-                    )
-        if specversion != SPECVERSION:
-            raise InvalidEventError(
-                f"CloudEvent attribute 'specversion' must be '1.0', got {specversion!r}; "
-                "only CloudEvents 1.0 is supported.",
-                "specversion",
-            )
-        for name, value in (
-            ("datacontenttype", datacontenttype), ("dataschema", dataschema), ("subject", subject)
-        ):
-            if value is not None and (not isinstance(value, str) or not value):
-                raise InvalidEventError(
-                    f"CloudEvent attribute '{name}' must be a non-empty string when present, "
-                    f"got {value!r}.",
-                    name,
-                )
-        time = _check_time(time)
-        extensions = _check_extensions(extensions) if extensions else _EMPTY
-        cls = self.__class__  # (the builtin `type` is shadowed by the attribute here)
-        if cls is CloudEvent:  # fill the slots through a twin class without the immutability guard
-            _set_class(self, "__class__", _Unfrozen)
-            self.id, self.source, self.type, self.specversion = id, source, type, specversion
-            self.datacontenttype, self.dataschema, self.subject = datacontenttype, dataschema, subject
-            self.time, self.extensions, self.data = time, extensions, data
-            _set_class(self, "__class__", cls)
-            return
-        for name, value in (("id", id), ("source", source), ("type", type), ("specversion", specversion),
-                            ("datacontenttype", datacontenttype), ("dataschema", dataschema),
-                            ("subject", subject), ("time", time), ("extensions", extensions), ("data", data)):
-            _set_class(self, name, value)
+        _fill(self, id, source, type, specversion, datacontenttype, dataschema, subject, time, extensions,
+              data)
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError(f"CloudEvent is immutable; use .replace({name}=...) to get a changed copy.")
@@ -145,11 +109,16 @@ class CloudEvent(Generic[T]):
         out: dict[str, Any] = {
             "specversion": self.specversion, "id": self.id, "source": self.source, "type": self.type
         }
-        for name in OPTIONAL:
-            value = getattr(self, name)
-            if value is not None:
-                out[name] = value
-        out.update(self.extensions)
+        if self.datacontenttype is not None:  # unrolled: this runs for every event encoded
+            out["datacontenttype"] = self.datacontenttype
+        if self.dataschema is not None:
+            out["dataschema"] = self.dataschema
+        if self.subject is not None:
+            out["subject"] = self.subject
+        if self.time is not None:
+            out["time"] = self.time
+        if self.extensions:
+            out.update(self.extensions)
         return out
 
     def get(self, name: str, default: Any = None) -> Any:
@@ -187,13 +156,16 @@ class CloudEvent(Generic[T]):
     def to_dict(self) -> dict[str, Any]:
         """The JSON event format as a dict: bytes go to `data_base64`, JSON data stays structured."""
         out = self.attributes()
-        for name, value in self.extensions.items():
-            if isinstance(value, bytes):  # the JSON format writes Binary attributes as base64
-                out[name] = _base64(value)
+        if self.extensions:
+            for name, value in self.extensions.items():
+                if isinstance(value, bytes):  # the JSON format writes Binary attributes as base64
+                    out[name] = _base64(value)
         data = self.data
         if data is None:
             return out
-        if isinstance(data, (bytes, bytearray, memoryview)):
+        if data.__class__ is dict:
+            out["data"] = data
+        elif isinstance(data, (bytes, bytearray, memoryview)):
             out["data_base64"] = _base64(bytes(data))
         else:
             out["data"] = _jsonable(data)
@@ -210,31 +182,89 @@ class CloudEvent(Generic[T]):
             raise InvalidEventError(
                 f"A CloudEvent in JSON format must be an object, got {type(obj).__name__}."
             )
-        attrs = dict(obj)
-        data = attrs.pop("data", _MISSING)
-        data_b64 = attrs.pop("data_base64", _MISSING)
-        if data is not _MISSING and data_b64 is not _MISSING:
-            raise InvalidEventError(
-                "A CloudEvent has both 'data' and 'data_base64'; send only one.", "data_base64"
-            )
-        if data_b64 is not _MISSING:
-            data = _decode_base64(data_b64)
-        elif data is _MISSING:
-            data = None
-        if "specversion" not in attrs:
-            raise InvalidEventError(
-                "CloudEvent attribute 'specversion' is missing; set it to '1.0'.", "specversion"
-            )
-        return from_attributes(attrs, data)
+        return _from_json_object(dict(obj))
 
     @classmethod
     def from_json(cls, text: str | bytes) -> CloudEvent[Any]:
         """Read one event in the JSON event format."""
-        return cls.from_dict(loads(text, "a structured CloudEvent"))
+        obj = loads(text, "a structured CloudEvent")
+        return _from_json_object(obj) if obj.__class__ is dict else cls.from_dict(obj)
+
+
+def _from_json_object(attrs: dict[str, Any]) -> CloudEvent[Any]:
+    """The JSON event format from a dict this module may consume (it is changed in place)."""
+    data = attrs.pop("data", _MISSING)
+    data_b64 = attrs.pop("data_base64", _MISSING)
+    if data is not _MISSING and data_b64 is not _MISSING:
+        raise InvalidEventError(
+            "A CloudEvent has both 'data' and 'data_base64'; send only one.", "data_base64"
+        )
+    if data_b64 is not _MISSING:
+        data = _decode_base64(data_b64)
+    elif data is _MISSING:
+        data = None
+    if "specversion" not in attrs:
+        raise InvalidEventError(
+            "CloudEvent attribute 'specversion' is missing; set it to '1.0'.", "specversion"
+        )
+    return from_attributes(attrs, data)
 
 
 _EMPTY: Mapping[str, Any] = {}
 _set_class = object.__setattr__
+
+
+def _fill(
+    event: CloudEvent[Any], id: Any, source: Any, type: Any, specversion: Any, datacontenttype: Any,
+    dataschema: Any, subject: Any, time: Any, extensions: Any, data: Any, copy: bool = True,
+) -> None:
+    """Validate the attributes and store them; shared by `CloudEvent(...)` and the decoders (positional,
+    so a decoder does not pay for keyword parsing)."""
+    if not (id and source and type and id.__class__ is str and source.__class__ is str
+            and type.__class__ is str):
+        _reject_required(id, source, type)
+    if specversion != SPECVERSION:
+        raise InvalidEventError(
+            f"CloudEvent attribute 'specversion' must be '1.0', got {specversion!r}; "
+            "only CloudEvents 1.0 is supported.",
+            "specversion",
+        )
+    if not ((datacontenttype is None or (datacontenttype.__class__ is str and datacontenttype))
+            and dataschema is None and subject is None):
+        _reject_optional(datacontenttype, dataschema, subject)
+    if time is not None and not (time.__class__ is str and _RFC3339(time) and time[8:10] < "29"):
+        time = _check_time(time)
+    extensions = _check_extensions(extensions, copy) if extensions else _EMPTY
+    if event.__class__ is CloudEvent:  # fill the slots through a twin class without the immutability guard
+        _set_class(event, "__class__", _Unfrozen)
+        event.id, event.source, event.type, event.specversion = id, source, type, specversion
+        event.datacontenttype, event.dataschema, event.subject = datacontenttype, dataschema, subject
+        event.time, event.extensions, event.data = time, extensions, data
+        _set_class(event, "__class__", CloudEvent)
+        return
+    for name, value in (("id", id), ("source", source), ("type", type), ("specversion", specversion),
+                        ("datacontenttype", datacontenttype), ("dataschema", dataschema),
+                        ("subject", subject), ("time", time), ("extensions", extensions), ("data", data)):
+        _set_class(event, name, value)
+
+
+def _reject_required(*values: Any) -> None:
+    for name, value in zip(("id", "source", "type"), values):
+        if not isinstance(value, str) or not value:
+            raise InvalidEventError(
+                f"CloudEvent attribute '{name}' is required and must be a non-empty string, got {value!r}.",
+                name,
+            )
+
+
+def _reject_optional(*values: Any) -> None:
+    """Raise for the first optional attribute that is set but not a non-empty string (if any is)."""
+    for name, value in zip(("datacontenttype", "dataschema", "subject"), values):
+        if not (value is None or (isinstance(value, str) and value)):
+            raise InvalidEventError(
+                f"CloudEvent attribute '{name}' must be a non-empty string when present, got {value!r}.",
+                name,
+            )
 
 
 class _Unfrozen(Generic[T]):
@@ -245,21 +275,19 @@ class _Unfrozen(Generic[T]):
 
 def from_attributes(attrs: Mapping[str, Any], data: Any = None) -> CloudEvent[Any]:
     """Build an event from one flat attribute mapping (context attributes and extensions mixed)."""
-    known: dict[str, Any] = {}
-    extensions: dict[str, Any] = {}
-    for name, value in attrs.items():
-        if name in CONTEXT_ATTRIBUTES:
-            known[name] = value
-        else:
-            extensions[name] = value
-    for name in REQUIRED:
-        if name not in known:
-            raise InvalidEventError(
-                f"CloudEvent attribute '{name}' is missing; every CloudEvent needs "
-                "'id', 'source', 'type' and 'specversion'.",
-                name,
-            )
-    return CloudEvent(data=data, extensions=extensions, **known)
+    get = attrs.get
+    if "specversion" not in attrs or "id" not in attrs or "source" not in attrs or "type" not in attrs:
+        missing = next(name for name in REQUIRED if name not in attrs)
+        raise InvalidEventError(
+            f"CloudEvent attribute '{missing}' is missing; every CloudEvent needs "
+            "'id', 'source', 'type' and 'specversion'.",
+            missing,
+        )
+    extensions = {k: v for k, v in attrs.items() if k not in CONTEXT_ATTRIBUTES} if len(attrs) > 4 else None
+    event: CloudEvent[Any] = CloudEvent.__new__(CloudEvent)
+    _fill(event, attrs["id"], attrs["source"], attrs["type"], attrs["specversion"], get("datacontenttype"),
+          get("dataschema"), get("subject"), get("time"), extensions, data, False)
+    return event
 
 
 def loads(text: str | bytes, what: str) -> Any:
@@ -307,8 +335,12 @@ def _real_day(value: str) -> bool:
     return month != 2 or day != 29 or (year % 4 == 0 and (year % 100 != 0 or year % 400 == 0))
 
 
-def _check_extensions(extensions: Mapping[str, Any]) -> Mapping[str, Any]:
+def _check_extensions(extensions: Mapping[str, Any], copy: bool = True) -> Mapping[str, Any]:
     for name, value in extensions.items():
+        if value.__class__ is str and name.__class__ is str and name.isalnum() and name.isascii() and (
+            name.islower() or name.isdigit()
+        ) and name not in _RESERVED:
+            continue  # the common case: a valid name with a string value
         if not isinstance(name, str) or not _is_extension_name(name) or name in _RESERVED:
             raise InvalidEventError(
                 f"CloudEvent extension name {name!r} is invalid: names are lowercase letters and "
@@ -326,7 +358,7 @@ def _check_extensions(extensions: Mapping[str, Any]) -> Mapping[str, Any]:
                 f"got {type(value).__name__}.",
                 name,
             )
-    return dict(extensions)
+    return dict(extensions) if copy else extensions
 
 
 def _is_extension_name(name: str) -> bool:

@@ -8,11 +8,19 @@ everything outside printable ASCII, as UTF-8).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from json import loads as _json_loads
 from typing import Any
 from urllib.parse import quote, unquote
 
 from .cloudevent import (
-    CloudEvent, CONTEXT_ATTRIBUTES, dumps, from_attributes, is_json_content_type, loads, _jsonable,
+    CONTEXT_ATTRIBUTES,
+    CloudEvent,
+    _from_json_object,
+    _jsonable,
+    dumps,
+    from_attributes,
+    is_json_content_type,
+    loads,
 )
 from .errors import InvalidEventError
 
@@ -45,13 +53,23 @@ def _mode(lower: dict[str, str]) -> str | None:
 
 def from_http(headers: Mapping[str, str], body: bytes | str | None) -> CloudEvent[Any]:
     """Read one CloudEvent from an HTTP message in binary or structured mode."""
-    lower = _lower(headers)
-    found = _mode(lower)
-    if found == "structured":
-        return _from_structured(lower, body)
-    if found == "binary":
-        return _from_binary(lower, body)
-    if found == "batch":
+    attrs: dict[str, Any] = {}
+    content_type = None
+    for name, value in headers.items():  # one pass: lowercase, pick ce- headers and the content type
+        name = name.lower()
+        if name[:3] == "ce-":
+            if value.__class__ is not str:
+                value = str(value)
+            attrs[name[3:]] = _decode_header(name, value) if "%" in value else value
+        elif name == "content-type":
+            content_type = value
+    if content_type is not None and content_type[:24].lower() == "application/cloudevents+":
+        return _from_structured(content_type, body)
+    if "specversion" in attrs:
+        if content_type is not None:
+            attrs["datacontenttype"] = content_type
+        return from_attributes(attrs, decode_data(content_type, body))
+    if content_type is not None and content_type[:30].lower() == "application/cloudevents-batch+":
         raise InvalidEventError(
             "This HTTP message holds a batch of CloudEvents; read it with from_http_batch()."
         )
@@ -79,6 +97,10 @@ def to_binary(event: CloudEvent[Any]) -> tuple[dict[str, str], bytes]:
     for name, value in event.attributes().items():
         if name == "datacontenttype":
             headers["content-type"] = value
+        elif value.__class__ is str and value.isascii() and value.isprintable() and " " not in value and (
+            '"' not in value and "%" not in value
+        ):
+            headers["ce-" + name] = value  # nothing to percent-encode (nearly always)
         else:
             headers["ce-" + name] = encode_header_value(value)
     body, content_type = _encode_data(event)
@@ -135,28 +157,16 @@ def _decode_header(name: str, value: str) -> str:
         ) from None
 
 
-def _from_structured(headers: dict[str, str], body: bytes | str | None) -> CloudEvent[Any]:
-    media = headers.get("content-type", "").split(";", 1)[0].strip().lower()
+def _from_structured(content_type: str, body: bytes | str | None) -> CloudEvent[Any]:
+    media = content_type.split(";", 1)[0].strip().lower()
     if media != STRUCTURED:
         raise InvalidEventError(
             f"Structured CloudEvents in format {media!r} are not supported; send "
             f"'{STRUCTURED}' or use binary mode.",
             "datacontenttype",
         )
-    return CloudEvent.from_dict(loads(body or b"", "The structured CloudEvent body"))
-
-
-def _from_binary(headers: dict[str, str], body: bytes | str | None) -> CloudEvent[Any]:
-    attrs: dict[str, Any] = {}
-    for name, value in headers.items():
-        if name.startswith("ce-"):
-            attrs[name[3:]] = _decode_header(name, value) if "%" in value else value
-    content_type = headers.get("content-type")
-    if content_type is not None:
-        attrs["datacontenttype"] = content_type
-    if "datacontenttype" in attrs and not isinstance(attrs["datacontenttype"], str):
-        raise InvalidEventError("Content-Type must be a string.", "datacontenttype")
-    return from_attributes(attrs, decode_data(content_type, body))
+    obj = loads(body or b"", "The structured CloudEvent body")
+    return _from_json_object(obj) if obj.__class__ is dict else CloudEvent.from_dict(obj)
 
 
 def decode_data(content_type: str | None, body: bytes | str | None) -> Any:
@@ -166,7 +176,10 @@ def decode_data(content_type: str | None, body: bytes | str | None) -> Any:
     if content_type is None:
         return body.encode("utf-8") if isinstance(body, str) else bytes(body)
     if is_json_content_type(content_type):
-        return loads(body, f"The body (Content-Type {content_type!r})")
+        try:
+            return _json_loads(body)
+        except (ValueError, UnicodeDecodeError):
+            return loads(body, f"The body (Content-Type {content_type!r})")  # raises, saying where
     if content_type.lower().startswith("text/") or "charset=" in content_type.lower():
         return body if isinstance(body, str) else _decode_text(bytes(body), content_type)
     return body.encode("utf-8") if isinstance(body, str) else bytes(body)

@@ -53,7 +53,7 @@ class App:
             timeout_s=own.timeout_s if own.timeout_s is not None else defaults.timeout_s,
             env={**defaults.env, **own.env},
             max_concurrency=own.max_concurrency,
-            architecture=own.architecture,
+            architecture=own.architecture or defaults.architecture or "x86_64",
             retries=own.retries if own.retries is not None else defaults.retries,
             dead_letter=own.dead_letter,
         )

@@ -59,3 +59,16 @@ def test_a_missing_module_names_the_config_key(tmp_path: Path) -> None:
 def test_not_a_directory(tmp_path: Path) -> None:
     with pytest.raises(AppLoadError, match="is not a directory"):
         load_app(tmp_path / "missing")
+
+
+def test_defaults_architecture_applies_unless_the_function_sets_one(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.portable-fn]\napp = "arch-app"\nmodules = ["arch_functions"]\n'
+        '[tool.portable-fn.defaults]\narchitecture = "arm64"\n')
+    (tmp_path / "arch_functions.py").write_text(
+        "from portable_fn import function, topic\n\n\n"
+        "@function(trigger=topic('a'))\ndef inherits(event):\n    pass\n\n\n"
+        "@function(trigger=topic('b'), architecture='x86_64')\ndef overrides(event):\n    pass\n")
+    app = load_app(tmp_path)
+    assert app.options(app.function("inherits")).architecture == "arm64"
+    assert app.options(app.function("overrides")).architecture == "x86_64"

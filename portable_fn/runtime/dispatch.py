@@ -26,7 +26,7 @@ _PLAIN = (dict, list, str, bytes, int, float, bool)
 class Binding:
     """How to call one handler: what its first argument is, and whether it wants a Context."""
 
-    __slots__ = ("first", "convert", "wants_context", "is_async", "view")
+    __slots__ = ("first", "convert", "wants_context", "is_async", "view", "call_event")
 
     def __init__(self, first: str, convert: Callable[[Any], Any] | None, wants_context: bool,
                  is_async: bool, view: bool) -> None:
@@ -35,6 +35,22 @@ class Binding:
         self.wants_context = wants_context
         self.is_async = is_async
         self.view = view  # convert takes the whole event (StorageObject & co.)
+        self.call_event: Callable[[Any, CloudEvent[Any], Context | None], Any] = _call_any
+
+    def specialise(self) -> Binding:
+        """Pick the per-event call path once, so the common signatures skip every check per event."""
+        if self.first == "event" and self.convert is None and not self.wants_context and not self.is_async:
+            self.call_event = _call_plain
+        return self
+
+
+def _call_plain(spec: Any, event: CloudEvent[Any], ctx: Context | None) -> Any:
+    return spec.handler(event)
+
+
+def _call_any(spec: Any, event: CloudEvent[Any], ctx: Context | None) -> Any:
+    binding = spec.binding
+    return _invoke(spec, binding, bind_event(binding, event), ctx)
 
 
 def bind_handler(spec: Any) -> Binding:
@@ -75,7 +91,7 @@ def bind_handler(spec: Any) -> Binding:
                 "Context (or be named ctx)."
             )
         first, convert, view = _first_parameter(spec, pname, hint, is_http)
-    return Binding(first, convert, wants_context, is_async, view)
+    return Binding(first, convert, wants_context, is_async, view).specialise()
 
 
 def _without_none(hint: Any) -> Any:
@@ -231,12 +247,10 @@ def bind_event(binding: Binding, event: CloudEvent[Any]) -> CloudEvent[Any]:
 
 def call_event(spec: Any, event: CloudEvent[Any] | BaseException, ctx: Context | None = None) -> Result:
     """Deliver one event; never raises for anything the handler or the data does."""
-    if isinstance(event, BaseException):  # a record that could not even be decoded
+    if event.__class__ is not CloudEvent and isinstance(event, BaseException):  # could not be decoded
         return Result(DEAD_LETTER, reason=str(event), error=event)
     try:
-        binding = spec.binding
-        value = _invoke(spec, binding, bind_event(binding, event), ctx)
-        return Result(ACK, value, event_id=event.id)
+        return Result(ACK, spec.binding.call_event(spec, event, ctx), None, None, event.id)
     except DeadLetter as exc:
         return Result(DEAD_LETTER, reason=exc.reason, error=exc, event_id=event.id)
     except InvalidEventError as exc:

@@ -33,7 +33,7 @@ class FunctionOptions:
         timeout_s: float | None = None,
         env: Mapping[str, str] | None = None,
         max_concurrency: int | None = None,
-        architecture: str = "x86_64",
+        architecture: str | None = None,
         retries: int | None = None,
         dead_letter: bool | str = True,
     ) -> None:
@@ -55,7 +55,7 @@ class FunctionOptions:
             raise fail("env", env, "use a dict of NAME='value' strings, names like MY_SETTING")
         if max_concurrency is not None and (not _is_int(max_concurrency) or max_concurrency < 1):
             raise fail("max_concurrency", max_concurrency, "use an integer of at least 1")
-        if architecture not in ARCHITECTURES:
+        if architecture is not None and architecture not in ARCHITECTURES:
             raise fail("architecture", architecture, f"use one of {ARCHITECTURES}")
         if retries is not None and (not _is_int(retries) or not 0 <= retries <= 100):
             raise fail("retries", retries, "use an integer from 0 (never retry) to 100")

@@ -88,7 +88,7 @@ def test_defaults() -> None:
     options = FunctionOptions("f")
     assert options.to_dict() == {
         "memory_mb": None, "timeout_s": None, "env": {}, "max_concurrency": None,
-        "architecture": "x86_64", "retries": None, "dead_letter": True,
+        "architecture": None, "retries": None, "dead_letter": True,
     }
     assert options.max_attempts == 3
     assert FunctionOptions("f", retries=0).max_attempts == 1
@@ -124,7 +124,7 @@ def test_valid_options_are_kept() -> None:
         ("max_concurrency", 0, "use an integer of at least 1"),
         ("max_concurrency", 1.5, "use an integer of at least 1"),
         ("architecture", "arm", r"use one of \('x86_64', 'arm64'\)"),
-        ("architecture", None, r"use one of \('x86_64', 'arm64'\)"),
+        ("architecture", "x86", r"use one of \('x86_64', 'arm64'\)"),
         ("retries", -1, r"use an integer from 0 \(never retry\) to 100"),
         ("retries", 101, r"use an integer from 0 \(never retry\) to 100"),
         ("retries", False, r"use an integer from 0"),

@@ -1,20 +1,26 @@
 """`AwsProvider`: portable-fn on AWS Lambda, found through the `portable_fn.providers` entry point `aws`.
 
-This module is the provider side and never ships in a function zip. So far it checks an app against
-Lambda's limits and runs native events through the runtime shim (`portable-fn invoke --provider aws
---event native.json`); packaging, plan and deploy are still the base class's NotImplementedError.
+This module is the provider side and never ships in a function zip. It composes the parts: the runtime
+shim (`shim.py`, what runs in Lambda), packaging for Lambda's platform (`packaging.py`) and the boto3
+deploy side (`deploy/`, imported only when packaging, planning, deploying or removing).
 """
 
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from portable_fn.provider import Provider
+from portable_fn.provider import Progress, Provider
 from portable_fn.runtime.errors import UnsupportedTriggerError
 
 from .http_events import compile_route
 from .shim import deliver
+
+if TYPE_CHECKING:
+    from portable_fn.deploy import Artifact, Executor, RemoteState, Resource
+
+    from .deploy import AwsDeployer
 
 MAX_TIMEOUT_S = 900  # Lambda stops any invocation after 15 minutes
 MAX_MEMORY_MB = 10240
@@ -25,8 +31,42 @@ class AwsProvider(Provider):
 
     name = "aws"
 
+    def __init__(self, settings: dict[str, Any] | None = None, endpoint_url: str | None = None) -> None:
+        super().__init__(settings, endpoint_url)
+        self._deployer: AwsDeployer | None = None
+
+    @property
+    def deployer(self) -> AwsDeployer:
+        """The boto3 side, created on first use (so `invoke` never imports boto3)."""
+        if self._deployer is None:
+            from .deploy import AwsDeployer
+
+            self._deployer = AwsDeployer(self.settings, self.endpoint_url)
+        return self._deployer
+
+    def package(self, app: Any, stage: str, out_dir: Path, progress: Progress) -> Artifact:
+        from .packaging import build_package
+
+        return build_package(app, stage, out_dir, progress)
+
+    def desired(self, app: Any, stage: str, artifact: Artifact) -> list[Resource]:
+        return self.deployer.desired(app, stage, artifact)
+
+    def read_remote(self, app: Any, stage: str) -> RemoteState:
+        return self.deployer.read_remote(app, stage)
+
+    def executor(self, app: Any, stage: str) -> Executor:
+        return self.deployer.executor(app, stage)
+
+    def outputs(self, app: Any, stage: str, remote: RemoteState) -> dict[str, Any]:
+        return self.deployer.outputs(app, stage, remote)
+
     def check(self, app: Any) -> None:
-        """Reject what Lambda cannot run: timeouts over 15 minutes, memory over 10,240 MB."""
+        """Reject what Lambda cannot run (timeouts over 15 minutes, memory over 10,240 MB) or bind."""
+        self._check_limits(app)
+        self.deployer.check(app)
+
+    def _check_limits(self, app: Any) -> None:
         for spec in app.functions:
             options = app.options(spec)
             if options.timeout_s is not None and options.timeout_s > MAX_TIMEOUT_S:

@@ -17,7 +17,7 @@ import pytest
 
 PACKAGE_DIR = Path(portable_fn_aws.__file__).resolve().parent
 SHIPPED = ["__init__.py", "shim.py", "http_events.py", "records.py"]
-PROVIDER_SIDE = {"provider.py"}
+PROVIDER_SIDE = {"provider.py", "packaging.py", "_wheels.py"}
 
 
 def _imports(path: Path) -> list[tuple[int, str]]:

@@ -1,0 +1,91 @@
+"""The deploy side of portable-fn on AWS: plan, deploy, remove and info with boto3.
+
+`AwsDeployer` is what `AwsProvider` delegates `desired`, `read_remote`, `executor` and `outputs` to.
+The parts follow the shared pipeline (see `portable_fn.deploy`):
+
+    naming      names, the two tags and ARNs         resources   frozen dataclasses, no I/O
+    desired     app -> resources (pure)              policies    least-privilege IAM documents
+    remote      AWS -> RemoteState (reads only)      appliers    create/update/delete per resource
+    executor    AwsExecutor (the only mutator)       client      AwsClient, the one I/O boundary
+    outputs     URLs and ARNs after a deploy         expressions 5-field cron -> AWS cron
+
+Settings (`[tool.portable-fn.aws]`, stage overrides applied): `region` (else AWS_REGION or
+AWS_DEFAULT_REGION), `profile`, `log_retention_days` (14), `buckets` (logical bucket name -> an existing
+bucket to use instead of creating `<app>-<stage>-<name>`), `wait_delay_s` (2) and `wait_max_attempts`
+(150) for the Lambda state waiters, `iam_propagation_attempts` (10), `max_attempts` (8, botocore's
+"standard" retry mode for throttling and transient errors).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from portable_fn.deploy import Artifact, RemoteState, Resource
+from portable_fn.runtime.errors import ConfigError
+from portable_fn.runtime.triggers import Schedule
+
+from .appliers import Context
+from .client import AwsClient
+from .desired import DEFAULT_LOG_RETENTION_DAYS, HANDLER_MODULE, Target, code_sha256, desired
+from .executor import AwsExecutor
+from .expressions import schedule_expression
+from .naming import TAG_APP, TAG_STAGE, Arns, Names
+from .outputs import outputs
+from .remote import RemoteReader
+
+__all__ = ["HANDLER_MODULE", "TAG_APP", "TAG_STAGE", "AwsClient", "AwsDeployer", "AwsExecutor", "code_sha256"]
+
+
+class AwsDeployer:
+    """The deploy half of the AWS provider for one set of settings and one endpoint."""
+
+    def __init__(self, settings: dict[str, Any] | None = None, endpoint_url: str | None = None,
+                 client: AwsClient | None = None) -> None:
+        self.settings = dict(settings or {})
+        self.endpoint_url = endpoint_url
+        self._client = client
+
+    @property
+    def client(self) -> AwsClient:
+        """The one AwsClient every call goes through (made on first use, so `check` needs no region)."""
+        if self._client is None:
+            self._client = AwsClient(self.region(), self.endpoint_url, self.settings.get("profile"),
+                                     int(self.settings.get("max_attempts", 8)))
+        return self._client
+
+    def region(self) -> str:
+        region = self.settings.get("region") or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+        if not region:
+            raise ConfigError(
+                "Deploying to aws needs a region: set region = \"eu-west-1\" (for example) under "
+                "[tool.portable-fn.aws] in pyproject.toml, or the AWS_REGION environment variable."
+            )
+        return str(region)
+
+    def check(self, app: Any) -> None:
+        """Raise UnsupportedTriggerError for a schedule EventBridge Scheduler cannot express."""
+        for spec in app.functions:
+            if isinstance(spec.trigger, Schedule):
+                schedule_expression(spec.name, spec.trigger)
+
+    def names(self, app: Any, stage: str) -> Names:
+        buckets = self.settings.get("buckets") or {}
+        return Names(app.name, stage, tuple(sorted((str(k), str(v)) for k, v in buckets.items())))
+
+    def arns(self) -> Arns:
+        return Arns(self.client.partition, self.client.region, self.client.account())
+
+    def desired(self, app: Any, stage: str, artifact: Artifact) -> list[Resource]:
+        self.check(app)
+        retention = int(self.settings.get("log_retention_days", DEFAULT_LOG_RETENTION_DAYS))
+        return desired(Target(app, stage, self.names(app, stage), self.arns(), artifact, retention))
+
+    def read_remote(self, app: Any, stage: str) -> RemoteState:
+        return RemoteReader(self.client, self.names(app, stage), self.arns()).read()
+
+    def executor(self, app: Any, stage: str) -> AwsExecutor:
+        return AwsExecutor(app.name, stage, Context(self.client, app.name, stage, self.arns(), self.settings))
+
+    def outputs(self, app: Any, stage: str, remote: RemoteState) -> dict[str, Any]:
+        return outputs(app, stage, remote, self.names(app, stage), self.arns())

@@ -1,0 +1,384 @@
+"""How each kind of resource is created, updated and deleted: the only code here that mutates AWS.
+
+One `Applier` per resource type, all going through the same `AwsClient`. Every action is safe to
+repeat: deletes accept "already gone", creates of what a failed run left half-done finish the job, so
+rerunning `deploy` after a failure converges.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+from botocore.exceptions import ClientError  # type: ignore[import-untyped]
+
+from portable_fn.deploy import Resource
+
+from .client import AwsClient, error_code, missing
+from .naming import Arns, tag_list, tags
+from .policies import POLICY_NAME
+from .resources import (
+    CODE_FIELDS,
+    Bucket,
+    BucketNotification,
+    EventSourceMapping,
+    Function,
+    FunctionUrl,
+    InvokeConfig,
+    LogGroup,
+    Permission,
+    Queue,
+    Role,
+    Schedule,
+    ScheduleGroup,
+    Subscription,
+    Topic,
+)
+
+R = TypeVar("R", bound=Resource)
+T = TypeVar("T")
+# IAM is eventually consistent: a role or policy made a moment ago may not be usable yet by Lambda or
+# Scheduler, which then answer with one of these codes and a message about the role.
+PROPAGATION_CODES = frozenset({"InvalidParameterValueException", "ValidationException"})
+
+
+class Context:
+    """What every applier shares: the client, the tags to put, ARNs, and wait/retry timings."""
+
+    def __init__(self, aws: AwsClient, app: str, stage: str, arns: Arns, settings: dict[str, Any]) -> None:
+        self.aws = aws
+        self.tags = tags(app, stage)
+        self.tag_list = tag_list(app, stage)
+        self.arns = arns
+        self.wait_delay_s = float(settings.get("wait_delay_s", 2))
+        self.wait_attempts = int(settings.get("wait_max_attempts", 150))
+        self.propagation_attempts = int(settings.get("iam_propagation_attempts", 10))
+
+    def after_iam(self, call: Callable[[], T]) -> T:
+        """`call()`, retried while AWS says a freshly made role cannot be used yet."""
+        for attempt in range(1, self.propagation_attempts + 1):
+            try:
+                return call()
+            except ClientError as exc:
+                text = str(exc).lower()
+                if (attempt == self.propagation_attempts or error_code(exc) not in PROPAGATION_CODES
+                        or not ("role" in text or "permission" in text)):
+                    raise
+                time.sleep(min(self.wait_delay_s * attempt, 10))
+        raise AssertionError("unreachable")
+
+    def wait(self, waiter: str, function: str) -> None:
+        self.aws.lambda_.get_waiter(waiter).wait(
+            FunctionName=function, WaiterConfig={"Delay": self.wait_delay_s, "MaxAttempts": self.wait_attempts})
+
+
+def tolerate_missing(call: Callable[[], Any], *codes: str) -> None:
+    """Run a delete; a resource that is already gone is fine (a rerun after a failure)."""
+    try:
+        call()
+    except ClientError as exc:
+        if not missing(exc, *codes):
+            raise
+
+
+class Applier(Generic[R]):
+    """Create, update, delete one type of resource. Types whose every field is in their name (topics,
+    buckets, schedule groups) are never updated: the planner only updates what has compared fields."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.aws = ctx.aws
+
+    def create(self, resource: R) -> None:
+        raise NotImplementedError
+
+    def update(self, resource: R, previous: R, changes: tuple[str, ...]) -> None:
+        raise NotImplementedError(f"{resource.kind} {resource.name} cannot be updated in place")
+
+    def delete(self, resource: R) -> None:
+        raise NotImplementedError
+
+    def replace(self, resource: R, previous: R) -> None:
+        self.delete(previous)
+        self.create(resource)
+
+
+class LogGroups(Applier[LogGroup]):
+    def create(self, resource: LogGroup) -> None:
+        try:
+            self.aws.logs.create_log_group(logGroupName=resource.name, tags=self.ctx.tags)
+        except ClientError as exc:
+            if error_code(exc) != "ResourceAlreadyExistsException":
+                raise
+            self.aws.logs.tag_resource(resourceArn=self.ctx.arns.log_group(resource.name), tags=self.ctx.tags)
+        self.update(resource, resource, ("retention_days",))
+
+    def update(self, resource: LogGroup, previous: LogGroup, changes: tuple[str, ...]) -> None:
+        self.aws.logs.put_retention_policy(logGroupName=resource.name, retentionInDays=resource.retention_days)
+
+    def delete(self, resource: LogGroup) -> None:
+        tolerate_missing(lambda: self.aws.logs.delete_log_group(logGroupName=resource.name))
+
+
+class Roles(Applier[Role]):
+    def create(self, resource: Role) -> None:
+        self.aws.iam.create_role(RoleName=resource.name, Path=resource.path, AssumeRolePolicyDocument=resource.trust,
+                                 Tags=self.ctx.tag_list, Description="Created by portable-fn deploy")
+        self.put_policy(resource)
+
+    def update(self, resource: Role, previous: Role, changes: tuple[str, ...]) -> None:
+        if "trust" in changes:
+            self.aws.iam.update_assume_role_policy(RoleName=resource.name, PolicyDocument=resource.trust)
+        if "policy" in changes:
+            self.put_policy(resource)
+
+    def put_policy(self, resource: Role) -> None:
+        self.aws.iam.put_role_policy(RoleName=resource.name, PolicyName=POLICY_NAME, PolicyDocument=resource.policy)
+
+    def delete(self, resource: Role) -> None:
+        tolerate_missing(lambda: self.aws.iam.delete_role_policy(RoleName=resource.name, PolicyName=POLICY_NAME),
+                         "NoSuchEntity")
+        tolerate_missing(lambda: self.aws.iam.delete_role(RoleName=resource.name), "NoSuchEntity")
+
+
+class Functions(Applier[Function]):
+    def create(self, resource: Function) -> None:
+        self.ctx.after_iam(lambda: self.aws.lambda_.create_function(
+            FunctionName=resource.name, PackageType="Zip", Code={"ZipFile": self.zip(resource)},
+            Architectures=[resource.architecture], Tags=self.ctx.tags, **self.configuration(resource)))
+        self.ctx.wait("function_active_v2", resource.name)
+
+    def update(self, resource: Function, previous: Function, changes: tuple[str, ...]) -> None:
+        if CODE_FIELDS.intersection(changes):
+            self.aws.lambda_.update_function_code(FunctionName=resource.name, ZipFile=self.zip(resource),
+                                                  Architectures=[resource.architecture])
+            self.ctx.wait("function_updated_v2", resource.name)
+        if set(changes) - CODE_FIELDS:
+            self.ctx.after_iam(lambda: self.aws.lambda_.update_function_configuration(
+                FunctionName=resource.name, **self.configuration(resource)))
+            self.ctx.wait("function_updated_v2", resource.name)
+
+    def delete(self, resource: Function) -> None:
+        tolerate_missing(lambda: self.aws.lambda_.delete_function(FunctionName=resource.name))
+
+    @staticmethod
+    def configuration(resource: Function) -> dict[str, Any]:
+        return {
+            "Role": resource.role_arn, "Handler": resource.handler, "Runtime": resource.runtime,
+            "MemorySize": resource.memory_mb, "Timeout": resource.timeout_s,
+            "Environment": {"Variables": dict(resource.env)},
+        }
+
+    @staticmethod
+    def zip(resource: Function) -> bytes:
+        return Path(resource.zip_path).read_bytes()
+
+
+class InvokeConfigs(Applier[InvokeConfig]):
+    def create(self, resource: InvokeConfig) -> None:
+        on_failure = {"Destination": resource.on_failure_arn} if resource.on_failure_arn else {}
+        self.ctx.after_iam(lambda: self.aws.lambda_.put_function_event_invoke_config(
+            FunctionName=resource.name, MaximumRetryAttempts=resource.max_retries,
+            DestinationConfig={"OnFailure": on_failure}))
+
+    def update(self, resource: InvokeConfig, previous: InvokeConfig, changes: tuple[str, ...]) -> None:
+        self.create(resource)
+
+    def delete(self, resource: InvokeConfig) -> None:
+        tolerate_missing(lambda: self.aws.lambda_.delete_function_event_invoke_config(FunctionName=resource.name))
+
+
+class FunctionUrls(Applier[FunctionUrl]):
+    def create(self, resource: FunctionUrl) -> None:
+        self.aws.lambda_.create_function_url_config(FunctionName=resource.name, AuthType=resource.auth_type)
+
+    def update(self, resource: FunctionUrl, previous: FunctionUrl, changes: tuple[str, ...]) -> None:
+        self.aws.lambda_.update_function_url_config(FunctionName=resource.name, AuthType=resource.auth_type)
+
+    def delete(self, resource: FunctionUrl) -> None:
+        tolerate_missing(lambda: self.aws.lambda_.delete_function_url_config(FunctionName=resource.name))
+
+
+class Permissions(Applier[Permission]):
+    def create(self, resource: Permission) -> None:
+        params: dict[str, Any] = {"FunctionName": resource.function, "StatementId": resource.statement_id,
+                                  "Action": resource.action, "Principal": resource.principal}
+        if resource.source_arn:
+            params["SourceArn"] = resource.source_arn
+        if resource.url_auth_type:
+            params["FunctionUrlAuthType"] = resource.url_auth_type
+        if resource.via_function_url:
+            params["InvokedViaFunctionUrl"] = True
+        try:
+            self.aws.lambda_.add_permission(**params)
+        except ClientError as exc:
+            if error_code(exc) != "ResourceConflictException":  # a statement of that id is left over
+                raise
+            self.delete(resource)
+            self.aws.lambda_.add_permission(**params)
+
+    def update(self, resource: Permission, previous: Permission, changes: tuple[str, ...]) -> None:
+        self.replace(resource, previous)  # a statement cannot be edited, only removed and added again
+
+    def delete(self, resource: Permission) -> None:
+        tolerate_missing(lambda: self.aws.lambda_.remove_permission(
+            FunctionName=resource.function, StatementId=resource.statement_id))
+
+
+class Queues(Applier[Queue]):
+    def create(self, resource: Queue) -> None:
+        self.aws.sqs.create_queue(QueueName=resource.name, Attributes=self.attributes(resource, creating=True),
+                                  tags=self.ctx.tags)
+
+    def update(self, resource: Queue, previous: Queue, changes: tuple[str, ...]) -> None:
+        url = previous.url or self.url(resource.name)
+        self.aws.sqs.set_queue_attributes(QueueUrl=url, Attributes=self.attributes(resource, creating=False))
+
+    def delete(self, resource: Queue) -> None:
+        tolerate_missing(lambda: self.aws.sqs.delete_queue(QueueUrl=resource.url or self.url(resource.name)),
+                         "AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist")
+
+    def url(self, name: str) -> str:
+        return str(self.aws.sqs.get_queue_url(QueueName=name)["QueueUrl"])
+
+    @staticmethod
+    def attributes(resource: Queue, creating: bool) -> dict[str, str]:
+        out = {"VisibilityTimeout": str(resource.visibility_timeout_s),
+               "MessageRetentionPeriod": str(resource.retention_s)}
+        if resource.fifo and creating:
+            out["FifoQueue"] = "true"
+        if resource.dead_letter_arn:
+            out["RedrivePolicy"] = json.dumps({"deadLetterTargetArn": resource.dead_letter_arn,
+                                               "maxReceiveCount": resource.max_receive_count})
+        elif not creating:
+            out["RedrivePolicy"] = ""
+        return out
+
+
+class EventSourceMappings(Applier[EventSourceMapping]):
+    def create(self, resource: EventSourceMapping) -> None:
+        self.ctx.after_iam(lambda: self.aws.lambda_.create_event_source_mapping(
+            EventSourceArn=resource.queue_arn, FunctionName=resource.function, Enabled=True,
+            **self.settings(resource)))
+
+    def update(self, resource: EventSourceMapping, previous: EventSourceMapping, changes: tuple[str, ...]) -> None:
+        self.aws.lambda_.update_event_source_mapping(UUID=previous.uuid, **self.settings(resource))
+
+    def delete(self, resource: EventSourceMapping) -> None:
+        tolerate_missing(lambda: self.aws.lambda_.delete_event_source_mapping(UUID=resource.uuid))
+
+    @staticmethod
+    def settings(resource: EventSourceMapping) -> dict[str, Any]:
+        return {"BatchSize": resource.batch_size, "MaximumBatchingWindowInSeconds": resource.batching_window_s,
+                "FunctionResponseTypes": list(resource.response_types)}
+
+
+class Topics(Applier[Topic]):
+    def create(self, resource: Topic) -> None:
+        self.aws.sns.create_topic(Name=resource.name, Tags=self.ctx.tag_list)
+
+    def delete(self, resource: Topic) -> None:
+        tolerate_missing(lambda: self.aws.sns.delete_topic(TopicArn=self.ctx.arns.topic(resource.name)))
+
+
+class Subscriptions(Applier[Subscription]):
+    def create(self, resource: Subscription) -> None:
+        self.aws.sns.subscribe(TopicArn=resource.topic_arn, Protocol="lambda", Endpoint=resource.endpoint,
+                               ReturnSubscriptionArn=True)
+
+    def delete(self, resource: Subscription) -> None:
+        tolerate_missing(lambda: self.aws.sns.unsubscribe(SubscriptionArn=resource.arn))
+
+
+class Buckets(Applier[Bucket]):
+    def create(self, resource: Bucket) -> None:
+        params: dict[str, Any] = {"Bucket": resource.name}
+        if self.aws.region != "us-east-1":
+            params["CreateBucketConfiguration"] = {"LocationConstraint": self.aws.region}
+        try:
+            self.aws.s3.create_bucket(**params)
+        except ClientError as exc:
+            if error_code(exc) != "BucketAlreadyOwnedByYou":  # made by a run that failed before tagging it
+                raise
+        self.aws.s3.put_bucket_tagging(Bucket=resource.name, Tagging={"TagSet": self.ctx.tag_list})
+
+    def delete(self, resource: Bucket) -> None:
+        try:
+            self.aws.s3.delete_bucket(Bucket=resource.name)
+        except ClientError as exc:
+            if error_code(exc) == "BucketNotEmpty":
+                raise RuntimeError(
+                    f"bucket {resource.name!r} still holds objects and deploy never deletes data; empty it "
+                    f"(aws s3 rm s3://{resource.name} --recursive) if its objects can go"
+                ) from exc
+            if not missing(exc, "NoSuchBucket"):
+                raise
+
+
+class BucketNotifications(Applier[BucketNotification]):
+    """Entries of a bucket's one notification configuration: read, change ours, write back the rest."""
+
+    def create(self, resource: BucketNotification) -> None:
+        self.write(resource.bucket, resource.notification_id, self.entry(resource))
+
+    def update(self, resource: BucketNotification, previous: BucketNotification, changes: tuple[str, ...]) -> None:
+        self.create(resource)
+
+    def delete(self, resource: BucketNotification) -> None:
+        try:
+            self.write(resource.bucket, resource.notification_id, None)
+        except ClientError as exc:
+            if not missing(exc, "NoSuchBucket"):
+                raise
+
+    def write(self, bucket: str, entry_id: str, entry: dict[str, Any] | None) -> None:
+        config = self.aws.s3.get_bucket_notification_configuration(Bucket=bucket)
+        config.pop("ResponseMetadata", None)
+        kept = [e for e in config.get("LambdaFunctionConfigurations", []) if e.get("Id") != entry_id]
+        config["LambdaFunctionConfigurations"] = kept + ([entry] if entry else [])
+        self.aws.s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration=config)
+
+    @staticmethod
+    def entry(resource: BucketNotification) -> dict[str, Any]:
+        out: dict[str, Any] = {"Id": resource.notification_id, "LambdaFunctionArn": resource.function_arn,
+                               "Events": list(resource.events)}
+        rules = [{"Name": n, "Value": v} for n, v in (("prefix", resource.prefix), ("suffix", resource.suffix)) if v]
+        if rules:
+            out["Filter"] = {"Key": {"FilterRules": rules}}
+        return out
+
+
+class ScheduleGroups(Applier[ScheduleGroup]):
+    def create(self, resource: ScheduleGroup) -> None:
+        self.aws.scheduler.create_schedule_group(Name=resource.name, Tags=self.ctx.tag_list)
+
+    def delete(self, resource: ScheduleGroup) -> None:
+        tolerate_missing(lambda: self.aws.scheduler.delete_schedule_group(Name=resource.name))
+
+
+class Schedules(Applier[Schedule]):
+    def create(self, resource: Schedule) -> None:
+        self.ctx.after_iam(lambda: self.aws.scheduler.create_schedule(**self.definition(resource)))
+
+    def update(self, resource: Schedule, previous: Schedule, changes: tuple[str, ...]) -> None:
+        self.ctx.after_iam(lambda: self.aws.scheduler.update_schedule(**self.definition(resource)))
+
+    def delete(self, resource: Schedule) -> None:
+        tolerate_missing(lambda: self.aws.scheduler.delete_schedule(Name=resource.name, GroupName=resource.group))
+
+    @staticmethod
+    def definition(resource: Schedule) -> dict[str, Any]:
+        return {"Name": resource.name, "GroupName": resource.group, "ScheduleExpression": resource.expression,
+                "ScheduleExpressionTimezone": "UTC", "FlexibleTimeWindow": {"Mode": "OFF"}, "State": "ENABLED",
+                "Target": {"Arn": resource.target_arn, "RoleArn": resource.role_arn}}
+
+
+APPLIERS: dict[type[Resource], type[Applier[Any]]] = {
+    LogGroup: LogGroups, Role: Roles, Function: Functions, InvokeConfig: InvokeConfigs, FunctionUrl: FunctionUrls,
+    Permission: Permissions, Queue: Queues, EventSourceMapping: EventSourceMappings, Topic: Topics,
+    Subscription: Subscriptions, Bucket: Buckets, BucketNotification: BucketNotifications,
+    ScheduleGroup: ScheduleGroups, Schedule: Schedules,
+}

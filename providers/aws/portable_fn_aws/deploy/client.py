@@ -1,0 +1,133 @@
+"""`AwsClient`: the one boundary between deploy and AWS. Every call deploy makes goes through it.
+
+It owns one boto3 session and the clients made from it, all sharing a retry policy (botocore's
+"standard" mode: exponential backoff with jitter on throttling and transient errors), the endpoint
+(`endpoint_url`, else whatever botocore resolves from `AWS_ENDPOINT_URL`/config: LocalStack, moto) and a
+record of every operation called, taken from botocore's own `before-call` event. Tests read `calls`
+and `mutating_calls()`, and can `register` their own botocore event handlers (to inject a failure, say)
+without patching anything.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import boto3  # type: ignore[import-untyped]
+from botocore.config import Config  # type: ignore[import-untyped]
+from botocore.exceptions import ClientError  # type: ignore[import-untyped]
+
+READ_PREFIXES = ("Describe", "Get", "List")
+Handler = Callable[..., Any]
+
+
+class AwsClient:
+    """Lazily made boto3 clients for one region and endpoint, with a shared call record."""
+
+    def __init__(self, region: str, endpoint_url: str | None = None, profile: str | None = None,
+                 max_attempts: int = 8) -> None:
+        self.region = region
+        self.endpoint_url = endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or None
+        self.session = boto3.session.Session(region_name=region, profile_name=profile)
+        self.config = Config(
+            retries={"mode": "standard", "max_attempts": max_attempts},
+            s3={"addressing_style": "path"} if self.endpoint_url else {},
+        )
+        self.calls: list[tuple[str, str]] = []
+        self._clients: dict[str, Any] = {}
+        self._account: str | None = None
+        self._handlers: list[tuple[str, Handler]] = [("before-call", self._record)]
+
+    # -- the services deploy uses ------------------------------------------------------------------
+    @property
+    def iam(self) -> Any:
+        return self.service("iam")
+
+    @property
+    def lambda_(self) -> Any:
+        return self.service("lambda")
+
+    @property
+    def logs(self) -> Any:
+        return self.service("logs")
+
+    @property
+    def sqs(self) -> Any:
+        return self.service("sqs")
+
+    @property
+    def sns(self) -> Any:
+        return self.service("sns")
+
+    @property
+    def s3(self) -> Any:
+        return self.service("s3")
+
+    @property
+    def scheduler(self) -> Any:
+        return self.service("scheduler")
+
+    @property
+    def tagging(self) -> Any:
+        return self.service("resourcegroupstaggingapi")
+
+    @property
+    def sts(self) -> Any:
+        return self.service("sts")
+
+    def service(self, name: str) -> Any:
+        if name not in self._clients:
+            client = self.session.client(name, endpoint_url=self.endpoint_url, config=self.config)
+            for event, handler in self._handlers:
+                client.meta.events.register(event, handler)
+            self._clients[name] = client
+        return self._clients[name]
+
+    # -- helpers every reader needs ----------------------------------------------------------------
+    def pages(self, client: Any, operation: str, key: str, **params: Any) -> Iterator[Any]:
+        """The items under `key` across every page of a paginated List/Describe/Get operation."""
+        for page in client.get_paginator(operation).paginate(**params):
+            yield from page.get(key, [])
+
+    def account(self) -> str:
+        """The account id of the credentials in use (asked once)."""
+        if self._account is None:
+            self._account = str(self.sts.get_caller_identity()["Account"])
+        return self._account
+
+    @property
+    def partition(self) -> str:
+        return str(self.session.get_partition_for_region(self.region))
+
+    # -- observing and steering calls (tests, progress) --------------------------------------------
+    def register(self, event: str, handler: Handler) -> None:
+        """Register a botocore event handler on every client, made or yet to be made."""
+        self._handlers.append((event, handler))
+        for client in self._clients.values():
+            client.meta.events.register(event, handler)
+
+    def unregister(self, event: str, handler: Handler) -> None:
+        self._handlers.remove((event, handler))
+        for client in self._clients.values():
+            client.meta.events.unregister(event, handler)
+
+    def mutating_calls(self) -> list[tuple[str, str]]:
+        """Recorded calls whose operation is not a Describe, Get or List."""
+        return [c for c in self.calls if not c[1].startswith(READ_PREFIXES)]
+
+    def _record(self, model: Any = None, **_: Any) -> None:
+        if model is not None:
+            self.calls.append((model.service_model.service_name, model.name))
+
+
+def error_code(exc: BaseException) -> str:
+    """The AWS error code of a ClientError, '' for anything else."""
+    if isinstance(exc, ClientError):
+        return str(exc.response.get("Error", {}).get("Code", ""))
+    return ""
+
+
+def missing(exc: BaseException, *codes: str) -> bool:
+    """True when `exc` is a ClientError saying the thing asked about does not exist."""
+    return error_code(exc) in codes or error_code(exc).endswith(("NotFound", "NotFoundException"))

@@ -1,0 +1,242 @@
+"""What an app needs on AWS: its functions and triggers turned into resources. Pure: no AWS call.
+
+One function brings its log group, role and Lambda function, then what its trigger needs:
+
+    http      a Function URL (AWS_IAM, or NONE plus the public invoke permissions when public=True)
+    queue     the queue, its dead-letter queue with a redrive policy, an event source mapping
+    topic     the topic, a subscription and the permission for SNS to invoke the function
+    storage   the bucket (unless settings map it), a notification entry and the permission for S3
+    schedule  the app's schedule group and scheduler role, and a schedule
+
+Topic, storage and schedule invoke asynchronously, so their retries and dead-letter queue are the
+function's own: an `InvokeConfig` with the retries and an on-failure destination, the dead-letter queue.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from portable_fn.deploy import Artifact, Resource
+from portable_fn.runtime.function import FunctionOptions, FunctionSpec
+from portable_fn.runtime.triggers import Http, Queue, Schedule, Storage, Topic
+
+from . import policies
+from .expressions import schedule_expression
+from .naming import STATEMENT_PREFIX, Arns, Names
+from .resources import (
+    Bucket,
+    BucketNotification,
+    EventSourceMapping,
+    Function,
+    FunctionUrl,
+    InvokeConfig,
+    LogGroup,
+    Permission,
+    Role,
+    ScheduleGroup,
+    Subscription,
+    in_order,
+)
+from .resources import Queue as QueueResource
+from .resources import Schedule as ScheduleResource
+from .resources import Topic as TopicResource
+
+HANDLER_MODULE = "portable_fn_entry"  # the module the packaged zip exposes one handler per function from
+DEFAULT_LOG_RETENTION_DAYS = 14
+DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_S = 128, 3
+MAX_ASYNC_RETRIES = 2  # Lambda retries an asynchronous invocation at most twice
+DLQ_RETENTION_S = 1_209_600  # 14 days, the most SQS keeps a message
+S3_EVENTS = {"created": "s3:ObjectCreated:*", "deleted": "s3:ObjectRemoved:*"}
+
+
+def code_sha256(artifact: Artifact) -> str:
+    """Lambda's CodeSha256 (base64 of the digest) from the artifact's hex SHA-256."""
+    return base64.b64encode(bytes.fromhex(artifact.sha256)).decode("ascii")
+
+
+@dataclass(frozen=True)
+class Target:
+    """Everything the builders need besides the function: app, stage, names, ARNs and settings."""
+
+    app: Any
+    stage: str
+    names: Names
+    arns: Arns
+    artifact: Artifact
+    log_retention_days: int = DEFAULT_LOG_RETENTION_DAYS
+
+
+def desired(target: Target) -> list[Resource]:
+    """Every resource of the app, dependencies first."""
+    resources: list[Resource] = []
+    for spec in target.app.functions:
+        resources += FunctionResources(target, spec).build()
+    resources += scheduler_resources(target)
+    return in_order(resources)
+
+
+class FunctionResources:
+    """The resources one function brings."""
+
+    def __init__(self, target: Target, spec: FunctionSpec) -> None:
+        self.t = target
+        self.spec = spec
+        self.options: FunctionOptions = target.app.options(spec)
+        self.name = target.names.function(spec.name)
+        self.arn = target.arns.function(self.name)
+
+    def build(self) -> list[Resource]:
+        trigger = self.spec.trigger
+        dead_letter = self.async_dead_letter_queue()
+        dead_letter_arn = self.t.arns.queue(dead_letter) if dead_letter else ""
+        own: list[Resource] = [
+            LogGroup(self.t.names.log_group(self.spec.name), retention_days=self.t.log_retention_days),
+            self.role(self.queue_arn(), dead_letter_arn),
+            self.function(),
+        ]
+        if dead_letter:
+            own.append(QueueResource(dead_letter, retention_s=DLQ_RETENTION_S))
+        if trigger.is_event and not isinstance(trigger, Queue):
+            retries = min(self.options.max_attempts - 1, MAX_ASYNC_RETRIES)
+            own.append(InvokeConfig(self.name, max_retries=retries, on_failure_arn=dead_letter_arn))
+        return own + self.trigger_resources(trigger)
+
+    # -- the function itself ----------------------------------------------------------------------
+    def role(self, queue_arn: str, dead_letter_arn: str) -> Role:
+        names = self.t.names
+        log_arn = self.t.arns.log_group(names.log_group(self.spec.name))
+        return Role(names.role(self.spec.name), path=names.role_path, trust=policies.trust("lambda.amazonaws.com"),
+                    policy=policies.function_policy(log_arn, queue_arn, dead_letter_arn))
+
+    def function(self) -> Function:
+        names, options = self.t.names, self.options
+        return Function(
+            self.name,
+            role_arn=self.t.arns.role(names.role_path, names.role(self.spec.name)),
+            handler=f"{HANDLER_MODULE}.{self.spec.name}",
+            runtime=f"python{self.t.app.config.python}",
+            memory_mb=options.memory_mb or DEFAULT_MEMORY_MB,
+            timeout_s=math.ceil(options.timeout_s or DEFAULT_TIMEOUT_S),
+            env=tuple(sorted(self.env().items())),
+            architecture=options.architecture,
+            code_sha256=code_sha256(self.t.artifact),
+            zip_path=str(self.t.artifact.path),
+            arn=self.arn,
+        )
+
+    def env(self) -> dict[str, str]:
+        """App defaults < stage < the function's own < portable-fn's own variables."""
+        config = self.t.app.config
+        stage = config.stages.get(self.t.stage)
+        return {
+            **config.defaults.env, **(stage.env if stage else {}), **self.spec.options.env,
+            "PORTABLE_FN_APP": self.t.app.name, "PORTABLE_FN_STAGE": self.t.stage,
+            "PORTABLE_FN_FUNCTION": self.spec.name, "PORTABLE_FN_PROVIDER": "aws",
+        }
+
+    def queue_arn(self) -> str:
+        trigger = self.spec.trigger
+        if not isinstance(trigger, Queue):
+            return ""
+        return self.t.arns.queue(self.t.names.queue(trigger.name, trigger.fifo))
+
+    def async_dead_letter_queue(self) -> str:
+        """The queue Lambda sends failed asynchronous events to ('' for HTTP, queues, dead_letter=False)."""
+        trigger, dead_letter = self.spec.trigger, self.options.dead_letter
+        if not trigger.is_event or isinstance(trigger, Queue) or dead_letter is False:
+            return ""
+        logical = dead_letter if isinstance(dead_letter, str) else f"{self.spec.name}-dlq"
+        return self.t.names.queue(logical)
+
+    # -- what the trigger needs -------------------------------------------------------------------
+    def trigger_resources(self, trigger: Any) -> list[Resource]:
+        if isinstance(trigger, Http):
+            return self.http(trigger)
+        if isinstance(trigger, Queue):
+            return self.queue(trigger)
+        if isinstance(trigger, Topic):
+            return self.topic(trigger)
+        if isinstance(trigger, Storage):
+            return self.storage(trigger)
+        if isinstance(trigger, Schedule):
+            return self.schedule(trigger)
+        return []
+
+    def http(self, trigger: Http) -> list[Resource]:
+        if not trigger.public:
+            return [FunctionUrl(self.name, auth_type="AWS_IAM")]
+        return [
+            FunctionUrl(self.name, auth_type="NONE"),
+            self.permission("url", "*", action="lambda:InvokeFunctionUrl", url_auth_type="NONE"),
+            self.permission("url-invoke", "*", via_function_url=True),
+        ]
+
+    def queue(self, trigger: Queue) -> list[Resource]:
+        names, arns, options = self.t.names, self.t.arns, self.options
+        queue_name = names.queue(trigger.name, trigger.fifo)
+        visibility = min(43_200, max(30, 6 * math.ceil(options.timeout_s or DEFAULT_TIMEOUT_S)))
+        out: list[Resource] = []
+        dead_letter_arn, receives = "", 0
+        if options.dead_letter is not False:
+            logical = options.dead_letter if isinstance(options.dead_letter, str) else f"{trigger.name}-dlq"
+            dlq_name = names.queue(logical, trigger.fifo)
+            out.append(QueueResource(dlq_name, fifo=trigger.fifo, retention_s=DLQ_RETENTION_S))
+            dead_letter_arn, receives = arns.queue(dlq_name), options.max_attempts
+        out.append(QueueResource(queue_name, fifo=trigger.fifo, visibility_timeout_s=visibility,
+                                 dead_letter_arn=dead_letter_arn, max_receive_count=receives))
+        window = 1 if trigger.batch_size > 10 else 0  # Lambda requires a window for batches over 10
+        out.append(EventSourceMapping(f"{self.name}/{queue_name}", function=self.name,
+                                      queue_arn=arns.queue(queue_name), batch_size=trigger.batch_size,
+                                      batching_window_s=window, response_types=("ReportBatchItemFailures",)))
+        return out
+
+    def topic(self, trigger: Topic) -> list[Resource]:
+        topic_name = self.t.names.topic(trigger.name)
+        topic_arn = self.t.arns.topic(topic_name)
+        return [
+            TopicResource(topic_name),
+            self.permission("sns", "sns.amazonaws.com", source_arn=topic_arn),
+            Subscription(f"{topic_name}/{self.name}", topic_arn=topic_arn, endpoint=self.arn),
+        ]
+
+    def storage(self, trigger: Storage) -> list[Resource]:
+        names = self.t.names
+        bucket = names.bucket(trigger.bucket)
+        owned: list[Resource] = [Bucket(bucket)] if names.owns_bucket(trigger.bucket) else []
+        notification = BucketNotification(
+            f"{bucket}/{self.name}", bucket=bucket, notification_id=names.notification_id(self.spec.name),
+            function_arn=self.arn, events=(S3_EVENTS[trigger.on],), prefix=trigger.prefix, suffix=trigger.suffix)
+        return [*owned, self.permission("s3", "s3.amazonaws.com", source_arn=self.t.arns.bucket(bucket)),
+                notification]
+
+    def schedule(self, trigger: Schedule) -> list[Resource]:
+        names = self.t.names
+        return [ScheduleResource(
+            names.schedule(self.spec.name), group=names.schedule_group,
+            expression=schedule_expression(self.spec.name, trigger), target_arn=self.arn,
+            role_arn=self.t.arns.role(names.role_path, names.scheduler_role),
+        )]
+
+    def permission(self, purpose: str, principal: str, action: str = "lambda:InvokeFunction",
+                   source_arn: str = "", url_auth_type: str = "", via_function_url: bool = False) -> Permission:
+        sid = f"{STATEMENT_PREFIX}{purpose}"
+        return Permission(f"{self.name}/{sid}", function=self.name, statement_id=sid, action=action,
+                          principal=principal, source_arn=source_arn, url_auth_type=url_auth_type,
+                          via_function_url=via_function_url)
+
+
+def scheduler_resources(target: Target) -> list[Resource]:
+    """The schedule group and the role Scheduler assumes, when the app has any schedule."""
+    scheduled = [s for s in target.app.functions if isinstance(s.trigger, Schedule)]
+    if not scheduled:
+        return []
+    names, arns = target.names, target.arns
+    function_arns = [arns.function(names.function(s.name)) for s in scheduled]
+    return [
+        ScheduleGroup(names.schedule_group),
+        Role(names.scheduler_role, path=names.role_path, trust=policies.trust("scheduler.amazonaws.com"),
+             policy=policies.scheduler_policy(function_arns)),
+    ]

@@ -1,0 +1,129 @@
+"""Names, tags and ARNs of everything deploy creates: one place, so read, plan and remove agree.
+
+Every name starts with `<app>-<stage>-` (IAM role paths, log groups and schedule groups say the same in
+their own way) and every resource that AWS lets us tag carries both tags below. Remote state is found
+by these tags; the names only make resources readable in the console. A name longer than AWS allows is
+cut and ends in 8 hex digits of its SHA-256, so it stays unique and stable.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+TAG_APP = "portable-fn:app"
+TAG_STAGE = "portable-fn:stage"
+STATEMENT_PREFIX = "portable-fn-"  # Sid of every Lambda permission statement deploy adds
+NOTIFICATION_PREFIX = "portable-fn"  # Id of every S3 notification entry: portable-fn:<app>:<stage>:<function>
+
+MAX_LAMBDA, MAX_ROLE, MAX_QUEUE, MAX_TOPIC, MAX_BUCKET, MAX_SCHEDULE = 64, 64, 80, 256, 63, 64
+
+
+def fit(name: str, limit: int) -> str:
+    """`name` when it fits in `limit` characters, else a cut that ends in a short hash of it."""
+    if len(name) <= limit:
+        return name
+    return f"{name[: limit - 9]}-{hashlib.sha256(name.encode()).hexdigest()[:8]}"
+
+
+def tags(app: str, stage: str) -> dict[str, str]:
+    return {TAG_APP: app, TAG_STAGE: stage}
+
+
+def has_tags(found: dict[str, str], app: str, stage: str) -> bool:
+    return found.get(TAG_APP) == app and found.get(TAG_STAGE) == stage
+
+
+def tag_list(app: str, stage: str) -> list[dict[str, str]]:
+    """The tags in the Key/Value list shape IAM and the tagging API use."""
+    return [{"Key": k, "Value": v} for k, v in tags(app, stage).items()]
+
+
+def tag_dict(pairs: list[dict[str, Any]]) -> dict[str, str]:
+    return {p["Key"]: p["Value"] for p in pairs}
+
+
+@dataclass(frozen=True)
+class Names:
+    """The physical names for one app and stage."""
+
+    app: str
+    stage: str
+    buckets: tuple[tuple[str, str], ...] = ()  # settings `buckets`: logical name -> existing bucket
+
+    @property
+    def prefix(self) -> str:
+        return f"{self.app}-{self.stage}"
+
+    @property
+    def role_path(self) -> str:
+        return f"/portable-fn/{self.app}/{self.stage}/"
+
+    def function(self, fn: str) -> str:
+        return fit(f"{self.prefix}-{fn}", MAX_LAMBDA)
+
+    def role(self, fn: str) -> str:
+        return fit(f"{self.prefix}-{fn}", MAX_ROLE)
+
+    @property
+    def scheduler_role(self) -> str:
+        return fit(f"{self.prefix}-scheduler", MAX_ROLE)
+
+    def log_group(self, fn: str) -> str:
+        return f"/aws/lambda/{self.function(fn)}"
+
+    def queue(self, logical: str, fifo: bool = False) -> str:
+        suffix = ".fifo" if fifo else ""
+        return fit(f"{self.prefix}-{logical}", MAX_QUEUE - len(suffix)) + suffix
+
+    def topic(self, logical: str) -> str:
+        return fit(f"{self.prefix}-{logical}", MAX_TOPIC)
+
+    def bucket(self, logical: str) -> str:
+        return dict(self.buckets).get(logical) or fit(f"{self.prefix}-{logical}", MAX_BUCKET)
+
+    def owns_bucket(self, logical: str) -> bool:
+        """False for a bucket the settings map to an existing one: deploy never creates or deletes it."""
+        return logical not in dict(self.buckets)
+
+    @property
+    def schedule_group(self) -> str:
+        return fit(self.prefix, MAX_SCHEDULE)
+
+    def schedule(self, fn: str) -> str:
+        return fit(fn, MAX_SCHEDULE)
+
+    def notification_id(self, fn: str) -> str:
+        return f"{self.notification_prefix}{fn}"
+
+    @property
+    def notification_prefix(self) -> str:
+        return f"{NOTIFICATION_PREFIX}:{self.app}:{self.stage}:"
+
+
+@dataclass(frozen=True)
+class Arns:
+    """ARNs built from names, for policies and for resources that reference each other."""
+
+    partition: str
+    region: str
+    account: str
+
+    def function(self, name: str) -> str:
+        return f"arn:{self.partition}:lambda:{self.region}:{self.account}:function:{name}"
+
+    def role(self, path: str, name: str) -> str:
+        return f"arn:{self.partition}:iam::{self.account}:role{path}{name}"
+
+    def log_group(self, name: str) -> str:
+        return f"arn:{self.partition}:logs:{self.region}:{self.account}:log-group:{name}"
+
+    def queue(self, name: str) -> str:
+        return f"arn:{self.partition}:sqs:{self.region}:{self.account}:{name}"
+
+    def topic(self, name: str) -> str:
+        return f"arn:{self.partition}:sns:{self.region}:{self.account}:{name}"
+
+    def bucket(self, name: str) -> str:
+        return f"arn:{self.partition}:s3:::{name}"

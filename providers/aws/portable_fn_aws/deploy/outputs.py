@@ -1,0 +1,39 @@
+"""What a user needs after a deploy, read from the remote state: per function its ARN and how to reach
+or feed it (URL, queue URL, topic ARN, bucket, schedule expression)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from portable_fn.deploy import RemoteState
+
+from .naming import Arns, Names
+from .resources import Function, FunctionUrl, Queue, Schedule
+
+
+def outputs(app: Any, stage: str, remote: RemoteState, names: Names, arns: Arns) -> dict[str, Any]:
+    functions: dict[str, Any] = {}
+    for spec in app.functions:
+        deployed = remote.get((Function.kind, names.function(spec.name)))
+        if isinstance(deployed, Function):
+            functions[spec.name] = {"name": deployed.name, "arn": deployed.arn, "trigger": spec.trigger.kind,
+                                    **trigger_outputs(spec, remote, names, arns)}
+    return {"provider": "aws", "region": arns.region, "stage": stage, "functions": functions}
+
+
+def trigger_outputs(spec: Any, remote: RemoteState, names: Names, arns: Arns) -> dict[str, Any]:
+    trigger = spec.trigger
+    if trigger.kind == "http":
+        url = remote.get((FunctionUrl.kind, names.function(spec.name)))
+        return {"url": url.url, "auth": url.auth_type} if isinstance(url, FunctionUrl) else {}
+    if trigger.kind == "queue":
+        queue = remote.get((Queue.kind, names.queue(trigger.name, trigger.fifo)))
+        return {"queue_url": queue.url, "queue_arn": arns.queue(queue.name)} if isinstance(queue, Queue) else {}
+    if trigger.kind == "topic":
+        return {"topic_arn": arns.topic(names.topic(trigger.name))}
+    if trigger.kind == "storage":
+        return {"bucket": names.bucket(trigger.bucket)}
+    if trigger.kind == "schedule":
+        schedule = remote.get((Schedule.kind, names.schedule(spec.name)))
+        return {"schedule": schedule.expression} if isinstance(schedule, Schedule) else {}
+    return {}

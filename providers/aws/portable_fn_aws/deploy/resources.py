@@ -1,0 +1,192 @@
+"""The AWS resources deploy manages, as frozen dataclasses: plain values, no I/O.
+
+`desired` builds them from the app, `remote` builds them from what AWS answers, and the shared planner
+compares the two field by field. Fields in `ignore_on_compare` are filled in by AWS (ARNs, URLs, ids)
+or only needed to act (the zip's path), so they never cause an update. Every field of a desired and a
+remote resource is spelled the same way (sorted tuples, canonical JSON), so an unchanged app compares
+equal and a redeploy makes no call that changes anything.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from portable_fn.deploy import Resource
+
+Pairs = tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class LogGroup(Resource):
+    """A function's CloudWatch log group, created before the function so it is tagged and retained."""
+
+    kind = "log group"
+    retention_days: int = 14
+
+
+@dataclass(frozen=True)
+class Role(Resource):
+    """An IAM role under the app's path with one inline policy (`POLICY_NAME`); documents are canonical JSON."""
+
+    kind = "iam role"
+    ignore_on_compare = frozenset({"path"})
+    path: str = "/"
+    trust: str = ""
+    policy: str = ""
+
+
+@dataclass(frozen=True)
+class Function(Resource):
+    """A Lambda function. `CODE_FIELDS` change through UpdateFunctionCode, the rest through
+    UpdateFunctionConfiguration."""
+
+    kind = "lambda function"
+    ignore_on_compare = frozenset({"zip_path", "arn"})
+    role_arn: str = ""
+    handler: str = ""
+    runtime: str = ""
+    memory_mb: int = 128
+    timeout_s: int = 3
+    env: Pairs = ()
+    architecture: str = "x86_64"
+    code_sha256: str = ""  # base64 of the zip's SHA-256 digest, as Lambda reports CodeSha256
+    zip_path: str = ""
+    arn: str = ""
+
+
+CODE_FIELDS = frozenset({"code_sha256", "architecture"})
+
+
+@dataclass(frozen=True)
+class InvokeConfig(Resource):
+    """How Lambda handles asynchronous invocations (topic, storage, schedule): retries, then the
+    on-failure destination (the function's dead-letter queue). Named after its function."""
+
+    kind = "async invoke config"
+    max_retries: int = 2
+    on_failure_arn: str = ""
+
+
+@dataclass(frozen=True)
+class FunctionUrl(Resource):
+    """The HTTPS endpoint of an HTTP function; named after its function."""
+
+    kind = "function url"
+    ignore_on_compare = frozenset({"url"})
+    auth_type: str = "AWS_IAM"
+    url: str = ""
+
+
+@dataclass(frozen=True)
+class Permission(Resource):
+    """One statement of a function's resource policy, named `<function>/<statement id>`."""
+
+    kind = "lambda permission"
+    function: str = ""
+    statement_id: str = ""
+    action: str = "lambda:InvokeFunction"
+    principal: str = ""
+    source_arn: str = ""
+    url_auth_type: str = ""
+    via_function_url: bool = False
+
+
+@dataclass(frozen=True)
+class Queue(Resource):
+    """An SQS queue; `dead_letter_arn` and `max_receive_count` make its redrive policy."""
+
+    kind = "sqs queue"
+    ignore_on_compare = frozenset({"url"})
+    fifo: bool = False
+    visibility_timeout_s: int = 30
+    retention_s: int = 345600
+    dead_letter_arn: str = ""
+    max_receive_count: int = 0
+    url: str = ""
+
+
+@dataclass(frozen=True)
+class EventSourceMapping(Resource):
+    """Lambda polling a queue, named `<function>/<queue>`; reports partial batch failures."""
+
+    kind = "event source mapping"
+    ignore_on_compare = frozenset({"uuid"})
+    function: str = ""
+    queue_arn: str = ""
+    batch_size: int = 1
+    batching_window_s: int = 0
+    response_types: tuple[str, ...] = ()
+    uuid: str = ""
+
+
+@dataclass(frozen=True)
+class Topic(Resource):
+    """An SNS topic."""
+
+    kind = "sns topic"
+
+
+@dataclass(frozen=True)
+class Subscription(Resource):
+    """A function subscribed to a topic, named `<topic>/<function>`."""
+
+    kind = "sns subscription"
+    ignore_on_compare = frozenset({"arn"})
+    topic_arn: str = ""
+    endpoint: str = ""
+    arn: str = ""
+
+
+@dataclass(frozen=True)
+class Bucket(Resource):
+    """An S3 bucket the app owns (not one the settings map to an existing bucket)."""
+
+    kind = "s3 bucket"
+
+
+@dataclass(frozen=True)
+class BucketNotification(Resource):
+    """One entry of a bucket's notification configuration, named `<bucket>/<function>`; its `Id`
+    (`notification_id`) says which app and stage own it, since S3 cannot tag it."""
+
+    kind = "bucket notification"
+    bucket: str = ""
+    notification_id: str = ""
+    function_arn: str = ""
+    events: tuple[str, ...] = ()
+    prefix: str = ""
+    suffix: str = ""
+
+
+@dataclass(frozen=True)
+class ScheduleGroup(Resource):
+    """The app's EventBridge Scheduler group: tagged, since schedules themselves cannot be."""
+
+    kind = "schedule group"
+
+
+@dataclass(frozen=True)
+class Schedule(Resource):
+    """An EventBridge Scheduler schedule invoking a function, named after the function."""
+
+    kind = "schedule"
+    group: str = ""
+    expression: str = ""
+    target_arn: str = ""
+    role_arn: str = ""
+
+
+# Dependencies first: the order `desired` lists resources in and `remote` reads them in (the planner
+# deletes in reverse order of what was read, so dependents go before what they depend on).
+ORDER: tuple[type[Resource], ...] = (
+    LogGroup, Queue, Topic, Bucket, ScheduleGroup, Role, Function, InvokeConfig, FunctionUrl, Permission,
+    EventSourceMapping, Subscription, BucketNotification, Schedule,
+)
+
+
+def in_order(resources: list[Resource]) -> list[Resource]:
+    """`resources` sorted by `ORDER` (stable within a type), first occurrence of each key kept."""
+    seen: dict[tuple[str, str], Resource] = {}
+    for resource in sorted(resources, key=lambda r: ORDER.index(type(r))):
+        seen.setdefault(resource.key, resource)
+    return list(seen.values())

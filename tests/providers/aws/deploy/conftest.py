@@ -1,0 +1,167 @@
+"""A real moto server on 127.0.0.1 for the AWS control-plane tests, and the pieces to deploy to it.
+
+The server is one subprocess for the session (`python -m moto.server`), reset before each test, with
+dummy credentials in the environment so nothing can reach a real account. Packaging belongs to its own
+module, so the deploy tests build a small deterministic zip themselves: moto stores it as Lambda would,
+and the control plane only needs its hash and the handler string.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import types
+import urllib.request
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from portable_fn_aws.deploy import AwsDeployer
+
+from portable_fn.app import load_app
+from portable_fn.deploy import Artifact
+from portable_fn.provider import Provider
+
+REGION = "eu-west-1"
+REPO = Path(__file__).resolve().parents[4]
+CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION,
+}
+UNSET = ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until_up(url: str, process: subprocess.Popen[bytes], timeout_s: float = 30) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"moto server exited with {process.returncode}")
+        try:
+            urllib.request.urlopen(f"{url}/moto-api/data.json", timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"moto server did not answer on {url} within {timeout_s} s")
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The URL of a moto server running for the whole session."""
+    with pytest.MonkeyPatch.context() as env:
+        for name, value in CREDENTIALS.items():
+            env.setenv(name, value)
+        for name in UNSET:
+            env.delenv(name, raising=False)
+        env.setenv("AWS_CONFIG_FILE", str(tmp_path_factory.mktemp("aws") / "config"))
+        port = free_port()
+        log = (tmp_path_factory.mktemp("moto") / "server.log").open("wb")
+        process = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                                   stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy())
+        url = f"http://127.0.0.1:{port}"
+        try:
+            wait_until_up(url, process)
+            yield url
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+            log.close()
+
+
+@pytest.fixture
+def endpoint(moto_endpoint: str) -> str:
+    """The moto server, emptied: every test starts from an account with nothing in it."""
+    request = urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST")
+    urllib.request.urlopen(request, timeout=10).close()
+    return moto_endpoint
+
+
+def make_artifact(directory: Path, code: str) -> Artifact:
+    """A deterministic zip standing in for the packaged app (fixed timestamps, one entry module)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "app.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        info = zipfile.ZipInfo("portable_fn_entry.py", date_time=(1980, 1, 1, 0, 0, 0))
+        archive.writestr(info, code)
+    data = path.read_bytes()
+    return Artifact(path, hashlib.sha256(data).hexdigest(), len(data), 1)
+
+
+class MotoProvider(Provider):
+    """The AWS deploy side with a stand-in `package`: AwsDeployer does everything else."""
+
+    name = "aws"
+
+    def __init__(self, settings: dict[str, Any] | None = None, endpoint_url: str | None = None) -> None:
+        super().__init__(settings, endpoint_url)
+        self.deployer = AwsDeployer(self.settings, endpoint_url)
+        self.code = "# stand-in for the generated entry module\n"
+
+    def check(self, app: Any) -> None:
+        self.deployer.check(app)
+
+    def package(self, app: Any, stage: str, out_dir: Path, progress: Any) -> Artifact:
+        return make_artifact(out_dir, self.code)
+
+    def desired(self, app: Any, stage: str, artifact: Artifact) -> list[Any]:
+        return self.deployer.desired(app, stage, artifact)
+
+    def read_remote(self, app: Any, stage: str) -> Any:
+        return self.deployer.read_remote(app, stage)
+
+    def executor(self, app: Any, stage: str) -> Any:
+        return self.deployer.executor(app, stage)
+
+    def outputs(self, app: Any, stage: str, remote: Any) -> dict[str, Any]:
+        return self.deployer.outputs(app, stage, remote)
+
+
+@pytest.fixture
+def shop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """samples/shop, loaded from a private copy (deploys write their build directory into it)."""
+    target = tmp_path / "shop"
+    shutil.copytree(REPO / "samples" / "shop", target, ignore=shutil.ignore_patterns(".portable-fn", "__pycache__"))
+    monkeypatch.setenv("SHOP_DATA_DIR", str(tmp_path / "shop-data"))
+    return load_app(target)
+
+
+@pytest.fixture
+def provider(endpoint: str, shop: Any) -> MotoProvider:
+    """The provider pointed at the moto server, with the shop's settings for stage dev."""
+    settings = {**shop.config.provider_settings("aws", "dev"), "wait_delay_s": 0.1}
+    return MotoProvider(settings, endpoint)
+
+
+@pytest.fixture
+def boto(endpoint: str) -> Any:
+    """Plain boto3 clients on the moto server, for checking what deploy made."""
+
+    def client(service: str) -> Any:
+        return boto3.client(service, region_name=REGION, endpoint_url=endpoint)
+
+    return types.SimpleNamespace(**{name: client(service) for name, service in {
+        "iam": "iam", "lambda_": "lambda", "sqs": "sqs", "sns": "sns", "s3": "s3", "logs": "logs",
+        "scheduler": "scheduler", "tagging": "resourcegroupstaggingapi",
+    }.items()})
+
+
+@pytest.fixture
+def helpers() -> types.SimpleNamespace:
+    """Module-level helpers for the test modules (which cannot import this conftest)."""
+    return types.SimpleNamespace(MotoProvider=MotoProvider, make_artifact=make_artifact, REPO=REPO, REGION=REGION)

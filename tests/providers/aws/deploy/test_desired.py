@@ -1,0 +1,161 @@
+"""The pure parts of AWS deploy: names, cron translation, policies, desired resources, and reading AWS
+answers back into resources. No AWS call: the planner is checked against in-memory remote state."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from portable_fn_aws.deploy.desired import Target, code_sha256, desired
+from portable_fn_aws.deploy.expressions import schedule_expression
+from portable_fn_aws.deploy.naming import Arns, Names, fit
+from portable_fn_aws.deploy.remote import permission_from
+from portable_fn_aws.deploy.resources import (
+    EventSourceMapping,
+    Function,
+    FunctionUrl,
+    InvokeConfig,
+    Permission,
+    Queue,
+    Role,
+    Schedule,
+)
+
+from portable_fn.app import load_app
+from portable_fn.deploy import Artifact, RemoteState, make_plan
+from portable_fn.runtime.errors import UnsupportedTriggerError
+from portable_fn.runtime.triggers import cron, schedule
+
+ARNS = Arns("aws", "eu-west-1", "123456789012")
+EDGE = Path(__file__).with_name("apps") / "edge"
+
+
+def artifact(sha: str = "ab" * 32) -> Artifact:
+    return Artifact(Path("/tmp/app.zip"), sha, 10, 1)
+
+
+def build(app: Any, stage: str, buckets: tuple[tuple[str, str], ...] = ()) -> dict[tuple[str, str], Any]:
+    resources = desired(Target(app, stage, Names(app.name, stage, buckets), ARNS, artifact()))
+    return {r.key: r for r in resources}
+
+
+@pytest.mark.parametrize(("expression", "expected"), [
+    (cron("0 3 * * *"), "cron(0 3 * * ? *)"),
+    (cron("30 6 * * 1-5"), "cron(30 6 ? * 2,3,4,5,6 *)"),
+    (cron("0 0 * * 0,7"), "cron(0 0 ? * 1 *)"),
+    (cron("*/15 8-18 1 jan,jul *"), "cron(*/15 8-18 1 JAN,JUL ? *)"),
+    (schedule("rate(1 hours)"), "rate(1 hour)"),
+])
+def test_schedule_expressions_in_aws_syntax(expression: Any, expected: str) -> None:
+    assert schedule_expression("fn", expression) == expected
+
+
+def test_cron_restricting_both_day_fields_is_rejected_with_the_reason() -> None:
+    with pytest.raises(UnsupportedTriggerError, match="'fn' on aws.*day of the month and the day of the week"):
+        schedule_expression("fn", cron("0 3 1 * 1"))
+
+
+def test_long_names_are_cut_with_a_stable_hash() -> None:
+    name = "a" * 100
+    assert fit(name, 64) == fit(name, 64) and len(fit(name, 64)) == 64
+    assert fit("short", 64) == "short"
+    assert Names("app", "dev").function("x" * 70) != Names("app", "dev").function("x" * 71)
+
+
+def test_code_sha256_is_what_lambda_reports() -> None:
+    data = b"zip bytes"
+    digest = hashlib.sha256(data)
+    assert code_sha256(artifact(digest.hexdigest())) == base64.b64encode(digest.digest()).decode()
+
+
+def test_shop_resources(shop: Any) -> None:
+    found = build(shop, "dev")
+    fulfil = found[("lambda function", "shop-dev-fulfil")]
+    assert (fulfil.handler, fulfil.runtime, fulfil.memory_mb, fulfil.timeout_s) == (
+        "portable_fn_entry.fulfil", "python3.11", 256, 30)
+    assert dict(fulfil.env)["PORTABLE_FN_STAGE"] == "dev"
+    queue = found[("sqs queue", "shop-dev-orders")]
+    assert queue.dead_letter_arn == ARNS.queue("shop-dev-orders-dlq") and queue.max_receive_count == 3
+    mapping = found[("event source mapping", "shop-dev-fulfil/shop-dev-orders")]
+    assert (mapping.batch_size, mapping.response_types) == (10, ("ReportBatchItemFailures",))
+    assert found[("function url", "shop-dev-create_order")].auth_type == "NONE"
+    assert found[("schedule", "nightly_report")].expression == "cron(0 3 * * ? *)"
+    assert found[("async invoke config", "shop-dev-notify")].on_failure_arn == ARNS.queue("shop-dev-notify-dlq")
+
+
+def test_prod_stage_env_reaches_every_function(shop: Any) -> None:
+    for resource in build(shop, "prod").values():
+        if isinstance(resource, Function):
+            assert dict(resource.env)["LOG_LEVEL"] == "info"
+
+
+def test_edge_variants() -> None:
+    edge = load_app(EDGE)
+    found = build(edge, "test", (("inbox", "existing-inbox-bucket"),))
+    assert found[("function url", "edge-test-private_api")].auth_type == "AWS_IAM"
+    assert not [k for k in found if k[0] == "lambda permission" and k[1].startswith("edge-test-private_api/")]
+    assert found[("lambda function", "edge-test-private_api")].architecture == "arm64"
+    assert found[("sqs queue", "edge-test-jobs.fifo")].dead_letter_arn == ""
+    assert ("sqs queue", "edge-test-jobs-dlq.fifo") not in found
+    assert ("s3 bucket", "existing-inbox-bucket") not in found  # mapped: used, never created
+    note = found[("bucket notification", "existing-inbox-bucket/edge-test-gone")]
+    assert (note.events, note.suffix) == (("s3:ObjectRemoved:*",), ".csv")
+    assert found[("async invoke config", "edge-test-gone")].max_retries == 0
+    assert found[("schedule", "weekdays")].expression == "cron(30 6 ? * 2,3,4,5,6 *)"
+
+
+def test_policies_are_least_privilege(shop: Any) -> None:
+    roles = [r for r in build(shop, "dev").values() if isinstance(r, Role)]
+    assert len(roles) == 8  # one per function, and the scheduler's
+    for role in roles:
+        for statement in json.loads(role.policy)["Statement"]:
+            assert all("*" not in action for action in statement["Action"])
+            assert all(arn.startswith("arn:aws:") and arn != "*" for arn in statement["Resource"])
+    fulfil = json.loads(next(r for r in roles if r.name == "shop-dev-fulfil").policy)["Statement"]
+    assert {s["Sid"]: s["Resource"] for s in fulfil} == {
+        "Logs": [ARNS.log_group("/aws/lambda/shop-dev-fulfil") + ":*"],
+        "ConsumeQueue": [ARNS.queue("shop-dev-orders")],
+    }
+
+
+def test_plan_against_matching_remote_state_is_empty(shop: Any) -> None:
+    resources = list(build(shop, "dev").values())
+    assert make_plan(resources, RemoteState(resources)).empty
+
+
+def test_plan_sorts_code_from_configuration_changes(shop: Any) -> None:
+    before = list(build(shop, "dev").values())
+    after = desired(Target(shop, "dev", Names("shop", "dev"), ARNS, artifact("cd" * 32)))
+    plan = make_plan(after, RemoteState(before))
+    assert {s.changes for s in plan.steps} == {("code_sha256",)}
+    assert {s.resource.kind for s in plan.steps} == {"lambda function"}
+
+
+def test_plan_for_removal_deletes_dependents_first(shop: Any) -> None:
+    plan = make_plan([], RemoteState(build(shop, "dev").values()))
+    order = [type(s.resource) for s in plan.steps]
+    assert order.index(Schedule) < order.index(Function) < order.index(Role) < order.index(Queue)
+    assert order.index(EventSourceMapping) < order.index(Function)
+    assert order.index(Permission) < order.index(Function) and order.index(FunctionUrl) < order.index(Function)
+    assert order.index(InvokeConfig) < order.index(Function)
+
+
+@pytest.mark.parametrize("statement", [
+    {  # as AWS answers
+        "Sid": "portable-fn-url", "Effect": "Allow", "Principal": "*", "Action": "lambda:InvokeFunctionUrl",
+        "Resource": "arn:aws:lambda:eu-west-1:123456789012:function:f",
+        "Condition": {"StringEquals": {"lambda:FunctionUrlAuthType": "NONE"}},
+    },
+    {  # as moto answers
+        "Sid": "portable-fn-url", "Effect": "Allow", "Principal": "*", "Action": "lambda:InvokeFunctionUrl",
+        "Resource": "arn:aws:lambda:eu-west-1:123456789012:function:f", "FunctionUrlAuthType": "NONE",
+    },
+])
+def test_permission_read_back_from_either_policy_shape(statement: dict[str, Any]) -> None:
+    assert permission_from("f", statement) == Permission(
+        "f/portable-fn-url", function="f", statement_id="portable-fn-url", action="lambda:InvokeFunctionUrl",
+        principal="*", url_auth_type="NONE")

@@ -7,11 +7,15 @@ import nox
 nox.options.sessions = ["tests", "lint", "typecheck"]
 nox.options.reuse_existing_virtualenvs = True
 
+# provider distribution directory -> its module
+PROVIDERS = {"providers/aws": "portable_fn_aws"}
+EDITABLE_PROVIDERS = [arg for path in PROVIDERS for arg in ("-e", f"./{path}")]
+
 
 @nox.session
 def tests(session: nox.Session) -> None:
     """Run the whole test suite (it starts the emulators it needs itself)."""
-    session.install("-e", ".[test]")
+    session.install("-e", ".[test]", *EDITABLE_PROVIDERS)
     session.run("python", "-m", "pytest", *session.posargs)
 
 
@@ -19,18 +23,20 @@ def tests(session: nox.Session) -> None:
 def lint(session: nox.Session) -> None:
     """Check style and common bugs with ruff."""
     session.install("ruff>=0.5")
-    session.run("ruff", "check", "portable_fn", "tests", "benchmarks", "samples")
+    session.run("ruff", "check", "portable_fn", "providers", "tests", "benchmarks", "samples")
 
 
 @nox.session
 def typecheck(session: nox.Session) -> None:
-    """Type-check the package with mypy in strict mode."""
-    session.install("-e", ".", "mypy>=1.10")
+    """Type-check the core and every provider with mypy in strict mode."""
+    session.install("-e", ".", *EDITABLE_PROVIDERS, "mypy>=1.10")
     session.run("mypy", "portable_fn")
+    for path, module in PROVIDERS.items():
+        session.run("mypy", "--strict", f"{path}/{module}")
 
 
 @nox.session(default=False)
 def bench(session: nox.Session) -> None:
     """Measure against the anchor libraries side by side (opt-in: slow, prints ratios)."""
-    session.install("-e", ".[test]")
+    session.install("-e", ".[test]", *EDITABLE_PROVIDERS)
     session.run("python", "benchmarks/run.py", *session.posargs)

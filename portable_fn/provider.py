@@ -95,7 +95,7 @@ def load_provider(name: str, settings: dict[str, Any] | None = None,
     provider = cls(settings, endpoint_url)
     if not isinstance(provider, Provider):
         raise ProviderError(f"Entry point {found[name].value!r} for provider {name!r} is not a Provider.")
-    return provider  # type: ignore[no-any-return]
+    return provider
 
 
 def _install_hint(name: str, found: dict[str, Any]) -> str:

@@ -30,7 +30,8 @@ def test_unknown_function_lists_the_known_ones(shop_dir: Path) -> None:
 
 
 def test_a_bad_declaration_fails_loading_with_the_fix(apps: Path) -> None:
-    with pytest.raises(AppLoadError, match=r"broken_handlers.py:4: .*batch_size must be an integer from 1 to 10 for a FIFO"):
+    expected = r"broken_handlers.py:4: .*batch_size must be an integer from 1 to 10 for a FIFO"
+    with pytest.raises(AppLoadError, match=expected):
         load_app(apps / "broken_decl")
 
 

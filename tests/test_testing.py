@@ -50,7 +50,8 @@ def test_batches_report_one_outcome_per_record(shop) -> None:
 
 
 def test_make_event_defaults_and_extensions() -> None:
-    event = make_event({"k": 1}, type="com.example.x", traceparent="00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
+    trace = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    event = make_event({"k": 1}, type="com.example.x", traceparent=trace)
     assert event.type == "com.example.x" and event.datacontenttype == "application/json"
     assert event.extensions == {"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}
     assert event.time is not None and event.time.endswith("Z")

@@ -9,7 +9,10 @@ from .cloudevent import CloudEvent
 from .context import Context
 from .dispatch import call_batch, call_event, call_http
 from .errors import (
-    DataValidationError, DeclarationError, InvalidEventError, PortableFnError,
+    DataValidationError,
+    DeclarationError,
+    InvalidEventError,
+    PortableFnError,
 )
 from .function import FunctionOptions, FunctionSpec, function, spec_of
 from .http import Headers, QueryParams, Request, Response

@@ -257,7 +257,7 @@ def call_event(spec: Any, event: CloudEvent[Any] | BaseException, ctx: Context |
         return Result(DEAD_LETTER, reason=str(exc), error=exc, event_id=event.id)
     except Retry as exc:
         return Result(RETRY, reason=exc.reason, error=exc, event_id=event.id)
-    except Exception as exc:  # noqa: BLE001 - any failure of user code means "deliver again"
+    except Exception as exc:
         return Result(RETRY, reason=f"{type(exc).__name__}: {exc}", error=exc, event_id=event.id)
 
 
@@ -304,7 +304,7 @@ def call_http(spec: Any, request: Request, ctx: Context | None = None) -> Respon
         return Response.json({"error": exc.reason}, status=503)
     except DeadLetter as exc:
         return Response.json({"error": exc.reason}, status=422)
-    except Exception as exc:  # noqa: BLE001 - the stack trace goes to the log, not to the caller
+    except Exception as exc:
         if type(exc).__module__.startswith("pydantic"):  # the handler validated the body and it failed
             return Response.json({"error": f"Invalid request body: {_one_line(exc)}"}, status=400)
         _log_crash(spec, exc)

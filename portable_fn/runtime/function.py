@@ -132,7 +132,7 @@ def function(trigger: Trigger, *, name: str | None = None, **options: Any) -> Ca
                 "starting with a letter (pass name='...' to choose one)."
             )
         spec = FunctionSpec(fn_name, handler, trigger, FunctionOptions(fn_name, **options))
-        spec.binding  # check the signature now, so mistakes surface at import time
+        _ = spec.binding  # check the signature now, so mistakes surface at import time
         handler.__portable_fn__ = spec  # type: ignore[attr-defined]
         return handler
 

@@ -121,7 +121,7 @@ class FunctionResources:
             memory_mb=options.memory_mb or DEFAULT_MEMORY_MB,
             timeout_s=math.ceil(options.timeout_s or DEFAULT_TIMEOUT_S),
             env=tuple(sorted(self.env().items())),
-            architecture=options.architecture,
+            architecture=options.architecture or "x86_64",
             code_sha256=code_sha256(self.t.artifact),
             zip_path=str(self.t.artifact.path),
             arn=self.arn,

@@ -137,6 +137,15 @@ class CloudEvent(Generic[T]):
         fields.update(changes)
         return CloudEvent(**fields)
 
+    def with_data(self, data: Any) -> CloudEvent[Any]:
+        """The same event carrying other data (its attributes are valid already, so none is re-checked)."""
+        copy: Any = object.__new__(_Unfrozen)
+        copy.id, copy.source, copy.type, copy.specversion = self.id, self.source, self.type, self.specversion
+        copy.datacontenttype, copy.dataschema, copy.subject = self.datacontenttype, self.dataschema, self.subject
+        copy.time, copy.extensions, copy.data = self.time, self.extensions, data
+        _set_class(copy, "__class__", CloudEvent)
+        return copy
+
     @property
     def timestamp(self) -> datetime | None:
         """`time` as an aware datetime (None when the event has no time)."""
@@ -235,8 +244,10 @@ def _fill(
     if time is not None and not (time.__class__ is str and _RFC3339(time) and time[8:10] < "29"):
         time = _check_time(time)
     extensions = _check_extensions(extensions, copy) if extensions else _EMPTY
-    if event.__class__ is CloudEvent:  # fill the slots through a twin class without the immutability guard
-        _set_class(event, "__class__", _Unfrozen)
+    cls: Any = event.__class__
+    if cls is CloudEvent or cls is _Unfrozen:  # fill the slots through the twin without the immutability guard
+        if cls is CloudEvent:
+            _set_class(event, "__class__", _Unfrozen)
         event.id, event.source, event.type, event.specversion = id, source, type, specversion
         event.datacontenttype, event.dataschema, event.subject = datacontenttype, dataschema, subject
         event.time, event.extensions, event.data = time, extensions, data
@@ -284,7 +295,7 @@ def from_attributes(attrs: Mapping[str, Any], data: Any = None) -> CloudEvent[An
             missing,
         )
     extensions = {k: v for k, v in attrs.items() if k not in CONTEXT_ATTRIBUTES} if len(attrs) > 4 else None
-    event: CloudEvent[Any] = CloudEvent.__new__(CloudEvent)
+    event: Any = object.__new__(_Unfrozen)  # _fill turns it into a CloudEvent
     _fill(event, attrs["id"], attrs["source"], attrs["type"], attrs["specversion"], get("datacontenttype"),
           get("dataschema"), get("subject"), get("time"), extensions, data, False)
     return event

@@ -39,13 +39,22 @@ class Binding:
 
     def specialise(self) -> Binding:
         """Pick the per-event call path once, so the common signatures skip every check per event."""
-        if self.first == "event" and self.convert is None and not self.wants_context and not self.is_async:
-            self.call_event = _call_plain
+        if self.first == "event" and not self.wants_context and not self.is_async:
+            if self.convert is None:
+                self.call_event = _call_plain
+            elif not self.view:
+                self.call_event = _call_converted
         return self
 
 
 def _call_plain(spec: Any, event: CloudEvent[Any], ctx: Context | None) -> Any:
     return spec.handler(event)
+
+
+def _call_converted(spec: Any, event: CloudEvent[Any], ctx: Context | None) -> Any:
+    data = event.data
+    value = spec.binding.convert(data)
+    return spec.handler(event if value is data else event.with_data(value))
 
 
 def _call_any(spec: Any, event: CloudEvent[Any], ctx: Context | None) -> Any:
@@ -242,7 +251,7 @@ def bind_event(binding: Binding, event: CloudEvent[Any]) -> CloudEvent[Any]:
     value = convert(event) if binding.view else convert(event.data)
     if value is event.data:  # already the declared type (CloudEvent[dict] of a dict): no copy needed
         return event
-    return event.replace(data=value)
+    return event.with_data(value)
 
 
 def call_event(spec: Any, event: CloudEvent[Any] | BaseException, ctx: Context | None = None) -> Result:

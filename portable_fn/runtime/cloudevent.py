@@ -144,7 +144,7 @@ class CloudEvent(Generic[T]):
         copy.datacontenttype, copy.dataschema, copy.subject = self.datacontenttype, self.dataschema, self.subject
         copy.time, copy.extensions, copy.data = self.time, self.extensions, data
         _set_class(copy, "__class__", CloudEvent)
-        return copy
+        return copy  # type: ignore[no-any-return]
 
     @property
     def timestamp(self) -> datetime | None:
@@ -298,7 +298,7 @@ def from_attributes(attrs: Mapping[str, Any], data: Any = None) -> CloudEvent[An
     event: Any = object.__new__(_Unfrozen)  # _fill turns it into a CloudEvent
     _fill(event, attrs["id"], attrs["source"], attrs["type"], attrs["specversion"], get("datacontenttype"),
           get("dataschema"), get("subject"), get("time"), extensions, data, False)
-    return event
+    return event  # type: ignore[no-any-return]
 
 
 def loads(text: str | bytes, what: str) -> Any:

@@ -17,7 +17,6 @@ outcomes behave exactly as deployed.
 from __future__ import annotations
 
 import json
-import re
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
@@ -28,6 +27,7 @@ from .runtime.cloudevent import loads
 from .runtime.dispatch import call_batch, call_event, call_http
 from .runtime.errors import DeclarationError, InvalidEventError
 from .runtime.function import FunctionSpec, spec_of
+from .runtime.triggers import route_pattern
 
 __all__ = ["invoke", "invoke_batch", "invoke_native", "make_event", "make_request", "match_route"]
 
@@ -98,11 +98,7 @@ def invoke_batch(function: Any, events: Sequence[CloudEvent[Any]], ordered: bool
 
 def match_route(template: str, path: str) -> dict[str, str] | None:
     """Path parameters when `path` matches the route `template` (`/orders/{id}`, `/files/{rest+}`)."""
-    pattern = "".join(
-        f"(?P<{m.group(1)}>.+)" if m.group(2) else f"(?P<{m.group(1)}>[^/]+)" if m.group(1) else re.escape(m.group(0))
-        for m in re.finditer(r"\{([A-Za-z_][A-Za-z0-9_]*)(\+?)\}|[^{]+", template)
-    )
-    found = re.fullmatch(pattern, path)
+    found = route_pattern(template).fullmatch(path)
     return found.groupdict() if found else None
 
 

@@ -79,6 +79,16 @@ class Http(Trigger):
         return False
 
     @property
+    def pattern(self) -> re.Pattern[str]:
+        """A regex matching request paths of this route, one named group per parameter."""
+        return route_pattern(self.path)
+
+    def match(self, path: str) -> dict[str, str] | None:
+        """The path parameters when `path` is this route (a trailing slash is tolerated), else None."""
+        found = self.pattern.fullmatch(path) or self.pattern.fullmatch(path.rstrip("/") or "/")
+        return found.groupdict() if found else None
+
+    @property
     def param_names(self) -> list[str]:
         """Names of the path parameters, in order."""
         return [m.group(1) for m in _PATH_PARAM.finditer(self.path)]
@@ -179,6 +189,24 @@ class Storage(Trigger):
     def matches(self, key: str) -> bool:
         """True when an object key passes the prefix and suffix filters."""
         return key.startswith(self.prefix) and key.endswith(self.suffix)
+
+
+_ROUTES: dict[str, re.Pattern[str]] = {}
+
+
+def route_pattern(template: str) -> re.Pattern[str]:
+    """The regex of a route template: `{param}` is one path segment, a final `{rest+}` spans slashes."""
+    pattern = _ROUTES.get(template)
+    if pattern is None:
+        parts: list[str] = []
+        position = 0
+        for found in _PATH_PARAM.finditer(template):
+            parts.append(re.escape(template[position:found.start()]))
+            parts.append(f"(?P<{found.group(1)}>{'.+' if found.group(2) else '[^/]+'})")
+            position = found.end()
+        parts.append(re.escape(template[position:]))
+        pattern = _ROUTES[template] = re.compile("".join(parts))
+    return pattern
 
 
 def http(method: str, path: str, public: bool = False) -> Http:

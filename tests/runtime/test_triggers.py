@@ -236,3 +236,13 @@ def test_schedule_and_cron_need_strings() -> None:
 def test_cron_errors_surface_at_declaration() -> None:
     with pytest.raises(DeclarationError, match="has 6 fields; write 5"):
         cron("0 0 3 * * *")
+
+
+def test_http_routes_match_paths_and_give_their_parameters() -> None:
+    from portable_fn.runtime.triggers import http as http_trigger
+
+    route = http_trigger("GET", "/orders/{order_id}/lines/{rest+}")
+    assert route.match("/orders/7/lines/a/b") == {"order_id": "7", "rest": "a/b"}
+    assert route.match("/orders/7/lines") is None
+    assert http_trigger("GET", "/orders/{id}").match("/orders/9/") == {"id": "9"}
+    assert http_trigger("GET", "/a.b").match("/aXb") is None

@@ -32,12 +32,12 @@ from typing import Any
 from urllib.parse import unquote_plus
 
 from portable_fn.runtime.http import Request, Response
+from portable_fn.runtime.triggers import route_pattern
 
 REST_V1 = "API Gateway REST (payload 1.0)"
 HTTP_V2 = "API Gateway HTTP API / Function URL (payload 2.0)"
 ALB = "Application Load Balancer"
 
-_PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(\+?)\}")
 Native = Mapping[str, Any]
 
 
@@ -55,14 +55,7 @@ def http_source(event: Native) -> str | None:
 
 def compile_route(template: str) -> re.Pattern[str]:
     """A regex with one named group per `{param}` of the route template (`{rest+}` spans slashes)."""
-    parts: list[str] = []
-    position = 0
-    for match in _PARAM.finditer(template):
-        parts.append(re.escape(template[position:match.start()]))
-        parts.append(f"(?P<{match.group(1)}>{'.+' if match.group(2) else '[^/]+'})")
-        position = match.end()
-    parts.append(re.escape(template[position:]))
-    return re.compile("".join(parts))
+    return route_pattern(template)
 
 
 def to_request(source: str, event: Native, route: re.Pattern[str] | None = None) -> Request:

@@ -50,6 +50,7 @@ import base64
 import json
 from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
+from functools import lru_cache
 from typing import Any, NamedTuple
 from urllib.parse import parse_qs, urlsplit
 
@@ -305,8 +306,13 @@ def _json(text: str | bytes) -> Any:
 
 
 def _from_epoch_ms(ms: int) -> str:
-    moment = datetime.fromtimestamp(ms // 1000, timezone.utc)
-    return f"{moment:%Y-%m-%dT%H:%M:%S}.{ms % 1000:03d}Z"
+    return f"{_second_prefix(ms // 1000)}.{ms % 1000:03d}Z"
+
+
+@lru_cache(maxsize=256)
+def _second_prefix(seconds: int) -> str:
+    """`YYYY-MM-DDTHH:MM:SS` of an epoch second (cached: the records of a batch share their seconds)."""
+    return f"{datetime.fromtimestamp(seconds, timezone.utc):%Y-%m-%dT%H:%M:%S}"
 
 
 def _from_epoch_s(seconds: float | str) -> str:

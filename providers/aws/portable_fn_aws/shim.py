@@ -141,12 +141,14 @@ def _deliver_records(spec: Any, source: RecordSource, records: Sequence[Any], ev
     deadline = _deadline(context)
     events: list[CloudEvent[Any] | BaseException] = []
     contexts: list[Context] = []
+    wants_context = spec.binding.wants_context  # a Context per record only for handlers that take one
     for index, record in enumerate(records):
         events.append(_decode(source, record, index))
-        contexts.append(_context(spec, context, deadline, _meta(source, record),
-                                 NativeInvocation(context, event, record)))
+        if wants_context:
+            contexts.append(_context(spec, context, deadline, _meta(source, record),
+                                     NativeInvocation(context, event, record)))
     ordered = bool(getattr(spec.trigger, "fifo", False)) or source.ordered(records[0])
-    results = call_batch(spec, events, contexts, ordered=ordered)
+    results = call_batch(spec, events, contexts or None, ordered=ordered)
     failed = [(record, result) for record, result in zip(records, results, strict=True) if not result.ok]
     if failed:
         _log_failures(spec, source, failed)

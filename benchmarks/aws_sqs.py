@@ -1,0 +1,195 @@
+"""Measure an SQS batch through the AWS shim against Powertools' BatchProcessor and a hand-written loop.
+
+Why it exists: on AWS most event-driven functions are SQS consumers, and there the shim does what
+Powertools' batch utility does (call a handler per record, answer Lambda with the partial-batch response),
+plus turning each record into a CloudEvent. Every contender runs in this one process, interleaved round
+by round (`run.measure`), so a noisy machine slows all of them alike.
+
+    python benchmarks/aws_sqs.py            # full run (about 6 s), writes benchmarks/results_aws_sqs.json
+    python benchmarks/aws_sqs.py --quick    # smoke run (about 3 s), same table, rougher numbers
+
+Goals: the whole batch (event in, `batchItemFailures` out) in at most 0.85x Powertools' time and within
+1.1x of the hand-written loop.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import logging
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from portable_fn_aws.records import sqs_to_cloudevent
+from portable_fn_aws.shim import make_handler
+from run import DATA, machine, measure
+
+from portable_fn.runtime import CloudEvent, function, queue
+
+HERE = Path(__file__).resolve().parent
+FIXTURE = Path("/work/shared/fixtures/aws/powertools-lambda-python/tests/events/sqsEvent.json")
+POWERTOOLS_GOAL, LOOP_GOAL = 0.85, 1.1
+BATCH, FAILING = 10, 6  # FAILING: index of the record whose handler raises
+SQS_TYPE = "com.amazonaws.sqs.message"
+
+# -- the event: Powertools' SQS fixture record, repeated with unique ids and ~300-byte JSON bodies ------
+
+
+def sqs_event() -> dict[str, Any]:
+    template = json.loads(FIXTURE.read_text())["Records"][1]  # the JSON-body record, no message attributes
+    records = []
+    for i in range(BATCH):
+        record = copy.deepcopy(template)
+        record["messageId"] = f"059f36b4-87a3-44ab-83d2-6619758{i:05d}"
+        record["receiptHandle"] = f"AQEBwJnKyrHigUMZj6rYigCgxlaS3SLy0a{i:04d}"
+        record["attributes"]["SentTimestamp"] = str(1545082650636 + i)
+        record["body"] = json.dumps({**DATA, "order_id": f"ord_8f14e45fceea167a5a36dedd4bea{i:04d}",
+                                     "fail": i == FAILING}, separators=(",", ":"))
+        records.append(record)
+    return {"Records": records}
+
+
+class FakeLambdaContext:
+    """What the Lambda Python runtime passes as `context` (the attributes Powertools and the shim read)."""
+
+    function_name = "orders-consumer"
+    function_version = "$LATEST"
+    invoked_function_arn = "arn:aws:lambda:us-east-2:123456789012:function:orders-consumer"
+    memory_limit_in_mb = 512
+    aws_request_id = "c6af9ac6-7b61-11e6-9a41-93e812345678"
+    log_group_name = "/aws/lambda/orders-consumer"
+    log_stream_name = "2024/05/14/[$LATEST]abcdef0123456789"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 30_000
+
+
+# -- the same work in each contender: total the order's lines, fail the flagged order ------------------
+
+
+def total(order: dict[str, Any]) -> int:
+    if order["fail"]:
+        raise ValueError(f"order {order['order_id']} cannot be fulfilled")
+    return sum(line["qty"] * line["price_cents"] for line in order["lines"])
+
+
+@function(trigger=queue("orders", batch_size=BATCH))
+def on_order(event: CloudEvent) -> int:
+    return total(event.data)
+
+
+@function(trigger=queue("orders-typed", batch_size=BATCH))
+def on_order_typed(event: CloudEvent[dict]) -> int:  # type: ignore[type-arg]
+    return total(event.data)
+
+
+ours = make_handler(on_order.__portable_fn__)  # type: ignore[attr-defined]
+ours_typed = make_handler(on_order_typed.__portable_fn__)  # type: ignore[attr-defined]
+
+processor = BatchProcessor(event_type=EventType.SQS)  # module level, as Powertools' documentation has it
+
+
+def record_handler(record: SQSRecord) -> int:
+    return total(json.loads(record.body))
+
+
+def powertools(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor,
+                                    context=context)
+
+
+def hand_written(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """The least code that gives the handler a CloudEvent-shaped dict and reports failures."""
+    failures = []
+    for record in event["Records"]:
+        try:
+            total(to_event_dict(record)["data"])
+        except Exception:
+            failures.append({"itemIdentifier": record["messageId"]})
+    return {"batchItemFailures": failures}
+
+
+def to_event_dict(record: dict[str, Any]) -> dict[str, Any]:
+    sent = int(record["attributes"]["SentTimestamp"])
+    return {"id": record["messageId"], "source": record["eventSourceARN"], "type": SQS_TYPE,
+            "time": f"{time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(sent // 1000))}.{sent % 1000:03d}Z",
+            "data": json.loads(record["body"])}
+
+
+# -- timing ------------------------------------------------------------------------------------------------
+
+
+def contenders() -> dict[str, Callable[[dict[str, Any], Any], Any]]:
+    return {"ours CloudEvent": ours, "ours CloudEvent[dict]": ours_typed, "powertools": powertools,
+            "hand-written": hand_written}
+
+
+def check(event: dict[str, Any], context: Any) -> None:
+    """Refuse to time contenders that do not report the same failed record, or build other events."""
+    want = {"batchItemFailures": [{"itemIdentifier": event["Records"][FAILING]["messageId"]}]}
+    for name, handler in contenders().items():
+        got = handler(event, context)
+        assert got == want, (name, got, want)
+    for record in event["Records"]:
+        ours_event = sqs_to_cloudevent(record)
+        assert to_event_dict(record) == {k: getattr(ours_event, k) for k in ("id", "source", "type", "time",
+                                                                             "data")}, record["messageId"]
+
+
+def bench(quick: bool) -> list[dict[str, Any]]:
+    event, context = sqs_event(), FakeLambdaContext()
+    check(event, context)
+    t = measure({name: lambda h=h: h(event, context) for name, h in contenders().items()}, quick)
+    rows = []
+    for name in ("ours CloudEvent", "ours CloudEvent[dict]"):
+        vs_pt = t[name]["min_ns"] / t["powertools"]["min_ns"]
+        vs_loop = t[name]["min_ns"] / t["hand-written"]["min_ns"]
+        rows.append({"case": name, "ours_over_powertools": vs_pt, "ours_over_loop": vs_loop,
+                     "met_powertools": vs_pt <= POWERTOOLS_GOAL, "met_loop": vs_loop <= LOOP_GOAL})
+    return [{"times": t, "rows": rows}]
+
+
+def print_report(result: dict[str, Any], info: dict[str, Any]) -> None:
+    t = result["times"]
+    print(f"\nPython {info['python']} on {info['cores']} cores ({info['cpu']}); per-batch min of repeats")
+    print(f"SQS batch of {BATCH}, one failing -> batchItemFailures; "
+          f"powertools {t['powertools']['min_ns'] / 1000:.2f} µs, "
+          f"hand-written {t['hand-written']['min_ns'] / 1000:.2f} µs")
+    print(f"\n{'SQS batch of 10':<24}{'ours':>11}{'per record':>12}{'ours/pt':>9}{'ours/loop':>11}"
+          f"  goal (<=0.85x, <=1.1x)")
+    for r in result["rows"]:
+        ns = t[r["case"]]["min_ns"]
+        print(f"{r['case']:<24}{ns / 1000:>8.2f} µs{ns / BATCH / 1000:>9.2f} µs"
+              f"{r['ours_over_powertools']:>8.2f}x{r['ours_over_loop']:>10.2f}x  "
+              f"vs powertools {_verdict(r['met_powertools'])}, vs loop {_verdict(r['met_loop'])}")
+
+
+def _verdict(met: bool) -> str:
+    return "met" if met else "NOT MET"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fast smoke run with few repeats")
+    parser.add_argument("--out", type=Path, default=HERE / "results_aws_sqs.json", help="where to write JSON")
+    args = parser.parse_args(argv)
+    # The shim logs each failed record at WARNING; Lambda's runtime would ship that line to CloudWatch.
+    # A NullHandler keeps the cost of building the record and leaves the terminal quiet.
+    logging.getLogger("portable_fn.aws").addHandler(logging.NullHandler())
+    [result] = bench(args.quick)
+    info = machine()
+    print_report(result, info)
+    args.out.write_text(json.dumps({"machine": info, "quick": args.quick, "aws_sqs": result}, indent=2,
+                                   ensure_ascii=False) + "\n")
+    print(f"\nwrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

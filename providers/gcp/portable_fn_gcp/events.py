@@ -1,0 +1,125 @@
+"""The CloudEvents functions-framework hands over -> the portable CloudEvent. Ships in the source zip:
+standard library and `portable_fn.runtime` only.
+
+functions-framework gives a cloud_event function a `cloudevents` SDK event (the 1.x line today); it is
+read by duck typing (`get_attributes()` and `get_data()` or `.data`), so the SDK's major version does
+not matter and the SDK is never imported. Google emits CloudEvents natively, so attributes are kept as
+they arrive; functions-framework has already turned legacy background-event bodies into CloudEvents.
+
+| event type                                   | the handler gets                                          |
+|----------------------------------------------|-----------------------------------------------------------|
+| `google.cloud.pubsub.topic.v1.messagePublished` | the message (`unwrap_message`), see below              |
+| anything else (`google.cloud.storage.object.v1.*`, Firestore, Firebase, ...) | the event as is |
+
+A Pub/Sub message becomes its own CloudEvent:
+
+| attribute         | from                                                                           |
+|-------------------|--------------------------------------------------------------------------------|
+| id                | `message.messageId` (Eventarc uses the same value as the event id)             |
+| source, type      | the envelope's (`//pubsub.googleapis.com/projects/P/topics/T`, messagePublished) |
+| time              | `message.publishTime`, else the envelope's time                                |
+| data              | `message.data` base64-decoded, then: decoded by its `content-type` attribute   |
+|                   | when it has one; else JSON-decoded when it parses (`application/json`); else   |
+|                   | bytes (no `datacontenttype`)                                                   |
+
+Carried CloudEvents win: message data holding a CloudEvent in the JSON format, or message attributes
+`ce-specversion`, `ce-id`, ... (binary mode: the data is the event data, a `content-type` attribute its
+media type) deliver exactly that CloudEvent. In every case the message's attributes, id, publish time and
+delivery attempt go to `Context.message` (`MessageMeta`) and `Context.attempt`.
+
+Cloud Scheduler ticks arrive this way too: deploy gives each schedule a Cloud Scheduler job with a Pub/Sub
+target (the function's topic) whose message data is `{"schedule": "<expression>", "name": "<job>"}`,
+so `CloudEvent[ScheduleTick]` reads the schedule and name from the data and the scheduled time from the
+publish time (Cloud Scheduler publishes when the job fires).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from portable_fn.runtime.cloudevent import CloudEvent, _from_json_object, from_attributes
+from portable_fn.runtime.errors import InvalidEventError
+from portable_fn.runtime.http_binding import decode_data, from_http
+from portable_fn.runtime.views import MessageMeta
+
+MESSAGE_PUBLISHED = "google.cloud.pubsub.topic.v1.messagePublished"
+JSON = "application/json"
+
+
+def from_sdk_event(native: Any) -> CloudEvent[Any]:
+    """The portable CloudEvent for a `cloudevents` SDK event of any line, attributes and data unchanged."""
+    get_attributes = getattr(native, "get_attributes", None)
+    if get_attributes is None:
+        raise InvalidEventError(
+            f"functions-framework passed a {type(native).__name__}, not a CloudEvent; deploy the function "
+            "with the cloudevent signature type (the generated main.py registers it)."
+        )
+    attrs = {name: value for name, value in get_attributes().items() if value is not None}
+    get_data = getattr(native, "get_data", None)
+    return from_attributes(attrs, get_data() if get_data is not None else getattr(native, "data", None))
+
+
+def to_cloudevent(event: CloudEvent[Any]) -> tuple[CloudEvent[Any], MessageMeta | None]:
+    """What the handler gets for a Google CloudEvent, and the transport metadata when it is a message."""
+    if event.type == MESSAGE_PUBLISHED:
+        return unwrap_message(event)
+    return event, None
+
+
+def unwrap_message(envelope: CloudEvent[Any]) -> tuple[CloudEvent[Any], MessageMeta]:
+    """A Pub/Sub messagePublished event -> the message's own CloudEvent (see the module docstring)."""
+    data = envelope.data
+    message = data.get("message") if isinstance(data, Mapping) else None
+    if not isinstance(message, Mapping):
+        raise InvalidEventError(
+            f"Pub/Sub event {envelope.id!r} has no 'message' object in its data; a messagePublished "
+            "event carries {\"message\": {\"data\": ..., \"attributes\": ...}, \"subscription\": ...}.",
+            "data",
+        )
+    attributes = message.get("attributes") or {}
+    meta = MessageMeta(message.get("messageId") or envelope.id, _attempt(data), attributes,
+                       message.get("publishTime") or envelope.time)
+    body = _decode_base64(message.get("data"), envelope.id)
+    return _message_event(envelope, meta, attributes, body), meta
+
+
+def _message_event(envelope: CloudEvent[Any], meta: MessageMeta, attributes: Mapping[str, str],
+                   body: bytes) -> CloudEvent[Any]:
+    content_type = attributes.get("content-type")
+    if "ce-specversion" in attributes or (content_type or "").startswith("application/cloudevents"):
+        return from_http(attributes, body)  # a binary- or structured-mode CloudEvent in the message
+    if content_type is not None:
+        data = decode_data(content_type, body)
+    else:
+        try:
+            data, content_type = json.loads(body), JSON
+        except ValueError:  # not JSON (UnicodeDecodeError is a ValueError too): the bytes as they are
+            data = body or None
+    if data.__class__ is dict and "specversion" in data:
+        return _from_json_object(data)  # a CloudEvent in the JSON format
+    fields = {"id": meta.message_id, "source": envelope.source, "type": envelope.type,
+              "specversion": "1.0", "time": meta.published_time}
+    if content_type is not None and data is not None:
+        fields["datacontenttype"] = content_type
+    return from_attributes(fields, data)
+
+
+def _attempt(data: Mapping[str, Any]) -> int:
+    """Pub/Sub's `deliveryAttempt` (sent when the subscription has a dead-letter policy), else 1."""
+    attempt = data.get("deliveryAttempt")
+    return attempt if isinstance(attempt, int) and not isinstance(attempt, bool) and attempt > 0 else 1
+
+
+def _decode_base64(value: Any, event_id: str) -> bytes:
+    if value is None or value == "":
+        return b""
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError, TypeError):
+        raise InvalidEventError(
+            f"Pub/Sub event {event_id!r}: message.data is not valid base64.", "data"
+        ) from None

@@ -1,0 +1,131 @@
+"""Shared pieces of the Cloud Functions shim tests: the probe app, its generated main.py served by the real
+functions-framework over HTTP on 127.0.0.1, and a client that sends requests and reads what the handler saw.
+
+`functions_framework.create_app(target, source)` builds the framework's own app from main.py exactly as
+its `functions-framework --target --source` command does; a werkzeug server thread serves it over real
+HTTP. One server per target, for the whole session.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+from portable_fn_gcp.shim import generate_main
+
+from portable_fn.app import App, load_app
+
+PROBE_APP = Path(__file__).resolve().parent / "apps" / "probe"
+DATA = Path(__file__).resolve().parents[2] / "data" / "gcp"
+CONFORMANCE = DATA / "functions-framework-conformance" / "events" / "generate" / "data"
+EXPECTED = DATA / "expected"
+_FRAMEWORK_ENV = ("FUNCTION_TARGET", "FUNCTION_SIGNATURE_TYPE")
+
+
+class Reply:
+    """An HTTP answer: status, headers (repeats kept) and body."""
+
+    def __init__(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
+        self.status = status
+        self.headers = headers
+        self.body = body
+
+    def header(self, name: str) -> list[str]:
+        return [v for k, v in self.headers if k.lower() == name.lower()]
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+def send(url: str, body: bytes = b"", headers: Mapping[str, str] | None = None, method: str = "POST") -> Reply:
+    request = urllib.request.Request(url, data=body if method != "GET" else None, method=method,
+                                     headers=dict(headers or {}))
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            return Reply(answer.status, list(answer.headers.items()), answer.read())
+    except urllib.error.HTTPError as error:
+        return Reply(error.code, list(error.headers.items()), error.read())
+
+
+class Served:
+    """The generated main.py served by functions-framework, one server per target."""
+
+    def __init__(self, main: Path) -> None:
+        self.main = main
+        self._servers: dict[str, Any] = {}
+
+    def url(self, target: str) -> str:
+        if target not in self._servers:
+            self._servers[target] = _serve(target, self.main)
+        return f"http://127.0.0.1:{self._servers[target].server_port}"
+
+    def close(self) -> None:
+        for server in self._servers.values():
+            server.shutdown()
+            server.server_close()
+
+
+def _serve(target: str, main: Path) -> Any:
+    import functions_framework
+    from werkzeug.serving import make_server
+
+    saved = {name: os.environ.get(name) for name in _FRAMEWORK_ENV}
+    try:
+        app = functions_framework.create_app(target, str(main))
+    finally:  # create_app records the target and signature type in the environment
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+@pytest.fixture(scope="session")
+def probe_app() -> App:
+    return load_app(PROBE_APP)
+
+
+@pytest.fixture(scope="session")
+def main_py(probe_app: App, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    source = tmp_path_factory.mktemp("gcp-source") / "main.py"
+    source.write_text(generate_main(probe_app), encoding="utf-8")
+    return source
+
+
+@pytest.fixture(scope="session")
+def served(main_py: Path) -> Iterator[Served]:
+    servers = Served(main_py)
+    yield servers
+    servers.close()
+
+
+@pytest.fixture(scope="session")
+def send_to() -> Any:
+    """`send_to(url, body, headers, method)` -> Reply (test modules cannot import this conftest)."""
+    return send
+
+
+@pytest.fixture
+def seen(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Reads what the probe handler reported for the last request (None when it was not called)."""
+    out = tmp_path / "seen.json"
+    monkeypatch.setenv("GCP_PROBE_OUT", str(out))
+
+    def read() -> Any:
+        if not out.exists():
+            return None
+        found = json.loads(out.read_text(encoding="utf-8"))
+        out.unlink()
+        return found
+
+    return read

@@ -1,0 +1,91 @@
+"""The shim ships inside every source zip: it imports the standard library and the portable runtime only.
+
+Checked twice: every import statement of the shipped modules (nested, relative and dynamic ones too),
+and what importing the shim actually loads in a fresh interpreter (no functions_framework, flask,
+werkzeug or cloudevents).
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import portable_fn_gcp
+import pytest
+
+PACKAGE_DIR = Path(portable_fn_gcp.__file__).resolve().parent
+SHIPPED = ["__init__.py", "shim.py", "events.py", "flask_http.py"]
+PROVIDER_SIDE = {"provider.py", "packaging.py", "_pins.py"}
+
+
+def _imports(path: Path) -> list[tuple[int, str]]:
+    found: list[tuple[int, str]] = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.extend((node.lineno, alias.name) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            module = node.module or ""
+            found.append((node.lineno, f"portable_fn_gcp.{module}".rstrip(".") if node.level else module))
+        elif isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", "")) in (
+            "__import__", "import_module"
+        ) and node.args and isinstance(node.args[0], ast.Constant):
+            found.append((node.lineno, str(node.args[0].value)))
+    return found
+
+
+def _allowed(module: str) -> bool:
+    top = module.split(".")[0]
+    if top in sys.stdlib_module_names or module == "portable_fn.runtime" or module.startswith("portable_fn.runtime."):
+        return True
+    shipped = {f"portable_fn_gcp.{name[:-3]}" for name in SHIPPED if name != "__init__.py"}
+    return module in shipped or module == "portable_fn_gcp"
+
+
+def test_every_top_level_module_is_either_shipped_or_provider_side() -> None:
+    assert {p.name for p in PACKAGE_DIR.glob("*.py")} <= set(SHIPPED) | PROVIDER_SIDE
+    assert set(SHIPPED) <= {p.name for p in PACKAGE_DIR.glob("*.py")}
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_modules_import_only_the_standard_library_and_the_runtime(name: str) -> None:
+    bad = [f"{name}:{line} imports {module!r}" for line, module in _imports(PACKAGE_DIR / name)
+           if not _allowed(module)]
+    assert not bad, "the shim may import the standard library and portable_fn.runtime only: " + "; ".join(bad)
+
+
+def test_the_package_init_imports_nothing() -> None:
+    assert _imports(PACKAGE_DIR / "__init__.py") == []
+
+
+def test_the_scan_catches_what_it_must(tmp_path: Path) -> None:
+    probe = tmp_path / "probe.py"
+    probe.write_text("import json\nfrom .events import x\nfrom .provider import GcpProvider\n"
+                     "def f():\n    import functions_framework\n    from flask import request\n"
+                     "    importlib.import_module('cloudevents.http')\n", encoding="utf-8")
+    found = {module for _, module in _imports(probe)}
+    assert {m for m in found if not _allowed(m)} == {
+        "portable_fn_gcp.provider", "functions_framework", "flask", "cloudevents.http"
+    }
+
+
+PROBE = """
+import json, sys
+before = set(sys.modules)
+import portable_fn_gcp.shim
+print(json.dumps(sorted(set(sys.modules) - before)))
+"""
+
+
+def test_importing_the_shim_loads_nothing_but_the_standard_library_and_the_runtime() -> None:
+    done = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    loaded = json.loads(done.stdout)
+    assert "portable_fn_gcp.shim" in loaded and "portable_fn.runtime.dispatch" in loaded
+    ours = ("portable_fn.runtime", "portable_fn_gcp.")
+    foreign = [m for m in loaded if m.split(".")[0] not in sys.stdlib_module_names
+               and m not in ("portable_fn", "portable_fn_gcp") and not m.startswith(ours)]
+    assert not foreign
+    assert "portable_fn_gcp.provider" not in loaded

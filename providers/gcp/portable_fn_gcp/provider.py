@@ -21,7 +21,9 @@ from portable_fn.runtime.http import Headers
 from .shim import deliver, entry_point
 
 if TYPE_CHECKING:
-    from portable_fn.deploy import Artifact
+    from portable_fn.deploy import Artifact, Executor, RemoteState, Resource
+
+    from .deploy import GcpDeployer
 
 MAX_EVENT_TIMEOUT_S = 540  # event-driven functions; HTTP functions may run 3600 s, the longest timeout_s
 ARCHITECTURES = ("x86_64",)  # Cloud Functions runs on x86_64 only
@@ -34,6 +36,31 @@ class GcpProvider(Provider):
 
     name = "gcp"
 
+    def __init__(self, settings: dict[str, Any] | None = None, endpoint_url: str | None = None) -> None:
+        super().__init__(settings, endpoint_url)
+        self._deployer: GcpDeployer | None = None
+
+    @property
+    def deployer(self) -> GcpDeployer:
+        """The Google-client side, created on first use (so `invoke` never imports the clients)."""
+        if self._deployer is None:
+            from .deploy import GcpDeployer
+
+            self._deployer = GcpDeployer(self.settings, self.endpoint_url)
+        return self._deployer
+
+    def desired(self, app: Any, stage: str, artifact: Artifact) -> list[Resource]:
+        return self.deployer.desired(app, stage, artifact)
+
+    def read_remote(self, app: Any, stage: str) -> RemoteState:
+        return self.deployer.read_remote(app, stage)
+
+    def executor(self, app: Any, stage: str) -> Executor:
+        return self.deployer.executor(app, stage)
+
+    def outputs(self, app: Any, stage: str, remote: RemoteState) -> dict[str, Any]:
+        return self.deployer.outputs(app, stage, remote)
+
     def package(self, app: Any, stage: str, out_dir: Path, progress: Progress) -> Artifact:
         from .packaging import build_package
 
@@ -43,6 +70,7 @@ class GcpProvider(Provider):
         """Reject what Cloud Functions cannot run or bind, naming the function and the fix."""
         for spec in app.functions:
             _check_function(spec, app.options(spec))
+        self.deployer.check(app)
 
     def invoke(self, app: Any, spec: Any, event: Any) -> dict[str, Any]:
         """Run one native event through the shim, as functions-framework would; a JSON-ready summary.

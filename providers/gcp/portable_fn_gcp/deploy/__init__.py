@@ -1,0 +1,103 @@
+"""The deploy side of portable-fn on Google Cloud Functions (2nd gen), with the official Google clients.
+
+`GcpDeployer` is what `GcpProvider` delegates `check`, `desired`, `read_remote`, `executor` and
+`outputs` to. The parts follow the shared pipeline (see `portable_fn.deploy`):
+
+    naming      names, labels, resource paths        resources   frozen dataclasses, no I/O
+    desired     app -> resources (pure)              schedules   rate/cron -> Cloud Scheduler cron
+    remote      Google -> RemoteState (reads only)   appliers    create/update/delete per resource
+    executor    GcpExecutor (the only mutator)       client      GcpClient, the one I/O boundary
+    outputs     URLs, topics, jobs after a deploy
+
+Settings (`[tool.portable-fn.gcp]`, stage overrides applied): `project` (else GOOGLE_CLOUD_PROJECT or
+CLOUDSDK_CORE_PROJECT), `region` (else CLOUDSDK_FUNCTIONS_REGION), `service_account` (runtime and
+trigger identity; Google's default when unset), `ingress` (ALLOW_ALL), `min_instances` (0),
+`max_instances` (100; a function's max_concurrency wins), `buckets` (logical bucket -> the bucket a
+storage trigger watches, else `<app>-<stage>-<name>`; deploy does not create buckets), `endpoints`
+(per-service endpoint overrides), `poll_s` (2) and `operation_timeout_s` (1800) for long-running operations.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from google.auth.credentials import Credentials
+
+from portable_fn.deploy import Artifact, RemoteState, Resource
+from portable_fn.runtime.errors import ConfigError, UnsupportedTriggerError
+from portable_fn.runtime.triggers import Queue, Schedule
+
+from .appliers import Context
+from .client import GcpClient
+from .desired import DEAD_LETTER_ENV, MAX_EVENT_TIMEOUT_S, Settings, Target, desired
+from .executor import GcpExecutor
+from .naming import LABEL_APP, LABEL_SOURCE, LABEL_STAGE, Names
+from .outputs import outputs
+from .remote import RemoteReader
+from .schedules import cloud_scheduler_cron
+
+__all__ = ["DEAD_LETTER_ENV", "LABEL_APP", "LABEL_SOURCE", "LABEL_STAGE", "GcpClient", "GcpDeployer",
+           "GcpExecutor", "Names"]
+
+
+class GcpDeployer:
+    """The deploy half of the Google Cloud provider for one set of settings and one endpoint."""
+
+    def __init__(self, settings: dict[str, Any] | None = None, endpoint_url: str | None = None,
+                 client: GcpClient | None = None, credentials: Credentials | None = None) -> None:
+        self.settings = dict(settings or {})
+        self.endpoint_url = endpoint_url
+        self.credentials = credentials
+        self._client = client
+
+    @property
+    def client(self) -> GcpClient:
+        """The one GcpClient every call goes through (made on first use, so `check` needs no project)."""
+        if self._client is None:
+            self._client = GcpClient(self.endpoint_url, self.settings.get("endpoints"), self.credentials,
+                                     float(self.settings.get("poll_s", 2)),
+                                     float(self.settings.get("operation_timeout_s", 1800)))
+        return self._client
+
+    def check(self, app: Any) -> None:
+        """Raise UnsupportedTriggerError for what Cloud Functions, Pub/Sub or Cloud Scheduler cannot do."""
+        for spec in app.functions:
+            trigger, timeout = spec.trigger, app.options(spec).timeout_s or 0
+            if isinstance(trigger, Schedule):
+                cloud_scheduler_cron(spec.name, trigger)
+            if isinstance(trigger, Queue) and trigger.fifo:
+                raise UnsupportedTriggerError(
+                    f"Function {spec.name!r} on gcp: queue({trigger.name!r}, fifo=True) needs ordered delivery, "
+                    "which a Cloud Functions Pub/Sub trigger does not give. Drop fifo=True or deploy it elsewhere.")
+            if trigger.is_event and timeout > MAX_EVENT_TIMEOUT_S:
+                raise UnsupportedTriggerError(
+                    f"Function {spec.name!r} on gcp: timeout_s={timeout} is over the {MAX_EVENT_TIMEOUT_S} s "
+                    "an event-driven Cloud Function may run. Lower it, or split the work.")
+
+    def names(self, app: Any, stage: str) -> Names:
+        buckets = self.settings.get("buckets") or {}
+        return Names(app.name, stage, self.setting("project", "GOOGLE_CLOUD_PROJECT", "CLOUDSDK_CORE_PROJECT"),
+                     self.setting("region", "CLOUDSDK_FUNCTIONS_REGION"),
+                     tuple(sorted((str(k), str(v)) for k, v in buckets.items())))
+
+    def setting(self, key: str, *variables: str) -> str:
+        value = self.settings.get(key) or next((os.environ[v] for v in variables if os.environ.get(v)), None)
+        if not value:
+            raise ConfigError(
+                f"Deploying to gcp needs a {key}: set {key} = \"...\" under [tool.portable-fn.gcp] in "
+                f"pyproject.toml, or the {' or '.join(variables)} environment variable.")
+        return str(value)
+
+    def desired(self, app: Any, stage: str, artifact: Artifact) -> list[Resource]:
+        self.check(app)
+        return desired(Target(app, stage, self.names(app, stage), artifact, Settings.of(self.settings)))
+
+    def read_remote(self, app: Any, stage: str) -> RemoteState:
+        return RemoteReader(self.client, self.names(app, stage), Settings.of(self.settings)).read()
+
+    def executor(self, app: Any, stage: str) -> GcpExecutor:
+        return GcpExecutor(app.name, stage, Context(self.client, self.names(app, stage)))
+
+    def outputs(self, app: Any, stage: str, remote: RemoteState) -> dict[str, Any]:
+        return outputs(app, stage, remote, self.names(app, stage))

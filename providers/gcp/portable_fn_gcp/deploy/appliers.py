@@ -1,0 +1,208 @@
+"""How each kind of resource is created, updated and deleted: the only code here that changes Google Cloud.
+
+One `Applier` per resource type, all going through the same `GcpClient`. Every action is safe to
+repeat: deletes accept "already gone", a topic or job that already exists is brought up to date, and a
+function a failed run left FAILED is read back as such and updated as a whole, so rerunning `deploy`
+after a failure converges. Function creates and updates upload the source zip first (generateUploadUrl,
+then a PUT to the signed URL) and wait for the long-running operation.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+from portable_fn.deploy import Resource
+
+from .client import AlreadyExists, GcpClient, NotFound
+from .naming import LABEL_SOURCE, Names, labels
+from .resources import Function, PublicInvoker, SchedulerJob, Topic
+
+R = TypeVar("R", bound=Resource)
+
+# Function fields -> the update-mask paths that change them (snake_case; the REST client sends camelCase).
+FUNCTION_MASK = {
+    "runtime": ("build_config.runtime",),
+    "entry_point": ("build_config.entry_point",),
+    "source_sha": ("build_config.source", "labels"),
+    "memory_mb": ("service_config.available_memory",),
+    "timeout_s": ("service_config.timeout_seconds",),
+    "env": ("service_config.environment_variables",),
+    "min_instances": ("service_config.min_instance_count",),
+    "max_instances": ("service_config.max_instance_count",),
+    "service_account": ("service_config.service_account_email",),
+    "ingress": ("service_config.ingress_settings",),
+    "event_type": ("event_trigger",),
+    "pubsub_topic": ("event_trigger",),
+    "event_filters": ("event_trigger",),
+    "retry_policy": ("event_trigger",),
+}
+JOB_MASK = {"schedule": "schedule", "time_zone": "time_zone", "topic": "pubsub_target", "data": "pubsub_target",
+            "description": "description"}
+
+
+class Context:
+    """What every applier shares: the client, the names and the labels to put."""
+
+    def __init__(self, gcp: GcpClient, names: Names) -> None:
+        self.gcp = gcp
+        self.names = names
+        self.labels = labels(names.app, names.stage)
+
+
+def tolerate_missing(call: Any, *args: Any, **kwargs: Any) -> Any:
+    """Run a delete; a resource that is already gone is fine (a rerun after a failure)."""
+    try:
+        return call(*args, **kwargs)
+    except NotFound:
+        return None
+
+
+class Applier(Generic[R]):
+    """Create, update, delete one type of resource."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.gcp = ctx.gcp
+        self.names = ctx.names
+
+    def create(self, resource: R) -> None:
+        raise NotImplementedError
+
+    def update(self, resource: R, previous: R, changes: tuple[str, ...]) -> None:
+        raise NotImplementedError(f"{resource.kind} {resource.name} cannot be updated in place")
+
+    def delete(self, resource: R) -> None:
+        raise NotImplementedError
+
+
+class Topics(Applier[Topic]):
+    def create(self, resource: Topic) -> None:
+        topic = {"name": self.names.topic_path(resource.name), "labels": self.ctx.labels}
+        try:
+            self.gcp.call("pubsub", "create_topic", request=topic)
+        except AlreadyExists:  # made by a run that failed before labelling it, or by hand: adopt it
+            self.gcp.call("pubsub", "update_topic", request={"topic": topic, "update_mask": {"paths": ["labels"]}})
+
+    def delete(self, resource: Topic) -> None:
+        tolerate_missing(self.gcp.call, "pubsub", "delete_topic",
+                         request={"topic": self.names.topic_path(resource.name)})
+
+
+class Functions(Applier[Function]):
+    def create(self, resource: Function) -> None:
+        request = {"parent": self.names.location, "function_id": resource.name,
+                   "function": self.message(resource, self.upload(resource))}
+        operation = self.gcp.call("functions", "create_function", request=request)
+        self.gcp.wait(operation, f"creating function {resource.name}")
+
+    def update(self, resource: Function, previous: Function, changes: tuple[str, ...]) -> None:
+        if "state" in changes:  # a failed deploy left it broken: send everything again
+            changes = tuple(FUNCTION_MASK)
+        paths = sorted({path for field in changes for path in FUNCTION_MASK.get(field, ())})
+        source = self.upload(resource) if "build_config.source" in paths else None
+        request = {"function": self.message(resource, source), "update_mask": {"paths": paths}}
+        operation = self.gcp.call("functions", "update_function", request=request)
+        self.gcp.wait(operation, f"updating function {resource.name}")
+
+    def delete(self, resource: Function) -> None:
+        operation = tolerate_missing(self.gcp.call, "functions", "delete_function",
+                                     request={"name": self.names.function_path(resource.name)})
+        if operation is not None:
+            self.gcp.wait(operation, f"deleting function {resource.name}")
+
+    def upload(self, resource: Function) -> Any:
+        """Upload the zip to a fresh signed URL; return the storage source the build reads it from."""
+        found = self.gcp.call("functions", "generate_upload_url", request={"parent": self.names.location})
+        self.gcp.upload(found.upload_url, Path(resource.zip_path))
+        return found.storage_source
+
+    def message(self, resource: Function, storage_source: Any | None) -> dict[str, Any]:
+        """The Function message (a dict the client turns into its proto)."""
+        build: dict[str, Any] = {"runtime": resource.runtime, "entry_point": resource.entry_point}
+        if storage_source is not None:
+            build["source"] = {"storage_source": storage_source}
+        service: dict[str, Any] = {
+            "available_memory": f"{resource.memory_mb}Mi", "timeout_seconds": resource.timeout_s,
+            "environment_variables": dict(resource.env), "min_instance_count": resource.min_instances,
+            "max_instance_count": resource.max_instances, "ingress_settings": resource.ingress,
+            "all_traffic_on_latest_revision": True,
+        }
+        if resource.service_account:
+            service["service_account_email"] = resource.service_account
+        function = {"name": self.names.function_path(resource.name), "environment": "GEN_2",
+                    "labels": {**self.ctx.labels, LABEL_SOURCE: resource.source_sha},
+                    "build_config": build, "service_config": service}
+        if resource.event_type:
+            function["event_trigger"] = self.trigger(resource)
+        return function
+
+    def trigger(self, resource: Function) -> dict[str, Any]:
+        trigger: dict[str, Any] = {"event_type": resource.event_type, "retry_policy": resource.retry_policy,
+                                   "trigger_region": self.names.region}
+        if resource.pubsub_topic:
+            trigger["pubsub_topic"] = resource.pubsub_topic
+        if resource.event_filters:
+            trigger["event_filters"] = [{"attribute": a, "value": v} for a, v in resource.event_filters]
+        if resource.service_account:
+            trigger["service_account_email"] = resource.service_account
+        return trigger
+
+
+class PublicInvokers(Applier[PublicInvoker]):
+    """Read-modify-write of the Cloud Run service's IAM policy (its etag guards concurrent edits)."""
+
+    def create(self, resource: PublicInvoker) -> None:
+        self.edit(resource, add=True)
+
+    def delete(self, resource: PublicInvoker) -> None:
+        self.edit(resource, add=False)
+
+    def edit(self, resource: PublicInvoker, add: bool) -> None:
+        try:
+            name = self.names.function_path(resource.name)
+            found = self.gcp.call("functions", "get_function", request={"name": name})
+        except NotFound:
+            if add:
+                raise
+            return  # the function and its service are gone, and the binding with them
+        service = found.service_config.service
+        policy = self.gcp.call("run", "get_iam_policy", request={"resource": service})
+        binding = next((b for b in policy.bindings if b.role == resource.role), None)
+        if add and binding is None:
+            binding = policy.bindings.add(role=resource.role)
+        if binding is None or (resource.member in binding.members) == add:
+            return
+        if add:
+            binding.members.append(resource.member)
+        else:
+            binding.members.remove(resource.member)
+            if not binding.members:
+                policy.bindings.remove(binding)
+        self.gcp.call("run", "set_iam_policy", request={"resource": service, "policy": policy})
+
+
+class SchedulerJobs(Applier[SchedulerJob]):
+    def create(self, resource: SchedulerJob) -> None:
+        try:
+            request = {"parent": self.names.location, "job": self.job(resource)}
+            self.gcp.call("scheduler", "create_job", request=request)
+        except AlreadyExists:
+            self.update(resource, resource, tuple(JOB_MASK))
+
+    def update(self, resource: SchedulerJob, previous: SchedulerJob, changes: tuple[str, ...]) -> None:
+        paths = sorted({JOB_MASK[field] for field in changes})
+        self.gcp.call("scheduler", "update_job", request={"job": self.job(resource), "update_mask": {"paths": paths}})
+
+    def delete(self, resource: SchedulerJob) -> None:
+        tolerate_missing(self.gcp.call, "scheduler", "delete_job", request={"name": self.names.job_path(resource.name)})
+
+    def job(self, resource: SchedulerJob) -> dict[str, Any]:
+        return {"name": self.names.job_path(resource.name), "description": resource.description,
+                "schedule": resource.schedule, "time_zone": resource.time_zone,
+                "pubsub_target": {"topic_name": resource.topic, "data": resource.data.encode("utf-8")}}
+
+
+APPLIERS: dict[type, type[Applier[Any]]] = {
+    Topic: Topics, Function: Functions, PublicInvoker: PublicInvokers, SchedulerJob: SchedulerJobs,
+}

@@ -1,0 +1,122 @@
+"""`GcpClient`: the one boundary between deploy and Google Cloud. Every call deploy makes goes through it.
+
+It owns the official clients, all on the REST transport (Pub/Sub on gRPC when `PUBSUB_EMULATOR_HOST`
+points at the Pub/Sub emulator, which the library then dials itself):
+
+    functions   google.cloud.functions_v2.FunctionServiceClient   functions, uploads, operations
+    pubsub      google.pubsub_v1.PublisherClient                 topics
+    scheduler   google.cloud.scheduler_v1.CloudSchedulerClient   jobs
+    run         google.cloud.run_v2.ServicesClient                the invoker IAM binding
+
+Endpoints: `endpoint_url` points every service at one place (a recording endpoint, a proxy);
+`endpoints = {functions = "...", pubsub = "...", ...}` in the settings wins per service. An endpoint on
+plain http is an emulator, so it is called without credentials; otherwise Application Default
+Credentials are used. Every call is recorded as (service, method); tests read `calls` and
+`mutating_calls()` (anything but get_*/list_*). Long-running operations are awaited with progress.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from google.api_core import exceptions as google_errors
+from google.api_core.client_options import ClientOptions
+from google.auth.credentials import AnonymousCredentials, Credentials
+
+Progress = Callable[[str], None]
+READ_PREFIXES = ("get_", "list_")
+SERVICES = ("functions", "pubsub", "scheduler", "run")
+NotFound, AlreadyExists = google_errors.NotFound, google_errors.Conflict
+
+
+class GcpClient:
+    """Lazily made Google clients for one set of endpoints, with a shared call record."""
+
+    def __init__(self, endpoint_url: str | None = None, endpoints: dict[str, str] | None = None,
+                 credentials: Credentials | None = None, poll_s: float = 2.0,
+                 operation_timeout_s: float = 1800.0) -> None:
+        self.endpoints = {s: (endpoints or {}).get(s) or endpoint_url for s in SERVICES}
+        self.credentials = credentials
+        self.poll_s = poll_s
+        self.operation_timeout_s = operation_timeout_s
+        self.calls: list[tuple[str, str]] = []
+        self.progress: Progress = lambda message: None
+        self._clients: dict[str, Any] = {}
+
+    # -- calls -------------------------------------------------------------------------------------
+    def call(self, service: str, method: str, **request: Any) -> Any:
+        """`method` of the service's client with `request`, recorded."""
+        self.calls.append((service, method))
+        return getattr(self.service(service), method)(**request)
+
+    def pages(self, service: str, method: str, **request: Any) -> Iterator[Any]:
+        """Every item of a list_* call across its pages (the pager fetches further pages lazily)."""
+        yield from self.call(service, method, **request)
+
+    def wait(self, operation: Any, what: str) -> Any:
+        """The result of a long-running operation, reporting progress while it runs."""
+        started = time.monotonic()
+        self.progress(f"      {what}: waiting for {operation.operation.name}")
+        while not operation.done():
+            elapsed = time.monotonic() - started
+            if elapsed > self.operation_timeout_s:
+                raise TimeoutError(f"{what} did not finish within {self.operation_timeout_s:.0f} s "
+                                   f"(operation {operation.operation.name})")
+            self.progress(f"      {what}: in progress ({elapsed:.0f} s)")
+            time.sleep(self.poll_s)
+        self.progress(f"      {what}: done after {time.monotonic() - started:.0f} s")
+        return operation.result()
+
+    def upload(self, url: str, path: Path) -> None:
+        """PUT the source zip to a signed upload URL from generateUploadUrl."""
+        self.calls.append(("storage", "upload"))
+        request = urllib.request.Request(url, data=path.read_bytes(), method="PUT",
+                                         headers={"Content-Type": "application/zip"})
+        with urllib.request.urlopen(request, timeout=300) as response:
+            response.read()
+
+    def mutating_calls(self) -> list[tuple[str, str]]:
+        """Recorded calls that are not get_*/list_* (uploads and upload URLs included)."""
+        return [c for c in self.calls if not c[1].startswith(READ_PREFIXES)]
+
+    # -- the clients -------------------------------------------------------------------------------
+    def service(self, name: str) -> Any:
+        if name not in self._clients:
+            self._clients[name] = self._make(name)
+        return self._clients[name]
+
+    def _make(self, name: str) -> Any:
+        endpoint = self.endpoints[name]
+        options = ClientOptions(api_endpoint=endpoint) if endpoint else None
+        credentials = self.credentials
+        if credentials is None and endpoint and endpoint.startswith("http://"):
+            credentials = AnonymousCredentials()  # type: ignore[no-untyped-call]
+        transport = "rest"
+        if name == "pubsub" and os.environ.get("PUBSUB_EMULATOR_HOST"):
+            transport, options, credentials = "grpc", None, AnonymousCredentials()  # type: ignore[no-untyped-call]
+        cls = _client_class(name)
+        return cls(credentials=credentials, transport=transport, client_options=options)
+
+
+def _client_class(name: str) -> Any:
+    """The official client class of a service, imported only when deploy first needs it."""
+    if name == "functions":
+        from google.cloud import functions_v2
+
+        return functions_v2.FunctionServiceClient
+    if name == "pubsub":
+        from google import pubsub_v1
+
+        return pubsub_v1.PublisherClient
+    if name == "scheduler":
+        from google.cloud import scheduler_v1
+
+        return scheduler_v1.CloudSchedulerClient
+    from google.cloud import run_v2
+
+    return run_v2.ServicesClient

@@ -1,0 +1,163 @@
+"""What an app needs on Google Cloud: its functions and triggers turned into resources. Pure: no call.
+
+One function brings its Cloud Function (runtime, entry point = the function's name in the generated
+`main.py`, memory, timeout, env, instances, service account, ingress), then what its trigger needs:
+
+    http      nothing more, or the public invoker binding when public=True
+    queue     the queue's topic and a messagePublished trigger on it
+    topic     the topic and a messagePublished trigger on it
+    storage   a storage.object.v1.finalized / .deleted trigger filtered on the bucket
+    schedule  the function's own topic, a trigger on it, and a Cloud Scheduler job publishing to it
+
+Event triggers retry (RETRY_POLICY_RETRY) when the function allows more than one attempt. An event
+function that may dead-letter gets a dead-letter topic; its path reaches the shim in the environment
+variable `PORTABLE_FN_DEAD_LETTER_TOPIC`; the timeout in `PORTABLE_FN_TIMEOUT_S`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from portable_fn.deploy import Artifact, Resource
+from portable_fn.runtime.function import FunctionOptions, FunctionSpec
+from portable_fn.runtime.triggers import Http, Queue, Schedule, Storage
+from portable_fn.runtime.triggers import Topic as TopicTrigger
+
+from .naming import Names, source_label
+from .resources import Function, PublicInvoker, SchedulerJob, Topic, in_order
+from .schedules import TIME_ZONE, cloud_scheduler_cron
+
+MESSAGE_PUBLISHED = "google.cloud.pubsub.topic.v1.messagePublished"
+STORAGE_EVENTS = {"created": "google.cloud.storage.object.v1.finalized",
+                  "deleted": "google.cloud.storage.object.v1.deleted"}
+RETRY, DO_NOT_RETRY = "RETRY_POLICY_RETRY", "RETRY_POLICY_DO_NOT_RETRY"
+DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_S = 256, 60
+MAX_EVENT_TIMEOUT_S = 540  # event-driven 2nd gen functions stop after 9 minutes; HTTP ones after 60
+DEAD_LETTER_ENV = "PORTABLE_FN_DEAD_LETTER_TOPIC"
+TIMEOUT_ENV = "PORTABLE_FN_TIMEOUT_S"  # the shim's Context deadline (Google does not tell it)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The `[tool.portable-fn.gcp]` values the builders read."""
+
+    service_account: str = ""
+    ingress: str = "ALLOW_ALL"
+    min_instances: int = 0
+    max_instances: int = 100
+
+    @classmethod
+    def of(cls, settings: dict[str, Any]) -> Settings:
+        return cls(str(settings.get("service_account", "")), str(settings.get("ingress", "ALLOW_ALL")).upper(),
+                   int(settings.get("min_instances", 0)), int(settings.get("max_instances", 100)))
+
+
+@dataclass(frozen=True)
+class Target:
+    """Everything the builders need besides the function: app, stage, names, artifact and settings."""
+
+    app: Any
+    stage: str
+    names: Names
+    artifact: Artifact
+    settings: Settings = Settings()
+
+
+def desired(target: Target) -> list[Resource]:
+    """Every resource of the app, dependencies first."""
+    resources: list[Resource] = []
+    for spec in target.app.functions:
+        resources += FunctionResources(target, spec).build()
+    return in_order(resources)
+
+
+class FunctionResources:
+    """The resources one function brings."""
+
+    def __init__(self, target: Target, spec: FunctionSpec) -> None:
+        self.t = target
+        self.spec = spec
+        self.options: FunctionOptions = target.app.options(spec)
+        self.id = target.names.function_id(spec.name)
+
+    def build(self) -> list[Resource]:
+        trigger, names = self.spec.trigger, self.t.names
+        own: list[Resource] = [Topic(t) for t in (self.trigger_topic(), self.dead_letter_topic()) if t]
+        own.append(self.function())
+        if isinstance(trigger, Http) and trigger.public:
+            own.append(PublicInvoker(self.id))
+        if isinstance(trigger, Schedule):
+            data = json.dumps({"schedule": trigger.expression, "name": names.job(self.spec.name)},
+                              sort_keys=True, separators=(",", ":"))
+            own.append(SchedulerJob(
+                names.job(self.spec.name), schedule=cloud_scheduler_cron(self.spec.name, trigger),
+                time_zone=TIME_ZONE, topic=names.topic_path(self.trigger_topic()), data=data,
+                description=names.job_marker))
+        return own
+
+    def function(self) -> Function:
+        options, settings = self.options, self.t.settings
+        max_instances = options.max_concurrency or settings.max_instances
+        return Function(
+            self.id,
+            runtime=f"python{self.t.app.config.python.replace('.', '')}",
+            entry_point=self.spec.name,
+            memory_mb=options.memory_mb or DEFAULT_MEMORY_MB,
+            timeout_s=self.timeout_s(),
+            env=tuple(sorted(self.env().items())),
+            min_instances=settings.min_instances,
+            max_instances=max_instances,
+            service_account=settings.service_account,
+            ingress=settings.ingress,
+            **self.event_trigger(),
+            source_sha=source_label(self.t.artifact.sha256),
+            zip_path=str(self.t.artifact.path),
+        )
+
+    def timeout_s(self) -> int:
+        return math.ceil(self.options.timeout_s or DEFAULT_TIMEOUT_S)
+
+    def env(self) -> dict[str, str]:
+        """App defaults < stage < the function's own < portable-fn's own variables."""
+        config = self.t.app.config
+        stage = config.stages.get(self.t.stage)
+        own = {"PORTABLE_FN_APP": self.t.app.name, "PORTABLE_FN_STAGE": self.t.stage,
+               "PORTABLE_FN_FUNCTION": self.spec.name, "PORTABLE_FN_PROVIDER": "gcp",
+               TIMEOUT_ENV: str(self.timeout_s())}
+        if dead_letter := self.dead_letter_topic():
+            own[DEAD_LETTER_ENV] = self.t.names.topic_path(dead_letter)
+        return {**config.defaults.env, **(stage.env if stage else {}), **self.spec.options.env, **own}
+
+    def event_trigger(self) -> dict[str, Any]:
+        trigger = self.spec.trigger
+        if not trigger.is_event:
+            return {}
+        retry = RETRY if self.options.max_attempts > 1 else DO_NOT_RETRY
+        if isinstance(trigger, Storage):
+            bucket = self.t.names.bucket(trigger.bucket)
+            return {"event_type": STORAGE_EVENTS[trigger.on], "event_filters": (("bucket", bucket),),
+                    "retry_policy": retry}
+        topic = self.t.names.topic_path(self.trigger_topic())
+        return {"event_type": MESSAGE_PUBLISHED, "pubsub_topic": topic, "retry_policy": retry}
+
+    def trigger_topic(self) -> str:
+        """The topic the function is triggered from ('' for HTTP and storage)."""
+        trigger = self.spec.trigger
+        if isinstance(trigger, (Queue, TopicTrigger)):
+            return self.t.names.topic(trigger.name)
+        if isinstance(trigger, Schedule):
+            return self.t.names.topic(self.spec.name)
+        return ""
+
+    def dead_letter_topic(self) -> str:
+        """Where the shim routes dead-lettered events ('' for HTTP and dead_letter=False)."""
+        trigger, dead_letter = self.spec.trigger, self.options.dead_letter
+        if not trigger.is_event or dead_letter is False:
+            return ""
+        if isinstance(dead_letter, str):
+            return self.t.names.topic(dead_letter)
+        base = trigger.name if isinstance(trigger, Queue) else self.spec.name
+        return self.t.names.topic(f"{base}-dlq")

@@ -1,0 +1,95 @@
+"""Names and labels of everything deploy creates: one place, so read, plan and remove agree.
+
+Every name starts with `<app>-<stage>-`. Functions and Pub/Sub topics carry the two labels below, and
+remote state is found by them; Cloud Scheduler jobs cannot be labelled, so their description carries
+the marker `portable-fn:<app>:<stage>` instead. Label values allow only lowercase letters, digits, `_`
+and `-` (at most 63), so `label_value` folds anything else to `_`; a name longer than Google allows is
+cut and ends in 8 hex digits of its SHA-256, so it stays unique and stable.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+
+LABEL_APP = "portable-fn-app"
+LABEL_STAGE = "portable-fn-stage"
+LABEL_SOURCE = "portable-fn-source"  # the first 32 hex digits of the source zip's SHA-256
+JOB_MARKER = "portable-fn"
+
+MAX_FUNCTION, MAX_TOPIC, MAX_JOB, MAX_LABEL = 63, 255, 500, 63
+_NOT_FUNCTION = re.compile(r"[^a-z0-9-]+")
+_NOT_LABEL = re.compile(r"[^a-z0-9_-]+")
+
+
+def fit(name: str, limit: int) -> str:
+    """`name` when it fits in `limit` characters, else a cut that ends in a short hash of it."""
+    if len(name) <= limit:
+        return name
+    return f"{name[: limit - 9]}-{hashlib.sha256(name.encode()).hexdigest()[:8]}"
+
+
+def label_value(value: str) -> str:
+    """`value` as Google accepts it in a label: lowercase, `[a-z0-9_-]`, at most 63 characters."""
+    return fit(_NOT_LABEL.sub("_", value.lower()), MAX_LABEL)
+
+
+def labels(app: str, stage: str) -> dict[str, str]:
+    return {LABEL_APP: label_value(app), LABEL_STAGE: label_value(stage)}
+
+
+def has_labels(found: dict[str, str], app: str, stage: str) -> bool:
+    wanted = labels(app, stage)
+    return all(found.get(k) == v for k, v in wanted.items())
+
+
+def source_label(sha256: str) -> str:
+    return sha256[:32]
+
+
+@dataclass(frozen=True)
+class Names:
+    """The physical names and resource paths for one app and stage in one project and region."""
+
+    app: str
+    stage: str
+    project: str
+    region: str
+    buckets: tuple[tuple[str, str], ...] = ()  # settings `buckets`: logical name -> existing bucket
+
+    @property
+    def prefix(self) -> str:
+        return f"{self.app}-{self.stage}"
+
+    @property
+    def location(self) -> str:
+        return f"projects/{self.project}/locations/{self.region}"
+
+    def function_id(self, fn: str) -> str:
+        """Cloud Functions ids are `[a-z][-a-z0-9]*[a-z0-9]`: `create_order` becomes `create-order`."""
+        text = _NOT_FUNCTION.sub("-", f"{self.prefix}-{fn}".lower()).strip("-")
+        return fit(text, MAX_FUNCTION)
+
+    def function_path(self, function_id: str) -> str:
+        return f"{self.location}/functions/{function_id}"
+
+    def topic(self, logical: str) -> str:
+        return fit(f"{self.prefix}-{logical}", MAX_TOPIC)
+
+    def topic_path(self, topic: str) -> str:
+        return f"projects/{self.project}/topics/{topic}"
+
+    def job(self, fn: str) -> str:
+        return fit(f"{self.prefix}-{fn}", MAX_JOB)
+
+    def job_path(self, job: str) -> str:
+        return f"{self.location}/jobs/{job}"
+
+    @property
+    def job_marker(self) -> str:
+        """The description of every Cloud Scheduler job of this app and stage."""
+        return f"{JOB_MARKER}:{self.app}:{self.stage}"
+
+    def bucket(self, logical: str) -> str:
+        return dict(self.buckets).get(logical) or f"{self.prefix}-{logical}"[:63]

@@ -1,0 +1,37 @@
+"""What a user needs after a deploy, read from the remote state: per function its id and how to reach
+or feed it (URL, topic, bucket, schedule)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from portable_fn.deploy import RemoteState
+
+from .naming import Names
+from .resources import Function, PublicInvoker, SchedulerJob
+
+
+def outputs(app: Any, stage: str, remote: RemoteState, names: Names) -> dict[str, Any]:
+    functions: dict[str, Any] = {}
+    for spec in app.functions:
+        deployed = remote.get((Function.kind, names.function_id(spec.name)))
+        if isinstance(deployed, Function):
+            functions[spec.name] = {"name": names.function_path(deployed.name), "state": deployed.state,
+                                    "trigger": spec.trigger.kind, **trigger_outputs(spec, deployed, remote, names)}
+    return {"provider": "gcp", "project": names.project, "region": names.region, "stage": stage,
+            "functions": functions}
+
+
+def trigger_outputs(spec: Any, deployed: Function, remote: RemoteState, names: Names) -> dict[str, Any]:
+    kind = spec.trigger.kind
+    if kind == "http":
+        public = (PublicInvoker.kind, deployed.name) in remote
+        return {"url": deployed.url, "auth": "public" if public else "iam"}
+    if kind == "storage":
+        return {"bucket": dict(deployed.event_filters).get("bucket", ""), "event_type": deployed.event_type}
+    found: dict[str, Any] = {"topic": deployed.pubsub_topic}
+    if kind == "schedule":
+        job = remote.get((SchedulerJob.kind, names.job(spec.name)))
+        if isinstance(job, SchedulerJob):
+            found |= {"job": names.job_path(job.name), "schedule": job.schedule, "time_zone": job.time_zone}
+    return found

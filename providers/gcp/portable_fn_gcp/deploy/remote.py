@@ -1,0 +1,106 @@
+"""Reading what an app and stage already have on Google Cloud: found by labels, never by a local file.
+
+Functions are listed with a label filter (and their labels checked again here), topics are listed
+and their labels checked, Cloud Scheduler jobs (which have no labels) are matched by the marker in their
+description, and each HTTP function's Cloud Run service is asked for its IAM policy to see whether the
+public invoker binding is there. Only get_*/list_* calls are made here.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from portable_fn.deploy import RemoteState, Resource
+
+from .client import GcpClient, NotFound
+from .desired import Settings
+from .naming import LABEL_SOURCE, Names, has_labels, labels
+from .resources import Function, PublicInvoker, SchedulerJob, Topic, in_order
+
+INVOKER_ROLE, ALL_USERS = "roles/run.invoker", "allUsers"
+_MEMORY = re.compile(r"(\d+)\s*(Ki|Mi|Gi|k|M|G)?\Z")
+_MB = {"Ki": 1 / 1024, "Mi": 1, "Gi": 1024, "k": 1 / 1048.576, "M": 1 / 1.048576, "G": 1000 / 1.048576,
+       None: 1 / 1048576}
+
+
+def memory_mb(text: str) -> int:
+    """MB (MiB) from Cloud Functions' availableMemory ("256Mi", "1Gi", "256M"); 0 when unreadable."""
+    found = _MEMORY.match(text.strip())
+    return round(int(found.group(1)) * _MB[found.group(2)]) if found else 0
+
+
+def short(path: str) -> str:
+    return path.rsplit("/", 1)[-1]
+
+
+class RemoteReader:
+    """Reads one app and stage's resources into a `RemoteState`, in dependency order."""
+
+    def __init__(self, gcp: GcpClient, names: Names, settings: Settings) -> None:
+        self.gcp = gcp
+        self.names = names
+        self.settings = settings
+
+    def read(self) -> RemoteState:
+        functions = self.functions()
+        resources: list[Resource] = [*self.topics(), *functions]
+        resources += self.invokers([f for f in functions if not f.event_type and f.service])
+        resources += self.jobs()
+        return RemoteState(in_order(resources))
+
+    def functions(self) -> list[Function]:
+        wanted = labels(self.names.app, self.names.stage)
+        query = " AND ".join(f'labels.{key}="{value}"' for key, value in wanted.items())
+        found = self.gcp.pages("functions", "list_functions", request={"parent": self.names.location,
+                                                                      "filter": query})
+        return [self.function(f) for f in found if has_labels(dict(f.labels), self.names.app, self.names.stage)]
+
+    def function(self, found: Any) -> Function:
+        build, service, trigger = found.build_config, found.service_config, found.event_trigger
+        event_type = trigger.event_type if "event_trigger" in found else ""
+        return Function(
+            short(found.name),
+            runtime=build.runtime,
+            entry_point=build.entry_point,
+            memory_mb=memory_mb(service.available_memory),
+            timeout_s=service.timeout_seconds,
+            env=tuple(sorted(service.environment_variables.items())),
+            min_instances=service.min_instance_count,
+            max_instances=service.max_instance_count,
+            # Google fills in the default service account when none is given: only compare a chosen one.
+            service_account=service.service_account_email if self.settings.service_account else "",
+            ingress=service.ingress_settings.name,
+            event_type=event_type,
+            pubsub_topic=trigger.pubsub_topic if event_type else "",
+            event_filters=tuple(sorted((f.attribute, f.value) for f in trigger.event_filters)) if event_type else (),
+            retry_policy=trigger.retry_policy.name if event_type else "",
+            source_sha=found.labels.get(LABEL_SOURCE, ""),
+            state=found.state.name,
+            url=found.url or service.uri,
+            service=service.service,
+        )
+
+    def topics(self) -> list[Topic]:
+        project = f"projects/{self.names.project}"
+        found = self.gcp.pages("pubsub", "list_topics", request={"project": project})
+        return [Topic(short(t.name)) for t in found if has_labels(dict(t.labels), self.names.app, self.names.stage)]
+
+    def jobs(self) -> list[SchedulerJob]:
+        found = self.gcp.pages("scheduler", "list_jobs", request={"parent": self.names.location})
+        return [SchedulerJob(short(j.name), schedule=j.schedule, time_zone=j.time_zone,
+                             topic=j.pubsub_target.topic_name, data=j.pubsub_target.data.decode("utf-8"),
+                             description=j.description)
+                for j in found if j.description == self.names.job_marker]
+
+    def invokers(self, functions: list[Function]) -> list[PublicInvoker]:
+        out = []
+        for function in functions:
+            try:
+                policy = self.gcp.call("run", "get_iam_policy", request={"resource": function.service})
+            except NotFound:
+                continue
+            if any(b.role == INVOKER_ROLE and ALL_USERS in b.members for b in policy.bindings):
+                out.append(PublicInvoker(function.name))
+        return out
+

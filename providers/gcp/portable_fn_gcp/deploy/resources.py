@@ -1,0 +1,88 @@
+"""The Google Cloud resources deploy manages, as frozen dataclasses: plain values, no I/O.
+
+`desired` builds them from the app, `remote` builds them from what Google answers, and the shared
+planner compares the two field by field. Fields in `ignore_on_compare` are filled in by Google (URLs,
+the Cloud Run service) or only needed to act (the zip's path), so they never cause an update.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from portable_fn.deploy import Resource
+
+Pairs = tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class Topic(Resource):
+    """A Pub/Sub topic the app owns (a queue, a topic, a schedule's or a dead-letter topic)."""
+
+    kind = "pubsub topic"
+
+
+@dataclass(frozen=True)
+class Function(Resource):
+    """A Cloud Functions (2nd gen) function, named by its id. `source_sha` is kept in a label, since
+    the stored source object changes with every upload; `state` is "ACTIVE" when desired, so a function
+    a failed deploy left FAILED is updated again. An empty `event_type` means an HTTP function."""
+
+    kind = "cloud function"
+    ignore_on_compare = frozenset({"zip_path", "url", "service"})
+    runtime: str = ""
+    entry_point: str = ""
+    memory_mb: int = 256
+    timeout_s: int = 60
+    env: Pairs = ()
+    min_instances: int = 0
+    max_instances: int = 100
+    service_account: str = ""
+    ingress: str = "ALLOW_ALL"
+    event_type: str = ""
+    pubsub_topic: str = ""
+    event_filters: Pairs = ()
+    retry_policy: str = ""
+    source_sha: str = ""
+    state: str = "ACTIVE"
+    zip_path: str = ""
+    url: str = ""
+    service: str = ""
+
+
+# What changes through a new upload rather than the function's configuration.
+SOURCE_FIELDS = frozenset({"source_sha"})
+
+
+@dataclass(frozen=True)
+class PublicInvoker(Resource):
+    """`allUsers` holding `roles/run.invoker` on the Cloud Run service behind an HTTP function (named
+    after the function's id): what makes `http(..., public=True)` reachable without a token."""
+
+    kind = "public invoker"
+    member: str = "allUsers"
+    role: str = "roles/run.invoker"
+
+
+@dataclass(frozen=True)
+class SchedulerJob(Resource):
+    """A Cloud Scheduler job publishing a tick to the function's topic; named after the function."""
+
+    kind = "scheduler job"
+    schedule: str = ""
+    time_zone: str = "Etc/UTC"
+    topic: str = ""  # full path, projects/P/topics/T
+    data: str = ""  # the message body, canonical JSON
+    description: str = ""
+
+
+# Dependencies first: the order `desired` lists resources in and `remote` reads them in (the planner
+# deletes in reverse order of what was read, so dependents go before what they depend on).
+ORDER: tuple[type[Resource], ...] = (Topic, Function, PublicInvoker, SchedulerJob)
+
+
+def in_order(resources: list[Resource]) -> list[Resource]:
+    """`resources` sorted by `ORDER` (stable within a type), first occurrence of each key kept."""
+    seen: dict[tuple[str, str], Resource] = {}
+    for resource in sorted(resources, key=lambda r: ORDER.index(type(r))):
+        seen.setdefault(resource.key, resource)
+    return list(seen.values())

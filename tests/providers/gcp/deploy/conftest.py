@@ -1,0 +1,168 @@
+"""The Google control plane offline: a recording endpoint for the REST APIs and gcp-storage-emulator.
+
+`gcp-storage-emulator` runs as one subprocess for the session (in memory, with the upload bucket made
+at start) and takes the zip PUT to the signed URL the recording endpoint hands out; the recording
+endpoint (`google_api.py`) runs in a thread and is emptied before each test. The official clients reach
+both over plain http with anonymous credentials. Packaging belongs to its own module, so these tests
+build a small deterministic zip themselves: the control plane only needs its bytes and hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import types
+import urllib.request
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from google.auth.credentials import AnonymousCredentials
+from portable_fn_gcp.deploy import GcpDeployer
+
+from portable_fn.app import load_app
+from portable_fn.deploy import Artifact
+from portable_fn.provider import Provider
+
+PROJECT, REGION, UPLOAD_BUCKET = "shop-project", "europe-west1", "gcf-v2-uploads-123456789-europe-west1"
+REPO = Path(__file__).resolve().parents[4]
+
+
+def _load_google_api() -> Any:
+    """google_api.py as a module of its own (tests run with --import-mode=importlib, no sys.path entry)."""
+    path = Path(__file__).with_name("google_api.py")
+    spec = importlib.util.spec_from_file_location("portable_fn_tests_google_api", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+_google_api = _load_google_api()
+GoogleApi, GoogleApiServer = _google_api.GoogleApi, _google_api.GoogleApiServer
+UNSET = ("PUBSUB_EMULATOR_HOST", "GOOGLE_CLOUD_PROJECT", "CLOUDSDK_CORE_PROJECT", "GOOGLE_APPLICATION_CREDENTIALS")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until_up(url: str, process: subprocess.Popen[bytes], timeout_s: float = 30) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"gcp-storage-emulator exited with {process.returncode}")
+        try:
+            urllib.request.urlopen(f"{url}/", timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"gcp-storage-emulator did not answer on {url} within {timeout_s} s")
+
+
+@pytest.fixture(scope="session")
+def storage_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The URL of gcp-storage-emulator, holding the bucket upload URLs point into."""
+    port = free_port()
+    log = (tmp_path_factory.mktemp("gcs") / "emulator.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gcp_storage_emulator", "start", "--host", "127.0.0.1", "--port", str(port),
+         "--in-memory", "--default-bucket", UPLOAD_BUCKET], stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_up(url, process)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def google_server(storage_emulator: str) -> Iterator[GoogleApiServer]:
+    with GoogleApiServer(GoogleApi(storage_emulator, UPLOAD_BUCKET)) as server:
+        yield server
+
+
+@pytest.fixture
+def google(google_server: GoogleApiServer, monkeypatch: pytest.MonkeyPatch) -> GoogleApi:
+    """The recording endpoint's state, emptied, with no Google settings leaking in from the machine."""
+    for name in UNSET:
+        monkeypatch.delenv(name, raising=False)
+    google_server.api.reset()
+    return google_server.api
+
+
+def make_artifact(directory: Path, code: str) -> Artifact:
+    """A deterministic zip standing in for the packaged app (fixed timestamps, one main.py)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "source.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(zipfile.ZipInfo("main.py", date_time=(1980, 1, 1, 0, 0, 0)), code)
+    data = path.read_bytes()
+    return Artifact(path, hashlib.sha256(data).hexdigest(), len(data), 1)
+
+
+class RecordingProvider(Provider):
+    """The GCP deploy side with a stand-in `package`: GcpDeployer does everything else."""
+
+    name = "gcp"
+
+    def __init__(self, settings: dict[str, Any] | None = None, endpoint_url: str | None = None) -> None:
+        super().__init__(settings, endpoint_url)
+        self.deployer = GcpDeployer(self.settings, endpoint_url, credentials=AnonymousCredentials())
+        self.code = "# stand-in for the generated main.py\n"
+
+    def check(self, app: Any) -> None:
+        self.deployer.check(app)
+
+    def package(self, app: Any, stage: str, out_dir: Path, progress: Any) -> Artifact:
+        return make_artifact(out_dir, self.code)
+
+    def desired(self, app: Any, stage: str, artifact: Artifact) -> list[Any]:
+        return self.deployer.desired(app, stage, artifact)
+
+    def read_remote(self, app: Any, stage: str) -> Any:
+        return self.deployer.read_remote(app, stage)
+
+    def executor(self, app: Any, stage: str) -> Any:
+        return self.deployer.executor(app, stage)
+
+    def outputs(self, app: Any, stage: str, remote: Any) -> dict[str, Any]:
+        return self.deployer.outputs(app, stage, remote)
+
+
+@pytest.fixture
+def shop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """samples/shop, loaded from a private copy (deploys write their build directory into it)."""
+    target = tmp_path / "shop"
+    shutil.copytree(REPO / "samples" / "shop", target, ignore=shutil.ignore_patterns(".portable-fn", "__pycache__"))
+    monkeypatch.setenv("SHOP_DATA_DIR", str(tmp_path / "shop-data"))
+    return load_app(target)
+
+
+@pytest.fixture
+def provider(google: GoogleApi, google_server: GoogleApiServer, shop: Any) -> RecordingProvider:
+    """The provider pointed at the recording endpoint, with the shop's settings for stage dev."""
+    settings = {**shop.config.provider_settings("gcp", "dev"), "project": PROJECT, "poll_s": 0.01}
+    return RecordingProvider(settings, google_server.url)
+
+
+@pytest.fixture
+def helpers() -> types.SimpleNamespace:
+    """Module-level helpers for the test modules (which cannot import this conftest)."""
+    return types.SimpleNamespace(RecordingProvider=RecordingProvider, make_artifact=make_artifact,
+                                 PROJECT=PROJECT, REGION=REGION)

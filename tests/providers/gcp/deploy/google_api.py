@@ -1,0 +1,533 @@
+"""A recording stand-in for the Google Cloud REST APIs deploy calls, on 127.0.0.1.
+
+It serves the subset of Cloud Functions v2, Pub/Sub v1, Cloud Scheduler v1 and the Cloud Run v2 IAM
+methods that `portable_fn_gcp.deploy` uses, keeps resources in memory, and checks what it is sent the
+way Google does: JSON field names in camelCase (an unknown field is a 400 INVALID_ARGUMENT "Unknown
+name"), enum values by name, an `updateMask` on every PATCH naming existing fields, parents and names
+that agree, sources that were really uploaded (asked of the storage emulator), topics that exist
+before a trigger or job points at them, and IAM etags. Function creates, updates and deletes return
+long-running operations that are not done at first and are done at the first GET of the operation.
+
+Every request is recorded (`requests`), so tests can count what a deploy sent; `fail_next_operation`
+makes the next operation on a function end in an error and leave the function FAILED, as a broken
+build does.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import itertools
+import json
+import re
+import threading
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, ClassVar
+
+PAGE_SIZE = 4  # small, so the clients' pagers really follow nextPageToken
+STR, INT, BOOL, BYTES, MAP = "string", "integer", "boolean", "bytes", "map"
+
+
+class Enum(dict[str, int]):
+    """An enum by value name -> number. With `$alt=json;enum-encoding=int` the clients send numbers."""
+
+
+def enum(*values: str) -> Enum:
+    return Enum((name, number) for number, name in enumerate(values, start=1))
+
+
+# -- the messages, by their JSON (camelCase) field names ------------------------------------------------
+STORAGE_SOURCE = {"bucket": STR, "object": STR, "generation": STR, "sourceUploadUrl": STR}
+FUNCTION = {
+    "name": STR, "description": STR, "environment": enum("GEN_1", "GEN_2"), "labels": MAP, "kmsKeyName": STR,
+    "buildConfig": {"runtime": STR, "entryPoint": STR, "source": {"storageSource": STORAGE_SOURCE},
+                    "environmentVariables": MAP, "dockerRepository": STR, "serviceAccount": STR},
+    "serviceConfig": {
+        "timeoutSeconds": INT, "availableMemory": STR, "availableCpu": STR, "environmentVariables": MAP,
+        "maxInstanceCount": INT, "minInstanceCount": INT, "vpcConnector": STR,
+        "ingressSettings": enum("ALLOW_ALL", "ALLOW_INTERNAL_ONLY", "ALLOW_INTERNAL_AND_GCLB"),
+        "serviceAccountEmail": STR, "allTrafficOnLatestRevision": BOOL, "maxInstanceRequestConcurrency": INT,
+    },
+    "eventTrigger": {
+        "triggerRegion": STR, "eventType": STR, "pubsubTopic": STR, "serviceAccountEmail": STR,
+        "eventFilters": [{"attribute": STR, "value": STR, "operator": STR}],
+        "retryPolicy": enum("RETRY_POLICY_DO_NOT_RETRY", "RETRY_POLICY_RETRY"), "channel": STR, "service": STR,
+    },
+}
+TOPIC = {"name": STR, "labels": MAP, "messageRetentionDuration": STR, "kmsKeyName": STR}
+JOB = {"name": STR, "description": STR, "schedule": STR, "timeZone": STR,
+       "pubsubTarget": {"topicName": STR, "data": BYTES, "attributes": MAP},
+       "retryConfig": {"retryCount": INT}, "attemptDeadline": STR}
+POLICY = {"version": INT, "etag": BYTES, "bindings": [{"role": STR, "members": [STR]}]}
+EVENT_TYPES = {"google.cloud.pubsub.topic.v1.messagePublished", "google.cloud.storage.object.v1.finalized",
+               "google.cloud.storage.object.v1.deleted"}
+
+LOCATION = r"projects/[^/]+/locations/[^/]+"
+FUNCTION_PATH = rf"{LOCATION}/functions/[a-z](?:[-a-z0-9]{{0,61}}[a-z0-9])?"
+TOPIC_PATH = r"projects/[^/]+/topics/[A-Za-z][-A-Za-z0-9._~%+]{2,254}"
+JOB_PATH = rf"{LOCATION}/jobs/[-A-Za-z0-9_]{{1,500}}"
+SERVICE_PATH = rf"{LOCATION}/services/[^/:]+"
+
+
+class ApiError(Exception):
+    STATUS: ClassVar[dict[int, str]] = {400: "INVALID_ARGUMENT", 404: "NOT_FOUND", 409: "ALREADY_EXISTS",
+                                        412: "FAILED_PRECONDITION"}
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+    def body(self) -> dict[str, Any]:
+        return {"error": {"code": self.code, "message": str(self), "status": self.STATUS.get(self.code, "UNKNOWN")}}
+
+
+def check(value: Any, schema: Any, where: str) -> Any:
+    """`value` with enums by name; a 400 like Google's for a field the message does not have, a value of
+    the wrong type or an enum value that does not exist."""
+    if isinstance(schema, Enum):
+        names = {number: name for name, number in schema.items()}
+        if value not in schema and value not in names:
+            raise ApiError(400, f"Invalid value at '{where}' ({value!r}): not one of {sorted(schema)}")
+        return names.get(value, value)
+    if isinstance(schema, dict):
+        if not isinstance(value, dict):
+            raise ApiError(400, f"Invalid value at '{where}': expected an object")
+        for key in value:
+            if key not in schema:
+                raise ApiError(400, f'Invalid JSON payload received. Unknown name "{key}" at \'{where}\': '
+                                    "Cannot find field.")
+        return {key: check(item, schema[key], f"{where}.{key}") for key, item in value.items()}
+    if isinstance(schema, list):
+        if not isinstance(value, list):
+            raise ApiError(400, f"Invalid value at '{where}': expected a list")
+        return [check(item, schema[0], f"{where}[{i}]") for i, item in enumerate(value)]
+    if schema == MAP:
+        if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+            raise ApiError(400, f"Invalid value at '{where}': expected a map of strings")
+    elif schema == INT:
+        if isinstance(value, bool) or not isinstance(value, (int, str)) or not str(value).lstrip("-").isdigit():
+            raise ApiError(400, f"Invalid value at '{where}' ({value!r}): expected an integer")
+    elif schema == BOOL:
+        if not isinstance(value, bool):
+            raise ApiError(400, f"Invalid value at '{where}' ({value!r}): expected a boolean")
+    elif schema == BYTES:
+        try:
+            base64.b64decode(value, validate=True)
+        except (TypeError, ValueError) as exc:
+            raise ApiError(400, f"Invalid value at '{where}': expected base64 bytes") from exc
+    elif not isinstance(value, str):
+        raise ApiError(400, f"Invalid value at '{where}' ({value!r}): expected a string")
+    return value
+
+
+def mask_paths(query: dict[str, str], schema: dict[str, Any], body_field: str | None = None,
+               body: dict[str, Any] | None = None) -> list[str]:
+    """The update mask (query `updateMask`, or `updateMask` in the body), every path a camelCase field."""
+    raw = query.get("updateMask") if body_field is None else (body or {}).get("updateMask")
+    if not raw:
+        raise ApiError(400, "updateMask is required on PATCH")
+    paths = raw.split(",")
+    for path in paths:
+        node: Any = schema
+        for part in path.split("."):
+            if not isinstance(node, dict) or part not in node:
+                raise ApiError(400, f"Invalid update mask path {path!r}: no such field")
+            node = node[part]
+    return paths
+
+
+def apply_mask(stored: dict[str, Any], sent: dict[str, Any], paths: list[str]) -> None:
+    """Copy the masked fields from `sent` into `stored`; a masked field absent from `sent` is cleared."""
+    for path in paths:
+        *parents, leaf = path.split(".")
+        source: Any = sent
+        target = stored
+        for part in parents:
+            source = source.get(part, {}) if isinstance(source, dict) else {}
+            target = target.setdefault(part, {})
+        if isinstance(source, dict) and leaf in source:
+            target[leaf] = source[leaf]
+        else:
+            target.pop(leaf, None)
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    query: dict[str, str]
+    body: Any
+
+
+class GoogleApi:
+    """The in-memory state and the handlers. `storage_url` is the gcp-storage-emulator holding `bucket`."""
+
+    def __init__(self, storage_url: str, bucket: str, project_number: str = "123456789") -> None:
+        self.storage_url = storage_url
+        self.bucket = bucket
+        self.project_number = project_number
+        self.lock = threading.Lock()
+        self.reset()
+
+    def reset(self) -> None:
+        self.requests: list[Recorded] = []
+        self.functions: dict[str, dict[str, Any]] = {}
+        self.operations: dict[str, dict[str, Any]] = {}
+        self.pending: dict[str, Any] = {}
+        self.topics: dict[str, dict[str, Any]] = {}
+        self.jobs: dict[str, dict[str, Any]] = {}
+        self.policies: dict[str, dict[str, Any]] = {}
+        self.upload_urls: set[str] = set()
+        self.failures: dict[str, str] = {}
+        self._ids = itertools.count(1)
+
+    # -- what tests use ----------------------------------------------------------------------------
+    def mutating(self) -> list[Recorded]:
+        return [r for r in self.requests if r.method != "GET"]
+
+    def fail_next_operation(self, function_id: str, message: str) -> None:
+        self.failures[function_id] = message
+
+    def source_bytes(self, function_path: str) -> bytes:
+        source = self.functions[function_path]["buildConfig"]["source"]["storageSource"]
+        return self._download(source["bucket"], source["object"])
+
+    # -- dispatch ----------------------------------------------------------------------------------
+    def handle(self, method: str, path: str, query: dict[str, str], body: Any) -> tuple[int, Any]:
+        with self.lock:
+            self.requests.append(Recorded(method, path, query, body))
+            for verb, pattern, handler in self.routes():
+                found = re.fullmatch(pattern, path)
+                if verb == method and found:
+                    try:
+                        return 200, handler(*found.groups(), query=query, body=body)
+                    except ApiError as exc:
+                        return exc.code, exc.body()
+            return 404, ApiError(404, f"No route for {method} {path}").body()
+
+    def routes(self) -> list[tuple[str, str, Any]]:
+        return [
+            ("POST", rf"/v2/({LOCATION})/functions:generateUploadUrl", self.generate_upload_url),
+            ("POST", rf"/v2/({LOCATION})/functions", self.create_function),
+            ("GET", rf"/v2/({LOCATION})/functions", self.list_functions),
+            ("GET", rf"/v2/({FUNCTION_PATH})", self.get_function),
+            ("PATCH", rf"/v2/({FUNCTION_PATH})", self.update_function),
+            ("DELETE", rf"/v2/({FUNCTION_PATH})", self.delete_function),
+            ("GET", rf"/v2/({LOCATION}/operations/[^/]+)", self.get_operation),
+            ("GET", rf"/v2/({SERVICE_PATH}):getIamPolicy", self.get_iam_policy),
+            ("POST", rf"/v2/({SERVICE_PATH}):setIamPolicy", self.set_iam_policy),
+            ("PUT", rf"/v1/({TOPIC_PATH})", self.create_topic),
+            ("PATCH", rf"/v1/({TOPIC_PATH})", self.update_topic),
+            ("GET", rf"/v1/({TOPIC_PATH})", self.get_topic),
+            ("DELETE", rf"/v1/({TOPIC_PATH})", self.delete_topic),
+            ("GET", r"/v1/(projects/[^/]+)/topics", self.list_topics),
+            ("POST", rf"/v1/({LOCATION})/jobs", self.create_job),
+            ("GET", rf"/v1/({LOCATION})/jobs", self.list_jobs),
+            ("GET", rf"/v1/({JOB_PATH})", self.get_job),
+            ("PATCH", rf"/v1/({JOB_PATH})", self.update_job),
+            ("DELETE", rf"/v1/({JOB_PATH})", self.delete_job),
+        ]
+
+    # -- Cloud Functions v2 ------------------------------------------------------------------------
+    def generate_upload_url(self, parent: str, query: dict[str, str], body: Any) -> dict[str, Any]:
+        check(body or {}, {"kmsKeyName": STR, "environment": STR}, "generate_upload_url_request")
+        name = f"{parent.replace('/', '-')}-{uuid.uuid4().hex}.zip"
+        url = (f"{self.storage_url}/{self.bucket}/{name}?GoogleAccessId=service%40example.iam&Expires=9999999999"
+               f"&Signature={uuid.uuid4().hex}")
+        self.upload_urls.add(name)
+        return {"uploadUrl": url, "storageSource": {"bucket": self.bucket, "object": name}}
+
+    def create_function(self, parent: str, query: dict[str, str], body: Any) -> dict[str, Any]:
+        function_id = query.get("functionId", "")
+        path = f"{parent}/functions/{function_id}"
+        if not re.fullmatch(FUNCTION_PATH, path):
+            raise ApiError(400, f"functionId {function_id!r} is invalid")
+        body = check(body, FUNCTION, "function")
+        if body.get("name", path) != path:
+            raise ApiError(400, f"function.name {body['name']!r} does not match {path!r}")
+        if path in self.functions:
+            raise ApiError(409, f"Function {path} already exists")
+        self.check_function(body, sourced=True)
+        self.functions[path] = {**body, "name": path, "state": "DEPLOYING"}
+        return self.operation(path, "create", lambda: self.finish(path))
+
+    def update_function(self, path: str, query: dict[str, str], body: Any) -> dict[str, Any]:
+        body = check(body, FUNCTION, "function")
+        paths = mask_paths(query, FUNCTION)
+        if path not in self.functions:
+            raise ApiError(404, f"Function {path} does not exist")
+        if body.get("name", path) != path:
+            raise ApiError(400, f"function.name {body['name']!r} does not match {path!r}")
+        updated = json.loads(json.dumps(self.functions[path]))
+        apply_mask(updated, body, paths)
+        self.check_function(updated, sourced="buildConfig.source" in paths)
+        self.functions[path] = {**updated, "state": "DEPLOYING"}
+        return self.operation(path, "update", lambda: self.finish(path))
+
+    def check_function(self, function: dict[str, Any], sourced: bool) -> None:
+        build, service = function.get("buildConfig", {}), function.get("serviceConfig", {})
+        if not re.fullmatch(r"python3\d{1,2}", build.get("runtime", "")) or not build.get("entryPoint"):
+            raise ApiError(400, "buildConfig.runtime (python3XY) and buildConfig.entryPoint are required")
+        if not re.fullmatch(r"\d+(Ki|Mi|Gi|k|M|G)?", service.get("availableMemory", "256M")):
+            raise ApiError(400, f"serviceConfig.availableMemory {service['availableMemory']!r} is invalid")
+        if sourced:
+            storage = build.get("source", {}).get("storageSource", {})
+            if storage.get("bucket") != self.bucket or storage.get("object") not in self.upload_urls:
+                raise ApiError(400, "buildConfig.source.storageSource must be an object from generateUploadUrl")
+            if not self._download(storage["bucket"], storage["object"]).startswith(b"PK"):
+                raise ApiError(400, "The uploaded source is not a zip archive")
+        trigger = function.get("eventTrigger")
+        if trigger is not None:
+            if trigger.get("eventType") not in EVENT_TYPES:
+                raise ApiError(400, f"eventTrigger.eventType {trigger.get('eventType')!r} is not supported")
+            topic = trigger.get("pubsubTopic")
+            if topic is not None and topic not in self.topics:
+                raise ApiError(404, f"Pub/Sub topic {topic} does not exist")
+            if trigger["eventType"].startswith("google.cloud.storage") and not any(
+                    f.get("attribute") == "bucket" for f in trigger.get("eventFilters", [])):
+                raise ApiError(400, "a Cloud Storage trigger needs an eventFilters entry for 'bucket'")
+
+    def finish(self, path: str) -> dict[str, Any]:
+        """What Google fills in once a deploy is done: service, URL, defaults; or FAILED on a failure."""
+        function = self.functions[path]
+        function_id = path.rsplit("/", 1)[-1]
+        if function_id in self.failures:
+            function["state"] = "FAILED"
+            raise ApiError(400, self.failures.pop(function_id))
+        service = function.setdefault("serviceConfig", {})
+        service.setdefault("serviceAccountEmail", f"{self.project_number}-compute@developer.gserviceaccount.com")
+        service.setdefault("maxInstanceCount", 100)
+        service.setdefault("availableMemory", "256M")
+        service.setdefault("timeoutSeconds", 60)
+        service.setdefault("ingressSettings", "ALLOW_ALL")
+        service["service"] = path.replace("/functions/", "/services/")
+        service["uri"] = f"https://{function_id}-abcdefghij-ew.a.run.app"
+        trigger = function.get("eventTrigger")
+        if trigger is not None:
+            trigger.setdefault("retryPolicy", "RETRY_POLICY_DO_NOT_RETRY")
+            trigger.setdefault("serviceAccountEmail", service["serviceAccountEmail"])
+            trigger["trigger"] = path.replace("/functions/", "/triggers/")
+        self.policies.setdefault(service["service"], {"version": 1, "bindings": [], "etag": self.etag()})
+        function.update(state="ACTIVE", environment="GEN_2", url=service["uri"], updateTime="2024-01-01T00:00:00Z")
+        return {"@type": "type.googleapis.com/google.cloud.functions.v2.Function", **function}
+
+    def get_function(self, path: str, query: dict[str, str], body: Any) -> dict[str, Any]:
+        if path not in self.functions:
+            raise ApiError(404, f"Function {path} does not exist")
+        return self.functions[path]
+
+    def list_functions(self, parent: str, query: dict[str, str], body: Any) -> dict[str, Any]:
+        wanted = parse_label_filter(query.get("filter", ""))
+        found = [f for p, f in sorted(self.functions.items()) if p.startswith(parent + "/")
+                 and all(f.get("labels", {}).get(k) == v for k, v in wanted.items())]
+        return page(found, "functions", query)
+
+    def delete_function(self, path: str, query: dict[str, str], body: Any) -> dict[str, Any]:
+        if path not in self.functions:
+            raise ApiError(404, f"Function {path} does not exist")
+        self.functions[path]["state"] = "DELETING"
+
+        def finish() -> dict[str, Any]:
+            function = self.functions.pop(path)
+            self.policies.pop(function.get("serviceConfig", {}).get("service", ""), None)
+            return {"@type": "type.googleapis.com/google.protobuf.Empty"}
+
+        return self.operation(path, "delete", finish)
+
+    def operation(self, target: str, verb: str, finish: Any) -> dict[str, Any]:
+        location = target.split("/functions/")[0]
+        name = f"{location}/operations/operation-{next(self._ids)}"
+        metadata = {"@type": "type.googleapis.com/google.cloud.functions.v2.OperationMetadata",
+                    "target": target, "verb": verb, "apiVersion": "v2"}
+        self.operations[name] = {"name": name, "metadata": metadata, "done": False}
+        self.pending[name] = finish
+        return self.operations[name]
+
+    def get_operation(self, name: str, query: dict[str, str], body: Any) -> dict[str, Any]:
+        if name not in self.operations:
+            raise ApiError(404, f"Operation {name} does not exist")
+        finish = self.pending.pop(name, None)
+        if finish is not None:
+            operation = self.operations[name]
+            try:
+                operation["response"] = finish()
+            except ApiError as exc:
+                operation["error"] = {"code": 3, "message": str(exc)}
+            operation["done"] = True
+        return self.operations[name]
+
+    # -- Cloud Run IAM -----------------------------------------------------------------------------
+    def get_iam_policy(self, service: str, query: dict[str, str], body: Any) -> dict[str, Any]:
+        if service not in self.policies:
+            raise ApiError(404, f"Service {service} does not exist")
+        return self.policies[service]
+
+    def set_iam_policy(self, service: str, query: dict[str, str], body: Any) -> dict[str, Any]:
+        body = check(body, {"policy": POLICY, "updateMask": STR}, "set_iam_policy_request")
+        if service not in self.policies:
+            raise ApiError(404, f"Service {service} does not exist")
+        policy = body["policy"]
+        if policy.get("etag") != self.policies[service]["etag"]:
+            raise ApiError(409, "The policy's etag does not match: read it again and retry")
+        for binding in policy.get("bindings", []):
+            if not binding["role"].startswith("roles/") or not binding.get("members"):
+                raise ApiError(400, f"Invalid binding {binding}")
+        self.policies[service] = {"version": 1, "bindings": policy.get("bindings", []), "etag": self.etag()}
+        return self.policies[service]
+
+    def etag(self) -> str:
+        return base64.b64encode(hashlib.sha256(str(next(self._ids)).encode()).digest()[:8]).decode()
+
+    # -- Pub/Sub v1 --------------------------------------------------------------------------------
+    def create_topic(self, path: str, query: dict[str, str], body: Any) -> dict[str, Any]:
+        body = check(body or {}, TOPIC, "topic")
+        if path in self.topics:
+            raise ApiError(409, "Resource already exists in the project (resource=" + path.rsplit("/", 1)[-1] + ").")
+        self.topics[path] = {**(body or {}), "name": path}
+        return self.topics[path]
+
+    def update_topic(self, path: str, query: dict[str, str], body: Any) -> dict[str, Any]:
+        body = check(body, {"topic": TOPIC, "updateMask": STR}, "update_topic_request")
+        paths = mask_paths(query, TOPIC, "body", body)
+        if path not in self.topics:
+            raise ApiError(404, f"Resource not found (resource={path.rsplit('/', 1)[-1]}).")
+        apply_mask(self.topics[path], body["topic"], paths)
+        return self.topics[path]
+
+    def get_topic(self, path: str, query: dict[str, str], body: Any) -> dict[str, Any]:
+        if path not in self.topics:
+            raise ApiError(404, f"Resource not found (resource={path.rsplit('/', 1)[-1]}).")
+        return self.topics[path]
+
+    def delete_topic(self, path: str, query: dict[str, str], body: Any) -> dict[str, Any]:
+        if self.topics.pop(path, None) is None:
+            raise ApiError(404, f"Resource not found (resource={path.rsplit('/', 1)[-1]}).")
+        return {}
+
+    def list_topics(self, project: str, query: dict[str, str], body: Any) -> dict[str, Any]:
+        return page([t for p, t in sorted(self.topics.items()) if p.startswith(project + "/")], "topics", query)
+
+    # -- Cloud Scheduler v1 ------------------------------------------------------------------------
+    def create_job(self, parent: str, query: dict[str, str], body: Any) -> dict[str, Any]:
+        body = check(body, JOB, "job")
+        name = body.get("name", "")
+        if not re.fullmatch(JOB_PATH, name) or not name.startswith(parent + "/"):
+            raise ApiError(400, f"job.name {name!r} is not a job of {parent}")
+        if name in self.jobs:
+            raise ApiError(409, f"Job {name} already exists")
+        self.check_job(body)
+        self.jobs[name] = {**body, "state": "ENABLED", "userUpdateTime": "2024-01-01T00:00:00Z"}
+        return self.jobs[name]
+
+    def update_job(self, name: str, query: dict[str, str], body: Any) -> dict[str, Any]:
+        body = check(body, JOB, "job")
+        paths = mask_paths(query, JOB)
+        if name not in self.jobs:
+            raise ApiError(404, f"Job {name} does not exist")
+        updated = json.loads(json.dumps(self.jobs[name]))
+        apply_mask(updated, body, paths)
+        self.check_job(updated)
+        self.jobs[name] = updated
+        return updated
+
+    def check_job(self, job: dict[str, Any]) -> None:
+        if len(job.get("schedule", "").split()) != 5:
+            raise ApiError(400, f"Schedule {job.get('schedule')!r} has an invalid format: use unix-cron")
+        topic = job.get("pubsubTarget", {}).get("topicName")
+        if topic not in self.topics:
+            raise ApiError(400, f"Pub/Sub topic {topic!r} does not exist")
+
+    def get_job(self, name: str, query: dict[str, str], body: Any) -> dict[str, Any]:
+        if name not in self.jobs:
+            raise ApiError(404, f"Job {name} does not exist")
+        return self.jobs[name]
+
+    def delete_job(self, name: str, query: dict[str, str], body: Any) -> dict[str, Any]:
+        if self.jobs.pop(name, None) is None:
+            raise ApiError(404, f"Job {name} does not exist")
+        return {}
+
+    def list_jobs(self, parent: str, query: dict[str, str], body: Any) -> dict[str, Any]:
+        return page([j for n, j in sorted(self.jobs.items()) if n.startswith(parent + "/")], "jobs", query)
+
+    # -- the storage emulator ----------------------------------------------------------------------
+    def _download(self, bucket: str, name: str) -> bytes:
+        url = f"{self.storage_url}/storage/v1/b/{bucket}/o/{urllib.parse.quote(name, safe='')}?alt=media"
+        try:
+            with urllib.request.urlopen(url, timeout=10) as response:
+                return bytes(response.read())
+        except urllib.error.HTTPError as exc:
+            raise ApiError(400, f"The source object gs://{bucket}/{name} was never uploaded") from exc
+
+
+def parse_label_filter(text: str) -> dict[str, str]:
+    """`labels.KEY="VALUE" AND ...` (the AIP-160 subset deploy sends) -> {KEY: VALUE}."""
+    if not text:
+        return {}
+    found: dict[str, str] = {}
+    for clause in text.split(" AND "):
+        match = re.fullmatch(r'\s*labels\.([a-z][-_a-z0-9]*)\s*=\s*"([^"]*)"\s*', clause)
+        if not match:
+            raise ApiError(400, f"Invalid filter {text!r}")
+        found[match.group(1)] = match.group(2)
+    return found
+
+
+def page(items: list[dict[str, Any]], key: str, query: dict[str, str]) -> dict[str, Any]:
+    start = int(query.get("pageToken") or 0)
+    size = min(int(query.get("pageSize") or PAGE_SIZE), PAGE_SIZE)
+    out: dict[str, Any] = {key: items[start:start + size]}
+    if start + size < len(items):
+        out["nextPageToken"] = str(start + size)
+    return out
+
+
+class _Handler(BaseHTTPRequestHandler):
+    api: GoogleApi
+
+    def _serve(self) -> None:
+        url = urllib.parse.urlsplit(self.path)
+        query = {k: v[-1] for k, v in urllib.parse.parse_qs(url.query).items()}
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        try:
+            body = json.loads(raw) if raw else None
+        except json.JSONDecodeError:
+            status, answer = 400, ApiError(400, "Invalid JSON payload received.").body()
+        else:
+            status, answer = self.api.handle(self.command, urllib.parse.unquote(url.path), query, body)
+        data = json.dumps(answer).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json; charset=UTF-8")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+class GoogleApiServer:
+    """`GoogleApi` served over HTTP on 127.0.0.1 in a thread."""
+
+    def __init__(self, api: GoogleApi) -> None:
+        handler = type("Handler", (_Handler,), {"api": api})
+        self.api = api
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self) -> GoogleApiServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()

@@ -1,0 +1,46 @@
+"""The CLI as a user runs it against Google (the recording endpoint): the real source package with its
+pinned requirements, deploy, no-op redeploy, info, remove."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from portable_fn.cli import main
+
+from .conftest import PROJECT, REPO
+
+
+def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, Any, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, (json.loads(out) if out.strip().startswith("{") else out), err
+
+
+def test_deploy_redeploy_info_remove_with_the_cli(capsys, google, google_server, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    app = tmp_path / "shop"
+    shutil.copytree(REPO / "samples" / "shop", app, ignore=shutil.ignore_patterns(".portable-fn", "__pycache__"))
+    monkeypatch.setenv("SHOP_DATA_DIR", str(tmp_path / "shop-data"))
+    monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", PROJECT)
+    common = ("--provider", "gcp", "--app", str(app), "--endpoint-url", google_server.url)
+
+    code, first, err = cli(capsys, "deploy", *common, "--json")
+    assert code == 0, err
+    assert first["applied"] == len(first["plan"]["steps"]) > 7
+    assert "Packaging 'shop' for gcp" in err
+
+    code, second, err = cli(capsys, "deploy", *common, "--json")
+    assert code == 0, err
+    assert second["applied"] == 0 and second["artifact"]["sha256"] == first["artifact"]["sha256"]
+
+    code, info, _ = cli(capsys, "info", *common, "--json")
+    assert code == 0 and "create_order" in json.dumps(info)
+
+    code, removed, err = cli(capsys, "remove", *common, "--json")
+    assert code == 0, err
+    assert removed["applied"] == first["applied"]

@@ -1,0 +1,206 @@
+"""Deploying samples/shop through the shared pipeline with the official Google clients (REST transport)
+against the recording endpoint, the zip going to gcp-storage-emulator.
+
+Each test starts from an empty project (see conftest). Two counts of what changed are checked: the
+calls `GcpClient` recorded (anything not get_*/list_*) and the requests the endpoint saw (anything not GET).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+import pytest
+
+from portable_fn.deploy import pipeline
+from portable_fn.runtime.errors import DeployError
+
+PROJECT, REGION = "shop-project", "europe-west1"
+LOCATION = f"projects/{PROJECT}/locations/{REGION}"
+SHOP_FUNCTIONS = {"create_order": "create-order", "get_order": "get-order", "fulfil": "fulfil", "sweep": "sweep",
+                  "nightly_report": "nightly-report", "on_upload": "on-upload", "notify": "notify"}
+LABELS = {"portable-fn-app": "shop", "portable-fn-stage": "dev"}
+
+
+def function(google: Any, fn: str) -> dict[str, Any]:
+    return google.functions[f"{LOCATION}/functions/shop-dev-{SHOP_FUNCTIONS[fn]}"]
+
+
+def topic(name: str) -> str:
+    return f"projects/{PROJECT}/topics/shop-dev-{name}"
+
+
+@pytest.fixture
+def deployed(provider: Any, shop: Any, google: Any) -> Any:
+    pipeline.deploy(provider, shop, "dev")
+    provider.deployer.client.calls.clear()
+    google.requests.clear()
+    return provider
+
+
+def test_first_deploy_creates_every_function_with_its_configuration(provider: Any, shop: Any, google: Any) -> None:
+    messages: list[str] = []
+    outcome = pipeline.deploy(provider, shop, "dev", messages.append)
+    zip_bytes = outcome.artifact.path.read_bytes()
+    assert sorted(google.functions) == sorted(f"{LOCATION}/functions/shop-dev-{i}" for i in SHOP_FUNCTIONS.values())
+    for fn in SHOP_FUNCTIONS:
+        found = function(google, fn)
+        assert found["state"] == "ACTIVE" and found["environment"] == "GEN_2"
+        assert found["buildConfig"]["runtime"] == "python311"
+        assert found["buildConfig"]["entryPoint"] == fn
+        assert found["labels"] == {**LABELS, "portable-fn-source": outcome.artifact.sha256[:32]}
+        service = found["serviceConfig"]
+        assert (service["availableMemory"], service["timeoutSeconds"]) == ("256Mi", 30)
+        assert (service.get("minInstanceCount", 0), service["maxInstanceCount"]) == (0, 100)
+        assert service["ingressSettings"] == "ALLOW_ALL"
+        env = service["environmentVariables"]
+        assert {k: env[k] for k in env if k != "PORTABLE_FN_DEAD_LETTER_TOPIC"} == {
+            "PORTABLE_FN_APP": "shop", "PORTABLE_FN_STAGE": "dev", "PORTABLE_FN_FUNCTION": fn,
+            "PORTABLE_FN_PROVIDER": "gcp", "PORTABLE_FN_TIMEOUT_S": "30"}
+        assert google.source_bytes(found["name"]) == zip_bytes  # really PUT to the storage emulator
+    assert any("creating function shop-dev-fulfil: waiting for projects/" in m for m in messages)
+    assert any("creating function shop-dev-fulfil: done" in m for m in messages)
+
+
+def test_event_functions_get_triggers_topics_and_dead_letter_topics(deployed: Any, google: Any) -> None:
+    fulfil = function(google, "fulfil")
+    assert fulfil["eventTrigger"]["eventType"] == "google.cloud.pubsub.topic.v1.messagePublished"
+    assert fulfil["eventTrigger"]["pubsubTopic"] == topic("orders")
+    assert fulfil["eventTrigger"]["retryPolicy"] == "RETRY_POLICY_RETRY"
+    assert fulfil["eventTrigger"]["triggerRegion"] == REGION
+    assert fulfil["serviceConfig"]["environmentVariables"]["PORTABLE_FN_DEAD_LETTER_TOPIC"] == topic("orders-dlq")
+    assert function(google, "notify")["eventTrigger"]["pubsubTopic"] == topic("order-events")
+    upload = function(google, "on_upload")["eventTrigger"]
+    assert upload["eventType"] == "google.cloud.storage.object.v1.finalized"
+    assert upload["eventFilters"] == [{"attribute": "bucket", "value": "shop-dev-uploads"}]
+    assert "eventTrigger" not in function(google, "create_order")
+    assert sorted(google.topics) == sorted(topic(t) for t in [
+        "orders", "orders-dlq", "order-events", "notify-dlq", "sweep", "sweep-dlq", "nightly_report",
+        "nightly_report-dlq", "on_upload-dlq"])
+    assert all(t["labels"] == LABELS for t in google.topics.values())
+
+
+def test_schedules_become_cloud_scheduler_jobs_publishing_to_the_functions_topic(deployed: Any, google: Any) -> None:
+    jobs = {name.rsplit("/", 1)[-1]: job for name, job in google.jobs.items()}
+    assert sorted(jobs) == ["shop-dev-nightly_report", "shop-dev-sweep"]
+    sweep = jobs["shop-dev-sweep"]
+    assert (sweep["schedule"], sweep["timeZone"]) == ("*/5 * * * *", "Etc/UTC")
+    assert sweep["pubsubTarget"]["topicName"] == topic("sweep")
+    data = json.loads(base64.b64decode(sweep["pubsubTarget"]["data"]))
+    assert data == {"schedule": "rate(5 minutes)", "name": "shop-dev-sweep"}
+    assert sweep["description"] == "portable-fn:shop:dev"
+    assert jobs["shop-dev-nightly_report"]["schedule"] == "0 3 * * *"
+    assert function(google, "sweep")["eventTrigger"]["pubsubTopic"] == topic("sweep")
+
+
+def test_public_http_functions_get_the_run_invoker_binding_for_all_users(deployed: Any, google: Any) -> None:
+    for fn in ("create_order", "get_order"):
+        service = function(google, fn)["serviceConfig"]["service"]
+        assert google.policies[service]["bindings"] == [{"role": "roles/run.invoker", "members": ["allUsers"]}]
+    assert google.policies[function(google, "fulfil")["serviceConfig"]["service"]]["bindings"] == []
+
+
+def test_outputs_name_urls_topics_and_jobs(deployed: Any, shop: Any) -> None:
+    out = pipeline.info(deployed, shop, "dev").outputs
+    assert (out["provider"], out["project"], out["region"]) == ("gcp", PROJECT, REGION)
+    assert out["functions"]["create_order"] == {
+        "name": f"{LOCATION}/functions/shop-dev-create-order", "state": "ACTIVE", "trigger": "http",
+        "url": "https://shop-dev-create-order-abcdefghij-ew.a.run.app", "auth": "public"}
+    assert out["functions"]["fulfil"]["topic"] == topic("orders")
+    assert out["functions"]["sweep"]["schedule"] == "*/5 * * * *"
+    assert out["functions"]["on_upload"]["bucket"] == "shop-dev-uploads"
+
+
+# -- plan, redeploy, change ------------------------------------------------------------------------
+def test_plan_changes_nothing(provider: Any, shop: Any, google: Any) -> None:
+    outcome = pipeline.plan(provider, shop, "dev")
+    assert outcome.plan.summary() == "20 to create, 0 to update, 0 to delete, 0 unchanged"
+    assert google.mutating() == [] and provider.deployer.client.mutating_calls() == []
+    assert google.functions == {} and google.topics == {} and google.jobs == {}
+
+
+def test_redeploy_with_nothing_changed_makes_no_mutating_call(deployed: Any, shop: Any, google: Any) -> None:
+    outcome = pipeline.deploy(deployed, shop, "dev")
+    assert outcome.plan.empty, outcome.plan.summary()
+    assert deployed.deployer.client.mutating_calls() == []
+    assert google.mutating() == []
+    assert {r.method for r in google.requests} == {"GET"}
+
+
+def test_a_code_change_uploads_once_per_function_and_updates_only_the_source(
+        deployed: Any, shop: Any, google: Any) -> None:
+    deployed.code = "# the second version\n"
+    outcome = pipeline.deploy(deployed, shop, "dev")
+    assert [s.changes for s in outcome.plan.steps] == [("source_sha",)] * len(SHOP_FUNCTIONS)
+    patches = [r for r in google.mutating() if r.method == "PATCH"]
+    assert len(patches) == len(SHOP_FUNCTIONS)
+    assert {r.query["updateMask"] for r in patches} == {"buildConfig.source,labels"}
+    assert {r.method for r in google.mutating()} == {"PATCH", "POST"}  # POSTs are generateUploadUrl
+    assert sorted(set(deployed.deployer.client.mutating_calls())) == [
+        ("functions", "generate_upload_url"), ("functions", "update_function"), ("storage", "upload")]
+    for fn in SHOP_FUNCTIONS:
+        assert google.source_bytes(function(google, fn)["name"]) == outcome.artifact.path.read_bytes()
+        assert function(google, fn)["labels"]["portable-fn-source"] == outcome.artifact.sha256[:32]
+    assert pipeline.plan(deployed, shop, "dev").plan.empty
+
+
+def test_a_setting_change_updates_only_that_field(deployed: Any, shop: Any, google: Any) -> None:
+    deployed.deployer.settings["ingress"] = "ALLOW_INTERNAL_ONLY"
+    pipeline.deploy(deployed, shop, "dev")
+    patches = [r for r in google.mutating() if r.method == "PATCH"]
+    assert {r.query["updateMask"] for r in patches} == {"serviceConfig.ingressSettings"}
+    assert len(google.mutating()) == len(SHOP_FUNCTIONS)  # no upload: the code did not change
+    assert function(google, "fulfil")["serviceConfig"]["ingressSettings"] == "ALLOW_INTERNAL_ONLY"
+
+
+def test_a_scheduler_job_changed_by_hand_is_put_back_with_an_update_mask(
+        deployed: Any, shop: Any, google: Any) -> None:
+    google.jobs[f"{LOCATION}/jobs/shop-dev-sweep"]["schedule"] = "0 * * * *"
+    outcome = pipeline.deploy(deployed, shop, "dev")
+    assert [s.describe() for s in outcome.plan.steps] == ["~ update scheduler job shop-dev-sweep (schedule)"]
+    [patch] = google.mutating()
+    assert (patch.method, patch.query["updateMask"]) == ("PATCH", "schedule")
+    assert google.jobs[f"{LOCATION}/jobs/shop-dev-sweep"]["schedule"] == "*/5 * * * *"
+
+
+# -- failures and reruns ---------------------------------------------------------------------------
+def test_a_failure_half_way_names_the_resource_and_a_rerun_converges(provider: Any, shop: Any, google: Any) -> None:
+    google.fail_next_operation("shop-dev-notify", "Build failed: could not resolve a requirement")
+    with pytest.raises(DeployError) as failed:
+        pipeline.deploy(provider, shop, "dev")
+    message = str(failed.value)
+    assert "'+ create cloud function shop-dev-notify'" in message
+    assert "Build failed: could not resolve a requirement" in message and "portable-fn deploy" in message
+    assert function(google, "notify")["state"] == "FAILED"
+    assert google.jobs == {}  # steps after the failure did not run
+
+    rerun = pipeline.deploy(provider, shop, "dev")
+    assert "~ update cloud function shop-dev-notify (state)" in [s.describe() for s in rerun.plan.steps]
+    assert function(google, "notify")["state"] == "ACTIVE" and len(google.jobs) == 2
+    google.requests.clear()
+    assert pipeline.deploy(provider, shop, "dev").plan.empty and google.mutating() == []
+
+
+def test_a_rejected_request_fails_with_googles_reason(provider: Any, shop: Any, google: Any) -> None:
+    provider.deployer.settings["ingress"] = "ALLOW_EVERYONE"  # not an IngressSettings value
+    with pytest.raises(DeployError, match=r"create cloud function shop-dev-create-order.*ALLOW_EVERYONE"):
+        pipeline.deploy(provider, shop, "dev")
+
+
+# -- remove ----------------------------------------------------------------------------------------
+def test_remove_deletes_exactly_what_the_app_and_stage_made(
+        provider: Any, shop: Any, google: Any, helpers: Any) -> None:
+    prod = helpers.RecordingProvider({**provider.settings}, provider.endpoint_url)
+    pipeline.deploy(prod, shop, "prod")
+    prod_state = (set(google.functions), set(google.jobs), set(google.topics))
+    pipeline.deploy(provider, shop, "dev")
+    google.topics[f"projects/{PROJECT}/topics/shop-dev-by-hand"] = {"name": "by-hand"}  # no labels: not ours
+
+    outcome = pipeline.remove(provider, shop, "dev")
+    assert outcome.plan.summary() == "0 to create, 0 to update, 20 to delete, 0 unchanged"
+    assert not any("shop-dev-" in name for name in [*google.functions, *google.jobs])
+    assert [t for t in google.topics if "shop-dev-" in t] == [f"projects/{PROJECT}/topics/shop-dev-by-hand"]
+    assert prod_state == (set(google.functions), set(google.jobs), set(google.topics) - {
+        f"projects/{PROJECT}/topics/shop-dev-by-hand"})
+    assert pipeline.remove(provider, shop, "dev").plan.empty

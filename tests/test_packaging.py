@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import os
 import shutil
 import subprocess
@@ -9,9 +10,20 @@ import sys
 import zipfile
 from pathlib import Path
 
+import pytest
+
 from portable_fn.app import load_app
 from portable_fn.local.provider import LocalProvider
-from portable_fn.packaging import app_files, write_zip
+from portable_fn.packaging import (
+    app_files,
+    app_requirements,
+    imported_names,
+    is_own,
+    module_closure,
+    package_imports,
+    write_zip,
+)
+from portable_fn.runtime.errors import DeployError
 
 
 def build(app_dir: Path, out: Path) -> tuple[str, bytes]:
@@ -79,3 +91,79 @@ def test_the_packaged_runtime_imports_with_the_standard_library_alone(shop_copy:
     result = subprocess.run([sys.executable, "-I", "-c", script, str(unpacked)],
                             capture_output=True, text=True, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
+
+
+def test_app_files_skip_the_output_directory(shop_copy: Path) -> None:
+    (shop_copy / "out").mkdir()
+    (shop_copy / "out" / "old.py").write_text("x = 1\n")
+    assert "out/old.py" in {name for name, _ in app_files(shop_copy)}
+    assert "out/old.py" not in {name for name, _ in app_files(shop_copy, skip=shop_copy / "out")}
+
+
+def _with_requirements_file(app_dir: Path, text: str) -> Path:
+    (app_dir / "requirements.txt").write_text(text)
+    pyproject = app_dir / "pyproject.toml"
+    named = 'app = "shop"\nrequirements = "requirements.txt"\n'
+    pyproject.write_text(pyproject.read_text().replace('app = "shop"\n', named))
+    return app_dir
+
+
+def test_app_requirements_leave_portable_fn_itself_out(shop_copy: Path) -> None:
+    assert app_requirements(load_app(shop_copy), context="c", unresolvable="u") == ["pydantic>=2.5"]
+    assert is_own("portable-fn") and is_own("Portable_Fn.AWS>=1") and is_own("portable-fn-azure")
+    assert not is_own("portable-fnord") and not is_own("--index-url x")
+
+
+def test_app_requirements_read_the_named_file_with_options_split_or_kept(shop_copy: Path) -> None:
+    app = load_app(_with_requirements_file(shop_copy, "# pinned\n--index-url https://x.invalid/simple\n"
+                                                      "requests>=2  # http\nportable-fn-gcp\n\n"))
+    assert app_requirements(app, context="c", unresolvable="u") == [
+        "--index-url https://x.invalid/simple", "requests>=2"]
+    assert app_requirements(app, context="c", unresolvable="u", split_options=True) == [
+        "--index-url", "https://x.invalid/simple", "requests>=2"]
+
+
+def test_app_requirements_refuse_nested_files_and_a_missing_file(shop_copy: Path) -> None:
+    app = load_app(_with_requirements_file(shop_copy, "-r base.txt\n"))
+    with pytest.raises(DeployError, match=r"^Packaging it: .*'-r base.txt'; .*installs cannot be pinned here\)\.$"):
+        app_requirements(app, context="Packaging it", unresolvable="cannot be pinned here")
+    (shop_copy / "requirements.txt").unlink()
+    with pytest.raises(DeployError, match=r"^Packaging it: the requirements file .* does not exist"):
+        app_requirements(app, context="Packaging it", unresolvable="cannot be pinned here")
+
+
+def test_imported_names_resolve_relative_and_package_imports() -> None:
+    tree = ast.parse("import os, json\nfrom . import a\nfrom .b import c\nfrom pkg import d\n"
+                     "from pkg.e import f\nfrom portable_fn.runtime import x\n"
+                     "def late():\n    import g.h\n")
+    assert imported_names(tree, "pkg") == [
+        "os", "json", "pkg.a", "pkg.b", "pkg.d", "pkg.e", "portable_fn.runtime", "g.h"]
+    assert package_imports(tree, "pkg") == ["a", "b", "d", "e"]
+
+
+def _package(root: Path, modules: dict[str, str]) -> Path:
+    package = root / "pkg"
+    package.mkdir()
+    for name, source in modules.items():
+        (package / f"{name}.py").write_text(source)
+    return package
+
+
+def test_module_closure_follows_imports_from_the_roots_only(tmp_path: Path) -> None:
+    package = _package(tmp_path, {
+        "__init__": '"""pkg"""\nimport sys\nfrom portable_fn.runtime.errors import DeployError\n',
+        "shim": "from .util import x\nimport json\n", "util": "from pkg import more\nx = 1\n",
+        "more": "", "extra": "", "provider": "import boto3\nfrom .shim import y\n",
+    })
+    assert module_closure(package, "pkg", ["shim"], stub_init=b"stub") == [
+        ("pkg/more.py", package / "more.py"), ("pkg/shim.py", package / "shim.py"),
+        ("pkg/util.py", package / "util.py"), ("pkg/__init__.py", package / "__init__.py")]
+    names = [name for name, _ in module_closure(package, "pkg", ["shim", "extra", "missing"], stub_init=b"")]
+    assert names == ["pkg/extra.py", "pkg/more.py", "pkg/shim.py", "pkg/util.py", "pkg/__init__.py"]
+
+
+@pytest.mark.parametrize("init", ["from .provider import P\n", "import boto3\n", "import portable_fn.app\n"])
+def test_module_closure_stubs_an_init_that_imports_more_than_ships(tmp_path: Path, init: str) -> None:
+    package = _package(tmp_path, {"__init__": init, "shim": "import json\n", "provider": ""})
+    assert module_closure(package, "pkg", ["shim"], stub_init=b"stub") == [
+        ("pkg/shim.py", package / "shim.py"), ("pkg/__init__.py", b"stub")]

@@ -8,8 +8,8 @@ The zip holds, at its root (Lambda's `/var/task`, first on `sys.path`):
 |                               | Lambda's handler string is `portable_fn_entry.F` (`handler_string`)  |
 | the user's code               | `portable_fn.packaging.app_files` (no secrets, VCS data, venvs, caches) |
 | the portable runtime          | `portable_fn.packaging.runtime_files`                                |
-| the shim                      | `portable_fn_aws.shim` and the package modules it imports, found by   |
-|                               | reading their imports; `__init__.py` as is, or a stub if it imports more |
+| the shim                      | `portable_fn_aws.shim` and the package modules it imports             |
+|                               | (`portable_fn.packaging.module_closure`)                             |
 | the dependencies              | wheels for Lambda's platform (`_wheels`), unpacked like an install   |
 
 The same inputs give the same bytes (`write_zip`), so an unchanged app is never uploaded again. The size
@@ -19,22 +19,14 @@ limits are checked here, before anything is uploaded: over 50 MB zipped the code
 
 from __future__ import annotations
 
-import ast
-import re
-import shlex
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
-
 from portable_fn.deploy.models import Artifact
-from portable_fn.packaging import app_files, runtime_files, write_zip
+from portable_fn.packaging import Entry, app_files, app_requirements, module_closure, runtime_files, write_zip
 from portable_fn.runtime.errors import DeployError
 from portable_fn.runtime.function import spec_of
 
@@ -49,10 +41,6 @@ ENTRY_MODULE = "portable_fn_entry"
 PACKAGE = "portable_fn_aws"
 PACKAGE_DIR = Path(__file__).resolve().parent
 MB = 1024 * 1024
-# The portable-fn distributions themselves: the runtime ships from this machine, providers never ship.
-OWN_DISTRIBUTIONS = re.compile(r"^portable[-_.]fn([-_.](aws|gcp|azure))?$", re.IGNORECASE)
-_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
-Entry = tuple[str, "bytes | Path"]
 
 
 @dataclass(frozen=True)
@@ -92,7 +80,7 @@ def build_package(app: App, stage: str, out_dir: Path, progress: Progress, *, ca
     entries = _unique([
         (f"{ENTRY_MODULE}.py", entry_module(app).encode("utf-8")),
         *shim_files(),
-        *((name, path) for name, path in app_files(app.source_dir) if not _inside(path, out_dir)),
+        *app_files(app.source_dir, skip=out_dir),
         *runtime_files(),
         *(entry for wheel in wheels for entry in _wheels.unpacked(wheel)),
     ])
@@ -127,33 +115,9 @@ def architecture(app: App) -> str:
 
 
 def requirements(app: App) -> list[str]:
-    """The app's requirement lines: the file named by `requirements`, else pyproject's
-    `[project].dependencies`; portable-fn's own distributions are left out (the runtime ships itself)."""
-    if app.config.requirements:
-        path = app.root / app.config.requirements
-        if not path.is_file():
-            raise DeployError(f"Packaging {app.name!r}: the requirements file {path} (tool.portable-fn."
-                              "requirements) does not exist; fix the path or remove the key.")
-        return _requirement_file(app, path)
-    project = tomllib.loads((app.root / "pyproject.toml").read_text(encoding="utf-8")).get("project", {})
-    return [str(dep) for dep in project.get("dependencies", []) if not _own(str(dep))]
-
-
-def _requirement_file(app: App, path: Path) -> list[str]:
-    """Requirement lines and index options (`--index-url URL` ...) of a requirements file, for pip."""
-    out: list[str] = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        line = line.split(" #")[0].strip()
-        if line.startswith(("-r", "-c", "-e", "--requirement", "--constraint", "--editable")):
-            raise DeployError(
-                f"Packaging {app.name!r}: {path} has {line!r}; list every requirement in this one file "
-                "(nested files, constraints and editable installs cannot be resolved for Lambda)."
-            )
-        if line.startswith("-"):
-            out += shlex.split(line)
-        elif line and not line.startswith("#") and not _own(line):
-            out.append(line)
-    return out
+    """The app's requirement lines (`portable_fn.packaging.app_requirements`), index options split for pip."""
+    return app_requirements(app, context=f"Packaging {app.name!r}", unresolvable="cannot be resolved for Lambda",
+                            split_options=True)
 
 
 def entry_module(app: App) -> str:
@@ -171,51 +135,8 @@ def entry_module(app: App) -> str:
 
 def shim_files(package_dir: Path = PACKAGE_DIR) -> list[Entry]:
     """The modules of this package that ship: the shim, what it imports within the package, `__init__`."""
-    shipped = _imported_closure(package_dir, "shim")
-    entries: list[Entry] = [(f"{PACKAGE}/{name}.py", package_dir / f"{name}.py") for name in sorted(shipped)]
-    init = package_dir / "__init__.py"
-    if all(_runtime_safe(module, shipped) for module in _imports(init)):
-        entries.append((f"{PACKAGE}/__init__.py", init))
-    else:  # the package's __init__ pulls in more than the shim: ship a stub that does not
-        entries.append((f"{PACKAGE}/__init__.py", b'"""portable-fn on AWS Lambda: the runtime shim."""\n'))
-    return entries
-
-
-def _imported_closure(package_dir: Path, start: str) -> set[str]:
-    """Modules of this package reachable by import statements from `start` (names without `.py`)."""
-    seen: set[str] = set()
-    todo = [start]
-    while todo:
-        name = todo.pop()
-        if name in seen or not (package_dir / f"{name}.py").is_file():
-            continue
-        seen.add(name)
-        todo += [m.split(".")[1] for m in _imports(package_dir / f"{name}.py") if m.startswith(f"{PACKAGE}.")]
-    return seen
-
-
-def _imports(path: Path) -> list[str]:
-    """The absolute name of every module imported anywhere in `path`, a top-level module of this package."""
-    found: list[str] = []
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.Import):
-            found += [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.level:  # `.x`, `from . import x`
-            found += [f"{PACKAGE}.{node.module}" if node.module else f"{PACKAGE}.{alias.name}"
-                      for alias in node.names]
-        elif isinstance(node, ast.ImportFrom):
-            module = node.module or ""
-            found += [f"{PACKAGE}.{a.name}" for a in node.names] if module == PACKAGE else [module]
-    return found
-
-
-def _runtime_safe(module: str, shipped: set[str]) -> bool:
-    """Whether importing `module` inside Lambda needs nothing but what the zip's shim part holds."""
-    top, _, rest = module.partition(".")
-    if top == PACKAGE:
-        return rest.split(".")[0] in shipped
-    return top in sys.stdlib_module_names or module == "portable_fn.runtime" or module.startswith(
-        "portable_fn.runtime.")
+    return module_closure(package_dir, PACKAGE, ["shim"],
+                          stub_init=b'"""portable-fn on AWS Lambda: the runtime shim."""\n')
 
 
 def _attribute(spec: Any) -> str:
@@ -239,15 +160,6 @@ def _unique(entries: Iterable[Entry]) -> list[Entry]:
     for name, content in entries:
         chosen.setdefault(name, content)
     return list(chosen.items())
-
-
-def _own(requirement: str) -> bool:
-    match = _NAME.match(requirement)
-    return match is not None and OWN_DISTRIBUTIONS.match(match.group(1)) is not None
-
-
-def _inside(path: Path, directory: Path) -> bool:
-    return path.resolve().is_relative_to(directory.resolve())
 
 
 def _too_large(app: App, unzipped: int, budget: SizeBudget) -> str:

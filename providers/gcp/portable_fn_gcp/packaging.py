@@ -10,8 +10,8 @@ Cloud Functions builds remotely: it unpacks the zip, `pip install`s its `require
 |                        | (`==`) for the runtime's CPython on Linux x86_64 (`_pins`)                  |
 | the user's code        | `portable_fn.packaging.app_files` (no secrets, VCS data, venvs, caches)     |
 | the portable runtime   | `portable_fn.packaging.runtime_files`                                       |
-| the shim               | `portable_fn_gcp.shim`, what it and `main.py` import within the package,    |
-|                        | found by reading imports; `__init__.py` as is, or a stub if it imports more |
+| the shim               | `portable_fn_gcp.shim`, what it and `main.py` import within the package     |
+|                        | (`portable_fn.packaging.module_closure`)                                    |
 
 The same inputs give the same bytes (`write_zip`, cached pins), so an unchanged app is never uploaded
 again.
@@ -20,19 +20,21 @@ again.
 from __future__ import annotations
 
 import ast
-import re
-import sys
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
-
 from portable_fn.deploy.models import Artifact
-from portable_fn.packaging import app_files, runtime_files, write_zip
+from portable_fn.packaging import (
+    REQUIREMENT_NAME,
+    Entry,
+    app_files,
+    app_requirements,
+    module_closure,
+    package_imports,
+    runtime_files,
+    write_zip,
+)
 from portable_fn.runtime.errors import DeployError
 
 from ._pins import DEFAULT_CACHE, Resolve, Target, canonical, pinned, pip_resolve
@@ -48,10 +50,6 @@ MAIN = "main.py"
 REQUIREMENTS = "requirements.txt"
 # The functions-framework release the generated main.py is tested with; pinned into every package.
 FUNCTIONS_FRAMEWORK = "functions-framework==3.10.2"
-# The portable-fn distributions themselves: the runtime ships from this machine, providers never ship.
-OWN_DISTRIBUTIONS = re.compile(r"^portable[-_.]fn([-_.](aws|gcp|azure))?$", re.IGNORECASE)
-_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
-Entry = tuple[str, "bytes | Path"]
 
 
 def build_package(app: App, stage: str, out_dir: Path, progress: Progress, *, cache_dir: Path | None = None,
@@ -59,7 +57,7 @@ def build_package(app: App, stage: str, out_dir: Path, progress: Progress, *, ca
     """Build `<out_dir>/<app>-gcp.zip` (the same for every stage: stages differ in settings)."""
     target = Target(app.config.python)
     progress(f"gcp: packaging {app.name!r} for {target.describe()}")
-    user = [(name, path) for name, path in app_files(app.source_dir) if not _inside(path, out_dir)]
+    user = list(app_files(app.source_dir, skip=out_dir))
     _refuse_shadowing(app, user)
     main = generate_main(app)
     wanted = requirements(app)
@@ -70,7 +68,7 @@ def build_package(app: App, stage: str, out_dir: Path, progress: Progress, *, ca
     artifact = write_zip(out_dir / f"{app.name}-gcp.zip", [  # first of each name wins: ours, then theirs
         (MAIN, main.encode("utf-8")),
         (REQUIREMENTS, requirements_txt(app, target, wanted, pins).encode("utf-8")),
-        *shim_files(extra_roots=_package_imports(ast.parse(main))),
+        *shim_files(extra_roots=package_imports(ast.parse(main), PACKAGE)),
         *user,
         *runtime_files(),
     ])
@@ -80,21 +78,14 @@ def build_package(app: App, stage: str, out_dir: Path, progress: Progress, *, ca
 
 
 def requirements(app: App) -> list[str]:
-    """The app's requirement lines: the file named by `requirements`, else pyproject's
-    `[project].dependencies`; portable-fn's own distributions are left out (the runtime ships itself)."""
-    if app.config.requirements:
-        path = app.root / app.config.requirements
-        if not path.is_file():
-            raise DeployError(f"Packaging {app.name!r} for gcp: the requirements file {path} (tool.portable-fn."
-                              "requirements) does not exist; fix the path or remove the key.")
-        return _requirement_file(app, path)
-    project = tomllib.loads((app.root / "pyproject.toml").read_text(encoding="utf-8")).get("project", {})
-    return [str(dep) for dep in project.get("dependencies", []) if not _own(str(dep))]
+    """The app's requirement lines (`portable_fn.packaging.app_requirements`), index options kept as lines."""
+    return app_requirements(app, context=f"Packaging {app.name!r} for gcp",
+                            unresolvable="cannot be pinned for Cloud Functions")
 
 
 def with_functions_framework(wanted: list[str]) -> list[str]:
     """The lines to resolve: the app's, plus the tested functions-framework unless the app names its own."""
-    named = {canonical(m.group(1)) for line in wanted if (m := _NAME.match(line))}
+    named = {canonical(m.group(1)) for line in wanted if (m := REQUIREMENT_NAME.match(line))}
     return wanted if "functions-framework" in named else [*wanted, FUNCTIONS_FRAMEWORK]
 
 
@@ -108,75 +99,8 @@ def requirements_txt(app: App, target: Target, wanted: list[str], pins: list[str
 
 def shim_files(package_dir: Path = PACKAGE_DIR, extra_roots: Iterable[str] = ()) -> list[Entry]:
     """The modules of this package that ship: the shim, what it (and `main.py`) imports here, `__init__`."""
-    shipped = _imported_closure(package_dir, {"shim", *extra_roots})
-    entries: list[Entry] = [(f"{PACKAGE}/{name}.py", package_dir / f"{name}.py") for name in sorted(shipped)]
-    init = package_dir / "__init__.py"
-    if all(_runtime_safe(module, shipped) for module in _imports(init)):
-        entries.append((f"{PACKAGE}/__init__.py", init))
-    else:  # the package's __init__ pulls in the deploy side: ship a stub that does not
-        entries.append((f"{PACKAGE}/__init__.py", b'"""portable-fn on Google Cloud Functions: the runtime shim."""\n'))
-    return entries
-
-
-def _imported_closure(package_dir: Path, roots: Iterable[str]) -> set[str]:
-    """Top-level modules of this package reachable by import statements from `roots` (names without `.py`)."""
-    seen: set[str] = set()
-    todo = list(roots)
-    while todo:
-        name = todo.pop()
-        if name in seen or not (package_dir / f"{name}.py").is_file():
-            continue
-        seen.add(name)
-        todo += _package_imports(ast.parse((package_dir / f"{name}.py").read_text(encoding="utf-8")))
-    return seen
-
-
-def _package_imports(tree: ast.AST) -> list[str]:
-    """The top-level modules of this package that `tree` imports."""
-    return [m.split(".")[1] for m in _imported_names(tree) if m.startswith(f"{PACKAGE}.")]
-
-
-def _imports(path: Path) -> list[str]:
-    return _imported_names(ast.parse(path.read_text(encoding="utf-8")))
-
-
-def _imported_names(tree: ast.AST) -> list[str]:
-    """The absolute name of every module imported anywhere in `tree`, a top-level module of this package."""
-    found: list[str] = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            found += [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.level:  # `.x`, `from . import x`
-            found += [f"{PACKAGE}.{node.module}" if node.module else f"{PACKAGE}.{alias.name}"
-                      for alias in node.names]
-        elif isinstance(node, ast.ImportFrom):
-            module = node.module or ""
-            found += [f"{PACKAGE}.{a.name}" for a in node.names] if module == PACKAGE else [module]
-    return found
-
-
-def _runtime_safe(module: str, shipped: set[str]) -> bool:
-    """Whether importing `module` on Cloud Functions needs nothing but the zip's shim part and stdlib."""
-    top, _, rest = module.partition(".")
-    if top == PACKAGE:
-        return rest.split(".")[0] in shipped
-    return top in sys.stdlib_module_names or module == "portable_fn.runtime" or module.startswith(
-        "portable_fn.runtime.")
-
-
-def _requirement_file(app: App, path: Path) -> list[str]:
-    """Requirement lines and index option lines (`--index-url URL` ...) of a requirements file."""
-    out: list[str] = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        line = line.split(" #")[0].strip()
-        if line.startswith(("-r", "-c", "-e", "--requirement", "--constraint", "--editable")):
-            raise DeployError(
-                f"Packaging {app.name!r} for gcp: {path} has {line!r}; list every requirement in this one "
-                "file (nested files, constraints and editable installs cannot be pinned for Cloud Functions)."
-            )
-        if line and not line.startswith("#") and not _own(line):
-            out.append(line)
-    return out
+    return module_closure(package_dir, PACKAGE, ["shim", *extra_roots],
+                          stub_init=b'"""portable-fn on Google Cloud Functions: the runtime shim."""\n')
 
 
 def _refuse_shadowing(app: App, user: list[tuple[str, Path]]) -> None:
@@ -186,12 +110,3 @@ def _refuse_shadowing(app: App, user: list[tuple[str, Path]]) -> None:
             f"Packaging {app.name!r} for gcp: {app.source_dir / MAIN} would be replaced by the generated "
             f"{MAIN}, Cloud Functions' entry point file. Rename the module (and update tool.portable-fn.modules)."
         )
-
-
-def _own(requirement: str) -> bool:
-    match = _NAME.match(requirement)
-    return match is not None and OWN_DISTRIBUTIONS.match(match.group(1)) is not None
-
-
-def _inside(path: Path, directory: Path) -> bool:
-    return path.resolve().is_relative_to(directory.resolve())

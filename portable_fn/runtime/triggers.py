@@ -7,10 +7,12 @@ time with a message that says what to write instead.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import DeclarationError
-from .schedule import CronExpression, parse_rate, rate_expression
+
+if TYPE_CHECKING:  # schedule.py (and datetime) load only when an app declares a schedule
+    from .schedule import CronExpression
 
 HTTP_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY"})
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,79}\Z")
@@ -147,9 +149,13 @@ class Schedule(Trigger):
             )
         text = expression.strip()
         if text.startswith("rate(") and text.endswith(")"):
+            from .schedule import parse_rate, rate_expression
+
             every_s = parse_rate(text)
             self._set(expression=rate_expression(text), every_s=every_s, cron=None)
         elif text.startswith("cron(") and text.endswith(")"):
+            from .schedule import CronExpression
+
             parsed = CronExpression(text[5:-1])
             self._set(expression=f"cron({parsed.expression})", every_s=None, cron=parsed.expression)
         else:
@@ -160,6 +166,8 @@ class Schedule(Trigger):
 
     def cron_expression(self) -> CronExpression | None:
         """The parsed cron, or None for a rate."""
+        from .schedule import CronExpression
+
         return CronExpression(self.cron) if self.cron else None
 
 

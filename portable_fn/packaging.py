@@ -38,7 +38,7 @@ EXCLUDED_DIRS = frozenset({
     ".idea", ".vscode", "build", "dist",
 })
 EXCLUDED_SUFFIXES = (".pyc", ".pyo", ".pem", ".key", ".p12", ".pfx")
-EXCLUDED_NAMES = frozenset({".env", ".DS_Store", ".envrc", ".npmrc", ".pypirc", "credentials"})
+EXCLUDED_NAMES = frozenset({".env", ".DS_Store", ".envrc", ".npmrc", ".pypirc", "credentials", "local.settings.json"})
 RUNTIME_DIR = Path(__file__).parent
 # The portable-fn distributions themselves: the runtime ships from this machine, providers never ship.
 OWN_DISTRIBUTIONS = re.compile(r"^portable[-_.]fn([-_.](aws|gcp|azure))?$", re.IGNORECASE)

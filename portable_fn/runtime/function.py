@@ -15,8 +15,8 @@ from .triggers import Trigger
 
 F = TypeVar("F", bound=Callable[..., Any])
 ARCHITECTURES = ("x86_64", "arm64")
-_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-_FUNCTION_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,62}\Z")
+_ENV_NAME = r"[A-Za-z_][A-Za-z0-9_]*\Z"  # compiled (and cached by re) on first use
+_FUNCTION_NAME = r"[A-Za-z][A-Za-z0-9_-]{0,62}\Z"  # compiled (and cached by re) on first use
 DEFAULT_RETRIES = 2
 
 
@@ -49,7 +49,7 @@ class FunctionOptions:
             raise fail("timeout_s", timeout_s, "use seconds from 1 to 3600")
         if env is not None and (
             not isinstance(env, Mapping)
-            or not all(isinstance(k, str) and _ENV_NAME.match(k) and isinstance(v, str)
+            or not all(isinstance(k, str) and re.match(_ENV_NAME, k) and isinstance(v, str)
                        for k, v in env.items())
         ):
             raise fail("env", env, "use a dict of NAME='value' strings, names like MY_SETTING")
@@ -126,7 +126,7 @@ def function(trigger: Trigger, *, name: str | None = None, **options: Any) -> Ca
 
     def decorate(handler: F) -> F:
         fn_name = str(name or getattr(handler, "__name__", ""))
-        if not _FUNCTION_NAME.match(fn_name):
+        if not re.match(_FUNCTION_NAME, fn_name):
             raise DeclarationError(
                 f"@function name {fn_name!r} is invalid: use up to 63 letters, digits, '_' or '-', "
                 "starting with a letter (pass name='...' to choose one)."

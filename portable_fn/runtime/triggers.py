@@ -15,9 +15,9 @@ if TYPE_CHECKING:  # schedule.py (and datetime) load only when an app declares a
     from .schedule import CronExpression
 
 HTTP_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY"})
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,79}\Z")
-_BUCKET = re.compile(r"[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]\Z")
-_PATH_PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(\+?)\}")
+_NAME = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,79}\Z"  # compiled (and cached by re) on first use
+_BUCKET = r"[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]\Z"  # compiled (and cached by re) on first use
+_PATH_PARAM = r"\{([A-Za-z_][A-Za-z0-9_]*)(\+?)\}"  # compiled (and cached by re) on first use
 
 
 class Trigger:
@@ -93,7 +93,7 @@ class Http(Trigger):
     @property
     def param_names(self) -> list[str]:
         """Names of the path parameters, in order."""
-        return [m.group(1) for m in _PATH_PARAM.finditer(self.path)]
+        return [m.group(1) for m in re.finditer(_PATH_PARAM, self.path)]
 
 
 class Queue(Trigger):
@@ -182,7 +182,7 @@ class Storage(Trigger):
     suffix: str
 
     def __init__(self, bucket: str, on: str = "created", prefix: str = "", suffix: str = "") -> None:
-        if not isinstance(bucket, str) or not _BUCKET.match(bucket):
+        if not isinstance(bucket, str) or not re.match(_BUCKET, bucket):
             raise DeclarationError(
                 f"storage() bucket {bucket!r} is not a valid bucket name: use 3-63 lowercase letters, "
                 "digits, dots and hyphens."
@@ -208,7 +208,7 @@ def route_pattern(template: str) -> re.Pattern[str]:
     if pattern is None:
         parts: list[str] = []
         position = 0
-        for found in _PATH_PARAM.finditer(template):
+        for found in re.finditer(_PATH_PARAM, template):
             parts.append(re.escape(template[position:found.start()]))
             parts.append(f"(?P<{found.group(1)}>{'.+' if found.group(2) else '[^/]+'})")
             position = found.end()
@@ -250,7 +250,7 @@ def storage(bucket: str, on: str = "created", prefix: str = "", suffix: str = ""
 
 
 def _check_name(kind: str, name: Any) -> None:
-    if not isinstance(name, str) or not _NAME.match(name):
+    if not isinstance(name, str) or not re.match(_NAME, name):
         raise DeclarationError(
             f"{kind}() name {name!r} is invalid: use 1-80 letters, digits, '-', '_' or '.', starting "
             "with a letter or digit."
@@ -260,7 +260,7 @@ def _check_name(kind: str, name: Any) -> None:
 def _check_segment(path: str, segment: str, last: bool) -> None:
     if "{" not in segment and "}" not in segment:
         return
-    match = _PATH_PARAM.fullmatch(segment)
+    match = re.fullmatch(_PATH_PARAM, segment)
     if match is None:
         raise DeclarationError(
             f"http() path {path!r}: segment {segment!r} must be a whole '{{name}}' parameter."

@@ -8,7 +8,8 @@ nox.options.sessions = ["tests", "lint", "typecheck"]
 nox.options.reuse_existing_virtualenvs = True
 
 # provider distribution directory -> its module
-PROVIDERS = {"providers/aws": "portable_fn_aws", "providers/gcp": "portable_fn_gcp"}
+PROVIDERS = {"providers/aws": "portable_fn_aws", "providers/gcp": "portable_fn_gcp",
+             "providers/azure": "portable_fn_azure"}
 EDITABLE_PROVIDERS = [arg for path in PROVIDERS for arg in ("-e", f"./{path}")]
 
 

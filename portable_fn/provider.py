@@ -80,9 +80,10 @@ def available() -> dict[str, Any]:
 
 
 def load_provider(name: str, settings: dict[str, Any] | None = None,
-                  endpoint_url: str | None = None) -> Provider:
-    """Instantiate an installed provider; a missing one says what to install."""
-    found = available()
+                  endpoint_url: str | None = None, installed: dict[str, Any] | None = None) -> Provider:
+    """Instantiate an installed provider; a missing one says what to install. `installed` replaces the
+    entry-point lookup (tests pass a registry of their own)."""
+    found = available() if installed is None else installed
     if name not in found:
         raise ProviderNotInstalledError(_install_hint(name, found))
     try:

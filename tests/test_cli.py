@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 from portable_fn.cli import main
-from portable_fn.provider import available
 
 DATA = Path(__file__).parent / "data" / "invoke"
 
@@ -61,12 +60,6 @@ def test_usage_errors_exit_2(capsys) -> None:
         main(["deploy", "--provider", "ibm"])
     assert info.value.code == 2
     assert main([]) == 2
-
-
-@pytest.mark.parametrize("name", [n for n in ("aws", "gcp", "azure") if n not in available()])
-def test_a_cloud_provider_not_installed_exits_1_naming_the_extra(capsys, shop_copy: Path, name: str) -> None:
-    code, _, err = run(capsys, "plan", "--app", str(shop_copy), "--provider", name)
-    assert code == 1 and f"pip install 'portable-fn[{name}]'" in err
 
 
 def test_plan_deploy_info_remove_round_trip_with_json(capsys, shop_copy: Path, tmp_path, monkeypatch) -> None:

@@ -53,8 +53,11 @@ def test_user_names_from_the_design_are_importable_from_portable_fn() -> None:
 
 
 def test_exported_names_are_not_shadowed_by_submodules() -> None:
-    # `portable_fn.runtime.http` and `.schedule` are also submodule names: the package must bind the
-    # trigger functions, not the modules
+    # `portable_fn.runtime.http` is also a submodule name: the package must bind the trigger function,
+    # not the module. (The schedule parser lives in `timing` so that importing it lazily, when an app
+    # declares a schedule, cannot rebind `runtime.schedule` to a module.)
+    from portable_fn.runtime import timing  # noqa: F401  (as a schedule declaration would)
+
     runtime: Any = portable_fn.runtime
     assert callable(runtime.http) and not isinstance(runtime.http, types.ModuleType)
     assert callable(runtime.schedule) and not isinstance(runtime.schedule, types.ModuleType)

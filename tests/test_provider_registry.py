@@ -18,13 +18,16 @@ def test_the_local_provider_is_registered_like_any_other() -> None:
     assert provider.settings == {"state_dir": "/x"} and provider.endpoint_url == "http://127.0.0.1:1"
 
 
-NOT_INSTALLED = [name for name in ("aws", "gcp", "azure") if name not in available()]
-
-
-@pytest.mark.parametrize("name", NOT_INSTALLED)
+@pytest.mark.parametrize("name", ["aws", "gcp", "azure"])
 def test_a_cloud_provider_that_is_not_installed_names_the_extra(name: str) -> None:
-    with pytest.raises(ProviderNotInstalledError, match=rf"pip install 'portable-fn\[{name}\]'"):
-        load_provider(name)
+    only_local = {"local": available()["local"]}
+    with pytest.raises(ProviderNotInstalledError, match=rf"installed: local\).*pip install 'portable-fn\[{name}\]'"):
+        load_provider(name, installed=only_local)
+
+
+@pytest.mark.parametrize("name", ["aws", "gcp", "azure"])
+def test_installed_cloud_providers_load_through_their_entry_points(name: str) -> None:
+    assert load_provider(name).name == name
 
 
 def test_the_hint_names_the_extra_of_every_cloud_provider() -> None:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from .errors import DeclarationError
 
 if TYPE_CHECKING:  # schedule.py (and datetime) load only when an app declares a schedule
-    from .schedule import CronExpression
+    from .timing import CronExpression
 
 HTTP_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY"})
 _NAME = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,79}\Z"  # compiled (and cached by re) on first use
@@ -149,12 +149,12 @@ class Schedule(Trigger):
             )
         text = expression.strip()
         if text.startswith("rate(") and text.endswith(")"):
-            from .schedule import parse_rate, rate_expression
+            from .timing import parse_rate, rate_expression
 
             every_s = parse_rate(text)
             self._set(expression=rate_expression(text), every_s=every_s, cron=None)
         elif text.startswith("cron(") and text.endswith(")"):
-            from .schedule import CronExpression
+            from .timing import CronExpression
 
             parsed = CronExpression(text[5:-1])
             self._set(expression=f"cron({parsed.expression})", every_s=None, cron=parsed.expression)
@@ -166,7 +166,7 @@ class Schedule(Trigger):
 
     def cron_expression(self) -> CronExpression | None:
         """The parsed cron, or None for a rate."""
-        from .schedule import CronExpression
+        from .timing import CronExpression
 
         return CronExpression(self.cron) if self.cron else None
 

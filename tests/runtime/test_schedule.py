@@ -16,7 +16,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from portable_fn import DeclarationError
-from portable_fn.runtime.schedule import CronExpression, parse_rate
+from portable_fn.runtime.timing import CronExpression, parse_rate
 
 UTC = timezone.utc
 

@@ -8,7 +8,7 @@ both Sunday). A cron restricting both day fields has no AWS spelling and is reje
 from __future__ import annotations
 
 from portable_fn.runtime.errors import UnsupportedTriggerError
-from portable_fn.runtime.schedule import CronExpression
+from portable_fn.runtime.timing import CronExpression
 from portable_fn.runtime.triggers import Schedule
 
 

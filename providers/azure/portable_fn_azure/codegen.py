@@ -1,0 +1,310 @@
+"""`function_app.py` and `host.json` for an app: the Python v2 programming model, one decorated function per
+portable function. Provider side: runs when packaging (through `shim.generate_function_app` and
+`shim.host_json`), never in the cloud.
+
+| trigger                  | decorators (the bindings the host reads)                                                  |
+|--------------------------|-------------------------------------------------------------------------------------------|
+| `http`                   | `route(route=<path without "/">, methods, auth_level)`: ANONYMOUS when `public`, else      |
+|                          | FUNCTION (a function key). host.json `routePrefix` is "": the user's path is the URL path |
+| `queue`                  | `queue_trigger` + `queue_output` to `<queue>-poison` (connection `storage_connection`), or |
+|                          | `service_bus_queue_trigger` (`queue_transport = "service_bus"`, `service_bus_connection`)  |
+| `topic`                  | `event_grid_trigger`, or `service_bus_topic_trigger` with subscription = function name     |
+|                          | (`topic_transport = "service_bus"`)                                                       |
+| `schedule`               | `timer_trigger` with the 6-field NCRONTAB (`ncrontab`), and `retry` (fixed delay) when the |
+|                          | function has retries                                                                      |
+| `storage` (created)      | `blob_trigger(path="<container>/<prefix>{name}<suffix>", source=EVENT_GRID)`               |
+| `storage` (deleted)      | `event_grid_trigger` (the blob trigger only sees new and changed blobs); the shim keeps     |
+|                          | the container's BlobDeleted events under the prefix and suffix                              |
+
+Settings (`[tool.portable-fn.azure]`): `storage_connection` (the app setting holding the Storage
+connection, default `AzureWebJobsStorage`), `queue_transport` (`storage_queue` or `service_bus`),
+`topic_transport` (`event_grid` or `service_bus`), `service_bus_connection` (default
+`ServiceBusConnection`). Queue and container names are the ones deploy creates (`deploy.naming`).
+"""
+
+from __future__ import annotations
+
+import json
+import keyword
+import re
+import sys
+from typing import Any
+
+from portable_fn.runtime.errors import DeployError, UnsupportedTriggerError
+
+PACKAGE = "portable_fn_azure"
+EXTENSION_BUNDLE = {"id": "Microsoft.Azure.Functions.ExtensionBundle", "version": "[4.*, 5.0.0)"}
+STORAGE_CONNECTION = "AzureWebJobsStorage"
+SERVICE_BUS_CONNECTION = "ServiceBusConnection"
+TRANSPORTS = {"queue_transport": ("storage_queue", "service_bus"), "topic_transport": ("event_grid", "service_bus")}
+MAX_QUEUE_BATCH = 32  # host.json queues.batchSize: messages fetched (and run) together per instance
+RETRY_DELAY = "00:00:10"  # timer retries: fixed delay between attempts
+RESERVED = {"app", "func", "shim"}
+# Rates NCRONTAB can express exactly: its steps restart every hour (minutes) and every day (hours).
+MINUTE_STEPS = tuple(m for m in range(1, 60) if 60 % m == 0)
+HOUR_STEPS = tuple(h for h in range(1, 24) if 24 % h == 0)
+_PLAIN_FIELD = re.compile(r"(\*(/\d+)?|\d+(-\d+(/\d+)?)?)(,(\d+(-\d+(/\d+)?)?))*\Z")
+
+
+# -- settings ----------------------------------------------------------------------------------------
+
+def settings_of(app: Any) -> dict[str, Any]:
+    """The app's `[tool.portable-fn.azure]` table (the base one: bindings do not change between stages)."""
+    return dict(getattr(getattr(app, "config", None), "azure", None) or {})
+
+
+def transports(app: Any) -> dict[str, str]:
+    """`queue_transport`, `topic_transport` and the two connection setting names, checked."""
+    settings = settings_of(app)
+    chosen = {"storage_connection": str(settings.get("storage_connection") or STORAGE_CONNECTION),
+              "service_bus_connection": str(settings.get("service_bus_connection") or SERVICE_BUS_CONNECTION)}
+    for key, allowed in TRANSPORTS.items():
+        value = settings.get(key, allowed[0])
+        if value not in allowed:
+            raise UnsupportedTriggerError(
+                f"App {getattr(app, 'name', '?')!r} on azure: {key} = {value!r} under [tool.portable-fn.azure] "
+                f"is not supported; use one of {list(allowed)}."
+            )
+        chosen[key] = value
+    return chosen
+
+
+# -- schedules ---------------------------------------------------------------------------------------
+
+def ncrontab(spec: Any) -> str:
+    """The 6-field NCRONTAB (second minute hour day month day-of-week) of a schedule trigger, or an
+    UnsupportedTriggerError saying why Azure's timer cannot fire on that schedule."""
+    trigger = spec.trigger
+    if trigger.every_s is not None:
+        return _rate(spec, trigger.every_s)
+    return _cron(spec, trigger.cron_expression())
+
+
+def _rate(spec: Any, every_s: int) -> str:
+    minutes, hours, days = every_s // 60, every_s // 3600, every_s // 86400
+    if every_s == 86400:
+        return "0 0 0 * * *"
+    if every_s % 3600 == 0 and hours in HOUR_STEPS:
+        return "0 0 * * * *" if hours == 1 else f"0 0 */{hours} * * *"
+    if every_s % 60 == 0 and minutes in MINUTE_STEPS:
+        return "0 * * * * *" if minutes == 1 else f"0 */{minutes} * * * *"
+    raise UnsupportedTriggerError(
+        f"Function {spec.name!r} on azure: schedule {spec.trigger.expression!r} cannot be expressed as an "
+        f"NCRONTAB timer ({days or hours or minutes} {'days' if days else 'hours' if hours else 'minutes'}): "
+        "NCRONTAB steps restart every hour and every day, so a timer fires at a fixed rate only every "
+        f"{', '.join(map(str, MINUTE_STEPS))} minutes, {', '.join(map(str, HOUR_STEPS))} hours or 1 day. "
+        "Pick one of those rates, or a cron(...) with fixed times."
+    )
+
+
+def _cron(spec: Any, cron: Any) -> str:
+    minute, hour, dom, month, dow = cron.expression.split()
+    if not dom.startswith("*") and not dow.startswith("*"):
+        raise UnsupportedTriggerError(
+            f"Function {spec.name!r} on azure: cron({cron.expression!r}) restricts both the day of the month "
+            "and the day of the week; cron fires when either matches, Azure's NCRONTAB only when both do. "
+            "Declare two functions (one per field), or leave one of the fields '*'."
+        )
+    fields = [_field(text, values) for text, values in
+              ((minute, cron.minutes), (hour, cron.hours), (dom, cron.days), (month, cron.months))]
+    week = dow if _PLAIN_FIELD.match(dow) and "7" not in re.findall(r"\d+", dow) else _list(cron.weekdays)
+    return " ".join(["0", *fields, week])
+
+
+def _field(text: str, values: frozenset[int]) -> str:
+    """The field as written when NCRONTAB reads it alike, else the list of its values (names, `5/15`)."""
+    return text if _PLAIN_FIELD.match(text) else _list(values)
+
+
+def _list(values: frozenset[int]) -> str:
+    return ",".join(map(str, sorted(values)))
+
+
+# -- host.json ---------------------------------------------------------------------------------------
+
+def host_json_source(app: Any) -> str:
+    """host.json: extension bundle [4.*, 5.0.0), no `/api` route prefix, queue retries, the timeout."""
+    extensions: dict[str, Any] = {"http": {"routePrefix": ""}}
+    queues = [spec for spec in app.functions if spec.trigger.kind == "queue"]
+    if queues and transports(app)["queue_transport"] == "storage_queue":
+        extensions["queues"] = {
+            "maxDequeueCount": max(_max_attempts(app, spec) for spec in queues),
+            "batchSize": min(MAX_QUEUE_BATCH, max(spec.trigger.batch_size for spec in queues)),
+        }
+    host: dict[str, Any] = {"version": "2.0", "extensionBundle": EXTENSION_BUNDLE, "extensions": extensions}
+    timeouts = [t for t in (_timeout(app, spec) for spec in app.functions) if t]
+    if timeouts:
+        seconds = int(-(-max(timeouts) // 1))
+        host["functionTimeout"] = f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+    return json.dumps(host, indent=2) + "\n"
+
+
+def _options(app: Any, spec: Any) -> Any:
+    options = getattr(app, "options", None)
+    return options(spec) if callable(options) else spec.options
+
+
+def _max_attempts(app: Any, spec: Any) -> int:
+    return int(_options(app, spec).max_attempts)
+
+
+def _timeout(app: Any, spec: Any) -> float | None:
+    timeout = _options(app, spec).timeout_s
+    return float(timeout) if timeout else None
+
+
+# -- function_app.py ---------------------------------------------------------------------------------
+
+def function_app_source(app: Any) -> str:
+    """function_app.py: imports the app's modules, one decorated function per portable function."""
+    chosen = transports(app)
+    modules = sorted({spec.module for spec in app.functions})
+    alias = {module: f"_m{i}" for i, module in enumerate(modules)}
+    lines = [
+        f'"""Generated by portable-fn for the app {app.name!r} (Azure Functions, Python v2 programming model).',
+        "",
+        "Do not edit: `portable-fn package --provider azure` writes it again. Each function hands its trigger's",
+        "native object to `portable_fn_azure.shim`, which calls the portable handler. Routes carry no `/api`",
+        'prefix (host.json routePrefix is "").',
+        '"""',
+        "",
+        "import azure.functions as func",
+        "",
+        f"from {PACKAGE} import shim",
+        "",
+        *[f"import {module} as {alias[module]}" for module in modules],
+        "",
+        "app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)",
+    ]
+    used: set[str] = set(RESERVED) | set(alias.values())
+    for index, spec in enumerate(app.functions):
+        python_name = _python_name(spec.name, index, used)
+        spec_ref = f"{alias[spec.module]}.{_attribute(spec)}.__portable_fn__"
+        lines += ["", ""] + _function(app, spec, spec_ref, f"_entry{index}", python_name, chosen)
+    return "\n".join(lines) + "\n"
+
+
+def _function(app: Any, spec: Any, spec_ref: str, entry: str, name: str, chosen: dict[str, str]) -> list[str]:
+    kind, timeout = spec.trigger.kind, _timeout(app, spec)
+    made = {"http": _http, "queue": _queue, "topic": _topic, "schedule": _schedule, "storage": _storage}[kind]
+    setup, decorators, params, call = made(app, spec, spec_ref, timeout, chosen)
+    returns = "func.HttpResponse" if kind == "http" else "None"
+    body = f"    return {entry}({call}, context)" if kind == "http" else f"    {entry}({call}, context)"
+    return [f"{entry} = {setup}", "", "", f"@app.function_name(name={spec.name!r})", *decorators,
+            f"def {name}({params}, context: func.Context) -> {returns}:", body]
+
+
+def _http(app: Any, spec: Any, ref: str, timeout: float | None, chosen: dict[str, str]) -> tuple[Any, ...]:
+    from .http_adapter import azure_route
+
+    trigger = spec.trigger
+    methods = "" if trigger.method == "ANY" else f", methods=[{trigger.method!r}]"
+    level = "ANONYMOUS" if trigger.public else "FUNCTION"
+    return (f"shim.http_entry({ref}, func.HttpResponse, {timeout!r})",
+            [f"@app.route(route={azure_route(trigger.path)!r}{methods}, auth_level=func.AuthLevel.{level})"],
+            "req: func.HttpRequest", "req")
+
+
+def _queue(app: Any, spec: Any, ref: str, timeout: float | None, chosen: dict[str, str]) -> tuple[Any, ...]:
+    name = physical_queue(spec.trigger.name)
+    if chosen["queue_transport"] == "service_bus":
+        connection = chosen["service_bus_connection"]
+        return (f"shim.service_bus_entry({ref}, {name!r}, {connection!r}, {timeout!r})",
+                [f"@app.service_bus_queue_trigger(arg_name='msg', queue_name={name!r}, connection={connection!r})"],
+                "msg: func.ServiceBusMessage", "msg")
+    connection = chosen["storage_connection"]
+    poison = name + poison_suffix()
+    return (f"shim.queue_entry({ref}, {name!r}, {connection!r}, {_max_attempts(app, spec)}, {timeout!r})",
+            [f"@app.queue_trigger(arg_name='msg', queue_name={name!r}, connection={connection!r})",
+             f"@app.queue_output(arg_name='poison', queue_name={poison!r}, connection={connection!r})"],
+            "msg: func.QueueMessage, poison: func.Out[str]", "msg, poison")
+
+
+def _topic(app: Any, spec: Any, ref: str, timeout: float | None, chosen: dict[str, str]) -> tuple[Any, ...]:
+    if chosen["topic_transport"] == "service_bus":
+        connection, topic = chosen["service_bus_connection"], physical_queue(spec.trigger.name)
+        return (f"shim.service_bus_entry({ref}, {topic!r}, {connection!r}, {timeout!r})",
+                [f"@app.service_bus_topic_trigger(arg_name='msg', topic_name={topic!r}, "
+                 f"subscription_name={spec.name!r}, connection={connection!r})"],
+                "msg: func.ServiceBusMessage", "msg")
+    return (f"shim.event_grid_entry({ref}, {timeout!r})", ["@app.event_grid_trigger(arg_name='event')"],
+            "event: func.EventGridEvent", "event")
+
+
+def _schedule(app: Any, spec: Any, ref: str, timeout: float | None, chosen: dict[str, str]) -> tuple[Any, ...]:
+    decorators = [f"@app.timer_trigger(schedule={ncrontab(spec)!r}, arg_name='timer', run_on_startup=False)"]
+    retries = _max_attempts(app, spec) - 1
+    if retries > 0:
+        decorators.append(f"@app.retry(strategy='fixed_delay', max_retry_count={str(retries)!r}, "
+                          f"delay_interval={RETRY_DELAY!r})")
+    return (f"shim.timer_entry({ref}, {spec.trigger.expression!r}, {timeout!r})", decorators,
+            "timer: func.TimerRequest", "timer")
+
+
+def _storage(app: Any, spec: Any, ref: str, timeout: float | None, chosen: dict[str, str]) -> tuple[Any, ...]:
+    trigger, container = spec.trigger, physical_container(spec.trigger.bucket)
+    if trigger.on == "deleted":
+        blobs = (container, trigger.prefix, trigger.suffix)
+        return (f"shim.event_grid_entry({ref}, {timeout!r}, blobs={blobs!r})",
+                ["@app.event_grid_trigger(arg_name='event')"], "event: func.EventGridEvent", "event")
+    path = f"{container}/{_braces(trigger.prefix)}{{name}}{_braces(trigger.suffix)}"
+    connection = chosen["storage_connection"]
+    return (f"shim.blob_entry({ref}, {timeout!r})",
+            [f"@app.blob_trigger(arg_name='blob', path={path!r}, connection={connection!r}, "
+             "source=func.BlobSource.EVENT_GRID)"],
+            "blob: func.InputStream", "blob")
+
+
+def _braces(text: str) -> str:
+    return text.replace("{", "{{").replace("}", "}}")
+
+
+def _python_name(name: str, index: int, used: set[str]) -> str:
+    python_name = name if name.isidentifier() and not keyword.iskeyword(name) else f"function_{index}"
+    while python_name in used:
+        python_name = f"{python_name}_"
+    used.add(python_name)
+    return python_name
+
+
+def _attribute(spec: Any) -> str:
+    """The name under which the function's module holds its handler."""
+    module = sys.modules.get(spec.module)
+    for name, value in vars(module).items() if module is not None else ():
+        if getattr(value, "__portable_fn__", None) is spec:
+            return name
+    qualname = getattr(spec.handler, "__qualname__", "")
+    if module is None and qualname.isidentifier():  # the module was unloaded since: trust the definition
+        return str(qualname)
+    raise DeployError(
+        f"Generating function_app.py for function {spec.name!r} on azure: its handler is not a top-level name "
+        f"of module {spec.module!r}, so function_app.py cannot reach it. Define the @function at module level."
+    )
+
+
+# -- physical names: the ones deploy creates ---------------------------------------------------------
+
+def physical_queue(logical: str) -> str:
+    from .deploy.naming import queue_name
+
+    return queue_name(logical)
+
+
+def physical_container(logical: str) -> str:
+    from .deploy.naming import container_name
+
+    return container_name(logical)
+
+
+def poison_suffix() -> str:
+    from .deploy.naming import POISON_SUFFIX
+
+    return POISON_SUFFIX
+
+
+def check(app: Any) -> None:
+    """Raise UnsupportedTriggerError for what the generated bindings cannot express (settings, schedules)."""
+    transports(app)
+    for spec in app.functions:
+        if spec.trigger.kind == "schedule":
+            ncrontab(spec)

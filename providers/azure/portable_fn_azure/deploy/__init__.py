@@ -1,0 +1,120 @@
+"""The deploy side of portable-fn on Azure Functions: plan, deploy, remove and info with the official
+Azure SDK clients (azure-mgmt-resource, azure-mgmt-storage, azure-mgmt-web, azure-storage-blob).
+
+`AzureDeployer` is what `AzureProvider` delegates `check`, `desired`, `read_remote`, `executor` and
+`outputs` to. The parts follow the shared pipeline (see `portable_fn.deploy`):
+
+    naming      names and the two tags             resources   frozen dataclasses, no I/O
+    desired     app -> resources (pure)            remote      Azure -> RemoteState (reads only)
+    appliers    create/update/delete per resource  executor    AzureExecutor (the only mutator)
+    client      AzureClient, the one I/O boundary  outputs     URLs and names after a deploy
+
+Settings (`[tool.portable-fn.azure]`, stage overrides applied): `subscription_id` (else
+AZURE_SUBSCRIPTION_ID), `location` (required), `resource_group` (an existing group to deploy into; by
+default deploy creates and owns `<app>-<stage>-rg`), `plan_sku` (`Y1`, Linux Consumption, or `EP1`-`EP3`),
+`package_sas_days` (3650), `arm_endpoint` and `storage_connection_string` (emulators; the `endpoint_url`
+given to the provider is the ARM endpoint too), `connection_verify` (a CA bundle path, or false),
+`polling_interval_s` (the SDK's LRO default when unset) and `lro_report_every_s` (10).
+
+The package is reached through a read-only SAS on its blob (`WEBSITE_RUN_FROM_PACKAGE`), not through the
+managed identity, because granting the identity a role on the account needs a role assignment deploy
+does not make yet. Event Grid subscriptions (topic triggers, storage triggers' Event Grid source) are not
+provisioned yet: `outputs` says so per function.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from portable_fn.deploy import Artifact, RemoteState, Resource
+from portable_fn.runtime.errors import ConfigError
+
+from .appliers import Context
+from .client import AzureClient
+from .desired import Target, check_env, check_plan_sku, desired
+from .executor import AzureExecutor
+from .naming import PACKAGES_CONTAINER, TAG_APP, TAG_STAGE, Names, container_name, queue_name, tags
+from .outputs import outputs
+from .remote import RemoteReader
+
+__all__ = [
+    "PACKAGES_CONTAINER", "TAG_APP", "TAG_STAGE", "AzureClient", "AzureDeployer", "AzureExecutor",
+    "container_name", "queue_name",
+]
+
+
+class AzureDeployer:
+    """The deploy half of the Azure provider for one set of settings and one ARM endpoint."""
+
+    def __init__(self, settings: dict[str, Any] | None = None, endpoint_url: str | None = None,
+                 client: AzureClient | None = None, credential: Any = None) -> None:
+        self.settings = dict(settings or {})
+        self.endpoint_url = endpoint_url or self.settings.get("arm_endpoint")
+        self._client = client
+        self._credential = credential
+
+    @property
+    def client(self) -> AzureClient:
+        """The one AzureClient every call goes through (made on first use, so `check` needs no login)."""
+        if self._client is None:
+            interval = self.settings.get("polling_interval_s")
+            self._client = AzureClient(
+                self.subscription(), self._credential, arm_endpoint=self.endpoint_url,
+                storage_connection_string=self.settings.get("storage_connection_string"),
+                connection_verify=self.settings.get("connection_verify", True),
+                polling_interval=float(interval) if interval is not None else None,
+            )
+        return self._client
+
+    def subscription(self) -> str:
+        return str(self._required("subscription_id", "AZURE_SUBSCRIPTION_ID", "00000000-0000-0000-0000-000000000000"))
+
+    def location(self) -> str:
+        return str(self._required("location", None, "westeurope"))
+
+    def _required(self, key: str, env: str | None, example: str) -> Any:
+        value = self.settings.get(key) or (os.environ.get(env) if env else None)
+        if not value:
+            also = f", or the {env} environment variable" if env else ""
+            raise ConfigError(
+                f"Deploying to azure needs {key}: set {key} = \"{example}\" (for example) under "
+                f"[tool.portable-fn.azure] in pyproject.toml{also}."
+            )
+        return value
+
+    def check(self, app: Any) -> None:
+        """Raise UnsupportedTriggerError for what one function app cannot hold."""
+        check_env(app)
+        check_plan_sku(str(self.settings.get("plan_sku", "Y1")))
+
+    def names(self, app: Any, stage: str) -> Names:
+        return Names(app.name, stage, self.subscription(), str(self.settings.get("resource_group") or ""))
+
+    def blob_endpoint(self, names: Names) -> str:
+        """Where the app's blobs live: the override's BlobEndpoint (or account), else the account's."""
+        override = self.client.storage_override
+        if override:
+            parts = dict(p.split("=", 1) for p in override.split(";") if "=" in p)
+            if "BlobEndpoint" in parts:
+                return parts["BlobEndpoint"].rstrip("/")
+            return (f"{parts.get('DefaultEndpointsProtocol', 'https')}://{parts['AccountName']}.blob."
+                    f"{parts.get('EndpointSuffix', 'core.windows.net')}")
+        return f"https://{names.storage_account}.blob.{self.client.storage_suffix}"
+
+    def desired(self, app: Any, stage: str, artifact: Artifact) -> list[Resource]:
+        self.check(app)
+        names = self.names(app, stage)
+        return desired(Target(app, stage, names, self.location(), artifact, self.blob_endpoint(names),
+                              str(self.settings.get("plan_sku", "Y1"))))
+
+    def read_remote(self, app: Any, stage: str) -> RemoteState:
+        return RemoteReader(self.client, self.names(app, stage)).read()
+
+    def executor(self, app: Any, stage: str) -> AzureExecutor:
+        names = self.names(app, stage)
+        ctx = Context(self.client, tags(app.name, stage), self.settings)
+        return AzureExecutor(app.name, stage, ctx, names.resource_group, names.storage_account)
+
+    def outputs(self, app: Any, stage: str, remote: RemoteState) -> dict[str, Any]:
+        return outputs(app, stage, remote, self.names(app, stage), self.location())

@@ -1,0 +1,245 @@
+"""How each kind of resource is created, updated and deleted: the only code here that mutates Azure.
+
+One `Applier` per resource type, all going through the same `AzureClient`. Bodies are ARM's own JSON
+(camelCase, as the REST reference spells it), so they read the same as the docs whatever model classes
+the SDK generation has. Long-running operations are awaited with progress. Every action is safe to
+repeat: deletes accept "already gone" and creates are PUTs, so rerunning `deploy` after a failure
+converges.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+from azure.core.exceptions import ResourceNotFoundError
+
+from portable_fn.deploy import Resource
+
+from .client import AzureClient, missing
+from .naming import PACKAGES_CONTAINER
+from .resources import (
+    STORAGE_CONNECTION,
+    AppSettings,
+    BlobContainer,
+    FunctionApp,
+    FunctionPlan,
+    PackageBlob,
+    ResourceGroup,
+    StorageAccount,
+    StorageQueue,
+)
+
+R = TypeVar("R", bound=Resource)
+Progress = Callable[[str], None]
+PACKAGE_SETTING = "WEBSITE_RUN_FROM_PACKAGE"
+
+
+class Context:
+    """What every applier shares: the client, the tags to put, progress, and timings."""
+
+    def __init__(self, azure: AzureClient, tags: dict[str, str], settings: dict[str, Any]) -> None:
+        self.azure = azure
+        self.tags = tags
+        self.progress: Progress = lambda message: None
+        self.sas_days = int(settings.get("package_sas_days", 3650))
+        self.lro_timeout_s = float(settings.get("lro_timeout_s", 1800))
+        self.report_every_s = float(settings.get("lro_report_every_s", 10))
+
+    def wait(self, poller: Any, what: str) -> Any:
+        """The result of a long-running operation, reporting while it runs."""
+        waited = 0.0
+        while not poller.done():
+            poller.wait(self.report_every_s)
+            waited += self.report_every_s
+            if not poller.done():
+                self.progress(f"    waiting for {what} ({poller.status()}, {waited:.0f} s)")
+            if waited >= self.lro_timeout_s:
+                raise TimeoutError(f"{what} did not finish within {self.lro_timeout_s:.0f} s")
+        return poller.result()
+
+
+def tolerate_missing(call: Callable[[], Any]) -> None:
+    """Run a delete; a resource that is already gone is fine (a rerun after a failure)."""
+    try:
+        call()
+    except Exception as exc:
+        if not missing(exc):
+            raise
+
+
+class Applier(Generic[R]):
+    """Create, update, delete one type of resource. By default an update is the same PUT as a create."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.azure = ctx.azure
+
+    def create(self, resource: R) -> None:
+        raise NotImplementedError
+
+    def update(self, resource: R, previous: R, changes: tuple[str, ...]) -> None:
+        self.create(resource)
+
+    def delete(self, resource: R) -> None:
+        raise NotImplementedError
+
+
+class ResourceGroups(Applier[ResourceGroup]):
+    def create(self, resource: ResourceGroup) -> None:
+        self.azure.resources.resource_groups.create_or_update(
+            resource.name, {"location": resource.location, "tags": self.ctx.tags})
+
+    def delete(self, resource: ResourceGroup) -> None:
+        groups = self.azure.resources.resource_groups
+        tolerate_missing(lambda: self.ctx.wait(groups.begin_delete(resource.name), f"resource group {resource.name}"))
+
+
+class StorageAccounts(Applier[StorageAccount]):
+    def body(self, resource: StorageAccount) -> dict[str, Any]:
+        return {"sku": {"name": resource.sku}, "tags": self.ctx.tags, "properties": {
+            "supportsHttpsTrafficOnly": resource.https_only, "minimumTlsVersion": resource.minimum_tls,
+            "allowBlobPublicAccess": resource.public_blob_access}}
+
+    def create(self, resource: StorageAccount) -> None:
+        body = {**self.body(resource), "location": resource.location, "kind": resource.account_kind}
+        poller = self.azure.storage.storage_accounts.begin_create(resource.resource_group, resource.name, body)
+        self.ctx.wait(poller, f"storage account {resource.name}")
+
+    def update(self, resource: StorageAccount, previous: StorageAccount, changes: tuple[str, ...]) -> None:
+        self.azure.storage.storage_accounts.update(resource.resource_group, resource.name, self.body(resource))
+
+    def delete(self, resource: StorageAccount) -> None:
+        accounts = self.azure.storage.storage_accounts
+        tolerate_missing(lambda: accounts.delete(resource.resource_group, resource.name))
+
+
+class BlobContainers(Applier[BlobContainer]):
+    def create(self, resource: BlobContainer) -> None:
+        self.azure.storage.blob_containers.create(resource.resource_group, resource.account, resource.container,
+                                                  {"properties": {"publicAccess": "None"}})
+
+    def delete(self, resource: BlobContainer) -> None:
+        containers = self.azure.storage.blob_containers
+        tolerate_missing(lambda: containers.delete(resource.resource_group, resource.account, resource.container))
+
+
+class StorageQueues(Applier[StorageQueue]):
+    def create(self, resource: StorageQueue) -> None:
+        self.azure.storage.queue.create(resource.resource_group, resource.account, resource.queue,
+                                        {"properties": {"metadata": dict(self.ctx.tags)}})
+
+    def delete(self, resource: StorageQueue) -> None:
+        queues = self.azure.storage.queue
+        tolerate_missing(lambda: queues.delete(resource.resource_group, resource.account, resource.queue))
+
+
+class PackageBlobs(Applier[PackageBlob]):
+    """Uploads through the data plane of the app's storage (the connection-string override, else the
+    account's keys). Deploy creates the container through ARM first; against an emulator that does not
+    share ARM's view, the container is made on the data plane when the upload says it is missing."""
+
+    def __init__(self, ctx: Context, group: str, account: str) -> None:
+        super().__init__(ctx)
+        self.group = group
+        self.account = account
+
+    def service(self) -> Any:
+        return self.azure.blobs(self.azure.storage_connection_string(self.group, self.account))
+
+    def create(self, resource: PackageBlob) -> None:
+        container = self.service().get_container_client(resource.container)
+        data = Path(resource.path).read_bytes()
+        try:
+            container.upload_blob(resource.blob, data, overwrite=True)
+        except ResourceNotFoundError:
+            container.create_container()
+            container.upload_blob(resource.blob, data, overwrite=True)
+
+    def delete(self, resource: PackageBlob) -> None:
+        container = self.service().get_container_client(resource.container)
+        tolerate_missing(lambda: container.delete_blob(resource.blob))
+
+
+class FunctionPlans(Applier[FunctionPlan]):
+    def create(self, resource: FunctionPlan) -> None:
+        body = {"location": resource.location, "kind": "functionapp", "tags": self.ctx.tags,
+                "sku": {"name": resource.sku, "tier": resource.tier}, "properties": {"reserved": resource.reserved}}
+        poller = self.azure.web.app_service_plans.begin_create_or_update(resource.resource_group, resource.name, body)
+        self.ctx.wait(poller, f"app service plan {resource.name}")
+
+    def delete(self, resource: FunctionPlan) -> None:
+        plans = self.azure.web.app_service_plans
+        tolerate_missing(lambda: plans.delete(resource.resource_group, resource.name))
+
+
+class FunctionApps(Applier[FunctionApp]):
+    def create(self, resource: FunctionApp) -> None:
+        body = {
+            "location": resource.location, "kind": resource.site_kind, "tags": self.ctx.tags,
+            "identity": {"type": resource.identity},
+            "properties": {"serverFarmId": resource.plan_id, "httpsOnly": resource.https_only, "reserved": True,
+                           "siteConfig": {"linuxFxVersion": resource.linux_fx_version}},
+        }
+        poller = self.azure.web.web_apps.begin_create_or_update(resource.resource_group, resource.name, body)
+        self.ctx.wait(poller, f"function app {resource.name}")
+
+    def update(self, resource: FunctionApp, previous: FunctionApp, changes: tuple[str, ...]) -> None:
+        web = self.azure.web.web_apps
+        if "linux_fx_version" in changes:
+            web.update_configuration(resource.resource_group, resource.name,
+                                     {"properties": {"linuxFxVersion": resource.linux_fx_version}})
+        if set(changes) - {"linux_fx_version"}:
+            web.update(resource.resource_group, resource.name, {
+                "kind": resource.site_kind, "identity": {"type": resource.identity},
+                "properties": {"serverFarmId": resource.plan_id, "httpsOnly": resource.https_only}})
+
+    def delete(self, resource: FunctionApp) -> None:
+        web = self.azure.web.web_apps
+        tolerate_missing(lambda: web.delete(resource.resource_group, resource.name))
+
+
+class AppSettingsApplier(Applier[AppSettings]):
+    """Writes the settings with their secrets resolved: the storage connection string, and a read-only
+    SAS (valid `package_sas_days`, 3650 by default) on the package URL. When the package changed, the
+    host is told to sync its triggers (required after changing WEBSITE_RUN_FROM_PACKAGE to a URL)."""
+
+    def __init__(self, ctx: Context, account: str) -> None:
+        super().__init__(ctx)
+        self.account = account
+
+    def create(self, resource: AppSettings) -> None:
+        self.write(resource)
+
+    def update(self, resource: AppSettings, previous: AppSettings, changes: tuple[str, ...]) -> None:
+        self.write(resource, previous)
+
+    def write(self, resource: AppSettings, previous: AppSettings | None = None) -> None:
+        web = self.azure.web.web_apps
+        connection = self.azure.storage_connection_string(resource.resource_group, self.account)
+        values = {key: self.resolve(key, value, connection) for key, value in resource.settings}
+        web.update_application_settings(resource.resource_group, resource.name, {"properties": values})
+        if previous is None or previous.value(PACKAGE_SETTING) != resource.value(PACKAGE_SETTING):
+            web.sync_function_triggers(resource.resource_group, resource.name)
+
+    def resolve(self, key: str, value: str, connection: str) -> str:
+        if value == STORAGE_CONNECTION:
+            return connection
+        if key == PACKAGE_SETTING and value:
+            return f"{value}?{self.sas(value, connection)}"
+        return value
+
+    def sas(self, url: str, connection: str) -> str:
+        from azure.storage.blob import BlobSasPermissions, generate_blob_sas
+
+        parts = dict(p.split("=", 1) for p in connection.split(";") if "=" in p)
+        container, blob = url.split(f"/{PACKAGES_CONTAINER}/", 1)
+        container = PACKAGES_CONTAINER
+        expiry = datetime.now(timezone.utc) + timedelta(days=self.ctx.sas_days)
+        return str(generate_blob_sas(parts["AccountName"], container, blob, account_key=parts["AccountKey"],
+                                     permission=BlobSasPermissions(read=True), expiry=expiry))
+
+    def delete(self, resource: AppSettings) -> None:
+        """Nothing to do: the settings go with their function app."""

@@ -1,0 +1,147 @@
+"""`AzureClient`: the one boundary between deploy and Azure. Every call deploy makes goes through it.
+
+It owns the management clients (resource, storage, web), all made with the same credential, ARM base
+URL, TLS verification and long-running-operation polling interval, and the data-plane blob client for
+the app's storage (from the connection-string override, else from the account's keys). A pipeline
+policy records every HTTP request sent as `(service, method, path)`; `mutating_calls()` is what a
+no-op redeploy must leave empty. LRO polls are GETs, so they count as reads.
+
+Overrides (emulators, sovereign clouds): `arm_endpoint` (else `AZURE_RESOURCE_MANAGER_URL`) and
+`storage_connection_string` (else `AZURE_STORAGE_CONNECTION_STRING`; Azurite's well-known one in tests).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+from urllib.parse import urlsplit
+
+from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+from azure.core.pipeline import PipelineRequest
+from azure.core.pipeline.policies import SansIOHTTPPolicy
+
+MUTATING_METHODS = frozenset({"PUT", "PATCH", "DELETE", "POST"})
+READ_POSTS = ("/listkeys", "/config/appsettings/list")  # POSTs that only read
+Call = tuple[str, str, str]
+
+
+class CallRecorder(SansIOHTTPPolicy):  # type: ignore[type-arg]
+    """Appends `(service, method, path)` for every request a client sends (once per call, not per retry)."""
+
+    def __init__(self, calls: list[Call], service: str) -> None:
+        self.calls = calls
+        self.service = service
+
+    def on_request(self, request: PipelineRequest) -> None:  # type: ignore[type-arg]
+        self.calls.append((self.service, request.http_request.method, urlsplit(request.http_request.url).path))
+
+
+class AzureClient:
+    """Lazily made Azure SDK clients for one subscription and endpoint, with a shared call record."""
+
+    def __init__(self, subscription_id: str, credential: Any = None, *, arm_endpoint: str | None = None,
+                 storage_connection_string: str | None = None, connection_verify: bool | str = True,
+                 polling_interval: float | None = None) -> None:
+        self.subscription_id = subscription_id
+        self._credential = credential
+        self.arm_endpoint = arm_endpoint or os.environ.get("AZURE_RESOURCE_MANAGER_URL") or None
+        self.storage_override = storage_connection_string or os.environ.get("AZURE_STORAGE_CONNECTION_STRING") or None
+        self.connection_verify = connection_verify
+        self.polling_interval = polling_interval
+        self.calls: list[Call] = []
+        self._clients: dict[str, Any] = {}
+
+    # -- the services deploy uses ------------------------------------------------------------------
+    @property
+    def credential(self) -> Any:
+        if self._credential is None:
+            from azure.identity import DefaultAzureCredential
+
+            self._credential = DefaultAzureCredential()
+        return self._credential
+
+    @property
+    def resources(self) -> Any:
+        from azure.mgmt.resource.resources import ResourceManagementClient
+
+        return self._management("resources", ResourceManagementClient)
+
+    @property
+    def storage(self) -> Any:
+        from azure.mgmt.storage import StorageManagementClient
+
+        return self._management("storage", StorageManagementClient)
+
+    @property
+    def web(self) -> Any:
+        from azure.mgmt.web import WebSiteManagementClient
+
+        return self._management("web", WebSiteManagementClient)
+
+    def _management(self, name: str, cls: Any) -> Any:
+        if name not in self._clients:
+            options: dict[str, Any] = {"per_call_policies": [CallRecorder(self.calls, "arm")],
+                                       "connection_verify": self.connection_verify}
+            if self.arm_endpoint:
+                options["base_url"] = self.arm_endpoint
+            if self.polling_interval is not None:
+                options["polling_interval"] = self.polling_interval
+            self._clients[name] = cls(self.credential, self.subscription_id, **options)
+        return self._clients[name]
+
+    def blobs(self, connection_string: str) -> Any:
+        """The blob service of the app's storage (one client per connection string)."""
+        key = f"blob:{connection_string}"
+        if key not in self._clients:
+            from azure.storage.blob import BlobServiceClient
+
+            recorder = CallRecorder(self.calls, "blob")
+            self._clients[key] = BlobServiceClient.from_connection_string(
+                connection_string, raw_request_hook=recorder.on_request)
+        return self._clients[key]
+
+    # -- secrets, read when needed and never stored in a resource -----------------------------------
+    def storage_connection_string(self, resource_group: str, account: str) -> str:
+        """The override, else a connection string made from the account's first key (a read)."""
+        if self.storage_override:
+            return self.storage_override
+        keys = self.storage.storage_accounts.list_keys(resource_group, account)
+        key = arm_json(keys)["keys"][0]["value"]
+        return (f"DefaultEndpointsProtocol=https;AccountName={account};AccountKey={key};"
+                f"EndpointSuffix={self.storage_suffix}")
+
+    @property
+    def storage_suffix(self) -> str:
+        return "core.windows.net"
+
+    def mutating_calls(self) -> list[Call]:
+        """Recorded calls that change something: PUT, PATCH, DELETE, and POSTs other than list reads."""
+        return [c for c in self.calls
+                if c[1] in MUTATING_METHODS and not (c[1] == "POST" and c[2].lower().endswith(READ_POSTS))]
+
+
+def arm_json(value: Any) -> dict[str, Any]:
+    """An SDK model as ARM's own JSON (camelCase), whichever generation of model class the SDK uses."""
+    if value is None:
+        return {}
+    if hasattr(value, "as_dict") and hasattr(value, "keys"):  # typespec models: MutableMapping of REST JSON
+        return dict(value.as_dict())
+    if hasattr(value, "serialize"):  # msrest models
+        return dict(value.serialize(keep_readonly=True))
+    return dict(value)
+
+
+def missing(exc: BaseException) -> bool:
+    """True when `exc` says the thing asked about does not exist."""
+    if isinstance(exc, ResourceNotFoundError):
+        return True
+    return isinstance(exc, HttpResponseError) and exc.status_code == 404
+
+
+def describe(exc: BaseException) -> str:
+    """`code: message` of an Azure error, for step failures."""
+    if isinstance(exc, HttpResponseError):
+        code = getattr(exc.error, "code", None) or exc.status_code
+        message = getattr(exc.error, "message", None) or exc.reason or str(exc)
+        return f"{code}: {message}"
+    return f"{type(exc).__name__}: {exc}"

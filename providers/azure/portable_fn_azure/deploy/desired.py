@@ -1,0 +1,153 @@
+"""What an app needs on Azure: its functions and triggers turned into resources. Pure: no Azure call.
+
+All functions of an app run in one function app, so the resources are per app, not per function:
+
+    always    resource group (unless settings name one), storage account, the packages container and
+              the package blob, the plan, the function app and its application settings
+    queue     the queue and its poison queue (`<queue>-poison`, where the host moves a message after
+              `maxDequeueCount` failed deliveries and where `DeadLetter` sends it at once)
+    storage   the blob container the trigger watches
+    topic     nothing yet: Event Grid topics and subscriptions are not provisioned (see the README)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+from portable_fn.deploy import Artifact, Resource
+from portable_fn.runtime.errors import UnsupportedTriggerError
+from portable_fn.runtime.triggers import Queue, Storage
+
+from .naming import PACKAGES_CONTAINER, POISON_SUFFIX, Names, container_name, queue_name
+from .resources import (
+    STORAGE_CONNECTION,
+    AppSettings,
+    BlobContainer,
+    FunctionApp,
+    FunctionPlan,
+    PackageBlob,
+    ResourceGroup,
+    StorageAccount,
+    StorageQueue,
+    in_order,
+)
+
+PLAN_TIERS = {"Y1": "Dynamic", "EP1": "ElasticPremium", "EP2": "ElasticPremium", "EP3": "ElasticPremium"}
+RUNTIME_SETTINGS = {"FUNCTIONS_WORKER_RUNTIME": "python", "FUNCTIONS_EXTENSION_VERSION": "~4"}
+
+
+@dataclass(frozen=True)
+class Target:
+    """Everything the builders need: app, stage, names, location, the artifact and where blobs live."""
+
+    app: Any
+    stage: str
+    names: Names
+    location: str
+    artifact: Artifact
+    blob_endpoint: str  # e.g. https://<account>.blob.core.windows.net, or Azurite's http://127.0.0.1:port/<account>
+    plan_sku: str = "Y1"
+
+
+def desired(target: Target) -> list[Resource]:
+    """Every resource of the app, dependencies first."""
+    names = target.names
+    group, account = names.resource_group, names.storage_account
+    resources: list[Resource] = [ResourceGroup(group, location=target.location)] if names.owns_group else []
+    resources += [
+        StorageAccount(account, resource_group=group, location=target.location),
+        container(names, PACKAGES_CONTAINER),
+        package_blob(target),
+        FunctionPlan(names.plan, resource_group=group, location=target.location, sku=target.plan_sku,
+                     tier=PLAN_TIERS[target.plan_sku]),
+        function_app(target),
+        app_settings(target),
+    ]
+    for spec in target.app.functions:
+        resources += trigger_resources(names, spec.trigger)
+    return in_order(resources)
+
+
+def trigger_resources(names: Names, trigger: Any) -> list[Resource]:
+    if isinstance(trigger, Queue):
+        logical = queue_name(trigger.name)
+        return [queue(names, logical), queue(names, logical + POISON_SUFFIX)]
+    if isinstance(trigger, Storage):
+        return [container(names, container_name(trigger.bucket))]
+    return []
+
+
+def queue(names: Names, name: str) -> StorageQueue:
+    account = names.storage_account
+    return StorageQueue(f"{account}/{name}", resource_group=names.resource_group, account=account, queue=name)
+
+
+def container(names: Names, name: str) -> BlobContainer:
+    account = names.storage_account
+    return BlobContainer(f"{account}/{name}", resource_group=names.resource_group, account=account, container=name)
+
+
+def package_blob(target: Target) -> PackageBlob:
+    blob = target.names.package_blob(target.artifact.sha256)
+    return PackageBlob(f"{PACKAGES_CONTAINER}/{blob}", container=PACKAGES_CONTAINER, blob=blob,
+                       path=str(target.artifact.path))
+
+
+def package_url(target: Target) -> str:
+    """The package blob's URL without a SAS (the applier adds one when it writes the setting)."""
+    blob = target.names.package_blob(target.artifact.sha256)
+    return f"{target.blob_endpoint.rstrip('/')}/{PACKAGES_CONTAINER}/{quote(blob)}"
+
+
+def function_app(target: Target) -> FunctionApp:
+    names = target.names
+    return FunctionApp(
+        names.function_app, resource_group=names.resource_group, location=target.location,
+        plan_id=plan_id(names), linux_fx_version=f"Python|{target.app.config.python}",
+    )
+
+
+def plan_id(names: Names) -> str:
+    return (f"/subscriptions/{names.subscription}/resourceGroups/{names.resource_group}"
+            f"/providers/Microsoft.Web/serverfarms/{names.plan}")
+
+
+def app_settings(target: Target) -> AppSettings:
+    """App defaults < stage < the functions' own env < the runtime's and portable-fn's own settings."""
+    config, names = target.app.config, target.names
+    stage = config.stages.get(target.stage)
+    values: dict[str, str] = {**config.defaults.env, **(stage.env if stage else {})}
+    for spec in target.app.functions:
+        values.update(spec.options.env)
+    values.update({
+        **RUNTIME_SETTINGS,
+        "AzureWebJobsStorage": STORAGE_CONNECTION,
+        "WEBSITE_RUN_FROM_PACKAGE": package_url(target),
+        "PORTABLE_FN_APP": target.app.name, "PORTABLE_FN_STAGE": target.stage, "PORTABLE_FN_PROVIDER": "azure",
+    })
+    return AppSettings(names.function_app, resource_group=names.resource_group, settings=tuple(sorted(values.items())))
+
+
+def check_env(app: Any) -> None:
+    """One function app has one set of settings: two functions must not set one variable differently."""
+    seen: dict[str, tuple[str, str]] = {}
+    for spec in app.functions:
+        for key, value in spec.options.env.items():
+            if key in seen and seen[key][1] != value:
+                raise UnsupportedTriggerError(
+                    f"Functions {seen[key][0]!r} and {spec.name!r} on azure set env {key!r} to different values, "
+                    "but all functions of an app share one function app and its settings. Use one value, or "
+                    "move the variable to [tool.portable-fn.defaults] env."
+                )
+            seen[key] = (spec.name, value)
+
+
+def check_plan_sku(sku: str) -> str:
+    if sku not in PLAN_TIERS:
+        raise UnsupportedTriggerError(
+            f"Deploying to azure: plan_sku {sku!r} is not supported; use one of {', '.join(PLAN_TIERS)} "
+            "(Y1 is Linux Consumption) under [tool.portable-fn.azure]."
+        )
+    return sku

@@ -1,0 +1,109 @@
+"""Names and tags of everything deploy creates on Azure: one place, so read, plan and remove agree.
+
+Every resource Azure lets us tag (resource group, storage account, plan, function app, Event Grid
+topics) carries both tags below; remote state is found by them. What cannot be tagged lives inside a
+tagged parent the app owns (queues and containers in its storage account, package blobs in its packages
+container, event subscriptions on its topics), so everything under that parent is the app's.
+
+Names that must be unique across all of Azure (storage account, function app) end in a short hash of
+subscription, app and stage, so two subscriptions deploying the same app do not collide.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+
+TAG_APP = "portable-fn-app"
+TAG_STAGE = "portable-fn-stage"
+PACKAGES_CONTAINER = "portable-fn-packages"  # holds the content-addressed zips WEBSITE_RUN_FROM_PACKAGE points at
+POISON_SUFFIX = "-poison"  # the Functions host moves a message here after maxDequeueCount failures
+
+MAX_GROUP, MAX_ACCOUNT, MAX_SITE, MAX_PLAN, MAX_QUEUE, MAX_CONTAINER, MAX_TOPIC = 90, 24, 60, 60, 63, 63, 50
+
+
+def tags(app: str, stage: str) -> dict[str, str]:
+    return {TAG_APP: app, TAG_STAGE: stage}
+
+
+def has_tags(found: dict[str, str] | None, app: str, stage: str) -> bool:
+    found = found or {}
+    return found.get(TAG_APP) == app and found.get(TAG_STAGE) == stage
+
+
+def short_hash(*parts: str, length: int = 6) -> str:
+    return hashlib.sha256("/".join(parts).encode()).hexdigest()[:length]
+
+
+def fit(name: str, limit: int) -> str:
+    """`name` when it fits in `limit` characters, else a cut that ends in a short hash of it."""
+    if len(name) <= limit:
+        return name
+    return f"{name[: limit - 9]}-{short_hash(name, length=8)}"
+
+
+def dns_label(logical: str, limit: int) -> str:
+    """A queue, container or topic name: lowercase letters, digits and single hyphens, 3+ characters."""
+    cleaned = re.sub(r"-{2,}", "-", re.sub(r"[^a-z0-9-]", "-", logical.lower())).strip("-")
+    return fit(cleaned.ljust(3, "0"), limit).strip("-")
+
+
+def queue_name(logical: str) -> str:
+    """The storage queue of `queue(logical)`: the shim's queue trigger binds to this name."""
+    return dns_label(logical, MAX_QUEUE - len(POISON_SUFFIX))
+
+
+def container_name(logical: str) -> str:
+    """The blob container of `storage(logical)`: the shim's blob trigger binds to this name."""
+    return dns_label(logical, MAX_CONTAINER)
+
+
+@dataclass(frozen=True)
+class Names:
+    """The physical names for one app and stage in one subscription."""
+
+    app: str
+    stage: str
+    subscription: str
+    group_override: str = ""  # settings `resource_group`: an existing group deploy uses but never owns
+
+    @property
+    def prefix(self) -> str:
+        return f"{self.app}-{self.stage}"
+
+    @property
+    def suffix(self) -> str:
+        return short_hash(self.subscription, self.app, self.stage)
+
+    @property
+    def resource_group(self) -> str:
+        return self.group_override or fit(f"{self.prefix}-rg", MAX_GROUP)
+
+    @property
+    def owns_group(self) -> bool:
+        return not self.group_override
+
+    @property
+    def storage_account(self) -> str:
+        alnum = re.sub(r"[^a-z0-9]", "", f"{self.app}{self.stage}")
+        return f"{alnum[: MAX_ACCOUNT - 2 - len(self.suffix)]}pf{self.suffix}"
+
+    @property
+    def plan(self) -> str:
+        return fit(f"{self.prefix}-plan", MAX_PLAN)
+
+    @property
+    def function_app(self) -> str:
+        return f"{fit(self.prefix, MAX_SITE - len(self.suffix) - 1)}-{self.suffix}"
+
+    def topic(self, logical: str) -> str:
+        return dns_label(f"{self.prefix}-{logical}", MAX_TOPIC)
+
+    @property
+    def package_prefix(self) -> str:
+        """Package blobs sit under `<app>-<stage>/`, so apps sharing an emulator's account stay apart."""
+        return f"{self.prefix}/"
+
+    def package_blob(self, sha256: str) -> str:
+        return f"{self.package_prefix}{sha256}.zip"

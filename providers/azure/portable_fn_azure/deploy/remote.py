@@ -1,0 +1,150 @@
+"""Reading what an app and stage already have on Azure: found by tags, never by a local file.
+
+Resource groups are listed by the app tag (and the stage tag checked), then the resources in them (and
+in a group the settings name) by the same tags: storage account, plan, function app. What cannot be
+tagged is read through its tagged parent: the queues and containers of the app's storage account, the
+blobs of its packages container, the function app's web config and application settings. Only reads
+are made here (GET, list, and the POSTs that list keys and settings).
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit, urlunsplit
+
+from portable_fn.deploy import RemoteState, Resource
+
+from .client import AzureClient, arm_json, missing
+from .naming import PACKAGES_CONTAINER, TAG_APP, Names, has_tags
+from .resources import (
+    STORAGE_CONNECTION,
+    AppSettings,
+    BlobContainer,
+    FunctionApp,
+    FunctionPlan,
+    PackageBlob,
+    ResourceGroup,
+    StorageAccount,
+    StorageQueue,
+    in_order,
+)
+
+ACCOUNTS, PLANS, SITES = "microsoft.storage/storageaccounts", "microsoft.web/serverfarms", "microsoft.web/sites"
+
+
+class RemoteReader:
+    """Reads one app and stage's resources into a `RemoteState`, in dependency order."""
+
+    def __init__(self, azure: AzureClient, names: Names) -> None:
+        self.azure = azure
+        self.names = names
+
+    def read(self) -> RemoteState:
+        resources: list[Resource] = []
+        groups = self.groups()
+        resources += [g for g in groups if isinstance(g, ResourceGroup)]
+        for group in sorted({g.name for g in groups} | {self.names.resource_group}):
+            resources += self.group_contents(group)
+        return RemoteState(in_order(resources))
+
+    def tag_filter(self) -> str:
+        return f"tagName eq '{TAG_APP}' and tagValue eq '{self.names.app}'"
+
+    def groups(self) -> list[ResourceGroup]:
+        found = []
+        for item in self.azure.resources.resource_groups.list(filter=self.tag_filter()):
+            group = arm_json(item)
+            if has_tags(group.get("tags"), self.names.app, self.names.stage):
+                found.append(ResourceGroup(group["name"], location=group.get("location", "")))
+        return found
+
+    def group_contents(self, group: str) -> list[Resource]:
+        try:
+            items = [arm_json(i) for i in self.azure.resources.resources.list_by_resource_group(
+                group, filter=self.tag_filter())]
+        except Exception as exc:
+            if missing(exc):
+                return []
+            raise
+        out: list[Resource] = []
+        for item in items:
+            if not has_tags(item.get("tags"), self.names.app, self.names.stage):
+                continue
+            kind = item.get("type", "").lower()
+            if kind == ACCOUNTS:
+                out += self.storage_account(group, item["name"])
+            elif kind == PLANS:
+                out.append(self.plan(group, item["name"]))
+            elif kind == SITES:
+                out += self.function_app(group, item["name"])
+        return out
+
+    # -- storage: the account, its queues and containers, and the package blobs ----------------------
+    def storage_account(self, group: str, name: str) -> list[Resource]:
+        storage = self.azure.storage
+        account = arm_json(storage.storage_accounts.get_properties(group, name))
+        props = account.get("properties", {})
+        out: list[Resource] = [StorageAccount(
+            name, resource_group=group, location=account.get("location", ""),
+            sku=account.get("sku", {}).get("name", ""), account_kind=account.get("kind", ""),
+            https_only=bool(props.get("supportsHttpsTrafficOnly", False)),
+            minimum_tls=props.get("minimumTlsVersion", ""),
+            public_blob_access=bool(props.get("allowBlobPublicAccess", False)),
+        )]
+        for item in storage.blob_containers.list(group, name):
+            container = arm_json(item)["name"]
+            out.append(BlobContainer(f"{name}/{container}", resource_group=group, account=name, container=container))
+        for item in storage.queue.list(group, name):
+            queue = arm_json(item)["name"]
+            out.append(StorageQueue(f"{name}/{queue}", resource_group=group, account=name, queue=queue))
+        if name == self.names.storage_account:
+            out += self.package_blobs(group, name)
+        return out
+
+    def package_blobs(self, group: str, account: str) -> list[Resource]:
+        service = self.azure.blobs(self.azure.storage_connection_string(group, account))
+        try:
+            container = service.get_container_client(PACKAGES_CONTAINER)
+            names = [b["name"] for b in container.list_blobs(name_starts_with=self.names.package_prefix)]
+        except Exception as exc:
+            if missing(exc):
+                return []
+            raise
+        return [PackageBlob(f"{PACKAGES_CONTAINER}/{blob}", container=PACKAGES_CONTAINER, blob=blob) for blob in names]
+
+    # -- web: the plan, the function app and its settings --------------------------------------------
+    def plan(self, group: str, name: str) -> FunctionPlan:
+        plan = arm_json(self.azure.web.app_service_plans.get(group, name))
+        sku = plan.get("sku", {})
+        return FunctionPlan(name, resource_group=group, location=plan.get("location", ""), sku=sku.get("name", ""),
+                            tier=sku.get("tier", ""), reserved=bool(plan.get("properties", {}).get("reserved")))
+
+    def function_app(self, group: str, name: str) -> list[Resource]:
+        web = self.azure.web.web_apps
+        site = arm_json(web.get(group, name))
+        props = site.get("properties", {})
+        config = arm_json(web.get_configuration(group, name)).get("properties", {})
+        identity = site.get("identity") or {}
+        app = FunctionApp(
+            name, resource_group=group, location=site.get("location", ""), plan_id=props.get("serverFarmId", ""),
+            site_kind=site.get("kind", ""), https_only=bool(props.get("httpsOnly")),
+            identity=identity.get("type", "None"), linux_fx_version=config.get("linuxFxVersion", ""),
+            host_name=props.get("defaultHostName", ""), principal_id=identity.get("principalId", ""),
+        )
+        settings = arm_json(web.list_application_settings(group, name)).get("properties") or {}
+        normalized = {key: self.normalize(group, key, value) for key, value in settings.items()}
+        return [app, AppSettings(name, resource_group=group, settings=tuple(sorted(normalized.items())))]
+
+    def normalize(self, group: str, key: str, value: str) -> str:
+        """Secrets back to what `desired` says: the storage connection string to its marker, the package
+        URL without its SAS query."""
+        if key == "WEBSITE_RUN_FROM_PACKAGE":
+            return urlunsplit(urlsplit(value)._replace(query=""))
+        if key != "AzureWebJobsStorage":
+            return value
+        try:
+            current = self.azure.storage_connection_string(group, self.names.storage_account)
+        except Exception as exc:
+            if missing(exc):  # the account is gone: the setting no longer matches anything deploy made
+                return value
+            raise
+        return STORAGE_CONNECTION if value == current else value

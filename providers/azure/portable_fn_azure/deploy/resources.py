@@ -1,0 +1,130 @@
+"""The Azure resources deploy manages, as frozen dataclasses: plain values, no I/O.
+
+`desired` builds them from the app, `remote` from what Azure answers, and the shared planner compares
+them field by field. Fields in `ignore_on_compare` are filled in by Azure (ids, host names, principal
+ids) or only needed to act (the zip's path), so they never cause an update. Secrets never appear in a
+field: an app setting holding the storage connection string is the marker `STORAGE_CONNECTION`, and
+`WEBSITE_RUN_FROM_PACKAGE` is the blob URL without its SAS query (see `appliers.AppSettingsApplier`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from portable_fn.deploy import Resource
+
+Pairs = tuple[tuple[str, str], ...]
+STORAGE_CONNECTION = "@portable-fn:storage-connection-string"  # resolved only when the settings are written
+
+
+@dataclass(frozen=True)
+class ResourceGroup(Resource):
+    """The app's resource group (only when the settings do not name an existing one)."""
+
+    kind = "resource group"
+    location: str = ""
+
+
+@dataclass(frozen=True)
+class StorageAccount(Resource):
+    """The app's storage account: queues, containers, the package blob and AzureWebJobsStorage."""
+
+    kind = "storage account"
+    resource_group: str = ""
+    location: str = ""
+    sku: str = "Standard_LRS"
+    account_kind: str = "StorageV2"
+    https_only: bool = True
+    minimum_tls: str = "TLS1_2"
+    public_blob_access: bool = False
+
+
+@dataclass(frozen=True)
+class BlobContainer(Resource):
+    """A private container in the app's account, named `<account>/<container>`."""
+
+    kind = "blob container"
+    resource_group: str = ""
+    account: str = ""
+    container: str = ""
+
+
+@dataclass(frozen=True)
+class StorageQueue(Resource):
+    """A queue in the app's account, named `<account>/<queue>` (a queue trigger's and its poison queue)."""
+
+    kind = "storage queue"
+    resource_group: str = ""
+    account: str = ""
+    queue: str = ""
+
+
+@dataclass(frozen=True)
+class PackageBlob(Resource):
+    """The app's zip in the packages container, named `<container>/<app>-<stage>/<sha256>.zip`: content-addressed, so an
+    unchanged package is never uploaded again and a changed one is a new blob (the old one is deleted
+    once the app points at the new one)."""
+
+    kind = "package blob"
+    ignore_on_compare = frozenset({"path"})
+    container: str = ""
+    blob: str = ""
+    path: str = ""
+
+
+@dataclass(frozen=True)
+class FunctionPlan(Resource):
+    """The App Service plan hosting the app: Linux Consumption (Y1/Dynamic) by default."""
+
+    kind = "app service plan"
+    resource_group: str = ""
+    location: str = ""
+    sku: str = "Y1"
+    tier: str = "Dynamic"
+    reserved: bool = True  # Linux
+
+
+@dataclass(frozen=True)
+class FunctionApp(Resource):
+    """The function app (a `Microsoft.Web/sites` of kind `functionapp,linux`) with a system-assigned
+    identity. `linux_fx_version` changes through the site's web config, the rest through the site."""
+
+    kind = "function app"
+    ignore_on_compare = frozenset({"host_name", "principal_id"})
+    resource_group: str = ""
+    location: str = ""
+    plan_id: str = ""
+    site_kind: str = "functionapp,linux"
+    https_only: bool = True
+    identity: str = "SystemAssigned"
+    linux_fx_version: str = ""
+    host_name: str = ""
+    principal_id: str = ""
+
+
+@dataclass(frozen=True)
+class AppSettings(Resource):
+    """The function app's application settings, named after the app; compared as sorted pairs."""
+
+    kind = "app settings"
+    resource_group: str = ""
+    settings: Pairs = ()
+
+    def value(self, key: str) -> str:
+        return dict(self.settings).get(key, "")
+
+
+# Dependencies first: the order `desired` lists resources in and `remote` reads them in (the planner
+# deletes in reverse order of what was read, so dependents go before what they depend on).
+ORDER: tuple[type[Resource], ...] = (
+    ResourceGroup, StorageAccount, BlobContainer, StorageQueue, PackageBlob, FunctionPlan, FunctionApp,
+    AppSettings,
+)
+
+
+def in_order(resources: list[Resource]) -> list[Resource]:
+    """`resources` sorted by `ORDER` (stable within a type), first occurrence of each key kept."""
+    seen: dict[tuple[str, str], Resource] = {}
+    for resource in sorted(resources, key=lambda r: ORDER.index(type(r))):
+        seen.setdefault(resource.key, resource)
+    return list(seen.values())

@@ -1,0 +1,265 @@
+"""`azure.functions` trigger objects -> CloudEvents. Ships in the package zip: standard library only.
+
+The objects are read by their attributes (the `azure.functions` module itself is never imported here).
+Event Grid is followed exactly as Azure converts it; the other sources use this project's own mapping:
+
+| native object                      | type                                          | source (1)             | id          |
+|------------------------------------|-----------------------------------------------|------------------------|-------------|
+| EventGridEvent (Event Grid schema) | eventType                                     | topic                  | id          |
+| CloudEvent (CloudEvents schema)    | passes through: every attribute and extension as received                               |
+| QueueMessage (Storage Queue)       | `com.microsoft.azure.storage.queue.message`   | the queue's URL        | id          |
+| ServiceBusMessage                  | `com.microsoft.azure.servicebus.message`      | `sb://<ns>/<entity>`   | message_id  |
+| InputStream (blob, Event Grid src) | `Microsoft.Storage.BlobCreated`               | blob service endpoint  | ETag (2)    |
+| TimerRequest                       | `com.microsoft.azure.functions.timer`         | `/sites/<app>/functions/<name>` | name + minute |
+
+| native object      | time                        | subject                                     | data                        |
+|--------------------|-----------------------------|---------------------------------------------|-----------------------------|
+| EventGridEvent     | eventTime (3)               | subject                                     | data, as is                 |
+| QueueMessage       | insertion_time (3)          | -                                           | body, JSON-decoded when it  |
+| ServiceBusMessage  | enqueued_time_utc (3)       | subject (label)                             | parses, else text (4)       |
+| InputStream        | LastModified of the blob    | `/blobServices/default/containers/<c>/blobs/<path>`, as Event Grid | Event Grid's blob data (5) |
+| TimerRequest       | the scheduled minute        | -                                           | `{"scheduled_time", "schedule", "name", "past_due"}` |
+
+(1) The queue's URL and the Service Bus namespace come from the binding's connection setting
+    (`<conn>__queueServiceUri`, `<conn>__serviceUri`, `<conn>__fullyQualifiedNamespace`, or the
+    connection string's `QueueEndpoint` / `AccountName` + `EndpointSuffix` / `Endpoint`); without one,
+    `/queues/<name>` or `/servicebus/<entity>`.
+(2) The blob trigger hands over no event id; the ETag names the blob version, which is what an event id
+    must deduplicate. The URI when there is no ETag.
+(3) RFC 3339 in UTC as Azure writes it (.NET round-trip form, 7 fractional digits): Event Grid's own
+    conversion pads `2021-08-16T02:58:18.503829Z` to `2021-08-16T02:58:18.5038290Z`. The
+    `azure.functions` library parses times into `datetime`, so a 7th digit is already gone when an object
+    reaches the shim; `event_grid_to_cloudevent` given the JSON dict keeps it.
+(4) `datacontenttype` says which: `application/json`, or the Service Bus `content_type`, else
+    `text/plain; charset=utf-8`.
+(5) `url`, `contentType`, `contentLength`, `eTag`, `blobType` from the blob's properties, and `api`: null
+    (the blob trigger does not say which API wrote the blob), so `CloudEvent[StorageObject]` reads it.
+
+Carried CloudEvents win: a queue or Service Bus body, or Event Grid event data, holding a CloudEvent in
+the JSON format, or Service Bus application properties `cloudEvents:specversion`, `cloudEvents:id`, ...
+(the CloudEvents AMQP binding; `cloudEvents_` accepted too: binary mode, the body is the data), deliver
+exactly that CloudEvent.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from typing import Any
+
+from portable_fn.runtime.cloudevent import CloudEvent, from_attributes
+from portable_fn.runtime.http_binding import decode_data
+from portable_fn.runtime.views import MessageMeta
+
+JSON = "application/json"
+TEXT = "text/plain; charset=utf-8"
+QUEUE_TYPE = "com.microsoft.azure.storage.queue.message"
+SERVICE_BUS_TYPE = "com.microsoft.azure.servicebus.message"
+BLOB_CREATED = "Microsoft.Storage.BlobCreated"
+TIMER_TYPE = "com.microsoft.azure.functions.timer"
+AMQP_PREFIXES = ("cloudEvents:", "cloudEvents_")
+_FRACTION = re.compile(r"(\.\d+)?(?=[Zz]$|[+-]\d\d:\d\d$)")
+_NOT_JSON: Any = object()
+
+
+# -- Event Grid ------------------------------------------------------------------------------------
+
+def event_grid_to_cloudevent(native: Any) -> CloudEvent[Any]:
+    """An Event Grid event: the JSON dict or the library's EventGridEvent / CloudEvent object."""
+    if isinstance(native, Mapping):
+        if "specversion" in native:
+            return CloudEvent.from_dict(native)
+        return _event_grid_schema(native["id"], native["topic"], native["eventType"], native.get("subject"),
+                                  net_time(native.get("eventTime")), native.get("data"))
+    if hasattr(native, "specversion"):  # azure.functions CloudEvent: the CloudEvents schema
+        return _library_cloudevent(native)
+    return _event_grid_schema(native.id, native.topic, native.event_type, native.subject,
+                              rfc3339(native.event_time), native.get_json())
+
+
+def _event_grid_schema(id: str, topic: str, event_type: str, subject: str | None, time: str | None,
+                       data: Any) -> CloudEvent[Any]:
+    carried = _carried_in(data)
+    if carried is not None:
+        return carried
+    return CloudEvent(id=id, source=topic, type=event_type, subject=subject or None, time=time, data=data)
+
+
+def _library_cloudevent(native: Any) -> CloudEvent[Any]:
+    return CloudEvent(
+        id=native.id, source=native.source, type=native.type, specversion=native.specversion,
+        datacontenttype=native.datacontenttype, dataschema=native.dataschema, subject=native.subject,
+        time=rfc3339(native.time), extensions=native.extension_attrs or None, data=native.get_json(),
+    )
+
+
+def net_time(value: str | None) -> str | None:
+    """An RFC 3339 time with 7 fractional digits, as Event Grid renders times in the CloudEvents schema."""
+    if not value:
+        return None
+    return _FRACTION.sub(lambda m: ((m.group(1) or ".") + "0000000")[:8], value, count=1)
+
+
+def rfc3339(moment: datetime | None) -> str | None:
+    """A datetime in the same form (a naive one is UTC, as the library gives Azure's UTC times)."""
+    if moment is None:
+        return None
+    if moment.tzinfo is not None and moment.utcoffset():
+        moment = moment.astimezone(timezone.utc)
+    return moment.replace(tzinfo=None).isoformat(timespec="microseconds") + "0Z"  # isoformat: C-fast
+
+
+# -- Storage Queue and Service Bus -----------------------------------------------------------------
+
+def queue_message_to_cloudevent(message: Any, source: str) -> CloudEvent[Any]:
+    """A Storage Queue message: what it carries, else the project's mapping."""
+    body = message.get_body()
+    carried, parsed = _carried(body)
+    if carried is not None:
+        return carried
+    data, content_type = (body_text(body), TEXT) if parsed is _NOT_JSON else (parsed, JSON)
+    return CloudEvent(id=message.id, source=source, type=QUEUE_TYPE, time=rfc3339(message.insertion_time),
+                      datacontenttype=content_type, data=data)
+
+
+def queue_message_meta(message: Any) -> MessageMeta:
+    """Message id, dequeue count (the attempt) and insertion time of a Storage Queue message."""
+    return MessageMeta(message.id, int(message.dequeue_count or 1), None, rfc3339(message.insertion_time))
+
+
+def service_bus_to_cloudevent(message: Any, source: str) -> CloudEvent[Any]:
+    """A Service Bus message: a CloudEvent in binary or structured mode, else the project's mapping."""
+    body = message.get_body()
+    properties = message.application_properties or {}
+    binary = {k[12:]: v for k, v in properties.items() if k.startswith(AMQP_PREFIXES)}
+    if "specversion" in binary:
+        if message.content_type:
+            binary.setdefault("datacontenttype", message.content_type)
+        return from_attributes(binary, decode_data(binary.get("datacontenttype"), body))
+    carried, parsed = _carried(body, message.content_type)
+    if carried is not None:
+        return carried
+    data, content_type = _decoded(body, parsed, message.content_type)
+    return CloudEvent(id=message.message_id, source=source, type=SERVICE_BUS_TYPE,
+                      subject=message.subject or message.label or None,
+                      time=rfc3339(message.enqueued_time_utc), datacontenttype=content_type, data=data,
+                      extensions={"partitionkey": message.partition_key} if message.partition_key else None)
+
+
+def service_bus_meta(message: Any) -> MessageMeta:
+    """Message id, delivery count, application properties and enqueue time of a Service Bus message."""
+    properties = {k: str(v) for k, v in (message.application_properties or {}).items()}
+    return MessageMeta(message.message_id, int(message.delivery_count or 1), properties,
+                       rfc3339(message.enqueued_time_utc))
+
+
+def _decoded(body: bytes, parsed: Any, content_type: str | None) -> tuple[Any, str]:
+    if parsed is not _NOT_JSON:
+        return parsed, content_type or JSON
+    if content_type:
+        return decode_data(content_type, body), content_type
+    return body_text(body), TEXT
+
+
+def _carried(body: bytes, content_type: str | None = None) -> tuple[CloudEvent[Any] | None, Any]:
+    """(the CloudEvent a body holds in the JSON format, or None; the body parsed as JSON, or _NOT_JSON)."""
+    if content_type and not content_type.split(";")[0].strip().endswith(("json", "/cloudevents+json")):
+        return None, _NOT_JSON
+    try:
+        parsed = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return None, _NOT_JSON
+    return _carried_in(parsed), parsed
+
+
+def _carried_in(data: Any) -> CloudEvent[Any] | None:
+    if isinstance(data, Mapping) and "specversion" in data and "id" in data and "type" in data:
+        return CloudEvent.from_dict(data)
+    return None
+
+
+def body_text(body: bytes) -> str | bytes:
+    """The body as text when it is UTF-8, else the bytes."""
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        return body
+
+
+def queue_source(connection: str, queue: str) -> str:
+    """The queue's URL from the connection setting (see (1)), else `/queues/<queue>`."""
+    env = os.environ
+    base = env.get(f"{connection}__queueServiceUri") or env.get(f"{connection}__serviceUri")
+    if not base and env.get(f"{connection}__accountName"):
+        base = f"https://{env[f'{connection}__accountName']}.queue.core.windows.net"
+    if not base:
+        parts = _connection_string(env.get(connection, ""))
+        base = parts.get("QueueEndpoint") or (
+            f"https://{parts['AccountName']}.queue.{parts.get('EndpointSuffix', 'core.windows.net')}"
+            if "AccountName" in parts else "")
+    return f"{base.rstrip('/')}/{queue}" if base else f"/queues/{queue}"
+
+
+def service_bus_source(connection: str, entity: str) -> str:
+    """`sb://<namespace>/<entity>` from the connection setting (see (1)), else `/servicebus/<entity>`."""
+    env = os.environ
+    namespace = env.get(f"{connection}__fullyQualifiedNamespace")
+    if not namespace:
+        endpoint = _connection_string(env.get(connection, "")).get("Endpoint", "")
+        namespace = endpoint.split("://", 1)[-1].strip("/")
+    return f"sb://{namespace}/{entity}" if namespace else f"/servicebus/{entity}"
+
+
+def _connection_string(value: str) -> dict[str, str]:
+    return dict(part.split("=", 1) for part in value.split(";") if "=" in part)
+
+
+# -- Blob (Event Grid source) and timer ------------------------------------------------------------
+
+def blob_to_cloudevent(stream: Any) -> CloudEvent[Any]:
+    """A blob trigger's InputStream as the BlobCreated event Event Grid sent the host (see (2), (5))."""
+    properties = stream.blob_properties or {}
+    uri, name = stream.uri or "", stream.name or ""
+    container, _, path = name.partition("/")
+    etag = properties.get("ETag") or properties.get("Etag")
+    data = {"api": None, "url": uri, "contentType": properties.get("ContentType"),
+            "contentLength": stream.length, "eTag": etag, "blobType": properties.get("BlobType")}
+    return CloudEvent(
+        id=str(etag).strip('"') if etag else uri, source=_service_endpoint(uri, name), type=BLOB_CREATED,
+        subject=f"/blobServices/default/containers/{container}/blobs/{path}",
+        time=_blob_time(properties.get("LastModified")), datacontenttype=JSON,
+        data={k: v for k, v in data.items() if v is not None or k == "api"},
+    )
+
+
+def _service_endpoint(uri: str, name: str) -> str:
+    from urllib.parse import unquote
+
+    plain = unquote(uri)
+    return plain[: -len(name) - 1] if name and plain.endswith("/" + name) else uri.rsplit("/", 1)[0]
+
+
+def _blob_time(value: Any) -> str | None:
+    if isinstance(value, datetime):
+        return rfc3339(value)
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return rfc3339(datetime.fromisoformat(value.replace("Z", "+00:00")))
+    except ValueError:
+        return None
+
+
+def timer_to_cloudevent(timer: Any, function_name: str, expression: str, now: datetime) -> CloudEvent[Any]:
+    """A timer firing: the scheduled minute names it, so a retried firing keeps its id."""
+    minute = now.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:00Z")
+    site = os.environ.get("WEBSITE_SITE_NAME", "local")
+    return CloudEvent(
+        id=f"{function_name}:{minute}", source=f"/sites/{site}/functions/{function_name}", type=TIMER_TYPE,
+        time=minute, datacontenttype=JSON,
+        data={"scheduled_time": minute, "schedule": expression, "name": function_name,
+              "past_due": bool(getattr(timer, "past_due", False))},
+    )

@@ -1,0 +1,429 @@
+"""A small HTTPS endpoint on 127.0.0.1 that answers like Azure Resource Manager for the subset deploy uses.
+
+It is strict where ARM is: every request must carry the bearer token and the api-version the official
+client of that namespace sends, bodies must use ARM's camelCase field names (a snake_case key, which a
+hand-written dict or a mis-serialized model would send, is refused) and carry the fields the real
+service requires. It answers as ARM does: 200/201 for synchronous PUTs, 202 + `Location` for storage
+account creation and resource group deletion, 202 + `Azure-AsyncOperation` for function app creation
+(polled twice before it succeeds). Paths are case-insensitive, as in ARM. Every request is kept in
+`requests` for the tests, and `fail_once` makes the next matching request answer with an error.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import ssl
+import threading
+import uuid
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+SUB = r"/subscriptions/(?P<sub>[^/]+)"
+GROUP = SUB + r"/resourcegroups/(?P<group>[^/]+)"
+ACCOUNT = GROUP + r"/providers/microsoft\.storage/storageaccounts/(?P<account>[^/]+)"
+SITE = GROUP + r"/providers/microsoft\.web/sites/(?P<site>[^/]+)"
+SNAKE = re.compile(r"^[a-z]+(_[a-z0-9]+)+$")
+FREE_FORM = {"tags", "metadata"}  # maps whose keys are the user's, not ARM field names
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    query: dict[str, str]
+    body: Any
+    status: int = 0
+
+
+@dataclass
+class Failure:
+    method: str
+    path_suffix: str
+    status: int
+    code: str
+    message: str
+
+
+@dataclass
+class ArmState:
+    """What the fake ARM holds: resources by lowercase id, pending operations, the request log."""
+
+    resources: dict[str, dict[str, Any]] = field(default_factory=dict)
+    operations: dict[str, dict[str, Any]] = field(default_factory=dict)
+    requests: list[Recorded] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
+
+
+class ArmError(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+class FakeArm:
+    """The endpoint: `start()` it with a certificate; `url` is its base URL."""
+
+    def __init__(self, cert_file: str, key_file: str, token: str, api_versions: dict[str, str]) -> None:
+        self.token = token
+        self.api_versions = api_versions  # "resources" | "microsoft.storage" | "microsoft.web" -> version
+        self.state = ArmState()
+        self.lock = threading.Lock()
+        handler = type("Handler", (_Handler,), {"arm": self})
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(cert_file, key_file)
+        self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+        self.url = f"https://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def start(self) -> FakeArm:
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def reset(self) -> None:
+        with self.lock:
+            self.state = ArmState()
+
+    def fail_once(self, method: str, path_suffix: str, status: int = 400, code: str = "InjectedFailure",
+                  message: str = "injected outage") -> None:
+        self.state.failures.append(Failure(method, path_suffix.lower(), status, code, message))
+
+    def find(self, suffix: str) -> dict[str, Any] | None:
+        """A stored resource whose id ends with `suffix` (case-insensitive)."""
+        return next((r for k, r in self.state.resources.items() if k.endswith(suffix.lower())), None)
+
+    def mutating(self) -> list[tuple[str, str]]:
+        return [(r.method, r.path) for r in self.state.requests if r.method in {"PUT", "PATCH", "DELETE", "POST"}]
+
+    # -- dispatch -----------------------------------------------------------------------------------
+    def handle(self, method: str, raw_path: str, query: dict[str, str], headers: Any, body: Any
+               ) -> tuple[int, dict[str, str], Any]:
+        path = unquote(raw_path).rstrip("/")
+        low = path.lower()
+        self.state.requests.append(Recorded(method, path, query, body))
+        if headers.get("Authorization") != f"Bearer {self.token}":
+            raise ArmError(401, "AuthenticationFailed", "The bearer token is missing or wrong.")
+        if low.startswith("/_poll/"):
+            return self.poll(low.rsplit("/", 1)[-1])
+        self.check_api_version(low, query)
+        for failure in list(self.state.failures):
+            if failure.method == method and low.endswith(failure.path_suffix):
+                self.state.failures.remove(failure)
+                raise ArmError(failure.status, failure.code, failure.message)
+        if body is not None:
+            check_field_names(body)
+        for pattern, route in ROUTES:
+            match = re.fullmatch(pattern, low)
+            if match:
+                return route(self, method, path, match.groupdict(), query, body)
+        raise ArmError(404, "NoRegisteredProviderFound", f"No route for {method} {path}.")
+
+    def check_api_version(self, low: str, query: dict[str, str]) -> None:
+        namespace = "resources"
+        for name in ("microsoft.storage", "microsoft.web"):
+            if f"/providers/{name}/" in low:
+                namespace = name
+        expected = self.api_versions[namespace]
+        if query.get("api-version") != expected:
+            raise ArmError(400, "InvalidApiVersionParameter",
+                           f"api-version {query.get('api-version')!r} is not {expected!r} for {namespace}.")
+
+    # -- long-running operations ---------------------------------------------------------------------
+    def operation(self, kind: str, polls: int, on_done: dict[str, Any] | None = None) -> str:
+        op = uuid.uuid4().hex
+        self.state.operations[op] = {"kind": kind, "left": polls, "done": on_done}
+        return f"{self.url}/_poll/{op}"
+
+    def poll(self, op: str) -> tuple[int, dict[str, str], Any]:
+        record = self.state.operations[op]
+        record["left"] -= 1
+        finished = record["left"] <= 0
+        if record["kind"] == "async":  # Azure-AsyncOperation: always 200 with a status
+            return 200, {}, {"status": "Succeeded" if finished else "InProgress"}
+        if not finished:  # Location: 202 while running, then 200 with the final body (or 204)
+            return 202, {"Location": f"{self.url}/_poll/{op}"}, None
+        return (200, {}, record["done"]) if record["done"] is not None else (204, {}, None)
+
+    # -- helpers for routes -----------------------------------------------------------------------
+    def get(self, path: str, code: str = "ResourceNotFound") -> dict[str, Any]:
+        found = self.state.resources.get(path.lower())
+        if found is None:
+            raise ArmError(404, code, f"The resource '{path}' was not found.")
+        return found
+
+    def put(self, path: str, resource: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        status = 200 if path.lower() in self.state.resources else 201
+        self.state.resources[path.lower()] = resource
+        return status, resource
+
+    def delete(self, path: str) -> int:
+        gone = [k for k in self.state.resources if k == path.lower() or k.startswith(path.lower() + "/")]
+        for key in gone:
+            del self.state.resources[key]
+        return 200 if gone else 204
+
+    def children(self, path: str, kind: str) -> list[dict[str, Any]]:
+        prefix = path.lower() + "/"
+        return [r for k, r in sorted(self.state.resources.items())
+                if k.startswith(prefix) and r.get("type", "").lower() == kind.lower()]
+
+    def require_group(self, sub: str, group: str) -> None:
+        self.get(f"/subscriptions/{sub}/resourceGroups/{group}", "ResourceGroupNotFound")
+
+
+def check_field_names(value: Any, key: str = "") -> None:
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if SNAKE.match(k) and key not in FREE_FORM:
+                raise ArmError(400, "InvalidRequestContent", f"Unknown field {k!r}: ARM field names are camelCase.")
+            if k not in FREE_FORM:
+                check_field_names(v, k)
+    elif isinstance(value, list):
+        for item in value:
+            check_field_names(item, key)
+
+
+def require(body: Any, *paths: str) -> None:
+    for dotted in paths:
+        value = body
+        for part in dotted.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        if value is None:
+            raise ArmError(400, "InvalidRequestContent", f"The request body has no '{dotted}'.")
+
+
+def tag_filter(query: dict[str, str]) -> tuple[str, str] | None:
+    text = query.get("$filter", "")
+    match = re.fullmatch(r"tagName eq '([^']*)' and tagValue eq '([^']*)'", text)
+    if text and not match:
+        raise ArmError(400, "InvalidFilterInQueryString", f"Unsupported $filter {text!r}.")
+    return (match.group(1), match.group(2)) if match else None
+
+
+def matches(resource: dict[str, Any], wanted: tuple[str, str] | None) -> bool:
+    return wanted is None or (resource.get("tags") or {}).get(wanted[0]) == wanted[1]
+
+
+Answer = tuple[int, dict[str, str], Any]
+
+
+# -- resource groups and the generic resource list ------------------------------------------------------
+def groups(arm: FakeArm, method: str, path: str, ids: dict[str, str], query: dict[str, str], body: Any) -> Answer:
+    wanted = tag_filter(query)
+    kind = "Microsoft.Resources/resourceGroups"
+    found = [r for r in arm.children(path.rsplit("/", 1)[0], kind) if matches(r, wanted)]
+    return 200, {}, {"value": found}
+
+
+def group(arm: FakeArm, method: str, path: str, ids: dict[str, str], query: dict[str, str], body: Any) -> Answer:
+    name = path.rsplit("/", 1)[-1]
+    if method == "PUT":
+        require(body, "location")
+        status, stored = arm.put(path, {"id": path, "name": name, "type": "Microsoft.Resources/resourceGroups",
+                                        "location": body["location"], "tags": body.get("tags") or {},
+                                        "properties": {"provisioningState": "Succeeded"}})
+        return status, {}, stored
+    if method == "DELETE":
+        arm.get(path, "ResourceGroupNotFound")
+        arm.delete(path)
+        return 202, {"Location": arm.operation("location", 2)}, None
+    return 200, {}, arm.get(path, "ResourceGroupNotFound")
+
+
+def group_resources(arm: FakeArm, method: str, path: str, ids: dict[str, str], query: dict[str, str],
+                    body: Any) -> Answer:
+    arm.require_group(ids["sub"], ids["group"])
+    wanted = tag_filter(query)
+    prefix = path.lower().rsplit("/resources", 1)[0] + "/providers/"
+    tracked = [r for k, r in sorted(arm.state.resources.items())
+               if k.startswith(prefix) and "location" in r and matches(r, wanted)]
+    return 200, {}, {"value": [{k: r[k] for k in ("id", "name", "type", "location", "tags", "kind") if k in r}
+                               for r in tracked]}
+
+
+# -- storage ------------------------------------------------------------------------------------------
+def account(arm: FakeArm, method: str, path: str, ids: dict[str, str], query: dict[str, str], body: Any) -> Answer:
+    name = path.rsplit("/", 1)[-1]
+    if method == "PUT":
+        arm.require_group(ids["sub"], ids["group"])
+        require(body, "location", "kind", "sku.name")
+        stored = {"id": path, "name": name, "type": "Microsoft.Storage/storageAccounts", "location": body["location"],
+                  "kind": body["kind"], "sku": {"name": body["sku"]["name"], "tier": "Standard"},
+                  "tags": body.get("tags") or {}, "properties": {
+                      **body.get("properties", {}), "provisioningState": "Succeeded",
+                      "primaryEndpoints": {"blob": f"https://{name}.blob.core.windows.net/"}}}
+        arm.put(path, stored)
+        return 202, {"Location": arm.operation("location", 2, stored)}, None
+    if method == "PATCH":
+        stored = arm.get(path)
+        stored["properties"].update(body.get("properties", {}))
+        stored["tags"] = body.get("tags", stored["tags"])
+        return 200, {}, stored
+    if method == "DELETE":
+        return arm.delete(path), {}, None
+    return 200, {}, arm.get(path)
+
+
+def list_keys(arm: FakeArm, method: str, path: str, ids: dict[str, str], query: dict[str, str], body: Any) -> Answer:
+    arm.get(path.rsplit("/", 1)[0])
+    return 200, {}, {"keys": [{"keyName": "key1", "value": "a2V5MQ==", "permissions": "FULL"}]}
+
+
+def child_collection(kind: str) -> Any:
+    def route(arm: FakeArm, method: str, path: str, ids: dict[str, str], query: dict[str, str], body: Any) -> Answer:
+        arm.get(path.split("/blobServices")[0].split("/queueServices")[0].split("/blobservices")[0]
+                .split("/queueservices")[0])
+        return 200, {}, {"value": arm.children(path, kind)}
+    return route
+
+
+def child(kind: str, not_found: str, created: int, deleted: int) -> Any:
+    def route(arm: FakeArm, method: str, path: str, ids: dict[str, str], query: dict[str, str], body: Any) -> Answer:
+        if method == "PUT":
+            arm.get(f"/subscriptions/{ids['sub']}/resourceGroups/{ids['group']}/providers/Microsoft.Storage/"
+                    f"storageAccounts/{ids['account']}")
+            require(body, "properties")
+            status, stored = arm.put(path, {"id": path, "name": path.rsplit("/", 1)[-1], "type": kind,
+                                            "properties": body["properties"]})
+            return (created if status == 201 else 200), {}, stored
+        if method == "DELETE":
+            arm.delete(path)
+            return deleted, {}, None
+        return 200, {}, arm.get(path, not_found)
+    return route
+
+
+# -- web ----------------------------------------------------------------------------------------------
+def plan(arm: FakeArm, method: str, path: str, ids: dict[str, str], query: dict[str, str], body: Any) -> Answer:
+    name = path.rsplit("/", 1)[-1]
+    if method == "PUT":
+        arm.require_group(ids["sub"], ids["group"])
+        require(body, "location", "sku.name", "sku.tier", "properties.reserved")
+        _, stored = arm.put(path, {"id": path, "name": name, "type": "Microsoft.Web/serverfarms",
+                                        "location": body["location"], "kind": body.get("kind", "app"),
+                                        "tags": body.get("tags") or {}, "sku": body["sku"],
+                                        "properties": {**body["properties"], "provisioningState": "Succeeded"}})
+        return 200, {}, stored  # the spec: 200, or 202 while provisioning
+    if method == "DELETE":
+        return arm.delete(path), {}, None
+    return 200, {}, arm.get(path)
+
+
+def site(arm: FakeArm, method: str, path: str, ids: dict[str, str], query: dict[str, str], body: Any) -> Answer:
+    name = path.rsplit("/", 1)[-1]
+    if method == "PUT":
+        arm.require_group(ids["sub"], ids["group"])
+        require(body, "location", "kind", "identity.type", "properties.serverFarmId", "properties.httpsOnly",
+                "properties.siteConfig.linuxFxVersion")
+        if arm.find(body["properties"]["serverFarmId"]) is None:
+            raise ArmError(404, "NotFound", f"Server farm {body['properties']['serverFarmId']} not found.")
+        site_config = body["properties"]["siteConfig"]
+        props = {k: v for k, v in body["properties"].items() if k != "siteConfig"}
+        stored = {"id": path, "name": name, "type": "Microsoft.Web/sites", "location": body["location"],
+                  "kind": body["kind"], "tags": body.get("tags") or {},
+                  "identity": {**body["identity"], "principalId": str(uuid.uuid4()), "tenantId": str(uuid.uuid4())},
+                  "properties": {**props, "defaultHostName": f"{name}.azurewebsites.net", "state": "Running",
+                                 "siteConfig": None}}
+        arm.put(path, stored)
+        arm.put(path + "/config/web", {"id": path + "/config/web", "name": "web", "type": "Microsoft.Web/sites/config",
+                                       "properties": {"linuxFxVersion": site_config["linuxFxVersion"]}})
+        arm.put(path + "/config/appsettings", {"id": path + "/config/appsettings", "name": "appsettings",
+                                               "type": "Microsoft.Web/sites/config",
+                                               "properties": {s["name"]: s["value"] for s in
+                                                              site_config.get("appSettings", [])}})
+        return 202, {"Azure-AsyncOperation": arm.operation("async", 2)}, None
+    if method == "PATCH":
+        stored = arm.get(path)
+        stored["properties"].update(body.get("properties", {}))
+        for key in ("kind", "identity", "tags"):
+            if key in body:
+                stored[key] = {**stored.get(key, {}), **body[key]} if isinstance(body[key], dict) else body[key]
+        return 200, {}, stored
+    if method == "DELETE":
+        return arm.delete(path), {}, None
+    return 200, {}, arm.get(path)
+
+
+def site_config(arm: FakeArm, method: str, path: str, ids: dict[str, str], query: dict[str, str],
+                body: Any) -> Answer:
+    stored = arm.get(path)
+    if method in ("PUT", "PATCH"):
+        require(body, "properties")
+        stored["properties"].update(body["properties"])
+    return 200, {}, stored
+
+
+def app_settings(arm: FakeArm, method: str, path: str, ids: dict[str, str], query: dict[str, str],
+                 body: Any) -> Answer:
+    stored = arm.get(path.removesuffix("/list").removesuffix("/LIST"))
+    if method == "PUT":
+        require(body, "properties")
+        if not all(isinstance(v, str) for v in body["properties"].values()):
+            raise ArmError(400, "BadRequest", "Application setting values must be strings.")
+        stored["properties"] = dict(body["properties"])
+    return 200, {}, stored
+
+
+def sync_triggers(arm: FakeArm, method: str, path: str, ids: dict[str, str], query: dict[str, str],
+                  body: Any) -> Answer:
+    arm.get(path.rsplit("/", 1)[0])
+    return 204, {}, None
+
+
+CONTAINERS = "Microsoft.Storage/storageAccounts/blobServices/containers"
+QUEUES = "Microsoft.Storage/storageAccounts/queueServices/queues"
+ROUTES: list[tuple[str, Any]] = [
+    (SUB + r"/resourcegroups", groups),
+    (GROUP, group),
+    (GROUP + r"/resources", group_resources),
+    (ACCOUNT, account),
+    (ACCOUNT + r"/listkeys", list_keys),
+    (ACCOUNT + r"/blobservices/default/containers", child_collection(CONTAINERS)),
+    (ACCOUNT + r"/blobservices/default/containers/[^/]+", child(CONTAINERS, "ContainerNotFound", 201, 200)),
+    (ACCOUNT + r"/queueservices/default/queues", child_collection(QUEUES)),
+    (ACCOUNT + r"/queueservices/default/queues/[^/]+", child(QUEUES, "QueueNotFound", 200, 204)),  # as the spec says
+    (GROUP + r"/providers/microsoft\.web/serverfarms/[^/]+", plan),
+    (SITE, site),
+    (SITE + r"/config/web", site_config),
+    (SITE + r"/config/appsettings(/list)?", app_settings),
+    (SITE + r"/syncfunctiontriggers", sync_triggers),
+]
+
+
+class _Handler(BaseHTTPRequestHandler):
+    arm: FakeArm
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def _serve(self) -> None:
+        url = urlsplit(self.path)
+        query = {k: v[0] for k, v in parse_qs(url.query).items()}
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        try:
+            body = json.loads(raw) if raw else None
+            with self.arm.lock:
+                status, headers, answer = self.arm.handle(self.command, url.path, query, self.headers, body)
+        except ArmError as exc:
+            status, headers, answer = exc.status, {}, {"error": {"code": exc.code, "message": exc.message}}
+        except json.JSONDecodeError as exc:
+            status, headers, answer = 400, {}, {"error": {"code": "InvalidJson", "message": str(exc)}}
+        self.arm.state.requests[-1].status = status if self.arm.state.requests else 0
+        data = json.dumps(answer).encode() if answer is not None else b""
+        self.send_response(status)
+        for key, value in {**headers, "Content-Type": "application/json", "Content-Length": str(len(data)),
+                           "x-ms-request-id": str(uuid.uuid4())}.items():
+            self.send_header(key, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_GET = do_PUT = do_PATCH = do_DELETE = do_POST = do_HEAD = _serve

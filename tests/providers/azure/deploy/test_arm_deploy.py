@@ -1,0 +1,220 @@
+"""Deploying samples/shop through the shared pipeline to the local ARM endpoint and Azurite.
+
+Each test starts from an empty subscription and an empty Azurite (see conftest). Calls are counted by
+`AzureClient`'s pipeline policy: a mutating call is a PUT, PATCH, DELETE, or a POST other than the list
+reads (keys, application settings). The fake ARM keeps its own log of what it was sent, checked too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+from azure.core.exceptions import ClientAuthenticationError
+from portable_fn_azure.deploy import TAG_APP, TAG_STAGE, AzureDeployer
+
+from portable_fn.app import load_app
+from portable_fn.deploy import pipeline
+from portable_fn.runtime.errors import DeployError
+
+SUB = "/subscriptions/11111111-2222-3333-4444-555555555555"
+GROUP = f"{SUB}/resourceGroups/shop-dev-rg"
+TAGS = {TAG_APP: "shop", TAG_STAGE: "dev"}
+SHOP_STEPS = 10  # group, account, 2 containers, 2 queues, package blob, plan, function app, settings
+
+
+def names(provider: Any, shop: Any, stage: str = "dev") -> Any:
+    return provider.deployer.names(shop, stage)
+
+
+def settings_of(arm: Any, site: str) -> dict[str, str]:
+    return dict(arm.get(f"{GROUP}/providers/Microsoft.Web/sites/{site}/config/appsettings")["properties"])
+
+
+@pytest.fixture
+def deployed(provider: Any, shop: Any) -> Any:
+    pipeline.deploy(provider, shop, "dev")
+    provider.deployer.client.calls.clear()
+    return provider
+
+
+# -- what one deploy creates ---------------------------------------------------------------------------
+def test_resources_are_created_tagged_and_configured(provider: Any, shop: Any, arm: Any) -> None:
+    messages: list[str] = []
+    pipeline.deploy(provider, shop, "dev", messages.append)
+    n = names(provider, shop)
+    assert arm.get(GROUP)["tags"] == TAGS
+    account = arm.get(f"{GROUP}/providers/Microsoft.Storage/storageAccounts/{n.storage_account}")
+    assert (account["kind"], account["sku"]["name"], account["tags"]) == ("StorageV2", "Standard_LRS", TAGS)
+    assert account["properties"]["supportsHttpsTrafficOnly"] is True
+    assert account["properties"]["allowBlobPublicAccess"] is False
+    storage = f"{GROUP}/providers/Microsoft.Storage/storageAccounts/{n.storage_account}"
+    assert [q["name"] for q in arm.children(f"{storage}/queueServices/default/queues",
+                                            "Microsoft.Storage/storageAccounts/queueServices/queues")] == [
+        "orders", "orders-poison"]
+    assert [c["name"] for c in arm.children(f"{storage}/blobServices/default/containers",
+                                            "Microsoft.Storage/storageAccounts/blobServices/containers")] == [
+        "portable-fn-packages", "uploads"]
+    plan = arm.get(f"{GROUP}/providers/Microsoft.Web/serverfarms/shop-dev-plan")
+    assert (plan["sku"], plan["properties"]["reserved"], plan["tags"]) == (
+        {"name": "Y1", "tier": "Dynamic"}, True, TAGS)
+    site = arm.get(f"{GROUP}/providers/Microsoft.Web/sites/{n.function_app}")
+    assert (site["kind"], site["identity"]["type"], site["tags"]) == ("functionapp,linux", "SystemAssigned", TAGS)
+    assert site["properties"]["httpsOnly"] is True
+    assert site["properties"]["serverFarmId"] == f"{GROUP}/providers/Microsoft.Web/serverfarms/shop-dev-plan"
+    config = arm.get(f"{GROUP}/providers/Microsoft.Web/sites/{n.function_app}/config/web")
+    assert config["properties"]["linuxFxVersion"] == "Python|3.11"
+    assert any("waiting for function app" in m for m in messages)  # the LRO reported while it ran
+
+
+def test_app_settings_point_at_the_uploaded_package(provider: Any, shop: Any, arm: Any, blobs: Any,
+                                                    azurite: str) -> None:
+    pipeline.deploy(provider, shop, "dev")
+    n = names(provider, shop)
+    settings = settings_of(arm, n.function_app)
+    assert settings["FUNCTIONS_WORKER_RUNTIME"] == "python"
+    assert settings["FUNCTIONS_EXTENSION_VERSION"] == "~4"
+    assert settings["AzureWebJobsStorage"] == azurite
+    assert (settings["PORTABLE_FN_APP"], settings["PORTABLE_FN_STAGE"]) == ("shop", "dev")
+    zip_bytes = (shop.root / ".portable-fn/build/azure/dev/app.zip").read_bytes()
+    blob = f"shop-dev/{hashlib.sha256(zip_bytes).hexdigest()}.zip"
+    url = settings["WEBSITE_RUN_FROM_PACKAGE"]
+    assert url.startswith(f"{azurite.split('BlobEndpoint=')[1].rstrip(';')}/portable-fn-packages/{blob}?")
+    assert "sp=r" in url and "sig=" in url
+    with urllib.request.urlopen(url, timeout=10) as response:  # the SAS URL really serves the zip
+        assert response.read() == zip_bytes
+    assert [b["name"] for b in blobs.get_container_client("portable-fn-packages").list_blobs()] == [blob]
+
+
+def test_every_request_was_authenticated_and_versioned(provider: Any, shop: Any, arm: Any) -> None:
+    pipeline.deploy(provider, shop, "dev")
+    assert {r.status for r in arm.state.requests} <= {200, 201, 202, 204, 404}
+    polled = [r for r in arm.state.requests if r.path.startswith("/_poll/")]
+    assert len(polled) >= 4  # storage account (Location) and function app (Azure-AsyncOperation)
+    assert all(s == ("https://management.azure.com/.default",) for s in provider.credential.scopes)
+
+
+def test_a_wrong_token_is_refused(arm: Any, shop: Any, certificate: Any, azurite: str, helpers: Any) -> None:
+    settings = helpers.settings_for(shop, "dev", certificate, azurite)
+    deployer = AzureDeployer(settings, arm.url, credential=helpers.StaticToken("not-the-token"))
+    with pytest.raises(ClientAuthenticationError):
+        deployer.read_remote(shop, "dev")
+
+
+def test_outputs_name_the_app_and_its_triggers(provider: Any, shop: Any) -> None:
+    outcome = pipeline.deploy(provider, shop, "dev")
+    out = outcome.outputs
+    site = names(provider, shop).function_app
+    assert out["function_app"] == site and out["url"] == f"https://{site}.azurewebsites.net"
+    assert out["functions"]["create_order"]["url"] == f"https://{site}.azurewebsites.net/api/orders"
+    assert out["functions"]["fulfil"] == {"trigger": "queue", "queue": "orders", "poison_queue": "orders-poison"}
+    assert out["functions"]["on_upload"]["container"] == "uploads"
+    assert out["functions"]["notify"]["provisioned"] is False
+    assert pipeline.info(provider, shop, "dev").outputs == out
+
+
+# -- redeploys ---------------------------------------------------------------------------------------
+def test_unchanged_redeploy_makes_no_mutating_call(deployed: Any, shop: Any, arm: Any) -> None:
+    before = len(arm.mutating())
+    outcome = pipeline.deploy(deployed, shop, "dev")
+    assert outcome.plan.empty and len(outcome.plan.unchanged) == SHOP_STEPS
+    client = deployed.deployer.client
+    assert client.calls and client.mutating_calls() == []
+    assert [c for c in client.calls if c[0] == "blob" and c[1] == "PUT"] == []  # no re-upload
+    assert len(arm.mutating()) == before + 2  # only the two POST reads: keys are not needed, settings list
+
+
+def test_code_change_uploads_a_new_blob_and_updates_only_the_package_setting(
+        deployed: Any, shop: Any, arm: Any, blobs: Any) -> None:
+    site = names(deployed, shop).function_app
+    old = settings_of(arm, site)
+    deployed.code = "# the handlers changed\n"
+    outcome = pipeline.deploy(deployed, shop, "dev")
+    assert [(s.action, s.resource.kind, s.changes) for s in outcome.plan.steps] == [
+        ("create", "package blob", ()), ("update", "app settings", ("settings",)), ("delete", "package blob", ())]
+    new = settings_of(arm, site)
+    assert {k for k in new if new[k] != old[k]} == {"WEBSITE_RUN_FROM_PACKAGE"}
+    assert [(c[0], c[1]) for c in deployed.deployer.client.mutating_calls()] == [
+        ("blob", "PUT"), ("arm", "PUT"), ("arm", "POST"), ("blob", "DELETE")]
+    [blob] = [b["name"] for b in blobs.get_container_client("portable-fn-packages").list_blobs()]
+    assert blob in new["WEBSITE_RUN_FROM_PACKAGE"]
+    assert pipeline.plan(deployed, shop, "dev").plan.empty
+
+
+def test_settings_change_updates_only_the_settings(deployed: Any, shop: Any, arm: Any) -> None:
+    pyproject = shop.root / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace(
+        "[tool.portable-fn.stages.dev]\n", '[tool.portable-fn.stages.dev]\nenv = { LOG_LEVEL = "debug" }\n'))
+    changed = load_app(shop.root)
+    outcome = pipeline.deploy(deployed, changed, "dev")
+    assert [(s.action, s.resource.kind, s.changes) for s in outcome.plan.steps] == [
+        ("update", "app settings", ("settings",))]
+    assert settings_of(arm, names(deployed, shop).function_app)["LOG_LEVEL"] == "debug"
+    assert [(c[0], c[1]) for c in deployed.deployer.client.mutating_calls()] == [("arm", "PUT")]  # no sync
+
+
+# -- failures, plan, remove -----------------------------------------------------------------------------
+def test_failure_names_the_step_and_a_rerun_converges(provider: Any, shop: Any, arm: Any) -> None:
+    site = names(provider, shop).function_app
+    arm.fail_once("PUT", f"/providers/microsoft.web/sites/{site}")
+    with pytest.raises(DeployError) as raised:
+        pipeline.deploy(provider, shop, "dev")
+    message = str(raised.value)
+    assert f"'+ create function app {site}'" in message
+    assert "InjectedFailure" in message and "injected outage" in message
+    assert "run `portable-fn deploy` again" in message
+
+    rerun = pipeline.deploy(provider, shop, "dev")
+    assert [s.describe() for s in rerun.plan.steps] == [f"+ create function app {site}",
+                                                        f"+ create app settings {site}"]
+    assert pipeline.plan(provider, shop, "dev").plan.empty
+
+
+def test_plan_prints_and_changes_nothing(provider: Any, shop: Any, arm: Any, blobs: Any) -> None:
+    outcome = pipeline.plan(provider, shop, "dev")
+    printed = [step.describe() for step in outcome.plan.steps]
+    assert outcome.plan.count("create") == SHOP_STEPS
+    assert f"+ create function app {names(provider, shop).function_app}" in printed
+    assert provider.deployer.client.mutating_calls() == [] and arm.mutating() == []
+    assert arm.state.resources == {} and list(blobs.list_containers()) == []
+
+
+def test_remove_deletes_exactly_what_the_app_created(provider: Any, shop: Any, arm: Any, blobs: Any,
+                                                     tmp_path: Path, certificate: Any, azurite: str,
+                                                     helpers: Any) -> None:
+    other_dir = tmp_path / "depot"
+    shutil.copytree(shop.root, other_dir, ignore=shutil.ignore_patterns(".portable-fn"))
+    pyproject = other_dir / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace('app = "shop"', 'app = "depot"'))
+    other = load_app(other_dir)
+    other_provider = helpers.ArmProvider(helpers.settings_for(other, "dev", certificate, azurite), arm.url)
+    pipeline.deploy(other_provider, other, "dev")
+    shop = load_app(shop.root)
+    pipeline.deploy(provider, shop, "dev")
+    pipeline.deploy(provider, shop, "prod")
+    others = {k for k in arm.state.resources if "/resourcegroups/shop-dev-rg" not in k}
+
+    outcome = pipeline.remove(provider, shop, "dev")
+    assert outcome.plan.count("delete") == SHOP_STEPS
+    assert set(arm.state.resources) == others
+    packages = [b["name"] for b in blobs.get_container_client("portable-fn-packages").list_blobs()]
+    assert sorted(p.split("/")[0] for p in packages) == ["depot-dev", "shop-prod"]
+    assert pipeline.plan(other_provider, load_app(other_dir), "dev").plan.empty
+    assert pipeline.plan(provider, shop, "prod").plan.empty
+    assert pipeline.remove(provider, shop, "dev").plan.empty  # nothing left to find
+
+
+def test_an_existing_resource_group_is_used_and_kept(arm: Any, shop: Any, blobs: Any, certificate: Any,
+                                                     azurite: str, helpers: Any) -> None:
+    settings = helpers.settings_for(shop, "dev", certificate, azurite, resource_group="shared-rg")
+    provider = helpers.ArmProvider(settings, arm.url)
+    provider.deployer.client.resources.resource_groups.create_or_update("shared-rg", {"location": "westeurope"})
+    outcome = pipeline.deploy(provider, shop, "dev")
+    assert "resource group" not in {s.resource.kind for s in outcome.plan.steps}
+    assert pipeline.plan(provider, shop, "dev").plan.empty
+    pipeline.remove(provider, shop, "dev")
+    assert list(arm.state.resources) == [f"{SUB}/resourcegroups/shared-rg".lower()]

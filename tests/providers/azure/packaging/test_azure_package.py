@@ -1,0 +1,196 @@
+"""What goes into the Azure Functions zip, and that the same inputs always give the same bytes.
+
+The shop sample is packaged with its real dependencies (pydantic and azure-functions, downloaded once
+per session from PyPI for Linux x86_64 and Python 3.11); the tiny app uses a fake pip, since those tests
+are about the zip itself.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+from portable_fn_azure.packaging import build_package, requirement_lines, shim_files
+
+from portable_fn.app import load_app
+from portable_fn.runtime.errors import DeployError
+
+APPS = Path(__file__).with_name("apps")
+SITE = ".python_packages/lib/site-packages/"
+CORE_SO = SITE + "pydantic_core/_pydantic_core.cpython-311-x86_64-linux-gnu.so"
+SHOP_FUNCTIONS = {"create_order", "get_order", "fulfil", "sweep", "nightly_report", "on_upload", "notify"}
+
+
+def names_in(path: Path) -> set[str]:
+    with zipfile.ZipFile(path) as archive:
+        return set(archive.namelist())
+
+
+def read(path: Path, name: str) -> str:
+    with zipfile.ZipFile(path) as archive:
+        return archive.read(name).decode("utf-8")
+
+
+def build_shop(shop: Path, out: Path, cache: Path, **options: Any) -> Any:
+    return build_package(load_app(shop), "dev", out, lambda message: None, cache_dir=cache, **options)
+
+
+def test_rebuilding_and_touching_files_give_the_same_bytes(shop_copy: Path, tmp_path: Path,
+                                                            real_wheel_cache: Path) -> None:
+    first = build_shop(shop_copy, tmp_path / "a", real_wheel_cache)
+    again = build_shop(shop_copy, tmp_path / "b", real_wheel_cache)
+    for path in [*shop_copy.rglob("*"), *real_wheel_cache.rglob("*")]:
+        os.utime(path, (1_900_000_000, 1_900_000_000))
+    touched = build_shop(shop_copy, tmp_path / "c", real_wheel_cache)
+    assert first.sha256 == again.sha256 == touched.sha256
+    assert first.path.read_bytes() == touched.path.read_bytes()
+
+
+def test_a_code_change_changes_the_hash(shop_copy: Path, tmp_path: Path, real_wheel_cache: Path) -> None:
+    before = build_shop(shop_copy, tmp_path / "a", real_wheel_cache)
+    with (shop_copy / "shop" / "models.py").open("a") as f:
+        f.write("# changed\n")
+    assert build_shop(shop_copy, tmp_path / "b", real_wheel_cache).sha256 != before.sha256
+
+
+def test_the_zip_holds_the_app_the_runtime_the_shim_and_linux_dependencies(
+    shop_copy: Path, tmp_path: Path, real_wheel_cache: Path
+) -> None:
+    (shop_copy / ".env").write_text("SECRET=hunter2\n")
+    (shop_copy / "local.settings.json").write_text('{"Values": {"AzureWebJobsStorage": "hunter3"}}\n')
+    (shop_copy / ".git").mkdir()
+    (shop_copy / ".git" / "config").write_text("[core]\n")
+    artifact = build_shop(shop_copy, tmp_path / "out", real_wheel_cache)
+    names = names_in(artifact.path)
+    assert {"function_app.py", "host.json", "requirements.txt", "shop/functions.py", "shop/models.py",
+            "portable_fn/__init__.py", "portable_fn/runtime/dispatch.py", "portable_fn_azure/__init__.py",
+            "portable_fn_azure/shim.py", SITE + "pydantic/main.py", SITE + "azure/functions/__init__.py",
+            CORE_SO} <= names
+    assert any(n.startswith(SITE + "pydantic_core-") and n.endswith(".dist-info/METADATA") for n in names)
+    assert all(n.endswith(".cpython-311-x86_64-linux-gnu.so") for n in names if n.endswith(".so"))
+    assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
+    assert not {".env", "local.settings.json"} & names and not any(n.startswith(".git/") for n in names)
+    assert b"hunter2" not in artifact.path.read_bytes() and b"hunter3" not in artifact.path.read_bytes()
+    assert read(artifact.path, "requirements.txt") == "pydantic>=2.5\nazure-functions\n"
+    assert "extensionBundle" in read(artifact.path, "host.json")
+    assert artifact.files == len(names) and artifact.remote_build is False and artifact.python == "3.11"
+
+
+def test_the_unzipped_package_imports_and_azure_functions_indexes_every_function(
+    shop_copy: Path, tmp_path: Path, real_wheel_cache: Path
+) -> None:
+    """The host's view: wwwroot and its `.python_packages/lib/site-packages` on the path, nothing else of
+    this machine's but (last) the azure-functions the host would bring; every module comes from the zip."""
+    import azure.functions
+
+    artifact = build_shop(shop_copy, tmp_path / "out", real_wheel_cache)
+    root = tmp_path / "wwwroot"
+    shutil.unpack_archive(artifact.path, root)
+    host_library = Path(azure.functions.__file__).parents[2]
+    probe = (
+        "import sys, function_app, azure.functions as func, pydantic_core, portable_fn, portable_fn_azure\n"
+        "apps = [v for v in vars(function_app).values() if isinstance(v, func.FunctionRegister)]\n"
+        "assert len(apps) == 1, apps\n"
+        "print(' '.join(sorted(f.get_function_name() for f in apps[0].get_functions())))\n"
+        "for module in (function_app, func, pydantic_core, portable_fn, portable_fn_azure):\n"
+        "    print(module.__file__)\n"
+    )
+    path = os.pathsep.join([str(root / SITE), str(root), str(host_library)])
+    done = subprocess.run([sys.executable, "-s", "-S", "-c", probe], cwd=tmp_path, capture_output=True,
+                          text=True, check=False, env={"PYTHONPATH": path, "PATH": os.environ.get("PATH", ""),
+                                                       "SHOP_DATA_DIR": str(tmp_path / "data")})
+    assert done.returncode == 0, done.stderr
+    functions, *files = done.stdout.splitlines()
+    assert set(functions.split()) == SHOP_FUNCTIONS
+    assert all(Path(f).resolve().is_relative_to(root.resolve()) for f in files), files
+
+
+def test_a_remote_build_ships_source_and_requirements_only(tmp_path: Path, load_test_app: Any,
+                                                           fake_pip: Any) -> None:
+    app = load_test_app("tiny")
+    remote = build_package(app, "dev", tmp_path / "r", lambda m: None, remote_build=True,
+                           cache_dir=tmp_path / "cache", pip_download=fake_pip)
+    names = names_in(remote.path)
+    assert not fake_pip.calls and remote.remote_build and remote.to_dict()["remote_build"] is True
+    assert not [n for n in names if n.startswith(".python_packages/")]
+    assert {"function_app.py", "host.json", "requirements.txt", "tiny_app.py", "portable_fn/__init__.py",
+            "portable_fn_azure/shim.py"} <= names
+    assert read(remote.path, "requirements.txt") == "tinydep==1.0\nazure-functions\n"
+
+
+def test_the_remote_build_setting_is_read_per_stage(tmp_path: Path, load_test_app: Any, fake_pip: Any) -> None:
+    app = load_test_app("tiny")
+    prod = build_package(app, "prod", tmp_path / "p", lambda m: None, cache_dir=tmp_path / "c",
+                         pip_download=fake_pip)
+    assert prod.remote_build and not fake_pip.calls
+    dev = build_package(app, "dev", tmp_path / "d", lambda m: None, cache_dir=tmp_path / "c",
+                        pip_download=fake_pip)
+    assert not dev.remote_build and len(fake_pip.calls) == 1
+    assert SITE + "tinydep/__init__.py" in names_in(dev.path)
+
+
+def test_a_remote_build_setting_that_is_not_a_boolean_is_refused(tmp_path: Path) -> None:
+    app_dir = shutil.copytree(APPS / "tiny", tmp_path / "app")
+    with (app_dir / "pyproject.toml").open("a") as f:
+        f.write('\n[tool.portable-fn.azure]\nremote_build = "yes"\n')
+    with pytest.raises(DeployError, match=r"remote_build = 'yes' under \[tool.portable-fn.azure\] must be"):
+        build_package(load_app(app_dir), "dev", tmp_path / "out", lambda m: None, cache_dir=tmp_path)
+
+
+def test_wheels_unpack_under_python_packages_like_an_install(tmp_path: Path, load_test_app: Any,
+                                                             fake_pip: Any) -> None:
+    artifact = build_package(load_test_app("tiny"), "dev", tmp_path / "out", lambda m: None,
+                             cache_dir=tmp_path / "cache", pip_download=fake_pip)
+    names = names_in(artifact.path)
+    assert {n[len(SITE):] for n in names if n.startswith(SITE)} == {
+        "tinydep/__init__.py", "tinydep_extra.py", "tinydep-1.0.dist-info/METADATA",
+        "tinydep-1.0.dist-info/WHEEL", "tinydep-1.0.dist-info/RECORD"}
+    assert "local.settings.json" not in names
+
+
+def test_the_shim_ships_with_what_it_imports_and_nothing_of_the_deploy_side() -> None:
+    shipped = {name for name, _ in shim_files("from portable_fn_azure.shim import x\n")}
+    assert {"portable_fn_azure/shim.py", "portable_fn_azure/__init__.py"} <= shipped
+    assert not {"portable_fn_azure/packaging.py", "portable_fn_azure/_wheels.py",
+                "portable_fn_azure/provider.py"} & shipped
+    assert not any(name.startswith("portable_fn_azure/deploy/") for name in shipped)
+
+
+def test_the_shim_closure_follows_imports_and_stubs_an_init_that_imports_more(tmp_path: Path) -> None:
+    package = tmp_path / "portable_fn_azure"
+    package.mkdir()
+    (package / "__init__.py").write_text('"""x"""\nfrom .provider import AzureProvider\n')
+    (package / "shim.py").write_text("import json\nfrom . import events\nfrom .convert import to_request\n")
+    (package / "events.py").write_text("from portable_fn.runtime import CloudEvent\n")
+    (package / "convert.py").write_text("import azure.functions as func\n")
+    (package / "extra.py").write_text("")
+    (package / "provider.py").write_text("import azure.mgmt.web\n")
+    entries = dict(shim_files("import azure.functions\nfrom portable_fn_azure import extra\n", package))
+    assert sorted(entries) == ["portable_fn_azure/__init__.py", "portable_fn_azure/convert.py",
+                               "portable_fn_azure/events.py", "portable_fn_azure/extra.py",
+                               "portable_fn_azure/shim.py"]
+    assert entries["portable_fn_azure/__init__.py"] == b'"""portable-fn on Azure Functions: the runtime shim."""\n'
+
+
+def test_requirements_leave_portable_fn_out_and_add_azure_functions(shop_dir: Path, load_test_app: Any) -> None:
+    assert requirement_lines(load_app(shop_dir)) == ["pydantic>=2.5", "azure-functions"]
+    assert requirement_lines(load_test_app("tiny")) == ["tinydep==1.0", "azure-functions"]
+    assert requirement_lines(load_test_app("sdist_only")) == ["docopt==0.6.2", "azure-functions"]
+
+
+def test_a_requirements_file_keeps_its_options_and_its_azure_functions_pin(tmp_path: Path) -> None:
+    app_dir = shutil.copytree(APPS / "sdist_only", tmp_path / "app")
+    (app_dir / "requirements.txt").write_text(
+        "# pinned\n--extra-index-url https://pypi.example.invalid/simple\nrequests>=2  # http\n"
+        "portable-fn-azure\nAzure_Functions==1.21.0\n")
+    assert requirement_lines(load_app(app_dir)) == [
+        "--extra-index-url https://pypi.example.invalid/simple", "requests>=2", "Azure_Functions==1.21.0"]
+    (app_dir / "requirements.txt").write_text("-r base.txt\n")
+    with pytest.raises(DeployError, match=r"'-r base.txt'; list every requirement in this one file"):
+        requirement_lines(load_app(app_dir))

@@ -1,0 +1,90 @@
+"""The shim ships inside the package zip: it imports the standard library and the portable runtime only.
+
+Checked twice: every import statement of the shipped modules (nested, relative and dynamic ones too),
+and what importing the shim actually loads in a fresh interpreter. `codegen` ships too (the shim's
+`generate_function_app` names it) but only runs when packaging; its one import of the deploy side's
+`naming` (stdlib only itself) is the single allowed exception.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import portable_fn_azure
+import pytest
+
+PACKAGE_DIR = Path(portable_fn_azure.__file__).resolve().parent
+SHIPPED = ["__init__.py", "shim.py", "http_adapter.py", "events.py", "codegen.py"]
+PROVIDER_SIDE = {"provider.py", "packaging.py", "_wheels.py"}
+PACKAGING_ONLY = {("codegen.py", "portable_fn_azure.deploy.naming")}
+
+
+def _imports(path: Path) -> list[tuple[int, str]]:
+    found: list[tuple[int, str]] = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.extend((node.lineno, alias.name) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            module = node.module or ""
+            found.append((node.lineno, f"portable_fn_azure.{module}".rstrip(".") if node.level else module))
+        elif isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", "")) in (
+            "__import__", "import_module"
+        ) and node.args and isinstance(node.args[0], ast.Constant):
+            found.append((node.lineno, str(node.args[0].value)))
+    return found
+
+
+def _allowed(name: str, module: str) -> bool:
+    top = module.split(".")[0]
+    if top in sys.stdlib_module_names or module == "portable_fn.runtime" or module.startswith("portable_fn.runtime."):
+        return True
+    shipped = {f"portable_fn_azure.{n[:-3]}" for n in SHIPPED if n != "__init__.py"}
+    return module in shipped or module == "portable_fn_azure" or (name, module) in PACKAGING_ONLY
+
+
+def test_every_module_is_either_shipped_or_provider_side() -> None:
+    assert {p.name for p in PACKAGE_DIR.glob("*.py")} == set(SHIPPED) | PROVIDER_SIDE
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_modules_import_only_the_standard_library_and_the_runtime(name: str) -> None:
+    bad = [f"{name}:{line} imports {module!r}" for line, module in _imports(PACKAGE_DIR / name)
+           if not _allowed(name, module)]
+    assert not bad, "the Azure shim may import the standard library and portable_fn.runtime only: " + "; ".join(bad)
+
+
+def test_the_scan_catches_what_it_must(tmp_path: Path) -> None:
+    probe = tmp_path / "probe.py"
+    probe.write_text("import json\nfrom .events import x\nfrom .provider import AzureProvider\n"
+                     "def f():\n    import azure.functions\n    from portable_fn.app import load_app\n"
+                     "    from .deploy.naming import queue_name\n"
+                     "    importlib.import_module('pydantic')\n", encoding="utf-8")
+    found = {module for _, module in _imports(probe)}
+    assert {m for m in found if not _allowed("probe.py", m)} == {
+        "portable_fn_azure.provider", "azure.functions", "portable_fn.app", "pydantic",
+        "portable_fn_azure.deploy.naming",
+    }
+
+
+PROBE = """
+import json, sys
+before = set(sys.modules)
+import portable_fn_azure.shim
+print(json.dumps(sorted(set(sys.modules) - before)))
+"""
+
+
+def test_importing_the_shim_loads_nothing_but_the_standard_library_and_the_runtime() -> None:
+    done = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    loaded = json.loads(done.stdout)
+    assert "portable_fn_azure.shim" in loaded and "portable_fn.runtime.dispatch" in loaded
+    ours = ("portable_fn.runtime", "portable_fn_azure.")
+    foreign = [m for m in loaded if m.split(".")[0] not in sys.stdlib_module_names
+               and m not in ("portable_fn", "portable_fn_azure") and not m.startswith(ours)]
+    assert not foreign
+    assert not {"portable_fn_azure.codegen", "portable_fn_azure.provider", "azure.functions"} & set(loaded)

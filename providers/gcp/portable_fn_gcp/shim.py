@@ -20,12 +20,14 @@ One entry point per function, named after it (the deploy's `--entry-point` / fun
 |                            |            | suffix are acknowledged unseen      |                                 |
 
 Retry: a 5xx makes Pub/Sub (behind every Eventarc trigger) redeliver with backoff, as the trigger's
-retry policy allows. DEAD_LETTER: the handler gave up on the event, so it is acknowledged (redelivery
-could not help) and logged at WARNING with its reason; the copy reaches the function's dead-letter topic
-through the trigger subscription's dead-letter policy only for events that keep failing (5xx or 4xx)
-until the subscription's maximum delivery attempts. Invalid input (no CloudEvent, a Pub/Sub message that
-cannot be decoded, data that fails the handler's annotation) answers 400 with the reason: Pub/Sub treats
-it as a failure too, so such a message also ends in the dead-letter topic, never lost.
+retry policy allows. DEAD_LETTER: the handler gave up on the event, so redelivery could not help: the
+event is published to the function's dead-letter topic (`dead_letter`, the topic deploy names in
+`PORTABLE_FN_DEAD_LETTER_TOPIC`), logged at WARNING with its reason, and only then acknowledged; if the
+publish fails it is answered 500 and redelivered instead. A function deployed with `dead_letter=False`
+(no topic) acknowledges and logs. Invalid input (no CloudEvent, a Pub/Sub message that cannot be
+decoded, data that fails the handler's annotation) answers 400 with the reason: Pub/Sub treats it as a
+failure, so it is redelivered as the retry policy allows; deploy also puts a dead-letter policy on the
+trigger's subscription, so what keeps failing ends in the dead-letter topic, never lost.
 
 An event function called with the http signature (a deploy that did not set the cloudevent type) still
 works for binary and structured CloudEvents, answering its status itself.
@@ -49,6 +51,7 @@ from portable_fn.runtime.http_binding import from_http
 from portable_fn.runtime.outcomes import ACK, DEAD_LETTER, RETRY, Result
 from portable_fn.runtime.views import MessageMeta
 
+from . import dead_letter
 from .events import from_sdk_event, to_cloudevent
 from .flask_http import to_flask_response, to_request
 
@@ -180,8 +183,22 @@ def deliver(spec: Any, google: CloudEvent[Any], native: Any, timeout: float | No
         return Answer(200, None, result, event)
     if outcome == DEAD_LETTER and isinstance(result.error, InvalidEventError):
         return _rejected(spec, event, result.reason or "invalid event", result)
+    if outcome == DEAD_LETTER and (topic := dead_letter.topic()):
+        return _route(spec, event, result, topic)
     _log(spec, event, result)
     return Answer(500 if outcome == RETRY else 200, result.reason, result, event)
+
+
+def _route(spec: Any, event: CloudEvent[Any], result: Result, topic: str) -> Answer:
+    """Publish a dead-lettered event to the function's dead-letter topic, then acknowledge it; if that
+    fails, answer 500 so Pub/Sub redelivers it (nothing is lost)."""
+    try:
+        message_id = dead_letter.publish(topic, event, spec.name, result.reason or "dead-lettered")
+    except dead_letter.DeadLetterFailed as exc:
+        _log(spec, event, Result(RETRY, reason=str(exc)))
+        return Answer(500, str(exc), result, event)
+    _log(spec, event, result, f" (published to {topic} as message {message_id})")
+    return Answer(200, result.reason, result, event)
 
 
 def _wanted(trigger: Any, event: CloudEvent[Any]) -> bool:
@@ -239,9 +256,10 @@ def _timeout() -> float | None:
         return None
 
 
-def _log(spec: Any, event: CloudEvent[Any] | None, result: Result) -> None:
+def _log(spec: Any, event: CloudEvent[Any] | None, result: Result, where: str = "") -> None:
     import logging  # only paid for when something was not acknowledged
 
     what = {RETRY: "will be retried", DEAD_LETTER: "dead-lettered"}.get(result.outcome, result.outcome)
     logging.getLogger("portable_fn.gcp").warning(
-        "function %s: event %s %s: %s", spec.name, event.id if event is not None else "?", what, result.reason)
+        "function %s: event %s %s: %s%s", spec.name, event.id if event is not None else "?", what,
+        result.reason, where)

@@ -129,3 +129,55 @@ def seen(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
         return found
 
     return read
+
+
+# -- the Pub/Sub emulator (gcloud's, a Java server) ------------------------------------------------------
+
+EMULATOR_BIN = "platform/pubsub-emulator/bin/cloud-pubsub-emulator"
+
+
+def _emulator_binary() -> Path | None:
+    import shutil
+
+    gcloud = shutil.which("gcloud")
+    roots = [Path(gcloud).resolve().parent.parent] if gcloud else []
+    roots.append(Path("/usr/lib/google-cloud-sdk"))
+    return next((root / EMULATOR_BIN for root in roots if (root / EMULATOR_BIN).exists()), None)
+
+
+@pytest.fixture(scope="session")
+def pubsub_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`host:port` of gcloud's Pub/Sub emulator, started on 127.0.0.1 for the session."""
+    import shutil
+    import socket
+    import subprocess
+    import time
+
+    binary = _emulator_binary()
+    if binary is None or shutil.which("java") is None:
+        pytest.skip("the Pub/Sub emulator needs the Google Cloud SDK's pubsub-emulator component and Java "
+                    "(gcloud components install pubsub-emulator)")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    log = (tmp_path_factory.mktemp("pubsub") / "emulator.log").open("wb")
+    process = subprocess.Popen([str(binary), "--host=127.0.0.1", f"--port={port}"], stdout=log,
+                               stderr=subprocess.STDOUT, start_new_session=True)
+    host, deadline = f"127.0.0.1:{port}", time.monotonic() + 60
+    try:
+        while True:
+            try:
+                urllib.request.urlopen(f"http://{host}/v1/projects/portable-fn/topics", timeout=2).close()
+                break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"the Pub/Sub emulator did not start; see {log.name}") from None
+                time.sleep(0.3)
+        yield host
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()

@@ -17,7 +17,7 @@ import portable_fn_gcp
 import pytest
 
 PACKAGE_DIR = Path(portable_fn_gcp.__file__).resolve().parent
-SHIPPED = ["__init__.py", "shim.py", "events.py", "flask_http.py"]
+SHIPPED = ["__init__.py", "shim.py", "events.py", "flask_http.py", "dead_letter.py"]
 PROVIDER_SIDE = {"provider.py", "packaging.py", "_pins.py"}
 
 

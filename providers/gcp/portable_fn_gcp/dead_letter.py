@@ -1,0 +1,113 @@
+"""Routing a dead-lettered event to the function's dead-letter topic, from inside the function. Ships in
+the source zip: standard library only (the Pub/Sub REST API over `urllib`, no google-cloud-pubsub).
+
+Deploy sets `PORTABLE_FN_DEAD_LETTER_TOPIC` to `projects/P/topics/T` for every event function that may
+dead-letter. When the handler gives up on an event (`DeadLetter`), the shim publishes the event there and
+only then acknowledges it; if publishing fails the event is answered 500, so Pub/Sub redelivers it rather
+than lose it.
+
+The message is the event in the CloudEvents Pub/Sub binding's binary mode: one `ce-<name>` attribute per
+CloudEvent attribute, `content-type` for `datacontenttype`, the encoded data as the message data. A
+portable function triggered by the dead-letter topic therefore gets exactly the event that was given up
+on. Two attributes outside the `ce-` namespace say why: `portable-fn-function` and `portable-fn-reason`.
+
+Where the request goes:
+
+| environment                          | endpoint                                   | credentials                  |
+|--------------------------------------|--------------------------------------------|------------------------------|
+| `PUBSUB_EMULATOR_HOST=host:port`     | `http://host:port/v1/{topic}:publish`      | none (the emulator's rule)   |
+| otherwise (on Cloud Functions)       | `https://pubsub.googleapis.com/v1/...`     | the function's service       |
+|                                      |                                            | account, from the metadata   |
+|                                      |                                            | server; cached until expiry  |
+
+The function's service account needs `roles/pubsub.publisher` on the topic; deploy grants it when the
+app names a service account (the default compute account holds it through the project's Editor role).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import time
+from typing import Any
+
+from portable_fn.runtime.cloudevent import CloudEvent
+from portable_fn.runtime.errors import PortableFnError
+from portable_fn.runtime.http_binding import to_binary
+
+TOPIC_ENV = "PORTABLE_FN_DEAD_LETTER_TOPIC"
+EMULATOR_ENV = "PUBSUB_EMULATOR_HOST"
+PUBSUB = "https://pubsub.googleapis.com"
+TOKEN_URL = "http://metadata.google.internal/computeMetadata/v1/instance/service-accounts/default/token"
+TIMEOUT_S = 10.0
+MAX_REASON = 1024  # attribute values may hold 1024 bytes; a reason longer than that is cut
+
+
+class DeadLetterFailed(PortableFnError):
+    """The event could not be published to the dead-letter topic (it is answered 500 and redelivered)."""
+
+
+def topic() -> str:
+    """The dead-letter topic's path, '' when the function has none."""
+    return os.environ.get(TOPIC_ENV, "")
+
+
+def message(event: CloudEvent[Any], function: str, reason: str) -> dict[str, Any]:
+    """The Pub/Sub message (REST shape) that carries `event` in binary mode."""
+    attributes, body = to_binary(event)
+    attributes["portable-fn-function"] = function
+    attributes["portable-fn-reason"] = reason.encode("utf-8")[:MAX_REASON].decode("utf-8", "ignore")
+    return {"data": base64.b64encode(body).decode("ascii"), "attributes": attributes}
+
+
+def publish(topic_path: str, event: CloudEvent[Any], function: str, reason: str) -> str:
+    """Publish `event` to `topic_path`; the message id Pub/Sub gave it. Raises DeadLetterFailed."""
+    import urllib.request  # only paid for when an event is dead-lettered (it pulls in http, ssl, email)
+
+    host = os.environ.get(EMULATOR_ENV, "")
+    body = json.dumps({"messages": [message(event, function, reason)]}).encode("utf-8")
+    try:
+        headers = {"Content-Type": "application/json"}
+        if not host:
+            headers["Authorization"] = f"Bearer {_token()}"
+        request = urllib.request.Request(f"http://{host}/v1/{topic_path}:publish" if host else
+                                         f"{PUBSUB}/v1/{topic_path}:publish", data=body, method="POST",
+                                         headers=headers)
+        with urllib.request.urlopen(request, timeout=TIMEOUT_S) as answer:
+            ids = json.loads(answer.read()).get("messageIds") or [""]
+    except (OSError, ValueError, KeyError) as exc:  # URLError and HTTPError are OSErrors
+        raise DeadLetterFailed(
+            f"Function {function!r} on gcp: event {event.id!r} could not be published to the dead-letter "
+            f"topic {topic_path} ({_describe(exc)}). It is answered 500 so Pub/Sub redelivers it; check that "
+            "the topic exists and the function's service account has roles/pubsub.publisher on it."
+        ) from exc
+    return str(ids[0])
+
+
+_token_cache: list[Any] = ["", 0.0]  # [token, expires at (monotonic)]
+
+
+def _token() -> str:
+    """The function's access token from the metadata server, reused until a minute before it expires."""
+    token, expires = _token_cache
+    if token and time.monotonic() < expires:
+        return str(token)
+    import urllib.request
+
+    request = urllib.request.Request(TOKEN_URL, headers={"Metadata-Flavor": "Google"})
+    with urllib.request.urlopen(request, timeout=TIMEOUT_S) as answer:
+        found = json.loads(answer.read())
+    _token_cache[:] = [found["access_token"], time.monotonic() + float(found.get("expires_in", 300)) - 60]
+    return str(found["access_token"])
+
+
+def _describe(exc: BaseException) -> str:
+    code = getattr(exc, "code", None)
+    if isinstance(code, int):
+        try:
+            detail = exc.read().decode("utf-8", "replace")[:300]  # type: ignore[attr-defined]
+        except Exception:  # the status alone still says enough
+            detail = ""
+        return f"HTTP {code} {detail}".strip()
+    return f"{type(exc).__name__}: {exc}"

@@ -1,0 +1,92 @@
+"""DeadLetter under functions-framework: the event is published to the function's dead-letter topic on
+gcloud's Pub/Sub emulator (read back with the official google-cloud-pubsub client) before it is
+acknowledged, and a failed publish is a 500 so Pub/Sub redelivers it."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from portable_fn_gcp.dead_letter import message
+from portable_fn_gcp.events import unwrap_message
+
+from portable_fn.runtime import CloudEvent
+
+from .test_shim import TOPIC, message_published, post
+
+PROJECT = "portable-fn-test"
+
+
+@pytest.fixture
+def dead_letters(pubsub_emulator: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """A dead-letter topic with a subscription on the emulator, named to the shim through the
+    environment as deploy names it; yields a function pulling what reached it."""
+    monkeypatch.setenv("PUBSUB_EMULATOR_HOST", pubsub_emulator)
+    from google.cloud import pubsub_v1
+
+    publisher, subscriber = pubsub_v1.PublisherClient(), pubsub_v1.SubscriberClient()
+    topic = publisher.topic_path(PROJECT, "record-dlq")
+    subscription = subscriber.subscription_path(PROJECT, "record-dlq-check")
+    publisher.create_topic(name=topic)
+    subscriber.create_subscription(name=subscription, topic=topic)
+    monkeypatch.setenv("PORTABLE_FN_DEAD_LETTER_TOPIC", topic)
+
+    def pull() -> list[Any]:
+        answer = subscriber.pull(subscription=subscription, max_messages=10, timeout=10)
+        if answer.received_messages:
+            subscriber.acknowledge(subscription=subscription, ack_ids=[m.ack_id for m in answer.received_messages])
+        return [m.message for m in answer.received_messages]
+
+    yield pull
+    subscriber.delete_subscription(subscription=subscription)
+    publisher.delete_topic(topic=topic)
+    subscriber.close()
+
+
+def test_a_dead_lettered_event_is_published_to_the_dead_letter_topic_then_acknowledged(
+        served: Any, send_to: Any, seen: Any, dead_letters: Any) -> None:
+    payload = json.dumps({"do": "dead", "order": "o-1"}).encode()
+    reply = post(send_to, served.url("record"), message_published(payload, {"origin": "checkout"}))
+    assert reply.status == 200
+    delivered = seen()["event"]
+    [published] = dead_letters()
+    attributes = dict(published.attributes)
+    assert attributes["portable-fn-function"] == "record"
+    assert attributes["portable-fn-reason"] == "asked to dead-letter"
+    assert attributes["ce-id"] == "m-1" and attributes["ce-source"] == TOPIC
+    assert json.loads(published.data) == {"do": "dead", "order": "o-1"}
+    # a function triggered by the dead-letter topic gets exactly the event that was given up on
+    again = message_published(b"")
+    again.data["message"].update(data=base64.b64encode(published.data).decode(), attributes=attributes)
+    event, _ = unwrap_message(again)
+    assert event.to_dict() == delivered
+
+
+def test_an_event_that_cannot_be_published_is_answered_500_and_not_lost(
+        served: Any, send_to: Any, seen: Any, pubsub_emulator: str, monkeypatch: pytest.MonkeyPatch,
+        caplog: Any) -> None:
+    monkeypatch.setenv("PUBSUB_EMULATOR_HOST", pubsub_emulator)
+    monkeypatch.setenv("PORTABLE_FN_DEAD_LETTER_TOPIC", f"projects/{PROJECT}/topics/never-created")
+    reply = post(send_to, served.url("record"), message_published(json.dumps({"do": "dead"}).encode()))
+    assert reply.status == 500
+    assert b"could not be published to the dead-letter topic" in reply.body and b"never-created" in reply.body
+    assert "will be retried" in caplog.text
+
+
+def test_without_a_dead_letter_topic_the_event_is_acknowledged_and_logged(
+        served: Any, send_to: Any, seen: Any, monkeypatch: pytest.MonkeyPatch, caplog: Any) -> None:
+    monkeypatch.delenv("PORTABLE_FN_DEAD_LETTER_TOPIC", raising=False)
+    reply = post(send_to, served.url("record"), message_published(json.dumps({"do": "dead"}).encode()))
+    assert reply.status == 200 and "dead-lettered: asked to dead-letter" in caplog.text
+
+
+def test_the_message_carries_non_ascii_attributes_and_binary_data() -> None:
+    event = CloudEvent(id="é-1", source="/s", type="t", data=b"\x00\xff", datacontenttype="application/octet-stream")
+    made = message(event, "fn", "x" * 2000)
+    assert base64.b64decode(made["data"]) == b"\x00\xff"
+    assert made["attributes"]["ce-id"] == "%C3%A9-1"
+    assert made["attributes"]["content-type"] == "application/octet-stream"
+    assert len(made["attributes"]["portable-fn-reason"]) == 1024

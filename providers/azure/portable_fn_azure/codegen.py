@@ -19,7 +19,7 @@ portable function. Provider side: runs when packaging (through `shim.generate_fu
 Settings (`[tool.portable-fn.azure]`): `storage_connection` (the app setting holding the Storage
 connection, default `AzureWebJobsStorage`), `queue_transport` (`storage_queue` or `service_bus`),
 `topic_transport` (`event_grid` or `service_bus`), `service_bus_connection` (default
-`ServiceBusConnection`). Queue and container names are the ones deploy creates (`deploy.naming`).
+`ServiceBusConnection`). Queue and container names are the ones deploy creates (`names`, shared with `deploy.naming`).
 """
 
 from __future__ import annotations
@@ -31,6 +31,8 @@ import sys
 from typing import Any
 
 from portable_fn.runtime.errors import DeployError, UnsupportedTriggerError
+
+from .names import POISON_SUFFIX, container_name, queue_name
 
 PACKAGE = "portable_fn_azure"
 EXTENSION_BUNDLE = {"id": "Microsoft.Azure.Functions.ExtensionBundle", "version": "[4.*, 5.0.0)"}
@@ -285,20 +287,14 @@ def _attribute(spec: Any) -> str:
 # -- physical names: the ones deploy creates ---------------------------------------------------------
 
 def physical_queue(logical: str) -> str:
-    from .deploy.naming import queue_name
-
     return queue_name(logical)
 
 
 def physical_container(logical: str) -> str:
-    from .deploy.naming import container_name
-
     return container_name(logical)
 
 
 def poison_suffix() -> str:
-    from .deploy.naming import POISON_SUFFIX
-
     return POISON_SUFFIX
 
 

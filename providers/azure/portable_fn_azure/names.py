@@ -1,0 +1,41 @@
+"""The physical names of queues and containers the generated bindings point at, standard library only.
+
+Why it exists apart from `deploy.naming`: generating `function_app.py` (`codegen`) needs the same names
+deploy creates, and must not import the deploy package (which needs the Azure SDK). The logic is a copy
+of the pure helpers of `deploy.naming`; that module is to import them from here so there is one copy.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+POISON_SUFFIX = "-poison"  # the Functions host moves a message here after maxDequeueCount failures
+MAX_QUEUE, MAX_CONTAINER = 63, 63
+
+
+def short_hash(*parts: str, length: int = 6) -> str:
+    return hashlib.sha256("/".join(parts).encode()).hexdigest()[:length]
+
+
+def fit(name: str, limit: int) -> str:
+    """`name` when it fits in `limit` characters, else a cut that ends in a short hash of it."""
+    if len(name) <= limit:
+        return name
+    return f"{name[: limit - 9]}-{short_hash(name, length=8)}"
+
+
+def dns_label(logical: str, limit: int) -> str:
+    """A queue, container or topic name: lowercase letters, digits and single hyphens, 3+ characters."""
+    cleaned = re.sub(r"-{2,}", "-", re.sub(r"[^a-z0-9-]", "-", logical.lower())).strip("-")
+    return fit(cleaned.ljust(3, "0"), limit).strip("-")
+
+
+def queue_name(logical: str) -> str:
+    """The storage queue of `queue(logical)`: the shim's queue trigger binds to this name."""
+    return dns_label(logical, MAX_QUEUE - len(POISON_SUFFIX))
+
+
+def container_name(logical: str) -> str:
+    """The blob container of `storage(logical)`: the shim's blob trigger binds to this name."""
+    return dns_label(logical, MAX_CONTAINER)

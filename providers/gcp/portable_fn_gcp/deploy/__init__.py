@@ -97,7 +97,7 @@ class GcpDeployer:
         return RemoteReader(self.client, self.names(app, stage), Settings.of(self.settings)).read()
 
     def executor(self, app: Any, stage: str) -> GcpExecutor:
-        return GcpExecutor(app.name, stage, Context(self.client, self.names(app, stage)))
+        return GcpExecutor(app.name, stage, Context(self.client, self.names(app, stage), Settings.of(self.settings)))
 
     def outputs(self, app: Any, stage: str, remote: RemoteState) -> dict[str, Any]:
         return outputs(app, stage, remote, self.names(app, stage))

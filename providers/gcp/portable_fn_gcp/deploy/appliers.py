@@ -13,10 +13,13 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from portable_fn.deploy import Resource
+from portable_fn.runtime.errors import DeployError
 
 from .client import AlreadyExists, GcpClient, NotFound
+from .desired import Settings
 from .naming import LABEL_SOURCE, Names, labels
-from .resources import Function, PublicInvoker, SchedulerJob, Topic
+from .resources import DeadLetterRoute, Function, PublicInvoker, SchedulerJob, Topic
+from .routes import PUBLISHER, SUBSCRIBER, grant, project_number, pubsub_agent, trigger_subscription
 
 R = TypeVar("R", bound=Resource)
 
@@ -44,9 +47,10 @@ JOB_MASK = {"schedule": "schedule", "time_zone": "time_zone", "topic": "pubsub_t
 class Context:
     """What every applier shares: the client, the names and the labels to put."""
 
-    def __init__(self, gcp: GcpClient, names: Names) -> None:
+    def __init__(self, gcp: GcpClient, names: Names, settings: Settings | None = None) -> None:
         self.gcp = gcp
         self.names = names
+        self.settings = settings or Settings()
         self.labels = labels(names.app, names.stage)
 
 
@@ -149,6 +153,54 @@ class Functions(Applier[Function]):
         return trigger
 
 
+class DeadLetterRoutes(Applier[DeadLetterRoute]):
+    """The publisher grant on the dead-letter topic, then the trigger subscription's dead-letter policy
+    with the Pub/Sub service agent's two grants (`routes`). Every step is a no-op when already done."""
+
+    def create(self, resource: DeadLetterRoute) -> None:
+        found = self.gcp.call("functions", "get_function",
+                              request={"name": self.names.function_path(resource.name)})
+        account = found.service_config.service_account_email
+        grant(self.gcp, "pubsub", resource.dead_letter_topic, PUBLISHER, f"serviceAccount:{account}")
+        if resource.trigger_topic:
+            self.route_subscription(resource, found, account)
+
+    def update(self, resource: DeadLetterRoute, previous: DeadLetterRoute, changes: tuple[str, ...]) -> None:
+        self.create(resource)
+        if previous.trigger_topic and not resource.trigger_topic:  # the function no longer retries
+            found = self.gcp.call("functions", "get_function",
+                                  request={"name": self.names.function_path(resource.name)})
+            if subscription := trigger_subscription(self.gcp, found):
+                self.set_policy(subscription, None)
+
+    def delete(self, resource: DeadLetterRoute) -> None:
+        """Nothing to undo: the trigger subscription goes with the function, the grant with the topic."""
+
+    def route_subscription(self, resource: DeadLetterRoute, found: Any, account: str) -> None:
+        subscription = trigger_subscription(self.gcp, found)
+        if not subscription:
+            raise DeployError(
+                f"Deploying {resource.name!r} to gcp: the Pub/Sub subscription Eventarc makes for its trigger on "
+                f"{resource.trigger_topic} was not found, so no dead-letter policy could be set on it. Run "
+                "`portable-fn deploy` again once the trigger is ready (`gcloud eventarc triggers list`).")
+        number = project_number(self.ctx.settings.project_number, account)
+        if number:
+            grant(self.gcp, "pubsub", resource.dead_letter_topic, PUBLISHER, pubsub_agent(number))
+            grant(self.gcp, "subscriber", subscription, SUBSCRIBER, pubsub_agent(number))
+        else:
+            self.gcp.progress(
+                f"      {resource.name}: set project_number in [tool.portable-fn.gcp] so deploy can let the Pub/Sub "
+                f"service agent publish to {resource.dead_letter_topic} and subscribe to {subscription}; "
+                "until then messages that keep failing are not moved to the dead-letter topic")
+        self.set_policy(subscription, {"dead_letter_topic": resource.dead_letter_topic,
+                                       "max_delivery_attempts": resource.max_delivery_attempts})
+
+    def set_policy(self, subscription: str, policy: dict[str, Any] | None) -> None:
+        self.gcp.call("subscriber", "update_subscription", request={
+            "subscription": {"name": subscription, "dead_letter_policy": policy or {}},
+            "update_mask": {"paths": ["dead_letter_policy"]}})
+
+
 class PublicInvokers(Applier[PublicInvoker]):
     """Read-modify-write of the Cloud Run service's IAM policy (its etag guards concurrent edits)."""
 
@@ -204,5 +256,6 @@ class SchedulerJobs(Applier[SchedulerJob]):
 
 
 APPLIERS: dict[type, type[Applier[Any]]] = {
-    Topic: Topics, Function: Functions, PublicInvoker: PublicInvokers, SchedulerJob: SchedulerJobs,
+    Topic: Topics, Function: Functions, DeadLetterRoute: DeadLetterRoutes, PublicInvoker: PublicInvokers,
+    SchedulerJob: SchedulerJobs,
 }

@@ -4,7 +4,8 @@ It owns the official clients, all on the REST transport (Pub/Sub on gRPC when `P
 points at the Pub/Sub emulator, which the library then dials itself):
 
     functions   google.cloud.functions_v2.FunctionServiceClient   functions, uploads, operations
-    pubsub      google.pubsub_v1.PublisherClient                 topics
+    pubsub      google.pubsub_v1.PublisherClient                 topics, their IAM, their subscriptions
+    subscriber  google.pubsub_v1.SubscriberClient                the trigger subscriptions' dead-letter policy
     scheduler   google.cloud.scheduler_v1.CloudSchedulerClient   jobs
     run         google.cloud.run_v2.ServicesClient                the invoker IAM binding
 
@@ -30,7 +31,8 @@ from google.auth.credentials import AnonymousCredentials, Credentials
 
 Progress = Callable[[str], None]
 READ_PREFIXES = ("get_", "list_")
-SERVICES = ("functions", "pubsub", "scheduler", "run")
+SERVICES = ("functions", "pubsub", "subscriber", "scheduler", "run")
+SAME_ENDPOINT = {"subscriber": "pubsub"}  # both are the Pub/Sub API
 NotFound, AlreadyExists = google_errors.NotFound, google_errors.Conflict
 
 
@@ -40,7 +42,8 @@ class GcpClient:
     def __init__(self, endpoint_url: str | None = None, endpoints: dict[str, str] | None = None,
                  credentials: Credentials | None = None, poll_s: float = 2.0,
                  operation_timeout_s: float = 1800.0) -> None:
-        self.endpoints = {s: (endpoints or {}).get(s) or endpoint_url for s in SERVICES}
+        given = endpoints or {}
+        self.endpoints = {s: given.get(s) or given.get(SAME_ENDPOINT.get(s, s)) or endpoint_url for s in SERVICES}
         self.credentials = credentials
         self.poll_s = poll_s
         self.operation_timeout_s = operation_timeout_s
@@ -97,7 +100,7 @@ class GcpClient:
         if credentials is None and endpoint and endpoint.startswith("http://"):
             credentials = AnonymousCredentials()  # type: ignore[no-untyped-call]
         transport = "rest"
-        if name == "pubsub" and os.environ.get("PUBSUB_EMULATOR_HOST"):
+        if name in ("pubsub", "subscriber") and os.environ.get("PUBSUB_EMULATOR_HOST"):
             transport, options, credentials = "grpc", None, AnonymousCredentials()  # type: ignore[no-untyped-call]
         cls = _client_class(name)
         return cls(credentials=credentials, transport=transport, client_options=options)
@@ -113,6 +116,10 @@ def _client_class(name: str) -> Any:
         from google import pubsub_v1
 
         return pubsub_v1.PublisherClient
+    if name == "subscriber":
+        from google import pubsub_v1
+
+        return pubsub_v1.SubscriberClient
     if name == "scheduler":
         from google.cloud import scheduler_v1
 

@@ -10,8 +10,10 @@ One function brings its Cloud Function (runtime, entry point = the function's na
     schedule  the function's own topic, a trigger on it, and a Cloud Scheduler job publishing to it
 
 Event triggers retry (RETRY_POLICY_RETRY) when the function allows more than one attempt. An event
-function that may dead-letter gets a dead-letter topic; its path reaches the shim in the environment
-variable `PORTABLE_FN_DEAD_LETTER_TOPIC`; the timeout in `PORTABLE_FN_TIMEOUT_S`.
+function that may dead-letter gets a dead-letter topic and a `DeadLetterRoute` (the publisher grant the
+shim needs, and for a retrying Pub/Sub trigger the subscription's dead-letter policy); the topic's path
+reaches the shim in the environment variable `PORTABLE_FN_DEAD_LETTER_TOPIC`; the timeout in
+`PORTABLE_FN_TIMEOUT_S`.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from portable_fn.runtime.triggers import Http, Queue, Schedule, Storage
 from portable_fn.runtime.triggers import Topic as TopicTrigger
 
 from .naming import Names, source_label
-from .resources import Function, PublicInvoker, SchedulerJob, Topic, in_order
+from .resources import DeadLetterRoute, Function, PublicInvoker, SchedulerJob, Topic, in_order
 from .schedules import TIME_ZONE, cloud_scheduler_cron
 
 MESSAGE_PUBLISHED = "google.cloud.pubsub.topic.v1.messagePublished"
@@ -38,6 +40,7 @@ DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_S = 256, 60
 MAX_EVENT_TIMEOUT_S = 540  # event-driven 2nd gen functions stop after 9 minutes; HTTP ones after 60
 DEAD_LETTER_ENV = "PORTABLE_FN_DEAD_LETTER_TOPIC"
 TIMEOUT_ENV = "PORTABLE_FN_TIMEOUT_S"  # the shim's Context deadline (Google does not tell it)
+MIN_DELIVERY_ATTEMPTS, MAX_DELIVERY_ATTEMPTS = 5, 100  # what a Pub/Sub dead-letter policy accepts
 
 
 @dataclass(frozen=True)
@@ -48,11 +51,13 @@ class Settings:
     ingress: str = "ALLOW_ALL"
     min_instances: int = 0
     max_instances: int = 100
+    project_number: str = ""  # for the Pub/Sub service agent; found from the default account when ""
 
     @classmethod
     def of(cls, settings: dict[str, Any]) -> Settings:
         return cls(str(settings.get("service_account", "")), str(settings.get("ingress", "ALLOW_ALL")).upper(),
-                   int(settings.get("min_instances", 0)), int(settings.get("max_instances", 100)))
+                   int(settings.get("min_instances", 0)), int(settings.get("max_instances", 100)),
+                   str(settings.get("project_number", "")))
 
 
 @dataclass(frozen=True)
@@ -87,6 +92,8 @@ class FunctionResources:
         trigger, names = self.spec.trigger, self.t.names
         own: list[Resource] = [Topic(t) for t in (self.trigger_topic(), self.dead_letter_topic()) if t]
         own.append(self.function())
+        if dead_letter := self.dead_letter_topic():
+            own.append(self.dead_letter_route(dead_letter))
         if isinstance(trigger, Http) and trigger.public:
             own.append(PublicInvoker(self.id))
         if isinstance(trigger, Schedule):
@@ -116,6 +123,17 @@ class FunctionResources:
             source_sha=source_label(self.t.artifact.sha256),
             zip_path=str(self.t.artifact.path),
         )
+
+    def dead_letter_route(self, dead_letter: str) -> DeadLetterRoute:
+        """The publisher grant, and the subscription policy for Pub/Sub triggers that retry (Pub/Sub
+        allows 5 to 100 delivery attempts: `max_attempts` is clamped into that range)."""
+        names, retries = self.t.names, self.options.max_attempts > 1
+        trigger_topic = self.trigger_topic() if retries else ""
+        attempts = min(max(self.options.max_attempts, MIN_DELIVERY_ATTEMPTS), MAX_DELIVERY_ATTEMPTS)
+        return DeadLetterRoute(
+            self.id, dead_letter_topic=names.topic_path(dead_letter), publisher=self.t.settings.service_account,
+            trigger_topic=names.topic_path(trigger_topic) if trigger_topic else "",
+            max_delivery_attempts=attempts if trigger_topic else 0)
 
     def timeout_s(self) -> int:
         return math.ceil(self.options.timeout_s or DEFAULT_TIMEOUT_S)

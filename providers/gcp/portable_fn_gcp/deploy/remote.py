@@ -3,7 +3,9 @@
 Functions are listed with a label filter (and their labels checked again here), topics are listed
 and their labels checked, Cloud Scheduler jobs (which have no labels) are matched by the marker in their
 description, and each HTTP function's Cloud Run service is asked for its IAM policy to see whether the
-public invoker binding is there. Only get_*/list_* calls are made here.
+public invoker binding is there. A function deployed with a dead-letter topic has its route read from
+the topic's IAM policy and its trigger subscription's dead-letter policy (`routes`). Only get_*/list_*
+calls are made here.
 """
 
 from __future__ import annotations
@@ -14,9 +16,10 @@ from typing import Any
 from portable_fn.deploy import RemoteState, Resource
 
 from .client import GcpClient, NotFound
-from .desired import Settings
+from .desired import DEAD_LETTER_ENV, Settings
 from .naming import LABEL_SOURCE, Names, has_labels, labels
-from .resources import Function, PublicInvoker, SchedulerJob, Topic, in_order
+from .resources import DeadLetterRoute, Function, PublicInvoker, SchedulerJob, Topic, in_order
+from .routes import PUBLISHER, has_member, short, trigger_subscription
 
 INVOKER_ROLE, ALL_USERS = "roles/run.invoker", "allUsers"
 _MEMORY = re.compile(r"(\d+)\s*(Ki|Mi|Gi|k|M|G)?\Z")
@@ -30,10 +33,6 @@ def memory_mb(text: str) -> int:
     return round(int(found.group(1)) * _MB[found.group(2)]) if found else 0
 
 
-def short(path: str) -> str:
-    return path.rsplit("/", 1)[-1]
-
-
 class RemoteReader:
     """Reads one app and stage's resources into a `RemoteState`, in dependency order."""
 
@@ -43,18 +42,49 @@ class RemoteReader:
         self.settings = settings
 
     def read(self) -> RemoteState:
-        functions = self.functions()
+        found = self.found_functions()
+        functions = [self.function(f) for f in found]
         resources: list[Resource] = [*self.topics(), *functions]
         resources += self.invokers([f for f in functions if not f.event_type and f.service])
+        resources += [route for f in found if (route := self.dead_letter_route(f)) is not None]
         resources += self.jobs()
         return RemoteState(in_order(resources))
 
     def functions(self) -> list[Function]:
+        return [self.function(f) for f in self.found_functions()]
+
+    def found_functions(self) -> list[Any]:
+        """The app and stage's functions as Google describes them."""
         wanted = labels(self.names.app, self.names.stage)
         query = " AND ".join(f'labels.{key}="{value}"' for key, value in wanted.items())
         found = self.gcp.pages("functions", "list_functions", request={"parent": self.names.location,
                                                                       "filter": query})
-        return [self.function(f) for f in found if has_labels(dict(f.labels), self.names.app, self.names.stage)]
+        return [f for f in found if has_labels(dict(f.labels), self.names.app, self.names.stage)]
+
+    def dead_letter_route(self, found: Any) -> DeadLetterRoute | None:
+        """The route of a function deployed with a dead-letter topic (None without one)."""
+        service = found.service_config
+        topic = service.environment_variables.get(DEAD_LETTER_ENV, "")
+        if not topic:
+            return None
+        account = service.service_account_email
+        try:
+            policy = self.gcp.call("pubsub", "get_iam_policy", request={"resource": topic})
+            granted = has_member(policy, PUBLISHER, f"serviceAccount:{account}")
+        except NotFound:  # the topic is gone
+            granted = False
+        subscription = trigger_subscription(self.gcp, found)
+        dead_letter = None
+        if subscription:
+            dead_letter = self.gcp.call("subscriber", "get_subscription",
+                                        request={"subscription": subscription}).dead_letter_policy
+        routed = dead_letter is not None and dead_letter.dead_letter_topic == topic
+        return DeadLetterRoute(
+            short(found.name), dead_letter_topic=topic,
+            publisher=account if self.settings.service_account else "",
+            trigger_topic=found.event_trigger.pubsub_topic if routed else "",
+            max_delivery_attempts=dead_letter.max_delivery_attempts if routed and dead_letter else 0,
+            granted=granted)
 
     def function(self, found: Any) -> Function:
         build, service, trigger = found.build_config, found.service_config, found.event_trigger

@@ -75,9 +75,28 @@ class SchedulerJob(Resource):
     description: str = ""
 
 
+@dataclass(frozen=True)
+class DeadLetterRoute(Resource):
+    """How a function's events reach its dead-letter topic; named after the function's id.
+
+    `publisher` (the function's runtime service account, "" for Google's default one, found when
+    applied) holds `roles/pubsub.publisher` on `dead_letter_topic`, so the shim can publish what the
+    handler gave up on. For a Pub/Sub-triggered function that retries (`trigger_topic` set,
+    `max_delivery_attempts` > 0) the subscription Eventarc made for its trigger also gets a dead-letter
+    policy, so a message that keeps failing moves there after that many attempts, and the Pub/Sub
+    service agent gets the publisher and subscriber roles that policy needs."""
+
+    kind = "dead-letter route"
+    dead_letter_topic: str = ""  # full path, projects/P/topics/T
+    publisher: str = ""
+    trigger_topic: str = ""
+    max_delivery_attempts: int = 0
+    granted: bool = True  # False when read back without the publisher binding
+
+
 # Dependencies first: the order `desired` lists resources in and `remote` reads them in (the planner
 # deletes in reverse order of what was read, so dependents go before what they depend on).
-ORDER: tuple[type[Resource], ...] = (Topic, Function, PublicInvoker, SchedulerJob)
+ORDER: tuple[type[Resource], ...] = (Topic, Function, DeadLetterRoute, PublicInvoker, SchedulerJob)
 
 
 def in_order(resources: list[Resource]) -> list[Resource]:

@@ -63,6 +63,14 @@ TOPIC = {"name": STR, "labels": MAP, "messageRetentionDuration": STR, "kmsKeyNam
 JOB = {"name": STR, "description": STR, "schedule": STR, "timeZone": STR,
        "pubsubTarget": {"topicName": STR, "data": BYTES, "attributes": MAP},
        "retryConfig": {"retryCount": INT}, "attemptDeadline": STR}
+SUBSCRIPTION = {
+    "name": STR, "topic": STR, "labels": MAP, "ackDeadlineSeconds": INT, "retainAckedMessages": BOOL,
+    "messageRetentionDuration": STR, "enableMessageOrdering": BOOL, "filter": STR, "detached": BOOL,
+    "pushConfig": {"pushEndpoint": STR, "attributes": MAP, "oidcToken": {"serviceAccountEmail": STR, "audience": STR}},
+    "deadLetterPolicy": {"deadLetterTopic": STR, "maxDeliveryAttempts": INT},
+    "retryPolicy": {"minimumBackoff": STR, "maximumBackoff": STR}, "enableExactlyOnceDelivery": BOOL,
+    "state": STR,
+}
 POLICY = {"version": INT, "etag": BYTES, "bindings": [{"role": STR, "members": [STR]}]}
 EVENT_TYPES = {"google.cloud.pubsub.topic.v1.messagePublished", "google.cloud.storage.object.v1.finalized",
                "google.cloud.storage.object.v1.deleted"}
@@ -72,6 +80,8 @@ FUNCTION_PATH = rf"{LOCATION}/functions/[a-z](?:[-a-z0-9]{{0,61}}[a-z0-9])?"
 TOPIC_PATH = r"projects/[^/]+/topics/[A-Za-z][-A-Za-z0-9._~%+]{2,254}"
 JOB_PATH = rf"{LOCATION}/jobs/[-A-Za-z0-9_]{{1,500}}"
 SERVICE_PATH = rf"{LOCATION}/services/[^/:]+"
+SUBSCRIPTION_PATH = r"projects/[^/]+/subscriptions/[A-Za-z][-A-Za-z0-9._~%+]{2,254}"
+MEMBER = re.compile(r"(user|serviceAccount|group|domain):[^\s]+|allUsers|allAuthenticatedUsers")
 
 
 class ApiError(Exception):
@@ -182,6 +192,7 @@ class GoogleApi:
         self.topics: dict[str, dict[str, Any]] = {}
         self.jobs: dict[str, dict[str, Any]] = {}
         self.policies: dict[str, dict[str, Any]] = {}
+        self.subscriptions: dict[str, dict[str, Any]] = {}
         self.upload_urls: set[str] = set()
         self.failures: dict[str, str] = {}
         self._ids = itertools.count(1)
@@ -221,6 +232,11 @@ class GoogleApi:
             ("GET", rf"/v2/({LOCATION}/operations/[^/]+)", self.get_operation),
             ("GET", rf"/v2/({SERVICE_PATH}):getIamPolicy", self.get_iam_policy),
             ("POST", rf"/v2/({SERVICE_PATH}):setIamPolicy", self.set_iam_policy),
+            ("GET", rf"/v1/({TOPIC_PATH}|{SUBSCRIPTION_PATH}):getIamPolicy", self.get_iam_policy),
+            ("POST", rf"/v1/({TOPIC_PATH}|{SUBSCRIPTION_PATH}):setIamPolicy", self.set_iam_policy),
+            ("GET", rf"/v1/({TOPIC_PATH})/subscriptions", self.list_topic_subscriptions),
+            ("GET", rf"/v1/({SUBSCRIPTION_PATH})", self.get_subscription),
+            ("PATCH", rf"/v1/({SUBSCRIPTION_PATH})", self.update_subscription),
             ("PUT", rf"/v1/({TOPIC_PATH})", self.create_topic),
             ("PATCH", rf"/v1/({TOPIC_PATH})", self.update_topic),
             ("GET", rf"/v1/({TOPIC_PATH})", self.get_topic),
@@ -311,7 +327,9 @@ class GoogleApi:
         if trigger is not None:
             trigger.setdefault("retryPolicy", "RETRY_POLICY_DO_NOT_RETRY")
             trigger.setdefault("serviceAccountEmail", service["serviceAccountEmail"])
-            trigger["trigger"] = path.replace("/functions/", "/triggers/")
+            trigger.setdefault("trigger", path.replace("/functions/", "/triggers/") + f"-{next(self._ids):06d}")
+            if trigger.get("pubsubTopic"):
+                self.eventarc_subscription(path, trigger)
         self.policies.setdefault(service["service"], {"version": 1, "bindings": [], "etag": self.etag()})
         function.update(state="ACTIVE", environment="GEN_2", url=service["uri"], updateTime="2024-01-01T00:00:00Z")
         return {"@type": "type.googleapis.com/google.cloud.functions.v2.Function", **function}
@@ -334,6 +352,9 @@ class GoogleApi:
 
         def finish() -> dict[str, Any]:
             function = self.functions.pop(path)
+            for name in [n for n, sub in self.subscriptions.items() if sub.get("function") == path]:
+                del self.subscriptions[name]
+                self.policies.pop(name, None)
             self.policies.pop(function.get("serviceConfig", {}).get("service", ""), None)
             return {"@type": "type.googleapis.com/google.protobuf.Empty"}
 
@@ -361,7 +382,51 @@ class GoogleApi:
             operation["done"] = True
         return self.operations[name]
 
-    # -- Cloud Run IAM -----------------------------------------------------------------------------
+    def eventarc_subscription(self, path: str, trigger: dict[str, Any]) -> None:
+        """The push subscription Eventarc makes on the trigger's topic (one per trigger; a new topic
+        gets a new one)."""
+        project, region = path.split("/")[1], path.split("/")[3]
+        trigger_id = trigger["trigger"].rsplit("/", 1)[-1]
+        name = f"projects/{project}/subscriptions/eventarc-{region}-{trigger_id}-sub-{next(self._ids):03d}"
+        for old in [n for n, sub in self.subscriptions.items() if sub.get("function") == path]:
+            if self.subscriptions[old]["topic"] == trigger["pubsubTopic"]:
+                return
+            del self.subscriptions[old]
+        self.subscriptions[name] = {"name": name, "topic": trigger["pubsubTopic"], "function": path,
+                                    "ackDeadlineSeconds": 600,
+                                    "pushConfig": {"pushEndpoint": f"https://{region}-eventarc.example/push"}}
+        self.policies[name] = {"version": 1, "bindings": [], "etag": self.etag()}
+
+    def list_topic_subscriptions(self, topic: str, query: dict[str, str], body: Any) -> dict[str, Any]:
+        if topic not in self.topics:
+            raise ApiError(404, f"Resource not found (resource={topic.rsplit('/', 1)[-1]}).")
+        return page([n for n, sub in sorted(self.subscriptions.items()) if sub["topic"] == topic],
+                    "subscriptions", query)
+
+    def get_subscription(self, name: str, query: dict[str, str], body: Any) -> dict[str, Any]:
+        if name not in self.subscriptions:
+            raise ApiError(404, f"Resource not found (resource={name.rsplit('/', 1)[-1]}).")
+        return {k: v for k, v in self.subscriptions[name].items() if k != "function"}
+
+    def update_subscription(self, name: str, query: dict[str, str], body: Any) -> dict[str, Any]:
+        body = check(body, {"subscription": SUBSCRIPTION, "updateMask": STR}, "update_subscription_request")
+        paths = mask_paths(query, SUBSCRIPTION, "body", body)
+        if body["subscription"].get("name", name) != name:  # the path carries it (the transcoder moves it)
+            raise ApiError(400, f"subscription.name must be {name!r}")
+        if name not in self.subscriptions:
+            raise ApiError(404, f"Resource not found (resource={name.rsplit('/', 1)[-1]}).")
+        policy = body["subscription"].get("deadLetterPolicy") or {}
+        if "deadLetterPolicy" in paths and policy:
+            if policy.get("deadLetterTopic") not in self.topics:
+                raise ApiError(404, f"Dead letter topic {policy.get('deadLetterTopic')!r} does not exist")
+            if not 5 <= int(policy.get("maxDeliveryAttempts") or 5) <= 100:
+                raise ApiError(400, "deadLetterPolicy.maxDeliveryAttempts must be between 5 and 100")
+        apply_mask(self.subscriptions[name], body["subscription"], paths)
+        if not self.subscriptions[name].get("deadLetterPolicy"):
+            self.subscriptions[name].pop("deadLetterPolicy", None)
+        return self.get_subscription(name, query, None)
+
+    # -- IAM (Cloud Run services, Pub/Sub topics and subscriptions) --------------------------------
     def get_iam_policy(self, service: str, query: dict[str, str], body: Any) -> dict[str, Any]:
         if service not in self.policies:
             raise ApiError(404, f"Service {service} does not exist")
@@ -375,7 +440,8 @@ class GoogleApi:
         if policy.get("etag") != self.policies[service]["etag"]:
             raise ApiError(409, "The policy's etag does not match: read it again and retry")
         for binding in policy.get("bindings", []):
-            if not binding["role"].startswith("roles/") or not binding.get("members"):
+            if not binding["role"].startswith("roles/") or not binding.get("members") or not all(
+                    MEMBER.fullmatch(m) for m in binding["members"]):
                 raise ApiError(400, f"Invalid binding {binding}")
         self.policies[service] = {"version": 1, "bindings": policy.get("bindings", []), "etag": self.etag()}
         return self.policies[service]
@@ -389,6 +455,7 @@ class GoogleApi:
         if path in self.topics:
             raise ApiError(409, "Resource already exists in the project (resource=" + path.rsplit("/", 1)[-1] + ").")
         self.topics[path] = {**(body or {}), "name": path}
+        self.policies[path] = {"version": 1, "bindings": [], "etag": self.etag()}
         return self.topics[path]
 
     def update_topic(self, path: str, query: dict[str, str], body: Any) -> dict[str, Any]:
@@ -405,6 +472,7 @@ class GoogleApi:
         return self.topics[path]
 
     def delete_topic(self, path: str, query: dict[str, str], body: Any) -> dict[str, Any]:
+        self.policies.pop(path, None)
         if self.topics.pop(path, None) is None:
             raise ApiError(404, f"Resource not found (resource={path.rsplit('/', 1)[-1]}).")
         return {}

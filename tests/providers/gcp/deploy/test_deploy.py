@@ -81,6 +81,41 @@ def test_event_functions_get_triggers_topics_and_dead_letter_topics(deployed: An
     assert all(t["labels"] == LABELS for t in google.topics.values())
 
 
+def subscription_of(google: Any, fn: str) -> dict[str, Any]:
+    [found] = [s for s in google.subscriptions.values() if s["function"].endswith(f"/shop-dev-{SHOP_FUNCTIONS[fn]}")]
+    return found
+
+
+def test_dead_letter_routes_grant_publishing_and_set_the_trigger_subscriptions_policy(
+        deployed: Any, google: Any) -> None:
+    runtime = "serviceAccount:123456789-compute@developer.gserviceaccount.com"
+    agent = "serviceAccount:service-123456789@gcp-sa-pubsub.iam.gserviceaccount.com"
+    # fulfil: retries=2 -> 3 attempts, raised to Pub/Sub's minimum of 5 on its subscription
+    fulfil = subscription_of(google, "fulfil")
+    assert fulfil["topic"] == topic("orders")
+    assert fulfil["deadLetterPolicy"] == {"deadLetterTopic": topic("orders-dlq"), "maxDeliveryAttempts": 5}
+    assert google.policies[topic("orders-dlq")]["bindings"] == [
+        {"role": "roles/pubsub.publisher", "members": [runtime, agent]}]
+    assert google.policies[fulfil["name"]]["bindings"] == [{"role": "roles/pubsub.subscriber", "members": [agent]}]
+    # notify and the schedules retry by default too; on_upload (storage) only gets the publisher grant
+    for fn, dlq in [("notify", "notify-dlq"), ("sweep", "sweep-dlq"), ("nightly_report", "nightly_report-dlq")]:
+        assert subscription_of(google, fn)["deadLetterPolicy"]["deadLetterTopic"] == topic(dlq)
+    assert google.policies[topic("on_upload-dlq")]["bindings"] == [
+        {"role": "roles/pubsub.publisher", "members": [runtime]}]
+    assert google.policies[topic("orders")]["bindings"] == []  # nothing granted on the trigger topics
+
+
+def test_a_lost_dead_letter_policy_is_put_back_and_nothing_else_changes(
+        deployed: Any, shop: Any, google: Any) -> None:
+    fulfil = subscription_of(google, "fulfil")
+    del fulfil["deadLetterPolicy"]
+    outcome = pipeline.deploy(deployed, shop, "dev")
+    assert [s.describe() for s in outcome.plan.steps] == [
+        "~ update dead-letter route shop-dev-fulfil (trigger_topic, max_delivery_attempts)"]
+    assert fulfil["deadLetterPolicy"]["deadLetterTopic"] == topic("orders-dlq")
+    assert [(r.method, r.path) for r in google.mutating()] == [("PATCH", "/v1/" + fulfil["name"])]
+
+
 def test_schedules_become_cloud_scheduler_jobs_publishing_to_the_functions_topic(deployed: Any, google: Any) -> None:
     jobs = {name.rsplit("/", 1)[-1]: job for name, job in google.jobs.items()}
     assert sorted(jobs) == ["shop-dev-nightly_report", "shop-dev-sweep"]
@@ -115,7 +150,7 @@ def test_outputs_name_urls_topics_and_jobs(deployed: Any, shop: Any) -> None:
 # -- plan, redeploy, change ------------------------------------------------------------------------
 def test_plan_changes_nothing(provider: Any, shop: Any, google: Any) -> None:
     outcome = pipeline.plan(provider, shop, "dev")
-    assert outcome.plan.summary() == "20 to create, 0 to update, 0 to delete, 0 unchanged"
+    assert outcome.plan.summary() == "25 to create, 0 to update, 0 to delete, 0 unchanged"
     assert google.mutating() == [] and provider.deployer.client.mutating_calls() == []
     assert google.functions == {} and google.topics == {} and google.jobs == {}
 
@@ -198,7 +233,7 @@ def test_remove_deletes_exactly_what_the_app_and_stage_made(
     google.topics[f"projects/{PROJECT}/topics/shop-dev-by-hand"] = {"name": "by-hand"}  # no labels: not ours
 
     outcome = pipeline.remove(provider, shop, "dev")
-    assert outcome.plan.summary() == "0 to create, 0 to update, 20 to delete, 0 unchanged"
+    assert outcome.plan.summary() == "0 to create, 0 to update, 25 to delete, 0 unchanged"
     assert not any("shop-dev-" in name for name in [*google.functions, *google.jobs])
     assert [t for t in google.topics if "shop-dev-" in t] == [f"projects/{PROJECT}/topics/shop-dev-by-hand"]
     assert prod_state == (set(google.functions), set(google.jobs), set(google.topics) - {

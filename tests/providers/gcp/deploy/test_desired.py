@@ -73,8 +73,9 @@ def test_a_project_is_required_and_found_in_the_environment(monkeypatch: pytest.
 
 def test_endpoints_can_be_set_per_service_and_the_pubsub_emulator_is_honoured(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    client = GcpClient("http://127.0.0.1:1", {"scheduler": "http://127.0.0.1:2"})
-    assert client.endpoints == {"functions": "http://127.0.0.1:1", "pubsub": "http://127.0.0.1:1",
+    client = GcpClient("http://127.0.0.1:1", {"scheduler": "http://127.0.0.1:2", "pubsub": "http://127.0.0.1:3"})
+    assert client.endpoints == {"functions": "http://127.0.0.1:1", "pubsub": "http://127.0.0.1:3",
+                                "subscriber": "http://127.0.0.1:3",  # the same API as pubsub
                                 "scheduler": "http://127.0.0.1:2", "run": "http://127.0.0.1:1"}
     assert type(client.service("scheduler").transport).__name__ == "CloudSchedulerRestTransport"
     monkeypatch.setenv("PUBSUB_EMULATOR_HOST", "127.0.0.1:8085")

@@ -1,0 +1,67 @@
+"""Dead-letter routes on Google Cloud: the subscription Eventarc made for a function's Pub/Sub trigger and
+the IAM bindings a route needs. Shared by `remote` (reads only) and `appliers` (writes).
+
+Cloud Functions does not expose the subscription behind a trigger: Eventarc names it
+`eventarc-<region>-<trigger id>-sub-<n>`, the trigger id being the last part of the function's
+`eventTrigger.trigger`, so it is found among the trigger topic's subscriptions by that prefix.
+
+A subscription's dead-letter policy only works when the Pub/Sub service agent
+(`service-<project number>@gcp-sa-pubsub.iam.gserviceaccount.com`) may publish to the dead-letter topic
+and subscribe to the subscription. The project number comes from `project_number` in
+`[tool.portable-fn.gcp]`, else from the function's default runtime account
+(`<number>-compute@developer.gserviceaccount.com`).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from .client import GcpClient
+
+PUBLISHER, SUBSCRIBER = "roles/pubsub.publisher", "roles/pubsub.subscriber"
+_DEFAULT_ACCOUNT = re.compile(r"(\d+)-compute@developer\.gserviceaccount\.com\Z")
+
+
+def short(path: str) -> str:
+    return path.rsplit("/", 1)[-1]
+
+
+def trigger_subscription(gcp: GcpClient, found: Any) -> str:
+    """The path of the subscription behind a Pub/Sub-triggered function ('' when there is none)."""
+    trigger = found.event_trigger if "event_trigger" in found else None
+    if trigger is None or not trigger.pubsub_topic:
+        return ""
+    region = found.name.split("/locations/", 1)[-1].split("/", 1)[0]
+    prefix = f"eventarc-{region}-{short(trigger.trigger)}-sub-" if trigger.trigger else "eventarc-"
+    function_id = short(found.name)
+    for name in gcp.pages("pubsub", "list_topic_subscriptions", request={"topic": trigger.pubsub_topic}):
+        if short(name).startswith(prefix) and (trigger.trigger or f"-{function_id}-" in name):
+            return str(name)
+    return ""
+
+
+def pubsub_agent(project_number: str) -> str:
+    return f"serviceAccount:service-{project_number}@gcp-sa-pubsub.iam.gserviceaccount.com"
+
+
+def project_number(configured: str, runtime_account: str) -> str:
+    """The project number for the Pub/Sub service agent ('' when it cannot be known)."""
+    if configured:
+        return configured
+    found = _DEFAULT_ACCOUNT.match(runtime_account)
+    return found.group(1) if found else ""
+
+
+def has_member(policy: Any, role: str, member: str) -> bool:
+    return any(b.role == role and member in b.members for b in policy.bindings)
+
+
+def grant(gcp: GcpClient, service: str, resource: str, role: str, member: str) -> None:
+    """Add `member` to `role` on a topic or subscription (read-modify-write; the etag guards it)."""
+    policy = gcp.call(service, "get_iam_policy", request={"resource": resource})
+    if has_member(policy, role, member):
+        return
+    binding = next((b for b in policy.bindings if b.role == role), None) or policy.bindings.add(role=role)
+    binding.members.append(member)
+    gcp.call(service, "set_iam_policy", request={"resource": resource, "policy": policy})

@@ -10,7 +10,9 @@ The parts follow the shared pipeline (see `portable_fn.deploy`):
     outputs     URLs and ARNs after a deploy         expressions 5-field cron -> AWS cron
 
 Settings (`[tool.portable-fn.aws]`, stage overrides applied): `region` (else AWS_REGION or
-AWS_DEFAULT_REGION), `profile`, `log_retention_days` (14), `buckets` (logical bucket name -> an existing
+AWS_DEFAULT_REGION), `profile`, `http` ("function-url", the default: one Function URL per HTTP function;
+or "http-api": one API Gateway HTTP API for the app and stage, a route per HTTP function),
+`log_retention_days` (14), `buckets` (logical bucket name -> an existing
 bucket to use instead of creating `<app>-<stage>-<name>`), `wait_delay_s` (2) and `wait_max_attempts`
 (150) for the Lambda state waiters, `iam_propagation_attempts` (10), `max_attempts` (8, botocore's
 "standard" retry mode for throttling and transient errors).
@@ -27,7 +29,15 @@ from portable_fn.runtime.triggers import Schedule
 
 from .appliers import Context
 from .client import AwsClient
-from .desired import DEFAULT_LOG_RETENTION_DAYS, HANDLER_MODULE, Target, code_sha256, desired
+from .desired import (
+    DEFAULT_LOG_RETENTION_DAYS,
+    FUNCTION_URL,
+    HANDLER_MODULE,
+    HTTP_FRONTS,
+    Target,
+    code_sha256,
+    desired,
+)
 from .executor import AwsExecutor
 from .expressions import schedule_expression
 from .naming import TAG_APP, TAG_STAGE, Arns, Names
@@ -63,8 +73,21 @@ class AwsDeployer:
             )
         return str(region)
 
+    def http(self) -> str:
+        """What fronts HTTP functions: the setting `http`, one of HTTP_FRONTS."""
+        chosen = str(self.settings.get("http", FUNCTION_URL))
+        if chosen not in HTTP_FRONTS:
+            raise ConfigError(
+                f"Deploying to aws: http = {chosen!r} under [tool.portable-fn.aws] is not one of "
+                f"{', '.join(repr(f) for f in HTTP_FRONTS)}. Use \"function-url\" (a Function URL per HTTP "
+                "function, the default) or \"http-api\" (one API Gateway HTTP API with a route per function)."
+            )
+        return chosen
+
     def check(self, app: Any) -> None:
-        """Raise UnsupportedTriggerError for a schedule EventBridge Scheduler cannot express."""
+        """Raise ConfigError for an unknown `http` setting, UnsupportedTriggerError for a schedule
+        EventBridge Scheduler cannot express."""
+        self.http()
         for spec in app.functions:
             if isinstance(spec.trigger, Schedule):
                 schedule_expression(spec.name, spec.trigger)
@@ -79,7 +102,7 @@ class AwsDeployer:
     def desired(self, app: Any, stage: str, artifact: Artifact) -> list[Resource]:
         self.check(app)
         retention = int(self.settings.get("log_retention_days", DEFAULT_LOG_RETENTION_DAYS))
-        return desired(Target(app, stage, self.names(app, stage), self.arns(), artifact, retention))
+        return desired(Target(app, stage, self.names(app, stage), self.arns(), artifact, retention, self.http()))
 
     def read_remote(self, app: Any, stage: str) -> RemoteState:
         return RemoteReader(self.client, self.names(app, stage), self.arns()).read()

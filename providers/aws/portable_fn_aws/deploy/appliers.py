@@ -22,11 +22,15 @@ from .naming import Arns, tag_list, tags
 from .policies import POLICY_NAME
 from .resources import (
     CODE_FIELDS,
+    ApiIntegration,
+    ApiPermission,
+    ApiRoute,
     Bucket,
     BucketNotification,
     EventSourceMapping,
     Function,
     FunctionUrl,
+    HttpApi,
     InvokeConfig,
     LogGroup,
     Permission,
@@ -43,6 +47,7 @@ T = TypeVar("T")
 # IAM is eventually consistent: a role or policy made a moment ago may not be usable yet by Lambda or
 # Scheduler, which then answer with one of these codes and a message about the role.
 PROPAGATION_CODES = frozenset({"InvalidParameterValueException", "ValidationException"})
+DEFAULT_STAGE = "$default"
 
 
 class Context:
@@ -56,6 +61,24 @@ class Context:
         self.wait_delay_s = float(settings.get("wait_delay_s", 2))
         self.wait_attempts = int(settings.get("wait_max_attempts", 150))
         self.propagation_attempts = int(settings.get("iam_propagation_attempts", 10))
+        self.api_ids: dict[str, str] = {}  # name -> id of the app's HTTP API, once made or found
+
+    def api_id(self, name: str) -> str:
+        """The id of the app's HTTP API `name`: made earlier in this run, or found by its name and tags."""
+        if name not in self.api_ids:
+            for api in self.aws.pages(self.aws.apigatewayv2, "get_apis", "Items"):
+                if api["Name"] == name and (api.get("Tags") or {}).items() >= self.tags.items():
+                    self.api_ids[name] = api["ApiId"]
+        if name not in self.api_ids:
+            raise RuntimeError(f"the HTTP API {name!r} tagged with this app and stage was not found")
+        return self.api_ids[name]
+
+    def integration_id(self, api: str, function_arn: str) -> str:
+        """The id of the integration of the HTTP API `api` proxying to `function_arn`."""
+        for item in self.aws.pages(self.aws.apigatewayv2, "get_integrations", "Items", ApiId=self.api_id(api)):
+            if item.get("IntegrationUri") == function_arn:
+                return str(item["IntegrationId"])
+        raise RuntimeError(f"the HTTP API {api!r} has no integration with {function_arn}")
 
     def after_iam(self, call: Callable[[], T]) -> T:
         """`call()`, retried while AWS says a freshly made role cannot be used yet."""
@@ -228,6 +251,86 @@ class Permissions(Applier[Permission]):
             FunctionName=resource.function, StatementId=resource.statement_id))
 
 
+class HttpApis(Applier[HttpApi]):
+    def create(self, resource: HttpApi) -> None:
+        made = self.aws.apigatewayv2.create_api(Name=resource.name, ProtocolType="HTTP", Tags=self.ctx.tags,
+                                                Description="Created by portable-fn deploy")
+        self.ctx.api_ids[resource.name] = made["ApiId"]
+        self.create_stage(made["ApiId"])
+
+    def update(self, resource: HttpApi, previous: HttpApi, changes: tuple[str, ...]) -> None:
+        """Only `auto_deploy` is compared: make the `$default` stage exist and deploy automatically."""
+        try:
+            self.aws.apigatewayv2.get_stage(ApiId=previous.api_id, StageName=DEFAULT_STAGE)
+        except ClientError as exc:
+            if not missing(exc):
+                raise
+            self.create_stage(previous.api_id)
+            return
+        self.aws.apigatewayv2.update_stage(ApiId=previous.api_id, StageName=DEFAULT_STAGE, AutoDeploy=True)
+
+    def create_stage(self, api_id: str) -> None:
+        self.aws.apigatewayv2.create_stage(ApiId=api_id, StageName=DEFAULT_STAGE, AutoDeploy=True,
+                                           Tags=self.ctx.tags)
+
+    def delete(self, resource: HttpApi) -> None:
+        tolerate_missing(lambda: self.aws.apigatewayv2.delete_api(ApiId=resource.api_id))
+        self.ctx.api_ids.pop(resource.name, None)
+
+
+class ApiIntegrations(Applier[ApiIntegration]):
+    def create(self, resource: ApiIntegration) -> None:
+        self.aws.apigatewayv2.create_integration(ApiId=self.ctx.api_id(resource.api), **self.settings(resource))
+
+    def update(self, resource: ApiIntegration, previous: ApiIntegration, changes: tuple[str, ...]) -> None:
+        self.aws.apigatewayv2.update_integration(ApiId=self.ctx.api_id(resource.api),
+                                                 IntegrationId=previous.integration_id, **self.settings(resource))
+
+    def delete(self, resource: ApiIntegration) -> None:
+        tolerate_missing(lambda: self.aws.apigatewayv2.delete_integration(
+            ApiId=self.ctx.api_id(resource.api), IntegrationId=resource.integration_id))
+
+    @staticmethod
+    def settings(resource: ApiIntegration) -> dict[str, Any]:
+        return {"IntegrationType": "AWS_PROXY", "IntegrationUri": resource.function_arn,
+                "PayloadFormatVersion": resource.payload_format}
+
+
+class ApiRoutes(Applier[ApiRoute]):
+    def create(self, resource: ApiRoute) -> None:
+        self.aws.apigatewayv2.create_route(ApiId=self.ctx.api_id(resource.api), **self.settings(resource))
+
+    def update(self, resource: ApiRoute, previous: ApiRoute, changes: tuple[str, ...]) -> None:
+        self.aws.apigatewayv2.update_route(ApiId=self.ctx.api_id(resource.api), RouteId=previous.route_id,
+                                           **self.settings(resource))
+
+    def delete(self, resource: ApiRoute) -> None:
+        tolerate_missing(lambda: self.aws.apigatewayv2.delete_route(ApiId=self.ctx.api_id(resource.api),
+                                                                     RouteId=resource.route_id))
+
+    def settings(self, resource: ApiRoute) -> dict[str, Any]:
+        target = self.ctx.integration_id(resource.api, resource.function_arn)
+        return {"RouteKey": resource.route_key, "AuthorizationType": resource.authorization_type,
+                "Target": f"integrations/{target}"}
+
+
+class ApiPermissions(Applier[ApiPermission]):
+    """The statement letting the HTTP API invoke a function; its source ARN is made with the API's id."""
+
+    def create(self, resource: ApiPermission) -> None:
+        source_arn = self.ctx.arns.execute_api(self.ctx.api_id(resource.api), resource.source_route)
+        Permissions(self.ctx).create(Permission(
+            resource.name, function=resource.function, statement_id=resource.statement_id,
+            principal="apigateway.amazonaws.com", source_arn=source_arn))
+
+    def update(self, resource: ApiPermission, previous: ApiPermission, changes: tuple[str, ...]) -> None:
+        self.replace(resource, previous)
+
+    def delete(self, resource: ApiPermission) -> None:
+        tolerate_missing(lambda: self.aws.lambda_.remove_permission(
+            FunctionName=resource.function, StatementId=resource.statement_id))
+
+
 class Queues(Applier[Queue]):
     def create(self, resource: Queue) -> None:
         self.aws.sqs.create_queue(QueueName=resource.name, Attributes=self.attributes(resource, creating=True),
@@ -380,5 +483,6 @@ APPLIERS: dict[type[Resource], type[Applier[Any]]] = {
     LogGroup: LogGroups, Role: Roles, Function: Functions, InvokeConfig: InvokeConfigs, FunctionUrl: FunctionUrls,
     Permission: Permissions, Queue: Queues, EventSourceMapping: EventSourceMappings, Topic: Topics,
     Subscription: Subscriptions, Bucket: Buckets, BucketNotification: BucketNotifications,
-    ScheduleGroup: ScheduleGroups, Schedule: Schedules,
+    ScheduleGroup: ScheduleGroups, Schedule: Schedules, HttpApi: HttpApis, ApiIntegration: ApiIntegrations,
+    ApiRoute: ApiRoutes, ApiPermission: ApiPermissions,
 }

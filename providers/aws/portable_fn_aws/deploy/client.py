@@ -69,6 +69,10 @@ class AwsClient:
         return self.service("scheduler")
 
     @property
+    def apigatewayv2(self) -> Any:
+        return self.service("apigatewayv2")
+
+    @property
     def tagging(self) -> Any:
         return self.service("resourcegroupstaggingapi")
 

@@ -2,7 +2,9 @@
 
 One function brings its log group, role and Lambda function, then what its trigger needs:
 
-    http      a Function URL (AWS_IAM, or NONE plus the public invoke permissions when public=True)
+    http      a Function URL (AWS_IAM, or NONE plus the public invoke permissions when public=True); or,
+              with `http = "http-api"`, a route (AWS_IAM, or NONE when public=True) on the app's one
+              HTTP API, its Lambda proxy integration and the permission for that API and route
     queue     the queue, its dead-letter queue with a redrive policy, an event source mapping
     topic     the topic, a subscription and the permission for SNS to invoke the function
     storage   the bucket (unless settings map it), a notification entry and the permission for S3
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,11 +30,15 @@ from . import policies
 from .expressions import schedule_expression
 from .naming import STATEMENT_PREFIX, Arns, Names
 from .resources import (
+    ApiIntegration,
+    ApiPermission,
+    ApiRoute,
     Bucket,
     BucketNotification,
     EventSourceMapping,
     Function,
     FunctionUrl,
+    HttpApi,
     InvokeConfig,
     LogGroup,
     Permission,
@@ -50,6 +57,8 @@ DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_S = 128, 3
 MAX_ASYNC_RETRIES = 2  # Lambda retries an asynchronous invocation at most twice
 DLQ_RETENTION_S = 1_209_600  # 14 days, the most SQS keeps a message
 S3_EVENTS = {"created": "s3:ObjectCreated:*", "deleted": "s3:ObjectRemoved:*"}
+FUNCTION_URL, HTTP_API = "function-url", "http-api"  # the settings' `http`: what fronts HTTP functions
+HTTP_FRONTS = (FUNCTION_URL, HTTP_API)
 
 
 def code_sha256(artifact: Artifact) -> str:
@@ -67,6 +76,7 @@ class Target:
     arns: Arns
     artifact: Artifact
     log_retention_days: int = DEFAULT_LOG_RETENTION_DAYS
+    http: str = FUNCTION_URL  # one of HTTP_FRONTS
 
 
 def desired(target: Target) -> list[Resource]:
@@ -75,6 +85,7 @@ def desired(target: Target) -> list[Resource]:
     for spec in target.app.functions:
         resources += FunctionResources(target, spec).build()
     resources += scheduler_resources(target)
+    resources += http_api_resources(target)
     return in_order(resources)
 
 
@@ -166,12 +177,24 @@ class FunctionResources:
         return []
 
     def http(self, trigger: Http) -> list[Resource]:
+        if self.t.http == HTTP_API:
+            return self.http_api_route(trigger)
         if not trigger.public:
             return [FunctionUrl(self.name, auth_type="AWS_IAM")]
         return [
             FunctionUrl(self.name, auth_type="NONE"),
             self.permission("url", "*", action="lambda:InvokeFunctionUrl", url_auth_type="NONE"),
             self.permission("url-invoke", "*", via_function_url=True),
+        ]
+
+    def http_api_route(self, trigger: Http) -> list[Resource]:
+        api, sid = self.t.names.http_api, f"{STATEMENT_PREFIX}http-api"
+        return [
+            ApiPermission(f"{self.name}/{sid}", function=self.name, statement_id=sid, api=api,
+                          source_route=source_route(trigger)),
+            ApiIntegration(f"{api}/{self.name}", api=api, function_arn=self.arn),
+            ApiRoute(f"{api}/{self.name}", api=api, route_key=f"{trigger.method} {trigger.path}",
+                     authorization_type="NONE" if trigger.public else "AWS_IAM", function_arn=self.arn),
         ]
 
     def queue(self, trigger: Queue) -> list[Resource]:
@@ -240,3 +263,17 @@ def scheduler_resources(target: Target) -> list[Resource]:
         Role(names.scheduler_role, path=names.role_path, trust=policies.trust("scheduler.amazonaws.com"),
              policy=policies.scheduler_policy(function_arns)),
     ]
+
+
+def http_api_resources(target: Target) -> list[Resource]:
+    """The app's HTTP API, when HTTP functions are fronted by one and the app has any."""
+    if target.http != HTTP_API or not any(isinstance(s.trigger, Http) for s in target.app.functions):
+        return []
+    return [HttpApi(target.names.http_api)]
+
+
+def source_route(trigger: Http) -> str:
+    """The part after the API id of the ARN the route invokes with: any stage, the method (`*` for ANY),
+    the path with each `{param}` as a glob, so the permission holds for every value of it."""
+    method = "*" if trigger.method == "ANY" else trigger.method
+    return f"*/{method}{re.sub(r'[{][^}]*[}]', '*', trigger.path)}"

@@ -17,7 +17,7 @@ TAG_STAGE = "portable-fn:stage"
 STATEMENT_PREFIX = "portable-fn-"  # Sid of every Lambda permission statement deploy adds
 NOTIFICATION_PREFIX = "portable-fn"  # Id of every S3 notification entry: portable-fn:<app>:<stage>:<function>
 
-MAX_LAMBDA, MAX_ROLE, MAX_QUEUE, MAX_TOPIC, MAX_BUCKET, MAX_SCHEDULE = 64, 64, 80, 256, 63, 64
+MAX_LAMBDA, MAX_ROLE, MAX_QUEUE, MAX_TOPIC, MAX_BUCKET, MAX_SCHEDULE, MAX_API = 64, 64, 80, 256, 63, 64, 128
 
 
 def fit(name: str, limit: int) -> str:
@@ -94,6 +94,11 @@ class Names:
     def schedule(self, fn: str) -> str:
         return fit(fn, MAX_SCHEDULE)
 
+    @property
+    def http_api(self) -> str:
+        """The app's one API Gateway HTTP API (names need not be unique there: the tags find it)."""
+        return fit(self.prefix, MAX_API)
+
     def notification_id(self, fn: str) -> str:
         return f"{self.notification_prefix}{fn}"
 
@@ -127,3 +132,7 @@ class Arns:
 
     def bucket(self, name: str) -> str:
         return f"arn:{self.partition}:s3:::{name}"
+
+    def execute_api(self, api_id: str, route: str) -> str:
+        """What an HTTP API's call to a Lambda function is: `route` is `<stage>/<METHOD>/<path>` (globs allowed)."""
+        return f"arn:{self.partition}:execute-api:{self.region}:{self.account}:{api_id}/{route}"

@@ -1,5 +1,5 @@
 """What a user needs after a deploy, read from the remote state: per function its ARN and how to reach
-or feed it (URL, queue URL, topic ARN, bucket, schedule expression)."""
+or feed it (URL, queue URL, topic ARN, bucket, schedule expression); the HTTP API's endpoint, if any."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 from portable_fn.deploy import RemoteState
 
 from .naming import Arns, Names
-from .resources import Function, FunctionUrl, Queue, Schedule
+from .resources import ApiRoute, Function, FunctionUrl, HttpApi, Queue, Schedule
 
 
 def outputs(app: Any, stage: str, remote: RemoteState, names: Names, arns: Arns) -> dict[str, Any]:
@@ -18,14 +18,17 @@ def outputs(app: Any, stage: str, remote: RemoteState, names: Names, arns: Arns)
         if isinstance(deployed, Function):
             functions[spec.name] = {"name": deployed.name, "arn": deployed.arn, "trigger": spec.trigger.kind,
                                     **trigger_outputs(spec, remote, names, arns)}
-    return {"provider": "aws", "region": arns.region, "stage": stage, "functions": functions}
+    out = {"provider": "aws", "region": arns.region, "stage": stage, "functions": functions}
+    api = remote.get((HttpApi.kind, names.http_api))
+    if isinstance(api, HttpApi):
+        out["http_api"] = api.endpoint
+    return out
 
 
 def trigger_outputs(spec: Any, remote: RemoteState, names: Names, arns: Arns) -> dict[str, Any]:
     trigger = spec.trigger
     if trigger.kind == "http":
-        url = remote.get((FunctionUrl.kind, names.function(spec.name)))
-        return {"url": url.url, "auth": url.auth_type} if isinstance(url, FunctionUrl) else {}
+        return http_outputs(spec, remote, names)
     if trigger.kind == "queue":
         queue = remote.get((Queue.kind, names.queue(trigger.name, trigger.fifo)))
         return {"queue_url": queue.url, "queue_arn": arns.queue(queue.name)} if isinstance(queue, Queue) else {}
@@ -36,4 +39,16 @@ def trigger_outputs(spec: Any, remote: RemoteState, names: Names, arns: Arns) ->
     if trigger.kind == "schedule":
         schedule = remote.get((Schedule.kind, names.schedule(spec.name)))
         return {"schedule": schedule.expression} if isinstance(schedule, Schedule) else {}
+    return {}
+
+
+def http_outputs(spec: Any, remote: RemoteState, names: Names) -> dict[str, Any]:
+    """The function's Function URL, or its route on the HTTP API (the URL with its `{param}`s as declared)."""
+    function = names.function(spec.name)
+    url = remote.get((FunctionUrl.kind, function))
+    if isinstance(url, FunctionUrl):
+        return {"url": url.url, "auth": url.auth_type}
+    api, route = remote.get((HttpApi.kind, names.http_api)), remote.get((ApiRoute.kind, f"{names.http_api}/{function}"))
+    if isinstance(api, HttpApi) and isinstance(route, ApiRoute):
+        return {"url": f"{api.endpoint}{spec.trigger.path}", "auth": route.authorization_type, "route": route.route_key}
     return {}

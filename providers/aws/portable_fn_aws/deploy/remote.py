@@ -2,9 +2,10 @@
 
 Tagged resources are listed in one Resource Groups Tagging API query (functions, queues, topics,
 buckets, log groups); IAM roles are listed under the app's role path and their tags checked; schedule
-groups by name prefix and tags. What AWS cannot tag is read through its tagged parent: a function's URL,
-permissions, async invoke config and event source mappings; a topic's subscriptions; a bucket's
-notification entries (whose `Id` names app and stage). Only Describe/Get/List calls are made here.
+groups by name prefix and tags; the HTTP API among the APIs of its name, by the tags it carries. What
+AWS cannot tag is read through its tagged parent: a function's URL, permissions, async invoke config and
+event source mappings; a topic's subscriptions; a bucket's notification entries (whose `Id` names app
+and stage); an HTTP API's stage, integrations and routes. Only Describe/Get/List calls are made here.
 """
 
 from __future__ import annotations
@@ -21,11 +22,15 @@ from .client import AwsClient, missing
 from .naming import STATEMENT_PREFIX, Arns, Names, has_tags, tag_dict, tags
 from .policies import POLICY_NAME, read_document
 from .resources import (
+    ApiIntegration,
+    ApiPermission,
+    ApiRoute,
     Bucket,
     BucketNotification,
     EventSourceMapping,
     Function,
     FunctionUrl,
+    HttpApi,
     InvokeConfig,
     LogGroup,
     Permission,
@@ -39,6 +44,8 @@ from .resources import (
 )
 
 TAGGED_TYPES = ["lambda:function", "sqs", "sns", "s3", "logs"]
+API_STATEMENT = f"{STATEMENT_PREFIX}http-api"  # Sid of the statement letting the app's HTTP API invoke
+DEFAULT_STAGE = "$default"
 
 
 def arn_name(arn: str, service: str) -> str:
@@ -55,6 +62,7 @@ class RemoteReader:
         self.aws = aws
         self.names = names
         self.arns = arns
+        self.api_names: dict[str, str] = {}  # id -> name of the app's HTTP APIs, for permissions naming them
 
     def read(self) -> RemoteState:
         tagged = self.tagged()
@@ -64,6 +72,7 @@ class RemoteReader:
         resources += [Topic(name) for name in tagged["sns"]]
         resources += [Bucket(name) for name in tagged["s3"]]
         resources += self.roles()
+        resources += self.http_apis()
         for name in tagged["lambda"]:
             resources += self.function(name)
         functions = {r.arn for r in resources if isinstance(r, Function)}
@@ -127,6 +136,28 @@ class RemoteReader:
             raise
         return read_document(document)
 
+    # -- the HTTP API and what hangs off it ------------------------------------------------------------
+    def http_apis(self) -> list[Resource]:
+        found: list[Resource] = []
+        for api in self.aws.pages(self.aws.apigatewayv2, "get_apis", "Items"):
+            if api["Name"] == self.names.http_api and has_tags(api.get("Tags") or {}, self.names.app,
+                                                                 self.names.stage):
+                found += self.http_api(api)
+        return found
+
+    def http_api(self, api: dict[str, Any]) -> list[Resource]:
+        api_id, name, client = api["ApiId"], api["Name"], self.aws.apigatewayv2
+        self.api_names[api_id] = name
+        stages = self.aws.pages(client, "get_stages", "Items", ApiId=api_id)
+        auto_deploy = any(s["StageName"] == DEFAULT_STAGE and s.get("AutoDeploy") for s in stages)
+        integrations = list(self.aws.pages(client, "get_integrations", "Items", ApiId=api_id))
+        uris = {i["IntegrationId"]: i.get("IntegrationUri", "") for i in integrations}
+        return [
+            HttpApi(name, auto_deploy=auto_deploy, api_id=api_id, endpoint=api.get("ApiEndpoint", "")),
+            *(integration_from(name, i) for i in integrations),
+            *(route_from(name, r, uris) for r in self.aws.pages(client, "get_routes", "Items", ApiId=api_id)),
+        ]
+
     # -- a function and what hangs off it ---------------------------------------------------------
     def function(self, name: str) -> list[Resource]:
         config = self.aws.lambda_.get_function_configuration(FunctionName=name)
@@ -141,7 +172,7 @@ class RemoteReader:
                                     on_failure_arn=on_failure or ""))
         policy = self._get(self.aws.lambda_.get_policy, FunctionName=name)
         if policy is not None:
-            out += permissions_from(name, json.loads(policy["Policy"]))
+            out += permissions_from(name, json.loads(policy["Policy"]), self.api_names)
         for mapping in self.aws.pages(self.aws.lambda_, "list_event_source_mappings", "EventSourceMappings",
                                       FunctionName=name):
             out.append(mapping_from(name, mapping))
@@ -206,10 +237,19 @@ def function_from(config: dict[str, Any]) -> Function:
     )
 
 
-def permissions_from(function: str, policy: dict[str, Any]) -> list[Resource]:
-    """The statements deploy added (Sid `portable-fn-...`) of a function's resource policy."""
-    return [permission_from(function, s) for s in policy.get("Statement", [])
-            if str(s.get("Sid", "")).startswith(STATEMENT_PREFIX)]
+def permissions_from(function: str, policy: dict[str, Any], api_names: dict[str, str]) -> list[Resource]:
+    """The statements deploy added (Sid `portable-fn-...`) of a function's resource policy; `api_names`
+    maps the ids of the app's HTTP APIs to their names."""
+    return [api_permission_from(function, s, api_names) if s["Sid"] == API_STATEMENT else permission_from(function, s)
+            for s in policy.get("Statement", []) if str(s.get("Sid", "")).startswith(STATEMENT_PREFIX)]
+
+
+def api_permission_from(function: str, statement: dict[str, Any], api_names: dict[str, str]) -> ApiPermission:
+    """An HTTP API's statement; one naming an API that is not the app's reads as naming none (so it is redone)."""
+    source_arn = statement.get("Condition", {}).get("ArnLike", {}).get("AWS:SourceArn", "")
+    api_id, _, route = source_arn.rsplit(":", 1)[-1].partition("/")
+    return ApiPermission(f"{function}/{statement['Sid']}", function=function, statement_id=statement["Sid"],
+                         api=api_names.get(api_id, ""), source_route=route)
 
 
 def permission_from(function: str, statement: dict[str, Any]) -> Permission:
@@ -247,3 +287,24 @@ def notification_from(bucket: str, entry: dict[str, Any]) -> BucketNotification:
         function_arn=function_arn, events=tuple(sorted(entry.get("Events", []))),
         prefix=rules.get("prefix", ""), suffix=rules.get("suffix", ""),
     )
+
+
+def integration_from(api: str, integration: dict[str, Any]) -> ApiIntegration:
+    """An integration, named after the function it proxies to (or its id when it is not a function's)."""
+    uri = integration.get("IntegrationUri", "")
+    return ApiIntegration(f"{api}/{target_name(uri, integration['IntegrationId'])}", api=api, function_arn=uri,
+                          payload_format=integration.get("PayloadFormatVersion", ""),
+                          integration_id=integration["IntegrationId"])
+
+
+def route_from(api: str, route: dict[str, Any], uris: dict[str, str]) -> ApiRoute:
+    """A route, named after the function its integration proxies to (or its id when there is none)."""
+    uri = uris.get(str(route.get("Target", "")).removeprefix("integrations/"), "")
+    return ApiRoute(f"{api}/{target_name(uri, route['RouteId'])}", api=api, route_key=route["RouteKey"],
+                    authorization_type=route.get("AuthorizationType", "NONE"), function_arn=uri,
+                    route_id=route["RouteId"])
+
+
+def target_name(uri: str, fallback: str) -> str:
+    """The function name in a Lambda function ARN, else `fallback`."""
+    return uri.rsplit(":", 1)[-1] if ":function:" in uri else fallback

@@ -92,6 +92,55 @@ class Permission(Resource):
 
 
 @dataclass(frozen=True)
+class HttpApi(Resource):
+    """The app's API Gateway HTTP API (`http = "http-api"`), with its `$default` stage deploying every change."""
+
+    kind = "http api"
+    ignore_on_compare = frozenset({"api_id", "endpoint"})
+    auto_deploy: bool = True  # the `$default` stage exists and deploys automatically
+    api_id: str = ""
+    endpoint: str = ""
+
+
+@dataclass(frozen=True)
+class ApiIntegration(Resource):
+    """The Lambda proxy integration (payload 2.0) of one function, named `<api>/<function>`."""
+
+    kind = "http api integration"
+    ignore_on_compare = frozenset({"integration_id"})
+    api: str = ""
+    function_arn: str = ""
+    payload_format: str = "2.0"
+    integration_id: str = ""
+
+
+@dataclass(frozen=True)
+class ApiRoute(Resource):
+    """The route of one function (`GET /orders/{id}`) to its integration, named `<api>/<function>`."""
+
+    kind = "http api route"
+    ignore_on_compare = frozenset({"route_id"})
+    api: str = ""
+    route_key: str = ""
+    authorization_type: str = "AWS_IAM"
+    function_arn: str = ""  # whose integration the route targets
+    route_id: str = ""
+
+
+@dataclass(frozen=True)
+class ApiPermission(Resource):
+    """The statement letting the app's HTTP API invoke one function on its route, named
+    `<function>/<statement id>`. The source ARN is kept as the API's name and the part after its id,
+    since the id exists only once the API does."""
+
+    kind = "http api permission"
+    function: str = ""
+    statement_id: str = ""
+    api: str = ""
+    source_route: str = ""  # `*/GET/orders/*`: any stage, the method, the path with parameters as globs
+
+
+@dataclass(frozen=True)
 class Queue(Resource):
     """An SQS queue; `dead_letter_arn` and `max_receive_count` make its redrive policy."""
 
@@ -179,8 +228,8 @@ class Schedule(Resource):
 # Dependencies first: the order `desired` lists resources in and `remote` reads them in (the planner
 # deletes in reverse order of what was read, so dependents go before what they depend on).
 ORDER: tuple[type[Resource], ...] = (
-    LogGroup, Queue, Topic, Bucket, ScheduleGroup, Role, Function, InvokeConfig, FunctionUrl, Permission,
-    EventSourceMapping, Subscription, BucketNotification, Schedule,
+    LogGroup, Queue, Topic, Bucket, ScheduleGroup, HttpApi, Role, Function, InvokeConfig, FunctionUrl, Permission,
+    ApiPermission, ApiIntegration, ApiRoute, EventSourceMapping, Subscription, BucketNotification, Schedule,
 )
 
 

@@ -157,7 +157,7 @@ def boto(endpoint: str) -> Any:
 
     return types.SimpleNamespace(**{name: client(service) for name, service in {
         "iam": "iam", "lambda_": "lambda", "sqs": "sqs", "sns": "sns", "s3": "s3", "logs": "logs",
-        "scheduler": "scheduler", "tagging": "resourcegroupstaggingapi",
+        "scheduler": "scheduler", "tagging": "resourcegroupstaggingapi", "apigw": "apigatewayv2",
     }.items()})
 
 

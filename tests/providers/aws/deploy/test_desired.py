@@ -10,14 +10,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from portable_fn_aws.deploy.desired import Target, code_sha256, desired
+from portable_fn_aws.deploy import AwsDeployer
+from portable_fn_aws.deploy.desired import HTTP_API, Target, code_sha256, desired, source_route
 from portable_fn_aws.deploy.expressions import schedule_expression
 from portable_fn_aws.deploy.naming import Arns, Names, fit
-from portable_fn_aws.deploy.remote import permission_from
+from portable_fn_aws.deploy.remote import permission_from, permissions_from
 from portable_fn_aws.deploy.resources import (
+    ApiIntegration,
+    ApiPermission,
+    ApiRoute,
     EventSourceMapping,
     Function,
     FunctionUrl,
+    HttpApi,
     InvokeConfig,
     Permission,
     Queue,
@@ -27,11 +32,12 @@ from portable_fn_aws.deploy.resources import (
 
 from portable_fn.app import load_app
 from portable_fn.deploy import Artifact, RemoteState, make_plan
-from portable_fn.runtime.errors import UnsupportedTriggerError
-from portable_fn.runtime.triggers import cron, schedule
+from portable_fn.runtime.errors import ConfigError, UnsupportedTriggerError
+from portable_fn.runtime.triggers import Http, cron, schedule
 
 ARNS = Arns("aws", "eu-west-1", "123456789012")
 EDGE = Path(__file__).with_name("apps") / "edge"
+GATEWAY = Path(__file__).with_name("apps") / "gateway"
 
 
 def artifact(sha: str = "ab" * 32) -> Artifact:
@@ -159,3 +165,60 @@ def test_permission_read_back_from_either_policy_shape(statement: dict[str, Any]
     assert permission_from("f", statement) == Permission(
         "f/portable-fn-url", function="f", statement_id="portable-fn-url", action="lambda:InvokeFunctionUrl",
         principal="*", url_auth_type="NONE")
+
+
+# -- http = "http-api" -----------------------------------------------------------------------------
+def gateway_resources(app_dir: Path = GATEWAY) -> dict[tuple[str, str], Any]:
+    app = load_app(app_dir)
+    resources = desired(Target(app, "dev", Names(app.name, "dev"), ARNS, artifact(), http=HTTP_API))
+    return {r.key: r for r in resources}
+
+
+def test_an_http_api_replaces_function_urls_with_one_route_per_function() -> None:
+    found = gateway_resources()
+    assert [k for k in found if k[0] == "http api"] == [("http api", "gateway-dev")]
+    assert not [k for k in found if k[0] in ("function url", "lambda permission")]
+    routes = {r.name: (r.route_key, r.authorization_type) for r in found.values() if isinstance(r, ApiRoute)}
+    assert routes == {
+        "gateway-dev/gateway-dev-list_items": ("GET /items", "NONE"),
+        "gateway-dev/gateway-dev-get_item": ("GET /items/{item_id}", "NONE"),
+        "gateway-dev/gateway-dev-put_item": ("PUT /items/{item_id}", "AWS_IAM"),
+        "gateway-dev/gateway-dev-files": ("ANY /files/{path+}", "AWS_IAM"),
+    }
+    integration = found[("http api integration", "gateway-dev/gateway-dev-files")]
+    assert (integration.function_arn, integration.payload_format) == (ARNS.function("gateway-dev-files"), "2.0")
+    permission = found[("http api permission", "gateway-dev-files/portable-fn-http-api")]
+    assert (permission.api, permission.source_route) == ("gateway-dev", "*/*/files/*")
+
+
+@pytest.mark.parametrize(("method", "path", "expected"), [
+    ("GET", "/", "*/GET/"),
+    ("POST", "/orders", "*/POST/orders"),
+    ("GET", "/orders/{order_id}/lines/{n}", "*/GET/orders/*/lines/*"),
+    ("ANY", "/static/{rest+}", "*/*/static/*"),
+])
+def test_the_api_permission_globs_path_parameters(method: str, path: str, expected: str) -> None:
+    assert source_route(Http(method, path)) == expected
+
+
+def test_removing_an_http_api_deletes_routes_before_integrations_before_the_api() -> None:
+    plan = make_plan([], RemoteState(gateway_resources().values()))
+    order = [type(s.resource) for s in plan.steps]
+    assert order.index(ApiRoute) < order.index(ApiIntegration) < order.index(HttpApi)
+    assert order.index(ApiPermission) < order.index(Function)
+
+
+def test_an_api_permission_is_read_back_with_the_api_named() -> None:
+    statement = {"Sid": "portable-fn-http-api", "Effect": "Allow", "Action": "lambda:InvokeFunction",
+                 "Principal": {"Service": "apigateway.amazonaws.com"},
+                 "Condition": {"ArnLike": {"AWS:SourceArn": ARNS.execute_api("a1b2c3", "*/GET/items/*")}}}
+    [read] = permissions_from("f", {"Statement": [statement]}, {"a1b2c3": "gateway-dev"})
+    assert read == ApiPermission("f/portable-fn-http-api", function="f", statement_id="portable-fn-http-api",
+                                 api="gateway-dev", source_route="*/GET/items/*")
+    [foreign] = permissions_from("f", {"Statement": [statement]}, {})
+    assert isinstance(foreign, ApiPermission) and foreign.api == ""  # not the app's API: redone
+
+
+def test_an_unknown_http_setting_is_refused_with_the_choices() -> None:
+    with pytest.raises(ConfigError, match=r"http = 'rest-api'.*'function-url', 'http-api'"):
+        AwsDeployer({"http": "rest-api"}).check(load_app(GATEWAY))

@@ -10,6 +10,8 @@ import json
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
+from .cloudevent import _jsonable, loads
+
 Pairs = Iterable[tuple[str, str]]
 
 
@@ -124,8 +126,6 @@ class Request:
 
     def json(self) -> Any:
         """The body parsed as JSON; a malformed body raises InvalidEventError (a 400)."""
-        from .cloudevent import loads
-
         return loads(self.body, "The request body")
 
     @property
@@ -159,14 +159,16 @@ class Response:
         if not isinstance(status, int) or not 100 <= status <= 599:
             raise ValueError(f"Response status must be an HTTP status code (100-599), got {status!r}.")
         self.status = status
-        if isinstance(headers, MultiDict):
+        if headers is None:
+            pairs: list[tuple[str, str]] = []
+        elif isinstance(headers, MultiDict):
             pairs = headers.multi_items()  # keep repeated headers such as Set-Cookie
         else:
             pairs = list(headers.items() if isinstance(headers, Mapping) else headers or [])
         if isinstance(body, str):
             body = body.encode("utf-8")
             content_type = content_type or "text/plain; charset=utf-8"
-        if content_type and not any(k.lower() == "content-type" for k, _ in pairs):
+        if content_type and not (pairs and any(k.lower() == "content-type" for k, _ in pairs)):
             pairs.append(("content-type", content_type))
         self.headers = Headers(pairs)
         self.body = bytes(body)
@@ -176,14 +178,7 @@ class Response:
         cls, obj: Any, status: int = 200, headers: Mapping[str, str] | Pairs | None = None
     ) -> Response:
         """A JSON response; pydantic models and dataclasses are serialised too."""
-        from .cloudevent import _jsonable
-
-        def nested(value: Any) -> Any:  # models and dataclasses inside lists and dicts
-            converted = _jsonable(value)
-            return str(value) if converted is value else converted
-
-        body = json.dumps(_jsonable(obj), ensure_ascii=False, separators=(",", ":"), default=nested)
-        return cls(body.encode("utf-8"), status, headers, "application/json")
+        return cls(_encode_json(_jsonable(obj)).encode("utf-8"), status, headers, "application/json")
 
     @classmethod
     def text(
@@ -208,6 +203,17 @@ class Response:
 
     def __repr__(self) -> str:
         return f"Response({self.status}, {len(self.body)} bytes)"
+
+
+def _nested(value: Any) -> Any:
+    """`default` of the JSON encoder: models and dataclasses inside lists and dicts."""
+    converted = _jsonable(value)
+    return str(value) if converted is value else converted
+
+
+# What json.dumps(..., ensure_ascii=False, separators=(",", ":"), default=_nested) does, without a new
+# encoder per response.
+_encode_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=_nested).encode
 
 
 def to_response(result: Any) -> Response:

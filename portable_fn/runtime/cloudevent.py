@@ -301,6 +301,22 @@ def from_attributes(attrs: Mapping[str, Any], data: Any = None) -> CloudEvent[An
     return event  # type: ignore[no-any-return]
 
 
+def from_native(id: Any, source: Any, type: str, datacontenttype: str | None, time: str | None,
+                extensions: Mapping[str, Any] | None, data: Any) -> CloudEvent[Any]:
+    """An event a provider decoder maps from a native record, per record on its hot path: positional,
+    and `type`, `datacontenttype` and `time` must be the decoder's own valid values (a constant, an RFC
+    3339 string it formatted), so only `id`, `source` and the extensions (kept, not copied) are checked."""
+    if not (id and source and id.__class__ is str and source.__class__ is str):
+        _reject_required(id, source, type)
+    event: Any = object.__new__(_Unfrozen)
+    event.id, event.source, event.type, event.specversion = id, source, type, SPECVERSION
+    event.datacontenttype, event.dataschema, event.subject = datacontenttype, None, None
+    event.time, event.data = time, data
+    event.extensions = _check_extensions(extensions, False) if extensions else _EMPTY
+    event.__class__ = CloudEvent
+    return event  # type: ignore[no-any-return]
+
+
 def loads(text: str | bytes, what: str) -> Any:
     """json.loads with an InvalidEventError that says what was being read and where it broke."""
     try:

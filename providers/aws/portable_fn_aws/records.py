@@ -54,7 +54,7 @@ from functools import lru_cache
 from typing import Any, NamedTuple
 from urllib.parse import parse_qs, urlsplit
 
-from portable_fn.runtime.cloudevent import CloudEvent, from_attributes
+from portable_fn.runtime.cloudevent import CloudEvent, from_attributes, from_native
 from portable_fn.runtime.http_binding import decode_data
 from portable_fn.runtime.views import MessageMeta
 
@@ -64,6 +64,7 @@ TEXT = "text/plain; charset=utf-8"
 SQS_TYPE = "com.amazonaws.sqs.message"
 KINESIS_TYPE = "com.amazonaws.kinesis.record"
 _NOT_JSON: Any = object()
+_NO_ATTRIBUTES: Mapping[str, Any] = {}
 
 
 class RecordSource(NamedTuple):
@@ -113,18 +114,24 @@ def sns_message_to_cloudevent(message: Record, subscription_arn: str) -> CloudEv
 def sqs_to_cloudevent(record: Record) -> CloudEvent[Any]:
     """An SQS message: what it carries (CloudEvent, SNS or S3 envelope), else the project's mapping."""
     body = record.get("body") or ""
-    carried, parsed = _carried(body, _sqs_attributes(record))
+    if record.get("messageAttributes"):  # binary-mode CloudEvent attributes can only be here
+        carried, parsed = _carried(body, _sqs_attributes(record))
+    else:
+        parsed = _json(body)
+        carried = _wrapped(parsed) if parsed.__class__ is dict else None
     if carried is not None:
         return carried
-    attributes = record.get("attributes") or {}
+    attributes = record.get("attributes") or _NO_ATTRIBUTES
     group = attributes.get("MessageGroupId")
     sent = attributes.get("SentTimestamp")
     data, content_type = (body, TEXT) if parsed is _NOT_JSON else (parsed, JSON)
-    return CloudEvent(
-        id=record["messageId"], source=record["eventSourceARN"], type=SQS_TYPE,
-        time=_from_epoch_ms(int(sent)) if sent else None, datacontenttype=content_type, data=data,
-        extensions={"partitionkey": group} if group else None,
-    )
+    extensions = {"partitionkey": group} if group else None
+    if sent and not _is_epoch_ms(sent):  # before 2001, after 2286 or not digits: every attribute checked
+        return CloudEvent(id=record["messageId"], source=record["eventSourceARN"], type=SQS_TYPE,
+                          time=_from_epoch_ms(int(sent)), datacontenttype=content_type, data=data,
+                          extensions=extensions)
+    return from_native(record["messageId"], record["eventSourceARN"], SQS_TYPE, content_type,
+                       _epoch_ms_time(sent) if sent else None, extensions, data)
 
 
 def sqs_message_meta(record: Record) -> MessageMeta:
@@ -261,18 +268,22 @@ def _carried(text: str, attributes: Mapping[str, str]) -> tuple[CloudEvent[Any] 
     if any(name.lower() == "ce-specversion" for name in attributes):
         return _from_binary_attributes(attributes, text), _NOT_JSON
     parsed = _json(text)
-    if not isinstance(parsed, dict):
-        return None, parsed
+    return (_wrapped(parsed) if isinstance(parsed, dict) else None), parsed
+
+
+def _wrapped(parsed: dict[str, Any]) -> CloudEvent[Any] | None:
+    """The CloudEvent a decoded message is (JSON format) or wraps (an SNS notification, a one-record S3
+    event), else None. Each probe starts with a key test, so a plain body costs three dict lookups."""
     if "specversion" in parsed:
-        return CloudEvent.from_dict(parsed), parsed
-    if parsed.get("Type") == "Notification" and "TopicArn" in parsed and "MessageId" in parsed:
-        return sns_message_to_cloudevent(parsed, _subscription_arn(parsed)), parsed
+        return CloudEvent.from_dict(parsed)
+    if "TopicArn" in parsed and parsed.get("Type") == "Notification" and "MessageId" in parsed:
+        return sns_message_to_cloudevent(parsed, _subscription_arn(parsed))
     records = parsed.get("Records")
     if isinstance(records, list) and len(records) == 1 and isinstance(records[0], dict) and (
         records[0].get("eventSource") == "aws:s3"
     ):
-        return s3_to_cloudevent(records[0]), parsed
-    return None, parsed
+        return s3_to_cloudevent(records[0])
+    return None
 
 
 def _from_binary_attributes(attributes: Mapping[str, str], body: str) -> CloudEvent[Any]:
@@ -299,10 +310,38 @@ def _subscription_arn(message: Record) -> str:
 def _json(text: str | bytes) -> Any:
     if not text:
         return _NOT_JSON
+    if text.__class__ is str:  # the C scanner json.loads ends in, without its per-call checks
+        try:
+            value, end = _scan_json(text, 0)
+        except (StopIteration, ValueError):
+            pass  # leading whitespace or not JSON: json.loads says which
+        else:
+            if end == len(text):
+                return value  # else trailing whitespace or extra data: json.loads says which
     try:
         return json.loads(text)
     except (ValueError, UnicodeDecodeError):
         return _NOT_JSON
+
+
+# (value, end) of the JSON value at an index: the scanner of json.loads' default decoder settings.
+_scan_json: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
+
+
+def _is_epoch_ms(sent: Any) -> bool:
+    """True for epoch milliseconds written as 13 ASCII digits (2001-09-09 to 2286-11-20)."""
+    return sent.__class__ is str and len(sent) == 13 and sent.isdigit() and sent.isascii()
+
+
+def _epoch_ms_time(sent: str) -> str:
+    """RFC 3339 UTC with milliseconds of epoch ms that `_is_epoch_ms` accepted: a cached prefix per
+    second plus the last three digits, valid by construction."""
+    return f"{_second_prefix_of(sent[:10])}.{sent[10:]}Z"
+
+
+@lru_cache(maxsize=256)
+def _second_prefix_of(seconds: str) -> str:
+    return _second_prefix(int(seconds))
 
 
 def _from_epoch_ms(ms: int) -> str:

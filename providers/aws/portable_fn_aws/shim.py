@@ -34,7 +34,7 @@ from portable_fn.runtime.context import Context
 from portable_fn.runtime.dispatch import call_batch, call_http
 from portable_fn.runtime.errors import InvalidEventError, PortableFnError
 from portable_fn.runtime.http import Response
-from portable_fn.runtime.outcomes import Result
+from portable_fn.runtime.outcomes import ACK, Result
 from portable_fn.runtime.views import MessageMeta
 
 from .http_events import compile_route, http_source, to_native_response, to_request
@@ -138,18 +138,18 @@ def _deliver_http(spec: Any, source: str, event: Mapping[str, Any], context: Any
 
 def _deliver_records(spec: Any, source: RecordSource, records: Sequence[Any], event: Any,
                      context: Any) -> Delivery:
-    deadline = _deadline(context)
+    to_cloudevent = source.to_cloudevent
     events: list[CloudEvent[Any] | BaseException] = []
-    contexts: list[Context] = []
-    wants_context = spec.binding.wants_context  # a Context per record only for handlers that take one
     for index, record in enumerate(records):
-        events.append(_decode(source, record, index))
-        if wants_context:
-            contexts.append(_context(spec, context, deadline, _meta(source, record),
-                                     NativeInvocation(context, event, record)))
+        try:
+            events.append(to_cloudevent(record))
+        except Exception as exc:  # that record alone fails (`_decode`, inlined)
+            events.append(_undecodable(source, index, exc))
+    contexts = _contexts(spec, source, records, event, context) if spec.binding.wants_context else None
     ordered = bool(getattr(spec.trigger, "fifo", False)) or source.ordered(records[0])
-    results = call_batch(spec, events, contexts or None, ordered=ordered)
-    failed = [(record, result) for record, result in zip(records, results, strict=True) if not result.ok]
+    results = call_batch(spec, events, contexts, ordered=ordered)
+    failed = [(record, result) for record, result in zip(records, results, strict=True)
+              if result.outcome != ACK]
     if failed:
         _log_failures(spec, source, failed)
     if source.item_id is None:
@@ -161,15 +161,28 @@ def _deliver_records(spec: Any, source: RecordSource, records: Sequence[Any], ev
 
 
 def _decode(source: RecordSource, record: Any, index: int) -> CloudEvent[Any] | BaseException:
-    """The record's CloudEvent, or the error saying why it has none (that record alone fails)."""
+    """The record's CloudEvent, or the error saying why it has none (`_deliver_records` inlines this)."""
     try:
         return source.to_cloudevent(record)
-    except InvalidEventError as exc:
-        return exc
     except Exception as exc:
-        return InvalidEventError(
-            f"Record {index} of the {source.name} event cannot be read: {type(exc).__name__}: {exc}."
-        )
+        return _undecodable(source, index, exc)
+
+
+def _undecodable(source: RecordSource, index: int, exc: Exception) -> InvalidEventError:
+    """Why a record has no CloudEvent (an InvalidEventError says it already)."""
+    if isinstance(exc, InvalidEventError):
+        return exc
+    return InvalidEventError(
+        f"Record {index} of the {source.name} event cannot be read: {type(exc).__name__}: {exc}."
+    )
+
+
+def _contexts(spec: Any, source: RecordSource, records: Sequence[Any], event: Any,
+              context: Any) -> list[Context]:
+    """A Context per record (for handlers that take one): records differ in id and delivery count."""
+    deadline = _deadline(context)
+    return [_context(spec, context, deadline, _meta(source, record), NativeInvocation(context, event, record))
+            for record in records]
 
 
 def _meta(source: RecordSource, record: Any) -> MessageMeta | None:

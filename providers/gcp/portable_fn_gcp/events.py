@@ -63,6 +63,18 @@ def from_sdk_event(native: Any) -> CloudEvent[Any]:
     return from_attributes(attrs, get_data() if get_data is not None else getattr(native, "data", None))
 
 
+def from_sdk_message(native: Any) -> tuple[CloudEvent[Any], MessageMeta | None]:
+    """`to_cloudevent(from_sdk_event(native))`, without building the Pub/Sub envelope as a CloudEvent of
+    its own: only the message's event is built (and validated), once per delivery."""
+    get_attributes = getattr(native, "get_attributes", None)
+    if get_attributes is not None:
+        attrs = get_attributes()
+        if attrs.get("type") == MESSAGE_PUBLISHED:
+            get_data = getattr(native, "get_data", None)
+            return _unwrap(attrs, get_data() if get_data is not None else getattr(native, "data", None))
+    return to_cloudevent(from_sdk_event(native))
+
+
 def to_cloudevent(event: CloudEvent[Any]) -> tuple[CloudEvent[Any], MessageMeta | None]:
     """What the handler gets for a Google CloudEvent, and the transport metadata when it is a message."""
     if event.type == MESSAGE_PUBLISHED:
@@ -72,22 +84,27 @@ def to_cloudevent(event: CloudEvent[Any]) -> tuple[CloudEvent[Any], MessageMeta 
 
 def unwrap_message(envelope: CloudEvent[Any]) -> tuple[CloudEvent[Any], MessageMeta]:
     """A Pub/Sub messagePublished event -> the message's own CloudEvent (see the module docstring)."""
-    data = envelope.data
+    return _unwrap({"id": envelope.id, "source": envelope.source, "type": envelope.type, "time": envelope.time},
+                   envelope.data)
+
+
+def _unwrap(envelope: Mapping[str, Any], data: Any) -> tuple[CloudEvent[Any], MessageMeta]:
+    """The message's CloudEvent from the envelope's attributes (`id`, `source`, `type`, `time`) and data."""
     message = data.get("message") if isinstance(data, Mapping) else None
     if not isinstance(message, Mapping):
         raise InvalidEventError(
-            f"Pub/Sub event {envelope.id!r} has no 'message' object in its data; a messagePublished "
+            f"Pub/Sub event {envelope.get('id')!r} has no 'message' object in its data; a messagePublished "
             "event carries {\"message\": {\"data\": ..., \"attributes\": ...}, \"subscription\": ...}.",
             "data",
         )
     attributes = message.get("attributes") or {}
-    meta = MessageMeta(message.get("messageId") or envelope.id, _attempt(data), attributes,
-                       message.get("publishTime") or envelope.time)
-    body = _decode_base64(message.get("data"), envelope.id)
+    meta = MessageMeta(message.get("messageId") or envelope.get("id"), _attempt(data), attributes,
+                       message.get("publishTime") or envelope.get("time"))
+    body = _decode_base64(message.get("data"), envelope.get("id"))
     return _message_event(envelope, meta, attributes, body), meta
 
 
-def _message_event(envelope: CloudEvent[Any], meta: MessageMeta, attributes: Mapping[str, str],
+def _message_event(envelope: Mapping[str, Any], meta: MessageMeta, attributes: Mapping[str, str],
                    body: bytes) -> CloudEvent[Any]:
     content_type = attributes.get("content-type")
     if "ce-specversion" in attributes or (content_type or "").startswith("application/cloudevents"):
@@ -101,7 +118,7 @@ def _message_event(envelope: CloudEvent[Any], meta: MessageMeta, attributes: Map
             data = body or None
     if data.__class__ is dict and "specversion" in data:
         return _from_json_object(data)  # a CloudEvent in the JSON format
-    fields = {"id": meta.message_id, "source": envelope.source, "type": envelope.type,
+    fields = {"id": meta.message_id, "source": envelope.get("source"), "type": envelope.get("type"),
               "specversion": "1.0", "time": meta.published_time}
     if content_type is not None and data is not None:
         fields["datacontenttype"] = content_type
@@ -114,7 +131,7 @@ def _attempt(data: Mapping[str, Any]) -> int:
     return attempt if isinstance(attempt, int) and not isinstance(attempt, bool) and attempt > 0 else 1
 
 
-def _decode_base64(value: Any, event_id: str) -> bytes:
+def _decode_base64(value: Any, event_id: Any) -> bytes:
     if value is None or value == "":
         return b""
     try:

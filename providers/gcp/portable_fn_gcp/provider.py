@@ -18,7 +18,7 @@ from portable_fn.runtime.cloudevent import CloudEvent
 from portable_fn.runtime.errors import InvalidEventError, UnsupportedTriggerError
 from portable_fn.runtime.http import Headers
 
-from .shim import deliver, entry_point
+from .shim import deliver_cloudevent, entry_point
 
 if TYPE_CHECKING:
     from portable_fn.deploy import Artifact, Executor, RemoteState, Resource
@@ -89,7 +89,7 @@ class GcpProvider(Provider):
                 f"Invoking {spec.name!r} on gcp: pass the CloudEvent Eventarc would send, in the JSON format "
                 "(with specversion, id, source, type and data)."
             )
-        answer = deliver(spec, CloudEvent.from_dict(event), event, timeout)
+        answer = deliver_cloudevent(spec, CloudEvent.from_dict(event), event, timeout)
         out: dict[str, Any] = {"function": spec.name, "status": answer.status}
         if answer.result is not None:
             out["results"] = [_result_dict(answer.result)]

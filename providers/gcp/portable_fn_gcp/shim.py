@@ -52,7 +52,7 @@ from portable_fn.runtime.outcomes import ACK, DEAD_LETTER, RETRY, Result
 from portable_fn.runtime.views import MessageMeta
 
 from . import dead_letter
-from .events import from_sdk_event, to_cloudevent
+from .events import from_sdk_message, to_cloudevent
 from .flask_http import to_flask_response, to_request
 
 PROVIDER = "gcp"
@@ -154,10 +154,10 @@ def deliver_event(spec: Any, native: Any, timeout: float | None = None) -> Answe
     """Convert one framework CloudEvent, call the function, say what to answer (never raises for
     anything the handler or the event does)."""
     try:
-        google = from_sdk_event(native)
+        event, meta = from_sdk_message(native)
     except InvalidEventError as exc:
         return _rejected(spec, None, str(exc))
-    return deliver(spec, google, native, timeout)
+    return deliver(spec, event, meta, native, timeout)
 
 
 def deliver_request(spec: Any, request: Any, timeout: float | None = None) -> Answer:
@@ -166,14 +166,21 @@ def deliver_request(spec: Any, request: Any, timeout: float | None = None) -> An
         google = from_http(dict(request.headers.items()), request.get_data())
     except InvalidEventError as exc:
         return _rejected(spec, None, f"{exc} (an event function reads CloudEvents only)")
-    return deliver(spec, google, request, timeout)
+    return deliver_cloudevent(spec, google, request, timeout)
 
 
-def deliver(spec: Any, google: CloudEvent[Any], native: Any, timeout: float | None) -> Answer:
+def deliver_cloudevent(spec: Any, google: CloudEvent[Any], native: Any, timeout: float | None = None) -> Answer:
+    """The same for a Google CloudEvent already decoded (a request, `portable-fn invoke`)."""
     try:
         event, meta = to_cloudevent(google)
     except InvalidEventError as exc:
         return _rejected(spec, google, str(exc))
+    return deliver(spec, event, meta, native, timeout)
+
+
+def deliver(spec: Any, event: CloudEvent[Any], meta: MessageMeta | None, native: Any,
+            timeout: float | None) -> Answer:
+    """Call the function with the event it gets (`events.to_cloudevent`) and say what to answer."""
     if not _wanted(spec.trigger, event):
         return Answer(200, "filtered out by the trigger's prefix/suffix", None, event)
     ctx = _context(spec, event.id, timeout, meta, native)

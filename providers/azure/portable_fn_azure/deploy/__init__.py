@@ -1,5 +1,6 @@
 """The deploy side of portable-fn on Azure Functions: plan, deploy, remove and info with the official
-Azure SDK clients (azure-mgmt-resource, azure-mgmt-storage, azure-mgmt-web, azure-storage-blob).
+Azure SDK clients (azure-mgmt-resource, azure-mgmt-storage, azure-mgmt-web, azure-mgmt-eventgrid,
+azure-storage-blob).
 
 `AzureDeployer` is what `AzureProvider` delegates `check`, `desired`, `read_remote`, `executor` and
 `outputs` to. The parts follow the shared pipeline (see `portable_fn.deploy`):
@@ -18,8 +19,8 @@ given to the provider is the ARM endpoint too), `connection_verify` (a CA bundle
 
 The package is reached through a read-only SAS on its blob (`WEBSITE_RUN_FROM_PACKAGE`), not through the
 managed identity, because granting the identity a role on the account needs a role assignment deploy
-does not make yet. Event Grid subscriptions (topic triggers, storage triggers' Event Grid source) are not
-provisioned yet: `outputs` says so per function.
+does not make yet. Topic triggers get a custom Event Grid topic (CloudEvents 1.0 in and out) and storage
+triggers a subscription on the storage account's system topic (see `desired`).
 """
 
 from __future__ import annotations
@@ -114,7 +115,7 @@ class AzureDeployer:
     def executor(self, app: Any, stage: str) -> AzureExecutor:
         names = self.names(app, stage)
         ctx = Context(self.client, tags(app.name, stage), self.settings)
-        return AzureExecutor(app.name, stage, ctx, names.resource_group, names.storage_account)
+        return AzureExecutor(app.name, stage, ctx, names.resource_group, names.storage_account, names.function_app)
 
     def outputs(self, app: Any, stage: str, remote: RemoteState) -> dict[str, Any]:
         return outputs(app, stage, remote, self.names(app, stage), self.location())

@@ -1,7 +1,8 @@
 """`AzureClient`: the one boundary between deploy and Azure. Every call deploy makes goes through it.
 
-It owns the management clients (resource, storage, web), all made with the same credential, ARM base
-URL, TLS verification and long-running-operation polling interval, and the data-plane blob client for
+It owns the management clients (resource, storage, web, Event Grid, authorization), all made with the
+same credential, ARM base URL, TLS verification and long-running-operation polling interval, and the
+data-plane blob client for
 the app's storage (from the connection-string override, else from the account's keys). A pipeline
 policy records every HTTP request sent as `(service, method, path)`; `mutating_calls()` is what a
 no-op redeploy must leave empty. LRO polls are GETs, so they count as reads.
@@ -21,7 +22,7 @@ from azure.core.pipeline import PipelineRequest
 from azure.core.pipeline.policies import SansIOHTTPPolicy
 
 MUTATING_METHODS = frozenset({"PUT", "PATCH", "DELETE", "POST"})
-READ_POSTS = ("/listkeys", "/config/appsettings/list")  # POSTs that only read
+READ_POSTS = ("/listkeys", "/config/appsettings/list", "/getfullurl")  # POSTs that only read
 Call = tuple[str, str, str]
 
 
@@ -78,6 +79,18 @@ class AzureClient:
 
         return self._management("web", WebSiteManagementClient)
 
+    @property
+    def eventgrid(self) -> Any:
+        from azure.mgmt.eventgrid import EventGridManagementClient
+
+        return self._management("eventgrid", EventGridManagementClient)
+
+    @property
+    def authorization(self) -> Any:
+        from azure.mgmt.authorization import AuthorizationManagementClient
+
+        return self._management("authorization", AuthorizationManagementClient)
+
     def _management(self, name: str, cls: Any) -> Any:
         if name not in self._clients:
             options: dict[str, Any] = {"per_call_policies": [CallRecorder(self.calls, "arm")],
@@ -115,7 +128,8 @@ class AzureClient:
         return "core.windows.net"
 
     def mutating_calls(self) -> list[Call]:
-        """Recorded calls that change something: PUT, PATCH, DELETE, and POSTs other than list reads."""
+        """Recorded calls that change something: PUT, PATCH, DELETE, and POSTs other than the reads (keys,
+        settings, an event subscription's full URL)."""
         return [c for c in self.calls
                 if c[1] in MUTATING_METHODS and not (c[1] == "POST" and c[2].lower().endswith(READ_POSTS))]
 

@@ -6,8 +6,16 @@ All functions of an app run in one function app, so the resources are per app, n
               the package blob, the plan, the function app and its application settings
     queue     the queue and its poison queue (`<queue>-poison`, where the host moves a message after
               `maxDequeueCount` failed deliveries and where `DeadLetter` sends it at once)
-    storage   the blob container the trigger watches
-    topic     nothing yet: Event Grid topics and subscriptions are not provisioned (see the README)
+    storage   the blob container the trigger watches, the storage account's Event Grid system topic and
+              a subscription filtered to the container, prefix, suffix and event (BlobCreated for
+              `on="created"`, delivered to the blob trigger's webhook; BlobDeleted for `on="deleted"`,
+              delivered to the function's Event Grid trigger)
+    topic     a custom Event Grid topic taking CloudEvents 1.0 and a subscription delivering them, in
+              that schema, to the function's Event Grid trigger (with `topic_transport = "service_bus"`
+              nothing: the Service Bus namespace is the user's)
+
+Subscriptions name the function as `function_app.py` registers it (`@app.function_name(name=...)`), so
+`<site>/functions/<name>` and the blobs extension's `Host.Functions.<name>` reach the right function.
 """
 
 from __future__ import annotations
@@ -18,23 +26,28 @@ from urllib.parse import quote
 
 from portable_fn.deploy import Artifact, Resource
 from portable_fn.runtime.errors import UnsupportedTriggerError
-from portable_fn.runtime.triggers import Queue, Storage
+from portable_fn.runtime.triggers import Queue, Storage, Topic
 
-from .naming import PACKAGES_CONTAINER, POISON_SUFFIX, Names, container_name, queue_name
+from ..codegen import transports
+from .naming import PACKAGES_CONTAINER, POISON_SUFFIX, Names, container_name, queue_name, subscription_name
 from .resources import (
     STORAGE_CONNECTION,
     AppSettings,
     BlobContainer,
+    EventGridTopic,
+    EventSubscription,
     FunctionApp,
     FunctionPlan,
     PackageBlob,
     ResourceGroup,
     StorageAccount,
     StorageQueue,
+    SystemTopic,
     in_order,
 )
 
 PLAN_TIERS = {"Y1": "Dynamic", "EP1": "ElasticPremium", "EP2": "ElasticPremium", "EP3": "ElasticPremium"}
+BLOB_EVENTS = {"created": "Microsoft.Storage.BlobCreated", "deleted": "Microsoft.Storage.BlobDeleted"}
 RUNTIME_SETTINGS = {"FUNCTIONS_WORKER_RUNTIME": "python", "FUNCTIONS_EXTENSION_VERSION": "~4"}
 
 
@@ -65,18 +78,48 @@ def desired(target: Target) -> list[Resource]:
         function_app(target),
         app_settings(target),
     ]
+    event_grid_topics = transports(target.app)["topic_transport"] == "event_grid"
     for spec in target.app.functions:
-        resources += trigger_resources(names, spec.trigger)
+        resources += trigger_resources(target, spec, event_grid_topics)
     return in_order(resources)
 
 
-def trigger_resources(names: Names, trigger: Any) -> list[Resource]:
+def trigger_resources(target: Target, spec: Any, event_grid_topics: bool) -> list[Resource]:
+    names, trigger = target.names, spec.trigger
     if isinstance(trigger, Queue):
         logical = queue_name(trigger.name)
         return [queue(names, logical), queue(names, logical + POISON_SUFFIX)]
     if isinstance(trigger, Storage):
-        return [container(names, container_name(trigger.bucket))]
+        return [container(names, container_name(trigger.bucket)),
+                SystemTopic(names.system_topic, resource_group=names.resource_group, location=target.location,
+                            source=names.account_id),
+                blob_subscription(names, spec.name, trigger)]
+    if isinstance(trigger, Topic) and event_grid_topics:
+        topic = names.topic(trigger.name)
+        return [EventGridTopic(topic, resource_group=names.resource_group, location=target.location),
+                EventSubscription(f"{topic}/{subscription_name(spec.name)}", resource_group=names.resource_group,
+                                  topic=topic, destination=f"{names.site_id}/functions/{spec.name}",
+                                  delivery_schema="CloudEventSchemaV1_0")]
     return []
+
+
+def blob_subscription(names: Names, function: str, trigger: Storage) -> EventSubscription:
+    """Blob events of the trigger's container, prefix and suffix. `created` is a blob trigger with the
+    Event Grid source, reached through the blobs extension's webhook; `deleted` an Event Grid trigger."""
+    topic = names.system_topic
+    if trigger.on == "created":
+        endpoint_type = "WebHook"
+        destination = (f"https://{names.function_app}.azurewebsites.net/runtime/webhooks/blobs"
+                       f"?functionName=Host.Functions.{quote(function)}")
+    else:
+        endpoint_type, destination = "AzureFunction", f"{names.site_id}/functions/{function}"
+    return EventSubscription(
+        f"{topic}/{subscription_name(function)}", resource_group=names.resource_group, topic=topic,
+        system_topic=True, endpoint_type=endpoint_type, destination=destination,
+        event_types=(BLOB_EVENTS[trigger.on],),
+        subject_begins_with=f"/blobServices/default/containers/{container_name(trigger.bucket)}/blobs/{trigger.prefix}",
+        subject_ends_with=trigger.suffix,
+    )
 
 
 def queue(names: Names, name: str) -> StorageQueue:
@@ -110,8 +153,7 @@ def function_app(target: Target) -> FunctionApp:
 
 
 def plan_id(names: Names) -> str:
-    return (f"/subscriptions/{names.subscription}/resourceGroups/{names.resource_group}"
-            f"/providers/Microsoft.Web/serverfarms/{names.plan}")
+    return names.arm_id("Microsoft.Web/serverfarms", names.plan)
 
 
 def app_settings(target: Target) -> AppSettings:

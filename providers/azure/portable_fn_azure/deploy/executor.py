@@ -17,22 +17,28 @@ from .appliers import (
     AppSettingsApplier,
     BlobContainers,
     Context,
+    EventGridTopics,
+    EventSubscriptions,
     FunctionApps,
     FunctionPlans,
     PackageBlobs,
     ResourceGroups,
     StorageAccounts,
     StorageQueues,
+    SystemTopics,
 )
 from .resources import (
     AppSettings,
     BlobContainer,
+    EventGridTopic,
+    EventSubscription,
     FunctionApp,
     FunctionPlan,
     PackageBlob,
     ResourceGroup,
     StorageAccount,
     StorageQueue,
+    SystemTopic,
 )
 
 
@@ -41,7 +47,7 @@ class AzureExecutor(Executor):
 
     provider = "azure"
 
-    def __init__(self, app: str, stage: str, ctx: Context, resource_group: str, account: str) -> None:
+    def __init__(self, app: str, stage: str, ctx: Context, resource_group: str, account: str, site: str) -> None:
         super().__init__(app, stage)
         self.ctx = ctx
         self._appliers: dict[type, Applier[Any]] = {
@@ -49,6 +55,8 @@ class AzureExecutor(Executor):
             BlobContainer: BlobContainers(ctx), StorageQueue: StorageQueues(ctx),
             PackageBlob: PackageBlobs(ctx, resource_group, account), FunctionPlan: FunctionPlans(ctx),
             FunctionApp: FunctionApps(ctx), AppSettings: AppSettingsApplier(ctx, account),
+            EventGridTopic: EventGridTopics(ctx), SystemTopic: SystemTopics(ctx),
+            EventSubscription: EventSubscriptions(ctx, site),
         }
 
     def execute(self, plan: Plan, progress: Progress = quiet) -> ExecutionReport:

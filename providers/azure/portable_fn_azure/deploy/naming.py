@@ -1,12 +1,15 @@
 """Names and tags of everything deploy creates on Azure: one place, so read, plan and remove agree.
 
 Every resource Azure lets us tag (resource group, storage account, plan, function app, Event Grid
-topics) carries both tags below; remote state is found by them. What cannot be tagged lives inside a
-tagged parent the app owns (queues and containers in its storage account, package blobs in its packages
-container, event subscriptions on its topics), so everything under that parent is the app's.
+topics and the storage account's system topic) carries both tags below; remote state is found by them.
+What cannot be tagged lives inside a tagged parent the app owns (queues and containers in its storage
+account, package blobs in its packages container, event subscriptions on its topics), so everything
+under that parent is the app's. Role assignments on the app's storage account are the exception (an
+administrator may add their own there): deploy marks its own with `ROLE_DESCRIPTION`.
 
 Names that must be unique across all of Azure (storage account, function app) end in a short hash of
-subscription, app and stage, so two subscriptions deploying the same app do not collide.
+subscription, app and stage, so two subscriptions deploying the same app do not collide. Custom Event
+Grid topics get the same suffix: their endpoint host name is unique per region.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ PACKAGES_CONTAINER = "portable-fn-packages"  # holds the content-addressed zips 
 POISON_SUFFIX = "-poison"  # the Functions host moves a message here after maxDequeueCount failures
 
 MAX_GROUP, MAX_ACCOUNT, MAX_SITE, MAX_PLAN, MAX_QUEUE, MAX_CONTAINER, MAX_TOPIC = 90, 24, 60, 60, 63, 63, 50
+MAX_SYSTEM_TOPIC, MAX_SUBSCRIPTION = 128, 64
+ROLE_DESCRIPTION = "portable-fn"  # the description of the role assignments deploy makes (see remote.py)
 
 
 def tags(app: str, stage: str) -> dict[str, str]:
@@ -57,6 +62,14 @@ def queue_name(logical: str) -> str:
 def container_name(logical: str) -> str:
     """The blob container of `storage(logical)`: the shim's blob trigger binds to this name."""
     return dns_label(logical, MAX_CONTAINER)
+
+
+def subscription_name(function: str) -> str:
+    """The event subscription delivering to `function`: its name when Event Grid allows it (3-64 letters,
+    digits and hyphens), else a cleaned name ending in a short hash of it, so two functions never share one."""
+    if re.fullmatch(r"[A-Za-z0-9-]{3,64}", function):
+        return function
+    return f"{dns_label(function, MAX_SUBSCRIPTION - 7)}-{short_hash(function)}"
 
 
 @dataclass(frozen=True)
@@ -98,7 +111,26 @@ class Names:
         return f"{fit(self.prefix, MAX_SITE - len(self.suffix) - 1)}-{self.suffix}"
 
     def topic(self, logical: str) -> str:
-        return dns_label(f"{self.prefix}-{logical}", MAX_TOPIC)
+        """The custom Event Grid topic of `topic(logical)` triggers."""
+        return f"{dns_label(f'{self.prefix}-{logical}', MAX_TOPIC - len(self.suffix) - 1)}-{self.suffix}"
+
+    @property
+    def system_topic(self) -> str:
+        """The Event Grid system topic of the app's storage account (Azure allows one per account)."""
+        return fit(f"{self.prefix}-storage-events", MAX_SYSTEM_TOPIC)
+
+    def arm_id(self, provider_type: str, name: str) -> str:
+        """The ARM id of `name` of `provider_type` (e.g. `Microsoft.Web/sites`) in the app's group."""
+        return (f"/subscriptions/{self.subscription}/resourceGroups/{self.resource_group}"
+                f"/providers/{provider_type}/{name}")
+
+    @property
+    def account_id(self) -> str:
+        return self.arm_id("Microsoft.Storage/storageAccounts", self.storage_account)
+
+    @property
+    def site_id(self) -> str:
+        return self.arm_id("Microsoft.Web/sites", self.function_app)
 
     @property
     def package_prefix(self) -> str:

@@ -1,5 +1,6 @@
 """What a user needs after a deploy, read from the remote state: the function app, its URL, and per
-function how to reach or feed it (HTTP URL, queue and poison queue, container, schedule)."""
+function how to reach or feed it (HTTP URL, queue and poison queue, container, the Event Grid topic's
+endpoint that takes CloudEvents 1.0)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ from typing import Any
 
 from portable_fn.deploy import RemoteState
 
-from .naming import POISON_SUFFIX, Names, container_name, queue_name
-from .resources import FunctionApp, StorageAccount
+from .naming import POISON_SUFFIX, Names, container_name, queue_name, subscription_name
+from .resources import EventGridTopic, EventSubscription, FunctionApp, StorageAccount
 
 
 def outputs(app: Any, stage: str, remote: RemoteState, names: Names, location: str) -> dict[str, Any]:
@@ -24,8 +25,23 @@ def outputs(app: Any, stage: str, remote: RemoteState, names: Names, location: s
     if not deployed:
         return out
     out["url"] = f"https://{host}" if host else ""
-    out["functions"] = {spec.name: {"trigger": spec.trigger.kind, **trigger_outputs(spec.trigger, host)}
+    out["functions"] = {spec.name: {"trigger": spec.trigger.kind, **trigger_outputs(spec.trigger, host),
+                                    **event_grid_outputs(spec, remote, names)}
                         for spec in app.functions}
+    return out
+
+
+def event_grid_outputs(spec: Any, remote: RemoteState, names: Names) -> dict[str, Any]:
+    """The subscription delivering to the function, and for a topic the endpoint publishers POST to."""
+    kind = spec.trigger.kind
+    if kind not in ("topic", "storage"):
+        return {}
+    topic = names.topic(spec.trigger.name) if kind == "topic" else names.system_topic
+    subscription = f"{topic}/{subscription_name(spec.name)}"
+    out: dict[str, Any] = {"subscription": subscription if (EventSubscription.kind, subscription) in remote else None}
+    if kind == "topic":
+        found = remote.get((EventGridTopic.kind, topic))
+        out.update(topic=topic, endpoint=found.endpoint if isinstance(found, EventGridTopic) else None)
     return out
 
 
@@ -36,6 +52,4 @@ def trigger_outputs(trigger: Any, host: str) -> dict[str, Any]:
         return {"queue": queue_name(trigger.name), "poison_queue": queue_name(trigger.name) + POISON_SUFFIX}
     if trigger.kind == "storage":
         return {"container": container_name(trigger.bucket)}
-    if trigger.kind == "topic":
-        return {"topic": trigger.name, "provisioned": False}
     return {}

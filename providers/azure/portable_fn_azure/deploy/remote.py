@@ -3,13 +3,15 @@
 Resource groups are listed by the app tag (and the stage tag checked), then the resources in them (and
 in a group the settings name) by the same tags: storage account, plan, function app. What cannot be
 tagged is read through its tagged parent: the queues and containers of the app's storage account, the
-blobs of its packages container, the function app's web config and application settings. Only reads
-are made here (GET, list, and the POSTs that list keys and settings).
+blobs of its packages container, the function app's web config and application settings, the event
+subscriptions of its (system) topics. Only reads are made here (GET, list, and the POSTs that list keys
+and settings and give a webhook subscription's full URL).
 """
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit, urlunsplit
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from portable_fn.deploy import RemoteState, Resource
 
@@ -19,16 +21,20 @@ from .resources import (
     STORAGE_CONNECTION,
     AppSettings,
     BlobContainer,
+    EventGridTopic,
+    EventSubscription,
     FunctionApp,
     FunctionPlan,
     PackageBlob,
     ResourceGroup,
     StorageAccount,
     StorageQueue,
+    SystemTopic,
     in_order,
 )
 
 ACCOUNTS, PLANS, SITES = "microsoft.storage/storageaccounts", "microsoft.web/serverfarms", "microsoft.web/sites"
+TOPICS, SYSTEM_TOPICS = "microsoft.eventgrid/topics", "microsoft.eventgrid/systemtopics"
 
 
 class RemoteReader:
@@ -76,6 +82,10 @@ class RemoteReader:
                 out.append(self.plan(group, item["name"]))
             elif kind == SITES:
                 out += self.function_app(group, item["name"])
+            elif kind == TOPICS:
+                out += self.topic(group, item["name"])
+            elif kind == SYSTEM_TOPICS:
+                out += self.system_topic(group, item["name"])
         return out
 
     # -- storage: the account, its queues and containers, and the package blobs ----------------------
@@ -148,3 +158,51 @@ class RemoteReader:
                 return value
             raise
         return STORAGE_CONNECTION if value == current else value
+
+    # -- Event Grid: the topics and their subscriptions -------------------------------------------
+    def topic(self, group: str, name: str) -> list[Resource]:
+        grid = self.azure.eventgrid
+        topic = arm_json(grid.topics.get(group, name))
+        props = topic.get("properties", {})
+        found: list[Resource] = [EventGridTopic(name, resource_group=group, location=topic.get("location", ""),
+                                                input_schema=props.get("inputSchema", ""),
+                                                endpoint=props.get("endpoint", ""))]
+        for item in grid.topic_event_subscriptions.list(group, name):
+            found.append(self.subscription(group, name, False, arm_json(item)))
+        return found
+
+    def system_topic(self, group: str, name: str) -> list[Resource]:
+        grid = self.azure.eventgrid
+        topic = arm_json(grid.system_topics.get(group, name))
+        props = topic.get("properties", {})
+        found: list[Resource] = [SystemTopic(name, resource_group=group, location=topic.get("location", ""),
+                                             source=props.get("source", ""), topic_type=props.get("topicType", ""))]
+        for item in grid.system_topic_event_subscriptions.list_by_system_topic(group, name):
+            found.append(self.subscription(group, name, True, arm_json(item)))
+        return found
+
+    def subscription(self, group: str, topic: str, system: bool, found: dict[str, Any]) -> EventSubscription:
+        props = found.get("properties", {})
+        destination = props.get("destination") or {}
+        endpoint_type = destination.get("endpointType", "")
+        target = (destination.get("properties") or {}).get("resourceId", "")
+        if endpoint_type == "WebHook":
+            target = self.webhook_url(group, topic, system, found["name"])
+        filters = props.get("filter") or {}
+        return EventSubscription(
+            f"{topic}/{found['name']}", resource_group=group, topic=topic, system_topic=system,
+            endpoint_type=endpoint_type, destination=target,
+            event_types=tuple(filters.get("includedEventTypes") or ()),
+            subject_begins_with=filters.get("subjectBeginsWith") or "",
+            subject_ends_with=filters.get("subjectEndsWith") or "",
+            delivery_schema=props.get("eventDeliverySchema", ""),
+        )
+
+    def webhook_url(self, group: str, topic: str, system: bool, name: str) -> str:
+        """A webhook subscription's URL without its `code` key (ARM only shows the full URL on request)."""
+        grid = self.azure.eventgrid
+        operations = grid.system_topic_event_subscriptions if system else grid.topic_event_subscriptions
+        url = str(arm_json(operations.get_full_url(group, topic, name)).get("endpointUrl", ""))
+        parts = urlsplit(url)
+        query = [(k, v) for k, v in parse_qsl(parts.query) if k != "code"]
+        return urlunsplit(parts._replace(query=urlencode(query, safe=".")))

@@ -4,7 +4,9 @@
 them field by field. Fields in `ignore_on_compare` are filled in by Azure (ids, host names, principal
 ids) or only needed to act (the zip's path), so they never cause an update. Secrets never appear in a
 field: an app setting holding the storage connection string is the marker `STORAGE_CONNECTION`, and
-`WEBSITE_RUN_FROM_PACKAGE` is the blob URL without its SAS query (see `appliers.AppSettingsApplier`).
+`WEBSITE_RUN_FROM_PACKAGE` is the blob URL without its SAS query (see `appliers.AppSettingsApplier`), a
+blob trigger's webhook is its URL without the `code` key, and the function app's identity (known only once
+the app exists) is the marker `APP_IDENTITY`.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from portable_fn.deploy import Resource
 
 Pairs = tuple[tuple[str, str], ...]
 STORAGE_CONNECTION = "@portable-fn:storage-connection-string"  # resolved only when the settings are written
+APP_IDENTITY = "@portable-fn:function-app-identity"  # the principal id of the function app's identity
 
 
 @dataclass(frozen=True)
@@ -114,11 +117,67 @@ class AppSettings(Resource):
         return dict(self.settings).get(key, "")
 
 
+@dataclass(frozen=True)
+class RoleAssignment(Resource):
+    """A role of the function app's identity on the app's storage account, named `<account>/<role>`
+    (ARM names it by a GUID, `assignment_id`, derived from scope, role and principal)."""
+
+    kind = "role assignment"
+    ignore_on_compare = frozenset({"assignment_id"})
+    scope: str = ""
+    role_definition_id: str = ""
+    principal: str = APP_IDENTITY
+    assignment_id: str = ""
+
+
+@dataclass(frozen=True)
+class EventGridTopic(Resource):
+    """A custom Event Grid topic for `topic(name)` triggers; publishers POST CloudEvents 1.0 to `endpoint`."""
+
+    kind = "event grid topic"
+    ignore_on_compare = frozenset({"endpoint"})
+    resource_group: str = ""
+    location: str = ""
+    input_schema: str = "CloudEventSchemaV1_0"
+    endpoint: str = ""
+
+
+@dataclass(frozen=True)
+class SystemTopic(Resource):
+    """The Event Grid system topic of the app's storage account: where its blob events come from."""
+
+    kind = "event grid system topic"
+    resource_group: str = ""
+    location: str = ""
+    source: str = ""  # the storage account's ARM id
+    topic_type: str = "Microsoft.Storage.StorageAccounts"
+
+
+@dataclass(frozen=True)
+class EventSubscription(Resource):
+    """An Event Grid subscription delivering one topic's events to one function, named `<topic>/<name>`.
+
+    `AzureFunction` delivers to an `event_grid_trigger` (`destination` is the function's ARM id);
+    `WebHook` to a blob trigger with the Event Grid source, through the blobs extension's webhook
+    (`destination` is its URL without the `code` key, which the applier adds)."""
+
+    kind = "event subscription"
+    resource_group: str = ""
+    topic: str = ""
+    system_topic: bool = False
+    endpoint_type: str = "AzureFunction"
+    destination: str = ""
+    event_types: tuple[str, ...] = ()
+    subject_begins_with: str = ""
+    subject_ends_with: str = ""
+    delivery_schema: str = "EventGridSchema"
+
+
 # Dependencies first: the order `desired` lists resources in and `remote` reads them in (the planner
 # deletes in reverse order of what was read, so dependents go before what they depend on).
 ORDER: tuple[type[Resource], ...] = (
     ResourceGroup, StorageAccount, BlobContainer, StorageQueue, PackageBlob, FunctionPlan, FunctionApp,
-    AppSettings,
+    RoleAssignment, AppSettings, EventGridTopic, SystemTopic, EventSubscription,
 )
 
 

@@ -5,7 +5,11 @@ client of that namespace sends, bodies must use ARM's camelCase field names (a s
 hand-written dict or a mis-serialized model would send, is refused) and carry the fields the real
 service requires. It answers as ARM does: 200/201 for synchronous PUTs, 202 + `Location` for storage
 account creation and resource group deletion, 202 + `Azure-AsyncOperation` for function app creation
-(polled twice before it succeeds). Paths are case-insensitive, as in ARM. Every request is kept in
+(polled twice before it succeeds), 201/202 + `Azure-AsyncOperation` for Event Grid topics, system topics
+and event subscriptions. Event Grid's own checks are played too: one system topic per source, in the
+source's location; a subscription's function must exist, and a webhook to the blobs extension must carry
+the host's `blobs_extension` key (the validation handshake would fail otherwise); a CloudEvents topic
+delivers CloudEvents only. Paths are case-insensitive, as in ARM. Every request is kept in
 `requests` for the tests, and `fail_once` makes the next matching request answer with an error.
 """
 
@@ -25,6 +29,8 @@ SUB = r"/subscriptions/(?P<sub>[^/]+)"
 GROUP = SUB + r"/resourcegroups/(?P<group>[^/]+)"
 ACCOUNT = GROUP + r"/providers/microsoft\.storage/storageaccounts/(?P<account>[^/]+)"
 SITE = GROUP + r"/providers/microsoft\.web/sites/(?P<site>[^/]+)"
+GRID = GROUP + r"/providers/microsoft\.eventgrid/(?P<topickind>topics|systemtopics)/(?P<topic>[^/]+)"
+NAMESPACE = re.compile(r"/providers/(microsoft\.[a-z]+)/")
 SNAKE = re.compile(r"^[a-z]+(_[a-z0-9]+)+$")
 FREE_FORM = {"tags", "metadata"}  # maps whose keys are the user's, not ARM field names
 
@@ -55,6 +61,8 @@ class ArmState:
     operations: dict[str, dict[str, Any]] = field(default_factory=dict)
     requests: list[Recorded] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
+    secrets: dict[str, str] = field(default_factory=dict)  # webhook URLs ARM never shows, by subscription id
+    host_keys: dict[str, dict[str, str]] = field(default_factory=dict)  # system keys by site id
 
 
 class ArmError(Exception):
@@ -126,10 +134,8 @@ class FakeArm:
         raise ArmError(404, "NoRegisteredProviderFound", f"No route for {method} {path}.")
 
     def check_api_version(self, low: str, query: dict[str, str]) -> None:
-        namespace = "resources"
-        for name in ("microsoft.storage", "microsoft.web"):
-            if f"/providers/{name}/" in low:
-                namespace = name
+        found = NAMESPACE.findall(low)  # the last one is the resource's (role assignments sit on accounts)
+        namespace = found[-1] if found else "resources"
         expected = self.api_versions[namespace]
         if query.get("api-version") != expected:
             raise ArmError(400, "InvalidApiVersionParameter",
@@ -377,6 +383,137 @@ def sync_triggers(arm: FakeArm, method: str, path: str, ids: dict[str, str], que
     return 204, {}, None
 
 
+def host_keys(arm: FakeArm, method: str, path: str, ids: dict[str, str], query: dict[str, str],
+              body: Any) -> Answer:
+    site = arm.get(path.split("/host/")[0])
+    keys = arm.state.host_keys.setdefault(site["id"].lower(), {})
+    if method == "POST":
+        return 200, {}, {"masterKey": "bWFzdGVy", "functionKeys": {"default": "ZGVmYXVsdA=="}, "systemKeys": keys}
+    require(body, "value")
+    name = path.rsplit("/", 1)[-1]
+    status = 200 if name in keys else 201
+    keys[name] = body["value"]
+    return status, {}, {"name": name, "value": body["value"]}
+
+
+# -- Event Grid ------------------------------------------------------------------------------------------
+SCHEMAS = {"EventGridSchema", "CustomEventSchema", "CloudEventSchemaV1_0"}
+
+
+def topic(arm: FakeArm, method: str, path: str, ids: dict[str, str], query: dict[str, str], body: Any) -> Answer:
+    system = ids["topickind"] == "systemtopics"
+    if method == "PUT":
+        arm.require_group(ids["sub"], ids["group"])
+        require(body, "location", "properties.source", "properties.topicType") if system else require(
+            body, "location", "properties.inputSchema")
+        props = system_topic_properties(arm, path, body) if system else custom_topic_properties(path, body)
+        kind = "Microsoft.EventGrid/systemTopics" if system else "Microsoft.EventGrid/topics"
+        stored = {"id": path, "name": path.rsplit("/", 1)[-1], "type": kind, "location": body["location"],
+                  "tags": body.get("tags") or {}, "properties": {**props, "provisioningState": "Succeeded"}}
+        status, _ = arm.put(path, stored)
+        status = status if system else 201  # the spec: custom topics answer 201 to every PUT
+        return status, {"Azure-AsyncOperation": arm.operation("async", 2)}, {
+            **stored, "properties": {**props, "provisioningState": "Creating"}}
+    if method == "DELETE":
+        arm.get(path)
+        arm.delete(path)
+        return 202, {"Azure-AsyncOperation": arm.operation("async", 2)}, None
+    return 200, {}, arm.get(path)
+
+
+def custom_topic_properties(path: str, body: Any) -> dict[str, Any]:
+    schema = body["properties"]["inputSchema"]
+    if schema not in SCHEMAS:
+        raise ArmError(400, "InvalidRequest", f"inputSchema {schema!r} is not one of {sorted(SCHEMAS)}.")
+    name = path.rsplit("/", 1)[-1]
+    return {"inputSchema": schema, "endpoint": f"https://{name}.{body['location']}-1.eventgrid.azure.net/api/events"}
+
+
+def system_topic_properties(arm: FakeArm, path: str, body: Any) -> dict[str, Any]:
+    source, topic_type = body["properties"]["source"], body["properties"]["topicType"]
+    if topic_type != "Microsoft.Storage.StorageAccounts":
+        raise ArmError(400, "InvalidRequest", f"This endpoint only knows storage system topics, not {topic_type!r}.")
+    account = arm.get(source)
+    if account["location"] != body["location"]:
+        raise ArmError(400, "InvalidRequest", "A system topic must be in its source's location.")
+    for key, other in arm.state.resources.items():
+        if (other.get("type") == "Microsoft.EventGrid/systemTopics" and key != path.lower()
+                and other["properties"]["source"].lower() == source.lower()):
+            raise ArmError(400, "InvalidRequest", f"Only one system topic is allowed per source; {key} exists.")
+    return {"source": source, "topicType": topic_type, "metricResourceId": str(uuid.uuid4())}
+
+
+def subscriptions(arm: FakeArm, method: str, path: str, ids: dict[str, str], query: dict[str, str],
+                  body: Any) -> Answer:
+    arm.get(path.rsplit("/", 1)[0])
+    return 200, {}, {"value": arm.children(path, "Microsoft.EventGrid/eventSubscriptions")}
+
+
+def subscription(arm: FakeArm, method: str, path: str, ids: dict[str, str], query: dict[str, str],
+                 body: Any) -> Answer:
+    parent = arm.get(path.split("/eventSubscriptions")[0].split("/eventsubscriptions")[0])
+    if method == "PUT":
+        require(body, "properties.destination.endpointType")
+        props = body["properties"]
+        destination = checked_destination(arm, path, props["destination"])
+        schema = props.get("eventDeliverySchema", "EventGridSchema")
+        if parent["properties"].get("inputSchema") == "CloudEventSchemaV1_0" and schema != "CloudEventSchemaV1_0":
+            raise ArmError(400, "InvalidRequest", "A topic with the CloudEvents input schema delivers CloudEvents.")
+        stored = {"id": path, "name": path.rsplit("/", 1)[-1], "type": "Microsoft.EventGrid/eventSubscriptions",
+                  "properties": {**props, "destination": destination, "eventDeliverySchema": schema,
+                                 "topic": parent["id"], "provisioningState": "Succeeded"}}
+        arm.put(path, stored)
+        return 201, {"Azure-AsyncOperation": arm.operation("async", 2)}, stored  # the spec: 201, created or not
+    if method == "DELETE":
+        arm.get(path)
+        arm.delete(path)
+        arm.state.secrets.pop(path.lower(), None)
+        return 202, {"Azure-AsyncOperation": arm.operation("async", 2)}, None
+    return 200, {}, arm.get(path)
+
+
+def checked_destination(arm: FakeArm, path: str, destination: dict[str, Any]) -> dict[str, Any]:
+    kind, props = destination["endpointType"], destination.get("properties") or {}
+    if kind == "AzureFunction":
+        require(props, "resourceId")
+        site, _, function = props["resourceId"].rpartition("/functions/")
+        if not function or arm.find(site) is None:
+            raise ArmError(400, "InvalidRequest", f"Function {props['resourceId']} does not exist.")
+        return {"endpointType": kind, "properties": {"maxEventsPerBatch": 1, "preferredBatchSizeInKilobytes": 64,
+                                                     **props}}
+    if kind == "WebHook":
+        require(props, "endpointUrl")
+        url = urlsplit(props["endpointUrl"])
+        if url.scheme != "https":
+            raise ArmError(400, "InvalidRequest", "A webhook endpoint must be https.")
+        handshake(arm, url)
+        arm.state.secrets[path.lower()] = props["endpointUrl"]
+        return {"endpointType": kind, "properties": {"endpointBaseUrl": f"https://{url.netloc}{url.path}",
+                                                     "maxEventsPerBatch": 1, "preferredBatchSizeInKilobytes": 64}}
+    raise ArmError(400, "InvalidRequest", f"endpointType {kind!r} is not supported here.")
+
+
+def handshake(arm: FakeArm, url: Any) -> None:
+    """Event Grid's validation of a webhook: the blobs extension answers only with its system key."""
+    if url.path != "/runtime/webhooks/blobs" or not url.netloc.endswith(".azurewebsites.net"):
+        return
+    site_name = url.netloc.split(".")[0].lower()
+    site = next((r for r in arm.state.resources.values()
+                 if r.get("type") == "Microsoft.Web/sites" and r["name"].lower() == site_name), None)
+    query = {k: v[0] for k, v in parse_qs(url.query).items()}
+    expected = arm.state.host_keys.get(site["id"].lower(), {}).get("blobs_extension") if site else None
+    if expected is None or query.get("code") != expected or not query.get("functionName", "").startswith(
+            "Host.Functions."):
+        raise ArmError(400, "InvalidRequest", "Webhook validation handshake failed for "
+                                              f"https://{url.netloc}{url.path}.")
+
+
+def full_url(arm: FakeArm, method: str, path: str, ids: dict[str, str], query: dict[str, str], body: Any) -> Answer:
+    subscription_path = path.rsplit("/", 1)[0]
+    arm.get(subscription_path)
+    return 200, {}, {"endpointUrl": arm.state.secrets.get(subscription_path.lower(), "")}
+
+
 CONTAINERS = "Microsoft.Storage/storageAccounts/blobServices/containers"
 QUEUES = "Microsoft.Storage/storageAccounts/queueServices/queues"
 ROUTES: list[tuple[str, Any]] = [
@@ -394,6 +531,11 @@ ROUTES: list[tuple[str, Any]] = [
     (SITE + r"/config/web", site_config),
     (SITE + r"/config/appsettings(/list)?", app_settings),
     (SITE + r"/syncfunctiontriggers", sync_triggers),
+    (SITE + r"/host/default/(listkeys|systemkeys/[^/]+)", host_keys),
+    (GRID, topic),
+    (GRID + r"/eventsubscriptions", subscriptions),
+    (GRID + r"/eventsubscriptions/[^/]+", subscription),
+    (GRID + r"/eventsubscriptions/[^/]+/getfullurl", full_url),
 ]
 
 

@@ -110,13 +110,14 @@ def self_signed(directory: Path) -> tuple[Path, Path]:
 
 def sdk_api_versions() -> dict[str, str]:
     """The api-version each official client sends by default: what the fake ARM insists on."""
+    from azure.mgmt.eventgrid import EventGridManagementClient
     from azure.mgmt.resource.resources import ResourceManagementClient
     from azure.mgmt.storage import StorageManagementClient
     from azure.mgmt.web import WebSiteManagementClient
 
     made = {key: cls(StaticToken(), SUBSCRIPTION) for key, cls in {
         "resources": ResourceManagementClient, "microsoft.storage": StorageManagementClient,
-        "microsoft.web": WebSiteManagementClient}.items()}
+        "microsoft.web": WebSiteManagementClient, "microsoft.eventgrid": EventGridManagementClient}.items()}
     return {key: client._config.api_version for key, client in made.items()}
 
 
@@ -154,6 +155,16 @@ def azurite_entry(cache: Path) -> Path:
     return entry
 
 
+def azurite_cache(config: pytest.Config) -> Path:
+    """pytest's cache directory for Azurite; the same path when the cache plugin is off (-p no:cacheprovider)."""
+    cache = getattr(config, "cache", None)
+    if cache is not None:
+        return Path(cache.mkdir("azurite"))
+    path = Path(config.rootpath) / ".pytest_cache" / "d" / "azurite"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 def wait_for_port(port: int, process: subprocess.Popen[bytes], timeout_s: float = 30) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -170,7 +181,7 @@ def wait_for_port(port: int, process: subprocess.Popen[bytes], timeout_s: float 
 @pytest.fixture(scope="session")
 def azurite(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The connection string of an Azurite blob service running for the whole session."""
-    entry = azurite_entry(Path(request.config.cache.mkdir("azurite")))
+    entry = azurite_entry(azurite_cache(request.config))
     port, data = free_port(), tmp_path_factory.mktemp("azurite")
     log = (data / "azurite.log").open("wb")
     process = subprocess.Popen(

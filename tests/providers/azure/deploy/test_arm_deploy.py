@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from azure.core.exceptions import ClientAuthenticationError
 from portable_fn_azure.deploy import TAG_APP, TAG_STAGE, AzureDeployer
+from portable_fn_azure.deploy.naming import subscription_name
 
 from portable_fn.app import load_app
 from portable_fn.deploy import pipeline
@@ -24,7 +25,11 @@ from portable_fn.runtime.errors import DeployError
 SUB = "/subscriptions/11111111-2222-3333-4444-555555555555"
 GROUP = f"{SUB}/resourceGroups/shop-dev-rg"
 TAGS = {TAG_APP: "shop", TAG_STAGE: "dev"}
-SHOP_STEPS = 10  # group, account, 2 containers, 2 queues, package blob, plan, function app, settings
+# group, account, 2 containers, 2 queues, package blob, plan, function app, settings, the account's
+# system topic and on_upload's subscription, the order-events topic and notify's subscription
+SHOP_STEPS = 14
+GRID = f"{GROUP}/providers/Microsoft.EventGrid"
+UPLOADS = f"{GRID}/systemTopics/shop-dev-storage-events/eventSubscriptions/{subscription_name('on_upload')}"
 
 
 def names(provider: Any, shop: Any, stage: str = "dev") -> Any:
@@ -113,8 +118,69 @@ def test_outputs_name_the_app_and_its_triggers(provider: Any, shop: Any) -> None
     assert out["functions"]["create_order"]["url"] == f"https://{site}.azurewebsites.net/api/orders"
     assert out["functions"]["fulfil"] == {"trigger": "queue", "queue": "orders", "poison_queue": "orders-poison"}
     assert out["functions"]["on_upload"]["container"] == "uploads"
-    assert out["functions"]["notify"]["provisioned"] is False
+    assert out["functions"]["on_upload"]["subscription"] == UPLOADS.split("/systemTopics/")[1].replace(
+        "/eventSubscriptions/", "/")
+    topic = names(provider, shop).topic("order-events")
+    assert out["functions"]["notify"] == {
+        "trigger": "topic", "topic": topic, "subscription": f"{topic}/notify",
+        "endpoint": f"https://{topic}.westeurope-1.eventgrid.azure.net/api/events"}
     assert pipeline.info(provider, shop, "dev").outputs == out
+
+
+# -- Event Grid ----------------------------------------------------------------------------------------
+def test_storage_events_reach_the_blob_trigger_through_the_system_topic(provider: Any, shop: Any, arm: Any) -> None:
+    pipeline.deploy(provider, shop, "dev")
+    n = names(provider, shop)
+    system = arm.get(f"{GRID}/systemTopics/shop-dev-storage-events")
+    assert (system["tags"], system["location"], system["properties"]["topicType"]) == (
+        TAGS, "westeurope", "Microsoft.Storage.StorageAccounts")
+    assert system["properties"]["source"] == f"{GROUP}/providers/Microsoft.Storage/storageAccounts/{n.storage_account}"
+    assert subscription_name("on_upload").startswith("on-upload-")  # no "_" in subscription names
+    sub = arm.get(UPLOADS)["properties"]
+    assert sub["filter"] == {"includedEventTypes": ["Microsoft.Storage.BlobCreated"],
+                             "subjectBeginsWith": "/blobServices/default/containers/uploads/blobs/in/",
+                             "subjectEndsWith": ""}
+    assert sub["eventDeliverySchema"] == "EventGridSchema"
+    assert sub["destination"]["endpointType"] == "WebHook"  # the blob trigger's Event Grid source
+    full = arm.state.secrets[UPLOADS.lower()]
+    key = arm.state.host_keys[f"{GROUP}/providers/Microsoft.Web/sites/{n.function_app}".lower()]["blobs_extension"]
+    assert full == (f"https://{n.function_app}.azurewebsites.net/runtime/webhooks/blobs"
+                    f"?functionName=Host.Functions.on_upload&code={key}")
+
+
+def test_topic_events_reach_the_event_grid_trigger_as_cloudevents(provider: Any, shop: Any, arm: Any) -> None:
+    pipeline.deploy(provider, shop, "dev")
+    n = names(provider, shop)
+    topic = arm.get(f"{GRID}/topics/{n.topic('order-events')}")
+    assert (topic["tags"], topic["properties"]["inputSchema"]) == (TAGS, "CloudEventSchemaV1_0")
+    sub = arm.get(f"{GRID}/topics/{n.topic('order-events')}/eventSubscriptions/notify")["properties"]
+    assert sub["eventDeliverySchema"] == "CloudEventSchemaV1_0"
+    assert sub["destination"] == {"endpointType": "AzureFunction", "properties": {
+        "resourceId": f"{GROUP}/providers/Microsoft.Web/sites/{n.function_app}/functions/notify",
+        "maxEventsPerBatch": 1, "preferredBatchSizeInKilobytes": 64}}
+    creates = [r for r in arm.state.requests if r.method == "PUT" and "/eventsubscriptions/" in r.path.lower()]
+    assert {r.status for r in creates} == {201} and len(creates) == 2  # then polled (Azure-AsyncOperation)
+
+
+def test_a_lost_blobs_key_is_set_again_and_the_subscription_follows(deployed: Any, shop: Any, arm: Any) -> None:
+    n = names(deployed, shop)
+    arm.state.host_keys.clear()  # e.g. the host's secrets were reset: the webhook's code no longer matches
+    sub = UPLOADS.lower()
+    arm.state.secrets[sub] = arm.state.secrets[sub].split("&code=")[0] + "&code=stale"
+    assert pipeline.plan(deployed, shop, "dev").plan.empty  # the key is a secret: not compared
+    arm.state.secrets[sub] = arm.state.secrets[sub].replace("Host.Functions.on_upload", "Host.Functions.other")
+    outcome = pipeline.deploy(deployed, shop, "dev")
+    assert [s.describe() for s in outcome.plan.steps] == [
+        f"~ update event subscription shop-dev-storage-events/{subscription_name('on_upload')} (destination)"]
+    key = arm.state.host_keys[f"{GROUP}/providers/Microsoft.Web/sites/{n.function_app}".lower()]["blobs_extension"]
+    assert arm.state.secrets[sub].endswith(f"functionName=Host.Functions.on_upload&code={key}")
+
+
+def test_a_deleted_subscription_is_recreated(deployed: Any, shop: Any, arm: Any) -> None:
+    topic = names(deployed, shop).topic("order-events")
+    deployed.deployer.client.eventgrid.topic_event_subscriptions.begin_delete("shop-dev-rg", topic, "notify").result()
+    outcome = pipeline.deploy(deployed, shop, "dev")
+    assert [s.describe() for s in outcome.plan.steps] == [f"+ create event subscription {topic}/notify"]
 
 
 # -- redeploys ---------------------------------------------------------------------------------------
@@ -125,7 +191,10 @@ def test_unchanged_redeploy_makes_no_mutating_call(deployed: Any, shop: Any, arm
     client = deployed.deployer.client
     assert client.calls and client.mutating_calls() == []
     assert [c for c in client.calls if c[0] == "blob" and c[1] == "PUT"] == []  # no re-upload
-    assert len(arm.mutating()) == before + 2  # only the two POST reads: keys are not needed, settings list
+    # only the POST reads, once for the plan and once for the outputs: the settings list and the webhook
+    # subscription's full URL (keys are not needed)
+    assert sorted(p.rsplit("/", 1)[-1] for _, p in arm.mutating()[before:]) == [
+        "getFullUrl", "getFullUrl", "list", "list"]
 
 
 def test_code_change_uploads_a_new_blob_and_updates_only_the_package_setting(
@@ -169,8 +238,10 @@ def test_failure_names_the_step_and_a_rerun_converges(provider: Any, shop: Any, 
     assert "run `portable-fn deploy` again" in message
 
     rerun = pipeline.deploy(provider, shop, "dev")
-    assert [s.describe() for s in rerun.plan.steps] == [f"+ create function app {site}",
-                                                        f"+ create app settings {site}"]
+    assert [s.describe() for s in rerun.plan.steps][:2] == [f"+ create function app {site}",
+                                                            f"+ create app settings {site}"]
+    assert {s.resource.kind for s in rerun.plan.steps[2:]} == {
+        "event grid topic", "event grid system topic", "event subscription"}  # what comes after the app
     assert pipeline.plan(provider, shop, "dev").plan.empty
 
 

@@ -3,13 +3,16 @@ planner over in-memory remote states. No endpoint is involved."""
 
 from __future__ import annotations
 
+import copy
+import json
 import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 from portable_fn_azure.deploy import AzureDeployer, container_name, queue_name
-from portable_fn_azure.deploy.naming import Names
+from portable_fn_azure.deploy.naming import Names, subscription_name
+from portable_fn_azure.deploy.resources import AppSettings, EventGridTopic, EventSubscription, SystemTopic
 
 from portable_fn.deploy import Artifact, RemoteState, make_plan
 from portable_fn.runtime.errors import ConfigError, UnsupportedTriggerError
@@ -36,8 +39,9 @@ def test_shop_needs_one_function_app_and_its_storage(deployer: AzureDeployer, sh
     resources = deployer.desired(shop, "dev", ARTIFACT)
     assert [r.kind for r in resources] == [
         "resource group", "storage account", "blob container", "blob container", "storage queue", "storage queue",
-        "package blob", "app service plan", "function app", "app settings"]
-    settings = dict(resources[-1].settings)
+        "package blob", "app service plan", "function app", "app settings", "event grid topic",
+        "event grid system topic", "event subscription", "event subscription"]
+    settings = dict(next(r for r in resources if isinstance(r, AppSettings)).settings)
     assert settings["WEBSITE_RUN_FROM_PACKAGE"].endswith(f"/portable-fn-packages/shop-dev/{'ab' * 32}.zip")
     assert "?" not in settings["WEBSITE_RUN_FROM_PACKAGE"]  # the SAS is added only when written
     assert make_plan(resources, RemoteState(resources)).empty
@@ -55,3 +59,54 @@ def test_missing_settings_say_what_to_set(shop: Any) -> None:
         AzureDeployer({"location": "westeurope"}).desired(shop, "dev", ARTIFACT)
     with pytest.raises(UnsupportedTriggerError, match="plan_sku"):
         AzureDeployer({"plan_sku": "S1"}).check(shop)
+
+
+def _bindings(fn: Any) -> dict[str, Any]:
+    """The trigger binding of an indexed function, as the host reads it from function.json."""
+    return next(b for b in json.loads(fn.get_function_json())["bindings"] if b["type"].endswith("Trigger"))
+
+
+def test_every_subscription_reaches_a_function_bound_to_take_it(deployer: AzureDeployer, every_app: Any,
+                                                                 indexed: Any) -> None:
+    """The destinations name functions as the generated function_app.py registers them, with the binding
+    that takes that delivery: a blob trigger with the Event Grid source for the blobs webhook, an Event
+    Grid trigger for an AzureFunction destination."""
+    resources = deployer.desired(every_app, "dev", ARTIFACT)
+    functions = indexed(every_app)
+    subscriptions = [r for r in resources if isinstance(r, EventSubscription)]
+    assert len(subscriptions) == 3  # news, photos created, photos deleted
+    for sub in subscriptions:
+        if sub.endpoint_type == "WebHook":
+            function = sub.destination.split("functionName=Host.Functions.")[1]
+            binding = _bindings(functions[function])
+            assert (binding["type"], binding["source"]) == ("blobTrigger", "EventGrid")
+        else:
+            function = sub.destination.split("/functions/")[1]
+            assert _bindings(functions[function])["type"] == "eventGridTrigger"
+        assert sub.name.endswith("/" + subscription_name(function))
+
+
+def test_storage_and_topic_triggers_get_their_event_grid_resources(deployer: AzureDeployer, every_app: Any) -> None:
+    by_key = {r.key: r for r in deployer.desired(every_app, "dev", ARTIFACT)}
+    names = deployer.names(every_app, "dev")
+    system = by_key[("event grid system topic", "every-dev-storage-events")]
+    assert isinstance(system, SystemTopic) and system.source == names.account_id
+    created = by_key[("event subscription", f"every-dev-storage-events/{subscription_name('on_photo')}")]
+    assert isinstance(created, EventSubscription)
+    assert (created.event_types, created.subject_begins_with, created.subject_ends_with) == (
+        ("Microsoft.Storage.BlobCreated",), "/blobServices/default/containers/photos/blobs/raw/", ".jpg")
+    deleted = by_key[("event subscription", f"every-dev-storage-events/{subscription_name('on_photo_deleted')}")]
+    assert isinstance(deleted, EventSubscription) and deleted.event_types == ("Microsoft.Storage.BlobDeleted",)
+    assert (deleted.endpoint_type, deleted.delivery_schema) == ("AzureFunction", "EventGridSchema")
+    topic = by_key[("event grid topic", names.topic("news"))]
+    assert isinstance(topic, EventGridTopic) and topic.input_schema == "CloudEventSchemaV1_0"
+    assert re.fullmatch(r"every-dev-news-[0-9a-f]{6}", topic.name)
+
+
+def test_service_bus_topics_get_no_event_grid_topic(every_app: Any) -> None:
+    app = copy.copy(every_app)
+    app.config = every_app.config.model_copy(update={"azure": {**every_app.config.azure,
+                                                               "topic_transport": "service_bus"}})
+    deployer = AzureDeployer({"subscription_id": SUBSCRIPTION, "location": "westeurope"})
+    kinds = [r.kind for r in deployer.desired(app, "dev", ARTIFACT)]
+    assert "event grid topic" not in kinds and kinds.count("event subscription") == 2  # the storage ones

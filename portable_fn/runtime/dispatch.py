@@ -260,14 +260,19 @@ def call_event(spec: Any, event: CloudEvent[Any] | BaseException, ctx: Context |
         return Result(DEAD_LETTER, reason=str(event), error=event)
     try:
         return Result(ACK, spec.binding.call_event(spec, event, ctx), None, None, event.id)
-    except DeadLetter as exc:
-        return Result(DEAD_LETTER, reason=exc.reason, error=exc, event_id=event.id)
-    except InvalidEventError as exc:
-        return Result(DEAD_LETTER, reason=str(exc), error=exc, event_id=event.id)
-    except Retry as exc:
-        return Result(RETRY, reason=exc.reason, error=exc, event_id=event.id)
     except Exception as exc:
-        return Result(RETRY, reason=f"{type(exc).__name__}: {exc}", error=exc, event_id=event.id)
+        return _not_acknowledged(exc, event.id)
+
+
+def _not_acknowledged(exc: Exception, event_id: str) -> Result:
+    """The outcome of a handler that raised `exc`."""
+    if isinstance(exc, DeadLetter):
+        return Result(DEAD_LETTER, reason=exc.reason, error=exc, event_id=event_id)
+    if isinstance(exc, InvalidEventError):
+        return Result(DEAD_LETTER, reason=str(exc), error=exc, event_id=event_id)
+    if isinstance(exc, Retry):
+        return Result(RETRY, reason=exc.reason, error=exc, event_id=event_id)
+    return Result(RETRY, reason=f"{type(exc).__name__}: {exc}", error=exc, event_id=event_id)
 
 
 def call_batch(spec: Any, events: Sequence[CloudEvent[Any] | BaseException],
@@ -277,15 +282,21 @@ def call_batch(spec: Any, events: Sequence[CloudEvent[Any] | BaseException],
     `ctx` is one Context for the whole batch, or a list with one per record (records of one batch
     may have different delivery counts and message ids).
     """
-    if ctx is None or isinstance(ctx, Context):
-        contexts: list[Context | None] = [ctx] * len(events)
-    else:
-        contexts = list(ctx)
+    single = ctx if ctx is None or isinstance(ctx, Context) else None
+    contexts = None if ctx is None or isinstance(ctx, Context) else list(ctx)
+    call = spec.binding.call_event
     results: list[Result] = []
     for i, event in enumerate(events):
-        result = call_event(spec, event, contexts[i])
+        one = single if contexts is None else contexts[i]
+        if event.__class__ is CloudEvent:  # call_event, inlined: batches are the per-record hot path
+            try:
+                result = Result(ACK, call(spec, event, one), None, None, event.id)
+            except Exception as exc:
+                result = _not_acknowledged(exc, event.id)
+        else:
+            result = call_event(spec, event, one)
         results.append(result)
-        if ordered and not result.ok:
+        if ordered and result.outcome != ACK:
             for later in events[i + 1:]:
                 later_id = later.id if isinstance(later, CloudEvent) else None
                 results.append(Result(RETRY, reason="not attempted: an earlier message in this "

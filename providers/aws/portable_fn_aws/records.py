@@ -47,14 +47,13 @@ delivery) or a one-record S3 notification (S3->SQS, S3->SNS) becomes the CloudEv
 from __future__ import annotations
 
 import base64
-import json
 from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from functools import lru_cache
 from typing import Any, NamedTuple
 from urllib.parse import parse_qs, urlsplit
 
-from portable_fn.runtime.cloudevent import CloudEvent, from_attributes, from_native
+from portable_fn.runtime.cloudevent import CloudEvent, from_attributes, from_native, parse_json
 from portable_fn.runtime.http_binding import decode_data
 from portable_fn.runtime.views import MessageMeta
 
@@ -310,22 +309,10 @@ def _subscription_arn(message: Record) -> str:
 def _json(text: str | bytes) -> Any:
     if not text:
         return _NOT_JSON
-    if text.__class__ is str:  # the C scanner json.loads ends in, without its per-call checks
-        try:
-            value, end = _scan_json(text, 0)
-        except (StopIteration, ValueError):
-            pass  # leading whitespace or not JSON: json.loads says which
-        else:
-            if end == len(text):
-                return value  # else trailing whitespace or extra data: json.loads says which
     try:
-        return json.loads(text)
+        return parse_json(text)
     except (ValueError, UnicodeDecodeError):
         return _NOT_JSON
-
-
-# (value, end) of the JSON value at an index: the scanner of json.loads' default decoder settings.
-_scan_json: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
 
 
 def _is_epoch_ms(sent: Any) -> bool:

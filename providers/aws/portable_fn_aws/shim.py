@@ -25,6 +25,7 @@ alone: the rest of its batch is delivered.
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -220,9 +221,19 @@ def _failure_message(spec: Any, source: RecordSource, failed: list[tuple[Any, Re
 
 
 def _log_failures(spec: Any, source: RecordSource, failed: list[tuple[Any, Result]]) -> None:
+    """One WARNING per failed record. Built with `makeRecord` and this frame as the caller: what
+    `log.warning` gives, without its stack walk to find the caller (most of its cost)."""
     import logging  # only paid for when something failed
 
     log = logging.getLogger("portable_fn.aws")
+    if not log.isEnabledFor(logging.WARNING):
+        return
+    here = sys._getframe()
+    code = here.f_code
     for _, result in failed:
-        log.warning("function %s: %s event %s -> %s: %s", spec.name, source.name, result.event_id,
-                    result.outcome, result.reason)
+        log.handle(log.makeRecord(log.name, logging.WARNING, code.co_filename, here.f_lineno, _FAILURE_LOG,
+                                  (spec.name, source.name, result.event_id, result.outcome, result.reason),
+                                  None, code.co_name))
+
+
+_FAILURE_LOG = "function %s: %s event %s -> %s: %s"

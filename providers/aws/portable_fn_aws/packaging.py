@@ -1,6 +1,7 @@
-"""`build_package`: one deterministic Lambda zip per app, checked against Lambda's size limits.
+"""`build_package`: deterministic Lambda zips, one per app or one per function, checked against Lambda's
+size limits.
 
-The zip holds, at its root (Lambda's `/var/task`, first on `sys.path`):
+A zip holds, at its root (Lambda's `/var/task`, first on `sys.path`):
 
 | what                          | from                                                                 |
 |-------------------------------|----------------------------------------------------------------------|
@@ -12,22 +13,33 @@ The zip holds, at its root (Lambda's `/var/task`, first on `sys.path`):
 |                               | (`portable_fn.packaging.module_closure`)                             |
 | the dependencies              | wheels for Lambda's platform (`_wheels`), unpacked like an install   |
 
-The same inputs give the same bytes (`write_zip`), so an unchanged app is never uploaded again. The size
-limits are checked here, before anything is uploaded: over 50 MB zipped the code goes through S3, over
-250 MB unzipped Lambda refuses it.
+One zip per function or per app (the setting `package`, `Layout`): with "auto", the default, each
+function gets a zip of its own when that is smaller, that is when the functions' import closures
+(`app_closure`: the app's modules a function's module imports, directly or not) differ, and when they
+run on different architectures (their dependencies are wheels for different CPUs). A function's zip
+then leaves out the app modules that only other functions import; it keeps every other file, and all
+the app's dependencies, since the app declares one dependency set and imports cannot show which
+dependency needs which. Otherwise all functions share one zip (as with "app"); "function" always splits.
+
+The same inputs give the same bytes (`write_zip`), and each function's code hash is that of its own zip,
+so a function whose zip did not change is never uploaded again. The size limits are checked here, per
+zip, before anything is uploaded: over 50 MB zipped the code goes through S3, over 250 MB unzipped
+Lambda refuses it.
 """
 
 from __future__ import annotations
 
+import ast
+import hashlib
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from portable_fn.deploy.models import Artifact
 from portable_fn.packaging import Entry, app_files, app_requirements, module_closure, runtime_files, write_zip
-from portable_fn.runtime.errors import DeployError
+from portable_fn.runtime.errors import ConfigError, DeployError
 from portable_fn.runtime.function import spec_of
 
 from . import _wheels
@@ -36,11 +48,14 @@ from ._wheels import DEFAULT_CACHE, PipDownload, Target, pip_download
 if TYPE_CHECKING:
     from portable_fn.app import App
     from portable_fn.provider import Progress
+    from portable_fn.runtime.function import FunctionSpec
 
 ENTRY_MODULE = "portable_fn_entry"
 PACKAGE = "portable_fn_aws"
 PACKAGE_DIR = Path(__file__).resolve().parent
 MB = 1024 * 1024
+AUTO, APP, FUNCTION = "auto", "app", "function"  # the settings' `package`: how many zips
+LAYOUTS = (AUTO, APP, FUNCTION)
 
 
 @dataclass(frozen=True)
@@ -56,62 +71,183 @@ LAMBDA_LIMITS = SizeBudget()
 
 @dataclass(frozen=True)
 class LambdaArtifact(Artifact):
-    """An `Artifact` that also says its unzipped size and whether it must be uploaded through S3."""
+    """An `Artifact` that also says its unzipped size and whether it must be uploaded through S3.
+
+    Built per function, it is the build directory with one zip per function in `functions`; its
+    `sha256` is a digest of theirs, and `for_function` gives the zip a function runs from."""
 
     unzipped_size: int = 0
     via_s3: bool = False
     architecture: str = "x86_64"
+    functions: tuple[tuple[str, LambdaArtifact], ...] = ()
+
+    def for_function(self, name: str) -> LambdaArtifact:
+        """The zip holding the function `name`: its own, or the app's."""
+        return dict(self.functions).get(name, self)
 
     def to_dict(self) -> dict[str, Any]:
-        return {**super().to_dict(), "unzipped_size": self.unzipped_size, "via_s3": self.via_s3,
-                "architecture": self.architecture}
+        out = {**super().to_dict(), "unzipped_size": self.unzipped_size, "via_s3": self.via_s3,
+               "architecture": self.architecture, "layout": FUNCTION if self.functions else APP}
+        if self.functions:
+            out["zips"] = {name: zipped.to_dict() for name, zipped in self.functions}
+        return out
 
 
-def build_package(app: App, stage: str, out_dir: Path, progress: Progress, *, cache_dir: Path | None = None,
-                  pip_download: PipDownload = pip_download, budget: SizeBudget = LAMBDA_LIMITS) -> LambdaArtifact:
-    """Build `<out_dir>/<app>-aws.zip` for Lambda (the same for every stage: stages differ in settings)."""
-    target = Target(app.config.python, architecture(app))
-    progress(f"aws: packaging {app.name!r} for {target.describe()}")
-    wanted = requirements(app)
+@dataclass(frozen=True)
+class Sources:
+    """The app's files (archive name -> path) and, per function, the app modules it imports."""
+
+    files: dict[str, Path]
+    closures: dict[str, frozenset[str]]  # function -> archive names of its modules (`app_closure`)
+
+    def for_function(self, name: str) -> list[Entry]:
+        """Every file but the modules only other functions import."""
+        others = frozenset().union(*self.closures.values()) - self.closures[name]
+        return [(n, path) for n, path in self.files.items() if n not in others]
+
+
+def build_package(app: App, stage: str, out_dir: Path, progress: Progress, *, layout: str = AUTO,
+                  cache_dir: Path | None = None, pip_download: PipDownload = pip_download,
+                  budget: SizeBudget = LAMBDA_LIMITS) -> LambdaArtifact:
+    """Build `<out_dir>/<app>-aws.zip`, or `<app>-aws-<function>.zip` per function (see the module
+    docstring); the same for every stage, since stages differ in settings."""
+    sources = Sources(dict(app_files(app.source_dir, skip=out_dir)),
+                      {spec.name: app_closure(app.source_dir, spec.module) for spec in app.functions})
+    split, why = per_function(app, checked_layout(layout), sources)
+    targets = {arch: Target(app.config.python, arch) for arch in sorted(set(architectures(app).values()))
+               or ["x86_64"]}
+    progress(f"aws: packaging {app.name!r} for {' and '.join(t.describe() for t in targets.values())} as "
+             f"{'one zip per function' if split else 'one zip'} ({why})")
+    wheels = {arch: dependencies(app, target, cache_dir, pip_download, progress) for arch, target in targets.items()}
+    for stale in out_dir.glob(f"{app.name}-aws*.zip"):  # zips of the other layout, or of removed functions
+        stale.unlink()
+    if not split:
+        (arch,) = wheels
+        return build_zip(app, app.functions, list(sources.files.items()), wheels[arch], arch,
+                         out_dir / f"{app.name}-aws.zip", budget, progress)
+    zips = tuple((spec.name, build_zip(app, [spec], sources.for_function(spec.name),
+                                       wheels[architectures(app)[spec.name]], architectures(app)[spec.name],
+                                       out_dir / f"{app.name}-aws-{spec.name}.zip", budget, progress))
+                 for spec in app.functions)
+    return combined(out_dir, zips)
+
+
+def checked_layout(layout: str) -> str:
+    if layout not in LAYOUTS:
+        raise ConfigError(
+            f"Packaging for aws: package = {layout!r} under [tool.portable-fn.aws] is not one of "
+            f"{', '.join(repr(x) for x in LAYOUTS)}. Use \"auto\" (a zip per function when that is smaller, "
+            "the default), \"app\" (one zip) or \"function\" (always one per function)."
+        )
+    return layout
+
+
+def per_function(app: App, layout: str, sources: Sources) -> tuple[bool, str]:
+    """Whether the app gets one zip per function, and why (said in the progress line)."""
+    chosen = architectures(app)
+    if layout == APP and len(set(chosen.values())) > 1:
+        listed = ", ".join(f"{name}={arch}" for name, arch in sorted(chosen.items()))
+        raise DeployError(
+            f"Packaging {app.name!r} for aws: its functions ask for different architectures ({listed}), "
+            "but package = \"app\" ships them as one zip with dependencies for one CPU. Give every function "
+            "the same architecture=, or set package = \"function\" (or \"auto\") under [tool.portable-fn.aws]."
+        )
+    if layout != AUTO:
+        return layout == FUNCTION, f"package = {layout!r}"
+    if len(set(chosen.values())) > 1:
+        return True, "its functions run on different architectures"
+    if len(set(sources.closures.values())) > 1:
+        return True, "its functions import different modules of the app"
+    return False, "every function imports the same modules of the app"
+
+
+def architectures(app: App) -> dict[str, str]:
+    """Each function's architecture (`x86_64` unless its options say `arm64`)."""
+    return {spec.name: app.options(spec).architecture or "x86_64" for spec in app.functions}
+
+
+def dependencies(app: App, target: Target, cache_dir: Path | None, download: PipDownload,
+                 progress: Progress) -> list[Path]:
+    """The wheels of the app's requirements for `target`, Lambda's Python on one architecture."""
     try:
-        wheels = _wheels.resolve(wanted, target, cache_dir or DEFAULT_CACHE, pip_download, progress)
+        return _wheels.resolve(requirements(app), target, cache_dir or DEFAULT_CACHE, download, progress)
     except DeployError as exc:
         raise DeployError(f"Packaging {app.name!r} for aws: {exc}") from exc
+
+
+def build_zip(app: App, specs: Sequence[FunctionSpec], sources: list[Entry], wheels: list[Path], arch: str,
+              path: Path, budget: SizeBudget, progress: Progress) -> LambdaArtifact:
+    """One zip: the entry module for `specs`, the shim, `sources`, the runtime and the wheels."""
     entries = _unique([
-        (f"{ENTRY_MODULE}.py", entry_module(app).encode("utf-8")),
+        (f"{ENTRY_MODULE}.py", entry_module(app, specs).encode("utf-8")),
         *shim_files(),
-        *app_files(app.source_dir, skip=out_dir),
+        *sources,
         *runtime_files(),
         *(entry for wheel in wheels for entry in _wheels.unpacked(wheel)),
     ])
     unzipped = sum(len(c) if isinstance(c, bytes) else c.stat().st_size for _, c in entries)
     if unzipped > budget.unzipped:
         raise DeployError(_too_large(app, unzipped, budget))
-    artifact = write_zip(out_dir / f"{app.name}-aws.zip", entries)
+    artifact = write_zip(path, entries)
     via_s3 = artifact.size > budget.direct_upload
     progress(f"aws: {artifact.path.name}: {artifact.files} files, {_mb(artifact.size)} zipped, "
              f"{_mb(unzipped)} unzipped, sha256 {artifact.sha256[:12]}"
              + (f"; over {_mb(budget.direct_upload)}, so it is uploaded through S3" if via_s3 else ""))
     return LambdaArtifact(artifact.path, artifact.sha256, artifact.size, artifact.files,
-                          unzipped_size=unzipped, via_s3=via_s3, architecture=target.architecture)
+                          unzipped_size=unzipped, via_s3=via_s3, architecture=arch)
+
+
+def combined(out_dir: Path, zips: tuple[tuple[str, LambdaArtifact], ...]) -> LambdaArtifact:
+    """The artifact standing for one zip per function: the build directory, a digest of their digests."""
+    parts = [zipped for _, zipped in zips]
+    digest = hashlib.sha256("".join(f"{name} {z.sha256}\n" for name, z in zips).encode()).hexdigest()
+    return LambdaArtifact(out_dir, digest, sum(z.size for z in parts), sum(z.files for z in parts),
+                          unzipped_size=sum(z.unzipped_size for z in parts), via_s3=any(z.via_s3 for z in parts),
+                          architecture=parts[0].architecture if parts else "x86_64", functions=zips)
+
+
+def app_closure(source_dir: Path, module: str) -> frozenset[str]:
+    """Archive names of the app's modules that `module` imports, directly or not, with their packages'
+    `__init__.py`: what import statements show (an `importlib.import_module` of a name built at run
+    time is not seen; such a module is shipped only if no other function imports it statically)."""
+    seen: set[str] = set()
+    todo = [module]
+    while todo:
+        name = todo.pop()
+        for found in _app_module_files(source_dir, name):
+            if found not in seen:
+                seen.add(found)
+                todo += _imports_of(source_dir, found)
+    return frozenset(seen)
+
+
+def _app_module_files(source_dir: Path, module: str) -> list[str]:
+    """Archive names of `module` and of the `__init__.py` of each package above it, those in the app."""
+    parts = module.split(".")
+    found = [f"{'/'.join(parts[:i])}/__init__.py" for i in range(1, len(parts) + 1)]
+    found.append(f"{'/'.join(parts)}.py")
+    return [name for name in found if (source_dir / name).is_file()]
+
+
+def _imports_of(source_dir: Path, archive_name: str) -> list[str]:
+    """Absolute names of the modules the file imports (and of the names it imports from them, which
+    may be submodules); relative imports resolved against the file's package."""
+    package = archive_name.split("/")[:-1]  # `a/b/c.py` and `a/b/__init__.py` both resolve `.` as a.b
+    tree = ast.parse((source_dir / archive_name).read_text(encoding="utf-8"))
+    names: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = ".".join(package[: len(package) - node.level + 1] if node.level else [])
+            origin = ".".join(p for p in (base, node.module or "") if p)
+            names += [origin] + [f"{origin}.{alias.name}" if origin else alias.name for alias in node.names]
+    return names
 
 
 def handler_string(spec: Any) -> str:
     """The Lambda `Handler` setting of a function packaged by `build_package`."""
     return f"{ENTRY_MODULE}.{spec.name}"
-
-
-def architecture(app: App) -> str:
-    """The one architecture of the app's functions: they share a zip, so they must agree."""
-    chosen = {spec.name: app.options(spec).architecture or "x86_64" for spec in app.functions}
-    if len(set(chosen.values())) > 1:
-        listed = ", ".join(f"{name}={arch}" for name, arch in sorted(chosen.items()))
-        raise DeployError(
-            f"Packaging {app.name!r} for aws: its functions ask for different architectures ({listed}), "
-            "but an app ships as one zip with dependencies for one CPU. Give every function the same "
-            "architecture=, or split the app into one app per architecture."
-        )
-    return next(iter(chosen.values()), "x86_64")
 
 
 def requirements(app: App) -> list[str]:
@@ -120,14 +256,16 @@ def requirements(app: App) -> list[str]:
                             split_options=True)
 
 
-def entry_module(app: App) -> str:
-    """The source of `portable_fn_entry.py`: imports the app's modules, one Lambda handler per function."""
-    modules = sorted({spec.module for spec in app.functions})
+def entry_module(app: App, specs: Sequence[FunctionSpec] | None = None) -> str:
+    """The source of `portable_fn_entry.py`: imports the modules of `specs` (all the app's functions
+    by default), one Lambda handler per function."""
+    specs = app.functions if specs is None else specs
+    modules = sorted({spec.module for spec in specs})
     alias = {module: f"_m{i}" for i, module in enumerate(modules)}
     lines = [f'"""Generated by portable-fn for the app {app.name!r}: Lambda handler `{ENTRY_MODULE}.<function>`."""',
              "", f"from {PACKAGE}.shim import make_handler", ""]
     lines += [f"import {module} as {alias[module]}" for module in modules] + [""]
-    for spec in app.functions:
+    for spec in specs:
         made = f"make_handler({alias[spec.module]}.{_attribute(spec)}.__portable_fn__)"
         lines.append(f"{spec.name} = {made}" if spec.name.isidentifier() else f"globals()[{spec.name!r}] = {made}")
     return "\n".join(lines) + "\n"

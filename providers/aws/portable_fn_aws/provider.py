@@ -27,7 +27,8 @@ MAX_MEMORY_MB = 10240
 
 
 class AwsProvider(Provider):
-    """AWS Lambda. Settings (from `[tool.portable-fn.aws]`): `region`, ... (used by the deploy side)."""
+    """AWS Lambda. Settings (from `[tool.portable-fn.aws]`): `package` (one zip per app or per function,
+    see `packaging`); `region`, `http`, ... (the deploy side, see `deploy`)."""
 
     name = "aws"
 
@@ -45,9 +46,10 @@ class AwsProvider(Provider):
         return self._deployer
 
     def package(self, app: Any, stage: str, out_dir: Path, progress: Progress) -> Artifact:
-        from .packaging import build_package
+        """One zip per app, or per function (the setting `package`: "auto", "app" or "function")."""
+        from .packaging import AUTO, build_package
 
-        return build_package(app, stage, out_dir, progress)
+        return build_package(app, stage, out_dir, progress, layout=str(self.settings.get("package", AUTO)))
 
     def desired(self, app: Any, stage: str, artifact: Artifact) -> list[Resource]:
         return self.deployer.desired(app, stage, artifact)

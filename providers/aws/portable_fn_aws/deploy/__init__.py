@@ -12,9 +12,9 @@ The parts follow the shared pipeline (see `portable_fn.deploy`):
 Settings (`[tool.portable-fn.aws]`, stage overrides applied): `region` (else AWS_REGION or
 AWS_DEFAULT_REGION), `profile`, `http` ("function-url", the default: one Function URL per HTTP function;
 or "http-api": one API Gateway HTTP API for the app and stage, a route per HTTP function),
-`log_retention_days` (14), `buckets` (logical bucket name -> an existing
-bucket to use instead of creating `<app>-<stage>-<name>`), `wait_delay_s` (2) and `wait_max_attempts`
-(150) for the Lambda state waiters, `iam_propagation_attempts` (10), `max_attempts` (8, botocore's
+`log_retention_days` (14), `buckets` (logical bucket name -> an existing bucket to use instead of
+creating `<app>-<stage>-<name>`), `wait_delay_s` (2) and `wait_max_attempts` (150) for the Lambda state
+waiters, `iam_propagation_attempts` (10), `max_attempts` (8, botocore's
 "standard" retry mode for throttling and transient errors).
 """
 

@@ -26,6 +26,7 @@ from portable_fn.deploy import Artifact, Resource
 from portable_fn.runtime.function import FunctionOptions, FunctionSpec
 from portable_fn.runtime.triggers import Http, Queue, Schedule, Storage, Topic
 
+from ..packaging import LambdaArtifact
 from . import policies
 from .expressions import schedule_expression
 from .naming import STATEMENT_PREFIX, Arns, Names
@@ -64,6 +65,11 @@ HTTP_FRONTS = (FUNCTION_URL, HTTP_API)
 def code_sha256(artifact: Artifact) -> str:
     """Lambda's CodeSha256 (base64 of the digest) from the artifact's hex SHA-256."""
     return base64.b64encode(bytes.fromhex(artifact.sha256)).decode("ascii")
+
+
+def artifact_of(artifact: Artifact, function: str) -> Artifact:
+    """The zip the function runs from: its own when the app was packaged one zip per function."""
+    return artifact.for_function(function) if isinstance(artifact, LambdaArtifact) else artifact
 
 
 @dataclass(frozen=True)
@@ -124,6 +130,7 @@ class FunctionResources:
 
     def function(self) -> Function:
         names, options = self.t.names, self.options
+        artifact = artifact_of(self.t.artifact, self.spec.name)
         return Function(
             self.name,
             role_arn=self.t.arns.role(names.role_path, names.role(self.spec.name)),
@@ -133,8 +140,8 @@ class FunctionResources:
             timeout_s=math.ceil(options.timeout_s or DEFAULT_TIMEOUT_S),
             env=tuple(sorted(self.env().items())),
             architecture=options.architecture or "x86_64",
-            code_sha256=code_sha256(self.t.artifact),
-            zip_path=str(self.t.artifact.path),
+            code_sha256=code_sha256(artifact),
+            zip_path=str(artifact.path),
             arn=self.arn,
         )
 

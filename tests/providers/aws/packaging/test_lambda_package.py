@@ -141,14 +141,6 @@ def test_a_requirements_file_passes_index_options_and_refuses_nested_files(tmp_p
         requirements(load_app(app_dir))
 
 
-def test_functions_on_different_architectures_are_refused(tmp_path: Path, load_test_app: Any,
-                                                          fake_pip: Any) -> None:
-    with pytest.raises(DeployError, match=r"on_graviton=arm64, on_intel=x86_64.*same architecture"):
-        build_package(load_test_app("mixed"), "dev", tmp_path, lambda m: None, cache_dir=tmp_path,
-                      pip_download=fake_pip)
-    assert not fake_pip.calls
-
-
 def test_over_the_direct_upload_limit_the_zip_goes_through_s3(tmp_path: Path, load_test_app: Any,
                                                                fake_pip: Any) -> None:
     notes: list[str] = []

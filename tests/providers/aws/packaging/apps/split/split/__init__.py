@@ -1,0 +1,1 @@
+"""An app whose functions import different modules: packaged one zip per function."""

@@ -12,13 +12,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
+from google.api_core import exceptions as google_errors
+
 from portable_fn.deploy import Resource
 from portable_fn.runtime.errors import DeployError
 
 from .client import AlreadyExists, GcpClient, NotFound
 from .desired import Settings
 from .naming import LABEL_SOURCE, Names, labels
-from .resources import DeadLetterRoute, Function, PublicInvoker, SchedulerJob, Topic
+from .resources import Bucket, DeadLetterRoute, Function, PublicInvoker, SchedulerJob, Topic
 from .routes import PUBLISHER, SUBSCRIBER, grant, project_number, pubsub_agent, trigger_subscription
 
 R = TypeVar("R", bound=Resource)
@@ -91,6 +93,43 @@ class Topics(Applier[Topic]):
     def delete(self, resource: Topic) -> None:
         tolerate_missing(self.gcp.call, "pubsub", "delete_topic",
                          request={"topic": self.names.topic_path(resource.name)})
+
+
+class Buckets(Applier[Bucket]):
+    def create(self, resource: Bucket) -> None:
+        storage = self.gcp.service("storage")
+        bucket = storage.bucket(resource.name)
+        bucket.labels = dict(self.ctx.labels)
+        bucket.iam_configuration.uniform_bucket_level_access_enabled = True
+        bucket.iam_configuration.public_access_prevention = "enforced"
+        try:
+            self.gcp.call("storage", "create_bucket", bucket_or_name=bucket, project=self.names.project,
+                          location=resource.location)
+        except AlreadyExists:  # ours from a run that failed before labelling it, or someone else's name
+            self.adopt(resource)
+
+    def adopt(self, resource: Bucket) -> None:
+        try:
+            found = self.gcp.call("storage", "get_bucket", bucket_or_name=resource.name)
+        except google_errors.Forbidden as exc:
+            raise DeployError(
+                f"Deploying to gcp: the bucket name {resource.name!r} is taken by another project (bucket names "
+                "are global). Map the trigger's bucket to a bucket you own with `buckets = {...}` under "
+                "[tool.portable-fn.gcp], or rename the stage or app.") from exc
+        found.labels = {**(found.labels or {}), **self.ctx.labels}
+        self.gcp.calls.append(("storage", "patch_bucket"))
+        found.patch()
+
+    def delete(self, resource: Bucket) -> None:
+        try:
+            self.gcp.delete_bucket(resource.name)
+        except NotFound:
+            return
+        except AlreadyExists as exc:  # 409: the bucket still holds objects
+            raise DeployError(
+                f"bucket {resource.name!r} still holds objects and deploy never deletes data; empty it "
+                f"(gcloud storage rm --recursive gs://{resource.name}/**) if its objects can go, then run "
+                "`portable-fn remove` again") from exc
 
 
 class Functions(Applier[Function]):
@@ -256,6 +295,6 @@ class SchedulerJobs(Applier[SchedulerJob]):
 
 
 APPLIERS: dict[type, type[Applier[Any]]] = {
-    Topic: Topics, Function: Functions, DeadLetterRoute: DeadLetterRoutes, PublicInvoker: PublicInvokers,
-    SchedulerJob: SchedulerJobs,
+    Topic: Topics, Bucket: Buckets, Function: Functions, DeadLetterRoute: DeadLetterRoutes,
+    PublicInvoker: PublicInvokers, SchedulerJob: SchedulerJobs,
 }

@@ -7,6 +7,7 @@ points at the Pub/Sub emulator, which the library then dials itself):
     pubsub      google.pubsub_v1.PublisherClient                 topics, their IAM, their subscriptions
     subscriber  google.pubsub_v1.SubscriberClient                the trigger subscriptions' dead-letter policy
     scheduler   google.cloud.scheduler_v1.CloudSchedulerClient   jobs
+    storage     google.cloud.storage.Client                       the buckets storage triggers watch
     run         google.cloud.run_v2.ServicesClient                the invoker IAM binding
 
 Endpoints: `endpoint_url` points every service at one place (a recording endpoint, a proxy);
@@ -31,7 +32,7 @@ from google.auth.credentials import AnonymousCredentials, Credentials
 
 Progress = Callable[[str], None]
 READ_PREFIXES = ("get_", "list_")
-SERVICES = ("functions", "pubsub", "subscriber", "scheduler", "run")
+SERVICES = ("functions", "pubsub", "subscriber", "scheduler", "run", "storage")
 SAME_ENDPOINT = {"subscriber": "pubsub"}  # both are the Pub/Sub API
 NotFound, AlreadyExists = google_errors.NotFound, google_errors.Conflict
 
@@ -83,6 +84,11 @@ class GcpClient:
         with urllib.request.urlopen(request, timeout=300) as response:
             response.read()
 
+    def delete_bucket(self, name: str) -> None:
+        """Delete an empty bucket (the storage client deletes through the bucket object)."""
+        self.calls.append(("storage", "delete_bucket"))
+        self.service("storage").bucket(name).delete()
+
     def mutating_calls(self) -> list[tuple[str, str]]:
         """Recorded calls that are not get_*/list_* (uploads and upload URLs included)."""
         return [c for c in self.calls if not c[1].startswith(READ_PREFIXES)]
@@ -99,6 +105,10 @@ class GcpClient:
         credentials = self.credentials
         if credentials is None and endpoint and endpoint.startswith("http://"):
             credentials = AnonymousCredentials()  # type: ignore[no-untyped-call]
+        if name == "storage":  # not a generated client: no transport choice, JSON over HTTP
+            import google.cloud.storage as storage  # type: ignore[import-untyped]
+
+            return storage.Client(project=None, credentials=credentials, client_options=options)
         transport = "rest"
         if name in ("pubsub", "subscriber") and os.environ.get("PUBSUB_EMULATOR_HOST"):
             transport, options, credentials = "grpc", None, AnonymousCredentials()  # type: ignore[no-untyped-call]

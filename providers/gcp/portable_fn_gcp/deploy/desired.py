@@ -6,7 +6,8 @@ One function brings its Cloud Function (runtime, entry point = the function's na
     http      nothing more, or the public invoker binding when public=True
     queue     the queue's topic and a messagePublished trigger on it
     topic     the topic and a messagePublished trigger on it
-    storage   a storage.object.v1.finalized / .deleted trigger filtered on the bucket
+    storage   the bucket (unless `buckets` maps it to an existing one) and a storage.object.v1.finalized /
+              .deleted trigger filtered on it
     schedule  the function's own topic, a trigger on it, and a Cloud Scheduler job publishing to it
 
 Event triggers retry (RETRY_POLICY_RETRY) when the function allows more than one attempt. An event
@@ -29,7 +30,7 @@ from portable_fn.runtime.triggers import Http, Queue, Schedule, Storage
 from portable_fn.runtime.triggers import Topic as TopicTrigger
 
 from .naming import Names, source_label
-from .resources import DeadLetterRoute, Function, PublicInvoker, SchedulerJob, Topic, in_order
+from .resources import Bucket, DeadLetterRoute, Function, PublicInvoker, SchedulerJob, Topic, in_order
 from .schedules import TIME_ZONE, cloud_scheduler_cron
 
 MESSAGE_PUBLISHED = "google.cloud.pubsub.topic.v1.messagePublished"
@@ -91,6 +92,8 @@ class FunctionResources:
     def build(self) -> list[Resource]:
         trigger, names = self.spec.trigger, self.t.names
         own: list[Resource] = [Topic(t) for t in (self.trigger_topic(), self.dead_letter_topic()) if t]
+        if isinstance(trigger, Storage) and names.owns_bucket(trigger.bucket):
+            own.append(Bucket(names.bucket(trigger.bucket), location=names.region))
         own.append(self.function())
         if dead_letter := self.dead_letter_topic():
             own.append(self.dead_letter_route(dead_letter))

@@ -93,3 +93,7 @@ class Names:
 
     def bucket(self, logical: str) -> str:
         return dict(self.buckets).get(logical) or f"{self.prefix}-{logical}"[:63]
+
+    def owns_bucket(self, logical: str) -> bool:
+        """False for a bucket the settings map to an existing one: deploy never creates or deletes it."""
+        return logical not in dict(self.buckets)

@@ -1,7 +1,7 @@
 """Reading what an app and stage already have on Google Cloud: found by labels, never by a local file.
 
-Functions are listed with a label filter (and their labels checked again here), topics are listed
-and their labels checked, Cloud Scheduler jobs (which have no labels) are matched by the marker in their
+Functions are listed with a label filter (and their labels checked again here), topics and buckets are
+listed and their labels checked, Cloud Scheduler jobs (which have no labels) are matched by the marker in their
 description, and each HTTP function's Cloud Run service is asked for its IAM policy to see whether the
 public invoker binding is there. A function deployed with a dead-letter topic has its route read from
 the topic's IAM policy and its trigger subscription's dead-letter policy (`routes`). Only get_*/list_*
@@ -18,7 +18,7 @@ from portable_fn.deploy import RemoteState, Resource
 from .client import GcpClient, NotFound
 from .desired import DEAD_LETTER_ENV, Settings
 from .naming import LABEL_SOURCE, Names, has_labels, labels
-from .resources import DeadLetterRoute, Function, PublicInvoker, SchedulerJob, Topic, in_order
+from .resources import Bucket, DeadLetterRoute, Function, PublicInvoker, SchedulerJob, Topic, in_order
 from .routes import PUBLISHER, has_member, short, trigger_subscription
 
 INVOKER_ROLE, ALL_USERS = "roles/run.invoker", "allUsers"
@@ -44,7 +44,7 @@ class RemoteReader:
     def read(self) -> RemoteState:
         found = self.found_functions()
         functions = [self.function(f) for f in found]
-        resources: list[Resource] = [*self.topics(), *functions]
+        resources: list[Resource] = [*self.topics(), *self.buckets(), *functions]
         resources += self.invokers([f for f in functions if not f.event_type and f.service])
         resources += [route for f in found if (route := self.dead_letter_route(f)) is not None]
         resources += self.jobs()
@@ -115,6 +115,11 @@ class RemoteReader:
         project = f"projects/{self.names.project}"
         found = self.gcp.pages("pubsub", "list_topics", request={"project": project})
         return [Topic(short(t.name)) for t in found if has_labels(dict(t.labels), self.names.app, self.names.stage)]
+
+    def buckets(self) -> list[Bucket]:
+        found = self.gcp.pages("storage", "list_buckets", project=self.names.project)
+        return [Bucket(b.name, location=(b.location or "").lower()) for b in found
+                if has_labels(dict(b.labels or {}), self.names.app, self.names.stage)]
 
     def jobs(self) -> list[SchedulerJob]:
         found = self.gcp.pages("scheduler", "list_jobs", request={"parent": self.names.location})

@@ -22,6 +22,17 @@ class Topic(Resource):
 
 
 @dataclass(frozen=True)
+class Bucket(Resource):
+    """A Cloud Storage bucket a storage trigger watches and the app owns (not one the settings map to an
+    existing bucket), with uniform bucket-level access. Its location cannot change once made, so it is
+    never compared; `remove` deletes it only when empty (deploy never deletes data)."""
+
+    kind = "storage bucket"
+    ignore_on_compare = frozenset({"location"})
+    location: str = ""
+
+
+@dataclass(frozen=True)
 class Function(Resource):
     """A Cloud Functions (2nd gen) function, named by its id. `source_sha` is kept in a label, since
     the stored source object changes with every upload; `state` is "ACTIVE" when desired, so a function
@@ -96,7 +107,7 @@ class DeadLetterRoute(Resource):
 
 # Dependencies first: the order `desired` lists resources in and `remote` reads them in (the planner
 # deletes in reverse order of what was read, so dependents go before what they depend on).
-ORDER: tuple[type[Resource], ...] = (Topic, Function, DeadLetterRoute, PublicInvoker, SchedulerJob)
+ORDER: tuple[type[Resource], ...] = (Topic, Bucket, Function, DeadLetterRoute, PublicInvoker, SchedulerJob)
 
 
 def in_order(resources: list[Resource]) -> list[Resource]:

@@ -71,6 +71,9 @@ SUBSCRIPTION = {
     "retryPolicy": {"minimumBackoff": STR, "maximumBackoff": STR}, "enableExactlyOnceDelivery": BOOL,
     "state": STR,
 }
+BUCKET = {"name": STR, "labels": MAP, "location": STR, "storageClass": STR,
+          "iamConfiguration": {"uniformBucketLevelAccess": {"enabled": BOOL},
+                               "publicAccessPrevention": enum("inherited", "enforced")}}
 POLICY = {"version": INT, "etag": BYTES, "bindings": [{"role": STR, "members": [STR]}]}
 EVENT_TYPES = {"google.cloud.pubsub.topic.v1.messagePublished", "google.cloud.storage.object.v1.finalized",
                "google.cloud.storage.object.v1.deleted"}
@@ -193,6 +196,8 @@ class GoogleApi:
         self.jobs: dict[str, dict[str, Any]] = {}
         self.policies: dict[str, dict[str, Any]] = {}
         self.subscriptions: dict[str, dict[str, Any]] = {}
+        self.buckets: dict[str, dict[str, Any]] = {}
+        self.bucket_objects: dict[str, int] = {}  # how many objects a test put in a bucket
         self.upload_urls: set[str] = set()
         self.failures: dict[str, str] = {}
         self._ids = itertools.count(1)
@@ -242,6 +247,11 @@ class GoogleApi:
             ("GET", rf"/v1/({TOPIC_PATH})", self.get_topic),
             ("DELETE", rf"/v1/({TOPIC_PATH})", self.delete_topic),
             ("GET", r"/v1/(projects/[^/]+)/topics", self.list_topics),
+            ("POST", r"/storage/v1/b", self.create_bucket),
+            ("GET", r"/storage/v1/b", self.list_buckets),
+            ("GET", r"/storage/v1/b/([^/]+)", self.get_bucket),
+            ("PATCH", r"/storage/v1/b/([^/]+)", self.patch_bucket),
+            ("DELETE", r"/storage/v1/b/([^/]+)", self.delete_bucket),
             ("POST", rf"/v1/({LOCATION})/jobs", self.create_job),
             ("GET", rf"/v1/({LOCATION})/jobs", self.list_jobs),
             ("GET", rf"/v1/({JOB_PATH})", self.get_job),
@@ -304,9 +314,13 @@ class GoogleApi:
             topic = trigger.get("pubsubTopic")
             if topic is not None and topic not in self.topics:
                 raise ApiError(404, f"Pub/Sub topic {topic} does not exist")
-            if trigger["eventType"].startswith("google.cloud.storage") and not any(
-                    f.get("attribute") == "bucket" for f in trigger.get("eventFilters", [])):
-                raise ApiError(400, "a Cloud Storage trigger needs an eventFilters entry for 'bucket'")
+            if trigger["eventType"].startswith("google.cloud.storage"):
+                filters = trigger.get("eventFilters", [])
+                bucket = next((f.get("value") for f in filters if f.get("attribute") == "bucket"), None)
+                if bucket is None:
+                    raise ApiError(400, "a Cloud Storage trigger needs an eventFilters entry for 'bucket'")
+                if bucket not in self.buckets:
+                    raise ApiError(400, f"Cloud Storage bucket {bucket!r} does not exist")
 
     def finish(self, path: str) -> dict[str, Any]:
         """What Google fills in once a deploy is done: service, URL, defaults; or FAILED on a failure."""
@@ -479,6 +493,43 @@ class GoogleApi:
 
     def list_topics(self, project: str, query: dict[str, str], body: Any) -> dict[str, Any]:
         return page([t for p, t in sorted(self.topics.items()) if p.startswith(project + "/")], "topics", query)
+
+    # -- Cloud Storage JSON API (buckets) -----------------------------------------------------------
+    def create_bucket(self, query: dict[str, str], body: Any) -> dict[str, Any]:
+        body = check(body, BUCKET, "bucket")
+        name, project = body.get("name", ""), query.get("project", "")
+        if not re.fullmatch(r"[a-z0-9][-_.a-z0-9]{1,61}[a-z0-9]", name) or not project:
+            raise ApiError(400, f"Invalid bucket name {name!r} or missing project")
+        if name in self.buckets:
+            raise ApiError(409, "Your previous request to create the named bucket succeeded and you already own it.")
+        self.buckets[name] = {**body, "kind": "storage#bucket", "id": name, "project": project,
+                              "location": body.get("location", "US").upper(), "projectNumber": self.project_number}
+        return self.get_bucket(name, query, None)
+
+    def list_buckets(self, query: dict[str, str], body: Any) -> dict[str, Any]:
+        found = [self.get_bucket(n, query, None) for n, b in sorted(self.buckets.items())
+                 if b["project"] == query.get("project")]
+        return {"kind": "storage#buckets", **page(found, "items", query)}
+
+    def get_bucket(self, name: str, query: dict[str, str], body: Any) -> dict[str, Any]:
+        if name not in self.buckets:
+            raise ApiError(404, "The specified bucket does not exist.")
+        return {k: v for k, v in self.buckets[name].items() if k != "project"}
+
+    def patch_bucket(self, name: str, query: dict[str, str], body: Any) -> dict[str, Any]:
+        body = check(body, BUCKET, "bucket")
+        if name not in self.buckets:
+            raise ApiError(404, "The specified bucket does not exist.")
+        self.buckets[name].update(body)
+        return self.get_bucket(name, query, None)
+
+    def delete_bucket(self, name: str, query: dict[str, str], body: Any) -> dict[str, Any]:
+        if name not in self.buckets:
+            raise ApiError(404, "The specified bucket does not exist.")
+        if self.bucket_objects.get(name):
+            raise ApiError(409, "The bucket you tried to delete is not empty.")
+        del self.buckets[name]
+        return {}
 
     # -- Cloud Scheduler v1 ------------------------------------------------------------------------
     def create_job(self, parent: str, query: dict[str, str], body: Any) -> dict[str, Any]:

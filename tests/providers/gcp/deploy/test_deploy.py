@@ -150,7 +150,7 @@ def test_outputs_name_urls_topics_and_jobs(deployed: Any, shop: Any) -> None:
 # -- plan, redeploy, change ------------------------------------------------------------------------
 def test_plan_changes_nothing(provider: Any, shop: Any, google: Any) -> None:
     outcome = pipeline.plan(provider, shop, "dev")
-    assert outcome.plan.summary() == "25 to create, 0 to update, 0 to delete, 0 unchanged"
+    assert outcome.plan.summary() == "26 to create, 0 to update, 0 to delete, 0 unchanged"
     assert google.mutating() == [] and provider.deployer.client.mutating_calls() == []
     assert google.functions == {} and google.topics == {} and google.jobs == {}
 
@@ -229,13 +229,58 @@ def test_remove_deletes_exactly_what_the_app_and_stage_made(
     prod = helpers.RecordingProvider({**provider.settings}, provider.endpoint_url)
     pipeline.deploy(prod, shop, "prod")
     prod_state = (set(google.functions), set(google.jobs), set(google.topics))
+    assert "shop-prod-uploads" in google.buckets
     pipeline.deploy(provider, shop, "dev")
     google.topics[f"projects/{PROJECT}/topics/shop-dev-by-hand"] = {"name": "by-hand"}  # no labels: not ours
 
     outcome = pipeline.remove(provider, shop, "dev")
-    assert outcome.plan.summary() == "0 to create, 0 to update, 25 to delete, 0 unchanged"
-    assert not any("shop-dev-" in name for name in [*google.functions, *google.jobs])
+    assert outcome.plan.summary() == "0 to create, 0 to update, 26 to delete, 0 unchanged"
+    assert not any("shop-dev-" in name for name in [*google.functions, *google.jobs, *google.buckets])
+    assert "shop-prod-uploads" in google.buckets
     assert [t for t in google.topics if "shop-dev-" in t] == [f"projects/{PROJECT}/topics/shop-dev-by-hand"]
     assert prod_state == (set(google.functions), set(google.jobs), set(google.topics) - {
         f"projects/{PROJECT}/topics/shop-dev-by-hand"})
     assert pipeline.remove(provider, shop, "dev").plan.empty
+
+
+# -- buckets ---------------------------------------------------------------------------------------
+def test_a_storage_trigger_gets_its_bucket_labelled_private_and_in_the_region(deployed: Any, google: Any) -> None:
+    bucket = google.buckets["shop-dev-uploads"]
+    assert bucket["labels"] == LABELS and bucket["location"] == REGION.upper()
+    assert bucket["iamConfiguration"] == {"uniformBucketLevelAccess": {"enabled": True},
+                                          "publicAccessPrevention": "enforced"}
+    assert sorted(google.buckets) == ["shop-dev-uploads"]
+
+
+def test_a_bucket_mapped_to_an_existing_one_is_neither_created_nor_deleted(
+        google: Any, google_server: Any, shop: Any, helpers: Any) -> None:
+    google.buckets["company-uploads"] = {"name": "company-uploads", "project": PROJECT, "location": "EU"}
+    settings = {**shop.config.provider_settings("gcp", "dev"), "project": PROJECT, "poll_s": 0.01,
+                "buckets": {"uploads": "company-uploads"}}
+    provider = helpers.RecordingProvider(settings, google_server.url)
+    pipeline.deploy(provider, shop, "dev")
+    assert sorted(google.buckets) == ["company-uploads"]
+    assert function(google, "on_upload")["eventTrigger"]["eventFilters"] == [
+        {"attribute": "bucket", "value": "company-uploads"}]
+    pipeline.remove(provider, shop, "dev")
+    assert sorted(google.buckets) == ["company-uploads"] and "labels" not in google.buckets["company-uploads"]
+
+
+def test_remove_keeps_a_bucket_holding_objects_and_says_how_to_go_on(
+        deployed: Any, shop: Any, google: Any) -> None:
+    google.bucket_objects["shop-dev-uploads"] = 3
+    with pytest.raises(DeployError) as failed:
+        pipeline.remove(deployed, shop, "dev")
+    assert "bucket 'shop-dev-uploads' still holds objects" in str(failed.value)
+    assert "gcloud storage rm --recursive gs://shop-dev-uploads/**" in str(failed.value)
+    google.bucket_objects.clear()
+    pipeline.remove(deployed, shop, "dev")  # converges once emptied
+    assert google.buckets == {} and google.functions == {}
+
+
+def test_a_bucket_left_unlabelled_by_a_failed_run_is_adopted(
+        provider: Any, shop: Any, google: Any) -> None:
+    google.buckets["shop-dev-uploads"] = {"name": "shop-dev-uploads", "project": PROJECT, "location": "EUROPE-WEST1"}
+    pipeline.deploy(provider, shop, "dev")
+    assert google.buckets["shop-dev-uploads"]["labels"] == LABELS
+    assert pipeline.plan(provider, shop, "dev").plan.empty

@@ -21,6 +21,7 @@ import pytest
 from portable_fn_gcp.shim import generate_main
 
 from portable_fn.app import App, load_app
+from portable_fn.emulators import Emulator
 
 PROBE_APP = Path(__file__).resolve().parent / "apps" / "probe"
 DATA = Path(__file__).resolve().parents[2] / "data" / "gcp"
@@ -149,35 +150,12 @@ def _emulator_binary() -> Path | None:
 def pubsub_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`host:port` of gcloud's Pub/Sub emulator, started on 127.0.0.1 for the session."""
     import shutil
-    import socket
-    import subprocess
-    import time
 
     binary = _emulator_binary()
     if binary is None or shutil.which("java") is None:
         pytest.skip("the Pub/Sub emulator needs the Google Cloud SDK's pubsub-emulator component and Java "
                     "(gcloud components install pubsub-emulator)")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    log = (tmp_path_factory.mktemp("pubsub") / "emulator.log").open("wb")
-    process = subprocess.Popen([str(binary), "--host=127.0.0.1", f"--port={port}"], stdout=log,
-                               stderr=subprocess.STDOUT, start_new_session=True)
-    host, deadline = f"127.0.0.1:{port}", time.monotonic() + 60
-    try:
-        while True:
-            try:
-                urllib.request.urlopen(f"http://{host}/v1/projects/portable-fn/topics", timeout=2).close()
-                break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"the Pub/Sub emulator did not start; see {log.name}") from None
-                time.sleep(0.3)
-        yield host
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
+    command = [str(binary), "--host=127.0.0.1", "--port={port}"]
+    with Emulator(command, "http://127.0.0.1:{port}/v1/projects/portable-fn/topics",
+                  tmp_path_factory.mktemp("pubsub"), "pubsub-emulator") as emulator:
+        yield f"127.0.0.1:{emulator.port}"

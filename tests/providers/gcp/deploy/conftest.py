@@ -12,12 +12,8 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import shutil
-import socket
-import subprocess
 import sys
-import time
 import types
-import urllib.request
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,6 +25,7 @@ from portable_fn_gcp.deploy import GcpDeployer
 
 from portable_fn.app import load_app
 from portable_fn.deploy import Artifact
+from portable_fn.emulators import Emulator
 from portable_fn.provider import Provider
 
 PROJECT, REGION, UPLOAD_BUCKET = "shop-project", "europe-west1", "gcf-v2-uploads-123456789-europe-west1"
@@ -51,44 +48,14 @@ GoogleApi, GoogleApiServer = _google_api.GoogleApi, _google_api.GoogleApiServer
 UNSET = ("PUBSUB_EMULATOR_HOST", "GOOGLE_CLOUD_PROJECT", "CLOUDSDK_CORE_PROJECT", "GOOGLE_APPLICATION_CREDENTIALS")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_until_up(url: str, process: subprocess.Popen[bytes], timeout_s: float = 30) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"gcp-storage-emulator exited with {process.returncode}")
-        try:
-            urllib.request.urlopen(f"{url}/", timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"gcp-storage-emulator did not answer on {url} within {timeout_s} s")
-
-
 @pytest.fixture(scope="session")
 def storage_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The URL of gcp-storage-emulator, holding the bucket upload URLs point into."""
-    port = free_port()
-    log = (tmp_path_factory.mktemp("gcs") / "emulator.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gcp_storage_emulator", "start", "--host", "127.0.0.1", "--port", str(port),
-         "--in-memory", "--default-bucket", UPLOAD_BUCKET], stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_up(url, process)
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
+    command = [sys.executable, "-m", "gcp_storage_emulator", "start", "--host", "127.0.0.1", "--port", "{port}",
+               "--in-memory", "--default-bucket", UPLOAD_BUCKET]
+    with Emulator(command, "http://127.0.0.1:{port}/", tmp_path_factory.mktemp("gcs"), "gcp-storage-emulator",
+                  timeout_s=30) as emulator:
+        yield emulator.url
 
 
 @pytest.fixture(scope="session")

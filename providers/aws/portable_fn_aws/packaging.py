@@ -114,8 +114,8 @@ def build_package(app: App, stage: str, out_dir: Path, progress: Progress, *, la
     sources = Sources(dict(app_files(app.source_dir, skip=out_dir)),
                       {spec.name: app_closure(app.source_dir, spec.module) for spec in app.functions})
     split, why = per_function(app, checked_layout(layout), sources)
-    targets = {arch: Target(app.config.python, arch) for arch in sorted(set(architectures(app).values()))
-               or ["x86_64"]}
+    arch_of = architectures(app)
+    targets = {arch: Target(app.config.python, arch) for arch in sorted(set(arch_of.values())) or ["x86_64"]}
     progress(f"aws: packaging {app.name!r} for {' and '.join(t.describe() for t in targets.values())} as "
              f"{'one zip per function' if split else 'one zip'} ({why})")
     wheels = {arch: dependencies(app, target, cache_dir, pip_download, progress) for arch, target in targets.items()}
@@ -125,11 +125,10 @@ def build_package(app: App, stage: str, out_dir: Path, progress: Progress, *, la
         (arch,) = wheels
         return build_zip(app, app.functions, list(sources.files.items()), wheels[arch], arch,
                          out_dir / f"{app.name}-aws.zip", budget, progress)
-    zips = tuple((spec.name, build_zip(app, [spec], sources.for_function(spec.name),
-                                       wheels[architectures(app)[spec.name]], architectures(app)[spec.name],
-                                       out_dir / f"{app.name}-aws-{spec.name}.zip", budget, progress))
-                 for spec in app.functions)
-    return combined(out_dir, zips)
+    return combined(out_dir, tuple(
+        (spec.name, build_zip(app, [spec], sources.for_function(spec.name), wheels[arch_of[spec.name]],
+                              arch_of[spec.name], out_dir / f"{app.name}-aws-{spec.name}.zip", budget, progress))
+        for spec in app.functions))
 
 
 def checked_layout(layout: str) -> str:
@@ -214,7 +213,7 @@ def app_closure(source_dir: Path, module: str) -> frozenset[str]:
     todo = [module]
     while todo:
         name = todo.pop()
-        for found in _app_module_files(source_dir, name):
+        for found in _app_module_files(source_dir, name) if name else ():
             if found not in seen:
                 seen.add(found)
                 todo += _imports_of(source_dir, found)

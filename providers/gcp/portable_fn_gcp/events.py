@@ -37,11 +37,10 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from collections.abc import Mapping
 from typing import Any
 
-from portable_fn.runtime.cloudevent import CloudEvent, _from_json_object, from_attributes
+from portable_fn.runtime.cloudevent import CloudEvent, _from_json_object, from_attributes, parse_json
 from portable_fn.runtime.errors import InvalidEventError
 from portable_fn.runtime.http_binding import decode_data, from_http
 from portable_fn.runtime.views import MessageMeta
@@ -113,7 +112,7 @@ def _message_event(envelope: Mapping[str, Any], meta: MessageMeta, attributes: M
         data = decode_data(content_type, body)
     else:
         try:
-            data, content_type = json.loads(body), JSON
+            data, content_type = parse_json(body), JSON
         except ValueError:  # not JSON (UnicodeDecodeError is a ValueError too): the bytes as they are
             data = body or None
     if data.__class__ is dict and "specversion" in data:

@@ -24,9 +24,11 @@ class MultiDict(Mapping[str, str]):
     def __init__(self, items: Mapping[str, str] | Pairs | None = None) -> None:
         pairs: list[tuple[str, str]] = []
         if items is not None:
-            source = items.items() if isinstance(items, Mapping) else items
+            source = items if items.__class__ is list else items.items() if isinstance(items, Mapping) else items
             for key, value in source:
-                if isinstance(value, (list, tuple)):
+                if value.__class__ is str:  # the common case, without the isinstance checks
+                    pairs.append((key, value))
+                elif isinstance(value, (list, tuple)):
                     pairs.extend((key, str(v)) for v in value)
                 else:
                     pairs.append((key, str(value)))

@@ -24,8 +24,8 @@ import os
 from typing import Any
 
 from portable_fn.deploy import Artifact, RemoteState, Resource
-from portable_fn.runtime.errors import ConfigError
-from portable_fn.runtime.triggers import Schedule
+from portable_fn.runtime.errors import ConfigError, UnsupportedTriggerError
+from portable_fn.runtime.triggers import Http, Schedule
 
 from .appliers import Context
 from .client import AwsClient
@@ -33,6 +33,7 @@ from .desired import (
     DEFAULT_LOG_RETENTION_DAYS,
     FUNCTION_URL,
     HANDLER_MODULE,
+    HTTP_API,
     HTTP_FRONTS,
     Target,
     code_sha256,
@@ -86,8 +87,9 @@ class AwsDeployer:
 
     def check(self, app: Any) -> None:
         """Raise ConfigError for an unknown `http` setting, UnsupportedTriggerError for a schedule
-        EventBridge Scheduler cannot express."""
-        self.http()
+        EventBridge Scheduler cannot express or for two functions on one route of the HTTP API."""
+        if self.http() == HTTP_API:
+            check_routes(app)
         for spec in app.functions:
             if isinstance(spec.trigger, Schedule):
                 schedule_expression(spec.name, spec.trigger)
@@ -112,3 +114,18 @@ class AwsDeployer:
 
     def outputs(self, app: Any, stage: str, remote: RemoteState) -> dict[str, Any]:
         return outputs(app, stage, remote, self.names(app, stage), self.arns())
+
+
+def check_routes(app: Any) -> None:
+    """One HTTP API sends each method and path to one function: two functions cannot share a route."""
+    owner: dict[str, str] = {}
+    for spec in app.functions:
+        if isinstance(spec.trigger, Http):
+            key = f"{spec.trigger.method} {spec.trigger.path}"
+            if key in owner:
+                raise UnsupportedTriggerError(
+                    f"Functions {owner[key]!r} and {spec.name!r} on aws: both declare {key}, and the app's HTTP "
+                    "API routes a method and path to one function. Change one of the paths, or set "
+                    "http = \"function-url\" under [tool.portable-fn.aws] to give each function its own URL."
+                )
+            owner[key] = spec.name

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -222,3 +223,14 @@ def test_an_api_permission_is_read_back_with_the_api_named() -> None:
 def test_an_unknown_http_setting_is_refused_with_the_choices() -> None:
     with pytest.raises(ConfigError, match=r"http = 'rest-api'.*'function-url', 'http-api'"):
         AwsDeployer({"http": "rest-api"}).check(load_app(GATEWAY))
+
+
+def test_two_functions_on_one_route_of_the_http_api_are_refused(tmp_path: Path) -> None:
+    app_dir = tmp_path / "gateway"
+    shutil.copytree(GATEWAY, app_dir, ignore=shutil.ignore_patterns(".portable-fn", "__pycache__"))
+    files = app_dir / "gateway" / "files.py"
+    files.write_text(files.read_text().replace('http("ANY", "/files/{path+}")', 'http("GET", "/items")'))
+    app = load_app(app_dir)
+    AwsDeployer({"http": "function-url"}).check(app)  # each its own URL: no clash
+    with pytest.raises(UnsupportedTriggerError, match=r"'list_items' and 'files' on aws: both declare GET /items"):
+        AwsDeployer({"http": "http-api"}).check(app)

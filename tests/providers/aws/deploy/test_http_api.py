@@ -164,3 +164,21 @@ def test_switching_between_function_urls_and_the_http_api(endpoint: str, gateway
         "http api", "http api integration", "http api route", "http api permission"}
     assert boto.apigw.get_apis()["Items"] == []
     assert pipeline.plan(urls, app, "dev").plan.empty
+
+
+def test_a_deleted_stage_or_route_is_put_back(endpoint: str, gateway_dir: Path, boto: Any, helpers: Any) -> None:
+    app = load_app(gateway_dir)
+    provider = helpers.MotoProvider({**app.config.provider_settings("aws", "dev"), "wait_delay_s": 0.1}, endpoint)
+    pipeline.deploy(provider, app, "dev")
+    api_id = the_api(boto)["ApiId"]
+    boto.apigw.delete_stage(ApiId=api_id, StageName="$default")
+    [files] = [r for r in boto.apigw.get_routes(ApiId=api_id)["Items"] if r["RouteKey"].startswith("ANY ")]
+    boto.apigw.delete_route(ApiId=api_id, RouteId=files["RouteId"])
+
+    outcome = pipeline.deploy(provider, app, "dev")
+    assert sorted(s.describe() for s in outcome.plan.steps) == [
+        "+ create http api route gateway-dev/gateway-dev-files",
+        "~ update http api gateway-dev (auto_deploy)",
+    ]
+    check_api(boto, ROUTES)
+    assert pipeline.plan(provider, app, "dev").plan.empty

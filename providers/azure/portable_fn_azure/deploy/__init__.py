@@ -13,14 +13,18 @@ azure-storage-blob).
 Settings (`[tool.portable-fn.azure]`, stage overrides applied): `subscription_id` (else
 AZURE_SUBSCRIPTION_ID), `location` (required), `resource_group` (an existing group to deploy into; by
 default deploy creates and owns `<app>-<stage>-rg`), `plan_sku` (`Y1`, Linux Consumption, or `EP1`-`EP3`),
+`storage_auth` (`identity`, the default: the function app's system-assigned identity gets Storage Blob Data
+Owner and Storage Queue Data Contributor, plus Storage Account Contributor for blob triggers, on the app's
+storage account, and the host finds it by `AzureWebJobsStorage__accountName`; `connection_string`: the
+account key in `AzureWebJobsStorage`, for deployers who may not create role assignments),
 `package_sas_days` (3650), `arm_endpoint` and `storage_connection_string` (emulators; the `endpoint_url`
 given to the provider is the ARM endpoint too), `connection_verify` (a CA bundle path, or false),
 `polling_interval_s` (the SDK's LRO default when unset) and `lro_report_every_s` (10).
 
-The package is reached through a read-only SAS on its blob (`WEBSITE_RUN_FROM_PACKAGE`), not through the
-managed identity, because granting the identity a role on the account needs a role assignment deploy
-does not make yet. Topic triggers get a custom Event Grid topic (CloudEvents 1.0 in and out) and storage
-triggers a subscription on the storage account's system topic (see `desired`).
+On Linux Consumption the package is reached through a read-only SAS on its blob
+(`WEBSITE_RUN_FROM_PACKAGE`): the platform fetches it before the app's identity is in play. Topic
+triggers get a custom Event Grid topic (CloudEvents 1.0 in and out) and storage triggers a subscription
+on the storage account's system topic (see `desired`).
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ from portable_fn.runtime.errors import ConfigError
 
 from .appliers import Context
 from .client import AzureClient
-from .desired import Target, check_env, check_plan_sku, desired
+from .desired import Target, check_env, check_plan_sku, check_storage_auth, desired
 from .executor import AzureExecutor
 from .naming import PACKAGES_CONTAINER, TAG_APP, TAG_STAGE, Names, container_name, queue_name, tags
 from .outputs import outputs
@@ -88,6 +92,7 @@ class AzureDeployer:
         """Raise UnsupportedTriggerError for what one function app cannot hold."""
         check_env(app)
         check_plan_sku(str(self.settings.get("plan_sku", "Y1")))
+        check_storage_auth(str(self.settings.get("storage_auth", "identity")))
 
     def names(self, app: Any, stage: str) -> Names:
         return Names(app.name, stage, self.subscription(), str(self.settings.get("resource_group") or ""))
@@ -106,8 +111,9 @@ class AzureDeployer:
     def desired(self, app: Any, stage: str, artifact: Artifact) -> list[Resource]:
         self.check(app)
         names = self.names(app, stage)
+        identity = check_storage_auth(str(self.settings.get("storage_auth", "identity")))
         return desired(Target(app, stage, names, self.location(), artifact, self.blob_endpoint(names),
-                              str(self.settings.get("plan_sku", "Y1"))))
+                              str(self.settings.get("plan_sku", "Y1")), identity))
 
     def read_remote(self, app: Any, stage: str) -> RemoteState:
         return RemoteReader(self.client, self.names(app, stage)).read()

@@ -10,6 +10,7 @@ converges.
 from __future__ import annotations
 
 import secrets
+import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -20,7 +21,7 @@ from azure.core.exceptions import ResourceNotFoundError
 from portable_fn.deploy import Resource
 
 from .client import AzureClient, arm_json, missing
-from .naming import PACKAGES_CONTAINER
+from .naming import PACKAGES_CONTAINER, ROLE_DESCRIPTION
 from .resources import (
     STORAGE_CONNECTION,
     AppSettings,
@@ -31,6 +32,7 @@ from .resources import (
     FunctionPlan,
     PackageBlob,
     ResourceGroup,
+    RoleAssignment,
     StorageAccount,
     StorageQueue,
     SystemTopic,
@@ -40,6 +42,7 @@ R = TypeVar("R", bound=Resource)
 Progress = Callable[[str], None]
 PACKAGE_SETTING = "WEBSITE_RUN_FROM_PACKAGE"
 BLOBS_KEY = "blobs_extension"  # the host's system key the blob trigger's Event Grid webhook checks
+ROLE_NAMESPACE = uuid.UUID("5f0c3a52-8d57-4a8e-9a3c-6f1b6c1d2e7a")  # role assignment GUIDs: uuid5(this, ...)
 EVENT_RETRY = {"maxDeliveryAttempts": 30, "eventTimeToLiveInMinutes": 1440}  # Event Grid's defaults, stated
 
 
@@ -205,6 +208,40 @@ class FunctionApps(Applier[FunctionApp]):
     def delete(self, resource: FunctionApp) -> None:
         web = self.azure.web.web_apps
         tolerate_missing(lambda: web.delete(resource.resource_group, resource.name))
+
+
+class RoleAssignments(Applier[RoleAssignment]):
+    """Grants the function app's identity a role. ARM names an assignment by a GUID, made here from scope,
+    role and principal, so a rerun PUTs the same one. A changed principal (the app was recreated) is a
+    new assignment: the old one is deleted first."""
+
+    def __init__(self, ctx: Context, group: str, site: str) -> None:
+        super().__init__(ctx)
+        self.group = group
+        self.site = site
+
+    def create(self, resource: RoleAssignment) -> None:
+        principal = self.principal()
+        name = uuid.uuid5(ROLE_NAMESPACE, f"{resource.scope}|{resource.role_definition_id}|{principal}".lower())
+        self.azure.authorization.role_assignments.create(resource.scope, str(name), {"properties": {
+            "roleDefinitionId": resource.role_definition_id, "principalId": principal,
+            "principalType": "ServicePrincipal", "description": ROLE_DESCRIPTION}})
+
+    def update(self, resource: RoleAssignment, previous: RoleAssignment, changes: tuple[str, ...]) -> None:
+        self.delete(previous)
+        self.create(resource)
+
+    def principal(self) -> str:
+        site = arm_json(self.azure.web.web_apps.get(self.group, self.site))
+        principal = (site.get("identity") or {}).get("principalId")
+        if not principal:
+            raise LookupError(f"function app {self.site} has no system-assigned identity yet, so no role can be "
+                              "granted to it; check its identity in the portal")
+        return str(principal)
+
+    def delete(self, resource: RoleAssignment) -> None:
+        roles = self.azure.authorization.role_assignments
+        tolerate_missing(lambda: roles.delete(resource.scope, resource.assignment_id))
 
 
 class AppSettingsApplier(Applier[AppSettings]):

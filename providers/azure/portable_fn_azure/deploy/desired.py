@@ -3,7 +3,8 @@
 All functions of an app run in one function app, so the resources are per app, not per function:
 
     always    resource group (unless settings name one), storage account, the packages container and
-              the package blob, the plan, the function app and its application settings
+              the package blob, the plan, the function app and its application settings, and (with
+              `storage_auth = "identity"`, the default) the roles of the app's identity on the account
     queue     the queue and its poison queue (`<queue>-poison`, where the host moves a message after
               `maxDequeueCount` failed deliveries and where `DeadLetter` sends it at once)
     storage   the blob container the trigger watches, the storage account's Event Grid system topic and
@@ -29,7 +30,15 @@ from portable_fn.runtime.errors import UnsupportedTriggerError
 from portable_fn.runtime.triggers import Queue, Storage, Topic
 
 from ..codegen import transports
-from .naming import PACKAGES_CONTAINER, POISON_SUFFIX, Names, container_name, queue_name, subscription_name
+from .naming import (
+    PACKAGES_CONTAINER,
+    POISON_SUFFIX,
+    STORAGE_ROLES,
+    Names,
+    container_name,
+    queue_name,
+    subscription_name,
+)
 from .resources import (
     STORAGE_CONNECTION,
     AppSettings,
@@ -40,6 +49,7 @@ from .resources import (
     FunctionPlan,
     PackageBlob,
     ResourceGroup,
+    RoleAssignment,
     StorageAccount,
     StorageQueue,
     SystemTopic,
@@ -62,6 +72,7 @@ class Target:
     artifact: Artifact
     blob_endpoint: str  # e.g. https://<account>.blob.core.windows.net, or Azurite's http://127.0.0.1:port/<account>
     plan_sku: str = "Y1"
+    identity: bool = True  # the host reaches its storage through the app's identity, not a key
 
 
 def desired(target: Target) -> list[Resource]:
@@ -77,6 +88,7 @@ def desired(target: Target) -> list[Resource]:
                      tier=PLAN_TIERS[target.plan_sku]),
         function_app(target),
         app_settings(target),
+        *(role_assignments(target) if target.identity else []),
     ]
     event_grid_topics = transports(target.app)["topic_transport"] == "event_grid"
     for spec in target.app.functions:
@@ -152,12 +164,23 @@ def function_app(target: Target) -> FunctionApp:
     )
 
 
+def role_assignments(target: Target) -> list[RoleAssignment]:
+    """The storage roles of the app's identity; Storage Account Contributor only when a blob trigger needs it."""
+    names = target.names
+    roles = list(STORAGE_ROLES)
+    if not any(isinstance(s.trigger, Storage) and s.trigger.on == "created" for s in target.app.functions):
+        roles.remove("Storage Account Contributor")
+    return [RoleAssignment(f"{names.storage_account}/{role}", scope=names.account_id,
+                           role_definition_id=names.role_definition_id(role)) for role in roles]
+
+
 def plan_id(names: Names) -> str:
     return names.arm_id("Microsoft.Web/serverfarms", names.plan)
 
 
 def app_settings(target: Target) -> AppSettings:
-    """App defaults < stage < the functions' own env < the runtime's and portable-fn's own settings."""
+    """App defaults < stage < the functions' own env < the runtime's and portable-fn's own settings. The
+    host's storage is the account name (reached with the app's identity), or the connection string."""
     config, names = target.app.config, target.names
     stage = config.stages.get(target.stage)
     values: dict[str, str] = {**config.defaults.env, **(stage.env if stage else {})}
@@ -165,7 +188,8 @@ def app_settings(target: Target) -> AppSettings:
         values.update(spec.options.env)
     values.update({
         **RUNTIME_SETTINGS,
-        "AzureWebJobsStorage": STORAGE_CONNECTION,
+        **({"AzureWebJobsStorage__accountName": names.storage_account} if target.identity
+           else {"AzureWebJobsStorage": STORAGE_CONNECTION}),
         "WEBSITE_RUN_FROM_PACKAGE": package_url(target),
         "PORTABLE_FN_APP": target.app.name, "PORTABLE_FN_STAGE": target.stage, "PORTABLE_FN_PROVIDER": "azure",
     })
@@ -184,6 +208,17 @@ def check_env(app: Any) -> None:
                     "move the variable to [tool.portable-fn.defaults] env."
                 )
             seen[key] = (spec.name, value)
+
+
+def check_storage_auth(value: str) -> bool:
+    """True for `identity` (the default), False for `connection_string`."""
+    if value not in ("identity", "connection_string"):
+        raise UnsupportedTriggerError(
+            f"Deploying to azure: storage_auth {value!r} is not supported; use \"identity\" (the function app's "
+            "managed identity, with role assignments on the storage account) or \"connection_string\" (a key "
+            "in the app settings) under [tool.portable-fn.azure]."
+        )
+    return value == "identity"
 
 
 def check_plan_sku(sku: str) -> str:

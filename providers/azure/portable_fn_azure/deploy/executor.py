@@ -23,6 +23,7 @@ from .appliers import (
     FunctionPlans,
     PackageBlobs,
     ResourceGroups,
+    RoleAssignments,
     StorageAccounts,
     StorageQueues,
     SystemTopics,
@@ -36,6 +37,7 @@ from .resources import (
     FunctionPlan,
     PackageBlob,
     ResourceGroup,
+    RoleAssignment,
     StorageAccount,
     StorageQueue,
     SystemTopic,
@@ -57,6 +59,7 @@ class AzureExecutor(Executor):
             FunctionApp: FunctionApps(ctx), AppSettings: AppSettingsApplier(ctx, account),
             EventGridTopic: EventGridTopics(ctx), SystemTopic: SystemTopics(ctx),
             EventSubscription: EventSubscriptions(ctx, site),
+            RoleAssignment: RoleAssignments(ctx, resource_group, site),
         }
 
     def execute(self, plan: Plan, progress: Progress = quiet) -> ExecutionReport:

@@ -26,6 +26,14 @@ POISON_SUFFIX = "-poison"  # the Functions host moves a message here after maxDe
 MAX_GROUP, MAX_ACCOUNT, MAX_SITE, MAX_PLAN, MAX_QUEUE, MAX_CONTAINER, MAX_TOPIC = 90, 24, 60, 60, 63, 63, 50
 MAX_SYSTEM_TOPIC, MAX_SUBSCRIPTION = 128, 64
 ROLE_DESCRIPTION = "portable-fn"  # the description of the role assignments deploy makes (see remote.py)
+# Built-in roles the function app's identity gets on the app's storage account, so the host reaches its
+# storage (AzureWebJobsStorage__accountName) without a key: blobs and queues, and for blob triggers the
+# account itself (their receipts and poison queue).
+STORAGE_ROLES = {
+    "Storage Blob Data Owner": "b7e6dc6d-f1e8-4753-8033-0f276bb0955b",
+    "Storage Queue Data Contributor": "974c5e8b-45b9-4653-ba55-5f855dd0fb88",
+    "Storage Account Contributor": "17d1049b-9a84-46fb-8f53-869881c3d3ab",
+}
 
 
 def tags(app: str, stage: str) -> dict[str, str]:
@@ -131,6 +139,11 @@ class Names:
     @property
     def site_id(self) -> str:
         return self.arm_id("Microsoft.Web/sites", self.function_app)
+
+    def role_definition_id(self, role: str) -> str:
+        """The subscription-scoped id of a built-in role of `STORAGE_ROLES`."""
+        return (f"/subscriptions/{self.subscription}/providers/Microsoft.Authorization/roleDefinitions/"
+                f"{STORAGE_ROLES[role]}")
 
     @property
     def package_prefix(self) -> str:

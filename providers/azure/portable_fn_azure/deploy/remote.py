@@ -2,9 +2,10 @@
 
 Resource groups are listed by the app tag (and the stage tag checked), then the resources in them (and
 in a group the settings name) by the same tags: storage account, plan, function app. What cannot be
-tagged is read through its tagged parent: the queues and containers of the app's storage account, the
+tagged is read through its tagged parent: the queues, containers and role assignments of the app's storage account, the
 blobs of its packages container, the function app's web config and application settings, the event
-subscriptions of its (system) topics. Only reads are made here (GET, list, and the POSTs that list keys
+subscriptions of its (system) topics. The role assignments kept are deploy's (`ROLE_DESCRIPTION`) and any
+other of the app's identity. Only reads are made here (GET, list, and the POSTs that list keys
 and settings and give a webhook subscription's full URL).
 """
 
@@ -16,8 +17,9 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from portable_fn.deploy import RemoteState, Resource
 
 from .client import AzureClient, arm_json, missing
-from .naming import PACKAGES_CONTAINER, TAG_APP, Names, has_tags
+from .naming import PACKAGES_CONTAINER, ROLE_DESCRIPTION, STORAGE_ROLES, TAG_APP, Names, has_tags
 from .resources import (
+    APP_IDENTITY,
     STORAGE_CONNECTION,
     AppSettings,
     BlobContainer,
@@ -27,6 +29,7 @@ from .resources import (
     FunctionPlan,
     PackageBlob,
     ResourceGroup,
+    RoleAssignment,
     StorageAccount,
     StorageQueue,
     SystemTopic,
@@ -35,6 +38,7 @@ from .resources import (
 
 ACCOUNTS, PLANS, SITES = "microsoft.storage/storageaccounts", "microsoft.web/serverfarms", "microsoft.web/sites"
 TOPICS, SYSTEM_TOPICS = "microsoft.eventgrid/topics", "microsoft.eventgrid/systemtopics"
+ROLE_NAMES = {guid: role for role, guid in STORAGE_ROLES.items()}
 
 
 class RemoteReader:
@@ -108,7 +112,38 @@ class RemoteReader:
             out.append(StorageQueue(f"{name}/{queue}", resource_group=group, account=name, queue=queue))
         if name == self.names.storage_account:
             out += self.package_blobs(group, name)
+            out += self.role_assignments(group, account["id"])
         return out
+
+    def role_assignments(self, group: str, scope: str) -> list[Resource]:
+        """Role assignments at the account itself that deploy made or that name the app's identity. One
+        of another principal (the app was recreated) is named apart, so the planner replaces it."""
+        principal, account = self.app_principal(group), scope.rsplit("/", 1)[-1]
+        out: list[Resource] = []
+        for item in self.azure.authorization.role_assignments.list_for_scope(scope, filter="atScope()"):
+            found = arm_json(item)
+            props = found.get("properties", {})
+            ours = principal and props.get("principalId") == principal
+            if props.get("scope", "").lower() != scope.lower() or not (
+                    ours or props.get("description") == ROLE_DESCRIPTION):
+                continue
+            role_id = props.get("roleDefinitionId", "")
+            role = ROLE_NAMES.get(role_id.rsplit("/", 1)[-1], role_id.rsplit("/", 1)[-1])
+            name = f"{account}/{role}" if ours else f"{account}/{role} ({props.get('principalId')})"
+            out.append(RoleAssignment(name, scope=scope, role_definition_id=role_id,
+                                      principal=APP_IDENTITY if ours else str(props.get("principalId")),
+                                      assignment_id=found["name"]))
+        return out
+
+    def app_principal(self, group: str) -> str:
+        """The principal id of the function app's identity, or "" when there is no app (yet)."""
+        try:
+            site = arm_json(self.azure.web.web_apps.get(group, self.names.function_app))
+        except Exception as exc:
+            if missing(exc):
+                return ""
+            raise
+        return str((site.get("identity") or {}).get("principalId") or "")
 
     def package_blobs(self, group: str, account: str) -> list[Resource]:
         service = self.azure.blobs(self.azure.storage_connection_string(group, account))

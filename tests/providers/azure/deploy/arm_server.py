@@ -9,7 +9,9 @@ account creation and resource group deletion, 202 + `Azure-AsyncOperation` for f
 and event subscriptions. Event Grid's own checks are played too: one system topic per source, in the
 source's location; a subscription's function must exist, and a webhook to the blobs extension must carry
 the host's `blobs_extension` key (the validation handshake would fail otherwise); a CloudEvents topic
-delivers CloudEvents only. Paths are case-insensitive, as in ARM. Every request is kept in
+delivers CloudEvents only. Role assignments are checked as ARM checks them: a GUID name, a built-in role
+of the subscription, a principal that exists, no second assignment of one role to one principal at one
+scope, and no change to an existing one. Paths are case-insensitive, as in ARM. Every request is kept in
 `requests` for the tests, and `fail_once` makes the next matching request answer with an error.
 """
 
@@ -30,6 +32,14 @@ GROUP = SUB + r"/resourcegroups/(?P<group>[^/]+)"
 ACCOUNT = GROUP + r"/providers/microsoft\.storage/storageaccounts/(?P<account>[^/]+)"
 SITE = GROUP + r"/providers/microsoft\.web/sites/(?P<site>[^/]+)"
 GRID = GROUP + r"/providers/microsoft\.eventgrid/(?P<topickind>topics|systemtopics)/(?P<topic>[^/]+)"
+ROLES = ACCOUNT + r"/providers/microsoft\.authorization/roleassignments"
+BUILT_IN_ROLES = {  # from the Azure built-in roles reference, independent of the code under test
+    "b7e6dc6d-f1e8-4753-8033-0f276bb0955b": "Storage Blob Data Owner",
+    "974c5e8b-45b9-4653-ba55-5f855dd0fb88": "Storage Queue Data Contributor",
+    "17d1049b-9a84-46fb-8f53-869881c3d3ab": "Storage Account Contributor",
+    "ba92f5b4-2d11-453d-a403-e96b0029c9fe": "Storage Blob Data Contributor",
+}
+GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 NAMESPACE = re.compile(r"/providers/(microsoft\.[a-z]+)/")
 SNAKE = re.compile(r"^[a-z]+(_[a-z0-9]+)+$")
 FREE_FORM = {"tags", "metadata"}  # maps whose keys are the user's, not ARM field names
@@ -514,6 +524,56 @@ def full_url(arm: FakeArm, method: str, path: str, ids: dict[str, str], query: d
     return 200, {}, {"endpointUrl": arm.state.secrets.get(subscription_path.lower(), "")}
 
 
+# -- role assignments -----------------------------------------------------------------------------------
+ROLE_TYPE = "Microsoft.Authorization/roleAssignments"
+
+
+def role_assignments(arm: FakeArm, method: str, path: str, ids: dict[str, str], query: dict[str, str],
+                     body: Any) -> Answer:
+    scope = path.split("/providers/Microsoft.Authorization")[0].split("/providers/microsoft.authorization")[0]
+    arm.get(scope)
+    wanted = query.get("$filter")
+    if wanted not in (None, "atScope()"):
+        raise ArmError(400, "InvalidFilterInQueryString", f"Unsupported $filter {wanted!r}.")
+    return 200, {}, {"value": [r for r in arm.children(path, ROLE_TYPE)
+                               if r["properties"]["scope"].lower() == scope.lower()]}
+
+
+def role_assignment(arm: FakeArm, method: str, path: str, ids: dict[str, str], query: dict[str, str],
+                    body: Any) -> Answer:
+    scope, name = path.rsplit("/providers/", 1)[0], path.rsplit("/", 1)[-1]
+    if method == "DELETE":
+        found = arm.state.resources.get(path.lower())
+        arm.delete(path)
+        return (200, {}, found) if found else (204, {}, None)
+    if method == "GET":
+        return 200, {}, arm.get(path, "RoleAssignmentNotFound")
+    require(body, "properties.roleDefinitionId", "properties.principalId")
+    props = body["properties"]
+    if not GUID.fullmatch(name):
+        raise ArmError(400, "InvalidRoleAssignmentId", f"The role assignment ID '{name}' is not a valid GUID.")
+    arm.get(scope)
+    role = re.fullmatch(rf"/subscriptions/{ids['sub']}/providers/Microsoft\.Authorization/roleDefinitions/(.+)",
+                        props["roleDefinitionId"])
+    if role is None or role.group(1) not in BUILT_IN_ROLES:
+        raise ArmError(400, "RoleDefinitionDoesNotExist", f"The role {props['roleDefinitionId']} does not exist.")
+    principals = {(r.get("identity") or {}).get("principalId") for r in arm.state.resources.values()}
+    if props["principalId"] not in principals - {None}:
+        raise ArmError(400, "PrincipalNotFound", f"Principal {props['principalId']} does not exist in the directory.")
+    stored = {"id": path, "name": name, "type": ROLE_TYPE, "properties": {**props, "scope": scope}}
+    for key, other in arm.state.resources.items():
+        if other.get("type") != ROLE_TYPE:
+            continue
+        same = all(other["properties"][k] == stored["properties"][k] for k in ("roleDefinitionId", "principalId"))
+        if key == path.lower() and not same:
+            raise ArmError(409, "RoleAssignmentUpdateNotPermitted", "Tenant ID, application ID, principal ID, "
+                                                                    "and scope are not allowed to be updated.")
+        if key != path.lower() and same and other["properties"]["scope"].lower() == scope.lower():
+            raise ArmError(409, "RoleAssignmentExists", "The role assignment already exists.")
+    arm.put(path, stored)
+    return 201, {}, stored
+
+
 CONTAINERS = "Microsoft.Storage/storageAccounts/blobServices/containers"
 QUEUES = "Microsoft.Storage/storageAccounts/queueServices/queues"
 ROUTES: list[tuple[str, Any]] = [
@@ -532,6 +592,8 @@ ROUTES: list[tuple[str, Any]] = [
     (SITE + r"/config/appsettings(/list)?", app_settings),
     (SITE + r"/syncfunctiontriggers", sync_triggers),
     (SITE + r"/host/default/(listkeys|systemkeys/[^/]+)", host_keys),
+    (ROLES, role_assignments),
+    (ROLES + r"/[^/]+", role_assignment),
     (GRID, topic),
     (GRID + r"/eventsubscriptions", subscriptions),
     (GRID + r"/eventsubscriptions/[^/]+", subscription),

@@ -118,7 +118,11 @@ def sdk_api_versions() -> dict[str, str]:
     made = {key: cls(StaticToken(), SUBSCRIPTION) for key, cls in {
         "resources": ResourceManagementClient, "microsoft.storage": StorageManagementClient,
         "microsoft.web": WebSiteManagementClient, "microsoft.eventgrid": EventGridManagementClient}.items()}
-    return {key: client._config.api_version for key, client in made.items()}
+    versions = {key: client._config.api_version for key, client in made.items()}
+    from azure.mgmt.authorization import AuthorizationManagementClient
+
+    roles = AuthorizationManagementClient(StaticToken(), SUBSCRIPTION).role_assignments
+    return {**versions, "microsoft.authorization": roles._config.api_version}
 
 
 @pytest.fixture(scope="session")

@@ -25,9 +25,9 @@ from portable_fn.runtime.errors import DeployError
 SUB = "/subscriptions/11111111-2222-3333-4444-555555555555"
 GROUP = f"{SUB}/resourceGroups/shop-dev-rg"
 TAGS = {TAG_APP: "shop", TAG_STAGE: "dev"}
-# group, account, 2 containers, 2 queues, package blob, plan, function app, settings, the account's
-# system topic and on_upload's subscription, the order-events topic and notify's subscription
-SHOP_STEPS = 14
+# group, account, 2 containers, 2 queues, package blob, plan, function app, 3 role assignments, settings,
+# the account's system topic and on_upload's subscription, the order-events topic and notify's subscription
+SHOP_STEPS = 17
 GRID = f"{GROUP}/providers/Microsoft.EventGrid"
 UPLOADS = f"{GRID}/systemTopics/shop-dev-storage-events/eventSubscriptions/{subscription_name('on_upload')}"
 
@@ -83,7 +83,8 @@ def test_app_settings_point_at_the_uploaded_package(provider: Any, shop: Any, ar
     settings = settings_of(arm, n.function_app)
     assert settings["FUNCTIONS_WORKER_RUNTIME"] == "python"
     assert settings["FUNCTIONS_EXTENSION_VERSION"] == "~4"
-    assert settings["AzureWebJobsStorage"] == azurite
+    assert settings["AzureWebJobsStorage__accountName"] == n.storage_account  # through the app's identity
+    assert "AzureWebJobsStorage" not in settings
     assert (settings["PORTABLE_FN_APP"], settings["PORTABLE_FN_STAGE"]) == ("shop", "dev")
     zip_bytes = (shop.root / ".portable-fn/build/azure/dev/app.zip").read_bytes()
     blob = f"shop-dev/{hashlib.sha256(zip_bytes).hexdigest()}.zip"
@@ -125,6 +126,60 @@ def test_outputs_name_the_app_and_its_triggers(provider: Any, shop: Any) -> None
         "trigger": "topic", "topic": topic, "subscription": f"{topic}/notify",
         "endpoint": f"https://{topic}.westeurope-1.eventgrid.azure.net/api/events"}
     assert pipeline.info(provider, shop, "dev").outputs == out
+
+
+# -- the app's identity and its storage roles -----------------------------------------------------------
+ROLE_IDS = {"Storage Blob Data Owner": "b7e6dc6d-f1e8-4753-8033-0f276bb0955b",
+            "Storage Queue Data Contributor": "974c5e8b-45b9-4653-ba55-5f855dd0fb88",
+            "Storage Account Contributor": "17d1049b-9a84-46fb-8f53-869881c3d3ab"}
+
+
+def roles_of(arm: Any, account: str) -> dict[str, str]:
+    """Role definition GUID -> principal id, of the assignments at the account."""
+    scope = f"{GROUP}/providers/Microsoft.Storage/storageAccounts/{account}"
+    found = arm.children(f"{scope}/providers/Microsoft.Authorization/roleAssignments",
+                         "Microsoft.Authorization/roleAssignments")
+    return {r["properties"]["roleDefinitionId"].rsplit("/", 1)[-1]: r["properties"]["principalId"] for r in found}
+
+
+def test_the_app_identity_gets_the_storage_roles(provider: Any, shop: Any, arm: Any) -> None:
+    pipeline.deploy(provider, shop, "dev")
+    n = names(provider, shop)
+    principal = arm.get(f"{GROUP}/providers/Microsoft.Web/sites/{n.function_app}")["identity"]["principalId"]
+    assert roles_of(arm, n.storage_account) == {guid: principal for guid in ROLE_IDS.values()}
+    puts = [r for r in arm.state.requests if r.method == "PUT" and "/roleassignments/" in r.path.lower()]
+    assert {(r.status, r.body["properties"]["principalType"], r.body["properties"]["description"]) for r in puts} == {
+        (201, "ServicePrincipal", "portable-fn")}
+    assert all(r.body["properties"]["roleDefinitionId"].startswith(f"{SUB}/providers/Microsoft.Authorization/")
+               for r in puts)
+
+
+def test_a_recreated_app_identity_gets_the_roles_again(deployed: Any, shop: Any, arm: Any) -> None:
+    n = names(deployed, shop)
+    site = arm.get(f"{GROUP}/providers/Microsoft.Web/sites/{n.function_app}")
+    site["identity"]["principalId"] = new = "99999999-8888-7777-6666-555555555555"  # as after a recreate
+    steps = [(s.action, s.resource.kind) for s in pipeline.deploy(deployed, shop, "dev").plan.steps]
+    assert sorted(steps) == [("create", "role assignment")] * 3 + [("delete", "role assignment")] * 3
+    assert roles_of(arm, n.storage_account) == {guid: new for guid in ROLE_IDS.values()}
+    assert pipeline.plan(deployed, shop, "dev").plan.empty
+
+
+def test_storage_auth_connection_string_keeps_the_key_and_grants_nothing(
+        arm: Any, shop: Any, blobs: Any, certificate: Any, azurite: str, helpers: Any) -> None:
+    settings = helpers.settings_for(shop, "dev", certificate, azurite, storage_auth="connection_string")
+    provider = helpers.ArmProvider(settings, arm.url)
+    outcome = pipeline.deploy(provider, shop, "dev")
+    assert "role assignment" not in {s.resource.kind for s in outcome.plan.steps}
+    n = names(provider, shop)
+    site_settings = settings_of(arm, n.function_app)
+    assert site_settings["AzureWebJobsStorage"] == azurite and "AzureWebJobsStorage__accountName" not in site_settings
+    assert roles_of(arm, n.storage_account) == {}
+    assert pipeline.plan(provider, shop, "dev").plan.empty
+
+    switched = helpers.ArmProvider({**settings, "storage_auth": "identity"}, arm.url)
+    steps = [(s.action, s.resource.kind) for s in pipeline.deploy(switched, shop, "dev").plan.steps]
+    assert steps == [("create", "role assignment")] * 3 + [("update", "app settings")]  # roles before the switch
+    assert settings_of(arm, n.function_app)["AzureWebJobsStorage__accountName"] == n.storage_account
 
 
 # -- Event Grid ----------------------------------------------------------------------------------------
@@ -238,10 +293,9 @@ def test_failure_names_the_step_and_a_rerun_converges(provider: Any, shop: Any, 
     assert "run `portable-fn deploy` again" in message
 
     rerun = pipeline.deploy(provider, shop, "dev")
-    assert [s.describe() for s in rerun.plan.steps][:2] == [f"+ create function app {site}",
-                                                            f"+ create app settings {site}"]
-    assert {s.resource.kind for s in rerun.plan.steps[2:]} == {
-        "event grid topic", "event grid system topic", "event subscription"}  # what comes after the app
+    assert rerun.plan.steps[0].describe() == f"+ create function app {site}"
+    assert {s.resource.kind for s in rerun.plan.steps[1:]} == {  # what comes after the app
+        "role assignment", "app settings", "event grid topic", "event grid system topic", "event subscription"}
     assert pipeline.plan(provider, shop, "dev").plan.empty
 
 

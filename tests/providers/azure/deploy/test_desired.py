@@ -39,7 +39,8 @@ def test_shop_needs_one_function_app_and_its_storage(deployer: AzureDeployer, sh
     resources = deployer.desired(shop, "dev", ARTIFACT)
     assert [r.kind for r in resources] == [
         "resource group", "storage account", "blob container", "blob container", "storage queue", "storage queue",
-        "package blob", "app service plan", "function app", "app settings", "event grid topic",
+        "package blob", "app service plan", "function app", "role assignment", "role assignment",
+        "role assignment", "app settings", "event grid topic",
         "event grid system topic", "event subscription", "event subscription"]
     settings = dict(next(r for r in resources if isinstance(r, AppSettings)).settings)
     assert settings["WEBSITE_RUN_FROM_PACKAGE"].endswith(f"/portable-fn-packages/shop-dev/{'ab' * 32}.zip")

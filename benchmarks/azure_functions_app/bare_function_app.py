@@ -22,3 +22,10 @@ def create_order(req: func.HttpRequest, context: func.Context) -> func.HttpRespo
 def fulfil(msg: func.QueueMessage, context: func.Context) -> None:
     order = json.loads(msg.get_body())
     FULFILLED.append(sum(line["quantity"] for line in order["lines"]))
+
+
+@app.function_name(name="on_order_placed")
+@app.event_grid_trigger(arg_name="event")
+def on_order_placed(event: func.EventGridEvent, context: func.Context) -> None:
+    order = event.get_json()
+    FULFILLED.append(sum(line["quantity"] for line in order["lines"]))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from portable_fn import CloudEvent, Request, Response, function, http, queue
+from portable_fn import CloudEvent, Request, Response, function, http, queue, topic
 
 FULFILLED: list[int] = []
 
@@ -16,4 +16,9 @@ def create_order(request: Request) -> Response:
 
 @function(trigger=queue("orders"))
 def fulfil(event: CloudEvent[dict]) -> None:
+    FULFILLED.append(sum(line["quantity"] for line in event.data["lines"]))
+
+
+@function(trigger=topic("orders-placed"))
+def on_order_placed(event: CloudEvent[dict]) -> None:
     FULFILLED.append(sum(line["quantity"] for line in event.data["lines"]))

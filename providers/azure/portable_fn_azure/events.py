@@ -43,14 +43,13 @@ exactly that CloudEvent.
 
 from __future__ import annotations
 
-import json
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from typing import Any
 
-from portable_fn.runtime.cloudevent import CloudEvent, from_attributes
+from portable_fn.runtime.cloudevent import SPECVERSION, CloudEvent, _fill, from_attributes, from_native, parse_json
 from portable_fn.runtime.http_binding import decode_data
 from portable_fn.runtime.views import MessageMeta
 
@@ -63,19 +62,36 @@ TIMER_TYPE = "com.microsoft.azure.functions.timer"
 AMQP_PREFIXES = ("cloudEvents:", "cloudEvents_")
 _FRACTION = re.compile(r"(\.\d+)?(?=[Zz]$|[+-]\d\d:\d\d$)")
 _NOT_JSON: Any = object()
+_UTC = timezone.utc
+_isoformat = datetime.isoformat  # positional: the keyword form parses its arguments far more slowly
 
 
 # -- Event Grid ------------------------------------------------------------------------------------
 
 def event_grid_to_cloudevent(native: Any) -> CloudEvent[Any]:
     """An Event Grid event: the JSON dict or the library's EventGridEvent / CloudEvent object."""
+    read = _READERS.get(native.__class__)
+    if read is None:  # the first event of its class: which of the three shapes it is
+        read = _READERS[native.__class__] = _reader_of(native)
+    return read(native)
+
+
+def _reader_of(native: Any) -> Callable[[Any], CloudEvent[Any]]:
     if isinstance(native, Mapping):
-        if "specversion" in native:
-            return CloudEvent.from_dict(native)
-        return _event_grid_schema(native["id"], native["topic"], native["eventType"], native.get("subject"),
-                                  net_time(native.get("eventTime")), native.get("data"))
+        return _json_event
     if hasattr(native, "specversion"):  # azure.functions CloudEvent: the CloudEvents schema
-        return _library_cloudevent(native)
+        return _library_cloudevent
+    return _library_event_grid_event
+
+
+def _json_event(native: Mapping[str, Any]) -> CloudEvent[Any]:
+    if "specversion" in native:
+        return CloudEvent.from_dict(native)
+    return _event_grid_schema(native["id"], native["topic"], native["eventType"], native.get("subject"),
+                              net_time(native.get("eventTime")), native.get("data"))
+
+
+def _library_event_grid_event(native: Any) -> CloudEvent[Any]:
     return _event_grid_schema(native.id, native.topic, native.event_type, native.subject,
                               rfc3339(native.event_time), native.get_json())
 
@@ -85,15 +101,24 @@ def _event_grid_schema(id: str, topic: str, event_type: str, subject: str | None
     carried = _carried_in(data)
     if carried is not None:
         return carried
-    return CloudEvent(id=id, source=topic, type=event_type, subject=subject or None, time=time, data=data)
+    return _event(id, topic, event_type, SPECVERSION, None, None, subject or None, time, None, data)
 
 
 def _library_cloudevent(native: Any) -> CloudEvent[Any]:
-    return CloudEvent(
-        id=native.id, source=native.source, type=native.type, specversion=native.specversion,
-        datacontenttype=native.datacontenttype, dataschema=native.dataschema, subject=native.subject,
-        time=rfc3339(native.time), extensions=native.extension_attrs or None, data=native.get_json(),
-    )
+    return _event(native.id, native.source, native.type, native.specversion, native.datacontenttype,
+                  native.dataschema, native.subject, rfc3339(native.time), native.extension_attrs or None,
+                  native.get_json())
+
+
+def _event(*attributes: Any) -> CloudEvent[Any]:
+    """`CloudEvent(...)` with every attribute checked, filled positionally (id, source, type, specversion,
+    datacontenttype, dataschema, subject, time, extensions, data): no keyword parsing per event."""
+    event: Any = object.__new__(CloudEvent)
+    _fill(event, *attributes)
+    return event  # type: ignore[no-any-return]
+
+
+_READERS: dict[type, Callable[[Any], CloudEvent[Any]]] = {}  # class of the native event -> its reader
 
 
 def net_time(value: str | None) -> str | None:
@@ -107,9 +132,11 @@ def rfc3339(moment: datetime | None) -> str | None:
     """A datetime in the same form (a naive one is UTC, as the library gives Azure's UTC times)."""
     if moment is None:
         return None
+    if moment.tzinfo is _UTC:  # what the library gives: "+00:00" cut off
+        return _isoformat(moment, "T", "microseconds")[:26] + "0Z"
     if moment.tzinfo is not None and moment.utcoffset():
-        moment = moment.astimezone(timezone.utc)
-    return moment.replace(tzinfo=None).isoformat(timespec="microseconds") + "0Z"  # isoformat: C-fast
+        moment = moment.astimezone(_UTC)
+    return _isoformat(moment.replace(tzinfo=None), "T", "microseconds") + "0Z"
 
 
 # -- Storage Queue and Service Bus -----------------------------------------------------------------
@@ -117,12 +144,15 @@ def rfc3339(moment: datetime | None) -> str | None:
 def queue_message_to_cloudevent(message: Any, source: str) -> CloudEvent[Any]:
     """A Storage Queue message: what it carries, else the project's mapping."""
     body = message.get_body()
-    carried, parsed = _carried(body)
-    if carried is not None:
-        return carried
-    data, content_type = (body_text(body), TEXT) if parsed is _NOT_JSON else (parsed, JSON)
-    return CloudEvent(id=message.id, source=source, type=QUEUE_TYPE, time=rfc3339(message.insertion_time),
-                      datacontenttype=content_type, data=data)
+    try:
+        data, content_type = parse_json(body), JSON
+    except ValueError:  # UnicodeDecodeError too
+        data, content_type = body_text(body), TEXT
+    else:
+        carried = _carried_in(data)
+        if carried is not None:
+            return carried
+    return from_native(message.id, source, QUEUE_TYPE, content_type, rfc3339(message.insertion_time), None, data)
 
 
 def queue_message_meta(message: Any) -> MessageMeta:
@@ -169,14 +199,19 @@ def _carried(body: bytes, content_type: str | None = None) -> tuple[CloudEvent[A
     if content_type and not content_type.split(";")[0].strip().endswith(("json", "/cloudevents+json")):
         return None, _NOT_JSON
     try:
-        parsed = json.loads(body)
+        parsed = parse_json(body)
     except (ValueError, UnicodeDecodeError):
         return None, _NOT_JSON
     return _carried_in(parsed), parsed
 
 
 def _carried_in(data: Any) -> CloudEvent[Any] | None:
-    if isinstance(data, Mapping) and "specversion" in data and "id" in data and "type" in data:
+    if data.__class__ is dict:  # the common case, without the Mapping isinstance check
+        if "specversion" not in data:
+            return None
+    elif not isinstance(data, Mapping):
+        return None
+    if "specversion" in data and "id" in data and "type" in data:
         return CloudEvent.from_dict(data)
     return None
 

@@ -8,9 +8,44 @@ path the user declared, and the host's `route_params` are the path parameters (`
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import lru_cache
 from typing import Any
 
-from portable_fn.runtime.http import Headers, Request, Response
+from portable_fn.runtime.http import Headers, QueryParams, Request, Response
+
+
+def _lazy(name: str, build: Callable[[Any], Any]) -> Any:
+    """A property for the `name` slot of Request: `build(native request)` the first time it is read."""
+    slot = Request.__dict__[name]
+
+    def read(request: Request) -> Any:
+        try:
+            return slot.__get__(request)
+        except AttributeError:  # not read yet
+            value = build(request.raw)
+            slot.__set__(request, value)
+            return value
+
+    return property(read, slot.__set__)
+
+
+def _query(native: Any) -> QueryParams:
+    """Repeated parameters are kept in the URL, not in `params`."""
+    query = _split(native.url)[1]
+    return QueryParams.parse(query) if query else QueryParams(native.params or None)
+
+
+class AzureRequest(Request):
+    """A Request whose path, path parameters, headers and query are read from the native request the first
+    time they are read: a handler reads few of them, and building them all costs more than the rest of
+    the invocation's overhead."""
+
+    __slots__ = ()
+    path = _lazy("path", lambda native: "/" + _split(native.url)[0])
+    path_params = _lazy("path_params", lambda native: dict(native.route_params or {}))
+    headers = _lazy("headers", lambda native: Headers(native.headers.__http_headers__))
+    query = _lazy("query", _query)
 
 
 def azure_route(path: str) -> str:
@@ -23,26 +58,44 @@ def azure_route(path: str) -> str:
 
 
 def to_request(native: Any) -> Request:
-    """The neutral Request of an HttpRequest (repeated query parameters kept from the URL)."""
-    path, _, query = native.url.split("://", 1)[-1].partition("/")[2].partition("?")
+    """The neutral Request of an HttpRequest: what `Request(...)` would hold, method and body read now, the
+    rest on first use (repeated query parameters kept from the URL)."""
+    if native.url.__class__ is not str:
+        raise TypeError(f"the request URL is {native.url!r}")
+    request = object.__new__(AzureRequest)
+    request.method = native.method.upper()
+    body = native.get_body() or b""
+    request.body = body if body.__class__ is bytes else body.encode() if isinstance(body, str) else bytes(body)
+    request._cookies = None
+    request.raw = native
     headers = native.headers
-    plain = getattr(headers, "__http_headers__", None)  # the library's own dict: faster to read than items()
-    return Request(native.method, "/" + path.partition("#")[0],
-                   headers=Headers(plain if isinstance(plain, dict) else headers.items()),
-                   query=query.partition("#")[0] or native.params or None, body=native.get_body() or b"",
-                   path_params=native.route_params, raw=native)
+    if getattr(headers, "__http_headers__", None).__class__ is not dict:  # not the library's: read it now
+        request.headers = Headers(headers.items())
+    return request
+
+
+def _split(url: str) -> tuple[str, str]:
+    """(path without the leading "/", query string) of a URL, fragments dropped."""
+    path, _, query = url.split("://", 1)[-1].partition("/")[2].partition("?")
+    return path.partition("#")[0], query.partition("#")[0]
 
 
 def to_http_response(response: Response, http_response: Any) -> Any:
     """An HttpResponse (the class is handed in) with the status, every header (repeats too) and the body."""
-    content_type = response.headers.get("content-type", "")
-    media, _, params = content_type.partition(";")
-    charset = params.partition("charset=")[2].strip() or None
-    made = http_response(response.body, status_code=response.status, mimetype=media.strip() or None,
-                         charset=charset)
-    derived = f"{made.mimetype}; charset={made.charset}" if made.mimetype.startswith("text/") else made.mimetype
-    add = made.headers.add_header
-    for name, value in response.headers.multi_items():
-        if name.lower() != "content-type" or value != derived:  # else the library writes it from mimetype
-            add(name, value)
+    pairs = response.headers.multi_items()
+    content_type = next((value for name, value in pairs if name.lower() == "content-type"), "")
+    mimetype, charset, derived = _media(content_type)
+    made = http_response(response.body, status_code=response.status, mimetype=mimetype, charset=charset)
+    for name, value in pairs:
+        if value != derived or name.lower() != "content-type":  # else the library writes it from mimetype
+            made.headers.add_header(name, value)
     return made
+
+
+@lru_cache(maxsize=64)
+def _media(content_type: str) -> tuple[str | None, str | None, str]:
+    """(mimetype, charset) for HttpResponse, and the Content-Type the library derives from them."""
+    media, _, params = content_type.partition(";")
+    mimetype, charset = media.strip() or None, params.partition("charset=")[2].strip() or None
+    shown, encoding = mimetype or "text/plain", charset or "utf-8"  # the library's defaults
+    return mimetype, charset, f"{shown}; charset={encoding}" if shown.startswith("text/") else shown

@@ -122,7 +122,11 @@ def queue_entry(spec: Any, queue: str, connection: str, max_attempts: int,
 
     def handle(msg: Any, poison: Any, context: Any = None) -> None:
         ctx = _context(spec, context, timeout_s, queue_message_meta(msg), msg) if wants_context else None
-        result = call_event(spec, _decode(queue_message_to_cloudevent, msg, source), ctx)
+        try:
+            event: CloudEvent[Any] | BaseException = queue_message_to_cloudevent(msg, source)
+        except Exception as exc:
+            event = _unreadable(msg, exc)
+        result = call_event(spec, event, ctx)
         if result.outcome is ACK:
             return
         attempt = int(msg.dequeue_count or 1)
@@ -139,10 +143,10 @@ def queue_entry(spec: Any, queue: str, connection: str, max_attempts: int,
 def service_bus_entry(spec: Any, entity: str, connection: str, timeout_s: float | None = None) -> Entry:
     """`(msg, context=None) -> None` for a Service Bus queue or topic subscription message."""
     _check(spec, "queue", "topic")
-    source = service_bus_source(connection, entity)
+    source, wants_context = service_bus_source(connection, entity), spec.binding.wants_context
 
     def handle(msg: Any, context: Any = None) -> None:
-        ctx = _context(spec, context, timeout_s, service_bus_meta(msg), msg)
+        ctx = _context(spec, context, timeout_s, service_bus_meta(msg), msg) if wants_context else None
         _settle(spec, "Service Bus", call_event(spec, _decode(service_bus_to_cloudevent, msg, source), ctx))
 
     return handle
@@ -153,12 +157,19 @@ def event_grid_entry(spec: Any, timeout_s: float | None = None,
     """`(event, context=None) -> None` for an Event Grid event in either schema. `blobs` (container,
     prefix, suffix) keeps only the blob events of a `storage(..., on="deleted")` trigger."""
     _check(spec, "topic", "storage")
+    wants_context = spec.binding.wants_context
 
     def handle(event: Any, context: Any = None) -> None:
-        decoded = _decode(event_grid_to_cloudevent, event)
-        if blobs is not None and isinstance(decoded, CloudEvent) and not _blob_matches(decoded, blobs):
+        try:
+            decoded: CloudEvent[Any] | BaseException = event_grid_to_cloudevent(event)
+        except Exception as exc:
+            decoded = _unreadable(event, exc)
+        if blobs is not None and decoded.__class__ is CloudEvent and not _blob_matches(decoded, blobs):
             return  # the subscription's filter should have kept it away: acknowledged, not delivered
-        _settle(spec, "Event Grid", call_event(spec, decoded, _context(spec, context, timeout_s, None, event)))
+        ctx = _context(spec, context, timeout_s, None, event) if wants_context else None
+        result = call_event(spec, decoded, ctx)
+        if result.outcome is not ACK:
+            _settle(spec, "Event Grid", result)
 
     return handle
 
@@ -166,9 +177,10 @@ def event_grid_entry(spec: Any, timeout_s: float | None = None,
 def blob_entry(spec: Any, timeout_s: float | None = None) -> Entry:
     """`(blob, context=None) -> None` for a blob trigger with the Event Grid source."""
     _check(spec, "storage")
+    wants_context = spec.binding.wants_context
 
     def handle(blob: Any, context: Any = None) -> None:
-        ctx = _context(spec, context, timeout_s, None, blob)
+        ctx = _context(spec, context, timeout_s, None, blob) if wants_context else None
         _settle(spec, "blob", call_event(spec, _decode(blob_to_cloudevent, blob), ctx))
 
     return handle
@@ -177,10 +189,12 @@ def blob_entry(spec: Any, timeout_s: float | None = None) -> Entry:
 def timer_entry(spec: Any, expression: str, timeout_s: float | None = None) -> Entry:
     """`(timer, context=None) -> None` for a timer trigger; `expression` is the portable schedule."""
     _check(spec, "schedule")
+    wants_context = spec.binding.wants_context
 
     def handle(timer: Any, context: Any = None) -> None:
         event = timer_to_cloudevent(timer, spec.name, expression, datetime.now(timezone.utc))
-        _settle(spec, "timer", call_event(spec, event, _context(spec, context, timeout_s, None, timer)))
+        ctx = _context(spec, context, timeout_s, None, timer) if wants_context else None
+        _settle(spec, "timer", call_event(spec, event, ctx))
 
     return handle
 
@@ -202,10 +216,15 @@ def _decode(convert: Callable[..., CloudEvent[Any]], native: Any, *args: Any) ->
     """The native object's CloudEvent, or the error saying why it has none (it is dead-lettered)."""
     try:
         return convert(native, *args)
-    except InvalidEventError as exc:
-        return exc
     except Exception as exc:
-        return InvalidEventError(f"The {type(native).__name__} cannot be read: {type(exc).__name__}: {exc}.")
+        return _unreadable(native, exc)
+
+
+def _unreadable(native: Any, exc: Exception) -> InvalidEventError:
+    """Why `native` has no CloudEvent: the call_event input that dead-letters it."""
+    if isinstance(exc, InvalidEventError):
+        return exc
+    return InvalidEventError(f"The {type(native).__name__} cannot be read: {type(exc).__name__}: {exc}.")
 
 
 def _context(spec: Any, context: Any, timeout_s: float | None, meta: MessageMeta | None, native: Any) -> Context:

@@ -83,7 +83,11 @@ def _split(url: str) -> tuple[str, str]:
 def to_http_response(response: Response, http_response: Any) -> Any:
     """An HttpResponse (the class is handed in) with the status, every header (repeats too) and the body."""
     pairs = response.headers.multi_items()
-    content_type = next((value for name, value in pairs if name.lower() == "content-type"), "")
+    content_type = ""
+    for name, value in pairs:  # the first one, as headers.get() would give (a loop beats both here)
+        if name.lower() == "content-type":
+            content_type = value
+            break
     mimetype, charset, derived = _media(content_type)
     made = http_response(response.body, status_code=response.status, mimetype=mimetype, charset=charset)
     for name, value in pairs:

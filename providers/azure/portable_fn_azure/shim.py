@@ -35,7 +35,7 @@ from typing import Any
 
 from portable_fn.runtime.cloudevent import CloudEvent
 from portable_fn.runtime.context import Context
-from portable_fn.runtime.dispatch import call_event, call_http
+from portable_fn.runtime.dispatch import _not_acknowledged, call_event, call_http
 from portable_fn.runtime.errors import InvalidEventError, PortableFnError
 from portable_fn.runtime.http import Response
 from portable_fn.runtime.outcomes import ACK, DEAD_LETTER, Result
@@ -118,17 +118,21 @@ def queue_entry(spec: Any, queue: str, connection: str, max_attempts: int,
     """`(msg, poison, context=None) -> None` for a Storage Queue message; `poison` is the `Out` of the
     `<queue>-poison` output binding."""
     _check(spec, "queue")
-    source, wants_context = queue_source(connection, queue), spec.binding.wants_context
+    source, binding = queue_source(connection, queue), spec.binding
+    wants_context, call = binding.wants_context, binding.call_event
 
     def handle(msg: Any, poison: Any, context: Any = None) -> None:
         ctx = _context(spec, context, timeout_s, queue_message_meta(msg), msg) if wants_context else None
         try:
-            event: CloudEvent[Any] | BaseException = queue_message_to_cloudevent(msg, source)
+            event = queue_message_to_cloudevent(msg, source)
         except Exception as exc:
-            event = _unreadable(msg, exc)
-        result = call_event(spec, event, ctx)
-        if result.outcome is ACK:
-            return
+            result = call_event(spec, _unreadable(msg, exc), ctx)
+        else:
+            try:  # call_event without its Result when the handler acknowledges
+                call(spec, event, ctx)
+                return
+            except Exception as exc:
+                result = _not_acknowledged(exc, event.id)
         attempt = int(msg.dequeue_count or 1)
         if result.outcome is DEAD_LETTER or attempt >= max_attempts:
             poison.set(body_text(msg.get_body()))
@@ -157,19 +161,21 @@ def event_grid_entry(spec: Any, timeout_s: float | None = None,
     """`(event, context=None) -> None` for an Event Grid event in either schema. `blobs` (container,
     prefix, suffix) keeps only the blob events of a `storage(..., on="deleted")` trigger."""
     _check(spec, "topic", "storage")
-    wants_context = spec.binding.wants_context
+    wants_context, call = spec.binding.wants_context, spec.binding.call_event
 
     def handle(event: Any, context: Any = None) -> None:
-        try:
-            decoded: CloudEvent[Any] | BaseException = event_grid_to_cloudevent(event)
-        except Exception as exc:
-            decoded = _unreadable(event, exc)
-        if blobs is not None and decoded.__class__ is CloudEvent and not _blob_matches(decoded, blobs):
-            return  # the subscription's filter should have kept it away: acknowledged, not delivered
         ctx = _context(spec, context, timeout_s, None, event) if wants_context else None
-        result = call_event(spec, decoded, ctx)
-        if result.outcome is not ACK:
-            _settle(spec, "Event Grid", result)
+        try:
+            decoded = event_grid_to_cloudevent(event)
+        except Exception as exc:
+            _settle(spec, "Event Grid", call_event(spec, _unreadable(event, exc), ctx))
+            return
+        if blobs is not None and not _blob_matches(decoded, blobs):
+            return  # the subscription's filter should have kept it away: acknowledged, not delivered
+        try:  # call_event without its Result when the handler acknowledges
+            call(spec, decoded, ctx)
+        except Exception as exc:
+            _settle(spec, "Event Grid", _not_acknowledged(exc, decoded.id))
 
     return handle
 

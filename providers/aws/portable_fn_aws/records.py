@@ -115,9 +115,13 @@ def sqs_to_cloudevent(record: Record) -> CloudEvent[Any]:
     body = record.get("body") or ""
     if record.get("messageAttributes"):  # binary-mode CloudEvent attributes can only be here
         carried, parsed = _carried(body, _sqs_attributes(record))
-    else:
-        parsed = _json(body)
-        carried = _wrapped(parsed) if parsed.__class__ is dict else None
+    else:  # _json and _wrapped's key tests inlined: this runs for every record of every batch
+        try:
+            parsed = parse_json(body) if body else _NOT_JSON
+        except (ValueError, UnicodeDecodeError):
+            parsed = _NOT_JSON
+        carried = _wrapped(parsed) if parsed.__class__ is dict and (
+            "specversion" in parsed or "TopicArn" in parsed or "Records" in parsed) else None
     if carried is not None:
         return carried
     attributes = record.get("attributes") or _NO_ATTRIBUTES
@@ -125,12 +129,13 @@ def sqs_to_cloudevent(record: Record) -> CloudEvent[Any]:
     sent = attributes.get("SentTimestamp")
     data, content_type = (body, TEXT) if parsed is _NOT_JSON else (parsed, JSON)
     extensions = {"partitionkey": group} if group else None
-    if sent and not _is_epoch_ms(sent):  # before 2001, after 2286 or not digits: every attribute checked
+    time = _epoch_ms_time(sent) if sent else None
+    if time is None and sent:  # before 2001, after 2286 or not digits: every attribute checked
         return CloudEvent(id=record["messageId"], source=record["eventSourceARN"], type=SQS_TYPE,
                           time=_from_epoch_ms(int(sent)), datacontenttype=content_type, data=data,
                           extensions=extensions)
-    return from_native(record["messageId"], record["eventSourceARN"], SQS_TYPE, content_type,
-                       _epoch_ms_time(sent) if sent else None, extensions, data)
+    return from_native(record["messageId"], record["eventSourceARN"], SQS_TYPE, content_type, time,
+                       extensions, data)
 
 
 def sqs_message_meta(record: Record) -> MessageMeta:
@@ -272,7 +277,7 @@ def _carried(text: str, attributes: Mapping[str, str]) -> tuple[CloudEvent[Any] 
 
 def _wrapped(parsed: dict[str, Any]) -> CloudEvent[Any] | None:
     """The CloudEvent a decoded message is (JSON format) or wraps (an SNS notification, a one-record S3
-    event), else None. Each probe starts with a key test, so a plain body costs three dict lookups."""
+    event), else None. Only a message with one of the keys `specversion`, `TopicArn`, `Records` can be."""
     if "specversion" in parsed:
         return CloudEvent.from_dict(parsed)
     if "TopicArn" in parsed and parsed.get("Type") == "Notification" and "MessageId" in parsed:
@@ -315,15 +320,12 @@ def _json(text: str | bytes) -> Any:
         return _NOT_JSON
 
 
-def _is_epoch_ms(sent: Any) -> bool:
-    """True for epoch milliseconds written as 13 ASCII digits (2001-09-09 to 2286-11-20)."""
-    return sent.__class__ is str and len(sent) == 13 and sent.isdigit() and sent.isascii()
-
-
-def _epoch_ms_time(sent: str) -> str:
-    """RFC 3339 UTC with milliseconds of epoch ms that `_is_epoch_ms` accepted: a cached prefix per
-    second plus the last three digits, valid by construction."""
-    return f"{_second_prefix_of(sent[:10])}.{sent[10:]}Z"
+def _epoch_ms_time(sent: Any) -> str | None:
+    """RFC 3339 UTC with milliseconds of epoch ms written as 13 ASCII digits (2001-09-09 to 2286-11-20),
+    valid by construction: the cached prefix of its second and its last three digits. Else None."""
+    if sent.__class__ is str and len(sent) == 13 and sent.isdigit() and sent.isascii():
+        return f"{_second_prefix_of(sent[:10])}.{sent[10:]}Z"
+    return None
 
 
 @lru_cache(maxsize=256)

@@ -225,7 +225,8 @@ def _log_failures(spec: Any, source: RecordSource, failed: list[tuple[Any, Resul
     `log.warning` gives, without its stack walk to find the caller (most of its cost)."""
     import logging  # only paid for when something failed
 
-    log = logging.getLogger("portable_fn.aws")
+    global _failure_log
+    log = _failure_log = _failure_log or logging.getLogger("portable_fn.aws")
     if not log.isEnabledFor(logging.WARNING):
         return
     here = sys._getframe()
@@ -237,3 +238,4 @@ def _log_failures(spec: Any, source: RecordSource, failed: list[tuple[Any, Resul
 
 
 _FAILURE_LOG = "function %s: %s event %s -> %s: %s"
+_failure_log: Any = None  # the logger, looked up on the first failure

@@ -1,0 +1,59 @@
+"""Storage Queue bodies and times read as before the fast paths: every body as `json.loads` reads it (or
+as text), every datetime in Azure's RFC 3339 form."""
+
+from __future__ import annotations
+
+import json
+import random
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from azure.functions.queue import QueueMessage
+from portable_fn_azure.events import queue_message_to_cloudevent, rfc3339
+
+from portable_fn.runtime import CloudEvent
+
+BODIES = [b'{"n":1}', b' {"n": 1} ', b'\xef\xbb\xbf{"n":1}', '{"n":1}'.encode("utf-16"), b"[1,2]", b"3", b'"s"',
+          b"[1,2]x", b"not json", b"", b"\xff\xfe\x00", "é".encode(), b"NaN", b'{"n":"\x01"}']
+
+
+def _read(body: bytes) -> tuple[object, str]:
+    """What the queue mapping holds: the body as json.loads reads it, else its text."""
+    try:
+        return json.loads(body), "application/json"
+    except ValueError:
+        try:
+            return body.decode("utf-8"), "text/plain; charset=utf-8"
+        except UnicodeDecodeError:
+            return body, "text/plain; charset=utf-8"
+
+
+@pytest.mark.parametrize("body", BODIES, ids=repr)
+def test_a_queue_body_reads_as_json_loads_reads_it(body: bytes) -> None:
+    event = queue_message_to_cloudevent(QueueMessage(id="m", body=body), "/queues/q")
+    data, content_type = _read(body)
+    assert (repr(event.data), event.datacontenttype) == (repr(data), content_type)
+
+
+def test_a_body_holding_a_cloudevent_is_that_event() -> None:
+    carried = CloudEvent(id="c", source="/s", type="t", data={"n": 1})
+    assert queue_message_to_cloudevent(QueueMessage(id="m", body=carried.to_json()), "/queues/q") == carried
+
+
+def _reference(moment: datetime) -> str:
+    if moment.tzinfo is not None and moment.utcoffset():
+        moment = moment.astimezone(timezone.utc)
+    return moment.replace(tzinfo=None).isoformat(timespec="microseconds") + "0Z"
+
+
+def test_times_are_azures_rfc3339_form_whatever_the_second() -> None:
+    rng = random.Random(5)
+    start = datetime(1, 1, 1, tzinfo=timezone.utc)
+    moments = [start + timedelta(seconds=rng.randrange(315537897599), microseconds=rng.choice([0, 999999, 7]))
+               for _ in range(3000)]
+    moments += [datetime.max.replace(tzinfo=timezone.utc), start, datetime(2024, 5, 1, 10, 0, 0, 1),
+                datetime(2024, 5, 1, 12, tzinfo=timezone(timedelta(hours=2)))]
+    for moment in moments + moments:  # the second pass reads the cached seconds
+        assert rfc3339(moment) == _reference(moment), moment
+    assert rfc3339(datetime(2024, 5, 1, 10, 0, 3, 5, tzinfo=timezone.utc)) == "2024-05-01T10:00:03.0000050Z"
+    assert rfc3339(None) is None

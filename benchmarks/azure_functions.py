@@ -13,6 +13,10 @@ makes of an Event Grid delivery in either schema. Before timing, both sides must
 (HTTP: status, body, content type, headers; events: the same total recorded). Timing is `run.measure`:
 contenders interleaved round by round, so a noisy machine slows both alike; min and median of the rounds.
 
+Two context rows are not judged against the goal: the queue with every message from a new second (the
+shim caches the formatted time per second; the one benchmark message always hits that cache), and Event
+Grid with the library's decoding of the delivery inside the timed call, as the worker does it for both.
+
     python benchmarks/azure_functions.py            # full run (about 30 s); writes results_azure_functions.json
     python benchmarks/azure_functions.py --quick    # smoke run, rougher numbers
 """
@@ -21,11 +25,12 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import itertools
 import json
 import sys
 import tempfile
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -105,6 +110,11 @@ def calls(portable: dict[str, Any], bare: dict[str, Any]) -> dict[str, dict[str,
     message = QueueMessage(id="m-1", body=body, dequeue_count=1, pop_receipt="r",
                            insertion_time=datetime(2024, 5, 1, 10, 0, tzinfo=timezone.utc))
     grid, cloud = _delivered(EVENT_GRID), _delivered(CLOUD_EVENT)
+    start = message.insertion_time
+    seconds = [QueueMessage(id=f"m-{i}", body=body, dequeue_count=1, pop_receipt="r",
+                            insertion_time=start + timedelta(seconds=i)) for i in range(4096)]  # > the cache
+    mine, theirs = itertools.cycle(seconds), itertools.cycle(seconds)
+    delivery = Datum(json.dumps(EVENT_GRID), "json")
     ctx, out = HostContext(), Discard()
     return {
         "http": {"portable": lambda: portable["create_order"](request, ctx),
@@ -115,6 +125,13 @@ def calls(portable: dict[str, Any], bare: dict[str, Any]) -> dict[str, dict[str,
                        "bare": lambda: bare["on_order_placed"](grid, ctx)},
         "event grid (CloudEvents schema)": {"portable": lambda: portable["on_order_placed"](cloud, ctx),
                                             "bare": lambda: bare["on_order_placed"](cloud, ctx)},
+        "queue, a new second each (context)": {"portable": lambda: portable["fulfil"](next(mine), out, ctx),
+                                               "bare": lambda: bare["fulfil"](next(theirs), ctx)},
+        "event grid + decode (context)": {
+            "portable": lambda: portable["on_order_placed"](EventGridEventInConverter.decode(
+                delivery, trigger_metadata={}), ctx),
+            "bare": lambda: bare["on_order_placed"](EventGridEventInConverter.decode(
+                delivery, trigger_metadata={}), ctx)},
     }
 
 
@@ -125,7 +142,7 @@ def check(contenders: dict[str, dict[str, Callable[[], Any]]]) -> None:
              for name, r in answers.items()}
     assert shown["portable"] == shown["bare"] and shown["bare"][0] == 201, shown
     generated, hand_written = sys.modules["bench_functions"], sys.modules["bench_bare"]
-    for trigger in ("queue", "event grid", "event grid (CloudEvents schema)"):
+    for trigger in [name for name in contenders if name != "http"]:
         generated.FULFILLED.clear()
         hand_written.FULFILLED.clear()
         for call in contenders[trigger].values():
@@ -144,18 +161,18 @@ def main(argv: list[str] | None = None) -> int:
     info = machine()
     results: dict[str, Any] = {"machine": info, "quick": args.quick, "goal": GOAL, "cases": {}}
     print(f"Python {info['python']}; per-invocation min (median) of interleaved rounds, run.measure")
-    print(f"{'trigger':<32} {'generated us':>18} {'hand-written us':>18} {'ratio':>6}  goal <= {GOAL}x")
+    print(f"{'trigger':<36} {'generated us':>18} {'hand-written us':>18} {'ratio':>6}  goal <= {GOAL}x")
     for trigger, pair in contenders.items():
         t = measure(pair, args.quick)
         ours, bare = (t[side]["min_ns"] / 1000 for side in ("portable", "bare"))
-        ratio = ours / bare
+        ratio, judged = ours / bare, not trigger.endswith("(context)")
         results["cases"][trigger] = {"generated_us": round(ours, 2), "hand_written_us": round(bare, 2),
                                      "generated_median_us": round(t["portable"]["median_ns"] / 1000, 2),
                                      "hand_written_median_us": round(t["bare"]["median_ns"] / 1000, 2),
-                                     "ratio": round(ratio, 3), "met": ratio <= GOAL}
-        print(f"{trigger:<32} {ours:>7.2f} ({t['portable']['median_ns'] / 1000:>7.2f}) "
-              f"{bare:>7.2f} ({t['bare']['median_ns'] / 1000:>7.2f}) {ratio:>6.3f}  "
-              f"{'met' if ratio <= GOAL else 'NOT MET'}")
+                                     "ratio": round(ratio, 3), "met": ratio <= GOAL if judged else None}
+        verdict = ("met" if ratio <= GOAL else "NOT MET") if judged else ""
+        print(f"{trigger:<36} {ours:>7.2f} ({t['portable']['median_ns'] / 1000:>7.2f}) "
+              f"{bare:>7.2f} ({t['bare']['median_ns'] / 1000:>7.2f}) {ratio:>6.3f}  {verdict}")
     args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     print(f"wrote {args.out}")
     return 0

@@ -46,7 +46,8 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Mapping
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
+from datetime import time as time_of_day
 from typing import Any
 
 from portable_fn.runtime.cloudevent import SPECVERSION, CloudEvent, _fill, from_attributes, from_native, parse_json
@@ -63,7 +64,9 @@ AMQP_PREFIXES = ("cloudEvents:", "cloudEvents_")
 _FRACTION = re.compile(r"(\.\d+)?(?=[Zz]$|[+-]\d\d:\d\d$)")
 _NOT_JSON: Any = object()
 _UTC = timezone.utc
-_isoformat = datetime.isoformat  # positional: the keyword form parses its arguments far more slowly
+# Called positionally: the keyword forms parse their arguments far more slowly. A naive date and time
+# format in half the time of the aware datetime (no offset to ask the tzinfo for).
+_isoformat, _date_iso, _time_iso = datetime.isoformat, date.isoformat, time_of_day.isoformat
 
 
 # -- Event Grid ------------------------------------------------------------------------------------
@@ -138,7 +141,7 @@ def rfc3339(moment: datetime | None) -> str | None:
         if prefix is None:
             if len(_SECONDS) >= 1024:
                 _SECONDS.clear()
-            prefix = _SECONDS[second] = _isoformat(moment, "T", "seconds")[:19]
+            prefix = _SECONDS[second] = f"{_date_iso(moment.date())}T{_time_iso(moment.time(), 'seconds')}"
         micro = moment.microsecond
         return f"{prefix}.{micro:06d}0Z" if micro else prefix + ".0000000Z"
     if moment.tzinfo is not None and moment.utcoffset():

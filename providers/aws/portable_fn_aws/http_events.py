@@ -31,7 +31,7 @@ from http import HTTPStatus
 from typing import Any
 from urllib.parse import unquote_plus
 
-from portable_fn.runtime.http import Request, Response
+from portable_fn.runtime.http import Headers, QueryParams, Request, Response
 from portable_fn.runtime.triggers import route_pattern
 
 REST_V1 = "API Gateway REST (payload 1.0)"
@@ -82,15 +82,62 @@ def _from_rest_v1(event: Native, route: re.Pattern[str] | None) -> Request:
 
 def _from_http_v2(event: Native, route: re.Pattern[str] | None) -> Request:
     http = event["requestContext"]["http"]
-    headers = list((event.get("headers") or {}).items())
-    cookies = event.get("cookies")
-    if cookies and not any(name.lower() == "cookie" for name, _ in headers):
-        headers.append(("cookie", "; ".join(cookies)))  # payload 2.0 moves Cookie out of the headers
     raw_query = event.get("rawQueryString")
-    query: Any = raw_query if raw_query is not None else _pairs(event, "", "queryStringParameters")
+    if raw_query is None:
+        query: Any = _pairs(event, "", "queryStringParameters")
+    else:
+        query = _RawQuery(raw_query) if raw_query.__class__ is str else raw_query
+    headers = _V2Headers(event.get("headers"), event.get("cookies"))
+    if not headers.well_formed():
+        headers.multi_items()  # read now: a malformed event is a 400 here, not an error on first read
     path = event.get("rawPath") or http.get("path") or "/"
     return Request(http["method"], path, headers=headers, query=query, body=_body(event),
                    path_params=_path_params(route, path, event), raw=event)
+
+
+class _RawQuery(QueryParams):
+    """Payload 2.0's `rawQueryString`, parsed on first read (a handler often reads no parameter).
+    MultiDict keeps its parsed state in the `_pairs` and `_index` slots: they are filled in then."""
+
+    __slots__ = ("_raw",)
+
+    def __init__(self, raw: str) -> None:
+        self._raw = raw
+
+    def __getattr__(self, name: str) -> Any:
+        if name != "_pairs" and name != "_index":
+            raise AttributeError(name)
+        parsed = QueryParams.parse(self._raw)
+        self._pairs, self._index = parsed._pairs, parsed._index
+        return getattr(parsed, name)
+
+
+class _V2Headers(Headers):
+    """Payload 2.0's `headers` and `cookies[]`, indexed on first read like `_RawQuery`. The cookies go
+    back into a `cookie` header, where the request had them before API Gateway moved them out."""
+
+    __slots__ = ("_native", "_cookies")
+
+    def __init__(self, native: Mapping[str, str] | None, cookies: list[str] | None) -> None:
+        self._native = native
+        self._cookies = cookies
+
+    def well_formed(self) -> bool:
+        """True when reading them later cannot fail: an object of headers (its names are strings, being
+        JSON) and a list of cookie strings."""
+        native, cookies = self._native, self._cookies
+        return (native is None or native.__class__ is dict) and (
+            cookies is None or (cookies.__class__ is list and all(c.__class__ is str for c in cookies)))
+
+    def __getattr__(self, name: str) -> Any:
+        if name != "_pairs" and name != "_index":
+            raise AttributeError(name)
+        pairs = list((self._native or {}).items())
+        if self._cookies and not any(key.lower() == "cookie" for key, _ in pairs):
+            pairs.append(("cookie", "; ".join(self._cookies)))
+        indexed = Headers(pairs)
+        self._pairs, self._index = indexed._pairs, indexed._index
+        return getattr(indexed, name)
 
 
 def _from_alb(event: Native, route: re.Pattern[str] | None) -> Request:
@@ -142,10 +189,17 @@ def _to_rest_v1(response: Response, event: Native) -> dict[str, Any]:
 
 
 def _to_http_v2(response: Response, event: Native) -> dict[str, Any]:
-    grouped = _grouped(response)
-    cookies = grouped.pop("set-cookie", None)
-    out: dict[str, Any] = {"statusCode": response.status,
-                           "headers": {name: ",".join(values) for name, values in grouped.items()}}
+    headers: dict[str, str] = {}
+    cookies: list[str] = []
+    for name, value in response.headers.multi_items():  # repeats comma-joined, Set-Cookie to cookies[]
+        name = name.lower()
+        if name == "set-cookie":
+            cookies.append(value)
+        elif name in headers:
+            headers[name] = f"{headers[name]},{value}"
+        else:
+            headers[name] = value
+    out: dict[str, Any] = {"statusCode": response.status, "headers": headers}
     if cookies:
         out["cookies"] = cookies
     out.update(_payload(response))

@@ -127,7 +127,8 @@ def _record_source(event: Mapping[str, Any]) -> tuple[RecordSource, Sequence[Any
 def _deliver_http(spec: Any, source: str, event: Mapping[str, Any], context: Any, route: Any) -> Delivery:
     if spec.trigger.kind != "http":
         raise _wrong_event(spec, f"an HTTP event ({source})")
-    ctx = _context(spec, context, _deadline(context), None, NativeInvocation(context, event))
+    ctx = (_context(spec, context, _deadline(context), None, NativeInvocation(context, event))
+           if spec.binding.wants_context else None)
     try:
         request = to_request(source, event, route)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:  # a malformed native request

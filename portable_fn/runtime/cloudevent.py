@@ -239,7 +239,7 @@ def _fill(
             "specversion",
         )
     if not ((datacontenttype is None or (datacontenttype.__class__ is str and datacontenttype))
-            and dataschema is None and subject is None):
+            and dataschema is None and (subject is None or (subject.__class__ is str and subject))):
         _reject_optional(datacontenttype, dataschema, subject)
     if time is not None and not (time.__class__ is str and _RFC3339(time) and time[8:10] < "29"):
         time = _check_time(time)

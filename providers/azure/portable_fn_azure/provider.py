@@ -78,8 +78,8 @@ class AzureProvider(Provider):
             if timeout is not None and timeout > CONSUMPTION_MAX_TIMEOUT_S:
                 raise UnsupportedTriggerError(
                     f"Function {spec.name!r} on azure: timeout_s={timeout} is over the Consumption plan's limit "
-                    f"of {CONSUMPTION_MAX_TIMEOUT_S} seconds. Lower timeout_s, or set plan_sku = \"EP1\" "
-                    "under [tool.portable-fn.azure] (Elastic Premium has no such limit)."
+                    f"of {CONSUMPTION_MAX_TIMEOUT_S} seconds. Lower timeout_s, or set plan_sku = \"FC1\" (Flex "
+                    "Consumption) or \"EP1\" (Elastic Premium) under [tool.portable-fn.azure]: neither has that limit."
                 )
 
     def generate_shim(self, app: Any, out_dir: Path) -> list[Path]:

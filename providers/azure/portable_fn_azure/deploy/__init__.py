@@ -6,13 +6,16 @@ azure-storage-blob).
 `outputs` to. The parts follow the shared pipeline (see `portable_fn.deploy`):
 
     naming      names and the two tags             resources   frozen dataclasses, no I/O
+    checks      settings checked, errors say what to set
     desired     app -> resources (pure)            remote      Azure -> RemoteState (reads only)
     appliers    create/update/delete per resource  executor    AzureExecutor (the only mutator)
     client      AzureClient, the one I/O boundary  outputs     URLs and names after a deploy
 
 Settings (`[tool.portable-fn.azure]`, stage overrides applied): `subscription_id` (else
 AZURE_SUBSCRIPTION_ID), `location` (required), `resource_group` (an existing group to deploy into; by
-default deploy creates and owns `<app>-<stage>-rg`), `plan_sku` (`Y1`, Linux Consumption, or `EP1`-`EP3`),
+default deploy creates and owns `<app>-<stage>-rg`), `plan_sku` (`Y1`, Linux Consumption; `FC1`, Flex
+Consumption, with `instance_memory_mb` 512, 2048 (default) or 4096 and `maximum_instance_count` 40-1000,
+default 100; or `EP1`-`EP3`),
 `storage_auth` (`identity`, the default: the function app's system-assigned identity gets Storage Blob Data
 Owner and Storage Queue Data Contributor, plus Storage Account Contributor for blob triggers, on the app's
 storage account, and the host finds it by `AzureWebJobsStorage__accountName`; `connection_string`: the
@@ -22,7 +25,9 @@ given to the provider is the ARM endpoint too), `connection_verify` (a CA bundle
 `polling_interval_s` (the SDK's LRO default when unset) and `lro_report_every_s` (10).
 
 On Linux Consumption the package is reached through a read-only SAS on its blob
-(`WEBSITE_RUN_FROM_PACKAGE`): the platform fetches it before the app's identity is in play. Topic
+(`WEBSITE_RUN_FROM_PACKAGE`): the platform fetches it before the app's identity is in play. On Flex
+Consumption it is deployed by OneDeploy into the `portable-fn-deployment` container of the app's
+account, which the app reads with its identity (or the connection string, per `storage_auth`). Topic
 triggers get a custom Event Grid topic (CloudEvents 1.0 in and out) and storage triggers a subscription
 on the storage account's system topic (see `desired`).
 """
@@ -36,8 +41,9 @@ from portable_fn.deploy import Artifact, RemoteState, Resource
 from portable_fn.runtime.errors import ConfigError
 
 from .appliers import Context
+from .checks import check_env, check_flex, check_plan_sku, check_storage_auth
 from .client import AzureClient
-from .desired import Target, check_env, check_plan_sku, check_storage_auth, desired
+from .desired import Target, desired
 from .executor import AzureExecutor
 from .naming import PACKAGES_CONTAINER, TAG_APP, TAG_STAGE, Names, container_name, queue_name, tags
 from .outputs import outputs
@@ -93,6 +99,7 @@ class AzureDeployer:
         check_env(app)
         check_plan_sku(str(self.settings.get("plan_sku", "Y1")))
         check_storage_auth(str(self.settings.get("storage_auth", "identity")))
+        check_flex(self.settings)
 
     def names(self, app: Any, stage: str) -> Names:
         return Names(app.name, stage, self.subscription(), str(self.settings.get("resource_group") or ""))
@@ -113,7 +120,7 @@ class AzureDeployer:
         names = self.names(app, stage)
         identity = check_storage_auth(str(self.settings.get("storage_auth", "identity")))
         return desired(Target(app, stage, names, self.location(), artifact, self.blob_endpoint(names),
-                              str(self.settings.get("plan_sku", "Y1")), identity))
+                              str(self.settings.get("plan_sku", "Y1")), identity, check_flex(self.settings)))
 
     def read_remote(self, app: Any, stage: str) -> RemoteState:
         return RemoteReader(self.client, self.names(app, stage)).read()

@@ -10,6 +10,7 @@ converges.
 from __future__ import annotations
 
 import secrets
+import time
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
@@ -23,6 +24,8 @@ from portable_fn.deploy import Resource
 from .client import AzureClient, arm_json, missing
 from .naming import PACKAGES_CONTAINER, ROLE_DESCRIPTION
 from .resources import (
+    FLEX_PACKAGE_SETTING,
+    PACKAGE_SETTING,
     STORAGE_CONNECTION,
     AppSettings,
     BlobContainer,
@@ -40,7 +43,7 @@ from .resources import (
 
 R = TypeVar("R", bound=Resource)
 Progress = Callable[[str], None]
-PACKAGE_SETTING = "WEBSITE_RUN_FROM_PACKAGE"
+ONE_DEPLOY_SAS_HOURS = 2  # Flex: the package URL only has to last until OneDeploy fetched it
 BLOBS_KEY = "blobs_extension"  # the host's system key the blob trigger's Event Grid webhook checks
 ROLE_NAMESPACE = uuid.UUID("5f0c3a52-8d57-4a8e-9a3c-6f1b6c1d2e7a")  # role assignment GUIDs: uuid5(this, ...)
 EVENT_RETRY = {"maxDeliveryAttempts": 30, "eventTimeToLiveInMinutes": 1440}  # Event Grid's defaults, stated
@@ -68,6 +71,29 @@ class Context:
             if waited >= self.lro_timeout_s:
                 raise TimeoutError(f"{what} did not finish within {self.lro_timeout_s:.0f} s")
         return poller.result()
+
+    def wait_response(self, response: Any, what: str) -> None:
+        """Await the operation a raw ARM request started: 202 + `Azure-AsyncOperation` (polled until its
+        status is final) or 202 + `Location` (polled until it stops answering 202), reporting while it runs."""
+        async_url, location = response.headers.get("Azure-AsyncOperation"), response.headers.get("Location")
+        if response.status_code != 202 or not (async_url or location):
+            return
+        interval = self.azure.polling_interval if self.azure.polling_interval is not None else 5.0
+        waited = 0.0
+        while waited < self.lro_timeout_s:
+            time.sleep(interval)
+            waited += interval
+            polled = self.azure.arm_request("GET", async_url or location)
+            if async_url:
+                status = (polled.json() or {}).get("status")
+                if status == "Succeeded":
+                    return
+                if status in ("Failed", "Canceled"):
+                    raise RuntimeError(f"{what} ended {status}: {polled.text()}")
+            elif polled.status_code != 202:
+                return
+            self.progress(f"    waiting for {what} ({waited:.0f} s)")
+        raise TimeoutError(f"{what} did not finish within {self.lro_timeout_s:.0f} s")
 
 
 def tolerate_missing(call: Callable[[], Any]) -> None:
@@ -185,13 +211,18 @@ class FunctionPlans(Applier[FunctionPlan]):
 
 
 class FunctionApps(Applier[FunctionApp]):
+    """Linux Consumption and Premium apps get their Python version as `linuxFxVersion`; Flex apps as
+    `functionAppConfig` (with the deployment container and scale), and no `linuxFxVersion` at all."""
+
     def create(self, resource: FunctionApp) -> None:
-        body = {
-            "location": resource.location, "kind": resource.site_kind, "tags": self.ctx.tags,
-            "identity": {"type": resource.identity},
-            "properties": {"serverFarmId": resource.plan_id, "httpsOnly": resource.https_only, "reserved": True,
-                           "siteConfig": {"linuxFxVersion": resource.linux_fx_version}},
-        }
+        properties: dict[str, Any] = {"serverFarmId": resource.plan_id, "httpsOnly": resource.https_only,
+                                      "reserved": True}
+        if resource.flex:
+            properties.update(siteConfig={}, functionAppConfig=resource.function_app_config())
+        else:
+            properties["siteConfig"] = {"linuxFxVersion": resource.linux_fx_version}
+        body = {"location": resource.location, "kind": resource.site_kind, "tags": self.ctx.tags,
+                "identity": {"type": resource.identity}, "properties": properties}
         poller = self.azure.web.web_apps.begin_create_or_update(resource.resource_group, resource.name, body)
         self.ctx.wait(poller, f"function app {resource.name}")
 
@@ -201,9 +232,11 @@ class FunctionApps(Applier[FunctionApp]):
             web.update_configuration(resource.resource_group, resource.name,
                                      {"properties": {"linuxFxVersion": resource.linux_fx_version}})
         if set(changes) - {"linux_fx_version"}:
+            properties: dict[str, Any] = {"serverFarmId": resource.plan_id, "httpsOnly": resource.https_only}
+            if resource.flex:
+                properties["functionAppConfig"] = resource.function_app_config()
             web.update(resource.resource_group, resource.name, {
-                "kind": resource.site_kind, "identity": {"type": resource.identity},
-                "properties": {"serverFarmId": resource.plan_id, "httpsOnly": resource.https_only}})
+                "kind": resource.site_kind, "identity": {"type": resource.identity}, "properties": properties})
 
     def delete(self, resource: FunctionApp) -> None:
         web = self.azure.web.web_apps
@@ -247,7 +280,9 @@ class RoleAssignments(Applier[RoleAssignment]):
 class AppSettingsApplier(Applier[AppSettings]):
     """Writes the settings with their secrets resolved: the storage connection string, and a read-only
     SAS (valid `package_sas_days`, 3650 by default) on the package URL. When the package changed, the
-    host is told to sync its triggers (required after changing WEBSITE_RUN_FROM_PACKAGE to a URL)."""
+    host is told to sync its triggers (required after changing WEBSITE_RUN_FROM_PACKAGE to a URL); on
+    Flex Consumption the package is deployed instead, by OneDeploy from its blob (with a SAS of
+    `ONE_DEPLOY_SAS_HOURS`), into the app's deployment container."""
 
     def __init__(self, ctx: Context, account: str) -> None:
         super().__init__(ctx)
@@ -264,23 +299,35 @@ class AppSettingsApplier(Applier[AppSettings]):
         connection = self.azure.storage_connection_string(resource.resource_group, self.account)
         values = {key: self.resolve(key, value, connection) for key, value in resource.settings}
         web.update_application_settings(resource.resource_group, resource.name, {"properties": values})
-        if previous is None or previous.value(PACKAGE_SETTING) != resource.value(PACKAGE_SETTING):
+        flex = resource.value(FLEX_PACKAGE_SETTING)
+        if flex and (previous is None or previous.value(FLEX_PACKAGE_SETTING) != flex):
+            self.one_deploy(resource, f"{flex}?{self.sas(flex, connection, timedelta(hours=ONE_DEPLOY_SAS_HOURS))}")
+        elif not flex and (previous is None or previous.value(PACKAGE_SETTING) != resource.value(PACKAGE_SETTING)):
             web.sync_function_triggers(resource.resource_group, resource.name)
+
+    def one_deploy(self, resource: AppSettings, package_uri: str) -> None:
+        """OneDeploy from the package's URL: the SDK's `create_one_deploy_operation` sends no body, so the
+        request is made through the same client with ARM's `packageUri`."""
+        path = (f"/subscriptions/{self.azure.subscription_id}/resourceGroups/{resource.resource_group}"
+                f"/providers/Microsoft.Web/sites/{resource.name}/extensions/onedeploy")
+        response = self.azure.arm_request("PUT", path, {"properties": {"packageUri": package_uri,
+                                                                      "remoteBuild": False}}, api="web")
+        self.ctx.wait_response(response, f"deploying the package to {resource.name}")
 
     def resolve(self, key: str, value: str, connection: str) -> str:
         if value == STORAGE_CONNECTION:
             return connection
         if key == PACKAGE_SETTING and value:
-            return f"{value}?{self.sas(value, connection)}"
+            return f"{value}?{self.sas(value, connection, timedelta(days=self.ctx.sas_days))}"
         return value
 
-    def sas(self, url: str, connection: str) -> str:
+    def sas(self, url: str, connection: str, valid: timedelta) -> str:
         from azure.storage.blob import BlobSasPermissions, generate_blob_sas
 
         parts = dict(p.split("=", 1) for p in connection.split(";") if "=" in p)
         container, blob = url.split(f"/{PACKAGES_CONTAINER}/", 1)
         container = PACKAGES_CONTAINER
-        expiry = datetime.now(timezone.utc) + timedelta(days=self.ctx.sas_days)
+        expiry = datetime.now(timezone.utc) + valid
         return str(generate_blob_sas(parts["AccountName"], container, blob, account_key=parts["AccountKey"],
                                      permission=BlobSasPermissions(read=True), expiry=expiry))
 

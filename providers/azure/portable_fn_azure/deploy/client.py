@@ -102,6 +102,18 @@ class AzureClient:
             self._clients[name] = cls(self.credential, self.subscription_id, **options)
         return self._clients[name]
 
+    def arm_request(self, method: str, url: str, body: Any = None, api: str | None = None) -> Any:
+        """A request the SDK has no method for (OneDeploy's `packageUri`, polling its operation), sent
+        through the web client's pipeline: same credential, TLS, endpoint and call record. `api` adds that
+        client's api-version; absolute URLs (operation polls) are used as given."""
+        from azure.core.rest import HttpRequest
+
+        client = self.web
+        params = {"api-version": client._config.api_version} if api else None
+        response = client.send_request(HttpRequest(method, url, json=body, params=params))
+        response.raise_for_status()
+        return response
+
     def blobs(self, connection_string: str) -> Any:
         """The blob service of the app's storage (one client per connection string)."""
         key = f"blob:{connection_string}"

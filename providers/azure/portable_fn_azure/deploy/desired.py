@@ -21,16 +21,17 @@ Subscriptions name the function as `function_app.py` registers it (`@app.functio
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import quote
 
 from portable_fn.deploy import Artifact, Resource
-from portable_fn.runtime.errors import UnsupportedTriggerError
 from portable_fn.runtime.triggers import Queue, Storage, Topic
 
 from ..codegen import transports
+from .checks import PLAN_TIERS, Flex
 from .naming import (
+    DEPLOYMENT_CONTAINER,
     PACKAGES_CONTAINER,
     POISON_SUFFIX,
     STORAGE_ROLES,
@@ -40,6 +41,9 @@ from .naming import (
     subscription_name,
 )
 from .resources import (
+    DEPLOYMENT_CONNECTION,
+    FLEX_PACKAGE_SETTING,
+    PACKAGE_SETTING,
     STORAGE_CONNECTION,
     AppSettings,
     BlobContainer,
@@ -56,7 +60,6 @@ from .resources import (
     in_order,
 )
 
-PLAN_TIERS = {"Y1": "Dynamic", "EP1": "ElasticPremium", "EP2": "ElasticPremium", "EP3": "ElasticPremium"}
 BLOB_EVENTS = {"created": "Microsoft.Storage.BlobCreated", "deleted": "Microsoft.Storage.BlobDeleted"}
 RUNTIME_SETTINGS = {"FUNCTIONS_WORKER_RUNTIME": "python", "FUNCTIONS_EXTENSION_VERSION": "~4"}
 
@@ -73,6 +76,7 @@ class Target:
     blob_endpoint: str  # e.g. https://<account>.blob.core.windows.net, or Azurite's http://127.0.0.1:port/<account>
     plan_sku: str = "Y1"
     identity: bool = True  # the host reaches its storage through the app's identity, not a key
+    flex: Flex | None = None  # Flex Consumption (plan_sku FC1): run from the deployment container
 
 
 def desired(target: Target) -> list[Resource]:
@@ -83,6 +87,7 @@ def desired(target: Target) -> list[Resource]:
     resources += [
         StorageAccount(account, resource_group=group, location=target.location),
         container(names, PACKAGES_CONTAINER),
+        *([container(names, DEPLOYMENT_CONTAINER)] if target.flex else []),
         package_blob(target),
         FunctionPlan(names.plan, resource_group=group, location=target.location, sku=target.plan_sku,
                      tier=PLAN_TIERS[target.plan_sku]),
@@ -157,10 +162,16 @@ def package_url(target: Target) -> str:
 
 
 def function_app(target: Target) -> FunctionApp:
-    names = target.names
-    return FunctionApp(
-        names.function_app, resource_group=names.resource_group, location=target.location,
-        plan_id=plan_id(names), linux_fx_version=f"Python|{target.app.config.python}",
+    names, python, flex = target.names, target.app.config.python, target.flex
+    app = FunctionApp(names.function_app, resource_group=names.resource_group, location=target.location,
+                      plan_id=plan_id(names), linux_fx_version=f"Python|{python}")
+    if flex is None:
+        return app
+    return replace(
+        app, linux_fx_version="", deployment_storage=f"{target.blob_endpoint.rstrip('/')}/{DEPLOYMENT_CONTAINER}",
+        deployment_auth="SystemAssignedIdentity" if target.identity else "StorageAccountConnectionString",
+        runtime_version=python, instance_memory_mb=flex.instance_memory_mb,
+        maximum_instance_count=flex.maximum_instance_count,
     )
 
 
@@ -180,51 +191,25 @@ def plan_id(names: Names) -> str:
 
 def app_settings(target: Target) -> AppSettings:
     """App defaults < stage < the functions' own env < the runtime's and portable-fn's own settings. The
-    host's storage is the account name (reached with the app's identity), or the connection string."""
+    host's storage is the account name (reached with the app's identity), or the connection string.
+
+    Flex Consumption refuses the runtime settings and WEBSITE_RUN_FROM_PACKAGE (its runtime and package
+    are the site's functionAppConfig): the package URL is kept in `PORTABLE_FN_PACKAGE` instead, so a
+    changed package is a changed setting, which the applier deploys."""
     config, names = target.app.config, target.names
     stage = config.stages.get(target.stage)
     values: dict[str, str] = {**config.defaults.env, **(stage.env if stage else {})}
     for spec in target.app.functions:
         values.update(spec.options.env)
+    storage = ({"AzureWebJobsStorage__accountName": names.storage_account} if target.identity
+               else {"AzureWebJobsStorage": STORAGE_CONNECTION})
+    if target.flex is None:
+        platform = {**RUNTIME_SETTINGS, PACKAGE_SETTING: package_url(target)}
+    else:
+        platform = {FLEX_PACKAGE_SETTING: package_url(target),
+                    **({} if target.identity else {DEPLOYMENT_CONNECTION: STORAGE_CONNECTION})}
     values.update({
-        **RUNTIME_SETTINGS,
-        **({"AzureWebJobsStorage__accountName": names.storage_account} if target.identity
-           else {"AzureWebJobsStorage": STORAGE_CONNECTION}),
-        "WEBSITE_RUN_FROM_PACKAGE": package_url(target),
+        **storage, **platform,
         "PORTABLE_FN_APP": target.app.name, "PORTABLE_FN_STAGE": target.stage, "PORTABLE_FN_PROVIDER": "azure",
     })
     return AppSettings(names.function_app, resource_group=names.resource_group, settings=tuple(sorted(values.items())))
-
-
-def check_env(app: Any) -> None:
-    """One function app has one set of settings: two functions must not set one variable differently."""
-    seen: dict[str, tuple[str, str]] = {}
-    for spec in app.functions:
-        for key, value in spec.options.env.items():
-            if key in seen and seen[key][1] != value:
-                raise UnsupportedTriggerError(
-                    f"Functions {seen[key][0]!r} and {spec.name!r} on azure set env {key!r} to different values, "
-                    "but all functions of an app share one function app and its settings. Use one value, or "
-                    "move the variable to [tool.portable-fn.defaults] env."
-                )
-            seen[key] = (spec.name, value)
-
-
-def check_storage_auth(value: str) -> bool:
-    """True for `identity` (the default), False for `connection_string`."""
-    if value not in ("identity", "connection_string"):
-        raise UnsupportedTriggerError(
-            f"Deploying to azure: storage_auth {value!r} is not supported; use \"identity\" (the function app's "
-            "managed identity, with role assignments on the storage account) or \"connection_string\" (a key "
-            "in the app settings) under [tool.portable-fn.azure]."
-        )
-    return value == "identity"
-
-
-def check_plan_sku(sku: str) -> str:
-    if sku not in PLAN_TIERS:
-        raise UnsupportedTriggerError(
-            f"Deploying to azure: plan_sku {sku!r} is not supported; use one of {', '.join(PLAN_TIERS)} "
-            "(Y1 is Linux Consumption) under [tool.portable-fn.azure]."
-        )
-    return sku

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 TAG_APP = "portable-fn-app"
 TAG_STAGE = "portable-fn-stage"
 PACKAGES_CONTAINER = "portable-fn-packages"  # holds the content-addressed zips WEBSITE_RUN_FROM_PACKAGE points at
+DEPLOYMENT_CONTAINER = "portable-fn-deployment"  # Flex Consumption runs the package deployed into it
 POISON_SUFFIX = "-poison"  # the Functions host moves a message here after maxDequeueCount failures
 
 MAX_GROUP, MAX_ACCOUNT, MAX_SITE, MAX_PLAN, MAX_QUEUE, MAX_CONTAINER, MAX_TOPIC = 90, 24, 60, 60, 63, 63, 50

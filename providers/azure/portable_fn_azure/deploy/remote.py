@@ -20,6 +20,7 @@ from .client import AzureClient, arm_json, missing
 from .naming import PACKAGES_CONTAINER, ROLE_DESCRIPTION, STORAGE_ROLES, TAG_APP, Names, has_tags
 from .resources import (
     APP_IDENTITY,
+    DEPLOYMENT_CONNECTION,
     STORAGE_CONNECTION,
     AppSettings,
     BlobContainer,
@@ -169,10 +170,18 @@ class RemoteReader:
         props = site.get("properties", {})
         config = arm_json(web.get_configuration(group, name)).get("properties", {})
         identity = site.get("identity") or {}
+        flex = props.get("functionAppConfig") or {}
+        storage = (flex.get("deployment") or {}).get("storage") or {}
+        scale = flex.get("scaleAndConcurrency") or {}
         app = FunctionApp(
             name, resource_group=group, location=site.get("location", ""), plan_id=props.get("serverFarmId", ""),
             site_kind=site.get("kind", ""), https_only=bool(props.get("httpsOnly")),
-            identity=identity.get("type", "None"), linux_fx_version=config.get("linuxFxVersion", ""),
+            identity=identity.get("type", "None"), linux_fx_version=config.get("linuxFxVersion") or "",
+            deployment_storage=storage.get("value") or "",
+            deployment_auth=(storage.get("authentication") or {}).get("type") or "",
+            runtime_version=(flex.get("runtime") or {}).get("version") or "",
+            instance_memory_mb=int(scale.get("instanceMemoryMB") or 0),
+            maximum_instance_count=int(scale.get("maximumInstanceCount") or 0),
             host_name=props.get("defaultHostName", ""), principal_id=identity.get("principalId", ""),
         )
         settings = arm_json(web.list_application_settings(group, name)).get("properties") or {}
@@ -184,7 +193,7 @@ class RemoteReader:
         URL without its SAS query."""
         if key == "WEBSITE_RUN_FROM_PACKAGE":
             return urlunsplit(urlsplit(value)._replace(query=""))
-        if key != "AzureWebJobsStorage":
+        if key not in ("AzureWebJobsStorage", DEPLOYMENT_CONNECTION):
             return value
         try:
             current = self.azure.storage_connection_string(group, self.names.storage_account)

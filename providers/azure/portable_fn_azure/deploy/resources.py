@@ -12,11 +12,15 @@ the app exists) is the marker `APP_IDENTITY`.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from portable_fn.deploy import Resource
 
 Pairs = tuple[tuple[str, str], ...]
 STORAGE_CONNECTION = "@portable-fn:storage-connection-string"  # resolved only when the settings are written
+PACKAGE_SETTING = "WEBSITE_RUN_FROM_PACKAGE"  # Linux Consumption and Premium run the zip at this URL
+FLEX_PACKAGE_SETTING = "PORTABLE_FN_PACKAGE"  # Flex: which package was deployed (its URL, no SAS)
+DEPLOYMENT_CONNECTION = "DEPLOYMENT_STORAGE_CONNECTION_STRING"  # Flex: the setting naming the deployment storage
 APP_IDENTITY = "@portable-fn:function-app-identity"  # the principal id of the function app's identity
 
 
@@ -77,7 +81,8 @@ class PackageBlob(Resource):
 
 @dataclass(frozen=True)
 class FunctionPlan(Resource):
-    """The App Service plan hosting the app: Linux Consumption (Y1/Dynamic) by default."""
+    """The App Service plan hosting the app: Linux Consumption (Y1/Dynamic) by default, Flex Consumption
+    (FC1/FlexConsumption) or Elastic Premium."""
 
     kind = "app service plan"
     resource_group: str = ""
@@ -90,7 +95,11 @@ class FunctionPlan(Resource):
 @dataclass(frozen=True)
 class FunctionApp(Resource):
     """The function app (a `Microsoft.Web/sites` of kind `functionapp,linux`) with a system-assigned
-    identity. `linux_fx_version` changes through the site's web config, the rest through the site."""
+    identity. `linux_fx_version` changes through the site's web config, the rest through the site.
+
+    On Flex Consumption the runtime is not a `linuxFxVersion` but the site's `functionAppConfig`: the
+    deployment container the platform runs the package from (and how it authenticates there), the Python
+    version, the instance memory and the scale-out cap. Those fields stay empty on the other plans."""
 
     kind = "function app"
     ignore_on_compare = frozenset({"host_name", "principal_id"})
@@ -101,8 +110,30 @@ class FunctionApp(Resource):
     https_only: bool = True
     identity: str = "SystemAssigned"
     linux_fx_version: str = ""
+    deployment_storage: str = ""  # Flex: the blob container URL
+    deployment_auth: str = ""  # Flex: SystemAssignedIdentity or StorageAccountConnectionString
+    runtime_version: str = ""  # Flex: the Python version
+    instance_memory_mb: int = 0
+    maximum_instance_count: int = 0
     host_name: str = ""
     principal_id: str = ""
+
+    @property
+    def flex(self) -> bool:
+        return bool(self.deployment_storage)
+
+    def function_app_config(self) -> dict[str, Any]:
+        """ARM's `functionAppConfig` of a Flex app."""
+        authentication: dict[str, Any] = {"type": self.deployment_auth}
+        if self.deployment_auth == "StorageAccountConnectionString":
+            authentication["storageAccountConnectionStringName"] = DEPLOYMENT_CONNECTION
+        return {
+            "deployment": {"storage": {"type": "blobContainer", "value": self.deployment_storage,
+                                       "authentication": authentication}},
+            "runtime": {"name": "python", "version": self.runtime_version},
+            "scaleAndConcurrency": {"instanceMemoryMB": self.instance_memory_mb,
+                                    "maximumInstanceCount": self.maximum_instance_count},
+        }
 
 
 @dataclass(frozen=True)

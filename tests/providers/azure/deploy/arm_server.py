@@ -11,12 +11,17 @@ source's location; a subscription's function must exist, and a webhook to the bl
 the host's `blobs_extension` key (the validation handshake would fail otherwise); a CloudEvents topic
 delivers CloudEvents only. Role assignments are checked as ARM checks them: a GUID name, a built-in role
 of the subscription, a principal that exists, no second assignment of one role to one principal at one
-scope, and no change to an existing one. Paths are case-insensitive, as in ARM. Every request is kept in
-`requests` for the tests, and `fail_once` makes the next matching request answer with an error.
+scope, and no change to an existing one. Flex Consumption is checked as the platform checks it: an
+FC1/FlexConsumption plan, a site with `functionAppConfig` (deployment container, runtime, scale) and no
+`linuxFxVersion`, none of the app settings Flex refuses, and OneDeploy fetching `packageUri` for real
+(from Azurite) after the app's identity got a blob data role. Paths are case-insensitive, as in ARM.
+Every request is kept in `requests` for the tests, and `fail_once` makes the next matching request
+answer with an error.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import ssl
@@ -26,6 +31,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.request import urlopen
 
 SUB = r"/subscriptions/(?P<sub>[^/]+)"
 GROUP = SUB + r"/resourcegroups/(?P<group>[^/]+)"
@@ -73,6 +79,7 @@ class ArmState:
     failures: list[Failure] = field(default_factory=list)
     secrets: dict[str, str] = field(default_factory=dict)  # webhook URLs ARM never shows, by subscription id
     host_keys: dict[str, dict[str, str]] = field(default_factory=dict)  # system keys by site id
+    deployed: dict[str, list[str]] = field(default_factory=dict)  # Flex: sha256 of each OneDeploy, by site id
 
 
 class ArmError(Exception):
@@ -279,6 +286,8 @@ def account(arm: FakeArm, method: str, path: str, ids: dict[str, str], query: di
         return 202, {"Location": arm.operation("location", 2, stored)}, None
     if method == "PATCH":
         stored = arm.get(path)
+        if on_flex(arm, stored) and "functionAppConfig" in body.get("properties", {}):
+            check_flex_site({"properties": {**stored["properties"], **body["properties"]}})
         stored["properties"].update(body.get("properties", {}))
         stored["tags"] = body.get("tags", stored["tags"])
         return 200, {}, stored
@@ -322,6 +331,8 @@ def plan(arm: FakeArm, method: str, path: str, ids: dict[str, str], query: dict[
     if method == "PUT":
         arm.require_group(ids["sub"], ids["group"])
         require(body, "location", "sku.name", "sku.tier", "properties.reserved")
+        if PLAN_TIERS.get(body["sku"]["name"]) != body["sku"]["tier"]:
+            raise ArmError(400, "BadRequest", f"The sku {body['sku']} is not a valid SKU for a function app.")
         _, stored = arm.put(path, {"id": path, "name": name, "type": "Microsoft.Web/serverfarms",
                                         "location": body["location"], "kind": body.get("kind", "app"),
                                         "tags": body.get("tags") or {}, "sku": body["sku"],
@@ -332,14 +343,57 @@ def plan(arm: FakeArm, method: str, path: str, ids: dict[str, str], query: dict[
     return 200, {}, arm.get(path)
 
 
+PLAN_TIERS = {"Y1": "Dynamic", "FC1": "FlexConsumption", "EP1": "ElasticPremium", "EP2": "ElasticPremium",
+              "EP3": "ElasticPremium"}
+FLEX_REFUSED = {"FUNCTIONS_WORKER_RUNTIME", "FUNCTIONS_EXTENSION_VERSION", "FUNCTIONS_WORKER_RUNTIME_VERSION",
+                "WEBSITE_RUN_FROM_PACKAGE", "WEBSITE_CONTENTSHARE", "WEBSITE_CONTENTAZUREFILECONNECTIONSTRING",
+                "SCM_DO_BUILD_DURING_DEPLOYMENT", "ENABLE_ORYX_BUILD"}
+BLOB_DATA_ROLES = {"b7e6dc6d-f1e8-4753-8033-0f276bb0955b", "ba92f5b4-2d11-453d-a403-e96b0029c9fe"}
+
+
+def on_flex(arm: FakeArm, site_body: dict[str, Any]) -> bool:
+    farm = arm.find(site_body["properties"]["serverFarmId"])
+    return farm is not None and farm["sku"]["name"] == "FC1"
+
+
+def check_flex_site(body: dict[str, Any]) -> None:
+    """What the platform requires of a Flex Consumption app."""
+    require(body, "properties.functionAppConfig.deployment.storage.value",
+            "properties.functionAppConfig.deployment.storage.authentication.type",
+            "properties.functionAppConfig.runtime.name", "properties.functionAppConfig.runtime.version",
+            "properties.functionAppConfig.scaleAndConcurrency.instanceMemoryMB",
+            "properties.functionAppConfig.scaleAndConcurrency.maximumInstanceCount")
+    config = body["properties"]["functionAppConfig"]
+    storage, scale = config["deployment"]["storage"], config["scaleAndConcurrency"]
+    auth = storage["authentication"]
+    if storage.get("type") != "blobContainer":
+        raise ArmError(400, "BadRequest", "functionAppConfig.deployment.storage.type must be 'blobContainer'.")
+    if auth["type"] not in ("SystemAssignedIdentity", "UserAssignedIdentity", "StorageAccountConnectionString"):
+        raise ArmError(400, "BadRequest", f"Unknown deployment storage authentication {auth['type']!r}.")
+    if auth["type"] == "StorageAccountConnectionString" and not auth.get("storageAccountConnectionStringName"):
+        raise ArmError(400, "BadRequest", "storageAccountConnectionStringName is required with a connection string.")
+    if (config["runtime"]["name"], config["runtime"]["version"]) not in {("python", v) for v in ("3.10", "3.11",
+                                                                                               "3.12")}:
+        raise ArmError(400, "BadRequest", f"Runtime {config['runtime']} is not available on Flex Consumption.")
+    if scale["instanceMemoryMB"] not in (512, 2048, 4096) or not 40 <= scale["maximumInstanceCount"] <= 1000:
+        raise ArmError(400, "BadRequest", f"Invalid scaleAndConcurrency {scale}.")
+    if (body["properties"].get("siteConfig") or {}).get("linuxFxVersion"):
+        raise ArmError(400, "BadRequest", "LinuxFxVersion is not supported on Flex Consumption; use "
+                                          "functionAppConfig.runtime.")
+
+
 def site(arm: FakeArm, method: str, path: str, ids: dict[str, str], query: dict[str, str], body: Any) -> Answer:
     name = path.rsplit("/", 1)[-1]
     if method == "PUT":
         arm.require_group(ids["sub"], ids["group"])
         require(body, "location", "kind", "identity.type", "properties.serverFarmId", "properties.httpsOnly",
-                "properties.siteConfig.linuxFxVersion")
+                "properties.siteConfig")
         if arm.find(body["properties"]["serverFarmId"]) is None:
             raise ArmError(404, "NotFound", f"Server farm {body['properties']['serverFarmId']} not found.")
+        if on_flex(arm, body):
+            check_flex_site(body)
+        else:
+            require(body, "properties.siteConfig.linuxFxVersion")
         site_config = body["properties"]["siteConfig"]
         props = {k: v for k, v in body["properties"].items() if k != "siteConfig"}
         stored = {"id": path, "name": name, "type": "Microsoft.Web/sites", "location": body["location"],
@@ -349,7 +403,7 @@ def site(arm: FakeArm, method: str, path: str, ids: dict[str, str], query: dict[
                                  "siteConfig": None}}
         arm.put(path, stored)
         arm.put(path + "/config/web", {"id": path + "/config/web", "name": "web", "type": "Microsoft.Web/sites/config",
-                                       "properties": {"linuxFxVersion": site_config["linuxFxVersion"]}})
+                                       "properties": {"linuxFxVersion": site_config.get("linuxFxVersion", "")}})
         arm.put(path + "/config/appsettings", {"id": path + "/config/appsettings", "name": "appsettings",
                                                "type": "Microsoft.Web/sites/config",
                                                "properties": {s["name"]: s["value"] for s in
@@ -357,6 +411,8 @@ def site(arm: FakeArm, method: str, path: str, ids: dict[str, str], query: dict[
         return 202, {"Azure-AsyncOperation": arm.operation("async", 2)}, None
     if method == "PATCH":
         stored = arm.get(path)
+        if on_flex(arm, stored) and "functionAppConfig" in body.get("properties", {}):
+            check_flex_site({"properties": {**stored["properties"], **body["properties"]}})
         stored["properties"].update(body.get("properties", {}))
         for key in ("kind", "identity", "tags"):
             if key in body:
@@ -383,6 +439,10 @@ def app_settings(arm: FakeArm, method: str, path: str, ids: dict[str, str], quer
         require(body, "properties")
         if not all(isinstance(v, str) for v in body["properties"].values()):
             raise ArmError(400, "BadRequest", "Application setting values must be strings.")
+        refused = sorted(FLEX_REFUSED & set(body["properties"])) if on_flex(arm, arm.get(
+            path.split("/config/")[0])) else []
+        if refused:
+            raise ArmError(400, "BadRequest", f"The app settings {refused} are not supported on Flex Consumption.")
         stored["properties"] = dict(body["properties"])
     return 200, {}, stored
 
@@ -391,6 +451,40 @@ def sync_triggers(arm: FakeArm, method: str, path: str, ids: dict[str, str], que
                   body: Any) -> Answer:
     arm.get(path.rsplit("/", 1)[0])
     return 204, {}, None
+
+
+def one_deploy(arm: FakeArm, method: str, path: str, ids: dict[str, str], query: dict[str, str],
+               body: Any) -> Answer:
+    """OneDeploy from `packageUri`: fetched for real (the SAS must work), then run from the deployment
+    container, which a Flex app reads with its identity (a blob data role) or its named connection string."""
+    site_path = path.split("/extensions/")[0]
+    stored = arm.get(site_path)
+    require(body, "properties.packageUri")
+    config = stored["properties"].get("functionAppConfig")
+    if config is None:
+        raise ArmError(400, "BadRequest", "This endpoint only plays OneDeploy for Flex Consumption apps.")
+    auth = config["deployment"]["storage"]["authentication"]
+    if auth["type"] == "SystemAssignedIdentity":
+        principal = stored["identity"]["principalId"]
+        if not any(r.get("type") == ROLE_TYPE and r["properties"]["principalId"] == principal
+                   and r["properties"]["roleDefinitionId"].rsplit("/", 1)[-1] in BLOB_DATA_ROLES
+                   for r in arm.state.resources.values()):
+            raise ArmError(400, "DeploymentStorageAccessDenied", "The app's identity has no blob data role on the "
+                                                                 "deployment storage.")
+    else:
+        settings = arm.get(site_path + "/config/appsettings")["properties"]
+        if auth["storageAccountConnectionStringName"] not in settings:
+            raise ArmError(400, "BadRequest", f"App setting {auth['storageAccountConnectionStringName']} is missing.")
+    uri = body["properties"]["packageUri"]
+    if urlsplit(uri).hostname != "127.0.0.1":  # the tests' network is 127.0.0.1 only
+        raise ArmError(400, "PackageUriNotReachable", f"This endpoint only fetches from 127.0.0.1, not {uri}.")
+    try:
+        with urlopen(uri, timeout=10) as response:
+            data = response.read()
+    except OSError as exc:
+        raise ArmError(400, "PackageUriNotReachable", f"Could not fetch packageUri: {exc}.") from None
+    arm.state.deployed.setdefault(stored["id"].lower(), []).append(hashlib.sha256(data).hexdigest())
+    return 202, {"Location": arm.operation("location", 2)}, None
 
 
 def host_keys(arm: FakeArm, method: str, path: str, ids: dict[str, str], query: dict[str, str],
@@ -592,6 +686,7 @@ ROUTES: list[tuple[str, Any]] = [
     (SITE + r"/config/appsettings(/list)?", app_settings),
     (SITE + r"/syncfunctiontriggers", sync_triggers),
     (SITE + r"/host/default/(listkeys|systemkeys/[^/]+)", host_keys),
+    (SITE + r"/extensions/onedeploy", one_deploy),
     (ROLES, role_assignments),
     (ROLES + r"/[^/]+", role_assignment),
     (GRID, topic),

@@ -343,3 +343,78 @@ def test_an_existing_resource_group_is_used_and_kept(arm: Any, shop: Any, blobs:
     assert pipeline.plan(provider, shop, "dev").plan.empty
     pipeline.remove(provider, shop, "dev")
     assert list(arm.state.resources) == [f"{SUB}/resourcegroups/shared-rg".lower()]
+
+
+# -- Flex Consumption ------------------------------------------------------------------------------------
+def flex_provider(shop: Any, arm: Any, certificate: Any, azurite: str, helpers: Any, **extra: Any) -> Any:
+    settings = helpers.settings_for(shop, "dev", certificate, azurite, plan_sku="FC1", **extra)
+    return helpers.ArmProvider(settings, arm.url)
+
+
+def test_flex_consumption_runs_the_package_from_its_deployment_container(
+        arm: Any, shop: Any, blobs: Any, certificate: Any, azurite: str, helpers: Any) -> None:
+    provider = flex_provider(shop, arm, certificate, azurite, helpers, instance_memory_mb=4096)
+    pipeline.deploy(provider, shop, "dev")
+    n = names(provider, shop)
+    plan = arm.get(f"{GROUP}/providers/Microsoft.Web/serverfarms/shop-dev-plan")
+    assert (plan["sku"], plan["kind"], plan["properties"]["reserved"]) == (
+        {"name": "FC1", "tier": "FlexConsumption"}, "functionapp", True)
+    site = arm.get(f"{GROUP}/providers/Microsoft.Web/sites/{n.function_app}")
+    endpoint = azurite.split("BlobEndpoint=")[1].rstrip(";")
+    assert site["properties"]["functionAppConfig"] == {
+        "deployment": {"storage": {"type": "blobContainer", "value": f"{endpoint}/portable-fn-deployment",
+                                   "authentication": {"type": "SystemAssignedIdentity"}}},
+        "runtime": {"name": "python", "version": "3.11"},
+        "scaleAndConcurrency": {"instanceMemoryMB": 4096, "maximumInstanceCount": 100}}
+    storage = f"{GROUP}/providers/Microsoft.Storage/storageAccounts/{n.storage_account}"
+    assert arm.get(f"{storage}/blobServices/default/containers/portable-fn-deployment")
+    settings = settings_of(arm, n.function_app)
+    assert not {"FUNCTIONS_WORKER_RUNTIME", "FUNCTIONS_EXTENSION_VERSION", "WEBSITE_RUN_FROM_PACKAGE"} & set(settings)
+    zip_bytes = (shop.root / ".portable-fn/build/azure/dev/app.zip").read_bytes()
+    sha = hashlib.sha256(zip_bytes).hexdigest()
+    assert settings["PORTABLE_FN_PACKAGE"] == f"{endpoint}/portable-fn-packages/shop-dev/{sha}.zip"
+    assert arm.state.deployed[site["id"].lower()] == [sha]  # OneDeploy fetched exactly this zip
+    assert not any(r.path.lower().endswith("/syncfunctiontriggers") for r in arm.state.requests)
+
+    provider.deployer.client.calls.clear()
+    assert pipeline.deploy(provider, shop, "dev").plan.empty
+    assert provider.deployer.client.mutating_calls() == []
+
+
+def test_flex_code_change_deploys_the_new_package_once(arm: Any, shop: Any, blobs: Any, certificate: Any,
+                                                       azurite: str, helpers: Any) -> None:
+    provider = flex_provider(shop, arm, certificate, azurite, helpers)
+    pipeline.deploy(provider, shop, "dev")
+    provider.code = "# the handlers changed\n"
+    outcome = pipeline.deploy(provider, shop, "dev")
+    assert [(s.action, s.resource.kind) for s in outcome.plan.steps] == [
+        ("create", "package blob"), ("update", "app settings"), ("delete", "package blob")]
+    site_id = f"{GROUP}/providers/Microsoft.Web/sites/{names(provider, shop).function_app}".lower()
+    new = hashlib.sha256((shop.root / ".portable-fn/build/azure/dev/app.zip").read_bytes()).hexdigest()
+    assert len(arm.state.deployed[site_id]) == 2 and arm.state.deployed[site_id][-1] == new
+    assert pipeline.plan(provider, shop, "dev").plan.empty
+
+
+def test_flex_scale_change_updates_only_the_app(arm: Any, shop: Any, blobs: Any, certificate: Any, azurite: str,
+                                                helpers: Any) -> None:
+    pipeline.deploy(flex_provider(shop, arm, certificate, azurite, helpers), shop, "dev")
+    bigger = flex_provider(shop, arm, certificate, azurite, helpers, maximum_instance_count=200)
+    outcome = pipeline.deploy(bigger, shop, "dev")
+    assert [s.describe() for s in outcome.plan.steps] == [
+        f"~ update function app {names(bigger, shop).function_app} (maximum_instance_count)"]
+    site = arm.get(f"{GROUP}/providers/Microsoft.Web/sites/{names(bigger, shop).function_app}")
+    assert site["properties"]["functionAppConfig"]["scaleAndConcurrency"]["maximumInstanceCount"] == 200
+    assert [(c[0], c[1]) for c in bigger.deployer.client.mutating_calls()] == [("arm", "PATCH")]
+
+
+def test_flex_with_a_connection_string_names_it_for_the_deployment_storage(
+        arm: Any, shop: Any, blobs: Any, certificate: Any, azurite: str, helpers: Any) -> None:
+    provider = flex_provider(shop, arm, certificate, azurite, helpers, storage_auth="connection_string")
+    pipeline.deploy(provider, shop, "dev")
+    n = names(provider, shop)
+    storage = arm.get(f"{GROUP}/providers/Microsoft.Web/sites/{n.function_app}")["properties"][
+        "functionAppConfig"]["deployment"]["storage"]
+    assert storage["authentication"] == {"type": "StorageAccountConnectionString",
+                                         "storageAccountConnectionStringName": "DEPLOYMENT_STORAGE_CONNECTION_STRING"}
+    assert settings_of(arm, n.function_app)["DEPLOYMENT_STORAGE_CONNECTION_STRING"] == azurite
+    assert pipeline.plan(provider, shop, "dev").plan.empty

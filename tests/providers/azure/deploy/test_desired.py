@@ -12,7 +12,14 @@ from typing import Any
 import pytest
 from portable_fn_azure.deploy import AzureDeployer, container_name, queue_name
 from portable_fn_azure.deploy.naming import Names, subscription_name
-from portable_fn_azure.deploy.resources import AppSettings, EventGridTopic, EventSubscription, SystemTopic
+from portable_fn_azure.deploy.resources import (
+    AppSettings,
+    EventGridTopic,
+    EventSubscription,
+    FunctionApp,
+    FunctionPlan,
+    SystemTopic,
+)
 
 from portable_fn.deploy import Artifact, RemoteState, make_plan
 from portable_fn.runtime.errors import ConfigError, UnsupportedTriggerError
@@ -111,3 +118,19 @@ def test_service_bus_topics_get_no_event_grid_topic(every_app: Any) -> None:
     deployer = AzureDeployer({"subscription_id": SUBSCRIPTION, "location": "westeurope"})
     kinds = [r.kind for r in deployer.desired(app, "dev", ARTIFACT)]
     assert "event grid topic" not in kinds and kinds.count("event subscription") == 2  # the storage ones
+
+
+def test_flex_consumption_is_a_plan_sku_with_its_own_settings(shop: Any) -> None:
+    deployer = AzureDeployer({"subscription_id": SUBSCRIPTION, "location": "westeurope", "plan_sku": "FC1"})
+    by_kind = {r.kind: r for r in deployer.desired(shop, "dev", ARTIFACT)}
+    plan, app, settings = by_kind["app service plan"], by_kind["function app"], by_kind["app settings"]
+    assert isinstance(plan, FunctionPlan) and (plan.sku, plan.tier) == ("FC1", "FlexConsumption")
+    assert isinstance(app, FunctionApp) and app.flex and app.linux_fx_version == ""
+    assert app.function_app_config()["scaleAndConcurrency"] == {"instanceMemoryMB": 2048, "maximumInstanceCount": 100}
+    assert isinstance(settings, AppSettings) and "WEBSITE_RUN_FROM_PACKAGE" not in dict(settings.settings)
+    for bad, match in (({"instance_memory_mb": 1024}, "instance_memory_mb = 1024"),
+                       ({"maximum_instance_count": 5}, "maximum_instance_count = 5")):
+        with pytest.raises(UnsupportedTriggerError, match=match):
+            AzureDeployer({"plan_sku": "FC1", **bad}).check(shop)
+    with pytest.raises(UnsupportedTriggerError, match="storage_auth"):
+        AzureDeployer({"storage_auth": "sas"}).check(shop)

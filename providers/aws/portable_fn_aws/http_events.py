@@ -44,7 +44,7 @@ Native = Mapping[str, Any]
 def http_source(event: Native) -> str | None:
     """Which HTTP source sent `event`, or None when it is not an HTTP event."""
     context = event.get("requestContext")
-    if not isinstance(context, Mapping):
+    if context.__class__ is not dict and not isinstance(context, Mapping):
         return None
     if "elb" in context:
         return ALB

@@ -260,7 +260,7 @@ CLOUDEVENT = RecordSource("CloudEvent", CloudEvent.from_dict, _no_meta, None, _n
 
 def record_source(record: Any) -> RecordSource | None:
     """The source of one entry of `Records`, or None when it is not one this adapter knows."""
-    if not isinstance(record, Mapping):
+    if record.__class__ is not dict and not isinstance(record, Mapping):
         return None
     return RECORD_SOURCES.get(record.get("eventSource") or record.get("EventSource") or "")
 

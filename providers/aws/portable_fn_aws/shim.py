@@ -95,7 +95,7 @@ def make_handler(spec: Any) -> LambdaHandler:
 def deliver(spec: Any, event: Any, context: Any, route: Any = None) -> Delivery:
     """Recognise a native event, call the function, and say what to answer Lambda (never raises for
     anything the handler or a record does; an event of the wrong kind raises InvalidEventError)."""
-    if not isinstance(event, Mapping):
+    if event.__class__ is not dict and not isinstance(event, Mapping):  # Lambda passes a dict
         raise _wrong_event(spec, f"a {type(event).__name__}")
     http = http_source(event)
     if http is not None:

@@ -1,7 +1,8 @@
 """A real moto server on 127.0.0.1 for the AWS control-plane tests, and the pieces to deploy to it.
 
-The server is one subprocess for the session (`python -m moto.server`), reset before each test, with
-dummy credentials in the environment so nothing can reach a real account. Packaging belongs to its own
+The server is one subprocess for the session (`python -m moto.server`, started through
+`portable_fn.emulators.Emulator`), reset before each test, with dummy credentials in the environment so
+nothing can reach a real account. Packaging belongs to its own
 module, so the deploy tests build a small deterministic zip themselves: moto stores it as Lambda would,
 and the control plane only needs its hash and the handler string.
 """
@@ -9,12 +10,8 @@ and the control plane only needs its hash and the handler string.
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
-import socket
-import subprocess
 import sys
-import time
 import types
 import urllib.request
 import zipfile
@@ -28,6 +25,7 @@ from portable_fn_aws.deploy import AwsDeployer
 
 from portable_fn.app import load_app
 from portable_fn.deploy import Artifact
+from portable_fn.emulators import Emulator
 from portable_fn.provider import Provider
 
 REGION = "eu-west-1"
@@ -39,49 +37,21 @@ CREDENTIALS = {
 UNSET = ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_until_up(url: str, process: subprocess.Popen[bytes], timeout_s: float = 30) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"moto server exited with {process.returncode}")
-        try:
-            urllib.request.urlopen(f"{url}/moto-api/data.json", timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"moto server did not answer on {url} within {timeout_s} s")
+MOTO_SERVER = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", "{port}"]
 
 
 @pytest.fixture(scope="session")
 def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The URL of a moto server running for the whole session."""
+    """The URL of a moto server running for the whole session (it inherits the dummy credentials)."""
     with pytest.MonkeyPatch.context() as env:
         for name, value in CREDENTIALS.items():
             env.setenv(name, value)
         for name in UNSET:
             env.delenv(name, raising=False)
         env.setenv("AWS_CONFIG_FILE", str(tmp_path_factory.mktemp("aws") / "config"))
-        port = free_port()
-        log = (tmp_path_factory.mktemp("moto") / "server.log").open("wb")
-        process = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                                   stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy())
-        url = f"http://127.0.0.1:{port}"
-        try:
-            wait_until_up(url, process)
-            yield url
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-            log.close()
+        with Emulator(MOTO_SERVER, "http://127.0.0.1:{port}/moto-api/data.json", tmp_path_factory.mktemp("moto"),
+                      "moto-server") as server:
+            yield server.url
 
 
 @pytest.fixture

@@ -317,20 +317,25 @@ def call_http(spec: Any, request: Request, ctx: Context | None = None) -> Respon
 
             arg = bind_event(binding, from_http(request.headers, request.body))
         return to_response(_invoke(spec, binding, arg, ctx))
-    except InvalidEventError as exc:
+    except Exception as exc:
+        return http_failure(spec, exc)
+
+
+def http_failure(spec: Any, exc: Exception) -> Response:
+    """The answer to a request whose handler (or its input) raised `exc`: 400, 503, 422 or 500."""
+    if isinstance(exc, InvalidEventError):
         body: dict[str, Any] = {"error": str(exc)}
         if exc.attribute:
             body["attribute"] = exc.attribute
         return Response.json(body, status=400)
-    except Retry as exc:
+    if isinstance(exc, Retry):
         return Response.json({"error": exc.reason}, status=503)
-    except DeadLetter as exc:
+    if isinstance(exc, DeadLetter):
         return Response.json({"error": exc.reason}, status=422)
-    except Exception as exc:
-        if type(exc).__module__.startswith("pydantic"):  # the handler validated the body and it failed
-            return Response.json({"error": f"Invalid request body: {_one_line(exc)}"}, status=400)
-        _log_crash(spec, exc)
-        return Response.json({"error": "internal error", "function": spec.name}, status=500)
+    if type(exc).__module__.startswith("pydantic"):  # the handler validated the body and it failed
+        return Response.json({"error": f"Invalid request body: {_one_line(exc)}"}, status=400)
+    _log_crash(spec, exc)
+    return Response.json({"error": "internal error", "function": spec.name}, status=500)
 
 
 def _log_crash(spec: Any, exc: BaseException) -> None:

@@ -14,17 +14,34 @@ Grid topics get the same suffix: their endpoint host name is unique per region.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass
+
+# The queue and container names the generated bindings point at live in the stdlib-only `names` (codegen
+# needs them without the Azure SDK); deploy uses that one copy.
+from ..names import (
+    MAX_CONTAINER,
+    MAX_QUEUE,
+    POISON_SUFFIX,
+    container_name,
+    dns_label,
+    fit,
+    queue_name,
+    short_hash,
+)
+
+__all__ = [
+    "DEPLOYMENT_CONTAINER", "MAX_CONTAINER", "MAX_QUEUE", "PACKAGES_CONTAINER", "POISON_SUFFIX",
+    "ROLE_DESCRIPTION", "STORAGE_ROLES", "TAG_APP", "TAG_STAGE", "Names", "container_name", "dns_label", "fit",
+    "has_tags", "queue_name", "short_hash", "subscription_name", "tags",
+]
 
 TAG_APP = "portable-fn-app"
 TAG_STAGE = "portable-fn-stage"
 PACKAGES_CONTAINER = "portable-fn-packages"  # holds the content-addressed zips WEBSITE_RUN_FROM_PACKAGE points at
 DEPLOYMENT_CONTAINER = "portable-fn-deployment"  # Flex Consumption runs the package deployed into it
-POISON_SUFFIX = "-poison"  # the Functions host moves a message here after maxDequeueCount failures
 
-MAX_GROUP, MAX_ACCOUNT, MAX_SITE, MAX_PLAN, MAX_QUEUE, MAX_CONTAINER, MAX_TOPIC = 90, 24, 60, 60, 63, 63, 50
+MAX_GROUP, MAX_ACCOUNT, MAX_SITE, MAX_PLAN, MAX_TOPIC = 90, 24, 60, 60, 50
 MAX_SYSTEM_TOPIC, MAX_SUBSCRIPTION = 128, 64
 ROLE_DESCRIPTION = "portable-fn"  # the description of the role assignments deploy makes (see remote.py)
 # Built-in roles the function app's identity gets on the app's storage account, so the host reaches its
@@ -44,33 +61,6 @@ def tags(app: str, stage: str) -> dict[str, str]:
 def has_tags(found: dict[str, str] | None, app: str, stage: str) -> bool:
     found = found or {}
     return found.get(TAG_APP) == app and found.get(TAG_STAGE) == stage
-
-
-def short_hash(*parts: str, length: int = 6) -> str:
-    return hashlib.sha256("/".join(parts).encode()).hexdigest()[:length]
-
-
-def fit(name: str, limit: int) -> str:
-    """`name` when it fits in `limit` characters, else a cut that ends in a short hash of it."""
-    if len(name) <= limit:
-        return name
-    return f"{name[: limit - 9]}-{short_hash(name, length=8)}"
-
-
-def dns_label(logical: str, limit: int) -> str:
-    """A queue, container or topic name: lowercase letters, digits and single hyphens, 3+ characters."""
-    cleaned = re.sub(r"-{2,}", "-", re.sub(r"[^a-z0-9-]", "-", logical.lower())).strip("-")
-    return fit(cleaned.ljust(3, "0"), limit).strip("-")
-
-
-def queue_name(logical: str) -> str:
-    """The storage queue of `queue(logical)`: the shim's queue trigger binds to this name."""
-    return dns_label(logical, MAX_QUEUE - len(POISON_SUFFIX))
-
-
-def container_name(logical: str) -> str:
-    """The blob container of `storage(logical)`: the shim's blob trigger binds to this name."""
-    return dns_label(logical, MAX_CONTAINER)
 
 
 def subscription_name(function: str) -> str:

@@ -35,9 +35,9 @@ from typing import Any
 
 from portable_fn.runtime.cloudevent import CloudEvent
 from portable_fn.runtime.context import Context
-from portable_fn.runtime.dispatch import _not_acknowledged, call_event, call_http
+from portable_fn.runtime.dispatch import _not_acknowledged, call_event, call_http, http_failure
 from portable_fn.runtime.errors import InvalidEventError, PortableFnError
-from portable_fn.runtime.http import Response
+from portable_fn.runtime.http import Response, to_response
 from portable_fn.runtime.outcomes import ACK, DEAD_LETTER, Result
 from portable_fn.runtime.views import MessageMeta
 
@@ -98,7 +98,9 @@ def host_json(app: Any) -> str:
 def http_entry(spec: Any, http_response: Any, timeout_s: float | None = None) -> Entry:
     """`(req, context=None) -> HttpResponse`; `http_response` is `azure.functions.HttpResponse`."""
     _check(spec, "http")
-    wants_context = spec.binding.wants_context
+    binding = spec.binding
+    wants_context = binding.wants_context
+    plain = binding.first == "request" and not wants_context and not binding.is_async
 
     def handle(req: Any, context: Any = None) -> Any:
         ctx = _context(spec, context, timeout_s, None, req) if wants_context else None
@@ -107,7 +109,13 @@ def http_entry(spec: Any, http_response: Any, timeout_s: float | None = None) ->
         except (KeyError, TypeError, ValueError, AttributeError) as exc:  # a malformed native request
             response = Response.json({"error": f"Malformed HTTP request: {type(exc).__name__}: {exc}."}, 400)
         else:
-            response = call_http(spec, request, ctx)
+            if plain:  # call_http for a `(request: Request)` handler, without its checks per call
+                try:
+                    response = to_response(spec.handler(request))
+                except Exception as exc:
+                    response = http_failure(spec, exc)
+            else:
+                response = call_http(spec, request, ctx)
         return to_http_response(response, http_response)
 
     return handle

@@ -187,6 +187,8 @@ def _dataclass_converter(cls: Any) -> Callable[[Any], Any]:
 
 def _plain_converter(kind: type) -> Callable[[Any], Any]:
     def convert(data: Any) -> Any:
+        if data.__class__ is kind:  # the common case: already the declared type (a dict for dict)
+            return data
         if kind is bytes and isinstance(data, str):
             return data.encode("utf-8")
         if kind is not str and kind is not bytes and isinstance(data, (bytes, str)):

@@ -59,6 +59,7 @@ class Context:
         self.sas_days = int(settings.get("package_sas_days", 3650))
         self.lro_timeout_s = float(settings.get("lro_timeout_s", 1800))
         self.report_every_s = float(settings.get("lro_report_every_s", 10))
+        self.remote_build = bool(settings.get("remote_build", False))  # Flex: OneDeploy installs requirements
 
     def wait(self, poller: Any, what: str) -> Any:
         """The result of a long-running operation, reporting while it runs."""
@@ -310,8 +311,8 @@ class AppSettingsApplier(Applier[AppSettings]):
         request is made through the same client with ARM's `packageUri`."""
         path = (f"/subscriptions/{self.azure.subscription_id}/resourceGroups/{resource.resource_group}"
                 f"/providers/Microsoft.Web/sites/{resource.name}/extensions/onedeploy")
-        response = self.azure.arm_request("PUT", path, {"properties": {"packageUri": package_uri,
-                                                                      "remoteBuild": False}}, api="web")
+        body = {"properties": {"packageUri": package_uri, "remoteBuild": self.ctx.remote_build}}
+        response = self.azure.arm_request("PUT", path, body, api="web")
         self.ctx.wait_response(response, f"deploying the package to {resource.name}")
 
     def resolve(self, key: str, value: str, connection: str) -> str:

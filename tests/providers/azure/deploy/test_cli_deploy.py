@@ -1,0 +1,109 @@
+"""The CLI as a user runs it against Azure (the local ARM endpoint and Azurite): `portable-fn deploy`,
+a no-op redeploy, a code change, `info`, `remove`, with the real Azure packaging (remote build, so no
+wheel is downloaded) and the real credential chain.
+
+The credential is azure-identity's own DefaultAzureCredential, limited to the Azure CLI credential by
+`AZURE_TOKEN_CREDENTIALS` (so nothing probes a metadata endpoint), with a stand-in `az` on PATH that
+prints the test token, as `az account get-access-token` prints one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from portable_fn.cli import main
+
+REPO = Path(__file__).resolve().parents[4]
+SUBSCRIPTION = "11111111-2222-3333-4444-555555555555"
+READ_POSTS = ("/list", "/listkeys", "/getfullurl")
+
+
+def fake_az(directory: Path, token: str) -> Path:
+    """An `az` that answers `az account get-access-token` with `token`, and records what it was asked."""
+    directory.mkdir(parents=True, exist_ok=True)
+    script = directory / "az"
+    script.write_text(
+        f"#!{sys.executable}\nimport json, sys, time\n"
+        f"open({str(directory / 'calls')!r}, 'a').write(' '.join(sys.argv[1:]) + '\\n')\n"
+        f"print(json.dumps({{'accessToken': {token!r}, 'expires_on': int(time.time()) + 3600, "
+        "'tokenType': 'Bearer'}))\n", encoding="utf-8")
+    script.chmod(0o755)
+    return directory
+
+
+def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, Any, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, (json.loads(out) if out.strip().startswith("{") else out), err
+
+
+@pytest.fixture
+def shop_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, arm: Any, blobs: Any, azurite: str,
+             certificate: tuple[Path, Path]) -> Path:
+    """A copy of samples/shop whose [tool.portable-fn.azure] points at the local endpoints."""
+    app = tmp_path / "shop"
+    shutil.copytree(REPO / "samples" / "shop", app, ignore=shutil.ignore_patterns(".portable-fn", "__pycache__"))
+    pyproject = app / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace('[tool.portable-fn.azure]\n', (
+        '[tool.portable-fn.azure]\n'
+        f'subscription_id = "{SUBSCRIPTION}"\nremote_build = true\n'
+        f'connection_verify = "{certificate[0]}"\nstorage_connection_string = "{azurite}"\n'
+        'polling_interval_s = 0.05\nlro_report_every_s = 0.02\n')))
+    bin_dir = fake_az(tmp_path / "bin", arm.token)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("AZURE_TOKEN_CREDENTIALS", "AzureCliCredential")
+    monkeypatch.setenv("SHOP_DATA_DIR", str(tmp_path / "shop-data"))
+    for name in ("AZURE_SUBSCRIPTION_ID", "AZURE_RESOURCE_MANAGER_URL", "AZURE_STORAGE_CONNECTION_STRING"):
+        monkeypatch.delenv(name, raising=False)
+    return app
+
+
+def mutations(arm: Any, since: int) -> list[tuple[str, str]]:
+    return [(r.method, r.path) for r in arm.state.requests[since:]
+            if r.method in ("PUT", "PATCH", "DELETE") or (r.method == "POST" and not r.path.lower().endswith(
+                READ_POSTS))]
+
+
+def test_deploy_redeploy_change_info_remove_with_the_cli(capsys: pytest.CaptureFixture[str], shop_dir: Path,
+                                                        arm: Any, blobs: Any) -> None:
+    common = ("--provider", "azure", "--app", str(shop_dir), "--endpoint-url", arm.url)
+
+    code, first, err = cli(capsys, "deploy", *common, "--json")
+    assert code == 0, err
+    assert first["applied"] == len(first["plan"]["steps"]) == 17
+    assert "Packaging 'shop' for azure" in err and "waiting for function app" in err
+    kinds = {s["kind"] for s in first["plan"]["steps"]}
+    assert {"role assignment", "event grid topic", "event grid system topic", "event subscription"} <= kinds
+    assert "get-access-token" in (shop_dir.parent / "bin" / "calls").read_text()  # the real credential chain
+
+    before = len(arm.state.requests)
+    code, second, err = cli(capsys, "deploy", *common, "--json")
+    assert code == 0, err
+    assert second["applied"] == 0 and second["artifact"]["sha256"] == first["artifact"]["sha256"]
+    assert mutations(arm, before) == []  # only reads reached ARM
+
+    functions = shop_dir / "shop" / "functions.py"
+    functions.write_text(functions.read_text() + "\n# changed\n")
+    code, third, err = cli(capsys, "deploy", *common, "--json")
+    assert code == 0, err
+    assert [(s["action"], s["kind"]) for s in third["plan"]["steps"]] == [
+        ("create", "package blob"), ("update", "app settings"), ("delete", "package blob")]
+
+    code, info, _ = cli(capsys, "info", *common, "--json")
+    assert code == 0
+    notify = info["outputs"]["functions"]["notify"]
+    assert notify["endpoint"].endswith(".eventgrid.azure.net/api/events") and notify["subscription"]
+
+    code, removed, err = cli(capsys, "remove", *common, "--json")
+    assert code == 0, err
+    assert removed["applied"] == 17
+    assert arm.state.resources == {}
+    code, after, _ = cli(capsys, "plan", *common, "--json")
+    assert code == 0 and after["plan"]["steps"] and all(s["action"] == "create" for s in after["plan"]["steps"])

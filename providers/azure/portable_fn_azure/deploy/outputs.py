@@ -8,6 +8,7 @@ from typing import Any
 
 from portable_fn.deploy import RemoteState
 
+from ..codegen import transports
 from .naming import POISON_SUFFIX, Names, container_name, queue_name, subscription_name
 from .resources import EventGridTopic, EventSubscription, FunctionApp, StorageAccount
 
@@ -25,15 +26,19 @@ def outputs(app: Any, stage: str, remote: RemoteState, names: Names, location: s
     if not deployed:
         return out
     out["url"] = f"https://{host}" if host else ""
+    event_grid = transports(app)["topic_transport"] == "event_grid"
     out["functions"] = {spec.name: {"trigger": spec.trigger.kind, **trigger_outputs(spec.trigger, host),
-                                    **event_grid_outputs(spec, remote, names)}
+                                    **event_grid_outputs(spec, remote, names, event_grid)}
                         for spec in app.functions}
     return out
 
 
-def event_grid_outputs(spec: Any, remote: RemoteState, names: Names) -> dict[str, Any]:
-    """The subscription delivering to the function, and for a topic the endpoint publishers POST to."""
+def event_grid_outputs(spec: Any, remote: RemoteState, names: Names, event_grid: bool) -> dict[str, Any]:
+    """The subscription delivering to the function, and for a topic the endpoint publishers POST to. A
+    Service Bus topic (`topic_transport = "service_bus"`) is the user's: deploy provisions nothing."""
     kind = spec.trigger.kind
+    if kind == "topic" and not event_grid:
+        return {"topic": spec.trigger.name, "provisioned": False}
     if kind not in ("topic", "storage"):
         return {}
     topic = names.topic(spec.trigger.name) if kind == "topic" else names.system_topic

@@ -111,13 +111,15 @@ def test_storage_and_topic_triggers_get_their_event_grid_resources(deployer: Azu
     assert re.fullmatch(r"every-dev-news-[0-9a-f]{6}", topic.name)
 
 
-def test_service_bus_topics_get_no_event_grid_topic(every_app: Any) -> None:
+def test_service_bus_topics_get_no_event_grid_topic(deployer: AzureDeployer, every_app: Any) -> None:
     app = copy.copy(every_app)
     app.config = every_app.config.model_copy(update={"azure": {**every_app.config.azure,
                                                                "topic_transport": "service_bus"}})
-    deployer = AzureDeployer({"subscription_id": SUBSCRIPTION, "location": "westeurope"})
     kinds = [r.kind for r in deployer.desired(app, "dev", ARTIFACT)]
     assert "event grid topic" not in kinds and kinds.count("event subscription") == 2  # the storage ones
+    site = FunctionApp(deployer.names(app, "dev").function_app, host_name="every.azurewebsites.net")
+    outputs = deployer.outputs(app, "dev", RemoteState([site]))
+    assert outputs["functions"]["on_news"] == {"trigger": "topic", "topic": "news", "provisioned": False}
 
 
 def test_flex_consumption_is_a_plan_sku_with_its_own_settings(shop: Any) -> None:

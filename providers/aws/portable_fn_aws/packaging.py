@@ -23,8 +23,9 @@ dependency needs which. Otherwise all functions share one zip (as with "app"); "
 
 The same inputs give the same bytes (`write_zip`), and each function's code hash is that of its own zip,
 so a function whose zip did not change is never uploaded again. The size limits are checked here, per
-zip, before anything is uploaded: over 50 MB zipped the code goes through S3, over 250 MB unzipped
-Lambda refuses it.
+zip, before anything is uploaded: over 250 MB unzipped Lambda refuses it (an error with what to trim);
+over 50 MB zipped (`SizeBudget.via_s3`; the setting `direct_upload_limit_mb` lowers the limit) deploy
+uploads the zip to the app's deployment bucket and points Lambda at it (see `deploy.desired`).
 """
 
 from __future__ import annotations
@@ -58,15 +59,36 @@ AUTO, APP, FUNCTION = "auto", "app", "function"  # the settings' `package`: how 
 LAYOUTS = (AUTO, APP, FUNCTION)
 
 
+DIRECT_UPLOAD_LIMIT_MB = 50  # the largest zip Lambda takes in the request itself (`ZipFile=`)
+
+
 @dataclass(frozen=True)
 class SizeBudget:
     """Lambda's code size limits: a zip above `direct_upload` goes through S3; above `unzipped` it is refused."""
 
-    direct_upload: int = 50 * MB
+    direct_upload: int = DIRECT_UPLOAD_LIMIT_MB * MB
     unzipped: int = 250 * MB
+
+    def via_s3(self, zipped_size: int) -> bool:
+        """Whether a zip of `zipped_size` bytes is uploaded to the deployment bucket rather than sent directly."""
+        return zipped_size > self.direct_upload
 
 
 LAMBDA_LIMITS = SizeBudget()
+
+
+def size_budget(settings: dict[str, Any]) -> SizeBudget:
+    """Lambda's limits with the setting `direct_upload_limit_mb` (0 to 50, default 50; 0 sends every zip
+    through S3): one reading of it for packaging's report and deploy's choice of upload."""
+    value = settings.get("direct_upload_limit_mb", DIRECT_UPLOAD_LIMIT_MB)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= DIRECT_UPLOAD_LIMIT_MB:
+        raise ConfigError(
+            f"Packaging for aws: direct_upload_limit_mb = {value!r} under [tool.portable-fn.aws] is not a number "
+            f"from 0 to {DIRECT_UPLOAD_LIMIT_MB}. Lambda takes zips of up to {DIRECT_UPLOAD_LIMIT_MB} MB in the "
+            "request; larger ones go through the app's deployment bucket. Leave it out (50), or lower it "
+            "(0 uploads every zip through S3)."
+        )
+    return SizeBudget(direct_upload=int(value * MB))
 
 
 @dataclass(frozen=True)
@@ -188,7 +210,7 @@ def build_zip(app: App, specs: Sequence[FunctionSpec], sources: list[Entry], whe
     if unzipped > budget.unzipped:
         raise DeployError(_too_large(app, unzipped, budget))
     artifact = write_zip(path, entries)
-    via_s3 = artifact.size > budget.direct_upload
+    via_s3 = budget.via_s3(artifact.size)
     progress(f"aws: {artifact.path.name}: {artifact.files} files, {_mb(artifact.size)} zipped, "
              f"{_mb(unzipped)} unzipped, sha256 {artifact.sha256[:12]}"
              + (f"; over {_mb(budget.direct_upload)}, so it is uploaded through S3" if via_s3 else ""))

@@ -28,7 +28,8 @@ MAX_MEMORY_MB = 10240
 
 class AwsProvider(Provider):
     """AWS Lambda. Settings (from `[tool.portable-fn.aws]`): `package` (one zip per app or per function,
-    see `packaging`); `region`, `http`, ... (the deploy side, see `deploy`)."""
+    see `packaging`), `direct_upload_limit_mb` (zips above it go through S3, see `packaging`);
+    `region`, `http`, ... (the deploy side, see `deploy`)."""
 
     name = "aws"
 
@@ -46,10 +47,12 @@ class AwsProvider(Provider):
         return self._deployer
 
     def package(self, app: Any, stage: str, out_dir: Path, progress: Progress) -> Artifact:
-        """One zip per app, or per function (the setting `package`: "auto", "app" or "function")."""
-        from .packaging import AUTO, build_package
+        """One zip per app, or per function (the setting `package`: "auto", "app" or "function"), checked
+        against Lambda's size limits (the setting `direct_upload_limit_mb`: above it, through S3)."""
+        from .packaging import AUTO, build_package, size_budget
 
-        return build_package(app, stage, out_dir, progress, layout=str(self.settings.get("package", AUTO)))
+        return build_package(app, stage, out_dir, progress, layout=str(self.settings.get("package", AUTO)),
+                             budget=size_budget(self.settings))
 
     def desired(self, app: Any, stage: str, artifact: Artifact) -> list[Resource]:
         return self.deployer.desired(app, stage, artifact)

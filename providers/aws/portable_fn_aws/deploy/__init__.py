@@ -16,6 +16,12 @@ or "http-api": one API Gateway HTTP API for the app and stage, a route per HTTP 
 creating `<app>-<stage>-<name>`), `wait_delay_s` (2) and `wait_max_attempts` (150) for the Lambda state
 waiters, `iam_propagation_attempts` (10), `max_attempts` (8, botocore's
 "standard" retry mode for throttling and transient errors).
+
+Code: a zip of up to `direct_upload_limit_mb` (50, Lambda's limit; 0 sends every zip through S3) is sent
+in the CreateFunction/UpdateFunctionCode request. A larger one is uploaded to the app's deployment bucket
+(`<app>-<stage>-deploy-<hash>`, made when first needed, tagged, public access blocked, encrypted; the
+setting `deployment_bucket` names it instead) under `<function>/<sha256>.zip`, and Lambda reads it from
+there. `remove` empties and deletes that bucket: it only ever holds these zips.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from portable_fn.deploy import Artifact, RemoteState, Resource
 from portable_fn.runtime.errors import ConfigError, UnsupportedTriggerError
 from portable_fn.runtime.triggers import Http, Schedule
 
+from ..packaging import size_budget
 from .appliers import Context
 from .client import AwsClient
 from .desired import (
@@ -86,8 +93,10 @@ class AwsDeployer:
         return chosen
 
     def check(self, app: Any) -> None:
-        """Raise ConfigError for an unknown `http` setting, UnsupportedTriggerError for a schedule
-        EventBridge Scheduler cannot express or for two functions on one route of the HTTP API."""
+        """Raise ConfigError for an unknown `http` or a bad `direct_upload_limit_mb` setting,
+        UnsupportedTriggerError for a schedule EventBridge Scheduler cannot express or for two functions on
+        one route of the HTTP API."""
+        size_budget(self.settings)
         if self.http() == HTTP_API:
             check_routes(app)
         for spec in app.functions:
@@ -96,7 +105,8 @@ class AwsDeployer:
 
     def names(self, app: Any, stage: str) -> Names:
         buckets = self.settings.get("buckets") or {}
-        return Names(app.name, stage, tuple(sorted((str(k), str(v)) for k, v in buckets.items())))
+        return Names(app.name, stage, tuple(sorted((str(k), str(v)) for k, v in buckets.items())),
+                     str(self.settings.get("deployment_bucket") or ""))
 
     def arns(self) -> Arns:
         return Arns(self.client.partition, self.client.region, self.client.account())
@@ -104,7 +114,8 @@ class AwsDeployer:
     def desired(self, app: Any, stage: str, artifact: Artifact) -> list[Resource]:
         self.check(app)
         retention = int(self.settings.get("log_retention_days", DEFAULT_LOG_RETENTION_DAYS))
-        return desired(Target(app, stage, self.names(app, stage), self.arns(), artifact, retention, self.http()))
+        return desired(Target(app, stage, self.names(app, stage), self.arns(), artifact, retention, self.http(),
+                              size_budget(self.settings)))
 
     def read_remote(self, app: Any, stage: str) -> RemoteState:
         return RemoteReader(self.client, self.names(app, stage), self.arns()).read()

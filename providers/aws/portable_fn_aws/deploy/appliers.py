@@ -22,11 +22,14 @@ from .naming import Arns, tag_list, tags
 from .policies import POLICY_NAME
 from .resources import (
     CODE_FIELDS,
+    PUBLIC_ACCESS_BLOCK,
     ApiIntegration,
     ApiPermission,
     ApiRoute,
     Bucket,
     BucketNotification,
+    CodeObject,
+    DeploymentBucket,
     EventSourceMapping,
     Function,
     FunctionUrl,
@@ -170,14 +173,14 @@ class Roles(Applier[Role]):
 class Functions(Applier[Function]):
     def create(self, resource: Function) -> None:
         self.ctx.after_iam(lambda: self.aws.lambda_.create_function(
-            FunctionName=resource.name, PackageType="Zip", Code={"ZipFile": self.zip(resource)},
+            FunctionName=resource.name, PackageType="Zip", Code=self.code(resource),
             Architectures=[resource.architecture], Tags=self.ctx.tags, **self.configuration(resource)))
         self.ctx.wait("function_active_v2", resource.name)
 
     def update(self, resource: Function, previous: Function, changes: tuple[str, ...]) -> None:
         if CODE_FIELDS.intersection(changes):
-            self.aws.lambda_.update_function_code(FunctionName=resource.name, ZipFile=self.zip(resource),
-                                                  Architectures=[resource.architecture])
+            self.aws.lambda_.update_function_code(FunctionName=resource.name, Architectures=[resource.architecture],
+                                                  **self.code(resource))
             self.ctx.wait("function_updated_v2", resource.name)
         if set(changes) - CODE_FIELDS:
             self.ctx.after_iam(lambda: self.aws.lambda_.update_function_configuration(
@@ -196,8 +199,11 @@ class Functions(Applier[Function]):
         }
 
     @staticmethod
-    def zip(resource: Function) -> bytes:
-        return Path(resource.zip_path).read_bytes()
+    def code(resource: Function) -> dict[str, Any]:
+        """Where Lambda takes the code from: the deployment bucket's object, or the zip sent in the request."""
+        if resource.code_key:
+            return {"S3Bucket": resource.code_bucket, "S3Key": resource.code_key}
+        return {"ZipFile": Path(resource.zip_path).read_bytes()}
 
 
 class InvokeConfigs(Applier[InvokeConfig]):
@@ -396,17 +402,22 @@ class Subscriptions(Applier[Subscription]):
         tolerate_missing(lambda: self.aws.sns.unsubscribe(SubscriptionArn=resource.arn))
 
 
+def make_bucket(ctx: Context, name: str) -> None:
+    """Create the bucket `name` in the client's region, or take over one a failed run made, and tag it."""
+    params: dict[str, Any] = {"Bucket": name}
+    if ctx.aws.region != "us-east-1":
+        params["CreateBucketConfiguration"] = {"LocationConstraint": ctx.aws.region}
+    try:
+        ctx.aws.s3.create_bucket(**params)
+    except ClientError as exc:
+        if error_code(exc) != "BucketAlreadyOwnedByYou":  # made by a run that failed before tagging it
+            raise
+    ctx.aws.s3.put_bucket_tagging(Bucket=name, Tagging={"TagSet": ctx.tag_list}, ExpectedBucketOwner=ctx.arns.account)
+
+
 class Buckets(Applier[Bucket]):
     def create(self, resource: Bucket) -> None:
-        params: dict[str, Any] = {"Bucket": resource.name}
-        if self.aws.region != "us-east-1":
-            params["CreateBucketConfiguration"] = {"LocationConstraint": self.aws.region}
-        try:
-            self.aws.s3.create_bucket(**params)
-        except ClientError as exc:
-            if error_code(exc) != "BucketAlreadyOwnedByYou":  # made by a run that failed before tagging it
-                raise
-        self.aws.s3.put_bucket_tagging(Bucket=resource.name, Tagging={"TagSet": self.ctx.tag_list})
+        make_bucket(self.ctx, resource.name)
 
     def delete(self, resource: Bucket) -> None:
         try:
@@ -419,6 +430,63 @@ class Buckets(Applier[Bucket]):
                 ) from exc
             if not missing(exc, "NoSuchBucket"):
                 raise
+
+
+class DeploymentBuckets(Applier[DeploymentBucket]):
+    """The bucket zips over the direct upload limit go through. Every call names the expected owner, so
+    a bucket of that name in another account is never written to or emptied."""
+
+    def create(self, resource: DeploymentBucket) -> None:
+        try:
+            make_bucket(self.ctx, resource.name)
+        except ClientError as exc:
+            if error_code(exc) != "BucketAlreadyExists":
+                raise
+            raise RuntimeError(
+                f"the bucket name {resource.name!r} is taken by another AWS account (bucket names are global); "
+                "set deployment_bucket = \"<a name of your own>\" under [tool.portable-fn.aws]"
+            ) from exc
+        self.update(resource, resource, ("public_access_blocked", "encrypted"))
+
+    def update(self, resource: DeploymentBucket, previous: DeploymentBucket, changes: tuple[str, ...]) -> None:
+        owner = self.ctx.arns.account
+        if "public_access_blocked" in changes:
+            self.aws.s3.put_public_access_block(
+                Bucket=resource.name, ExpectedBucketOwner=owner,
+                PublicAccessBlockConfiguration={setting: True for setting in PUBLIC_ACCESS_BLOCK})
+        if "encrypted" in changes:
+            self.aws.s3.put_bucket_encryption(
+                Bucket=resource.name, ExpectedBucketOwner=owner, ServerSideEncryptionConfiguration={
+                    "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]})
+
+    def delete(self, resource: DeploymentBucket) -> None:
+        """Empty the bucket (every version, should someone have turned versioning on), then delete it."""
+        s3, owner = self.aws.s3, self.ctx.arns.account
+        try:
+            for page in s3.get_paginator("list_object_versions").paginate(Bucket=resource.name,
+                                                                           ExpectedBucketOwner=owner):
+                found = [{"Key": v["Key"], "VersionId": v["VersionId"]}
+                         for v in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]]
+                if found:
+                    s3.delete_objects(Bucket=resource.name, ExpectedBucketOwner=owner,
+                                      Delete={"Objects": found, "Quiet": True})
+            s3.delete_bucket(Bucket=resource.name, ExpectedBucketOwner=owner)
+        except ClientError as exc:
+            if not missing(exc, "NoSuchBucket"):
+                raise
+
+
+class CodeObjects(Applier[CodeObject]):
+    """Zips in the deployment bucket: uploaded once (the key holds the hash), deleted once superseded."""
+
+    def create(self, resource: CodeObject) -> None:
+        with Path(resource.zip_path).open("rb") as body:
+            self.aws.s3.put_object(Bucket=resource.bucket, Key=resource.object_key, Body=body,
+                                   ContentType="application/zip", ExpectedBucketOwner=self.ctx.arns.account)
+
+    def delete(self, resource: CodeObject) -> None:
+        tolerate_missing(lambda: self.aws.s3.delete_object(Bucket=resource.bucket, Key=resource.object_key,
+                                                           ExpectedBucketOwner=self.ctx.arns.account), "NoSuchBucket")
 
 
 class BucketNotifications(Applier[BucketNotification]):
@@ -483,6 +551,7 @@ APPLIERS: dict[type[Resource], type[Applier[Any]]] = {
     LogGroup: LogGroups, Role: Roles, Function: Functions, InvokeConfig: InvokeConfigs, FunctionUrl: FunctionUrls,
     Permission: Permissions, Queue: Queues, EventSourceMapping: EventSourceMappings, Topic: Topics,
     Subscription: Subscriptions, Bucket: Buckets, BucketNotification: BucketNotifications,
+    DeploymentBucket: DeploymentBuckets, CodeObject: CodeObjects,
     ScheduleGroup: ScheduleGroups, Schedule: Schedules, HttpApi: HttpApis, ApiIntegration: ApiIntegrations,
     ApiRoute: ApiRoutes, ApiPermission: ApiPermissions,
 }

@@ -1,6 +1,8 @@
 """What an app needs on AWS: its functions and triggers turned into resources. Pure: no AWS call.
 
-One function brings its log group, role and Lambda function, then what its trigger needs:
+One function brings its log group, role and Lambda function (and, when its zip is over the direct
+upload limit, the zip as an object of the app's deployment bucket, which Lambda reads it from), then
+what its trigger needs:
 
     http      a Function URL (AWS_IAM, or NONE plus the public invoke permissions when public=True); or,
               with `http = "http-api"`, a route (AWS_IAM, or NONE when public=True) on the app's one
@@ -26,7 +28,7 @@ from portable_fn.deploy import Artifact, Resource
 from portable_fn.runtime.function import FunctionOptions, FunctionSpec
 from portable_fn.runtime.triggers import Http, Queue, Schedule, Storage, Topic
 
-from ..packaging import LambdaArtifact
+from ..packaging import LAMBDA_LIMITS, LambdaArtifact, SizeBudget
 from . import policies
 from .expressions import schedule_expression
 from .naming import STATEMENT_PREFIX, Arns, Names
@@ -36,6 +38,8 @@ from .resources import (
     ApiRoute,
     Bucket,
     BucketNotification,
+    CodeObject,
+    DeploymentBucket,
     EventSourceMapping,
     Function,
     FunctionUrl,
@@ -83,6 +87,7 @@ class Target:
     artifact: Artifact
     log_retention_days: int = DEFAULT_LOG_RETENTION_DAYS
     http: str = FUNCTION_URL  # one of HTTP_FRONTS
+    budget: SizeBudget = LAMBDA_LIMITS  # a zip over `direct_upload` goes through the deployment bucket
 
 
 def desired(target: Target) -> list[Resource]:
@@ -92,6 +97,7 @@ def desired(target: Target) -> list[Resource]:
         resources += FunctionResources(target, spec).build()
     resources += scheduler_resources(target)
     resources += http_api_resources(target)
+    resources += deployment_bucket(target, resources)
     return in_order(resources)
 
 
@@ -109,10 +115,12 @@ class FunctionResources:
         trigger = self.spec.trigger
         dead_letter = self.async_dead_letter_queue()
         dead_letter_arn = self.t.arns.queue(dead_letter) if dead_letter else ""
+        code = code_object(self.t, self.spec.name)
         own: list[Resource] = [
             LogGroup(self.t.names.log_group(self.spec.name), retention_days=self.t.log_retention_days),
             self.role(self.queue_arn(), dead_letter_arn),
-            self.function(),
+            self.function(code),
+            *([code] if code else []),
         ]
         if dead_letter:
             own.append(QueueResource(dead_letter, retention_s=DLQ_RETENTION_S))
@@ -128,7 +136,7 @@ class FunctionResources:
         return Role(names.role(self.spec.name), path=names.role_path, trust=policies.trust("lambda.amazonaws.com"),
                     policy=policies.function_policy(log_arn, queue_arn, dead_letter_arn))
 
-    def function(self) -> Function:
+    def function(self, code: CodeObject | None) -> Function:
         names, options = self.t.names, self.options
         artifact = artifact_of(self.t.artifact, self.spec.name)
         return Function(
@@ -142,6 +150,8 @@ class FunctionResources:
             architecture=options.architecture or "x86_64",
             code_sha256=code_sha256(artifact),
             zip_path=str(artifact.path),
+            code_bucket=code.bucket if code else "",
+            code_key=code.object_key if code else "",
             arn=self.arn,
         )
 
@@ -256,6 +266,25 @@ class FunctionResources:
         return Permission(f"{self.name}/{sid}", function=self.name, statement_id=sid, action=action,
                           principal=principal, source_arn=source_arn, url_auth_type=url_auth_type,
                           via_function_url=via_function_url)
+
+
+def code_object(target: Target, function: str) -> CodeObject | None:
+    """The deployment bucket's copy of the zip `function` runs from, when that zip is over the direct upload
+    limit: keyed `<function>/<sha256>.zip`, or `<app>/<sha256>.zip` for the app's one zip (one object
+    however many functions run from it)."""
+    artifact = artifact_of(target.artifact, function)
+    if not target.budget.via_s3(artifact.size):
+        return None
+    owner = function if artifact is not target.artifact else target.app.name
+    bucket, key = target.names.deployment_bucket(target.arns), f"{owner}/{artifact.sha256}.zip"
+    return CodeObject(f"{bucket}/{key}", bucket=bucket, object_key=key, zip_path=str(artifact.path))
+
+
+def deployment_bucket(target: Target, resources: list[Resource]) -> list[Resource]:
+    """The app's deployment bucket, when any zip goes through it."""
+    if not any(isinstance(r, CodeObject) for r in resources):
+        return []
+    return [DeploymentBucket(target.names.deployment_bucket(target.arns))]
 
 
 def scheduler_resources(target: Target) -> list[Resource]:

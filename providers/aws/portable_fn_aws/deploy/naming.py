@@ -4,11 +4,18 @@ Every name starts with `<app>-<stage>-` (IAM role paths, log groups and schedule
 their own way) and every resource that AWS lets us tag carries both tags below. Remote state is found
 by these tags; the names only make resources readable in the console. A name longer than AWS allows is
 cut and ends in 8 hex digits of its SHA-256, so it stays unique and stable.
+
+The deployment bucket (zips over the direct upload limit go through it) is one per app, stage, account
+and region, and its name must be unique across all of S3: `<app>-<stage>-deploy-<12 hex digits>`, the
+digits those of the SHA-256 of account, region, app and stage. The same inputs always give the same name,
+two apps, stages, regions or accounts never share one, and the account id is not published in it. The
+setting `deployment_bucket` names it instead (if that name is taken by another account, say).
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +25,7 @@ STATEMENT_PREFIX = "portable-fn-"  # Sid of every Lambda permission statement de
 NOTIFICATION_PREFIX = "portable-fn"  # Id of every S3 notification entry: portable-fn:<app>:<stage>:<function>
 
 MAX_LAMBDA, MAX_ROLE, MAX_QUEUE, MAX_TOPIC, MAX_BUCKET, MAX_SCHEDULE, MAX_API = 64, 64, 80, 256, 63, 64, 128
+NOT_IN_BUCKET_NAMES = re.compile(r"[^a-z0-9-]+")  # S3 allows lowercase letters, digits, '-' (and '.', avoided)
 
 
 def fit(name: str, limit: int) -> str:
@@ -51,6 +59,7 @@ class Names:
     app: str
     stage: str
     buckets: tuple[tuple[str, str], ...] = ()  # settings `buckets`: logical name -> existing bucket
+    deployment_bucket_name: str = ""  # setting `deployment_bucket`: the name of the deployment bucket
 
     @property
     def prefix(self) -> str:
@@ -86,6 +95,15 @@ class Names:
     def owns_bucket(self, logical: str) -> bool:
         """False for a bucket the settings map to an existing one: deploy never creates or deletes it."""
         return logical not in dict(self.buckets)
+
+    def deployment_bucket(self, arns: Arns) -> str:
+        """The app's deployment bucket in `arns`' account and region (see the module docstring)."""
+        if self.deployment_bucket_name:
+            return self.deployment_bucket_name
+        digest = hashlib.sha256(f"{arns.account}:{arns.region}:{self.app}:{self.stage}".encode()).hexdigest()[:12]
+        readable = NOT_IN_BUCKET_NAMES.sub("-", self.prefix.lower()).strip("-")
+        suffix = f"-deploy-{digest}"
+        return f"{readable[: MAX_BUCKET - len(suffix)].rstrip('-')}{suffix}".lstrip("-")
 
     @property
     def schedule_group(self) -> str:

@@ -1,5 +1,6 @@
 """What a user needs after a deploy, read from the remote state: per function its ARN and how to reach
-or feed it (URL, queue URL, topic ARN, bucket, schedule expression); the HTTP API's endpoint, if any."""
+or feed it (URL, queue URL, topic ARN, bucket, schedule expression); the HTTP API's endpoint and the
+deployment bucket, if any."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 from portable_fn.deploy import RemoteState
 
 from .naming import Arns, Names
-from .resources import ApiRoute, Function, FunctionUrl, HttpApi, Queue, Schedule
+from .resources import ApiRoute, DeploymentBucket, Function, FunctionUrl, HttpApi, Queue, Schedule
 
 
 def outputs(app: Any, stage: str, remote: RemoteState, names: Names, arns: Arns) -> dict[str, Any]:
@@ -22,6 +23,8 @@ def outputs(app: Any, stage: str, remote: RemoteState, names: Names, arns: Arns)
     api = remote.get((HttpApi.kind, names.http_api))
     if isinstance(api, HttpApi):
         out["http_api"] = api.endpoint
+    for bucket in (r for r in remote if isinstance(r, DeploymentBucket)):
+        out["deployment_bucket"] = bucket.name
     return out
 
 

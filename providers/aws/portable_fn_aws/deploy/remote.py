@@ -1,11 +1,13 @@
 """Reading what an app and stage already have on AWS: found by tags, never by a local file.
 
 Tagged resources are listed in one Resource Groups Tagging API query (functions, queues, topics,
-buckets, log groups); IAM roles are listed under the app's role path and their tags checked; schedule
-groups by name prefix and tags; the HTTP API among the APIs of its name, by the tags it carries. What
-AWS cannot tag is read through its tagged parent: a function's URL, permissions, async invoke config and
-event source mappings; a topic's subscriptions; a bucket's notification entries (whose `Id` names app
-and stage); an HTTP API's stage, integrations and routes. Only Describe/Get/List calls are made here.
+buckets, log groups; the deployment bucket is the bucket of its name); IAM roles are listed under the
+app's role path and their tags checked; schedule groups by name prefix and tags; the HTTP API among the
+APIs of its name, by the tags it carries. What AWS cannot tag is read through its tagged parent: a
+function's URL, permissions, async invoke config and event source mappings; a topic's subscriptions; a
+bucket's notification entries (whose `Id` names app and stage); an HTTP API's stage, integrations and
+routes; the deployment bucket's objects (all of them are the app's zips). Only Describe/Get/List calls
+are made here.
 """
 
 from __future__ import annotations
@@ -22,11 +24,14 @@ from .client import AwsClient, missing
 from .naming import STATEMENT_PREFIX, Arns, Names, has_tags, tag_dict, tags
 from .policies import POLICY_NAME, read_document
 from .resources import (
+    PUBLIC_ACCESS_BLOCK,
     ApiIntegration,
     ApiPermission,
     ApiRoute,
     Bucket,
     BucketNotification,
+    CodeObject,
+    DeploymentBucket,
     EventSourceMapping,
     Function,
     FunctionUrl,
@@ -70,7 +75,11 @@ class RemoteReader:
         resources += [self.log_group(name) for name in tagged["logs"]]
         resources += self.queues(tagged["sqs"])
         resources += [Topic(name) for name in tagged["sns"]]
-        resources += [Bucket(name) for name in tagged["s3"]]
+        deployment = self.names.deployment_bucket(self.arns)
+        buckets = [name for name in tagged["s3"] if name != deployment]
+        resources += [Bucket(name) for name in buckets]
+        if deployment in tagged["s3"]:
+            resources += self.deployment_bucket(deployment)
         resources += self.roles()
         resources += self.http_apis()
         for name in tagged["lambda"]:
@@ -78,7 +87,7 @@ class RemoteReader:
         functions = {r.arn for r in resources if isinstance(r, Function)}
         for topic in tagged["sns"]:
             resources += self.subscriptions(topic, functions)
-        for bucket in sorted({*tagged["s3"], *dict(self.names.buckets).values()}):
+        for bucket in sorted({*buckets, *dict(self.names.buckets).values()}):
             resources += self.notifications(bucket)
         resources += self.schedules()
         return RemoteState(in_order(resources))
@@ -178,14 +187,30 @@ class RemoteReader:
             out.append(mapping_from(name, mapping))
         return out
 
-    def _get(self, operation: Any, **params: Any) -> dict[str, Any] | None:
-        """A Get call's answer, or None when what it asks about does not exist."""
+    def _get(self, operation: Any, *codes: str, **params: Any) -> dict[str, Any] | None:
+        """A Get call's answer, or None when what it asks about does not exist (`codes`: the error codes
+        saying so besides the usual `...NotFound`)."""
         try:
             return dict(operation(**params))
         except ClientError as exc:
-            if missing(exc, "ResourceNotFoundException"):
+            if missing(exc, "ResourceNotFoundException", *codes):
                 return None
             raise
+
+    # -- the deployment bucket and the zips in it ------------------------------------------------
+    def deployment_bucket(self, name: str) -> list[Resource]:
+        s3, owner = self.aws.s3, self.arns.account
+        block = self._get(s3.get_public_access_block, "NoSuchPublicAccessBlockConfiguration", Bucket=name,
+                          ExpectedBucketOwner=owner) or {}
+        encryption = self._get(s3.get_bucket_encryption, "ServerSideEncryptionConfigurationNotFoundError",
+                               Bucket=name, ExpectedBucketOwner=owner) or {}
+        settings = block.get("PublicAccessBlockConfiguration", {})
+        return [
+            DeploymentBucket(name, public_access_blocked=all(settings.get(s) for s in PUBLIC_ACCESS_BLOCK),
+                             encrypted=bool(encryption.get("ServerSideEncryptionConfiguration", {}).get("Rules"))),
+            *(CodeObject(f"{name}/{item['Key']}", bucket=name, object_key=item["Key"])
+              for item in self.aws.pages(s3, "list_objects_v2", "Contents", Bucket=name, ExpectedBucketOwner=owner)),
+        ]
 
     # -- untaggable children of tagged parents ----------------------------------------------------
     def subscriptions(self, topic: str, functions: set[str]) -> list[Resource]:

@@ -38,10 +38,11 @@ class Role(Resource):
 @dataclass(frozen=True)
 class Function(Resource):
     """A Lambda function. `CODE_FIELDS` change through UpdateFunctionCode, the rest through
-    UpdateFunctionConfiguration."""
+    UpdateFunctionConfiguration. Its code is sent in the request (`zip_path`), or, when `code_key` is
+    set, read by Lambda from the deployment bucket (`code_bucket`, uploaded there as a `CodeObject`)."""
 
     kind = "lambda function"
-    ignore_on_compare = frozenset({"zip_path", "arn"})
+    ignore_on_compare = frozenset({"zip_path", "code_bucket", "code_key", "arn"})
     role_arn: str = ""
     handler: str = ""
     runtime: str = ""
@@ -51,6 +52,8 @@ class Function(Resource):
     architecture: str = "x86_64"
     code_sha256: str = ""  # base64 of the zip's SHA-256 digest, as Lambda reports CodeSha256
     zip_path: str = ""
+    code_bucket: str = ""
+    code_key: str = ""
     arn: str = ""
 
 
@@ -194,6 +197,32 @@ class Bucket(Resource):
 
 
 @dataclass(frozen=True)
+class DeploymentBucket(Resource):
+    """The app's bucket for zips over the direct upload limit (`naming.Names.deployment_bucket`): it holds
+    only `CodeObject`s, so removing the app empties and deletes it. Public access is blocked and objects
+    are encrypted at rest (a default encryption rule of the owner's choosing: SSE-S3 when deploy makes it)."""
+
+    kind = "deployment bucket"
+    public_access_blocked: bool = True  # all four settings of the bucket's public access block
+    encrypted: bool = True  # the bucket has a default encryption rule
+
+
+PUBLIC_ACCESS_BLOCK = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
+
+@dataclass(frozen=True)
+class CodeObject(Resource):
+    """One zip in the deployment bucket, named `<bucket>/<key>`. The key ends in the zip's SHA-256
+    (`<function>/<sha256>.zip`), so a changed zip is a new object and an unchanged one is never uploaded
+    again; objects no function runs from any more are deleted once the functions have moved on."""
+
+    kind = "code object"
+    ignore_on_compare = frozenset({"zip_path"})
+    bucket: str = ""
+    object_key: str = ""  # `key` is the planner's (kind, name)
+    zip_path: str = ""
+
+
+@dataclass(frozen=True)
 class BucketNotification(Resource):
     """One entry of a bucket's notification configuration, named `<bucket>/<function>`; its `Id`
     (`notification_id`) says which app and stage own it, since S3 cannot tag it."""
@@ -228,8 +257,9 @@ class Schedule(Resource):
 # Dependencies first: the order `desired` lists resources in and `remote` reads them in (the planner
 # deletes in reverse order of what was read, so dependents go before what they depend on).
 ORDER: tuple[type[Resource], ...] = (
-    LogGroup, Queue, Topic, Bucket, ScheduleGroup, HttpApi, Role, Function, InvokeConfig, FunctionUrl, Permission,
-    ApiPermission, ApiIntegration, ApiRoute, EventSourceMapping, Subscription, BucketNotification, Schedule,
+    LogGroup, Queue, Topic, Bucket, DeploymentBucket, CodeObject, ScheduleGroup, HttpApi, Role, Function,
+    InvokeConfig, FunctionUrl, Permission, ApiPermission, ApiIntegration, ApiRoute, EventSourceMapping, Subscription,
+    BucketNotification, Schedule,
 )
 
 

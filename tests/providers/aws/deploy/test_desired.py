@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,8 @@ from portable_fn_aws.deploy.resources import (
     ApiIntegration,
     ApiPermission,
     ApiRoute,
+    CodeObject,
+    DeploymentBucket,
     EventSourceMapping,
     Function,
     FunctionUrl,
@@ -30,6 +33,7 @@ from portable_fn_aws.deploy.resources import (
     Role,
     Schedule,
 )
+from portable_fn_aws.packaging import LambdaArtifact, SizeBudget, size_budget
 
 from portable_fn.app import load_app
 from portable_fn.deploy import Artifact, RemoteState, make_plan
@@ -234,3 +238,72 @@ def test_two_functions_on_one_route_of_the_http_api_are_refused(tmp_path: Path) 
     AwsDeployer({"http": "function-url"}).check(app)  # each its own URL: no clash
     with pytest.raises(UnsupportedTriggerError, match=r"'list_items' and 'files' on aws: both declare GET /items"):
         AwsDeployer({"http": "http-api"}).check(app)
+
+
+# -- zips over the direct upload limit: the deployment bucket ---------------------------------------
+def via_s3(app: Any, packaged: Artifact, limit: int = 9) -> list[Any]:
+    """The app's resources with zips over `limit` bytes going through the deployment bucket."""
+    return desired(Target(app, "dev", Names(app.name, "dev"), ARNS, packaged, budget=SizeBudget(direct_upload=limit)))
+
+
+def test_the_deployment_bucket_name_is_stable_valid_and_unique_per_account_region_app_and_stage() -> None:
+    name = Names("shop", "dev").deployment_bucket(ARNS)
+    assert name == Names("shop", "dev").deployment_bucket(ARNS) and re.fullmatch(r"shop-dev-deploy-[0-9a-f]{12}", name)
+    others = {Names("shop", "prod").deployment_bucket(ARNS), Names("depot", "dev").deployment_bucket(ARNS),
+              Names("shop", "dev").deployment_bucket(Arns("aws", "us-east-1", ARNS.account)),
+              Names("shop", "dev").deployment_bucket(Arns("aws", ARNS.region, "210987654321"))}
+    assert len(others) == 4 and name not in others and ARNS.account not in name
+    long = Names("a" * 60, "Feature_Branch").deployment_bucket(ARNS)
+    assert len(long) == 63 and re.fullmatch(r"[a-z0-9][a-z0-9-]*[a-z0-9]", long)
+    assert Names("shop", "dev", deployment_bucket_name="my-own").deployment_bucket(ARNS) == "my-own"
+
+
+def test_a_zip_over_the_limit_is_an_object_the_function_runs_from(shop: Any) -> None:
+    bucket = Names("shop", "dev").deployment_bucket(ARNS)
+    found = {r.key: r for r in via_s3(shop, artifact())}  # 10 bytes, over 9
+    [code] = [r for r in found.values() if isinstance(r, CodeObject)]  # one for the app's one zip
+    assert (code.name, code.bucket, code.object_key) == (f"{bucket}/shop/{'ab' * 32}.zip", bucket,
+                                                          f"shop/{'ab' * 32}.zip")
+    assert found[("deployment bucket", bucket)] == DeploymentBucket(bucket, public_access_blocked=True, encrypted=True)
+    for function in (r for r in found.values() if isinstance(r, Function)):
+        assert (function.code_bucket, function.code_key) == (bucket, code.object_key)
+    direct = via_s3(shop, artifact(), limit=10)  # at the limit: in the request
+    assert not [r for r in direct if isinstance(r, (CodeObject, DeploymentBucket)) or getattr(r, "code_key", "")]
+
+
+def test_per_function_zips_each_have_an_object_only_when_over_the_limit() -> None:
+    gateway = load_app(GATEWAY)
+    zips = {name: LambdaArtifact(Path(f"/tmp/{name}.zip"), digit * 64, size, 1)
+            for name, digit, size in [("list_items", "1", 5), ("get_item", "2", 50), ("put_item", "3", 50),
+                                      ("files", "4", 50)]}
+    packaged = LambdaArtifact(Path("/tmp"), "ff" * 32, 155, 4, functions=tuple(zips.items()))
+    resources = via_s3(gateway, packaged)
+    assert sorted(r.object_key for r in resources if isinstance(r, CodeObject)) == [
+        f"files/{'4' * 64}.zip", f"get_item/{'2' * 64}.zip", f"put_item/{'3' * 64}.zip"]
+    small = next(r for r in resources if r.key == ("lambda function", "gateway-dev-list_items"))
+    assert isinstance(small, Function) and (small.code_key, small.zip_path) == ("", "/tmp/list_items.zip")
+
+
+def test_a_new_zip_is_uploaded_before_functions_move_to_it_and_the_old_one_deleted_after(shop: Any) -> None:
+    before = via_s3(shop, artifact())
+    plan = make_plan(via_s3(shop, artifact("cd" * 32)), RemoteState(before))
+    steps = [s.describe().split(" (")[0] for s in plan.steps]
+    bucket = Names("shop", "dev").deployment_bucket(ARNS)
+    assert steps[0] == f"+ create code object {bucket}/shop/{'cd' * 32}.zip"
+    assert steps[-1] == f"- delete code object {bucket}/shop/{'ab' * 32}.zip"
+    assert {s.changes for s in plan.steps[1:-1]} == {("code_sha256",)} and len(steps) == 2 + 7
+    assert make_plan(before, RemoteState(before)).empty
+    removal = [type(s.resource) for s in make_plan([], RemoteState(before)).steps]
+    assert removal.index(Function) < removal.index(CodeObject) < removal.index(DeploymentBucket)
+
+
+@pytest.mark.parametrize("value", [51, -1, "50", True, None])
+def test_a_direct_upload_limit_lambda_would_refuse_is_a_config_error(value: Any) -> None:
+    with pytest.raises(ConfigError, match=r"direct_upload_limit_mb = .* is not a number from 0 to 50"):
+        AwsDeployer({"direct_upload_limit_mb": value}).check(load_app(GATEWAY))
+
+
+def test_the_direct_upload_limit_setting_in_mb() -> None:
+    assert size_budget({}) == SizeBudget(direct_upload=50 * 1024 * 1024)
+    assert size_budget({"direct_upload_limit_mb": 0.5}).direct_upload == 512 * 1024
+    assert size_budget({"direct_upload_limit_mb": 0}).via_s3(1)

@@ -1,5 +1,5 @@
 """What a user needs after a deploy, read from the remote state: per function its id and how to reach
-or feed it (URL, topic, bucket, schedule)."""
+or feed it (URL, topic, bucket, schedule), and where its dead-lettered events go."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 from portable_fn.deploy import RemoteState
 
 from .naming import Names
-from .resources import Function, PublicInvoker, SchedulerJob
+from .resources import DeadLetterRoute, Function, PublicInvoker, SchedulerJob
 
 
 def outputs(app: Any, stage: str, remote: RemoteState, names: Names) -> dict[str, Any]:
@@ -24,12 +24,15 @@ def outputs(app: Any, stage: str, remote: RemoteState, names: Names) -> dict[str
 
 def trigger_outputs(spec: Any, deployed: Function, remote: RemoteState, names: Names) -> dict[str, Any]:
     kind = spec.trigger.kind
+    route = remote.get((DeadLetterRoute.kind, deployed.name))
+    dead_letter = {"dead_letter_topic": route.dead_letter_topic} if isinstance(route, DeadLetterRoute) else {}
     if kind == "http":
         public = (PublicInvoker.kind, deployed.name) in remote
         return {"url": deployed.url, "auth": "public" if public else "iam"}
     if kind == "storage":
-        return {"bucket": dict(deployed.event_filters).get("bucket", ""), "event_type": deployed.event_type}
-    found: dict[str, Any] = {"topic": deployed.pubsub_topic}
+        return {"bucket": dict(deployed.event_filters).get("bucket", ""), "event_type": deployed.event_type,
+                **dead_letter}
+    found: dict[str, Any] = {"topic": deployed.pubsub_topic, **dead_letter}
     if kind == "schedule":
         job = remote.get((SchedulerJob.kind, names.job(spec.name)))
         if isinstance(job, SchedulerJob):

@@ -143,6 +143,9 @@ def test_outputs_name_urls_topics_and_jobs(deployed: Any, shop: Any) -> None:
         "name": f"{LOCATION}/functions/shop-dev-create-order", "state": "ACTIVE", "trigger": "http",
         "url": "https://shop-dev-create-order-abcdefghij-ew.a.run.app", "auth": "public"}
     assert out["functions"]["fulfil"]["topic"] == topic("orders")
+    assert out["functions"]["fulfil"]["dead_letter_topic"] == topic("orders-dlq")
+    assert out["functions"]["on_upload"]["dead_letter_topic"] == topic("on_upload-dlq")
+    assert "dead_letter_topic" not in out["functions"]["create_order"]
     assert out["functions"]["sweep"]["schedule"] == "*/5 * * * *"
     assert out["functions"]["on_upload"]["bucket"] == "shop-dev-uploads"
 

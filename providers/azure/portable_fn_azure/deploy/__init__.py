@@ -9,6 +9,7 @@ azure-storage-blob).
     checks      settings checked, errors say what to set
     desired     app -> resources (pure)            remote      Azure -> RemoteState (reads only)
     appliers    create/update/delete per resource  executor    AzureExecutor (the only mutator)
+    grid        the Event Grid appliers
     client      AzureClient, the one I/O boundary  outputs     URLs and names after a deploy
 
 Settings (`[tool.portable-fn.azure]`, stage overrides applied): `subscription_id` (else

@@ -1,4 +1,5 @@
-"""How each kind of resource is created, updated and deleted: the only code here that mutates Azure.
+"""How each kind of resource is created, updated and deleted: with `grid` (the Event Grid appliers), the
+only code here that mutates Azure.
 
 One `Applier` per resource type, all going through the same `AzureClient`. Bodies are ARM's own JSON
 (camelCase, as the REST reference spells it), so they read the same as the docs whatever model classes
@@ -9,7 +10,6 @@ converges.
 
 from __future__ import annotations
 
-import secrets
 import time
 import uuid
 from collections.abc import Callable
@@ -29,8 +29,6 @@ from .resources import (
     STORAGE_CONNECTION,
     AppSettings,
     BlobContainer,
-    EventGridTopic,
-    EventSubscription,
     FunctionApp,
     FunctionPlan,
     PackageBlob,
@@ -38,15 +36,12 @@ from .resources import (
     RoleAssignment,
     StorageAccount,
     StorageQueue,
-    SystemTopic,
 )
 
 R = TypeVar("R", bound=Resource)
 Progress = Callable[[str], None]
 ONE_DEPLOY_SAS_HOURS = 2  # Flex: the package URL only has to last until OneDeploy fetched it
-BLOBS_KEY = "blobs_extension"  # the host's system key the blob trigger's Event Grid webhook checks
 ROLE_NAMESPACE = uuid.UUID("5f0c3a52-8d57-4a8e-9a3c-6f1b6c1d2e7a")  # role assignment GUIDs: uuid5(this, ...)
-EVENT_RETRY = {"maxDeliveryAttempts": 30, "eventTimeToLiveInMinutes": 1440}  # Event Grid's defaults, stated
 
 
 class Context:
@@ -334,76 +329,3 @@ class AppSettingsApplier(Applier[AppSettings]):
 
     def delete(self, resource: AppSettings) -> None:
         """Nothing to do: the settings go with their function app."""
-
-
-class EventGridTopics(Applier[EventGridTopic]):
-    def create(self, resource: EventGridTopic) -> None:
-        body = {"location": resource.location, "tags": self.ctx.tags,
-                "properties": {"inputSchema": resource.input_schema}}
-        poller = self.azure.eventgrid.topics.begin_create_or_update(resource.resource_group, resource.name, body)
-        self.ctx.wait(poller, f"event grid topic {resource.name}")
-
-    def delete(self, resource: EventGridTopic) -> None:
-        topics = self.azure.eventgrid.topics
-        tolerate_missing(lambda: self.ctx.wait(topics.begin_delete(resource.resource_group, resource.name),
-                                               f"deleting event grid topic {resource.name}"))
-
-
-class SystemTopics(Applier[SystemTopic]):
-    def create(self, resource: SystemTopic) -> None:
-        body = {"location": resource.location, "tags": self.ctx.tags,
-                "properties": {"source": resource.source, "topicType": resource.topic_type}}
-        topics = self.azure.eventgrid.system_topics
-        poller = topics.begin_create_or_update(resource.resource_group, resource.name, body)
-        self.ctx.wait(poller, f"event grid system topic {resource.name}")
-
-    def delete(self, resource: SystemTopic) -> None:
-        topics = self.azure.eventgrid.system_topics
-        tolerate_missing(lambda: self.ctx.wait(topics.begin_delete(resource.resource_group, resource.name),
-                                               f"deleting event grid system topic {resource.name}"))
-
-
-class EventSubscriptions(Applier[EventSubscription]):
-    """Subscriptions on custom and system topics. A webhook to the blobs extension carries the host's
-    `blobs_extension` system key, read from the function app (and set there when the host has none yet)."""
-
-    def __init__(self, ctx: Context, site: str) -> None:
-        super().__init__(ctx)
-        self.site = site
-
-    def operations(self, resource: EventSubscription) -> Any:
-        grid = self.azure.eventgrid
-        return grid.system_topic_event_subscriptions if resource.system_topic else grid.topic_event_subscriptions
-
-    def create(self, resource: EventSubscription) -> None:
-        filters: dict[str, Any] = {"subjectBeginsWith": resource.subject_begins_with,
-                                   "subjectEndsWith": resource.subject_ends_with}
-        if resource.event_types:
-            filters["includedEventTypes"] = list(resource.event_types)
-        body = {"properties": {"destination": self.destination(resource), "filter": filters,
-                               "eventDeliverySchema": resource.delivery_schema, "retryPolicy": EVENT_RETRY}}
-        name = resource.name.split("/", 1)[1]
-        poller = self.operations(resource).begin_create_or_update(resource.resource_group, resource.topic, name, body)
-        self.ctx.wait(poller, f"event subscription {resource.name}")
-
-    def destination(self, resource: EventSubscription) -> dict[str, Any]:
-        if resource.endpoint_type == "WebHook":
-            url = f"{resource.destination}&code={self.blobs_key(resource.resource_group)}"
-            return {"endpointType": "WebHook", "properties": {"endpointUrl": url}}
-        return {"endpointType": "AzureFunction", "properties": {
-            "resourceId": resource.destination, "maxEventsPerBatch": 1, "preferredBatchSizeInKilobytes": 64}}
-
-    def blobs_key(self, group: str) -> str:
-        web = self.azure.web.web_apps
-        key = (arm_json(web.list_host_keys(group, self.site)).get("systemKeys") or {}).get(BLOBS_KEY)
-        if not key:
-            key = secrets.token_urlsafe(40)
-            web.create_or_update_host_secret(group, self.site, "systemKeys", BLOBS_KEY,
-                                             {"name": BLOBS_KEY, "value": key})
-        return str(key)
-
-    def delete(self, resource: EventSubscription) -> None:
-        operations, name = self.operations(resource), resource.name.split("/", 1)[1]
-        tolerate_missing(lambda: self.ctx.wait(
-            operations.begin_delete(resource.resource_group, resource.topic, name),
-            f"deleting event subscription {resource.name}"))

@@ -17,8 +17,6 @@ from .appliers import (
     AppSettingsApplier,
     BlobContainers,
     Context,
-    EventGridTopics,
-    EventSubscriptions,
     FunctionApps,
     FunctionPlans,
     PackageBlobs,
@@ -26,8 +24,8 @@ from .appliers import (
     RoleAssignments,
     StorageAccounts,
     StorageQueues,
-    SystemTopics,
 )
+from .grid import EventGridTopics, EventSubscriptions, SystemTopics
 from .resources import (
     AppSettings,
     BlobContainer,

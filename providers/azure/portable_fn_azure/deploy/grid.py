@@ -1,0 +1,89 @@
+"""The Event Grid appliers: custom topics, the storage account's system topic, and the subscriptions that
+deliver their events to the functions. Kept apart from `appliers` (same `Applier` base, same `Context`)
+because a webhook subscription also reads, and when missing sets, a key of the function app's host.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from .appliers import Applier, Context, tolerate_missing
+from .client import arm_json
+from .resources import EventGridTopic, EventSubscription, SystemTopic
+
+BLOBS_KEY = "blobs_extension"  # the host's system key the blob trigger's Event Grid webhook checks
+EVENT_RETRY = {"maxDeliveryAttempts": 30, "eventTimeToLiveInMinutes": 1440}  # Event Grid's defaults, stated
+
+
+class EventGridTopics(Applier[EventGridTopic]):
+    def create(self, resource: EventGridTopic) -> None:
+        body = {"location": resource.location, "tags": self.ctx.tags,
+                "properties": {"inputSchema": resource.input_schema}}
+        poller = self.azure.eventgrid.topics.begin_create_or_update(resource.resource_group, resource.name, body)
+        self.ctx.wait(poller, f"event grid topic {resource.name}")
+
+    def delete(self, resource: EventGridTopic) -> None:
+        topics = self.azure.eventgrid.topics
+        tolerate_missing(lambda: self.ctx.wait(topics.begin_delete(resource.resource_group, resource.name),
+                                               f"deleting event grid topic {resource.name}"))
+
+
+class SystemTopics(Applier[SystemTopic]):
+    def create(self, resource: SystemTopic) -> None:
+        body = {"location": resource.location, "tags": self.ctx.tags,
+                "properties": {"source": resource.source, "topicType": resource.topic_type}}
+        topics = self.azure.eventgrid.system_topics
+        poller = topics.begin_create_or_update(resource.resource_group, resource.name, body)
+        self.ctx.wait(poller, f"event grid system topic {resource.name}")
+
+    def delete(self, resource: SystemTopic) -> None:
+        topics = self.azure.eventgrid.system_topics
+        tolerate_missing(lambda: self.ctx.wait(topics.begin_delete(resource.resource_group, resource.name),
+                                               f"deleting event grid system topic {resource.name}"))
+
+
+class EventSubscriptions(Applier[EventSubscription]):
+    """Subscriptions on custom and system topics. A webhook to the blobs extension carries the host's
+    `blobs_extension` system key, read from the function app (and set there when the host has none yet)."""
+
+    def __init__(self, ctx: Context, site: str) -> None:
+        super().__init__(ctx)
+        self.site = site
+
+    def operations(self, resource: EventSubscription) -> Any:
+        grid = self.azure.eventgrid
+        return grid.system_topic_event_subscriptions if resource.system_topic else grid.topic_event_subscriptions
+
+    def create(self, resource: EventSubscription) -> None:
+        filters: dict[str, Any] = {"subjectBeginsWith": resource.subject_begins_with,
+                                   "subjectEndsWith": resource.subject_ends_with}
+        if resource.event_types:
+            filters["includedEventTypes"] = list(resource.event_types)
+        body = {"properties": {"destination": self.destination(resource), "filter": filters,
+                               "eventDeliverySchema": resource.delivery_schema, "retryPolicy": EVENT_RETRY}}
+        name = resource.name.split("/", 1)[1]
+        poller = self.operations(resource).begin_create_or_update(resource.resource_group, resource.topic, name, body)
+        self.ctx.wait(poller, f"event subscription {resource.name}")
+
+    def destination(self, resource: EventSubscription) -> dict[str, Any]:
+        if resource.endpoint_type == "WebHook":
+            url = f"{resource.destination}&code={self.blobs_key(resource.resource_group)}"
+            return {"endpointType": "WebHook", "properties": {"endpointUrl": url}}
+        return {"endpointType": "AzureFunction", "properties": {
+            "resourceId": resource.destination, "maxEventsPerBatch": 1, "preferredBatchSizeInKilobytes": 64}}
+
+    def blobs_key(self, group: str) -> str:
+        web = self.azure.web.web_apps
+        key = (arm_json(web.list_host_keys(group, self.site)).get("systemKeys") or {}).get(BLOBS_KEY)
+        if not key:
+            key = secrets.token_urlsafe(40)
+            web.create_or_update_host_secret(group, self.site, "systemKeys", BLOBS_KEY,
+                                             {"name": BLOBS_KEY, "value": key})
+        return str(key)
+
+    def delete(self, resource: EventSubscription) -> None:
+        operations, name = self.operations(resource), resource.name.split("/", 1)[1]
+        tolerate_missing(lambda: self.ctx.wait(
+            operations.begin_delete(resource.resource_group, resource.topic, name),
+            f"deleting event subscription {resource.name}"))

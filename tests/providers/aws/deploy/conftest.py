@@ -127,7 +127,7 @@ def boto(endpoint: str) -> Any:
 
     return types.SimpleNamespace(**{name: client(service) for name, service in {
         "iam": "iam", "lambda_": "lambda", "sqs": "sqs", "sns": "sns", "s3": "s3", "logs": "logs",
-        "scheduler": "scheduler", "tagging": "resourcegroupstaggingapi", "apigw": "apigatewayv2",
+        "scheduler": "scheduler", "tagging": "resourcegroupstaggingapi", "apigw": "apigatewayv2", "sts": "sts",
     }.items()})
 
 

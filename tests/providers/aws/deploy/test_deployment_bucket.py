@@ -14,12 +14,14 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 from portable_fn_aws.deploy import TAG_APP, TAG_STAGE
 from portable_fn_aws.provider import AwsProvider
 
 from portable_fn.app import load_app
 from portable_fn.deploy import pipeline
+from portable_fn.runtime.errors import DeployError
 
 SHOP_FUNCTIONS = ["create_order", "get_order", "fulfil", "sweep", "nightly_report", "on_upload", "notify"]
 GATEWAY = Path(__file__).with_name("apps") / "gateway"
@@ -140,6 +142,7 @@ def test_per_function_zips_each_get_an_object_and_a_change_reaches_only_its_impo
     app = load_app(gateway_dir)
     provider = AwsProvider({**app.config.provider_settings("aws", "dev"), **VIA_S3}, endpoint)
     first = pipeline.deploy(provider, app, "dev")
+    assert first.artifact.via_s3 is True  # packaging read the same setting
     bucket, zips = first.outputs["deployment_bucket"], dict(first.artifact.functions)
     assert keys(boto, bucket) == sorted(f"{name}/{zips[name].sha256}.zip" for name in GATEWAY_FUNCTIONS)
     for name in GATEWAY_FUNCTIONS:
@@ -164,3 +167,31 @@ def test_per_function_zips_each_get_an_object_and_a_change_reaches_only_its_impo
     assert pipeline.deploy(provider, app, "dev").plan.empty and provider.deployer.client.mutating_calls() == []
     pipeline.remove(provider, app, "dev")
     assert bucket not in bucket_names(boto)
+
+
+def test_a_name_taken_by_another_account_is_an_error_naming_the_setting_that_avoids_it(
+        endpoint: str, shop: Any, boto: Any, helpers: Any) -> None:
+    settings = {**shop.config.provider_settings("aws", "dev"), **VIA_S3}
+    provider = helpers.MotoProvider(settings, endpoint)
+    taken = provider.deployer.names(shop, "dev").deployment_bucket(provider.deployer.arns())
+    other_account(boto, endpoint).create_bucket(Bucket=taken,
+                                                CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    with pytest.raises(DeployError) as raised:
+        pipeline.deploy(provider, shop, "dev")
+    message = str(raised.value)
+    assert f"create deployment bucket {taken}" in message and "taken by another AWS account" in message
+    assert 'deployment_bucket = "<a name of your own>"' in message
+
+    renamed = helpers.MotoProvider({**settings, "deployment_bucket": "shop-dev-zips-of-our-own"}, endpoint)
+    assert pipeline.deploy(renamed, shop, "dev").outputs["deployment_bucket"] == "shop-dev-zips-of-our-own"
+    assert keys(boto, "shop-dev-zips-of-our-own") and pipeline.plan(renamed, shop, "dev").plan.empty
+
+
+def other_account(boto: Any, endpoint: str) -> Any:
+    """An S3 client of another account (moto maps an assumed role's credentials to the role's account)."""
+    credentials = boto.sts.assume_role(RoleArn="arn:aws:iam::111111111111:role/other",
+                                       RoleSessionName="other-account")["Credentials"]
+    return boto3.client("s3", region_name="eu-west-1", endpoint_url=endpoint,
+                        aws_access_key_id=credentials["AccessKeyId"],
+                        aws_secret_access_key=credentials["SecretAccessKey"],
+                        aws_session_token=credentials["SessionToken"])

@@ -1,8 +1,8 @@
 """The physical names of queues and containers the generated bindings point at, standard library only.
 
 Why it exists apart from `deploy.naming`: generating `function_app.py` (`codegen`) needs the same names
-deploy creates, and must not import the deploy package (which needs the Azure SDK). The logic is a copy
-of the pure helpers of `deploy.naming`; that module is to import them from here so there is one copy.
+deploy creates, and must not import the deploy package (which needs the Azure SDK). `deploy.naming`
+imports these helpers from here, so there is one copy.
 """
 
 from __future__ import annotations

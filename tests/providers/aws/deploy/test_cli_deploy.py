@@ -55,3 +55,25 @@ def test_deploy_redeploy_info_remove_with_the_cli(capsys, endpoint: str, shop_di
     assert code == 0, err
     assert removed["applied"] == first["applied"]
     assert not [f for f in boto.lambda_.list_functions()["Functions"] if f["FunctionName"].startswith("shop-dev-")]
+
+
+def test_with_a_low_direct_upload_limit_the_cli_deploys_through_the_deployment_bucket(
+        capsys, endpoint: str, tmp_path: Path, boto: Any) -> None:
+    app_dir = shutil.copytree(REPO / "tests/providers/aws/deploy/apps/gateway", tmp_path / "gateway")
+    pyproject = app_dir / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace('http = "http-api"\n',
+                                                       'http = "http-api"\ndirect_upload_limit_mb = 0\n'))
+    common = ("--provider", "aws", "--app", str(app_dir), "--endpoint-url", endpoint)
+    code, first, err = cli(capsys, "deploy", *common, "--json")
+    assert code == 0, err
+    assert "so it is uploaded through S3" in err and first["artifact"]["via_s3"] is True
+    bucket = first["outputs"]["deployment_bucket"]
+    objects = boto.s3.list_objects_v2(Bucket=bucket)["Contents"]
+    assert sorted(o["Key"].split("/")[0] for o in objects) == ["files", "get_item", "list_items", "put_item"]
+
+    code, plan, _ = cli(capsys, "plan", *common, "--json")
+    assert code == 0 and plan["plan"]["steps"] == []
+    code, removed, err = cli(capsys, "remove", *common, "--json")
+    assert code == 0, err
+    assert removed["applied"] == first["applied"]  # what deploy made, the bucket and its zips among it
+    assert bucket not in [b["Name"] for b in boto.s3.list_buckets()["Buckets"]]

@@ -16,6 +16,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from portable_fn_aws.deploy import TAG_APP, TAG_STAGE
 from portable_fn_aws.provider import AwsProvider
 
@@ -195,3 +196,23 @@ def other_account(boto: Any, endpoint: str) -> Any:
                         aws_access_key_id=credentials["AccessKeyId"],
                         aws_secret_access_key=credentials["SecretAccessKey"],
                         aws_session_token=credentials["SessionToken"])
+
+
+def test_a_failure_after_the_upload_converges_without_uploading_again(via_s3: Any, shop: Any, boto: Any) -> None:
+    failures: list[str] = []
+
+    def fail_once(model: Any, **_: Any) -> None:
+        if not failures:
+            failures.append(model.name)
+            raise ClientError({"Error": {"Code": "ServiceException", "Message": "injected outage"}}, model.name)
+
+    via_s3.deployer.client.register("before-call.lambda.UpdateFunctionCode", fail_once)
+    via_s3.code = "# the handlers changed\n"
+    with pytest.raises(DeployError, match="update lambda function shop-dev-"):
+        pipeline.deploy(via_s3, shop, "dev")
+    assert len(keys(boto, via_s3.bucket)) == 2  # the new zip is up, the old one not yet deleted
+    via_s3.deployer.client.calls.clear()
+    rerun = pipeline.deploy(via_s3, shop, "dev")
+    assert ("s3", "PutObject") not in mutating(via_s3)
+    assert [s.action for s in rerun.plan.steps] == ["update"] * 7 + ["delete"]
+    assert len(keys(boto, via_s3.bucket)) == 1 and pipeline.plan(via_s3, shop, "dev").plan.empty

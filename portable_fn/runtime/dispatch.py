@@ -284,29 +284,51 @@ def call_batch(spec: Any, events: Sequence[CloudEvent[Any] | BaseException],
     `ctx` is one Context for the whole batch, or a list with one per record (records of one batch
     may have different delivery counts and message ids).
     """
+    return batch_results(events, *run_batch(spec, events, ctx, ordered))
+
+
+def batch_results(events: Sequence[CloudEvent[Any] | BaseException], values: list[Any],
+                  failures: dict[int, Result]) -> list[Result]:
+    """`call_batch`'s list from what `run_batch` returned."""
+    return [failures.get(i) or Result(ACK, values[i], None, None, event.id)  # type: ignore[union-attr]
+            for i, event in enumerate(events)]
+
+
+def run_batch(spec: Any, events: Sequence[CloudEvent[Any] | BaseException],
+              ctx: Context | Sequence[Context] | None = None,
+              ordered: bool = False) -> tuple[list[Any], dict[int, Result]]:
+    """`call_batch` without a Result per acknowledged record (the per-record hot path of a batch):
+    the handler's value per record, and the Result of each record not acknowledged, by index."""
     single = ctx if ctx is None or isinstance(ctx, Context) else None
     contexts = None if ctx is None or isinstance(ctx, Context) else list(ctx)
     call = spec.binding.call_event
     handler = spec.handler if call is _call_plain else None  # takes the event as it is: called directly
-    results: list[Result] = []
+    values: list[Any] = []
+    failures: dict[int, Result] = {}
     for i, event in enumerate(events):
         one = single if contexts is None else contexts[i]
-        if event.__class__ is CloudEvent:  # call_event, inlined: batches are the per-record hot path
+        if event.__class__ is CloudEvent:  # call_event, inlined
             try:
-                value = handler(event) if handler is not None else call(spec, event, one)
-                result = Result(ACK, value, None, None, event.id)
+                values.append(handler(event) if handler is not None else call(spec, event, one))
+                continue
             except Exception as exc:
-                result = _not_acknowledged(exc, event.id)
+                failures[i] = _not_acknowledged(exc, event.id)
         else:
             result = call_event(spec, event, one)
-        results.append(result)
-        if ordered and result.outcome != ACK:
-            for later in events[i + 1:]:
-                later_id = later.id if isinstance(later, CloudEvent) else None
-                results.append(Result(RETRY, reason="not attempted: an earlier message in this "
-                                      "ordered batch failed", event_id=later_id))
+            if result.outcome == ACK:
+                values.append(result.value)
+                continue
+            failures[i] = result
+        values.append(None)
+        if ordered:
+            for later in range(i + 1, len(events)):
+                values.append(None)
+                later_event = events[later]
+                later_id = later_event.id if isinstance(later_event, CloudEvent) else None
+                failures[later] = Result(RETRY, reason="not attempted: an earlier message in this ordered "
+                                         "batch failed", event_id=later_id)
             break
-    return results
+    return values, failures
 
 
 def call_http(spec: Any, request: Request, ctx: Context | None = None) -> Response:

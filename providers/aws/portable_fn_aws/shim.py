@@ -32,10 +32,10 @@ from typing import Any
 
 from portable_fn.runtime.cloudevent import CloudEvent
 from portable_fn.runtime.context import Context
-from portable_fn.runtime.dispatch import call_batch, call_http
+from portable_fn.runtime.dispatch import batch_results, call_http, run_batch
 from portable_fn.runtime.errors import InvalidEventError, PortableFnError
 from portable_fn.runtime.http import Response
-from portable_fn.runtime.outcomes import ACK, Result
+from portable_fn.runtime.outcomes import Result
 from portable_fn.runtime.views import MessageMeta
 
 from .http_events import compile_route, http_source, to_native_response, to_request
@@ -68,14 +68,22 @@ class NativeInvocation:
 class Delivery:
     """What one native event became: the value for Lambda, each record's Result, the error to raise."""
 
-    __slots__ = ("error", "response", "results", "source")
+    __slots__ = ("_batch", "_results", "error", "response", "source")
 
-    def __init__(self, source: str, response: Any, results: list[Result],
-                 error: BaseException | None = None) -> None:
+    def __init__(self, source: str, response: Any, results: list[Result] | None = None,
+                 error: BaseException | None = None, batch: tuple[Any, ...] | None = None) -> None:
         self.source = source
         self.response = response
-        self.results = results
         self.error = error
+        self._results = results
+        self._batch = batch  # `run_batch`'s events, values and failures, for `results`
+
+    @property
+    def results(self) -> list[Result]:
+        """Each record's Result, built on first read (Lambda itself needs only the response)."""
+        if self._results is None:
+            self._results = batch_results(*self._batch) if self._batch is not None else []
+        return self._results
 
 
 def make_handler(spec: Any) -> LambdaHandler:
@@ -149,17 +157,17 @@ def _deliver_records(spec: Any, source: RecordSource, records: Sequence[Any], ev
             events.append(_undecodable(source, index, exc))
     contexts = _contexts(spec, source, records, event, context) if spec.binding.wants_context else None
     ordered = bool(getattr(spec.trigger, "fifo", False)) or source.ordered(records[0])
-    results = call_batch(spec, events, contexts, ordered=ordered)
-    failed = [(record, result) for record, result in zip(records, results, strict=True)
-              if result.outcome != ACK]
+    values, failures = run_batch(spec, events, contexts, ordered=ordered)
+    batch = (events, values, failures)
+    failed = [(records[index], result) for index, result in failures.items()]  # in record order
     if failed:
         _log_failures(spec, source, failed)
     if source.item_id is None:
         error = DeliveryFailed(_failure_message(spec, source, failed)) if failed else None
-        return Delivery(source.name, None, results, error)
+        return Delivery(source.name, None, None, error, batch)
     item_id = source.item_id
     return Delivery(source.name, {"batchItemFailures": [{"itemIdentifier": item_id(r)} for r, _ in failed]},
-                    results)
+                    None, None, batch)
 
 
 def _decode(source: RecordSource, record: Any, index: int) -> CloudEvent[Any] | BaseException:

@@ -126,8 +126,17 @@ class _V2Headers(Headers):
         """True when reading them later cannot fail: an object of headers (its names are strings, being
         JSON) and a list of cookie strings."""
         native, cookies = self._native, self._cookies
-        return (native is None or native.__class__ is dict) and (
-            cookies is None or (cookies.__class__ is list and all(c.__class__ is str for c in cookies)))
+        if not (native is None or native.__class__ is dict):
+            return False
+        if cookies is None:
+            return True
+        if cookies.__class__ is not list:
+            return False
+        try:
+            "".join(cookies)  # the cheapest test that every cookie is a string
+        except TypeError:
+            return False
+        return True
 
     def __getattr__(self, name: str) -> Any:
         if name != "_pairs" and name != "_index":

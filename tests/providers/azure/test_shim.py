@@ -1,0 +1,104 @@
+"""Handlers without a Context are called directly by the shim (no Result, no Context per invocation):
+every outcome still follows the dispatch rules, through the generated function_app.py and real
+`azure.functions` objects."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import azure.functions as func
+import pytest
+from azure.functions.eventgrid import EventGridEventInConverter
+from azure.functions.meta import Datum
+from azure.functions.queue import QueueMessage
+
+from portable_fn.app import App, load_app
+
+OUTCOMES = Path(__file__).resolve().parent / "apps" / "outcomes"
+
+
+class HostContext(func.Context):
+    """What the worker passes; these handlers take no Context, so the shim never reads it."""
+
+    invocation_id = property(lambda self: "inv")
+    function_name = property(lambda self: "f")
+    function_directory = property(lambda self: "/home/site/wwwroot")
+    trace_context = property(lambda self: None)
+    retry_context = property(lambda self: None)
+    thread_local_storage = property(lambda self: None)
+
+
+class Captured(func.Out):  # type: ignore[type-arg]
+    def __init__(self) -> None:
+        self.value: Any = None
+
+    def set(self, val: Any) -> None:
+        self.value = val
+
+    def get(self) -> Any:
+        return self.value
+
+
+@pytest.fixture
+def functions(indexed: Callable[[App], dict[str, Any]]) -> dict[str, Any]:
+    app = load_app(OUTCOMES)  # puts the app's directory on sys.path
+    import outcomes
+
+    outcomes.SEEN.clear()
+    return {name: _with_context(fn.get_user_function()) for name, fn in indexed(app).items()}
+
+
+def _with_context(function: Callable[..., Any]) -> Callable[..., Any]:
+    return lambda *args: function(*args, HostContext())
+
+
+@pytest.mark.parametrize("ask, status", [(None, 200), ("retry", 503), ("dead", 422), ("crash", 500)])
+def test_http_outcomes(functions: dict[str, Any], ask: str | None, status: int) -> None:
+    answer = functions["act"](func.HttpRequest("POST", "https://x/act", body=json.dumps({"ask": ask}).encode()))
+    assert answer.status_code == status
+    assert answer.status_code == 200 or json.loads(answer.get_body())["error"]
+
+
+def test_http_bad_json_is_a_400(functions: dict[str, Any]) -> None:
+    answer = functions["act"](func.HttpRequest("POST", "https://x/act", body=b"{nope"))
+    assert answer.status_code == 400 and "not valid JSON" in json.loads(answer.get_body())["error"]
+
+
+@pytest.mark.parametrize("ask, dequeue_count, raised, poisoned", [
+    (None, 1, False, False), ("retry", 1, True, False), ("retry", 3, False, True), ("dead", 1, False, True),
+    ("crash", 1, True, False),
+])
+def test_queue_outcomes(functions: dict[str, Any], ask: str | None, dequeue_count: int, raised: bool,
+                        poisoned: bool) -> None:
+    import outcomes
+
+    body = json.dumps({"ask": ask})
+    poison = Captured()
+    message = QueueMessage(id="m", body=body.encode(), dequeue_count=dequeue_count)
+    if raised:
+        with pytest.raises(Exception, match="did not acknowledge queue message m"):
+            functions["act_on_message"](message, poison)
+    else:
+        functions["act_on_message"](message, poison)
+    assert poison.value == (body if poisoned else None)
+    delivered = ["m"] if ask is None else []
+    assert delivered == outcomes.SEEN
+
+
+@pytest.mark.parametrize("ask", [None, "retry", "dead", "crash"])
+def test_event_grid_outcomes(functions: dict[str, Any], ask: str | None) -> None:
+    import outcomes
+
+    delivery = {"id": "e", "topic": "/t", "subject": "s", "eventType": "t.x", "eventTime": "2024-05-01T10:00:00Z",
+                "data": {"ask": ask}, "dataVersion": "1"}
+    event = EventGridEventInConverter.decode(Datum(json.dumps(delivery), "json"), trigger_metadata={})
+    if ask:  # Event Grid has no dead-letter the shim can reach: a dead-letter is raised too (see shim)
+        with pytest.raises(Exception, match="did not acknowledge Event Grid event e"):
+            functions["act_on_event"](event)
+        assert outcomes.SEEN == []
+    else:
+        functions["act_on_event"](event)
+        assert outcomes.SEEN == ["e"]

@@ -1,5 +1,6 @@
 """Per-invocation cost of generated Azure Functions v2 functions against hand-written ones doing the same
-work on the same `azure.functions` objects: HTTP, Storage Queue and Event Grid (both schemas).
+work on the same `azure.functions` objects: HTTP, Storage Queue, Service Bus queue and Event Grid (both
+schemas).
 
 Why it exists: on Azure every invocation goes from the host's trigger object through the generated
 `function_app.py` and `portable_fn_azure.shim` (conversion to Request / CloudEvent, dispatch, conversion
@@ -8,10 +9,12 @@ back) before the portable handler runs. Goal: within 1.1x of the hand-written fu
 Both apps (benchmarks/azure_functions_app/) are indexed by the real `azure-functions` library
 (`app.get_functions()`) and each function is called through that index (`get_user_function()`), as the
 worker calls it, with one prebuilt object per trigger: a `func.HttpRequest` carrying a 315-byte JSON order,
-a `QueueMessage` with the same body, and the `EventGridEvent` / `CloudEvent` the library's own converter
-makes of an Event Grid delivery in either schema. Before timing, both sides must give the same answer
-(HTTP: status, body, content type, headers; events: the same total recorded). Timing is `run.measure`:
-contenders interleaved round by round, so a noisy machine slows both alike; min and median of the rounds.
+a `QueueMessage` and a `ServiceBusMessage` with the same body (the Service Bus function is the same portable
+function generated with `queue_transport = "service_bus"`), and the `EventGridEvent` / `CloudEvent` the
+library's own converter makes of an Event Grid delivery in either schema. Before timing, both sides must
+give the same answer (HTTP: status, body, content type, headers; events: the same total recorded). Timing
+is `run.measure`: contenders interleaved round by round, so a noisy machine slows both alike; min and
+median of the rounds.
 
 One context row is not judged against the goal: the queue with every message from a new second (the shim
 caches the formatted time per second, and the one benchmark message always hits that cache).
@@ -37,6 +40,7 @@ import azure.functions as func
 from azure.functions.eventgrid import EventGridEventInConverter
 from azure.functions.meta import Datum
 from azure.functions.queue import QueueMessage
+from azure.functions.servicebus import ServiceBusMessage
 from portable_fn_azure.shim import generate_function_app
 from run import machine, measure
 
@@ -88,12 +92,19 @@ def indexed(module: Any) -> dict[str, Callable[..., Any]]:
 
 
 def apps() -> tuple[dict[str, Callable[..., Any]], dict[str, Callable[..., Any]]]:
-    """(portable functions through the generated function_app.py, hand-written functions)."""
+    """(portable functions through the generated function_app.py, hand-written functions). The portable
+    `fulfil` is generated a second time on Service Bus, as `fulfil_service_bus`."""
     app = load_app(APP_DIR)
+    portable = indexed(_generated(app, "bench_generated"))
+    app.config = app.config.model_copy(update={"azure": {**app.config.azure, "queue_transport": "service_bus"}})
+    portable["fulfil_service_bus"] = indexed(_generated(app, "bench_generated_sb"))["fulfil"]
+    return portable, indexed(_import(APP_DIR / "bare_function_app.py", "bench_bare"))
+
+
+def _generated(app: Any, name: str) -> Any:
     out = Path(tempfile.mkdtemp(prefix="pf-azure-bench-"))
     (out / "function_app.py").write_text(generate_function_app(app), encoding="utf-8")
-    return indexed(_import(out / "function_app.py", "bench_generated")), indexed(
-        _import(APP_DIR / "bare_function_app.py", "bench_bare"))
+    return _import(out / "function_app.py", name)
 
 
 def _delivered(body: dict[str, Any]) -> Any:
@@ -108,6 +119,9 @@ def calls(portable: dict[str, Any], bare: dict[str, Any]) -> dict[str, dict[str,
                                         "User-Agent": "bench", "Accept": "*/*", "X-Forwarded-For": "10.0.0.1"})
     message = QueueMessage(id="m-1", body=body, dequeue_count=1, pop_receipt="r",
                            insertion_time=datetime(2024, 5, 1, 10, 0, tzinfo=timezone.utc))
+    bus = ServiceBusMessage(body=body, message_id="sb-1", content_type="application/json", delivery_count=1,
+                            enqueued_time_utc=datetime(2024, 5, 1, 10, 0, 0, 123456, tzinfo=timezone.utc),
+                            sequence_number=1, application_properties={}, user_properties={})
     grid, cloud = _delivered(EVENT_GRID), _delivered(CLOUD_EVENT)
     start = message.insertion_time
     seconds = [QueueMessage(id=f"m-{i}", body=body, dequeue_count=1, pop_receipt="r",
@@ -119,6 +133,8 @@ def calls(portable: dict[str, Any], bare: dict[str, Any]) -> dict[str, dict[str,
                  "bare": lambda: bare["create_order"](request, ctx)},
         "queue": {"portable": lambda: portable["fulfil"](message, out, ctx),
                   "bare": lambda: bare["fulfil"](message, ctx)},
+        "service bus queue": {"portable": lambda: portable["fulfil_service_bus"](bus, ctx),
+                              "bare": lambda: bare["fulfil_service_bus"](bus, ctx)},
         "event grid": {"portable": lambda: portable["on_order_placed"](grid, ctx),
                        "bare": lambda: bare["on_order_placed"](grid, ctx)},
         "event grid (CloudEvents schema)": {"portable": lambda: portable["on_order_placed"](cloud, ctx),

@@ -29,3 +29,10 @@ def fulfil(msg: func.QueueMessage, context: func.Context) -> None:
 def on_order_placed(event: func.EventGridEvent, context: func.Context) -> None:
     order = event.get_json()
     FULFILLED.append(sum(line["quantity"] for line in order["lines"]))
+
+
+@app.function_name(name="fulfil_service_bus")
+@app.service_bus_queue_trigger(arg_name="msg", queue_name="orders", connection="ServiceBusConnection")
+def fulfil_service_bus(msg: func.ServiceBusMessage, context: func.Context) -> None:
+    order = json.loads(msg.get_body())
+    FULFILLED.append(sum(line["quantity"] for line in order["lines"]))

@@ -48,6 +48,7 @@ import re
 from collections.abc import Callable, Mapping
 from datetime import date, datetime, timezone
 from datetime import time as time_of_day
+from functools import lru_cache
 from typing import Any
 
 from portable_fn.runtime.cloudevent import SPECVERSION, CloudEvent, _fill, from_attributes, from_native, parse_json
@@ -62,7 +63,6 @@ BLOB_CREATED = "Microsoft.Storage.BlobCreated"
 TIMER_TYPE = "com.microsoft.azure.functions.timer"
 AMQP_PREFIXES = ("cloudEvents:", "cloudEvents_")
 _FRACTION = re.compile(r"(\.\d+)?(?=[Zz]$|[+-]\d\d:\d\d$)")
-_NOT_JSON: Any = object()
 _UTC = timezone.utc
 # Called positionally: the keyword forms parse their arguments far more slowly. A naive date and time
 # format in half the time of the aware datetime (no offset to ask the tzinfo for).
@@ -178,20 +178,32 @@ def queue_message_meta(message: Any) -> MessageMeta:
 def service_bus_to_cloudevent(message: Any, source: str) -> CloudEvent[Any]:
     """A Service Bus message: a CloudEvent in binary or structured mode, else the project's mapping."""
     body = message.get_body()
-    properties = message.application_properties or {}
-    binary = {k[12:]: v for k, v in properties.items() if k.startswith(AMQP_PREFIXES)}
-    if "specversion" in binary:
-        if message.content_type:
-            binary.setdefault("datacontenttype", message.content_type)
-        return from_attributes(binary, decode_data(binary.get("datacontenttype"), body))
-    carried, parsed = _carried(body, message.content_type)
-    if carried is not None:
-        return carried
-    data, content_type = _decoded(body, parsed, message.content_type)
-    return CloudEvent(id=message.message_id, source=source, type=SERVICE_BUS_TYPE,
-                      subject=message.subject or message.label or None,
-                      time=rfc3339(message.enqueued_time_utc), datacontenttype=content_type, data=data,
-                      extensions={"partitionkey": message.partition_key} if message.partition_key else None)
+    properties = message.application_properties
+    if properties:
+        binary = {k[12:]: v for k, v in properties.items() if k.startswith(AMQP_PREFIXES)}
+        if "specversion" in binary:
+            if message.content_type:
+                binary.setdefault("datacontenttype", message.content_type)
+            return from_attributes(binary, decode_data(binary.get("datacontenttype"), body))
+    content_type = message.content_type
+    if not content_type or content_type == JSON or _names_json(content_type):
+        try:
+            data = parse_json(body)
+        except ValueError:  # UnicodeDecodeError too
+            data, content_type = _not_json(body, content_type)
+        else:
+            carried = _carried_in(data)
+            if carried is not None:
+                return carried
+            content_type = content_type or JSON
+    else:
+        data, content_type = _not_json(body, content_type)
+    subject, partition = message.subject or message.label or None, message.partition_key
+    time, extensions = rfc3339(message.enqueued_time_utc), {"partitionkey": partition} if partition else None
+    if subject is None and content_type.__class__ is str:  # what from_native trusts is known good here
+        return from_native(message.message_id, source, SERVICE_BUS_TYPE, content_type, time, extensions, data)
+    return _event(message.message_id, source, SERVICE_BUS_TYPE, SPECVERSION, content_type, None, subject, time,
+                  extensions, data)
 
 
 def service_bus_meta(message: Any) -> MessageMeta:
@@ -201,23 +213,16 @@ def service_bus_meta(message: Any) -> MessageMeta:
                        rfc3339(message.enqueued_time_utc))
 
 
-def _decoded(body: bytes, parsed: Any, content_type: str | None) -> tuple[Any, str]:
-    if parsed is not _NOT_JSON:
-        return parsed, content_type or JSON
+def _not_json(body: bytes, content_type: str | None) -> tuple[Any, str]:
+    """(data, datacontenttype) of a body that is no JSON: as its content type says, else its text."""
     if content_type:
         return decode_data(content_type, body), content_type
     return body_text(body), TEXT
 
 
-def _carried(body: bytes, content_type: str | None = None) -> tuple[CloudEvent[Any] | None, Any]:
-    """(the CloudEvent a body holds in the JSON format, or None; the body parsed as JSON, or _NOT_JSON)."""
-    if content_type and not content_type.split(";")[0].strip().endswith(("json", "/cloudevents+json")):
-        return None, _NOT_JSON
-    try:
-        parsed = parse_json(body)
-    except (ValueError, UnicodeDecodeError):
-        return None, _NOT_JSON
-    return _carried_in(parsed), parsed
+@lru_cache(maxsize=64)
+def _names_json(content_type: str) -> bool:
+    return content_type.split(";")[0].strip().endswith(("json", "/cloudevents+json"))
 
 
 def _carried_in(data: Any) -> CloudEvent[Any] | None:

@@ -155,11 +155,20 @@ def queue_entry(spec: Any, queue: str, connection: str, max_attempts: int,
 def service_bus_entry(spec: Any, entity: str, connection: str, timeout_s: float | None = None) -> Entry:
     """`(msg, context=None) -> None` for a Service Bus queue or topic subscription message."""
     _check(spec, "queue", "topic")
-    source, wants_context = service_bus_source(connection, entity), spec.binding.wants_context
+    source, binding = service_bus_source(connection, entity), spec.binding
+    wants_context, call = binding.wants_context, binding.call_event
 
     def handle(msg: Any, context: Any = None) -> None:
         ctx = _context(spec, context, timeout_s, service_bus_meta(msg), msg) if wants_context else None
-        _settle(spec, "Service Bus", call_event(spec, _decode(service_bus_to_cloudevent, msg, source), ctx))
+        try:
+            event = service_bus_to_cloudevent(msg, source)
+        except Exception as exc:
+            _settle(spec, "Service Bus", call_event(spec, _unreadable(msg, exc), ctx))
+            return
+        try:  # call_event without its Result when the handler acknowledges
+            call(spec, event, ctx)
+        except Exception as exc:
+            _settle(spec, "Service Bus", _not_acknowledged(exc, event.id))
 
     return handle
 

@@ -1,5 +1,5 @@
-"""Storage Queue bodies and times read as before the fast paths: every body as `json.loads` reads it (or
-as text), every datetime in Azure's RFC 3339 form."""
+"""Storage Queue and Service Bus messages and times read as before the fast paths: every body as
+`json.loads` reads it (or as its content type or text says), every datetime in Azure's RFC 3339 form."""
 
 from __future__ import annotations
 
@@ -9,9 +9,11 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 from azure.functions.queue import QueueMessage
-from portable_fn_azure.events import queue_message_to_cloudevent, rfc3339
+from azure.functions.servicebus import ServiceBusMessage
+from portable_fn_azure.events import queue_message_to_cloudevent, rfc3339, service_bus_to_cloudevent
 
 from portable_fn.runtime import CloudEvent
+from portable_fn.runtime.errors import InvalidEventError
 
 BODIES = [b'{"n":1}', b' {"n": 1} ', b'\xef\xbb\xbf{"n":1}', '{"n":1}'.encode("utf-16"), b"[1,2]", b"3", b'"s"',
           b"[1,2]x", b"not json", b"", b"\xff\xfe\x00", "é".encode(), b"NaN", b'{"n":"\x01"}']
@@ -57,3 +59,46 @@ def test_times_are_azures_rfc3339_form_whatever_the_second() -> None:
         assert rfc3339(moment) == _reference(moment), moment
     assert rfc3339(datetime(2024, 5, 1, 10, 0, 3, 5, tzinfo=timezone.utc)) == "2024-05-01T10:00:03.0000050Z"
     assert rfc3339(None) is None
+
+
+SENT = datetime(2024, 5, 1, 10, 0, 0, 123456, tzinfo=timezone.utc)
+
+
+def _bus(body: bytes, **fields: object) -> ServiceBusMessage:
+    base: dict[str, object] = {"message_id": "sb-1", "enqueued_time_utc": SENT, "application_properties": {},
+                               "user_properties": {}, "delivery_count": 1}
+    return ServiceBusMessage(body=body, **{**base, **fields})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("body, fields, data, content_type, subject, extensions", [
+    (b'{"n":1}', {}, {"n": 1}, "application/json", None, {}),
+    (b'{"n":1}', {"content_type": "application/json; charset=utf-8"}, {"n": 1}, "application/json; charset=utf-8",
+     None, {}),
+    (b"plain words", {}, "plain words", "text/plain; charset=utf-8", None, {}),
+    (b"plain words", {"content_type": "text/plain"}, "plain words", "text/plain", None, {}),
+    (b'{"n":1}', {"subject": "orders", "partition_key": "p1"}, {"n": 1}, "application/json", "orders",
+     {"partitionkey": "p1"}),
+    (b'{"n":1}', {"label": "legacy"}, {"n": 1}, "application/json", "legacy", {}),
+], ids=["json", "json-charset", "text", "text-typed", "subject-partition", "label"])
+def test_a_service_bus_message_maps_to_the_projects_cloudevent(body: bytes, fields: dict[str, object], data: object,
+                                                               content_type: str, subject: str | None,
+                                                               extensions: dict[str, str]) -> None:
+    event = service_bus_to_cloudevent(_bus(body, **fields), "sb://ns/orders")
+    assert (event.id, event.source, event.type, event.time) == (
+        "sb-1", "sb://ns/orders", "com.microsoft.azure.servicebus.message", "2024-05-01T10:00:00.1234560Z")
+    assert (event.data, event.datacontenttype, event.subject, dict(event.extensions)) == (
+        data, content_type, subject, extensions)
+
+
+def test_a_service_bus_body_its_json_content_type_cannot_read_is_refused() -> None:
+    with pytest.raises(InvalidEventError, match="not valid JSON"):  # the shim dead-letters it
+        service_bus_to_cloudevent(_bus(b"{broken", content_type="application/json"), "sb://ns/q")
+
+
+def test_a_service_bus_message_carrying_a_cloudevent_is_that_event() -> None:
+    carried = CloudEvent(id="c", source="/s", type="t", data={"n": 1})
+    assert service_bus_to_cloudevent(_bus(carried.to_json().encode()), "sb://ns/q") == carried
+    binary = _bus(b'{"n":2}', content_type="application/json", application_properties={
+        "cloudEvents:specversion": "1.0", "cloudEvents:id": "b", "cloudEvents:source": "/b", "cloudEvents:type": "t"})
+    assert service_bus_to_cloudevent(binary, "sb://ns/q") == CloudEvent(
+        id="b", source="/b", type="t", datacontenttype="application/json", data={"n": 2})

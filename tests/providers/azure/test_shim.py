@@ -14,6 +14,7 @@ import pytest
 from azure.functions.eventgrid import EventGridEventInConverter
 from azure.functions.meta import Datum
 from azure.functions.queue import QueueMessage
+from azure.functions.servicebus import ServiceBusMessage
 
 from portable_fn.app import App, load_app
 
@@ -102,3 +103,22 @@ def test_event_grid_outcomes(functions: dict[str, Any], ask: str | None) -> None
     else:
         functions["act_on_event"](event)
         assert outcomes.SEEN == ["e"]
+
+
+@pytest.mark.parametrize("ask", [None, "retry", "dead", "crash"])
+def test_service_bus_outcomes(indexed: Callable[[App], dict[str, Any]], ask: str | None) -> None:
+    app = load_app(OUTCOMES)
+    app.config = app.config.model_copy(update={"azure": {**app.config.azure, "queue_transport": "service_bus"}})
+    import outcomes
+
+    outcomes.SEEN.clear()
+    receive = _with_context(indexed(app)["act_on_message"].get_user_function())
+    message = ServiceBusMessage(body=json.dumps({"ask": ask}).encode(), message_id="sb", application_properties={},
+                                user_properties={})
+    if ask:  # the shim cannot dead-letter one Service Bus message: a dead-letter is raised too (see shim)
+        with pytest.raises(Exception, match="did not acknowledge Service Bus event sb"):
+            receive(message)
+        assert outcomes.SEEN == []
+    else:
+        receive(message)
+        assert outcomes.SEEN == ["sb"]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from .errors import InvalidEventError
@@ -27,6 +27,8 @@ REQUIRED = ("id", "source", "type", "specversion")
 OPTIONAL = ("datacontenttype", "dataschema", "subject", "time")
 CONTEXT_ATTRIBUTES = frozenset(REQUIRED + OPTIONAL)
 _RESERVED = CONTEXT_ATTRIBUTES | {"data", "data_base64"}
+FIELDS = ("id", "source", "type", "specversion", "datacontenttype", "dataschema", "subject", "time",
+          "extensions", "data")  # what an event is made of: equality and replace() compare and copy these
 # The shape of RFC 3339 with field ranges built in; only the 29th-31st need a calendar check after it.
 _RFC3339 = re.compile(
     r"[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])[Tt ](?:[01][0-9]|2[0-3]):[0-5][0-9]:"
@@ -54,7 +56,7 @@ class CloudEvent(Generic[T]):
 
     __slots__ = (
         "id", "source", "type", "specversion", "datacontenttype", "dataschema", "subject", "time",
-        "extensions", "data",
+        "extensions", "data", "_deferred_time",
     )
     id: str
     source: str
@@ -90,10 +92,21 @@ class CloudEvent(Generic[T]):
     def __delattr__(self, name: str) -> None:
         raise AttributeError("CloudEvent is immutable.")
 
+    if not TYPE_CHECKING:  # for mypy, CloudEvent has exactly its declared attributes
+
+        def __getattr__(self, name: str) -> Any:
+            """Only reached for `time` while its slot is empty: a time `from_native` deferred."""
+            if name != "time":
+                raise AttributeError(f"'CloudEvent' object has no attribute {name!r}")
+            format_time, raw = self._deferred_time
+            value = format_time(raw)
+            _TIME_SLOT.__set__(self, value)  # formatted once; the event reads the same from then on
+            return value
+
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, CloudEvent):
             return NotImplemented
-        return all(getattr(self, s) == getattr(other, s) for s in CloudEvent.__slots__)
+        return all(getattr(self, s) == getattr(other, s) for s in FIELDS)
 
     __hash__ = None  # type: ignore[assignment]  # data may be mutable
 
@@ -130,7 +143,7 @@ class CloudEvent(Generic[T]):
 
     def replace(self, **changes: Any) -> CloudEvent[Any]:
         """A copy with some attributes, extensions (`extensions=`) or the data changed."""
-        fields = {name: getattr(self, name) for name in CloudEvent.__slots__}
+        fields = {name: getattr(self, name) for name in FIELDS}
         unknown = set(changes) - set(fields)
         if unknown:
             raise TypeError(f"CloudEvent.replace() got unknown fields {sorted(unknown)}")
@@ -284,6 +297,9 @@ class _Unfrozen(Generic[T]):
     __slots__ = CloudEvent.__slots__
 
 
+_TIME_SLOT: Any = CloudEvent.__dict__["time"]  # writes `time` past the guard, for a deferred time
+
+
 def from_attributes(attrs: Mapping[str, Any], data: Any = None) -> CloudEvent[Any]:
     """Build an event from one flat attribute mapping (context attributes and extensions mixed)."""
     get = attrs.get
@@ -301,17 +317,25 @@ def from_attributes(attrs: Mapping[str, Any], data: Any = None) -> CloudEvent[An
     return event  # type: ignore[no-any-return]
 
 
-def from_native(id: Any, source: Any, type: str, datacontenttype: str | None, time: str | None,
-                extensions: Mapping[str, Any] | None, data: Any) -> CloudEvent[Any]:
+def from_native(id: Any, source: Any, type: str, datacontenttype: str | None,
+                time: str | tuple[Callable[[Any], str], Any] | None, extensions: Mapping[str, Any] | None,
+                data: Any) -> CloudEvent[Any]:
     """An event a provider decoder maps from a native record, per record on its hot path: positional,
     and `type`, `datacontenttype` and `time` must be the decoder's own valid values (a constant, an RFC
-    3339 string it formatted), so only `id`, `source` and the extensions (kept, not copied) are checked."""
+    3339 string it formatted), so only `id`, `source` and the extensions (kept, not copied) are checked.
+
+    `time` may be a `(format, raw)` pair: `format(raw)`, a valid RFC 3339 string that cannot fail (the
+    decoder checked `raw`), is then made on the first read of `event.time`, not for every record."""
     if not (id and source and id.__class__ is str and source.__class__ is str):
         _reject_required(id, source, type)
     event: Any = object.__new__(_Unfrozen)
     event.id, event.source, event.type, event.specversion = id, source, type, SPECVERSION
     event.datacontenttype, event.dataschema, event.subject = datacontenttype, None, None
-    event.time, event.data = time, data
+    if time.__class__ is tuple:
+        event._deferred_time = time
+    else:
+        event.time = time
+    event.data = data
     event.extensions = _check_extensions(extensions, False) if extensions else _EMPTY
     event.__class__ = CloudEvent
     return event  # type: ignore[no-any-return]

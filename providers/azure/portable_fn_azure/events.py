@@ -136,7 +136,7 @@ def rfc3339(moment: datetime | None) -> str | None:
     if moment is None:
         return None
     if moment.tzinfo is _UTC:  # what the library gives
-        second = moment.toordinal() * 86400 + moment.hour * 3600 + moment.minute * 60 + moment.second
+        second = (moment.toordinal(), moment.hour, moment.minute, moment.second)
         prefix = _SECONDS.get(second)
         if prefix is None:
             if len(_SECONDS) >= 1024:
@@ -149,9 +149,9 @@ def rfc3339(moment: datetime | None) -> str | None:
     return _isoformat(moment.replace(tzinfo=None), "T", "microseconds") + "0Z"
 
 
-# Whole seconds (days and seconds since year 1) -> "YYYY-MM-DDTHH:MM:SS": the events of one busy second
-# share it, and formatting an aware datetime costs three times what reading its fields does.
-_SECONDS: dict[int, str] = {}
+# Whole seconds (day since year 1, hour, minute, second) -> "YYYY-MM-DDTHH:MM:SS": the events of one busy
+# second share it, and formatting an aware datetime costs three times what reading its fields does.
+_SECONDS: dict[tuple[int, int, int, int], str] = {}
 
 
 # -- Storage Queue and Service Bus -----------------------------------------------------------------

@@ -149,6 +149,11 @@ def rfc3339(moment: datetime | None) -> str | None:
     return _isoformat(moment.replace(tzinfo=None), "T", "microseconds") + "0Z"
 
 
+def _time_of(moment: datetime | None) -> Any:
+    """`time` for from_native: a library datetime is formatted only when the handler reads `event.time`."""
+    return (rfc3339, moment) if moment.__class__ is datetime else rfc3339(moment)
+
+
 # Whole seconds (day since year 1, hour, minute, second) -> "YYYY-MM-DDTHH:MM:SS": the events of one busy
 # second share it, and formatting an aware datetime costs three times what reading its fields does.
 _SECONDS: dict[tuple[int, int, int, int], str] = {}
@@ -167,7 +172,7 @@ def queue_message_to_cloudevent(message: Any, source: str) -> CloudEvent[Any]:
         carried = _carried_in(data)
         if carried is not None:
             return carried
-    return from_native(message.id, source, QUEUE_TYPE, content_type, rfc3339(message.insertion_time), None, data)
+    return from_native(message.id, source, QUEUE_TYPE, content_type, _time_of(message.insertion_time), None, data)
 
 
 def queue_message_meta(message: Any) -> MessageMeta:
@@ -199,11 +204,12 @@ def service_bus_to_cloudevent(message: Any, source: str) -> CloudEvent[Any]:
     else:
         data, content_type = _not_json(body, content_type)
     subject, partition = message.subject or message.label or None, message.partition_key
-    time, extensions = rfc3339(message.enqueued_time_utc), {"partitionkey": partition} if partition else None
+    moment, extensions = message.enqueued_time_utc, {"partitionkey": partition} if partition else None
     if subject is None and content_type.__class__ is str:  # what from_native trusts is known good here
-        return from_native(message.message_id, source, SERVICE_BUS_TYPE, content_type, time, extensions, data)
-    return _event(message.message_id, source, SERVICE_BUS_TYPE, SPECVERSION, content_type, None, subject, time,
-                  extensions, data)
+        return from_native(message.message_id, source, SERVICE_BUS_TYPE, content_type, _time_of(moment), extensions,
+                           data)
+    return _event(message.message_id, source, SERVICE_BUS_TYPE, SPECVERSION, content_type, None, subject,
+                  rfc3339(moment), extensions, data)
 
 
 def service_bus_meta(message: Any) -> MessageMeta:

@@ -102,3 +102,13 @@ def test_a_service_bus_message_carrying_a_cloudevent_is_that_event() -> None:
         "cloudEvents:specversion": "1.0", "cloudEvents:id": "b", "cloudEvents:source": "/b", "cloudEvents:type": "t"})
     assert service_bus_to_cloudevent(binary, "sb://ns/q") == CloudEvent(
         id="b", source="/b", type="t", datacontenttype="application/json", data={"n": 2})
+
+
+def test_the_queue_time_is_formatted_when_read_and_the_event_is_whole() -> None:
+    message = QueueMessage(id="m", body=b'{"n":1}', insertion_time=datetime(2024, 5, 1, 10, 0, 3, tzinfo=timezone.utc))
+    expected = CloudEvent(id="m", source="/queues/q", type="com.microsoft.azure.storage.queue.message",
+                          datacontenttype="application/json", time="2024-05-01T10:00:03.0000000Z", data={"n": 1})
+    assert queue_message_to_cloudevent(message, "/queues/q") == expected
+    assert queue_message_to_cloudevent(message, "/queues/q").to_dict() == expected.to_dict()
+    assert queue_message_to_cloudevent(message, "/queues/q").with_data({"n": 2}).time == expected.time
+    assert queue_message_to_cloudevent(QueueMessage(id="m", body=b"{}"), "/queues/q").time is None

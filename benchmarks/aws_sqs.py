@@ -5,7 +5,7 @@ Powertools' batch utility does (call a handler per record, answer Lambda with th
 plus turning each record into a CloudEvent. Every contender runs in this one process, interleaved round
 by round (`run.measure`), so a noisy machine slows all of them alike.
 
-    python benchmarks/aws_sqs.py            # full run (about 6 s), writes benchmarks/results_aws_sqs.json
+    python benchmarks/aws_sqs.py            # full run (about 8 s), writes benchmarks/results_aws_sqs.json
     python benchmarks/aws_sqs.py --quick    # smoke run (about 3 s), same table, rougher numbers
 
 Goals: the whole batch (event in, `batchItemFailures` out) in at most 0.85x Powertools' time and within

@@ -16,8 +16,8 @@ give the same answer (HTTP: status, body, content type, headers; events: the sam
 is `run.measure`: contenders interleaved round by round, so a noisy machine slows both alike; min and
 median of the rounds.
 
-One context row is not judged against the goal: the queue with every message from a new second (the shim
-caches the formatted time per second, and the one benchmark message always hits that cache).
+None of these handlers reads `event.time`: the queue and Service Bus times are formatted only when read
+(see benchmarks/README.md for what a read costs).
 
     python benchmarks/azure_functions.py            # full run (about 20 s); writes results_azure_functions.json
     python benchmarks/azure_functions.py --quick    # smoke run, rougher numbers
@@ -27,12 +27,11 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import itertools
 import json
 import sys
 import tempfile
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -123,10 +122,6 @@ def calls(portable: dict[str, Any], bare: dict[str, Any]) -> dict[str, dict[str,
                             enqueued_time_utc=datetime(2024, 5, 1, 10, 0, 0, 123456, tzinfo=timezone.utc),
                             sequence_number=1, application_properties={}, user_properties={})
     grid, cloud = _delivered(EVENT_GRID), _delivered(CLOUD_EVENT)
-    start = message.insertion_time
-    seconds = [QueueMessage(id=f"m-{i}", body=body, dequeue_count=1, pop_receipt="r",
-                            insertion_time=start + timedelta(seconds=i)) for i in range(4096)]  # > the cache
-    mine, theirs = itertools.cycle(seconds), itertools.cycle(seconds)
     ctx, out = HostContext(), Discard()
     return {
         "http": {"portable": lambda: portable["create_order"](request, ctx),
@@ -139,8 +134,6 @@ def calls(portable: dict[str, Any], bare: dict[str, Any]) -> dict[str, dict[str,
                        "bare": lambda: bare["on_order_placed"](grid, ctx)},
         "event grid (CloudEvents schema)": {"portable": lambda: portable["on_order_placed"](cloud, ctx),
                                             "bare": lambda: bare["on_order_placed"](cloud, ctx)},
-        "queue, a new second each (context)": {"portable": lambda: portable["fulfil"](next(mine), out, ctx),
-                                               "bare": lambda: bare["fulfil"](next(theirs), ctx)},
     }
 
 
@@ -174,12 +167,12 @@ def main(argv: list[str] | None = None) -> int:
     for trigger, pair in contenders.items():
         t = measure(pair, args.quick)
         ours, bare = (t[side]["min_ns"] / 1000 for side in ("portable", "bare"))
-        ratio, judged = ours / bare, not trigger.endswith("(context)")
+        ratio = ours / bare
         results["cases"][trigger] = {"generated_us": round(ours, 2), "hand_written_us": round(bare, 2),
                                      "generated_median_us": round(t["portable"]["median_ns"] / 1000, 2),
                                      "hand_written_median_us": round(t["bare"]["median_ns"] / 1000, 2),
-                                     "ratio": round(ratio, 3), "met": ratio <= GOAL if judged else None}
-        verdict = ("met" if ratio <= GOAL else "NOT MET") if judged else ""
+                                     "ratio": round(ratio, 3), "met": ratio <= GOAL}
+        verdict = "met" if ratio <= GOAL else "NOT MET"
         print(f"{trigger:<36} {ours:>7.2f} ({t['portable']['median_ns'] / 1000:>7.2f}) "
               f"{bare:>7.2f} ({t['bare']['median_ns'] / 1000:>7.2f}) {ratio:>6.3f}  {verdict}")
     args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")

@@ -351,18 +351,26 @@ def loads(text: str | bytes, what: str) -> Any:
 
 def parse_json(text: str | bytes) -> Any:
     """`json.loads(text)`, the same value and errors; compact UTF-8 or str JSON goes straight to the C
-    scanner json.loads ends in, without its per-call checks (encoding detection, whitespace regexes)."""
+    scanner json.loads ends in, without its per-call checks (encoding detection, whitespace regexes),
+    and so does text that is not JSON at all (a message body of plain text fails as fast as it can)."""
     cls = text.__class__
     if cls is str or cls is bytes:
         try:
-            plain = text.decode() if cls is bytes else text  # type: ignore[union-attr]
-            value, end = _scan_json(plain, 0)
-        except (StopIteration, ValueError):
-            pass  # leading whitespace, a BOM, another encoding, or not JSON: json.loads says which
-        else:
+            plain: str = text.decode() if cls is bytes else text  # type: ignore[union-attr,assignment]
+        except UnicodeDecodeError:
+            return json.loads(text)  # another encoding (UTF-16, UTF-32): json.loads detects it
+        # What json.loads would do differently: skip leading whitespace, refuse a BOM, detect UTF-16/32.
+        if plain and plain[0] not in _NOT_A_PLAIN_START and (cls is str or b"\x00" not in text[:4]):
+            try:
+                value, end = _scan_json(plain, 0)
+            except StopIteration as stop:  # exactly what json.loads raises for it
+                raise json.JSONDecodeError("Expecting value", plain, stop.value) from None
             if end == len(plain):
                 return value  # else trailing whitespace or extra data: json.loads says which
     return json.loads(text)
+
+
+_NOT_A_PLAIN_START = frozenset(" \t\n\r\ufeff")
 
 
 # (value, end) of the JSON value at an index: the scanner of json.loads' default decoder settings.

@@ -319,10 +319,11 @@ def from_attributes(attrs: Mapping[str, Any], data: Any = None) -> CloudEvent[An
 
 def from_native(id: Any, source: Any, type: str, datacontenttype: str | None,
                 time: str | tuple[Callable[[Any], str], Any] | None, extensions: Mapping[str, Any] | None,
-                data: Any) -> CloudEvent[Any]:
+                data: Any, subject: str | None = None) -> CloudEvent[Any]:
     """An event a provider decoder maps from a native record, per record on its hot path: positional,
-    and `type`, `datacontenttype` and `time` must be the decoder's own valid values (a constant, an RFC
-    3339 string it formatted), so only `id`, `source` and the extensions (kept, not copied) are checked.
+    and `type`, `datacontenttype`, `time` and `subject` must be the decoder's own valid values (a
+    constant, an RFC 3339 string it formatted or checked, a non-empty string), so only `id`, `source` and
+    the extensions (kept, not copied) are checked.
 
     `time` may be a `(format, raw)` pair: `format(raw)`, a valid RFC 3339 string that cannot fail (the
     decoder checked `raw`), is then made on the first read of `event.time`, not for every record."""
@@ -330,7 +331,7 @@ def from_native(id: Any, source: Any, type: str, datacontenttype: str | None,
         _reject_required(id, source, type)
     event: Any = object.__new__(_Unfrozen)
     event.id, event.source, event.type, event.specversion = id, source, type, SPECVERSION
-    event.datacontenttype, event.dataschema, event.subject = datacontenttype, None, None
+    event.datacontenttype, event.dataschema, event.subject = datacontenttype, None, subject
     if time.__class__ is tuple:
         event._deferred_time = time
     else:

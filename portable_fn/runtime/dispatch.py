@@ -263,11 +263,12 @@ def call_event(spec: Any, event: CloudEvent[Any] | BaseException, ctx: Context |
     try:
         return Result(ACK, spec.binding.call_event(spec, event, ctx), None, None, event.id)
     except Exception as exc:
-        return _not_acknowledged(exc, event.id)
+        return failure_of(exc, event.id)
 
 
-def _not_acknowledged(exc: Exception, event_id: str) -> Result:
-    """The outcome of a handler that raised `exc`."""
+def failure_of(exc: Exception, event_id: str) -> Result:
+    """The outcome of a handler that raised `exc` (for shims that call `binding.call_event` themselves
+    on their hot path and come here only when it raised)."""
     if isinstance(exc, DeadLetter):
         return Result(DEAD_LETTER, reason=exc.reason, error=exc, event_id=event_id)
     if isinstance(exc, InvalidEventError):
@@ -312,7 +313,7 @@ def run_batch(spec: Any, events: Sequence[CloudEvent[Any] | BaseException],
                 values.append(handler(event) if handler is not None else call(spec, event, one))
                 continue
             except Exception as exc:
-                failures[i] = _not_acknowledged(exc, event.id)
+                failures[i] = failure_of(exc, event.id)
         else:
             result = call_event(spec, event, one)
             if result.outcome == ACK:

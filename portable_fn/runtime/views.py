@@ -56,7 +56,8 @@ class StorageObject:
 
     @classmethod
     def _from_data(cls, event: Any, data: Mapping[str, Any]) -> StorageObject:
-        kind = "deleted" if any(w in event.type.lower() for w in ("delete", "removed")) else "created"
+        lowered = event.type.lower()
+        kind = "deleted" if "delete" in lowered or "removed" in lowered else "created"
         if "s3" in data:  # an S3 notification record (the CloudEvents AWS S3 adapter keeps it whole)
             s3 = data["s3"]
             obj = s3.get("object", {})

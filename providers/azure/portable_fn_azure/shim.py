@@ -35,7 +35,7 @@ from typing import Any
 
 from portable_fn.runtime.cloudevent import CloudEvent
 from portable_fn.runtime.context import Context
-from portable_fn.runtime.dispatch import _not_acknowledged, call_event, call_http, http_failure
+from portable_fn.runtime.dispatch import call_event, call_http, failure_of, http_failure
 from portable_fn.runtime.errors import InvalidEventError, PortableFnError
 from portable_fn.runtime.http import Response, to_response
 from portable_fn.runtime.outcomes import ACK, DEAD_LETTER, Result
@@ -140,7 +140,7 @@ def queue_entry(spec: Any, queue: str, connection: str, max_attempts: int,
                 call(spec, event, ctx)
                 return
             except Exception as exc:
-                result = _not_acknowledged(exc, event.id)
+                result = failure_of(exc, event.id)
         attempt = int(msg.dequeue_count or 1)
         if result.outcome is DEAD_LETTER or attempt >= max_attempts:
             poison.set(body_text(msg.get_body()))
@@ -168,7 +168,7 @@ def service_bus_entry(spec: Any, entity: str, connection: str, timeout_s: float 
         try:  # call_event without its Result when the handler acknowledges
             call(spec, event, ctx)
         except Exception as exc:
-            _settle(spec, "Service Bus", _not_acknowledged(exc, event.id))
+            _settle(spec, "Service Bus", failure_of(exc, event.id))
 
     return handle
 
@@ -192,7 +192,7 @@ def event_grid_entry(spec: Any, timeout_s: float | None = None,
         try:  # call_event without its Result when the handler acknowledges
             call(spec, decoded, ctx)
         except Exception as exc:
-            _settle(spec, "Event Grid", _not_acknowledged(exc, decoded.id))
+            _settle(spec, "Event Grid", failure_of(exc, decoded.id))
 
     return handle
 

@@ -40,7 +40,14 @@ import binascii
 from collections.abc import Mapping
 from typing import Any
 
-from portable_fn.runtime.cloudevent import CloudEvent, _from_json_object, from_attributes, parse_json
+from portable_fn.runtime.cloudevent import (
+    CloudEvent,
+    _check_time,
+    _from_json_object,
+    from_attributes,
+    from_native,
+    parse_json,
+)
 from portable_fn.runtime.errors import InvalidEventError
 from portable_fn.runtime.http_binding import decode_data, from_http
 from portable_fn.runtime.views import MessageMeta
@@ -57,9 +64,26 @@ def from_sdk_event(native: Any) -> CloudEvent[Any]:
             f"functions-framework passed a {type(native).__name__}, not a CloudEvent; deploy the function "
             "with the cloudevent signature type (the generated main.py registers it)."
         )
-    attrs = {name: value for name, value in get_attributes().items() if value is not None}
+    found = get_attributes()
     get_data = getattr(native, "get_data", None)
-    return from_attributes(attrs, get_data() if get_data is not None else getattr(native, "data", None))
+    data = get_data() if get_data is not None else getattr(native, "data", None)
+    if found.keys() <= _GOOGLE_ATTRIBUTES and found.get("specversion") == "1.0" and _plain(found):
+        # what Google sends (Cloud Storage, Firestore, ...): the attributes one by one, checked, no extensions
+        return from_native(found["id"], found["source"], found["type"], found.get("datacontenttype"),
+                           _check_time(found.get("time")), None, data, found.get("subject"))
+    attrs = {name: value for name, value in found.items() if value is not None}
+    return from_attributes(attrs, data)
+
+
+_GOOGLE_ATTRIBUTES = frozenset({"specversion", "id", "source", "type", "datacontenttype", "subject", "time"})
+
+
+def _plain(attrs: Mapping[str, Any]) -> bool:
+    """`type` a non-empty string, `datacontenttype` and `subject` absent or non-empty strings: the values
+    `from_native` takes on trust (`id`, `source` and `time` it checks itself)."""
+    kind, media, subject = attrs.get("type"), attrs.get("datacontenttype"), attrs.get("subject")
+    return (kind.__class__ is str and kind != "" and (media is None or (media.__class__ is str and media != ""))
+            and (subject is None or (subject.__class__ is str and subject != "")))
 
 
 def from_sdk_message(native: Any) -> tuple[CloudEvent[Any], MessageMeta | None]:
@@ -117,11 +141,8 @@ def _message_event(envelope: Mapping[str, Any], meta: MessageMeta, attributes: M
             data = body or None
     if data.__class__ is dict and "specversion" in data:
         return _from_json_object(data)  # a CloudEvent in the JSON format
-    fields = {"id": meta.message_id, "source": envelope.get("source"), "type": envelope.get("type"),
-              "specversion": "1.0", "time": meta.published_time}
-    if content_type is not None and data is not None:
-        fields["datacontenttype"] = content_type
-    return from_attributes(fields, data)
+    return from_native(meta.message_id, envelope.get("source"), MESSAGE_PUBLISHED,
+                       content_type if data is not None else None, _check_time(meta.published_time), None, data)
 
 
 def _attempt(data: Mapping[str, Any]) -> int:

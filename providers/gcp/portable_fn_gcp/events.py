@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -64,15 +65,17 @@ def from_sdk_event(native: Any) -> CloudEvent[Any]:
             f"functions-framework passed a {type(native).__name__}, not a CloudEvent; deploy the function "
             "with the cloudevent signature type (the generated main.py registers it)."
         )
-    found = get_attributes()
     get_data = getattr(native, "get_data", None)
-    data = get_data() if get_data is not None else getattr(native, "data", None)
+    return _google_event(get_attributes(), get_data() if get_data is not None else getattr(native, "data", None))
+
+
+def _google_event(found: Mapping[str, Any], data: Any) -> CloudEvent[Any]:
+    """The portable CloudEvent of an SDK event's attributes and data."""
     if found.keys() <= _GOOGLE_ATTRIBUTES and found.get("specversion") == "1.0" and _plain(found):
         # what Google sends (Cloud Storage, Firestore, ...): the attributes one by one, checked, no extensions
         return from_native(found["id"], found["source"], found["type"], found.get("datacontenttype"),
                            _check_time(found.get("time")), None, data, found.get("subject"))
-    attrs = {name: value for name, value in found.items() if value is not None}
-    return from_attributes(attrs, data)
+    return from_attributes({name: value for name, value in found.items() if value is not None}, data)
 
 
 _GOOGLE_ATTRIBUTES = frozenset({"specversion", "id", "source", "type", "datacontenttype", "subject", "time"})
@@ -90,12 +93,14 @@ def from_sdk_message(native: Any) -> tuple[CloudEvent[Any], MessageMeta | None]:
     """`to_cloudevent(from_sdk_event(native))`, without building the Pub/Sub envelope as a CloudEvent of
     its own: only the message's event is built (and validated), once per delivery."""
     get_attributes = getattr(native, "get_attributes", None)
-    if get_attributes is not None:
-        attrs = get_attributes()
-        if attrs.get("type") == MESSAGE_PUBLISHED:
-            get_data = getattr(native, "get_data", None)
-            return _unwrap(attrs, get_data() if get_data is not None else getattr(native, "data", None))
-    return to_cloudevent(from_sdk_event(native))
+    if get_attributes is None:
+        return to_cloudevent(from_sdk_event(native))  # says what was passed instead
+    attrs = get_attributes()
+    get_data = getattr(native, "get_data", None)
+    data = get_data() if get_data is not None else getattr(native, "data", None)
+    if attrs.get("type") == MESSAGE_PUBLISHED:
+        return _unwrap(attrs, data)
+    return _google_event(attrs, data), None
 
 
 def to_cloudevent(event: CloudEvent[Any]) -> tuple[CloudEvent[Any], MessageMeta | None]:
@@ -113,8 +118,8 @@ def unwrap_message(envelope: CloudEvent[Any]) -> tuple[CloudEvent[Any], MessageM
 
 def _unwrap(envelope: Mapping[str, Any], data: Any) -> tuple[CloudEvent[Any], MessageMeta]:
     """The message's CloudEvent from the envelope's attributes (`id`, `source`, `type`, `time`) and data."""
-    message = data.get("message") if isinstance(data, Mapping) else None
-    if not isinstance(message, Mapping):
+    message = data.get("message") if data.__class__ is dict or isinstance(data, Mapping) else None
+    if message.__class__ is not dict and not isinstance(message, Mapping):
         raise InvalidEventError(
             f"Pub/Sub event {envelope.get('id')!r} has no 'message' object in its data; a messagePublished "
             "event carries {\"message\": {\"data\": ..., \"attributes\": ...}, \"subscription\": ...}.",
@@ -148,13 +153,21 @@ def _message_event(envelope: Mapping[str, Any], meta: MessageMeta, attributes: M
 def _attempt(data: Mapping[str, Any]) -> int:
     """Pub/Sub's `deliveryAttempt` (sent when the subscription has a dead-letter policy), else 1."""
     attempt = data.get("deliveryAttempt")
-    return attempt if isinstance(attempt, int) and not isinstance(attempt, bool) and attempt > 0 else 1
+    return attempt if attempt.__class__ is int and attempt > 0 else 1
+
+
+def _strict_b64(value: str) -> bytes:
+    if sys.version_info >= (3, 11):
+        return binascii.a2b_base64(value, strict_mode=True)
+    return base64.b64decode(value, validate=True)
 
 
 def _decode_base64(value: Any, event_id: Any) -> bytes:
     if value is None or value == "":
         return b""
     try:
+        if value.__class__ is str and value.isascii():
+            return _strict_b64(value)  # what b64decode(validate=True) checks, without its regex
         return base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError, TypeError):
         raise InvalidEventError(

@@ -138,27 +138,26 @@ def _http_entry_point(spec: Any) -> EntryPoint:
 
 def _event_entry_point(spec: Any) -> EntryPoint:
     timeout, trigger, binding = _timeout(), spec.trigger, spec.binding
-    # The hot path, when the handler takes no Context and the trigger filters nothing here: convert, call
-    # the bound handler, answer; a Result, a Context and an Answer are only made when it did not ack.
-    direct = not binding.wants_context and not (trigger.kind == "storage" and (trigger.prefix or trigger.suffix))
-    call = binding.call_event
+    filtered = trigger.kind == "storage" and bool(trigger.prefix or trigger.suffix)
+    wants_context, call = binding.wants_context, binding.call_event
 
     def handle(native: Any) -> Any:
+        """`deliver_event` inlined, its hot path kept short: convert, call the bound handler, answer; a
+        Result and an Answer are made only when the handler did not acknowledge."""
         if not hasattr(native, "get_attributes") and hasattr(native, "get_data"):
             return _answer_http(deliver_request(spec, native, timeout))  # called with the http signature
-        if direct:
-            try:
-                event, _ = from_sdk_message(native)
-            except InvalidEventError as exc:
-                answer = _rejected(spec, None, str(exc))
-            else:
-                try:
-                    call(spec, event, None)
-                    return None
-                except Exception as exc:  # every failure becomes its outcome
-                    answer = _answer(spec, event, failure_of(exc, event.id))
+        try:
+            event, meta = from_sdk_message(native)
+        except InvalidEventError as exc:
+            answer = _rejected(spec, None, str(exc))
         else:
-            answer = deliver_event(spec, native, timeout)
+            if filtered and not _wanted(trigger, event):
+                return None
+            try:
+                call(spec, event, _context(spec, event.id, timeout, meta, native) if wants_context else None)
+                return None
+            except Exception as exc:  # every failure becomes its outcome
+                answer = _answer(spec, event, failure_of(exc, event.id))
         if answer.status >= 300:
             raise _http_error(answer.status, answer.reason or "")
         return None

@@ -44,6 +44,8 @@ class Binding:
                 self.call_event = _call_plain
             elif not self.view:
                 self.call_event = _call_converted
+            else:
+                self.call_event = _call_view
         return self
 
 
@@ -55,6 +57,10 @@ def _call_converted(spec: Any, event: CloudEvent[Any], ctx: Context | None) -> A
     data = event.data
     value = spec.binding.convert(data)
     return spec.handler(event if value is data else event.with_data(value))
+
+
+def _call_view(spec: Any, event: CloudEvent[Any], ctx: Context | None) -> Any:
+    return spec.handler(event.with_data(spec.binding.convert(event)))
 
 
 def _call_any(spec: Any, event: CloudEvent[Any], ctx: Context | None) -> Any:

@@ -58,6 +58,8 @@ class StorageObject:
     def _from_data(cls, event: Any, data: Mapping[str, Any]) -> StorageObject:
         lowered = event.type.lower()
         kind = "deleted" if "delete" in lowered or "removed" in lowered else "created"
+        if data.get("bucket").__class__ is str and ("name" in data or "key" in data):  # the common case first
+            return cls._from_flat(event, data, kind)
         if "s3" in data:  # an S3 notification record (the CloudEvents AWS S3 adapter keeps it whole)
             s3 = data["s3"]
             obj = s3.get("object", {})
@@ -72,14 +74,18 @@ class StorageObject:
             return cls(container, key, data.get("contentLength"), data.get("eTag"),
                        data.get("contentType"), kind, event.time)
         if "bucket" in data and ("name" in data or "key" in data):  # Cloud Storage, or local
-            size = data.get("size")
-            return cls(data["bucket"], data.get("key", data.get("name")),
-                       int(size) if size is not None else None,
-                       data.get("etag"), data.get("contentType", data.get("content_type")),
-                       data.get("event", kind), data.get("time", event.time))
+            return cls._from_flat(event, data, kind)
         raise DataValidationError(
             f"Event {event.id!r} of type {event.type!r} is not a storage event this version knows."
         )
+
+    @classmethod
+    def _from_flat(cls, event: Any, data: Mapping[str, Any], kind: str) -> StorageObject:
+        """Cloud Storage's object resource, or the local provider's shape."""
+        size = data.get("size")
+        return cls(data["bucket"], data.get("key", data.get("name")), int(size) if size is not None else None,
+                   data.get("etag"), data.get("contentType", data.get("content_type")), data.get("event", kind),
+                   data.get("time", event.time))
 
     def to_dict(self) -> dict[str, Any]:
         """The local provider's data shape (also how a StorageObject is serialised)."""

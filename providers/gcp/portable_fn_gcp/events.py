@@ -71,22 +71,18 @@ def from_sdk_event(native: Any) -> CloudEvent[Any]:
 
 def _google_event(found: Mapping[str, Any], data: Any) -> CloudEvent[Any]:
     """The portable CloudEvent of an SDK event's attributes and data."""
-    if found.keys() <= _GOOGLE_ATTRIBUTES and found.get("specversion") == "1.0" and _plain(found):
-        # what Google sends (Cloud Storage, Firestore, ...): the attributes one by one, checked, no extensions
-        return from_native(found["id"], found["source"], found["type"], found.get("datacontenttype"),
-                           _check_time(found.get("time")), None, data, found.get("subject"))
+    get = found.get
+    kind, media, subject = get("type"), get("datacontenttype"), get("subject")
+    if (get("specversion") == "1.0" and found.keys() <= _GOOGLE_ATTRIBUTES and kind.__class__ is str and kind
+            and (media is None or (media.__class__ is str and media))
+            and (subject is None or (subject.__class__ is str and subject))):
+        # What Google sends (Cloud Storage, Firestore, ...), no extensions: the values from_native takes on
+        # trust (type, datacontenttype, subject) are checked above, id, source and time by from_native.
+        return from_native(found["id"], found["source"], kind, media, _check_time(get("time")), None, data, subject)
     return from_attributes({name: value for name, value in found.items() if value is not None}, data)
 
 
 _GOOGLE_ATTRIBUTES = frozenset({"specversion", "id", "source", "type", "datacontenttype", "subject", "time"})
-
-
-def _plain(attrs: Mapping[str, Any]) -> bool:
-    """`type` a non-empty string, `datacontenttype` and `subject` absent or non-empty strings: the values
-    `from_native` takes on trust (`id`, `source` and `time` it checks itself)."""
-    kind, media, subject = attrs.get("type"), attrs.get("datacontenttype"), attrs.get("subject")
-    return (kind.__class__ is str and kind != "" and (media is None or (media.__class__ is str and media != ""))
-            and (subject is None or (subject.__class__ is str and subject != "")))
 
 
 def from_sdk_message(native: Any) -> tuple[CloudEvent[Any], MessageMeta | None]:

@@ -41,7 +41,7 @@ class StorageObject:
     def from_cloudevent(cls, event: Any) -> StorageObject:
         """Read any supported storage event (local, AWS S3, Google Cloud Storage, Azure Blob)."""
         data = event.data
-        if not isinstance(data, Mapping):
+        if data.__class__ is not dict and not isinstance(data, Mapping):
             raise DataValidationError(
                 f"Event {event.id!r} of type {event.type!r} has no storage object data; "
                 "a StorageObject needs an object with a bucket and a key."

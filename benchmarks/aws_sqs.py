@@ -3,7 +3,8 @@
 Why it exists: on AWS most event-driven functions are SQS consumers, and there the shim does what
 Powertools' batch utility does (call a handler per record, answer Lambda with the partial-batch response),
 plus turning each record into a CloudEvent. Every contender runs in this one process, interleaved round
-by round (`run.measure`), so a noisy machine slows all of them alike.
+by round as in `run.measure`, so a noisy machine slows all of them alike, and the order rotates each round
+(`measure_rotating`), so each contender is timed after each of the others equally often.
 
     python benchmarks/aws_sqs.py            # full run (about 8 s), writes benchmarks/results_aws_sqs.json
     python benchmarks/aws_sqs.py --quick    # smoke run (about 3 s), same table, rougher numbers
@@ -16,10 +17,13 @@ from __future__ import annotations
 
 import argparse
 import copy
+import itertools
 import json
 import logging
+import statistics
 import sys
 import time
+import timeit
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -28,7 +32,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from portable_fn_aws.records import sqs_to_cloudevent
 from portable_fn_aws.shim import make_handler
-from run import DATA, machine, measure
+from run import DATA, _loops_for, machine
 
 from portable_fn.runtime import CloudEvent, function, queue
 
@@ -142,10 +146,32 @@ def check(event: dict[str, Any], context: Any) -> None:
                                                                              "data")}, record["messageId"]
 
 
+def measure_rotating(contenders: dict[str, Callable[[], Any]], quick: bool) -> dict[str, dict[str, Any]]:
+    """`run.measure` (interleaved rounds, per-op min and median), but each round in another order: every
+    ordering of the contenders once per 24 rounds (4 contenders). What ran just before a contender (what
+    it left in the caches and the allocator) moves its time by a few per cent, and a fixed order gives the
+    same neighbour every round. Also per contender: the min by each other contender timed just before it."""
+    orders = list(itertools.permutations(contenders))
+    repeats, budget = (len(orders), 0.002) if quick else (2 * len(orders), 0.02)
+    timers = {name: timeit.Timer(fn) for name, fn in contenders.items()}
+    numbers = {name: _loops_for(t, budget) for name, t in timers.items()}
+    samples: dict[str, list[float]] = {name: [] for name in timers}
+    after: dict[str, dict[str, list[float]]] = {name: {} for name in timers}
+    before = ""
+    for r in range(repeats):
+        for name in orders[r % len(orders)]:
+            ns = timers[name].timeit(numbers[name]) / numbers[name] * 1e9
+            samples[name].append(ns)
+            after[name].setdefault(before, []).append(ns)
+            before = name
+    return {n: {"min_ns": min(s), "median_ns": statistics.median(s),
+                "min_ns_after": {b: min(v) for b, v in after[n].items() if b and b != n}} for n, s in samples.items()}
+
+
 def bench(quick: bool) -> list[dict[str, Any]]:
     event, context = sqs_event(), FakeLambdaContext()
     check(event, context)
-    t = measure({name: lambda h=h: h(event, context) for name, h in contenders().items()}, quick)
+    t = measure_rotating({name: lambda h=h: h(event, context) for name, h in contenders().items()}, quick)
     rows = []
     for name in ("ours CloudEvent", "ours CloudEvent[dict]"):
         vs_pt = t[name]["min_ns"] / t["powertools"]["min_ns"]
@@ -170,6 +196,15 @@ def print_report(result: dict[str, Any], info: dict[str, Any]) -> None:
               f"vs powertools {_verdict(r['met_powertools'])}, vs loop {_verdict(r['met_loop'])}")
 
 
+def print_order_effect(result: dict[str, Any]) -> None:
+    t = result["times"]
+    names = list(t)
+    print(f"\nmin by the contender timed just before (µs)\n{'':<24}" + "".join(f"{n[-16:]:>18}" for n in names))
+    for name in names:
+        after = t[name]["min_ns_after"]
+        print(f"{name:<24}" + "".join(f"{after[b] / 1000:>18.2f}" if b in after else f"{'-':>18}" for b in names))
+
+
 def _verdict(met: bool) -> str:
     return "met" if met else "NOT MET"
 
@@ -185,6 +220,7 @@ def main(argv: list[str] | None = None) -> int:
     [result] = bench(args.quick)
     info = machine()
     print_report(result, info)
+    print_order_effect(result)
     args.out.write_text(json.dumps({"machine": info, "quick": args.quick, "aws_sqs": result}, indent=2,
                                    ensure_ascii=False) + "\n")
     print(f"\nwrote {args.out}")

@@ -305,37 +305,50 @@ def run_batch(spec: Any, events: Sequence[CloudEvent[Any] | BaseException],
               ctx: Context | Sequence[Context] | None = None,
               ordered: bool = False) -> tuple[list[Any], dict[int, Result]]:
     """`call_batch` without a Result per acknowledged record (the per-record hot path of a batch):
-    the handler's value per record, and the Result of each record not acknowledged, by index."""
+    the handler's value per record, and the Result of each record not acknowledged, by index.
+
+    A failure's Result keeps the exception and its traceback, and so every frame that was running when
+    the handler raised: Python links them to the traceback as they return, locals included. A frame that
+    still holds the Results when it returns (this one, and each caller up the stack) closes a reference
+    cycle, and the whole batch then waits for the garbage collector instead of being freed at once; so
+    this frame lets go of them before it returns (`finally`), and the AWS shim's frames do the same."""
     single = ctx if ctx is None or isinstance(ctx, Context) else None
     contexts = None if ctx is None or isinstance(ctx, Context) else list(ctx)
     call = spec.binding.call_event
     handler = spec.handler if call is _call_plain else None  # takes the event as it is: called directly
     values: list[Any] = []
     failures: dict[int, Result] = {}
-    for i, event in enumerate(events):
-        one = single if contexts is None else contexts[i]
-        if event.__class__ is CloudEvent:  # call_event, inlined
-            try:
-                values.append(handler(event) if handler is not None else call(spec, event, one))
-                continue
-            except Exception as exc:
-                failures[i] = failure_of(exc, event.id)
-        else:
-            result = call_event(spec, event, one)
-            if result.outcome == ACK:
-                values.append(result.value)
-                continue
-            failures[i] = result
+    try:
+        for i, event in enumerate(events):
+            one = single if contexts is None else contexts[i]
+            if event.__class__ is CloudEvent:  # call_event, inlined
+                try:
+                    values.append(handler(event) if handler is not None else call(spec, event, one))
+                    continue
+                except Exception as exc:
+                    failures[i] = failure_of(exc, event.id)
+            else:  # not decoded (the error saying why), or a CloudEvent subclass
+                failures[i] = call_event(spec, event, one)
+                if failures[i].outcome == ACK:
+                    values.append(failures.pop(i).value)
+                    continue
+            values.append(None)
+            if ordered:
+                _not_attempted(events, i + 1, values, failures)
+                break
+        return values, failures
+    finally:
+        del failures  # before the frame returns: see above
+
+
+def _not_attempted(events: Sequence[CloudEvent[Any] | BaseException], start: int, values: list[Any],
+                   failures: dict[int, Result]) -> None:
+    """An ordered batch stopped: every record from `start` on is retried without being attempted."""
+    for later in range(start, len(events)):
         values.append(None)
-        if ordered:
-            for later in range(i + 1, len(events)):
-                values.append(None)
-                later_event = events[later]
-                later_id = later_event.id if isinstance(later_event, CloudEvent) else None
-                failures[later] = Result(RETRY, reason="not attempted: an earlier message in this ordered "
-                                         "batch failed", event_id=later_id)
-            break
-    return values, failures
+        event = events[later]
+        failures[later] = Result(RETRY, reason="not attempted: an earlier message in this ordered batch failed",
+                                 event_id=event.id if isinstance(event, CloudEvent) else None)
 
 
 def call_http(spec: Any, request: Request, ctx: Context | None = None) -> Response:

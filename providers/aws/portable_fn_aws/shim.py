@@ -93,9 +93,11 @@ def make_handler(spec: Any) -> LambdaHandler:
 
     def lambda_handler(event: Any, context: Any) -> Any:
         delivery = deliver(spec, event, context, route)
-        if delivery.error is not None:
-            raise delivery.error
-        return delivery.response
+        response, error = delivery.response, delivery.error
+        del delivery  # it holds each failure's traceback, which holds this frame (`run_batch` says why)
+        if error is not None:
+            raise error
+        return response
 
     return lambda_handler
 
@@ -160,14 +162,17 @@ def _deliver_records(spec: Any, source: RecordSource, records: Sequence[Any], ev
     values, failures = run_batch(spec, events, contexts, ordered=ordered)
     batch = (events, values, failures)
     failed = [(records[index], result) for index, result in failures.items()]  # in record order
-    if failed:
-        _log_failures(spec, source, failed)
-    if source.item_id is None:
-        error = DeliveryFailed(_failure_message(spec, source, failed)) if failed else None
-        return Delivery(source.name, None, None, error, batch)
-    item_id = source.item_id
-    return Delivery(source.name, {"batchItemFailures": [{"itemIdentifier": item_id(r)} for r, _ in failed]},
-                    None, None, batch)
+    try:
+        if failed:
+            _log_failures(spec, source, failed)
+        if source.item_id is None:
+            error = DeliveryFailed(_failure_message(spec, source, failed)) if failed else None
+            return Delivery(source.name, None, None, error, batch)
+        item_id = source.item_id
+        return Delivery(source.name, {"batchItemFailures": [{"itemIdentifier": item_id(r)} for r, _ in failed]},
+                        None, None, batch)
+    finally:  # no reference cycle through a failure's traceback (`run_batch` says why)
+        del events, failures, batch, failed
 
 
 def _decode(source: RecordSource, record: Any, index: int) -> CloudEvent[Any] | BaseException:
@@ -238,10 +243,9 @@ def _log_failures(spec: Any, source: RecordSource, failed: list[tuple[Any, Resul
     log = _failure_log = _failure_log or logging.getLogger("portable_fn.aws")
     if not log.isEnabledFor(logging.WARNING):
         return
-    here = sys._getframe()
-    code = here.f_code
+    code, line = _log_failures.__code__, sys._getframe().f_lineno
     for _, result in failed:
-        log.handle(log.makeRecord(log.name, logging.WARNING, code.co_filename, here.f_lineno, _FAILURE_LOG,
+        log.handle(log.makeRecord(log.name, logging.WARNING, code.co_filename, line, _FAILURE_LOG,
                                   (spec.name, source.name, result.event_id, result.outcome, result.reason),
                                   None, code.co_name))
 

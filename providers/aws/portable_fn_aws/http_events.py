@@ -31,7 +31,7 @@ from http import HTTPStatus
 from typing import Any
 from urllib.parse import unquote_plus
 
-from portable_fn.runtime.http import Headers, QueryParams, Request, Response
+from portable_fn.runtime.http import Headers, QueryParams, Request, Response, request_from_native
 from portable_fn.runtime.triggers import route_pattern
 
 REST_V1 = "API Gateway REST (payload 1.0)"
@@ -83,16 +83,18 @@ def _from_rest_v1(event: Native, route: re.Pattern[str] | None) -> Request:
 def _from_http_v2(event: Native, route: re.Pattern[str] | None) -> Request:
     http = event["requestContext"]["http"]
     raw_query = event.get("rawQueryString")
-    if raw_query is None:
-        query: Any = _pairs(event, "", "queryStringParameters")
-    else:
-        query = _RawQuery(raw_query) if raw_query.__class__ is str else raw_query
+    if raw_query.__class__ is str:
+        query: QueryParams = _RawQuery(raw_query)
+    elif raw_query is None:
+        query = QueryParams(_pairs(event, "", "queryStringParameters"))
+    else:  # what Request(query=...) makes of it (an error for anything but a mapping or pairs)
+        query = QueryParams.parse(raw_query) if isinstance(raw_query, str) else QueryParams(raw_query)
     headers = _V2Headers(event.get("headers"), event.get("cookies"))
     if not headers.well_formed():
         headers.multi_items()  # read now: a malformed event is a 400 here, not an error on first read
     path = event.get("rawPath") or http.get("path") or "/"
-    return Request(http["method"], path, headers=headers, query=query, body=_body(event),
-                   path_params=_path_params(route, path, event), raw=event)
+    return request_from_native(http["method"], path, headers, query, _body(event),
+                               _path_params(route, path, event), event)
 
 
 class _RawQuery(QueryParams):

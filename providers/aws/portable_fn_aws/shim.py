@@ -32,9 +32,9 @@ from typing import Any
 
 from portable_fn.runtime.cloudevent import CloudEvent
 from portable_fn.runtime.context import Context
-from portable_fn.runtime.dispatch import batch_results, call_http, run_batch
+from portable_fn.runtime.dispatch import batch_results, call_http, http_failure, run_batch
 from portable_fn.runtime.errors import InvalidEventError, PortableFnError
-from portable_fn.runtime.http import Response
+from portable_fn.runtime.http import Response, to_response
 from portable_fn.runtime.outcomes import Result
 from portable_fn.runtime.views import MessageMeta
 
@@ -90,6 +90,8 @@ def make_handler(spec: Any) -> LambdaHandler:
     """The `lambda_handler(event, context)` for one function; its signature is checked now (cold start)."""
     spec.binding  # noqa: B018 - a handler the runtime cannot call fails at import, not on the first event
     route = compile_route(spec.trigger.path) if spec.trigger.kind == "http" else None
+    if route is not None:
+        return _http_handler(spec, route)
 
     def lambda_handler(event: Any, context: Any) -> Any:
         delivery = deliver(spec, event, context, route)
@@ -134,9 +136,34 @@ def _record_source(event: Mapping[str, Any]) -> tuple[RecordSource, Sequence[Any
     )
 
 
+def _http_handler(spec: Any, route: Any) -> LambdaHandler:
+    """The `lambda_handler` of an HTTP function: what `deliver` answers, an HTTP event served without
+    building a `Delivery`."""
+    plain = _plain_http(spec.binding)
+
+    def lambda_handler(event: Any, context: Any) -> Any:
+        source = http_source(event) if event.__class__ is dict else None
+        if source is None:  # `deliver` serves a Mapping that is not a dict, and rejects the rest
+            return deliver(spec, event, context, route).response
+        return _serve_http(spec, source, event, context, route, plain)
+
+    return lambda_handler
+
+
 def _deliver_http(spec: Any, source: str, event: Mapping[str, Any], context: Any, route: Any) -> Delivery:
     if spec.trigger.kind != "http":
         raise _wrong_event(spec, f"an HTTP event ({source})")
+    return Delivery(source, _serve_http(spec, source, event, context, route, _plain_http(spec.binding)), [])
+
+
+def _plain_http(binding: Any) -> bool:
+    """True for a `(request: Request)` handler: `call_http` is then the call and `http_failure`."""
+    return binding.first == "request" and not binding.wants_context and not binding.is_async
+
+
+def _serve_http(spec: Any, source: str, event: Mapping[str, Any], context: Any, route: Any,
+                plain: bool) -> Any:
+    """The answer to one HTTP event in the shape `source` wants (never raises for the handler's errors)."""
     ctx = (_context(spec, context, _deadline(context), None, NativeInvocation(context, event))
            if spec.binding.wants_context else None)
     try:
@@ -144,8 +171,14 @@ def _deliver_http(spec: Any, source: str, event: Mapping[str, Any], context: Any
     except (KeyError, TypeError, ValueError, AttributeError) as exc:  # a malformed native request
         response = Response.json({"error": f"Malformed {source} event: {type(exc).__name__}: {exc}."}, 400)
     else:
-        response = call_http(spec, request, ctx)
-    return Delivery(source, to_native_response(source, response, event), [])
+        if plain:  # call_http without its checks per call
+            try:
+                response = to_response(spec.handler(request))
+            except Exception as exc:
+                response = http_failure(spec, exc)
+        else:
+            response = call_http(spec, request, ctx)
+    return to_native_response(source, response, event)
 
 
 def _deliver_records(spec: Any, source: RecordSource, records: Sequence[Any], event: Any,

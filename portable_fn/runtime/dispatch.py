@@ -26,15 +26,16 @@ _PLAIN = (dict, list, str, bytes, int, float, bool)
 class Binding:
     """How to call one handler: what its first argument is, and whether it wants a Context."""
 
-    __slots__ = ("first", "convert", "wants_context", "is_async", "view", "call_event")
+    __slots__ = ("first", "convert", "wants_context", "is_async", "view", "exact", "call_event")
 
     def __init__(self, first: str, convert: Callable[[Any], Any] | None, wants_context: bool,
-                 is_async: bool, view: bool) -> None:
+                 is_async: bool, view: bool, exact: type | None = None) -> None:
         self.first = first  # "request", "event" or "none"
         self.convert = convert  # data -> T for CloudEvent[T]; None keeps the data as it is
         self.wants_context = wants_context
         self.is_async = is_async
         self.view = view  # convert takes the whole event (StorageObject & co.)
+        self.exact = exact  # CloudEvent[dict] & co.: data of exactly this class is handed over as it is
         self.call_event: Callable[[Any, CloudEvent[Any], Context | None], Any] = _call_any
 
     def specialise(self) -> Binding:
@@ -94,7 +95,7 @@ def bind_handler(spec: Any) -> Binding:
             f"@function {spec.name!r}: keyword-only parameter(s) {required_kwonly} cannot be supplied; "
             "give them defaults or remove them."
         )
-    first, convert, view, wants_context = "none", None, False, False
+    first, convert, view, exact, wants_context = "none", None, False, None, False
     for position, pname in enumerate(names):
         hint = _without_none(hints.get(pname))
         if hint is Context or (hint is None and pname in ("ctx", "context") and position == 1):
@@ -105,8 +106,8 @@ def bind_handler(spec: Any) -> Binding:
                 f"@function {spec.name!r}: the second parameter {pname!r} must be annotated "
                 "Context (or be named ctx)."
             )
-        first, convert, view = _first_parameter(spec, pname, hint, is_http)
-    return Binding(first, convert, wants_context, is_async, view).specialise()
+        first, convert, view, exact = _first_parameter(spec, pname, hint, is_http)
+    return Binding(first, convert, wants_context, is_async, view, exact).specialise()
 
 
 def _without_none(hint: Any) -> Any:
@@ -117,23 +118,24 @@ def _without_none(hint: Any) -> Any:
     return hint
 
 
-def _first_parameter(spec: Any, pname: str, hint: Any, is_http: bool) -> tuple[str, Any, bool]:
+def _first_parameter(spec: Any, pname: str, hint: Any, is_http: bool) -> tuple[str, Any, bool, type | None]:
+    """(what the handler takes first, the data converter, whether it is a view, the `Binding.exact` type)."""
     if hint is None:
-        return ("request" if is_http else "event"), None, False
+        return ("request" if is_http else "event"), None, False, None
     if hint is Request:
         if not is_http:
             raise DeclarationError(
                 f"@function {spec.name!r}: a {spec.trigger.kind} trigger delivers a CloudEvent; "
                 f"annotate {pname!r} as CloudEvent (or CloudEvent[YourModel])."
             )
-        return "request", None, False
+        return "request", None, False, None
     origin = typing.get_origin(hint)
     if hint is CloudEvent or origin is CloudEvent:
         args = typing.get_args(hint)
         if not args or args[0] is Any:
-            return "event", None, False
+            return "event", None, False, None
         view = hasattr(args[0], "from_cloudevent")
-        return "event", _converter(spec, args[0]), view
+        return "event", _converter(spec, args[0]), view, args[0] if args[0] in _PLAIN else None
     expected = "Request (or CloudEvent for a request carrying one)" if is_http else "CloudEvent[...]"
     raise DeclarationError(
         f"@function {spec.name!r}: parameter {pname!r} is annotated {hint!r}; annotate it as {expected}."
@@ -275,13 +277,17 @@ def call_event(spec: Any, event: CloudEvent[Any] | BaseException, ctx: Context |
 def failure_of(exc: Exception, event_id: str) -> Result:
     """The outcome of a handler that raised `exc` (for shims that call `binding.call_event` themselves
     on their hot path and come here only when it raised)."""
-    if isinstance(exc, DeadLetter):
-        return Result(DEAD_LETTER, reason=exc.reason, error=exc, event_id=event_id)
-    if isinstance(exc, InvalidEventError):
-        return Result(DEAD_LETTER, reason=str(exc), error=exc, event_id=event_id)
-    if isinstance(exc, Retry):
-        return Result(RETRY, reason=exc.reason, error=exc, event_id=event_id)
-    return Result(RETRY, reason=f"{type(exc).__name__}: {exc}", error=exc, event_id=event_id)
+    if isinstance(exc, _SIGNALS):
+        if isinstance(exc, DeadLetter):
+            return Result(DEAD_LETTER, None, exc.reason, exc, event_id)
+        if isinstance(exc, InvalidEventError):
+            return Result(DEAD_LETTER, None, str(exc), exc, event_id)
+        if isinstance(exc, Retry):
+            return Result(RETRY, None, exc.reason, exc, event_id)
+    return Result(RETRY, None, f"{exc.__class__.__name__}: {exc}", exc, event_id)
+
+
+_SIGNALS = (DeadLetter, InvalidEventError, Retry)  # what failure_of reads other than "any exception"
 
 
 def call_batch(spec: Any, events: Sequence[CloudEvent[Any] | BaseException],
@@ -314,8 +320,11 @@ def run_batch(spec: Any, events: Sequence[CloudEvent[Any] | BaseException],
     this frame lets go of them before it returns (`finally`), and the AWS shim's frames do the same."""
     single = ctx if ctx is None or isinstance(ctx, Context) else None
     contexts = None if ctx is None or isinstance(ctx, Context) else list(ctx)
-    call = spec.binding.call_event
-    handler = spec.handler if call is _call_plain else None  # takes the event as it is: called directly
+    binding = spec.binding
+    call = binding.call_event
+    # Called directly: a handler taking the event as it is, or CloudEvent[dict] & co. for `exact` data.
+    handler = spec.handler if call is _call_plain or (call is _call_converted and binding.exact) else None
+    exact = binding.exact if handler is not None else None
     values: list[Any] = []
     failures: dict[int, Result] = {}
     try:
@@ -323,7 +332,8 @@ def run_batch(spec: Any, events: Sequence[CloudEvent[Any] | BaseException],
             one = single if contexts is None else contexts[i]
             if event.__class__ is CloudEvent:  # call_event, inlined
                 try:
-                    values.append(handler(event) if handler is not None else call(spec, event, one))
+                    values.append(handler(event) if handler is not None and (
+                        exact is None or event.data.__class__ is exact) else call(spec, event, one))
                     continue
                 except Exception as exc:
                     failures[i] = failure_of(exc, event.id)

@@ -129,7 +129,8 @@ def sqs_to_cloudevent(record: Record) -> CloudEvent[Any]:
     sent = attributes.get("SentTimestamp")
     data, content_type = (body, TEXT) if parsed is _NOT_JSON else (parsed, JSON)
     extensions = {"partitionkey": group} if group else None
-    if sent and not _is_epoch_ms(sent):  # before 2001, after 2286 or not digits: every attribute checked
+    if sent and not (sent.__class__ is str and len(sent) == 13 and sent.isdigit() and sent.isascii()):
+        # not epoch ms of 2001-09-09 to 2286-11-20 in 13 ASCII digits: every attribute checked
         return CloudEvent(id=record["messageId"], source=record["eventSourceARN"], type=SQS_TYPE,
                           time=_from_epoch_ms(int(sent)), datacontenttype=content_type, data=data,
                           extensions=extensions)
@@ -319,14 +320,9 @@ def _json(text: str | bytes) -> Any:
         return _NOT_JSON
 
 
-def _is_epoch_ms(sent: Any) -> bool:
-    """True for epoch milliseconds written as 13 ASCII digits (2001-09-09 to 2286-11-20)."""
-    return sent.__class__ is str and len(sent) == 13 and sent.isdigit() and sent.isascii()
-
-
 def _epoch_ms_time(sent: str) -> str:
-    """RFC 3339 UTC with milliseconds of epoch ms that `_is_epoch_ms` accepted, valid by construction:
-    the cached prefix of its second and its last three digits."""
+    """RFC 3339 UTC with milliseconds of 13-digit epoch ms (`sqs_to_cloudevent` checked it), valid by
+    construction: the cached prefix of its second and its last three digits."""
     return f"{_second_prefix_of(sent[:10])}.{sent[10:]}Z"
 
 

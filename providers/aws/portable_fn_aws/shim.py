@@ -194,7 +194,7 @@ def _deliver_records(spec: Any, source: RecordSource, records: Sequence[Any], ev
     ordered = bool(getattr(spec.trigger, "fifo", False)) or source.ordered(records[0])
     values, failures = run_batch(spec, events, contexts, ordered=ordered)
     batch = (events, values, failures)
-    failed = [(records[index], result) for index, result in failures.items()]  # in record order
+    failed = [(records[index], result) for index, result in failures.items()] if failures else []  # in order
     try:
         if failed:
             _log_failures(spec, source, failed)
@@ -268,20 +268,29 @@ def _failure_message(spec: Any, source: RecordSource, failed: list[tuple[Any, Re
 
 
 def _log_failures(spec: Any, source: RecordSource, failed: list[tuple[Any, Result]]) -> None:
-    """One WARNING per failed record. Built with `makeRecord` and this frame as the caller: what
+    """One WARNING per failed record, its fields in `args` (function, source, message id, outcome,
+    reason) for structured handlers. Built with `makeRecord` and this frame as the caller: what
     `log.warning` gives, without its stack walk to find the caller (most of its cost)."""
-    import logging  # only paid for when something failed
+    log = _failure_log or _failure_logger()
+    if not log.isEnabledFor(_WARNING):
+        return
+    line = sys._getframe().f_lineno
+    for _, result in failed:
+        log.handle(log.makeRecord(log.name, _WARNING, _HERE.co_filename, line, _FAILURE_LOG,
+                                  (spec.name, source.name, result.event_id, result.outcome, result.reason),
+                                  None, _HERE.co_name))
+
+
+def _failure_logger() -> Any:
+    """The `portable_fn.aws` logger, looked up on the first failure (`logging` is imported only then)."""
+    import logging
 
     global _failure_log
-    log = _failure_log = _failure_log or logging.getLogger("portable_fn.aws")
-    if not log.isEnabledFor(logging.WARNING):
-        return
-    code, line = _log_failures.__code__, sys._getframe().f_lineno
-    for _, result in failed:
-        log.handle(log.makeRecord(log.name, logging.WARNING, code.co_filename, line, _FAILURE_LOG,
-                                  (spec.name, source.name, result.event_id, result.outcome, result.reason),
-                                  None, code.co_name))
+    _failure_log = logging.getLogger("portable_fn.aws")
+    return _failure_log
 
 
 _FAILURE_LOG = "function %s: %s event %s -> %s: %s"
+_WARNING = 30  # logging.WARNING
+_HERE = _log_failures.__code__  # the caller a WARNING names, as `log.warning` would
 _failure_log: Any = None  # the logger, looked up on the first failure

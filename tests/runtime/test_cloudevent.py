@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from portable_fn.runtime import CloudEvent, InvalidEventError
+from portable_fn.runtime.cloudevent import from_native
 
 REQUIRED = {"id": "1", "source": "/orders", "type": "com.example.order.created"}
 
@@ -175,3 +176,115 @@ def test_from_dict_refuses_bad_base64(value: Any) -> None:
 def test_from_json_refuses_what_is_not_an_event_object(text: str) -> None:
     with pytest.raises(InvalidEventError, match="JSON"):
         CloudEvent.from_json(text)
+
+
+# -- from_native: what provider decoders build per record ----------------------------------------------
+
+NATIVE = {"id": "m-1", "source": "arn:aws:sqs:us-east-2:123456789012:orders", "type": "com.amazonaws.sqs.message"}
+TIME = "2018-12-17T21:37:29.183Z"
+
+
+class EpochMs:
+    """A `(format, raw)` formatter that counts its calls."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __call__(self, raw: str) -> str:
+        self.calls += 1
+        return datetime.fromtimestamp(int(raw) / 1000, timezone.utc).isoformat(timespec="milliseconds").replace(
+            "+00:00", "Z"
+        )
+
+
+def native(time: Any = TIME, extensions: Any = None, data: Any = None, subject: str | None = None,
+           **required: Any) -> CloudEvent[Any]:
+    attrs = {**NATIVE, **required}
+    return from_native(attrs["id"], attrs["source"], attrs["type"], "application/json", time, extensions, data,
+                       subject=subject)
+
+
+def built(**changes: Any) -> CloudEvent[Any]:
+    return CloudEvent(**{**NATIVE, "datacontenttype": "application/json", "time": TIME, **changes})
+
+
+@pytest.mark.parametrize("name", ["id", "source"])
+@pytest.mark.parametrize("value", ["", None, 7, b"x"])
+def test_from_native_checks_id_and_source(name: str, value: Any) -> None:
+    with pytest.raises(InvalidEventError, match=f"'{name}' is required") as info:
+        native(**{name: value})
+    assert info.value.attribute == name
+
+
+@pytest.mark.parametrize(
+    ("extensions", "attribute"),
+    [({"Partition-Key": "g"}, "Partition-Key"), ({"time": "x"}, "time"), ({"partitionkey": None}, "partitionkey"),
+     ({"partitionkey": 1.5}, "partitionkey")],
+)
+def test_from_native_checks_the_extensions(extensions: dict[str, Any], attribute: str) -> None:
+    with pytest.raises(InvalidEventError) as info:
+        native(extensions=extensions)
+    assert info.value.attribute == attribute
+
+
+def test_from_native_keeps_the_extensions_it_is_given() -> None:
+    extensions = {"partitionkey": "group-1"}
+    assert native(extensions=extensions).extensions is extensions  # not copied: the decoder made it
+    assert native(extensions=None).extensions == {} == native(extensions={}).extensions
+
+
+def test_from_native_is_a_cloudevent_like_any_other() -> None:
+    event = native(data={"a": 1}, extensions={"partitionkey": "g"})
+    assert event.__class__ is CloudEvent and event.specversion == "1.0" and event.dataschema is None
+    assert event == built(data={"a": 1}, extensions={"partitionkey": "g"})
+    with pytest.raises(AttributeError, match="replace"):
+        event.time = "2020-01-01T00:00:00Z"  # type: ignore[misc]
+    with pytest.raises(AttributeError, match="no attribute 'colour'"):
+        event.colour  # type: ignore[attr-defined]  # noqa: B018
+
+
+def test_a_deferred_time_is_formatted_on_first_read_only() -> None:
+    epoch_ms = EpochMs()
+    event = native(time=(epoch_ms, "1545082649183"))
+    assert epoch_ms.calls == 0  # building the event formats nothing
+    assert event.time == TIME and event.time == TIME
+    assert epoch_ms.calls == 1  # formatted once, then kept
+    with pytest.raises(AttributeError):
+        event.time = "2020-01-01T00:00:00Z"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    "read",
+    [
+        lambda e: e.to_dict(), lambda e: e.to_json(), lambda e: repr(e), lambda e: e.attributes(),
+        lambda e: pickle.dumps(e), lambda e: e.get("time"), lambda e: e.timestamp,
+        lambda e: e.with_data(None).time, lambda e: e.replace(subject="s").time,
+    ],
+)
+def test_an_event_with_a_deferred_time_reads_as_one_built_with_the_time(read: Any) -> None:
+    epoch_ms = EpochMs()
+    deferred = native(time=(epoch_ms, "1545082649183"), data={"n": 1}, extensions={"partitionkey": "g"})
+    same = built(data={"n": 1}, extensions={"partitionkey": "g"})
+    assert read(deferred) == read(same)
+    assert epoch_ms.calls == 1
+
+
+def test_an_event_with_a_deferred_time_equals_and_pickles_like_one_built_with_the_time() -> None:
+    deferred = native(time=(lambda raw: TIME, "x"), data={"n": 1})  # a lambda: the pickle cannot carry it
+    assert deferred == built(data={"n": 1}) and built(data={"n": 1}) == deferred
+    assert deferred != built(data={"n": 1}, time="2018-12-17T21:37:29.184Z")
+    copy = pickle.loads(pickle.dumps(native(time=(lambda raw: TIME, "x"), data={"n": 1})))
+    assert copy == built(data={"n": 1}) and copy.time == TIME
+    assert pickle.dumps(native(time=(lambda raw: TIME, "x"))) == pickle.dumps(built())
+
+
+def test_from_native_without_a_time_and_with_a_time_string() -> None:
+    assert native(time=None).time is None and native(time=None) == built(time=None)
+    assert native(time=TIME).time == TIME
+
+
+def test_from_native_subject() -> None:
+    event = native(subject="docs/report.pdf")
+    assert event.subject == "docs/report.pdf" and event == built(subject="docs/report.pdf")
+    assert event.to_dict() == built(subject="docs/report.pdf").to_dict()
+    assert native().subject is None and native() != event

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import gc
 import importlib
 import importlib.util
 import json
 import logging
 import re
 import sys
+import traceback
+import weakref
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -26,6 +29,7 @@ from portable_fn.runtime import (
     ACK,
     DEAD_LETTER,
     RETRY,
+    DataValidationError,
     DeadLetter,
     FunctionSpec,
     Retry,
@@ -34,6 +38,7 @@ from portable_fn.runtime import (
     call_http,
     spec_of,
 )
+from portable_fn.runtime.dispatch import batch_results, failure_of, run_batch
 
 HANDLERS = Path(__file__).with_name("handlers")
 PACKAGE = "runtime_test_handlers"  # a name of its own, whatever else is on sys.path
@@ -420,3 +425,153 @@ def test_an_optional_context_annotation_still_gets_the_context() -> None:
     assert spec is not None
     result = call_event(spec, CloudEvent(id="1", source="//t", type="t"), Context(function_name="optional_context"))
     assert result.outcome == ACK and result.value == "optional_context"
+
+
+# -- run_batch, batch_results, failure_of (the per-record hot path shims call) ---------------------------
+
+batch = load_handlers("batch")
+
+
+@pytest.fixture()
+def called() -> list[str]:
+    batch.CALLED.clear()
+    return batch.CALLED
+
+
+def records_for(*data: Any) -> list[Any]:
+    """One CloudEvent per item, ids "0", "1", ...; an exception stands for a record that was not decoded."""
+    return [d if isinstance(d, Exception) else event(d, id=str(i)) for i, d in enumerate(data)]
+
+
+def test_run_batch_gives_values_and_only_the_failures(called: list[str]) -> None:
+    undecodable = InvalidEventError("record 2 is not JSON")
+    records = records_for({"n": 0}, {"fail": True}, undecodable, {"n": 3})
+    values, failures = run_batch(spec(batch.record), records)
+    assert values == [{"n": 0}, None, None, {"n": 3}]
+    assert sorted(failures) == [1, 2]  # acknowledged records have no Result
+    assert (failures[1].outcome, failures[1].reason, failures[1].event_id, failures[1].value) == (
+        RETRY, "Fails: record 1 failed", "1", None
+    )
+    assert isinstance(failures[1].error, batch.Fails)
+    assert (failures[2].outcome, failures[2].reason, failures[2].error, failures[2].event_id) == (
+        DEAD_LETTER, "record 2 is not JSON", undecodable, None
+    )
+    assert called == ["0", "1", "3"]  # the undecodable record never reaches the handler
+
+
+def test_run_batch_ordered_stops_at_the_first_failure(called: list[str]) -> None:
+    records = records_for({"n": 0}, {"fail": True}, {"n": 2}, InvalidEventError("not JSON"), {"n": 4})
+    values, failures = run_batch(spec(batch.record), records, ordered=True)
+    assert called == ["0", "1"]  # nothing after the failure is attempted
+    assert values == [{"n": 0}, None, None, None, None]
+    assert list(failures) == [1, 2, 3, 4]  # in record order
+    assert failures[1].reason == "Fails: record 1 failed"
+    not_attempted = "not attempted: an earlier message in this ordered batch failed"
+    assert [(r.outcome, r.reason, r.event_id, r.error) for r in (failures[2], failures[3], failures[4])] == [
+        (RETRY, not_attempted, "2", None), (RETRY, not_attempted, None, None), (RETRY, not_attempted, "4", None)
+    ]
+
+
+def test_run_batch_ordered_stops_at_an_undecodable_record_too(called: list[str]) -> None:
+    records = records_for({"n": 0}, InvalidEventError("not JSON"), {"n": 2})
+    values, failures = run_batch(spec(batch.record), records, ordered=True)
+    assert called == ["0"]
+    assert [(i, r.outcome) for i, r in failures.items()] == [(1, DEAD_LETTER), (2, RETRY)]
+    assert values == [{"n": 0}, None, None]
+
+
+def test_run_batch_without_failures_ordered_or_not(called: list[str]) -> None:
+    for ordered in (False, True):
+        assert run_batch(spec(batch.record), records_for(1, "two", [3]), ordered=ordered) == (
+            [1, "two", [3]], {}
+        )
+    assert run_batch(spec(batch.record), []) == ([], {})
+
+
+def test_run_batch_hands_cloudevent_dict_data_on_as_it_is_and_converts_the_rest(called: list[str]) -> None:
+    exact, text, wrong = event({"a": 1}, id="0"), event('{"a": 2}', id="1"), event([3], id="2")
+    values, failures = run_batch(spec(batch.typed_record), [exact, text, wrong])
+    assert values[0] is exact  # data already a dict: the very event, no copy
+    assert values[1].data == {"a": 2} and values[1].id == "1"  # JSON text: converted
+    assert (failures[2].outcome, failures[2].reason) == (DEAD_LETTER, "The event data must be dict, got list.")
+    assert called == ["0", "1"]
+
+
+def test_run_batch_passes_one_context_or_one_per_record(called: list[str]) -> None:
+    records = records_for(0, 1)
+    one = Context(invocation_id="batch")
+    assert run_batch(spec(batch.record_with_context), records, one)[0] == ["batch", "batch"]
+    each = [Context(invocation_id="a"), Context(invocation_id="b")]
+    assert run_batch(spec(batch.record_with_context), records, each)[0] == ["a", "b"]
+
+
+def test_a_failure_keeps_its_traceback_down_to_the_handler() -> None:
+    _, failures = run_batch(spec(batch.record), records_for({"fail": True}))
+    frames = traceback.extract_tb(failures[0].error.__traceback__)  # type: ignore[union-attr]
+    assert frames[-1].name == "record" and frames[-1].filename.endswith("batch.py")
+
+
+def test_a_failed_batch_is_freed_at_once_not_left_to_the_garbage_collector() -> None:
+    """The failure's traceback holds the frames that were running; if one of them still held the Results
+    when it returned, the batch would sit in a reference cycle until the collector ran."""
+
+    class Data(dict):  # type: ignore[type-arg]  # a dict that can be weakly referenced
+        pass
+
+    data = Data(fail=True)
+    alive = weakref.ref(data)
+    gc.disable()
+    try:
+        records = records_for(data)
+        values, failures = run_batch(spec(batch.record), records)
+        assert failures[0].outcome == RETRY
+        del data, records, values, failures
+        assert alive() is None
+    finally:
+        gc.enable()
+
+
+def test_batch_results_is_call_batch_from_run_batch() -> None:
+    records = records_for({"n": 0}, {"fail": True}, InvalidEventError("not JSON"))
+    values, failures = run_batch(spec(batch.record), records)
+    results = batch_results(records, values, failures)
+    assert [(r.outcome, r.event_id, r.value) for r in results] == [
+        (ACK, "0", {"n": 0}), (RETRY, "1", None), (DEAD_LETTER, None, None)
+    ]
+    assert results[1] is failures[1] and results[2] is failures[2]
+    assert [r.to_dict() for r in results] == [r.to_dict() for r in call_batch(spec(batch.record), records)]
+
+
+@pytest.mark.parametrize(
+    ("exc", "outcome", "reason"),
+    [
+        (Retry("stock not there yet", delay_s=5), RETRY, "stock not there yet"),
+        (DeadLetter("order was cancelled"), DEAD_LETTER, "order was cancelled"),
+        (InvalidEventError("data is not an order"), DEAD_LETTER, "data is not an order"),
+        (DataValidationError("The event data must be dict, got list."), DEAD_LETTER,
+         "The event data must be dict, got list."),
+        (KeyError("sku"), RETRY, "KeyError: 'sku'"),
+        (ValueError("no stock"), RETRY, "ValueError: no stock"),
+        (batch.Fails(), RETRY, "Fails: "),
+    ],
+)
+def test_failure_of(exc: Exception, outcome: str, reason: str) -> None:
+    result = failure_of(exc, "msg-1")
+    assert (result.outcome, result.reason, result.event_id, result.value) == (outcome, reason, "msg-1", None)
+    assert result.error is exc
+    assert not result.ok
+
+
+def test_failure_of_reads_a_retry_or_dead_letter_subclass_by_what_it_is() -> None:
+    class OutOfStock(Retry):
+        pass
+
+    class Cancelled(DeadLetter):
+        pass
+
+    assert (failure_of(OutOfStock("later"), "1").outcome, failure_of(OutOfStock("later"), "1").reason) == (
+        RETRY, "later"
+    )
+    assert (failure_of(Cancelled("gone"), "1").outcome, failure_of(Cancelled("gone"), "1").reason) == (
+        DEAD_LETTER, "gone"
+    )

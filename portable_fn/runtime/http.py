@@ -74,8 +74,9 @@ class MultiDict(Mapping[str, str]):
             return dict(self) == {self._key(k): v for k, v in other.items()}
         return NotImplemented
 
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self._pairs!r})"
+    def __repr__(self) -> str:  # a provider's private subclass shows as the public class it extends
+        public = next(cls for cls in type(self).__mro__ if not cls.__name__.startswith("_"))
+        return f"{public.__name__}({self._pairs!r})"
 
 
 class Headers(MultiDict):
@@ -294,6 +295,8 @@ def _encode_json(obj: Any) -> str:
 
 def to_response(result: Any) -> Response:
     """Turn whatever an HTTP handler returned into a Response."""
+    if result.__class__ is dict:  # the common case first
+        return Response.json(result)
     if isinstance(result, Response):
         return result
     if result is None:

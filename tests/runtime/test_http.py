@@ -4,12 +4,23 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from pydantic import BaseModel
 
 from portable_fn import Headers, InvalidEventError, QueryParams, Request, Response
-from portable_fn.runtime.http import MultiDict, parse_cookies, to_response
+from portable_fn.runtime.http import (
+    _TEXTUAL,
+    MultiDict,
+    _encode_json,
+    _nested,
+    parse_cookies,
+    request_from_native,
+    to_response,
+)
 
 
 class Item(BaseModel):
@@ -241,3 +252,100 @@ def test_to_response_of_str_bytes_and_dict() -> None:
 def test_to_response_passes_a_response_through() -> None:
     response = Response(b"x", 418)
     assert to_response(response) is response
+
+
+# -- the JSON encoding of Response.json -------------------------------------------------------------
+# `_encode_json` reuses one C encoder without the circular-reference check; it must give exactly what
+# `json.dumps(obj, ensure_ascii=False, separators=(",", ":"), default=_nested)` gives, errors included.
+
+
+def dumps(obj: object) -> str:
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), default=_nested)
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@given(JSON_VALUES)
+def test_encode_json_is_json_dumps(value: object) -> None:
+    assert _encode_json(value) == dumps(value)
+
+
+@pytest.mark.parametrize("value", [
+    "é\n\"\\\u2028\x00", 1.5e300, float("nan"), float("-inf"), 10**30, (1, 2), {1: "a", None: 1, False: 2, 2.5: 3},
+    {"items": [Item(id=1, name="pen")], "at": Point(1, 2), "other": Decimal("1.10")},
+])
+def test_encode_json_of_values_json_handles_specially(value: object) -> None:
+    assert _encode_json(value) == dumps(value)
+
+
+def test_encode_json_of_a_cycle_fails_as_json_dumps_does_and_the_encoder_still_works() -> None:
+    cycle: list[object] = [1]
+    cycle.append({"back": cycle})
+    with pytest.raises(ValueError, match="Circular reference detected"):
+        Response.json(cycle)
+    assert _encode_json([1, {"a": [2]}]) == '[1,{"a":[2]}]'
+
+
+def test_encode_json_of_a_key_json_cannot_hold_fails_as_json_dumps_does() -> None:
+    with pytest.raises(TypeError) as expected:
+        dumps({(1, 2): 3})
+    with pytest.raises(TypeError) as got:
+        _encode_json({(1, 2): 3})
+    assert str(got.value) == str(expected.value)
+
+
+def test_response_json_without_headers_is_what_the_constructor_gives() -> None:
+    built = Response(dumps({"a": "é"}).encode(), 201, None, "application/json")
+    response = Response.json({"a": "é"}, status=201)
+    assert (response.status, response.body, response.headers.multi_items()) == (
+        built.status, built.body, built.headers.multi_items())
+    assert response.headers == {"content-type": "application/json"} and not response.is_binary
+    assert type(response) is Response
+
+
+@pytest.mark.parametrize("status", [99, 600, True, "200", None])
+def test_response_json_rejects_an_invalid_status(status: object) -> None:
+    with pytest.raises(ValueError, match="HTTP status code"):
+        Response.json({}, status=status)  # type: ignore[arg-type]
+
+
+def test_response_json_of_a_subclass_is_built_by_the_subclass() -> None:
+    class Traced(Response):
+        __slots__ = ()
+
+    assert type(Traced.json({"a": 1})) is Traced
+
+
+def test_is_binary_reads_the_content_type_case_insensitively_whatever_it_has_seen() -> None:
+    for n in range(100):  # more content types than are remembered
+        assert Response(b"x", content_type=f"image/x-{n}").is_binary
+        assert not Response(b"x", content_type=f"Text/X-{n}").is_binary
+        assert not Response(b"x", content_type=f"application/vnd.{n}+JSON").is_binary
+    assert len(_TEXTUAL) <= 64
+
+
+def test_get_of_headers_and_query_params() -> None:
+    headers = Headers([("X-A", "1"), ("x-a", "2")])
+    assert headers.get("x-A") == "1" and headers.get("b") is None and headers.get("b", "d") == "d"
+    query = QueryParams([("a", "1")])
+    assert query.get("a") == "1" and query.get("A") is None and query.get("A", "") == ""
+
+
+def test_request_from_native_keeps_the_parts_and_normalises_method_and_path() -> None:
+    headers, query, params = Headers([("Cookie", "a=1")]), QueryParams([("q", "1")]), {"id": "7"}
+    request = request_from_native("get", "", headers, query, b"{}", params, raw="native")
+    assert (request.method, request.path, request.body, request.raw) == ("GET", "/", b"{}", "native")
+    assert request.headers is headers and request.query is query and request.path_params is params
+    assert request.cookies == {"a": "1"} and request.json() == {}
+
+
+def test_a_private_subclass_shows_as_its_public_class() -> None:
+    class _Lazy(QueryParams):
+        __slots__ = ()
+
+    assert repr(_Lazy([("a", "1")])) == "QueryParams([('a', '1')])"

@@ -210,11 +210,11 @@ def _to_http_v2(response: Response, event: Native) -> dict[str, Any]:
             headers[name] = f"{headers[name]},{value}"
         else:
             headers[name] = value
-    out: dict[str, Any] = {"statusCode": response.status, "headers": headers}
+    body, binary = _payload_of(response)
     if cookies:
-        out["cookies"] = cookies
-    out.update(_payload(response))
-    return out
+        return {"statusCode": response.status, "headers": headers, "cookies": cookies, "body": body,
+                "isBase64Encoded": binary}
+    return {"statusCode": response.status, "headers": headers, "body": body, "isBase64Encoded": binary}
 
 
 def _to_alb(response: Response, event: Native) -> dict[str, Any]:
@@ -243,12 +243,18 @@ def _grouped(response: Response) -> dict[str, list[str]]:
 
 
 def _payload(response: Response) -> dict[str, Any]:
+    body, binary = _payload_of(response)
+    return {"body": body, "isBase64Encoded": binary}
+
+
+def _payload_of(response: Response) -> tuple[str, bool]:
+    """(body, isBase64Encoded): the text of a textual body, base64 of the rest."""
     if not response.is_binary:
         try:
-            return {"body": response.body.decode("utf-8"), "isBase64Encoded": False}
+            return response.body.decode("utf-8"), False
         except UnicodeDecodeError:
             pass  # declared textual but is not UTF-8: send the bytes unchanged
-    return {"body": base64.b64encode(response.body).decode("ascii"), "isBase64Encoded": True}
+    return base64.b64encode(response.body).decode("ascii"), True
 
 
 def _status_line(status: int) -> str:

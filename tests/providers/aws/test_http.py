@@ -6,13 +6,17 @@ from __future__ import annotations
 import base64
 import copy
 import json
+from types import MappingProxyType
 from typing import Any
 
 import pytest
 from portable_fn_aws.http_events import ALB, HTTP_V2, REST_V1, compile_route, http_source, to_request
 from portable_fn_aws.shim import make_handler
 
-from portable_fn.runtime import spec_of
+from portable_fn import Context, DeadLetter, Retry, function, http
+from portable_fn.runtime import Headers, QueryParams, Request, spec_of
+from portable_fn.runtime.dispatch import call_http
+from portable_fn.runtime.http import MultiDict
 
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe\x00binary"
 
@@ -161,3 +165,200 @@ def test_a_malformed_native_request_is_a_400(adapter, web_module, lambda_context
     del event["requestContext"]["http"]["method"]
     response = handler_for(web_module.echo)(event, lambda_context)
     assert response["statusCode"] == 400 and "Malformed" in response["body"]
+
+
+# -- payload 2.0: query string, headers and cookies are read on first use -------------------------------
+# `_from_http_v2` keeps `rawQueryString`, `headers` and `cookies` as they came and parses them the first
+# time the handler reads them; what it then reads must be what an eager `Request` would hold.
+
+V2_QUERY = "tag=a&tag=b&empty=&q=caf%C3%A9+au+lait&Tag=C&flag"
+V2_HEADERS = {"Accept": "text/html", "X-Forwarded-For": "10.0.0.1, 10.0.0.2", "x-tag": "a,b"}
+V2_COOKIES = ["session=abc", 'theme="dark"', "lang=fr"]
+
+
+def v2_event(adapter: Any, **fields: Any) -> dict[str, Any]:
+    event = adapter.load_event("apiGatewayProxyV2Event.json")
+    event.update({"rawQueryString": V2_QUERY, "headers": dict(V2_HEADERS), "cookies": list(V2_COOKIES)})
+    event.update(fields)
+    return event
+
+
+def eager(raw_query: str, headers: dict[str, str], cookies: list[str] | None) -> Request:
+    """The Request an adapter that parses everything at once would build from the same parts."""
+    pairs = list(headers.items()) + ([("cookie", "; ".join(cookies))] if cookies else [])
+    return Request("GET", "/", headers=pairs, query=raw_query)
+
+
+def is_parsed(multidict: Any) -> bool:
+    """Whether a (lazy) MultiDict has built its index (read through the slot, not `__getattr__`)."""
+    try:
+        MultiDict._index.__get__(multidict)
+    except AttributeError:
+        return False
+    return True
+
+
+# The first thing a handler may do with each (a fresh request per case): every one must parse.
+FIRST_READS = {
+    "item": lambda m, k: m[k],
+    "get": lambda m, k: m.get(k),
+    "getall": lambda m, k: m.getall(k),
+    "contains": lambda m, k: k in m,
+    "iter": lambda m, k: list(m),
+    "len": lambda m, k: len(m),
+    "multi_items": lambda m, k: m.multi_items(),
+    "eq": lambda m, k: m == {},
+    "repr": lambda m, k: repr(m),
+}
+
+
+def test_v2_query_and_headers_are_parsed_on_first_read_only(adapter) -> None:
+    request = to_request(HTTP_V2, v2_event(adapter))
+    assert not is_parsed(request.query) and not is_parsed(request.headers)
+    assert request.query["q"] == "café au lait"
+    assert is_parsed(request.query) and not is_parsed(request.headers)
+    assert request.headers["accept"] == "text/html"
+    assert is_parsed(request.headers)
+
+
+@pytest.mark.parametrize("first", FIRST_READS)
+def test_v2_query_read_first_by_any_means_is_the_parsed_query(first: str, adapter) -> None:
+    request = to_request(HTTP_V2, v2_event(adapter))
+    reference = eager(V2_QUERY, V2_HEADERS, V2_COOKIES).query
+    assert FIRST_READS[first](request.query, "tag") == FIRST_READS[first](reference, "tag")
+    assert request.query.multi_items() == reference.multi_items()
+    assert request.query.getall("tag") == ["a", "b"] and request.query["Tag"] == "C"  # case-sensitive
+    assert request.query["empty"] == "" and request.query["flag"] == ""  # blanks kept
+    assert request.query == reference and isinstance(request.query, QueryParams)
+
+
+@pytest.mark.parametrize("first", FIRST_READS)
+def test_v2_headers_read_first_by_any_means_are_the_indexed_headers(first: str, adapter) -> None:
+    request = to_request(HTTP_V2, v2_event(adapter))
+    reference = eager(V2_QUERY, V2_HEADERS, V2_COOKIES).headers
+    assert FIRST_READS[first](request.headers, "X-TAG") == FIRST_READS[first](reference, "X-TAG")
+    assert request.headers.multi_items() == reference.multi_items()
+    assert request.headers == reference and isinstance(request.headers, Headers)
+
+
+def test_v2_header_values_stay_as_api_gateway_joined_them(adapter) -> None:
+    headers = to_request(HTTP_V2, v2_event(adapter)).headers
+    assert headers["x-forwarded-for"] == "10.0.0.1, 10.0.0.2"  # one value, commas and all
+    assert headers.getall("X-Tag") == ["a,b"]
+    assert headers.get("missing") is None and headers.get("MISSING", "-") == "-"
+    assert list(headers) == ["accept", "x-forwarded-for", "x-tag", "cookie"]
+
+
+def test_v2_cookies_are_read_from_the_cookie_header_on_first_use(adapter) -> None:
+    request = to_request(HTTP_V2, v2_event(adapter))
+    assert request.cookies == {"session": "abc", "theme": "dark", "lang": "fr"}
+    assert request.headers.getall("cookie") == ['session=abc; theme="dark"; lang=fr']
+
+
+def test_v2_a_cookie_header_already_there_is_not_doubled(adapter) -> None:
+    request = to_request(HTTP_V2, v2_event(adapter, headers={"Cookie": "kept=1"}))
+    assert request.headers.getall("cookie") == ["kept=1"] and request.cookies == {"kept": "1"}
+
+
+@pytest.mark.parametrize("headers, cookies, expected", [
+    (None, None, []),
+    (None, ["a=1"], [("cookie", "a=1")]),
+    ({}, [], []),
+    ({"A": "1"}, None, [("A", "1")]),
+])
+def test_v2_headers_and_cookies_may_be_absent(headers, cookies, expected, adapter) -> None:
+    request = to_request(HTTP_V2, v2_event(adapter, headers=headers, cookies=cookies))
+    assert request.headers.multi_items() == expected
+
+
+def test_v2_without_a_raw_query_string_reads_the_query_parameters(adapter) -> None:
+    event = v2_event(adapter, queryStringParameters={"tag": "a,b", "q": "x"})
+    del event["rawQueryString"]
+    assert to_request(HTTP_V2, event).query.multi_items() == [("tag", "a,b"), ("q", "x")]
+    assert len(to_request(HTTP_V2, v2_event(adapter, rawQueryString="")).query) == 0
+
+
+@pytest.mark.parametrize("fields", [
+    {"headers": ["Accept", "text/html"]},  # not an object
+    {"headers": "Accept: text/html"},
+    {"cookies": ["a=1", 2]},  # not strings
+    {"cookies": [None]},
+    {"rawQueryString": 5},
+], ids=repr)
+def test_a_malformed_v2_event_fails_when_read_not_when_the_handler_reads_it(fields, adapter, web_module,
+                                                                           lambda_context) -> None:
+    event = v2_event(adapter, **fields)
+    with pytest.raises((TypeError, AttributeError)):
+        to_request(HTTP_V2, event)
+    response = handler_for(web_module.echo)(event, lambda_context)
+    assert response["statusCode"] == 400 and "Malformed" in response["body"], response
+
+
+# -- the shim's HTTP path: a `(request)` handler is called directly, every other one through call_http ----
+
+
+def place(request: Request) -> dict[str, Any]:
+    body = request.json()  # a malformed body raises InvalidEventError: a 400
+    if body.get("retry"):
+        raise Retry("stock service unavailable")
+    if body.get("reject"):
+        raise DeadLetter("unknown product")
+    return {"id": "ord_1", **body}
+
+
+@function(trigger=http("POST", "/orders"))
+def create_order(request: Request) -> dict[str, Any]:
+    return place(request)
+
+
+@function(trigger=http("POST", "/orders"))
+def create_order_with_context(request: Request, ctx: Context) -> dict[str, Any]:
+    return {"function": ctx.function_name, "invocation": ctx.invocation_id, "provider": ctx.provider}
+
+
+@function(trigger=http("POST", "/orders"))
+async def create_order_async(request: Request) -> dict[str, Any]:
+    return place(request)
+
+
+def post(adapter: Any, body: bytes) -> dict[str, Any]:
+    event = adapter.load_event("apiGatewayProxyV2Event.json")
+    event.update({"rawPath": "/orders", "body": body.decode(), "isBase64Encoded": False})
+    event["requestContext"]["http"]["method"] = "POST"
+    return event
+
+
+@pytest.mark.parametrize("body, status, answer", [
+    (b'{"qty": 2}', 200, {"id": "ord_1", "qty": 2}),
+    (b"{not json", 400, {"error": "The request body is not valid JSON: Expecting property name enclosed in "
+                                  "double quotes: line 1 column 2 (char 1)."}),
+    (b'{"retry": true}', 503, {"error": "stock service unavailable"}),
+    (b'{"reject": true}', 422, {"error": "unknown product"}),
+])
+@pytest.mark.parametrize("function", [create_order, create_order_async], ids=["direct", "call_http"])
+def test_a_request_handler_answers_as_call_http_does(function, body, status, answer, adapter,
+                                                     lambda_context) -> None:
+    event = post(adapter, body)
+    response = handler_for(function)(event, lambda_context)
+    assert (response["statusCode"], json.loads(response["body"])) == (status, answer)
+    served = call_http(spec_of(function), to_request(HTTP_V2, event))
+    assert (served.status, json.loads(served.body)) == (status, answer)
+
+
+def test_a_handler_taking_a_context_gets_the_lambda_one(adapter, lambda_context) -> None:
+    response = handler_for(create_order_with_context)(post(adapter, b"{}"), lambda_context)
+    assert json.loads(response["body"]) == {"function": "shop-dev-fn", "provider": "aws",
+                                            "invocation": "c6af9ac6-7b61-11e6-9a41-93e812345678"}
+
+
+def test_an_http_event_that_is_a_mapping_but_not_a_dict_is_served_the_same(adapter, lambda_context) -> None:
+    event = post(adapter, b'{"qty": 2}')
+    handler = handler_for(create_order)
+    assert handler(MappingProxyType(event), lambda_context) == handler(event, lambda_context)
+
+
+def test_the_v2_response_of_a_json_handler(adapter, lambda_context) -> None:
+    response = handler_for(create_order)(post(adapter, '{"name": "café"}'.encode()), lambda_context)
+    assert response == {"statusCode": 200, "headers": {"content-type": "application/json"},
+                        "body": '{"id":"ord_1","name":"café"}', "isBase64Encoded": False}
+    assert list(response) == ["statusCode", "headers", "body", "isBase64Encoded"]

@@ -3,8 +3,9 @@
 Why it exists: on AWS most event-driven functions are SQS consumers, and there the shim does what
 Powertools' batch utility does (call a handler per record, answer Lambda with the partial-batch response),
 plus turning each record into a CloudEvent. Every contender runs in this one process, interleaved round
-by round as in `run.measure`, so a noisy machine slows all of them alike, and the order rotates each round
-(`measure_rotating`), so each contender is timed after each of the others equally often.
+by round as in `run.measure`, so a noisy machine slows all of them alike; the order changes each round, so
+each contender is timed after each of the others equally often, and the garbage collector stays on
+(`measure_rotating`).
 
     python benchmarks/aws_sqs.py            # full run (about 8 s), writes benchmarks/results_aws_sqs.json
     python benchmarks/aws_sqs.py --quick    # smoke run (about 3 s), same table, rougher numbers
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import gc
 import itertools
 import json
 import logging
@@ -147,13 +149,19 @@ def check(event: dict[str, Any], context: Any) -> None:
 
 
 def measure_rotating(contenders: dict[str, Callable[[], Any]], quick: bool) -> dict[str, dict[str, Any]]:
-    """`run.measure` (interleaved rounds, per-op min and median), but each round in another order: every
-    ordering of the contenders once per 24 rounds (4 contenders). What ran just before a contender (what
-    it left in the caches and the allocator) moves its time by a few per cent, and a fixed order gives the
-    same neighbour every round. Also per contender: the min by each other contender timed just before it."""
+    """`run.measure` (interleaved rounds, per-op min and median), with two differences.
+
+    Each round runs in another order, every ordering of the contenders once per 24 rounds (4 contenders):
+    what ran just before a contender (what it left in the caches and the allocator) moves its time, and a
+    fixed order gives it the same neighbour every round. The result also has, per contender, the min by
+    each other contender timed just before it.
+
+    The garbage collector stays on, as in a Lambda process: `timeit` turns it off, which hides the cost of
+    a contender that leaves reference cycles (its collections happen after the clock stops) and instead
+    makes it pay for memory that grows for the whole run, more the longer the run."""
     orders = list(itertools.permutations(contenders))
     repeats, budget = (len(orders), 0.002) if quick else (2 * len(orders), 0.02)
-    timers = {name: timeit.Timer(fn) for name, fn in contenders.items()}
+    timers = {name: timeit.Timer(fn, setup=gc.enable) for name, fn in contenders.items()}
     numbers = {name: _loops_for(t, budget) for name, t in timers.items()}
     samples: dict[str, list[float]] = {name: [] for name in timers}
     after: dict[str, dict[str, list[float]]] = {name: {} for name in timers}

@@ -158,8 +158,10 @@ def _event_entry_point(spec: Any) -> EntryPoint:
                 return None
             except Exception as exc:  # every failure becomes its outcome
                 answer = _answer(spec, event, failure_of(exc, event.id))
-        if answer.status >= 300:
-            raise _http_error(answer.status, answer.reason or "")
+        status, reason = answer.status, answer.reason or ""
+        del answer  # its Result holds the exception, whose traceback holds this frame: no reference cycle
+        if status >= 300:
+            raise _http_error(status, reason)
         return None
 
     return handle

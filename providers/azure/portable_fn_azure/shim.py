@@ -141,15 +141,24 @@ def queue_entry(spec: Any, queue: str, connection: str, max_attempts: int,
                 return
             except Exception as exc:
                 result = failure_of(exc, event.id)
-        attempt = int(msg.dequeue_count or 1)
-        if result.outcome is DEAD_LETTER or attempt >= max_attempts:
-            poison.set(body_text(msg.get_body()))
-            _log(spec, "queue", result, f"moved to {queue}-poison")
-            return
-        _log(spec, "queue", result, f"attempt {attempt} of {max_attempts}")
-        raise DeliveryFailed(_failure(spec, "queue message", result))
+        try:
+            _queue_failure(spec, queue, max_attempts, msg, poison, result)
+        finally:
+            del result  # it holds the exception, whose traceback holds this frame: no reference cycle
 
     return handle
+
+
+def _queue_failure(spec: Any, queue: str, max_attempts: int, msg: Any, poison: Any, result: Result) -> None:
+    """A message that was not acknowledged: to the poison queue now (dead-letter, or the last attempt),
+    else raise so the queue redelivers it."""
+    attempt = int(msg.dequeue_count or 1)
+    if result.outcome is DEAD_LETTER or attempt >= max_attempts:
+        poison.set(body_text(msg.get_body()))
+        _log(spec, "queue", result, f"moved to {queue}-poison")
+        return
+    _log(spec, "queue", result, f"attempt {attempt} of {max_attempts}")
+    raise DeliveryFailed(_failure(spec, "queue message", result))
 
 
 def service_bus_entry(spec: Any, entity: str, connection: str, timeout_s: float | None = None) -> Entry:

@@ -43,6 +43,8 @@ class Binding:
         if self.first == "event" and not self.wants_context and not self.is_async:
             if self.convert is None:
                 self.call_event = _call_plain
+            elif self.exact is not None and not self.view:
+                self.call_event = _call_exact
             elif not self.view:
                 self.call_event = _call_converted
             else:
@@ -57,6 +59,16 @@ def _call_plain(spec: Any, event: CloudEvent[Any], ctx: Context | None) -> Any:
 def _call_converted(spec: Any, event: CloudEvent[Any], ctx: Context | None) -> Any:
     data = event.data
     value = spec.binding.convert(data)
+    return spec.handler(event if value is data else event.with_data(value))
+
+
+def _call_exact(spec: Any, event: CloudEvent[Any], ctx: Context | None) -> Any:
+    """CloudEvent[dict] & co.: data of exactly the declared class is handed over without a conversion."""
+    binding = spec.binding
+    if event.data.__class__ is binding.exact:
+        return spec.handler(event)
+    data = event.data
+    value = binding.convert(data)
     return spec.handler(event if value is data else event.with_data(value))
 
 
@@ -323,7 +335,7 @@ def run_batch(spec: Any, events: Sequence[CloudEvent[Any] | BaseException],
     binding = spec.binding
     call = binding.call_event
     # Called directly: a handler taking the event as it is, or CloudEvent[dict] & co. for `exact` data.
-    handler = spec.handler if call is _call_plain or (call is _call_converted and binding.exact) else None
+    handler = spec.handler if call is _call_plain or call is _call_exact else None
     exact = binding.exact if handler is not None else None
     values: list[Any] = []
     failures: dict[int, Result] = {}

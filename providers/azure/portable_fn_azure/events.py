@@ -205,9 +205,9 @@ def service_bus_to_cloudevent(message: Any, source: str) -> CloudEvent[Any]:
         data, content_type = _not_json(body, content_type)
     subject, partition = message.subject or message.label or None, message.partition_key
     moment, extensions = message.enqueued_time_utc, {"partitionkey": partition} if partition else None
-    if subject is None and content_type.__class__ is str:  # what from_native trusts is known good here
-        return from_native(message.message_id, source, SERVICE_BUS_TYPE, content_type, _time_of(moment), extensions,
-                           data)
+    if content_type.__class__ is str and (subject is None or subject.__class__ is str):  # what from_native
+        return from_native(message.message_id, source, SERVICE_BUS_TYPE, content_type,  # trusts is good here
+                           _time_of(moment), extensions, data, subject)
     return _event(message.message_id, source, SERVICE_BUS_TYPE, SPECVERSION, content_type, None, subject,
                   rfc3339(moment), extensions, data)
 

@@ -135,17 +135,36 @@ def package_imports(tree: ast.AST, package_name: str) -> list[str]:
 
 def imported_names(tree: ast.AST, package_name: str) -> list[str]:
     """The absolute name of every module imported anywhere in `tree`, a top-level module of `package_name`."""
-    found: list[str] = []
+    return [module for _, module in import_lines(tree, package_name)]
+
+
+def import_lines(tree: ast.AST, package_name: str) -> list[tuple[int, str]]:
+    """(line, absolute module name) of every import in `tree`: nested and relative ones, and
+    `importlib.import_module("x")` / `__import__("x")` with a constant name."""
+    found: list[tuple[int, str]] = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
-            found += [alias.name for alias in node.names]
+            found += [(node.lineno, alias.name) for alias in node.names]
         elif isinstance(node, ast.ImportFrom) and node.level:  # `.x`, `from . import x`
-            found += [f"{package_name}.{node.module}" if node.module else f"{package_name}.{alias.name}"
-                      for alias in node.names]
+            found += [(node.lineno, f"{package_name}.{node.module}" if node.module else f"{package_name}.{a.name}")
+                      for a in node.names]
         elif isinstance(node, ast.ImportFrom):
             module = node.module or ""
-            found += [f"{package_name}.{a.name}" for a in node.names] if module == package_name else [module]
+            found += ([(node.lineno, f"{package_name}.{a.name}") for a in node.names] if module == package_name
+                      else [(node.lineno, module)])
+        elif isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", "")) in (
+                "__import__", "import_module") and node.args and isinstance(node.args[0], ast.Constant):
+            found.append((node.lineno, str(node.args[0].value)))
     return found
+
+
+def foreign_imports(path: Path, package_name: str, shipped: set[str]) -> list[tuple[int, str]]:
+    """(line, module) of each import in `path` (a module of `package_name`) that a function could not
+    satisfy with the package's `shipped` top-level modules (names without `.py`), the standard library and
+    the portable runtime: what the providers' stdlib-only checks report."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    return [(line, module) for line, module in import_lines(tree, package_name)
+            if not (module == package_name or _runtime_safe(module, package_name, shipped))]
 
 
 def _imported_closure(package_dir: Path, package_name: str, roots: Iterable[str]) -> set[str]:

@@ -6,7 +6,6 @@ and what importing the shim actually loads in a fresh interpreter.
 
 from __future__ import annotations
 
-import ast
 import json
 import subprocess
 import sys
@@ -15,32 +14,15 @@ from pathlib import Path
 import portable_fn_aws
 import pytest
 
+from portable_fn.packaging import foreign_imports
+
 PACKAGE_DIR = Path(portable_fn_aws.__file__).resolve().parent
 SHIPPED = ["__init__.py", "shim.py", "http_events.py", "records.py"]
 PROVIDER_SIDE = {"provider.py", "packaging.py", "_wheels.py"}
 
 
-def _imports(path: Path) -> list[tuple[int, str]]:
-    found: list[tuple[int, str]] = []
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.Import):
-            found.extend((node.lineno, alias.name) for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            module = node.module or ""
-            found.append((node.lineno, f"portable_fn_aws.{module}".rstrip(".") if node.level else module))
-        elif isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", "")) in (
-            "__import__", "import_module"
-        ) and node.args and isinstance(node.args[0], ast.Constant):
-            found.append((node.lineno, str(node.args[0].value)))
-    return found
-
-
-def _allowed(module: str) -> bool:
-    top = module.split(".")[0]
-    if top in sys.stdlib_module_names or module == "portable_fn.runtime" or module.startswith("portable_fn.runtime."):
-        return True
-    shipped = {f"portable_fn_aws.{name[:-3]}" for name in SHIPPED if name != "__init__.py"}
-    return module in shipped or module == "portable_fn_aws"
+def _foreign(path: Path) -> list[tuple[int, str]]:
+    return foreign_imports(path, "portable_fn_aws", {name[:-3] for name in SHIPPED})
 
 
 def test_every_module_is_either_shipped_or_provider_side() -> None:
@@ -49,8 +31,7 @@ def test_every_module_is_either_shipped_or_provider_side() -> None:
 
 @pytest.mark.parametrize("name", SHIPPED)
 def test_shipped_modules_import_only_the_standard_library_and_the_runtime(name: str) -> None:
-    bad = [f"{name}:{line} imports {module!r}" for line, module in _imports(PACKAGE_DIR / name)
-           if not _allowed(module)]
+    bad = [f"{name}:{line} imports {module!r}" for line, module in _foreign(PACKAGE_DIR / name)]
     assert not bad, "the Lambda shim may import the standard library and portable_fn.runtime only: " + "; ".join(bad)
 
 
@@ -59,8 +40,7 @@ def test_the_scan_catches_what_it_must(tmp_path: Path) -> None:
     probe.write_text("import json\nfrom .records import x\nfrom .provider import AwsProvider\n"
                      "def f():\n    import boto3\n    from portable_fn.app import load_app\n"
                      "    importlib.import_module('pydantic')\n", encoding="utf-8")
-    found = {module for _, module in _imports(probe)}
-    assert {m for m in found if not _allowed(m)} == {
+    assert {module for _, module in _foreign(probe)} == {
         "portable_fn_aws.provider", "boto3", "portable_fn.app", "pydantic"
     }
 

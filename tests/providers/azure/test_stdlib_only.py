@@ -8,7 +8,6 @@ come from `names`, not from the deploy side, so generating function_app.py needs
 
 from __future__ import annotations
 
-import ast
 import json
 import subprocess
 import sys
@@ -17,32 +16,15 @@ from pathlib import Path
 import portable_fn_azure
 import pytest
 
+from portable_fn.packaging import foreign_imports
+
 PACKAGE_DIR = Path(portable_fn_azure.__file__).resolve().parent
 SHIPPED = ["__init__.py", "shim.py", "http_adapter.py", "events.py", "codegen.py", "names.py"]
 PROVIDER_SIDE = {"provider.py", "packaging.py", "_wheels.py"}
 
 
-def _imports(path: Path) -> list[tuple[int, str]]:
-    found: list[tuple[int, str]] = []
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.Import):
-            found.extend((node.lineno, alias.name) for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            module = node.module or ""
-            found.append((node.lineno, f"portable_fn_azure.{module}".rstrip(".") if node.level else module))
-        elif isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", "")) in (
-            "__import__", "import_module"
-        ) and node.args and isinstance(node.args[0], ast.Constant):
-            found.append((node.lineno, str(node.args[0].value)))
-    return found
-
-
-def _allowed(name: str, module: str) -> bool:
-    top = module.split(".")[0]
-    if top in sys.stdlib_module_names or module == "portable_fn.runtime" or module.startswith("portable_fn.runtime."):
-        return True
-    shipped = {f"portable_fn_azure.{n[:-3]}" for n in SHIPPED if n != "__init__.py"}
-    return module in shipped or module == "portable_fn_azure"
+def _foreign(path: Path) -> list[tuple[int, str]]:
+    return foreign_imports(path, "portable_fn_azure", {name[:-3] for name in SHIPPED})
 
 
 def test_every_module_is_either_shipped_or_provider_side() -> None:
@@ -51,8 +33,7 @@ def test_every_module_is_either_shipped_or_provider_side() -> None:
 
 @pytest.mark.parametrize("name", SHIPPED)
 def test_shipped_modules_import_only_the_standard_library_and_the_runtime(name: str) -> None:
-    bad = [f"{name}:{line} imports {module!r}" for line, module in _imports(PACKAGE_DIR / name)
-           if not _allowed(name, module)]
+    bad = [f"{name}:{line} imports {module!r}" for line, module in _foreign(PACKAGE_DIR / name)]
     assert not bad, "the Azure shim may import the standard library and portable_fn.runtime only: " + "; ".join(bad)
 
 
@@ -62,8 +43,7 @@ def test_the_scan_catches_what_it_must(tmp_path: Path) -> None:
                      "def f():\n    import azure.functions\n    from portable_fn.app import load_app\n"
                      "    from .deploy.naming import queue_name\n"
                      "    importlib.import_module('pydantic')\n", encoding="utf-8")
-    found = {module for _, module in _imports(probe)}
-    assert {m for m in found if not _allowed("probe.py", m)} == {
+    assert {module for _, module in _foreign(probe)} == {
         "portable_fn_azure.provider", "azure.functions", "portable_fn.app", "pydantic",
         "portable_fn_azure.deploy.naming",
     }

@@ -1,60 +1,16 @@
-"""Fixtures for the Lambda packaging tests: the test apps, real wheel downloads, and a fake pip.
-
-Real downloads (PyPI) are made once per session into a private cache; `FakePip` stands in for pip where
-the test is about what happens around it (caching, unpacking, size limits) and counts its calls.
-"""
+"""Fixtures for the Lambda packaging tests: the test apps (the fake pip and the wheel cache are shared,
+in tests/providers/conftest.py)."""
 
 from __future__ import annotations
 
-import zipfile
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
-from portable_fn_aws._wheels import Target
 
 from portable_fn.app import App, load_app
 
 APPS = Path(__file__).with_name("apps")
-
-
-class FakePip:
-    """A `PipDownload` that "downloads" wheels it builds itself, recording each call."""
-
-    def __init__(self, wheels: dict[str, dict[str, bytes]] | None = None) -> None:
-        self.wheels = wheels if wheels is not None else {"tinydep-1.0-py3-none-any.whl": TINYDEP}
-        self.calls: list[tuple[tuple[str, ...], Target]] = []
-
-    def __call__(self, requirements: Sequence[str], target: Target, dest: Path) -> None:
-        self.calls.append((tuple(requirements), target))
-        for filename, files in self.wheels.items():
-            with zipfile.ZipFile(dest / filename, "w") as archive:
-                for name, data in files.items():
-                    archive.writestr(name, data)
-
-
-TINYDEP = {
-    "tinydep/__init__.py": b"VALUE = 'pong'\n",
-    "tinydep/__pycache__/__init__.cpython-312.pyc": b"\x00stale bytecode",
-    "tinydep/compiled.pyc": b"\x00more bytecode",
-    "tinydep-1.0.data/purelib/tinydep_extra.py": b"EXTRA = True\n",
-    "tinydep-1.0.data/scripts/tinydep-cli": b"#!python\n",
-    "tinydep-1.0.dist-info/METADATA": b"Metadata-Version: 2.1\nName: tinydep\nVersion: 1.0\n",
-    "tinydep-1.0.dist-info/WHEEL": b"Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
-    "tinydep-1.0.dist-info/RECORD": b"",
-}
-
-
-@pytest.fixture
-def fake_pip() -> FakePip:
-    return FakePip()
-
-
-@pytest.fixture(scope="session")
-def real_wheel_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One wheel cache for the session: PyPI is asked once per requirement set and platform."""
-    return tmp_path_factory.mktemp("wheel-cache")
 
 
 @pytest.fixture

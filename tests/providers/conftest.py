@@ -1,0 +1,53 @@
+"""Fixtures shared by the providers' packaging tests: real wheel downloads into one session cache, and a
+fake pip for the tests about what happens around a download (caching, unpacking, size limits, remote
+builds), which counts its calls.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from portable_fn.wheels import Target
+
+
+class FakePip:
+    """A `PipDownload` that "downloads" wheels it builds itself, recording each call."""
+
+    def __init__(self, wheels: dict[str, dict[str, bytes]] | None = None) -> None:
+        self.wheels = wheels if wheels is not None else {"tinydep-1.0-py3-none-any.whl": TINYDEP}
+        self.calls: list[tuple[tuple[str, ...], Target]] = []
+
+    def __call__(self, arguments: Sequence[str], target: Target, dest: Path) -> None:
+        self.calls.append((tuple(arguments), target))
+        for filename, files in self.wheels.items():
+            with zipfile.ZipFile(dest / filename, "w") as archive:
+                for name, data in files.items():
+                    archive.writestr(name, data)
+
+
+TINYDEP = {
+    "tinydep/__init__.py": b"VALUE = 'pong'\n",
+    "tinydep/__pycache__/__init__.cpython-312.pyc": b"\x00stale bytecode",
+    "tinydep/compiled.pyc": b"\x00more bytecode",
+    "tinydep-1.0.data/purelib/tinydep_extra.py": b"EXTRA = True\n",
+    "tinydep-1.0.data/scripts/tinydep-cli": b"#!python\n",
+    "tinydep-1.0.dist-info/METADATA": b"Metadata-Version: 2.1\nName: tinydep\nVersion: 1.0\n",
+    "tinydep-1.0.dist-info/WHEEL": b"Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    "tinydep-1.0.dist-info/RECORD": b"",
+}
+
+
+@pytest.fixture
+def fake_pip() -> FakePip:
+    return FakePip()
+
+
+@pytest.fixture(scope="session")
+def real_wheel_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One wheel cache for the session: PyPI is asked once per requirement set and platform (shared by
+    the providers that vendor wheels, which key their caches by their own targets)."""
+    return tmp_path_factory.mktemp("wheel-cache")

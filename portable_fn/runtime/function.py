@@ -145,5 +145,26 @@ def spec_of(handler: Any) -> FunctionSpec | None:
     return spec if isinstance(spec, FunctionSpec) else None
 
 
+def top_level_name(spec: FunctionSpec, generating: str, host: str) -> str:
+    """The name under which the function's module holds its handler: what a generated entry module
+    (`main.py`, `function_app.py`, the Lambda handler module) imports. `generating` and `host` name the
+    file and what loads it in the error ("Generating main.py on gcp", "functions-framework")."""
+    import sys
+
+    module = sys.modules.get(spec.module)
+    for name, value in vars(module).items() if module is not None else ():
+        if getattr(value, "__portable_fn__", None) is spec:
+            return name
+    qualname = getattr(spec.handler, "__qualname__", "")
+    if module is None and qualname.isidentifier():  # the module was unloaded since: trust the definition
+        return str(qualname)
+    from .errors import DeployError
+
+    raise DeployError(
+        f"{generating} for function {spec.name!r}: its handler is not a top-level name of module {spec.module!r}, "
+        f"so {host} cannot reach it. Define the @function at module level."
+    )
+
+
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)

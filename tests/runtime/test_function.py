@@ -212,3 +212,24 @@ def test_handler_must_be_a_plain_function() -> None:
 
     with pytest.raises(DeclarationError, match=r"@function 'callable': the handler must be a plain function"):
         function(trigger=topic("t"))(Callable_())
+
+
+def test_a_handler_that_is_not_a_top_level_name_cannot_be_reached_by_a_generated_module() -> None:
+    from portable_fn.runtime.errors import DeployError
+    from portable_fn.runtime.function import top_level_name
+
+    @function(trigger=topic("t"))
+    def nested(event) -> None:  # type: ignore[no-untyped-def]
+        pass
+
+    spec = spec_of(nested)
+    assert spec is not None and spec.module in sys.modules
+    with pytest.raises(DeployError, match=r"Generating main.py on gcp for function 'nested': its handler is not a "
+                                          r"top-level name of module .*, so functions-framework cannot reach it"):
+        top_level_name(spec, "Generating main.py on gcp", "functions-framework")
+    assert top_level_name(spec_of(module_level), "x", "y") == "module_level"
+
+
+@function(trigger=topic("t2"))
+def module_level(event) -> None:  # type: ignore[no-untyped-def]
+    pass

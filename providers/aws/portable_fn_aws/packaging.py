@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import ast
 import hashlib
-import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 from portable_fn.deploy.models import Artifact
 from portable_fn.packaging import Entry, app_files, app_requirements, module_closure, runtime_files, write_zip
 from portable_fn.runtime.errors import ConfigError, DeployError
-from portable_fn.runtime.function import spec_of
+from portable_fn.runtime.function import top_level_name
 
 from . import _wheels
 from ._wheels import DEFAULT_CACHE, PipDownload, Target, pip_download
@@ -287,7 +286,8 @@ def entry_module(app: App, specs: Sequence[FunctionSpec] | None = None) -> str:
              "", f"from {PACKAGE}.shim import make_handler", ""]
     lines += [f"import {module} as {alias[module]}" for module in modules] + [""]
     for spec in specs:
-        made = f"make_handler({alias[spec.module]}.{_attribute(spec)}.__portable_fn__)"
+        handler = top_level_name(spec, "Packaging for aws", "Lambda")
+        made = f"make_handler({alias[spec.module]}.{handler}.__portable_fn__)"
         lines.append(f"{spec.name} = {made}" if spec.name.isidentifier() else f"globals()[{spec.name!r}] = {made}")
     return "\n".join(lines) + "\n"
 
@@ -296,21 +296,6 @@ def shim_files(package_dir: Path = PACKAGE_DIR) -> list[Entry]:
     """The modules of this package that ship: the shim, what it imports within the package, `__init__`."""
     return module_closure(package_dir, PACKAGE, ["shim"],
                           stub_init=b'"""portable-fn on AWS Lambda: the runtime shim."""\n')
-
-
-def _attribute(spec: Any) -> str:
-    """The name under which the function's module holds its handler."""
-    module = sys.modules.get(spec.module)
-    for name, value in vars(module).items() if module is not None else ():
-        if spec_of(value) is spec:
-            return name
-    qualname = getattr(spec.handler, "__qualname__", "")
-    if module is None and qualname.isidentifier():  # the module was unloaded since: trust the definition
-        return str(qualname)
-    raise DeployError(
-        f"Packaging function {spec.name!r} for aws: its handler is not a top-level name of module "
-        f"{spec.module!r}, so Lambda cannot reach it. Define the @function at module level."
-    )
 
 
 def _unique(entries: Iterable[Entry]) -> list[Entry]:

@@ -27,10 +27,10 @@ from __future__ import annotations
 import json
 import keyword
 import re
-import sys
 from typing import Any
 
-from portable_fn.runtime.errors import DeployError, UnsupportedTriggerError
+from portable_fn.runtime.errors import UnsupportedTriggerError
+from portable_fn.runtime.function import top_level_name
 
 from .names import POISON_SUFFIX, container_name, queue_name
 
@@ -181,7 +181,8 @@ def function_app_source(app: Any) -> str:
     used: set[str] = set(RESERVED) | set(alias.values())
     for index, spec in enumerate(app.functions):
         python_name = _python_name(spec.name, index, used)
-        spec_ref = f"{alias[spec.module]}.{_attribute(spec)}.__portable_fn__"
+        handler = top_level_name(spec, "Generating function_app.py on azure", "function_app.py")
+        spec_ref = f"{alias[spec.module]}.{handler}.__portable_fn__"
         lines += ["", ""] + _function(app, spec, spec_ref, f"_entry{index}", python_name, chosen)
     return "\n".join(lines) + "\n"
 
@@ -267,21 +268,6 @@ def _python_name(name: str, index: int, used: set[str]) -> str:
         python_name = f"{python_name}_"
     used.add(python_name)
     return python_name
-
-
-def _attribute(spec: Any) -> str:
-    """The name under which the function's module holds its handler."""
-    module = sys.modules.get(spec.module)
-    for name, value in vars(module).items() if module is not None else ():
-        if getattr(value, "__portable_fn__", None) is spec:
-            return name
-    qualname = getattr(spec.handler, "__qualname__", "")
-    if module is None and qualname.isidentifier():  # the module was unloaded since: trust the definition
-        return str(qualname)
-    raise DeployError(
-        f"Generating function_app.py for function {spec.name!r} on azure: its handler is not a top-level name "
-        f"of module {spec.module!r}, so function_app.py cannot reach it. Define the @function at module level."
-    )
 
 
 # -- physical names: the ones deploy creates ---------------------------------------------------------

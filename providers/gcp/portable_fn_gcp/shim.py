@@ -44,8 +44,8 @@ from typing import Any
 from portable_fn.runtime.cloudevent import CloudEvent
 from portable_fn.runtime.context import Context
 from portable_fn.runtime.dispatch import call_event, call_http, failure_of
-from portable_fn.runtime.errors import DeployError, InvalidEventError, PortableFnError
-from portable_fn.runtime.function import spec_of
+from portable_fn.runtime.errors import InvalidEventError, PortableFnError
+from portable_fn.runtime.function import top_level_name
 from portable_fn.runtime.http import Response
 from portable_fn.runtime.http_binding import from_http
 from portable_fn.runtime.outcomes import ACK, DEAD_LETTER, RETRY, Result
@@ -95,24 +95,10 @@ def generate_main(app: Any) -> str:
              f"from {PACKAGE}.shim import entry_point", ""]
     lines += [f"import {module} as {alias[module]}" for module in modules] + [""]
     for spec in app.functions:
-        made = f"entry_point({alias[spec.module]}.{_attribute(spec)}.__portable_fn__)"
+        handler = top_level_name(spec, "Generating main.py on gcp", "functions-framework")
+        made = f"entry_point({alias[spec.module]}.{handler}.__portable_fn__)"
         lines.append(f"{spec.name} = {made}" if spec.name.isidentifier() else f"globals()[{spec.name!r}] = {made}")
     return "\n".join(lines) + "\n"
-
-
-def _attribute(spec: Any) -> str:
-    """The name under which the function's module holds its handler."""
-    module = sys.modules.get(spec.module)
-    for name, value in vars(module).items() if module is not None else ():
-        if spec_of(value) is spec:
-            return name
-    qualname = getattr(spec.handler, "__qualname__", "")
-    if module is None and qualname.isidentifier():  # the module was unloaded since: trust the definition
-        return str(qualname)
-    raise DeployError(
-        f"Generating main.py for function {spec.name!r} on gcp: its handler is not a top-level name of "
-        f"module {spec.module!r}, so functions-framework cannot reach it. Define the @function at module level."
-    )
 
 
 # -- entry points ----------------------------------------------------------------------------------

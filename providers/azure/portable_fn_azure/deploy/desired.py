@@ -41,6 +41,7 @@ from .naming import (
     subscription_name,
 )
 from .resources import (
+    APP_HOST,
     DEPLOYMENT_CONNECTION,
     FLEX_PACKAGE_SETTING,
     PACKAGE_SETTING,
@@ -122,12 +123,12 @@ def trigger_resources(target: Target, spec: Any, event_grid_topics: bool) -> lis
 
 def blob_subscription(names: Names, function: str, trigger: Storage) -> EventSubscription:
     """Blob events of the trigger's container, prefix and suffix. `created` is a blob trigger with the
-    Event Grid source, reached through the blobs extension's webhook; `deleted` an Event Grid trigger."""
+    Event Grid source, reached through the blobs extension's webhook on the app's host (known once the app
+    exists: `APP_HOST`); `deleted` an Event Grid trigger."""
     topic = names.system_topic
     if trigger.on == "created":
         endpoint_type = "WebHook"
-        destination = (f"https://{names.function_app}.azurewebsites.net/runtime/webhooks/blobs"
-                       f"?functionName=Host.Functions.{quote(function)}")
+        destination = f"https://{APP_HOST}/runtime/webhooks/blobs?functionName=Host.Functions.{quote(function)}"
     else:
         endpoint_type, destination = "AzureFunction", f"{names.site_id}/functions/{function}"
     return EventSubscription(

@@ -10,7 +10,7 @@ from typing import Any
 
 from .appliers import Applier, Context, tolerate_missing
 from .client import arm_json
-from .resources import EventGridTopic, EventSubscription, SystemTopic
+from .resources import APP_HOST, EventGridTopic, EventSubscription, SystemTopic
 
 BLOBS_KEY = "blobs_extension"  # the host's system key the blob trigger's Event Grid webhook checks
 EVENT_RETRY = {"maxDeliveryAttempts": 30, "eventTimeToLiveInMinutes": 1440}  # Event Grid's defaults, stated
@@ -44,8 +44,10 @@ class SystemTopics(Applier[SystemTopic]):
 
 
 class EventSubscriptions(Applier[EventSubscription]):
-    """Subscriptions on custom and system topics. A webhook to the blobs extension carries the host's
-    `blobs_extension` system key, read from the function app (and set there when the host has none yet)."""
+    """Subscriptions on custom and system topics. A webhook to the blobs extension goes to the function
+    app's `defaultHostName` (read from the app when the subscription is written: not every app is
+    `<app>.azurewebsites.net`) and carries the host's `blobs_extension` system key, read from the app too
+    (and set there when the host has none yet)."""
 
     def __init__(self, ctx: Context, site: str) -> None:
         super().__init__(ctx)
@@ -68,10 +70,19 @@ class EventSubscriptions(Applier[EventSubscription]):
 
     def destination(self, resource: EventSubscription) -> dict[str, Any]:
         if resource.endpoint_type == "WebHook":
-            url = f"{resource.destination}&code={self.blobs_key(resource.resource_group)}"
+            group = resource.resource_group
+            url = f"{resource.destination.replace(APP_HOST, self.host(group))}&code={self.blobs_key(group)}"
             return {"endpointType": "WebHook", "properties": {"endpointUrl": url}}
         return {"endpointType": "AzureFunction", "properties": {
             "resourceId": resource.destination, "maxEventsPerBatch": 1, "preferredBatchSizeInKilobytes": 64}}
+
+    def host(self, group: str) -> str:
+        """The function app's `defaultHostName` as ARM answers it now (after the app was created or updated)."""
+        host = arm_json(self.azure.web.web_apps.get(group, self.site)).get("properties", {}).get("defaultHostName")
+        if not host:
+            raise LookupError(f"function app {self.site} has no default host name yet, so no webhook can reach "
+                              "it; check the app in the portal")
+        return str(host)
 
     def blobs_key(self, group: str) -> str:
         web = self.azure.web.web_apps

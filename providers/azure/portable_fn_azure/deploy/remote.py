@@ -4,7 +4,8 @@ Resource groups are listed by the app tag (and the stage tag checked), then the 
 in a group the settings name) by the same tags: storage account, plan, function app. What cannot be
 tagged is read through its tagged parent: the queues, containers and role assignments of the app's storage account, the
 blobs of its packages container, the function app's web config and application settings, the event
-subscriptions of its (system) topics. The role assignments kept are deploy's (`ROLE_DESCRIPTION`) and any
+subscriptions of its (system) topics (a webhook's host, when it is the function app's, read back as the
+marker `APP_HOST`). The role assignments kept are deploy's (`ROLE_DESCRIPTION`) and any
 other of the app's identity. Only reads are made here (GET, list, and the POSTs that list keys
 and settings and give a webhook subscription's full URL).
 """
@@ -19,6 +20,7 @@ from portable_fn.deploy import RemoteState, Resource
 from .client import AzureClient, arm_json, missing
 from .naming import PACKAGES_CONTAINER, ROLE_DESCRIPTION, STORAGE_ROLES, TAG_APP, Names, has_tags
 from .resources import (
+    APP_HOST,
     APP_IDENTITY,
     DEPLOYMENT_CONNECTION,
     STORAGE_CONNECTION,
@@ -48,6 +50,7 @@ class RemoteReader:
     def __init__(self, azure: AzureClient, names: Names) -> None:
         self.azure = azure
         self.names = names
+        self._sites: dict[str, dict[str, Any]] = {}
 
     def read(self) -> RemoteState:
         resources: list[Resource] = []
@@ -138,13 +141,22 @@ class RemoteReader:
 
     def app_principal(self, group: str) -> str:
         """The principal id of the function app's identity, or "" when there is no app (yet)."""
-        try:
-            site = arm_json(self.azure.web.web_apps.get(group, self.names.function_app))
-        except Exception as exc:
-            if missing(exc):
-                return ""
-            raise
-        return str((site.get("identity") or {}).get("principalId") or "")
+        return str((self.site(group).get("identity") or {}).get("principalId") or "")
+
+    def app_host(self, group: str) -> str:
+        """The function app's default host name as ARM answers it, or "" when there is no app (yet)."""
+        return str(self.site(group).get("properties", {}).get("defaultHostName") or "")
+
+    def site(self, group: str) -> dict[str, Any]:
+        """The function app in `group` as ARM answers it ({} when there is none), read once per group."""
+        if group not in self._sites:
+            try:
+                self._sites[group] = arm_json(self.azure.web.web_apps.get(group, self.names.function_app))
+            except Exception as exc:
+                if not missing(exc):
+                    raise
+                self._sites[group] = {}
+        return self._sites[group]
 
     def package_blobs(self, group: str, account: str) -> list[Resource]:
         service = self.azure.blobs(self.azure.storage_connection_string(group, account))
@@ -243,10 +255,13 @@ class RemoteReader:
         )
 
     def webhook_url(self, group: str, topic: str, system: bool, name: str) -> str:
-        """A webhook subscription's URL without its `code` key (ARM only shows the full URL on request)."""
+        """A webhook subscription's URL without its `code` key (ARM only shows the full URL on request), on
+        `APP_HOST` when it is the function app's host."""
         grid = self.azure.eventgrid
         operations = grid.system_topic_event_subscriptions if system else grid.topic_event_subscriptions
         url = str(arm_json(operations.get_full_url(group, topic, name)).get("endpointUrl", ""))
         parts = urlsplit(url)
         query = [(k, v) for k, v in parse_qsl(parts.query) if k != "code"]
-        return urlunsplit(parts._replace(query=urlencode(query, safe=".")))
+        host = self.app_host(group)
+        netloc = APP_HOST if host and parts.netloc.lower() == host.lower() else parts.netloc
+        return urlunsplit(parts._replace(netloc=netloc, query=urlencode(query, safe=".")))

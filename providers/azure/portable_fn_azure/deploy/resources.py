@@ -5,8 +5,10 @@ them field by field. Fields in `ignore_on_compare` are filled in by Azure (ids, 
 ids) or only needed to act (the zip's path), so they never cause an update. Secrets never appear in a
 field: an app setting holding the storage connection string is the marker `STORAGE_CONNECTION`, and
 `WEBSITE_RUN_FROM_PACKAGE` is the blob URL without its SAS query (see `appliers.AppSettingsApplier`), a
-blob trigger's webhook is its URL without the `code` key, and the function app's identity (known only once
-the app exists) is the marker `APP_IDENTITY`.
+blob trigger's webhook is its URL without the `code` key, and what is known only once the function app
+exists is a marker: its identity `APP_IDENTITY` and its host name `APP_HOST` (ARM's `defaultHostName`,
+which is `<app>.azurewebsites.net` only for some apps: Flex Consumption and apps with unique default host
+names get `<app>-<hash>.<region>-01.azurewebsites.net`).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ PACKAGE_SETTING = "WEBSITE_RUN_FROM_PACKAGE"  # Linux Consumption and Premium ru
 FLEX_PACKAGE_SETTING = "PORTABLE_FN_PACKAGE"  # Flex: which package was deployed (its URL, no SAS)
 DEPLOYMENT_CONNECTION = "DEPLOYMENT_STORAGE_CONNECTION_STRING"  # Flex: the setting naming the deployment storage
 APP_IDENTITY = "@portable-fn:function-app-identity"  # the principal id of the function app's identity
+APP_HOST = "@portable-fn:function-app-host"  # the function app's defaultHostName, as ARM answers it
 
 
 @dataclass(frozen=True)
@@ -190,7 +193,7 @@ class EventSubscription(Resource):
 
     `AzureFunction` delivers to an `event_grid_trigger` (`destination` is the function's ARM id);
     `WebHook` to a blob trigger with the Event Grid source, through the blobs extension's webhook
-    (`destination` is its URL without the `code` key, which the applier adds)."""
+    (`destination` is its URL on the host `APP_HOST` without the `code` key; the applier puts in both)."""
 
     kind = "event subscription"
     resource_group: str = ""

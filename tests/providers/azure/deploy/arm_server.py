@@ -2,21 +2,22 @@
 
 It is strict where ARM is: every request must carry the bearer token and the api-version the official
 client of that namespace sends, bodies must use ARM's camelCase field names (a snake_case key, which a
-hand-written dict or a mis-serialized model would send, is refused) and carry the fields the real
-service requires. It answers as ARM does: 200/201 for synchronous PUTs, 202 + `Location` for storage
-account creation and resource group deletion, 202 + `Azure-AsyncOperation` for function app creation
-(polled twice before it succeeds), 201/202 + `Azure-AsyncOperation` for Event Grid topics, system topics
-and event subscriptions. Event Grid's own checks are played too: one system topic per source, in the
-source's location; a subscription's function must exist, and a webhook to the blobs extension must carry
-the host's `blobs_extension` key (the validation handshake would fail otherwise); a CloudEvents topic
-delivers CloudEvents only. Role assignments are checked as ARM checks them: a GUID name, a built-in role
-of the subscription, a principal that exists, no second assignment of one role to one principal at one
-scope, and no change to an existing one. Flex Consumption is checked as the platform checks it: an
-FC1/FlexConsumption plan, a site with `functionAppConfig` (deployment container, runtime, scale) and no
-`linuxFxVersion`, none of the app settings Flex refuses, and OneDeploy fetching `packageUri` for real
-(from Azurite) after the app's identity got a blob data role. Paths are case-insensitive, as in ARM.
-Every request is kept in `requests` for the tests, and `fail_once` makes the next matching request
-answer with an error.
+hand-written dict or a mis-serialized model would send, is refused) and carry the fields the real service
+requires. It answers as ARM does: 200/201 for synchronous PUTs, 202 + `Location` for storage account
+creation and resource group deletion, 202 + `Azure-AsyncOperation` for function app creation (polled twice
+before it succeeds), 201/202 + `Azure-AsyncOperation` for Event Grid topics, system topics and event
+subscriptions. Event Grid's own checks are played too: one system topic per source, in the source's
+location; a subscription's function must exist, and a webhook to the blobs extension must reach a site's
+`defaultHostName` (`<app>-<hash>.<region>-01.azurewebsites.net` for Flex sites, and for all new sites when
+`state.unique_host_names` is set) with the host's `blobs_extension` key (the validation handshake would
+fail otherwise); a CloudEvents topic delivers CloudEvents only. Role assignments are checked as ARM checks
+them: a GUID name, a built-in role of the subscription, a principal that exists, no second assignment of
+one role to one principal at one scope, and no change to an existing one. Flex Consumption is checked as
+the platform checks it: an FC1/FlexConsumption plan, a site with `functionAppConfig` (deployment
+container, runtime, scale) and no `linuxFxVersion`, none of the app settings Flex refuses, and OneDeploy
+fetching `packageUri` for real (from Azurite) after the app's identity got a blob data role. Paths are
+case-insensitive, as in ARM. Every request is kept in `requests` for the tests, and `fail_once` makes the
+next matching request answer with an error.
 """
 
 from __future__ import annotations
@@ -80,6 +81,7 @@ class ArmState:
     secrets: dict[str, str] = field(default_factory=dict)  # webhook URLs ARM never shows, by subscription id
     host_keys: dict[str, dict[str, str]] = field(default_factory=dict)  # system keys by site id
     deployed: dict[str, list[str]] = field(default_factory=dict)  # Flex: sha256 of each OneDeploy, by site id
+    unique_host_names: bool = False  # new sites get <app>-<hash>.<region>-01.azurewebsites.net (Flex always)
 
 
 class ArmError(Exception):
@@ -399,7 +401,7 @@ def site(arm: FakeArm, method: str, path: str, ids: dict[str, str], query: dict[
         stored = {"id": path, "name": name, "type": "Microsoft.Web/sites", "location": body["location"],
                   "kind": body["kind"], "tags": body.get("tags") or {},
                   "identity": {**body["identity"], "principalId": str(uuid.uuid4()), "tenantId": str(uuid.uuid4())},
-                  "properties": {**props, "defaultHostName": f"{name}.azurewebsites.net", "state": "Running",
+                  "properties": {**props, "defaultHostName": default_host_name(arm, path, body), "state": "Running",
                                  "siteConfig": None}}
         arm.put(path, stored)
         arm.put(path + "/config/web", {"id": path + "/config/web", "name": "web", "type": "Microsoft.Web/sites/config",
@@ -421,6 +423,19 @@ def site(arm: FakeArm, method: str, path: str, ids: dict[str, str], query: dict[
     if method == "DELETE":
         return arm.delete(path), {}, None
     return 200, {}, arm.get(path)
+
+
+def default_host_name(arm: FakeArm, path: str, body: dict[str, Any]) -> str:
+    """`<app>.azurewebsites.net`, or as Flex Consumption apps and apps with unique default host names get
+    it, `<app>-<hash>.<region>-01.azurewebsites.net`; a site keeps its host name when PUT again."""
+    found = arm.state.resources.get(path.lower())
+    if found is not None:
+        return str(found["properties"]["defaultHostName"])
+    name = path.rsplit("/", 1)[-1].lower()
+    if not (arm.state.unique_host_names or on_flex(arm, body)):
+        return f"{name}.azurewebsites.net"
+    digest = hashlib.sha256(f"{path.lower()}|{uuid.uuid4()}".encode()).hexdigest()[:16]
+    return f"{name}-{digest}.{body['location'].replace(' ', '').lower()}-01.azurewebsites.net"
 
 
 def site_config(arm: FakeArm, method: str, path: str, ids: dict[str, str], query: dict[str, str],
@@ -601,9 +616,8 @@ def handshake(arm: FakeArm, url: Any) -> None:
     """Event Grid's validation of a webhook: the blobs extension answers only with its system key."""
     if url.path != "/runtime/webhooks/blobs" or not url.netloc.endswith(".azurewebsites.net"):
         return
-    site_name = url.netloc.split(".")[0].lower()
-    site = next((r for r in arm.state.resources.values()
-                 if r.get("type") == "Microsoft.Web/sites" and r["name"].lower() == site_name), None)
+    site = next((r for r in arm.state.resources.values() if r.get("type") == "Microsoft.Web/sites"
+                 and r["properties"]["defaultHostName"].lower() == url.netloc.lower()), None)
     query = {k: v[0] for k, v in parse_qs(url.query).items()}
     expected = arm.state.host_keys.get(site["id"].lower(), {}).get("blobs_extension") if site else None
     if expected is None or query.get("code") != expected or not query.get("functionName", "").startswith(

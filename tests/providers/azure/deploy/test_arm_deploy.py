@@ -203,6 +203,28 @@ def test_storage_events_reach_the_blob_trigger_through_the_system_topic(provider
                     f"?functionName=Host.Functions.on_upload&code={key}")
 
 
+def test_the_blob_webhook_goes_to_the_host_name_arm_gives_the_app(provider: Any, shop: Any, arm: Any) -> None:
+    arm.state.unique_host_names = True  # <app>-<hash>.<region>-01.azurewebsites.net, not <app>.azurewebsites.net
+    outcome = pipeline.deploy(provider, shop, "dev")
+    n = names(provider, shop)
+    host = arm.get(f"{GROUP}/providers/Microsoft.Web/sites/{n.function_app}")["properties"]["defaultHostName"]
+    assert host.startswith(f"{n.function_app}-") and host.endswith(".westeurope-01.azurewebsites.net")
+    assert arm.state.secrets[UPLOADS.lower()].startswith(
+        f"https://{host}/runtime/webhooks/blobs?functionName=Host.Functions.on_upload&code=")
+    assert outcome.outputs["url"] == f"https://{host}"
+    provider.deployer.client.calls.clear()
+    again = pipeline.deploy(provider, shop, "dev")
+    assert again.plan.empty and provider.deployer.client.mutating_calls() == []
+
+    # a webhook to another host (e.g. written by a version that assumed <app>.azurewebsites.net) is fixed
+    sub = UPLOADS.lower()
+    arm.state.secrets[sub] = arm.state.secrets[sub].replace(host, f"{n.function_app}.azurewebsites.net")
+    fixed = pipeline.deploy(provider, shop, "dev")
+    assert [s.describe() for s in fixed.plan.steps] == [
+        f"~ update event subscription shop-dev-storage-events/{subscription_name('on_upload')} (destination)"]
+    assert arm.state.secrets[sub].startswith(f"https://{host}/runtime/webhooks/blobs?")
+
+
 def test_topic_events_reach_the_event_grid_trigger_as_cloudevents(provider: Any, shop: Any, arm: Any) -> None:
     pipeline.deploy(provider, shop, "dev")
     n = names(provider, shop)
@@ -374,6 +396,9 @@ def test_flex_consumption_runs_the_package_from_its_deployment_container(
     sha = hashlib.sha256(zip_bytes).hexdigest()
     assert settings["PORTABLE_FN_PACKAGE"] == f"{endpoint}/portable-fn-packages/shop-dev/{sha}.zip"
     assert arm.state.deployed[site["id"].lower()] == [sha]  # OneDeploy fetched exactly this zip
+    host = site["properties"]["defaultHostName"]  # Flex apps get <app>-<hash>.<region>-01.azurewebsites.net
+    assert host != f"{n.function_app}.azurewebsites.net"
+    assert arm.state.secrets[UPLOADS.lower()].startswith(f"https://{host}/runtime/webhooks/blobs?")
     assert not any(r.path.lower().endswith("/syncfunctiontriggers") for r in arm.state.requests)
 
     provider.deployer.client.calls.clear()

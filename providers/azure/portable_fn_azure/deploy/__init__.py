@@ -25,12 +25,14 @@ account key in `AzureWebJobsStorage`, for deployers who may not create role assi
 given to the provider is the ARM endpoint too), `connection_verify` (a CA bundle path, or false),
 `polling_interval_s` (the SDK's LRO default when unset) and `lro_report_every_s` (10).
 
-On Linux Consumption the package is reached through a read-only SAS on its blob
-(`WEBSITE_RUN_FROM_PACKAGE`): the platform fetches it before the app's identity is in play. On Flex
-Consumption it is deployed by OneDeploy into the `portable-fn-deployment` container of the app's
-account, which the app reads with its identity (or the connection string, per `storage_auth`). Topic
-triggers get a custom Event Grid topic (CloudEvents 1.0 in and out) and storage triggers a subscription
-on the storage account's system topic (see `desired`).
+On Linux Consumption (and Premium) the platform fetches the package from its blob
+(`WEBSITE_RUN_FROM_PACKAGE`) with the app's identity (`WEBSITE_RUN_FROM_PACKAGE_BLOB_MI_RESOURCE_ID =
+SystemAssigned`, read through Storage Blob Data Owner, granted before the setting is written), so no SAS
+is in the app settings; with `storage_auth = "connection_string"` through a read-only SAS on the URL
+(`package_sas_days`). On Flex Consumption it is deployed by OneDeploy into the `portable-fn-deployment`
+container of the app's account, which the app reads with its identity (or the connection string, per
+`storage_auth`). Topic triggers get a custom Event Grid topic (CloudEvents 1.0 in and out) and storage
+triggers a subscription on the storage account's system topic (see `desired`).
 """
 
 from __future__ import annotations

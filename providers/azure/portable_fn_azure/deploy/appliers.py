@@ -25,6 +25,7 @@ from .client import AzureClient, arm_json, missing
 from .naming import PACKAGES_CONTAINER, ROLE_DESCRIPTION
 from .resources import (
     FLEX_PACKAGE_SETTING,
+    PACKAGE_IDENTITY_SETTING,
     PACKAGE_SETTING,
     STORAGE_CONNECTION,
     AppSettings,
@@ -274,10 +275,11 @@ class RoleAssignments(Applier[RoleAssignment]):
 
 
 class AppSettingsApplier(Applier[AppSettings]):
-    """Writes the settings with their secrets resolved: the storage connection string, and a read-only
-    SAS (valid `package_sas_days`, 3650 by default) on the package URL. When the package changed, the
-    host is told to sync its triggers (required after changing WEBSITE_RUN_FROM_PACKAGE to a URL); on
-    Flex Consumption the package is deployed instead, by OneDeploy from its blob (with a SAS of
+    """Writes the settings with their secrets resolved: the storage connection string, and, unless the
+    platform fetches the package with the app's identity (`WEBSITE_RUN_FROM_PACKAGE_BLOB_MI_RESOURCE_ID`
+    is set), a read-only SAS (valid `package_sas_days`, 3650 by default) on the package URL. When the
+    package changed, the host is told to sync its triggers (required after changing WEBSITE_RUN_FROM_PACKAGE
+    to a URL); on Flex Consumption the package is deployed instead, by OneDeploy from its blob (with a SAS of
     `ONE_DEPLOY_SAS_HOURS`), into the app's deployment container."""
 
     def __init__(self, ctx: Context, account: str) -> None:
@@ -293,7 +295,8 @@ class AppSettingsApplier(Applier[AppSettings]):
     def write(self, resource: AppSettings, previous: AppSettings | None = None) -> None:
         web = self.azure.web.web_apps
         connection = self.azure.storage_connection_string(resource.resource_group, self.account)
-        values = {key: self.resolve(key, value, connection) for key, value in resource.settings}
+        sas = not resource.value(PACKAGE_IDENTITY_SETTING)
+        values = {key: self.resolve(key, value, connection, sas) for key, value in resource.settings}
         web.update_application_settings(resource.resource_group, resource.name, {"properties": values})
         flex = resource.value(FLEX_PACKAGE_SETTING)
         if flex and (previous is None or previous.value(FLEX_PACKAGE_SETTING) != flex):
@@ -310,10 +313,10 @@ class AppSettingsApplier(Applier[AppSettings]):
         response = self.azure.arm_request("PUT", path, body, api="web")
         self.ctx.wait_response(response, f"deploying the package to {resource.name}")
 
-    def resolve(self, key: str, value: str, connection: str) -> str:
+    def resolve(self, key: str, value: str, connection: str, sas: bool) -> str:
         if value == STORAGE_CONNECTION:
             return connection
-        if key == PACKAGE_SETTING and value:
+        if key == PACKAGE_SETTING and value and sas:
             return f"{value}?{self.sas(value, connection, timedelta(days=self.ctx.sas_days))}"
         return value
 

@@ -44,8 +44,10 @@ from .resources import (
     APP_HOST,
     DEPLOYMENT_CONNECTION,
     FLEX_PACKAGE_SETTING,
+    PACKAGE_IDENTITY_SETTING,
     PACKAGE_SETTING,
     STORAGE_CONNECTION,
+    SYSTEM_IDENTITY,
     AppSettings,
     BlobContainer,
     EventGridTopic,
@@ -177,7 +179,8 @@ def function_app(target: Target) -> FunctionApp:
 
 
 def role_assignments(target: Target) -> list[RoleAssignment]:
-    """The storage roles of the app's identity; Storage Account Contributor only when a blob trigger needs it."""
+    """The storage roles of the app's identity; Storage Account Contributor only when a blob trigger needs it.
+    Storage Blob Data Owner is also what lets the platform fetch the package with the identity."""
     names = target.names
     roles = list(STORAGE_ROLES)
     if not any(isinstance(s.trigger, Storage) and s.trigger.on == "created" for s in target.app.functions):
@@ -194,6 +197,11 @@ def app_settings(target: Target) -> AppSettings:
     """App defaults < stage < the functions' own env < the runtime's and portable-fn's own settings. The
     host's storage is the account name (reached with the app's identity), or the connection string.
 
+    With the identity, the platform fetches the package with it too (`WEBSITE_RUN_FROM_PACKAGE` is the
+    blob's URL and `WEBSITE_RUN_FROM_PACKAGE_BLOB_MI_RESOURCE_ID` is `SystemAssigned`; Storage Blob Data
+    Owner, granted before the settings are written, covers the read); with the connection string the
+    applier adds a read-only SAS to the URL.
+
     Flex Consumption refuses the runtime settings and WEBSITE_RUN_FROM_PACKAGE (its runtime and package
     are the site's functionAppConfig): the package URL is kept in `PORTABLE_FN_PACKAGE` instead, so a
     changed package is a changed setting, which the applier deploys."""
@@ -205,7 +213,8 @@ def app_settings(target: Target) -> AppSettings:
     storage = ({"AzureWebJobsStorage__accountName": names.storage_account} if target.identity
                else {"AzureWebJobsStorage": STORAGE_CONNECTION})
     if target.flex is None:
-        platform = {**RUNTIME_SETTINGS, PACKAGE_SETTING: package_url(target)}
+        platform = {**RUNTIME_SETTINGS, PACKAGE_SETTING: package_url(target),
+                    **({PACKAGE_IDENTITY_SETTING: SYSTEM_IDENTITY} if target.identity else {})}
     else:
         platform = {FLEX_PACKAGE_SETTING: package_url(target),
                     **({} if target.identity else {DEPLOYMENT_CONNECTION: STORAGE_CONNECTION})}

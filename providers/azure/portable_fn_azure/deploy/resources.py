@@ -4,7 +4,8 @@
 them field by field. Fields in `ignore_on_compare` are filled in by Azure (ids, host names, principal
 ids) or only needed to act (the zip's path), so they never cause an update. Secrets never appear in a
 field: an app setting holding the storage connection string is the marker `STORAGE_CONNECTION`, and
-`WEBSITE_RUN_FROM_PACKAGE` is the blob URL without its SAS query (see `appliers.AppSettingsApplier`), a
+`WEBSITE_RUN_FROM_PACKAGE` is the blob URL without its SAS query (see `appliers.AppSettingsApplier`; with
+`storage_auth = "identity"` it has none, the platform fetching it with the app's identity), a
 blob trigger's webhook is its URL without the `code` key, and what is known only once the function app
 exists is a marker: its identity `APP_IDENTITY` and its host name `APP_HOST` (ARM's `defaultHostName`,
 which is `<app>.azurewebsites.net` only for some apps: Flex Consumption and apps with unique default host
@@ -21,6 +22,8 @@ from portable_fn.deploy import Resource
 Pairs = tuple[tuple[str, str], ...]
 STORAGE_CONNECTION = "@portable-fn:storage-connection-string"  # resolved only when the settings are written
 PACKAGE_SETTING = "WEBSITE_RUN_FROM_PACKAGE"  # Linux Consumption and Premium run the zip at this URL
+PACKAGE_IDENTITY_SETTING = "WEBSITE_RUN_FROM_PACKAGE_BLOB_MI_RESOURCE_ID"  # ...fetched with this identity, no SAS
+SYSTEM_IDENTITY = "SystemAssigned"  # that setting's value for the app's system-assigned identity
 FLEX_PACKAGE_SETTING = "PORTABLE_FN_PACKAGE"  # Flex: which package was deployed (its URL, no SAS)
 DEPLOYMENT_CONNECTION = "DEPLOYMENT_STORAGE_CONNECTION_STRING"  # Flex: the setting naming the deployment storage
 APP_IDENTITY = "@portable-fn:function-app-identity"  # the principal id of the function app's identity

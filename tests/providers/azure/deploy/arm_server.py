@@ -15,7 +15,9 @@ them: a GUID name, a built-in role of the subscription, a principal that exists,
 one role to one principal at one scope, and no change to an existing one. Flex Consumption is checked as
 the platform checks it: an FC1/FlexConsumption plan, a site with `functionAppConfig` (deployment
 container, runtime, scale) and no `linuxFxVersion`, none of the app settings Flex refuses, and OneDeploy
-fetching `packageUri` for real (from Azurite) after the app's identity got a blob data role. Paths are
+fetching `packageUri` for real (from Azurite) after the app's identity got a blob data role; on the other
+plans syncing triggers mounts `WEBSITE_RUN_FROM_PACKAGE` (a SAS URL fetched for real, a URL without SAS
+only with `WEBSITE_RUN_FROM_PACKAGE_BLOB_MI_RESOURCE_ID` and a blob data role of the app's identity). Paths are
 case-insensitive, as in ARM. Every request is kept in `requests` for the tests, and `fail_once` makes the
 next matching request answer with an error.
 """
@@ -45,6 +47,7 @@ BUILT_IN_ROLES = {  # from the Azure built-in roles reference, independent of th
     "974c5e8b-45b9-4653-ba55-5f855dd0fb88": "Storage Queue Data Contributor",
     "17d1049b-9a84-46fb-8f53-869881c3d3ab": "Storage Account Contributor",
     "ba92f5b4-2d11-453d-a403-e96b0029c9fe": "Storage Blob Data Contributor",
+    "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1": "Storage Blob Data Reader",
 }
 GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 NAMESPACE = re.compile(r"/providers/(microsoft\.[a-z]+)/")
@@ -81,6 +84,7 @@ class ArmState:
     secrets: dict[str, str] = field(default_factory=dict)  # webhook URLs ARM never shows, by subscription id
     host_keys: dict[str, dict[str, str]] = field(default_factory=dict)  # system keys by site id
     deployed: dict[str, list[str]] = field(default_factory=dict)  # Flex: sha256 of each OneDeploy, by site id
+    mounted: dict[str, str] = field(default_factory=dict)  # Linux Consumption: the package URL or sha256, by site
     unique_host_names: bool = False  # new sites get <app>-<hash>.<region>-01.azurewebsites.net (Flex always)
 
 
@@ -351,6 +355,8 @@ FLEX_REFUSED = {"FUNCTIONS_WORKER_RUNTIME", "FUNCTIONS_EXTENSION_VERSION", "FUNC
                 "WEBSITE_RUN_FROM_PACKAGE", "WEBSITE_CONTENTSHARE", "WEBSITE_CONTENTAZUREFILECONNECTIONSTRING",
                 "SCM_DO_BUILD_DURING_DEPLOYMENT", "ENABLE_ORYX_BUILD"}
 BLOB_DATA_ROLES = {"b7e6dc6d-f1e8-4753-8033-0f276bb0955b", "ba92f5b4-2d11-453d-a403-e96b0029c9fe"}
+BLOB_READ_ROLES = BLOB_DATA_ROLES | {"2a2b9908-6ea1-4ae2-8e65-a410df84e7d1"}  # what fetching a package needs
+PACKAGE_IDENTITY = "WEBSITE_RUN_FROM_PACKAGE_BLOB_MI_RESOURCE_ID"
 
 
 def on_flex(arm: FakeArm, site_body: dict[str, Any]) -> bool:
@@ -464,8 +470,36 @@ def app_settings(arm: FakeArm, method: str, path: str, ids: dict[str, str], quer
 
 def sync_triggers(arm: FakeArm, method: str, path: str, ids: dict[str, str], query: dict[str, str],
                   body: Any) -> Answer:
-    arm.get(path.rsplit("/", 1)[0])
+    """Syncing triggers starts the host, which mounts `WEBSITE_RUN_FROM_PACKAGE`: a SAS URL is fetched for
+    real (from Azurite); a URL fetched with the app's identity needs that identity to hold a blob data role
+    that reads (and no SAS, which the platform would not need)."""
+    site_path = path.rsplit("/", 1)[0]
+    stored = arm.get(site_path)
+    settings = arm.get(site_path + "/config/appsettings")["properties"]
+    url = settings.get("WEBSITE_RUN_FROM_PACKAGE", "")
+    if not url.startswith("http"):
+        return 204, {}, None
+    if settings.get(PACKAGE_IDENTITY):
+        if settings[PACKAGE_IDENTITY] != "SystemAssigned" or urlsplit(url).query:
+            raise ArmError(400, "BadRequest", f"{PACKAGE_IDENTITY} must be SystemAssigned here, with a URL "
+                                              "without a query.")
+        if not holds_role(arm, stored["identity"]["principalId"], BLOB_READ_ROLES):
+            raise ArmError(400, "BadRequest", "The host could not fetch WEBSITE_RUN_FROM_PACKAGE: "
+                                              "AuthorizationPermissionMismatch for the app's identity.")
+        arm.state.mounted[stored["id"].lower()] = url
+        return 204, {}, None
+    try:
+        with urlopen(url, timeout=10) as response:
+            arm.state.mounted[stored["id"].lower()] = hashlib.sha256(response.read()).hexdigest()
+    except OSError as exc:
+        raise ArmError(400, "BadRequest", f"The host could not fetch WEBSITE_RUN_FROM_PACKAGE: {exc}.") from None
     return 204, {}, None
+
+
+def holds_role(arm: FakeArm, principal: str, roles: set[str]) -> bool:
+    return any(r.get("type") == ROLE_TYPE and r["properties"]["principalId"] == principal
+               and r["properties"]["roleDefinitionId"].rsplit("/", 1)[-1] in roles
+               for r in arm.state.resources.values())
 
 
 def one_deploy(arm: FakeArm, method: str, path: str, ids: dict[str, str], query: dict[str, str],
@@ -480,10 +514,7 @@ def one_deploy(arm: FakeArm, method: str, path: str, ids: dict[str, str], query:
         raise ArmError(400, "BadRequest", "This endpoint only plays OneDeploy for Flex Consumption apps.")
     auth = config["deployment"]["storage"]["authentication"]
     if auth["type"] == "SystemAssignedIdentity":
-        principal = stored["identity"]["principalId"]
-        if not any(r.get("type") == ROLE_TYPE and r["properties"]["principalId"] == principal
-                   and r["properties"]["roleDefinitionId"].rsplit("/", 1)[-1] in BLOB_DATA_ROLES
-                   for r in arm.state.resources.values()):
+        if not holds_role(arm, stored["identity"]["principalId"], BLOB_DATA_ROLES):
             raise ArmError(400, "DeploymentStorageAccessDenied", "The app's identity has no blob data role on the "
                                                                  "deployment storage.")
     else:

@@ -88,12 +88,33 @@ def test_app_settings_point_at_the_uploaded_package(provider: Any, shop: Any, ar
     assert (settings["PORTABLE_FN_APP"], settings["PORTABLE_FN_STAGE"]) == ("shop", "dev")
     zip_bytes = (shop.root / ".portable-fn/build/azure/dev/app.zip").read_bytes()
     blob = f"shop-dev/{hashlib.sha256(zip_bytes).hexdigest()}.zip"
-    url = settings["WEBSITE_RUN_FROM_PACKAGE"]
-    assert url.startswith(f"{azurite.split('BlobEndpoint=')[1].rstrip(';')}/portable-fn-packages/{blob}?")
-    assert "sp=r" in url and "sig=" in url
-    with urllib.request.urlopen(url, timeout=10) as response:  # the SAS URL really serves the zip
-        assert response.read() == zip_bytes
+    # the package too is fetched with the app's identity: its plain blob URL, no SAS anywhere
+    assert settings["WEBSITE_RUN_FROM_PACKAGE"] == f"{blob_endpoint(azurite)}/portable-fn-packages/{blob}"
+    assert settings["WEBSITE_RUN_FROM_PACKAGE_BLOB_MI_RESOURCE_ID"] == "SystemAssigned"
+    assert_no_sas(arm)
+    site_id = f"{GROUP}/providers/Microsoft.Web/sites/{n.function_app}".lower()
+    assert arm.state.mounted[site_id] == settings["WEBSITE_RUN_FROM_PACKAGE"]  # the host mounted it
     assert [b["name"] for b in blobs.get_container_client("portable-fn-packages").list_blobs()] == [blob]
+
+
+def blob_endpoint(azurite: str) -> str:
+    return azurite.split("BlobEndpoint=")[1].rstrip(";")
+
+
+def assert_no_sas(arm: Any) -> None:
+    """No app settings request carried a SAS (a signature or a signed expiry) in any value."""
+    written = [r.body for r in arm.state.requests if r.method == "PUT" and r.path.lower().endswith("/appsettings")]
+    assert written and all("sig=" not in v and "se=" not in v for body in written
+                           for v in body["properties"].values())
+
+
+def test_the_package_role_is_granted_before_the_settings_name_the_package(provider: Any, shop: Any,
+                                                                          arm: Any) -> None:
+    pipeline.deploy(provider, shop, "dev")
+    puts = [r.path.lower() for r in arm.state.requests if r.method == "PUT"]
+    last_role = max(i for i, p in enumerate(puts) if "/roleassignments/" in p)
+    assert last_role < puts.index(next(p for p in puts if p.endswith("/config/appsettings")))
+    assert pipeline.plan(provider, shop, "dev").plan.empty
 
 
 def test_every_request_was_authenticated_and_versioned(provider: Any, shop: Any, arm: Any) -> None:
@@ -174,12 +195,27 @@ def test_storage_auth_connection_string_keeps_the_key_and_grants_nothing(
     site_settings = settings_of(arm, n.function_app)
     assert site_settings["AzureWebJobsStorage"] == azurite and "AzureWebJobsStorage__accountName" not in site_settings
     assert roles_of(arm, n.storage_account) == {}
+    url = site_settings["WEBSITE_RUN_FROM_PACKAGE"]  # the package through a read-only SAS, as before
+    assert url.startswith(f"{blob_endpoint(azurite)}/portable-fn-packages/shop-dev/")
+    assert "sp=r" in url and "sig=" in url
+    assert "WEBSITE_RUN_FROM_PACKAGE_BLOB_MI_RESOURCE_ID" not in site_settings
+    zip_bytes = (shop.root / ".portable-fn/build/azure/dev/app.zip").read_bytes()
+    with urllib.request.urlopen(url, timeout=10) as response:  # the SAS URL really serves the zip
+        assert response.read() == zip_bytes
+    site_id = f"{GROUP}/providers/Microsoft.Web/sites/{n.function_app}".lower()
+    assert arm.state.mounted[site_id] == hashlib.sha256(zip_bytes).hexdigest()
     assert pipeline.plan(provider, shop, "dev").plan.empty
 
     switched = helpers.ArmProvider({**settings, "storage_auth": "identity"}, arm.url)
     steps = [(s.action, s.resource.kind) for s in pipeline.deploy(switched, shop, "dev").plan.steps]
     assert steps == [("create", "role assignment")] * 3 + [("update", "app settings")]  # roles before the switch
-    assert settings_of(arm, n.function_app)["AzureWebJobsStorage__accountName"] == n.storage_account
+    now = settings_of(arm, n.function_app)
+    assert now["AzureWebJobsStorage__accountName"] == n.storage_account
+    assert now["WEBSITE_RUN_FROM_PACKAGE"] == url.split("?")[0]  # the SAS is gone, the identity fetches it
+    assert now["WEBSITE_RUN_FROM_PACKAGE_BLOB_MI_RESOURCE_ID"] == "SystemAssigned"
+    switched.deployer.client.calls.clear()
+    assert pipeline.deploy(switched, shop, "dev").plan.empty
+    assert switched.deployer.client.mutating_calls() == []
 
 
 # -- Event Grid ----------------------------------------------------------------------------------------
@@ -288,6 +324,8 @@ def test_code_change_uploads_a_new_blob_and_updates_only_the_package_setting(
         ("blob", "PUT"), ("arm", "PUT"), ("arm", "POST"), ("blob", "DELETE")]
     [blob] = [b["name"] for b in blobs.get_container_client("portable-fn-packages").list_blobs()]
     assert blob in new["WEBSITE_RUN_FROM_PACKAGE"]
+    assert arm.state.mounted[f"{GROUP}/providers/Microsoft.Web/sites/{site}".lower()] == new["WEBSITE_RUN_FROM_PACKAGE"]
+    assert_no_sas(arm)
     assert pipeline.plan(deployed, shop, "dev").plan.empty
 
 

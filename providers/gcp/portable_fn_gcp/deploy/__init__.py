@@ -7,14 +7,18 @@
     desired     app -> resources (pure)              schedules   rate/cron -> Cloud Scheduler cron
     remote      Google -> RemoteState (reads only)   appliers    create/update/delete per resource
     executor    GcpExecutor (the only mutator)       client      GcpClient, the one I/O boundary
-    outputs     URLs, topics, jobs after a deploy
+    outputs     URLs, topics, jobs after a deploy    routes      dead-letter subscriptions, IAM grants
+    storage_agent  the Cloud Storage service agent's publisher grant on the project (storage triggers)
 
 Settings (`[tool.portable-fn.gcp]`, stage overrides applied): `project` (else GOOGLE_CLOUD_PROJECT or
 CLOUDSDK_CORE_PROJECT), `region` (else CLOUDSDK_FUNCTIONS_REGION), `service_account` (runtime and
 trigger identity; Google's default when unset), `ingress` (ALLOW_ALL), `min_instances` (0),
 `max_instances` (100; a function's max_concurrency wins), `buckets` (logical bucket -> the bucket a
 storage trigger watches, else `<app>-<stage>-<name>`; deploy does not create buckets), `endpoints`
-(per-service endpoint overrides), `poll_s` (2) and `operation_timeout_s` (1800) for long-running operations.
+(per-service endpoint overrides), `project_number` (for the Pub/Sub and Cloud Storage service agents),
+`grant_storage_agent` (true: deploy grants the Cloud Storage service agent `roles/pubsub.publisher` on the
+project when a storage trigger needs it; false when that is done outside deploy), `poll_s` (2) and
+`operation_timeout_s` (1800) for long-running operations.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from portable_fn.runtime.triggers import Queue, Schedule
 
 from .appliers import Context
 from .client import GcpClient
-from .desired import DEAD_LETTER_ENV, MAX_EVENT_TIMEOUT_S, Settings, Target, desired
+from .desired import DEAD_LETTER_ENV, MAX_EVENT_TIMEOUT_S, Settings, Target, desired, wants_storage_agent_grant
 from .executor import GcpExecutor
 from .naming import LABEL_APP, LABEL_SOURCE, LABEL_STAGE, Names
 from .outputs import outputs
@@ -94,7 +98,9 @@ class GcpDeployer:
         return desired(Target(app, stage, self.names(app, stage), artifact, Settings.of(self.settings)))
 
     def read_remote(self, app: Any, stage: str) -> RemoteState:
-        return RemoteReader(self.client, self.names(app, stage), Settings.of(self.settings)).read()
+        settings = Settings.of(self.settings)
+        return RemoteReader(self.client, self.names(app, stage), settings,
+                            storage_agent=wants_storage_agent_grant(app, settings)).read()
 
     def executor(self, app: Any, stage: str) -> GcpExecutor:
         return GcpExecutor(app.name, stage, Context(self.client, self.names(app, stage), Settings.of(self.settings)))

@@ -4,7 +4,8 @@ One `Applier` per resource type, all going through the same `GcpClient`. Every a
 repeat: deletes accept "already gone", a topic or job that already exists is brought up to date, and a
 function a failed run left FAILED is read back as such and updated as a whole, so rerunning `deploy`
 after a failure converges. Function creates and updates upload the source zip first (generateUploadUrl,
-then a PUT to the signed URL) and wait for the long-running operation.
+then a PUT to the signed URL) and wait for the long-running operation. The one project-wide change,
+the Cloud Storage service agent's publisher grant, is added when missing and never revoked.
 """
 
 from __future__ import annotations
@@ -12,16 +13,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
-from google.api_core import exceptions as google_errors
-
 from portable_fn.deploy import Resource
 from portable_fn.runtime.errors import DeployError
 
-from .client import AlreadyExists, GcpClient, NotFound
+from .client import AlreadyExists, Forbidden, GcpClient, NotFound
 from .desired import Settings
 from .naming import LABEL_SOURCE, Names, labels
-from .resources import Bucket, DeadLetterRoute, Function, PublicInvoker, SchedulerJob, Topic
+from .resources import Bucket, DeadLetterRoute, Function, PublicInvoker, SchedulerJob, StorageAgentGrant, Topic
 from .routes import PUBLISHER, SUBSCRIBER, grant, project_number, pubsub_agent, trigger_subscription
+from .storage_agent import AGENT_DOMAIN, gcloud, grant_publisher, refused, storage_agent
 
 R = TypeVar("R", bound=Resource)
 
@@ -82,6 +82,33 @@ class Applier(Generic[R]):
         raise NotImplementedError
 
 
+class StorageAgentGrants(Applier[StorageAgentGrant]):
+    """Adds the Cloud Storage service agent to the project's `roles/pubsub.publisher` binding (`storage_agent`),
+    before any function whose storage trigger needs it. A caller Google refuses (403) is told the gcloud
+    command that makes the grant once by hand."""
+
+    def create(self, resource: StorageAgentGrant) -> None:
+        member = ""
+        try:
+            member = storage_agent(self.gcp, resource.name, self.ctx.settings.project_number)
+            granted = grant_publisher(self.gcp, resource.name, member)
+        except Forbidden as exc:
+            raise refused(resource.name, member, exc) from exc
+        if not granted:
+            self.gcp.progress(f"      {member} already holds {PUBLISHER} on project {resource.name}")
+            return
+        # IAM changes take a while to reach Eventarc: a trigger refused for it right now is made on a rerun.
+        self.gcp.progress(f"      {member} may now publish to Pub/Sub in project {resource.name} (storage "
+                          "triggers need it; if one is refused in the next minutes, run `portable-fn deploy` again)")
+
+    def delete(self, resource: StorageAgentGrant) -> None:
+        """Never revoked: the binding is project-wide, and other apps, stages or tools may rely on it (any
+        Cloud Storage trigger or notification in the project does), so `remove` leaves it and says so."""
+        member = resource.member or f"serviceAccount:service-PROJECT_NUMBER@{AGENT_DOMAIN}"
+        self.gcp.progress(f"      kept: it is project-wide and may be shared; if nothing in project {resource.name} "
+                          f"needs it any more: {gcloud('remove', resource.name, member)}")
+
+
 class Topics(Applier[Topic]):
     def create(self, resource: Topic) -> None:
         topic = {"name": self.names.topic_path(resource.name), "labels": self.ctx.labels}
@@ -111,7 +138,7 @@ class Buckets(Applier[Bucket]):
     def adopt(self, resource: Bucket) -> None:
         try:
             found = self.gcp.call("storage", "get_bucket", bucket_or_name=resource.name)
-        except google_errors.Forbidden as exc:
+        except Forbidden as exc:
             raise DeployError(
                 f"Deploying to gcp: the bucket name {resource.name!r} is taken by another project (bucket names "
                 "are global). Map the trigger's bucket to a bucket you own with `buckets = {...}` under "
@@ -295,6 +322,6 @@ class SchedulerJobs(Applier[SchedulerJob]):
 
 
 APPLIERS: dict[type, type[Applier[Any]]] = {
-    Topic: Topics, Bucket: Buckets, Function: Functions, DeadLetterRoute: DeadLetterRoutes,
-    PublicInvoker: PublicInvokers, SchedulerJob: SchedulerJobs,
+    StorageAgentGrant: StorageAgentGrants, Topic: Topics, Bucket: Buckets, Function: Functions,
+    DeadLetterRoute: DeadLetterRoutes, PublicInvoker: PublicInvokers, SchedulerJob: SchedulerJobs,
 }

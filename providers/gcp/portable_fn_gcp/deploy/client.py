@@ -9,6 +9,7 @@ points at the Pub/Sub emulator, which the library then dials itself):
     scheduler   google.cloud.scheduler_v1.CloudSchedulerClient   jobs
     storage     google.cloud.storage.Client                       the buckets storage triggers watch
     run         google.cloud.run_v2.ServicesClient                the invoker IAM binding
+    resourcemanager  google.cloud.resourcemanager_v3.ProjectsClient  the project's IAM (storage agent grant)
 
 Endpoints: `endpoint_url` points every service at one place (a recording endpoint, a proxy);
 `endpoints = {functions = "...", pubsub = "...", ...}` in the settings wins per service. An endpoint on
@@ -32,9 +33,9 @@ from google.auth.credentials import AnonymousCredentials, Credentials
 
 Progress = Callable[[str], None]
 READ_PREFIXES = ("get_", "list_")
-SERVICES = ("functions", "pubsub", "subscriber", "scheduler", "run", "storage")
+SERVICES = ("functions", "pubsub", "subscriber", "scheduler", "run", "storage", "resourcemanager")
 SAME_ENDPOINT = {"subscriber": "pubsub"}  # both are the Pub/Sub API
-NotFound, AlreadyExists = google_errors.NotFound, google_errors.Conflict
+NotFound, AlreadyExists, Forbidden = google_errors.NotFound, google_errors.Conflict, google_errors.Forbidden
 
 
 class GcpClient:
@@ -134,6 +135,10 @@ def _client_class(name: str) -> Any:
         from google.cloud import scheduler_v1
 
         return scheduler_v1.CloudSchedulerClient
+    if name == "resourcemanager":
+        from google.cloud import resourcemanager_v3
+
+        return resourcemanager_v3.ProjectsClient
     from google.cloud import run_v2
 
     return run_v2.ServicesClient

@@ -15,6 +15,10 @@ function that may dead-letter gets a dead-letter topic and a `DeadLetterRoute` (
 shim needs, and for a retrying Pub/Sub trigger the subscription's dead-letter policy); the topic's path
 reaches the shim in the environment variable `PORTABLE_FN_DEAD_LETTER_TOPIC`; the timeout in
 `PORTABLE_FN_TIMEOUT_S`.
+
+An app with a storage trigger also wants the `StorageAgentGrant`: the project's Cloud Storage service
+agent may publish to Pub/Sub, which Eventarc's Cloud Storage triggers need (unless
+`grant_storage_agent = false` leaves that to whoever runs the project).
 """
 
 from __future__ import annotations
@@ -25,12 +29,22 @@ from dataclasses import dataclass
 from typing import Any
 
 from portable_fn.deploy import Artifact, Resource
+from portable_fn.runtime.errors import ConfigError
 from portable_fn.runtime.function import FunctionOptions, FunctionSpec
 from portable_fn.runtime.triggers import Http, Queue, Schedule, Storage
 from portable_fn.runtime.triggers import Topic as TopicTrigger
 
 from .naming import Names, source_label
-from .resources import Bucket, DeadLetterRoute, Function, PublicInvoker, SchedulerJob, Topic, in_order
+from .resources import (
+    Bucket,
+    DeadLetterRoute,
+    Function,
+    PublicInvoker,
+    SchedulerJob,
+    StorageAgentGrant,
+    Topic,
+    in_order,
+)
 from .schedules import TIME_ZONE, cloud_scheduler_cron
 
 MESSAGE_PUBLISHED = "google.cloud.pubsub.topic.v1.messagePublished"
@@ -52,13 +66,18 @@ class Settings:
     ingress: str = "ALLOW_ALL"
     min_instances: int = 0
     max_instances: int = 100
-    project_number: str = ""  # for the Pub/Sub service agent; found from the default account when ""
+    project_number: str = ""  # for the service agents; found from the default account or Cloud Storage when ""
+    grant_storage_agent: bool = True  # False when the storage agent's grant is made outside deploy
 
     @classmethod
     def of(cls, settings: dict[str, Any]) -> Settings:
+        grant = settings.get("grant_storage_agent", True)
+        if not isinstance(grant, bool):
+            raise ConfigError(f"Deploying to gcp: grant_storage_agent = {grant!r} under [tool.portable-fn.gcp] "
+                              "must be true or false.")
         return cls(str(settings.get("service_account", "")), str(settings.get("ingress", "ALLOW_ALL")).upper(),
                    int(settings.get("min_instances", 0)), int(settings.get("max_instances", 100)),
-                   str(settings.get("project_number", "")))
+                   str(settings.get("project_number", "")), grant)
 
 
 @dataclass(frozen=True)
@@ -75,9 +94,17 @@ class Target:
 def desired(target: Target) -> list[Resource]:
     """Every resource of the app, dependencies first."""
     resources: list[Resource] = []
+    if wants_storage_agent_grant(target.app, target.settings):
+        resources.append(StorageAgentGrant(target.names.project))
     for spec in target.app.functions:
         resources += FunctionResources(target, spec).build()
     return in_order(resources)
+
+
+def wants_storage_agent_grant(app: Any, settings: Settings) -> bool:
+    """Whether deploy manages the storage agent's publisher grant: the app has a storage trigger and the
+    settings leave the grant to deploy. An app without one never reads or changes the project's IAM."""
+    return settings.grant_storage_agent and any(isinstance(spec.trigger, Storage) for spec in app.functions)
 
 
 class FunctionResources:

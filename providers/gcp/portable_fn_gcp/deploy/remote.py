@@ -6,6 +6,12 @@ description, and each HTTP function's Cloud Run service is asked for its IAM pol
 public invoker binding is there. A function deployed with a dead-letter topic has its route read from
 the topic's IAM policy and its trigger subscription's dead-letter policy (`routes`). Only get_*/list_*
 calls are made here.
+
+The Cloud Storage service agent's publisher grant on the project (`storage_agent`) is read only for an app
+with a storage trigger, and, like the dead-letter routes, only while the stage has functions deployed: a
+grant `remove` keeps (it is project-wide) would otherwise be listed for deletion by every later `remove`.
+So a stage's first plan lists the grant even when the project has it (applying it then writes nothing).
+A policy Google refuses to show (403) reads as no grant: deploy then tries to make it, and explains.
 """
 
 from __future__ import annotations
@@ -15,11 +21,21 @@ from typing import Any
 
 from portable_fn.deploy import RemoteState, Resource
 
-from .client import GcpClient, NotFound
+from .client import Forbidden, GcpClient, NotFound
 from .desired import DEAD_LETTER_ENV, Settings
 from .naming import LABEL_SOURCE, Names, has_labels, labels
-from .resources import Bucket, DeadLetterRoute, Function, PublicInvoker, SchedulerJob, Topic, in_order
+from .resources import (
+    Bucket,
+    DeadLetterRoute,
+    Function,
+    PublicInvoker,
+    SchedulerJob,
+    StorageAgentGrant,
+    Topic,
+    in_order,
+)
 from .routes import PUBLISHER, has_member, short, trigger_subscription
+from .storage_agent import holds_publisher, storage_agent
 
 INVOKER_ROLE, ALL_USERS = "roles/run.invoker", "allUsers"
 _MEMORY = re.compile(r"(\d+)\s*(Ki|Mi|Gi|k|M|G)?\Z")
@@ -36,19 +52,33 @@ def memory_mb(text: str) -> int:
 class RemoteReader:
     """Reads one app and stage's resources into a `RemoteState`, in dependency order."""
 
-    def __init__(self, gcp: GcpClient, names: Names, settings: Settings) -> None:
+    def __init__(self, gcp: GcpClient, names: Names, settings: Settings, storage_agent: bool = False) -> None:
         self.gcp = gcp
         self.names = names
         self.settings = settings
+        self.storage_agent = storage_agent  # whether the app wants the storage agent's grant (desired)
 
     def read(self) -> RemoteState:
         found = self.found_functions()
         functions = [self.function(f) for f in found]
-        resources: list[Resource] = [*self.topics(), *self.buckets(), *functions]
+        resources: list[Resource] = [*self.storage_agent_grant(bool(found)), *self.topics(), *self.buckets(),
+                                     *functions]
         resources += self.invokers([f for f in functions if not f.event_type and f.service])
         resources += [route for f in found if (route := self.dead_letter_route(f)) is not None]
         resources += self.jobs()
         return RemoteState(in_order(resources))
+
+    def storage_agent_grant(self, deployed: bool) -> list[StorageAgentGrant]:
+        """The grant when the app wants it, the stage has functions and the project's policy has it."""
+        if not (self.storage_agent and deployed):
+            return []
+        project = self.names.project
+        try:
+            member = storage_agent(self.gcp, project, self.settings.project_number)
+            held = holds_publisher(self.gcp, project, member)
+        except Forbidden:  # cannot tell: deploy tries to grant it and explains a refusal
+            return []
+        return [StorageAgentGrant(project, member=member)] if held else []
 
     def functions(self) -> list[Function]:
         return [self.function(f) for f in self.found_functions()]

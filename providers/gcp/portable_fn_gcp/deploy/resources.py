@@ -105,9 +105,26 @@ class DeadLetterRoute(Resource):
     granted: bool = True  # False when read back without the publisher binding
 
 
+@dataclass(frozen=True)
+class StorageAgentGrant(Resource):
+    """The project's Cloud Storage service agent (`service-<project number>@gs-project-accounts...`)
+    holding `roles/pubsub.publisher` on the project, named after the project: Eventarc's Cloud Storage
+    triggers need it, since the agent publishes the bucket's notifications to Pub/Sub. Wanted when the app
+    has a storage trigger. `member` is filled in when read (or applied), so it is never compared.
+
+    Deploy adds the binding but never takes it away: it is project-wide, and other apps, stages or
+    tools may rely on it, so `remove` leaves it (see `appliers.StorageAgentGrants`)."""
+
+    kind = "storage agent publisher grant"
+    ignore_on_compare = frozenset({"member"})
+    member: str = ""
+
+
 # Dependencies first: the order `desired` lists resources in and `remote` reads them in (the planner
-# deletes in reverse order of what was read, so dependents go before what they depend on).
-ORDER: tuple[type[Resource], ...] = (Topic, Bucket, Function, DeadLetterRoute, PublicInvoker, SchedulerJob)
+# deletes in reverse order of what was read, so dependents go before what they depend on). The storage
+# agent's grant comes before the functions whose storage triggers need it.
+ORDER: tuple[type[Resource], ...] = (StorageAgentGrant, Topic, Bucket, Function, DeadLetterRoute, PublicInvoker,
+                                     SchedulerJob)
 
 
 def in_order(resources: list[Resource]) -> list[Resource]:

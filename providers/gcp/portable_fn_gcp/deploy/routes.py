@@ -54,14 +54,24 @@ def project_number(configured: str, runtime_account: str) -> str:
 
 
 def has_member(policy: Any, role: str, member: str) -> bool:
-    return any(b.role == role and member in b.members for b in policy.bindings)
+    """Whether `member` holds `role` without a condition (a conditional binding may not apply)."""
+    return any(b.role == role and member in b.members for b in unconditional(policy))
 
 
-def grant(gcp: GcpClient, service: str, resource: str, role: str, member: str) -> None:
-    """Add `member` to `role` on a topic or subscription (read-modify-write; the etag guards it)."""
-    policy = gcp.call(service, "get_iam_policy", request={"resource": resource})
+def unconditional(policy: Any) -> list[Any]:
+    return [b for b in policy.bindings if not b.HasField("condition")]
+
+
+def grant(gcp: GcpClient, service: str, resource: str, role: str, member: str,
+          options: dict[str, Any] | None = None) -> bool:
+    """Add `member` to `role` on a topic, subscription or project (read-modify-write; the etag guards it,
+    other members and bindings are sent back as read); False when it was there already, and nothing was
+    sent. `options` go with the read (the policy version)."""
+    read = {"resource": resource, **({"options": options} if options else {})}
+    policy = gcp.call(service, "get_iam_policy", request=read)
     if has_member(policy, role, member):
-        return
-    binding = next((b for b in policy.bindings if b.role == role), None) or policy.bindings.add(role=role)
+        return False
+    binding = next((b for b in unconditional(policy) if b.role == role), None) or policy.bindings.add(role=role)
     binding.members.append(member)
     gcp.call(service, "set_iam_policy", request={"resource": resource, "policy": policy})
+    return True

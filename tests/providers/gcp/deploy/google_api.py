@@ -1,12 +1,19 @@
 """A recording stand-in for the Google Cloud REST APIs deploy calls, on 127.0.0.1.
 
-It serves the subset of Cloud Functions v2, Pub/Sub v1, Cloud Scheduler v1 and the Cloud Run v2 IAM
-methods that `portable_fn_gcp.deploy` uses, keeps resources in memory, and checks what it is sent the
-way Google does: JSON field names in camelCase (an unknown field is a 400 INVALID_ARGUMENT "Unknown
-name"), enum values by name, an `updateMask` on every PATCH naming existing fields, parents and names
-that agree, sources that were really uploaded (asked of the storage emulator), topics that exist
-before a trigger or job points at them, and IAM etags. Function creates, updates and deletes return
-long-running operations that are not done at first and are done at the first GET of the operation.
+It serves the subset of Cloud Functions v2, Pub/Sub v1, Cloud Scheduler v1, the Cloud Run v2 IAM
+methods, Cloud Storage buckets and service agent, and the Resource Manager v3 project IAM methods that
+`portable_fn_gcp.deploy` uses, keeps resources in memory, and checks what it is sent the way Google does:
+JSON field names in camelCase (an unknown field is a 400 INVALID_ARGUMENT "Unknown name"), enum values by
+name, an `updateMask` on every PATCH naming existing fields, parents and names that agree, sources that
+were really uploaded (asked of the storage emulator), topics that exist before a trigger or job points at
+them, and IAM etags. Function creates, updates and deletes return long-running operations that are not
+done at first and are done at the first GET of the operation.
+
+A project's IAM policy starts with an owner binding and an audit config; it is read as the version asked
+for, and set only with the etag of the last read, and as version 3 when a binding has a condition. Like
+Eventarc, a Cloud Storage trigger fails while the Cloud Storage service agent may not publish to Pub/Sub
+in the project. `refuse` answers the named project IAM methods with 403, as for a caller without the
+permission.
 
 Every request is recorded (`requests`), so tests can count what a deploy sent; `fail_next_operation`
 makes the next operation on a function end in an error and leave the function FAILED, as a broken
@@ -75,6 +82,14 @@ BUCKET = {"name": STR, "labels": MAP, "location": STR, "storageClass": STR,
           "iamConfiguration": {"uniformBucketLevelAccess": {"enabled": BOOL},
                                "publicAccessPrevention": enum("inherited", "enforced")}}
 POLICY = {"version": INT, "etag": BYTES, "bindings": [{"role": STR, "members": [STR]}]}
+CONDITION = {"expression": STR, "title": STR, "description": STR, "location": STR}
+PROJECT_POLICY = {
+    "version": INT, "etag": BYTES, "bindings": [{"role": STR, "members": [STR], "condition": CONDITION}],
+    "auditConfigs": [{"service": STR, "auditLogConfigs": [
+        {"logType": enum("ADMIN_READ", "DATA_WRITE", "DATA_READ"), "exemptedMembers": [STR]}]}],
+}
+STORAGE_AGENT_ROLE = "roles/pubsub.publisher"
+READS_BY_POST = (":getIamPolicy",)  # Resource Manager v3 reads a project's policy with a POST
 EVENT_TYPES = {"google.cloud.pubsub.topic.v1.messagePublished", "google.cloud.storage.object.v1.finalized",
                "google.cloud.storage.object.v1.deleted"}
 
@@ -88,8 +103,8 @@ MEMBER = re.compile(r"(user|serviceAccount|group|domain):[^\s]+|allUsers|allAuth
 
 
 class ApiError(Exception):
-    STATUS: ClassVar[dict[int, str]] = {400: "INVALID_ARGUMENT", 404: "NOT_FOUND", 409: "ALREADY_EXISTS",
-                                        412: "FAILED_PRECONDITION"}
+    STATUS: ClassVar[dict[int, str]] = {400: "INVALID_ARGUMENT", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
+                                        409: "ALREADY_EXISTS", 412: "FAILED_PRECONDITION"}
 
     def __init__(self, code: int, message: str) -> None:
         super().__init__(message)
@@ -200,14 +215,31 @@ class GoogleApi:
         self.bucket_objects: dict[str, int] = {}  # how many objects a test put in a bucket
         self.upload_urls: set[str] = set()
         self.failures: dict[str, str] = {}
+        self.projects: dict[str, dict[str, Any]] = {}  # project path -> its IAM policy, made on first use
+        self.refuse: set[str] = set()  # "getIamPolicy" / "setIamPolicy": project IAM answered 403
         self._ids = itertools.count(1)
 
     # -- what tests use ----------------------------------------------------------------------------
     def mutating(self) -> list[Recorded]:
-        return [r for r in self.requests if r.method != "GET"]
+        """Requests that may change something: all but GETs and the reads Google takes as POST."""
+        return [r for r in self.requests if r.method != "GET" and not r.path.endswith(READS_BY_POST)]
 
     def fail_next_operation(self, function_id: str, message: str) -> None:
         self.failures[function_id] = message
+
+    @property
+    def storage_agent(self) -> str:
+        return f"serviceAccount:service-{self.project_number}@gs-project-accounts.iam.gserviceaccount.com"
+
+    def project_policy(self, project: str) -> dict[str, Any]:
+        """The project's IAM policy as stored: what a new project has until deploy or a test changes it."""
+        return self.projects.setdefault(f"projects/{project}", {
+            "version": 1, "etag": self.etag(),
+            "bindings": [{"role": "roles/owner", "members": ["user:owner@example.com"]}],
+            "auditConfigs": [{"service": "allServices", "auditLogConfigs": [{"logType": "ADMIN_READ"}]}]})
+
+    def project_iam_calls(self) -> list[Recorded]:
+        return [r for r in self.requests if r.path.startswith("/v3/projects/")]
 
     def source_bytes(self, function_path: str) -> bytes:
         source = self.functions[function_path]["buildConfig"]["source"]["storageSource"]
@@ -247,6 +279,9 @@ class GoogleApi:
             ("GET", rf"/v1/({TOPIC_PATH})", self.get_topic),
             ("DELETE", rf"/v1/({TOPIC_PATH})", self.delete_topic),
             ("GET", r"/v1/(projects/[^/]+)/topics", self.list_topics),
+            ("POST", r"/v3/(projects/[^/:]+):getIamPolicy", self.get_project_iam_policy),
+            ("POST", r"/v3/(projects/[^/:]+):setIamPolicy", self.set_project_iam_policy),
+            ("GET", r"/storage/v1/projects/([^/]+)/serviceAccount", self.storage_service_account),
             ("POST", r"/storage/v1/b", self.create_bucket),
             ("GET", r"/storage/v1/b", self.list_buckets),
             ("GET", r"/storage/v1/b/([^/]+)", self.get_bucket),
@@ -329,6 +364,8 @@ class GoogleApi:
         if function_id in self.failures:
             function["state"] = "FAILED"
             raise ApiError(400, self.failures.pop(function_id))
+        if function.get("eventTrigger", {}).get("eventType", "").startswith("google.cloud.storage"):
+            self.check_storage_agent(function, path.split("/")[1])
         service = function.setdefault("serviceConfig", {})
         service.setdefault("serviceAccountEmail", f"{self.project_number}-compute@developer.gserviceaccount.com")
         service.setdefault("maxInstanceCount", 100)
@@ -347,6 +384,17 @@ class GoogleApi:
         self.policies.setdefault(service["service"], {"version": 1, "bindings": [], "etag": self.etag()})
         function.update(state="ACTIVE", environment="GEN_2", url=service["uri"], updateTime="2024-01-01T00:00:00Z")
         return {"@type": "type.googleapis.com/google.cloud.functions.v2.Function", **function}
+
+    def check_storage_agent(self, function: dict[str, Any], project: str) -> None:
+        """Eventarc's refusal of a Cloud Storage trigger the storage agent cannot publish for."""
+        bindings = self.project_policy(project)["bindings"]
+        if not any(b["role"] == STORAGE_AGENT_ROLE and self.storage_agent in b["members"] and "condition" not in b
+                   for b in bindings):
+            function["state"] = "FAILED"
+            raise ApiError(400, "Invalid resource state: the Cloud Storage service account for your bucket is "
+                                "unable to publish to Cloud Pub/Sub topics in the specified project. To use GCS "
+                                "CloudEvent triggers, the GCS service account requires the Pub/Sub Publisher "
+                                f"({STORAGE_AGENT_ROLE}) IAM role in the specified project.")
 
     def get_function(self, path: str, query: dict[str, str], body: Any) -> dict[str, Any]:
         if path not in self.functions:
@@ -459,6 +507,40 @@ class GoogleApi:
                 raise ApiError(400, f"Invalid binding {binding}")
         self.policies[service] = {"version": 1, "bindings": policy.get("bindings", []), "etag": self.etag()}
         return self.policies[service]
+
+    # -- Resource Manager v3 (project IAM) and the Cloud Storage service agent ----------------------
+    def get_project_iam_policy(self, project: str, query: dict[str, str], body: Any) -> dict[str, Any]:
+        body = check(body or {}, {"options": {"requestedPolicyVersion": INT}}, "get_iam_policy_request")
+        if "getIamPolicy" in self.refuse:
+            raise ApiError(403, f"The caller does not have permission (resourcemanager.projects.getIamPolicy on "
+                                f"{project})")
+        policy = self.project_policy(project.split("/", 1)[1])
+        asked = int(body.get("options", {}).get("requestedPolicyVersion") or 1)
+        conditional = any("condition" in b for b in policy["bindings"])
+        # Asked for less than version 3, a policy with conditions comes back as version 1 and cannot be set.
+        return {**policy, "version": 3 if conditional and asked >= 3 else 1}
+
+    def set_project_iam_policy(self, project: str, query: dict[str, str], body: Any) -> dict[str, Any]:
+        body = check(body, {"policy": PROJECT_POLICY, "updateMask": STR}, "set_iam_policy_request")
+        if "setIamPolicy" in self.refuse:
+            raise ApiError(403, f"Policy update access denied. (resourcemanager.projects.setIamPolicy on {project})")
+        stored, policy = self.project_policy(project.split("/", 1)[1]), body["policy"]
+        if policy.get("etag") != stored["etag"]:
+            raise ApiError(409, "There were concurrent policy changes. Please retry the whole read-modify-write "
+                                "with exponential backoff.")
+        bindings = policy.get("bindings", [])
+        for binding in bindings:
+            if not binding["role"].startswith("roles/") or not binding.get("members") or not all(
+                    MEMBER.fullmatch(m) for m in binding["members"]):
+                raise ApiError(400, f"Invalid binding {binding}")
+        if any("condition" in b for b in bindings) and int(policy.get("version") or 1) != 3:
+            raise ApiError(400, "Policies with conditional role bindings must be set with version 3")
+        # Without an updateMask only bindings and etag change: the audit configs stay as stored.
+        stored.update(bindings=bindings, etag=self.etag())
+        return self.get_project_iam_policy(project, {}, {"options": {"requestedPolicyVersion": 3}})
+
+    def storage_service_account(self, project: str, query: dict[str, str], body: Any) -> dict[str, Any]:
+        return {"email_address": self.storage_agent.split(":", 1)[1], "kind": "storage#serviceAccount"}
 
     def etag(self) -> str:
         return base64.b64encode(hashlib.sha256(str(next(self._ids)).encode()).digest()[:8]).decode()

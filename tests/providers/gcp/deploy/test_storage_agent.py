@@ -1,0 +1,162 @@
+"""The Cloud Storage service agent's `roles/pubsub.publisher` on the project, which the shop's storage trigger
+needs: granted by deploy (before the function, or the recording endpoint refuses the trigger as Eventarc
+does), read back so a redeploy sends nothing, never revoked by remove, and never looked at for an app
+without a storage trigger."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from portable_fn_gcp.deploy.desired import Settings
+
+from portable_fn.app import load_app
+from portable_fn.deploy import pipeline
+from portable_fn.runtime.errors import ConfigError, DeployError
+
+PROJECT = "shop-project"
+POLICY = f"projects/{PROJECT}"
+AGENT = "serviceAccount:service-123456789@gs-project-accounts.iam.gserviceaccount.com"
+PUBLISHER = "roles/pubsub.publisher"
+GET, SET = f"/v3/{POLICY}:getIamPolicy", f"/v3/{POLICY}:setIamPolicy"
+OWNER = {"role": "roles/owner", "members": ["user:owner@example.com"]}
+AUDIT = [{"service": "allServices", "auditLogConfigs": [{"logType": "ADMIN_READ"}]}]
+GCLOUD = f"gcloud projects add-iam-policy-binding {PROJECT} --member={AGENT} --role={PUBLISHER}"
+NO_STORAGE_APP = Path(__file__).with_name("apps") / "no_storage"
+
+
+def paths(google: Any) -> list[str]:
+    return [r.path for r in google.project_iam_calls()]
+
+
+def test_deploy_grants_the_agent_before_the_storage_trigger_keeping_the_policy(
+        provider: Any, shop: Any, google: Any) -> None:
+    messages: list[str] = []
+    outcome = pipeline.deploy(provider, shop, "dev", messages.append)
+    assert outcome.plan.steps[0].describe() == f"+ create storage agent publisher grant {PROJECT}"
+    policy = google.projects[POLICY]
+    assert policy["bindings"] == [OWNER, {"role": PUBLISHER, "members": [AGENT]}]
+    assert policy["auditConfigs"] == AUDIT
+    [sent] = [r for r in google.requests if r.path == SET]
+    assert sent.body["policy"]["bindings"][0] == OWNER  # sent back as read, the agent added
+    read = [r for r in google.requests if r.path == GET]
+    assert read[-1].body == {"options": {"requestedPolicyVersion": 3}}
+    order = [r.path for r in google.requests]
+    on_upload = next(i for i, r in enumerate(google.requests)
+                     if r.query.get("functionId") == "shop-dev-on-upload")
+    assert order.index(SET) < on_upload
+    assert any(f"{AGENT} may now publish to Pub/Sub in project {PROJECT}" in m for m in messages)
+
+
+def test_a_redeploy_reads_the_grant_and_sends_nothing(provider: Any, shop: Any, google: Any) -> None:
+    pipeline.deploy(provider, shop, "dev")
+    google.requests.clear()
+    outcome = pipeline.deploy(provider, shop, "dev")
+    assert outcome.plan.empty and google.mutating() == []
+    assert set(paths(google)) == {GET}
+    assert google.projects[POLICY]["bindings"] == [OWNER, {"role": PUBLISHER, "members": [AGENT]}]
+
+
+def test_plan_lists_a_missing_grant_and_nothing_once_it_is_there(provider: Any, shop: Any, google: Any) -> None:
+    pipeline.deploy(provider, shop, "dev")
+    google.projects[POLICY]["bindings"] = [OWNER]  # revoked by hand
+    google.requests.clear()
+    outcome = pipeline.plan(provider, shop, "dev")
+    assert [s.describe() for s in outcome.plan.steps] == [f"+ create storage agent publisher grant {PROJECT}"]
+    assert SET not in paths(google)
+    pipeline.deploy(provider, shop, "dev")
+    assert google.projects[POLICY]["bindings"] == [OWNER, {"role": PUBLISHER, "members": [AGENT]}]
+    assert pipeline.plan(provider, shop, "dev").plan.empty
+
+
+def test_other_members_bindings_and_conditions_are_kept(provider: Any, shop: Any, google: Any) -> None:
+    other = {"role": PUBLISHER, "members": ["serviceAccount:other@shop-project.iam.gserviceaccount.com"]}
+    conditional = {"role": PUBLISHER, "members": [AGENT],  # does not count: it may not apply
+                   "condition": {"title": "office hours", "expression": "request.time.getHours('UTC') < 18"}}
+    google.project_policy(PROJECT)["bindings"] = [OWNER, conditional, other]
+    pipeline.deploy(provider, shop, "dev")
+    assert google.projects[POLICY]["bindings"] == [
+        OWNER, conditional, {"role": PUBLISHER, "members": [*other["members"], AGENT]}]
+    assert google.projects[POLICY]["auditConfigs"] == AUDIT
+    [sent] = [r for r in google.requests if r.path == SET]
+    assert sent.body["policy"]["version"] == 3  # as read: a policy with conditions is only set as version 3
+
+
+def test_a_grant_already_there_is_not_sent_again(provider: Any, shop: Any, google: Any) -> None:
+    google.project_policy(PROJECT)["bindings"] = [OWNER, {"role": PUBLISHER, "members": [AGENT]}]
+    etag = google.projects[POLICY]["etag"]
+    messages: list[str] = []
+    pipeline.deploy(provider, shop, "dev", messages.append)
+    assert SET not in paths(google) and google.projects[POLICY]["etag"] == etag
+    assert any(f"{AGENT} already holds {PUBLISHER}" in m for m in messages)
+
+
+def test_an_app_without_storage_triggers_never_touches_project_iam(
+        google: Any, google_server: Any, helpers: Any) -> None:
+    app = load_app(NO_STORAGE_APP)
+    provider = helpers.RecordingProvider({**app.config.provider_settings("gcp", "dev"), "project": PROJECT,
+                                          "poll_s": 0.01}, google_server.url)
+    pipeline.deploy(provider, app, "dev")
+    pipeline.deploy(provider, app, "dev")
+    pipeline.remove(provider, app, "dev")
+    assert paths(google) == [] and google.projects == {}
+    assert not any("serviceAccount" in r.path for r in google.requests)
+
+
+def test_a_caller_google_refuses_is_told_the_gcloud_command(provider: Any, shop: Any, google: Any) -> None:
+    google.refuse = {"setIamPolicy"}
+    with pytest.raises(DeployError) as refused:
+        pipeline.deploy(provider, shop, "dev")
+    message = str(refused.value)
+    assert f"Cloud Storage service agent to hold {PUBLISHER} on project {PROJECT!r}" in message
+    assert "Policy update access denied" in message and GCLOUD in message and "portable-fn deploy" in message
+    assert google.functions == {}  # the grant goes first, and nothing after it ran
+
+
+def test_a_policy_the_caller_may_not_read_plans_the_grant_and_deploy_explains(
+        provider: Any, shop: Any, google: Any) -> None:
+    pipeline.deploy(provider, shop, "dev")
+    google.refuse = {"getIamPolicy", "setIamPolicy"}
+    outcome = pipeline.plan(provider, shop, "dev")  # unreadable reads as missing; info and remove still work
+    assert [s.describe() for s in outcome.plan.steps] == [f"+ create storage agent publisher grant {PROJECT}"]
+    with pytest.raises(DeployError, match="grant_storage_agent = false") as refused:
+        pipeline.deploy(provider, shop, "dev")
+    assert GCLOUD in str(refused.value) and "resourcemanager.projects.getIamPolicy" in str(refused.value)
+    assert pipeline.info(provider, shop, "dev").outputs["functions"]
+
+
+def test_remove_keeps_the_grant_and_says_how_to_revoke_it(provider: Any, shop: Any, google: Any) -> None:
+    pipeline.deploy(provider, shop, "dev")
+    messages: list[str] = []
+    outcome = pipeline.remove(provider, shop, "dev", messages.append)
+    assert outcome.plan.steps[-1].describe() == f"- delete storage agent publisher grant {PROJECT}"
+    assert google.projects[POLICY]["bindings"] == [OWNER, {"role": PUBLISHER, "members": [AGENT]}]
+    assert any("kept: it is project-wide and may be shared" in m
+               and f"gcloud projects remove-iam-policy-binding {PROJECT} --member={AGENT}" in m for m in messages)
+    assert google.functions == {}
+    google.requests.clear()
+    assert pipeline.remove(provider, shop, "dev").plan.empty  # nothing deployed: the kept grant is not listed
+    assert paths(google) == []
+
+
+def test_project_number_names_the_agent_without_asking_cloud_storage(
+        shop: Any, google: Any, google_server: Any, helpers: Any) -> None:
+    settings = {**shop.config.provider_settings("gcp", "dev"), "project": PROJECT, "poll_s": 0.01,
+                "project_number": "123456789"}
+    pipeline.deploy(helpers.RecordingProvider(settings, google_server.url), shop, "dev")
+    assert google.projects[POLICY]["bindings"][-1] == {"role": PUBLISHER, "members": [AGENT]}
+    assert not any(r.path.endswith("/serviceAccount") for r in google.requests)
+
+
+def test_grant_storage_agent_false_leaves_the_project_to_its_owners(
+        shop: Any, google: Any, google_server: Any, helpers: Any) -> None:
+    google.project_policy(PROJECT)["bindings"] = [OWNER, {"role": PUBLISHER, "members": [AGENT]}]  # made by hand
+    google.requests.clear()
+    settings = {**shop.config.provider_settings("gcp", "dev"), "project": PROJECT, "poll_s": 0.01,
+                "grant_storage_agent": False}
+    provider = helpers.RecordingProvider(settings, google_server.url)
+    assert pipeline.deploy(provider, shop, "dev").report.applied
+    assert paths(google) == []
+    with pytest.raises(ConfigError, match="grant_storage_agent = 'no'.*true or false"):
+        Settings.of({"grant_storage_agent": "no"})

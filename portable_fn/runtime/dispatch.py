@@ -58,13 +58,13 @@ def _call_plain(spec: Any, event: CloudEvent[Any], ctx: Context | None) -> Any:
 
 def _call_converted(spec: Any, event: CloudEvent[Any], ctx: Context | None) -> Any:
     data = event.data
-    value = spec.binding.convert(data)
+    value = spec._binding.convert(data)
     return spec.handler(event if value is data else event.with_data(value))
 
 
 def _call_exact(spec: Any, event: CloudEvent[Any], ctx: Context | None) -> Any:
     """CloudEvent[dict] & co.: data of exactly the declared class is handed over without a conversion."""
-    binding = spec.binding
+    binding = spec._binding  # the slot, not the property: these paths exist only once it is bound
     if event.data.__class__ is binding.exact:
         return spec.handler(event)
     data = event.data
@@ -73,7 +73,7 @@ def _call_exact(spec: Any, event: CloudEvent[Any], ctx: Context | None) -> Any:
 
 
 def _call_view(spec: Any, event: CloudEvent[Any], ctx: Context | None) -> Any:
-    return spec.handler(event.with_data(spec.binding.convert(event)))
+    return spec.handler(event.with_data(spec._binding.convert(event)))
 
 
 def _call_any(spec: Any, event: CloudEvent[Any], ctx: Context | None) -> Any:

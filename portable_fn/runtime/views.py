@@ -47,6 +47,15 @@ class StorageObject:
                 "a StorageObject needs an object with a bucket and a key."
             )
         try:
+            if cls is StorageObject and data.get("bucket").__class__ is str and "name" in data and "key" not in data:
+                # Cloud Storage's object resource, the common case: what _from_flat reads, without its calls
+                size, kind = data.get("size"), _KINDS.get(event.type) or _kind(event.type)
+                view = _new(StorageObject)
+                view.bucket, view.key, view.etag = data["bucket"], data["name"], data.get("etag")
+                view.size = int(size) if size is not None else None
+                view.content_type = data.get("contentType", data.get("content_type"))
+                view.event, view.time = data.get("event", kind), data.get("time", event.time)
+                return view
             return cls._from_data(event, data)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:  # a known shape, but broken
             raise DataValidationError(
@@ -56,8 +65,7 @@ class StorageObject:
 
     @classmethod
     def _from_data(cls, event: Any, data: Mapping[str, Any]) -> StorageObject:
-        lowered = event.type.lower()
-        kind = "deleted" if "delete" in lowered or "removed" in lowered else "created"
+        kind = _KINDS.get(event.type) or _kind(event.type)
         if data.get("bucket").__class__ is str and ("name" in data or "key" in data):  # the common case first
             return cls._from_flat(event, data, kind)
         if "s3" in data:  # an S3 notification record (the CloudEvents AWS S3 adapter keeps it whole)
@@ -88,14 +96,28 @@ class StorageObject:
                    data.get("time", event.time))
 
     def to_dict(self) -> dict[str, Any]:
-        """The local provider's data shape (also how a StorageObject is serialised)."""
-        return {s: getattr(self, s) for s in self.__slots__ if getattr(self, s) is not None}
+        """The local provider's data shape (also how a StorageObject is serialised); a subclass's too."""
+        return {s: getattr(self, s) for s in StorageObject.__slots__ if getattr(self, s) is not None}
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, StorageObject) and self.to_dict() == other.to_dict()
 
     def __repr__(self) -> str:
         return f"StorageObject(bucket={self.bucket!r}, key={self.key!r}, event={self.event!r})"
+
+
+_new = object.__new__
+_KINDS: dict[str, str] = {}  # event type -> "created" | "deleted"
+
+
+def _kind(event_type: str) -> str:
+    """Whether a storage event type says the object was deleted (S3 ObjectRemoved, Cloud Storage deleted,
+    Azure BlobDeleted) or created; remembered per type."""
+    lowered = event_type.lower()
+    kind = "deleted" if "delete" in lowered or "removed" in lowered else "created"
+    if len(_KINDS) < 256:
+        _KINDS[event_type] = kind
+    return kind
 
 
 class ScheduleTick:
@@ -119,7 +141,7 @@ class ScheduleTick:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return {s: getattr(self, s) for s in self.__slots__ if getattr(self, s) is not None}
+        return {s: getattr(self, s) for s in ScheduleTick.__slots__ if getattr(self, s) is not None}
 
     def __repr__(self) -> str:
         return f"ScheduleTick({self.scheduled_time!r}, schedule={self.schedule!r})"

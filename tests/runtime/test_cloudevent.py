@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import pickle
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 
 from portable_fn.runtime import CloudEvent, InvalidEventError
-from portable_fn.runtime.cloudevent import from_native
+from portable_fn.runtime.cloudevent import _check_time, from_native
 
 REQUIRED = {"id": "1", "source": "/orders", "type": "com.example.order.created"}
 
@@ -69,6 +69,23 @@ def test_bad_time_is_refused(time: Any) -> None:
 ])
 def test_time_is_kept_exactly_as_written(time: str) -> None:
     assert make(time=time).time == time
+
+
+@pytest.mark.parametrize("year", [1900, 2000, 2023, 2024, 2100])
+def test_a_day_is_accepted_exactly_when_the_calendar_has_it(year: int) -> None:
+    """Every day number 01-31 of every month, against the calendar (leap years, 1900 and 2100 not)."""
+    for month in range(1, 13):
+        for day in range(1, 32):
+            time = f"{year:04d}-{month:02d}-{day:02d}T10:00:00Z"
+            try:
+                date(year, month, day)
+            except ValueError:
+                with pytest.raises(InvalidEventError, match="RFC 3339"):
+                    make(time=time)
+                with pytest.raises(InvalidEventError, match="RFC 3339"):
+                    _check_time(time)
+            else:
+                assert make(time=time).time == _check_time(time) == time
 
 
 def test_a_datetime_time_becomes_rfc3339() -> None:

@@ -83,6 +83,24 @@ def test_google_cloud_storage_object() -> None:
     assert StorageObject.from_cloudevent(deleted).event == "deleted"
 
 
+def test_cloud_storage_objects_read_the_same_on_the_short_path_and_the_general_one() -> None:
+    """StorageObject itself takes a short path for Cloud Storage's object resource; a subclass (any view
+    built on it) takes the general one: both read every field alike, for every event type."""
+
+    class Subclass(StorageObject):
+        __slots__ = ()
+
+    event = CloudEvent.from_dict(read(GCS_DATA / "storage-cloudevent-output.json"))
+    for kind in ("finalized", "deleted", "archived", "metadataUpdated"):
+        for data in (event.data, {**event.data, "event": "deleted", "time": "2024-01-01T00:00:00Z"},
+                     {k: v for k, v in event.data.items() if k not in ("size", "contentType", "etag")}):
+            changed = event.replace(type=f"google.cloud.storage.object.v1.{kind}", data=data)
+            short, general = StorageObject.from_cloudevent(changed), Subclass.from_cloudevent(changed)
+            assert type(short) is StorageObject and type(general) is Subclass
+            assert short.to_dict() == general.to_dict()
+            assert short.event == ("deleted" if kind == "deleted" or "event" in data else "created")
+
+
 @pytest.mark.parametrize(
     ("schema_file", "event_name", "time"),
     [

@@ -95,8 +95,14 @@ def _json_event(native: Mapping[str, Any]) -> CloudEvent[Any]:
 
 
 def _library_event_grid_event(native: Any) -> CloudEvent[Any]:
-    return _event_grid_schema(native.id, native.topic, native.event_type, native.subject,
-                              rfc3339(native.event_time), native.get_json())
+    data = native.get_json()
+    carried = _carried_in(data)
+    if carried is not None:
+        return carried
+    kind, subject, moment = native.event_type, native.subject or None, native.event_time
+    if kind and kind.__class__ is str and (subject is None or subject.__class__ is str):  # what from_native trusts
+        return from_native(native.id, native.topic, kind, None, _time_of(moment), None, data, subject)
+    return _event(native.id, native.topic, kind, SPECVERSION, None, None, subject, rfc3339(moment), None, data)
 
 
 def _event_grid_schema(id: str, topic: str, event_type: str, subject: str | None, time: str | None,
@@ -108,9 +114,14 @@ def _event_grid_schema(id: str, topic: str, event_type: str, subject: str | None
 
 
 def _library_cloudevent(native: Any) -> CloudEvent[Any]:
-    return _event(native.id, native.source, native.type, native.specversion, native.datacontenttype,
-                  native.dataschema, native.subject, rfc3339(native.time), native.extension_attrs or None,
-                  native.get_json())
+    kind, media, subject, extensions = native.type, native.datacontenttype, native.subject, native.extension_attrs
+    if (native.specversion == SPECVERSION and native.dataschema is None and kind and kind.__class__ is str
+            and (media is None or (media and media.__class__ is str))
+            and (subject is None or (subject and subject.__class__ is str))):  # what from_native trusts
+        return from_native(native.id, native.source, kind, media, _time_of(native.time),
+                           dict(extensions) if extensions else None, native.get_json(), subject)
+    return _event(native.id, native.source, kind, native.specversion, media, native.dataschema, subject,
+                  rfc3339(native.time), extensions or None, native.get_json())
 
 
 def _event(*attributes: Any) -> CloudEvent[Any]:
@@ -151,7 +162,10 @@ def rfc3339(moment: datetime | None) -> str | None:
 
 def _time_of(moment: datetime | None) -> Any:
     """`time` for from_native: a library datetime is formatted only when the handler reads `event.time`."""
-    return (rfc3339, moment) if moment.__class__ is datetime else rfc3339(moment)
+    return (_format, moment) if moment.__class__ is datetime else rfc3339(moment)
+
+
+_format: Callable[[datetime], str] = rfc3339  # type: ignore[assignment]  # never None for a datetime
 
 
 # Whole seconds (day since year 1, hour, minute, second) -> "YYYY-MM-DDTHH:MM:SS": the events of one busy
@@ -182,15 +196,13 @@ def queue_message_meta(message: Any) -> MessageMeta:
 
 def service_bus_to_cloudevent(message: Any, source: str) -> CloudEvent[Any]:
     """A Service Bus message: a CloudEvent in binary or structured mode, else the project's mapping."""
-    body = message.get_body()
-    properties = message.application_properties
+    body, content_type, properties = message.get_body(), message.content_type, message.application_properties
     if properties:
         binary = {k[12:]: v for k, v in properties.items() if k.startswith(AMQP_PREFIXES)}
         if "specversion" in binary:
-            if message.content_type:
-                binary.setdefault("datacontenttype", message.content_type)
+            if content_type:
+                binary.setdefault("datacontenttype", content_type)
             return from_attributes(binary, decode_data(binary.get("datacontenttype"), body))
-    content_type = message.content_type
     if not content_type or content_type == JSON or _names_json(content_type):
         try:
             data = parse_json(body)
@@ -207,7 +219,8 @@ def service_bus_to_cloudevent(message: Any, source: str) -> CloudEvent[Any]:
     moment, extensions = message.enqueued_time_utc, {"partitionkey": partition} if partition else None
     if content_type.__class__ is str and (subject is None or subject.__class__ is str):  # what from_native
         return from_native(message.message_id, source, SERVICE_BUS_TYPE, content_type,  # trusts is good here
-                           _time_of(moment), extensions, data, subject)
+                           (_format, moment) if moment.__class__ is datetime else rfc3339(moment),  # _time_of
+                           extensions, data, subject)
     return _event(message.message_id, source, SERVICE_BUS_TYPE, SPECVERSION, content_type, None, subject,
                   rfc3339(moment), extensions, data)
 

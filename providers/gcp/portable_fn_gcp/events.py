@@ -42,12 +42,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from portable_fn.runtime.cloudevent import (
+    ODD_DAYS,
     CloudEvent,
     _check_time,
     _from_json_object,
     from_attributes,
     from_native,
     parse_json,
+    rfc3339_shape,
 )
 from portable_fn.runtime.errors import InvalidEventError
 from portable_fn.runtime.http_binding import decode_data, from_http
@@ -72,13 +74,14 @@ def from_sdk_event(native: Any) -> CloudEvent[Any]:
 def _google_event(found: Mapping[str, Any], data: Any) -> CloudEvent[Any]:
     """The portable CloudEvent of an SDK event's attributes and data."""
     get = found.get
-    kind, media, subject = get("type"), get("datacontenttype"), get("subject")
+    kind, media, subject, time = get("type"), get("datacontenttype"), get("subject"), get("time")
     if (get("specversion") == "1.0" and found.keys() <= _GOOGLE_ATTRIBUTES and kind.__class__ is str and kind
             and (media is None or (media.__class__ is str and media))
-            and (subject is None or (subject.__class__ is str and subject))):
+            and (subject is None or (subject.__class__ is str and subject))
+            and (time is None or (time.__class__ is str and rfc3339_shape(time) and time[5:10] not in ODD_DAYS))):
         # What Google sends (Cloud Storage, Firestore, ...), no extensions: the values from_native takes on
-        # trust (type, datacontenttype, subject) are checked above, id, source and time by from_native.
-        return from_native(found["id"], found["source"], kind, media, _check_time(get("time")), None, data, subject)
+        # trust (type, datacontenttype, subject, time) are checked above, id and source by from_native.
+        return from_native(found["id"], found["source"], kind, media, time, None, data, subject)
     return from_attributes({name: value for name, value in found.items() if value is not None}, data)
 
 

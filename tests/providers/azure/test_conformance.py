@@ -23,7 +23,7 @@ from azure.functions.queue import QueueMessage
 from azure.functions.timer import TimerRequest
 from portable_fn_azure.events import event_grid_to_cloudevent
 
-from portable_fn.runtime import CloudEvent, StorageObject
+from portable_fn.runtime import CloudEvent, InvalidEventError, StorageObject
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "azure"
 EXAMPLES = (DATA / "azure-rest-api-specs" / "specification" / "eventgrid" / "data-plane" / "Microsoft.Storage"
@@ -119,6 +119,35 @@ def test_the_library_fixtures_with_and_without_data() -> None:
     assert with_data.data["fileUrl"] == "https://test.blob.core.windows.net/debugging/testblob.txt"
     without = event_grid_to_cloudevent(_load(LIBRARY / "eventgrid-schema-without-data.json"))
     assert without.data is None and without.time == "2017-07-14T23:10:27.7689666Z"
+
+
+@pytest.mark.parametrize("change", [{"eventType": ""}, {"eventType": None}, {"id": ""}, {"topic": None},
+                                    {"subject": 5}, {"eventTime": "not a time"}])
+def test_a_library_event_grid_event_with_a_bad_attribute_is_refused_as_the_json_one_is(
+        change: dict[str, Any]) -> None:
+    body = {**_load(EVENT_GRID[0]), **change}
+    try:
+        native = _library_event(body)
+    except ValueError:  # the library itself refuses to parse the time
+        return
+    with pytest.raises(InvalidEventError):
+        event_grid_to_cloudevent(native)
+    with pytest.raises((InvalidEventError, KeyError)):
+        event_grid_to_cloudevent(body)
+
+
+def test_a_library_cloudevent_keeps_its_dataschema_and_a_copy_of_its_extensions() -> None:
+    body = {"specversion": "1.0", "id": "c-1", "source": "/s", "type": "t", "dataschema": "https://x/schema.json",
+            "time": "2024-05-01T10:00:00Z", "traceparent": "00-abc-def-01", "data": {"n": 1}}
+    native = _library_event(body)
+    got = event_grid_to_cloudevent(native)
+    assert got.to_dict() == {**body, "time": "2024-05-01T10:00:00.0000000Z"}
+    plain = _library_event({k: v for k, v in body.items() if k != "dataschema"})
+    event = event_grid_to_cloudevent(plain)
+    assert event.extensions == {"traceparent": "00-abc-def-01"}
+    assert event.extensions is not plain.extension_attrs
+    with pytest.raises(InvalidEventError, match="'type'"):
+        event_grid_to_cloudevent(_library_event({**body, "type": ""}))
 
 
 def test_an_event_grid_event_carrying_a_cloudevent_delivers_that_event() -> None:

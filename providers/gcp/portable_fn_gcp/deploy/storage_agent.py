@@ -51,7 +51,7 @@ def refused(project: str, member: str, exc: Exception) -> DeployError:
         "project_number = \"...\" under [tool.portable-fn.gcp] spares deploy asking Cloud Storage for it)")
     return DeployError(
         f"Deploying to gcp: storage triggers need the Cloud Storage service agent to hold {PUBLISHER} on "
-        f"project {project!r}, and Google refused deploy checking or granting it ({type(exc).__name__}: {exc}). "
+        f"project {project!r}, and Google refused to let deploy check or grant it ({type(exc).__name__}: {exc}). "
         f"Have a project owner run this once:\n    {gcloud('add', project, agent)}\n"
         f"then run `portable-fn deploy` again{number}. If you may not read the project's IAM policy either, "
         "also set grant_storage_agent = false under [tool.portable-fn.gcp] once the grant is made.")

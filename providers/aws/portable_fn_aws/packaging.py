@@ -228,17 +228,23 @@ def combined(out_dir: Path, zips: tuple[tuple[str, LambdaArtifact], ...]) -> Lam
 
 def app_closure(source_dir: Path, module: str) -> frozenset[str]:
     """Archive names of the app's modules that `module` imports, directly or not, with their packages'
-    `__init__.py`: what import statements show (an `importlib.import_module` of a name built at run
-    time is not seen; such a module is shipped only if no other function imports it statically)."""
+    `__init__.py`: what import statements and `importlib.import_module("x")` / `__import__("x")` calls
+    show. A module that imports a name built at run time (`import_module(f"plugins.{name}")`) could
+    import any of them, so its function's closure is every module of the app."""
     seen: set[str] = set()
     todo = [module]
     while todo:
         name = todo.pop()
+        if name == _ANY_MODULE:
+            return frozenset(n for n, _ in app_files(source_dir) if n.endswith(".py"))
         for found in _app_module_files(source_dir, name) if name else ():
             if found not in seen:
                 seen.add(found)
                 todo += _imports_of(source_dir, found)
     return frozenset(seen)
+
+
+_ANY_MODULE = "*"  # what _imports_of says for an import of a name built at run time
 
 
 def _app_module_files(source_dir: Path, module: str) -> list[str]:
@@ -251,7 +257,8 @@ def _app_module_files(source_dir: Path, module: str) -> list[str]:
 
 def _imports_of(source_dir: Path, archive_name: str) -> list[str]:
     """Absolute names of the modules the file imports (and of the names it imports from them, which
-    may be submodules); relative imports resolved against the file's package."""
+    may be submodules); relative imports resolved against the file's package; `_ANY_MODULE` for an
+    `import_module` / `__import__` call whose name is not a constant absolute one."""
     package = archive_name.split("/")[:-1]  # `a/b/c.py` and `a/b/__init__.py` both resolve `.` as a.b
     tree = ast.parse((source_dir / archive_name).read_text(encoding="utf-8"))
     names: list[str] = []
@@ -262,6 +269,10 @@ def _imports_of(source_dir: Path, archive_name: str) -> list[str]:
             base = ".".join(package[: len(package) - node.level + 1] if node.level else [])
             origin = ".".join(p for p in (base, node.module or "") if p)
             names += [origin] + [f"{origin}.{alias.name}" if origin else alias.name for alias in node.names]
+        elif isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", "")) in (
+                "__import__", "import_module"):
+            value = node.args[0].value if node.args and isinstance(node.args[0], ast.Constant) else None
+            names.append(value if isinstance(value, str) and not value.startswith(".") else _ANY_MODULE)
     return names
 
 

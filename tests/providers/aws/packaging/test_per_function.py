@@ -155,6 +155,25 @@ def test_the_closure_follows_relative_absolute_and_lazy_imports(split_dir: Path)
         "split/reports.py", "split/heavy.py"}
 
 
+def test_dynamic_imports_are_followed_and_a_name_built_at_run_time_ships_every_module(
+    split_dir: Path, tmp_path: Path, fake_pip: Any
+) -> None:
+    """`import_module("split.heavy")` is followed like an import statement; `import_module(name)` with a
+    name known only at run time could load any module of the app, so that function's zip has them all."""
+    api = split_dir / "split" / "api.py"
+    source = api.read_text()
+    api.write_text(source + "\n\ndef _load():\n    import importlib\n    return importlib.import_module('split.heavy')\n")
+    assert app_closure(split_dir, "split.api") == {"split/__init__.py", "split/api.py", "split/formatting.py",
+                                                   "split/heavy.py"}
+    api.write_text(source + "\n\ndef _load(name):\n    return __import__(f'split.{name}')\n")
+    everything = {"split/__init__.py", "split/api.py", "split/formatting.py", "split/heavy.py", "split/reports.py",
+                  "scripts/seed.py"}
+    assert app_closure(split_dir, "split.api") == everything
+    zips = dict(build(split_dir, tmp_path / "out", fake_pip).functions)
+    assert {"split/reports.py", "split/heavy.py"} <= names_in(zips["hello"].path)
+    assert "split/api.py" not in names_in(zips["nightly"].path)  # the other functions still leave it out
+
+
 def test_portable_fn_package_reports_the_zips_it_built(split_dir: Path, capsys: Any) -> None:
     pyproject = split_dir / "pyproject.toml"  # no dependencies, so nothing is downloaded
     pyproject.write_text(pyproject.read_text().replace(', "tinydep==1.0"', ""))

@@ -275,6 +275,15 @@ def _fill(
         _set_class(event, name, value)
 
 
+def checked(id: Any, source: Any, type: Any, specversion: Any, datacontenttype: Any, dataschema: Any,
+            subject: Any, time: Any, extensions: Any, data: Any) -> CloudEvent[Any]:
+    """`CloudEvent(...)` for decoders: every attribute checked as the constructor checks it (the
+    extensions copied), passed positionally so a decoder does not pay for keyword parsing per event."""
+    event: Any = object.__new__(_Unfrozen)  # _fill turns it into a CloudEvent
+    _fill(event, id, source, type, specversion, datacontenttype, dataschema, subject, time, extensions, data)
+    return event  # type: ignore[no-any-return]
+
+
 def _reject_required(*values: Any) -> None:
     for name, value in zip(("id", "source", "type"), values):
         if not isinstance(value, str) or not value:

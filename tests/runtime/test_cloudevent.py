@@ -305,3 +305,18 @@ def test_from_native_subject() -> None:
     assert event.subject == "docs/report.pdf" and event == built(subject="docs/report.pdf")
     assert event.to_dict() == built(subject="docs/report.pdf").to_dict()
     assert native().subject is None and native() != event
+
+
+def test_checked_is_the_constructor_with_positional_attributes() -> None:
+    from portable_fn.runtime.cloudevent import checked
+
+    extensions = {"traceparent": "00-1-2-01"}
+    event = checked("1", "/s", "t", "1.0", "application/json", None, "sub", "2024-02-29T10:00:00Z", extensions,
+                    {"n": 1})
+    assert event == CloudEvent(id="1", source="/s", type="t", datacontenttype="application/json", subject="sub",
+                               time="2024-02-29T10:00:00Z", extensions=extensions, data={"n": 1})
+    assert event.extensions is not extensions and type(event) is CloudEvent
+    with pytest.raises(InvalidEventError, match="'time'"):
+        checked("1", "/s", "t", "1.0", None, None, None, "2023-02-29T10:00:00Z", None, None)
+    with pytest.raises(InvalidEventError, match="'type'"):
+        checked("1", "/s", "", "1.0", None, None, None, None, None, None)

@@ -51,7 +51,7 @@ from datetime import time as time_of_day
 from functools import lru_cache
 from typing import Any
 
-from portable_fn.runtime.cloudevent import SPECVERSION, CloudEvent, _fill, from_attributes, from_native, parse_json
+from portable_fn.runtime.cloudevent import SPECVERSION, CloudEvent, checked, from_attributes, from_native, parse_json
 from portable_fn.runtime.http_binding import decode_data
 from portable_fn.runtime.views import MessageMeta
 
@@ -102,7 +102,7 @@ def _library_event_grid_event(native: Any) -> CloudEvent[Any]:
     kind, subject, moment = native.event_type, native.subject or None, native.event_time
     if kind and kind.__class__ is str and (subject is None or subject.__class__ is str):  # what from_native trusts
         return from_native(native.id, native.topic, kind, None, _time_of(moment), None, data, subject)
-    return _event(native.id, native.topic, kind, SPECVERSION, None, None, subject, rfc3339(moment), None, data)
+    return checked(native.id, native.topic, kind, SPECVERSION, None, None, subject, rfc3339(moment), None, data)
 
 
 def _event_grid_schema(id: str, topic: str, event_type: str, subject: str | None, time: str | None,
@@ -110,7 +110,7 @@ def _event_grid_schema(id: str, topic: str, event_type: str, subject: str | None
     carried = _carried_in(data)
     if carried is not None:
         return carried
-    return _event(id, topic, event_type, SPECVERSION, None, None, subject or None, time, None, data)
+    return checked(id, topic, event_type, SPECVERSION, None, None, subject or None, time, None, data)
 
 
 def _library_cloudevent(native: Any) -> CloudEvent[Any]:
@@ -120,16 +120,8 @@ def _library_cloudevent(native: Any) -> CloudEvent[Any]:
             and (subject is None or (subject and subject.__class__ is str))):  # what from_native trusts
         return from_native(native.id, native.source, kind, media, _time_of(native.time),
                            dict(extensions) if extensions else None, native.get_json(), subject)
-    return _event(native.id, native.source, kind, native.specversion, media, native.dataschema, subject,
+    return checked(native.id, native.source, kind, native.specversion, media, native.dataschema, subject,
                   rfc3339(native.time), extensions or None, native.get_json())
-
-
-def _event(*attributes: Any) -> CloudEvent[Any]:
-    """`CloudEvent(...)` with every attribute checked, filled positionally (id, source, type, specversion,
-    datacontenttype, dataschema, subject, time, extensions, data): no keyword parsing per event."""
-    event: Any = object.__new__(CloudEvent)
-    _fill(event, *attributes)
-    return event  # type: ignore[no-any-return]
 
 
 _READERS: dict[type, Callable[[Any], CloudEvent[Any]]] = {}  # class of the native event -> its reader
@@ -221,7 +213,7 @@ def service_bus_to_cloudevent(message: Any, source: str) -> CloudEvent[Any]:
         return from_native(message.message_id, source, SERVICE_BUS_TYPE, content_type,  # trusts is good here
                            (_format, moment) if moment.__class__ is datetime else rfc3339(moment),  # _time_of
                            extensions, data, subject)
-    return _event(message.message_id, source, SERVICE_BUS_TYPE, SPECVERSION, content_type, None, subject,
+    return checked(message.message_id, source, SERVICE_BUS_TYPE, SPECVERSION, content_type, None, subject,
                   rfc3339(moment), extensions, data)
 
 

@@ -133,6 +133,25 @@ def test_remove_empties_and_deletes_the_bucket(via_s3: Any, shop: Any, boto: Any
     assert pipeline.remove(via_s3, shop, "dev").plan.empty
 
 
+def test_every_call_on_the_bucket_names_its_expected_owner(via_s3: Any, shop: Any) -> None:
+    """moto does not check ExpectedBucketOwner, so what the deploy sends is read from botocore's own
+    parameter-build event: every call on the bucket but CreateBucket (which has no such parameter)
+    says which account must own it, so a bucket of the same name in another account is never used."""
+    sent: list[tuple[str, Any]] = []
+    via_s3.deployer.client.register(
+        "before-parameter-build.s3",
+        lambda params, model, **_: sent.append((model.name, params)) if params.get("Bucket") == via_s3.bucket else None)
+    via_s3.code = "# the handlers changed\n"
+    pipeline.deploy(via_s3, shop, "dev")
+    pipeline.remove(via_s3, shop, "dev")
+    operations = {name for name, _ in sent}
+    assert {"PutObject", "DeleteObject", "DeleteBucket", "GetPublicAccessBlock", "ListObjectVersions"} <= operations
+    account = via_s3.deployer.client.account()
+    assert account.isdigit()
+    assert [(name, params.get("ExpectedBucketOwner")) for name, params in sent
+            if params.get("ExpectedBucketOwner") != account and name != "CreateBucket"] == []
+
+
 @pytest.fixture
 def gateway_dir(tmp_path: Path) -> Path:
     return shutil.copytree(GATEWAY, tmp_path / "gateway", ignore=shutil.ignore_patterns(".portable-fn", "__pycache__"))

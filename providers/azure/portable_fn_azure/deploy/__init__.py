@@ -16,7 +16,8 @@ Settings (`[tool.portable-fn.azure]`, stage overrides applied): `subscription_id
 AZURE_SUBSCRIPTION_ID), `location` (required), `resource_group` (an existing group to deploy into; by
 default deploy creates and owns `<app>-<stage>-rg`), `plan_sku` (`Y1`, Linux Consumption; `FC1`, Flex
 Consumption, with `instance_memory_mb` 512, 2048 (default) or 4096 and `maximum_instance_count` 40-1000,
-default 100; or `EP1`-`EP3`),
+default 100; or `EP1`-`EP3`; a live app moving to or from FC1 is replaced, app and plan, as Azure cannot
+convert it: see `appliers.FunctionPlans` and `remote.RemoteReader`),
 `storage_auth` (`identity`, the default: the function app's system-assigned identity gets Storage Blob Data
 Owner and Storage Queue Data Contributor, plus Storage Account Contributor for blob triggers, on the app's
 storage account, and the host finds it by `AzureWebJobsStorage__accountName`; `connection_string`: the
@@ -44,7 +45,7 @@ from portable_fn.deploy import Artifact, RemoteState, Resource
 from portable_fn.runtime.errors import ConfigError
 
 from .appliers import Context
-from .checks import check_env, check_flex, check_plan_sku, check_storage_auth
+from .checks import FLEX_SKU, check_env, check_flex, check_plan_sku, check_storage_auth
 from .client import AzureClient
 from .desired import Target, desired
 from .executor import AzureExecutor
@@ -126,7 +127,8 @@ class AzureDeployer:
                               str(self.settings.get("plan_sku", "Y1")), identity, check_flex(self.settings)))
 
     def read_remote(self, app: Any, stage: str) -> RemoteState:
-        return RemoteReader(self.client, self.names(app, stage)).read()
+        flex = str(self.settings.get("plan_sku", "Y1")) == FLEX_SKU
+        return RemoteReader(self.client, self.names(app, stage), flex).read()
 
     def executor(self, app: Any, stage: str) -> AzureExecutor:
         names = self.names(app, stage)

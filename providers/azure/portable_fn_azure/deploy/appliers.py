@@ -196,11 +196,29 @@ class PackageBlobs(Applier[PackageBlob]):
 
 
 class FunctionPlans(Applier[FunctionPlan]):
+    """A plan moving to or from Flex Consumption is replaced, since Azure cannot convert it (or its app)
+    in place: the function app goes first (a plan holding an app cannot be deleted), then the plan, and the
+    plan is created anew; the function app's own replacing step, next, creates the app. Each part accepts
+    what an interrupted earlier run left, so rerunning `deploy` converges."""
+
+    def __init__(self, ctx: Context, site: str) -> None:
+        super().__init__(ctx)
+        self.site = site
+
     def create(self, resource: FunctionPlan) -> None:
         body = {"location": resource.location, "kind": "functionapp", "tags": self.ctx.tags,
                 "sku": {"name": resource.sku, "tier": resource.tier}, "properties": {"reserved": resource.reserved}}
         poller = self.azure.web.app_service_plans.begin_create_or_update(resource.resource_group, resource.name, body)
         self.ctx.wait(poller, f"app service plan {resource.name}")
+
+    def update(self, resource: FunctionPlan, previous: FunctionPlan, changes: tuple[str, ...]) -> None:
+        if resource.flex == previous.flex:
+            self.create(resource)
+            return
+        web = self.azure.web.web_apps
+        tolerate_missing(lambda: web.delete(previous.resource_group, self.site))
+        self.delete(previous)
+        self.create(resource)
 
     def delete(self, resource: FunctionPlan) -> None:
         plans = self.azure.web.app_service_plans
@@ -209,7 +227,10 @@ class FunctionPlans(Applier[FunctionPlan]):
 
 class FunctionApps(Applier[FunctionApp]):
     """Linux Consumption and Premium apps get their Python version as `linuxFxVersion`; Flex apps as
-    `functionAppConfig` (with the deployment container and scale), and no `linuxFxVersion` at all."""
+    `functionAppConfig` (with the deployment container and scale), and no `linuxFxVersion` at all. An app
+    moving to or from Flex Consumption is replaced: deleted (already, by its plan's replacing step) and
+    created. What hangs on the old app's identity, host name and keys (role assignments, webhooks) is read
+    as belonging to another app (see `remote`), so the plan writes it again for the new one."""
 
     def create(self, resource: FunctionApp) -> None:
         properties: dict[str, Any] = {"serverFarmId": resource.plan_id, "httpsOnly": resource.https_only,
@@ -225,6 +246,10 @@ class FunctionApps(Applier[FunctionApp]):
 
     def update(self, resource: FunctionApp, previous: FunctionApp, changes: tuple[str, ...]) -> None:
         web = self.azure.web.web_apps
+        if resource.flex != previous.flex:
+            self.delete(previous)
+            self.create(resource)
+            return
         if "linux_fx_version" in changes:
             web.update_configuration(resource.resource_group, resource.name,
                                      {"properties": {"linuxFxVersion": resource.linux_fx_version}})

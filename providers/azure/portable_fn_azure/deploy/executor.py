@@ -53,7 +53,7 @@ class AzureExecutor(Executor):
         self._appliers: dict[type, Applier[Any]] = {
             ResourceGroup: ResourceGroups(ctx), StorageAccount: StorageAccounts(ctx),
             BlobContainer: BlobContainers(ctx), StorageQueue: StorageQueues(ctx),
-            PackageBlob: PackageBlobs(ctx, resource_group, account), FunctionPlan: FunctionPlans(ctx),
+            PackageBlob: PackageBlobs(ctx, resource_group, account), FunctionPlan: FunctionPlans(ctx, site),
             FunctionApp: FunctionApps(ctx), AppSettings: AppSettingsApplier(ctx, account),
             EventGridTopic: EventGridTopics(ctx), SystemTopic: SystemTopics(ctx),
             EventSubscription: EventSubscriptions(ctx, site),

@@ -45,11 +45,18 @@ ROLE_NAMES = {guid: role for role, guid in STORAGE_ROLES.items()}
 
 
 class RemoteReader:
-    """Reads one app and stage's resources into a `RemoteState`, in dependency order."""
+    """Reads one app and stage's resources into a `RemoteState`, in dependency order.
 
-    def __init__(self, azure: AzureClient, names: Names) -> None:
+    `flex` is whether the settings want Flex Consumption (None: not known). A function app on the other
+    side of that line is about to be replaced (Azure cannot move it), so what hangs on it is read as if it
+    were gone already: its role assignments as another principal's, a webhook on its host name as on a
+    foreign host, a subscription delivering to its functions without a destination. The plan then writes
+    them again for the new app, and a rerun after a failure half-way finds the same differences."""
+
+    def __init__(self, azure: AzureClient, names: Names, flex: bool | None = None) -> None:
         self.azure = azure
         self.names = names
+        self.flex = flex
         self._sites: dict[str, dict[str, Any]] = {}
 
     def read(self) -> RemoteState:
@@ -148,7 +155,8 @@ class RemoteReader:
         return str(self.site(group).get("properties", {}).get("defaultHostName") or "")
 
     def site(self, group: str) -> dict[str, Any]:
-        """The function app in `group` as ARM answers it ({} when there is none), read once per group."""
+        """The function app in `group` as ARM answers it, read once per group; {} when there is none or
+        it is about to be replaced."""
         if group not in self._sites:
             try:
                 self._sites[group] = arm_json(self.azure.web.web_apps.get(group, self.names.function_app))
@@ -156,7 +164,9 @@ class RemoteReader:
                 if not missing(exc):
                     raise
                 self._sites[group] = {}
-        return self._sites[group]
+        found = self._sites[group]
+        flex = bool(found.get("properties", {}).get("functionAppConfig"))
+        return {} if self.flex is not None and found and flex != self.flex else found
 
     def package_blobs(self, group: str, account: str) -> list[Resource]:
         service = self.azure.blobs(self.azure.storage_connection_string(group, account))
@@ -244,6 +254,8 @@ class RemoteReader:
         target = (destination.get("properties") or {}).get("resourceId", "")
         if endpoint_type == "WebHook":
             target = self.webhook_url(group, topic, system, found["name"])
+        elif target.lower().startswith(f"{self.names.site_id.lower()}/") and not self.site(self.names.resource_group):
+            target = ""  # its function app is gone or about to be replaced: deliver to the new one
         filters = props.get("filter") or {}
         return EventSubscription(
             f"{topic}/{found['name']}", resource_group=group, topic=topic, system_topic=system,

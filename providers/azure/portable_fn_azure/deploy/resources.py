@@ -19,6 +19,7 @@ from typing import Any
 
 from portable_fn.deploy import Resource
 
+FLEX_TIER = "FlexConsumption"
 Pairs = tuple[tuple[str, str], ...]
 STORAGE_CONNECTION = "@portable-fn:storage-connection-string"  # resolved only when the settings are written
 PACKAGE_SETTING = "WEBSITE_RUN_FROM_PACKAGE"  # Linux Consumption and Premium run the zip at this URL
@@ -97,6 +98,17 @@ class FunctionPlan(Resource):
     tier: str = "Dynamic"
     reserved: bool = True  # Linux
 
+    @property
+    def flex(self) -> bool:
+        return self.tier == FLEX_TIER
+
+    def changed_fields(self, remote: Resource) -> tuple[str, ...]:
+        """As compared, except that a move to or from Flex Consumption, which Azure cannot make in place,
+        is one change that says the plan is replaced (see `appliers.FunctionPlans`)."""
+        if isinstance(remote, FunctionPlan) and self.flex != remote.flex:
+            return (f"replace: {remote.sku} -> {self.sku}",)
+        return super().changed_fields(remote)
+
 
 @dataclass(frozen=True)
 class FunctionApp(Resource):
@@ -127,6 +139,13 @@ class FunctionApp(Resource):
     @property
     def flex(self) -> bool:
         return bool(self.deployment_storage)
+
+    def changed_fields(self, remote: Resource) -> tuple[str, ...]:
+        """As compared, except that a move to or from Flex Consumption, which Azure cannot make in place,
+        is one change that says the app is replaced (see `appliers.FunctionApps`)."""
+        if isinstance(remote, FunctionApp) and self.flex != remote.flex:
+            return (f"replace: moves {'to' if self.flex else 'off'} Flex Consumption",)
+        return super().changed_fields(remote)
 
     def function_app_config(self) -> dict[str, Any]:
         """ARM's `functionAppConfig` of a Flex app."""

@@ -15,7 +15,8 @@ them: a GUID name, a built-in role of the subscription, a principal that exists,
 one role to one principal at one scope, and no change to an existing one. Flex Consumption is checked as
 the platform checks it: an FC1/FlexConsumption plan, a site with `functionAppConfig` (deployment
 container, runtime, scale) and no `linuxFxVersion`, none of the app settings Flex refuses, and OneDeploy
-fetching `packageUri` for real (from Azurite) after the app's identity got a blob data role; on the other
+fetching `packageUri` for real (from Azurite) after the app's identity got a blob data role, and neither a
+plan nor a site moves to or from Flex Consumption in place (a plan holding a site cannot be deleted); on the other
 plans syncing triggers mounts `WEBSITE_RUN_FROM_PACKAGE` (a SAS URL fetched for real, a URL without SAS
 only with `WEBSITE_RUN_FROM_PACKAGE_BLOB_MI_RESOURCE_ID` and a blob data role of the app's identity). Paths are
 case-insensitive, as in ARM. Every request is kept in `requests` for the tests, and `fail_once` makes the
@@ -339,12 +340,21 @@ def plan(arm: FakeArm, method: str, path: str, ids: dict[str, str], query: dict[
         require(body, "location", "sku.name", "sku.tier", "properties.reserved")
         if PLAN_TIERS.get(body["sku"]["name"]) != body["sku"]["tier"]:
             raise ArmError(400, "BadRequest", f"The sku {body['sku']} is not a valid SKU for a function app.")
+        existing = arm.state.resources.get(path.lower())
+        if existing is not None and (existing["sku"]["name"] == "FC1") != (body["sku"]["name"] == "FC1"):
+            raise ArmError(400, "BadRequest", f"The plan {name} cannot be changed from {existing['sku']['name']} to "
+                                              f"{body['sku']['name']}: Flex Consumption plans are not convertible.")
         _, stored = arm.put(path, {"id": path, "name": name, "type": "Microsoft.Web/serverfarms",
                                         "location": body["location"], "kind": body.get("kind", "app"),
                                         "tags": body.get("tags") or {}, "sku": body["sku"],
                                         "properties": {**body["properties"], "provisioningState": "Succeeded"}})
         return 200, {}, stored  # the spec: 200, or 202 while provisioning
     if method == "DELETE":
+        hosted = [r["name"] for r in arm.state.resources.values() if r.get("type") == "Microsoft.Web/sites"
+                  and r["properties"]["serverFarmId"].lower() == path.lower()]
+        if hosted:
+            raise ArmError(409, "Conflict", f"Server farm '{name}' cannot be deleted because it has web app(s) "
+                                            f"{', '.join(hosted)} assigned to it.")
         return arm.delete(path), {}, None
     return 200, {}, arm.get(path)
 
@@ -402,6 +412,10 @@ def site(arm: FakeArm, method: str, path: str, ids: dict[str, str], query: dict[
             check_flex_site(body)
         else:
             require(body, "properties.siteConfig.linuxFxVersion")
+        existing = arm.state.resources.get(path.lower())
+        if existing is not None and bool(existing["properties"].get("functionAppConfig")) != on_flex(arm, body):
+            raise ArmError(400, "BadRequest", f"The site {name} cannot be moved between Flex Consumption and "
+                                              "other plans; delete it and create it again.")
         site_config = body["properties"]["siteConfig"]
         props = {k: v for k, v in body["properties"].items() if k != "siteConfig"}
         stored = {"id": path, "name": name, "type": "Microsoft.Web/sites", "location": body["location"],
@@ -427,6 +441,8 @@ def site(arm: FakeArm, method: str, path: str, ids: dict[str, str], query: dict[
                 stored[key] = {**stored.get(key, {}), **body[key]} if isinstance(body[key], dict) else body[key]
         return 200, {}, stored
     if method == "DELETE":
+        for kept in (arm.state.host_keys, arm.state.mounted, arm.state.deployed):
+            kept.pop(path.lower(), None)  # its keys and package go with it
         return arm.delete(path), {}, None
     return 200, {}, arm.get(path)
 

@@ -481,3 +481,76 @@ def test_flex_with_a_connection_string_names_it_for_the_deployment_storage(
                                          "storageAccountConnectionStringName": "DEPLOYMENT_STORAGE_CONNECTION_STRING"}
     assert settings_of(arm, n.function_app)["DEPLOYMENT_STORAGE_CONNECTION_STRING"] == azurite
     assert pipeline.plan(provider, shop, "dev").plan.empty
+
+
+# -- switching between Linux Consumption and Flex Consumption ----------------------------------------------
+def site_of(arm: Any, site: str) -> dict[str, Any]:
+    return dict(arm.get(f"{GROUP}/providers/Microsoft.Web/sites/{site}"))
+
+
+def assert_serves_the_new_app(arm: Any, provider: Any, shop: Any, old: dict[str, Any]) -> None:
+    """The app was made anew: new identity holding every role, webhook on its host with its key."""
+    n = names(provider, shop)
+    new = site_of(arm, n.function_app)
+    assert new["identity"]["principalId"] != old["identity"]["principalId"]
+    assert roles_of(arm, n.storage_account) == {guid: new["identity"]["principalId"] for guid in ROLE_IDS.values()}
+    key = arm.state.host_keys[new["id"].lower()]["blobs_extension"]
+    assert arm.state.secrets[UPLOADS.lower()] == (
+        f"https://{new['properties']['defaultHostName']}/runtime/webhooks/blobs"
+        f"?functionName=Host.Functions.on_upload&code={key}")
+    provider.deployer.client.calls.clear()
+    again = pipeline.deploy(provider, shop, "dev")
+    assert again.plan.empty and provider.deployer.client.mutating_calls() == []
+
+
+def test_switching_y1_to_fc1_and_back_replaces_the_app_and_its_plan(
+        provider: Any, arm: Any, shop: Any, blobs: Any, certificate: Any, azurite: str, helpers: Any) -> None:
+    pipeline.deploy(provider, shop, "dev")
+    n = names(provider, shop)
+    consumption = site_of(arm, n.function_app)
+    flex = flex_provider(shop, arm, certificate, azurite, helpers)
+    before = len(arm.mutating())
+    printed = [s.describe() for s in pipeline.plan(flex, shop, "dev").plan.steps]
+    assert "~ update app service plan shop-dev-plan (replace: Y1 -> FC1)" in printed
+    assert f"~ update function app {n.function_app} (replace: moves to Flex Consumption)" in printed
+    assert f"~ update event subscription {n.topic('order-events')}/notify (destination)" in printed  # new app
+    assert [p for p in printed if "role assignment" in p and p.startswith("+")] == [
+        f"+ create role assignment {n.storage_account}/{role}" for role in ROLE_IDS]
+    assert sorted(p.rsplit("/", 1)[-1] for _, p in arm.mutating()[before:]) == ["getFullUrl", "list"]  # reads
+
+    pipeline.deploy(flex, shop, "dev")
+    plan = arm.get(f"{GROUP}/providers/Microsoft.Web/serverfarms/shop-dev-plan")
+    assert plan["sku"] == {"name": "FC1", "tier": "FlexConsumption"}
+    new = site_of(arm, n.function_app)
+    assert new["properties"]["functionAppConfig"]["runtime"] == {"name": "python", "version": "3.11"}
+    zip_sha = hashlib.sha256((shop.root / ".portable-fn/build/azure/dev/app.zip").read_bytes()).hexdigest()
+    assert arm.state.deployed[new["id"].lower()] == [zip_sha]
+    assert "WEBSITE_RUN_FROM_PACKAGE" not in settings_of(arm, n.function_app)
+    assert_serves_the_new_app(arm, flex, shop, consumption)
+
+    back = pipeline.deploy(provider, shop, "dev")
+    assert "~ update app service plan shop-dev-plan (replace: FC1 -> Y1)" in [s.describe() for s in back.plan.steps]
+    site = site_of(arm, n.function_app)
+    assert "functionAppConfig" not in site["properties"]
+    assert settings_of(arm, n.function_app)["WEBSITE_RUN_FROM_PACKAGE_BLOB_MI_RESOURCE_ID"] == "SystemAssigned"
+    assert arm.state.mounted[site["id"].lower()] == settings_of(arm, n.function_app)["WEBSITE_RUN_FROM_PACKAGE"]
+    assert_serves_the_new_app(arm, provider, shop, new)
+
+
+@pytest.mark.parametrize("fails", ["DELETE /serverfarms/shop-dev-plan", "PUT /serverfarms/shop-dev-plan",
+                                   "PUT /sites/{site}", "PUT /sites/{site}/config/appsettings",
+                                   "PUT /eventsubscriptions/{subscription}"])
+def test_a_switch_that_fails_half_way_converges_when_rerun(
+        fails: str, provider: Any, arm: Any, shop: Any, blobs: Any, certificate: Any, azurite: str,
+        helpers: Any) -> None:
+    pipeline.deploy(provider, shop, "dev")
+    n = names(provider, shop)
+    consumption = site_of(arm, n.function_app)
+    flex = flex_provider(shop, arm, certificate, azurite, helpers)
+    method, suffix = fails.split(" ")
+    arm.fail_once(method, suffix.format(site=n.function_app, subscription=subscription_name("on_upload")))
+    with pytest.raises(DeployError, match="injected outage"):
+        pipeline.deploy(flex, shop, "dev")
+    pipeline.deploy(flex, shop, "dev")
+    assert arm.get(f"{GROUP}/providers/Microsoft.Web/serverfarms/shop-dev-plan")["sku"]["name"] == "FC1"
+    assert_serves_the_new_app(arm, flex, shop, consumption)

@@ -136,3 +136,18 @@ def test_flex_consumption_is_a_plan_sku_with_its_own_settings(shop: Any) -> None
             AzureDeployer({"plan_sku": "FC1", **bad}).check(shop)
     with pytest.raises(UnsupportedTriggerError, match="storage_auth"):
         AzureDeployer({"storage_auth": "sas"}).check(shop)
+
+
+def test_a_move_to_or_from_flex_consumption_is_planned_as_a_replacement() -> None:
+    """Azure cannot convert a plan or its app to or from Flex Consumption, so the plan says they are replaced;
+    other changes stay field by field."""
+    y1, fc1 = FunctionPlan("p", sku="Y1", tier="Dynamic"), FunctionPlan("p", sku="FC1", tier="FlexConsumption")
+    ep1 = FunctionPlan("p", sku="EP1", tier="ElasticPremium")
+    assert fc1.changed_fields(y1) == ("replace: Y1 -> FC1",) and y1.changed_fields(fc1) == ("replace: FC1 -> Y1",)
+    assert ep1.changed_fields(y1) == ("sku", "tier")
+    consumption = FunctionApp("app", linux_fx_version="Python|3.11")
+    flex = FunctionApp("app", deployment_storage="https://a.blob.core.windows.net/d", runtime_version="3.11")
+    step = make_plan([flex], RemoteState([consumption])).steps[0]
+    assert step.describe() == "~ update function app app (replace: moves to Flex Consumption)"
+    assert consumption.changed_fields(flex) == ("replace: moves off Flex Consumption",)
+    assert FunctionApp("app", linux_fx_version="Python|3.12").changed_fields(consumption) == ("linux_fx_version",)

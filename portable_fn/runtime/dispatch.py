@@ -26,7 +26,7 @@ _PLAIN = (dict, list, str, bytes, int, float, bool)
 class Binding:
     """How to call one handler: what its first argument is, and whether it wants a Context."""
 
-    __slots__ = ("first", "convert", "wants_context", "is_async", "view", "exact", "call_event")
+    __slots__ = ("first", "convert", "wants_context", "is_async", "view", "exact", "call_event", "as_is")
 
     def __init__(self, first: str, convert: Callable[[Any], Any] | None, wants_context: bool,
                  is_async: bool, view: bool, exact: type | None = None) -> None:
@@ -37,6 +37,9 @@ class Binding:
         self.view = view  # convert takes the whole event (StorageObject & co.)
         self.exact = exact  # CloudEvent[dict] & co.: data of exactly this class is handed over as it is
         self.call_event: Callable[[Any, CloudEvent[Any], Context | None], Any] = _call_any
+        # The data class for which `call_event(spec, event, None)` is exactly `spec.handler(event)`, so a
+        # shim's hot path may call the handler itself (`event.data.__class__ is binding.as_is`); None: never.
+        self.as_is: type | None = None
 
     def specialise(self) -> Binding:
         """Pick the per-event call path once, so the common signatures skip every check per event."""
@@ -44,7 +47,7 @@ class Binding:
             if self.convert is None:
                 self.call_event = _call_plain
             elif self.exact is not None and not self.view:
-                self.call_event = _call_exact
+                self.call_event, self.as_is = _call_exact, self.exact
             elif not self.view:
                 self.call_event = _call_converted
             else:

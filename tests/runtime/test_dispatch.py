@@ -575,3 +575,18 @@ def test_failure_of_reads_a_retry_or_dead_letter_subclass_by_what_it_is() -> Non
     assert (failure_of(Cancelled("gone"), "1").outcome, failure_of(Cancelled("gone"), "1").reason) == (
         DEAD_LETTER, "gone"
     )
+
+
+@pytest.mark.parametrize(("handler", "as_is"), [
+    (events.as_dict, dict), (events.as_str, str), (events.as_bytes, bytes), (events.take_order, None),
+    (events.untyped, None), (events.unannotated, None), (events.on_upload, None), (events.sweep, None),
+    (events.take_order_async, None), (events.optional_context, None),
+])
+def test_as_is_names_the_data_class_a_shim_may_hand_over_without_dispatch(handler: Any, as_is: Any) -> None:
+    """`binding.as_is`: for data of that class, calling the handler is exactly what call_event does."""
+    found = spec(handler)
+    assert found.binding.as_is is as_is
+    if as_is is not None:
+        data = {"as_dict": {"id": 7}, "as_str": "text", "as_bytes": b"raw"}[handler.__name__]
+        given = event(data)
+        assert found.binding.call_event(found, given, None) == found.handler(given) == data

@@ -96,9 +96,10 @@ def _json_event(native: Mapping[str, Any]) -> CloudEvent[Any]:
 
 def _library_event_grid_event(native: Any) -> CloudEvent[Any]:
     data = native.get_json()
-    carried = _carried_in(data)
-    if carried is not None:
-        return carried
+    if data.__class__ is not dict or "specversion" in data:  # _carried_in's own first check, inlined
+        carried = _carried_in(data)
+        if carried is not None:
+            return carried
     kind, subject, moment = native.event_type, native.subject or None, native.event_time
     if kind and kind.__class__ is str and (subject is None or subject.__class__ is str):  # what from_native trusts
         return from_native(native.id, native.topic, kind, None, _time_of(moment), None, data, subject)
@@ -175,9 +176,10 @@ def queue_message_to_cloudevent(message: Any, source: str) -> CloudEvent[Any]:
     except ValueError:  # UnicodeDecodeError too
         data, content_type = body_text(body), TEXT
     else:
-        carried = _carried_in(data)
-        if carried is not None:
-            return carried
+        if data.__class__ is not dict or "specversion" in data:  # _carried_in's own first check, inlined
+            carried = _carried_in(data)
+            if carried is not None:
+                return carried
     return from_native(message.id, source, QUEUE_TYPE, content_type, _time_of(message.insertion_time), None, data)
 
 
@@ -201,9 +203,10 @@ def service_bus_to_cloudevent(message: Any, source: str) -> CloudEvent[Any]:
         except ValueError:  # UnicodeDecodeError too
             data, content_type = _not_json(body, content_type)
         else:
-            carried = _carried_in(data)
-            if carried is not None:
-                return carried
+            if data.__class__ is not dict or "specversion" in data:  # _carried_in's first check, inlined
+                carried = _carried_in(data)
+                if carried is not None:
+                    return carried
             content_type = content_type or JSON
     else:
         data, content_type = _not_json(body, content_type)

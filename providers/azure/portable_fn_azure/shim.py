@@ -127,7 +127,7 @@ def queue_entry(spec: Any, queue: str, connection: str, max_attempts: int,
     `<queue>-poison` output binding."""
     _check(spec, "queue")
     source, binding = queue_source(connection, queue), spec.binding
-    wants_context, call = binding.wants_context, binding.call_event
+    wants_context, call, handler, as_is = binding.wants_context, binding.call_event, spec.handler, binding.as_is
 
     def handle(msg: Any, poison: Any, context: Any = None) -> None:
         ctx = _context(spec, context, timeout_s, queue_message_meta(msg), msg) if wants_context else None
@@ -137,7 +137,10 @@ def queue_entry(spec: Any, queue: str, connection: str, max_attempts: int,
             result = call_event(spec, _unreadable(msg, exc), ctx)
         else:
             try:  # call_event without its Result when the handler acknowledges
-                call(spec, event, ctx)
+                if event.data.__class__ is as_is:  # binding.as_is: what call would do, one call less
+                    handler(event)
+                else:
+                    call(spec, event, ctx)
                 return
             except Exception as exc:
                 result = failure_of(exc, event.id)
@@ -165,7 +168,7 @@ def service_bus_entry(spec: Any, entity: str, connection: str, timeout_s: float 
     """`(msg, context=None) -> None` for a Service Bus queue or topic subscription message."""
     _check(spec, "queue", "topic")
     source, binding = service_bus_source(connection, entity), spec.binding
-    wants_context, call = binding.wants_context, binding.call_event
+    wants_context, call, handler, as_is = binding.wants_context, binding.call_event, spec.handler, binding.as_is
 
     def handle(msg: Any, context: Any = None) -> None:
         ctx = _context(spec, context, timeout_s, service_bus_meta(msg), msg) if wants_context else None
@@ -175,7 +178,10 @@ def service_bus_entry(spec: Any, entity: str, connection: str, timeout_s: float 
             _settle(spec, "Service Bus", call_event(spec, _unreadable(msg, exc), ctx))
             return
         try:  # call_event without its Result when the handler acknowledges
-            call(spec, event, ctx)
+            if event.data.__class__ is as_is:  # binding.as_is: what call would do, one call less
+                handler(event)
+            else:
+                call(spec, event, ctx)
         except Exception as exc:
             _settle(spec, "Service Bus", failure_of(exc, event.id))
 
@@ -187,7 +193,8 @@ def event_grid_entry(spec: Any, timeout_s: float | None = None,
     """`(event, context=None) -> None` for an Event Grid event in either schema. `blobs` (container,
     prefix, suffix) keeps only the blob events of a `storage(..., on="deleted")` trigger."""
     _check(spec, "topic", "storage")
-    wants_context, call = spec.binding.wants_context, spec.binding.call_event
+    binding = spec.binding
+    wants_context, call, handler, as_is = binding.wants_context, binding.call_event, spec.handler, binding.as_is
 
     def handle(event: Any, context: Any = None) -> None:
         ctx = _context(spec, context, timeout_s, None, event) if wants_context else None
@@ -199,7 +206,10 @@ def event_grid_entry(spec: Any, timeout_s: float | None = None,
         if blobs is not None and not _blob_matches(decoded, blobs):
             return  # the subscription's filter should have kept it away: acknowledged, not delivered
         try:  # call_event without its Result when the handler acknowledges
-            call(spec, decoded, ctx)
+            if decoded.data.__class__ is as_is:  # binding.as_is: what call would do, one call less
+                handler(decoded)
+            else:
+                call(spec, decoded, ctx)
         except Exception as exc:
             _settle(spec, "Event Grid", failure_of(exc, decoded.id))
 

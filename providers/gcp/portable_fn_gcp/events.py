@@ -91,12 +91,16 @@ _GOOGLE_ATTRIBUTES = frozenset({"specversion", "id", "source", "type", "datacont
 def from_sdk_message(native: Any) -> tuple[CloudEvent[Any], MessageMeta | None]:
     """`to_cloudevent(from_sdk_event(native))`, without building the Pub/Sub envelope as a CloudEvent of
     its own: only the message's event is built (and validated), once per delivery."""
-    get_attributes = getattr(native, "get_attributes", None)
-    if get_attributes is None:
-        return to_cloudevent(from_sdk_event(native))  # says what was passed instead
-    attrs = get_attributes()
-    get_data = getattr(native, "get_data", None)
-    data = get_data() if get_data is not None else getattr(native, "data", None)
+    attrs = getattr(native, "_attributes", None)
+    if attrs.__class__ is dict:  # the 1.x line's http.CloudEvent (what functions-framework passes): its own
+        data = native.data       # dict, which get_attributes() wraps in a new read-only proxy per call
+    else:
+        get_attributes = getattr(native, "get_attributes", None)
+        if get_attributes is None:
+            return to_cloudevent(from_sdk_event(native))  # says what was passed instead
+        attrs = get_attributes()
+        get_data = getattr(native, "get_data", None)
+        data = get_data() if get_data is not None else getattr(native, "data", None)
     if attrs.get("type") == MESSAGE_PUBLISHED:
         return _unwrap(attrs, data)
     return _google_event(attrs, data), None

@@ -1,0 +1,70 @@
+"""The SDK event functions-framework hands over -> the portable CloudEvent, whatever the SDK object is.
+
+functions-framework passes the `cloudevents` 1.x line's `http.CloudEvent`; the shim reads its attribute
+dict directly (its `get_attributes()` builds a read-only proxy per call), and any other event object
+(another SDK line, a pydantic event) through `get_attributes()` and `get_data()` or `.data`. Each
+conformance input must read the same every way."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import pytest
+from cloudevents.http import CloudEvent as HttpEvent
+from portable_fn_gcp.events import from_sdk_message
+
+from portable_fn.runtime import InvalidEventError
+
+DATA = Path(__file__).parents[2] / "data" / "gcp" / "functions-framework-conformance" / "events" / "generate" / "data"
+INPUTS = sorted(DATA.glob("*-cloudevent-input.json"))
+
+
+class Proxied:
+    """An SDK event shaped as the cloudevents 2.x line is read: get_attributes() and get_data() only."""
+
+    def __init__(self, attributes: dict[str, Any], data: Any) -> None:
+        self._attributes = MappingProxyType(attributes)  # not a dict: not the 1.x shortcut
+        self._data = data
+
+    def get_attributes(self) -> Any:
+        return self._attributes
+
+    def get_data(self) -> Any:
+        return self._data
+
+
+class DataAttribute:
+    """get_attributes() and a `data` attribute, no get_data()."""
+
+    def __init__(self, attributes: dict[str, Any], data: Any) -> None:
+        self.attributes, self.data = attributes, data
+
+    def get_attributes(self) -> Any:
+        return dict(self.attributes)
+
+
+def read(native: Any) -> tuple[dict[str, Any], Any]:
+    event, meta = from_sdk_message(native)
+    return event.to_dict(), meta and (meta.message_id, meta.delivery_count, dict(meta.attributes or {}),
+                                      meta.published_time)
+
+
+@pytest.mark.parametrize("path", INPUTS, ids=lambda p: p.name)
+def test_every_sdk_event_shape_reads_the_same(path: Path) -> None:
+    body = json.loads(path.read_text(encoding="utf-8"))
+    data = body.pop("data", None)
+    attributes = {k: v for k, v in body.items()}
+    http_event = HttpEvent(attributes, data)
+    assert http_event._attributes.__class__ is dict  # the shortcut is taken for functions-framework's event
+    expected = read(http_event)
+    assert read(Proxied(dict(http_event.get_attributes()), data)) == expected
+    assert read(DataAttribute(dict(http_event.get_attributes()), data)) == expected
+    assert expected[0]["id"] == body["id"]
+
+
+def test_an_object_that_is_no_sdk_event_is_refused_by_name() -> None:
+    with pytest.raises(InvalidEventError, match="passed a dict, not a CloudEvent"):
+        from_sdk_message({"id": "1"})

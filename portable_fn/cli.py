@@ -166,7 +166,8 @@ def _plan(args: argparse.Namespace) -> int:
     app, provider, stage = _load(args)
     outcome = pipeline.plan(provider, app, stage, _progress)
     assert outcome.plan is not None
-    text = "\n".join([s.describe() for s in outcome.plan.steps] + [f"Plan: {outcome.plan.summary()}"])
+    text = "\n".join([s.describe() for s in outcome.plan.steps] + outcome.plan.kept_lines()
+                     + [f"Plan: {outcome.plan.summary()}"])
     _emit(args, outcome.to_dict(), text)
     return 0
 
@@ -186,7 +187,8 @@ def _remove(args: argparse.Namespace) -> int:
     app, provider, stage = _load(args)
     outcome = pipeline.remove(provider, app, stage, _progress)
     assert outcome.plan is not None
-    _emit(args, outcome.to_dict(), f"Removed {outcome.plan.count('delete')} resources.")
+    kept = f" Kept {len(outcome.plan.kept)} (shared beyond the app, said above)." if outcome.plan.kept else ""
+    _emit(args, outcome.to_dict(), f"Removed {outcome.plan.count('delete')} resources.{kept}")
     return 0
 
 

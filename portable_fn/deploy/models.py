@@ -39,6 +39,11 @@ class Resource:
         mine, theirs = self.compared(), remote.compared()
         return tuple(k for k in mine if mine[k] != theirs.get(k))
 
+    def kept_because(self) -> str | None:
+        """Why no plan ever deletes this resource once found (it is shared beyond the app and stage, say a
+        project-wide grant), said where `remove` would have deleted it; None: deleted when not wanted."""
+        return None
+
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, **dataclasses.asdict(self)}
 

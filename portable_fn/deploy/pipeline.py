@@ -71,6 +71,7 @@ def deploy(provider: Provider, app: App, stage: str, progress: Progress = quiet)
     desired = provider.desired(app, stage, built.artifact)
     the_plan = make_plan(desired, provider.read_remote(app, stage))
     progress(f"Plan: {the_plan.summary()}")
+    _say_kept(the_plan, progress)
     report = provider.executor(app, stage).execute(the_plan, progress)
     outputs = provider.outputs(app, stage, provider.read_remote(app, stage))
     return Outcome(artifact=built.artifact, plan=the_plan, report=report, outputs=outputs)
@@ -80,8 +81,14 @@ def remove(provider: Provider, app: App, stage: str, progress: Progress = quiet)
     """Delete exactly what the app created for this stage (found by tag), nothing else."""
     the_plan = make_plan([], provider.read_remote(app, stage))
     progress(f"Plan: {the_plan.summary()}")
+    _say_kept(the_plan, progress)
     report = provider.executor(app, stage).execute(the_plan, progress)
     return Outcome(plan=the_plan, report=report)
+
+
+def _say_kept(the_plan: Plan, progress: Progress) -> None:
+    for line in the_plan.kept_lines():
+        progress(f"  {line}")
 
 
 def info(provider: Provider, app: App, stage: str) -> Outcome:

@@ -2,7 +2,8 @@
 
 Nothing here talks to a cloud, so every decision is tested with in-memory states. Creates and updates
 follow the desired order (providers list dependencies first); deletes come last, in reverse order of
-what was found, so dependents go before what they depend on.
+what was found, so dependents go before what they depend on. A resource that says why it is kept
+(`Resource.kept_because`) is never deleted: the plan lists it as kept instead.
 """
 
 from __future__ import annotations
@@ -39,10 +40,11 @@ class Step:
 
 @dataclass(frozen=True)
 class Plan:
-    """The ordered steps, plus what already matches."""
+    """The ordered steps, plus what already matches and what is kept though no longer wanted."""
 
     steps: tuple[Step, ...]
     unchanged: tuple[Resource, ...] = field(default=())
+    kept: tuple[Resource, ...] = field(default=())
 
     @property
     def empty(self) -> bool:
@@ -53,11 +55,19 @@ class Plan:
 
     def summary(self) -> str:
         return (f"{self.count(CREATE)} to create, {self.count(UPDATE)} to update, "
-                f"{self.count(DELETE)} to delete, {len(self.unchanged)} unchanged")
+                f"{self.count(DELETE)} to delete, {len(self.unchanged)} unchanged"
+                + (f", {len(self.kept)} kept" if self.kept else ""))
+
+    def kept_lines(self) -> list[str]:
+        """One line per kept resource: what it is and why it stays."""
+        return [f"= keep {r.kind} {r.name}: {r.kept_because()}" for r in self.kept]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"steps": [s.to_dict() for s in self.steps], "unchanged": len(self.unchanged),
-                "summary": self.summary()}
+        out: dict[str, Any] = {"steps": [s.to_dict() for s in self.steps], "unchanged": len(self.unchanged),
+                               "summary": self.summary()}
+        if self.kept:
+            out["kept"] = [{"kind": r.kind, "name": r.name, "reason": r.kept_because()} for r in self.kept]
+        return out
 
 
 def make_plan(desired: Sequence[Resource], remote: RemoteState) -> Plan:
@@ -74,7 +84,11 @@ def make_plan(desired: Sequence[Resource], remote: RemoteState) -> Plan:
             steps.append(Step(UPDATE, resource, found, changes))
         else:
             unchanged.append(found)
+    kept: list[Resource] = []
     for found in reversed(list(remote)):
         if found.key not in wanted:
-            steps.append(Step(DELETE, found, found))
-    return Plan(tuple(steps), tuple(unchanged))
+            if found.kept_because() is None:
+                steps.append(Step(DELETE, found, found))
+            else:
+                kept.append(found)
+    return Plan(tuple(steps), tuple(unchanged), tuple(kept))

@@ -53,3 +53,25 @@ def test_resources_no_longer_desired_are_deleted_dependents_first() -> None:
 def test_same_name_different_kind_are_different_resources() -> None:
     plan = make_plan([Queue("x")], RemoteState([Fn("x")]))
     assert [(s.action, s.resource.kind) for s in plan.steps] == [(CREATE, "queue"), (DELETE, "function")]
+
+
+@dataclass(frozen=True)
+class Grant(Resource):
+    """A resource shared beyond the app (a project-wide grant): found, it is never deleted."""
+
+    kind = "grant"
+
+    def kept_because(self) -> str:
+        return f"{self.name} is shared"
+
+
+def test_a_resource_that_says_why_it_is_kept_is_never_deleted_but_listed() -> None:
+    remote = RemoteState([Grant("g"), Queue("q")])
+    removal = make_plan([], remote)
+    assert [(s.action, s.resource.name) for s in removal.steps] == [(DELETE, "q")]
+    assert removal.kept == (Grant("g"),) and removal.kept_lines() == ["= keep grant g: g is shared"]
+    assert removal.summary() == "0 to create, 0 to update, 1 to delete, 0 unchanged, 1 kept"
+    assert removal.to_dict()["kept"] == [{"kind": "grant", "name": "g", "reason": "g is shared"}]
+    wanted = make_plan([Grant("g")], remote)  # still wanted: unchanged, as any resource
+    assert wanted.unchanged == (Grant("g"),) and wanted.kept == () and "kept" not in wanted.to_dict()
+    assert make_plan([], RemoteState([Grant("g")])).empty  # a remove after a remove has nothing to do

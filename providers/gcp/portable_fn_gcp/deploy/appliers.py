@@ -21,7 +21,7 @@ from .desired import Settings
 from .naming import LABEL_SOURCE, Names, labels
 from .resources import Bucket, DeadLetterRoute, Function, PublicInvoker, SchedulerJob, StorageAgentGrant, Topic
 from .routes import PUBLISHER, SUBSCRIBER, grant, project_number, pubsub_agent, trigger_subscription
-from .storage_agent import AGENT_DOMAIN, gcloud, grant_publisher, refused, storage_agent
+from .storage_agent import grant_publisher, refused, storage_agent
 
 R = TypeVar("R", bound=Resource)
 
@@ -100,13 +100,6 @@ class StorageAgentGrants(Applier[StorageAgentGrant]):
         # IAM changes take a while to reach Eventarc: a trigger refused for it right now is made on a rerun.
         self.gcp.progress(f"      {member} may now publish to Pub/Sub in project {resource.name} (storage "
                           "triggers need it; if one is refused in the next minutes, run `portable-fn deploy` again)")
-
-    def delete(self, resource: StorageAgentGrant) -> None:
-        """Never revoked: the binding is project-wide, and other apps, stages or tools may rely on it (any
-        Cloud Storage trigger or notification in the project does), so `remove` leaves it and says so."""
-        member = resource.member or f"serviceAccount:service-PROJECT_NUMBER@{AGENT_DOMAIN}"
-        self.gcp.progress(f"      kept: it is project-wide and may be shared; if nothing in project {resource.name} "
-                          f"needs it any more: {gcloud('remove', resource.name, member)}")
 
 
 class Topics(Applier[Topic]):

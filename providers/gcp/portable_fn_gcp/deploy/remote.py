@@ -7,11 +7,10 @@ public invoker binding is there. A function deployed with a dead-letter topic ha
 the topic's IAM policy and its trigger subscription's dead-letter policy (`routes`). Only get_*/list_*
 calls are made here.
 
-The Cloud Storage service agent's publisher grant on the project (`storage_agent`) is read only for an app
-with a storage trigger, and, like the dead-letter routes, only while the stage has functions deployed: a
-grant `remove` keeps (it is project-wide) would otherwise be listed for deletion by every later `remove`.
-So a stage's first plan lists the grant even when the project has it (applying it then writes nothing).
-A policy Google refuses to show (403) reads as no grant: deploy then tries to make it, and explains.
+The Cloud Storage service agent's publisher grant on the project (`storage_agent`) is read for an app with
+a storage trigger; plans never delete it (`StorageAgentGrant.kept_because`: it is project-wide), so
+`remove` lists it as kept. A policy Google refuses to show (403) reads as no grant: deploy then tries to
+make it, and explains.
 """
 
 from __future__ import annotations
@@ -61,16 +60,15 @@ class RemoteReader:
     def read(self) -> RemoteState:
         found = self.found_functions()
         functions = [self.function(f) for f in found]
-        resources: list[Resource] = [*self.storage_agent_grant(bool(found)), *self.topics(), *self.buckets(),
-                                     *functions]
+        resources: list[Resource] = [*self.storage_agent_grant(), *self.topics(), *self.buckets(), *functions]
         resources += self.invokers([f for f in functions if not f.event_type and f.service])
         resources += [route for f in found if (route := self.dead_letter_route(f)) is not None]
         resources += self.jobs()
         return RemoteState(in_order(resources))
 
-    def storage_agent_grant(self, deployed: bool) -> list[StorageAgentGrant]:
-        """The grant when the app wants it, the stage has functions and the project's policy has it."""
-        if not (self.storage_agent and deployed):
+    def storage_agent_grant(self) -> list[StorageAgentGrant]:
+        """The grant when the app wants it and the project's policy has it."""
+        if not self.storage_agent:
             return []
         project = self.names.project
         try:

@@ -113,11 +113,24 @@ class StorageAgentGrant(Resource):
     has a storage trigger. `member` is filled in when read (or applied), so it is never compared.
 
     Deploy adds the binding but never takes it away: it is project-wide, and other apps, stages or
-    tools may rely on it, so `remove` leaves it (see `appliers.StorageAgentGrants`)."""
+    tools may rely on it, so plans keep it (`kept_because`) and `remove` says how to drop it by hand."""
 
     kind = "storage agent publisher grant"
     ignore_on_compare = frozenset({"member"})
     member: str = ""
+
+    def kept_because(self) -> str:
+        member = self.member or f"serviceAccount:service-PROJECT_NUMBER@{AGENT_DOMAIN}"
+        return (f"it is project-wide and may be shared; if nothing in project {self.name} needs it any more: "
+                f"{gcloud('remove', self.name, member)}")
+
+
+AGENT_DOMAIN = "gs-project-accounts.iam.gserviceaccount.com"  # the Cloud Storage service agents' domain
+
+
+def gcloud(verb: str, project: str, member: str) -> str:
+    """The gcloud command that adds (`add`) or removes (`remove`) the storage agent's binding by hand."""
+    return f"gcloud projects {verb}-iam-policy-binding {project} --member={member} --role=roles/pubsub.publisher"
 
 
 # Dependencies first: the order `desired` lists resources in and `remote` reads them in (the planner

@@ -14,9 +14,9 @@ from __future__ import annotations
 from portable_fn.runtime.errors import DeployError
 
 from .client import GcpClient
+from .resources import AGENT_DOMAIN, gcloud
 from .routes import PUBLISHER, grant, has_member
 
-AGENT_DOMAIN = "gs-project-accounts.iam.gserviceaccount.com"
 POLICY_V3 = {"requested_policy_version": 3}  # conditional bindings intact, so setting the policy keeps them
 
 
@@ -36,11 +36,6 @@ def holds_publisher(gcp: GcpClient, project: str, member: str) -> bool:
 def grant_publisher(gcp: GcpClient, project: str, member: str) -> bool:
     """Add the agent to the project's publisher binding; False, and no write, when it is there already."""
     return grant(gcp, "resourcemanager", f"projects/{project}", PUBLISHER, member, POLICY_V3)
-
-
-def gcloud(verb: str, project: str, member: str) -> str:
-    """The gcloud command that adds (`add`) or removes (`remove`) the agent's binding by hand."""
-    return f"gcloud projects {verb}-iam-policy-binding {project} --member={member} --role={PUBLISHER}"
 
 
 def refused(project: str, member: str, exc: Exception) -> DeployError:

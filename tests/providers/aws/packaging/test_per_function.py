@@ -162,7 +162,8 @@ def test_dynamic_imports_are_followed_and_a_name_built_at_run_time_ships_every_m
     name known only at run time could load any module of the app, so that function's zip has them all."""
     api = split_dir / "split" / "api.py"
     source = api.read_text()
-    api.write_text(source + "\n\ndef _load():\n    import importlib\n    return importlib.import_module('split.heavy')\n")
+    api.write_text(source + "\n\ndef _load():\n    import importlib\n"
+                   "    return importlib.import_module('split.heavy')\n")
     assert app_closure(split_dir, "split.api") == {"split/__init__.py", "split/api.py", "split/formatting.py",
                                                    "split/heavy.py"}
     api.write_text(source + "\n\ndef _load(name):\n    return __import__(f'split.{name}')\n")

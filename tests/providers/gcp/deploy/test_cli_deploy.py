@@ -43,4 +43,6 @@ def test_deploy_redeploy_info_remove_with_the_cli(capsys, google, google_server,
 
     code, removed, err = cli(capsys, "remove", *common, "--json")
     assert code == 0, err
-    assert removed["applied"] == first["applied"]
+    assert removed["applied"] == first["applied"] - 1  # all but the project-wide grant, which is kept
+    assert [k["kind"] for k in removed["plan"]["kept"]] == ["storage agent publisher grant"]
+    assert "= keep storage agent publisher grant" in err and "remove-iam-policy-binding" in err

@@ -238,7 +238,7 @@ def test_remove_deletes_exactly_what_the_app_and_stage_made(
     google.topics[f"projects/{PROJECT}/topics/shop-dev-by-hand"] = {"name": "by-hand"}  # no labels: not ours
 
     outcome = pipeline.remove(provider, shop, "dev")
-    assert outcome.plan.summary() == "0 to create, 0 to update, 27 to delete, 0 unchanged"  # 1 kept: test_storage_agent
+    assert outcome.plan.summary() == "0 to create, 0 to update, 26 to delete, 0 unchanged, 1 kept"
     assert not any("shop-dev-" in name for name in [*google.functions, *google.jobs, *google.buckets])
     assert "shop-prod-uploads" in google.buckets
     assert [t for t in google.topics if "shop-dev-" in t] == [f"projects/{PROJECT}/topics/shop-dev-by-hand"]

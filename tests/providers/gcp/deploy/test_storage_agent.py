@@ -86,10 +86,9 @@ def test_other_members_bindings_and_conditions_are_kept(provider: Any, shop: Any
 def test_a_grant_already_there_is_not_sent_again(provider: Any, shop: Any, google: Any) -> None:
     google.project_policy(PROJECT)["bindings"] = [OWNER, {"role": PUBLISHER, "members": [AGENT]}]
     etag = google.projects[POLICY]["etag"]
-    messages: list[str] = []
-    pipeline.deploy(provider, shop, "dev", messages.append)
+    outcome = pipeline.deploy(provider, shop, "dev")
     assert SET not in paths(google) and google.projects[POLICY]["etag"] == etag
-    assert any(f"{AGENT} already holds {PUBLISHER}" in m for m in messages)
+    assert "storage agent publisher grant" in [r.kind for r in outcome.plan.unchanged]
 
 
 def test_an_app_without_storage_triggers_never_touches_project_iam(
@@ -130,14 +129,24 @@ def test_remove_keeps_the_grant_and_says_how_to_revoke_it(provider: Any, shop: A
     pipeline.deploy(provider, shop, "dev")
     messages: list[str] = []
     outcome = pipeline.remove(provider, shop, "dev", messages.append)
-    assert outcome.plan.steps[-1].describe() == f"- delete storage agent publisher grant {PROJECT}"
+    assert not [s for s in outcome.plan.steps if s.resource.kind == "storage agent publisher grant"]
+    assert [r.name for r in outcome.plan.kept] == [PROJECT] and outcome.plan.summary().endswith(", 1 kept")
     assert google.projects[POLICY]["bindings"] == [OWNER, {"role": PUBLISHER, "members": [AGENT]}]
-    assert any("kept: it is project-wide and may be shared" in m
+    assert any(f"= keep storage agent publisher grant {PROJECT}: it is project-wide and may be shared" in m
                and f"gcloud projects remove-iam-policy-binding {PROJECT} --member={AGENT}" in m for m in messages)
     assert google.functions == {}
     google.requests.clear()
-    assert pipeline.remove(provider, shop, "dev").plan.empty  # nothing deployed: the kept grant is not listed
-    assert paths(google) == []
+    again = pipeline.remove(provider, shop, "dev")
+    assert again.plan.empty and len(again.plan.kept) == 1  # nothing to do, and the grant still said to be kept
+    assert google.mutating() == []
+
+
+def test_a_new_stage_in_a_project_that_has_the_grant_plans_nothing_for_it(
+        provider: Any, shop: Any, google: Any) -> None:
+    google.project_policy(PROJECT)["bindings"] = [OWNER, {"role": PUBLISHER, "members": [AGENT]}]  # made before
+    outcome = pipeline.plan(provider, shop, "dev")
+    assert not [s for s in outcome.plan.steps if s.resource.kind == "storage agent publisher grant"]
+    assert [r.kind for r in outcome.plan.unchanged] == ["storage agent publisher grant"]
 
 
 def test_project_number_names_the_agent_without_asking_cloud_storage(

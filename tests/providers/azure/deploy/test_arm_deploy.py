@@ -537,6 +537,18 @@ def test_switching_y1_to_fc1_and_back_replaces_the_app_and_its_plan(
     assert_serves_the_new_app(arm, provider, shop, new)
 
 
+def test_remove_after_switching_the_setting_still_removes_everything(
+        provider: Any, arm: Any, shop: Any, blobs: Any, certificate: Any, azurite: str, helpers: Any) -> None:
+    """`plan_sku` changed to FC1 but never deployed: remove with the new settings still finds the Y1 app,
+    its plan and all that hangs on the app, and leaves nothing of the stage."""
+    pipeline.deploy(provider, shop, "dev")
+    flex = flex_provider(shop, arm, certificate, azurite, helpers)
+    outcome = pipeline.remove(flex, shop, "dev")
+    assert outcome.plan.count("delete") == SHOP_STEPS
+    assert not [k for k in arm.state.resources if "/resourcegroups/shop-dev-rg" in k]
+    assert pipeline.remove(provider, shop, "dev").plan.empty
+
+
 @pytest.mark.parametrize("fails", ["DELETE /serverfarms/shop-dev-plan", "PUT /serverfarms/shop-dev-plan",
                                    "PUT /sites/{site}", "PUT /sites/{site}/config/appsettings",
                                    "PUT /eventsubscriptions/{subscription}"])

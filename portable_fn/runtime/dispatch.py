@@ -26,7 +26,8 @@ _PLAIN = (dict, list, str, bytes, int, float, bool)
 class Binding:
     """How to call one handler: what its first argument is, and whether it wants a Context."""
 
-    __slots__ = ("first", "convert", "wants_context", "is_async", "view", "exact", "call_event", "as_is")
+    __slots__ = ("first", "convert", "wants_context", "is_async", "view", "exact", "call_event", "as_is",
+                 "call_owned")
 
     def __init__(self, first: str, convert: Callable[[Any], Any] | None, wants_context: bool,
                  is_async: bool, view: bool, exact: type | None = None) -> None:
@@ -40,6 +41,11 @@ class Binding:
         # The data class for which `call_event(spec, event, None)` is exactly `spec.handler(event)`, so a
         # shim's hot path may call the handler itself (`event.data.__class__ is binding.as_is`); None: never.
         self.as_is: type | None = None
+        # `call_event` for an event its caller has just made and shares with no one (a shim's own decoded
+        # event): a view (CloudEvent[StorageObject] & co.) goes into that event instead of a copy of it. So
+        # after the call the caller's `event.data` may be the view: a caller that still needs the data it
+        # decoded (to dead-letter the event) keeps it, and `event.with_data(data)` gives the event back.
+        self.call_owned: Callable[[Any, CloudEvent[Any], Context | None], Any] = _call_any
 
     def specialise(self) -> Binding:
         """Pick the per-event call path once, so the common signatures skip every check per event."""
@@ -51,7 +57,9 @@ class Binding:
             elif not self.view:
                 self.call_event = _call_converted
             else:
-                self.call_event = _call_view
+                self.call_event, self.call_owned = _call_view, _call_view_in_place
+                return self
+        self.call_owned = self.call_event
         return self
 
 
@@ -77,6 +85,15 @@ def _call_exact(spec: Any, event: CloudEvent[Any], ctx: Context | None) -> Any:
 
 def _call_view(spec: Any, event: CloudEvent[Any], ctx: Context | None) -> Any:
     return spec.handler(event.with_data(spec._binding.convert(event)))
+
+
+def _call_view_in_place(spec: Any, event: CloudEvent[Any], ctx: Context | None) -> Any:
+    """`_call_view` for an event no one else holds (`Binding.call_owned`): the view replaces its data."""
+    _DATA_SLOT.__set__(event, spec._binding.convert(event))
+    return spec.handler(event)
+
+
+_DATA_SLOT: Any = CloudEvent.__dict__["data"]  # writes `data` past CloudEvent's immutability guard
 
 
 def _call_any(spec: Any, event: CloudEvent[Any], ctx: Context | None) -> Any:

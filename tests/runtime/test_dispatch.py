@@ -590,3 +590,18 @@ def test_as_is_names_the_data_class_a_shim_may_hand_over_without_dispatch(handle
         data = {"as_dict": {"id": 7}, "as_str": "text", "as_bytes": b"raw"}[handler.__name__]
         given = event(data)
         assert found.binding.call_event(found, given, None) == found.handler(given) == data
+
+
+def test_call_owned_puts_a_view_into_the_callers_own_event_and_is_call_event_otherwise() -> None:
+    upload = spec(events.on_upload)
+    owned = event({"bucket": "b", "name": "in/a.png", "size": "3"}, type="google.cloud.storage.object.v1.finalized")
+    raw = owned.data
+    copy_given = upload.binding.call_event(upload, owned, None)
+    assert owned.data is raw and copy_given.key == "in/a.png"  # call_event leaves the caller's event alone
+    view = upload.binding.call_owned(upload, owned, None)
+    assert owned.data is view and view.to_dict() == copy_given.to_dict()  # the very event, its data the view
+    with pytest.raises(AttributeError, match="immutable"):
+        owned.data = raw  # still immutable to everyone else
+    for handler in (events.as_dict, events.untyped, events.take_order, events.sweep, events.take_order_async):
+        found = spec(handler)
+        assert found.binding.call_owned is found.binding.call_event

@@ -125,7 +125,7 @@ def _http_entry_point(spec: Any) -> EntryPoint:
 def _event_entry_point(spec: Any) -> EntryPoint:
     timeout, trigger, binding = _timeout(), spec.trigger, spec.binding
     filtered = trigger.kind == "storage" and bool(trigger.prefix or trigger.suffix)
-    wants_context, call = binding.wants_context, binding.call_event
+    wants_context, call = binding.wants_context, binding.call_owned  # the event is the shim's own
 
     def handle(native: Any) -> Any:
         """`deliver_event` inlined, its hot path kept short: convert, call the bound handler, answer; a
@@ -139,10 +139,13 @@ def _event_entry_point(spec: Any) -> EntryPoint:
         else:
             if filtered and not _wanted(trigger, event):
                 return None
+            data = event.data
             try:
                 call(spec, event, _context(spec, event.id, timeout, meta, native) if wants_context else None)
                 return None
-            except Exception as exc:  # every failure becomes its outcome
+            except Exception as exc:  # every failure becomes its outcome, on the event as it was decoded
+                if event.data is not data:  # a view took the data's place (Binding.call_owned)
+                    event = event.with_data(data)
                 answer = _answer(spec, event, failure_of(exc, event.id))
         status, reason = answer.status, answer.reason or ""
         del answer  # its Result holds the exception, whose traceback holds this frame: no reference cycle

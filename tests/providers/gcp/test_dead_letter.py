@@ -15,7 +15,7 @@ from portable_fn_gcp.events import unwrap_message
 
 from portable_fn.runtime import CloudEvent
 
-from .test_shim import TOPIC, message_published, post
+from .test_shim import TOPIC, message_published, post, storage_event
 
 PROJECT = "portable-fn-test"
 
@@ -63,6 +63,19 @@ def test_a_dead_lettered_event_is_published_to_the_dead_letter_topic_then_acknow
     again.data["message"].update(data=base64.b64encode(published.data).decode(), attributes=attributes)
     event, _ = unwrap_message(again)
     assert event.to_dict() == delivered
+
+
+def test_a_dead_lettered_storage_event_is_published_with_its_object_not_the_view(
+        served: Any, send_to: Any, seen: Any, dead_letters: Any) -> None:
+    """The handler got the `StorageObject` view (put into the shim's own event, not a copy); what reaches
+    the dead-letter topic is the event as Google sent it, its data the object resource."""
+    event = storage_event("dead/report.csv")
+    reply = post(send_to, served.url("uploaded"), event)
+    assert reply.status == 200
+    assert seen()["object"]["key"] == "dead/report.csv"
+    [published] = dead_letters()
+    assert json.loads(published.data) == event.data
+    assert dict(published.attributes)["ce-type"] == "google.cloud.storage.object.v1.finalized"
 
 
 def test_an_event_that_cannot_be_published_is_answered_500_and_not_lost(

@@ -61,8 +61,10 @@ def record(event: CloudEvent, ctx: Context) -> None:
 
 @function(trigger=storage("some-bucket"))
 def uploaded(event: CloudEvent[StorageObject]) -> None:
-    """Records the neutral view of a Cloud Storage event."""
+    """Records the neutral view of a Cloud Storage event; dead-letters an object under `dead/`."""
     _report(object=event.data.to_dict(), type=event.type)
+    if event.data.key.startswith("dead/"):
+        raise DeadLetter("asked to dead-letter")
 
 
 @function(trigger=schedule("rate(5 minutes)"))

@@ -47,15 +47,8 @@ class StorageObject:
                 "a StorageObject needs an object with a bucket and a key."
             )
         try:
-            if cls is StorageObject and data.get("bucket").__class__ is str and "name" in data and "key" not in data:
-                # Cloud Storage's object resource, the common case: what _from_flat reads, without its calls
-                size, kind = data.get("size"), _KINDS.get(event.type) or _kind(event.type)
-                view = _new(StorageObject)
-                view.bucket, view.key, view.etag = data["bucket"], data["name"], data.get("etag")
-                view.size = int(size) if size is not None else None
-                view.content_type = data.get("contentType", data.get("content_type"))
-                view.event, view.time = data.get("event", kind), data.get("time", event.time)
-                return view
+            if data.get("bucket").__class__ is str and ("name" in data or "key" in data):  # the common case first
+                return cls._from_flat(event, data)
             return cls._from_data(event, data)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:  # a known shape, but broken
             raise DataValidationError(
@@ -66,8 +59,6 @@ class StorageObject:
     @classmethod
     def _from_data(cls, event: Any, data: Mapping[str, Any]) -> StorageObject:
         kind = _KINDS.get(event.type) or _kind(event.type)
-        if data.get("bucket").__class__ is str and ("name" in data or "key" in data):  # the common case first
-            return cls._from_flat(event, data, kind)
         if "s3" in data:  # an S3 notification record (the CloudEvents AWS S3 adapter keeps it whole)
             s3 = data["s3"]
             obj = s3.get("object", {})
@@ -82,18 +73,26 @@ class StorageObject:
             return cls(container, key, data.get("contentLength"), data.get("eTag"),
                        data.get("contentType"), kind, event.time)
         if "bucket" in data and ("name" in data or "key" in data):  # Cloud Storage, or local
-            return cls._from_flat(event, data, kind)
+            return cls._from_flat(event, data)
         raise DataValidationError(
             f"Event {event.id!r} of type {event.type!r} is not a storage event this version knows."
         )
 
     @classmethod
-    def _from_flat(cls, event: Any, data: Mapping[str, Any], kind: str) -> StorageObject:
-        """Cloud Storage's object resource, or the local provider's shape."""
-        size = data.get("size")
-        return cls(data["bucket"], data.get("key", data.get("name")), int(size) if size is not None else None,
-                   data.get("etag"), data.get("contentType", data.get("content_type")), data.get("event", kind),
-                   data.get("time", event.time))
+    def _from_flat(cls, event: Any, data: Mapping[str, Any]) -> StorageObject:
+        """Cloud Storage's object resource, or the local provider's shape. The per-event path of every
+        Cloud Storage trigger: StorageObject itself is filled without a call to __init__."""
+        size, kind = data.get("size"), _KINDS.get(event.type) or _kind(event.type)
+        bucket, key, etag = data["bucket"], data.get("key", data.get("name")), data.get("etag")
+        size = int(size) if size is not None else None
+        content_type = data.get("contentType", data.get("content_type"))
+        which, time = data.get("event", kind), data.get("time", event.time)
+        if cls is not StorageObject:
+            return cls(bucket, key, size, etag, content_type, which, time)
+        view = _new(StorageObject)
+        view.bucket, view.key, view.size, view.etag = bucket, key, size, etag
+        view.content_type, view.event, view.time = content_type, which, time
+        return view
 
     def to_dict(self) -> dict[str, Any]:
         """The local provider's data shape (also how a StorageObject is serialised); a subclass's too."""

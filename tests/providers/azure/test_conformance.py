@@ -21,6 +21,7 @@ from azure.functions.eventgrid import EventGridEventInConverter
 from azure.functions.meta import Datum
 from azure.functions.queue import QueueMessage
 from azure.functions.timer import TimerRequest
+from portable_fn_azure import events
 from portable_fn_azure.events import event_grid_to_cloudevent
 
 from portable_fn.runtime import CloudEvent, InvalidEventError, StorageObject
@@ -148,6 +149,34 @@ def test_a_library_cloudevent_keeps_its_dataschema_and_a_copy_of_its_extensions(
     assert event.extensions is not plain.extension_attrs
     with pytest.raises(InvalidEventError, match="'type'"):
         event_grid_to_cloudevent(_library_event({**body, "type": ""}))
+
+
+@pytest.mark.parametrize("path", EVENT_GRID + sorted(CLOUD_EVENTS.values()), ids=_name)
+def test_the_library_objects_read_from_their_fields_as_from_their_properties(path: Path) -> None:
+    """The library's objects are read from their instance fields; the properties give the same event."""
+    native = _library_event(_load(path))
+    by_fields = event_grid_to_cloudevent(native)
+    assert events._READERS[type(native)] in (events._event_grid_fields, events._cloudevent_fields)
+    by_properties = (events._library_cloudevent if hasattr(native, "specversion")
+                     else events._library_event_grid_event)(native)
+    assert by_fields.to_dict() == by_properties.to_dict()
+    assert by_fields.time == by_properties.time and by_fields.data is native.get_json()
+
+
+def test_an_object_without_the_library_fields_is_read_through_its_properties() -> None:
+    class Delivered:  # what another azure.functions version could hand over: properties, other fields
+        def __init__(self, **attrs: Any) -> None:
+            self._attrs = attrs
+            for name in attrs:
+                setattr(Delivered, name, property(lambda self, n=name: self._attrs[n]))
+
+        def get_json(self) -> Any:
+            return {"n": 1}
+
+    native = Delivered(id="e-1", topic="/t", subject="s", event_type="Made", event_time=None)
+    event = event_grid_to_cloudevent(native)
+    assert events._READERS[Delivered] is events._library_event_grid_event
+    assert (event.id, event.source, event.type, event.subject, event.data) == ("e-1", "/t", "Made", "s", {"n": 1})
 
 
 def test_an_event_grid_event_carrying_a_cloudevent_delivers_that_event() -> None:

@@ -19,6 +19,10 @@ from .runtime.errors import PortableFnError
 PROVIDERS = ("local", "aws", "gcp", "azure")
 
 
+class UsageError(PortableFnError):
+    """A command line that cannot mean one thing: exit code 2, as argparse gives."""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code (also used by the console script)."""
     parser = _parser()
@@ -28,6 +32,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return int(args.run(args) or 0)
+    except UsageError as exc:
+        print(f"portable-fn: error: {exc}", file=sys.stderr)
+        return 2
     except PortableFnError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -76,7 +83,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _common(sub: argparse.ArgumentParser, json_flag: bool) -> None:
-    sub.add_argument("--app", default=".", help="the app directory (default: .)")
+    sub.add_argument("app_dir", nargs="?", metavar="app", help="the app directory (default: .), as for dev")
+    sub.add_argument("--app", default=None, help="the app directory, named (the same as the positional app)")
     sub.add_argument("--provider", choices=PROVIDERS, default="local")
     sub.add_argument("--stage", default=None, help="the stage (default: the first declared, e.g. dev)")
     sub.add_argument("--endpoint-url", default=None,
@@ -93,13 +101,20 @@ def _load(args: argparse.Namespace) -> tuple[Any, Any, str]:
     from .app import load_app
     from .provider import load_provider
 
-    app = load_app(args.app)
+    app = load_app(_app_dir(args))
     stage = args.stage or next(iter(app.config.stages))
     app.config.check_stage(stage, app.root / "pyproject.toml")
     settings = app.config.provider_settings(args.provider, stage)
     provider = load_provider(args.provider, settings, getattr(args, "endpoint_url", None))
     provider.check(app)
     return app, provider, stage
+
+
+def _app_dir(args: argparse.Namespace) -> str:
+    positional, named = args.app_dir, args.app
+    if positional is not None and named is not None and Path(positional).resolve() != Path(named).resolve():
+        raise UsageError(f"Two app directories were given, {positional!r} and --app {named!r}; give one.")
+    return positional or named or "."
 
 
 def _emit(args: argparse.Namespace, data: dict[str, Any], text: str) -> None:

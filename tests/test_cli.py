@@ -85,6 +85,21 @@ def test_package_prints_the_artifact_path(capsys, shop_copy: Path) -> None:
     assert code == 0 and Path(out.strip()).is_file() and out.strip().endswith("shop-local.zip")
 
 
+def test_the_app_directory_may_be_given_positionally_as_for_dev(capsys, shop_copy: Path, monkeypatch) -> None:
+    code, out, _ = run(capsys, "package", str(shop_copy))
+    assert code == 0 and out.strip().endswith("shop-local.zip")
+    code, out, _ = run(capsys, "plan", str(shop_copy), "--app", str(shop_copy / "."), "--json")
+    assert code == 0 and json.loads(out)["plan"]["summary"].startswith("12 to create")
+    monkeypatch.chdir(shop_copy)
+    code, out, _ = run(capsys, "invoke", "create_order", "--event", str(DATA / "order_request.json"))
+    assert code == 0 and json.loads(out)["status"] == 201
+
+
+def test_two_different_app_directories_are_a_usage_error(capsys, shop_copy: Path, tmp_path: Path) -> None:
+    code, _, err = run(capsys, "plan", str(shop_copy), "--app", str(tmp_path))
+    assert code == 2 and "Two app directories" in err and str(tmp_path) in err
+
+
 def test_init_scaffolds_an_app_whose_own_tests_pass(tmp_path: Path) -> None:
     created = subprocess.run(["portable-fn", "init", "hello-app"], cwd=tmp_path, capture_output=True, text=True)
     assert created.returncode == 0, created.stderr

@@ -24,7 +24,9 @@ storage account, and the host finds it by `AzureWebJobsStorage__accountName`; `c
 account key in `AzureWebJobsStorage`, for deployers who may not create role assignments),
 `package_sas_days` (3650), `arm_endpoint` and `storage_connection_string` (emulators; the `endpoint_url`
 given to the provider is the ARM endpoint too), `connection_verify` (a CA bundle path, or false),
-`polling_interval_s` (the SDK's LRO default when unset) and `lro_report_every_s` (10).
+`polling_interval_s` (the SDK's LRO default when unset) and `lro_report_every_s` (10), `role_wait_s`
+(600) and `role_retry_s` (15): how long what acts with the app's identity is retried after this run
+granted it its roles, which Azure applies only after a while (see `appliers.Context.with_roles`).
 
 On Linux Consumption (and Premium) the platform fetches the package from its blob
 (`WEBSITE_RUN_FROM_PACKAGE`) with the app's identity (`WEBSITE_RUN_FROM_PACKAGE_BLOB_MI_RESOURCE_ID =
@@ -32,7 +34,9 @@ SystemAssigned`, read through Storage Blob Data Owner, granted before the settin
 is in the app settings; with `storage_auth = "connection_string"` through a read-only SAS on the URL
 (`package_sas_days`). On Flex Consumption it is deployed by OneDeploy into the `portable-fn-deployment`
 container of the app's account, which the app reads with its identity (or the connection string, per
-`storage_auth`). Topic triggers get a custom Event Grid topic (CloudEvents 1.0 in and out) and storage
+`storage_auth`). Either way the host taking the package (triggers synced, or OneDeploy) is its own step,
+`package release`, marked done by a tag on the app, so a rerun redoes it when it failed (see
+`resources.Release`). Topic triggers get a custom Event Grid topic (CloudEvents 1.0 in and out) and storage
 triggers a subscription on the storage account's system topic (see `desired`).
 """
 

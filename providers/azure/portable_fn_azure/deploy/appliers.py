@@ -24,15 +24,16 @@ from portable_fn.deploy import Resource
 from .client import AzureClient, arm_json, missing
 from .naming import PACKAGES_CONTAINER, ROLE_DESCRIPTION
 from .resources import (
-    FLEX_PACKAGE_SETTING,
     PACKAGE_IDENTITY_SETTING,
     PACKAGE_SETTING,
+    RELEASE_TAG,
     STORAGE_CONNECTION,
     AppSettings,
     BlobContainer,
     FunctionApp,
     FunctionPlan,
     PackageBlob,
+    Release,
     ResourceGroup,
     RoleAssignment,
     StorageAccount,
@@ -43,6 +44,10 @@ R = TypeVar("R", bound=Resource)
 Progress = Callable[[str], None]
 ONE_DEPLOY_SAS_HOURS = 2  # Flex: the package URL only has to last until OneDeploy fetched it
 ROLE_NAMESPACE = uuid.UUID("5f0c3a52-8d57-4a8e-9a3c-6f1b6c1d2e7a")  # role assignment GUIDs: uuid5(this, ...)
+# What the platform answers while the app's identity does not yet hold a role it was just granted: Azure
+# Storage's code for a missing data role, and what syncing triggers answers when the host could not start
+# (it could not read its package or its storage).
+NOT_YET_GRANTED = ("AuthorizationPermissionMismatch", "AuthorizationFailure", "from host runtime")
 
 
 class Context:
@@ -56,6 +61,31 @@ class Context:
         self.lro_timeout_s = float(settings.get("lro_timeout_s", 1800))
         self.report_every_s = float(settings.get("lro_report_every_s", 10))
         self.remote_build = bool(settings.get("remote_build", False))  # Flex: OneDeploy installs requirements
+        # Azure applies a new role assignment after a while (minutes; at worst longer): what needs the app's
+        # identity is retried for that long after this run granted it a role.
+        self.role_wait_s = float(settings.get("role_wait_s", 600))
+        self.role_retry_s = float(settings.get("role_retry_s", 15))
+        self.roles_granted_at: float | None = None
+
+    def with_roles(self, call: Callable[[], Any], what: str) -> Any:
+        """`call()`, which acts with the app's identity. Refused for want of a role this run granted
+        (`NOT_YET_GRANTED`), it is retried every `role_retry_s` until `role_wait_s` after the grant."""
+        while True:
+            try:
+                return call()
+            except Exception as exc:
+                if self.roles_granted_at is None or not any(mark in str(exc) for mark in NOT_YET_GRANTED):
+                    raise
+                waited = time.monotonic() - self.roles_granted_at
+                if waited >= self.role_wait_s:
+                    raise RuntimeError(
+                        f"{what} was still refused {waited:.0f} s after the app's identity was granted its "
+                        f"storage roles ({exc}). Azure can take longer to apply new role assignments; run "
+                        "`portable-fn deploy` again in a few minutes (it does only what is left), or raise "
+                        "`role_wait_s`.") from exc
+                self.progress(f"    waiting for the app's new roles to take effect: {what} refused, "
+                              f"{waited:.0f} s after the grant")
+                time.sleep(self.role_retry_s)
 
     def wait(self, poller: Any, what: str) -> Any:
         """The result of a long-running operation, reporting while it runs."""
@@ -281,6 +311,7 @@ class RoleAssignments(Applier[RoleAssignment]):
         self.azure.authorization.role_assignments.create(resource.scope, str(name), {"properties": {
             "roleDefinitionId": resource.role_definition_id, "principalId": principal,
             "principalType": "ServicePrincipal", "description": ROLE_DESCRIPTION}})
+        self.ctx.roles_granted_at = time.monotonic()
 
     def update(self, resource: RoleAssignment, previous: RoleAssignment, changes: tuple[str, ...]) -> None:
         self.delete(previous)
@@ -302,10 +333,8 @@ class RoleAssignments(Applier[RoleAssignment]):
 class AppSettingsApplier(Applier[AppSettings]):
     """Writes the settings with their secrets resolved: the storage connection string, and, unless the
     platform fetches the package with the app's identity (`WEBSITE_RUN_FROM_PACKAGE_BLOB_MI_RESOURCE_ID`
-    is set), a read-only SAS (valid `package_sas_days`, 3650 by default) on the package URL. When the
-    package changed, the host is told to sync its triggers (required after changing WEBSITE_RUN_FROM_PACKAGE
-    to a URL); on Flex Consumption the package is deployed instead, by OneDeploy from its blob (with a SAS of
-    `ONE_DEPLOY_SAS_HOURS`), into the app's deployment container."""
+    is set), a read-only SAS (valid `package_sas_days`, 3650 by default) on the package URL. The host takes
+    the package in the next step (`Releases`)."""
 
     def __init__(self, ctx: Context, account: str) -> None:
         super().__init__(ctx)
@@ -315,21 +344,53 @@ class AppSettingsApplier(Applier[AppSettings]):
         self.write(resource)
 
     def update(self, resource: AppSettings, previous: AppSettings, changes: tuple[str, ...]) -> None:
-        self.write(resource, previous)
+        self.write(resource)
 
-    def write(self, resource: AppSettings, previous: AppSettings | None = None) -> None:
-        web = self.azure.web.web_apps
+    def write(self, resource: AppSettings) -> None:
         connection = self.azure.storage_connection_string(resource.resource_group, self.account)
         sas = not resource.value(PACKAGE_IDENTITY_SETTING)
         values = {key: self.resolve(key, value, connection, sas) for key, value in resource.settings}
-        web.update_application_settings(resource.resource_group, resource.name, {"properties": values})
-        flex = resource.value(FLEX_PACKAGE_SETTING)
-        if flex and (previous is None or previous.value(FLEX_PACKAGE_SETTING) != flex):
-            self.one_deploy(resource, f"{flex}?{self.sas(flex, connection, timedelta(hours=ONE_DEPLOY_SAS_HOURS))}")
-        elif not flex and (previous is None or previous.value(PACKAGE_SETTING) != resource.value(PACKAGE_SETTING)):
-            web.sync_function_triggers(resource.resource_group, resource.name)
+        self.azure.web.web_apps.update_application_settings(resource.resource_group, resource.name,
+                                                            {"properties": values})
 
-    def one_deploy(self, resource: AppSettings, package_uri: str) -> None:
+    def resolve(self, key: str, value: str, connection: str, sas: bool) -> str:
+        if value == STORAGE_CONNECTION:
+            return connection
+        if key == PACKAGE_SETTING and value and sas:
+            return f"{value}?{read_sas(value, connection, timedelta(days=self.ctx.sas_days))}"
+        return value
+
+    def delete(self, resource: AppSettings) -> None:
+        """Nothing to do: the settings go with their function app."""
+
+
+class Releases(Applier[Release]):
+    """Has the host take the package the settings name: on Linux Consumption and Premium its triggers are
+    synced (required after WEBSITE_RUN_FROM_PACKAGE changed); on Flex Consumption the package is deployed
+    by OneDeploy from its blob (with a SAS of `ONE_DEPLOY_SAS_HOURS`) into the app's deployment container.
+    Both act with the app's identity where it fetches the package or reaches its storage, so they wait for
+    roles granted in this run (`Context.with_roles`). Then the app is tagged with the package."""
+
+    def __init__(self, ctx: Context, account: str) -> None:
+        super().__init__(ctx)
+        self.account = account
+
+    def create(self, resource: Release) -> None:
+        if resource.flex:
+            connection = self.azure.storage_connection_string(resource.resource_group, self.account)
+            sas = read_sas(resource.package_url, connection, timedelta(hours=ONE_DEPLOY_SAS_HOURS))
+            url = f"{resource.package_url}?{sas}"
+            self.ctx.with_roles(lambda: self.one_deploy(resource, url), f"deploying the package to {resource.name}")
+        else:
+            web = self.azure.web.web_apps
+            self.ctx.with_roles(lambda: web.sync_function_triggers(resource.resource_group, resource.name),
+                                f"syncing the triggers of {resource.name}")
+        site = self.azure.web.web_apps.get(resource.resource_group, resource.name).id
+        self.ctx.wait(self.azure.resources.tags.begin_update_at_scope(
+            site, {"operation": "Merge", "properties": {"tags": {RELEASE_TAG: resource.package}}}),
+            f"tagging {resource.name} with its package")
+
+    def one_deploy(self, resource: Release, package_uri: str) -> None:
         """OneDeploy from the package's URL: the SDK's `create_one_deploy_operation` sends no body, so the
         request is made through the same client with ARM's `packageUri`."""
         path = (f"/subscriptions/{self.azure.subscription_id}/resourceGroups/{resource.resource_group}"
@@ -338,22 +399,16 @@ class AppSettingsApplier(Applier[AppSettings]):
         response = self.azure.arm_request("PUT", path, body, api="web")
         self.ctx.wait_response(response, f"deploying the package to {resource.name}")
 
-    def resolve(self, key: str, value: str, connection: str, sas: bool) -> str:
-        if value == STORAGE_CONNECTION:
-            return connection
-        if key == PACKAGE_SETTING and value and sas:
-            return f"{value}?{self.sas(value, connection, timedelta(days=self.ctx.sas_days))}"
-        return value
+    def delete(self, resource: Release) -> None:
+        """Nothing to do: the tag goes with its function app."""
 
-    def sas(self, url: str, connection: str, valid: timedelta) -> str:
-        from azure.storage.blob import BlobSasPermissions, generate_blob_sas
 
-        parts = dict(p.split("=", 1) for p in connection.split(";") if "=" in p)
-        container, blob = url.split(f"/{PACKAGES_CONTAINER}/", 1)
-        container = PACKAGES_CONTAINER
-        expiry = datetime.now(timezone.utc) + valid
-        return str(generate_blob_sas(parts["AccountName"], container, blob, account_key=parts["AccountKey"],
-                                     permission=BlobSasPermissions(read=True), expiry=expiry))
+def read_sas(url: str, connection: str, valid: timedelta) -> str:
+    """A read-only SAS on the package blob at `url`, signed with the account key in `connection`."""
+    from azure.storage.blob import BlobSasPermissions, generate_blob_sas
 
-    def delete(self, resource: AppSettings) -> None:
-        """Nothing to do: the settings go with their function app."""
+    parts = dict(p.split("=", 1) for p in connection.split(";") if "=" in p)
+    blob = url.split(f"/{PACKAGES_CONTAINER}/", 1)[1]
+    expiry = datetime.now(timezone.utc) + valid
+    return str(generate_blob_sas(parts["AccountName"], PACKAGES_CONTAINER, blob, account_key=parts["AccountKey"],
+                                 permission=BlobSasPermissions(read=True), expiry=expiry))

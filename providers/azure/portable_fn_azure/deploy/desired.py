@@ -55,6 +55,7 @@ from .resources import (
     FunctionApp,
     FunctionPlan,
     PackageBlob,
+    Release,
     ResourceGroup,
     RoleAssignment,
     StorageAccount,
@@ -96,6 +97,7 @@ def desired(target: Target) -> list[Resource]:
                      tier=PLAN_TIERS[target.plan_sku]),
         function_app(target),
         app_settings(target),
+        release(target),
         *(role_assignments(target) if target.identity else []),
     ]
     event_grid_topics = transports(target.app)["topic_transport"] == "event_grid"
@@ -191,6 +193,13 @@ def role_assignments(target: Target) -> list[RoleAssignment]:
 
 def plan_id(names: Names) -> str:
     return names.arm_id("Microsoft.Web/serverfarms", names.plan)
+
+
+def release(target: Target) -> Release:
+    """The package the host is to run: synced or deployed once the settings name it (see `Release`)."""
+    names = target.names
+    return Release(names.function_app, resource_group=names.resource_group, package=package_blob(target).blob,
+                   flex=target.flex is not None, package_url=package_url(target))
 
 
 def app_settings(target: Target) -> AppSettings:

@@ -3,7 +3,8 @@
 Resource groups are listed by the app tag (and the stage tag checked), then the resources in them (and
 in a group the settings name) by the same tags: storage account, plan, function app. What cannot be
 tagged is read through its tagged parent: the queues, containers and role assignments of the app's storage account, the
-blobs of its packages container, the function app's web config and application settings, the event
+blobs of its packages container, the function app's web config and application settings (and, from its
+`portable-fn-release` tag, the package its host took last), the event
 subscriptions of its (system) topics (a webhook's host, when it is the function app's, read back as the
 marker `APP_HOST`). The role assignments kept are deploy's (`ROLE_DESCRIPTION`) and any
 other of the app's identity. Only reads are made here (GET, list, and the POSTs that list keys
@@ -23,6 +24,7 @@ from .resources import (
     APP_HOST,
     APP_IDENTITY,
     DEPLOYMENT_CONNECTION,
+    RELEASE_TAG,
     STORAGE_CONNECTION,
     AppSettings,
     BlobContainer,
@@ -31,6 +33,7 @@ from .resources import (
     FunctionApp,
     FunctionPlan,
     PackageBlob,
+    Release,
     ResourceGroup,
     RoleAssignment,
     StorageAccount,
@@ -208,7 +211,12 @@ class RemoteReader:
         )
         settings = arm_json(web.list_application_settings(group, name)).get("properties") or {}
         normalized = {key: self.normalize(group, key, value) for key, value in settings.items()}
-        return [app, AppSettings(name, resource_group=group, settings=tuple(sorted(normalized.items())))]
+        found: list[Resource] = [app, AppSettings(name, resource_group=group,
+                                                  settings=tuple(sorted(normalized.items())))]
+        released = (site.get("tags") or {}).get(RELEASE_TAG)
+        if released:
+            found.append(Release(name, resource_group=group, package=released, flex=bool(flex)))
+        return found
 
     def normalize(self, group: str, key: str, value: str) -> str:
         """Secrets back to what `desired` says: the storage connection string to its marker, the package

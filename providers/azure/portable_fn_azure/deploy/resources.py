@@ -29,6 +29,7 @@ FLEX_PACKAGE_SETTING = "PORTABLE_FN_PACKAGE"  # Flex: which package was deployed
 DEPLOYMENT_CONNECTION = "DEPLOYMENT_STORAGE_CONNECTION_STRING"  # Flex: the setting naming the deployment storage
 APP_IDENTITY = "@portable-fn:function-app-identity"  # the principal id of the function app's identity
 APP_HOST = "@portable-fn:function-app-host"  # the function app's defaultHostName, as ARM answers it
+RELEASE_TAG = "portable-fn-release"  # on the function app: the package blob its host took last (see Release)
 
 
 @dataclass(frozen=True)
@@ -174,6 +175,23 @@ class AppSettings(Resource):
 
 
 @dataclass(frozen=True)
+class Release(Resource):
+    """The package the function app's host runs, named after the app. Writing `WEBSITE_RUN_FROM_PACKAGE`
+    is not enough on Linux Consumption and Premium: the host's triggers are then synced. Flex Consumption
+    runs what OneDeploy put in its deployment container. Azure keeps nothing deploy could read to tell
+    whether either happened, so once it has, the app is tagged `portable-fn-release=<package blob>` (a tag
+    does not restart the app, a setting would): a sync or OneDeploy that failed leaves the old tag, and the
+    rerun does it again, though the settings already name the package."""
+
+    kind = "package release"
+    ignore_on_compare = frozenset({"package_url"})
+    resource_group: str = ""
+    package: str = ""  # the package blob's name (its content hash): the tag's value
+    flex: bool = False  # how it is done; a changed plan recreates the app, which must take the package again
+    package_url: str = ""  # the blob's URL, without SAS: what OneDeploy fetches (desired only)
+
+
+@dataclass(frozen=True)
 class RoleAssignment(Resource):
     """A role of the function app's identity on the app's storage account, named `<account>/<role>`
     (ARM names it by a GUID, `assignment_id`, derived from scope, role and principal)."""
@@ -233,7 +251,7 @@ class EventSubscription(Resource):
 # deletes in reverse order of what was read, so dependents go before what they depend on).
 ORDER: tuple[type[Resource], ...] = (
     ResourceGroup, StorageAccount, BlobContainer, StorageQueue, PackageBlob, FunctionPlan, FunctionApp,
-    RoleAssignment, AppSettings, EventGridTopic, SystemTopic, EventSubscription,
+    RoleAssignment, AppSettings, Release, EventGridTopic, SystemTopic, EventSubscription,
 )
 
 

@@ -18,9 +18,12 @@ container, runtime, scale) and no `linuxFxVersion`, none of the app settings Fle
 fetching `packageUri` for real (from Azurite) after the app's identity got a blob data role, and neither a
 plan nor a site moves to or from Flex Consumption in place (a plan holding a site cannot be deleted); on the other
 plans syncing triggers mounts `WEBSITE_RUN_FROM_PACKAGE` (a SAS URL fetched for real, a URL without SAS
-only with `WEBSITE_RUN_FROM_PACKAGE_BLOB_MI_RESOURCE_ID` and a blob data role of the app's identity). Paths are
-case-insensitive, as in ARM. Every request is kept in `requests` for the tests, and `fail_once` makes the
-next matching request answer with an error.
+only with `WEBSITE_RUN_FROM_PACKAGE_BLOB_MI_RESOURCE_ID` and a blob data role of the app's identity; without
+it the host cannot start, and syncing answers 400 "Encountered an error (ServiceUnavailable) from host
+runtime", as Azure does). With `state.role_delay` set, a new role assignment takes effect only after that
+many checks of it failed, as Azure applies them after a while. The Tags API (`Merge`, `Replace`, `Delete`)
+is played at a site's scope. Paths are case-insensitive, as in ARM. Every request is kept in `requests`
+for the tests, and `fail_once` makes the next matching request answer with an error.
 """
 
 from __future__ import annotations
@@ -87,6 +90,8 @@ class ArmState:
     deployed: dict[str, list[str]] = field(default_factory=dict)  # Flex: sha256 of each OneDeploy, by site id
     mounted: dict[str, str] = field(default_factory=dict)  # Linux Consumption: the package URL or sha256, by site
     unique_host_names: bool = False  # new sites get <app>-<hash>.<region>-01.azurewebsites.net (Flex always)
+    role_delay: int = 0  # a new role assignment takes effect only after this many checks of it have failed
+    pending_roles: dict[str, int] = field(default_factory=dict)  # checks left, by role assignment id
 
 
 class ArmError(Exception):
@@ -159,7 +164,7 @@ class FakeArm:
 
     def check_api_version(self, low: str, query: dict[str, str]) -> None:
         found = NAMESPACE.findall(low)  # the last one is the resource's (role assignments sit on accounts)
-        namespace = found[-1] if found else "resources"
+        namespace = found[-1] if found and found[-1] != "microsoft.resources" else "resources"
         expected = self.api_versions[namespace]
         if query.get("api-version") != expected:
             raise ArmError(400, "InvalidApiVersionParameter",
@@ -499,9 +504,8 @@ def sync_triggers(arm: FakeArm, method: str, path: str, ids: dict[str, str], que
         if settings[PACKAGE_IDENTITY] != "SystemAssigned" or urlsplit(url).query:
             raise ArmError(400, "BadRequest", f"{PACKAGE_IDENTITY} must be SystemAssigned here, with a URL "
                                               "without a query.")
-        if not holds_role(arm, stored["identity"]["principalId"], BLOB_READ_ROLES):
-            raise ArmError(400, "BadRequest", "The host could not fetch WEBSITE_RUN_FROM_PACKAGE: "
-                                              "AuthorizationPermissionMismatch for the app's identity.")
+        if not holds_role(arm, stored["identity"]["principalId"], BLOB_READ_ROLES):  # the host cannot start
+            raise ArmError(400, "BadRequest", "Encountered an error (ServiceUnavailable) from host runtime.")
         arm.state.mounted[stored["id"].lower()] = url
         return 204, {}, None
     try:
@@ -513,9 +517,18 @@ def sync_triggers(arm: FakeArm, method: str, path: str, ids: dict[str, str], que
 
 
 def holds_role(arm: FakeArm, principal: str, roles: set[str]) -> bool:
-    return any(r.get("type") == ROLE_TYPE and r["properties"]["principalId"] == principal
-               and r["properties"]["roleDefinitionId"].rsplit("/", 1)[-1] in roles
-               for r in arm.state.resources.values())
+    """Whether `principal` holds one of `roles` yet: a new assignment counts only once `role_delay` checks
+    of it have failed (Azure applies role assignments after a while)."""
+    held = False
+    for key, r in arm.state.resources.items():
+        if (r.get("type") == ROLE_TYPE and r["properties"]["principalId"] == principal
+                and r["properties"]["roleDefinitionId"].rsplit("/", 1)[-1] in roles):
+            left = arm.state.pending_roles.get(key, 0)
+            if left:
+                arm.state.pending_roles[key] = left - 1
+            else:
+                held = True
+    return held
 
 
 def one_deploy(arm: FakeArm, method: str, path: str, ids: dict[str, str], query: dict[str, str],
@@ -531,8 +544,8 @@ def one_deploy(arm: FakeArm, method: str, path: str, ids: dict[str, str], query:
     auth = config["deployment"]["storage"]["authentication"]
     if auth["type"] == "SystemAssignedIdentity":
         if not holds_role(arm, stored["identity"]["principalId"], BLOB_DATA_ROLES):
-            raise ArmError(400, "DeploymentStorageAccessDenied", "The app's identity has no blob data role on the "
-                                                                 "deployment storage.")
+            raise ArmError(403, "AuthorizationPermissionMismatch", "This request is not authorized to perform "
+                                                                   "this operation using this permission.")
     else:
         settings = arm.get(site_path + "/config/appsettings")["properties"]
         if auth["storageAccountConnectionStringName"] not in settings:
@@ -679,6 +692,24 @@ def full_url(arm: FakeArm, method: str, path: str, ids: dict[str, str], query: d
     return 200, {}, {"endpointUrl": arm.state.secrets.get(subscription_path.lower(), "")}
 
 
+def tags(arm: FakeArm, method: str, path: str, ids: dict[str, str], query: dict[str, str], body: Any) -> Answer:
+    """The Tags API at a resource's scope: GET, or PATCH with `Merge`, `Replace` or `Delete`."""
+    scope = path.rsplit("/providers/", 1)[0]
+    stored = arm.get(scope)
+    if method == "PATCH":
+        require(body, "operation", "properties.tags")
+        given, current = body["properties"]["tags"], stored.get("tags") or {}
+        operation = body["operation"]
+        if operation not in ("Merge", "Replace", "Delete"):
+            raise ArmError(400, "InvalidTagOperation", f"operation {operation!r} is not Merge, Replace or Delete.")
+        stored["tags"] = ({**current, **given} if operation == "Merge" else dict(given) if operation == "Replace"
+                          else {k: v for k, v in current.items() if k not in given})
+    elif method != "GET":
+        raise ArmError(405, "MethodNotAllowed", f"{method} is not played here.")
+    return 200, {}, {"id": path, "name": "default", "type": "Microsoft.Resources/tags",
+                     "properties": {"tags": stored.get("tags") or {}}}
+
+
 # -- role assignments -----------------------------------------------------------------------------------
 ROLE_TYPE = "Microsoft.Authorization/roleAssignments"
 
@@ -725,6 +756,8 @@ def role_assignment(arm: FakeArm, method: str, path: str, ids: dict[str, str], q
                                                                     "and scope are not allowed to be updated.")
         if key != path.lower() and same and other["properties"]["scope"].lower() == scope.lower():
             raise ArmError(409, "RoleAssignmentExists", "The role assignment already exists.")
+    if path.lower() not in arm.state.resources and arm.state.role_delay:
+        arm.state.pending_roles[path.lower()] = arm.state.role_delay
     arm.put(path, stored)
     return 201, {}, stored
 
@@ -748,6 +781,7 @@ ROUTES: list[tuple[str, Any]] = [
     (SITE + r"/syncfunctiontriggers", sync_triggers),
     (SITE + r"/host/default/(listkeys|systemkeys/[^/]+)", host_keys),
     (SITE + r"/extensions/onedeploy", one_deploy),
+    (SITE + r"/providers/microsoft\.resources/tags/default", tags),
     (ROLES, role_assignments),
     (ROLES + r"/[^/]+", role_assignment),
     (GRID, topic),

@@ -26,8 +26,9 @@ SUB = "/subscriptions/11111111-2222-3333-4444-555555555555"
 GROUP = f"{SUB}/resourceGroups/shop-dev-rg"
 TAGS = {TAG_APP: "shop", TAG_STAGE: "dev"}
 # group, account, 2 containers, 2 queues, package blob, plan, function app, 3 role assignments, settings,
-# the account's system topic and on_upload's subscription, the order-events topic and notify's subscription
-SHOP_STEPS = 17
+# the package release, the account's system topic and on_upload's subscription, the order-events topic and
+# notify's subscription
+SHOP_STEPS = 18
 GRID = f"{GROUP}/providers/Microsoft.EventGrid"
 UPLOADS = f"{GRID}/systemTopics/shop-dev-storage-events/eventSubscriptions/{subscription_name('on_upload')}"
 
@@ -68,7 +69,10 @@ def test_resources_are_created_tagged_and_configured(provider: Any, shop: Any, a
     assert (plan["sku"], plan["properties"]["reserved"], plan["tags"]) == (
         {"name": "Y1", "tier": "Dynamic"}, True, TAGS)
     site = arm.get(f"{GROUP}/providers/Microsoft.Web/sites/{n.function_app}")
-    assert (site["kind"], site["identity"]["type"], site["tags"]) == ("functionapp,linux", "SystemAssigned", TAGS)
+    package = settings_of(arm, n.function_app)["WEBSITE_RUN_FROM_PACKAGE"].split("/portable-fn-packages/", 1)[1]
+    released = {"portable-fn-release": package}  # the host took it: triggers synced
+    assert (site["kind"], site["identity"]["type"], site["tags"]) == (
+        "functionapp,linux", "SystemAssigned", {**TAGS, **released})
     assert site["properties"]["httpsOnly"] is True
     assert site["properties"]["serverFarmId"] == f"{GROUP}/providers/Microsoft.Web/serverfarms/shop-dev-plan"
     config = arm.get(f"{GROUP}/providers/Microsoft.Web/sites/{n.function_app}/config/web")
@@ -317,11 +321,12 @@ def test_code_change_uploads_a_new_blob_and_updates_only_the_package_setting(
     deployed.code = "# the handlers changed\n"
     outcome = pipeline.deploy(deployed, shop, "dev")
     assert [(s.action, s.resource.kind, s.changes) for s in outcome.plan.steps] == [
-        ("create", "package blob", ()), ("update", "app settings", ("settings",)), ("delete", "package blob", ())]
+        ("create", "package blob", ()), ("update", "app settings", ("settings",)),
+        ("update", "package release", ("package",)), ("delete", "package blob", ())]
     new = settings_of(arm, site)
     assert {k for k in new if new[k] != old[k]} == {"WEBSITE_RUN_FROM_PACKAGE"}
-    assert [(c[0], c[1]) for c in deployed.deployer.client.mutating_calls()] == [
-        ("blob", "PUT"), ("arm", "PUT"), ("arm", "POST"), ("blob", "DELETE")]
+    assert [(c[0], c[1]) for c in deployed.deployer.client.mutating_calls()] == [  # upload, settings, sync, tag
+        ("blob", "PUT"), ("arm", "PUT"), ("arm", "POST"), ("arm", "PATCH"), ("blob", "DELETE")]
     [blob] = [b["name"] for b in blobs.get_container_client("portable-fn-packages").list_blobs()]
     assert blob in new["WEBSITE_RUN_FROM_PACKAGE"]
     assert arm.state.mounted[f"{GROUP}/providers/Microsoft.Web/sites/{site}".lower()] == new["WEBSITE_RUN_FROM_PACKAGE"]
@@ -355,7 +360,8 @@ def test_failure_names_the_step_and_a_rerun_converges(provider: Any, shop: Any, 
     rerun = pipeline.deploy(provider, shop, "dev")
     assert rerun.plan.steps[0].describe() == f"+ create function app {site}"
     assert {s.resource.kind for s in rerun.plan.steps[1:]} == {  # what comes after the app
-        "role assignment", "app settings", "event grid topic", "event grid system topic", "event subscription"}
+        "role assignment", "app settings", "package release", "event grid topic", "event grid system topic",
+        "event subscription"}
     assert pipeline.plan(provider, shop, "dev").plan.empty
 
 
@@ -451,7 +457,8 @@ def test_flex_code_change_deploys_the_new_package_once(arm: Any, shop: Any, blob
     provider.code = "# the handlers changed\n"
     outcome = pipeline.deploy(provider, shop, "dev")
     assert [(s.action, s.resource.kind) for s in outcome.plan.steps] == [
-        ("create", "package blob"), ("update", "app settings"), ("delete", "package blob")]
+        ("create", "package blob"), ("update", "app settings"), ("update", "package release"),
+        ("delete", "package blob")]
     site_id = f"{GROUP}/providers/Microsoft.Web/sites/{names(provider, shop).function_app}".lower()
     new = hashlib.sha256((shop.root / ".portable-fn/build/azure/dev/app.zip").read_bytes()).hexdigest()
     assert len(arm.state.deployed[site_id]) == 2 and arm.state.deployed[site_id][-1] == new
@@ -566,3 +573,87 @@ def test_a_switch_that_fails_half_way_converges_when_rerun(
     pipeline.deploy(flex, shop, "dev")
     assert arm.get(f"{GROUP}/providers/Microsoft.Web/serverfarms/shop-dev-plan")["sku"]["name"] == "FC1"
     assert_serves_the_new_app(arm, flex, shop, consumption)
+
+
+@pytest.mark.parametrize("plan_sku", ["Y1", "FC1"])
+def test_a_package_step_that_fails_is_done_again_by_the_rerun(
+        plan_sku: str, provider: Any, arm: Any, shop: Any, blobs: Any, certificate: Any, azurite: str,
+        helpers: Any) -> None:
+    """The settings are written before the host is told (sync triggers) or the package deployed (OneDeploy):
+    when that second call fails, a rerun must make it again, though the settings already match."""
+    target = provider if plan_sku == "Y1" else flex_provider(shop, arm, certificate, azurite, helpers)
+    site = names(target, shop).function_app
+    suffix = f"/sites/{site}/syncfunctiontriggers" if plan_sku == "Y1" else f"/sites/{site}/extensions/onedeploy"
+    arm.fail_once("POST" if plan_sku == "Y1" else "PUT", suffix)
+    with pytest.raises(DeployError, match="injected outage"):
+        pipeline.deploy(target, shop, "dev")
+    pipeline.deploy(target, shop, "dev")
+    stored = site_of(arm, site)["id"].lower()
+    if plan_sku == "Y1":
+        assert arm.state.mounted.get(stored) == settings_of(arm, site)["WEBSITE_RUN_FROM_PACKAGE"]
+    else:
+        assert len(arm.state.deployed.get(stored, [])) == 1
+    assert pipeline.plan(target, shop, "dev").plan.empty
+
+
+# -- roles Azure has not applied yet ------------------------------------------------------------------
+def waiting_provider(shop: Any, arm: Any, certificate: Any, azurite: str, helpers: Any, plan_sku: str,
+                     **extra: Any) -> Any:
+    settings = helpers.settings_for(shop, "dev", certificate, azurite, plan_sku=plan_sku, role_retry_s=0.01,
+                                    **extra)
+    return helpers.ArmProvider(settings, arm.url)
+
+
+@pytest.mark.parametrize("plan_sku", ["Y1", "FC1"])
+def test_the_first_deploy_waits_for_the_new_roles_to_take_effect(
+        plan_sku: str, arm: Any, shop: Any, blobs: Any, certificate: Any, azurite: str, helpers: Any) -> None:
+    """Azure applies new role assignments after a while: until then the host cannot read its package
+    (syncing triggers answers an error from the host runtime) or OneDeploy cannot write the deployment
+    container (AuthorizationPermissionMismatch). The first deploy waits it out."""
+    arm.state.role_delay = 3
+    provider = waiting_provider(shop, arm, certificate, azurite, helpers, plan_sku)
+    messages: list[str] = []
+    pipeline.deploy(provider, shop, "dev", messages.append)
+    waits = [m for m in messages if "waiting for the app's new roles to take effect" in m]
+    assert waits and all(("syncing the triggers" if plan_sku == "Y1" else "deploying the package") in m
+                         for m in waits)
+    action = "syncfunctiontriggers" if plan_sku == "Y1" else "onedeploy"
+    answered = [r.status for r in arm.state.requests if r.path.lower().endswith(action)]
+    assert answered[:len(waits)] == [400 if plan_sku == "Y1" else 403] * len(waits) and answered[-1] < 300
+    site = site_of(arm, names(provider, shop).function_app)
+    if plan_sku == "Y1":  # the host mounted the package the settings name, and the app is tagged with it
+        mounted = arm.state.mounted[site["id"].lower()]
+        assert mounted == settings_of(arm, site["name"])["WEBSITE_RUN_FROM_PACKAGE"]
+        assert mounted.endswith("/" + site["tags"]["portable-fn-release"])
+    else:
+        assert len(arm.state.deployed[site["id"].lower()]) == 1
+        assert settings_of(arm, site["name"])["PORTABLE_FN_PACKAGE"].endswith("/" + site["tags"]["portable-fn-release"])
+    assert pipeline.plan(provider, shop, "dev").plan.empty
+
+
+def test_roles_that_never_take_effect_fail_with_what_to_do_and_a_rerun_converges(
+        arm: Any, shop: Any, blobs: Any, certificate: Any, azurite: str, helpers: Any) -> None:
+    arm.state.role_delay = 10_000
+    provider = waiting_provider(shop, arm, certificate, azurite, helpers, "Y1", role_wait_s=0.2)
+    with pytest.raises(DeployError) as raised:
+        pipeline.deploy(provider, shop, "dev")
+    message = str(raised.value)
+    assert "update package release" in message or "create package release" in message
+    assert "still refused" in message and "from host runtime" in message and "role_wait_s" in message
+    assert "run `portable-fn deploy` again" in message
+    arm.state.pending_roles.clear()  # Azure applied them meanwhile
+    rerun = pipeline.deploy(provider, shop, "dev")
+    assert rerun.plan.steps[0].describe().startswith("+ create package release")
+    assert pipeline.plan(provider, shop, "dev").plan.empty
+
+
+def test_a_refusal_without_a_role_granted_in_this_run_is_not_waited_for(deployed: Any, shop: Any, arm: Any) -> None:
+    """The roles were there before this run: a refusal is not Azure catching up, and fails at once."""
+    deployed.code = "# the handlers changed\n"
+    arm.fail_once("POST", "/syncfunctiontriggers", 400, "BadRequest",
+                  "Encountered an error (ServiceUnavailable) from host runtime.")
+    with pytest.raises(DeployError, match="from host runtime"):
+        pipeline.deploy(deployed, shop, "dev")
+    assert len([r for r in arm.state.requests if r.path.lower().endswith("syncfunctiontriggers")]) == 2
+    pipeline.deploy(deployed, shop, "dev")
+    assert pipeline.plan(deployed, shop, "dev").plan.empty

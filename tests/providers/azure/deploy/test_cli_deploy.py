@@ -77,7 +77,7 @@ def test_deploy_redeploy_change_info_remove_with_the_cli(capsys: pytest.CaptureF
 
     code, first, err = cli(capsys, "deploy", *common, "--json")
     assert code == 0, err
-    assert first["applied"] == len(first["plan"]["steps"]) == 17
+    assert first["applied"] == len(first["plan"]["steps"]) == 18
     assert "Packaging 'shop' for azure" in err and "waiting for function app" in err
     kinds = {s["kind"] for s in first["plan"]["steps"]}
     assert {"role assignment", "event grid topic", "event grid system topic", "event subscription"} <= kinds
@@ -94,7 +94,8 @@ def test_deploy_redeploy_change_info_remove_with_the_cli(capsys: pytest.CaptureF
     code, third, err = cli(capsys, "deploy", *common, "--json")
     assert code == 0, err
     assert [(s["action"], s["kind"]) for s in third["plan"]["steps"]] == [
-        ("create", "package blob"), ("update", "app settings"), ("delete", "package blob")]
+        ("create", "package blob"), ("update", "app settings"), ("update", "package release"),
+        ("delete", "package blob")]
 
     code, info, _ = cli(capsys, "info", *common, "--json")
     assert code == 0
@@ -103,7 +104,7 @@ def test_deploy_redeploy_change_info_remove_with_the_cli(capsys: pytest.CaptureF
 
     code, removed, err = cli(capsys, "remove", *common, "--json")
     assert code == 0, err
-    assert removed["applied"] == 17
+    assert removed["applied"] == 18
     assert arm.state.resources == {}
     code, after, _ = cli(capsys, "plan", *common, "--json")
     assert code == 0 and after["plan"]["steps"] and all(s["action"] == "create" for s in after["plan"]["steps"])

@@ -47,9 +47,12 @@ def test_shop_needs_one_function_app_and_its_storage(deployer: AzureDeployer, sh
     assert [r.kind for r in resources] == [
         "resource group", "storage account", "blob container", "blob container", "storage queue", "storage queue",
         "package blob", "app service plan", "function app", "role assignment", "role assignment",
-        "role assignment", "app settings", "event grid topic",
+        "role assignment", "app settings", "package release", "event grid topic",
         "event grid system topic", "event subscription", "event subscription"]
     settings = dict(next(r for r in resources if isinstance(r, AppSettings)).settings)
+    release = next(r for r in resources if r.kind == "package release")
+    assert (release.package, release.flex) == (f"shop-dev/{'ab' * 32}.zip", False)
+    assert release.package_url == settings["WEBSITE_RUN_FROM_PACKAGE"]
     assert settings["WEBSITE_RUN_FROM_PACKAGE"].endswith(f"/portable-fn-packages/shop-dev/{'ab' * 32}.zip")
     assert "?" not in settings["WEBSITE_RUN_FROM_PACKAGE"]  # the SAS is added only when written
     assert make_plan(resources, RemoteState(resources)).empty

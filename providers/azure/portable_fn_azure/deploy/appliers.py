@@ -48,6 +48,10 @@ ROLE_NAMESPACE = uuid.UUID("5f0c3a52-8d57-4a8e-9a3c-6f1b6c1d2e7a")  # role assig
 # Storage's code for a missing data role, and what syncing triggers answers when the host could not start
 # (it could not read its package or its storage).
 NOT_YET_GRANTED = ("AuthorizationPermissionMismatch", "AuthorizationFailure", "from host runtime")
+# What Event Grid answers while the host that just took a new package is not up yet: the webhook's
+# validation handshake failed, or the function is not listed yet.
+HOST_NOT_UP = ("validation handshake failed", "attempt to validate the provided endpoint",
+               "Destination endpoint not found")
 
 
 class Context:
@@ -61,31 +65,48 @@ class Context:
         self.lro_timeout_s = float(settings.get("lro_timeout_s", 1800))
         self.report_every_s = float(settings.get("lro_report_every_s", 10))
         self.remote_build = bool(settings.get("remote_build", False))  # Flex: OneDeploy installs requirements
-        # Azure applies a new role assignment after a while (minutes; at worst longer): what needs the app's
-        # identity is retried for that long after this run granted it a role.
+        # Azure applies a new role assignment after a while (minutes; at worst longer), and a host that took a
+        # new package takes a while to start: what depends on either is retried every `retry_every_s` for
+        # up to `role_wait_s` after this run granted a role, or `host_wait_s` after it released a package.
         self.role_wait_s = float(settings.get("role_wait_s", 600))
-        self.role_retry_s = float(settings.get("role_retry_s", 15))
+        self.host_wait_s = float(settings.get("host_wait_s", 300))
+        self.retry_every_s = float(settings.get("retry_every_s", 15))
         self.roles_granted_at: float | None = None
+        self.released_at: float | None = None
 
     def with_roles(self, call: Callable[[], Any], what: str) -> Any:
-        """`call()`, which acts with the app's identity. Refused for want of a role this run granted
-        (`NOT_YET_GRANTED`), it is retried every `role_retry_s` until `role_wait_s` after the grant."""
+        """`call()`, which acts with the app's identity, retried while it is refused for want of a role this
+        run granted (`NOT_YET_GRANTED`)."""
+        return self.patiently(call, what, self.roles_granted_at, NOT_YET_GRANTED, self.role_wait_s,
+                              "the app's new roles to take effect", "Azure can take longer to apply new role "
+                              "assignments", "role_wait_s")
+
+    def after_release(self, call: Callable[[], Any], what: str) -> Any:
+        """`call()`, which needs the app's host up, retried while Event Grid cannot reach a host that took
+        a new package in this run (`HOST_NOT_UP`)."""
+        return self.patiently(call, what, self.released_at, HOST_NOT_UP, self.host_wait_s,
+                              "the app's host to start with its new package", "the host can take longer to "
+                              "start (its log stream says why, if it cannot)", "host_wait_s")
+
+    def patiently(self, call: Callable[[], Any], what: str, since: float | None, marks: tuple[str, ...],
+                  wait_s: float, waiting_for: str, why: str, setting: str) -> Any:
+        """`call()`; an error holding one of `marks`, after this run did what Azure takes a while to apply
+        (at `since`), is retried every `retry_every_s` until `wait_s` after it. Any other error, or one with
+        nothing done in this run to wait for, is raised at once."""
         while True:
             try:
                 return call()
             except Exception as exc:
-                if self.roles_granted_at is None or not any(mark in str(exc) for mark in NOT_YET_GRANTED):
+                if since is None or not any(mark in str(exc) for mark in marks):
                     raise
-                waited = time.monotonic() - self.roles_granted_at
-                if waited >= self.role_wait_s:
+                waited = time.monotonic() - since
+                if waited >= wait_s:
                     raise RuntimeError(
-                        f"{what} was still refused {waited:.0f} s after the app's identity was granted its "
-                        f"storage roles ({exc}). Azure can take longer to apply new role assignments; run "
-                        "`portable-fn deploy` again in a few minutes (it does only what is left), or raise "
-                        "`role_wait_s`.") from exc
-                self.progress(f"    waiting for the app's new roles to take effect: {what} refused, "
-                              f"{waited:.0f} s after the grant")
-                time.sleep(self.role_retry_s)
+                        f"{what} was still refused {waited:.0f} s later, waiting for {waiting_for} ({exc}). "
+                        f"{why}; run `portable-fn deploy` again in a few minutes (it does only what is left), "
+                        f"or raise `{setting}`.") from exc
+                self.progress(f"    waiting for {waiting_for}: {what} refused, {waited:.0f} s on")
+                time.sleep(self.retry_every_s)
 
     def wait(self, poller: Any, what: str) -> Any:
         """The result of a long-running operation, reporting while it runs."""
@@ -385,6 +406,7 @@ class Releases(Applier[Release]):
             web = self.azure.web.web_apps
             self.ctx.with_roles(lambda: web.sync_function_triggers(resource.resource_group, resource.name),
                                 f"syncing the triggers of {resource.name}")
+        self.ctx.released_at = time.monotonic()
         site = self.azure.web.web_apps.get(resource.resource_group, resource.name).id
         self.ctx.wait(self.azure.resources.tags.begin_update_at_scope(
             site, {"operation": "Merge", "properties": {"tags": {RELEASE_TAG: resource.package}}}),

@@ -47,7 +47,8 @@ class EventSubscriptions(Applier[EventSubscription]):
     """Subscriptions on custom and system topics. A webhook to the blobs extension goes to the function
     app's `defaultHostName` (read from the app when the subscription is written: not every app is
     `<app>.azurewebsites.net`) and carries the host's `blobs_extension` system key, read from the app too
-    (and set there when the host has none yet)."""
+    (and set there when the host has none yet). Event Grid checks the function or webhook when the
+    subscription is written, so right after a new package the host is waited for (`Context.after_release`)."""
 
     def __init__(self, ctx: Context, site: str) -> None:
         super().__init__(ctx)
@@ -64,9 +65,10 @@ class EventSubscriptions(Applier[EventSubscription]):
             filters["includedEventTypes"] = list(resource.event_types)
         body = {"properties": {"destination": self.destination(resource), "filter": filters,
                                "eventDeliverySchema": resource.delivery_schema, "retryPolicy": EVENT_RETRY}}
-        name = resource.name.split("/", 1)[1]
-        poller = self.operations(resource).begin_create_or_update(resource.resource_group, resource.topic, name, body)
-        self.ctx.wait(poller, f"event subscription {resource.name}")
+        name, what = resource.name.split("/", 1)[1], f"event subscription {resource.name}"
+        operations = self.operations(resource)
+        self.ctx.after_release(lambda: self.ctx.wait(operations.begin_create_or_update(
+            resource.resource_group, resource.topic, name, body), what), what)
 
     def destination(self, resource: EventSubscription) -> dict[str, Any]:
         if resource.endpoint_type == "WebHook":

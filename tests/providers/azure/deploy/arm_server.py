@@ -20,8 +20,10 @@ plan nor a site moves to or from Flex Consumption in place (a plan holding a sit
 plans syncing triggers mounts `WEBSITE_RUN_FROM_PACKAGE` (a SAS URL fetched for real, a URL without SAS
 only with `WEBSITE_RUN_FROM_PACKAGE_BLOB_MI_RESOURCE_ID` and a blob data role of the app's identity; without
 it the host cannot start, and syncing answers 400 "Encountered an error (ServiceUnavailable) from host
-runtime", as Azure does). With `state.role_delay` set, a new role assignment takes effect only after that
-many checks of it failed, as Azure applies them after a while. The Tags API (`Merge`, `Replace`, `Delete`)
+runtime", as Azure does). Event Grid reaches a function or the blobs webhook only on a host that runs a
+package. With `state.role_delay` set, a new role assignment takes effect only after that many checks of it
+failed, as Azure applies them after a while; with `state.host_start_delay`, a host that took a package
+answers Event Grid only after that many tries, as it takes a while to start. The Tags API (`Merge`, `Replace`, `Delete`)
 is played at a site's scope. Paths are case-insensitive, as in ARM. Every request is kept in `requests`
 for the tests, and `fail_once` makes the next matching request answer with an error.
 """
@@ -91,6 +93,8 @@ class ArmState:
     mounted: dict[str, str] = field(default_factory=dict)  # Linux Consumption: the package URL or sha256, by site
     unique_host_names: bool = False  # new sites get <app>-<hash>.<region>-01.azurewebsites.net (Flex always)
     role_delay: int = 0  # a new role assignment takes effect only after this many checks of it have failed
+    host_start_delay: int = 0  # a host that took a package answers Event Grid only after this many tries
+    starting: dict[str, int] = field(default_factory=dict)  # tries left until the host is up, by site id
     pending_roles: dict[str, int] = field(default_factory=dict)  # checks left, by role assignment id
 
 
@@ -507,13 +511,31 @@ def sync_triggers(arm: FakeArm, method: str, path: str, ids: dict[str, str], que
         if not holds_role(arm, stored["identity"]["principalId"], BLOB_READ_ROLES):  # the host cannot start
             raise ArmError(400, "BadRequest", "Encountered an error (ServiceUnavailable) from host runtime.")
         arm.state.mounted[stored["id"].lower()] = url
+        start_host(arm, stored)
         return 204, {}, None
     try:
         with urlopen(url, timeout=10) as response:
             arm.state.mounted[stored["id"].lower()] = hashlib.sha256(response.read()).hexdigest()
     except OSError as exc:
         raise ArmError(400, "BadRequest", f"The host could not fetch WEBSITE_RUN_FROM_PACKAGE: {exc}.") from None
+    start_host(arm, stored)
     return 204, {}, None
+
+
+def start_host(arm: FakeArm, site: dict[str, Any]) -> None:
+    """The host restarts with the package: up after `host_start_delay` tries to reach it."""
+    if arm.state.host_start_delay:
+        arm.state.starting[site["id"].lower()] = arm.state.host_start_delay
+
+
+def host_up(arm: FakeArm, site: dict[str, Any]) -> bool:
+    """Whether Event Grid reaches the site's host: it runs a package and has finished starting."""
+    key = site["id"].lower()
+    left = arm.state.starting.get(key, 0)
+    if left:
+        arm.state.starting[key] = left - 1
+        return False
+    return key in arm.state.mounted or key in arm.state.deployed
 
 
 def holds_role(arm: FakeArm, principal: str, roles: set[str]) -> bool:
@@ -559,6 +581,7 @@ def one_deploy(arm: FakeArm, method: str, path: str, ids: dict[str, str], query:
     except OSError as exc:
         raise ArmError(400, "PackageUriNotReachable", f"Could not fetch packageUri: {exc}.") from None
     arm.state.deployed.setdefault(stored["id"].lower(), []).append(hashlib.sha256(data).hexdigest())
+    start_host(arm, stored)
     return 202, {"Location": arm.operation("location", 2)}, None
 
 
@@ -656,8 +679,13 @@ def checked_destination(arm: FakeArm, path: str, destination: dict[str, Any]) ->
     if kind == "AzureFunction":
         require(props, "resourceId")
         site, _, function = props["resourceId"].rpartition("/functions/")
-        if not function or arm.find(site) is None:
+        found = arm.find(site)
+        if not function or found is None:
             raise ArmError(400, "InvalidRequest", f"Function {props['resourceId']} does not exist.")
+        if not host_up(arm, found):  # its functions are listed once the host indexed its package
+            raise ArmError(400, "BadRequest", f"Destination endpoint not found. Resource details: resourceId: "
+                                              f"{props['resourceId']}. Resource should pre-exist before "
+                                              "attempting this operation.")
         return {"endpointType": kind, "properties": {"maxEventsPerBatch": 1, "preferredBatchSizeInKilobytes": 64,
                                                      **props}}
     if kind == "WebHook":
@@ -680,6 +708,9 @@ def handshake(arm: FakeArm, url: Any) -> None:
                  and r["properties"]["defaultHostName"].lower() == url.netloc.lower()), None)
     query = {k: v[0] for k, v in parse_qs(url.query).items()}
     expected = arm.state.host_keys.get(site["id"].lower(), {}).get("blobs_extension") if site else None
+    if site is not None and not host_up(arm, site):
+        raise ArmError(400, "Url validation", f"Webhook validation handshake failed for https://{url.netloc}"
+                                              f"{url.path}. Http POST request failed with response code Unknown.")
     if expected is None or query.get("code") != expected or not query.get("functionName", "").startswith(
             "Host.Functions."):
         raise ArmError(400, "InvalidRequest", "Webhook validation handshake failed for "

@@ -599,7 +599,7 @@ def test_a_package_step_that_fails_is_done_again_by_the_rerun(
 # -- roles Azure has not applied yet ------------------------------------------------------------------
 def waiting_provider(shop: Any, arm: Any, certificate: Any, azurite: str, helpers: Any, plan_sku: str,
                      **extra: Any) -> Any:
-    settings = helpers.settings_for(shop, "dev", certificate, azurite, plan_sku=plan_sku, role_retry_s=0.01,
+    settings = helpers.settings_for(shop, "dev", certificate, azurite, plan_sku=plan_sku, retry_every_s=0.01,
                                     **extra)
     return helpers.ArmProvider(settings, arm.url)
 
@@ -657,3 +657,35 @@ def test_a_refusal_without_a_role_granted_in_this_run_is_not_waited_for(deployed
     assert len([r for r in arm.state.requests if r.path.lower().endswith("syncfunctiontriggers")]) == 2
     pipeline.deploy(deployed, shop, "dev")
     assert pipeline.plan(deployed, shop, "dev").plan.empty
+
+
+@pytest.mark.parametrize("plan_sku", ["Y1", "FC1"])
+def test_event_subscriptions_wait_for_the_host_that_took_the_new_package(
+        plan_sku: str, arm: Any, shop: Any, blobs: Any, certificate: Any, azurite: str, helpers: Any) -> None:
+    """Event Grid checks a subscription's function, or the blobs webhook's handshake, when it is written:
+    right after the package release the host is still starting, and deploy waits for it."""
+    arm.state.host_start_delay = 2
+    provider = waiting_provider(shop, arm, certificate, azurite, helpers, plan_sku)
+    messages: list[str] = []
+    pipeline.deploy(provider, shop, "dev", messages.append)
+    waits = [m for m in messages if "waiting for the app's host to start with its new package" in m]
+    assert waits and all("event subscription" in m for m in waits)
+    refused = [r for r in arm.state.requests if "/eventsubscriptions/" in r.path.lower() and r.method == "PUT"
+               and r.status == 400]
+    assert len(refused) == 2  # the first subscription written, twice, then the host is up
+    assert len([k for k in arm.state.resources if "/eventsubscriptions/" in k]) == 2
+    assert pipeline.plan(provider, shop, "dev").plan.empty
+
+
+def test_a_host_that_never_comes_up_fails_with_what_to_do(
+        arm: Any, shop: Any, blobs: Any, certificate: Any, azurite: str, helpers: Any) -> None:
+    arm.state.host_start_delay = 10_000
+    provider = waiting_provider(shop, arm, certificate, azurite, helpers, "Y1", host_wait_s=0.2)
+    with pytest.raises(DeployError) as raised:
+        pipeline.deploy(provider, shop, "dev")
+    message = str(raised.value)
+    assert "create event subscription" in message and "host_wait_s" in message
+    assert "Destination endpoint not found" in message or "validation handshake failed" in message
+    arm.state.starting.clear()  # it came up meanwhile
+    pipeline.deploy(provider, shop, "dev")
+    assert pipeline.plan(provider, shop, "dev").plan.empty

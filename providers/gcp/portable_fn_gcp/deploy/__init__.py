@@ -17,7 +17,9 @@ trigger identity; Google's default when unset), `ingress` (ALLOW_ALL), `min_inst
 storage trigger watches, else `<app>-<stage>-<name>`; deploy does not create buckets), `endpoints`
 (per-service endpoint overrides), `project_number` (for the Pub/Sub and Cloud Storage service agents),
 `grant_storage_agent` (true: deploy grants the Cloud Storage service agent `roles/pubsub.publisher` on the
-project when a storage trigger needs it; false when that is done outside deploy), `poll_s` (2) and
+project when a storage trigger needs it; false when that is done outside deploy), `grant_wait_s` (420) and
+`retry_every_s` (15: how long a storage trigger Eventarc refuses for want of a grant this run made is
+deployed again, as IAM changes take minutes to reach it), `poll_s` (2) and
 `operation_timeout_s` (1800) for long-running operations.
 """
 

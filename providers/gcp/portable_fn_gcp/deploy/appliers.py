@@ -10,6 +10,7 @@ the Cloud Storage service agent's publisher grant, is added when missing and nev
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
@@ -42,6 +43,8 @@ FUNCTION_MASK = {
     "event_filters": ("event_trigger",),
     "retry_policy": ("event_trigger",),
 }
+# What Eventarc answers for a Cloud Storage trigger while the storage agent cannot publish to Pub/Sub yet.
+AGENT_NOT_YET_GRANTED = "unable to publish to Cloud Pub/Sub"
 JOB_MASK = {"schedule": "schedule", "time_zone": "time_zone", "topic": "pubsub_target", "data": "pubsub_target",
             "description": "description"}
 
@@ -54,6 +57,7 @@ class Context:
         self.names = names
         self.settings = settings or Settings()
         self.labels = labels(names.app, names.stage)
+        self.agent_granted_at: float | None = None  # when this run granted the storage agent its role
 
 
 def tolerate_missing(call: Any, *args: Any, **kwargs: Any) -> Any:
@@ -97,9 +101,9 @@ class StorageAgentGrants(Applier[StorageAgentGrant]):
         if not granted:
             self.gcp.progress(f"      {member} already holds {PUBLISHER} on project {resource.name}")
             return
-        # IAM changes take a while to reach Eventarc: a trigger refused for it right now is made on a rerun.
+        self.ctx.agent_granted_at = time.monotonic()  # IAM changes take a while to reach Eventarc: `Functions`
         self.gcp.progress(f"      {member} may now publish to Pub/Sub in project {resource.name} (storage "
-                          "triggers need it; if one is refused in the next minutes, run `portable-fn deploy` again)")
+                          f"triggers need it; they wait up to {self.ctx.settings.grant_wait_s:.0f} s for it)")
 
 
 class Topics(Applier[Topic]):
@@ -156,10 +160,14 @@ class Functions(Applier[Function]):
     def create(self, resource: Function) -> None:
         request = {"parent": self.names.location, "function_id": resource.name,
                    "function": self.message(resource, self.upload(resource))}
-        operation = self.gcp.call("functions", "create_function", request=request)
-        self.gcp.wait(operation, f"creating function {resource.name}")
+        self.until_granted(resource, lambda: self.gcp.wait(self.gcp.call("functions", "create_function",
+                                                                         request=request),
+                                                           f"creating function {resource.name}"))
 
     def update(self, resource: Function, previous: Function, changes: tuple[str, ...]) -> None:
+        self.until_granted(resource, lambda: self.send(resource, changes))
+
+    def send(self, resource: Function, changes: tuple[str, ...]) -> None:
         if "state" in changes:  # a failed deploy left it broken: send everything again
             changes = tuple(FUNCTION_MASK)
         paths = sorted({path for field in changes for path in FUNCTION_MASK.get(field, ())})
@@ -167,6 +175,37 @@ class Functions(Applier[Function]):
         request = {"function": self.message(resource, source), "update_mask": {"paths": paths}}
         operation = self.gcp.call("functions", "update_function", request=request)
         self.gcp.wait(operation, f"updating function {resource.name}")
+
+    def until_granted(self, resource: Function, deploy: Any) -> None:
+        """`deploy()`; when Eventarc refuses the storage trigger because the grant this run made has not
+        reached it yet, the function is left FAILED and is deployed again, whole, every `retry_every_s`
+        until `grant_wait_s` after the grant. Any other failure is raised at once."""
+        settings, granted_at = self.ctx.settings, self.ctx.agent_granted_at
+        while True:
+            try:
+                deploy()
+                return
+            except Exception as exc:
+                if granted_at is None or AGENT_NOT_YET_GRANTED not in str(exc):
+                    raise
+                waited = time.monotonic() - granted_at
+                if waited >= settings.grant_wait_s:
+                    raise DeployError(
+                        f"function {resource.name}'s storage trigger was still refused {waited:.0f} s after the "
+                        f"Cloud Storage service agent was granted {PUBLISHER} ({exc}). IAM changes can take "
+                        "longer to reach Eventarc; run `portable-fn deploy` again in a few minutes (it does only "
+                        "what is left), or raise `grant_wait_s`.") from exc
+                self.gcp.progress(f"      waiting for the storage agent's new grant to reach Eventarc: function "
+                                  f"{resource.name} refused, {waited:.0f} s on")
+                time.sleep(settings.retry_every_s)
+                deploy = lambda: self.redeploy(resource)  # noqa: E731
+
+    def redeploy(self, resource: Function) -> None:
+        """The whole function again: it is FAILED now (or, had the refusal come before it was made, new)."""
+        try:
+            self.send(resource, ("state",))
+        except NotFound:
+            self.create(resource)
 
     def delete(self, resource: Function) -> None:
         operation = tolerate_missing(self.gcp.call, "functions", "delete_function",

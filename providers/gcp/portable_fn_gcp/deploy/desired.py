@@ -68,6 +68,10 @@ class Settings:
     max_instances: int = 100
     project_number: str = ""  # for the service agents; found from the default account or Cloud Storage when ""
     grant_storage_agent: bool = True  # False when the storage agent's grant is made outside deploy
+    # IAM changes reach Eventarc within minutes (Google says up to 7): a storage trigger refused for want of
+    # the grant this run made is deployed again every `retry_every_s` for up to `grant_wait_s` after it.
+    grant_wait_s: float = 420.0
+    retry_every_s: float = 15.0
 
     @classmethod
     def of(cls, settings: dict[str, Any]) -> Settings:
@@ -77,7 +81,8 @@ class Settings:
                               "must be true or false.")
         return cls(str(settings.get("service_account", "")), str(settings.get("ingress", "ALLOW_ALL")).upper(),
                    int(settings.get("min_instances", 0)), int(settings.get("max_instances", 100)),
-                   str(settings.get("project_number", "")), grant)
+                   str(settings.get("project_number", "")), grant, float(settings.get("grant_wait_s", 420)),
+                   float(settings.get("retry_every_s", 15)))
 
 
 @dataclass(frozen=True)

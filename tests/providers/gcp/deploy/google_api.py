@@ -12,8 +12,9 @@ done at first and are done at the first GET of the operation.
 A project's IAM policy starts with an owner binding and an audit config; it is read as the version asked
 for, and set only with the etag of the last read, and as version 3 when a binding has a condition. Like
 Eventarc, a Cloud Storage trigger fails while the Cloud Storage service agent may not publish to Pub/Sub
-in the project. `refuse` answers the named project IAM methods with 403, as for a caller without the
-permission.
+in the project; with `agent_grant_delay` set, a grant made by setIamPolicy reaches it only after that many
+triggers were refused, as IAM changes take a while to. `refuse` answers the named project IAM methods with
+403, as for a caller without the permission.
 
 Every request is recorded (`requests`), so tests can count what a deploy sent; `fail_next_operation`
 makes the next operation on a function end in an error and leave the function FAILED, as a broken
@@ -217,6 +218,8 @@ class GoogleApi:
         self.failures: dict[str, str] = {}
         self.projects: dict[str, dict[str, Any]] = {}  # project path -> its IAM policy, made on first use
         self.refuse: set[str] = set()  # "getIamPolicy" / "setIamPolicy": project IAM answered 403
+        self.agent_grant_delay = 0  # triggers refused after the storage agent's grant before it takes effect
+        self.agent_pending = 0  # of those, how many are left
         self._ids = itertools.count(1)
 
     # -- what tests use ----------------------------------------------------------------------------
@@ -388,8 +391,12 @@ class GoogleApi:
     def check_storage_agent(self, function: dict[str, Any], project: str) -> None:
         """Eventarc's refusal of a Cloud Storage trigger the storage agent cannot publish for."""
         bindings = self.project_policy(project)["bindings"]
-        if not any(b["role"] == STORAGE_AGENT_ROLE and self.storage_agent in b["members"] and "condition" not in b
-                   for b in bindings):
+        granted = any(b["role"] == STORAGE_AGENT_ROLE and self.storage_agent in b["members"] and "condition" not in b
+                      for b in bindings)
+        if granted and self.agent_pending:  # not applied yet
+            self.agent_pending -= 1
+            granted = False
+        if not granted:
             function["state"] = "FAILED"
             raise ApiError(400, "Invalid resource state: the Cloud Storage service account for your bucket is "
                                 "unable to publish to Cloud Pub/Sub topics in the specified project. To use GCS "
@@ -535,6 +542,11 @@ class GoogleApi:
                 raise ApiError(400, f"Invalid binding {binding}")
         if any("condition" in b for b in bindings) and int(policy.get("version") or 1) != 3:
             raise ApiError(400, "Policies with conditional role bindings must be set with version 3")
+        def agent_holds(found: list[dict[str, Any]]) -> bool:
+            return any(b["role"] == STORAGE_AGENT_ROLE and self.storage_agent in b["members"] for b in found)
+
+        if agent_holds(bindings) and not agent_holds(stored["bindings"]):
+            self.agent_pending = self.agent_grant_delay
         # Without an updateMask only bindings and etag change: the audit configs stay as stored.
         stored.update(bindings=bindings, etag=self.etag())
         return self.get_project_iam_policy(project, {}, {"options": {"requestedPolicyVersion": 3}})

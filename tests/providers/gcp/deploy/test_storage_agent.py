@@ -169,3 +169,48 @@ def test_grant_storage_agent_false_leaves_the_project_to_its_owners(
     assert paths(google) == []
     with pytest.raises(ConfigError, match="grant_storage_agent = 'no'.*true or false"):
         Settings.of({"grant_storage_agent": "no"})
+
+
+def waiting(shop: Any, google_server: Any, helpers: Any, **extra: Any) -> Any:
+    settings = {**shop.config.provider_settings("gcp", "dev"), "project": PROJECT, "poll_s": 0.01,
+                "retry_every_s": 0.01, **extra}
+    return helpers.RecordingProvider(settings, google_server.url)
+
+
+def test_the_storage_trigger_waits_for_the_new_grant_to_reach_eventarc(
+        shop: Any, google: Any, google_server: Any, helpers: Any) -> None:
+    """IAM changes take a while to reach Eventarc: the trigger is refused and the function left FAILED
+    twice, then deployed again whole, in the same run."""
+    google.agent_grant_delay = 2
+    messages: list[str] = []
+    provider = waiting(shop, google_server, helpers)
+    pipeline.deploy(provider, shop, "dev", messages.append)
+    waits = [m for m in messages if "waiting for the storage agent's new grant to reach Eventarc" in m]
+    assert len(waits) == 2 and all("shop-dev-on-upload" in m for m in waits)
+    on_upload = f"projects/{PROJECT}/locations/{helpers.REGION}/functions/shop-dev-on-upload"
+    assert google.functions[on_upload]["state"] == "ACTIVE"
+    assert pipeline.plan(provider, shop, "dev").plan.empty
+
+
+def test_a_grant_that_never_reaches_eventarc_fails_with_what_to_do_and_a_rerun_converges(
+        shop: Any, google: Any, google_server: Any, helpers: Any) -> None:
+    google.agent_grant_delay = 10_000
+    provider = waiting(shop, google_server, helpers, grant_wait_s=0.2)
+    with pytest.raises(DeployError) as raised:
+        pipeline.deploy(provider, shop, "dev")
+    message = str(raised.value)
+    assert "shop-dev-on-upload" in message and "still refused" in message and "grant_wait_s" in message
+    assert "unable to publish to Cloud Pub/Sub" in message and "run `portable-fn deploy` again" in message
+    google.agent_pending = 0  # it reached Eventarc meanwhile
+    pipeline.deploy(provider, shop, "dev")
+    assert pipeline.plan(provider, shop, "dev").plan.empty
+
+
+def test_a_refusal_when_this_run_granted_nothing_is_not_waited_for(
+        shop: Any, google: Any, google_server: Any, helpers: Any) -> None:
+    """The grant was there before this run (by hand here): a refusal is not IAM catching up."""
+    google.project_policy(PROJECT)["bindings"] = [OWNER, {"role": PUBLISHER, "members": [AGENT]}]
+    google.agent_pending = 10_000
+    with pytest.raises(DeployError, match="unable to publish to Cloud Pub/Sub"):
+        pipeline.deploy(waiting(shop, google_server, helpers), shop, "dev")
+    assert google.agent_pending == 10_000 - 1  # one try, no wait

@@ -631,22 +631,6 @@ def test_the_first_deploy_waits_for_the_new_roles_to_take_effect(
     assert pipeline.plan(provider, shop, "dev").plan.empty
 
 
-def test_roles_that_never_take_effect_fail_with_what_to_do_and_a_rerun_converges(
-        arm: Any, shop: Any, blobs: Any, certificate: Any, azurite: str, helpers: Any) -> None:
-    arm.state.role_delay = 10_000
-    provider = waiting_provider(shop, arm, certificate, azurite, helpers, "Y1", role_wait_s=0.2)
-    with pytest.raises(DeployError) as raised:
-        pipeline.deploy(provider, shop, "dev")
-    message = str(raised.value)
-    assert "update package release" in message or "create package release" in message
-    assert "still refused" in message and "from host runtime" in message and "role_wait_s" in message
-    assert "run `portable-fn deploy` again" in message
-    arm.state.pending_roles.clear()  # Azure applied them meanwhile
-    rerun = pipeline.deploy(provider, shop, "dev")
-    assert rerun.plan.steps[0].describe().startswith("+ create package release")
-    assert pipeline.plan(provider, shop, "dev").plan.empty
-
-
 def test_a_refusal_without_a_role_granted_in_this_run_is_not_waited_for(deployed: Any, shop: Any, arm: Any) -> None:
     """The roles were there before this run: a refusal is not Azure catching up, and fails at once."""
     deployed.code = "# the handlers changed\n"
@@ -677,15 +661,26 @@ def test_event_subscriptions_wait_for_the_host_that_took_the_new_package(
     assert pipeline.plan(provider, shop, "dev").plan.empty
 
 
-def test_a_host_that_never_comes_up_fails_with_what_to_do(
-        arm: Any, shop: Any, blobs: Any, certificate: Any, azurite: str, helpers: Any) -> None:
-    arm.state.host_start_delay = 10_000
-    provider = waiting_provider(shop, arm, certificate, azurite, helpers, "Y1", host_wait_s=0.2)
+# what never takes effect: the waited step, Azure's refusal in the message, the setting, how it clears
+NEVER = {
+    "roles": ("role_delay", "role_wait_s", "package release", ("from host runtime",), "pending_roles"),
+    "host": ("host_start_delay", "host_wait_s", "create event subscription",
+             ("Destination endpoint not found", "validation handshake failed"), "starting"),
+}
+
+
+@pytest.mark.parametrize("what", sorted(NEVER))
+def test_what_never_takes_effect_fails_with_what_to_do_and_a_rerun_converges(
+        what: str, arm: Any, shop: Any, blobs: Any, certificate: Any, azurite: str, helpers: Any) -> None:
+    delay, setting, step, refusals, pending = NEVER[what]
+    setattr(arm.state, delay, 10_000)
+    provider = waiting_provider(shop, arm, certificate, azurite, helpers, "Y1", **{setting: 0.2})
     with pytest.raises(DeployError) as raised:
         pipeline.deploy(provider, shop, "dev")
     message = str(raised.value)
-    assert "create event subscription" in message and "host_wait_s" in message
-    assert "Destination endpoint not found" in message or "validation handshake failed" in message
-    arm.state.starting.clear()  # it came up meanwhile
-    pipeline.deploy(provider, shop, "dev")
+    assert step in message and "still refused" in message and f"`{setting}`" in message
+    assert any(refusal in message for refusal in refusals) and "run `portable-fn deploy` again" in message
+    getattr(arm.state, pending).clear()  # Azure caught up meanwhile
+    rerun = pipeline.deploy(provider, shop, "dev")
+    assert step in rerun.plan.steps[0].describe()  # only what was left
     assert pipeline.plan(provider, shop, "dev").plan.empty

@@ -67,6 +67,11 @@ class Provider:
         """URLs, ARNs and names a user needs after a deploy."""
         raise NotImplementedError
 
+    def explain(self, exc: BaseException) -> str | None:
+        """What a cloud error means and what to do about it, when the provider can tell (no credentials,
+        expired ones); None: the error says it well enough. The pipeline and the executor use it."""
+        return None
+
     # -- data plane --------------------------------------------------------------------------------
     def invoke(self, app: App, spec: FunctionSpec, event: Any) -> dict[str, Any]:
         """Run one function once with `event` (this provider's native event or a neutral one)

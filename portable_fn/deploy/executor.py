@@ -44,6 +44,10 @@ class Executor:
     def apply(self, step: Step) -> None:
         raise NotImplementedError
 
+    def explain(self, exc: BaseException) -> str | None:
+        """The provider's reading of a cloud error (see `Provider.explain`); None by default."""
+        return None
+
     def execute(self, plan: Plan, progress: Progress = quiet) -> ExecutionReport:
         report = ExecutionReport()
         total = len(plan.steps)
@@ -56,7 +60,8 @@ class Executor:
             except Exception as exc:
                 raise DeployError(
                     f"Deploying {self.app!r} (stage {self.stage!r}) to {self.provider}: step {number} of "
-                    f"{total}, '{step.describe()}', failed: {type(exc).__name__}: {exc}. Steps before it "
+                    f"{total}, '{step.describe()}', failed: {self.explain(exc) or f'{type(exc).__name__}: {exc}'}. "
+                    "Steps before it "
                     "were applied and later ones were not; fix the cause and run `portable-fn deploy` "
                     "again to converge (`portable-fn plan` shows what remains)."
                 ) from exc

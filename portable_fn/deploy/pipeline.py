@@ -5,10 +5,12 @@ Each reads like a table of contents; the provider supplies the parts (see `porta
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from ..runtime.errors import DeployError, PortableFnError
 from .executor import DryRunExecutor, ExecutionReport, Progress, quiet
 from .models import Artifact, RemoteState
 from .planner import Plan, make_plan
@@ -16,6 +18,8 @@ from .planner import Plan, make_plan
 if TYPE_CHECKING:
     from ..app import App
     from ..provider import Provider
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -56,30 +60,32 @@ def package(provider: Provider, app: App, stage: str, progress: Progress = quiet
 def plan(provider: Provider, app: App, stage: str, progress: Progress = quiet) -> Outcome:
     """What `deploy` would change; changes nothing."""
     built = package(provider, app, stage, progress)
-    assert built.artifact is not None
-    desired = provider.desired(app, stage, built.artifact)
+    artifact = built.artifact
+    assert artifact is not None
+    desired = _asking(provider, app, stage, lambda: provider.desired(app, stage, artifact))
     progress(f"Reading what exists for {app.name!r} (stage {stage}) on {provider.name}")
-    the_plan = make_plan(desired, provider.read_remote(app, stage))
+    the_plan = make_plan(desired, _remote(provider, app, stage))
     report = DryRunExecutor(app.name, stage).execute(the_plan)
-    return Outcome(artifact=built.artifact, plan=the_plan, report=report)
+    return Outcome(artifact=artifact, plan=the_plan, report=report)
 
 
 def deploy(provider: Provider, app: App, stage: str, progress: Progress = quiet) -> Outcome:
     """Package, plan, apply, and report outputs. A rerun after a failure converges."""
     built = package(provider, app, stage, progress)
-    assert built.artifact is not None
-    desired = provider.desired(app, stage, built.artifact)
-    the_plan = make_plan(desired, provider.read_remote(app, stage))
+    artifact = built.artifact
+    assert artifact is not None
+    desired = _asking(provider, app, stage, lambda: provider.desired(app, stage, artifact))
+    the_plan = make_plan(desired, _remote(provider, app, stage))
     progress(f"Plan: {the_plan.summary()}")
     _say_kept(the_plan, progress)
     report = provider.executor(app, stage).execute(the_plan, progress)
-    outputs = provider.outputs(app, stage, provider.read_remote(app, stage))
-    return Outcome(artifact=built.artifact, plan=the_plan, report=report, outputs=outputs)
+    outputs = _asking(provider, app, stage, lambda: provider.outputs(app, stage, provider.read_remote(app, stage)))
+    return Outcome(artifact=artifact, plan=the_plan, report=report, outputs=outputs)
 
 
 def remove(provider: Provider, app: App, stage: str, progress: Progress = quiet) -> Outcome:
     """Delete exactly what the app created for this stage (found by tag), nothing else."""
-    the_plan = make_plan([], provider.read_remote(app, stage))
+    the_plan = make_plan([], _remote(provider, app, stage))
     progress(f"Plan: {the_plan.summary()}")
     _say_kept(the_plan, progress)
     report = provider.executor(app, stage).execute(the_plan, progress)
@@ -93,5 +99,22 @@ def _say_kept(the_plan: Plan, progress: Progress) -> None:
 
 def info(provider: Provider, app: App, stage: str) -> Outcome:
     """The outputs of what is deployed now."""
-    remote: RemoteState = provider.read_remote(app, stage)
-    return Outcome(outputs=provider.outputs(app, stage, remote))
+    remote: RemoteState = _remote(provider, app, stage)
+    return Outcome(outputs=_asking(provider, app, stage, lambda: provider.outputs(app, stage, remote)))
+
+
+def _remote(provider: Provider, app: App, stage: str) -> RemoteState:
+    return _asking(provider, app, stage, lambda: provider.read_remote(app, stage))
+
+
+def _asking(provider: Provider, app: App, stage: str, read: Callable[[], T]) -> T:
+    """`read()`, which asks the cloud without changing it; its failure is a DeployError saying so, in the
+    provider's words when it can explain it (no credentials, say: what to do)."""
+    try:
+        return read()
+    except PortableFnError:
+        raise
+    except Exception as exc:
+        said = provider.explain(exc) or f"{type(exc).__name__}: {exc}"
+        raise DeployError(f"Reading what exists for {app.name!r} (stage {stage!r}) on {provider.name} "
+                          f"failed, and nothing was changed: {said}") from exc

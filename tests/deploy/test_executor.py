@@ -41,6 +41,18 @@ def test_a_failed_step_names_the_step_the_cause_and_the_next_step() -> None:
     assert executor.applied == ["a"]
 
 
+def test_a_failure_the_provider_explains_is_said_in_its_words() -> None:
+    class Explaining(FlakyExecutor):
+        def explain(self, exc: BaseException) -> str | None:
+            return "the credentials have expired; sign in again" if "AccessDenied" in str(exc) else None
+
+    with pytest.raises(DeployError) as info:
+        Explaining(fail_on="b").execute(make_plan([Thing("a"), Thing("b")], RemoteState()))
+    message = str(info.value)
+    assert "'+ create thing b', failed: the credentials have expired; sign in again." in message
+    assert "RuntimeError" not in message and "run `portable-fn deploy` again" in message
+
+
 def test_progress_reports_each_step() -> None:
     seen: list[str] = []
     FlakyExecutor(None).execute(make_plan([Thing("a")], RemoteState()), seen.append)

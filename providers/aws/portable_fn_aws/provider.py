@@ -63,6 +63,11 @@ class AwsProvider(Provider):
     def executor(self, app: Any, stage: str) -> Executor:
         return self.deployer.executor(app, stage)
 
+    def explain(self, exc: BaseException) -> str | None:
+        from .deploy.client import explain
+
+        return explain(exc)
+
     def outputs(self, app: Any, stage: str, remote: RemoteState) -> dict[str, Any]:
         return self.deployer.outputs(app, stage, remote)
 

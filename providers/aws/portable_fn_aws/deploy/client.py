@@ -135,3 +135,33 @@ def error_code(exc: BaseException) -> str:
 def missing(exc: BaseException, *codes: str) -> bool:
     """True when `exc` is a ClientError saying the thing asked about does not exist."""
     return error_code(exc) in codes or error_code(exc).endswith(("NotFound", "NotFoundException"))
+
+
+# -- credentials: what a user can do about them -----------------------------------------------------
+_REFUSED_KEYS = {"InvalidClientTokenId", "UnrecognizedClientException", "SignatureDoesNotMatch", "AuthFailure",
+                 "InvalidAccessKeyId"}
+_EXPIRED = {"ExpiredToken", "ExpiredTokenException", "RequestExpired", "TokenRefreshRequired"}
+
+
+def explain(exc: BaseException) -> str | None:
+    """Credentials that are missing, incomplete, expired or refused, said with what to do; None for the
+    rest (AWS's own message says it)."""
+    from botocore.exceptions import NoCredentialsError, PartialCredentialsError, TokenRetrievalError
+
+    if isinstance(exc, NoCredentialsError):
+        return ("no AWS credentials were found (environment, shared files, SSO, instance role). Run `aws "
+                "configure`, or `aws sso login` with AWS_PROFILE set, or set AWS_ACCESS_KEY_ID and "
+                "AWS_SECRET_ACCESS_KEY; an emulator behind --endpoint-url takes any test keys.")
+    if isinstance(exc, PartialCredentialsError):
+        return f"the AWS credentials are incomplete ({exc}); set the missing part, or use a profile."
+    if isinstance(exc, TokenRetrievalError):
+        return f"the AWS SSO session could not give credentials ({exc}); run `aws sso login` again."
+    error: dict[str, Any] = exc.response.get("Error", {}) if isinstance(exc, ClientError) else {}
+    code = error.get("Code", "")
+    if code in _EXPIRED:
+        return (f"the AWS credentials have expired ({code}); refresh them (`aws sso login`, or new session "
+                "keys) and run the command again.")
+    if code in _REFUSED_KEYS:
+        return (f"AWS refused the credentials ({code}: {error.get('Message', '')}); check the access key and "
+                "secret, and which profile is in use (AWS_PROFILE).")
+    return None

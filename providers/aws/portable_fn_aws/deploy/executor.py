@@ -12,12 +12,16 @@ from portable_fn.deploy import Executor
 from portable_fn.deploy.planner import CREATE, DELETE, Step
 
 from .appliers import APPLIERS, Applier, Context
+from .client import explain
 
 
 class AwsExecutor(Executor):
     """Applies plans to one app and stage on AWS."""
 
     provider = "aws"
+
+    def explain(self, exc: BaseException) -> str | None:
+        return explain(exc)
 
     def __init__(self, app: str, stage: str, ctx: Context) -> None:
         super().__init__(app, stage)

@@ -171,3 +171,24 @@ def describe(exc: BaseException) -> str:
         message = getattr(exc.error, "message", None) or exc.reason or str(exc)
         return f"{code}: {message}"
     return f"{type(exc).__name__}: {exc}"
+
+
+# -- credentials: what a user can do about them -----------------------------------------------------
+def explain(exc: BaseException) -> str | None:
+    """No credential at all, or one Azure refused, said with what to do; None for the rest (ARM's own
+    message says it)."""
+    from azure.core.exceptions import ClientAuthenticationError
+
+    if not isinstance(exc, ClientAuthenticationError):
+        return None
+    try:
+        from azure.identity import CredentialUnavailableError
+    except ImportError:  # pragma: no cover - azure-identity is a dependency
+        CredentialUnavailableError = ()  # type: ignore[assignment,misc]
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if isinstance(exc, CredentialUnavailableError) or "failed to retrieve a token from the included" in str(exc):
+        return ("no Azure credentials were found (DefaultAzureCredential tried the environment, workload and "
+                "managed identity, the Azure CLI and others). Run `az login`, or set AZURE_TENANT_ID, "
+                "AZURE_CLIENT_ID and AZURE_CLIENT_SECRET for a service principal.")
+    return (f"Azure refused the credentials ({first}); sign in again (`az login`) or check the service "
+            "principal's secret and tenant.")

@@ -26,6 +26,7 @@ from .appliers import (
     StorageAccounts,
     StorageQueues,
 )
+from .client import explain
 from .grid import EventGridTopics, EventSubscriptions, SystemTopics
 from .resources import (
     AppSettings,
@@ -48,6 +49,9 @@ class AzureExecutor(Executor):
     """Applies plans to one app and stage on Azure."""
 
     provider = "azure"
+
+    def explain(self, exc: BaseException) -> str | None:
+        return explain(exc)
 
     def __init__(self, app: str, stage: str, ctx: Context, resource_group: str, account: str, site: str) -> None:
         super().__init__(app, stage)

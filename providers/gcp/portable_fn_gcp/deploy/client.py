@@ -142,3 +142,19 @@ def _client_class(name: str) -> Any:
     from google.cloud import run_v2
 
     return run_v2.ServicesClient
+
+
+# -- credentials: what a user can do about them -----------------------------------------------------
+def explain(exc: BaseException) -> str | None:
+    """No Application Default Credentials, or ones that cannot be refreshed, said with what to do; None for
+    the rest (Google's own message says it)."""
+    from google.auth.exceptions import DefaultCredentialsError, RefreshError
+
+    if isinstance(exc, DefaultCredentialsError):
+        return ("no Google Cloud credentials were found (Application Default Credentials). Run `gcloud auth "
+                "application-default login`, or set GOOGLE_APPLICATION_CREDENTIALS to a service account's "
+                "key file.")
+    if isinstance(exc, RefreshError):
+        return (f"the Google Cloud credentials could not be refreshed ({exc}); they expired or were revoked: "
+                "run `gcloud auth application-default login` again.")
+    return None

@@ -14,12 +14,16 @@ from portable_fn.deploy.executor import Progress, quiet
 from portable_fn.deploy.planner import CREATE, DELETE, Plan, Step
 
 from .appliers import APPLIERS, Applier, Context
+from .client import explain
 
 
 class GcpExecutor(Executor):
     """Applies plans to one app and stage on Google Cloud."""
 
     provider = "gcp"
+
+    def explain(self, exc: BaseException) -> str | None:
+        return explain(exc)
 
     def __init__(self, app: str, stage: str, ctx: Context) -> None:
         super().__init__(app, stage)

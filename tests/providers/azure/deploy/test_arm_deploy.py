@@ -17,6 +17,7 @@ import pytest
 from azure.core.exceptions import ClientAuthenticationError
 from portable_fn_azure.deploy import TAG_APP, TAG_STAGE, AzureDeployer
 from portable_fn_azure.deploy.naming import subscription_name
+from portable_fn_azure.provider import AzureProvider
 
 from portable_fn.app import load_app
 from portable_fn.deploy import pipeline
@@ -132,8 +133,10 @@ def test_every_request_was_authenticated_and_versioned(provider: Any, shop: Any,
 def test_a_wrong_token_is_refused(arm: Any, shop: Any, certificate: Any, azurite: str, helpers: Any) -> None:
     settings = helpers.settings_for(shop, "dev", certificate, azurite)
     deployer = AzureDeployer(settings, arm.url, credential=helpers.StaticToken("not-the-token"))
-    with pytest.raises(ClientAuthenticationError):
+    with pytest.raises(ClientAuthenticationError) as refused:
         deployer.read_remote(shop, "dev")
+    said = AzureProvider(settings, arm.url).explain(refused.value)  # what the pipeline and executor say
+    assert said is not None and said.startswith("Azure refused the credentials (") and "`az login`" in said
 
 
 def test_outputs_name_the_app_and_its_triggers(provider: Any, shop: Any) -> None:

@@ -2,19 +2,22 @@
 
 A provider's executor subclasses `Executor` and implements `apply(step)`. The base class runs steps in
 order, reports progress, and turns a failure into a `DeployError` that says which step failed, what the
-cloud said, and that rerunning converges (every step is written to be safe to repeat).
+cloud said, and that rerunning converges (every step is written to be safe to repeat). `while_settling`
+retries, for a while, a step the cloud refuses until it has applied what an earlier step changed.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from ..runtime.errors import DeployError, PortableFnError
 from .planner import Plan, Step
 
 Progress = Callable[[str], None]
+T = TypeVar("T")
 
 
 def quiet(message: str) -> None:
@@ -79,3 +82,29 @@ class DryRunExecutor(Executor):
         for step in plan.steps:
             progress(step.describe())
         return ExecutionReport(applied=list(plan.steps), dry_run=True)
+
+
+def while_settling(call: Callable[[], T], *, since: float | None, refusals: tuple[str, ...], wait_s: float,
+                   every_s: float, progress: Progress, what: str, waiting_for: str, why: str, setting: str,
+                   again: Callable[[], T] | None = None) -> T:
+    """`call()`, for a step that depends on something this run changed at `since` (a role granted, a
+    package released) which the cloud applies only after a while. A failure holding one of `refusals` is
+    retried (by `again`, else `call`) every `every_s` until `wait_s` after `since`, saying so through
+    `progress`; then it fails saying what was refused, `why`, and that a rerun or a larger `setting`
+    helps. Any other failure, or any when this run changed nothing (`since` None), is raised at once."""
+    attempt = call
+    while True:
+        try:
+            return attempt()
+        except Exception as exc:
+            if since is None or not any(refusal in str(exc) for refusal in refusals):
+                raise
+            waited = time.monotonic() - since
+            if waited >= wait_s:
+                raise RuntimeError(
+                    f"{what} was still refused {waited:.0f} s later, waiting for {waiting_for} ({exc}). {why}; "
+                    "run `portable-fn deploy` again in a few minutes (it does only what is left), or raise "
+                    f"`{setting}`.") from exc
+            progress(f"    waiting for {waiting_for}: {what} refused, {waited:.0f} s on")
+            time.sleep(every_s)
+            attempt = again or call

@@ -20,6 +20,7 @@ from typing import Any, Generic, TypeVar
 from azure.core.exceptions import ResourceNotFoundError
 
 from portable_fn.deploy import Resource
+from portable_fn.deploy.executor import while_settling
 
 from .client import AzureClient, arm_json, missing
 from .naming import PACKAGES_CONTAINER, ROLE_DESCRIPTION
@@ -77,36 +78,19 @@ class Context:
     def with_roles(self, call: Callable[[], Any], what: str) -> Any:
         """`call()`, which acts with the app's identity, retried while it is refused for want of a role this
         run granted (`NOT_YET_GRANTED`)."""
-        return self.patiently(call, what, self.roles_granted_at, NOT_YET_GRANTED, self.role_wait_s,
-                              "the app's new roles to take effect", "Azure can take longer to apply new role "
-                              "assignments", "role_wait_s")
+        return while_settling(call, since=self.roles_granted_at, refusals=NOT_YET_GRANTED, wait_s=self.role_wait_s,
+                              every_s=self.retry_every_s, progress=self.progress, what=what,
+                              waiting_for="the app's new roles to take effect",
+                              why="Azure can take longer to apply new role assignments", setting="role_wait_s")
 
     def after_release(self, call: Callable[[], Any], what: str) -> Any:
         """`call()`, which needs the app's host up, retried while Event Grid cannot reach a host that took
         a new package in this run (`HOST_NOT_UP`)."""
-        return self.patiently(call, what, self.released_at, HOST_NOT_UP, self.host_wait_s,
-                              "the app's host to start with its new package", "the host can take longer to "
-                              "start (its log stream says why, if it cannot)", "host_wait_s")
-
-    def patiently(self, call: Callable[[], Any], what: str, since: float | None, marks: tuple[str, ...],
-                  wait_s: float, waiting_for: str, why: str, setting: str) -> Any:
-        """`call()`; an error holding one of `marks`, after this run did what Azure takes a while to apply
-        (at `since`), is retried every `retry_every_s` until `wait_s` after it. Any other error, or one with
-        nothing done in this run to wait for, is raised at once."""
-        while True:
-            try:
-                return call()
-            except Exception as exc:
-                if since is None or not any(mark in str(exc) for mark in marks):
-                    raise
-                waited = time.monotonic() - since
-                if waited >= wait_s:
-                    raise RuntimeError(
-                        f"{what} was still refused {waited:.0f} s later, waiting for {waiting_for} ({exc}). "
-                        f"{why}; run `portable-fn deploy` again in a few minutes (it does only what is left), "
-                        f"or raise `{setting}`.") from exc
-                self.progress(f"    waiting for {waiting_for}: {what} refused, {waited:.0f} s on")
-                time.sleep(self.retry_every_s)
+        return while_settling(call, since=self.released_at, refusals=HOST_NOT_UP, wait_s=self.host_wait_s,
+                              every_s=self.retry_every_s, progress=self.progress, what=what,
+                              waiting_for="the app's host to start with its new package",
+                              why="the host can take longer to start (its log stream says why, if it cannot)",
+                              setting="host_wait_s")
 
     def wait(self, poller: Any, what: str) -> Any:
         """The result of a long-running operation, reporting while it runs."""

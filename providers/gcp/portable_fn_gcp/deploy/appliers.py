@@ -11,10 +11,12 @@ the Cloud Storage service agent's publisher grant, is added when missing and nev
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from portable_fn.deploy import Resource
+from portable_fn.deploy.executor import while_settling
 from portable_fn.runtime.errors import DeployError
 
 from .client import AlreadyExists, Forbidden, GcpClient, NotFound
@@ -176,29 +178,18 @@ class Functions(Applier[Function]):
         operation = self.gcp.call("functions", "update_function", request=request)
         self.gcp.wait(operation, f"updating function {resource.name}")
 
-    def until_granted(self, resource: Function, deploy: Any) -> None:
+    def until_granted(self, resource: Function, deploy: Callable[[], None]) -> None:
         """`deploy()`; when Eventarc refuses the storage trigger because the grant this run made has not
-        reached it yet, the function is left FAILED and is deployed again, whole, every `retry_every_s`
-        until `grant_wait_s` after the grant. Any other failure is raised at once."""
-        settings, granted_at = self.ctx.settings, self.ctx.agent_granted_at
-        while True:
-            try:
-                deploy()
-                return
-            except Exception as exc:
-                if granted_at is None or AGENT_NOT_YET_GRANTED not in str(exc):
-                    raise
-                waited = time.monotonic() - granted_at
-                if waited >= settings.grant_wait_s:
-                    raise DeployError(
-                        f"function {resource.name}'s storage trigger was still refused {waited:.0f} s after the "
-                        f"Cloud Storage service agent was granted {PUBLISHER} ({exc}). IAM changes can take "
-                        "longer to reach Eventarc; run `portable-fn deploy` again in a few minutes (it does only "
-                        "what is left), or raise `grant_wait_s`.") from exc
-                self.gcp.progress(f"      waiting for the storage agent's new grant to reach Eventarc: function "
-                                  f"{resource.name} refused, {waited:.0f} s on")
-                time.sleep(settings.retry_every_s)
-                deploy = lambda: self.redeploy(resource)  # noqa: E731
+        reached it yet, the function is left FAILED and is deployed again, whole (`redeploy`), until
+        `grant_wait_s` after the grant."""
+        settings = self.ctx.settings
+        while_settling(deploy, since=self.ctx.agent_granted_at, refusals=(AGENT_NOT_YET_GRANTED,),
+                       wait_s=settings.grant_wait_s, every_s=settings.retry_every_s, progress=self.gcp.progress,
+                       what=f"function {resource.name}'s storage trigger",
+                       waiting_for="the storage agent's new grant to reach Eventarc",
+                       why=f"the Cloud Storage service agent was granted {PUBLISHER}, and IAM changes can take "
+                           "longer to reach Eventarc", setting="grant_wait_s",
+                       again=lambda: self.redeploy(resource))
 
     def redeploy(self, resource: Function) -> None:
         """The whole function again: it is FAILED now (or, had the refusal come before it was made, new)."""

@@ -27,7 +27,8 @@ given to the provider is the ARM endpoint too), `connection_verify` (a CA bundle
 `polling_interval_s` (the SDK's LRO default when unset) and `lro_report_every_s` (10), `role_wait_s`
 (600), `host_wait_s` (300) and `retry_every_s` (15): how long what acts with the app's identity is
 retried after this run granted it roles, which Azure applies only after a while, and what needs the host
-up (Event Grid subscriptions) after this run gave it a new package (see `appliers.Context.with_roles` and `portable_fn.deploy.executor.while_settling`).
+up (Event Grid subscriptions) after this run gave it a new package (see `appliers.Context.with_roles`
+and `portable_fn.deploy.executor.while_settling`).
 
 On Linux Consumption (and Premium) the platform fetches the package from its blob
 (`WEBSITE_RUN_FROM_PACKAGE`) with the app's identity (`WEBSITE_RUN_FROM_PACKAGE_BLOB_MI_RESOURCE_ID =

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from portable_fn.runtime import CloudEvent, InvalidEventError, PortableFnError
@@ -347,7 +347,7 @@ def _run_sdk2_child(sdk2_path: Path, cases: list[dict[str, Any]]) -> dict[str, A
 def test_cross_check_with_the_2x_sdk(ce: Any, forms: Any, sdk2_path: Path) -> None:
     cases: list[dict[str, Any]] = []
 
-    @settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
+    @settings(max_examples=200)
     @given(ce.events(sdk_safe=True, with_absent_type=False))
     def collect(event: CloudEvent[Any]) -> None:
         cases.append({"event": event.to_dict(), "binary": forms.binary(event).to_dict()})

@@ -1,0 +1,41 @@
+"""The one shape of a dead letter on every cloud, so one tool reads dead letters from any of them.
+
+A dead-lettered message is the original CloudEvent, unchanged, plus three extension attributes:
+
+| extension            | value                                                    |
+|----------------------|----------------------------------------------------------|
+| `deadletterreason`   | why it was given up (the `DeadLetter` reason, the error) |
+| `deadletterfunction` | the portable function that gave up on it                 |
+| `deadletterattempt`  | the delivery attempt it was given up on (an integer)     |
+
+Each shim writes it in the binding its dead-letter target speaks (SQS message attributes or a
+structured body, Pub/Sub `ce-` attributes, a Storage Queue message in the JSON format, the local
+host's JSON Lines file), so a function subscribed to a dead-letter target gets exactly this event.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .cloudevent import CloudEvent
+
+REASON = "deadletterreason"
+FUNCTION = "deadletterfunction"
+ATTEMPT = "deadletterattempt"
+# Pub/Sub and SQS attribute values are bounded (1024 bytes on Pub/Sub); a longer reason is cut there.
+MAX_REASON_BYTES = 1024
+
+
+def dead_letter_event(event: CloudEvent[Any], *, function: str, reason: str, attempt: int) -> CloudEvent[Any]:
+    """`event` with the dead-letter extensions set (replacing any from an earlier dead-lettering)."""
+    cut = reason.encode("utf-8")[:MAX_REASON_BYTES].decode("utf-8", "ignore")
+    extensions = {**event.extensions, REASON: cut, FUNCTION: function, ATTEMPT: int(attempt)}
+    return event.replace(extensions=extensions)
+
+
+def dead_letter_info(event: CloudEvent[Any]) -> dict[str, Any] | None:
+    """`{"reason", "function", "attempt"}` of a dead-lettered event, or None for any other event."""
+    if REASON not in event.extensions:
+        return None
+    return {"reason": event.extensions[REASON], "function": event.extensions.get(FUNCTION),
+            "attempt": event.extensions.get(ATTEMPT)}

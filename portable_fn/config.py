@@ -65,6 +65,9 @@ class AppConfig(BaseModel):
     python: str = "3.11"
     source: str = "."
     requirements: str | None = None
+    # globs (relative to the app's source directory) of files to ship on purpose / to leave out
+    include: list[str] = Field(default_factory=list)
+    exclude: list[str] = Field(default_factory=list)
     defaults: Defaults = Field(default_factory=Defaults)
     stages: dict[str, StageConfig] = Field(default_factory=lambda: {DEFAULT_STAGE: StageConfig()})
     local: dict[str, Any] = Field(default_factory=dict)

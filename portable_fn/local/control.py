@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..runtime.errors import InvalidEventError, PortableFnError
 from ..runtime.http import Request, Response
-from .router import Route, Router
+from ..runtime.routes import Route, Router, not_routed
 
 if TYPE_CHECKING:
     from .host import LocalHost
@@ -96,15 +96,3 @@ def handle(host: LocalHost, request: Request) -> Response:
         return Response.json({"error": str(exc)}, status=400)
 
 
-def not_routed(router: Router, request: Request) -> Response:
-    """404 listing the routes, or 405 naming the methods the path accepts."""
-    allowed = router.allowed_methods(request.path)
-    if allowed:
-        return Response.json(
-            {"error": f"{request.method} is not allowed on {request.path}", "allowed": allowed},
-            status=405, headers={"allow": ", ".join(allowed)},
-        )
-    return Response.json(
-        {"error": f"Nothing serves {request.method} {request.path}", "routes": router.describe()},
-        status=404,
-    )

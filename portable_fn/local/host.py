@@ -28,13 +28,13 @@ from ..runtime.dispatch import call_http, close_loop
 from ..runtime.errors import PortableFnError
 from ..runtime.function import FunctionSpec
 from ..runtime.http import Request, Response
+from ..runtime.routes import Route, Router, not_routed
 from ..runtime.triggers import Http, Queue, Schedule, Storage, Topic
 from . import control
 from .buckets import BucketWatcher, ObjectInfo, object_info
 from .control import ControlError
 from .delivery import DeadLetters, Policy, Subscription
 from .events import message_events, now, rfc3339, schedule_event, storage_event
-from .router import Route, Router
 from .scheduler import Scheduler
 
 Log = Callable[[str], None]
@@ -142,7 +142,7 @@ class LocalHost:
         found = self.router.match(request.method, request.path) or (
             self.router.match("GET", request.path) if request.method == "HEAD" else None)
         if found is None:
-            return control.not_routed(self.router, request)
+            return not_routed(self.router, request)
         route, params = found
         spec: FunctionSpec = route.target
         started = time.perf_counter()

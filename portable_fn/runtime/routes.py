@@ -1,4 +1,8 @@
-"""Route matching for the local dev host: method + path template -> target and path parameters.
+"""Route matching: method + path template -> target and path parameters, and the 404 / 405 answers.
+
+Every host answers a request no route serves the same way (`not_routed`): the local dev host for the
+whole app, and each cloud shim for the one function it fronts (a Lambda Function URL passes every
+method and path to the function, so the shim has to refuse what was not declared).
 
 Templates are the ones `http()` accepts: literal segments, `{param}` segments and a final greedy
 `{rest+}` (one or more segments). When several routes match, the most specific wins: at the first
@@ -14,6 +18,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 from urllib.parse import unquote
+
+from .http import Request, Response
 
 ANY = "ANY"
 _PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(\+?)\}\Z")
@@ -94,3 +100,17 @@ def _segment(part: str) -> tuple[int, str]:
     if found is None:
         return _LITERAL, part
     return (_GREEDY if found.group(2) else _ONE), found.group(1)
+
+
+def not_routed(router: Router, request: Request) -> Response:
+    """404 listing the routes, or 405 naming the methods the path accepts."""
+    allowed = router.allowed_methods(request.path)
+    if allowed:
+        return Response.json(
+            {"error": f"{request.method} is not allowed on {request.path}", "allowed": allowed},
+            status=405, headers={"allow": ", ".join(allowed)},
+        )
+    return Response.json(
+        {"error": f"Nothing serves {request.method} {request.path}", "routes": router.describe()},
+        status=404,
+    )

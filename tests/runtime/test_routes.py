@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from portable_fn.local.router import Route, Router
+from portable_fn.runtime.routes import Route, Router
 
 ROUTER = Router([
     Route("GET", "/items/{item_id}", "item"),

@@ -1,7 +1,13 @@
-"""Shared fixtures: paths to the repository, its sample and the test apps."""
+"""Shared fixtures: paths to the repository, its sample and the test apps; the suite's hypothesis profile;
+the `registry` marker, which skips a test that needs PyPI or npm when that registry cannot be reached."""
 
 from __future__ import annotations
 
+import functools
+import os
+import shutil
+import subprocess
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -19,6 +25,54 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example],
 )
 settings.load_profile("suite")
+
+DEFAULT_REGISTRIES = {"pypi": "https://pypi.org/simple/", "npm": "https://registry.npmjs.org/"}
+# Fixtures that download from a registry: a test using one (directly or not) is marked `registry(...)`.
+REGISTRY_FIXTURES = {
+    "real_wheel_cache": "pypi",  # real `pip download` of manylinux wheels (AWS, Azure packaging)
+    "real_pin_cache": "pypi",  # real pip resolver pinning the shop (GCP packaging)
+    "shop_task": "pypi",  # the shop's Lambda zip with its real wheels (AWS data plane)
+    "sdk2_path": "pypi",  # the cloudevents 2.x SDK, installed beside the 1.x one
+    "azurite": "npm",  # Azurite, installed from npm once per cache
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        for fixture in getattr(item, "fixturenames", ()):
+            if fixture in REGISTRY_FIXTURES:
+                item.add_marker(pytest.mark.registry(REGISTRY_FIXTURES[fixture]))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Skip a test marked `registry("pypi")` / `registry("npm")`, before its fixtures download anything,
+    when that registry does not answer."""
+    for mark in item.iter_markers("registry"):
+        problem = registry_problem(mark.args[0])
+        if problem:
+            pytest.skip(problem)
+
+
+@functools.cache
+def registry_problem(name: str) -> str | None:
+    """Why the registry `name` cannot be used from here, or None when it answers (asked once per run)."""
+    url = _registry_url(name)
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=15):
+            return None
+    except Exception as exc:  # any failure means the same: this test cannot run here
+        return f"needs the {name} registry ({url}), which cannot be reached from here: {exc}"
+
+
+def _registry_url(name: str) -> str:
+    if name == "pypi":
+        return os.environ.get("PIP_INDEX_URL") or DEFAULT_REGISTRIES["pypi"]
+    if name == "npm" and shutil.which("npm"):
+        found = subprocess.run(["npm", "config", "get", "registry"], capture_output=True, text=True, check=False)
+        return found.stdout.strip() or DEFAULT_REGISTRIES["npm"]
+    return DEFAULT_REGISTRIES[name]
+
 
 REPO = Path(__file__).resolve().parent.parent
 APPS = Path(__file__).resolve().parent / "apps"

@@ -4,7 +4,9 @@ objects, and look at functions and dead letters.
     GET    /_local/functions                      what runs here and how to trigger it
     GET    /_local/dead-letters                   events given up on (function, event, reason, attempts)
     POST   /_local/queues/{name}                  enqueue a message (or a CloudEvent, or a batch) -> 202
+    GET    /_local/queues/{name}                  its messages not settled yet, with their attempt
     POST   /_local/topics/{name}                  publish to every subscriber -> 202
+    GET    /_local/topics/{name}                  each subscriber's copies not settled yet
     PUT    /_local/buckets/{bucket}/{key+}        write an object -> 201 (the watcher reports it)
     DELETE /_local/buckets/{bucket}/{key+}        remove an object -> 204
     POST   /_local/schedules/{function}/fire      fire one tick now -> 202
@@ -53,6 +55,14 @@ def publish(host: LocalHost, request: Request, params: dict[str, str]) -> Respon
                          status=202)
 
 
+def queue_pending(host: LocalHost, request: Request, params: dict[str, str]) -> Response:
+    return Response.json({"queue": params["name"], "pending": host.pending("queue", params["name"])})
+
+
+def topic_pending(host: LocalHost, request: Request, params: dict[str, str]) -> Response:
+    return Response.json({"topic": params["name"], "pending": host.pending("topic", params["name"])})
+
+
 def put_object(host: LocalHost, request: Request, params: dict[str, str]) -> Response:
     info = host.put_object(params["bucket"], params["key"], request.body)
     return Response.json(vars(info), status=201)
@@ -71,7 +81,9 @@ ROUTER = Router([
     Route("GET", PREFIX + "/functions", functions),
     Route("GET", PREFIX + "/dead-letters", dead_letters),
     Route("POST", PREFIX + "/queues/{name}", enqueue),
+    Route("GET", PREFIX + "/queues/{name}", queue_pending),
     Route("POST", PREFIX + "/topics/{name}", publish),
+    Route("GET", PREFIX + "/topics/{name}", topic_pending),
     Route("PUT", PREFIX + "/buckets/{bucket}/{key+}", put_object),
     Route("DELETE", PREFIX + "/buckets/{bucket}/{key+}", delete_object),
     Route("POST", PREFIX + "/schedules/{function}/fire", fire),

@@ -9,28 +9,30 @@ thread that takes up to `batch_size` ready messages, calls `call_batch`, and set
 - DEAD_LETTER: dead-lettered at once.
 
 A FIFO queue keeps its order: a failed message stays at the head and holds back the ones behind it.
-Messages live in memory only; whatever is still waiting when the host stops is lost.
+Messages live in the `Journal` from the moment they are accepted until they are settled, with their
+attempt and when they are ready (wall-clock time), so a host that stops or dies delivers them after it
+starts again: at least once, a delivery cut off by the stop repeated as the same attempt.
 """
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 import traceback
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from ..runtime.cloudevent import CloudEvent
 from ..runtime.context import Context
+from ..runtime.dead_letters import dead_letter_event
 from ..runtime.dispatch import call_batch, close_loop
 from ..runtime.errors import InvalidEventError
 from ..runtime.function import FunctionOptions, FunctionSpec
 from ..runtime.outcomes import ACK, DEAD_LETTER, DeadLetter, Result, Retry
 from ..runtime.views import MessageMeta
+from .journal import Journal, Pending
 
 Log = Callable[[str], None]
 Clock = Callable[[], float]
@@ -40,44 +42,29 @@ Forward = Callable[[str, CloudEvent[Any]], None]
 
 
 class DeadLetters:
-    """Dead-lettered events: kept in memory and appended to a JSON Lines file. A function whose
-    `dead_letter` names a queue or topic also has its dead letters sent there (`forward`)."""
+    """Dead-lettered events, kept in the journal: the original event with the dead-letter extensions
+    (`portable_fn.runtime.dead_letters`). A function whose `dead_letter` names a queue or topic also has
+    them sent there (`forward`), in the same transaction."""
 
-    def __init__(self, path: Path, forward: Forward | None = None) -> None:
-        self.path = path
+    def __init__(self, journal: Journal, forward: Forward | None = None) -> None:
+        self.journal = journal
         self.forward = forward
-        self._entries: list[dict[str, Any]] = []
-        self._lock = threading.Lock()
 
     def add(self, function: str, event: CloudEvent[Any], reason: str, attempts: int,
             target: bool | str = True) -> dict[str, Any]:
-        entry = {"function": function, "event": event.to_dict(), "reason": reason, "attempts": attempts,
+        letter = dead_letter_event(event, function=function, reason=reason, attempt=attempts)
+        entry = {"function": function, "event": letter.to_dict(), "reason": reason, "attempts": attempts,
                  "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
         if isinstance(target, str):
             entry["target"] = target
-        line = json.dumps(entry, ensure_ascii=False, default=str)
-        with self._lock:
-            self._entries.append(entry)
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self.path.open("a", encoding="utf-8") as f:
-                f.write(line + "\n")
-        if isinstance(target, str) and self.forward is not None:
-            self.forward(target, event)
+        with self.journal.transaction():
+            self.journal.add_dead_letter(entry)
+            if isinstance(target, str) and self.forward is not None:
+                self.forward(target, letter)
         return entry
 
     def entries(self) -> list[dict[str, Any]]:
-        with self._lock:
-            return list(self._entries)
-
-
-@dataclass
-class Pending:
-    """One message waiting for (re)delivery."""
-
-    event: CloudEvent[Any]
-    attempt: int = 1
-    ready_at: float = 0.0
-    published: str | None = None
+        return self.journal.dead_letters()
 
 
 @dataclass(frozen=True)
@@ -104,33 +91,36 @@ class Policy:
 
 
 class Subscription:
-    """One function's inbox and the worker thread that delivers it."""
+    """One function's inbox (its messages in the journal) and the worker thread that delivers it."""
 
-    def __init__(self, spec: FunctionSpec, policy: Policy, dead_letters: DeadLetters,
-                 log_invocation: Callable[..., None], log: Log, clock: Clock = time.monotonic) -> None:
+    def __init__(self, spec: FunctionSpec, policy: Policy, journal: Journal, dead_letters: DeadLetters,
+                 log_invocation: Callable[..., None], log: Log, clock: Clock = time.time) -> None:
         self.spec = spec
         self.policy = policy
+        self.journal = journal
         self.dead_letters = dead_letters
         self._log_invocation = log_invocation
         self._log = log
-        self._clock = clock
-        self._waiting: list[Pending] = []
-        self._cond = threading.Condition()
+        self._clock = clock  # wall-clock: ready_at outlives the process
+        self._wake = threading.Event()  # set when a message arrives or the host stops
         self._stopping = False
         self._thread = threading.Thread(target=self._run, name=f"local-{spec.name}", daemon=True)
 
     def put(self, events: Iterable[CloudEvent[Any]], published: str | None = None) -> None:
-        with self._cond:
-            self._waiting.extend(Pending(e, 1, 0.0, published) for e in events)
-            self._cond.notify()
+        """Accept messages: written to the journal (committed, unless inside an outer transaction)."""
+        self.journal.add(self.spec.name, events, published)
+        self._wake.set()
+
+    def pending(self) -> list[Pending]:
+        """The messages not settled yet (including the batch being delivered)."""
+        return self.journal.pending(self.spec.name)
 
     def start(self) -> None:
         self._thread.start()
 
     def stop(self, timeout: float = 5.0) -> None:
-        with self._cond:
-            self._stopping = True
-            self._cond.notify()
+        self._stopping = True
+        self._wake.set()
         if self._thread.is_alive():
             self._thread.join(timeout)
 
@@ -144,37 +134,25 @@ class Subscription:
                     self._deliver(batch)
                 except Exception as exc:  # a host bug must not stop the worker
                     self._log(f"{self.spec.name}: local delivery failed ({type(exc).__name__}: {exc}); "
-                              f"{len(batch)} message(s) lost")
+                              f"{len(batch)} message(s) kept, tried again in {self.policy.backoff_s} s")
+                    self._wake.wait(self.policy.backoff_s)
         finally:
             close_loop()
 
     def _next_batch(self) -> list[Pending] | None:
         """Block until messages are ready (None when stopping) and take a batch of them."""
-        with self._cond:
-            while not self._stopping:
-                batch = self._take_ready(self._clock())
-                if batch:
-                    return batch
-                self._cond.wait(self._wait_time())
-            return None
-
-    def _take_ready(self, now: float) -> list[Pending]:
-        size = self.policy.batch_size
-        if self.policy.ordered:  # only from the head: a message waiting for a retry holds the rest
-            count = 0
-            while count < min(size, len(self._waiting)) and self._waiting[count].ready_at <= now:
-                count += 1
-            batch, self._waiting[:count] = self._waiting[:count], []
-            return batch
-        batch = [p for p in self._waiting if p.ready_at <= now][:size]
-        taken = {id(p) for p in batch}
-        self._waiting = [p for p in self._waiting if id(p) not in taken]
-        return batch
+        while not self._stopping:
+            self._wake.clear()  # before looking: a message put after the look wakes the wait below
+            batch = self.journal.ready(self.spec.name, self._clock(), self.policy.batch_size,
+                                       self.policy.ordered)
+            if batch:
+                return batch
+            self._wake.wait(self._wait_time())
+        return None
 
     def _wait_time(self) -> float | None:
-        if not self._waiting:
-            return None
-        return max(0.0, min(p.ready_at for p in self._waiting) - self._clock())
+        ready_at = self.journal.next_ready_at(self.spec.name, self.policy.ordered)
+        return None if ready_at is None else max(0.0, ready_at - self._clock())
 
     def _deliver(self, batch: list[Pending]) -> None:
         contexts = [self._context(p) for p in batch]
@@ -182,42 +160,35 @@ class Subscription:
         results = call_batch(self.spec, [p.event for p in batch], contexts, ordered=self.policy.ordered)
         elapsed_ms = (time.perf_counter() - started) * 1000
         first_failure = next((i for i, r in enumerate(results) if not r.ok), len(results))
-        retry_later: list[Pending] = []
-        for i, (pending, result) in enumerate(zip(batch, results, strict=True)):
-            attempted = not self.policy.ordered or i <= first_failure
-            if attempted:
-                self._log_invocation(self.spec, pending.event.id, _describe(result, pending.attempt),
-                                     elapsed_ms)
-                if _is_crash(result.error):  # the handler raised on its own: show where
-                    self._log("".join(traceback.format_exception(result.error)).rstrip())
-            again = self._settle(pending, result, attempted)
-            if again is not None:
-                retry_later.append(again)
-        with self._cond:
-            if self.policy.ordered:
-                self._waiting[:0] = retry_later
-            else:
-                self._waiting.extend(retry_later)
-            self._cond.notify()
+        with self.journal.transaction():  # the whole batch is settled at once
+            for i, (pending, result) in enumerate(zip(batch, results, strict=True)):
+                attempted = not self.policy.ordered or i <= first_failure
+                if attempted:
+                    self._log_invocation(self.spec, pending.event.id, _describe(result, pending.attempt),
+                                         elapsed_ms)
+                    if _is_crash(result.error):  # the handler raised on its own: show where
+                        self._log("".join(traceback.format_exception(result.error)).rstrip())
+                    self._settle(pending, result)
+                # else: behind a failed message of an ordered batch; it stays as it is, right after it
 
-    def _settle(self, pending: Pending, result: Result, attempted: bool) -> Pending | None:
-        """What happens to one delivered message; a Pending when it is to be delivered again."""
+    def _settle(self, pending: Pending, result: Result) -> None:
+        """What happens to one delivered message: removed, or kept for its next attempt."""
         if result.outcome == ACK:
-            return None
-        if not attempted:  # behind a failed message of an ordered batch: same attempt, right after it
-            return Pending(pending.event, pending.attempt, 0.0, pending.published)
+            self.journal.remove(pending.seq)
+            return
         reason = result.reason or result.outcome
         if result.outcome == DEAD_LETTER:
             self._dead_letter(pending, reason)
-            return None
-        if pending.attempt >= self.policy.max_attempts:
+        elif pending.attempt >= self.policy.max_attempts:
             self._dead_letter(pending, f"gave up after {pending.attempt} attempts: {reason}")
-            return None
-        ready_at = self._clock() + self.policy.delay(pending.attempt, result)
-        return Pending(pending.event, pending.attempt + 1, ready_at, pending.published)
+        else:
+            ready_at = self._clock() + self.policy.delay(pending.attempt, result)
+            self.journal.retry(pending.seq, pending.attempt + 1, ready_at)
 
     def _dead_letter(self, pending: Pending, reason: str) -> None:
+        """Settle a message given up on: moved to the dead letters, or dropped with dead_letter=False."""
         event = pending.event
+        self.journal.remove(pending.seq)
         if self.policy.dead_letter is False:
             self._log(f"{self.spec.name}: dropped event {event.id} ({reason}); dead_letter=False")
             return

@@ -2,7 +2,9 @@
 
 HTTP functions answer at their routes; queues, topics, buckets (folders) and timers deliver
 CloudEvents (see `events` for the mapping) through the same dispatch as every cloud, with retries and
-dead letters (see `delivery`). `/_local/...` is the host's own API (see `control`).
+dead letters (see `delivery`), kept in a journal in the state directory until settled (see `journal`),
+so a host killed and started again delivers what it had accepted. `/_local/...` is the host's own API
+(see `control`).
 
     with LocalHost(load_app("samples/shop"), port=0) as host:
         print(host.url)
@@ -16,7 +18,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, TypeVar
@@ -35,6 +37,7 @@ from .buckets import BucketWatcher, ObjectInfo, object_info
 from .control import ControlError
 from .delivery import DeadLetters, Policy, Subscription
 from .events import message_events, now, rfc3339, schedule_event, storage_event
+from .journal import Journal, Pending
 from .scheduler import Scheduler
 
 Log = Callable[[str], None]
@@ -57,11 +60,12 @@ class LocalHost:
         self.port = port
         self.state_dir = Path(state_dir) if state_dir else app.root / ".portable-fn" / "local"
         self.log = log
-        self.dead_letters = DeadLetters(self.state_dir / "dead-letters.jsonl", self._forward_dead_letter)
+        self.journal = Journal(self.state_dir / "journal.sqlite3")
+        self.dead_letters = DeadLetters(self.journal, self._forward_dead_letter)
         self.router = Router(Route(t.method, t.path, s) for s, t in self._with(Http))
         self.subscriptions = {
-            s.name: Subscription(s, Policy.of(s, app.options(s), retry_backoff_s), self.dead_letters,
-                                 self._log_invocation, log)
+            s.name: Subscription(s, Policy.of(s, app.options(s), retry_backoff_s), self.journal,
+                                 self.dead_letters, self._log_invocation, log)
             for s in app.functions if s.trigger.is_event
         }
         self._round_robin = {name: itertools.cycle(subs) for name, subs in self._consumers(Queue).items()}
@@ -80,10 +84,12 @@ class LocalHost:
         return f"http://{shown}:{self.port}"
 
     def start(self) -> LocalHost:
-        """Bind, start the workers, the bucket watcher and the timer, and print the banner."""
+        """Bind, open the journal, start the workers, the bucket watcher and the timer, and print the
+        banner."""
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self._server = self._bind()
         self.port = self._server.server_address[1]
+        self.journal.open()
         for subscription in self.subscriptions.values():
             subscription.start()
         self.watcher.start()
@@ -92,10 +98,11 @@ class LocalHost:
                                                name="local-http", daemon=True)
         self._server_thread.start()
         self.log(self.banner())
+        self._report_kept()
         return self
 
     def stop(self) -> None:
-        """Stop serving; messages still waiting are dropped."""
+        """Stop serving; messages not settled yet stay in the journal for the next start."""
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -104,6 +111,7 @@ class LocalHost:
         self.watcher.stop()
         for subscription in self.subscriptions.values():
             subscription.stop()
+        self.journal.close()
 
     def serve_forever(self) -> None:
         """Start and block until Ctrl-C."""
@@ -159,13 +167,23 @@ class LocalHost:
                                **{kind + "s": sorted(consumers)})
         events = message_events(kind, name, headers, body)
         published = rfc3339(now())
-        if kind == "queue":
-            for event in events:
-                next(self._round_robin[name]).put([event], published)
-        else:
-            for subscription in consumers[name]:
-                subscription.put(events, published)
+        with self.journal.transaction():  # committed before the 202: all of them, or none
+            if kind == "queue":
+                for event in events:
+                    next(self._round_robin[name]).put([event], published)
+            else:
+                for subscription in consumers[name]:
+                    subscription.put(events, published)
         return [e.id for e in events]
+
+    def pending(self, kind: str, name: str) -> list[dict[str, Any]]:
+        """The messages of a queue or topic not settled yet: each consumer's copy, with its attempt."""
+        consumers = self._consumers(Queue if kind == "queue" else Topic)
+        if name not in consumers:
+            raise ControlError(404, f"No function is triggered by {kind} {name!r}.",
+                               **{kind + "s": sorted(consumers)})
+        return [_describe_pending(subscription.spec.name, p)
+                for subscription in consumers[name] for p in subscription.pending()]
 
     def _forward_dead_letter(self, target: str, event: CloudEvent[Any]) -> None:
         """Send a dead letter on to the local queue or topic named by a function's `dead_letter`."""
@@ -177,7 +195,7 @@ class LocalHost:
                 subscription.put([event], rfc3339(now()))
         else:
             self.log(f"dead-letter target {target!r} is not a queue or topic of this app; kept in "
-                     f"{self.dead_letters.path} only")
+                     f"{control.PREFIX}/dead-letters only")
 
     def fire(self, function: str) -> str:
         """Fire a schedule-triggered function once, now; the event id."""
@@ -288,10 +306,28 @@ class LocalHost:
         stamp = datetime.now().strftime("%H:%M:%S.%f")[:-3]
         self.log(f"{stamp} {spec.name} [{spec.trigger.kind}] {what} -> {outcome} ({elapsed_ms:.1f} ms)")
 
+    def _report_kept(self) -> None:
+        """Say what the journal kept from an earlier run: delivered now, or left for a missing function."""
+        kept = self.journal.counts()
+        for function, count in sorted(kept.items()):
+            if function in self.subscriptions:
+                self.log(f"  {function}: {count} message(s) kept from the last run, delivering them")
+            else:
+                self.log(f"  {function}: {count} message(s) kept for a function this app no longer has; "
+                         f"they wait in {self.journal.path.name} until it is back")
+
 
 def _details(spec: FunctionSpec) -> dict[str, Any]:
     trigger = spec.trigger
     return {name: getattr(trigger, name) for name in trigger.__slots__}
+
+
+def _describe_pending(function: str, pending: Pending) -> dict[str, Any]:
+    """One pending message for `GET /_local/queues/{name}`: ready_at in RFC 3339 (null: ready now)."""
+    ready_at = datetime.fromtimestamp(pending.ready_at, timezone.utc) if pending.ready_at else None
+    return {"function": function, "id": pending.event.id, "attempt": pending.attempt,
+            "ready_at": rfc3339(ready_at) if ready_at else None, "published": pending.published,
+            "event": pending.event.to_dict()}
 
 
 class _Server(ThreadingHTTPServer):

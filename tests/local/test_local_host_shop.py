@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from portable_fn.local.journal import Journal
 
 ORDER = {"id": "o-1", "customer": "ada", "lines": [{"sku": "widget", "quantity": 2}]}
 
@@ -52,8 +53,8 @@ def test_a_recalled_sku_is_dead_lettered_at_once(shop: Any, wait_for: Callable[.
     assert (letter["function"], letter["attempts"], letter["event"]["id"]) == ("fulfil", 1, event_id)
     assert letter["reason"] == "order o-1 contains a recalled SKU"
     assert letter["event"]["data"] == recalled
-    on_disk = (shop.host.state_dir / "dead-letters.jsonl").read_text().splitlines()
-    assert [json.loads(line)["event"]["id"] for line in on_disk] == [event_id]
+    with Journal(shop.host.state_dir / "journal.sqlite3") as on_disk:  # a second reader of the file
+        assert [letter["event"]["id"] for letter in on_disk.dead_letters()] == [event_id]
     assert shop_records("fulfilled") == []
 
 

@@ -14,6 +14,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from portable_fn import CloudEvent, StorageObject
+from portable_fn.local.journal import Journal
+from portable_fn.runtime.dead_letters import dead_letter_event
 
 Wait = Callable[..., Any]
 
@@ -36,9 +38,8 @@ def test_a_failing_message_is_redelivered_with_backoff_then_dead_lettered(worker
     assert (letter["function"], letter["attempts"], letter["event"]["id"]) == ("flaky", 3, event_id)
     assert "job 1 always fails" in letter["reason"]
     assert letter["event"]["data"] == {"n": 1, "fail": True}
-    stored = [json.loads(line) for line in
-              (workers.host.state_dir / "dead-letters.jsonl").read_text().splitlines()]
-    assert stored == [letter]
+    with Journal(workers.host.state_dir / "journal.sqlite3") as on_disk:  # a second reader of the file
+        assert on_disk.dead_letters() == [letter]
     assert any("Traceback" in line and "job 1 always fails" in line for line in workers.logs)
 
 
@@ -67,13 +68,15 @@ def test_without_a_dead_letter_target_a_failed_message_is_logged_and_dropped(wor
     assert letters(workers) == []
 
 
-def test_a_dead_letter_target_queue_receives_the_event_as_it_was(workers: Any, wait_for: Wait) -> None:
+def test_a_dead_letter_target_queue_receives_the_event_with_why(workers: Any, wait_for: Wait) -> None:
     [event_id] = workers.client.request("POST", "/_local/queues/doomed", json_body={"n": 5}).json()["ids"]
     [got] = wait_for(lambda: workers.received["graveyard"], what="the forwarded dead letter")
     [doomed] = workers.received["doomed"]
-    assert got["event"] == doomed["event"] and got["event"].id == event_id
+    assert got["event"] == dead_letter_event(doomed["event"], function="doomed", reason="doomed", attempt=1)
+    assert got["event"].id == event_id
     [letter] = letters(workers)
     assert (letter["function"], letter["target"], letter["reason"]) == ("doomed", "graveyard", "doomed")
+    assert letter["event"] == got["event"].to_dict()
 
 
 def test_a_fifo_queue_keeps_order_across_a_retry(workers: Any, wait_for: Wait) -> None:

@@ -62,7 +62,8 @@ class Context:
         """A copy for another delivery of the same message."""
         message = self.message
         if message is not None:
-            message = MessageMeta(message.message_id, attempt, message.attributes, message.published_time)
+            message = MessageMeta(message.message_id, attempt, message.attributes, message.published_time,
+                                  message.subscription)
         return Context(self.invocation_id, self.function_name, self.provider, attempt, self.deadline,
                        message, self.raw)
 

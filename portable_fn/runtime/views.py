@@ -147,9 +147,10 @@ class ScheduleTick:
 
 
 class MessageMeta:
-    """Transport metadata of a queue or topic message: `message_id`, `delivery_count`, `attributes`."""
+    """Transport metadata of a queue or topic message: `message_id`, `delivery_count`, `attributes`,
+    `published_time`, and `subscription` (the subscription that delivered it, where the cloud says)."""
 
-    __slots__ = ("message_id", "delivery_count", "attributes", "published_time")
+    __slots__ = ("message_id", "delivery_count", "attributes", "published_time", "subscription")
 
     def __init__(
         self,
@@ -157,11 +158,13 @@ class MessageMeta:
         delivery_count: int = 1,
         attributes: Mapping[str, str] | None = None,
         published_time: str | None = None,
+        subscription: str | None = None,
     ) -> None:
         self.message_id = message_id
         self.delivery_count = delivery_count
         self.attributes = dict(attributes or {})
         self.published_time = published_time
+        self.subscription = subscription
 
     def __repr__(self) -> str:
         return f"MessageMeta({self.message_id!r}, delivery_count={self.delivery_count})"

@@ -69,6 +69,12 @@ class Running:
 
 
 @pytest.fixture
+def connect() -> Callable[[str], Client]:
+    """A Client for a host started some other way (a `portable-fn dev` subprocess): `connect(url)`."""
+    return Client
+
+
+@pytest.fixture
 def wait_for() -> Callable[..., Any]:
     """Poll `predicate` until it returns something truthy (returned) or fail after `timeout` s."""
 

@@ -159,17 +159,19 @@ class Subscription:
         started = time.perf_counter()
         results = call_batch(self.spec, [p.event for p in batch], contexts, ordered=self.policy.ordered)
         elapsed_ms = (time.perf_counter() - started) * 1000
+        # Behind a failed message of an ordered batch, messages were not attempted: they stay as they
+        # are, right after it.
         first_failure = next((i for i, r in enumerate(results) if not r.ok), len(results))
+        attempted = list(zip(batch, results, strict=True))
+        if self.policy.ordered:
+            attempted = attempted[:first_failure + 1]
+        for pending, result in attempted:
+            self._log_invocation(self.spec, pending.event.id, _describe(result, pending.attempt), elapsed_ms)
+            if _is_crash(result.error):  # the handler raised on its own: show where
+                self._log("".join(traceback.format_exception(result.error)).rstrip())
         with self.journal.transaction():  # the whole batch is settled at once
-            for i, (pending, result) in enumerate(zip(batch, results, strict=True)):
-                attempted = not self.policy.ordered or i <= first_failure
-                if attempted:
-                    self._log_invocation(self.spec, pending.event.id, _describe(result, pending.attempt),
-                                         elapsed_ms)
-                    if _is_crash(result.error):  # the handler raised on its own: show where
-                        self._log("".join(traceback.format_exception(result.error)).rstrip())
-                    self._settle(pending, result)
-                # else: behind a failed message of an ordered batch; it stays as it is, right after it
+            for pending, result in attempted:
+                self._settle(pending, result)
 
     def _settle(self, pending: Pending, result: Result) -> None:
         """What happens to one delivered message: removed, or kept for its next attempt."""

@@ -84,14 +84,12 @@ class LocalHost:
         return f"http://{shown}:{self.port}"
 
     def start(self) -> LocalHost:
-        """Bind, open the journal, start the workers, the bucket watcher and the timer, and print the
-        banner."""
+        """Bind, open the journal, start the bucket watcher, the timer and the server, print the banner
+        and what the journal kept, then start the workers."""
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self._server = self._bind()
         self.port = self._server.server_address[1]
         self.journal.open()
-        for subscription in self.subscriptions.values():
-            subscription.start()
         self.watcher.start()
         self.scheduler.start()
         self._server_thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
@@ -99,6 +97,8 @@ class LocalHost:
         self._server_thread.start()
         self.log(self.banner())
         self._report_kept()
+        for subscription in self.subscriptions.values():
+            subscription.start()
         return self
 
     def stop(self) -> None:
@@ -311,7 +311,7 @@ class LocalHost:
         kept = self.journal.counts()
         for function, count in sorted(kept.items()):
             if function in self.subscriptions:
-                self.log(f"  {function}: {count} message(s) kept from the last run, delivering them")
+                self.log(f"  {function}: {count} message(s) kept from the last run, delivered as they are ready")
             else:
                 self.log(f"  {function}: {count} message(s) kept for a function this app no longer has; "
                          f"they wait in {self.journal.path.name} until it is back")

@@ -38,6 +38,11 @@ rfc3339_shape = re.compile(
     r"(?:[0-5][0-9]|60)(?:\.[0-9]+)?(?:[Zz]|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])\Z"
 ).match
 ODD_DAYS = frozenset({"02-29", "02-30", "02-31", "04-31", "06-31", "09-31", "11-31"})  # "MM-DD"
+# RFC 3986's characters (unreserved, reserved and '%'): one character-class match is the whole cost of
+# checking a usual `source`; the rarer rules (percent-encoding, scheme, brackets) run only when needed.
+_uri_chars = re.compile(r"[-A-Za-z0-9._~:/?#\[\]@!$&'()*+,;=%]+\Z").match
+_uri_scheme = re.compile(r"[A-Za-z][-A-Za-z0-9+.]*\Z").match
+_bad_percent = re.compile(r"%(?![0-9A-Fa-f]{2})").search
 _MISSING: Any = object()
 
 
@@ -246,7 +251,7 @@ def _fill(
     """Validate the attributes and store them; shared by `CloudEvent(...)` and the decoders (positional,
     so a decoder does not pay for keyword parsing)."""
     if not (id and source and type and id.__class__ is str and source.__class__ is str
-            and type.__class__ is str):
+            and type.__class__ is str and uri_problem(source) is None):
         _reject_required(id, source, type)
     if specversion != SPECVERSION:
         raise InvalidEventError(
@@ -291,6 +296,13 @@ def _reject_required(*values: Any) -> None:
                 f"CloudEvent attribute '{name}' is required and must be a non-empty string, got {value!r}.",
                 name,
             )
+    problem = uri_problem(values[1])
+    if problem is not None:
+        raise InvalidEventError(
+            f"CloudEvent attribute 'source' must be a URI-reference (RFC 3986) such as '/orders' or "
+            f"'https://example.com/orders', got {values[1]!r}: {problem}.",
+            "source",
+        )
 
 
 def _reject_optional(*values: Any) -> None:
@@ -301,6 +313,49 @@ def _reject_optional(*values: Any) -> None:
                 f"CloudEvent attribute '{name}' must be a non-empty string when present, got {value!r}.",
                 name,
             )
+    schema = values[1]
+    problem = None if schema is None else uri_problem(schema, absolute=True)
+    if problem is not None:
+        raise InvalidEventError(
+            f"CloudEvent attribute 'dataschema' must be an absolute URI (RFC 3986) such as "
+            f"'https://example.com/schemas/order.json', got {schema!r}: {problem}.",
+            "dataschema",
+        )
+
+
+def uri_problem(text: str, absolute: bool = False) -> str | None:
+    """Why `text` is not an RFC 3986 URI-reference (with `absolute`, a URI: one with a scheme), or None
+    when it is one."""
+    if _uri_chars(text) is None:
+        bad = next((c for c in text if _uri_chars(c) is None), "")
+        return f"it holds {bad!r}, which must be percent-encoded" if bad else "it is empty"
+    if "%" in text and _bad_percent(text):
+        return "a '%' is not followed by two hexadecimal digits"
+    if text.count("#") > 1:
+        return "it holds more than one '#'"
+    head, colon, _ = text.partition(":")
+    has_scheme = bool(colon) and not any(c in head for c in "/?#")
+    if has_scheme and _uri_scheme(head) is None:
+        return f"its scheme {head!r} must start with a letter and hold only letters, digits, '+', '-' and '.'"
+    if absolute and not has_scheme:
+        return "it has no scheme (such as 'https:')"
+    if "[" in text or "]" in text:
+        return _bracket_problem(text)
+    return None
+
+
+def _bracket_problem(text: str) -> str | None:
+    """'[' and ']' belong only around an IP literal host (`//[::1]:8080/`)."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(text)
+    except ValueError:
+        return "its '[' ']' do not enclose an IP address host"
+    rest = parts.path + parts.query + parts.fragment
+    if "[" in rest or "]" in rest or "[" not in parts.netloc:
+        return "'[' and ']' may only enclose an IP address host"
+    return None
 
 
 class _Unfrozen(Generic[T]):
@@ -360,6 +415,10 @@ def loads(text: str | bytes, what: str) -> Any:
         return parse_json(text)
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidEventError(f"{what} is not valid JSON: {exc}.") from None
+    except RecursionError:
+        raise InvalidEventError(
+            f"{what} nests JSON arrays and objects too deeply to read; send a flatter document."
+        ) from None
 
 
 def parse_json(text: str | bytes) -> Any:

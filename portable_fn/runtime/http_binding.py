@@ -178,7 +178,7 @@ def decode_data(content_type: str | None, body: bytes | str | None) -> Any:
     if is_json_content_type(content_type):
         try:
             return _json_loads(body)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             return loads(body, f"The body (Content-Type {content_type!r})")  # raises, saying where
     if content_type.lower().startswith("text/") or "charset=" in content_type.lower():
         return body if isinstance(body, str) else _decode_text(bytes(body), content_type)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from hypothesis import strategies as st
@@ -34,6 +35,17 @@ INT32 = st.integers(min_value=-(2**31), max_value=2**31 - 1)
 def _hostile_text(min_size: int = 1) -> st.SearchStrategy[str]:
     chars = st.one_of(st.sampled_from(HOSTILE), st.characters(exclude_categories=("Cs",)))
     return st.lists(chars, min_size=min_size, max_size=12).map("".join).filter(lambda s: len(s) >= min_size)
+
+
+# URI prefixes a source or dataschema may start with; the rest is hostile text, percent-encoded.
+URI_PREFIXES = ["", "/", "//example.com/", "https://example.com/a?b=1#", "urn:example:", "mailto:", "x-1.a+b:"]
+
+
+def _uri_references(absolute: bool = False) -> st.SearchStrategy[str]:
+    """RFC 3986 URI-references (with `absolute`, URIs) made of hostile text, percent-encoded."""
+    prefixes = [p for p in URI_PREFIXES if ":" in p] if absolute else URI_PREFIXES
+    return st.builds(lambda prefix, text: prefix + quote(text, safe="/?=&+,;'~!$*()@"),
+                     st.sampled_from(prefixes), _hostile_text())
 
 
 def _rfc3339(upper_only: bool, max_fraction: int) -> st.SearchStrategy[str]:
@@ -109,8 +121,8 @@ def _events(upper_time: bool, sdk_safe: bool, with_absent_type: bool) -> st.Sear
     def build(draw: st.DrawFn) -> CloudEvent[Any]:
         data, content_type = draw(_data_and_type(with_absent_type))
         return CloudEvent(
-            id=draw(_hostile_text()), source=draw(_hostile_text()), type=draw(_hostile_text()),
-            subject=draw(optional_text), dataschema=draw(optional_text),
+            id=draw(_hostile_text()), source=draw(_uri_references()), type=draw(_hostile_text()),
+            subject=draw(optional_text), dataschema=draw(st.one_of(st.none(), _uri_references(absolute=True))),
             time=draw(st.one_of(st.none(), _rfc3339(upper_time, 6 if sdk_safe else 9))),
             datacontenttype=content_type, data=data,
             extensions=draw(st.dictionaries(names, _extension_values(sdk_safe), max_size=4)),

@@ -24,7 +24,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from portable_fn.runtime import CloudEvent, InvalidEventError, PortableFnError
-from portable_fn.runtime.cloudevent import is_json_content_type
+from portable_fn.runtime.cloudevent import is_json_content_type, uri_problem
 from portable_fn.runtime.http_binding import (
     decode_header_value,
     encode_header_value,
@@ -272,6 +272,14 @@ def test_we_read_1x_binary_mode(ce: Any, forms: Any, data: st.DataObject) -> Non
     except UnicodeDecodeError:
         with pytest.raises(InvalidEventError, match="percent-encoded"):
             from_http(headers, body)
+        return
+    # Decoding what was never encoded can also turn a URI's '%25' into a bare '%': no URI any more.
+    not_uri = [n for n in ("source", "dataschema")
+               if n in expected_attrs and uri_problem(expected_attrs[n], absolute=n == "dataschema")]
+    if not_uri:
+        with pytest.raises(InvalidEventError, match="URI") as info:
+            from_http(headers, body)
+        assert info.value.attribute in not_uri
         return
     got = from_http(headers, body)
     assert got.attributes() == expected_attrs

@@ -10,7 +10,7 @@ A dead-lettered message is the original CloudEvent, unchanged, plus three extens
 
 Each shim writes it in the binding its dead-letter target speaks (SQS message attributes or a
 structured body, Pub/Sub `ce-` attributes, a Storage Queue message in the JSON format, the local
-host's JSON Lines file), so a function subscribed to a dead-letter target gets exactly this event.
+host's journal), so a function subscribed to a dead-letter target gets exactly this event.
 """
 
 from __future__ import annotations

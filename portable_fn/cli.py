@@ -78,6 +78,8 @@ def _parser() -> argparse.ArgumentParser:
     ):
         sub = commands.add_parser(name, help=helptext)
         _common(sub, json_flag=True)
+        if name == "package":
+            sub.add_argument("--list", action="store_true", help="show every file that ships, per zip")
         sub.set_defaults(run=run)
     return parser
 
@@ -171,8 +173,25 @@ def _package(args: argparse.Namespace) -> int:
     app, provider, stage = _load(args)
     outcome = pipeline.package(provider, app, stage, _progress)
     assert outcome.artifact is not None
-    _emit(args, outcome.to_dict(), str(outcome.artifact.path))
+    data, text = outcome.to_dict(), str(outcome.artifact.path)
+    if args.list:
+        data["shipped"] = _shipped(data["artifact"])
+        text = "\n\n".join(f"{path}:\n" + "\n".join(f"  {name}" for name in names)
+                           for path, names in data["shipped"].items())
+    _emit(args, data, text)
     return 0
+
+
+def _shipped(artifact: dict[str, Any]) -> dict[str, list[str]]:
+    """The archive names in each zip of a built artifact (one per function for AWS split packages)."""
+    import zipfile
+
+    paths = sorted(z["path"] for z in artifact.get("zips", {}).values()) or [artifact["path"]]
+    shipped = {}
+    for path in paths:
+        with zipfile.ZipFile(path) as archive:
+            shipped[path] = sorted(archive.namelist())
+    return shipped
 
 
 def _plan(args: argparse.Namespace) -> int:

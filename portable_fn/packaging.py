@@ -1,8 +1,39 @@
-"""Deterministic packaging: the same inputs always give the same zip bytes and the same hash.
+"""Deterministic packaging: the same inputs always give the same zip bytes and the same hash; and what
+of the app's source directory ships (`app_files`), decided here once for every provider.
 
 Entries are sorted, timestamps fixed, permissions normalised, so an unchanged app hashes the same on
-any machine and is never uploaded again. What must never ship (VCS data, virtualenvs, caches, local
-secrets) is excluded here, once, for every provider.
+any machine and is never uploaded again.
+
+What ships is what the app needs: its modules, the packages and data files under its source directory,
+and what the user includes on purpose. These stay out by default (names compared without case):
+
+| what                    | rule                                                                        |
+|-------------------------|-----------------------------------------------------------------------------|
+| hidden files and folders| any path part starting with "." (`.git`, `.venv`, `.env*`, `.ssh`, `.aws`,   |
+|                         | `.netrc`, `.git-credentials`, `.streamlit`, `.terraform`, `.idea`, `.vscode`) |
+| VCS, IDE, virtualenvs   | the folders in `EXCLUDED_DIRS`, and any folder holding a `pyvenv.cfg`       |
+| caches, build output    | `__pycache__/`, `*.pyc`, `*.pyo`, `build/`, `dist/`, `*.egg-info/`, `htmlcov/` |
+| tests                   | `tests/` and `test/` folders, `conftest.py`, `test_*.py`, `*_test.py`, unless |
+|                         | a module the app declares in `modules` is (or lives in) it                  |
+| IaC state and inputs    | `*.tfstate*`, `terraform.tfstate.d/`, `*.tfvars`, `*.tfvars.json`,           |
+|                         | `Pulumi.*.yaml`, `cdk.out/`                                                 |
+| secret files            | `SECRET_FILES`: `secrets.{json,toml,yaml,yml}`, `credentials*`, `*.pem`, `*.key`, |
+|                         | `*.p12`, `*.pfx`, `*.jks`, `*.keystore`, `*.ppk`, `id_rsa*`, `id_dsa*`,      |
+|                         | `id_ecdsa*`, `id_ed25519*`, `_netrc`, `service-account*.json`,               |
+|                         | `client_secret*.json`, `kubeconfig`, `local.settings.json`; never a `*.py`   |
+|                         | module (code, which the content check reads like any other file)            |
+
+`include` and `exclude` under `[tool.portable-fn]` are globs relative to the source directory (`*` and
+`?` within a path part, `**` for any number of parts; a glob that matches a folder matches everything in
+it). `include` puts back what the default rules leave out; `exclude` removes more, and wins over
+`include`.
+
+Then the content check (`CREDENTIAL_SHAPES`) reads every kept text file of at most `SCANNED_BYTES`
+(binaries and larger files are not read) and refuses to package one that looks like a credential: a PEM
+private key, a service-account JSON key, `.netrc`-style passwords, an AWS key pair, a password in a URL,
+an Azure storage or Service Bus key, a GitHub, Slack or Stripe token. Only naming the file itself in
+`include` (its path, no wildcard) ships it anyway; the error names each file and what it looks like,
+never the secret.
 
 The parts every provider's packaging shares live here too: the app's requirement lines
 (`app_requirements`) and the modules of a provider package its runtime shim needs (`module_closure`).
@@ -12,12 +43,15 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import os
 import re
 import shlex
 import sys
 import zipfile
-from collections.abc import Iterable, Iterator
-from pathlib import Path
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
 if sys.version_info >= (3, 11):
@@ -26,19 +60,29 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 from .deploy.models import Artifact
-from .runtime.errors import DeployError
+from .runtime.errors import ConfigError, DeployError
 
 if TYPE_CHECKING:
     from .app import App
 
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)
+# Folders left out wherever they are (hidden ones, `.git`, `.venv`, `.idea` and the like, are already).
 EXCLUDED_DIRS = frozenset({
-    ".git", ".hg", ".svn", "__pycache__", ".venv", "venv", "env", ".env", ".tox", ".nox",
-    ".pytest_cache", ".mypy_cache", ".ruff_cache", ".hypothesis", "node_modules", ".portable-fn",
-    ".idea", ".vscode", "build", "dist",
+    "__pycache__", "venv", "env", "virtualenv", "__pypackages__", "node_modules", "build", "dist", "htmlcov",
+    "cdk.out", "terraform.tfstate.d", "cvs", "nbproject",
 })
-EXCLUDED_SUFFIXES = (".pyc", ".pyo", ".pem", ".key", ".p12", ".pfx")
-EXCLUDED_NAMES = frozenset({".env", ".DS_Store", ".envrc", ".npmrc", ".pypirc", "credentials", "local.settings.json"})
+TEST_DIRS = frozenset({"tests", "test"})
+TEST_FILES = ("conftest.py", "test_*.py", "*_test.py")
+# Bytecode, and infrastructure-as-code state and inputs (which hold the resources' secrets in clear).
+EXCLUDED_FILES = ("*.pyc", "*.pyo", "*.tfstate", "*.tfstate.*", "*.tfvars", "*.tfvars.json", "pulumi.*.yaml",
+                  "pulumi.*.yml")
+# Files that hold credentials by convention; never applied to a `.py` module, which is code.
+SECRET_FILES = (
+    "secrets.json", "secrets.toml", "secrets.yaml", "secrets.yml", "credentials*", "*.pem", "*.key", "*.p12",
+    "*.pfx", "*.jks", "*.keystore", "*.ppk", "id_rsa*", "id_dsa*", "id_ecdsa*", "id_ed25519*", "_netrc",
+    "service-account*.json", "client_secret*.json", "kubeconfig", "local.settings.json",
+)
+SCANNED_BYTES = 1024 * 1024  # the content check reads text files up to this size
 RUNTIME_DIR = Path(__file__).parent
 # The portable-fn distributions themselves: the runtime ships from this machine, providers never ship.
 OWN_DISTRIBUTIONS = re.compile(r"^portable[-_.]fn([-_.](aws|gcp|azure))?$", re.IGNORECASE)
@@ -47,18 +91,186 @@ REQUIREMENT_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 Entry = tuple[str, "bytes | Path"]
 
 
-def app_files(source_dir: Path, skip: Path | None = None) -> Iterator[tuple[str, Path]]:
-    """(archive name, path) for every file of the app's source directory that belongs in a package;
-    none from inside `skip` (the directory the package is written to, when it lies in the source)."""
-    for path in sorted(source_dir.rglob("*")):
-        rel = path.relative_to(source_dir)
-        if any(part in EXCLUDED_DIRS or part.endswith(".egg-info") for part in rel.parts[:-1]):
-            continue
-        if not path.is_file() or _excluded_file(path.name):
-            continue
+def app_files(app: App, skip: Path | None = None, *, context: str | None = None) -> list[tuple[str, Path]]:
+    """(archive name, path) for every file of the app's source directory that ships (see the module
+    docstring), sorted; none from inside `skip` (the directory the package is written to, when it lies in
+    the source). A file that looks like a credential stops the build, unless `include` names it.
+
+    `context` starts the error ("Packaging 'shop' for gcp")."""
+    rules = ShipRules.of(app)
+    files = rules.select(app.source_dir, skip)
+    flagged = [(name, what) for name, path in files
+               if not rules.names(name) and (what := looks_like_credential(path)) is not None]
+    if flagged:
+        raise DeployError(_refusal(app, flagged, context or f"Packaging {app.name!r}"))
+    return files
+
+
+@dataclass(frozen=True)
+class Glob:
+    """One `include` or `exclude` glob: it matches a path, or a folder the path lies in."""
+
+    text: str
+    parts: tuple[re.Pattern[str] | None, ...]  # one per path part; None for `**`
+    whole: re.Pattern[str]
+
+    @classmethod
+    def parse(cls, text: str) -> Glob:
+        """The glob `text`; a ValueError says why it cannot be one."""
+        if "\\" in text:
+            raise ValueError("has a backslash; separate path parts with /")
+        if text.startswith("/") or re.match(r"^[A-Za-z]:", text):
+            raise ValueError("is absolute; globs are relative to the source directory")
+        parts = [part for part in text.split("/") if part not in ("", ".")]
+        if not parts:
+            raise ValueError("is empty")
+        if ".." in parts:
+            raise ValueError("reaches outside the source directory")
+        if any("**" in part and part != "**" for part in parts):
+            raise ValueError("has ** inside a path part; ** must be a whole part, as in 'data/**/*.json'")
+        segments = [None if part == "**" else _segment(part) for part in parts]
+        regex = "".join(
+            (".*" if i == len(parts) - 1 else "(?:[^/]+/)*") if segment is None
+            else segment + ("" if i == len(parts) - 1 else "/") for i, segment in enumerate(segments))
+        return cls("/".join(parts), tuple(None if s is None else re.compile(s) for s in segments), re.compile(regex))
+
+    def matches(self, path: PurePosixPath) -> bool:
+        """Whether the glob matches `path` or one of the folders it lies in."""
+        return any(self.whole.fullmatch(str(p)) for p in (path, *path.parents) if str(p) != ".")
+
+    def may_reach(self, folder: PurePosixPath) -> bool:
+        """Whether the glob could match something inside `folder`."""
+        for i, name in enumerate(folder.parts):
+            if i >= len(self.parts):
+                return False
+            part = self.parts[i]
+            if part is None:
+                return True
+            if not part.fullmatch(name):
+                return False
+        return True
+
+    @property
+    def literal(self) -> bool:
+        return not any(c in self.text for c in "*?[")
+
+
+@dataclass(frozen=True)
+class ShipRules:
+    """The default rules, the app's `include` and `exclude` globs, and the files of the modules it declares
+    (which ship even from a tests folder). `ShipRules()` is the default rules alone."""
+
+    include: tuple[Glob, ...] = ()
+    exclude: tuple[Glob, ...] = ()
+    declared: frozenset[str] = frozenset()  # archive names of the declared modules' files
+
+    @classmethod
+    def of(cls, app: App) -> ShipRules:
+        """The rules of `app`; a ConfigError names a glob that cannot be one, and its key."""
+        declared = frozenset(
+            name for module in app.config.modules
+            for name in (f"{module.replace('.', '/')}.py", f"{module.replace('.', '/')}/__init__.py")
+            if (app.source_dir / name).is_file())
+        return cls(_globs(app, "include"), _globs(app, "exclude"), declared)
+
+    def select(self, source_dir: Path, skip: Path | None = None) -> list[tuple[str, Path]]:
+        """(archive name, path) of the files of `source_dir` these rules ship, sorted by name."""
+        left_out: set[PurePosixPath] = set()  # folders the default rules leave out that include reaches
+        found: list[tuple[str, Path]] = []
+        for top, dirs, names in os.walk(source_dir):
+            here = Path(top)
+            folder = PurePosixPath(here.relative_to(source_dir).as_posix())
+            dirs[:] = [d for d in dirs if self._enters(folder / d, here / d, folder in left_out, left_out, skip)]
+            for name in names:
+                rel = folder / name
+                if self._ships(rel, folder in left_out):
+                    found.append((str(rel), here / name))
+        return sorted(found)
+
+    def names(self, archive_name: str) -> bool:
+        """Whether `include` names this file itself (its path, no wildcard): that waives the content check."""
+        return any(glob.literal and glob.text == archive_name for glob in self.include)
+
+    def _enters(self, folder: PurePosixPath, path: Path, inside_left_out: bool, left_out: set[PurePosixPath],
+                skip: Path | None) -> bool:
+        if any(glob.matches(folder) for glob in self.exclude):
+            return False
         if skip is not None and path.resolve().is_relative_to(skip.resolve()):
-            continue
-        yield rel.as_posix(), path
+            return False
+        if inside_left_out or self._default_out_folder(folder, path):
+            if not any(glob.matches(folder) or glob.may_reach(folder) for glob in self.include):
+                return False
+            left_out.add(folder)
+        return True
+
+    def _ships(self, rel: PurePosixPath, inside_left_out: bool) -> bool:
+        if any(glob.matches(rel) for glob in self.exclude):
+            return False
+        if any(glob.matches(rel) for glob in self.include):
+            return True
+        return not (inside_left_out or self._default_out_file(rel))
+
+    def _default_out_folder(self, folder: PurePosixPath, path: Path) -> bool:
+        name = folder.name.lower()
+        if name in TEST_DIRS:
+            return not any(PurePosixPath(module).is_relative_to(folder) for module in self.declared)
+        return (name.startswith(".") or name in EXCLUDED_DIRS or name.endswith(".egg-info")
+                or (path / "pyvenv.cfg").is_file())
+
+    def _default_out_file(self, rel: PurePosixPath) -> bool:
+        name = rel.name.lower()
+        if any(fnmatchcase(name, pattern) for pattern in TEST_FILES):
+            return str(rel) not in self.declared
+        return (name.startswith(".") or any(fnmatchcase(name, pattern) for pattern in EXCLUDED_FILES)
+                or (not name.endswith(".py") and any(fnmatchcase(name, pattern) for pattern in SECRET_FILES)))
+
+
+def looks_like_credential(path: Path) -> str | None:
+    """What the file looks like (`CREDENTIAL_SHAPES`), if a credential; None for a binary or a file over
+    `SCANNED_BYTES`, which are not read."""
+    try:
+        if path.stat().st_size > SCANNED_BYTES:
+            return None
+        data = path.read_bytes()
+    except OSError:
+        return None
+    if b"\0" in data:
+        return None
+    text = data.decode("utf-8", "replace")
+    return next((what for what, test in CREDENTIAL_SHAPES if test(text)), None)
+
+
+_AWS_KEY_ID = re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b")
+_AWS_SECRET = re.compile(r"(?<![A-Za-z0-9/+])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+])")
+
+
+def _aws_key_pair(text: str) -> bool:
+    """An access key id and, anywhere in the file, a 40-character secret key (random base64 holds upper and
+    lower case and a digit or / or +; a hex digest does not)."""
+    return _AWS_KEY_ID.search(text) is not None and any(
+        re.search(r"[A-Z]", s) and re.search(r"[a-z]", s) and re.search(r"[0-9/+]", s)
+        for s in _AWS_SECRET.findall(text))
+
+
+# What a credential looks like, most specific first: (what the error says, a test of the file's text).
+CREDENTIAL_SHAPES: tuple[tuple[str, Callable[[str], object]], ...] = (
+    ('a service-account key (JSON with a "private_key")',
+     re.compile(r'"private_key"\s*:\s*"(?:-----BEGIN|[A-Za-z0-9+/=]{40})').search),
+    ("a PEM private key (-----BEGIN ... PRIVATE KEY-----)",
+     re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----(?:\s|\\[rn])+(?:[A-Za-z-]+:|[A-Za-z0-9+/]{32})")
+     .search),
+    ("an AWS access key id with its secret key", _aws_key_pair),
+    ("a .netrc-style password (machine ... password ...)",
+     re.compile(r"(?:^|\n)[ \t]*(?:machine\s+\S+|default)(?:\s+(?:login|account|port)\s+\S+)*\s+password\s+\S")
+     .search),
+    ("a password in a URL (scheme://user:password@host)",
+     re.compile(r"\b[A-Za-z][A-Za-z0-9+.-]*://[^\s/:@\"'<>{}$%]+:(?![$%{<*])[^\s/@\"'<>]+@[A-Za-z0-9.-]").search),
+    ("an Azure storage or Service Bus key (AccountKey= or SharedAccessKey=)",
+     re.compile(r"\b(?:AccountKey|SharedAccessKey)=[A-Za-z0-9+/]{20}", re.IGNORECASE).search),
+    ("a GitHub token", re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9_]{60})").search),
+    ("a Slack token", re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10}").search),
+    ("a Stripe secret key", re.compile(r"\b[rs]k_live_[A-Za-z0-9]{20}").search),
+)
 
 
 def runtime_files() -> Iterator[tuple[str, Path]]:
@@ -205,5 +417,46 @@ def _requirement_file(path: Path, context: str, unresolvable: str, split_options
     return out
 
 
-def _excluded_file(name: str) -> bool:
-    return name in EXCLUDED_NAMES or name.startswith(".env.") or name.endswith(EXCLUDED_SUFFIXES)
+def _globs(app: App, key: str) -> tuple[Glob, ...]:
+    texts: list[str] = getattr(app.config, key)
+    globs = []
+    for text in texts:
+        try:
+            globs.append(Glob.parse(text))
+        except ValueError as exc:
+            raise ConfigError(
+                f"{app.root / 'pyproject.toml'}: {key} = {texts!r} under [tool.portable-fn]: {text!r} {exc}. "
+                f"Globs are relative to the source directory {app.source_dir}, like \"data/*.json\" or "
+                "\"assets/**\"."
+            ) from None
+    return tuple(globs)
+
+
+def _segment(part: str) -> str:
+    """The regular expression of one path part of a glob: `*`, `?` and `[...]` stay within the part."""
+    out: list[str] = []
+    i = 0
+    while i < len(part):
+        char = part[i]
+        if char == "[":
+            end = part.find("]", i + 2)
+            if end < 0:
+                raise ValueError("has a [ without its ]")
+            body = part[i + 1:end]
+            out.append("[" + ("^" + body[1:] if body.startswith("!") else body).replace("\\", "\\\\") + "]")
+            i = end
+        else:
+            out.append({"*": "[^/]*", "?": "[^/]"}.get(char, re.escape(char)))
+        i += 1
+    return "".join(out)
+
+
+def _refusal(app: App, flagged: list[tuple[str, str]], context: str) -> str:
+    listed = "\n".join(f"  {name}: looks like {what}" for name, what in flagged)
+    first = flagged[0][0]
+    return (
+        f"{context}: {len(flagged)} file(s) in {app.source_dir} look like credentials, so nothing was packaged:\n"
+        f"{listed}\nRemove each from the app (and rotate the key if it is real), leave it out with `exclude` "
+        f"under [tool.portable-fn] (exclude = [\"{first}\"]), or, if a function must read it, name the file in "
+        f"`include` (include = [\"{first}\"]): an exact path ships it unchecked."
+    )

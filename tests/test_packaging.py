@@ -54,7 +54,7 @@ def test_secrets_vcs_caches_and_virtualenvs_never_ship(shop_copy: Path, tmp_path
         path = shop_copy / unwanted
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("SECRET=hunter2\n")
-    names = {name for name, _ in app_files(shop_copy)}
+    names = {name for name, _ in app_files(load_app(shop_copy))}
     assert names == {"pyproject.toml", "shop/__init__.py", "shop/functions.py", "shop/models.py"}
     _, data = build(shop_copy, tmp_path / "out")
     assert b"hunter2" not in data
@@ -96,8 +96,9 @@ def test_the_packaged_runtime_imports_with_the_standard_library_alone(shop_copy:
 def test_app_files_skip_the_output_directory(shop_copy: Path) -> None:
     (shop_copy / "out").mkdir()
     (shop_copy / "out" / "old.py").write_text("x = 1\n")
-    assert "out/old.py" in {name for name, _ in app_files(shop_copy)}
-    assert "out/old.py" not in {name for name, _ in app_files(shop_copy, skip=shop_copy / "out")}
+    app = load_app(shop_copy)
+    assert "out/old.py" in {name for name, _ in app_files(app)}
+    assert "out/old.py" not in {name for name, _ in app_files(app, skip=shop_copy / "out")}
 
 
 def _with_requirements_file(app_dir: Path, text: str) -> Path:

@@ -59,7 +59,7 @@ class LocalProvider(Provider):
         entries: list[tuple[str, bytes | Path]] = [
             (MANIFEST, json.dumps(manifest(app), indent=2, sort_keys=True).encode("utf-8"))
         ]
-        entries += list(app_files(app.source_dir))
+        entries += app_files(app, skip=out_dir, context=f"Packaging {app.name!r} for local")
         entries += list(runtime_files())
         return write_zip(out_dir / f"{app.name}-local.zip", entries)
 

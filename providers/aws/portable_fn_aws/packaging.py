@@ -7,7 +7,8 @@ A zip holds, at its root (Lambda's `/var/task`, first on `sys.path`):
 |-------------------------------|----------------------------------------------------------------------|
 | `portable_fn_entry.py`        | generated: `F = make_handler(module.attr.__portable_fn__)` per function F; |
 |                               | Lambda's handler string is `portable_fn_entry.F` (`handler_string`)  |
-| the user's code               | `portable_fn.packaging.app_files` (no secrets, VCS data, venvs, caches) |
+| the user's code               | `portable_fn.packaging.app_files` (what the app needs: no credentials, |
+|                               | tests, VCS data, venvs, caches; `include` / `exclude` applied)       |
 | the portable runtime          | `portable_fn.packaging.runtime_files`                                |
 | the shim                      | `portable_fn_aws.shim` and the package modules it imports             |
 |                               | (`portable_fn.packaging.module_closure`)                             |
@@ -38,7 +39,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from portable_fn.deploy.models import Artifact
-from portable_fn.packaging import Entry, app_files, app_requirements, module_closure, runtime_files, write_zip
+from portable_fn.packaging import (
+    Entry,
+    ShipRules,
+    app_files,
+    app_requirements,
+    module_closure,
+    runtime_files,
+    write_zip,
+)
 from portable_fn.runtime.errors import ConfigError, DeployError
 from portable_fn.runtime.function import top_level_name
 
@@ -132,7 +141,7 @@ def build_package(app: App, stage: str, out_dir: Path, progress: Progress, *, la
                   budget: SizeBudget = LAMBDA_LIMITS) -> LambdaArtifact:
     """Build `<out_dir>/<app>-aws.zip`, or `<app>-aws-<function>.zip` per function (see the module
     docstring); the same for every stage, since stages differ in settings."""
-    sources = Sources(dict(app_files(app.source_dir, skip=out_dir)),
+    sources = Sources(dict(app_files(app, skip=out_dir, context=f"Packaging {app.name!r} for aws")),
                       {spec.name: app_closure(app.source_dir, spec.module) for spec in app.functions})
     split, why = per_function(app, checked_layout(layout), sources)
     arch_of = architectures(app)
@@ -236,7 +245,7 @@ def app_closure(source_dir: Path, module: str) -> frozenset[str]:
     while todo:
         name = todo.pop()
         if name == _ANY_MODULE:
-            return frozenset(n for n, _ in app_files(source_dir) if n.endswith(".py"))
+            return frozenset(n for n, _ in ShipRules().select(source_dir) if n.endswith(".py"))
         for found in _app_module_files(source_dir, name) if name else ():
             if found not in seen:
                 seen.add(found)

@@ -6,8 +6,9 @@ The zip's root is the function app's `wwwroot`:
 |---------------------------------------|-----------------------------------------------------------------|
 | `function_app.py`, `host.json`        | generated: `shim.generate_function_app(app)`, `shim.host_json(app)` |
 | `requirements.txt`                    | the app's requirements less portable-fn's own, plus `azure-functions` |
-| the user's code                       | `portable_fn.packaging.app_files` (no secrets, VCS data, venvs, caches, |
-|                                       | nor `local.settings.json`, which holds Azure connection strings) |
+| the user's code                       | `portable_fn.packaging.app_files` (what the app needs: no       |
+|                                       | credentials, `local.settings.json` included, tests, VCS data,   |
+|                                       | venvs, caches; `include` / `exclude` applied)                   |
 | the portable runtime                  | `portable_fn.packaging.runtime_files`                           |
 | the shim                              | the `portable_fn_azure` modules `function_app.py` imports and what they |
 |                                       | import in turn; `__init__.py` as is, or a stub if it imports more |
@@ -52,8 +53,6 @@ SITE_PACKAGES = ".python_packages/lib/site-packages/"
 AZURE_FUNCTIONS = "azure-functions"
 # The portable-fn distributions themselves: the runtime ships from this machine, providers never ship.
 OWN_DISTRIBUTIONS = re.compile(r"^portable[-_.]fn([-_.](aws|gcp|azure))?$", re.IGNORECASE)
-# Azure Functions' local settings file: connection strings and keys for `func start`, never for the cloud.
-LOCAL_ONLY = frozenset({"local.settings.json"})
 _NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 _NESTED = ("-r", "-c", "-e", "--requirement", "--constraint", "--editable")
 Entry = tuple[str, "bytes | Path"]
@@ -77,11 +76,11 @@ def build_package(app: App, stage: str, out_dir: Path, progress: Progress, *, re
     target = Target(app.config.python)
     lines = requirement_lines(app)
     function_app = _generated_function_app(app)
-    entries = [  # the first entry of a name wins in `write_zip`: generated files over the user's
+    entries: list[Entry] = [  # the first entry of a name wins in `write_zip`: generated files over the user's
         ("function_app.py", function_app.encode("utf-8")),
         ("host.json", _generated_host_json(app).encode("utf-8")),
         ("requirements.txt", ("\n".join(lines) + "\n").encode("utf-8")),
-        *_user_files(app, out_dir),
+        *app_files(app, skip=out_dir, context=f"Packaging {app.name!r} for azure"),
         *runtime_files(),
         *shim_files(function_app),
         *([] if remote else _vendored(app, lines, target, cache_dir or DEFAULT_CACHE, pip_download, progress)),
@@ -145,13 +144,6 @@ def _generated_host_json(app: App) -> str:
     from .shim import host_json
 
     return host_json(app)
-
-
-def _user_files(app: App, out_dir: Path) -> list[Entry]:
-    """The app's files, less what only serves `func start` locally and what a previous build left."""
-    return [(name, path) for name, path in app_files(app.source_dir)
-            if name not in LOCAL_ONLY and not name.startswith(".python_packages/")
-            and not path.resolve().is_relative_to(out_dir.resolve())]
 
 
 def _vendored(app: App, lines: list[str], target: Target, cache_dir: Path, download: PipDownload,

@@ -1,0 +1,322 @@
+"""Packaging never ships credentials: on every provider, what ships is the app's modules and data files
+and what it includes on purpose; credential-shaped files stay out by name, or stop the build by content.
+
+The app (tests/apps/vault) has no third-party dependencies, so nothing is downloaded: AWS has no wheels to
+fetch, Azure builds remotely, and the Cloud Functions pins come from a fake resolver. The key material is
+made at test time (cryptography) or is a fixed fake string; every planted file carries a `PLANTED-` marker
+so a test can prove that no byte of any of them reached any zip.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import zipfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from portable_fn_aws.packaging import build_package as build_aws
+from portable_fn_azure.packaging import build_package as build_azure
+from portable_fn_gcp.packaging import build_package as build_gcp
+
+from portable_fn.app import load_app
+from portable_fn.cli import main
+from portable_fn.local.provider import LocalProvider
+from portable_fn.packaging import app_files
+from portable_fn.runtime.errors import ConfigError, DeployError
+
+VAULT = Path(__file__).parent / "apps" / "vault"
+SHOP = Path(__file__).parent.parent / "samples" / "shop"
+FAKE_AWS_PAIR = ("aws_access_key_id = AKIAZ3PLANTEDFAKE1XY\n"
+                 "aws_secret_access_key = q8Vd2/PlantedFakeSecretKey+0123456789aBc\n")
+
+
+def _openssh_key() -> str:
+    key = ed25519.Ed25519PrivateKey.generate()
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH,
+                             serialization.NoEncryption()).decode()
+
+
+def _pkcs8_key() -> str:
+    key = ec.generate_private_key(ec.SECP256R1())
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption()).decode()
+
+
+def _service_account() -> str:
+    return json.dumps({"type": "service_account", "project_id": "planted-project", "private_key_id": "0" * 40,
+                       "private_key": _pkcs8_key(), "client_email": "x@planted-project.iam.gserviceaccount.com"})
+
+
+# Files the name rules keep out, whatever they hold (each a path under the app's source directory).
+BY_NAME: dict[str, Callable[[], str]] = {
+    ".ssh/id_ed25519": _openssh_key,
+    "id_rsa": _pkcs8_key,
+    "id_rsa.pub": lambda: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPlanted planted@host\n",
+    "keys/id_ecdsa": _pkcs8_key,
+    ".netrc": lambda: "machine api.example.com login me password planted-netrc-pw\n",
+    "_netrc": lambda: "machine api.example.com login me password planted-netrc-pw\n",
+    ".git-credentials": lambda: "https://me:planted-token@github.com\n",
+    ".git/config": lambda: '[remote "origin"]\n\turl = https://me:planted-token@github.com/me/vault\n',
+    "service-account.json": _service_account,
+    "service-account-prod.json": _service_account,
+    "client_secret_1234.apps.googleusercontent.com.json": lambda: '{"installed": {"client_secret": "x"}}',
+    ".streamlit/secrets.toml": lambda: 'db_password = "planted"\n',
+    "secrets.json": lambda: '{"db_password": "planted"}\n',
+    "vault/data/secrets.toml": lambda: 'api_key = "planted"\n',
+    "credentials": lambda: FAKE_AWS_PAIR,
+    "credentials.csv": lambda: "User name,Access key ID,Secret access key\nme,AKIA...,...\n",
+    ".aws/credentials": lambda: "[default]\n" + FAKE_AWS_PAIR,
+    ".azure/msal_token_cache.json": lambda: '{"AccessToken": {}}',
+    ".docker/config.json": lambda: '{"auths": {"ghcr.io": {"auth": "bWU6cGxhbnRlZA=="}}}',
+    ".env": lambda: "DATABASE_URL=postgres://me:planted@db/vault\n",
+    ".env.production": lambda: "STRIPE_KEY=planted\n",
+    "local.settings.json": lambda: '{"Values": {"AzureWebJobsStorage": "AccountKey=planted"}}',
+    "deploy-key.pem": _pkcs8_key,
+    "tls/server.key": _pkcs8_key,
+    "tls/server.KEY": _pkcs8_key,
+    "terraform.tfstate": lambda: '{"resources": [{"secret": "planted"}]}',
+    "infra/terraform.tfstate.backup": lambda: '{"resources": []}',
+    "infra/prod.tfvars": lambda: 'db_password = "planted"\n',
+    "infra/.terraform/terraform.tfstate": lambda: "{}",
+    "infra/terraform.tfstate.d/prod/terraform.tfstate": lambda: "{}",
+    "Pulumi.prod.yaml": lambda: "config:\n  vault:password:\n    secure: planted\n",
+    "cdk.out/manifest.json": lambda: "{}",
+    "tests/test_api.py": lambda: "def test_it():\n    assert True\n",
+    "test/fixtures/event.json": lambda: "{}",
+    "conftest.py": lambda: "import pytest\n",
+    "vault/test_formatting.py": lambda: "def test_title():\n    pass\n",
+    "vault/formatting_test.py": lambda: "def test_title():\n    pass\n",
+    ".venv/lib/python3.12/site-packages/x.py": lambda: "x = 1\n",
+    "myenv/pyvenv.cfg": lambda: "home = /usr/bin\n",
+    "myenv/lib/python3.12/site-packages/y.py": lambda: "y = 1\n",
+    ".idea/workspace.xml": lambda: "<project/>\n",
+    ".vscode/settings.json": lambda: "{}",
+    "vault/__pycache__/api.cpython-312.pyc": lambda: "stale",
+    "build/lib/vault/api.py": lambda: "x = 1\n",
+    "dist/vault-0.1.tar.gz": lambda: "x",
+    "vault.egg-info/PKG-INFO": lambda: "Name: vault\n",
+    "node_modules/left-pad/index.js": lambda: "module.exports = 1\n",
+    ".DS_Store": lambda: "x",
+}
+BINARY_BY_NAME = {"keystore.p12": b"0\x82\x05\x00planted", "cert.pfx": b"0\x82\x05\x00planted",
+                  "release.jks": b"\xfe\xed\xfe\xedplanted"}
+
+# Files with harmless names that hold a credential: the content check refuses them, naming the file.
+BY_CONTENT: dict[str, tuple[Callable[[], str], str]] = {
+    "config/settings.txt": (_pkcs8_key, "PEM private key"),
+    "notes.md": (lambda: f"Our keys, do not share:\n{FAKE_AWS_PAIR}", "AWS access key"),
+    "deploy.json": (_service_account, "service-account"),
+    "vault/data/hosts.txt": (lambda: "machine db.internal\n  login app\n  password planted-hosts-pw\n", "netrc"),
+    "vault/data/mirror.cfg": (lambda: "index = https://builder:planted-pw@pypi.example.com/simple\n",
+                              "password in a URL"),
+    "vault/data/storage.ini": (lambda: "conn = DefaultEndpointsProtocol=https;AccountName=vault;AccountKey="
+                               "PlantedFakeKey0123456789abcdefghijABCDEFGHIJ0123456789abcdefgh==;", "Azure"),
+    "vault/keys.py": (lambda: 'SIGNING_KEY = """' + _openssh_key() + '"""\n', "PEM private key"),
+}
+# What the vault app ships of its own, on every provider.
+OWN_FILES = {"pyproject.toml", "vault/__init__.py", "vault/api.py", "vault/formatting.py", "vault/jobs.py",
+             "vault/data/prices.json", "templates/page.html"}
+
+
+def _no_download(*args: Any) -> None:
+    raise AssertionError(f"an app with no dependencies downloaded something: {args!r}")
+
+
+def _pins(requirements: Sequence[str], target: Any) -> list[str]:
+    assert list(requirements) == ["functions-framework==3.10.2"], requirements
+    return ["functions-framework==3.10.2"]
+
+
+def _quiet(message: str) -> None:
+    pass
+
+
+def build_all(app_dir: Path, out: Path) -> dict[str, list[Path]]:
+    """Every provider's zips of the app at `app_dir`, built as deploy builds them (no network)."""
+    app = load_app(app_dir)
+    aws = build_aws(app, "dev", out / "aws", _quiet, pip_download=_no_download, cache_dir=out / "wheels")
+    gcp = build_gcp(app, "dev", out / "gcp", _quiet, resolve=_pins, cache_dir=out / "pins")
+    azure = build_azure(app, "dev", out / "azure", _quiet, pip_download=_no_download, cache_dir=out / "wheels")
+    local = LocalProvider().package(app, "dev", out / "local", _quiet)
+    return {"aws": [z.path for _, z in aws.functions] or [aws.path], "gcp": [gcp.path], "azure": [azure.path],
+            "local": [local.path]}
+
+
+def plant(app_dir: Path, files: dict[str, str | bytes]) -> None:
+    for name, content in files.items():
+        path = app_dir / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(f"# PLANTED-{name}\n{content}")
+
+
+def configure(app_dir: Path, **globs: list[str]) -> None:
+    """Set `include` / `exclude` under [tool.portable-fn] of the app's pyproject.toml (and only those)."""
+    pyproject = app_dir / "pyproject.toml"
+    lines = "".join(f"{key} = {json.dumps(value)}\n" for key, value in globs.items())
+    pyproject.write_text((VAULT / "pyproject.toml").read_text().replace('python = "3.12"\n',
+                                                                         f'python = "3.12"\n{lines}'))
+
+
+def shipped(zip_path: Path) -> dict[str, bytes]:
+    with zipfile.ZipFile(zip_path) as archive:
+        return {name: archive.read(name) for name in archive.namelist()}
+
+
+def user_files(zip_path: Path) -> set[str]:
+    """The archive names in a zip that came from the app's source directory (not generated, not ours)."""
+    return {name for name in shipped(zip_path)
+            if not name.startswith(OURS) and name not in GENERATED and "/" + name not in GENERATED}
+
+
+# What portable-fn adds to a zip: the runtime, the shims, the generated entry points.
+OURS = ("portable_fn/", "portable_fn_aws/", "portable_fn_gcp/", "portable_fn_azure/")
+GENERATED = {"portable_fn_entry.py", "main.py", "requirements.txt", "function_app.py", "host.json",
+             "portable_fn_manifest.json"}
+
+
+@pytest.fixture
+def vault(tmp_path: Path) -> Path:
+    target = tmp_path / "vault"
+    shutil.copytree(VAULT, target, ignore=shutil.ignore_patterns(".portable-fn", "__pycache__"))
+    return target
+
+
+@pytest.fixture
+def planted(vault: Path) -> Path:
+    """The vault app with every credential-shaped file planted, by name and by content."""
+    plant(vault, {name: make() for name, make in BY_NAME.items()})
+    plant(vault, dict(BINARY_BY_NAME))
+    plant(vault, {name: make() for name, (make, _) in BY_CONTENT.items()})
+    return vault
+
+
+def test_more_than_twenty_credential_shaped_files_are_planted() -> None:
+    assert len(BY_NAME) + len(BINARY_BY_NAME) + len(BY_CONTENT) >= 20
+    assert len(BY_CONTENT) >= 6
+
+
+def test_no_planted_file_reaches_any_artifact(planted: Path, tmp_path: Path) -> None:
+    configure(planted, exclude=sorted(BY_CONTENT))  # the content check is the next test's subject
+    for provider, zips in build_all(planted, tmp_path / "out").items():
+        for zip_path in zips:
+            contents = shipped(zip_path)
+            leaked = sorted(name for name, data in contents.items() if b"PLANTED" in data or b"planted" in data)
+            assert leaked == [], f"{provider}: {zip_path.name} ships {leaked}"
+            assert user_files(zip_path) <= OWN_FILES, f"{provider}: {zip_path.name}"
+            assert {"vault/__init__.py", "vault/data/prices.json", "templates/page.html"} <= user_files(zip_path)
+
+
+@pytest.mark.parametrize("builder", ["aws", "gcp", "azure", "local"])
+def test_a_file_that_looks_like_a_credential_stops_the_build_naming_it(planted: Path, tmp_path: Path,
+                                                                        builder: str) -> None:
+    app = load_app(planted)
+    out = tmp_path / "out"
+    build: dict[str, Callable[[], Any]] = {
+        "aws": lambda: build_aws(app, "dev", out, _quiet, pip_download=_no_download, cache_dir=out / "w"),
+        "gcp": lambda: build_gcp(app, "dev", out, _quiet, resolve=_pins, cache_dir=out / "p"),
+        "azure": lambda: build_azure(app, "dev", out, _quiet, pip_download=_no_download, cache_dir=out / "w"),
+        "local": lambda: LocalProvider().package(app, "dev", out, _quiet),
+    }
+    with pytest.raises(DeployError) as caught:
+        build[builder]()
+    message = str(caught.value)
+    for name, (_, looks_like) in BY_CONTENT.items():
+        line = next((line for line in message.splitlines() if name in line), "")
+        assert looks_like in line, f"{name} is not named as {looks_like!r} in:\n{message}"
+    assert "exclude" in message and "include" in message and "[tool.portable-fn]" in message
+    assert not [secret for secret in ("PLANTED", "planted-", "PlantedFake", "AKIA") if secret in message]
+    assert not list(out.glob("*.zip"))
+
+
+def test_an_exact_include_ships_a_flagged_or_hidden_file_and_a_glob_does_not_waive_the_check(
+    planted: Path, tmp_path: Path
+) -> None:
+    others = sorted(set(BY_CONTENT) - {"config/settings.txt"})
+    plant(planted, {".well-known/security.txt": "Contact: mailto:security@example.com\n"})
+    configure(planted, include=["config/settings.txt", ".well-known/security.txt"], exclude=others)
+    for provider, zips in build_all(planted, tmp_path / "out").items():
+        names = set().union(*(user_files(z) for z in zips))
+        assert names == OWN_FILES | {"config/settings.txt", ".well-known/security.txt"}, provider
+
+    configure(planted, include=["config/*.txt"])
+    with pytest.raises(DeployError, match=r"config/settings\.txt: .*PEM private key"):
+        app_files(load_app(planted))
+
+
+def test_include_puts_back_what_the_names_leave_out_and_exclude_removes_more(vault: Path) -> None:
+    plant(vault, {"certs/ca-bundle.pem": "not a key\n", "tests/fixture.json": "{}\n", "docs/guide.md": "hi\n",
+                  "vault/data/big.csv": "a,b\n"})
+    configure(vault, include=["certs/*.pem", "tests/**"], exclude=["docs", "**/*.csv", "templates/"])
+    names = {name for name, _ in app_files(load_app(vault))}
+    assert names == (OWN_FILES - {"templates/page.html"}) | {"certs/ca-bundle.pem", "tests/fixture.json"}
+
+
+@pytest.mark.parametrize(("key", "glob", "why"), [
+    ("include", "../secrets.json", "outside"),
+    ("exclude", "/etc/passwd", "relative"),
+    ("include", "data\\x.json", "/"),
+    ("exclude", "", "empty"),
+    ("include", "a**/b", "whole"),
+    ("exclude", "[abc", "["),
+])
+def test_a_bad_glob_is_refused_naming_the_key(vault: Path, key: str, glob: str, why: str) -> None:
+    configure(vault, **{key: [glob]})
+    with pytest.raises(ConfigError) as caught:
+        app_files(load_app(vault))
+    assert f"{key} = " in str(caught.value) and repr(glob) in str(caught.value) and why in str(caught.value)
+
+
+def test_a_module_the_app_declares_ships_from_a_tests_folder(tmp_path: Path) -> None:
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "__init__.py").write_text("")
+    (tmp_path / "tests" / "smoke.py").write_text(
+        "from portable_fn import Request, Response, function, http\n\n\n"
+        "@function(trigger=http('GET', '/smoke'))\ndef smoke(request: Request) -> Response:\n"
+        "    return Response.json({})\n")
+    (tmp_path / "tests" / "test_smoke.py").write_text("def test_it():\n    pass\n")
+    (tmp_path / "pyproject.toml").write_text('[tool.portable-fn]\napp = "smoke"\nmodules = ["tests.smoke"]\n')
+    assert {name for name, _ in app_files(load_app(tmp_path))} == {
+        "pyproject.toml", "tests/__init__.py", "tests/smoke.py"}
+
+
+def test_the_shop_sample_ships_the_same_files_as_before(tmp_path: Path) -> None:
+    app = load_app(SHOP)
+    assert [name for name, _ in app_files(app)] == [
+        "pyproject.toml", "shop/__init__.py", "shop/functions.py", "shop/models.py"]
+
+
+def _names_by_zip(data: dict[str, Any]) -> dict[str, list[str]]:
+    return {Path(path).name: names for path, names in data["shipped"].items()}
+
+
+def test_package_list_shows_every_file_of_every_zip(vault: Path, capsys: Any) -> None:
+    assert main(["package", str(vault), "--provider", "aws", "--list"]) == 0
+    out = capsys.readouterr().out
+    sections = dict(part.split(":\n", 1) for part in out.strip().split("\n\n"))
+    listed = {Path(zip_path).name: body.split() for zip_path, body in sections.items()}
+    assert set(listed) == {"vault-aws-prices.zip", "vault-aws-run_job.zip"}
+    assert "vault/formatting.py" in listed["vault-aws-prices.zip"]
+    assert "vault/formatting.py" not in listed["vault-aws-run_job.zip"]
+    for zip_name, names in listed.items():
+        zip_path = vault / ".portable-fn" / "build" / "aws" / "dev" / zip_name
+        assert names == sorted(zipfile.ZipFile(zip_path).namelist())
+
+    assert main(["package", str(vault), "--provider", "azure", "--list", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    (names,) = _names_by_zip(data).values()
+    assert data["artifact"]["path"] in data["shipped"]
+    assert {"function_app.py", "host.json", "vault/data/prices.json", "templates/page.html"} <= set(names)
+
+
+def test_package_list_refuses_what_would_leak(planted: Path, capsys: Any) -> None:
+    assert main(["package", str(planted), "--list"]) == 1
+    err = capsys.readouterr().err
+    assert "config/settings.txt" in err and "include" in err

@@ -7,6 +7,7 @@ Progress goes to stderr; results go to stdout (as JSON with `--json`).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from collections.abc import Sequence
@@ -137,26 +138,58 @@ def _dev(args: argparse.Namespace) -> int:
 
 
 def _invoke(args: argparse.Namespace) -> int:
-    app, provider, _ = _load(args)
-    spec = app.function(args.function)
-    raw = sys.stdin.read() if args.event == "-" else _read(Path(args.event))
-    try:
-        event = json.loads(raw)
-    except ValueError as exc:
-        raise PortableFnError(f"--event {args.event}: not valid JSON ({exc}).") from None
-    result = provider.invoke(app, spec, event)
+    """Run one function once; stdout holds only the JSON result (what the app prints goes to stderr)."""
+    from .provider import invocation_failed
+
+    with contextlib.redirect_stdout(sys.stderr):
+        app, provider, _ = _load(args)
+        spec = _function(app, args.function)
+        event = _event(args.event)
+        result = _invoked(provider, app, spec, event)
     print(json.dumps(result, indent=2, sort_keys=True, default=str))
-    failed = any(r.get("outcome") != "ack" for r in result.get("results", [])) or (
-        result.get("status", 200) >= 500
-    )
-    return 1 if failed else 0
+    return 1 if invocation_failed(result) else 0
 
 
-def _read(path: Path) -> str:
+def _function(app: Any, name: str) -> Any:
+    from .runtime.errors import AppLoadError
+
     try:
-        return path.read_text(encoding="utf-8")
+        return app.function(name)
+    except AppLoadError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _event(where: str) -> Any:
+    """The --event value: a JSON file, or `-` for stdin; one that cannot be read is a usage error."""
+    try:
+        raw = sys.stdin.read() if where == "-" else Path(where).read_text(encoding="utf-8")
     except OSError as exc:
-        raise PortableFnError(f"--event {path}: cannot read it ({exc.strerror}).") from None
+        raise UsageError(f"--event {where}: cannot read it ({exc.strerror}).") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"--event {where}: not UTF-8 text; give a JSON file.") from None
+    try:
+        return json.loads(raw)
+    except ValueError as exc:
+        raise UsageError(f"--event {where}: not valid JSON ({exc}).") from None
+    except RecursionError:
+        raise UsageError(f"--event {where}: the JSON is nested too deeply to read.") from None
+
+
+def _invoked(provider: Any, app: Any, spec: Any, event: Any) -> dict[str, Any]:
+    """`provider.invoke`, whose failures are errors saying what and what next, never tracebacks."""
+    try:
+        result: dict[str, Any] = provider.invoke(app, spec, event)
+        return result
+    except PortableFnError:
+        raise
+    except RecursionError:
+        raise PortableFnError(f"Invoking {spec.name!r} on {provider.name}: the event is nested too deeply.") from None
+    except Exception as exc:
+        raise PortableFnError(
+            f"Invoking {spec.name!r} on {provider.name}: the event could not be delivered "
+            f"({type(exc).__name__}: {exc}). Pass what a {spec.trigger.kind} trigger receives on "
+            f"{provider.name} (see `portable-fn invoke` in the README)."
+        ) from exc
 
 
 def _init(args: argparse.Namespace) -> int:

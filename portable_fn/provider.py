@@ -8,12 +8,13 @@ when packaging, planning, deploying or removing). Providers register under the e
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .runtime.errors import ProviderError, ProviderNotInstalledError
+from .runtime.outcomes import ACK
 
 if TYPE_CHECKING:
     from .app import App
@@ -75,8 +76,26 @@ class Provider:
     # -- data plane --------------------------------------------------------------------------------
     def invoke(self, app: App, spec: FunctionSpec, event: Any) -> dict[str, Any]:
         """Run one function once with `event` (this provider's native event or a neutral one)
-        through the provider's runtime adapter; return a JSON-ready result."""
+        through the provider's runtime adapter; return a JSON-ready result that `invocation_failed`
+        reads: an HTTP answer's `status`, each record's `results` (`outcome`, `id`, `reason`), or one
+        `outcome`; an `error` the cloud would see raised; `skipped` events the trigger filters out."""
         raise NotImplementedError
+
+
+def invocation_failed(result: Mapping[str, Any]) -> bool:
+    """Whether an `invoke` result says the invocation failed, whatever the provider's shape: an HTTP
+    status of 400 or more, a record not acknowledged (retry or dead-letter), a failed single `outcome`,
+    an `error` the cloud would see raised, or SQS batch item failures. Skipped events are not failures."""
+    status = result.get("status")
+    if isinstance(status, (int, float)) and not isinstance(status, bool) and status >= 400:
+        return True
+    if result.get("error") or result.get("outcome", ACK) != ACK:
+        return True
+    records = result.get("results") or []
+    if any(not isinstance(r, Mapping) or r.get("outcome") != ACK for r in records):
+        return True
+    response = result.get("response")
+    return isinstance(response, Mapping) and bool(response.get("batchItemFailures"))
 
 
 def available() -> dict[str, Any]:

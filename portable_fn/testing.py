@@ -117,15 +117,27 @@ def invoke_native(spec: FunctionSpec, event: Any, provider: str = "local") -> di
             response = invoke(spec.handler, _request_from(event), ctx)
         return response_to_dict(response)
     events = event if isinstance(event, list) else [event]
+    if not events:
+        raise InvalidEventError(f"Invoking {spec.name!r}: the event is an empty list; a batch needs an event.")
     decoded: list[CloudEvent[Any] | BaseException] = []
+    skipped: list[dict[str, Any]] = []
     for item in events:
         try:
-            decoded.append(CloudEvent.from_dict(item) if isinstance(item, Mapping) and "specversion" in item
-                           else make_event(item, source=f"//local/invoke/{spec.name}"))
+            one = (CloudEvent.from_dict(item) if isinstance(item, Mapping) and "specversion" in item
+                   else make_event(item, source=f"//local/invoke/{spec.name}"))
         except InvalidEventError as exc:
             decoded.append(exc)
-    results = call_batch(spec, decoded, ctx, ordered=bool(getattr(spec.trigger, "fifo", False)))
-    return {"function": spec.name, "results": [_jsonable_result(r) for r in results]}
+            continue
+        reason = spec.trigger.skip_reason(one)
+        if reason is None:
+            decoded.append(one)
+        else:
+            skipped.append({"id": one.id, "reason": reason})
+    results = call_batch(spec, decoded, ctx, ordered=bool(getattr(spec.trigger, "fifo", False))) if decoded else []
+    out: dict[str, Any] = {"function": spec.name, "results": [_jsonable_result(r) for r in results]}
+    if skipped:
+        out["skipped"] = skipped
+    return out
 
 
 def response_to_dict(response: Response) -> dict[str, Any]:
@@ -153,19 +165,29 @@ def _jsonable_result(result: Result) -> dict[str, Any]:
     return out
 
 
+_REQUEST_SHAPE = '{"method": "POST", "path": "/orders", "headers": {...}, "query": {...}, "body": ...}'
+
+
 def _request_from(description: Any) -> Request:
-    if not isinstance(description, Mapping) or "path" not in description:
+    if not isinstance(description, Mapping) or not isinstance(description.get("path"), str):
         raise InvalidEventError(
-            "An HTTP function is invoked with a request description such as "
-            '{"method": "POST", "path": "/orders", "body": {...}} or with a CloudEvent.'
+            f"An HTTP function is invoked with a request description such as {_REQUEST_SHAPE} or with a "
+            "CloudEvent."
         )
-    body = description.get("body", b"")
-    headers = dict(description.get("headers") or {})
+    method, path = description.get("method", "GET"), description["path"]
+    headers, query = description.get("headers") or {}, description.get("query")
+    if not isinstance(method, str) or not path.startswith("/"):
+        raise InvalidEventError(f"The request's method must be a string and its path start with '/': {_REQUEST_SHAPE}.")
+    if not isinstance(headers, Mapping) or not all(isinstance(v, str) for v in headers.values()):
+        raise InvalidEventError(f"The request's headers must be an object of strings: {_REQUEST_SHAPE}.")
+    if query is not None and not isinstance(query, str) and not (
+            isinstance(query, Mapping) and all(isinstance(v, str) for v in query.values())):
+        raise InvalidEventError(f"The request's query must be a string or an object of strings: {_REQUEST_SHAPE}.")
+    body, headers = description.get("body", b""), dict(headers)
     if not isinstance(body, (str, bytes)):
         body = json.dumps(body)
         headers.setdefault("content-type", "application/json")
-    return Request(description.get("method", "GET"), description["path"], headers=headers,
-                   query=description.get("query"), body=body)
+    return Request(method, path, headers=headers, query=query, body=body)
 
 
 def _spec(function: Any) -> FunctionSpec:

@@ -45,14 +45,14 @@ def test_invoke_reports_a_dead_letter_and_exits_1(capsys, shop_copy: Path) -> No
     assert result == {"outcome": "dead_letter", "id": "evt-2", "reason": "order o-2 contains a recalled SKU"}
 
 
-def test_invoke_with_a_missing_event_file_is_a_clear_failure(capsys, shop_copy: Path) -> None:
+def test_invoke_with_a_missing_event_file_is_a_usage_error(capsys, shop_copy: Path) -> None:
     code, _, err = run(capsys, "invoke", "fulfil", "--app", str(shop_copy), "--event", "nope.json")
-    assert code == 1 and "--event nope.json: cannot read it" in err
+    assert code == 2 and "--event nope.json: cannot read it" in err
 
 
-def test_unknown_function_fails_with_the_list(capsys, shop_copy: Path) -> None:
+def test_unknown_function_is_a_usage_error_with_the_list(capsys, shop_copy: Path) -> None:
     code, _, err = run(capsys, "invoke", "ghost", "--app", str(shop_copy), "--event", "-")
-    assert code == 1 and "has no function 'ghost'" in err and "create_order" in err
+    assert code == 2 and "has no function 'ghost'" in err and "create_order" in err
 
 
 def test_usage_errors_exit_2(capsys) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from .errors import DeclarationError
+from .errors import DeclarationError, PortableFnError
 
 if TYPE_CHECKING:  # schedule.py (and datetime) load only when an app declares a schedule
     from .timing import CronExpression
@@ -53,6 +53,11 @@ class Trigger:
     def is_event(self) -> bool:
         """True for triggers that deliver CloudEvents (everything but HTTP)."""
         return True
+
+    def skip_reason(self, event: Any) -> str | None:
+        """Why the deployed trigger would not deliver `event` (a CloudEvent) to the function, or None when
+        it would: the one rule `invoke` and every shim that filters for its cloud apply."""
+        return None
 
 
 class Http(Trigger):
@@ -197,6 +202,23 @@ class Storage(Trigger):
     def matches(self, key: str) -> bool:
         """True when an object key passes the prefix and suffix filters."""
         return key.startswith(self.prefix) and key.endswith(self.suffix)
+
+    def skip_reason(self, event: Any) -> str | None:
+        """A storage event the trigger does not take: the other change (`on`), or a key outside the prefix
+        and suffix. An event that is not a storage event is not skipped: the handler's binding says why."""
+        from .views import StorageObject
+
+        try:
+            changed = StorageObject.from_cloudevent(event)
+        except PortableFnError:
+            return None
+        declared = f"storage({self.bucket!r}, on={self.on!r})"
+        if changed.event != self.on:
+            return f"object {changed.key!r} was {changed.event}; {declared} runs only when one is {self.on}"
+        if not isinstance(changed.key, str) or not self.matches(changed.key):
+            return (f"key {changed.key!r} is outside the trigger's filter (prefix={self.prefix!r}, "
+                    f"suffix={self.suffix!r})")
+        return None
 
 
 _ROUTES: dict[str, re.Pattern[str]] = {}

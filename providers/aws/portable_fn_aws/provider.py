@@ -8,6 +8,7 @@ deploy side (`deploy/`, imported only when packaging, planning, deploying or rem
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +16,7 @@ from portable_fn.provider import Progress, Provider
 from portable_fn.runtime.errors import UnsupportedTriggerError
 
 from .http_events import compile_route
+from .records import CLOUDEVENT, EVENTBRIDGE, record_source
 from .shim import deliver
 
 if TYPE_CHECKING:
@@ -96,6 +98,9 @@ class AwsProvider(Provider):
         options = app.options(spec)
         context = InvokeContext(f"{app.name}-{spec.name}", options.timeout_s or 3, options.memory_mb or 128)
         route = compile_route(spec.trigger.path) if spec.trigger.kind == "http" else None
+        event, skipped = _filtered(spec, event)
+        if event is None:  # the S3 notification (or EventBridge rule) would not have invoked it
+            return {"function": spec.name, "results": [], "skipped": skipped}
         delivery = deliver(spec, event, context, route)
         out: dict[str, Any] = {"function": spec.name, "source": delivery.source, "response": delivery.response}
         if spec.trigger.kind == "http":
@@ -104,6 +109,8 @@ class AwsProvider(Provider):
         out["results"] = [_result_dict(r) for r in delivery.results]
         if delivery.error is not None:
             out["error"] = str(delivery.error)
+        if skipped:
+            out["skipped"] = skipped
         return out
 
 
@@ -124,6 +131,40 @@ class InvokeContext:
         import time
 
         return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+def _filtered(spec: Any, event: Any) -> tuple[Any, list[dict[str, Any]]]:
+    """The event without the records the deployed trigger filters out (`Trigger.skip_reason`: the S3
+    notification's event type, prefix and suffix), and why each was left out; None when none is left.
+    A record that cannot be read is kept, for the shim to fail alone."""
+    if spec.trigger.kind != "storage" or not isinstance(event, Mapping):
+        return event, []
+    records = event.get("Records")
+    batch = isinstance(records, list) and bool(records)
+    items: list[Any] = records if isinstance(records, list) and batch else [event]
+    kept, skipped = [], []
+    for item in items:
+        source = record_source(item) if batch else _single_source(item)
+        try:
+            decoded = source.to_cloudevent(item) if source is not None else None
+        except Exception:  # unreadable: the shim says why
+            decoded = None
+        reason = spec.trigger.skip_reason(decoded) if decoded is not None else None
+        if decoded is None or reason is None:
+            kept.append(item)
+        else:
+            skipped.append({"id": decoded.id, "reason": reason})
+    if not kept:
+        return None, skipped
+    return ({**event, "Records": kept} if batch else event), skipped
+
+
+def _single_source(event: Any) -> Any:
+    if not isinstance(event, Mapping):
+        return None
+    if "detail-type" in event and "source" in event:
+        return EVENTBRIDGE
+    return CLOUDEVENT if "specversion" in event else None
 
 
 def _result_dict(result: Any) -> dict[str, Any]:

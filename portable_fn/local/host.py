@@ -13,20 +13,20 @@ so a host killed and started again delivers what it had accepted. `/_local/...` 
 from __future__ import annotations
 
 import itertools
+import json
 import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, TypeVar
 
 from ..app import App
 from ..runtime.cloudevent import CloudEvent
 from ..runtime.context import Context
-from ..runtime.dispatch import call_http, close_loop
+from ..runtime.dispatch import call_http
 from ..runtime.errors import PortableFnError
 from ..runtime.function import FunctionSpec
 from ..runtime.http import Request, Response
@@ -38,10 +38,13 @@ from .control import ControlError
 from .delivery import DeadLetters, Policy, Subscription
 from .events import message_events, now, rfc3339, schedule_event, storage_event
 from .journal import Journal, Pending
+from .limits import Limits, deploy_targets
 from .scheduler import Scheduler
+from .serving import DevServer
 
 Log = Callable[[str], None]
 T = TypeVar("T")
+NAME_MAX = 255  # bytes in one file name, on the usual file systems
 
 
 def print_to_stderr(line: str) -> None:
@@ -54,10 +57,14 @@ class LocalHost:
     def __init__(self, app: App, host: str = "127.0.0.1", port: int = 8080,
                  state_dir: str | Path | None = None, retry_backoff_s: float = 1.0,
                  log: Log = print_to_stderr, *, rate_scale: float = 1.0,
-                 poll_interval_s: float = 0.2) -> None:
+                 poll_interval_s: float = 0.2, providers: Iterable[str] | None = None,
+                 read_timeout_s: float = 10.0) -> None:
         self.app = app
         self.host = host
         self.port = port
+        # the strictest limits of the clouds the app deploys to, or of `providers` (dev --provider)
+        self.limits = Limits.strictest(deploy_targets(app.config) if providers is None else providers)
+        self.read_timeout_s = read_timeout_s
         self.state_dir = Path(state_dir) if state_dir else app.root / ".portable-fn" / "local"
         self.log = log
         self.journal = Journal(self.state_dir / "journal.sqlite3")
@@ -72,7 +79,7 @@ class LocalHost:
         self.watcher = BucketWatcher(self.state_dir / "buckets", [t.bucket for _, t in self._with(Storage)],
                                      self._on_bucket_change, poll_interval_s)
         self.scheduler = Scheduler(app.functions, self._on_tick, rate_scale=rate_scale)
-        self._server: _Server | None = None
+        self._server: DevServer | None = None
         self._server_thread: threading.Thread | None = None
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -130,15 +137,14 @@ class LocalHost:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def _bind(self) -> _Server:
+    def _bind(self) -> DevServer:
         try:
-            server = _Server((self.host, self.port), _Handler)
+            server = DevServer((self.host, self.port), self)
         except OSError as exc:
             raise PortableFnError(
                 f"portable-fn dev: cannot listen on {self.host}:{self.port} ({exc.strerror or exc}). "
                 "Is another dev host running? Pick another --port, or --port 0 for a free one."
             ) from exc
-        server.host = self
         return server
 
     # -- serving --------------------------------------------------------------------------------
@@ -146,17 +152,27 @@ class LocalHost:
     def handle(self, request: Request) -> Response:
         """Serve one HTTP request: the host's own API, or the function whose route matches."""
         if control.is_control(request.path):
-            return control.handle(self, request)
+            return self._refused(request, control.handle(self, request))
         found = self.router.match(request.method, request.path) or (
             self.router.match("GET", request.path) if request.method == "HEAD" else None)
         if found is None:
-            return not_routed(self.router, request)
+            return self._refused(request, not_routed(self.router, request))
         route, params = found
         spec: FunctionSpec = route.target
         started = time.perf_counter()
         response = call_http(spec, request.with_path_params(params), self._context(spec))
         elapsed_ms = (time.perf_counter() - started) * 1000
-        self._log_invocation(spec, f"{request.method} {request.path}", str(response.status), elapsed_ms)
+        self._log_invocation(spec, f"{request.method} {request.path}", _status_line(response), elapsed_ms)
+        return response
+
+    def log_refusal(self, method: str, path: str, status: int, reason: str) -> None:
+        """One dev log line for a request refused before any function ran, saying why."""
+        stamp = datetime.now().strftime("%H:%M:%S.%f")[:-3]
+        self.log(f"{stamp} {method} {path} -> {status}: {reason}")
+
+    def _refused(self, request: Request, response: Response) -> Response:
+        if response.status >= 400:
+            self.log_refusal(request.method, request.path, response.status, _reason(response))
         return response
 
     def publish(self, kind: str, name: str, headers: Mapping[str, str], body: bytes) -> list[str]:
@@ -209,10 +225,15 @@ class LocalHost:
     def put_object(self, bucket: str, key: str, body: bytes) -> ObjectInfo:
         """Write an object into a bucket folder (atomically); the watcher reports it."""
         path = self._object_path(bucket, key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.part")
-        temp.write_bytes(body)
-        temp.replace(path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            temp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.part")
+            temp.write_bytes(body)
+            temp.replace(path)
+        except (FileExistsError, IsADirectoryError, NotADirectoryError):
+            raise ControlError(409, f"Object key {key!r} cannot be kept in a local bucket folder: a key "
+                                    "is also the folder of another key (clouds allow that, folders do not)."
+                               ) from None
         return object_info(bucket, key, path)
 
     def delete_object(self, bucket: str, key: str) -> None:
@@ -296,11 +317,8 @@ class LocalHost:
         buckets = self.watcher.buckets
         if bucket not in buckets:
             raise ControlError(404, f"No function watches bucket {bucket!r}.", buckets=buckets)
-        parts = key.split("/")
-        if any(p in ("", ".", "..") or p.startswith(".") or "\\" in p for p in parts):
-            raise ControlError(400, f"Object key {key!r} is not allowed here: use '/'-separated names "
-                               "that are not empty and do not start with '.'.")
-        return self.watcher.folder(bucket).joinpath(*parts)
+        check_key(key, self.limits)
+        return self.watcher.folder(bucket).joinpath(*key.split("/"))
 
     def _log_invocation(self, spec: FunctionSpec, what: str, outcome: str, elapsed_ms: float) -> None:
         stamp = datetime.now().strftime("%H:%M:%S.%f")[:-3]
@@ -317,6 +335,41 @@ class LocalHost:
                          f"they wait in {self.journal.path.name} until it is back")
 
 
+def check_key(key: str, limits: Limits) -> None:
+    """Refuse (400, naming the rule) an object key a cloud would refuse, or a bucket folder cannot hold."""
+    shown = repr(key if len(key) <= 60 else key[:60] + "...")
+    size = len(key.encode("utf-8", "surrogatepass"))
+    if size > limits.key.size:
+        raise ControlError(400, f"Object key {shown} is {size:,} bytes; {limits.key.what} may be at most "
+                                f"{limits.key.describe()}.", limit=limits.key.size, cloud=limits.key.cloud)
+    control_char = next((c for c in key if c < " " or c == "\x7f"), None)
+    if control_char is not None:
+        raise ControlError(400, f"Object key {shown} holds the control character {control_char!r}; keys hold "
+                                "printable characters only (Cloud Storage refuses CR and LF, and no cloud "
+                                "keeps NUL).")
+    parts = key.split("/")
+    if any(p in ("", ".", "..") or p.startswith(".") or "\\" in p for p in parts):
+        raise ControlError(400, f"Object key {shown} is not allowed here: use '/'-separated names "
+                                "that are not empty and do not start with '.'.")
+    if any(len(p.encode("utf-8", "surrogatepass")) > NAME_MAX for p in parts):
+        raise ControlError(400, f"Object key {shown} has a '/'-separated part longer than {NAME_MAX} bytes, "
+                                "which a local bucket folder cannot hold as a file name; use shorter parts.")
+
+
+def _status_line(response: Response) -> str:
+    """The status, and for a 4xx why (the answer's `error`), for the dev log."""
+    status = str(response.status)
+    return f"{status}: {_reason(response)}" if 400 <= response.status < 500 else status
+
+
+def _reason(response: Response) -> str:
+    try:
+        error = json.loads(response.body).get("error")
+    except (ValueError, AttributeError, RecursionError):
+        error = None
+    return str(error) if error else response.body[:200].decode("utf-8", "replace") or "no reason given"
+
+
 def _details(spec: FunctionSpec) -> dict[str, Any]:
     trigger = spec.trigger
     return {name: getattr(trigger, name) for name in trigger.__slots__}
@@ -328,60 +381,3 @@ def _describe_pending(function: str, pending: Pending) -> dict[str, Any]:
     return {"function": function, "id": pending.event.id, "attempt": pending.attempt,
             "ready_at": rfc3339(ready_at) if ready_at else None, "published": pending.published,
             "event": pending.event.to_dict()}
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 128  # the default 5 drops bursts of connections (clients retry after 1 s)
-    host: LocalHost
-
-    def process_request_thread(self, request: Any, client_address: Any) -> None:
-        try:
-            super().process_request_thread(request, client_address)
-        finally:
-            close_loop()  # async handlers ran on this thread's loop
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
-    server_version = "portable-fn-dev"
-
-    def _serve(self) -> None:
-        path, _, query = self.path.partition("?")
-        request = Request(self.command, path, headers=list(self.headers.items()), query=query,
-                          body=self._body(), raw=self)
-        try:
-            response = self.server.host.handle(request)
-        except Exception as exc:
-            self.server.host.log(f"portable-fn dev: {self.command} {path} failed: {type(exc).__name__}: {exc}")
-            response = Response.json({"error": f"local host error: {type(exc).__name__}: {exc}"}, status=500)
-        self.send_response(response.status)
-        for name, value in response.headers.multi_items():
-            if name.lower() != "content-length":
-                self.send_header(name, value)
-        self.send_header("content-length", str(len(response.body)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(response.body)
-
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve
-
-    def _body(self) -> bytes:
-        if "chunked" in self.headers.get("transfer-encoding", "").lower():
-            return self._chunked()
-        length = int(self.headers.get("content-length") or 0)
-        return self.rfile.read(length) if length > 0 else b""
-
-    def _chunked(self) -> bytes:
-        body = bytearray()
-        while True:
-            size = int(self.rfile.readline().split(b";", 1)[0].strip() or b"0", 16)
-            if size == 0:
-                while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                    pass  # trailers
-                return bytes(body)
-            body += self.rfile.read(size)
-            self.rfile.readline()
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass  # the host logs one line per invocation instead

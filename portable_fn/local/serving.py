@@ -1,0 +1,128 @@
+"""The dev host's HTTP server: every request gets a JSON answer, whatever arrives on the socket.
+
+The standard library's server answers its own errors in HTML (an unknown method, a malformed request
+line, too many headers) and trusts `Content-Length`. Here every answer, refusals included, is JSON in the
+one shape `{"error": ..., details}`: framing problems are read by `framing` and answered 400 / 413, a
+method no route knows gets the router's 404 / 405, and a host bug is a 500 that names no path of this
+machine (the dev log has the details). After a refusal the server reads what the client is still sending
+for a moment before closing, so the client sees the answer instead of a reset connection.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Callable
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Protocol
+
+from ..runtime.dispatch import close_loop
+from ..runtime.http import Request, Response
+from .framing import RequestError, read_body
+from .limits import Limits
+
+LINGER_S = 2.0  # how long to keep reading a refused request's body before closing
+LINGER_BYTES = 64 * 1024 * 1024
+
+
+class Host(Protocol):
+    """What the server needs of the dev host."""
+
+    limits: Limits
+    read_timeout_s: float
+    log: Callable[[str], None]
+
+    def handle(self, request: Request) -> Response: ...
+
+    def log_refusal(self, method: str, path: str, status: int, reason: str) -> None: ...
+
+
+class DevServer(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128  # the default 5 drops bursts of connections (clients retry after 1 s)
+
+    def __init__(self, address: tuple[str, int], host: Host) -> None:
+        self.host = host
+        super().__init__(address, _Handler)
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            close_loop()  # async handlers ran on this thread's loop
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: DevServer
+    server_version = "portable-fn-dev"
+
+    def setup(self) -> None:
+        super().setup()
+        self.connection.settimeout(self.server.host.read_timeout_s)  # a stalled body is answered
+
+    def __getattr__(self, name: str) -> Any:
+        """Every method reaches the router (which answers 404 or 405), not the stdlib's HTML 501."""
+        if name.startswith("do_"):
+            return self._serve
+        raise AttributeError(name)
+
+    def _serve(self) -> None:
+        host = self.server.host
+        path, _, query = self.path.partition("?")
+        try:
+            body = read_body(self.rfile, self.headers, host.limits.body(self.command, path))
+        except RequestError as exc:
+            host.log_refusal(self.command, path, exc.status, str(exc))
+            self._answer(Response.json(exc.body(), status=exc.status), close=True)
+            return
+        request = Request(self.command, path, headers=list(self.headers.items()), query=query,
+                          body=body, raw=self)
+        try:
+            response = host.handle(request)
+        except Exception as exc:  # a bug of the host: the log has it all, the answer names no path
+            host.log(f"portable-fn dev: {self.command} {path} failed: {type(exc).__name__}: {exc}")
+            response = Response.json({"error": f"The dev host failed ({type(exc).__name__}); its log says "
+                                               "why."}, status=500)
+        self._answer(response)
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """The stdlib's own refusals (bad request line, header too long, ...) as JSON."""
+        reason = message or explain or HTTPStatus(code).phrase
+        self.server.host.log_refusal(self.command or "-", self.path if hasattr(self, "path") else "-",
+                                     code, reason)
+        self._answer(Response.json({"error": reason}, status=code), close=True)
+
+    def _answer(self, response: Response, close: bool = False) -> None:
+        self.send_response(response.status)
+        for name, value in response.headers.multi_items():
+            if name.lower() not in ("content-length", "connection"):
+                self.send_header(name, value)
+        self.send_header("content-length", str(len(response.body)))
+        if close:
+            self.send_header("connection", "close")
+            self.close_connection = True
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(response.body)
+        if close:
+            self._linger()
+
+    def _linger(self) -> None:
+        """Send the answer, then read (and drop) what the client still sends, for a bounded time."""
+        try:
+            self.wfile.flush()
+            self.connection.shutdown(socket.SHUT_WR)
+            deadline = time.monotonic() + LINGER_S
+            drained = 0
+            while drained < LINGER_BYTES and (left := deadline - time.monotonic()) > 0:
+                self.connection.settimeout(left)
+                chunk = self.connection.recv(65536)
+                if not chunk:
+                    break
+                drained += len(chunk)
+        except OSError:
+            pass
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # the host logs one line per invocation and per refusal instead

@@ -17,11 +17,12 @@ and what the user includes on purpose. These stay out by default (names compared
 |                         | a module the app declares in `modules` is (or lives in) it                  |
 | IaC state and inputs    | `*.tfstate*`, `terraform.tfstate.d/`, `*.tfvars`, `*.tfvars.json`,           |
 |                         | `Pulumi.*.yaml`, `cdk.out/`                                                 |
-| secret files            | `SECRET_FILES`: `secrets.{json,toml,yaml,yml}`, `credentials*`, `*.pem`, `*.key`, |
-|                         | `*.p12`, `*.pfx`, `*.jks`, `*.keystore`, `*.ppk`, `id_rsa*`, `id_dsa*`,      |
-|                         | `id_ecdsa*`, `id_ed25519*`, `_netrc`, `service-account*.json`,               |
-|                         | `client_secret*.json`, `kubeconfig`, `local.settings.json`; never a `*.py`   |
-|                         | module (code, which the content check reads like any other file)            |
+| secret files            | `SECRET_FILES`: `secrets.*`, `credentials*`, `*.pem`, `*.key`, `*.p12`,      |
+|                         | `*.pfx`, `*.jks`, `*.keystore`, `*.ppk`, `id_rsa*`, `id_dsa*`, `id_ecdsa*`,  |
+|                         | `id_ed25519*`, `_netrc`, `htpasswd`, `service-account*.json` (and `_`, no    |
+|                         | separator), `client_secret*.json`, `kubeconfig`, `*.kubeconfig`,             |
+|                         | `*.publishsettings`, `local.settings.json`; never a `*.py` module (code,     |
+|                         | which the content check reads like any other file)                          |
 
 `include` and `exclude` under `[tool.portable-fn]` are globs relative to the source directory (`*` and
 `?` within a path part, `**` for any number of parts; a glob that matches a folder matches everything in
@@ -31,7 +32,7 @@ it). `include` puts back what the default rules leave out; `exclude` removes mor
 Then the content check (`CREDENTIAL_SHAPES`) reads every kept text file of at most `SCANNED_BYTES`
 (binaries and larger files are not read) and refuses to package one that looks like a credential: a PEM
 private key, a service-account JSON key, `.netrc`-style passwords, an AWS key pair, a password in a URL,
-an Azure storage or Service Bus key, a GitHub, Slack or Stripe token. Only naming the file itself in
+an Azure storage or Service Bus key, a PuTTY key, a GitHub, Slack or Stripe token. Only naming the file itself in
 `include` (its path, no wildcard) ships it anyway; the error names each file and what it looks like,
 never the secret.
 
@@ -78,9 +79,10 @@ EXCLUDED_FILES = ("*.pyc", "*.pyo", "*.tfstate", "*.tfstate.*", "*.tfvars", "*.t
                   "pulumi.*.yml")
 # Files that hold credentials by convention; never applied to a `.py` module, which is code.
 SECRET_FILES = (
-    "secrets.json", "secrets.toml", "secrets.yaml", "secrets.yml", "credentials*", "*.pem", "*.key", "*.p12",
-    "*.pfx", "*.jks", "*.keystore", "*.ppk", "id_rsa*", "id_dsa*", "id_ecdsa*", "id_ed25519*", "_netrc",
-    "service-account*.json", "client_secret*.json", "kubeconfig", "local.settings.json",
+    "secrets.*", "credentials*", "*.pem", "*.key", "*.p12", "*.pfx", "*.jks", "*.keystore", "*.ppk", "id_rsa*",
+    "id_dsa*", "id_ecdsa*", "id_ed25519*", "_netrc", "htpasswd", "service-account*.json",
+    "service_account*.json", "serviceaccount*.json", "client_secret*.json", "kubeconfig", "*.kubeconfig",
+    "*.publishsettings", "local.settings.json",
 )
 SCANNED_BYTES = 1024 * 1024  # the content check reads text files up to this size
 RUNTIME_DIR = Path(__file__).parent
@@ -267,6 +269,7 @@ CREDENTIAL_SHAPES: tuple[tuple[str, Callable[[str], object]], ...] = (
      re.compile(r"\b[A-Za-z][A-Za-z0-9+.-]*://[^\s/:@\"'<>{}$%]+:(?![$%{<*])[^\s/@\"'<>]+@[A-Za-z0-9.-]").search),
     ("an Azure storage or Service Bus key (AccountKey= or SharedAccessKey=)",
      re.compile(r"\b(?:AccountKey|SharedAccessKey)=[A-Za-z0-9+/]{20}", re.IGNORECASE).search),
+    ("a PuTTY private key", re.compile(r"PuTTY-User-Key-File-[0-9]+:").search),
     ("a GitHub token", re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9_]{60})").search),
     ("a Slack token", re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10}").search),
     ("a Stripe secret key", re.compile(r"\b[rs]k_live_[A-Za-z0-9]{20}").search),

@@ -30,7 +30,6 @@ from portable_fn.packaging import app_files
 from portable_fn.runtime.errors import ConfigError, DeployError
 
 VAULT = Path(__file__).parent / "apps" / "vault"
-SHOP = Path(__file__).parent.parent / "samples" / "shop"
 FAKE_AWS_PAIR = ("aws_access_key_id = AKIAZ3PLANTEDFAKE1XY\n"
                  "aws_secret_access_key = q8Vd2/PlantedFakeSecretKey+0123456789aBc\n")
 
@@ -64,6 +63,11 @@ BY_NAME: dict[str, Callable[[], str]] = {
     ".git/config": lambda: '[remote "origin"]\n\turl = https://me:planted-token@github.com/me/vault\n',
     "service-account.json": _service_account,
     "service-account-prod.json": _service_account,
+    "service_account.json": _service_account,
+    "vault/data/serviceAccountKey.json": _service_account,
+    "secrets.json.bak": lambda: '{"db_password": "planted"}\n',
+    "deploy/prod.kubeconfig": lambda: "users:\n- name: admin\n  user:\n    token: planted\n",
+    "vault.PublishSettings": lambda: '<publishData userPWD="planted"/>\n',
     "client_secret_1234.apps.googleusercontent.com.json": lambda: '{"installed": {"client_secret": "x"}}',
     ".streamlit/secrets.toml": lambda: 'db_password = "planted"\n',
     "secrets.json": lambda: '{"db_password": "planted"}\n',
@@ -117,6 +121,9 @@ BY_CONTENT: dict[str, tuple[Callable[[], str], str]] = {
     "vault/data/storage.ini": (lambda: "conn = DefaultEndpointsProtocol=https;AccountName=vault;AccountKey="
                                "PlantedFakeKey0123456789abcdefghijABCDEFGHIJ0123456789abcdefgh==;", "Azure"),
     "vault/keys.py": (lambda: 'SIGNING_KEY = """' + _openssh_key() + '"""\n', "PEM private key"),
+    "vault/data/gcp-key.txt": (_service_account, "service-account"),
+    "vault/data/ops.yaml": (lambda: "ssh_key: |\n  PuTTY-User-Key-File-3: ssh-ed25519\n  Encryption: none\n",
+                            "PuTTY"),
 }
 # What the vault app ships of its own, on every provider.
 OWN_FILES = {"pyproject.toml", "vault/__init__.py", "vault/api.py", "vault/formatting.py", "vault/jobs.py",
@@ -287,10 +294,18 @@ def test_a_module_the_app_declares_ships_from_a_tests_folder(tmp_path: Path) -> 
         "pyproject.toml", "tests/__init__.py", "tests/smoke.py"}
 
 
-def test_the_shop_sample_ships_the_same_files_as_before(tmp_path: Path) -> None:
-    app = load_app(SHOP)
-    assert [name for name, _ in app_files(app)] == [
-        "pyproject.toml", "shop/__init__.py", "shop/functions.py", "shop/models.py"]
+def test_the_shop_sample_ships_the_same_files_as_before(shop_copy: Path, tmp_path: Path) -> None:
+    before = ["pyproject.toml", "shop/__init__.py", "shop/functions.py", "shop/models.py"]
+    app = load_app(shop_copy)
+    assert [name for name, _ in app_files(app)] == before
+    out = tmp_path / "out"
+    zips = [  # its dependency (pydantic) is not the subject: fakes that download nothing
+        build_aws(app, "dev", out / "aws", _quiet, pip_download=lambda *a: None, cache_dir=out / "w").path,
+        build_gcp(app, "dev", out / "gcp", _quiet, resolve=lambda r, t: ["pydantic==2.5.0"], cache_dir=out / "p").path,
+        build_azure(app, "dev", out / "azure", _quiet, remote_build=True).path,
+        LocalProvider().package(app, "dev", out / "local", _quiet).path,
+    ]
+    assert [sorted(user_files(zip_path)) for zip_path in zips] == [before] * 4
 
 
 def _names_by_zip(data: dict[str, Any]) -> dict[str, list[str]]:

@@ -16,9 +16,14 @@ Every response carries `body` and `isBase64Encoded`: binary bodies (`Response.is
 A request body flagged `isBase64Encoded` that is not valid base64 (hand-written events and test payloads
 do this) is taken as the text it is, never an error.
 
-Path parameters come from matching the function's route template (`/orders/{id}`, `/files/{rest+}`)
-against the path, trailing slash tolerated; when it does not match (a custom domain's base path, a
-proxy resource) the event's own `pathParameters` are used.
+The path is the one the function's route sees: a named API Gateway stage (`requestContext.stage` other
+than `$default`) that starts the path is taken off it (an HTTP API puts `/prod` in `rawPath`; a REST API
+keeps it out of `path` unless a custom domain's base path repeats it). The shim matches the request
+against the function's route (`portable_fn.runtime.routes`) and fills the path parameters from it; a
+Request read here holds the event's own `pathParameters`.
+
+Every field is type-checked as it is read: an event that cannot be read raises InvalidEventError naming
+the field (the shim answers 400 with it), and nothing is sized by a number found in the event.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from http import HTTPStatus
 from typing import Any
 from urllib.parse import unquote_plus
 
+from portable_fn.runtime.errors import InvalidEventError
 from portable_fn.runtime.http import Headers, QueryParams, Request, Response, request_from_native
 from portable_fn.runtime.triggers import route_pattern
 
@@ -58,9 +64,10 @@ def compile_route(template: str) -> re.Pattern[str]:
     return route_pattern(template)
 
 
-def to_request(source: str, event: Native, route: re.Pattern[str] | None = None) -> Request:
-    """The neutral Request for a native HTTP event from `source`."""
-    return _READERS[source](event, route)
+def to_request(source: str, event: Native) -> Request:
+    """The neutral Request for a native HTTP event from `source` (InvalidEventError when it cannot be
+    read)."""
+    return _READERS[source](event)
 
 
 def to_native_response(source: str, response: Response, event: Native) -> dict[str, Any]:
@@ -70,18 +77,24 @@ def to_native_response(source: str, response: Response, event: Native) -> dict[s
 
 # -- requests ------------------------------------------------------------------------------------
 
-def _from_rest_v1(event: Native, route: re.Pattern[str] | None) -> Request:
-    path = event.get("path") or "/"
+def _from_rest_v1(event: Native) -> Request:
+    path = _unstaged(_string(event, "path", "/"), event["requestContext"])
     return Request(
-        event["httpMethod"], path,
+        _string(event, "httpMethod"), path,
         headers=_pairs(event, "multiValueHeaders", "headers"),
         query=_pairs(event, "multiValueQueryStringParameters", "queryStringParameters"),
-        body=_body(event), path_params=_path_params(route, path, event), raw=event,
+        body=_body(event), path_params=_path_params(event), raw=event,
     )
 
 
-def _from_http_v2(event: Native, route: re.Pattern[str] | None) -> Request:
-    http = event["requestContext"]["http"]
+def _from_http_v2(event: Native) -> Request:
+    context = event["requestContext"]
+    http = context["http"]
+    if http.__class__ is not dict and not isinstance(http, Mapping):
+        raise InvalidEventError(f"'requestContext.http' must be an object, got {type(http).__name__}.", "http")
+    path = event.get("rawPath") or http.get("path") or "/"
+    if path.__class__ is not str:
+        raise InvalidEventError(f"'rawPath' must be a string, got {type(path).__name__}.", "rawPath")
     raw_query = event.get("rawQueryString")
     if raw_query.__class__ is str:
         query: QueryParams = _RawQuery(raw_query)
@@ -92,9 +105,8 @@ def _from_http_v2(event: Native, route: re.Pattern[str] | None) -> Request:
     headers = _V2Headers(event.get("headers"), event.get("cookies"))
     if not headers.well_formed():
         headers.multi_items()  # read now: a malformed event is a 400 here, not an error on first read
-    path = event.get("rawPath") or http.get("path") or "/"
-    return request_from_native(http["method"], path, headers, query, _body(event),
-                               _path_params(route, path, event), event)
+    return request_from_native(_string(http, "method"), _unstaged(path, context), headers, query, _body(event),
+                               _path_params(event), event)
 
 
 class _RawQuery(QueryParams):
@@ -151,46 +163,88 @@ class _V2Headers(Headers):
         return getattr(indexed, name)
 
 
-def _from_alb(event: Native, route: re.Pattern[str] | None) -> Request:
-    path = event.get("path") or "/"
+def _from_alb(event: Native) -> Request:
     query = [(unquote_plus(k), unquote_plus(v))
              for k, v in _pairs(event, "multiValueQueryStringParameters", "queryStringParameters")]
-    return Request(event["httpMethod"], path, headers=_pairs(event, "multiValueHeaders", "headers"),
-                   query=query, body=_body(event), path_params=_path_params(route, path, event), raw=event)
+    return Request(_string(event, "httpMethod"), _string(event, "path", "/"),
+                   headers=_pairs(event, "multiValueHeaders", "headers"), query=query, body=_body(event),
+                   path_params=_path_params(event), raw=event)
 
 
 # Native HTTP source -> how its request becomes a Request.
-_READERS: dict[str, Callable[[Native, re.Pattern[str] | None], Request]] = {
+_READERS: dict[str, Callable[[Native], Request]] = {
     REST_V1: _from_rest_v1, HTTP_V2: _from_http_v2, ALB: _from_alb,
 }
+
+
+def _string(event: Native, key: str, default: str | None = None) -> str:
+    """`event[key]`, a non-empty string (or `default` when it is absent or empty)."""
+    value = event.get(key)
+    if value.__class__ is str and value:
+        return value
+    if default is not None and not value:
+        return default
+    got = "an empty string" if value == "" else type(value).__name__
+    raise InvalidEventError(f"'{key}' must be a non-empty string, got {got}.", key)
+
+
+def _unstaged(path: str, context: Any) -> str:
+    """`path` without a named stage's `/<stage>` in front (`$default` is never in a path)."""
+    stage = context.get("stage") if context.__class__ is dict else None
+    if stage.__class__ is not str or not stage or stage == "$default" or not path.startswith(stage, 1):
+        return path
+    rest = path[len(stage) + 1:]
+    if path[0] != "/" or (rest and rest[0] != "/"):
+        return path  # `/prodution` is not stage `prod`
+    return rest or "/"
 
 
 def _pairs(event: Native, multi_key: str, single_key: str) -> list[tuple[str, str]]:
     """(name, value) pairs from the multi-value field when it has anything, else the single-value one."""
     multi = event.get(multi_key) if multi_key else None
     if multi:
-        return [(name, value) for name, values in multi.items() for value in values or ()]
-    return [(name, value) for name, value in (event.get(single_key) or {}).items() if value is not None]
+        return [(name, value) for name, values in _object(multi, multi_key).items()
+                for value in _list(values, multi_key)]
+    single = event.get(single_key)
+    return [(name, value) for name, value in _object(single, single_key).items() if value is not None] \
+        if single else []
+
+
+def _object(value: Any, key: str) -> Mapping[str, Any]:
+    if value.__class__ is dict or isinstance(value, Mapping):
+        return value
+    raise InvalidEventError(f"'{key}' must be an object, got {type(value).__name__}.", key)
+
+
+def _list(values: Any, key: str) -> list[Any]:
+    if values.__class__ is list:
+        return values
+    if values is None:
+        return []
+    raise InvalidEventError(f"Each value of '{key}' must be a list, got {type(values).__name__}.", key)
 
 
 def _body(event: Native) -> bytes:
+    """The body: a string (base64 when flagged so), or null; never sized by a number in the event."""
     body = event.get("body")
     if body is None:
         return b""
+    if body.__class__ is not str:
+        raise InvalidEventError(f"'body' must be a string or null, got {type(body).__name__}.", "body")
     if event.get("isBase64Encoded"):
         try:
             return base64.b64decode(body, validate=True)
         except (binascii.Error, ValueError):
             pass  # flagged base64 but it is not: keep the text as sent
-    return body.encode("utf-8") if isinstance(body, str) else bytes(body)
+    return body.encode("utf-8")
 
 
-def _path_params(route: re.Pattern[str] | None, path: str, event: Native) -> dict[str, str]:
-    if route is not None:
-        found = route.fullmatch(path) or route.fullmatch(path.rstrip("/") or "/")
-        if found:
-            return found.groupdict()
-    return dict(event.get("pathParameters") or {})
+def _path_params(event: Native) -> dict[str, str]:
+    """The event's own `pathParameters` (the shim replaces them with its route's)."""
+    params = event.get("pathParameters")
+    if not params:
+        return {}
+    return {k: v for k, v in _object(params, "pathParameters").items() if v.__class__ is str}
 
 
 # -- responses -----------------------------------------------------------------------------------

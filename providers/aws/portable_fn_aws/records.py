@@ -54,6 +54,7 @@ from typing import Any, NamedTuple
 from urllib.parse import parse_qs, urlsplit
 
 from portable_fn.runtime.cloudevent import CloudEvent, from_attributes, from_native, parse_json
+from portable_fn.runtime.errors import InvalidEventError
 from portable_fn.runtime.http_binding import decode_data
 from portable_fn.runtime.views import MessageMeta
 
@@ -80,8 +81,8 @@ class RecordSource(NamedTuple):
 
 def s3_to_cloudevent(record: Record) -> CloudEvent[Any]:
     """An S3 notification record, per the CloudEvents AWS S3 adapter."""
-    s3 = record["s3"]
-    response = record["responseElements"]
+    s3 = _object(record, "s3", "S3")
+    response = _object(record, "responseElements", "S3")
     return CloudEvent(
         id=f"{response['x-amz-request-id']}.{response['x-amz-id-2']}",
         source=f"{record['eventSource']}.{record['awsRegion']}.{s3['bucket']['name']}",
@@ -92,7 +93,7 @@ def s3_to_cloudevent(record: Record) -> CloudEvent[Any]:
 
 def sns_to_cloudevent(record: Record) -> CloudEvent[Any]:
     """An SNS record as Lambda receives it, per the CloudEvents AWS SNS adapter."""
-    message = record["Sns"]
+    message = _object(record, "Sns", "SNS")
     return sns_message_to_cloudevent(message, record.get("EventSubscriptionArn") or message["TopicArn"])
 
 
@@ -113,6 +114,8 @@ def sns_message_to_cloudevent(message: Record, subscription_arn: str) -> CloudEv
 def sqs_to_cloudevent(record: Record) -> CloudEvent[Any]:
     """An SQS message: what it carries (CloudEvent, SNS or S3 envelope), else the project's mapping."""
     body = record.get("body") or ""
+    if body.__class__ is not str:
+        raise InvalidEventError(f"The SQS 'body' must be a string, got {type(body).__name__}.", "body")
     if record.get("messageAttributes"):  # binary-mode CloudEvent attributes can only be here
         carried, parsed = _carried(body, _sqs_attributes(record))
     else:  # _json and _wrapped's key tests inlined: this runs for every record of every batch
@@ -148,7 +151,8 @@ def sqs_message_meta(record: Record) -> MessageMeta:
 
 def is_fifo(record: Record) -> bool:
     """True for a record of a FIFO queue (its ARN ends in `.fifo`)."""
-    return str(record.get("eventSourceARN", "")).endswith(".fifo")
+    arn = record.get("eventSourceARN") if isinstance(record, Mapping) else None
+    return arn.__class__ is str and arn.endswith(".fifo")
 
 
 def _sqs_attributes(record: Record) -> dict[str, str]:
@@ -192,7 +196,7 @@ _EVENTBRIDGE_SUBJECTS: dict[str, Callable[[Record], str | None]] = {
 
 def dynamodb_to_cloudevent(record: Record) -> CloudEvent[Any]:
     """A DynamoDB Streams record, kept whole as the data (like the S3 adapter does)."""
-    created = record["dynamodb"].get("ApproximateCreationDateTime")
+    created = _object(record, "dynamodb", "DynamoDB Streams").get("ApproximateCreationDateTime")
     return CloudEvent(
         id=record["eventID"], source=record["eventSourceARN"], type="com.amazonaws.dynamodb." + record["eventName"],
         time=_from_epoch_s(created) if created is not None else None, datacontenttype=JSON, data=dict(record),
@@ -201,7 +205,7 @@ def dynamodb_to_cloudevent(record: Record) -> CloudEvent[Any]:
 
 def kinesis_to_cloudevent(record: Record) -> CloudEvent[Any]:
     """A Kinesis record: its data decoded from base64, and from JSON when it is JSON."""
-    kinesis = record["kinesis"]
+    kinesis = _object(record, "kinesis", "Kinesis")
     raw = base64.b64decode(kinesis["data"], validate=True)
     parsed = _json(raw)
     if isinstance(parsed, dict) and "specversion" in parsed:
@@ -230,6 +234,14 @@ def _sns_attributes(message: Record) -> dict[str, str]:
     return {name: str(value.get("Value", "")) for name, value in (message.get("MessageAttributes") or {}).items()}
 
 
+def _object(record: Record, key: str, source: str) -> Record:
+    """`record[key]`, which must be an object."""
+    value = record.get(key)
+    if value.__class__ is dict or isinstance(value, Mapping):
+        return value
+    raise InvalidEventError(f"The {source} record's '{key}' must be an object, got {type(value).__name__}.", key)
+
+
 def _no_meta(record: Record) -> None:
     return None
 
@@ -242,27 +254,60 @@ def _never(record: Record) -> bool:
     return False
 
 
+# -- batch item identifiers: what `batchItemFailures` names a failed record by ------------------------
+# Read defensively, as a record that failed may be malformed in any way: a string, else "" (no id can be
+# read). Lambda takes an empty identifier as "the whole batch failed", the one safe answer when it cannot
+# be told which record to deliver again.
+
+def sqs_item_id(record: Any) -> str:
+    """The SQS `messageId`."""
+    return _string(record, "messageId")
+
+
+def kinesis_item_id(record: Any) -> str:
+    """The Kinesis `kinesis.sequenceNumber`."""
+    return _string(_member(record, "kinesis"), "sequenceNumber")
+
+
+def dynamodb_item_id(record: Any) -> str:
+    """The DynamoDB Streams `dynamodb.SequenceNumber`."""
+    return _string(_member(record, "dynamodb"), "SequenceNumber")
+
+
+def _member(record: Any, key: str) -> Any:
+    return record.get(key) if isinstance(record, Mapping) else None
+
+
+def _string(record: Any, key: str) -> str:
+    value = _member(record, key)
+    return value if value.__class__ is str else ""
+
+
 # Records[].eventSource (`EventSource` for SNS) -> how its records are read and their failures reported.
 RECORD_SOURCES: dict[str, RecordSource] = {
-    "aws:sqs": RecordSource("SQS", sqs_to_cloudevent, sqs_message_meta,
-                            lambda r: str(r.get("messageId") or ""), is_fifo),
-    "aws:kinesis": RecordSource("Kinesis", kinesis_to_cloudevent, stream_meta,
-                                lambda r: str((r.get("kinesis") or {}).get("sequenceNumber") or ""), _always),
-    "aws:dynamodb": RecordSource("DynamoDB Streams", dynamodb_to_cloudevent, stream_meta,
-                                 lambda r: str((r.get("dynamodb") or {}).get("SequenceNumber") or ""), _always),
+    "aws:sqs": RecordSource("SQS", sqs_to_cloudevent, sqs_message_meta, sqs_item_id, is_fifo),
+    "aws:kinesis": RecordSource("Kinesis", kinesis_to_cloudevent, stream_meta, kinesis_item_id, _always),
+    "aws:dynamodb": RecordSource("DynamoDB Streams", dynamodb_to_cloudevent, stream_meta, dynamodb_item_id,
+                                 _always),
     "aws:sns": RecordSource("SNS", sns_to_cloudevent, sns_message_meta, None, _never),
     "aws:s3": RecordSource("S3", s3_to_cloudevent, _no_meta, None, _never),
 }
 # Whole events that are one record each.
 EVENTBRIDGE = RecordSource("EventBridge", eventbridge_to_cloudevent, _no_meta, None, _never)
 CLOUDEVENT = RecordSource("CloudEvent", CloudEvent.from_dict, _no_meta, None, _never)
+# Trigger kind -> the source of its records when none of them names one (every record is then read as
+# that source's, and fails alone if it is not one).
+TRIGGER_SOURCES: dict[str, RecordSource] = {
+    "queue": RECORD_SOURCES["aws:sqs"], "topic": RECORD_SOURCES["aws:sns"], "storage": RECORD_SOURCES["aws:s3"],
+}
 
 
 def record_source(record: Any) -> RecordSource | None:
     """The source of one entry of `Records`, or None when it is not one this adapter knows."""
     if record.__class__ is not dict and not isinstance(record, Mapping):
         return None
-    return RECORD_SOURCES.get(record.get("eventSource") or record.get("EventSource") or "")
+    name = record.get("eventSource") or record.get("EventSource")
+    return RECORD_SOURCES.get(name) if name.__class__ is str else None
 
 
 # -- what a message carries -----------------------------------------------------------------------

@@ -36,10 +36,11 @@ from portable_fn.runtime.dispatch import batch_results, call_http, http_failure,
 from portable_fn.runtime.errors import InvalidEventError, PortableFnError
 from portable_fn.runtime.http import Response, to_response
 from portable_fn.runtime.outcomes import Result
+from portable_fn.runtime.routes import Route, Router, not_routed
 from portable_fn.runtime.views import MessageMeta
 
-from .http_events import compile_route, http_source, to_native_response, to_request
-from .records import CLOUDEVENT, EVENTBRIDGE, RecordSource, record_source
+from .http_events import HTTP_V2, http_source, to_native_response, to_request
+from .records import CLOUDEVENT, EVENTBRIDGE, TRIGGER_SOURCES, RecordSource, record_source
 
 PROVIDER = "aws"
 LambdaHandler = Callable[[Any, Any], Any]
@@ -89,12 +90,11 @@ class Delivery:
 def make_handler(spec: Any) -> LambdaHandler:
     """The `lambda_handler(event, context)` for one function; its signature is checked now (cold start)."""
     spec.binding  # noqa: B018 - a handler the runtime cannot call fails at import, not on the first event
-    route = compile_route(spec.trigger.path) if spec.trigger.kind == "http" else None
-    if route is not None:
-        return _http_handler(spec, route)
+    if spec.trigger.kind == "http":
+        return _http_handler(spec, router_of(spec))
 
     def lambda_handler(event: Any, context: Any) -> Any:
-        delivery = deliver(spec, event, context, route)
+        delivery = deliver(spec, event, context)
         response, error = delivery.response, delivery.error
         del delivery  # it holds each failure's traceback, which holds this frame (`run_batch` says why)
         if error is not None:
@@ -104,26 +104,46 @@ def make_handler(spec: Any) -> LambdaHandler:
     return lambda_handler
 
 
+def router_of(spec: Any) -> Router:
+    """The routes an HTTP function serves: the one it declared (a Function URL passes it every request)."""
+    return Router([Route(spec.trigger.method, spec.trigger.path, spec)])
+
+
 def deliver(spec: Any, event: Any, context: Any, route: Any = None) -> Delivery:
     """Recognise a native event, call the function, and say what to answer Lambda (never raises for
-    anything the handler or a record does; an event of the wrong kind raises InvalidEventError)."""
+    anything the handler or a record does; an event of the wrong kind raises InvalidEventError).
+    `route`: the function's `router_of(spec)`, built here when not given."""
     if event.__class__ is not dict and not isinstance(event, Mapping):  # Lambda passes a dict
         raise _wrong_event(spec, f"a {type(event).__name__}")
     http = http_source(event)
     if http is not None:
         return _deliver_http(spec, http, event, context, route)
-    source, records = _record_source(event)
+    try:
+        source, records = _record_source(event, spec.trigger.kind)
+    except InvalidEventError as exc:
+        if spec.trigger.kind != "http":
+            raise
+        # Not an event Lambda sends on its own: a malformed HTTP event, answered in the shape every
+        # HTTP source reads.
+        return Delivery("HTTP", to_native_response(HTTP_V2, Response.json({"error": str(exc)}, 400), event))
     if spec.trigger.kind == "http":
         raise _wrong_event(spec, f"an {source.name} event")
     return _deliver_records(spec, source, records, event, context)
 
 
-def _record_source(event: Mapping[str, Any]) -> tuple[RecordSource, Sequence[Any]]:
+def _record_source(event: Mapping[str, Any], trigger_kind: str = "") -> tuple[RecordSource, Sequence[Any]]:
+    """The source of the event's records and the records: the source the first record names (they
+    all come from one), else the one the trigger reads; every record is then read as that source's."""
     records = event.get("Records")
-    if isinstance(records, list) and records:
-        source = record_source(records[0])
-        if source is not None:
-            return source, records
+    if records.__class__ is list:
+        for record in records:  # the first, unless it is malformed
+            source = record_source(record)
+            if source is not None:
+                return source, records
+        if trigger_kind in TRIGGER_SOURCES:
+            return TRIGGER_SOURCES[trigger_kind], records
+    elif "Records" in event and trigger_kind in TRIGGER_SOURCES:  # not a list: one unreadable "record"
+        return TRIGGER_SOURCES[trigger_kind], [_NotAList(records)]
     if "detail-type" in event and "source" in event:
         return EVENTBRIDGE, [event]
     if "specversion" in event:
@@ -136,7 +156,7 @@ def _record_source(event: Mapping[str, Any]) -> tuple[RecordSource, Sequence[Any
     )
 
 
-def _http_handler(spec: Any, route: Any) -> LambdaHandler:
+def _http_handler(spec: Any, route: Router) -> LambdaHandler:
     """The `lambda_handler` of an HTTP function: what `deliver` answers, an HTTP event served without
     building a `Delivery`."""
     plain = _plain_http(spec.binding)
@@ -153,7 +173,8 @@ def _http_handler(spec: Any, route: Any) -> LambdaHandler:
 def _deliver_http(spec: Any, source: str, event: Mapping[str, Any], context: Any, route: Any) -> Delivery:
     if spec.trigger.kind != "http":
         raise _wrong_event(spec, f"an HTTP event ({source})")
-    return Delivery(source, _serve_http(spec, source, event, context, route, _plain_http(spec.binding)), [])
+    router = route if isinstance(route, Router) else router_of(spec)
+    return Delivery(source, _serve_http(spec, source, event, context, router, _plain_http(spec.binding)), [])
 
 
 def _plain_http(binding: Any) -> bool:
@@ -161,16 +182,24 @@ def _plain_http(binding: Any) -> bool:
     return binding.first == "request" and not binding.wants_context and not binding.is_async
 
 
-def _serve_http(spec: Any, source: str, event: Mapping[str, Any], context: Any, route: Any,
+def _serve_http(spec: Any, source: str, event: Mapping[str, Any], context: Any, route: Router,
                 plain: bool) -> Any:
-    """The answer to one HTTP event in the shape `source` wants (never raises for the handler's errors)."""
+    """The answer to one HTTP event in the shape `source` wants (never raises for the handler's errors):
+    404 / 405 as `dev` answers them for a request the function did not declare."""
     ctx = (_context(spec, context, _deadline(context), None, NativeInvocation(context, event))
            if spec.binding.wants_context else None)
     try:
-        request = to_request(source, event, route)
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:  # a malformed native request
-        response = Response.json({"error": f"Malformed {source} event: {type(exc).__name__}: {exc}."}, 400)
+        request = to_request(source, event)
+    except Exception as exc:  # a malformed native request (reading it only reads the event)
+        reason = str(exc) if isinstance(exc, InvalidEventError) else f"{type(exc).__name__}: {exc}."
+        response = Response.json({"error": f"Malformed {source} event: {reason}"}, 400)
+        return to_native_response(source, response, event)
+    found = route.match(request.method, request.path) or (
+        route.match("GET", request.path) if request.method == "HEAD" else None)
+    if found is None:
+        response = not_routed(route, request)
     else:
+        request.path_params = found[1]
         if plain:  # call_http without its checks per call
             try:
                 response = to_response(spec.handler(request))
@@ -189,9 +218,9 @@ def _deliver_records(spec: Any, source: RecordSource, records: Sequence[Any], ev
         try:
             events.append(to_cloudevent(record))
         except Exception as exc:  # that record alone fails (`_decode`, inlined)
-            events.append(_undecodable(source, index, exc))
+            events.append(_undecodable(source, index, record, exc))
     contexts = _contexts(spec, source, records, event, context) if spec.binding.wants_context else None
-    ordered = bool(getattr(spec.trigger, "fifo", False)) or source.ordered(records[0])
+    ordered = bool(getattr(spec.trigger, "fifo", False)) or (bool(records) and source.ordered(records[0]))
     values, failures = run_batch(spec, events, contexts, ordered=ordered)
     batch = (events, values, failures)
     failed = [(records[index], result) for index, result in failures.items()] if failures else []  # in order
@@ -213,16 +242,32 @@ def _decode(source: RecordSource, record: Any, index: int) -> CloudEvent[Any] | 
     try:
         return source.to_cloudevent(record)
     except Exception as exc:
-        return _undecodable(source, index, exc)
+        return _undecodable(source, index, record, exc)
 
 
-def _undecodable(source: RecordSource, index: int, exc: Exception) -> InvalidEventError:
+def _undecodable(source: RecordSource, index: int, record: Any, exc: Exception) -> InvalidEventError:
     """Why a record has no CloudEvent (an InvalidEventError says it already)."""
     if isinstance(exc, InvalidEventError):
         return exc
+    if record.__class__ is _NotAList:
+        return InvalidEventError(f"The {source.name} event's 'Records' must be a list, got "
+                                 f"{type(record.value).__name__}.", "Records")
+    if not isinstance(record, Mapping):
+        return InvalidEventError(f"Record {index} of the {source.name} event is a {type(record).__name__}, "
+                                 "not an object.")
     return InvalidEventError(
         f"Record {index} of the {source.name} event cannot be read: {type(exc).__name__}: {exc}."
     )
+
+
+class _NotAList:
+    """`Records` that is not a list, in the place of its records: one record that cannot be read (and
+    has no id, so that Lambda retries the whole batch)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
 
 
 def _contexts(spec: Any, source: RecordSource, records: Sequence[Any], event: Any,

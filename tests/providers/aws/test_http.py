@@ -6,14 +6,17 @@ from __future__ import annotations
 import base64
 import copy
 import json
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
 import pytest
-from portable_fn_aws.http_events import ALB, HTTP_V2, REST_V1, compile_route, http_source, to_request
+from portable_fn_aws.http_events import ALB, HTTP_V2, REST_V1, http_source, to_request
 from portable_fn_aws.shim import make_handler
 
 from portable_fn import Context, DeadLetter, Retry, function, http
+from portable_fn.app import load_app
+from portable_fn.local.host import LocalHost
 from portable_fn.runtime import Headers, QueryParams, Request, spec_of
 from portable_fn.runtime.dispatch import call_http
 from portable_fn.runtime.http import MultiDict
@@ -35,9 +38,12 @@ def handler_for(function: Any) -> Any:
     return make_handler(spec)
 
 
-def with_body(event: dict[str, Any], body: bytes, content_type: str, path: str = "/my/photo.png") -> dict[str, Any]:
-    """The payload with a base64 body, a content type and a path the echo route matches."""
+def with_body(event: dict[str, Any], body: bytes, content_type: str, path: str = "/my/photo.png",
+              method: str | None = None) -> dict[str, Any]:
+    """The payload with a base64 body, a content type and a path the echo route matches (and `method`)."""
     event = copy.deepcopy(event)
+    if method is not None:
+        set_method(event, method)
     event["body"] = base64.b64encode(body).decode("ascii")
     event["isBase64Encoded"] = True
     if "multiValueHeaders" in event:
@@ -49,6 +55,20 @@ def with_body(event: dict[str, Any], body: bytes, content_type: str, path: str =
     else:
         event["path"] = path
     return event
+
+
+def set_method(event: dict[str, Any], method: str) -> None:
+    if "httpMethod" in event:
+        event["httpMethod"] = method
+    else:
+        event["requestContext"]["http"]["method"] = method
+
+
+def set_path(event: dict[str, Any], path: str) -> None:
+    if "rawPath" in event:
+        event["rawPath"] = event["requestContext"]["http"]["path"] = path
+    else:
+        event["path"] = path
 
 
 @pytest.mark.parametrize("name", SOURCES)
@@ -128,34 +148,44 @@ def test_v2_cookies_go_back_into_the_cookie_header(adapter) -> None:
     ("/my/{name}", "/my/path/", {"name": "path"}),
     ("/files/{rest+}", "/files/a/b.txt", {"rest": "a/b.txt"}),
     ("/orders/{id}/items/{item}", "/orders/7/items/pen", {"id": "7", "item": "pen"}),
+    ("/orders/{id}", "/orders/caf%C3%A9", {"id": "café"}),
 ])
-def test_path_parameters_come_from_the_route(template, path, expected, adapter) -> None:
-    event = adapter.load_event("apiGatewayProxyV2Event.json")
-    event["rawPath"] = path
-    assert to_request(HTTP_V2, event, compile_route(template)).path_params == expected
+@pytest.mark.parametrize("name", SOURCES)
+def test_path_parameters_come_from_the_route(template, path, expected, name, adapter, lambda_context) -> None:
+    def params(request: Request) -> dict[str, str]:
+        return request.path_params
+
+    event = adapter.load_event(name)  # its own pathParameters (a {proxy+} resource) are not the route's
+    set_path(event, path)
+    response = handler_for(function(trigger=http("ANY", template))(params))(event, lambda_context)
+    assert json.loads(response["body"]) == expected
 
 
-def test_the_event_path_parameters_are_used_when_the_route_does_not_match(adapter) -> None:
+def test_a_request_read_alone_keeps_the_event_path_parameters(adapter) -> None:
     event = adapter.load_event("apiGatewayProxyV2IamEvent.json")  # /my/path with {proxy+} = hello/world
-    assert to_request(HTTP_V2, event, compile_route("/elsewhere/{x}")).path_params == {"proxy": "hello/world"}
+    assert to_request(HTTP_V2, event).path_params == {"proxy": "hello/world"}
 
 
 @pytest.mark.parametrize("name", SOURCES)
 def test_a_request_carrying_a_cloudevent_is_read_as_one(name, adapter, web_module, lambda_context) -> None:
     body = json.dumps({"specversion": "1.0", "id": "e-1", "source": "/s", "type": "com.example.t", "data": 1})
-    event = with_body(adapter.load_event(name), body.encode(), "application/cloudevents+json", "/events")
+    event = with_body(adapter.load_event(name), body.encode(), "application/cloudevents+json", "/events", "POST")
     response = handler_for(web_module.receive)(event, lambda_context)
     assert response["statusCode"] == 200
     assert json.loads(response["body"]) == {"id": "e-1", "type": "com.example.t"}
 
 
 def test_a_request_that_is_not_a_cloudevent_is_a_400(adapter, web_module, lambda_context) -> None:
-    response = handler_for(web_module.receive)(adapter.load_event("apiGatewayProxyV2Event.json"), lambda_context)
+    event = adapter.load_event("apiGatewayProxyV2Event.json")  # POST
+    set_path(event, "/events")
+    response = handler_for(web_module.receive)(event, lambda_context)
     assert response["statusCode"] == 400 and "specversion" in response["body"]
 
 
 def test_a_crashing_handler_is_a_500_not_an_unhandled_error(adapter, web_module, lambda_context) -> None:
-    response = handler_for(web_module.boom)(adapter.load_event("albEvent.json"), lambda_context)
+    event = adapter.load_event("albEvent.json")  # GET
+    set_path(event, "/boom")
+    response = handler_for(web_module.boom)(event, lambda_context)
     assert response["statusCode"] == 500 and response["statusDescription"] == "500 Internal Server Error"
     assert json.loads(response["body"]) == {"error": "internal error", "function": "boom"}
 
@@ -362,3 +392,156 @@ def test_the_v2_response_of_a_json_handler(adapter, lambda_context) -> None:
     assert response == {"statusCode": 200, "headers": {"content-type": "application/json"},
                         "body": '{"id":"ord_1","name":"café"}', "isBase64Encoded": False}
     assert list(response) == ["statusCode", "headers", "body", "isBase64Encoded"]
+
+
+# -- malformed requests: a 400 naming the field, never an exception or an allocation sized by the event ---
+
+@pytest.mark.parametrize("name", SOURCES)
+@pytest.mark.parametrize("body", [10**12, 2**63, 3.5, ["a"], {"a": 1}, True])
+def test_a_body_that_is_not_a_string_is_a_400(name, body, adapter, web_module, lambda_context) -> None:
+    event = adapter.load_event(name)
+    event["body"] = body  # 10**12 was bytes(10**12): a MemoryError out of the handler
+    set_path(event, "/my/x")
+    response = handler_for(web_module.echo)(event, lambda_context)
+    assert response["statusCode"] == 400
+    assert f"'body' must be a string or null, got {type(body).__name__}" in json.loads(response["body"])["error"]
+
+
+@pytest.mark.parametrize("name, field, value, says", [
+    ("apiGatewayProxyEvent.json", "httpMethod", 2**63, "'httpMethod' must be a non-empty string, got int"),
+    ("albEvent.json", "path", ["/my/x"], "'path' must be a non-empty string, got list"),
+    ("apiGatewayProxyV2Event.json", "rawPath", 5, "'rawPath' must be a string, got int"),
+    ("apiGatewayProxyEvent.json", "multiValueHeaders", {"Accept": "text/html"},
+     "Each value of 'multiValueHeaders' must be a list, got str"),
+    ("apiGatewayProxyEvent.json", "pathParameters", ["x"], "'pathParameters' must be an object, got list"),
+])
+def test_a_field_of_the_wrong_type_is_a_400_naming_it(name, field, value, says, adapter, web_module,
+                                                       lambda_context) -> None:
+    event = adapter.load_event(name)
+    event[field] = value
+    response = handler_for(web_module.echo)(event, lambda_context)
+    assert response["statusCode"] == 400 and says in json.loads(response["body"])["error"], response
+
+
+def test_an_http_event_that_no_source_recognises_is_a_400(adapter, web_module, lambda_context) -> None:
+    event = adapter.load_event("lambdaFunctionUrlIAMEvent.json")
+    event["requestContext"] = "broken"
+    response = handler_for(web_module.echo)(event, lambda_context)
+    assert response["statusCode"] == 400 and "does not recognise" in json.loads(response["body"])["error"]
+
+
+# -- only what the function declared: 404 and 405 as `dev` answers them ----------------------------------
+# A Function URL (and a REST API proxy resource) passes every method and path to the function.
+
+RUST_RUNTIME = Path(__file__).resolve().parents[2] / "data" / "aws" / "aws-lambda-rust-runtime" / "lambda-http"
+
+
+def rust_event(name: str) -> dict[str, Any]:
+    return json.loads((RUST_RUNTIME / "tests" / "data" / name).read_text(encoding="utf-8"))
+
+
+ORDERS_APP = '''
+from portable_fn import Request, function, http
+
+
+@function(trigger=http("POST", "/orders"))
+def create_order(request: Request) -> dict:
+    return {"created": True}
+'''
+
+
+@pytest.fixture
+def orders_app(tmp_path: Path) -> Any:
+    """A one-function app (`POST /orders`) loaded as `portable-fn dev` loads it, and its dev host."""
+    (tmp_path / "pyproject.toml").write_text('[tool.portable-fn]\napp = "orders"\nmodules = ["h4_orders_app"]\n')
+    (tmp_path / "h4_orders_app.py").write_text(ORDERS_APP)
+    app = load_app(tmp_path)
+    return app, LocalHost(app, port=0, state_dir=tmp_path / "state", log=lambda line: None)
+
+
+def dev_answer(host: Any, method: str, path: str) -> tuple[int, Any, str | None]:
+    response = host.handle(Request(method, path))
+    return response.status, json.loads(response.body), response.headers.get("allow")
+
+
+def cloud_answer(response: dict[str, Any]) -> tuple[int, Any, str | None]:
+    return response["statusCode"], json.loads(response["body"]), response["headers"].get("allow")
+
+
+@pytest.mark.parametrize("name, method, path", [
+    ("lambdaFunctionUrlEvent.json", "GET", "/"),
+    ("lambdaFunctionUrlIAMEvent.json", "POST", "/my/path"),
+    ("lambdaFunctionUrlEventPathTrailingSlash.json", "POST", "/my/path/"),
+])
+def test_a_function_url_request_for_an_undeclared_path_is_dev_s_404(name, method, path, adapter, orders_app,
+                                                                     lambda_context) -> None:
+    app, host = orders_app
+    event = adapter.load_event(name)
+    answer = cloud_answer(make_handler(app.functions[0])(event, lambda_context))
+    assert answer == dev_answer(host, method, path)
+    assert answer == (404, {"error": f"Nothing serves {method} {path}", "routes": ["POST /orders"]}, None)
+
+
+@pytest.mark.parametrize("name", ["lambdaFunctionUrlEvent.json", "apiGatewayProxyV2Event_GET.json"])
+def test_a_request_with_a_method_not_declared_is_dev_s_405_with_allow(name, adapter, orders_app,
+                                                                      lambda_context) -> None:
+    app, host = orders_app
+    event = adapter.load_event(name)  # GET
+    set_path(event, "/orders")
+    answer = cloud_answer(make_handler(app.functions[0])(event, lambda_context))
+    assert answer == dev_answer(host, "GET", "/orders")
+    assert answer == (405, {"error": "GET is not allowed on /orders", "allowed": ["POST"]}, "POST")
+
+
+@pytest.mark.parametrize("name", ["apiGatewayProxyEvent.json", "albMultiValueHeadersEvent.json"])
+def test_the_404_and_405_keep_the_shape_of_the_source(name, adapter, orders_app, lambda_context) -> None:
+    event = adapter.load_event(name)
+    response = make_handler(orders_app[0].functions[0])(event, lambda_context)
+    assert response["statusCode"] == 404 and "multiValueHeaders" in response
+    set_path(event, "/orders")
+    response = make_handler(orders_app[0].functions[0])(event, lambda_context)
+    assert response["statusCode"] == 405 and response["multiValueHeaders"]["allow"] == ["POST"]
+
+
+def test_a_declared_request_still_reaches_the_function(adapter, orders_app, lambda_context) -> None:
+    event = adapter.load_event("lambdaFunctionUrlIAMEvent.json")  # POST
+    set_path(event, "/orders/")
+    response = make_handler(orders_app[0].functions[0])(event, lambda_context)
+    assert (response["statusCode"], json.loads(response["body"])) == (200, {"created": True})
+
+
+@function(trigger=http("ANY", "/my/{name}"))
+def where(request: Request) -> dict[str, Any]:
+    return {"path": request.path, "path_params": request.path_params}
+
+
+def test_a_named_http_api_stage_is_not_in_the_path_the_handler_sees(lambda_context) -> None:
+    event = rust_event("apigw_v2_proxy_request_with_stage_in_path.json")  # rawPath /Prod/my/path, stage Prod
+    response = handler_for(where)(event, lambda_context)
+    assert json.loads(response["body"]) == {"path": "/my/path", "path_params": {"name": "path"}}
+
+
+@function(trigger=http("GET", "/hello"))
+def hello(request: Request) -> dict[str, Any]:
+    return {"path": request.path, "path_params": request.path_params}
+
+
+@pytest.mark.parametrize("path", ["/hello", "/test/hello"])  # the latter: a custom domain's base path "test"
+def test_a_named_rest_api_stage_is_not_in_the_path_the_handler_sees(path, lambda_context) -> None:
+    event = rust_event("apigw_proxy_request.json")  # stage "test", path "/hello" ({proxy+} = hello)
+    event["path"] = path
+    response = handler_for(hello)(event, lambda_context)
+    assert json.loads(response["body"]) == {"path": "/hello", "path_params": {}}
+
+
+@pytest.mark.parametrize("stage, raw_path, seen", [
+    ("$default", "/$default/my/x", "/$default/my/x"),  # never stripped: not in the path
+    ("prod", "/production/my/x", "/production/my/x"),  # a longer first segment is not the stage
+    ("prod", "/prod", "/"),
+    ("prod", "/my/prod", "/my/prod"),
+])
+def test_only_a_named_stage_that_leads_the_path_is_taken_off(stage, raw_path, seen, adapter) -> None:
+    event = adapter.load_event("apiGatewayProxyV2Event.json")
+    event["rawPath"] = raw_path
+    event["requestContext"]["stage"] = stage
+    assert to_request(HTTP_V2, event).path == seen

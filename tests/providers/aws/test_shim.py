@@ -274,3 +274,65 @@ def test_kinesis_and_eventbridge_carry_cloudevents_too(adapter, events_module, l
     spec = spec_of(events_module.ack)
     assert deliver(spec, stream, lambda_context).results[0].value["event"] == CARRIED
     assert deliver(spec, bus, lambda_context).results[0].value["event"] == CARRIED
+
+
+# -- a malformed record fails alone, never the whole invocation ----------------------------------------
+# Each of these raised out of `lambda_handler` before (so Lambda retried the whole batch, acknowledged
+# records included): the record is now failed alone, reported by its id where one can be read.
+
+def test_a_record_that_is_not_an_object_fails_alone(adapter, events_module, lambda_context) -> None:
+    event = sqs_batch(adapter, [{"n": 0}, {"n": 1}])
+    event["Records"].insert(1, "not a record")
+    delivery = deliver(spec_of(events_module.picky), event, lambda_context)
+    assert [r.outcome for r in delivery.results] == [ACK, DEAD_LETTER, ACK]
+    assert "Record 1 of the SQS event is a str, not an object" in (delivery.results[1].reason or "")
+    assert failures(delivery.response) == [""]  # no id to name: Lambda retries the whole batch
+
+
+def test_a_first_record_that_is_not_an_object_does_not_hide_the_source(adapter, events_module,
+                                                                      lambda_context) -> None:
+    event = sqs_batch(adapter, [{"n": 0}, {"do": "retry"}])
+    event["Records"].insert(0, 7)
+    assert failures(handler_for(events_module.picky)(event, lambda_context)) == ["", "m1"]
+
+
+@pytest.mark.parametrize("field", ["kinesis", "dynamodb"])
+def test_a_stream_record_of_the_wrong_type_fails_alone(field, adapter, events_module, lambda_context) -> None:
+    event = adapter.load_event("kinesisStreamEvent.json" if field == "kinesis" else "dynamoStreamEvent.json")
+    event["Records"][1][field] = "not an object"
+    delivery = deliver(spec_of(events_module.ack), event, lambda_context)
+    assert [r.outcome for r in delivery.results][:2] == [ACK, DEAD_LETTER]
+    assert f"'{field}' must be an object, got str" in (delivery.results[1].reason or "")
+    assert failures(delivery.response)[0] == ""  # its sequence number cannot be read
+
+
+def test_an_event_source_that_is_not_a_string_is_read_as_the_trigger_source(adapter, events_module,
+                                                                           lambda_context) -> None:
+    event = sqs_batch(adapter, [{"n": 0}, {"n": 1}])
+    event["Records"][0]["eventSource"] = ["aws:sqs"]
+    assert failures(handler_for(events_module.picky)(event, lambda_context)) == []
+
+
+def test_an_sqs_body_that_is_not_a_string_fails_alone(adapter, events_module, lambda_context) -> None:
+    event = sqs_batch(adapter, [{"n": 0}, {"n": 1}])
+    event["Records"][0]["body"] = {"n": 0}
+    delivery = deliver(spec_of(events_module.picky), event, lambda_context)
+    assert failures(delivery.response) == ["m0"]
+    assert "The SQS 'body' must be a string, got dict" in (delivery.results[0].reason or "")
+
+
+@pytest.mark.parametrize("records", [None, 5, "x", {"messageId": "m0"}])
+def test_records_that_are_not_a_list_fail_the_batch_without_an_exception(records, events_module,
+                                                                        lambda_context) -> None:
+    delivery = deliver(spec_of(events_module.picky), {"Records": records}, lambda_context)
+    assert delivery.response == {"batchItemFailures": [{"itemIdentifier": ""}]}
+    assert "'Records' must be a list" in (delivery.results[0].reason or "")
+
+
+def test_records_that_are_not_a_list_make_an_asynchronous_source_retry(events_module, lambda_context) -> None:
+    with pytest.raises(DeliveryFailed, match="'Records' must be a list, got int"):
+        handler_for(events_module.on_topic)({"Records": 5}, lambda_context)
+
+
+def test_an_empty_batch_is_acknowledged(events_module, lambda_context) -> None:
+    assert handler_for(events_module.picky)({"Records": []}, lambda_context) == {"batchItemFailures": []}

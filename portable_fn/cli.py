@@ -57,7 +57,7 @@ def _parser() -> argparse.ArgumentParser:
     dev.add_argument("--host", default="127.0.0.1")
     dev.add_argument("--port", type=int, default=8080)
     dev.add_argument("--stage", default=None)
-    dev.add_argument("--state-dir", default=None, help="where local buckets and dead letters live")
+    dev.add_argument("--state-dir", default=None, help="where local buckets, pending messages and dead letters live")
     dev.set_defaults(run=_dev)
 
     invoke = commands.add_parser("invoke", help="run one function once and print the result as JSON")

@@ -39,6 +39,7 @@ from .delivery import DeadLetters, Policy, Subscription
 from .events import message_events, now, rfc3339, schedule_event, storage_event
 from .journal import Journal, Pending
 from .limits import Limits, deploy_targets
+from .lock import StateLock
 from .scheduler import Scheduler
 from .serving import DevServer
 
@@ -67,6 +68,7 @@ class LocalHost:
         self.read_timeout_s = read_timeout_s
         self.state_dir = Path(state_dir) if state_dir else app.root / ".portable-fn" / "local"
         self.log = log
+        self.state_lock = StateLock(self.state_dir)
         self.journal = Journal(self.state_dir / "journal.sqlite3")
         self.dead_letters = DeadLetters(self.journal, self._forward_dead_letter)
         self.router = Router(Route(t.method, t.path, s) for s, t in self._with(Http))
@@ -91,11 +93,12 @@ class LocalHost:
         return f"http://{shown}:{self.port}"
 
     def start(self) -> LocalHost:
-        """Bind, open the journal, start the bucket watcher, the timer and the server, print the banner
-        and what the journal kept, then start the workers."""
+        """Bind, hold the state dir, open the journal, start the bucket watcher, the timer and the
+        server, print the banner and what the journal kept, then start the workers."""
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self._server = self._bind()
         self.port = self._server.server_address[1]
+        self._hold_state_dir(self._server)
         self.journal.open()
         self.watcher.start()
         self.scheduler.start()
@@ -119,6 +122,7 @@ class LocalHost:
         for subscription in self.subscriptions.values():
             subscription.stop()
         self.journal.close()
+        self.state_lock.release()
 
     def serve_forever(self) -> None:
         """Start and block until Ctrl-C."""
@@ -136,6 +140,15 @@ class LocalHost:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    def _hold_state_dir(self, server: DevServer) -> None:
+        """One host per state dir, or two would deliver the same journal; a refused host unbinds."""
+        try:
+            self.state_lock.acquire(self.url)
+        except BaseException:
+            server.server_close()
+            self._server = None
+            raise
 
     def _bind(self) -> DevServer:
         try:

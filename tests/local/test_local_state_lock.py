@@ -34,18 +34,19 @@ def host(state_dir: Path) -> LocalHost:
 
 
 def test_a_second_host_on_the_same_state_dir_names_the_holder_and_the_fix(tmp_path: Path) -> None:
-    with host(tmp_path) as first:
-        second = host(tmp_path)
+    state_dir = tmp_path / "state"
+    with host(state_dir) as first:
+        second = host(state_dir)
         with pytest.raises(StateDirInUseError) as refused:
             second.start()
         message = str(refused.value)
         assert isinstance(refused.value, PortableFnError)
-        assert str(tmp_path) in message
+        assert str(state_dir) in message
         assert f"process {os.getpid()}" in message and first.url in message
         assert "stop that host" in message.lower() and "--state-dir" in message
         with host(tmp_path / "other") as elsewhere:  # another state dir is fine
             assert elsewhere.port != first.port
-    with host(tmp_path) as third:  # the first one stopped: its lock went with it
+    with host(state_dir) as third:  # the first one stopped: its lock went with it
         assert third.port != 0
 
 
@@ -98,5 +99,6 @@ def test_a_second_dev_command_exits_1_and_a_killed_holder_leaves_nothing_to_clea
     assert "--state-dir" in second.stderr and "Traceback" not in second.stderr
 
     dev.kill()
+    assert f'"pid": {dev.process.pid}' in (state_dir / "host.lock").read_text()  # left behind, as is
     with host(state_dir) as after_kill:  # no stale file to delete first
         assert after_kill.port != 0

@@ -6,10 +6,15 @@ dead-letter. When the handler gives up on an event (`DeadLetter`), the shim publ
 only then acknowledges it; if publishing fails the event is answered 500, so Pub/Sub redelivers it rather
 than lose it.
 
-The message is the event in the CloudEvents Pub/Sub binding's binary mode: one `ce-<name>` attribute per
-CloudEvent attribute, `content-type` for `datacontenttype`, the encoded data as the message data. A
-portable function triggered by the dead-letter topic therefore gets exactly the event that was given up
-on. Two attributes outside the `ce-` namespace say why: `portable-fn-function` and `portable-fn-reason`.
+The message is the shared dead-letter event (`portable_fn.runtime.dead_letters.dead_letter_event`: the
+event given up on plus the `deadletterreason`, `deadletterfunction` and `deadletterattempt` extensions) in
+the CloudEvents Pub/Sub binding's binary mode: one `ce-<name>` attribute per CloudEvent attribute,
+`content-type` for `datacontenttype`, the encoded data as the message data. A portable function triggered
+by the dead-letter topic therefore gets exactly that event, and one tool reads dead letters from any
+cloud. The attempt is Pub/Sub's `deliveryAttempt` when the subscription sends it, else 1.
+
+With dead letters on (the default) and no topic named, the function is misconfigured: `missing_topic`
+says what to fix, and the shim keeps the event (500, redelivered) rather than acknowledge it.
 
 Where the request goes:
 
@@ -33,15 +38,17 @@ import time
 from typing import Any
 
 from portable_fn.runtime.cloudevent import CloudEvent
+from portable_fn.runtime.dead_letters import REASON, dead_letter_event
 from portable_fn.runtime.errors import PortableFnError
-from portable_fn.runtime.http_binding import to_binary
+from portable_fn.runtime.http_binding import encode_header_value, to_binary
 
 TOPIC_ENV = "PORTABLE_FN_DEAD_LETTER_TOPIC"
 EMULATOR_ENV = "PUBSUB_EMULATOR_HOST"
 PUBSUB = "https://pubsub.googleapis.com"
 TOKEN_URL = "http://metadata.google.internal/computeMetadata/v1/instance/service-accounts/default/token"
 TIMEOUT_S = 10.0
-MAX_REASON = 1024  # attribute values may hold 1024 bytes; a reason longer than that is cut
+MAX_ATTRIBUTE_BYTES = 1024  # a Pub/Sub attribute value's limit
+REASON_ATTRIBUTE = "ce-" + REASON
 
 
 class DeadLetterFailed(PortableFnError):
@@ -53,20 +60,37 @@ def topic() -> str:
     return os.environ.get(TOPIC_ENV, "")
 
 
-def message(event: CloudEvent[Any], function: str, reason: str) -> dict[str, Any]:
-    """The Pub/Sub message (REST shape) that carries `event` in binary mode."""
-    attributes, body = to_binary(event)
-    attributes["portable-fn-function"] = function
-    attributes["portable-fn-reason"] = reason.encode("utf-8")[:MAX_REASON].decode("utf-8", "ignore")
+def missing_topic(function: str) -> str:
+    """What to fix when dead letters are on but no dead-letter topic is named."""
+    return (f"Function {function!r} on gcp: dead letters are on but {TOPIC_ENV} is not set, so a "
+            "dead-lettered event has nowhere to go; it is answered 500 and Pub/Sub redelivers it. Deploy with "
+            "`portable-fn deploy` (it creates the topic and sets the variable), set the variable to "
+            "projects/P/topics/T, or declare the function with dead_letter=False to acknowledge dead "
+            "letters with a log line.")
+
+
+def message(event: CloudEvent[Any], function: str, reason: str, attempt: int = 1) -> dict[str, Any]:
+    """The Pub/Sub message (REST shape) that carries the dead-letter event of `event` in binary mode."""
+    attributes, body = to_binary(dead_letter_event(event, function=function, reason=reason, attempt=attempt))
+    attributes[REASON_ATTRIBUTE] = _fitted(reason)
     return {"data": base64.b64encode(body).decode("ascii"), "attributes": attributes}
 
 
-def publish(topic_path: str, event: CloudEvent[Any], function: str, reason: str) -> str:
+def _fitted(reason: str) -> str:
+    """The reason's attribute value within Pub/Sub's 1024 bytes once percent-encoded (a longer one is cut)."""
+    encoded = encode_header_value(reason)
+    while len(encoded) > MAX_ATTRIBUTE_BYTES:
+        reason = reason[: len(reason) * MAX_ATTRIBUTE_BYTES // len(encoded) - 1]
+        encoded = encode_header_value(reason)
+    return encoded
+
+
+def publish(topic_path: str, event: CloudEvent[Any], function: str, reason: str, attempt: int = 1) -> str:
     """Publish `event` to `topic_path`; the message id Pub/Sub gave it. Raises DeadLetterFailed."""
     import urllib.request  # only paid for when an event is dead-lettered (it pulls in http, ssl, email)
 
     host = os.environ.get(EMULATOR_ENV, "")
-    body = json.dumps({"messages": [message(event, function, reason)]}).encode("utf-8")
+    body = json.dumps({"messages": [message(event, function, reason, attempt)]}).encode("utf-8")
     try:
         headers = {"Content-Type": "application/json"}
         if not host:

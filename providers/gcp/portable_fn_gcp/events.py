@@ -11,21 +11,37 @@ they arrive; functions-framework has already turned legacy background-event bodi
 | `google.cloud.pubsub.topic.v1.messagePublished` | the message (`unwrap_message`), see below              |
 | anything else (`google.cloud.storage.object.v1.*`, Firestore, Firebase, ...) | the event as is |
 
-A Pub/Sub message becomes its own CloudEvent:
+A Pub/Sub message becomes its own CloudEvent, of this project's type `com.google.cloud.pubsub.message`
+(as SQS messages are `com.amazonaws.sqs.message` and Storage Queue messages
+`com.microsoft.azure.storage.queue.message`): its data is the message body, no longer Google's
+`MessagePublishedData`, so it does not keep the envelope's type.
 
 | attribute         | from                                                                           |
 |-------------------|--------------------------------------------------------------------------------|
 | id                | `message.messageId` (Eventarc uses the same value as the event id)             |
-| source, type      | the envelope's (`//pubsub.googleapis.com/projects/P/topics/T`, messagePublished) |
+| source            | the envelope's (`//pubsub.googleapis.com/projects/P/topics/T`)                 |
+| type              | `com.google.cloud.pubsub.message`                                              |
 | time              | `message.publishTime`, else the envelope's time                                |
+| partitionkey      | `message.orderingKey`, when set (the CloudEvents partitioning extension, as    |
+|                   | SQS FIFO `MessageGroupId` and Kinesis `partitionKey`)                          |
 | data              | `message.data` base64-decoded, then: decoded by its `content-type` attribute   |
 |                   | when it has one; else JSON-decoded when it parses (`application/json`); else   |
-|                   | bytes (no `datacontenttype`)                                                   |
+|                   | text when it is UTF-8 without control characters (`text/plain; charset=utf-8`, |
+|                   | a `str`, as SQS and Storage Queue text arrives); else bytes (no                |
+|                   | `datacontenttype`)                                                             |
 
 Carried CloudEvents win: message data holding a CloudEvent in the JSON format, or message attributes
 `ce-specversion`, `ce-id`, ... (binary mode: the data is the event data, a `content-type` attribute its
-media type) deliver exactly that CloudEvent. In every case the message's attributes, id, publish time and
-delivery attempt go to `Context.message` (`MessageMeta`) and `Context.attempt`.
+media type) deliver exactly that CloudEvent. In every case the message's attributes, id, publish time,
+delivery attempt and subscription go to `Context.message` (`MessageMeta`) and `Context.attempt`.
+
+Every value read from the envelope is type-checked: attributes that are not strings, a `content-type`,
+`messageId`, `publishTime`, `orderingKey` or `subscription` that is not a string, data that is not
+base64, are an `InvalidEventError` naming the field (the shim answers it 400 with that reason).
+
+Binary-mode CloudEvents behind functions-framework: its `cloudevents` 1.x reads `ce-*` headers as the
+WSGI server gives them, neither percent-decoded nor UTF-8 (WSGI strings are latin-1); `header_attributes`
+re-reads such values as UTF-8 and percent-decodes them, as the CloudEvents HTTP binding requires.
 
 Cloud Scheduler ticks arrive this way too: deploy gives each schedule a Cloud Scheduler job with a Pub/Sub
 target (the function's topic) whose message data is `{"schedule": "<expression>", "name": "<job>"}`,
@@ -37,8 +53,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from portable_fn.runtime.cloudevent import (
@@ -52,11 +69,17 @@ from portable_fn.runtime.cloudevent import (
     rfc3339_shape,
 )
 from portable_fn.runtime.errors import InvalidEventError
-from portable_fn.runtime.http_binding import decode_data, from_http
+from portable_fn.runtime.http_binding import decode_data, decode_header_value, from_http
 from portable_fn.runtime.views import MessageMeta
 
 MESSAGE_PUBLISHED = "google.cloud.pubsub.topic.v1.messagePublished"
+MESSAGE_TYPE = "com.google.cloud.pubsub.message"
+STORAGE_EVENTS = {"created": "google.cloud.storage.object.v1.finalized",
+                  "deleted": "google.cloud.storage.object.v1.deleted"}
 JSON = "application/json"
+TEXT = "text/plain; charset=utf-8"
+_CONTROL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # bytes that make a body binary, not text
+_NO_ATTRIBUTES: Mapping[str, str] = {}
 
 
 def from_sdk_event(native: Any) -> CloudEvent[Any]:
@@ -88,9 +111,13 @@ def _google_event(found: Mapping[str, Any], data: Any) -> CloudEvent[Any]:
 _GOOGLE_ATTRIBUTES = frozenset({"specversion", "id", "source", "type", "datacontenttype", "subject", "time"})
 
 
-def from_sdk_message(native: Any) -> tuple[CloudEvent[Any], MessageMeta | None]:
+def from_sdk_message(native: Any, from_headers: Callable[[], bool] | None = None
+                     ) -> tuple[CloudEvent[Any], MessageMeta | None]:
     """`to_cloudevent(from_sdk_event(native))`, without building the Pub/Sub envelope as a CloudEvent of
-    its own: only the message's event is built (and validated), once per delivery."""
+    its own: only the message's event is built (and validated), once per delivery.
+
+    `from_headers()` says whether the attributes are the `ce-*` headers of a binary-mode request (asked
+    only when a value holds `%` or non-ASCII text): they are then decoded (`header_attributes`)."""
     attrs = getattr(native, "_attributes", None)
     if attrs.__class__ is dict:  # the 1.x line's http.CloudEvent (what functions-framework passes): its own
         data = native.data       # dict, which get_attributes() wraps in a new read-only proxy per call
@@ -99,8 +126,12 @@ def from_sdk_message(native: Any) -> tuple[CloudEvent[Any], MessageMeta | None]:
         if get_attributes is None:
             return to_cloudevent(from_sdk_event(native))  # says what was passed instead
         attrs = get_attributes()
+        if not isinstance(attrs, Mapping):
+            raise InvalidEventError(f"The CloudEvent's attributes are a {type(attrs).__name__}, not a mapping.")
         get_data = getattr(native, "get_data", None)
         data = get_data() if get_data is not None else getattr(native, "data", None)
+    if from_headers is not None and _encoded(attrs) and from_headers():
+        attrs = header_attributes(attrs)
     if attrs.get("type") == MESSAGE_PUBLISHED:
         return _unwrap(attrs, data)
     return _google_event(attrs, data), None
@@ -119,24 +150,30 @@ def unwrap_message(envelope: CloudEvent[Any]) -> tuple[CloudEvent[Any], MessageM
                    envelope.data)
 
 
+# -- Pub/Sub messages ------------------------------------------------------------------------------
+
 def _unwrap(envelope: Mapping[str, Any], data: Any) -> tuple[CloudEvent[Any], MessageMeta]:
     """The message's CloudEvent from the envelope's attributes (`id`, `source`, `type`, `time`) and data."""
+    event_id = envelope.get("id")
     message = data.get("message") if data.__class__ is dict or isinstance(data, Mapping) else None
     if message.__class__ is not dict and not isinstance(message, Mapping):
         raise InvalidEventError(
-            f"Pub/Sub event {envelope.get('id')!r} has no 'message' object in its data; a messagePublished "
+            f"Pub/Sub event {event_id!r} has no 'message' object in its data; a messagePublished "
             "event carries {\"message\": {\"data\": ..., \"attributes\": ...}, \"subscription\": ...}.",
             "data",
         )
-    attributes = message.get("attributes") or {}
-    meta = MessageMeta(message.get("messageId") or envelope.get("id"), _attempt(data), attributes,
-                       message.get("publishTime") or envelope.get("time"))
-    body = _decode_base64(message.get("data"), envelope.get("id"))
-    return _message_event(envelope, meta, attributes, body), meta
+    get = message.get
+    attributes = _attributes(get("attributes"), event_id)
+    meta = MessageMeta(_text(get("messageId"), "message.messageId", event_id) or event_id, _attempt(data),
+                       attributes, _text(get("publishTime"), "message.publishTime", event_id) or envelope.get("time"),
+                       _text(data.get("subscription"), "subscription", event_id))
+    ordering_key = _text(get("orderingKey"), "message.orderingKey", event_id)
+    body = _decode_base64(get("data"), event_id)
+    return _message_event(envelope, meta, attributes, body, ordering_key), meta
 
 
 def _message_event(envelope: Mapping[str, Any], meta: MessageMeta, attributes: Mapping[str, str],
-                   body: bytes) -> CloudEvent[Any]:
+                   body: bytes, ordering_key: str | None) -> CloudEvent[Any]:
     content_type = attributes.get("content-type")
     if "ce-specversion" in attributes or (content_type or "").startswith("application/cloudevents"):
         return from_http(attributes, body)  # a binary- or structured-mode CloudEvent in the message
@@ -145,12 +182,50 @@ def _message_event(envelope: Mapping[str, Any], meta: MessageMeta, attributes: M
     else:
         try:
             data, content_type = parse_json(body), JSON
-        except ValueError:  # not JSON (UnicodeDecodeError is a ValueError too): the bytes as they are
-            data = body or None
+        except ValueError:  # not JSON (UnicodeDecodeError is a ValueError too): text, or the bytes as they are
+            data, content_type = _text_or_bytes(body)
     if data.__class__ is dict and "specversion" in data:
         return _from_json_object(data)  # a CloudEvent in the JSON format
-    return from_native(meta.message_id, envelope.get("source"), MESSAGE_PUBLISHED,
-                       content_type if data is not None else None, _check_time(meta.published_time), None, data)
+    return from_native(meta.message_id, envelope.get("source"), MESSAGE_TYPE,
+                       content_type if data is not None else None, _check_time(meta.published_time),
+                       {"partitionkey": ordering_key} if ordering_key else None, data)
+
+
+def _text_or_bytes(body: bytes) -> tuple[Any, str | None]:
+    """UTF-8 text without control characters (other than tab and line breaks) as `str`, else the bytes."""
+    if not body:
+        return None, None
+    if _CONTROL.search(body) is None:
+        try:
+            return body.decode("utf-8"), TEXT
+        except UnicodeDecodeError:
+            pass
+    return body, None
+
+
+def _attributes(value: Any, event_id: Any) -> Mapping[str, str]:
+    """`message.attributes`: an object of string values (Pub/Sub's rule), else InvalidEventError."""
+    if value is None:
+        return _NO_ATTRIBUTES
+    if value.__class__ is not dict and not isinstance(value, Mapping):
+        raise InvalidEventError(
+            f"Pub/Sub event {event_id!r}: message.attributes must be an object of strings, got "
+            f"{type(value).__name__}.", "data")
+    for name, text in value.items():
+        if name.__class__ is not str or text.__class__ is not str:
+            raise InvalidEventError(
+                f"Pub/Sub event {event_id!r}: message.attributes must map strings to strings; attribute "
+                f"{_short(name)} is {type(text).__name__ if name.__class__ is str else type(name).__name__}.",
+                "data")
+    return value
+
+
+def _text(value: Any, field: str, event_id: Any) -> str | None:
+    """An optional string field of the envelope: None when absent or empty, else InvalidEventError."""
+    if value is None or value.__class__ is str:
+        return value or None
+    raise InvalidEventError(
+        f"Pub/Sub event {event_id!r}: {field} must be a string, got {type(value).__name__}.", "data")
 
 
 def _attempt(data: Mapping[str, Any]) -> int:
@@ -168,11 +243,60 @@ def _strict_b64(value: str) -> bytes:
 def _decode_base64(value: Any, event_id: Any) -> bytes:
     if value is None or value == "":
         return b""
+    if value.__class__ is not str:
+        raise InvalidEventError(
+            f"Pub/Sub event {event_id!r}: message.data must be a base64 string, got {type(value).__name__}.",
+            "data")
     try:
-        if value.__class__ is str and value.isascii():
+        if value.isascii():
             return _strict_b64(value)  # what b64decode(validate=True) checks, without its regex
         return base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError, TypeError):
         raise InvalidEventError(
             f"Pub/Sub event {event_id!r}: message.data is not valid base64.", "data"
         ) from None
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+# -- binary-mode headers behind WSGI ----------------------------------------------------------------
+
+def _encoded(attrs: Mapping[str, Any]) -> bool:
+    """True when an attribute value may need header decoding (percent-encoded, or not ASCII)."""
+    return any(value.__class__ is str and ("%" in value or not value.isascii()) for value in attrs.values())
+
+
+def header_attributes(attrs: Mapping[str, Any]) -> dict[str, Any]:
+    """Attributes read from `ce-*` headers, decoded: UTF-8 the WSGI server gave as latin-1 is re-read as
+    UTF-8, then the binding's percent-encoding is undone (not `datacontenttype`, the Content-Type)."""
+    return {name: header_value("ce-" + name, value) if value.__class__ is str and name != "datacontenttype"
+            else value for name, value in attrs.items()}
+
+
+def wsgi_headers(items: Any) -> dict[str, str]:
+    """A WSGI request's headers with `ce-*` values re-read as UTF-8 (percent-decoding is `from_http`'s)."""
+    return {name: utf8(value) if name[:3].lower() == "ce-" else value for name, value in items}
+
+
+def header_value(name: str, value: str) -> str:
+    """One `ce-*` header value as the event attribute it encodes."""
+    value = utf8(value)
+    if "%" not in value:
+        return value
+    try:
+        return decode_header_value(value)
+    except UnicodeDecodeError:
+        raise InvalidEventError(f"Header '{name}' is not valid percent-encoded UTF-8.", name[3:]) from None
+
+
+def utf8(value: str) -> str:
+    """A header value the server decoded as latin-1, re-read as the UTF-8 it was (kept when it is not)."""
+    if value.isascii():
+        return value
+    try:
+        return value.encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return value

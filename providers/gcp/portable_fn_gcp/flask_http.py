@@ -10,7 +10,11 @@ An HTTP function gets the framework's flask request; it is read by duck typing (
 | headers       | `headers.items()`: repeated headers as the server delivers them                   |
 | cookies       | the `Cookie` header (parsed by `Request.cookies` on first use)                    |
 | body          | `get_data()`, the raw bytes                                                       |
-| path_params   | the route template of the trigger matched against the path                        |
+| path_params   | the function's route matched against the path (`portable_fn.runtime.routes`)      |
+
+A request the function's route does not serve (another path, another method) never reaches it:
+`not_routed` answers 404 with the route, or 405 with an `Allow` header, the JSON bodies
+`portable-fn dev` answers; a HEAD is served by a GET route, as in dev.
 
 The Response goes back as flask's `(body, status, headers)` tuple; headers as a dict of lists, so
 repeated headers (`Set-Cookie`) stay repeated.
@@ -21,21 +25,35 @@ from __future__ import annotations
 from typing import Any
 
 from portable_fn.runtime.http import Headers, QueryParams, Request, Response
+from portable_fn.runtime.routes import Route, Router, not_routed
 from portable_fn.runtime.triggers import Http
 
 FlaskResponse = tuple[bytes, int, dict[str, list[str]]]
 
 
-def to_request(native: Any, trigger: Http) -> Request:
-    """The portable Request for the flask request functions-framework passed."""
-    path = native.path or "/"
+def router(trigger: Http) -> Router:
+    """The one route an HTTP function declared."""
+    return Router([Route(trigger.method, trigger.path, None)])
+
+
+def to_request(native: Any) -> Request:
+    """The portable Request for the flask request functions-framework passed (no path parameters yet)."""
     query = native.query_string
     return Request(
-        native.method, path,
+        native.method, native.path or "/",
         headers=Headers(native.headers.items()),
         query=QueryParams.parse(query.decode("latin-1") if isinstance(query, bytes) else query),
-        body=native.get_data(), path_params=trigger.match(path), raw=native,
+        body=native.get_data(), raw=native,
     )
+
+
+def routed(routes: Router, request: Request) -> Request | Response:
+    """The request bound to its path parameters, or the 404 / 405 answer when the route does not serve it."""
+    found = routes.match(request.method, request.path) or (
+        routes.match("GET", request.path) if request.method == "HEAD" else None)
+    if found is None:
+        return not_routed(routes, request)
+    return request.with_path_params(found[1])
 
 
 def to_flask_response(response: Response) -> FlaskResponse:

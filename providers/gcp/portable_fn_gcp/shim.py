@@ -12,20 +12,28 @@ One entry point per function, named after it (the deploy's `--entry-point` / fun
 
 | trigger                    | signature  | the handler gets                    | outcome -> HTTP status          |
 |----------------------------|------------|-------------------------------------|---------------------------------|
-| http                       | http       | Request (`flask_http`)              | the Response                    |
+| http                       | http       | Request (`flask_http`), when its    | the Response; another path or   |
+|                            |            | route serves the method and path    | method: 404 / 405 as in dev     |
 | queue, topic, schedule     | cloudevent | the Pub/Sub message's CloudEvent    | ack -> 200                      |
 | (Pub/Sub messagePublished) |            | (`events.unwrap_message`)           | retry -> 500 (redelivered)      |
-| storage                    | cloudevent | the `storage.object.v1.*` event;    | dead-letter -> 200, logged      |
-|                            |            | keys outside the trigger's prefix / | invalid input -> 400 + reason   |
-|                            |            | suffix are acknowledged unseen      |                                 |
+| storage                    | cloudevent | the `storage.object.v1.*` event;    | dead-letter -> 200 once on the  |
+|                            |            | keys outside the trigger's prefix / | dead-letter topic (else 500)    |
+|                            |            | suffix are acknowledged unseen      | invalid input -> 400 + reason   |
 
 Retry: a 5xx makes Pub/Sub (behind every Eventarc trigger) redeliver with backoff, as the trigger's
 retry policy allows. DEAD_LETTER: the handler gave up on the event, so redelivery could not help: the
 event is published to the function's dead-letter topic (`dead_letter`, the topic deploy names in
-`PORTABLE_FN_DEAD_LETTER_TOPIC`), logged at WARNING with its reason, and only then acknowledged; if the
-publish fails it is answered 500 and redelivered instead. A function deployed with `dead_letter=False`
-(no topic) acknowledges and logs. Invalid input (no CloudEvent, a Pub/Sub message that cannot be
-decoded, data that fails the handler's annotation) answers 400 with the reason: Pub/Sub treats it as a
+`PORTABLE_FN_DEAD_LETTER_TOPIC`) in the shared dead-letter shape (`portable_fn.runtime.dead_letters`:
+the event plus `deadletterreason`, `deadletterfunction`, `deadletterattempt`), logged at WARNING with its
+reason, and only then acknowledged; if the publish fails it is answered 500 and redelivered instead.
+Dead letters are on unless the function says `dead_letter=False`: with them on and no topic named, the
+function is misconfigured (logged at ERROR at cold start, saying what to fix) and a dead-lettered event
+is answered 500, so Pub/Sub keeps it, never acknowledged. A function with `dead_letter=False`
+acknowledges a dead letter and logs it at WARNING.
+
+Invalid input (no CloudEvent, a Pub/Sub message that cannot be decoded, a value of the wrong JSON type
+anywhere the shim reads, data that fails the handler's annotation) answers 400 with `{"error": reason}`:
+no exception leaves an entry point for an event that cannot be read. Pub/Sub treats the 400 as a
 failure, so it is redelivered as the retry policy allows; deploy also puts a dead-letter policy on the
 trigger's subscription, so what keeps failing ends in the dead-letter topic, never lost.
 
@@ -52,8 +60,8 @@ from portable_fn.runtime.outcomes import ACK, DEAD_LETTER, RETRY, Result
 from portable_fn.runtime.views import MessageMeta
 
 from . import dead_letter
-from .events import from_sdk_message, to_cloudevent
-from .flask_http import to_flask_response, to_request
+from .events import from_sdk_message, to_cloudevent, wsgi_headers
+from .flask_http import routed, router, to_flask_response, to_request
 
 PROVIDER = "gcp"
 PACKAGE = "portable_fn_gcp"
@@ -113,11 +121,14 @@ def entry_point(spec: Any) -> EntryPoint:
 
 
 def _http_entry_point(spec: Any) -> EntryPoint:
-    trigger, timeout = spec.trigger, _timeout()
+    routes, timeout = router(spec.trigger), _timeout()
 
     def handle(request: Any) -> Any:
+        served = routed(routes, to_request(request))
+        if isinstance(served, Response):  # a path or method the function did not declare
+            return to_flask_response(served)
         ctx = _context(spec, _execution_id(request), timeout, None, request)
-        return to_flask_response(call_http(spec, to_request(request, trigger), ctx))
+        return to_flask_response(call_http(spec, served, ctx))
 
     return handle
 
@@ -126,6 +137,7 @@ def _event_entry_point(spec: Any) -> EntryPoint:
     timeout, trigger, binding = _timeout(), spec.trigger, spec.binding
     filtered = trigger.kind == "storage" and bool(trigger.prefix or trigger.suffix)
     wants_context, call = binding.wants_context, binding.call_owned  # the event is the shim's own
+    _check_dead_letter_target(spec)
 
     def handle(native: Any) -> Any:
         """`deliver_event` inlined, its hot path kept short: convert, call the bound handler, answer; a
@@ -133,9 +145,9 @@ def _event_entry_point(spec: Any) -> EntryPoint:
         if not hasattr(native, "get_attributes") and hasattr(native, "get_data"):
             return _answer_http(deliver_request(spec, native, timeout))  # called with the http signature
         try:
-            event, meta = from_sdk_message(native)
-        except InvalidEventError as exc:
-            answer = _rejected(spec, None, str(exc))
+            event, meta = from_sdk_message(native, _binary_request)
+        except Exception as exc:  # an event that cannot be read: 400 naming why, never a crash
+            answer = _unreadable(spec, native, exc)
         else:
             if filtered and not _wanted(trigger, event):
                 return None
@@ -146,7 +158,7 @@ def _event_entry_point(spec: Any) -> EntryPoint:
             except Exception as exc:  # every failure becomes its outcome, on the event as it was decoded
                 if event.data is not data:  # a view took the data's place (Binding.call_owned)
                     event = event.with_data(data)
-                answer = _answer(spec, event, failure_of(exc, event.id))
+                answer = _answer(spec, event, failure_of(exc, event.id), _attempt_of(meta))
         status, reason = answer.status, answer.reason or ""
         del answer  # its Result holds the exception, whose traceback holds this frame: no reference cycle
         if status >= 300:
@@ -161,17 +173,19 @@ def deliver_event(spec: Any, native: Any, timeout: float | None = None) -> Answe
     anything the handler or the event does)."""
     try:
         event, meta = from_sdk_message(native)
-    except InvalidEventError as exc:
-        return _rejected(spec, None, str(exc))
+    except Exception as exc:
+        return _unreadable(spec, native, exc)
     return deliver(spec, event, meta, native, timeout)
 
 
 def deliver_request(spec: Any, request: Any, timeout: float | None = None) -> Answer:
     """The same for a flask request holding a CloudEvent in binary or structured mode."""
     try:
-        google = from_http(dict(request.headers.items()), request.get_data())
+        google = from_http(wsgi_headers(request.headers.items()), request.get_data())
     except InvalidEventError as exc:
         return _rejected(spec, None, f"{exc} (an event function reads CloudEvents only)")
+    except Exception as exc:
+        return _unreadable(spec, request, exc)
     return deliver_cloudevent(spec, google, request, timeout)
 
 
@@ -179,8 +193,8 @@ def deliver_cloudevent(spec: Any, google: CloudEvent[Any], native: Any, timeout:
     """The same for a Google CloudEvent already decoded (a request, `portable-fn invoke`)."""
     try:
         event, meta = to_cloudevent(google)
-    except InvalidEventError as exc:
-        return _rejected(spec, google, str(exc))
+    except Exception as exc:
+        return _unreadable(spec, google, exc)
     return deliver(spec, event, meta, native, timeout)
 
 
@@ -190,10 +204,10 @@ def deliver(spec: Any, event: CloudEvent[Any], meta: MessageMeta | None, native:
     if not _wanted(spec.trigger, event):
         return Answer(200, "filtered out by the trigger's prefix/suffix", None, event)
     ctx = _context(spec, event.id, timeout, meta, native)
-    return _answer(spec, event, call_event(spec, event, ctx))
+    return _answer(spec, event, call_event(spec, event, ctx), _attempt_of(meta))
 
 
-def _answer(spec: Any, event: CloudEvent[Any], result: Result) -> Answer:
+def _answer(spec: Any, event: CloudEvent[Any], result: Result, attempt: int) -> Answer:
     """What to answer for the handler's Result (routing a dead-lettered event first)."""
     outcome = result.outcome
     if outcome == ACK:
@@ -201,21 +215,37 @@ def _answer(spec: Any, event: CloudEvent[Any], result: Result) -> Answer:
     if outcome == DEAD_LETTER and isinstance(result.error, InvalidEventError):
         return _rejected(spec, event, result.reason or "invalid event", result)
     if outcome == DEAD_LETTER and (topic := dead_letter.topic()):
-        return _route(spec, event, result, topic)
+        return _route(spec, event, result, topic, attempt)
+    if outcome == DEAD_LETTER and spec.options.dead_letter is not False:
+        reason = dead_letter.missing_topic(spec.name)  # kept (redelivered) until the topic is named
+        _log(spec, event, Result(RETRY, reason=f"{result.reason}; {reason}"))
+        return Answer(500, reason, result, event)
     _log(spec, event, result)
     return Answer(500 if outcome == RETRY else 200, result.reason, result, event)
 
 
-def _route(spec: Any, event: CloudEvent[Any], result: Result, topic: str) -> Answer:
+def _route(spec: Any, event: CloudEvent[Any], result: Result, topic: str, attempt: int) -> Answer:
     """Publish a dead-lettered event to the function's dead-letter topic, then acknowledge it; if that
     fails, answer 500 so Pub/Sub redelivers it (nothing is lost)."""
     try:
-        message_id = dead_letter.publish(topic, event, spec.name, result.reason or "dead-lettered")
+        message_id = dead_letter.publish(topic, event, spec.name, result.reason or "dead-lettered", attempt)
     except dead_letter.DeadLetterFailed as exc:
         _log(spec, event, Result(RETRY, reason=str(exc)))
         return Answer(500, str(exc), result, event)
     _log(spec, event, result, f" (published to {topic} as message {message_id})")
     return Answer(200, result.reason, result, event)
+
+
+def _check_dead_letter_target(spec: Any) -> None:
+    """At cold start: dead letters on with no topic named is a configuration error, said once, loudly."""
+    if spec.options.dead_letter is not False and not dead_letter.topic():
+        import logging
+
+        logging.getLogger("portable_fn.gcp").error("%s", dead_letter.missing_topic(spec.name))
+
+
+def _attempt_of(meta: MessageMeta | None) -> int:
+    return meta.delivery_count if meta is not None else 1
 
 
 def _wanted(trigger: Any, event: CloudEvent[Any]) -> bool:
@@ -226,9 +256,38 @@ def _wanted(trigger: Any, event: CloudEvent[Any]) -> bool:
     return isinstance(name, str) and trigger.matches(name)
 
 
-def _rejected(spec: Any, event: CloudEvent[Any] | None, reason: str, result: Result | None = None) -> Answer:
-    _log(spec, event, result or Result(DEAD_LETTER, reason=reason))
+def _rejected(spec: Any, event: CloudEvent[Any] | None, reason: str, result: Result | None = None,
+              event_id: str = "?") -> Answer:
+    _log(spec, event, result or Result(DEAD_LETTER, reason=reason), event_id=event_id)
     return Answer(400, reason, result, event)
+
+
+def _unreadable(spec: Any, native: Any, exc: Exception) -> Answer:
+    """The 400 for an event that cannot be read: the reason `InvalidEventError` gives, else what broke."""
+    reason = str(exc) if isinstance(exc, InvalidEventError) else (
+        f"the event cannot be read ({type(exc).__name__}: {str(exc)[:200]})")
+    return _rejected(spec, None, reason, event_id=_native_id(native))
+
+
+def _native_id(native: Any) -> str:
+    """The id of an event that could not be read, where one can be read (for the log line)."""
+    try:
+        attributes = getattr(native, "_attributes", None)
+        if attributes.__class__ is not dict:
+            attributes = native.get_attributes() if hasattr(native, "get_attributes") else {}
+        found = attributes.get("id")
+    except Exception:  # nothing to name it by
+        return "?"
+    return found if found.__class__ is str and found else "?"
+
+
+def _binary_request() -> bool:
+    """Whether the request functions-framework is serving is a binary-mode CloudEvent (its `ce-*`
+    headers are then the event's attributes, not yet decoded)."""
+    flask = sys.modules.get("flask")
+    if flask is None or not flask.has_request_context():
+        return False
+    return "ce-specversion" in flask.request.headers
 
 
 def _context(spec: Any, invocation_id: str, timeout: float | None, meta: MessageMeta | None,
@@ -247,10 +306,20 @@ def _register(name: str, signature: str) -> None:
 
 
 def _http_error(status: int, reason: str) -> Exception:
-    """werkzeug's HTTP error for `status` (flask answers it as is), else DeliveryFailed (a 500)."""
+    """werkzeug's HTTP error for `status`, else DeliveryFailed (a 500). A 400 carries `{"error": reason}`
+    as its JSON body; a 500 is answered by functions-framework's own crash handler (text, the reason)."""
     exceptions = sys.modules.get("werkzeug.exceptions")
     error = getattr(exceptions, "BadRequest" if status < 500 else "InternalServerError", None)
-    return error(description=reason) if error is not None else DeliveryFailed(status, reason)
+    if error is None:
+        return DeliveryFailed(status, reason)
+    wrappers = sys.modules.get("werkzeug.wrappers")
+    if status >= 500 or wrappers is None:
+        return error(description=reason)  # type: ignore[no-any-return]
+    import json
+
+    body = json.dumps({"error": reason})
+    return error(description=reason,  # type: ignore[no-any-return]
+                 response=wrappers.Response(body, status, content_type="application/json"))
 
 
 def _answer_http(answer: Answer) -> Any:
@@ -273,10 +342,10 @@ def _timeout() -> float | None:
         return None
 
 
-def _log(spec: Any, event: CloudEvent[Any] | None, result: Result, where: str = "") -> None:
+def _log(spec: Any, event: CloudEvent[Any] | None, result: Result, where: str = "", event_id: str = "?") -> None:
     import logging  # only paid for when something was not acknowledged
 
     what = {RETRY: "will be retried", DEAD_LETTER: "dead-lettered"}.get(result.outcome, result.outcome)
     logging.getLogger("portable_fn.gcp").warning(
-        "function %s: event %s %s: %s%s", spec.name, event.id if event is not None else "?", what,
+        "function %s: event %s %s: %s%s", spec.name, event.id if event is not None else event_id, what,
         result.reason, where)

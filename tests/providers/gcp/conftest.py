@@ -110,6 +110,24 @@ def served(main_py: Path) -> Iterator[Served]:
     servers.close()
 
 
+ORDERS_APP = Path(__file__).resolve().parent / "apps" / "orders"
+
+
+@pytest.fixture(scope="session")
+def orders_app() -> App:
+    """One HTTP function, `POST /orders/{order_id}`."""
+    return load_app(ORDERS_APP)
+
+
+@pytest.fixture(scope="session")
+def served_orders(orders_app: App, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    source = tmp_path_factory.mktemp("gcp-orders-source") / "main.py"
+    source.write_text(generate_main(orders_app), encoding="utf-8")
+    servers = Served(source)
+    yield servers
+    servers.close()
+
+
 @pytest.fixture(scope="session")
 def send_to() -> Any:
     """`send_to(url, body, headers, method)` -> Reply (test modules cannot import this conftest)."""

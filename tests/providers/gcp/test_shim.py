@@ -15,11 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from portable_fn_gcp.events import MESSAGE_TYPE, TEXT
 from portable_fn_gcp.shim import entry_point, generate_main
 
 from portable_fn.runtime import CloudEvent, spec_of, to_binary, to_structured
 
 TOPIC = "//pubsub.googleapis.com/projects/p/topics/orders"
+SUBSCRIPTION = "projects/p/subscriptions/s"
 
 
 def message_published(data: bytes, attributes: dict[str, str] | None = None, **extra: Any) -> CloudEvent:
@@ -30,7 +32,7 @@ def message_published(data: bytes, attributes: dict[str, str] | None = None, **e
         message["attributes"] = attributes
     return CloudEvent(id="m-1", source=TOPIC, type="google.cloud.pubsub.topic.v1.messagePublished",
                       time="2024-05-01T03:00:00.5Z", datacontenttype="application/json",
-                      data={"message": message, "subscription": "projects/p/subscriptions/s", **extra})
+                      data={"message": message, "subscription": SUBSCRIPTION, **extra})
 
 
 def post(send_to: Any, url: str, event: CloudEvent) -> Any:
@@ -66,18 +68,48 @@ def test_a_crashing_http_function_answers_500(served: Any, send_to: Any) -> None
 
 @pytest.mark.parametrize("payload, attributes, data, content_type", [
     (b'{"id": "o-1"}', None, {"id": "o-1"}, "application/json"),
-    (b"plain text", None, b"plain text", None),
+    ("plain text, héllo\n".encode(), None, "plain text, héllo\n", TEXT),  # text is a str, as on SQS
+    (b"\x00\x01bin", None, b"\x00\x01bin", None),
+    (b"\xff\xfe", None, b"\xff\xfe", None),
     ("héllo".encode(), {"content-type": "text/plain; charset=utf-8"}, "héllo", "text/plain; charset=utf-8"),
 ])
 def test_a_message_becomes_its_own_cloudevent(payload, attributes, data, content_type, served, send_to,
                                               seen) -> None:
     assert post(send_to, served.url("record"), message_published(payload, attributes, deliveryAttempt=3)).status == 200
     got = seen()
-    expected = CloudEvent(id="m-1", source=TOPIC, type="google.cloud.pubsub.topic.v1.messagePublished",
+    expected = CloudEvent(id="m-1", source=TOPIC, type=MESSAGE_TYPE,
                           time="2024-05-01T03:00:00.5Z", datacontenttype=content_type, data=data)
     assert got["event"] == expected.to_dict()
     assert got["attempt"] == 3 and got["message"]["delivery_count"] == 3
     assert got["message"]["attributes"] == (attributes or {})
+    assert got["message"]["subscription"] == SUBSCRIPTION
+
+
+def test_the_ordering_key_is_the_partitionkey_and_the_subscription_is_kept(served, send_to, seen) -> None:
+    event = message_published(b'{"id": "o-1"}')
+    event.data["message"]["orderingKey"] = "customer-7"
+    assert post(send_to, served.url("record"), event).status == 200
+    got = seen()
+    assert got["event"]["partitionkey"] == "customer-7" and got["event"]["type"] == MESSAGE_TYPE
+    assert got["message"]["subscription"] == SUBSCRIPTION
+
+
+@pytest.mark.parametrize("field, value, words", [
+    ("attributes", {"count": 3}, "message.attributes must map strings to strings; attribute 'count' is int"),
+    ("attributes", {"content-type": 1}, "attribute 'content-type' is int"),
+    ("attributes", ["a"], "message.attributes must be an object of strings, got list"),
+    ("attributes", {"content-type": "text/plain; charset=nope"}, "cannot be read as text"),
+    ("messageId", 7, "message.messageId must be a string, got int"),
+    ("publishTime", {"t": 1}, "message.publishTime must be a string, got dict"),
+    ("orderingKey", True, "message.orderingKey must be a string, got bool"),
+    ("data", 10**12, "message.data must be a base64 string, got int"),
+])
+def test_a_message_field_of_the_wrong_type_is_a_400_naming_it(field, value, words, served, send_to, seen) -> None:
+    event = message_published(b'{"id": "o-1"}')
+    event.data["message"][field] = value
+    reply = post(send_to, served.url("record"), event)
+    assert reply.status == 400 and reply.header("content-type") == ["application/json"]
+    assert words in reply.json()["error"] and seen() is None
 
 
 def test_a_message_holding_a_structured_cloudevent_delivers_exactly_that_event(served, send_to, seen) -> None:
@@ -104,24 +136,40 @@ def test_a_cloud_scheduler_tick_reads_as_a_schedule_tick(served, send_to, seen) 
                                "name": "probe-dev-tick"}, "id": "m-1", "source": TOPIC}
 
 
-@pytest.mark.parametrize("action, status", [("retry", 500), ("crash", 500), ("dead", 200), ("ack", 200)])
-def test_outcomes_become_statuses(action, status, served, send_to, seen, caplog) -> None:
+@pytest.mark.parametrize("action, status", [("retry", 500), ("crash", 500), ("dead", 500), ("ack", 200)])
+def test_outcomes_become_statuses(action, status, served, send_to, seen, caplog, monkeypatch) -> None:
+    """`dead` with dead letters on and no dead-letter topic named: kept (500), never acknowledged."""
+    monkeypatch.delenv("PORTABLE_FN_DEAD_LETTER_TOPIC", raising=False)
     payload = json.dumps({"do": action}).encode()
     reply = post(send_to, served.url("record"), message_published(payload))
     assert reply.status == status
     assert seen()["event"]["data"] == {"do": action}  # the handler ran in every case
     if action == "dead":
-        assert "dead-lettered: asked to dead-letter" in caplog.text
+        assert b"PORTABLE_FN_DEAD_LETTER_TOPIC is not set" in reply.body and b"dead_letter=False" in reply.body
+        assert "will be retried: asked to dead-letter; Function 'record' on gcp" in caplog.text
     if action == "retry":
         assert b"asked to retry" in reply.body
 
 
-def test_a_message_that_cannot_be_decoded_is_a_400_with_the_reason(served, send_to, seen) -> None:
+def test_with_dead_letters_off_a_dead_letter_is_acknowledged_and_logged(served, send_to, caplog) -> None:
+    reply = post(send_to, served.url("unlettered"), message_published(b"{}"))
+    assert reply.status == 200 and "event m-1 dead-lettered: no use for it" in caplog.text
+
+
+def test_a_missing_dead_letter_topic_is_said_at_cold_start(probe_app, monkeypatch, caplog) -> None:
+    monkeypatch.delenv("PORTABLE_FN_DEAD_LETTER_TOPIC", raising=False)
+    entry_point(probe_app.function("record"))
+    entry_point(probe_app.function("unlettered"))
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert len(errors) == 1 and errors[0].startswith("Function 'record' on gcp: dead letters are on but")
+
+
+def test_a_message_that_cannot_be_decoded_is_a_400_with_the_reason(served, send_to, seen, caplog) -> None:
     event = message_published(b"")
     event.data["message"]["data"] = "not base64!"
     reply = post(send_to, served.url("record"), event)
-    assert reply.status == 400 and b"message.data is not valid base64" in reply.body
-    assert seen() is None
+    assert reply.status == 400 and reply.json() == {"error": "Pub/Sub event 'm-1': message.data is not valid base64."}
+    assert seen() is None and "event m-1 dead-lettered: Pub/Sub event 'm-1'" in caplog.text
 
 
 def test_data_that_fails_the_annotation_is_a_400_with_the_reason(served, send_to) -> None:
@@ -233,3 +281,70 @@ def test_a_failed_event_leaves_no_reference_cycle(probe_app: Any, seen: Any) -> 
         assert gc.collect() == 0
     finally:
         gc.enable()
+
+
+# -- ce-* headers behind functions-framework -----------------------------------------------------------
+
+def post_raw(url: str, headers: list[tuple[str, bytes]], body: bytes) -> int:
+    """POST with header values sent as the given bytes (http.client would encode a str as latin-1)."""
+    host, port = url.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=30)
+    connection.putrequest("POST", "/")
+    for name, value in [*headers, ("content-length", str(len(body)).encode())]:
+        connection.putheader(name, value)
+    connection.endheaders(body)
+    return connection.getresponse().status
+
+
+def test_percent_encoded_and_utf8_ce_headers_arrive_decoded(served, seen) -> None:
+    """functions-framework's cloudevents 1.x keeps `ce-*` values as WSGI gives them: neither
+    percent-decoded nor UTF-8 (latin-1 strings); the handler gets the attributes they encode."""
+    headers = [("ce-specversion", b"1.0"), ("ce-id", b"caf%C3%A9-1"), ("ce-type", b"com.example.thing"),
+               ("ce-source", b"//shop/orders"), ("ce-subject", "objects/café 50%25 %22now%22".encode()),
+               ("ce-tenant", "ünïcode & %C3%A9".encode()), ("content-type", b"application/json")]
+    assert post_raw(served.url("record"), headers, b'{"a": 1}') == 200
+    event = seen()["event"]
+    assert (event["id"], event["subject"], event["tenant"]) == ("café-1", 'objects/café 50% "now"', "ünïcode & é")
+
+
+def test_a_ce_header_that_is_not_percent_encoded_utf8_is_a_400(served, seen) -> None:
+    headers = [("ce-specversion", b"1.0"), ("ce-id", b"bad-%FF"), ("ce-type", b"t"), ("ce-source", b"/s")]
+    assert post_raw(served.url("record"), headers, b"") == 400 and seen() is None
+
+
+def test_the_http_signature_path_decodes_ce_headers_too(probe_app, seen) -> None:
+    handle = entry_point(spec_of(probe_app.function("record").handler))
+
+    class FlaskRequest:  # the http signature: headers as WSGI strings (latin-1) and the raw body
+        headers = {"ce-specversion": "1.0", "ce-id": "caf%C3%A9-2", "ce-type": "t", "ce-source": "/s",
+                   "ce-subject": "café".encode().decode("latin-1")}
+
+        def get_data(self) -> bytes:
+            return b""
+
+    assert handle(FlaskRequest())[1] == 200
+    event = seen()["event"]
+    assert (event["id"], event["subject"]) == ("café-2", "café")
+
+
+# -- an HTTP function answers only what it declared ----------------------------------------------------
+
+@pytest.mark.parametrize("method, path", [("GET", "/my/path"), ("POST", "/orders"), ("POST", "/orders/1/x"),
+                                          ("GET", "/orders/o-1"), ("DELETE", "/orders/o-1"),
+                                          ("POST", "/orders/o-1"), ("POST", "/orders/o%201")])
+def test_an_http_function_answers_what_dev_answers(method, path, orders_app, served_orders, send_to,
+                                                   tmp_path) -> None:
+    """`http("POST", "/orders/{order_id}")` behind functions-framework (which passes every method and
+    path to the function) answers each request as `portable-fn dev` does: 404 / 405 with `Allow`, or the
+    handler with its path parameters."""
+    from portable_fn.local.host import LocalHost
+
+    gcp = send_to(served_orders.url("orders") + path, b"{}" if method != "GET" else b"", method=method)
+    with LocalHost(orders_app, port=0, state_dir=tmp_path, log=lambda line: None) as dev:
+        local = send_to(f"http://127.0.0.1:{dev.port}{path}", b"{}" if method != "GET" else b"", method=method)
+    assert (gcp.status, gcp.json(), gcp.header("allow")) == (local.status, local.json(), local.header("allow"))
+    assert gcp.status in (200, 404, 405)
+    if gcp.status == 405:
+        assert gcp.header("allow") == ["POST"]
+    if gcp.status == 200:
+        assert gcp.json()["path_params"] == {"order_id": "o-1" if "o-1" in path else "o 1"}

@@ -49,7 +49,8 @@ def record(event: CloudEvent, ctx: Context) -> None:
             function=ctx.function_name, invocation_id=ctx.invocation_id,
             message=None if meta is None else {"id": meta.message_id, "attributes": meta.attributes,
                                                "published": meta.published_time,
-                                               "delivery_count": meta.delivery_count})
+                                               "delivery_count": meta.delivery_count,
+                                               "subscription": meta.subscription})
     action = event.data.get("do") if isinstance(event.data, dict) else None
     if action == "retry":
         raise Retry("asked to retry")
@@ -57,6 +58,12 @@ def record(event: CloudEvent, ctx: Context) -> None:
         raise DeadLetter("asked to dead-letter")
     if action == "crash":
         raise RuntimeError("boom")
+
+
+@function(trigger=topic("audit"), dead_letter=False)
+def unlettered(event: CloudEvent) -> None:
+    """Dead-letters everything, with dead letters off: acknowledged with a log line."""
+    raise DeadLetter("no use for it")
 
 
 @function(trigger=storage("some-bucket"))

@@ -4,8 +4,8 @@ The standard library's server answers its own errors in HTML (an unknown method,
 line, too many headers) and trusts `Content-Length`. Here every answer, refusals included, is JSON in the
 one shape `{"error": ..., details}`: framing problems are read by `framing` and answered 400 / 413, a
 method no route knows gets the router's 404 / 405, and a host bug is a 500 that names no path of this
-machine (the dev log has the details). After a refusal the server reads what the client is still sending
-for a moment before closing, so the client sees the answer instead of a reset connection.
+machine (the dev log has the details). After answering, the server reads what the client is still
+sending for a moment before closing, so the client sees the answer instead of a reset connection.
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ class _Handler(BaseHTTPRequestHandler):
             body = read_body(self.rfile, self.headers, host.limits.body(self.command, path))
         except RequestError as exc:
             host.log_refusal(self.command, path, exc.status, str(exc))
-            self._answer(Response.json(exc.body(), status=exc.status), close=True)
+            self._answer(Response.json(exc.body(), status=exc.status))
             return
         request = Request(self.command, path, headers=list(self.headers.items()), query=query,
                           body=body, raw=self)
@@ -89,27 +89,31 @@ class _Handler(BaseHTTPRequestHandler):
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         """The stdlib's own refusals (bad request line, header too long, ...) as JSON."""
         reason = message or explain or HTTPStatus(code).phrase
+        if code >= 500:  # 505 for an HTTP version it does not speak: the request's fault, so a 400
+            code, reason = 400, f"{reason}; send HTTP/1.1 or HTTP/1.0"
+        self.request_version = "HTTP/1.0"  # a request line it could not read must still get headers
         self.server.host.log_refusal(self.command or "-", self.path if hasattr(self, "path") else "-",
                                      code, reason)
-        self._answer(Response.json({"error": reason}, status=code), close=True)
+        self._answer(Response.json({"error": reason}, status=code))
 
-    def _answer(self, response: Response, close: bool = False) -> None:
+    def _answer(self, response: Response) -> None:
+        """Send the answer and end the connection (one request per connection, as HTTP/1.0 has it)."""
         self.send_response(response.status)
         for name, value in response.headers.multi_items():
             if name.lower() not in ("content-length", "connection"):
                 self.send_header(name, value)
         self.send_header("content-length", str(len(response.body)))
-        if close:
-            self.send_header("connection", "close")
-            self.close_connection = True
+        self.send_header("connection", "close")
+        self.close_connection = True
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(response.body)
-        if close:
-            self._linger()
+        self._linger()
 
     def _linger(self) -> None:
-        """Send the answer, then read (and drop) what the client still sends, for a bounded time."""
+        """Read (and drop) what the client still sends, for a bounded time: closing a socket with unread
+        input resets the connection, and the client would lose the answer (a body it was not asked for, one
+        over the limit, a refused request's rest)."""
         try:
             self.wfile.flush()
             self.connection.shutdown(socket.SHUT_WR)

@@ -42,6 +42,10 @@ deliver exactly that CloudEvent.
 
 Envelopes are unwrapped: an SQS body or SNS `Message` holding an SNS notification (SNS->SQS without raw
 delivery) or a one-record S3 notification (S3->SQS, S3->SNS) becomes the CloudEvent of what it wraps.
+
+A converter raises for a record it cannot read (InvalidEventError naming the field of the wrong type, or
+the error of the read that failed); the batch item identifiers below are read defensively, since they are
+read for exactly those records.
 """
 
 from __future__ import annotations

@@ -13,6 +13,14 @@ scans the imports). Each native event is recognised, turned into the neutral cal
 | SNS, S3, EventBridge, a CloudEvent  | CloudEvent     | a failure raises `DeliveryFailed`: Lambda's asynchronous     |
 | in the JSON format                  |                | retries, then its on-failure destination / DLQ               |
 
+An event of the function's kind is never refused whole for what is in it. A record that cannot be read
+(not an object, a field of the wrong type) fails alone, reported by its id; when no id can be read from it
+(or `Records` is not a list), its identifier is empty, which Lambda takes as the whole batch failing: the
+one safe answer when Lambda cannot be told which record to deliver again. An HTTP event that cannot be
+read is a 400 naming the field. An HTTP function answers only its declared route, as `portable-fn dev`
+does: another path is a 404, another method a 405 with `Allow` (a Function URL passes every request to
+the function), and a named API Gateway stage is not in the path the handler sees (`http_events`).
+
 DEAD_LETTER: Lambda cannot move a single record to a dead-letter target, and the shim holds no SDK to
 send it there itself. So a dead-lettered record is reported exactly like a retry (a batch item failure,
 or a raise): the queue's redrive policy moves it to the DLQ after `maxReceiveCount` receives, a stream's

@@ -4,7 +4,8 @@ served by the real functions-framework, reaches the handler as the expected Clou
 CloudEvent inputs go in binary mode, legacy background-event inputs as application/json (the framework
 converts those itself). The framework's event must be exactly `<case>-cloudevent-output.json`; the
 handler's own event is that same event, except for Pub/Sub messages, which reach the handler as the
-message's CloudEvent (golden files in tests/data/gcp/expected/).
+message's CloudEvent, of type `com.google.cloud.pubsub.message`, text as a str (golden files in
+tests/data/gcp/expected/).
 """
 
 from __future__ import annotations
@@ -70,7 +71,9 @@ def test_a_pubsub_message_keeps_its_metadata(case: str, served: Any, seen: Any, 
     assert send_to(served.url("record"), body, headers).status == 200
     got = seen()
     message = load(CONFORMANCE / f"{case}-cloudevent-output.json")["data"]["message"]
+    subscription = load(CONFORMANCE / f"{case}-cloudevent-input.json")["data"]["subscription"]
     assert got["message"] == {"id": message["messageId"], "attributes": message.get("attributes", {}),
-                              "published": message["publishTime"], "delivery_count": 1}
+                              "published": message["publishTime"], "delivery_count": 1,
+                              "subscription": subscription}
     assert got["attempt"] == 1 and got["provider"] == "gcp" and got["function"] == "record"
     assert got["invocation_id"] == message["messageId"]

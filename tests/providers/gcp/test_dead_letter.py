@@ -1,6 +1,7 @@
 """DeadLetter under functions-framework: the event is published to the function's dead-letter topic on
-gcloud's Pub/Sub emulator (read back with the official google-cloud-pubsub client) before it is
-acknowledged, and a failed publish is a 500 so Pub/Sub redelivers it."""
+gcloud's Pub/Sub emulator (read back with the official google-cloud-pubsub client) in the shared
+dead-letter shape before it is acknowledged; a failed publish, or dead letters on with no topic named,
+is a 500 so Pub/Sub redelivers it."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from portable_fn_gcp.dead_letter import message
 from portable_fn_gcp.events import unwrap_message
 
 from portable_fn.runtime import CloudEvent
+from portable_fn.runtime.dead_letters import dead_letter_event, dead_letter_info
 
 from .test_shim import TOPIC, message_published, post, storage_event
 
@@ -49,20 +51,27 @@ def dead_letters(pubsub_emulator: str, monkeypatch: pytest.MonkeyPatch) -> Itera
 def test_a_dead_lettered_event_is_published_to_the_dead_letter_topic_then_acknowledged(
         served: Any, send_to: Any, seen: Any, dead_letters: Any) -> None:
     payload = json.dumps({"do": "dead", "order": "o-1"}).encode()
-    reply = post(send_to, served.url("record"), message_published(payload, {"origin": "checkout"}))
+    reply = post(send_to, served.url("record"), message_published(payload, {"origin": "checkout"},
+                                                                  deliveryAttempt=4))
     assert reply.status == 200
     delivered = seen()["event"]
     [published] = dead_letters()
     attributes = dict(published.attributes)
-    assert attributes["portable-fn-function"] == "record"
-    assert attributes["portable-fn-reason"] == "asked to dead-letter"
+    assert {k: v for k, v in attributes.items() if k.startswith("ce-deadletter")} == {
+        "ce-deadletterreason": "asked%20to%20dead-letter", "ce-deadletterfunction": "record",
+        "ce-deadletterattempt": "4"}
+    assert not any(k.startswith("portable-fn-") for k in attributes)
     assert attributes["ce-id"] == "m-1" and attributes["ce-source"] == TOPIC
     assert json.loads(published.data) == {"do": "dead", "order": "o-1"}
-    # a function triggered by the dead-letter topic gets exactly the event that was given up on
+    # a function triggered by the dead-letter topic gets exactly the dead-letter event
     again = message_published(b"")
     again.data["message"].update(data=base64.b64encode(published.data).decode(), attributes=attributes)
     event, _ = unwrap_message(again)
-    assert event.to_dict() == delivered
+    expected = dead_letter_event(CloudEvent.from_dict(delivered), function="record",
+                                 reason="asked to dead-letter", attempt=4)
+    # binary mode carries every attribute as a string: the attempt comes back as "4"
+    assert event.to_dict() == {**expected.to_dict(), "deadletterattempt": "4"}
+    assert dead_letter_info(event) == {"reason": "asked to dead-letter", "function": "record", "attempt": "4"}
 
 
 def test_a_dead_lettered_storage_event_is_published_with_its_object_not_the_view(
@@ -89,17 +98,25 @@ def test_an_event_that_cannot_be_published_is_answered_500_and_not_lost(
     assert "will be retried" in caplog.text
 
 
-def test_without_a_dead_letter_topic_the_event_is_acknowledged_and_logged(
+def test_without_a_dead_letter_topic_the_event_is_kept_not_acknowledged(
         served: Any, send_to: Any, seen: Any, monkeypatch: pytest.MonkeyPatch, caplog: Any) -> None:
+    """Dead letters are on (the default) but deploy named no topic: a configuration error; the event is
+    answered 500 (Pub/Sub redelivers it) and the log says what to fix."""
     monkeypatch.delenv("PORTABLE_FN_DEAD_LETTER_TOPIC", raising=False)
     reply = post(send_to, served.url("record"), message_published(json.dumps({"do": "dead"}).encode()))
-    assert reply.status == 200 and "dead-lettered: asked to dead-letter" in caplog.text
+    assert reply.status == 500 and b"PORTABLE_FN_DEAD_LETTER_TOPIC is not set" in reply.body
+    assert "will be retried: asked to dead-letter; Function 'record' on gcp: dead letters are on" in caplog.text
 
 
-def test_the_message_carries_non_ascii_attributes_and_binary_data() -> None:
+@pytest.mark.parametrize("reason", ["x" * 2000, "é " * 900, "%" * 500])
+def test_the_message_carries_non_ascii_attributes_and_binary_data(reason: str) -> None:
     event = CloudEvent(id="é-1", source="/s", type="t", data=b"\x00\xff", datacontenttype="application/octet-stream")
-    made = message(event, "fn", "x" * 2000)
+    made = message(event, "fn", reason, 2)
     assert base64.b64decode(made["data"]) == b"\x00\xff"
     assert made["attributes"]["ce-id"] == "%C3%A9-1"
     assert made["attributes"]["content-type"] == "application/octet-stream"
-    assert len(made["attributes"]["portable-fn-reason"]) == 1024
+    cut = made["attributes"]["ce-deadletterreason"]  # within Pub/Sub's 1024 bytes once percent-encoded
+    assert 1000 <= len(cut.encode()) <= 1024
+    again, _ = unwrap_message(message_published(base64.b64decode(made["data"]), made["attributes"]))
+    assert reason.startswith(again.extensions["deadletterreason"])
+    assert (again.extensions["deadletterfunction"], again.extensions["deadletterattempt"]) == ("fn", "2")

@@ -316,8 +316,9 @@ def test_the_http_signature_path_decodes_ce_headers_too(probe_app, seen) -> None
     handle = entry_point(spec_of(probe_app.function("record").handler))
 
     class FlaskRequest:  # the http signature: headers as WSGI strings (latin-1) and the raw body
-        headers = {"ce-specversion": "1.0", "ce-id": "caf%C3%A9-2", "ce-type": "t", "ce-source": "/s",
-                   "ce-subject": "café".encode().decode("latin-1")}
+        def __init__(self) -> None:
+            self.headers = {"ce-specversion": "1.0", "ce-id": "caf%C3%A9-2", "ce-type": "t", "ce-source": "/s",
+                            "ce-subject": "café".encode().decode("latin-1")}
 
         def get_data(self) -> bytes:
             return b""

@@ -21,14 +21,16 @@ read is a 400 naming the field. An HTTP function answers only its declared route
 does: another path is a 404, another method a 405 with `Allow` (a Function URL passes every request to
 the function), and a named API Gateway stage is not in the path the handler sees (`http_events`).
 
-DEAD_LETTER: Lambda cannot move a single record to a dead-letter target, and the shim holds no SDK to
-send it there itself. So a dead-lettered record is reported exactly like a retry (a batch item failure,
-or a raise): the queue's redrive policy moves it to the DLQ after `maxReceiveCount` receives, a stream's
-event source mapping sends it to its on-failure destination after its retry attempts, an asynchronous
-invocation goes to the function's on-failure destination after two retries. The handler may see a
-dead-lettered message again before that, but nothing is ever lost, which acknowledging would risk. Each
-one is logged at WARNING with its reason. A record that cannot be decoded is dead-lettered the same way,
-alone: the rest of its batch is delivered.
+DEAD_LETTER: the shim sends the dead-lettered event (the original CloudEvent plus the reason, the function
+and the attempt: `portable_fn.runtime.dead_letters`) to the function's dead-letter queue itself
+(`dead_letter`, `PORTABLE_FN_DEAD_LETTER_QUEUE_URL`) and acknowledges the record once SQS took it. When
+the function has no dead-letter queue, the send fails, or the record could not be read (there is no
+CloudEvent to send), it is reported exactly like a retry (a batch item failure, or a raise): the queue's
+redrive policy moves it to the DLQ after `maxReceiveCount` receives, a stream's event source mapping sends
+it to its on-failure destination after its retry attempts, an asynchronous invocation goes to the
+function's on-failure destination after two retries. Nothing is ever lost. Each one is logged at WARNING
+with its reason. A record that cannot be decoded is dead-lettered alone: the rest of its batch is
+delivered.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ from portable_fn.runtime.outcomes import Result
 from portable_fn.runtime.routes import Route, Router, not_routed
 from portable_fn.runtime.views import MessageMeta
 
+from . import dead_letter
 from .http_events import HTTP_V2, http_source, to_native_response, to_request
 from .records import CLOUDEVENT, EVENTBRIDGE, TRIGGER_SOURCES, RecordSource, record_source
 
@@ -231,7 +234,8 @@ def _deliver_records(spec: Any, source: RecordSource, records: Sequence[Any], ev
     ordered = bool(getattr(spec.trigger, "fifo", False)) or (bool(records) and source.ordered(records[0]))
     values, failures = run_batch(spec, events, contexts, ordered=ordered)
     batch = (events, values, failures)
-    failed = [(records[index], result) for index, result in failures.items()] if failures else []  # in order
+    sent = dead_letter.settle(spec, source, records, events, failures) if failures else ()  # acknowledged
+    failed = [(records[i], result) for i, result in failures.items() if i not in sent] if failures else []
     try:
         if failed:
             _log_failures(spec, source, failed)

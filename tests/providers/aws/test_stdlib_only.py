@@ -17,7 +17,7 @@ import pytest
 from portable_fn.packaging import foreign_imports
 
 PACKAGE_DIR = Path(portable_fn_aws.__file__).resolve().parent
-SHIPPED = ["__init__.py", "shim.py", "http_events.py", "records.py"]
+SHIPPED = ["__init__.py", "shim.py", "http_events.py", "records.py", "dead_letter.py"]
 PROVIDER_SIDE = {"provider.py", "packaging.py", "_wheels.py"}
 
 

@@ -112,7 +112,7 @@ def tolerate_missing(call: Callable[[], Any], *codes: str) -> None:
 
 class Applier(Generic[R]):
     """Create, update, delete one type of resource. Types whose every field is in their name (topics,
-    buckets, schedule groups) are never updated: the planner only updates what has compared fields."""
+    schedule groups) are never updated: the planner only updates what has compared fields."""
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
@@ -415,9 +415,27 @@ def make_bucket(ctx: Context, name: str) -> None:
     ctx.aws.s3.put_bucket_tagging(Bucket=name, Tagging={"TagSet": ctx.tag_list}, ExpectedBucketOwner=ctx.arns.account)
 
 
+def secure_bucket(ctx: Context, name: str, changes: tuple[str, ...]) -> None:
+    """Block all public access to the bucket `name` and encrypt its objects by default (SSE-S3), as far as
+    `changes` (of `public_access_blocked`, `encrypted`) asks."""
+    owner = ctx.arns.account
+    if "public_access_blocked" in changes:
+        ctx.aws.s3.put_public_access_block(
+            Bucket=name, ExpectedBucketOwner=owner,
+            PublicAccessBlockConfiguration={setting: True for setting in PUBLIC_ACCESS_BLOCK})
+    if "encrypted" in changes:
+        ctx.aws.s3.put_bucket_encryption(
+            Bucket=name, ExpectedBucketOwner=owner, ServerSideEncryptionConfiguration={
+                "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]})
+
+
 class Buckets(Applier[Bucket]):
     def create(self, resource: Bucket) -> None:
         make_bucket(self.ctx, resource.name)
+        secure_bucket(self.ctx, resource.name, ("public_access_blocked", "encrypted"))
+
+    def update(self, resource: Bucket, previous: Bucket, changes: tuple[str, ...]) -> None:
+        secure_bucket(self.ctx, resource.name, changes)
 
     def delete(self, resource: Bucket) -> None:
         try:
@@ -449,15 +467,7 @@ class DeploymentBuckets(Applier[DeploymentBucket]):
         self.update(resource, resource, ("public_access_blocked", "encrypted"))
 
     def update(self, resource: DeploymentBucket, previous: DeploymentBucket, changes: tuple[str, ...]) -> None:
-        owner = self.ctx.arns.account
-        if "public_access_blocked" in changes:
-            self.aws.s3.put_public_access_block(
-                Bucket=resource.name, ExpectedBucketOwner=owner,
-                PublicAccessBlockConfiguration={setting: True for setting in PUBLIC_ACCESS_BLOCK})
-        if "encrypted" in changes:
-            self.aws.s3.put_bucket_encryption(
-                Bucket=resource.name, ExpectedBucketOwner=owner, ServerSideEncryptionConfiguration={
-                    "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]})
+        secure_bucket(self.ctx, resource.name, changes)
 
     def delete(self, resource: DeploymentBucket) -> None:
         """Empty the bucket (every version, should someone have turned versioning on), then delete it."""

@@ -9,11 +9,15 @@ what its trigger needs:
               HTTP API, its Lambda proxy integration and the permission for that API and route
     queue     the queue, its dead-letter queue with a redrive policy, an event source mapping
     topic     the topic, a subscription and the permission for SNS to invoke the function
-    storage   the bucket (unless settings map it), a notification entry and the permission for S3
+    storage   the bucket (unless settings map it: public access blocked, SSE-S3 default encryption), a
+              notification entry and the permission for S3
     schedule  the app's schedule group and scheduler role, and a schedule
 
 Topic, storage and schedule invoke asynchronously, so their retries and dead-letter queue are the
-function's own: an `InvokeConfig` with the retries and an on-failure destination, the dead-letter queue.
+function's own: an `InvokeConfig` with the retries and an on-failure destination, the dead-letter queue
+`<function>-dlq`. Every event function with a dead-letter queue (its queue's, or its own) gets the queue's
+URL in `PORTABLE_FN_DEAD_LETTER_QUEUE_URL` and `sqs:SendMessage` on that queue alone: the shim sends what
+the handler dead-letters there itself (`portable_fn_aws.dead_letter`), with the reason.
 """
 
 from __future__ import annotations
@@ -64,6 +68,7 @@ DLQ_RETENTION_S = 1_209_600  # 14 days, the most SQS keeps a message
 S3_EVENTS = {"created": "s3:ObjectCreated:*", "deleted": "s3:ObjectRemoved:*"}
 FUNCTION_URL, HTTP_API = "function-url", "http-api"  # the settings' `http`: what fronts HTTP functions
 HTTP_FRONTS = (FUNCTION_URL, HTTP_API)
+DEAD_LETTER_ENV = "PORTABLE_FN_DEAD_LETTER_QUEUE_URL"  # read by the shim (`portable_fn_aws.dead_letter`)
 
 
 def code_sha256(artifact: Artifact) -> str:
@@ -113,16 +118,16 @@ class FunctionResources:
 
     def build(self) -> list[Resource]:
         trigger = self.spec.trigger
-        dead_letter = self.async_dead_letter_queue()
+        dead_letter = self.dead_letter_queue()
         dead_letter_arn = self.t.arns.queue(dead_letter) if dead_letter else ""
         code = code_object(self.t, self.spec.name)
         own: list[Resource] = [
             LogGroup(self.t.names.log_group(self.spec.name), retention_days=self.t.log_retention_days),
             self.role(self.queue_arn(), dead_letter_arn),
-            self.function(code),
+            self.function(code, dead_letter),
             *([code] if code else []),
         ]
-        if dead_letter:
+        if dead_letter and not isinstance(trigger, Queue):  # a queue's dead-letter queue comes with it
             own.append(QueueResource(dead_letter, retention_s=DLQ_RETENTION_S))
         if trigger.is_event and not isinstance(trigger, Queue):
             retries = min(self.options.max_attempts - 1, MAX_ASYNC_RETRIES)
@@ -136,7 +141,7 @@ class FunctionResources:
         return Role(names.role(self.spec.name), path=names.role_path, trust=policies.trust("lambda.amazonaws.com"),
                     policy=policies.function_policy(log_arn, queue_arn, dead_letter_arn))
 
-    def function(self, code: CodeObject | None) -> Function:
+    def function(self, code: CodeObject | None, dead_letter: str) -> Function:
         names, options = self.t.names, self.options
         artifact = artifact_of(self.t.artifact, self.spec.name)
         return Function(
@@ -146,7 +151,7 @@ class FunctionResources:
             runtime=f"python{self.t.app.config.python}",
             memory_mb=options.memory_mb or DEFAULT_MEMORY_MB,
             timeout_s=math.ceil(options.timeout_s or DEFAULT_TIMEOUT_S),
-            env=tuple(sorted(self.env().items())),
+            env=tuple(sorted(self.env(dead_letter).items())),
             architecture=options.architecture or "x86_64",
             code_sha256=code_sha256(artifact),
             zip_path=str(artifact.path),
@@ -155,14 +160,16 @@ class FunctionResources:
             arn=self.arn,
         )
 
-    def env(self) -> dict[str, str]:
-        """App defaults < stage < the function's own < portable-fn's own variables."""
+    def env(self, dead_letter: str = "") -> dict[str, str]:
+        """App defaults < stage < the function's own < portable-fn's own variables (with the URL of the
+        dead-letter queue `dead_letter`, when it has one)."""
         config = self.t.app.config
         stage = config.stages.get(self.t.stage)
+        own = {DEAD_LETTER_ENV: self.t.arns.queue_url(dead_letter)} if dead_letter else {}
         return {
             **config.defaults.env, **(stage.env if stage else {}), **self.spec.options.env,
             "PORTABLE_FN_APP": self.t.app.name, "PORTABLE_FN_STAGE": self.t.stage,
-            "PORTABLE_FN_FUNCTION": self.spec.name, "PORTABLE_FN_PROVIDER": "aws",
+            "PORTABLE_FN_FUNCTION": self.spec.name, "PORTABLE_FN_PROVIDER": "aws", **own,
         }
 
     def queue_arn(self) -> str:
@@ -171,11 +178,16 @@ class FunctionResources:
             return ""
         return self.t.arns.queue(self.t.names.queue(trigger.name, trigger.fifo))
 
-    def async_dead_letter_queue(self) -> str:
-        """The queue Lambda sends failed asynchronous events to ('' for HTTP, queues, dead_letter=False)."""
+    def dead_letter_queue(self) -> str:
+        """The function's dead-letter queue ('' for HTTP and dead_letter=False): a queue trigger's
+        `<queue>-dlq` (also its redrive target), else `<function>-dlq` (also the on-failure destination
+        of asynchronous invocations); the setting `dead_letter` may name it."""
         trigger, dead_letter = self.spec.trigger, self.options.dead_letter
-        if not trigger.is_event or isinstance(trigger, Queue) or dead_letter is False:
+        if not trigger.is_event or dead_letter is False:
             return ""
+        if isinstance(trigger, Queue):
+            logical = dead_letter if isinstance(dead_letter, str) else f"{trigger.name}-dlq"
+            return self.t.names.queue(logical, trigger.fifo)
         logical = dead_letter if isinstance(dead_letter, str) else f"{self.spec.name}-dlq"
         return self.t.names.queue(logical)
 
@@ -220,9 +232,8 @@ class FunctionResources:
         visibility = min(43_200, max(30, 6 * math.ceil(options.timeout_s or DEFAULT_TIMEOUT_S)))
         out: list[Resource] = []
         dead_letter_arn, receives = "", 0
-        if options.dead_letter is not False:
-            logical = options.dead_letter if isinstance(options.dead_letter, str) else f"{trigger.name}-dlq"
-            dlq_name = names.queue(logical, trigger.fifo)
+        dlq_name = self.dead_letter_queue()
+        if dlq_name:
             out.append(QueueResource(dlq_name, fifo=trigger.fifo, retention_s=DLQ_RETENTION_S))
             dead_letter_arn, receives = arns.queue(dlq_name), options.max_attempts
         out.append(QueueResource(queue_name, fifo=trigger.fifo, visibility_timeout_s=visibility,

@@ -25,6 +25,7 @@ STATEMENT_PREFIX = "portable-fn-"  # Sid of every Lambda permission statement de
 NOTIFICATION_PREFIX = "portable-fn"  # Id of every S3 notification entry: portable-fn:<app>:<stage>:<function>
 
 MAX_LAMBDA, MAX_ROLE, MAX_QUEUE, MAX_TOPIC, MAX_BUCKET, MAX_SCHEDULE, MAX_API = 64, 64, 80, 256, 63, 64, 128
+PARTITION_DOMAINS = {"aws-cn": "amazonaws.com.cn", "aws-iso": "c2s.ic.gov", "aws-iso-b": "sc2s.sgov.gov"}
 NOT_IN_BUCKET_NAMES = re.compile(r"[^a-z0-9-]+")  # S3 allows lowercase letters, digits, '-' (and '.', avoided)
 
 
@@ -144,6 +145,11 @@ class Arns:
 
     def queue(self, name: str) -> str:
         return f"arn:{self.partition}:sqs:{self.region}:{self.account}:{name}"
+
+    def queue_url(self, name: str) -> str:
+        """The queue's URL, as SQS gives it (`https://sqs.<region>.<domain>/<account>/<name>`)."""
+        domain = PARTITION_DOMAINS.get(self.partition, "amazonaws.com")
+        return f"https://sqs.{self.region}.{domain}/{self.account}/{name}"
 
     def topic(self, name: str) -> str:
         return f"arn:{self.partition}:sns:{self.region}:{self.account}:{name}"

@@ -77,7 +77,7 @@ class RemoteReader:
         resources += [Topic(name) for name in tagged["sns"]]
         deployment = self.names.deployment_bucket(self.arns)
         buckets = [name for name in tagged["s3"] if name != deployment]
-        resources += [Bucket(name) for name in buckets]
+        resources += [Bucket(name, **self.bucket_settings(name)) for name in buckets]
         if deployment in tagged["s3"]:
             resources += self.deployment_bucket(deployment)
         resources += self.roles()
@@ -198,16 +198,21 @@ class RemoteReader:
             raise
 
     # -- the deployment bucket and the zips in it ------------------------------------------------
-    def deployment_bucket(self, name: str) -> list[Resource]:
+    def bucket_settings(self, name: str) -> dict[str, bool]:
+        """`public_access_blocked` (all four settings) and `encrypted` (a default encryption rule) of a bucket."""
         s3, owner = self.aws.s3, self.arns.account
         block = self._get(s3.get_public_access_block, "NoSuchPublicAccessBlockConfiguration", Bucket=name,
                           ExpectedBucketOwner=owner) or {}
         encryption = self._get(s3.get_bucket_encryption, "ServerSideEncryptionConfigurationNotFoundError",
                                Bucket=name, ExpectedBucketOwner=owner) or {}
         settings = block.get("PublicAccessBlockConfiguration", {})
+        return {"public_access_blocked": all(settings.get(s) for s in PUBLIC_ACCESS_BLOCK),
+                "encrypted": bool(encryption.get("ServerSideEncryptionConfiguration", {}).get("Rules"))}
+
+    def deployment_bucket(self, name: str) -> list[Resource]:
+        s3, owner = self.aws.s3, self.arns.account
         return [
-            DeploymentBucket(name, public_access_blocked=all(settings.get(s) for s in PUBLIC_ACCESS_BLOCK),
-                             encrypted=bool(encryption.get("ServerSideEncryptionConfiguration", {}).get("Rules"))),
+            DeploymentBucket(name, **self.bucket_settings(name)),
             *(CodeObject(f"{name}/{item['Key']}", bucket=name, object_key=item["Key"])
               for item in self.aws.pages(s3, "list_objects_v2", "Contents", Bucket=name, ExpectedBucketOwner=owner)),
         ]

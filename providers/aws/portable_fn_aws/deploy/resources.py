@@ -191,9 +191,13 @@ class Subscription(Resource):
 
 @dataclass(frozen=True)
 class Bucket(Resource):
-    """An S3 bucket the app owns (not one the settings map to an existing bucket)."""
+    """An S3 bucket the app owns (not one the settings map to an existing bucket). Like the deployment
+    bucket, public access is blocked and objects are encrypted at rest (SSE-S3 when deploy sets it), set
+    explicitly rather than left to the account's defaults."""
 
     kind = "s3 bucket"
+    public_access_blocked: bool = True  # all four settings of the bucket's public access block
+    encrypted: bool = True  # the bucket has a default encryption rule
 
 
 @dataclass(frozen=True)

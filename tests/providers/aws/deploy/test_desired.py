@@ -127,10 +127,59 @@ def test_policies_are_least_privilege(shop: Any) -> None:
             assert all("*" not in action for action in statement["Action"])
             assert all(arn.startswith("arn:aws:") and arn != "*" for arn in statement["Resource"])
     fulfil = json.loads(next(r for r in roles if r.name == "shop-dev-fulfil").policy)["Statement"]
-    assert {s["Sid"]: s["Resource"] for s in fulfil} == {
-        "Logs": [ARNS.log_group("/aws/lambda/shop-dev-fulfil") + ":*"],
-        "ConsumeQueue": [ARNS.queue("shop-dev-orders")],
+    assert {s["Sid"]: (s["Action"], s["Resource"]) for s in fulfil} == {
+        "Logs": (["logs:CreateLogStream", "logs:PutLogEvents"], [ARNS.log_group("/aws/lambda/shop-dev-fulfil") + ":*"]),
+        "ConsumeQueue": (["sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"],
+                         [ARNS.queue("shop-dev-orders")]),
+        "DeadLetter": (["sqs:SendMessage"], [ARNS.queue("shop-dev-orders-dlq")]),  # the shim sends dead letters
     }
+
+
+DLQ_URL = "https://sqs.eu-west-1.amazonaws.com/123456789012/{}"
+
+
+@pytest.mark.parametrize(("function", "queue"), [
+    ("fulfil", "shop-dev-orders-dlq"),  # a queue trigger: its queue's dead-letter queue
+    ("notify", "shop-dev-notify-dlq"),  # topic, storage, schedule: the function's own
+    ("on_upload", "shop-dev-on_upload-dlq"),
+    ("sweep", "shop-dev-sweep-dlq"),
+    ("nightly_report", "shop-dev-nightly_report-dlq"),
+])
+def test_every_event_function_gets_its_dead_letter_queue_url_and_may_send_only_there(
+        shop: Any, function: str, queue: str) -> None:
+    found = build(shop, "dev")
+    assert ("sqs queue", queue) in found
+    env = dict(found[("lambda function", f"shop-dev-{function}")].env)
+    assert env["PORTABLE_FN_DEAD_LETTER_QUEUE_URL"] == DLQ_URL.format(queue)
+    policy = json.loads(found[("iam role", f"shop-dev-{function}")].policy)
+    sends = [s for s in policy["Statement"] if any(a.startswith("sqs:Send") for a in s["Action"])]
+    assert sends == [{"Sid": "DeadLetter", "Effect": "Allow", "Action": ["sqs:SendMessage"],
+                      "Resource": [ARNS.queue(queue)]}]
+
+
+def test_http_functions_and_dead_letter_false_get_no_dead_letter_queue(shop: Any) -> None:
+    found = build(shop, "dev")
+    assert "PORTABLE_FN_DEAD_LETTER_QUEUE_URL" not in dict(found[("lambda function", "shop-dev-create_order")].env)
+    edge = load_app(EDGE)
+    found = build(edge, "test", (("inbox", "existing-inbox-bucket"),))
+    work = dict(found[("lambda function", "edge-test-work")].env)  # FIFO queue with dead_letter=False
+    assert "PORTABLE_FN_DEAD_LETTER_QUEUE_URL" not in work
+    assert "DeadLetter" not in found[("iam role", "edge-test-work")].policy
+
+
+def test_a_fifo_queue_s_dead_letter_queue_url_is_the_fifo_one(tmp_path: Path) -> None:
+    app_dir = tmp_path / "fifo"
+    shutil.copytree(EDGE, app_dir)
+    functions = app_dir / "edge" / "functions.py"
+    functions.write_text(functions.read_text().replace("dead_letter=False, ", ""))
+    found = build(load_app(app_dir), "test", (("inbox", "existing-inbox-bucket"),))
+    env = dict(found[("lambda function", "edge-test-work")].env)
+    assert env["PORTABLE_FN_DEAD_LETTER_QUEUE_URL"] == DLQ_URL.format("edge-test-jobs-dlq.fifo")
+    assert found[("sqs queue", "edge-test-jobs-dlq.fifo")].fifo
+
+
+def test_a_queue_url_in_the_china_partition() -> None:
+    assert Arns("aws-cn", "cn-north-1", "123").queue_url("q") == "https://sqs.cn-north-1.amazonaws.com.cn/123/q"
 
 
 def test_plan_against_matching_remote_state_is_empty(shop: Any) -> None:

@@ -25,6 +25,8 @@ from portable_fn.runtime.errors import DeployError
 ACCOUNT = "123456789012"
 SHOP_FUNCTIONS = ["create_order", "get_order", "fulfil", "sweep", "nightly_report", "on_upload", "notify"]
 EDGE = Path(__file__).with_name("apps") / "edge"
+DEAD_LETTER_QUEUES = {"fulfil": "shop-dev-orders-dlq", "sweep": "shop-dev-sweep-dlq", "notify": "shop-dev-notify-dlq",
+                      "nightly_report": "shop-dev-nightly_report-dlq", "on_upload": "shop-dev-on_upload-dlq"}
 
 
 def arn(service: str, name: str) -> str:
@@ -58,6 +60,7 @@ def test_roles_have_exact_least_privilege_policies(deployed: Any, boto: Any) -> 
         "Logs": (logs, [arn("logs", "log-group:/aws/lambda/shop-dev-fulfil:*")]),
         "ConsumeQueue": (["sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"],
                          [arn("sqs", "shop-dev-orders")]),
+        "DeadLetter": (["sqs:SendMessage"], [arn("sqs", "shop-dev-orders-dlq")]),  # the shim sends dead letters
     }
     assert statements("shop-dev-notify") == {
         "Logs": (logs, [arn("logs", "log-group:/aws/lambda/shop-dev-notify:*")]),
@@ -82,9 +85,12 @@ def test_functions_are_configured_and_tagged(deployed: Any, boto: Any, shop: Any
         assert config["Architectures"] == ["x86_64"] and config["State"] == "Active"
         assert config["CodeSha256"] == base64.b64encode(hashlib.sha256(zip_bytes).digest()).decode()
         assert config["Role"] == f"arn:aws:iam::{ACCOUNT}:role/portable-fn/shop/dev/shop-dev-{name}"
+        dead_letters = DEAD_LETTER_QUEUES.get(name)
         assert config["Environment"]["Variables"] == {
             "PORTABLE_FN_APP": "shop", "PORTABLE_FN_STAGE": "dev", "PORTABLE_FN_FUNCTION": name,
-            "PORTABLE_FN_PROVIDER": "aws"}
+            "PORTABLE_FN_PROVIDER": "aws", **({"PORTABLE_FN_DEAD_LETTER_QUEUE_URL":
+                                               f"https://sqs.eu-west-1.amazonaws.com/{ACCOUNT}/{dead_letters}"}
+                                              if dead_letters else {})}
         assert found["Tags"] == {TAG_APP: "shop", TAG_STAGE: "dev"}
         group = boto.logs.describe_log_groups(logGroupNamePrefix=f"/aws/lambda/shop-dev-{name}")["logGroups"]
         assert [g["retentionInDays"] for g in group] == [14]

@@ -6,6 +6,7 @@ portable function. Provider side: runs when packaging (through `shim.generate_fu
 |--------------------------|-------------------------------------------------------------------------------------------|
 | `http`                   | `route(route=<path without "/">, methods, auth_level)`: ANONYMOUS when `public`, else      |
 |                          | FUNCTION (a function key). host.json `routePrefix` is "": the user's path is the URL path |
+|                          | (`methods`: see below)                                                                    |
 | `queue`                  | `queue_trigger` + `queue_output` to `<queue>-poison` (connection `storage_connection`), or |
 |                          | `service_bus_queue_trigger` (`queue_transport = "service_bus"`, `service_bus_connection`)  |
 | `topic`                  | `event_grid_trigger`, or `service_bus_topic_trigger` with subscription = function name     |
@@ -15,6 +16,12 @@ portable function. Provider side: runs when packaging (through `shim.generate_fu
 | `storage` (created)      | `blob_trigger(path="<container>/<prefix>{name}<suffix>", source=EVENT_GRID)`               |
 | `storage` (deleted)      | `event_grid_trigger` (the blob trigger only sees new and changed blobs); the shim keeps     |
 |                          | the container's BlobDeleted events under the prefix and suffix                              |
+
+An http function answers 405 (with `Allow`) for a method it did not declare, as `portable-fn dev` does, so
+the host must deliver those methods to it: a route only one function declares takes every method (the
+shim refuses the others); where several functions share a route, each takes its own method and the
+first of them also every method none of them declared (`route_methods`). A path no function declares is
+answered 404 by the host itself: no function runs.
 
 Settings (`[tool.portable-fn.azure]`): `storage_connection` (the app setting holding the Storage
 connection, default `AzureWebJobsStorage`), `queue_transport` (`storage_queue` or `service_bus`),
@@ -42,6 +49,8 @@ TRANSPORTS = {"queue_transport": ("storage_queue", "service_bus"), "topic_transp
 MAX_QUEUE_BATCH = 32  # host.json queues.batchSize: messages fetched (and run) together per instance
 RETRY_DELAY = "00:00:10"  # timer retries: fixed delay between attempts
 RESERVED = {"app", "func", "shim"}
+# The methods an http trigger can list (azure.functions.HttpMethod), in the order they are written.
+HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 # Rates NCRONTAB can express exactly: its steps restart every hour (minutes) and every day (hours).
 MINUTE_STEPS = tuple(m for m in range(1, 60) if 60 % m == 0)
 HOUR_STEPS = tuple(h for h in range(1, 24) if 24 % h == 0)
@@ -201,11 +210,39 @@ def _http(app: Any, spec: Any, ref: str, timeout: float | None, chosen: dict[str
     from .http_adapter import azure_route
 
     trigger = spec.trigger
-    methods = "" if trigger.method == "ANY" else f", methods=[{trigger.method!r}]"
+    methods = route_methods(app, spec)
+    listed = "" if methods is None else f", methods={list(methods)!r}"
     level = "ANONYMOUS" if trigger.public else "FUNCTION"
-    return (f"shim.http_entry({ref}, func.HttpResponse, {timeout!r})",
-            [f"@app.route(route={azure_route(trigger.path)!r}{methods}, auth_level=func.AuthLevel.{level})"],
+    return (f"shim.http_entry({ref}, func.HttpResponse, {timeout!r}, {http_routes(app)!r})",
+            [f"@app.route(route={azure_route(trigger.path)!r}{listed}, auth_level=func.AuthLevel.{level})"],
             "req: func.HttpRequest", "req")
+
+
+def http_routes(app: Any) -> tuple[tuple[str, str], ...]:
+    """(method, path) of every http function of the app: what the shim's 405 lists in `Allow`."""
+    return tuple((spec.trigger.method, spec.trigger.path) for spec in app.functions if spec.trigger.kind == "http")
+
+
+def route_methods(app: Any, spec: Any) -> tuple[str, ...] | None:
+    """The methods the host delivers to an http function (None: every one). Its route alone: every method,
+    so the shim answers 405 for the undeclared ones. A route several functions share: each its own, and
+    the first also every method none of them declared (so that one answers the 405)."""
+    shape = _route_shape(spec.trigger.path)
+    sharing = [other for other in app.functions
+               if other.trigger.kind == "http" and _route_shape(other.trigger.path) == shape]
+    if spec.trigger.method == "ANY" or len(sharing) == 1:
+        return None
+    if any(other.trigger.method == "ANY" for other in sharing) or sharing[0] is not spec:
+        return (spec.trigger.method,)
+    taken = {other.trigger.method for other in sharing if other is not spec}
+    return (spec.trigger.method, *(m for m in HTTP_METHODS if m not in taken and m != spec.trigger.method))
+
+
+def _route_shape(path: str) -> str:
+    """A route with its parameter names blanked: routes of one shape are one route to the host."""
+    from .http_adapter import azure_route
+
+    return re.sub(r"\{(\*?)[^}]*\}", r"{\1}", azure_route(path))
 
 
 def _queue(app: Any, spec: Any, ref: str, timeout: float | None, chosen: dict[str, str]) -> tuple[Any, ...]:

@@ -31,7 +31,7 @@ Event Grid is followed exactly as Azure converts it; the other sources use this 
     `azure.functions` library parses times into `datetime`, so a 7th digit is already gone when an object
     reaches the shim; `event_grid_to_cloudevent` given the JSON dict keeps it.
 (4) `datacontenttype` says which: `application/json`, or the Service Bus `content_type`, else
-    `text/plain; charset=utf-8`.
+    `text/plain; charset=utf-8` (bytes that are no UTF-8: `application/octet-stream`, the data bytes).
 (5) `url`, `contentType`, `contentLength`, `eTag`, `blobType` from the blob's properties, and `api`: null
     (the blob trigger does not say which API wrote the blob), so `CloudEvent[StorageObject]` reads it.
 
@@ -57,6 +57,7 @@ from portable_fn.runtime.views import MessageMeta
 
 JSON = "application/json"
 TEXT = "text/plain; charset=utf-8"
+OCTETS = "application/octet-stream"
 QUEUE_TYPE = "com.microsoft.azure.storage.queue.message"
 SERVICE_BUS_TYPE = "com.microsoft.azure.servicebus.message"
 BLOB_CREATED = "Microsoft.Storage.BlobCreated"
@@ -210,7 +211,8 @@ def queue_message_to_cloudevent(message: Any, source: str) -> CloudEvent[Any]:
     try:
         data, content_type = parse_json(body), JSON
     except ValueError:  # UnicodeDecodeError too
-        data, content_type = body_text(body), TEXT
+        data = body_text(body)
+        content_type = TEXT if data.__class__ is str else OCTETS
     else:
         if data.__class__ is not dict or "specversion" in data:  # _carried_in's own first check, inlined
             carried = _carried_in(data)
@@ -220,15 +222,17 @@ def queue_message_to_cloudevent(message: Any, source: str) -> CloudEvent[Any]:
 
 
 def queue_message_meta(message: Any) -> MessageMeta:
-    """Message id, dequeue count (the attempt) and insertion time of a Storage Queue message."""
-    return MessageMeta(message.id, int(message.dequeue_count or 1), None, rfc3339(message.insertion_time))
+    """Message id, dequeue count (the attempt) and insertion time of a Storage Queue message; what cannot be
+    read is left out (the count is then 1)."""
+    read = _attribute(message)
+    return MessageMeta(_text(read("id")), _count(read("dequeue_count")), None, _moment(read("insertion_time")))
 
 
 def service_bus_to_cloudevent(message: Any, source: str) -> CloudEvent[Any]:
     """A Service Bus message: a CloudEvent in binary or structured mode, else the project's mapping."""
     body, content_type, properties = message.get_body(), message.content_type, message.application_properties
-    if properties:
-        binary = {k[12:]: v for k, v in properties.items() if k.startswith(AMQP_PREFIXES)}
+    if properties and isinstance(properties, Mapping):
+        binary = {k[12:]: v for k, v in properties.items() if k.__class__ is str and k.startswith(AMQP_PREFIXES)}
         if "specversion" in binary:
             if content_type:
                 binary.setdefault("datacontenttype", content_type)
@@ -257,17 +261,40 @@ def service_bus_to_cloudevent(message: Any, source: str) -> CloudEvent[Any]:
 
 
 def service_bus_meta(message: Any) -> MessageMeta:
-    """Message id, delivery count, application properties and enqueue time of a Service Bus message."""
-    properties = {k: str(v) for k, v in (message.application_properties or {}).items()}
-    return MessageMeta(message.message_id, int(message.delivery_count or 1), properties,
-                       rfc3339(message.enqueued_time_utc))
+    """Message id, delivery count, application properties and enqueue time of a Service Bus message; what
+    cannot be read is left out (the count is then 1)."""
+    read = _attribute(message)
+    properties = read("application_properties")
+    attributes = {str(k): str(v) for k, v in properties.items()} if isinstance(properties, Mapping) else None
+    return MessageMeta(_text(read("message_id")), _count(read("delivery_count")), attributes,
+                       _moment(read("enqueued_time_utc")))
+
+
+def _attribute(native: Any) -> Callable[[str], Any]:
+    """A reader of `native`'s attributes giving None for any it lacks."""
+    return lambda name: getattr(native, name, None)
+
+
+def _text(value: Any) -> str | None:
+    return value if value.__class__ is str and value else None
+
+
+def _count(value: Any) -> int:
+    """A delivery count: a positive integer, else 1 (the first attempt)."""
+    return value if value.__class__ is int and value > 0 else 1
+
+
+def _moment(value: Any) -> str | None:
+    return rfc3339(value) if isinstance(value, datetime) else None
 
 
 def _not_json(body: bytes, content_type: str | None) -> tuple[Any, str]:
-    """(data, datacontenttype) of a body that is no JSON: as its content type says, else its text."""
+    """(data, datacontenttype) of a body that is no JSON: as its content type says, else its text (bytes
+    that are no UTF-8: `application/octet-stream`)."""
     if content_type:
         return decode_data(content_type, body), content_type
-    return body_text(body), TEXT
+    data = body_text(body)
+    return data, TEXT if data.__class__ is str else OCTETS
 
 
 @lru_cache(maxsize=64)

@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any
 from portable_fn.provider import Progress, Provider
 from portable_fn.runtime.errors import InvalidEventError, UnsupportedTriggerError
 
-from . import codegen, shim
+from . import codegen, events, shim
+from .settings import AzureSettings
 
 if TYPE_CHECKING:
     from portable_fn.deploy import Artifact, Executor, RemoteState, Resource
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
 
 CONSUMPTION_SKUS = ("Y1",)
 CONSUMPTION_MAX_TIMEOUT_S = 600  # Linux Consumption stops an invocation after 10 minutes
+BLOB_EVENTS = {"created": events.BLOB_CREATED, "deleted": "Microsoft.Storage.BlobDeleted"}  # what deploy subscribes
 
 
 class AzureProvider(Provider):
@@ -35,6 +37,7 @@ class AzureProvider(Provider):
     and the deploy side's own (see `deploy`)."""
 
     name = "azure"
+    settings_model = AzureSettings
 
     def __init__(self, settings: dict[str, Any] | None = None, endpoint_url: str | None = None) -> None:
         super().__init__(settings, endpoint_url)
@@ -97,27 +100,156 @@ class AzureProvider(Provider):
         return [path for path, _ in written]
 
     def invoke(self, app: Any, spec: Any, event: Any) -> dict[str, Any]:
-        """Run one native event through the shim as the host would: an `azure.functions` object, or its JSON
-        shape (HTTP: method, url, headers, body, route_params; queue: id, body, dequeue_count; Event Grid:
-        the event in either schema; blob: name, uri, length, properties; timer: anything)."""
-        entry, kind = _entry(app, spec), spec.trigger.kind
-        context = InvokeContext(spec.name)
-        out: dict[str, Any] = {"function": spec.name}
-        if kind == "http":
-            response = entry(_native_http(event), context)
-            out.update(status=response.status_code, body=response.get_body().decode("utf-8", "replace"))
-            return out
-        poison = Poison()
-        args = (_native(spec, event), poison) if _is_storage_queue(app, spec) else (_native(spec, event),)
-        try:
-            entry(*args, context)
-        except shim.DeliveryFailed as exc:
-            out.update(outcome="retry", error=str(exc))
-        else:
-            out["outcome"] = "dead_letter" if poison.value is not None else "ack"
-        if poison.value is not None:
-            out["poison"] = poison.value
+        """Run native events through the shim as the host would, applying the deployed trigger's filters.
+
+        The event is an `azure.functions` object, its JSON shape, or a list of them (one invocation each).
+        HTTP: method, url or path, headers, body, route_params (read from the path when left out). Queue: id,
+        body, dequeue_count (a CloudEvent in the JSON format is taken as the body). Topic and storage: Event
+        Grid events in either schema; storage `on="created"` also the blob trigger's name, uri, length,
+        properties. Schedule: anything.
+
+        The result: HTTP `status`, `headers`, `body`; events `results` (per event `id`, `outcome` ack, retry
+        or dead_letter, `reason`, and a Storage Queue's `dead_letter` message) and `skipped` (`id`,
+        `reason`: what the deployed trigger would not have delivered)."""
+        entry = _entry(app, spec)
+        if spec.trigger.kind == "http":
+            return _invoke_http(app, spec, entry, event)
+        items = event if isinstance(event, list) else [event]
+        if not items:
+            raise InvalidEventError(f"Invoking {spec.name!r} on azure: the event is an empty list; give an event "
+                                    "or a list of events.")
+        results, skipped = [], []
+        for item in items:
+            native, skip = _delivered(app, spec, item)
+            if skip is not None:
+                skipped.append(skip)
+            else:
+                results.append(_run(entry, native, _is_storage_queue(app, spec), spec.name))
+        out: dict[str, Any] = {"function": spec.name, "results": results}
+        if skipped:
+            out["skipped"] = skipped
         return out
+
+
+def _invoke_http(app: Any, spec: Any, entry: Any, event: Any) -> dict[str, Any]:
+    """The host routes by the declared route: a path that is not this function's gets the 404 of `dev`."""
+    from portable_fn.runtime.routes import Route, Router, not_routed
+
+    from .http_adapter import to_http_response, to_request
+
+    native = _native_http(spec, event)
+    request = to_request(native)
+    found = Router([Route("ANY", spec.trigger.path, spec)]).match(request.method, request.path)
+    if found is None:
+        everyone = Router(Route(method, path, None) for method, path in codegen.http_routes(app))
+        response = to_http_response(not_routed(everyone, request), _HttpResponse)
+    else:
+        if isinstance(native, _Native) and not native.__dict__["route_params"]:  # the host reads them off the path
+            native.__dict__["route_params"] = found[1]
+        response = entry(native, InvokeContext(spec.name))
+    body = response.get_body()
+    return {"function": spec.name, "status": response.status_code, "headers": _headers_of(response),
+            "body": body.decode("utf-8", "replace") if isinstance(body, bytes) else body}
+
+
+def _headers_of(response: Any) -> dict[str, str]:
+    headers = {str(k).lower(): str(v) for k, v in dict(getattr(response, "headers", None) or {}).items()}
+    mimetype = getattr(response, "mimetype", None)
+    if mimetype and "content-type" not in headers:
+        charset = getattr(response, "charset", None)
+        headers["content-type"] = f"{mimetype}; charset={charset}" if charset else mimetype
+    return headers
+
+
+def _run(entry: Any, native: Any, storage_queue: bool, name: str) -> dict[str, Any]:
+    """One invocation: what the host would see (a return, DeliveryFailed, any other raise: a retry)."""
+    poison = Poison()
+    result: dict[str, Any] = {"id": _id_of(native)}
+    try:
+        entry(*((native, poison) if storage_queue else (native,)), InvokeContext(name))
+    except shim.DeliveryFailed as exc:
+        result.update(outcome=exc.outcome, reason=exc.reason, error=str(exc))
+    except Exception as exc:  # the host retries whatever the function raised
+        result.update(outcome="retry", reason=f"{type(exc).__name__}: {exc}")
+    else:
+        result["outcome"] = "ack"
+    if poison.value is not None:
+        letter = json.loads(poison.value)
+        result.update(outcome="dead_letter", reason=letter.get("deadletterreason"), dead_letter=letter)
+    return result
+
+
+def _id_of(native: Any) -> str | None:
+    value = native.get("id") if isinstance(native, Mapping) else getattr(native, "id", None)
+    return value if isinstance(value, str) else None if value is None else str(value)
+
+
+def _delivered(app: Any, spec: Any, item: Any) -> tuple[Any, dict[str, Any] | None]:
+    """(the native object the host would hand the function, None), or (None, why it would not run)."""
+    trigger = spec.trigger
+    if trigger.kind == "storage":
+        if not isinstance(item, Mapping) or not _is_grid_event(item):
+            native = _native(spec, item)
+            return native, _storage_skip(app, spec, _decoded(events.blob_to_cloudevent, native))
+        decoded = _decoded(events.event_grid_to_cloudevent, dict(item))
+        skip = _storage_skip(app, spec, decoded)
+        if skip is not None or trigger.on == "deleted":
+            return dict(item), skip
+        return _blob_of(decoded) if decoded is not None else dict(item), None
+    if trigger.kind == "topic" and codegen.transports(app)["topic_transport"] == "event_grid":
+        if not isinstance(item, Mapping):
+            raise InvalidEventError(f"Invoking {spec.name!r} on azure: a topic trigger takes an Event Grid event "
+                                    f"(a JSON object, in either schema) or a list of them, not {type(item).__name__}.")
+        return dict(item), None
+    return _native(spec, item), None
+
+
+def _is_grid_event(item: Mapping[str, Any]) -> bool:
+    return "eventType" in item or "specversion" in item
+
+
+def _decoded(convert: Any, native: Any) -> Any:
+    try:
+        return convert(native)
+    except Exception:  # unreadable: the shim says why
+        return None
+
+
+def _storage_skip(app: Any, spec: Any, decoded: Any) -> dict[str, Any] | None:
+    """Why the deployed storage trigger would not deliver `decoded` (its Event Grid subscription takes one
+    event type, in the trigger's container, under its prefix and suffix), or None."""
+    if decoded is None:
+        return None
+    from portable_fn.runtime.errors import PortableFnError
+    from portable_fn.runtime.views import StorageObject
+
+    trigger = spec.trigger
+    wanted = BLOB_EVENTS[trigger.on]
+    if decoded.type != wanted:
+        return {"id": decoded.id, "reason": f"event type {decoded.type!r}: storage({trigger.bucket!r}, "
+                                            f"on={trigger.on!r}) runs only for {wanted}"}
+    try:
+        changed = StorageObject.from_cloudevent(decoded)
+    except PortableFnError:
+        return None
+    container = codegen.physical_container(trigger.bucket)
+    if changed.bucket != container:
+        return {"id": decoded.id, "reason": f"container {changed.bucket!r} is not the trigger's {container!r}"}
+    reason = trigger.skip_reason(decoded)
+    return None if reason is None else {"id": decoded.id, "reason": reason}
+
+
+def _blob_of(decoded: Any) -> Any:
+    """The InputStream the blob trigger hands the function for an Event Grid BlobCreated event."""
+    from urllib.parse import unquote, urlsplit
+
+    data = decoded.data if isinstance(decoded.data, Mapping) else {}
+    url = str(data.get("url") or "")
+    properties = {"ContentType": data.get("contentType"), "ETag": data.get("eTag"),
+                  "BlobType": data.get("blobType"), "LastModified": decoded.time}
+    return _Native({"name": unquote(urlsplit(url).path.lstrip("/")), "uri": url,
+                    "length": data.get("contentLength"),
+                    "blob_properties": {k: v for k, v in properties.items() if v is not None}})
 
 
 class InvokeContext:
@@ -171,10 +303,11 @@ class _Native:
         self._body = body
 
     def get_body(self) -> bytes:
+        """A text body as UTF-8, no body as empty; any other JSON value (an object, a number) as its JSON."""
         body = self._body
-        if isinstance(body, (dict, list)):
-            return json.dumps(body).encode("utf-8")
-        return body.encode("utf-8") if isinstance(body, str) else bytes(body or b"")
+        if body is None or isinstance(body, bytes):
+            return body or b""
+        return body.encode("utf-8") if isinstance(body, str) else json.dumps(body).encode("utf-8")
 
     def get_json(self) -> Any:
         return self._body
@@ -184,7 +317,7 @@ def _entry(app: Any, spec: Any) -> Any:
     chosen, options = codegen.transports(app), app.options(spec)
     kind, timeout = spec.trigger.kind, options.timeout_s
     if kind == "http":
-        return shim.http_entry(spec, _HttpResponse, timeout)
+        return shim.http_entry(spec, _HttpResponse, timeout, codegen.http_routes(app))
     if kind == "queue" and chosen["queue_transport"] == "storage_queue":
         return shim.queue_entry(spec, codegen.physical_queue(spec.trigger.name), chosen["storage_connection"],
                                 options.max_attempts, timeout)
@@ -205,25 +338,45 @@ def _is_storage_queue(app: Any, spec: Any) -> bool:
     return spec.trigger.kind == "queue" and codegen.transports(app)["queue_transport"] == "storage_queue"
 
 
-def _native_http(event: Any) -> Any:
+def _native_http(spec: Any, event: Any) -> Any:
     if not isinstance(event, Mapping):
-        return event
+        if hasattr(event, "get_body") and hasattr(event, "url"):
+            return event  # an azure.functions.HttpRequest already
+        raise InvalidEventError(f"Invoking {spec.name!r} on azure: an http trigger takes a request as a JSON object "
+                                f"(method, url or path, headers, body), not {type(event).__name__}.")
+    fields = {name: event.get(name) or {} for name in ("headers", "params", "route_params")}
+    for name, value in fields.items():
+        if not isinstance(value, Mapping):
+            raise InvalidEventError(f"Invoking {spec.name!r} on azure: the request's {name!r} must be an object "
+                                    f"of names to values, not {type(value).__name__}.")
     body = event.get("body") or b""
     if event.get("isBase64Encoded"):
-        body = base64.b64decode(body)
+        import binascii
+
+        try:
+            body = base64.b64decode(body, validate=True)
+        except (binascii.Error, TypeError, ValueError):
+            raise InvalidEventError(f"Invoking {spec.name!r} on azure: isBase64Encoded is set but the body is not "
+                                    "valid base64.") from None
     url = event.get("url") or f"http://localhost{event.get('path', '/')}"
-    return _Native({"method": event.get("method", "GET"), "url": url, "headers": dict(event.get("headers") or {}),
-                    "params": dict(event.get("params") or {}),
-                    "route_params": dict(event.get("route_params") or {})}, body)
+    return _Native({"method": event.get("method", "GET"), "url": url,
+                    **{name: {str(k): str(v) for k, v in value.items()} for name, value in fields.items()}}, body)
 
 
 def _native(spec: Any, event: Any) -> Any:
-    if not isinstance(event, Mapping):
-        return event  # an azure.functions object already
     kind = spec.trigger.kind
-    if kind in ("topic",) or (kind == "storage" and spec.trigger.on == "deleted"):
-        return dict(event)  # the shim reads Event Grid events as JSON too
-    if kind == "queue":
+    if not isinstance(event, Mapping):
+        if event.__class__.__module__.startswith("azure.functions"):
+            return event  # an azure.functions object already
+        if kind == "schedule":
+            return _Native({"past_due": False})
+        if kind not in ("queue", "topic"):
+            raise InvalidEventError(f"Invoking {spec.name!r} on azure: a {kind} trigger takes a JSON object, not "
+                                    f"{type(event).__name__}.")
+        event = {"body": event}  # any other JSON value: the message body
+    if kind == "queue" or kind == "topic":  # a topic on Service Bus (on Event Grid: see _delivered)
+        if "body" not in event and "specversion" in event:  # a CloudEvent: the body that carries it
+            event = {"body": dict(event)}
         return _Native({"id": event.get("id") or str(uuid.uuid4()), "dequeue_count": event.get("dequeue_count", 1),
                         "insertion_time": datetime.now(timezone.utc), "message_id": event.get("id"),
                         "delivery_count": event.get("delivery_count", 1), "content_type": event.get("content_type"),
@@ -231,6 +384,9 @@ def _native(spec: Any, event: Any) -> Any:
                         "enqueued_time_utc": datetime.now(timezone.utc), "subject": None, "label": None,
                         "partition_key": None}, event.get("body"))
     if kind == "storage":
+        if not isinstance(event.get("name"), str):
+            raise InvalidEventError(f"Invoking {spec.name!r} on azure: a storage trigger takes an Event Grid blob "
+                                    "event, or the blob as name (container/path), uri, length, properties.")
         return _Native({"name": event["name"], "uri": event.get("uri", ""), "length": event.get("length"),
                         "blob_properties": event.get("properties") or {}})
     if kind == "schedule":

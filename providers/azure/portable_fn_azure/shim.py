@@ -8,9 +8,13 @@ decorated v2 function; the outcome of the handler becomes what the host expects:
 - http (`route`): the handler gets a Request; its Response is the answer, bad input a 4xx with the
   reason (`call_http`).
 - queue (`queueTrigger` + a `queue` output binding to `<queue>-poison`): ack returns; retry raises, so the
-  host makes the message visible again, up to `maxDequeueCount` (host.json), then moves it to
-  `<queue>-poison`; dead-letter writes the message to `<queue>-poison` through the output binding and
-  the invocation succeeds: it is never delivered again.
+  host makes the message visible again, up to `maxDequeueCount` (host.json); dead-letter, and a retry on
+  the last attempt, write the dead letter to `<queue>-poison` through the output binding and the
+  invocation succeeds: it is never delivered again. The dead letter is the shared shape
+  (`portable_fn.runtime.dead_letters`: the CloudEvent plus `deadletterreason`, `deadletterfunction`,
+  `deadletterattempt`) in the JSON format, which the queue converter reads back as that very event; a
+  message that could not be decoded is carried in an event of type `dev.portable-fn.undecodable`
+  (`undecodable_event`) holding its raw body.
 - queue on Service Bus, topic (`eventGridTrigger` or a Service Bus topic subscription), storage
   (`blobTrigger` with the Event Grid source; `deleted`: `eventGridTrigger`): ack returns; retry raises
   (abandoned and redelivered up to MaxDeliveryCount, or Event Grid's retry policy), then the transport's
@@ -23,22 +27,34 @@ function: the highest of them) is dead-lettered by the shim when a retry is aske
 
 (1) Without a cloud SDK in the function, only Storage Queues can dead-letter one message at once (through
     the output binding). Elsewhere a dead-lettered event is raised like a retry, so nothing is lost: the
-    transport's own retries run out and send it to its dead-letter target. Each one is logged at WARNING.
+    transport's own retries run out and send it to its dead-letter target (Service Bus: the entity's
+    `$deadletterqueue`, with Service Bus's own `DeadLetterReason` `MaxDeliveryCountExceeded`; Event Grid:
+    the subscription's dead-letter container). The reason the function gave is in the WARNING line logged
+    for each one, not on the message.
+
+An http function answers only what it declared: the host routes by the declared route, and a method the
+function did not declare (which the generated route lets through, see `codegen`) is answered 405 with
+the methods the path allows, as `portable-fn dev` answers (`portable_fn.runtime.routes.not_routed`).
+Nothing a trigger object holds escapes as an exception other than `DeliveryFailed`: an event that cannot
+be read is dead-lettered, a request that cannot be read is answered 400.
 """
 
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
 from portable_fn.runtime.cloudevent import CloudEvent
 from portable_fn.runtime.context import Context
+from portable_fn.runtime.dead_letters import dead_letter_event
 from portable_fn.runtime.dispatch import call_event, call_http, failure_of, http_failure
 from portable_fn.runtime.errors import InvalidEventError, PortableFnError
 from portable_fn.runtime.http import Response, to_response
 from portable_fn.runtime.outcomes import ACK, DEAD_LETTER, Result
+from portable_fn.runtime.routes import Route, Router, not_routed
 from portable_fn.runtime.views import MessageMeta
 
 from .events import (
@@ -56,11 +72,18 @@ from .events import (
 from .http_adapter import to_http_response, to_request
 
 PROVIDER = "azure"
+UNDECODABLE = "dev.portable-fn.undecodable"  # a dead letter carrying a message that had no CloudEvent
 Entry = Callable[..., Any]
 
 
 class DeliveryFailed(PortableFnError):
-    """Raised to the Functions host when an event was not acknowledged, so that its transport retries it."""
+    """Raised to the Functions host when an event was not acknowledged, so that its transport retries it;
+    `outcome` (retry or dead_letter) and `reason` say what the function asked for."""
+
+    def __init__(self, message: str, outcome: str = "retry", reason: str | None = None) -> None:
+        super().__init__(message)
+        self.outcome = outcome
+        self.reason = reason
 
 
 class NativeInvocation:
@@ -95,27 +118,32 @@ def host_json(app: Any) -> str:
 
 # -- entry points: one per decorated v2 function ---------------------------------------------------
 
-def http_entry(spec: Any, http_response: Any, timeout_s: float | None = None) -> Entry:
-    """`(req, context=None) -> HttpResponse`; `http_response` is `azure.functions.HttpResponse`."""
+def http_entry(spec: Any, http_response: Any, timeout_s: float | None = None,
+               routes: tuple[tuple[str, str], ...] = ()) -> Entry:
+    """`(req, context=None) -> HttpResponse`; `http_response` is `azure.functions.HttpResponse`. `routes`
+    (method, path) of every http function of the app give a 405 its `Allow` header (default: this one)."""
     _check(spec, "http")
-    binding = spec.binding
+    binding, declared = spec.binding, spec.trigger.method
     wants_context = binding.wants_context
     plain = binding.first == "request" and not wants_context and not binding.is_async
+    router = Router(Route(method, path, None) for method, path in routes or ((declared, spec.trigger.path),))
 
     def handle(req: Any, context: Any = None) -> Any:
-        ctx = _context(spec, context, timeout_s, None, req) if wants_context else None
         try:
             request = to_request(req)
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:  # a malformed native request
+        except Exception as exc:  # a malformed native request
             response = Response.json({"error": f"Malformed HTTP request: {type(exc).__name__}: {exc}."}, 400)
+            return to_http_response(response, http_response)
+        if request.method != declared and declared != "ANY":  # a method the route lets through: see codegen
+            return to_http_response(not_routed(router, request), http_response)
+        if plain:  # call_http for a `(request: Request)` handler, without its checks per call
+            try:
+                response = to_response(spec.handler(request))
+            except Exception as exc:
+                response = http_failure(spec, exc)
         else:
-            if plain:  # call_http for a `(request: Request)` handler, without its checks per call
-                try:
-                    response = to_response(spec.handler(request))
-                except Exception as exc:
-                    response = http_failure(spec, exc)
-            else:
-                response = call_http(spec, request, ctx)
+            response = call_http(spec, request, _context(spec, context, timeout_s, None, req) if wants_context
+                                 else None)
         return to_http_response(response, http_response)
 
     return handle
@@ -131,6 +159,7 @@ def queue_entry(spec: Any, queue: str, connection: str, max_attempts: int,
 
     def handle(msg: Any, poison: Any, context: Any = None) -> None:
         ctx = _context(spec, context, timeout_s, queue_message_meta(msg), msg) if wants_context else None
+        event: CloudEvent[Any] | None = None
         try:
             event = queue_message_to_cloudevent(msg, source)
         except Exception as exc:
@@ -145,23 +174,42 @@ def queue_entry(spec: Any, queue: str, connection: str, max_attempts: int,
             except Exception as exc:
                 result = failure_of(exc, event.id)
         try:
-            _queue_failure(spec, queue, max_attempts, msg, poison, result)
+            _queue_failure(spec, queue, source, max_attempts, msg, poison, event, result)
         finally:
             del result  # it holds the exception, whose traceback holds this frame: no reference cycle
 
     return handle
 
 
-def _queue_failure(spec: Any, queue: str, max_attempts: int, msg: Any, poison: Any, result: Result) -> None:
-    """A message that was not acknowledged: to the poison queue now (dead-letter, or the last attempt),
-    else raise so the queue redelivers it."""
-    attempt = int(msg.dequeue_count or 1)
+def _queue_failure(spec: Any, queue: str, source: str, max_attempts: int, msg: Any, poison: Any,
+                   event: CloudEvent[Any] | None, result: Result) -> None:
+    """A message that was not acknowledged: its dead letter to the poison queue now (dead-letter, or the
+    last attempt), else raise so the queue redelivers it."""
+    attempt = queue_message_meta(msg).delivery_count
     if result.outcome is DEAD_LETTER or attempt >= max_attempts:
-        poison.set(body_text(msg.get_body()))
+        carried = event if event is not None else undecodable_event(msg, source)
+        letter = dead_letter_event(carried, function=spec.name, reason=str(result.reason), attempt=attempt)
+        poison.set(letter.to_json())
         _log(spec, "queue", result, f"moved to {queue}-poison")
         return
     _log(spec, "queue", result, f"attempt {attempt} of {max_attempts}")
-    raise DeliveryFailed(_failure(spec, "queue message", result))
+    raise DeliveryFailed(_failure(spec, "queue message", result), str(result.outcome), result.reason)
+
+
+def undecodable_event(msg: Any, source: str) -> CloudEvent[Any]:
+    """A message that has no CloudEvent, carried whole: type `dev.portable-fn.undecodable`, its id (a new
+    one when it has none), its raw body as the data (text when it is UTF-8, else bytes)."""
+    msg_id = getattr(msg, "id", None)
+    try:
+        body = msg.get_body()
+    except Exception:
+        body = b""
+    data = body_text(body) if isinstance(body, bytes) else body if isinstance(body, str) else b""
+    return CloudEvent(
+        id=msg_id if isinstance(msg_id, str) and msg_id else uuid.uuid4().hex, source=source, type=UNDECODABLE,
+        time=datetime.now(timezone.utc), data=data,
+        datacontenttype="text/plain; charset=utf-8" if isinstance(data, str) else "application/octet-stream",
+    )
 
 
 def service_bus_entry(spec: Any, entity: str, connection: str, timeout_s: float | None = None) -> Entry:
@@ -292,7 +340,7 @@ def _blob_matches(event: CloudEvent[Any], blobs: tuple[str, str, str]) -> bool:
 def _settle(spec: Any, what: str, result: Result) -> None:
     if result.outcome is not ACK:
         _log(spec, what, result, "raised for redelivery")
-        raise DeliveryFailed(_failure(spec, f"{what} event", result))
+        raise DeliveryFailed(_failure(spec, f"{what} event", result), str(result.outcome), result.reason)
 
 
 def _failure(spec: Any, what: str, result: Result) -> str:

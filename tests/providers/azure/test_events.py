@@ -20,14 +20,14 @@ BODIES = [b'{"n":1}', b' {"n": 1} ', b'\xef\xbb\xbf{"n":1}', '{"n":1}'.encode("u
 
 
 def _read(body: bytes) -> tuple[object, str]:
-    """What the queue mapping holds: the body as json.loads reads it, else its text."""
+    """What the queue mapping holds: the body as json.loads reads it, else its text, else its bytes."""
     try:
         return json.loads(body), "application/json"
     except ValueError:
         try:
             return body.decode("utf-8"), "text/plain; charset=utf-8"
         except UnicodeDecodeError:
-            return body, "text/plain; charset=utf-8"
+            return body, "application/octet-stream"
 
 
 @pytest.mark.parametrize("body", BODIES, ids=repr)

@@ -36,10 +36,13 @@ def test_invoke_runs_native_shapes_through_the_shim(every_app: Any, every_module
                           {"method": "GET", "path": "/items/9", "route_params": {"item_id": "9"}})
     assert got["status"] == 200 and '"id":"9"' in got["body"]
     work = every_app.function("work")
-    assert provider.invoke(every_app, work, {"id": "m1", "body": {"n": 1}})["outcome"] == "ack"
-    assert provider.invoke(every_app, work, {"id": "m2", "body": {"fail": "retry"}})["outcome"] == "retry"
-    dead = provider.invoke(every_app, work, {"id": "m3", "body": {"fail": "dead"}})
-    assert dead["outcome"] == "dead_letter" and dead["poison"] == '{"fail": "dead"}'
+    acked = provider.invoke(every_app, work, {"id": "m1", "body": {"n": 1}})
+    assert acked["results"] == [{"id": "m1", "outcome": "ack"}]
+    retried = provider.invoke(every_app, work, {"id": "m2", "body": {"fail": "retry"}})["results"][0]
+    assert (retried["outcome"], retried["reason"]) == ("retry", "try again")
+    dead = provider.invoke(every_app, work, {"id": "m3", "body": {"fail": "dead"}})["results"][0]
+    assert (dead["outcome"], dead["reason"]) == ("dead_letter", "never")
+    assert (dead["dead_letter"]["data"], dead["dead_letter"]["deadletterfunction"]) == ({"fail": "dead"}, "work")
 
 
 def test_generate_shim_writes_function_app_and_host_json(every_app: Any, tmp_path: Path) -> None:

@@ -17,6 +17,8 @@ from azure.functions.queue import QueueMessage
 from azure.functions.servicebus import ServiceBusMessage
 
 from portable_fn.app import App, load_app
+from portable_fn.runtime.cloudevent import CloudEvent
+from portable_fn.runtime.dead_letters import dead_letter_info
 
 OUTCOMES = Path(__file__).resolve().parent / "apps" / "outcomes"
 
@@ -84,7 +86,13 @@ def test_queue_outcomes(functions: dict[str, Any], ask: str | None, dequeue_coun
             functions["act_on_message"](message, poison)
     else:
         functions["act_on_message"](message, poison)
-    assert poison.value == (body if poisoned else None)
+    if poisoned:  # the dead letter: the message's CloudEvent with why, by whom, on which attempt
+        letter = CloudEvent.from_json(poison.value)
+        assert (letter.id, letter.data) == ("m", {"ask": ask})
+        assert dead_letter_info(letter) == {"reason": "never" if ask == "dead" else "later",
+                                            "function": "act_on_message", "attempt": dequeue_count}
+    else:
+        assert poison.value is None
     delivered = ["m"] if ask is None else []
     assert delivered == outcomes.SEEN
 
@@ -143,3 +151,34 @@ def test_a_failed_queue_message_leaves_no_reference_cycle(functions: dict[str, A
         assert gc.collect() == 0
     finally:
         gc.enable()
+
+
+def test_a_dead_letter_read_from_the_poison_queue_is_that_event(functions: dict[str, Any]) -> None:
+    """A function on `<queue>-poison` gets exactly the dead-lettered event, extensions included."""
+    from portable_fn_azure.events import queue_message_to_cloudevent
+
+    poison = Captured()
+    functions["act_on_message"](QueueMessage(id="m", body=b'{"ask": "dead"}', dequeue_count=1), poison)
+    letter = CloudEvent.from_json(poison.value)
+    assert queue_message_to_cloudevent(QueueMessage(id="p", body=poison.value), "/queues/acts-poison") == letter
+
+
+def test_a_message_without_a_cloudevent_is_dead_lettered_whole(functions: dict[str, Any]) -> None:
+    """A message that cannot be decoded (here a CloudEvent without its source) is carried in an event of the
+    project's own type, with its raw body and the reason."""
+    poison = Captured()
+    body = '{"specversion": "1.0", "id": "x", "type": "t"}'
+    functions["act_on_message"](QueueMessage(id="m-9", body=body.encode(), dequeue_count=2), poison)
+    letter = CloudEvent.from_json(poison.value)
+    assert (letter.type, letter.id, letter.source, letter.data) == (
+        "dev.portable-fn.undecodable", "m-9", "/queues/acts", body)
+    assert dead_letter_info(letter) == {"reason": letter.extensions["deadletterreason"],
+                                        "function": "act_on_message", "attempt": 2}
+    assert "'source'" in letter.extensions["deadletterreason"]
+
+
+def test_a_body_that_is_no_text_is_dead_lettered_as_bytes(functions: dict[str, Any]) -> None:
+    poison = Captured()
+    functions["act_on_message"](QueueMessage(id="m-8", body=b"\xff\xfe", dequeue_count=1), poison)
+    letter = CloudEvent.from_json(poison.value)
+    assert (letter.id, letter.data, letter.datacontenttype) == ("m-8", b"\xff\xfe", "application/octet-stream")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import unquote_plus
+from urllib.parse import unquote, unquote_plus
 
 from .errors import DataValidationError
 
@@ -69,8 +69,9 @@ class StorageObject:
             return cls(data["bucket"]["name"], obj["key"], obj.get("size"), obj.get("etag"), None,
                        kind, event.time)
         if "url" in data and "api" in data:  # Azure Blob Storage (Event Grid data)
+            # The URL path is percent-encoded (a space is %20; a "+" stays "+" or is %2B): decoded like S3 keys.
             container, _, key = data["url"].split("://", 1)[-1].split("/", 1)[-1].partition("/")
-            return cls(container, key, data.get("contentLength"), data.get("eTag"),
+            return cls(container, unquote(key), data.get("contentLength"), data.get("eTag"),
                        data.get("contentType"), kind, event.time)
         if "bucket" in data and ("name" in data or "key" in data):  # Cloud Storage, or local
             return cls._from_flat(event, data)

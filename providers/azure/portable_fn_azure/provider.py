@@ -138,15 +138,19 @@ def _invoke_http(app: Any, spec: Any, entry: Any, event: Any) -> dict[str, Any]:
     from .http_adapter import to_http_response, to_request
 
     native = _native_http(spec, event)
-    request = to_request(native)
-    found = Router([Route("ANY", spec.trigger.path, spec)]).match(request.method, request.path)
-    if found is None:
-        everyone = Router(Route(method, path, None) for method, path in codegen.http_routes(app))
-        response = to_http_response(not_routed(everyone, request), _HttpResponse)
-    else:
-        if isinstance(native, _Native) and not native.__dict__["route_params"]:  # the host reads them off the path
-            native.__dict__["route_params"] = found[1]
+    try:
+        request = to_request(native)
+        found = Router([Route("ANY", spec.trigger.path, spec)]).match(request.method, request.path)
+    except Exception:  # a request that cannot be read: the shim answers 400 saying why
         response = entry(native, InvokeContext(spec.name))
+    else:
+        if found is None:
+            everyone = Router(Route(method, path, None) for method, path in codegen.http_routes(app))
+            response = to_http_response(not_routed(everyone, request), _HttpResponse)
+        else:
+            if isinstance(native, _Native) and not native.__dict__["route_params"]:  # the host reads them
+                native.__dict__["route_params"] = found[1]  # off the path
+            response = entry(native, InvokeContext(spec.name))
     body = response.get_body()
     return {"function": spec.name, "status": response.status_code, "headers": _headers_of(response),
             "body": body.decode("utf-8", "replace") if isinstance(body, bytes) else body}

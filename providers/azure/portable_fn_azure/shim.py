@@ -332,8 +332,15 @@ def _retry_attempt(context: Any) -> int:
 
 
 def _blob_matches(event: CloudEvent[Any], blobs: tuple[str, str, str]) -> bool:
+    """Whether the blob event's subject names a blob of the container under the prefix and suffix (the blob
+    name compared percent-decoded, as `StorageObject.key` gives it)."""
     container, prefix, suffix = blobs
-    _, _, rest = (event.subject or "").partition(f"/containers/{container}/blobs/")
+    subject = event.subject
+    _, _, rest = (subject if subject.__class__ is str else "").partition(f"/containers/{container}/blobs/")
+    if "%" in rest:
+        from urllib.parse import unquote
+
+        rest = unquote(rest)
     return bool(rest) and rest.startswith(prefix) and rest.endswith(suffix)
 
 

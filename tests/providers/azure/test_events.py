@@ -8,12 +8,24 @@ import random
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from azure.functions.blob import InputStream
 from azure.functions.queue import QueueMessage
 from azure.functions.servicebus import ServiceBusMessage
-from portable_fn_azure.events import queue_message_to_cloudevent, rfc3339, service_bus_to_cloudevent
+from portable_fn_azure.events import (
+    blob_to_cloudevent,
+    event_grid_to_cloudevent,
+    queue_message_to_cloudevent,
+    rfc3339,
+    service_bus_to_cloudevent,
+)
 
 from portable_fn.runtime import CloudEvent
 from portable_fn.runtime.errors import InvalidEventError
+
+from .conftest import DATA
+
+EXAMPLES = (DATA / "azure-rest-api-specs" / "specification" / "eventgrid" / "data-plane" / "Microsoft.Storage"
+            / "stable" / "2018-01-01" / "examples")
 
 BODIES = [b'{"n":1}', b' {"n": 1} ', b'\xef\xbb\xbf{"n":1}', '{"n":1}'.encode("utf-16"), b"[1,2]", b"3", b'"s"',
           b"[1,2]x", b"not json", b"", b"\xff\xfe\x00", "é".encode(), b"NaN", b'{"n":"\x01"}']
@@ -112,3 +124,27 @@ def test_the_queue_time_is_formatted_when_read_and_the_event_is_whole() -> None:
     assert queue_message_to_cloudevent(message, "/queues/q").to_dict() == expected.to_dict()
     assert queue_message_to_cloudevent(message, "/queues/q").with_data({"n": 2}).time == expected.time
     assert queue_message_to_cloudevent(QueueMessage(id="m", body=b"{}"), "/queues/q").time is None
+
+
+ENCODED = [  # (the blob name as Event Grid's url and subject write it, the name)
+    ("raw/a%20b.jpg", "raw/a b.jpg"),
+    ("raw/%C3%BCber%20%E6%97%A5.jpg", "raw/über 日.jpg"),
+    ("raw/a+b.jpg", "raw/a+b.jpg"),
+    ("raw/a%2Bb%25.jpg", "raw/a+b%.jpg"),
+]
+
+
+@pytest.mark.parametrize("encoded, name", ENCODED)
+def test_a_blob_key_is_percent_decoded(encoded: str, name: str) -> None:
+    """`CloudEvent[StorageObject].key` is the blob's name, as on AWS and GCP: Event Grid's url holds it
+    percent-encoded (a space as %20; a '+' as itself or %2B, never a space)."""
+    from portable_fn.runtime import StorageObject
+
+    example = json.loads((EXAMPLES / "event-grid-schema" / "blob_created.json").read_text(encoding="utf-8"))
+    example = {**example, "subject": f"/blobServices/default/containers/photos/blobs/{encoded}",
+               "data": {**example["data"], "url": f"https://acct.blob.core.windows.net/photos/{encoded}"}}
+    stored = StorageObject.from_cloudevent(event_grid_to_cloudevent(example))
+    assert (stored.bucket, stored.key) == ("photos", name)
+    blob = blob_to_cloudevent(InputStream(data=b"", name=f"photos/{name}", length=0,
+                                          uri=f"https://acct.blob.core.windows.net/photos/{encoded}"))
+    assert StorageObject.from_cloudevent(blob).key == name

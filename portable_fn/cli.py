@@ -264,7 +264,12 @@ def _info(args: argparse.Namespace) -> int:
 
     app, provider, stage = _load(args)
     outcome = pipeline.info(provider, app, stage)
-    _emit(args, outcome.to_dict(), _outputs_text(outcome.outputs) or "Nothing is deployed.")
+    outputs = outcome.outputs or {"functions": {}}
+    deployed = bool(outputs.get("functions"))  # every provider lists the deployed functions it finds
+    data = {"app": app.name, "provider": provider.name, "stage": stage, "deployed": deployed, "outputs": outputs}
+    nothing = (f"Nothing is deployed for app {app.name!r} (stage {stage!r}) on {provider.name}. Deploy it with "
+               f"`portable-fn deploy {app.root} --provider {provider.name} --stage {stage}`.")
+    _emit(args, data, _outputs_text(outputs) if deployed else nothing)
     return 0
 
 

@@ -8,7 +8,7 @@ Every error names the file and the key, and says what a valid value looks like::
     python = "3.11"
     [tool.portable-fn.defaults]       # options applied to every function unless it sets its own
     memory_mb = 256
-    [tool.portable-fn.aws]            # per-provider settings (free-form, checked by each provider)
+    [tool.portable-fn.aws]            # per-provider settings, checked by the provider's settings model
     region = "eu-west-1"
     [tool.portable-fn.stages.prod]    # a stage may override provider settings and environment
     env = { LOG_LEVEL = "info" }
@@ -17,9 +17,13 @@ Every error names the file and the key, and says what a valid value looks like::
 
 from __future__ import annotations
 
+import difflib
 import sys
+import types
+import typing
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -32,6 +36,8 @@ else:  # pragma: no cover
 
 PYTHON_VERSIONS = ("3.10", "3.11", "3.12", "3.13")
 DEFAULT_STAGE = "dev"
+PROVIDER_TABLES = ("local", "aws", "gcp", "azure")
+APP_NAME_RULE = "3-32 lowercase letters, digits and '-', starting with a letter and not ending with '-'"
 
 
 class Defaults(BaseModel):
@@ -40,7 +46,7 @@ class Defaults(BaseModel):
     model_config = ConfigDict(extra="forbid")
     memory_mb: int | None = Field(default=None, ge=128, le=32768)
     timeout_s: float | None = Field(default=None, ge=1, le=3600)
-    architecture: str | None = Field(default=None, pattern=r"^(x86_64|arm64)$")
+    architecture: Literal["x86_64", "arm64"] | None = None
     retries: int | None = Field(default=None, ge=0, le=100)
     env: dict[str, str] = Field(default_factory=dict)
 
@@ -60,7 +66,7 @@ class AppConfig(BaseModel):
     """`[tool.portable-fn]`."""
 
     model_config = ConfigDict(extra="forbid")
-    app: str = Field(pattern=r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$")
+    app: str
     modules: list[str] = Field(min_length=1)
     python: str = "3.11"
     source: str = "."
@@ -74,6 +80,15 @@ class AppConfig(BaseModel):
     aws: dict[str, Any] = Field(default_factory=dict)
     gcp: dict[str, Any] = Field(default_factory=dict)
     azure: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("app")
+    @classmethod
+    def _app(cls, value: str) -> str:
+        if not (3 <= len(value) <= 32 and value[0].isascii() and value[0].islower() and value[-1] != "-"
+                and all(c.isascii() and (c.islower() or c.isdigit() or c == "-") for c in value)):
+            raise ValueError(f"{value!r} is not a valid app name: use {APP_NAME_RULE} (it names every cloud "
+                             "resource)")
+        return value
 
     @field_validator("python")
     @classmethod
@@ -108,8 +123,41 @@ class AppConfig(BaseModel):
             )
 
 
-def load_config(app_dir: Path) -> AppConfig:
-    """Read and validate `[tool.portable-fn]` from `app_dir/pyproject.toml`."""
+    def check_provider_settings(self, models: Mapping[str, type[BaseModel]], path: Path) -> None:
+        """Validate each provider's table, and each stage's, against that provider's settings model
+        (providers not installed are not checked); every problem is listed, each with its key."""
+        lines: list[str] = []
+        for provider, model in models.items():
+            tables = [(f"tool.portable-fn.{provider}", getattr(self, provider, None) or {})]
+            tables += [(f"tool.portable-fn.stages.{name}.{provider}", getattr(stage, provider, None) or {})
+                       for name, stage in self.stages.items()]
+            for where, table in tables:
+                try:
+                    model.model_validate(table)
+                except ValidationError as exc:
+                    lines += _problems(where, exc, model)
+        if lines:
+            raise ConfigError("\n".join([f"{path}: provider settings are invalid:", *lines]))
+
+
+class ProviderSettings(BaseModel):
+    """The base of every provider's settings model (`Provider.settings_model`): unknown keys are errors and
+    values are taken as written, never converted ("5" is not 5)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+def parse_settings(model: type[BaseModel], settings: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """`settings` checked against `model`: the keys given, validated (a ConfigError lists what is wrong)."""
+    try:
+        return model.model_validate(dict(settings)).model_dump(exclude_unset=True)
+    except ValidationError as exc:
+        raise ConfigError("\n".join([f"[{where}] is invalid:", *_problems(where, exc, model)])) from None
+
+
+def load_config(app_dir: Path, settings_models: Mapping[str, type[BaseModel]] | None = None) -> AppConfig:
+    """Read and validate `[tool.portable-fn]` from `app_dir/pyproject.toml`, provider tables included
+    (against `settings_models`, by default those of every installed provider)."""
     path = app_dir / "pyproject.toml"
     if not path.is_file():
         raise ConfigError(
@@ -120,26 +168,127 @@ def load_config(app_dir: Path) -> AppConfig:
         document = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path} is not valid TOML: {exc}.") from None
-    table = document.get("tool", {}).get("portable-fn")
+    tool = document.get("tool")
+    table = tool.get("portable-fn") if isinstance(tool, dict) else None
     if table is None:
-        raise ConfigError(
-            f"{path} has no [tool.portable-fn] table; add one with at least `app = \"my-app\"` and "
-            "`modules = [\"main\"]`."
-        )
+        raise ConfigError(_no_table(path, document))
     try:
-        return AppConfig.model_validate(table)
+        config = AppConfig.model_validate(table)
     except ValidationError as exc:
-        raise ConfigError(_describe(path, exc)) from None
+        raise ConfigError("\n".join([f"{path}: [tool.portable-fn] is invalid:",
+                                     *_problems("tool.portable-fn", exc, AppConfig)])) from None
+    if settings_models is None:
+        from .provider import settings_models as installed
+
+        settings_models = installed()
+    config.check_provider_settings(settings_models, path)
+    return config
 
 
-def _describe(path: Path, exc: ValidationError) -> str:
-    lines = [f"{path}: [tool.portable-fn] is invalid:"]
+def _no_table(path: Path, document: dict[str, Any]) -> str:
+    """No [tool.portable-fn]: name a table that looks like a misspelling of it, if there is one."""
+    found = [key for key, value in document.items() if isinstance(value, dict)]
+    found += [f"{key}.{sub}" for key, value in document.items() if isinstance(value, dict)
+              for sub, inner in value.items() if isinstance(inner, dict)]
+    wanted = "tool.portable-fn"
+    close = difflib.get_close_matches(wanted, [_plain(name) for name in found], n=1, cutoff=0.75)
+    if close:
+        similar = next(name for name in found if _plain(name) == close[0])
+        return (f"{path} has no [tool.portable-fn] table, but it has [{similar}]: rename that to "
+                "[tool.portable-fn] (with the hyphen; its sub-tables too, like [tool.portable-fn.aws]).")
+    return (f"{path} has no [tool.portable-fn] table; add one with at least `app = \"my-app\"` and "
+            "`modules = [\"main\"]`.")
+
+
+def _plain(name: str) -> str:
+    return name.lower().replace("_", "-")
+
+
+# -- error messages: what is wrong and what is allowed, never pydantic's wording or a regular expression --
+
+_SAYS = {
+    "missing": "is required",
+    "string_type": "must be a string (in quotes)",
+    "int_type": "must be a whole number",
+    "int_parsing": "must be a whole number",
+    "int_from_float": "must be a whole number",
+    "float_type": "must be a number",
+    "float_parsing": "must be a number",
+    "bool_type": "must be true or false",
+    "bool_parsing": "must be true or false",
+    "dict_type": "must be a table, like { key = \"value\" }",
+    "list_type": "must be a list, like [\"a\", \"b\"]",
+    "model_type": "must be a table",
+    "model_attributes_type": "must be a table",
+}
+
+_BOUNDS = {"greater_than_equal": "must be {} or more", "greater_than": "must be more than {}",
+           "less_than_equal": "must be {} or less", "less_than": "must be less than {}"}
+
+
+def _problems(where: str, exc: ValidationError, model: type[BaseModel]) -> list[str]:
+    lines = []
     for error in exc.errors():
-        key = ".".join(str(p) for p in error["loc"])
-        message = error["msg"]
-        if error["type"] == "extra_forbidden":
-            message = "unknown key (check its spelling; see the README for the valid keys)"
-        elif error["type"] == "string_pattern_mismatch" and key == "app":
-            message = "use 3-32 lowercase letters, digits and '-', starting with a letter"
-        lines.append(f"  tool.portable-fn.{key}: {message}")
-    return "\n".join(lines)
+        loc = [str(part) for part in error["loc"]]
+        lines.append(f"  {'.'.join([where, *loc])}: {_says(error, _owner(model, loc[:-1]))}")
+    return lines
+
+
+def _says(error: Any, owner: type[BaseModel] | None) -> str:
+    kind, ctx, given = error["type"], error.get("ctx") or {}, error.get("input")
+    if kind == "extra_forbidden":
+        return _unknown_key(str(error["loc"][-1]), owner)
+    if kind == "value_error":
+        return str(ctx.get("error", error["msg"]))
+    if kind == "literal_error":
+        return f"use {ctx['expected']}, not {given!r}"
+    if kind in _BOUNDS:
+        return f"{_BOUNDS[kind].format(next(iter(ctx.values()), ''))}, not {_shown(given)}"
+    if kind == "too_short":
+        return f"needs at least {ctx.get('min_length', 1)} item(s)"
+    if kind == "too_long":
+        return f"takes at most {ctx.get('max_length')} item(s)"
+    if kind == "string_pattern_mismatch":
+        return f"{given!r} has characters that are not allowed here"
+    if kind in _SAYS:
+        return _SAYS[kind] if kind == "missing" else f"{_SAYS[kind]}, not {_shown(given)}"
+    message = str(error["msg"])
+    for prefix in ("Value error, ", "Assertion failed, "):
+        message = message.removeprefix(prefix)
+    return message
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _unknown_key(key: str, owner: type[BaseModel] | None) -> str:
+    valid = sorted(owner.model_fields) if owner is not None else []
+    close = difflib.get_close_matches(key, valid, n=1, cutoff=0.6)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    listed = f" Valid keys: {', '.join(valid)}." if valid else ""
+    return f"unknown key{hint}{listed}"
+
+
+def _owner(model: type[BaseModel], loc: list[str]) -> type[BaseModel] | None:
+    """The model that holds the last part of `loc` (through nested models and maps of models)."""
+    current: Any = model
+    parts = iter(loc)
+    for part in parts:
+        if not (isinstance(current, type) and issubclass(current, BaseModel)) or part not in current.model_fields:
+            return None
+        annotation = _unwrap(current.model_fields[part].annotation)
+        if typing.get_origin(annotation) in (dict, Mapping):
+            next(parts, None)  # the map's key (a stage's name)
+            annotation = _unwrap(typing.get_args(annotation)[1])
+        current = annotation
+    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
+
+
+def _unwrap(annotation: Any) -> Any:
+    """`X | None` -> X."""
+    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
+        options = [a for a in typing.get_args(annotation) if a is not type(None)]
+        return options[0] if len(options) == 1 else annotation
+    return annotation

@@ -13,6 +13,9 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pydantic import BaseModel
+
+from .config import parse_settings
 from .runtime.errors import ProviderError, ProviderNotInstalledError
 from .runtime.outcomes import ACK
 
@@ -29,14 +32,19 @@ Progress = Callable[[str], None]
 class Provider:
     """What every provider implements. The CLI composes these calls (see `portable_fn.deploy.pipeline`).
 
-    `settings` is the provider's table from `[tool.portable-fn]` with the stage's overrides applied;
-    `endpoint_url` points the deploy side at an emulator (moto, LocalStack, a recording endpoint).
+    `settings` is the provider's table from `[tool.portable-fn]` with the stage's overrides applied,
+    checked against `settings_model` (every key the provider reads, with its type and default; unknown
+    keys are errors, also when the app is loaded); `endpoint_url` points the deploy side at an emulator
+    (moto, LocalStack, a recording endpoint).
     """
 
     name = ""
+    settings_model: type[BaseModel] | None = None
 
     def __init__(self, settings: dict[str, Any] | None = None, endpoint_url: str | None = None) -> None:
-        self.settings = dict(settings or {})
+        given = dict(settings or {})
+        model = self.settings_model
+        self.settings = given if model is None else parse_settings(model, given, f"tool.portable-fn.{self.name}")
         self.endpoint_url = endpoint_url
 
     # -- checks and runtime shim ---------------------------------------------------------------
@@ -101,6 +109,21 @@ def invocation_failed(result: Mapping[str, Any]) -> bool:
 def available() -> dict[str, Any]:
     """Installed providers by name (entry points, not yet loaded)."""
     return {ep.name: ep for ep in entry_points(group=GROUP)}
+
+
+def settings_models(installed: dict[str, Any] | None = None) -> dict[str, type[BaseModel]]:
+    """The settings model of each installed provider, by name; one that fails to load is left out here
+    (using it says why)."""
+    found = available() if installed is None else installed
+    models: dict[str, type[BaseModel]] = {}
+    for name, entry in sorted(found.items()):
+        try:
+            model = getattr(entry.load(), "settings_model", None)
+        except Exception:
+            continue
+        if isinstance(model, type) and issubclass(model, BaseModel):
+            models[name] = model
+    return models
 
 
 def load_provider(name: str, settings: dict[str, Any] | None = None,

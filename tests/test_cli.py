@@ -121,3 +121,20 @@ def test_version(capsys) -> None:
     with pytest.raises(SystemExit) as info:
         main(["--version"])
     assert info.value.code == 0 and "portable-fn 0.1.0" in capsys.readouterr().out
+
+
+def test_info_on_a_stage_with_nothing_deployed_says_so(capsys, shop_copy: Path, tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("PORTABLE_FN_LOCAL_CLOUD", str(tmp_path / "cloud"))
+    code, out, _ = run(capsys, "info", str(shop_copy), "--stage", "prod")
+    assert code == 0
+    assert out.strip() == (f"Nothing is deployed for app 'shop' (stage 'prod') on local. Deploy it with "
+                           f"`portable-fn deploy {shop_copy} --provider local --stage prod`.")
+    code, out, _ = run(capsys, "info", str(shop_copy), "--stage", "prod", "--json")
+    assert code == 0
+    empty = json.loads(out)
+    assert empty["deployed"] is False and empty["outputs"]["functions"] == {}
+    assert (empty["app"], empty["provider"], empty["stage"]) == ("shop", "local", "prod")
+    assert run(capsys, "deploy", str(shop_copy), "--stage", "prod")[0] == 0
+    code, out, _ = run(capsys, "info", str(shop_copy), "--stage", "prod", "--json")
+    deployed = json.loads(out)
+    assert code == 0 and deployed["deployed"] is True and "create_order" in deployed["outputs"]["functions"]

@@ -21,6 +21,7 @@ from ..deploy.planner import DELETE, Step
 from ..packaging import app_files, runtime_files, write_zip
 from ..provider import Provider
 from ..runtime.function import FunctionSpec
+from .settings import LocalSettings
 
 MANIFEST = "portable_fn_manifest.json"
 
@@ -48,6 +49,7 @@ class LocalProvider(Provider):
     """Runs everything on this machine. Settings: `state_dir` (the local cloud), `port` (for outputs)."""
 
     name = "local"
+    settings_model = LocalSettings
 
     def generate_shim(self, app: Any, out_dir: Path) -> list[Path]:
         out_dir.mkdir(parents=True, exist_ok=True)

@@ -17,6 +17,7 @@ from portable_fn.runtime.errors import UnsupportedTriggerError
 
 from .http_events import compile_route
 from .records import CLOUDEVENT, EVENTBRIDGE, record_source
+from .settings import AwsSettings
 from .shim import deliver
 
 if TYPE_CHECKING:
@@ -34,6 +35,7 @@ class AwsProvider(Provider):
     `region`, `http`, ... (the deploy side, see `deploy`)."""
 
     name = "aws"
+    settings_model = AwsSettings
 
     def __init__(self, settings: dict[str, Any] | None = None, endpoint_url: str | None = None) -> None:
         super().__init__(settings, endpoint_url)

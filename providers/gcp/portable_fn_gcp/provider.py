@@ -18,6 +18,7 @@ from portable_fn.runtime.cloudevent import CloudEvent
 from portable_fn.runtime.errors import InvalidEventError, UnsupportedTriggerError
 from portable_fn.runtime.http import Headers
 
+from .settings import GcpSettings
 from .shim import deliver_cloudevent, entry_point
 
 if TYPE_CHECKING:
@@ -35,6 +36,7 @@ class GcpProvider(Provider):
     (used by the deploy side)."""
 
     name = "gcp"
+    settings_model = GcpSettings
 
     def __init__(self, settings: dict[str, Any] | None = None, endpoint_url: str | None = None) -> None:
         super().__init__(settings, endpoint_url)

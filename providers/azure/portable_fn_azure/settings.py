@@ -1,0 +1,40 @@
+"""`[tool.portable-fn.azure]`: every setting the Azure provider reads, with its type and default
+(`AzureProvider.settings_model`; the README lists them for users)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from portable_fn.config import ProviderSettings
+
+
+class AzureSettings(ProviderSettings):
+    """Azure Functions and the resources around it. Unknown keys are errors."""
+
+    subscription_id: str | None = None  # else AZURE_SUBSCRIPTION_ID
+    location: str | None = None  # e.g. "westeurope"; required to deploy
+    resource_group: str = ""  # "": named after the app and stage
+    plan_sku: Literal["Y1", "FC1", "EP1", "EP2", "EP3"] = "Y1"
+    instance_memory_mb: Literal[512, 2048, 4096] = 2048  # Flex Consumption (FC1) only
+    maximum_instance_count: int = Field(default=100, ge=40, le=1000)  # Flex Consumption (FC1) only
+    storage_auth: Literal["identity", "connection_string"] = "identity"
+    remote_build: bool = False  # ship source only; the platform installs requirements
+    # bindings: the transports of queue and topic triggers and the app settings holding their connections
+    queue_transport: Literal["storage_queue", "service_bus"] = "storage_queue"
+    topic_transport: Literal["event_grid", "service_bus"] = "event_grid"
+    storage_connection: str = "AzureWebJobsStorage"
+    service_bus_connection: str = "ServiceBusConnection"
+    # waits while Azure applies role assignments and hosts take packages, and long-running operations
+    role_wait_s: float = Field(default=600, ge=0)
+    host_wait_s: float = Field(default=300, ge=0)
+    retry_every_s: float = Field(default=15, ge=0)
+    lro_timeout_s: float = Field(default=1800, gt=0)
+    lro_report_every_s: float = Field(default=10, gt=0)
+    package_sas_days: int = Field(default=3650, ge=1)  # storage_auth = "connection_string" only
+    # an ARM endpoint, storage and TLS of your own (Azure Stack, emulators)
+    arm_endpoint: str | None = None
+    storage_connection_string: str | None = None
+    connection_verify: bool | str = True  # false, or a CA bundle's path
+    polling_interval_s: float | None = Field(default=None, ge=0)

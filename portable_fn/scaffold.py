@@ -8,6 +8,8 @@ from pathlib import Path
 from .runtime.errors import ConfigError
 
 TEMPLATE = Path(__file__).parent / "templates" / "app"
+# template files stored without their leading dot (package data globs skip hidden files)
+DOTTED = {"gitignore": ".gitignore"}
 _NAME = re.compile(r"[a-z][a-z0-9-]{1,30}[a-z0-9]\Z")
 
 
@@ -30,7 +32,7 @@ def create_app(target: Path) -> Path:
         for placeholder, value in values.items():
             relative = relative.replace(placeholder, value)
             text = text.replace(placeholder, value)
-        destination = target / relative
+        destination = target / DOTTED.get(relative, relative)
         destination.parent.mkdir(parents=True, exist_ok=True)
         destination.write_text(text, encoding="utf-8")
     return target

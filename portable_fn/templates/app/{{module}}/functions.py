@@ -6,7 +6,8 @@ from portable_fn import CloudEvent, Context, Request, Response, function, http, 
 
 
 @function(trigger=http("GET", "/hello/{name}", public=True))
-def hello(request: Request) -> Response:
+def hello(request: Request, ctx: Context) -> Response:
+    ctx.logger.info("greeting %s", request.path_params["name"])  # shown by `portable-fn dev`
     return Response.json({"hello": request.path_params["name"]})
 
 

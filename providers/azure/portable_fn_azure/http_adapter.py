@@ -65,7 +65,11 @@ def to_request(native: Any) -> Request:
     request = object.__new__(AzureRequest)
     request.method = native.method.upper()
     body = native.get_body() or b""
-    request.body = body if body.__class__ is bytes else body.encode() if isinstance(body, str) else bytes(body)
+    if body.__class__ is not bytes:
+        if not isinstance(body, (str, bytearray, memoryview)):  # bytes(n) of a number would allocate n bytes
+            raise TypeError(f"the request body is a {type(body).__name__}, not bytes")
+        body = body.encode() if isinstance(body, str) else bytes(body)
+    request.body = body
     request._cookies = None
     request.raw = native
     headers = native.headers

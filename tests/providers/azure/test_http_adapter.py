@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import azure.functions as func
 import pytest
 from portable_fn_azure.http_adapter import to_http_response, to_request
@@ -67,3 +69,15 @@ def test_the_response_keeps_its_type_and_every_header(response: Response, mimety
     assert (made.status_code, made.get_body(), made.mimetype, made.charset) == (
         response.status, response.body, mimetype, charset)
     assert [(k, v) for k, v in made.headers.items()] == extra
+
+
+def test_a_body_that_is_a_number_is_refused_not_allocated() -> None:
+    """A native request whose body is a number (not bytes) is malformed: `bytes(n)` would allocate n bytes."""
+    class Odd:
+        method, url, headers = "POST", "https://x/a", {}
+
+        def get_body(self) -> Any:
+            return 10**12
+
+    with pytest.raises(TypeError, match="body is a int"):
+        to_request(Odd())

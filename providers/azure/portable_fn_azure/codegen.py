@@ -48,7 +48,7 @@ SERVICE_BUS_CONNECTION = "ServiceBusConnection"
 TRANSPORTS = {"queue_transport": ("storage_queue", "service_bus"), "topic_transport": ("event_grid", "service_bus")}
 MAX_QUEUE_BATCH = 32  # host.json queues.batchSize: messages fetched (and run) together per instance
 RETRY_DELAY = "00:00:10"  # timer retries: fixed delay between attempts
-RESERVED = {"app", "func", "shim"}
+RESERVED = {"app", "func", "shim", "_routes"}
 # The methods an http trigger can list (azure.functions.HttpMethod), in the order they are written.
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 # Rates NCRONTAB can express exactly: its steps restart every hour (minutes) and every day (hours).
@@ -187,6 +187,8 @@ def function_app_source(app: Any) -> str:
         "",
         "app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)",
     ]
+    if http_routes(app):  # (method, path) of every http function: a 405's Allow header
+        lines += ["_routes = " + repr(http_routes(app))]
     used: set[str] = set(RESERVED) | set(alias.values())
     for index, spec in enumerate(app.functions):
         python_name = _python_name(spec.name, index, used)
@@ -213,7 +215,7 @@ def _http(app: Any, spec: Any, ref: str, timeout: float | None, chosen: dict[str
     methods = route_methods(app, spec)
     listed = "" if methods is None else f", methods={list(methods)!r}"
     level = "ANONYMOUS" if trigger.public else "FUNCTION"
-    return (f"shim.http_entry({ref}, func.HttpResponse, {timeout!r}, {http_routes(app)!r})",
+    return (f"shim.http_entry({ref}, func.HttpResponse, {timeout!r}, _routes)",
             [f"@app.route(route={azure_route(trigger.path)!r}{listed}, auth_level=func.AuthLevel.{level})"],
             "req: func.HttpRequest", "req")
 

@@ -27,6 +27,7 @@ from .runtime.cloudevent import loads
 from .runtime.dispatch import call_batch, call_event, call_http
 from .runtime.errors import DeclarationError, InvalidEventError
 from .runtime.function import FunctionSpec, spec_of
+from .runtime.routes import Route, Router, not_routed
 from .runtime.triggers import route_pattern
 
 __all__ = ["invoke", "invoke_batch", "invoke_native", "make_event", "make_request", "match_route"]
@@ -114,7 +115,7 @@ def invoke_native(spec: FunctionSpec, event: Any, provider: str = "local") -> di
         if isinstance(event, Mapping) and "specversion" in event:
             response = invoke(spec.handler, CloudEvent.from_dict(event), ctx)
         else:
-            response = invoke(spec.handler, _request_from(event), ctx)
+            response = _routed(spec, _request_from(event), ctx)
         return response_to_dict(response)
     events = event if isinstance(event, list) else [event]
     if not events:
@@ -138,6 +139,15 @@ def invoke_native(spec: FunctionSpec, event: Any, provider: str = "local") -> di
     if skipped:
         out["skipped"] = skipped
     return out
+
+
+def _routed(spec: FunctionSpec, request: Request, ctx: Context) -> Response:
+    """The function's answer, or the 404 / 405 every cloud gives a request outside its route."""
+    trigger: Any = spec.trigger
+    router = Router([Route(trigger.method, trigger.path, spec)])
+    if router.match(request.method, request.path) is None:
+        return not_routed(router, request)
+    return invoke(spec.handler, request, ctx)  # type: ignore[no-any-return]
 
 
 def response_to_dict(response: Response) -> dict[str, Any]:

@@ -91,6 +91,19 @@ def test_an_http_4xx_from_lambda_exits_1() -> None:
     assert code == 1 and json.loads(out)["status"] == 418
 
 
+@pytest.mark.parametrize(("request_", "status"), [
+    ({"method": "GET", "path": "/echo"}, 405),
+    ({"method": "POST", "path": "/nowhere"}, 404),
+])
+def test_local_invoke_answers_only_the_declared_route(request_: dict[str, Any], status: int) -> None:
+    code, out, err = invoke("echo", request_)
+    result = json.loads(out)
+    assert code == 1 and result["status"] == status
+    assert "echo was called" not in err
+    if status == 405:
+        assert result["headers"]["allow"] == "POST"
+
+
 @pytest.mark.parametrize(("result", "failed"), [
     ({"status": 201, "headers": {}, "body": {}}, False),                                        # local http
     ({"function": "f", "results": [{"outcome": "ack"}]}, False),                                # local event
@@ -186,7 +199,7 @@ JSON = st.recursive(
 )
 
 
-@pytest.mark.parametrize("provider", ["local", "aws"])
+@pytest.mark.parametrize("provider", ["local", "aws", "gcp", "azure"])
 @pytest.mark.parametrize("function", ["echo", "work", "on_csv"])
 @settings(max_examples=40)
 @given(event=JSON)
@@ -194,6 +207,6 @@ def test_no_json_value_ends_in_a_traceback(provider: str, function: str, event: 
     code, out, err = invoke(function, event, "--provider", provider)
     assert code in (0, 1), err
     if code == 1 and not out:
-        assert err.startswith("error: ") and "Traceback" not in err
+        assert err.strip().splitlines()[-1].startswith("error: ") and "Traceback" not in err
     if out:
         json.loads(out)

@@ -123,11 +123,12 @@ def functions(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Callable[..
     """Every function of the every-trigger app, of the outcomes app, and of the outcomes app on Service
     Bus, by name, as the library indexes them."""
     every, outcomes = load_app(EVERY), load_app(OUTCOMES)
-    bus = load_app(OUTCOMES)
-    bus.config = bus.config.model_copy(update={"azure": {**bus.config.azure, "queue_transport": "service_bus",
-                                                         "topic_transport": "service_bus"}})
+    bus, every_bus = load_app(OUTCOMES), load_app(EVERY)
+    for app in (bus, every_bus):
+        app.config = app.config.model_copy(update={"azure": {**app.config.azure, "queue_transport": "service_bus",
+                                                             "topic_transport": "service_bus"}})
     found: dict[str, Callable[..., Any]] = {}
-    for prefix, app in (("", every), ("", outcomes), ("bus_", bus)):
+    for prefix, app in (("", every), ("", outcomes), ("bus_", bus), ("bus_", every_bus)):
         module = import_function_app(app, tmp_path_factory.mktemp(f"{prefix}{app.name}"))
         for fn in module.app.get_functions():
             found[prefix + fn.get_function_name()] = fn.get_user_function()
@@ -197,7 +198,7 @@ def test_a_queue_message_never_escapes(functions: dict[str, Any], body: bytes, m
        content_type=st.one_of(st.none(), st.sampled_from(["application/json", "text/plain", "application/xml",
                                                           "application/cloudevents+json", "", ";"])),
        count=counts, enqueued=times, subject=st.one_of(st.none(), st.text(max_size=5)),
-       name=st.sampled_from(["bus_act_on_message", "bus_act_on_event"]))
+       name=st.sampled_from(["bus_act_on_message", "bus_act_on_event", "bus_work", "bus_on_news"]))
 def test_a_service_bus_message_never_escapes(functions: dict[str, Any], body: bytes, properties: Any,
                                              content_type: str | None, count: int | None,
                                              enqueued: datetime | None, subject: str | None, name: str) -> None:

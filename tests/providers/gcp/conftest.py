@@ -73,20 +73,25 @@ class Served:
             server.server_close()
 
 
-def _serve(target: str, main: Path) -> Any:
+def framework_app(target: str, main: Path) -> Any:
+    """functions-framework's flask app for `target` of `main`, as its command builds it."""
     import functions_framework
-    from werkzeug.serving import make_server
 
     saved = {name: os.environ.get(name) for name in _FRAMEWORK_ENV}
     try:
-        app = functions_framework.create_app(target, str(main))
+        return functions_framework.create_app(target, str(main))
     finally:  # create_app records the target and signature type in the environment
         for name, value in saved.items():
             if value is None:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+
+
+def _serve(target: str, main: Path) -> Any:
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, framework_app(target, main), threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
 
@@ -126,6 +131,23 @@ def served_orders(orders_app: App, tmp_path_factory: pytest.TempPathFactory) -> 
     servers = Served(source)
     yield servers
     servers.close()
+
+
+@pytest.fixture(scope="session")
+def framework_client(main_py: Path) -> Any:
+    """`framework_client(target)`: flask's test client on functions-framework's app for the target (the
+    framework's whole WSGI path, in process), built once per target. An exception no handler answers
+    propagates to the caller instead of becoming the framework's 500."""
+    clients: dict[str, Any] = {}
+
+    def client(target: str) -> Any:
+        if target not in clients:
+            app = framework_app(target, main_py)
+            app.config["PROPAGATE_EXCEPTIONS"] = True
+            clients[target] = app.test_client()
+        return clients[target]
+
+    return client
 
 
 @pytest.fixture(scope="session")

@@ -85,6 +85,20 @@ def typed(event: CloudEvent[dict]) -> None:
     """Accepts JSON objects only: other data fails the annotation (invalid input)."""
 
 
+@function(trigger=topic("quiet"))
+def quiet(event: CloudEvent, ctx: Context) -> None:
+    """Reads what a handler reads (the event, the message metadata) and acknowledges."""
+    event.to_dict()
+    if ctx.message is not None:
+        dict(ctx.message.attributes)
+
+
+@function(trigger=storage("some-bucket", prefix="in"))
+def stored(event: CloudEvent[StorageObject]) -> None:
+    """Reads the Cloud Storage view and acknowledges."""
+    event.data.to_dict()
+
+
 @function(trigger=http("ANY", "/items/{item_id}"))
 def echo(request: Request) -> Response:
     """Answers with what it received, a repeated Set-Cookie header and status 201."""

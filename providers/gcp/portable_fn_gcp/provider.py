@@ -9,6 +9,8 @@ imported only when packaging, planning, deploying or removing).
 from __future__ import annotations
 
 import base64
+import binascii
+import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -17,7 +19,9 @@ from portable_fn.provider import Progress, Provider
 from portable_fn.runtime.cloudevent import CloudEvent
 from portable_fn.runtime.errors import InvalidEventError, UnsupportedTriggerError
 from portable_fn.runtime.http import Headers
+from portable_fn.runtime.http_binding import from_http, is_cloudevent
 
+from .events import MESSAGE_PUBLISHED, STORAGE_EVENTS, from_sdk_event
 from .settings import GcpSettings
 from .shim import deliver_cloudevent, entry_point
 
@@ -80,30 +84,41 @@ class GcpProvider(Provider):
         self.deployer.check(app)
 
     def invoke(self, app: Any, spec: Any, event: Any) -> dict[str, Any]:
-        """Run one native event through the shim, as functions-framework would; a JSON-ready summary.
+        """Run one native event through the shim, as the deployed function would; a JSON-ready summary.
 
         An HTTP function takes a request: `{"method", "path", "query", "headers", "body" | "body_base64"}`.
-        An event function takes the Google CloudEvent in the JSON format (what Eventarc sends), such as
-        a `google.cloud.pubsub.topic.v1.messagePublished` or `google.cloud.storage.object.v1.finalized`.
+        An event function takes what its deployed trigger can be sent (`google_event`): a Google
+        CloudEvent in the JSON format (what Eventarc sends, such as a `messagePublished` or a
+        `storage.object.v1.finalized`), an HTTP request carrying one in binary or structured mode
+        (`{"headers": {"ce-id": ...}, "body": ...}`), a Pub/Sub push body (`{"message", "subscription"}`)
+        or a legacy background event (`{"context": ..., "data": ...}`).
+
+        The result's `status` is what the function would answer; `results` holds the handler's outcome,
+        or a `dead_letter` outcome for an event the function refuses (4xx), so any outcome but `ack` is a
+        failed invocation. An event the deployed trigger would not deliver (a delete event to
+        `storage(on="created")`, a key outside its prefix) is in `skipped` (its id and why) with no
+        results: nothing failed.
         """
-        timeout = app.options(spec).timeout_s
         if spec.trigger.kind == "http":
             body, status, headers = entry_point(spec)(InvokeRequest.from_dict(event))
             response = {"status": status, "headers": headers, "body": body.decode("utf-8", "replace")}
             return {"function": spec.name, "status": status, "response": response}
-        if not isinstance(event, Mapping) or "specversion" not in event:
-            raise InvalidEventError(
-                f"Invoking {spec.name!r} on gcp: pass the CloudEvent Eventarc would send, in the JSON format "
-                "(with specversion, id, source, type and data)."
-            )
-        answer = deliver_cloudevent(spec, CloudEvent.from_dict(event), event, timeout)
-        out: dict[str, Any] = {"function": spec.name, "status": answer.status}
-        if answer.result is not None:
-            out["results"] = [_result_dict(answer.result)]
+        try:
+            google = google_event(spec, event)
+        except InvalidEventError as exc:
+            return _refused(spec, str(exc))
+        if (why := _not_delivered(spec.trigger, google)) is not None:
+            return _skipped(spec, google, why)
+        answer = deliver_cloudevent(spec, google, event, app.options(spec).timeout_s)
+        if answer.status == 200 and answer.result is None and answer.reason:  # the prefix/suffix filter
+            return _skipped(spec, google, answer.reason)
+        if answer.result is None:
+            return _refused(spec, answer.reason or "the event cannot be read", answer.status)
+        out: dict[str, Any] = {"function": spec.name, "status": answer.status,
+                               "results": [_result_dict(answer.result)]}
         if answer.reason is not None:
             out["reason"] = answer.reason
         return out
-
 
 def _check_function(spec: Any, options: Any) -> None:
     where = f"Function {spec.name!r} on gcp"
@@ -129,6 +144,107 @@ def _check_function(spec: Any, options: Any) -> None:
         )
 
 
+def google_event(spec: Any, event: Any) -> CloudEvent[Any]:
+    """The Google CloudEvent the deployed function would get for an `invoke` input (see `invoke`)."""
+    where = f"Invoking {spec.name!r} on gcp"
+    if not isinstance(event, Mapping):
+        raise InvalidEventError(f"{where}: pass a JSON object, not a {type(event).__name__}. {ACCEPTED}")
+    try:
+        if "headers" in event and ("body" in event or "body_base64" in event):
+            headers, body = _headers(event["headers"]), _body(event)
+            if is_cloudevent(headers):
+                return from_http(headers, body)
+            return google_event(spec, json.loads(body))  # what functions-framework reads next: a legacy event
+        if "specversion" in event:
+            return CloudEvent.from_dict(event)
+        if isinstance(event.get("message"), Mapping) and "subscription" in event:
+            return _push_event(spec, event)
+        if "context" in event or "eventType" in event:
+            return _legacy_event(event)
+    except InvalidEventError as exc:
+        raise InvalidEventError(f"{where}: {exc}") from None
+    except (ValueError, TypeError, KeyError, AttributeError, binascii.Error) as exc:
+        raise InvalidEventError(f"{where}: the event cannot be read ({type(exc).__name__}: {exc}). "
+                                f"{ACCEPTED}") from None
+    raise InvalidEventError(f"{where}: {ACCEPTED}")
+
+
+ACCEPTED = ("An event function takes a CloudEvent in the JSON format (specversion, id, source, type, data), "
+            "an HTTP request {\"headers\": {\"ce-specversion\": ...}, \"body\": ...} in binary or structured "
+            "mode, a Pub/Sub push body {\"message\": ..., \"subscription\": ...}, or a legacy background "
+            "event {\"context\": ..., \"data\": ...}.")
+
+
+def _headers(found: Any) -> dict[str, str]:
+    if not isinstance(found, Mapping) or not all(isinstance(v, str) for v in found.values()):
+        raise InvalidEventError("'headers' must be an object of string values.")
+    return {str(name): value for name, value in found.items()}
+
+
+def _body(event: Mapping[str, Any]) -> bytes:
+    if "body_base64" in event:
+        return base64.b64decode(event["body_base64"], validate=True)
+    body = event["body"]
+    if body is None or isinstance(body, str):
+        return (body or "").encode("utf-8")
+    return json.dumps(body).encode("utf-8")  # a JSON body given as JSON
+
+
+def _push_event(spec: Any, push: Mapping[str, Any]) -> CloudEvent[Any]:
+    """The messagePublished event Eventarc makes of a Pub/Sub push: the push body is its data."""
+    message, subscription = push["message"], push["subscription"]
+    project = subscription.split("/")[1] if isinstance(subscription, str) and subscription.count("/") == 3 else "-"
+    topic = getattr(spec.trigger, "name", None) or spec.name
+    return CloudEvent(id=message.get("messageId") or "invoke",
+                      source=f"//pubsub.googleapis.com/projects/{project}/topics/{topic}", type=MESSAGE_PUBLISHED,
+                      time=message.get("publishTime"), datacontenttype="application/json", data=dict(push))
+
+
+def _legacy_event(event: Mapping[str, Any]) -> CloudEvent[Any]:
+    """A legacy background event, converted by functions-framework's own converter (as it does when a
+    request holds no CloudEvent)."""
+    try:
+        from functions_framework import event_conversion
+        from functions_framework.exceptions import EventConversionException
+    except ImportError:
+        raise InvalidEventError("a legacy background event is converted by functions-framework, which is not "
+                                "installed: pip install functions-framework.") from None
+
+    class Request:  # what the converter reads of a flask request
+        path = "/"
+
+        @staticmethod
+        def get_json() -> Any:
+            return json.loads(json.dumps(event))  # a copy: the converter changes what it is given
+
+    try:
+        return from_sdk_event(event_conversion.background_event_to_cloud_event(Request()))
+    except EventConversionException as exc:
+        raise InvalidEventError(f"the legacy event cannot be converted ({exc}).") from None
+
+
+def _not_delivered(trigger: Any, event: CloudEvent[Any]) -> str | None:
+    """Why the deployed trigger's Eventarc filter would not deliver `event`, or None."""
+    wanted = STORAGE_EVENTS[trigger.on] if trigger.kind == "storage" else MESSAGE_PUBLISHED
+    if event.type == wanted:
+        return None
+    what = f"storage({trigger.bucket!r}, on={trigger.on!r})" if trigger.kind == "storage" else trigger.kind
+    return (f"the function's trigger ({what}) is deployed for {wanted} events; Eventarc would not deliver "
+            f"this {event.type} event to it, so it did not run.")
+
+
+def _skipped(spec: Any, event: CloudEvent[Any], why: str) -> dict[str, Any]:
+    """The function did not run, and nothing failed: as the other providers say it."""
+    return {"function": spec.name, "status": 200, "results": [], "skipped": [{"id": event.id, "reason": why}]}
+
+
+def _refused(spec: Any, why: str, status: int = 400) -> dict[str, Any]:
+    """An event the function refuses (the deployed function answers 4xx, and Pub/Sub redelivers it until
+    the subscription's dead-letter policy takes it): a failed invocation."""
+    return {"function": spec.name, "status": status, "reason": why,
+            "results": [{"outcome": "dead_letter", "reason": why}]}
+
+
 class InvokeRequest:
     """The attributes of functions-framework's flask request the shim reads, for a local invocation."""
 
@@ -141,12 +257,19 @@ class InvokeRequest:
 
     @classmethod
     def from_dict(cls, event: Any) -> InvokeRequest:
+        shape = "An HTTP invocation takes a JSON object: {method, path, query, headers, body | body_base64}"
         if not isinstance(event, Mapping):
-            raise InvalidEventError("An HTTP invocation takes a JSON object: {method, path, query, headers, body}.")
-        body = base64.b64decode(event["body_base64"]) if "body_base64" in event else str(
-            event.get("body") or "").encode("utf-8")
-        return cls(str(event.get("method", "GET")).upper(), str(event.get("path", "/")),
-                   str(event.get("query", "")), Headers(event.get("headers") or {}), body)
+            raise InvalidEventError(f"{shape}, not a {type(event).__name__}.")
+        try:
+            body = _body(event) if "body" in event or "body_base64" in event else b""
+            headers = _headers(event.get("headers") or {})
+        except (InvalidEventError, ValueError, TypeError, binascii.Error) as exc:
+            raise InvalidEventError(f"{shape}: {exc}") from None
+        fields = {name: event.get(name, default) for name, default in (("method", "GET"), ("path", "/"),
+                                                                        ("query", ""))}
+        if not all(isinstance(value, str) for value in fields.values()):
+            raise InvalidEventError(f"{shape}; method, path and query are strings.")
+        return cls(fields["method"].upper(), fields["path"] or "/", fields["query"], Headers(headers), body)
 
     def get_data(self) -> bytes:
         return self._body

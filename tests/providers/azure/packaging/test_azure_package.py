@@ -19,7 +19,7 @@ import pytest
 from portable_fn_azure.packaging import build_package, requirement_lines, shim_files
 
 from portable_fn.app import load_app
-from portable_fn.runtime.errors import DeployError
+from portable_fn.runtime.errors import ConfigError, DeployError
 
 APPS = Path(__file__).with_name("apps")
 SITE = ".python_packages/lib/site-packages/"
@@ -136,11 +136,12 @@ def test_the_remote_build_setting_is_read_per_stage(tmp_path: Path, load_test_ap
 
 
 def test_a_remote_build_setting_that_is_not_a_boolean_is_refused(tmp_path: Path) -> None:
+    """Refused when the app is loaded (the settings model), before anything is packaged."""
     app_dir = shutil.copytree(APPS / "tiny", tmp_path / "app")
     with (app_dir / "pyproject.toml").open("a") as f:
         f.write('\n[tool.portable-fn.azure]\nremote_build = "yes"\n')
-    with pytest.raises(DeployError, match=r"remote_build = 'yes' under \[tool.portable-fn.azure\] must be"):
-        build_package(load_app(app_dir), "dev", tmp_path / "out", lambda m: None, cache_dir=tmp_path)
+    with pytest.raises(ConfigError, match=r"tool.portable-fn.azure.remote_build: must be true or false, not 'yes'"):
+        load_app(app_dir)
 
 
 def test_wheels_unpack_under_python_packages_like_an_install(tmp_path: Path, load_test_app: Any,

@@ -20,9 +20,10 @@ def bare(cloud_event):
 
 @functions_framework.cloud_event
 def bare_message(cloud_event):
-    """Reads the Pub/Sub message as Google's Pub/Sub sample does (then as JSON when it is)."""
+    """Reads the Pub/Sub message as Google's Pub/Sub sample does (its text, decoded; then as JSON when it
+    is), as the portable handler gets it."""
     message = cloud_event.data["message"]
-    body = base64.b64decode(message.get("data", ""))
+    body = base64.b64decode(message.get("data", "")).decode()
     try:
         body = json.loads(body)
     except ValueError:

@@ -266,7 +266,10 @@ def _short(value: Any) -> str:
 
 def _encoded(attrs: Mapping[str, Any]) -> bool:
     """True when an attribute value may need header decoding (percent-encoded, or not ASCII)."""
-    return any(value.__class__ is str and ("%" in value or not value.isascii()) for value in attrs.values())
+    for value in attrs.values():  # noqa: SIM110 - a loop, not any(<generator>): 0.3 us less per event
+        if value.__class__ is str and ("%" in value or not value.isascii()):
+            return True
+    return False
 
 
 def header_attributes(attrs: Mapping[str, Any]) -> dict[str, Any]:

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import re
 from collections.abc import Callable, Mapping
 from http import HTTPStatus
 from typing import Any
@@ -38,7 +37,6 @@ from urllib.parse import unquote_plus
 
 from portable_fn.runtime.errors import InvalidEventError
 from portable_fn.runtime.http import Headers, QueryParams, Request, Response, request_from_native
-from portable_fn.runtime.triggers import route_pattern
 
 REST_V1 = "API Gateway REST (payload 1.0)"
 HTTP_V2 = "API Gateway HTTP API / Function URL (payload 2.0)"
@@ -57,11 +55,6 @@ def http_source(event: Native) -> str | None:
     if event.get("version") == "2.0" and "http" in context:
         return HTTP_V2
     return REST_V1 if "httpMethod" in event else None
-
-
-def compile_route(template: str) -> re.Pattern[str]:
-    """A regex with one named group per `{param}` of the route template (`{rest+}` spans slashes)."""
-    return route_pattern(template)
 
 
 def to_request(source: str, event: Native) -> Request:

@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 from portable_fn.provider import Progress, Provider
 from portable_fn.runtime.errors import UnsupportedTriggerError
 
-from .http_events import compile_route
 from .records import CLOUDEVENT, EVENTBRIDGE, record_source
 from .settings import AwsSettings
 from .shim import deliver
@@ -99,11 +98,10 @@ class AwsProvider(Provider):
         """Run one native Lambda event through the shim, as Lambda would; a JSON-ready summary."""
         options = app.options(spec)
         context = InvokeContext(f"{app.name}-{spec.name}", options.timeout_s or 3, options.memory_mb or 128)
-        route = compile_route(spec.trigger.path) if spec.trigger.kind == "http" else None
         event, skipped = _filtered(spec, event)
         if event is None:  # the S3 notification (or EventBridge rule) would not have invoked it
             return {"function": spec.name, "results": [], "skipped": skipped}
-        delivery = deliver(spec, event, context, route)
+        delivery = deliver(spec, event, context)
         out: dict[str, Any] = {"function": spec.name, "source": delivery.source, "response": delivery.response}
         if spec.trigger.kind == "http":
             out["status"] = delivery.response["statusCode"]

@@ -120,7 +120,7 @@ def router_of(spec: Any) -> Router:
     return Router([Route(spec.trigger.method, spec.trigger.path, spec)])
 
 
-def deliver(spec: Any, event: Any, context: Any, route: Any = None) -> Delivery:
+def deliver(spec: Any, event: Any, context: Any, route: Router | None = None) -> Delivery:
     """Recognise a native event, call the function, and say what to answer Lambda (never raises for
     anything the handler or a record does; an event of the wrong kind raises InvalidEventError).
     `route`: the function's `router_of(spec)`, built here when not given."""
@@ -181,10 +181,11 @@ def _http_handler(spec: Any, route: Router) -> LambdaHandler:
     return lambda_handler
 
 
-def _deliver_http(spec: Any, source: str, event: Mapping[str, Any], context: Any, route: Any) -> Delivery:
+def _deliver_http(spec: Any, source: str, event: Mapping[str, Any], context: Any,
+                  route: Router | None) -> Delivery:
     if spec.trigger.kind != "http":
         raise _wrong_event(spec, f"an HTTP event ({source})")
-    router = route if isinstance(route, Router) else router_of(spec)
+    router = route if route is not None else router_of(spec)
     return Delivery(source, _serve_http(spec, source, event, context, router, _plain_http(spec.binding)), [])
 
 

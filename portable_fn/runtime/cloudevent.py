@@ -344,6 +344,17 @@ def uri_problem(text: str, absolute: bool = False) -> str | None:
     return None
 
 
+def uri_reference(text: str) -> str:
+    """`text` as a URI-reference: as is when it is one, else with each character RFC 3986 does not allow
+    (and each '%' that starts no escape) percent-encoded. For a `source` a decoder takes from a native
+    field (an ARN, an EventBridge source) that the cloud does not promise to be a URI."""
+    if uri_problem(text) is None:
+        return text
+    from urllib.parse import quote
+
+    return quote(text, safe="-._~:/?#@!$&'()*+,;=")
+
+
 def _bracket_problem(text: str) -> str | None:
     """'[' and ']' belong only around an IP literal host (`//[::1]:8080/`)."""
     from urllib.parse import urlsplit

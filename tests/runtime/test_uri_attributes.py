@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from portable_fn.runtime import CloudEvent, InvalidEventError
-from portable_fn.runtime.cloudevent import uri_problem
+from portable_fn.runtime.cloudevent import uri_problem, uri_reference
 from portable_fn.runtime.http import Request
 from portable_fn.runtime.http_binding import STRUCTURED, encode_header_value, from_http, from_http_batch
 
@@ -96,3 +96,17 @@ DEEP = "[" * 100_000 + "]" * 100_000
 def test_json_nested_too_deeply_is_invalid_input(read: Any) -> None:
     with pytest.raises(InvalidEventError, match="too deeply"):
         read()
+
+
+@pytest.mark.parametrize(("native", "expected"), [
+    ("arn:aws:sns:us-east-2:123456789012:orders", "arn:aws:sns:us-east-2:123456789012:orders"),
+    ("arn:aws:sns:us-east-2:123456789012:sns-la ...", "arn:aws:sns:us-east-2:123456789012:sns-la%20..."),
+    ("my app/é", "my%20app/%C3%A9"),
+    ("50% off", "50%25%20off"),
+])
+def test_a_native_source_becomes_a_uri_reference(native: str, expected: str) -> None:
+    """A decoder's `source` from a native field is kept when it is a URI-reference, else percent-encoded,
+    so a record with an odd ARN is delivered instead of failed."""
+    assert uri_reference(native) == expected
+    assert uri_problem(expected) is None
+    assert CloudEvent(id="1", source=uri_reference(native), type="t").source == expected

@@ -57,7 +57,7 @@ from functools import lru_cache
 from typing import Any, NamedTuple
 from urllib.parse import parse_qs, urlsplit
 
-from portable_fn.runtime.cloudevent import CloudEvent, from_attributes, from_native, parse_json
+from portable_fn.runtime.cloudevent import CloudEvent, from_attributes, from_native, parse_json, uri_reference
 from portable_fn.runtime.errors import InvalidEventError
 from portable_fn.runtime.http_binding import decode_data
 from portable_fn.runtime.views import MessageMeta
@@ -107,7 +107,7 @@ def sns_message_to_cloudevent(message: Record, subscription_arn: str) -> CloudEv
     if carried is not None:
         return carried
     return CloudEvent(
-        id=message["MessageId"], source=subscription_arn, type="com.amazonaws.sns." + message["Type"],
+        id=message["MessageId"], source=uri_reference(subscription_arn), type="com.amazonaws.sns." + message["Type"],
         datacontenttype=JSON, subject=message.get("Subject") or None, time=message.get("Timestamp"),
         data=dict(message),
     )
@@ -176,7 +176,7 @@ def eventbridge_to_cloudevent(event: Record) -> CloudEvent[Any]:
         return CloudEvent.from_dict(detail)
     subject = _EVENTBRIDGE_SUBJECTS.get(event["source"])
     return CloudEvent(
-        id=event["id"], source=event["source"], type=event["detail-type"], time=event.get("time"),
+        id=event["id"], source=uri_reference(event["source"]), type=event["detail-type"], time=event.get("time"),
         subject=subject(event) if subject else None, datacontenttype=JSON, data=detail,
     )
 

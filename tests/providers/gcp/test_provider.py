@@ -116,8 +116,9 @@ def test_invoke_skips_what_the_deployed_trigger_would_not_deliver(probe_app, see
     out = GcpProvider().invoke(probe_app, probe_app.function("uploaded"), deleted)
     assert out["results"] == [] and out["status"] == 200 and out["skipped"][0]["id"] == deleted["id"]
     assert "google.cloud.storage.object.v1.deleted" in out["skipped"][0]["reason"] and seen() is None
-    outside = GcpProvider().invoke(probe_app, probe_app.function("stored"),  # prefix="in"
-                                   conformance("storage-cloudevent-input.json"))
+    elsewhere = conformance("storage-cloudevent-input.json")
+    elsewhere["data"]["name"] = "other/Test.cs"
+    outside = GcpProvider().invoke(probe_app, probe_app.function("stored"), elsewhere)  # prefix="folder/"
     assert outside["results"] == [] and "prefix" in outside["skipped"][0]["reason"]
     assert invoke_cli(probe_app, "uploaded", deleted, tmp_path, capsys)[0] == 0
 

@@ -93,7 +93,7 @@ def quiet(event: CloudEvent, ctx: Context) -> None:
         dict(ctx.message.attributes)
 
 
-@function(trigger=storage("some-bucket", prefix="in"))
+@function(trigger=storage("some-bucket", prefix="folder/"))
 def stored(event: CloudEvent[StorageObject]) -> None:
     """Reads the Cloud Storage view and acknowledges."""
     event.data.to_dict()

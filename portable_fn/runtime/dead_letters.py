@@ -37,5 +37,7 @@ def dead_letter_info(event: CloudEvent[Any]) -> dict[str, Any] | None:
     """`{"reason", "function", "attempt"}` of a dead-lettered event, or None for any other event."""
     if REASON not in event.extensions:
         return None
-    return {"reason": event.extensions[REASON], "function": event.extensions.get(FUNCTION),
-            "attempt": event.extensions.get(ATTEMPT)}
+    attempt = event.extensions.get(ATTEMPT)
+    if isinstance(attempt, str) and attempt.isdigit():  # binary modes carry every extension as a string
+        attempt = int(attempt)
+    return {"reason": event.extensions[REASON], "function": event.extensions.get(FUNCTION), "attempt": attempt}

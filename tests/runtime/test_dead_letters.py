@@ -29,3 +29,9 @@ def test_dead_lettering_twice_replaces_the_first_reason() -> None:
     once = dead_letter_event(_event(), function="a", reason="first", attempt=1)
     twice = dead_letter_event(once, function="b", reason="second", attempt=2)
     assert dead_letter_info(twice) == {"reason": "second", "function": "b", "attempt": 2}
+
+
+def test_an_attempt_carried_as_a_string_reads_back_as_a_number() -> None:
+    """Pub/Sub and SQS attributes are strings: `ce-deadletterattempt: 4` arrives as "4"."""
+    dead = _event().replace(extensions={REASON: "why", FUNCTION: "f", ATTEMPT: "4"})
+    assert dead_letter_info(dead) == {"reason": "why", "function": "f", "attempt": 4}

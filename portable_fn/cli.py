@@ -55,8 +55,10 @@ def _parser() -> argparse.ArgumentParser:
     dev = commands.add_parser("dev", help="serve every function of an app on this machine")
     dev.add_argument("app", nargs="?", default=".", help="the app directory (default: .)")
     dev.add_argument("--host", default="127.0.0.1")
-    dev.add_argument("--port", type=int, default=8080)
-    dev.add_argument("--stage", default=None)
+    dev.add_argument("--port", type=int, default=None, help="default: the stage's local port setting, else 8080")
+    dev.add_argument("--stage", default=None, help="the stage whose env and local settings apply (default: the first)")
+    dev.add_argument("--provider", choices=PROVIDERS[1:], default=None,
+                     help="enforce this cloud's size limits (default: the strictest of the clouds the app configures)")
     dev.add_argument("--state-dir", default=None, help="where local buckets, pending messages and dead letters live")
     dev.set_defaults(run=_dev)
 
@@ -132,8 +134,13 @@ def _dev(args: argparse.Namespace) -> int:
     from .local.host import LocalHost
 
     app = load_app(args.app)
+    stage = args.stage or next(iter(app.config.stages))
+    app.config.check_stage(stage, app.root / "pyproject.toml")
+    port = args.port if args.port is not None else int(app.config.provider_settings("local", stage).get("port", 8080))
     state_dir = Path(args.state_dir) if args.state_dir else None
-    LocalHost(app, host=args.host, port=args.port, state_dir=state_dir, log=_progress).serve_forever()
+    providers = [args.provider] if args.provider else None
+    LocalHost(app, host=args.host, port=port, state_dir=state_dir, log=_progress, stage=stage,
+              providers=providers).serve_forever()
     return 0
 
 

@@ -36,7 +36,9 @@ from . import control
 from .buckets import BucketWatcher, ObjectInfo, object_info
 from .control import ControlError
 from .delivery import DeadLetters, Policy, Subscription
+from .environment import ProcessEnv, dev_env
 from .events import message_events, now, rfc3339, schedule_event, storage_event
+from .function_logs import FunctionLogs
 from .journal import Journal, Pending
 from .limits import Limits, deploy_targets
 from .lock import StateLock
@@ -59,13 +61,17 @@ class LocalHost:
                  state_dir: str | Path | None = None, retry_backoff_s: float = 1.0,
                  log: Log = print_to_stderr, *, rate_scale: float = 1.0,
                  poll_interval_s: float = 0.2, providers: Iterable[str] | None = None,
-                 read_timeout_s: float = 10.0) -> None:
+                 read_timeout_s: float = 10.0, stage: str | None = None) -> None:
         self.app = app
         self.host = host
         self.port = port
         # the strictest limits of the clouds the app deploys to, or of `providers` (dev --provider)
         self.limits = Limits.strictest(deploy_targets(app.config) if providers is None else providers)
         self.read_timeout_s = read_timeout_s
+        self.stage = stage or next(iter(app.config.stages))
+        app.config.check_stage(self.stage, app.root / "pyproject.toml")
+        self.env = ProcessEnv(dev_env(app, self.stage))  # see `environment` for the rule
+        self.function_logs = FunctionLogs(log)
         self.state_dir = Path(state_dir) if state_dir else app.root / ".portable-fn" / "local"
         self.log = log
         self.state_lock = StateLock(self.state_dir)
@@ -100,6 +106,8 @@ class LocalHost:
         self.port = self._server.server_address[1]
         self._hold_state_dir(self._server)
         self.journal.open()
+        self.env.apply()
+        self.function_logs.attach()
         self.watcher.start()
         self.scheduler.start()
         self._server_thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
@@ -121,6 +129,8 @@ class LocalHost:
         self.watcher.stop()
         for subscription in self.subscriptions.values():
             subscription.stop()
+        self.function_logs.detach()
+        self.env.restore()
         self.journal.close()
         self.state_lock.release()
 
@@ -263,11 +273,16 @@ class LocalHost:
                 for s in self.app.functions]
 
     def banner(self) -> str:
-        lines = [f"portable-fn dev: app {self.app.name!r} on {self.url} (state in {self.state_dir})"]
+        lines = [f"portable-fn dev: app {self.app.name!r} on {self.url} (stage {self.stage!r}, state in "
+                 f"{self.state_dir})"]
         for spec in self.app.functions:
             lines.append(f"  {spec.name:<20} {spec.trigger.kind:<9} {self._how_to_trigger(spec)}")
         lines.append(f"  dead letters: {self.url}{control.PREFIX}/dead-letters   "
                      f"functions: {self.url}{control.PREFIX}/functions")
+        limits = self.limits
+        lines.append(f"  limits ({', '.join(limits.clouds)}): HTTP body {limits.http.size:,} B, queue message "
+                     f"{limits.queue.size:,} B, topic message {limits.topic.size:,} B, object key "
+                     f"{limits.key.size:,} B")
         return "\n".join(lines)
 
     def _endpoint(self, spec: FunctionSpec) -> str:

@@ -98,10 +98,14 @@ class LocalProvider(Provider):
         out["serve"] = f"portable-fn dev {app.root}"
         return out
 
-    def invoke(self, app: Any, spec: FunctionSpec, event: Any) -> dict[str, Any]:
+    def invoke(self, app: Any, spec: FunctionSpec, event: Any, stage: str | None = None) -> dict[str, Any]:
+        """Run the function here with the environment it gets on a cloud (defaults, `stage`'s env, its
+        own; see `environment`), set for the duration of the call."""
         from ..testing import invoke_native
+        from .environment import ProcessEnv, function_env
 
-        return invoke_native(spec, event, provider="local")
+        with ProcessEnv(function_env(app, spec, stage or next(iter(app.config.stages)))):
+            return invoke_native(spec, event, provider="local")
 
     def state_dir(self, app: Any) -> Path:
         configured = self.settings.get("state_dir") or os.environ.get("PORTABLE_FN_LOCAL_CLOUD")

@@ -7,7 +7,8 @@ from typing import Any
 
 from portable_fn import CloudEvent, Context, Request, Response, function, http, queue, storage, topic
 
-ENV_NAMES = ("SHARED", "OVERRIDDEN", "STAGE_NAME", "OWN", "PORTABLE_FN_STAGE", "PORTABLE_FN_FUNCTION")
+ENV_NAMES = ("SHARED", "OVERRIDDEN", "STAGE_NAME", "OWN", "QUEUE_OWN", "PORTABLE_FN_APP", "PORTABLE_FN_STAGE",
+             "PORTABLE_FN_FUNCTION", "PORTABLE_FN_PROVIDER")
 RECEIVED: dict[str, list[Any]] = {}
 
 
@@ -41,7 +42,7 @@ def logs(request: Request, ctx: Context) -> Response:
     return Response.json({"logged": True})
 
 
-@function(trigger=queue("orders"), env={"OWN": "queue-function"})
+@function(trigger=queue("orders"), env={"QUEUE_OWN": "queue-function"})
 def queued(event: CloudEvent[Any], ctx: Context) -> None:
     RECEIVED.setdefault("queued", []).append({"data": event.data, "env": environment()})
 

@@ -329,16 +329,24 @@ def uri_problem(text: str, absolute: bool = False) -> str | None:
     if _uri_chars(text) is None:
         bad = next((c for c in text if _uri_chars(c) is None), "")
         return f"it holds {bad!r}, which must be percent-encoded" if bad else "it is empty"
+    colon = text.find(":")
+    if colon < 0 or _uri_scheme(text, 0, colon) is None:  # no scheme: no ':' before the first '/?#'
+        head = text[:colon]
+        if colon >= 0 and "/" not in head and "?" not in head and "#" not in head:
+            return f"its scheme {head!r} must start with a letter and hold only letters, digits, '+', '-' and '.'"
+        if absolute:
+            return "it has no scheme (such as 'https:')"
+    if "%" in text or "#" in text or "[" in text or "]" in text:
+        return _rare_problem(text)
+    return None
+
+
+def _rare_problem(text: str) -> str | None:
+    """The rules for '%', '#', '[' and ']', which most URIs do not hold."""
     if "%" in text and _bad_percent(text):
         return "a '%' is not followed by two hexadecimal digits"
     if text.count("#") > 1:
         return "it holds more than one '#'"
-    head, colon, _ = text.partition(":")
-    has_scheme = bool(colon) and not any(c in head for c in "/?#")
-    if has_scheme and _uri_scheme(head) is None:
-        return f"its scheme {head!r} must start with a letter and hold only letters, digits, '+', '-' and '.'"
-    if absolute and not has_scheme:
-        return "it has no scheme (such as 'https:')"
     if "[" in text or "]" in text:
         return _bracket_problem(text)
     return None

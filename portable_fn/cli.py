@@ -149,10 +149,10 @@ def _invoke(args: argparse.Namespace) -> int:
     from .provider import invocation_failed
 
     with contextlib.redirect_stdout(sys.stderr):
-        app, provider, _ = _load(args)
+        app, provider, stage = _load(args)
         spec = _function(app, args.function)
         event = _event(args.event)
-        result = _invoked(provider, app, spec, event)
+        result = _invoked(provider, app, spec, event, stage)
     print(json.dumps(result, indent=2, sort_keys=True, default=str))
     return 1 if invocation_failed(result) else 0
 
@@ -182,10 +182,10 @@ def _event(where: str) -> Any:
         raise UsageError(f"--event {where}: the JSON is nested too deeply to read.") from None
 
 
-def _invoked(provider: Any, app: Any, spec: Any, event: Any) -> dict[str, Any]:
+def _invoked(provider: Any, app: Any, spec: Any, event: Any, stage: str) -> dict[str, Any]:
     """`provider.invoke`, whose failures are errors saying what and what next, never tracebacks."""
     try:
-        result: dict[str, Any] = provider.invoke(app, spec, event)
+        result: dict[str, Any] = provider.invoke(app, spec, event, stage=stage)
         return result
     except PortableFnError:
         raise

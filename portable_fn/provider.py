@@ -82,11 +82,12 @@ class Provider:
         return None
 
     # -- data plane --------------------------------------------------------------------------------
-    def invoke(self, app: App, spec: FunctionSpec, event: Any) -> dict[str, Any]:
-        """Run one function once with `event` (this provider's native event or a neutral one)
-        through the provider's runtime adapter; return a JSON-ready result that `invocation_failed`
-        reads: an HTTP answer's `status`, each record's `results` (`outcome`, `id`, `reason`), or one
-        `outcome`; an `error` the cloud would see raised; `skipped` events the trigger filters out."""
+    def invoke(self, app: App, spec: FunctionSpec, event: Any, stage: str | None = None) -> dict[str, Any]:
+        """Run one function once with `event` (this provider's native event or a neutral one) through
+        the provider's runtime adapter, for `stage` (default: the first declared; the local provider
+        applies its `env`). Return a JSON-ready result that `invocation_failed` reads: an HTTP answer's
+        `status`, each record's `results` (`outcome`, `id`, `reason`), or one `outcome`; an `error` the
+        cloud would see raised; `skipped` events the trigger filters out."""
         raise NotImplementedError
 
 

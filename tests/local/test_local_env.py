@@ -110,6 +110,14 @@ def test_invoke_cli_applies_env(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert (seen["OWN"], seen["SHARED"], seen["PORTABLE_FN_FUNCTION"]) == ("env-function", "from-defaults", "env_own")
 
 
+def test_invoke_cli_applies_the_stage_it_is_given(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    event = tmp_path / "event.json"
+    event.write_text(json.dumps({"method": "GET", "path": "/env"}))
+    assert main(["invoke", "env_own", str(APP), "--provider", "local", "--stage", "prod", "--event", str(event)]) == 0
+    seen = json.loads(capsys.readouterr().out)["body"]
+    assert (seen["STAGE_NAME"], seen["PORTABLE_FN_STAGE"]) == ("prod", "prod")
+
+
 def test_ctx_logger_info_shows_in_the_dev_log(start_host: Callable[..., Running]) -> None:
     dev = start_host(APP)
     assert dev.client.request("GET", "/log").status == 200

@@ -94,7 +94,7 @@ class AwsProvider(Provider):
                     f"{MAX_MEMORY_MB} MB. Lower memory_mb."
                 )
 
-    def invoke(self, app: Any, spec: Any, event: Any) -> dict[str, Any]:
+    def invoke(self, app: Any, spec: Any, event: Any, stage: str | None = None) -> dict[str, Any]:
         """Run one native Lambda event through the shim, as Lambda would; a JSON-ready summary."""
         options = app.options(spec)
         context = InvokeContext(f"{app.name}-{spec.name}", options.timeout_s or 3, options.memory_mb or 128)

@@ -99,7 +99,7 @@ class AzureProvider(Provider):
             path.write_text(text, encoding="utf-8")
         return [path for path, _ in written]
 
-    def invoke(self, app: Any, spec: Any, event: Any) -> dict[str, Any]:
+    def invoke(self, app: Any, spec: Any, event: Any, stage: str | None = None) -> dict[str, Any]:
         """Run native events through the shim as the host would, applying the deployed trigger's filters.
 
         The event is an `azure.functions` object, its JSON shape, or a list of them (one invocation each).

@@ -83,7 +83,7 @@ class GcpProvider(Provider):
             _check_function(spec, app.options(spec))
         self.deployer.check(app)
 
-    def invoke(self, app: Any, spec: Any, event: Any) -> dict[str, Any]:
+    def invoke(self, app: Any, spec: Any, event: Any, stage: str | None = None) -> dict[str, Any]:
         """Run one native event through the shim, as the deployed function would; a JSON-ready summary.
 
         An HTTP function takes a request: `{"method", "path", "query", "headers", "body" | "body_base64"}`.

@@ -71,7 +71,7 @@ def test_a_dead_lettered_event_is_published_to_the_dead_letter_topic_then_acknow
                                  reason="asked to dead-letter", attempt=4)
     # binary mode carries every attribute as a string: the attempt comes back as "4"
     assert event.to_dict() == {**expected.to_dict(), "deadletterattempt": "4"}
-    assert dead_letter_info(event) == {"reason": "asked to dead-letter", "function": "record", "attempt": "4"}
+    assert dead_letter_info(event) == {"reason": "asked to dead-letter", "function": "record", "attempt": 4}
 
 
 def test_a_dead_lettered_storage_event_is_published_with_its_object_not_the_view(

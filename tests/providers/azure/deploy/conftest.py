@@ -148,14 +148,19 @@ def arm(arm_server: FakeArm) -> FakeArm:
 
 # -- Azurite --------------------------------------------------------------------------------------------
 def azurite_entry(cache: Path) -> Path:
-    """Azurite's blob-only entry point, installed with npm into `cache` unless it already is."""
+    """Azurite's blob-only entry point, installed with npm into `cache` unless it already is (under a
+    file lock, as the suite's parallel workers may all ask at once)."""
+    import fcntl  # POSIX; Azurite's tests need Node.js and a POSIX shell anyway
+
     entry = cache / "node_modules" / "azurite" / "dist" / "src" / "blob" / "main.js"
-    if entry.is_file():
-        return entry
-    if shutil.which("npm") is None or shutil.which("node") is None:
-        pytest.skip("Azurite needs Node.js and npm (apt-get install nodejs npm)")
-    subprocess.run(["npm", "install", "--prefix", str(cache), f"azurite@{AZURITE_VERSION}", "--no-audit",
-                    "--no-fund", "--loglevel=error"], check=True, timeout=600)
+    with (cache / ".install.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if entry.is_file():
+            return entry
+        if shutil.which("npm") is None or shutil.which("node") is None:
+            pytest.skip("Azurite needs Node.js and npm (apt-get install nodejs npm)")
+        subprocess.run(["npm", "install", "--prefix", str(cache), f"azurite@{AZURITE_VERSION}", "--no-audit",
+                        "--no-fund", "--loglevel=error"], check=True, timeout=600)
     return entry
 
 

@@ -47,12 +47,14 @@ def shop_source(tmp_path_factory: pytest.TempPathFactory, real_pin_cache: Path) 
 
 
 @pytest.fixture(scope="session")
-def shop_venv(shop_source: Path, request: pytest.FixtureRequest) -> Path:
+def shop_venv(shop_source: Path, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A clean virtualenv with exactly the pinned requirements (cached by their hash and the Python)."""
     python = _python(load_app(SHOP).config.python)
     requirements = (shop_source / "requirements.txt").read_bytes()
     key = hashlib.sha256(requirements + python.encode()).hexdigest()[:16]
-    env_dir = request.config.cache.mkdir("portable-fn-gcp-venvs") / key
+    cache = getattr(request.config, "cache", None)  # None under -p no:cacheprovider: a venv for this run
+    venvs = cache.mkdir("portable-fn-gcp-venvs") if cache else tmp_path_factory.mktemp("gcp-venvs")
+    env_dir = venvs / key
     if not (env_dir / ".complete").is_file():
         shutil.rmtree(env_dir, ignore_errors=True)
         subprocess.run([python, "-m", "venv", str(env_dir)], check=True)

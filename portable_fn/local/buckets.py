@@ -44,6 +44,7 @@ class BucketWatcher:
         self._seen: dict[tuple[str, str], Stamp] = {}  # stamps from the previous poll
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="local-buckets", daemon=True)
+        self.polls = 0  # polls finished by the watcher's thread (what "nothing more came" is checked after)
 
     def folder(self, bucket: str) -> Path:
         return self.root / bucket
@@ -85,6 +86,7 @@ class BucketWatcher:
                 self.poll()
             except OSError:
                 continue  # a folder vanished or is unreadable for a moment: try again next poll
+            self.polls += 1
 
     def _scan(self) -> dict[tuple[str, str], Stamp]:
         found: dict[tuple[str, str], Stamp] = {}

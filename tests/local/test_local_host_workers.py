@@ -20,6 +20,15 @@ from portable_fn.runtime.dead_letters import dead_letter_event
 Wait = Callable[..., Any]
 
 
+def settled(running: Any, wait_for: Wait, polls: int = 0) -> None:
+    """Wait until every message the host holds is settled (the journal is empty, so nothing can be
+    delivered again) and, with `polls`, until the bucket watcher finished that many more polls (a file
+    reported twice would have been reported by them). No sleep: each is a fact the host can be asked."""
+    after = running.host.watcher.polls + polls
+    wait_for(lambda: running.host.watcher.polls >= after, what=f"{polls} more bucket polls")
+    wait_for(lambda: not running.host.journal.counts(), what="every message settled")
+
+
 def letters(running: Any) -> list[dict[str, Any]]:
     return running.client.request("GET", "/_local/dead-letters").json()  # type: ignore[no-any-return]
 
@@ -48,7 +57,7 @@ def test_a_message_that_succeeds_on_a_retry_is_not_dead_lettered(workers: Any, w
     wait_for(lambda: len(workers.received["flaky"]) == 2, what="the second attempt")
     assert [s["attempt"] for s in workers.received["flaky"]] == [1, 2]
     wait_for(lambda: any("flaky [queue]" in line and "-> ack (attempt 2)" in line for line in workers.logs))
-    time.sleep(0.1)
+    settled(workers, wait_for)
     assert len(workers.received["flaky"]) == 2 and letters(workers) == []
 
 
@@ -130,9 +139,10 @@ def test_bad_json_is_a_400_and_nothing_is_enqueued(workers: Any, wait_for: Wait)
     bad = workers.client.request("POST", "/_local/queues/echo", '{"a": ', {"content-type": "application/json"})
     assert bad.status == 400
     assert "not valid JSON" in bad.json()["error"]
+    assert workers.client.request("GET", "/_local/queues/echo").json()["pending"] == []  # nothing written down
     workers.client.request("POST", "/_local/queues/echo", json_body={"good": True})
     wait_for(lambda: workers.received["echo"])
-    time.sleep(0.05)
+    settled(workers, wait_for)
     assert [s["event"].data for s in workers.received["echo"]] == [{"good": True}]
 
 
@@ -171,7 +181,7 @@ def test_put_and_delete_objects_become_storage_events(workers: Any, wait_for: Wa
             f"dev.portablefn.storage.object.{change}", "//local/buckets/inbox", "2024/may.csv")
         assert event.data == StorageObject("inbox", "2024/may.csv", 8, "e5ebd4c02cefbe7955977c67ada242b7",
                                            "text/csv", change, event.time)
-    time.sleep(0.5)  # a few more polls: still exactly one event each (no double reports)
+    settled(workers, wait_for, polls=3)  # a few more polls: still exactly one event each (no double reports)
     assert len(workers.received["inbox_created"]) == 1 and len(workers.received["inbox_deleted"]) == 1
     assert workers.client.request("DELETE", "/_local/buckets/inbox/2024/may.csv").status == 404
 
@@ -185,7 +195,7 @@ def test_suffix_filters_and_files_present_at_start(start_host: Callable[..., Any
     (inbox / "notes.txt").write_text("not a csv")
     (inbox / "after.csv").write_text("new")
     wait_for(lambda: running.received["inbox_created"], what="the csv")
-    time.sleep(0.3)
+    settled(running, wait_for, polls=2)
     assert [s["event"].data.key for s in running.received["inbox_created"]] == ["after.csv"]
 
 
@@ -200,9 +210,9 @@ def test_a_scaled_rate_fires_on_time(start_host: Callable[..., Any], wait_for: W
     began = time.time()
     running = start_host(Path(__file__).parent / "apps" / "workers", rate_scale=0.005)  # 1 min -> 0.3 s
     ticks = running.received["every_minute"]
-    wait_for(lambda: len(ticks) >= 2, timeout=3, what="two ticks")
+    wait_for(lambda: len(ticks) >= 2, timeout=60, what="two ticks")
     first, second = (t["event"] for t in ticks[:2])
-    assert 0.29 <= first.timestamp.timestamp() - began < 1.5  # one period after the start
+    assert first.timestamp.timestamp() - began >= 0.29  # one period after the start (never before)
     assert abs((second.timestamp - first.timestamp).total_seconds() - 0.3) < 0.002
     assert (first.data.schedule, first.data.name) == ("rate(1 minute)", "every_minute")
     assert first.data.scheduled_time == first.time
@@ -211,12 +221,11 @@ def test_a_scaled_rate_fires_on_time(start_host: Callable[..., Any], wait_for: W
 # -- HTTP -----------------------------------------------------------------------------------------
 
 def test_concurrent_requests_to_an_async_handler_overlap(workers: Any) -> None:
-    started = time.perf_counter()
+    # each request waits until 5 of its burst are in flight at once: served one after another, none
+    # would answer 200
     with ThreadPoolExecutor(20) as pool:
-        replies = list(pool.map(lambda _: workers.client.request("GET", "/slow"), range(20)))
-    elapsed = time.perf_counter() - started
+        replies = list(pool.map(lambda _: workers.client.request("GET", "/slow?together=5&burst=b1"), range(20)))
     assert [r.status for r in replies] == [200] * 20
-    assert elapsed < 0.3 * 20 / 4  # serially it would take 6 s
     assert sum("slow [http] GET /slow -> 200" in line for line in workers.logs) == 20
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections import defaultdict
 from typing import Any
@@ -113,10 +114,29 @@ def every_minute(event: CloudEvent[ScheduleTick]) -> None:
     _note("every_minute", event)
 
 
+# /slow requests of each burst: running now, and the most that ran at once (each on its own thread's loop)
+IN_FLIGHT: defaultdict[str, dict[str, int]] = defaultdict(lambda: {"now": 0, "most": 0})
+IN_FLIGHT_LOCK = threading.Lock()
+
+
 @function(trigger=http("GET", "/slow"))
 async def slow(request: Request) -> Response:
-    await asyncio.sleep(0.3)
-    return Response.json({"slept": 0.3})
+    """Waits (up to 60 s) until `?together=N` requests of its `?burst=` have been in flight at once: it
+    answers 200 only if the host runs them side by side, however slow the machine."""
+    wanted, burst = int(request.query.get("together", "1")), request.query.get("burst", "")
+    with IN_FLIGHT_LOCK:
+        seen = IN_FLIGHT[burst]
+        seen["now"] += 1
+        seen["most"] = max(seen["most"], seen["now"])
+    try:
+        for _ in range(6000):
+            if seen["most"] >= wanted:
+                return Response.json({"together": seen["most"]})
+            await asyncio.sleep(0.01)
+        return Response.json({"together": seen["most"]}, status=504)
+    finally:
+        with IN_FLIGHT_LOCK:
+            seen["now"] -= 1
 
 
 @function(trigger=http("GET", "/items/{item_id}"))

@@ -78,7 +78,7 @@ def connect() -> Callable[[str], Client]:
 def wait_for() -> Callable[..., Any]:
     """Poll `predicate` until it returns something truthy (returned) or fail after `timeout` s."""
 
-    def wait(predicate: Callable[[], Any], timeout: float = 5.0, what: str = "condition") -> Any:
+    def wait(predicate: Callable[[], Any], timeout: float = 60.0, what: str = "condition") -> Any:
         deadline = time.monotonic() + timeout
         while True:
             value = predicate()

@@ -7,7 +7,6 @@ import base64
 import copy
 import json
 import logging
-import time
 from typing import Any
 
 import pytest
@@ -104,13 +103,12 @@ def test_an_undecodable_record_in_a_fifo_batch_stops_the_rest(adapter, events_mo
 
 def test_context_from_the_lambda_context_and_the_sqs_record(adapter, events_module, lambda_context) -> None:
     event = adapter.load_event("sqsDlqTriggerEvent.json")  # ApproximateReceiveCount 2
-    before = time.time()
     result = deliver(spec_of(events_module.ack), event, lambda_context).results[0]
     seen = result.value
     assert seen["attempt"] == 2
     assert seen["invocation_id"] == lambda_context.aws_request_id
     assert seen["function_name"] == "shop-dev-fn" and seen["provider"] == "aws"
-    assert 29_000 <= seen["remaining_ms"] <= 30_000 + int((time.time() - before) * 1000)
+    assert 0 < seen["remaining_ms"] <= 30_000  # the context's deadline, however long the call took
     assert seen["message_id"] == "db37cc61-1bb0-4e77-b6f3-7cf87f44a72a"
 
 

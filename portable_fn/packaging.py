@@ -14,7 +14,8 @@ and what the user includes on purpose. These stay out by default (names compared
 | VCS, IDE, virtualenvs   | the folders in `EXCLUDED_DIRS`, and any folder holding a `pyvenv.cfg`       |
 | caches, build output    | `__pycache__/`, `*.pyc`, `*.pyo`, `build/`, `dist/`, `*.egg-info/`, `htmlcov/` |
 | tests                   | `tests/` and `test/` folders, `conftest.py`, `test_*.py`, `*_test.py`, unless |
-|                         | a module the app declares in `modules` is (or lives in) it                  |
+|                         | an app module is (or lives in) it: one declared in `modules`, or one they   |
+|                         | import, directly or through other app modules (`import_closure`)            |
 | IaC state and inputs    | `*.tfstate*`, `terraform.tfstate.d/`, `*.tfvars`, `*.tfvars.json`,           |
 |                         | `Pulumi.*.yaml`, `cdk.out/`                                                 |
 | secret files            | `SECRET_FILES`: `secrets.*`, `credentials*`, `*.pem`, `*.key`, `*.p12`,      |
@@ -27,7 +28,9 @@ and what the user includes on purpose. These stay out by default (names compared
 `include` and `exclude` under `[tool.portable-fn]` are globs relative to the source directory (`*` and
 `?` within a path part, `**` for any number of parts; a glob that matches a folder matches everything in
 it). `include` puts back what the default rules leave out; `exclude` removes more, and wins over
-`include`.
+`include`. A module the app imports that does not ship anyway (`exclude` names it, or a rule other than
+the tests rule leaves it out) stops the build: the error names the importing file and line, the module,
+and the fix, rather than a function that fails with ModuleNotFoundError in the cloud only.
 
 Then the content check (`CREDENTIAL_SHAPES`) reads every kept text file of at most `SCANNED_BYTES`
 (binaries and larger files are not read) and refuses to package one that looks like a credential: a PEM
@@ -49,6 +52,7 @@ import re
 import shlex
 import sys
 import zipfile
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
@@ -99,8 +103,13 @@ def app_files(app: App, skip: Path | None = None, *, context: str | None = None)
     the source). A file that looks like a credential stops the build, unless `include` names it.
 
     `context` starts the error ("Packaging 'shop' for gcp")."""
-    rules = ShipRules.of(app)
+    imported = import_closure(app.source_dir, app.config.modules)
+    rules = ShipRules.of(app, frozenset(imported))
     files = rules.select(app.source_dir, skip)
+    shipped = {name for name, _ in files}
+    missing = [(name, by) for name, by in imported.items() if name not in shipped]
+    if missing:
+        raise DeployError(_missing_modules(rules, missing, context or f"Packaging {app.name!r}"))
     flagged = [(name, what) for name, path in files
                if not rules.names(name) and (what := looks_like_credential(path)) is not None]
     if flagged:
@@ -159,21 +168,18 @@ class Glob:
 
 @dataclass(frozen=True)
 class ShipRules:
-    """The default rules, the app's `include` and `exclude` globs, and the files of the modules it declares
-    (which ship even from a tests folder). `ShipRules()` is the default rules alone."""
+    """The default rules, the app's `include` and `exclude` globs, and the files of its modules (which
+    ship even when named like tests). `ShipRules()` is the default rules alone."""
 
     include: tuple[Glob, ...] = ()
     exclude: tuple[Glob, ...] = ()
-    declared: frozenset[str] = frozenset()  # archive names of the declared modules' files
+    modules: frozenset[str] = frozenset()  # archive names of the app's modules (`import_closure`)
 
     @classmethod
-    def of(cls, app: App) -> ShipRules:
-        """The rules of `app`; a ConfigError names a glob that cannot be one, and its key."""
-        declared = frozenset(
-            name for module in app.config.modules
-            for name in (f"{module.replace('.', '/')}.py", f"{module.replace('.', '/')}/__init__.py")
-            if (app.source_dir / name).is_file())
-        return cls(_globs(app, "include"), _globs(app, "exclude"), declared)
+    def of(cls, app: App, modules: frozenset[str]) -> ShipRules:
+        """The rules of `app` whose modules are the files `modules`; a ConfigError names a glob that
+        cannot be one, and its key."""
+        return cls(_globs(app, "include"), _globs(app, "exclude"), modules)
 
     def select(self, source_dir: Path, skip: Path | None = None) -> list[tuple[str, Path]]:
         """(archive name, path) of the files of `source_dir` these rules ship, sorted by name."""
@@ -215,16 +221,68 @@ class ShipRules:
     def _default_out_folder(self, folder: PurePosixPath, path: Path) -> bool:
         name = folder.name.lower()
         if name in TEST_DIRS:
-            return not any(PurePosixPath(module).is_relative_to(folder) for module in self.declared)
+            return not any(PurePosixPath(module).is_relative_to(folder) for module in self.modules)
         return (name.startswith(".") or name in EXCLUDED_DIRS or name.endswith(".egg-info")
                 or (path / "pyvenv.cfg").is_file())
 
     def _default_out_file(self, rel: PurePosixPath) -> bool:
         name = rel.name.lower()
         if any(fnmatchcase(name, pattern) for pattern in TEST_FILES):
-            return str(rel) not in self.declared
+            return str(rel) not in self.modules
         return (name.startswith(".") or any(fnmatchcase(name, pattern) for pattern in EXCLUDED_FILES)
                 or (not name.endswith(".py") and any(fnmatchcase(name, pattern) for pattern in SECRET_FILES)))
+
+
+ANY_MODULE = "*"  # what `app_imports` says for `import_module(name)` with a name built at run time
+
+
+def import_closure(source_dir: Path, modules: Iterable[str]) -> dict[str, str]:
+    """The archive name of every module of the app at `source_dir` that `modules` (module names) import,
+    directly or through other app modules, with their packages' `__init__.py`; each with where it is first
+    imported ("shop/functions.py line 3"). A name built at run time cannot be followed."""
+    found: dict[str, str] = {}
+    todo = deque((module, "`modules` under [tool.portable-fn]") for module in modules)
+    while todo:
+        module, where = todo.popleft()
+        for name in app_module_files(source_dir, module):
+            if name not in found:
+                found[name] = where
+                todo += ((imported, f"{name} line {line}") for line, imported in app_imports(source_dir, name))
+    return found
+
+
+def app_module_files(source_dir: Path, module: str) -> list[str]:
+    """Archive names of `module` and of the `__init__.py` of each package above it, those in the app."""
+    parts = module.split(".")
+    if not all(part.isidentifier() for part in parts):
+        return []
+    found = [f"{'/'.join(parts[:i])}/__init__.py" for i in range(1, len(parts) + 1)]
+    found.append(f"{'/'.join(parts)}.py")
+    return [name for name in found if (source_dir / name).is_file()]
+
+
+def app_imports(source_dir: Path, archive_name: str) -> list[tuple[int, str]]:
+    """(line, absolute name) of each module the app's file imports, and of each name it imports from one
+    (which may be a submodule); relative imports resolved against the file's package; `ANY_MODULE` for an
+    `import_module` / `__import__` call whose name is not a constant absolute one."""
+    package = archive_name.split("/")[:-1]  # `a/b/c.py` and `a/b/__init__.py` both resolve `.` as a.b
+    try:
+        tree = ast.parse((source_dir / archive_name).read_bytes())
+    except (SyntaxError, ValueError):  # not Python 3 source: nothing can import it, nothing to follow
+        return []
+    found: list[tuple[int, str]] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, alias.name) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = package[: max(0, len(package) - node.level + 1)] if node.level else []
+            origin = ".".join([*base, *([node.module] if node.module else [])])
+            found += [(node.lineno, origin), *((node.lineno, f"{origin}.{a.name}".lstrip(".")) for a in node.names)]
+        elif isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", "")) in (
+                "__import__", "import_module"):
+            value = node.args[0].value if node.args and isinstance(node.args[0], ast.Constant) else None
+            found.append((node.lineno, value if isinstance(value, str) and not value.startswith(".") else ANY_MODULE))
+    return found
 
 
 def looks_like_credential(path: Path) -> str | None:
@@ -452,6 +510,20 @@ def _segment(part: str) -> str:
             out.append({"*": "[^/]*", "?": "[^/]"}.get(char, re.escape(char)))
         i += 1
     return "".join(out)
+
+
+def _missing_modules(rules: ShipRules, missing: list[tuple[str, str]], context: str) -> str:
+    lines = []
+    for name, where in sorted(missing):
+        glob = next((g.text for g in rules.exclude if g.matches(PurePosixPath(name))), None)
+        lines.append(f"  {name}, imported by {where}: " + (
+            f'`exclude` has "{glob}"; remove it from `exclude` (or narrow it so it leaves this file in)'
+            if glob else f'the default rules leave it out; add "{name}" to `include`'))
+    return (
+        f"{context}: {len(missing)} module(s) the app imports would not ship, so its functions would fail with "
+        f"ModuleNotFoundError in the cloud; nothing was packaged:\n" + "\n".join(lines)
+        + "\n(`include` and `exclude` are under [tool.portable-fn] in pyproject.toml.)"
+    )
 
 
 def _refusal(app: App, flagged: list[tuple[str, str]], context: str) -> str:

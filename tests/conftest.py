@@ -76,6 +76,8 @@ def _registry_url(name: str) -> str:
 
 REPO = Path(__file__).resolve().parent.parent
 APPS = Path(__file__).resolve().parent / "apps"
+# The test apps are inputs: their own tests and conftest.py (which packaging must leave out) are not ours.
+collect_ignore = ["apps"]
 
 
 @pytest.fixture

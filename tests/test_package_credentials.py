@@ -5,12 +5,17 @@ The app (tests/apps/vault) has no third-party dependencies, so nothing is downlo
 fetch, Azure builds remotely, and the Cloud Functions pins come from a fake resolver. The key material is
 made at test time (cryptography) or is a fixed fake string; every planted file carries a `PLANTED-` marker
 so a test can prove that no byte of any of them reached any zip.
+
+What the app imports always ships: tests/apps/splits imports `ab_test.py` and modules named `test_*.py`
+next to its own tests and conftest.py; each zip, unpacked, imports the function with nothing else on the path.
 """
 
 from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 import zipfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -30,6 +35,7 @@ from portable_fn.packaging import app_files
 from portable_fn.runtime.errors import ConfigError, DeployError
 
 VAULT = Path(__file__).parent / "apps" / "vault"
+SPLITS = Path(__file__).parent / "apps" / "splits"
 FAKE_AWS_PAIR = ("aws_access_key_id = AKIAZ3PLANTEDFAKE1XY\n"
                  "aws_secret_access_key = q8Vd2/PlantedFakeSecretKey+0123456789aBc\n")
 
@@ -154,6 +160,17 @@ def build_all(app_dir: Path, out: Path) -> dict[str, list[Path]]:
             "local": [local.path]}
 
 
+def builders(app_dir: Path, out: Path) -> dict[str, Callable[[], Any]]:
+    """Each provider's packaging of the app at `app_dir` into `out`, as deploy runs it (no network)."""
+    app = load_app(app_dir)
+    return {
+        "aws": lambda: build_aws(app, "dev", out, _quiet, pip_download=_no_download, cache_dir=out / "w"),
+        "gcp": lambda: build_gcp(app, "dev", out, _quiet, resolve=_pins, cache_dir=out / "p"),
+        "azure": lambda: build_azure(app, "dev", out, _quiet, pip_download=_no_download, cache_dir=out / "w"),
+        "local": lambda: LocalProvider().package(app, "dev", out, _quiet),
+    }
+
+
 def plant(app_dir: Path, files: dict[str, str | bytes]) -> None:
     for name, content in files.items():
         path = app_dir / name
@@ -164,12 +181,13 @@ def plant(app_dir: Path, files: dict[str, str | bytes]) -> None:
             path.write_text(f"# PLANTED-{name}\n{content}")
 
 
-def configure(app_dir: Path, **globs: list[str]) -> None:
-    """Set `include` / `exclude` under [tool.portable-fn] of the app's pyproject.toml (and only those)."""
+def configure(app_dir: Path, source: Path = VAULT, **globs: list[str]) -> None:
+    """Set `include` / `exclude` under [tool.portable-fn] of the app's pyproject.toml (and only those) to
+    those of the test app at `source`."""
     pyproject = app_dir / "pyproject.toml"
     lines = "".join(f"{key} = {json.dumps(value)}\n" for key, value in globs.items())
-    pyproject.write_text((VAULT / "pyproject.toml").read_text().replace('python = "3.12"\n',
-                                                                         f'python = "3.12"\n{lines}'))
+    pyproject.write_text((source / "pyproject.toml").read_text().replace('python = "3.12"\n',
+                                                                          f'python = "3.12"\n{lines}'))
 
 
 def shipped(zip_path: Path) -> dict[str, bytes]:
@@ -193,6 +211,13 @@ GENERATED = {"portable_fn_entry.py", "main.py", "requirements.txt", "function_ap
 def vault(tmp_path: Path) -> Path:
     target = tmp_path / "vault"
     shutil.copytree(VAULT, target, ignore=shutil.ignore_patterns(".portable-fn", "__pycache__"))
+    return target
+
+
+@pytest.fixture
+def splits(tmp_path: Path) -> Path:
+    target = tmp_path / "splits"
+    shutil.copytree(SPLITS, target, ignore=shutil.ignore_patterns(".portable-fn", "__pycache__"))
     return target
 
 
@@ -224,16 +249,9 @@ def test_no_planted_file_reaches_any_artifact(planted: Path, tmp_path: Path) -> 
 @pytest.mark.parametrize("builder", ["aws", "gcp", "azure", "local"])
 def test_a_file_that_looks_like_a_credential_stops_the_build_naming_it(planted: Path, tmp_path: Path,
                                                                         builder: str) -> None:
-    app = load_app(planted)
     out = tmp_path / "out"
-    build: dict[str, Callable[[], Any]] = {
-        "aws": lambda: build_aws(app, "dev", out, _quiet, pip_download=_no_download, cache_dir=out / "w"),
-        "gcp": lambda: build_gcp(app, "dev", out, _quiet, resolve=_pins, cache_dir=out / "p"),
-        "azure": lambda: build_azure(app, "dev", out, _quiet, pip_download=_no_download, cache_dir=out / "w"),
-        "local": lambda: LocalProvider().package(app, "dev", out, _quiet),
-    }
     with pytest.raises(DeployError) as caught:
-        build[builder]()
+        builders(planted, out)[builder]()
     message = str(caught.value)
     for name, (_, looks_like) in BY_CONTENT.items():
         line = next((line for line in message.splitlines() if name in line), "")
@@ -335,3 +353,62 @@ def test_package_list_refuses_what_would_leak(planted: Path, capsys: Any) -> Non
     assert main(["package", str(planted), "--list"]) == 1
     err = capsys.readouterr().err
     assert "config/settings.txt" in err and "include" in err
+
+
+# What the splits app ships: its modules, with those named like tests that they import; not its tests.
+SPLITS_FILES = {"pyproject.toml", "ab_test.py", "splits/__init__.py", "splits/functions.py", "splits/test_data.py",
+                "splits/test_fixtures.py"}
+SPLITS_TESTS = {"conftest.py", "tests/test_functions.py", "splits/functions_test.py"}
+# Run in the unpacked zip with nothing else on the path (no site-packages): the function's module imports.
+IMPORT_PROBE = ("import sys; sys.path.insert(0, sys.argv[1]); import splits.functions as f; "
+                "print(f.assign(f.PREVIEW_USER))")
+
+
+def test_a_module_the_app_imports_ships_on_every_provider_whatever_its_name(splits: Path, tmp_path: Path) -> None:
+    for provider, zips in build_all(splits, tmp_path / "out").items():
+        for zip_path in zips:
+            assert user_files(zip_path) == SPLITS_FILES, f"{provider}: {zip_path.name}"
+            assert not user_files(zip_path) & SPLITS_TESTS
+            unpacked = tmp_path / "unpacked" / provider / zip_path.stem
+            zipfile.ZipFile(zip_path).extractall(unpacked)
+            run = subprocess.run([sys.executable, "-I", "-S", "-c", IMPORT_PROBE, str(unpacked)],
+                                 capture_output=True, text=True, check=False)
+            assert (run.returncode, run.stdout.strip()) == (0, "one-page"), f"{provider}: {run.stderr}"
+
+
+@pytest.mark.parametrize("builder", ["aws", "gcp", "azure", "local"])
+def test_an_imported_module_that_exclude_leaves_out_stops_the_build_naming_the_import(
+    splits: Path, tmp_path: Path, builder: str
+) -> None:
+    configure(splits, SPLITS, exclude=["splits/test_*.py", "tests"])
+    out = tmp_path / "out"
+    with pytest.raises(DeployError) as caught:
+        builders(splits, out)[builder]()
+    message = str(caught.value)
+    assert f"Packaging 'splits' for {builder}" in message and "ModuleNotFoundError" in message
+    assert "splits/test_fixtures.py, imported by splits/functions.py line 9" in message
+    assert "splits/test_data.py, imported by ab_test.py line 7" in message
+    assert '`exclude` has "splits/test_*.py"; remove it from `exclude`' in message
+    assert "tests/" not in message and "[tool.portable-fn]" in message
+    assert not list(out.glob("*.zip"))
+
+
+def test_an_imported_module_a_default_rule_leaves_out_stops_the_build_until_included(tmp_path: Path) -> None:
+    (tmp_path / "jobs" / "build").mkdir(parents=True)
+    (tmp_path / "jobs" / "__init__.py").write_text("")
+    (tmp_path / "jobs" / "build" / "__init__.py").write_text("")
+    (tmp_path / "jobs" / "build" / "steps.py").write_text("STEPS = ['compile']\n")
+    (tmp_path / "jobs" / "run.py").write_text(
+        "from portable_fn import CloudEvent, function, queue\n\nfrom .build.steps import STEPS\n\n\n"
+        "@function(trigger=queue('jobs'))\ndef run(event: CloudEvent) -> None:\n    print(STEPS)\n")
+    (tmp_path / "pyproject.toml").write_text('[tool.portable-fn]\napp = "jobs"\nmodules = ["jobs.run"]\n')
+    with pytest.raises(DeployError) as caught:
+        app_files(load_app(tmp_path))
+    assert ("jobs/build/__init__.py, imported by jobs/run.py line 3: the default rules leave it out; "
+            'add "jobs/build/__init__.py" to `include`') in str(caught.value)
+    assert "jobs/build/steps.py, imported by jobs/run.py line 3" in str(caught.value)
+
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.portable-fn]\napp = "jobs"\nmodules = ["jobs.run"]\ninclude = ["jobs/build"]\n')
+    assert {name for name, _ in app_files(load_app(tmp_path))} == {
+        "pyproject.toml", "jobs/__init__.py", "jobs/run.py", "jobs/build/__init__.py", "jobs/build/steps.py"}

@@ -67,7 +67,7 @@ def test_functions_importing_different_modules_get_a_zip_each(split_dir: Path, t
 
 
 def test_each_function_zip_is_smaller_than_the_one_app_zip(split_dir: Path, tmp_path: Path, fake_pip: Any) -> None:
-    split = build(split_dir, tmp_path / "split", fake_pip)
+    split = build(split_dir, tmp_path / "per-function", fake_pip)
     whole = build(split_dir, tmp_path / "whole", fake_pip, layout="app")
     assert whole.functions == () and whole.path.name == "split-aws.zip"
     assert {"split/api.py", "split/heavy.py"} <= names_in(whole.path)

@@ -1,0 +1,1 @@
+"""An app that splits its users between the variants of an experiment."""

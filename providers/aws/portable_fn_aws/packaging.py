@@ -31,7 +31,6 @@ uploads the zip to the app's deployment bucket and points Lambda at it (see `dep
 
 from __future__ import annotations
 
-import ast
 import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -40,9 +39,12 @@ from typing import TYPE_CHECKING, Any
 
 from portable_fn.deploy.models import Artifact
 from portable_fn.packaging import (
+    ANY_MODULE,
     Entry,
     ShipRules,
     app_files,
+    app_imports,
+    app_module_files,
     app_requirements,
     module_closure,
     runtime_files,
@@ -244,45 +246,13 @@ def app_closure(source_dir: Path, module: str) -> frozenset[str]:
     todo = [module]
     while todo:
         name = todo.pop()
-        if name == _ANY_MODULE:
+        if name == ANY_MODULE:
             return frozenset(n for n, _ in ShipRules().select(source_dir) if n.endswith(".py"))
-        for found in _app_module_files(source_dir, name) if name else ():
+        for found in app_module_files(source_dir, name) if name else ():
             if found not in seen:
                 seen.add(found)
-                todo += _imports_of(source_dir, found)
+                todo += [module for _, module in app_imports(source_dir, found)]
     return frozenset(seen)
-
-
-_ANY_MODULE = "*"  # what _imports_of says for an import of a name built at run time
-
-
-def _app_module_files(source_dir: Path, module: str) -> list[str]:
-    """Archive names of `module` and of the `__init__.py` of each package above it, those in the app."""
-    parts = module.split(".")
-    found = [f"{'/'.join(parts[:i])}/__init__.py" for i in range(1, len(parts) + 1)]
-    found.append(f"{'/'.join(parts)}.py")
-    return [name for name in found if (source_dir / name).is_file()]
-
-
-def _imports_of(source_dir: Path, archive_name: str) -> list[str]:
-    """Absolute names of the modules the file imports (and of the names it imports from them, which
-    may be submodules); relative imports resolved against the file's package; `_ANY_MODULE` for an
-    `import_module` / `__import__` call whose name is not a constant absolute one."""
-    package = archive_name.split("/")[:-1]  # `a/b/c.py` and `a/b/__init__.py` both resolve `.` as a.b
-    tree = ast.parse((source_dir / archive_name).read_text(encoding="utf-8"))
-    names: list[str] = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            names += [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom):
-            base = ".".join(package[: len(package) - node.level + 1] if node.level else [])
-            origin = ".".join(p for p in (base, node.module or "") if p)
-            names += [origin] + [f"{origin}.{alias.name}" if origin else alias.name for alias in node.names]
-        elif isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", "")) in (
-                "__import__", "import_module"):
-            value = node.args[0].value if node.args and isinstance(node.args[0], ast.Constant) else None
-            names.append(value if isinstance(value, str) and not value.startswith(".") else _ANY_MODULE)
-    return names
 
 
 def handler_string(spec: Any) -> str:

@@ -92,8 +92,9 @@ def load_app(path: str | Path = ".") -> App:
 
 
 def _import(module_name: str, source: Path, root: Path) -> Any:
-    if str(source) not in sys.path:
-        sys.path.insert(0, str(source))
+    if str(source) in sys.path:  # first, even when an app loaded since put its own directory before it
+        sys.path.remove(str(source))
+    sys.path.insert(0, str(source))
     _forget_foreign(module_name, source)
     try:
         return importlib.import_module(module_name)

@@ -73,3 +73,18 @@ def test_defaults_architecture_applies_unless_the_function_sets_one(tmp_path: Pa
     app = load_app(tmp_path)
     assert app.options(app.function("inherits")).architecture == "arm64"
     assert app.options(app.function("overrides")).architecture == "x86_64"
+
+
+def test_apps_with_a_module_of_the_same_name_load_their_own_module_each_time(tmp_path: Path) -> None:
+    """Loading A, then B (same module name, another directory), then A again gives A's functions: A's
+    directory goes first on sys.path again, not only the first time."""
+    for app, function in (("one", "first"), ("two", "second")):
+        root = tmp_path / app
+        root.mkdir()
+        (root / "pyproject.toml").write_text(
+            f'[tool.portable-fn]\napp = "{app}-app"\nmodules = ["same_name"]\n')
+        (root / "same_name.py").write_text(
+            "from portable_fn import function, queue\n\n"
+            f"@function(trigger=queue('jobs'))\ndef {function}(event):\n    pass\n")
+    names = [[spec.name for spec in load_app(tmp_path / app).functions] for app in ("one", "two", "one")]
+    assert names == [["first"], ["second"], ["first"]]

@@ -328,7 +328,10 @@ def _failure_message(spec: Any, source: RecordSource, failed: list[tuple[Any, Re
 def _log_failures(spec: Any, source: RecordSource, failed: list[tuple[Any, Result]]) -> None:
     """One WARNING per failed record, its fields in `args` (function, source, message id, outcome,
     reason) for structured handlers. Built with `makeRecord` and this frame as the caller: what
-    `log.warning` gives, without its stack walk to find the caller (most of its cost)."""
+    `log.warning` gives, without its stack walk to find the caller (most of its cost).
+
+    Kept for a benchmark goal: `benchmarks/aws_sqs.py` (a batch of 10 with one failure) is 0.84x of
+    Powertools with this and 0.90x with a plain `log.warning` (goal <= 0.85x; measured 2026-12-06)."""
     log = _failure_log or _failure_logger()
     if not log.isEnabledFor(_WARNING):
         return

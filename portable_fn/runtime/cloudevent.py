@@ -241,6 +241,8 @@ def _from_json_object(attrs: dict[str, Any]) -> CloudEvent[Any]:
 
 
 _EMPTY: Mapping[str, Any] = {}
+# Writes past the immutability guard (and class swaps) that the decoders use per event: kept for the
+# codec and dispatch goals in `benchmarks/run.py`; the open issue on one invocation pipeline removes them.
 _set_class = object.__setattr__
 
 
@@ -464,7 +466,8 @@ def parse_json(text: str | bytes) -> Any:
 _NOT_A_PLAIN_START = frozenset(" \t\n\r\ufeff")
 
 
-# (value, end) of the JSON value at an index: the scanner of json.loads' default decoder settings.
+# (value, end) of the JSON value at an index: the scanner of json.loads' default decoder settings. A
+# private API of `json`, kept for the JSON-parsing goal in `benchmarks/run.py` until that issue replaces it.
 _scan_json: Any = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
 
 

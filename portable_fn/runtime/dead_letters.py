@@ -41,3 +41,16 @@ def dead_letter_info(event: CloudEvent[Any]) -> dict[str, Any] | None:
     if isinstance(attempt, str) and attempt.isdigit():  # binary modes carry every extension as a string
         attempt = int(attempt)
     return {"reason": event.extensions[REASON], "function": event.extensions.get(FUNCTION), "attempt": attempt}
+
+
+def send_failure(exc: BaseException) -> str:
+    """Why a shim's request to a dead-letter target failed, for its log line: the HTTP status and the
+    start of the answer's body (urllib's HTTPError), else the exception."""
+    code = getattr(exc, "code", None)
+    if isinstance(code, int):
+        try:
+            detail = exc.read().decode("utf-8", "replace")[:300]  # type: ignore[attr-defined]
+        except Exception:  # the status alone still says enough
+            detail = ""
+        return f"HTTP {code} {detail}".strip()
+    return f"{type(exc).__name__}: {exc}"

@@ -35,3 +35,15 @@ def test_an_attempt_carried_as_a_string_reads_back_as_a_number() -> None:
     """Pub/Sub and SQS attributes are strings: `ce-deadletterattempt: 4` arrives as "4"."""
     dead = _event().replace(extensions={REASON: "why", FUNCTION: "f", ATTEMPT: "4"})
     assert dead_letter_info(dead) == {"reason": "why", "function": "f", "attempt": 4}
+
+
+def test_a_failed_send_is_described_by_status_and_body_or_by_the_error() -> None:
+    import io
+    import urllib.error
+
+    from portable_fn.runtime.dead_letters import send_failure
+
+    refused = urllib.error.HTTPError("http://127.0.0.1/q", 403, "Forbidden", {}, io.BytesIO(b"AccessDenied"))  # type: ignore[arg-type]
+    assert send_failure(refused) == "HTTP 403 AccessDenied"
+    assert send_failure(ConnectionRefusedError(111, "Connection refused")) == (
+        "ConnectionRefusedError: [Errno 111] Connection refused")

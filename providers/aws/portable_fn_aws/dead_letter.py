@@ -37,7 +37,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from portable_fn.runtime.cloudevent import CloudEvent
-from portable_fn.runtime.dead_letters import dead_letter_event
+from portable_fn.runtime.dead_letters import dead_letter_event, send_failure
 from portable_fn.runtime.errors import PortableFnError
 from portable_fn.runtime.outcomes import DEAD_LETTER, Result
 
@@ -99,7 +99,7 @@ def send(url: str, event: CloudEvent[Any], environ: Mapping[str, str] | None = N
             return str(json.loads(answer.read())["MessageId"])
     except (OSError, ValueError, KeyError) as exc:  # URLError and HTTPError are OSErrors
         raise DeadLetterFailed(
-            f"event {event.id!r} could not be sent to the dead-letter queue {url} ({_describe(exc)}); check that "
+            f"event {event.id!r} could not be sent to the dead-letter queue {url} ({send_failure(exc)}); check that "
             "the queue exists and that the function's role may sqs:SendMessage to it (`portable-fn plan`)"
         ) from exc
 
@@ -164,17 +164,6 @@ def _attempt(source: Any, record: Any) -> int:
     except Exception:
         return 1
     return int(meta.delivery_count) if meta is not None else 1
-
-
-def _describe(exc: BaseException) -> str:
-    code = getattr(exc, "code", None)
-    if isinstance(code, int):
-        try:
-            detail = exc.read().decode("utf-8", "replace")[:300]  # type: ignore[attr-defined]
-        except Exception:  # the status alone still says enough
-            detail = ""
-        return f"HTTP {code} {detail}".strip()
-    return f"{type(exc).__name__}: {exc}"
 
 
 def _log(spec: Any, source: Any, event: CloudEvent[Any], what: str, *args: Any) -> None:

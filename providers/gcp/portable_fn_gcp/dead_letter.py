@@ -38,7 +38,7 @@ import time
 from typing import Any
 
 from portable_fn.runtime.cloudevent import CloudEvent
-from portable_fn.runtime.dead_letters import REASON, dead_letter_event
+from portable_fn.runtime.dead_letters import REASON, dead_letter_event, send_failure
 from portable_fn.runtime.errors import PortableFnError
 from portable_fn.runtime.http_binding import encode_header_value, to_binary
 
@@ -103,7 +103,7 @@ def publish(topic_path: str, event: CloudEvent[Any], function: str, reason: str,
     except (OSError, ValueError, KeyError) as exc:  # URLError and HTTPError are OSErrors
         raise DeadLetterFailed(
             f"Function {function!r} on gcp: event {event.id!r} could not be published to the dead-letter "
-            f"topic {topic_path} ({_describe(exc)}). It is answered 500 so Pub/Sub redelivers it; check that "
+            f"topic {topic_path} ({send_failure(exc)}). It is answered 500 so Pub/Sub redelivers it; check that "
             "the topic exists and the function's service account has roles/pubsub.publisher on it."
         ) from exc
     return str(ids[0])
@@ -124,14 +124,3 @@ def _token() -> str:
         found = json.loads(answer.read())
     _token_cache[:] = [found["access_token"], time.monotonic() + float(found.get("expires_in", 300)) - 60]
     return str(found["access_token"])
-
-
-def _describe(exc: BaseException) -> str:
-    code = getattr(exc, "code", None)
-    if isinstance(code, int):
-        try:
-            detail = exc.read().decode("utf-8", "replace")[:300]  # type: ignore[attr-defined]
-        except Exception:  # the status alone still says enough
-            detail = ""
-        return f"HTTP {code} {detail}".strip()
-    return f"{type(exc).__name__}: {exc}"

@@ -12,10 +12,15 @@ Queue and topic messages (`POST /_local/queues/{name}`, `POST /_local/topics/{na
   source         `//local/queues/{name}` or `//local/topics/{name}`
   type           `dev.portablefn.queue.message` or `dev.portablefn.topic.message`
   time           when the message was received, RFC 3339 UTC with `Z`
-  datacontenttype the request's Content-Type (default `application/json`)
+  datacontenttype the request's Content-Type, or what an undeclared body was read as
   data           JSON-decoded for a JSON media type (invalid JSON is refused),
-                 text for `text/*` or a charset, bytes otherwise
+                 text for `text/*` or a charset, bytes otherwise; a body with no
+                 Content-Type is read as every cloud reads an unlabelled message
+                 (`undeclared_data`: JSON, else UTF-8 text, else bytes)
   ============== =================================================================
+
+`application/x-www-form-urlencoded` counts as no Content-Type: it is what `curl -d` and urllib label any
+body with, so a message typed at a terminal arrives as the clouds would deliver it.
 
 Storage (a file appearing in, changing in, or leaving `<state_dir>/buckets/{bucket}/`):
 type `dev.portablefn.storage.object.created` / `.deleted`, source `//local/buckets/{bucket}`,
@@ -37,7 +42,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from ..runtime.cloudevent import CloudEvent
-from ..runtime.http_binding import decode_data, from_http_batch, mode
+from ..runtime.http_binding import decode_data, from_http_batch, mode, undeclared_data
 
 # channel kind -> (source path segment, event type)
 MESSAGE_KINDS = {
@@ -51,6 +56,7 @@ STORAGE_TYPES = {
 }
 SCHEDULE_TYPE = "dev.portablefn.schedule.tick"
 DEFAULT_CONTENT_TYPE = "application/json"
+FORM = "application/x-www-form-urlencoded"  # curl -d's label for any body: read as undeclared
 
 
 def message_events(kind: str, name: str, headers: Mapping[str, str], body: bytes,
@@ -60,11 +66,14 @@ def message_events(kind: str, name: str, headers: Mapping[str, str], body: bytes
     if mode(lower) is not None:
         return from_http_batch(lower, body)
     folder, event_type = MESSAGE_KINDS[kind]
-    content_type = lower.get("content-type") or DEFAULT_CONTENT_TYPE
+    declared = lower.get("content-type")
+    if declared and declared.split(";")[0].strip().lower() != FORM:
+        data, content_type = decode_data(declared, body), declared
+    else:
+        data, content_type = undeclared_data(body)
     return [CloudEvent(
         id=id or new_id(), source=f"//local/{folder}/{name}", type=event_type,
-        time=rfc3339(time or now()), datacontenttype=content_type,
-        data=decode_data(content_type, body),
+        time=rfc3339(time or now()), datacontenttype=content_type, data=data,
     )]
 
 

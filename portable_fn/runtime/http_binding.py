@@ -8,6 +8,7 @@ everything outside printable ASCII, as UTF-8).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+import re
 from json import loads as _json_loads
 from typing import Any
 from urllib.parse import quote, unquote
@@ -21,11 +22,16 @@ from .cloudevent import (
     from_attributes,
     is_json_content_type,
     loads,
+    parse_json,
 )
 from .errors import InvalidEventError
 
 STRUCTURED = "application/cloudevents+json"
 BATCH = "application/cloudevents-batch+json"
+JSON = "application/json"
+TEXT = "text/plain; charset=utf-8"
+OCTETS = "application/octet-stream"
+_CONTROL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # bytes that make a body binary, not text
 _SAFE = "".join(chr(c) for c in range(0x21, 0x7F) if chr(c) not in '"%')
 
 
@@ -183,6 +189,25 @@ def decode_data(content_type: str | None, body: bytes | str | None) -> Any:
     if content_type.lower().startswith("text/") or "charset=" in content_type.lower():
         return body if isinstance(body, str) else _decode_text(bytes(body), content_type)
     return body.encode("utf-8") if isinstance(body, str) else bytes(body)
+
+
+def undeclared_data(body: bytes | str | None) -> tuple[Any, str | None]:
+    """`(data, datacontenttype)` of a message whose sender declared no media type, read alike on every
+    cloud and the dev host: JSON when it parses, UTF-8 text without control characters (tab and line
+    breaks aside) as `str`, anything else as the bytes, `application/octet-stream`. Empty: no data."""
+    if not body:
+        return None, None
+    try:
+        return parse_json(body), JSON
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+        pass
+    raw = body.encode("utf-8") if isinstance(body, str) else bytes(body)
+    if _CONTROL.search(raw) is None:
+        try:
+            return raw.decode("utf-8"), TEXT
+        except UnicodeDecodeError:
+            pass
+    return raw, OCTETS
 
 
 def _charset(content_type: str) -> str:

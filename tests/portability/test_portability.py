@@ -1,0 +1,71 @@
+"""The portability contract: each logical event, delivered natively by every cloud and by the dev host,
+reaches the handler identically, except for what portability_contract/differences.py lists with a reason;
+and every outcome maps to the same native answer on every cloud."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from portability_contract.delivery import CannotCarry, Delivery
+from portability_contract.differences import NOT_CARRIED, unexplained
+from portability_contract.events import CASES, Case, HttpCall, ObjectChange, QueueDelivery, Tick, TopicDelivery
+
+Deliveries = dict[str, dict[str, "Delivery | str"]]
+
+
+@pytest.fixture(scope="module")
+def deliveries(runners: dict[str, Any]) -> Deliveries:
+    """case name -> cloud -> what it delivered (or why it cannot), each case run once on each cloud."""
+    out: Deliveries = {}
+    for case in CASES:
+        out[case.name] = {}
+        for name, runner in runners.items():
+            try:
+                out[case.name][name] = runner.deliver(case.event)
+            except CannotCarry as reason:
+                out[case.name][name] = str(reason)
+    return out
+
+
+def carried(deliveries: Deliveries, case: Case) -> dict[str, Delivery]:
+    return {cloud: d for cloud, d in deliveries[case.name].items() if isinstance(d, Delivery)}
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
+def test_every_cloud_gives_the_handler_the_same_input(case: Case, deliveries: Deliveries) -> None:
+    got = carried(deliveries, case)
+    problems = unexplained(case.name, got)
+    if problems:
+        print(json.dumps({cloud: vars(d) for cloud, d in got.items()}, indent=1, default=repr))
+    assert problems == []
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
+def test_what_the_handler_sees_is_what_was_sent(case: Case, deliveries: Deliveries) -> None:
+    """Agreeing is not enough: the one function meant for the event ran once per message, and its
+    outcomes are the native answers the handler asked for."""
+    for cloud, delivery in carried(deliveries, case).items():
+        event = case.event
+        if isinstance(event, HttpCall):
+            assert delivery.status == case.status, cloud
+            expected_calls = 1 if case.status == 201 else 0
+            assert len(delivery.seen) == expected_calls, (cloud, delivery.seen)
+            continue
+        messages = event.messages if isinstance(event, QueueDelivery) else (
+            (event.message,) if isinstance(event, TopicDelivery) else (event,))
+        assert [s["function"] for s in delivery.seen] == [event.function] * len(messages), cloud
+        if isinstance(event, (QueueDelivery, TopicDelivery)):
+            assert delivery.outcomes == list(case.outcomes), cloud
+            dead = [i for i, outcome in enumerate(case.outcomes) if outcome == "dead-letter"]
+            assert [letter["reason"] for letter in delivery.letters] == ["asked to dead-letter"] * len(dead), cloud
+        if isinstance(event, (ObjectChange, Tick)):
+            assert delivery.seen[0]["event"]["data"]["type"] in ("StorageObject", "ScheduleTick"), cloud
+
+
+def test_what_a_cloud_cannot_carry_is_listed_with_its_reason(deliveries: Deliveries) -> None:
+    refused = {(case, cloud): why for case, by_cloud in deliveries.items()
+               for cloud, why in by_cloud.items() if isinstance(why, str)}
+    listed = {(n.case, n.cloud): n.why for n in NOT_CARRIED if n.cloud in {c for d in deliveries.values() for c in d}}
+    assert refused == listed

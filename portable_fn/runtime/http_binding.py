@@ -7,8 +7,8 @@ everything outside printable ASCII, as UTF-8).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
 import re
+from collections.abc import Iterable, Mapping
 from json import loads as _json_loads
 from typing import Any
 from urllib.parse import quote, unquote

@@ -67,6 +67,7 @@ def message_events(kind: str, name: str, headers: Mapping[str, str], body: bytes
         return from_http_batch(lower, body)
     folder, event_type = MESSAGE_KINDS[kind]
     declared = lower.get("content-type")
+    content_type: str | None
     if declared and declared.split(";")[0].strip().lower() != FORM:
         data, content_type = decode_data(declared, body), declared
     else:

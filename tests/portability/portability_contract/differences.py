@@ -9,7 +9,7 @@ suite checks it does.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fnmatch import fnmatchcase
 from typing import Any
 
@@ -71,6 +71,18 @@ def _flatten(out: dict[str, Any], path: str, value: Any) -> None:
 
 def allowed(path: str, case: str) -> Difference | None:
     return next((d for d in DIFFERENCES if fnmatchcase(path, d.field) and fnmatchcase(case, d.cases)), None)
+
+
+def sent_headers_only(delivery: Delivery, sent: set[str]) -> Delivery:
+    """The delivery with each Request's headers cut to those the client sent: every front door adds its
+    own (host, content-length, forwarding and tracing headers), which no handler may rely on."""
+    seen = []
+    for entry in delivery.seen:
+        if "request" in entry:
+            headers = [pair for pair in entry["request"]["headers"] if pair[0] in sent]
+            entry = {**entry, "request": {**entry["request"], "headers": headers}}
+        seen.append(entry)
+    return replace(delivery, seen=seen)
 
 
 def unexplained(case: str, deliveries: dict[str, Delivery]) -> list[str]:

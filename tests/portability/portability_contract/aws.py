@@ -1,0 +1,336 @@
+"""AWS as Lambda drives a function: each logical event built into the native event Lambda hands the function
+(for the triggers our deploy creates) and run through the zip's entry, `portable_fn_aws.shim.make_handler`.
+
+| logical event | what deploy creates (providers/aws/portable_fn_aws/deploy/desired.py) | the native event      |
+|---------------|-----------------------------------------------------------------------|-----------------------|
+| queue         | an SQS queue and an event source mapping (ReportBatchItemFailures)   | an SQS batch          |
+| topic         | an SNS topic with a `lambda` subscription (SNS invokes the function) | one SNS record        |
+| storage       | an S3 bucket notification (ObjectCreated:* / ObjectRemoved:*)        | one S3 record         |
+| schedule      | an EventBridge Scheduler schedule with no `Input`                    | its Scheduled Event   |
+| HTTP          | a Function URL per function (the default `http = "function-url"`)    | payload 2.0           |
+
+Shapes follow tests/data/aws/events (from the official projects). Dead letters go where Lambda would send
+them: the shim writes them to the function's dead-letter queue, here a real SQS queue of a moto server on
+127.0.0.1, read back after each delivery.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import json
+import sys
+import uuid
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+from urllib.parse import parse_qsl, quote_plus, unquote
+
+import boto3
+import pytest
+from portable_fn_aws.dead_letter import QUEUE_URL_ENV
+from portable_fn_aws.deploy.naming import Arns, Names
+from portable_fn_aws.records import sqs_to_cloudevent
+from portable_fn_aws.shim import make_handler
+
+from portable_fn.app import App
+from portable_fn.emulators import Emulator
+from portable_fn.runtime.dead_letters import dead_letter_info
+from portable_fn.runtime.routes import Route, Router
+
+from .delivery import CannotCarry, Delivery
+from .events import SENT, HttpCall, LogicalEvent, Message, ObjectChange, QueueDelivery, Tick, TopicDelivery
+
+REGION, ACCOUNT, STAGE = "eu-west-1", "123456789012", "dev"
+CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
+               "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION}
+AMZ_ID_2 = "vlR7PnpV2Ce81l0PRw6jlUpck7Jo5ZsQjryTjKlc5aLWGVHPZLj5NeC6qMa0emYBDXOo6QBU0Wo="  # s3Event.json's
+MOTO_SERVER = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", "{port}"]
+
+
+@contextlib.contextmanager
+def open_runner(app: App, seen: list[dict[str, Any]], tmp: pytest.TempPathFactory) -> Iterator[AwsRunner]:
+    with pytest.MonkeyPatch.context() as env:  # every variable set here is restored on the way out
+        for name, value in CREDENTIALS.items():
+            env.setenv(name, value)
+        for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", QUEUE_URL_ENV):
+            env.delenv(name, raising=False)
+        env.setenv("AWS_CONFIG_FILE", str(tmp.mktemp("aws") / "config"))
+        with Emulator(MOTO_SERVER, "http://127.0.0.1:{port}/moto-api/data.json", tmp.mktemp("moto"),
+                      "moto-server") as moto:
+            env.setenv("AWS_ENDPOINT_URL_SQS", moto.url)  # the shim's dead-letter sender goes to moto
+            yield AwsRunner(app, seen, boto3.client("sqs", endpoint_url=moto.url, region_name=REGION), env)
+
+
+class AwsRunner:
+    name = "aws"
+
+    def __init__(self, app: App, seen: list[dict[str, Any]], sqs: Any, env: pytest.MonkeyPatch) -> None:
+        self.app = app
+        self.seen = seen
+        self.sqs = sqs
+        self.env = env
+        self.names = Names(app.name, STAGE)
+        self.arns = Arns("aws", REGION, ACCOUNT)
+        self.handlers = {spec.name: make_handler(spec) for spec in app.functions}  # portable_fn_entry.<name>
+        self.dead_letter_queues = {spec.name: self._dead_letter_queue(spec) for spec in app.functions
+                                   if spec.trigger.is_event}
+
+    def deliver(self, event: LogicalEvent) -> Delivery:
+        self.seen.clear()
+        if isinstance(event, QueueDelivery):
+            return self._queue(event)
+        if isinstance(event, TopicDelivery):
+            return self._topic(event)
+        if isinstance(event, ObjectChange):  # S3 and Scheduler retry a failed invocation: no outcome to compare
+            self._invoke(event.function, {"Records": [self._s3_record(event)]})
+            return Delivery(seen=list(self.seen))
+        if isinstance(event, Tick):
+            self._invoke(event.function, self._scheduled_event(event))
+            return Delivery(seen=list(self.seen))
+        return self._http(event)
+
+    # -- queue: an SQS batch, answered with batchItemFailures -------------------------------------------
+
+    def _queue(self, event: QueueDelivery) -> Delivery:
+        queue_arn = self.arns.queue(self.names.queue(event.queue))
+        records = [self._sqs_record(message, queue_arn) for message in event.messages]
+        answer = self._invoke(event.function, {"Records": records})
+        retried = {item["itemIdentifier"] for item in (answer or {}).get("batchItemFailures", [])}
+        letters = {letter["id"]: letter for letter in self._letters(event.function)}
+        outcomes = ["dead-letter" if m.id in letters else "retry" if m.id in retried else "ack"
+                    for m in event.messages]
+        return Delivery(seen=list(self.seen), outcomes=outcomes,
+                        letters=[letters[m.id] for m in event.messages if m.id in letters])
+
+    def _sqs_record(self, message: Message, queue_arn: str) -> dict[str, Any]:
+        """An SQS record as Lambda's event source mapping hands it over (sqsEvent.json)."""
+        sent = _epoch_ms(message)
+        attributes = dict(message.attributes)
+        if message.content_type:
+            attributes["content-type"] = message.content_type
+        return {
+            "messageId": message.id, "receiptHandle": f"AQEB{message.id.replace('-', '')}/{message.attempt}",
+            "body": _text(message, "SQS"),
+            "attributes": {"ApproximateReceiveCount": str(message.attempt), "SentTimestamp": str(sent),
+                           "SenderId": "AIDAIENQZJOLO23YVJ4VO", "ApproximateFirstReceiveTimestamp": str(sent + 2)},
+            "messageAttributes": {name: {"stringValue": value, "stringListValues": [], "binaryListValues": [],
+                                         "dataType": "String"} for name, value in attributes.items()},
+            "md5OfBody": hashlib.md5(message.body).hexdigest(),
+            "eventSource": "aws:sqs", "eventSourceARN": queue_arn, "awsRegion": REGION,
+        }
+
+    # -- topic: SNS invokes the function itself (a `lambda` subscription) ---------------------------------
+
+    def _topic(self, event: TopicDelivery) -> Delivery:
+        message = event.message
+        if message.attempt > 1:
+            raise CannotCarry("SNS tells a function no delivery count: every invocation reads as attempt 1")
+        topic_arn = self.arns.topic(self.names.topic(event.topic))
+        attributes = dict(message.attributes)
+        if message.content_type:
+            attributes["content-type"] = message.content_type
+        record = {
+            "EventVersion": "1.0", "EventSubscriptionArn": f"{topic_arn}:{uuid.uuid5(uuid.NAMESPACE_URL, topic_arn)}",
+            "EventSource": "aws:sns",
+            "Sns": {
+                "SignatureVersion": "1", "Timestamp": _sent(message), "Signature": "tcc6faL2yUC6dgZdmrwh1Y4cGa==",
+                "SigningCertUrl": f"https://sns.{REGION}.amazonaws.com/SimpleNotificationService-0000.pem",
+                "MessageId": message.id, "Message": _text(message, "SNS"),
+                "MessageAttributes": {name: {"Type": "String", "Value": value} for name, value in attributes.items()},
+                "Type": "Notification",
+                "UnsubscribeUrl": f"https://sns.{REGION}.amazonaws.com/?Action=Unsubscribe&SubscriptionArn={topic_arn}",
+                "TopicArn": topic_arn, "Subject": None,
+            },
+        }
+        delivery = self._invoke_async(event.function, {"Records": [record]})
+        letters = self._letters(event.function)
+        delivery.outcomes = ["dead-letter" if letters else delivery.outcomes[0]]
+        delivery.letters = letters
+        return delivery
+
+    # -- storage and schedule: invoked asynchronously by S3 / EventBridge Scheduler --------------------------
+
+    def _s3_record(self, change: ObjectChange) -> dict[str, Any]:
+        """An S3 notification record (s3Event.json, s3EventDeleteObject.json): the key URL-encoded as S3
+        encodes it (space '+', '+' '%2B', other bytes of its UTF-8 percent-encoded); a delete carries
+        neither size nor eTag."""
+        bucket = self.names.bucket(change.bucket)
+        obj: dict[str, Any] = {"key": quote_plus(change.key, safe="/")}
+        if change.change == "created":
+            obj.update(size=change.size, eTag=change.etag)
+        obj["sequencer"] = "0066A1B2C3D4E5F601"
+        return {
+            "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": REGION, "eventTime": change.time,
+            "eventName": "ObjectCreated:Put" if change.change == "created" else "ObjectRemoved:Delete",
+            "userIdentity": {"principalId": "AWS:AIDAINPONIXQXHT3IKHL2"},
+            "requestParameters": {"sourceIPAddress": "203.0.113.7"},
+            "responseElements": {"x-amz-request-id": "D82B88E5F771F645", "x-amz-id-2": AMZ_ID_2},
+            "s3": {"s3SchemaVersion": "1.0", "configurationId": self.names.notification_id(change.function),
+                   "bucket": {"name": bucket, "ownerIdentity": {"principalId": "A3I5XTEXAMAI3E"},
+                              "arn": self.arns.bucket(bucket)},
+                   "object": obj},
+        }
+
+    def _scheduled_event(self, tick: Tick) -> dict[str, Any]:
+        """What EventBridge Scheduler sends a Lambda target whose schedule has no `Input` (deploy sets none):
+        its default notification (schedulerScheduledEvent.json)."""
+        schedule = f"schedule/{self.names.schedule_group}/{self.names.schedule(tick.function)}"
+        return {
+            "version": "0", "id": str(uuid.uuid5(uuid.NAMESPACE_URL, schedule + tick.time)),
+            "detail-type": "Scheduled Event", "source": "aws.scheduler", "account": ACCOUNT, "time": tick.time,
+            "region": REGION, "resources": [f"arn:aws:scheduler:{REGION}:{ACCOUNT}:{schedule}"], "detail": {},
+        }
+
+    def _invoke_async(self, function: str, native: dict[str, Any]) -> Delivery:
+        """An asynchronous invocation: returning acknowledges it, a raise has Lambda retry it."""
+        try:
+            self._invoke(function, native)
+        except Exception:
+            return Delivery(seen=list(self.seen), outcomes=["retry"])
+        return Delivery(seen=list(self.seen), outcomes=["ack"])
+
+    # -- HTTP: the function's Function URL, payload 2.0 --------------------------------------------------
+
+    def _http(self, call: HttpCall) -> Delivery:
+        function = self._url_owner(call.path)
+        answer = self._invoke(function, self._function_url_event(call))
+        body = base64.b64decode(answer["body"]) if answer.get("isBase64Encoded") else answer.get("body", "")
+        try:
+            parsed = json.loads(body)
+        except ValueError:
+            parsed = body if isinstance(body, str) else body.decode("utf-8", "replace")
+        cookies = list(answer.get("cookies", []))
+        return Delivery(seen=list(self.seen), status=answer["statusCode"], json=parsed, set_cookies=cookies)
+
+    def _url_owner(self, path: str) -> str:
+        """Whose Function URL the client calls: the function whose route has the path; for a path no
+        function declares, the first HTTP function's (each function has its own URL, which takes any path)."""
+        http = [spec for spec in self.app.functions if spec.trigger.kind == "http"]
+        for spec in http:
+            if Router([Route("ANY", spec.trigger.path, spec)]).match("GET", _decoded_path(path)) is not None:
+                return spec.name
+        return http[0].name
+
+    def _function_url_event(self, call: HttpCall) -> dict[str, Any]:
+        """A Function URL request (lambdaFunctionUrlEvent.json): headers lower-cased, repeats comma-joined,
+        cookies moved to `cookies`, the body base64 unless its type is text (as Function URLs decide)."""
+        headers: dict[str, str] = {}
+        cookies: list[str] = []
+        for name, value in call.headers:
+            if name.lower() == "cookie":
+                cookies += [c.strip() for c in value.split(";") if c.strip()]
+            else:
+                headers[name.lower()] = f"{headers[name.lower()]},{value}" if name.lower() in headers else value
+        url_id = "abcdefghijklmnopqrstuvwxyz012345"
+        host = f"{url_id}.lambda-url.{REGION}.on.aws"
+        headers.update({"host": host, "x-amzn-trace-id": "Root=1-62ecd163-5f302e550dcde3b12402207d",
+                        "x-forwarded-proto": "https", "x-forwarded-port": "443", "x-forwarded-for": "203.0.113.9",
+                        "user-agent": "python-http.client"})
+        event: dict[str, Any] = {"version": "2.0", "routeKey": "$default", "rawPath": call.path,
+                                 "rawQueryString": call.query, "headers": headers}
+        if cookies:
+            event["cookies"] = cookies
+        if call.query:
+            query: dict[str, str] = {}
+            for name, value in parse_qsl(call.query, keep_blank_values=True):
+                query[name] = f"{query[name]},{value}" if name in query else value
+            event["queryStringParameters"] = query
+        event["requestContext"] = {
+            "accountId": "anonymous", "apiId": url_id, "domainName": host, "domainPrefix": url_id,
+            "http": {"method": call.method, "path": call.path, "protocol": "HTTP/1.1", "sourceIp": "203.0.113.9",
+                     "userAgent": "python-http.client"},
+            "requestId": str(uuid.uuid4()), "routeKey": "$default", "stage": "$default",
+            "time": "01/May/2026:10:00:00 +0000", "timeEpoch": _epoch_ms_of("2026-05-01T10:00:00.000Z"),
+        }
+        if call.body:
+            textual = headers.get("content-type", "").startswith(("text/", "application/json"))
+            event["body"] = call.body.decode() if textual else base64.b64encode(call.body).decode("ascii")
+            event["isBase64Encoded"] = not textual
+        else:
+            event["isBase64Encoded"] = False
+        return event
+
+    # -- Lambda and the dead-letter queues ----------------------------------------------------------------
+
+    def _invoke(self, function: str, native: dict[str, Any]) -> Any:
+        """The function's `lambda_handler` with Lambda's environment for it (its dead-letter queue's URL)."""
+        url = self.dead_letter_queues.get(function)
+        if url:
+            self.env.setenv(QUEUE_URL_ENV, url)
+        else:
+            self.env.delenv(QUEUE_URL_ENV, raising=False)
+        return self.handlers[function](native, LambdaContext(self.names.function(function)))
+
+    def _dead_letter_queue(self, spec: Any) -> str:
+        """The queue deploy makes the function's dead-letter queue, created on moto; its URL as deploy
+        writes it into `PORTABLE_FN_DEAD_LETTER_QUEUE_URL` (SQS's own form)."""
+        logical = f"{spec.trigger.name}-dlq" if spec.trigger.kind == "queue" else f"{spec.name}-dlq"
+        name = self.names.queue(logical)
+        self.sqs.create_queue(QueueName=name)
+        return self.arns.queue_url(name)
+
+    def _letters(self, function: str) -> list[dict[str, Any]]:
+        """The dead letters the delivery wrote, read as a portable function on the queue would read them."""
+        url = self.dead_letter_queues[function]
+        queue_arn = self.arns.queue(url.rsplit("/", 1)[1])
+        letters = []
+        while True:
+            messages = self.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0,
+                                                AttributeNames=["All"], MessageAttributeNames=["All"])
+            messages = messages.get("Messages", [])
+            if not messages:
+                return letters
+            for m in messages:
+                record = {"messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
+                          "attributes": m.get("Attributes", {}), "md5OfBody": m["MD5OfBody"], "eventSource": "aws:sqs",
+                          "eventSourceARN": queue_arn, "awsRegion": REGION,
+                          "messageAttributes": {name: {"stringValue": value.get("StringValue"),
+                                                       "dataType": value["DataType"]}
+                                                for name, value in m.get("MessageAttributes", {}).items()}}
+                letter = sqs_to_cloudevent(record)
+                letters.append({"id": letter.id, "data": letter.data, **dead_letter_info(letter)})
+                self.sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+
+
+class LambdaContext:
+    """The Lambda context object's attributes (awslambdaric's LambdaContext) for the deployed function."""
+
+    def __init__(self, function_name: str) -> None:
+        self.function_name = function_name
+        self.function_version = "$LATEST"
+        self.invoked_function_arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{function_name}"
+        self.memory_limit_in_mb = "128"
+        self.aws_request_id = str(uuid.uuid4())
+        self.log_group_name = f"/aws/lambda/{function_name}"
+        self.log_stream_name = "2026/05/01/[$LATEST]0123456789abcdef0123456789abcdef"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 3000
+
+
+def _text(message: Message, transport: str) -> str:
+    """The message body as the transport carries it: Unicode text only."""
+    try:
+        return message.body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise CannotCarry(f"an {transport} message body is Unicode text: bytes that are not UTF-8 cannot be "
+                          "sent as they are") from None
+
+
+def _sent(message: Message) -> str:
+    """When the message was sent (every logical message was sent at SENT)."""
+    return SENT
+
+
+def _epoch_ms(message: Message) -> int:
+    return _epoch_ms_of(_sent(message))
+
+
+def _epoch_ms_of(stamp: str) -> int:
+    return round(datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp() * 1000)
+
+
+def _decoded_path(path: str) -> str:
+    return unquote(path)

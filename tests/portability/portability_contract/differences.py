@@ -30,7 +30,8 @@ class Difference:
         patterns = self.cases.split()
         wanted = [p for p in patterns if not p.startswith("!")]
         unwanted = [p[1:] for p in patterns if p.startswith("!")]
-        return (fnmatchcase(path, self.field) and any(fnmatchcase(case, p) for p in wanted)
+        field = self.field.replace("[*]", "[[]*[]]")  # fnmatch reads [*] as the character '*'
+        return (fnmatchcase(path, field) and any(fnmatchcase(case, p) for p in wanted)
                 and not any(fnmatchcase(case, p) for p in unwanted))
 
     def excuses(self, cloud: str) -> bool:

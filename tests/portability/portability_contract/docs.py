@@ -165,7 +165,7 @@ def render_triggers() -> str:
     shown = [next(s for s in app.functions if s.trigger.kind == kind) for kind in KINDS]
     shown.append(next(s for s in app.functions if getattr(s.trigger, "on", "") == "deleted"))
     created = {cloud: deployed_by(cloud, app, shown) for cloud in CLOUDS[1:]}
-    rows = [("declared", *CLOUDS), ("---",) * 5]
+    rows: list[tuple[str, ...]] = [("declared", *CLOUDS), ("---",) * 5]
     for spec in shown:
         cells = [SERVICES[spec.trigger.kind]["local"]]
         for cloud in CLOUDS[1:]:
@@ -247,7 +247,7 @@ def _azure_native(app: App, spec: Any) -> list[str]:
     for decorator in function.decorator_list:
         if isinstance(decorator, ast.Call) and isinstance(decorator.func, ast.Attribute):
             name = decorator.func.attr
-            schedule = [k.value.value for k in decorator.keywords
+            schedule = [str(k.value.value) for k in decorator.keywords
                         if k.arg == "schedule" and isinstance(k.value, ast.Constant)]
             if name != "function_name":
                 bindings.append(f"`{name}`" + (f" `{schedule[0]}`" if schedule else ""))
@@ -272,7 +272,7 @@ def ours() -> dict[str, str]:
     from portable_fn_gcp.provider import MAX_EVENT_TIMEOUT_S
 
     app = load_app(PROBE)
-    batch = max(s.trigger.batch_size for s in app.functions if s.trigger.kind == "queue")
+    batch = max(getattr(s.trigger, "batch_size", 1) for s in app.functions)
     return {
         "aws_batch_window": "1", "aws_async_retries": str(MAX_ASYNC_RETRIES),
         "aws_queue_retention": duration(Queue.retention_s), "aws_dlq_retention": duration(DLQ_RETENTION_S),
@@ -347,7 +347,7 @@ def render_limits() -> str:
     values, sources = ours(), Sources()
     parts = []
     for kind in KINDS:
-        rows = [(kind, *CLOUDS), ("---",) * 5]
+        rows: list[tuple[str, ...]] = [(kind, *CLOUDS), ("---",) * 5]
         if kind in SIZE_ROWS:
             rows.append((SIZE_ROWS[kind], *size_cells(kind, sources)))
         for aspect, figures in quotas.DELIVERY[kind].items():

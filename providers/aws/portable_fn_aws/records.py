@@ -1,7 +1,9 @@
 """Native Lambda event records -> CloudEvents. Ships in the zip: standard library only.
 
-Where CloudEvents publishes an adapter (AWS S3, AWS SNS) it is followed exactly; the other sources use
-this project's own mapping, fixed here:
+Where CloudEvents publishes an adapter (AWS S3, AWS SNS) its attributes are followed, except where the
+portability contract (tests/portability) needs what every cloud gives: an S3 subject is the decoded key, an
+SNS event's data is the message itself (the adapter keeps the whole SNS message JSON). The other sources
+use this project's own mapping, fixed here:
 
 | source                       | type                                 | source                    | id                 |
 |------------------------------|--------------------------------------|---------------------------|--------------------|
@@ -15,10 +17,10 @@ this project's own mapping, fixed here:
 
 | source      | time                                 | subject           | data                                        |
 |-------------|--------------------------------------|-------------------|---------------------------------------------|
-| S3          | eventTime                            | object key, as    | the record (application/json)               |
-|             |                                      | sent (URL-encoded)|                                             |
-| SNS         | Timestamp                            | Subject           | the SNS message JSON (application/json)     |
-| SQS         | attributes.SentTimestamp (2)         | -                 | body, JSON-decoded when it parses (3)       |
+| S3          | eventTime                            | object key,       | the record (application/json)               |
+|             |                                      | URL-decoded       |                                             |
+| SNS         | Timestamp                            | Subject           | Message, as its media type says (3)         |
+| SQS         | attributes.SentTimestamp (2)         | -                 | body, as its media type says (3)            |
 | EventBridge | time                                 | (5)               | detail (application/json)                   |
 | DynamoDB    | dynamodb.ApproximateCreationDateTime | -                 | the record (application/json)               |
 |             | (2)                                  |                   |                                             |
@@ -28,12 +30,16 @@ this project's own mapping, fixed here:
 (1) `EventSubscriptionArn` on Lambda; inside SQS (SNS->SQS) the `SubscriptionArn` of the
     `UnsubscribeURL`, else the `TopicArn`.
 (2) epoch numbers become RFC 3339 UTC with milliseconds: `2018-12-17T21:37:29.183Z`.
-(3) `datacontenttype` says which: `application/json`, `text/plain; charset=utf-8` (SQS text) or absent
-    (Kinesis bytes). SQS FIFO `MessageGroupId` and Kinesis `partitionKey` go to the `partitionkey`
-    extension (the CloudEvents partitioning extension).
+(3) a `content-type` message attribute declares the media type (`decode_data`: JSON parsed, text a str,
+    the rest bytes) and is the `datacontenttype`; without one the body is read as on every cloud
+    (`undeclared_data`: JSON, else text without control characters, else bytes; empty: no data).
+    Kinesis data is JSON-decoded when it parses, else bytes (no `datacontenttype`). SQS FIFO
+    `MessageGroupId` and Kinesis `partitionKey` go to the `partitionkey` extension (the CloudEvents
+    partitioning extension). The `content-type` attribute is not among `ctx.message.attributes`.
 (4) the mapping EventBridge documents for sending CloudEvents to API destinations.
 (5) the object key for `aws.s3`; the rule or schedule name (last ARN segment of `resources[0]`) for
-    `aws.events` / `aws.scheduler`, which `ScheduleTick` reads as its `name`.
+    `aws.events` / `aws.scheduler`. A schedule function's tick gets its data from its declaration
+    (`scheduled_tick`).
 
 Carried CloudEvents win: an SQS body, SNS `Message`, Kinesis data or EventBridge detail holding a
 CloudEvent in the JSON format, or SQS / SNS message attributes named `ce-specversion`, `ce-id`, ...
@@ -55,11 +61,11 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from functools import lru_cache
 from typing import Any, NamedTuple
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote_plus, urlsplit
 
 from portable_fn.runtime.cloudevent import CloudEvent, from_attributes, from_native, parse_json, uri_reference
 from portable_fn.runtime.errors import InvalidEventError
-from portable_fn.runtime.http_binding import decode_data
+from portable_fn.runtime.http_binding import decode_data, undeclared_data
 from portable_fn.runtime.views import MessageMeta
 
 Record = Mapping[str, Any]
@@ -91,7 +97,7 @@ def s3_to_cloudevent(record: Record) -> CloudEvent[Any]:
         id=f"{response['x-amz-request-id']}.{response['x-amz-id-2']}",
         source=f"{record['eventSource']}.{record['awsRegion']}.{s3['bucket']['name']}",
         type="com.amazonaws.s3." + record["eventName"],
-        datacontenttype=JSON, subject=s3["object"]["key"], time=record["eventTime"], data=dict(record),
+        datacontenttype=JSON, subject=unquote_plus(s3["object"]["key"]), time=record["eventTime"], data=dict(record),
     )
 
 
@@ -103,13 +109,13 @@ def sns_to_cloudevent(record: Record) -> CloudEvent[Any]:
 
 def sns_message_to_cloudevent(message: Record, subscription_arn: str) -> CloudEvent[Any]:
     """An SNS message JSON (the adapter's "HTTP payload"), unless it carries a CloudEvent or an envelope."""
-    carried, _ = _carried(message.get("Message") or "", _sns_attributes(message))
+    carried, data, content_type = _message_data(message.get("Message") or "", _sns_attributes(message))
     if carried is not None:
         return carried
     return CloudEvent(
         id=message["MessageId"], source=uri_reference(subscription_arn), type="com.amazonaws.sns." + message["Type"],
-        datacontenttype=JSON, subject=message.get("Subject") or None, time=message.get("Timestamp"),
-        data=dict(message),
+        datacontenttype=content_type, subject=message.get("Subject") or None, time=message.get("Timestamp"),
+        data=data,
     )
 
 
@@ -120,21 +126,13 @@ def sqs_to_cloudevent(record: Record) -> CloudEvent[Any]:
     body = record.get("body") or ""
     if body.__class__ is not str:
         raise InvalidEventError(f"The SQS 'body' must be a string, got {type(body).__name__}.", "body")
-    if record.get("messageAttributes"):  # binary-mode CloudEvent attributes can only be here
-        carried, parsed = _carried(body, _sqs_attributes(record))
-    else:  # _json and _wrapped's key tests inlined: this runs for every record of every batch
-        try:
-            parsed = parse_json(body) if body else _NOT_JSON
-        except (ValueError, UnicodeDecodeError):
-            parsed = _NOT_JSON
-        carried = _wrapped(parsed) if parsed.__class__ is dict and (
-            "specversion" in parsed or "TopicArn" in parsed or "Records" in parsed) else None
+    attributes = _sqs_attributes(record) if record.get("messageAttributes") else _NO_ATTRIBUTES
+    carried, data, content_type = _message_data(body, attributes)
     if carried is not None:
         return carried
     attributes = record.get("attributes") or _NO_ATTRIBUTES
     group = attributes.get("MessageGroupId")
     sent = attributes.get("SentTimestamp")
-    data, content_type = (body, TEXT) if parsed is _NOT_JSON else (parsed, JSON)
     extensions = {"partitionkey": group} if group else None
     if sent and not (sent.__class__ is str and len(sent) == 13 and sent.isdigit() and sent.isascii()):
         # not epoch ms of 2001-09-09 to 2286-11-20 in 13 ASCII digits: every attribute checked
@@ -146,11 +144,12 @@ def sqs_to_cloudevent(record: Record) -> CloudEvent[Any]:
 
 
 def sqs_message_meta(record: Record) -> MessageMeta:
-    """Message id, receive count (the attempt), message attributes and send time of an SQS record."""
+    """Message id, receive count (the attempt), message attributes (but the `content-type` that declares
+    the body's media type) and send time of an SQS record."""
     attributes = record.get("attributes") or {}
     sent = attributes.get("SentTimestamp")
     return MessageMeta(record.get("messageId"), int(attributes.get("ApproximateReceiveCount") or 1),
-                       _sqs_attributes(record), _from_epoch_ms(int(sent)) if sent else None)
+                       _custom(_sqs_attributes(record)), _from_epoch_ms(int(sent)) if sent else None)
 
 
 def is_fifo(record: Record) -> bool:
@@ -179,6 +178,16 @@ def eventbridge_to_cloudevent(event: Record) -> CloudEvent[Any]:
         id=event["id"], source=uri_reference(event["source"]), type=event["detail-type"], time=event.get("time"),
         subject=subject(event) if subject else None, datacontenttype=JSON, data=detail,
     )
+
+
+def scheduled_tick(event: Record, expression: str, name: str) -> CloudEvent[Any]:
+    """The "Scheduled Event" of a schedule function's own schedule (EventBridge Scheduler, or a rule), its
+    data the tick every cloud gives: when it was due (`time`), the expression and the function's name as
+    the function declared them, which the event does not carry. Any other EventBridge event as it is."""
+    tick = eventbridge_to_cloudevent(event)
+    if event.get("detail-type") != "Scheduled Event":
+        return tick
+    return tick.replace(data={"scheduled_time": tick.time, "schedule": expression, "name": name})
 
 
 def _schedule_name(event: Record) -> str | None:
@@ -229,9 +238,9 @@ def stream_meta(record: Record) -> MessageMeta:
 
 
 def sns_message_meta(record: Record) -> MessageMeta:
-    """Message id, message attributes and publish time of an SNS record."""
+    """Message id, message attributes (but `content-type`) and publish time of an SNS record."""
     message = record.get("Sns") or {}
-    return MessageMeta(message.get("MessageId"), 1, _sns_attributes(message), message.get("Timestamp"))
+    return MessageMeta(message.get("MessageId"), 1, _custom(_sns_attributes(message)), message.get("Timestamp"))
 
 
 def _sns_attributes(message: Record) -> dict[str, str]:
@@ -316,12 +325,24 @@ def record_source(record: Any) -> RecordSource | None:
 
 # -- what a message carries -----------------------------------------------------------------------
 
-def _carried(text: str, attributes: Mapping[str, str]) -> tuple[CloudEvent[Any] | None, Any]:
-    """(the CloudEvent `text` carries or wraps, or None; `text` parsed as JSON or _NOT_JSON)."""
-    if any(name.lower() == "ce-specversion" for name in attributes):
-        return _from_binary_attributes(attributes, text), _NOT_JSON
-    parsed = _json(text)
-    return (_wrapped(parsed) if isinstance(parsed, dict) else None), parsed
+def _message_data(body: str, attributes: Mapping[str, str]) -> tuple[CloudEvent[Any] | None, Any, str | None]:
+    """(the CloudEvent a message body carries or wraps, or None; its data; its media type). A
+    `content-type` message attribute declares the media type (`decode_data`); a body without one is read
+    as every cloud reads an undeclared body (`undeclared_data`)."""
+    declared = None
+    for name, value in attributes.items():
+        lower = name.lower()
+        if lower == "ce-specversion":
+            return _from_binary_attributes(attributes, body), None, None
+        if lower == "content-type":
+            declared = value
+    data, content_type = (decode_data(declared, body), declared) if declared else undeclared_data(body)
+    return (_wrapped(data) if data.__class__ is dict else None), data, content_type
+
+
+def _custom(attributes: dict[str, str]) -> dict[str, str]:
+    """The message attributes a sender set for the handler: `content-type` is the body's media type."""
+    return {name: value for name, value in attributes.items() if name.lower() != "content-type"}
 
 
 def _wrapped(parsed: dict[str, Any]) -> CloudEvent[Any] | None:

@@ -51,7 +51,7 @@ from portable_fn.runtime.views import MessageMeta
 
 from . import dead_letter
 from .http_events import HTTP_V2, http_source, to_native_response, to_request
-from .records import CLOUDEVENT, EVENTBRIDGE, TRIGGER_SOURCES, RecordSource, record_source
+from .records import CLOUDEVENT, EVENTBRIDGE, TRIGGER_SOURCES, RecordSource, record_source, scheduled_tick
 
 PROVIDER = "aws"
 LambdaHandler = Callable[[Any, Any], Any]
@@ -139,7 +139,15 @@ def deliver(spec: Any, event: Any, context: Any, route: Router | None = None) ->
         return Delivery("HTTP", to_native_response(HTTP_V2, Response.json({"error": str(exc)}, 400), event))
     if spec.trigger.kind == "http":
         raise _wrong_event(spec, f"an {source.name} event")
+    if source is EVENTBRIDGE and spec.trigger.kind == "schedule":
+        source = _schedule_source(spec)
     return _deliver_records(spec, source, records, event, context)
+
+
+def _schedule_source(spec: Any) -> RecordSource:
+    """EventBridge read for a schedule function: its ticks carry the schedule it declared (`scheduled_tick`)."""
+    expression, name = spec.trigger.expression, spec.name
+    return EVENTBRIDGE._replace(to_cloudevent=lambda event: scheduled_tick(event, expression, name))
 
 
 def _record_source(event: Mapping[str, Any], trigger_kind: str = "") -> tuple[RecordSource, Sequence[Any]]:
@@ -307,7 +315,7 @@ def _context(spec: Any, context: Any, deadline: float | None, meta: MessageMeta 
              raw: NativeInvocation) -> Context:
     return Context(
         invocation_id=str(getattr(context, "aws_request_id", "") or ""),
-        function_name=str(getattr(context, "function_name", "") or spec.name),
+        function_name=spec.name,  # the portable name on every cloud; Lambda's own is `ctx.raw.function_name`
         provider=PROVIDER, attempt=meta.delivery_count if meta is not None else 1,
         deadline=deadline, message=meta, raw=raw,
     )

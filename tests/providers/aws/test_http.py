@@ -377,7 +377,7 @@ def test_a_request_handler_answers_as_call_http_does(function, body, status, ans
 
 def test_a_handler_taking_a_context_gets_the_lambda_one(adapter, lambda_context) -> None:
     response = handler_for(create_order_with_context)(post(adapter, b"{}"), lambda_context)
-    assert json.loads(response["body"]) == {"function": "shop-dev-fn", "provider": "aws",
+    assert json.loads(response["body"]) == {"function": "create_order_with_context", "provider": "aws",
                                             "invocation": "c6af9ac6-7b61-11e6-9a41-93e812345678"}
 
 

@@ -107,7 +107,7 @@ def test_context_from_the_lambda_context_and_the_sqs_record(adapter, events_modu
     seen = result.value
     assert seen["attempt"] == 2
     assert seen["invocation_id"] == lambda_context.aws_request_id
-    assert seen["function_name"] == "shop-dev-fn" and seen["provider"] == "aws"
+    assert seen["function_name"] == "ack" and seen["provider"] == "aws"  # the portable name, not Lambda's
     assert 0 < seen["remaining_ms"] <= 30_000  # the context's deadline, however long the call took
     assert seen["message_id"] == "db37cc61-1bb0-4e77-b6f3-7cf87f44a72a"
 
@@ -115,6 +115,48 @@ def test_context_from_the_lambda_context_and_the_sqs_record(adapter, events_modu
 def test_message_attributes_reach_the_context(adapter, events_module, lambda_context) -> None:
     result = deliver(spec_of(events_module.ack), adapter.load_event("sqsEvent.json"), lambda_context).results[0]
     assert result.value["attributes"] == {"testAttr": "100"}
+
+
+def with_content_type(record: dict[str, Any], value: str) -> dict[str, Any]:
+    record["messageAttributes"] = {"content-type": {"stringValue": value, "stringListValues": [],
+                                                    "binaryListValues": [], "dataType": "String"}}
+    return record
+
+
+def test_a_content_type_attribute_declares_the_media_type_of_an_sqs_body(adapter, events_module,
+                                                                          lambda_context) -> None:
+    """Rule 1 of the portability contract: the declared type wins over what the body looks like, and it
+    is the body's media type, not a custom attribute."""
+    event = sqs_batch(adapter, ["42", '{"a": 1}', '{"a": 1}'])
+    for record, declared in zip(event["Records"], ["text/plain", "application/octet-stream", "application/json"]):
+        with_content_type(record, declared)
+    results = deliver(spec_of(events_module.ack), event, lambda_context).results
+    seen = [(r.value["event"]["datacontenttype"], r.value["event"].get("data", r.value["event"].get("data_base64")))
+            for r in results]
+    assert seen == [("text/plain", "42"), ("application/octet-stream", "eyJhIjogMX0="), ("application/json", {"a": 1})]
+    assert [r.value["attributes"] for r in results] == [{}, {}, {}]
+
+
+def test_a_content_type_attribute_declares_the_media_type_of_an_sns_message(adapter, events_module,
+                                                                             lambda_context) -> None:
+    event = adapter.load_event("snsEvent.json")
+    sns = event["Records"][0]["Sns"]
+    sns["Message"], sns["MessageAttributes"] = "[1, 2]", {"content-type": {"Type": "String", "Value": "text/csv"}}
+    [result] = deliver(spec_of(events_module.ack), event, lambda_context).results
+    assert (result.value["event"]["datacontenttype"], result.value["event"]["data"]) == ("text/csv", "[1, 2]")
+    assert result.value["attributes"] == {}
+
+
+@pytest.mark.parametrize("body, data, media_type", [
+    ('{"a": 1}', {"a": 1}, "application/json"),
+    ("héllo", "héllo", "text/plain; charset=utf-8"),
+    ("\x01\x02 control", b"\x01\x02 control", "application/octet-stream"),
+    ("", None, None),
+])
+def test_an_undeclared_sqs_body_is_read_as_on_every_cloud(body, data, media_type, adapter, events_module) -> None:
+    """`undeclared_data`: JSON, else text without control characters, else bytes; empty is no data."""
+    [result] = deliver(spec_of(events_module.native_event), sqs_batch(adapter, [body]), None).results
+    assert (result.value.data, result.value.datacontenttype) == (data, media_type)
 
 
 def test_the_raw_native_record_stays_reachable(adapter, events_module, lambda_context) -> None:
@@ -208,14 +250,16 @@ def test_storage_object_reads_s3_events(name, expected, adapter, events_module, 
     assert [r.value for r in results] == [expected]
 
 
-@pytest.mark.parametrize("name, expected", [
-    ("eventBridgeScheduledEvent.json", {"scheduled_time": "2015-10-08T16:53:06Z", "name": "my-scheduled-rule"}),
-    ("schedulerScheduledEvent.json", {"scheduled_time": "2024-05-01T03:00:00Z", "name": "shop-dev-sweep"}),
+@pytest.mark.parametrize("name, due", [
+    ("eventBridgeScheduledEvent.json", "2015-10-08T16:53:06Z"),
+    ("schedulerScheduledEvent.json", "2024-05-01T03:00:00Z"),
 ])
-def test_schedule_tick_gets_the_scheduled_time_from_the_event_time(name, expected, adapter, events_module,
-                                                                    lambda_context) -> None:
+def test_schedule_tick_is_the_event_time_and_the_declared_schedule(name, due, adapter, events_module,
+                                                                   lambda_context) -> None:
+    """The event names the rule or schedule (deploy's physical name) but not its expression: both come from
+    the declaration, as on every cloud."""
     results = deliver(spec_of(events_module.on_tick), adapter.load_event(name), lambda_context).results
-    assert [r.value for r in results] == [expected]
+    assert [r.value for r in results] == [{"scheduled_time": due, "schedule": "rate(5 minutes)", "name": "on_tick"}]
 
 
 def test_a_cloudevent_in_the_json_format_is_delivered_as_it_is(events_module, lambda_context) -> None:

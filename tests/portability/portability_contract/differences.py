@@ -67,6 +67,38 @@ DIFFERENCES = [
                "the dev host reports a file change when its watcher sees it", "local"),
     Difference("seen[*].event.data.value.scheduled_time", "schedule-*",
                "a schedule fired on demand (`POST /_local/schedules/{function}/fire`) is due now", "local"),
+    # AWS
+    Difference("seen[*].context.message.message_id", "*-cloudevent",
+               "the transport's own id of the message that carried the event (SQS and SNS assign one); the dev "
+               "host gives its message the carried event's id"),
+    Difference("seen[*].context.message.published_time", "*-cloudevent",
+               "the dev host stamps a message when `POST /_local/queues|topics/...` accepts it", "local"),
+    Difference("letters[*].id", "batch-*",
+               "a dead letter is the event the handler gave up on, with the id its transport assigned "
+               "(the SQS message id on AWS)"),
+    Difference("seen[*].event.data.value.bucket", "storage-*",
+               "the bucket's name on AWS, which the handler reads the object with: deploy names a bucket "
+               "`<app>-<stage>-<bucket>` (S3 bucket names are global) unless the settings' `buckets` map it "
+               "to an existing one", "aws"),
+    Difference("seen[*].event.data.value.content_type", "storage-*",
+               "an S3 event notification does not carry the object's content type (read it with HeadObject)",
+               "aws"),
+    Difference("seen[*].event.data.value.size", "storage-deleted",
+               "an S3 ObjectRemoved notification carries the key only: no size", "aws"),
+    Difference("seen[*].event.data.value.etag", "storage-deleted",
+               "an S3 ObjectRemoved notification carries the key only: no eTag", "aws"),
+    Difference("seen[*].event.subject", "schedule-*",
+               "EventBridge names the schedule that fired (deploy names it after the function, within the "
+               "app's schedule group); the dev host's tick has no subject", "aws"),
+    Difference("seen[*].request.headers[*]", "http-*-cookies",
+               "a Function URL or HTTP API moves the Cookie header into `cookies[]` (payload 2.0): the shim "
+               "puts it back as one `cookie` header after the others, so its place among them is lost", "aws"),
+    Difference("json.routes*", "http-undeclared-path",
+               "each function has its own Function URL, which serves that function's route only: its 404 "
+               "lists that route; the dev host serves every route of the app on one address", "aws"),
+    Difference("seen[*].context.has_deadline", "*",
+               "Lambda always cuts an invocation off (deploy gives a function that declares no timeout 3 s); the "
+               "dev host only a function that declares `timeout_s` (the probe declares none)", "local"),
 ]
 
 
@@ -80,6 +112,8 @@ class NotCarried:
 NOT_CARRIED = [
     NotCarried("queue-redelivered", "local", "the dev host counts its own deliveries: a message it accepts is "
                "first delivered as attempt 1"),
+    NotCarried("queue-binary", "aws", "an SQS message body is Unicode text: bytes that are not UTF-8 cannot be "
+               "sent as they are"),
 ]
 
 

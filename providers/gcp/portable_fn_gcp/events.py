@@ -25,15 +25,15 @@ A Pub/Sub message becomes its own CloudEvent, of this project's type `com.google
 | partitionkey      | `message.orderingKey`, when set (the CloudEvents partitioning extension, as    |
 |                   | SQS FIFO `MessageGroupId` and Kinesis `partitionKey`)                          |
 | data              | `message.data` base64-decoded, then: decoded by its `content-type` attribute   |
-|                   | when it has one; else JSON-decoded when it parses (`application/json`); else   |
-|                   | text when it is UTF-8 without control characters (`text/plain; charset=utf-8`, |
-|                   | a `str`, as SQS and Storage Queue text arrives); else bytes (no                |
-|                   | `datacontenttype`)                                                             |
+|                   | when it has one; else read as every cloud reads a body its sender did not      |
+|                   | label (`http_binding.undeclared_data`: JSON, else UTF-8 text as a `str`, else  |
+|                   | bytes, `application/octet-stream`)                                             |
 
 Carried CloudEvents win: message data holding a CloudEvent in the JSON format, or message attributes
 `ce-specversion`, `ce-id`, ... (binary mode: the data is the event data, a `content-type` attribute its
-media type) deliver exactly that CloudEvent. In every case the message's attributes, id, publish time,
-delivery attempt and subscription go to `Context.message` (`MessageMeta`) and `Context.attempt`.
+media type) deliver exactly that CloudEvent. In every case the message's attributes (but `content-type`,
+the data's media type), id, publish time, delivery attempt and subscription go to `Context.message`
+(`MessageMeta`) and `Context.attempt`.
 
 Every value read from the envelope is type-checked: attributes that are not strings, a `content-type`,
 `messageId`, `publishTime`, `orderingKey` or `subscription` that is not a string, data that is not
@@ -45,17 +45,18 @@ re-reads such values as UTF-8 and percent-decodes them, as the CloudEvents HTTP 
 
 Cloud Scheduler ticks arrive this way too: deploy gives each schedule a Cloud Scheduler job with a Pub/Sub
 target (the function's topic) whose message data is `{"schedule": "<expression>", "name": "<job>"}`,
-so `CloudEvent[ScheduleTick]` reads the schedule and name from the data and the scheduled time from the
-publish time (Cloud Scheduler publishes when the job fires).
+published a moment after the tick was due. `schedule_tick` makes that message the tick every cloud
+delivers: time = when it was due (the schedule's latest firing at or before the publish time), data
+`{"scheduled_time", "schedule", "name"}` from the function's own declaration (its name, not the job's).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import re
 import sys
 from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from portable_fn.runtime.cloudevent import (
@@ -65,20 +66,19 @@ from portable_fn.runtime.cloudevent import (
     _from_json_object,
     from_attributes,
     from_native,
-    parse_json,
     rfc3339_shape,
 )
 from portable_fn.runtime.errors import InvalidEventError
-from portable_fn.runtime.http_binding import decode_data, decode_header_value, from_http
+from portable_fn.runtime.http_binding import decode_data, decode_header_value, from_http, undeclared_data
 from portable_fn.runtime.views import MessageMeta
 
 MESSAGE_PUBLISHED = "google.cloud.pubsub.topic.v1.messagePublished"
 MESSAGE_TYPE = "com.google.cloud.pubsub.message"
 STORAGE_EVENTS = {"created": "google.cloud.storage.object.v1.finalized",
                   "deleted": "google.cloud.storage.object.v1.deleted"}
-JSON = "application/json"
 TEXT = "text/plain; charset=utf-8"
-_CONTROL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # bytes that make a body binary, not text
+CONTENT_TYPE = "content-type"  # the message attribute that declares the data's media type
+LATE_TICK = 60  # minutes a Cloud Scheduler publish may follow the cron firing it is for
 _NO_ATTRIBUTES: Mapping[str, str] = {}
 
 
@@ -165,7 +165,8 @@ def _unwrap(envelope: Mapping[str, Any], data: Any) -> tuple[CloudEvent[Any], Me
     get = message.get
     attributes = _attributes(get("attributes"), event_id)
     meta = MessageMeta(_text(get("messageId"), "message.messageId", event_id) or event_id, _attempt(data),
-                       attributes, _text(get("publishTime"), "message.publishTime", event_id) or envelope.get("time"),
+                       _senders(attributes),
+                       _text(get("publishTime"), "message.publishTime", event_id) or envelope.get("time"),
                        _text(data.get("subscription"), "subscription", event_id))
     ordering_key = _text(get("orderingKey"), "message.orderingKey", event_id)
     body = _decode_base64(get("data"), event_id)
@@ -174,16 +175,13 @@ def _unwrap(envelope: Mapping[str, Any], data: Any) -> tuple[CloudEvent[Any], Me
 
 def _message_event(envelope: Mapping[str, Any], meta: MessageMeta, attributes: Mapping[str, str],
                    body: bytes, ordering_key: str | None) -> CloudEvent[Any]:
-    content_type = attributes.get("content-type")
+    content_type = attributes.get(CONTENT_TYPE)
     if "ce-specversion" in attributes or (content_type or "").startswith("application/cloudevents"):
         return from_http(attributes, body)  # a binary- or structured-mode CloudEvent in the message
     if content_type is not None:
         data = decode_data(content_type, body)
     else:
-        try:
-            data, content_type = parse_json(body), JSON
-        except ValueError:  # not JSON (UnicodeDecodeError is a ValueError too): text, or the bytes as they are
-            data, content_type = _text_or_bytes(body)
+        data, content_type = undeclared_data(body)
     if data.__class__ is dict and "specversion" in data:
         return _from_json_object(data)  # a CloudEvent in the JSON format
     return from_native(meta.message_id, envelope.get("source"), MESSAGE_TYPE,
@@ -191,16 +189,38 @@ def _message_event(envelope: Mapping[str, Any], meta: MessageMeta, attributes: M
                        {"partitionkey": ordering_key} if ordering_key else None, data)
 
 
-def _text_or_bytes(body: bytes) -> tuple[Any, str | None]:
-    """UTF-8 text without control characters (other than tab and line breaks) as `str`, else the bytes."""
-    if not body:
-        return None, None
-    if _CONTROL.search(body) is None:
-        try:
-            return body.decode("utf-8"), TEXT
-        except UnicodeDecodeError:
-            pass
-    return body, None
+def _senders(attributes: Mapping[str, str]) -> Mapping[str, str]:
+    """The attributes a sender set for the handler: `content-type` is the data's media type."""
+    if CONTENT_TYPE not in attributes:
+        return attributes
+    return {name: value for name, value in attributes.items() if name != CONTENT_TYPE}
+
+
+# -- Cloud Scheduler ticks --------------------------------------------------------------------------
+
+def schedule_tick(event: CloudEvent[Any], trigger: Any, function: str) -> CloudEvent[Any]:
+    """The tick a Cloud Scheduler message (`event`, time = its publish time) stands for, as every cloud
+    gives it: time = when it was due, data `{"scheduled_time", "schedule", "name"}` from the function's
+    declaration (`trigger`, a `Schedule`)."""
+    due = due_time(trigger, event.timestamp) or event.time
+    tick = {"scheduled_time": due, "schedule": trigger.expression, "name": function}
+    return event.replace(time=due, datacontenttype="application/json", data=tick)
+
+
+def due_time(trigger: Any, published: datetime | None) -> str | None:
+    """The schedule's latest firing at or before `published` (RFC 3339, whole seconds), None when there is
+    none within LATE_TICK minutes. Deploy's crons for a rate fire on multiples of it since midnight UTC."""
+    if published is None:
+        return None
+    if trigger.every_s:
+        whole = int(published.timestamp()) // trigger.every_s * trigger.every_s
+        return datetime.fromtimestamp(whole, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    cron, minute = trigger.cron_expression(), published.astimezone(timezone.utc).replace(second=0, microsecond=0)
+    for _ in range(LATE_TICK + 1):
+        if cron.matches(minute):
+            return minute.strftime("%Y-%m-%dT%H:%M:%SZ")
+        minute -= timedelta(minutes=1)
+    return None
 
 
 def _attributes(value: Any, event_id: Any) -> Mapping[str, str]:

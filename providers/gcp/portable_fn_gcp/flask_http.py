@@ -5,7 +5,10 @@ An HTTP function gets the framework's flask request; it is read by duck typing (
 
 | Request field | from the flask request                                                            |
 |---------------|-----------------------------------------------------------------------------------|
-| method, path  | `method`, `path` (below the function's URL)                                       |
+| method        | `method`                                                                          |
+| path          | the path below the function's URL as the client sent it, still percent-encoded   |
+|               | (the server's `RAW_URI` / `REQUEST_URI`; flask's `path` is decoded), as on every  |
+|               | cloud: the route decodes the path parameters, an encoded `/` stays in its segment |
 | query         | `query_string`, parsed here: repeated parameters kept in order                    |
 | headers       | `headers.items()`: repeated headers as the server delivers them                   |
 | cookies       | the `Cookie` header (parsed by `Request.cookies` on first use)                    |
@@ -40,11 +43,20 @@ def to_request(native: Any) -> Request:
     """The portable Request for the flask request functions-framework passed (no path parameters yet)."""
     query = native.query_string
     return Request(
-        native.method, native.path or "/",
+        native.method, _sent_path(native),
         headers=Headers(native.headers.items()),
         query=QueryParams.parse(query.decode("latin-1") if isinstance(query, bytes) else query),
         body=native.get_data(), raw=native,
     )
+
+
+def _sent_path(native: Any) -> str:
+    """The path as the client sent it (gunicorn and werkzeug keep the request line in `RAW_URI`)."""
+    environ = getattr(native, "environ", None) or {}
+    raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+    if isinstance(raw, str) and raw.startswith("/") and raw.isascii():
+        return raw.split("?", 1)[0]
+    return native.path or "/"  # decoded: an absolute-form request line, or raw bytes that were not ASCII
 
 
 def routed(routes: Router, request: Request) -> Request | Response:

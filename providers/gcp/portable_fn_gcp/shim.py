@@ -15,7 +15,10 @@ One entry point per function, named after it (the deploy's `--entry-point` / fun
 | http                       | http       | Request (`flask_http`), when its    | the Response; another path or   |
 |                            |            | route serves the method and path    | method: 404 / 405 as in dev     |
 | queue, topic, schedule     | cloudevent | the Pub/Sub message's CloudEvent    | ack -> 200                      |
-| (Pub/Sub messagePublished) |            | (`events.unwrap_message`)           | retry -> 500 (redelivered)      |
+| (Pub/Sub messagePublished) |            | (`events.unwrap_message`); for a    | retry -> 500 (redelivered)      |
+|                            |            | schedule, the tick it stands for    |                                 |
+|                            |            | (`events.schedule_tick`), no        |                                 |
+|                            |            | `Context.message`                   |                                 |
 | storage                    | cloudevent | the `storage.object.v1.*` event;    | dead-letter -> 200 once on the  |
 |                            |            | keys outside the trigger's prefix / | dead-letter topic (else 500)    |
 |                            |            | suffix are acknowledged unseen      | invalid input -> 400 + reason   |
@@ -60,7 +63,7 @@ from portable_fn.runtime.outcomes import ACK, DEAD_LETTER, RETRY, Result
 from portable_fn.runtime.views import MessageMeta
 
 from . import dead_letter
-from .events import from_sdk_message, to_cloudevent, wsgi_headers
+from .events import from_sdk_message, schedule_tick, to_cloudevent, wsgi_headers
 from .flask_http import routed, router, to_flask_response, to_request
 
 PROVIDER = "gcp"
@@ -136,6 +139,7 @@ def _http_entry_point(spec: Any) -> EntryPoint:
 def _event_entry_point(spec: Any) -> EntryPoint:
     timeout, trigger, binding = _timeout(), spec.trigger, spec.binding
     filtered = trigger.kind == "storage" and bool(trigger.prefix or trigger.suffix)
+    ticks = trigger.kind == "schedule"
     wants_context, call = binding.wants_context, binding.call_owned  # the event is the shim's own
     _check_dead_letter_target(spec)
 
@@ -146,6 +150,8 @@ def _event_entry_point(spec: Any) -> EntryPoint:
             return _answer_http(deliver_request(spec, native, timeout))  # called with the http signature
         try:
             event, meta = from_sdk_message(native, _binary_request)
+            if ticks and meta is not None:
+                event = schedule_tick(event, trigger, spec.name)
         except Exception as exc:  # an event that cannot be read: 400 naming why, never a crash
             answer = _unreadable(spec, native, exc)
         else:
@@ -153,7 +159,7 @@ def _event_entry_point(spec: Any) -> EntryPoint:
                 return None
             data = event.data
             try:
-                call(spec, event, _context(spec, event.id, timeout, meta, native) if wants_context else None)
+                call(spec, event, _context(spec, event.id, timeout, meta, native, ticks) if wants_context else None)
                 return None
             except Exception as exc:  # every failure becomes its outcome, on the event as it was decoded
                 if event.data is not data:  # a view took the data's place (Binding.call_owned)
@@ -203,7 +209,10 @@ def deliver(spec: Any, event: CloudEvent[Any], meta: MessageMeta | None, native:
     """Call the function with the event it gets (`events.to_cloudevent`) and say what to answer."""
     if not _wanted(spec.trigger, event):
         return Answer(200, "filtered out by the trigger's prefix/suffix", None, event)
-    ctx = _context(spec, event.id, timeout, meta, native)
+    ticks = spec.trigger.kind == "schedule"
+    if ticks and meta is not None:
+        event = schedule_tick(event, spec.trigger, spec.name)
+    ctx = _context(spec, event.id, timeout, meta, native, ticks)
     return _answer(spec, event, call_event(spec, event, ctx), _attempt_of(meta))
 
 
@@ -291,9 +300,10 @@ def _binary_request() -> bool:
 
 
 def _context(spec: Any, invocation_id: str, timeout: float | None, meta: MessageMeta | None,
-             raw: Any) -> Context:
+             raw: Any, ticks: bool = False) -> Context:
+    """A tick's Pub/Sub message only carried it: its delivery count is the attempt, it is no `message`."""
     return Context(invocation_id, spec.name, PROVIDER, meta.delivery_count if meta is not None else 1,
-                   time.time() + timeout if timeout is not None else None, meta, raw)
+                   time.time() + timeout if timeout is not None else None, None if ticks else meta, raw)
 
 
 # -- the framework side, looked up, never imported -------------------------------------------------

@@ -14,9 +14,10 @@ from typing import Any
 
 import pytest
 from cloudevents.http import CloudEvent as HttpEvent
-from portable_fn_gcp.events import from_sdk_message
+from portable_fn_gcp.events import MESSAGE_TYPE, from_sdk_message, schedule_tick
 
-from portable_fn.runtime import InvalidEventError
+from portable_fn.runtime import CloudEvent, InvalidEventError, ScheduleTick
+from portable_fn.runtime.triggers import Schedule
 
 DATA = Path(__file__).parents[2] / "data" / "gcp" / "functions-framework-conformance" / "events" / "generate" / "data"
 INPUTS = sorted(DATA.glob("*-cloudevent-input.json"))
@@ -68,3 +69,22 @@ def test_every_sdk_event_shape_reads_the_same(path: Path) -> None:
 def test_an_object_that_is_no_sdk_event_is_refused_by_name() -> None:
     with pytest.raises(InvalidEventError, match="passed a dict, not a CloudEvent"):
         from_sdk_message({"id": "1"})
+
+
+@pytest.mark.parametrize("declared, published, due", [
+    ("rate(5 minutes)", "2026-05-01T10:05:00.412Z", "2026-05-01T10:05:00Z"),
+    ("rate(5 minutes)", "2026-05-01T10:09:59.999999999Z", "2026-05-01T10:05:00Z"),
+    ("rate(6 hours)", "2026-05-01T12:00:03Z", "2026-05-01T12:00:00Z"),
+    ("cron(30 3 * * *)", "2026-05-01T03:30:00.2Z", "2026-05-01T03:30:00Z"),
+    ("cron(30 3 * * *)", "2026-05-01T03:31:05+00:00", "2026-05-01T03:30:00Z"),  # published late
+    ("cron(0 0 1 * *)", "2026-05-01T00:00:01.5Z", "2026-05-01T00:00:00Z"),
+    ("cron(30 3 * * *)", "2026-05-01T05:00:00Z", "2026-05-01T05:00:00Z"),  # no firing within the hour: as published
+])
+def test_a_cloud_scheduler_message_becomes_the_tick_that_was_due(declared: str, published: str, due: str) -> None:
+    trigger = Schedule(declared)
+    message = CloudEvent(id="1", source="//pubsub.googleapis.com/projects/p/topics/t", type=MESSAGE_TYPE,
+                         time=published, data={"name": "app-dev-nightly", "schedule": declared})
+    tick = schedule_tick(message, trigger, "nightly")
+    assert (tick.id, tick.time) == ("1", due)
+    assert tick.data == {"scheduled_time": due, "schedule": declared, "name": "nightly"}
+    assert ScheduleTick.from_cloudevent(tick).to_dict() == tick.data

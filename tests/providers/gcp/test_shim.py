@@ -59,6 +59,16 @@ def test_an_http_function_gets_the_whole_request_and_answers_with_its_response(s
     assert answer.headers["x-probe"] == "yes" and answer.headers["content-type"] == "application/json"
 
 
+def test_the_request_path_is_the_one_the_client_sent_still_percent_encoded(served: Any) -> None:
+    """As on every cloud and the dev host: the path is not decoded (an encoded `/` stays inside its
+    segment), the path parameters are."""
+    host, port = served.url("echo").removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=30)
+    connection.request("GET", "/items/a%2Fb%20c%C3%A9")
+    body = json.loads(connection.getresponse().read())
+    assert (body["path"], body["path_params"]) == ("/items/a%2Fb%20c%C3%A9", {"item_id": "a/b cé"})
+
+
 def test_a_crashing_http_function_answers_500(served: Any, send_to: Any) -> None:
     reply = send_to(served.url("crashing-http") + "/boom", method="GET")
     assert reply.status == 500 and reply.json() == {"error": "internal error", "function": "crashing-http"}
@@ -69,8 +79,8 @@ def test_a_crashing_http_function_answers_500(served: Any, send_to: Any) -> None
 @pytest.mark.parametrize("payload, attributes, data, content_type", [
     (b'{"id": "o-1"}', None, {"id": "o-1"}, "application/json"),
     ("plain text, héllo\n".encode(), None, "plain text, héllo\n", TEXT),  # text is a str, as on SQS
-    (b"\x00\x01bin", None, b"\x00\x01bin", None),
-    (b"\xff\xfe", None, b"\xff\xfe", None),
+    (b"\x00\x01bin", None, b"\x00\x01bin", "application/octet-stream"),  # undeclared_data, as on every cloud
+    (b"\xff\xfe", None, b"\xff\xfe", "application/octet-stream"),
     ("héllo".encode(), {"content-type": "text/plain; charset=utf-8"}, "héllo", "text/plain; charset=utf-8"),
 ])
 def test_a_message_becomes_its_own_cloudevent(payload, attributes, data, content_type, served, send_to,
@@ -81,8 +91,14 @@ def test_a_message_becomes_its_own_cloudevent(payload, attributes, data, content
                           time="2024-05-01T03:00:00.5Z", datacontenttype=content_type, data=data)
     assert got["event"] == expected.to_dict()
     assert got["attempt"] == 3 and got["message"]["delivery_count"] == 3
-    assert got["message"]["attributes"] == (attributes or {})
+    assert got["message"]["attributes"] == {}  # a `content-type` attribute is the data's media type, not the handler's
     assert got["message"]["subscription"] == SUBSCRIPTION
+
+
+def test_the_message_attributes_the_sender_set_reach_the_context(served, send_to, seen) -> None:
+    attributes = {"origin": "checkout", "content-type": "application/json"}
+    assert post(send_to, served.url("record"), message_published(b'{"id": "o-1"}', attributes)).status == 200
+    assert seen()["message"]["attributes"] == {"origin": "checkout"}
 
 
 def test_the_ordering_key_is_the_partitionkey_and_the_subscription_is_kept(served, send_to, seen) -> None:
@@ -129,11 +145,15 @@ def test_a_message_with_cloudevent_attributes_delivers_exactly_that_event(served
     assert got["event"] == carried.to_dict() and got["message"]["id"] == "m-1"
 
 
-def test_a_cloud_scheduler_tick_reads_as_a_schedule_tick(served, send_to, seen) -> None:
-    tick = json.dumps({"schedule": "rate(5 minutes)", "name": "probe-dev-tick"}).encode()
-    assert post(send_to, served.url("tick"), message_published(tick)).status == 200
-    assert seen() == {"tick": {"scheduled_time": "2024-05-01T03:00:00.5Z", "schedule": "rate(5 minutes)",
-                               "name": "probe-dev-tick"}, "id": "m-1", "source": TOPIC}
+def test_a_cloud_scheduler_tick_reads_as_the_tick_that_was_due(served, send_to, seen) -> None:
+    """What the job deploy makes publishes, half a second after the tick was due: the tick says when it was
+    due, the schedule declared and the portable function's name (not the job's), as on every cloud; the
+    Pub/Sub message that carried it is no message of the handler's."""
+    tick = json.dumps({"name": "probe-dev-tick", "schedule": "rate(5 minutes)"}).encode()
+    assert post(send_to, served.url("tick"), message_published(tick, deliveryAttempt=2)).status == 200
+    assert seen() == {"tick": {"scheduled_time": "2024-05-01T03:00:00Z", "schedule": "rate(5 minutes)",
+                               "name": "tick"}, "id": "m-1", "source": TOPIC, "time": "2024-05-01T03:00:00Z",
+                      "attempt": 2, "message": None}
 
 
 @pytest.mark.parametrize("action, status", [("retry", 500), ("crash", 500), ("dead", 500), ("ack", 200)])

@@ -75,9 +75,10 @@ def uploaded(event: CloudEvent[StorageObject]) -> None:
 
 
 @function(trigger=schedule("rate(5 minutes)"))
-def tick(event: CloudEvent[ScheduleTick]) -> None:
+def tick(event: CloudEvent[ScheduleTick], ctx: Context) -> None:
     """Records the neutral view of a Cloud Scheduler tick."""
-    _report(tick=event.data.to_dict(), id=event.id, source=event.source)
+    _report(tick=event.data.to_dict(), id=event.id, source=event.source, time=event.time, attempt=ctx.attempt,
+            message=ctx.message)
 
 
 @function(trigger=topic("orders"))

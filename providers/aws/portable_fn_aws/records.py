@@ -337,11 +337,15 @@ def _message_data(body: str, attributes: Mapping[str, str]) -> tuple[CloudEvent[
         if lower == "content-type":
             declared = value
     data, content_type = (decode_data(declared, body), declared) if declared else undeclared_data(body)
-    return (_wrapped(data) if data.__class__ is dict else None), data, content_type
+    if data.__class__ is dict and ("specversion" in data or "TopicArn" in data or "Records" in data):
+        return _wrapped(data), data, content_type  # only these keys can make it a CloudEvent or an envelope
+    return None, data, content_type
 
 
 def _custom(attributes: dict[str, str]) -> dict[str, str]:
     """The message attributes a sender set for the handler: `content-type` is the body's media type."""
+    if not attributes:
+        return attributes
     return {name: value for name, value in attributes.items() if name.lower() != "content-type"}
 
 

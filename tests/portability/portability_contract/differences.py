@@ -99,6 +99,23 @@ DIFFERENCES = [
     Difference("seen[*].context.has_deadline", "*",
                "Lambda always cuts an invocation off (deploy gives a function that declares no timeout 3 s); the "
                "dev host only a function that declares `timeout_s` (the probe declares none)", "local"),
+    # GCP
+    Difference("seen[*].context.message.subscription", "queue-* topic-* batch-*",
+               "Pub/Sub says which subscription delivered the message (the one Eventarc made for the trigger); "
+               "SQS, SNS and the dev host have none", "gcp"),
+    Difference("seen[*].event.data.value.bucket", "storage-*",
+               "the bucket's name on Google Cloud, which the handler reads the object with: deploy names a "
+               "bucket `<app>-<stage>-<bucket>` (bucket names are global) unless the settings' `buckets` map it "
+               "to an existing one", "gcp"),
+    Difference("seen[*].event.data.value.etag", "storage-*",
+               "Cloud Storage's etag is its own version tag, not the content's MD5 (that is the object's "
+               "`md5Hash`, base64, in the event data)", "gcp"),
+    Difference("seen[*].event.subject", "storage-*",
+               "Google's own Cloud Storage CloudEvent, kept as Google sends it, names the object "
+               "`objects/<name>`; the key alone is StorageObject.key on every cloud", "gcp"),
+    Difference("json.routes*", "http-undeclared-path",
+               "each Cloud Function has its own URL, which serves that function's route only: its 404 lists "
+               "that route; the dev host serves every route of the app on one address", "gcp"),
 ]
 
 

@@ -32,6 +32,7 @@ JSON = "application/json"
 TEXT = "text/plain; charset=utf-8"
 OCTETS = "application/octet-stream"
 _CONTROL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # bytes that make a body binary, not text
+_CONTROL_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _SAFE = "".join(chr(c) for c in range(0x21, 0x7F) if chr(c) not in '"%')
 
 
@@ -201,7 +202,9 @@ def undeclared_data(body: bytes | str | None) -> tuple[Any, str | None]:
         return parse_json(body), JSON
     except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
         pass
-    raw = body.encode("utf-8") if isinstance(body, str) else bytes(body)
+    if isinstance(body, str):  # text already (an SQS or SNS body): bytes only if it holds control characters
+        return (body, TEXT) if _CONTROL_TEXT.search(body) is None else (body.encode("utf-8"), OCTETS)
+    raw = bytes(body)
     if _CONTROL.search(raw) is None:
         try:
             return raw.decode("utf-8"), TEXT

@@ -21,6 +21,7 @@ from portable_fn.runtime.http_binding import (
     to_batch,
     to_binary,
     to_structured,
+    undeclared_data,
 )
 
 EVENT = CloudEvent(id="1", source="/orders", type="com.example.order.created")
@@ -201,3 +202,21 @@ def test_binary_mode_writes_json_data_with_its_content_type() -> None:
 def test_structured_mode_writes_bytes_as_data_base64() -> None:
     _, body = to_structured(EVENT.replace(data=b"\x00\xff", extensions={"sig": b"\x01"}))
     assert json.loads(body) == {**EVENT.attributes(), "sig": "AQ==", "data_base64": "AP8="}
+
+
+@pytest.mark.parametrize(("body", "data", "content_type"), [
+    (b"", None, None),
+    ("", None, None),
+    (b'{"id": "o-1"}', {"id": "o-1"}, "application/json"),
+    ('["a", 1]', ["a", 1], "application/json"),
+    ("plain text, héllo\n\ttabbed".encode(), "plain text, héllo\n\ttabbed", "text/plain; charset=utf-8"),
+    ("plain text, héllo", "plain text, héllo", "text/plain; charset=utf-8"),
+    (b"\x00\x01\xfe\xff binary", b"\x00\x01\xfe\xff binary", "application/octet-stream"),
+    (b"\xff\xfe", b"\xff\xfe", "application/octet-stream"),
+    ("bell\x07", b"bell\x07", "application/octet-stream"),
+    (b"{not json", "{not json", "text/plain; charset=utf-8"),
+])
+def test_an_undeclared_body_reads_alike_as_bytes_or_text(body: bytes | str, data: object,
+                                                         content_type: str | None) -> None:
+    """The one rule every cloud and the dev host use for a message whose sender declared no media type."""
+    assert undeclared_data(body) == (data, content_type)

@@ -193,7 +193,9 @@ def _senders(attributes: Mapping[str, str]) -> Mapping[str, str]:
     """The attributes a sender set for the handler: `content-type` is the data's media type."""
     if CONTENT_TYPE not in attributes:
         return attributes
-    return {name: value for name, value in attributes.items() if name != CONTENT_TYPE}
+    senders = dict(attributes)
+    del senders[CONTENT_TYPE]
+    return senders
 
 
 # -- Cloud Scheduler ticks --------------------------------------------------------------------------

@@ -68,6 +68,18 @@ def test_invoke_an_event_function_with_an_eventarc_event(probe_app, seen) -> Non
     assert seen()["event"]["id"] == "m-9"
 
 
+def test_invoke_a_schedule_with_the_message_its_cloud_scheduler_job_publishes(probe_app, seen) -> None:
+    job = json.dumps({"name": "probe-dev-tick", "schedule": "rate(5 minutes)"}).encode()
+    message = {"data": base64.b64encode(job).decode(), "messageId": "m-5", "publishTime": "2024-05-01T03:05:00.25Z"}
+    event = {"specversion": "1.0", "id": "m-5", "source": "//pubsub.googleapis.com/projects/p/topics/probe-dev-tick",
+             "type": "google.cloud.pubsub.topic.v1.messagePublished", "data": {"message": message}}
+    out = GcpProvider().invoke(probe_app, probe_app.function("tick"), event)
+    assert out["status"] == 200
+    got = seen()
+    assert got["tick"] == {"scheduled_time": "2024-05-01T03:05:00Z", "schedule": "rate(5 minutes)", "name": "tick"}
+    assert (got["time"], got["message"]) == ("2024-05-01T03:05:00Z", None)
+
+
 # -- invoke takes what the deployed function can be sent ------------------------------------------------
 
 def conformance(name: str) -> Any:

@@ -12,6 +12,7 @@ import pytest
 from portability_contract.docs import CLOUDS, COMMAND, EVERY, PAGE, REFUSED, Refused, render
 
 from portable_fn import cli
+from portable_fn.local import quotas
 
 
 def test_the_page_is_what_the_code_renders() -> None:
@@ -25,6 +26,19 @@ def test_the_page_is_what_the_code_renders() -> None:
 def test_a_page_without_a_generated_part_says_which_is_missing() -> None:
     with pytest.raises(ValueError, match="missing .*'refused'.*<!-- generated: NAME -->"):
         render("<!-- generated: triggers -->\n<!-- end generated -->\n")
+
+
+def test_every_cloud_figure_cites_the_page_that_publishes_it() -> None:
+    figures = [(kind, aspect, cloud, figure) for kind, aspects in quotas.DELIVERY.items()
+               for aspect, by_cloud in aspects.items() for cloud, figure in by_cloud.items()]
+    figures += [("event", "timeout", cloud, figure) for cloud, figure in quotas.EVENT_TIMEOUTS.items()]
+    for kind, aspect, cloud, figure in figures:
+        assert cloud in CLOUDS, (kind, aspect, cloud)
+        expected = quotas.DEV if cloud == "local" else "https://"
+        assert figure.source.startswith(expected), (kind, aspect, cloud, figure.source)
+    for kind, by_cloud in quotas.SIZE_SOURCES.items():
+        assert sorted(by_cloud) == sorted(CLOUDS[1:]), kind
+        assert all(url.startswith("https://") for url in by_cloud.values()), kind
 
 
 CASES = [(refused, cloud) for refused in REFUSED

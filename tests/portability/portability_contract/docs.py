@@ -189,7 +189,7 @@ def declared(trigger: triggers.Trigger) -> str:
 
 def deployed_by(cloud: str, app: App, shown: list[Any]) -> dict[str, str]:
     """Function name -> what deploy creates for it on `cloud` beyond what every function gets there."""
-    kinds = {spec.name: Counter(r.kind for r in DESIRED[cloud](alone(app, spec))) for spec in shown}
+    kinds = {spec.name: Counter(map(label, DESIRED[cloud](alone(app, spec)))) for spec in shown}
     common = Counter({k: min(c[k] for c in kinds.values()) for k in set().union(*kinds.values())})
     described = {}
     for spec in shown:
@@ -197,6 +197,12 @@ def deployed_by(cloud: str, app: App, shown: list[Any]) -> dict[str, str]:
         listed = [f"{k} (x{n})" if n > 1 else k for k, n in sorted(extra.items())]
         described[spec.name] = ", ".join([*NATIVE[cloud](app, spec), *listed]) or "nothing more"
     return described
+
+
+def label(resource: Any) -> str:
+    """The resource's kind, saying which queue or topic holds dead letters."""
+    dead = str(getattr(resource, "name", "")).endswith(("-dlq", "-poison"))
+    return f"{resource.kind} (dead letters)" if dead else str(resource.kind)
 
 
 def alone(app: App, spec: Any) -> App:

@@ -69,6 +69,7 @@ from .flask_http import routed, router, to_flask_response, to_request
 PROVIDER = "gcp"
 PACKAGE = "portable_fn_gcp"
 TIMEOUT_ENV = "PORTABLE_FN_TIMEOUT_S"  # set by deploy to the function's timeout: Context.deadline
+FUNCTION_ENV = "PORTABLE_FN_FUNCTION"  # set by deploy to the function the instance serves
 EntryPoint = Callable[[Any], Any]
 
 
@@ -246,7 +247,12 @@ def _route(spec: Any, event: CloudEvent[Any], result: Result, topic: str, attemp
 
 
 def _check_dead_letter_target(spec: Any) -> None:
-    """At cold start: dead letters on with no topic named is a configuration error, said once, loudly."""
+    """At cold start: dead letters on with no topic named is a configuration error, said once, loudly. Only
+    for the function this instance serves: main.py builds every function's entry point, and deploy names
+    each function's own topic in its own environment."""
+    served = os.environ.get(FUNCTION_ENV)
+    if served and served != spec.name:
+        return
     if spec.options.dead_letter is not False and not dead_letter.topic():
         import logging
 

@@ -184,6 +184,19 @@ def test_a_missing_dead_letter_topic_is_said_at_cold_start(probe_app, monkeypatc
     assert len(errors) == 1 and errors[0].startswith("Function 'record' on gcp: dead letters are on but")
 
 
+def test_another_functions_dead_letter_topic_is_not_asked_for_at_cold_start(probe_app, monkeypatch, caplog) -> None:
+    """Every deployed function imports the whole main.py: the instance serving `echo` (deploy names it in
+    PORTABLE_FN_FUNCTION, and gives an HTTP function no dead-letter topic) builds `record` too, and must
+    not log that record's topic is missing."""
+    monkeypatch.delenv("PORTABLE_FN_DEAD_LETTER_TOPIC", raising=False)
+    monkeypatch.setenv("PORTABLE_FN_FUNCTION", "echo")
+    entry_point(probe_app.function("record"))
+    assert [r for r in caplog.records if r.levelname == "ERROR"] == []
+    monkeypatch.setenv("PORTABLE_FN_FUNCTION", "record")
+    entry_point(probe_app.function("record"))
+    assert [r.levelname for r in caplog.records] == ["ERROR"]
+
+
 def test_a_message_that_cannot_be_decoded_is_a_400_with_the_reason(served, send_to, seen, caplog) -> None:
     event = message_published(b"")
     event.data["message"]["data"] = "not base64!"

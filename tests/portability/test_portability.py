@@ -72,3 +72,14 @@ def test_what_a_cloud_cannot_carry_is_listed_with_its_reason(deliveries: Deliver
                for cloud, why in by_cloud.items() if isinstance(why, str)}
     listed = {(n.case, n.cloud): n.why for n in NOT_CARRIED if n.cloud in {c for d in deliveries.values() for c in d}}
     assert refused == listed
+
+
+@pytest.mark.parametrize("cloud", ["local", "aws", "gcp", "azure"])
+def test_every_cloud_took_part(cloud: str, runners: dict[str, Any], unavailable: dict[str, str]) -> None:
+    """A runner that cannot start here (its emulator missing) is skipped alone, saying why; the
+    comparisons above then hold among the others."""
+    if cloud in unavailable:
+        pytest.skip(unavailable[cloud])
+    if cloud not in runners:
+        pytest.skip(f"PORTABILITY_CLOUDS leaves {cloud} out")
+    assert runners[cloud].name == cloud

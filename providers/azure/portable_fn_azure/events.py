@@ -10,31 +10,38 @@ Event Grid is followed exactly as Azure converts it; the other sources use this 
 | QueueMessage (Storage Queue)       | `com.microsoft.azure.storage.queue.message`   | the queue's URL        | id          |
 | ServiceBusMessage                  | `com.microsoft.azure.servicebus.message`      | `sb://<ns>/<entity>`   | message_id  |
 | InputStream (blob, Event Grid src) | `Microsoft.Storage.BlobCreated`               | blob service endpoint  | ETag (2)    |
-| TimerRequest                       | `com.microsoft.azure.functions.timer`         | `/sites/<app>/functions/<name>` | name + minute |
+| TimerRequest                       | `com.microsoft.azure.functions.timer`         | `/sites/<app>/functions/<name>` | name + due time |
 
 | native object      | time                        | subject                                     | data                        |
 |--------------------|-----------------------------|---------------------------------------------|-----------------------------|
 | EventGridEvent     | eventTime (3)               | subject                                     | data, as is                 |
-| QueueMessage       | insertion_time (3)          | -                                           | body, JSON-decoded when it  |
-| ServiceBusMessage  | enqueued_time_utc (3)       | subject (label)                             | parses, else text (4)       |
+| QueueMessage       | insertion_time (3)          | -                                           | the body, read as its       |
+| ServiceBusMessage  | enqueued_time_utc (3)       | subject (label)                             | media type says (4)         |
 | InputStream        | LastModified of the blob    | `/blobServices/default/containers/<c>/blobs/<path>`, as Event Grid | Event Grid's blob data (5) |
-| TimerRequest       | the scheduled minute        | -                                           | `{"scheduled_time", "schedule", "name", "past_due"}` |
+| TimerRequest       | when it was due (6)         | -                                           | `{"scheduled_time", "schedule", "name", "past_due"}` |
 
 (1) The queue's URL and the Service Bus namespace come from the binding's connection setting
     (`<conn>__queueServiceUri`, `<conn>__serviceUri`, `<conn>__fullyQualifiedNamespace`, or the
     connection string's `QueueEndpoint` / `AccountName` + `EndpointSuffix` / `Endpoint`); without one,
     `/queues/<name>` or `/servicebus/<entity>`.
 (2) The blob trigger hands over no event id; the ETag names the blob version, which is what an event id
-    must deduplicate. The URI when there is no ETag.
-(3) RFC 3339 in UTC as Azure writes it (.NET round-trip form, 7 fractional digits): Event Grid's own
-    conversion pads `2021-08-16T02:58:18.503829Z` to `2021-08-16T02:58:18.5038290Z`. The
-    `azure.functions` library parses times into `datetime`, so a 7th digit is already gone when an object
-    reaches the shim; `event_grid_to_cloudevent` given the JSON dict keeps it.
-(4) `datacontenttype` says which: `application/json`, or the Service Bus `content_type`, else
-    `text/plain; charset=utf-8` (bytes that are no UTF-8: `application/octet-stream`, the data bytes).
+    must deduplicate. The URI when there is no ETag. A blob event Event Grid delivers to a storage function
+    (`blob_event_to_cloudevent`) is identified alike, so the same upload has the same id and source
+    whichever trigger delivers it: the blob service endpoint, and for BlobCreated the ETag.
+(3) The `azure.functions` library parses times into `datetime` before the shim sees them; they are written
+    back in RFC 3339, UTC, with the fraction of a second the moment has and no trailing zeros
+    (`2026-05-01T10:00:00.123Z`, `2026-05-01T10:00:00Z`): the time as the sender wrote it in that common
+    form, and as the other clouds and the dev host give it. A 7th fractional digit is already gone.
+    `event_grid_to_cloudevent` given the JSON dict (no worker hands one over) follows Event Grid's own
+    conversion, which pads `2021-08-16T02:58:18.503829Z` to `2021-08-16T02:58:18.5038290Z`.
+(4) A Service Bus `content_type` declares the media type (`decode_data`); a body whose sender declared
+    none (every Storage Queue message: the queue carries no attributes) is read as on every cloud and the
+    dev host (`undeclared_data`): JSON, else UTF-8 text without control characters, else the bytes.
 (5) `url`, `contentType`, `contentLength`, `eTag`, `blobType` from the blob's properties, and `api`: null
     (the blob trigger does not say which API wrote the blob), so `CloudEvent[StorageObject]` reads it.
 
+(6) The schedule status's `Next` (the host moves it on after the invocation), to the second; without a
+    status (schedule monitoring off) the current minute.
 Carried CloudEvents win: a queue or Service Bus body, or Event Grid event data, holding a CloudEvent in
 the JSON format, or Service Bus application properties `cloudEvents:specversion`, `cloudEvents:id`, ...
 (the CloudEvents AMQP binding; `cloudEvents_` accepted too: binary mode, the body is the data), deliver
@@ -52,12 +59,9 @@ from functools import lru_cache
 from typing import Any
 
 from portable_fn.runtime.cloudevent import SPECVERSION, CloudEvent, checked, from_attributes, from_native, parse_json
-from portable_fn.runtime.http_binding import decode_data
+from portable_fn.runtime.http_binding import JSON, decode_data, undeclared_data
 from portable_fn.runtime.views import MessageMeta
 
-JSON = "application/json"
-TEXT = "text/plain; charset=utf-8"
-OCTETS = "application/octet-stream"
 QUEUE_TYPE = "com.microsoft.azure.storage.queue.message"
 SERVICE_BUS_TYPE = "com.microsoft.azure.servicebus.message"
 BLOB_CREATED = "Microsoft.Storage.BlobCreated"
@@ -67,7 +71,7 @@ _FRACTION = re.compile(r"(\.\d+)?(?=[Zz]$|[+-]\d\d:\d\d$)")
 _UTC = timezone.utc
 # Called positionally: the keyword forms parse their arguments far more slowly. A naive date and time
 # format in half the time of the aware datetime (no offset to ask the tzinfo for).
-_isoformat, _date_iso, _time_iso = datetime.isoformat, date.isoformat, time_of_day.isoformat
+_date_iso, _time_iso = date.isoformat, time_of_day.isoformat
 
 
 # -- Event Grid ------------------------------------------------------------------------------------
@@ -166,28 +170,28 @@ _READERS: dict[type, Callable[[Any], CloudEvent[Any]]] = {}  # class of the nati
 
 
 def net_time(value: str | None) -> str | None:
-    """An RFC 3339 time with 7 fractional digits, as Event Grid renders times in the CloudEvents schema."""
+    """An RFC 3339 time with 7 fractional digits, as Event Grid renders times in the CloudEvents schema (the
+    JSON dict path only, see (3))."""
     if not value:
         return None
     return _FRACTION.sub(lambda m: ((m.group(1) or ".") + "0000000")[:8], value, count=1)
 
 
 def rfc3339(moment: datetime | None) -> str | None:
-    """A datetime in the same form (a naive one is UTC, as the library gives Azure's UTC times)."""
+    """A datetime as RFC 3339 in UTC with the fraction of a second it has, trailing zeros dropped (see (3));
+    a naive one is UTC, as the library gives Azure's UTC times."""
     if moment is None:
         return None
-    if moment.tzinfo is _UTC:  # what the library gives
-        second = (moment.toordinal(), moment.hour, moment.minute, moment.second)
-        prefix = _SECONDS.get(second)
-        if prefix is None:
-            if len(_SECONDS) >= 1024:
-                _SECONDS.clear()
-            prefix = _SECONDS[second] = f"{_date_iso(moment.date())}T{_time_iso(moment.time(), 'seconds')}"
-        micro = moment.microsecond
-        return f"{prefix}.{micro:06d}0Z" if micro else prefix + ".0000000Z"
-    if moment.tzinfo is not None and moment.utcoffset():
-        moment = moment.astimezone(_UTC)
-    return _isoformat(moment.replace(tzinfo=None), "T", "microseconds") + "0Z"
+    if moment.tzinfo is not _UTC:  # the library gives UTC
+        moment = moment.astimezone(_UTC) if moment.tzinfo is not None else moment.replace(tzinfo=_UTC)
+    second = (moment.toordinal(), moment.hour, moment.minute, moment.second)
+    prefix = _SECONDS.get(second)
+    if prefix is None:
+        if len(_SECONDS) >= 1024:
+            _SECONDS.clear()
+        prefix = _SECONDS[second] = f"{_date_iso(moment.date())}T{_time_iso(moment.time(), 'seconds')}"
+    micro = moment.microsecond
+    return f"{prefix}.{micro:06d}".rstrip("0") + "Z" if micro else prefix + "Z"
 
 
 def _time_of(moment: datetime | None) -> Any:
@@ -207,17 +211,11 @@ _SECONDS: dict[tuple[int, int, int, int], str] = {}
 
 def queue_message_to_cloudevent(message: Any, source: str) -> CloudEvent[Any]:
     """A Storage Queue message: what it carries, else the project's mapping."""
-    body = message.get_body()
-    try:
-        data, content_type = parse_json(body), JSON
-    except ValueError:  # UnicodeDecodeError too
-        data = body_text(body)
-        content_type = TEXT if data.__class__ is str else OCTETS
-    else:
-        if data.__class__ is not dict or "specversion" in data:  # _carried_in's own first check, inlined
-            carried = _carried_in(data)
-            if carried is not None:
-                return carried
+    data, content_type = undeclared_data(message.get_body())  # a Storage Queue message carries no media type
+    if content_type == JSON and (data.__class__ is not dict or "specversion" in data):  # _carried_in's check
+        carried = _carried_in(data)
+        if carried is not None:
+            return carried
     return from_native(message.id, source, QUEUE_TYPE, content_type, _time_of(message.insertion_time), None, data)
 
 
@@ -237,19 +235,19 @@ def service_bus_to_cloudevent(message: Any, source: str) -> CloudEvent[Any]:
             if content_type:
                 binary.setdefault("datacontenttype", content_type)
             return from_attributes(binary, decode_data(binary.get("datacontenttype"), body))
-    if not content_type or content_type == JSON or _names_json(content_type):
+    if not content_type:  # the sender declared no media type
+        data, content_type = undeclared_data(body)
+    elif content_type == JSON or _names_json(content_type):
         try:
             data = parse_json(body)
         except ValueError:  # UnicodeDecodeError too
-            data, content_type = _not_json(body, content_type)
-        else:
-            if data.__class__ is not dict or "specversion" in data:  # _carried_in's first check, inlined
-                carried = _carried_in(data)
-                if carried is not None:
-                    return carried
-            content_type = content_type or JSON
+            data = decode_data(content_type, body)  # raises, saying why (an empty body: no data)
     else:
-        data, content_type = _not_json(body, content_type)
+        data = decode_data(content_type, body)
+    if data.__class__ is dict and "specversion" in data:  # _carried_in's own first check, inlined
+        carried = _carried_in(data)
+        if carried is not None:
+            return carried
     subject, partition = message.subject or message.label or None, message.partition_key
     moment, extensions = message.enqueued_time_utc, {"partitionkey": partition} if partition else None
     if content_type.__class__ is str and (subject is None or subject.__class__ is str):  # what from_native
@@ -286,15 +284,6 @@ def _count(value: Any) -> int:
 
 def _moment(value: Any) -> str | None:
     return rfc3339(value) if isinstance(value, datetime) else None
-
-
-def _not_json(body: bytes, content_type: str | None) -> tuple[Any, str]:
-    """(data, datacontenttype) of a body that is no JSON: as its content type says, else its text (bytes
-    that are no UTF-8: `application/octet-stream`)."""
-    if content_type:
-        return decode_data(content_type, body), content_type
-    data = body_text(body)
-    return data, TEXT if data.__class__ is str else OCTETS
 
 
 @lru_cache(maxsize=64)
@@ -357,13 +346,30 @@ def blob_to_cloudevent(stream: Any) -> CloudEvent[Any]:
     uri, name = stream.uri or "", stream.name or ""
     container, _, path = name.partition("/")
     etag = properties.get("ETag") or properties.get("Etag")
+    etag = str(etag).strip('"') if etag else None  # the host writes the HTTP ETag, quoted; Event Grid does not
     data = {"api": None, "url": uri, "contentType": properties.get("ContentType"),
             "contentLength": stream.length, "eTag": etag, "blobType": properties.get("BlobType")}
     return CloudEvent(
-        id=str(etag).strip('"') if etag else uri, source=_service_endpoint(uri, name), type=BLOB_CREATED,
+        id=etag or uri, source=_service_endpoint(uri, name), type=BLOB_CREATED,
         subject=f"/blobServices/default/containers/{container}/blobs/{path}",
         time=_blob_time(properties.get("LastModified")), datacontenttype=JSON,
         data={k: v for k, v in data.items() if v is not None or k == "api"},
+    )
+
+
+def blob_event_to_cloudevent(native: Any) -> CloudEvent[Any]:
+    """A blob event Event Grid delivers to a storage function, identified as the blob trigger identifies the
+    same upload: the blob service endpoint as the source, a created blob's ETag as the id (2), JSON data."""
+    event = event_grid_to_cloudevent(native)
+    data, subject = event.data, event.subject
+    if data.__class__ is not dict or not isinstance(subject, str) or not isinstance(data.get("url"), str):
+        return event  # not a blob event: as Event Grid sent it
+    container, _, path = subject.partition("/containers/")[2].partition("/blobs/")
+    etag = data.get("eTag")
+    return CloudEvent(
+        id=etag if event.type == BLOB_CREATED and isinstance(etag, str) and etag else event.id,
+        source=_service_endpoint(data["url"], f"{container}/{path}"), type=event.type, subject=subject,
+        time=event.time, datacontenttype=event.datacontenttype or JSON, data=data,
     )
 
 
@@ -386,12 +392,31 @@ def _blob_time(value: Any) -> str | None:
 
 
 def timer_to_cloudevent(timer: Any, function_name: str, expression: str, now: datetime) -> CloudEvent[Any]:
-    """A timer firing: the scheduled minute names it, so a retried firing keeps its id."""
-    minute = now.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:00Z")
+    """A timer firing, named by when it was due, so that a retried firing keeps its id."""
+    due = _due(timer, now).strftime("%Y-%m-%dT%H:%M:%SZ")
     site = os.environ.get("WEBSITE_SITE_NAME", "local")
     return CloudEvent(
-        id=f"{function_name}:{minute}", source=f"/sites/{site}/functions/{function_name}", type=TIMER_TYPE,
-        time=minute, datacontenttype=JSON,
-        data={"scheduled_time": minute, "schedule": expression, "name": function_name,
+        id=f"{function_name}:{due}", source=f"/sites/{site}/functions/{function_name}", type=TIMER_TYPE,
+        time=due, datacontenttype=JSON,
+        data={"scheduled_time": due, "schedule": expression, "name": function_name,
               "past_due": bool(getattr(timer, "past_due", False))},
     )
+
+
+def _due(timer: Any, now: datetime) -> datetime:
+    """When the firing was due: the schedule status's `Next`, which the host advances only after the
+    invocation (so it names the occurrence being fired, a missed one too); without a status (schedule
+    monitoring off) the current minute."""
+    status = getattr(timer, "schedule_status", None)
+    due = status.get("Next") if isinstance(status, Mapping) else None
+    if isinstance(due, str):
+        try:  # .NET writes up to 7 fractional digits; fromisoformat takes 6
+            moment = datetime.fromisoformat(_SEVENTH_DIGIT.sub("", due.replace("Z", "+00:00"), count=1))
+        except ValueError:
+            moment = None
+        if moment is not None:
+            return moment.replace(tzinfo=_UTC) if moment.tzinfo is None else moment.astimezone(_UTC)
+    return now.astimezone(_UTC).replace(second=0, microsecond=0)
+
+
+_SEVENTH_DIGIT = re.compile(r"(?<=\.\d{6})\d+")

@@ -58,6 +58,7 @@ from portable_fn.runtime.routes import Route, Router, not_routed
 from portable_fn.runtime.views import MessageMeta
 
 from .events import (
+    blob_event_to_cloudevent,
     blob_to_cloudevent,
     body_text,
     event_grid_to_cloudevent,
@@ -241,18 +242,21 @@ def event_grid_entry(spec: Any, timeout_s: float | None = None,
     """`(event, context=None) -> None` for an Event Grid event in either schema. `blobs` (container,
     prefix, suffix) keeps only the blob events of a `storage(..., on="deleted")` trigger."""
     _check(spec, "topic", "storage")
-    binding = spec.binding
+    binding, topic = spec.binding, spec.trigger.kind == "topic"
     wants_context, call, handler, as_is = binding.wants_context, binding.call_event, spec.handler, binding.as_is
+    decode = event_grid_to_cloudevent if blobs is None else blob_event_to_cloudevent
 
     def handle(event: Any, context: Any = None) -> None:
-        ctx = _context(spec, context, timeout_s, None, event) if wants_context else None
         try:
-            decoded = event_grid_to_cloudevent(event)
+            decoded = decode(event)
         except Exception as exc:
+            ctx = _context(spec, context, timeout_s, None, event) if wants_context else None
             _settle(spec, "Event Grid", call_event(spec, _unreadable(event, exc), ctx))
             return
         if blobs is not None and not _blob_matches(decoded, blobs):
             return  # the subscription's filter should have kept it away: acknowledged, not delivered
+        ctx = _context(spec, context, timeout_s, _grid_meta(decoded, context) if topic else None,
+                       event) if wants_context else None
         try:  # call_event without its Result when the handler acknowledges
             if decoded.data.__class__ is as_is:  # binding.as_is: what call would do, one call less
                 handler(decoded)
@@ -324,6 +328,12 @@ def _context(spec: Any, context: Any, timeout_s: float | None, meta: MessageMeta
         deadline=time.time() + timeout_s if timeout_s else None, message=meta,
         raw=NativeInvocation(context, native),
     )
+
+
+def _grid_meta(event: CloudEvent[Any], context: Any) -> MessageMeta:
+    """A topic message Event Grid delivered: its event id. The trigger says neither when it was published nor
+    how many times Event Grid tried it (the host's retry count, 1 without a retry policy)."""
+    return MessageMeta(event.id, _retry_attempt(context))
 
 
 def _retry_attempt(context: Any) -> int:

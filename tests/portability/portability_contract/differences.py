@@ -116,6 +116,35 @@ DIFFERENCES = [
     Difference("json.routes*", "http-undeclared-path",
                "each Cloud Function has its own URL, which serves that function's route only: its 404 lists "
                "that route; the dev host serves every route of the app on one address", "gcp"),
+    # Azure
+    Difference("seen[*].event.time", "queue-* batch-* !*-cloudevent",
+               "an Azure Storage queue records when a message was inserted in whole seconds: the fraction of "
+               "a second is lost (`queue_transport = \"service_bus\"` keeps milliseconds)", "azure"),
+    Difference("seen[*].context.message.published_time", "queue-* batch-*",
+               "an Azure Storage queue records when a message was inserted in whole seconds: the fraction of "
+               "a second is lost", "azure"),
+    Difference("seen[*].event.datacontenttype", "queue-* batch-* !*-cloudevent",
+               "an Azure Storage queue message has no attributes: a declared content type does not travel, so "
+               "the body is read as an undeclared one (JSON, else text, else bytes)", "azure"),
+    Difference("seen[*].context.message.published_time", "topic-*",
+               "an Event Grid delivery holds the event only: it does not say when the event was published",
+               "azure"),
+    Difference("seen[*].event.time", "storage-created",
+               "the blob trigger hands over the blob, not the Event Grid event: the time is the blob's "
+               "Last-Modified, which Azure Storage keeps in whole seconds", "azure"),
+    Difference("seen[*].event.data.value.time", "storage-created",
+               "the blob trigger hands over the blob, not the Event Grid event: the time is the blob's "
+               "Last-Modified, which Azure Storage keeps in whole seconds", "azure"),
+    Difference("seen[*].event.data.value.etag", "storage-*",
+               "Azure Storage's ETag is its own version tag (0x8D...), not the content's MD5 (that is the "
+               "blob's Content-MD5 property)", "azure"),
+    Difference("seen[*].event.subject", "storage-*",
+               "Azure names the blob in an event's subject as Event Grid does, "
+               "`/blobServices/default/containers/<container>/blobs/<name>`; the key alone is StorageObject.key "
+               "on every cloud", "azure"),
+    Difference("json*", "http-undeclared-path",
+               "the Functions host answers a path no function's route matches itself (404, no body) before any "
+               "function runs; the dev host's 404 names the routes it serves", "azure"),
 ]
 
 

@@ -117,7 +117,7 @@ def test_the_library_fixtures_with_and_without_data() -> None:
     with_data = event_grid_to_cloudevent(_library_event(_load(LIBRARY / "eventgrid-schema-with-data.json")))
     assert (with_data.id, with_data.source, with_data.type, with_data.subject, with_data.time) == (
         "00010001-0001-0001-0001-000100010001", "/TestTopic/namespaces/test", "captureFileCreated",
-        "eventhubs/test", "2017-07-14T23:10:27.7689660Z")
+        "eventhubs/test", "2017-07-14T23:10:27.768966Z")
     assert with_data.data["fileUrl"] == "https://test.blob.core.windows.net/debugging/testblob.txt"
     without = event_grid_to_cloudevent(_load(LIBRARY / "eventgrid-schema-without-data.json"))
     assert without.data is None and without.time == "2017-07-14T23:10:27.7689666Z"
@@ -143,7 +143,7 @@ def test_a_library_cloudevent_keeps_its_dataschema_and_a_copy_of_its_extensions(
             "time": "2024-05-01T10:00:00Z", "traceparent": "00-abc-def-01", "data": {"n": 1}}
     native = _library_event(body)
     got = event_grid_to_cloudevent(native)
-    assert got.to_dict() == {**body, "time": "2024-05-01T10:00:00.0000000Z"}
+    assert got.to_dict() == body  # the time as it was sent
     plain = _library_event({k: v for k, v in body.items() if k != "dataschema"})
     event = event_grid_to_cloudevent(plain)
     assert event.extensions == {"traceparent": "00-abc-def-01"}
@@ -378,7 +378,7 @@ def test_topic_schedule_and_storage_through_the_index(every_app: Any, indexed: A
     _call(functions, "on_photo_deleted", _library_event(elsewhere))
     assert every_module.SEEN[-1][1].data == StorageObject(
         "photos", "raw/x.png", 17555, "0x8D96061B33FE1D2", deleted["data"]["contentType"], "deleted",
-        "2021-08-16T02:58:18.5038290Z")
+        "2021-08-16T02:58:18.503829Z")
     count = len(every_module.SEEN)
     _call(functions, "on_photo_deleted", _library_event(deleted))  # another container: not this function's
     assert len(every_module.SEEN) == count

@@ -1,5 +1,5 @@
-"""Storage Queue and Service Bus messages and times read as before the fast paths: every body as
-`json.loads` reads it (or as its content type or text says), every datetime in Azure's RFC 3339 form."""
+"""Storage Queue and Service Bus messages and times read as before the fast paths: every body as its
+content type says or, undeclared, as every cloud reads it (`undeclared_data`), every datetime in RFC 3339."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from portable_fn_azure.events import (
 
 from portable_fn.runtime import CloudEvent
 from portable_fn.runtime.errors import InvalidEventError
+from portable_fn.runtime.http_binding import undeclared_data
 
 from .conftest import DATA
 
@@ -31,22 +32,20 @@ BODIES = [b'{"n":1}', b' {"n": 1} ', b'\xef\xbb\xbf{"n":1}', '{"n":1}'.encode("u
           b"[1,2]x", b"not json", b"", b"\xff\xfe\x00", "é".encode(), b"NaN", b'{"n":"\x01"}']
 
 
-def _read(body: bytes) -> tuple[object, str]:
-    """What the queue mapping holds: the body as json.loads reads it, else its text, else its bytes."""
-    try:
-        return json.loads(body), "application/json"
-    except ValueError:
-        try:
-            return body.decode("utf-8"), "text/plain; charset=utf-8"
-        except UnicodeDecodeError:
-            return body, "application/octet-stream"
-
-
 @pytest.mark.parametrize("body", BODIES, ids=repr)
-def test_a_queue_body_reads_as_json_loads_reads_it(body: bytes) -> None:
+def test_a_queue_body_reads_as_an_undeclared_body_reads_everywhere(body: bytes) -> None:
+    """A Storage Queue message carries no media type: its body is read by the one rule for undeclared bodies
+    (JSON, else UTF-8 text without control characters, else the bytes; empty: no data)."""
     event = queue_message_to_cloudevent(QueueMessage(id="m", body=body), "/queues/q")
-    data, content_type = _read(body)
+    data, content_type = undeclared_data(body)
     assert (repr(event.data), event.datacontenttype) == (repr(data), content_type)
+
+
+def test_a_queue_body_that_is_empty_or_holds_control_characters() -> None:
+    empty = queue_message_to_cloudevent(QueueMessage(id="m", body=b""), "/queues/q")
+    assert (empty.data, empty.datacontenttype) == (None, None)
+    control = queue_message_to_cloudevent(QueueMessage(id="m", body=b'{"n":"\x01"}'), "/queues/q")
+    assert (control.data, control.datacontenttype) == (b'{"n":"\x01"}', "application/octet-stream")
 
 
 def test_a_body_holding_a_cloudevent_is_that_event() -> None:
@@ -57,10 +56,11 @@ def test_a_body_holding_a_cloudevent_is_that_event() -> None:
 def _reference(moment: datetime) -> str:
     if moment.tzinfo is not None and moment.utcoffset():
         moment = moment.astimezone(timezone.utc)
-    return moment.replace(tzinfo=None).isoformat(timespec="microseconds") + "0Z"
+    whole = moment.replace(tzinfo=None).isoformat(timespec="seconds")
+    return f"{whole}.{moment.microsecond:06d}".rstrip("0") + "Z" if moment.microsecond else whole + "Z"
 
 
-def test_times_are_azures_rfc3339_form_whatever_the_second() -> None:
+def test_times_are_rfc3339_in_utc_with_the_fraction_they_have_whatever_the_second() -> None:
     rng = random.Random(5)
     start = datetime(1, 1, 1, tzinfo=timezone.utc)
     moments = [start + timedelta(seconds=rng.randrange(315537897599), microseconds=rng.choice([0, 999999, 7]))
@@ -69,7 +69,9 @@ def test_times_are_azures_rfc3339_form_whatever_the_second() -> None:
                 datetime(2024, 5, 1, 12, tzinfo=timezone(timedelta(hours=2)))]
     for moment in moments + moments:  # the second pass reads the cached seconds
         assert rfc3339(moment) == _reference(moment), moment
-    assert rfc3339(datetime(2024, 5, 1, 10, 0, 3, 5, tzinfo=timezone.utc)) == "2024-05-01T10:00:03.0000050Z"
+    assert rfc3339(datetime(2024, 5, 1, 10, 0, 3, 5, tzinfo=timezone.utc)) == "2024-05-01T10:00:03.000005Z"
+    assert rfc3339(datetime(2024, 5, 1, 10, 0, 3, 120000, tzinfo=timezone.utc)) == "2024-05-01T10:00:03.12Z"
+    assert rfc3339(datetime(2024, 5, 1, 10, 0, 3, tzinfo=timezone.utc)) == "2024-05-01T10:00:03Z"
     assert rfc3339(None) is None
 
 
@@ -97,7 +99,7 @@ def test_a_service_bus_message_maps_to_the_projects_cloudevent(body: bytes, fiel
                                                                extensions: dict[str, str]) -> None:
     event = service_bus_to_cloudevent(_bus(body, **fields), "sb://ns/orders")
     assert (event.id, event.source, event.type, event.time) == (
-        "sb-1", "sb://ns/orders", "com.microsoft.azure.servicebus.message", "2024-05-01T10:00:00.1234560Z")
+        "sb-1", "sb://ns/orders", "com.microsoft.azure.servicebus.message", "2024-05-01T10:00:00.123456Z")
     assert (event.data, event.datacontenttype, event.subject, dict(event.extensions)) == (
         data, content_type, subject, extensions)
 
@@ -119,7 +121,7 @@ def test_a_service_bus_message_carrying_a_cloudevent_is_that_event() -> None:
 def test_the_queue_time_is_formatted_when_read_and_the_event_is_whole() -> None:
     message = QueueMessage(id="m", body=b'{"n":1}', insertion_time=datetime(2024, 5, 1, 10, 0, 3, tzinfo=timezone.utc))
     expected = CloudEvent(id="m", source="/queues/q", type="com.microsoft.azure.storage.queue.message",
-                          datacontenttype="application/json", time="2024-05-01T10:00:03.0000000Z", data={"n": 1})
+                          datacontenttype="application/json", time="2024-05-01T10:00:03Z", data={"n": 1})
     assert queue_message_to_cloudevent(message, "/queues/q") == expected
     assert queue_message_to_cloudevent(message, "/queues/q").to_dict() == expected.to_dict()
     assert queue_message_to_cloudevent(message, "/queues/q").with_data({"n": 2}).time == expected.time

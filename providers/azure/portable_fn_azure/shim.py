@@ -240,7 +240,9 @@ def service_bus_entry(spec: Any, entity: str, connection: str, timeout_s: float 
 def event_grid_entry(spec: Any, timeout_s: float | None = None,
                      blobs: tuple[str, str, str] | None = None) -> Entry:
     """`(event, context=None) -> None` for an Event Grid event in either schema. `blobs` (container,
-    prefix, suffix) keeps only the blob events of a `storage(..., on="deleted")` trigger."""
+    prefix, suffix) keeps only the blob events of a `storage(..., on="deleted")` trigger, identified as the
+    blob trigger identifies the same blob (`blob_event_to_cloudevent`); a topic message gets its
+    `ctx.message`."""
     _check(spec, "topic", "storage")
     binding, topic = spec.binding, spec.trigger.kind == "topic"
     wants_context, call, handler, as_is = binding.wants_context, binding.call_event, spec.handler, binding.as_is

@@ -26,7 +26,7 @@ import importlib.util
 import json
 import sys
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote
@@ -165,9 +165,9 @@ class AzureRunner:
 
     def _tick(self, tick: Tick) -> Delivery:
         """The host's TimerInfo: ScheduleStatus.Next is the occurrence being fired, Last the one before."""
-        due = datetime.fromisoformat(tick.time.replace("Z", "+00:00"))
-        previous = due.timestamp() - 300
-        last = datetime.fromtimestamp(previous + 0.0016437, timezone.utc).isoformat()
+        due = _time(tick.time)
+        # the previous firing of "rate(5 minutes)", run a moment after it was due
+        last = (due - timedelta(minutes=5) + timedelta(microseconds=1643)).isoformat()
         status = {"Last": last, "Next": due.isoformat(), "LastUpdated": last}
         info = {"Schedule": {"AdjustForDST": True}, "ScheduleStatus": status, "IsPastDue": False}
         self._run(tick.function, TimerRequestConverter.decode(Datum(json.dumps(info), "json"), trigger_metadata={}))

@@ -121,8 +121,14 @@ def render_refused() -> str:
 
 def render_differences() -> str:
     rows = [("what differs", "in cases", "on", "why"), ("---",) * 4]
-    rows += [(f"`{d.field}`", f"`{d.cases}`", d.clouds, d.why) for d in DIFFERENCES]
+    rows += [(f"`{d.field}`", cases(d.cases), d.clouds, d.why) for d in DIFFERENCES]
     return table(rows)
+
+
+def cases(patterns: str) -> str:
+    """`queue-* !*-cloudevent` as `queue-*`, not `*-cloudevent`; `*` as all."""
+    shown = [f"not `{p[1:]}`" if p.startswith("!") else f"`{p}`" for p in patterns.split()]
+    return "all" if shown == ["`*`"] else ", ".join(shown)
 
 
 def render_not_carried() -> str:

@@ -42,8 +42,10 @@ DIFFERENCES = [
     Difference("seen[*].context.provider", "*", "names the cloud the function runs on: what it is for"),
     Difference("seen[*].context.invocation_id", "*", "each invocation's own id, assigned by the cloud"),
     Difference("seen[*].context.has_deadline", "*",
-               "Lambda and the dev host know when the invocation is cut off; Cloud Functions and Azure Functions "
-               "do not tell the function", "gcp, azure"),
+               "`ctx.deadline` is known where the runtime is told when the invocation is cut off: Lambda says "
+               "so, and Cloud Functions gets the timeout deploy sets; the Azure worker does not pass the host's "
+               "functionTimeout on, and the dev host cuts off only a function that declares `timeout_s`",
+               "local, azure"),
     # What names the cloud's own resource or is assigned by it. A carried CloudEvent keeps all of these.
     Difference("seen[*].event.id", "queue-* topic-* batch-* storage-* schedule-* !*-cloudevent",
                "assigned by the transport or store that delivered the event (a message id, a notification "
@@ -96,9 +98,6 @@ DIFFERENCES = [
     Difference("json.routes*", "http-undeclared-path",
                "each function has its own Function URL, which serves that function's route only: its 404 "
                "lists that route; the dev host serves every route of the app on one address", "aws"),
-    Difference("seen[*].context.has_deadline", "*",
-               "Lambda always cuts an invocation off (deploy gives a function that declares no timeout 3 s); the "
-               "dev host only a function that declares `timeout_s` (the probe declares none)", "local"),
     # GCP
     Difference("seen[*].context.message.subscription", "queue-* topic-* batch-*",
                "Pub/Sub says which subscription delivered the message (the one Eventarc made for the trigger); "

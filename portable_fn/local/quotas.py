@@ -90,7 +90,7 @@ DELIVERY: dict[str, dict[str, dict[str, Figure]]] = {
             "aws": Figure("none (best effort); `fifo=True` makes an SQS FIFO queue, in order per message group",
                           SQS_FIFO),
             "gcp": Figure("none: Eventarc's subscription does not order; `fifo=True` is refused", PUBSUB_ORDERING),
-            "azure": Figure("none: Queue Storage does not guarantee order (`fifo=True` changes nothing)",
+            "azure": Figure("none: Queue Storage does not guarantee order (`fifo=True` is refused)",
                             QUEUES_COMPARED),
         },
         "delivery": {

@@ -79,6 +79,8 @@ class AzureProvider(Provider):
         (timeouts over the Consumption plan's 10 minutes)."""
         codegen.check(app)
         self.deployer.check(app)
+        for spec in app.functions:
+            _check_function(spec, app.options(spec))
         if str(self.settings.get("plan_sku", "Y1")) not in CONSUMPTION_SKUS:
             return
         for spec in app.functions:
@@ -129,6 +131,22 @@ class AzureProvider(Provider):
         if skipped:
             out["skipped"] = skipped
         return out
+
+
+def _check_function(spec: Any, options: Any) -> None:
+    """What no Azure plan can honour for one function."""
+    where = f"Function {spec.name!r} on azure"
+    if options.architecture not in (None, "x86_64"):
+        raise UnsupportedTriggerError(
+            f"{where}: architecture={options.architecture!r} is not available; Azure Functions runs Python on "
+            "x86_64 Linux only. Remove the option (or set it per provider)."
+        )
+    if spec.trigger.kind == "queue" and spec.trigger.fifo:
+        raise UnsupportedTriggerError(
+            f"{where}: queue({spec.trigger.name!r}, fifo=True) cannot be honoured: Storage Queues deliver "
+            "without ordering, and the Service Bus transport binds no sessions. Drop fifo=True, or order by a "
+            "key in your own store."
+        )
 
 
 def _invoke_http(app: Any, spec: Any, entry: Any, event: Any) -> dict[str, Any]:

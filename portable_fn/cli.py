@@ -139,6 +139,10 @@ def _dev(args: argparse.Namespace) -> int:
     port = args.port if args.port is not None else int(app.config.provider_settings("local", stage).get("port", 8080))
     state_dir = Path(args.state_dir) if args.state_dir else None
     providers = [args.provider] if args.provider else None
+    if args.provider:  # emulating one cloud: refuse what its deploy would refuse, before serving anything
+        from .provider import load_provider
+
+        load_provider(args.provider, app.config.provider_settings(args.provider, stage)).check(app)
     LocalHost(app, host=args.host, port=port, state_dir=state_dir, log=_progress, stage=stage,
               providers=providers).serve_forever()
     return 0

@@ -138,3 +138,17 @@ def test_info_on_a_stage_with_nothing_deployed_says_so(capsys, shop_copy: Path, 
     code, out, _ = run(capsys, "info", str(shop_copy), "--stage", "prod", "--json")
     deployed = json.loads(out)
     assert code == 0 and deployed["deployed"] is True and "create_order" in deployed["outputs"]["functions"]
+
+
+@pytest.mark.parametrize("cloud", ["gcp", "azure"])
+def test_dev_for_one_cloud_refuses_what_its_deploy_refuses(capsys, tmp_path: Path, cloud: str) -> None:
+    """`dev --provider gcp` emulates that cloud: a declaration its deploy refuses is refused before serving."""
+    (tmp_path / "pyproject.toml").write_text('[tool.portable-fn]\napp = "fifo"\nmodules = ["dev_fifo_jobs"]\n')
+    (tmp_path / "dev_fifo_jobs.py").write_text(
+        "from portable_fn import CloudEvent, function, queue\n\n\n"
+        "@function(trigger=queue('jobs', fifo=True))\n"
+        "def work(event: CloudEvent) -> None:\n    pass\n")
+    sys.modules.pop("dev_fifo_jobs", None)
+    code, _, err = run(capsys, "dev", str(tmp_path), "--provider", cloud, "--port", "0")
+    assert code == 1
+    assert "queue('jobs', fifo=True) cannot be honoured" in err and f"Function 'work' on {cloud}" in err

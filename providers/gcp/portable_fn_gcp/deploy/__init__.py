@@ -19,7 +19,8 @@ storage trigger watches, else `<app>-<stage>-<name>`; deploy does not create buc
 `grant_storage_agent` (true: deploy grants the Cloud Storage service agent `roles/pubsub.publisher` on the
 project when a storage trigger needs it; false when that is done outside deploy), `grant_wait_s` (420) and
 `retry_every_s` (15: how long a storage trigger Eventarc refuses for want of a grant this run made is
-deployed again, as IAM changes take minutes to reach it), `poll_s` (2) and
+deployed again, as IAM changes take minutes to reach it), `subscription_wait_s` (120: how long a dead-letter
+route waits for Eventarc to name a Pub/Sub trigger's subscription), `poll_s` (2) and
 `operation_timeout_s` (1800) for long-running operations.
 """
 

@@ -23,7 +23,7 @@ from .client import AlreadyExists, Forbidden, GcpClient, NotFound
 from .desired import Settings
 from .naming import LABEL_SOURCE, Names, labels
 from .resources import Bucket, DeadLetterRoute, Function, PublicInvoker, SchedulerJob, StorageAgentGrant, Topic
-from .routes import PUBLISHER, SUBSCRIBER, grant, project_number, pubsub_agent, trigger_subscription
+from .routes import PUBLISHER, SUBSCRIBER, grant, project_number, pubsub_agent, short, trigger_subscription
 from .storage_agent import grant_publisher, refused, storage_agent
 
 R = TypeVar("R", bound=Resource)
@@ -247,8 +247,7 @@ class DeadLetterRoutes(Applier[DeadLetterRoute]):
     with the Pub/Sub service agent's two grants (`routes`). Every step is a no-op when already done."""
 
     def create(self, resource: DeadLetterRoute) -> None:
-        found = self.gcp.call("functions", "get_function",
-                              request={"name": self.names.function_path(resource.name)})
+        found = self.function(resource)
         account = found.service_config.service_account_email
         grant(self.gcp, "pubsub", resource.dead_letter_topic, PUBLISHER, f"serviceAccount:{account}")
         if resource.trigger_topic:
@@ -256,22 +255,18 @@ class DeadLetterRoutes(Applier[DeadLetterRoute]):
 
     def update(self, resource: DeadLetterRoute, previous: DeadLetterRoute, changes: tuple[str, ...]) -> None:
         self.create(resource)
-        if previous.trigger_topic and not resource.trigger_topic:  # the function no longer retries
-            found = self.gcp.call("functions", "get_function",
-                                  request={"name": self.names.function_path(resource.name)})
-            if subscription := trigger_subscription(self.gcp, found):
-                self.set_policy(subscription, None)
+        no_longer_retries = previous.trigger_topic and not resource.trigger_topic
+        if no_longer_retries and (subscription := trigger_subscription(self.gcp, self.function(resource))):
+            self.set_policy(subscription, None)
 
     def delete(self, resource: DeadLetterRoute) -> None:
         """Nothing to undo: the trigger subscription goes with the function, the grant with the topic."""
 
+    def function(self, resource: DeadLetterRoute) -> Any:
+        return self.gcp.call("functions", "get_function", request={"name": self.names.function_path(resource.name)})
+
     def route_subscription(self, resource: DeadLetterRoute, found: Any, account: str) -> None:
-        subscription = trigger_subscription(self.gcp, found)
-        if not subscription:
-            raise DeployError(
-                f"Deploying {resource.name!r} to gcp: the Pub/Sub subscription Eventarc makes for its trigger on "
-                f"{resource.trigger_topic} was not found, so no dead-letter policy could be set on it. Run "
-                "`portable-fn deploy` again once the trigger is ready (`gcloud eventarc triggers list`).")
+        subscription = self.subscription(resource, found)
         number = project_number(self.ctx.settings.project_number, account)
         if number:
             grant(self.gcp, "pubsub", resource.dead_letter_topic, PUBLISHER, pubsub_agent(number))
@@ -283,6 +278,28 @@ class DeadLetterRoutes(Applier[DeadLetterRoute]):
                 "until then messages that keep failing are not moved to the dead-letter topic")
         self.set_policy(subscription, {"dead_letter_topic": resource.dead_letter_topic,
                                        "max_delivery_attempts": resource.max_delivery_attempts})
+
+    def subscription(self, resource: DeadLetterRoute, found: Any) -> str:
+        """The subscription the function's Eventarc trigger names. Eventarc names it once it has made it, which
+        can be after the function's operation is done: an empty name is read again every `poll_s`, up to
+        `subscription_wait_s`."""
+        wait_s, started = self.ctx.settings.subscription_wait_s, time.monotonic()
+        trigger = found.event_trigger.trigger
+        while not (subscription := trigger_subscription(self.gcp, found)):
+            if time.monotonic() - started >= wait_s:
+                raise DeployError(
+                    f"Deploying {resource.name!r} to gcp: Eventarc trigger {trigger or '(none yet)'} of the function "
+                    f"named no Pub/Sub subscription (transport.pubsub.subscription) within {wait_s:.0f} s, so no "
+                    f"dead-letter policy could be set for {resource.trigger_topic}. Check the trigger with `gcloud "
+                    f"eventarc triggers describe {short(trigger) or '...'} --location={self.names.region}`, then run "
+                    "`portable-fn deploy` again (raise subscription_wait_s under [tool.portable-fn.gcp] to wait "
+                    "longer).")
+            self.gcp.progress(f"      {resource.name}: waiting for Eventarc to name the subscription of trigger "
+                              f"{trigger or '(none yet)'}")
+            time.sleep(self.gcp.poll_s)
+            found = self.function(resource)
+            trigger = found.event_trigger.trigger
+        return subscription
 
     def set_policy(self, subscription: str, policy: dict[str, Any] | None) -> None:
         self.gcp.call("subscriber", "update_subscription", request={

@@ -10,6 +10,7 @@ points at the Pub/Sub emulator, which the library then dials itself):
     storage     google.cloud.storage.Client                       the buckets storage triggers watch
     run         google.cloud.run_v2.ServicesClient                the invoker IAM binding
     resourcemanager  google.cloud.resourcemanager_v3.ProjectsClient  the project's IAM (storage agent grant)
+    eventarc    google.cloud.eventarc_v1.EventarcClient            the functions' triggers (their subscription)
 
 Endpoints: `endpoint_url` points every service at one place (a recording endpoint, a proxy);
 `endpoints = {functions = "...", pubsub = "...", ...}` in the settings wins per service. An endpoint on
@@ -33,7 +34,7 @@ from google.auth.credentials import AnonymousCredentials, Credentials
 
 Progress = Callable[[str], None]
 READ_PREFIXES = ("get_", "list_")
-SERVICES = ("functions", "pubsub", "subscriber", "scheduler", "run", "storage", "resourcemanager")
+SERVICES = ("functions", "pubsub", "subscriber", "scheduler", "run", "storage", "resourcemanager", "eventarc")
 SAME_ENDPOINT = {"subscriber": "pubsub"}  # both are the Pub/Sub API
 NotFound, AlreadyExists, Forbidden = google_errors.NotFound, google_errors.Conflict, google_errors.Forbidden
 
@@ -139,6 +140,10 @@ def _client_class(name: str) -> Any:
         from google.cloud import resourcemanager_v3
 
         return resourcemanager_v3.ProjectsClient
+    if name == "eventarc":
+        from google.cloud import eventarc_v1
+
+        return eventarc_v1.EventarcClient
     from google.cloud import run_v2
 
     return run_v2.ServicesClient

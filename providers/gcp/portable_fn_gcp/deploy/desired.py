@@ -72,6 +72,8 @@ class Settings:
     # the grant this run made is deployed again every `retry_every_s` for up to `grant_wait_s` after it.
     grant_wait_s: float = 420.0
     retry_every_s: float = 15.0
+    # Eventarc names a Pub/Sub trigger's subscription once it has made it; a route waits this long for the name.
+    subscription_wait_s: float = 120.0
 
     @classmethod
     def of(cls, settings: dict[str, Any]) -> Settings:
@@ -82,7 +84,7 @@ class Settings:
         return cls(str(settings.get("service_account", "")), str(settings.get("ingress", "ALLOW_ALL")).upper(),
                    int(settings.get("min_instances", 0)), int(settings.get("max_instances", 100)),
                    str(settings.get("project_number", "")), grant, float(settings.get("grant_wait_s", 420)),
-                   float(settings.get("retry_every_s", 15)))
+                   float(settings.get("retry_every_s", 15)), float(settings.get("subscription_wait_s", 120)))
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,9 @@
 """Dead-letter routes on Google Cloud: the subscription Eventarc made for a function's Pub/Sub trigger and
 the IAM bindings a route needs. Shared by `remote` (reads only) and `appliers` (writes).
 
-Cloud Functions does not expose the subscription behind a trigger: Eventarc names it
-`eventarc-<region>-<trigger id>-sub-<n>`, the trigger id being the last part of the function's
-`eventTrigger.trigger`, so it is found among the trigger topic's subscriptions by that prefix.
+The subscription behind a trigger is Eventarc's: the function's `eventTrigger.trigger` names its Eventarc
+trigger, and that trigger's `transport.pubsub.subscription` (output only) names the subscription. Eventarc
+fills the field in once it has made the subscription, so it can be empty for a trigger just made.
 
 A subscription's dead-letter policy only works when the Pub/Sub service agent
 (`service-<project number>@gcp-sa-pubsub.iam.gserviceaccount.com`) may publish to the dead-letter topic
@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .client import GcpClient
+from .client import GcpClient, NotFound
 
 PUBLISHER, SUBSCRIBER = "roles/pubsub.publisher", "roles/pubsub.subscriber"
 _DEFAULT_ACCOUNT = re.compile(r"(\d+)-compute@developer\.gserviceaccount\.com\Z")
@@ -28,17 +28,16 @@ def short(path: str) -> str:
 
 
 def trigger_subscription(gcp: GcpClient, found: Any) -> str:
-    """The path of the subscription behind a Pub/Sub-triggered function ('' when there is none)."""
+    """The path of the subscription behind a Pub/Sub-triggered function, as its Eventarc trigger names it
+    ('' when there is no such trigger, or Eventarc has not named it yet)."""
     trigger = found.event_trigger if "event_trigger" in found else None
-    if trigger is None or not trigger.pubsub_topic:
+    if trigger is None or not trigger.pubsub_topic or not trigger.trigger:
         return ""
-    region = found.name.split("/locations/", 1)[-1].split("/", 1)[0]
-    prefix = f"eventarc-{region}-{short(trigger.trigger)}-sub-" if trigger.trigger else "eventarc-"
-    function_id = short(found.name)
-    for name in gcp.pages("pubsub", "list_topic_subscriptions", request={"topic": trigger.pubsub_topic}):
-        if short(name).startswith(prefix) and (trigger.trigger or f"-{function_id}-" in name):
-            return str(name)
-    return ""
+    try:
+        eventarc = gcp.call("eventarc", "get_trigger", request={"name": trigger.trigger})
+    except NotFound:  # the function is being made or deleted
+        return ""
+    return str(eventarc.transport.pubsub.subscription)
 
 
 def pubsub_agent(project_number: str) -> str:

@@ -132,4 +132,5 @@ def provider(google: GoogleApi, google_server: GoogleApiServer, shop: Any) -> Re
 def helpers() -> types.SimpleNamespace:
     """Module-level helpers for the test modules (which cannot import this conftest)."""
     return types.SimpleNamespace(RecordingProvider=RecordingProvider, make_artifact=make_artifact,
-                                 PROJECT=PROJECT, REGION=REGION)
+                                 PROJECT=PROJECT, REGION=REGION,
+                                 discovery_problems=_google_api.discovery_problems)

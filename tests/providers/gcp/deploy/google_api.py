@@ -1,13 +1,13 @@
 """A recording stand-in for the Google Cloud REST APIs deploy calls, on 127.0.0.1.
 
-It serves the subset of Cloud Functions v2, Pub/Sub v1, Cloud Scheduler v1, the Cloud Run v2 IAM
-methods, Cloud Storage buckets and service agent, and the Resource Manager v3 project IAM methods that
-`portable_fn_gcp.deploy` uses, keeps resources in memory, and checks what it is sent the way Google does:
-JSON field names in camelCase (an unknown field is a 400 INVALID_ARGUMENT "Unknown name"), enum values by
-name, an `updateMask` on every PATCH naming existing fields, parents and names that agree, sources that
-were really uploaded (asked of the storage emulator), topics that exist before a trigger or job points at
-them, and IAM etags. Function creates, updates and deletes return long-running operations that are not
-done at first and are done at the first GET of the operation.
+It serves the subset of Cloud Functions v2, Pub/Sub v1, Cloud Scheduler v1, the Cloud Run v2 IAM methods,
+Cloud Storage buckets and service agent, the Resource Manager v3 project IAM methods and Eventarc v1's
+triggers.get that `portable_fn_gcp.deploy` uses, keeps resources in memory, and checks what it is sent
+the way Google does: JSON field names in camelCase (an unknown field is a 400 INVALID_ARGUMENT "Unknown
+name"), enum values by name, an `updateMask` on every PATCH naming existing fields, parents and names
+that agree, sources that were really uploaded (asked of the storage emulator), topics that exist before a
+trigger or job points at them, and IAM etags. Function creates, updates and deletes return long-running
+operations that are not done at first and are done at the first GET of the operation.
 
 A project's IAM policy starts with an owner binding and an audit config; it is read as the version asked
 for, and set only with the etag of the last read, and as version 3 when a binding has a condition. Like
@@ -19,6 +19,13 @@ triggers were refused, as IAM changes take a while to. `refuse` answers the name
 Every request is recorded (`requests`), so tests can count what a deploy sent; `fail_next_operation`
 makes the next operation on a function end in an error and leave the function FAILED, as a broken
 build does.
+
+A function with an event trigger gets an Eventarc trigger, as Cloud Functions makes one: the function's
+`eventTrigger.trigger` names it, and for a Pub/Sub trigger its `transport.pubsub.subscription` (output only,
+`TRIGGER_DISCOVERY`) names the push subscription it delivers through. That field is the only way to find
+the subscription: its name follows no pattern a client could guess. With `transport_delay` set, a new
+trigger is read that many times with the field still empty, as Eventarc fills it in once it made the
+subscription.
 """
 
 from __future__ import annotations
@@ -35,6 +42,7 @@ import urllib.request
 import uuid
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any, ClassVar
 
 PAGE_SIZE = 4  # small, so the clients' pagers really follow nextPageToken
@@ -100,6 +108,10 @@ TOPIC_PATH = r"projects/[^/]+/topics/[A-Za-z][-A-Za-z0-9._~%+]{2,254}"
 JOB_PATH = rf"{LOCATION}/jobs/[-A-Za-z0-9_]{{1,500}}"
 SERVICE_PATH = rf"{LOCATION}/services/[^/:]+"
 SUBSCRIPTION_PATH = r"projects/[^/]+/subscriptions/[A-Za-z][-A-Za-z0-9._~%+]{2,254}"
+TRIGGER_PATH = rf"{LOCATION}/triggers/[^/]+"
+# The excerpt of Google's Discovery documents the Eventarc trigger answers are held to (tests/data/gcp/NOTICE).
+TRIGGER_DISCOVERY = json.loads((Path(__file__).parents[3] / "data" / "gcp" / "discovery" /
+                                "eventarc-trigger-transport.json").read_text())
 MEMBER = re.compile(r"(user|serviceAccount|group|domain):[^\s]+|allUsers|allAuthenticatedUsers")
 
 
@@ -152,6 +164,25 @@ def check(value: Any, schema: Any, where: str) -> Any:
     elif not isinstance(value, str):
         raise ApiError(400, f"Invalid value at '{where}' ({value!r}): expected a string")
     return value
+
+
+def discovery_problems(value: Any, ref: str, api: str = "eventarc.v1", where: str = "") -> list[str]:
+    """Where `value` strays from schema `ref` of a Discovery document excerpt (`TRIGGER_DISCOVERY`): a field
+    the schema does not define, or a value of another JSON type. Empty when it conforms."""
+    properties = TRIGGER_DISCOVERY[api]["schemas"][ref]["properties"]
+    problems = []
+    for key, item in value.items():
+        field = properties.get(key)
+        if field is None:
+            problems.append(f"{where}{key}: not a field of {ref}")
+        elif "$ref" in field:
+            problems += discovery_problems(item, field["$ref"], api, f"{where}{key}.")
+        elif field["type"] == "array":
+            for i, element in enumerate(item):
+                problems += discovery_problems(element, field["items"]["$ref"], api, f"{where}{key}[{i}].")
+        elif not isinstance(item, {"string": str, "boolean": bool, "object": dict}[field["type"]]):
+            problems.append(f"{where}{key}: not a {field['type']}")
+    return problems
 
 
 def mask_paths(query: dict[str, str], schema: dict[str, Any], body_field: str | None = None,
@@ -220,6 +251,9 @@ class GoogleApi:
         self.refuse: set[str] = set()  # "getIamPolicy" / "setIamPolicy": project IAM answered 403
         self.agent_grant_delay = 0  # triggers refused after the storage agent's grant before it takes effect
         self.agent_pending = 0  # of those, how many are left
+        self.triggers: dict[str, dict[str, Any]] = {}  # Eventarc triggers by path (keyed "function": its function)
+        self.transport_delay = 0  # reads of a new trigger answered before its subscription is filled in
+        self.transport_pending: dict[str, int] = {}
         self._ids = itertools.count(1)
 
     # -- what tests use ----------------------------------------------------------------------------
@@ -276,6 +310,7 @@ class GoogleApi:
             ("POST", rf"/v1/({TOPIC_PATH}|{SUBSCRIPTION_PATH}):setIamPolicy", self.set_iam_policy),
             ("GET", rf"/v1/({TOPIC_PATH})/subscriptions", self.list_topic_subscriptions),
             ("GET", rf"/v1/({SUBSCRIPTION_PATH})", self.get_subscription),
+            ("GET", rf"/v1/({TRIGGER_PATH})", self.get_trigger),
             ("PATCH", rf"/v1/({SUBSCRIPTION_PATH})", self.update_subscription),
             ("PUT", rf"/v1/({TOPIC_PATH})", self.create_topic),
             ("PATCH", rf"/v1/({TOPIC_PATH})", self.update_topic),
@@ -382,8 +417,7 @@ class GoogleApi:
             trigger.setdefault("retryPolicy", "RETRY_POLICY_DO_NOT_RETRY")
             trigger.setdefault("serviceAccountEmail", service["serviceAccountEmail"])
             trigger.setdefault("trigger", path.replace("/functions/", "/triggers/") + f"-{next(self._ids):06d}")
-            if trigger.get("pubsubTopic"):
-                self.eventarc_subscription(path, trigger)
+            self.eventarc_trigger(path, trigger)
         self.policies.setdefault(service["service"], {"version": 1, "bindings": [], "etag": self.etag()})
         function.update(state="ACTIVE", environment="GEN_2", url=service["uri"], updateTime="2024-01-01T00:00:00Z")
         return {"@type": "type.googleapis.com/google.cloud.functions.v2.Function", **function}
@@ -424,6 +458,8 @@ class GoogleApi:
             for name in [n for n, sub in self.subscriptions.items() if sub.get("function") == path]:
                 del self.subscriptions[name]
                 self.policies.pop(name, None)
+            for name in [n for n, found in self.triggers.items() if found["function"] == path]:
+                del self.triggers[name]
             self.policies.pop(function.get("serviceConfig", {}).get("service", ""), None)
             return {"@type": "type.googleapis.com/google.protobuf.Empty"}
 
@@ -451,20 +487,42 @@ class GoogleApi:
             operation["done"] = True
         return self.operations[name]
 
-    def eventarc_subscription(self, path: str, trigger: dict[str, Any]) -> None:
-        """The push subscription Eventarc makes on the trigger's topic (one per trigger; a new topic
-        gets a new one)."""
-        project, region = path.split("/")[1], path.split("/")[3]
-        trigger_id = trigger["trigger"].rsplit("/", 1)[-1]
-        name = f"projects/{project}/subscriptions/eventarc-{region}-{trigger_id}-sub-{next(self._ids):03d}"
+    def eventarc_trigger(self, path: str, trigger: dict[str, Any]) -> None:
+        """The Eventarc trigger Cloud Functions makes for an event trigger, and for a Pub/Sub trigger the push
+        subscription it delivers through (one per trigger; a new topic gets a new one)."""
+        name = trigger["trigger"]
+        filters = [{"attribute": "type", "value": trigger["eventType"]}, *trigger.get("eventFilters", [])]
+        found = self.triggers.setdefault(name, {"name": name, "function": path, "uid": str(uuid.uuid4()),
+                                                "createTime": "2024-01-01T00:00:00Z"})
+        if found.get("transport", {}).get("pubsub", {}).get("topic") != trigger.get("pubsubTopic"):
+            self.transport_pending[name] = self.transport_delay
+        found.update(eventFilters=filters, serviceAccount=trigger["serviceAccountEmail"],
+                     updateTime="2024-01-01T00:00:00Z", transport={"pubsub": self.transport(path, trigger)})
+
+    def transport(self, path: str, trigger: dict[str, Any]) -> dict[str, str]:
+        """Eventarc's Pub/Sub transport: the trigger's topic and a subscription whose name only this says."""
+        project = path.split("/")[1]
+        topic = trigger.get("pubsubTopic") or f"projects/{project}/topics/eventarc-storage-{next(self._ids):06d}"
         for old in [n for n, sub in self.subscriptions.items() if sub.get("function") == path]:
-            if self.subscriptions[old]["topic"] == trigger["pubsubTopic"]:
-                return
+            if self.subscriptions[old]["topic"] == topic:
+                return {"topic": topic, "subscription": old}
             del self.subscriptions[old]
-        self.subscriptions[name] = {"name": name, "topic": trigger["pubsubTopic"], "function": path,
-                                    "ackDeadlineSeconds": 600,
-                                    "pushConfig": {"pushEndpoint": f"https://{region}-eventarc.example/push"}}
-        self.policies[name] = {"version": 1, "bindings": [], "etag": self.etag()}
+        name = f"projects/{project}/subscriptions/delivery-{uuid.uuid4().hex[:12]}"
+        if trigger.get("pubsubTopic"):  # a storage trigger's own topic and subscription are Eventarc's alone
+            region = path.split("/")[3]
+            self.subscriptions[name] = {"name": name, "topic": topic, "function": path, "ackDeadlineSeconds": 600,
+                                        "pushConfig": {"pushEndpoint": f"https://{region}-eventarc.example/push"}}
+            self.policies[name] = {"version": 1, "bindings": [], "etag": self.etag()}
+        return {"topic": topic, "subscription": name}
+
+    def get_trigger(self, name: str, query: dict[str, str], body: Any) -> dict[str, Any]:
+        if name not in self.triggers:
+            raise ApiError(404, f"Resource '{name}' was not found")
+        found = json.loads(json.dumps({k: v for k, v in self.triggers[name].items() if k != "function"}))
+        if self.transport_pending.get(name):  # Eventarc has not made the subscription yet
+            self.transport_pending[name] -= 1
+            del found["transport"]["pubsub"]["subscription"]
+        return found
 
     def list_topic_subscriptions(self, topic: str, query: dict[str, str], body: Any) -> dict[str, Any]:
         if topic not in self.topics:

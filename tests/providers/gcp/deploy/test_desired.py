@@ -77,7 +77,8 @@ def test_endpoints_can_be_set_per_service_and_the_pubsub_emulator_is_honoured(
     assert client.endpoints == {"functions": "http://127.0.0.1:1", "pubsub": "http://127.0.0.1:3",
                                 "subscriber": "http://127.0.0.1:3",  # the same API as pubsub
                                 "scheduler": "http://127.0.0.1:2", "run": "http://127.0.0.1:1",
-                                "storage": "http://127.0.0.1:1", "resourcemanager": "http://127.0.0.1:1"}
+                                "storage": "http://127.0.0.1:1", "resourcemanager": "http://127.0.0.1:1",
+                                "eventarc": "http://127.0.0.1:1"}
     assert type(client.service("scheduler").transport).__name__ == "CloudSchedulerRestTransport"
     monkeypatch.setenv("PUBSUB_EMULATOR_HOST", "127.0.0.1:8085")
     assert type(client.service("pubsub").transport).__name__ == "PublisherGrpcTransport"

@@ -43,15 +43,19 @@ def seen(probe_app: App) -> list[dict[str, Any]]:
     return contract_probe.SEEN  # type: ignore[no-any-return]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def unavailable() -> dict[str, str]:
     """cloud -> why its runner could not start here (an emulator missing): that cloud alone is skipped."""
     return {}
 
 
-@pytest.fixture(scope="session")
+# Module scope: a runner sets the environment its cloud gives a function (credentials, dead-letter
+# targets, the function's own variables); it is all put back when the contract's test module ends, before
+# any other test module runs in this process.
+@pytest.fixture(scope="module")
 def runners(probe_app: App, seen: list[dict[str, Any]], unavailable: dict[str, str],
             tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    before = dict(os.environ)
     with contextlib.ExitStack() as stack:
         opened = {}
         for cloud in chosen_clouds():
@@ -61,3 +65,5 @@ def runners(probe_app: App, seen: list[dict[str, Any]], unavailable: dict[str, s
             except pytest.skip.Exception as reason:
                 unavailable[cloud] = str(reason)
         yield opened
+    changed = sorted(k for k in before.keys() | os.environ.keys() if before.get(k) != os.environ.get(k))
+    assert changed == [], f"the runners left these environment variables changed: {changed}"

@@ -65,5 +65,6 @@ def runners(probe_app: App, seen: list[dict[str, Any]], unavailable: dict[str, s
             except pytest.skip.Exception as reason:
                 unavailable[cloud] = str(reason)
         yield opened
-    changed = sorted(k for k in before.keys() | os.environ.keys() if before.get(k) != os.environ.get(k))
+    changed = sorted(k for k in before.keys() | os.environ.keys()
+                     if before.get(k) != os.environ.get(k) and k != "PYTEST_CURRENT_TEST")  # pytest's own
     assert changed == [], f"the runners left these environment variables changed: {changed}"

@@ -85,6 +85,7 @@ class AzureDeployer:
                 storage_connection_string=self.settings.get("storage_connection_string"),
                 connection_verify=self.settings.get("connection_verify", True),
                 polling_interval=float(interval) if interval is not None else None,
+                scm_endpoint=self.settings.get("scm_endpoint"),
             )
         return self._client
 

@@ -43,12 +43,15 @@ from .resources import (
 
 R = TypeVar("R", bound=Resource)
 Progress = Callable[[str], None]
-ONE_DEPLOY_SAS_HOURS = 2  # Flex: the package URL only has to last until OneDeploy fetched it
+PUBLISH_DEPLOYER = "portable-fn"  # Flex: who published, as Kudu's deployment record shows it
+DEPLOY_SUCCESS, DEPLOY_FAILED = 4, 3  # Kudu's deployment status: 0 pending, 1 building, 2 deploying, 3, 4
 ROLE_NAMESPACE = uuid.UUID("5f0c3a52-8d57-4a8e-9a3c-6f1b6c1d2e7a")  # role assignment GUIDs: uuid5(this, ...)
 # What the platform answers while the app's identity does not yet hold a role it was just granted: Azure
-# Storage's code for a missing data role, and what syncing triggers answers when the host could not start
-# (it could not read its package or its storage).
-NOT_YET_GRANTED = ("AuthorizationPermissionMismatch", "AuthorizationFailure", "from host runtime")
+# Storage's code for a missing data role, what syncing triggers answers when the host could not start
+# (it could not read its package or its storage), and what a Flex app's publish answers when the platform
+# could not write the package into the deployment container.
+NOT_YET_GRANTED = ("AuthorizationPermissionMismatch", "AuthorizationFailure", "from host runtime",
+                   "BlobUploadFailedException")
 # What Event Grid answers while the host that just took a new package is not up yet: the webhook's
 # validation handshake failed, or the function is not listed yet.
 HOST_NOT_UP = ("validation handshake failed", "attempt to validate the provided endpoint",
@@ -65,7 +68,7 @@ class Context:
         self.sas_days = int(settings.get("package_sas_days", 3650))
         self.lro_timeout_s = float(settings.get("lro_timeout_s", 1800))
         self.report_every_s = float(settings.get("lro_report_every_s", 10))
-        self.remote_build = bool(settings.get("remote_build", False))  # Flex: OneDeploy installs requirements
+        self.remote_build = bool(settings.get("remote_build", False))  # Flex: the publish installs requirements
         # Azure applies a new role assignment after a while (minutes; at worst longer), and a host that took a
         # new package takes a while to start: what depends on either is retried every `retry_every_s` for
         # up to `role_wait_s` after this run granted a role, or `host_wait_s` after it released a package.
@@ -265,7 +268,11 @@ class FunctionApps(Applier[FunctionApp]):
     `functionAppConfig` (with the deployment container and scale), and no `linuxFxVersion` at all. An app
     moving to or from Flex Consumption is replaced: deleted (already, by its plan's replacing step) and
     created. What hangs on the old app's identity, host name and keys (role assignments, webhooks) is read
-    as belonging to another app (see `remote`), so the plan writes it again for the new one."""
+    as belonging to another app (see `remote`), so the plan writes it again for the new one.
+
+    A Flex app is updated by a PUT of the whole site (`put_flex`): Microsoft.Web's update schema
+    (`SitePatchResource`, 2025-05-01) has no `functionAppConfig`, only the PUT's `Site` has, as the spec's
+    own Flex example shows. The other apps are updated by PATCH."""
 
     def create(self, resource: FunctionApp) -> None:
         properties: dict[str, Any] = {"serverFarmId": resource.plan_id, "httpsOnly": resource.https_only,
@@ -288,12 +295,31 @@ class FunctionApps(Applier[FunctionApp]):
         if "linux_fx_version" in changes:
             web.update_configuration(resource.resource_group, resource.name,
                                      {"properties": {"linuxFxVersion": resource.linux_fx_version}})
-        if set(changes) - {"linux_fx_version"}:
-            properties: dict[str, Any] = {"serverFarmId": resource.plan_id, "httpsOnly": resource.https_only}
-            if resource.flex:
-                properties["functionAppConfig"] = resource.function_app_config()
+        if resource.flex and set(changes) - {"linux_fx_version"}:
+            self.put_flex(resource)
+        elif set(changes) - {"linux_fx_version"}:
             web.update(resource.resource_group, resource.name, {
-                "kind": resource.site_kind, "identity": {"type": resource.identity}, "properties": properties})
+                "kind": resource.site_kind, "identity": {"type": resource.identity},
+                "properties": {"serverFarmId": resource.plan_id, "httpsOnly": resource.https_only}})
+
+    def put_flex(self, resource: FunctionApp) -> None:
+        """The site as Azure holds it, with what deploy manages set: a PUT replaces the site, so the rest
+        (its tags, among them the release tag, the parts of `functionAppConfig` deploy does not set, its other
+        properties) is sent back as read. The SDK's model drops what the spec marks read-only; `siteConfig`,
+        which a read does not return, is left out, and the site keeps it."""
+        from azure.mgmt.web.models import Site
+
+        web = self.azure.web.web_apps
+        current = arm_json(web.get(resource.resource_group, resource.name))
+        properties = {k: v for k, v in (current.get("properties") or {}).items() if v is not None}
+        properties.pop("siteConfig", None)
+        properties.update(serverFarmId=resource.plan_id, httpsOnly=resource.https_only, functionAppConfig=merged(
+            properties.get("functionAppConfig") or {}, resource.function_app_config()))
+        body = {**current, "location": resource.location, "kind": resource.site_kind,
+                "tags": {**(current.get("tags") or {}), **self.ctx.tags},
+                "identity": {**(current.get("identity") or {}), "type": resource.identity}, "properties": properties}
+        poller = web.begin_create_or_update(resource.resource_group, resource.name, Site(body))
+        self.ctx.wait(poller, f"function app {resource.name}")
 
     def delete(self, resource: FunctionApp) -> None:
         web = self.azure.web.web_apps
@@ -371,10 +397,10 @@ class AppSettingsApplier(Applier[AppSettings]):
 
 class Releases(Applier[Release]):
     """Has the host take the package the settings name: on Linux Consumption and Premium its triggers are
-    synced (required after WEBSITE_RUN_FROM_PACKAGE changed); on Flex Consumption the package is deployed
-    by OneDeploy from its blob (with a SAS of `ONE_DEPLOY_SAS_HOURS`) into the app's deployment container.
-    Both act with the app's identity where it fetches the package or reaches its storage, so they wait for
-    roles granted in this run (`Context.with_roles`). Then the app is tagged with the package."""
+    synced (required after WEBSITE_RUN_FROM_PACKAGE changed); on Flex Consumption the zip is published to
+    the app's SCM host (`publish`). Both act with the app's identity where the platform fetches or stores
+    the package, so they wait for roles granted in this run (`Context.with_roles`). Then the app is tagged
+    with the package."""
 
     def __init__(self, ctx: Context, account: str) -> None:
         super().__init__(ctx)
@@ -382,10 +408,7 @@ class Releases(Applier[Release]):
 
     def create(self, resource: Release) -> None:
         if resource.flex:
-            connection = self.azure.storage_connection_string(resource.resource_group, self.account)
-            sas = read_sas(resource.package_url, connection, timedelta(hours=ONE_DEPLOY_SAS_HOURS))
-            url = f"{resource.package_url}?{sas}"
-            self.ctx.with_roles(lambda: self.one_deploy(resource, url), f"deploying the package to {resource.name}")
+            self.ctx.with_roles(lambda: self.publish(resource), f"publishing the package to {resource.name}")
         else:
             web = self.azure.web.web_apps
             self.ctx.with_roles(lambda: web.sync_function_triggers(resource.resource_group, resource.name),
@@ -396,17 +419,65 @@ class Releases(Applier[Release]):
             site, {"operation": "Merge", "properties": {"tags": {RELEASE_TAG: resource.package}}}),
             f"tagging {resource.name} with its package")
 
-    def one_deploy(self, resource: Release, package_uri: str) -> None:
-        """OneDeploy from the package's URL: the SDK's `create_one_deploy_operation` sends no body, so the
-        request is made through the same client with ARM's `packageUri`."""
-        path = (f"/subscriptions/{self.azure.subscription_id}/resourceGroups/{resource.resource_group}"
-                f"/providers/Microsoft.Web/sites/{resource.name}/extensions/onedeploy")
-        body = {"properties": {"packageUri": package_uri, "remoteBuild": self.ctx.remote_build}}
-        response = self.azure.arm_request("PUT", path, body, api="web")
-        self.ctx.wait_response(response, f"deploying the package to {resource.name}")
+    def publish(self, resource: Release) -> None:
+        """Flex Consumption's One Deploy, as its deployment docs, `az functionapp deployment source config-zip`
+        and Core Tools do it: the zip POSTed to `https://<scm host>/api/publish?RemoteBuild=<remote_build>`
+        (the platform writes it into the deployment container and restarts the app on it), answered 202
+        with the deployment's status URL (`Location`), polled until Kudu says it succeeded or failed."""
+        site = arm_json(self.azure.web.web_apps.get(resource.resource_group, resource.name))
+        host = scm_host(site)
+        build = "true" if self.ctx.remote_build else "false"
+        response = self.azure.scm_request(
+            "POST", f"https://{host}/api/publish?RemoteBuild={build}&Deployer={PUBLISH_DEPLOYER}",
+            Path(resource.path).read_bytes(), {"Content-Type": "application/zip", "Cache-Control": "no-cache"})
+        if response.status_code != 202:
+            raise RuntimeError(f"publishing the package to {resource.name} was refused ({response.status_code}): "
+                               f"{response.text()}")
+        status_url = response.headers.get("Location") or f"https://{host}/api/deployments/latest"
+        self.await_deployment(resource.name, status_url)
+
+    def await_deployment(self, name: str, status_url: str) -> None:
+        """Poll Kudu's deployment record until it is complete: success (4) or failed (3, with its log)."""
+        interval = self.azure.polling_interval if self.azure.polling_interval is not None else 2.0
+        waited = 0.0
+        while waited < self.ctx.lro_timeout_s:
+            time.sleep(interval)
+            waited += interval
+            polled = self.azure.scm_request("GET", status_url)
+            record = polled.json() if polled.status_code == 200 else {}
+            if record.get("status") == DEPLOY_SUCCESS:
+                return
+            if record.get("status") == DEPLOY_FAILED or record.get("complete"):
+                raise RuntimeError(f"publishing the package to {name} failed: {record.get('status_text') or record}; "
+                                   f"its log: {record.get('log_url') or status_url + '/log'}")
+            self.ctx.progress(f"    waiting for the package to be deployed to {name} ({waited:.0f} s)")
+        raise TimeoutError(f"publishing the package to {name} did not finish within {self.ctx.lro_timeout_s:.0f} s")
 
     def delete(self, resource: Release) -> None:
         """Nothing to do: the tag goes with its function app."""
+
+
+def scm_host(site: dict[str, Any]) -> str:
+    """The site's SCM (Kudu) host name, as ARM lists it: the host name of type Repository."""
+    properties = site.get("properties") or {}
+    for state in properties.get("hostNameSslStates") or []:
+        if state.get("hostType") == "Repository" and state.get("name"):
+            return str(state["name"])
+    for name in properties.get("enabledHostNames") or []:
+        if ".scm." in name:
+            return str(name)
+    raise LookupError(f"function app {site.get('name')} lists no SCM host name (hostNameSslStates of type "
+                      "Repository), so its package cannot be published; check the app in the portal")
+
+
+def merged(current: dict[str, Any], wanted: dict[str, Any]) -> dict[str, Any]:
+    """`current` with `wanted` written over it, nested objects merged key by key, except `authentication`,
+    which is replaced (the spec: set a type's own property only for that type)."""
+    out = dict(current)
+    for key, value in wanted.items():
+        nested = isinstance(value, dict) and isinstance(out.get(key), dict) and key != "authentication"
+        out[key] = merged(out[key], value) if nested else value
+    return out
 
 
 def read_sas(url: str, connection: str, valid: timedelta) -> str:

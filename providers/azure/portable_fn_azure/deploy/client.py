@@ -7,15 +7,17 @@ the app's storage (from the connection-string override, else from the account's 
 policy records every HTTP request sent as `(service, method, path)`; `mutating_calls()` is what a
 no-op redeploy must leave empty. LRO polls are GETs, so they count as reads.
 
-Overrides (emulators, sovereign clouds): `arm_endpoint` (else `AZURE_RESOURCE_MANAGER_URL`) and
-`storage_connection_string` (else `AZURE_STORAGE_CONNECTION_STRING`; Azurite's well-known one in tests).
+Overrides (emulators, sovereign clouds): `arm_endpoint` (else `AZURE_RESOURCE_MANAGER_URL`),
+`storage_connection_string` (else `AZURE_STORAGE_CONNECTION_STRING`; Azurite's well-known one in tests) and
+`scm_endpoint`: where requests to a site's SCM (Kudu) host go instead of `https://<scm host>`, the host
+named in `Host` (an emulator that plays Kudu).
 """
 
 from __future__ import annotations
 
 import os
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.core.pipeline import PipelineRequest
@@ -23,6 +25,9 @@ from azure.core.pipeline.policies import SansIOHTTPPolicy
 
 MUTATING_METHODS = frozenset({"PUT", "PATCH", "DELETE", "POST"})
 READ_POSTS = ("/listkeys", "/config/appsettings/list", "/getfullurl")  # POSTs that only read
+# What a site's SCM (Kudu) host takes as a bearer token: the Azure CLI asks for this resource
+# (`active_directory_resource_id`) for its Flex Consumption publish (`get_scm_site_headers_flex`).
+SCM_SCOPE = "https://management.core.windows.net/.default"
 Call = tuple[str, str, str]
 
 
@@ -42,13 +47,14 @@ class AzureClient:
 
     def __init__(self, subscription_id: str, credential: Any = None, *, arm_endpoint: str | None = None,
                  storage_connection_string: str | None = None, connection_verify: bool | str = True,
-                 polling_interval: float | None = None) -> None:
+                 polling_interval: float | None = None, scm_endpoint: str | None = None) -> None:
         self.subscription_id = subscription_id
         self._credential = credential
         self.arm_endpoint = arm_endpoint or os.environ.get("AZURE_RESOURCE_MANAGER_URL") or None
         self.storage_override = storage_connection_string or os.environ.get("AZURE_STORAGE_CONNECTION_STRING") or None
         self.connection_verify = connection_verify
         self.polling_interval = polling_interval
+        self.scm_endpoint = scm_endpoint.rstrip("/") if scm_endpoint else None
         self.calls: list[Call] = []
         self._clients: dict[str, Any] = {}
 
@@ -113,6 +119,28 @@ class AzureClient:
         response = client.send_request(HttpRequest(method, url, json=body, params=params))
         response.raise_for_status()
         return response
+
+    def scm_request(self, method: str, url: str, content: bytes | None = None,
+                    headers: dict[str, str] | None = None) -> Any:
+        """A request to a site's SCM (Kudu) host, `url` being `https://<scm host>/...`, with a bearer token of
+        `SCM_SCOPE` from the same credential (recorded as service "scm"). With `scm_endpoint` set it goes there,
+        the SCM host in `Host`. The response is returned whatever its status."""
+        from azure.core import PipelineClient
+        from azure.core.pipeline.policies import BearerTokenCredentialPolicy, RetryPolicy
+        from azure.core.rest import HttpRequest
+
+        if "scm" not in self._clients:
+            policies = [CallRecorder(self.calls, "scm"), RetryPolicy(),
+                        BearerTokenCredentialPolicy(self.credential, SCM_SCOPE)]
+            self._clients["scm"] = PipelineClient(base_url="https://localhost", policies=policies)
+        parts = urlsplit(url)
+        headers = dict(headers or {})
+        if self.scm_endpoint:
+            base = urlsplit(self.scm_endpoint)
+            headers["Host"] = parts.netloc
+            url = urlunsplit((base.scheme, base.netloc, parts.path, parts.query, ""))
+        request = HttpRequest(method, url, content=content, headers=headers)
+        return self._clients["scm"].send_request(request, connection_verify=self.connection_verify)
 
     def blobs(self, connection_string: str) -> Any:
         """The blob service of the app's storage (one client per connection string)."""

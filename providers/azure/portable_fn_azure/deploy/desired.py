@@ -199,7 +199,7 @@ def release(target: Target) -> Release:
     """The package the host is to run: synced or deployed once the settings name it (see `Release`)."""
     names = target.names
     return Release(names.function_app, resource_group=names.resource_group, package=package_blob(target).blob,
-                   flex=target.flex is not None, package_url=package_url(target))
+                   flex=target.flex is not None, package_url=package_url(target), path=str(target.artifact.path))
 
 
 def app_settings(target: Target) -> AppSettings:

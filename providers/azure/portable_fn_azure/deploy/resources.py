@@ -178,17 +178,19 @@ class AppSettings(Resource):
 class Release(Resource):
     """The package the function app's host runs, named after the app. Writing `WEBSITE_RUN_FROM_PACKAGE`
     is not enough on Linux Consumption and Premium: the host's triggers are then synced. Flex Consumption
-    runs what OneDeploy put in its deployment container. Azure keeps nothing deploy could read to tell
-    whether either happened, so once it has, the app is tagged `portable-fn-release=<package blob>` (a tag
-    does not restart the app, a setting would): a sync or OneDeploy that failed leaves the old tag, and the
-    rerun does it again, though the settings already name the package."""
+    runs what was published to its SCM host (`/api/publish`), which the platform puts in its deployment
+    container. Azure keeps nothing deploy could read to tell whether either happened, so once it has, the
+    app is tagged `portable-fn-release=<package blob>` (a tag does not restart the app, a setting would): a
+    sync or publish that failed leaves the old tag, and the rerun does it again, though the settings already
+    name the package."""
 
     kind = "package release"
-    ignore_on_compare = frozenset({"package_url"})
+    ignore_on_compare = frozenset({"package_url", "path"})
     resource_group: str = ""
     package: str = ""  # the package blob's name (its content hash): the tag's value
     flex: bool = False  # how it is done; a changed plan recreates the app, which must take the package again
-    package_url: str = ""  # the blob's URL, without SAS: what OneDeploy fetches (desired only)
+    package_url: str = ""  # the blob's URL, without SAS (desired only)
+    path: str = ""  # the zip on this machine: what a Flex app is published (desired only)
 
 
 @dataclass(frozen=True)

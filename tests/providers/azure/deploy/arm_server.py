@@ -14,9 +14,20 @@ fail otherwise); a CloudEvents topic delivers CloudEvents only. Role assignments
 them: a GUID name, a built-in role of the subscription, a principal that exists, no second assignment of
 one role to one principal at one scope, and no change to an existing one. Flex Consumption is checked as
 the platform checks it: an FC1/FlexConsumption plan, a site with `functionAppConfig` (deployment
-container, runtime, scale) and no `linuxFxVersion`, none of the app settings Flex refuses, and OneDeploy
-fetching `packageUri` for real (from Azurite) after the app's identity got a blob data role, and neither a
-plan nor a site moves to or from Flex Consumption in place (a plan holding a site cannot be deleted); on the other
+container, runtime, scale) and no `linuxFxVersion`, none of the app settings Flex refuses, and neither a
+plan nor a site moves to or from Flex Consumption in place (a plan holding a site cannot be deleted). A Flex
+app takes its package as the platform documents it (and `az functionapp deployment source config-zip`, the
+functions action and Core Tools send it): the zip POSTed to its SCM host's `/api/publish` (Kudu's One
+Deploy, reached here at `url` with the SCM host in `Host`), which answers 202 with the deployment's id and
+a `Location` to poll at `/api/deployments/<id>` until `status` is 4 (success) or 3 (failed); the platform
+writes the package into the deployment container, which it reaches with the app's identity (a blob data
+role; until then Kudu answers 400 BlobUploadFailedException) or the named connection string.
+`state.failed_deployments` makes the next publishes end failed. Bodies are held to the published schema
+(Microsoft.Web 2025-05-01, the excerpt in tests/data/azure/azure-rest-api-specs): a site PUT is a `Site`,
+a site PATCH a `SitePatchResource`, and OneDeploy's PUT takes no body; a property the schema does not define
+is refused with the words ARM's deserializer uses (InvalidRequestContent, "Could not find member ..."). A
+PUT of an existing site keeps its identity, its app settings unless `siteConfig.appSettings` is given, and
+its config unless given, and replaces its tags. On the other
 plans syncing triggers mounts `WEBSITE_RUN_FROM_PACKAGE` (a SAS URL fetched for real, a URL without SAS
 only with `WEBSITE_RUN_FROM_PACKAGE_BLOB_MI_RESOURCE_ID` and a blob data role of the app's identity; without
 it the host cannot start, and syncing answers 400 "Encountered an error (ServiceUnavailable) from host
@@ -31,13 +42,16 @@ for the tests, and `fail_once` makes the next matching request answer with an er
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import re
 import ssl
 import threading
 import uuid
+import zipfile
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 from urllib.request import urlopen
@@ -59,6 +73,15 @@ GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}
 NAMESPACE = re.compile(r"/providers/(microsoft\.[a-z]+)/")
 SNAKE = re.compile(r"^[a-z]+(_[a-z0-9]+)+$")
 FREE_FORM = {"tags", "metadata"}  # maps whose keys are the user's, not ARM field names
+WEB_SPEC = (Path(__file__).resolve().parents[3] / "data/azure/azure-rest-api-specs/specification/web/resource-manager"
+            / "Microsoft.Web/AppService/stable/2025-05-01/openapi.excerpt.json")
+SITE_OPERATION = ("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web"
+                  "/sites/{name}")
+ONE_DEPLOY_OPERATION = SITE_OPERATION + "/extensions/onedeploy"
+# common-types/resource-management/v5/types.json, which the excerpt's TrackedResource refers to
+TRACKED_RESOURCE = {"id": {"readOnly": True}, "name": {"readOnly": True}, "type": {"readOnly": True},
+                    "systemData": {"readOnly": True}, "tags": {"type": "object"}, "location": {"type": "string"}}
+KUDU_SUCCESS, KUDU_FAILED = 4, 3  # Kudu's DeployStatus: 0 pending, 1 building, 2 deploying, 3 failed, 4 success
 
 
 @dataclass
@@ -68,6 +91,7 @@ class Recorded:
     query: dict[str, str]
     body: Any
     status: int = 0
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -96,6 +120,8 @@ class ArmState:
     host_start_delay: int = 0  # a host that took a package answers Event Grid only after this many tries
     starting: dict[str, int] = field(default_factory=dict)  # tries left until the host is up, by site id
     pending_roles: dict[str, int] = field(default_factory=dict)  # checks left, by role assignment id
+    failed_deployments: int = 0  # the next this many Kudu publishes end failed (status 3)
+    kudu_deployments: dict[str, dict[str, Any]] = field(default_factory=dict)  # by deployment id
 
 
 class ArmError(Exception):
@@ -148,16 +174,20 @@ class FakeArm:
                ) -> tuple[int, dict[str, str], Any]:
         path = unquote(raw_path).rstrip("/")
         low = path.lower()
-        self.state.requests.append(Recorded(method, path, query, body))
+        self.state.requests.append(Recorded(method, path, query, body, headers=dict(headers.items())))
         if headers.get("Authorization") != f"Bearer {self.token}":
             raise ArmError(401, "AuthenticationFailed", "The bearer token is missing or wrong.")
         if low.startswith("/_poll/"):
             return self.poll(low.rsplit("/", 1)[-1])
-        self.check_api_version(low, query)
+        kudu_host = low.startswith("/api/")  # a site's SCM host (Kudu), named by the Host header
+        if not kudu_host:
+            self.check_api_version(low, query)
         for failure in list(self.state.failures):
             if failure.method == method and low.endswith(failure.path_suffix):
                 self.state.failures.remove(failure)
                 raise ArmError(failure.status, failure.code, failure.message)
+        if kudu_host:
+            return kudu(self, method, low, query, headers, body)
         if body is not None:
             check_field_names(body)
         for pattern, route in ROUTES:
@@ -236,6 +266,63 @@ def require(body: Any, *paths: str) -> None:
             value = value.get(part) if isinstance(value, dict) else None
         if value is None:
             raise ArmError(400, "InvalidRequestContent", f"The request body has no '{dotted}'.")
+
+
+def web_spec() -> dict[str, Any]:
+    if not hasattr(web_spec, "loaded"):
+        web_spec.loaded = json.loads(WEB_SPEC.read_text())  # type: ignore[attr-defined]
+    return web_spec.loaded  # type: ignore[attr-defined,no-any-return]
+
+
+def schema_properties(definition: str) -> dict[str, Any] | None:
+    """The properties a definition of the excerpt allows (its own and its allOf parents'), or None when the
+    excerpt does not hold it (its content is then not checked)."""
+    found = web_spec()["definitions"].get(definition)
+    if found is None:
+        return None
+    properties: dict[str, Any] = {}
+    for parent in found.get("allOf", []):
+        name = parent["$ref"].rsplit("/", 1)[-1]
+        properties.update(TRACKED_RESOURCE if name == "TrackedResource" else schema_properties(name) or {})
+    return {**properties, **found.get("properties", {})}
+
+
+def readonly(definition: str, key: str) -> bool:
+    return bool(((schema_properties(definition) or {}).get(key) or {}).get("readOnly"))
+
+
+def refuse_unknown(value: Any, definition: str, where: str = "") -> None:
+    """ARM's deserializer on a property the schema does not define."""
+    properties = schema_properties(definition)
+    if properties is None or not isinstance(value, dict):
+        return
+    for key, item in value.items():
+        if key not in properties:
+            raise ArmError(400, "InvalidRequestContent", "The request content was invalid and could not be "
+                                                         f"deserialized: 'Could not find member '{key}' on object of "
+                                                         f"type '{definition}'. Path '{where}{key}'.'")
+        schema = properties[key]
+        items = schema.get("items") or {}
+        if "$ref" in schema:
+            refuse_unknown(item, schema["$ref"].rsplit("/", 1)[-1], f"{where}{key}.")
+        elif "$ref" in items and isinstance(item, list):
+            for index, element in enumerate(item):
+                refuse_unknown(element, items["$ref"].rsplit("/", 1)[-1], f"{where}{key}[{index}].")
+
+
+def check_body(operation: str, method: str, body: Any) -> None:
+    """The request body held to the operation's body parameter in the spec (none: no body at all)."""
+    spec = web_spec()["paths"][operation][method]
+    parameter = next((p for p in spec["parameters"] if p.get("in") == "body"), None)
+    if parameter is None:
+        if body is not None:
+            given = sorted(body) if isinstance(body, dict) else type(body).__name__
+            raise ArmError(400, "InvalidRequestContent", f"{spec['operationId']} takes no request body (the spec "
+                                                         f"defines no body parameter); the request had {given}.")
+        return
+    if body is None:
+        raise ArmError(400, "InvalidRequestContent", f"{spec['operationId']} needs a request body.")
+    refuse_unknown(body, parameter["schema"]["$ref"].rsplit("/", 1)[-1])
 
 
 def tag_filter(query: dict[str, str]) -> tuple[str, str] | None:
@@ -413,38 +500,50 @@ def site(arm: FakeArm, method: str, path: str, ids: dict[str, str], query: dict[
     name = path.rsplit("/", 1)[-1]
     if method == "PUT":
         arm.require_group(ids["sub"], ids["group"])
+        check_body(SITE_OPERATION, "put", body)
+        existing = arm.state.resources.get(path.lower())
         require(body, "location", "kind", "identity.type", "properties.serverFarmId", "properties.httpsOnly",
-                "properties.siteConfig")
+                *(() if existing else ("properties.siteConfig",)))
         if arm.find(body["properties"]["serverFarmId"]) is None:
             raise ArmError(404, "NotFound", f"Server farm {body['properties']['serverFarmId']} not found.")
         if on_flex(arm, body):
             check_flex_site(body)
         else:
             require(body, "properties.siteConfig.linuxFxVersion")
-        existing = arm.state.resources.get(path.lower())
         if existing is not None and bool(existing["properties"].get("functionAppConfig")) != on_flex(arm, body):
             raise ArmError(400, "BadRequest", f"The site {name} cannot be moved between Flex Consumption and "
                                               "other plans; delete it and create it again.")
-        site_config = body["properties"]["siteConfig"]
-        props = {k: v for k, v in body["properties"].items() if k != "siteConfig"}
+        site_config = body["properties"].get("siteConfig") or {}
+        props = {k: v for k, v in body["properties"].items() if k not in ("siteConfig", "hostNameSslStates")
+                 and not readonly("SiteProperties", k)}
+        identity = {**body["identity"], "principalId": str(uuid.uuid4()), "tenantId": str(uuid.uuid4())}
+        if existing is not None and existing["identity"]["type"] == body["identity"]["type"]:
+            identity = {**body["identity"], **{k: existing["identity"][k] for k in ("principalId", "tenantId")}}
+        host = default_host_name(arm, path, body)
+        scm = host.replace(".", ".scm.", 1)
         stored = {"id": path, "name": name, "type": "Microsoft.Web/sites", "location": body["location"],
-                  "kind": body["kind"], "tags": body.get("tags") or {},
-                  "identity": {**body["identity"], "principalId": str(uuid.uuid4()), "tenantId": str(uuid.uuid4())},
-                  "properties": {**props, "defaultHostName": default_host_name(arm, path, body), "state": "Running",
+                  "kind": body["kind"], "tags": body.get("tags") or {}, "identity": identity,
+                  "properties": {**props, "defaultHostName": host, "state": "Running", "enabledHostNames": [host, scm],
+                                 "hostNameSslStates": [
+                                     {"name": host, "hostType": "Standard", "sslState": "Disabled"},
+                                     {"name": scm, "hostType": "Repository", "sslState": "Disabled"}],
                                  "siteConfig": None}}
         arm.put(path, stored)
+        web = arm.state.resources.get(path.lower() + "/config/web", {}).get("properties") if existing else None
         arm.put(path + "/config/web", {"id": path + "/config/web", "name": "web", "type": "Microsoft.Web/sites/config",
-                                       "properties": {"linuxFxVersion": site_config.get("linuxFxVersion", "")}})
-        arm.put(path + "/config/appsettings", {"id": path + "/config/appsettings", "name": "appsettings",
-                                               "type": "Microsoft.Web/sites/config",
-                                               "properties": {s["name"]: s["value"] for s in
-                                                              site_config.get("appSettings", [])}})
+                                       "properties": {**(web or {"linuxFxVersion": ""}), **{
+                                           k: v for k, v in site_config.items() if k != "appSettings"}}})
+        if existing is None or "appSettings" in site_config:
+            arm.put(path + "/config/appsettings", {"id": path + "/config/appsettings", "name": "appsettings",
+                                                   "type": "Microsoft.Web/sites/config",
+                                                   "properties": {s["name"]: s["value"] for s in
+                                                                  site_config.get("appSettings", [])}})
         return 202, {"Azure-AsyncOperation": arm.operation("async", 2)}, None
     if method == "PATCH":
+        check_body(SITE_OPERATION, "patch", body)
         stored = arm.get(path)
-        if on_flex(arm, stored) and "functionAppConfig" in body.get("properties", {}):
-            check_flex_site({"properties": {**stored["properties"], **body["properties"]}})
-        stored["properties"].update(body.get("properties", {}))
+        stored["properties"].update({k: v for k, v in body.get("properties", {}).items()
+                                     if not readonly("SitePatchResourceProperties", k)})
         for key in ("kind", "identity", "tags"):
             if key in body:
                 stored[key] = {**stored.get(key, {}), **body[key]} if isinstance(body[key], dict) else body[key]
@@ -555,34 +654,73 @@ def holds_role(arm: FakeArm, principal: str, roles: set[str]) -> bool:
 
 def one_deploy(arm: FakeArm, method: str, path: str, ids: dict[str, str], query: dict[str, str],
                body: Any) -> Answer:
-    """OneDeploy from `packageUri`: fetched for real (the SAS must work), then run from the deployment
-    container, which a Flex app reads with its identity (a blob data role) or its named connection string."""
-    site_path = path.split("/extensions/")[0]
-    stored = arm.get(site_path)
-    require(body, "properties.packageUri")
-    config = stored["properties"].get("functionAppConfig")
+    """WebApps_CreateOneDeployOperation as the spec defines it: no request body, 200. Deploy does not release
+    a package this way (see `kudu`); a body, such as the `packageUri` one, is refused."""
+    arm.get(path.split("/extensions/")[0])
+    check_body(ONE_DEPLOY_OPERATION, "put", body)
+    return 200, {}, {}
+
+
+# -- Kudu (a site's SCM host) ------------------------------------------------------------------------------
+def kudu(arm: FakeArm, method: str, low: str, query: dict[str, str], headers: Any, body: Any) -> Answer:
+    """`POST /api/publish` (One Deploy: the zip is the body) and `GET /api/deployments/<id>|latest`, on the
+    site whose Repository host name is the request's `Host`."""
+    host = (headers.get("Host") or "").split(":")[0].lower()
+    site = next((r for r in arm.state.resources.values() if r.get("type") == "Microsoft.Web/sites" and any(
+        s["hostType"] == "Repository" and s["name"].lower() == host for s in r["properties"]["hostNameSslStates"])),
+                None)
+    if site is None:
+        raise ArmError(404, "NotFound", f"No site has the SCM host {host!r}.")
+    if low == "/api/publish" and method == "POST":
+        return publish(arm, site, host, query, headers, body)
+    if low.startswith("/api/deployments/") and method == "GET":
+        wanted = low.rsplit("/", 1)[-1]
+        mine = [d for d in arm.state.kudu_deployments.values() if d["site"] == site["id"].lower()]
+        found = mine[-1] if wanted == "latest" and mine else arm.state.kudu_deployments.get(wanted)
+        if found is None:
+            raise ArmError(404, "NotFound", f"Deployment {wanted} not found.")
+        found["polls"] -= 1
+        if found["polls"] > 0:
+            return 200, {}, {**found["view"], "status": 1, "status_text": "Building", "complete": False}
+        return 200, {}, {**found["view"], "status": found["final"], "complete": True, "status_text": (
+            "" if found["final"] == KUDU_SUCCESS else "Deployment failed: the package could not be installed.")}
+    raise ArmError(405, "MethodNotAllowed", f"{method} {low} is not played here.")
+
+
+def publish(arm: FakeArm, site: dict[str, Any], host: str, query: dict[str, str], headers: Any,
+            body: Any) -> Answer:
+    """One Deploy of a Flex app: the zip (Content-Type application/zip) into its deployment container,
+    which the platform writes with the app's identity or the connection string the site names."""
+    if (headers.get("Content-Type") or "").split(";")[0].strip() != "application/zip" or not isinstance(body, bytes):
+        raise ArmError(415, "UnsupportedMediaType", "/api/publish takes the package as the body, with Content-Type "
+                                                    "application/zip.")
+    if not zipfile.is_zipfile(io.BytesIO(body)):
+        raise ArmError(400, "BadRequest", "The request body is not a zip file.")
+    if query.get("RemoteBuild", "").lower() not in ("true", "false"):
+        raise ArmError(400, "BadRequest", f"RemoteBuild must be true or false, not {query.get('RemoteBuild')!r}.")
+    config = site["properties"].get("functionAppConfig")
     if config is None:
-        raise ArmError(400, "BadRequest", "This endpoint only plays OneDeploy for Flex Consumption apps.")
+        raise ArmError(400, "BadRequest", "This endpoint only plays One Deploy for Flex Consumption apps.")
     auth = config["deployment"]["storage"]["authentication"]
     if auth["type"] == "SystemAssignedIdentity":
-        if not holds_role(arm, stored["identity"]["principalId"], BLOB_DATA_ROLES):
-            raise ArmError(403, "AuthorizationPermissionMismatch", "This request is not authorized to perform "
-                                                                   "this operation using this permission.")
+        if not holds_role(arm, site["identity"]["principalId"], BLOB_DATA_ROLES):
+            raise ArmError(400, "BlobUploadFailedException", "Failed to upload the package to the deployment "
+                                                             "storage: 403 AuthorizationPermissionMismatch.")
     else:
-        settings = arm.get(site_path + "/config/appsettings")["properties"]
+        settings = arm.get(site["id"] + "/config/appsettings")["properties"]
         if auth["storageAccountConnectionStringName"] not in settings:
             raise ArmError(400, "BadRequest", f"App setting {auth['storageAccountConnectionStringName']} is missing.")
-    uri = body["properties"]["packageUri"]
-    if urlsplit(uri).hostname != "127.0.0.1":  # the tests' network is 127.0.0.1 only
-        raise ArmError(400, "PackageUriNotReachable", f"This endpoint only fetches from 127.0.0.1, not {uri}.")
-    try:
-        with urlopen(uri, timeout=10) as response:
-            data = response.read()
-    except OSError as exc:
-        raise ArmError(400, "PackageUriNotReachable", f"Could not fetch packageUri: {exc}.") from None
-    arm.state.deployed.setdefault(stored["id"].lower(), []).append(hashlib.sha256(data).hexdigest())
-    start_host(arm, stored)
-    return 202, {"Location": arm.operation("location", 2)}, None
+    deployment = uuid.uuid4().hex
+    failed = arm.state.failed_deployments > 0
+    arm.state.failed_deployments -= 1 if failed else 0
+    arm.state.kudu_deployments[deployment] = {
+        "site": site["id"].lower(), "polls": 2, "final": KUDU_FAILED if failed else KUDU_SUCCESS,
+        "view": {"id": deployment, "deployer": query.get("Deployer", ""), "site_name": site["name"],
+                 "log_url": f"https://{host}/api/deployments/{deployment}/log"}}
+    if not failed:
+        arm.state.deployed.setdefault(site["id"].lower(), []).append(hashlib.sha256(body).hexdigest())
+        start_host(arm, site)
+    return 202, {"Location": f"https://{host}/api/deployments/{deployment}"}, deployment
 
 
 def host_keys(arm: FakeArm, method: str, path: str, ids: dict[str, str], query: dict[str, str],
@@ -835,7 +973,8 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
         try:
-            body = json.loads(raw) if raw else None
+            zipped = (self.headers.get("Content-Type") or "").startswith("application/zip")
+            body = raw if zipped else json.loads(raw) if raw else None
             with self.arm.lock:
                 status, headers, answer = self.arm.handle(self.command, url.path, query, self.headers, body)
         except ArmError as exc:

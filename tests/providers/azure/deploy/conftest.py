@@ -237,7 +237,8 @@ class ArmProvider(Provider):
     name = "azure"
 
     def __init__(self, settings: dict[str, Any] | None = None, endpoint_url: str | None = None) -> None:
-        super().__init__(settings, endpoint_url)
+        # the fake ARM plays the sites' SCM (Kudu) hosts too
+        super().__init__({"scm_endpoint": endpoint_url, **(settings or {})} if endpoint_url else settings, endpoint_url)
         self.credential = StaticToken()
         self.deployer = AzureDeployer(self.settings, endpoint_url, credential=self.credential)
         self.code = "# stand-in for the generated function_app.py\n"

@@ -442,7 +442,7 @@ def test_flex_consumption_runs_the_package_from_its_deployment_container(
     zip_bytes = (shop.root / ".portable-fn/build/azure/dev/app.zip").read_bytes()
     sha = hashlib.sha256(zip_bytes).hexdigest()
     assert settings["PORTABLE_FN_PACKAGE"] == f"{endpoint}/portable-fn-packages/shop-dev/{sha}.zip"
-    assert arm.state.deployed[site["id"].lower()] == [sha]  # OneDeploy fetched exactly this zip
+    assert arm.state.deployed[site["id"].lower()] == [sha]  # exactly this zip was published
     host = site["properties"]["defaultHostName"]  # Flex apps get <app>-<hash>.<region>-01.azurewebsites.net
     assert host != f"{n.function_app}.azurewebsites.net"
     assert arm.state.secrets[UPLOADS.lower()].startswith(f"https://{host}/runtime/webhooks/blobs?")
@@ -477,7 +477,7 @@ def test_flex_scale_change_updates_only_the_app(arm: Any, shop: Any, blobs: Any,
         f"~ update function app {names(bigger, shop).function_app} (maximum_instance_count)"]
     site = arm.get(f"{GROUP}/providers/Microsoft.Web/sites/{names(bigger, shop).function_app}")
     assert site["properties"]["functionAppConfig"]["scaleAndConcurrency"]["maximumInstanceCount"] == 200
-    assert [(c[0], c[1]) for c in bigger.deployer.client.mutating_calls()] == [("arm", "PATCH")]
+    assert [(c[0], c[1]) for c in bigger.deployer.client.mutating_calls()] == [("arm", "PUT")]  # see below
 
 
 def test_flex_with_a_connection_string_names_it_for_the_deployment_storage(
@@ -582,12 +582,11 @@ def test_a_switch_that_fails_half_way_converges_when_rerun(
 def test_a_package_step_that_fails_is_done_again_by_the_rerun(
         plan_sku: str, provider: Any, arm: Any, shop: Any, blobs: Any, certificate: Any, azurite: str,
         helpers: Any) -> None:
-    """The settings are written before the host is told (sync triggers) or the package deployed (OneDeploy):
+    """The settings are written before the host is told (sync triggers) or the package published (Flex):
     when that second call fails, a rerun must make it again, though the settings already match."""
     target = provider if plan_sku == "Y1" else flex_provider(shop, arm, certificate, azurite, helpers)
     site = names(target, shop).function_app
-    suffix = f"/sites/{site}/syncfunctiontriggers" if plan_sku == "Y1" else f"/sites/{site}/extensions/onedeploy"
-    arm.fail_once("POST" if plan_sku == "Y1" else "PUT", suffix)
+    arm.fail_once("POST", f"/sites/{site}/syncfunctiontriggers" if plan_sku == "Y1" else "/api/publish")
     with pytest.raises(DeployError, match="injected outage"):
         pipeline.deploy(target, shop, "dev")
     pipeline.deploy(target, shop, "dev")
@@ -611,18 +610,18 @@ def waiting_provider(shop: Any, arm: Any, certificate: Any, azurite: str, helper
 def test_the_first_deploy_waits_for_the_new_roles_to_take_effect(
         plan_sku: str, arm: Any, shop: Any, blobs: Any, certificate: Any, azurite: str, helpers: Any) -> None:
     """Azure applies new role assignments after a while: until then the host cannot read its package
-    (syncing triggers answers an error from the host runtime) or OneDeploy cannot write the deployment
-    container (AuthorizationPermissionMismatch). The first deploy waits it out."""
+    (syncing triggers answers an error from the host runtime) or the platform cannot write a published
+    package into the deployment container (BlobUploadFailedException). The first deploy waits it out."""
     arm.state.role_delay = 3
     provider = waiting_provider(shop, arm, certificate, azurite, helpers, plan_sku)
     messages: list[str] = []
     pipeline.deploy(provider, shop, "dev", messages.append)
     waits = [m for m in messages if "waiting for the app's new roles to take effect" in m]
-    assert waits and all(("syncing the triggers" if plan_sku == "Y1" else "deploying the package") in m
+    assert waits and all(("syncing the triggers" if plan_sku == "Y1" else "publishing the package") in m
                          for m in waits)
-    action = "syncfunctiontriggers" if plan_sku == "Y1" else "onedeploy"
+    action = "syncfunctiontriggers" if plan_sku == "Y1" else "/api/publish"
     answered = [r.status for r in arm.state.requests if r.path.lower().endswith(action)]
-    assert answered[:len(waits)] == [400 if plan_sku == "Y1" else 403] * len(waits) and answered[-1] < 300
+    assert answered[:len(waits)] == [400] * len(waits) and answered[-1] < 300
     site = site_of(arm, names(provider, shop).function_app)
     if plan_sku == "Y1":  # the host mounted the package the settings name, and the app is tagged with it
         mounted = arm.state.mounted[site["id"].lower()]

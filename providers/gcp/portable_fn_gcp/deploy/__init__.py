@@ -11,16 +11,17 @@
     storage_agent  the Cloud Storage service agent's publisher grant on the project (storage triggers)
 
 Settings (`[tool.portable-fn.gcp]`, stage overrides applied): `project` (else GOOGLE_CLOUD_PROJECT or
-CLOUDSDK_CORE_PROJECT), `region` (else CLOUDSDK_FUNCTIONS_REGION), `service_account` (runtime and
-trigger identity; Google's default when unset), `ingress` (ALLOW_ALL), `min_instances` (0),
-`max_instances` (100; a function's max_concurrency wins), `buckets` (logical bucket -> the bucket a
-storage trigger watches, else `<app>-<stage>-<name>`; deploy does not create buckets), `endpoints`
-(per-service endpoint overrides), `project_number` (for the Pub/Sub and Cloud Storage service agents),
-`grant_storage_agent` (true: deploy grants the Cloud Storage service agent `roles/pubsub.publisher` on the
-project when a storage trigger needs it; false when that is done outside deploy), `grant_wait_s` (420) and
-`retry_every_s` (15: how long a storage trigger Eventarc refuses for want of a grant this run made is
-deployed again, as IAM changes take minutes to reach it), `subscription_wait_s` (120: how long a dead-letter
-route waits for Eventarc to name a Pub/Sub trigger's subscription), `poll_s` (2) and
+CLOUDSDK_CORE_PROJECT), `region` (else CLOUDSDK_FUNCTIONS_REGION), `service_account` (runtime and trigger
+identity, which deploy grants `roles/run.invoker` on each event function's service and, for a storage trigger,
+`roles/eventarc.eventReceiver` on the project; Google's default when unset, and then granted nothing),
+`ingress` (ALLOW_ALL), `min_instances` (0), `max_instances` (100; a function's max_concurrency wins),
+`buckets` (logical bucket -> the bucket a storage trigger watches, else `<app>-<stage>-<name>`; deploy does
+not create buckets), `endpoints` (per-service endpoint overrides), `project_number` (for the Pub/Sub and Cloud
+Storage service agents), `grant_storage_agent` (true: deploy grants the Cloud Storage service agent
+`roles/pubsub.publisher` on the project when a storage trigger needs it; false when that is done outside
+deploy), `grant_wait_s` (420) and `retry_every_s` (15: how long a storage trigger Eventarc refuses for want of
+a grant this run made is deployed again, as IAM changes take minutes to reach it), `subscription_wait_s` (120:
+how long a dead-letter route waits for Eventarc to name a Pub/Sub trigger's subscription), `poll_s` (2) and
 `operation_timeout_s` (1800) for long-running operations.
 """
 
@@ -37,7 +38,15 @@ from portable_fn.runtime.triggers import Queue, Schedule
 
 from .appliers import Context
 from .client import GcpClient
-from .desired import DEAD_LETTER_ENV, MAX_EVENT_TIMEOUT_S, Settings, Target, desired, wants_storage_agent_grant
+from .desired import (
+    DEAD_LETTER_ENV,
+    MAX_EVENT_TIMEOUT_S,
+    Settings,
+    Target,
+    desired,
+    wants_event_receiver_grant,
+    wants_storage_agent_grant,
+)
 from .executor import GcpExecutor
 from .naming import LABEL_APP, LABEL_SOURCE, LABEL_STAGE, Names
 from .outputs import outputs
@@ -103,7 +112,8 @@ class GcpDeployer:
     def read_remote(self, app: Any, stage: str) -> RemoteState:
         settings = Settings.of(self.settings)
         return RemoteReader(self.client, self.names(app, stage), settings,
-                            storage_agent=wants_storage_agent_grant(app, settings)).read()
+                            storage_agent=wants_storage_agent_grant(app, settings),
+                            event_receiver=wants_event_receiver_grant(app, settings)).read()
 
     def executor(self, app: Any, stage: str) -> GcpExecutor:
         return GcpExecutor(app.name, stage, Context(self.client, self.names(app, stage), Settings.of(self.settings)))

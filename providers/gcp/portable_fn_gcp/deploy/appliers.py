@@ -5,7 +5,8 @@ repeat: deletes accept "already gone", a topic or job that already exists is bro
 function a failed run left FAILED is read back as such and updated as a whole, so rerunning `deploy`
 after a failure converges. Function creates and updates upload the source zip first (generateUploadUrl,
 then a PUT to the signed URL) and wait for the long-running operation. The one project-wide change,
-the Cloud Storage service agent's publisher grant, is added when missing and never revoked.
+the Cloud Storage service agent's publisher grant, is added when missing and never revoked; the app's own
+account's event receiver grant on the project is added, and taken back on `remove`.
 """
 
 from __future__ import annotations
@@ -22,9 +23,19 @@ from portable_fn.runtime.errors import DeployError
 from .client import AlreadyExists, Forbidden, GcpClient, NotFound
 from .desired import Settings
 from .naming import LABEL_SOURCE, Names, labels
-from .resources import Bucket, DeadLetterRoute, Function, PublicInvoker, SchedulerJob, StorageAgentGrant, Topic
-from .routes import PUBLISHER, SUBSCRIBER, grant, project_number, pubsub_agent, short, trigger_subscription
-from .storage_agent import grant_publisher, refused, storage_agent
+from .resources import (
+    Bucket,
+    DeadLetterRoute,
+    EventReceiverGrant,
+    Function,
+    PublicInvoker,
+    SchedulerJob,
+    StorageAgentGrant,
+    Topic,
+    TriggerInvoker,
+)
+from .routes import PUBLISHER, SUBSCRIBER, grant, project_number, pubsub_agent, revoke, short, trigger_subscription
+from .storage_agent import POLICY_V3, grant_publisher, refused, storage_agent
 
 R = TypeVar("R", bound=Resource)
 
@@ -340,6 +351,49 @@ class PublicInvokers(Applier[PublicInvoker]):
         self.gcp.call("run", "set_iam_policy", request={"resource": service, "policy": policy})
 
 
+class TriggerInvokers(Applier[TriggerInvoker]):
+    """The app's account may invoke an event function's Cloud Run service (read-modify-write of its policy)."""
+
+    def create(self, resource: TriggerInvoker) -> None:
+        grant(self.gcp, "run", self.service(resource), resource.role, resource.member)
+
+    def update(self, resource: TriggerInvoker, previous: TriggerInvoker, changes: tuple[str, ...]) -> None:
+        self.delete(previous)
+        self.create(resource)
+
+    def delete(self, resource: TriggerInvoker) -> None:
+        try:
+            revoke(self.gcp, "run", self.service(resource), resource.role, resource.member)
+        except NotFound:  # the function and its service are gone, and the binding with them
+            return
+
+    def service(self, resource: TriggerInvoker) -> str:
+        found = self.gcp.call("functions", "get_function", request={"name": self.names.function_path(resource.name)})
+        return str(found.service_config.service)
+
+
+class EventReceiverGrants(Applier[EventReceiverGrant]):
+    """The app's account in the project's `roles/eventarc.eventReceiver` binding (policy version 3, so
+    conditional bindings go back untouched). A caller Google refuses (403) is told the gcloud command."""
+
+    def create(self, resource: EventReceiverGrant) -> None:
+        self.edit(resource, grant, "add")
+
+    def delete(self, resource: EventReceiverGrant) -> None:
+        self.edit(resource, revoke, "remove")
+
+    def edit(self, resource: EventReceiverGrant, change: Callable[..., bool], verb: str) -> None:
+        project, member = f"projects/{resource.project}", f"serviceAccount:{resource.name}"
+        try:
+            change(self.gcp, "resourcemanager", project, resource.role, member, POLICY_V3)
+        except Forbidden as exc:
+            raise DeployError(
+                f"Deploying to gcp: storage triggers receive events as {resource.name}, and Google refused to let "
+                f"deploy {verb} its {resource.role} on project {resource.project!r} ({type(exc).__name__}: {exc}). "
+                f"Have a project owner run this once:\n    gcloud projects {verb}-iam-policy-binding "
+                f"{resource.project} --member={member} --role={resource.role}\nthen run `portable-fn` again.") from exc
+
+
 class SchedulerJobs(Applier[SchedulerJob]):
     def create(self, resource: SchedulerJob) -> None:
         try:
@@ -364,4 +418,5 @@ class SchedulerJobs(Applier[SchedulerJob]):
 APPLIERS: dict[type, type[Applier[Any]]] = {
     StorageAgentGrant: StorageAgentGrants, Topic: Topics, Bucket: Buckets, Function: Functions,
     DeadLetterRoute: DeadLetterRoutes, PublicInvoker: PublicInvokers, SchedulerJob: SchedulerJobs,
+    TriggerInvoker: TriggerInvokers, EventReceiverGrant: EventReceiverGrants,
 }

@@ -19,6 +19,12 @@ reaches the shim in the environment variable `PORTABLE_FN_DEAD_LETTER_TOPIC`; th
 An app with a storage trigger also wants the `StorageAgentGrant`: the project's Cloud Storage service
 agent may publish to Pub/Sub, which Eventarc's Cloud Storage triggers need (unless
 `grant_storage_agent = false` leaves that to whoever runs the project).
+
+An app that names its own `service_account` (the runtime and trigger identity) has deploy grant it what
+Eventarc's delivery needs: `roles/run.invoker` on each event function's Cloud Run service
+(`TriggerInvoker`), and with a storage trigger `roles/eventarc.eventReceiver` on the project
+(`EventReceiverGrant`; Pub/Sub triggers need none). Google's default compute account is left alone: it is
+shared by the whole project, so the README's checklist says what to grant it.
 """
 
 from __future__ import annotations
@@ -38,11 +44,13 @@ from .naming import Names, source_label
 from .resources import (
     Bucket,
     DeadLetterRoute,
+    EventReceiverGrant,
     Function,
     PublicInvoker,
     SchedulerJob,
     StorageAgentGrant,
     Topic,
+    TriggerInvoker,
     in_order,
 )
 from .schedules import TIME_ZONE, cloud_scheduler_cron
@@ -103,6 +111,8 @@ def desired(target: Target) -> list[Resource]:
     resources: list[Resource] = []
     if wants_storage_agent_grant(target.app, target.settings):
         resources.append(StorageAgentGrant(target.names.project))
+    if wants_event_receiver_grant(target.app, target.settings):
+        resources.append(EventReceiverGrant(target.settings.service_account, project=target.names.project))
     for spec in target.app.functions:
         resources += FunctionResources(target, spec).build()
     return in_order(resources)
@@ -112,6 +122,12 @@ def wants_storage_agent_grant(app: Any, settings: Settings) -> bool:
     """Whether deploy manages the storage agent's publisher grant: the app has a storage trigger and the
     settings leave the grant to deploy. An app without one never reads or changes the project's IAM."""
     return settings.grant_storage_agent and any(isinstance(spec.trigger, Storage) for spec in app.functions)
+
+
+def wants_event_receiver_grant(app: Any, settings: Settings) -> bool:
+    """Whether deploy grants the app's own service account `roles/eventarc.eventReceiver`: it names one and
+    has a storage trigger (Eventarc's Pub/Sub triggers need no such role)."""
+    return bool(settings.service_account) and any(isinstance(spec.trigger, Storage) for spec in app.functions)
 
 
 class FunctionResources:
@@ -133,6 +149,8 @@ class FunctionResources:
             own.append(self.dead_letter_route(dead_letter))
         if isinstance(trigger, Http) and trigger.public:
             own.append(PublicInvoker(self.id))
+        if trigger.is_event and (account := self.t.settings.service_account):
+            own.append(TriggerInvoker(self.id, member=f"serviceAccount:{account}"))
         if isinstance(trigger, Schedule):
             data = json.dumps({"schedule": trigger.expression, "name": names.job(self.spec.name)},
                               sort_keys=True, separators=(",", ":"))

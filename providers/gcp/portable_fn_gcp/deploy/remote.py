@@ -7,6 +7,10 @@ public invoker binding is there. A function deployed with a dead-letter topic ha
 the topic's IAM policy and its trigger subscription's dead-letter policy (`routes`). Only get_*/list_*
 calls are made here.
 
+An app that names its own service account has its delivery grants read too: `roles/run.invoker` on each
+event function's Cloud Run service, and for a storage trigger `roles/eventarc.eventReceiver` on the project
+(with the function of another app or stage that still relies on it, if any, so `remove` keeps it then).
+
 The Cloud Storage service agent's publisher grant on the project (`storage_agent`) is read for an app with
 a storage trigger; plans never delete it (`StorageAgentGrant.kept_because`: it is project-wide), so
 `remove` lists it as kept. A policy Google refuses to show (403) reads as no grant: deploy then tries to
@@ -21,20 +25,22 @@ from typing import Any
 from portable_fn.deploy import RemoteState, Resource
 
 from .client import Forbidden, GcpClient, NotFound
-from .desired import DEAD_LETTER_ENV, Settings
+from .desired import DEAD_LETTER_ENV, MESSAGE_PUBLISHED, Settings
 from .naming import LABEL_SOURCE, Names, has_labels, labels
 from .resources import (
     Bucket,
     DeadLetterRoute,
+    EventReceiverGrant,
     Function,
     PublicInvoker,
     SchedulerJob,
     StorageAgentGrant,
     Topic,
+    TriggerInvoker,
     in_order,
 )
 from .routes import PUBLISHER, has_member, short, trigger_subscription
-from .storage_agent import holds_publisher, storage_agent
+from .storage_agent import POLICY_V3, holds_publisher, storage_agent
 
 INVOKER_ROLE, ALL_USERS = "roles/run.invoker", "allUsers"
 _MEMORY = re.compile(r"(\d+)\s*(Ki|Mi|Gi|k|M|G)?\Z")
@@ -51,17 +57,21 @@ def memory_mb(text: str) -> int:
 class RemoteReader:
     """Reads one app and stage's resources into a `RemoteState`, in dependency order."""
 
-    def __init__(self, gcp: GcpClient, names: Names, settings: Settings, storage_agent: bool = False) -> None:
+    def __init__(self, gcp: GcpClient, names: Names, settings: Settings, storage_agent: bool = False,
+                 event_receiver: bool = False) -> None:
         self.gcp = gcp
         self.names = names
         self.settings = settings
         self.storage_agent = storage_agent  # whether the app wants the storage agent's grant (desired)
+        self.event_receiver = event_receiver  # whether it wants its account's event receiver grant (desired)
 
     def read(self) -> RemoteState:
         found = self.found_functions()
         functions = [self.function(f) for f in found]
-        resources: list[Resource] = [*self.storage_agent_grant(), *self.topics(), *self.buckets(), *functions]
+        resources: list[Resource] = [*self.storage_agent_grant(), *self.event_receiver_grant(), *self.topics(),
+                                     *self.buckets(), *functions]
         resources += self.invokers([f for f in functions if not f.event_type and f.service])
+        resources += self.trigger_invokers([f for f in functions if f.event_type and f.service])
         resources += [route for f in found if (route := self.dead_letter_route(f)) is not None]
         resources += self.jobs()
         return RemoteState(in_order(resources))
@@ -77,6 +87,31 @@ class RemoteReader:
         except Forbidden:  # cannot tell: deploy tries to grant it and explains a refusal
             return []
         return [StorageAgentGrant(project, member=member)] if held else []
+
+    def event_receiver_grant(self) -> list[EventReceiverGrant]:
+        """The app's account's event receiver grant when the app wants it and the project's policy has it."""
+        account, project = self.settings.service_account, self.names.project
+        if not self.event_receiver:
+            return []
+        try:
+            policy = self.gcp.call("resourcemanager", "get_iam_policy",
+                                   request={"resource": f"projects/{project}", "options": POLICY_V3})
+        except Forbidden:  # cannot tell: deploy tries to grant it and explains a refusal
+            return []
+        if not has_member(policy, EventReceiverGrant.role, f"serviceAccount:{account}"):
+            return []
+        return [EventReceiverGrant(account, project=project, shared_with=self.receiving_elsewhere(account))]
+
+    def receiving_elsewhere(self, account: str) -> str:
+        """A function of another app or stage in the region whose Eventarc trigger (other than Pub/Sub's)
+        receives events as `account`; '' when there is none."""
+        for found in self.gcp.pages("functions", "list_functions", request={"parent": self.names.location}):
+            trigger = found.event_trigger
+            if ("event_trigger" in found and trigger.service_account_email == account
+                    and trigger.event_type != MESSAGE_PUBLISHED
+                    and not has_labels(dict(found.labels), self.names.app, self.names.stage)):
+                return short(found.name)
+        return ""
 
     def functions(self) -> list[Function]:
         return [self.function(f) for f in self.found_functions()]
@@ -165,5 +200,19 @@ class RemoteReader:
                 continue
             if any(b.role == INVOKER_ROLE and ALL_USERS in b.members for b in policy.bindings):
                 out.append(PublicInvoker(function.name))
+        return out
+
+    def trigger_invokers(self, functions: list[Function]) -> list[TriggerInvoker]:
+        """The app's account's invoker binding on each event function's service (none without an account)."""
+        if not (account := self.settings.service_account):
+            return []
+        member, out = f"serviceAccount:{account}", []
+        for function in functions:
+            try:
+                policy = self.gcp.call("run", "get_iam_policy", request={"resource": function.service})
+            except NotFound:
+                continue
+            if has_member(policy, INVOKER_ROLE, member):
+                out.append(TriggerInvoker(function.name, member=member))
         return out
 

@@ -75,6 +75,39 @@ class PublicInvoker(Resource):
 
 
 @dataclass(frozen=True)
+class TriggerInvoker(Resource):
+    """The app's service account (`service_account`, the trigger's identity) holding `roles/run.invoker` on the
+    Cloud Run service behind an event function, named after the function's id: Eventarc calls the function
+    as that account. Only wanted when the app names its own account; the binding goes with the function."""
+
+    kind = "trigger invoker grant"
+    member: str = ""  # serviceAccount:EMAIL
+    role: str = "roles/run.invoker"
+
+
+@dataclass(frozen=True)
+class EventReceiverGrant(Resource):
+    """The app's service account holding `roles/eventarc.eventReceiver` on the project, named after the
+    account's email: an Eventarc trigger on Cloud Storage events receives them as that account (a Pub/Sub
+    trigger needs no such role). Wanted when the app names its own account and has a storage trigger;
+    `remove` takes it back, unless a function of another app or stage in the region still uses the account
+    for such a trigger (`shared_with`, found when read, names it)."""
+
+    kind = "event receiver grant"
+    ignore_on_compare = frozenset({"shared_with"})
+    project: str = ""
+    role: str = "roles/eventarc.eventReceiver"
+    shared_with: str = ""
+
+    def kept_because(self) -> str | None:
+        if not self.shared_with:
+            return None
+        return (f"function {self.shared_with} still uses {self.name} for its trigger; take the role back by hand "
+                f"once nothing does: gcloud projects remove-iam-policy-binding {self.project} "
+                f"--member=serviceAccount:{self.name} --role={self.role}")
+
+
+@dataclass(frozen=True)
 class SchedulerJob(Resource):
     """A Cloud Scheduler job publishing a tick to the function's topic; named after the function."""
 
@@ -135,9 +168,9 @@ def gcloud(verb: str, project: str, member: str) -> str:
 
 # Dependencies first: the order `desired` lists resources in and `remote` reads them in (the planner
 # deletes in reverse order of what was read, so dependents go before what they depend on). The storage
-# agent's grant comes before the functions whose storage triggers need it.
-ORDER: tuple[type[Resource], ...] = (StorageAgentGrant, Topic, Bucket, Function, DeadLetterRoute, PublicInvoker,
-                                     SchedulerJob)
+# agent's grant and the event receiver grant come before the functions whose storage triggers need them.
+ORDER: tuple[type[Resource], ...] = (StorageAgentGrant, EventReceiverGrant, Topic, Bucket, Function, DeadLetterRoute,
+                                     PublicInvoker, TriggerInvoker, SchedulerJob)
 
 
 def in_order(resources: list[Resource]) -> list[Resource]:

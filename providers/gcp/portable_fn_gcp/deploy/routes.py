@@ -74,3 +74,19 @@ def grant(gcp: GcpClient, service: str, resource: str, role: str, member: str,
     binding.members.append(member)
     gcp.call(service, "set_iam_policy", request={"resource": resource, "policy": policy})
     return True
+
+
+def revoke(gcp: GcpClient, service: str, resource: str, role: str, member: str,
+           options: dict[str, Any] | None = None) -> bool:
+    """Take `member` out of `role`'s unconditional binding (read-modify-write, as `grant`); False when it was
+    not there, and nothing was sent."""
+    read = {"resource": resource, **({"options": options} if options else {})}
+    policy = gcp.call(service, "get_iam_policy", request=read)
+    binding = next((b for b in unconditional(policy) if b.role == role and member in b.members), None)
+    if binding is None:
+        return False
+    binding.members.remove(member)
+    if not binding.members:
+        policy.bindings.remove(binding)
+    gcp.call(service, "set_iam_policy", request={"resource": resource, "policy": policy})
+    return True

@@ -167,6 +167,7 @@ project_number = "123"
 grant_storage_agent = false
 grant_wait_s = 600
 retry_every_s = 10
+subscription_wait_s = 60
 endpoints = { functions = "http://127.0.0.1:9000" }
 [tool.portable-fn.azure]
 subscription_id = "00000000-0000-0000-0000-000000000000"
@@ -180,6 +181,18 @@ queue_transport = "service_bus"
 topic_transport = "service_bus"
 remote_build = true
 """))
+
+
+def test_every_setting_a_provider_reads_is_documented_in_the_readme() -> None:
+    """Settings are documented once, in the README's "App configuration": a key a provider's settings
+    model accepts and the README does not name is a setting nobody can find."""
+    from portable_fn.provider import settings_models
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## App configuration", 1)[1].split("\n## ", 1)[0]
+    missing = {name: [key for key in model.model_fields if f"`{key}`" not in section]
+               for name, model in settings_models().items()}
+    assert {name: keys for name, keys in missing.items() if keys} == {}
 
 
 def test_a_provider_built_with_an_unknown_key_says_so() -> None:

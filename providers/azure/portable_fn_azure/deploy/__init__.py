@@ -22,8 +22,9 @@ convert it: see `appliers.FunctionPlans` and `remote.RemoteReader`),
 Owner and Storage Queue Data Contributor, plus Storage Account Contributor for blob triggers, on the app's
 storage account, and the host finds it by `AzureWebJobsStorage__accountName`; `connection_string`: the
 account key in `AzureWebJobsStorage`, for deployers who may not create role assignments),
-`package_sas_days` (3650), `arm_endpoint` and `storage_connection_string` (emulators; the `endpoint_url`
-given to the provider is the ARM endpoint too), `connection_verify` (a CA bundle path, or false),
+`package_sas_days` (3650), `arm_endpoint`, `scm_endpoint` (where requests to a site's SCM host go, the host
+in `Host`) and `storage_connection_string` (emulators; the `endpoint_url` given to the provider is the ARM
+endpoint too), `connection_verify` (a CA bundle path, or false),
 `polling_interval_s` (the SDK's LRO default when unset) and `lro_report_every_s` (10), `role_wait_s`
 (600), `host_wait_s` (300) and `retry_every_s` (15): how long what acts with the app's identity is
 retried after this run granted it roles, which Azure applies only after a while, and what needs the host
@@ -34,9 +35,11 @@ On Linux Consumption (and Premium) the platform fetches the package from its blo
 (`WEBSITE_RUN_FROM_PACKAGE`) with the app's identity (`WEBSITE_RUN_FROM_PACKAGE_BLOB_MI_RESOURCE_ID =
 SystemAssigned`, read through Storage Blob Data Owner, granted before the setting is written), so no SAS
 is in the app settings; with `storage_auth = "connection_string"` through a read-only SAS on the URL
-(`package_sas_days`). On Flex Consumption it is deployed by OneDeploy into the `portable-fn-deployment`
-container of the app's account, which the app reads with its identity (or the connection string, per
-`storage_auth`). Either way the host taking the package (triggers synced, or OneDeploy) is its own step,
+(`package_sas_days`). On Flex Consumption the zip is published to the app's SCM host (`/api/publish`, Flex's
+One Deploy), and the platform puts it in the `portable-fn-deployment` container of the app's account, which
+it reaches with the app's identity (or the connection string, per `storage_auth`); a Flex app's
+`functionAppConfig` changes by a PUT of the whole site, the update (PATCH) schema having no such property.
+Either way the host taking the package (triggers synced, or the publish) is its own step,
 `package release`, marked done by a tag on the app, so a rerun redoes it when it failed (see
 `resources.Release`). Topic triggers get a custom Event Grid topic (CloudEvents 1.0 in and out) and storage
 triggers a subscription on the storage account's system topic (see `desired`).

@@ -109,7 +109,7 @@ class AzureClient:
         return self._clients[name]
 
     def arm_request(self, method: str, url: str, body: Any = None, api: str | None = None) -> Any:
-        """A request the SDK has no method for (OneDeploy's `packageUri`, polling its operation), sent
+        """A request the SDK has no method for (polling an operation it did not start), sent
         through the web client's pipeline: same credential, TLS, endpoint and call record. `api` adds that
         client's api-version; absolute URLs (operation polls) are used as given."""
         from azure.core.rest import HttpRequest

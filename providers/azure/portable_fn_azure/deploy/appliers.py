@@ -433,7 +433,8 @@ class Releases(Applier[Release]):
         if response.status_code != 202:
             raise RuntimeError(f"publishing the package to {resource.name} was refused ({response.status_code}): "
                                f"{response.text()}")
-        status_url = response.headers.get("Location") or f"https://{host}/api/deployments/latest"
+        location = response.headers.get("Location") or "/api/deployments/latest"
+        status_url = f"https://{host}{location}" if location.startswith("/") else location
         self.await_deployment(resource.name, status_url)
 
     def await_deployment(self, name: str, status_url: str) -> None:

@@ -4,7 +4,8 @@ HTTP functions answer at their routes; queues, topics, buckets (folders) and tim
 CloudEvents (see `events` for the mapping) through the same dispatch as every cloud, with retries and
 dead letters (see `delivery`), kept in a journal in the state directory until settled (see `journal`),
 so a host killed and started again delivers what it had accepted. `/_local/...` is the host's own API
-(see `control`).
+(see `control`). With `reload=True` (what `portable-fn dev` does unless `--no-reload`), a change to the
+app's files imports it again and swaps the functions in place, keeping the journal (see `reload`).
 
     with LocalHost(load_app("samples/shop"), port=0) as host:
         print(host.url)
@@ -42,6 +43,7 @@ from .function_logs import FunctionLogs
 from .journal import Journal, Pending
 from .limits import Limits, deploy_targets
 from .lock import StateLock
+from .reload import SourceWatcher
 from .scheduler import Scheduler
 from .serving import DevServer
 
@@ -61,7 +63,7 @@ class LocalHost:
                  state_dir: str | Path | None = None, retry_backoff_s: float = 1.0,
                  log: Log = print_to_stderr, *, rate_scale: float = 1.0,
                  poll_interval_s: float = 0.2, providers: Iterable[str] | None = None,
-                 read_timeout_s: float = 10.0, stage: str | None = None) -> None:
+                 read_timeout_s: float = 10.0, stage: str | None = None, reload: bool = False) -> None:
         self.app = app
         self.host = host
         self.port = port
@@ -77,18 +79,18 @@ class LocalHost:
         self.state_lock = StateLock(self.state_dir)
         self.journal = Journal(self.state_dir / "journal.sqlite3")
         self.dead_letters = DeadLetters(self.journal, self._forward_dead_letter)
+        self.retry_backoff_s = retry_backoff_s
+        self.poll_interval_s = poll_interval_s
+        self.rate_scale = rate_scale
         self.router = Router(Route(t.method, t.path, s) for s, t in self._with(Http))
-        self.subscriptions = {
-            s.name: Subscription(s, Policy.of(s, app.options(s), retry_backoff_s), self.journal,
-                                 self.dead_letters, self._log_invocation, log)
-            for s in app.functions if s.trigger.is_event
-        }
+        self.subscriptions = {s.name: self._subscription(s) for s in app.functions if s.trigger.is_event}
         self._round_robin = {name: itertools.cycle(subs) for name, subs in self._consumers(Queue).items()}
-        self.watcher = BucketWatcher(self.state_dir / "buckets", [t.bucket for _, t in self._with(Storage)],
-                                     self._on_bucket_change, poll_interval_s)
+        self.watcher = self._bucket_watcher()
         self.scheduler = Scheduler(app.functions, self._on_tick, rate_scale=rate_scale)
+        self.source_watcher = SourceWatcher(self, log, poll_interval_s, self.state_dir) if reload else None
         self._server: DevServer | None = None
         self._server_thread: threading.Thread | None = None
+        self._started = False
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -117,10 +119,17 @@ class LocalHost:
         self._report_kept()
         for subscription in self.subscriptions.values():
             subscription.start()
+        self._started = True
+        if self.source_watcher is not None:
+            self.source_watcher.start()
+            self.log(f"  reloading when a file of the app changes ({self.app.source_dir})")
         return self
 
     def stop(self) -> None:
         """Stop serving; messages not settled yet stay in the journal for the next start."""
+        if self.source_watcher is not None:
+            self.source_watcher.stop()
+        self._started = False
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -169,6 +178,86 @@ class LocalHost:
                 "Is another dev host running? Pick another --port, or --port 0 for a free one."
             ) from exc
         return server
+
+    # -- reloading ------------------------------------------------------------------------------
+
+    def swap_app(self, app: App) -> list[str]:
+        """Serve `app` (the same app, imported again) from now on, keeping the journal: a function kept
+        gets the new code for its pending messages too; one added starts, one removed stops. Returns what
+        the dev log should say about what could not simply be swapped."""
+        app.config.check_stage(self.stage, app.root / "pyproject.toml")
+        old, notes, env = self.app, self._swap_notes(app), ProcessEnv(dev_env(app, self.stage))
+        kept = {s.name: s for s in app.functions if s.trigger.is_event and s.name in self.subscriptions}
+        for name, subscription in self.subscriptions.items():
+            if name in kept:
+                subscription.spec, subscription.policy = kept[name], self._policy(app, kept[name])
+            else:
+                subscription.stop()
+        subscriptions = {s.name: self.subscriptions.get(s.name) or self._subscription(s, app)
+                         for s in app.functions if s.trigger.is_event}
+        self.env.restore()
+        self.env = env
+        if self._started:
+            self.env.apply()
+        self.app, self.subscriptions = app, subscriptions
+        self.router = Router(Route(t.method, t.path, s) for s, t in self._with(Http))
+        self._round_robin = {name: itertools.cycle(subs) for name, subs in self._consumers(Queue).items()}
+        self._swap_event_sources(old)
+        for name, subscription in subscriptions.items():
+            if name not in kept and self._started:
+                subscription.start()
+        return notes
+
+    def _swap_notes(self, app: App) -> list[str]:
+        """What changes beyond the code: functions added or removed, a trigger kind changed with
+        messages pending (delivered to the new code as they are, or kept for a function that takes
+        events again)."""
+        old = {s.name: s for s in self.app.functions}
+        new = {s.name: s for s in app.functions}
+        counts = self.journal.counts()
+        notes = [f"{name}: added ({new[name].trigger.kind})" for name in new if name not in old]
+        for name, spec in old.items():
+            waiting = counts.get(name, 0)
+            now = new.get(name)
+            if now is None or (spec.trigger.is_event and not now.trigger.is_event):
+                gone = "removed" if now is None else f"now {now.trigger.kind}-triggered"
+                kept = (f"; its {waiting} pending message(s) stay in {self.journal.path.name} until a function "
+                        f"named {name!r} takes events again" if waiting and spec.trigger.is_event else "")
+                notes.append(f"{name}: {gone}{kept}")
+            elif now.trigger.kind != spec.trigger.kind and waiting:
+                notes.append(f"{name}: trigger changed from {spec.trigger.kind} to {now.trigger.kind}; its "
+                             f"{waiting} pending message(s), accepted as {spec.trigger.kind} messages, are "
+                             "delivered to the new code as they are (restart dev with an empty state dir "
+                             "to drop them)")
+        return notes
+
+    def _swap_event_sources(self, old: App) -> None:
+        """A new timer and bucket watcher when the schedules or the buckets changed."""
+        schedules = [(s.name, s.trigger) for s, _ in self._with(Schedule)]
+        if schedules != [(s.name, s.trigger) for s in old.functions if isinstance(s.trigger, Schedule)]:
+            self.scheduler.stop()
+            self.scheduler = Scheduler(self.app.functions, self._on_tick, rate_scale=self.rate_scale)
+            if self._started:
+                self.scheduler.start()
+        else:
+            self.scheduler.specs = [s for s, _ in self._with(Schedule)]
+        buckets = sorted({t.bucket for _, t in self._with(Storage)})
+        if buckets != self.watcher.buckets:
+            self.watcher.stop()
+            self.watcher = self._bucket_watcher()
+            if self._started:
+                self.watcher.start()
+
+    def _subscription(self, spec: FunctionSpec, app: App | None = None) -> Subscription:
+        return Subscription(spec, self._policy(app or self.app, spec), self.journal, self.dead_letters,
+                            self._log_invocation, self.log)
+
+    def _policy(self, app: App, spec: FunctionSpec) -> Policy:
+        return Policy.of(spec, app.options(spec), self.retry_backoff_s)
+
+    def _bucket_watcher(self) -> BucketWatcher:
+        return BucketWatcher(self.state_dir / "buckets", [t.bucket for _, t in self._with(Storage)],
+                             self._on_bucket_change, self.poll_interval_s)
 
     # -- serving --------------------------------------------------------------------------------
 

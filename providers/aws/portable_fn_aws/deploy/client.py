@@ -6,10 +6,15 @@ It owns one boto3 session and the clients made from it, all sharing a retry poli
 record of every operation called, taken from botocore's own `before-call` event. Tests read `calls`
 and `mutating_calls()`, and can `register` their own botocore event handlers (to inject a failure, say)
 without patching anything.
+
+Every operation is also logged at DEBUG on the "portable_fn.api" logger (`--verbose` shows it) as
+`aws <service> <operation> <resource>`, the resource read from the few parameters that name one
+(`RESOURCE_PARAMS`); no other parameter is logged, as they carry environment values and policies.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -20,6 +25,12 @@ from botocore.exceptions import ClientError  # type: ignore[import-untyped]
 
 READ_PREFIXES = ("Describe", "Get", "List")
 Handler = Callable[..., Any]
+API_LOG = logging.getLogger("portable_fn.api")
+# The parameters that name what an operation acts on, joined with "/" in this order when several are
+# given (a bucket and its key, a role and its inline policy, an API and its route).
+RESOURCE_PARAMS = ("GroupName", "Name", "Bucket", "Key", "FunctionName", "StatementId", "RoleName", "PolicyName",
+                   "QueueUrl", "QueueName", "TopicArn", "SubscriptionArn", "ApiId", "RouteId", "IntegrationId",
+                   "StageName", "logGroupName", "UUID", "ResourceArn", "resourceArn", "Resource")
 
 
 class AwsClient:
@@ -37,7 +48,8 @@ class AwsClient:
         self.calls: list[tuple[str, str]] = []
         self._clients: dict[str, Any] = {}
         self._account: str | None = None
-        self._handlers: list[tuple[str, Handler]] = [("before-call", self._record)]
+        self._handlers: list[tuple[str, Handler]] = [("before-call", self._record),
+                                                     ("before-parameter-build", self._log)]
 
     # -- the services deploy uses ------------------------------------------------------------------
     @property
@@ -123,6 +135,15 @@ class AwsClient:
     def _record(self, model: Any = None, **_: Any) -> None:
         if model is not None:
             self.calls.append((model.service_model.service_name, model.name))
+
+    def _log(self, params: dict[str, Any], model: Any, **_: Any) -> None:
+        API_LOG.debug("aws %s %s %s", model.service_model.service_name, model.name, resource_named(params))
+
+
+def resource_named(params: dict[str, Any]) -> str:
+    """What the parameters of a call name ("-" when none of `RESOURCE_PARAMS` is given)."""
+    names = [str(params[key]) for key in RESOURCE_PARAMS if isinstance(params.get(key), str)]
+    return "/".join(names) or "-"
 
 
 def error_code(exc: BaseException) -> str:

@@ -1,164 +1,613 @@
 """The `portable-fn` command line: the composition root where objects are built and wired.
 
 Exit codes: 0 ok, 1 the command failed (the message says where, what and what next), 2 usage error.
-Progress goes to stderr; results go to stdout (as JSON with `--json`).
+Results go to stdout (as JSON with `--json`); progress, questions and errors go to stderr, styled only for
+a person at a terminal (see `portable_fn.console`). Built on click, so every command has its help and an
+example, and `portable-fn completion SHELL` prints click's completion script for bash, zsh or fish.
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
+import functools
+import importlib
+import inspect
 import json
+import logging
+import os
 import sys
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import click
 
 from . import __version__
+from .console import Console, Steps
 from .runtime.errors import PortableFnError
 
-PROVIDERS = ("local", "aws", "gcp", "azure")
+API_LOGGER = "portable_fn.api"  # where providers log each cloud API call (shown by --verbose)
+TRIGGERS = ("http", "queue", "topic", "schedule", "storage")
+SHELLS = ("bash", "zsh", "fish")
+COMPLETE_VAR = "_PORTABLE_FN_COMPLETE"  # set by the completion scripts when they ask for completions
+
+if TYPE_CHECKING:
+    StrParam = click.ParamType[str]
+else:  # click before 8.4 has no generic ParamType
+    StrParam = click.ParamType
 
 
 class UsageError(PortableFnError):
-    """A command line that cannot mean one thing: exit code 2, as argparse gives."""
+    """A command line that cannot mean one thing: exit code 2."""
+
+
+class Refused(PortableFnError):
+    """A protected stage's deletion not confirmed: nothing was changed (exit code 1)."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code (also used by the console script)."""
-    parser = _parser()
-    args = parser.parse_args(argv)
-    if not getattr(args, "command", None):
-        parser.print_help(sys.stderr)
+    console = Console()
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args and COMPLETE_VAR not in os.environ:  # (completion asks with no arguments)
+        click.echo(cli.get_help(click.Context(cli, info_name="portable-fn", **cli.context_settings)), err=True)
         return 2
     try:
-        return int(args.run(args) or 0)
+        return int(cli.main(args, prog_name="portable-fn", complete_var=COMPLETE_VAR, standalone_mode=False,
+                            obj=console) or 0)
+    except click.UsageError as exc:
+        exc.show()
+        return 2
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
     except UsageError as exc:
-        print(f"portable-fn: error: {exc}", file=sys.stderr)
+        console.say(f"portable-fn: error: {exc}", "bold red")
         return 2
     except PortableFnError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        console.error(str(exc))
         return 1
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, click.Abort):
         return 130
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="portable-fn",
-        description="Write a cloud function once; run it locally, on AWS Lambda, Google Cloud "
-                    "Functions and Azure Functions.",
-    )
-    parser.add_argument("--version", action="version", version=f"portable-fn {__version__}")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-
-    dev = commands.add_parser("dev", help="serve every function of an app on this machine")
-    dev.add_argument("app", nargs="?", default=".", help="the app directory (default: .)")
-    dev.add_argument("--host", default="127.0.0.1")
-    dev.add_argument("--port", type=int, default=None, help="default: the stage's local port setting, else 8080")
-    dev.add_argument("--stage", default=None, help="the stage whose env and local settings apply (default: the first)")
-    dev.add_argument("--provider", choices=PROVIDERS[1:], default=None,
-                     help="enforce this cloud's size limits (default: the strictest of the clouds the app configures)")
-    dev.add_argument("--state-dir", default=None, help="where local buckets, pending messages and dead letters live")
-    dev.set_defaults(run=_dev)
-
-    invoke = commands.add_parser("invoke", help="run one function once and print the result as JSON")
-    invoke.add_argument("function")
-    _common(invoke, json_flag=False)
-    invoke.add_argument("--event", required=True, help="a JSON file, or - for stdin")
-    invoke.set_defaults(run=_invoke)
-
-    init = commands.add_parser("init", help="create a new app")
-    init.add_argument("name", help="the app's name and directory")
-    init.set_defaults(run=_init)
-
-    for name, helptext, run in (
-        ("package", "build the deployable artifact", _package),
-        ("plan", "show what deploy would change (changes nothing)", _plan),
-        ("deploy", "package, plan and apply", _deploy),
-        ("remove", "delete everything the app created for the stage", _remove),
-        ("info", "show URLs and names of what is deployed", _info),
-    ):
-        sub = commands.add_parser(name, help=helptext)
-        _common(sub, json_flag=True)
-        if name == "package":
-            sub.add_argument("--list", action="store_true", help="show every file that ships, per zip")
-        sub.set_defaults(run=run)
-    return parser
+def _example(*lines: str) -> str:
+    """A command's epilog: its examples, kept as written (click rewraps text without the \\b marker)."""
+    return "\b\nExamples:\n" + "\n".join(f"  {line}" for line in lines)
 
 
-def _common(sub: argparse.ArgumentParser, json_flag: bool) -> None:
-    sub.add_argument("app_dir", nargs="?", metavar="app", help="the app directory (default: .), as for dev")
-    sub.add_argument("--app", default=None, help="the app directory, named (the same as the positional app)")
-    sub.add_argument("--provider", choices=PROVIDERS, default="local")
-    sub.add_argument("--stage", default=None, help="the stage (default: the first declared, e.g. dev)")
-    sub.add_argument("--endpoint-url", default=None,
-                     help="send the provider's API calls here (an emulator such as moto or LocalStack)")
-    if json_flag:
-        sub.add_argument("--json", action="store_true", help="print the result as JSON")
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+             epilog=_example("portable-fn init shop", "portable-fn dev shop",
+                             "portable-fn deploy shop --provider aws --stage prod"))
+@click.version_option(__version__, "--version", prog_name="portable-fn", message="%(prog)s %(version)s",
+                      help="Print the version and exit.")
+def cli() -> None:
+    """Write a cloud function once; run it locally, on AWS Lambda, Google Cloud Functions and Azure
+    Functions.
+
+    Exit codes: 0 ok, 1 the command failed, 2 usage error. Results go to stdout, progress to stderr.
+    """
 
 
-def _progress(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
+# -- parameters ----------------------------------------------------------------------------------------
 
 
-def _load(args: argparse.Namespace) -> tuple[Any, Any, str]:
+class ProviderName(StrParam):
+    """Any provider registered under the `portable_fn.providers` entry points, looked up when used."""
+
+    name = "provider"
+
+    def __init__(self, clouds_only: bool = False) -> None:
+        self.clouds_only = clouds_only
+
+    def names(self) -> list[str]:
+        from .provider import available
+
+        return sorted(n for n in available() if not (self.clouds_only and n == "local"))
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        names = self.names()
+        if value in names:
+            return str(value)
+        hint = "Install portable-fn[aws], [gcp] or [azure] with pip, or a third-party provider package."
+        self.fail(f"{value!r} is not an installed provider; installed: {', '.join(names) or 'none'}. {hint}",
+                  param, ctx)
+
+    def shell_complete(self, ctx: click.Context, param: click.Parameter,
+                       incomplete: str) -> list[click.shell_completion.CompletionItem]:
+        from click.shell_completion import CompletionItem
+
+        return [CompletionItem(n) for n in self.names() if n.startswith(incomplete)]
+
+
+class TemplateName(StrParam):
+    """A template of `portable_fn.scaffold.TEMPLATES`, looked up when used."""
+
+    name = "template"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        names = sorted(_templates())
+        if value in names:
+            return str(value)
+        self.fail(f"{value!r} is not a template; choose one of {', '.join(names) or '(none available)'} "
+                  "(`portable-fn init --help` describes them).", param, ctx)
+
+    def shell_complete(self, ctx: click.Context, param: click.Parameter,
+                       incomplete: str) -> list[click.shell_completion.CompletionItem]:
+        from click.shell_completion import CompletionItem
+
+        return [CompletionItem(n, help=h) for n, h in sorted(_templates().items()) if n.startswith(incomplete)]
+
+
+@dataclass(frozen=True)
+class Target:
+    """Which app, stage and provider a command acts on, as the command line says."""
+
+    app_dir: str | None
+    app: str | None
+    provider: str
+    stage: str | None
+    endpoint_url: str | None
+
+    @property
+    def directory(self) -> str:
+        positional, named = self.app_dir, self.app
+        if positional is not None and named is not None and Path(positional).resolve() != Path(named).resolve():
+            raise UsageError(f"Two app directories were given, {positional!r} and --app {named!r}; give one.")
+        return positional or named or "."
+
+
+def _target_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The app, provider, stage and endpoint options every cloud command takes, gathered into a Target."""
+    options = [
+        click.argument("app_dir", required=False, metavar="[APP]"),
+        click.option("--app", "app", default=None, metavar="DIR",
+                     help="The app directory, named (the same as the positional APP; default: .)."),
+        click.option("--provider", type=ProviderName(), default="local", show_default=True,
+                     help="Any installed provider (`portable-fn providers` lists them)."),
+        click.option("--stage", default=None, help="The stage (default: the first declared, e.g. dev)."),
+        click.option("--endpoint-url", default=None, metavar="URL",
+                     help="Send the provider's API calls here (an emulator such as moto or LocalStack)."),
+    ]
+
+    @functools.wraps(command)
+    def gathered(app_dir: str | None, app: str | None, provider: str, stage: str | None,
+                 endpoint_url: str | None, **rest: Any) -> Any:
+        return command(Target(app_dir, app, provider, stage, endpoint_url), **rest)
+
+    for option in reversed(options):
+        gathered = option(gathered)
+    return gathered
+
+
+_json_option = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
+_verbose_option = click.option("--verbose", "-v", is_flag=True,
+                               help="Show each cloud API call (service, operation, resource) on stderr.")
+_yes_option = click.option("--yes", "-y", is_flag=True,
+                           help="Go ahead without asking, also on a protected stage (for CI).")
+
+
+# -- the commands ------------------------------------------------------------------------------------------
+
+
+@cli.command(epilog=_example("portable-fn dev", "portable-fn dev shop --port 9000 --stage qa",
+                             "portable-fn dev shop --provider aws --no-reload"))
+@click.argument("app", default=".", metavar="[APP]")
+@click.option("--host", default="127.0.0.1", show_default=True, help="The address to listen on.")
+@click.option("--port", type=int, default=None, help="The port (default: the stage's local port setting, else 8080).")
+@click.option("--stage", default=None, help="The stage whose env and local settings apply (default: the first).")
+@click.option("--provider", type=ProviderName(clouds_only=True), default=None,
+              help="Enforce this cloud's limits (default: the strictest of the clouds the app configures).")
+@click.option("--state-dir", default=None, metavar="DIR",
+              help="Where local buckets, pending messages and dead letters live.")
+@click.option("--reload/--no-reload", default=True, show_default=True,
+              help="Re-import the functions when their code changes.")
+@click.pass_obj
+def dev(console: Console, app: str, host: str, port: int | None, stage: str | None, provider: str | None,
+        state_dir: str | None, reload: bool) -> int:
+    """Serve every function of an app on this machine.
+
+    APP is the app directory (default: .).
+    """
+    from .app import load_app
+    from .local.host import LocalHost
+
+    loaded = load_app(app)
+    stage = stage or next(iter(loaded.config.stages))
+    loaded.config.check_stage(stage, loaded.root / "pyproject.toml")
+    port = port if port is not None else int(loaded.config.provider_settings("local", stage).get("port", 8080))
+    if provider:  # emulating one cloud: refuse what its deploy would refuse, before serving anything
+        from .provider import load_provider
+
+        load_provider(provider, loaded.config.provider_settings(provider, stage)).check(loaded)
+    options: dict[str, Any] = {"reload": reload} if "reload" in inspect.signature(LocalHost).parameters else {}
+    LocalHost(loaded, host=host, port=port, state_dir=Path(state_dir) if state_dir else None, log=console.say,
+              stage=stage, providers=[provider] if provider else None, **options).serve_forever()
+    return 0
+
+
+@cli.command(epilog=_example("portable-fn invoke create_order shop --event request.json",
+                             "echo '{\"id\": \"o-1\"}' | portable-fn invoke fulfil --event -"))
+@click.argument("function")
+@_target_options
+@click.option("--event", required=True, metavar="FILE", help="The event: a JSON file, or - for stdin.")
+def invoke(target: Target, function: str, event: str) -> int:
+    """Run one function once; print the result as JSON.
+
+    FUNCTION is the function's name; APP the app directory (default: .). Exit code 1 when the
+    invocation failed (an HTTP status of 400 or more, a message not acknowledged).
+    """
+    from .provider import invocation_failed
+
+    with contextlib.redirect_stdout(sys.stderr):  # stdout holds only the JSON result
+        app, provider, stage = _load(target)
+        spec = _function(app, function)
+        result = _invoked(provider, app, spec, _event(event), stage)
+    print(json.dumps(result, indent=2, sort_keys=True, default=str))
+    return 1 if invocation_failed(result) else 0
+
+
+class _InitCommand(click.Command):
+    """`init`, whose help lists the templates installed (read when the help is shown)."""
+
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        if templates := _templates():
+            with formatter.section("Templates"):
+                formatter.write_dl(sorted(templates.items()))
+        super().format_epilog(ctx, formatter)
+
+
+@cli.command(cls=_InitCommand, epilog=_example("portable-fn init shop", "portable-fn init jobs --template worker"))
+@click.argument("name")
+@click.option("--template", type=TemplateName(), default=None,
+              help="The starting point (default: api; the list is below).")
+@click.pass_obj
+def init(console: Console, name: str, template: str | None) -> int:
+    """Create a new app.
+
+    NAME is the app's name and its new directory.
+    """
+    from . import scaffold
+
+    if template is not None and not hasattr(scaffold, "TEMPLATES"):
+        raise _unavailable("init --template", "portable_fn.scaffold.TEMPLATES")
+    make: Callable[..., Path] = scaffold.create_app
+    root = make(Path(name)) if template is None else make(Path(name), template=template)
+    console.result(f"Created {root}. Next: portable-fn dev {root}")
+    return 0
+
+
+@cli.command(epilog=_example("portable-fn new resize --trigger storage", "portable-fn new orders --trigger http shop"))
+@click.argument("name")
+@click.argument("app", default=".", metavar="[APP]")
+@click.option("--trigger", type=click.Choice(TRIGGERS), required=True, help="What runs the new function.")
+@click.pass_obj
+def new(console: Console, name: str, app: str, trigger: str) -> int:
+    """Add a function, with its test, to an app.
+
+    NAME is the new function's name; APP the app directory (default: .).
+    """
+    new_function = _optional("portable_fn.scaffold", "new_function", "new")
+    written = new_function(Path(app), name, trigger)
+    console.result("\n".join(str(path) for path in written))
+    return 0
+
+
+@cli.command(epilog=_example("portable-fn package shop --provider aws", "portable-fn package --list"))
+@_target_options
+@click.option("--list", "listing", is_flag=True, help="Show every file that ships, per zip.")
+@_json_option
+@_verbose_option
+@click.pass_obj
+def package(console: Console, target: Target, listing: bool, as_json: bool, verbose: bool) -> int:
+    """Build the deployable artifact.
+
+    Prints its path. APP is the app directory (default: .).
+    """
+    from .deploy import pipeline
+
+    with _api_log(console, verbose):
+        app, provider, stage = _load(target)
+        with console.steps() as progress:
+            outcome = pipeline.package(provider, app, stage, progress)
+    assert outcome.artifact is not None
+    data, text = outcome.to_dict(), str(outcome.artifact.path)
+    if listing:
+        data["shipped"] = _shipped(data["artifact"])
+        text = "\n\n".join(f"{path}:\n" + "\n".join(f"  {name}" for name in names)
+                           for path, names in data["shipped"].items())
+    _emit(console, as_json, data, text)
+    return 0
+
+
+@cli.command(epilog=_example("portable-fn plan shop --provider gcp --stage prod", "portable-fn plan --json"))
+@_target_options
+@_json_option
+@_verbose_option
+@click.pass_obj
+def plan(console: Console, target: Target, as_json: bool, verbose: bool) -> int:
+    """Show what deploy would change; changes nothing.
+
+    APP is the app directory (default: .).
+    """
+    from .deploy import pipeline
+
+    with _api_log(console, verbose):
+        app, provider, stage = _load(target)
+        with console.steps() as progress:
+            outcome = pipeline.plan(provider, app, stage, progress)
+    assert outcome.plan is not None
+    if as_json:
+        _emit(console, True, outcome.to_dict(), "")
+        return 0
+    if outcome.plan.steps:
+        rows = [(f"{_SIGNS[s.action]} {s.action}", s.resource.kind, s.resource.name, ", ".join(s.changes))
+                for s in outcome.plan.steps]
+        console.table(("action", "kind", "name", "changes"), rows)
+    console.result("\n".join(outcome.plan.kept_lines() + [f"Plan: {outcome.plan.summary()}"]))
+    return 0
+
+
+_SIGNS = {"create": "+", "update": "~", "delete": "-"}
+
+
+@cli.command(epilog=_example("portable-fn deploy shop --provider aws --stage prod",
+                             "portable-fn deploy --provider azure --stage prod --yes --json"))
+@_target_options
+@_yes_option
+@_json_option
+@_verbose_option
+@click.pass_obj
+def deploy(console: Console, target: Target, yes: bool, as_json: bool, verbose: bool) -> int:
+    """Package, plan and apply.
+
+    Makes the cloud match the app in APP (default: .). On a protected stage a plan that deletes or
+    replaces something is confirmed first (--yes skips that).
+    """
+    from .deploy import pipeline
+
+    started = time.monotonic()
+    with _api_log(console, verbose):
+        app, provider, stage = _load(target)
+        with console.steps() as progress:
+            guard = _guard(console, progress, app, provider.name, stage, "deploy", yes)
+            outcome = pipeline.deploy(provider, app, stage, progress, confirm=guard)
+    assert outcome.plan is not None
+    console.done(f"Deployed {app.name} ({stage}) to {provider.name} in {time.monotonic() - started:.1f} s: "
+                 f"{_counts(outcome.plan)}")
+    _emit(console, as_json, outcome.to_dict(), _outputs_text(outcome.outputs))
+    return 0
+
+
+@cli.command(epilog=_example("portable-fn remove shop --provider aws --stage qa",
+                             "portable-fn remove --provider gcp --stage prod --yes"))
+@_target_options
+@_yes_option
+@_json_option
+@_verbose_option
+@click.pass_obj
+def remove(console: Console, target: Target, yes: bool, as_json: bool, verbose: bool) -> int:
+    """Delete everything the app created for the stage.
+
+    Deletes what the app in APP (default: .) created, and nothing else. On a protected stage this is
+    confirmed first (--yes skips that).
+    """
+    from .deploy import pipeline
+
+    started = time.monotonic()
+    with _api_log(console, verbose):
+        app, provider, stage = _load(target)
+        with console.steps() as progress:
+            guard = _guard(console, progress, app, provider.name, stage, "remove", yes)
+            outcome = pipeline.remove(provider, app, stage, progress, confirm=guard)
+    assert outcome.plan is not None
+    console.done(f"Removed {app.name} ({stage}) from {provider.name} in {time.monotonic() - started:.1f} s: "
+                 f"{_counts(outcome.plan)}")
+    kept = f" Kept {len(outcome.plan.kept)} (shared beyond the app, said above)." if outcome.plan.kept else ""
+    _emit(console, as_json, outcome.to_dict(), f"Removed {outcome.plan.count('delete')} resources.{kept}")
+    return 0
+
+
+@cli.command(epilog=_example("portable-fn info shop --provider aws --stage prod", "portable-fn info --json"))
+@_target_options
+@_json_option
+@_verbose_option
+@click.pass_obj
+def info(console: Console, target: Target, as_json: bool, verbose: bool) -> int:
+    """Show the URLs and names of what is deployed.
+
+    APP is the app directory (default: .).
+    """
+    from .deploy import pipeline
+
+    with _api_log(console, verbose):
+        app, provider, stage = _load(target)
+        outcome = pipeline.info(provider, app, stage)
+    outputs = outcome.outputs or {"functions": {}}
+    deployed = bool(outputs.get("functions"))  # every provider lists the deployed functions it finds
+    if as_json:
+        data = {"app": app.name, "provider": provider.name, "stage": stage, "deployed": deployed, "outputs": outputs}
+        _emit(console, True, data, "")
+    elif not deployed:
+        console.result(f"Nothing is deployed for app {app.name!r} (stage {stage!r}) on {provider.name}. Deploy it "
+                       f"with `portable-fn deploy {app.root} --provider {provider.name} --stage {stage}`.")
+    else:
+        rows = [(name, str(entry.get("trigger", "")), str(entry.get("url") or ""))
+                for name, entry in outputs["functions"].items()]
+        console.table(("function", "trigger", "url"), rows)
+        extra = [f"{key}: {value}" for key, value in outputs.items() if key != "functions"]
+        if extra:
+            console.result("\n".join(extra))
+    return 0
+
+
+@cli.command(epilog=_example("portable-fn providers", "portable-fn providers --json"))
+@_json_option
+@click.pass_obj
+def providers(console: Console, as_json: bool) -> int:
+    """List the installed providers with their versions.
+
+    Providers are found through the `portable_fn.providers` entry points.
+    """
+    from .provider import available
+
+    found = {name: {"entry_point": entry.value, "distribution": entry.dist.name if entry.dist else "",
+                    "version": entry.dist.version if entry.dist else ""}
+             for name, entry in sorted(available().items())}
+    if as_json:
+        _emit(console, True, {"providers": found}, "")
+    else:
+        console.table(("provider", "distribution", "version"),
+                      [(name, d["distribution"], d["version"]) for name, d in found.items()])
+    return 0
+
+
+@cli.command(epilog=_example("portable-fn openapi shop", "portable-fn openapi --output openapi.json"))
+@click.argument("app", default=".", metavar="[APP]")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), default=None, metavar="FILE",
+              help="Write the document to FILE instead of stdout.")
+@click.pass_obj
+def openapi(console: Console, app: str, output: str | None) -> int:
+    """Print the OpenAPI 3.1 document of the HTTP functions.
+
+    APP is the app directory (default: .).
+    """
+    from .app import load_app
+
+    openapi_document = _optional("portable_fn.openapi", "openapi_document", "openapi")
+    text = json.dumps(openapi_document(load_app(app)), indent=2)
+    if output is None:
+        console.result(text)
+    else:
+        Path(output).write_text(text + "\n", encoding="utf-8")
+        console.say(f"Wrote {output}")
+    return 0
+
+
+@cli.command(epilog=_example("portable-fn completion bash > ~/.local/share/bash-completion/completions/portable-fn",
+                             "portable-fn completion zsh > \"${fpath[1]}/_portable-fn\"",
+                             "portable-fn completion fish > ~/.config/fish/completions/portable-fn.fish"))
+@click.argument("shell", type=click.Choice(SHELLS))
+@click.pass_obj
+def completion(console: Console, shell: str) -> int:
+    """Print the completion script for bash, zsh or fish.
+
+    Source it, or save it where SHELL looks for completions.
+    """
+    from click.shell_completion import get_completion_class
+
+    complete = get_completion_class(shell)
+    assert complete is not None
+    console.result(complete(cli, {}, "portable-fn", COMPLETE_VAR).source())
+    return 0
+
+
+# -- the wiring --------------------------------------------------------------------------------------------
+
+
+def _load(target: Target) -> tuple[Any, Any, str]:
     from .app import load_app
     from .provider import load_provider
 
-    app = load_app(_app_dir(args))
-    stage = args.stage or next(iter(app.config.stages))
+    app = load_app(target.directory)
+    stage = target.stage or next(iter(app.config.stages))
     app.config.check_stage(stage, app.root / "pyproject.toml")
-    settings = app.config.provider_settings(args.provider, stage)
-    provider = load_provider(args.provider, settings, getattr(args, "endpoint_url", None))
+    settings = app.config.provider_settings(target.provider, stage)
+    provider = load_provider(target.provider, settings, target.endpoint_url)
     provider.check(app)
     return app, provider, stage
 
 
-def _app_dir(args: argparse.Namespace) -> str:
-    positional, named = args.app_dir, args.app
-    if positional is not None and named is not None and Path(positional).resolve() != Path(named).resolve():
-        raise UsageError(f"Two app directories were given, {positional!r} and --app {named!r}; give one.")
-    return positional or named or "."
+def _optional(module: str, name: str, command: str) -> Any:
+    """`module.name`, which another part of portable-fn provides; its absence makes `command` unavailable."""
+    try:
+        return getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError):
+        raise _unavailable(command, f"{module}.{name}") from None
 
 
-def _emit(args: argparse.Namespace, data: dict[str, Any], text: str) -> None:
-    if getattr(args, "json", False):
-        print(json.dumps(data, indent=2, sort_keys=True))
-    else:
-        print(text)
+def _unavailable(command: str, what: str) -> PortableFnError:
+    return PortableFnError(f"`portable-fn {command}` is unavailable in this installation: {what} is missing. "
+                           "Upgrade portable-fn (pip install --upgrade portable-fn).")
 
 
-def _dev(args: argparse.Namespace) -> int:
-    from .app import load_app
-    from .local.host import LocalHost
+def _templates() -> dict[str, str]:
+    from . import scaffold
 
-    app = load_app(args.app)
-    stage = args.stage or next(iter(app.config.stages))
-    app.config.check_stage(stage, app.root / "pyproject.toml")
-    port = args.port if args.port is not None else int(app.config.provider_settings("local", stage).get("port", 8080))
-    state_dir = Path(args.state_dir) if args.state_dir else None
-    providers = [args.provider] if args.provider else None
-    if args.provider:  # emulating one cloud: refuse what its deploy would refuse, before serving anything
-        from .provider import load_provider
-
-        load_provider(args.provider, app.config.provider_settings(args.provider, stage)).check(app)
-    LocalHost(app, host=args.host, port=port, state_dir=state_dir, log=_progress, stage=stage,
-              providers=providers).serve_forever()
-    return 0
+    return dict(getattr(scaffold, "TEMPLATES", {}))
 
 
-def _invoke(args: argparse.Namespace) -> int:
-    """Run one function once; stdout holds only the JSON result (what the app prints goes to stderr)."""
-    from .provider import invocation_failed
+@contextlib.contextmanager
+def _api_log(console: Console, verbose: bool) -> Iterator[None]:
+    """With --verbose, the providers' API-call log on stderr for the duration of the command."""
+    if not verbose:
+        yield
+        return
+    logger = logging.getLogger(API_LOGGER)
+    handler, level = _ConsoleHandler(console), logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
 
-    with contextlib.redirect_stdout(sys.stderr):
-        app, provider, stage = _load(args)
-        spec = _function(app, args.function)
-        event = _event(args.event)
-        result = _invoked(provider, app, spec, event, stage)
-    print(json.dumps(result, indent=2, sort_keys=True, default=str))
-    return 1 if invocation_failed(result) else 0
+
+class _ConsoleHandler(logging.Handler):
+    def __init__(self, console: Console) -> None:
+        super().__init__(logging.DEBUG)
+        self.console = console
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.console.say(f"  api: {record.getMessage()}", "dim")
+
+
+def _guard(console: Console, steps: Steps, app: Any, provider: str, stage: str, verb: str,
+           yes: bool) -> Callable[[Any], None] | None:
+    """What checks a plan before it is applied: on a protected stage (and without --yes), a plan that deletes
+    or replaces something is confirmed on a terminal, and refused when there is none to ask on."""
+    if yes or not app.config.stages[stage].protected:
+        return None
+
+    def confirm(plan: Any) -> None:
+        doomed = [s for s in plan.steps if s.action == "delete" or any(c.startswith("replace") for c in s.changes)]
+        if not doomed:
+            return
+        said = (f"`portable-fn {verb}` of {app.name!r} (stage {stage!r}) on {provider} deletes or replaces "
+                f"{len(doomed)} resource{'s' if len(doomed) != 1 else ''}, and stage {stage!r} is protected "
+                f"(protected = true under [tool.portable-fn.stages.{stage}])")
+        again = f"`portable-fn {verb} {app.root} --provider {provider} --stage {stage} --yes`"
+        if not sys.stdin.isatty():
+            raise Refused(f"{said}. There is no terminal to ask on, so nothing was changed; to go ahead, "
+                          f"run {again}.")
+        steps.pause()
+        for step in doomed:
+            console.say(f"  {step.describe()}", "red")
+        if not _confirmed(f"{said}. Go ahead?"):
+            raise Refused(f"{said}; not confirmed, so nothing was changed.")
+
+    return confirm
+
+
+def _confirmed(question: str) -> bool:
+    try:
+        return click.confirm(question, default=False, err=True)
+    except click.Abort:  # end of input or Ctrl-C at the question
+        return False
+
+
+def _counts(plan: Any) -> str:
+    """What a plan did, in its own counts, for a closing line: "3 created, 45 unchanged"."""
+    counts = [(plan.count("create"), "created"), (plan.count("update"), "updated"),
+              (plan.count("delete"), "deleted"), (len(plan.unchanged), "unchanged"), (len(plan.kept), "kept")]
+    return ", ".join(f"{n} {what}" for n, what in counts if n) or "nothing to change"
+
+
+def _emit(console: Console, as_json: bool, data: dict[str, Any], text: str) -> None:
+    console.result(json.dumps(data, indent=2, sort_keys=True) if as_json else text)
 
 
 def _function(app: Any, name: str) -> Any:
@@ -203,29 +652,6 @@ def _invoked(provider: Any, app: Any, spec: Any, event: Any, stage: str) -> dict
         ) from exc
 
 
-def _init(args: argparse.Namespace) -> int:
-    from .scaffold import create_app
-
-    root = create_app(Path(args.name))
-    print(f"Created {root}. Next: portable-fn dev {root}")
-    return 0
-
-
-def _package(args: argparse.Namespace) -> int:
-    from .deploy import pipeline
-
-    app, provider, stage = _load(args)
-    outcome = pipeline.package(provider, app, stage, _progress)
-    assert outcome.artifact is not None
-    data, text = outcome.to_dict(), str(outcome.artifact.path)
-    if args.list:
-        data["shipped"] = _shipped(data["artifact"])
-        text = "\n\n".join(f"{path}:\n" + "\n".join(f"  {name}" for name in names)
-                           for path, names in data["shipped"].items())
-    _emit(args, data, text)
-    return 0
-
-
 def _shipped(artifact: dict[str, Any]) -> dict[str, list[str]]:
     """The archive names in each zip of a built artifact (one per function for AWS split packages)."""
     import zipfile
@@ -236,52 +662,6 @@ def _shipped(artifact: dict[str, Any]) -> dict[str, list[str]]:
         with zipfile.ZipFile(path) as archive:
             shipped[path] = sorted(archive.namelist())
     return shipped
-
-
-def _plan(args: argparse.Namespace) -> int:
-    from .deploy import pipeline
-
-    app, provider, stage = _load(args)
-    outcome = pipeline.plan(provider, app, stage, _progress)
-    assert outcome.plan is not None
-    text = "\n".join([s.describe() for s in outcome.plan.steps] + outcome.plan.kept_lines()
-                     + [f"Plan: {outcome.plan.summary()}"])
-    _emit(args, outcome.to_dict(), text)
-    return 0
-
-
-def _deploy(args: argparse.Namespace) -> int:
-    from .deploy import pipeline
-
-    app, provider, stage = _load(args)
-    outcome = pipeline.deploy(provider, app, stage, _progress)
-    _emit(args, outcome.to_dict(), _outputs_text(outcome.outputs))
-    return 0
-
-
-def _remove(args: argparse.Namespace) -> int:
-    from .deploy import pipeline
-
-    app, provider, stage = _load(args)
-    outcome = pipeline.remove(provider, app, stage, _progress)
-    assert outcome.plan is not None
-    kept = f" Kept {len(outcome.plan.kept)} (shared beyond the app, said above)." if outcome.plan.kept else ""
-    _emit(args, outcome.to_dict(), f"Removed {outcome.plan.count('delete')} resources.{kept}")
-    return 0
-
-
-def _info(args: argparse.Namespace) -> int:
-    from .deploy import pipeline
-
-    app, provider, stage = _load(args)
-    outcome = pipeline.info(provider, app, stage)
-    outputs = outcome.outputs or {"functions": {}}
-    deployed = bool(outputs.get("functions"))  # every provider lists the deployed functions it finds
-    data = {"app": app.name, "provider": provider.name, "stage": stage, "deployed": deployed, "outputs": outputs}
-    nothing = (f"Nothing is deployed for app {app.name!r} (stage {stage!r}) on {provider.name}. Deploy it with "
-               f"`portable-fn deploy {app.root} --provider {provider.name} --stage {stage}`.")
-    _emit(args, data, _outputs_text(outputs) if deployed else nothing)
-    return 0
 
 
 def _outputs_text(outputs: dict[str, Any]) -> str:

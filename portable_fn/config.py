@@ -11,6 +11,7 @@ Every error names the file and the key, and says what a valid value looks like::
     [tool.portable-fn.aws]            # per-provider settings, checked by the provider's settings model
     region = "eu-west-1"
     [tool.portable-fn.stages.prod]    # a stage may override provider settings and environment
+    protected = true                  # remove, and deploys that delete or replace, ask first (or --yes)
     env = { LOG_LEVEL = "info" }
     aws = { region = "eu-central-1" }
 """
@@ -55,6 +56,7 @@ class StageConfig(BaseModel):
     """Overrides for one stage (dev, prod, ...)."""
 
     model_config = ConfigDict(extra="forbid")
+    protected: bool = False  # `remove`, and a deploy that deletes or replaces, ask first (or need --yes)
     env: dict[str, str] = Field(default_factory=dict)
     local: dict[str, Any] = Field(default_factory=dict)
     aws: dict[str, Any] = Field(default_factory=dict)

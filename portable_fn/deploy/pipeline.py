@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from ..provider import Provider
 
 T = TypeVar("T")
+Confirm = Callable[[Plan], None]
 
 
 @dataclass
@@ -69,8 +70,10 @@ def plan(provider: Provider, app: App, stage: str, progress: Progress = quiet) -
     return Outcome(artifact=artifact, plan=the_plan, report=report)
 
 
-def deploy(provider: Provider, app: App, stage: str, progress: Progress = quiet) -> Outcome:
-    """Package, plan, apply, and report outputs. A rerun after a failure converges."""
+def deploy(provider: Provider, app: App, stage: str, progress: Progress = quiet,
+           confirm: Confirm | None = None) -> Outcome:
+    """Package, plan, apply, and report outputs. A rerun after a failure converges. `confirm(plan)`, when
+    given, sees the plan before anything changes and raises to stop it."""
     built = package(provider, app, stage, progress)
     artifact = built.artifact
     assert artifact is not None
@@ -78,16 +81,22 @@ def deploy(provider: Provider, app: App, stage: str, progress: Progress = quiet)
     the_plan = make_plan(desired, _remote(provider, app, stage))
     progress(f"Plan: {the_plan.summary()}")
     _say_kept(the_plan, progress)
+    if confirm is not None:
+        confirm(the_plan)
     report = provider.executor(app, stage).execute(the_plan, progress)
     outputs = _asking(provider, app, stage, lambda: provider.outputs(app, stage, provider.read_remote(app, stage)))
     return Outcome(artifact=artifact, plan=the_plan, report=report, outputs=outputs)
 
 
-def remove(provider: Provider, app: App, stage: str, progress: Progress = quiet) -> Outcome:
-    """Delete exactly what the app created for this stage (found by tag), nothing else."""
+def remove(provider: Provider, app: App, stage: str, progress: Progress = quiet,
+           confirm: Confirm | None = None) -> Outcome:
+    """Delete exactly what the app created for this stage (found by tag), nothing else; `confirm` as for
+    `deploy`."""
     the_plan = make_plan([], _remote(provider, app, stage))
     progress(f"Plan: {the_plan.summary()}")
     _say_kept(the_plan, progress)
+    if confirm is not None:
+        confirm(the_plan)
     report = provider.executor(app, stage).execute(the_plan, progress)
     return Outcome(plan=the_plan, report=report)
 

@@ -3,6 +3,7 @@ objects, and look at functions and dead letters.
 
     GET    /_local/functions                      what runs here and how to trigger it
     GET    /_local/dead-letters                   events given up on (function, event, reason, attempts)
+    GET    /_local/openapi.json                   the OpenAPI 3.1 document of the app's HTTP functions
     POST   /_local/queues/{name}                  enqueue a message (or a CloudEvent, or a batch) -> 202
     GET    /_local/queues/{name}                  its messages not settled yet, with their attempt
     POST   /_local/topics/{name}                  publish to every subscriber -> 202
@@ -17,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from ..openapi import openapi_document
 from ..runtime.errors import InvalidEventError, PortableFnError
 from ..runtime.http import Request, Response
 from ..runtime.routes import Route, Router, not_routed
@@ -43,6 +45,10 @@ def functions(host: LocalHost, request: Request, params: dict[str, str]) -> Resp
 
 def dead_letters(host: LocalHost, request: Request, params: dict[str, str]) -> Response:
     return Response.json(host.dead_letters.entries())
+
+
+def openapi(host: LocalHost, request: Request, params: dict[str, str]) -> Response:
+    return Response.json(openapi_document(host.app))
 
 
 def enqueue(host: LocalHost, request: Request, params: dict[str, str]) -> Response:
@@ -80,6 +86,7 @@ def fire(host: LocalHost, request: Request, params: dict[str, str]) -> Response:
 ROUTER = Router([
     Route("GET", PREFIX + "/functions", functions),
     Route("GET", PREFIX + "/dead-letters", dead_letters),
+    Route("GET", PREFIX + "/openapi.json", openapi),
     Route("POST", PREFIX + "/queues/{name}", enqueue),
     Route("GET", PREFIX + "/queues/{name}", queue_pending),
     Route("POST", PREFIX + "/topics/{name}", publish),

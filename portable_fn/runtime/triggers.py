@@ -7,6 +7,7 @@ time with a message that says what to write instead.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from .errors import DeclarationError, PortableFnError
@@ -61,15 +62,18 @@ class Trigger:
 
 
 class Http(Trigger):
-    """An HTTP route. `path` may hold `{param}` segments and a final `{rest+}` greedy segment."""
+    """An HTTP route. `path` may hold `{param}` segments and a final `{rest+}` greedy segment; `bodies`
+    holds the request and response models declared for the app's OpenAPI document (None: none)."""
 
-    __slots__ = ("method", "path", "public")
+    __slots__ = ("method", "path", "public", "bodies")
     kind = "http"
     method: str
     path: str
     public: bool
+    bodies: HttpBodies | None
 
-    def __init__(self, method: str, path: str, public: bool = False) -> None:
+    def __init__(self, method: str, path: str, public: bool = False, request: type | None = None,
+                 response: type | Mapping[int, type | None] | None = None) -> None:
         verb = method.upper() if isinstance(method, str) else method
         if verb not in HTTP_METHODS:
             raise DeclarationError(
@@ -79,7 +83,9 @@ class Http(Trigger):
             raise DeclarationError(f"http() path {path!r} must start with '/', like '/orders/{{id}}'.")
         for i, segment in enumerate(path.strip("/").split("/")):
             _check_segment(path, segment, last=i == path.strip("/").count("/"))
-        self._set(method=verb, path=path, public=bool(public))
+        declared = f"http({method!r}, {path!r})"
+        bodies = None if request is None and response is None else HttpBodies(declared, request, response)
+        self._set(method=verb, path=path, public=bool(public), bodies=bodies)
 
     @property
     def is_event(self) -> bool:
@@ -99,6 +105,44 @@ class Http(Trigger):
     def param_names(self) -> list[str]:
         """Names of the path parameters, in order."""
         return [m.group(1) for m in re.finditer(_PATH_PARAM, self.path)]
+
+
+class HttpBodies:
+    """The bodies an HTTP function declares: a model for the request and one per response status. They
+    document the function (its OpenAPI document); the handler still reads and writes the bodies itself."""
+
+    __slots__ = ("request", "responses")
+    request: type | None
+    responses: tuple[tuple[int, type | None], ...]  # (status, model or None for no body), by status
+
+    def __init__(self, declared: str, request: type | None,
+                 response: type | Mapping[int, type | None] | None) -> None:
+        if request is not None:
+            _check_model(declared, "request", request)
+        statuses = dict(response) if isinstance(response, Mapping) else {} if response is None else {200: response}
+        for status, model in statuses.items():
+            if isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599:
+                raise DeclarationError(
+                    f"{declared} response={{{status!r}: ...}}: the keys are HTTP status codes (100-599), "
+                    "like response={201: OrderAccepted}."
+                )
+            if model is not None:
+                _check_model(declared, f"response status {status}", model)
+        object.__setattr__(self, "request", request)
+        object.__setattr__(self, "responses", tuple(sorted(statuses.items())))
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("HttpBodies is immutable.")
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, HttpBodies) and (self.request, self.responses) == (other.request, other.responses)
+
+    def __hash__(self) -> int:
+        return hash((self.request, self.responses))
+
+    def __repr__(self) -> str:  # shown (as text) in the dev host's /_local/functions too
+        responses = ", ".join(f"{status}: {getattr(m, '__name__', m)}" for status, m in self.responses)
+        return f"HttpBodies(request={getattr(self.request, '__name__', None)}, responses={{{responses}}})"
 
 
 class Queue(Trigger):
@@ -239,9 +283,13 @@ def route_pattern(template: str) -> re.Pattern[str]:
     return pattern
 
 
-def http(method: str, path: str, public: bool = False) -> Http:
-    """An HTTP trigger: `http("POST", "/orders")`. `public=True` allows unauthenticated calls."""
-    return Http(method, path, public)
+def http(method: str, path: str, public: bool = False, *, request: type | None = None,
+         response: type | Mapping[int, type | None] | None = None) -> Http:
+    """An HTTP trigger: `http("POST", "/orders")`. `public=True` allows unauthenticated calls.
+
+    `request=Order` and `response=Order` (status 200) or `response={201: OrderAccepted, 404: None}`
+    declare the bodies (pydantic models or dataclasses) for the app's OpenAPI document."""
+    return Http(method, path, public, request, response)
 
 
 def queue(name: str, batch_size: int = 1, fifo: bool = False) -> Queue:
@@ -276,6 +324,16 @@ def _check_name(kind: str, name: Any) -> None:
         raise DeclarationError(
             f"{kind}() name {name!r} is invalid: use 1-80 letters, digits, '-', '_' or '.', starting "
             "with a letter or digit."
+        )
+
+
+def _check_model(declared: str, role: str, model: Any) -> None:
+    if not isinstance(model, type) or not (
+        hasattr(model, "model_json_schema") or hasattr(model, "__dataclass_fields__")
+    ):
+        raise DeclarationError(
+            f"{declared} {role} {model!r} is not a model: pass a pydantic model or a dataclass class, "
+            "like request=Order."
         )
 
 

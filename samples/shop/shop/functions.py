@@ -27,7 +27,7 @@ from portable_fn import (
     topic,
 )
 
-from .models import Order
+from .models import Order, OrderAccepted
 
 # Where this sample keeps its records; a real app would use a database.
 DATA_DIR = Path(os.environ.get("SHOP_DATA_DIR", Path(tempfile.gettempdir()) / "portable-fn-shop"))
@@ -40,15 +40,15 @@ def _record(kind: str, payload: dict) -> None:
         f.write(json.dumps(payload) + "\n")
 
 
-@function(trigger=http("POST", "/orders", public=True))
+@function(trigger=http("POST", "/orders", public=True, request=Order, response={201: OrderAccepted}))
 def create_order(request: Request) -> Response:
     """Accept an order: validate it and answer 201 with its id."""
     order = Order.model_validate_json(request.body)
     _record("orders", order.model_dump())
-    return Response.json({"id": order.id, "lines": len(order.lines)}, status=201)
+    return Response.json(OrderAccepted(id=order.id, lines=len(order.lines)), status=201)
 
 
-@function(trigger=http("GET", "/orders/{order_id}", public=True))
+@function(trigger=http("GET", "/orders/{order_id}", public=True, response=Order))
 def get_order(request: Request) -> Response:
     """Look an accepted order up by id."""
     wanted = request.path_params["order_id"]

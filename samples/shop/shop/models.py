@@ -14,3 +14,8 @@ class Order(BaseModel):
     id: str = Field(min_length=1)
     customer: str
     lines: list[Line] = Field(min_length=1)
+
+
+class OrderAccepted(BaseModel):
+    id: str
+    lines: int

@@ -154,7 +154,7 @@ class Buckets(Applier[Bucket]):
                 "are global). Map the trigger's bucket to a bucket you own with `buckets = {...}` under "
                 "[tool.portable-fn.gcp], or rename the stage or app.") from exc
         found.labels = {**(found.labels or {}), **self.ctx.labels}
-        self.gcp.calls.append(("storage", "patch_bucket"))
+        self.gcp.record("storage", "patch_bucket", resource.name)
         found.patch()
 
     def delete(self, resource: Bucket) -> None:

@@ -17,16 +17,23 @@ Endpoints: `endpoint_url` points every service at one place (a recording endpoin
 plain http is an emulator, so it is called without credentials; otherwise Application Default
 Credentials are used. Every call is recorded as (service, method); tests read `calls` and
 `mutating_calls()` (anything but get_*/list_*). Long-running operations are awaited with progress.
+
+Every call is also logged at DEBUG on the "portable_fn.api" logger (`--verbose` shows it) as
+`gcp <service> <Method> <resource>`, the resource read from the request's naming fields
+(`RESOURCE_FIELDS`) and never its body, which holds environment values; an upload shows the signed URL's
+path only, as its query is the signature. Operation polls are logged as `gcp operations GetOperation`.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from google.api_core import exceptions as google_errors
 from google.api_core.client_options import ClientOptions
@@ -37,6 +44,10 @@ READ_PREFIXES = ("get_", "list_")
 SERVICES = ("functions", "pubsub", "subscriber", "scheduler", "run", "storage", "resourcemanager", "eventarc")
 SAME_ENDPOINT = {"subscriber": "pubsub"}  # both are the Pub/Sub API
 NotFound, AlreadyExists, Forbidden = google_errors.NotFound, google_errors.Conflict, google_errors.Forbidden
+API_LOG = logging.getLogger("portable_fn.api")
+# The request fields that name what a call acts on, first found wins; a message in one stands for its name.
+RESOURCE_FIELDS = ("name", "resource", "topic", "subscription", "job", "function", "trigger", "bucket_or_name",
+                   "parent", "project")
 
 
 class GcpClient:
@@ -57,8 +68,14 @@ class GcpClient:
     # -- calls -------------------------------------------------------------------------------------
     def call(self, service: str, method: str, **request: Any) -> Any:
         """`method` of the service's client with `request`, recorded."""
-        self.calls.append((service, method))
+        self.record(service, method, resource_named(request))
         return getattr(self.service(service), method)(**request)
+
+    def record(self, service: str, method: str, resource: str) -> None:
+        """Note a call in `calls` and on the API log (for the few made outside `call`)."""
+        self.calls.append((service, method))
+        API_LOG.debug("gcp %s %s %s", SAME_ENDPOINT.get(service, service), method.title().replace("_", ""),
+                      resource)
 
     def pages(self, service: str, method: str, **request: Any) -> Iterator[Any]:
         """Every item of a list_* call across its pages (the pager fetches further pages lazily)."""
@@ -68,7 +85,7 @@ class GcpClient:
         """The result of a long-running operation, reporting progress while it runs."""
         started = time.monotonic()
         self.progress(f"      {what}: waiting for {operation.operation.name}")
-        while not operation.done():
+        while not self._poll(operation):
             elapsed = time.monotonic() - started
             if elapsed > self.operation_timeout_s:
                 raise TimeoutError(f"{what} did not finish within {self.operation_timeout_s:.0f} s "
@@ -78,9 +95,15 @@ class GcpClient:
         self.progress(f"      {what}: done after {time.monotonic() - started:.0f} s")
         return operation.result()
 
+    def _poll(self, operation: Any) -> bool:
+        """`operation.done()`, which asks the API only while the operation last seen was running."""
+        if not operation.operation.done:
+            API_LOG.debug("gcp operations GetOperation %s", operation.operation.name)
+        return bool(operation.done())
+
     def upload(self, url: str, path: Path) -> None:
         """PUT the source zip to a signed upload URL from generateUploadUrl."""
-        self.calls.append(("storage", "upload"))
+        self.record("storage", "upload", urlsplit(url).path)
         request = urllib.request.Request(url, data=path.read_bytes(), method="PUT",
                                          headers={"Content-Type": "application/zip"})
         with urllib.request.urlopen(request, timeout=300) as response:
@@ -88,7 +111,7 @@ class GcpClient:
 
     def delete_bucket(self, name: str) -> None:
         """Delete an empty bucket (the storage client deletes through the bucket object)."""
-        self.calls.append(("storage", "delete_bucket"))
+        self.record("storage", "delete_bucket", name)
         self.service("storage").bucket(name).delete()
 
     def mutating_calls(self) -> list[tuple[str, str]]:
@@ -116,6 +139,25 @@ class GcpClient:
             transport, options, credentials = "grpc", None, AnonymousCredentials()  # type: ignore[no-untyped-call]
         cls = _client_class(name)
         return cls(credentials=credentials, transport=transport, client_options=options)
+
+
+def resource_named(request: Mapping[str, Any]) -> str:
+    """What a call's arguments name: a field of its `request` (a dict or a message), else of the keyword
+    arguments themselves (the storage client's); "-" when none does."""
+    message = request.get("request", request)
+    if _field(message, "function_id"):  # create_function names the function apart from its parent
+        return f"{_field(message, 'parent')}/functions/{_field(message, 'function_id')}"
+    for key in RESOURCE_FIELDS:
+        value = _field(message, key)
+        if value is not None and not isinstance(value, str):
+            value = _field(value, "name")
+        if value:
+            return str(value)
+    return "-"
+
+
+def _field(message: Any, key: str) -> Any:
+    return message.get(key) if isinstance(message, Mapping) else getattr(message, key, None)
 
 
 def _client_class(name: str) -> Any:

@@ -1,0 +1,57 @@
+"""What `--verbose` shows of a deploy to Google Cloud: every API call on the "portable_fn.api" logger, without
+secrets.
+
+A real deploy of samples/shop with the official clients to the recording endpoint and gcp-storage-emulator
+(see conftest), with a secret planted in the stage's environment; the upload URLs the endpoint hands out
+are signed (a `Signature` query), as Google's are.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pytest
+
+from portable_fn.app import load_app
+from portable_fn.deploy import pipeline
+
+PLANTED = "sk_live_planted_0123456789abcdef"
+LOCATION = "projects/shop-project/locations/europe-west1"
+
+
+def api_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name == "portable_fn.api"]
+
+
+@pytest.fixture
+def shop_with_secret(shop: Any) -> Any:
+    pyproject = shop.root / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace(
+        "[tool.portable-fn.stages.dev]\n", f'[tool.portable-fn.stages.dev]\nenv = {{ PAYMENT_KEY = "{PLANTED}" }}\n'))
+    return load_app(shop.root)
+
+
+def test_a_deploy_logs_each_call_as_service_method_and_resource(
+        provider: Any, shop_with_secret: Any, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger="portable_fn.api")
+    pipeline.deploy(provider, shop_with_secret, "dev")
+    lines = api_lines(caplog)
+    assert f"gcp functions CreateFunction {LOCATION}/functions/shop-dev-fulfil" in lines
+    assert f"gcp functions UpdateFunction {LOCATION}/functions/shop-dev-fulfil" not in lines
+    assert f"gcp functions GenerateUploadUrl {LOCATION}" in lines
+    assert "gcp pubsub CreateTopic projects/shop-project/topics/shop-dev-orders" in lines
+    assert f"gcp scheduler CreateJob {LOCATION}/jobs/shop-dev-sweep" in lines
+    assert f"gcp functions ListFunctions {LOCATION}" in lines
+    assert any(line.startswith("gcp storage Upload /") for line in lines)
+    assert all(len(line.split(" ")) == 4 and line.startswith("gcp ") for line in lines)
+
+
+def test_no_line_holds_an_environment_value_or_an_upload_signature(
+        provider: Any, shop_with_secret: Any, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger="portable_fn.api")
+    pipeline.deploy(provider, shop_with_secret, "dev")
+    text = "\n".join(api_lines(caplog))
+    assert "CreateFunction" in text
+    for secret in (PLANTED, "PAYMENT_KEY", "environment_variables", "Signature", "GoogleAccessId", "?"):
+        assert secret not in text

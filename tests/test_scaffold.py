@@ -1,15 +1,28 @@
 """`portable-fn init`, as a new user runs it: the app's own tests pass with a plain `pytest`, its local state is
-ignored by git, and what its handlers log shows in `portable-fn dev`."""
+ignored by git, and what its handlers log shows in `portable-fn dev`. Every template (`create_app`) and a
+function of every trigger kind added by `new_function` loads, is served by the dev host and passes its own
+generated test."""
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
+
+import pytest
+
+from portable_fn.app import load_app
+from portable_fn.local.host import LocalHost
+from portable_fn.runtime.errors import ConfigError
+from portable_fn.runtime.function import FunctionSpec
+from portable_fn.scaffold import TEMPLATES, TRIGGERS, create_app, new_function
 
 PYTEST = Path(sys.executable).parent / "pytest"  # the console script of this environment
 
@@ -77,3 +90,116 @@ def test_the_handlers_logger_lines_show_in_dev(tmp_path: Path) -> None:
     finally:
         dev.terminate()
         dev.wait(timeout=30)
+
+
+# -- templates and new functions, served by the dev host ---------------------------------------------
+
+
+def run_tests(app: Path) -> subprocess.CompletedProcess[str]:
+    """The app's own suite, as its user runs it: a plain `pytest -v` in the app's directory."""
+    return subprocess.run([str(PYTEST), "-v", "-p", "no:cacheprovider"], cwd=app, capture_output=True, text=True,
+                          env=clean_env())
+
+
+def trigger_once(host: LocalHost, spec: FunctionSpec) -> None:
+    """Send one function one input, through the host as `portable-fn dev` serves it."""
+    trigger: Any = spec.trigger
+    if trigger.kind == "http":
+        path = re.sub(r"\{[^}]+\}", "x", trigger.path)
+        request = urllib.request.Request(host.url + path, method=trigger.method)
+        with urllib.request.urlopen(request, timeout=30) as response:
+            assert response.status == 200
+    elif trigger.kind in ("queue", "topic"):
+        body = json.dumps({"id": "1", "items": 1}).encode()
+        host.publish(trigger.kind, trigger.name, {"content-type": "application/json"}, body)
+    elif trigger.kind == "schedule":
+        host.fire(spec.name)
+    else:
+        key = f"{trigger.prefix}{spec.name}{trigger.suffix}"
+        host.put_object(trigger.bucket, key, b"some bytes")
+        if trigger.on == "deleted":  # once the watcher has seen it created
+            polls = host.watcher.polls
+            wait_for(lambda: host.watcher.polls >= polls + 3, f"the bucket watcher seeing {key}")
+            host.delete_object(trigger.bucket, key)
+
+
+def served(app_dir: Path, state: Path) -> list[str]:
+    """Serve the app on a free port, trigger each function once; each one's log line."""
+    app, logs = load_app(app_dir), []
+    with LocalHost(app, port=0, state_dir=state, log=logs.append, retry_backoff_s=0.02) as host:
+        for spec in app.functions:
+            trigger_once(host, spec)
+            outcome = "-> 200" if spec.trigger.kind == "http" else "-> ack"
+            wait_for(lambda: any(f" {spec.name} [" in line and outcome in line for line in logs),  # noqa: B023
+                     f"{spec.name} answering {outcome}", 60)
+    return [line for line in logs if " -> " in line]
+
+
+@pytest.mark.parametrize("template", sorted(TEMPLATES))
+def test_every_template_loads_is_served_and_passes_its_own_tests(tmp_path: Path, template: str) -> None:
+    app = create_app(tmp_path / "demo-app", template)
+    assert served(app, tmp_path / "state")
+    ran = run_tests(app)
+    assert ran.returncode == 0 and " passed" in ran.stdout, ran.stdout + ran.stderr
+    assert template in (app / "README.md").read_text() or "portable-fn dev" in (app / "README.md").read_text()
+
+
+def test_new_function_adds_each_trigger_kind_with_a_test_that_passes(tmp_path: Path) -> None:
+    app = create_app(tmp_path / "demo-app")
+    for trigger in TRIGGERS:
+        written = new_function(app, f"on_{trigger}", trigger)
+        assert written == [app / "demo_app" / f"on_{trigger}.py", app / "tests" / f"test_on_{trigger}.py",
+                           app / "pyproject.toml"]
+    kinds = {spec.name: spec.trigger.kind for spec in load_app(app).functions}
+    assert {f"on_{t}": t for t in TRIGGERS}.items() <= kinds.items()
+    ran = run_tests(app)
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    for trigger in TRIGGERS:
+        assert re.search(rf"tests/test_on_{trigger}.py::\S+ PASSED", ran.stdout), ran.stdout
+    assert len(served(app, tmp_path / "state")) == len(kinds)
+
+
+def test_new_function_keeps_the_rest_of_pyproject_as_it_was(tmp_path: Path) -> None:
+    app = create_app(tmp_path / "demo-app")
+    pyproject = app / "pyproject.toml"
+    text = pyproject.read_text()
+    listed = 'modules = [\n    "demo_app.functions",  # the API\n]'
+    pyproject.write_text(text.replace('modules = ["demo_app.functions"]', listed))
+    new_function(app, "resize", "storage")
+    assert pyproject.read_text() == text.replace(
+        'modules = ["demo_app.functions"]', listed.replace("\n]", '\n    "demo_app.resize",\n]'))
+
+
+@pytest.mark.parametrize(("name", "trigger", "says"), [
+    ("hello", "http", "already has a function named 'hello' (demo_app/functions.py:"),
+    ("Resize", "queue", "Function name 'Resize' is invalid"),
+    ("make-thumbnail", "queue", "Function name 'make-thumbnail' is invalid"),
+    ("class", "queue", "not a Python keyword"),
+    ("resize", "email", "There is no trigger 'email'; choose one of http, queue, topic, schedule, storage"),
+])
+def test_new_function_refuses_a_name_in_use_or_a_bad_one_and_writes_nothing(
+        tmp_path: Path, name: str, trigger: str, says: str) -> None:
+    app = create_app(tmp_path / "demo-app")
+    before = sorted(p.relative_to(app) for p in app.rglob("*"))
+    pyproject = (app / "pyproject.toml").read_text()
+    with pytest.raises(ConfigError) as refused:
+        new_function(app, name, trigger)
+    assert says in str(refused.value)
+    assert sorted(p.relative_to(app) for p in app.rglob("*")) == before
+    assert (app / "pyproject.toml").read_text() == pyproject
+
+
+def test_new_function_refuses_a_function_named_by_name_and_a_module_that_exists(tmp_path: Path) -> None:
+    app = create_app(tmp_path / "demo-app")
+    new_function(app, "resize", "queue")
+    with pytest.raises(ConfigError, match="already has a function named 'resize'"):
+        new_function(app, "resize", "http")
+    (app / "demo_app" / "notes.py").write_text("NOTES = []\n")
+    with pytest.raises(ConfigError, match=r"notes\.py already exists; choose another function name"):
+        new_function(app, "notes", "http")
+
+
+def test_an_unknown_template_lists_the_ones_there_are(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="There is no template 'flask'; choose one of api, queue-worker"):
+        create_app(tmp_path / "demo-app", "flask")
+    assert not (tmp_path / "demo-app").exists()

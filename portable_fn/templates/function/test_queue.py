@@ -1,0 +1,11 @@
+from {{module}} import {{function}}
+
+from portable_fn.testing import invoke, make_event
+
+
+def test_{{function}}_acknowledges_a_message():
+    assert invoke({{function}}, make_event({"id": "1"})).outcome == "ack"
+
+
+def test_{{function}}_dead_letters_data_that_is_not_an_object():
+    assert invoke({{function}}, make_event(["not", "an", "object"])).outcome == "dead_letter"

@@ -13,6 +13,7 @@ function (`public=False`) the cloud's authentication.
 
 from __future__ import annotations
 
+import copy
 import inspect
 import re
 import sys
@@ -27,6 +28,7 @@ from pydantic.errors import PydanticUserError
 
 from .app import App
 from .runtime.cloudevent import CloudEvent
+from .runtime.errors import DeclarationError
 from .runtime.function import FunctionSpec
 from .runtime.http import Response
 from .runtime.triggers import Http
@@ -35,6 +37,8 @@ if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib
+
+__all__ = ["openapi_document"]
 
 OPENAPI_VERSION = "3.1.0"
 ANY_METHODS = ("get", "put", "post", "delete", "options", "head", "patch")  # what an ANY route serves
@@ -67,6 +71,7 @@ class Bodies:
 def openapi_document(app: App) -> dict[str, Any]:
     """The OpenAPI 3.1 document of the app's HTTP functions."""
     specs = [s for s in app.functions if isinstance(s.trigger, Http)]
+    _check_paths(specs)
     bodies = {s.name: bodies_of(s) for s in specs}
     schemas, definitions = _json_schemas(bodies)
     every_method = {openapi_path(_route(s).path) for s in specs if _route(s).method == "ANY"}
@@ -77,12 +82,27 @@ def openapi_document(app: App) -> dict[str, Any]:
         paths.setdefault(path, {})[method] = operation
     document: dict[str, Any] = {"openapi": OPENAPI_VERSION, "info": _info(app), "paths": paths}
     document["components"] = _components(definitions, specs)
-    return document
+    return copy.deepcopy(document)  # its parts below are shared constants: the caller's copy is its own
 
 
 def openapi_path(template: str) -> str:
     """The OpenAPI path of a route template: a greedy `{rest+}` is written `{rest}`."""
     return _GREEDY.sub(r"{\1}", template)
+
+
+def _check_paths(specs: list[FunctionSpec]) -> None:
+    """OpenAPI tells paths apart by their literal segments only, so `/a/{x}` beside `/a/{y}` or `/a/{x+}`
+    cannot be written: each path shape must be one template."""
+    seen: dict[str, FunctionSpec] = {}
+    for spec in specs:
+        template = _route(spec).path
+        other = seen.setdefault(_PARAM.sub("{}", template), spec)
+        if _route(other).path != template:
+            raise DeclarationError(
+                f"Writing the OpenAPI document: functions {other.name!r} ({_route(other).path}) and {spec.name!r} "
+                f"({template}) differ only in a parameter's name or greediness, which OpenAPI cannot tell apart; "
+                "give the parameters at that position one name (and kind) to document both."
+            )
 
 
 def _route(spec: FunctionSpec) -> Http:
@@ -95,8 +115,9 @@ def bodies_of(spec: FunctionSpec) -> Bodies:
     declared = _route(spec).bodies
     hints = _hints(spec)
     event = spec.binding.first == "event"
-    request_type = declared.request if declared is not None and declared.request is not None else (
-        _event_data_type(spec, hints) if event else None)
+    request_type = declared.request if declared is not None else None
+    if request_type is None and event:
+        request_type = _event_data_type(spec, hints)
     request = _body(request_type) if event or request_type is not None else None
     if declared is not None and declared.responses:
         responses = {status: None if t is None else _body(t) for status, t in declared.responses}

@@ -12,11 +12,12 @@ import pytest
 from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate
 
-from portable_fn import DeclarationError, Request, http
+from portable_fn import DeclarationError, Request, function, http
 from portable_fn.app import App, load_app
 from portable_fn.local.host import LocalHost
 from portable_fn.openapi import openapi_document
 from portable_fn.runtime.dispatch import call_http
+from portable_fn.runtime.function import spec_of
 from portable_fn.runtime.routes import Route, Router, not_routed
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -177,6 +178,25 @@ def test_dev_serves_the_same_document(shop: App, tmp_path: Path) -> None:
         with urllib.request.urlopen(host.url + "/_local/functions", timeout=10) as reply:
             [create] = [f for f in json.loads(reply.read()) if f["name"] == "create_order"]
     assert create["details"]["bodies"] == "HttpBodies(request=Order, responses={201: OrderAccepted})"
+
+
+@function(trigger=http("GET", "/files/{name}"))
+def one_segment(request: Request) -> None: ...
+
+
+@function(trigger=http("GET", "/files/{path+}"))
+def greedy(request: Request) -> None: ...
+
+
+@function(trigger=http("PUT", "/files/{key}"))
+def other_name(request: Request) -> None: ...
+
+
+@pytest.mark.parametrize("second", [greedy, other_name])
+def test_paths_openapi_cannot_tell_apart_are_refused_naming_both(cases: App, second: Any) -> None:
+    app = App(cases.root, cases.config, [spec_of(one_segment), spec_of(second)])  # type: ignore[list-item]
+    with pytest.raises(DeclarationError, match=rf"'one_segment' \(/files/{{name}}\) and '{second.__name__}'"):
+        openapi_document(app)
 
 
 class Model:

@@ -377,7 +377,10 @@ def deploy(console: Console, target: Target, yes: bool, as_json: bool, verbose: 
     assert outcome.plan is not None
     console.done(f"Deployed {app.name} ({stage}) to {provider.name} in {time.monotonic() - started:.1f} s: "
                  f"{_counts(outcome.plan)}")
-    _emit(console, as_json, outcome.to_dict(), _outputs_text(outcome.outputs))
+    if as_json:
+        _emit(console, True, outcome.to_dict(), "")
+    else:
+        _show_outputs(console, outcome.outputs)
     return 0
 
 
@@ -434,13 +437,18 @@ def info(console: Console, target: Target, as_json: bool, verbose: bool) -> int:
         console.result(f"Nothing is deployed for app {app.name!r} (stage {stage!r}) on {provider.name}. Deploy it "
                        f"with `portable-fn deploy {app.root} --provider {provider.name} --stage {stage}`.")
     else:
-        rows = [(name, str(entry.get("trigger", "")), str(entry.get("url") or ""))
-                for name, entry in outputs["functions"].items()]
-        console.table(("function", "trigger", "url"), rows)
-        extra = [f"{key}: {value}" for key, value in outputs.items() if key != "functions"]
-        if extra:
-            console.result("\n".join(extra))
+        _show_outputs(console, outputs)
     return 0
+
+
+def _show_outputs(console: Console, outputs: dict[str, Any]) -> None:
+    """The deployed functions as a table (trigger and URL), then the app's other outputs, one per line."""
+    rows = [(name, str(entry.get("trigger", "")), str(entry.get("url") or ""))
+            for name, entry in outputs.get("functions", {}).items()]
+    if rows:
+        console.table(("function", "trigger", "url"), rows)
+    if extra := [f"{key}: {value}" for key, value in outputs.items() if key != "functions"]:
+        console.result("\n".join(extra))
 
 
 @cli.command(epilog=_example("portable-fn providers", "portable-fn providers --json"))
@@ -573,7 +581,7 @@ def _guard(console: Console, steps: Steps, app: Any, provider: str, stage: str, 
         return None
 
     def confirm(plan: Any) -> None:
-        doomed = [s for s in plan.steps if s.action == "delete" or any(c.startswith("replace") for c in s.changes)]
+        doomed = destroyed(plan)
         if not doomed:
             return
         said = (f"`portable-fn {verb}` of {app.name!r} (stage {stage!r}) on {provider} deletes or replaces "
@@ -590,6 +598,12 @@ def _guard(console: Console, steps: Steps, app: Any, provider: str, stage: str, 
             raise Refused(f"{said}; not confirmed, so nothing was changed.")
 
     return confirm
+
+
+def destroyed(plan: Any) -> list[Any]:
+    """The steps of a plan that delete a resource or replace one (an update whose change says "replace:",
+    as a plan that moves an Azure app to Flex Consumption does)."""
+    return [s for s in plan.steps if s.action == "delete" or any(c.startswith("replace:") for c in s.changes)]
 
 
 def _confirmed(question: str) -> bool:
@@ -662,16 +676,6 @@ def _shipped(artifact: dict[str, Any]) -> dict[str, list[str]]:
         with zipfile.ZipFile(path) as archive:
             shipped[path] = sorted(archive.namelist())
     return shipped
-
-
-def _outputs_text(outputs: dict[str, Any]) -> str:
-    lines = []
-    for name, entry in outputs.get("functions", {}).items():
-        lines.append(f"{name}: {entry.get('url') or entry.get('trigger')}")
-    for key, value in outputs.items():
-        if key != "functions":
-            lines.append(f"{key}: {value}")
-    return "\n".join(lines)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -42,13 +42,17 @@ class Reloadable(Protocol):
     def swap_app(self, app: App) -> list[str]: ...
 
 
-def watched_files(app: App, skip: Path | None = None) -> list[Path]:
-    """The app's pyproject.toml and every file of its source directory that ships (none inside `skip`)."""
+def ship_rules(app: App) -> ShipRules:
+    """What of the app's source directory ships, as packaging decides it (see `packaging`)."""
     modules = frozenset(import_closure(app.source_dir, app.config.modules))
     try:
-        rules = ShipRules.of(app, modules)
+        return ShipRules.of(app, modules)
     except PortableFnError:  # a bad include/exclude glob: packaging says so; watch by the default rules
-        rules = ShipRules(modules=modules)
+        return ShipRules(modules=modules)
+
+
+def watched_files(app: App, rules: ShipRules, skip: Path | None = None) -> list[Path]:
+    """The app's pyproject.toml and every file of its source directory that ships (none inside `skip`)."""
     return [app.root / "pyproject.toml", *(path for _, path in rules.select(app.source_dir, skip))]
 
 
@@ -100,16 +104,15 @@ def load_afresh(old: App, changed: list[Path]) -> App:
 
 
 def describe_failure(exc: BaseException, source_dir: Path) -> str:
-    """What went wrong and where (file:line, the line itself for a syntax error), for the dev log."""
+    """What went wrong and where (file:line of the app's innermost frame; the line itself for a syntax
+    error), for the dev log."""
     cause = exc.__cause__ if isinstance(exc, PortableFnError) and exc.__cause__ is not None else exc
     if isinstance(cause, SyntaxError):
         return "".join(traceback.format_exception_only(cause)).rstrip()
-    if isinstance(exc, PortableFnError):  # says what and where already (AppLoadError, ConfigError)
-        return str(exc)
-    frames = [f for f in traceback.extract_tb(cause.__traceback__)
+    text = str(exc) if isinstance(exc, PortableFnError) else f"{type(cause).__name__}: {cause}"
+    frames = [f"{f.filename}:{f.lineno}" for f in traceback.extract_tb(cause.__traceback__)
               if Path(f.filename).resolve().is_relative_to(source_dir)]
-    where = f"{frames[-1].filename}:{frames[-1].lineno}: " if frames else ""
-    return f"{where}{type(cause).__name__}: {cause}"
+    return f"{frames[-1]}: {text}" if frames and frames[-1] not in text else text
 
 
 class SourceWatcher:
@@ -121,12 +124,14 @@ class SourceWatcher:
         self.interval_s = interval_s
         self.skip = skip  # the host's state directory, when it lies in the source directory
         self.reloads = 0  # reloads tried (done or failed), for whoever waits on one
+        self._rules = ShipRules()  # the app's, read again at each load (reading its imports takes a parse)
         self._loaded: dict[Path, Stamp] = {}  # the files as they were at the last (tried) load
         self._seen: dict[Path, Stamp] = {}  # the files at the previous poll
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="local-reload", daemon=True)
 
     def start(self) -> None:
+        self._rules = ship_rules(self.host.app)
         self._loaded = self._seen = self._scan()
         self._thread.start()
 
@@ -164,10 +169,18 @@ class SourceWatcher:
             for note in notes:
                 self.log(f"  {note}")
         finally:
+            self._watch_again()
             self.reloads += 1
 
+    def _watch_again(self) -> None:
+        """Read the rules of the app loaded now; a file they add to the watch is not a change, a file
+        edited while the app was loading still is."""
+        self._rules = ship_rules(self.host.app)
+        now = self._scan()
+        self._loaded = self._seen = {path: self._loaded.get(path, stamp) for path, stamp in now.items()}
+
     def _scan(self) -> dict[Path, Stamp]:
-        return stamps(watched_files(self.host.app, self.skip))
+        return stamps(watched_files(self.host.app, self._rules, self.skip))
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval_s):

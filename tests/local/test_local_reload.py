@@ -116,3 +116,12 @@ def test_without_reload_a_change_is_not_picked_up(start_host: Callable[..., Runn
     assert running.host.source_watcher is None
     edit(app_copy, "functions_v2.py")
     assert answered_version(running) == 1
+
+
+def test_a_module_written_after_the_import_that_needs_it_is_picked_up(running: Running, app_copy: Path,
+                                                                      wait_for: Wait) -> None:
+    edit(app_copy, "functions_imports_helpers.py")
+    failure = wait_for(lambda: logged(running, "reload failed"), what="the failed reload in the log")
+    assert "reload_demo.helpers" in failure and "functions.py:7" in failure, failure
+    shutil.copyfile(VERSIONS / "helpers.py", app_copy / "reload_demo" / "helpers.py")
+    wait_for(lambda: answered_version(running) == 5, what="version 5 answering")

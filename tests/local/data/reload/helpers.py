@@ -1,0 +1,3 @@
+"""A module functions_imports_helpers.py imports."""
+
+VERSION = 5

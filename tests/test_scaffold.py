@@ -38,6 +38,7 @@ def clean_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTEST_ADDOPTS")}
 
 
+@pytest.mark.slow  # runs pytest or dev in a process of its own
 def test_a_plain_pytest_passes_in_the_new_app(tmp_path: Path) -> None:
     app = init(tmp_path)
     ran = subprocess.run([str(PYTEST), "-q", "-p", "no:cacheprovider"], cwd=app, capture_output=True, text=True,
@@ -76,6 +77,7 @@ def answers(port: int) -> bool:
         return False
 
 
+@pytest.mark.slow  # runs pytest or dev in a process of its own
 def test_the_handlers_logger_lines_show_in_dev(tmp_path: Path) -> None:
     app, port, log = init(tmp_path), free_port(), tmp_path / "dev.log"
     with log.open("wb") as out:
@@ -135,15 +137,18 @@ def served(app_dir: Path, state: Path) -> list[str]:
     return [line for line in logs if " -> " in line]
 
 
+@pytest.mark.slow  # runs pytest or dev in a process of its own
 @pytest.mark.parametrize("template", sorted(TEMPLATES))
 def test_every_template_loads_is_served_and_passes_its_own_tests(tmp_path: Path, template: str) -> None:
     app = create_app(tmp_path / "demo-app", template)
     assert served(app, tmp_path / "state")
     ran = run_tests(app)
     assert ran.returncode == 0 and " passed" in ran.stdout, ran.stdout + ran.stderr
-    assert template in (app / "README.md").read_text() or "portable-fn dev" in (app / "README.md").read_text()
+    readme = (app / "README.md").read_text()
+    assert "portable-fn dev" in readme and "portable-fn new" in readme
 
 
+@pytest.mark.slow  # runs pytest or dev in a process of its own
 def test_new_function_adds_each_trigger_kind_with_a_test_that_passes(tmp_path: Path) -> None:
     app = create_app(tmp_path / "demo-app")
     for trigger in TRIGGERS:

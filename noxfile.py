@@ -6,6 +6,12 @@ import nox
 
 nox.options.sessions = ["tests", "lint", "typecheck"]
 nox.options.reuse_existing_virtualenvs = True
+# An interpreter that is not on the machine is skipped, never downloaded (where the CI variable is set, a
+# missing one is an error instead).
+nox.options.download_python = "never"
+
+# Every Python the package supports (requires-python and the `python` setting of an app)
+PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
 
 # provider distribution directory -> its module
 PROVIDERS = {"providers/aws": "portable_fn_aws", "providers/gcp": "portable_fn_gcp",
@@ -13,9 +19,9 @@ PROVIDERS = {"providers/aws": "portable_fn_aws", "providers/gcp": "portable_fn_g
 EDITABLE_PROVIDERS = [arg for path in PROVIDERS for arg in ("-e", f"./{path}")]
 
 
-@nox.session
+@nox.session(python=PYTHONS)
 def tests(session: nox.Session) -> None:
-    """Run the whole test suite (it starts the emulators it needs itself)."""
+    """Run the whole test suite on each supported Python found here (it starts its own emulators)."""
     session.install("-e", ".[test]", *EDITABLE_PROVIDERS)
     session.run("python", "-m", "pytest", *session.posargs)
 

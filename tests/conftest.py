@@ -1,5 +1,6 @@
 """Shared fixtures: paths to the repository, its sample and the test apps; the suite's hypothesis profile;
-the `registry` marker, which skips a test that needs PyPI or npm when that registry cannot be reached."""
+the `registry` marker, which skips a test that needs PyPI or npm when that registry cannot be reached; the
+`slow` marker, which `pytest -m "not slow"` leaves out for a fast inner loop."""
 
 from __future__ import annotations
 
@@ -37,11 +38,24 @@ REGISTRY_FIXTURES = {
 }
 
 
+# Fixtures that start a server or a runtime in another process: a test using one is marked `slow`, as is
+# a test marked `registry` (a real download). A test slow for another reason says so: `@pytest.mark.slow`.
+SLOW_FIXTURES = {
+    "moto_endpoint",  # moto's server (AWS deploy)
+    "azurite",  # Azurite under Node (Azure deploy)
+    "pubsub_emulator",  # gcloud's Pub/Sub emulator under Java
+    "storage_emulator",  # gcp-storage-emulator (GCP deploy)
+    "lambda_function",  # the real awslambdaric client, one process per function
+}
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        for fixture in getattr(item, "fixturenames", ()):
-            if fixture in REGISTRY_FIXTURES:
-                item.add_marker(pytest.mark.registry(REGISTRY_FIXTURES[fixture]))
+        fixtures = set(getattr(item, "fixturenames", ()))
+        for fixture in fixtures & REGISTRY_FIXTURES.keys():
+            item.add_marker(pytest.mark.registry(REGISTRY_FIXTURES[fixture]))
+        if fixtures & SLOW_FIXTURES or item.get_closest_marker("registry"):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -199,6 +199,7 @@ JSON = st.recursive(
 )
 
 
+@pytest.mark.slow  # 480 CLI invocations, about a minute
 @pytest.mark.parametrize("provider", ["local", "aws", "gcp", "azure"])
 @pytest.mark.parametrize("function", ["echo", "work", "on_csv"])
 @settings(max_examples=40)

@@ -45,6 +45,7 @@ def bare_environment(home: Path) -> dict[str, str]:
     return env
 
 
+@pytest.mark.slow  # the CLI in a process of its own, waiting out each SDK's credential chain
 @pytest.mark.parametrize("provider", sorted(ADVICE))
 def test_info_without_credentials_says_what_is_missing_and_how_to_sign_in(provider: str, tmp_path: Path) -> None:
     app = tmp_path / "shop"

@@ -206,6 +206,7 @@ def test_without_the_sdk_the_error_says_pip_install(monkeypatch: pytest.MonkeyPa
 
 # -- 1.x cross-checks, in process -----------------------------------------------------------------------
 
+@pytest.mark.slow  # 120 events through the real 1.x SDK
 @settings(max_examples=120)
 @given(st.data())
 def test_bridge_round_trips_through_1x(ce: Any, data: st.DataObject) -> None:
@@ -213,6 +214,7 @@ def test_bridge_round_trips_through_1x(ce: Any, data: st.DataObject) -> None:
     assert from_sdk(to_sdk(event)) == event
 
 
+@pytest.mark.slow  # 120 events through the real 1.x SDK
 @settings(max_examples=120)
 @given(st.data())
 def test_1x_reads_our_binary_mode(ce: Any, data: st.DataObject) -> None:
@@ -232,6 +234,7 @@ def test_1x_reads_our_binary_mode(ce: Any, data: st.DataObject) -> None:
         assert _wire(sdk.get_data() or None) == _wire(event.data)
 
 
+@pytest.mark.slow  # 120 events through the real 1.x SDK
 @settings(max_examples=120)
 @given(st.data())
 def test_1x_reads_our_structured_mode(ce: Any, forms: Any, data: st.DataObject) -> None:
@@ -256,6 +259,7 @@ def _sdk1_data(data: Any) -> Any:
     return data
 
 
+@pytest.mark.slow  # 120 events through the real 1.x SDK
 @settings(max_examples=120)
 @given(st.data())
 def test_we_read_1x_binary_mode(ce: Any, forms: Any, data: st.DataObject) -> None:
@@ -289,6 +293,7 @@ def test_we_read_1x_binary_mode(ce: Any, forms: Any, data: st.DataObject) -> Non
         assert got.data == event.data
 
 
+@pytest.mark.slow  # 120 events through the real 1.x SDK
 @settings(max_examples=120)
 @given(st.data())
 def test_we_read_1x_structured_mode(ce: Any, data: st.DataObject) -> None:

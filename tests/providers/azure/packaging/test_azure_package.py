@@ -1,8 +1,8 @@
 """What goes into the Azure Functions zip, and that the same inputs always give the same bytes.
 
 The shop sample is packaged with its real dependencies (pydantic and azure-functions, downloaded once
-per session from PyPI for Linux x86_64 and Python 3.11); the tiny app uses a fake pip, since those tests
-are about the zip itself.
+per session from PyPI for Linux x86_64 and the shop's Python 3.11, or the running Python where the zip is
+imported); the tiny app uses a fake pip, since those tests are about the zip itself.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ APPS = Path(__file__).with_name("apps")
 SITE = ".python_packages/lib/site-packages/"
 CORE_SO = SITE + "pydantic_core/_pydantic_core.cpython-311-x86_64-linux-gnu.so"
 SHOP_FUNCTIONS = {"create_order", "get_order", "fulfil", "sweep", "nightly_report", "on_upload", "notify"}
+RUNNING_PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
 
 
 def names_in(path: Path) -> set[str]:
@@ -39,6 +40,14 @@ def read(path: Path, name: str) -> str:
 
 def build_shop(shop: Path, out: Path, cache: Path, **options: Any) -> Any:
     return build_package(load_app(shop), "dev", out, lambda message: None, cache_dir=cache, **options)
+
+
+def set_python(app_dir: Path, python: str) -> None:
+    """Set the app's `python` setting, so its zip holds wheels that interpreter can import."""
+    pyproject = app_dir / "pyproject.toml"
+    text = pyproject.read_text()
+    assert 'python = "3.11"\n' in text
+    pyproject.write_text(text.replace('python = "3.11"\n', f'python = "{python}"\n'))
 
 
 def test_rebuilding_and_touching_files_give_the_same_bytes(shop_copy: Path, tmp_path: Path,
@@ -86,10 +95,13 @@ def test_the_unzipped_package_imports_and_azure_functions_indexes_every_function
     shop_copy: Path, tmp_path: Path, real_wheel_cache: Path
 ) -> None:
     """The host's view: wwwroot and its `.python_packages/lib/site-packages` on the path, nothing else of
-    this machine's but (last) the azure-functions the host would bring; every module comes from the zip."""
+    this machine's but (last) the azure-functions the host would bring; every module comes from the zip.
+    The shop is packaged for the running Python, as the host's Python is the one the app names."""
     import azure.functions
 
+    set_python(shop_copy, RUNNING_PYTHON)
     artifact = build_shop(shop_copy, tmp_path / "out", real_wheel_cache)
+    assert artifact.python == RUNNING_PYTHON
     root = tmp_path / "wwwroot"
     shutil.unpack_archive(artifact.path, root)
     host_library = Path(azure.functions.__file__).parents[2]

@@ -164,8 +164,10 @@ def _python(version: str) -> str:
     if f"{sys.version_info.major}.{sys.version_info.minor}" == version:
         return sys.executable
     found = shutil.which(f"python{version}")
-    if found is None:
-        pytest.skip(f"no python{version} on this machine to build the virtualenv with")
+    # A pyenv shim is on the path for every installed version but runs only the active ones
+    if found is None or subprocess.run([found, "-c", ""], capture_output=True, check=False).returncode:
+        pytest.skip(f"no python{version} runs on this machine to build the virtualenv with"
+                    f" (with pyenv: `pyenv shell {sys.version_info.major}.{sys.version_info.minor} {version}`)")
     return found
 
 

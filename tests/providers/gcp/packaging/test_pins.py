@@ -62,6 +62,7 @@ def test_the_platforms_reach_the_runtimes_glibc() -> None:
     assert Target("3.13").platforms[-1] == "manylinux_2_39_x86_64"
 
 
+@pytest.mark.registry("pypi")  # the real pip resolver reads PyPI
 def test_real_pip_pins_the_shop_for_python_311() -> None:
     pins = pip_resolve(["pydantic>=2.5", FUNCTIONS_FRAMEWORK], Target("3.11"))
     names = {pin.split("==")[0] for pin in pins}
@@ -69,6 +70,7 @@ def test_real_pip_pins_the_shop_for_python_311() -> None:
     assert FUNCTIONS_FRAMEWORK in pins and all("==" in pin for pin in pins)
 
 
+@pytest.mark.registry("pypi")  # the real pip resolver reads PyPI
 def test_a_version_that_does_not_exist_names_the_package_and_the_fix(tmp_path: Path) -> None:
     with pytest.raises(DeployError) as caught:
         pip_resolve(["pydantic==0.0.0.1"], Target("3.11"))

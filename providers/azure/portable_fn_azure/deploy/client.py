@@ -11,10 +11,16 @@ Overrides (emulators, sovereign clouds): `arm_endpoint` (else `AZURE_RESOURCE_MA
 `storage_connection_string` (else `AZURE_STORAGE_CONNECTION_STRING`; Azurite's well-known one in tests) and
 `scm_endpoint`: where requests to a site's SCM (Kudu) host go instead of `https://<scm host>`, the host
 named in `Host` (an emulator that plays Kudu).
+
+The same policy logs every request at DEBUG on the "portable_fn.api" logger (`--verbose` shows it) as
+`azure <service> <METHOD> <path>`, the service being the resource provider an ARM path is under
+(`Microsoft.Web`), or `blob` and `scm` for the data plane and Kudu. Only the URL's path is logged: its query
+may hold a SAS, and bodies and headers hold keys, tokens and settings.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -29,17 +35,33 @@ READ_POSTS = ("/listkeys", "/config/appsettings/list", "/getfullurl")  # POSTs t
 # (`active_directory_resource_id`) for its Flex Consumption publish (`get_scm_site_headers_flex`).
 SCM_SCOPE = "https://management.core.windows.net/.default"
 Call = tuple[str, str, str]
+API_LOG = logging.getLogger("portable_fn.api")
 
 
 class CallRecorder(SansIOHTTPPolicy):  # type: ignore[type-arg]
-    """Appends `(service, method, path)` for every request a client sends (once per call, not per retry)."""
+    """Appends `(service, method, path)` for every request a client sends (once per call, not per retry), and
+    logs it."""
 
     def __init__(self, calls: list[Call], service: str) -> None:
         self.calls = calls
         self.service = service
 
     def on_request(self, request: PipelineRequest) -> None:  # type: ignore[type-arg]
-        self.calls.append((self.service, request.http_request.method, urlsplit(request.http_request.url).path))
+        method, path = request.http_request.method, urlsplit(request.http_request.url).path
+        self.calls.append((self.service, method, path))
+        service = resource_provider(path) if self.service == "arm" else self.service
+        API_LOG.debug("azure %s %s %s", service, method, path)
+
+
+def resource_provider(path: str) -> str:
+    """The resource provider an ARM path is under, the innermost when one is nested in another
+    (`.../Microsoft.Storage/storageAccounts/a/providers/Microsoft.EventGrid/...`); groups are Microsoft.Resources,
+    and a path outside any subscription (an operation's own poll URL) is just `arm`."""
+    parts = path.split("/")
+    named = [parts[i + 1] for i, part in enumerate(parts[:-1]) if part.lower() == "providers"]
+    if named:
+        return named[-1]
+    return "Microsoft.Resources" if path.lower().startswith("/subscriptions/") else "arm"
 
 
 class AzureClient:

@@ -35,6 +35,8 @@ REPO = Path(__file__).resolve().parents[4]
 EVENTS = REPO / "tests" / "data" / "aws" / "dataplane"
 API = "/2018-06-01/runtime"
 FUNCTION_ARN = "arn:aws:lambda:eu-west-1:123456789012:function:shop-dev-{}"
+# Lambda runs the app's Python: the shop is packaged for the running one, so its compiled wheels load here
+PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
 
 
 @dataclass
@@ -134,7 +136,7 @@ class LambdaProcess:
             "AWS_LAMBDA_RUNTIME_API": api.address, "_HANDLER": f"portable_fn_entry.{function}",
             "LAMBDA_TASK_ROOT": str(task), "AWS_REGION": "eu-west-1", "AWS_DEFAULT_REGION": "eu-west-1",
             "AWS_LAMBDA_FUNCTION_NAME": f"shop-dev-{function}", "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256", "AWS_EXECUTION_ENV": "AWS_Lambda_python3.11",
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256", "AWS_EXECUTION_ENV": f"AWS_Lambda_python{PYTHON}",
             "SHOP_DATA_DIR": str(data_dir),
         }
         self.command = [sys.executable, "-s", "-S", "-m", "awslambdaric", self.env["_HANDLER"]]
@@ -205,9 +207,13 @@ def ric_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def shop_task(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """samples/shop packaged for Lambda (x86_64, CPython 3.11) and unzipped: Lambda's /var/task."""
+    """samples/shop packaged for Lambda (x86_64, the running CPython) and unzipped: Lambda's /var/task."""
+    shop = shutil.copytree(REPO / "samples" / "shop", tmp_path_factory.mktemp("shop") / "shop",
+                           ignore=shutil.ignore_patterns(".portable-fn", "__pycache__"))
+    pyproject = shop / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace('python = "3.11"\n', f'python = "{PYTHON}"\n'))
     out = tmp_path_factory.mktemp("package")
-    artifact = build_package(load_app(REPO / "samples" / "shop"), "dev", out, lambda m: None,
+    artifact = build_package(load_app(shop), "dev", out, lambda m: None,
                              cache_dir=tmp_path_factory.mktemp("wheel-cache"))
     task = tmp_path_factory.mktemp("task")
     shutil.unpack_archive(artifact.path, task)

@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 pytestmark = pytest.mark.skipif(
-    sys.platform != "linux" or platform.machine() != "x86_64" or sys.version_info[:2] != (3, 11),
-    reason="the shop zip holds CPython 3.11 manylinux x86_64 wheels: only such a machine can run it",
+    sys.platform != "linux" or platform.machine() != "x86_64",
+    reason="the shop zip holds manylinux x86_64 wheels: only a Linux x86_64 machine can run it",
 )
 
 
@@ -97,7 +97,8 @@ def test_the_dependencies_come_from_the_zip_not_from_this_machine(lambda_functio
     runtime = lambda_function("create_order")
     assert runtime.invoke(event("httpCreateOrder.json")).body["statusCode"] == 201
     native = {f for f in runtime.mapped_files() if "_pydantic_core" in f}
-    assert native == {str(shop_task / "pydantic_core" / "_pydantic_core.cpython-311-x86_64-linux-gnu.so")}
+    abi = f"cpython-{sys.version_info.major}{sys.version_info.minor}-x86_64-linux-gnu"
+    assert native == {str(shop_task / "pydantic_core" / f"_pydantic_core.{abi}.so")}
     probe = ("import pydantic, pydantic_core, portable_fn; "
              "print(pydantic_core.__file__, pydantic.__file__, portable_fn.__file__)")
     done = subprocess.run([sys.executable, "-s", "-S", "-c", probe], cwd=shop_task, env=runtime.env,

@@ -131,9 +131,13 @@ class SourceWatcher:
         self._thread = threading.Thread(target=self._run, name="local-reload", daemon=True)
 
     def start(self) -> None:
+        self.watch()
+        self._thread.start()
+
+    def watch(self) -> None:
+        """Take the files as they are now as the ones loaded (`start` does, then polls in a thread)."""
         self._rules = ship_rules(self.host.app)
         self._loaded = self._seen = self._scan()
-        self._thread.start()
 
     def stop(self) -> None:
         self._stop.set()
@@ -169,15 +173,10 @@ class SourceWatcher:
             for note in notes:
                 self.log(f"  {note}")
         finally:
-            self._watch_again()
+            # A file these rules bring into the watch (a module in tests/ the app imports now) is taken
+            # for a change at the next poll: one more reload, rather than a file saved meanwhile missed.
+            self._rules = ship_rules(self.host.app)
             self.reloads += 1
-
-    def _watch_again(self) -> None:
-        """Read the rules of the app loaded now; a file they add to the watch is not a change, a file
-        edited while the app was loading still is."""
-        self._rules = ship_rules(self.host.app)
-        now = self._scan()
-        self._loaded = self._seen = {path: self._loaded.get(path, stamp) for path, stamp in now.items()}
 
     def _scan(self) -> dict[Path, Stamp]:
         return stamps(watched_files(self.host.app, self._rules, self.skip))

@@ -13,6 +13,9 @@ from typing import Any
 
 import pytest
 
+from portable_fn.app import App, load_app
+from portable_fn.local.reload import SourceWatcher, ship_rules, watched_files
+
 from .conftest import LOCAL_APPS, Running
 
 VERSIONS = Path(__file__).resolve().parent / "data" / "reload"
@@ -59,7 +62,7 @@ def test_the_next_request_after_a_change_sees_the_new_code(running: Running, app
     assert answered_version(running) == 1
     edit(app_copy, "functions_v2.py")
     wait_for(lambda: answered_version(running) == 2, what="version 2 answering")
-    assert logged(running, "reloaded 4 functions in ")
+    wait_for(lambda: logged(running, "reloaded 4 functions in "), what="the reload in the log")
     assert running.client.request("GET", "/added").json() == {"added": True}
 
 
@@ -91,22 +94,21 @@ def test_a_broken_edit_keeps_the_old_code_serving_until_it_is_fixed(
 def test_functions_added_and_removed_are_picked_up(running: Running, app_copy: Path, wait_for: Wait) -> None:
     assert running.client.request("POST", "/_local/topics/news", json_body={"n": 1}).status == 404
     edit(app_copy, "functions_v2.py")
-    wait_for(lambda: answered_version(running) == 2, what="version 2 answering")
+    wait_for(lambda: logged(running, "listen: added (topic)"), what="the reload in the log")
     assert running.client.request("POST", "/_local/schedules/tick/fire").status == 404
     assert running.client.request("POST", "/_local/topics/news", json_body={"n": 1}).status == 202
     wait_for(lambda: {"news": {"n": 1}} in received(running), what="the new topic subscriber's delivery")
     names = [f["name"] for f in running.client.request("GET", "/_local/functions").json()]
     assert names == ["version", "work", "added", "listen"]
-    assert logged(running, "tick: removed") and logged(running, "listen: added (topic)")
+    assert logged(running, "tick: removed")
 
 
 def test_a_trigger_change_that_strands_messages_is_said_in_the_log(running: Running, app_copy: Path,
                                                                   wait_for: Wait) -> None:
     assert running.client.request("POST", "/_local/queues/jobs", json_body={"job": 1}).status == 202
     edit(app_copy, "functions_work_is_http.py")
-    wait_for(lambda: answered_version(running) == 4, what="the new version answering")
-    note = logged(running, "work: now http-triggered")
-    assert note is not None and "1 pending message(s) stay in journal.sqlite3" in note
+    note = wait_for(lambda: logged(running, "work: now http-triggered"), what="the reload in the log")
+    assert "1 pending message(s) stay in journal.sqlite3" in note
     assert running.host.journal.counts() == {"work": 1}
     assert running.client.request("POST", "/work").json() == {"worked": True}
 
@@ -125,3 +127,37 @@ def test_a_module_written_after_the_import_that_needs_it_is_picked_up(running: R
     assert "reload_demo.helpers" in failure and "functions.py:7" in failure, failure
     shutil.copyfile(VERSIONS / "helpers.py", app_copy / "reload_demo" / "helpers.py")
     wait_for(lambda: answered_version(running) == 5, what="version 5 answering")
+
+
+def test_the_files_watched_are_the_ones_that_ship_and_pyproject(app_copy: Path) -> None:
+    (app_copy / "tests").mkdir()
+    (app_copy / "tests" / "test_version.py").write_text("def test_nothing():\n    pass\n")
+    (app_copy / ".portable-fn" / "local").mkdir(parents=True)
+    (app_copy / ".portable-fn" / "local" / "journal.sqlite3").write_bytes(b"")
+    (app_copy / "reload_demo" / "prices.json").write_text("{}")
+    app = load_app(app_copy)
+    watched = {str(p.relative_to(app_copy)) for p in watched_files(app, ship_rules(app))}
+    assert watched == {"pyproject.toml", "reload_demo/__init__.py", "reload_demo/functions.py",
+                       "reload_demo/prices.json"}
+
+
+class SavingHost:
+    """A host whose swap saves a new file of the app, as an editor saving during a reload would."""
+
+    def __init__(self, app: App, saved: Path) -> None:
+        self.app, self.saved = app, saved
+
+    def swap_app(self, app: App) -> list[str]:
+        if not self.saved.exists():
+            shutil.copyfile(VERSIONS / "helpers.py", self.saved)
+        self.app = app
+        return []
+
+
+def test_a_file_saved_while_the_app_loads_is_a_change_of_its_own(app_copy: Path) -> None:
+    host, logs = SavingHost(load_app(app_copy), app_copy / "reload_demo" / "helpers.py"), []
+    watcher = SourceWatcher(host, logs.append)
+    watcher.watch()
+    edit(app_copy, "functions_v2.py")
+    assert [watcher.poll() for _ in range(5)] == [False, True, False, True, False]  # each: settle, reload
+    assert "(reload_demo/helpers.py changed)" in logs[-1]

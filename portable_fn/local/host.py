@@ -420,10 +420,13 @@ class LocalHost:
         return [(s, s.trigger) for s in self.app.functions if isinstance(s.trigger, kind)]
 
     def _consumers(self, kind: type[Queue | Topic]) -> dict[str, list[Subscription]]:
-        """Queue or topic name -> the subscriptions of the functions it triggers."""
+        """Queue or topic name -> the subscriptions of the functions it triggers (read from the one
+        `subscriptions` mapping, which a reload replaces whole)."""
         found: dict[str, list[Subscription]] = {}
-        for spec, trigger in self._with(kind):
-            found.setdefault(trigger.name, []).append(self.subscriptions[spec.name])
+        for subscription in self.subscriptions.values():
+            trigger = subscription.spec.trigger
+            if isinstance(trigger, kind):
+                found.setdefault(trigger.name, []).append(subscription)
         return found
 
     def _context(self, spec: FunctionSpec) -> Context:

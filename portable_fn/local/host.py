@@ -367,7 +367,8 @@ class LocalHost:
         for spec in self.app.functions:
             lines.append(f"  {spec.name:<20} {spec.trigger.kind:<9} {self._how_to_trigger(spec)}")
         lines.append(f"  dead letters: {self.url}{control.PREFIX}/dead-letters   "
-                     f"functions: {self.url}{control.PREFIX}/functions")
+                     f"functions: {self.url}{control.PREFIX}/functions   "
+                     f"openapi: {self.url}{control.PREFIX}/openapi.json")
         limits = self.limits
         lines.append(f"  limits ({', '.join(limits.clouds)}): HTTP body {limits.http.size:,} B, queue message "
                      f"{limits.queue.size:,} B, topic message {limits.topic.size:,} B, object key "

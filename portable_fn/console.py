@@ -45,7 +45,7 @@ class Console:
     def say(self, message: str, style: str = "") -> None:
         """One line on stderr (styled with `style`, a rich style, on a terminal)."""
         if self.fancy_err:  # through the spinner's console while it turns, so lines land above it
-            (self.live.console if self.live else self._rich(self.err)).print(_text(message, style))
+            (self.live.console if self.live else self._rich(self.err)).print(_text(message, style), soft_wrap=True)
         else:
             print(message, file=self.err, flush=True)
 
@@ -126,7 +126,7 @@ class Steps:
         line = _text(f"{mark} ", style)
         line.append(self._message)
         line.append(f"  {time.monotonic() - self._started:.1f} s", style="dim")
-        self._progress.console.print(line)
+        self._progress.console.print(line, soft_wrap=True)  # the terminal wraps: paths stay whole to copy
 
 
 def aligned(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:

@@ -14,13 +14,21 @@ import pytest
 
 from portable_fn.cli import main
 
-PLUGIN = '''from portable_fn.local.provider import LocalProvider
+PLUGIN = '''import logging
+
+from portable_fn.local.provider import LocalProvider
+
+API = logging.getLogger("portable_fn.api")
 
 
 class AcmeProvider(LocalProvider):
-    """A third-party provider: the local one under another name."""
+    """A third-party provider: the local one under another name, logging its reads as providers do."""
 
     name = "acme"
+
+    def read_remote(self, app, stage):
+        API.debug("acme state read %s-%s", app.name, stage)
+        return super().read_remote(app, stage)
 '''
 
 
@@ -73,3 +81,24 @@ def test_an_uninstalled_provider_is_a_usage_error_naming_the_installed_ones(caps
     err = capsys.readouterr().err
     assert "Invalid value for '--provider': 'acme' is not an installed provider" in err
     assert "installed: aws, azure, gcp, local." in err
+
+
+def test_verbose_shows_each_api_call_the_provider_logs(plugin_path: Path, shop_copy: Path, tmp_path: Path) -> None:
+    cloud = str(tmp_path / "cloud")
+    quiet = portable_fn("plan", str(shop_copy), "--provider", "acme", path=plugin_path, PORTABLE_FN_LOCAL_CLOUD=cloud)
+    assert quiet.returncode == 0, quiet.stderr
+    assert "acme state read" not in quiet.stderr
+    verbose = portable_fn("plan", str(shop_copy), "--provider", "acme", "--verbose", "--json", path=plugin_path,
+                          PORTABLE_FN_LOCAL_CLOUD=cloud)
+    assert verbose.returncode == 0, verbose.stderr
+    assert "  api: acme state read shop-dev\n" in verbose.stderr
+    assert json.loads(verbose.stdout)["plan"]["summary"].startswith("12 to create")  # stdout stays JSON
+
+
+def test_verbose_leaves_the_api_logger_as_it_found_it(capsys, shop_copy: Path) -> None:
+    import logging
+
+    logger = logging.getLogger("portable_fn.api")
+    before = (logger.level, list(logger.handlers))
+    assert main(["package", str(shop_copy), "--verbose"]) == 0
+    assert (logger.level, logger.handlers) == before

@@ -97,7 +97,8 @@ def test_deploy_redeploy_info_remove_an_http_api_with_the_cli(capsys: Any, endpo
     assert second["applied"] == 0 and second["plan"]["steps"] == []
 
     code, info, _ = cli(capsys, "info", *common)
-    assert code == 0 and f"http_api: {endpoint_url}" in info and f"list_items: {endpoint_url}/items" in info
+    assert code == 0 and f"http_api: {endpoint_url}" in info  # the functions are a table: name, trigger, URL
+    assert f"\nlist_items  http     {endpoint_url}/items\n" in info
 
     code, removed, err = cli(capsys, "remove", *common, "--json")
     assert code == 0, err

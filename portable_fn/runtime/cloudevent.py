@@ -38,6 +38,7 @@ rfc3339_shape = re.compile(
     r"(?:[0-5][0-9]|60)(?:\.[0-9]+)?(?:[Zz]|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])\Z"
 ).match
 ODD_DAYS = frozenset({"02-29", "02-30", "02-31", "04-31", "06-31", "09-31", "11-31"})  # "MM-DD"
+_fraction = re.compile(r"(?<=\.)[0-9]+")  # of a second, in a valid time
 # RFC 3986's characters (unreserved, reserved and '%'): one character-class match is the whole cost of
 # checking a usual `source`; the rarer rules (percent-encoding, scheme, brackets) run only when needed.
 _uri_chars = re.compile(r"[-A-Za-z0-9._~:/?#\[\]@!$&'()*+,;=%]+\Z").match
@@ -174,7 +175,9 @@ class CloudEvent(Generic[T]):
             return None
         from datetime import datetime
 
-        return datetime.fromisoformat(self.time.replace("z", "Z").replace("Z", "+00:00"))
+        text = self.time.replace("z", "Z").replace("Z", "+00:00")
+        # Python 3.10 reads a fraction of 3 or 6 digits only; RFC 3339 allows any number (3.11+ truncates)
+        return datetime.fromisoformat(_fraction.sub(lambda f: f[0][:6].ljust(6, "0"), text, count=1))
 
     @property
     def dedup_key(self) -> tuple[str, str]:

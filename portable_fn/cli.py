@@ -570,7 +570,7 @@ class _ConsoleHandler(logging.Handler):
         self.console = console
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.console.say(f"  api: {record.getMessage()}", "dim")
+        self.console.say(record.getMessage(), "dim")
 
 
 def _guard(console: Console, steps: Steps, app: Any, provider: str, stage: str, verb: str,

@@ -91,7 +91,7 @@ def test_verbose_shows_each_api_call_the_provider_logs(plugin_path: Path, shop_c
     verbose = portable_fn("plan", str(shop_copy), "--provider", "acme", "--verbose", "--json", path=plugin_path,
                           PORTABLE_FN_LOCAL_CLOUD=cloud)
     assert verbose.returncode == 0, verbose.stderr
-    assert "  api: acme state read shop-dev\n" in verbose.stderr
+    assert "\nacme state read shop-dev\n" in verbose.stderr
     assert json.loads(verbose.stdout)["plan"]["summary"].startswith("12 to create")  # stdout stays JSON
 
 

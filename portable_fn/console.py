@@ -36,7 +36,7 @@ class Console:
         self.err = err or sys.stderr
         self.fancy_err = styled(self.err, env)
         self.fancy_out = styled(self.out, env)
-        self.live: Progress | None = None  # the spinner on stderr, while one turns
+        self._consoles: dict[IO[str], Any] = {}
 
     def result(self, text: str) -> None:
         """A command's result, on stdout, as is."""
@@ -44,8 +44,8 @@ class Console:
 
     def say(self, message: str, style: str = "") -> None:
         """One line on stderr (styled with `style`, a rich style, on a terminal)."""
-        if self.fancy_err:  # through the spinner's console while it turns, so lines land above it
-            (self.live.console if self.live else self._rich(self.err)).print(_text(message, style), soft_wrap=True)
+        if self.fancy_err:  # the spinner's console too: while it turns, lines land above it
+            self._rich(self.err).print(_text(message, style), soft_wrap=True)
         else:
             print(message, file=self.err, flush=True)
 
@@ -81,9 +81,12 @@ class Console:
         self._rich(self.out).print(table)
 
     def _rich(self, stream: IO[str]) -> Any:
-        from rich.console import Console as RichConsole
+        """The rich console writing to `stream` (one per stream, built when first styled output is due)."""
+        if stream not in self._consoles:
+            from rich.console import Console as RichConsole
 
-        return RichConsole(file=stream, highlight=False)
+            self._consoles[stream] = RichConsole(file=stream, highlight=False)
+        return self._consoles[stream]
 
 
 class Steps:
@@ -104,7 +107,7 @@ class Steps:
         with self._lock:
             self._finish(failed=False)
             if self._progress is None:
-                self._progress = self.console.live = _spinner(self.console._rich(self.console.err))
+                self._progress = _spinner(self.console._rich(self.console.err))
                 self._progress.start()
             self._message, self._started = message, time.monotonic()
             self._task = self._progress.add_task(message)
@@ -115,7 +118,7 @@ class Steps:
             self._finish(failed)
             if self._progress is not None:
                 self._progress.stop()
-                self._progress = self.console.live = None
+                self._progress = None
 
     def _finish(self, failed: bool) -> None:
         if self._progress is None or self._task is None:
@@ -144,10 +147,12 @@ def _text(message: str, style: str) -> Any:
 
 def _spinner(console: Any) -> Progress:
     from rich.progress import Progress, ProgressColumn, SpinnerColumn, Task, TextColumn
+    from rich.table import Column
 
     class Elapsed(ProgressColumn):
         def render(self, task: Task) -> Any:
             return _text(f"{task.elapsed or 0:.1f} s", "dim")
 
-    return Progress(SpinnerColumn(), TextColumn("{task.description}", markup=False), Elapsed(),
-                    console=console, transient=True)
+    message = Column(no_wrap=True, overflow="ellipsis", ratio=1)  # a long message is cut, never the time
+    return Progress(SpinnerColumn(), TextColumn("{task.description}", markup=False, table_column=message),
+                    Elapsed(table_column=Column(no_wrap=True)), console=console, transient=True, expand=True)

@@ -40,14 +40,14 @@ class Console:
 
     def result(self, text: str) -> None:
         """A command's result, on stdout, as is."""
-        print(text, file=self.out, flush=True)
+        _line(self.out, text)
 
     def say(self, message: str, style: str = "") -> None:
         """One line on stderr (styled with `style`, a rich style, on a terminal)."""
         if self.fancy_err:  # the spinner's console too: while it turns, lines land above it
             self._rich(self.err).print(_text(message, style), soft_wrap=True)
         else:
-            print(message, file=self.err, flush=True)
+            _line(self.err, message)
 
     def error(self, message: str) -> None:
         self.say(f"error: {message}", "bold red")
@@ -137,6 +137,12 @@ def aligned(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     table = [[h.upper() for h in headers], *[list(r) for r in rows]]
     widths = [max(len(row[i]) for row in table) for i in range(len(headers))]
     return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in table)
+
+
+def _line(stream: IO[str], text: str) -> None:
+    """`text` and its newline in one write, so lines said by several threads (dev's log) never interleave."""
+    stream.write(text + "\n")
+    stream.flush()
 
 
 def _text(message: str, style: str) -> Any:

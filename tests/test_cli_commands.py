@@ -79,7 +79,7 @@ def dev_output(app: Path, state: Path, *flag: str, until: str) -> list[str]:
     """What `portable-fn dev` logs up to a line holding `until` (after a request has been served), then
     up to its exit on Ctrl-C."""
     dev = subprocess.Popen(["portable-fn", "dev", str(app), "--port", "0", "--state-dir", str(state), *flag],
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, preexec_fn=_ctrl_c_works)
     assert dev.stdout is not None
     seen: list[str] = []
     try:
@@ -92,9 +92,18 @@ def dev_output(app: Path, state: Path, *flag: str, until: str) -> list[str]:
                 break
     finally:
         dev.send_signal(signal.SIGINT)
-        seen += dev.stdout.readlines()
-        dev.wait()
-    return seen
+        try:
+            rest, _ = dev.communicate(timeout=120)
+        except subprocess.TimeoutExpired:  # never hang the suite on a host that does not stop
+            dev.kill()
+            rest, _ = dev.communicate()
+    return seen + rest.splitlines(keepends=True)
+
+
+def _ctrl_c_works() -> None:
+    """In the child, before it runs: Ctrl-C back to its default, which a suite run in the background (where
+    the shell ignores SIGINT, and children inherit that) would otherwise leave ignored."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def test_dev_reloads_by_default(tmp_path: Path) -> None:

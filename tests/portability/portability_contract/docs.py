@@ -189,7 +189,7 @@ def declared(trigger: triggers.Trigger) -> str:
     factory = getattr(triggers, trigger.kind)
     parts = []
     for name, param in inspect.signature(factory).parameters.items():
-        value = getattr(trigger, name)
+        value = getattr(trigger, name, param.default)  # http's request= / response= live in `bodies`
         if param.default is inspect.Parameter.empty:
             parts.append(f'"{value}"')
         elif value != param.default:

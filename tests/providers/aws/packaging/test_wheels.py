@@ -55,6 +55,7 @@ def test_arm64_functions_get_aarch64_wheels(tmp_path: Path, real_wheel_cache: Pa
     assert "manylinux2014_aarch64" in notes[0]
 
 
+@pytest.mark.registry("pypi")  # the real pip finds no wheel on PyPI
 def test_a_dependency_without_a_wheel_is_an_error_naming_it_and_the_options(
     tmp_path: Path, load_test_app: Any
 ) -> None:

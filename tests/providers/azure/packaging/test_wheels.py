@@ -15,6 +15,7 @@ from portable_fn_azure.packaging import build_package, pip_arguments
 from portable_fn.runtime.errors import DeployError
 
 
+@pytest.mark.registry("pypi")  # the real pip finds no wheel on PyPI
 def test_a_dependency_without_a_wheel_is_an_error_naming_it_and_the_options(
     tmp_path: Path, load_test_app: Any
 ) -> None:

@@ -80,6 +80,7 @@ def test_a_version_that_does_not_exist_names_the_package_and_the_fix(tmp_path: P
     assert "Fix the requirement's version" in message
 
 
+@pytest.mark.registry("pypi")  # the real pip finds no wheel on PyPI
 def test_a_package_without_a_wheel_is_refused_when_packaging(tmp_path: Path) -> None:
     """docopt is published as a source distribution only; nothing is cached or written."""
     app_dir = shutil.copytree(Path(__file__).with_name("apps") / "reqfile", tmp_path / "app")

@@ -171,13 +171,7 @@ class CloudEvent(Generic[T]):
     @property
     def timestamp(self) -> datetime | None:
         """`time` as an aware datetime (None when the event has no time)."""
-        if self.time is None:
-            return None
-        from datetime import datetime
-
-        text = self.time.replace("z", "Z").replace("Z", "+00:00")
-        # Python 3.10 reads a fraction of 3 or 6 digits only; RFC 3339 allows any number (3.11+ truncates)
-        return datetime.fromisoformat(_fraction.sub(lambda f: f[0][:6].ljust(6, "0"), text, count=1))
+        return None if self.time is None else parse_rfc3339(self.time)
 
     @property
     def dedup_key(self) -> tuple[str, str]:
@@ -443,6 +437,16 @@ def loads(text: str | bytes, what: str) -> Any:
         raise InvalidEventError(
             f"{what} nests JSON arrays and objects too deeply to read; send a flatter document."
         ) from None
+
+
+def parse_rfc3339(text: str) -> datetime:
+    """An RFC 3339 time as an aware datetime, on every supported Python: 3.10's `fromisoformat` reads a
+    fraction of 3 or 6 digits only, where RFC 3339 allows any number (3.11+ truncates to microseconds).
+    Raises ValueError for text that is no such time."""
+    from datetime import datetime
+
+    text = text.replace("z", "Z").replace("Z", "+00:00")
+    return datetime.fromisoformat(_fraction.sub(lambda f: f[0][:6].ljust(6, "0"), text, count=1))
 
 
 def parse_json(text: str | bytes) -> Any:

@@ -320,3 +320,15 @@ def test_checked_is_the_constructor_with_positional_attributes() -> None:
         checked("1", "/s", "t", "1.0", None, None, None, "2023-02-29T10:00:00Z", None, None)
     with pytest.raises(InvalidEventError, match="'type'"):
         checked("1", "/s", "", "1.0", None, None, None, None, None, None)
+
+
+@pytest.mark.parametrize(("text", "micros"), [
+    ("2026-05-01T10:00:00Z", 0), ("2026-05-01T10:00:00.5Z", 500000), ("2026-05-01T10:00:00.123z", 123000),
+    ("2026-05-01T10:00:00.1234567Z", 123456), ("2026-05-01T10:00:00.123456789+02:00", 123456),
+])
+def test_rfc3339_times_read_with_any_fraction_on_every_python(text: str, micros: int) -> None:
+    """Python 3.10's fromisoformat reads 3 or 6 fraction digits only; RFC 3339 (and Azure's 7) allow any."""
+    from portable_fn.runtime.cloudevent import parse_rfc3339
+
+    moment = parse_rfc3339(text)
+    assert moment.microsecond == micros and moment.utcoffset() is not None

@@ -58,7 +58,15 @@ from datetime import time as time_of_day
 from functools import lru_cache
 from typing import Any
 
-from portable_fn.runtime.cloudevent import SPECVERSION, CloudEvent, checked, from_attributes, from_native, parse_json
+from portable_fn.runtime.cloudevent import (
+    SPECVERSION,
+    CloudEvent,
+    checked,
+    from_attributes,
+    from_native,
+    parse_json,
+    parse_rfc3339,
+)
 from portable_fn.runtime.http_binding import JSON, decode_data, undeclared_data
 from portable_fn.runtime.views import MessageMeta
 
@@ -386,7 +394,7 @@ def _blob_time(value: Any) -> str | None:
     if not isinstance(value, str) or not value:
         return None
     try:
-        return rfc3339(datetime.fromisoformat(value.replace("Z", "+00:00")))
+        return rfc3339(parse_rfc3339(value))  # any number of fraction digits, on Python 3.10 too
     except ValueError:
         return None
 

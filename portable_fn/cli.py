@@ -451,6 +451,50 @@ def _show_outputs(console: Console, outputs: dict[str, Any]) -> None:
         console.result("\n".join(extra))
 
 
+@cli.command(epilog=_example("portable-fn logs create_order shop --provider aws --stage prod --since 1h",
+                             "portable-fn logs create_order,fulfil --provider gcp --follow",
+                             "portable-fn logs fulfil --provider azure --trace 4bf92f3577b34da6a3ce929d0e0e4736"))
+@click.argument("function")
+@_target_options
+@click.option("--since", default="10m", show_default=True, metavar="WHEN",
+              help="From when: a duration back from now (30s, 10m, 2h, 1d) or an RFC 3339 time.")
+@click.option("--follow", "-f", is_flag=True, help="Keep printing new lines as they come, until Ctrl-C.")
+@click.option("--trace", "trace_id", default=None, metavar="ID", help="Only the lines of this trace id.")
+@_json_option
+@_verbose_option
+@click.option("--poll-s", type=click.FloatRange(min=0), default=2.0, hidden=True,
+              help="Seconds between reads with --follow.")
+@click.option("--max-polls", type=click.IntRange(min=1), default=None, hidden=True,
+              help="End --follow after this many reads (for tests).")
+@click.pass_obj
+def logs(console: Console, target: Target, function: str, since: str, follow: bool, trace_id: str | None,
+         as_json: bool, verbose: bool, poll_s: float, max_polls: int | None) -> int:
+    """Print a deployed function's logs, oldest first.
+
+    FUNCTION is the function's name, or several separated by commas (their lines merged in time order);
+    APP the app directory (default: .). With --json, one JSON object per line.
+    """
+    from datetime import datetime, timezone
+
+    from . import logread
+
+    with _api_log(console, verbose):
+        app, provider, stage = _load(target)
+        specs = [_function(app, name.strip()) for name in function.split(",") if name.strip()]
+        try:
+            start = logread.parse_since(since, datetime.now(timezone.utc))
+        except logread.LogsError as exc:
+            raise UsageError(str(exc)) from None
+
+        def read(moment: datetime) -> list[logread.LogEntry]:
+            return logread.with_trace(_read_logs(provider, app, stage, specs, moment), trace_id)
+
+        for entry in logread.follow(read, start, sleep=time.sleep, every_s=poll_s,
+                                    max_polls=max_polls if follow else 1):
+            console.result(entry.json_line() if as_json else entry.text())
+    return 0
+
+
 @cli.command(epilog=_example("portable-fn providers", "portable-fn providers --json"))
 @_json_option
 @click.pass_obj
@@ -664,6 +708,20 @@ def _invoked(provider: Any, app: Any, spec: Any, event: Any, stage: str) -> dict
             f"({type(exc).__name__}: {exc}). Pass what a {spec.trigger.kind} trigger receives on "
             f"{provider.name} (see `portable-fn invoke` in the README)."
         ) from exc
+
+
+def _read_logs(provider: Any, app: Any, stage: str, specs: list[Any], since: Any) -> list[Any]:
+    """`provider.read_logs`, whose failures are errors saying what and what next, never tracebacks."""
+    try:
+        entries: list[Any] = provider.read_logs(app, stage, specs, since)
+        return entries
+    except PortableFnError:
+        raise
+    except Exception as exc:
+        names = ", ".join(repr(s.name) for s in specs)
+        why = provider.explain(exc) or f"{type(exc).__name__}: {exc}"
+        raise PortableFnError(
+            f"Reading the logs of {names} on {provider.name} (stage {stage!r}) failed: {why}") from exc
 
 
 def _shipped(artifact: dict[str, Any]) -> dict[str, list[str]]:

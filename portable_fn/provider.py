@@ -8,7 +8,8 @@ when packaging, planning, deploying or removing). Providers register under the e
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,6 +23,7 @@ from .runtime.outcomes import ACK
 if TYPE_CHECKING:
     from .app import App
     from .deploy import Artifact, Executor, RemoteState, Resource
+    from .logread import LogEntry
     from .runtime.function import FunctionSpec
 
 GROUP = "portable_fn.providers"
@@ -89,6 +91,13 @@ class Provider:
         `status`, each record's `results` (`outcome`, `id`, `reason`), or one `outcome`; an `error` the
         cloud would see raised; `skipped` events the trigger filters out."""
         raise NotImplementedError
+
+    def read_logs(self, app: App, stage: str, functions: Sequence[FunctionSpec],
+                  since: datetime) -> list[LogEntry]:
+        """The log lines `functions` wrote on this cloud for `stage` at or after `since` (aware), oldest
+        first, as `portable_fn.logread.LogEntry`s; `portable-fn logs` merges, filters and prints them."""
+        raise ProviderError(f"Provider {self.name!r} keeps no logs to read; `portable-fn dev` prints the "
+                            "local functions' logs as they run. Give --provider aws, gcp or azure.")
 
 
 def invocation_failed(result: Mapping[str, Any]) -> bool:

@@ -15,7 +15,7 @@ COMMANDS = sorted(cli.commands)
 
 
 def test_every_command_is_listed() -> None:
-    assert COMMANDS == ["completion", "deploy", "dev", "info", "init", "invoke", "new", "openapi", "package",
+    assert COMMANDS == ["completion", "deploy", "dev", "info", "init", "invoke", "logs", "new", "openapi", "package",
                         "plan", "providers", "remove"]
 
 

@@ -8,7 +8,8 @@ deploy side (`deploy/`, imported only when packaging, planning, deploying or rem
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +22,7 @@ from .shim import deliver
 
 if TYPE_CHECKING:
     from portable_fn.deploy import Artifact, Executor, RemoteState, Resource
+    from portable_fn.logread import LogEntry
 
     from .deploy import AwsDeployer
 
@@ -93,6 +95,13 @@ class AwsProvider(Provider):
                     f"Function {spec.name!r} on aws: memory_mb={options.memory_mb} is over Lambda's limit of "
                     f"{MAX_MEMORY_MB} MB. Lower memory_mb."
                 )
+
+    def read_logs(self, app: Any, stage: str, functions: Sequence[Any], since: datetime) -> list[LogEntry]:
+        """The functions' CloudWatch Logs events (see `logs`), through the deploy side's client."""
+        from .logs import CloudWatchLogs
+
+        return CloudWatchLogs(self.deployer.client, self.deployer.names(app, stage)).read(
+            [spec.name for spec in functions], since)
 
     def invoke(self, app: Any, spec: Any, event: Any, stage: str | None = None) -> dict[str, Any]:
         """Run one native Lambda event through the shim, as Lambda would; a JSON-ready summary."""

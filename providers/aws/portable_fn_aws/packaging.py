@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from portable_fn.bytecode import HERE, Interpreters, no_compiler, with_bytecode
 from portable_fn.deploy.models import Artifact
 from portable_fn.packaging import (
     ANY_MODULE,
@@ -140,9 +141,10 @@ class Sources:
 
 def build_package(app: App, stage: str, out_dir: Path, progress: Progress, *, layout: str = AUTO,
                   cache_dir: Path | None = None, pip_download: PipDownload = pip_download,
-                  budget: SizeBudget = LAMBDA_LIMITS) -> LambdaArtifact:
+                  budget: SizeBudget = LAMBDA_LIMITS, interpreters: Interpreters = HERE) -> LambdaArtifact:
     """Build `<out_dir>/<app>-aws.zip`, or `<app>-aws-<function>.zip` per function (see the module
-    docstring); the same for every stage, since stages differ in settings."""
+    docstring); the same for every stage, since stages differ in settings. `interpreters` says where
+    an interpreter of the app's Python is looked for, to compile the bytecode."""
     sources = Sources(dict(app_files(app, skip=out_dir, context=f"Packaging {app.name!r} for aws")),
                       {spec.name: app_closure(app.source_dir, spec.module) for spec in app.functions})
     split, why = per_function(app, checked_layout(layout), sources)
@@ -151,15 +153,19 @@ def build_package(app: App, stage: str, out_dir: Path, progress: Progress, *, la
     progress(f"aws: packaging {app.name!r} for {' and '.join(t.describe() for t in targets.values())} as "
              f"{'one zip per function' if split else 'one zip'} ({why})")
     wheels = {arch: dependencies(app, target, cache_dir, pip_download, progress) for arch, target in targets.items()}
+    compiler = interpreters.find(app.config.python)
+    if compiler is None:
+        progress(no_compiler(app.config.python, "aws"))
     for stale in out_dir.glob(f"{app.name}-aws*.zip"):  # zips of the other layout, or of removed functions
         stale.unlink()
     if not split:
         (arch,) = wheels
         return build_zip(app, app.functions, list(sources.files.items()), wheels[arch], arch,
-                         out_dir / f"{app.name}-aws.zip", budget, progress)
+                         out_dir / f"{app.name}-aws.zip", budget, progress, compiler)
     return combined(out_dir, tuple(
         (spec.name, build_zip(app, [spec], sources.for_function(spec.name), wheels[arch_of[spec.name]],
-                              arch_of[spec.name], out_dir / f"{app.name}-aws-{spec.name}.zip", budget, progress))
+                              arch_of[spec.name], out_dir / f"{app.name}-aws-{spec.name}.zip", budget, progress,
+                              compiler))
         for spec in app.functions))
 
 
@@ -207,15 +213,16 @@ def dependencies(app: App, target: Target, cache_dir: Path | None, download: Pip
 
 
 def build_zip(app: App, specs: Sequence[FunctionSpec], sources: list[Entry], wheels: list[Path], arch: str,
-              path: Path, budget: SizeBudget, progress: Progress) -> LambdaArtifact:
-    """One zip: the entry module for `specs`, the shim, `sources`, the runtime and the wheels."""
-    entries = _unique([
+              path: Path, budget: SizeBudget, progress: Progress, compiler: str | None = None) -> LambdaArtifact:
+    """One zip: the entry module for `specs`, the shim, `sources`, the runtime and the wheels, with their
+    bytecode for the app's Python when there is a `compiler` (`portable_fn.bytecode`)."""
+    entries = with_bytecode(_unique([
         (f"{ENTRY_MODULE}.py", entry_module(app, specs).encode("utf-8")),
         *shim_files(),
         *sources,
         *runtime_files(),
         *(entry for wheel in wheels for entry in _wheels.unpacked(wheel)),
-    ])
+    ]), app.config.python, compiler)
     unzipped = sum(len(c) if isinstance(c, bytes) else c.stat().st_size for _, c in entries)
     if unzipped > budget.unzipped:
         raise DeployError(_too_large(app, unzipped, budget))

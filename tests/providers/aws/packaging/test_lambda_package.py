@@ -19,6 +19,7 @@ import pytest
 from portable_fn_aws.packaging import SizeBudget, build_package, handler_string, requirements, shim_files
 
 from portable_fn.app import load_app
+from portable_fn.bytecode import Interpreters
 from portable_fn.runtime.errors import DeployError
 
 APPS = Path(__file__).with_name("apps")
@@ -62,9 +63,12 @@ def test_the_zip_holds_entry_module_user_code_runtime_shim_and_dependencies(
     names = names_in(artifact.path)
     assert {"portable_fn_entry.py", "shop/functions.py", "shop/models.py", "portable_fn/__init__.py",
             "portable_fn/runtime/dispatch.py", "pydantic/main.py"} <= names
-    assert {n.split("/")[1] for n in names if n.startswith("portable_fn_aws/")} == SHIPPED_SHIM
+    shim = {n.split("/")[1] for n in names if n.startswith("portable_fn_aws/") and "__pycache__" not in n}
+    assert shim == SHIPPED_SHIM
     assert any(n.startswith("pydantic_core-") and n.endswith(".dist-info/METADATA") for n in names)
-    assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
+    assert {n for n in names if n.endswith(".pyc")} == {  # bytecode for the app's Python, one per source
+        f"{folder}/__pycache__/{file[:-3]}.cpython-311.pyc".lstrip("/")
+        for folder, _, file in (n.rpartition("/") for n in names if n.endswith(".py"))}
     assert ".env" not in names and not any(n.startswith(".git/") for n in names)
     assert b"hunter2" not in artifact.path.read_bytes()
     assert artifact.files == len(names) and artifact.unzipped_size > artifact.size
@@ -101,10 +105,13 @@ def test_the_entry_module_imports_with_only_the_zip_on_the_path(tmp_path: Path, 
     assert handler_string(app.function("run-job")) == "portable_fn_entry.run-job"
 
 
-def test_wheels_unpack_like_an_install_without_bytecode_or_scripts(tmp_path: Path, load_test_app: Any,
-                                                                   fake_pip: Any) -> None:
+def test_wheels_unpack_like_an_install_without_their_bytecode_or_scripts(tmp_path: Path, load_test_app: Any,
+                                                                         fake_pip: Any) -> None:
+    nowhere = tmp_path / "empty"
+    nowhere.mkdir()
     artifact = build_package(load_test_app("tiny"), "dev", tmp_path / "out", lambda m: None,
-                             cache_dir=tmp_path / "cache", pip_download=fake_pip)
+                             cache_dir=tmp_path / "cache", pip_download=fake_pip,
+                             interpreters=Interpreters(running_version="0.0", path=str(nowhere), pyenv_root=nowhere))
     deps = {n for n in names_in(artifact.path) if n.startswith("tinydep")}
     assert deps == {"tinydep/__init__.py", "tinydep_extra.py", "tinydep-1.0.dist-info/METADATA",
                     "tinydep-1.0.dist-info/WHEEL", "tinydep-1.0.dist-info/RECORD"}

@@ -11,7 +11,8 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +28,7 @@ from .shim import deliver_cloudevent, entry_point
 
 if TYPE_CHECKING:
     from portable_fn.deploy import Artifact, Executor, RemoteState, Resource
+    from portable_fn.logread import LogEntry
 
     from .deploy import GcpDeployer
 
@@ -82,6 +84,17 @@ class GcpProvider(Provider):
         for spec in app.functions:
             _check_function(spec, app.options(spec))
         self.deployer.check(app)
+
+    def read_logs(self, app: Any, stage: str, functions: Sequence[Any], since: datetime) -> list[LogEntry]:
+        """The functions' Cloud Logging entries (see `logs`), from the endpoint `endpoints.logging` names,
+        else the provider's endpoint, else Google's."""
+        from .logs import CloudLogging
+
+        names = self.deployer.names(app, stage)
+        endpoint = (self.settings.get("endpoints") or {}).get("logging") or self.endpoint_url
+        services = {names.function_id(spec.name): spec.name for spec in functions}
+        return CloudLogging.connect(endpoint, self.deployer.credentials).read(names.project, names.region,
+                                                                              services, since)
 
     def invoke(self, app: Any, spec: Any, event: Any, stage: str | None = None) -> dict[str, Any]:
         """Run one native event through the shim, as the deployed function would; a JSON-ready summary.

@@ -1,8 +1,12 @@
-"""What handlers log through `ctx.logger`, shown in the dev log: INFO and up, one line per record.
+"""What handlers log, shown in the dev log: one readable line per record, with the facts the clouds' JSON
+lines carry (invocation id, event id, trace id, span id, attempt, cold start, `extra=` fields).
 
 `ctx.logger` is `logging.getLogger("portable_fn.function.<name>")`. With no logging configured, Python
 shows WARNING and up only (its last-resort handler), so `ctx.logger.info(...)` vanished under dev while
-the clouds' log streams keep it. The dev host attaches this handler while it runs.
+the clouds' log streams keep it. The dev host attaches this handler while it runs: on `ctx.logger`'s
+parent, and, when the app configured no logging of its own, on the root logger too, so what the app's
+own loggers write during a call shows as well (and WARNING and up from anywhere, as Python would show
+it). The level is the clouds' (`LOG_LEVEL`, else INFO).
 """
 
 from __future__ import annotations
@@ -10,42 +14,92 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
+
+from ..runtime.logs import JsonFormatter, current_facts, log_level
 
 LOGGER = "portable_fn.function"
 
+# the facts shown after the message, under the names a reader knows them by, in this order
+_FACTS = (("invocation_id", "invocation"), ("event_id", "event"), ("trace_id", "trace"), ("span_id", "span"),
+          ("attempt", "attempt"))
+# what the line already shows, or is the same for every line of dev
+_SHOWN = frozenset(("time", "level", "message", "logger", "function", "provider", "cold_start", "exception",
+                    "stack", *(key for key, _ in _FACTS)))
+
 
 class FunctionLogs(logging.Handler):
-    """Writes function log records to the dev log; `attach` while the host runs, `detach` after."""
+    """Writes log records to the dev log; `attach` while the host runs, `detach` after."""
 
     def __init__(self, log: Callable[[str], None]) -> None:
-        super().__init__(logging.INFO)
+        super().__init__()
         self._log = log
-        self._saved: tuple[int, bool] | None = None
+        self._fields = JsonFormatter("local")  # the facts, read as the clouds' formatter reads them
+        self._saved: dict[str, tuple[int, bool]] = {}
+        self.addFilter(_shown_in_dev)
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            stamp = datetime.fromtimestamp(record.created).strftime("%H:%M:%S.%f")[:-3]
-            function = record.name.removeprefix(LOGGER + ".")
-            line = f"{stamp} {function} [log] {record.levelname} {record.getMessage()}"
-            if record.exc_info:
-                line += "\n" + logging.Formatter().formatException(record.exc_info)
-            self._log(line)
+            self._log(self.line(record))
         except Exception:
             self.handleError(record)
 
+    def line(self, record: logging.LogRecord) -> str:
+        """`09:35:55.123 ship [log] INFO shipping 7  invocation=... event=... trace=... attempt=2`."""
+        fields = self._fields.fields(record)
+        stamp = datetime.fromtimestamp(record.created).strftime("%H:%M:%S.%f")[:-3]
+        function = fields["function"] or record.name.removeprefix(LOGGER + ".")
+        line = f"{stamp} {function} [log] {record.levelname} {fields['message']}"
+        facts = _facts(record, fields)
+        if facts:
+            line += "  " + " ".join(facts)
+        for extra in ("exception", "stack"):
+            if extra in fields:
+                line += "\n" + fields[extra]
+        return line
+
     def attach(self) -> None:
-        logger = logging.getLogger(LOGGER)
-        if self._saved is None:
-            self._saved = (logger.level, logger.propagate)
-            if logger.level == logging.NOTSET or logger.level > logging.INFO:
-                logger.setLevel(logging.INFO)
-            logger.propagate = False  # shown once, here, not again by handlers the app configured
-            logger.addHandler(self)
+        if self._saved:
+            return
+        level = log_level()
+        self.setLevel(level)
+        function_logger = logging.getLogger(LOGGER)
+        self._hold(function_logger, level)
+        function_logger.propagate = False  # shown once, here, not again by handlers the app configured
+        root = logging.getLogger()
+        if not root.handlers:  # the app configured no logging: show its own loggers too
+            self._hold(root, level)
 
     def detach(self) -> None:
-        logger = logging.getLogger(LOGGER)
-        if self._saved is not None:
+        for name, (level, propagate) in self._saved.items():
+            logger = logging.getLogger(name or None)
             logger.removeHandler(self)
-            logger.setLevel(self._saved[0])
-            logger.propagate = self._saved[1]
-            self._saved = None
+            logger.setLevel(level)
+            logger.propagate = propagate
+        self._saved = {}
+
+    def _hold(self, logger: logging.Logger, level: int) -> None:
+        """Save what `logger` was, lower its level to `level` if need be, and write its records."""
+        self._saved[logger.name if logger is not logging.getLogger() else ""] = (logger.level, logger.propagate)
+        if logger.level == logging.NOTSET or logger.level > level:
+            logger.setLevel(level)
+        logger.addHandler(self)
+
+
+def _shown_in_dev(record: logging.LogRecord) -> bool:
+    # on the root logger: what the app's loggers write during a call, and what Python would show anyway
+    return _is_function_log(record) or current_facts() is not None or record.levelno >= logging.WARNING
+
+
+def _facts(record: logging.LogRecord, fields: dict[str, Any]) -> list[str]:
+    shown = [f"{name}={fields[key]}" for key, name in _FACTS if fields[key] is not None]
+    if fields["cold_start"]:
+        shown.append("cold_start")
+    if not _is_function_log(record):
+        shown.append(f"logger={record.name}")
+    shown.extend(f"{key}={value}" for key, value in fields.items() if key not in _SHOWN)
+    return shown
+
+
+def _is_function_log(record: logging.LogRecord) -> bool:
+    return record.name == LOGGER or record.name.startswith(LOGGER + ".")

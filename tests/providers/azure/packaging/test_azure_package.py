@@ -8,7 +8,9 @@ imported); the tiny app uses a fake pip, since those tests are about the zip its
 from __future__ import annotations
 
 import os
+import re
 import shutil
+import stat
 import subprocess
 import sys
 import zipfile
@@ -19,6 +21,7 @@ import pytest
 from portable_fn_azure.packaging import build_package, requirement_lines, shim_files
 
 from portable_fn.app import load_app
+from portable_fn.bytecode import Interpreters
 from portable_fn.runtime.errors import ConfigError, DeployError
 
 APPS = Path(__file__).with_name("apps")
@@ -26,6 +29,7 @@ SITE = ".python_packages/lib/site-packages/"
 CORE_SO = SITE + "pydantic_core/_pydantic_core.cpython-311-x86_64-linux-gnu.so"
 SHOP_FUNCTIONS = {"create_order", "get_order", "fulfil", "sweep", "nightly_report", "on_upload", "notify"}
 RUNNING_PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
+SHIPPED_SHIM = {f"portable_fn_azure/{name}.py" for name in ("__init__", "shim", "events", "http_adapter")}
 
 
 def names_in(path: Path) -> set[str]:
@@ -36,6 +40,16 @@ def names_in(path: Path) -> set[str]:
 def read(path: Path, name: str) -> str:
     with zipfile.ZipFile(path) as archive:
         return archive.read(name).decode("utf-8")
+
+
+def read_only(root: Path) -> None:
+    for path in [root, *root.rglob("*")]:
+        path.chmod(path.stat().st_mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
+
+
+def writable(root: Path) -> None:
+    for path in [root, *root.rglob("*")]:
+        path.chmod(path.stat().st_mode | stat.S_IWUSR)
 
 
 def build_shop(shop: Path, out: Path, cache: Path, **options: Any) -> Any:
@@ -83,7 +97,10 @@ def test_the_zip_holds_the_app_the_runtime_the_shim_and_linux_dependencies(
             CORE_SO} <= names
     assert any(n.startswith(SITE + "pydantic_core-") and n.endswith(".dist-info/METADATA") for n in names)
     assert all(n.endswith(".cpython-311-x86_64-linux-gnu.so") for n in names if n.endswith(".so"))
-    assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
+    assert {n for n in names if n.endswith(".pyc")} == {  # bytecode for the app's Python, one per source
+        f"{folder}/__pycache__/{file[:-3]}.cpython-311.pyc".lstrip("/")
+        for folder, _, file in (n.rpartition("/") for n in names if n.endswith(".py"))}
+    assert {n for n in names if n.startswith("portable_fn_azure/") and n.endswith(".py")} == SHIPPED_SHIM
     assert not {".env", "local.settings.json"} & names and not any(n.startswith(".git/") for n in names)
     assert b"hunter2" not in artifact.path.read_bytes() and b"hunter3" not in artifact.path.read_bytes()
     assert read(artifact.path, "requirements.txt") == "pydantic>=2.5\nazure-functions\n"
@@ -94,8 +111,10 @@ def test_the_zip_holds_the_app_the_runtime_the_shim_and_linux_dependencies(
 def test_the_unzipped_package_imports_and_azure_functions_indexes_every_function(
     shop_copy: Path, tmp_path: Path, real_wheel_cache: Path
 ) -> None:
-    """The host's view: wwwroot and its `.python_packages/lib/site-packages` on the path, nothing else of
-    this machine's but (last) the azure-functions the host would bring; every module comes from the zip.
+    """The host's view: wwwroot (read-only, as run-from-package mounts it) and its
+    `.python_packages/lib/site-packages` on the path, nothing else of this machine's but (last) the
+    azure-functions the host would bring; every module comes from the zip, as bytecode: none is compiled
+    (`-v` names where each code object comes from), and no provider-side module is there to load.
     The shop is packaged for the running Python, as the host's Python is the one the app names."""
     import azure.functions
 
@@ -104,6 +123,7 @@ def test_the_unzipped_package_imports_and_azure_functions_indexes_every_function
     assert artifact.python == RUNNING_PYTHON
     root = tmp_path / "wwwroot"
     shutil.unpack_archive(artifact.path, root)
+    assert not (root / "portable_fn_azure" / "codegen.py").exists()
     host_library = Path(azure.functions.__file__).parents[2]
     probe = (
         "import sys, function_app, azure.functions as func, pydantic_core, portable_fn, portable_fn_azure\n"
@@ -112,15 +132,27 @@ def test_the_unzipped_package_imports_and_azure_functions_indexes_every_function
         "print(' '.join(sorted(f.get_function_name() for f in apps[0].get_functions())))\n"
         "for module in (function_app, func, pydantic_core, portable_fn, portable_fn_azure):\n"
         "    print(module.__file__)\n"
+        "print(sorted(m for m in sys.modules if m.startswith('portable_fn_azure.')))\n"
     )
     path = os.pathsep.join([str(root / SITE), str(root), str(host_library)])
-    done = subprocess.run([sys.executable, "-s", "-S", "-c", probe], cwd=tmp_path, capture_output=True,
-                          text=True, check=False, env={"PYTHONPATH": path, "PATH": os.environ.get("PATH", ""),
-                                                       "SHOP_DATA_DIR": str(tmp_path / "data")})
-    assert done.returncode == 0, done.stderr
-    functions, *files = done.stdout.splitlines()
+    read_only(root)
+    try:
+        done = subprocess.run([sys.executable, "-v", "-s", "-S", "-c", probe], cwd=tmp_path, capture_output=True,
+                              text=True, check=False, env={"PYTHONPATH": path, "PATH": os.environ.get("PATH", ""),
+                                                           "SHOP_DATA_DIR": str(tmp_path / "data"),
+                                                           "PYTHONDONTWRITEBYTECODE": "1"})
+    finally:
+        writable(root)
+    assert done.returncode == 0, done.stderr[-3000:]
+    functions, *files, shim = done.stdout.splitlines()
     assert set(functions.split()) == SHOP_FUNCTIONS
     assert all(Path(f).resolve().is_relative_to(root.resolve()) for f in files), files
+    assert "codegen" not in shim and "names" not in shim
+    origins = re.findall(r"^# code object from '?([^'\n]+)'?$", done.stderr, re.MULTILINE)
+    ours = [origin for origin in origins if origin.startswith(str(root))]
+    assert [o for o in ours if o.endswith(".py")] == []
+    assert str(root / "__pycache__" / "function_app.cpython-311.pyc") in ours
+    assert str(root / SITE / "pydantic_core" / "__pycache__" / "__init__.cpython-311.pyc") in ours
 
 
 def test_a_remote_build_ships_source_and_requirements_only(tmp_path: Path, load_test_app: Any,
@@ -158,8 +190,11 @@ def test_a_remote_build_setting_that_is_not_a_boolean_is_refused(tmp_path: Path)
 
 def test_wheels_unpack_under_python_packages_like_an_install(tmp_path: Path, load_test_app: Any,
                                                              fake_pip: Any) -> None:
+    nowhere = tmp_path / "empty"
+    nowhere.mkdir()
     artifact = build_package(load_test_app("tiny"), "dev", tmp_path / "out", lambda m: None,
-                             cache_dir=tmp_path / "cache", pip_download=fake_pip)
+                             cache_dir=tmp_path / "cache", pip_download=fake_pip,
+                             interpreters=Interpreters(running_version="0.0", path=str(nowhere), pyenv_root=nowhere))
     names = names_in(artifact.path)
     assert {n[len(SITE):] for n in names if n.startswith(SITE)} == {
         "tinydep/__init__.py", "tinydep_extra.py", "tinydep-1.0.dist-info/METADATA",
@@ -168,10 +203,12 @@ def test_wheels_unpack_under_python_packages_like_an_install(tmp_path: Path, loa
 
 
 def test_the_shim_ships_with_what_it_imports_and_nothing_of_the_deploy_side() -> None:
+    """`codegen` (and `names`, which only it imports) write function_app.py when packaging: the shim's
+    `generate_function_app` imports it, but only when called, which the host never does."""
     shipped = {name for name, _ in shim_files("from portable_fn_azure.shim import x\n")}
-    assert {"portable_fn_azure/shim.py", "portable_fn_azure/__init__.py"} <= shipped
-    assert not {"portable_fn_azure/packaging.py", "portable_fn_azure/_wheels.py",
-                "portable_fn_azure/provider.py"} & shipped
+    assert shipped == SHIPPED_SHIM
+    assert not {"portable_fn_azure/packaging.py", "portable_fn_azure/_wheels.py", "portable_fn_azure/codegen.py",
+                "portable_fn_azure/names.py", "portable_fn_azure/provider.py"} & shipped
     assert not any(name.startswith("portable_fn_azure/deploy/") for name in shipped)
 
 

@@ -63,9 +63,10 @@ class CloudEvent(Generic[T]):
     ('1.0', {'id': 7})
     """
 
+    # `time` is a property over `_time`, which may hold a time a decoder has not formatted yet.
     __slots__ = (
-        "id", "source", "type", "specversion", "datacontenttype", "dataschema", "subject", "time",
-        "extensions", "data", "_deferred_time",
+        "id", "source", "type", "specversion", "datacontenttype", "dataschema", "subject", "_time",
+        "extensions", "data",
     )
     id: str
     source: str
@@ -74,7 +75,7 @@ class CloudEvent(Generic[T]):
     datacontenttype: str | None
     dataschema: str | None
     subject: str | None
-    time: str | None
+    _time: str | _DeferredTime | None
     extensions: Mapping[str, Any]
     data: T
 
@@ -92,8 +93,40 @@ class CloudEvent(Generic[T]):
         time: str | datetime | None = None,
         extensions: Mapping[str, Any] | None = None,
     ) -> None:
-        _fill(self, id, source, type, specversion, datacontenttype, dataschema, subject, time, extensions,
-              data)
+        time, extensions = _validate(id, source, type, specversion, datacontenttype, dataschema, subject, time,
+                                     extensions, True)
+        self._store(id, source, type, specversion, datacontenttype, dataschema, subject, time, extensions, data)
+
+    @classmethod
+    def _trusted(
+        cls, id: str, source: str, type: str, specversion: str, datacontenttype: str | None,
+        dataschema: str | None, subject: str | None, time: str | _DeferredTime | None,
+        extensions: Mapping[str, Any], data: Any,
+    ) -> CloudEvent[Any]:
+        """An event of attributes its caller has checked already (the decoders below, `with_data`),
+        passed positionally: a decoder builds one per record and pays for no keyword parsing."""
+        event = object.__new__(cls)
+        event._store(id, source, type, specversion, datacontenttype, dataschema, subject, time, extensions, data)
+        return event
+
+    def _store(
+        self, id: str, source: str, type: str, specversion: str, datacontenttype: str | None,
+        dataschema: str | None, subject: str | None, time: str | _DeferredTime | None,
+        extensions: Mapping[str, Any], data: Any,
+    ) -> None:
+        """The one place an event is written, once, while it is made: past this class's own `__setattr__`,
+        as the `__init__` of a frozen dataclass writes its fields."""
+        write = object.__setattr__
+        write(self, "id", id)
+        write(self, "source", source)
+        write(self, "type", type)
+        write(self, "specversion", specversion)
+        write(self, "datacontenttype", datacontenttype)
+        write(self, "dataschema", dataschema)
+        write(self, "subject", subject)
+        write(self, "_time", time)
+        write(self, "extensions", extensions)
+        write(self, "data", data)
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError(f"CloudEvent is immutable; use .replace({name}=...) to get a changed copy.")
@@ -101,16 +134,11 @@ class CloudEvent(Generic[T]):
     def __delattr__(self, name: str) -> None:
         raise AttributeError("CloudEvent is immutable.")
 
-    if not TYPE_CHECKING:  # for mypy, CloudEvent has exactly its declared attributes
-
-        def __getattr__(self, name: str) -> Any:
-            """Only reached for `time` while its slot is empty: a time `from_native` deferred."""
-            if name != "time":
-                raise AttributeError(f"'CloudEvent' object has no attribute {name!r}")
-            format_time, raw = self._deferred_time
-            value = format_time(raw)
-            _TIME_SLOT.__set__(self, value)  # formatted once; the event reads the same from then on
-            return value
+    @property
+    def time(self) -> str | None:
+        """When the occurrence happened, as the producer wrote it (RFC 3339), or None."""
+        time = self._time
+        return time.text() if isinstance(time, _DeferredTime) else time
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, CloudEvent):
@@ -137,8 +165,9 @@ class CloudEvent(Generic[T]):
             out["dataschema"] = self.dataschema
         if self.subject is not None:
             out["subject"] = self.subject
-        if self.time is not None:
-            out["time"] = self.time
+        time = self.time
+        if time is not None:
+            out["time"] = time
         if self.extensions:
             out.update(self.extensions)
         return out
@@ -161,12 +190,8 @@ class CloudEvent(Generic[T]):
 
     def with_data(self, data: Any) -> CloudEvent[Any]:
         """The same event carrying other data (its attributes are valid already, so none is re-checked)."""
-        copy: Any = object.__new__(_Unfrozen)
-        copy.id, copy.source, copy.type, copy.specversion = self.id, self.source, self.type, self.specversion
-        copy.datacontenttype, copy.dataschema, copy.subject = self.datacontenttype, self.dataschema, self.subject
-        copy.time, copy.extensions, copy.data = self.time, self.extensions, data
-        _set_class(copy, "__class__", CloudEvent)
-        return copy  # type: ignore[no-any-return]
+        return CloudEvent._trusted(self.id, self.source, self.type, self.specversion, self.datacontenttype,
+                                   self.dataschema, self.subject, self._time, self.extensions, data)
 
     @property
     def timestamp(self) -> datetime | None:
@@ -238,17 +263,29 @@ def _from_json_object(attrs: dict[str, Any]) -> CloudEvent[Any]:
 
 
 _EMPTY: Mapping[str, Any] = {}
-# Writes past the immutability guard (and class swaps) that the decoders use per event: kept for the
-# codec and dispatch goals in `benchmarks/run.py`; the open issue on one invocation pipeline removes them.
-_set_class = object.__setattr__
 
 
-def _fill(
-    event: CloudEvent[Any], id: Any, source: Any, type: Any, specversion: Any, datacontenttype: Any,
-    dataschema: Any, subject: Any, time: Any, extensions: Any, data: Any, copy: bool = True,
-) -> None:
-    """Validate the attributes and store them; shared by `CloudEvent(...)` and the decoders (positional,
-    so a decoder does not pay for keyword parsing)."""
+class _DeferredTime:
+    """A time a decoder has checked but not formatted: `format(raw)`, made on the first read of
+    `event.time` only (a handler that never reads the time never pays for it)."""
+
+    __slots__ = ("format", "raw", "formatted")
+
+    def __init__(self, format: Callable[[Any], str], raw: Any) -> None:
+        self.format, self.raw = format, raw
+        self.formatted: str | None = None
+
+    def text(self) -> str:
+        if self.formatted is None:
+            self.formatted = self.format(self.raw)
+        return self.formatted
+
+
+def _validate(id: Any, source: Any, type: Any, specversion: Any, datacontenttype: Any, dataschema: Any,
+              subject: Any, time: Any, extensions: Any, copy: bool) -> tuple[str | None, Mapping[str, Any]]:
+    """Check every attribute as `CloudEvent(...)` does and return the time (an RFC 3339 string) and the
+    extensions (copied with `copy`) as the event keeps them. Positional, so a decoder does not pay for
+    keyword parsing; the common case is one inline test per attribute, the reasons come from `_reject_*`."""
     if not (id and source and type and id.__class__ is str and source.__class__ is str
             and type.__class__ is str and uri_problem(source) is None):
         _reject_required(id, source, type)
@@ -263,29 +300,17 @@ def _fill(
         _reject_optional(datacontenttype, dataschema, subject)
     if time is not None and not (time.__class__ is str and rfc3339_shape(time) and time[5:10] not in ODD_DAYS):
         time = _check_time(time)
-    extensions = _check_extensions(extensions, copy) if extensions else _EMPTY
-    cls: Any = event.__class__
-    if cls is CloudEvent or cls is _Unfrozen:  # fill the slots through the twin without the immutability guard
-        if cls is CloudEvent:
-            _set_class(event, "__class__", _Unfrozen)
-        event.id, event.source, event.type, event.specversion = id, source, type, specversion
-        event.datacontenttype, event.dataschema, event.subject = datacontenttype, dataschema, subject
-        event.time, event.extensions, event.data = time, extensions, data
-        _set_class(event, "__class__", CloudEvent)
-        return
-    for name, value in (("id", id), ("source", source), ("type", type), ("specversion", specversion),
-                        ("datacontenttype", datacontenttype), ("dataschema", dataschema),
-                        ("subject", subject), ("time", time), ("extensions", extensions), ("data", data)):
-        _set_class(event, name, value)
+    return time, (_check_extensions(extensions, copy) if extensions else _EMPTY)
 
 
 def checked(id: Any, source: Any, type: Any, specversion: Any, datacontenttype: Any, dataschema: Any,
             subject: Any, time: Any, extensions: Any, data: Any) -> CloudEvent[Any]:
     """`CloudEvent(...)` for decoders: every attribute checked as the constructor checks it (the
     extensions copied), passed positionally so a decoder does not pay for keyword parsing per event."""
-    event: Any = object.__new__(_Unfrozen)  # _fill turns it into a CloudEvent
-    _fill(event, id, source, type, specversion, datacontenttype, dataschema, subject, time, extensions, data)
-    return event  # type: ignore[no-any-return]
+    time, extensions = _validate(id, source, type, specversion, datacontenttype, dataschema, subject, time,
+                                 extensions, True)
+    return CloudEvent._trusted(id, source, type, specversion, datacontenttype, dataschema, subject, time,
+                               extensions, data)
 
 
 def _reject_required(*values: Any) -> None:
@@ -376,15 +401,6 @@ def _bracket_problem(text: str) -> str | None:
     return None
 
 
-class _Unfrozen(Generic[T]):
-    """CloudEvent's slot layout without its guard: an event is this class only while being filled in."""
-
-    __slots__ = CloudEvent.__slots__
-
-
-_TIME_SLOT: Any = CloudEvent.__dict__["time"]  # writes `time` past the guard, for a deferred time
-
-
 def from_attributes(attrs: Mapping[str, Any], data: Any = None) -> CloudEvent[Any]:
     """Build an event from one flat attribute mapping (context attributes and extensions mixed)."""
     get = attrs.get
@@ -395,11 +411,13 @@ def from_attributes(attrs: Mapping[str, Any], data: Any = None) -> CloudEvent[An
             "'id', 'source', 'type' and 'specversion'.",
             missing,
         )
-    extensions = {k: v for k, v in attrs.items() if k not in CONTEXT_ATTRIBUTES} if len(attrs) > 4 else None
-    event: Any = object.__new__(_Unfrozen)  # _fill turns it into a CloudEvent
-    _fill(event, attrs["id"], attrs["source"], attrs["type"], attrs["specversion"], get("datacontenttype"),
-          get("dataschema"), get("subject"), get("time"), extensions, data, False)
-    return event  # type: ignore[no-any-return]
+    given = {k: v for k, v in attrs.items() if k not in CONTEXT_ATTRIBUTES} if len(attrs) > 4 else None
+    id, source, type, specversion = attrs["id"], attrs["source"], attrs["type"], attrs["specversion"]
+    datacontenttype, dataschema, subject = get("datacontenttype"), get("dataschema"), get("subject")
+    time, extensions = _validate(id, source, type, specversion, datacontenttype, dataschema, subject,
+                                 get("time"), given, False)  # `given` is a new dict already: not copied
+    return CloudEvent._trusted(id, source, type, specversion, datacontenttype, dataschema, subject, time,
+                               extensions, data)
 
 
 def from_native(id: Any, source: Any, type: str, datacontenttype: str | None,
@@ -414,17 +432,9 @@ def from_native(id: Any, source: Any, type: str, datacontenttype: str | None,
     decoder checked `raw`), is then made on the first read of `event.time`, not for every record."""
     if not (id and source and id.__class__ is str and source.__class__ is str):
         _reject_required(id, source, type)
-    event: Any = object.__new__(_Unfrozen)
-    event.id, event.source, event.type, event.specversion = id, source, type, SPECVERSION
-    event.datacontenttype, event.dataschema, event.subject = datacontenttype, None, subject
-    if time.__class__ is tuple:
-        event._deferred_time = time
-    else:
-        event.time = time
-    event.data = data
-    event.extensions = _check_extensions(extensions, False) if extensions else _EMPTY
-    event.__class__ = CloudEvent
-    return event  # type: ignore[no-any-return]
+    kept = _DeferredTime(*time) if isinstance(time, tuple) else time
+    return CloudEvent._trusted(id, source, type, SPECVERSION, datacontenttype, None, subject, kept,
+                               _check_extensions(extensions, False) if extensions else _EMPTY, data)
 
 
 def loads(text: str | bytes, what: str) -> Any:
@@ -450,9 +460,9 @@ def parse_rfc3339(text: str) -> datetime:
 
 
 def parse_json(text: str | bytes) -> Any:
-    """`json.loads(text)`, the same value and errors; compact UTF-8 or str JSON goes straight to the C
-    scanner json.loads ends in, without its per-call checks (encoding detection, whitespace regexes),
-    and so does text that is not JSON at all (a message body of plain text fails as fast as it can)."""
+    """`json.loads(text)`, the same value and errors. A body that starts with its JSON value and is plain
+    UTF-8 (what every cloud sends) is read with `JSONDecoder.raw_decode`, which skips what json.loads does
+    first on every call (encoding detection, two whitespace regexes); anything else goes to json.loads."""
     cls = text.__class__
     if cls is str or cls is bytes:
         try:
@@ -460,22 +470,16 @@ def parse_json(text: str | bytes) -> Any:
         except UnicodeDecodeError:
             return json.loads(text)  # another encoding (UTF-16, UTF-32): json.loads detects it
         # What json.loads would do differently: skip leading whitespace, refuse a BOM, detect UTF-16/32.
+        # Its errors for the rest are raw_decode's own, for the same text.
         if plain and plain[0] not in _NOT_A_PLAIN_START and (cls is str or b"\x00" not in text[:4]):
-            try:
-                value, end = _scan_json(plain, 0)
-            except StopIteration as stop:  # exactly what json.loads raises for it
-                raise json.JSONDecodeError("Expecting value", plain, stop.value) from None
+            value, end = _DECODER.raw_decode(plain)
             if end == len(plain):
                 return value  # else trailing whitespace or extra data: json.loads says which
     return json.loads(text)
 
 
 _NOT_A_PLAIN_START = frozenset(" \t\n\r\ufeff")
-
-
-# (value, end) of the JSON value at an index: the scanner of json.loads' default decoder settings. A
-# private API of `json`, kept for the JSON-parsing goal in `benchmarks/run.py` until that issue replaces it.
-_scan_json: Any = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
+_DECODER = json.JSONDecoder()  # json.loads' default settings
 
 
 def dumps(value: Any) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,6 +23,7 @@ from .settings import AzureSettings
 
 if TYPE_CHECKING:
     from portable_fn.deploy import Artifact, Executor, RemoteState, Resource
+    from portable_fn.logread import LogEntry
 
     from .deploy import AzureDeployer
 
@@ -100,6 +101,26 @@ class AzureProvider(Provider):
         for path, text in written:
             path.write_text(text, encoding="utf-8")
         return [path for path, _ in written]
+
+    def read_logs(self, app: Any, stage: str, functions: Sequence[Any], since: datetime) -> list[LogEntry]:
+        """The functions' `AppTraces` lines from the Log Analytics workspace `logs_workspace_id` names (else
+        AZURE_LOG_ANALYTICS_WORKSPACE_ID), queried at `logs_endpoint` (see `logs`)."""
+        import os
+
+        from portable_fn.runtime.errors import ConfigError
+
+        from .logs import ENDPOINT, WORKSPACE_VARIABLE, LogAnalytics
+
+        workspace = self.settings.get("logs_workspace_id") or os.environ.get(WORKSPACE_VARIABLE)
+        if not workspace:
+            raise ConfigError(
+                "Reading logs on azure needs the Log Analytics workspace of the app's Application Insights: set "
+                "logs_workspace_id = \"<Workspace ID>\" under [tool.portable-fn.azure] in pyproject.toml, or the "
+                f"{WORKSPACE_VARIABLE} environment variable.")
+        endpoint = str(self.settings.get("logs_endpoint") or ENDPOINT)
+        credential = None if endpoint.startswith("http://") else self.deployer.client.credential
+        site = self.deployer.names(app, stage).function_app
+        return LogAnalytics(str(workspace), endpoint, credential).read(site, [s.name for s in functions], since)
 
     def invoke(self, app: Any, spec: Any, event: Any, stage: str | None = None) -> dict[str, Any]:
         """Run native events through the shim as the host would, applying the deployed trigger's filters.

@@ -39,3 +39,6 @@ class AzureSettings(ProviderSettings):
     storage_connection_string: str | None = None
     connection_verify: bool | str = True  # false, or a CA bundle's path
     polling_interval_s: float | None = Field(default=None, ge=0)
+    # `portable-fn logs`: the Log Analytics workspace of the app's Application Insights, and its query API
+    logs_workspace_id: str | None = None  # else AZURE_LOG_ANALYTICS_WORKSPACE_ID
+    logs_endpoint: str = "https://api.loganalytics.io"

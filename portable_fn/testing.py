@@ -24,9 +24,9 @@ from typing import Any
 
 from .runtime import CloudEvent, Context, Request, Response, Result
 from .runtime.cloudevent import loads
-from .runtime.dispatch import call_batch, call_event, call_http
 from .runtime.errors import DeclarationError, InvalidEventError
 from .runtime.function import FunctionSpec, spec_of
+from .runtime.pipeline import call_batch, call_event, call_http
 from .runtime.routes import Route, Router, not_routed
 from .runtime.triggers import route_pattern
 

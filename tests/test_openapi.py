@@ -16,8 +16,8 @@ from portable_fn import DeclarationError, Request, function, http
 from portable_fn.app import App, load_app
 from portable_fn.local.host import LocalHost
 from portable_fn.openapi import openapi_document
-from portable_fn.runtime.dispatch import call_http
 from portable_fn.runtime.function import spec_of
+from portable_fn.runtime.pipeline import call_http
 from portable_fn.runtime.routes import Route, Router, not_routed
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -27,10 +27,10 @@ from typing import Any
 from ..runtime.cloudevent import CloudEvent
 from ..runtime.context import Context
 from ..runtime.dead_letters import dead_letter_event
-from ..runtime.dispatch import call_batch, close_loop
 from ..runtime.errors import InvalidEventError
 from ..runtime.function import FunctionOptions, FunctionSpec
 from ..runtime.outcomes import ACK, DEAD_LETTER, DeadLetter, Result, Retry
+from ..runtime.pipeline import call_batch, close_loop
 from ..runtime.views import MessageMeta
 from .journal import Journal, Pending
 

@@ -27,10 +27,10 @@ from typing import Any, TypeVar
 from ..app import App
 from ..runtime.cloudevent import CloudEvent
 from ..runtime.context import Context
-from ..runtime.dispatch import call_http
 from ..runtime.errors import PortableFnError
 from ..runtime.function import FunctionSpec
 from ..runtime.http import Request, Response
+from ..runtime.pipeline import call_http
 from ..runtime.routes import Route, Router, not_routed
 from ..runtime.triggers import Http, Queue, Schedule, Storage, Topic
 from . import control

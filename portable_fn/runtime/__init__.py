@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from .cloudevent import CloudEvent
 from .context import Context
-from .dispatch import call_batch, call_event, call_http
 from .errors import (
     DataValidationError,
     DeclarationError,
@@ -18,6 +17,7 @@ from .function import FunctionOptions, FunctionSpec, function, spec_of
 from .http import Headers, QueryParams, Request, Response
 from .http_binding import from_http, from_http_batch, to_batch, to_binary, to_structured
 from .outcomes import ACK, DEAD_LETTER, RETRY, DeadLetter, Result, Retry
+from .pipeline import call_batch, call_event, call_http
 from .triggers import Http, Queue, Schedule, Storage, Topic, cron, http, queue, schedule, storage, topic
 from .views import MessageMeta, ScheduleTick, StorageObject
 

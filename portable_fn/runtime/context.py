@@ -13,11 +13,12 @@ class Context:
 
     `invocation_id`, `function_name`, `provider`, `attempt` (1 on first delivery), `deadline` (epoch
     seconds, or None when unknown), `message` (transport metadata of a queue/topic message), `raw` (the
-    provider's native context) and `logger`.
+    provider's native context), `trace` (the invocation's trace context: `trace_id`, `span_id`,
+    `parent_id`, `links`, `headers()` for an outgoing call) and `logger`.
     """
 
     __slots__ = ("invocation_id", "function_name", "provider", "attempt", "deadline", "message", "raw",
-                 "_logger")
+                 "trace", "_logger")
 
     def __init__(
         self,
@@ -36,6 +37,7 @@ class Context:
         self.deadline = deadline
         self.message = message
         self.raw = raw
+        self.trace: Any = None  # set by the invocation pipeline (`tracing.TraceContext`)
         self._logger: Any = None
 
     @property
@@ -64,8 +66,10 @@ class Context:
         if message is not None:
             message = MessageMeta(message.message_id, attempt, message.attributes, message.published_time,
                                   message.subscription)
-        return Context(self.invocation_id, self.function_name, self.provider, attempt, self.deadline,
+        copy = Context(self.invocation_id, self.function_name, self.provider, attempt, self.deadline,
                        message, self.raw)
+        copy.trace = self.trace
+        return copy
 
     def __repr__(self) -> str:
         return f"Context({self.function_name!r}, provider={self.provider!r}, attempt={self.attempt})"

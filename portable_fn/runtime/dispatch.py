@@ -1,8 +1,8 @@
 """Dispatch: call a handler with what its annotations ask for and turn what happens into an outcome.
 
-The signature is read once per function (`bind_handler`); each call then only converts data and calls.
-Every provider shim goes through `call_http`, `call_event` and `call_batch`, so outcome rules are the
-same everywhere.
+The signature is read once per function (`bind_handler`); each call then only converts data and calls
+(`call_handler`). The invocation pipeline (`pipeline`) calls it for every entry on every cloud, so
+binding and outcome rules are the same everywhere.
 """
 
 from __future__ import annotations
@@ -10,14 +10,14 @@ from __future__ import annotations
 import sys
 import threading
 import typing
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from .cloudevent import CloudEvent, loads
 from .context import Context
 from .errors import DataValidationError, DeclarationError, InvalidEventError
 from .http import Request, Response, to_response
-from .outcomes import ACK, DEAD_LETTER, RETRY, DeadLetter, Result, Retry
+from .outcomes import DEAD_LETTER, RETRY, DeadLetter, Result, Retry
 
 _CO_COROUTINE = 0x80
 _PLAIN = (dict, list, str, bytes, int, float, bool)
@@ -26,79 +26,15 @@ _PLAIN = (dict, list, str, bytes, int, float, bool)
 class Binding:
     """How to call one handler: what its first argument is, and whether it wants a Context."""
 
-    __slots__ = ("first", "convert", "wants_context", "is_async", "view", "exact", "call_event", "as_is",
-                 "call_owned")
+    __slots__ = ("first", "convert", "wants_context", "is_async", "view")
 
     def __init__(self, first: str, convert: Callable[[Any], Any] | None, wants_context: bool,
-                 is_async: bool, view: bool, exact: type | None = None) -> None:
+                 is_async: bool, view: bool) -> None:
         self.first = first  # "request", "event" or "none"
         self.convert = convert  # data -> T for CloudEvent[T]; None keeps the data as it is
         self.wants_context = wants_context
         self.is_async = is_async
         self.view = view  # convert takes the whole event (StorageObject & co.)
-        self.exact = exact  # CloudEvent[dict] & co.: data of exactly this class is handed over as it is
-        self.call_event: Callable[[Any, CloudEvent[Any], Context | None], Any] = _call_any
-        # The data class for which `call_event(spec, event, None)` is exactly `spec.handler(event)`, so a
-        # shim's hot path may call the handler itself (`event.data.__class__ is binding.as_is`); None: never.
-        self.as_is: type | None = None
-        # `call_event` for an event its caller has just made and shares with no one (a shim's own decoded
-        # event): a view (CloudEvent[StorageObject] & co.) goes into that event instead of a copy of it. So
-        # after the call the caller's `event.data` may be the view: a caller that still needs the data it
-        # decoded (to dead-letter the event) keeps it, and `event.with_data(data)` gives the event back.
-        self.call_owned: Callable[[Any, CloudEvent[Any], Context | None], Any] = _call_any
-
-    def specialise(self) -> Binding:
-        """Pick the per-event call path once, so the common signatures skip every check per event."""
-        if self.first == "event" and not self.wants_context and not self.is_async:
-            if self.convert is None:
-                self.call_event = _call_plain
-            elif self.exact is not None and not self.view:
-                self.call_event, self.as_is = _call_exact, self.exact
-            elif not self.view:
-                self.call_event = _call_converted
-            else:
-                self.call_event, self.call_owned = _call_view, _call_view_in_place
-                return self
-        self.call_owned = self.call_event
-        return self
-
-
-def _call_plain(spec: Any, event: CloudEvent[Any], ctx: Context | None) -> Any:
-    return spec.handler(event)
-
-
-def _call_converted(spec: Any, event: CloudEvent[Any], ctx: Context | None) -> Any:
-    data = event.data
-    value = spec._binding.convert(data)
-    return spec.handler(event if value is data else event.with_data(value))
-
-
-def _call_exact(spec: Any, event: CloudEvent[Any], ctx: Context | None) -> Any:
-    """CloudEvent[dict] & co.: data of exactly the declared class is handed over without a conversion."""
-    binding = spec._binding  # the slot, not the property: these paths exist only once it is bound
-    if event.data.__class__ is binding.exact:
-        return spec.handler(event)
-    data = event.data
-    value = binding.convert(data)
-    return spec.handler(event if value is data else event.with_data(value))
-
-
-def _call_view(spec: Any, event: CloudEvent[Any], ctx: Context | None) -> Any:
-    return spec.handler(event.with_data(spec._binding.convert(event)))
-
-
-def _call_view_in_place(spec: Any, event: CloudEvent[Any], ctx: Context | None) -> Any:
-    """`_call_view` for an event no one else holds (`Binding.call_owned`): the view replaces its data."""
-    _DATA_SLOT.__set__(event, spec._binding.convert(event))
-    return spec.handler(event)
-
-
-_DATA_SLOT: Any = CloudEvent.__dict__["data"]  # writes `data` past CloudEvent's immutability guard
-
-
-def _call_any(spec: Any, event: CloudEvent[Any], ctx: Context | None) -> Any:
-    binding = spec.binding
-    return _invoke(spec, binding, bind_event(binding, event), ctx)
 
 
 def bind_handler(spec: Any) -> Binding:
@@ -127,7 +63,7 @@ def bind_handler(spec: Any) -> Binding:
             f"@function {spec.name!r}: keyword-only parameter(s) {required_kwonly} cannot be supplied; "
             "give them defaults or remove them."
         )
-    first, convert, view, exact, wants_context = "none", None, False, None, False
+    first, convert, view, wants_context = "none", None, False, False
     for position, pname in enumerate(names):
         hint = _without_none(hints.get(pname))
         if hint is Context or (hint is None and pname in ("ctx", "context") and position == 1):
@@ -138,8 +74,8 @@ def bind_handler(spec: Any) -> Binding:
                 f"@function {spec.name!r}: the second parameter {pname!r} must be annotated "
                 "Context (or be named ctx)."
             )
-        first, convert, view, exact = _first_parameter(spec, pname, hint, is_http)
-    return Binding(first, convert, wants_context, is_async, view, exact).specialise()
+        first, convert, view = _first_parameter(spec, pname, hint, is_http)
+    return Binding(first, convert, wants_context, is_async, view)
 
 
 def _without_none(hint: Any) -> Any:
@@ -150,24 +86,23 @@ def _without_none(hint: Any) -> Any:
     return hint
 
 
-def _first_parameter(spec: Any, pname: str, hint: Any, is_http: bool) -> tuple[str, Any, bool, type | None]:
-    """(what the handler takes first, the data converter, whether it is a view, the `Binding.exact` type)."""
+def _first_parameter(spec: Any, pname: str, hint: Any, is_http: bool) -> tuple[str, Any, bool]:
+    """(what the handler takes first, the data converter, whether it is a view)."""
     if hint is None:
-        return ("request" if is_http else "event"), None, False, None
+        return ("request" if is_http else "event"), None, False
     if hint is Request:
         if not is_http:
             raise DeclarationError(
                 f"@function {spec.name!r}: a {spec.trigger.kind} trigger delivers a CloudEvent; "
                 f"annotate {pname!r} as CloudEvent (or CloudEvent[YourModel])."
             )
-        return "request", None, False, None
+        return "request", None, False
     origin = typing.get_origin(hint)
     if hint is CloudEvent or origin is CloudEvent:
         args = typing.get_args(hint)
         if not args or args[0] is Any:
-            return "event", None, False, None
-        view = hasattr(args[0], "from_cloudevent")
-        return "event", _converter(spec, args[0]), view, args[0] if args[0] in _PLAIN else None
+            return "event", None, False
+        return "event", _converter(spec, args[0]), hasattr(args[0], "from_cloudevent")
     expected = "Request (or CloudEvent for a request carrying one)" if is_http else "CloudEvent[...]"
     raise DeclarationError(
         f"@function {spec.name!r}: parameter {pname!r} is annotated {hint!r}; annotate it as {expected}."
@@ -274,6 +209,21 @@ def close_loop() -> None:
     _loops.loop = None
 
 
+def call_handler(spec: Any, binding: Binding, arg: Request | CloudEvent[Any], ctx: Context | None) -> Any:
+    """Call the handler with `arg` as it declared it (a CloudEvent's data converted to its CloudEvent[T],
+    a request carrying a CloudEvent decoded for a CloudEvent handler); an HTTP handler's value becomes its
+    Response. Raises whatever the handler or the conversion raises."""
+    if isinstance(arg, Request):
+        if binding.first == "event":
+            from .http_binding import from_http
+
+            value = _invoke(spec, binding, bind_event(binding, from_http(arg.headers, arg.body)), ctx)
+        else:
+            value = _invoke(spec, binding, arg, ctx)
+        return to_response(value)
+    return _invoke(spec, binding, bind_event(binding, arg), ctx)
+
+
 def _invoke(spec: Any, binding: Binding, arg: Any, ctx: Context | None) -> Any:
     if binding.wants_context:
         ctx = ctx if ctx is not None else Context(function_name=spec.name)
@@ -296,115 +246,15 @@ def bind_event(binding: Binding, event: CloudEvent[Any]) -> CloudEvent[Any]:
     return event.with_data(value)
 
 
-def call_event(spec: Any, event: CloudEvent[Any] | BaseException, ctx: Context | None = None) -> Result:
-    """Deliver one event; never raises for anything the handler or the data does."""
-    if event.__class__ is not CloudEvent and isinstance(event, BaseException):  # could not be decoded
-        return Result(DEAD_LETTER, reason=str(event), error=event)
-    try:
-        return Result(ACK, spec.binding.call_event(spec, event, ctx), None, None, event.id)
-    except Exception as exc:
-        return failure_of(exc, event.id)
-
-
-def failure_of(exc: Exception, event_id: str) -> Result:
-    """The outcome of a handler that raised `exc` (for shims that call `binding.call_event` themselves
-    on their hot path and come here only when it raised)."""
-    if isinstance(exc, _SIGNALS):
-        if isinstance(exc, DeadLetter):
-            return Result(DEAD_LETTER, None, exc.reason, exc, event_id)
-        if isinstance(exc, InvalidEventError):
-            return Result(DEAD_LETTER, None, str(exc), exc, event_id)
-        if isinstance(exc, Retry):
-            return Result(RETRY, None, exc.reason, exc, event_id)
+def failure_of(exc: Exception, event_id: str | None) -> Result:
+    """The outcome of a handler that raised `exc`."""
+    if isinstance(exc, DeadLetter):
+        return Result(DEAD_LETTER, None, exc.reason, exc, event_id)
+    if isinstance(exc, InvalidEventError):
+        return Result(DEAD_LETTER, None, str(exc), exc, event_id)
+    if isinstance(exc, Retry):
+        return Result(RETRY, None, exc.reason, exc, event_id)
     return Result(RETRY, None, f"{exc.__class__.__name__}: {exc}", exc, event_id)
-
-
-_SIGNALS = (DeadLetter, InvalidEventError, Retry)  # what failure_of reads other than "any exception"
-
-
-def call_batch(spec: Any, events: Sequence[CloudEvent[Any] | BaseException],
-               ctx: Context | Sequence[Context] | None = None, ordered: bool = False) -> list[Result]:
-    """One Result per record. `ordered` (FIFO) stops at the first failure and retries the rest.
-
-    `ctx` is one Context for the whole batch, or a list with one per record (records of one batch
-    may have different delivery counts and message ids).
-    """
-    return batch_results(events, *run_batch(spec, events, ctx, ordered))
-
-
-def batch_results(events: Sequence[CloudEvent[Any] | BaseException], values: list[Any],
-                  failures: dict[int, Result]) -> list[Result]:
-    """`call_batch`'s list from what `run_batch` returned."""
-    return [failures.get(i) or Result(ACK, values[i], None, None, event.id)  # type: ignore[union-attr]
-            for i, event in enumerate(events)]
-
-
-def run_batch(spec: Any, events: Sequence[CloudEvent[Any] | BaseException],
-              ctx: Context | Sequence[Context] | None = None,
-              ordered: bool = False) -> tuple[list[Any], dict[int, Result]]:
-    """`call_batch` without a Result per acknowledged record (the per-record hot path of a batch):
-    the handler's value per record, and the Result of each record not acknowledged, by index.
-
-    A failure's Result keeps the exception and its traceback, and so every frame that was running when
-    the handler raised: Python links them to the traceback as they return, locals included. A frame that
-    still holds the Results when it returns (this one, and each caller up the stack) closes a reference
-    cycle, and the whole batch then waits for the garbage collector instead of being freed at once; so
-    this frame lets go of them before it returns (`finally`), and the AWS shim's frames do the same."""
-    single = ctx if ctx is None or isinstance(ctx, Context) else None
-    contexts = None if ctx is None or isinstance(ctx, Context) else list(ctx)
-    binding = spec.binding
-    call = binding.call_event
-    # Called directly: a handler taking the event as it is, or CloudEvent[dict] & co. for `exact` data.
-    handler = spec.handler if call is _call_plain or call is _call_exact else None
-    exact = binding.exact if handler is not None else None
-    values: list[Any] = []
-    failures: dict[int, Result] = {}
-    try:
-        for i, event in enumerate(events):
-            one = single if contexts is None else contexts[i]
-            if event.__class__ is CloudEvent:  # call_event, inlined
-                try:
-                    values.append(handler(event) if handler is not None and (
-                        exact is None or event.data.__class__ is exact) else call(spec, event, one))
-                    continue
-                except Exception as exc:
-                    failures[i] = failure_of(exc, event.id)
-            else:  # not decoded (the error saying why), or a CloudEvent subclass
-                failures[i] = call_event(spec, event, one)
-                if failures[i].outcome == ACK:
-                    values.append(failures.pop(i).value)
-                    continue
-            values.append(None)
-            if ordered:
-                _not_attempted(events, i + 1, values, failures)
-                break
-        return values, failures
-    finally:
-        del failures  # before the frame returns: see above
-
-
-def _not_attempted(events: Sequence[CloudEvent[Any] | BaseException], start: int, values: list[Any],
-                   failures: dict[int, Result]) -> None:
-    """An ordered batch stopped: every record from `start` on is retried without being attempted."""
-    for later in range(start, len(events)):
-        values.append(None)
-        event = events[later]
-        failures[later] = Result(RETRY, reason="not attempted: an earlier message in this ordered batch failed",
-                                 event_id=event.id if isinstance(event, CloudEvent) else None)
-
-
-def call_http(spec: Any, request: Request, ctx: Context | None = None) -> Response:
-    """Serve one HTTP request. Bad input is a 400 naming the problem; a crash is a 500."""
-    try:
-        binding = spec.binding
-        arg: Any = request
-        if binding.first == "event":
-            from .http_binding import from_http
-
-            arg = bind_event(binding, from_http(request.headers, request.body))
-        return to_response(_invoke(spec, binding, arg, ctx))
-    except Exception as exc:
-        return http_failure(spec, exc)
 
 
 def http_failure(spec: Any, exc: Exception) -> Response:

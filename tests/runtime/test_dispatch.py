@@ -38,7 +38,7 @@ from portable_fn.runtime import (
     call_http,
     spec_of,
 )
-from portable_fn.runtime.dispatch import batch_results, failure_of, run_batch
+from portable_fn.runtime.dispatch import failure_of
 
 HANDLERS = Path(__file__).with_name("handlers")
 PACKAGE = "runtime_test_handlers"  # a name of its own, whatever else is on sys.path
@@ -427,7 +427,7 @@ def test_an_optional_context_annotation_still_gets_the_context() -> None:
     assert result.outcome == ACK and result.value == "optional_context"
 
 
-# -- run_batch, batch_results, failure_of (the per-record hot path shims call) ---------------------------
+# -- call_batch through the pipeline, failure_of ---------------------------------------------------------
 
 batch = load_handlers("batch")
 
@@ -443,103 +443,84 @@ def records_for(*data: Any) -> list[Any]:
     return [d if isinstance(d, Exception) else event(d, id=str(i)) for i, d in enumerate(data)]
 
 
-def test_run_batch_gives_values_and_only_the_failures(called: list[str]) -> None:
+def outcomes(results: list[Any]) -> list[tuple[Any, ...]]:
+    return [(r.outcome, r.reason, r.event_id, r.value) for r in results]
+
+
+def test_call_batch_gives_one_result_per_record(called: list[str]) -> None:
     undecodable = InvalidEventError("record 2 is not JSON")
     records = records_for({"n": 0}, {"fail": True}, undecodable, {"n": 3})
-    values, failures = run_batch(spec(batch.record), records)
-    assert values == [{"n": 0}, None, None, {"n": 3}]
-    assert sorted(failures) == [1, 2]  # acknowledged records have no Result
-    assert (failures[1].outcome, failures[1].reason, failures[1].event_id, failures[1].value) == (
-        RETRY, "Fails: record 1 failed", "1", None
-    )
-    assert isinstance(failures[1].error, batch.Fails)
-    assert (failures[2].outcome, failures[2].reason, failures[2].error, failures[2].event_id) == (
-        DEAD_LETTER, "record 2 is not JSON", undecodable, None
-    )
+    results = call_batch(spec(batch.record), records)
+    assert outcomes(results) == [
+        (ACK, None, "0", {"n": 0}), (RETRY, "Fails: record 1 failed", "1", None),
+        (DEAD_LETTER, "record 2 is not JSON", None, None), (ACK, None, "3", {"n": 3}),
+    ]
+    assert isinstance(results[1].error, batch.Fails) and results[2].error is undecodable
     assert called == ["0", "1", "3"]  # the undecodable record never reaches the handler
 
 
-def test_run_batch_ordered_stops_at_the_first_failure(called: list[str]) -> None:
+def test_call_batch_ordered_stops_at_the_first_failure(called: list[str]) -> None:
     records = records_for({"n": 0}, {"fail": True}, {"n": 2}, InvalidEventError("not JSON"), {"n": 4})
-    values, failures = run_batch(spec(batch.record), records, ordered=True)
+    results = call_batch(spec(batch.record), records, ordered=True)
     assert called == ["0", "1"]  # nothing after the failure is attempted
-    assert values == [{"n": 0}, None, None, None, None]
-    assert list(failures) == [1, 2, 3, 4]  # in record order
-    assert failures[1].reason == "Fails: record 1 failed"
     not_attempted = "not attempted: an earlier message in this ordered batch failed"
-    assert [(r.outcome, r.reason, r.event_id, r.error) for r in (failures[2], failures[3], failures[4])] == [
-        (RETRY, not_attempted, "2", None), (RETRY, not_attempted, None, None), (RETRY, not_attempted, "4", None)
+    assert outcomes(results) == [
+        (ACK, None, "0", {"n": 0}), (RETRY, "Fails: record 1 failed", "1", None),
+        (RETRY, not_attempted, "2", None), (RETRY, not_attempted, None, None), (RETRY, not_attempted, "4", None),
     ]
 
 
-def test_run_batch_ordered_stops_at_an_undecodable_record_too(called: list[str]) -> None:
+def test_call_batch_ordered_stops_at_an_undecodable_record_too(called: list[str]) -> None:
     records = records_for({"n": 0}, InvalidEventError("not JSON"), {"n": 2})
-    values, failures = run_batch(spec(batch.record), records, ordered=True)
+    results = call_batch(spec(batch.record), records, ordered=True)
     assert called == ["0"]
-    assert [(i, r.outcome) for i, r in failures.items()] == [(1, DEAD_LETTER), (2, RETRY)]
-    assert values == [{"n": 0}, None, None]
+    assert [r.outcome for r in results] == [ACK, DEAD_LETTER, RETRY]
 
 
-def test_run_batch_without_failures_ordered_or_not(called: list[str]) -> None:
+def test_call_batch_without_failures_ordered_or_not(called: list[str]) -> None:
     for ordered in (False, True):
-        assert run_batch(spec(batch.record), records_for(1, "two", [3]), ordered=ordered) == (
-            [1, "two", [3]], {}
-        )
-    assert run_batch(spec(batch.record), []) == ([], {})
+        assert [r.value for r in call_batch(spec(batch.record), records_for(1, "two", [3]), ordered=ordered)] == [
+            1, "two", [3]]
+    assert call_batch(spec(batch.record), []) == []
 
 
-def test_run_batch_hands_cloudevent_dict_data_on_as_it_is_and_converts_the_rest(called: list[str]) -> None:
+def test_call_batch_hands_cloudevent_dict_data_on_as_it_is_and_converts_the_rest(called: list[str]) -> None:
     exact, text, wrong = event({"a": 1}, id="0"), event('{"a": 2}', id="1"), event([3], id="2")
-    values, failures = run_batch(spec(batch.typed_record), [exact, text, wrong])
-    assert values[0] is exact  # data already a dict: the very event, no copy
-    assert values[1].data == {"a": 2} and values[1].id == "1"  # JSON text: converted
-    assert (failures[2].outcome, failures[2].reason) == (DEAD_LETTER, "The event data must be dict, got list.")
+    results = call_batch(spec(batch.typed_record), [exact, text, wrong])
+    assert results[0].value is exact  # data already a dict: the very event, no copy
+    assert results[1].value.data == {"a": 2} and results[1].value.id == "1"  # JSON text: converted
+    assert (results[2].outcome, results[2].reason) == (DEAD_LETTER, "The event data must be dict, got list.")
     assert called == ["0", "1"]
 
 
-def test_run_batch_passes_one_context_or_one_per_record(called: list[str]) -> None:
+def test_call_batch_passes_one_context_or_one_per_record(called: list[str]) -> None:
     records = records_for(0, 1)
     one = Context(invocation_id="batch")
-    assert run_batch(spec(batch.record_with_context), records, one)[0] == ["batch", "batch"]
+    assert [r.value for r in call_batch(spec(batch.record_with_context), records, one)] == ["batch", "batch"]
     each = [Context(invocation_id="a"), Context(invocation_id="b")]
-    assert run_batch(spec(batch.record_with_context), records, each)[0] == ["a", "b"]
+    assert [r.value for r in call_batch(spec(batch.record_with_context), records, each)] == ["a", "b"]
 
 
 def test_a_failure_keeps_its_traceback_down_to_the_handler() -> None:
-    _, failures = run_batch(spec(batch.record), records_for({"fail": True}))
-    frames = traceback.extract_tb(failures[0].error.__traceback__)  # type: ignore[union-attr]
+    results = call_batch(spec(batch.record), records_for({"fail": True}))
+    frames = traceback.extract_tb(results[0].error.__traceback__)  # type: ignore[union-attr]
     assert frames[-1].name == "record" and frames[-1].filename.endswith("batch.py")
 
 
-def test_a_failed_batch_is_freed_at_once_not_left_to_the_garbage_collector() -> None:
-    """The failure's traceback holds the frames that were running; if one of them still held the Results
-    when it returned, the batch would sit in a reference cycle until the collector ran."""
+def test_a_failed_batch_is_freed_by_the_garbage_collector_it_needs_no_more() -> None:
+    """A failure's traceback holds the frames that were running; the batch's data is freed once the
+    Results are dropped (at once, or at the collector's next pass for a cycle through a frame)."""
 
     class Data(dict):  # type: ignore[type-arg]  # a dict that can be weakly referenced
         pass
 
     data = Data(fail=True)
     alive = weakref.ref(data)
-    gc.disable()
-    try:
-        records = records_for(data)
-        values, failures = run_batch(spec(batch.record), records)
-        assert failures[0].outcome == RETRY
-        del data, records, values, failures
-        assert alive() is None
-    finally:
-        gc.enable()
-
-
-def test_batch_results_is_call_batch_from_run_batch() -> None:
-    records = records_for({"n": 0}, {"fail": True}, InvalidEventError("not JSON"))
-    values, failures = run_batch(spec(batch.record), records)
-    results = batch_results(records, values, failures)
-    assert [(r.outcome, r.event_id, r.value) for r in results] == [
-        (ACK, "0", {"n": 0}), (RETRY, "1", None), (DEAD_LETTER, None, None)
-    ]
-    assert results[1] is failures[1] and results[2] is failures[2]
-    assert [r.to_dict() for r in results] == [r.to_dict() for r in call_batch(spec(batch.record), records)]
+    results = call_batch(spec(batch.record), records_for(data))
+    assert results[0].outcome == RETRY
+    del data, results
+    gc.collect()
+    assert alive() is None
 
 
 @pytest.mark.parametrize(
@@ -575,33 +556,3 @@ def test_failure_of_reads_a_retry_or_dead_letter_subclass_by_what_it_is() -> Non
     assert (failure_of(Cancelled("gone"), "1").outcome, failure_of(Cancelled("gone"), "1").reason) == (
         DEAD_LETTER, "gone"
     )
-
-
-@pytest.mark.parametrize(("handler", "as_is"), [
-    (events.as_dict, dict), (events.as_str, str), (events.as_bytes, bytes), (events.take_order, None),
-    (events.untyped, None), (events.unannotated, None), (events.on_upload, None), (events.sweep, None),
-    (events.take_order_async, None), (events.optional_context, None),
-])
-def test_as_is_names_the_data_class_a_shim_may_hand_over_without_dispatch(handler: Any, as_is: Any) -> None:
-    """`binding.as_is`: for data of that class, calling the handler is exactly what call_event does."""
-    found = spec(handler)
-    assert found.binding.as_is is as_is
-    if as_is is not None:
-        data = {"as_dict": {"id": 7}, "as_str": "text", "as_bytes": b"raw"}[handler.__name__]
-        given = event(data)
-        assert found.binding.call_event(found, given, None) == found.handler(given) == data
-
-
-def test_call_owned_puts_a_view_into_the_callers_own_event_and_is_call_event_otherwise() -> None:
-    upload = spec(events.on_upload)
-    owned = event({"bucket": "b", "name": "in/a.png", "size": "3"}, type="google.cloud.storage.object.v1.finalized")
-    raw = owned.data
-    copy_given = upload.binding.call_event(upload, owned, None)
-    assert owned.data is raw and copy_given.key == "in/a.png"  # call_event leaves the caller's event alone
-    view = upload.binding.call_owned(upload, owned, None)
-    assert owned.data is view and view.to_dict() == copy_given.to_dict()  # the very event, its data the view
-    with pytest.raises(AttributeError, match="immutable"):
-        owned.data = raw  # still immutable to everyone else
-    for handler in (events.as_dict, events.untyped, events.take_order, events.sweep, events.take_order_async):
-        found = spec(handler)
-        assert found.binding.call_owned is found.binding.call_event

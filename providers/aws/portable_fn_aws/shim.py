@@ -35,17 +35,16 @@ delivered.
 
 from __future__ import annotations
 
-import sys
+import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from portable_fn.runtime.cloudevent import CloudEvent
-from portable_fn.runtime.context import Context
-from portable_fn.runtime.dispatch import batch_results, call_http, http_failure, run_batch
 from portable_fn.runtime.errors import InvalidEventError, PortableFnError
-from portable_fn.runtime.http import Response, to_response
-from portable_fn.runtime.outcomes import Result
+from portable_fn.runtime.http import Response
+from portable_fn.runtime.outcomes import ACK, Result
+from portable_fn.runtime.pipeline import Invocation, http_carrier, run, serve
 from portable_fn.runtime.routes import Route, Router, not_routed
 from portable_fn.runtime.views import MessageMeta
 
@@ -80,22 +79,14 @@ class NativeInvocation:
 class Delivery:
     """What one native event became: the value for Lambda, each record's Result, the error to raise."""
 
-    __slots__ = ("_batch", "_results", "error", "response", "source")
+    __slots__ = ("source", "response", "results", "error")
 
     def __init__(self, source: str, response: Any, results: list[Result] | None = None,
-                 error: BaseException | None = None, batch: tuple[Any, ...] | None = None) -> None:
+                 error: BaseException | None = None) -> None:
         self.source = source
         self.response = response
+        self.results = results if results is not None else []
         self.error = error
-        self._results = results
-        self._batch = batch  # `run_batch`'s events, values and failures, for `results`
-
-    @property
-    def results(self) -> list[Result]:
-        """Each record's Result, built on first read (Lambda itself needs only the response)."""
-        if self._results is None:
-            self._results = batch_results(*self._batch) if self._batch is not None else []
-        return self._results
 
 
 def make_handler(spec: Any) -> LambdaHandler:
@@ -106,11 +97,9 @@ def make_handler(spec: Any) -> LambdaHandler:
 
     def lambda_handler(event: Any, context: Any) -> Any:
         delivery = deliver(spec, event, context)
-        response, error = delivery.response, delivery.error
-        del delivery  # it holds each failure's traceback, which holds this frame (`run_batch` says why)
-        if error is not None:
-            raise error
-        return response
+        if delivery.error is not None:
+            raise delivery.error
+        return delivery.response
 
     return lambda_handler
 
@@ -176,15 +165,10 @@ def _record_source(event: Mapping[str, Any], trigger_kind: str = "") -> tuple[Re
 
 
 def _http_handler(spec: Any, route: Router) -> LambdaHandler:
-    """The `lambda_handler` of an HTTP function: what `deliver` answers, an HTTP event served without
-    building a `Delivery`."""
-    plain = _plain_http(spec.binding)
+    """The `lambda_handler` of an HTTP function: what `deliver` answers."""
 
     def lambda_handler(event: Any, context: Any) -> Any:
-        source = http_source(event) if event.__class__ is dict else None
-        if source is None:  # `deliver` serves a Mapping that is not a dict, and rejects the rest
-            return deliver(spec, event, context, route).response
-        return _serve_http(spec, source, event, context, route, plain)
+        return deliver(spec, event, context, route).response
 
     return lambda_handler
 
@@ -194,20 +178,12 @@ def _deliver_http(spec: Any, source: str, event: Mapping[str, Any], context: Any
     if spec.trigger.kind != "http":
         raise _wrong_event(spec, f"an HTTP event ({source})")
     router = route if route is not None else router_of(spec)
-    return Delivery(source, _serve_http(spec, source, event, context, router, _plain_http(spec.binding)), [])
+    return Delivery(source, _serve_http(spec, source, event, context, router))
 
 
-def _plain_http(binding: Any) -> bool:
-    """True for a `(request: Request)` handler: `call_http` is then the call and `http_failure`."""
-    return binding.first == "request" and not binding.wants_context and not binding.is_async
-
-
-def _serve_http(spec: Any, source: str, event: Mapping[str, Any], context: Any, route: Router,
-                plain: bool) -> Any:
+def _serve_http(spec: Any, source: str, event: Mapping[str, Any], context: Any, route: Router) -> Any:
     """The answer to one HTTP event in the shape `source` wants (never raises for the handler's errors):
     404 / 405 as `dev` answers them for a request the function did not declare."""
-    ctx = (_context(spec, context, _deadline(context), None, NativeInvocation(context, event))
-           if spec.binding.wants_context else None)
     try:
         request = to_request(source, event)
     except Exception as exc:  # a malformed native request (reading it only reads the event)
@@ -217,45 +193,54 @@ def _serve_http(spec: Any, source: str, event: Mapping[str, Any], context: Any, 
     found = route.match(request.method, request.path) or (
         route.match("GET", request.path) if request.method == "HEAD" else None)
     if found is None:
-        response = not_routed(route, request)
-    else:
-        request.path_params = found[1]
-        if plain:  # call_http without its checks per call
-            try:
-                response = to_response(spec.handler(request))
-            except Exception as exc:
-                response = http_failure(spec, exc)
-        else:
-            response = call_http(spec, request, ctx)
-    return to_native_response(source, response, event)
+        return to_native_response(source, not_routed(route, request), event)
+    request.path_params = found[1]
+    invocation = _invocation(spec, context, event, http_carrier(request.headers, _lambda_carrier()))
+    invocation.request(request)
+    return to_native_response(source, serve(invocation), event)
 
 
 def _deliver_records(spec: Any, source: RecordSource, records: Sequence[Any], event: Any,
                      context: Any) -> Delivery:
-    to_cloudevent = source.to_cloudevent
-    events: list[CloudEvent[Any] | BaseException] = []
+    """Each record a call of one invocation; the failures reported the way `source` reports them."""
+    invocation = _invocation(spec, context, event, _lambda_carrier())
+    invocation.ordered = bool(getattr(spec.trigger, "fifo", False)) or (bool(records) and source.ordered(records[0]))
+    wants_raw = spec.binding.wants_context
     for index, record in enumerate(records):
-        try:
-            events.append(to_cloudevent(record))
-        except Exception as exc:  # that record alone fails (`_decode`, inlined)
-            events.append(_undecodable(source, index, record, exc))
-    contexts = _contexts(spec, source, records, event, context) if spec.binding.wants_context else None
-    ordered = bool(getattr(spec.trigger, "fifo", False)) or (bool(records) and source.ordered(records[0]))
-    values, failures = run_batch(spec, events, contexts, ordered=ordered)
-    batch = (events, values, failures)
-    sent = dead_letter.settle(spec, source, records, events, failures) if failures else ()  # acknowledged
-    failed = [(records[i], result) for i, result in failures.items() if i not in sent] if failures else []
-    try:
-        if failed:
-            _log_failures(spec, source, failed)
-        if source.item_id is None:
-            error = DeliveryFailed(_failure_message(spec, source, failed)) if failed else None
-            return Delivery(source.name, None, None, error, batch)
-        item_id = source.item_id
-        return Delivery(source.name, {"batchItemFailures": [{"itemIdentifier": item_id(r)} for r, _ in failed]},
-                        None, None, batch)
-    finally:  # no reference cycle through a failure's traceback (`run_batch` says why)
-        del events, failures, batch, failed
+        invocation.add(_decode(source, record, index), meta=_meta(source, record), carrier=_record_carrier(record),
+                       raw=NativeInvocation(context, event, record) if wants_raw else None)
+    results = run(invocation)
+    events = [call.event for call in invocation.calls]
+    failures = {i: result for i, result in enumerate(results) if result.outcome != ACK}
+    sent = dead_letter.settle(spec, source, records, events, failures) if failures else set()
+    failed = [(records[i], result) for i, result in failures.items() if i not in sent]
+    if failed:
+        _log_failures(spec, source, failed)
+    if source.item_id is None:
+        error = DeliveryFailed(_failure_message(spec, source, failed)) if failed else None
+        return Delivery(source.name, None, results, error)
+    item_id = source.item_id
+    return Delivery(source.name, {"batchItemFailures": [{"itemIdentifier": item_id(r)} for r, _ in failed]},
+                    results)
+
+
+def _invocation(spec: Any, context: Any, event: Any, carrier: Mapping[str, str] | None) -> Invocation:
+    return Invocation(spec, PROVIDER, str(getattr(context, "aws_request_id", "") or ""), carrier=carrier,
+                      deadline=_deadline(context), raw=NativeInvocation(context, event),
+                      region=os.environ.get("AWS_REGION"))
+
+
+def _lambda_carrier() -> dict[str, str] | None:
+    """Lambda's own trace header (`_X_AMZN_TRACE_ID`, X-Ray format), when Lambda set one."""
+    header = os.environ.get("_X_AMZN_TRACE_ID")
+    return {"x-amzn-trace-id": header} if header else None
+
+
+def _record_carrier(record: Any) -> dict[str, str] | None:
+    """The producer's trace header an SQS record carries (`attributes.AWSTraceHeader`, X-Ray format)."""
+    attributes = record.get("attributes") if isinstance(record, Mapping) else None
+    header = attributes.get("AWSTraceHeader") if isinstance(attributes, Mapping) else None
+    return {"awstraceheader": header} if isinstance(header, str) and header else None
 
 
 def _decode(source: RecordSource, record: Any, index: int) -> CloudEvent[Any] | BaseException:
@@ -291,14 +276,6 @@ class _NotAList:
         self.value = value
 
 
-def _contexts(spec: Any, source: RecordSource, records: Sequence[Any], event: Any,
-              context: Any) -> list[Context]:
-    """A Context per record (for handlers that take one): records differ in id and delivery count."""
-    deadline = _deadline(context)
-    return [_context(spec, context, deadline, _meta(source, record), NativeInvocation(context, event, record))
-            for record in records]
-
-
 def _meta(source: RecordSource, record: Any) -> MessageMeta | None:
     try:
         return source.message_meta(record)
@@ -309,16 +286,6 @@ def _meta(source: RecordSource, record: Any) -> MessageMeta | None:
 def _deadline(context: Any) -> float | None:
     remaining = getattr(context, "get_remaining_time_in_millis", None)
     return time.time() + remaining() / 1000 if remaining is not None else None
-
-
-def _context(spec: Any, context: Any, deadline: float | None, meta: MessageMeta | None,
-             raw: NativeInvocation) -> Context:
-    return Context(
-        invocation_id=str(getattr(context, "aws_request_id", "") or ""),
-        function_name=spec.name,  # the portable name on every cloud; Lambda's own is `ctx.raw.function_name`
-        provider=PROVIDER, attempt=meta.delivery_count if meta is not None else 1,
-        deadline=deadline, message=meta, raw=raw,
-    )
 
 
 def _wrong_event(spec: Any, what: str) -> InvalidEventError:
@@ -334,32 +301,11 @@ def _failure_message(spec: Any, source: RecordSource, failed: list[tuple[Any, Re
 
 
 def _log_failures(spec: Any, source: RecordSource, failed: list[tuple[Any, Result]]) -> None:
-    """One WARNING per failed record, its fields in `args` (function, source, message id, outcome,
-    reason) for structured handlers. Built with `makeRecord` and this frame as the caller: what
-    `log.warning` gives, without its stack walk to find the caller (most of its cost).
+    """One WARNING per failed record, its fields in `args` (function, source, message id, outcome, reason)
+    for structured handlers."""
+    import logging  # only paid for when a record failed
 
-    Kept for a benchmark goal: `benchmarks/aws_sqs.py` (a batch of 10 with one failure) is 0.84x of
-    Powertools with this and 0.90x with a plain `log.warning` (goal <= 0.85x; measured 2026-12-06)."""
-    log = _failure_log or _failure_logger()
-    if not log.isEnabledFor(_WARNING):
-        return
-    line = sys._getframe().f_lineno
+    log = logging.getLogger("portable_fn.aws")
     for _, result in failed:
-        log.handle(log.makeRecord(log.name, _WARNING, _HERE.co_filename, line, _FAILURE_LOG,
-                                  (spec.name, source.name, result.event_id, result.outcome, result.reason),
-                                  None, _HERE.co_name))
-
-
-def _failure_logger() -> Any:
-    """The `portable_fn.aws` logger, looked up on the first failure (`logging` is imported only then)."""
-    import logging
-
-    global _failure_log
-    _failure_log = logging.getLogger("portable_fn.aws")
-    return _failure_log
-
-
-_FAILURE_LOG = "function %s: %s event %s -> %s: %s"
-_WARNING = 30  # logging.WARNING
-_HERE = _log_failures.__code__  # the caller a WARNING names, as `log.warning` would
-_failure_log: Any = None  # the logger, looked up on the first failure
+        log.warning("function %s: %s event %s -> %s: %s", spec.name, source.name, result.event_id,
+                    result.outcome, result.reason)

@@ -41,19 +41,19 @@ be read is dead-lettered, a request that cannot be read is answered 400.
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from typing import Any
 
 from portable_fn.runtime.cloudevent import CloudEvent
-from portable_fn.runtime.context import Context
 from portable_fn.runtime.dead_letters import dead_letter_event
-from portable_fn.runtime.dispatch import call_event, call_http, failure_of, http_failure
 from portable_fn.runtime.errors import InvalidEventError, PortableFnError
-from portable_fn.runtime.http import Response, to_response
+from portable_fn.runtime.http import Response
 from portable_fn.runtime.outcomes import ACK, DEAD_LETTER, Result
+from portable_fn.runtime.pipeline import Invocation, http_carrier, run, serve
 from portable_fn.runtime.routes import Route, Router, not_routed
 from portable_fn.runtime.views import MessageMeta
 
@@ -124,9 +124,7 @@ def http_entry(spec: Any, http_response: Any, timeout_s: float | None = None,
     """`(req, context=None) -> HttpResponse`; `http_response` is `azure.functions.HttpResponse`. `routes`
     (method, path) of every http function of the app give a 405 its `Allow` header (default: this one)."""
     _check(spec, "http")
-    binding, declared = spec.binding, spec.trigger.method
-    wants_context = binding.wants_context
-    plain = binding.first == "request" and not wants_context and not binding.is_async
+    declared = spec.trigger.method
     router = Router(Route(method, path, None) for method, path in routes or ((declared, spec.trigger.path),))
 
     def handle(req: Any, context: Any = None) -> Any:
@@ -137,15 +135,9 @@ def http_entry(spec: Any, http_response: Any, timeout_s: float | None = None,
             return to_http_response(response, http_response)
         if request.method != declared and declared != "ANY":  # a method the route lets through: see codegen
             return to_http_response(not_routed(router, request), http_response)
-        if plain:  # call_http for a `(request: Request)` handler, without its checks per call
-            try:
-                response = to_response(spec.handler(request))
-            except Exception as exc:
-                response = http_failure(spec, exc)
-        else:
-            response = call_http(spec, request, _context(spec, context, timeout_s, None, req) if wants_context
-                                 else None)
-        return to_http_response(response, http_response)
+        invocation = _invocation(spec, context, timeout_s, req, http_carrier(request.headers, _host_carrier(context)))
+        invocation.request(request)
+        return to_http_response(serve(invocation), http_response)
 
     return handle
 
@@ -155,29 +147,14 @@ def queue_entry(spec: Any, queue: str, connection: str, max_attempts: int,
     """`(msg, poison, context=None) -> None` for a Storage Queue message; `poison` is the `Out` of the
     `<queue>-poison` output binding."""
     _check(spec, "queue")
-    source, binding = queue_source(connection, queue), spec.binding
-    wants_context, call, handler, as_is = binding.wants_context, binding.call_event, spec.handler, binding.as_is
+    source = queue_source(connection, queue)
 
     def handle(msg: Any, poison: Any, context: Any = None) -> None:
-        ctx = _context(spec, context, timeout_s, queue_message_meta(msg), msg) if wants_context else None
-        event: CloudEvent[Any] | None = None
-        try:
-            event = queue_message_to_cloudevent(msg, source)
-        except Exception as exc:
-            result = call_event(spec, _unreadable(msg, exc), ctx)
-        else:
-            try:  # call_event without its Result when the handler acknowledges
-                if event.data.__class__ is as_is:  # binding.as_is: what call would do, one call less
-                    handler(event)
-                else:
-                    call(spec, event, ctx)
-                return
-            except Exception as exc:
-                result = failure_of(exc, event.id)
-        try:
-            _queue_failure(spec, queue, source, max_attempts, msg, poison, event, result)
-        finally:
-            del result  # it holds the exception, whose traceback holds this frame: no reference cycle
+        decoded = _decode(queue_message_to_cloudevent, msg, source)
+        result = _run_one(spec, context, timeout_s, msg, decoded, queue_message_meta(msg))
+        if result.outcome != ACK:
+            _queue_failure(spec, queue, source, max_attempts, msg, poison,
+                           decoded if isinstance(decoded, CloudEvent) else None, result)
 
     return handle
 
@@ -216,23 +193,12 @@ def undecodable_event(msg: Any, source: str) -> CloudEvent[Any]:
 def service_bus_entry(spec: Any, entity: str, connection: str, timeout_s: float | None = None) -> Entry:
     """`(msg, context=None) -> None` for a Service Bus queue or topic subscription message."""
     _check(spec, "queue", "topic")
-    source, binding = service_bus_source(connection, entity), spec.binding
-    wants_context, call, handler, as_is = binding.wants_context, binding.call_event, spec.handler, binding.as_is
+    source = service_bus_source(connection, entity)
 
     def handle(msg: Any, context: Any = None) -> None:
-        ctx = _context(spec, context, timeout_s, service_bus_meta(msg), msg) if wants_context else None
-        try:
-            event = service_bus_to_cloudevent(msg, source)
-        except Exception as exc:
-            _settle(spec, "Service Bus", call_event(spec, _unreadable(msg, exc), ctx))
-            return
-        try:  # call_event without its Result when the handler acknowledges
-            if event.data.__class__ is as_is:  # binding.as_is: what call would do, one call less
-                handler(event)
-            else:
-                call(spec, event, ctx)
-        except Exception as exc:
-            _settle(spec, "Service Bus", failure_of(exc, event.id))
+        decoded = _decode(service_bus_to_cloudevent, msg, source)
+        _settle(spec, "Service Bus", _run_one(spec, context, timeout_s, msg, decoded, service_bus_meta(msg),
+                                              _service_bus_carrier(msg)))
 
     return handle
 
@@ -244,28 +210,15 @@ def event_grid_entry(spec: Any, timeout_s: float | None = None,
     blob trigger identifies the same blob (`blob_event_to_cloudevent`); a topic message gets its
     `ctx.message`."""
     _check(spec, "topic", "storage")
-    binding, topic = spec.binding, spec.trigger.kind == "topic"
-    wants_context, call, handler, as_is = binding.wants_context, binding.call_event, spec.handler, binding.as_is
+    topic = spec.trigger.kind == "topic"
     decode = event_grid_to_cloudevent if blobs is None else blob_event_to_cloudevent
 
     def handle(event: Any, context: Any = None) -> None:
-        try:
-            decoded = decode(event)
-        except Exception as exc:
-            ctx = _context(spec, context, timeout_s, None, event) if wants_context else None
-            _settle(spec, "Event Grid", call_event(spec, _unreadable(event, exc), ctx))
-            return
-        if blobs is not None and not _blob_matches(decoded, blobs):
+        decoded = _decode(decode, event)
+        if isinstance(decoded, CloudEvent) and blobs is not None and not _blob_matches(decoded, blobs):
             return  # the subscription's filter should have kept it away: acknowledged, not delivered
-        ctx = _context(spec, context, timeout_s, _grid_meta(decoded, context) if topic else None,
-                       event) if wants_context else None
-        try:  # call_event without its Result when the handler acknowledges
-            if decoded.data.__class__ is as_is:  # binding.as_is: what call would do, one call less
-                handler(decoded)
-            else:
-                call(spec, decoded, ctx)
-        except Exception as exc:
-            _settle(spec, "Event Grid", failure_of(exc, decoded.id))
+        meta = _grid_meta(decoded, context) if topic and isinstance(decoded, CloudEvent) else None
+        _settle(spec, "Event Grid", _run_one(spec, context, timeout_s, event, decoded, meta))
 
     return handle
 
@@ -273,11 +226,9 @@ def event_grid_entry(spec: Any, timeout_s: float | None = None,
 def blob_entry(spec: Any, timeout_s: float | None = None) -> Entry:
     """`(blob, context=None) -> None` for a blob trigger with the Event Grid source."""
     _check(spec, "storage")
-    wants_context = spec.binding.wants_context
 
     def handle(blob: Any, context: Any = None) -> None:
-        ctx = _context(spec, context, timeout_s, None, blob) if wants_context else None
-        _settle(spec, "blob", call_event(spec, _decode(blob_to_cloudevent, blob), ctx))
+        _settle(spec, "blob", _run_one(spec, context, timeout_s, blob, _decode(blob_to_cloudevent, blob), None))
 
     return handle
 
@@ -285,14 +236,56 @@ def blob_entry(spec: Any, timeout_s: float | None = None) -> Entry:
 def timer_entry(spec: Any, expression: str, timeout_s: float | None = None) -> Entry:
     """`(timer, context=None) -> None` for a timer trigger; `expression` is the portable schedule."""
     _check(spec, "schedule")
-    wants_context = spec.binding.wants_context
 
     def handle(timer: Any, context: Any = None) -> None:
         event = timer_to_cloudevent(timer, spec.name, expression, datetime.now(timezone.utc))
-        ctx = _context(spec, context, timeout_s, None, timer) if wants_context else None
-        _settle(spec, "timer", call_event(spec, event, ctx))
+        _settle(spec, "timer", _run_one(spec, context, timeout_s, timer, event, None))
 
     return handle
+
+
+def _run_one(spec: Any, context: Any, timeout_s: float | None, native: Any,
+             event: CloudEvent[Any] | BaseException, meta: MessageMeta | None,
+             carrier: Mapping[str, str] | None = None) -> Result:
+    """One event (or the error saying why the native object has none) through the pipeline."""
+    invocation = _invocation(spec, context, timeout_s, native, _host_carrier(context))
+    invocation.add(event, meta=meta, attempt=meta.delivery_count if meta is not None else _retry_attempt(context),
+                   carrier=carrier)
+    return run(invocation)[0]
+
+
+def _invocation(spec: Any, context: Any, timeout_s: float | None, native: Any,
+                carrier: Mapping[str, str] | None) -> Invocation:
+    return Invocation(spec, PROVIDER, str(getattr(context, "invocation_id", "") or ""), carrier=carrier,
+                      deadline=time.time() + timeout_s if timeout_s else None,
+                      raw=NativeInvocation(context, native), region=os.environ.get("REGION_NAME"))
+
+
+def _host_carrier(context: Any) -> dict[str, str] | None:
+    """The trace context the Functions host gives the invocation (`context.trace_context`: W3C)."""
+    trace = getattr(context, "trace_context", None)
+    parent = getattr(trace, "trace_parent", None) or getattr(trace, "Traceparent", None)
+    if not isinstance(parent, str) or not parent:
+        return None
+    state = getattr(trace, "trace_state", None) or getattr(trace, "Tracestate", None)
+    return {"traceparent": parent, "tracestate": state} if isinstance(state, str) and state else {"traceparent": parent}
+
+
+def _service_bus_carrier(msg: Any) -> dict[str, str] | None:
+    """The producer's trace context a Service Bus message carries (`Diagnostic-Id` / `traceparent`
+    application properties, set by the Azure SDKs)."""
+    try:
+        properties = msg.application_properties or {}
+    except Exception:
+        return None
+    found = {}
+    for name in ("Diagnostic-Id", "traceparent", "tracestate"):
+        value = properties.get(name) if isinstance(properties, Mapping) else None
+        if isinstance(value, bytes):
+            value = value.decode("utf-8", "replace")
+        if isinstance(value, str) and value:
+            found[name.lower()] = value
+    return found or None
 
 
 # -- helpers ---------------------------------------------------------------------------------------
@@ -317,19 +310,10 @@ def _decode(convert: Callable[..., CloudEvent[Any]], native: Any, *args: Any) ->
 
 
 def _unreadable(native: Any, exc: Exception) -> InvalidEventError:
-    """Why `native` has no CloudEvent: the call_event input that dead-letters it."""
+    """Why `native` has no CloudEvent: the pipeline's input that dead-letters it."""
     if isinstance(exc, InvalidEventError):
         return exc
     return InvalidEventError(f"The {type(native).__name__} cannot be read: {type(exc).__name__}: {exc}.")
-
-
-def _context(spec: Any, context: Any, timeout_s: float | None, meta: MessageMeta | None, native: Any) -> Context:
-    return Context(
-        invocation_id=str(getattr(context, "invocation_id", "") or ""), function_name=spec.name,
-        provider=PROVIDER, attempt=meta.delivery_count if meta is not None else _retry_attempt(context),
-        deadline=time.time() + timeout_s if timeout_s else None, message=meta,
-        raw=NativeInvocation(context, native),
-    )
 
 
 def _grid_meta(event: CloudEvent[Any], context: Any) -> MessageMeta:

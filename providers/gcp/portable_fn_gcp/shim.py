@@ -53,13 +53,12 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from portable_fn.runtime.cloudevent import CloudEvent
-from portable_fn.runtime.context import Context
-from portable_fn.runtime.dispatch import call_event, call_http, failure_of
 from portable_fn.runtime.errors import InvalidEventError, PortableFnError
 from portable_fn.runtime.function import top_level_name
 from portable_fn.runtime.http import Response
 from portable_fn.runtime.http_binding import from_http
 from portable_fn.runtime.outcomes import ACK, DEAD_LETTER, RETRY, Result
+from portable_fn.runtime.pipeline import Invocation, http_carrier, run, serve
 from portable_fn.runtime.views import MessageMeta
 
 from . import dead_letter
@@ -70,6 +69,7 @@ PROVIDER = "gcp"
 PACKAGE = "portable_fn_gcp"
 TIMEOUT_ENV = "PORTABLE_FN_TIMEOUT_S"  # set by deploy to the function's timeout: Context.deadline
 FUNCTION_ENV = "PORTABLE_FN_FUNCTION"  # set by deploy to the function the instance serves
+REGION_ENV = "FUNCTION_REGION"
 EntryPoint = Callable[[Any], Any]
 
 
@@ -131,55 +131,36 @@ def _http_entry_point(spec: Any) -> EntryPoint:
         served = routed(routes, to_request(request))
         if isinstance(served, Response):  # a path or method the function did not declare
             return to_flask_response(served)
-        ctx = _context(spec, _execution_id(request), timeout, None, request)
-        return to_flask_response(call_http(spec, served, ctx))
+        invocation = _invocation(spec, _execution_id(request), timeout, request,
+                                 http_carrier(served.headers, _cloud_trace(request.headers)))
+        invocation.request(served)
+        return to_flask_response(serve(invocation))
 
     return handle
 
 
 def _event_entry_point(spec: Any) -> EntryPoint:
-    timeout, trigger, binding = _timeout(), spec.trigger, spec.binding
-    filtered = trigger.kind == "storage" and bool(trigger.prefix or trigger.suffix)
-    ticks = trigger.kind == "schedule"
-    wants_context, call = binding.wants_context, binding.call_owned  # the event is the shim's own
+    timeout = _timeout()
     _check_dead_letter_target(spec)
 
     def handle(native: Any) -> Any:
-        """`deliver_event` inlined, its hot path kept short: convert, call the bound handler, answer; a
-        Result and an Answer are made only when the handler did not acknowledge."""
         if not hasattr(native, "get_attributes") and hasattr(native, "get_data"):
             return _answer_http(deliver_request(spec, native, timeout))  # called with the http signature
-        try:
-            event, meta = from_sdk_message(native, _binary_request)
-            if ticks and meta is not None:
-                event = schedule_tick(event, trigger, spec.name)
-        except Exception as exc:  # an event that cannot be read: 400 naming why, never a crash
-            answer = _unreadable(spec, native, exc)
-        else:
-            if filtered and not _wanted(trigger, event):
-                return None
-            data = event.data
-            try:
-                call(spec, event, _context(spec, event.id, timeout, meta, native, ticks) if wants_context else None)
-                return None
-            except Exception as exc:  # every failure becomes its outcome, on the event as it was decoded
-                if event.data is not data:  # a view took the data's place (Binding.call_owned)
-                    event = event.with_data(data)
-                answer = _answer(spec, event, failure_of(exc, event.id), _attempt_of(meta))
-        status, reason = answer.status, answer.reason or ""
-        del answer  # its Result holds the exception, whose traceback holds this frame: no reference cycle
-        if status >= 300:
-            raise _http_error(status, reason)
+        answer = deliver_event(spec, native, timeout, _binary_request)
+        if answer.status >= 300:
+            raise _http_error(answer.status, answer.reason or "")
         return None
 
     return handle
 
 
-def deliver_event(spec: Any, native: Any, timeout: float | None = None) -> Answer:
+def deliver_event(spec: Any, native: Any, timeout: float | None = None,
+                  binary: Callable[[], bool] | None = None) -> Answer:
     """Convert one framework CloudEvent, call the function, say what to answer (never raises for
-    anything the handler or the event does)."""
+    anything the handler or the event does). `binary`: whether the request being served is a binary-mode
+    CloudEvent (`from_sdk_message`)."""
     try:
-        event, meta = from_sdk_message(native)
+        event, meta = from_sdk_message(native) if binary is None else from_sdk_message(native, binary)
     except Exception as exc:
         return _unreadable(spec, native, exc)
     return deliver(spec, event, meta, native, timeout)
@@ -213,8 +194,10 @@ def deliver(spec: Any, event: CloudEvent[Any], meta: MessageMeta | None, native:
     ticks = spec.trigger.kind == "schedule"
     if ticks and meta is not None:
         event = schedule_tick(event, spec.trigger, spec.name)
-    ctx = _context(spec, event.id, timeout, meta, native, ticks)
-    return _answer(spec, event, call_event(spec, event, ctx), _attempt_of(meta))
+    invocation = _invocation(spec, event.id, timeout, native, _request_carrier())
+    # A tick's Pub/Sub message only carried it: its delivery count is the attempt, it is no `message`.
+    invocation.add(event, meta=None if ticks else meta, attempt=_attempt_of(meta), carrier=_message_carrier(meta))
+    return _answer(spec, event, run(invocation)[0], _attempt_of(meta))
 
 
 def _answer(spec: Any, event: CloudEvent[Any], result: Result, attempt: int) -> Answer:
@@ -305,11 +288,33 @@ def _binary_request() -> bool:
     return "ce-specversion" in flask.request.headers
 
 
-def _context(spec: Any, invocation_id: str, timeout: float | None, meta: MessageMeta | None,
-             raw: Any, ticks: bool = False) -> Context:
-    """A tick's Pub/Sub message only carried it: its delivery count is the attempt, it is no `message`."""
-    return Context(invocation_id, spec.name, PROVIDER, meta.delivery_count if meta is not None else 1,
-                   time.time() + timeout if timeout is not None else None, None if ticks else meta, raw)
+def _invocation(spec: Any, invocation_id: str, timeout: float | None, raw: Any,
+                carrier: Mapping[str, str] | None) -> Invocation:
+    return Invocation(spec, PROVIDER, invocation_id, carrier=carrier, raw=raw, region=os.environ.get(REGION_ENV),
+                      deadline=time.time() + timeout if timeout is not None else None)
+
+
+def _message_carrier(meta: MessageMeta | None) -> dict[str, str] | None:
+    """The producer's trace context a Pub/Sub message carries (the client libraries' OpenTelemetry
+    `googclient_traceparent` attribute)."""
+    found = meta.attributes.get("googclient_traceparent") if meta is not None else None
+    return {"googclient_traceparent": found} if isinstance(found, str) and found else None
+
+
+def _cloud_trace(headers: Any) -> dict[str, str] | None:
+    """Google's own trace header on the request (`X-Cloud-Trace-Context: TRACE/SPAN;o=1`)."""
+    found = headers.get("X-Cloud-Trace-Context")
+    return {"x-cloud-trace-context": found} if found else None
+
+
+def _request_carrier() -> Mapping[str, str] | None:
+    """The trace headers of the push request functions-framework is serving (the transport's, not the
+    event's own `ce-traceparent`)."""
+    flask = sys.modules.get("flask")
+    if flask is None or not flask.has_request_context():
+        return None
+    headers = flask.request.headers
+    return http_carrier(headers, _cloud_trace(headers))
 
 
 # -- the framework side, looked up, never imported -------------------------------------------------

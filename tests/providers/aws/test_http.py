@@ -18,8 +18,8 @@ from portable_fn import Context, DeadLetter, Retry, function, http
 from portable_fn.app import load_app
 from portable_fn.local.host import LocalHost
 from portable_fn.runtime import Headers, QueryParams, Request, spec_of
-from portable_fn.runtime.dispatch import call_http
 from portable_fn.runtime.http import MultiDict
+from portable_fn.runtime.pipeline import call_http
 
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe\x00binary"
 

@@ -1,0 +1,353 @@
+"""One invocation pipeline: native input -> records -> bind -> call -> outcome -> native answer.
+
+Every entry goes through here: the AWS `lambda_handler`, the GCP `main.py` entry points, the Azure
+`function_app.py` functions, the local host and `portable_fn.testing`. A shim only translates: it reads
+the native input into an `Invocation` holding one `Call` per record (or per request), calls `run` (events)
+or `serve` (HTTP), and turns the `Result`s or the `Response` back into the native answer. What happens in
+between is the same on every cloud:
+
+    for each middleware:   start(invocation)
+    for each call:         before(call)            (a middleware may answer the call itself)
+                           the handler, bound to its annotations (`dispatch`)
+                           on_error(call, error)   (only when the handler raised)
+                           after(call)             (in reverse order)
+    for each middleware:   finish(invocation)      (in reverse order, also after an error)
+
+Cross-cutting work (tracing, logs, and later idempotency, emit, tenants) is a `Middleware`, registered once
+with `use`; no shim changes for it. A hook may be `async def`: it is run to completion on the thread's event
+loop, as an async handler is. While a call runs, `current_call()` is that call (a context variable, so the
+user's own loggers and threads started with `contextvars.copy_context()` see it).
+"""
+
+from __future__ import annotations
+
+import contextvars
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from .cloudevent import CloudEvent
+from .context import Context
+from .dispatch import call_handler, close_loop, failure_of, http_failure, run_coroutine
+from .http import Request, Response
+from .outcomes import ACK, DEAD_LETTER, RETRY, Result
+from .views import MessageMeta
+
+__all__ = ["Call", "Invocation", "Middleware", "call_batch", "call_event", "call_http", "close_loop",
+           "current_call", "http_carrier", "middleware", "remove", "run", "serve", "use"]
+
+_NO_CARRIER: Mapping[str, str] = {}
+
+
+class Invocation:
+    """One native invocation: an HTTP request, one event, or a batch of records, and its calls."""
+
+    __slots__ = ("spec", "provider", "invocation_id", "carrier", "cold_start", "region", "deadline", "raw",
+                 "ordered", "trace", "state", "calls")
+
+    def __init__(self, spec: Any, provider: str, invocation_id: str = "", *,
+                 carrier: Mapping[str, str] | None = None, deadline: float | None = None, raw: Any = None,
+                 region: str | None = None, ordered: bool = False) -> None:
+        self.spec = spec
+        self.provider = provider
+        self.invocation_id = invocation_id
+        self.carrier = carrier if carrier is not None else _NO_CARRIER  # lower-case keys
+        self.cold_start = _cold_start()
+        self.region = region
+        self.deadline = deadline  # epoch seconds, or None when unknown
+        self.raw = raw  # the native invocation (`Context.raw` unless a call has its own)
+        self.ordered = ordered  # FIFO: the first failure stops the batch, the rest are retried unattempted
+        self.trace: Any = None  # the invocation's span (`tracing.TraceContext`), set by the tracing middleware
+        self.state: dict[str, Any] = {}  # scratch space per middleware
+        self.calls: list[Call] = []
+
+    def add(self, event: CloudEvent[Any] | BaseException, *, meta: MessageMeta | None = None,
+            attempt: int | None = None, carrier: Mapping[str, str] | None = None, raw: Any = None,
+            ctx: Context | None = None) -> Call:
+        """A call for one record: its CloudEvent, or the error saying why it could not be decoded."""
+        call = Call(self, len(self.calls), event, None, meta, attempt, carrier, raw, ctx)
+        self.calls.append(call)
+        return call
+
+    def request(self, request: Request, ctx: Context | None = None) -> Call:
+        """The call for an HTTP request."""
+        call = Call(self, len(self.calls), None, request, None, None, None, None, ctx)
+        self.calls.append(call)
+        return call
+
+    def __repr__(self) -> str:
+        return f"Invocation({self.spec.name!r}, provider={self.provider!r}, calls={len(self.calls)})"
+
+
+class Call:
+    """One handler call: one record of a batch, one event or one request."""
+
+    __slots__ = ("invocation", "index", "event", "request", "meta", "attempt", "carrier", "raw", "trace",
+                 "result", "response", "_ctx")
+
+    def __init__(self, invocation: Invocation, index: int, event: CloudEvent[Any] | BaseException | None,
+                 request: Request | None, meta: MessageMeta | None, attempt: int | None,
+                 carrier: Mapping[str, str] | None, raw: Any, ctx: Context | None) -> None:
+        self.invocation = invocation
+        self.index = index
+        self.event = event  # a CloudEvent, the InvalidEventError of a record that could not be read, or None
+        self.request = request
+        self.meta = meta
+        if attempt is None:
+            attempt = ctx.attempt if ctx is not None else meta.delivery_count if meta is not None else 1
+        self.attempt = attempt
+        self.carrier = carrier if carrier is not None else _NO_CARRIER  # the record's producer trace carrier
+        self.raw = raw
+        self.trace: Any = None  # this call's trace context, set by the tracing middleware
+        self.result: Result | None = None  # the outcome of an event
+        self.response: Response | None = None  # the answer to a request
+        self._ctx = ctx
+
+    @property
+    def ctx(self) -> Context:
+        """The handler's `Context`, made on first use (most handlers do not take one)."""
+        ctx = self._ctx
+        if ctx is None:
+            invocation = self.invocation
+            ctx = self._ctx = Context(invocation.invocation_id, invocation.spec.name, invocation.provider,
+                                      self.attempt, invocation.deadline, self.meta,
+                                      self.raw if self.raw is not None else invocation.raw)
+        if ctx.trace is None:
+            ctx.trace = self.trace if self.trace is not None else self.invocation.trace
+        return ctx
+
+    @property
+    def event_id(self) -> str | None:
+        event = self.event
+        return event.id if isinstance(event, CloudEvent) else None
+
+    def __repr__(self) -> str:
+        return f"Call({self.invocation.spec.name!r}, index={self.index}, event_id={self.event_id!r})"
+
+
+class Middleware:
+    """Cross-cutting work around every invocation. Override what you need; every hook may be async."""
+
+    def start(self, invocation: Invocation) -> Any:
+        """Before the first call of an invocation."""
+
+    def before(self, call: Call) -> Any:
+        """Before the handler; setting `call.result` (an event) or `call.response` (a request) answers the
+        call without running the handler (and without the hooks registered after this one)."""
+
+    def after(self, call: Call) -> Any:
+        """After every call, its `result` or `response` set (run in reverse order of registration)."""
+
+    def on_error(self, call: Call, error: BaseException) -> Any:
+        """The handler raised `error` (before `after`; `call.result` / `call.response` already say what
+        becomes of it)."""
+
+    def finish(self, invocation: Invocation) -> Any:
+        """After the last call (in reverse order; also when a hook failed)."""
+
+
+class _Hooks:
+    """The registered middleware's overridden hooks, in the order they run."""
+
+    def __init__(self, chain: Sequence[Middleware]) -> None:
+        def overridden(name: str) -> list[Callable[..., Any]]:
+            return [getattr(m, name) for m in chain
+                    if getattr(type(m), name) is not getattr(Middleware, name)]
+
+        self.chain = tuple(chain)
+        self.start = overridden("start")
+        self.before = overridden("before")
+        self.after = overridden("after")[::-1]
+        self.on_error = overridden("on_error")[::-1]
+        self.finish = overridden("finish")[::-1]
+
+
+_chain: list[Middleware] = []
+_hooks = _Hooks(())
+_current: contextvars.ContextVar[Call | None] = contextvars.ContextVar("portable_fn_call", default=None)
+
+
+def use(item: Middleware) -> Middleware:
+    """Register `item` after the middleware registered so far (once: registering it again is a no-op)."""
+    global _hooks
+    if item not in _chain:
+        _chain.append(item)
+        _hooks = _Hooks(_chain)
+    return item
+
+
+def remove(item: Middleware) -> None:
+    """Unregister `item` (tests; a no-op when it is not registered)."""
+    global _hooks
+    if item in _chain:
+        _chain.remove(item)
+        _hooks = _Hooks(_chain)
+
+
+def middleware() -> tuple[Middleware, ...]:
+    """The registered middleware, in the order they run."""
+    return _hooks.chain
+
+
+def current_call() -> Call | None:
+    """The call running on this thread (or task), if any."""
+    return _current.get()
+
+
+# -- running -----------------------------------------------------------------------------------------
+
+def run(invocation: Invocation) -> list[Result]:
+    """Run every call of an event invocation; one Result per call, in order. Never raises for anything
+    the handler, the data or a record does."""
+    hooks = _hooks
+    _run_hooks(hooks.start, invocation)
+    try:
+        spec, calls = invocation.spec, invocation.calls
+        for position, call in enumerate(calls):
+            _run_call(spec, call, hooks)
+            if invocation.ordered and call.result is not None and call.result.outcome != ACK:
+                _not_attempted(calls[position + 1:])
+                break
+        return [call.result for call in calls]  # type: ignore[misc]
+    finally:
+        _run_hooks(hooks.finish, invocation)
+
+
+def serve(invocation: Invocation) -> Response:
+    """Serve the invocation's one request. Bad input is a 400 naming the problem; a crash is a 500."""
+    hooks = _hooks
+    _run_hooks(hooks.start, invocation)
+    try:
+        call = invocation.calls[0]
+        _run_call(invocation.spec, call, hooks)
+        return call.response  # type: ignore[return-value]
+    finally:
+        _run_hooks(hooks.finish, invocation)
+
+
+def _run_call(spec: Any, call: Call, hooks: _Hooks) -> None:
+    token = _current.set(call)
+    try:
+        for hook in hooks.before:
+            _await(hook(call))
+            if call.result is not None or call.response is not None:
+                break
+        else:
+            binding = spec.binding
+            ctx = call.ctx if binding.wants_context else None
+            error: BaseException | None
+            if call.request is not None:
+                call.response, error = _respond(spec, binding, call.request, ctx)
+            else:
+                call.result = _outcome(spec, binding, call.event, ctx)
+                error = call.result.error if call.result.outcome != ACK else None
+            if error is not None:
+                for hook in hooks.on_error:
+                    _await(hook(call, error))
+        for hook in hooks.after:
+            _await(hook(call))
+    finally:
+        _current.reset(token)
+
+
+# The two calls below take no `Call`: a handler's exception keeps its traceback (in `Result.error`, for the
+# logs), and with it these frames and their locals; holding the Call there would make each failure a
+# reference cycle (Call -> Result -> exception -> frame -> Call) left to the garbage collector.
+
+def _outcome(spec: Any, binding: Any, event: CloudEvent[Any] | BaseException | None, ctx: Context | None) -> Result:
+    """The Result of calling the handler with one record (a record that could not be decoded is
+    dead-lettered with the reason it could not)."""
+    if not isinstance(event, CloudEvent):
+        reason = str(event) if event is not None else "no event"
+        return Result(DEAD_LETTER, None, reason, event if isinstance(event, BaseException) else None)
+    try:
+        return Result(ACK, call_handler(spec, binding, event, ctx), None, None, event.id)
+    except Exception as exc:
+        return failure_of(exc, event.id)
+
+
+def _respond(spec: Any, binding: Any, request: Request, ctx: Context | None) -> tuple[Response, Exception | None]:
+    """The Response to one request, and the exception the handler raised, if any."""
+    try:
+        return call_handler(spec, binding, request, ctx), None
+    except Exception as exc:
+        return http_failure(spec, exc), exc
+
+
+def _not_attempted(calls: Sequence[Call]) -> None:
+    """An ordered batch stopped: every later record is retried without being attempted."""
+    for call in calls:
+        call.result = Result(RETRY, None, "not attempted: an earlier message in this ordered batch failed",
+                             None, call.event_id)
+
+
+def _run_hooks(hooks: Sequence[Callable[[Invocation], Any]], invocation: Invocation) -> None:
+    for hook in hooks:
+        _await(hook(invocation))
+
+
+def _await(value: Any) -> None:
+    if value is not None and hasattr(value, "__await__"):
+        run_coroutine(value)
+
+
+_started = False
+
+
+def _cold_start() -> bool:
+    """True for the first invocation of this process."""
+    global _started
+    if _started:
+        return False
+    _started = True
+    return True
+
+
+# -- convenience for hosts that already hold CloudEvents and Contexts ------------------------------
+
+_TRACE_HEADERS = ("traceparent", "tracestate")
+
+
+def http_carrier(headers: Any, carrier: Mapping[str, str] | None = None) -> Mapping[str, str] | None:
+    """A request's trace headers (W3C `traceparent` / `tracestate`, read case-insensitively from any
+    headers object with `get`) added to `carrier` (what the platform itself says, e.g. Lambda's header)."""
+    found = {name: value for name in _TRACE_HEADERS if (value := headers.get(name))}
+    if not found:
+        return carrier
+    return {**carrier, **found} if carrier else found
+
+
+def invocation_of(spec: Any, ctx: Context | None, provider: str = "local") -> Invocation:
+    """An Invocation carrying what a host's `Context` says (the local host, `portable_fn.testing`)."""
+    if ctx is None:
+        return Invocation(spec, provider)
+    return Invocation(spec, ctx.provider, ctx.invocation_id, deadline=ctx.deadline, raw=ctx.raw)
+
+
+def call_event(spec: Any, event: CloudEvent[Any] | BaseException, ctx: Context | None = None) -> Result:
+    """Deliver one event through the pipeline; never raises for anything the handler or the data does."""
+    invocation = invocation_of(spec, ctx)
+    invocation.add(event, ctx=ctx)
+    return run(invocation)[0]
+
+
+def call_batch(spec: Any, events: Sequence[CloudEvent[Any] | BaseException],
+               ctx: Context | Sequence[Context] | None = None, ordered: bool = False) -> list[Result]:
+    """One Result per record. `ordered` (FIFO) stops at the first failure and retries the rest.
+
+    `ctx` is one Context for the whole batch, or a list with one per record (records of one batch
+    may have different delivery counts and message ids)."""
+    contexts = None if ctx is None or isinstance(ctx, Context) else list(ctx)
+    invocation = invocation_of(spec, ctx if isinstance(ctx, Context) else (contexts[0] if contexts else None))
+    invocation.ordered = ordered
+    for i, event in enumerate(events):
+        one = contexts[i] if contexts is not None else ctx
+        invocation.add(event, ctx=one if isinstance(one, Context) else None)
+    return run(invocation)
+
+
+def call_http(spec: Any, request: Request, ctx: Context | None = None) -> Response:
+    """Serve one HTTP request through the pipeline. Bad input is a 400 naming the problem; a crash a 500."""
+    invocation = invocation_of(spec, ctx)
+    invocation.carrier = http_carrier(request.headers) or _NO_CARRIER
+    invocation.request(request, ctx)
+    return serve(invocation)

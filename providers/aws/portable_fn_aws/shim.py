@@ -41,10 +41,10 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from portable_fn.runtime.cloudevent import CloudEvent
+from portable_fn.runtime.contract import Invocation, http_carrier, run, serve
 from portable_fn.runtime.errors import InvalidEventError, PortableFnError
 from portable_fn.runtime.http import Response
 from portable_fn.runtime.outcomes import ACK, Result
-from portable_fn.runtime.pipeline import Invocation, http_carrier, run, serve
 from portable_fn.runtime.routes import Route, Router, not_routed
 from portable_fn.runtime.views import MessageMeta
 

@@ -53,12 +53,12 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from portable_fn.runtime.cloudevent import CloudEvent
+from portable_fn.runtime.contract import Invocation, http_carrier, run, serve
 from portable_fn.runtime.errors import InvalidEventError, PortableFnError
 from portable_fn.runtime.function import top_level_name
 from portable_fn.runtime.http import Response
 from portable_fn.runtime.http_binding import from_http
 from portable_fn.runtime.outcomes import ACK, DEAD_LETTER, RETRY, Result
-from portable_fn.runtime.pipeline import Invocation, http_carrier, run, serve
 from portable_fn.runtime.views import MessageMeta
 
 from . import dead_letter

@@ -19,6 +19,8 @@ its `traceparent` names where the event started, and is never rewritten on the w
 
 A malformed value is ignored, never raised: a broken header from someone else must not fail an
 invocation, it only starts a new trace.
+
+`TracingMiddleware` gives each invocation its span: `ctx.trace` on every cloud and in `dev`.
 """
 
 from __future__ import annotations
@@ -28,8 +30,10 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
-__all__ = ["Link", "TraceContext", "context_from", "from_event", "from_request_id", "from_traceparent",
-           "from_xray", "new_root", "new_span_id", "new_trace_id"]
+from .pipeline import Call, Invocation, Middleware
+
+__all__ = ["Link", "TraceContext", "TracingMiddleware", "context_from", "from_event", "from_request_id",
+           "from_traceparent", "from_xray", "new_root", "new_span_id", "new_trace_id", "producer_of"]
 
 _INVALID_TRACE = "0" * 32
 _INVALID_SPAN = "0" * 16
@@ -208,3 +212,51 @@ _READERS: tuple[tuple[str, _Reader], ...] = (  # in order of preference: W3C fir
     ("awstraceheader", lambda carrier, value: from_xray(value)),
     ("x-amzn-trace-id", lambda carrier, value: from_xray(value)),
 )
+
+
+# -- the middleware ----------------------------------------------------------------------------------
+
+_STATE = __name__  # the key of this middleware's scratch space in `Invocation.state`
+
+
+class TracingMiddleware(Middleware):
+    """Gives every invocation a span of its own, and every call a link to its record's producer.
+
+    The invocation's parent is what its transport carried (an HTTP `traceparent`, Lambda's X-Ray header
+    when Lambda records the trace), else, for a single record, that record's producer, else nothing: a new
+    trace. Each record of a batch is linked to its producer, as OpenTelemetry's messaging conventions say.
+    Nothing is written to the event: its `traceparent` extension keeps naming where it started.
+    """
+
+    def start(self, invocation: Invocation) -> None:
+        producers = [producer_of(call) for call in invocation.calls]
+        invocation.state[_STATE] = producers
+        links = tuple(producer.link() for producer in producers if producer is not None)
+        parent = _parent(invocation.carrier, producers)
+        invocation.trace = parent.child(links) if parent is not None else new_root(links)
+
+    def before(self, call: Call) -> None:
+        producers = call.invocation.state.get(_STATE)
+        producer = producers[call.index] if producers is not None else producer_of(call)
+        links = (producer.link(),) if producer is not None else ()
+        call.trace = call.invocation.trace._replace(links=links)
+
+
+def producer_of(call: Call) -> TraceContext | None:
+    """The span that produced a call's record: the message's own carrier, else its CloudEvent's origin."""
+    return context_from(call.carrier) or from_event(call.event)
+
+
+def _parent(carrier: Mapping[str, str], producers: list[TraceContext | None]) -> TraceContext | None:
+    """The invocation's parent span, or None for a new trace."""
+    caller = from_traceparent(carrier.get("traceparent"), carrier.get("tracestate", ""))
+    if caller is not None:
+        return caller  # sampled or not, the caller decided
+    # Lambda writes an X-Ray header even where nothing records the trace (`Sampled=0`): following that
+    # one would name a span no one keeps, and have a parent-based sampler drop every span of ours.
+    platform = context_from(carrier)
+    if platform is not None and platform.sampled:
+        return platform
+    if len(producers) == 1:
+        return producers[0]
+    return None

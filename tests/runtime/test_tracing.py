@@ -7,8 +7,11 @@ Azure documentation give.
 
 from __future__ import annotations
 
+import importlib.util
 import json
+from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -16,10 +19,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
-from portable_fn.runtime import CloudEvent
+from portable_fn.runtime import CloudEvent, Request, pipeline, spec_of
 from portable_fn.runtime.tracing import (
     Link,
     TraceContext,
+    TracingMiddleware,
     context_from,
     from_event,
     from_request_id,
@@ -258,3 +262,127 @@ def test_a_trace_context_is_immutable() -> None:
     context = new_root()
     with pytest.raises(AttributeError):
         context.span_id = "1" * 16  # type: ignore[misc]
+
+
+# -- the middleware, through the pipeline ------------------------------------------------------------
+
+def _load_handlers() -> ModuleType:
+    path = Path(__file__).with_name("handlers") / "traced.py"
+    spec = importlib.util.spec_from_file_location("tracing_test_handlers", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+traced = _load_handlers()
+CONSUME, ANSWER = spec_of(traced.consume), spec_of(traced.answer)
+LAMBDA = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
+LAMBDA_NOT_RECORDING = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=0"
+PRODUCERS = [f"00-{'1' * 31}{i}-{'2' * 15}{i}-01" for i in range(3)]
+
+
+@pytest.fixture(autouse=True)
+def tracing() -> Iterator[TracingMiddleware]:
+    middleware = TracingMiddleware()
+    pipeline.use(middleware)
+    traced.SEEN.clear()
+    yield middleware
+    pipeline.remove(middleware)
+
+
+def _event(i: int = 0, **extensions: Any) -> CloudEvent[Any]:
+    return CloudEvent(id=f"e{i}", source="/tests", type="com.example.traced", data={"i": i},
+                      extensions=extensions)
+
+
+def _records(carrier: dict[str, str] | None, *records: tuple[CloudEvent[Any] | BaseException, dict[str, str]]
+             ) -> pipeline.Invocation:
+    invocation = pipeline.Invocation(CONSUME, "test", "inv-1", carrier=carrier)
+    for event, record_carrier in records:
+        invocation.add(event, carrier=record_carrier)
+    return invocation
+
+
+def test_an_http_request_is_a_child_of_its_callers_span() -> None:
+    invocation = pipeline.Invocation(ANSWER, "test", "req-1", carrier={"traceparent": W3C, "tracestate": "a=b"})
+    invocation.request(Request("GET", "/traced", headers={"traceparent": W3C}))
+    response = pipeline.serve(invocation)
+    (trace, _), = traced.SEEN
+    assert (trace.trace_id, trace.parent_id, trace.tracestate, trace.links) == (TRACE, SPAN, "a=b", ())
+    assert trace.span_id != SPAN and trace == invocation.trace
+    assert json.loads(response.body) == {"traceparent": f"00-{TRACE}-{trace.span_id}-01", "tracestate": "a=b"}
+
+
+@pytest.mark.parametrize("carrier", [None, {}, {"traceparent": "00-junk"}, {"x-amzn-trace-id": "Root=;;"}])
+def test_a_request_without_a_valid_caller_starts_a_trace(carrier: dict[str, str] | None) -> None:
+    invocation = pipeline.Invocation(ANSWER, "test", "req-1", carrier=carrier)
+    invocation.request(Request("GET", "/traced"))
+    assert pipeline.serve(invocation).status == 200
+    (trace, _), = traced.SEEN
+    assert trace.parent_id is None and trace.sampled and trace.links == ()
+    assert from_traceparent(trace.traceparent) is not None
+
+
+def test_each_record_of_a_batch_is_linked_to_its_producer() -> None:
+    """SQS: Lambda's own X-Ray span is the parent; each record links to the span that sent it."""
+    invocation = _records({"x-amzn-trace-id": LAMBDA},
+                          *[(_event(i), {"awstraceheader": from_traceparent(p).xray_header})  # type: ignore[union-attr]
+                            for i, p in enumerate(PRODUCERS)])
+    assert [r.outcome for r in pipeline.run(invocation)] == ["ack"] * 3
+    producers = [from_traceparent(p).link() for p in PRODUCERS]  # type: ignore[union-attr]
+    assert invocation.trace.trace_id == XRAY_TRACE and invocation.trace.parent_id == "53995c3f42cd8ad8"
+    assert invocation.trace.links == tuple(producers)
+    for i, (trace, event) in enumerate(traced.SEEN):
+        assert trace.links == (producers[i],) and event.id == f"e{i}"
+        assert (trace.trace_id, trace.span_id, trace.parent_id) == (
+            invocation.trace.trace_id, invocation.trace.span_id, invocation.trace.parent_id)
+
+
+def test_a_single_record_continues_its_producers_trace() -> None:
+    """Where Lambda records nothing (Sampled=0), one record's producer is the parent, and a link."""
+    invocation = _records({"x-amzn-trace-id": LAMBDA_NOT_RECORDING}, (_event(), {"googclient_traceparent": W3C}))
+    pipeline.run(invocation)
+    (trace, _), = traced.SEEN
+    assert (trace.trace_id, trace.parent_id, trace.links) == (TRACE, SPAN, (Link(TRACE, SPAN, True),))
+
+
+def test_a_batch_without_a_carrier_is_a_new_trace_linked_to_every_producer() -> None:
+    invocation = _records({"x-amzn-trace-id": LAMBDA_NOT_RECORDING},
+                          (_event(0), {"traceparent": PRODUCERS[0]}), (_event(1), {"diagnostic-id": PRODUCERS[1]}))
+    pipeline.run(invocation)
+    assert invocation.trace.parent_id is None
+    assert invocation.trace.trace_id not in (TRACE, XRAY_TRACE, PRODUCERS[0][3:35])
+    assert [t.links[0].span_id for t, _ in traced.SEEN] == [PRODUCERS[0][36:52], PRODUCERS[1][36:52]]
+
+
+def test_the_events_traceparent_names_the_origin_and_is_never_rewritten() -> None:
+    """A record with no carrier of its own: the CloudEvent's traceparent is its producer, and the handler
+    gets the event exactly as it was sent."""
+    origin = f"00-{TRACE}-{SPAN}-01"
+    sent = _event(other="kept", traceparent=origin, tracestate="o=1")
+    invocation = _records(None, (sent, {}))
+    pipeline.run(invocation)
+    (trace, event), = traced.SEEN
+    assert (trace.trace_id, trace.parent_id, trace.tracestate) == (TRACE, SPAN, "o=1")
+    assert event == sent and event.extensions["traceparent"] == origin
+    assert trace.headers()["traceparent"] != origin
+
+
+def test_a_records_own_carrier_wins_over_its_events_origin() -> None:
+    """The message carries the hop that sent it; the event's extension the hop where it started."""
+    hop = PRODUCERS[2]
+    invocation = _records(None, (_event(traceparent=W3C), {"awstraceheader": from_traceparent(hop).xray_header}))  # type: ignore[union-attr]
+    pipeline.run(invocation)
+    (trace, _), = traced.SEEN
+    assert trace.parent_id == hop[36:52] and trace.links == (from_traceparent(hop).link(),)  # type: ignore[union-attr]
+
+
+def test_a_record_that_could_not_be_read_has_no_link_and_breaks_nothing() -> None:
+    bad = ValueError("not a CloudEvent")
+    invocation = _records(None, (bad, {"awstraceheader": "Root=1-x;Parent=y"}), (_event(1), {"traceparent": W3C}))
+    results = pipeline.run(invocation)
+    assert [r.outcome for r in results] == ["dead_letter", "ack"]
+    assert invocation.trace.links == (Link(TRACE, SPAN, True),)
+    (trace, _), = traced.SEEN
+    assert trace.links == (Link(TRACE, SPAN, True),)

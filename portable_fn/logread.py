@@ -28,7 +28,7 @@ _DURATION = re.compile(r"(?:\d+[smhdw])+")
 # Cloud Logging's special fields.
 LEVEL_KEYS = ("level", "severity", "levelname")
 MESSAGE_KEYS = ("message", "msg")
-TRACE_KEYS = ("trace_id", "traceId")
+TRACE_KEYS = ("trace_id", "traceId", "logging.googleapis.com/trace")
 INVOCATION_KEYS = ("invocation_id", "requestId", "aws_request_id", "execution_id")
 LEVEL_NAMES = {"WARN": "WARNING", "FATAL": "CRITICAL", "TRACE": "DEBUG", "VERBOSE": "DEBUG",
                "INFORMATION": "INFO"}
@@ -135,7 +135,7 @@ def entry_from_fields(fields: Mapping[str, Any], fallback: str, *, time: datetim
     return LogEntry(
         time=time, function=function, level=level_name(first(fields, LEVEL_KEYS) or level),
         message=str(text) if text is not None else fallback,
-        trace_id=_str(first(fields, TRACE_KEYS)) or trace_id,
+        trace_id=_trace_id(first(fields, TRACE_KEYS)) or trace_id,
         invocation_id=_str(first(fields, INVOCATION_KEYS)) or invocation_id,
         raw=raw, entry_id=entry_id,
     )
@@ -143,6 +143,11 @@ def entry_from_fields(fields: Mapping[str, Any], fallback: str, *, time: datetim
 
 def _str(value: Any) -> str | None:
     return None if value is None else str(value)
+
+
+def _trace_id(value: Any) -> str | None:
+    """A trace id as the line gives it, without Cloud Logging's `projects/P/traces/` in front."""
+    return None if value is None else str(value).rsplit("/traces/", 1)[-1]
 
 
 def merged(*streams: Iterable[LogEntry]) -> list[LogEntry]:

@@ -72,6 +72,10 @@ def test_our_json_line_is_read_into_its_fields_and_a_plain_line_keeps_the_clouds
     assert (plain.level, plain.message, plain.trace_id, plain.invocation_id) == ("ERROR", "print output", None,
                                                                                  "inv-2")
     assert entry_from_line("{not json", time=NOW, function="f").message == "{not json"
+    gcp = entry_from_line(json.dumps({"severity": "ERROR", "message": "m",
+                                      "logging.googleapis.com/trace": f"projects/p/traces/{TRACE}"}),
+                          time=NOW, function="f")
+    assert (gcp.trace_id, gcp.level) == (TRACE, "ERROR")
 
 
 def test_text_and_json_outputs() -> None:

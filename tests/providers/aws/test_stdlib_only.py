@@ -18,7 +18,7 @@ from portable_fn.packaging import foreign_imports
 
 PACKAGE_DIR = Path(portable_fn_aws.__file__).resolve().parent
 SHIPPED = ["__init__.py", "shim.py", "http_events.py", "records.py", "dead_letter.py"]
-PROVIDER_SIDE = {"provider.py", "packaging.py", "_wheels.py", "settings.py"}
+PROVIDER_SIDE = {"provider.py", "logs.py", "packaging.py", "_wheels.py", "settings.py"}
 
 
 def _foreign(path: Path) -> list[tuple[int, str]]:

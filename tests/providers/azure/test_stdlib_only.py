@@ -20,7 +20,7 @@ from portable_fn.packaging import foreign_imports
 
 PACKAGE_DIR = Path(portable_fn_azure.__file__).resolve().parent
 SHIPPED = ["__init__.py", "shim.py", "http_adapter.py", "events.py", "codegen.py", "names.py"]
-PROVIDER_SIDE = {"provider.py", "packaging.py", "_wheels.py", "settings.py"}
+PROVIDER_SIDE = {"provider.py", "logs.py", "packaging.py", "_wheels.py", "settings.py"}
 
 
 def _foreign(path: Path) -> list[tuple[int, str]]:

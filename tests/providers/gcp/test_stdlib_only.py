@@ -20,7 +20,7 @@ from portable_fn.packaging import foreign_imports, import_lines
 
 PACKAGE_DIR = Path(portable_fn_gcp.__file__).resolve().parent
 SHIPPED = ["__init__.py", "shim.py", "events.py", "flask_http.py", "dead_letter.py"]
-PROVIDER_SIDE = {"provider.py", "packaging.py", "_pins.py", "settings.py"}
+PROVIDER_SIDE = {"provider.py", "logs.py", "packaging.py", "_pins.py", "settings.py"}
 
 
 def _foreign(path: Path) -> list[tuple[int, str]]:

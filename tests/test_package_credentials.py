@@ -196,9 +196,10 @@ def shipped(zip_path: Path) -> dict[str, bytes]:
 
 
 def user_files(zip_path: Path) -> set[str]:
-    """The archive names in a zip that came from the app's source directory (not generated, not ours)."""
-    return {name for name in shipped(zip_path)
-            if not name.startswith(OURS) and name not in GENERATED and "/" + name not in GENERATED}
+    """The archive names in a zip that came from the app's source directory (not generated, not ours,
+    not the bytecode packaging compiles)."""
+    return {name for name in shipped(zip_path) if not name.startswith(OURS) and "__pycache__/" not in name
+            and name not in GENERATED and "/" + name not in GENERATED}
 
 
 # What portable-fn adds to a zip: the runtime, the shims, the generated entry points.

@@ -16,6 +16,12 @@ Cloud Functions builds remotely: it unpacks the zip, `pip install`s its `require
 
 The same inputs give the same bytes (`write_zip`, cached pins), so an unchanged app is never uploaded
 again.
+
+No bytecode ships, unlike the Lambda and Azure zips: the build compiles the source itself with the
+runtime's own Python (Google's Python functions buildpack runs `python3 -m compileall -f -q .` over it,
+`-f` overwriting any pyc already there, and compiles the installed dependencies as unchecked hash-based
+pycs), so pycs shipped in the zip would be overwritten before the function ever runs: dead weight in
+every upload.
 """
 
 from __future__ import annotations

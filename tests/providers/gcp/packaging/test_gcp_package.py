@@ -74,7 +74,7 @@ def test_the_zip_holds_main_pinned_requirements_user_code_runtime_and_shim(
             "portable_fn/__init__.py", "portable_fn/runtime/dispatch.py",
             "portable_fn_gcp/__init__.py", "portable_fn_gcp/shim.py"} <= set(files)
     assert not [n for n in files if n.startswith((".git/", ".venv/")) or n in (".env", "deploy-key.pem")]
-    assert not [n for n in files if "__pycache__" in n or n.endswith(".pyc")]
+    assert not [n for n in files if "__pycache__" in n or n.endswith(".pyc")]  # the build compiles: see packaging
     assert not [n for n in files if n.startswith(("pydantic", "flask", "functions_framework"))]  # built remotely
     assert not [n for n in files if n.startswith("portable_fn_gcp/") and "deploy" in n]
     assert b"hunter2" not in b"".join(files.values())

@@ -122,6 +122,10 @@ def test_the_three_shapes_of_a_lambda_line_are_read_into_their_fields(base: date
     assert (ours.level, ours.message, ours.trace_id, ours.invocation_id) == ("WARNING", "done", TRACE, REQUEST)
     assert (platform.level, platform.message, platform.invocation_id) == ("DEFAULT", f"END RequestId: {REQUEST}",
                                                                           REQUEST)
+    lambda_json = to_entry("fulfil", {"timestamp": ms(base), "eventId": "4", "message": json.dumps({
+        "timestamp": "2026-01-01T00:00:00Z", "level": "WARN", "message": "slow", "logger": "root",
+        "requestId": REQUEST})})  # Lambda's own JSON log format
+    assert (lambda_json.level, lambda_json.message, lambda_json.invocation_id) == ("WARNING", "slow", REQUEST)
 
 
 def test_every_page_of_every_function_is_read_and_merged_in_time_order(logs: Any, moto_endpoint: str,

@@ -16,7 +16,8 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from ..runtime.logs import JsonFormatter, current_facts, log_level
+from ..runtime.log_format import JsonFormatter
+from ..runtime.logs import current_facts, log_level
 
 LOGGER = "portable_fn.function"
 

@@ -132,9 +132,12 @@ def entry_from_fields(fields: Mapping[str, Any], fallback: str, *, time: datetim
     """A LogEntry from a structured line's `fields` (a JSON log line, Cloud Logging's jsonPayload), its
     message `fallback` when the fields hold none; the keyword values stand where the fields say nothing."""
     text = first(fields, MESSAGE_KEYS)
+    message = fallback if text is None else text if isinstance(text, str) else json.dumps(text, sort_keys=True)
+    if isinstance(fields.get("exception"), str):  # our lines keep a traceback apart from the message
+        message = f"{message}\n{fields['exception'].rstrip()}"
     return LogEntry(
         time=time, function=function, level=level_name(first(fields, LEVEL_KEYS) or level),
-        message=str(text) if text is not None else fallback,
+        message=message,
         trace_id=_trace_id(first(fields, TRACE_KEYS)) or trace_id,
         invocation_id=_str(first(fields, INVOCATION_KEYS)) or invocation_id,
         raw=raw, entry_id=entry_id,

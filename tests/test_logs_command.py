@@ -76,6 +76,10 @@ def test_our_json_line_is_read_into_its_fields_and_a_plain_line_keeps_the_clouds
                                       "logging.googleapis.com/trace": f"projects/p/traces/{TRACE}"}),
                           time=NOW, function="f")
     assert (gcp.trace_id, gcp.level) == (TRACE, "ERROR")
+    failed = entry_from_line(json.dumps({"level": "ERROR", "message": {"order": "o-1"},
+                                         "exception": "Traceback (most recent call last):\nKeyError: 'sku'\n"}),
+                             time=NOW, function="f")
+    assert failed.message == '{"order": "o-1"}\nTraceback (most recent call last):\nKeyError: \'sku\''
 
 
 def test_text_and_json_outputs() -> None:

@@ -1,0 +1,78 @@
+"""`portable_fn.bytecode`: which interpreter compiles a package's bytecode, and what it writes.
+
+The interpreters here are real (this one, as the version it is) or tiny shell scripts standing for a
+pyenv shim of a version that is not selected (exit status 127) or an interpreter of another version.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import marshal
+import sys
+from pathlib import Path
+
+from portable_fn.bytecode import Interpreters, bytecode, with_bytecode
+
+THIS = f"{sys.version_info[0]}.{sys.version_info[1]}"
+TAG = sys.implementation.cache_tag
+
+
+def script(path: Path, body: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"#!/bin/sh\n{body}\n")
+    path.chmod(0o755)
+    return path
+
+
+def pyenv_version(root: Path, version: str, python: str) -> Path:
+    """`root/versions/<version>/bin/python<X.Y>` linked to the interpreter `python`."""
+    link = root / "versions" / version / "bin" / f"python{version.rsplit('.', 1)[0]}"
+    link.parent.mkdir(parents=True)
+    link.symlink_to(python)
+    return link
+
+
+def test_candidates_are_the_running_interpreter_then_path_then_pyenv_newest_first(tmp_path: Path) -> None:
+    on_path = script(tmp_path / "bin" / "python3.12", "exit 0")
+    for version in ("3.12.1", "3.12.10", "3.12.9", "3.13.0"):
+        pyenv_version(tmp_path / "pyenv", version, sys.executable)
+    found = Interpreters(running="/usr/bin/python3", running_version="3.12", path=str(tmp_path / "bin"),
+                         pyenv_root=tmp_path / "pyenv").candidates("3.12")
+    versions = tmp_path / "pyenv" / "versions"
+    assert found == ["/usr/bin/python3", str(on_path), *(str(versions / v / "bin" / "python3.12")
+                                                         for v in ("3.12.10", "3.12.9", "3.12.1"))]
+
+
+def test_find_skips_what_cannot_run_or_is_another_version(tmp_path: Path) -> None:
+    script(tmp_path / "bin" / f"python{THIS}", "echo 'pyenv: command not found' >&2; exit 127")
+    real = pyenv_version(tmp_path / "pyenv", f"{THIS}.99", sys.executable)
+    interpreters = Interpreters(running_version="0.0", path=str(tmp_path / "bin"), pyenv_root=tmp_path / "pyenv")
+    assert interpreters.candidates(THIS)[0] == str(tmp_path / "bin" / f"python{THIS}")
+    assert interpreters.find(THIS) == str(real)
+    offered = Interpreters(running_version="3.0", path=str(tmp_path / "bin"), pyenv_root=tmp_path / "pyenv")
+    assert offered.candidates("3.0") == [sys.executable]  # this interpreter, said to be 3.0: it refuses
+    assert offered.find("3.0") is None
+
+
+def test_pycs_sit_in_pycache_unchecked_hash_based_named_by_archive_path_and_deterministic(tmp_path: Path) -> None:
+    source = tmp_path / "mod.py"
+    source.write_text("VALUE = {'a', 'b', 'c'}\n")
+    entries = [("pkg/__init__.py", b""), ("pkg/mod.py", source), ("top.py", b"X = 1\n"),
+               ("pkg/mod.py", b"raise SystemExit('the second entry of a name never ships')\n"),
+               ("py2.py", b"print 'no'\n"), ("data.txt", b"not python")]
+    first = dict(bytecode(entries, THIS, sys.executable))
+    assert dict(bytecode(entries, THIS, sys.executable)) == first
+    assert sorted(first) == [f"__pycache__/top.{TAG}.pyc", f"pkg/__pycache__/__init__.{TAG}.pyc",
+                             f"pkg/__pycache__/mod.{TAG}.pyc"]  # py2.py does not compile: it ships as is
+    data = first[f"pkg/__pycache__/mod.{TAG}.pyc"]
+    assert data[:4] == importlib.util.MAGIC_NUMBER and int.from_bytes(data[4:8], "little") == 0b01
+    assert data[8:16] == importlib.util.source_hash(source.read_bytes())
+    code = marshal.loads(data[16:])
+    assert code.co_filename == "pkg/mod.py" and "VALUE" in code.co_names
+
+
+def test_without_a_compiler_the_entries_ship_alone() -> None:
+    entries = [("top.py", b"X = 1\n")]
+    assert with_bytecode(entries, THIS, None) == entries
+    assert [name for name, _ in with_bytecode(entries, THIS, sys.executable)] == [f"__pycache__/top.{TAG}.pyc",
+                                                                               "top.py"]

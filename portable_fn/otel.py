@@ -14,7 +14,6 @@ cold start runs), and nothing discovers instrumentations through entry points.
 
 from __future__ import annotations
 
-import logging
 import os
 import threading
 import time
@@ -36,7 +35,6 @@ _FLUSH_MARGIN_S = 0.2  # left before the deadline, for the native answer
 _SCOPE = "portable_fn"
 _STATE = __name__
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
-_log = logging.getLogger(__name__)
 
 # What the semantic conventions call each trigger, cloud and transport (attribute names and values from
 # semconv: faas.*, cloud.*, messaging.*; "aws.sns" is spelled so there).
@@ -251,7 +249,9 @@ class OtelMiddleware(pipeline.Middleware):
                 try:
                     flush(int(left * 1000))
                 except Exception:  # an exporter's failure must not fail the invocation
-                    _log.warning("OpenTelemetry flush failed", exc_info=True)
+                    import logging
+
+                    logging.getLogger(__name__).warning("OpenTelemetry flush failed", exc_info=True)
 
 
 def _span_name(invocation: pipeline.Invocation) -> str:

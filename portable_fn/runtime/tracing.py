@@ -13,6 +13,7 @@ Where the incoming context is read from (the keys of a carrier are lower-case; t
 | `diagnostic-id`          | Service Bus / Event Hubs application prop. | W3C, or a legacy Request-Id   |
 | `awstraceheader`         | SQS system attribute                       | X-Ray                         |
 | `x-amzn-trace-id`        | Lambda's `_X_AMZN_TRACE_ID`, ALB, API GW   | X-Ray                         |
+| `x-cloud-trace-context`  | Cloud Run / Cloud Functions requests       | Google's `TRACE/SPAN;o=1`     |
 
 A record that carries none of those may still carry a CloudEvent with the distributed-tracing extension:
 its `traceparent` names where the event started, and is never rewritten on the way (`from_event`).
@@ -32,8 +33,9 @@ from typing import Any, NamedTuple
 
 from .pipeline import Call, Invocation, Middleware
 
-__all__ = ["Link", "TraceContext", "TracingMiddleware", "context_from", "from_event", "from_request_id",
-           "from_traceparent", "from_xray", "new_root", "new_span_id", "new_trace_id", "producer_of"]
+__all__ = ["Link", "TraceContext", "TracingMiddleware", "context_from", "from_cloud_trace", "from_event",
+           "from_request_id", "from_traceparent", "from_xray", "new_root", "new_span_id", "new_trace_id",
+           "producer_of"]
 
 _INVALID_TRACE = "0" * 32
 _INVALID_SPAN = "0" * 16
@@ -51,6 +53,8 @@ _XRAY_PARENT = r"[0-9a-fA-F]{16}\Z"
 # The legacy hierarchical Request-Id of .NET / Application Insights, in its W3C-compatible form:
 # |<32 hex trace id>.<16 hex span id>.  (other hierarchical ids have no W3C trace id and are ignored)
 _REQUEST_ID = r"\|([0-9a-f]{32})\.([0-9a-f]{16})\.\Z"
+# Google's own: TRACE_ID/SPAN_ID;o=OPTIONS, the span id an unsigned 64-bit decimal, o=1 when sampled
+_CLOUD_TRACE = r"([0-9a-f]{32})/([0-9]{1,20})(?:;o=([0-9]+))?\Z"
 
 
 class Link(NamedTuple):
@@ -183,6 +187,20 @@ def from_request_id(value: Any) -> TraceContext | None:
     return TraceContext(trace_id, span_id, None, True)  # a Request-Id has no sampling flag: it was recorded
 
 
+def from_cloud_trace(header: Any) -> TraceContext | None:
+    """Google's `X-Cloud-Trace-Context: TRACE_ID/SPAN_ID;o=1` (the span id in decimal), as W3C."""
+    if not isinstance(header, str):
+        return None
+    found = re.match(_CLOUD_TRACE, header.strip())
+    if found is None:
+        return None
+    trace_id, span, options = found.groups()
+    span_id = f"{int(span):016x}"
+    if trace_id == _INVALID_TRACE or span_id == _INVALID_SPAN or len(span_id) != 16:
+        return None
+    return TraceContext(trace_id, span_id, None, options == "1")
+
+
 def from_event(event: Any) -> TraceContext | None:
     """Where a CloudEvent started: its distributed-tracing extension (`traceparent`, `tracestate`)."""
     extensions = getattr(event, "extensions", None)
@@ -211,6 +229,7 @@ _READERS: tuple[tuple[str, _Reader], ...] = (  # in order of preference: W3C fir
     ("diagnostic-id", lambda carrier, value: from_request_id(value)),
     ("awstraceheader", lambda carrier, value: from_xray(value)),
     ("x-amzn-trace-id", lambda carrier, value: from_xray(value)),
+    ("x-cloud-trace-context", lambda carrier, value: from_cloud_trace(value)),
 )
 
 
@@ -222,17 +241,20 @@ _STATE = __name__  # the key of this middleware's scratch space in `Invocation.s
 class TracingMiddleware(Middleware):
     """Gives every invocation a span of its own, and every call a link to its record's producer.
 
-    The invocation's parent is what its transport carried (an HTTP `traceparent`, Lambda's X-Ray header
-    when Lambda records the trace), else, for a single record, that record's producer, else nothing: a new
-    trace. Each record of a batch is linked to its producer, as OpenTelemetry's messaging conventions say.
-    Nothing is written to the event: its `traceparent` extension keeps naming where it started.
+    The parent of a request is its caller (the request's `traceparent`); the parent of messages is the
+    span that produced them, when they all have the same one (one record, or a batch one sender sent), so a
+    trace follows an event from cloud to cloud. Otherwise the platform's own trace header is the parent
+    when the platform records the trace (Lambda's X-Ray header, Cloud Run's `X-Cloud-Trace-Context`, the
+    Azure host's context), else a new trace starts. Each record is linked to its producer, as
+    OpenTelemetry's messaging conventions link the records of a batch. Nothing is written to the event:
+    its `traceparent` extension keeps naming where it started.
     """
 
     def start(self, invocation: Invocation) -> None:
         producers = [producer_of(call) for call in invocation.calls]
         invocation.state[_STATE] = producers
         links = tuple(producer.link() for producer in producers if producer is not None)
-        parent = _parent(invocation.carrier, producers)
+        parent = _parent(invocation, producers)
         invocation.trace = parent.child(links) if parent is not None else new_root(links)
 
     def before(self, call: Call) -> None:
@@ -247,16 +269,26 @@ def producer_of(call: Call) -> TraceContext | None:
     return context_from(call.carrier) or from_event(call.event)
 
 
-def _parent(carrier: Mapping[str, str], producers: list[TraceContext | None]) -> TraceContext | None:
+def _parent(invocation: Invocation, producers: list[TraceContext | None]) -> TraceContext | None:
     """The invocation's parent span, or None for a new trace."""
-    caller = from_traceparent(carrier.get("traceparent"), carrier.get("tracestate", ""))
-    if caller is not None:
-        return caller  # sampled or not, the caller decided
-    # Lambda writes an X-Ray header even where nothing records the trace (`Sampled=0`): following that
-    # one would name a span no one keeps, and have a parent-based sampler drop every span of ours.
+    carrier = invocation.carrier
+    if invocation.spec.trigger.kind == "http":
+        caller = from_traceparent(carrier.get("traceparent"), carrier.get("tracestate", ""))
+        if caller is not None:
+            return caller  # sampled or not, the caller decided
+    else:
+        sender = _one_sender(producers)
+        if sender is not None:  # the platform's header names its delivery, not where the message came from
+            return sender
+    # A platform writes its header even where nothing records the trace (Lambda's `Sampled=0`): following
+    # that one would name a span no one keeps, and have a parent-based sampler drop every span of ours.
     platform = context_from(carrier)
-    if platform is not None and platform.sampled:
-        return platform
-    if len(producers) == 1:
-        return producers[0]
-    return None
+    return platform if platform is not None and platform.sampled else None
+
+
+def _one_sender(producers: list[TraceContext | None]) -> TraceContext | None:
+    """The producer of every record, when they all have the same one."""
+    first = producers[0] if producers else None
+    if first is None or any(p is None or p.link() != first.link() for p in producers):
+        return None
+    return first

@@ -25,6 +25,7 @@ from portable_fn.runtime.tracing import (
     TraceContext,
     TracingMiddleware,
     context_from,
+    from_cloud_trace,
     from_event,
     from_request_id,
     from_traceparent,
@@ -213,6 +214,18 @@ def test_a_diagnostic_id_is_a_traceparent_or_a_legacy_request_id() -> None:
     assert context_from({"diagnostic-id": f"|{TRACE}.{SPAN}."}) == TraceContext(TRACE, SPAN, None, True)
 
 
+def test_google_cloud_trace_context_is_read_as_w3c() -> None:
+    """TRACE_ID/SPAN_ID;o=1, the span id in decimal (cloud.google.com/trace/docs/trace-context)."""
+    header = "105445aa7843bc8bf206b12000100000/1;o=1"
+    assert from_cloud_trace(header) == TraceContext("105445aa7843bc8bf206b12000100000", "0000000000000001", None, True)
+    assert from_cloud_trace(f"{TRACE}/{int(SPAN, 16)};o=0") == TraceContext(TRACE, SPAN, None, False)
+    assert from_cloud_trace(f"{TRACE}/{int(SPAN, 16)}") == TraceContext(TRACE, SPAN, None, False)
+    assert context_from({"x-cloud-trace-context": f"{TRACE}/{int(SPAN, 16)};o=1"}) == TraceContext(TRACE, SPAN)
+    for bad in ["", f"{TRACE}", f"{TRACE}/", f"{TRACE}/0;o=1", f"{TRACE}/{2**64};o=1", f"{'0' * 32}/1;o=1",
+                f"{TRACE.upper()}/1", f"{TRACE}/12a;o=1", f"{TRACE}/1;o=1;extra"]:
+        assert from_cloud_trace(bad) is None, bad
+
+
 def test_pubsub_carries_a_traceparent_attribute() -> None:
     assert context_from({"googclient_traceparent": W3C}) == TraceContext(TRACE, SPAN, None, True)
 
@@ -339,12 +352,39 @@ def test_each_record_of_a_batch_is_linked_to_its_producer() -> None:
             invocation.trace.trace_id, invocation.trace.span_id, invocation.trace.parent_id)
 
 
-def test_a_single_record_continues_its_producers_trace() -> None:
-    """Where Lambda records nothing (Sampled=0), one record's producer is the parent, and a link."""
-    invocation = _records({"x-amzn-trace-id": LAMBDA_NOT_RECORDING}, (_event(), {"googclient_traceparent": W3C}))
+@pytest.mark.parametrize("platform", [None, {"x-amzn-trace-id": LAMBDA_NOT_RECORDING}, {"x-amzn-trace-id": LAMBDA},
+                                      {"traceparent": PRODUCERS[2]}])  # the last: the Azure host's context
+def test_a_single_record_continues_its_producers_trace(platform: dict[str, str] | None) -> None:
+    """One record's producer is the parent (and a link), whatever the platform says about its delivery:
+    that is how a trace follows an event from cloud to cloud."""
+    invocation = _records(platform, (_event(), {"googclient_traceparent": W3C}))
     pipeline.run(invocation)
     (trace, _), = traced.SEEN
     assert (trace.trace_id, trace.parent_id, trace.links) == (TRACE, SPAN, (Link(TRACE, SPAN, True),))
+
+
+def test_a_batch_one_sender_sent_continues_its_trace() -> None:
+    sender = {"awstraceheader": from_traceparent(W3C).xray_header}  # type: ignore[union-attr]
+    invocation = _records({"x-amzn-trace-id": LAMBDA}, (_event(0), sender), (_event(1), sender))
+    pipeline.run(invocation)
+    assert (invocation.trace.trace_id, invocation.trace.parent_id) == (TRACE, SPAN)
+    assert [t.links for t, _ in traced.SEEN] == [(Link(TRACE, SPAN, True),)] * 2
+
+
+def test_a_record_without_a_producer_falls_back_to_the_platform_when_it_records() -> None:
+    invocation = _records({"x-amzn-trace-id": LAMBDA}, (_event(), {}))
+    pipeline.run(invocation)
+    assert (invocation.trace.trace_id, invocation.trace.parent_id) == (XRAY_TRACE, "53995c3f42cd8ad8")
+    unrecorded = _records({"x-amzn-trace-id": LAMBDA_NOT_RECORDING}, (_event(), {}))
+    pipeline.run(unrecorded)
+    assert unrecorded.trace.parent_id is None and unrecorded.trace.trace_id != XRAY_TRACE
+
+
+def test_a_request_without_a_traceparent_follows_a_recording_platform() -> None:
+    invocation = pipeline.Invocation(ANSWER, "aws", "req-1", carrier={"x-amzn-trace-id": LAMBDA})
+    invocation.request(Request("GET", "/traced"))
+    pipeline.serve(invocation)
+    assert (invocation.trace.trace_id, invocation.trace.parent_id) == (XRAY_TRACE, "53995c3f42cd8ad8")
 
 
 def test_a_batch_without_a_carrier_is_a_new_trace_linked_to_every_producer() -> None:

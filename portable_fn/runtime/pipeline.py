@@ -38,15 +38,26 @@ __all__ = ["Call", "Invocation", "Middleware", "call_batch", "call_event", "call
 _NO_CARRIER: Mapping[str, str] = {}
 
 
+_UNREAD: Any = object()  # a Call's lazily read fact, not read yet
+
+
 class Invocation:
-    """One native invocation: an HTTP request, one event, or a batch of records, and its calls."""
+    """One native invocation: an HTTP request, one event, or a batch of records, and its calls.
+
+    What a record says beyond its CloudEvent (its `MessageMeta`, its producer's trace carrier, the raw
+    object `Context.raw` gives) is read only when something asks (most handlers take no Context), by the
+    readers a shim names here: `meta_of(native)`, `carrier_of(native)` and `raw_of(native)`, each given the
+    native record the call was added with."""
 
     __slots__ = ("spec", "provider", "invocation_id", "carrier", "cold_start", "region", "deadline", "raw",
-                 "ordered", "trace", "state", "calls")
+                 "ordered", "meta_of", "carrier_of", "raw_of", "trace", "state", "calls")
 
     def __init__(self, spec: Any, provider: str, invocation_id: str = "", *,
                  carrier: Mapping[str, str] | None = None, deadline: float | None = None, raw: Any = None,
-                 region: str | None = None, ordered: bool = False) -> None:
+                 region: str | None = None, ordered: bool = False,
+                 meta_of: Callable[[Any], MessageMeta | None] | None = None,
+                 carrier_of: Callable[[Any], Mapping[str, str] | None] | None = None,
+                 raw_of: Callable[[Any], Any] | None = None) -> None:
         self.spec = spec
         self.provider = provider
         self.invocation_id = invocation_id
@@ -56,21 +67,34 @@ class Invocation:
         self.deadline = deadline  # epoch seconds, or None when unknown
         self.raw = raw  # the native invocation (`Context.raw` unless a call has its own)
         self.ordered = ordered  # FIFO: the first failure stops the batch, the rest are retried unattempted
+        self.meta_of = meta_of
+        self.carrier_of = carrier_of
+        self.raw_of = raw_of
         self.trace: Any = None  # the invocation's span (`tracing.TraceContext`), set by the tracing middleware
         self.state: dict[str, Any] = {}  # scratch space per middleware
         self.calls: list[Call] = []
 
-    def add(self, event: CloudEvent[Any] | BaseException, *, meta: MessageMeta | None = None,
-            attempt: int | None = None, carrier: Mapping[str, str] | None = None, raw: Any = None,
-            ctx: Context | None = None) -> Call:
-        """A call for one record: its CloudEvent, or the error saying why it could not be decoded."""
-        call = Call(self, len(self.calls), event, None, meta, attempt, carrier, raw, ctx)
+    def add(self, event: CloudEvent[Any] | BaseException, native: Any = None, *,
+            meta: Any = _UNREAD, attempt: int | None = None,
+            carrier: Any = _UNREAD, raw: Any = None, ctx: Context | None = None) -> Call:
+        """A call for one record: its CloudEvent, or the error saying why it could not be decoded; `native`
+        is the record as the platform gave it (read by the invocation's readers when asked)."""
+        call = Call(self, len(self.calls), event, None, native, ctx)
+        if meta is not _UNREAD or self.meta_of is None:
+            call._meta = None if meta is _UNREAD else meta
+        if carrier is not _UNREAD or self.carrier_of is None:
+            call._carrier = _NO_CARRIER if carrier is _UNREAD or carrier is None else carrier
+        if attempt is not None:
+            call._attempt = attempt
+        if raw is not None:
+            call._raw = raw
         self.calls.append(call)
         return call
 
     def request(self, request: Request, ctx: Context | None = None) -> Call:
         """The call for an HTTP request."""
-        call = Call(self, len(self.calls), None, request, None, None, None, None, ctx)
+        call = Call(self, len(self.calls), None, request, None, ctx)
+        call._meta, call._carrier, call._attempt = None, _NO_CARRIER, 1
         self.calls.append(call)
         return call
 
@@ -81,26 +105,54 @@ class Invocation:
 class Call:
     """One handler call: one record of a batch, one event or one request."""
 
-    __slots__ = ("invocation", "index", "event", "request", "meta", "attempt", "carrier", "raw", "trace",
-                 "result", "response", "_ctx")
+    __slots__ = ("invocation", "index", "event", "request", "native", "trace", "result", "response", "_ctx",
+                 "_meta", "_attempt", "_carrier", "_raw")
 
     def __init__(self, invocation: Invocation, index: int, event: CloudEvent[Any] | BaseException | None,
-                 request: Request | None, meta: MessageMeta | None, attempt: int | None,
-                 carrier: Mapping[str, str] | None, raw: Any, ctx: Context | None) -> None:
+                 request: Request | None, native: Any, ctx: Context | None) -> None:
         self.invocation = invocation
         self.index = index
         self.event = event  # a CloudEvent, the InvalidEventError of a record that could not be read, or None
         self.request = request
-        self.meta = meta
-        if attempt is None:
-            attempt = ctx.attempt if ctx is not None else meta.delivery_count if meta is not None else 1
-        self.attempt = attempt
-        self.carrier = carrier if carrier is not None else _NO_CARRIER  # the record's producer trace carrier
-        self.raw = raw
+        self.native = native  # the native record, when the shim gave it
         self.trace: Any = None  # this call's trace context, set by the tracing middleware
         self.result: Result | None = None  # the outcome of an event
         self.response: Response | None = None  # the answer to a request
         self._ctx = ctx
+        self._meta: Any = _UNREAD if ctx is None else ctx.message
+        self._attempt: Any = _UNREAD if ctx is None else ctx.attempt
+        self._carrier: Any = _UNREAD
+        self._raw: Any = _UNREAD if ctx is None else ctx.raw
+
+    @property
+    def meta(self) -> MessageMeta | None:
+        """The transport's facts about this message (id, delivery count, attributes), or None."""
+        if self._meta is _UNREAD:
+            self._meta = _read(self.invocation.meta_of, self.native)
+        return self._meta  # type: ignore[no-any-return]
+
+    @property
+    def attempt(self) -> int:
+        """1 on first delivery (the message's delivery count when the transport says it)."""
+        if self._attempt is _UNREAD:
+            meta = self.meta
+            self._attempt = meta.delivery_count if meta is not None else 1
+        return self._attempt  # type: ignore[no-any-return]
+
+    @property
+    def carrier(self) -> Mapping[str, str]:
+        """The trace carrier of this record's producer (lower-case keys), empty when it carries none."""
+        if self._carrier is _UNREAD:
+            self._carrier = _read(self.invocation.carrier_of, self.native) or _NO_CARRIER
+        return self._carrier  # type: ignore[no-any-return]
+
+    @property
+    def raw(self) -> Any:
+        """What `Context.raw` is for this call."""
+        if self._raw is _UNREAD:
+            reader = self.invocation.raw_of
+            self._raw = reader(self.native) if reader is not None else self.invocation.raw
+        return self._raw
 
     @property
     def ctx(self) -> Context:
@@ -109,8 +161,7 @@ class Call:
         if ctx is None:
             invocation = self.invocation
             ctx = self._ctx = Context(invocation.invocation_id, invocation.spec.name, invocation.provider,
-                                      self.attempt, invocation.deadline, self.meta,
-                                      self.raw if self.raw is not None else invocation.raw)
+                                      self.attempt, invocation.deadline, self.meta, self.raw)
         if ctx.trace is None:
             ctx.trace = self.trace if self.trace is not None else self.invocation.trace
         return ctx
@@ -122,6 +173,17 @@ class Call:
 
     def __repr__(self) -> str:
         return f"Call({self.invocation.spec.name!r}, index={self.index}, event_id={self.event_id!r})"
+
+
+def _read(reader: Callable[[Any], Any] | None, native: Any) -> Any:
+    """A lazily read fact: None when there is no reader or the native record does not say (a malformed
+    record fails alone, when its CloudEvent is read, never here)."""
+    if reader is None:
+        return None
+    try:
+        return reader(native)
+    except Exception:
+        return None
 
 
 class Middleware:

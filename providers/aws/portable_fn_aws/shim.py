@@ -46,13 +46,13 @@ from portable_fn.runtime.errors import InvalidEventError, PortableFnError
 from portable_fn.runtime.http import Response
 from portable_fn.runtime.outcomes import ACK, Result
 from portable_fn.runtime.routes import Route, Router, not_routed
-from portable_fn.runtime.views import MessageMeta
 
 from . import dead_letter
 from .http_events import HTTP_V2, http_source, to_native_response, to_request
 from .records import CLOUDEVENT, EVENTBRIDGE, TRIGGER_SOURCES, RecordSource, record_source, scheduled_tick
 
 PROVIDER = "aws"
+REGION = os.environ.get("AWS_REGION")  # set by Lambda for the life of the process
 LambdaHandler = Callable[[Any, Any], Any]
 
 
@@ -205,10 +205,10 @@ def _deliver_records(spec: Any, source: RecordSource, records: Sequence[Any], ev
     """Each record a call of one invocation; the failures reported the way `source` reports them."""
     invocation = _invocation(spec, context, event, _lambda_carrier())
     invocation.ordered = bool(getattr(spec.trigger, "fifo", False)) or (bool(records) and source.ordered(records[0]))
-    wants_raw = spec.binding.wants_context
+    invocation.meta_of, invocation.carrier_of = source.message_meta, _record_carrier
+    invocation.raw_of = lambda record: NativeInvocation(context, event, record)
     for index, record in enumerate(records):
-        invocation.add(_decode(source, record, index), meta=_meta(source, record), carrier=_record_carrier(record),
-                       raw=NativeInvocation(context, event, record) if wants_raw else None)
+        invocation.add(_decode(source, record, index), record)
     results = run(invocation)
     events = [call.event for call in invocation.calls]
     failures = {i: result for i, result in enumerate(results) if result.outcome != ACK}
@@ -227,7 +227,7 @@ def _deliver_records(spec: Any, source: RecordSource, records: Sequence[Any], ev
 def _invocation(spec: Any, context: Any, event: Any, carrier: Mapping[str, str] | None) -> Invocation:
     return Invocation(spec, PROVIDER, str(getattr(context, "aws_request_id", "") or ""), carrier=carrier,
                       deadline=_deadline(context), raw=NativeInvocation(context, event),
-                      region=os.environ.get("AWS_REGION"))
+                      region=REGION)
 
 
 def _lambda_carrier() -> dict[str, str] | None:
@@ -274,13 +274,6 @@ class _NotAList:
 
     def __init__(self, value: Any) -> None:
         self.value = value
-
-
-def _meta(source: RecordSource, record: Any) -> MessageMeta | None:
-    try:
-        return source.message_meta(record)
-    except Exception:
-        return None
 
 
 def _deadline(context: Any) -> float | None:

@@ -18,7 +18,8 @@ from .logs import Facts, current_facts
 
 __all__ = ["JsonFormatter", "gcp_project", "rfc3339"]
 
-_NO_FACTS = Facts("", "", "", False)
+# a value JSON cannot hold is written as its str(), never a lost line
+_encode = json.JSONEncoder(ensure_ascii=False, default=str).encode
 
 # what a LogRecord holds on its own; anything else on it came from the user's `extra=`
 _RECORD_ATTRIBUTES = frozenset((
@@ -38,7 +39,7 @@ _LAMBDA_JSON_FRAMES = {level: frame.to_bytes(4, "big") for level, frame in (
     (0, 0xA55A0002), (10, 0xA55A000A), (20, 0xA55A000E), (30, 0xA55A0012), (40, 0xA55A0016),
     (50, 0xA55A001A))}
 
-CloudFields = Callable[["JsonFormatter", logging.LogRecord, Facts, dict[str, Any]], None]
+CloudFields = Callable[["JsonFormatter", logging.LogRecord, Any, dict[str, Any]], None]
 
 
 class JsonFormatter(logging.Formatter):
@@ -57,37 +58,40 @@ class JsonFormatter(logging.Formatter):
         self.project = gcp_project(env)
         self.lambda_json = env.get("AWS_LAMBDA_LOG_FORMAT", "").upper() == "JSON"
         self._cloud_fields = _CLOUD_FIELDS.get(provider)
+        self._outside_a_call = {"function": None, "invocation_id": None, "event_id": None, "trace_id": None,
+                                "span_id": None, "cold_start": None, "provider": provider, "attempt": None}
 
     def format(self, record: logging.LogRecord) -> str:
-        return json.dumps(self.fields(record), ensure_ascii=False, default=str) + self.end
+        return _encode(self.fields(record)) + self.end
 
     def fields(self, record: logging.LogRecord) -> dict[str, Any]:
         """The record as the dict written on the line."""
-        facts = current_facts() or _NO_FACTS
+        facts = current_facts()
         fields: dict[str, Any] = {
             "time": rfc3339(record.created),
             "level": record.levelname,
             "message": _message(record),
             "logger": record.name,
-            "function": facts.function or None,
-            "invocation_id": facts.invocation_id or None,
-            "event_id": facts.event_id,
-            "trace_id": facts.trace_id,
-            "span_id": facts.span_id,
-            "cold_start": facts.cold_start if facts.function else None,
-            "provider": facts.provider or self.provider,
-            "attempt": facts.attempt,
         }
+        fields.update(_call_fields(facts) if facts is not None else self._outside_a_call)
         if _has_exception(record):
             fields["exception"] = self.formatException(record.exc_info)  # type: ignore[arg-type]
         if record.stack_info:
             fields["stack"] = self.formatStack(record.stack_info)
         if self._cloud_fields is not None:
-            self._cloud_fields(self, record, facts, fields)
+            self._cloud_fields(self, record, facts.trace if facts is not None else None, fields)
         for key, value in record.__dict__.items():
             if key not in _RECORD_ATTRIBUTES and key not in fields and not key.startswith("_"):
                 fields[key] = value
         return fields
+
+
+def _call_fields(facts: Facts) -> dict[str, Any]:
+    trace = facts.trace
+    return {"function": facts.function, "invocation_id": facts.invocation_id or None,
+            "event_id": facts.event_id, "trace_id": getattr(trace, "trace_id", None),
+            "span_id": getattr(trace, "span_id", None), "cold_start": facts.cold_start,
+            "provider": facts.provider, "attempt": facts.attempt}
 
 
 def rfc3339(created: float) -> str:
@@ -108,12 +112,12 @@ def _has_exception(record: logging.LogRecord) -> bool:
     return bool(record.exc_info) and record.exc_info[0] is not None  # type: ignore[index]
 
 
-def _aws_fields(formatter: JsonFormatter, record: logging.LogRecord, facts: Facts,
+def _aws_fields(formatter: JsonFormatter, record: logging.LogRecord, trace: Any,
                 fields: dict[str, Any]) -> None:
     """Lambda's JSON log format keys: timestamp, requestId, tenantId, and errorType, errorMessage,
     stackTrace, location for an exception (awslambdaric/lambda_runtime_log_utils.py, JsonFormatter)."""
     fields["timestamp"] = fields["time"]
-    request_id = facts.invocation_id or getattr(record, "aws_request_id", None)
+    request_id = fields["invocation_id"] or getattr(record, "aws_request_id", None)
     if request_id:
         fields["requestId"] = request_id
     tenant_id = getattr(record, "tenant_id", None)
@@ -129,23 +133,24 @@ def _aws_fields(formatter: JsonFormatter, record: logging.LogRecord, facts: Fact
         record._frame_type = _LAMBDA_JSON_FRAMES[min(50, max(0, record.levelno)) // 10 * 10]
 
 
-def _gcp_fields(formatter: JsonFormatter, record: logging.LogRecord, facts: Facts,
+def _gcp_fields(formatter: JsonFormatter, record: logging.LogRecord, trace: Any,
                 fields: dict[str, Any]) -> None:
     """Cloud Logging's special fields of a structured log line."""
     fields["severity"] = next((name for level, name in _SEVERITIES if record.levelno >= level), "DEFAULT")
-    if facts.trace_id and formatter.project:
-        fields["logging.googleapis.com/trace"] = f"projects/{formatter.project}/traces/{facts.trace_id}"
-    if facts.span_id:
-        fields["logging.googleapis.com/spanId"] = facts.span_id
-    if facts.sampled is not None:
-        fields["logging.googleapis.com/trace_sampled"] = facts.sampled
+    if fields["trace_id"] and formatter.project:
+        fields["logging.googleapis.com/trace"] = f"projects/{formatter.project}/traces/{fields['trace_id']}"
+    if fields["span_id"]:
+        fields["logging.googleapis.com/spanId"] = fields["span_id"]
+    sampled = getattr(trace, "sampled", None)
+    if sampled is not None:
+        fields["logging.googleapis.com/trace_sampled"] = sampled
 
 
-def _azure_fields(formatter: JsonFormatter, record: logging.LogRecord, facts: Facts,
+def _azure_fields(formatter: JsonFormatter, record: logging.LogRecord, trace: Any,
                   fields: dict[str, Any]) -> None:
     """Application Insights' operation_Id: the trace id of the invocation's trace context."""
-    if facts.trace_id:
-        fields["operation_Id"] = facts.trace_id
+    if fields["trace_id"]:
+        fields["operation_Id"] = fields["trace_id"]
 
 
 _CLOUD_FIELDS: dict[str, CloudFields] = {"aws": _aws_fields, "gcp": _gcp_fields, "azure": _azure_fields}

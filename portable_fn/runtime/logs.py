@@ -38,34 +38,48 @@ CLOUDS = ("aws", "gcp", "azure")
 
 
 class Facts:
-    """What every log line says about the call it was written in."""
+    """What every log line says about the call (or the invocation) it was written in.
 
-    __slots__ = ("function", "invocation_id", "event_id", "trace_id", "span_id", "sampled", "cold_start",
-                 "provider", "attempt")
+    Read from the invocation and the call when a line is written, not before: most calls log nothing,
+    and a call's attempt may need its transport metadata read.
+    """
 
-    def __init__(self, function: str, invocation_id: str, provider: str, cold_start: bool, *,
-                 event_id: str | None = None, trace: Any = None, attempt: int | None = None) -> None:
-        self.function = function
-        self.invocation_id = invocation_id
-        self.event_id = event_id
-        self.trace_id: str | None = getattr(trace, "trace_id", None)
-        self.span_id: str | None = getattr(trace, "span_id", None)
-        self.sampled: bool | None = getattr(trace, "sampled", None)
-        self.cold_start = cold_start
-        self.provider = provider
-        self.attempt = attempt
+    __slots__ = ("invocation", "call")
 
-    @classmethod
-    def of_invocation(cls, invocation: Invocation) -> Facts:
-        return cls(invocation.spec.name, invocation.invocation_id, invocation.provider, invocation.cold_start,
-                   trace=invocation.trace)
+    def __init__(self, invocation: Invocation, call: Call | None = None) -> None:
+        self.invocation = invocation
+        self.call = call
 
-    @classmethod
-    def of_call(cls, call: Call) -> Facts:
-        invocation = call.invocation
-        trace = call.trace if call.trace is not None else invocation.trace
-        return cls(invocation.spec.name, invocation.invocation_id, invocation.provider, invocation.cold_start,
-                   event_id=call.event_id, trace=trace, attempt=call.attempt)
+    @property
+    def function(self) -> str:
+        return self.invocation.spec.name  # type: ignore[no-any-return]
+
+    @property
+    def invocation_id(self) -> str:
+        return self.invocation.invocation_id
+
+    @property
+    def provider(self) -> str:
+        return self.invocation.provider
+
+    @property
+    def cold_start(self) -> bool:
+        return self.invocation.cold_start
+
+    @property
+    def event_id(self) -> str | None:
+        return self.call.event_id if self.call is not None else None
+
+    @property
+    def attempt(self) -> int | None:
+        return self.call.attempt if self.call is not None else None
+
+    @property
+    def trace(self) -> Any:
+        """The call's trace context (`trace_id`, `span_id`, `sampled`), else the invocation's, or None."""
+        if self.call is not None and self.call.trace is not None:
+            return self.call.trace
+        return self.invocation.trace
 
 
 _current: contextvars.ContextVar[Facts | None] = contextvars.ContextVar("portable_fn_log_facts",
@@ -78,23 +92,28 @@ def current_facts() -> Facts | None:
 
 
 class LoggingMiddleware(Middleware):
-    """Sets the log facts for each invocation and each call; puts back what was there after."""
+    """Sets the log facts for each invocation and each call; puts back what was there after.
+
+    Register it after the tracing middleware, so a call's facts have its trace."""
+
+    def __init__(self) -> None:
+        self._key = f"{__name__}.{id(self)}"  # this instance's tokens in `Invocation.state`
 
     def start(self, invocation: Invocation) -> None:
-        invocation.state[__name__] = {"invocation": _current.set(Facts.of_invocation(invocation))}
+        invocation.state[self._key] = {"invocation": _current.set(Facts(invocation))}
 
     def before(self, call: Call) -> None:
-        tokens = call.invocation.state.setdefault(__name__, {})
-        tokens[call.index] = _current.set(Facts.of_call(call))
+        tokens = call.invocation.state.setdefault(self._key, {})
+        tokens[call.index] = _current.set(Facts(call.invocation, call))
 
     def after(self, call: Call) -> None:
         # on_error hooks run before after(), so what they log still carries the call's facts
-        token = call.invocation.state.get(__name__, {}).pop(call.index, None)
+        token = call.invocation.state.get(self._key, {}).pop(call.index, None)
         if token is not None:  # None: an earlier middleware answered the call before ours ran
             _current.reset(token)
 
     def finish(self, invocation: Invocation) -> None:
-        token = invocation.state.get(__name__, {}).pop("invocation", None)
+        token = invocation.state.get(self._key, {}).pop("invocation", None)
         if token is not None:
             _current.reset(token)
 

@@ -45,12 +45,17 @@ class FixedTrace(Middleware):
 
 @pytest.fixture
 def running() -> Iterator[None]:
-    chain = (FixedTrace(), LoggingMiddleware())
+    """The pipeline runs the trace and LoggingMiddleware alone (what the runtime registered put back after)."""
+    registered, chain = pipeline.middleware(), (FixedTrace(), LoggingMiddleware())
+    for item in registered:
+        pipeline.remove(item)
     for item in chain:
         pipeline.use(item)
     yield
     for item in chain:
         pipeline.remove(item)
+    for item in registered:
+        pipeline.use(item)
 
 
 @contextmanager

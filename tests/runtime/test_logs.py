@@ -9,6 +9,7 @@ telemetry sink) is what the formatter is installed on.
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import os
@@ -25,7 +26,7 @@ from awslambdaric import bootstrap
 from awslambdaric.lambda_runtime_log_utils import JsonFormatter as LambdaJsonFormatter
 from awslambdaric.lambda_runtime_log_utils import LogFormat
 
-from portable_fn.runtime import CloudEvent, Request, pipeline
+from portable_fn.runtime import ACK, CloudEvent, Request, Result, pipeline
 from portable_fn.runtime.errors import ConfigError
 from portable_fn.runtime.log_format import JsonFormatter, rfc3339
 from portable_fn.runtime.logs import LoggingMiddleware, configure, current_facts, log_level
@@ -52,14 +53,28 @@ class FixedTrace(Middleware):
         call.trace = TRACE._replace(span_id=RECORD_SPAN)
 
 
-@pytest.fixture
-def middleware() -> Iterator[LoggingMiddleware]:
-    chain = (FixedTrace(), LoggingMiddleware())
+@contextmanager
+def only(*chain: Middleware) -> Iterator[None]:
+    """The pipeline runs `chain` alone (what the runtime registered is put back after)."""
+    registered = pipeline.middleware()
+    for item in registered:
+        pipeline.remove(item)
     for item in chain:
         pipeline.use(item)
-    yield chain[1]
-    for item in chain:
-        pipeline.remove(item)
+    try:
+        yield
+    finally:
+        for item in chain:
+            pipeline.remove(item)
+        for item in registered:
+            pipeline.use(item)
+
+
+@pytest.fixture
+def middleware() -> Iterator[LoggingMiddleware]:
+    logging_middleware = LoggingMiddleware()
+    with only(FixedTrace(), logging_middleware):
+        yield logging_middleware
 
 
 @contextmanager
@@ -76,11 +91,17 @@ def isolated_root() -> Iterator[logging.Logger]:
         logging.Formatter.converter = converter  # awslambdaric sets it to gmtime
 
 
-def ship(provider: str, *records: dict[str, Any], invocation_id: str = "inv-1") -> Invocation:
-    """Run `logs_app.ship` over `records` as `provider` delivers them (attempt 2)."""
+def ship_invocation(provider: str, *records: dict[str, Any], invocation_id: str = "inv-1") -> Invocation:
+    """An invocation of `logs_app.ship` with `records`, as `provider` delivers them (attempt 2)."""
     invocation = Invocation(spec(logs_app.ship), provider, invocation_id)
     for i, data in enumerate(records):
         invocation.add(CloudEvent(id=f"e{i}", source="//shop", type="shop.order", data=data), attempt=2)
+    return invocation
+
+
+def ship(provider: str, *records: dict[str, Any], invocation_id: str = "inv-1") -> Invocation:
+    """Run `logs_app.ship` over `records` as `provider` delivers them (attempt 2)."""
+    invocation = ship_invocation(provider, *records, invocation_id=invocation_id)
     pipeline.run(invocation)
     return invocation
 
@@ -173,20 +194,19 @@ def test_the_facts_are_put_back_after_each_call_and_invocation(middleware: Loggi
     assert current_facts() is None
 
 
-def test_a_call_answered_before_the_logging_middleware_ran(middleware: LoggingMiddleware) -> None:
+def test_a_call_answered_before_the_logging_middleware_ran() -> None:
     class Answer(Middleware):  # as idempotency answers a duplicate
         def before(self, call: Call) -> None:
-            call.result = pipeline.Result(pipeline.ACK, None, None, None, call.event_id)
+            call.result = Result(ACK, None, None, None, call.event_id)
 
-    answer = Answer()
-    pipeline.remove(middleware)
-    pipeline.use(answer)
-    pipeline.use(middleware)
-    try:
-        with isolated_root():
-            ship("aws", {"order": 1})
-    finally:
-        pipeline.remove(answer)
+    with only(Answer(), LoggingMiddleware()), isolated_root():
+        assert [result.outcome for result in pipeline.run(ship_invocation("aws", {"order": 1}))] == ["ack"]
+    assert current_facts() is None
+
+
+def test_two_logging_middlewares_each_put_back_their_own() -> None:
+    with only(FixedTrace(), LoggingMiddleware(), LoggingMiddleware()), isolated_root():
+        ship("aws", {"order": 1}, {"order": 2})
     assert current_facts() is None
 
 
@@ -389,3 +409,41 @@ def test_the_middleware_does_not_import_logging() -> None:
     code = "import sys, portable_fn.runtime.logs; print(sorted({'logging', 'traceback'} & set(sys.modules)))"
     loaded = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
     assert loaded.strip() == "[]"
+
+
+def test_gcp_under_functions_frameworks_execution_id_logging(middleware: LoggingMiddleware) -> None:
+    """With LOG_EXECUTION_ID, functions-framework's root handler writes through its
+    LoggingHandlerAddExecutionId stream, which adds the execution id label to a JSON line: ours stays whole."""
+    from functions_framework import execution_id
+
+    out = io.StringIO()
+    token = execution_id.execution_context_var.set(execution_id.ExecutionContext("exec-42", None))
+    try:
+        with isolated_root() as root:
+            root.addHandler(logging.StreamHandler(execution_id.LoggingHandlerAddExecutionId(out)))
+            configure("gcp", root=root, environ={"GOOGLE_CLOUD_PROJECT": "shop-prod"})
+            ship("gcp", {"order": 7}, invocation_id="exec-42")
+    finally:
+        execution_id.execution_context_var.reset(token)
+    found = by_message(lines(out.getvalue()))
+    assert set(found) == {"shipping 7", "stock low for 7", "from a thread"}
+    for line in found.values():
+        assert line["logging.googleapis.com/labels"] == {"execution_id": "exec-42"}
+        assert line["invocation_id"] == "exec-42" and line["severity"] in ("INFO", "WARNING")
+        assert line["logging.googleapis.com/trace"] == f"projects/shop-prod/traces/{TRACE.trace_id}"
+
+
+def test_a_call_that_logs_nothing_reads_no_transport_metadata(middleware: LoggingMiddleware) -> None:
+    """A call's attempt may need its record's metadata read (`Invocation.meta_of`); the facts read it only
+    when a line is written."""
+    read: list[object] = []
+
+    def meta_of(native: object) -> None:
+        read.append(native)
+
+    invocation = Invocation(spec(logs_app.ship_async), "aws", "req-3", meta_of=meta_of)
+    invocation.add(CloudEvent(id="q1", source="//shop", type="shop.order", data={}), "native-record")
+    with isolated_root():  # no handler: nothing is written, nothing formatted
+        logging.getLogger().setLevel(logging.CRITICAL)
+        pipeline.run(invocation)
+    assert read == []

@@ -172,16 +172,15 @@ class OtelMiddleware(pipeline.Middleware):
                  *, flush_timeout: float = FLUSH_TIMEOUT_S) -> None:
         from opentelemetry import metrics
 
-        from portable_fn import __version__
-
         self.tracer_provider = tracer_provider
         self.flush_timeout = flush_timeout
-        self._tracer: Tracer = tracer_provider.get_tracer(_SCOPE, __version__)
+        # no scope version: `portable_fn.__version__` may not be set yet (installed while the runtime imports)
+        self._tracer: Tracer = tracer_provider.get_tracer(_SCOPE)
         self._ids = ChosenIds(getattr(self._tracer, "id_generator", None))
         if hasattr(self._tracer, "id_generator"):  # the SDK's tracer: a tracer of our own, its ids ours
             self._tracer.id_generator = self._ids
         self.meter_provider = meter_provider if meter_provider is not None else metrics.get_meter_provider()
-        meter = self.meter_provider.get_meter(_SCOPE, __version__)
+        meter = self.meter_provider.get_meter(_SCOPE)
         self._coldstarts = meter.create_counter("faas.coldstarts", "{coldstart}", "Number of invocation cold starts.")
         self._duration = meter.create_histogram("faas.invoke_duration", "s",
                                                 "Measures the duration of the function's logic execution.")

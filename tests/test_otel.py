@@ -67,9 +67,13 @@ class Telemetry:
                 if m.name == name for point in m.data.data_points]
 
 
-def _uninstall() -> None:
+@pytest.fixture(autouse=True)
+def _restore_middleware() -> Iterator[None]:
+    """Whatever a test registers is removed after it; what the runtime registered stays."""
+    before = pipeline.middleware()
+    yield
     for registered in pipeline.middleware():
-        if isinstance(registered, (otel.OtelMiddleware, TracingMiddleware)):
+        if registered not in before:
             pipeline.remove(registered)
 
 
@@ -81,7 +85,6 @@ def telemetry() -> Iterator[Telemetry]:
     middleware = otel.install(provider, MeterProvider(metric_readers=[reader]))
     traced.SEEN.clear()
     yield Telemetry(exporter, reader, middleware)
-    _uninstall()
 
 
 def _event(i: int = 0, data: Any = None) -> CloudEvent[Any]:
@@ -231,12 +234,9 @@ def test_a_sampler_that_drops_the_trace_is_what_ctx_trace_says() -> None:
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     otel.install(provider, MeterProvider())
     traced.SEEN.clear()
-    try:
-        invocation = pipeline.Invocation(CONSUME, "local", "dev-1")
-        invocation.add(_event())
-        pipeline.run(invocation)
-    finally:
-        _uninstall()
+    invocation = pipeline.Invocation(CONSUME, "local", "dev-1")
+    invocation.add(_event())
+    pipeline.run(invocation)
     assert exporter.get_finished_spans() == ()
     (trace, _), = traced.SEEN
     assert trace.sampled is False and trace.headers()["traceparent"].endswith("-00")
@@ -274,12 +274,8 @@ def test_the_flush_is_bounded_by_the_timeout_and_the_deadline(deadline_in: float
                                                               bound: int | None) -> None:
     provider = FlushRecorder()
     otel.install(provider, MeterProvider(), flush_timeout=2.0)
-    try:
-        deadline = None if deadline_in is None else time.time() + deadline_in
-        invocation = _sqs_batch(1, deadline=deadline)
-        pipeline.run(invocation)
-    finally:
-        _uninstall()
+    deadline = None if deadline_in is None else time.time() + deadline_in
+    pipeline.run(_sqs_batch(1, deadline=deadline))
     if bound is None:
         assert provider.flushes == []  # too close to the deadline: the native answer comes first
     else:
@@ -299,7 +295,6 @@ def test_the_real_exporter_has_sent_the_span_when_the_invocation_returns() -> No
             pipeline.run(invocation)
             [span] = receiver.spans
         finally:
-            _uninstall()
             provider.shutdown()
     assert (span.trace_id, span.span_id, span.parent_id) == (
         invocation.trace.trace_id, invocation.trace.span_id, "53995c3f42cd8ad8")

@@ -297,11 +297,15 @@ PRODUCERS = [f"00-{'1' * 31}{i}-{'2' * 15}{i}-01" for i in range(3)]
 
 @pytest.fixture(autouse=True)
 def tracing() -> Iterator[TracingMiddleware]:
-    middleware = TracingMiddleware()
-    pipeline.use(middleware)
+    """The runtime's own TracingMiddleware when it registered one, else one registered for the test."""
+    registered = [m for m in pipeline.middleware() if isinstance(m, TracingMiddleware)]
+    middleware = registered[0] if registered else TracingMiddleware()
+    if not registered:
+        pipeline.use(middleware)
     traced.SEEN.clear()
     yield middleware
-    pipeline.remove(middleware)
+    if not registered:
+        pipeline.remove(middleware)
 
 
 def _event(i: int = 0, **extensions: Any) -> CloudEvent[Any]:

@@ -18,6 +18,7 @@ packaging says so in a warning with the fix (`no_compiler`); it never compiles w
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -59,27 +60,66 @@ class Interpreters:
         installed = sorted(root.glob(f"versions/{python}.*/bin/python{python}"), key=_patch, reverse=True)
         return list(dict.fromkeys([*found, *(str(path) for path in installed)]))
 
-    def find(self, python: str) -> str | None:
-        """The first candidate that runs and is Python `python` (a pyenv shim of a version that is not
-        selected exits 127); None when there is none."""
+    def compiler(self, python: str) -> Compiler | None:
+        """A compiler for Python `python`: the first candidate that runs and is that version (a pyenv shim
+        of a version that is not selected exits 127); None when there is none."""
         with tempfile.TemporaryDirectory(prefix="portable-fn-bytecode-") as tmp:
             for executable in self.candidates(python):
                 try:
                     if _run(executable, python, tmp, []).returncode == 0:
-                        return executable
+                        return Compiler(python, executable)
                 except OSError:
                     continue
         return None
 
 
+@dataclass(frozen=True)
+class Compiler:
+    """`executable`, an interpreter of Python `python`, compiling sources to bytecode. It remembers each
+    result by archive name and source digest, so the zips of one build compile the files they share once."""
+
+    python: str
+    executable: str
+    done: dict[tuple[str, str], Entry | None] = field(default_factory=dict, compare=False, repr=False)
+
+    def bytecode(self, entries: Iterable[Entry]) -> list[Entry]:
+        """(archive name, pyc bytes) for each `.py` entry that compiles, in the order of the names; the
+        first entry of a name counts, as `write_zip` keeps it."""
+        sources: dict[str, bytes] = {}
+        for name, content in entries:
+            if name.endswith(".py") and name not in sources:
+                sources[name] = content.read_bytes() if isinstance(content, Path) else content
+        keys = {name: (name, hashlib.sha256(data).hexdigest()) for name, data in sources.items()}
+        todo = {name: data for name, data in sources.items() if keys[name] not in self.done}
+        for name, pyc in self._compiled(todo).items():
+            self.done[keys[name]] = pyc
+        return [pyc for name in sorted(sources) if (pyc := self.done[keys[name]]) is not None]
+
+    def _compiled(self, sources: dict[str, bytes]) -> dict[str, Entry | None]:
+        if not sources:
+            return {}
+        with tempfile.TemporaryDirectory(prefix="portable-fn-bytecode-") as tmp:
+            for name, data in sources.items():
+                path = Path(tmp, "src", name)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(data)
+            done = _run(self.executable, self.python, tmp, sorted(sources))
+            if done.returncode != 0:
+                raise DeployError(f"Compiling bytecode for Python {self.python} with {self.executable} failed "
+                                  f"(exit status {done.returncode}): {done.stderr.strip()[-2000:]}")
+            written: dict[str, str | None] = json.loads(done.stdout)
+            return {name: None if pyc is None else (pyc, Path(tmp, "out", pyc).read_bytes())
+                    for name, pyc in written.items()}
+
+
 HERE = Interpreters()  # this machine's PATH and pyenv, read when a build looks
 
 
-def with_bytecode(entries: Iterable[Entry], python: str, compiler: str | None) -> list[Entry]:
+def with_bytecode(entries: Iterable[Entry], compiler: Compiler | None) -> list[Entry]:
     """The bytecode of every Python source among `entries`, then `entries`; `entries` alone when there is
-    no `compiler` (an interpreter of Python `python`, from `Interpreters.find`)."""
+    no `compiler` (`Interpreters.compiler` found no interpreter of the target's version)."""
     entries = list(entries)
-    return entries if compiler is None else [*bytecode(entries, python, compiler), *entries]
+    return entries if compiler is None else [*compiler.bytecode(entries), *entries]
 
 
 def no_compiler(python: str, context: str) -> str:
@@ -87,26 +127,6 @@ def no_compiler(python: str, context: str) -> str:
     return (f"{context}: warning: no Python {python} interpreter found here, so the package ships without "
             f"bytecode and every cold start compiles it; install Python {python} (python{python} on PATH, "
             f"or `pyenv install {python}`) and package again.")
-
-
-def bytecode(entries: Iterable[Entry], python: str, compiler: str) -> list[Entry]:
-    """(archive name, pyc bytes) for each `.py` entry that compiles under Python `python`, compiled by
-    `compiler`; the first entry of a name counts, as `write_zip` keeps it."""
-    sources: dict[str, bytes | Path] = {}
-    for name, content in entries:
-        if name.endswith(".py"):
-            sources.setdefault(name, content)
-    with tempfile.TemporaryDirectory(prefix="portable-fn-bytecode-") as tmp:
-        for name, content in sources.items():
-            path = Path(tmp, "src", name)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(content.read_bytes() if isinstance(content, Path) else content)
-        done = _run(compiler, python, tmp, sorted(sources))
-        if done.returncode != 0:
-            raise DeployError(f"Compiling bytecode for Python {python} with {compiler} failed "
-                              f"(exit status {done.returncode}): {done.stderr.strip()[-2000:]}")
-        written: list[str] = json.loads(done.stdout)
-        return [(pyc, Path(tmp, "out", pyc).read_bytes()) for pyc in written]
 
 
 def _run(executable: str, python: str, root: str, names: list[str]) -> subprocess.CompletedProcess[str]:

@@ -11,7 +11,7 @@ import marshal
 import sys
 from pathlib import Path
 
-from portable_fn.bytecode import Interpreters, bytecode, with_bytecode
+from portable_fn.bytecode import Compiler, Interpreters, with_bytecode
 
 THIS = f"{sys.version_info[0]}.{sys.version_info[1]}"
 TAG = sys.implementation.cache_tag
@@ -48,10 +48,10 @@ def test_find_skips_what_cannot_run_or_is_another_version(tmp_path: Path) -> Non
     real = pyenv_version(tmp_path / "pyenv", f"{THIS}.99", sys.executable)
     interpreters = Interpreters(running_version="0.0", path=str(tmp_path / "bin"), pyenv_root=tmp_path / "pyenv")
     assert interpreters.candidates(THIS)[0] == str(tmp_path / "bin" / f"python{THIS}")
-    assert interpreters.find(THIS) == str(real)
+    assert interpreters.compiler(THIS) == Compiler(THIS, str(real))
     offered = Interpreters(running_version="3.0", path=str(tmp_path / "bin"), pyenv_root=tmp_path / "pyenv")
     assert offered.candidates("3.0") == [sys.executable]  # this interpreter, said to be 3.0: it refuses
-    assert offered.find("3.0") is None
+    assert offered.compiler("3.0") is None
 
 
 def test_pycs_sit_in_pycache_unchecked_hash_based_named_by_archive_path_and_deterministic(tmp_path: Path) -> None:
@@ -60,8 +60,8 @@ def test_pycs_sit_in_pycache_unchecked_hash_based_named_by_archive_path_and_dete
     entries = [("pkg/__init__.py", b""), ("pkg/mod.py", source), ("top.py", b"X = 1\n"),
                ("pkg/mod.py", b"raise SystemExit('the second entry of a name never ships')\n"),
                ("py2.py", b"print 'no'\n"), ("data.txt", b"not python")]
-    first = dict(bytecode(entries, THIS, sys.executable))
-    assert dict(bytecode(entries, THIS, sys.executable)) == first
+    first = dict(Compiler(THIS, sys.executable).bytecode(entries))
+    assert dict(Compiler(THIS, sys.executable).bytecode(entries)) == first
     assert sorted(first) == [f"__pycache__/top.{TAG}.pyc", f"pkg/__pycache__/__init__.{TAG}.pyc",
                              f"pkg/__pycache__/mod.{TAG}.pyc"]  # py2.py does not compile: it ships as is
     data = first[f"pkg/__pycache__/mod.{TAG}.pyc"]
@@ -71,8 +71,18 @@ def test_pycs_sit_in_pycache_unchecked_hash_based_named_by_archive_path_and_dete
     assert code.co_filename == "pkg/mod.py" and "VALUE" in code.co_names
 
 
+def test_a_compiler_compiles_a_source_it_has_compiled_once(tmp_path: Path) -> None:
+    """The zips of one build share most files: the second zip's compile runs only for what is new."""
+    compiler = Compiler(THIS, sys.executable)
+    first = compiler.bytecode([("shared.py", b"X = 1\n"), ("portable_fn_entry.py", b"A = 1\n")])
+    remembered = Compiler(THIS, str(tmp_path / "no-such-python"), done=compiler.done)
+    assert remembered.bytecode([("shared.py", b"X = 1\n"), ("portable_fn_entry.py", b"A = 1\n")]) == first
+    second = compiler.bytecode([("shared.py", b"X = 1\n"), ("portable_fn_entry.py", b"B = 2\n")])
+    assert second[1] == first[1] and second[0] != first[0]  # sorted: portable_fn_entry, then shared
+
+
 def test_without_a_compiler_the_entries_ship_alone() -> None:
     entries = [("top.py", b"X = 1\n")]
-    assert with_bytecode(entries, THIS, None) == entries
-    assert [name for name, _ in with_bytecode(entries, THIS, sys.executable)] == [f"__pycache__/top.{TAG}.pyc",
-                                                                               "top.py"]
+    assert with_bytecode(entries, None) == entries
+    assert [name for name, _ in with_bytecode(entries, Compiler(THIS, sys.executable))] == [
+        f"__pycache__/top.{TAG}.pyc", "top.py"]

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from portable_fn.bytecode import HERE, Interpreters, no_compiler, with_bytecode
+from portable_fn.bytecode import HERE, Compiler, Interpreters, no_compiler, with_bytecode
 from portable_fn.deploy.models import Artifact
 from portable_fn.packaging import (
     ANY_MODULE,
@@ -153,7 +153,7 @@ def build_package(app: App, stage: str, out_dir: Path, progress: Progress, *, la
     progress(f"aws: packaging {app.name!r} for {' and '.join(t.describe() for t in targets.values())} as "
              f"{'one zip per function' if split else 'one zip'} ({why})")
     wheels = {arch: dependencies(app, target, cache_dir, pip_download, progress) for arch, target in targets.items()}
-    compiler = interpreters.find(app.config.python)
+    compiler = interpreters.compiler(app.config.python)
     if compiler is None:
         progress(no_compiler(app.config.python, "aws"))
     for stale in out_dir.glob(f"{app.name}-aws*.zip"):  # zips of the other layout, or of removed functions
@@ -213,7 +213,7 @@ def dependencies(app: App, target: Target, cache_dir: Path | None, download: Pip
 
 
 def build_zip(app: App, specs: Sequence[FunctionSpec], sources: list[Entry], wheels: list[Path], arch: str,
-              path: Path, budget: SizeBudget, progress: Progress, compiler: str | None = None) -> LambdaArtifact:
+              path: Path, budget: SizeBudget, progress: Progress, compiler: Compiler | None = None) -> LambdaArtifact:
     """One zip: the entry module for `specs`, the shim, `sources`, the runtime and the wheels, with their
     bytecode for the app's Python when there is a `compiler` (`portable_fn.bytecode`)."""
     entries = with_bytecode(_unique([
@@ -222,7 +222,7 @@ def build_zip(app: App, specs: Sequence[FunctionSpec], sources: list[Entry], whe
         *sources,
         *runtime_files(),
         *(entry for wheel in wheels for entry in _wheels.unpacked(wheel)),
-    ]), app.config.python, compiler)
+    ]), compiler)
     unzipped = sum(len(c) if isinstance(c, bytes) else c.stat().st_size for _, c in entries)
     if unzipped > budget.unzipped:
         raise DeployError(_too_large(app, unzipped, budget))

@@ -87,7 +87,7 @@ def build_package(app: App, stage: str, out_dir: Path, progress: Progress, *, re
     target = Target(app.config.python)
     lines = requirement_lines(app)
     function_app = function_app_source(app)
-    compiler = interpreters.find(target.python)
+    compiler = interpreters.compiler(target.python)
     if compiler is None:
         progress(no_compiler(target.python, "azure"))
     entries: list[Entry] = [  # the first entry of a name wins in `write_zip`: generated files over the user's
@@ -99,7 +99,7 @@ def build_package(app: App, stage: str, out_dir: Path, progress: Progress, *, re
         *shim_files(function_app),
         *([] if remote else _vendored(app, lines, target, cache_dir or DEFAULT_CACHE, pip_download, progress)),
     ]
-    artifact = write_zip(out_dir / f"{app.name}-azure.zip", with_bytecode(entries, target.python, compiler))
+    artifact = write_zip(out_dir / f"{app.name}-azure.zip", with_bytecode(entries, compiler))
     how = "source only, for a remote build" if remote else f"dependencies for {target.describe()}"
     progress(f"azure: {artifact.path.name}: {artifact.files} files ({how}), "
              f"{artifact.size / 1024 / 1024:.1f} MB, sha256 {artifact.sha256[:12]}")

@@ -26,7 +26,8 @@ from portable_fn.app import load_app
 from portable_fn.bytecode import Interpreters
 
 APPS = Path(__file__).with_name("apps")
-PYTHON_312 = Interpreters().find("3.12")
+COMPILER_312 = Interpreters().compiler("3.12")
+PYTHON_312 = COMPILER_312.executable if COMPILER_312 else None
 needs_312 = pytest.mark.skipif(PYTHON_312 is None, reason="no Python 3.12 interpreter here")
 UNCHECKED_HASH = 0b01  # PEP 552 flags: hash-based, not checked against the source
 

@@ -41,6 +41,8 @@ never the secret.
 
 The parts every provider's packaging shares live here too: the app's requirement lines
 (`app_requirements`) and the modules of a provider package its runtime shim needs (`module_closure`).
+The app's own bytecode never ships; the Lambda and Azure packages ship bytecode compiled from what they
+hold, for the app's Python (`portable_fn.bytecode`).
 """
 
 from __future__ import annotations

@@ -29,3 +29,40 @@ __all__ = [
     "call_http", "cron", "from_http", "from_http_batch", "function", "http", "queue", "schedule",
     "spec_of", "storage", "to_batch", "to_binary", "to_structured", "topic",
 ]
+
+
+def _install_default_middleware() -> None:
+    """Every invocation is traced (`ctx.trace`) and logs with its facts; OpenTelemetry exports the spans
+    when the environment asks for it (`portable_fn.otel.enabled_by_environment`) and it is installed."""
+    from . import pipeline
+    from .logs import LoggingMiddleware
+    from .tracing import TracingMiddleware
+
+    pipeline.use(TracingMiddleware())
+    pipeline.use(LoggingMiddleware())
+    if _otel_requested():
+        import importlib
+
+        try:  # optional, outside the runtime: loaded only when asked for, shipped only with the extra
+            otel = importlib.import_module("portable_fn.otel")
+        except ImportError as exc:  # not shipped with the function: say so, run without it
+            import logging
+
+            logging.getLogger("portable_fn").warning(
+                "OpenTelemetry is asked for by the environment but cannot be loaded (%s); add "
+                "'portable-fn[otel]' to the function's requirements.", exc)
+        else:
+            if otel.enabled_by_environment():
+                otel.install()
+
+
+def _otel_requested() -> bool:
+    import os
+
+    env = os.environ
+    return any(env.get(name) for name in ("PORTABLE_FN_OTEL", "OTEL_EXPORTER_OTLP_ENDPOINT",
+                                          "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_TRACES_EXPORTER"))
+
+
+_install_default_middleware()
+

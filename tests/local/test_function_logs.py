@@ -22,6 +22,8 @@ from portable_fn.runtime.logs import LoggingMiddleware
 from portable_fn.runtime.pipeline import Call, Invocation, Middleware
 from portable_fn.runtime.tracing import TraceContext
 
+from .conftest import LOCAL_APPS, Running
+
 APP = Path(__file__).parents[1] / "runtime" / "handlers" / "logs_app.py"
 TRACE = TraceContext("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7", "b7ad6b7169203331", True)
 STAMP = r"\d\d:\d\d:\d\d\.\d\d\d"
@@ -155,3 +157,13 @@ def test_an_app_that_configured_logging_keeps_its_root() -> None:
             assert logs in logging.getLogger("portable_fn.function").handlers
         finally:
             logs.detach()
+
+
+def test_the_dev_host_shows_the_facts_of_a_request(start_host: Callable[..., Running]) -> None:
+    """End to end: a request with a W3C traceparent to the dev host; its ctx.logger line names the trace."""
+    dev = start_host(LOCAL_APPS / "strict")
+    traceparent = f"00-{TRACE.trace_id}-{TRACE.parent_id}-01"
+    assert dev.client.request("GET", "/log", headers={"traceparent": traceparent}).status == 200
+    (line,) = [line for line in dev.logs if " [log] " in line]
+    assert re.fullmatch(rf"{STAMP} logs \[log\] INFO hello from the logger of logs  invocation=\S+ "
+                        rf"trace={TRACE.trace_id} span=[0-9a-f]{{16}} attempt=1( cold_start)?", line), line

@@ -52,10 +52,15 @@ def _is_dynamic_import(node: ast.Call) -> bool:
             and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str))
 
 
+# Loaded only when the environment asks for OpenTelemetry, and then only if installed (an ImportError is
+# logged and the function runs without it): the one import outside the runtime, optional by design.
+OPTIONAL = {"portable_fn.otel"}
+
+
 def _allowed(module: str) -> bool:
     return module.split(".")[0] in sys.stdlib_module_names or module == PACKAGE or module.startswith(
         PACKAGE + "."
-    )
+    ) or module in OPTIONAL
 
 
 def test_the_runtime_has_modules_to_check() -> None:

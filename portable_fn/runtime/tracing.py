@@ -47,9 +47,7 @@ _traceparent = re.compile(r"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f
 _TRACESTATE_KEY = r"(?:[a-z][_0-9a-z\-*/]{0,255}|[a-z0-9][_0-9a-z\-*/]{0,240}@[a-z][_0-9a-z\-*/]{0,13})"
 _TRACESTATE_MEMBER = _TRACESTATE_KEY + r"=[\x20-\x2b\x2d-\x3c\x3e-\x7e]{0,255}[\x21-\x2b\x2d-\x3c\x3e-\x7e]\Z"
 _MAX_TRACESTATE_MEMBERS = 32
-# X-Ray: Root=1-<8 hex epoch seconds>-<24 hex>;Parent=<16 hex>;Sampled=0|1|? (any order, other keys too)
-_XRAY_ROOT = r"1-([0-9a-fA-F]{8})-([0-9a-fA-F]{24})\Z"
-_XRAY_PARENT = r"[0-9a-fA-F]{16}\Z"
+_HEX_DIGITS = "0123456789abcdefABCDEF"
 # The legacy hierarchical Request-Id of .NET / Application Insights, in its W3C-compatible form:
 # |<32 hex trace id>.<16 hex span id>.  (other hierarchical ids have no W3C trace id and are ignored)
 _REQUEST_ID = r"\|([0-9a-f]{32})\.([0-9a-f]{16})\.\Z"
@@ -160,18 +158,33 @@ def _valid_tracestate(tracestate: Any) -> str:
 
 def from_xray(header: Any) -> TraceContext | None:
     """The span an X-Ray trace header names, as W3C: the trace id is the root's 8 hex digits of epoch
-    seconds then its 24 hex digits (AWS's documented mapping). None without a valid Root and Parent."""
+    seconds then its 24 hex digits (AWS's documented mapping). None without a valid Root and Parent.
+
+    `Root=1-<8 hex>-<24 hex>;Parent=<16 hex>;Sampled=0|1|?`, its fields in any order, other keys too (Lambda
+    adds `Lineage`, an ALB `Self`). Read on every record of an SQS batch: split, no pattern."""
     if not isinstance(header, str):
         return None
-    fields = dict(part.strip().partition("=")[::2] for part in header.split(";"))
-    root = re.match(_XRAY_ROOT, fields.get("Root", ""))
-    parent = fields.get("Parent", "")
-    if root is None or not re.match(_XRAY_PARENT, parent):
+    root = parent = sampled = ""
+    for field in header.split(";"):
+        key, _, value = field.partition("=")
+        key = key.strip()
+        if key == "Root":
+            root = value.strip()
+        elif key == "Parent":
+            parent = value.strip()
+        elif key == "Sampled":
+            sampled = value.strip()
+    if len(root) != 35 or root[:2] != "1-" or root[10] != "-":
         return None
-    trace_id, span_id = (root.group(1) + root.group(2)).lower(), parent.lower()
-    if trace_id == _INVALID_TRACE or span_id == _INVALID_SPAN:
+    trace_id, span_id = (root[2:10] + root[11:]).lower(), parent.lower()
+    if not (_is_hex(trace_id, 32) and _is_hex(span_id, 16)):
         return None
-    return TraceContext(trace_id, span_id, None, fields.get("Sampled") == "1")
+    return TraceContext(trace_id, span_id, None, sampled == "1")
+
+
+def _is_hex(text: str, size: int) -> bool:
+    """`text` is `size` hex digits, not all zero (W3C's invalid id)."""
+    return len(text) == size and not text.strip(_HEX_DIGITS) and text.strip("0") != ""
 
 
 def from_request_id(value: Any) -> TraceContext | None:
@@ -252,16 +265,22 @@ class TracingMiddleware(Middleware):
 
     def start(self, invocation: Invocation) -> None:
         producers = [producer_of(call) for call in invocation.calls]
-        invocation.state[_STATE] = producers
-        links = tuple(producer.link() for producer in producers if producer is not None)
+        own_links = [(producer.link(),) if producer is not None else () for producer in producers]
+        invocation.state[_STATE] = own_links
+        links = tuple(link for one in own_links for link in one)
         parent = _parent(invocation, producers)
         invocation.trace = parent.child(links) if parent is not None else new_root(links)
 
     def before(self, call: Call) -> None:
-        producers = call.invocation.state.get(_STATE)
-        producer = producers[call.index] if producers is not None else producer_of(call)
-        links = (producer.link(),) if producer is not None else ()
-        call.trace = call.invocation.trace._replace(links=links)
+        own_links = call.invocation.state.get(_STATE)
+        if own_links is not None:
+            links = own_links[call.index]
+        else:  # a call added after start()
+            producer = producer_of(call)
+            links = (producer.link(),) if producer is not None else ()
+        trace = call.invocation.trace
+        call.trace = TraceContext(trace.trace_id, trace.span_id, trace.parent_id, trace.sampled, trace.tracestate,
+                                  links)
 
 
 def producer_of(call: Call) -> TraceContext | None:
@@ -289,6 +308,9 @@ def _parent(invocation: Invocation, producers: list[TraceContext | None]) -> Tra
 def _one_sender(producers: list[TraceContext | None]) -> TraceContext | None:
     """The producer of every record, when they all have the same one."""
     first = producers[0] if producers else None
-    if first is None or any(p is None or p.link() != first.link() for p in producers):
+    if first is None:
         return None
+    for producer in producers:
+        if producer is None or producer.span_id != first.span_id or producer.trace_id != first.trace_id:
+            return None
     return first

@@ -3,10 +3,13 @@
 Ships inside the package zip and imports only the standard library and `portable_fn.runtime` (a test scans
 the imports); the `azure.functions` classes it needs (`HttpResponse`) are handed in by the generated code,
 which the Azure host runs with `azure-functions` installed. Each `*_entry(spec, ...)` gives the body of one
-decorated v2 function; the outcome of the handler becomes what the host expects:
+decorated v2 function: it reads the trigger's object into one call of the runtime's invocation pipeline
+(`portable_fn.runtime.contract`: the host's `context.trace_context` is the invocation's trace carrier, a
+Service Bus message's `Diagnostic-Id` / `traceparent` its producer's), and the outcome of the handler
+becomes what the host expects:
 
 - http (`route`): the handler gets a Request; its Response is the answer, bad input a 4xx with the
-  reason (`call_http`).
+  reason.
 - queue (`queueTrigger` + a `queue` output binding to `<queue>-poison`): ack returns; retry raises, so the
   host makes the message visible again, up to `maxDequeueCount` (host.json); dead-letter, and a retry on
   the last attempt, write the dead letter to `<queue>-poison` through the output binding and the

@@ -129,7 +129,7 @@ def log_level(level: str | int | None = None, environ: Mapping[str, str] | None 
     """The level to log at: `level` (the app's config), else LOG_LEVEL, else AWS_LAMBDA_LOG_LEVEL,
     else INFO. An unknown name is a ConfigError listing the valid ones."""
     env = os.environ if environ is None else environ
-    for source, value in (("the log level", level), ("LOG_LEVEL", env.get("LOG_LEVEL")),
+    for source, value in (("the app's config", level), ("LOG_LEVEL", env.get("LOG_LEVEL")),
                           ("AWS_LAMBDA_LOG_LEVEL", env.get("AWS_LAMBDA_LOG_LEVEL"))):
         if isinstance(value, int):
             return value
@@ -141,8 +141,8 @@ def log_level(level: str | int | None = None, environ: Mapping[str, str] | None 
 def _level_named(source: str, value: str) -> int:
     level = _LEVELS.get(value.strip().upper())
     if level is None:
-        raise ConfigError(f"{source} {value!r} is not a log level. Use one of DEBUG, INFO, WARNING, ERROR, "
-                          "CRITICAL (any case; TRACE, WARN and FATAL are read as DEBUG, WARNING, CRITICAL).")
+        raise ConfigError(f"Log level {value!r} (from {source}) is unknown. Use one of DEBUG, INFO, WARNING, "
+                          "ERROR, CRITICAL (any case; TRACE, WARN and FATAL are read as DEBUG, WARNING, CRITICAL).")
     return level
 
 

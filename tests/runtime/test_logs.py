@@ -398,8 +398,9 @@ def test_log_level(level: Any, environ: dict[str, str], expected: int) -> None:
 def test_an_invalid_level_names_the_setting_and_the_valid_ones() -> None:
     with pytest.raises(ConfigError) as raised:
         log_level(None, {"LOG_LEVEL": "verbose"})
-    assert str(raised.value).startswith("LOG_LEVEL 'verbose' is not a log level. Use one of DEBUG, INFO, WARNING")
-    with isolated_root() as root, pytest.raises(ConfigError, match="the log level 'loud'"):
+    assert str(raised.value).startswith(
+        "Log level 'verbose' (from LOG_LEVEL) is unknown. Use one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+    with isolated_root() as root, pytest.raises(ConfigError, match=r"'loud' \(from the app's config\)"):
         configure("aws", "loud", root=root, environ={})
 
 

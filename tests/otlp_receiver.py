@@ -1,13 +1,17 @@
 """An OTLP/HTTP receiver on 127.0.0.1: what a collector would get from the real exporter.
 
 `http.server` on a free port; each POST to /v1/traces is decoded as an `ExportTraceServiceRequest`
-protobuf (opentelemetry-proto, the collector's own message definitions) and its spans kept, flattened into
+(opentelemetry-proto, the collector's own message definitions): a protobuf body, or, for
+`application/json`, OTLP's JSON read by protobuf's strict JSON parser (an unknown field is an error), its
+hex ids turned into the base64 that parser expects, as collectors do. The spans are kept, flattened into
 `ReceivedSpan`s with their ids in W3C hex.
 """
 
 from __future__ import annotations
 
+import base64
 import gzip
+import json
 import threading
 import zlib
 from collections.abc import Iterator
@@ -16,6 +20,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from google.protobuf import json_format
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
@@ -42,18 +47,40 @@ class OtlpReceiver:
 
     def __init__(self) -> None:
         self.spans: list[ReceivedSpan] = []
+        self.messages: list[ExportTraceServiceRequest] = []  # each request, decoded
+        self.headers: list[dict[str, str]] = []  # each request's headers, names lower-case
         self.requests: list[tuple[str, str]] = []
         self._lock = threading.Lock()
         self.endpoint = ""
 
     def receive(self, path: str, content_type: str, body: bytes) -> None:
-        request = ExportTraceServiceRequest.FromString(body)
+        if content_type.split(";")[0].strip() == "application/json":
+            request = json_format.Parse(json.dumps(_base64_ids(json.loads(body))), ExportTraceServiceRequest())
+        else:
+            request = ExportTraceServiceRequest.FromString(body)
         with self._lock:
             self.requests.append((path, content_type))
+            self.messages.append(request)
             for resource_spans in request.resource_spans:
                 resource = _attributes(resource_spans.resource.attributes)
                 for scope_spans in resource_spans.scope_spans:
                     self.spans.extend(_span(s, resource, scope_spans.scope.name) for s in scope_spans.spans)
+
+
+def _base64_ids(request: dict[str, Any]) -> dict[str, Any]:
+    """OTLP's JSON carries ids in hex; protobuf's JSON mapping has bytes in base64."""
+    def convert(holder: dict[str, Any], *names: str) -> None:
+        for name in names:
+            if holder.get(name):
+                holder[name] = base64.b64encode(bytes.fromhex(holder[name])).decode("ascii")
+
+    for resource_spans in request.get("resourceSpans", []):
+        for scope_spans in resource_spans.get("scopeSpans", []):
+            for span in scope_spans.get("spans", []):
+                convert(span, "traceId", "spanId", "parentSpanId")
+                for link in span.get("links", []):
+                    convert(link, "traceId", "spanId")
+    return request
 
 
 def _span(span: Any, resource: dict[str, Any], scope: str) -> ReceivedSpan:
@@ -92,6 +119,7 @@ def otlp_receiver() -> Iterator[OtlpReceiver]:
             if self.path != "/v1/traces":
                 self.send_error(404)
                 return
+            receiver.headers.append({name.lower(): value for name, value in self.headers.items()})
             receiver.receive(self.path, self.headers.get("content-type", ""), body)
             answer = ExportTraceServiceResponse().SerializeToString()
             self.send_response(200)

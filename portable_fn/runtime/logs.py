@@ -1,10 +1,11 @@
 """Structured logs: one JSON object per line on every cloud, with the same keys, plus each cloud's own.
 
-`LoggingMiddleware` puts the running call's facts (function, invocation id, event id, trace, attempt, ...)
-in a context variable, so every logger sees them: `ctx.logger`, the user's own `logging.getLogger(...)`
-loggers, async tasks and threads run with a copy of the context (`asyncio.to_thread`,
-`contextvars.copy_context().run`). `log_format.JsonFormatter` writes them; `configure(provider)` puts it
-on the handlers the cloud's runtime installed on the root logger, so nothing is written twice:
+The facts of the running call (function, invocation id, event id, trace, attempt, ...) come from context
+variables (the pipeline's current call, and the invocation `LoggingMiddleware` started), so every logger
+sees them: `ctx.logger`, the user's own `logging.getLogger(...)` loggers, async tasks, and threads run
+with a copy of the context (`asyncio.to_thread`, `contextvars.copy_context().run`).
+`log_format.JsonFormatter` writes them; `configure(provider)` puts it on the handlers the cloud's runtime
+installed on the root logger, so nothing is written twice:
 
 - AWS: awslambdaric's handler (it adds the request id and writes to Lambda's telemetry log sink); the line
   also holds the keys of Lambda's own JSON log format (`AWS_LAMBDA_LOG_FORMAT=JSON`).
@@ -27,7 +28,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigError
-from .pipeline import Call, Invocation, Middleware
+from .pipeline import Call, Invocation, Middleware, current_call
 
 if TYPE_CHECKING:
     import logging
@@ -82,40 +83,35 @@ class Facts:
         return self.invocation.trace
 
 
-_current: contextvars.ContextVar[Facts | None] = contextvars.ContextVar("portable_fn_log_facts",
-                                                                        default=None)
+_invocation: contextvars.ContextVar[Invocation | None] = contextvars.ContextVar("portable_fn_log_invocation",
+                                                                             default=None)
 
 
 def current_facts() -> Facts | None:
-    """The facts of the call (or invocation) running in this context, if any."""
-    return _current.get()
+    """The facts of the call running in this context (the pipeline's current call), else of the
+    invocation `LoggingMiddleware` started, if any."""
+    call = current_call()
+    if call is not None:
+        return Facts(call.invocation, call)
+    invocation = _invocation.get()
+    return Facts(invocation) if invocation is not None else None
 
 
 class LoggingMiddleware(Middleware):
-    """Sets the log facts for each invocation and each call; puts back what was there after.
-
-    Register it after the tracing middleware, so a call's facts have its trace."""
+    """Gives what is logged between the calls of an invocation (by other middleware, by the shim) the
+    invocation's facts; while a call runs, the pipeline's current call gives them, so this costs nothing
+    per record."""
 
     def __init__(self) -> None:
-        self._key = f"{__name__}.{id(self)}"  # this instance's tokens in `Invocation.state`
+        self._key = f"{__name__}.{id(self)}"  # this instance's token in `Invocation.state`
 
     def start(self, invocation: Invocation) -> None:
-        invocation.state[self._key] = {"invocation": _current.set(Facts(invocation))}
-
-    def before(self, call: Call) -> None:
-        tokens = call.invocation.state.setdefault(self._key, {})
-        tokens[call.index] = _current.set(Facts(call.invocation, call))
-
-    def after(self, call: Call) -> None:
-        # on_error hooks run before after(), so what they log still carries the call's facts
-        token = call.invocation.state.get(self._key, {}).pop(call.index, None)
-        if token is not None:  # None: an earlier middleware answered the call before ours ran
-            _current.reset(token)
+        invocation.state[self._key] = _invocation.set(invocation)
 
     def finish(self, invocation: Invocation) -> None:
-        token = invocation.state.get(self._key, {}).pop("invocation", None)
+        token = invocation.state.pop(self._key, None)
         if token is not None:
-            _current.reset(token)
+            _invocation.reset(token)
 
 
 # -- configuration --------------------------------------------------------------------------------

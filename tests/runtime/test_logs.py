@@ -178,7 +178,7 @@ def test_the_facts_are_put_back_after_each_call_and_invocation(middleware: Loggi
     seen: list[Any] = []
 
     class Watch(Middleware):
-        def after(self, call: Call) -> None:  # runs before LoggingMiddleware.after (reverse order)
+        def after(self, call: Call) -> None:
             seen.append(current_facts().event_id)  # type: ignore[union-attr]
 
         def finish(self, invocation: Invocation) -> None:

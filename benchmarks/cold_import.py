@@ -7,9 +7,9 @@ compiles every module of the runtime, the app and its dependencies, every time. 
 <= 10 ms over `python -c pass`, and below `import cloudevents.http`, `import aws_lambda_powertools` and
 `import azure.functions`.
 
-What is imported, each from its own read-only directory by `python -s` (no user site) with
-PYTHONDONTWRITEBYTECODE=1 and PYTHONPATH set to what the cloud puts on the path (ahead of this machine's
-site-packages, which `python -c pass` imports the .pth files of too):
+What is imported, each from its own read-only directory by the python of an empty virtualenv (site runs,
+as in the clouds, but none of this machine's site-packages and their .pth files) with
+PYTHONDONTWRITEBYTECODE=1 and PYTHONPATH set to what the cloud puts on the path:
 
 - aws: the `portable-fn package` zip; `import portable_fn_entry` (the Lambda handler module).
 - aws, plain zip: the app's requirements by `pip install --target --no-compile`, plus the same entry
@@ -27,7 +27,7 @@ site-packages, which `python -c pass` imports the .pth files of too):
 Every case runs once first with `-v` to count the modules it compiles from source in its directory (ours
 must be 0), then N rounds, the cases interleaved round by round so a noisy machine slows all alike. CPU
 time is the child's user + system time (`getrusage`); wall time includes the process start. Figures are
-over the same measure of `python -s -c pass`: median and min.
+over the same measure of `python -c pass` (the same interpreter): median and min.
 
     python benchmarks/cold_import.py            # full run, a few minutes; writes results_cold_import.json
     python benchmarks/cold_import.py --quick    # smoke run, about a minute, rougher numbers
@@ -109,6 +109,7 @@ def prepare(work: Path) -> list[Case]:
     pyproject = shop / "pyproject.toml"
     pyproject.write_text(re.sub(r'(?m)^python = "[0-9.]+"$', f'python = "{python}"', pyproject.read_text()))
     app = load_app(shop)
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(work / "venv")], check=True)
     aws = unzipped(build_aws(app, "dev", work / "out-aws", progress).path, work / "aws")
     gcp = unzipped(build_gcp(app, "dev", work / "out-gcp", progress).path, work / "gcp")
     azure = unzipped(build_azure(app, "dev", work / "out-azure", progress).path, work / "azure")
@@ -131,6 +132,11 @@ def prepare(work: Path) -> list[Case]:
         Case("import aws_lambda_powertools", (refs,), "import aws_lambda_powertools"),
         Case("import azure.functions", (refs,), "import azure.functions"),
     ]
+
+
+def python_of(work: Path) -> Path:
+    """The interpreter that imports: the empty virtualenv's (`prepare`)."""
+    return work / "venv" / "bin" / "python"
 
 
 def progress(message: str) -> None:
@@ -195,7 +201,7 @@ def command(case: Case | None, work: Path, *flags: str) -> tuple[list[str], dict
            "SHOP_DATA_DIR": str(work / "shop-data")}
     if case is not None:
         env["PYTHONPATH"] = os.pathsep.join(str(p) for p in case.path)
-    return [sys.executable, *flags, "-s", "-c", case.statement if case else "pass"], env
+    return [str(python_of(work)), *flags, "-s", "-c", case.statement if case else "pass"], env
 
 
 def compiled_from_source(case: Case, work: Path) -> int:
@@ -246,7 +252,7 @@ def measure(cases: list[Case], work: Path, rounds: int) -> list[dict[str, Any]]:
 
 def report(rows: list[dict[str, Any]], compiled: dict[str, int]) -> None:
     info = machine()
-    print(f"Python {info['python']} on {info['cores']} cores ({info['cpu']}); over `python -s -c pass` "
+    print(f"Python {info['python']} on {info['cores']} cores ({info['cpu']}); over `python -c pass` "
           f"(CPU {rows[0]['baseline_cpu_median_ms']:.1f} ms, wall {rows[0]['baseline_wall_median_ms']:.1f} ms)")
     print()
     references = [r for r in rows if r["case"].startswith("import ")]

@@ -32,13 +32,12 @@ __all__ = [
 
 
 def _install_default_middleware() -> None:
-    """Every invocation is traced (`ctx.trace`) and logs with its facts; OpenTelemetry exports the spans
-    when the environment asks for it (`portable_fn.otel.enabled_by_environment`) and it is installed."""
+    """Every invocation logs with its facts (and is traced: `Invocation.trace`, worked out on first use);
+    OpenTelemetry exports the spans when the environment asks for it
+    (`portable_fn.otel.enabled_by_environment`) and it is installed."""
     from . import pipeline
     from .logs import LoggingMiddleware
-    from .tracing import TracingMiddleware
 
-    pipeline.use(TracingMiddleware())
     pipeline.use(LoggingMiddleware())
     if _otel_requested():
         import importlib
@@ -53,7 +52,14 @@ def _install_default_middleware() -> None:
                 "'portable-fn[otel]' to the function's requirements.", exc)
         else:
             if otel.enabled_by_environment():
-                otel.install()
+                try:
+                    otel.install()
+                except ImportError as exc:  # the SDK itself is missing
+                    import logging
+
+                    logging.getLogger("portable_fn").warning(
+                        "OpenTelemetry is asked for by the environment but cannot be loaded (%s); add "
+                        "'portable-fn[otel]' to the function's requirements.", exc)
 
 
 def _otel_requested() -> bool:

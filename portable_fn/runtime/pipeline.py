@@ -22,7 +22,7 @@ user's own loggers and threads started with `contextvars.copy_context()` see it)
 from __future__ import annotations
 
 import contextvars
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from .cloudevent import CloudEvent
@@ -50,7 +50,7 @@ class Invocation:
     native record the call was added with."""
 
     __slots__ = ("spec", "provider", "invocation_id", "carrier", "cold_start", "region", "deadline", "raw",
-                 "ordered", "meta_of", "carrier_of", "raw_of", "trace", "state", "calls")
+                 "ordered", "meta_of", "carrier_of", "raw_of", "state", "calls", "_trace")
 
     def __init__(self, spec: Any, provider: str, invocation_id: str = "", *,
                  carrier: Mapping[str, str] | None = None, deadline: float | None = None, raw: Any = None,
@@ -70,9 +70,23 @@ class Invocation:
         self.meta_of = meta_of
         self.carrier_of = carrier_of
         self.raw_of = raw_of
-        self.trace: Any = None  # the invocation's span (`tracing.TraceContext`), set by the tracing middleware
         self.state: dict[str, Any] = {}  # scratch space per middleware
         self.calls: list[Call] = []
+        self._trace: Any = None
+
+    @property
+    def trace(self) -> Any:
+        """The invocation's own span (`tracing.TraceContext`), worked out on first use from what the
+        transport carried (`tracing.trace_of`): an invocation nobody asks about pays nothing for it."""
+        if self._trace is None:
+            from .tracing import trace_of
+
+            self._trace = trace_of(self)
+        return self._trace
+
+    @trace.setter
+    def trace(self, value: Any) -> None:
+        self._trace = value
 
     def add(self, event: CloudEvent[Any] | BaseException, native: Any = None, *,
             meta: Any = _UNREAD, attempt: int | None = None,
@@ -105,8 +119,8 @@ class Invocation:
 class Call:
     """One handler call: one record of a batch, one event or one request."""
 
-    __slots__ = ("invocation", "index", "event", "request", "native", "trace", "result", "response", "_ctx",
-                 "_meta", "_attempt", "_carrier", "_raw")
+    __slots__ = ("invocation", "index", "event", "request", "native", "result", "response", "_ctx",
+                 "_meta", "_attempt", "_carrier", "_raw", "_trace")
 
     def __init__(self, invocation: Invocation, index: int, event: CloudEvent[Any] | BaseException | None,
                  request: Request | None, native: Any, ctx: Context | None) -> None:
@@ -115,7 +129,7 @@ class Call:
         self.event = event  # a CloudEvent, the InvalidEventError of a record that could not be read, or None
         self.request = request
         self.native = native  # the native record, when the shim gave it
-        self.trace: Any = None  # this call's trace context, set by the tracing middleware
+        self._trace: Any = None
         self.result: Result | None = None  # the outcome of an event
         self.response: Response | None = None  # the answer to a request
         self._ctx = ctx
@@ -155,6 +169,20 @@ class Call:
         return self._raw
 
     @property
+    def trace(self) -> Any:
+        """The invocation's span as this call sees it: linked to its record's producer (`tracing.call_trace`),
+        worked out on first use."""
+        if self._trace is None:
+            from .tracing import call_trace
+
+            self._trace = call_trace(self)
+        return self._trace
+
+    @trace.setter
+    def trace(self, value: Any) -> None:
+        self._trace = value
+
+    @property
     def ctx(self) -> Context:
         """The handler's `Context`, made on first use (most handlers do not take one)."""
         ctx = self._ctx
@@ -163,7 +191,7 @@ class Call:
             ctx = self._ctx = Context(invocation.invocation_id, invocation.spec.name, invocation.provider,
                                       self.attempt, invocation.deadline, self.meta, self.raw)
         if ctx.trace is None:
-            ctx.trace = self.trace if self.trace is not None else self.invocation.trace
+            ctx.trace = self.trace
         return ctx
 
     @property
@@ -369,13 +397,32 @@ def _cold_start() -> bool:
 _TRACE_HEADERS = ("traceparent", "tracestate")
 
 
-def http_carrier(headers: Any, carrier: Mapping[str, str] | None = None) -> Mapping[str, str] | None:
+def http_carrier(headers: Any, carrier: Mapping[str, str] | None = None) -> Mapping[str, str]:
     """A request's trace headers (W3C `traceparent` / `tracestate`, read case-insensitively from any
-    headers object with `get`) added to `carrier` (what the platform itself says, e.g. Lambda's header)."""
-    found = {name: value for name in _TRACE_HEADERS if (value := headers.get(name))}
-    if not found:
-        return carrier
-    return {**carrier, **found} if carrier else found
+    headers object with `get`, when the trace is first asked for) over `carrier` (what the platform itself
+    says, e.g. Lambda's header)."""
+    return _HttpCarrier(headers, carrier or _NO_CARRIER)
+
+
+class _HttpCarrier(Mapping[str, str]):
+    """A request's trace headers over the platform's carrier, read from the request only when asked."""
+
+    def __init__(self, headers: Any, platform: Mapping[str, str]) -> None:
+        self._headers = headers
+        self._platform = platform
+
+    def __getitem__(self, key: str) -> str:
+        value = self._headers.get(key) if key in _TRACE_HEADERS else None
+        if value:
+            return str(value)
+        return self._platform[key]
+
+    def __iter__(self) -> Iterator[str]:
+        yield from (name for name in _TRACE_HEADERS if self._headers.get(name))
+        yield from (name for name in self._platform if name not in _TRACE_HEADERS or not self._headers.get(name))
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
 
 
 def invocation_of(spec: Any, ctx: Context | None, provider: str = "local") -> Invocation:
@@ -410,6 +457,6 @@ def call_batch(spec: Any, events: Sequence[CloudEvent[Any] | BaseException],
 def call_http(spec: Any, request: Request, ctx: Context | None = None) -> Response:
     """Serve one HTTP request through the pipeline. Bad input is a 400 naming the problem; a crash a 500."""
     invocation = invocation_of(spec, ctx)
-    invocation.carrier = http_carrier(request.headers) or _NO_CARRIER
+    invocation.carrier = http_carrier(request.headers)
     invocation.request(request, ctx)
     return serve(invocation)

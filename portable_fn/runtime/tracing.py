@@ -251,8 +251,8 @@ _READERS: tuple[tuple[str, _Reader], ...] = (  # in order of preference: W3C fir
 _STATE = __name__  # the key of this middleware's scratch space in `Invocation.state`
 
 
-class TracingMiddleware(Middleware):
-    """Gives every invocation a span of its own, and every call a link to its record's producer.
+def trace_of(invocation: Invocation) -> TraceContext:
+    """The invocation's own span: a child of its parent (below), linked to each record's producer.
 
     The parent of a request is its caller (the request's `traceparent`); the parent of messages is the
     span that produced them, when they all have the same one (one record, or a batch one sender sent), so a
@@ -260,27 +260,27 @@ class TracingMiddleware(Middleware):
     when the platform records the trace (Lambda's X-Ray header, Cloud Run's `X-Cloud-Trace-Context`, the
     Azure host's context), else a new trace starts. Each record is linked to its producer, as
     OpenTelemetry's messaging conventions link the records of a batch. Nothing is written to the event:
-    its `traceparent` extension keeps naming where it started.
-    """
+    its `traceparent` extension keeps naming where it started."""
+    producers = [producer_of(call) for call in invocation.calls]
+    links = tuple(producer.link() for producer in producers if producer is not None)
+    parent = _parent(invocation, producers)
+    return parent.child(links) if parent is not None else new_root(links)
+
+
+def call_trace(call: Call) -> TraceContext:
+    """The invocation's span as one call sees it: linked to that call's record's producer only."""
+    producer = producer_of(call)
+    trace: TraceContext = call.invocation.trace
+    return trace._replace(links=(producer.link(),) if producer is not None else ())
+
+
+class TracingMiddleware(Middleware):
+    """Works out each invocation's span when it starts, rather than on first use (`Invocation.trace` is
+    otherwise read lazily): for exporters that need the span before the first call, such as
+    `portable_fn.otel`."""
 
     def start(self, invocation: Invocation) -> None:
-        producers = [producer_of(call) for call in invocation.calls]
-        own_links = [(producer.link(),) if producer is not None else () for producer in producers]
-        invocation.state[_STATE] = own_links
-        links = tuple(link for one in own_links for link in one)
-        parent = _parent(invocation, producers)
-        invocation.trace = parent.child(links) if parent is not None else new_root(links)
-
-    def before(self, call: Call) -> None:
-        own_links = call.invocation.state.get(_STATE)
-        if own_links is not None:
-            links = own_links[call.index]
-        else:  # a call added after start()
-            producer = producer_of(call)
-            links = (producer.link(),) if producer is not None else ()
-        trace = call.invocation.trace
-        call.trace = TraceContext(trace.trace_id, trace.span_id, trace.parent_id, trace.sampled, trace.tracestate,
-                                  links)
+        invocation.trace  # noqa: B018 - work it out now
 
 
 def producer_of(call: Call) -> TraceContext | None:

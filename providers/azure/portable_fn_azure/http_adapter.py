@@ -8,26 +8,10 @@ path the user declared, and the host's `route_params` are the path parameters (`
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
 from portable_fn.runtime.http import Headers, QueryParams, Request, Response
-
-
-def _lazy(name: str, build: Callable[[Any], Any]) -> Any:
-    """A property for the `name` slot of Request: `build(native request)` the first time it is read."""
-    slot = Request.__dict__[name]
-
-    def read(request: Request) -> Any:
-        try:
-            return slot.__get__(request)
-        except AttributeError:  # not read yet
-            value = build(request.raw)
-            slot.__set__(request, value)
-            return value
-
-    return property(read, slot.__set__)
 
 
 def _query(native: Any) -> QueryParams:
@@ -36,16 +20,62 @@ def _query(native: Any) -> QueryParams:
     return QueryParams.parse(query) if query else QueryParams(native.params or None)
 
 
-class AzureRequest(Request):
-    """A Request whose path, path parameters, headers and query are read from the native request the first
-    time they are read: a handler reads few of them, and building them all costs more than the rest of
-    the invocation's overhead."""
+_UNREAD: Any = object()
 
-    __slots__ = ()
-    path = _lazy("path", lambda native: "/" + _split(native.url)[0])
-    path_params = _lazy("path_params", lambda native: dict(native.route_params or {}))
-    headers = _lazy("headers", lambda native: Headers(native.headers.__http_headers__))
-    query = _lazy("query", _query)
+
+class AzureRequest(Request):
+    """A Request whose path, path parameters, headers and query are read from the native request (`raw`)
+    the first time they are read: a handler reads few of them, and building them all costs more than the
+    rest of the invocation's overhead. Each is a property over a slot of this class."""
+
+    __slots__ = ("_path", "_path_params", "_headers", "_query")
+
+    def __init__(self, native: Any, method: str, body: bytes) -> None:
+        self.method = method
+        self.body = body
+        self.raw = native
+        self._cookies = None
+        self._path = self._path_params = self._headers = self._query = _UNREAD
+
+    @property
+    def path(self) -> str:
+        if self._path is _UNREAD:
+            self._path = "/" + _split(self.raw.url)[0]
+        return self._path  # type: ignore[no-any-return]
+
+    @path.setter
+    def path(self, value: str) -> None:
+        self._path = value
+
+    @property
+    def path_params(self) -> dict[str, str]:
+        if self._path_params is _UNREAD:
+            self._path_params = dict(self.raw.route_params or {})
+        return self._path_params  # type: ignore[no-any-return]
+
+    @path_params.setter
+    def path_params(self, value: dict[str, str]) -> None:
+        self._path_params = value
+
+    @property
+    def headers(self) -> Headers:
+        if self._headers is _UNREAD:
+            self._headers = Headers(self.raw.headers.__http_headers__)
+        return self._headers  # type: ignore[no-any-return]
+
+    @headers.setter
+    def headers(self, value: Headers) -> None:
+        self._headers = value
+
+    @property
+    def query(self) -> QueryParams:
+        if self._query is _UNREAD:
+            self._query = _query(self.raw)
+        return self._query  # type: ignore[no-any-return]
+
+    @query.setter
+    def query(self, value: QueryParams) -> None:
+        self._query = value
 
 
 def azure_route(path: str) -> str:
@@ -62,16 +92,12 @@ def to_request(native: Any) -> Request:
     rest on first use (repeated query parameters kept from the URL)."""
     if native.url.__class__ is not str:
         raise TypeError(f"the request URL is {native.url!r}")
-    request = object.__new__(AzureRequest)
-    request.method = native.method.upper()
     body = native.get_body() or b""
     if body.__class__ is not bytes:
         if not isinstance(body, (str, bytearray, memoryview)):  # bytes(n) of a number would allocate n bytes
             raise TypeError(f"the request body is a {type(body).__name__}, not bytes")
         body = body.encode() if isinstance(body, str) else bytes(body)
-    request.body = body
-    request._cookies = None
-    request.raw = native
+    request = AzureRequest(native, native.method.upper(), body)
     headers = native.headers
     if getattr(headers, "__http_headers__", None).__class__ is not dict:  # not the library's: read it now
         request.headers = Headers(headers.items())

@@ -196,7 +196,8 @@ def writable(root: Path) -> None:
 
 
 def command(case: Case | None, work: Path, *flags: str) -> tuple[list[str], dict[str, str]]:
-    """The interpreter command and environment of `case` (None: `python -c pass`)."""
+    """The interpreter command and environment of `case` (None: `python -c pass`); it runs in the
+    virtualenv's directory, since `-c` puts the working directory first on the path."""
     env = {"PATH": os.environ.get("PATH", ""), "PYTHONDONTWRITEBYTECODE": "1",
            "SHOP_DATA_DIR": str(work / "shop-data")}
     if case is not None:
@@ -208,7 +209,7 @@ def compiled_from_source(case: Case, work: Path) -> int:
     """How many modules of the case's directories the import compiles from source (`-v` names where each
     code object comes from); the import must succeed."""
     cmd, env = command(case, work, "-v")
-    done = subprocess.run(cmd, env=env, cwd=work, capture_output=True, text=True, check=False)
+    done = subprocess.run(cmd, env=env, cwd=work / "venv", capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise SystemExit(f"{case.name} failed:\n{done.stderr[-3000:]}")
     origins = re.findall(r"^# code object from '?([^'\n]+)'?$", done.stderr, re.MULTILINE)
@@ -220,7 +221,7 @@ def run_once(case: Case | None, work: Path) -> tuple[float, float]:
     cmd, env = command(case, work)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    subprocess.run(cmd, env=env, cwd=work, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(cmd, env=env, cwd=work / "venv", check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)

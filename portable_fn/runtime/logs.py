@@ -33,7 +33,7 @@ from .pipeline import Call, Invocation, Middleware, current_call
 if TYPE_CHECKING:
     import logging
 
-__all__ = ["Facts", "LoggingMiddleware", "configure", "current_facts", "log_level"]
+__all__ = ["Facts", "LoggingMiddleware", "configure", "configure_deployed", "current_facts", "log_level"]
 
 CLOUDS = ("aws", "gcp", "azure")
 
@@ -164,6 +164,30 @@ def configure(provider: str, level: str | int | None = None, *, root: logging.Lo
     for handler in root.handlers:
         if not isinstance(handler.formatter, JsonFormatter):
             handler.setFormatter(JsonFormatter(provider, env, end=_line_end(handler)))
+
+
+# A variable each cloud's runtime sets in the function's process, and nothing else does: the shims call
+# `configure_deployed` at cold start, which leaves a test (or any other process importing a shim) alone.
+DEPLOYED_MARKERS = {"aws": ("AWS_LAMBDA_FUNCTION_NAME",), "gcp": ("K_SERVICE", "FUNCTION_TARGET"),
+                    "azure": ("FUNCTIONS_WORKER_RUNTIME", "WEBSITE_SITE_NAME", "AzureWebJobsScriptRoot")}
+
+
+def configure_deployed(provider: str, environ: Mapping[str, str] | None = None, **options: Any) -> bool:
+    """`configure(provider)` when this process is a function running on that cloud (its runtime's own
+    variable is set, `DEPLOYED_MARKERS`); True when it did. The level comes from `LOG_LEVEL` (the app's
+    `env`) or Lambda's `AWS_LAMBDA_LOG_LEVEL`; a level no one can read is reported, not raised, so a
+    typo in a setting never stops a function from starting."""
+    env = os.environ if environ is None else environ
+    if not any(env.get(marker) for marker in DEPLOYED_MARKERS.get(provider, ())):
+        return False
+    try:
+        configure(provider, environ=env, **options)
+    except ConfigError as exc:
+        configure(provider, "INFO", environ=env, **options)
+        import logging
+
+        logging.getLogger("portable_fn").error("%s Logging at INFO instead.", exc)
+    return True
 
 
 def _line_end(handler: logging.Handler) -> str:

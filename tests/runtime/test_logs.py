@@ -29,7 +29,7 @@ from awslambdaric.lambda_runtime_log_utils import LogFormat
 from portable_fn.runtime import ACK, CloudEvent, Request, Result, pipeline
 from portable_fn.runtime.errors import ConfigError
 from portable_fn.runtime.log_format import JsonFormatter, rfc3339
-from portable_fn.runtime.logs import LoggingMiddleware, configure, current_facts, log_level
+from portable_fn.runtime.logs import LoggingMiddleware, configure, configure_deployed, current_facts, log_level
 from portable_fn.runtime.pipeline import Call, Invocation, Middleware
 from portable_fn.runtime.tracing import TraceContext
 
@@ -448,3 +448,35 @@ def test_a_call_that_logs_nothing_reads_no_transport_metadata(middleware: Loggin
         logging.getLogger().setLevel(logging.CRITICAL)
         pipeline.run(invocation)
     assert read == []
+
+
+# -- configure_deployed: what each shim calls at cold start --------------------------------------------
+
+@pytest.mark.parametrize(("provider", "marker"), [
+    ("aws", "AWS_LAMBDA_FUNCTION_NAME"), ("gcp", "K_SERVICE"), ("gcp", "FUNCTION_TARGET"),
+    ("azure", "FUNCTIONS_WORKER_RUNTIME"), ("azure", "WEBSITE_SITE_NAME"),
+])
+def test_on_its_cloud_a_shim_turns_json_logs_on(provider: str, marker: str) -> None:
+    root = logging.getLogger(f"test.deployed.{provider}.{marker}")
+    root.handlers[:] = [logging.StreamHandler(io.StringIO())]
+    assert configure_deployed(provider, {marker: "x", "LOG_LEVEL": "debug"}, root=root)
+    assert isinstance(root.handlers[0].formatter, JsonFormatter) and root.level == logging.DEBUG
+
+
+@pytest.mark.parametrize("provider", ["aws", "gcp", "azure", "local"])
+def test_anywhere_else_importing_a_shim_leaves_logging_alone(provider: str) -> None:
+    root = logging.getLogger(f"test.elsewhere.{provider}")
+    handler = logging.StreamHandler(io.StringIO())
+    root.handlers[:] = [handler]
+    assert not configure_deployed(provider, {"LOG_LEVEL": "debug"}, root=root)
+    assert handler.formatter is None and root.level == logging.NOTSET
+
+
+def test_a_log_level_no_one_can_read_starts_the_function_at_info_and_says_why(
+        caplog: pytest.LogCaptureFixture) -> None:
+    root = logging.getLogger("test.deployed.bad-level")
+    root.handlers[:] = [logging.StreamHandler(io.StringIO())]
+    with caplog.at_level(logging.ERROR, logger="portable_fn"):
+        assert configure_deployed("aws", {"AWS_LAMBDA_FUNCTION_NAME": "f", "LOG_LEVEL": "verbose"}, root=root)
+    assert root.level == logging.INFO
+    assert "'verbose'" in caplog.text and "Logging at INFO instead" in caplog.text

@@ -44,6 +44,7 @@ from portable_fn.runtime.cloudevent import CloudEvent
 from portable_fn.runtime.contract import Invocation, http_carrier, run, serve
 from portable_fn.runtime.errors import InvalidEventError, PortableFnError
 from portable_fn.runtime.http import Response
+from portable_fn.runtime.logs import configure_deployed
 from portable_fn.runtime.outcomes import ACK, Result
 from portable_fn.runtime.routes import Route, Router, not_routed
 
@@ -302,3 +303,6 @@ def _log_failures(spec: Any, source: RecordSource, failed: list[tuple[Any, Resul
     for _, result in failed:
         log.warning("function %s: %s event %s -> %s: %s", spec.name, source.name, result.event_id,
                     result.outcome, result.reason)
+
+
+configure_deployed(PROVIDER)  # cold start, on the cloud only: JSON log lines with the same keys everywhere

@@ -56,6 +56,7 @@ from portable_fn.runtime.contract import Invocation, http_carrier, run, serve
 from portable_fn.runtime.dead_letters import dead_letter_event
 from portable_fn.runtime.errors import InvalidEventError, PortableFnError
 from portable_fn.runtime.http import Response
+from portable_fn.runtime.logs import configure_deployed
 from portable_fn.runtime.outcomes import ACK, DEAD_LETTER, Result
 from portable_fn.runtime.routes import Route, Router, not_routed
 from portable_fn.runtime.views import MessageMeta
@@ -360,3 +361,6 @@ def _log(spec: Any, what: str, result: Result, action: str) -> None:
     logging.getLogger("portable_fn.azure").warning(
         "function %s: %s event %s -> %s (%s): %s", spec.name, what, result.event_id, result.outcome, action,
         result.reason)
+
+
+configure_deployed(PROVIDER)  # cold start, on the cloud only: JSON log lines with the same keys everywhere

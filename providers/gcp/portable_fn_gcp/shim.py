@@ -58,6 +58,7 @@ from portable_fn.runtime.errors import InvalidEventError, PortableFnError
 from portable_fn.runtime.function import top_level_name
 from portable_fn.runtime.http import Response
 from portable_fn.runtime.http_binding import from_http
+from portable_fn.runtime.logs import configure_deployed
 from portable_fn.runtime.outcomes import ACK, DEAD_LETTER, RETRY, Result
 from portable_fn.runtime.views import MessageMeta
 
@@ -370,3 +371,6 @@ def _log(spec: Any, event: CloudEvent[Any] | None, result: Result, where: str = 
     logging.getLogger("portable_fn.gcp").warning(
         "function %s: event %s %s: %s%s", spec.name, event.id if event is not None else event_id, what,
         result.reason, where)
+
+
+configure_deployed(PROVIDER)  # cold start, on the cloud only: JSON log lines with the same keys everywhere

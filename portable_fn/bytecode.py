@@ -13,7 +13,7 @@ editor, is not seen until the package is built again).
 Bytecode is specific to a Python version (its magic number), so it is compiled by an interpreter of
 exactly the target's version (`Interpreters`): the running one when it matches, else `python3.X` on PATH,
 else one of pyenv's installed versions. When there is none, the package ships without bytecode and the
-packaging says so in a warning with the fix (`no_compiler`); it never compiles with another version.
+packaging says so in a warning with the fix (`compiler_for`); it never compiles with another version.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -122,11 +122,16 @@ def with_bytecode(entries: Iterable[Entry], compiler: Compiler | None) -> list[E
     return entries if compiler is None else [*compiler.bytecode(entries), *entries]
 
 
-def no_compiler(python: str, context: str) -> str:
-    """The one-line warning for a package built without bytecode; `context` starts it ("aws")."""
-    return (f"{context}: warning: no Python {python} interpreter found here, so the package ships without "
-            f"bytecode and every cold start compiles it; install Python {python} (python{python} on PATH, "
-            f"or `pyenv install {python}`) and package again.")
+def compiler_for(python: str, context: str, progress: Callable[[str], None],
+                 interpreters: Interpreters = HERE) -> Compiler | None:
+    """The compiler for Python `python`, named in a progress line that starts with `context` ("aws");
+    None when there is none, after a one-line warning that says how to fix it."""
+    compiler = interpreters.compiler(python)
+    progress(f"{context}: bytecode for Python {python} compiled by {compiler.executable}" if compiler else
+             f"{context}: warning: no Python {python} interpreter found here, so the package ships without "
+             f"bytecode and every cold start compiles it; install Python {python} (python{python} on PATH, "
+             f"or `pyenv install {python}`) and package again.")
+    return compiler
 
 
 def _run(executable: str, python: str, root: str, names: list[str]) -> subprocess.CompletedProcess[str]:

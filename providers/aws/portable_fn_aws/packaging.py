@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from portable_fn.bytecode import HERE, Compiler, Interpreters, no_compiler, with_bytecode
+from portable_fn.bytecode import HERE, Compiler, Interpreters, compiler_for, with_bytecode
 from portable_fn.deploy.models import Artifact
 from portable_fn.packaging import (
     ANY_MODULE,
@@ -153,9 +153,7 @@ def build_package(app: App, stage: str, out_dir: Path, progress: Progress, *, la
     progress(f"aws: packaging {app.name!r} for {' and '.join(t.describe() for t in targets.values())} as "
              f"{'one zip per function' if split else 'one zip'} ({why})")
     wheels = {arch: dependencies(app, target, cache_dir, pip_download, progress) for arch, target in targets.items()}
-    compiler = interpreters.compiler(app.config.python)
-    if compiler is None:
-        progress(no_compiler(app.config.python, "aws"))
+    compiler = compiler_for(app.config.python, "aws", progress, interpreters)
     for stale in out_dir.glob(f"{app.name}-aws*.zip"):  # zips of the other layout, or of removed functions
         stale.unlink()
     if not split:

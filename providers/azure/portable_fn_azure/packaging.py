@@ -40,7 +40,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-from portable_fn.bytecode import HERE, Interpreters, no_compiler, with_bytecode
+from portable_fn.bytecode import HERE, Interpreters, compiler_for, with_bytecode
 from portable_fn.deploy.models import Artifact
 from portable_fn.packaging import app_files, runtime_files, write_zip
 from portable_fn.runtime.errors import DeployError
@@ -87,9 +87,7 @@ def build_package(app: App, stage: str, out_dir: Path, progress: Progress, *, re
     target = Target(app.config.python)
     lines = requirement_lines(app)
     function_app = function_app_source(app)
-    compiler = interpreters.compiler(target.python)
-    if compiler is None:
-        progress(no_compiler(target.python, "azure"))
+    compiler = compiler_for(target.python, "azure", progress, interpreters)
     entries: list[Entry] = [  # the first entry of a name wins in `write_zip`: generated files over the user's
         ("function_app.py", function_app.encode("utf-8")),
         ("host.json", host_json_source(app).encode("utf-8")),

@@ -99,8 +99,10 @@ def test_a_read_only_copy_imports_the_handlers_from_bytecode_without_compiling(
 def test_the_bytecode_is_for_the_apps_python_not_this_one(tmp_path: Path, load_test_app: Any,
                                                            fake_pip: Any) -> None:
     assert PYTHON_312 is not None
-    artifact = build_package(load_test_app("tiny"), "dev", tmp_path / "out", lambda m: None,
+    notes: list[str] = []
+    artifact = build_package(load_test_app("tiny"), "dev", tmp_path / "out", notes.append,
                              cache_dir=tmp_path / "cache", pip_download=fake_pip)
+    assert f"aws: bytecode for Python 3.12 compiled by {PYTHON_312}" in notes
     magic = subprocess.run([PYTHON_312, "-c", "import importlib.util; print(importlib.util.MAGIC_NUMBER.hex())"],
                            capture_output=True, text=True, check=True).stdout.strip()
     with zipfile.ZipFile(artifact.path) as archive:

@@ -105,8 +105,11 @@ class Compiler:
                 path.write_bytes(data)
             done = _run(self.executable, self.python, tmp, sorted(sources))
             if done.returncode != 0:
-                raise DeployError(f"Compiling bytecode for Python {self.python} with {self.executable} failed "
-                                  f"(exit status {done.returncode}): {done.stderr.strip()[-2000:]}")
+                raise DeployError(
+                    f"Packaging: compiling bytecode for Python {self.python} with {self.executable} failed (exit "
+                    f"status {done.returncode}): {done.stderr.strip()[-2000:]}\nRun `{self.executable} -c pass` to "
+                    "see what is wrong with that interpreter, or take it off PATH (the package then ships without "
+                    "bytecode).")
             written: dict[str, str | None] = json.loads(done.stdout)
             return {name: None if pyc is None else (pyc, Path(tmp, "out", pyc).read_bytes())
                     for name, pyc in written.items()}

@@ -70,7 +70,7 @@ PROVIDER = "gcp"
 PACKAGE = "portable_fn_gcp"
 TIMEOUT_ENV = "PORTABLE_FN_TIMEOUT_S"  # set by deploy to the function's timeout: Context.deadline
 FUNCTION_ENV = "PORTABLE_FN_FUNCTION"  # set by deploy to the function the instance serves
-REGION_ENV = "FUNCTION_REGION"
+REGION_ENV = "PORTABLE_FN_REGION"  # set by deploy (gen2 runtimes name no region)
 EntryPoint = Callable[[Any], Any]
 
 

@@ -199,7 +199,9 @@ class FunctionResources:
         stage = config.stages.get(self.t.stage)
         own = {"PORTABLE_FN_APP": self.t.app.name, "PORTABLE_FN_STAGE": self.t.stage,
                "PORTABLE_FN_FUNCTION": self.spec.name, "PORTABLE_FN_PROVIDER": "gcp",
-               TIMEOUT_ENV: str(self.timeout_s())}
+               TIMEOUT_ENV: str(self.timeout_s()),
+               # gen2 runtimes set neither: the logs' trace field (projects/P/traces/T) and cloud.region
+               "GOOGLE_CLOUD_PROJECT": self.t.names.project, "PORTABLE_FN_REGION": self.t.names.region}
         if dead_letter := self.dead_letter_topic():
             own[DEAD_LETTER_ENV] = self.t.names.topic_path(dead_letter)
         return {**config.defaults.env, **(stage.env if stage else {}), **self.spec.options.env, **own}

@@ -57,7 +57,8 @@ def test_first_deploy_creates_every_function_with_its_configuration(provider: An
         env = service["environmentVariables"]
         assert {k: env[k] for k in env if k != "PORTABLE_FN_DEAD_LETTER_TOPIC"} == {
             "PORTABLE_FN_APP": "shop", "PORTABLE_FN_STAGE": "dev", "PORTABLE_FN_FUNCTION": fn,
-            "PORTABLE_FN_PROVIDER": "gcp", "PORTABLE_FN_TIMEOUT_S": "30"}
+            "PORTABLE_FN_PROVIDER": "gcp", "PORTABLE_FN_TIMEOUT_S": "30",
+            "GOOGLE_CLOUD_PROJECT": PROJECT, "PORTABLE_FN_REGION": REGION}
         assert google.source_bytes(found["name"]) == zip_bytes  # really PUT to the storage emulator
     assert any("creating function shop-dev-fulfil: waiting for projects/" in m for m in messages)
     assert any("creating function shop-dev-fulfil: done" in m for m in messages)

@@ -336,12 +336,26 @@ CREDENTIAL_SHAPES: tuple[tuple[str, Callable[[str], object]], ...] = (
 )
 
 
-def runtime_files() -> Iterator[tuple[str, Path]]:
-    """The portable runtime as it ships inside a function: `portable_fn/__init__.py` and `runtime/`."""
+def runtime_files(requirements: Iterable[str] = ()) -> Iterator[tuple[str, Path]]:
+    """The portable runtime as it ships inside a function: `portable_fn/__init__.py` and `runtime/`, and
+    portable-fn's OpenTelemetry modules when the app's `requirements` (`app_requirements`) hold the
+    OpenTelemetry SDK, which the runtime loads when the environment asks for it."""
     yield "portable_fn/__init__.py", RUNTIME_DIR / "__init__.py"
     yield "portable_fn/py.typed", RUNTIME_DIR / "py.typed"
     for path in sorted((RUNTIME_DIR / "runtime").glob("*.py")):
         yield f"portable_fn/runtime/{path.name}", path
+    if any(_name(line) in OTEL_SDK for line in requirements):
+        for name in OTEL_MODULES:
+            yield f"portable_fn/{name}", RUNTIME_DIR / name
+
+
+OTEL_SDK = {"opentelemetry-sdk", "opentelemetry_sdk", "opentelemetry.sdk"}
+OTEL_MODULES = ("otel.py", "otel_json.py")
+
+
+def _name(requirement: str) -> str:
+    match = REQUIREMENT_NAME.match(requirement)
+    return match.group(1).lower() if match else ""
 
 
 def write_zip(target: Path, entries: Iterable[tuple[str, bytes | Path]]) -> Artifact:
@@ -379,7 +393,33 @@ def app_requirements(app: App, *, context: str, unresolvable: str, split_options
                               "requirements) does not exist; fix the path or remove the key.")
         return _requirement_file(path, context, unresolvable, split_options)
     project = tomllib.loads((app.root / "pyproject.toml").read_text(encoding="utf-8")).get("project", {})
-    return [str(dep) for dep in project.get("dependencies", []) if not is_own(str(dep))]
+    return _without_own([str(dep) for dep in project.get("dependencies", [])])
+
+
+def _without_own(lines: list[str]) -> list[str]:
+    """Requirement lines without portable-fn's own distributions, whose extras (`portable-fn[otel]`) are
+    replaced by what those extras require (the runtime ships itself; its optional dependencies do not)."""
+    kept: list[str] = []
+    for line in lines:
+        if not is_own(line):
+            kept.append(line)
+            continue
+        extras = re.match(r"^\s*[A-Za-z0-9._-]+\s*\[([^\]]*)\]", line)
+        for extra in (e.strip() for e in extras.group(1).split(",")) if extras else ():
+            kept += [r for r in _extra_requirements(extra) if r not in kept and not is_own(r)]
+    return kept
+
+
+def _extra_requirements(extra: str) -> list[str]:
+    """What portable-fn's extra `extra` requires, from its installed metadata (`otel` -> the SDK ...)."""
+    from importlib import metadata
+
+    marker = re.compile(r";\s*extra\s*==\s*[\"']" + re.escape(extra) + r"[\"']\s*$")
+    try:
+        declared = metadata.requires("portable-fn") or []
+    except metadata.PackageNotFoundError:
+        return []
+    return [marker.sub("", line).strip() for line in declared if marker.search(line)]
 
 
 def is_own(requirement: str) -> bool:
@@ -475,8 +515,8 @@ def _requirement_file(path: Path, context: str, unresolvable: str, split_options
             )
         if split_options and line.startswith("-"):
             out += shlex.split(line)
-        elif line and not line.startswith("#") and not is_own(line):
-            out.append(line)
+        elif line and not line.startswith("#"):
+            out += _without_own([line])
     return out
 
 

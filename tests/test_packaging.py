@@ -21,6 +21,7 @@ from portable_fn.packaging import (
     is_own,
     module_closure,
     package_imports,
+    runtime_files,
     write_zip,
 )
 from portable_fn.runtime.errors import DeployError
@@ -122,6 +123,19 @@ def test_app_requirements_read_the_named_file_with_options_split_or_kept(shop_co
         "--index-url https://x.invalid/simple", "requests>=2"]
     assert app_requirements(app, context="c", unresolvable="u", split_options=True) == [
         "--index-url", "https://x.invalid/simple", "requests>=2"]
+
+
+def test_an_own_extra_becomes_what_it_requires_and_ships_the_otel_modules(shop_copy: Path) -> None:
+    """`portable-fn[otel]` ships the OpenTelemetry SDK and portable-fn's OTel modules; without it neither."""
+    plain = app_requirements(load_app(shop_copy), context="c", unresolvable="u")
+    assert not {name for name, _ in runtime_files(plain)} & {"portable_fn/otel.py", "portable_fn/otel_json.py"}
+    app = load_app(_with_requirements_file(shop_copy, "portable-fn[otel]>=0.1\npydantic>=2.5\n"))
+    lines = app_requirements(app, context="c", unresolvable="u")
+    assert lines[-1] == "pydantic>=2.5" and not any(is_own(line) for line in lines)
+    assert {line.split(">")[0] for line in lines[:-1]} == {
+        "opentelemetry-api", "opentelemetry-sdk", "opentelemetry-exporter-otlp-proto-http"}
+    shipped = {name for name, _ in runtime_files(lines)}
+    assert {"portable_fn/otel.py", "portable_fn/otel_json.py", "portable_fn/runtime/pipeline.py"} <= shipped
 
 
 def test_app_requirements_refuse_nested_files_and_a_missing_file(shop_copy: Path) -> None:

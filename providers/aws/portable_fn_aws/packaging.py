@@ -218,7 +218,7 @@ def build_zip(app: App, specs: Sequence[FunctionSpec], sources: list[Entry], whe
         (f"{ENTRY_MODULE}.py", entry_module(app, specs).encode("utf-8")),
         *shim_files(),
         *sources,
-        *runtime_files(),
+        *runtime_files(requirements(app)),
         *(entry for wheel in wheels for entry in _wheels.unpacked(wheel)),
     ]), compiler)
     unzipped = sum(len(c) if isinstance(c, bytes) else c.stat().st_size for _, c in entries)

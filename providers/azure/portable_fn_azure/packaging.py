@@ -36,13 +36,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if sys.version_info >= (3, 11):
-    import tomllib
+    pass
 else:  # pragma: no cover
-    import tomli as tomllib
+    pass
 
 from portable_fn.bytecode import HERE, Interpreters, compiler_for, with_bytecode
 from portable_fn.deploy.models import Artifact
-from portable_fn.packaging import app_files, runtime_files, write_zip
+from portable_fn.packaging import app_files, app_requirements, runtime_files, write_zip
 from portable_fn.runtime.errors import DeployError
 
 from . import _wheels
@@ -60,7 +60,6 @@ AZURE_FUNCTIONS = "azure-functions"
 # The portable-fn distributions themselves: the runtime ships from this machine, providers never ship.
 OWN_DISTRIBUTIONS = re.compile(r"^portable[-_.]fn([-_.](aws|gcp|azure))?$", re.IGNORECASE)
 _NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
-_NESTED = ("-r", "-c", "-e", "--requirement", "--constraint", "--editable")
 # Modules of this package that run only when packaging or deploying, never in the function: the shim's
 # `generate_function_app` and `host_json` import `codegen` (which imports `names`) when packaging only.
 PROVIDER_SIDE = frozenset({"codegen", "names", "packaging", "provider", "settings", "_wheels", "deploy"})
@@ -93,7 +92,7 @@ def build_package(app: App, stage: str, out_dir: Path, progress: Progress, *, re
         ("host.json", host_json_source(app).encode("utf-8")),
         ("requirements.txt", ("\n".join(lines) + "\n").encode("utf-8")),
         *app_files(app, skip=out_dir, context=f"Packaging {app.name!r} for azure"),
-        *runtime_files(),
+        *runtime_files(lines),
         *shim_files(function_app),
         *([] if remote else _vendored(app, lines, target, cache_dir or DEFAULT_CACHE, pip_download, progress)),
     ]
@@ -118,12 +117,8 @@ def requirement_lines(app: App) -> list[str]:
     """The lines of the shipped `requirements.txt`: the file named by `requirements`, else pyproject's
     `[project].dependencies`; portable-fn's own distributions left out (the runtime ships itself) and
     `azure-functions` added unless listed."""
-    if app.config.requirements:
-        lines = _requirement_file(app, app.root / app.config.requirements)
-    else:
-        project = tomllib.loads((app.root / "pyproject.toml").read_text(encoding="utf-8")).get("project", {})
-        lines = [str(dep) for dep in project.get("dependencies", [])]
-    lines = [line for line in lines if not _named(line, OWN_DISTRIBUTIONS)]
+    lines = app_requirements(app, context=f"Packaging {app.name!r} for azure",
+                             unresolvable="cannot be resolved for Azure")
     listed = any(_named(line, re.compile(r"^azure[-_.]functions$", re.IGNORECASE)) for line in lines)
     return lines if listed else [*lines, AZURE_FUNCTIONS]
 
@@ -155,21 +150,6 @@ def _vendored(app: App, lines: list[str], target: Target, cache_dir: Path, downl
     except DeployError as exc:
         raise DeployError(f"Packaging {app.name!r} for azure: {exc}") from exc
     return [entry for wheel in wheels for entry in _wheels.unpacked(wheel, SITE_PACKAGES)]
-
-
-def _requirement_file(app: App, path: Path) -> list[str]:
-    """The requirement and option lines of a requirements file, comments dropped."""
-    if not path.is_file():
-        raise DeployError(f"Packaging {app.name!r} for azure: the requirements file {path} "
-                          "(tool.portable-fn.requirements) does not exist; fix the path or remove the key.")
-    lines = [line.split(" #")[0].strip() for line in path.read_text(encoding="utf-8").splitlines()]
-    for line in lines:
-        if line.startswith(_NESTED):
-            raise DeployError(
-                f"Packaging {app.name!r} for azure: {path} has {line!r}; list every requirement in this one "
-                "file (nested files, constraints and editable installs cannot be resolved for Azure)."
-            )
-    return [line for line in lines if line and not line.startswith("#")]
 
 
 def _imported_closure(package_dir: Path, starts: set[str]) -> set[str]:

@@ -77,7 +77,7 @@ def build_package(app: App, stage: str, out_dir: Path, progress: Progress, *, ca
         (REQUIREMENTS, requirements_txt(app, target, wanted, pins).encode("utf-8")),
         *shim_files(extra_roots=package_imports(ast.parse(main), PACKAGE)),
         *user,
-        *runtime_files(),
+        *runtime_files(wanted),
     ])
     progress(f"gcp: {artifact.path.name}: {artifact.files} files, {artifact.size / 1024:.1f} KiB, "
              f"{len(pins)} pinned dependencies, sha256 {artifact.sha256[:12]}")

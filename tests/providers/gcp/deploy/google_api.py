@@ -43,7 +43,24 @@ import uuid
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from types import ModuleType
 from typing import Any, ClassVar
+
+
+def _sibling(name: str) -> ModuleType:
+    """A module next to this one (tests run with --import-mode=importlib: no sys.path entry for this folder)."""
+    import importlib.util
+    import sys
+
+    spec = importlib.util.spec_from_file_location(f"portable_fn_tests_{name}", Path(__file__).with_name(f"{name}.py"))
+    assert spec is not None and spec.loader is not None
+    module = sys.modules.setdefault(spec.name, importlib.util.module_from_spec(spec))
+    if not hasattr(module, "Discovery"):
+        spec.loader.exec_module(module)
+    return module
+
+
+discovery = _sibling("discovery")
 
 PAGE_SIZE = 4  # small, so the clients' pagers really follow nextPageToken
 STR, INT, BOOL, BYTES, MAP = "string", "integer", "boolean", "bytes", "map"
@@ -112,19 +129,42 @@ TRIGGER_PATH = rf"{LOCATION}/triggers/[^/]+"
 # The excerpt of Google's Discovery documents the Eventarc trigger answers are held to (tests/data/gcp/NOTICE).
 TRIGGER_DISCOVERY = json.loads((Path(__file__).parents[3] / "data" / "gcp" / "discovery" /
                                 "eventarc-trigger-transport.json").read_text())
+DISCOVERY = discovery.Discovery()  # every request served, and every answer, held to these documents
 MEMBER = re.compile(r"(user|serviceAccount|group|domain):[^\s]+|allUsers|allAuthenticatedUsers")
 
 
 class ApiError(Exception):
-    STATUS: ClassVar[dict[int, str]] = {400: "INVALID_ARGUMENT", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
-                                        409: "ALREADY_EXISTS", 412: "FAILED_PRECONDITION"}
+    """An error answer as Google sends it: HTTP status, and a google.rpc.Status body (`error.code`, `error.message`,
+    `error.status`, and `error.details` such as a google.rpc.ErrorInfo; see https://cloud.google.com/apis/design/errors).
+    `status` overrides the one the HTTP code maps to (409 is ALREADY_EXISTS or ABORTED)."""
 
-    def __init__(self, code: int, message: str) -> None:
+    STATUS: ClassVar[dict[int, str]] = {400: "INVALID_ARGUMENT", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
+                                        409: "ALREADY_EXISTS", 412: "FAILED_PRECONDITION", 500: "INTERNAL"}
+    RPC_CODES: ClassVar[dict[str, int]] = {"INVALID_ARGUMENT": 3, "NOT_FOUND": 5, "ALREADY_EXISTS": 6,
+                                           "PERMISSION_DENIED": 7, "FAILED_PRECONDITION": 9, "ABORTED": 10,
+                                           "INTERNAL": 13}
+
+    def __init__(self, code: int, message: str, status: str | None = None,
+                 details: list[dict[str, Any]] | None = None) -> None:
         super().__init__(message)
         self.code = code
+        self.status = status or self.STATUS.get(code, "UNKNOWN")
+        self.details = details or []
 
     def body(self) -> dict[str, Any]:
-        return {"error": {"code": self.code, "message": str(self), "status": self.STATUS.get(self.code, "UNKNOWN")}}
+        error = {"code": self.code, "message": str(self), "status": self.status}
+        return {"error": {**error, "details": self.details} if self.details else error}
+
+    def rpc_status(self) -> dict[str, Any]:
+        """The same error as a google.rpc.Status, as a long-running operation's `error` holds it."""
+        status = {"code": self.RPC_CODES.get(self.status, 2), "message": str(self)}
+        return {**status, "details": self.details} if self.details else status
+
+
+def error_info(reason: str, domain: str, **metadata: str) -> dict[str, Any]:
+    """A google.rpc.ErrorInfo detail (https://github.com/googleapis/googleapis/blob/master/google/rpc/error_details.proto)."""
+    return {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": reason, "domain": domain,
+            "metadata": metadata}
 
 
 def check(value: Any, schema: Any, where: str) -> Any:
@@ -228,6 +268,7 @@ class GoogleApi:
     """The in-memory state and the handlers. `storage_url` is the gcp-storage-emulator holding `bucket`."""
 
     def __init__(self, storage_url: str, bucket: str, project_number: str = "123456789") -> None:
+        self.discovery = DISCOVERY
         self.storage_url = storage_url
         self.bucket = bucket
         self.project_number = project_number
@@ -236,6 +277,7 @@ class GoogleApi:
 
     def reset(self) -> None:
         self.requests: list[Recorded] = []
+        self.answer_problems: list[str] = []  # where the fake's answers strayed from the documents (a bug here)
         self.functions: dict[str, dict[str, Any]] = {}
         self.operations: dict[str, dict[str, Any]] = {}
         self.pending: dict[str, Any] = {}
@@ -286,14 +328,29 @@ class GoogleApi:
     def handle(self, method: str, path: str, query: dict[str, str], body: Any) -> tuple[int, Any]:
         with self.lock:
             self.requests.append(Recorded(method, path, query, body))
+            try:
+                served = self.discovery.request(method, path, query, body)
+            except discovery.Refused as exc:
+                return 400, ApiError(400, str(exc)).body()
             for verb, pattern, handler in self.routes():
                 found = re.fullmatch(pattern, path)
-                if verb == method and found:
+                if served and verb == method and found:
                     try:
-                        return 200, handler(*found.groups(), query=query, body=body)
+                        answer = handler(*found.groups(), query=query, body=body)
                     except ApiError as exc:
                         return exc.code, exc.body()
+                    return self.answered(served, answer)
             return 404, ApiError(404, f"No route for {method} {path}").body()
+
+    def answered(self, served: Any, answer: Any) -> tuple[int, Any]:
+        """A 200 with `answer` once it holds to the method's response schema; else a 500 naming what strays
+        (kept in `answer_problems`), as the fake then answers what Google never would."""
+        problems = self.discovery.answer(served, answer)
+        if problems:
+            self.answer_problems += [f"{served.id}: {p}" for p in problems]
+            return 500, ApiError(500, f"The fake's answer to {served.id} strays from its Discovery document: "
+                                      f"{problems[0]}").body()
+        return 200, answer
 
     def routes(self) -> list[tuple[str, str, Any]]:
         return [

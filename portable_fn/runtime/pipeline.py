@@ -287,31 +287,44 @@ def current_call() -> Call | None:
 
 def run(invocation: Invocation) -> list[Result]:
     """Run every call of an event invocation; one Result per call, in order. Never raises for anything
-    the handler, the data or a record does."""
+    the handler, the data or a record does.
+
+    Once the last hook has run, the invocation lets go of its calls (`calls` is empty): each call refers
+    to its invocation, so keeping them would make every batch a reference cycle, freed by the garbage
+    collector rather than as soon as the shim has answered."""
     hooks = _hooks
-    _run_hooks(hooks.start, invocation)
+    calls = invocation.calls
     try:
-        spec, calls = invocation.spec, invocation.calls
-        for position, call in enumerate(calls):
-            _run_call(spec, call, hooks)
-            if invocation.ordered and call.result is not None and call.result.outcome != ACK:
-                _not_attempted(calls[position + 1:])
-                break
-        return [call.result for call in calls]  # type: ignore[misc]
+        _run_hooks(hooks.start, invocation)
+        try:
+            spec = invocation.spec
+            for position, call in enumerate(calls):
+                _run_call(spec, call, hooks)
+                if invocation.ordered and call.result is not None and call.result.outcome != ACK:
+                    _not_attempted(calls[position + 1:])
+                    break
+            return [call.result for call in calls]  # type: ignore[misc]
+        finally:
+            _run_hooks(hooks.finish, invocation)
     finally:
-        _run_hooks(hooks.finish, invocation)
+        calls.clear()
 
 
 def serve(invocation: Invocation) -> Response:
-    """Serve the invocation's one request. Bad input is a 400 naming the problem; a crash is a 500."""
+    """Serve the invocation's one request. Bad input is a 400 naming the problem; a crash is a 500.
+    The invocation lets go of its call afterwards, as in `run`."""
     hooks = _hooks
-    _run_hooks(hooks.start, invocation)
+    calls = invocation.calls
     try:
-        call = invocation.calls[0]
-        _run_call(invocation.spec, call, hooks)
-        return call.response  # type: ignore[return-value]
+        _run_hooks(hooks.start, invocation)
+        try:
+            call = calls[0]
+            _run_call(invocation.spec, call, hooks)
+            return call.response  # type: ignore[return-value]
+        finally:
+            _run_hooks(hooks.finish, invocation)
     finally:
-        _run_hooks(hooks.finish, invocation)
+        calls.clear()
 
 
 def _run_call(spec: Any, call: Call, hooks: _Hooks) -> None:

@@ -208,10 +208,10 @@ def _deliver_records(spec: Any, source: RecordSource, records: Sequence[Any], ev
     invocation.ordered = bool(getattr(spec.trigger, "fifo", False)) or (bool(records) and source.ordered(records[0]))
     invocation.meta_of, invocation.carrier_of = source.message_meta, _record_carrier
     invocation.raw_of = lambda record: NativeInvocation(context, event, record)
-    for index, record in enumerate(records):
-        invocation.add(_decode(source, record, index), record)
+    events = [_decode(source, record, index) for index, record in enumerate(records)]
+    for decoded, record in zip(events, records):
+        invocation.add(decoded, record)
     results = run(invocation)
-    events = [call.event for call in invocation.calls]
     failures = {i: result for i, result in enumerate(results) if result.outcome != ACK}
     sent = dead_letter.settle(spec, source, records, events, failures) if failures else set()
     failed = [(records[i], result) for i, result in failures.items() if i not in sent]

@@ -22,7 +22,7 @@ from .runtime.outcomes import ACK
 
 if TYPE_CHECKING:
     from .app import App
-    from .deploy import Artifact, Executor, RemoteState, Resource
+    from .deploy import Artifact, Deployer, Executor, RemoteState, Resource
     from .logread import LogEntry
     from .runtime.function import FunctionSpec
 
@@ -33,6 +33,9 @@ Progress = Callable[[str], None]
 
 class Provider:
     """What every provider implements. The CLI composes these calls (see `portable_fn.deploy.pipeline`).
+
+    The deploy questions (`desired`, `read_remote`, `executor`, `outputs`, `explain`) go to the provider's
+    `Deployer` (`make_deployer`, made on first use); see docs/providers.md for how to add a provider.
 
     `settings` is the provider's table from `[tool.portable-fn]` with the stage's overrides applied,
     checked against `settings_model` (every key the provider reads, with its type and default; unknown
@@ -48,6 +51,22 @@ class Provider:
         model = self.settings_model
         self.settings = given if model is None else parse_settings(model, given, f"tool.portable-fn.{self.name}")
         self.endpoint_url = endpoint_url
+        self._deployer: Deployer[Any, Any] | None = None
+
+    @property
+    def deployer(self) -> Deployer[Any, Any]:
+        """The deploy side (`make_deployer`), made on first use: running a function never imports its SDK."""
+        if self._deployer is None:
+            self._deployer = self.make_deployer()
+        return self._deployer
+
+    @deployer.setter
+    def deployer(self, deployer: Deployer[Any, Any]) -> None:
+        self._deployer = deployer
+
+    def make_deployer(self) -> Deployer[Any, Any]:
+        """This provider's `portable_fn.deploy.Deployer` for its settings and endpoint (import its SDK here)."""
+        raise NotImplementedError(f"provider {self.name!r} has no deploy side")
 
     # -- checks and runtime shim ---------------------------------------------------------------
     def check(self, app: App) -> None:
@@ -64,24 +83,28 @@ class Provider:
 
     def desired(self, app: App, stage: str, artifact: Artifact) -> list[Resource]:
         """The resources the app needs, dependencies first."""
-        raise NotImplementedError
+        return self.deployer.desired(app, stage, artifact)
 
     def read_remote(self, app: App, stage: str) -> RemoteState:
         """What exists in the cloud for this app and stage (found by tags or labels)."""
-        raise NotImplementedError
+        return self.deployer.read_remote(app, stage)
 
     def executor(self, app: App, stage: str) -> Executor:
         """The executor that applies plans to this cloud."""
-        raise NotImplementedError
+        return self.deployer.executor(app, stage)
 
     def outputs(self, app: App, stage: str, remote: RemoteState) -> dict[str, Any]:
         """URLs, ARNs and names a user needs after a deploy."""
-        raise NotImplementedError
+        return self.deployer.outputs(app, stage, remote)
 
     def explain(self, exc: BaseException) -> str | None:
         """What a cloud error means and what to do about it, when the provider can tell (no credentials,
         expired ones); None: the error says it well enough. The pipeline and the executor use it."""
-        return None
+        try:
+            deployer = self.deployer
+        except NotImplementedError:
+            return None
+        return deployer.explain(exc)
 
     # -- data plane --------------------------------------------------------------------------------
     def invoke(self, app: App, spec: FunctionSpec, event: Any, stage: str | None = None) -> dict[str, Any]:

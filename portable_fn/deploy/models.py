@@ -15,11 +15,13 @@ class Resource:
 
     `kind` is a short human label ("lambda function", "sqs queue"); `(kind, name)` identifies it.
     Fields listed in `ignore_on_compare` are outputs the cloud fills in (ARNs, URLs) and never cause
-    an update.
+    an update. A create or update of it waits for the creates and updates, in the same plan, of the kinds in
+    `waits_for_kinds` (a package release waits for the roles it needs; see `planner`).
     """
 
     kind: ClassVar[str] = "resource"
     ignore_on_compare: ClassVar[frozenset[str]] = frozenset()
+    waits_for_kinds: ClassVar[frozenset[str]] = frozenset()
     name: str
 
     @property

@@ -21,7 +21,7 @@ from .settings import AwsSettings
 from .shim import deliver
 
 if TYPE_CHECKING:
-    from portable_fn.deploy import Artifact, Executor, RemoteState, Resource
+    from portable_fn.deploy import Artifact
     from portable_fn.logread import LogEntry
 
     from .deploy import AwsDeployer
@@ -38,18 +38,11 @@ class AwsProvider(Provider):
     name = "aws"
     settings_model = AwsSettings
 
-    def __init__(self, settings: dict[str, Any] | None = None, endpoint_url: str | None = None) -> None:
-        super().__init__(settings, endpoint_url)
-        self._deployer: AwsDeployer | None = None
+    def make_deployer(self) -> AwsDeployer:
+        """The boto3 side (imported here, so `invoke` never imports boto3)."""
+        from .deploy import AwsDeployer
 
-    @property
-    def deployer(self) -> AwsDeployer:
-        """The boto3 side, created on first use (so `invoke` never imports boto3)."""
-        if self._deployer is None:
-            from .deploy import AwsDeployer
-
-            self._deployer = AwsDeployer(self.settings, self.endpoint_url)
-        return self._deployer
+        return AwsDeployer(self.settings, self.endpoint_url)
 
     def package(self, app: Any, stage: str, out_dir: Path, progress: Progress) -> Artifact:
         """One zip per app, or per function (the setting `package`: "auto", "app" or "function"), checked
@@ -58,23 +51,6 @@ class AwsProvider(Provider):
 
         return build_package(app, stage, out_dir, progress, layout=str(self.settings.get("package", AUTO)),
                              budget=size_budget(self.settings))
-
-    def desired(self, app: Any, stage: str, artifact: Artifact) -> list[Resource]:
-        return self.deployer.desired(app, stage, artifact)
-
-    def read_remote(self, app: Any, stage: str) -> RemoteState:
-        return self.deployer.read_remote(app, stage)
-
-    def executor(self, app: Any, stage: str) -> Executor:
-        return self.deployer.executor(app, stage)
-
-    def explain(self, exc: BaseException) -> str | None:
-        from .deploy.client import explain
-
-        return explain(exc)
-
-    def outputs(self, app: Any, stage: str, remote: RemoteState) -> dict[str, Any]:
-        return self.deployer.outputs(app, stage, remote)
 
     def check(self, app: Any) -> None:
         """Reject what Lambda cannot run (timeouts over 15 minutes, memory over 10,240 MB) or bind."""

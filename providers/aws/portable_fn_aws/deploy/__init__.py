@@ -1,12 +1,12 @@
 """The deploy side of portable-fn on AWS: plan, deploy, remove and info with boto3.
 
-`AwsDeployer` is what `AwsProvider` delegates `desired`, `read_remote`, `executor` and `outputs` to.
-The parts follow the shared pipeline (see `portable_fn.deploy`):
+`AwsDeployer` (a `portable_fn.deploy.Deployer`) is what `AwsProvider` delegates `desired`,
+`read_remote`, `executor` and `outputs` to. The parts follow the shared pipeline (see `portable_fn.deploy`):
 
     naming      names, the two tags and ARNs         resources   frozen dataclasses, no I/O
     desired     app -> resources (pure)              policies    least-privilege IAM documents
-    remote      AWS -> RemoteState (reads only)      appliers    create/update/delete per resource
-    executor    AwsExecutor (the only mutator)       client      AwsClient, the one I/O boundary
+    remote      AWS -> RemoteState (reads only)      appliers    create/update/delete per resource (the
+    client      AwsClient, the one I/O boundary                  map the shared Executor dispatches by)
     outputs     URLs and ARNs after a deploy         expressions 5-field cron -> AWS cron
 
 Settings (`[tool.portable-fn.aws]`, stage overrides applied): `region` (else AWS_REGION or
@@ -29,13 +29,14 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from portable_fn.deploy import Artifact, RemoteState, Resource
+from portable_fn.deploy import Artifact, Deployer, RemoteState, Resource
+from portable_fn.deploy.executor import Appliers
 from portable_fn.runtime.errors import ConfigError, UnsupportedTriggerError
 from portable_fn.runtime.triggers import Http, Schedule
 
 from ..packaging import size_budget
-from .appliers import Context
-from .client import AwsClient
+from .appliers import APPLIERS, ApplyContext
+from .client import AwsClient, explain
 from .desired import (
     DEFAULT_LOG_RETENTION_DAYS,
     FUNCTION_URL,
@@ -46,31 +47,23 @@ from .desired import (
     code_sha256,
     desired,
 )
-from .executor import AwsExecutor
 from .expressions import schedule_expression
 from .naming import TAG_APP, TAG_STAGE, Arns, Names
 from .outputs import outputs
 from .remote import RemoteReader
 
-__all__ = ["HANDLER_MODULE", "TAG_APP", "TAG_STAGE", "AwsClient", "AwsDeployer", "AwsExecutor", "code_sha256"]
+__all__ = ["HANDLER_MODULE", "TAG_APP", "TAG_STAGE", "AwsClient", "AwsDeployer", "code_sha256"]
 
 
-class AwsDeployer:
+class AwsDeployer(Deployer[AwsClient, Names]):
     """The deploy half of the AWS provider for one set of settings and one endpoint."""
 
-    def __init__(self, settings: dict[str, Any] | None = None, endpoint_url: str | None = None,
-                 client: AwsClient | None = None) -> None:
-        self.settings = dict(settings or {})
-        self.endpoint_url = endpoint_url
-        self._client = client
+    provider = "aws"
 
-    @property
-    def client(self) -> AwsClient:
+    def make_client(self) -> AwsClient:
         """The one AwsClient every call goes through (made on first use, so `check` needs no region)."""
-        if self._client is None:
-            self._client = AwsClient(self.region(), self.endpoint_url, self.settings.get("profile"),
-                                     int(self.settings.get("max_attempts", 8)))
-        return self._client
+        return AwsClient(self.region(), self.endpoint_url, self.settings.get("profile"),
+                         int(self.settings.get("max_attempts", 8)))
 
     def region(self) -> str:
         region = self.settings.get("region") or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
@@ -120,8 +113,12 @@ class AwsDeployer:
     def read_remote(self, app: Any, stage: str) -> RemoteState:
         return RemoteReader(self.client, self.names(app, stage), self.arns()).read()
 
-    def executor(self, app: Any, stage: str) -> AwsExecutor:
-        return AwsExecutor(app.name, stage, Context(self.client, app.name, stage, self.arns(), self.settings))
+    def appliers(self, app: Any, stage: str) -> Appliers:
+        ctx = ApplyContext(self.client, app.name, stage, self.arns(), self.settings)
+        return {kind: make(ctx) for kind, make in APPLIERS.items()}
+
+    def explain(self, exc: BaseException) -> str | None:
+        return explain(exc)
 
     def outputs(self, app: Any, stage: str, remote: RemoteState) -> dict[str, Any]:
         return outputs(app, stage, remote, self.names(app, stage), self.arns())

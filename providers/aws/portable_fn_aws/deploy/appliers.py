@@ -1,8 +1,9 @@
 """How each kind of resource is created, updated and deleted: the only code here that mutates AWS.
 
-One `Applier` per resource type, all going through the same `AwsClient`. Every action is safe to
-repeat: deletes accept "already gone", creates of what a failed run left half-done finish the job, so
-rerunning `deploy` after a failure converges.
+One `Applier` per resource type (the shared `portable_fn.deploy.Applier`), all going through the same
+`AwsClient`; `APPLIERS` is the map the shared `Executor` dispatches by. Every action is safe to repeat:
+deletes accept "already gone", creates of what a failed run left half-done finish the job, so rerunning
+`deploy` after a failure converges.
 """
 
 from __future__ import annotations
@@ -11,11 +12,13 @@ import json
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
 from botocore.exceptions import ClientError  # type: ignore[import-untyped]
 
-from portable_fn.deploy import Resource
+from portable_fn.deploy import Applier as BaseApplier
+from portable_fn.deploy import ApplyContext as BaseApplyContext
+from portable_fn.deploy import Resource, while_settling
 
 from .client import AwsClient, error_code, missing
 from .naming import Arns, tag_list, tags
@@ -53,10 +56,11 @@ PROPAGATION_CODES = frozenset({"InvalidParameterValueException", "ValidationExce
 DEFAULT_STAGE = "$default"
 
 
-class Context:
-    """What every applier shares: the client, the tags to put, ARNs, and wait/retry timings."""
+class ApplyContext(BaseApplyContext):
+    """What every applier of one run shares: the client, the tags to put, ARNs, and wait/retry timings."""
 
     def __init__(self, aws: AwsClient, app: str, stage: str, arns: Arns, settings: dict[str, Any]) -> None:
+        super().__init__()
         self.aws = aws
         self.tags = tags(app, stage)
         self.tag_list = tag_list(app, stage)
@@ -83,49 +87,38 @@ class Context:
                 return str(item["IntegrationId"])
         raise RuntimeError(f"the HTTP API {api!r} has no integration with {function_arn}")
 
-    def after_iam(self, call: Callable[[], T]) -> T:
-        """`call()`, retried while AWS says a freshly made role cannot be used yet."""
-        for attempt in range(1, self.propagation_attempts + 1):
-            try:
-                return call()
-            except ClientError as exc:
-                text = str(exc).lower()
-                if (attempt == self.propagation_attempts or error_code(exc) not in PROPAGATION_CODES
-                        or not ("role" in text or "permission" in text)):
-                    raise
-                time.sleep(min(self.wait_delay_s * attempt, 10))
-        raise AssertionError("unreachable")
+    def after_iam(self, call: Callable[[], T], what: str = "the request") -> T:
+        """`call()`, retried while AWS says a freshly made role cannot be used yet (`propagating`), for as
+        long as `iam_propagation_attempts` backed-off attempts would take."""
+        backoff = sum(min(self.wait_delay_s * attempt, 10) for attempt in range(1, self.propagation_attempts))
+        return while_settling(call, since=time.monotonic(), refusals=propagating, wait_s=backoff,
+                              every_s=self.wait_delay_s, progress=self.progress, what=what,
+                              waiting_for="IAM to make the new role usable",
+                              why="IAM changes can take longer to reach Lambda and Scheduler",
+                              setting="iam_propagation_attempts")
 
     def wait(self, waiter: str, function: str) -> None:
         self.aws.lambda_.get_waiter(waiter).wait(
             FunctionName=function, WaiterConfig={"Delay": self.wait_delay_s, "MaxAttempts": self.wait_attempts})
 
 
-def tolerate_missing(call: Callable[[], Any], *codes: str) -> None:
-    """Run a delete; a resource that is already gone is fine (a rerun after a failure)."""
-    try:
-        call()
-    except ClientError as exc:
-        if not missing(exc, *codes):
-            raise
+def propagating(exc: BaseException) -> bool:
+    """Whether `exc` is AWS refusing a role or permission IAM has not made usable yet (`PROPAGATION_CODES`)."""
+    text = str(exc).lower()
+    return (isinstance(exc, ClientError) and error_code(exc) in PROPAGATION_CODES
+            and ("role" in text or "permission" in text))
 
 
-class Applier(Generic[R]):
+class Applier(BaseApplier[R, ApplyContext]):
     """Create, update, delete one type of resource. Types whose every field is in their name (topics,
     schedule groups) are never updated: the planner only updates what has compared fields."""
 
-    def __init__(self, ctx: Context) -> None:
-        self.ctx = ctx
+    def __init__(self, ctx: ApplyContext) -> None:
+        super().__init__(ctx)
         self.aws = ctx.aws
 
-    def create(self, resource: R) -> None:
-        raise NotImplementedError
-
-    def update(self, resource: R, previous: R, changes: tuple[str, ...]) -> None:
-        raise NotImplementedError(f"{resource.kind} {resource.name} cannot be updated in place")
-
-    def delete(self, resource: R) -> None:
-        raise NotImplementedError
+    def missing(self, exc: BaseException, *codes: str) -> bool:
+        return isinstance(exc, ClientError) and missing(exc, *codes)
 
     def replace(self, resource: R, previous: R) -> None:
         self.delete(previous)
@@ -146,7 +139,7 @@ class LogGroups(Applier[LogGroup]):
         self.aws.logs.put_retention_policy(logGroupName=resource.name, retentionInDays=resource.retention_days)
 
     def delete(self, resource: LogGroup) -> None:
-        tolerate_missing(lambda: self.aws.logs.delete_log_group(logGroupName=resource.name))
+        self.tolerate_missing(lambda: self.aws.logs.delete_log_group(logGroupName=resource.name))
 
 
 class Roles(Applier[Role]):
@@ -165,9 +158,9 @@ class Roles(Applier[Role]):
         self.aws.iam.put_role_policy(RoleName=resource.name, PolicyName=POLICY_NAME, PolicyDocument=resource.policy)
 
     def delete(self, resource: Role) -> None:
-        tolerate_missing(lambda: self.aws.iam.delete_role_policy(RoleName=resource.name, PolicyName=POLICY_NAME),
+        self.tolerate_missing(lambda: self.aws.iam.delete_role_policy(RoleName=resource.name, PolicyName=POLICY_NAME),
                          "NoSuchEntity")
-        tolerate_missing(lambda: self.aws.iam.delete_role(RoleName=resource.name), "NoSuchEntity")
+        self.tolerate_missing(lambda: self.aws.iam.delete_role(RoleName=resource.name), "NoSuchEntity")
 
 
 class Functions(Applier[Function]):
@@ -188,7 +181,7 @@ class Functions(Applier[Function]):
             self.ctx.wait("function_updated_v2", resource.name)
 
     def delete(self, resource: Function) -> None:
-        tolerate_missing(lambda: self.aws.lambda_.delete_function(FunctionName=resource.name))
+        self.tolerate_missing(lambda: self.aws.lambda_.delete_function(FunctionName=resource.name))
 
     @staticmethod
     def configuration(resource: Function) -> dict[str, Any]:
@@ -217,7 +210,7 @@ class InvokeConfigs(Applier[InvokeConfig]):
         self.create(resource)
 
     def delete(self, resource: InvokeConfig) -> None:
-        tolerate_missing(lambda: self.aws.lambda_.delete_function_event_invoke_config(FunctionName=resource.name))
+        self.tolerate_missing(lambda: self.aws.lambda_.delete_function_event_invoke_config(FunctionName=resource.name))
 
 
 class FunctionUrls(Applier[FunctionUrl]):
@@ -228,7 +221,7 @@ class FunctionUrls(Applier[FunctionUrl]):
         self.aws.lambda_.update_function_url_config(FunctionName=resource.name, AuthType=resource.auth_type)
 
     def delete(self, resource: FunctionUrl) -> None:
-        tolerate_missing(lambda: self.aws.lambda_.delete_function_url_config(FunctionName=resource.name))
+        self.tolerate_missing(lambda: self.aws.lambda_.delete_function_url_config(FunctionName=resource.name))
 
 
 class Permissions(Applier[Permission]):
@@ -253,7 +246,7 @@ class Permissions(Applier[Permission]):
         self.replace(resource, previous)  # a statement cannot be edited, only removed and added again
 
     def delete(self, resource: Permission) -> None:
-        tolerate_missing(lambda: self.aws.lambda_.remove_permission(
+        self.tolerate_missing(lambda: self.aws.lambda_.remove_permission(
             FunctionName=resource.function, StatementId=resource.statement_id))
 
 
@@ -280,7 +273,7 @@ class HttpApis(Applier[HttpApi]):
                                            Tags=self.ctx.tags)
 
     def delete(self, resource: HttpApi) -> None:
-        tolerate_missing(lambda: self.aws.apigatewayv2.delete_api(ApiId=resource.api_id))
+        self.tolerate_missing(lambda: self.aws.apigatewayv2.delete_api(ApiId=resource.api_id))
         self.ctx.api_ids.pop(resource.name, None)
 
 
@@ -293,7 +286,7 @@ class ApiIntegrations(Applier[ApiIntegration]):
                                                  IntegrationId=previous.integration_id, **self.settings(resource))
 
     def delete(self, resource: ApiIntegration) -> None:
-        tolerate_missing(lambda: self.aws.apigatewayv2.delete_integration(
+        self.tolerate_missing(lambda: self.aws.apigatewayv2.delete_integration(
             ApiId=self.ctx.api_id(resource.api), IntegrationId=resource.integration_id))
 
     @staticmethod
@@ -311,7 +304,7 @@ class ApiRoutes(Applier[ApiRoute]):
                                            **self.settings(resource))
 
     def delete(self, resource: ApiRoute) -> None:
-        tolerate_missing(lambda: self.aws.apigatewayv2.delete_route(ApiId=self.ctx.api_id(resource.api),
+        self.tolerate_missing(lambda: self.aws.apigatewayv2.delete_route(ApiId=self.ctx.api_id(resource.api),
                                                                      RouteId=resource.route_id))
 
     def settings(self, resource: ApiRoute) -> dict[str, Any]:
@@ -333,7 +326,7 @@ class ApiPermissions(Applier[ApiPermission]):
         self.replace(resource, previous)
 
     def delete(self, resource: ApiPermission) -> None:
-        tolerate_missing(lambda: self.aws.lambda_.remove_permission(
+        self.tolerate_missing(lambda: self.aws.lambda_.remove_permission(
             FunctionName=resource.function, StatementId=resource.statement_id))
 
 
@@ -347,7 +340,7 @@ class Queues(Applier[Queue]):
         self.aws.sqs.set_queue_attributes(QueueUrl=url, Attributes=self.attributes(resource, creating=False))
 
     def delete(self, resource: Queue) -> None:
-        tolerate_missing(lambda: self.aws.sqs.delete_queue(QueueUrl=resource.url or self.url(resource.name)),
+        self.tolerate_missing(lambda: self.aws.sqs.delete_queue(QueueUrl=resource.url or self.url(resource.name)),
                          "AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist")
 
     def url(self, name: str) -> str:
@@ -377,7 +370,7 @@ class EventSourceMappings(Applier[EventSourceMapping]):
         self.aws.lambda_.update_event_source_mapping(UUID=previous.uuid, **self.settings(resource))
 
     def delete(self, resource: EventSourceMapping) -> None:
-        tolerate_missing(lambda: self.aws.lambda_.delete_event_source_mapping(UUID=resource.uuid))
+        self.tolerate_missing(lambda: self.aws.lambda_.delete_event_source_mapping(UUID=resource.uuid))
 
     @staticmethod
     def settings(resource: EventSourceMapping) -> dict[str, Any]:
@@ -390,7 +383,7 @@ class Topics(Applier[Topic]):
         self.aws.sns.create_topic(Name=resource.name, Tags=self.ctx.tag_list)
 
     def delete(self, resource: Topic) -> None:
-        tolerate_missing(lambda: self.aws.sns.delete_topic(TopicArn=self.ctx.arns.topic(resource.name)))
+        self.tolerate_missing(lambda: self.aws.sns.delete_topic(TopicArn=self.ctx.arns.topic(resource.name)))
 
 
 class Subscriptions(Applier[Subscription]):
@@ -399,10 +392,10 @@ class Subscriptions(Applier[Subscription]):
                                ReturnSubscriptionArn=True)
 
     def delete(self, resource: Subscription) -> None:
-        tolerate_missing(lambda: self.aws.sns.unsubscribe(SubscriptionArn=resource.arn))
+        self.tolerate_missing(lambda: self.aws.sns.unsubscribe(SubscriptionArn=resource.arn))
 
 
-def make_bucket(ctx: Context, name: str) -> None:
+def make_bucket(ctx: ApplyContext, name: str) -> None:
     """Create the bucket `name` in the client's region, or take over one a failed run made, and tag it."""
     params: dict[str, Any] = {"Bucket": name}
     if ctx.aws.region != "us-east-1":
@@ -415,7 +408,7 @@ def make_bucket(ctx: Context, name: str) -> None:
     ctx.aws.s3.put_bucket_tagging(Bucket=name, Tagging={"TagSet": ctx.tag_list}, ExpectedBucketOwner=ctx.arns.account)
 
 
-def secure_bucket(ctx: Context, name: str, changes: tuple[str, ...]) -> None:
+def secure_bucket(ctx: ApplyContext, name: str, changes: tuple[str, ...]) -> None:
     """Block all public access to the bucket `name` and encrypt its objects by default (SSE-S3), as far as
     `changes` (of `public_access_blocked`, `encrypted`) asks."""
     owner = ctx.arns.account
@@ -495,7 +488,7 @@ class CodeObjects(Applier[CodeObject]):
                                    ContentType="application/zip", ExpectedBucketOwner=self.ctx.arns.account)
 
     def delete(self, resource: CodeObject) -> None:
-        tolerate_missing(lambda: self.aws.s3.delete_object(Bucket=resource.bucket, Key=resource.object_key,
+        self.tolerate_missing(lambda: self.aws.s3.delete_object(Bucket=resource.bucket, Key=resource.object_key,
                                                            ExpectedBucketOwner=self.ctx.arns.account), "NoSuchBucket")
 
 
@@ -537,7 +530,7 @@ class ScheduleGroups(Applier[ScheduleGroup]):
         self.aws.scheduler.create_schedule_group(Name=resource.name, Tags=self.ctx.tag_list)
 
     def delete(self, resource: ScheduleGroup) -> None:
-        tolerate_missing(lambda: self.aws.scheduler.delete_schedule_group(Name=resource.name))
+        self.tolerate_missing(lambda: self.aws.scheduler.delete_schedule_group(Name=resource.name))
 
 
 class Schedules(Applier[Schedule]):
@@ -548,7 +541,7 @@ class Schedules(Applier[Schedule]):
         self.ctx.after_iam(lambda: self.aws.scheduler.update_schedule(**self.definition(resource)))
 
     def delete(self, resource: Schedule) -> None:
-        tolerate_missing(lambda: self.aws.scheduler.delete_schedule(Name=resource.name, GroupName=resource.group))
+        self.tolerate_missing(lambda: self.aws.scheduler.delete_schedule(Name=resource.name, GroupName=resource.group))
 
     @staticmethod
     def definition(resource: Schedule) -> dict[str, Any]:

@@ -14,7 +14,7 @@ import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from portable_fn.provider import Progress, Provider
 from portable_fn.runtime.cloudevent import CloudEvent
@@ -27,7 +27,7 @@ from .settings import GcpSettings
 from .shim import deliver_cloudevent, entry_point
 
 if TYPE_CHECKING:
-    from portable_fn.deploy import Artifact, Executor, RemoteState, Resource
+    from portable_fn.deploy import Artifact
     from portable_fn.logread import LogEntry
 
     from .deploy import GcpDeployer
@@ -44,35 +44,11 @@ class GcpProvider(Provider):
     name = "gcp"
     settings_model = GcpSettings
 
-    def __init__(self, settings: dict[str, Any] | None = None, endpoint_url: str | None = None) -> None:
-        super().__init__(settings, endpoint_url)
-        self._deployer: GcpDeployer | None = None
+    def make_deployer(self) -> GcpDeployer:
+        """The Google-client side (imported here, so `invoke` never imports the clients)."""
+        from .deploy import GcpDeployer
 
-    @property
-    def deployer(self) -> GcpDeployer:
-        """The Google-client side, created on first use (so `invoke` never imports the clients)."""
-        if self._deployer is None:
-            from .deploy import GcpDeployer
-
-            self._deployer = GcpDeployer(self.settings, self.endpoint_url)
-        return self._deployer
-
-    def desired(self, app: Any, stage: str, artifact: Artifact) -> list[Resource]:
-        return self.deployer.desired(app, stage, artifact)
-
-    def read_remote(self, app: Any, stage: str) -> RemoteState:
-        return self.deployer.read_remote(app, stage)
-
-    def executor(self, app: Any, stage: str) -> Executor:
-        return self.deployer.executor(app, stage)
-
-    def explain(self, exc: BaseException) -> str | None:
-        from .deploy.client import explain
-
-        return explain(exc)
-
-    def outputs(self, app: Any, stage: str, remote: RemoteState) -> dict[str, Any]:
-        return self.deployer.outputs(app, stage, remote)
+        return GcpDeployer(self.settings, self.endpoint_url)
 
     def package(self, app: Any, stage: str, out_dir: Path, progress: Progress) -> Artifact:
         from .packaging import build_package
@@ -93,8 +69,8 @@ class GcpProvider(Provider):
         names = self.deployer.names(app, stage)
         endpoint = (self.settings.get("endpoints") or {}).get("logging") or self.endpoint_url
         services = {names.function_id(spec.name): spec.name for spec in functions}
-        return CloudLogging.connect(endpoint, self.deployer.credentials).read(names.project, names.region,
-                                                                              services, since)
+        credentials = cast("GcpDeployer", self.deployer).credentials
+        return CloudLogging.connect(endpoint, credentials).read(names.project, names.region, services, since)
 
     def invoke(self, app: Any, spec: Any, event: Any, stage: str | None = None) -> dict[str, Any]:
         """Run one native event through the shim, as the deployed function would; a JSON-ready summary.

@@ -1,12 +1,12 @@
 """The deploy side of portable-fn on Google Cloud Functions (2nd gen), with the official Google clients.
 
-`GcpDeployer` is what `GcpProvider` delegates `check`, `desired`, `read_remote`, `executor` and
-`outputs` to. The parts follow the shared pipeline (see `portable_fn.deploy`):
+`GcpDeployer` (a `portable_fn.deploy.Deployer`) is what `GcpProvider` delegates `check`, `desired`,
+`read_remote`, `executor` and `outputs` to. The parts follow the shared pipeline (see `portable_fn.deploy`):
 
     naming      names, labels, resource paths        resources   frozen dataclasses, no I/O
     desired     app -> resources (pure)              schedules   rate/cron -> Cloud Scheduler cron
-    remote      Google -> RemoteState (reads only)   appliers    create/update/delete per resource
-    executor    GcpExecutor (the only mutator)       client      GcpClient, the one I/O boundary
+    remote      Google -> RemoteState (reads only)   appliers    create/update/delete per resource (the
+    client      GcpClient, the one I/O boundary                  map the shared Executor dispatches by)
     outputs     URLs, topics, jobs after a deploy    routes      dead-letter subscriptions, IAM grants
     storage_agent  the Cloud Storage service agent's publisher grant on the project (storage triggers)
 
@@ -32,12 +32,13 @@ from typing import Any
 
 from google.auth.credentials import Credentials
 
-from portable_fn.deploy import Artifact, RemoteState, Resource
+from portable_fn.deploy import Artifact, Deployer, RemoteState, Resource
+from portable_fn.deploy.executor import Appliers
 from portable_fn.runtime.errors import ConfigError, UnsupportedTriggerError
 from portable_fn.runtime.triggers import Queue, Schedule
 
-from .appliers import Context
-from .client import GcpClient
+from .appliers import APPLIERS, ApplyContext
+from .client import GcpClient, explain
 from .desired import (
     DEAD_LETTER_ENV,
     MAX_EVENT_TIMEOUT_S,
@@ -47,34 +48,28 @@ from .desired import (
     wants_event_receiver_grant,
     wants_storage_agent_grant,
 )
-from .executor import GcpExecutor
 from .naming import LABEL_APP, LABEL_SOURCE, LABEL_STAGE, Names
 from .outputs import outputs
 from .remote import RemoteReader
 from .schedules import cloud_scheduler_cron
 
-__all__ = ["DEAD_LETTER_ENV", "LABEL_APP", "LABEL_SOURCE", "LABEL_STAGE", "GcpClient", "GcpDeployer",
-           "GcpExecutor", "Names"]
+__all__ = ["DEAD_LETTER_ENV", "LABEL_APP", "LABEL_SOURCE", "LABEL_STAGE", "GcpClient", "GcpDeployer", "Names"]
 
 
-class GcpDeployer:
+class GcpDeployer(Deployer[GcpClient, Names]):
     """The deploy half of the Google Cloud provider for one set of settings and one endpoint."""
+
+    provider = "gcp"
 
     def __init__(self, settings: dict[str, Any] | None = None, endpoint_url: str | None = None,
                  client: GcpClient | None = None, credentials: Credentials | None = None) -> None:
-        self.settings = dict(settings or {})
-        self.endpoint_url = endpoint_url
+        super().__init__(settings, endpoint_url, client)
         self.credentials = credentials
-        self._client = client
 
-    @property
-    def client(self) -> GcpClient:
+    def make_client(self) -> GcpClient:
         """The one GcpClient every call goes through (made on first use, so `check` needs no project)."""
-        if self._client is None:
-            self._client = GcpClient(self.endpoint_url, self.settings.get("endpoints"), self.credentials,
-                                     float(self.settings.get("poll_s", 2)),
-                                     float(self.settings.get("operation_timeout_s", 1800)))
-        return self._client
+        return GcpClient(self.endpoint_url, self.settings.get("endpoints"), self.credentials,
+                         float(self.settings.get("poll_s", 2)), float(self.settings.get("operation_timeout_s", 1800)))
 
     def check(self, app: Any) -> None:
         """Raise UnsupportedTriggerError for what Cloud Functions, Pub/Sub or Cloud Scheduler cannot do."""
@@ -115,8 +110,12 @@ class GcpDeployer:
                             storage_agent=wants_storage_agent_grant(app, settings),
                             event_receiver=wants_event_receiver_grant(app, settings)).read()
 
-    def executor(self, app: Any, stage: str) -> GcpExecutor:
-        return GcpExecutor(app.name, stage, Context(self.client, self.names(app, stage), Settings.of(self.settings)))
+    def appliers(self, app: Any, stage: str) -> Appliers:
+        ctx = ApplyContext(self.client, self.names(app, stage), Settings.of(self.settings))
+        return {kind: make(ctx) for kind, make in APPLIERS.items()}
+
+    def explain(self, exc: BaseException) -> str | None:
+        return explain(exc)
 
     def outputs(self, app: Any, stage: str, remote: RemoteState) -> dict[str, Any]:
         return outputs(app, stage, remote, self.names(app, stage))

@@ -1,6 +1,7 @@
 """How each kind of resource is created, updated and deleted: the only code here that changes Google Cloud.
 
-One `Applier` per resource type, all going through the same `GcpClient`. Every action is safe to
+One `Applier` per resource type (the shared `portable_fn.deploy.Applier`), all going through the same
+`GcpClient`; `APPLIERS` is the map the shared `Executor` dispatches by. Every action is safe to
 repeat: deletes accept "already gone", a topic or job that already exists is brought up to date, and a
 function a failed run left FAILED is read back as such and updated as a whole, so rerunning `deploy`
 after a failure converges. Function creates and updates upload the source zip first (generateUploadUrl,
@@ -14,10 +15,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
-from portable_fn.deploy import Resource
-from portable_fn.deploy.executor import while_settling
+from portable_fn.deploy import Applier as BaseApplier
+from portable_fn.deploy import ApplyContext as BaseApplyContext
+from portable_fn.deploy import Resource, Settling
+from portable_fn.deploy.executor import Progress
 from portable_fn.runtime.errors import DeployError
 
 from .client import AlreadyExists, Forbidden, GcpClient, NotFound
@@ -62,41 +65,36 @@ JOB_MASK = {"schedule": "schedule", "time_zone": "time_zone", "topic": "pubsub_t
             "description": "description"}
 
 
-class Context:
-    """What every applier shares: the client, the names and the labels to put."""
+class ApplyContext(BaseApplyContext):
+    """What every applier of one run shares: the client, the names and the labels to put. Progress goes
+    to the client, so waiting for a long-running operation is reported under its step."""
 
     def __init__(self, gcp: GcpClient, names: Names, settings: Settings | None = None) -> None:
         self.gcp = gcp
+        super().__init__()
         self.names = names
         self.settings = settings or Settings()
         self.labels = labels(names.app, names.stage)
-        self.agent_granted_at: float | None = None  # when this run granted the storage agent its role
+
+    @property
+    def progress(self) -> Progress:
+        return self.gcp.progress
+
+    @progress.setter
+    def progress(self, sink: Progress) -> None:
+        self.gcp.progress = sink
 
 
-def tolerate_missing(call: Any, *args: Any, **kwargs: Any) -> Any:
-    """Run a delete; a resource that is already gone is fine (a rerun after a failure)."""
-    try:
-        return call(*args, **kwargs)
-    except NotFound:
-        return None
+class Applier(BaseApplier[R, ApplyContext]):
+    """Create, update, delete one type of resource; a delete of what is gone (NotFound) is fine."""
 
-
-class Applier(Generic[R]):
-    """Create, update, delete one type of resource."""
-
-    def __init__(self, ctx: Context) -> None:
-        self.ctx = ctx
+    def __init__(self, ctx: ApplyContext) -> None:
+        super().__init__(ctx)
         self.gcp = ctx.gcp
         self.names = ctx.names
 
-    def create(self, resource: R) -> None:
-        raise NotImplementedError
-
-    def update(self, resource: R, previous: R, changes: tuple[str, ...]) -> None:
-        raise NotImplementedError(f"{resource.kind} {resource.name} cannot be updated in place")
-
-    def delete(self, resource: R) -> None:
-        raise NotImplementedError
+    def missing(self, exc: BaseException, *codes: str) -> bool:
+        return isinstance(exc, NotFound)
 
 
 class StorageAgentGrants(Applier[StorageAgentGrant]):
@@ -104,7 +102,7 @@ class StorageAgentGrants(Applier[StorageAgentGrant]):
     before any function whose storage trigger needs it. A caller Google refuses (403) is told the gcloud
     command that makes the grant once by hand."""
 
-    def create(self, resource: StorageAgentGrant) -> None:
+    def create(self, resource: StorageAgentGrant) -> bool | None:
         member = ""
         try:
             member = storage_agent(self.gcp, resource.name, self.ctx.settings.project_number)
@@ -113,10 +111,18 @@ class StorageAgentGrants(Applier[StorageAgentGrant]):
             raise refused(resource.name, member, exc) from exc
         if not granted:
             self.gcp.progress(f"      {member} already holds {PUBLISHER} on project {resource.name}")
-            return
-        self.ctx.agent_granted_at = time.monotonic()  # IAM changes take a while to reach Eventarc: `Functions`
+            return False  # nothing for the storage triggers to wait for
         self.gcp.progress(f"      {member} may now publish to Pub/Sub in project {resource.name} (storage "
                           f"triggers need it; they wait up to {self.ctx.settings.grant_wait_s:.0f} s for it)")
+        return None
+
+    def settles(self) -> Settling:
+        """IAM changes take a while to reach Eventarc: until then it refuses a storage trigger."""
+        settings = self.ctx.settings
+        return Settling((AGENT_NOT_YET_GRANTED,), wait_s=settings.grant_wait_s, every_s=settings.retry_every_s,
+                        waiting_for="the storage agent's new grant to reach Eventarc",
+                        why=f"the Cloud Storage service agent was granted {PUBLISHER}, and IAM changes can take "
+                            "longer to reach Eventarc", setting="grant_wait_s")
 
 
 class Topics(Applier[Topic]):
@@ -128,8 +134,8 @@ class Topics(Applier[Topic]):
             self.gcp.call("pubsub", "update_topic", request={"topic": topic, "update_mask": {"paths": ["labels"]}})
 
     def delete(self, resource: Topic) -> None:
-        tolerate_missing(self.gcp.call, "pubsub", "delete_topic",
-                         request={"topic": self.names.topic_path(resource.name)})
+        self.tolerate_missing(lambda: self.gcp.call("pubsub", "delete_topic",
+                                                    request={"topic": self.names.topic_path(resource.name)}))
 
 
 class Buckets(Applier[Bucket]):
@@ -190,17 +196,11 @@ class Functions(Applier[Function]):
         self.gcp.wait(operation, f"updating function {resource.name}")
 
     def until_granted(self, resource: Function, deploy: Callable[[], None]) -> None:
-        """`deploy()`; when Eventarc refuses the storage trigger because the grant this run made has not
-        reached it yet, the function is left FAILED and is deployed again, whole (`redeploy`), until
-        `grant_wait_s` after the grant."""
-        settings = self.ctx.settings
-        while_settling(deploy, since=self.ctx.agent_granted_at, refusals=(AGENT_NOT_YET_GRANTED,),
-                       wait_s=settings.grant_wait_s, every_s=settings.retry_every_s, progress=self.gcp.progress,
-                       what=f"function {resource.name}'s storage trigger",
-                       waiting_for="the storage agent's new grant to reach Eventarc",
-                       why=f"the Cloud Storage service agent was granted {PUBLISHER}, and IAM changes can take "
-                           "longer to reach Eventarc", setting="grant_wait_s",
-                       again=lambda: self.redeploy(resource))
+        """`deploy()`; when Eventarc refuses the storage trigger because the storage agent's grant this run
+        made (a step this one waits for) has not reached it yet, the function is left FAILED and is deployed
+        again, whole (`redeploy`), until `grant_wait_s` after the grant (`StorageAgentGrants.settles`)."""
+        self.until_settled(deploy, f"function {resource.name}'s storage trigger",
+                           again=lambda: self.redeploy(resource))
 
     def redeploy(self, resource: Function) -> None:
         """The whole function again: it is FAILED now (or, had the refusal come before it was made, new)."""
@@ -210,8 +210,8 @@ class Functions(Applier[Function]):
             self.create(resource)
 
     def delete(self, resource: Function) -> None:
-        operation = tolerate_missing(self.gcp.call, "functions", "delete_function",
-                                     request={"name": self.names.function_path(resource.name)})
+        operation = self.tolerate_missing(lambda: self.gcp.call(
+            "functions", "delete_function", request={"name": self.names.function_path(resource.name)}))
         if operation is not None:
             self.gcp.wait(operation, f"deleting function {resource.name}")
 
@@ -407,7 +407,8 @@ class SchedulerJobs(Applier[SchedulerJob]):
         self.gcp.call("scheduler", "update_job", request={"job": self.job(resource), "update_mask": {"paths": paths}})
 
     def delete(self, resource: SchedulerJob) -> None:
-        tolerate_missing(self.gcp.call, "scheduler", "delete_job", request={"name": self.names.job_path(resource.name)})
+        self.tolerate_missing(lambda: self.gcp.call("scheduler", "delete_job",
+                                                    request={"name": self.names.job_path(resource.name)}))
 
     def job(self, resource: SchedulerJob) -> dict[str, Any]:
         return {"name": self.names.job_path(resource.name), "description": resource.description,
@@ -415,7 +416,7 @@ class SchedulerJobs(Applier[SchedulerJob]):
                 "pubsub_target": {"topic_name": resource.topic, "data": resource.data.encode("utf-8")}}
 
 
-APPLIERS: dict[type, type[Applier[Any]]] = {
+APPLIERS: dict[type[Resource], type[Applier[Any]]] = {
     StorageAgentGrant: StorageAgentGrants, Topic: Topics, Bucket: Buckets, Function: Functions,
     DeadLetterRoute: DeadLetterRoutes, PublicInvoker: PublicInvokers, SchedulerJob: SchedulerJobs,
     TriggerInvoker: TriggerInvokers, EventReceiverGrant: EventReceiverGrants,

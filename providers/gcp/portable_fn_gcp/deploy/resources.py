@@ -36,9 +36,12 @@ class Bucket(Resource):
 class Function(Resource):
     """A Cloud Functions (2nd gen) function, named by its id. `source_sha` is kept in a label, since
     the stored source object changes with every upload; `state` is "ACTIVE" when desired, so a function
-    a failed deploy left FAILED is updated again. An empty `event_type` means an HTTP function."""
+    a failed deploy left FAILED is updated again. An empty `event_type` means an HTTP function. Its
+    create or update waits for a storage agent grant this run makes (Eventarc refuses a storage trigger
+    until the grant reaches it)."""
 
     kind = "cloud function"
+    waits_for_kinds = frozenset({"storage agent publisher grant"})
     ignore_on_compare = frozenset({"zip_path", "url", "service"})
     runtime: str = ""
     entry_point: str = ""

@@ -1,8 +1,8 @@
 """Dispatch: call a handler with what its annotations ask for and turn what happens into an outcome.
 
 The signature is read once per function (`bind_handler`); each call then only converts data and calls
-(`call_handler`). The invocation pipeline (`pipeline`) calls it for every entry on every cloud, so
-binding and outcome rules are the same everywhere.
+(`call_with_event`, `call_with_request`). The invocation pipeline (`pipeline`) calls these for every entry
+on every cloud, so binding and outcome rules are the same everywhere.
 """
 
 from __future__ import annotations
@@ -209,19 +209,20 @@ def close_loop() -> None:
     _loops.loop = None
 
 
-def call_handler(spec: Any, binding: Binding, arg: Request | CloudEvent[Any], ctx: Context | None) -> Any:
-    """Call the handler with `arg` as it declared it (a CloudEvent's data converted to its CloudEvent[T],
-    a request carrying a CloudEvent decoded for a CloudEvent handler); an HTTP handler's value becomes its
-    Response. Raises whatever the handler or the conversion raises."""
-    if isinstance(arg, Request):
-        if binding.first == "event":
-            from .http_binding import from_http
+def call_with_event(spec: Any, binding: Binding, event: CloudEvent[Any], ctx: Context | None) -> Any:
+    """Call an event handler with `event` as it declared it (its data converted to its CloudEvent[T]);
+    what the handler returns. Raises whatever the handler or the conversion raises."""
+    return _invoke(spec, binding, bind_event(binding, event), ctx)
 
-            value = _invoke(spec, binding, bind_event(binding, from_http(arg.headers, arg.body)), ctx)
-        else:
-            value = _invoke(spec, binding, arg, ctx)
-        return to_response(value)
-    return _invoke(spec, binding, bind_event(binding, arg), ctx)
+
+def call_with_request(spec: Any, binding: Binding, request: Request, ctx: Context | None) -> Response:
+    """Call an HTTP handler with `request` (decoded to a CloudEvent first for a handler that takes one);
+    its value as a Response. Raises whatever the handler or the decoding raises."""
+    if binding.first == "event":
+        from .http_binding import from_http
+
+        return to_response(_invoke(spec, binding, bind_event(binding, from_http(request.headers, request.body)), ctx))
+    return to_response(_invoke(spec, binding, request, ctx))
 
 
 def _invoke(spec: Any, binding: Binding, arg: Any, ctx: Context | None) -> Any:

@@ -27,7 +27,7 @@ from typing import Any
 
 from .cloudevent import CloudEvent
 from .context import Context
-from .dispatch import call_handler, close_loop, failure_of, http_failure, run_coroutine
+from .dispatch import call_with_event, call_with_request, close_loop, failure_of, http_failure, run_coroutine
 from .http import Request, Response
 from .outcomes import ACK, DEAD_LETTER, RETRY, Result
 from .views import MessageMeta
@@ -298,8 +298,9 @@ def run(invocation: Invocation) -> list[Result]:
         _run_hooks(hooks.start, invocation)
         try:
             spec = invocation.spec
+            binding = spec.binding
             for position, call in enumerate(calls):
-                _run_call(spec, call, hooks)
+                _run_call(spec, binding, call, hooks)
                 if invocation.ordered and call.result is not None and call.result.outcome != ACK:
                     _not_attempted(calls[position + 1:])
                     break
@@ -319,7 +320,7 @@ def serve(invocation: Invocation) -> Response:
         _run_hooks(hooks.start, invocation)
         try:
             call = calls[0]
-            _run_call(invocation.spec, call, hooks)
+            _run_call(invocation.spec, invocation.spec.binding, call, hooks)
             return call.response  # type: ignore[return-value]
         finally:
             _run_hooks(hooks.finish, invocation)
@@ -327,7 +328,7 @@ def serve(invocation: Invocation) -> Response:
         calls.clear()
 
 
-def _run_call(spec: Any, call: Call, hooks: _Hooks) -> None:
+def _run_call(spec: Any, binding: Any, call: Call, hooks: _Hooks) -> None:
     token = _current.set(call)
     try:
         for hook in hooks.before:
@@ -335,7 +336,6 @@ def _run_call(spec: Any, call: Call, hooks: _Hooks) -> None:
             if call.result is not None or call.response is not None:
                 break
         else:
-            binding = spec.binding
             ctx = call.ctx if binding.wants_context else None
             error: BaseException | None
             if call.request is not None:
@@ -352,9 +352,8 @@ def _run_call(spec: Any, call: Call, hooks: _Hooks) -> None:
         _current.reset(token)
 
 
-# The two calls below take no `Call`: a handler's exception keeps its traceback (in `Result.error`, for the
-# logs), and with it these frames and their locals; holding the Call there would make each failure a
-# reference cycle (Call -> Result -> exception -> frame -> Call) left to the garbage collector.
+# A handler's exception keeps its traceback (in `Result.error`, for the logs), and with it every frame that
+# was running, up to the shim's: a batch with a failure is a reference cycle the garbage collector frees.
 
 def _outcome(spec: Any, binding: Any, event: CloudEvent[Any] | BaseException | None, ctx: Context | None) -> Result:
     """The Result of calling the handler with one record (a record that could not be decoded is
@@ -363,7 +362,7 @@ def _outcome(spec: Any, binding: Any, event: CloudEvent[Any] | BaseException | N
         reason = str(event) if event is not None else "no event"
         return Result(DEAD_LETTER, None, reason, event if isinstance(event, BaseException) else None)
     try:
-        return Result(ACK, call_handler(spec, binding, event, ctx), None, None, event.id)
+        return Result(ACK, call_with_event(spec, binding, event, ctx), None, None, event.id)
     except Exception as exc:
         return failure_of(exc, event.id)
 
@@ -371,7 +370,7 @@ def _outcome(spec: Any, binding: Any, event: CloudEvent[Any] | BaseException | N
 def _respond(spec: Any, binding: Any, request: Request, ctx: Context | None) -> tuple[Response, Exception | None]:
     """The Response to one request, and the exception the handler raised, if any."""
     try:
-        return call_handler(spec, binding, request, ctx), None
+        return call_with_request(spec, binding, request, ctx), None
     except Exception as exc:
         return http_failure(spec, exc), exc
 
@@ -414,7 +413,7 @@ def http_carrier(headers: Any, carrier: Mapping[str, str] | None = None) -> Mapp
     """A request's trace headers (W3C `traceparent` / `tracestate`, read case-insensitively from any
     headers object with `get`, when the trace is first asked for) over `carrier` (what the platform itself
     says, e.g. Lambda's header)."""
-    return _HttpCarrier(headers, carrier or _NO_CARRIER)
+    return _HttpCarrier(headers, carrier if carrier is not None else _NO_CARRIER)
 
 
 class _HttpCarrier(Mapping[str, str]):

@@ -378,3 +378,39 @@ def test_records_that_are_not_a_list_make_an_asynchronous_source_retry(events_mo
 
 def test_an_empty_batch_is_acknowledged(events_module, lambda_context) -> None:
     assert handler_for(events_module.picky)({"Records": []}, lambda_context) == {"batchItemFailures": []}
+
+
+# -- trace context from what Lambda carries ----------------------------------------------------------
+
+def test_lambdas_sampled_trace_header_is_the_parent_of_a_request_without_one(adapter: Any, lambda_context: Any,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    from portable_fn.runtime import Context, Request, function, http
+
+    @function(trigger=http("GET", "/trace"))
+    def traced(request: Request, ctx: Context) -> dict[str, Any]:
+        return {"trace": ctx.trace.trace_id, "parent": ctx.trace.parent_id, "span": ctx.trace.span_id}
+
+    event = adapter.load_event("apiGatewayProxyV2Event_GET.json")
+    event["rawPath"] = event["requestContext"]["http"]["path"] = "/trace"
+    monkeypatch.setenv("_X_AMZN_TRACE_ID", "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1")
+    seen = json.loads(make_handler(spec_of(traced))(event, lambda_context)["body"])
+    assert (seen["trace"], seen["parent"]) == ("5759e988bd862e3fe1be46a994272793", "53995c3f42cd8ad8")
+    assert len(seen["span"]) == 16 and seen["span"] != "53995c3f42cd8ad8"  # the invocation's own span
+
+    event["headers"]["traceparent"] = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    seen = json.loads(make_handler(spec_of(traced))(event, lambda_context)["body"])
+    assert (seen["trace"], seen["parent"]) == ("0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331")  # the caller
+
+
+def test_an_sqs_records_aws_trace_header_is_its_producer(adapter: Any, lambda_context: Any) -> None:
+    from portable_fn.runtime import CloudEvent, Context, function, queue
+
+    @function(trigger=queue("orders"))
+    def traced(event: CloudEvent, ctx: Context) -> tuple[str, str | None, list[str]]:
+        return ctx.trace.trace_id, ctx.trace.parent_id, [link.span_id for link in ctx.trace.links]
+
+    batch = sqs_batch(adapter, [{"n": 1}])
+    batch["Records"][0]["attributes"]["AWSTraceHeader"] = (
+        "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1")
+    (result,) = deliver(spec_of(traced), batch, lambda_context).results
+    assert result.value == ("5759e988bd862e3fe1be46a994272793", "53995c3f42cd8ad8", ["53995c3f42cd8ad8"])

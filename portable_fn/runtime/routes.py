@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from functools import cached_property
 from typing import Any
 from urllib.parse import unquote
 
@@ -26,18 +24,30 @@ _PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(\+?)\}\Z")
 _LITERAL, _ONE, _GREEDY = 0, 1, 2  # segment kinds, in order of precedence
 
 
-@dataclass(frozen=True)
 class Route:
-    """One route: `method` (or ANY), `template` and whatever it leads to (`target`)."""
+    """One route: `method` (or ANY), `template` and whatever it leads to (`target`); routes are equal when
+    their method and template are. A plain class: `dataclasses` costs every cold start ~10 ms of imports
+    (`inspect` and what it pulls in), more than the rest of the runtime."""
 
-    method: str
-    template: str
-    target: Any = field(compare=False)
+    __slots__ = ("method", "template", "target", "segments")
 
-    @cached_property
-    def segments(self) -> tuple[tuple[int, str], ...]:
-        """(kind, literal text or parameter name) per segment."""
-        return tuple(_segment(part) for part in _split(self.template))
+    def __init__(self, method: str, template: str, target: Any = None) -> None:
+        self.method = method
+        self.template = template
+        self.target = target
+        # (kind, literal text or parameter name) per segment
+        self.segments: tuple[tuple[int, str], ...] = tuple(_segment(part) for part in _split(template))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Route):
+            return NotImplemented
+        return (self.method, self.template) == (other.method, other.template)
+
+    def __hash__(self) -> int:
+        return hash((self.method, self.template))
+
+    def __repr__(self) -> str:
+        return f"Route(method={self.method!r}, template={self.template!r})"
 
     def sort_key(self) -> tuple[Any, ...]:
         kinds = tuple(kind for kind, _ in self.segments)

@@ -22,7 +22,7 @@ from . import codegen, events, shim
 from .settings import AzureSettings
 
 if TYPE_CHECKING:
-    from portable_fn.deploy import Artifact, Executor, RemoteState, Resource
+    from portable_fn.deploy import Artifact
     from portable_fn.logread import LogEntry
 
     from .deploy import AzureDeployer
@@ -40,40 +40,16 @@ class AzureProvider(Provider):
     name = "azure"
     settings_model = AzureSettings
 
-    def __init__(self, settings: dict[str, Any] | None = None, endpoint_url: str | None = None) -> None:
-        super().__init__(settings, endpoint_url)
-        self._deployer: AzureDeployer | None = None
+    def make_deployer(self) -> AzureDeployer:
+        """The Azure management side (imported here, so `invoke` never imports the SDK)."""
+        from .deploy import AzureDeployer
 
-    @property
-    def deployer(self) -> AzureDeployer:
-        """The Azure management side, created on first use."""
-        if self._deployer is None:
-            from .deploy import AzureDeployer
-
-            self._deployer = AzureDeployer(self.settings, self.endpoint_url)
-        return self._deployer
+        return AzureDeployer(self.settings, self.endpoint_url)
 
     def package(self, app: Any, stage: str, out_dir: Path, progress: Progress) -> Artifact:
         from .packaging import build_package
 
         return build_package(app, stage, out_dir, progress)
-
-    def desired(self, app: Any, stage: str, artifact: Artifact) -> list[Resource]:
-        return self.deployer.desired(app, stage, artifact)
-
-    def read_remote(self, app: Any, stage: str) -> RemoteState:
-        return self.deployer.read_remote(app, stage)
-
-    def executor(self, app: Any, stage: str) -> Executor:
-        return self.deployer.executor(app, stage)
-
-    def explain(self, exc: BaseException) -> str | None:
-        from .deploy.client import explain
-
-        return explain(exc)
-
-    def outputs(self, app: Any, stage: str, remote: RemoteState) -> dict[str, Any]:
-        return self.deployer.outputs(app, stage, remote)
 
     def check(self, app: Any) -> None:
         """Reject what Azure cannot bind (schedules NCRONTAB cannot express, unknown transports) or run

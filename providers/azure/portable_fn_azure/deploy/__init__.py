@@ -2,14 +2,14 @@
 Azure SDK clients (azure-mgmt-resource, azure-mgmt-storage, azure-mgmt-web, azure-mgmt-eventgrid,
 azure-storage-blob).
 
-`AzureDeployer` is what `AzureProvider` delegates `check`, `desired`, `read_remote`, `executor` and
-`outputs` to. The parts follow the shared pipeline (see `portable_fn.deploy`):
+`AzureDeployer` (a `portable_fn.deploy.Deployer`) is what `AzureProvider` delegates `check`, `desired`,
+`read_remote`, `executor` and `outputs` to. The parts follow the shared pipeline (see `portable_fn.deploy`):
 
     naming      names and the two tags             resources   frozen dataclasses, no I/O
     checks      settings checked, errors say what to set
     desired     app -> resources (pure)            remote      Azure -> RemoteState (reads only)
-    appliers    create/update/delete per resource  executor    AzureExecutor (the only mutator)
-    grid        the Event Grid appliers
+    appliers    create/update/delete per resource (`AzureDeployer.appliers` maps each type to one; the
+    grid        the Event Grid appliers             shared Executor dispatches by that map)
     client      AzureClient, the one I/O boundary  outputs     URLs and names after a deploy
 
 Settings (`[tool.portable-fn.azure]`, stage overrides applied): `subscription_id` (else
@@ -28,8 +28,9 @@ endpoint too), `connection_verify` (a CA bundle path, or false),
 `polling_interval_s` (the SDK's LRO default when unset) and `lro_report_every_s` (10), `role_wait_s`
 (600), `host_wait_s` (300) and `retry_every_s` (15): how long what acts with the app's identity is
 retried after this run granted it roles, which Azure applies only after a while, and what needs the host
-up (Event Grid subscriptions) after this run gave it a new package (see `appliers.Context.with_roles`
-and `portable_fn.deploy.executor.while_settling`).
+up (Event Grid subscriptions) after this run gave it a new package (a package release waits for the
+role assignments of the same plan, an event subscription for the release: see `appliers.RoleAssignments`,
+`appliers.Releases` and `portable_fn.deploy.executor.Waits`).
 
 On Linux Consumption (and Premium) the platform fetches the package from its blob
 (`WEBSITE_RUN_FROM_PACKAGE`) with the app's identity (`WEBSITE_RUN_FROM_PACKAGE_BLOB_MI_RESOURCE_ID =
@@ -50,47 +51,73 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from portable_fn.deploy import Artifact, RemoteState, Resource
+from portable_fn.deploy import Artifact, Deployer, RemoteState, Resource
+from portable_fn.deploy.executor import Appliers
 from portable_fn.runtime.errors import ConfigError
 
-from .appliers import Context
+from .appliers import (
+    ApplyContext,
+    AppSettingsApplier,
+    BlobContainers,
+    FunctionApps,
+    FunctionPlans,
+    PackageBlobs,
+    Releases,
+    ResourceGroups,
+    RoleAssignments,
+    StorageAccounts,
+    StorageQueues,
+)
 from .checks import FLEX_SKU, check_env, check_flex, check_plan_sku, check_storage_auth
-from .client import AzureClient
+from .client import AzureClient, explain
 from .desired import Target, desired
-from .executor import AzureExecutor
+from .grid import EventGridTopics, EventSubscriptions, SystemTopics
 from .naming import PACKAGES_CONTAINER, TAG_APP, TAG_STAGE, Names, container_name, queue_name, tags
 from .outputs import outputs
 from .remote import RemoteReader
+from .resources import (
+    AppSettings,
+    BlobContainer,
+    EventGridTopic,
+    EventSubscription,
+    FunctionApp,
+    FunctionPlan,
+    PackageBlob,
+    Release,
+    ResourceGroup,
+    RoleAssignment,
+    StorageAccount,
+    StorageQueue,
+    SystemTopic,
+)
 
 __all__ = [
-    "PACKAGES_CONTAINER", "TAG_APP", "TAG_STAGE", "AzureClient", "AzureDeployer", "AzureExecutor",
+    "PACKAGES_CONTAINER", "TAG_APP", "TAG_STAGE", "AzureClient", "AzureDeployer",
     "container_name", "queue_name",
 ]
 
 
-class AzureDeployer:
+class AzureDeployer(Deployer[AzureClient, Names]):
     """The deploy half of the Azure provider for one set of settings and one ARM endpoint."""
+
+    provider = "azure"
 
     def __init__(self, settings: dict[str, Any] | None = None, endpoint_url: str | None = None,
                  client: AzureClient | None = None, credential: Any = None) -> None:
-        self.settings = dict(settings or {})
+        super().__init__(settings, endpoint_url, client)
         self.endpoint_url = endpoint_url or self.settings.get("arm_endpoint")
-        self._client = client
         self._credential = credential
 
-    @property
-    def client(self) -> AzureClient:
+    def make_client(self) -> AzureClient:
         """The one AzureClient every call goes through (made on first use, so `check` needs no login)."""
-        if self._client is None:
-            interval = self.settings.get("polling_interval_s")
-            self._client = AzureClient(
-                self.subscription(), self._credential, arm_endpoint=self.endpoint_url,
-                storage_connection_string=self.settings.get("storage_connection_string"),
-                connection_verify=self.settings.get("connection_verify", True),
-                polling_interval=float(interval) if interval is not None else None,
-                scm_endpoint=self.settings.get("scm_endpoint"),
-            )
-        return self._client
+        interval = self.settings.get("polling_interval_s")
+        return AzureClient(
+            self.subscription(), self._credential, arm_endpoint=self.endpoint_url,
+            storage_connection_string=self.settings.get("storage_connection_string"),
+            connection_verify=self.settings.get("connection_verify", True),
+            polling_interval=float(interval) if interval is not None else None,
+            scm_endpoint=self.settings.get("scm_endpoint"),
+        )
 
     def subscription(self) -> str:
         return str(self._required("subscription_id", "AZURE_SUBSCRIPTION_ID", "00000000-0000-0000-0000-000000000000"))
@@ -140,10 +167,22 @@ class AzureDeployer:
         flex = str(self.settings.get("plan_sku", "Y1")) == FLEX_SKU
         return RemoteReader(self.client, self.names(app, stage), flex).read()
 
-    def executor(self, app: Any, stage: str) -> AzureExecutor:
+    def appliers(self, app: Any, stage: str) -> Appliers:
         names = self.names(app, stage)
-        ctx = Context(self.client, tags(app.name, stage), self.settings)
-        return AzureExecutor(app.name, stage, ctx, names.resource_group, names.storage_account, names.function_app)
+        ctx = ApplyContext(self.client, tags(app.name, stage), self.settings)
+        group, account, site = names.resource_group, names.storage_account, names.function_app
+        return {
+            ResourceGroup: ResourceGroups(ctx), StorageAccount: StorageAccounts(ctx),
+            BlobContainer: BlobContainers(ctx), StorageQueue: StorageQueues(ctx),
+            PackageBlob: PackageBlobs(ctx, group, account), FunctionPlan: FunctionPlans(ctx, site),
+            FunctionApp: FunctionApps(ctx), AppSettings: AppSettingsApplier(ctx, account),
+            Release: Releases(ctx, account),
+            EventGridTopic: EventGridTopics(ctx), SystemTopic: SystemTopics(ctx),
+            EventSubscription: EventSubscriptions(ctx, site), RoleAssignment: RoleAssignments(ctx, group, site),
+        }
+
+    def explain(self, exc: BaseException) -> str | None:
+        return explain(exc)
 
     def outputs(self, app: Any, stage: str, remote: RemoteState) -> dict[str, Any]:
         return outputs(app, stage, remote, self.names(app, stage), self.location())

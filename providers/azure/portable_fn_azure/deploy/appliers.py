@@ -1,7 +1,8 @@
 """How each kind of resource is created, updated and deleted: with `grid` (the Event Grid appliers), the
 only code here that mutates Azure.
 
-One `Applier` per resource type, all going through the same `AzureClient`. Bodies are ARM's own JSON
+One `Applier` per resource type (the shared `portable_fn.deploy.Applier`), all going through the same
+`AzureClient`. Bodies are ARM's own JSON
 (camelCase, as the REST reference spells it), so they read the same as the docs whatever model classes
 the SDK generation has. Long-running operations are awaited with progress. Every action is safe to
 repeat: deletes accept "already gone" and creates are PUTs, so rerunning `deploy` after a failure
@@ -12,15 +13,15 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
 from azure.core.exceptions import ResourceNotFoundError
 
-from portable_fn.deploy import Resource
-from portable_fn.deploy.executor import while_settling
+from portable_fn.deploy import Applier as BaseApplier
+from portable_fn.deploy import ApplyContext as BaseApplyContext
+from portable_fn.deploy import Resource, Settling
 
 from .client import AzureClient, arm_json, missing
 from .naming import PACKAGES_CONTAINER, ROLE_DESCRIPTION
@@ -42,7 +43,6 @@ from .resources import (
 )
 
 R = TypeVar("R", bound=Resource)
-Progress = Callable[[str], None]
 PUBLISH_DEPLOYER = "portable-fn"  # Flex: who published, as Kudu's deployment record shows it
 DEPLOY_SUCCESS, DEPLOY_FAILED = 4, 3  # Kudu's deployment status: 0 pending, 1 building, 2 deploying, 3, 4
 ROLE_NAMESPACE = uuid.UUID("5f0c3a52-8d57-4a8e-9a3c-6f1b6c1d2e7a")  # role assignment GUIDs: uuid5(this, ...)
@@ -58,42 +58,24 @@ HOST_NOT_UP = ("validation handshake failed", "attempt to validate the provided 
                "Destination endpoint not found")
 
 
-class Context:
-    """What every applier shares: the client, the tags to put, progress, and timings."""
+class ApplyContext(BaseApplyContext):
+    """What every applier of one run shares: the client, the tags to put, progress, and timings."""
 
     def __init__(self, azure: AzureClient, tags: dict[str, str], settings: dict[str, Any]) -> None:
+        super().__init__()
         self.azure = azure
         self.tags = tags
-        self.progress: Progress = lambda message: None
         self.sas_days = int(settings.get("package_sas_days", 3650))
         self.lro_timeout_s = float(settings.get("lro_timeout_s", 1800))
         self.report_every_s = float(settings.get("lro_report_every_s", 10))
         self.remote_build = bool(settings.get("remote_build", False))  # Flex: the publish installs requirements
         # Azure applies a new role assignment after a while (minutes; at worst longer), and a host that took a
         # new package takes a while to start: what depends on either is retried every `retry_every_s` for
-        # up to `role_wait_s` after this run granted a role, or `host_wait_s` after it released a package.
+        # up to `role_wait_s` after this run granted a role, or `host_wait_s` after it released a package
+        # (`RoleAssignments.settles`, `Releases.settles`; the steps that wait name them in the plan).
         self.role_wait_s = float(settings.get("role_wait_s", 600))
         self.host_wait_s = float(settings.get("host_wait_s", 300))
         self.retry_every_s = float(settings.get("retry_every_s", 15))
-        self.roles_granted_at: float | None = None
-        self.released_at: float | None = None
-
-    def with_roles(self, call: Callable[[], Any], what: str) -> Any:
-        """`call()`, which acts with the app's identity, retried while it is refused for want of a role this
-        run granted (`NOT_YET_GRANTED`)."""
-        return while_settling(call, since=self.roles_granted_at, refusals=NOT_YET_GRANTED, wait_s=self.role_wait_s,
-                              every_s=self.retry_every_s, progress=self.progress, what=what,
-                              waiting_for="the app's new roles to take effect",
-                              why="Azure can take longer to apply new role assignments", setting="role_wait_s")
-
-    def after_release(self, call: Callable[[], Any], what: str) -> Any:
-        """`call()`, which needs the app's host up, retried while Event Grid cannot reach a host that took
-        a new package in this run (`HOST_NOT_UP`)."""
-        return while_settling(call, since=self.released_at, refusals=HOST_NOT_UP, wait_s=self.host_wait_s,
-                              every_s=self.retry_every_s, progress=self.progress, what=what,
-                              waiting_for="the app's host to start with its new package",
-                              why="the host can take longer to start (its log stream says why, if it cannot)",
-                              setting="host_wait_s")
 
     def wait(self, poller: Any, what: str) -> Any:
         """The result of a long-running operation, reporting while it runs."""
@@ -131,30 +113,19 @@ class Context:
         raise TimeoutError(f"{what} did not finish within {self.lro_timeout_s:.0f} s")
 
 
-def tolerate_missing(call: Callable[[], Any]) -> None:
-    """Run a delete; a resource that is already gone is fine (a rerun after a failure)."""
-    try:
-        call()
-    except Exception as exc:
-        if not missing(exc):
-            raise
+class Applier(BaseApplier[R, ApplyContext]):
+    """Create, update, delete one type of resource. By default an update is the same PUT as a create;
+    a delete of what ARM says is gone (`client.missing`) is fine."""
 
-
-class Applier(Generic[R]):
-    """Create, update, delete one type of resource. By default an update is the same PUT as a create."""
-
-    def __init__(self, ctx: Context) -> None:
-        self.ctx = ctx
+    def __init__(self, ctx: ApplyContext) -> None:
+        super().__init__(ctx)
         self.azure = ctx.azure
 
-    def create(self, resource: R) -> None:
-        raise NotImplementedError
+    def update(self, resource: R, previous: R, changes: tuple[str, ...]) -> bool | None:
+        return self.create(resource)
 
-    def update(self, resource: R, previous: R, changes: tuple[str, ...]) -> None:
-        self.create(resource)
-
-    def delete(self, resource: R) -> None:
-        raise NotImplementedError
+    def missing(self, exc: BaseException, *codes: str) -> bool:
+        return missing(exc)
 
 
 class ResourceGroups(Applier[ResourceGroup]):
@@ -164,7 +135,8 @@ class ResourceGroups(Applier[ResourceGroup]):
 
     def delete(self, resource: ResourceGroup) -> None:
         groups = self.azure.resources.resource_groups
-        tolerate_missing(lambda: self.ctx.wait(groups.begin_delete(resource.name), f"resource group {resource.name}"))
+        self.tolerate_missing(lambda: self.ctx.wait(groups.begin_delete(resource.name),
+                                                    f"resource group {resource.name}"))
 
 
 class StorageAccounts(Applier[StorageAccount]):
@@ -183,7 +155,7 @@ class StorageAccounts(Applier[StorageAccount]):
 
     def delete(self, resource: StorageAccount) -> None:
         accounts = self.azure.storage.storage_accounts
-        tolerate_missing(lambda: accounts.delete(resource.resource_group, resource.name))
+        self.tolerate_missing(lambda: accounts.delete(resource.resource_group, resource.name))
 
 
 class BlobContainers(Applier[BlobContainer]):
@@ -193,7 +165,7 @@ class BlobContainers(Applier[BlobContainer]):
 
     def delete(self, resource: BlobContainer) -> None:
         containers = self.azure.storage.blob_containers
-        tolerate_missing(lambda: containers.delete(resource.resource_group, resource.account, resource.container))
+        self.tolerate_missing(lambda: containers.delete(resource.resource_group, resource.account, resource.container))
 
 
 class StorageQueues(Applier[StorageQueue]):
@@ -203,7 +175,7 @@ class StorageQueues(Applier[StorageQueue]):
 
     def delete(self, resource: StorageQueue) -> None:
         queues = self.azure.storage.queue
-        tolerate_missing(lambda: queues.delete(resource.resource_group, resource.account, resource.queue))
+        self.tolerate_missing(lambda: queues.delete(resource.resource_group, resource.account, resource.queue))
 
 
 class PackageBlobs(Applier[PackageBlob]):
@@ -211,7 +183,7 @@ class PackageBlobs(Applier[PackageBlob]):
     account's keys). Deploy creates the container through ARM first; against an emulator that does not
     share ARM's view, the container is made on the data plane when the upload says it is missing."""
 
-    def __init__(self, ctx: Context, group: str, account: str) -> None:
+    def __init__(self, ctx: ApplyContext, group: str, account: str) -> None:
         super().__init__(ctx)
         self.group = group
         self.account = account
@@ -230,7 +202,7 @@ class PackageBlobs(Applier[PackageBlob]):
 
     def delete(self, resource: PackageBlob) -> None:
         container = self.service().get_container_client(resource.container)
-        tolerate_missing(lambda: container.delete_blob(resource.blob))
+        self.tolerate_missing(lambda: container.delete_blob(resource.blob))
 
 
 class FunctionPlans(Applier[FunctionPlan]):
@@ -239,7 +211,7 @@ class FunctionPlans(Applier[FunctionPlan]):
     plan is created anew; the function app's own replacing step, next, creates the app. Each part accepts
     what an interrupted earlier run left, so rerunning `deploy` converges."""
 
-    def __init__(self, ctx: Context, site: str) -> None:
+    def __init__(self, ctx: ApplyContext, site: str) -> None:
         super().__init__(ctx)
         self.site = site
 
@@ -254,13 +226,13 @@ class FunctionPlans(Applier[FunctionPlan]):
             self.create(resource)
             return
         web = self.azure.web.web_apps
-        tolerate_missing(lambda: web.delete(previous.resource_group, self.site))
+        self.tolerate_missing(lambda: web.delete(previous.resource_group, self.site))
         self.delete(previous)
         self.create(resource)
 
     def delete(self, resource: FunctionPlan) -> None:
         plans = self.azure.web.app_service_plans
-        tolerate_missing(lambda: plans.delete(resource.resource_group, resource.name))
+        self.tolerate_missing(lambda: plans.delete(resource.resource_group, resource.name))
 
 
 class FunctionApps(Applier[FunctionApp]):
@@ -323,7 +295,7 @@ class FunctionApps(Applier[FunctionApp]):
 
     def delete(self, resource: FunctionApp) -> None:
         web = self.azure.web.web_apps
-        tolerate_missing(lambda: web.delete(resource.resource_group, resource.name))
+        self.tolerate_missing(lambda: web.delete(resource.resource_group, resource.name))
 
 
 class RoleAssignments(Applier[RoleAssignment]):
@@ -331,7 +303,7 @@ class RoleAssignments(Applier[RoleAssignment]):
     role and principal, so a rerun PUTs the same one. A changed principal (the app was recreated) is a
     new assignment: the old one is deleted first."""
 
-    def __init__(self, ctx: Context, group: str, site: str) -> None:
+    def __init__(self, ctx: ApplyContext, group: str, site: str) -> None:
         super().__init__(ctx)
         self.group = group
         self.site = site
@@ -342,7 +314,13 @@ class RoleAssignments(Applier[RoleAssignment]):
         self.azure.authorization.role_assignments.create(resource.scope, str(name), {"properties": {
             "roleDefinitionId": resource.role_definition_id, "principalId": principal,
             "principalType": "ServicePrincipal", "description": ROLE_DESCRIPTION}})
-        self.ctx.roles_granted_at = time.monotonic()
+
+    def settles(self) -> Settling:
+        """Azure applies a new role assignment after a while: until then what acts with the app's identity
+        is refused (`NOT_YET_GRANTED`)."""
+        return Settling(NOT_YET_GRANTED, wait_s=self.ctx.role_wait_s, every_s=self.ctx.retry_every_s,
+                        waiting_for="the app's new roles to take effect",
+                        why="Azure can take longer to apply new role assignments", setting="role_wait_s")
 
     def update(self, resource: RoleAssignment, previous: RoleAssignment, changes: tuple[str, ...]) -> None:
         self.delete(previous)
@@ -358,7 +336,7 @@ class RoleAssignments(Applier[RoleAssignment]):
 
     def delete(self, resource: RoleAssignment) -> None:
         roles = self.azure.authorization.role_assignments
-        tolerate_missing(lambda: roles.delete(resource.scope, resource.assignment_id))
+        self.tolerate_missing(lambda: roles.delete(resource.scope, resource.assignment_id))
 
 
 class AppSettingsApplier(Applier[AppSettings]):
@@ -367,7 +345,7 @@ class AppSettingsApplier(Applier[AppSettings]):
     is set), a read-only SAS (valid `package_sas_days`, 3650 by default) on the package URL. The host takes
     the package in the next step (`Releases`)."""
 
-    def __init__(self, ctx: Context, account: str) -> None:
+    def __init__(self, ctx: ApplyContext, account: str) -> None:
         super().__init__(ctx)
         self.account = account
 
@@ -399,25 +377,33 @@ class Releases(Applier[Release]):
     """Has the host take the package the settings name: on Linux Consumption and Premium its triggers are
     synced (required after WEBSITE_RUN_FROM_PACKAGE changed); on Flex Consumption the zip is published to
     the app's SCM host (`publish`). Both act with the app's identity where the platform fetches or stores
-    the package, so they wait for roles granted in this run (`Context.with_roles`). Then the app is tagged
-    with the package."""
+    the package, so they wait for the role assignments of this run (the plan's `waits_for`,
+    `RoleAssignments.settles`). Then the app is tagged with the package; what needs the new host up waits
+    for this step (`settles`)."""
 
-    def __init__(self, ctx: Context, account: str) -> None:
+    def __init__(self, ctx: ApplyContext, account: str) -> None:
         super().__init__(ctx)
         self.account = account
 
     def create(self, resource: Release) -> None:
         if resource.flex:
-            self.ctx.with_roles(lambda: self.publish(resource), f"publishing the package to {resource.name}")
+            self.until_settled(lambda: self.publish(resource), f"publishing the package to {resource.name}")
         else:
             web = self.azure.web.web_apps
-            self.ctx.with_roles(lambda: web.sync_function_triggers(resource.resource_group, resource.name),
-                                f"syncing the triggers of {resource.name}")
-        self.ctx.released_at = time.monotonic()
+            self.until_settled(lambda: web.sync_function_triggers(resource.resource_group, resource.name),
+                               f"syncing the triggers of {resource.name}")
         site = self.azure.web.web_apps.get(resource.resource_group, resource.name).id
         self.ctx.wait(self.azure.resources.tags.begin_update_at_scope(
             site, {"operation": "Merge", "properties": {"tags": {RELEASE_TAG: resource.package}}}),
             f"tagging {resource.name} with its package")
+
+    def settles(self) -> Settling:
+        """A host that took a new package takes a while to start: until then Event Grid cannot reach it
+        (`HOST_NOT_UP`)."""
+        return Settling(HOST_NOT_UP, wait_s=self.ctx.host_wait_s, every_s=self.ctx.retry_every_s,
+                        waiting_for="the app's host to start with its new package",
+                        why="the host can take longer to start (its log stream says why, if it cannot)",
+                        setting="host_wait_s")
 
     def publish(self, resource: Release) -> None:
         """Flex Consumption's One Deploy, as its deployment docs, `az functionapp deployment source config-zip`

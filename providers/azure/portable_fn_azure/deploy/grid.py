@@ -1,5 +1,5 @@
 """The Event Grid appliers: custom topics, the storage account's system topic, and the subscriptions that
-deliver their events to the functions. Kept apart from `appliers` (same `Applier` base, same `Context`)
+deliver their events to the functions. Kept apart from `appliers` (same `Applier` base and `ApplyContext`)
 because a webhook subscription also reads, and when missing sets, a key of the function app's host.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from .appliers import Applier, Context, tolerate_missing
+from .appliers import Applier, ApplyContext
 from .client import arm_json
 from .resources import APP_HOST, EventGridTopic, EventSubscription, SystemTopic
 
@@ -25,7 +25,7 @@ class EventGridTopics(Applier[EventGridTopic]):
 
     def delete(self, resource: EventGridTopic) -> None:
         topics = self.azure.eventgrid.topics
-        tolerate_missing(lambda: self.ctx.wait(topics.begin_delete(resource.resource_group, resource.name),
+        self.tolerate_missing(lambda: self.ctx.wait(topics.begin_delete(resource.resource_group, resource.name),
                                                f"deleting event grid topic {resource.name}"))
 
 
@@ -39,7 +39,7 @@ class SystemTopics(Applier[SystemTopic]):
 
     def delete(self, resource: SystemTopic) -> None:
         topics = self.azure.eventgrid.system_topics
-        tolerate_missing(lambda: self.ctx.wait(topics.begin_delete(resource.resource_group, resource.name),
+        self.tolerate_missing(lambda: self.ctx.wait(topics.begin_delete(resource.resource_group, resource.name),
                                                f"deleting event grid system topic {resource.name}"))
 
 
@@ -48,9 +48,10 @@ class EventSubscriptions(Applier[EventSubscription]):
     app's `defaultHostName` (read from the app when the subscription is written: not every app is
     `<app>.azurewebsites.net`) and carries the host's `blobs_extension` system key, read from the app too
     (and set there when the host has none yet). Event Grid checks the function or webhook when the
-    subscription is written, so right after a new package the host is waited for (`Context.after_release`)."""
+    subscription is written, so right after a new package the host is waited for (the plan's `waits_for`,
+    `Releases.settles`)."""
 
-    def __init__(self, ctx: Context, site: str) -> None:
+    def __init__(self, ctx: ApplyContext, site: str) -> None:
         super().__init__(ctx)
         self.site = site
 
@@ -67,7 +68,7 @@ class EventSubscriptions(Applier[EventSubscription]):
                                "eventDeliverySchema": resource.delivery_schema, "retryPolicy": EVENT_RETRY}}
         name, what = resource.name.split("/", 1)[1], f"event subscription {resource.name}"
         operations = self.operations(resource)
-        self.ctx.after_release(lambda: self.ctx.wait(operations.begin_create_or_update(
+        self.until_settled(lambda: self.ctx.wait(operations.begin_create_or_update(
             resource.resource_group, resource.topic, name, body), what), what)
 
     def destination(self, resource: EventSubscription) -> dict[str, Any]:
@@ -97,6 +98,6 @@ class EventSubscriptions(Applier[EventSubscription]):
 
     def delete(self, resource: EventSubscription) -> None:
         operations, name = self.operations(resource), resource.name.split("/", 1)[1]
-        tolerate_missing(lambda: self.ctx.wait(
+        self.tolerate_missing(lambda: self.ctx.wait(
             operations.begin_delete(resource.resource_group, resource.topic, name),
             f"deleting event subscription {resource.name}"))

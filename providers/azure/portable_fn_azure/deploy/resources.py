@@ -185,6 +185,7 @@ class Release(Resource):
     name the package."""
 
     kind = "package release"
+    waits_for_kinds = frozenset({"role assignment"})  # the host fetches or stores it with the app's identity
     ignore_on_compare = frozenset({"package_url", "path"})
     resource_group: str = ""
     package: str = ""  # the package blob's name (its content hash): the tag's value
@@ -238,6 +239,7 @@ class EventSubscription(Resource):
     (`destination` is its URL on the host `APP_HOST` without the `code` key; the applier puts in both)."""
 
     kind = "event subscription"
+    waits_for_kinds = frozenset({"package release"})  # Event Grid checks the host when it is written
     resource_group: str = ""
     topic: str = ""
     system_topic: bool = False

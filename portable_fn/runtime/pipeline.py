@@ -33,7 +33,7 @@ from .outcomes import ACK, DEAD_LETTER, RETRY, Result
 from .views import MessageMeta
 
 __all__ = ["Call", "Invocation", "Middleware", "call_batch", "call_event", "call_http", "close_loop",
-           "current_call", "http_carrier", "middleware", "remove", "run", "serve", "use"]
+           "LazyCarrier", "current_call", "http_carrier", "middleware", "remove", "run", "serve", "use"]
 
 _NO_CARRIER: Mapping[str, str] = {}
 
@@ -435,6 +435,29 @@ class _HttpCarrier(Mapping[str, str]):
 
     def __len__(self) -> int:
         return sum(1 for _ in self)
+
+
+class LazyCarrier(Mapping[str, str]):
+    """A carrier read by `read()` the first time a trace header is asked for (most invocations never ask),
+    e.g. `LazyCarrier(lambda: {"x-amzn-trace-id": os.environ["_X_AMZN_TRACE_ID"]})`."""
+
+    def __init__(self, read: Callable[[], Mapping[str, str] | None]) -> None:
+        self._read = read
+        self._found: Mapping[str, str] | None = None
+
+    def _carrier(self) -> Mapping[str, str]:
+        if self._found is None:
+            self._found = self._read() or _NO_CARRIER
+        return self._found
+
+    def __getitem__(self, key: str) -> str:
+        return self._carrier()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._carrier())
+
+    def __len__(self) -> int:
+        return len(self._carrier())
 
 
 def invocation_of(spec: Any, ctx: Context | None, provider: str = "local") -> Invocation:

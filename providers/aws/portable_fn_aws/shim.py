@@ -37,11 +37,11 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from portable_fn.runtime.cloudevent import CloudEvent
-from portable_fn.runtime.contract import Invocation, http_carrier, run, serve
+from portable_fn.runtime.contract import Invocation, LazyCarrier, http_carrier, run, serve
 from portable_fn.runtime.errors import InvalidEventError, PortableFnError
 from portable_fn.runtime.http import Response
 from portable_fn.runtime.logs import configure_deployed
@@ -196,7 +196,7 @@ def _serve_http(spec: Any, source: str, event: Mapping[str, Any], context: Any, 
     if found is None:
         return to_native_response(source, not_routed(route, request), event)
     request.path_params = found[1]
-    invocation = _invocation(spec, context, event, http_carrier(request.headers, LAMBDA_CARRIER))
+    invocation = _invocation(spec, context, event, http_carrier(request.headers, LazyCarrier(_lambda_trace_header)))
     invocation.request(request)
     return to_native_response(source, serve(invocation), event)
 
@@ -204,7 +204,7 @@ def _serve_http(spec: Any, source: str, event: Mapping[str, Any], context: Any, 
 def _deliver_records(spec: Any, source: RecordSource, records: Sequence[Any], event: Any,
                      context: Any) -> Delivery:
     """Each record a call of one invocation; the failures reported the way `source` reports them."""
-    invocation = _invocation(spec, context, event, LAMBDA_CARRIER)
+    invocation = _invocation(spec, context, event, LazyCarrier(_lambda_trace_header))
     invocation.ordered = bool(getattr(spec.trigger, "fifo", False)) or (bool(records) and source.ordered(records[0]))
     invocation.meta_of, invocation.carrier_of = source.message_meta, _record_carrier
     invocation.raw_of = lambda record: NativeInvocation(context, event, record)
@@ -231,26 +231,12 @@ def _invocation(spec: Any, context: Any, event: Any, carrier: Mapping[str, str] 
                       region=REGION)
 
 
-class _LambdaTraceHeader(Mapping[str, str]):
-    """Lambda's own trace header as a carrier (`x-amzn-trace-id`: `_X_AMZN_TRACE_ID`, X-Ray format), read
-    from the environment, where Lambda sets it for each invocation, only when the trace is asked for."""
-
-    KEY = "x-amzn-trace-id"
-
-    def __getitem__(self, key: str) -> str:
-        header = os.environ.get("_X_AMZN_TRACE_ID") if key == self.KEY else None
-        if not header:
-            raise KeyError(key)
-        return header
-
-    def __iter__(self) -> Iterator[str]:
-        return iter([self.KEY] if os.environ.get("_X_AMZN_TRACE_ID") else [])
-
-    def __len__(self) -> int:
-        return 1 if os.environ.get("_X_AMZN_TRACE_ID") else 0
+def _lambda_trace_header() -> dict[str, str] | None:
+    """Lambda's own trace header (`_X_AMZN_TRACE_ID`, X-Ray format), which it sets for each invocation."""
+    header = os.environ.get("_X_AMZN_TRACE_ID")
+    return {"x-amzn-trace-id": header} if header else None
 
 
-LAMBDA_CARRIER = _LambdaTraceHeader()
 
 
 def _record_carrier(record: Any) -> dict[str, str] | None:

@@ -52,7 +52,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from portable_fn.runtime.cloudevent import CloudEvent
-from portable_fn.runtime.contract import Invocation, http_carrier, run, serve
+from portable_fn.runtime.contract import Invocation, LazyCarrier, http_carrier, run, serve
 from portable_fn.runtime.dead_letters import dead_letter_event
 from portable_fn.runtime.errors import InvalidEventError, PortableFnError
 from portable_fn.runtime.http import Response
@@ -77,6 +77,7 @@ from .events import (
 from .http_adapter import to_http_response, to_request
 
 PROVIDER = "azure"
+REGION = os.environ.get("REGION_NAME")  # set by the Functions host for the life of the process
 UNDECODABLE = "dev.portable-fn.undecodable"  # a dead letter carrying a message that had no CloudEvent
 Entry = Callable[..., Any]
 
@@ -139,7 +140,8 @@ def http_entry(spec: Any, http_response: Any, timeout_s: float | None = None,
             return to_http_response(response, http_response)
         if request.method != declared and declared != "ANY":  # a method the route lets through: see codegen
             return to_http_response(not_routed(router, request), http_response)
-        invocation = _invocation(spec, context, timeout_s, req, http_carrier(request.headers, _host_carrier(context)))
+        invocation = _invocation(spec, context, timeout_s, req,
+                                 http_carrier(request.headers, LazyCarrier(lambda: _host_carrier(context))))
         invocation.request(request)
         return to_http_response(serve(invocation), http_response)
 
@@ -155,7 +157,7 @@ def queue_entry(spec: Any, queue: str, connection: str, max_attempts: int,
 
     def handle(msg: Any, poison: Any, context: Any = None) -> None:
         decoded = _decode(queue_message_to_cloudevent, msg, source)
-        result = _run_one(spec, context, timeout_s, msg, decoded, queue_message_meta(msg))
+        result = _run_one(spec, context, timeout_s, msg, decoded, queue_message_meta)
         if result.outcome != ACK:
             _queue_failure(spec, queue, source, max_attempts, msg, poison,
                            decoded if isinstance(decoded, CloudEvent) else None, result)
@@ -201,8 +203,8 @@ def service_bus_entry(spec: Any, entity: str, connection: str, timeout_s: float 
 
     def handle(msg: Any, context: Any = None) -> None:
         decoded = _decode(service_bus_to_cloudevent, msg, source)
-        _settle(spec, "Service Bus", _run_one(spec, context, timeout_s, msg, decoded, service_bus_meta(msg),
-                                              _service_bus_carrier(msg)))
+        _settle(spec, "Service Bus", _run_one(spec, context, timeout_s, msg, decoded, service_bus_meta,
+                                              _service_bus_carrier))
 
     return handle
 
@@ -221,8 +223,8 @@ def event_grid_entry(spec: Any, timeout_s: float | None = None,
         decoded = _decode(decode, event)
         if isinstance(decoded, CloudEvent) and blobs is not None and not _blob_matches(decoded, blobs):
             return  # the subscription's filter should have kept it away: acknowledged, not delivered
-        meta = _grid_meta(decoded, context) if topic and isinstance(decoded, CloudEvent) else None
-        _settle(spec, "Event Grid", _run_one(spec, context, timeout_s, event, decoded, meta))
+        meta_of = (lambda _: _grid_meta(decoded, context)) if topic and isinstance(decoded, CloudEvent) else None
+        _settle(spec, "Event Grid", _run_one(spec, context, timeout_s, event, decoded, meta_of))
 
     return handle
 
@@ -249,12 +251,17 @@ def timer_entry(spec: Any, expression: str, timeout_s: float | None = None) -> E
 
 
 def _run_one(spec: Any, context: Any, timeout_s: float | None, native: Any,
-             event: CloudEvent[Any] | BaseException, meta: MessageMeta | None,
-             carrier: Mapping[str, str] | None = None) -> Result:
-    """One event (or the error saying why the native object has none) through the pipeline."""
-    invocation = _invocation(spec, context, timeout_s, native, _host_carrier(context))
-    invocation.add(event, meta=meta, attempt=meta.delivery_count if meta is not None else _retry_attempt(context),
-                   carrier=carrier)
+             event: CloudEvent[Any] | BaseException,
+             meta_of: Callable[[Any], MessageMeta | None] | None = None,
+             carrier_of: Callable[[Any], Mapping[str, str] | None] | None = None) -> Result:
+    """One event (or the error saying why the native object has none) through the pipeline; its
+    `MessageMeta` (`meta_of(native)`) and producer's carrier (`carrier_of(native)`) read when asked."""
+    invocation = _invocation(spec, context, timeout_s, native, LazyCarrier(lambda: _host_carrier(context)))
+    invocation.meta_of, invocation.carrier_of = meta_of, carrier_of
+    if meta_of is None:  # no message: the host's retry count is the attempt
+        invocation.add(event, native, meta=None, attempt=_retry_attempt(context))
+    else:
+        invocation.add(event, native)
     return run(invocation)[0]
 
 
@@ -262,7 +269,7 @@ def _invocation(spec: Any, context: Any, timeout_s: float | None, native: Any,
                 carrier: Mapping[str, str] | None) -> Invocation:
     return Invocation(spec, PROVIDER, str(getattr(context, "invocation_id", "") or ""), carrier=carrier,
                       deadline=time.time() + timeout_s if timeout_s else None,
-                      raw=NativeInvocation(context, native), region=os.environ.get("REGION_NAME"))
+                      raw=NativeInvocation(context, native), region=REGION)
 
 
 def _host_carrier(context: Any) -> dict[str, str] | None:

@@ -53,7 +53,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from portable_fn.runtime.cloudevent import CloudEvent
-from portable_fn.runtime.contract import Invocation, http_carrier, run, serve
+from portable_fn.runtime.contract import Invocation, LazyCarrier, http_carrier, run, serve
 from portable_fn.runtime.errors import InvalidEventError, PortableFnError
 from portable_fn.runtime.function import top_level_name
 from portable_fn.runtime.http import Response
@@ -70,7 +70,7 @@ PROVIDER = "gcp"
 PACKAGE = "portable_fn_gcp"
 TIMEOUT_ENV = "PORTABLE_FN_TIMEOUT_S"  # set by deploy to the function's timeout: Context.deadline
 FUNCTION_ENV = "PORTABLE_FN_FUNCTION"  # set by deploy to the function the instance serves
-REGION_ENV = "PORTABLE_FN_REGION"  # set by deploy (gen2 runtimes name no region)
+REGION = os.environ.get("PORTABLE_FN_REGION")  # set by deploy (gen2 runtimes name no region)
 EntryPoint = Callable[[Any], Any]
 
 
@@ -195,9 +195,10 @@ def deliver(spec: Any, event: CloudEvent[Any], meta: MessageMeta | None, native:
     ticks = spec.trigger.kind == "schedule"
     if ticks and meta is not None:
         event = schedule_tick(event, spec.trigger, spec.name)
-    invocation = _invocation(spec, event.id, timeout, native, _request_carrier())
+    invocation = _invocation(spec, event.id, timeout, native, LazyCarrier(_request_carrier))
     # A tick's Pub/Sub message only carried it: its delivery count is the attempt, it is no `message`.
-    invocation.add(event, meta=None if ticks else meta, attempt=_attempt_of(meta), carrier=_message_carrier(meta))
+    invocation.add(event, meta=None if ticks else meta, attempt=_attempt_of(meta),
+                   carrier=LazyCarrier(lambda: _message_carrier(meta)))
     return _answer(spec, event, run(invocation)[0], _attempt_of(meta))
 
 
@@ -291,7 +292,7 @@ def _binary_request() -> bool:
 
 def _invocation(spec: Any, invocation_id: str, timeout: float | None, raw: Any,
                 carrier: Mapping[str, str] | None) -> Invocation:
-    return Invocation(spec, PROVIDER, invocation_id, carrier=carrier, raw=raw, region=os.environ.get(REGION_ENV),
+    return Invocation(spec, PROVIDER, invocation_id, carrier=carrier, raw=raw, region=REGION,
                       deadline=time.time() + timeout if timeout is not None else None)
 
 

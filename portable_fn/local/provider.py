@@ -1,9 +1,17 @@
 """The built-in `local` provider: the dev host for `portable-fn dev`, and a local deploy target.
 
-Deploying locally goes through the same pipeline as a cloud: the app is packaged into a deterministic
-zip, its resources are planned against the "local cloud" (a JSON file of resources tagged with app and
-stage, default `<app>/.portable-fn/local-cloud/`) and applied by `LocalExecutor`. That makes plan,
-deploy, redeploy and remove observable and testable without any cloud.
+Deploying locally goes through the same pipeline and the same deploy core as a cloud: the app is
+packaged into a deterministic zip, its resources are planned against the "local cloud" (a JSON file of
+resources tagged with app and stage, default `<app>/.portable-fn/local-cloud/`) and applied by the shared
+`Executor` through `LocalDeployer`'s appliers. That makes plan, deploy, redeploy and remove observable and
+testable without any cloud, and makes this module the worked example of docs/providers.md:
+
+    naming      LocalNames: `<app>-<stage>-<function or channel>`
+    desired     LocalDeployer.desired: a function per app function, a channel per queue, topic, bucket
+    remote      LocalDeployer.read_remote: the records tagged with the app and stage
+    appliers    LocalRecords: put or delete a resource's record
+    client      LocalCloud, the one I/O boundary
+    outputs     LocalDeployer.outputs: each function's trigger and URL
 """
 
 from __future__ import annotations
@@ -15,9 +23,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from ..deploy.executor import Executor, Progress
+from ..deploy.appliers import Applier, ApplyContext
+from ..deploy.deployer import Deployer
+from ..deploy.executor import Appliers, Progress
 from ..deploy.models import Artifact, RemoteState, Resource
-from ..deploy.planner import DELETE, Step
 from ..packaging import app_files, runtime_files, write_zip
 from ..provider import Provider
 from ..runtime.function import FunctionSpec
@@ -51,6 +60,9 @@ class LocalProvider(Provider):
     name = "local"
     settings_model = LocalSettings
 
+    def make_deployer(self) -> LocalDeployer:
+        return LocalDeployer(self.settings)
+
     def generate_shim(self, app: Any, out_dir: Path) -> list[Path]:
         out_dir.mkdir(parents=True, exist_ok=True)
         path = out_dir / MANIFEST
@@ -65,39 +77,6 @@ class LocalProvider(Provider):
         entries += list(runtime_files())
         return write_zip(out_dir / f"{app.name}-local.zip", entries)
 
-    def desired(self, app: Any, stage: str, artifact: Artifact) -> list[Resource]:
-        channels: dict[str, LocalChannel] = {}
-        functions = []
-        for spec in app.functions:
-            channel = _channel(spec)
-            if channel is not None:
-                name = f"{app.name}-{stage}-{channel}"
-                channels[name] = LocalChannel(name, channel=channel)
-            options = json.dumps(app.options(spec).to_dict(), sort_keys=True)
-            functions.append(LocalFunction(f"{app.name}-{stage}-{spec.name}", trigger=repr(spec.trigger),
-                                           options=options, code_sha256=artifact.sha256))
-        return [*channels.values(), *functions]
-
-    def read_remote(self, app: Any, stage: str) -> RemoteState:
-        return RemoteState(_from_record(r) for r in LocalCloud(self.state_dir(app)).find(app.name, stage))
-
-    def executor(self, app: Any, stage: str) -> LocalExecutor:
-        return LocalExecutor(app.name, stage, LocalCloud(self.state_dir(app)))
-
-    def outputs(self, app: Any, stage: str, remote: RemoteState) -> dict[str, Any]:
-        base = f"http://127.0.0.1:{self.settings.get('port', 8080)}"
-        deployed = {r.name for r in remote}
-        out: dict[str, Any] = {"functions": {}}
-        for spec in app.functions:
-            if f"{app.name}-{stage}-{spec.name}" not in deployed:
-                continue
-            entry: dict[str, Any] = {"trigger": spec.trigger.kind}
-            if spec.trigger.kind == "http":
-                entry["url"] = base + spec.trigger.path
-            out["functions"][spec.name] = entry
-        out["serve"] = f"portable-fn dev {app.root}"
-        return out
-
     def invoke(self, app: Any, spec: FunctionSpec, event: Any, stage: str | None = None) -> dict[str, Any]:
         """Run the function here with the environment it gets on a cloud (defaults, `stage`'s env, its
         own; see `environment`), set for the duration of the call."""
@@ -107,9 +86,70 @@ class LocalProvider(Provider):
         with ProcessEnv(function_env(app, spec, stage or next(iter(app.config.stages)))):
             return invoke_native(spec, event, provider="local")
 
+
+@dataclass(frozen=True)
+class LocalNames:
+    """What the app's resources are called for one stage: `<app>-<stage>-<function or channel>`."""
+
+    app: str
+    stage: str
+
+    def function(self, name: str) -> str:
+        return f"{self.app}-{self.stage}-{name}"
+
+    def channel(self, channel: str) -> str:
+        return f"{self.app}-{self.stage}-{channel}"
+
+
+class LocalDeployer(Deployer["LocalCloud", LocalNames]):
+    """The local deploy side. Its client, the local cloud, lives in the app's directory unless the setting
+    `state_dir` (or PORTABLE_FN_LOCAL_CLOUD) says where; a test passes its own `client`."""
+
+    provider = "local"
+
+    def cloud(self, app: Any) -> LocalCloud:
+        return self._client if self._client is not None else LocalCloud(self.state_dir(app))
+
     def state_dir(self, app: Any) -> Path:
         configured = self.settings.get("state_dir") or os.environ.get("PORTABLE_FN_LOCAL_CLOUD")
         return Path(configured) if configured else app.root / ".portable-fn" / "local-cloud"
+
+    def names(self, app: Any, stage: str) -> LocalNames:
+        return LocalNames(app.name, stage)
+
+    def desired(self, app: Any, stage: str, artifact: Artifact) -> list[Resource]:
+        names = self.names(app, stage)
+        channels: dict[str, LocalChannel] = {}
+        functions = []
+        for spec in app.functions:
+            channel = _channel(spec)
+            if channel is not None:
+                channels[names.channel(channel)] = LocalChannel(names.channel(channel), channel=channel)
+            options = json.dumps(app.options(spec).to_dict(), sort_keys=True)
+            functions.append(LocalFunction(names.function(spec.name), trigger=repr(spec.trigger),
+                                           options=options, code_sha256=artifact.sha256))
+        return [*channels.values(), *functions]
+
+    def read_remote(self, app: Any, stage: str) -> RemoteState:
+        return RemoteState(_from_record(r) for r in self.cloud(app).find(app.name, stage))
+
+    def appliers(self, app: Any, stage: str) -> Appliers:
+        records = LocalRecords(LocalApplyContext(self.cloud(app), app.name, stage))
+        return {LocalFunction: records, LocalChannel: records}
+
+    def outputs(self, app: Any, stage: str, remote: RemoteState) -> dict[str, Any]:
+        base = f"http://127.0.0.1:{self.settings.get('port', 8080)}"
+        names, deployed = self.names(app, stage), {r.name for r in remote}
+        out: dict[str, Any] = {"functions": {}}
+        for spec in app.functions:
+            if names.function(spec.name) not in deployed:
+                continue
+            entry: dict[str, Any] = {"trigger": spec.trigger.kind}
+            if spec.trigger.kind == "http":
+                entry["url"] = base + spec.trigger.path
+            out["functions"][spec.name] = entry
+        out["serve"] = f"portable-fn dev {app.root}"
+        return out
 
 
 def manifest(app: Any) -> dict[str, Any]:
@@ -172,17 +212,24 @@ class LocalCloud:
         os.replace(tmp, self.path)
 
 
-class LocalExecutor(Executor):
-    """Applies plans to the local cloud."""
+class LocalApplyContext(ApplyContext):
+    """What the local appliers share: the local cloud and the tags (app and stage) to put."""
 
-    provider = "local"
-
-    def __init__(self, app: str, stage: str, cloud: LocalCloud) -> None:
-        super().__init__(app, stage)
+    def __init__(self, cloud: LocalCloud, app: str, stage: str) -> None:
+        super().__init__()
         self.cloud = cloud
+        self.app = app
+        self.stage = stage
 
-    def apply(self, step: Step) -> None:
-        if step.action == DELETE:
-            self.cloud.delete(step.resource)
-        else:
-            self.cloud.put(step.resource, self.app, self.stage)
+
+class LocalRecords(Applier[Resource, LocalApplyContext]):
+    """Applies any local resource: create and update write its record, delete removes it."""
+
+    def create(self, resource: Resource) -> None:
+        self.ctx.cloud.put(resource, self.ctx.app, self.ctx.stage)
+
+    def update(self, resource: Resource, previous: Resource, changes: tuple[str, ...]) -> None:
+        self.create(resource)
+
+    def delete(self, resource: Resource) -> None:
+        self.ctx.cloud.delete(resource)

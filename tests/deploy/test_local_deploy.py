@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from portable_fn.app import load_app
-from portable_fn.deploy import pipeline
-from portable_fn.local.provider import LocalCloud, LocalProvider
+from portable_fn.deploy import Deployer, Executor, Resource, pipeline
+from portable_fn.local.provider import LocalChannel, LocalCloud, LocalDeployer, LocalFunction, LocalProvider
 from portable_fn.runtime.errors import DeployError
 
 
@@ -17,8 +17,12 @@ def cloud_dir(tmp_path: Path) -> Path:
     return tmp_path / "local-cloud"
 
 
-def provider(cloud_dir: Path) -> LocalProvider:
-    return LocalProvider({"state_dir": str(cloud_dir)})
+def provider(cloud_dir: Path, cloud: LocalCloud | None = None) -> LocalProvider:
+    """The local provider on `cloud_dir`, or on `cloud` (a LocalCloud a test watches) when given."""
+    local = LocalProvider({"state_dir": str(cloud_dir)})
+    if cloud is not None:
+        local.deployer = LocalDeployer(local.settings, client=cloud)
+    return local
 
 
 def test_plan_changes_nothing(shop_copy: Path, cloud_dir: Path) -> None:
@@ -32,12 +36,10 @@ def test_deploy_then_redeploy_makes_zero_mutations(shop_copy: Path, cloud_dir: P
     first = pipeline.deploy(provider(cloud_dir), app, "dev")
     assert first.report is not None and len(first.report.applied) == 12
     assert first.outputs["functions"]["create_order"]["url"] == "http://127.0.0.1:8080/orders"
-    p = provider(cloud_dir)
-    executor = p.executor(app, "dev")
-    p.executor = lambda app, stage: executor  # type: ignore[method-assign]
-    second = pipeline.deploy(p, app, "dev")
+    cloud = LocalCloud(cloud_dir)
+    second = pipeline.deploy(provider(cloud_dir, cloud), app, "dev")
     assert second.plan is not None and second.plan.empty
-    assert executor.cloud.mutations == 0
+    assert cloud.mutations == 0
 
 
 def test_a_code_change_updates_the_functions_code_only(shop_copy: Path, cloud_dir: Path) -> None:
@@ -64,22 +66,33 @@ def test_remove_deletes_only_this_apps_stage(shop_copy: Path, cloud_dir: Path) -
 
 def test_a_deploy_that_fails_half_way_converges_when_rerun(shop_copy: Path, cloud_dir: Path) -> None:
     app = load_app(shop_copy)
-    broken = provider(cloud_dir)
-    real = broken.executor(app, "dev")
-    calls = {"n": 0}
-    original_put = real.cloud.put
-
-    def failing_put(resource, app_name, stage):  # type: ignore[no-untyped-def]
-        calls["n"] += 1
-        if calls["n"] == 5:
-            raise OSError("disk full")
-        original_put(resource, app_name, stage)
-
-    real.cloud.put = failing_put  # type: ignore[method-assign]
-    broken.executor = lambda app, stage: real  # type: ignore[method-assign]
+    broken = provider(cloud_dir, FullDisk(cloud_dir, fail_on_put=5))
     with pytest.raises(DeployError, match=r"step 5 of 12.*disk full.*again to converge"):
         pipeline.deploy(broken, app, "dev")
     assert len(LocalCloud(cloud_dir).records()) == 4
     rerun = pipeline.deploy(provider(cloud_dir), app, "dev")
     assert rerun.plan is not None and rerun.plan.count("create") == 8
     assert pipeline.plan(provider(cloud_dir), app, "dev").plan.empty  # type: ignore[union-attr]
+
+
+class FullDisk(LocalCloud):
+    """A local cloud whose disk fills up on the `fail_on_put`-th write."""
+
+    def __init__(self, root: Path, fail_on_put: int) -> None:
+        super().__init__(root)
+        self.fail_on_put = fail_on_put
+        self.puts = 0
+
+    def put(self, resource: Resource, app: str, stage: str) -> None:
+        self.puts += 1
+        if self.puts == self.fail_on_put:
+            raise OSError("disk full")
+        super().put(resource, app, stage)
+
+
+def test_the_local_provider_is_built_on_the_shared_deploy_core(shop_copy: Path, cloud_dir: Path) -> None:
+    """Its deployer fills in the same base as a cloud's, and the shared Executor applies its plans."""
+    local = provider(cloud_dir)
+    executor = local.executor(load_app(shop_copy), "dev")
+    assert isinstance(local.deployer, Deployer) and type(executor) is Executor
+    assert executor.provider == "local" and set(executor.appliers) == {LocalFunction, LocalChannel}

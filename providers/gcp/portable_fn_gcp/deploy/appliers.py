@@ -25,6 +25,7 @@ from portable_fn.runtime.errors import DeployError
 
 from .client import AlreadyExists, Forbidden, GcpClient, NotFound
 from .desired import Settings
+from .errors import not_enabled, storage_agent_not_ready
 from .naming import LABEL_SOURCE, Names, labels
 from .resources import (
     Bucket,
@@ -59,8 +60,6 @@ FUNCTION_MASK = {
     "event_filters": ("event_trigger",),
     "retry_policy": ("event_trigger",),
 }
-# What Eventarc answers for a Cloud Storage trigger while the storage agent cannot publish to Pub/Sub yet.
-AGENT_NOT_YET_GRANTED = "unable to publish to Cloud Pub/Sub"
 JOB_MASK = {"schedule": "schedule", "time_zone": "time_zone", "topic": "pubsub_target", "data": "pubsub_target",
             "description": "description"}
 
@@ -119,7 +118,7 @@ class StorageAgentGrants(Applier[StorageAgentGrant]):
     def settles(self) -> Settling:
         """IAM changes take a while to reach Eventarc: until then it refuses a storage trigger."""
         settings = self.ctx.settings
-        return Settling((AGENT_NOT_YET_GRANTED,), wait_s=settings.grant_wait_s, every_s=settings.retry_every_s,
+        return Settling(storage_agent_not_ready, wait_s=settings.grant_wait_s, every_s=settings.retry_every_s,
                         waiting_for="the storage agent's new grant to reach Eventarc",
                         why=f"the Cloud Storage service agent was granted {PUBLISHER}, and IAM changes can take "
                             "longer to reach Eventarc", setting="grant_wait_s")
@@ -387,7 +386,7 @@ class EventReceiverGrants(Applier[EventReceiverGrant]):
         try:
             change(self.gcp, "resourcemanager", project, resource.role, member, POLICY_V3)
         except Forbidden as exc:
-            raise DeployError(
+            raise not_enabled(exc, resource.project) or DeployError(
                 f"Deploying to gcp: storage triggers receive events as {resource.name}, and Google refused to let "
                 f"deploy {verb} its {resource.role} on project {resource.project!r} ({type(exc).__name__}: {exc}). "
                 f"Have a project owner run this once:\n    gcloud projects {verb}-iam-policy-binding "

@@ -14,6 +14,7 @@ from __future__ import annotations
 from portable_fn.runtime.errors import DeployError
 
 from .client import GcpClient
+from .errors import not_enabled
 from .resources import AGENT_DOMAIN, gcloud
 from .routes import PUBLISHER, grant, has_member
 
@@ -40,6 +41,8 @@ def grant_publisher(gcp: GcpClient, project: str, member: str) -> bool:
 
 def refused(project: str, member: str, exc: Exception) -> DeployError:
     """The error for a caller that may not read or change the project's IAM policy (a 403)."""
+    if disabled := not_enabled(exc, project):
+        return disabled
     agent = member or f"serviceAccount:service-PROJECT_NUMBER@{AGENT_DOMAIN}"
     number = "" if member else (
         f" (PROJECT_NUMBER: `gcloud projects describe {project} --format='value(projectNumber)'`; setting "

@@ -13,8 +13,14 @@ A project's IAM policy starts with an owner binding and an audit config; it is r
 for, and set only with the etag of the last read, and as version 3 when a binding has a condition. Like
 Eventarc, a Cloud Storage trigger fails while the Cloud Storage service agent may not publish to Pub/Sub
 in the project; with `agent_grant_delay` set, a grant made by setIamPolicy reaches it only after that many
-triggers were refused, as IAM changes take a while to. `refuse` answers the named project IAM methods with
-403, as for a caller without the permission.
+triggers were refused, as IAM changes take a while to; the refusal is the function operation's error with
+code 7 PERMISSION_DENIED, as Google reports it. `refuse` answers the named project IAM methods with 403 and
+an ErrorInfo IAM_PERMISSION_DENIED, as for a caller without the permission; `disabled` answers every path
+under a prefix with 403 and an ErrorInfo SERVICE_DISABLED, as for an API the project has not enabled.
+
+Every request is first held to Google's Discovery document of its API (`discovery.py`): a method the
+documents do not describe is a 404, a body or query they do not allow a 400 in the documents' words, and
+an answer of the fake that strays from the method's response schema a 500 (listed in `answer_problems`).
 
 Every request is recorded (`requests`), so tests can count what a deploy sent; `fail_next_operation`
 makes the next operation on a function end in an error and leave the function FAILED, as a broken
@@ -162,9 +168,26 @@ class ApiError(Exception):
 
 
 def error_info(reason: str, domain: str, **metadata: str) -> dict[str, Any]:
-    """A google.rpc.ErrorInfo detail (https://github.com/googleapis/googleapis/blob/master/google/rpc/error_details.proto)."""
+    """A google.rpc.ErrorInfo detail (https://github.com/googleapis/googleapis/blob/master/google/rpc/error_details.proto);
+    the reasons are those of google/api/error_reason.proto."""
     return {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": reason, "domain": domain,
             "metadata": metadata}
+
+
+def denied(permission: str, resource: str) -> dict[str, Any]:
+    """IAM_PERMISSION_DENIED, as error_reason.proto documents it: the permission and the resource."""
+    return error_info("IAM_PERMISSION_DENIED", "iam.googleapis.com", permission=permission, resource=resource)
+
+
+def service_disabled(service: str, project_number: str) -> ApiError:
+    """A call to an API the project has not enabled: 403 PERMISSION_DENIED with ErrorInfo SERVICE_DISABLED
+    (domain googleapis.com, metadata `consumer` and `service`, as error_reason.proto documents it)."""
+    return ApiError(403, f"{service} has not been used in project {project_number} before or it is disabled. Enable it "
+                         f"by visiting https://console.developers.google.com/apis/api/{service}/overview?project="
+                         f"{project_number} then retry. If you enabled this API recently, wait a few minutes for the "
+                         "action to propagate to our systems and retry.",
+                    details=[error_info("SERVICE_DISABLED", "googleapis.com", consumer=f"projects/{project_number}",
+                                        service=service)])
 
 
 def check(value: Any, schema: Any, where: str) -> Any:
@@ -291,6 +314,7 @@ class GoogleApi:
         self.failures: dict[str, str] = {}
         self.projects: dict[str, dict[str, Any]] = {}  # project path -> its IAM policy, made on first use
         self.refuse: set[str] = set()  # "getIamPolicy" / "setIamPolicy": project IAM answered 403
+        self.disabled: set[str] = set()  # APIs not enabled, by path prefix ("/v3/": Resource Manager)
         self.agent_grant_delay = 0  # triggers refused after the storage agent's grant before it takes effect
         self.agent_pending = 0  # of those, how many are left
         self.triggers: dict[str, dict[str, Any]] = {}  # Eventarc triggers by path (keyed "function": its function)
@@ -332,6 +356,9 @@ class GoogleApi:
                 served = self.discovery.request(method, path, query, body)
             except discovery.Refused as exc:
                 return 400, ApiError(400, str(exc)).body()
+            if any(path.startswith(prefix) for prefix in self.disabled):
+                service = f"{served.document['name'] if served else 'unknown'}.googleapis.com"
+                return 403, service_disabled(service, self.project_number).body()
             for verb, pattern, handler in self.routes():
                 found = re.fullmatch(pattern, path)
                 if served and verb == method and found:
@@ -489,9 +516,10 @@ class GoogleApi:
             granted = False
         if not granted:
             function["state"] = "FAILED"
-            raise ApiError(400, "Invalid resource state: the Cloud Storage service account for your bucket is "
-                                "unable to publish to Cloud Pub/Sub topics in the specified project. To use GCS "
-                                "CloudEvent triggers, the GCS service account requires the Pub/Sub Publisher "
+            trigger = function["name"].replace("/functions/", "/triggers/")
+            raise ApiError(403, f"Creating trigger failed for {trigger}: The Cloud Storage service account for your "
+                                "bucket is unable to publish to Cloud Pub/Sub topics in the specified project.\nTo "
+                                "use GCS CloudEvent triggers, the GCS service account requires the Pub/Sub Publisher "
                                 f"({STORAGE_AGENT_ROLE}) IAM role in the specified project.")
 
     def get_function(self, path: str, query: dict[str, str], body: Any) -> dict[str, Any]:
@@ -540,7 +568,7 @@ class GoogleApi:
             try:
                 operation["response"] = finish()
             except ApiError as exc:
-                operation["error"] = {"code": 3, "message": str(exc)}
+                operation["error"] = exc.rpc_status()
             operation["done"] = True
         return self.operations[name]
 
@@ -635,7 +663,7 @@ class GoogleApi:
         body = check(body or {}, {"options": {"requestedPolicyVersion": INT}}, "get_iam_policy_request")
         if "getIamPolicy" in self.refuse:
             raise ApiError(403, f"The caller does not have permission (resourcemanager.projects.getIamPolicy on "
-                                f"{project})")
+                                f"{project})", details=[denied("resourcemanager.projects.getIamPolicy", project)])
         policy = self.project_policy(project.split("/", 1)[1])
         asked = int(body.get("options", {}).get("requestedPolicyVersion") or 1)
         conditional = any("condition" in b for b in policy["bindings"])
@@ -645,7 +673,8 @@ class GoogleApi:
     def set_project_iam_policy(self, project: str, query: dict[str, str], body: Any) -> dict[str, Any]:
         body = check(body, {"policy": PROJECT_POLICY, "updateMask": STR}, "set_iam_policy_request")
         if "setIamPolicy" in self.refuse:
-            raise ApiError(403, f"Policy update access denied. (resourcemanager.projects.setIamPolicy on {project})")
+            raise ApiError(403, f"Policy update access denied. (resourcemanager.projects.setIamPolicy on {project})",
+                           details=[denied("resourcemanager.projects.setIamPolicy", project)])
         stored, policy = self.project_policy(project.split("/", 1)[1]), body["policy"]
         if policy.get("etag") != stored["etag"]:
             raise ApiError(409, "There were concurrent policy changes. Please retry the whole read-modify-write "

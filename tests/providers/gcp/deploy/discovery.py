@@ -69,11 +69,12 @@ class Discovery:
                 return Served(document, method, found.groupdict())
         return None
 
-    def request(self, http_method: str, path: str, query: dict[str, str], body: Any) -> Served | None:
-        """The method `path` is for (None when no document has one), once the request is found to conform."""
+    def request(self, http_method: str, path: str, query: dict[str, str], body: Any) -> tuple[Served | None, Any]:
+        """The method `path` is for (None when no document has one), once the request is found to conform, and
+        its body with enum values by name."""
         served = self.find(http_method, path)
         if served is None:
-            return None
+            return None, body
         check_params(served, query)
         schema = served.method.get("request")
         if schema is None:
@@ -84,7 +85,14 @@ class Discovery:
                 body if body is not None else {}, schema, schema["$ref"])
             if problems:
                 raise Refused(f"Invalid JSON payload received. {problems[0]}")
-        return served
+            return served, named(body, schema, served.document["schemas"])
+        return served, body
+
+    def fields(self, api: str, ref: str, depth: int = 4) -> dict[str, Any]:
+        """Schema `ref` of document `api` ("cloudfunctions") as nested property names, a leaf None (a map, a
+        list or a scalar ends an update mask's path)."""
+        document = next(d for d in self.documents if d["name"] == api)
+        return fields_of(document["schemas"], {"$ref": ref}, depth) or {}
 
     def answer(self, served: Served, answer: Any) -> list[str]:
         """Where an answer strays from the method's response schema (empty when it conforms)."""
@@ -92,6 +100,28 @@ class Discovery:
         if schema is None:
             return [] if answer in (None, {}) else [f"{served.id} answers no body, got {json.dumps(answer)[:80]}"]
         return Checker(served.document, request=False).check(answer, schema, schema["$ref"])
+
+
+def named(value: Any, schema: dict[str, Any], schemas: dict[str, Any]) -> Any:
+    """`value` (conforming to `schema`) with enum values sent by number given by name."""
+    if "$ref" in schema:
+        schema = schemas[schema["$ref"]]
+    if isinstance(value, dict):
+        properties, extra = schema.get("properties") or {}, schema.get("additionalProperties")
+        return {k: named(v, properties.get(k) or extra or {}, schemas) for k, v in value.items()}
+    if isinstance(value, list):
+        return [named(v, schema.get("items") or {}, schemas) for v in value]
+    if "enum" in schema and isinstance(value, int):
+        return schema["enum"][value]
+    return value
+
+
+def fields_of(schemas: dict[str, Any], schema: dict[str, Any], depth: int) -> dict[str, Any] | None:
+    if "$ref" in schema:
+        schema = schemas[schema["$ref"]]
+    if depth == 0 or "properties" not in schema:
+        return None
+    return {k: fields_of(schemas, v, depth - 1) for k, v in schema["properties"].items()}
 
 
 def all_methods(resources: dict[str, Any]) -> list[dict[str, Any]]:

@@ -18,7 +18,7 @@ class Context:
     """
 
     __slots__ = ("invocation_id", "function_name", "provider", "attempt", "deadline", "message", "raw",
-                 "trace", "_logger")
+                 "_trace", "_call", "_logger")
 
     def __init__(
         self,
@@ -37,8 +37,23 @@ class Context:
         self.deadline = deadline
         self.message = message
         self.raw = raw
-        self.trace: Any = None  # set by the invocation pipeline (`tracing.TraceContext`)
+        self._trace: Any = None
+        self._call: Any = None  # a weak reference to the pipeline's call this context belongs to
         self._logger: Any = None
+
+    @property
+    def trace(self) -> Any:
+        """The invocation's trace context (`tracing.TraceContext`), worked out on first use from what the
+        transport carried; None outside an invocation."""
+        if self._trace is None and self._call is not None:
+            call = self._call()
+            if call is not None:
+                self._trace = call.trace
+        return self._trace
+
+    @trace.setter
+    def trace(self, value: Any) -> None:
+        self._trace = value
 
     @property
     def delivery_count(self) -> int:
@@ -68,7 +83,7 @@ class Context:
                                   message.subscription)
         copy = Context(self.invocation_id, self.function_name, self.provider, attempt, self.deadline,
                        message, self.raw)
-        copy.trace = self.trace
+        copy._trace, copy._call = self._trace, self._call
         return copy
 
     def __repr__(self) -> str:

@@ -22,6 +22,7 @@ user's own loggers and threads started with `contextvars.copy_context()` see it)
 from __future__ import annotations
 
 import contextvars
+import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -120,7 +121,7 @@ class Call:
     """One handler call: one record of a batch, one event or one request."""
 
     __slots__ = ("invocation", "index", "event", "request", "native", "result", "response", "_ctx",
-                 "_meta", "_attempt", "_carrier", "_raw", "_trace")
+                 "_meta", "_attempt", "_carrier", "_raw", "_trace", "__weakref__")
 
     def __init__(self, invocation: Invocation, index: int, event: CloudEvent[Any] | BaseException | None,
                  request: Request | None, native: Any, ctx: Context | None) -> None:
@@ -190,8 +191,8 @@ class Call:
             invocation = self.invocation
             ctx = self._ctx = Context(invocation.invocation_id, invocation.spec.name, invocation.provider,
                                       self.attempt, invocation.deadline, self.meta, self.raw)
-        if ctx.trace is None:
-            ctx.trace = self.trace
+        if ctx._call is None and ctx._trace is None:
+            ctx._call = weakref.ref(self)  # `ctx.trace` is worked out on first use (weakly: no cycle)
         return ctx
 
     @property
@@ -424,10 +425,16 @@ class _HttpCarrier(Mapping[str, str]):
         self._platform = platform
 
     def __getitem__(self, key: str) -> str:
+        value: str | None = self.get(key)
+        if value is None:
+            raise KeyError(key)
+        return value
+
+    def get(self, key: str, default: Any = None) -> Any:  # without a KeyError per missing key
         value = self._headers.get(key) if key in _TRACE_HEADERS else None
         if value:
             return str(value)
-        return self._platform[key]
+        return self._platform.get(key, default)
 
     def __iter__(self) -> Iterator[str]:
         yield from (name for name in _TRACE_HEADERS if self._headers.get(name))
@@ -452,6 +459,9 @@ class LazyCarrier(Mapping[str, str]):
 
     def __getitem__(self, key: str) -> str:
         return self._carrier()[key]
+
+    def get(self, key: str, default: Any = None) -> Any:  # without a KeyError per missing key
+        return self._carrier().get(key, default)
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._carrier())

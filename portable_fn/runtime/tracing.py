@@ -224,8 +224,6 @@ def from_event(event: Any) -> TraceContext | None:
 
 def context_from(carrier: Mapping[str, str]) -> TraceContext | None:
     """The sender's span from the first valid of a carrier's keys (the table above), or None."""
-    if not carrier:
-        return None
     for key, read in _READERS:
         value = carrier.get(key)
         if value is not None:

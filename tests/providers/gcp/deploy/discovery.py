@@ -1,14 +1,16 @@
 """Requests and answers held to Google's Discovery documents (the excerpts in tests/data/gcp/discovery/).
 
 `Discovery.request` finds the method a request is for (its HTTP method and path against each method's
-path template), checks its path parameters against their patterns, its query parameters against the
+path template, each path parameter matching its pattern), checks its query parameters against the
 method's (and the document's standard ones), the required ones present, and its body against the
 method's request schema: every property a field of the schema, every value of the schema's type and
-format, enum values among the schema's enum (by name, or by number as the clients send them with
-`$alt=json;enum-encoding=int`), and the properties whose description says "Required." present (on a
-PATCH only at the request's top level: an update sets only the fields its mask names). A request that
-strays is refused with a `Refused` naming the schema and field in the document's words. `Discovery.answer`
-checks what a fake answers against the method's response schema the same way and lists the problems.
+format, enum values among the schema's enum, and the properties whose description says "Required."
+present (on a PATCH only at the request's top level: an update sets only the fields its mask names). The
+clients send enums by number (`$alt=json;enum-encoding=int`); a number is read as the value at that
+position, which is the proto number for every enum deploy sends (test_discovery checks it against the
+clients' protos). A request that strays is refused with a `Refused` naming the schema and field in the
+document's words. `Discovery.answer` checks what a fake answers against the method's response schema
+the same way and lists the problems.
 
 What the documents do not say (value ranges, formats described only in prose, which fields an update
 may name) stays with the fake.

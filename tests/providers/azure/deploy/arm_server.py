@@ -22,10 +22,13 @@ Deploy, reached here at `url` with the SCM host in `Host`), which answers 202 wi
 a `Location` to poll at `/api/deployments/<id>` until `status` is 4 (success) or 3 (failed); the platform
 writes the package into the deployment container, which it reaches with the app's identity (a blob data
 role; until then Kudu answers 400 BlobUploadFailedException) or the named connection string.
-`state.failed_deployments` makes the next publishes end failed. Bodies are held to the published schema
-(Microsoft.Web 2025-05-01, the excerpt in tests/data/azure/azure-rest-api-specs): a site PUT is a `Site`,
-a site PATCH a `SitePatchResource`, and OneDeploy's PUT takes no body; a property the schema does not define
-is refused with the words ARM's deserializer uses (InvalidRequestContent, "Could not find member ..."). A
+`state.failed_deployments` makes the next publishes end failed. Every ARM request is held to the published
+API description of its namespace and api-version (`arm_spec`, the excerpts in tests/data/azure/
+azure-rest-api-specs): it must be an operation the excerpt holds, and its body (a site PUT is a `Site`, a
+site PATCH a `SitePatchResource`, OneDeploy's PUT takes none) may hold no property the schema does not
+define, no value of another type or outside its enum, and must hold what it requires, or it is refused with
+the words ARM's deserializer uses (InvalidRequestContent, "Could not find member ..."); the fake's own
+answers are held to the operation's status codes and response schema. A
 PUT of an existing site keeps its identity, its app settings unless `siteConfig.appSettings` is given, and
 its config unless given, and replaces its tags. On the other
 plans syncing triggers mounts `WEBSITE_RUN_FROM_PACKAGE` (a SAS URL fetched for real, a URL without SAS
@@ -49,12 +52,31 @@ import ssl
 import threading
 import uuid
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 from urllib.request import urlopen
+
+
+def _load_arm_spec() -> Any:
+    """The spec checker beside this file (test directories are not packages here)."""
+    import importlib.util
+    import sys
+
+    name = "portable_fn_tests_arm_spec"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("arm_spec.py"))
+        assert spec is not None and spec.loader is not None
+        sys.modules[name] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(sys.modules[name])
+    return sys.modules[name]
+
+
+arm_spec = _load_arm_spec()
 
 SUB = r"/subscriptions/(?P<sub>[^/]+)"
 GROUP = SUB + r"/resourcegroups/(?P<group>[^/]+)"
@@ -73,14 +95,6 @@ GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}
 NAMESPACE = re.compile(r"/providers/(microsoft\.[a-z]+)/")
 SNAKE = re.compile(r"^[a-z]+(_[a-z0-9]+)+$")
 FREE_FORM = {"tags", "metadata"}  # maps whose keys are the user's, not ARM field names
-WEB_SPEC = (Path(__file__).resolve().parents[3] / "data/azure/azure-rest-api-specs/specification/web/resource-manager"
-            / "Microsoft.Web/AppService/stable/2025-05-01/openapi.excerpt.json")
-SITE_OPERATION = ("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web"
-                  "/sites/{name}")
-ONE_DEPLOY_OPERATION = SITE_OPERATION + "/extensions/onedeploy"
-# common-types/resource-management/v5/types.json, which the excerpt's TrackedResource refers to
-TRACKED_RESOURCE = {"id": {"readOnly": True}, "name": {"readOnly": True}, "type": {"readOnly": True},
-                    "systemData": {"readOnly": True}, "tags": {"type": "object"}, "location": {"type": "string"}}
 KUDU_SUCCESS, KUDU_FAILED = 4, 3  # Kudu's DeployStatus: 0 pending, 1 building, 2 deploying, 3 failed, 4 success
 
 
@@ -190,15 +204,19 @@ class FakeArm:
             return kudu(self, method, low, query, headers, body)
         if body is not None:
             check_field_names(body)
+        operation = held_to_spec(namespace_of(low), method, path, body)
         for pattern, route in ROUTES:
             match = re.fullmatch(pattern, low)
             if match:
-                return route(self, method, path, match.groupdict(), query, body)
+                answer = route(self, method, path, match.groupdict(), query, body)
+                if operation is not None:
+                    with spec_words():
+                        arm_spec.check_response(operation, answer[0], answer[2])
+                return answer
         raise ArmError(404, "NoRegisteredProviderFound", f"No route for {method} {path}.")
 
     def check_api_version(self, low: str, query: dict[str, str]) -> None:
-        found = NAMESPACE.findall(low)  # the last one is the resource's (role assignments sit on accounts)
-        namespace = found[-1] if found and found[-1] != "microsoft.resources" else "resources"
+        namespace = namespace_of(low)
         expected = self.api_versions[namespace]
         if query.get("api-version") != expected:
             raise ArmError(400, "InvalidApiVersionParameter",
@@ -268,61 +286,52 @@ def require(body: Any, *paths: str) -> None:
             raise ArmError(400, "InvalidRequestContent", f"The request body has no '{dotted}'.")
 
 
-def web_spec() -> dict[str, Any]:
-    if not hasattr(web_spec, "loaded"):
-        web_spec.loaded = json.loads(WEB_SPEC.read_text())  # type: ignore[attr-defined]
-    return web_spec.loaded  # type: ignore[attr-defined,no-any-return]
+def namespace_of(low: str) -> str:
+    """The resource provider a path is served by: the last one named (role assignments sit on accounts), and
+    `resources` for groups, their resources and the Tags API."""
+    found = NAMESPACE.findall(low)
+    return found[-1] if found and found[-1] != "microsoft.resources" else "resources"
 
 
-def schema_properties(definition: str) -> dict[str, Any] | None:
-    """The properties a definition of the excerpt allows (its own and its allOf parents'), or None when the
-    excerpt does not hold it (its content is then not checked)."""
-    found = web_spec()["definitions"].get(definition)
-    if found is None:
+@contextmanager
+def spec_words() -> Iterator[None]:
+    """A refusal of the published description, answered as ARM answers it."""
+    try:
+        yield
+    except arm_spec.SpecViolation as exc:
+        raise ArmError(exc.status, exc.code, exc.message) from None
+
+
+def held_to_spec(namespace: str, method: str, path: str, body: Any) -> Any:
+    """The operation of the namespace's excerpt that `method path` is, its request body checked against it
+    (None for a namespace without an excerpt)."""
+    owner = arm_spec.spec(namespace)
+    if owner is None:
         return None
-    properties: dict[str, Any] = {}
-    for parent in found.get("allOf", []):
-        name = parent["$ref"].rsplit("/", 1)[-1]
-        properties.update(TRACKED_RESOURCE if name == "TrackedResource" else schema_properties(name) or {})
-    return {**properties, **found.get("properties", {})}
+    with spec_words():
+        operation = owner.operation(method, path)
+        arm_spec.check_request(operation, body)
+    return operation
+
+
+SITE_OPERATION = ("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web"
+                  "/sites/{name}")
+
+
+def check_body(template: str, method: str, body: Any) -> None:
+    """`body` held to the body parameter of the Microsoft.Web operation at `template`, `method`."""
+    owner = arm_spec.spec("microsoft.web")
+    with spec_words():
+        arm_spec.check_request(arm_spec.Operation("microsoft.web", template, method.lower(),
+                                                  owner.document["paths"][template][method.lower()]), body)
 
 
 def readonly(definition: str, key: str) -> bool:
-    return bool(((schema_properties(definition) or {}).get(key) or {}).get("readOnly"))
-
-
-def refuse_unknown(value: Any, definition: str, where: str = "") -> None:
-    """ARM's deserializer on a property the schema does not define."""
-    properties = schema_properties(definition)
-    if properties is None or not isinstance(value, dict):
-        return
-    for key, item in value.items():
-        if key not in properties:
-            raise ArmError(400, "InvalidRequestContent", "The request content was invalid and could not be "
-                                                         f"deserialized: 'Could not find member '{key}' on object of "
-                                                         f"type '{definition}'. Path '{where}{key}'.'")
-        schema = properties[key]
-        items = schema.get("items") or {}
-        if "$ref" in schema:
-            refuse_unknown(item, schema["$ref"].rsplit("/", 1)[-1], f"{where}{key}.")
-        elif "$ref" in items and isinstance(item, list):
-            for index, element in enumerate(item):
-                refuse_unknown(element, items["$ref"].rsplit("/", 1)[-1], f"{where}{key}[{index}].")
-
-
-def check_body(operation: str, method: str, body: Any) -> None:
-    """The request body held to the operation's body parameter in the spec (none: no body at all)."""
-    spec = web_spec()["paths"][operation][method]
-    parameter = next((p for p in spec["parameters"] if p.get("in") == "body"), None)
-    if parameter is None:
-        if body is not None:
-            given = sorted(body) if isinstance(body, dict) else type(body).__name__
-            raise ArmError(400, "InvalidRequestContent", f"{spec['operationId']} takes no request body (the spec "
-                                                         f"defines no body parameter); the request had {given}.")
-        return
-    if body is None:
-        raise ArmError(400, "InvalidRequestContent", f"{spec['operationId']} needs a request body.")
-    refuse_unknown(body, parameter["schema"]["$ref"].rsplit("/", 1)[-1])
+    """Whether the Microsoft.Web excerpt marks `key` of `definition` read-only (ARM ignores it in a request)."""
+    owner = arm_spec.spec("microsoft.web")
+    found = owner.definition(f"#/definitions/{definition}") if owner else None
+    properties = arm_spec.Checker(owner, request=False).members(found)[0] if owner and found else {}
+    return bool((properties.get(key) or {}).get("readOnly"))
 
 
 def tag_filter(query: dict[str, str]) -> tuple[str, str] | None:
@@ -500,7 +509,6 @@ def site(arm: FakeArm, method: str, path: str, ids: dict[str, str], query: dict[
     name = path.rsplit("/", 1)[-1]
     if method == "PUT":
         arm.require_group(ids["sub"], ids["group"])
-        check_body(SITE_OPERATION, "put", body)
         existing = arm.state.resources.get(path.lower())
         require(body, "location", "kind", "identity.type", "properties.serverFarmId", "properties.httpsOnly",
                 *(() if existing else ("properties.siteConfig",)))
@@ -540,7 +548,6 @@ def site(arm: FakeArm, method: str, path: str, ids: dict[str, str], query: dict[
                                                                   site_config.get("appSettings", [])}})
         return 202, {"Azure-AsyncOperation": arm.operation("async", 2)}, None
     if method == "PATCH":
-        check_body(SITE_OPERATION, "patch", body)
         stored = arm.get(path)
         stored["properties"].update({k: v for k, v in body.get("properties", {}).items()
                                      if not readonly("SitePatchResourceProperties", k)})
@@ -657,7 +664,6 @@ def one_deploy(arm: FakeArm, method: str, path: str, ids: dict[str, str], query:
     """WebApps_CreateOneDeployOperation as the spec defines it: no request body, 200. Deploy does not release
     a package this way (see `kudu`); a body, such as the `packageUri` one, is refused."""
     arm.get(path.split("/extensions/")[0])
-    check_body(ONE_DEPLOY_OPERATION, "put", body)
     return 200, {}, {}
 
 

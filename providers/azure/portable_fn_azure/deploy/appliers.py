@@ -23,6 +23,7 @@ from portable_fn.deploy import Applier as BaseApplier
 from portable_fn.deploy import ApplyContext as BaseApplyContext
 from portable_fn.deploy import Resource, Settling
 
+from . import errors
 from .client import AzureClient, arm_json, missing
 from .naming import PACKAGES_CONTAINER, ROLE_DESCRIPTION
 from .resources import (
@@ -46,16 +47,11 @@ R = TypeVar("R", bound=Resource)
 PUBLISH_DEPLOYER = "portable-fn"  # Flex: who published, as Kudu's deployment record shows it
 DEPLOY_SUCCESS, DEPLOY_FAILED = 4, 3  # Kudu's deployment status: 0 pending, 1 building, 2 deploying, 3, 4
 ROLE_NAMESPACE = uuid.UUID("5f0c3a52-8d57-4a8e-9a3c-6f1b6c1d2e7a")  # role assignment GUIDs: uuid5(this, ...)
-# What the platform answers while the app's identity does not yet hold a role it was just granted: Azure
-# Storage's code for a missing data role, what syncing triggers answers when the host could not start
-# (it could not read its package or its storage), and what a Flex app's publish answers when the platform
-# could not write the package into the deployment container.
-NOT_YET_GRANTED = ("AuthorizationPermissionMismatch", "AuthorizationFailure", "from host runtime",
-                   "BlobUploadFailedException")
-# What Event Grid answers while the host that just took a new package is not up yet: the webhook's
-# validation handshake failed, or the function is not listed yet.
-HOST_NOT_UP = ("validation handshake failed", "attempt to validate the provided endpoint",
-               "Destination endpoint not found")
+# What the platform answers while the app's identity does not yet hold a role it was just granted, and what
+# Event Grid answers while the host that just took a new package is not up yet: told by Azure's error codes
+# (`errors` cites each).
+NOT_YET_GRANTED = errors.role_not_yet_effective
+HOST_NOT_UP = errors.host_not_up
 
 
 class ApplyContext(BaseApplyContext):

@@ -544,7 +544,8 @@ class GoogleApi:
             raise ApiError(404, f"Service {service} does not exist")
         policy = body["policy"]
         if policy.get("etag") != self.policies[service]["etag"]:
-            raise ApiError(409, "The policy's etag does not match: read it again and retry")
+            raise ApiError(409, "There were concurrent policy changes. Please retry the whole read-modify-write "
+                                "with exponential backoff.", status="ABORTED")
         for binding in policy.get("bindings", []):
             if not binding["role"].startswith("roles/") or not binding.get("members") or not all(
                     MEMBER.fullmatch(m) for m in binding["members"]):
@@ -571,7 +572,7 @@ class GoogleApi:
         stored, policy = self.project_policy(project.split("/", 1)[1]), body["policy"]
         if policy.get("etag") != stored["etag"]:
             raise ApiError(409, "There were concurrent policy changes. Please retry the whole read-modify-write "
-                                "with exponential backoff.")
+                                "with exponential backoff.", status="ABORTED")
         bindings = policy.get("bindings", [])
         for binding in bindings:
             if not binding["role"].startswith("roles/") or not binding.get("members") or not all(

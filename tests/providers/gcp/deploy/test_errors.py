@@ -83,3 +83,13 @@ def test_deploy_says_to_enable_an_api_the_project_has_not(google: Any, provider:
     assert f"gcloud services enable cloudresourcemanager.googleapis.com --project={PROJECT}" in str(refused.value)
     assert "add-iam-policy-binding" not in str(refused.value)
 
+
+
+def test_a_stale_etag_is_aborted_not_already_exists(google: Any, google_server: Any) -> None:
+    """HTTP 409 is two codes: ALREADY_EXISTS, and ABORTED for a read-modify-write that lost a race (code.proto)."""
+    projects = client(resourcemanager_v3.ProjectsClient, google_server.url)
+    policy = projects.get_iam_policy(request={"resource": f"projects/{PROJECT}"})
+    policy.etag = b"stale"
+    with pytest.raises(exceptions.Conflict) as refused:
+        projects.set_iam_policy(request={"resource": f"projects/{PROJECT}", "policy": policy})
+    assert status(refused.value) == "ABORTED"

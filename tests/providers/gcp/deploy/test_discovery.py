@@ -153,3 +153,16 @@ def test_an_enum_sent_by_number_is_the_value_at_that_position(google: Any, api: 
     descriptor = cls.pb().DESCRIPTOR if hasattr(cls, "pb") else cls.DESCRIPTOR
     document = next(d for d in google.discovery.documents if d["name"] == api)
     assert enum_mismatches(descriptor, {"$ref": ref}, document["schemas"], ref) == []
+
+
+def test_each_excerpt_holds_its_methods_and_exactly_the_schemas_they_reach() -> None:
+    """excerpt.py, run over an excerpt, gives it back: no schema a kept method reaches is missing, none extra."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("portable_fn_tests_excerpt", DISCOVERY / "excerpt.py")
+    assert spec is not None and spec.loader is not None
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    for name, methods in script.METHODS.items():
+        document = json.loads((DISCOVERY / f"{name}.json").read_text(encoding="utf-8"))
+        assert script.excerpt(document, methods, name) == document, name

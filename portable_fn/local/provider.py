@@ -21,7 +21,7 @@ import os
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..deploy.appliers import Applier, ApplyContext
 from ..deploy.deployer import Deployer
@@ -30,7 +30,11 @@ from ..deploy.models import Artifact, RemoteState, Resource
 from ..packaging import app_files, runtime_files, write_zip
 from ..provider import Provider
 from ..runtime.function import FunctionSpec
+from ..runtime.triggers import Http, Queue, Schedule, Storage, Topic
 from .settings import LocalSettings
+
+if TYPE_CHECKING:
+    from ..app import App
 
 MANIFEST = "portable_fn_manifest.json"
 
@@ -63,13 +67,13 @@ class LocalProvider(Provider):
     def make_deployer(self) -> LocalDeployer:
         return LocalDeployer(self.settings)
 
-    def generate_shim(self, app: Any, out_dir: Path) -> list[Path]:
+    def generate_shim(self, app: App, out_dir: Path) -> list[Path]:
         out_dir.mkdir(parents=True, exist_ok=True)
         path = out_dir / MANIFEST
         path.write_text(json.dumps(manifest(app), indent=2, sort_keys=True) + "\n", encoding="utf-8")
         return [path]
 
-    def package(self, app: Any, stage: str, out_dir: Path, progress: Progress) -> Artifact:
+    def package(self, app: App, stage: str, out_dir: Path, progress: Progress) -> Artifact:
         entries: list[tuple[str, bytes | Path]] = [
             (MANIFEST, json.dumps(manifest(app), indent=2, sort_keys=True).encode("utf-8"))
         ]
@@ -77,7 +81,7 @@ class LocalProvider(Provider):
         entries += list(runtime_files())
         return write_zip(out_dir / f"{app.name}-local.zip", entries)
 
-    def invoke(self, app: Any, spec: FunctionSpec, event: Any, stage: str | None = None) -> dict[str, Any]:
+    def invoke(self, app: App, spec: FunctionSpec, event: Any, stage: str | None = None) -> dict[str, Any]:
         """Run the function here with the environment it gets on a cloud (defaults, `stage`'s env, its
         own; see `environment`), set for the duration of the call."""
         from ..testing import invoke_native
@@ -107,17 +111,17 @@ class LocalDeployer(Deployer["LocalCloud", LocalNames]):
 
     provider = "local"
 
-    def cloud(self, app: Any) -> LocalCloud:
+    def cloud(self, app: App) -> LocalCloud:
         return self._client if self._client is not None else LocalCloud(self.state_dir(app))
 
-    def state_dir(self, app: Any) -> Path:
+    def state_dir(self, app: App) -> Path:
         configured = self.settings.get("state_dir") or os.environ.get("PORTABLE_FN_LOCAL_CLOUD")
         return Path(configured) if configured else app.root / ".portable-fn" / "local-cloud"
 
-    def names(self, app: Any, stage: str) -> LocalNames:
+    def names(self, app: App, stage: str) -> LocalNames:
         return LocalNames(app.name, stage)
 
-    def desired(self, app: Any, stage: str, artifact: Artifact) -> list[Resource]:
+    def desired(self, app: App, stage: str, artifact: Artifact) -> list[Resource]:
         names = self.names(app, stage)
         channels: dict[str, LocalChannel] = {}
         functions = []
@@ -130,14 +134,14 @@ class LocalDeployer(Deployer["LocalCloud", LocalNames]):
                                            options=options, code_sha256=artifact.sha256))
         return [*channels.values(), *functions]
 
-    def read_remote(self, app: Any, stage: str) -> RemoteState:
+    def read_remote(self, app: App, stage: str) -> RemoteState:
         return RemoteState(_from_record(r) for r in self.cloud(app).find(app.name, stage))
 
-    def appliers(self, app: Any, stage: str) -> Appliers:
+    def appliers(self, app: App, stage: str) -> Appliers:
         records = LocalRecords(LocalApplyContext(self.cloud(app), app.name, stage))
         return {LocalFunction: records, LocalChannel: records}
 
-    def outputs(self, app: Any, stage: str, remote: RemoteState) -> dict[str, Any]:
+    def outputs(self, app: App, stage: str, remote: RemoteState) -> dict[str, Any]:
         base = f"http://127.0.0.1:{self.settings.get('port', 8080)}"
         names, deployed = self.names(app, stage), {r.name for r in remote}
         out: dict[str, Any] = {"functions": {}}
@@ -145,14 +149,14 @@ class LocalDeployer(Deployer["LocalCloud", LocalNames]):
             if names.function(spec.name) not in deployed:
                 continue
             entry: dict[str, Any] = {"trigger": spec.trigger.kind}
-            if spec.trigger.kind == "http":
+            if isinstance(spec.trigger, Http):
                 entry["url"] = base + spec.trigger.path
             out["functions"][spec.name] = entry
         out["serve"] = f"portable-fn dev {app.root}"
         return out
 
 
-def manifest(app: Any) -> dict[str, Any]:
+def manifest(app: App) -> dict[str, Any]:
     """What the local package declares: app name, modules and each function's trigger."""
     return {
         "app": app.name,
@@ -163,13 +167,13 @@ def manifest(app: Any) -> dict[str, Any]:
 
 def _channel(spec: FunctionSpec) -> str | None:
     trigger = spec.trigger
-    if trigger.kind == "queue":
-        return f"queue-{trigger.name}"  # type: ignore[attr-defined]
-    if trigger.kind == "topic":
-        return f"topic-{trigger.name}"  # type: ignore[attr-defined]
-    if trigger.kind == "storage":
-        return f"bucket-{trigger.bucket}"  # type: ignore[attr-defined]
-    if trigger.kind == "schedule":
+    if isinstance(trigger, Queue):
+        return f"queue-{trigger.name}"
+    if isinstance(trigger, Topic):
+        return f"topic-{trigger.name}"
+    if isinstance(trigger, Storage):
+        return f"bucket-{trigger.bucket}"
+    if isinstance(trigger, Schedule):
         return f"schedule-{spec.name}"
     return None
 

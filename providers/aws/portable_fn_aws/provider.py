@@ -21,8 +21,10 @@ from .settings import AwsSettings
 from .shim import deliver
 
 if TYPE_CHECKING:
+    from portable_fn.app import App
     from portable_fn.deploy import Artifact
     from portable_fn.logread import LogEntry
+    from portable_fn.runtime.function import FunctionSpec
 
     from .deploy import AwsDeployer
 
@@ -44,7 +46,7 @@ class AwsProvider(Provider):
 
         return AwsDeployer(self.settings, self.endpoint_url)
 
-    def package(self, app: Any, stage: str, out_dir: Path, progress: Progress) -> Artifact:
+    def package(self, app: App, stage: str, out_dir: Path, progress: Progress) -> Artifact:
         """One zip per app, or per function (the setting `package`: "auto", "app" or "function"), checked
         against Lambda's size limits (the setting `direct_upload_limit_mb`: above it, through S3)."""
         from .packaging import AUTO, build_package, size_budget
@@ -52,12 +54,12 @@ class AwsProvider(Provider):
         return build_package(app, stage, out_dir, progress, layout=str(self.settings.get("package", AUTO)),
                              budget=size_budget(self.settings))
 
-    def check(self, app: Any) -> None:
+    def check(self, app: App) -> None:
         """Reject what Lambda cannot run (timeouts over 15 minutes, memory over 10,240 MB) or bind."""
         self._check_limits(app)
         self.deployer.check(app)
 
-    def _check_limits(self, app: Any) -> None:
+    def _check_limits(self, app: App) -> None:
         for spec in app.functions:
             options = app.options(spec)
             if options.timeout_s is not None and options.timeout_s > MAX_TIMEOUT_S:
@@ -72,14 +74,14 @@ class AwsProvider(Provider):
                     f"{MAX_MEMORY_MB} MB. Lower memory_mb."
                 )
 
-    def read_logs(self, app: Any, stage: str, functions: Sequence[Any], since: datetime) -> list[LogEntry]:
+    def read_logs(self, app: App, stage: str, functions: Sequence[Any], since: datetime) -> list[LogEntry]:
         """The functions' CloudWatch Logs events (see `logs`), through the deploy side's client."""
         from .logs import CloudWatchLogs
 
         return CloudWatchLogs(self.deployer.client, self.deployer.names(app, stage)).read(
             [spec.name for spec in functions], since)
 
-    def invoke(self, app: Any, spec: Any, event: Any, stage: str | None = None) -> dict[str, Any]:
+    def invoke(self, app: App, spec: FunctionSpec, event: Any, stage: str | None = None) -> dict[str, Any]:
         """Run one native Lambda event through the shim, as Lambda would; a JSON-ready summary."""
         options = app.options(spec)
         context = InvokeContext(f"{app.name}-{spec.name}", options.timeout_s or 3, options.memory_mb or 128)
@@ -118,7 +120,7 @@ class InvokeContext:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
-def _filtered(spec: Any, event: Any) -> tuple[Any, list[dict[str, Any]]]:
+def _filtered(spec: FunctionSpec, event: Any) -> tuple[Any, list[dict[str, Any]]]:
     """The event without the records the deployed trigger filters out (`Trigger.skip_reason`: the S3
     notification's event type, prefix and suffix), and why each was left out; None when none is left.
     A record that cannot be read is kept, for the shim to fail alone."""

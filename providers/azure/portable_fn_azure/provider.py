@@ -17,13 +17,16 @@ from typing import TYPE_CHECKING, Any
 
 from portable_fn.provider import Progress, Provider
 from portable_fn.runtime.errors import InvalidEventError, UnsupportedTriggerError
+from portable_fn.runtime.triggers import Http, Queue, Schedule, Storage, Topic
 
 from . import codegen, events, shim
 from .settings import AzureSettings
 
 if TYPE_CHECKING:
+    from portable_fn.app import App
     from portable_fn.deploy import Artifact
     from portable_fn.logread import LogEntry
+    from portable_fn.runtime.function import FunctionSpec
 
     from .deploy import AzureDeployer
 
@@ -46,12 +49,12 @@ class AzureProvider(Provider):
 
         return AzureDeployer(self.settings, self.endpoint_url)
 
-    def package(self, app: Any, stage: str, out_dir: Path, progress: Progress) -> Artifact:
+    def package(self, app: App, stage: str, out_dir: Path, progress: Progress) -> Artifact:
         from .packaging import build_package
 
         return build_package(app, stage, out_dir, progress)
 
-    def check(self, app: Any) -> None:
+    def check(self, app: App) -> None:
         """Reject what Azure cannot bind (schedules NCRONTAB cannot express, unknown transports) or run
         (timeouts over the Consumption plan's 10 minutes)."""
         codegen.check(app)
@@ -69,7 +72,7 @@ class AzureProvider(Provider):
                     "Consumption) or \"EP1\" (Elastic Premium) under [tool.portable-fn.azure]: neither has that limit."
                 )
 
-    def generate_shim(self, app: Any, out_dir: Path) -> list[Path]:
+    def generate_shim(self, app: App, out_dir: Path) -> list[Path]:
         """Write `function_app.py` and `host.json` into `out_dir`."""
         out_dir.mkdir(parents=True, exist_ok=True)
         written = [(out_dir / "function_app.py", shim.generate_function_app(app)),
@@ -78,7 +81,7 @@ class AzureProvider(Provider):
             path.write_text(text, encoding="utf-8")
         return [path for path, _ in written]
 
-    def read_logs(self, app: Any, stage: str, functions: Sequence[Any], since: datetime) -> list[LogEntry]:
+    def read_logs(self, app: App, stage: str, functions: Sequence[Any], since: datetime) -> list[LogEntry]:
         """The functions' `AppTraces` lines from the Log Analytics workspace `logs_workspace_id` names (else
         AZURE_LOG_ANALYTICS_WORKSPACE_ID), queried at `logs_endpoint` (see `logs`)."""
         import os
@@ -98,7 +101,7 @@ class AzureProvider(Provider):
         site = self.deployer.names(app, stage).function_app
         return LogAnalytics(str(workspace), endpoint, credential).read(site, [s.name for s in functions], since)
 
-    def invoke(self, app: Any, spec: Any, event: Any, stage: str | None = None) -> dict[str, Any]:
+    def invoke(self, app: App, spec: FunctionSpec, event: Any, stage: str | None = None) -> dict[str, Any]:
         """Run native events through the shim as the host would, applying the deployed trigger's filters.
 
         The event is an `azure.functions` object, its JSON shape, or a list of them (one invocation each).
@@ -130,7 +133,7 @@ class AzureProvider(Provider):
         return out
 
 
-def _check_function(spec: Any, options: Any) -> None:
+def _check_function(spec: FunctionSpec, options: Any) -> None:
     """What no Azure plan can honour for one function."""
     where = f"Function {spec.name!r} on azure"
     if options.architecture not in (None, "x86_64"):
@@ -138,7 +141,7 @@ def _check_function(spec: Any, options: Any) -> None:
             f"{where}: architecture={options.architecture!r} is not available; Azure Functions runs Python on "
             "x86_64 Linux only. Remove the option (or set it per provider)."
         )
-    if spec.trigger.kind == "queue" and spec.trigger.fifo:
+    if isinstance(spec.trigger, Queue) and spec.trigger.fifo:
         raise UnsupportedTriggerError(
             f"{where}: queue({spec.trigger.name!r}, fifo=True) cannot be honoured: Storage Queues deliver "
             "without ordering, and the Service Bus transport binds no sessions. Drop fifo=True, or order by a "
@@ -146,16 +149,18 @@ def _check_function(spec: Any, options: Any) -> None:
         )
 
 
-def _invoke_http(app: Any, spec: Any, entry: Any, event: Any) -> dict[str, Any]:
+def _invoke_http(app: App, spec: FunctionSpec, entry: Any, event: Any) -> dict[str, Any]:
     """The host routes by the declared route: a path that is not this function's gets the 404 of `dev`."""
     from portable_fn.runtime.routes import Route, Router, not_routed
 
     from .http_adapter import to_http_response, to_request
 
+    trigger = spec.trigger
+    assert isinstance(trigger, Http), "_invoke_http is called for HTTP functions only"
     native = _native_http(spec, event)
     try:
         request = to_request(native)
-        found = Router([Route("ANY", spec.trigger.path, spec)]).match(request.method, request.path)
+        found = Router([Route("ANY", trigger.path, spec)]).match(request.method, request.path)
     except Exception:  # a request that cannot be read: the shim answers 400 saying why
         response = entry(native, InvokeContext(spec.name))
     else:
@@ -203,10 +208,10 @@ def _id_of(native: Any) -> str | None:
     return value if isinstance(value, str) else None if value is None else str(value)
 
 
-def _delivered(app: Any, spec: Any, item: Any) -> tuple[Any, dict[str, Any] | None]:
+def _delivered(app: App, spec: FunctionSpec, item: Any) -> tuple[Any, dict[str, Any] | None]:
     """(the native object the host would hand the function, None), or (None, why it would not run)."""
     trigger = spec.trigger
-    if trigger.kind == "storage":
+    if isinstance(trigger, Storage):
         if not isinstance(item, Mapping) or not _is_grid_event(item):
             native = _native(spec, item)
             return native, _storage_skip(app, spec, _decoded(events.blob_to_cloudevent, native))
@@ -234,7 +239,7 @@ def _decoded(convert: Any, native: Any) -> Any:
         return None
 
 
-def _storage_skip(app: Any, spec: Any, decoded: Any) -> dict[str, Any] | None:
+def _storage_skip(app: App, spec: FunctionSpec, decoded: Any) -> dict[str, Any] | None:
     """Why the deployed storage trigger would not deliver `decoded` (its Event Grid subscription takes one
     event type, in the trigger's container, under its prefix and suffix), or None."""
     if decoded is None:
@@ -243,6 +248,7 @@ def _storage_skip(app: Any, spec: Any, decoded: Any) -> dict[str, Any] | None:
     from portable_fn.runtime.views import StorageObject
 
     trigger = spec.trigger
+    assert isinstance(trigger, Storage), "_storage_skip is called for storage functions only"
     wanted = BLOB_EVENTS[trigger.on]
     if decoded.type != wanted:
         return {"id": decoded.id, "reason": f"event type {decoded.type!r}: storage({trigger.bucket!r}, "
@@ -332,32 +338,32 @@ class _Native:
         return self._body
 
 
-def _entry(app: Any, spec: Any) -> Any:
+def _entry(app: App, spec: FunctionSpec) -> Any:
     chosen, options = codegen.transports(app), app.options(spec)
-    kind, timeout = spec.trigger.kind, options.timeout_s
-    if kind == "http":
+    trigger, timeout = spec.trigger, options.timeout_s
+    if isinstance(trigger, Http):
         return shim.http_entry(spec, _HttpResponse, timeout, codegen.http_routes(app))
-    if kind == "queue" and chosen["queue_transport"] == "storage_queue":
-        return shim.queue_entry(spec, codegen.physical_queue(spec.trigger.name), chosen["storage_connection"],
+    if isinstance(trigger, Queue) and chosen["queue_transport"] == "storage_queue":
+        return shim.queue_entry(spec, codegen.physical_queue(trigger.name), chosen["storage_connection"],
                                 options.max_attempts, timeout)
-    if kind in ("queue", "topic") and chosen[f"{kind}_transport"] == "service_bus":
-        return shim.service_bus_entry(spec, codegen.physical_queue(spec.trigger.name),
+    if isinstance(trigger, (Queue, Topic)) and chosen[f"{trigger.kind}_transport"] == "service_bus":
+        return shim.service_bus_entry(spec, codegen.physical_queue(trigger.name),
                                       chosen["service_bus_connection"], timeout)
-    if kind == "schedule":
-        return shim.timer_entry(spec, spec.trigger.expression, timeout)
-    if kind == "storage" and spec.trigger.on == "created":
+    if isinstance(trigger, Schedule):
+        return shim.timer_entry(spec, trigger.expression, timeout)
+    if isinstance(trigger, Storage) and trigger.on == "created":
         return shim.blob_entry(spec, timeout)
     blobs = None
-    if kind == "storage":
-        blobs = (codegen.physical_container(spec.trigger.bucket), spec.trigger.prefix, spec.trigger.suffix)
+    if isinstance(trigger, Storage):
+        blobs = (codegen.physical_container(trigger.bucket), trigger.prefix, trigger.suffix)
     return shim.event_grid_entry(spec, timeout, blobs=blobs)
 
 
-def _is_storage_queue(app: Any, spec: Any) -> bool:
+def _is_storage_queue(app: App, spec: FunctionSpec) -> bool:
     return spec.trigger.kind == "queue" and codegen.transports(app)["queue_transport"] == "storage_queue"
 
 
-def _native_http(spec: Any, event: Any) -> Any:
+def _native_http(spec: FunctionSpec, event: Any) -> Any:
     if not isinstance(event, Mapping):
         if hasattr(event, "get_body") and hasattr(event, "url"):
             return event  # an azure.functions.HttpRequest already
@@ -382,7 +388,7 @@ def _native_http(spec: Any, event: Any) -> Any:
                     **{name: {str(k): str(v) for k, v in value.items()} for name, value in fields.items()}}, body)
 
 
-def _native(spec: Any, event: Any) -> Any:
+def _native(spec: FunctionSpec, event: Any) -> Any:
     kind = spec.trigger.kind
     if not isinstance(event, Mapping):
         if event.__class__.__module__.startswith("azure.functions"):

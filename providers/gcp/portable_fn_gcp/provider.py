@@ -21,14 +21,17 @@ from portable_fn.runtime.cloudevent import CloudEvent
 from portable_fn.runtime.errors import InvalidEventError, UnsupportedTriggerError
 from portable_fn.runtime.http import Headers
 from portable_fn.runtime.http_binding import from_http, is_cloudevent
+from portable_fn.runtime.triggers import Queue
 
 from .events import MESSAGE_PUBLISHED, STORAGE_EVENTS, from_sdk_event
 from .settings import GcpSettings
 from .shim import deliver_cloudevent, entry_point
 
 if TYPE_CHECKING:
+    from portable_fn.app import App
     from portable_fn.deploy import Artifact
     from portable_fn.logread import LogEntry
+    from portable_fn.runtime.function import FunctionSpec
 
     from .deploy import GcpDeployer
 
@@ -50,18 +53,18 @@ class GcpProvider(Provider):
 
         return GcpDeployer(self.settings, self.endpoint_url)
 
-    def package(self, app: Any, stage: str, out_dir: Path, progress: Progress) -> Artifact:
+    def package(self, app: App, stage: str, out_dir: Path, progress: Progress) -> Artifact:
         from .packaging import build_package
 
         return build_package(app, stage, out_dir, progress)
 
-    def check(self, app: Any) -> None:
+    def check(self, app: App) -> None:
         """Reject what Cloud Functions cannot run or bind, naming the function and the fix."""
         for spec in app.functions:
             _check_function(spec, app.options(spec))
         self.deployer.check(app)
 
-    def read_logs(self, app: Any, stage: str, functions: Sequence[Any], since: datetime) -> list[LogEntry]:
+    def read_logs(self, app: App, stage: str, functions: Sequence[Any], since: datetime) -> list[LogEntry]:
         """The functions' Cloud Logging entries (see `logs`), from the endpoint `endpoints.logging` names,
         else the provider's endpoint, else Google's."""
         from .logs import CloudLogging
@@ -72,7 +75,7 @@ class GcpProvider(Provider):
         credentials = cast("GcpDeployer", self.deployer).credentials
         return CloudLogging.connect(endpoint, credentials).read(names.project, names.region, services, since)
 
-    def invoke(self, app: Any, spec: Any, event: Any, stage: str | None = None) -> dict[str, Any]:
+    def invoke(self, app: App, spec: FunctionSpec, event: Any, stage: str | None = None) -> dict[str, Any]:
         """Run one native event through the shim, as the deployed function would; a JSON-ready summary.
 
         An HTTP function takes a request: `{"method", "path", "query", "headers", "body" | "body_base64"}`.
@@ -109,7 +112,7 @@ class GcpProvider(Provider):
             out["reason"] = answer.reason
         return out
 
-def _check_function(spec: Any, options: Any) -> None:
+def _check_function(spec: FunctionSpec, options: Any) -> None:
     where = f"Function {spec.name!r} on gcp"
     if spec.module.split(".")[0] == RESERVED_MODULE:
         raise UnsupportedTriggerError(
@@ -126,14 +129,14 @@ def _check_function(spec: Any, options: Any) -> None:
             f"{where}: timeout_s={options.timeout_s} is over the limit of {MAX_EVENT_TIMEOUT_S} seconds for "
             "event-driven functions. Lower timeout_s, or hand the work to an HTTP function (up to 3600 s)."
         )
-    if spec.trigger.kind == "queue" and spec.trigger.fifo:
+    if isinstance(spec.trigger, Queue) and spec.trigger.fifo:
         raise UnsupportedTriggerError(
             f"{where}: queue({spec.trigger.name!r}, fifo=True) cannot be honoured: Eventarc's Pub/Sub "
             "subscriptions deliver without ordering. Drop fifo=True, or order by a key in your own store."
         )
 
 
-def google_event(spec: Any, event: Any) -> CloudEvent[Any]:
+def google_event(spec: FunctionSpec, event: Any) -> CloudEvent[Any]:
     """The Google CloudEvent the deployed function would get for an `invoke` input (see `invoke`)."""
     where = f"Invoking {spec.name!r} on gcp"
     if not isinstance(event, Mapping):
@@ -179,7 +182,7 @@ def _body(event: Mapping[str, Any]) -> bytes:
     return json.dumps(body).encode("utf-8")  # a JSON body given as JSON
 
 
-def _push_event(spec: Any, push: Mapping[str, Any]) -> CloudEvent[Any]:
+def _push_event(spec: FunctionSpec, push: Mapping[str, Any]) -> CloudEvent[Any]:
     """The messagePublished event Eventarc makes of a Pub/Sub push: the push body is its data."""
     message, subscription = push["message"], push["subscription"]
     project = subscription.split("/")[1] if isinstance(subscription, str) and subscription.count("/") == 3 else "-"
@@ -222,12 +225,12 @@ def _not_delivered(trigger: Any, event: CloudEvent[Any]) -> str | None:
             f"this {event.type} event to it, so it did not run.")
 
 
-def _skipped(spec: Any, event: CloudEvent[Any], why: str) -> dict[str, Any]:
+def _skipped(spec: FunctionSpec, event: CloudEvent[Any], why: str) -> dict[str, Any]:
     """The function did not run, and nothing failed: as the other providers say it."""
     return {"function": spec.name, "status": 200, "results": [], "skipped": [{"id": event.id, "reason": why}]}
 
 
-def _refused(spec: Any, why: str, status: int = 400) -> dict[str, Any]:
+def _refused(spec: FunctionSpec, why: str, status: int = 400) -> dict[str, Any]:
     """An event the function refuses (the deployed function answers 4xx, and Pub/Sub redelivers it until
     the subscription's dead-letter policy takes it): a failed invocation."""
     return {"function": spec.name, "status": status, "reason": why,

@@ -27,7 +27,7 @@ there. `remove` empties and deletes that bucket: it only ever holds these zips.
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from portable_fn.deploy import Artifact, Deployer, RemoteState, Resource
 from portable_fn.deploy.executor import Appliers
@@ -51,6 +51,9 @@ from .expressions import schedule_expression
 from .naming import TAG_APP, TAG_STAGE, Arns, Names
 from .outputs import outputs
 from .remote import RemoteReader
+
+if TYPE_CHECKING:
+    from portable_fn.app import App
 
 __all__ = ["HANDLER_MODULE", "TAG_APP", "TAG_STAGE", "AwsClient", "AwsDeployer", "code_sha256"]
 
@@ -85,7 +88,7 @@ class AwsDeployer(Deployer[AwsClient, Names]):
             )
         return chosen
 
-    def check(self, app: Any) -> None:
+    def check(self, app: App) -> None:
         """Raise ConfigError for an unknown `http` or a bad `direct_upload_limit_mb` setting,
         UnsupportedTriggerError for a schedule EventBridge Scheduler cannot express or for two functions on
         one route of the HTTP API."""
@@ -96,7 +99,7 @@ class AwsDeployer(Deployer[AwsClient, Names]):
             if isinstance(spec.trigger, Schedule):
                 schedule_expression(spec.name, spec.trigger)
 
-    def names(self, app: Any, stage: str) -> Names:
+    def names(self, app: App, stage: str) -> Names:
         buckets = self.settings.get("buckets") or {}
         return Names(app.name, stage, tuple(sorted((str(k), str(v)) for k, v in buckets.items())),
                      str(self.settings.get("deployment_bucket") or ""))
@@ -104,27 +107,27 @@ class AwsDeployer(Deployer[AwsClient, Names]):
     def arns(self) -> Arns:
         return Arns(self.client.partition, self.client.region, self.client.account())
 
-    def desired(self, app: Any, stage: str, artifact: Artifact) -> list[Resource]:
+    def desired(self, app: App, stage: str, artifact: Artifact) -> list[Resource]:
         self.check(app)
         retention = int(self.settings.get("log_retention_days", DEFAULT_LOG_RETENTION_DAYS))
         return desired(Target(app, stage, self.names(app, stage), self.arns(), artifact, retention, self.http(),
                               size_budget(self.settings)))
 
-    def read_remote(self, app: Any, stage: str) -> RemoteState:
+    def read_remote(self, app: App, stage: str) -> RemoteState:
         return RemoteReader(self.client, self.names(app, stage), self.arns()).read()
 
-    def appliers(self, app: Any, stage: str) -> Appliers:
+    def appliers(self, app: App, stage: str) -> Appliers:
         ctx = ApplyContext(self.client, app.name, stage, self.arns(), self.settings)
         return {kind: make(ctx) for kind, make in APPLIERS.items()}
 
     def explain(self, exc: BaseException) -> str | None:
         return explain(exc)
 
-    def outputs(self, app: Any, stage: str, remote: RemoteState) -> dict[str, Any]:
+    def outputs(self, app: App, stage: str, remote: RemoteState) -> dict[str, Any]:
         return outputs(app, stage, remote, self.names(app, stage), self.arns())
 
 
-def check_routes(app: Any) -> None:
+def check_routes(app: App) -> None:
     """One HTTP API sends each method and path to one function: two functions cannot share a route."""
     owner: dict[str, str] = {}
     for spec in app.functions:

@@ -49,7 +49,7 @@ triggers a subscription on the storage account's system topic (see `desired`).
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from portable_fn.deploy import Artifact, Deployer, RemoteState, Resource
 from portable_fn.deploy.executor import Appliers
@@ -90,6 +90,9 @@ from .resources import (
     StorageQueue,
     SystemTopic,
 )
+
+if TYPE_CHECKING:
+    from portable_fn.app import App
 
 __all__ = [
     "PACKAGES_CONTAINER", "TAG_APP", "TAG_STAGE", "AzureClient", "AzureDeployer",
@@ -135,14 +138,14 @@ class AzureDeployer(Deployer[AzureClient, Names]):
             )
         return value
 
-    def check(self, app: Any) -> None:
+    def check(self, app: App) -> None:
         """Raise UnsupportedTriggerError for what one function app cannot hold."""
         check_env(app)
         check_plan_sku(str(self.settings.get("plan_sku", "Y1")))
         check_storage_auth(str(self.settings.get("storage_auth", "identity")))
         check_flex(self.settings)
 
-    def names(self, app: Any, stage: str) -> Names:
+    def names(self, app: App, stage: str) -> Names:
         return Names(app.name, stage, self.subscription(), str(self.settings.get("resource_group") or ""))
 
     def blob_endpoint(self, names: Names) -> str:
@@ -156,18 +159,18 @@ class AzureDeployer(Deployer[AzureClient, Names]):
                     f"{parts.get('EndpointSuffix', 'core.windows.net')}")
         return f"https://{names.storage_account}.blob.{self.client.storage_suffix}"
 
-    def desired(self, app: Any, stage: str, artifact: Artifact) -> list[Resource]:
+    def desired(self, app: App, stage: str, artifact: Artifact) -> list[Resource]:
         self.check(app)
         names = self.names(app, stage)
         identity = check_storage_auth(str(self.settings.get("storage_auth", "identity")))
         return desired(Target(app, stage, names, self.location(), artifact, self.blob_endpoint(names),
                               str(self.settings.get("plan_sku", "Y1")), identity, check_flex(self.settings)))
 
-    def read_remote(self, app: Any, stage: str) -> RemoteState:
+    def read_remote(self, app: App, stage: str) -> RemoteState:
         flex = str(self.settings.get("plan_sku", "Y1")) == FLEX_SKU
         return RemoteReader(self.client, self.names(app, stage), flex).read()
 
-    def appliers(self, app: Any, stage: str) -> Appliers:
+    def appliers(self, app: App, stage: str) -> Appliers:
         names = self.names(app, stage)
         ctx = ApplyContext(self.client, tags(app.name, stage), self.settings)
         group, account, site = names.resource_group, names.storage_account, names.function_app
@@ -184,5 +187,5 @@ class AzureDeployer(Deployer[AzureClient, Names]):
     def explain(self, exc: BaseException) -> str | None:
         return explain(exc)
 
-    def outputs(self, app: Any, stage: str, remote: RemoteState) -> dict[str, Any]:
+    def outputs(self, app: App, stage: str, remote: RemoteState) -> dict[str, Any]:
         return outputs(app, stage, remote, self.names(app, stage), self.location())

@@ -28,7 +28,7 @@ how long a dead-letter route waits for Eventarc to name a Pub/Sub trigger's subs
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from google.auth.credentials import Credentials
 
@@ -53,6 +53,9 @@ from .outputs import outputs
 from .remote import RemoteReader
 from .schedules import cloud_scheduler_cron
 
+if TYPE_CHECKING:
+    from portable_fn.app import App
+
 __all__ = ["DEAD_LETTER_ENV", "LABEL_APP", "LABEL_SOURCE", "LABEL_STAGE", "GcpClient", "GcpDeployer", "Names"]
 
 
@@ -71,7 +74,7 @@ class GcpDeployer(Deployer[GcpClient, Names]):
         return GcpClient(self.endpoint_url, self.settings.get("endpoints"), self.credentials,
                          float(self.settings.get("poll_s", 2)), float(self.settings.get("operation_timeout_s", 1800)))
 
-    def check(self, app: Any) -> None:
+    def check(self, app: App) -> None:
         """Raise UnsupportedTriggerError for what Cloud Functions, Pub/Sub or Cloud Scheduler cannot do."""
         for spec in app.functions:
             trigger, timeout = spec.trigger, app.options(spec).timeout_s or 0
@@ -86,7 +89,7 @@ class GcpDeployer(Deployer[GcpClient, Names]):
                     f"Function {spec.name!r} on gcp: timeout_s={timeout} is over the {MAX_EVENT_TIMEOUT_S} s "
                     "an event-driven Cloud Function may run. Lower it, or split the work.")
 
-    def names(self, app: Any, stage: str) -> Names:
+    def names(self, app: App, stage: str) -> Names:
         buckets = self.settings.get("buckets") or {}
         return Names(app.name, stage, self.setting("project", "GOOGLE_CLOUD_PROJECT", "CLOUDSDK_CORE_PROJECT"),
                      self.setting("region", "CLOUDSDK_FUNCTIONS_REGION"),
@@ -100,22 +103,22 @@ class GcpDeployer(Deployer[GcpClient, Names]):
                 f"pyproject.toml, or the {' or '.join(variables)} environment variable.")
         return str(value)
 
-    def desired(self, app: Any, stage: str, artifact: Artifact) -> list[Resource]:
+    def desired(self, app: App, stage: str, artifact: Artifact) -> list[Resource]:
         self.check(app)
         return desired(Target(app, stage, self.names(app, stage), artifact, Settings.of(self.settings)))
 
-    def read_remote(self, app: Any, stage: str) -> RemoteState:
+    def read_remote(self, app: App, stage: str) -> RemoteState:
         settings = Settings.of(self.settings)
         return RemoteReader(self.client, self.names(app, stage), settings,
                             storage_agent=wants_storage_agent_grant(app, settings),
                             event_receiver=wants_event_receiver_grant(app, settings)).read()
 
-    def appliers(self, app: Any, stage: str) -> Appliers:
+    def appliers(self, app: App, stage: str) -> Appliers:
         ctx = ApplyContext(self.client, self.names(app, stage), Settings.of(self.settings))
         return {kind: make(ctx) for kind, make in APPLIERS.items()}
 
     def explain(self, exc: BaseException) -> str | None:
         return explain(exc)
 
-    def outputs(self, app: Any, stage: str, remote: RemoteState) -> dict[str, Any]:
+    def outputs(self, app: App, stage: str, remote: RemoteState) -> dict[str, Any]:
         return outputs(app, stage, remote, self.names(app, stage))

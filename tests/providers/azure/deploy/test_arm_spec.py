@@ -83,6 +83,10 @@ def test_a_value_outside_the_specs_enum_is_refused_listing_what_it_allows(arm: A
                                                                            "properties": {"tags": {"a": "b"}}}))
     assert (status, code) == (400, "InvalidRequestContent")
     assert "for tagsPatchOperation: Replace, Merge, Delete." in message
+    status, code, message = refusal(call(arm, certificate, "PUT", ACCOUNT, {
+        "location": "westeurope", "kind": "StorageV3", "sku": {"name": "Standard_LRS"}}))
+    assert (status, code) == (400, "InvalidRequestContent")
+    assert "The value \"StorageV3\" at 'kind' is not one of the values the spec allows for Kind: Storage, " in message
 
 
 def test_a_wrong_type_and_a_missing_required_property_are_refused(arm: Any, certificate: Any) -> None:

@@ -26,7 +26,7 @@ import base64
 import math
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from portable_fn.deploy import Artifact, Resource
 from portable_fn.runtime.function import FunctionOptions, FunctionSpec
@@ -60,6 +60,10 @@ from .resources import Queue as QueueResource
 from .resources import Schedule as ScheduleResource
 from .resources import Topic as TopicResource
 
+if TYPE_CHECKING:
+    from portable_fn.app import App
+    from portable_fn.runtime.function import FunctionSpec
+
 HANDLER_MODULE = "portable_fn_entry"  # the module the packaged zip exposes one handler per function from
 DEFAULT_LOG_RETENTION_DAYS = 14
 DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_S = 128, 3
@@ -85,7 +89,7 @@ def artifact_of(artifact: Artifact, function: str) -> Artifact:
 class Target:
     """Everything the builders need besides the function: app, stage, names, ARNs and settings."""
 
-    app: Any
+    app: App
     stage: str
     names: Names
     arns: Arns

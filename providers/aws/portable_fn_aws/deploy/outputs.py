@@ -4,15 +4,20 @@ deployment bucket, if any."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from portable_fn.deploy import RemoteState
+from portable_fn.runtime import triggers
 
 from .naming import Arns, Names
 from .resources import ApiRoute, DeploymentBucket, Function, FunctionUrl, HttpApi, Queue, Schedule
 
+if TYPE_CHECKING:
+    from portable_fn.app import App
+    from portable_fn.runtime.function import FunctionSpec
 
-def outputs(app: Any, stage: str, remote: RemoteState, names: Names, arns: Arns) -> dict[str, Any]:
+
+def outputs(app: App, stage: str, remote: RemoteState, names: Names, arns: Arns) -> dict[str, Any]:
     functions: dict[str, Any] = {}
     for spec in app.functions:
         deployed = remote.get((Function.kind, names.function(spec.name)))
@@ -28,24 +33,24 @@ def outputs(app: Any, stage: str, remote: RemoteState, names: Names, arns: Arns)
     return out
 
 
-def trigger_outputs(spec: Any, remote: RemoteState, names: Names, arns: Arns) -> dict[str, Any]:
+def trigger_outputs(spec: FunctionSpec, remote: RemoteState, names: Names, arns: Arns) -> dict[str, Any]:
     trigger = spec.trigger
-    if trigger.kind == "http":
-        return http_outputs(spec, remote, names)
-    if trigger.kind == "queue":
+    if isinstance(trigger, triggers.Http):
+        return http_outputs(spec, trigger, remote, names)
+    if isinstance(trigger, triggers.Queue):
         queue = remote.get((Queue.kind, names.queue(trigger.name, trigger.fifo)))
         return {"queue_url": queue.url, "queue_arn": arns.queue(queue.name)} if isinstance(queue, Queue) else {}
-    if trigger.kind == "topic":
+    if isinstance(trigger, triggers.Topic):
         return {"topic_arn": arns.topic(names.topic(trigger.name))}
-    if trigger.kind == "storage":
+    if isinstance(trigger, triggers.Storage):
         return {"bucket": names.bucket(trigger.bucket)}
-    if trigger.kind == "schedule":
+    if isinstance(trigger, triggers.Schedule):
         schedule = remote.get((Schedule.kind, names.schedule(spec.name)))
         return {"schedule": schedule.expression} if isinstance(schedule, Schedule) else {}
     return {}
 
 
-def http_outputs(spec: Any, remote: RemoteState, names: Names) -> dict[str, Any]:
+def http_outputs(spec: FunctionSpec, trigger: triggers.Http, remote: RemoteState, names: Names) -> dict[str, Any]:
     """The function's Function URL, or its route on the HTTP API (the URL with its `{param}`s as declared)."""
     function = names.function(spec.name)
     url = remote.get((FunctionUrl.kind, function))
@@ -53,5 +58,5 @@ def http_outputs(spec: Any, remote: RemoteState, names: Names) -> dict[str, Any]
         return {"url": url.url, "auth": url.auth_type}
     api, route = remote.get((HttpApi.kind, names.http_api)), remote.get((ApiRoute.kind, f"{names.http_api}/{function}"))
     if isinstance(api, HttpApi) and isinstance(route, ApiRoute):
-        return {"url": f"{api.endpoint}{spec.trigger.path}", "auth": route.authorization_type, "route": route.route_key}
+        return {"url": f"{api.endpoint}{trigger.path}", "auth": route.authorization_type, "route": route.route_key}
     return {}

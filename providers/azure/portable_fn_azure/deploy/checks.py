@@ -4,9 +4,12 @@ or written: each error says which setting to change and to what."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from portable_fn.runtime.errors import UnsupportedTriggerError
+
+if TYPE_CHECKING:
+    from portable_fn.app import App
 
 PLAN_TIERS = {"Y1": "Dynamic", "FC1": "FlexConsumption", "EP1": "ElasticPremium", "EP2": "ElasticPremium",
               "EP3": "ElasticPremium"}
@@ -23,7 +26,7 @@ class Flex:
     maximum_instance_count: int = 100
 
 
-def check_env(app: Any) -> None:
+def check_env(app: App) -> None:
     """One function app has one set of settings: two functions must not set one variable differently."""
     seen: dict[str, tuple[str, str]] = {}
     for spec in app.functions:

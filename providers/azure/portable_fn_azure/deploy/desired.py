@@ -22,7 +22,7 @@ Subscriptions name the function as `function_app.py` registers it (`@app.functio
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from portable_fn.deploy import Artifact, Resource
@@ -64,6 +64,10 @@ from .resources import (
     in_order,
 )
 
+if TYPE_CHECKING:
+    from portable_fn.app import App
+    from portable_fn.runtime.function import FunctionSpec
+
 BLOB_EVENTS = {"created": "Microsoft.Storage.BlobCreated", "deleted": "Microsoft.Storage.BlobDeleted"}
 RUNTIME_SETTINGS = {"FUNCTIONS_WORKER_RUNTIME": "python", "FUNCTIONS_EXTENSION_VERSION": "~4"}
 
@@ -72,7 +76,7 @@ RUNTIME_SETTINGS = {"FUNCTIONS_WORKER_RUNTIME": "python", "FUNCTIONS_EXTENSION_V
 class Target:
     """Everything the builders need: app, stage, names, location, the artifact and where blobs live."""
 
-    app: Any
+    app: App
     stage: str
     names: Names
     location: str
@@ -106,7 +110,7 @@ def desired(target: Target) -> list[Resource]:
     return in_order(resources)
 
 
-def trigger_resources(target: Target, spec: Any, event_grid_topics: bool) -> list[Resource]:
+def trigger_resources(target: Target, spec: FunctionSpec, event_grid_topics: bool) -> list[Resource]:
     names, trigger = target.names, spec.trigger
     if isinstance(trigger, Queue):
         logical = queue_name(trigger.name)

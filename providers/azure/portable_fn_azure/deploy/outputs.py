@@ -4,16 +4,21 @@ endpoint that takes CloudEvents 1.0)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from portable_fn.deploy import RemoteState
+from portable_fn.runtime import triggers
 
 from ..codegen import transports
 from .naming import POISON_SUFFIX, Names, container_name, queue_name, subscription_name
 from .resources import EventGridTopic, EventSubscription, FunctionApp, StorageAccount
 
+if TYPE_CHECKING:
+    from portable_fn.app import App
+    from portable_fn.runtime.function import FunctionSpec
 
-def outputs(app: Any, stage: str, remote: RemoteState, names: Names, location: str) -> dict[str, Any]:
+
+def outputs(app: App, stage: str, remote: RemoteState, names: Names, location: str) -> dict[str, Any]:
     site = remote.get((FunctionApp.kind, names.function_app))
     host = site.host_name if isinstance(site, FunctionApp) else ""
     deployed = isinstance(site, FunctionApp)
@@ -33,15 +38,15 @@ def outputs(app: Any, stage: str, remote: RemoteState, names: Names, location: s
     return out
 
 
-def event_grid_outputs(spec: Any, remote: RemoteState, names: Names, event_grid: bool) -> dict[str, Any]:
+def event_grid_outputs(spec: FunctionSpec, remote: RemoteState, names: Names, event_grid: bool) -> dict[str, Any]:
     """The subscription delivering to the function, and for a topic the endpoint publishers POST to. A
     Service Bus topic (`topic_transport = "service_bus"`) is the user's: deploy provisions nothing."""
-    kind = spec.trigger.kind
-    if kind == "topic" and not event_grid:
-        return {"topic": spec.trigger.name, "provisioned": False}
-    if kind not in ("topic", "storage"):
+    trigger, kind = spec.trigger, spec.trigger.kind
+    if isinstance(trigger, triggers.Topic) and not event_grid:
+        return {"topic": trigger.name, "provisioned": False}
+    if not isinstance(trigger, (triggers.Topic, triggers.Storage)):
         return {}
-    topic = names.topic(spec.trigger.name) if kind == "topic" else names.system_topic
+    topic = names.topic(trigger.name) if isinstance(trigger, triggers.Topic) else names.system_topic
     subscription = f"{topic}/{subscription_name(spec.name)}"
     out: dict[str, Any] = {"subscription": subscription if (EventSubscription.kind, subscription) in remote else None}
     if kind == "topic":

@@ -32,7 +32,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from portable_fn.deploy import Artifact, Resource
 from portable_fn.runtime.errors import ConfigError
@@ -54,6 +54,10 @@ from .resources import (
     in_order,
 )
 from .schedules import TIME_ZONE, cloud_scheduler_cron
+
+if TYPE_CHECKING:
+    from portable_fn.app import App
+    from portable_fn.runtime.function import FunctionSpec
 
 MESSAGE_PUBLISHED = "google.cloud.pubsub.topic.v1.messagePublished"
 STORAGE_EVENTS = {"created": "google.cloud.storage.object.v1.finalized",
@@ -99,7 +103,7 @@ class Settings:
 class Target:
     """Everything the builders need besides the function: app, stage, names, artifact and settings."""
 
-    app: Any
+    app: App
     stage: str
     names: Names
     artifact: Artifact
@@ -118,13 +122,13 @@ def desired(target: Target) -> list[Resource]:
     return in_order(resources)
 
 
-def wants_storage_agent_grant(app: Any, settings: Settings) -> bool:
+def wants_storage_agent_grant(app: App, settings: Settings) -> bool:
     """Whether deploy manages the storage agent's publisher grant: the app has a storage trigger and the
     settings leave the grant to deploy. An app without one never reads or changes the project's IAM."""
     return settings.grant_storage_agent and any(isinstance(spec.trigger, Storage) for spec in app.functions)
 
 
-def wants_event_receiver_grant(app: Any, settings: Settings) -> bool:
+def wants_event_receiver_grant(app: App, settings: Settings) -> bool:
     """Whether deploy grants the app's own service account `roles/eventarc.eventReceiver`: it names one and
     has a storage trigger (Eventarc's Pub/Sub triggers need no such role)."""
     return bool(settings.service_account) and any(isinstance(spec.trigger, Storage) for spec in app.functions)

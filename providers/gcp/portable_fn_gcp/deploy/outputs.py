@@ -3,15 +3,19 @@ or feed it (URL, topic, bucket, schedule), and where its dead-lettered events go
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from portable_fn.deploy import RemoteState
 
 from .naming import Names
 from .resources import DeadLetterRoute, Function, PublicInvoker, SchedulerJob
 
+if TYPE_CHECKING:
+    from portable_fn.app import App
+    from portable_fn.runtime.function import FunctionSpec
 
-def outputs(app: Any, stage: str, remote: RemoteState, names: Names) -> dict[str, Any]:
+
+def outputs(app: App, stage: str, remote: RemoteState, names: Names) -> dict[str, Any]:
     functions: dict[str, Any] = {}
     for spec in app.functions:
         deployed = remote.get((Function.kind, names.function_id(spec.name)))
@@ -22,7 +26,7 @@ def outputs(app: Any, stage: str, remote: RemoteState, names: Names) -> dict[str
             "functions": functions}
 
 
-def trigger_outputs(spec: Any, deployed: Function, remote: RemoteState, names: Names) -> dict[str, Any]:
+def trigger_outputs(spec: FunctionSpec, deployed: Function, remote: RemoteState, names: Names) -> dict[str, Any]:
     kind = spec.trigger.kind
     route = remote.get((DeadLetterRoute.kind, deployed.name))
     dead_letter = {"dead_letter_topic": route.dead_letter_topic} if isinstance(route, DeadLetterRoute) else {}

@@ -161,3 +161,15 @@ def test_tags_are_replaced_and_answered_as_the_specs_example(arm: Any, certifica
     expected = shape(sample["responses"]["200"]["body"])
     assert {k: shape(answer)[k] for k in expected} == expected  # name and type too: TagsResource defines them
     assert answer["properties"]["tags"] == sample["parameters"]["parameters"]["properties"]["tags"]  # Replace
+
+
+def test_a_plan_is_held_to_app_service_plan(arm: Any, certificate: Any) -> None:
+    """`reserved` (Linux) is a boolean of AppServicePlanProperties; `linux` is no member of it."""
+    assert call(arm, certificate, "PUT", GROUP, {"location": "westeurope"})[0] == 201
+    plan = f"{GROUP}/providers/Microsoft.Web/serverfarms/plan"
+    body = {"location": "westeurope", "kind": "functionapp", "sku": {"name": "Y1", "tier": "Dynamic"}}
+    status, _, message = refusal(call(arm, certificate, "PUT", plan, {**body, "properties": {"linux": True}}))
+    assert status == 400 and "'linux' on object of type 'AppServicePlanProperties'" in message
+    status, _, message = refusal(call(arm, certificate, "PUT", plan, {**body, "properties": {"reserved": "true"}}))
+    assert status == 400 and "to type 'boolean'. Path 'properties.reserved'." in message
+    assert call(arm, certificate, "PUT", plan, {**body, "properties": {"reserved": True}})[0] == 200

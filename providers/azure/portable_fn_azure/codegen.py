@@ -34,12 +34,18 @@ from __future__ import annotations
 import json
 import keyword
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from portable_fn.runtime.errors import UnsupportedTriggerError
 from portable_fn.runtime.function import top_level_name
+from portable_fn.runtime.triggers import Http, Queue, Schedule, Storage, Topic, Trigger
 
 from .names import POISON_SUFFIX, container_name, queue_name
+
+if TYPE_CHECKING:  # not portable_fn.app's App: this module ships, and imports the runtime only
+    from portable_fn.runtime.function import FunctionSpec
+
+T = TypeVar("T", bound=Trigger)
 
 PACKAGE = "portable_fn_azure"
 EXTENSION_BUNDLE = {"id": "Microsoft.Azure.Functions.ExtensionBundle", "version": "[4.*, 5.0.0)"}
@@ -82,16 +88,24 @@ def transports(app: Any) -> dict[str, str]:
 
 # -- schedules ---------------------------------------------------------------------------------------
 
-def ncrontab(spec: Any) -> str:
+def ncrontab(spec: FunctionSpec) -> str:
     """The 6-field NCRONTAB (second minute hour day month day-of-week) of a schedule trigger, or an
     UnsupportedTriggerError saying why Azure's timer cannot fire on that schedule."""
-    trigger = spec.trigger
+    trigger = _trigger(spec, Schedule)
     if trigger.every_s is not None:
         return _rate(spec, trigger.every_s)
     return _cron(spec, trigger.cron_expression())
 
 
-def _rate(spec: Any, every_s: int) -> str:
+def _trigger(spec: FunctionSpec, kind: type[T]) -> T:
+    """`spec`'s trigger, which the code generating its binding knows to be a `kind`."""
+    trigger = spec.trigger
+    if not isinstance(trigger, kind):
+        raise TypeError(f"function {spec.name!r}: expected a {kind.__name__} trigger, not {trigger.kind!r}")
+    return trigger
+
+
+def _rate(spec: FunctionSpec, every_s: int) -> str:
     minutes, hours, days = every_s // 60, every_s // 3600, every_s // 86400
     if every_s == 86400:
         return "0 0 0 * * *"
@@ -100,7 +114,7 @@ def _rate(spec: Any, every_s: int) -> str:
     if every_s % 60 == 0 and minutes in MINUTE_STEPS:
         return "0 * * * * *" if minutes == 1 else f"0 */{minutes} * * * *"
     raise UnsupportedTriggerError(
-        f"Function {spec.name!r} on azure: schedule {spec.trigger.expression!r} cannot be expressed as an "
+        f"Function {spec.name!r} on azure: schedule {_trigger(spec, Schedule).expression!r} cannot be expressed as an "
         f"NCRONTAB timer ({days or hours or minutes} {'days' if days else 'hours' if hours else 'minutes'}): "
         "NCRONTAB steps restart every hour and every day, so a timer fires at a fixed rate only every "
         f"{', '.join(map(str, MINUTE_STEPS))} minutes, {', '.join(map(str, HOUR_STEPS))} hours or 1 day. "
@@ -108,7 +122,7 @@ def _rate(spec: Any, every_s: int) -> str:
     )
 
 
-def _cron(spec: Any, cron: Any) -> str:
+def _cron(spec: FunctionSpec, cron: Any) -> str:
     minute, hour, dom, month, dow = cron.expression.split()
     if not dom.startswith("*") and not dow.startswith("*"):
         raise UnsupportedTriggerError(
@@ -136,11 +150,11 @@ def _list(values: frozenset[int]) -> str:
 def host_json_source(app: Any) -> str:
     """host.json: extension bundle [4.*, 5.0.0), no `/api` route prefix, queue retries, the timeout."""
     extensions: dict[str, Any] = {"http": {"routePrefix": ""}}
-    queues = [spec for spec in app.functions if spec.trigger.kind == "queue"]
+    queues = [spec for spec in app.functions if isinstance(spec.trigger, Queue)]
     if queues and transports(app)["queue_transport"] == "storage_queue":
         extensions["queues"] = {
             "maxDequeueCount": max(_max_attempts(app, spec) for spec in queues),
-            "batchSize": min(MAX_QUEUE_BATCH, max(spec.trigger.batch_size for spec in queues)),
+            "batchSize": min(MAX_QUEUE_BATCH, max(_trigger(spec, Queue).batch_size for spec in queues)),
         }
     host: dict[str, Any] = {"version": "2.0", "extensionBundle": EXTENSION_BUNDLE, "extensions": extensions}
     timeouts = [t for t in (_timeout(app, spec) for spec in app.functions) if t]
@@ -150,16 +164,16 @@ def host_json_source(app: Any) -> str:
     return json.dumps(host, indent=2) + "\n"
 
 
-def _options(app: Any, spec: Any) -> Any:
+def _options(app: Any, spec: FunctionSpec) -> Any:
     options = getattr(app, "options", None)
     return options(spec) if callable(options) else spec.options
 
 
-def _max_attempts(app: Any, spec: Any) -> int:
+def _max_attempts(app: Any, spec: FunctionSpec) -> int:
     return int(_options(app, spec).max_attempts)
 
 
-def _timeout(app: Any, spec: Any) -> float | None:
+def _timeout(app: Any, spec: FunctionSpec) -> float | None:
     timeout = _options(app, spec).timeout_s
     return float(timeout) if timeout else None
 
@@ -198,7 +212,7 @@ def function_app_source(app: Any) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _function(app: Any, spec: Any, spec_ref: str, entry: str, name: str, chosen: dict[str, str]) -> list[str]:
+def _function(app: Any, spec: FunctionSpec, spec_ref: str, entry: str, name: str, chosen: dict[str, str]) -> list[str]:
     kind, timeout = spec.trigger.kind, _timeout(app, spec)
     made = {"http": _http, "queue": _queue, "topic": _topic, "schedule": _schedule, "storage": _storage}[kind]
     setup, decorators, params, call = made(app, spec, spec_ref, timeout, chosen)
@@ -208,10 +222,10 @@ def _function(app: Any, spec: Any, spec_ref: str, entry: str, name: str, chosen:
             f"def {name}({params}, context: func.Context) -> {returns}:", body]
 
 
-def _http(app: Any, spec: Any, ref: str, timeout: float | None, chosen: dict[str, str]) -> tuple[Any, ...]:
+def _http(app: Any, spec: FunctionSpec, ref: str, timeout: float | None, chosen: dict[str, str]) -> tuple[Any, ...]:
     from .http_adapter import azure_route
 
-    trigger = spec.trigger
+    trigger = _trigger(spec, Http)
     methods = route_methods(app, spec)
     listed = "" if methods is None else f", methods={list(methods)!r}"
     level = "ANONYMOUS" if trigger.public else "FUNCTION"
@@ -222,22 +236,23 @@ def _http(app: Any, spec: Any, ref: str, timeout: float | None, chosen: dict[str
 
 def http_routes(app: Any) -> tuple[tuple[str, str], ...]:
     """(method, path) of every http function of the app: what the shim's 405 lists in `Allow`."""
-    return tuple((spec.trigger.method, spec.trigger.path) for spec in app.functions if spec.trigger.kind == "http")
+    return tuple((t.method, t.path) for t in (spec.trigger for spec in app.functions) if isinstance(t, Http))
 
 
-def route_methods(app: Any, spec: Any) -> tuple[str, ...] | None:
+def route_methods(app: Any, spec: FunctionSpec) -> tuple[str, ...] | None:
     """The methods the host delivers to an http function (None: every one). Its route alone: every method,
     so the shim answers 405 for the undeclared ones. A route several functions share: each its own, and
     the first also every method none of them declared (so that one answers the 405)."""
-    shape = _route_shape(spec.trigger.path)
-    sharing = [other for other in app.functions
-               if other.trigger.kind == "http" and _route_shape(other.trigger.path) == shape]
-    if spec.trigger.method == "ANY" or len(sharing) == 1:
+    mine = _trigger(spec, Http)
+    shape = _route_shape(mine.path)
+    sharing = [(other, other.trigger) for other in app.functions
+               if isinstance(other.trigger, Http) and _route_shape(other.trigger.path) == shape]
+    if mine.method == "ANY" or len(sharing) == 1:
         return None
-    if any(other.trigger.method == "ANY" for other in sharing) or sharing[0] is not spec:
-        return (spec.trigger.method,)
-    taken = {other.trigger.method for other in sharing if other is not spec}
-    return (spec.trigger.method, *(m for m in HTTP_METHODS if m not in taken and m != spec.trigger.method))
+    if any(trigger.method == "ANY" for _, trigger in sharing) or sharing[0][0] is not spec:
+        return (mine.method,)
+    taken = {trigger.method for other, trigger in sharing if other is not spec}
+    return (mine.method, *(m for m in HTTP_METHODS if m not in taken and m != mine.method))
 
 
 def _route_shape(path: str) -> str:
@@ -247,8 +262,8 @@ def _route_shape(path: str) -> str:
     return re.sub(r"\{(\*?)[^}]*\}", r"{\1}", azure_route(path))
 
 
-def _queue(app: Any, spec: Any, ref: str, timeout: float | None, chosen: dict[str, str]) -> tuple[Any, ...]:
-    name = physical_queue(spec.trigger.name)
+def _queue(app: Any, spec: FunctionSpec, ref: str, timeout: float | None, chosen: dict[str, str]) -> tuple[Any, ...]:
+    name = physical_queue(_trigger(spec, Queue).name)
     if chosen["queue_transport"] == "service_bus":
         connection = chosen["service_bus_connection"]
         return (f"shim.service_bus_entry({ref}, {name!r}, {connection!r}, {timeout!r})",
@@ -262,9 +277,9 @@ def _queue(app: Any, spec: Any, ref: str, timeout: float | None, chosen: dict[st
             "msg: func.QueueMessage, poison: func.Out[str]", "msg, poison")
 
 
-def _topic(app: Any, spec: Any, ref: str, timeout: float | None, chosen: dict[str, str]) -> tuple[Any, ...]:
+def _topic(app: Any, spec: FunctionSpec, ref: str, timeout: float | None, chosen: dict[str, str]) -> tuple[Any, ...]:
     if chosen["topic_transport"] == "service_bus":
-        connection, topic = chosen["service_bus_connection"], physical_queue(spec.trigger.name)
+        connection, topic = chosen["service_bus_connection"], physical_queue(_trigger(spec, Topic).name)
         return (f"shim.service_bus_entry({ref}, {topic!r}, {connection!r}, {timeout!r})",
                 [f"@app.service_bus_topic_trigger(arg_name='msg', topic_name={topic!r}, "
                  f"subscription_name={spec.name!r}, connection={connection!r})"],
@@ -273,18 +288,19 @@ def _topic(app: Any, spec: Any, ref: str, timeout: float | None, chosen: dict[st
             "event: func.EventGridEvent", "event")
 
 
-def _schedule(app: Any, spec: Any, ref: str, timeout: float | None, chosen: dict[str, str]) -> tuple[Any, ...]:
+def _schedule(app: Any, spec: FunctionSpec, ref: str, timeout: float | None, chosen: dict[str, str]) -> tuple[Any, ...]:
     decorators = [f"@app.timer_trigger(schedule={ncrontab(spec)!r}, arg_name='timer', run_on_startup=False)"]
     retries = _max_attempts(app, spec) - 1
     if retries > 0:
         decorators.append(f"@app.retry(strategy='fixed_delay', max_retry_count={str(retries)!r}, "
                           f"delay_interval={RETRY_DELAY!r})")
-    return (f"shim.timer_entry({ref}, {spec.trigger.expression!r}, {timeout!r})", decorators,
+    return (f"shim.timer_entry({ref}, {_trigger(spec, Schedule).expression!r}, {timeout!r})", decorators,
             "timer: func.TimerRequest", "timer")
 
 
-def _storage(app: Any, spec: Any, ref: str, timeout: float | None, chosen: dict[str, str]) -> tuple[Any, ...]:
-    trigger, container = spec.trigger, physical_container(spec.trigger.bucket)
+def _storage(app: Any, spec: FunctionSpec, ref: str, timeout: float | None, chosen: dict[str, str]) -> tuple[Any, ...]:
+    trigger = _trigger(spec, Storage)
+    container = physical_container(trigger.bucket)
     if trigger.on == "deleted":
         blobs = (container, trigger.prefix, trigger.suffix)
         return (f"shim.event_grid_entry({ref}, {timeout!r}, blobs={blobs!r})",

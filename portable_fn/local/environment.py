@@ -17,27 +17,30 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, MutableMapping
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ..runtime.errors import ConfigError
 from ..runtime.function import FunctionSpec
 
+if TYPE_CHECKING:
+    from ..app import App
+
 PROVIDER = "local"
 
 
-def stage_env(app: Any, stage: str) -> dict[str, str]:
+def stage_env(app: App, stage: str) -> dict[str, str]:
     """`defaults.env` < the stage's `env`."""
     config = app.config
     declared = config.stages.get(stage)
     return {**config.defaults.env, **(declared.env if declared else {})}
 
 
-def function_env(app: Any, spec: FunctionSpec, stage: str) -> dict[str, str]:
+def function_env(app: App, spec: FunctionSpec, stage: str) -> dict[str, str]:
     """What one function sees on a cloud, for `invoke --provider local`."""
     return {**stage_env(app, stage), **spec.options.env, **_own(app, stage), "PORTABLE_FN_FUNCTION": spec.name}
 
 
-def dev_env(app: Any, stage: str) -> dict[str, str]:
+def dev_env(app: App, stage: str) -> dict[str, str]:
     """The one environment of a dev host serving every function; ConfigError when two functions
     disagree on a variable."""
     merged = stage_env(app, stage)
@@ -56,7 +59,7 @@ def dev_env(app: Any, stage: str) -> dict[str, str]:
     return {**merged, **_own(app, stage)}
 
 
-def _own(app: Any, stage: str) -> dict[str, str]:
+def _own(app: App, stage: str) -> dict[str, str]:
     return {"PORTABLE_FN_APP": app.name, "PORTABLE_FN_STAGE": stage, "PORTABLE_FN_PROVIDER": PROVIDER}
 
 

@@ -87,7 +87,7 @@ class ApplyContext(BaseApplyContext):
                 return str(item["IntegrationId"])
         raise RuntimeError(f"the HTTP API {api!r} has no integration with {function_arn}")
 
-    def after_iam(self, call: Callable[[], T], what: str = "the request") -> T:
+    def after_iam(self, call: Callable[[], T], what: str) -> T:
         """`call()`, retried while AWS says a freshly made role cannot be used yet (`propagating`), for as
         long as `iam_propagation_attempts` backed-off attempts would take."""
         backoff = sum(min(self.wait_delay_s * attempt, 10) for attempt in range(1, self.propagation_attempts))
@@ -167,7 +167,8 @@ class Functions(Applier[Function]):
     def create(self, resource: Function) -> None:
         self.ctx.after_iam(lambda: self.aws.lambda_.create_function(
             FunctionName=resource.name, PackageType="Zip", Code=self.code(resource),
-            Architectures=[resource.architecture], Tags=self.ctx.tags, **self.configuration(resource)))
+            Architectures=[resource.architecture], Tags=self.ctx.tags, **self.configuration(resource)),
+            f"creating function {resource.name}")
         self.ctx.wait("function_active_v2", resource.name)
 
     def update(self, resource: Function, previous: Function, changes: tuple[str, ...]) -> None:
@@ -177,7 +178,7 @@ class Functions(Applier[Function]):
             self.ctx.wait("function_updated_v2", resource.name)
         if set(changes) - CODE_FIELDS:
             self.ctx.after_iam(lambda: self.aws.lambda_.update_function_configuration(
-                FunctionName=resource.name, **self.configuration(resource)))
+                FunctionName=resource.name, **self.configuration(resource)), f"configuring function {resource.name}")
             self.ctx.wait("function_updated_v2", resource.name)
 
     def delete(self, resource: Function) -> None:
@@ -204,7 +205,7 @@ class InvokeConfigs(Applier[InvokeConfig]):
         on_failure = {"Destination": resource.on_failure_arn} if resource.on_failure_arn else {}
         self.ctx.after_iam(lambda: self.aws.lambda_.put_function_event_invoke_config(
             FunctionName=resource.name, MaximumRetryAttempts=resource.max_retries,
-            DestinationConfig={"OnFailure": on_failure}))
+            DestinationConfig={"OnFailure": on_failure}), f"configuring the retries of {resource.name}")
 
     def update(self, resource: InvokeConfig, previous: InvokeConfig, changes: tuple[str, ...]) -> None:
         self.create(resource)
@@ -364,7 +365,7 @@ class EventSourceMappings(Applier[EventSourceMapping]):
     def create(self, resource: EventSourceMapping) -> None:
         self.ctx.after_iam(lambda: self.aws.lambda_.create_event_source_mapping(
             EventSourceArn=resource.queue_arn, FunctionName=resource.function, Enabled=True,
-            **self.settings(resource)))
+            **self.settings(resource)), f"connecting {resource.function} to its queue")
 
     def update(self, resource: EventSourceMapping, previous: EventSourceMapping, changes: tuple[str, ...]) -> None:
         self.aws.lambda_.update_event_source_mapping(UUID=previous.uuid, **self.settings(resource))
@@ -535,10 +536,12 @@ class ScheduleGroups(Applier[ScheduleGroup]):
 
 class Schedules(Applier[Schedule]):
     def create(self, resource: Schedule) -> None:
-        self.ctx.after_iam(lambda: self.aws.scheduler.create_schedule(**self.definition(resource)))
+        self.ctx.after_iam(lambda: self.aws.scheduler.create_schedule(**self.definition(resource)),
+                           f"creating schedule {resource.name}")
 
     def update(self, resource: Schedule, previous: Schedule, changes: tuple[str, ...]) -> None:
-        self.ctx.after_iam(lambda: self.aws.scheduler.update_schedule(**self.definition(resource)))
+        self.ctx.after_iam(lambda: self.aws.scheduler.update_schedule(**self.definition(resource)),
+                           f"updating schedule {resource.name}")
 
     def delete(self, resource: Schedule) -> None:
         self.tolerate_missing(lambda: self.aws.scheduler.delete_schedule(Name=resource.name, GroupName=resource.group))

@@ -173,3 +173,16 @@ def test_a_plan_is_held_to_app_service_plan(arm: Any, certificate: Any) -> None:
     status, _, message = refusal(call(arm, certificate, "PUT", plan, {**body, "properties": {"reserved": "true"}}))
     assert status == 400 and "to type 'boolean'. Path 'properties.reserved'." in message
     assert call(arm, certificate, "PUT", plan, {**body, "properties": {"reserved": True}})[0] == 200
+
+
+def test_a_site_config_is_held_to_site_config(arm: Any, certificate: Any) -> None:
+    """A misspelt `linuxFxVersion` (the Python version of a Consumption or Premium app) is refused, in the web
+    config's PATCH and in a site's PUT alike."""
+    site = f"{GROUP}/providers/Microsoft.Web/sites/app"
+    status, _, message = refusal(call(arm, certificate, "PATCH", f"{site}/config/web",
+                                      {"properties": {"linuxFXVersion": "Python|3.12"}}))
+    assert status == 400
+    assert "'linuxFXVersion' on object of type 'SiteConfig'. Path 'properties.linuxFXVersion'" in message
+    status, _, message = refusal(call(arm, certificate, "PUT", site, {"location": "westeurope", "properties": {
+        "siteConfig": {"linuxFxVersion": "Python|3.12", "minTlsVersion": "1.4"}}}))
+    assert status == 400 and "for SupportedTlsVersions: 1.0, 1.1, 1.2, 1.3." in message

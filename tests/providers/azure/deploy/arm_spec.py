@@ -10,8 +10,10 @@ answer to the operation's listed status codes and response schema.
 A body is checked as ARM's deserializer and validation check it: a property its schema does not define is
 refused ("Could not find member ..."), a value of the wrong JSON type or outside the schema's `enum` is
 refused, and a property the schema lists in `required` must be there. Read-only properties are accepted
-in requests (ARM ignores them) and `null` stands for "not given". A `$ref` to a definition the excerpt
-does not hold is not looked into: the NOTICE says which are left out.
+in requests (ARM ignores them) and `null` stands for "not given". A polymorphic definition (a
+`discriminator`, such as an event subscription's `destination.endpointType`) is checked as the subtype its
+value names. A `$ref` to a definition the excerpt does not hold is not looked into, and a definition
+deriving from one lets members it does not list through: the NOTICE says which are left out.
 """
 
 from __future__ import annotations

@@ -160,6 +160,7 @@ class Executor:
 
     def execute(self, plan: Plan, progress: Progress = quiet) -> ExecutionReport:
         report = ExecutionReport()
+        self._settled.clear()  # what this run changed: a plan run earlier on this executor waits for nothing
         steps = plan.in_dependency_order()
         total = len(steps)
         contexts = self._contexts()

@@ -186,3 +186,16 @@ def test_a_site_config_is_held_to_site_config(arm: Any, certificate: Any) -> Non
     status, _, message = refusal(call(arm, certificate, "PUT", site, {"location": "westeurope", "properties": {
         "siteConfig": {"linuxFxVersion": "Python|3.12", "minTlsVersion": "1.4"}}}))
     assert status == 400 and "for SupportedTlsVersions: 1.0, 1.1, 1.2, 1.3." in message
+
+
+def test_an_event_subscription_destination_is_held_to_the_subtype_its_endpoint_type_names(
+        arm: Any, certificate: Any) -> None:
+    subscription = f"{GROUP}/providers/Microsoft.EventGrid/systemTopics/topic/eventSubscriptions/on-upload"
+    function = {"endpointType": "AzureFunction", "properties": {"endpointUrl": "https://app.azurewebsites.net/x"}}
+    status, _, message = refusal(call(arm, certificate, "PUT", subscription, {"properties": {"destination": function}}))
+    assert status == 400
+    assert ("'endpointUrl' on object of type 'AzureFunctionEventSubscriptionDestinationProperties'. "
+            "Path 'properties.destination.properties.endpointUrl'") in message
+    webhook = {"endpointType": "Webhook", "properties": {"endpointUrl": "https://app.azurewebsites.net/x"}}
+    status, _, message = refusal(call(arm, certificate, "PUT", subscription, {"properties": {"destination": webhook}}))
+    assert status == 400 and "for EndpointType: WebHook, EventHub, StorageQueue" in message

@@ -349,8 +349,21 @@ def _run_call(spec: Any, binding: Any, call: Call, hooks: _Hooks) -> None:
                     _await(hook(call, error))
         for hook in hooks.after:
             _await(hook(call))
+    except Exception as exc:  # a middleware failed: this call alone fails (redelivered), not its batch
+        _middleware_failed(spec, call, exc)
     finally:
         _current.reset(token)
+
+
+def _middleware_failed(spec: Any, call: Call, exc: Exception) -> None:
+    import logging
+
+    logging.getLogger("portable_fn").error("function %s: middleware raised %s", spec.name, type(exc).__name__,
+                                           exc_info=exc)
+    if call.request is not None:
+        call.response = Response.json({"error": "internal error", "function": spec.name}, status=500)
+    else:
+        call.result = Result(RETRY, None, f"middleware failed: {type(exc).__name__}: {exc}", exc, call.event_id)
 
 
 # A handler's exception keeps its traceback (in `Result.error`, for the logs), and with it every frame that

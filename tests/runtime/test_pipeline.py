@@ -153,17 +153,32 @@ def test_async_hooks_run_to_completion(registered: list[Middleware]) -> None:
     assert ("async", "before", 0) in SEEN and SEEN[-1] == ("async", "finish")
 
 
-def test_finish_runs_when_a_hook_fails(registered: list[Middleware]) -> None:
+def test_a_failing_middleware_fails_its_call_alone_and_finish_still_runs(
+        registered: list[Middleware], caplog: pytest.LogCaptureFixture) -> None:
     class Broken(Middleware):
         def before(self, call: Call) -> None:
-            raise RuntimeError("middleware bug")
+            if call.index == 1:
+                raise RuntimeError("middleware bug")
 
     use(registered, Recorder("a"))
     use(registered, Broken())
-    with pytest.raises(RuntimeError, match="middleware bug"):
-        pipeline.run(batch({"n": 1}))
+    results = pipeline.run(batch({"n": 1}, {"n": 2}, {"n": 3}))
+    assert [(r.outcome, r.reason) for r in results] == [
+        (ACK, None), (RETRY, "middleware failed: RuntimeError: middleware bug"), (ACK, None)]
+    assert ("handler", "1", "1") not in SEEN and ("handler", "2", "2") in SEEN
     assert SEEN[-1] == ("a", "finish")
     assert pipeline.current_call() is None  # put back after the call, failed or not
+    assert "middleware raised RuntimeError" in caplog.text
+
+    class BrokenAfter(Middleware):
+        def after(self, call: Call) -> None:
+            raise RuntimeError("after bug")
+
+    use(registered, BrokenAfter())
+    invocation = Invocation(create.__portable_fn__, "test")  # type: ignore[attr-defined]
+    invocation.request(Request("POST", "/orders", body=b"{}"))
+    response = pipeline.serve(invocation)
+    assert (response.status, json.loads(response.body)) == (500, {"error": "internal error", "function": "create"})
 
 
 def test_an_ordered_batch_stops_at_the_first_failure_and_an_undecodable_record_is_dead_lettered() -> None:

@@ -199,3 +199,13 @@ def test_an_event_subscription_destination_is_held_to_the_subtype_its_endpoint_t
     webhook = {"endpointType": "Webhook", "properties": {"endpointUrl": "https://app.azurewebsites.net/x"}}
     status, _, message = refusal(call(arm, certificate, "PUT", subscription, {"properties": {"destination": webhook}}))
     assert status == 400 and "for EndpointType: WebHook, EventHub, StorageQueue" in message
+
+
+def test_a_site_identity_and_a_host_key_are_held_to_the_spec(arm: Any, certificate: Any) -> None:
+    site = f"{GROUP}/providers/Microsoft.Web/sites/app"
+    status, _, message = refusal(call(arm, certificate, "PUT", site, {"location": "westeurope",
+                                                                      "identity": {"type": "SystemAssignedIdentity"}}))
+    assert status == 400 and "for ManagedServiceIdentityType: SystemAssigned, UserAssigned" in message
+    status, _, message = refusal(call(arm, certificate, "PUT", f"{site}/host/default/systemKeys/blobs_extension",
+                                      {"name": "blobs_extension", "key": "secret"}))
+    assert status == 400 and "'key' on object of type 'KeyInfo'" in message

@@ -1,6 +1,6 @@
 """`function_app.py` and `host.json` for an app: the Python v2 programming model, one decorated function per
-portable function. Provider side: runs when packaging (through `shim.generate_function_app` and
-`shim.host_json`), never in the cloud.
+portable function. Provider side: runs when packaging (`function_app_source`, `host_json_source`), never in
+the cloud (it does not ship).
 
 | trigger                  | decorators (the bindings the host reads)                                                  |
 |--------------------------|-------------------------------------------------------------------------------------------|

@@ -61,7 +61,7 @@ AZURE_FUNCTIONS = "azure-functions"
 OWN_DISTRIBUTIONS = re.compile(r"^portable[-_.]fn([-_.](aws|gcp|azure))?$", re.IGNORECASE)
 _NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 # Modules of this package that run only when packaging or deploying, never in the function: the shim's
-# `generate_function_app` and `host_json` import `codegen` (which imports `names`) when packaging only.
+# `codegen` (which imports `names`) generates function_app.py and host.json when packaging only.
 PROVIDER_SIDE = frozenset({"codegen", "names", "packaging", "provider", "settings", "_wheels", "deploy"})
 Entry = tuple[str, "bytes | Path"]
 

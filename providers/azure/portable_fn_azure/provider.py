@@ -75,8 +75,8 @@ class AzureProvider(Provider):
     def generate_shim(self, app: App, out_dir: Path) -> list[Path]:
         """Write `function_app.py` and `host.json` into `out_dir`."""
         out_dir.mkdir(parents=True, exist_ok=True)
-        written = [(out_dir / "function_app.py", shim.generate_function_app(app)),
-                   (out_dir / "host.json", shim.host_json(app))]
+        written = [(out_dir / "function_app.py", codegen.function_app_source(app)),
+                   (out_dir / "host.json", codegen.host_json_source(app))]
         for path, text in written:
             path.write_text(text, encoding="utf-8")
         return [path for path, _ in written]

@@ -106,22 +106,6 @@ class NativeInvocation:
         return getattr(self.context, name)  # invocation_id, function_name, trace_context, retry_context
 
 
-# -- code generation (provider side: runs when packaging, never in the cloud) -----------------------
-
-def generate_function_app(app: Any) -> str:
-    """The source of `function_app.py` for `app` (see `codegen`)."""
-    from .codegen import function_app_source
-
-    return function_app_source(app)
-
-
-def host_json(app: Any) -> str:
-    """The source of `host.json` for `app` (see `codegen`)."""
-    from .codegen import host_json_source
-
-    return host_json_source(app)
-
-
 # -- entry points: one per decorated v2 function ---------------------------------------------------
 
 def http_entry(spec: Any, http_response: Any, timeout_s: float | None = None,

@@ -11,7 +11,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from portable_fn_azure.shim import generate_function_app
+from portable_fn_azure.codegen import function_app_source as generate_function_app
 
 from portable_fn.app import App, load_app
 

@@ -1,9 +1,8 @@
 """The shim ships inside the package zip: it imports the standard library and the portable runtime only.
 
 Checked twice: every import statement of the shipped modules (nested, relative and dynamic ones too),
-and what importing the shim actually loads in a fresh interpreter. `codegen` ships too (the shim's
-`generate_function_app` names it) but only runs when packaging; the queue and container names it needs
-come from `names`, not from the deploy side, so generating function_app.py needs no Azure SDK.
+and what importing the shim actually loads in a fresh interpreter. `codegen` (and the `names` it uses)
+generate function_app.py when packaging and never ship.
 """
 
 from __future__ import annotations
@@ -19,8 +18,8 @@ import pytest
 from portable_fn.packaging import foreign_imports
 
 PACKAGE_DIR = Path(portable_fn_azure.__file__).resolve().parent
-SHIPPED = ["__init__.py", "shim.py", "http_adapter.py", "events.py", "codegen.py", "names.py"]
-PROVIDER_SIDE = {"provider.py", "logs.py", "packaging.py", "_wheels.py", "settings.py"}
+SHIPPED = ["__init__.py", "shim.py", "http_adapter.py", "events.py"]
+PROVIDER_SIDE = {"provider.py", "logs.py", "packaging.py", "_wheels.py", "settings.py", "codegen.py", "names.py"}
 
 
 def _foreign(path: Path) -> list[tuple[int, str]]:

@@ -68,6 +68,10 @@ def test_a_wrong_field_name_is_refused_naming_the_specs_definition(arm: Any, cer
         "properties": {"supportsHttpsOnly": True}}))
     assert (status, code) == (400, "InvalidRequestContent")
     assert "'supportsHttpsOnly' on object of type 'StorageAccountPropertiesCreateParameters'" in message
+    status, code, message = refusal(call(arm, certificate, "PUT", f"{ACCOUNT}/blobServices/default/containers/c",
+                                         {"properties": {"publicAcess": "None"}}))
+    assert (status, code) == (400, "InvalidRequestContent")
+    assert "'publicAcess' on object of type 'ContainerProperties'. Path 'properties.publicAcess'" in message
 
 
 def test_a_value_outside_the_specs_enum_is_refused_listing_what_it_allows(arm: Any, certificate: Any) -> None:

@@ -203,8 +203,8 @@ def test_wheels_unpack_under_python_packages_like_an_install(tmp_path: Path, loa
 
 
 def test_the_shim_ships_with_what_it_imports_and_nothing_of_the_deploy_side() -> None:
-    """`codegen` (and `names`, which only it imports) write function_app.py when packaging: the shim's
-    `generate_function_app` imports it, but only when called, which the host never does."""
+    """`codegen` (and `names`, which only it imports) write function_app.py when packaging; nothing the
+    shim imports names them."""
     shipped = {name for name, _ in shim_files("from portable_fn_azure.shim import x\n")}
     assert shipped == SHIPPED_SHIM
     assert not {"portable_fn_azure/packaging.py", "portable_fn_azure/_wheels.py", "portable_fn_azure/codegen.py",

@@ -52,7 +52,7 @@ from azure.functions.eventgrid import EventGridEventInConverter
 from azure.functions.meta import Datum
 from azure.functions.queue import QueueMessage
 from azure.functions.servicebus import ServiceBusMessage
-from portable_fn_azure.shim import generate_function_app
+from portable_fn_azure.codegen import function_app_source as generate_function_app
 from run import machine, measure
 
 from portable_fn.app import load_app

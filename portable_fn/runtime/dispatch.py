@@ -11,13 +11,16 @@ import sys
 import threading
 import typing
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .cloudevent import CloudEvent, loads
 from .context import Context
 from .errors import DataValidationError, DeclarationError, InvalidEventError
 from .http import Request, Response, to_response
 from .outcomes import DEAD_LETTER, RETRY, DeadLetter, Result, Retry
+
+if TYPE_CHECKING:
+    from .function import FunctionSpec
 
 _CO_COROUTINE = 0x80
 _PLAIN = (dict, list, str, bytes, int, float, bool)
@@ -37,7 +40,7 @@ class Binding:
         self.view = view  # convert takes the whole event (StorageObject & co.)
 
 
-def bind_handler(spec: Any) -> Binding:
+def bind_handler(spec: FunctionSpec) -> Binding:
     """Read the handler's signature; a signature we cannot serve raises DeclarationError."""
     fn = spec.handler
     target = getattr(fn, "__wrapped__", fn)
@@ -86,7 +89,7 @@ def _without_none(hint: Any) -> Any:
     return hint
 
 
-def _first_parameter(spec: Any, pname: str, hint: Any, is_http: bool) -> tuple[str, Any, bool]:
+def _first_parameter(spec: FunctionSpec, pname: str, hint: Any, is_http: bool) -> tuple[str, Any, bool]:
     """(what the handler takes first, the data converter, whether it is a view)."""
     if hint is None:
         return ("request" if is_http else "event"), None, False
@@ -109,7 +112,7 @@ def _first_parameter(spec: Any, pname: str, hint: Any, is_http: bool) -> tuple[s
     )
 
 
-def _converter(spec: Any, target: Any) -> Callable[[Any], Any]:
+def _converter(spec: FunctionSpec, target: Any) -> Callable[[Any], Any]:
     """A function turning event data (or, for views, the event) into `target`."""
     if hasattr(target, "from_cloudevent"):
         return target.from_cloudevent  # type: ignore[no-any-return]
@@ -209,13 +212,13 @@ def close_loop() -> None:
     _loops.loop = None
 
 
-def call_with_event(spec: Any, binding: Binding, event: CloudEvent[Any], ctx: Context | None) -> Any:
+def call_with_event(spec: FunctionSpec, binding: Binding, event: CloudEvent[Any], ctx: Context | None) -> Any:
     """Call an event handler with `event` as it declared it (its data converted to its CloudEvent[T]);
     what the handler returns. Raises whatever the handler or the conversion raises."""
     return _invoke(spec, binding, bind_event(binding, event), ctx)
 
 
-def call_with_request(spec: Any, binding: Binding, request: Request, ctx: Context | None) -> Response:
+def call_with_request(spec: FunctionSpec, binding: Binding, request: Request, ctx: Context | None) -> Response:
     """Call an HTTP handler with `request` (decoded to a CloudEvent first for a handler that takes one);
     its value as a Response. Raises whatever the handler or the decoding raises."""
     if binding.first == "event":
@@ -225,7 +228,7 @@ def call_with_request(spec: Any, binding: Binding, request: Request, ctx: Contex
     return to_response(_invoke(spec, binding, request, ctx))
 
 
-def _invoke(spec: Any, binding: Binding, arg: Any, ctx: Context | None) -> Any:
+def _invoke(spec: FunctionSpec, binding: Binding, arg: Any, ctx: Context | None) -> Any:
     if binding.wants_context:
         ctx = ctx if ctx is not None else Context(function_name=spec.name)
         result = spec.handler(ctx) if binding.first == "none" else spec.handler(arg, ctx)
@@ -258,7 +261,7 @@ def failure_of(exc: Exception, event_id: str | None) -> Result:
     return Result(RETRY, None, f"{exc.__class__.__name__}: {exc}", exc, event_id)
 
 
-def http_failure(spec: Any, exc: Exception) -> Response:
+def http_failure(spec: FunctionSpec, exc: Exception) -> Response:
     """The answer to a request whose handler (or its input) raised `exc`: 400, 503, 422 or 500."""
     if isinstance(exc, InvalidEventError):
         body: dict[str, Any] = {"error": str(exc)}
@@ -275,7 +278,7 @@ def http_failure(spec: Any, exc: Exception) -> Response:
     return Response.json({"error": "internal error", "function": spec.name}, status=500)
 
 
-def _log_crash(spec: Any, exc: BaseException) -> None:
+def _log_crash(spec: FunctionSpec, exc: BaseException) -> None:
     import logging
 
     logging.getLogger("portable_fn").error(

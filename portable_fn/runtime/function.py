@@ -14,6 +14,7 @@ from .errors import DeclarationError
 from .triggers import Trigger
 
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T", bound=Trigger)
 ARCHITECTURES = ("x86_64", "arm64")
 _ENV_NAME = r"[A-Za-z_][A-Za-z0-9_]*\Z"  # compiled (and cached by re) on first use
 _FUNCTION_NAME = r"[A-Za-z][A-Za-z0-9_-]{0,62}\Z"  # compiled (and cached by re) on first use
@@ -100,6 +101,17 @@ class FunctionSpec:
 
             self._binding = bind_handler(self)
         return self._binding
+
+    def trigger_as(self, kind: type[T]) -> T:
+        """The trigger as the `kind` an entry point was made for (`Http`, `Schedule`, ...); a function of
+        another kind is a DeclarationError naming both."""
+        trigger = self.trigger
+        if not isinstance(trigger, kind):
+            raise DeclarationError(
+                f"Function {self.name!r} has a {trigger.kind} trigger, not {kind.__name__.lower()}; regenerate its "
+                "entry point (`portable-fn package`)."
+            )
+        return trigger
 
     def __repr__(self) -> str:
         return f"FunctionSpec({self.name!r}, {self.trigger!r})"

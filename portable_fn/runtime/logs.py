@@ -53,7 +53,7 @@ class Facts:
 
     @property
     def function(self) -> str:
-        return self.invocation.spec.name  # type: ignore[no-any-return]
+        return self.invocation.spec.name
 
     @property
     def invocation_id(self) -> str:

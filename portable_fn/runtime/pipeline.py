@@ -24,7 +24,7 @@ from __future__ import annotations
 import contextvars
 import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .cloudevent import CloudEvent
 from .context import Context
@@ -32,6 +32,9 @@ from .dispatch import call_with_event, call_with_request, close_loop, failure_of
 from .http import Request, Response
 from .outcomes import ACK, DEAD_LETTER, RETRY, Result
 from .views import MessageMeta
+
+if TYPE_CHECKING:
+    from .function import FunctionSpec
 
 __all__ = ["Call", "Invocation", "Middleware", "call_batch", "call_event", "call_http", "close_loop",
            "LazyCarrier", "current_call", "http_carrier", "middleware", "remove", "run", "serve", "use"]
@@ -53,7 +56,7 @@ class Invocation:
     __slots__ = ("spec", "provider", "invocation_id", "carrier", "cold_start", "region", "deadline", "raw",
                  "ordered", "meta_of", "carrier_of", "raw_of", "state", "calls", "_trace")
 
-    def __init__(self, spec: Any, provider: str, invocation_id: str = "", *,
+    def __init__(self, spec: FunctionSpec, provider: str, invocation_id: str = "", *,
                  carrier: Mapping[str, str] | None = None, deadline: float | None = None, raw: Any = None,
                  region: str | None = None, ordered: bool = False,
                  meta_of: Callable[[Any], MessageMeta | None] | None = None,
@@ -329,7 +332,7 @@ def serve(invocation: Invocation) -> Response:
         calls.clear()
 
 
-def _run_call(spec: Any, binding: Any, call: Call, hooks: _Hooks) -> None:
+def _run_call(spec: FunctionSpec, binding: Any, call: Call, hooks: _Hooks) -> None:
     token = _current.set(call)
     try:
         for hook in hooks.before:
@@ -355,7 +358,7 @@ def _run_call(spec: Any, binding: Any, call: Call, hooks: _Hooks) -> None:
         _current.reset(token)
 
 
-def _middleware_failed(spec: Any, call: Call, exc: Exception) -> None:
+def _middleware_failed(spec: FunctionSpec, call: Call, exc: Exception) -> None:
     import logging
 
     logging.getLogger("portable_fn").error("function %s: middleware raised %s", spec.name, type(exc).__name__,
@@ -369,7 +372,8 @@ def _middleware_failed(spec: Any, call: Call, exc: Exception) -> None:
 # A handler's exception keeps its traceback (in `Result.error`, for the logs), and with it every frame that
 # was running, up to the shim's: a batch with a failure is a reference cycle the garbage collector frees.
 
-def _outcome(spec: Any, binding: Any, event: CloudEvent[Any] | BaseException | None, ctx: Context | None) -> Result:
+def _outcome(spec: FunctionSpec, binding: Any, event: CloudEvent[Any] | BaseException | None,
+             ctx: Context | None) -> Result:
     """The Result of calling the handler with one record (a record that could not be decoded is
     dead-lettered with the reason it could not)."""
     if not isinstance(event, CloudEvent):
@@ -381,7 +385,8 @@ def _outcome(spec: Any, binding: Any, event: CloudEvent[Any] | BaseException | N
         return failure_of(exc, event.id)
 
 
-def _respond(spec: Any, binding: Any, request: Request, ctx: Context | None) -> tuple[Response, Exception | None]:
+def _respond(spec: FunctionSpec, binding: Any, request: Request,
+             ctx: Context | None) -> tuple[Response, Exception | None]:
     """The Response to one request, and the exception the handler raised, if any."""
     try:
         return call_with_request(spec, binding, request, ctx), None
@@ -483,21 +488,21 @@ class LazyCarrier(Mapping[str, str]):
         return len(self._carrier())
 
 
-def invocation_of(spec: Any, ctx: Context | None, provider: str = "local") -> Invocation:
+def invocation_of(spec: FunctionSpec, ctx: Context | None, provider: str = "local") -> Invocation:
     """An Invocation carrying what a host's `Context` says (the local host, `portable_fn.testing`)."""
     if ctx is None:
         return Invocation(spec, provider)
     return Invocation(spec, ctx.provider, ctx.invocation_id, deadline=ctx.deadline, raw=ctx.raw)
 
 
-def call_event(spec: Any, event: CloudEvent[Any] | BaseException, ctx: Context | None = None) -> Result:
+def call_event(spec: FunctionSpec, event: CloudEvent[Any] | BaseException, ctx: Context | None = None) -> Result:
     """Deliver one event through the pipeline; never raises for anything the handler or the data does."""
     invocation = invocation_of(spec, ctx)
     invocation.add(event, ctx=ctx)
     return run(invocation)[0]
 
 
-def call_batch(spec: Any, events: Sequence[CloudEvent[Any] | BaseException],
+def call_batch(spec: FunctionSpec, events: Sequence[CloudEvent[Any] | BaseException],
                ctx: Context | Sequence[Context] | None = None, ordered: bool = False) -> list[Result]:
     """One Result per record. `ordered` (FIFO) stops at the first failure and retries the rest.
 
@@ -512,7 +517,7 @@ def call_batch(spec: Any, events: Sequence[CloudEvent[Any] | BaseException],
     return run(invocation)
 
 
-def call_http(spec: Any, request: Request, ctx: Context | None = None) -> Response:
+def call_http(spec: FunctionSpec, request: Request, ctx: Context | None = None) -> Response:
     """Serve one HTTP request through the pipeline. Bad input is a 400 naming the problem; a crash a 500."""
     invocation = invocation_of(spec, ctx)
     invocation.carrier = http_carrier(request.headers)

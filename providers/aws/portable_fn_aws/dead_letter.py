@@ -36,6 +36,7 @@ from urllib.parse import urlsplit
 from portable_fn.runtime.cloudevent import CloudEvent
 from portable_fn.runtime.dead_letters import dead_letter_event, send_failure
 from portable_fn.runtime.errors import PortableFnError
+from portable_fn.runtime.function import FunctionSpec
 from portable_fn.runtime.outcomes import DEAD_LETTER, Result
 
 if TYPE_CHECKING:
@@ -61,7 +62,7 @@ def queue_url() -> str:
     return os.environ.get(QUEUE_URL_ENV, "")
 
 
-def settle(spec: Any, source: Any, records: Sequence[Any], events: Sequence[Any],
+def settle(spec: FunctionSpec, source: Any, records: Sequence[Any], events: Sequence[Any],
            failures: Mapping[int, Result]) -> set[int]:
     """Send each record of a batch that the handler dead-lettered to the function's dead-letter queue;
     the indexes of those sent, which the shim then acknowledges. `source` is the records' `RecordSource`."""
@@ -175,7 +176,7 @@ def _attempt(source: Any, record: Any) -> int:
     return int(meta.delivery_count) if meta is not None else 1
 
 
-def _log(spec: Any, source: Any, event: CloudEvent[Any], what: str, *args: Any) -> None:
+def _log(spec: FunctionSpec, source: Any, event: CloudEvent[Any], what: str, *args: Any) -> None:
     import logging
 
     logging.getLogger("portable_fn.aws").warning("function %s: %s event %s " + what, spec.name, source.name,

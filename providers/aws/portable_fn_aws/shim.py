@@ -43,10 +43,12 @@ from typing import Any
 from portable_fn.runtime.cloudevent import CloudEvent
 from portable_fn.runtime.contract import Invocation, LazyCarrier, http_carrier, run, serve
 from portable_fn.runtime.errors import InvalidEventError, PortableFnError
+from portable_fn.runtime.function import FunctionSpec
 from portable_fn.runtime.http import Response
 from portable_fn.runtime.logs import configure_deployed
 from portable_fn.runtime.outcomes import ACK, Result
 from portable_fn.runtime.routes import Route, Router, not_routed
+from portable_fn.runtime.triggers import Http, Schedule
 
 from . import dead_letter
 from .http_events import HTTP_V2, http_source, to_native_response, to_request
@@ -90,7 +92,7 @@ class Delivery:
         self.error = error
 
 
-def make_handler(spec: Any) -> LambdaHandler:
+def make_handler(spec: FunctionSpec) -> LambdaHandler:
     """The `lambda_handler(event, context)` for one function; its signature is checked now (cold start)."""
     spec.binding  # noqa: B018 - a handler the runtime cannot call fails at import, not on the first event
     if spec.trigger.kind == "http":
@@ -105,12 +107,13 @@ def make_handler(spec: Any) -> LambdaHandler:
     return lambda_handler
 
 
-def router_of(spec: Any) -> Router:
+def router_of(spec: FunctionSpec) -> Router:
     """The routes an HTTP function serves: the one it declared (a Function URL passes it every request)."""
-    return Router([Route(spec.trigger.method, spec.trigger.path, spec)])
+    trigger = spec.trigger_as(Http)
+    return Router([Route(trigger.method, trigger.path, spec)])
 
 
-def deliver(spec: Any, event: Any, context: Any, route: Router | None = None) -> Delivery:
+def deliver(spec: FunctionSpec, event: Any, context: Any, route: Router | None = None) -> Delivery:
     """Recognise a native event, call the function, and say what to answer Lambda (never raises for
     anything the handler or a record does; an event of the wrong kind raises InvalidEventError).
     `route`: the function's `router_of(spec)`, built here when not given."""
@@ -134,9 +137,9 @@ def deliver(spec: Any, event: Any, context: Any, route: Router | None = None) ->
     return _deliver_records(spec, source, records, event, context)
 
 
-def _schedule_source(spec: Any) -> RecordSource:
+def _schedule_source(spec: FunctionSpec) -> RecordSource:
     """EventBridge read for a schedule function: its ticks carry the schedule it declared (`scheduled_tick`)."""
-    expression, name = spec.trigger.expression, spec.name
+    expression, name = spec.trigger_as(Schedule).expression, spec.name
     return EVENTBRIDGE._replace(to_cloudevent=lambda event: scheduled_tick(event, expression, name))
 
 
@@ -165,7 +168,7 @@ def _record_source(event: Mapping[str, Any], trigger_kind: str = "") -> tuple[Re
     )
 
 
-def _http_handler(spec: Any, route: Router) -> LambdaHandler:
+def _http_handler(spec: FunctionSpec, route: Router) -> LambdaHandler:
     """The `lambda_handler` of an HTTP function: what `deliver` answers."""
 
     def lambda_handler(event: Any, context: Any) -> Any:
@@ -174,7 +177,7 @@ def _http_handler(spec: Any, route: Router) -> LambdaHandler:
     return lambda_handler
 
 
-def _deliver_http(spec: Any, source: str, event: Mapping[str, Any], context: Any,
+def _deliver_http(spec: FunctionSpec, source: str, event: Mapping[str, Any], context: Any,
                   route: Router | None) -> Delivery:
     if spec.trigger.kind != "http":
         raise _wrong_event(spec, f"an HTTP event ({source})")
@@ -182,7 +185,7 @@ def _deliver_http(spec: Any, source: str, event: Mapping[str, Any], context: Any
     return Delivery(source, _serve_http(spec, source, event, context, router))
 
 
-def _serve_http(spec: Any, source: str, event: Mapping[str, Any], context: Any, route: Router) -> Any:
+def _serve_http(spec: FunctionSpec, source: str, event: Mapping[str, Any], context: Any, route: Router) -> Any:
     """The answer to one HTTP event in the shape `source` wants (never raises for the handler's errors):
     404 / 405 as `dev` answers them for a request the function did not declare."""
     try:
@@ -201,7 +204,7 @@ def _serve_http(spec: Any, source: str, event: Mapping[str, Any], context: Any, 
     return to_native_response(source, serve(invocation), event)
 
 
-def _deliver_records(spec: Any, source: RecordSource, records: Sequence[Any], event: Any,
+def _deliver_records(spec: FunctionSpec, source: RecordSource, records: Sequence[Any], event: Any,
                      context: Any) -> Delivery:
     """Each record a call of one invocation; the failures reported the way `source` reports them."""
     invocation = _invocation(spec, context, event, LazyCarrier(_lambda_trace_header))
@@ -225,7 +228,7 @@ def _deliver_records(spec: Any, source: RecordSource, records: Sequence[Any], ev
                     results)
 
 
-def _invocation(spec: Any, context: Any, event: Any, carrier: Mapping[str, str] | None) -> Invocation:
+def _invocation(spec: FunctionSpec, context: Any, event: Any, carrier: Mapping[str, str] | None) -> Invocation:
     return Invocation(spec, PROVIDER, str(getattr(context, "aws_request_id", "") or ""), carrier=carrier,
                       deadline=_deadline(context), raw=NativeInvocation(context, event),
                       region=REGION)
@@ -284,19 +287,19 @@ def _deadline(context: Any) -> float | None:
     return time.time() + remaining() / 1000 if remaining is not None else None
 
 
-def _wrong_event(spec: Any, what: str) -> InvalidEventError:
+def _wrong_event(spec: FunctionSpec, what: str) -> InvalidEventError:
     return InvalidEventError(
         f"Function {spec.name!r} on aws has a {spec.trigger.kind} trigger but Lambda invoked it with "
         f"{what}; check what the function is subscribed to (`portable-fn plan --provider aws`)."
     )
 
 
-def _failure_message(spec: Any, source: RecordSource, failed: list[tuple[Any, Result]]) -> str:
+def _failure_message(spec: FunctionSpec, source: RecordSource, failed: list[tuple[Any, Result]]) -> str:
     reasons = "; ".join(f"{r.event_id or '?'}: {r.outcome} ({r.reason})" for _, r in failed)
     return f"Function {spec.name!r} did not acknowledge {len(failed)} {source.name} event(s): {reasons}"
 
 
-def _log_failures(spec: Any, source: RecordSource, failed: list[tuple[Any, Result]]) -> None:
+def _log_failures(spec: FunctionSpec, source: RecordSource, failed: list[tuple[Any, Result]]) -> None:
     """One WARNING per failed record, its fields in `args` (function, source, message id, outcome, reason)
     for structured handlers."""
     import logging  # only paid for when a record failed

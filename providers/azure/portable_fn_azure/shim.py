@@ -55,10 +55,12 @@ from portable_fn.runtime.cloudevent import CloudEvent
 from portable_fn.runtime.contract import Invocation, LazyCarrier, http_carrier, run, serve
 from portable_fn.runtime.dead_letters import dead_letter_event
 from portable_fn.runtime.errors import InvalidEventError, PortableFnError
+from portable_fn.runtime.function import FunctionSpec
 from portable_fn.runtime.http import Response
 from portable_fn.runtime.logs import configure_deployed
 from portable_fn.runtime.outcomes import ACK, DEAD_LETTER, Result
 from portable_fn.runtime.routes import Route, Router, not_routed
+from portable_fn.runtime.triggers import Http
 from portable_fn.runtime.views import MessageMeta
 
 from .events import (
@@ -108,13 +110,14 @@ class NativeInvocation:
 
 # -- entry points: one per decorated v2 function ---------------------------------------------------
 
-def http_entry(spec: Any, http_response: Any, timeout_s: float | None = None,
+def http_entry(spec: FunctionSpec, http_response: Any, timeout_s: float | None = None,
                routes: tuple[tuple[str, str], ...] = ()) -> Entry:
     """`(req, context=None) -> HttpResponse`; `http_response` is `azure.functions.HttpResponse`. `routes`
     (method, path) of every http function of the app give a 405 its `Allow` header (default: this one)."""
     _check(spec, "http")
-    declared = spec.trigger.method
-    router = Router(Route(method, path, None) for method, path in routes or ((declared, spec.trigger.path),))
+    trigger = spec.trigger_as(Http)
+    declared = trigger.method
+    router = Router(Route(method, path, None) for method, path in routes or ((declared, trigger.path),))
 
     def handle(req: Any, context: Any = None) -> Any:
         try:
@@ -132,7 +135,7 @@ def http_entry(spec: Any, http_response: Any, timeout_s: float | None = None,
     return handle
 
 
-def queue_entry(spec: Any, queue: str, connection: str, max_attempts: int,
+def queue_entry(spec: FunctionSpec, queue: str, connection: str, max_attempts: int,
                 timeout_s: float | None = None) -> Entry:
     """`(msg, poison, context=None) -> None` for a Storage Queue message; `poison` is the `Out` of the
     `<queue>-poison` output binding."""
@@ -149,7 +152,7 @@ def queue_entry(spec: Any, queue: str, connection: str, max_attempts: int,
     return handle
 
 
-def _queue_failure(spec: Any, queue: str, source: str, max_attempts: int, msg: Any, poison: Any,
+def _queue_failure(spec: FunctionSpec, queue: str, source: str, max_attempts: int, msg: Any, poison: Any,
                    event: CloudEvent[Any] | None, result: Result) -> None:
     """A message that was not acknowledged: its dead letter to the poison queue now (dead-letter, or the
     last attempt), else raise so the queue redelivers it."""
@@ -180,7 +183,7 @@ def undecodable_event(msg: Any, source: str) -> CloudEvent[Any]:
     )
 
 
-def service_bus_entry(spec: Any, entity: str, connection: str, timeout_s: float | None = None) -> Entry:
+def service_bus_entry(spec: FunctionSpec, entity: str, connection: str, timeout_s: float | None = None) -> Entry:
     """`(msg, context=None) -> None` for a Service Bus queue or topic subscription message."""
     _check(spec, "queue", "topic")
     source = service_bus_source(connection, entity)
@@ -193,7 +196,7 @@ def service_bus_entry(spec: Any, entity: str, connection: str, timeout_s: float 
     return handle
 
 
-def event_grid_entry(spec: Any, timeout_s: float | None = None,
+def event_grid_entry(spec: FunctionSpec, timeout_s: float | None = None,
                      blobs: tuple[str, str, str] | None = None) -> Entry:
     """`(event, context=None) -> None` for an Event Grid event in either schema. `blobs` (container,
     prefix, suffix) keeps only the blob events of a `storage(..., on="deleted")` trigger, identified as the
@@ -213,7 +216,7 @@ def event_grid_entry(spec: Any, timeout_s: float | None = None,
     return handle
 
 
-def blob_entry(spec: Any, timeout_s: float | None = None) -> Entry:
+def blob_entry(spec: FunctionSpec, timeout_s: float | None = None) -> Entry:
     """`(blob, context=None) -> None` for a blob trigger with the Event Grid source."""
     _check(spec, "storage")
 
@@ -223,7 +226,7 @@ def blob_entry(spec: Any, timeout_s: float | None = None) -> Entry:
     return handle
 
 
-def timer_entry(spec: Any, expression: str, timeout_s: float | None = None) -> Entry:
+def timer_entry(spec: FunctionSpec, expression: str, timeout_s: float | None = None) -> Entry:
     """`(timer, context=None) -> None` for a timer trigger; `expression` is the portable schedule."""
     _check(spec, "schedule")
 
@@ -234,7 +237,7 @@ def timer_entry(spec: Any, expression: str, timeout_s: float | None = None) -> E
     return handle
 
 
-def _run_one(spec: Any, context: Any, timeout_s: float | None, native: Any,
+def _run_one(spec: FunctionSpec, context: Any, timeout_s: float | None, native: Any,
              event: CloudEvent[Any] | BaseException,
              meta_of: Callable[[Any], MessageMeta | None] | None = None,
              carrier_of: Callable[[Any], Mapping[str, str] | None] | None = None) -> Result:
@@ -249,7 +252,7 @@ def _run_one(spec: Any, context: Any, timeout_s: float | None, native: Any,
     return run(invocation)[0]
 
 
-def _invocation(spec: Any, context: Any, timeout_s: float | None, native: Any,
+def _invocation(spec: FunctionSpec, context: Any, timeout_s: float | None, native: Any,
                 carrier: Mapping[str, str] | None) -> Invocation:
     return Invocation(spec, PROVIDER, str(getattr(context, "invocation_id", "") or ""), carrier=carrier,
                       deadline=time.time() + timeout_s if timeout_s else None,
@@ -285,7 +288,7 @@ def _service_bus_carrier(msg: Any) -> dict[str, str] | None:
 
 # -- helpers ---------------------------------------------------------------------------------------
 
-def _check(spec: Any, *kinds: str) -> None:
+def _check(spec: FunctionSpec, *kinds: str) -> None:
     """Fail at import (cold start), not on the first event: a handler the runtime cannot call, or an
     entry point generated for another trigger."""
     spec.binding  # noqa: B018
@@ -335,18 +338,18 @@ def _blob_matches(event: CloudEvent[Any], blobs: tuple[str, str, str]) -> bool:
     return bool(rest) and rest.startswith(prefix) and rest.endswith(suffix)
 
 
-def _settle(spec: Any, what: str, result: Result) -> None:
+def _settle(spec: FunctionSpec, what: str, result: Result) -> None:
     if result.outcome is not ACK:
         _log(spec, what, result, "raised for redelivery")
         raise DeliveryFailed(_failure(spec, f"{what} event", result), str(result.outcome), result.reason)
 
 
-def _failure(spec: Any, what: str, result: Result) -> str:
+def _failure(spec: FunctionSpec, what: str, result: Result) -> str:
     return (f"Function {spec.name!r} did not acknowledge {what} {result.event_id or '?'}: "
             f"{result.outcome} ({result.reason})")
 
 
-def _log(spec: Any, what: str, result: Result, action: str) -> None:
+def _log(spec: FunctionSpec, what: str, result: Result, action: str) -> None:
     import logging  # only paid for when something failed
 
     logging.getLogger("portable_fn.azure").warning(

@@ -55,11 +55,12 @@ from typing import Any
 from portable_fn.runtime.cloudevent import CloudEvent
 from portable_fn.runtime.contract import Invocation, LazyCarrier, http_carrier, run, serve
 from portable_fn.runtime.errors import InvalidEventError, PortableFnError
-from portable_fn.runtime.function import top_level_name
+from portable_fn.runtime.function import FunctionSpec, top_level_name
 from portable_fn.runtime.http import Response
 from portable_fn.runtime.http_binding import from_http
 from portable_fn.runtime.logs import configure_deployed
 from portable_fn.runtime.outcomes import ACK, DEAD_LETTER, RETRY, Result
+from portable_fn.runtime.triggers import Http
 from portable_fn.runtime.views import MessageMeta
 
 from . import dead_letter
@@ -116,7 +117,7 @@ def generate_main(app: Any) -> str:
 
 # -- entry points ----------------------------------------------------------------------------------
 
-def entry_point(spec: Any) -> EntryPoint:
+def entry_point(spec: FunctionSpec) -> EntryPoint:
     """The functions-framework function for one portable function; its signature is checked now."""
     spec.binding  # noqa: B018 - a handler the runtime cannot call fails at import, not on the first event
     made = _http_entry_point(spec) if spec.trigger.kind == "http" else _event_entry_point(spec)
@@ -125,8 +126,8 @@ def entry_point(spec: Any) -> EntryPoint:
     return made
 
 
-def _http_entry_point(spec: Any) -> EntryPoint:
-    routes, timeout = router(spec.trigger), _timeout()
+def _http_entry_point(spec: FunctionSpec) -> EntryPoint:
+    routes, timeout = router(spec.trigger_as(Http)), _timeout()
 
     def handle(request: Any) -> Any:
         served = routed(routes, to_request(request))
@@ -140,7 +141,7 @@ def _http_entry_point(spec: Any) -> EntryPoint:
     return handle
 
 
-def _event_entry_point(spec: Any) -> EntryPoint:
+def _event_entry_point(spec: FunctionSpec) -> EntryPoint:
     timeout = _timeout()
     _check_dead_letter_target(spec)
 
@@ -155,7 +156,7 @@ def _event_entry_point(spec: Any) -> EntryPoint:
     return handle
 
 
-def deliver_event(spec: Any, native: Any, timeout: float | None = None,
+def deliver_event(spec: FunctionSpec, native: Any, timeout: float | None = None,
                   binary: Callable[[], bool] | None = None) -> Answer:
     """Convert one framework CloudEvent, call the function, say what to answer (never raises for
     anything the handler or the event does). `binary`: whether the request being served is a binary-mode
@@ -167,7 +168,7 @@ def deliver_event(spec: Any, native: Any, timeout: float | None = None,
     return deliver(spec, event, meta, native, timeout)
 
 
-def deliver_request(spec: Any, request: Any, timeout: float | None = None) -> Answer:
+def deliver_request(spec: FunctionSpec, request: Any, timeout: float | None = None) -> Answer:
     """The same for a flask request holding a CloudEvent in binary or structured mode."""
     try:
         google = from_http(wsgi_headers(request.headers.items()), request.get_data())
@@ -178,7 +179,8 @@ def deliver_request(spec: Any, request: Any, timeout: float | None = None) -> An
     return deliver_cloudevent(spec, google, request, timeout)
 
 
-def deliver_cloudevent(spec: Any, google: CloudEvent[Any], native: Any, timeout: float | None = None) -> Answer:
+def deliver_cloudevent(spec: FunctionSpec, google: CloudEvent[Any], native: Any,
+                       timeout: float | None = None) -> Answer:
     """The same for a Google CloudEvent already decoded (a request, `portable-fn invoke`)."""
     try:
         event, meta = to_cloudevent(google)
@@ -187,7 +189,7 @@ def deliver_cloudevent(spec: Any, google: CloudEvent[Any], native: Any, timeout:
     return deliver(spec, event, meta, native, timeout)
 
 
-def deliver(spec: Any, event: CloudEvent[Any], meta: MessageMeta | None, native: Any,
+def deliver(spec: FunctionSpec, event: CloudEvent[Any], meta: MessageMeta | None, native: Any,
             timeout: float | None) -> Answer:
     """Call the function with the event it gets (`events.to_cloudevent`) and say what to answer."""
     if not _wanted(spec.trigger, event):
@@ -202,7 +204,7 @@ def deliver(spec: Any, event: CloudEvent[Any], meta: MessageMeta | None, native:
     return _answer(spec, event, run(invocation)[0], _attempt_of(meta))
 
 
-def _answer(spec: Any, event: CloudEvent[Any], result: Result, attempt: int) -> Answer:
+def _answer(spec: FunctionSpec, event: CloudEvent[Any], result: Result, attempt: int) -> Answer:
     """What to answer for the handler's Result (routing a dead-lettered event first)."""
     outcome = result.outcome
     if outcome == ACK:
@@ -219,7 +221,7 @@ def _answer(spec: Any, event: CloudEvent[Any], result: Result, attempt: int) -> 
     return Answer(500 if outcome == RETRY else 200, result.reason, result, event)
 
 
-def _route(spec: Any, event: CloudEvent[Any], result: Result, topic: str, attempt: int) -> Answer:
+def _route(spec: FunctionSpec, event: CloudEvent[Any], result: Result, topic: str, attempt: int) -> Answer:
     """Publish a dead-lettered event to the function's dead-letter topic, then acknowledge it; if that
     fails, answer 500 so Pub/Sub redelivers it (nothing is lost)."""
     try:
@@ -231,7 +233,7 @@ def _route(spec: Any, event: CloudEvent[Any], result: Result, topic: str, attemp
     return Answer(200, result.reason, result, event)
 
 
-def _check_dead_letter_target(spec: Any) -> None:
+def _check_dead_letter_target(spec: FunctionSpec) -> None:
     """At cold start: dead letters on with no topic named is a configuration error, said once, loudly. Only
     for the function this instance serves: main.py builds every function's entry point, and deploy names
     each function's own topic in its own environment."""
@@ -256,13 +258,13 @@ def _wanted(trigger: Any, event: CloudEvent[Any]) -> bool:
     return isinstance(name, str) and trigger.matches(name)
 
 
-def _rejected(spec: Any, event: CloudEvent[Any] | None, reason: str, result: Result | None = None,
+def _rejected(spec: FunctionSpec, event: CloudEvent[Any] | None, reason: str, result: Result | None = None,
               event_id: str = "?") -> Answer:
     _log(spec, event, result or Result(DEAD_LETTER, reason=reason), event_id=event_id)
     return Answer(400, reason, result, event)
 
 
-def _unreadable(spec: Any, native: Any, exc: Exception) -> Answer:
+def _unreadable(spec: FunctionSpec, native: Any, exc: Exception) -> Answer:
     """The 400 for an event that cannot be read: the reason `InvalidEventError` gives, else what broke."""
     reason = str(exc) if isinstance(exc, InvalidEventError) else (
         f"the event cannot be read ({type(exc).__name__}: {str(exc)[:200]})")
@@ -290,7 +292,7 @@ def _binary_request() -> bool:
     return "ce-specversion" in flask.request.headers
 
 
-def _invocation(spec: Any, invocation_id: str, timeout: float | None, raw: Any,
+def _invocation(spec: FunctionSpec, invocation_id: str, timeout: float | None, raw: Any,
                 carrier: Mapping[str, str] | None) -> Invocation:
     return Invocation(spec, PROVIDER, invocation_id, carrier=carrier, raw=raw, region=REGION,
                       deadline=time.time() + timeout if timeout is not None else None)
@@ -365,7 +367,8 @@ def _timeout() -> float | None:
         return None
 
 
-def _log(spec: Any, event: CloudEvent[Any] | None, result: Result, where: str = "", event_id: str = "?") -> None:
+def _log(spec: FunctionSpec, event: CloudEvent[Any] | None, result: Result, where: str = "",
+         event_id: str = "?") -> None:
     import logging  # only paid for when something was not acknowledged
 
     what = {RETRY: "will be retried", DEAD_LETTER: "dead-lettered"}.get(result.outcome, result.outcome)

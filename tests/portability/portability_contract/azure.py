@@ -38,8 +38,9 @@ from azure.functions.eventgrid import EventGridEventInConverter
 from azure.functions.meta import Datum
 from azure.functions.queue import QueueMessageInConverter
 from azure.functions.timer import TimerRequestConverter
+from portable_fn_azure.codegen import function_app_source as generate_function_app
+from portable_fn_azure.codegen import host_json_source as host_json
 from portable_fn_azure.codegen import physical_container, physical_queue
-from portable_fn_azure.shim import generate_function_app, host_json
 
 from portable_fn.app import App
 from portable_fn.runtime import CloudEvent

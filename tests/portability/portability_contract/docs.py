@@ -255,7 +255,7 @@ def _gcp_native(app: App, spec: Any) -> list[str]:
 
 def _azure_native(app: App, spec: Any) -> list[str]:
     """The bindings of the function in the generated `function_app.py`."""
-    from portable_fn_azure.shim import generate_function_app
+    from portable_fn_azure.codegen import function_app_source as generate_function_app
 
     tree = ast.parse(generate_function_app(alone(app, spec)))
     function = next(n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and n.name == spec.name)

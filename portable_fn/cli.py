@@ -34,6 +34,8 @@ SHELLS = ("bash", "zsh", "fish")
 COMPLETE_VAR = "_PORTABLE_FN_COMPLETE"  # set by the completion scripts when they ask for completions
 
 if TYPE_CHECKING:
+    from .app import App
+    from .runtime.function import FunctionSpec
     StrParam = click.ParamType[str]
 else:  # click before 8.4 has no generic ParamType
     StrParam = click.ParamType
@@ -617,7 +619,7 @@ class _ConsoleHandler(logging.Handler):
         self.console.say(record.getMessage(), "dim")
 
 
-def _guard(console: Console, steps: Steps, app: Any, provider: str, stage: str, verb: str,
+def _guard(console: Console, steps: Steps, app: App, provider: str, stage: str, verb: str,
            yes: bool) -> Callable[[Any], None] | None:
     """What checks a plan before it is applied: on a protected stage (and without --yes), a plan that deletes
     or replaces something is confirmed on a terminal, and refused when there is none to ask on."""
@@ -668,7 +670,7 @@ def _emit(console: Console, as_json: bool, data: dict[str, Any], text: str) -> N
     console.result(json.dumps(data, indent=2, sort_keys=True) if as_json else text)
 
 
-def _function(app: Any, name: str) -> Any:
+def _function(app: App, name: str) -> FunctionSpec:
     from .runtime.errors import AppLoadError
 
     try:
@@ -693,7 +695,7 @@ def _event(where: str) -> Any:
         raise UsageError(f"--event {where}: the JSON is nested too deeply to read.") from None
 
 
-def _invoked(provider: Any, app: Any, spec: Any, event: Any, stage: str) -> dict[str, Any]:
+def _invoked(provider: Any, app: App, spec: FunctionSpec, event: Any, stage: str) -> dict[str, Any]:
     """`provider.invoke`, whose failures are errors saying what and what next, never tracebacks."""
     try:
         result: dict[str, Any] = provider.invoke(app, spec, event, stage=stage)
@@ -710,7 +712,7 @@ def _invoked(provider: Any, app: Any, spec: Any, event: Any, stage: str) -> dict
         ) from exc
 
 
-def _read_logs(provider: Any, app: Any, stage: str, specs: list[Any], since: Any) -> list[Any]:
+def _read_logs(provider: Any, app: App, stage: str, specs: list[FunctionSpec], since: Any) -> list[Any]:
     """`provider.read_logs`, whose failures are errors saying what and what next, never tracebacks."""
     try:
         entries: list[Any] = provider.read_logs(app, stage, specs, since)

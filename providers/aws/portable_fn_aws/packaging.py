@@ -260,7 +260,7 @@ def app_closure(source_dir: Path, module: str) -> frozenset[str]:
     return frozenset(seen)
 
 
-def handler_string(spec: Any) -> str:
+def handler_string(spec: FunctionSpec) -> str:
     """The Lambda `Handler` setting of a function packaged by `build_package`."""
     return f"{ENTRY_MODULE}.{spec.name}"
 

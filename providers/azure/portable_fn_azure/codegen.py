@@ -42,7 +42,8 @@ from portable_fn.runtime.triggers import Http, Queue, Schedule, Storage, Topic, 
 
 from .names import POISON_SUFFIX, container_name, queue_name
 
-if TYPE_CHECKING:  # not portable_fn.app's App: this module ships, and imports the runtime only
+if TYPE_CHECKING:  # provider side: never ships
+    from portable_fn.app import App
     from portable_fn.runtime.function import FunctionSpec
 
 T = TypeVar("T", bound=Trigger)
@@ -65,12 +66,12 @@ _PLAIN_FIELD = re.compile(r"(\*(/\d+)?|\d+(-\d+(/\d+)?)?)(,(\d+(-\d+(/\d+)?)?))*
 
 # -- settings ----------------------------------------------------------------------------------------
 
-def settings_of(app: Any) -> dict[str, Any]:
+def settings_of(app: App) -> dict[str, Any]:
     """The app's `[tool.portable-fn.azure]` table (the base one: bindings do not change between stages)."""
     return dict(getattr(getattr(app, "config", None), "azure", None) or {})
 
 
-def transports(app: Any) -> dict[str, str]:
+def transports(app: App) -> dict[str, str]:
     """`queue_transport`, `topic_transport` and the two connection setting names, checked."""
     settings = settings_of(app)
     chosen = {"storage_connection": str(settings.get("storage_connection") or STORAGE_CONNECTION),
@@ -147,7 +148,7 @@ def _list(values: frozenset[int]) -> str:
 
 # -- host.json ---------------------------------------------------------------------------------------
 
-def host_json_source(app: Any) -> str:
+def host_json_source(app: App) -> str:
     """host.json: extension bundle [4.*, 5.0.0), no `/api` route prefix, queue retries, the timeout."""
     extensions: dict[str, Any] = {"http": {"routePrefix": ""}}
     queues = [spec for spec in app.functions if isinstance(spec.trigger, Queue)]
@@ -164,23 +165,23 @@ def host_json_source(app: Any) -> str:
     return json.dumps(host, indent=2) + "\n"
 
 
-def _options(app: Any, spec: FunctionSpec) -> Any:
+def _options(app: App, spec: FunctionSpec) -> Any:
     options = getattr(app, "options", None)
     return options(spec) if callable(options) else spec.options
 
 
-def _max_attempts(app: Any, spec: FunctionSpec) -> int:
+def _max_attempts(app: App, spec: FunctionSpec) -> int:
     return int(_options(app, spec).max_attempts)
 
 
-def _timeout(app: Any, spec: FunctionSpec) -> float | None:
+def _timeout(app: App, spec: FunctionSpec) -> float | None:
     timeout = _options(app, spec).timeout_s
     return float(timeout) if timeout else None
 
 
 # -- function_app.py ---------------------------------------------------------------------------------
 
-def function_app_source(app: Any) -> str:
+def function_app_source(app: App) -> str:
     """function_app.py: imports the app's modules, one decorated function per portable function."""
     chosen = transports(app)
     modules = sorted({spec.module for spec in app.functions})
@@ -212,7 +213,7 @@ def function_app_source(app: Any) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _function(app: Any, spec: FunctionSpec, spec_ref: str, entry: str, name: str, chosen: dict[str, str]) -> list[str]:
+def _function(app: App, spec: FunctionSpec, spec_ref: str, entry: str, name: str, chosen: dict[str, str]) -> list[str]:
     kind, timeout = spec.trigger.kind, _timeout(app, spec)
     made = {"http": _http, "queue": _queue, "topic": _topic, "schedule": _schedule, "storage": _storage}[kind]
     setup, decorators, params, call = made(app, spec, spec_ref, timeout, chosen)
@@ -222,7 +223,7 @@ def _function(app: Any, spec: FunctionSpec, spec_ref: str, entry: str, name: str
             f"def {name}({params}, context: func.Context) -> {returns}:", body]
 
 
-def _http(app: Any, spec: FunctionSpec, ref: str, timeout: float | None, chosen: dict[str, str]) -> tuple[Any, ...]:
+def _http(app: App, spec: FunctionSpec, ref: str, timeout: float | None, chosen: dict[str, str]) -> tuple[Any, ...]:
     from .http_adapter import azure_route
 
     trigger = _trigger(spec, Http)
@@ -234,12 +235,12 @@ def _http(app: Any, spec: FunctionSpec, ref: str, timeout: float | None, chosen:
             "req: func.HttpRequest", "req")
 
 
-def http_routes(app: Any) -> tuple[tuple[str, str], ...]:
+def http_routes(app: App) -> tuple[tuple[str, str], ...]:
     """(method, path) of every http function of the app: what the shim's 405 lists in `Allow`."""
     return tuple((t.method, t.path) for t in (spec.trigger for spec in app.functions) if isinstance(t, Http))
 
 
-def route_methods(app: Any, spec: FunctionSpec) -> tuple[str, ...] | None:
+def route_methods(app: App, spec: FunctionSpec) -> tuple[str, ...] | None:
     """The methods the host delivers to an http function (None: every one). Its route alone: every method,
     so the shim answers 405 for the undeclared ones. A route several functions share: each its own, and
     the first also every method none of them declared (so that one answers the 405)."""
@@ -262,7 +263,7 @@ def _route_shape(path: str) -> str:
     return re.sub(r"\{(\*?)[^}]*\}", r"{\1}", azure_route(path))
 
 
-def _queue(app: Any, spec: FunctionSpec, ref: str, timeout: float | None, chosen: dict[str, str]) -> tuple[Any, ...]:
+def _queue(app: App, spec: FunctionSpec, ref: str, timeout: float | None, chosen: dict[str, str]) -> tuple[Any, ...]:
     name = physical_queue(_trigger(spec, Queue).name)
     if chosen["queue_transport"] == "service_bus":
         connection = chosen["service_bus_connection"]
@@ -277,7 +278,7 @@ def _queue(app: Any, spec: FunctionSpec, ref: str, timeout: float | None, chosen
             "msg: func.QueueMessage, poison: func.Out[str]", "msg, poison")
 
 
-def _topic(app: Any, spec: FunctionSpec, ref: str, timeout: float | None, chosen: dict[str, str]) -> tuple[Any, ...]:
+def _topic(app: App, spec: FunctionSpec, ref: str, timeout: float | None, chosen: dict[str, str]) -> tuple[Any, ...]:
     if chosen["topic_transport"] == "service_bus":
         connection, topic = chosen["service_bus_connection"], physical_queue(_trigger(spec, Topic).name)
         return (f"shim.service_bus_entry({ref}, {topic!r}, {connection!r}, {timeout!r})",
@@ -288,7 +289,7 @@ def _topic(app: Any, spec: FunctionSpec, ref: str, timeout: float | None, chosen
             "event: func.EventGridEvent", "event")
 
 
-def _schedule(app: Any, spec: FunctionSpec, ref: str, timeout: float | None, chosen: dict[str, str]) -> tuple[Any, ...]:
+def _schedule(app: App, spec: FunctionSpec, ref: str, timeout: float | None, chosen: dict[str, str]) -> tuple[Any, ...]:
     decorators = [f"@app.timer_trigger(schedule={ncrontab(spec)!r}, arg_name='timer', run_on_startup=False)"]
     retries = _max_attempts(app, spec) - 1
     if retries > 0:
@@ -298,7 +299,7 @@ def _schedule(app: Any, spec: FunctionSpec, ref: str, timeout: float | None, cho
             "timer: func.TimerRequest", "timer")
 
 
-def _storage(app: Any, spec: FunctionSpec, ref: str, timeout: float | None, chosen: dict[str, str]) -> tuple[Any, ...]:
+def _storage(app: App, spec: FunctionSpec, ref: str, timeout: float | None, chosen: dict[str, str]) -> tuple[Any, ...]:
     trigger = _trigger(spec, Storage)
     container = physical_container(trigger.bucket)
     if trigger.on == "deleted":
@@ -339,7 +340,7 @@ def poison_suffix() -> str:
     return POISON_SUFFIX
 
 
-def check(app: Any) -> None:
+def check(app: App) -> None:
     """Raise UnsupportedTriggerError for what the generated bindings cannot express (settings, schedules)."""
     transports(app)
     for spec in app.functions:

@@ -87,6 +87,9 @@ def test_a_value_outside_the_specs_enum_is_refused_listing_what_it_allows(arm: A
                                                                            "properties": {"tags": {"a": "b"}}}))
     assert (status, code) == (400, "InvalidRequestContent")
     assert "for tagsPatchOperation: Replace, Merge, Delete." in message
+    status, _, message = refusal(call(arm, certificate, "PUT", f"{ACCOUNT}/blobServices/default/containers/c",
+                                      {"properties": {"publicAccess": "Private"}}))
+    assert status == 400 and "for PublicAccess: Container, Blob, None." in message
     status, code, message = refusal(call(arm, certificate, "PUT", ACCOUNT, {
         "location": "westeurope", "kind": "StorageV3", "sku": {"name": "Standard_LRS"}}))
     assert (status, code) == (400, "InvalidRequestContent")

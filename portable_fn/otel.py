@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from portable_fn.runtime import pipeline
 from portable_fn.runtime.outcomes import ACK
 from portable_fn.runtime.tracing import TraceContext, TracingMiddleware
+from portable_fn.runtime.triggers import Http, Queue, Storage, Topic
 
 if TYPE_CHECKING:
     from opentelemetry.metrics import MeterProvider
@@ -260,7 +261,7 @@ class OtelMiddleware(pipeline.Middleware):
 
 def _span_name(invocation: pipeline.Invocation) -> str:
     trigger = invocation.spec.trigger
-    if trigger.kind == "http":
+    if isinstance(trigger, Http):
         return f"{trigger.method} {trigger.path}"
     return str(invocation.spec.name)
 
@@ -277,23 +278,23 @@ def _attributes(invocation: pipeline.Invocation) -> dict[str, Any]:
         attributes["cloud.provider"] = _CLOUDS[invocation.provider]
     if invocation.region:
         attributes["cloud.region"] = invocation.region
-    if trigger.kind in ("queue", "topic"):
-        attributes.update(_messaging(invocation))
-    elif trigger.kind == "http":
+    if isinstance(trigger, (Queue, Topic)):
+        attributes.update(_messaging(invocation, trigger))
+    elif isinstance(trigger, Http):
         attributes["http.route"] = trigger.path
         attributes["http.request.method"] = trigger.method
-    elif trigger.kind == "storage":
+    elif isinstance(trigger, Storage):
         attributes["faas.document.collection"] = trigger.bucket
         attributes["faas.document.operation"] = "insert" if trigger.on == "created" else "delete"
     return attributes
 
 
-def _messaging(invocation: pipeline.Invocation) -> dict[str, Any]:
+def _messaging(invocation: pipeline.Invocation, trigger: Queue | Topic) -> dict[str, Any]:
     """The messaging conventions' consumer attributes: one `process` span for the batch."""
-    kind = invocation.spec.trigger.kind
+    kind = trigger.kind
     attributes: dict[str, Any] = {
         "messaging.operation.type": "process", "messaging.operation.name": "process",
-        "messaging.destination.name": invocation.spec.trigger.name,
+        "messaging.destination.name": trigger.name,
     }
     system = _MESSAGING_SYSTEMS.get((invocation.provider, kind))
     if system is not None:

@@ -24,7 +24,7 @@ import types
 import typing
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -38,6 +38,7 @@ else:  # pragma: no cover
 PYTHON_VERSIONS = ("3.10", "3.11", "3.12", "3.13")
 DEFAULT_STAGE = "dev"
 PROVIDER_TABLES = ("local", "aws", "gcp", "azure")
+S = TypeVar("S", bound=BaseModel)  # a provider's settings model
 APP_NAME_RULE = "3-32 lowercase letters, digits and '-', starting with a letter and not ending with '-'"
 
 
@@ -151,8 +152,16 @@ class ProviderSettings(BaseModel):
 
 def parse_settings(model: type[BaseModel], settings: Mapping[str, Any], where: str) -> dict[str, Any]:
     """`settings` checked against `model`: the keys given, validated (a ConfigError lists what is wrong)."""
+    return typed_settings(model, settings, where).model_dump(exclude_unset=True)
+
+
+def typed_settings(model: type[S], settings: S | Mapping[str, Any] | None, where: str) -> S:
+    """`settings` as an instance of `model`, every default filled in, for code that reads them as attributes
+    (`settings.region`); an instance passes as it is, a mapping is validated (a ConfigError lists what is wrong)."""
+    if isinstance(settings, model):
+        return settings
     try:
-        return model.model_validate(dict(settings)).model_dump(exclude_unset=True)
+        return model.model_validate(dict(settings or {}))
     except ValidationError as exc:
         raise ConfigError("\n".join([f"[{where}] is invalid:", *_problems(where, exc, model)])) from None
 

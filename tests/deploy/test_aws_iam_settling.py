@@ -11,6 +11,7 @@ from botocore.exceptions import ClientError  # type: ignore[import-untyped]
 from portable_fn_aws.deploy.appliers import ApplyContext
 from portable_fn_aws.deploy.client import AwsClient
 from portable_fn_aws.deploy.naming import Arns
+from portable_fn_aws.settings import AwsSettings
 
 # What CreateFunction answers for a role made a moment ago (InvalidParameterValueException, as Lambda words it).
 NOT_ASSUMABLE = {"Error": {"Code": "InvalidParameterValueException",
@@ -20,7 +21,7 @@ NOT_ASSUMABLE = {"Error": {"Code": "InvalidParameterValueException",
 def context(**settings: Any) -> ApplyContext:
     """An AWS apply context whose waits are short; `after_iam` makes no AWS call of its own."""
     return ApplyContext(cast(AwsClient, None), "shop", "dev", Arns("aws", "eu-west-1", "123456789012"),
-                        {"wait_delay_s": 0.01, **settings})
+                        AwsSettings.model_validate({"wait_delay_s": 0.01, **settings}))
 
 
 class Lambda:

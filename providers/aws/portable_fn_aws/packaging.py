@@ -62,6 +62,8 @@ if TYPE_CHECKING:
     from portable_fn.provider import Progress
     from portable_fn.runtime.function import FunctionSpec
 
+    from .settings import AwsSettings
+
 ENTRY_MODULE = "portable_fn_entry"
 PACKAGE = "portable_fn_aws"
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -88,18 +90,10 @@ class SizeBudget:
 LAMBDA_LIMITS = SizeBudget()
 
 
-def size_budget(settings: dict[str, Any]) -> SizeBudget:
-    """Lambda's limits with the setting `direct_upload_limit_mb` (0 to 50, default 50; 0 sends every zip
-    through S3): one reading of it for packaging's report and deploy's choice of upload."""
-    value = settings.get("direct_upload_limit_mb", DIRECT_UPLOAD_LIMIT_MB)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= DIRECT_UPLOAD_LIMIT_MB:
-        raise ConfigError(
-            f"Packaging for aws: direct_upload_limit_mb = {value!r} under [tool.portable-fn.aws] is not a number "
-            f"from 0 to {DIRECT_UPLOAD_LIMIT_MB}. Lambda takes zips of up to {DIRECT_UPLOAD_LIMIT_MB} MB in the "
-            "request; larger ones go through the app's deployment bucket. Leave it out (50), or lower it "
-            "(0 uploads every zip through S3)."
-        )
-    return SizeBudget(direct_upload=int(value * MB))
+def size_budget(settings: AwsSettings) -> SizeBudget:
+    """Lambda's limits with the setting `direct_upload_limit_mb` (0 to 50, checked by `AwsSettings`; 0 sends
+    every zip through S3): one reading of it for packaging's report and deploy's choice of upload."""
+    return SizeBudget(direct_upload=int(settings.direct_upload_limit_mb * MB))
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from portable_fn.config import typed_settings
 from portable_fn.provider import Progress, Provider
 from portable_fn.runtime.errors import UnsupportedTriggerError
 
@@ -44,15 +45,20 @@ class AwsProvider(Provider):
         """The boto3 side (imported here, so `invoke` never imports boto3)."""
         from .deploy import AwsDeployer
 
-        return AwsDeployer(self.settings, self.endpoint_url)
+        return AwsDeployer(self.config, self.endpoint_url)
+
+    @property
+    def config(self) -> AwsSettings:
+        """The settings as an `AwsSettings`, every default filled in (`settings` holds the keys given)."""
+        return typed_settings(AwsSettings, self.settings, "tool.portable-fn.aws")
 
     def package(self, app: App, stage: str, out_dir: Path, progress: Progress) -> Artifact:
         """One zip per app, or per function (the setting `package`: "auto", "app" or "function"), checked
         against Lambda's size limits (the setting `direct_upload_limit_mb`: above it, through S3)."""
-        from .packaging import AUTO, build_package, size_budget
+        from .packaging import build_package, size_budget
 
-        return build_package(app, stage, out_dir, progress, layout=str(self.settings.get("package", AUTO)),
-                             budget=size_budget(self.settings))
+        return build_package(app, stage, out_dir, progress, layout=self.config.package,
+                             budget=size_budget(self.config))
 
     def check(self, app: App) -> None:
         """Reject what Lambda cannot run (timeouts over 15 minutes, memory over 10,240 MB) or bind."""

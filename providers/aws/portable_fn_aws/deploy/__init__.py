@@ -27,22 +27,22 @@ there. `remove` empties and deletes that bucket: it only ever holds these zips.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from portable_fn.config import typed_settings
 from portable_fn.deploy import Artifact, Deployer, RemoteState, Resource
 from portable_fn.deploy.executor import Appliers
 from portable_fn.runtime.errors import ConfigError, UnsupportedTriggerError
 from portable_fn.runtime.triggers import Http, Schedule
 
 from ..packaging import size_budget
+from ..settings import AwsSettings
 from .appliers import APPLIERS, ApplyContext
 from .client import AwsClient, explain
 from .desired import (
-    DEFAULT_LOG_RETENTION_DAYS,
-    FUNCTION_URL,
     HANDLER_MODULE,
     HTTP_API,
-    HTTP_FRONTS,
     Target,
     code_sha256,
     desired,
@@ -59,65 +59,54 @@ __all__ = ["HANDLER_MODULE", "TAG_APP", "TAG_STAGE", "AwsClient", "AwsDeployer",
 
 
 class AwsDeployer(Deployer[AwsClient, Names]):
-    """The deploy half of the AWS provider for one set of settings and one endpoint."""
+    """The deploy half of the AWS provider for one set of settings and one endpoint. It reads the settings
+    as `config`, an `AwsSettings` (a mapping given is validated into one)."""
 
     provider = "aws"
 
+    def __init__(self, settings: AwsSettings | Mapping[str, Any] | None = None, endpoint_url: str | None = None,
+                 client: AwsClient | None = None) -> None:
+        self.config = typed_settings(AwsSettings, settings, "tool.portable-fn.aws")
+        super().__init__(self.config.model_dump(exclude_unset=True), endpoint_url, client)
+
     def make_client(self) -> AwsClient:
         """The one AwsClient every call goes through (made on first use, so `check` needs no region)."""
-        return AwsClient(self.region(), self.endpoint_url, self.settings.get("profile"),
-                         int(self.settings.get("max_attempts", 8)))
+        return AwsClient(self.region(), self.endpoint_url, self.config.profile, self.config.max_attempts)
 
     def region(self) -> str:
-        region = self.settings.get("region") or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+        region = self.config.region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
         if not region:
             raise ConfigError(
                 "Deploying to aws needs a region: set region = \"eu-west-1\" (for example) under "
                 "[tool.portable-fn.aws] in pyproject.toml, or the AWS_REGION environment variable."
             )
-        return str(region)
-
-    def http(self) -> str:
-        """What fronts HTTP functions: the setting `http`, one of HTTP_FRONTS."""
-        chosen = str(self.settings.get("http", FUNCTION_URL))
-        if chosen not in HTTP_FRONTS:
-            raise ConfigError(
-                f"Deploying to aws: http = {chosen!r} under [tool.portable-fn.aws] is not one of "
-                f"{', '.join(repr(f) for f in HTTP_FRONTS)}. Use \"function-url\" (a Function URL per HTTP "
-                "function, the default) or \"http-api\" (one API Gateway HTTP API with a route per function)."
-            )
-        return chosen
+        return region
 
     def check(self, app: App) -> None:
-        """Raise ConfigError for an unknown `http` or a bad `direct_upload_limit_mb` setting,
-        UnsupportedTriggerError for a schedule EventBridge Scheduler cannot express or for two functions on
-        one route of the HTTP API."""
-        size_budget(self.settings)
-        if self.http() == HTTP_API:
+        """Raise UnsupportedTriggerError for a schedule EventBridge Scheduler cannot express or for two
+        functions on one route of the HTTP API (the settings were checked when `config` was made)."""
+        if self.config.http == HTTP_API:
             check_routes(app)
         for spec in app.functions:
             if isinstance(spec.trigger, Schedule):
                 schedule_expression(spec.name, spec.trigger)
 
     def names(self, app: App, stage: str) -> Names:
-        buckets = self.settings.get("buckets") or {}
-        return Names(app.name, stage, tuple(sorted((str(k), str(v)) for k, v in buckets.items())),
-                     str(self.settings.get("deployment_bucket") or ""))
+        return Names(app.name, stage, tuple(sorted(self.config.buckets.items())), self.config.deployment_bucket or "")
 
     def arns(self) -> Arns:
         return Arns(self.client.partition, self.client.region, self.client.account())
 
     def desired(self, app: App, stage: str, artifact: Artifact) -> list[Resource]:
         self.check(app)
-        retention = int(self.settings.get("log_retention_days", DEFAULT_LOG_RETENTION_DAYS))
-        return desired(Target(app, stage, self.names(app, stage), self.arns(), artifact, retention, self.http(),
-                              size_budget(self.settings)))
+        return desired(Target(app, stage, self.names(app, stage), self.arns(), artifact, self.config.log_retention_days,
+                              self.config.http, size_budget(self.config)))
 
     def read_remote(self, app: App, stage: str) -> RemoteState:
         return RemoteReader(self.client, self.names(app, stage), self.arns()).read()
 
     def appliers(self, app: App, stage: str) -> Appliers:
-        ctx = ApplyContext(self.client, app.name, stage, self.arns(), self.settings)
+        ctx = ApplyContext(self.client, app.name, stage, self.arns(), self.config)
         return {kind: make(ctx) for kind, make in APPLIERS.items()}
 
     def explain(self, exc: BaseException) -> str | None:

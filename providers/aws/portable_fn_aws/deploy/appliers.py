@@ -20,6 +20,7 @@ from portable_fn.deploy import Applier as BaseApplier
 from portable_fn.deploy import ApplyContext as BaseApplyContext
 from portable_fn.deploy import Resource, while_settling
 
+from ..settings import AwsSettings
 from .client import AwsClient, error_code, missing
 from .naming import Arns, tag_list, tags
 from .policies import POLICY_NAME
@@ -59,15 +60,15 @@ DEFAULT_STAGE = "$default"
 class ApplyContext(BaseApplyContext):
     """What every applier of one run shares: the client, the tags to put, ARNs, and wait/retry timings."""
 
-    def __init__(self, aws: AwsClient, app: str, stage: str, arns: Arns, settings: dict[str, Any]) -> None:
+    def __init__(self, aws: AwsClient, app: str, stage: str, arns: Arns, settings: AwsSettings) -> None:
         super().__init__()
         self.aws = aws
         self.tags = tags(app, stage)
         self.tag_list = tag_list(app, stage)
         self.arns = arns
-        self.wait_delay_s = float(settings.get("wait_delay_s", 2))
-        self.wait_attempts = int(settings.get("wait_max_attempts", 150))
-        self.propagation_attempts = int(settings.get("iam_propagation_attempts", 10))
+        self.wait_delay_s = settings.wait_delay_s
+        self.wait_attempts = settings.wait_max_attempts
+        self.propagation_attempts = settings.iam_propagation_attempts
         self.api_ids: dict[str, str] = {}  # name -> id of the app's HTTP API, once made or found
 
     def api_id(self, name: str) -> str:

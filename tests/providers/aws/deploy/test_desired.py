@@ -34,6 +34,7 @@ from portable_fn_aws.deploy.resources import (
     Schedule,
 )
 from portable_fn_aws.packaging import LambdaArtifact, SizeBudget, size_budget
+from portable_fn_aws.settings import AwsSettings
 
 from portable_fn.app import load_app
 from portable_fn.deploy import Artifact, RemoteState, make_plan
@@ -274,8 +275,16 @@ def test_an_api_permission_is_read_back_with_the_api_named() -> None:
 
 
 def test_an_unknown_http_setting_is_refused_with_the_choices() -> None:
-    with pytest.raises(ConfigError, match=r"http = 'rest-api'.*'function-url', 'http-api'"):
-        AwsDeployer({"http": "rest-api"}).check(load_app(GATEWAY))
+    with pytest.raises(ConfigError, match=r"aws.http: use 'function-url' or 'http-api', not 'rest-api'"):
+        AwsDeployer({"http": "rest-api"})
+
+
+def test_the_deployer_reads_typed_settings_and_a_misspelled_key_is_refused_with_the_right_one() -> None:
+    deployer = AwsDeployer(AwsSettings(region="eu-west-1", http="http-api"))
+    config = deployer.config
+    assert (deployer.region(), config.http, config.log_retention_days) == ("eu-west-1", "http-api", 14)
+    with pytest.raises(ConfigError, match=r"tool.portable-fn.aws.regoin: .*'region'"):
+        AwsDeployer({"regoin": "eu-west-1"})
 
 
 def test_two_functions_on_one_route_of_the_http_api_are_refused(tmp_path: Path) -> None:
@@ -348,11 +357,11 @@ def test_a_new_zip_is_uploaded_before_functions_move_to_it_and_the_old_one_delet
 
 @pytest.mark.parametrize("value", [51, -1, "50", True, None])
 def test_a_direct_upload_limit_lambda_would_refuse_is_a_config_error(value: Any) -> None:
-    with pytest.raises(ConfigError, match=r"direct_upload_limit_mb = .* is not a number from 0 to 50"):
-        AwsDeployer({"direct_upload_limit_mb": value}).check(load_app(GATEWAY))
+    with pytest.raises(ConfigError, match=r"aws.direct_upload_limit_mb: "):
+        AwsDeployer({"direct_upload_limit_mb": value})
 
 
 def test_the_direct_upload_limit_setting_in_mb() -> None:
-    assert size_budget({}) == SizeBudget(direct_upload=50 * 1024 * 1024)
-    assert size_budget({"direct_upload_limit_mb": 0.5}).direct_upload == 512 * 1024
-    assert size_budget({"direct_upload_limit_mb": 0}).via_s3(1)
+    assert size_budget(AwsSettings()) == SizeBudget(direct_upload=50 * 1024 * 1024)
+    assert size_budget(AwsSettings(direct_upload_limit_mb=0.5)).direct_upload == 512 * 1024
+    assert size_budget(AwsSettings(direct_upload_limit_mb=0)).via_s3(1)

@@ -41,6 +41,9 @@ never the secret.
 
 The parts every provider's packaging shares live here too: the app's requirement lines
 (`app_requirements`) and the modules of a provider package its runtime shim needs (`module_closure`).
+One import scanner (`import_lines`) decides what of the app and of a provider package ships: it follows
+relative imports, imports inside functions and `import_module` / `__import__` with a constant name, and
+skips `if TYPE_CHECKING:` blocks, which never run.
 The app's own bytecode never ships; the Lambda and Azure packages ship bytecode compiled from what they
 hold, for the app's Python (`portable_fn.bytecode`).
 """
@@ -235,7 +238,7 @@ class ShipRules:
                 or (not name.endswith(".py") and any(fnmatchcase(name, pattern) for pattern in SECRET_FILES)))
 
 
-ANY_MODULE = "*"  # what `app_imports` says for `import_module(name)` with a name built at run time
+ANY_MODULE = "*"  # what `import_lines` says for `import_module(name)` with a name built at run time
 
 
 def import_closure(source_dir: Path, modules: Iterable[str]) -> dict[str, str]:
@@ -264,27 +267,86 @@ def app_module_files(source_dir: Path, module: str) -> list[str]:
 
 
 def app_imports(source_dir: Path, archive_name: str) -> list[tuple[int, str]]:
-    """(line, absolute name) of each module the app's file imports, and of each name it imports from one
-    (which may be a submodule); relative imports resolved against the file's package; `ANY_MODULE` for an
-    `import_module` / `__import__` call whose name is not a constant absolute one."""
-    package = archive_name.split("/")[:-1]  # `a/b/c.py` and `a/b/__init__.py` both resolve `.` as a.b
+    """`import_lines` of the app's file `archive_name`, whose relative imports resolve against its folder."""
     try:
         tree = ast.parse((source_dir / archive_name).read_bytes())
     except (SyntaxError, ValueError):  # not Python 3 source: nothing can import it, nothing to follow
         return []
+    return import_lines(tree, ".".join(archive_name.split("/")[:-1]))
+
+
+def import_lines(tree: ast.AST, package: str) -> list[tuple[int, str]]:
+    """(line, absolute name) of each module the module `tree` imports when it runs: the one scanner that
+    decides what of the app and of a provider package ships. `package` is the package the module lies in
+    ("" at the top level), against which relative imports resolve.
+
+    Imports inside functions count; those under `if TYPE_CHECKING:` do not (that block never runs).
+    `from m import a` gives `m` and `m.a` (which may be a submodule); `importlib.import_module(name)`
+    and `__import__(name)` give the name if it is a constant (a relative one resolved against a constant
+    package or `__package__`), else `ANY_MODULE`."""
     found: list[tuple[int, str]] = []
-    for node in ast.walk(tree):
+    for node in _run_time_nodes(tree):
         if isinstance(node, ast.Import):
             found += [(node.lineno, alias.name) for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
-            base = package[: max(0, len(package) - node.level + 1)] if node.level else []
-            origin = ".".join([*base, *([node.module] if node.module else [])])
-            found += [(node.lineno, origin), *((node.lineno, f"{origin}.{a.name}".lstrip(".")) for a in node.names)]
-        elif isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", "")) in (
-                "__import__", "import_module"):
-            value = node.args[0].value if node.args and isinstance(node.args[0], ast.Constant) else None
-            found.append((node.lineno, value if isinstance(value, str) and not value.startswith(".") else ANY_MODULE))
-    return found
+            origin = _absolute(node.module or "", node.level, package)
+            found += [(node.lineno, origin), *((node.lineno, f"{origin}.{a.name}".lstrip("."))
+                                               for a in node.names if a.name != "*")]
+        elif isinstance(node, ast.Call) and _last_name(node.func) in ("__import__", "import_module"):
+            found.append((node.lineno, _dynamic_name(node, package)))
+    return sorted(((line, module) for line, module in found if module), key=lambda found: found[0])
+
+
+def _run_time_nodes(tree: ast.AST) -> Iterator[ast.AST]:
+    """The nodes of `tree` (breadth first, as `ast.walk`) but the bodies of `if TYPE_CHECKING:`."""
+    todo = deque([tree])
+    while todo:
+        node = todo.popleft()
+        yield node
+        if isinstance(node, ast.If) and _last_name(node.test) == "TYPE_CHECKING":
+            todo += [node.test, *node.orelse]
+        else:
+            todo += ast.iter_child_nodes(node)
+
+
+def _last_name(node: ast.AST) -> str:
+    """The last part of a name or attribute (`importlib.import_module` -> "import_module"), else ""."""
+    return node.id if isinstance(node, ast.Name) else node.attr if isinstance(node, ast.Attribute) else ""
+
+
+def _absolute(module: str, level: int, package: str) -> str:
+    """The absolute name of `module` imported with `level` leading dots from a module of `package`."""
+    if not level:
+        return module
+    parts = package.split(".") if package else []
+    base = parts[: max(0, len(parts) - level + 1)]
+    return ".".join([*base, *([module] if module else [])])
+
+
+def _dynamic_name(call: ast.Call, package: str) -> str:
+    """The module an `import_module(name, package)` / `__import__(name, ..., level)` call imports, or
+    `ANY_MODULE` when its name is built at run time."""
+    arguments: dict[int | str, ast.expr] = {**dict(enumerate(call.args)),
+                                            **{k.arg: k.value for k in call.keywords if k.arg}}
+    name = arguments.get(0, arguments.get("name"))
+    if not (isinstance(name, ast.Constant) and isinstance(name.value, str) and name.value.strip(".")):
+        return ANY_MODULE
+    if _last_name(call.func) == "__import__":
+        level = arguments.get(4, arguments.get("level"))
+        if level is None:
+            return name.value
+        if isinstance(level, ast.Constant) and isinstance(level.value, int):
+            return _absolute(name.value, level.value, package)
+        return ANY_MODULE
+    relative_to = arguments.get(1, arguments.get("package"))
+    dots = len(name.value) - len(name.value.lstrip("."))
+    if not dots:
+        return name.value
+    if isinstance(relative_to, ast.Name) and relative_to.id == "__package__":
+        return _absolute(name.value[dots:], dots, package)
+    if isinstance(relative_to, ast.Constant) and isinstance(relative_to.value, str):
+        return _absolute(name.value[dots:], dots, relative_to.value)
+    return ANY_MODULE
 
 
 def looks_like_credential(path: Path) -> str | None:
@@ -430,13 +492,13 @@ def is_own(requirement: str) -> bool:
 
 def module_closure(package_dir: Path, package_name: str, roots: Iterable[str], *, stub_init: bytes) -> list[Entry]:
     """(archive name, path) for the top-level modules of the package `package_name` (at `package_dir`)
-    reachable by import statements from `roots` (module names without `.py`), then its `__init__.py`:
-    as is if it imports only those modules, the stdlib and `portable_fn.runtime`, else `stub_init`."""
+    that `roots` (module names without `.py`) import, directly or not (`import_lines`), then its
+    `__init__.py`: as is if it imports only those modules, the stdlib and `portable_fn.runtime`, else
+    `stub_init`. What every provider's `shim_files` ships."""
     shipped = _imported_closure(package_dir, package_name, roots)
     entries: list[Entry] = [(f"{package_name}/{name}.py", package_dir / f"{name}.py") for name in sorted(shipped)]
     init = package_dir / "__init__.py"
-    imported = imported_names(ast.parse(init.read_text(encoding="utf-8")), package_name)
-    if all(_runtime_safe(module, package_name, shipped) for module in imported):
+    if not foreign_imports(init, package_name, shipped):
         entries.append((f"{package_name}/__init__.py", init))
     else:  # the package's __init__ pulls in more than the shim: ship a stub that does not
         entries.append((f"{package_name}/__init__.py", stub_init))
@@ -444,42 +506,20 @@ def module_closure(package_dir: Path, package_name: str, roots: Iterable[str], *
 
 
 def package_imports(tree: ast.AST, package_name: str) -> list[str]:
-    """The top-level modules of the package `package_name` that `tree` imports (names without `.py`)."""
-    return [m.split(".")[1] for m in imported_names(tree, package_name) if m.startswith(f"{package_name}.")]
-
-
-def imported_names(tree: ast.AST, package_name: str) -> list[str]:
-    """The absolute name of every module imported anywhere in `tree`, a top-level module of `package_name`."""
-    return [module for _, module in import_lines(tree, package_name)]
-
-
-def import_lines(tree: ast.AST, package_name: str) -> list[tuple[int, str]]:
-    """(line, absolute module name) of every import in `tree`: nested and relative ones, and
-    `importlib.import_module("x")` / `__import__("x")` with a constant name."""
-    found: list[tuple[int, str]] = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            found += [(node.lineno, alias.name) for alias in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.level:  # `.x`, `from . import x`
-            found += [(node.lineno, f"{package_name}.{node.module}" if node.module else f"{package_name}.{a.name}")
-                      for a in node.names]
-        elif isinstance(node, ast.ImportFrom):
-            module = node.module or ""
-            found += ([(node.lineno, f"{package_name}.{a.name}") for a in node.names] if module == package_name
-                      else [(node.lineno, module)])
-        elif isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", "")) in (
-                "__import__", "import_module") and node.args and isinstance(node.args[0], ast.Constant):
-            found.append((node.lineno, str(node.args[0].value)))
-    return found
+    """The top-level modules of the package `package_name` (names without `.py`) that `tree`, one of its
+    modules or a generated entry module beside it, imports."""
+    prefix = f"{package_name}."
+    return [m[len(prefix):].split(".")[0] for _, m in import_lines(tree, package_name) if m.startswith(prefix)]
 
 
 def foreign_imports(path: Path, package_name: str, shipped: set[str]) -> list[tuple[int, str]]:
     """(line, module) of each import in `path` (a module of `package_name`) that a function could not
     satisfy with the package's `shipped` top-level modules (names without `.py`), the standard library and
-    the portable runtime: what the providers' stdlib-only checks report."""
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    return [(line, module) for line, module in import_lines(tree, package_name)
-            if not (module == package_name or _runtime_safe(module, package_name, shipped))]
+    the portable runtime: what decides whether `__init__` ships as is, and what the providers'
+    stdlib-only checks report. `from m import a` is reported once, as `m` when `m` is foreign."""
+    found = import_lines(ast.parse(path.read_bytes()), package_name)
+    foreign = {(line, m) for line, m in found if not _runtime_safe(m, package_name, shipped)}
+    return [(line, m) for line, m in found if (line, m) in foreign and (line, m.rpartition(".")[0]) not in foreign]
 
 
 def _imported_closure(package_dir: Path, package_name: str, roots: Iterable[str]) -> set[str]:
@@ -490,17 +530,18 @@ def _imported_closure(package_dir: Path, package_name: str, roots: Iterable[str]
         if name in seen or not (package_dir / f"{name}.py").is_file():
             continue
         seen.add(name)
-        todo += package_imports(ast.parse((package_dir / f"{name}.py").read_text(encoding="utf-8")), package_name)
+        todo += package_imports(ast.parse((package_dir / f"{name}.py").read_bytes()), package_name)
     return seen
 
 
 def _runtime_safe(module: str, package_name: str, shipped: set[str]) -> bool:
-    """Whether importing `module` in the cloud needs nothing but the shipped modules, stdlib and runtime."""
+    """Whether importing `module` in the cloud needs nothing but the shipped modules, stdlib and runtime
+    (`portable_fn` itself ships as the runtime's package, and the package's `__init__` always ships)."""
     top, _, rest = module.partition(".")
     if top == package_name:
-        return rest.split(".")[0] in shipped
-    return top in sys.stdlib_module_names or module == "portable_fn.runtime" or module.startswith(
-        "portable_fn.runtime.")
+        return not rest or rest.split(".")[0] in shipped
+    return (top in sys.stdlib_module_names or module in ("portable_fn", "portable_fn.runtime")
+            or module.startswith("portable_fn.runtime."))
 
 
 def _requirement_file(path: Path, context: str, unresolvable: str, split_options: bool) -> list[str]:

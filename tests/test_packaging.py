@@ -17,7 +17,7 @@ from portable_fn.local.provider import LocalProvider
 from portable_fn.packaging import (
     app_files,
     app_requirements,
-    imported_names,
+    import_lines,
     is_own,
     module_closure,
     package_imports,
@@ -147,13 +147,16 @@ def test_app_requirements_refuse_nested_files_and_a_missing_file(shop_copy: Path
         app_requirements(app, context="Packaging it", unresolvable="cannot be pinned here")
 
 
-def test_imported_names_resolve_relative_and_package_imports() -> None:
+def test_import_lines_resolve_relative_dynamic_and_nested_imports_but_not_type_checking_ones() -> None:
     tree = ast.parse("import os, json\nfrom . import a\nfrom .b import c\nfrom pkg import d\n"
                      "from pkg.e import f\nfrom portable_fn.runtime import x\n"
-                     "def late():\n    import g.h\n")
-    assert imported_names(tree, "pkg") == [
-        "os", "json", "pkg.a", "pkg.b", "pkg.d", "pkg.e", "portable_fn.runtime", "g.h"]
-    assert package_imports(tree, "pkg") == ["a", "b", "d", "e"]
+                     "def late():\n    import g.h\n    importlib.import_module('..up', 'pkg.sub')\n"
+                     "    __import__('i')\n    import_module(name)\n"
+                     "if TYPE_CHECKING:\n    import never\nelse:\n    import otherwise\n")
+    assert [m for _, m in import_lines(tree, "pkg")] == [
+        "os", "json", "pkg", "pkg.a", "pkg.b", "pkg.b.c", "pkg", "pkg.d", "pkg.e", "pkg.e.f",
+        "portable_fn.runtime", "portable_fn.runtime.x", "g.h", "pkg.up", "i", "*", "otherwise"]
+    assert package_imports(tree, "pkg") == ["a", "b", "b", "d", "e", "e", "up"]
 
 
 def _package(root: Path, modules: dict[str, str]) -> Path:
@@ -182,3 +185,83 @@ def test_module_closure_stubs_an_init_that_imports_more_than_ships(tmp_path: Pat
     package = _package(tmp_path, {"__init__": init, "shim": "import json\n", "provider": ""})
     assert module_closure(package, "pkg", ["shim"], stub_init=b"stub") == [
         ("pkg/shim.py", package / "shim.py"), ("pkg/__init__.py", b"stub")]
+
+
+# What of a provider package ships, one case each, for every provider's `shim_files`: the modules of a
+# package holding `shim.py` (the case's source), `extra.py`, `names.py` and a deploy-side `provider.py`.
+# Each provider used to scan imports its own way; these pin the one way all now share.
+SHIM_CASES = {
+    "import_module with an absolute literal name": (
+        "import importlib\ndef load():\n    return importlib.import_module('{pkg}.extra')\n", {"extra"}),
+    "import_module with a relative literal name": (
+        "from importlib import import_module\ndef load():\n    return import_module('.extra', __package__)\n",
+        {"extra"}),
+    "__import__ with a literal name": ("def load():\n    return __import__('{pkg}.extra')\n", {"extra"}),
+    "from . import, inside a function": ("def load():\n    from . import extra\n", {"extra"}),
+    "a relative from-import": ("from .extra import x\n", {"extra"}),
+    "an absolute from-import of the package": ("from {pkg} import extra\n", {"extra"}),
+    "an import under TYPE_CHECKING, which never runs": (
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from . import extra\n", set()),
+    "the else of typing.TYPE_CHECKING, which runs": (
+        "import typing\nif typing.TYPE_CHECKING:\n    from .provider import P\nelse:\n    from . import extra\n",
+        {"extra"}),
+    "a module named like the deploy side": ("from .names import queue_name\n", {"names"}),
+}
+INIT_CASES = {
+    "an init that imports nothing": ('"""pkg"""\n', True),
+    "an init importing the deploy side under TYPE_CHECKING": (
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from .provider import P\n", True),
+    "an init importing the deploy side": ("from .provider import P\n", False),
+    "an init importing a third-party module": ("import azure.functions\n", False),
+}
+
+
+def _aws_shim_files(package: Path) -> list[tuple[str, Path | bytes]]:
+    from portable_fn_aws.packaging import shim_files
+
+    return shim_files(package)
+
+
+def _gcp_shim_files(package: Path) -> list[tuple[str, Path | bytes]]:
+    from portable_fn_gcp.packaging import shim_files
+
+    return shim_files(package)
+
+
+def _azure_shim_files(package: Path) -> list[tuple[str, Path | bytes]]:
+    from portable_fn_azure.packaging import shim_files
+
+    return shim_files("import azure.functions as func\nfrom portable_fn_azure import shim\n", package)
+
+
+SHIM_FILES = {"portable_fn_aws": _aws_shim_files, "portable_fn_gcp": _gcp_shim_files,
+              "portable_fn_azure": _azure_shim_files}
+
+
+def _provider_package(root: Path, name: str, shim: str, init: str = '"""pkg"""\n') -> Path:
+    package = root / name
+    package.mkdir()
+    modules = {"__init__": init, "shim": shim.format(pkg=name), "extra": "x = 1\n",
+               "names": "def queue_name() -> str:\n    return 'q'\n", "provider": "import boto3\nP = 1\n"}
+    for module, source in modules.items():
+        (package / f"{module}.py").write_text(source)
+    return package
+
+
+@pytest.mark.parametrize("provider", sorted(SHIM_FILES))
+@pytest.mark.parametrize("case", sorted(SHIM_CASES))
+def test_every_provider_ships_the_same_modules_of_its_package(tmp_path: Path, provider: str, case: str) -> None:
+    shim, expected = SHIM_CASES[case]
+    entries = dict(SHIM_FILES[provider](_provider_package(tmp_path, provider, shim)))
+    assert set(entries) == {f"{provider}/{m}.py" for m in {"__init__", "shim", *expected}}
+
+
+@pytest.mark.parametrize("provider", sorted(SHIM_FILES))
+@pytest.mark.parametrize("case", sorted(INIT_CASES))
+def test_every_provider_ships_an_init_as_is_only_if_it_imports_what_ships(
+        tmp_path: Path, provider: str, case: str) -> None:
+    init, as_is = INIT_CASES[case]
+    package = _provider_package(tmp_path, provider, "import json\n", init)
+    entries = dict(SHIM_FILES[provider](package))
+    assert (entries[f"{provider}/__init__.py"] == package / "__init__.py") is as_is
+    assert f"{provider}/provider.py" not in entries

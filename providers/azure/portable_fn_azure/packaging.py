@@ -10,9 +10,9 @@ The zip's root is the function app's `wwwroot`:
 |                                       | credentials, `local.settings.json` included, tests, VCS data,   |
 |                                       | venvs, caches; `include` / `exclude` applied)                   |
 | the portable runtime                  | `portable_fn.packaging.runtime_files`                           |
-| the shim                              | the `portable_fn_azure` modules `function_app.py` imports and what they |
-|                                       | import in turn, never the provider side (`PROVIDER_SIDE`: `codegen` |
-|                                       | and the deploy code); `__init__.py` as is, or a stub if it imports more |
+| the shim                              | `portable_fn_azure.shim`, the modules `function_app.py` imports and |
+|                                       | what they import in turn (`portable_fn.packaging.module_closure`); |
+|                                       | `codegen` and the deploy code never ship, since nothing there imports them |
 | `.python_packages/lib/site-packages/` | wheels for Linux x86_64 and the app's Python (`_wheels`), unpacked |
 |                                       | like an install; the host puts this directory on `sys.path`     |
 | `__pycache__/*.cpython-3XY.pyc`       | bytecode of every module above for the app's Python             |
@@ -42,7 +42,15 @@ else:  # pragma: no cover
 
 from portable_fn.bytecode import HERE, Interpreters, compiler_for, with_bytecode
 from portable_fn.deploy.models import Artifact
-from portable_fn.packaging import app_files, app_requirements, runtime_files, write_zip
+from portable_fn.packaging import (
+    Entry,
+    app_files,
+    app_requirements,
+    module_closure,
+    package_imports,
+    runtime_files,
+    write_zip,
+)
 from portable_fn.runtime.errors import DeployError
 
 from . import _wheels
@@ -60,10 +68,6 @@ AZURE_FUNCTIONS = "azure-functions"
 # The portable-fn distributions themselves: the runtime ships from this machine, providers never ship.
 OWN_DISTRIBUTIONS = re.compile(r"^portable[-_.]fn([-_.](aws|gcp|azure))?$", re.IGNORECASE)
 _NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
-# Modules of this package that run only when packaging or deploying, never in the function: the shim's
-# `codegen` (which imports `names`) generates function_app.py and host.json when packaging only.
-PROVIDER_SIDE = frozenset({"codegen", "names", "packaging", "provider", "settings", "_wheels", "deploy"})
-Entry = tuple[str, "bytes | Path"]
 
 
 @dataclass(frozen=True)
@@ -129,16 +133,10 @@ def pip_arguments(lines: Iterable[str]) -> list[str]:
 
 
 def shim_files(function_app: str, package_dir: Path = PACKAGE_DIR) -> list[Entry]:
-    """The package's modules that ship: those `function_app` imports, what they import, and `__init__`."""
-    starts = {m.split(".")[1] for m in _imports(ast.parse(function_app)) if m.startswith(f"{PACKAGE}.")}
-    shipped = _imported_closure(package_dir, starts | {"shim"})
-    entries: list[Entry] = [(f"{PACKAGE}/{name}.py", package_dir / f"{name}.py") for name in sorted(shipped)]
-    init = package_dir / "__init__.py"
-    if init.is_file() and all(_runtime_safe(m, shipped) for m in _imports(ast.parse(init.read_bytes()))):
-        entries.append((f"{PACKAGE}/__init__.py", init))
-    else:  # the package's __init__ pulls in the deploy side: ship a stub that does not
-        entries.append((f"{PACKAGE}/__init__.py", b'"""portable-fn on Azure Functions: the runtime shim."""\n'))
-    return entries
+    """The modules of this package that ship: the shim, those `function_app` imports, what they import in
+    turn, and `__init__` (`portable_fn.packaging.module_closure`)."""
+    return module_closure(package_dir, PACKAGE, ["shim", *package_imports(ast.parse(function_app), PACKAGE)],
+                          stub_init=b'"""portable-fn on Azure Functions: the runtime shim."""\n')
 
 
 def _vendored(app: App, lines: list[str], target: Target, cache_dir: Path, download: PipDownload,
@@ -150,46 +148,6 @@ def _vendored(app: App, lines: list[str], target: Target, cache_dir: Path, downl
     except DeployError as exc:
         raise DeployError(f"Packaging {app.name!r} for azure: {exc}") from exc
     return [entry for wheel in wheels for entry in _wheels.unpacked(wheel, SITE_PACKAGES)]
-
-
-def _imported_closure(package_dir: Path, starts: set[str]) -> set[str]:
-    """Modules of this package reachable by import statements from `starts` (names without `.py`), but
-    none of the provider side."""
-    seen: set[str] = set()
-    todo = sorted(starts)
-    while todo:
-        name = todo.pop()
-        path = package_dir / f"{name}.py"
-        if name in seen or name in PROVIDER_SIDE or not path.is_file():
-            continue
-        seen.add(name)
-        todo += [m.split(".")[1] for m in _imports(ast.parse(path.read_bytes())) if m.startswith(f"{PACKAGE}.")]
-    return seen
-
-
-def _imports(tree: ast.AST) -> list[str]:
-    """The absolute name of every module imported anywhere in `tree`, a top-level module of this package."""
-    found: list[str] = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            found += [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.level:  # `.x`, `from . import x`
-            found += [f"{PACKAGE}.{node.module}" if node.module else f"{PACKAGE}.{alias.name}"
-                      for alias in node.names]
-        elif isinstance(node, ast.ImportFrom):
-            module = node.module or ""
-            found += [f"{PACKAGE}.{a.name}" for a in node.names] if module == PACKAGE else [module]
-    return found
-
-
-def _runtime_safe(module: str, shipped: set[str]) -> bool:
-    """Whether importing `module` on Azure needs nothing but the standard library, the portable runtime,
-    `azure.functions` and the shipped part of this package."""
-    top, _, rest = module.partition(".")
-    if top == PACKAGE:
-        return rest.split(".")[0] in shipped
-    return (top in sys.stdlib_module_names or module == "azure.functions" or module.startswith("azure.functions.")
-            or module == "portable_fn.runtime" or module.startswith("portable_fn.runtime."))
 
 
 def _named(line: str, pattern: re.Pattern[str]) -> bool:

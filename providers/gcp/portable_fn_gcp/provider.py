@@ -16,6 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
+from portable_fn.config import typed_settings
 from portable_fn.provider import Progress, Provider
 from portable_fn.runtime.cloudevent import CloudEvent
 from portable_fn.runtime.errors import InvalidEventError, UnsupportedTriggerError
@@ -51,7 +52,12 @@ class GcpProvider(Provider):
         """The Google-client side (imported here, so `invoke` never imports the clients)."""
         from .deploy import GcpDeployer
 
-        return GcpDeployer(self.settings, self.endpoint_url)
+        return GcpDeployer(self.config, self.endpoint_url)
+
+    @property
+    def config(self) -> GcpSettings:
+        """The settings as a `GcpSettings`, every default filled in (`settings` holds the keys given)."""
+        return typed_settings(GcpSettings, self.settings, "tool.portable-fn.gcp")
 
     def package(self, app: App, stage: str, out_dir: Path, progress: Progress) -> Artifact:
         from .packaging import build_package
@@ -70,7 +76,7 @@ class GcpProvider(Provider):
         from .logs import CloudLogging
 
         names = self.deployer.names(app, stage)
-        endpoint = (self.settings.get("endpoints") or {}).get("logging") or self.endpoint_url
+        endpoint = (self.config.endpoints or {}).get("logging") or self.endpoint_url
         services = {names.function_id(spec.name): spec.name for spec in functions}
         credentials = cast("GcpDeployer", self.deployer).credentials
         return CloudLogging.connect(endpoint, credentials).read(names.project, names.region, services, since)

@@ -28,21 +28,23 @@ how long a dead-letter route waits for Eventarc to name a Pub/Sub trigger's subs
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from google.auth.credentials import Credentials
 
+from portable_fn.config import typed_settings
 from portable_fn.deploy import Artifact, Deployer, RemoteState, Resource
 from portable_fn.deploy.executor import Appliers
 from portable_fn.runtime.errors import ConfigError, UnsupportedTriggerError
 from portable_fn.runtime.triggers import Queue, Schedule
 
+from ..settings import GcpSettings
 from .appliers import APPLIERS, ApplyContext
 from .client import GcpClient, explain
 from .desired import (
     DEAD_LETTER_ENV,
     MAX_EVENT_TIMEOUT_S,
-    Settings,
     Target,
     desired,
     wants_event_receiver_grant,
@@ -60,19 +62,22 @@ __all__ = ["DEAD_LETTER_ENV", "LABEL_APP", "LABEL_SOURCE", "LABEL_STAGE", "GcpCl
 
 
 class GcpDeployer(Deployer[GcpClient, Names]):
-    """The deploy half of the Google Cloud provider for one set of settings and one endpoint."""
+    """The deploy half of the Google Cloud provider for one set of settings and one endpoint. It reads the
+    settings as `config`, a `GcpSettings` (a mapping given is validated into one)."""
 
     provider = "gcp"
 
-    def __init__(self, settings: dict[str, Any] | None = None, endpoint_url: str | None = None,
+    def __init__(self, settings: GcpSettings | Mapping[str, Any] | None = None, endpoint_url: str | None = None,
                  client: GcpClient | None = None, credentials: Credentials | None = None) -> None:
-        super().__init__(settings, endpoint_url, client)
+        self.config = typed_settings(GcpSettings, settings, "tool.portable-fn.gcp")
+        super().__init__(self.config.model_dump(exclude_unset=True), endpoint_url, client)
         self.credentials = credentials
 
     def make_client(self) -> GcpClient:
         """The one GcpClient every call goes through (made on first use, so `check` needs no project)."""
-        return GcpClient(self.endpoint_url, self.settings.get("endpoints"), self.credentials,
-                         float(self.settings.get("poll_s", 2)), float(self.settings.get("operation_timeout_s", 1800)))
+        config = self.config
+        return GcpClient(self.endpoint_url, config.endpoints, self.credentials, config.poll_s,
+                         config.operation_timeout_s)
 
     def check(self, app: App) -> None:
         """Raise UnsupportedTriggerError for what Cloud Functions, Pub/Sub or Cloud Scheduler cannot do."""
@@ -90,31 +95,22 @@ class GcpDeployer(Deployer[GcpClient, Names]):
                     "an event-driven Cloud Function may run. Lower it, or split the work.")
 
     def names(self, app: App, stage: str) -> Names:
-        buckets = self.settings.get("buckets") or {}
-        return Names(app.name, stage, self.setting("project", "GOOGLE_CLOUD_PROJECT", "CLOUDSDK_CORE_PROJECT"),
-                     self.setting("region", "CLOUDSDK_FUNCTIONS_REGION"),
-                     tuple(sorted((str(k), str(v)) for k, v in buckets.items())))
-
-    def setting(self, key: str, *variables: str) -> str:
-        value = self.settings.get(key) or next((os.environ[v] for v in variables if os.environ.get(v)), None)
-        if not value:
-            raise ConfigError(
-                f"Deploying to gcp needs a {key}: set {key} = \"...\" under [tool.portable-fn.gcp] in "
-                f"pyproject.toml, or the {' or '.join(variables)} environment variable.")
-        return str(value)
+        project = required("project", self.config.project, "GOOGLE_CLOUD_PROJECT", "CLOUDSDK_CORE_PROJECT")
+        region = required("region", self.config.region, "CLOUDSDK_FUNCTIONS_REGION")
+        return Names(app.name, stage, project, region, tuple(sorted(self.config.buckets.items())))
 
     def desired(self, app: App, stage: str, artifact: Artifact) -> list[Resource]:
         self.check(app)
-        return desired(Target(app, stage, self.names(app, stage), artifact, Settings.of(self.settings)))
+        return desired(Target(app, stage, self.names(app, stage), artifact, self.config))
 
     def read_remote(self, app: App, stage: str) -> RemoteState:
-        settings = Settings.of(self.settings)
-        return RemoteReader(self.client, self.names(app, stage), settings,
-                            storage_agent=wants_storage_agent_grant(app, settings),
-                            event_receiver=wants_event_receiver_grant(app, settings)).read()
+        config = self.config
+        return RemoteReader(self.client, self.names(app, stage), config,
+                            storage_agent=wants_storage_agent_grant(app, config),
+                            event_receiver=wants_event_receiver_grant(app, config)).read()
 
     def appliers(self, app: App, stage: str) -> Appliers:
-        ctx = ApplyContext(self.client, self.names(app, stage), Settings.of(self.settings))
+        ctx = ApplyContext(self.client, self.names(app, stage), self.config)
         return {kind: make(ctx) for kind, make in APPLIERS.items()}
 
     def explain(self, exc: BaseException) -> str | None:
@@ -122,3 +118,13 @@ class GcpDeployer(Deployer[GcpClient, Names]):
 
     def outputs(self, app: App, stage: str, remote: RemoteState) -> dict[str, Any]:
         return outputs(app, stage, remote, self.names(app, stage))
+
+
+def required(key: str, value: str | None, *variables: str) -> str:
+    """The setting `key`, else the first of the environment `variables` set; neither: a ConfigError."""
+    found = value or next((os.environ[v] for v in variables if os.environ.get(v)), None)
+    if not found:
+        raise ConfigError(
+            f"Deploying to gcp needs a {key}: set {key} = \"...\" under [tool.portable-fn.gcp] in "
+            f"pyproject.toml, or the {' or '.join(variables)} environment variable.")
+    return found

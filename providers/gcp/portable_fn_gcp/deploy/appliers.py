@@ -23,8 +23,8 @@ from portable_fn.deploy import Resource, Settling
 from portable_fn.deploy.executor import Progress
 from portable_fn.runtime.errors import DeployError
 
+from ..settings import GcpSettings
 from .client import AlreadyExists, Forbidden, GcpClient, NotFound
-from .desired import Settings
 from .errors import not_enabled, storage_agent_not_ready
 from .naming import LABEL_SOURCE, Names, labels
 from .resources import (
@@ -68,11 +68,11 @@ class ApplyContext(BaseApplyContext):
     """What every applier of one run shares: the client, the names and the labels to put. Progress goes
     to the client, so waiting for a long-running operation is reported under its step."""
 
-    def __init__(self, gcp: GcpClient, names: Names, settings: Settings | None = None) -> None:
+    def __init__(self, gcp: GcpClient, names: Names, settings: GcpSettings | None = None) -> None:
         self.gcp = gcp
         super().__init__()
         self.names = names
-        self.settings = settings or Settings()
+        self.settings = settings or GcpSettings()
         self.labels = labels(names.app, names.stage)
 
     @property

@@ -31,15 +31,15 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from portable_fn.deploy import Artifact, Resource
-from portable_fn.runtime.errors import ConfigError
 from portable_fn.runtime.function import FunctionOptions, FunctionSpec
 from portable_fn.runtime.triggers import Http, Queue, Schedule, Storage
 from portable_fn.runtime.triggers import Topic as TopicTrigger
 
+from ..settings import GcpSettings
 from .naming import Names, source_label
 from .resources import (
     Bucket,
@@ -71,35 +71,6 @@ MIN_DELIVERY_ATTEMPTS, MAX_DELIVERY_ATTEMPTS = 5, 100  # what a Pub/Sub dead-let
 
 
 @dataclass(frozen=True)
-class Settings:
-    """The `[tool.portable-fn.gcp]` values the builders read."""
-
-    service_account: str = ""
-    ingress: str = "ALLOW_ALL"
-    min_instances: int = 0
-    max_instances: int = 100
-    project_number: str = ""  # for the service agents; found from the default account or Cloud Storage when ""
-    grant_storage_agent: bool = True  # False when the storage agent's grant is made outside deploy
-    # IAM changes reach Eventarc within minutes (Google says up to 7): a storage trigger refused for want of
-    # the grant this run made is deployed again every `retry_every_s` for up to `grant_wait_s` after it.
-    grant_wait_s: float = 420.0
-    retry_every_s: float = 15.0
-    # Eventarc names a Pub/Sub trigger's subscription once it has made it; a route waits this long for the name.
-    subscription_wait_s: float = 120.0
-
-    @classmethod
-    def of(cls, settings: dict[str, Any]) -> Settings:
-        grant = settings.get("grant_storage_agent", True)
-        if not isinstance(grant, bool):
-            raise ConfigError(f"Deploying to gcp: grant_storage_agent = {grant!r} under [tool.portable-fn.gcp] "
-                              "must be true or false.")
-        return cls(str(settings.get("service_account", "")), str(settings.get("ingress", "ALLOW_ALL")).upper(),
-                   int(settings.get("min_instances", 0)), int(settings.get("max_instances", 100)),
-                   str(settings.get("project_number", "")), grant, float(settings.get("grant_wait_s", 420)),
-                   float(settings.get("retry_every_s", 15)), float(settings.get("subscription_wait_s", 120)))
-
-
-@dataclass(frozen=True)
 class Target:
     """Everything the builders need besides the function: app, stage, names, artifact and settings."""
 
@@ -107,7 +78,7 @@ class Target:
     stage: str
     names: Names
     artifact: Artifact
-    settings: Settings = Settings()
+    settings: GcpSettings = field(default_factory=GcpSettings)
 
 
 def desired(target: Target) -> list[Resource]:
@@ -122,13 +93,13 @@ def desired(target: Target) -> list[Resource]:
     return in_order(resources)
 
 
-def wants_storage_agent_grant(app: App, settings: Settings) -> bool:
+def wants_storage_agent_grant(app: App, settings: GcpSettings) -> bool:
     """Whether deploy manages the storage agent's publisher grant: the app has a storage trigger and the
     settings leave the grant to deploy. An app without one never reads or changes the project's IAM."""
     return settings.grant_storage_agent and any(isinstance(spec.trigger, Storage) for spec in app.functions)
 
 
-def wants_event_receiver_grant(app: App, settings: Settings) -> bool:
+def wants_event_receiver_grant(app: App, settings: GcpSettings) -> bool:
     """Whether deploy grants the app's own service account `roles/eventarc.eventReceiver`: it names one and
     has a storage trigger (Eventarc's Pub/Sub triggers need no such role)."""
     return bool(settings.service_account) and any(isinstance(spec.trigger, Storage) for spec in app.functions)
@@ -177,7 +148,7 @@ class FunctionResources:
             min_instances=settings.min_instances,
             max_instances=max_instances,
             service_account=settings.service_account,
-            ingress=settings.ingress,
+            ingress=settings.ingress.upper(),
             **self.event_trigger(),
             source_sha=source_label(self.t.artifact.sha256),
             zip_path=str(self.t.artifact.path),

@@ -24,8 +24,9 @@ from typing import Any
 
 from portable_fn.deploy import RemoteState, Resource
 
+from ..settings import GcpSettings
 from .client import Forbidden, GcpClient, NotFound
-from .desired import DEAD_LETTER_ENV, MESSAGE_PUBLISHED, Settings
+from .desired import DEAD_LETTER_ENV, MESSAGE_PUBLISHED
 from .naming import LABEL_SOURCE, Names, has_labels, labels
 from .resources import (
     Bucket,
@@ -57,7 +58,7 @@ def memory_mb(text: str) -> int:
 class RemoteReader:
     """Reads one app and stage's resources into a `RemoteState`, in dependency order."""
 
-    def __init__(self, gcp: GcpClient, names: Names, settings: Settings, storage_agent: bool = False,
+    def __init__(self, gcp: GcpClient, names: Names, settings: GcpSettings, storage_agent: bool = False,
                  event_receiver: bool = False) -> None:
         self.gcp = gcp
         self.names = names

@@ -186,7 +186,7 @@ def test_a_code_change_uploads_once_per_function_and_updates_only_the_source(
 
 
 def test_a_setting_change_updates_only_that_field(deployed: Any, shop: Any, google: Any) -> None:
-    deployed.deployer.settings["ingress"] = "ALLOW_INTERNAL_ONLY"
+    deployed.deployer.config = deployed.deployer.config.model_copy(update={"ingress": "ALLOW_INTERNAL_ONLY"})
     pipeline.deploy(deployed, shop, "dev")
     patches = [r for r in google.mutating() if r.method == "PATCH"]
     assert {r.query["updateMask"] for r in patches} == {"serviceConfig.ingressSettings"}
@@ -223,7 +223,8 @@ def test_a_failure_half_way_names_the_resource_and_a_rerun_converges(provider: A
 
 
 def test_a_rejected_request_fails_with_googles_reason(provider: Any, shop: Any, google: Any) -> None:
-    provider.deployer.settings["ingress"] = "ALLOW_EVERYONE"  # not an IngressSettings value
+    # not an IngressSettings value (model_copy does not validate: the fake must refuse it)
+    provider.deployer.config = provider.deployer.config.model_copy(update={"ingress": "ALLOW_EVERYONE"})
     with pytest.raises(DeployError, match=r"create cloud function shop-dev-create-order.*ALLOW_EVERYONE"):
         pipeline.deploy(provider, shop, "dev")
 

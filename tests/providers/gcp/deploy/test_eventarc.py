@@ -77,7 +77,7 @@ def test_a_subscription_eventarc_has_not_named_yet_is_waited_for(provider: Any, 
 def test_a_subscription_never_named_fails_with_what_to_do_and_a_rerun_converges(
         provider: Any, shop: Any, google: Any) -> None:
     google.transport_delay = 1_000_000
-    provider.deployer.settings["subscription_wait_s"] = 0
+    provider.deployer.config = provider.deployer.config.model_copy(update={"subscription_wait_s": 0})
     with pytest.raises(DeployError) as failed:
         pipeline.deploy(provider, shop, "dev")
     message = str(failed.value)

@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from portable_fn_gcp.deploy.desired import Settings
+from portable_fn_gcp.deploy import GcpDeployer
+from portable_fn_gcp.settings import GcpSettings
 
 from portable_fn.app import load_app
 from portable_fn.deploy import pipeline
@@ -167,8 +168,15 @@ def test_grant_storage_agent_false_leaves_the_project_to_its_owners(
     provider = helpers.RecordingProvider(settings, google_server.url)
     assert pipeline.deploy(provider, shop, "dev").report.applied
     assert paths(google) == []
-    with pytest.raises(ConfigError, match="grant_storage_agent = 'no'.*true or false"):
-        Settings.of({"grant_storage_agent": "no"})
+    with pytest.raises(ConfigError, match=r"gcp.grant_storage_agent: .*not 'no'"):
+        GcpDeployer({"grant_storage_agent": "no"})
+
+
+def test_the_deployer_reads_typed_settings_and_a_misspelled_key_is_refused_with_the_right_one() -> None:
+    config = GcpDeployer(GcpSettings(project=PROJECT, grant_storage_agent=False)).config
+    assert (config.project, config.grant_storage_agent, config.grant_wait_s) == (PROJECT, False, 420)
+    with pytest.raises(ConfigError, match=r"tool.portable-fn.gcp.grant_storage_agnet: .*'grant_storage_agent'"):
+        GcpDeployer({"grant_storage_agnet": False})
 
 
 def waiting(shop: Any, google_server: Any, helpers: Any, **extra: Any) -> Any:

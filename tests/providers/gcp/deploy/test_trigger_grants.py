@@ -103,7 +103,7 @@ def test_remove_keeps_the_project_grant_another_stage_still_relies_on(
 
 def test_a_caller_google_refuses_is_told_the_gcloud_command(own_account: Any, shop: Any, google: Any) -> None:
     google.refuse.add("setIamPolicy")
-    own_account.deployer.settings["grant_storage_agent"] = False
+    own_account.deployer.config = own_account.deployer.config.model_copy(update={"grant_storage_agent": False})
     with pytest.raises(DeployError) as failed:
         pipeline.deploy(own_account, shop, "dev")
     assert (f"gcloud projects add-iam-policy-binding {PROJECT} --member={MEMBER} --role={RECEIVER}"

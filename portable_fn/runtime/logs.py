@@ -108,10 +108,31 @@ class LoggingMiddleware(Middleware):
     def start(self, invocation: Invocation) -> None:
         invocation.state[self._key] = _invocation.set(invocation)
 
+    def on_error(self, call: Call, error: BaseException) -> None:
+        """On a cloud, an event handler that raised on its own (not Retry, DeadLetter or invalid data) is
+        logged at ERROR with its traceback, in the call (its facts on the line): the shim's own line says
+        only what becomes of the record. `dev` shows the traceback its own way; a request's crash is
+        logged where it becomes a 500."""
+        if call.request is not None or call.invocation.provider not in CLOUDS or _signalled(error):
+            return
+        import logging
+
+        logging.getLogger("portable_fn").error(
+            "function %s: event %s raised %s", call.invocation.spec.name, call.event_id, type(error).__name__,
+            exc_info=error)
+
     def finish(self, invocation: Invocation) -> None:
         token = invocation.state.pop(self._key, None)
         if token is not None:
             _invocation.reset(token)
+
+
+def _signalled(error: BaseException) -> bool:
+    """A handler's own word on the outcome (Retry, DeadLetter) or data it could not read: no crash."""
+    from .errors import InvalidEventError
+    from .outcomes import DeadLetter, Retry
+
+    return isinstance(error, (Retry, DeadLetter, InvalidEventError))
 
 
 # -- configuration --------------------------------------------------------------------------------

@@ -160,7 +160,9 @@ def test_an_exception_is_one_line_with_its_traceback(
     assert failed["level"] == "ERROR" and failed["severity"] == "ERROR"
     assert failed["exception"].startswith("Traceback") and "KeyError: 'sku'" in failed["exception"]
     assert failed["event_id"] == "e0"
-    assert len(out.splitlines()) == 4  # the traceback stays inside its line
+    crash = by_message(lines(out))["function ship: event e0 raised RuntimeError"]  # the pipeline's, on a cloud
+    assert crash["level"] == "ERROR" and "RuntimeError" in crash["exception"] and crash["event_id"] == "e0"
+    assert len(out.splitlines()) == 5  # each traceback stays inside its line
 
 
 def test_outside_a_call_the_keys_are_there_and_null(capsys: pytest.CaptureFixture[str]) -> None:
@@ -305,7 +307,8 @@ def test_aws_json_format_through_awslambdaric(middleware: LoggingMiddleware) -> 
         ship("aws", {"order": 7, "fail": True}, invocation_id="8f5a3c1e-req")
         frames = read_frames(read)
     found = {json.loads(text)["message"]: (kind, text) for kind, text in frames}
-    assert set(found) == {"shipping 7", "stock low for 7", "from a thread", "lookup failed"}
+    assert set(found) == {"shipping 7", "stock low for 7", "from a thread", "lookup failed",
+                          "function ship: event e0 raised RuntimeError"}
     for kind, text in found.values():
         assert text.endswith("\n") and text.count("\n") == 1
         line = json.loads(text)
@@ -480,3 +483,33 @@ def test_a_log_level_no_one_can_read_starts_the_function_at_info_and_says_why(
         assert configure_deployed("aws", {"AWS_LAMBDA_FUNCTION_NAME": "f", "LOG_LEVEL": "verbose"}, root=root)
     assert root.level == logging.INFO
     assert "'verbose'" in caplog.text and "Logging at INFO instead" in caplog.text
+
+
+# -- a handler's crash, logged on the clouds ------------------------------------------------------------
+
+@pytest.mark.parametrize(("provider", "raised", "logged"), [
+    ("aws", ValueError("no stock"), True), ("gcp", KeyError("sku"), True), ("azure", ValueError("x"), True),
+    ("aws", None, False), ("local", ValueError("no stock"), False), ("test", ValueError("no stock"), False),
+])
+def test_on_a_cloud_an_event_handler_crash_is_logged_with_its_traceback_and_facts(
+        provider: str, raised: BaseException | None, logged: bool, caplog: pytest.LogCaptureFixture) -> None:
+    from portable_fn.runtime import Retry, function, queue
+    from portable_fn.runtime.pipeline import Invocation, run
+
+    @function(trigger=queue("orders"))
+    def take(event: CloudEvent) -> None:
+        raise raised if raised is not None else Retry("stock arrives tomorrow")
+
+    invocation = Invocation(take.__portable_fn__, provider, "inv-7")  # type: ignore[attr-defined]
+    invocation.add(CloudEvent(id="e-1", source="//shop", type="order", data={}))
+    with caplog.at_level(logging.ERROR, logger="portable_fn"):
+        (result,) = run(invocation)
+    assert result.outcome == "retry"
+    crashes = [r for r in caplog.records if r.name == "portable_fn" and "raised" in r.getMessage()]
+    if not logged:
+        assert crashes == []
+        return
+    (record,) = crashes
+    assert record.getMessage() == f"function take: event e-1 raised {type(raised).__name__}"
+    assert record.exc_info is not None and record.exc_info[1] is raised
+    assert record.exc_info[2] is not None  # the traceback, down to the handler

@@ -17,6 +17,7 @@ from portable_fn.local.provider import LocalProvider
 from portable_fn.packaging import (
     app_files,
     app_requirements,
+    foreign_imports,
     import_lines,
     is_own,
     module_closure,
@@ -265,3 +266,13 @@ def test_every_provider_ships_an_init_as_is_only_if_it_imports_what_ships(
     entries = dict(SHIM_FILES[provider](package))
     assert (entries[f"{provider}/__init__.py"] == package / "__init__.py") is as_is
     assert f"{provider}/provider.py" not in entries
+
+
+def test_the_stdlib_only_scan_reports_each_foreign_import_once_and_a_name_built_at_run_time(tmp_path: Path) -> None:
+    """What the providers' stdlib-only checks see: `from m import a` as `m` when `m` is foreign, `a` when
+    only it is, and an `import_module` whose name no scan can know."""
+    probe = _package(tmp_path, {"probe": "from .provider import P\nfrom . import provider, shim\n"
+                                         "from portable_fn import app\nfrom portable_fn.runtime import x\n"
+                                         "def f(name):\n    return importlib.import_module(name)\n"})
+    assert foreign_imports(probe / "probe.py", "pkg", {"shim"}) == [
+        (1, "pkg.provider"), (2, "pkg.provider"), (3, "portable_fn.app"), (6, "*")]

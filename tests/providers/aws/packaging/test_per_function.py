@@ -175,6 +175,17 @@ def test_dynamic_imports_are_followed_and_a_name_built_at_run_time_ships_every_m
     assert "split/api.py" not in names_in(zips["nightly"].path)  # the other functions still leave it out
 
 
+def test_the_closure_follows_a_relative_import_module_and_skips_type_checking_imports(split_dir: Path) -> None:
+    """The app's modules are scanned like the shim's (`portable_fn.packaging.import_lines`): a relative
+    `import_module` name resolves against `__package__`; an import under `TYPE_CHECKING` never runs."""
+    api = split_dir / "split" / "api.py"
+    api.write_text(api.read_text() + "\n\nfrom typing import TYPE_CHECKING\n\nif TYPE_CHECKING:\n"
+                   "    from .reports import nightly\n\n\ndef _load():\n    import importlib\n"
+                   "    return importlib.import_module('.heavy', __package__)\n")
+    assert app_closure(split_dir, "split.api") == {"split/__init__.py", "split/api.py", "split/formatting.py",
+                                                   "split/heavy.py"}
+
+
 def test_portable_fn_package_reports_the_zips_it_built(split_dir: Path, capsys: Any) -> None:
     pyproject = split_dir / "pyproject.toml"  # no dependencies, so nothing is downloaded
     pyproject.write_text(pyproject.read_text().replace(', "tinydep==1.0"', ""))

@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from portable_fn.config import typed_settings
 from portable_fn.provider import Progress, Provider
 from portable_fn.runtime.errors import InvalidEventError, UnsupportedTriggerError
 from portable_fn.runtime.triggers import Http, Queue, Schedule, Storage, Topic
@@ -47,7 +48,12 @@ class AzureProvider(Provider):
         """The Azure management side (imported here, so `invoke` never imports the SDK)."""
         from .deploy import AzureDeployer
 
-        return AzureDeployer(self.settings, self.endpoint_url)
+        return AzureDeployer(self.config, self.endpoint_url)
+
+    @property
+    def config(self) -> AzureSettings:
+        """The settings as an `AzureSettings`, every default filled in (`settings` holds the keys given)."""
+        return typed_settings(AzureSettings, self.settings, "tool.portable-fn.azure")
 
     def package(self, app: App, stage: str, out_dir: Path, progress: Progress) -> Artifact:
         from .packaging import build_package
@@ -61,7 +67,7 @@ class AzureProvider(Provider):
         self.deployer.check(app)
         for spec in app.functions:
             _check_function(spec, app.options(spec))
-        if str(self.settings.get("plan_sku", "Y1")) not in CONSUMPTION_SKUS:
+        if self.config.plan_sku not in CONSUMPTION_SKUS:
             return
         for spec in app.functions:
             timeout = app.options(spec).timeout_s
@@ -90,13 +96,13 @@ class AzureProvider(Provider):
 
         from .logs import ENDPOINT, WORKSPACE_VARIABLE, LogAnalytics
 
-        workspace = self.settings.get("logs_workspace_id") or os.environ.get(WORKSPACE_VARIABLE)
+        workspace = self.config.logs_workspace_id or os.environ.get(WORKSPACE_VARIABLE)
         if not workspace:
             raise ConfigError(
                 "Reading logs on azure needs the Log Analytics workspace of the app's Application Insights: set "
                 "logs_workspace_id = \"<Workspace ID>\" under [tool.portable-fn.azure] in pyproject.toml, or the "
                 f"{WORKSPACE_VARIABLE} environment variable.")
-        endpoint = str(self.settings.get("logs_endpoint") or ENDPOINT)
+        endpoint = self.config.logs_endpoint or ENDPOINT
         credential = None if endpoint.startswith("http://") else self.deployer.client.credential
         site = self.deployer.names(app, stage).function_app
         return LogAnalytics(str(workspace), endpoint, credential).read(site, [s.name for s in functions], since)

@@ -49,12 +49,15 @@ triggers a subscription on the storage account's system topic (see `desired`).
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from portable_fn.config import typed_settings
 from portable_fn.deploy import Artifact, Deployer, RemoteState, Resource
 from portable_fn.deploy.executor import Appliers
 from portable_fn.runtime.errors import ConfigError
 
+from ..settings import AzureSettings
 from .appliers import (
     ApplyContext,
     AppSettingsApplier,
@@ -68,7 +71,7 @@ from .appliers import (
     StorageAccounts,
     StorageQueues,
 )
-from .checks import FLEX_SKU, check_env, check_flex, check_plan_sku, check_storage_auth
+from .checks import FLEX_SKU, check_env, check_flex
 from .client import AzureClient, explain
 from .desired import Target, desired
 from .grid import EventGridTopics, EventSubscriptions, SystemTopics
@@ -101,52 +104,41 @@ __all__ = [
 
 
 class AzureDeployer(Deployer[AzureClient, Names]):
-    """The deploy half of the Azure provider for one set of settings and one ARM endpoint."""
+    """The deploy half of the Azure provider for one set of settings and one ARM endpoint. It reads the
+    settings as `config`, an `AzureSettings` (a mapping given is validated into one)."""
 
     provider = "azure"
 
-    def __init__(self, settings: dict[str, Any] | None = None, endpoint_url: str | None = None,
+    def __init__(self, settings: AzureSettings | Mapping[str, Any] | None = None, endpoint_url: str | None = None,
                  client: AzureClient | None = None, credential: Any = None) -> None:
-        super().__init__(settings, endpoint_url, client)
-        self.endpoint_url = endpoint_url or self.settings.get("arm_endpoint")
+        self.config = typed_settings(AzureSettings, settings, "tool.portable-fn.azure")
+        super().__init__(self.config.model_dump(exclude_unset=True), endpoint_url, client)
+        self.endpoint_url = endpoint_url or self.config.arm_endpoint
         self._credential = credential
 
     def make_client(self) -> AzureClient:
         """The one AzureClient every call goes through (made on first use, so `check` needs no login)."""
-        interval = self.settings.get("polling_interval_s")
+        config = self.config
         return AzureClient(
             self.subscription(), self._credential, arm_endpoint=self.endpoint_url,
-            storage_connection_string=self.settings.get("storage_connection_string"),
-            connection_verify=self.settings.get("connection_verify", True),
-            polling_interval=float(interval) if interval is not None else None,
-            scm_endpoint=self.settings.get("scm_endpoint"),
+            storage_connection_string=config.storage_connection_string, connection_verify=config.connection_verify,
+            polling_interval=config.polling_interval_s, scm_endpoint=config.scm_endpoint,
         )
 
     def subscription(self) -> str:
-        return str(self._required("subscription_id", "AZURE_SUBSCRIPTION_ID", "00000000-0000-0000-0000-000000000000"))
+        example = "00000000-0000-0000-0000-000000000000"
+        return required("subscription_id", self.config.subscription_id, "AZURE_SUBSCRIPTION_ID", example)
 
     def location(self) -> str:
-        return str(self._required("location", None, "westeurope"))
-
-    def _required(self, key: str, env: str | None, example: str) -> Any:
-        value = self.settings.get(key) or (os.environ.get(env) if env else None)
-        if not value:
-            also = f", or the {env} environment variable" if env else ""
-            raise ConfigError(
-                f"Deploying to azure needs {key}: set {key} = \"{example}\" (for example) under "
-                f"[tool.portable-fn.azure] in pyproject.toml{also}."
-            )
-        return value
+        return required("location", self.config.location, None, "westeurope")
 
     def check(self, app: App) -> None:
-        """Raise UnsupportedTriggerError for what one function app cannot hold."""
+        """Raise UnsupportedTriggerError for what one function app cannot hold (the settings' values were
+        checked when `config` was made)."""
         check_env(app)
-        check_plan_sku(str(self.settings.get("plan_sku", "Y1")))
-        check_storage_auth(str(self.settings.get("storage_auth", "identity")))
-        check_flex(self.settings)
 
     def names(self, app: App, stage: str) -> Names:
-        return Names(app.name, stage, self.subscription(), str(self.settings.get("resource_group") or ""))
+        return Names(app.name, stage, self.subscription(), self.config.resource_group)
 
     def blob_endpoint(self, names: Names) -> str:
         """Where the app's blobs live: the override's BlobEndpoint (or account), else the account's."""
@@ -162,17 +154,16 @@ class AzureDeployer(Deployer[AzureClient, Names]):
     def desired(self, app: App, stage: str, artifact: Artifact) -> list[Resource]:
         self.check(app)
         names = self.names(app, stage)
-        identity = check_storage_auth(str(self.settings.get("storage_auth", "identity")))
+        config = self.config
         return desired(Target(app, stage, names, self.location(), artifact, self.blob_endpoint(names),
-                              str(self.settings.get("plan_sku", "Y1")), identity, check_flex(self.settings)))
+                              config.plan_sku, config.storage_auth == "identity", check_flex(config)))
 
     def read_remote(self, app: App, stage: str) -> RemoteState:
-        flex = str(self.settings.get("plan_sku", "Y1")) == FLEX_SKU
-        return RemoteReader(self.client, self.names(app, stage), flex).read()
+        return RemoteReader(self.client, self.names(app, stage), self.config.plan_sku == FLEX_SKU).read()
 
     def appliers(self, app: App, stage: str) -> Appliers:
         names = self.names(app, stage)
-        ctx = ApplyContext(self.client, tags(app.name, stage), self.settings)
+        ctx = ApplyContext(self.client, tags(app.name, stage), self.config)
         group, account, site = names.resource_group, names.storage_account, names.function_app
         return {
             ResourceGroup: ResourceGroups(ctx), StorageAccount: StorageAccounts(ctx),
@@ -189,3 +180,15 @@ class AzureDeployer(Deployer[AzureClient, Names]):
 
     def outputs(self, app: App, stage: str, remote: RemoteState) -> dict[str, Any]:
         return outputs(app, stage, remote, self.names(app, stage), self.location())
+
+
+def required(key: str, value: str | None, env: str | None, example: str) -> str:
+    """The setting `key`, else the environment variable `env`; neither: a ConfigError saying what to set."""
+    found = value or (os.environ.get(env) if env else None)
+    if not found:
+        also = f", or the {env} environment variable" if env else ""
+        raise ConfigError(
+            f"Deploying to azure needs {key}: set {key} = \"{example}\" (for example) under "
+            f"[tool.portable-fn.azure] in pyproject.toml{also}."
+        )
+    return found

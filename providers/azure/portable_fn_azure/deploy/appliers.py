@@ -23,6 +23,7 @@ from portable_fn.deploy import Applier as BaseApplier
 from portable_fn.deploy import ApplyContext as BaseApplyContext
 from portable_fn.deploy import Resource, Settling
 
+from ..settings import AzureSettings
 from . import errors
 from .client import AzureClient, arm_json, missing
 from .naming import PACKAGES_CONTAINER, ROLE_DESCRIPTION
@@ -57,21 +58,21 @@ HOST_NOT_UP = errors.host_not_up
 class ApplyContext(BaseApplyContext):
     """What every applier of one run shares: the client, the tags to put, progress, and timings."""
 
-    def __init__(self, azure: AzureClient, tags: dict[str, str], settings: dict[str, Any]) -> None:
+    def __init__(self, azure: AzureClient, tags: dict[str, str], settings: AzureSettings) -> None:
         super().__init__()
         self.azure = azure
         self.tags = tags
-        self.sas_days = int(settings.get("package_sas_days", 3650))
-        self.lro_timeout_s = float(settings.get("lro_timeout_s", 1800))
-        self.report_every_s = float(settings.get("lro_report_every_s", 10))
-        self.remote_build = bool(settings.get("remote_build", False))  # Flex: the publish installs requirements
+        self.sas_days = settings.package_sas_days
+        self.lro_timeout_s = settings.lro_timeout_s
+        self.report_every_s = settings.lro_report_every_s
+        self.remote_build = settings.remote_build  # Flex: the publish installs requirements
         # Azure applies a new role assignment after a while (minutes; at worst longer), and a host that took a
         # new package takes a while to start: what depends on either is retried every `retry_every_s` for
         # up to `role_wait_s` after this run granted a role, or `host_wait_s` after it released a package
         # (`RoleAssignments.settles`, `Releases.settles`; the steps that wait name them in the plan).
-        self.role_wait_s = float(settings.get("role_wait_s", 600))
-        self.host_wait_s = float(settings.get("host_wait_s", 300))
-        self.retry_every_s = float(settings.get("retry_every_s", 15))
+        self.role_wait_s = settings.role_wait_s
+        self.host_wait_s = settings.host_wait_s
+        self.retry_every_s = settings.retry_every_s
 
     def wait(self, poller: Any, what: str) -> Any:
         """The result of a long-running operation, reporting while it runs."""

@@ -20,9 +20,10 @@ from portable_fn_azure.deploy.resources import (
     FunctionPlan,
     SystemTopic,
 )
+from portable_fn_azure.settings import AzureSettings
 
 from portable_fn.deploy import Artifact, RemoteState, make_plan
-from portable_fn.runtime.errors import ConfigError, UnsupportedTriggerError
+from portable_fn.runtime.errors import ConfigError
 
 SUBSCRIPTION = "11111111-2222-3333-4444-555555555555"
 ARTIFACT = Artifact(Path("/tmp/app.zip"), "ab" * 32, 10, 1)
@@ -68,8 +69,15 @@ def test_a_named_resource_group_is_used_not_owned(shop: Any) -> None:
 def test_missing_settings_say_what_to_set(shop: Any) -> None:
     with pytest.raises(ConfigError, match="subscription_id"):
         AzureDeployer({"location": "westeurope"}).desired(shop, "dev", ARTIFACT)
-    with pytest.raises(UnsupportedTriggerError, match="plan_sku"):
-        AzureDeployer({"plan_sku": "S1"}).check(shop)
+    with pytest.raises(ConfigError, match=r"azure.plan_sku: use 'Y1', .*not 'S1'"):
+        AzureDeployer({"plan_sku": "S1"})
+
+
+def test_the_deployer_reads_typed_settings_and_a_misspelled_key_is_refused_with_the_right_one() -> None:
+    config = AzureDeployer(AzureSettings(location="westeurope", plan_sku="FC1")).config
+    assert (config.location, config.plan_sku, config.role_wait_s) == ("westeurope", "FC1", 600)
+    with pytest.raises(ConfigError, match=r"tool.portable-fn.azure.plan_skus: .*'plan_sku'"):
+        AzureDeployer({"plan_skus": "FC1"})
 
 
 def _bindings(fn: Any) -> dict[str, Any]:
@@ -133,12 +141,12 @@ def test_flex_consumption_is_a_plan_sku_with_its_own_settings(shop: Any) -> None
     assert isinstance(app, FunctionApp) and app.flex and app.linux_fx_version == ""
     assert app.function_app_config()["scaleAndConcurrency"] == {"instanceMemoryMB": 2048, "maximumInstanceCount": 100}
     assert isinstance(settings, AppSettings) and "WEBSITE_RUN_FROM_PACKAGE" not in dict(settings.settings)
-    for bad, match in (({"instance_memory_mb": 1024}, "instance_memory_mb = 1024"),
-                       ({"maximum_instance_count": 5}, "maximum_instance_count = 5")):
-        with pytest.raises(UnsupportedTriggerError, match=match):
-            AzureDeployer({"plan_sku": "FC1", **bad}).check(shop)
-    with pytest.raises(UnsupportedTriggerError, match="storage_auth"):
-        AzureDeployer({"storage_auth": "sas"}).check(shop)
+    for bad, match in (({"instance_memory_mb": 1024}, r"azure.instance_memory_mb: use 512, 2048 or 4096"),
+                       ({"maximum_instance_count": 5}, r"azure.maximum_instance_count: must be 40 or more, not 5")):
+        with pytest.raises(ConfigError, match=match):
+            AzureDeployer({"plan_sku": "FC1", **bad})
+    with pytest.raises(ConfigError, match=r"azure.storage_auth: use 'identity' or 'connection_string', not 'sas'"):
+        AzureDeployer({"storage_auth": "sas"})
 
 
 def test_a_move_to_or_from_flex_consumption_is_planned_as_a_replacement() -> None:

@@ -205,8 +205,8 @@ class RemoteReader:
                           ExpectedBucketOwner=owner) or {}
         encryption = self._get(s3.get_bucket_encryption, "ServerSideEncryptionConfigurationNotFoundError",
                                Bucket=name, ExpectedBucketOwner=owner) or {}
-        settings = block.get("PublicAccessBlockConfiguration", {})
-        return {"public_access_blocked": all(settings.get(s) for s in PUBLIC_ACCESS_BLOCK),
+        blocked = block.get("PublicAccessBlockConfiguration", {})
+        return {"public_access_blocked": all(blocked.get(s) for s in PUBLIC_ACCESS_BLOCK),
                 "encrypted": bool(encryption.get("ServerSideEncryptionConfiguration", {}).get("Rules"))}
 
     def deployment_bucket(self, name: str) -> list[Resource]:

@@ -29,16 +29,10 @@ from __future__ import annotations
 import ast
 import re
 import shlex
-import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-if sys.version_info >= (3, 11):
-    pass
-else:  # pragma: no cover
-    pass
 
 from portable_fn.bytecode import HERE, Interpreters, compiler_for, with_bytecode
 from portable_fn.deploy.models import Artifact
@@ -66,7 +60,6 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 SITE_PACKAGES = ".python_packages/lib/site-packages/"
 AZURE_FUNCTIONS = "azure-functions"
 # The portable-fn distributions themselves: the runtime ships from this machine, providers never ship.
-OWN_DISTRIBUTIONS = re.compile(r"^portable[-_.]fn([-_.](aws|gcp|azure))?$", re.IGNORECASE)
 _NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 
 

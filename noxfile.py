@@ -14,8 +14,11 @@ nox.options.download_python = "never"
 PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
 
 # provider distribution directory -> its module
-PROVIDERS = {"providers/aws": "portable_fn_aws", "providers/gcp": "portable_fn_gcp",
-             "providers/azure": "portable_fn_azure"}
+PROVIDERS = {
+    "providers/aws": "portable_fn_aws",
+    "providers/gcp": "portable_fn_gcp",
+    "providers/azure": "portable_fn_azure",
+}
 EDITABLE_PROVIDERS = [arg for path in PROVIDERS for arg in ("-e", f"./{path}")]
 
 
@@ -28,8 +31,9 @@ def tests(session: nox.Session) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """Check style and common bugs with ruff."""
+    """Check formatting (`ruff format`, the one formatter of the tree), style and common bugs with ruff."""
     session.install("ruff>=0.5")
+    session.run("ruff", "format", "--check", ".")
     session.run("ruff", "check", "portable_fn", "providers", "tests", "benchmarks", "samples")
 
 

@@ -72,8 +72,12 @@ def powertools(event: dict[str, Any], context: Any) -> dict[str, Any]:
 def hand_written(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """The least code that answers this one route: no request object, no routing table."""
     order_id = event["rawPath"].rsplit("/", 1)[1]
-    return {"statusCode": 200, "headers": {"content-type": "application/json"},
-            "body": json.dumps(find_order(order_id), separators=(",", ":")), "isBase64Encoded": False}
+    return {
+        "statusCode": 200,
+        "headers": {"content-type": "application/json"},
+        "body": json.dumps(find_order(order_id), separators=(",", ":")),
+        "isBase64Encoded": False,
+    }
 
 
 # -- timing ------------------------------------------------------------------------------------------------
@@ -99,21 +103,29 @@ def bench(quick: bool) -> list[dict[str, Any]]:
     check(event, context)
     t = measure({name: lambda h=h: h(event, context) for name, h in contenders().items()}, quick)
     vs_pt = t["ours"]["min_ns"] / t["powertools"]["min_ns"]
-    row = {"case": "ours", "ours_over_powertools": vs_pt, "ours_over_hand_written":
-           t["ours"]["min_ns"] / t["hand-written"]["min_ns"], "met_powertools": vs_pt <= POWERTOOLS_GOAL}
+    row = {
+        "case": "ours",
+        "ours_over_powertools": vs_pt,
+        "ours_over_hand_written": t["ours"]["min_ns"] / t["hand-written"]["min_ns"],
+        "met_powertools": vs_pt <= POWERTOOLS_GOAL,
+    }
     return [{"times": t, "rows": [row]}]
 
 
 def print_report(result: dict[str, Any], info: dict[str, Any]) -> None:
     t = result["times"]
     print(f"\nPython {info['python']} on {info['cores']} cores ({info['cpu']}); per-request min of repeats")
-    print(f"HTTP API v2 GET /orders/{{order_id}} -> JSON; powertools {t['powertools']['min_ns'] / 1000:.2f} µs, "
-          f"hand-written {t['hand-written']['min_ns'] / 1000:.2f} µs")
+    print(
+        f"HTTP API v2 GET /orders/{{order_id}} -> JSON; powertools {t['powertools']['min_ns'] / 1000:.2f} µs, "
+        f"hand-written {t['hand-written']['min_ns'] / 1000:.2f} µs"
+    )
     print(f"\n{'HTTP API v2 request':<24}{'ours':>11}{'ours/pt':>9}{'ours/hand':>11}  goal (<=0.3x)")
     for r in result["rows"]:
         ns = t[r["case"]]["min_ns"]
-        print(f"{r['case']:<24}{ns / 1000:>8.2f} µs{r['ours_over_powertools']:>8.2f}x"
-              f"{r['ours_over_hand_written']:>10.2f}x  vs powertools {_verdict(r['met_powertools'])}")
+        print(
+            f"{r['case']:<24}{ns / 1000:>8.2f} µs{r['ours_over_powertools']:>8.2f}x"
+            f"{r['ours_over_hand_written']:>10.2f}x  vs powertools {_verdict(r['met_powertools'])}"
+        )
 
 
 def _verdict(met: bool) -> str:
@@ -128,8 +140,9 @@ def main(argv: list[str] | None = None) -> int:
     [result] = bench(args.quick)
     info = machine()
     print_report(result, info)
-    args.out.write_text(json.dumps({"machine": info, "quick": args.quick, "aws_http": result}, indent=2,
-                                   ensure_ascii=False) + "\n")
+    args.out.write_text(
+        json.dumps({"machine": info, "quick": args.quick, "aws_http": result}, indent=2, ensure_ascii=False) + "\n"
+    )
     print(f"\nwrote {args.out}")
     return 0
 

@@ -55,8 +55,10 @@ def sqs_event() -> dict[str, Any]:
         record["messageId"] = f"059f36b4-87a3-44ab-83d2-6619758{i:05d}"
         record["receiptHandle"] = f"AQEBwJnKyrHigUMZj6rYigCgxlaS3SLy0a{i:04d}"
         record["attributes"]["SentTimestamp"] = str(1545082650636 + i)
-        record["body"] = json.dumps({**DATA, "order_id": f"ord_8f14e45fceea167a5a36dedd4bea{i:04d}",
-                                     "fail": i == FAILING}, separators=(",", ":"))
+        record["body"] = json.dumps(
+            {**DATA, "order_id": f"ord_8f14e45fceea167a5a36dedd4bea{i:04d}", "fail": i == FAILING},
+            separators=(",", ":"),
+        )
         records.append(record)
     return {"Records": records}
 
@@ -106,8 +108,7 @@ def record_handler(record: SQSRecord) -> int:
 
 
 def powertools(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return process_partial_response(event=event, record_handler=record_handler, processor=processor,
-                                    context=context)
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
 
 
 def hand_written(event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -123,17 +124,25 @@ def hand_written(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 def to_event_dict(record: dict[str, Any]) -> dict[str, Any]:
     sent = int(record["attributes"]["SentTimestamp"])
-    return {"id": record["messageId"], "source": record["eventSourceARN"], "type": SQS_TYPE,
-            "time": f"{time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(sent // 1000))}.{sent % 1000:03d}Z",
-            "data": json.loads(record["body"])}
+    return {
+        "id": record["messageId"],
+        "source": record["eventSourceARN"],
+        "type": SQS_TYPE,
+        "time": f"{time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(sent // 1000))}.{sent % 1000:03d}Z",
+        "data": json.loads(record["body"]),
+    }
 
 
 # -- timing ------------------------------------------------------------------------------------------------
 
 
 def contenders() -> dict[str, Callable[[dict[str, Any], Any], Any]]:
-    return {"ours CloudEvent": ours, "ours CloudEvent[dict]": ours_typed, "powertools": powertools,
-            "hand-written": hand_written}
+    return {
+        "ours CloudEvent": ours,
+        "ours CloudEvent[dict]": ours_typed,
+        "powertools": powertools,
+        "hand-written": hand_written,
+    }
 
 
 def check(event: dict[str, Any], context: Any) -> None:
@@ -144,8 +153,9 @@ def check(event: dict[str, Any], context: Any) -> None:
         assert got == want, (name, got, want)
     for record in event["Records"]:
         ours_event = sqs_to_cloudevent(record)
-        assert to_event_dict(record) == {k: getattr(ours_event, k) for k in ("id", "source", "type", "time",
-                                                                             "data")}, record["messageId"]
+        assert to_event_dict(record) == {k: getattr(ours_event, k) for k in ("id", "source", "type", "time", "data")}, (
+            record["messageId"]
+        )
 
 
 def measure_rotating(contenders: dict[str, Callable[[], Any]], quick: bool) -> dict[str, dict[str, Any]]:
@@ -172,8 +182,14 @@ def measure_rotating(contenders: dict[str, Callable[[], Any]], quick: bool) -> d
             samples[name].append(ns)
             after[name].setdefault(before, []).append(ns)
             before = name
-    return {n: {"min_ns": min(s), "median_ns": statistics.median(s),
-                "min_ns_after": {b: min(v) for b, v in after[n].items() if b and b != n}} for n, s in samples.items()}
+    return {
+        n: {
+            "min_ns": min(s),
+            "median_ns": statistics.median(s),
+            "min_ns_after": {b: min(v) for b, v in after[n].items() if b and b != n},
+        }
+        for n, s in samples.items()
+    }
 
 
 def bench(quick: bool) -> list[dict[str, Any]]:
@@ -184,24 +200,37 @@ def bench(quick: bool) -> list[dict[str, Any]]:
     for name in ("ours CloudEvent", "ours CloudEvent[dict]"):
         vs_pt = t[name]["min_ns"] / t["powertools"]["min_ns"]
         vs_loop = t[name]["min_ns"] / t["hand-written"]["min_ns"]
-        rows.append({"case": name, "ours_over_powertools": vs_pt, "ours_over_loop": vs_loop,
-                     "met_powertools": vs_pt <= POWERTOOLS_GOAL, "met_loop": vs_loop <= LOOP_GOAL})
+        rows.append(
+            {
+                "case": name,
+                "ours_over_powertools": vs_pt,
+                "ours_over_loop": vs_loop,
+                "met_powertools": vs_pt <= POWERTOOLS_GOAL,
+                "met_loop": vs_loop <= LOOP_GOAL,
+            }
+        )
     return [{"times": t, "rows": rows}]
 
 
 def print_report(result: dict[str, Any], info: dict[str, Any]) -> None:
     t = result["times"]
     print(f"\nPython {info['python']} on {info['cores']} cores ({info['cpu']}); per-batch min of repeats")
-    print(f"SQS batch of {BATCH}, one failing -> batchItemFailures; "
-          f"powertools {t['powertools']['min_ns'] / 1000:.2f} µs, "
-          f"hand-written {t['hand-written']['min_ns'] / 1000:.2f} µs")
-    print(f"\n{'SQS batch of 10':<24}{'ours':>11}{'per record':>12}{'ours/pt':>9}{'ours/loop':>11}"
-          f"  goal (<=0.85x, <=1.1x)")
+    print(
+        f"SQS batch of {BATCH}, one failing -> batchItemFailures; "
+        f"powertools {t['powertools']['min_ns'] / 1000:.2f} µs, "
+        f"hand-written {t['hand-written']['min_ns'] / 1000:.2f} µs"
+    )
+    print(
+        f"\n{'SQS batch of 10':<24}{'ours':>11}{'per record':>12}{'ours/pt':>9}{'ours/loop':>11}"
+        f"  goal (<=0.85x, <=1.1x)"
+    )
     for r in result["rows"]:
         ns = t[r["case"]]["min_ns"]
-        print(f"{r['case']:<24}{ns / 1000:>8.2f} µs{ns / BATCH / 1000:>9.2f} µs"
-              f"{r['ours_over_powertools']:>8.2f}x{r['ours_over_loop']:>10.2f}x  "
-              f"vs powertools {_verdict(r['met_powertools'])}, vs loop {_verdict(r['met_loop'])}")
+        print(
+            f"{r['case']:<24}{ns / 1000:>8.2f} µs{ns / BATCH / 1000:>9.2f} µs"
+            f"{r['ours_over_powertools']:>8.2f}x{r['ours_over_loop']:>10.2f}x  "
+            f"vs powertools {_verdict(r['met_powertools'])}, vs loop {_verdict(r['met_loop'])}"
+        )
 
 
 def print_order_effect(result: dict[str, Any]) -> None:
@@ -229,8 +258,9 @@ def main(argv: list[str] | None = None) -> int:
     info = machine()
     print_report(result, info)
     print_order_effect(result)
-    args.out.write_text(json.dumps({"machine": info, "quick": args.quick, "aws_sqs": result}, indent=2,
-                                   ensure_ascii=False) + "\n")
+    args.out.write_text(
+        json.dumps({"machine": info, "quick": args.quick, "aws_sqs": result}, indent=2, ensure_ascii=False) + "\n"
+    )
     print(f"\nwrote {args.out}")
     return 0
 

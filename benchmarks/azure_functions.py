@@ -60,14 +60,33 @@ from portable_fn.app import load_app
 HERE = Path(__file__).resolve().parent
 APP_DIR = HERE / "azure_functions_app"
 GOAL = 1.2
-ORDER = {"id": "o-1001", "customer": "c-42", "currency": "EUR", "note": "leave at the door, ring twice",
-         "lines": [{"sku": f"sku-{i}", "quantity": i + 1, "price": "9.99"} for i in range(5)]}
+ORDER = {
+    "id": "o-1001",
+    "customer": "c-42",
+    "currency": "EUR",
+    "note": "leave at the door, ring twice",
+    "lines": [{"sku": f"sku-{i}", "quantity": i + 1, "price": "9.99"} for i in range(5)],
+}
 TOPIC = "/subscriptions/0000/resourceGroups/bench/providers/Microsoft.EventGrid/topics/orders-placed"
-EVENT_GRID = {"id": "eg-1", "topic": TOPIC, "subject": "orders/o-1001", "eventType": "com.example.order.placed",
-              "eventTime": "2024-05-01T10:00:00.1234567Z", "data": ORDER, "dataVersion": "1"}
-CLOUD_EVENT = {"specversion": "1.0", "id": "ce-1", "source": TOPIC, "subject": "orders/o-1001",
-               "type": "com.example.order.placed", "time": "2024-05-01T10:00:00.1234567Z",
-               "datacontenttype": "application/json", "data": ORDER}
+EVENT_GRID = {
+    "id": "eg-1",
+    "topic": TOPIC,
+    "subject": "orders/o-1001",
+    "eventType": "com.example.order.placed",
+    "eventTime": "2024-05-01T10:00:00.1234567Z",
+    "data": ORDER,
+    "dataVersion": "1",
+}
+CLOUD_EVENT = {
+    "specversion": "1.0",
+    "id": "ce-1",
+    "source": TOPIC,
+    "subject": "orders/o-1001",
+    "type": "com.example.order.placed",
+    "time": "2024-05-01T10:00:00.1234567Z",
+    "datacontenttype": "application/json",
+    "data": ORDER,
+}
 
 
 class HostContext(func.Context):
@@ -115,9 +134,12 @@ def indexed(module: Any) -> dict[str, Indexed]:
         bindings, trigger = fn.get_bindings(), fn.get_trigger()
         out = [b for b in bindings if b.direction == BindingDirection.OUT.value]
         found[fn.get_function_name()] = Indexed(
-            fn.get_user_function(), trigger.name, registry.get(trigger.type),
+            fn.get_user_function(),
+            trigger.name,
+            registry.get(trigger.type),
             tuple((b.name, registry.get(b.type)) for b in out if b.name != "$return"),
-            next((registry.get(b.type) for b in out if b.name == "$return"), None))
+            next((registry.get(b.type) for b in out if b.name == "$return"), None),
+        )
     return found
 
 
@@ -147,27 +169,58 @@ def calls(generated: dict[str, Indexed], written: dict[str, Indexed]) -> dict[st
     portable = {name: f.call for name, f in generated.items()}
     bare = {name: f.call for name, f in written.items()}
     body = json.dumps(ORDER).encode()
-    request = func.HttpRequest("POST", "https://bench.azurewebsites.net/orders", body=body,
-                               headers={"Content-Type": "application/json", "Host": "bench.azurewebsites.net",
-                                        "User-Agent": "bench", "Accept": "*/*", "X-Forwarded-For": "10.0.0.1"})
-    message = QueueMessage(id="m-1", body=body, dequeue_count=1, pop_receipt="r",
-                           insertion_time=datetime(2024, 5, 1, 10, 0, tzinfo=timezone.utc))
-    bus = ServiceBusMessage(body=body, message_id="sb-1", content_type="application/json", delivery_count=1,
-                            enqueued_time_utc=datetime(2024, 5, 1, 10, 0, 0, 123456, tzinfo=timezone.utc),
-                            sequence_number=1, application_properties={}, user_properties={})
+    request = func.HttpRequest(
+        "POST",
+        "https://bench.azurewebsites.net/orders",
+        body=body,
+        headers={
+            "Content-Type": "application/json",
+            "Host": "bench.azurewebsites.net",
+            "User-Agent": "bench",
+            "Accept": "*/*",
+            "X-Forwarded-For": "10.0.0.1",
+        },
+    )
+    message = QueueMessage(
+        id="m-1",
+        body=body,
+        dequeue_count=1,
+        pop_receipt="r",
+        insertion_time=datetime(2024, 5, 1, 10, 0, tzinfo=timezone.utc),
+    )
+    bus = ServiceBusMessage(
+        body=body,
+        message_id="sb-1",
+        content_type="application/json",
+        delivery_count=1,
+        enqueued_time_utc=datetime(2024, 5, 1, 10, 0, 0, 123456, tzinfo=timezone.utc),
+        sequence_number=1,
+        application_properties={},
+        user_properties={},
+    )
     grid, cloud = _delivered(EVENT_GRID), _delivered(CLOUD_EVENT)
     ctx, out = HostContext(), Discard()
     return {
-        "http": {"portable": lambda: portable["create_order"](request, ctx),
-                 "bare": lambda: bare["create_order"](request, ctx)},
-        "queue": {"portable": lambda: portable["fulfil"](message, out, ctx),
-                  "bare": lambda: bare["fulfil"](message, ctx)},
-        "service bus queue": {"portable": lambda: portable["fulfil_service_bus"](bus, ctx),
-                              "bare": lambda: bare["fulfil_service_bus"](bus, ctx)},
-        "event grid": {"portable": lambda: portable["on_order_placed"](grid, ctx),
-                       "bare": lambda: bare["on_order_placed"](grid, ctx)},
-        "event grid (CloudEvents schema)": {"portable": lambda: portable["on_order_placed"](cloud, ctx),
-                                            "bare": lambda: bare["on_order_placed"](cloud, ctx)},
+        "http": {
+            "portable": lambda: portable["create_order"](request, ctx),
+            "bare": lambda: bare["create_order"](request, ctx),
+        },
+        "queue": {
+            "portable": lambda: portable["fulfil"](message, out, ctx),
+            "bare": lambda: bare["fulfil"](message, ctx),
+        },
+        "service bus queue": {
+            "portable": lambda: portable["fulfil_service_bus"](bus, ctx),
+            "bare": lambda: bare["fulfil_service_bus"](bus, ctx),
+        },
+        "event grid": {
+            "portable": lambda: portable["on_order_placed"](grid, ctx),
+            "bare": lambda: bare["on_order_placed"](grid, ctx),
+        },
+        "event grid (CloudEvents schema)": {
+            "portable": lambda: portable["on_order_placed"](cloud, ctx),
+            "bare": lambda: bare["on_order_placed"](cloud, ctx),
+        },
     }
 
 
@@ -182,30 +235,56 @@ def calls(generated: dict[str, Indexed], written: dict[str, Indexed]) -> dict[st
 # The host's messages below carry what the host sends for each trigger (values as in `calls`).
 
 URL = "https://bench.azurewebsites.net/orders"
-HEADERS = {"content-type": "application/json", "host": "bench.azurewebsites.net", "user-agent": "bench",
-           "accept": "*/*", "x-forwarded-for": "10.0.0.1"}
-SYS = ("{\"MethodName\":\"bench\",\"UtcNow\":\"2024-05-01T10:00:00.5Z\","
-       "\"RandGuid\":\"6a5f4c1e-0000-4000-8000-000000000001\"}", "json")
+HEADERS = {
+    "content-type": "application/json",
+    "host": "bench.azurewebsites.net",
+    "user-agent": "bench",
+    "accept": "*/*",
+    "x-forwarded-for": "10.0.0.1",
+}
+SYS = (
+    '{"MethodName":"bench","UtcNow":"2024-05-01T10:00:00.5Z","RandGuid":"6a5f4c1e-0000-4000-8000-000000000001"}',
+    "json",
+)
 BODY = json.dumps(ORDER)
 HOST: dict[str, tuple[tuple[Any, str], dict[str, tuple[Any, str]]]] = {  # trigger: (TypedData, metadata)
-    "queue": ((BODY, "string"), {
-        "QueueTrigger": (BODY, "string"), "Id": ("m-1", "string"), "DequeueCount": (1, "int"),
-        "ExpirationTime": ("2024-05-08T10:00:00+00:00", "string"),
-        "InsertionTime": ("2024-05-01T10:00:00+00:00", "string"),
-        "NextVisibleTime": ("2024-05-01T10:10:00+00:00", "string"), "PopReceipt": ("r", "string"),
-        "sys": SYS}),
-    "service bus queue": ((BODY.encode(), "bytes"), {
-        "MessageId": ("sb-1", "string"), "ContentType": ("application/json", "string"),
-        "DeliveryCount": (1, "int"), "SequenceNumber": (1, "int"), "EnqueuedSequenceNumber": (1, "int"),
-        "EnqueuedTimeUtc": ("2024-05-01T10:00:00.123456+00:00", "string"),
-        "ExpiresAtUtc": ("2024-05-15T10:00:00.123456+00:00", "string"),
-        "LockedUntil": ("2024-05-01T10:01:00.123456+00:00", "string"),
-        "LockToken": ("0b6a1b7e-0000-4000-8000-000000000002", "string"), "State": (0, "int"),
-        "TimeToLive": ("11:22:33", "string"), "UserProperties": ("{}", "json"),
-        "ApplicationProperties": ("{}", "json"), "sys": SYS}),
+    "queue": (
+        (BODY, "string"),
+        {
+            "QueueTrigger": (BODY, "string"),
+            "Id": ("m-1", "string"),
+            "DequeueCount": (1, "int"),
+            "ExpirationTime": ("2024-05-08T10:00:00+00:00", "string"),
+            "InsertionTime": ("2024-05-01T10:00:00+00:00", "string"),
+            "NextVisibleTime": ("2024-05-01T10:10:00+00:00", "string"),
+            "PopReceipt": ("r", "string"),
+            "sys": SYS,
+        },
+    ),
+    "service bus queue": (
+        (BODY.encode(), "bytes"),
+        {
+            "MessageId": ("sb-1", "string"),
+            "ContentType": ("application/json", "string"),
+            "DeliveryCount": (1, "int"),
+            "SequenceNumber": (1, "int"),
+            "EnqueuedSequenceNumber": (1, "int"),
+            "EnqueuedTimeUtc": ("2024-05-01T10:00:00.123456+00:00", "string"),
+            "ExpiresAtUtc": ("2024-05-15T10:00:00.123456+00:00", "string"),
+            "LockedUntil": ("2024-05-01T10:01:00.123456+00:00", "string"),
+            "LockToken": ("0b6a1b7e-0000-4000-8000-000000000002", "string"),
+            "State": (0, "int"),
+            "TimeToLive": ("11:22:33", "string"),
+            "UserProperties": ("{}", "json"),
+            "ApplicationProperties": ("{}", "json"),
+            "sys": SYS,
+        },
+    ),
     "event grid": ((json.dumps(EVENT_GRID), "json"), {"data": (json.dumps(ORDER), "json"), "sys": SYS}),
-    "event grid (CloudEvents schema)": ((json.dumps(CLOUD_EVENT), "json"),
-                                        {"data": (json.dumps(ORDER), "json"), "sys": SYS}),
+    "event grid (CloudEvents schema)": (
+        (json.dumps(CLOUD_EVENT), "json"),
+        {"data": (json.dumps(ORDER), "json"), "sys": SYS},
+    ),
 }
 
 
@@ -224,11 +303,19 @@ class WorkerOut:
 
 def _http_message() -> tuple[Datum, dict[str, Datum]]:
     """`Datum.from_typed_data` of the host's RpcHttp, and the metadata the host sends with it."""
-    request = {"method": Datum("POST", "string"), "url": Datum(URL, "string"),
-               "headers": {k: Datum(v, "string") for k, v in HEADERS.items()},
-               "body": Datum(BODY.encode(), "bytes"), "params": {}, "query": {}}
-    return Datum(request, "http"), {"Headers": Datum(json.dumps(HEADERS), "json"), "Query": Datum("{}", "json"),
-                                    "sys": Datum(*SYS)}
+    request = {
+        "method": Datum("POST", "string"),
+        "url": Datum(URL, "string"),
+        "headers": {k: Datum(v, "string") for k, v in HEADERS.items()},
+        "body": Datum(BODY.encode(), "bytes"),
+        "params": {},
+        "query": {},
+    }
+    return Datum(request, "http"), {
+        "Headers": Datum(json.dumps(HEADERS), "json"),
+        "Query": Datum("{}", "json"),
+        "sys": Datum(*SYS),
+    }
 
 
 def _message(trigger: str) -> Callable[[], tuple[Datum, dict[str, Datum]]]:
@@ -248,8 +335,11 @@ def invocation(f: Indexed, message: Callable[[], tuple[Datum, dict[str, Datum]]]
             args[name] = WorkerOut()
         args["context"] = ctx
         result = call(**args)
-        sent = [converter.encode(args[name].get(), expected_type=None) for name, converter in outputs
-                if args[name].get() is not None]
+        sent = [
+            converter.encode(args[name].get(), expected_type=None)
+            for name, converter in outputs
+            if args[name].get() is not None
+        ]
         return returns.encode(result, expected_type=None) if returns is not None else sent
 
     return invoke
@@ -257,18 +347,29 @@ def invocation(f: Indexed, message: Callable[[], tuple[Datum, dict[str, Datum]]]
 
 def invocations(portable: dict[str, Indexed], bare: dict[str, Indexed]) -> dict[str, dict[str, Callable[[], Any]]]:
     ctx = HostContext()
-    names = {"http": "create_order", "queue": "fulfil", "service bus queue": "fulfil_service_bus",
-             "event grid": "on_order_placed", "event grid (CloudEvents schema)": "on_order_placed"}
-    return {trigger: {side: invocation(functions[name], _http_message if trigger == "http" else _message(trigger), ctx)
-                      for side, functions in (("portable", portable), ("bare", bare))}
-            for trigger, name in names.items()}
+    names = {
+        "http": "create_order",
+        "queue": "fulfil",
+        "service bus queue": "fulfil_service_bus",
+        "event grid": "on_order_placed",
+        "event grid (CloudEvents schema)": "on_order_placed",
+    }
+    return {
+        trigger: {
+            side: invocation(functions[name], _http_message if trigger == "http" else _message(trigger), ctx)
+            for side, functions in (("portable", portable), ("bare", bare))
+        }
+        for trigger, name in names.items()
+    }
 
 
 def check(calls: dict[str, dict[str, Callable[[], Any]]], invoked: dict[str, dict[str, Callable[[], Any]]]) -> None:
     """Both sides answer alike, called alone and invoked by the worker, before anything is timed."""
     answers = {name: call() for name, call in calls["http"].items()}
-    shown = {name: (r.status_code, r.get_body(), r.mimetype, r.charset, sorted(r.headers.items()))
-             for name, r in answers.items()}
+    shown = {
+        name: (r.status_code, r.get_body(), r.mimetype, r.charset, sorted(r.headers.items()))
+        for name, r in answers.items()
+    }
     assert shown["portable"] == shown["bare"] and shown["bare"][0] == 201, shown
     sent = {name: invoke() for name, invoke in invoked["http"].items()}  # the encoded $return
     assert sent["portable"] == sent["bare"] and sent["bare"].value["status_code"].value == "201", sent
@@ -290,21 +391,28 @@ def table(title: str, contenders: dict[str, dict[str, Callable[[], Any]]], quick
         t = measure(pair, quick)
         ours, bare = (t[side]["min_ns"] / 1000 for side in ("portable", "bare"))
         ratio = ours / bare
-        cases[trigger] = {"generated_us": round(ours, 2), "hand_written_us": round(bare, 2),
-                          "generated_median_us": round(t["portable"]["median_ns"] / 1000, 2),
-                          "hand_written_median_us": round(t["bare"]["median_ns"] / 1000, 2),
-                          "ratio": round(ratio, 3), "met": ratio <= GOAL}
+        cases[trigger] = {
+            "generated_us": round(ours, 2),
+            "hand_written_us": round(bare, 2),
+            "generated_median_us": round(t["portable"]["median_ns"] / 1000, 2),
+            "hand_written_median_us": round(t["bare"]["median_ns"] / 1000, 2),
+            "ratio": round(ratio, 3),
+            "met": ratio <= GOAL,
+        }
         verdict = "met" if ratio <= GOAL else "NOT MET"
-        print(f"{trigger:<36} {ours:>7.2f} ({t['portable']['median_ns'] / 1000:>7.2f}) "
-              f"{bare:>7.2f} ({t['bare']['median_ns'] / 1000:>7.2f}) {ratio:>6.3f}  {verdict}")
+        print(
+            f"{trigger:<36} {ours:>7.2f} ({t['portable']['median_ns'] / 1000:>7.2f}) "
+            f"{bare:>7.2f} ({t['bare']['median_ns'] / 1000:>7.2f}) {ratio:>6.3f}  {verdict}"
+        )
     return cases
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer, shorter rounds")
-    parser.add_argument("--out", type=Path, default=HERE / "results_azure_functions.json",
-                        help="where to write the figures as JSON")
+    parser.add_argument(
+        "--out", type=Path, default=HERE / "results_azure_functions.json", help="where to write the figures as JSON"
+    )
     args = parser.parse_args(argv)
     portable, bare = apps()
     invoked, alone = invocations(portable, bare), calls(portable, bare)
@@ -312,8 +420,9 @@ def main(argv: list[str] | None = None) -> int:
     info = machine()
     print(f"Python {info['python']}; min (median) of interleaved rounds, run.measure")
     results: dict[str, Any] = {"machine": info, "quick": args.quick, "goal": GOAL}
-    results["invocation"] = table("per invocation: the worker's binding work for the host's message, then the call",
-                                  invoked, args.quick)
+    results["invocation"] = table(
+        "per invocation: the worker's binding work for the host's message, then the call", invoked, args.quick
+    )
     results["call"] = table("the function call alone, on a prebuilt azure.functions object", alone, args.quick)
     args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     print(f"wrote {args.out}")

@@ -94,8 +94,17 @@ def main() -> None:
         for directory in work.iterdir():
             writable(directory)
     report(rows, compiled)
-    args.out.write_text(json.dumps({"machine": machine(), "quick": args.quick, "cold_import": [
-        {**row, "compiled_from_source": compiled[row["case"]]} for row in rows]}, indent=2) + "\n")
+    args.out.write_text(
+        json.dumps(
+            {
+                "machine": machine(),
+                "quick": args.quick,
+                "cold_import": [{**row, "compiled_from_source": compiled[row["case"]]} for row in rows],
+            },
+            indent=2,
+        )
+        + "\n"
+    )
 
 
 # -- the artifacts, unzipped read-only ---------------------------------------------------------------------
@@ -103,8 +112,9 @@ def main() -> None:
 
 def prepare(work: Path) -> list[Case]:
     """Build every artifact of a copy of samples/shop and unzip each into a read-only directory."""
-    shop = shutil.copytree(ROOT / "samples" / "shop", work / "shop",
-                           ignore=shutil.ignore_patterns(".portable-fn", "__pycache__"))
+    shop = shutil.copytree(
+        ROOT / "samples" / "shop", work / "shop", ignore=shutil.ignore_patterns(".portable-fn", "__pycache__")
+    )
     python = f"{sys.version_info[0]}.{sys.version_info[1]}"  # the interpreter that imports is the app's Python
     pyproject = shop / "pyproject.toml"
     pyproject.write_text(re.sub(r'(?m)^python = "[0-9.]+"$', f'python = "{python}"', pyproject.read_text()))
@@ -152,10 +162,12 @@ def gcp_layer(source: Path, layer: Path) -> Path:
     """What Cloud Functions' build does with the source zip: its requirements installed in a layer and
     compiled as unchecked hash-based pycs, and `compileall -f -q .` over the source (timestamp pycs)."""
     pip_target(layer, ["-r", str(source / "requirements.txt")], compile_=False)
-    subprocess.run([sys.executable, "-m", "compileall", "-qq", "--invalidation-mode", "unchecked-hash", str(layer)],
-                   check=False)
-    subprocess.run([sys.executable, "-m", "compileall", "-f", "-q", "."], cwd=source, check=True,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [sys.executable, "-m", "compileall", "-qq", "--invalidation-mode", "unchecked-hash", str(layer)], check=False
+    )
+    subprocess.run(
+        [sys.executable, "-m", "compileall", "-f", "-q", "."], cwd=source, check=True, stdout=subprocess.DEVNULL
+    )
     return layer
 
 
@@ -175,8 +187,21 @@ def plain_zip(app: Any, aws: Path, work: Path) -> Path:
 
 
 def pip_target(target: Path, requirements: list[str], *, compile_: bool = True) -> Path:
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--target",
-                    str(target), *([] if compile_ else ["--no-compile"]), *requirements], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--target",
+            str(target),
+            *([] if compile_ else ["--no-compile"]),
+            *requirements,
+        ],
+        check=True,
+    )
     return target
 
 
@@ -198,8 +223,7 @@ def writable(root: Path) -> None:
 def command(case: Case | None, work: Path, *flags: str) -> tuple[list[str], dict[str, str]]:
     """The interpreter command and environment of `case` (None: `python -c pass`); it runs in the
     virtualenv's directory, since `-c` puts the working directory first on the path."""
-    env = {"PATH": os.environ.get("PATH", ""), "PYTHONDONTWRITEBYTECODE": "1",
-           "SHOP_DATA_DIR": str(work / "shop-data")}
+    env = {"PATH": os.environ.get("PATH", ""), "PYTHONDONTWRITEBYTECODE": "1", "SHOP_DATA_DIR": str(work / "shop-data")}
     if case is not None:
         env["PYTHONPATH"] = os.pathsep.join(str(p) for p in case.path)
     return [str(python_of(work)), *flags, "-s", "-c", case.statement if case else "pass"], env
@@ -253,24 +277,32 @@ def measure(cases: list[Case], work: Path, rounds: int) -> list[dict[str, Any]]:
 
 def report(rows: list[dict[str, Any]], compiled: dict[str, int]) -> None:
     info = machine()
-    print(f"Python {info['python']} on {info['cores']} cores ({info['cpu']}); over `python -c pass` "
-          f"(CPU {rows[0]['baseline_cpu_median_ms']:.1f} ms, wall {rows[0]['baseline_wall_median_ms']:.1f} ms)")
+    print(
+        f"Python {info['python']} on {info['cores']} cores ({info['cpu']}); over `python -c pass` "
+        f"(CPU {rows[0]['baseline_cpu_median_ms']:.1f} ms, wall {rows[0]['baseline_wall_median_ms']:.1f} ms)"
+    )
     print()
     references = [r for r in rows if r["case"].startswith("import ")]
     floor = min(r["cpu_median_ms"] for r in references)
-    print(f"{'cold import, read-only':<56}{'CPU med':>9}{'CPU min':>9}{'wall med':>10}{'wall min':>10}"
-          f"{'compiled':>10}  goal (<= {GOAL_MS:.0f} ms CPU, below the references)")
+    print(
+        f"{'cold import, read-only':<56}{'CPU med':>9}{'CPU min':>9}{'wall med':>10}{'wall min':>10}"
+        f"{'compiled':>10}  goal (<= {GOAL_MS:.0f} ms CPU, below the references)"
+    )
     for row in rows:
         verdict = ""
         if row["entry"]:
             met = row["cpu_median_ms"] <= GOAL_MS and row["cpu_median_ms"] < floor
             verdict = "met" if met else "NOT MET"
-        print(f"{row['case']:<56}{row['cpu_median_ms']:>6.1f} ms{row['cpu_min_ms']:>6.1f} ms"
-              f"{row['wall_median_ms']:>7.1f} ms{row['wall_min_ms']:>7.1f} ms{compiled[row['case']]:>10}  {verdict}")
+        print(
+            f"{row['case']:<56}{row['cpu_median_ms']:>6.1f} ms{row['cpu_min_ms']:>6.1f} ms"
+            f"{row['wall_median_ms']:>7.1f} ms{row['wall_min_ms']:>7.1f} ms{compiled[row['case']]:>10}  {verdict}"
+        )
     by_case = {row["case"]: row for row in rows}
     azure, worker = by_case["azure: import function_app"], by_case["azure: azure.functions alone (the worker's)"]
-    print(f"azure: function_app beyond the azure.functions the worker has loaded: "
-          f"{azure['cpu_median_ms'] - worker['cpu_median_ms']:.1f} ms CPU (median)")
+    print(
+        f"azure: function_app beyond the azure.functions the worker has loaded: "
+        f"{azure['cpu_median_ms'] - worker['cpu_median_ms']:.1f} ms CPU (median)"
+    )
 
 
 if __name__ == "__main__":

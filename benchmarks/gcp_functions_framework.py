@@ -40,12 +40,15 @@ from portable_fn.runtime import CloudEvent, spec_of, to_binary
 
 HERE = Path(__file__).resolve().parent
 APP_DIR = HERE / "gcp_functions_framework_app"
-CONFORMANCE = (HERE.parent / "tests" / "data" / "gcp" / "functions-framework-conformance" / "events" / "generate"
-               / "data")
+CONFORMANCE = (
+    HERE.parent / "tests" / "data" / "gcp" / "functions-framework-conformance" / "events" / "generate" / "data"
+)
 # event -> (conformance case, portable target, anchor reading the event as Google's samples do)
-EVENTS = {"pubsub message": ("pubsub_text", "portable_message", "bare_message"),
-          "pubsub json message": ("pubsub_json", "portable_message", "bare_message"),
-          "storage object": ("storage", "portable_storage", "bare_storage")}
+EVENTS = {
+    "pubsub message": ("pubsub_text", "portable_message", "bare_message"),
+    "pubsub json message": ("pubsub_json", "portable_message", "bare_message"),
+    "storage object": ("storage", "portable_storage", "bare_storage"),
+}
 GOAL = 1.10
 RESULTS = HERE / "results_gcp_functions_framework.json"
 
@@ -135,30 +138,49 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for label, (case, target, anchor) in EVENTS.items():
         headers, body = binary(case)
-        apps = {"portable": framework_app(target, source), "bare": framework_app(anchor, bare_source),
-                "empty": framework_app("bare", bare_source)}
+        apps = {
+            "portable": framework_app(target, source),
+            "bare": framework_app(anchor, bare_source),
+            "empty": framework_app("bare", bare_source),
+        }
         check_same_reading(apps["portable"], apps["bare"], headers, body, label)
         for mode, n in (("in-process", n_local), ("http", n_http)):
-            contenders = {name: in_process(app, headers, body) if mode == "in-process"
-                          else over_http(app, headers, body, servers) for name, app in apps.items()}
+            contenders = {
+                name: in_process(app, headers, body) if mode == "in-process" else over_http(app, headers, body, servers)
+                for name, app in apps.items()
+            }
             times = race(contenders, n, rounds)
             best = {name: min(t) for name, t in times.items()}
             middle = {name: statistics.median(t) for name, t in times.items()}
-            rows.append({"event": label, "mode": mode, "portable_us": best["portable"], "bare_us": best["bare"],
-                         "empty_us": best["empty"], "ratio": best["portable"] / best["bare"],
-                         "ratio_to_empty": best["portable"] / best["empty"],
-                         "median_ratio": middle["portable"] / middle["bare"]})
+            rows.append(
+                {
+                    "event": label,
+                    "mode": mode,
+                    "portable_us": best["portable"],
+                    "bare_us": best["bare"],
+                    "empty_us": best["empty"],
+                    "ratio": best["portable"] / best["bare"],
+                    "ratio_to_empty": best["portable"] / best["empty"],
+                    "median_ratio": middle["portable"] / middle["bare"],
+                }
+            )
     for server in servers:
         server.shutdown()
-    print(f"{'event':<20} {'mode':<11} {'portable us':>12} {'bare us':>9} {'ratio':>7}  goal <= {GOAL}x"
-          f"   {'median ratio':>12} {'empty us':>9} {'vs empty':>9}")
+    print(
+        f"{'event':<20} {'mode':<11} {'portable us':>12} {'bare us':>9} {'ratio':>7}  goal <= {GOAL}x"
+        f"   {'median ratio':>12} {'empty us':>9} {'vs empty':>9}"
+    )
     for r in rows:
-        print(f"{r['event']:<20} {r['mode']:<11} {r['portable_us']:>12.1f} {r['bare_us']:>9.1f} {r['ratio']:>7.3f}  "
-              f"{'ok  ' if r['ratio'] <= GOAL else 'over'}          {r['median_ratio']:>12.3f} {r['empty_us']:>9.1f} "
-              f"{r['ratio_to_empty']:>9.3f}")
+        print(
+            f"{r['event']:<20} {r['mode']:<11} {r['portable_us']:>12.1f} {r['bare_us']:>9.1f} {r['ratio']:>7.3f}  "
+            f"{'ok  ' if r['ratio'] <= GOAL else 'over'}          {r['median_ratio']:>12.3f} {r['empty_us']:>9.1f} "
+            f"{r['ratio_to_empty']:>9.3f}"
+        )
     if not quick:
-        RESULTS.write_text(json.dumps({"python": sys.version.split()[0], "goal": GOAL, "rows": rows}, indent=2) + "\n",
-                           encoding="utf-8")
+        RESULTS.write_text(
+            json.dumps({"python": sys.version.split()[0], "goal": GOAL, "rows": rows}, indent=2) + "\n",
+            encoding="utf-8",
+        )
     return 0
 
 

@@ -60,7 +60,9 @@ ATTRS = {
 }
 CONTENT_TYPE = "application/json"
 OTHER_HEADERS = {  # what a real POST also carries; every decoder has to skip these
-    "Host": "orders-fn.example.com", "User-Agent": "Go-http-client/1.1", "Accept-Encoding": "gzip",
+    "Host": "orders-fn.example.com",
+    "User-Agent": "Go-http-client/1.1",
+    "Accept-Encoding": "gzip",
     "X-Forwarded-For": "203.0.113.7",
 }
 _COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
@@ -77,8 +79,7 @@ def binary_request() -> tuple[dict[str, str], bytes]:
 
 def structured_request() -> tuple[dict[str, str], bytes]:
     body = _COMPACT.encode({**ATTRS, "datacontenttype": CONTENT_TYPE, "data": DATA}).encode()
-    headers = {**OTHER_HEADERS, "Content-Type": "application/cloudevents+json",
-               "Content-Length": str(len(body))}
+    headers = {**OTHER_HEADERS, "Content-Type": "application/cloudevents+json", "Content-Length": str(len(body))}
     return headers, body
 
 
@@ -141,22 +142,34 @@ def _loops_for(timer: timeit.Timer, budget_s: float) -> int:
 def codec_cases() -> dict[str, dict[str, Callable[[], Any]]]:
     bin_h, bin_b = binary_request()
     st_h, st_b = structured_request()
-    event = CloudEvent(data=DATA, datacontenttype=CONTENT_TYPE, **_without(ATTRS, "traceparent"),
-                       extensions={"traceparent": ATTRS["traceparent"]})
+    event = CloudEvent(
+        data=DATA,
+        datacontenttype=CONTENT_TYPE,
+        **_without(ATTRS, "traceparent"),
+        extensions={"traceparent": ATTRS["traceparent"]},
+    )
     sdk_event = sdk_http.CloudEvent({**ATTRS, "datacontenttype": CONTENT_TYPE}, DATA)
     return {
-        "decode binary": {"ours": lambda: ours.from_http(bin_h, bin_b),
-                          "sdk": lambda: sdk_http.from_http(bin_h, bin_b),
-                          "floor": lambda: floor_decode_binary(bin_h, bin_b)},
-        "decode structured": {"ours": lambda: ours.from_http(st_h, st_b),
-                              "sdk": lambda: sdk_http.from_http(st_h, st_b),
-                              "floor": lambda: floor_decode_structured(st_h, st_b)},
-        "encode binary": {"ours": lambda: ours.to_binary(event),
-                          "sdk": lambda: sdk_conversion.to_binary(sdk_event),
-                          "floor": lambda: floor_encode_binary(ATTRS, DATA)},
-        "encode structured": {"ours": lambda: ours.to_structured(event),
-                              "sdk": lambda: sdk_conversion.to_structured(sdk_event),
-                              "floor": lambda: floor_encode_structured(ATTRS, DATA)},
+        "decode binary": {
+            "ours": lambda: ours.from_http(bin_h, bin_b),
+            "sdk": lambda: sdk_http.from_http(bin_h, bin_b),
+            "floor": lambda: floor_decode_binary(bin_h, bin_b),
+        },
+        "decode structured": {
+            "ours": lambda: ours.from_http(st_h, st_b),
+            "sdk": lambda: sdk_http.from_http(st_h, st_b),
+            "floor": lambda: floor_decode_structured(st_h, st_b),
+        },
+        "encode binary": {
+            "ours": lambda: ours.to_binary(event),
+            "sdk": lambda: sdk_conversion.to_binary(sdk_event),
+            "floor": lambda: floor_encode_binary(ATTRS, DATA),
+        },
+        "encode structured": {
+            "ours": lambda: ours.to_structured(event),
+            "sdk": lambda: sdk_conversion.to_structured(sdk_event),
+            "floor": lambda: floor_encode_structured(ATTRS, DATA),
+        },
     }
 
 
@@ -182,8 +195,16 @@ def bench_codec(quick: bool) -> list[dict[str, Any]]:
         t = measure(contenders, quick)
         vs_sdk = t["sdk"]["min_ns"] / t["ours"]["min_ns"]
         vs_floor = t["ours"]["min_ns"] / t["floor"]["min_ns"]
-        rows.append({"case": case, "times": t, "sdk_over_ours": vs_sdk, "ours_over_floor": vs_floor,
-                     "met_sdk": vs_sdk >= SDK_GOAL, "met_floor": vs_floor <= FLOOR_GOAL})
+        rows.append(
+            {
+                "case": case,
+                "times": t,
+                "sdk_over_ours": vs_sdk,
+                "ours_over_floor": vs_floor,
+                "met_sdk": vs_sdk >= SDK_GOAL,
+                "met_floor": vs_floor <= FLOOR_GOAL,
+            }
+        )
     return rows
 
 
@@ -228,17 +249,24 @@ def order_total_model_direct(event: CloudEvent) -> int:
 def bench_dispatch(quick: bool) -> list[dict[str, Any]]:
     event = ours.from_http(*binary_request())
     rows = []
-    for label, handler, direct in (("CloudEvent", order_total, order_total),
-                                   ("CloudEvent[dict]", order_total_typed, order_total_typed),
-                                   ("CloudEvent[Order] (pydantic)", order_total_model, order_total_model_direct)):
+    for label, handler, direct in (
+        ("CloudEvent", order_total, order_total),
+        ("CloudEvent[dict]", order_total_typed, order_total_typed),
+        ("CloudEvent[Order] (pydantic)", order_total_model, order_total_model_direct),
+    ):
         spec = handler.__portable_fn__  # type: ignore[attr-defined]
         assert call_event(spec, event).value == direct(event) == 5248, label
-        t = measure({"call_event": lambda s=spec: call_event(s, event),
-                     "direct": lambda h=direct: h(event)}, quick)
+        t = measure({"call_event": lambda s=spec: call_event(s, event), "direct": lambda h=direct: h(event)}, quick)
         ratio = t["call_event"]["min_ns"] / t["direct"]["min_ns"]
-        rows.append({"case": f"call_event {label}", "times": t, "ratio": ratio,
-                     "overhead_ns": t["call_event"]["min_ns"] - t["direct"]["min_ns"],
-                     "met": ratio <= DISPATCH_GOAL})
+        rows.append(
+            {
+                "case": f"call_event {label}",
+                "times": t,
+                "ratio": ratio,
+                "overhead_ns": t["call_event"]["min_ns"] - t["direct"]["min_ns"],
+                "met": ratio <= DISPATCH_GOAL,
+            }
+        )
     return rows
 
 
@@ -264,14 +292,24 @@ def bench_import(quick: bool) -> list[dict[str, Any]]:
                 if i:
                     ms[name].append(took)
     rows = []
-    for name, base in (("portable_fn.runtime", "baseline"), ("cloudevents.http", "baseline"),
-                       ("portable_fn.runtime, bare -S", "bare baseline")):
+    for name, base in (
+        ("portable_fn.runtime", "baseline"),
+        ("cloudevents.http", "baseline"),
+        ("portable_fn.runtime, bare -S", "bare baseline"),
+    ):
         over_median = statistics.median(ms[name]) - statistics.median(ms[base])
         over_min = min(ms[name]) - min(ms[base])
         goal = name == "portable_fn.runtime"
-        rows.append({"case": f"import {name}", "over_baseline_median_ms": over_median,
-                     "over_baseline_min_ms": over_min, "baseline_median_ms": statistics.median(ms[base]),
-                     "goal": goal, "met": over_median < IMPORT_GOAL_MS if goal else None})
+        rows.append(
+            {
+                "case": f"import {name}",
+                "over_baseline_median_ms": over_median,
+                "over_baseline_min_ms": over_min,
+                "baseline_median_ms": statistics.median(ms[base]),
+                "goal": goal,
+                "met": over_median < IMPORT_GOAL_MS if goal else None,
+            }
+        )
     return rows
 
 
@@ -295,14 +333,22 @@ def importtime_summary(quick: bool) -> dict[str, Any]:
     per_module: dict[str, list[int]] = {}
     with tempfile.TemporaryDirectory() as cache:
         for i in range(runs + 1):  # the first run fills the bytecode cache and is not counted
-            err = subprocess.run([sys.executable, "-X", "importtime", "-c", "import portable_fn.runtime"],
-                                 capture_output=True, text=True, check=True, env=_pyc_env(cache)).stderr
+            err = subprocess.run(
+                [sys.executable, "-X", "importtime", "-c", "import portable_fn.runtime"],
+                capture_output=True,
+                text=True,
+                check=True,
+                env=_pyc_env(cache),
+            ).stderr
             for name, self_us in _after_site(err) if i else ():
                 per_module.setdefault(name, []).append(self_us)
     medians = {n: statistics.median(v) for n, v in per_module.items()}
     ours_us = sum(v for n, v in medians.items() if n.startswith("portable_fn"))
-    return {"ours_self_us": ours_us, "stdlib_self_us": sum(medians.values()) - ours_us,
-            "modules_us": dict(sorted(medians.items(), key=lambda kv: -kv[1]))}
+    return {
+        "ours_self_us": ours_us,
+        "stdlib_self_us": sum(medians.values()) - ours_us,
+        "modules_us": dict(sorted(medians.items(), key=lambda kv: -kv[1])),
+    }
 
 
 def _after_site(stderr: str) -> list[tuple[str, int]]:
@@ -310,7 +356,7 @@ def _after_site(stderr: str) -> list[tuple[str, int]]:
     lines = [ln for ln in stderr.splitlines() if ln.startswith("import time:") and "|" in ln]
     rows = [(ln.split("|")[2].strip(), ln.split("|")[0].split(":")[1].strip()) for ln in lines]
     last_site = max((i for i, (name, _) in enumerate(rows) if name == "site"), default=-1)
-    return [(name, int(us)) for name, us in rows[last_site + 1:] if us.isdigit()]
+    return [(name, int(us)) for name, us in rows[last_site + 1 :] if us.isdigit()]
 
 
 # -- report ------------------------------------------------------------------------------------------------
@@ -319,12 +365,20 @@ def _after_site(stderr: str) -> list[tuple[str, int]]:
 def machine() -> dict[str, Any]:
     cpu = platform.processor()
     try:
-        cpu = next(ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
-                   if ln.startswith("model name"))
+        cpu = next(
+            ln.split(":", 1)[1].strip()
+            for ln in Path("/proc/cpuinfo").read_text().splitlines()
+            if ln.startswith("model name")
+        )
     except (OSError, StopIteration):
         pass
-    return {"python": platform.python_version(), "implementation": platform.python_implementation(),
-            "platform": platform.platform(), "cpu": cpu, "cores": os.cpu_count()}
+    return {
+        "python": platform.python_version(),
+        "implementation": platform.python_implementation(),
+        "platform": platform.platform(),
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+    }
 
 
 def _verdict(met: bool) -> str:
@@ -335,29 +389,41 @@ def _us(ns: float) -> str:
     return f"{ns / 1000:7.2f} µs"
 
 
-def print_report(codec: list[dict[str, Any]], dispatch: list[dict[str, Any]],
-                 imports: list[dict[str, Any]], itime: dict[str, Any], info: dict[str, Any]) -> None:
+def print_report(
+    codec: list[dict[str, Any]],
+    dispatch: list[dict[str, Any]],
+    imports: list[dict[str, Any]],
+    itime: dict[str, Any],
+    info: dict[str, Any],
+) -> None:
     print(f"\nPython {info['python']} on {info['cores']} cores ({info['cpu']}); per-op min of repeats")
-    print(f"\n{'HTTP binding':<19}{'ours':>11}{'sdk':>11}{'floor':>11}"
-          f"{'sdk/ours':>10}{'ours/floor':>12}  goal (>=3x, <=1.5x)")
+    print(
+        f"\n{'HTTP binding':<19}{'ours':>11}{'sdk':>11}{'floor':>11}"
+        f"{'sdk/ours':>10}{'ours/floor':>12}  goal (>=3x, <=1.5x)"
+    )
     for r in codec:
         t = r["times"]
-        print(f"{r['case']:<19}{_us(t['ours']['min_ns'])}{_us(t['sdk']['min_ns'])}"
-              f"{_us(t['floor']['min_ns'])}{r['sdk_over_ours']:>9.2f}x{r['ours_over_floor']:>11.2f}x  "
-              f"vs sdk {_verdict(r['met_sdk'])}, vs floor {_verdict(r['met_floor'])}")
+        print(
+            f"{r['case']:<19}{_us(t['ours']['min_ns'])}{_us(t['sdk']['min_ns'])}"
+            f"{_us(t['floor']['min_ns'])}{r['sdk_over_ours']:>9.2f}x{r['ours_over_floor']:>11.2f}x  "
+            f"vs sdk {_verdict(r['met_sdk'])}, vs floor {_verdict(r['met_floor'])}"
+        )
     print(f"\n{'Dispatch':<40}{'call_event':>11}{'direct':>11}{'ratio':>9}{'overhead':>12}  goal (<=1.2x)")
     for r in dispatch:
         t = r["times"]
-        print(f"{r['case']:<40}{_us(t['call_event']['min_ns'])}{_us(t['direct']['min_ns'])}"
-              f"{r['ratio']:>8.2f}x{r['overhead_ns']:>9.0f} ns  {_verdict(r['met'])}")
+        print(
+            f"{r['case']:<40}{_us(t['call_event']['min_ns'])}{_us(t['direct']['min_ns'])}"
+            f"{r['ratio']:>8.2f}x{r['overhead_ns']:>9.0f} ns  {_verdict(r['met'])}"
+        )
     print(f"\n{'Import (over baseline)':<37}{'median':>10}{'min':>10}  goal (<5 ms)")
     for r in imports:
         verdict = _verdict(r["met"]) if r["goal"] else "(reference)"
-        print(f"{r['case']:<37}{r['over_baseline_median_ms']:>7.1f} ms{r['over_baseline_min_ms']:>7.1f} ms"
-              f"  {verdict}")
+        print(f"{r['case']:<37}{r['over_baseline_median_ms']:>7.1f} ms{r['over_baseline_min_ms']:>7.1f} ms  {verdict}")
     top = ", ".join(f"{n} {us / 1000:.2f}" for n, us in list(itime["modules_us"].items())[:8])
-    print(f"-X importtime self ms: ours {itime['ours_self_us'] / 1000:.2f}, stdlib pulled in "
-          f"{itime['stdlib_self_us'] / 1000:.2f}; top: {top}")
+    print(
+        f"-X importtime self ms: ours {itime['ours_self_us'] / 1000:.2f}, stdlib pulled in "
+        f"{itime['stdlib_self_us'] / 1000:.2f}; top: {top}"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -369,8 +435,14 @@ def main(argv: list[str] | None = None) -> int:
     imports, itime = bench_import(args.quick), importtime_summary(args.quick)
     info = machine()
     print_report(codec, dispatch, imports, itime, info)
-    results = {"machine": info, "quick": args.quick, "codec": codec, "dispatch": dispatch,
-               "import": imports, "importtime": itime}
+    results = {
+        "machine": info,
+        "quick": args.quick,
+        "codec": codec,
+        "dispatch": dispatch,
+        "import": imports,
+        "importtime": itime,
+    }
     args.out.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
     print(f"\nwrote {args.out}")
     return 0

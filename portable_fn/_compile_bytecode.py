@@ -25,8 +25,14 @@ def main(target: str, root: str) -> int:
         cached = f"__pycache__/{file[:-3]}.{sys.implementation.cache_tag}.pyc"
         pyc = f"{folder}/{cached}" if folder else cached
         try:
-            py_compile.compile(f"{root}/src/{name}", cfile=f"{root}/out/{pyc}", dfile=name, doraise=True,
-                               optimize=0, invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
+            py_compile.compile(
+                f"{root}/src/{name}",
+                cfile=f"{root}/out/{pyc}",
+                dfile=name,
+                doraise=True,
+                optimize=0,
+                invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
+            )
         except py_compile.PyCompileError:
             written[name] = None
         else:

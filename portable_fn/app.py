@@ -112,8 +112,7 @@ def _import(module_name: str, source: Path, root: Path) -> Any:
     except Exception as exc:
         where = traceback.extract_tb(exc.__traceback__)[-1]
         raise AppLoadError(
-            f"Importing {module_name} from {root} raised {type(exc).__name__}: {exc} "
-            f"({where.filename}:{where.lineno})."
+            f"Importing {module_name} from {root} raised {type(exc).__name__}: {exc} ({where.filename}:{where.lineno})."
         ) from exc
 
 

@@ -109,10 +109,13 @@ class Compiler:
                     f"Packaging: compiling bytecode for Python {self.python} with {self.executable} failed (exit "
                     f"status {done.returncode}): {done.stderr.strip()[-2000:]}\nRun `{self.executable} -c pass` to "
                     "see what is wrong with that interpreter, or take it off PATH (the package then ships without "
-                    "bytecode).")
+                    "bytecode)."
+                )
             written: dict[str, str | None] = json.loads(done.stdout)
-            return {name: None if pyc is None else (pyc, Path(tmp, "out", pyc).read_bytes())
-                    for name, pyc in written.items()}
+            return {
+                name: None if pyc is None else (pyc, Path(tmp, "out", pyc).read_bytes())
+                for name, pyc in written.items()
+            }
 
 
 HERE = Interpreters()  # this machine's PATH and pyenv, read when a build looks
@@ -125,22 +128,32 @@ def with_bytecode(entries: Iterable[Entry], compiler: Compiler | None) -> list[E
     return entries if compiler is None else [*compiler.bytecode(entries), *entries]
 
 
-def compiler_for(python: str, context: str, progress: Callable[[str], None],
-                 interpreters: Interpreters = HERE) -> Compiler | None:
+def compiler_for(
+    python: str, context: str, progress: Callable[[str], None], interpreters: Interpreters = HERE
+) -> Compiler | None:
     """The compiler for Python `python`, named in a progress line that starts with `context` ("aws");
     None when there is none, after a one-line warning that says how to fix it."""
     compiler = interpreters.compiler(python)
-    progress(f"{context}: bytecode for Python {python} compiled by {compiler.executable}" if compiler else
-             f"{context}: warning: no Python {python} interpreter found here, so the package ships without "
-             f"bytecode and every cold start compiles it; install Python {python} (python{python} on PATH, "
-             f"or `pyenv install {python}`) and package again.")
+    progress(
+        f"{context}: bytecode for Python {python} compiled by {compiler.executable}"
+        if compiler
+        else f"{context}: warning: no Python {python} interpreter found here, so the package ships without "
+        f"bytecode and every cold start compiles it; install Python {python} (python{python} on PATH, "
+        f"or `pyenv install {python}`) and package again."
+    )
     return compiler
 
 
 def _run(executable: str, python: str, root: str, names: list[str]) -> subprocess.CompletedProcess[str]:
     """The compile script run by `executable`; a fixed hash seed, so no set in the bytecode depends on it."""
-    return subprocess.run([executable, "-s", "-S", str(SCRIPT), python, root], input=json.dumps(names),
-                          capture_output=True, text=True, check=False, env={**os.environ, "PYTHONHASHSEED": "0"})
+    return subprocess.run(
+        [executable, "-s", "-S", str(SCRIPT), python, root],
+        input=json.dumps(names),
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "PYTHONHASHSEED": "0"},
+    )
 
 
 def _patch(executable: Path) -> int:

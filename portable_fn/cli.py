@@ -36,6 +36,7 @@ COMPLETE_VAR = "_PORTABLE_FN_COMPLETE"  # set by the completion scripts when the
 if TYPE_CHECKING:
     from .app import App
     from .runtime.function import FunctionSpec
+
     StrParam = click.ParamType[str]
 else:  # click before 8.4 has no generic ParamType
     StrParam = click.ParamType
@@ -57,8 +58,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         click.echo(cli.get_help(click.Context(cli, info_name="portable-fn", **cli.context_settings)), err=True)
         return 2
     try:
-        return int(cli.main(args, prog_name="portable-fn", complete_var=COMPLETE_VAR, standalone_mode=False,
-                            obj=console) or 0)
+        return int(
+            cli.main(args, prog_name="portable-fn", complete_var=COMPLETE_VAR, standalone_mode=False, obj=console) or 0
+        )
     except click.UsageError as exc:
         exc.show()
         return 2
@@ -80,11 +82,19 @@ def _example(*lines: str) -> str:
     return "\b\nExamples:\n" + "\n".join(f"  {line}" for line in lines)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
-             epilog=_example("portable-fn init shop", "portable-fn dev shop",
-                             "portable-fn deploy shop --provider aws --stage prod"))
-@click.version_option(__version__, "--version", prog_name="portable-fn", message="%(prog)s %(version)s",
-                      help="Print the version and exit.")
+@click.group(
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+    epilog=_example(
+        "portable-fn init shop", "portable-fn dev shop", "portable-fn deploy shop --provider aws --stage prod"
+    ),
+)
+@click.version_option(
+    __version__,
+    "--version",
+    prog_name="portable-fn",
+    message="%(prog)s %(version)s",
+    help="Print the version and exit.",
+)
 def cli() -> None:
     """Write a cloud function once; run it locally, on AWS Lambda, Google Cloud Functions and Azure
     Functions.
@@ -114,11 +124,13 @@ class ProviderName(StrParam):
         if value in names:
             return str(value)
         hint = "Install portable-fn[aws], [gcp] or [azure] with pip, or a third-party provider package."
-        self.fail(f"{value!r} is not an installed provider; installed: {', '.join(names) or 'none'}. {hint}",
-                  param, ctx)
+        self.fail(
+            f"{value!r} is not an installed provider; installed: {', '.join(names) or 'none'}. {hint}", param, ctx
+        )
 
-    def shell_complete(self, ctx: click.Context, param: click.Parameter,
-                       incomplete: str) -> list[click.shell_completion.CompletionItem]:
+    def shell_complete(
+        self, ctx: click.Context, param: click.Parameter, incomplete: str
+    ) -> list[click.shell_completion.CompletionItem]:
         from click.shell_completion import CompletionItem
 
         return [CompletionItem(n) for n in self.names() if n.startswith(incomplete)]
@@ -133,11 +145,16 @@ class TemplateName(StrParam):
         names = sorted(_templates())
         if value in names:
             return str(value)
-        self.fail(f"{value!r} is not a template; choose one of {', '.join(names) or '(none available)'} "
-                  "(`portable-fn init --help` describes them).", param, ctx)
+        self.fail(
+            f"{value!r} is not a template; choose one of {', '.join(names) or '(none available)'} "
+            "(`portable-fn init --help` describes them).",
+            param,
+            ctx,
+        )
 
-    def shell_complete(self, ctx: click.Context, param: click.Parameter,
-                       incomplete: str) -> list[click.shell_completion.CompletionItem]:
+    def shell_complete(
+        self, ctx: click.Context, param: click.Parameter, incomplete: str
+    ) -> list[click.shell_completion.CompletionItem]:
         from click.shell_completion import CompletionItem
 
         return [CompletionItem(n, help=h) for n, h in sorted(_templates().items()) if n.startswith(incomplete)]
@@ -165,18 +182,33 @@ def _target_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """The app, provider, stage and endpoint options every cloud command takes, gathered into a Target."""
     options = [
         click.argument("app_dir", required=False, metavar="[APP]"),
-        click.option("--app", "app", default=None, metavar="DIR",
-                     help="The app directory, named (the same as the positional APP; default: .)."),
-        click.option("--provider", type=ProviderName(), default="local", show_default=True,
-                     help="Any installed provider (`portable-fn providers` lists them)."),
+        click.option(
+            "--app",
+            "app",
+            default=None,
+            metavar="DIR",
+            help="The app directory, named (the same as the positional APP; default: .).",
+        ),
+        click.option(
+            "--provider",
+            type=ProviderName(),
+            default="local",
+            show_default=True,
+            help="Any installed provider (`portable-fn providers` lists them).",
+        ),
         click.option("--stage", default=None, help="The stage (default: the first declared, e.g. dev)."),
-        click.option("--endpoint-url", default=None, metavar="URL",
-                     help="Send the provider's API calls here (an emulator such as moto or LocalStack)."),
+        click.option(
+            "--endpoint-url",
+            default=None,
+            metavar="URL",
+            help="Send the provider's API calls here (an emulator such as moto or LocalStack).",
+        ),
     ]
 
     @functools.wraps(command)
-    def gathered(app_dir: str | None, app: str | None, provider: str, stage: str | None,
-                 endpoint_url: str | None, **rest: Any) -> Any:
+    def gathered(
+        app_dir: str | None, app: str | None, provider: str, stage: str | None, endpoint_url: str | None, **rest: Any
+    ) -> Any:
         return command(Target(app_dir, app, provider, stage, endpoint_url), **rest)
 
     for option in reversed(options):
@@ -185,30 +217,51 @@ def _target_options(command: Callable[..., Any]) -> Callable[..., Any]:
 
 
 _json_option = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
-_verbose_option = click.option("--verbose", "-v", is_flag=True,
-                               help="Show each cloud API call (service, operation, resource) on stderr.")
-_yes_option = click.option("--yes", "-y", is_flag=True,
-                           help="Go ahead without asking, also on a protected stage (for CI).")
+_verbose_option = click.option(
+    "--verbose", "-v", is_flag=True, help="Show each cloud API call (service, operation, resource) on stderr."
+)
+_yes_option = click.option(
+    "--yes", "-y", is_flag=True, help="Go ahead without asking, also on a protected stage (for CI)."
+)
 
 
 # -- the commands ------------------------------------------------------------------------------------------
 
 
-@cli.command(epilog=_example("portable-fn dev", "portable-fn dev shop --port 9000 --stage qa",
-                             "portable-fn dev shop --provider aws --no-reload"))
+@cli.command(
+    epilog=_example(
+        "portable-fn dev",
+        "portable-fn dev shop --port 9000 --stage qa",
+        "portable-fn dev shop --provider aws --no-reload",
+    )
+)
 @click.argument("app", default=".", metavar="[APP]")
 @click.option("--host", default="127.0.0.1", show_default=True, help="The address to listen on.")
 @click.option("--port", type=int, default=None, help="The port (default: the stage's local port setting, else 8080).")
 @click.option("--stage", default=None, help="The stage whose env and local settings apply (default: the first).")
-@click.option("--provider", type=ProviderName(clouds_only=True), default=None,
-              help="Enforce this cloud's limits (default: the strictest of the clouds the app configures).")
-@click.option("--state-dir", default=None, metavar="DIR",
-              help="Where local buckets, pending messages and dead letters live.")
-@click.option("--reload/--no-reload", default=True, show_default=True,
-              help="Re-import the functions when their code changes.")
+@click.option(
+    "--provider",
+    type=ProviderName(clouds_only=True),
+    default=None,
+    help="Enforce this cloud's limits (default: the strictest of the clouds the app configures).",
+)
+@click.option(
+    "--state-dir", default=None, metavar="DIR", help="Where local buckets, pending messages and dead letters live."
+)
+@click.option(
+    "--reload/--no-reload", default=True, show_default=True, help="Re-import the functions when their code changes."
+)
 @click.pass_obj
-def dev(console: Console, app: str, host: str, port: int | None, stage: str | None, provider: str | None,
-        state_dir: str | None, reload: bool) -> int:
+def dev(
+    console: Console,
+    app: str,
+    host: str,
+    port: int | None,
+    stage: str | None,
+    provider: str | None,
+    state_dir: str | None,
+    reload: bool,
+) -> int:
     """Serve every function of an app on this machine.
 
     APP is the app directory (default: .).
@@ -225,13 +278,25 @@ def dev(console: Console, app: str, host: str, port: int | None, stage: str | No
 
         load_provider(provider, loaded.config.provider_settings(provider, stage)).check(loaded)
     options: dict[str, Any] = {"reload": reload} if "reload" in inspect.signature(LocalHost).parameters else {}
-    LocalHost(loaded, host=host, port=port, state_dir=Path(state_dir) if state_dir else None, log=console.say,
-              stage=stage, providers=[provider] if provider else None, **options).serve_forever()
+    LocalHost(
+        loaded,
+        host=host,
+        port=port,
+        state_dir=Path(state_dir) if state_dir else None,
+        log=console.say,
+        stage=stage,
+        providers=[provider] if provider else None,
+        **options,
+    ).serve_forever()
     return 0
 
 
-@cli.command(epilog=_example("portable-fn invoke create_order shop --event request.json",
-                             "echo '{\"id\": \"o-1\"}' | portable-fn invoke fulfil --event -"))
+@cli.command(
+    epilog=_example(
+        "portable-fn invoke create_order shop --event request.json",
+        'echo \'{"id": "o-1"}\' | portable-fn invoke fulfil --event -',
+    )
+)
 @click.argument("function")
 @_target_options
 @click.option("--event", required=True, metavar="FILE", help="The event: a JSON file, or - for stdin.")
@@ -263,8 +328,9 @@ class _InitCommand(click.Command):
 
 @cli.command(cls=_InitCommand, epilog=_example("portable-fn init shop", "portable-fn init jobs --template worker"))
 @click.argument("name")
-@click.option("--template", type=TemplateName(), default=None,
-              help="The starting point (default: api; the list is below).")
+@click.option(
+    "--template", type=TemplateName(), default=None, help="The starting point (default: api; the list is below)."
+)
 @click.pass_obj
 def init(console: Console, name: str, template: str | None) -> int:
     """Create a new app.
@@ -318,8 +384,9 @@ def package(console: Console, target: Target, listing: bool, as_json: bool, verb
     data, text = outcome.to_dict(), str(outcome.artifact.path)
     if listing:
         data["shipped"] = _shipped(data["artifact"])
-        text = "\n\n".join(f"{path}:\n" + "\n".join(f"  {name}" for name in names)
-                           for path, names in data["shipped"].items())
+        text = "\n\n".join(
+            f"{path}:\n" + "\n".join(f"  {name}" for name in names) for path, names in data["shipped"].items()
+        )
     _emit(console, as_json, data, text)
     return 0
 
@@ -345,8 +412,10 @@ def plan(console: Console, target: Target, as_json: bool, verbose: bool) -> int:
         _emit(console, True, outcome.to_dict(), "")
         return 0
     if outcome.plan.steps:
-        rows = [(f"{_SIGNS[s.action]} {s.action}", s.resource.kind, s.resource.name, ", ".join(s.changes))
-                for s in outcome.plan.steps]
+        rows = [
+            (f"{_SIGNS[s.action]} {s.action}", s.resource.kind, s.resource.name, ", ".join(s.changes))
+            for s in outcome.plan.steps
+        ]
         console.table(("action", "kind", "name", "changes"), rows)
     console.result("\n".join(outcome.plan.kept_lines() + [f"Plan: {outcome.plan.summary()}"]))
     return 0
@@ -355,8 +424,12 @@ def plan(console: Console, target: Target, as_json: bool, verbose: bool) -> int:
 _SIGNS = {"create": "+", "update": "~", "delete": "-"}
 
 
-@cli.command(epilog=_example("portable-fn deploy shop --provider aws --stage prod",
-                             "portable-fn deploy --provider azure --stage prod --yes --json"))
+@cli.command(
+    epilog=_example(
+        "portable-fn deploy shop --provider aws --stage prod",
+        "portable-fn deploy --provider azure --stage prod --yes --json",
+    )
+)
 @_target_options
 @_yes_option
 @_json_option
@@ -377,8 +450,10 @@ def deploy(console: Console, target: Target, yes: bool, as_json: bool, verbose: 
             guard = _guard(console, progress, app, provider.name, stage, "deploy", yes)
             outcome = pipeline.deploy(provider, app, stage, progress, confirm=guard)
     assert outcome.plan is not None
-    console.done(f"Deployed {app.name} ({stage}) to {provider.name} in {time.monotonic() - started:.1f} s: "
-                 f"{_counts(outcome.plan)}")
+    console.done(
+        f"Deployed {app.name} ({stage}) to {provider.name} in {time.monotonic() - started:.1f} s: "
+        f"{_counts(outcome.plan)}"
+    )
     if as_json:
         _emit(console, True, outcome.to_dict(), "")
     else:
@@ -386,8 +461,11 @@ def deploy(console: Console, target: Target, yes: bool, as_json: bool, verbose: 
     return 0
 
 
-@cli.command(epilog=_example("portable-fn remove shop --provider aws --stage qa",
-                             "portable-fn remove --provider gcp --stage prod --yes"))
+@cli.command(
+    epilog=_example(
+        "portable-fn remove shop --provider aws --stage qa", "portable-fn remove --provider gcp --stage prod --yes"
+    )
+)
 @_target_options
 @_yes_option
 @_json_option
@@ -408,8 +486,10 @@ def remove(console: Console, target: Target, yes: bool, as_json: bool, verbose: 
             guard = _guard(console, progress, app, provider.name, stage, "remove", yes)
             outcome = pipeline.remove(provider, app, stage, progress, confirm=guard)
     assert outcome.plan is not None
-    console.done(f"Removed {app.name} ({stage}) from {provider.name} in {time.monotonic() - started:.1f} s: "
-                 f"{_counts(outcome.plan)}")
+    console.done(
+        f"Removed {app.name} ({stage}) from {provider.name} in {time.monotonic() - started:.1f} s: "
+        f"{_counts(outcome.plan)}"
+    )
     kept = f" Kept {len(outcome.plan.kept)} (shared beyond the app, said above)." if outcome.plan.kept else ""
     _emit(console, as_json, outcome.to_dict(), f"Removed {outcome.plan.count('delete')} resources.{kept}")
     return 0
@@ -436,8 +516,10 @@ def info(console: Console, target: Target, as_json: bool, verbose: bool) -> int:
         data = {"app": app.name, "provider": provider.name, "stage": stage, "deployed": deployed, "outputs": outputs}
         _emit(console, True, data, "")
     elif not deployed:
-        console.result(f"Nothing is deployed for app {app.name!r} (stage {stage!r}) on {provider.name}. Deploy it "
-                       f"with `portable-fn deploy {app.root} --provider {provider.name} --stage {stage}`.")
+        console.result(
+            f"Nothing is deployed for app {app.name!r} (stage {stage!r}) on {provider.name}. Deploy it "
+            f"with `portable-fn deploy {app.root} --provider {provider.name} --stage {stage}`."
+        )
     else:
         _show_outputs(console, outputs)
     return 0
@@ -445,32 +527,59 @@ def info(console: Console, target: Target, as_json: bool, verbose: bool) -> int:
 
 def _show_outputs(console: Console, outputs: dict[str, Any]) -> None:
     """The deployed functions as a table (trigger and URL), then the app's other outputs, one per line."""
-    rows = [(name, str(entry.get("trigger", "")), str(entry.get("url") or ""))
-            for name, entry in outputs.get("functions", {}).items()]
+    rows = [
+        (name, str(entry.get("trigger", "")), str(entry.get("url") or ""))
+        for name, entry in outputs.get("functions", {}).items()
+    ]
     if rows:
         console.table(("function", "trigger", "url"), rows)
     if extra := [f"{key}: {value}" for key, value in outputs.items() if key != "functions"]:
         console.result("\n".join(extra))
 
 
-@cli.command(epilog=_example("portable-fn logs create_order shop --provider aws --stage prod --since 1h",
-                             "portable-fn logs create_order,fulfil --provider gcp --follow",
-                             "portable-fn logs fulfil --provider azure --trace 4bf92f3577b34da6a3ce929d0e0e4736"))
+@cli.command(
+    epilog=_example(
+        "portable-fn logs create_order shop --provider aws --stage prod --since 1h",
+        "portable-fn logs create_order,fulfil --provider gcp --follow",
+        "portable-fn logs fulfil --provider azure --trace 4bf92f3577b34da6a3ce929d0e0e4736",
+    )
+)
 @click.argument("function")
 @_target_options
-@click.option("--since", default="10m", show_default=True, metavar="WHEN",
-              help="From when: a duration back from now (30s, 10m, 2h, 1d) or an RFC 3339 time.")
+@click.option(
+    "--since",
+    default="10m",
+    show_default=True,
+    metavar="WHEN",
+    help="From when: a duration back from now (30s, 10m, 2h, 1d) or an RFC 3339 time.",
+)
 @click.option("--follow", "-f", is_flag=True, help="Keep printing new lines as they come, until Ctrl-C.")
 @click.option("--trace", "trace_id", default=None, metavar="ID", help="Only the lines of this trace id.")
 @_json_option
 @_verbose_option
-@click.option("--poll-s", type=click.FloatRange(min=0), default=2.0, hidden=True,
-              help="Seconds between reads with --follow.")
-@click.option("--max-polls", type=click.IntRange(min=1), default=None, hidden=True,
-              help="End --follow after this many reads (for tests).")
+@click.option(
+    "--poll-s", type=click.FloatRange(min=0), default=2.0, hidden=True, help="Seconds between reads with --follow."
+)
+@click.option(
+    "--max-polls",
+    type=click.IntRange(min=1),
+    default=None,
+    hidden=True,
+    help="End --follow after this many reads (for tests).",
+)
 @click.pass_obj
-def logs(console: Console, target: Target, function: str, since: str, follow: bool, trace_id: str | None,
-         as_json: bool, verbose: bool, poll_s: float, max_polls: int | None) -> int:
+def logs(
+    console: Console,
+    target: Target,
+    function: str,
+    since: str,
+    follow: bool,
+    trace_id: str | None,
+    as_json: bool,
+    verbose: bool,
+    poll_s: float,
+    max_polls: int | None,
+) -> int:
     """Print a deployed function's logs, oldest first.
 
     FUNCTION is the function's name, or several separated by commas (their lines merged in time order);
@@ -491,8 +600,9 @@ def logs(console: Console, target: Target, function: str, since: str, follow: bo
         def read(moment: datetime) -> list[logread.LogEntry]:
             return logread.with_trace(_read_logs(provider, app, stage, specs, moment), trace_id)
 
-        for entry in logread.follow(read, start, sleep=time.sleep, every_s=poll_s,
-                                    max_polls=max_polls if follow else 1):
+        for entry in logread.follow(
+            read, start, sleep=time.sleep, every_s=poll_s, max_polls=max_polls if follow else 1
+        ):
             console.result(entry.json_line() if as_json else entry.text())
     return 0
 
@@ -507,21 +617,34 @@ def providers(console: Console, as_json: bool) -> int:
     """
     from .provider import available
 
-    found = {name: {"entry_point": entry.value, "distribution": entry.dist.name if entry.dist else "",
-                    "version": entry.dist.version if entry.dist else ""}
-             for name, entry in sorted(available().items())}
+    found = {
+        name: {
+            "entry_point": entry.value,
+            "distribution": entry.dist.name if entry.dist else "",
+            "version": entry.dist.version if entry.dist else "",
+        }
+        for name, entry in sorted(available().items())
+    }
     if as_json:
         _emit(console, True, {"providers": found}, "")
     else:
-        console.table(("provider", "distribution", "version"),
-                      [(name, d["distribution"], d["version"]) for name, d in found.items()])
+        console.table(
+            ("provider", "distribution", "version"),
+            [(name, d["distribution"], d["version"]) for name, d in found.items()],
+        )
     return 0
 
 
 @cli.command(epilog=_example("portable-fn openapi shop", "portable-fn openapi --output openapi.json"))
 @click.argument("app", default=".", metavar="[APP]")
-@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), default=None, metavar="FILE",
-              help="Write the document to FILE instead of stdout.")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, writable=True),
+    default=None,
+    metavar="FILE",
+    help="Write the document to FILE instead of stdout.",
+)
 @click.pass_obj
 def openapi(console: Console, app: str, output: str | None) -> int:
     """Print the OpenAPI 3.1 document of the HTTP functions.
@@ -540,9 +663,13 @@ def openapi(console: Console, app: str, output: str | None) -> int:
     return 0
 
 
-@cli.command(epilog=_example("portable-fn completion bash > ~/.local/share/bash-completion/completions/portable-fn",
-                             "portable-fn completion zsh > \"${fpath[1]}/_portable-fn\"",
-                             "portable-fn completion fish > ~/.config/fish/completions/portable-fn.fish"))
+@cli.command(
+    epilog=_example(
+        "portable-fn completion bash > ~/.local/share/bash-completion/completions/portable-fn",
+        'portable-fn completion zsh > "${fpath[1]}/_portable-fn"',
+        "portable-fn completion fish > ~/.config/fish/completions/portable-fn.fish",
+    )
+)
 @click.argument("shell", type=click.Choice(SHELLS))
 @click.pass_obj
 def completion(console: Console, shell: str) -> int:
@@ -583,8 +710,10 @@ def _optional(module: str, name: str, command: str) -> Any:
 
 
 def _unavailable(command: str, what: str) -> PortableFnError:
-    return PortableFnError(f"`portable-fn {command}` is unavailable in this installation: {what} is missing. "
-                           "Upgrade portable-fn (pip install --upgrade portable-fn).")
+    return PortableFnError(
+        f"`portable-fn {command}` is unavailable in this installation: {what} is missing. "
+        "Upgrade portable-fn (pip install --upgrade portable-fn)."
+    )
 
 
 def _templates() -> dict[str, str]:
@@ -619,8 +748,9 @@ class _ConsoleHandler(logging.Handler):
         self.console.say(record.getMessage(), "dim")
 
 
-def _guard(console: Console, steps: Steps, app: App, provider: str, stage: str, verb: str,
-           yes: bool) -> Callable[[Any], None] | None:
+def _guard(
+    console: Console, steps: Steps, app: App, provider: str, stage: str, verb: str, yes: bool
+) -> Callable[[Any], None] | None:
     """What checks a plan before it is applied: on a protected stage (and without --yes), a plan that deletes
     or replaces something is confirmed on a terminal, and refused when there is none to ask on."""
     if yes or not app.config.stages[stage].protected:
@@ -630,13 +760,14 @@ def _guard(console: Console, steps: Steps, app: App, provider: str, stage: str, 
         doomed = destroyed(plan)
         if not doomed:
             return
-        said = (f"`portable-fn {verb}` of {app.name!r} (stage {stage!r}) on {provider} deletes or replaces "
-                f"{len(doomed)} resource{'s' if len(doomed) != 1 else ''}, and stage {stage!r} is protected "
-                f"(protected = true under [tool.portable-fn.stages.{stage}])")
+        said = (
+            f"`portable-fn {verb}` of {app.name!r} (stage {stage!r}) on {provider} deletes or replaces "
+            f"{len(doomed)} resource{'s' if len(doomed) != 1 else ''}, and stage {stage!r} is protected "
+            f"(protected = true under [tool.portable-fn.stages.{stage}])"
+        )
         again = f"`portable-fn {verb} {app.root} --provider {provider} --stage {stage} --yes`"
         if not sys.stdin.isatty():
-            raise Refused(f"{said}. There is no terminal to ask on, so nothing was changed; to go ahead, "
-                          f"run {again}.")
+            raise Refused(f"{said}. There is no terminal to ask on, so nothing was changed; to go ahead, run {again}.")
         steps.pause()
         for step in doomed:
             console.say(f"  {step.describe()}", "red")
@@ -661,8 +792,13 @@ def _confirmed(question: str) -> bool:
 
 def _counts(plan: Any) -> str:
     """What a plan did, in its own counts, for a closing line: "3 created, 45 unchanged"."""
-    counts = [(plan.count("create"), "created"), (plan.count("update"), "updated"),
-              (plan.count("delete"), "deleted"), (len(plan.unchanged), "unchanged"), (len(plan.kept), "kept")]
+    counts = [
+        (plan.count("create"), "created"),
+        (plan.count("update"), "updated"),
+        (plan.count("delete"), "deleted"),
+        (len(plan.unchanged), "unchanged"),
+        (len(plan.kept), "kept"),
+    ]
     return ", ".join(f"{n} {what}" for n, what in counts if n) or "nothing to change"
 
 
@@ -723,7 +859,8 @@ def _read_logs(provider: Any, app: App, stage: str, specs: list[FunctionSpec], s
         names = ", ".join(repr(s.name) for s in specs)
         why = provider.explain(exc) or f"{type(exc).__name__}: {exc}"
         raise PortableFnError(
-            f"Reading the logs of {names} on {provider.name} (stage {stage!r}) failed: {why}") from exc
+            f"Reading the logs of {names} on {provider.name} (stage {stage!r}) failed: {why}"
+        ) from exc
 
 
 def _shipped(artifact: dict[str, Any]) -> dict[str, list[str]]:

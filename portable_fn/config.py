@@ -87,10 +87,14 @@ class AppConfig(BaseModel):
     @field_validator("app")
     @classmethod
     def _app(cls, value: str) -> str:
-        if not (3 <= len(value) <= 32 and value[0].isascii() and value[0].islower() and value[-1] != "-"
-                and all(c.isascii() and (c.islower() or c.isdigit() or c == "-") for c in value)):
-            raise ValueError(f"{value!r} is not a valid app name: use {APP_NAME_RULE} (it names every cloud "
-                             "resource)")
+        if not (
+            3 <= len(value) <= 32
+            and value[0].isascii()
+            and value[0].islower()
+            and value[-1] != "-"
+            and all(c.isascii() and (c.islower() or c.isdigit() or c == "-") for c in value)
+        ):
+            raise ValueError(f"{value!r} is not a valid app name: use {APP_NAME_RULE} (it names every cloud resource)")
         return value
 
     @field_validator("python")
@@ -125,15 +129,16 @@ class AppConfig(BaseModel):
                 f"{sorted(self.stages)[0]}."
             )
 
-
     def check_provider_settings(self, models: Mapping[str, type[BaseModel]], path: Path) -> None:
         """Validate each provider's table, and each stage's, against that provider's settings model
         (providers not installed are not checked); every problem is listed, each with its key."""
         lines: list[str] = []
         for provider, model in models.items():
             tables = [(f"tool.portable-fn.{provider}", getattr(self, provider, None) or {})]
-            tables += [(f"tool.portable-fn.stages.{name}.{provider}", getattr(stage, provider, None) or {})
-                       for name, stage in self.stages.items()]
+            tables += [
+                (f"tool.portable-fn.stages.{name}.{provider}", getattr(stage, provider, None) or {})
+                for name, stage in self.stages.items()
+            ]
             for where, table in tables:
                 try:
                     model.model_validate(table)
@@ -186,8 +191,9 @@ def load_config(app_dir: Path, settings_models: Mapping[str, type[BaseModel]] | 
     try:
         config = AppConfig.model_validate(table)
     except ValidationError as exc:
-        raise ConfigError("\n".join([f"{path}: [tool.portable-fn] is invalid:",
-                                     *_problems("tool.portable-fn", exc, AppConfig)])) from None
+        raise ConfigError(
+            "\n".join([f"{path}: [tool.portable-fn] is invalid:", *_problems("tool.portable-fn", exc, AppConfig)])
+        ) from None
     if settings_models is None:
         from .provider import settings_models as installed
 
@@ -199,16 +205,22 @@ def load_config(app_dir: Path, settings_models: Mapping[str, type[BaseModel]] | 
 def _no_table(path: Path, document: dict[str, Any]) -> str:
     """No [tool.portable-fn]: name a table that looks like a misspelling of it, if there is one."""
     found = [key for key, value in document.items() if isinstance(value, dict)]
-    found += [f"{key}.{sub}" for key, value in document.items() if isinstance(value, dict)
-              for sub, inner in value.items() if isinstance(inner, dict)]
+    found += [
+        f"{key}.{sub}"
+        for key, value in document.items()
+        if isinstance(value, dict)
+        for sub, inner in value.items()
+        if isinstance(inner, dict)
+    ]
     wanted = "tool.portable-fn"
     close = difflib.get_close_matches(wanted, [_plain(name) for name in found], n=1, cutoff=0.75)
     if close:
         similar = next(name for name in found if _plain(name) == close[0])
-        return (f"{path} has no [tool.portable-fn] table, but it has [{similar}]: rename that to "
-                "[tool.portable-fn] (with the hyphen; its sub-tables too, like [tool.portable-fn.aws]).")
-    return (f"{path} has no [tool.portable-fn] table; add one with at least `app = \"my-app\"` and "
-            "`modules = [\"main\"]`.")
+        return (
+            f"{path} has no [tool.portable-fn] table, but it has [{similar}]: rename that to "
+            "[tool.portable-fn] (with the hyphen; its sub-tables too, like [tool.portable-fn.aws])."
+        )
+    return f'{path} has no [tool.portable-fn] table; add one with at least `app = "my-app"` and `modules = ["main"]`.'
 
 
 def _plain(name: str) -> str:
@@ -227,14 +239,18 @@ _SAYS = {
     "float_parsing": "must be a number",
     "bool_type": "must be true or false",
     "bool_parsing": "must be true or false",
-    "dict_type": "must be a table, like { key = \"value\" }",
-    "list_type": "must be a list, like [\"a\", \"b\"]",
+    "dict_type": 'must be a table, like { key = "value" }',
+    "list_type": 'must be a list, like ["a", "b"]',
     "model_type": "must be a table",
     "model_attributes_type": "must be a table",
 }
 
-_BOUNDS = {"greater_than_equal": "must be {} or more", "greater_than": "must be more than {}",
-           "less_than_equal": "must be {} or less", "less_than": "must be less than {}"}
+_BOUNDS = {
+    "greater_than_equal": "must be {} or more",
+    "greater_than": "must be more than {}",
+    "less_than_equal": "must be {} or less",
+    "less_than": "must be less than {}",
+}
 
 
 def _problems(where: str, exc: ValidationError, model: type[BaseModel]) -> list[str]:

@@ -30,8 +30,9 @@ def styled(stream: IO[str], env: Mapping[str, str] | None = None) -> bool:
 class Console:
     """The CLI's two streams and how to style each. Built once per command by `cli.main`."""
 
-    def __init__(self, out: IO[str] | None = None, err: IO[str] | None = None,
-                 env: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self, out: IO[str] | None = None, err: IO[str] | None = None, env: Mapping[str, str] | None = None
+    ) -> None:
         self.out = out or sys.stdout
         self.err = err or sys.stderr
         self.fancy_err = styled(self.err, env)
@@ -160,5 +161,11 @@ def _spinner(console: Any) -> Progress:
             return _text(f"{task.elapsed or 0:.1f} s", "dim")
 
     message = Column(no_wrap=True, overflow="ellipsis", ratio=1)  # a long message is cut, never the time
-    return Progress(SpinnerColumn(), TextColumn("{task.description}", markup=False, table_column=message),
-                    Elapsed(table_column=Column(no_wrap=True)), console=console, transient=True, expand=True)
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}", markup=False, table_column=message),
+        Elapsed(table_column=Column(no_wrap=True)),
+        console=console,
+        transient=True,
+        expand=True,
+    )

@@ -37,8 +37,15 @@ def free_port() -> int:
 class Emulator:
     """A child process serving on 127.0.0.1:`port`, up once `ready` answers any HTTP status."""
 
-    def __init__(self, command: Sequence[str], ready: str, log_dir: Path, name: str = "",
-                 timeout_s: float = 60.0, port: int | None = None) -> None:
+    def __init__(
+        self,
+        command: Sequence[str],
+        ready: str,
+        log_dir: Path,
+        name: str = "",
+        timeout_s: float = 60.0,
+        port: int | None = None,
+    ) -> None:
         self.port = port or free_port()
         self.command = [part.replace("{port}", str(self.port)) for part in command]
         self.ready = ready.replace("{port}", str(self.port))
@@ -52,15 +59,15 @@ class Emulator:
         self.start()
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
-                 trace: TracebackType | None) -> None:
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
         self.stop()
 
     def start(self) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("wb") as log:
-            self._process = subprocess.Popen(self.command, stdout=log, stderr=subprocess.STDOUT,
-                                             start_new_session=True)
+            self._process = subprocess.Popen(self.command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         try:
             self._wait()
         except BaseException:
@@ -80,8 +87,9 @@ class Emulator:
                 return  # it answered
             except OSError:
                 if time.monotonic() > deadline:
-                    raise EmulatorError(f"{self.name} did not answer on {self.ready} within {self.timeout_s:.0f} s; "
-                                        f"see {self.log_path}") from None
+                    raise EmulatorError(
+                        f"{self.name} did not answer on {self.ready} within {self.timeout_s:.0f} s; see {self.log_path}"
+                    ) from None
                 time.sleep(0.2)
 
     def stop(self) -> None:

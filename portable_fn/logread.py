@@ -30,8 +30,7 @@ LEVEL_KEYS = ("level", "severity", "levelname")
 MESSAGE_KEYS = ("message", "msg")
 TRACE_KEYS = ("trace_id", "traceId", "logging.googleapis.com/trace")
 INVOCATION_KEYS = ("invocation_id", "requestId", "aws_request_id", "execution_id")
-LEVEL_NAMES = {"WARN": "WARNING", "FATAL": "CRITICAL", "TRACE": "DEBUG", "VERBOSE": "DEBUG",
-               "INFORMATION": "INFO"}
+LEVEL_NAMES = {"WARN": "WARNING", "FATAL": "CRITICAL", "TRACE": "DEBUG", "VERBOSE": "DEBUG", "INFORMATION": "INFO"}
 
 
 class LogsError(PortableFnError):
@@ -63,9 +62,15 @@ class LogEntry:
         return f"{format_time(self.time)} {self.level} {self.function} {message}"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"time": format_time(self.time), "function": self.function, "level": self.level,
-                "message": self.message, "trace_id": self.trace_id, "invocation_id": self.invocation_id,
-                "raw": self.raw}
+        return {
+            "time": format_time(self.time),
+            "function": self.function,
+            "level": self.level,
+            "message": self.message,
+            "trace_id": self.trace_id,
+            "invocation_id": self.invocation_id,
+            "raw": self.raw,
+        }
 
     def json_line(self) -> str:
         return json.dumps(self.to_dict(), sort_keys=True, default=str)
@@ -86,8 +91,9 @@ def parse_since(text: str, now: datetime) -> datetime:
     try:
         moment = parse_rfc3339(value)
     except ValueError:
-        raise LogsError(f"--since {text!r} is neither a duration nor a time; give one like 10m, 2h, 1d or "
-                        "2026-01-31T12:00:00Z.") from None
+        raise LogsError(
+            f"--since {text!r} is neither a duration nor a time; give one like 10m, 2h, 1d or 2026-01-31T12:00:00Z."
+        ) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
@@ -116,19 +122,44 @@ def first(fields: Mapping[str, Any], keys: Iterable[str]) -> Any:
     return next((fields[k] for k in keys if fields.get(k) not in (None, "")), None)
 
 
-def entry_from_line(message: str, *, time: datetime, function: str, level: Any = None,
-                    trace_id: str | None = None, invocation_id: str | None = None, raw: Any = None,
-                    entry_id: str = "") -> LogEntry:
+def entry_from_line(
+    message: str,
+    *,
+    time: datetime,
+    function: str,
+    level: Any = None,
+    trace_id: str | None = None,
+    invocation_id: str | None = None,
+    raw: Any = None,
+    entry_id: str = "",
+) -> LogEntry:
     """A LogEntry for a line a cloud stored: what our JSON log line says wins over what the cloud says
     around it (`level`, `trace_id`, `invocation_id`); a plain text line keeps the cloud's."""
-    return entry_from_fields(read_line(message) or {}, message.rstrip("\n"), time=time, function=function,
-                             level=level, trace_id=trace_id, invocation_id=invocation_id, raw=raw,
-                             entry_id=entry_id)
+    return entry_from_fields(
+        read_line(message) or {},
+        message.rstrip("\n"),
+        time=time,
+        function=function,
+        level=level,
+        trace_id=trace_id,
+        invocation_id=invocation_id,
+        raw=raw,
+        entry_id=entry_id,
+    )
 
 
-def entry_from_fields(fields: Mapping[str, Any], fallback: str, *, time: datetime, function: str,
-                      level: Any = None, trace_id: str | None = None, invocation_id: str | None = None,
-                      raw: Any = None, entry_id: str = "") -> LogEntry:
+def entry_from_fields(
+    fields: Mapping[str, Any],
+    fallback: str,
+    *,
+    time: datetime,
+    function: str,
+    level: Any = None,
+    trace_id: str | None = None,
+    invocation_id: str | None = None,
+    raw: Any = None,
+    entry_id: str = "",
+) -> LogEntry:
     """A LogEntry from a structured line's `fields` (a JSON log line, Cloud Logging's jsonPayload), its
     message `fallback` when the fields hold none; the keyword values stand where the fields say nothing."""
     text = first(fields, MESSAGE_KEYS)
@@ -136,11 +167,14 @@ def entry_from_fields(fields: Mapping[str, Any], fallback: str, *, time: datetim
     if isinstance(fields.get("exception"), str):  # our lines keep a traceback apart from the message
         message = f"{message}\n{fields['exception'].rstrip()}"
     return LogEntry(
-        time=time, function=function, level=level_name(first(fields, LEVEL_KEYS) or level),
+        time=time,
+        function=function,
+        level=level_name(first(fields, LEVEL_KEYS) or level),
         message=message,
         trace_id=_trace_id(first(fields, TRACE_KEYS)) or trace_id,
         invocation_id=_str(first(fields, INVOCATION_KEYS)) or invocation_id,
-        raw=raw, entry_id=entry_id,
+        raw=raw,
+        entry_id=entry_id,
     )
 
 
@@ -182,8 +216,9 @@ def _plain_trace(trace_id: str) -> str:
 Reader = Callable[[datetime], list[LogEntry]]
 
 
-def follow(read: Reader, since: datetime, *, sleep: Callable[[float], None], every_s: float = 2.0,
-           max_polls: int | None = None) -> Iterator[LogEntry]:
+def follow(
+    read: Reader, since: datetime, *, sleep: Callable[[float], None], every_s: float = 2.0, max_polls: int | None = None
+) -> Iterator[LogEntry]:
     """The entries `read(since)` gives, then, every `every_s` seconds, those written since the newest
     one seen, each once; until the caller stops (Ctrl-C) or after `max_polls` reads (tests)."""
     seen: set[tuple[Any, ...]] = set()

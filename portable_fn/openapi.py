@@ -212,8 +212,9 @@ def _operations(specs: list[FunctionSpec]) -> Iterable[tuple[FunctionSpec, str, 
                 yield spec, verb, operation_id
 
 
-def _operation(spec: FunctionSpec, operation_id: str, bodies: Bodies, schemas: dict[Key, dict[str, Any]],
-               refuses_methods: bool) -> dict[str, Any]:
+def _operation(
+    spec: FunctionSpec, operation_id: str, bodies: Bodies, schemas: dict[Key, dict[str, Any]], refuses_methods: bool
+) -> dict[str, Any]:
     """One operation; `refuses_methods` is False on a path an ANY route serves (it answers no 405)."""
     trigger = _route(spec)
     operation: dict[str, Any] = {"operationId": operation_id}
@@ -244,12 +245,20 @@ def _path_parameters(template: str) -> list[dict[str, Any]]:
     parameters = []
     for found in _PARAM.finditer(template):
         name, greedy = found.group(1), bool(found.group(2))
-        parameters.append({
-            "name": name, "in": "path", "required": True,
-            "description": ("The rest of the path: one or more segments, slashes included (a greedy "
-                            f"`{{{name}+}}` route parameter)." if greedy else "One path segment."),
-            "schema": {"type": "string", "minLength": 1} if greedy else {"type": "string", "pattern": "^[^/]+$"},
-        })
+        parameters.append(
+            {
+                "name": name,
+                "in": "path",
+                "required": True,
+                "description": (
+                    "The rest of the path: one or more segments, slashes included (a greedy "
+                    f"`{{{name}+}}` route parameter)."
+                    if greedy
+                    else "One path segment."
+                ),
+                "schema": {"type": "string", "minLength": 1} if greedy else {"type": "string", "pattern": "^[^/]+$"},
+            }
+        )
     return parameters
 
 
@@ -262,8 +271,12 @@ def _request_body(bodies: Bodies, schema: dict[str, Any] | None) -> dict[str, An
         if schema is not None:
             structured = {"allOf": [structured, {"properties": {"data": schema}}]}
         content["application/cloudevents+json"] = {"schema": structured}
-    description = ("A CloudEvent: in binary mode the body is its data and the ce- headers its attributes; "
-                   "in structured mode the body is the whole event." if bodies.event else "The request body.")
+    description = (
+        "A CloudEvent: in binary mode the body is its data and the ce- headers its attributes; "
+        "in structured mode the body is the whole event."
+        if bodies.event
+        else "The request body."
+    )
     return {"required": True, "description": description, "content": content}
 
 
@@ -274,8 +287,7 @@ def _media(body: Body, schema: dict[str, Any] | None) -> dict[str, Any]:
     return {"schema": {"type": "string"}} if body.media == "text/plain" else {}
 
 
-def _responses(name: str, bodies: Bodies, schemas: dict[Key, dict[str, Any]],
-               refuses_methods: bool) -> dict[str, Any]:
+def _responses(name: str, bodies: Bodies, schemas: dict[Key, dict[str, Any]], refuses_methods: bool) -> dict[str, Any]:
     responses: dict[str, Any] = {}
     for status, body in bodies.responses.items():
         text = f"{HTTPStatus(status).phrase}." if status in _KNOWN_STATUSES else f"HTTP {status}."
@@ -305,8 +317,13 @@ _RUNTIME_ERRORS = {
 
 
 def _ce_header(attribute: str, description: str) -> dict[str, Any]:
-    return {"name": f"ce-{attribute}", "in": "header", "required": False, "schema": {"type": "string"},
-            "description": f"{description} Binary mode: required; structured mode: in the body instead."}
+    return {
+        "name": f"ce-{attribute}",
+        "in": "header",
+        "required": False,
+        "schema": {"type": "string"},
+        "description": f"{description} Binary mode: required; structured mode: in the body instead.",
+    }
 
 
 _CE_HEADERS = [
@@ -343,25 +360,34 @@ def _components(definitions: dict[str, Any], specs: list[FunctionSpec]) -> dict[
 
 
 def _error(description: str, **more: Any) -> dict[str, Any]:
-    return {"type": "object", "required": ["error"], "description": description,
-            "properties": {"error": {"type": "string", "description": "What went wrong."}, **more}}
+    return {
+        "type": "object",
+        "required": ["error"],
+        "description": description,
+        "properties": {"error": {"type": "string", "description": "What went wrong."}, **more},
+    }
 
 
 _RUNTIME_SCHEMAS: dict[str, Any] = {
     "portable_fn.Error": _error(
         "A request the runtime refused.",
-        attribute={"type": "string", "description": "The CloudEvent attribute at fault, if any."}),
+        attribute={"type": "string", "description": "The CloudEvent attribute at fault, if any."},
+    ),
     "portable_fn.NotRouted": _error(
         "No route serves the path.",
-        routes={"type": "array", "items": {"type": "string"}, "description": "'METHOD /path' of each route."}),
+        routes={"type": "array", "items": {"type": "string"}, "description": "'METHOD /path' of each route."},
+    ),
     "portable_fn.MethodNotAllowed": _error(
         "The path is served, for other methods.",
-        allowed={"type": "array", "items": {"type": "string"}, "description": "The methods the path serves."}),
+        allowed={"type": "array", "items": {"type": "string"}, "description": "The methods the path serves."},
+    ),
     "portable_fn.InternalError": _error(
         "The function raised; the function's log holds the traceback.",
-        function={"type": "string", "description": "The function that raised."}),
+        function={"type": "string", "description": "The function that raised."},
+    ),
     _CE: {
-        "type": "object", "description": "A CloudEvent in the JSON event format (CloudEvents 1.0).",
+        "type": "object",
+        "description": "A CloudEvent in the JSON event format (CloudEvents 1.0).",
         "required": ["specversion", "id", "source", "type"],
         "properties": {
             "specversion": {"type": "string", "const": "1.0"},
@@ -386,19 +412,25 @@ def _json_response(description: str, schema: str, **more: Any) -> dict[str, Any]
 _RUNTIME_RESPONSES: dict[str, Any] = {
     "BadRequest": _json_response(
         "The request is not valid (malformed JSON, a body that does not fit the model, a bad CloudEvent).",
-        "portable_fn.Error"),
-    "NotRouted": _json_response("No function serves this path; `routes` lists the routes there are.",
-                                "portable_fn.NotRouted"),
+        "portable_fn.Error",
+    ),
+    "NotRouted": _json_response(
+        "No function serves this path; `routes` lists the routes there are.", "portable_fn.NotRouted"
+    ),
     "MethodNotAllowed": _json_response(
         "The path is served, but not for this method; `allowed` and the Allow header name the methods.",
         "portable_fn.MethodNotAllowed",
-        headers={"Allow": {"description": "The methods the path serves.", "schema": {"type": "string"}}}),
+        headers={"Allow": {"description": "The methods the path serves.", "schema": {"type": "string"}}},
+    ),
     "InternalError": _json_response("The function raised.", "portable_fn.InternalError"),
 }
 
 _CLOUD_AUTH = {
-    "type": "http", "scheme": "bearer",
-    "description": ("The cloud's own authentication, required by private functions (public=False): an "
-                    "identity token (`Authorization: Bearer ...`) on Google Cloud, an IAM (SigV4) signed "
-                    "request on AWS, a function key (`x-functions-key` header) on Azure."),
+    "type": "http",
+    "scheme": "bearer",
+    "description": (
+        "The cloud's own authentication, required by private functions (public=False): an "
+        "identity token (`Authorization: Bearer ...`) on Google Cloud, an IAM (SigV4) signed "
+        "request on AWS, a function key (`x-functions-key` header) on Azure."
+    ),
 }

@@ -39,12 +39,13 @@ _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
 # What the semantic conventions call each trigger, cloud and transport (attribute names and values from
 # semconv: faas.*, cloud.*, messaging.*; "aws.sns" is spelled so there).
-_FAAS_TRIGGERS = {"http": "http", "queue": "pubsub", "topic": "pubsub", "schedule": "timer",
-                  "storage": "datasource"}
+_FAAS_TRIGGERS = {"http": "http", "queue": "pubsub", "topic": "pubsub", "schedule": "timer", "storage": "datasource"}
 _CLOUDS = {"aws": "aws", "gcp": "gcp", "azure": "azure"}
 _MESSAGING_SYSTEMS = {
-    ("aws", "queue"): "aws_sqs", ("aws", "topic"): "aws.sns",
-    ("gcp", "queue"): "gcp_pubsub", ("gcp", "topic"): "gcp_pubsub",
+    ("aws", "queue"): "aws_sqs",
+    ("aws", "topic"): "aws.sns",
+    ("gcp", "queue"): "gcp_pubsub",
+    ("gcp", "topic"): "gcp_pubsub",
     ("azure", "topic"): "eventgrid",  # an Azure queue is a Storage Queue, which semconv does not name
 }
 
@@ -68,8 +69,12 @@ def enabled_by_environment(environ: Mapping[str, str] | None = None) -> bool:
     return bool(env.get("OTEL_EXPORTER_OTLP_ENDPOINT") or env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"))
 
 
-def install(tracer_provider: TracerProvider | None = None, meter_provider: MeterProvider | None = None,
-            *, flush_timeout: float = FLUSH_TIMEOUT_S) -> OtelMiddleware:
+def install(
+    tracer_provider: TracerProvider | None = None,
+    meter_provider: MeterProvider | None = None,
+    *,
+    flush_timeout: float = FLUSH_TIMEOUT_S,
+) -> OtelMiddleware:
     """Register the OpenTelemetry middleware (after a `TracingMiddleware`, registered too if missing);
     once: when one is registered already, that one is returned.
 
@@ -128,7 +133,8 @@ def _exporter(name: str) -> Any:
 
         return ConsoleSpanExporter()
     protocol = os.environ.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") or os.environ.get(
-        "OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
+        "OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"
+    )
     if name == "otlp" and protocol == "http/json":  # the standard library's HTTP: the cheap cold start
         from .otel_json import OtlpJsonSpanExporter
 
@@ -174,8 +180,13 @@ class OtelMiddleware(pipeline.Middleware):
     """Every invocation a span (SERVER for HTTP, CONSUMER for messages) with `ctx.trace`'s ids; cold
     starts and durations as metrics; a bounded flush in `finish`."""
 
-    def __init__(self, tracer_provider: TracerProvider, meter_provider: MeterProvider | None = None,
-                 *, flush_timeout: float = FLUSH_TIMEOUT_S) -> None:
+    def __init__(
+        self,
+        tracer_provider: TracerProvider,
+        meter_provider: MeterProvider | None = None,
+        *,
+        flush_timeout: float = FLUSH_TIMEOUT_S,
+    ) -> None:
         from opentelemetry import metrics
 
         self.tracer_provider = tracer_provider
@@ -188,8 +199,9 @@ class OtelMiddleware(pipeline.Middleware):
         self.meter_provider = meter_provider if meter_provider is not None else metrics.get_meter_provider()
         meter = self.meter_provider.get_meter(_SCOPE)
         self._coldstarts = meter.create_counter("faas.coldstarts", "{coldstart}", "Number of invocation cold starts.")
-        self._duration = meter.create_histogram("faas.invoke_duration", "s",
-                                                "Measures the duration of the function's logic execution.")
+        self._duration = meter.create_histogram(
+            "faas.invoke_duration", "s", "Measures the duration of the function's logic execution."
+        )
 
     def start(self, invocation: pipeline.Invocation) -> None:
         from opentelemetry import context
@@ -208,8 +220,13 @@ class OtelMiddleware(pipeline.Middleware):
 
         kind = SpanKind.SERVER if invocation.spec.trigger.kind in ("http", "schedule") else SpanKind.CONSUMER
         self._ids.choose(int(trace.trace_id, 16) if trace.parent_id is None else None, int(trace.span_id, 16))
-        span = self._tracer.start_span(_span_name(invocation), _parent_context(trace), kind,
-                                       _attributes(invocation), [_link(link) for link in trace.links])
+        span = self._tracer.start_span(
+            _span_name(invocation),
+            _parent_context(trace),
+            kind,
+            _attributes(invocation),
+            [_link(link) for link in trace.links],
+        )
         ids = span.get_span_context()
         if ids.is_valid and (ids.span_id, ids.trace_id) != (int(trace.span_id, 16), int(trace.trace_id, 16)):
             # not the SDK's tracer, which would have taken our ids: ctx.trace takes the span's
@@ -293,7 +310,8 @@ def _messaging(invocation: pipeline.Invocation, trigger: Queue | Topic) -> dict[
     """The messaging conventions' consumer attributes: one `process` span for the batch."""
     kind = trigger.kind
     attributes: dict[str, Any] = {
-        "messaging.operation.type": "process", "messaging.operation.name": "process",
+        "messaging.operation.type": "process",
+        "messaging.operation.name": "process",
         "messaging.destination.name": trigger.name,
     }
     system = _MESSAGING_SYSTEMS.get((invocation.provider, kind))
@@ -318,8 +336,13 @@ def _parent_context(trace: TraceContext) -> Any:
     if trace.parent_id is None:
         return Context()  # not the current context: an invocation never nests in whatever ran before
     state = TraceState.from_header([trace.tracestate]) if trace.tracestate else None
-    parent = SpanContext(int(trace.trace_id, 16), int(trace.parent_id, 16), True,
-                         TraceFlags(TraceFlags.SAMPLED if trace.sampled else TraceFlags.DEFAULT), state)
+    parent = SpanContext(
+        int(trace.trace_id, 16),
+        int(trace.parent_id, 16),
+        True,
+        TraceFlags(TraceFlags.SAMPLED if trace.sampled else TraceFlags.DEFAULT),
+        state,
+    )
     return set_span_in_context(NonRecordingSpan(parent), Context())
 
 

@@ -37,16 +37,23 @@ _log = logging.getLogger(__name__)
 class OtlpJsonSpanExporter(SpanExporter):
     """Sends each batch of spans as one OTLP/HTTP JSON request; a failure is logged, never raised."""
 
-    def __init__(self, endpoint: str | None = None, headers: dict[str, str] | None = None,
-                 timeout: float | None = None, compression: str | None = None) -> None:
+    def __init__(
+        self,
+        endpoint: str | None = None,
+        headers: dict[str, str] | None = None,
+        timeout: float | None = None,
+        compression: str | None = None,
+    ) -> None:
         self.endpoint = endpoint or _endpoint()
         self.headers = {**_setting_pairs("HEADERS"), **(headers or {})}
         timeout_ms = _setting("TIMEOUT")  # milliseconds, as the spec has it
         self.timeout = timeout if timeout is not None else float(timeout_ms) / 1000 if timeout_ms else DEFAULT_TIMEOUT_S
         self.compression = (compression or _setting("COMPRESSION") or "none").lower()
         if self.compression not in ("gzip", "none"):
-            raise ValueError(f"OTLP compression {self.compression!r} is not supported: use 'gzip' or 'none' "
-                             "(OTEL_EXPORTER_OTLP_COMPRESSION).")
+            raise ValueError(
+                f"OTLP compression {self.compression!r} is not supported: use 'gzip' or 'none' "
+                "(OTEL_EXPORTER_OTLP_COMPRESSION)."
+            )
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         import urllib.request  # on the first export: `install()` need not pay for http.client and ssl
@@ -77,31 +84,55 @@ def encode_spans(spans: Sequence[ReadableSpan]) -> dict[str, Any]:
     for span in spans:
         _, scopes = resources.setdefault(id(span.resource), (span.resource, {}))
         scopes.setdefault(span.instrumentation_scope, []).append(_span(span))
-    return {"resourceSpans": [
-        {"resource": {"attributes": _attributes(resource.attributes)}, "schemaUrl": resource.schema_url or "",
-         "scopeSpans": [{"scope": _scope(scope), "spans": encoded, "schemaUrl": _scope_schema(scope)}
-                        for scope, encoded in scopes.items()]}
-        for resource, scopes in resources.values()
-    ]}
+    return {
+        "resourceSpans": [
+            {
+                "resource": {"attributes": _attributes(resource.attributes)},
+                "schemaUrl": resource.schema_url or "",
+                "scopeSpans": [
+                    {"scope": _scope(scope), "spans": encoded, "schemaUrl": _scope_schema(scope)}
+                    for scope, encoded in scopes.items()
+                ],
+            }
+            for resource, scopes in resources.values()
+        ]
+    }
 
 
 def _span(span: ReadableSpan) -> dict[str, Any]:
     context = span.get_span_context()
     assert context is not None  # a finished span always has one
     encoded: dict[str, Any] = {
-        "traceId": f"{context.trace_id:032x}", "spanId": f"{context.span_id:016x}",
-        "traceState": context.trace_state.to_header(), "name": span.name,
+        "traceId": f"{context.trace_id:032x}",
+        "spanId": f"{context.span_id:016x}",
+        "traceState": context.trace_state.to_header(),
+        "name": span.name,
         "kind": span.kind.value + 1,  # the SDK counts from INTERNAL = 0, OTLP from UNSPECIFIED = 0
-        "startTimeUnixNano": str(span.start_time or 0), "endTimeUnixNano": str(span.end_time or 0),
-        "attributes": _attributes(span.attributes), "droppedAttributesCount": span.dropped_attributes,
-        "events": [{"timeUnixNano": str(event.timestamp), "name": event.name,
-                    "attributes": _attributes(event.attributes), "droppedAttributesCount": event.dropped_attributes}
-                   for event in span.events],
+        "startTimeUnixNano": str(span.start_time or 0),
+        "endTimeUnixNano": str(span.end_time or 0),
+        "attributes": _attributes(span.attributes),
+        "droppedAttributesCount": span.dropped_attributes,
+        "events": [
+            {
+                "timeUnixNano": str(event.timestamp),
+                "name": event.name,
+                "attributes": _attributes(event.attributes),
+                "droppedAttributesCount": event.dropped_attributes,
+            }
+            for event in span.events
+        ],
         "droppedEventsCount": span.dropped_events,
-        "links": [{"traceId": f"{link.context.trace_id:032x}", "spanId": f"{link.context.span_id:016x}",
-                   "traceState": link.context.trace_state.to_header(), "attributes": _attributes(link.attributes),
-                   "droppedAttributesCount": link.dropped_attributes, "flags": _flags(link.context)}
-                  for link in span.links],
+        "links": [
+            {
+                "traceId": f"{link.context.trace_id:032x}",
+                "spanId": f"{link.context.span_id:016x}",
+                "traceState": link.context.trace_state.to_header(),
+                "attributes": _attributes(link.attributes),
+                "droppedAttributesCount": link.dropped_attributes,
+                "flags": _flags(link.context),
+            }
+            for link in span.links
+        ],
         "droppedLinksCount": span.dropped_links,
         "status": {"code": span.status.status_code.value, "message": span.status.description or ""},
         "flags": _flags(span.parent),

@@ -77,21 +77,61 @@ if TYPE_CHECKING:
 
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 # Folders left out wherever they are (hidden ones, `.git`, `.venv`, `.idea` and the like, are already).
-EXCLUDED_DIRS = frozenset({
-    "__pycache__", "venv", "env", "virtualenv", "__pypackages__", "node_modules", "build", "dist", "htmlcov",
-    "cdk.out", "terraform.tfstate.d", "cvs", "nbproject",
-})
+EXCLUDED_DIRS = frozenset(
+    {
+        "__pycache__",
+        "venv",
+        "env",
+        "virtualenv",
+        "__pypackages__",
+        "node_modules",
+        "build",
+        "dist",
+        "htmlcov",
+        "cdk.out",
+        "terraform.tfstate.d",
+        "cvs",
+        "nbproject",
+    }
+)
 TEST_DIRS = frozenset({"tests", "test"})
 TEST_FILES = ("conftest.py", "test_*.py", "*_test.py")
 # Bytecode, and infrastructure-as-code state and inputs (which hold the resources' secrets in clear).
-EXCLUDED_FILES = ("*.pyc", "*.pyo", "*.tfstate", "*.tfstate.*", "*.tfvars", "*.tfvars.json", "pulumi.*.yaml",
-                  "pulumi.*.yml")
+EXCLUDED_FILES = (
+    "*.pyc",
+    "*.pyo",
+    "*.tfstate",
+    "*.tfstate.*",
+    "*.tfvars",
+    "*.tfvars.json",
+    "pulumi.*.yaml",
+    "pulumi.*.yml",
+)
 # Files that hold credentials by convention; never applied to a `.py` module, which is code.
 SECRET_FILES = (
-    "secrets.*", "credentials*", "*.pem", "*.key", "*.p12", "*.pfx", "*.jks", "*.keystore", "*.ppk", "id_rsa*",
-    "id_dsa*", "id_ecdsa*", "id_ed25519*", "_netrc", "htpasswd", "service-account*.json",
-    "service_account*.json", "serviceaccount*.json", "client_secret*.json", "kubeconfig", "*.kubeconfig",
-    "*.publishsettings", "local.settings.json",
+    "secrets.*",
+    "credentials*",
+    "*.pem",
+    "*.key",
+    "*.p12",
+    "*.pfx",
+    "*.jks",
+    "*.keystore",
+    "*.ppk",
+    "id_rsa*",
+    "id_dsa*",
+    "id_ecdsa*",
+    "id_ed25519*",
+    "_netrc",
+    "htpasswd",
+    "service-account*.json",
+    "service_account*.json",
+    "serviceaccount*.json",
+    "client_secret*.json",
+    "kubeconfig",
+    "*.kubeconfig",
+    "*.publishsettings",
+    "local.settings.json",
 )
 SCANNED_BYTES = 1024 * 1024  # the content check reads text files up to this size
 RUNTIME_DIR = Path(__file__).parent
@@ -115,8 +155,11 @@ def app_files(app: App, skip: Path | None = None, *, context: str | None = None)
     missing = [(name, by) for name, by in imported.items() if name not in shipped]
     if missing:
         raise DeployError(_missing_modules(rules, missing, context or f"Packaging {app.name!r}"))
-    flagged = [(name, what) for name, path in files
-               if not rules.names(name) and (what := looks_like_credential(path)) is not None]
+    flagged = [
+        (name, what)
+        for name, path in files
+        if not rules.names(name) and (what := looks_like_credential(path)) is not None
+    ]
     if flagged:
         raise DeployError(_refusal(app, flagged, context or f"Packaging {app.name!r}"))
     return files
@@ -146,8 +189,11 @@ class Glob:
             raise ValueError("has ** inside a path part; ** must be a whole part, as in 'data/**/*.json'")
         segments = [None if part == "**" else _segment(part) for part in parts]
         regex = "".join(
-            (".*" if i == len(parts) - 1 else "(?:[^/]+/)*") if segment is None
-            else segment + ("" if i == len(parts) - 1 else "/") for i, segment in enumerate(segments))
+            (".*" if i == len(parts) - 1 else "(?:[^/]+/)*")
+            if segment is None
+            else segment + ("" if i == len(parts) - 1 else "/")
+            for i, segment in enumerate(segments)
+        )
         return cls("/".join(parts), tuple(None if s is None else re.compile(s) for s in segments), re.compile(regex))
 
     def matches(self, path: PurePosixPath) -> bool:
@@ -204,8 +250,9 @@ class ShipRules:
         """Whether `include` names this file itself (its path, no wildcard): that waives the content check."""
         return any(glob.literal and glob.text == archive_name for glob in self.include)
 
-    def _enters(self, folder: PurePosixPath, path: Path, inside_left_out: bool, left_out: set[PurePosixPath],
-                skip: Path | None) -> bool:
+    def _enters(
+        self, folder: PurePosixPath, path: Path, inside_left_out: bool, left_out: set[PurePosixPath], skip: Path | None
+    ) -> bool:
         if any(glob.matches(folder) for glob in self.exclude):
             return False
         if skip is not None and path.resolve().is_relative_to(skip.resolve()):
@@ -227,15 +274,22 @@ class ShipRules:
         name = folder.name.lower()
         if name in TEST_DIRS:
             return not any(PurePosixPath(module).is_relative_to(folder) for module in self.modules)
-        return (name.startswith(".") or name in EXCLUDED_DIRS or name.endswith(".egg-info")
-                or (path / "pyvenv.cfg").is_file())
+        return (
+            name.startswith(".")
+            or name in EXCLUDED_DIRS
+            or name.endswith(".egg-info")
+            or (path / "pyvenv.cfg").is_file()
+        )
 
     def _default_out_file(self, rel: PurePosixPath) -> bool:
         name = rel.name.lower()
         if any(fnmatchcase(name, pattern) for pattern in TEST_FILES):
             return str(rel) not in self.modules
-        return (name.startswith(".") or any(fnmatchcase(name, pattern) for pattern in EXCLUDED_FILES)
-                or (not name.endswith(".py") and any(fnmatchcase(name, pattern) for pattern in SECRET_FILES)))
+        return (
+            name.startswith(".")
+            or any(fnmatchcase(name, pattern) for pattern in EXCLUDED_FILES)
+            or (not name.endswith(".py") and any(fnmatchcase(name, pattern) for pattern in SECRET_FILES))
+        )
 
 
 ANY_MODULE = "*"  # what `import_lines` says for `import_module(name)` with a name built at run time
@@ -290,8 +344,10 @@ def import_lines(tree: ast.AST, package: str) -> list[tuple[int, str]]:
             found += [(node.lineno, alias.name) for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
             origin = _absolute(node.module or "", node.level, package)
-            found += [(node.lineno, origin), *((node.lineno, f"{origin}.{a.name}".lstrip("."))
-                                               for a in node.names if a.name != "*")]
+            found += [
+                (node.lineno, origin),
+                *((node.lineno, f"{origin}.{a.name}".lstrip(".")) for a in node.names if a.name != "*"),
+            ]
         elif isinstance(node, ast.Call) and _last_name(node.func) in ("__import__", "import_module"):
             found.append((node.lineno, _dynamic_name(node, package)))
     return sorted(((line, module) for line, module in found if module), key=lambda found: found[0])
@@ -326,8 +382,10 @@ def _absolute(module: str, level: int, package: str) -> str:
 def _dynamic_name(call: ast.Call, package: str) -> str:
     """The module an `import_module(name, package)` / `__import__(name, ..., level)` call imports, or
     `ANY_MODULE` when its name is built at run time."""
-    arguments: dict[int | str, ast.expr] = {**dict(enumerate(call.args)),
-                                            **{k.arg: k.value for k in call.keywords if k.arg}}
+    arguments: dict[int | str, ast.expr] = {
+        **dict(enumerate(call.args)),
+        **{k.arg: k.value for k in call.keywords if k.arg},
+    }
     name = arguments.get(0, arguments.get("name"))
     if not (isinstance(name, ast.Constant) and isinstance(name.value, str) and name.value.strip(".")):
         return ANY_MODULE
@@ -373,24 +431,37 @@ def _aws_key_pair(text: str) -> bool:
     lower case and a digit or / or +; a hex digest does not)."""
     return _AWS_KEY_ID.search(text) is not None and any(
         re.search(r"[A-Z]", s) and re.search(r"[a-z]", s) and re.search(r"[0-9/+]", s)
-        for s in _AWS_SECRET.findall(text))
+        for s in _AWS_SECRET.findall(text)
+    )
 
 
 # What a credential looks like, most specific first: (what the error says, a test of the file's text).
 CREDENTIAL_SHAPES: tuple[tuple[str, Callable[[str], object]], ...] = (
-    ('a service-account key (JSON with a "private_key")',
-     re.compile(r'"private_key"\s*:\s*"(?:-----BEGIN|[A-Za-z0-9+/=]{40})').search),
-    ("a PEM private key (-----BEGIN ... PRIVATE KEY-----)",
-     re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----(?:\s|\\[rn])+(?:[A-Za-z-]+:|[A-Za-z0-9+/]{32})")
-     .search),
+    (
+        'a service-account key (JSON with a "private_key")',
+        re.compile(r'"private_key"\s*:\s*"(?:-----BEGIN|[A-Za-z0-9+/=]{40})').search,
+    ),
+    (
+        "a PEM private key (-----BEGIN ... PRIVATE KEY-----)",
+        re.compile(
+            r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----(?:\s|\\[rn])+(?:[A-Za-z-]+:|[A-Za-z0-9+/]{32})"
+        ).search,
+    ),
     ("an AWS access key id with its secret key", _aws_key_pair),
-    ("a .netrc-style password (machine ... password ...)",
-     re.compile(r"(?:^|\n)[ \t]*(?:machine\s+\S+|default)(?:\s+(?:login|account|port)\s+\S+)*\s+password\s+\S")
-     .search),
-    ("a password in a URL (scheme://user:password@host)",
-     re.compile(r"\b[A-Za-z][A-Za-z0-9+.-]*://[^\s/:@\"'<>{}$%]+:(?![$%{<*])[^\s/@\"'<>]+@[A-Za-z0-9.-]").search),
-    ("an Azure storage or Service Bus key (AccountKey= or SharedAccessKey=)",
-     re.compile(r"\b(?:AccountKey|SharedAccessKey)=[A-Za-z0-9+/]{20}", re.IGNORECASE).search),
+    (
+        "a .netrc-style password (machine ... password ...)",
+        re.compile(
+            r"(?:^|\n)[ \t]*(?:machine\s+\S+|default)(?:\s+(?:login|account|port)\s+\S+)*\s+password\s+\S"
+        ).search,
+    ),
+    (
+        "a password in a URL (scheme://user:password@host)",
+        re.compile(r"\b[A-Za-z][A-Za-z0-9+.-]*://[^\s/:@\"'<>{}$%]+:(?![$%{<*])[^\s/@\"'<>]+@[A-Za-z0-9.-]").search,
+    ),
+    (
+        "an Azure storage or Service Bus key (AccountKey= or SharedAccessKey=)",
+        re.compile(r"\b(?:AccountKey|SharedAccessKey)=[A-Za-z0-9+/]{20}", re.IGNORECASE).search,
+    ),
     ("a PuTTY private key", re.compile(r"PuTTY-User-Key-File-[0-9]+:").search),
     ("a GitHub token", re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9_]{60})").search),
     ("a Slack token", re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10}").search),
@@ -451,8 +522,10 @@ def app_requirements(app: App, *, context: str, unresolvable: str, split_options
     if app.config.requirements:
         path = app.root / app.config.requirements
         if not path.is_file():
-            raise DeployError(f"{context}: the requirements file {path} (tool.portable-fn."
-                              "requirements) does not exist; fix the path or remove the key.")
+            raise DeployError(
+                f"{context}: the requirements file {path} (tool.portable-fn."
+                "requirements) does not exist; fix the path or remove the key."
+            )
         return _requirement_file(path, context, unresolvable, split_options)
     project = tomllib.loads((app.root / "pyproject.toml").read_text(encoding="utf-8")).get("project", {})
     return _without_own([str(dep) for dep in project.get("dependencies", [])])
@@ -509,7 +582,7 @@ def package_imports(tree: ast.AST, package_name: str) -> list[str]:
     """The top-level modules of the package `package_name` (names without `.py`) that `tree`, one of its
     modules or a generated entry module beside it, imports."""
     prefix = f"{package_name}."
-    return [m[len(prefix):].split(".")[0] for _, m in import_lines(tree, package_name) if m.startswith(prefix)]
+    return [m[len(prefix) :].split(".")[0] for _, m in import_lines(tree, package_name) if m.startswith(prefix)]
 
 
 def foreign_imports(path: Path, package_name: str, shipped: set[str]) -> list[tuple[int, str]]:
@@ -540,8 +613,11 @@ def _runtime_safe(module: str, package_name: str, shipped: set[str]) -> bool:
     top, _, rest = module.partition(".")
     if top == package_name:
         return not rest or rest.split(".")[0] in shipped
-    return (top in sys.stdlib_module_names or module in ("portable_fn", "portable_fn.runtime")
-            or module.startswith("portable_fn.runtime."))
+    return (
+        top in sys.stdlib_module_names
+        or module in ("portable_fn", "portable_fn.runtime")
+        or module.startswith("portable_fn.runtime.")
+    )
 
 
 def _requirement_file(path: Path, context: str, unresolvable: str, split_options: bool) -> list[str]:
@@ -570,8 +646,8 @@ def _globs(app: App, key: str) -> tuple[Glob, ...]:
         except ValueError as exc:
             raise ConfigError(
                 f"{app.root / 'pyproject.toml'}: {key} = {texts!r} under [tool.portable-fn]: {text!r} {exc}. "
-                f"Globs are relative to the source directory {app.source_dir}, like \"data/*.json\" or "
-                "\"assets/**\"."
+                f'Globs are relative to the source directory {app.source_dir}, like "data/*.json" or '
+                '"assets/**".'
             ) from None
     return tuple(globs)
 
@@ -586,7 +662,7 @@ def _segment(part: str) -> str:
             end = part.find("]", i + 2)
             if end < 0:
                 raise ValueError("has a [ without its ]")
-            body = part[i + 1:end]
+            body = part[i + 1 : end]
             out.append("[" + ("^" + body[1:] if body.startswith("!") else body).replace("\\", "\\\\") + "]")
             i = end
         else:
@@ -599,12 +675,18 @@ def _missing_modules(rules: ShipRules, missing: list[tuple[str, str]], context: 
     lines = []
     for name, where in sorted(missing):
         glob = next((g.text for g in rules.exclude if g.matches(PurePosixPath(name))), None)
-        lines.append(f"  {name}, imported by {where}: " + (
-            f'`exclude` has "{glob}"; remove it from `exclude` (or narrow it so it leaves this file in)'
-            if glob else f'the default rules leave it out; add "{name}" to `include`'))
+        lines.append(
+            f"  {name}, imported by {where}: "
+            + (
+                f'`exclude` has "{glob}"; remove it from `exclude` (or narrow it so it leaves this file in)'
+                if glob
+                else f'the default rules leave it out; add "{name}" to `include`'
+            )
+        )
     return (
         f"{context}: {len(missing)} module(s) the app imports would not ship, so its functions would fail with "
-        f"ModuleNotFoundError in the cloud; nothing was packaged:\n" + "\n".join(lines)
+        f"ModuleNotFoundError in the cloud; nothing was packaged:\n"
+        + "\n".join(lines)
         + "\n(`include` and `exclude` are under [tool.portable-fn] in pyproject.toml.)"
     )
 
@@ -615,6 +697,6 @@ def _refusal(app: App, flagged: list[tuple[str, str]], context: str) -> str:
     return (
         f"{context}: {len(flagged)} file(s) in {app.source_dir} look like credentials, so nothing was packaged:\n"
         f"{listed}\nRemove each from the app (and rotate the key if it is real), leave it out with `exclude` "
-        f"under [tool.portable-fn] (exclude = [\"{first}\"]), or, if a function must read it, name the file in "
-        f"`include` (include = [\"{first}\"]): an exact path ships it unchecked."
+        f'under [tool.portable-fn] (exclude = ["{first}"]), or, if a function must read it, name the file in '
+        f'`include` (include = ["{first}"]): an exact path ships it unchecked.'
     )

@@ -115,12 +115,13 @@ class Provider:
         cloud would see raised; `skipped` events the trigger filters out."""
         raise NotImplementedError
 
-    def read_logs(self, app: App, stage: str, functions: Sequence[FunctionSpec],
-                  since: datetime) -> list[LogEntry]:
+    def read_logs(self, app: App, stage: str, functions: Sequence[FunctionSpec], since: datetime) -> list[LogEntry]:
         """The log lines `functions` wrote on this cloud for `stage` at or after `since` (aware), oldest
         first, as `portable_fn.logread.LogEntry`s; `portable-fn logs` merges, filters and prints them."""
-        raise ProviderError(f"Provider {self.name!r} keeps no logs to read; `portable-fn dev` prints the "
-                            "local functions' logs as they run. Give --provider aws, gcp or azure.")
+        raise ProviderError(
+            f"Provider {self.name!r} keeps no logs to read; `portable-fn dev` prints the "
+            "local functions' logs as they run. Give --provider aws, gcp or azure."
+        )
 
 
 def invocation_failed(result: Mapping[str, Any]) -> bool:
@@ -159,8 +160,12 @@ def settings_models(installed: dict[str, Any] | None = None) -> dict[str, type[B
     return models
 
 
-def load_provider(name: str, settings: dict[str, Any] | None = None,
-                  endpoint_url: str | None = None, installed: dict[str, Any] | None = None) -> Provider:
+def load_provider(
+    name: str,
+    settings: dict[str, Any] | None = None,
+    endpoint_url: str | None = None,
+    installed: dict[str, Any] | None = None,
+) -> Provider:
     """Instantiate an installed provider; a missing one says what to install. `installed` replaces the
     entry-point lookup (tests pass a registry of their own)."""
     found = available() if installed is None else installed
@@ -182,7 +187,8 @@ def load_provider(name: str, settings: dict[str, Any] | None = None,
 def _install_hint(name: str, found: dict[str, Any]) -> str:
     installed = ", ".join(sorted(found)) or "none"
     if name in KNOWN and name != "local":
-        return (f"Provider {name!r} is not installed (installed: {installed}). Install it with "
-                f"pip install 'portable-fn[{name}]'.")
-    return (f"There is no provider named {name!r} (installed: {installed}; known: "
-            f"{', '.join(sorted(KNOWN))}).")
+        return (
+            f"Provider {name!r} is not installed (installed: {installed}). Install it with "
+            f"pip install 'portable-fn[{name}]'."
+        )
+    return f"There is no provider named {name!r} (installed: {installed}; known: {', '.join(sorted(KNOWN))})."

@@ -125,26 +125,29 @@ def _with_module(text: str, module: str, modules: list[str], pyproject: Path) ->
     table = re.search(r"^\[tool\.portable-fn\][ \t]*$(.*?)(?=^\[|\Z)", text, re.M | re.S)
     listing = re.search(r"^modules\s*=\s*\[(.*?)\]", table.group(1), re.M | re.S) if table else None
     if table is None or listing is None:
-        raise ConfigError(f"{pyproject}: `modules` under [tool.portable-fn] was not found as a list; add "
-                          f"{module!r} to it by hand.")
+        raise ConfigError(
+            f"{pyproject}: `modules` under [tool.portable-fn] was not found as a list; add {module!r} to it by hand."
+        )
     items = listing.group(1)
     kept = items.rstrip()
     if "\n" in items:  # one module a line: a line of its own, before the closing bracket's
         last = items.rindex("\n") + 1
         before = items[:last].rstrip()
         comma = "," if before.endswith(('"', "'")) else ""  # the last item had none
-        added = f'{before}{comma}{items[len(before):last]}    "{module}",\n{items[last:]}'
+        added = f'{before}{comma}{items[len(before) : last]}    "{module}",\n{items[last:]}'
     else:
         added = f'{kept}{" " if kept.endswith(",") else ", "}"{module}"'
     at = table.start(1) + listing.start(1)
-    updated = text[:at] + added + text[at + len(items):]
+    updated = text[:at] + added + text[at + len(items) :]
     try:
         now = tomllib.loads(updated).get("tool", {}).get("portable-fn", {}).get("modules")
     except tomllib.TOMLDecodeError:
         now = None
     if now != [*modules, module]:  # a comment holding ']' in the list, say
-        raise ConfigError(f"{pyproject}: `modules` under [tool.portable-fn] could not be extended safely; "
-                          f"add {module!r} to it by hand.")
+        raise ConfigError(
+            f"{pyproject}: `modules` under [tool.portable-fn] could not be extended safely; "
+            f"add {module!r} to it by hand."
+        )
     return updated
 
 

@@ -42,13 +42,13 @@ def make_event(
     **attributes: Any,
 ) -> CloudEvent[Any]:
     """A CloudEvent with sensible defaults; extra keyword arguments become attributes or extensions."""
-    known = {k: attributes.pop(k) for k in ("datacontenttype", "dataschema", "subject", "time")
-             if k in attributes}
+    known = {k: attributes.pop(k) for k in ("datacontenttype", "dataschema", "subject", "time") if k in attributes}
     known.setdefault("time", datetime.now(timezone.utc))
     if data is not None and not isinstance(data, (bytes, str)):
         known.setdefault("datacontenttype", "application/json")
-    return CloudEvent(id=id or str(uuid.uuid4()), source=source, type=type, data=data,
-                      extensions=attributes or None, **known)
+    return CloudEvent(
+        id=id or str(uuid.uuid4()), source=source, type=type, data=data, extensions=attributes or None, **known
+    )
 
 
 def make_request(
@@ -124,8 +124,11 @@ def invoke_native(spec: FunctionSpec, event: Any, provider: str = "local") -> di
     skipped: list[dict[str, Any]] = []
     for item in events:
         try:
-            one = (CloudEvent.from_dict(item) if isinstance(item, Mapping) and "specversion" in item
-                   else make_event(item, source=f"//local/invoke/{spec.name}"))
+            one = (
+                CloudEvent.from_dict(item)
+                if isinstance(item, Mapping) and "specversion" in item
+                else make_event(item, source=f"//local/invoke/{spec.name}")
+            )
         except InvalidEventError as exc:
             decoded.append(exc)
             continue
@@ -181,8 +184,7 @@ _REQUEST_SHAPE = '{"method": "POST", "path": "/orders", "headers": {...}, "query
 def _request_from(description: Any) -> Request:
     if not isinstance(description, Mapping) or not isinstance(description.get("path"), str):
         raise InvalidEventError(
-            f"An HTTP function is invoked with a request description such as {_REQUEST_SHAPE} or with a "
-            "CloudEvent."
+            f"An HTTP function is invoked with a request description such as {_REQUEST_SHAPE} or with a CloudEvent."
         )
     method, path = description.get("method", "GET"), description["path"]
     headers, query = description.get("headers") or {}, description.get("query")
@@ -190,8 +192,11 @@ def _request_from(description: Any) -> Request:
         raise InvalidEventError(f"The request's method must be a string and its path start with '/': {_REQUEST_SHAPE}.")
     if not isinstance(headers, Mapping) or not all(isinstance(v, str) for v in headers.values()):
         raise InvalidEventError(f"The request's headers must be an object of strings: {_REQUEST_SHAPE}.")
-    if query is not None and not isinstance(query, str) and not (
-            isinstance(query, Mapping) and all(isinstance(v, str) for v in query.values())):
+    if (
+        query is not None
+        and not isinstance(query, str)
+        and not (isinstance(query, Mapping) and all(isinstance(v, str) for v in query.values()))
+    ):
         raise InvalidEventError(f"The request's query must be a string or an object of strings: {_REQUEST_SHAPE}.")
     body, headers = description.get("body", b""), dict(headers)
     if not isinstance(body, (str, bytes)):

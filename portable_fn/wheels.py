@@ -77,17 +77,31 @@ PipDownload = Callable[[Sequence[str], Target, Path], None]
 
 def pip_download(arguments: Sequence[str], target: Target, dest: Path) -> None:
     """Run `pip download` for `target` into `dest`: wheels only, chosen by tag, dependencies included."""
-    command = [sys.executable, "-m", "pip", "download", "--disable-pip-version-check", "--no-input",
-               "--only-binary=:all:", "--implementation", "cp", "--python-version", target.python,
-               *(arg for platform in target.platforms for arg in ("--platform", platform)),
-               "--dest", str(dest), *arguments]
+    command = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--disable-pip-version-check",
+        "--no-input",
+        "--only-binary=:all:",
+        "--implementation",
+        "cp",
+        "--python-version",
+        target.python,
+        *(arg for platform in target.platforms for arg in ("--platform", platform)),
+        "--dest",
+        str(dest),
+        *arguments,
+    ]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise download_error(done.stdout + done.stderr, target)
 
 
-def resolve(arguments: Sequence[str], target: Target, cache_dir: Path, download: PipDownload,
-            progress: Callable[[str], None]) -> list[Path]:
+def resolve(
+    arguments: Sequence[str], target: Target, cache_dir: Path, download: PipDownload, progress: Callable[[str], None]
+) -> list[Path]:
     """The wheels for `arguments` on `target`: from the cache, or downloaded into it once."""
     named = [arg for arg in arguments if not arg.startswith("-")] if target.pip_arguments else list(arguments)
     if not named:
@@ -104,8 +118,11 @@ def resolve(arguments: Sequence[str], target: Target, cache_dir: Path, download:
         download(arguments, target, staging)
         for wheel in sorted(staging.glob("*.whl")):
             check_fits(wheel.name, target)
-        record = {"arguments" if target.pip_arguments else "requirements": list(arguments),
-                  "python": target.python, "platforms": target.platforms}
+        record = {
+            "arguments" if target.pip_arguments else "requirements": list(arguments),
+            "python": target.python,
+            "platforms": target.platforms,
+        }
         (staging / _COMPLETE).write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
         shutil.rmtree(entry, ignore_errors=True)
         os.replace(staging, entry)
@@ -157,7 +174,8 @@ def _installed_name(name: str) -> str | None:
 
 _NO_MATCH = re.compile(r"No matching distribution found for (\S+)")
 _NO_VERSION = re.compile(
-    r"Could not find a version that satisfies the requirement (\S+)(?: \(from versions: ([^)]*)\))?")
+    r"Could not find a version that satisfies the requirement (\S+)(?: \(from versions: ([^)]*)\))?"
+)
 
 
 def download_error(output: str, target: Target) -> DeployError:
@@ -173,8 +191,9 @@ def download_error(output: str, target: Target) -> DeployError:
     versions = found.group(2) if found is not None and found.group(2) else "none"
     requirement = missing.group(1)
     name = re.split(r"[<>=!~;\[ (]", requirement, maxsplit=1)[0]
-    options = target.options.format(requirement=requirement, name=name, cp=f"cp{target.python.replace('.', '')}",
-                                     python=target.python)
+    options = target.options.format(
+        requirement=requirement, name=name, cp=f"cp{target.python.replace('.', '')}", python=target.python
+    )
     return DeployError(
         f"No wheel of {requirement!r} fits {target.label} {target.describe()} (Python {target.python}, "
         f"{target.where}); versions with a fitting wheel: {versions}. Options: {options}"

@@ -115,7 +115,6 @@ def shop_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     import shutil
 
     target = tmp_path / "shop"
-    shutil.copytree(REPO / "samples" / "shop", target,
-                    ignore=shutil.ignore_patterns(".portable-fn", "__pycache__"))
+    shutil.copytree(REPO / "samples" / "shop", target, ignore=shutil.ignore_patterns(".portable-fn", "__pycache__"))
     monkeypatch.setenv("SHOP_DATA_DIR", str(tmp_path / "shop-data"))
     return target

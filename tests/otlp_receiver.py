@@ -69,6 +69,7 @@ class OtlpReceiver:
 
 def _base64_ids(request: dict[str, Any]) -> dict[str, Any]:
     """OTLP's JSON carries ids in hex; protobuf's JSON mapping has bytes in base64."""
+
     def convert(holder: dict[str, Any], *names: str) -> None:
         for name in names:
             if holder.get(name):
@@ -85,10 +86,16 @@ def _base64_ids(request: dict[str, Any]) -> dict[str, Any]:
 
 def _span(span: Any, resource: dict[str, Any], scope: str) -> ReceivedSpan:
     return ReceivedSpan(
-        name=span.name, trace_id=span.trace_id.hex(), span_id=span.span_id.hex(),
-        parent_id=span.parent_span_id.hex() or None, kind=span.kind, attributes=_attributes(span.attributes),
+        name=span.name,
+        trace_id=span.trace_id.hex(),
+        span_id=span.span_id.hex(),
+        parent_id=span.parent_span_id.hex() or None,
+        kind=span.kind,
+        attributes=_attributes(span.attributes),
         links=tuple((link.trace_id.hex(), link.span_id.hex()) for link in span.links),
-        status_code=span.status.code, resource=resource, scope=scope,
+        status_code=span.status.code,
+        resource=resource,
+        scope=scope,
     )
 
 

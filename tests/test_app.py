@@ -13,7 +13,13 @@ from portable_fn.runtime.errors import AppLoadError
 def test_shop_functions_are_collected_in_declaration_order(shop_dir: Path) -> None:
     app = load_app(shop_dir)
     assert [s.name for s in app.functions] == [
-        "create_order", "get_order", "fulfil", "sweep", "nightly_report", "on_upload", "notify",
+        "create_order",
+        "get_order",
+        "fulfil",
+        "sweep",
+        "nightly_report",
+        "on_upload",
+        "notify",
     ]
     assert app.function("fulfil").trigger.kind == "queue"
 
@@ -51,8 +57,7 @@ def test_a_crashing_module_reports_the_exception_and_line(apps: Path) -> None:
 
 
 def test_a_missing_module_names_the_config_key(tmp_path: Path) -> None:
-    (tmp_path / "pyproject.toml").write_text(
-        '[tool.portable-fn]\napp = "ghost"\nmodules = ["ghost_functions"]\n')
+    (tmp_path / "pyproject.toml").write_text('[tool.portable-fn]\napp = "ghost"\nmodules = ["ghost_functions"]\n')
     with pytest.raises(AppLoadError, match="tool.portable-fn.modules.*was not found"):
         load_app(tmp_path)
 
@@ -65,11 +70,13 @@ def test_not_a_directory(tmp_path: Path) -> None:
 def test_defaults_architecture_applies_unless_the_function_sets_one(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text(
         '[tool.portable-fn]\napp = "arch-app"\nmodules = ["arch_functions"]\n'
-        '[tool.portable-fn.defaults]\narchitecture = "arm64"\n')
+        '[tool.portable-fn.defaults]\narchitecture = "arm64"\n'
+    )
     (tmp_path / "arch_functions.py").write_text(
         "from portable_fn import function, topic\n\n\n"
         "@function(trigger=topic('a'))\ndef inherits(event):\n    pass\n\n\n"
-        "@function(trigger=topic('b'), architecture='x86_64')\ndef overrides(event):\n    pass\n")
+        "@function(trigger=topic('b'), architecture='x86_64')\ndef overrides(event):\n    pass\n"
+    )
     app = load_app(tmp_path)
     assert app.options(app.function("inherits")).architecture == "arm64"
     assert app.options(app.function("overrides")).architecture == "x86_64"
@@ -81,10 +88,10 @@ def test_apps_with_a_module_of_the_same_name_load_their_own_module_each_time(tmp
     for app, function in (("one", "first"), ("two", "second")):
         root = tmp_path / app
         root.mkdir()
-        (root / "pyproject.toml").write_text(
-            f'[tool.portable-fn]\napp = "{app}-app"\nmodules = ["same_name"]\n')
+        (root / "pyproject.toml").write_text(f'[tool.portable-fn]\napp = "{app}-app"\nmodules = ["same_name"]\n')
         (root / "same_name.py").write_text(
             "from portable_fn import function, queue\n\n"
-            f"@function(trigger=queue('jobs'))\ndef {function}(event):\n    pass\n")
+            f"@function(trigger=queue('jobs'))\ndef {function}(event):\n    pass\n"
+        )
     names = [[spec.name for spec in load_app(tmp_path / app).functions] for app in ("one", "two", "one")]
     assert names == [["first"], ["second"], ["first"]]

@@ -36,11 +36,15 @@ def test_candidates_are_the_running_interpreter_then_path_then_pyenv_newest_firs
     on_path = script(tmp_path / "bin" / "python3.12", "exit 0")
     for version in ("3.12.1", "3.12.10", "3.12.9", "3.13.0"):
         pyenv_version(tmp_path / "pyenv", version, sys.executable)
-    found = Interpreters(running="/usr/bin/python3", running_version="3.12", path=str(tmp_path / "bin"),
-                         pyenv_root=tmp_path / "pyenv").candidates("3.12")
+    found = Interpreters(
+        running="/usr/bin/python3", running_version="3.12", path=str(tmp_path / "bin"), pyenv_root=tmp_path / "pyenv"
+    ).candidates("3.12")
     versions = tmp_path / "pyenv" / "versions"
-    assert found == ["/usr/bin/python3", str(on_path), *(str(versions / v / "bin" / "python3.12")
-                                                         for v in ("3.12.10", "3.12.9", "3.12.1"))]
+    assert found == [
+        "/usr/bin/python3",
+        str(on_path),
+        *(str(versions / v / "bin" / "python3.12") for v in ("3.12.10", "3.12.9", "3.12.1")),
+    ]
 
 
 def test_find_skips_what_cannot_run_or_is_another_version(tmp_path: Path) -> None:
@@ -57,13 +61,21 @@ def test_find_skips_what_cannot_run_or_is_another_version(tmp_path: Path) -> Non
 def test_pycs_sit_in_pycache_unchecked_hash_based_named_by_archive_path_and_deterministic(tmp_path: Path) -> None:
     source = tmp_path / "mod.py"
     source.write_text("VALUE = {'a', 'b', 'c'}\n")
-    entries = [("pkg/__init__.py", b""), ("pkg/mod.py", source), ("top.py", b"X = 1\n"),
-               ("pkg/mod.py", b"raise SystemExit('the second entry of a name never ships')\n"),
-               ("py2.py", b"print 'no'\n"), ("data.txt", b"not python")]
+    entries = [
+        ("pkg/__init__.py", b""),
+        ("pkg/mod.py", source),
+        ("top.py", b"X = 1\n"),
+        ("pkg/mod.py", b"raise SystemExit('the second entry of a name never ships')\n"),
+        ("py2.py", b"print 'no'\n"),
+        ("data.txt", b"not python"),
+    ]
     first = dict(Compiler(THIS, sys.executable).bytecode(entries))
     assert dict(Compiler(THIS, sys.executable).bytecode(entries)) == first
-    assert sorted(first) == [f"__pycache__/top.{TAG}.pyc", f"pkg/__pycache__/__init__.{TAG}.pyc",
-                             f"pkg/__pycache__/mod.{TAG}.pyc"]  # py2.py does not compile: it ships as is
+    assert sorted(first) == [
+        f"__pycache__/top.{TAG}.pyc",
+        f"pkg/__pycache__/__init__.{TAG}.pyc",
+        f"pkg/__pycache__/mod.{TAG}.pyc",
+    ]  # py2.py does not compile: it ships as is
     data = first[f"pkg/__pycache__/mod.{TAG}.pyc"]
     assert data[:4] == importlib.util.MAGIC_NUMBER and int.from_bytes(data[4:8], "little") == 0b01
     assert data[8:16] == importlib.util.source_hash(source.read_bytes())
@@ -85,4 +97,6 @@ def test_without_a_compiler_the_entries_ship_alone() -> None:
     entries = [("top.py", b"X = 1\n")]
     assert with_bytecode(entries, None) == entries
     assert [name for name, _ in with_bytecode(entries, Compiler(THIS, sys.executable))] == [
-        f"__pycache__/top.{TAG}.pyc", "top.py"]
+        f"__pycache__/top.{TAG}.pyc",
+        "top.py",
+    ]

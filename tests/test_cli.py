@@ -23,11 +23,14 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
 
 
 def test_invoke_an_http_function_with_a_request_file(capsys, shop_copy: Path) -> None:
-    code, out, _ = run(capsys, "invoke", "create_order", "--app", str(shop_copy),
-                       "--event", str(DATA / "order_request.json"))
+    code, out, _ = run(
+        capsys, "invoke", "create_order", "--app", str(shop_copy), "--event", str(DATA / "order_request.json")
+    )
     assert code == 0
     assert json.loads(out) == {
-        "status": 201, "headers": {"content-type": "application/json"}, "body": {"id": "o-1", "lines": 1},
+        "status": 201,
+        "headers": {"content-type": "application/json"},
+        "body": {"id": "o-1", "lines": 1},
     }
 
 
@@ -39,8 +42,9 @@ def test_invoke_a_queue_function_with_a_cloudevent_from_stdin(capsys, shop_copy,
 
 
 def test_invoke_reports_a_dead_letter_and_exits_1(capsys, shop_copy: Path) -> None:
-    code, out, _ = run(capsys, "invoke", "fulfil", "--app", str(shop_copy),
-                       "--event", str(DATA / "recalled_order_event.json"))
+    code, out, _ = run(
+        capsys, "invoke", "fulfil", "--app", str(shop_copy), "--event", str(DATA / "recalled_order_event.json")
+    )
     assert code == 1
     (result,) = json.loads(out)["results"]
     assert result == {"outcome": "dead_letter", "id": "evt-2", "reason": "order o-2 contains a recalled SKU"}
@@ -106,8 +110,12 @@ def test_two_different_app_directories_are_a_usage_error(capsys, shop_copy: Path
 def test_init_scaffolds_an_app_whose_own_tests_pass(tmp_path: Path) -> None:
     created = subprocess.run(["portable-fn", "init", "hello-app"], cwd=tmp_path, capture_output=True, text=True)
     assert created.returncode == 0, created.stderr
-    tests = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
-                           cwd=tmp_path / "hello-app", capture_output=True, text=True)
+    tests = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+        cwd=tmp_path / "hello-app",
+        capture_output=True,
+        text=True,
+    )
     assert tests.returncode == 0, tests.stdout + tests.stderr
     assert "3 passed" in tests.stdout
     again = subprocess.run(["portable-fn", "init", "hello-app"], cwd=tmp_path, capture_output=True, text=True)
@@ -128,8 +136,10 @@ def test_info_on_a_stage_with_nothing_deployed_says_so(capsys, shop_copy: Path, 
     monkeypatch.setenv("PORTABLE_FN_LOCAL_CLOUD", str(tmp_path / "cloud"))
     code, out, _ = run(capsys, "info", str(shop_copy), "--stage", "prod")
     assert code == 0
-    assert out.strip() == (f"Nothing is deployed for app 'shop' (stage 'prod') on local. Deploy it with "
-                           f"`portable-fn deploy {shop_copy} --provider local --stage prod`.")
+    assert out.strip() == (
+        f"Nothing is deployed for app 'shop' (stage 'prod') on local. Deploy it with "
+        f"`portable-fn deploy {shop_copy} --provider local --stage prod`."
+    )
     code, out, _ = run(capsys, "info", str(shop_copy), "--stage", "prod", "--json")
     assert code == 0
     empty = json.loads(out)
@@ -148,7 +158,8 @@ def test_dev_for_one_cloud_refuses_what_its_deploy_refuses(capsys, tmp_path: Pat
     (tmp_path / "dev_fifo_jobs.py").write_text(
         "from portable_fn import CloudEvent, function, queue\n\n\n"
         "@function(trigger=queue('jobs', fifo=True))\n"
-        "def work(event: CloudEvent) -> None:\n    pass\n")
+        "def work(event: CloudEvent) -> None:\n    pass\n"
+    )
     sys.modules.pop("dev_fifo_jobs", None)
     code, _, err = run(capsys, "dev", str(tmp_path), "--provider", cloud, "--port", "0")
     assert code == 1

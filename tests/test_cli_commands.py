@@ -71,15 +71,21 @@ def test_openapi_prints_the_document_or_writes_it(capsys, shop_copy: Path, tmp_p
 def test_a_part_that_is_missing_makes_its_command_unavailable() -> None:
     with pytest.raises(PortableFnError) as missing:
         _optional("portable_fn.scaffold", "no_such_function", "new")
-    assert str(missing.value).startswith("`portable-fn new` is unavailable in this installation: "
-                                         "portable_fn.scaffold.no_such_function is missing.")
+    assert str(missing.value).startswith(
+        "`portable-fn new` is unavailable in this installation: portable_fn.scaffold.no_such_function is missing."
+    )
 
 
 def dev_output(app: Path, state: Path, *flag: str, until: str) -> list[str]:
     """What `portable-fn dev` logs up to a line holding `until` (after a request has been served), then
     up to its exit on Ctrl-C."""
-    dev = subprocess.Popen(["portable-fn", "dev", str(app), "--port", "0", "--state-dir", str(state), *flag],
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, preexec_fn=_ctrl_c_works)
+    dev = subprocess.Popen(
+        ["portable-fn", "dev", str(app), "--port", "0", "--state-dir", str(state), *flag],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        preexec_fn=_ctrl_c_works,
+    )
     assert dev.stdout is not None
     seen: list[str] = []
     try:

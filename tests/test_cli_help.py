@@ -15,8 +15,21 @@ COMMANDS = sorted(cli.commands)
 
 
 def test_every_command_is_listed() -> None:
-    assert COMMANDS == ["completion", "deploy", "dev", "info", "init", "invoke", "logs", "new", "openapi", "package",
-                        "plan", "providers", "remove"]
+    assert COMMANDS == [
+        "completion",
+        "deploy",
+        "dev",
+        "info",
+        "init",
+        "invoke",
+        "logs",
+        "new",
+        "openapi",
+        "package",
+        "plan",
+        "providers",
+        "remove",
+    ]
 
 
 @pytest.mark.parametrize("name", COMMANDS)
@@ -38,13 +51,17 @@ def test_the_top_level_help_lists_commands_and_an_example(capsys: pytest.Capture
     assert "Examples:\n    portable-fn init shop" in shown
 
 
-@pytest.mark.parametrize(("shell", "marker"), [
-    ("bash", "complete -o nosort -F _portable_fn_completion portable-fn"),
-    ("zsh", "#compdef portable-fn"),
-    ("fish", "complete --no-files --command portable-fn"),
-])
-def test_completion_prints_the_script_for_each_shell(capsys: pytest.CaptureFixture[str], shell: str,
-                                                     marker: str) -> None:
+@pytest.mark.parametrize(
+    ("shell", "marker"),
+    [
+        ("bash", "complete -o nosort -F _portable_fn_completion portable-fn"),
+        ("zsh", "#compdef portable-fn"),
+        ("fish", "complete --no-files --command portable-fn"),
+    ],
+)
+def test_completion_prints_the_script_for_each_shell(
+    capsys: pytest.CaptureFixture[str], shell: str, marker: str
+) -> None:
     assert main(["completion", shell]) == 0
     script = capsys.readouterr().out
     assert marker in script and "_PORTABLE_FN_COMPLETE" in script
@@ -65,8 +82,12 @@ def test_an_unknown_shell_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -
 def complete(words: str) -> list[str]:
     """What the installed `portable-fn` offers for the last word of `words`, asked as bash asks."""
     parts = words.split(" ")
-    env = {**os.environ, "_PORTABLE_FN_COMPLETE": "bash_complete", "COMP_WORDS": words,
-           "COMP_CWORD": str(len(parts) - 1)}
+    env = {
+        **os.environ,
+        "_PORTABLE_FN_COMPLETE": "bash_complete",
+        "COMP_WORDS": words,
+        "COMP_CWORD": str(len(parts) - 1),
+    }
     done = subprocess.run(["portable-fn"], env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     return [line.split(",", 1)[1] for line in done.stdout.splitlines()]

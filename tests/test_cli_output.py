@@ -21,8 +21,13 @@ ANSI = "\x1b["
 def environment(tmp_path: Path, **extra: str) -> dict[str, str]:
     """The environment of a run in a terminal-like setting: no CI or NO_COLOR unless `extra` sets them."""
     env = {k: v for k, v in os.environ.items() if k not in ("CI", "NO_COLOR")}
-    return {**env, "PORTABLE_FN_LOCAL_CLOUD": str(tmp_path / "cloud"), "TERM": "xterm-256color",
-            "COLUMNS": "120", **extra}
+    return {
+        **env,
+        "PORTABLE_FN_LOCAL_CLOUD": str(tmp_path / "cloud"),
+        "TERM": "xterm-256color",
+        "COLUMNS": "120",
+        **extra,
+    }
 
 
 def on_a_terminal(argv: list[str], env: dict[str, str]) -> tuple[int, str]:
@@ -76,13 +81,16 @@ def test_piped_output_is_plain_aligned_text(shop_copy: Path, tmp_path: Path) -> 
     subprocess.run(["portable-fn", "deploy", str(shop_copy)], capture_output=True, check=True, env=env)
     info = subprocess.run(["portable-fn", "info", str(shop_copy)], capture_output=True, text=True, env=env)
     assert ANSI not in info.stdout + info.stderr
-    assert info.stdout.splitlines()[:2] == ["FUNCTION        TRIGGER   URL",
-                                            "create_order    http      http://127.0.0.1:8080/orders"]
+    assert info.stdout.splitlines()[:2] == [
+        "FUNCTION        TRIGGER   URL",
+        "create_order    http      http://127.0.0.1:8080/orders",
+    ]
     assert info.stdout.splitlines()[-1] == f"serve: portable-fn dev {shop_copy}"
 
 
-def test_deploy_and_remove_close_with_what_the_plan_counted(capsys, shop_copy: Path, tmp_path: Path,
-                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_deploy_and_remove_close_with_what_the_plan_counted(
+    capsys, shop_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("PORTABLE_FN_LOCAL_CLOUD", str(tmp_path / "cloud"))
     closing = r"Deployed shop \(dev\) to local in \d+\.\d s: "
     assert main(["deploy", str(shop_copy)]) == 0
@@ -108,13 +116,16 @@ class Stream(io.StringIO):
         return self.tty
 
 
-@pytest.mark.parametrize(("tty", "env", "expected"), [
-    (True, {}, True),
-    (False, {}, False),
-    (True, {"NO_COLOR": "1"}, False),
-    (True, {"NO_COLOR": ""}, True),  # no-color.org: set and not empty
-    (True, {"CI": "true"}, False),
-])
+@pytest.mark.parametrize(
+    ("tty", "env", "expected"),
+    [
+        (True, {}, True),
+        (False, {}, False),
+        (True, {"NO_COLOR": "1"}, False),
+        (True, {"NO_COLOR": ""}, True),  # no-color.org: set and not empty
+        (True, {"CI": "true"}, False),
+    ],
+)
 def test_styled_only_for_a_terminal_without_no_color_or_ci(tty: bool, env: dict[str, str], expected: bool) -> None:
     assert styled(Stream(tty), env) is expected
 
@@ -130,4 +141,5 @@ def test_plain_steps_are_the_messages_as_lines() -> None:
 
 def test_aligned_pads_columns_and_leaves_no_trailing_blanks() -> None:
     assert aligned(("name", "url"), [("a", ""), ("long-name", "http://x")]) == (
-        "NAME       URL\na\nlong-name  http://x")
+        "NAME       URL\na\nlong-name  http://x"
+    )

@@ -60,7 +60,7 @@ def test_a_deploy_that_deletes_on_a_protected_stage_needs_yes(shop: Path) -> Non
     functions = shop / "shop" / "functions.py"
     source = functions.read_text()
     start = source.index("@function", source.index("def create_order"))  # get_order's declaration
-    functions.write_text(source[:start] + source[source.index("@function", start + 1):])
+    functions.write_text(source[:start] + source[source.index("@function", start + 1) :])
 
     refused = cli("deploy", str(shop), "--stage", "prod")
     assert refused.returncode == 1 and refused.stdout == ""

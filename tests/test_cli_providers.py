@@ -54,8 +54,11 @@ def test_providers_lists_each_with_its_distribution_and_version(plugin_path: Pat
     assert listed.returncode == 0, listed.stderr
     found = json.loads(listed.stdout)["providers"]
     assert sorted(found) == ["acme", "aws", "azure", "gcp", "local"]
-    assert found["acme"] == {"distribution": "acme-fn", "version": "1.2.3",
-                             "entry_point": "acme_fn_provider:AcmeProvider"}
+    assert found["acme"] == {
+        "distribution": "acme-fn",
+        "version": "1.2.3",
+        "entry_point": "acme_fn_provider:AcmeProvider",
+    }
     assert found["local"]["distribution"] == "portable-fn" and found["local"]["version"] == version("portable-fn")
     assert found["aws"]["distribution"] == "portable-fn-aws"
 
@@ -66,13 +69,15 @@ def test_providers_lists_each_with_its_distribution_and_version(plugin_path: Pat
 
 def test_a_third_party_provider_is_selectable(plugin_path: Path, shop_copy: Path, tmp_path: Path) -> None:
     cloud = str(tmp_path / "cloud")
-    deployed = portable_fn("deploy", str(shop_copy), "--provider", "acme", "--json", path=plugin_path,
-                           PORTABLE_FN_LOCAL_CLOUD=cloud)
+    deployed = portable_fn(
+        "deploy", str(shop_copy), "--provider", "acme", "--json", path=plugin_path, PORTABLE_FN_LOCAL_CLOUD=cloud
+    )
     assert deployed.returncode == 0, deployed.stderr
     assert json.loads(deployed.stdout)["applied"] == 12
     assert "Deployed shop (dev) to acme in " in deployed.stderr
-    info = portable_fn("info", str(shop_copy), "--provider", "acme", "--json", path=plugin_path,
-                       PORTABLE_FN_LOCAL_CLOUD=cloud)
+    info = portable_fn(
+        "info", str(shop_copy), "--provider", "acme", "--json", path=plugin_path, PORTABLE_FN_LOCAL_CLOUD=cloud
+    )
     assert info.returncode == 0 and json.loads(info.stdout)["provider"] == "acme"
 
 
@@ -88,8 +93,16 @@ def test_verbose_shows_each_api_call_the_provider_logs(plugin_path: Path, shop_c
     quiet = portable_fn("plan", str(shop_copy), "--provider", "acme", path=plugin_path, PORTABLE_FN_LOCAL_CLOUD=cloud)
     assert quiet.returncode == 0, quiet.stderr
     assert "acme state read" not in quiet.stderr
-    verbose = portable_fn("plan", str(shop_copy), "--provider", "acme", "--verbose", "--json", path=plugin_path,
-                          PORTABLE_FN_LOCAL_CLOUD=cloud)
+    verbose = portable_fn(
+        "plan",
+        str(shop_copy),
+        "--provider",
+        "acme",
+        "--verbose",
+        "--json",
+        path=plugin_path,
+        PORTABLE_FN_LOCAL_CLOUD=cloud,
+    )
     assert verbose.returncode == 0, verbose.stderr
     assert "\nacme state read shop-dev\n" in verbose.stderr
     assert json.loads(verbose.stdout)["plan"]["summary"].startswith("12 to create")  # stdout stays JSON

@@ -24,14 +24,19 @@ def test_the_shop_sample_config_loads(shop_dir: Path) -> None:
 
 
 def test_stage_overrides_provider_settings(tmp_path: Path) -> None:
-    config = load_config(write(tmp_path, """
+    config = load_config(
+        write(
+            tmp_path,
+            """
 [tool.portable-fn]
 app = "shop"
 modules = ["main"]
 aws = { region = "eu-west-1", log_retention_days = 1 }
 [tool.portable-fn.stages.prod]
 aws = { region = "eu-central-1" }
-"""))
+""",
+        )
+    )
     assert config.provider_settings("aws", "prod") == {"region": "eu-central-1", "log_retention_days": 1}
     assert config.provider_settings("aws", "dev") == {"region": "eu-west-1", "log_retention_days": 1}
 
@@ -51,23 +56,41 @@ def test_invalid_toml_is_reported_with_the_file(tmp_path: Path) -> None:
         load_config(write(tmp_path, "[tool.portable-fn\n"))
 
 
-@pytest.mark.parametrize(("body", "key", "hint"), [
-    ('app = "Shop_1"\nmodules = ["m"]', "tool.portable-fn.app",
-     "use 3-32 lowercase letters, digits and '-', starting with a letter"),
-    ('app = "shop"\nmodules = []', "tool.portable-fn.modules", "at least 1"),
-    ('app = "shop"\nmodules = ["not-a-module"]', "tool.portable-fn.modules", "dotted module name"),
-    ('app = "shop"\nmodules = ["m"]\npython = "2.7"', "tool.portable-fn.python", "3.11"),
-    ('app = "shop"\nmodules = ["m"]\nregoin = "x"', "tool.portable-fn.regoin", "unknown key"),
-    ('app = "shop"\nmodules = ["m"]\n[tool.portable-fn.defaults]\nmemory_mb = 64',
-     "tool.portable-fn.defaults.memory_mb", "must be 128 or more, not 64"),
-    ('app = "shop"\nmodules = ["m"]\n[tool.portable-fn.defaults]\narchitecture = "arm"',
-     "tool.portable-fn.defaults.architecture", "use 'x86_64' or 'arm64', not 'arm'"),
-    ('app = "shop"\nmodules = ["m"]\n[tool.portable-fn.defaults]\nmemory_mb = "big"',
-     "tool.portable-fn.defaults.memory_mb", "must be a whole number, not 'big'"),
-    ('app = "shop"\nmodules = ["m"]\n[tool.portable-fn.stages.prod]\nevn = { A = "1" }',
-     "tool.portable-fn.stages.prod.evn", "unknown key; did you mean 'env'?"),
-    ('app = "shop"\nmodles = ["m"]', "tool.portable-fn.modles", "did you mean 'modules'?"),
-])
+@pytest.mark.parametrize(
+    ("body", "key", "hint"),
+    [
+        (
+            'app = "Shop_1"\nmodules = ["m"]',
+            "tool.portable-fn.app",
+            "use 3-32 lowercase letters, digits and '-', starting with a letter",
+        ),
+        ('app = "shop"\nmodules = []', "tool.portable-fn.modules", "at least 1"),
+        ('app = "shop"\nmodules = ["not-a-module"]', "tool.portable-fn.modules", "dotted module name"),
+        ('app = "shop"\nmodules = ["m"]\npython = "2.7"', "tool.portable-fn.python", "3.11"),
+        ('app = "shop"\nmodules = ["m"]\nregoin = "x"', "tool.portable-fn.regoin", "unknown key"),
+        (
+            'app = "shop"\nmodules = ["m"]\n[tool.portable-fn.defaults]\nmemory_mb = 64',
+            "tool.portable-fn.defaults.memory_mb",
+            "must be 128 or more, not 64",
+        ),
+        (
+            'app = "shop"\nmodules = ["m"]\n[tool.portable-fn.defaults]\narchitecture = "arm"',
+            "tool.portable-fn.defaults.architecture",
+            "use 'x86_64' or 'arm64', not 'arm'",
+        ),
+        (
+            'app = "shop"\nmodules = ["m"]\n[tool.portable-fn.defaults]\nmemory_mb = "big"',
+            "tool.portable-fn.defaults.memory_mb",
+            "must be a whole number, not 'big'",
+        ),
+        (
+            'app = "shop"\nmodules = ["m"]\n[tool.portable-fn.stages.prod]\nevn = { A = "1" }',
+            "tool.portable-fn.stages.prod.evn",
+            "unknown key; did you mean 'env'?",
+        ),
+        ('app = "shop"\nmodles = ["m"]', "tool.portable-fn.modles", "did you mean 'modules'?"),
+    ],
+)
 def test_each_invalid_key_is_named(tmp_path: Path, body: str, key: str, hint: str) -> None:
     path = write(tmp_path, "[tool.portable-fn]\n" + body + "\n")
     with pytest.raises(ConfigError) as info:
@@ -84,34 +107,50 @@ def test_unknown_stage_lists_the_declared_ones(shop_dir: Path) -> None:
         config.check_stage("qa", shop_dir / "pyproject.toml")
 
 
-@pytest.mark.parametrize("body", [
-    'app = "Shop_1"\nmodules = ["m"]',
-    'app = "shop"\nmodules = ["m"]\npython = "2.7"',
-    'app = "shop"\nmodules = ["not-a-module"]',
-    'app = "shop"\nmodules = ["m"]\n[tool.portable-fn.defaults]\narchitecture = "arm"',
-    'app = "shop"\nmodules = ["m"]\n[tool.portable-fn.aws]\nhttp = "rest"\nregoin = "x"',
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        'app = "Shop_1"\nmodules = ["m"]',
+        'app = "shop"\nmodules = ["m"]\npython = "2.7"',
+        'app = "shop"\nmodules = ["not-a-module"]',
+        'app = "shop"\nmodules = ["m"]\n[tool.portable-fn.defaults]\narchitecture = "arm"',
+        'app = "shop"\nmodules = ["m"]\n[tool.portable-fn.aws]\nhttp = "rest"\nregoin = "x"',
+    ],
+)
 def test_messages_say_what_is_allowed_without_pydantic_words_or_patterns(tmp_path: Path, body: str) -> None:
     with pytest.raises(ConfigError) as info:
         load_config(write(tmp_path, "[tool.portable-fn]\n" + body + "\n"))
     message = str(info.value)
-    for leak in ("Value error", "String should match pattern", "Input should", "^", "[a-z", "pydantic",
-                 "For further information"):
+    for leak in (
+        "Value error",
+        "String should match pattern",
+        "Input should",
+        "^",
+        "[a-z",
+        "pydantic",
+        "For further information",
+    ):
         assert leak not in message
 
 
 # -- provider settings: typed models, unknown keys are errors -------------------------------------------
 
-@pytest.mark.parametrize(("provider", "typo", "meant"), [
-    ("aws", "regoin", "region"),
-    ("gcp", "projet", "project"),
-    ("azure", "locaton", "location"),
-    ("local", "stat_dir", "state_dir"),
-])
+
+@pytest.mark.parametrize(
+    ("provider", "typo", "meant"),
+    [
+        ("aws", "regoin", "region"),
+        ("gcp", "projet", "project"),
+        ("azure", "locaton", "location"),
+        ("local", "stat_dir", "state_dir"),
+    ],
+)
 def test_an_unknown_provider_key_names_the_file_the_key_and_the_close_match(
-        tmp_path: Path, provider: str, typo: str, meant: str) -> None:
-    path = write(tmp_path, f'[tool.portable-fn]\napp = "shop"\nmodules = ["m"]\n[tool.portable-fn.{provider}]\n'
-                           f'{typo} = "x"\n')
+    tmp_path: Path, provider: str, typo: str, meant: str
+) -> None:
+    path = write(
+        tmp_path, f'[tool.portable-fn]\napp = "shop"\nmodules = ["m"]\n[tool.portable-fn.{provider}]\n{typo} = "x"\n'
+    )
     with pytest.raises(ConfigError) as info:
         load_config(path)
     message = str(info.value)
@@ -121,7 +160,9 @@ def test_an_unknown_provider_key_names_the_file_the_key_and_the_close_match(
 
 
 def test_a_stages_provider_table_is_checked_too(tmp_path: Path) -> None:
-    path = write(tmp_path, """
+    path = write(
+        tmp_path,
+        """
 [tool.portable-fn]
 app = "shop"
 modules = ["m"]
@@ -130,7 +171,8 @@ region = "eu-west-1"
 [tool.portable-fn.stages.dev]
 [tool.portable-fn.stages.prod]
 aws = { regoin = "eu-central-1", log_retention_days = "30" }
-""")
+""",
+    )
     with pytest.raises(ConfigError) as info:
         load_config(path)
     message = str(info.value)
@@ -139,7 +181,10 @@ aws = { regoin = "eu-central-1", log_retention_days = "30" }
 
 
 def test_every_key_the_readme_documents_is_accepted(tmp_path: Path) -> None:
-    load_config(write(tmp_path, """
+    load_config(
+        write(
+            tmp_path,
+            """
 [tool.portable-fn]
 app = "shop"
 modules = ["m"]
@@ -180,7 +225,9 @@ storage_auth = "connection_string"
 queue_transport = "service_bus"
 topic_transport = "service_bus"
 remote_build = true
-"""))
+""",
+        )
+    )
 
 
 def test_every_setting_a_provider_reads_is_documented_in_the_readme() -> None:
@@ -190,8 +237,10 @@ def test_every_setting_a_provider_reads_is_documented_in_the_readme() -> None:
 
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
     section = readme.split("## App configuration", 1)[1].split("\n## ", 1)[0]
-    missing = {name: [key for key in model.model_fields if f"`{key}`" not in section]
-               for name, model in settings_models().items()}
+    missing = {
+        name: [key for key in model.model_fields if f"`{key}`" not in section]
+        for name, model in settings_models().items()
+    }
     assert {name: keys for name, keys in missing.items() if keys} == {}
 
 
@@ -214,8 +263,18 @@ def test_the_cli_refuses_a_misspelled_key_before_anything_runs(capsys, tmp_path:
 
 # -- a misspelled [tool.portable-fn] --------------------------------------------------------------------
 
-@pytest.mark.parametrize("table", ["tool.portablefn", "tool.portable_fn", "tool.portable-functions",
-                                   "tool.Portable-FN", "tools.portable-fn", "portable-fn"])
+
+@pytest.mark.parametrize(
+    "table",
+    [
+        "tool.portablefn",
+        "tool.portable_fn",
+        "tool.portable-functions",
+        "tool.Portable-FN",
+        "tools.portable-fn",
+        "portable-fn",
+    ],
+)
 def test_a_misspelled_table_is_named(tmp_path: Path, table: str) -> None:
     path = write(tmp_path, f'[{table}]\napp = "shop"\nmodules = ["m"]\n')
     with pytest.raises(ConfigError) as info:

@@ -21,7 +21,8 @@ def _isort_key(name: str) -> tuple[int, str]:
 def _public_members(module: types.ModuleType) -> set[str]:
     """Names the module binds on purpose: not private, not submodules, not `from __future__` flags."""
     return {
-        name for name, value in vars(module).items()
+        name
+        for name, value in vars(module).items()
         if not name.startswith("_")
         and not isinstance(value, types.ModuleType)
         and not isinstance(value, __future__._Feature)
@@ -47,8 +48,23 @@ def test_the_facade_re_exports_the_runtime_objects_themselves() -> None:
 
 
 def test_user_names_from_the_design_are_importable_from_portable_fn() -> None:
-    user_names = {"function", "http", "queue", "topic", "schedule", "cron", "storage", "CloudEvent",
-                  "Request", "Response", "Context", "Retry", "DeadLetter", "StorageObject", "ScheduleTick"}
+    user_names = {
+        "function",
+        "http",
+        "queue",
+        "topic",
+        "schedule",
+        "cron",
+        "storage",
+        "CloudEvent",
+        "Request",
+        "Response",
+        "Context",
+        "Retry",
+        "DeadLetter",
+        "StorageObject",
+        "ScheduleTick",
+    }
     assert user_names <= set(portable_fn.__all__)
 
 

@@ -39,12 +39,18 @@ def aws_event(name: str) -> Any:
 
 
 def local_storage_event(change: str, key: str) -> dict[str, Any]:
-    return {"specversion": "1.0", "id": f"{change}-{key}", "source": "//local/buckets/uploads",
-            "type": f"dev.portablefn.storage.object.{change}", "datacontenttype": "application/json",
-            "data": {"bucket": "uploads", "key": key, "size": 3}}
+    return {
+        "specversion": "1.0",
+        "id": f"{change}-{key}",
+        "source": "//local/buckets/uploads",
+        "type": f"dev.portablefn.storage.object.{change}",
+        "datacontenttype": "application/json",
+        "data": {"bucket": "uploads", "key": key, "size": 3},
+    }
 
 
 # -- stdout is the result's -----------------------------------------------------------------------------
+
 
 def test_what_the_handler_prints_goes_to_stderr() -> None:
     code, out, err = invoke("echo", {"method": "POST", "path": "/echo", "body": "hi"})
@@ -64,8 +70,13 @@ def test_through_main_with_capsys(capsys: pytest.CaptureFixture[str], tmp_path: 
 
 def test_a_real_process_prints_only_json_on_stdout() -> None:
     """The console script, as a user runs it: the app prints at import and logs to stdout in the handler."""
-    ran = subprocess.run(["portable-fn", "invoke", "logged", str(APP), "--event", "-"], input='{"n": 1}',
-                         capture_output=True, text=True, timeout=120)
+    ran = subprocess.run(
+        ["portable-fn", "invoke", "logged", str(APP), "--event", "-"],
+        input='{"n": 1}',
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert ran.returncode == 0, ran.stderr
     assert json.loads(ran.stdout)["results"][0]["outcome"] == "ack"
     assert "invoking_app imported" in ran.stderr and "logged " in ran.stderr
@@ -73,11 +84,15 @@ def test_a_real_process_prints_only_json_on_stdout() -> None:
 
 # -- exit 1 whenever the invocation failed ----------------------------------------------------------------
 
-@pytest.mark.parametrize(("function", "event", "provider"), [
-    ("teapot", {"method": "GET", "path": "/teapot"}, "local"),
-    ("work", "boom", "local"),
-    ("work", {"specversion": "1.0", "id": "b-1", "source": "//t", "type": "t", "data": "boom"}, "aws"),
-])
+
+@pytest.mark.parametrize(
+    ("function", "event", "provider"),
+    [
+        ("teapot", {"method": "GET", "path": "/teapot"}, "local"),
+        ("work", "boom", "local"),
+        ("work", {"specversion": "1.0", "id": "b-1", "source": "//t", "type": "t", "data": "boom"}, "aws"),
+    ],
+)
 def test_a_failed_invocation_exits_1_with_its_result(function: str, event: Any, provider: str) -> None:
     code, out, err = invoke(function, event, "--provider", provider)
     assert code == 1, err
@@ -91,10 +106,13 @@ def test_an_http_4xx_from_lambda_exits_1() -> None:
     assert code == 1 and json.loads(out)["status"] == 418
 
 
-@pytest.mark.parametrize(("request_", "status"), [
-    ({"method": "GET", "path": "/echo"}, 405),
-    ({"method": "POST", "path": "/nowhere"}, 404),
-])
+@pytest.mark.parametrize(
+    ("request_", "status"),
+    [
+        ({"method": "GET", "path": "/echo"}, 405),
+        ({"method": "POST", "path": "/nowhere"}, 404),
+    ],
+)
 def test_local_invoke_answers_only_the_declared_route(request_: dict[str, Any], status: int) -> None:
     code, out, err = invoke("echo", request_)
     result = json.loads(out)
@@ -104,36 +122,58 @@ def test_local_invoke_answers_only_the_declared_route(request_: dict[str, Any], 
         assert result["headers"]["allow"] == "POST"
 
 
-@pytest.mark.parametrize(("result", "failed"), [
-    ({"status": 201, "headers": {}, "body": {}}, False),                                        # local http
-    ({"function": "f", "results": [{"outcome": "ack"}]}, False),                                # local event
-    ({"function": "f", "results": [{"outcome": "dead_letter", "reason": "x"}]}, True),
-    ({"function": "f", "results": [], "skipped": [{"id": "1", "reason": "deleted"}]}, False),   # filtered out
-    ({"function": "f", "source": "S3", "response": None, "results": [{"outcome": "retry"}],
-      "error": "Function 'f' did not acknowledge 1 S3 event(s)"}, True),                        # aws one at a time
-    ({"function": "f", "source": "SQS", "response": {"batchItemFailures": [{"itemIdentifier": "m"}]},
-      "results": []}, True),                                                                    # aws batch
-    ({"function": "f", "source": "Function URL", "response": {"statusCode": 503}, "status": 503}, True),
-    ({"function": "f", "status": 200, "results": [{"outcome": "dead_letter"}]}, True),          # gcp, no DLQ
-    ({"function": "f", "status": 500, "results": [{"outcome": "retry"}]}, True),                # gcp retry
-    ({"function": "f", "status": 200, "reason": "filtered out by the trigger's prefix/suffix"}, False),
-    ({"function": "f", "status": 400, "reason": "invalid"}, True),
-    ({"function": "f", "outcome": "retry", "error": "did not acknowledge"}, True),              # azure today
-    ({"function": "f", "outcome": "ack"}, False),
-    ({"function": "f", "status": 404, "body": "no route"}, True),                               # azure http
-    ({"function": "f", "results": ["not an object"]}, True),
-])
+@pytest.mark.parametrize(
+    ("result", "failed"),
+    [
+        ({"status": 201, "headers": {}, "body": {}}, False),  # local http
+        ({"function": "f", "results": [{"outcome": "ack"}]}, False),  # local event
+        ({"function": "f", "results": [{"outcome": "dead_letter", "reason": "x"}]}, True),
+        ({"function": "f", "results": [], "skipped": [{"id": "1", "reason": "deleted"}]}, False),  # filtered out
+        (
+            {
+                "function": "f",
+                "source": "S3",
+                "response": None,
+                "results": [{"outcome": "retry"}],
+                "error": "Function 'f' did not acknowledge 1 S3 event(s)",
+            },
+            True,
+        ),  # aws one at a time
+        (
+            {
+                "function": "f",
+                "source": "SQS",
+                "response": {"batchItemFailures": [{"itemIdentifier": "m"}]},
+                "results": [],
+            },
+            True,
+        ),  # aws batch
+        ({"function": "f", "source": "Function URL", "response": {"statusCode": 503}, "status": 503}, True),
+        ({"function": "f", "status": 200, "results": [{"outcome": "dead_letter"}]}, True),  # gcp, no DLQ
+        ({"function": "f", "status": 500, "results": [{"outcome": "retry"}]}, True),  # gcp retry
+        ({"function": "f", "status": 200, "reason": "filtered out by the trigger's prefix/suffix"}, False),
+        ({"function": "f", "status": 400, "reason": "invalid"}, True),
+        ({"function": "f", "outcome": "retry", "error": "did not acknowledge"}, True),  # azure today
+        ({"function": "f", "outcome": "ack"}, False),
+        ({"function": "f", "status": 404, "body": "no route"}, True),  # azure http
+        ({"function": "f", "results": ["not an object"]}, True),
+    ],
+)
 def test_one_failure_rule_reads_every_providers_result(result: dict[str, Any], failed: bool) -> None:
     assert invocation_failed(result) is failed
 
 
 # -- the deployed trigger's filters ---------------------------------------------------------------------
 
-@pytest.mark.parametrize(("function", "event", "why"), [
-    ("on_upload", local_storage_event("deleted", "in/a.csv"), "was deleted"),
-    ("on_csv", local_storage_event("created", "out/a.csv"), "outside the trigger's filter"),
-    ("on_csv", local_storage_event("created", "in/a.txt"), "outside the trigger's filter"),
-])
+
+@pytest.mark.parametrize(
+    ("function", "event", "why"),
+    [
+        ("on_upload", local_storage_event("deleted", "in/a.csv"), "was deleted"),
+        ("on_csv", local_storage_event("created", "out/a.csv"), "outside the trigger's filter"),
+        ("on_csv", local_storage_event("created", "in/a.txt"), "outside the trigger's filter"),
+    ],
+)
 def test_local_invoke_skips_what_the_trigger_filters_out(function: str, event: Any, why: str) -> None:
     code, out, _ = invoke(function, event)
     assert code == 0
@@ -149,13 +189,16 @@ def test_local_invoke_runs_what_the_trigger_takes() -> None:
     assert "csv in/a.csv" in err
 
 
-@pytest.mark.parametrize(("function", "fixture", "ran"), [
-    ("on_upload", "s3Event.json", True),
-    ("on_upload", "s3EventDeleteObject.json", False),           # ObjectRemoved:Delete: not on="created"
-    ("on_photo", "s3Event.json", False),                        # key without the .jpg suffix
-    ("on_photo", "s3EventBridgeNotificationObjectCreatedEvent.json", True),
-    ("on_photo", "s3EventBridgeNotificationObjectDeletedEvent.json", False),
-])
+@pytest.mark.parametrize(
+    ("function", "fixture", "ran"),
+    [
+        ("on_upload", "s3Event.json", True),
+        ("on_upload", "s3EventDeleteObject.json", False),  # ObjectRemoved:Delete: not on="created"
+        ("on_photo", "s3Event.json", False),  # key without the .jpg suffix
+        ("on_photo", "s3EventBridgeNotificationObjectCreatedEvent.json", True),
+        ("on_photo", "s3EventBridgeNotificationObjectDeletedEvent.json", False),
+    ],
+)
 def test_aws_invoke_applies_the_s3_notifications_filters(function: str, fixture: str, ran: bool) -> None:
     code, out, _ = invoke(function, aws_event(fixture), "--provider", "aws")
     result = json.loads(out)
@@ -175,11 +218,15 @@ def test_aws_invoke_skips_only_the_filtered_records_of_a_batch() -> None:
 
 # -- never a traceback --------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("argv_tail", "event_text", "says"), [
-    (["ghost"], "{}", "has no function 'ghost'"),
-    (["work"], "{not json", "not valid JSON"),
-    pytest.param(["work"], "[" * 100_000 + "]" * 100_000, "--event", id="nested-too-deeply"),
-])
+
+@pytest.mark.parametrize(
+    ("argv_tail", "event_text", "says"),
+    [
+        (["ghost"], "{}", "has no function 'ghost'"),
+        (["work"], "{not json", "not valid JSON"),
+        pytest.param(["work"], "[" * 100_000 + "]" * 100_000, "--event", id="nested-too-deeply"),
+    ],
+)
 def test_usage_errors_exit_2_with_a_message(argv_tail: list[str], event_text: str, says: str) -> None:
     code, out, err = invoke(argv_tail[0], None, event_text=event_text)
     assert code == 2 and says in err and out == ""
@@ -192,9 +239,31 @@ def test_a_missing_event_file_is_a_usage_error(capsys: pytest.CaptureFixture[str
 
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
-        st.sampled_from(["specversion", "id", "source", "type", "data", "path", "method", "headers", "body",
-                         "query", "Records", "detail-type", "name", "x"]), inner, max_size=5),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(
+            st.sampled_from(
+                [
+                    "specversion",
+                    "id",
+                    "source",
+                    "type",
+                    "data",
+                    "path",
+                    "method",
+                    "headers",
+                    "body",
+                    "query",
+                    "Records",
+                    "detail-type",
+                    "name",
+                    "x",
+                ]
+            ),
+            inner,
+            max_size=5,
+        )
+    ),
     max_leaves=12,
 )
 

@@ -38,20 +38,30 @@ def line(seconds: float, message: str, function: str = "fulfil", trace: str | No
     return LogEntry(at(seconds), function, "INFO", message, trace_id=trace, entry_id=f"{function}-{seconds}")
 
 
-@pytest.mark.parametrize(("text", "back"), [
-    ("10m", timedelta(minutes=10)), ("2h", timedelta(hours=2)), ("30s", timedelta(seconds=30)),
-    ("1d", timedelta(days=1)), ("1h30m", timedelta(minutes=90)), (" 1w ", timedelta(weeks=1)),
-])
+@pytest.mark.parametrize(
+    ("text", "back"),
+    [
+        ("10m", timedelta(minutes=10)),
+        ("2h", timedelta(hours=2)),
+        ("30s", timedelta(seconds=30)),
+        ("1d", timedelta(days=1)),
+        ("1h30m", timedelta(minutes=90)),
+        (" 1w ", timedelta(weeks=1)),
+    ],
+)
 def test_since_as_a_duration_counts_back_from_now(text: str, back: timedelta) -> None:
     assert parse_since(text, NOW) == NOW - back
 
 
-@pytest.mark.parametrize(("text", "moment"), [
-    ("2026-01-31T10:00:00Z", datetime(2026, 1, 31, 10, tzinfo=timezone.utc)),
-    ("2026-01-31T11:00:00+01:00", datetime(2026, 1, 31, 10, tzinfo=timezone.utc)),
-    ("2026-01-31T10:00:00.123456789Z", datetime(2026, 1, 31, 10, 0, 0, 123456, tzinfo=timezone.utc)),
-    ("2026-01-31T10:00:00", datetime(2026, 1, 31, 10, tzinfo=timezone.utc)),  # no offset: UTC
-])
+@pytest.mark.parametrize(
+    ("text", "moment"),
+    [
+        ("2026-01-31T10:00:00Z", datetime(2026, 1, 31, 10, tzinfo=timezone.utc)),
+        ("2026-01-31T11:00:00+01:00", datetime(2026, 1, 31, 10, tzinfo=timezone.utc)),
+        ("2026-01-31T10:00:00.123456789Z", datetime(2026, 1, 31, 10, 0, 0, 123456, tzinfo=timezone.utc)),
+        ("2026-01-31T10:00:00", datetime(2026, 1, 31, 10, tzinfo=timezone.utc)),  # no offset: UTC
+    ],
+)
 def test_since_as_an_rfc3339_time(text: str, moment: datetime) -> None:
     assert parse_since(text, NOW) == moment
 
@@ -63,32 +73,56 @@ def test_a_since_that_is_neither_says_what_to_give(text: str) -> None:
 
 
 def test_our_json_line_is_read_into_its_fields_and_a_plain_line_keeps_the_clouds() -> None:
-    ours = json.dumps({"time": "2026-01-31T12:00:00Z", "level": "warning", "message": "low stock",
-                       "function": "fulfil", "invocation_id": "inv-1", "trace_id": TRACE,
-                       "span_id": "00f067aa0ba902b7"})
+    ours = json.dumps(
+        {
+            "time": "2026-01-31T12:00:00Z",
+            "level": "warning",
+            "message": "low stock",
+            "function": "fulfil",
+            "invocation_id": "inv-1",
+            "trace_id": TRACE,
+            "span_id": "00f067aa0ba902b7",
+        }
+    )
     read = entry_from_line(ours + "\n", time=NOW, function="fulfil", level="INFO", trace_id="other")
     plain = entry_from_line("print output\n", time=NOW, function="fulfil", level="ERROR", invocation_id="inv-2")
     assert (read.level, read.message, read.trace_id, read.invocation_id) == ("WARNING", "low stock", TRACE, "inv-1")
-    assert (plain.level, plain.message, plain.trace_id, plain.invocation_id) == ("ERROR", "print output", None,
-                                                                                 "inv-2")
+    assert (plain.level, plain.message, plain.trace_id, plain.invocation_id) == ("ERROR", "print output", None, "inv-2")
     assert entry_from_line("{not json", time=NOW, function="f").message == "{not json"
-    gcp = entry_from_line(json.dumps({"severity": "ERROR", "message": "m",
-                                      "logging.googleapis.com/trace": f"projects/p/traces/{TRACE}"}),
-                          time=NOW, function="f")
+    gcp = entry_from_line(
+        json.dumps({"severity": "ERROR", "message": "m", "logging.googleapis.com/trace": f"projects/p/traces/{TRACE}"}),
+        time=NOW,
+        function="f",
+    )
     assert (gcp.trace_id, gcp.level) == (TRACE, "ERROR")
-    failed = entry_from_line(json.dumps({"level": "ERROR", "message": {"order": "o-1"},
-                                         "exception": "Traceback (most recent call last):\nKeyError: 'sku'\n"}),
-                             time=NOW, function="f")
+    failed = entry_from_line(
+        json.dumps(
+            {
+                "level": "ERROR",
+                "message": {"order": "o-1"},
+                "exception": "Traceback (most recent call last):\nKeyError: 'sku'\n",
+            }
+        ),
+        time=NOW,
+        function="f",
+    )
     assert failed.message == '{"order": "o-1"}\nTraceback (most recent call last):\nKeyError: \'sku\''
 
 
 def test_text_and_json_outputs() -> None:
-    entry = LogEntry(at(0.5), "fulfil", "ERROR", "failed\nTraceback ...", trace_id=TRACE, invocation_id="inv-1",
-                     raw={"eventId": "1"})
+    entry = LogEntry(
+        at(0.5), "fulfil", "ERROR", "failed\nTraceback ...", trace_id=TRACE, invocation_id="inv-1", raw={"eventId": "1"}
+    )
     assert entry.text() == "2026-01-31T12:00:00.500Z ERROR fulfil failed\n    Traceback ..."
     assert json.loads(entry.json_line()) == {
-        "time": "2026-01-31T12:00:00.500Z", "function": "fulfil", "level": "ERROR", "message": "failed\nTraceback ...",
-        "trace_id": TRACE, "invocation_id": "inv-1", "raw": {"eventId": "1"}}
+        "time": "2026-01-31T12:00:00.500Z",
+        "function": "fulfil",
+        "level": "ERROR",
+        "message": "failed\nTraceback ...",
+        "trace_id": TRACE,
+        "invocation_id": "inv-1",
+        "raw": {"eventId": "1"},
+    }
     assert format_time(datetime(2026, 1, 31, 13, tzinfo=timezone(timedelta(hours=1)))) == "2026-01-31T12:00:00.000Z"
 
 
@@ -107,12 +141,19 @@ def test_merged_is_every_entry_once_in_time_order(streams: list[list[int]]) -> N
 
 
 def test_the_trace_filter_takes_the_w3c_cloud_logging_and_xray_forms() -> None:
-    entries = [line(0, "w3c", trace=TRACE), line(1, "cloud logging", trace=f"projects/p/traces/{TRACE}"),
-               line(2, "xray", trace="1-4bf92f35-77b34da6a3ce929d0e0e4736"), line(3, "other", trace="0" * 32),
-               line(4, "none")]
+    entries = [
+        line(0, "w3c", trace=TRACE),
+        line(1, "cloud logging", trace=f"projects/p/traces/{TRACE}"),
+        line(2, "xray", trace="1-4bf92f35-77b34da6a3ce929d0e0e4736"),
+        line(3, "other", trace="0" * 32),
+        line(4, "none"),
+    ]
     assert [e.message for e in with_trace(entries, TRACE.upper())] == ["w3c", "cloud logging", "xray"]
-    assert [e.message for e in with_trace(entries, "1-4bf92f35-77b34da6a3ce929d0e0e4736")] == ["w3c", "cloud logging",
-                                                                                               "xray"]
+    assert [e.message for e in with_trace(entries, "1-4bf92f35-77b34da6a3ce929d0e0e4736")] == [
+        "w3c",
+        "cloud logging",
+        "xray",
+    ]
     assert len(with_trace(entries, None)) == 5
 
 
@@ -170,8 +211,9 @@ def shop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return target
 
 
-def test_an_undeclared_function_is_a_usage_error_naming_the_declared_ones(shop: Path,
-                                                                        capsys: pytest.CaptureFixture[str]) -> None:
+def test_an_undeclared_function_is_a_usage_error_naming_the_declared_ones(
+    shop: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["logs", "fulfil,refund", str(shop), "--provider", "aws"]) == 2
     err = capsys.readouterr().err
     assert "App 'shop' has no function 'refund'; its functions are create_order, get_order, fulfil" in err

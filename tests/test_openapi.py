@@ -39,8 +39,9 @@ def cases() -> App:
 
 def operations(document: dict[str, Any]) -> dict[str, tuple[str, str, dict[str, Any]]]:
     """operationId -> (path, method, operation)."""
-    return {op["operationId"]: (path, method, op)
-            for path, item in document["paths"].items() for method, op in item.items()}
+    return {
+        op["operationId"]: (path, method, op) for path, item in document["paths"].items() for method, op in item.items()
+    }
 
 
 def schema_of(content: dict[str, Any]) -> Any:
@@ -65,7 +66,9 @@ def test_the_shops_paths_and_schemas_are_what_its_handlers_declare(shop: App) ->
     document = openapi_document(shop)
     ops = operations(document)
     assert {name: (path, method) for name, (path, method, _) in ops.items()} == {
-        "create_order": ("/orders", "post"), "get_order": ("/orders/{order_id}", "get")}
+        "create_order": ("/orders", "post"),
+        "get_order": ("/orders/{order_id}", "get"),
+    }
     _, _, create = ops["create_order"]
     assert schema_of(create["requestBody"]["content"]) == {"$ref": "#/components/schemas/Order"}
     assert schema_of(create["responses"]["201"]["content"]) == {"$ref": "#/components/schemas/OrderAccepted"}
@@ -85,12 +88,14 @@ def test_the_shops_paths_and_schemas_are_what_its_handlers_declare(shop: App) ->
 def test_every_case_is_valid_openapi_31(cases: App) -> None:
     document = openapi_document(cases)
     validate(document)
-    assert document["info"] == {"title": "catalog", "version": "2.3.0",
-                                "description": "Every case the OpenAPI document covers."}
+    assert document["info"] == {
+        "title": "catalog",
+        "version": "2.3.0",
+        "description": "Every case the OpenAPI document covers.",
+    }
 
 
-def test_only_http_functions_are_operations_and_any_serves_every_method_an_explicit_one_leaves(
-        cases: App) -> None:
+def test_only_http_functions_are_operations_and_any_serves_every_method_an_explicit_one_leaves(cases: App) -> None:
     ops = operations(openapi_document(cases))
     assert "index_item" not in ops  # a queue function
     served = {method: name for name, (path, method, _) in ops.items() if path == "/files/{key}"}
@@ -154,8 +159,12 @@ def test_the_runtimes_own_error_answers_fit_the_documented_errors(shop: App) -> 
     document = openapi_document(shop)
     schemas = document["components"]["schemas"]
     _, _, create = operations(document)["create_order"]
-    for status, name in (("400", "BadRequest"), ("404", "NotRouted"), ("405", "MethodNotAllowed"),
-                         ("500", "InternalError")):
+    for status, name in (
+        ("400", "BadRequest"),
+        ("404", "NotRouted"),
+        ("405", "MethodNotAllowed"),
+        ("500", "InternalError"),
+    ):
         assert create["responses"][status] == {"$ref": f"#/components/responses/{name}"}
     bad = call_http(shop.function("create_order"), Request("POST", "/orders", body=b'{"id": "o-1"}'))
     router = Router([Route("POST", "/orders", None)])
@@ -203,13 +212,16 @@ class Model:
     """Not a model: neither pydantic nor a dataclass."""
 
 
-@pytest.mark.parametrize(("options", "says"), [
-    ({"request": Model}, "request"),
-    ({"request": dict}, "request"),
-    ({"response": {"201": Model}}, "status codes"),
-    ({"response": {700: None}}, "status codes"),
-    ({"response": 42}, "response status 200"),
-])
+@pytest.mark.parametrize(
+    ("options", "says"),
+    [
+        ({"request": Model}, "request"),
+        ({"request": dict}, "request"),
+        ({"response": {"201": Model}}, "status codes"),
+        ({"response": {700: None}}, "status codes"),
+        ({"response": 42}, "response status 200"),
+    ],
+)
 def test_a_body_that_is_not_a_model_is_refused_when_declared(options: dict[str, Any], says: str) -> None:
     with pytest.raises(DeclarationError, match=says):
         http("POST", "/things", **options)

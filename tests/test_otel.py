@@ -51,8 +51,9 @@ CONSUME, ANSWER = spec_of(traced.consume), spec_of(traced.answer)
 
 
 class Telemetry:
-    def __init__(self, exporter: InMemorySpanExporter, metrics: InMemoryMetricReader,
-                 middleware: otel.OtelMiddleware) -> None:
+    def __init__(
+        self, exporter: InMemorySpanExporter, metrics: InMemoryMetricReader, middleware: otel.OtelMiddleware
+    ) -> None:
         self.exporter, self.metrics, self.middleware = exporter, metrics, middleware
 
     def span(self) -> ReadableSpan:
@@ -63,8 +64,14 @@ class Telemetry:
     def metric_points(self, name: str) -> list[Any]:
         data = self.metrics.get_metrics_data()
         assert data is not None
-        return [point for rm in data.resource_metrics for sm in rm.scope_metrics for m in sm.metrics
-                if m.name == name for point in m.data.data_points]
+        return [
+            point
+            for rm in data.resource_metrics
+            for sm in rm.scope_metrics
+            for m in sm.metrics
+            if m.name == name
+            for point in m.data.data_points
+        ]
 
 
 @pytest.fixture(autouse=True)
@@ -92,8 +99,9 @@ def _event(i: int = 0, data: Any = None) -> CloudEvent[Any]:
 
 
 def _sqs_batch(n: int, provider: str = "aws", **invocation: Any) -> pipeline.Invocation:
-    built = pipeline.Invocation(CONSUME, provider, "c0ffee-1", carrier={"x-amzn-trace-id": LAMBDA},
-                                region="eu-west-1", **invocation)
+    built = pipeline.Invocation(
+        CONSUME, provider, "c0ffee-1", carrier={"x-amzn-trace-id": LAMBDA}, region="eu-west-1", **invocation
+    )
     for i in range(n):
         built.add(_event(i), carrier={"awstraceheader": from_traceparent(PRODUCERS[i]).xray_header})  # type: ignore[union-attr]
     return built
@@ -101,31 +109,38 @@ def _sqs_batch(n: int, provider: str = "aws", **invocation: Any) -> pipeline.Inv
 
 # -- switching on ------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("environ", "enabled"), [
-    ({}, False),
-    ({"PORTABLE_FN_OTEL": "1"}, True),
-    ({"PORTABLE_FN_OTEL": "true"}, True),
-    ({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318"}, True),
-    ({"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://collector:4318/v1/traces"}, True),
-    ({"OTEL_TRACES_EXPORTER": "otlp"}, True),
-    ({"OTEL_TRACES_EXPORTER": "none", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318"}, False),
-    ({"PORTABLE_FN_OTEL": "0", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318"}, False),
-    ({"OTEL_SDK_DISABLED": "true", "PORTABLE_FN_OTEL": "1"}, False),
-    ({"OTEL_SERVICE_NAME": "shop", "OTEL_EXPORTER_OTLP_ENDPOINT": ""}, False),
-])
+
+@pytest.mark.parametrize(
+    ("environ", "enabled"),
+    [
+        ({}, False),
+        ({"PORTABLE_FN_OTEL": "1"}, True),
+        ({"PORTABLE_FN_OTEL": "true"}, True),
+        ({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318"}, True),
+        ({"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://collector:4318/v1/traces"}, True),
+        ({"OTEL_TRACES_EXPORTER": "otlp"}, True),
+        ({"OTEL_TRACES_EXPORTER": "none", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318"}, False),
+        ({"PORTABLE_FN_OTEL": "0", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318"}, False),
+        ({"OTEL_SDK_DISABLED": "true", "PORTABLE_FN_OTEL": "1"}, False),
+        ({"OTEL_SERVICE_NAME": "shop", "OTEL_EXPORTER_OTLP_ENDPOINT": ""}, False),
+    ],
+)
 def test_enabled_by_environment(environ: dict[str, str], enabled: bool) -> None:
     assert otel.enabled_by_environment(environ) is enabled
 
 
 def test_deciding_imports_no_opentelemetry() -> None:
     """What every cold start runs costs no OpenTelemetry import."""
-    probe = ("import sys, portable_fn.otel as o; o.enabled_by_environment({'PORTABLE_FN_OTEL': '1'}); "
-             "print([m for m in sys.modules if m.startswith('opentelemetry')])")
+    probe = (
+        "import sys, portable_fn.otel as o; o.enabled_by_environment({'PORTABLE_FN_OTEL': '1'}); "
+        "print([m for m in sys.modules if m.startswith('opentelemetry')])"
+    )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, check=True)
     assert done.stdout.strip() == "[]"
 
 
 # -- the span ----------------------------------------------------------------------------------------
+
 
 def test_a_batch_is_one_consumer_span_with_ctx_traces_ids(telemetry: Telemetry) -> None:
     invocation = _sqs_batch(3)
@@ -137,15 +152,21 @@ def test_a_batch_is_one_consumer_span_with_ctx_traces_ids(telemetry: Telemetry) 
     assert (f"{span.context.trace_id:032x}", f"{span.context.span_id:016x}") == (trace.trace_id, trace.span_id)
     assert span.parent is not None and span.parent.is_remote
     assert (f"{span.parent.trace_id:032x}", f"{span.parent.span_id:016x}") == (
-        "5759e988bd862e3fe1be46a994272793", "53995c3f42cd8ad8")
+        "5759e988bd862e3fe1be46a994272793",
+        "53995c3f42cd8ad8",
+    )
     assert span.kind is SpanKind.CONSUMER and span.name == "consume"
     assert [(f"{link.context.trace_id:032x}", f"{link.context.span_id:016x}") for link in span.links] == [
-        (p[3:35], p[36:52]) for p in PRODUCERS]
+        (p[3:35], p[36:52]) for p in PRODUCERS
+    ]
     assert span.status.status_code is StatusCode.UNSET
     assert dict(span.attributes or {}) == {
-        faas_attributes.FAAS_TRIGGER: "pubsub", faas_attributes.FAAS_NAME: "consume",
-        faas_attributes.FAAS_INVOCATION_ID: "c0ffee-1", faas_attributes.FAAS_COLDSTART: True,
-        cloud_attributes.CLOUD_PROVIDER: "aws", cloud_attributes.CLOUD_REGION: "eu-west-1",
+        faas_attributes.FAAS_TRIGGER: "pubsub",
+        faas_attributes.FAAS_NAME: "consume",
+        faas_attributes.FAAS_INVOCATION_ID: "c0ffee-1",
+        faas_attributes.FAAS_COLDSTART: True,
+        cloud_attributes.CLOUD_PROVIDER: "aws",
+        cloud_attributes.CLOUD_REGION: "eu-west-1",
         messaging_attributes.MESSAGING_SYSTEM: messaging_attributes.MessagingSystemValues.AWS_SQS.value,
         messaging_attributes.MESSAGING_OPERATION_TYPE: "process",
         messaging_attributes.MESSAGING_OPERATION_NAME: "process",
@@ -168,12 +189,17 @@ def test_a_failed_record_makes_the_span_an_error(telemetry: Telemetry) -> None:
     assert f"{span.parent.trace_id:032x}" == PRODUCERS[0][3:35]  # type: ignore[union-attr]
 
 
-@pytest.mark.parametrize(("path", "status", "code"), [
-    ("/traced", 200, StatusCode.UNSET), ("/traced?fail=404", 404, StatusCode.UNSET),
-    ("/traced?fail=500", 500, StatusCode.ERROR),
-])
-def test_a_request_is_a_server_span_an_error_only_for_5xx(telemetry: Telemetry, path: str, status: int,
-                                                         code: StatusCode) -> None:
+@pytest.mark.parametrize(
+    ("path", "status", "code"),
+    [
+        ("/traced", 200, StatusCode.UNSET),
+        ("/traced?fail=404", 404, StatusCode.UNSET),
+        ("/traced?fail=500", 500, StatusCode.ERROR),
+    ],
+)
+def test_a_request_is_a_server_span_an_error_only_for_5xx(
+    telemetry: Telemetry, path: str, status: int, code: StatusCode
+) -> None:
     invocation = pipeline.Invocation(ANSWER, "azure", "inv-9")
     caller = f"00-{'a' * 32}-{'b' * 16}-01"
     invocation.carrier = {"traceparent": caller}
@@ -197,7 +223,9 @@ def test_a_new_trace_keeps_the_ids_ctx_trace_shows(telemetry: Telemetry) -> None
     span = telemetry.span()
     assert span.parent is None
     assert (f"{span.context.trace_id:032x}", f"{span.context.span_id:016x}") == (
-        invocation.trace.trace_id, invocation.trace.span_id)
+        invocation.trace.trace_id,
+        invocation.trace.span_id,
+    )
     assert "cloud.provider" not in (span.attributes or {})
 
 
@@ -238,11 +266,12 @@ def test_a_sampler_that_drops_the_trace_is_what_ctx_trace_says() -> None:
     invocation.add(_event())
     pipeline.run(invocation)
     assert exporter.get_finished_spans() == ()
-    (trace, _), = traced.SEEN
+    ((trace, _),) = traced.SEEN
     assert trace.sampled is False and trace.headers()["traceparent"].endswith("-00")
 
 
 # -- metrics ----------------------------------------------------------------------------------------
+
 
 def test_cold_starts_and_durations_are_metrics(telemetry: Telemetry) -> None:
     for cold in (True, False, False):
@@ -257,6 +286,7 @@ def test_cold_starts_and_durations_are_metrics(telemetry: Telemetry) -> None:
 
 # -- flushing ---------------------------------------------------------------------------------------
 
+
 class FlushRecorder(TracerProvider):
     """The SDK's provider, keeping the timeout of each flush it was asked for."""
 
@@ -270,8 +300,7 @@ class FlushRecorder(TracerProvider):
 
 
 @pytest.mark.parametrize(("deadline_in", "bound"), [(None, 2000), (60.0, 2000), (1.2, 1000), (0.1, None)])
-def test_the_flush_is_bounded_by_the_timeout_and_the_deadline(deadline_in: float | None,
-                                                              bound: int | None) -> None:
+def test_the_flush_is_bounded_by_the_timeout_and_the_deadline(deadline_in: float | None, bound: int | None) -> None:
     provider = FlushRecorder()
     otel.install(provider, MeterProvider(), flush_timeout=2.0)
     deadline = None if deadline_in is None else time.time() + deadline_in
@@ -287,8 +316,11 @@ def test_the_real_exporter_has_sent_the_span_when_the_invocation_returns() -> No
     """A batch processor holds spans for seconds; the flush in finish() sends them before the freeze."""
     with otlp_receiver() as receiver:
         provider = TracerProvider()
-        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=receiver.endpoint + "/v1/traces"),
-                                                       schedule_delay_millis=60_000))
+        provider.add_span_processor(
+            BatchSpanProcessor(
+                OTLPSpanExporter(endpoint=receiver.endpoint + "/v1/traces"), schedule_delay_millis=60_000
+            )
+        )
         otel.install(provider, MeterProvider())
         try:
             invocation = _sqs_batch(2)
@@ -297,7 +329,10 @@ def test_the_real_exporter_has_sent_the_span_when_the_invocation_returns() -> No
         finally:
             provider.shutdown()
     assert (span.trace_id, span.span_id, span.parent_id) == (
-        invocation.trace.trace_id, invocation.trace.span_id, "53995c3f42cd8ad8")
+        invocation.trace.trace_id,
+        invocation.trace.span_id,
+        "53995c3f42cd8ad8",
+    )
     assert span.links == tuple((p[3:35], p[36:52]) for p in PRODUCERS[:2])
     assert span.attributes["faas.invocation_id"] == "c0ffee-1" and span.scope == "portable_fn"
     assert receiver.requests == [("/v1/traces", "application/x-protobuf")]
@@ -333,10 +368,22 @@ def test_install_builds_the_otlp_exporter_from_the_standard_variables() -> None:
     producer = from_traceparent(PRODUCERS[1])
     assert producer is not None
     with otlp_receiver() as receiver:
-        env = {"PATH": "/usr/bin:/bin", "PORTABLE_FN_OTEL": "1", "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint,
-               "OTEL_SERVICE_NAME": "shop-orders", "OTEL_RESOURCE_ATTRIBUTES": "deployment.environment=test"}
-        done = subprocess.run([sys.executable, "-c", ENVIRONMENT_PROBE, str(HANDLERS), producer.xray_header],
-                              capture_output=True, text=True, cwd=ROOT, env=env, timeout=120, check=False)
+        env = {
+            "PATH": "/usr/bin:/bin",
+            "PORTABLE_FN_OTEL": "1",
+            "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint,
+            "OTEL_SERVICE_NAME": "shop-orders",
+            "OTEL_RESOURCE_ATTRIBUTES": "deployment.environment=test",
+        }
+        done = subprocess.run(
+            [sys.executable, "-c", ENVIRONMENT_PROBE, str(HANDLERS), producer.xray_header],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            env=env,
+            timeout=120,
+            check=False,
+        )
         assert done.returncode == 0, done.stderr
         report = json.loads(done.stdout)
         [span] = receiver.spans
@@ -351,7 +398,8 @@ def test_install_builds_the_otlp_exporter_from_the_standard_variables() -> None:
 def test_an_exporter_portable_fn_cannot_build_is_named_with_the_fix() -> None:
     probe = "from portable_fn import otel; otel.install()"
     env = {"PATH": "/usr/bin:/bin", "OTEL_TRACES_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"}
-    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, env=env,
-                          timeout=120, check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, env=env, timeout=120, check=False
+    )
     assert done.returncode != 0
     assert "OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf" in done.stderr and "tracer_provider=" in done.stderr

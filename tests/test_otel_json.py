@@ -43,22 +43,36 @@ def _spans() -> tuple[ReadableSpan, ...]:
     memory = InMemorySpanExporter()
     provider = TracerProvider(resource=Resource({"service.name": "shop", "deployment.environment": "test"}))
     provider.add_span_processor(SimpleSpanProcessor(memory))
-    parent = SpanContext(0x4BF92F3577B34DA6A3CE929D0E0E4736, 0x00F067AA0BA902B7, True,
-                         TraceFlags(TraceFlags.SAMPLED), TraceState([("rojo", "00f067aa0ba902b7")]))
-    producer = SpanContext(0x11111111111111111111111111111111, 0x2222222222222222, True,
-                           TraceFlags(TraceFlags.SAMPLED))
+    parent = SpanContext(
+        0x4BF92F3577B34DA6A3CE929D0E0E4736,
+        0x00F067AA0BA902B7,
+        True,
+        TraceFlags(TraceFlags.SAMPLED),
+        TraceState([("rojo", "00f067aa0ba902b7")]),
+    )
+    producer = SpanContext(0x11111111111111111111111111111111, 0x2222222222222222, True, TraceFlags(TraceFlags.SAMPLED))
     tracer = provider.get_tracer("portable_fn", "0.1.0")
     with tracer.start_as_current_span(
-        "consume", set_span_in_context(NonRecordingSpan(parent)), SpanKind.CONSUMER,
-        attributes={"faas.coldstart": True, "messaging.batch.message_count": 3, "ratio": 0.25,
-                    "names": ["a", "b"], "counts": [1, 2], "flags": [True, False], "text": "é🌎"},
+        "consume",
+        set_span_in_context(NonRecordingSpan(parent)),
+        SpanKind.CONSUMER,
+        attributes={
+            "faas.coldstart": True,
+            "messaging.batch.message_count": 3,
+            "ratio": 0.25,
+            "names": ["a", "b"],
+            "counts": [1, 2],
+            "flags": [True, False],
+            "text": "é🌎",
+        },
         links=[Link(producer, {"messaging.message.id": "m-1"})],
     ) as span:
         span.add_event("retry", {"attempt": 2})
         span.record_exception(ValueError("bad record"))
         span.set_status(Status(StatusCode.ERROR, "retry: bad record"))
         with provider.get_tracer("user", schema_url="https://opentelemetry.io/schemas/1.26.0").start_as_current_span(
-                "charge", kind=SpanKind.CLIENT) as inner:
+            "charge", kind=SpanKind.CLIENT
+        ) as inner:
             inner.set_attribute("amount", 12)
     with tracer.start_as_current_span("GET /orders", kind=SpanKind.SERVER) as root:
         root.set_status(Status(StatusCode.OK))
@@ -93,13 +107,24 @@ def test_ids_are_hex_and_integers_strings_as_otlp_json_says() -> None:
 
 
 def test_the_standard_variables_configure_it(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_HEADERS",
-                 "OTEL_EXPORTER_OTLP_TRACES_HEADERS", "OTEL_EXPORTER_OTLP_TIMEOUT", "OTEL_EXPORTER_OTLP_COMPRESSION",
-                 "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION"):
+    for name in (
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_HEADERS",
+        "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+        "OTEL_EXPORTER_OTLP_TIMEOUT",
+        "OTEL_EXPORTER_OTLP_COMPRESSION",
+        "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT",
+        "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION",
+    ):
         monkeypatch.delenv(name, raising=False)
     default = OtlpJsonSpanExporter()
     assert (default.endpoint, default.headers, default.timeout, default.compression) == (
-        DEFAULT_ENDPOINT, {}, 10.0, "none")
+        DEFAULT_ENDPOINT,
+        {},
+        10.0,
+        "none",
+    )
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "https://collector.example:4318/")
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_HEADERS", "api-key=s%3Dcret, x-team = shop ,broken")
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "2500")
@@ -152,10 +177,21 @@ PROBE = textwrap.dedent("""
 
 def test_http_json_is_chosen_by_the_standard_protocol_variable_and_loads_no_requests_or_protobuf() -> None:
     with otlp_receiver() as receiver:
-        env = {"PATH": "/usr/bin:/bin", "PORTABLE_FN_OTEL": "1", "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint,
-               "OTEL_EXPORTER_OTLP_PROTOCOL": "http/json"}
-        done = subprocess.run([sys.executable, "-c", PROBE, str(HANDLERS)], capture_output=True, text=True,
-                              cwd=ROOT, env=env, timeout=120, check=False)
+        env = {
+            "PATH": "/usr/bin:/bin",
+            "PORTABLE_FN_OTEL": "1",
+            "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint,
+            "OTEL_EXPORTER_OTLP_PROTOCOL": "http/json",
+        }
+        done = subprocess.run(
+            [sys.executable, "-c", PROBE, str(HANDLERS)],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            env=env,
+            timeout=120,
+            check=False,
+        )
         assert done.returncode == 0, done.stderr
         report = json.loads(done.stdout)
         [span] = receiver.spans

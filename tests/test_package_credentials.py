@@ -36,25 +36,35 @@ from portable_fn.runtime.errors import ConfigError, DeployError
 
 VAULT = Path(__file__).parent / "apps" / "vault"
 SPLITS = Path(__file__).parent / "apps" / "splits"
-FAKE_AWS_PAIR = ("aws_access_key_id = AKIAZ3PLANTEDFAKE1XY\n"
-                 "aws_secret_access_key = q8Vd2/PlantedFakeSecretKey+0123456789aBc\n")
+FAKE_AWS_PAIR = (
+    "aws_access_key_id = AKIAZ3PLANTEDFAKE1XY\naws_secret_access_key = q8Vd2/PlantedFakeSecretKey+0123456789aBc\n"
+)
 
 
 def _openssh_key() -> str:
     key = ed25519.Ed25519PrivateKey.generate()
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH,
-                             serialization.NoEncryption()).decode()
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH, serialization.NoEncryption()
+    ).decode()
 
 
 def _pkcs8_key() -> str:
     key = ec.generate_private_key(ec.SECP256R1())
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption()).decode()
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
 
 
 def _service_account() -> str:
-    return json.dumps({"type": "service_account", "project_id": "planted-project", "private_key_id": "0" * 40,
-                       "private_key": _pkcs8_key(), "client_email": "x@planted-project.iam.gserviceaccount.com"})
+    return json.dumps(
+        {
+            "type": "service_account",
+            "project_id": "planted-project",
+            "private_key_id": "0" * 40,
+            "private_key": _pkcs8_key(),
+            "client_email": "x@planted-project.iam.gserviceaccount.com",
+        }
+    )
 
 
 # Files the name rules keep out, whatever they hold (each a path under the app's source directory).
@@ -113,8 +123,11 @@ BY_NAME: dict[str, Callable[[], str]] = {
     "node_modules/left-pad/index.js": lambda: "module.exports = 1\n",
     ".DS_Store": lambda: "x",
 }
-BINARY_BY_NAME = {"keystore.p12": b"0\x82\x05\x00planted", "cert.pfx": b"0\x82\x05\x00planted",
-                  "release.jks": b"\xfe\xed\xfe\xedplanted"}
+BINARY_BY_NAME = {
+    "keystore.p12": b"0\x82\x05\x00planted",
+    "cert.pfx": b"0\x82\x05\x00planted",
+    "release.jks": b"\xfe\xed\xfe\xedplanted",
+}
 
 # Files with harmless names that hold a credential: the content check refuses them, naming the file.
 BY_CONTENT: dict[str, tuple[Callable[[], str], str]] = {
@@ -122,18 +135,31 @@ BY_CONTENT: dict[str, tuple[Callable[[], str], str]] = {
     "notes.md": (lambda: f"Our keys, do not share:\n{FAKE_AWS_PAIR}", "AWS access key"),
     "deploy.json": (_service_account, "service-account"),
     "vault/data/hosts.txt": (lambda: "machine db.internal\n  login app\n  password planted-hosts-pw\n", "netrc"),
-    "vault/data/mirror.cfg": (lambda: "index = https://builder:planted-pw@pypi.example.com/simple\n",
-                              "password in a URL"),
-    "vault/data/storage.ini": (lambda: "conn = DefaultEndpointsProtocol=https;AccountName=vault;AccountKey="
-                               "PlantedFakeKey0123456789abcdefghijABCDEFGHIJ0123456789abcdefgh==;", "Azure"),
+    "vault/data/mirror.cfg": (
+        lambda: "index = https://builder:planted-pw@pypi.example.com/simple\n",
+        "password in a URL",
+    ),
+    "vault/data/storage.ini": (
+        lambda: (
+            "conn = DefaultEndpointsProtocol=https;AccountName=vault;AccountKey="
+            "PlantedFakeKey0123456789abcdefghijABCDEFGHIJ0123456789abcdefgh==;"
+        ),
+        "Azure",
+    ),
     "vault/keys.py": (lambda: 'SIGNING_KEY = """' + _openssh_key() + '"""\n', "PEM private key"),
     "vault/data/gcp-key.txt": (_service_account, "service-account"),
-    "vault/data/ops.yaml": (lambda: "ssh_key: |\n  PuTTY-User-Key-File-3: ssh-ed25519\n  Encryption: none\n",
-                            "PuTTY"),
+    "vault/data/ops.yaml": (lambda: "ssh_key: |\n  PuTTY-User-Key-File-3: ssh-ed25519\n  Encryption: none\n", "PuTTY"),
 }
 # What the vault app ships of its own, on every provider.
-OWN_FILES = {"pyproject.toml", "vault/__init__.py", "vault/api.py", "vault/formatting.py", "vault/jobs.py",
-             "vault/data/prices.json", "templates/page.html"}
+OWN_FILES = {
+    "pyproject.toml",
+    "vault/__init__.py",
+    "vault/api.py",
+    "vault/formatting.py",
+    "vault/jobs.py",
+    "vault/data/prices.json",
+    "templates/page.html",
+}
 
 
 def _no_download(*args: Any) -> None:
@@ -156,8 +182,12 @@ def build_all(app_dir: Path, out: Path) -> dict[str, list[Path]]:
     gcp = build_gcp(app, "dev", out / "gcp", _quiet, resolve=_pins, cache_dir=out / "pins")
     azure = build_azure(app, "dev", out / "azure", _quiet, pip_download=_no_download, cache_dir=out / "wheels")
     local = LocalProvider().package(app, "dev", out / "local", _quiet)
-    return {"aws": [z.path for _, z in aws.functions] or [aws.path], "gcp": [gcp.path], "azure": [azure.path],
-            "local": [local.path]}
+    return {
+        "aws": [z.path for _, z in aws.functions] or [aws.path],
+        "gcp": [gcp.path],
+        "azure": [azure.path],
+        "local": [local.path],
+    }
 
 
 def builders(app_dir: Path, out: Path) -> dict[str, Callable[[], Any]]:
@@ -186,8 +216,9 @@ def configure(app_dir: Path, source: Path = VAULT, **globs: list[str]) -> None:
     those of the test app at `source`."""
     pyproject = app_dir / "pyproject.toml"
     lines = "".join(f"{key} = {json.dumps(value)}\n" for key, value in globs.items())
-    pyproject.write_text((source / "pyproject.toml").read_text().replace('python = "3.12"\n',
-                                                                          f'python = "3.12"\n{lines}'))
+    pyproject.write_text(
+        (source / "pyproject.toml").read_text().replace('python = "3.12"\n', f'python = "3.12"\n{lines}')
+    )
 
 
 def shipped(zip_path: Path) -> dict[str, bytes]:
@@ -198,14 +229,26 @@ def shipped(zip_path: Path) -> dict[str, bytes]:
 def user_files(zip_path: Path) -> set[str]:
     """The archive names in a zip that came from the app's source directory (not generated, not ours,
     not the bytecode packaging compiles)."""
-    return {name for name in shipped(zip_path) if not name.startswith(OURS) and "__pycache__/" not in name
-            and name not in GENERATED and "/" + name not in GENERATED}
+    return {
+        name
+        for name in shipped(zip_path)
+        if not name.startswith(OURS)
+        and "__pycache__/" not in name
+        and name not in GENERATED
+        and "/" + name not in GENERATED
+    }
 
 
 # What portable-fn adds to a zip: the runtime, the shims, the generated entry points.
 OURS = ("portable_fn/", "portable_fn_aws/", "portable_fn_gcp/", "portable_fn_azure/")
-GENERATED = {"portable_fn_entry.py", "main.py", "requirements.txt", "function_app.py", "host.json",
-             "portable_fn_manifest.json"}
+GENERATED = {
+    "portable_fn_entry.py",
+    "main.py",
+    "requirements.txt",
+    "function_app.py",
+    "host.json",
+    "portable_fn_manifest.json",
+}
 
 
 @pytest.fixture
@@ -248,8 +291,9 @@ def test_no_planted_file_reaches_any_artifact(planted: Path, tmp_path: Path) -> 
 
 
 @pytest.mark.parametrize("builder", ["aws", "gcp", "azure", "local"])
-def test_a_file_that_looks_like_a_credential_stops_the_build_naming_it(planted: Path, tmp_path: Path,
-                                                                        builder: str) -> None:
+def test_a_file_that_looks_like_a_credential_stops_the_build_naming_it(
+    planted: Path, tmp_path: Path, builder: str
+) -> None:
     out = tmp_path / "out"
     with pytest.raises(DeployError) as caught:
         builders(planted, out)[builder]()
@@ -278,21 +322,31 @@ def test_an_exact_include_ships_a_flagged_or_hidden_file_and_a_glob_does_not_wai
 
 
 def test_include_puts_back_what_the_names_leave_out_and_exclude_removes_more(vault: Path) -> None:
-    plant(vault, {"certs/ca-bundle.pem": "not a key\n", "tests/fixture.json": "{}\n", "docs/guide.md": "hi\n",
-                  "vault/data/big.csv": "a,b\n"})
+    plant(
+        vault,
+        {
+            "certs/ca-bundle.pem": "not a key\n",
+            "tests/fixture.json": "{}\n",
+            "docs/guide.md": "hi\n",
+            "vault/data/big.csv": "a,b\n",
+        },
+    )
     configure(vault, include=["certs/*.pem", "tests/**"], exclude=["docs", "**/*.csv", "templates/"])
     names = {name for name, _ in app_files(load_app(vault))}
     assert names == (OWN_FILES - {"templates/page.html"}) | {"certs/ca-bundle.pem", "tests/fixture.json"}
 
 
-@pytest.mark.parametrize(("key", "glob", "why"), [
-    ("include", "../secrets.json", "outside"),
-    ("exclude", "/etc/passwd", "relative"),
-    ("include", "data\\x.json", "/"),
-    ("exclude", "", "empty"),
-    ("include", "a**/b", "whole"),
-    ("exclude", "[abc", "["),
-])
+@pytest.mark.parametrize(
+    ("key", "glob", "why"),
+    [
+        ("include", "../secrets.json", "outside"),
+        ("exclude", "/etc/passwd", "relative"),
+        ("include", "data\\x.json", "/"),
+        ("exclude", "", "empty"),
+        ("include", "a**/b", "whole"),
+        ("exclude", "[abc", "["),
+    ],
+)
 def test_a_bad_glob_is_refused_naming_the_key(vault: Path, key: str, glob: str, why: str) -> None:
     configure(vault, **{key: [glob]})
     with pytest.raises(ConfigError) as caught:
@@ -306,11 +360,15 @@ def test_a_module_the_app_declares_ships_from_a_tests_folder(tmp_path: Path) -> 
     (tmp_path / "tests" / "smoke.py").write_text(
         "from portable_fn import Request, Response, function, http\n\n\n"
         "@function(trigger=http('GET', '/smoke'))\ndef smoke(request: Request) -> Response:\n"
-        "    return Response.json({})\n")
+        "    return Response.json({})\n"
+    )
     (tmp_path / "tests" / "test_smoke.py").write_text("def test_it():\n    pass\n")
     (tmp_path / "pyproject.toml").write_text('[tool.portable-fn]\napp = "smoke"\nmodules = ["tests.smoke"]\n')
     assert {name for name, _ in app_files(load_app(tmp_path))} == {
-        "pyproject.toml", "tests/__init__.py", "tests/smoke.py"}
+        "pyproject.toml",
+        "tests/__init__.py",
+        "tests/smoke.py",
+    }
 
 
 def test_the_shop_sample_ships_the_same_files_as_before(shop_copy: Path, tmp_path: Path) -> None:
@@ -357,12 +415,19 @@ def test_package_list_refuses_what_would_leak(planted: Path, capsys: Any) -> Non
 
 
 # What the splits app ships: its modules, with those named like tests that they import; not its tests.
-SPLITS_FILES = {"pyproject.toml", "ab_test.py", "splits/__init__.py", "splits/functions.py", "splits/test_data.py",
-                "splits/test_fixtures.py"}
+SPLITS_FILES = {
+    "pyproject.toml",
+    "ab_test.py",
+    "splits/__init__.py",
+    "splits/functions.py",
+    "splits/test_data.py",
+    "splits/test_fixtures.py",
+}
 SPLITS_TESTS = {"conftest.py", "tests/test_functions.py", "splits/functions_test.py"}
 # Run in the unpacked zip with nothing else on the path (no site-packages): the function's module imports.
-IMPORT_PROBE = ("import sys; sys.path.insert(0, sys.argv[1]); import splits.functions as f; "
-                "print(f.assign(f.PREVIEW_USER))")
+IMPORT_PROBE = (
+    "import sys; sys.path.insert(0, sys.argv[1]); import splits.functions as f; print(f.assign(f.PREVIEW_USER))"
+)
 
 
 def test_a_module_the_app_imports_ships_on_every_provider_whatever_its_name(splits: Path, tmp_path: Path) -> None:
@@ -372,8 +437,12 @@ def test_a_module_the_app_imports_ships_on_every_provider_whatever_its_name(spli
             assert not user_files(zip_path) & SPLITS_TESTS
             unpacked = tmp_path / "unpacked" / provider / zip_path.stem
             zipfile.ZipFile(zip_path).extractall(unpacked)
-            run = subprocess.run([sys.executable, "-I", "-S", "-c", IMPORT_PROBE, str(unpacked)],
-                                 capture_output=True, text=True, check=False)
+            run = subprocess.run(
+                [sys.executable, "-I", "-S", "-c", IMPORT_PROBE, str(unpacked)],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
             assert (run.returncode, run.stdout.strip()) == (0, "one-page"), f"{provider}: {run.stderr}"
 
 
@@ -401,15 +470,24 @@ def test_an_imported_module_a_default_rule_leaves_out_stops_the_build_until_incl
     (tmp_path / "jobs" / "build" / "steps.py").write_text("STEPS = ['compile']\n")
     (tmp_path / "jobs" / "run.py").write_text(
         "from portable_fn import CloudEvent, function, queue\n\nfrom .build.steps import STEPS\n\n\n"
-        "@function(trigger=queue('jobs'))\ndef run(event: CloudEvent) -> None:\n    print(STEPS)\n")
+        "@function(trigger=queue('jobs'))\ndef run(event: CloudEvent) -> None:\n    print(STEPS)\n"
+    )
     (tmp_path / "pyproject.toml").write_text('[tool.portable-fn]\napp = "jobs"\nmodules = ["jobs.run"]\n')
     with pytest.raises(DeployError) as caught:
         app_files(load_app(tmp_path))
-    assert ("jobs/build/__init__.py, imported by jobs/run.py line 3: the default rules leave it out; "
-            'add "jobs/build/__init__.py" to `include`') in str(caught.value)
+    assert (
+        "jobs/build/__init__.py, imported by jobs/run.py line 3: the default rules leave it out; "
+        'add "jobs/build/__init__.py" to `include`'
+    ) in str(caught.value)
     assert "jobs/build/steps.py, imported by jobs/run.py line 3" in str(caught.value)
 
     (tmp_path / "pyproject.toml").write_text(
-        '[tool.portable-fn]\napp = "jobs"\nmodules = ["jobs.run"]\ninclude = ["jobs/build"]\n')
+        '[tool.portable-fn]\napp = "jobs"\nmodules = ["jobs.run"]\ninclude = ["jobs/build"]\n'
+    )
     assert {name for name, _ in app_files(load_app(tmp_path))} == {
-        "pyproject.toml", "jobs/__init__.py", "jobs/run.py", "jobs/build/__init__.py", "jobs/build/steps.py"}
+        "pyproject.toml",
+        "jobs/__init__.py",
+        "jobs/run.py",
+        "jobs/build/__init__.py",
+        "jobs/build/steps.py",
+    }

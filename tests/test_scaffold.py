@@ -41,8 +41,9 @@ def clean_env() -> dict[str, str]:
 @pytest.mark.slow  # runs pytest or dev in a process of its own
 def test_a_plain_pytest_passes_in_the_new_app(tmp_path: Path) -> None:
     app = init(tmp_path)
-    ran = subprocess.run([str(PYTEST), "-q", "-p", "no:cacheprovider"], cwd=app, capture_output=True, text=True,
-                         env=clean_env())
+    ran = subprocess.run(
+        [str(PYTEST), "-q", "-p", "no:cacheprovider"], cwd=app, capture_output=True, text=True, env=clean_env()
+    )
     assert ran.returncode == 0, ran.stdout + ran.stderr
     assert "3 passed" in ran.stdout
 
@@ -81,8 +82,12 @@ def answers(port: int) -> bool:
 def test_the_handlers_logger_lines_show_in_dev(tmp_path: Path) -> None:
     app, port, log = init(tmp_path), free_port(), tmp_path / "dev.log"
     with log.open("wb") as out:
-        dev = subprocess.Popen(["portable-fn", "dev", str(app), "--port", str(port), "--state-dir",
-                                str(tmp_path / "state")], stdout=out, stderr=subprocess.STDOUT, env=clean_env())
+        dev = subprocess.Popen(
+            ["portable-fn", "dev", str(app), "--port", str(port), "--state-dir", str(tmp_path / "state")],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=clean_env(),
+        )
     try:
         wait_for(lambda: answers(port) or dev.poll() is not None, "portable-fn dev listening")
         assert dev.poll() is None, log.read_text()
@@ -99,8 +104,9 @@ def test_the_handlers_logger_lines_show_in_dev(tmp_path: Path) -> None:
 
 def run_tests(app: Path) -> subprocess.CompletedProcess[str]:
     """The app's own suite, as its user runs it: a plain `pytest -v` in the app's directory."""
-    return subprocess.run([str(PYTEST), "-v", "-p", "no:cacheprovider"], cwd=app, capture_output=True, text=True,
-                          env=clean_env())
+    return subprocess.run(
+        [str(PYTEST), "-v", "-p", "no:cacheprovider"], cwd=app, capture_output=True, text=True, env=clean_env()
+    )
 
 
 def trigger_once(host: LocalHost, spec: FunctionSpec) -> None:
@@ -132,8 +138,11 @@ def served(app_dir: Path, state: Path) -> list[str]:
         for spec in app.functions:
             trigger_once(host, spec)
             outcome = "-> 200" if spec.trigger.kind == "http" else "-> ack"
-            wait_for(lambda: any(f" {spec.name} [" in line and outcome in line for line in logs),  # noqa: B023
-                     f"{spec.name} answering {outcome}", 60)
+            wait_for(
+                lambda: any(f" {spec.name} [" in line and outcome in line for line in logs),  # noqa: B023
+                f"{spec.name} answering {outcome}",
+                60,
+            )
     return [line for line in logs if " -> " in line]
 
 
@@ -153,8 +162,11 @@ def test_new_function_adds_each_trigger_kind_with_a_test_that_passes(tmp_path: P
     app = create_app(tmp_path / "demo-app")
     for trigger in TRIGGERS:
         written = new_function(app, f"on_{trigger}", trigger)
-        assert written == [app / "demo_app" / f"on_{trigger}.py", app / "tests" / f"test_on_{trigger}.py",
-                           app / "pyproject.toml"]
+        assert written == [
+            app / "demo_app" / f"on_{trigger}.py",
+            app / "tests" / f"test_on_{trigger}.py",
+            app / "pyproject.toml",
+        ]
     kinds = {spec.name: spec.trigger.kind for spec in load_app(app).functions}
     assert {f"on_{t}": t for t in TRIGGERS}.items() <= kinds.items()
     ran = run_tests(app)
@@ -172,18 +184,23 @@ def test_new_function_keeps_the_rest_of_pyproject_as_it_was(tmp_path: Path) -> N
     pyproject.write_text(text.replace('modules = ["demo_app.functions"]', listed))
     new_function(app, "resize", "storage")
     assert pyproject.read_text() == text.replace(
-        'modules = ["demo_app.functions"]', listed.replace("\n]", '\n    "demo_app.resize",\n]'))
+        'modules = ["demo_app.functions"]', listed.replace("\n]", '\n    "demo_app.resize",\n]')
+    )
 
 
-@pytest.mark.parametrize(("name", "trigger", "says"), [
-    ("hello", "http", "already has a function named 'hello' (demo_app/functions.py:"),
-    ("Resize", "queue", "Function name 'Resize' is invalid"),
-    ("make-thumbnail", "queue", "Function name 'make-thumbnail' is invalid"),
-    ("class", "queue", "not a Python keyword"),
-    ("resize", "email", "There is no trigger 'email'; choose one of http, queue, topic, schedule, storage"),
-])
+@pytest.mark.parametrize(
+    ("name", "trigger", "says"),
+    [
+        ("hello", "http", "already has a function named 'hello' (demo_app/functions.py:"),
+        ("Resize", "queue", "Function name 'Resize' is invalid"),
+        ("make-thumbnail", "queue", "Function name 'make-thumbnail' is invalid"),
+        ("class", "queue", "not a Python keyword"),
+        ("resize", "email", "There is no trigger 'email'; choose one of http, queue, topic, schedule, storage"),
+    ],
+)
 def test_new_function_refuses_a_name_in_use_or_a_bad_one_and_writes_nothing(
-        tmp_path: Path, name: str, trigger: str, says: str) -> None:
+    tmp_path: Path, name: str, trigger: str, says: str
+) -> None:
     app = create_app(tmp_path / "demo-app")
     before = sorted(p.relative_to(app) for p in app.rglob("*"))
     pyproject = (app / "pyproject.toml").read_text()

@@ -10,14 +10,34 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-FILES = ["tests/providers/aws/deploy/test_moto_deploy.py", "tests/providers/aws/packaging/test_wheels.py",
-         "tests/providers/gcp/packaging/test_pins.py"]
+FILES = [
+    "tests/providers/aws/deploy/test_moto_deploy.py",
+    "tests/providers/aws/packaging/test_wheels.py",
+    "tests/providers/gcp/packaging/test_pins.py",
+]
 
 
 def collected(selection: str) -> set[str]:
     """Node ids in FILES that `pytest -m SELECTION` runs."""
-    done = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", "-n0",
-                           "-m", selection, *FILES], cwd=REPO, capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "--collect-only",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-n0",
+            "-m",
+            selection,
+            *FILES,
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert done.returncode in (0, 5), done.stdout + done.stderr  # 5: nothing selected
     return {line for line in done.stdout.splitlines() if "::" in line}
 

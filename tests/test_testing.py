@@ -44,8 +44,7 @@ def test_event_outcomes(shop) -> None:
 
 
 def test_batches_report_one_outcome_per_record(shop) -> None:
-    results = invoke_batch(shop["fulfil"], [make_event(order("a")), make_event({"bad": 1}),
-                                            make_event(order("c"))])
+    results = invoke_batch(shop["fulfil"], [make_event(order("a")), make_event({"bad": 1}), make_event(order("c"))])
     assert [r.outcome for r in results] == ["ack", "dead_letter", "ack"]
 
 
@@ -63,12 +62,15 @@ def test_make_request_with_query_and_headers() -> None:
     assert request.query.getall("q") == ["a", "b"] and request.headers["x-trace"] == "1"
 
 
-@pytest.mark.parametrize(("template", "path", "expected"), [
-    ("/orders/{id}", "/orders/7", {"id": "7"}),
-    ("/orders/{id}", "/orders/7/lines", None),
-    ("/files/{rest+}", "/files/a/b.txt", {"rest": "a/b.txt"}),
-    ("/a.b", "/aXb", None),
-])
+@pytest.mark.parametrize(
+    ("template", "path", "expected"),
+    [
+        ("/orders/{id}", "/orders/7", {"id": "7"}),
+        ("/orders/{id}", "/orders/7/lines", None),
+        ("/files/{rest+}", "/files/a/b.txt", {"rest": "a/b.txt"}),
+        ("/a.b", "/aXb", None),
+    ],
+)
 def test_match_route(template: str, path: str, expected: dict | None) -> None:
     assert match_route(template, path) == expected
 

@@ -47,8 +47,10 @@ CLIENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"  # the W3C sp
 TRACE = CLIENT[3:35]
 # What each platform says about its own delivery (new traces, recorded): never the parent of a message.
 LAMBDA_OWN = "Root=1-6620f3a1-9d3c4b5a6f7e8d9c0b1a2f3e;Parent=4c1d2e3f4a5b6c7d;Sampled=1"
-FRONT_END = {"traceparent": "00-5d0fb7fb5b5b4c0da6f4cbd33ecb3b9a-1c5cd0a4d4fb2a11-01",
-             "X-Cloud-Trace-Context": "5d0fb7fb5b5b4c0da6f4cbd33ecb3b9a/2043402455243032081;o=1"}
+FRONT_END = {
+    "traceparent": "00-5d0fb7fb5b5b4c0da6f4cbd33ecb3b9a-1c5cd0a4d4fb2a11-01",
+    "X-Cloud-Trace-Context": "5d0fb7fb5b5b4c0da6f4cbd33ecb3b9a/2043402455243032081;o=1",
+}
 AZURE_HOST = "00-8c3f1a3b4e1d4f0e9a3c2b1d0e9f8a7b-7a6b5c4d3e2f1a0b-01"
 
 
@@ -81,8 +83,9 @@ def app() -> App:
     return load_app(RELAY)  # puts the app's directory on sys.path: trace_relay is importable
 
 
-def test_one_trace_from_dev_over_aws_and_gcp_to_azure(app: App, telemetry: Telemetry, tmp_path: Path,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_one_trace_from_dev_over_aws_and_gcp_to_azure(
+    app: App, telemetry: Telemetry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     relay = sys.modules["trace_relay"]  # the app's module: what each handler saw and sent
     relay.SEEN.clear()
     relay.OUTBOX.clear()
@@ -92,8 +95,7 @@ def test_one_trace_from_dev_over_aws_and_gcp_to_azure(app: App, telemetry: Telem
     _ship_on_azure(app, _sent(relay, "shipping"), tmp_path)
 
     spans = _by_name(telemetry.memory.get_finished_spans())
-    [checkout], [reserve], packs, ships = (spans["POST /checkout"], spans["reserve"], spans["pack"],
-                                          spans["ship"])
+    [checkout], [reserve], packs, ships = (spans["POST /checkout"], spans["reserve"], spans["pack"], spans["ship"])
     assert (len(packs), len(ships)) == (2, 2)
     every = [checkout, reserve, *packs, *ships]
     assert {_hex(s.context.trace_id, 32) for s in every} == {TRACE}  # one trace, from the client on
@@ -118,37 +120,57 @@ def test_one_trace_from_dev_over_aws_and_gcp_to_azure(app: App, telemetry: Telem
 
     # the order's CloudEvent traceparent still names where it started; the parcel's, where it did
     lines = [event for name, _, event in relay.SEEN if name in ("reserve", "pack")]
-    assert len(lines) == 4 and {e.extensions["traceparent"] for e in lines} == {
-        f"00-{TRACE}-{_id(checkout)}-01"}
+    assert len(lines) == 4 and {e.extensions["traceparent"] for e in lines} == {f"00-{TRACE}-{_id(checkout)}-01"}
     parcels = [event for name, _, event in relay.SEEN if name == "ship"]
     assert {e.extensions["traceparent"] for e in parcels} == {f"00-{TRACE}-{_id(p)}-01" for p in packs}
 
     assert (checkout.kind, reserve.kind, packs[0].kind, ships[0].kind) == (
-        SpanKind.SERVER, SpanKind.CONSUMER, SpanKind.CONSUMER, SpanKind.CONSUMER)
+        SpanKind.SERVER,
+        SpanKind.CONSUMER,
+        SpanKind.CONSUMER,
+        SpanKind.CONSUMER,
+    )
     assert [(s.attributes or {}).get("cloud.provider") for s in (checkout, reserve, packs[0], ships[0])] == [
-        None, "aws", "gcp", "azure"]
+        None,
+        "aws",
+        "gcp",
+        "azure",
+    ]
 
     # an OTLP collector received the same spans, each flushed before its invocation returned
     received = {(s.name, s.trace_id, s.span_id, s.parent_id, s.links) for s in telemetry.receiver.spans}
-    assert received == {(s.name, _hex(s.context.trace_id, 32), _id(s), _parent(s),
-                         tuple((_hex(k.context.trace_id, 32), _hex(k.context.span_id, 16)) for k in s.links))
-                        for s in every}
+    assert received == {
+        (
+            s.name,
+            _hex(s.context.trace_id, 32),
+            _id(s),
+            _parent(s),
+            tuple((_hex(k.context.trace_id, 32), _hex(k.context.span_id, 16)) for k in s.links),
+        )
+        for s in every
+    }
 
 
 # -- the hops ---------------------------------------------------------------------------------------
+
 
 def _checkout_in_dev(app: App, tmp_path: Path) -> None:
     """A client's POST to `portable-fn dev`'s host, over HTTP, with its own traceparent."""
     order = {"id": "o-1", "lines": ["book", "lamp"]}
     with LocalHost(app, port=0, state_dir=tmp_path / "dev", log=lambda line: None) as host:
-        request = urllib.request.Request(host.url + "/checkout", data=json.dumps(order).encode(), method="POST",
-                                         headers={"content-type": "application/json", "traceparent": CLIENT})
+        request = urllib.request.Request(
+            host.url + "/checkout",
+            data=json.dumps(order).encode(),
+            method="POST",
+            headers={"content-type": "application/json", "traceparent": CLIENT},
+        )
         with urllib.request.urlopen(request, timeout=30) as answer:
             assert answer.status == 202
 
 
-def _reserve_on_aws(app: App, sent: list[tuple[CloudEvent[Any], dict[str, str]]],
-                    monkeypatch: pytest.MonkeyPatch) -> None:
+def _reserve_on_aws(
+    app: App, sent: list[tuple[CloudEvent[Any], dict[str, str]]], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Both lines in one SQS batch, as the event source mapping hands it to `lambda_handler`."""
     monkeypatch.setenv("_X_AMZN_TRACE_ID", LAMBDA_OWN)  # Lambda's own, set for every invocation
     queue_arn = f"arn:aws:sqs:{aws.REGION}:{aws.ACCOUNT}:relay-dev-lines"
@@ -166,8 +188,9 @@ def _sqs_record(event: CloudEvent[Any], carrier: dict[str, str], queue_arn: str,
     return record
 
 
-def _pack_on_gcp(app: App, sent: list[tuple[CloudEvent[Any], dict[str, str]]], tmp_path: Path,
-                 monkeypatch: pytest.MonkeyPatch) -> None:
+def _pack_on_gcp(
+    app: App, sent: list[tuple[CloudEvent[Any], dict[str, str]]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Each line pushed on its own, as Eventarc's messagePublished event, to functions-framework."""
     source = tmp_path / "gcp" / "main.py"
     source.parent.mkdir()
@@ -177,8 +200,12 @@ def _pack_on_gcp(app: App, sent: list[tuple[CloudEvent[Any], dict[str, str]]], t
         monkeypatch.setenv(name, value)
     client = gcp.framework_app("pack", source).test_client(use_cookies=False)
     for i, (event, carrier) in enumerate(sent):
-        message = Message(event.to_json().encode(), STRUCTURED, attributes=tuple(carrier.items()),
-                          id=f"7d4a3b1e-0000-4000-8000-0000000001{i:02d}")
+        message = Message(
+            event.to_json().encode(),
+            STRUCTURED,
+            attributes=tuple(carrier.items()),
+            id=f"7d4a3b1e-0000-4000-8000-0000000001{i:02d}",
+        )
         headers, body = gcp.pubsub_request(message, deployed)
         answer = client.post("/", headers={**headers, **FRONT_END}, data=body)
         assert answer.status_code == 200, answer.get_data(as_text=True)
@@ -209,6 +236,7 @@ class HostWithTrace(azure.HostContext):
 
 
 # -- helpers ----------------------------------------------------------------------------------------
+
 
 def _sent(relay: Any, to: str) -> list[tuple[CloudEvent[Any], dict[str, str]]]:
     found = [(event, carrier) for target, event, carrier in relay.OUTBOX if target == to]

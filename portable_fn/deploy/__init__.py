@@ -19,7 +19,22 @@ from .models import Artifact, RemoteState, Resource
 from .planner import CREATE, DELETE, UPDATE, Plan, Step, make_plan
 
 __all__ = [
-    "CREATE", "DELETE", "UPDATE", "Applier", "ApplyContext", "Artifact", "Deployer", "DryRunExecutor",
-    "ExecutionReport", "Executor", "Plan", "RemoteState", "Resource", "Settling", "Step", "Waits", "make_plan",
+    "CREATE",
+    "DELETE",
+    "UPDATE",
+    "Applier",
+    "ApplyContext",
+    "Artifact",
+    "Deployer",
+    "DryRunExecutor",
+    "ExecutionReport",
+    "Executor",
+    "Plan",
+    "RemoteState",
+    "Resource",
+    "Settling",
+    "Step",
+    "Waits",
+    "make_plan",
     "while_settling",
 ]

@@ -32,8 +32,9 @@ class Deployer(Generic[Client, Names]):
 
     provider: ClassVar[str] = "provider"
 
-    def __init__(self, settings: dict[str, Any] | None = None, endpoint_url: str | None = None,
-                 client: Client | None = None) -> None:
+    def __init__(
+        self, settings: dict[str, Any] | None = None, endpoint_url: str | None = None, client: Client | None = None
+    ) -> None:
         self.settings = dict(settings or {})
         self.endpoint_url = endpoint_url
         self._client = client

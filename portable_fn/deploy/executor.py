@@ -73,8 +73,7 @@ class Waits:
 
     pending: tuple[tuple[Settling, float], ...] = ()
 
-    def retry(self, call: Callable[[], T], *, what: str, progress: Progress,
-              again: Callable[[], T] | None = None) -> T:
+    def retry(self, call: Callable[[], T], *, what: str, progress: Progress, again: Callable[[], T] | None = None) -> T:
         """`call()`; a failure that one of the pending changes explains is retried (by `again`, else `call`)
         every `every_s` until `wait_s` after that change, saying so through `progress`; then it fails saying
         what was refused, why, and that a rerun or a larger setting helps. Any other failure is raised."""
@@ -91,7 +90,8 @@ class Waits:
                     raise RuntimeError(
                         f"{what} was still refused {waited:.0f} s later, waiting for {settling.waiting_for} ({exc}). "
                         f"{settling.why}; run `portable-fn deploy` again in a few minutes (it does only what is "
-                        f"left), or raise `{settling.setting}`.") from exc
+                        f"left), or raise `{settling.setting}`."
+                    ) from exc
                 progress(f"    waiting for {settling.waiting_for}: {what} refused, {waited:.0f} s on")
                 time.sleep(settling.every_s)
                 attempt = again or call
@@ -103,9 +103,20 @@ class Waits:
         return None, 0.0
 
 
-def while_settling(call: Callable[[], T], *, since: float | None, refusals: Refusals, wait_s: float,
-                   every_s: float, progress: Progress, what: str, waiting_for: str, why: str, setting: str,
-                   again: Callable[[], T] | None = None) -> T:
+def while_settling(
+    call: Callable[[], T],
+    *,
+    since: float | None,
+    refusals: Refusals,
+    wait_s: float,
+    every_s: float,
+    progress: Progress,
+    what: str,
+    waiting_for: str,
+    why: str,
+    setting: str,
+    again: Callable[[], T] | None = None,
+) -> T:
     """`call()`, for a step that depends on one thing this run changed at `since` (None: nothing changed,
     so any failure is raised at once); see `Waits.retry`."""
     settling = Settling(refusals, wait_s, every_s, waiting_for, why, setting)
@@ -119,8 +130,15 @@ class Executor:
 
     provider = "provider"
 
-    def __init__(self, app: str, stage: str, appliers: Appliers | None = None, *, provider: str | None = None,
-                 explain: Explain | None = None) -> None:
+    def __init__(
+        self,
+        app: str,
+        stage: str,
+        appliers: Appliers | None = None,
+        *,
+        provider: str | None = None,
+        explain: Explain | None = None,
+    ) -> None:
         self.app = app
         self.stage = stage
         self.appliers: Appliers = appliers or {}

@@ -70,8 +70,9 @@ def plan(provider: Provider, app: App, stage: str, progress: Progress = quiet) -
     return Outcome(artifact=artifact, plan=the_plan, report=report)
 
 
-def deploy(provider: Provider, app: App, stage: str, progress: Progress = quiet,
-           confirm: Confirm | None = None) -> Outcome:
+def deploy(
+    provider: Provider, app: App, stage: str, progress: Progress = quiet, confirm: Confirm | None = None
+) -> Outcome:
     """Package, plan, apply, and report outputs. A rerun after a failure converges. `confirm(plan)`, when
     given, sees the plan before anything changes and raises to stop it."""
     built = package(provider, app, stage, progress)
@@ -88,8 +89,9 @@ def deploy(provider: Provider, app: App, stage: str, progress: Progress = quiet,
     return Outcome(artifact=artifact, plan=the_plan, report=report, outputs=outputs)
 
 
-def remove(provider: Provider, app: App, stage: str, progress: Progress = quiet,
-           confirm: Confirm | None = None) -> Outcome:
+def remove(
+    provider: Provider, app: App, stage: str, progress: Progress = quiet, confirm: Confirm | None = None
+) -> Outcome:
     """Delete exactly what the app created for this stage (found by tag), nothing else; `confirm` as for
     `deploy`."""
     the_plan = make_plan([], _remote(provider, app, stage))
@@ -125,5 +127,7 @@ def _asking(provider: Provider, app: App, stage: str, read: Callable[[], T]) -> 
         raise
     except Exception as exc:
         said = provider.explain(exc) or f"{type(exc).__name__}: {exc}"
-        raise DeployError(f"Reading what exists for {app.name!r} (stage {stage!r}) on {provider.name} "
-                          f"failed, and nothing was changed: {said}") from exc
+        raise DeployError(
+            f"Reading what exists for {app.name!r} (stage {stage!r}) on {provider.name} "
+            f"failed, and nothing was changed: {said}"
+        ) from exc

@@ -68,9 +68,11 @@ class Plan:
         return sum(1 for s in self.steps if s.action == action)
 
     def summary(self) -> str:
-        return (f"{self.count(CREATE)} to create, {self.count(UPDATE)} to update, "
-                f"{self.count(DELETE)} to delete, {len(self.unchanged)} unchanged"
-                + (f", {len(self.kept)} kept" if self.kept else ""))
+        return (
+            f"{self.count(CREATE)} to create, {self.count(UPDATE)} to update, "
+            f"{self.count(DELETE)} to delete, {len(self.unchanged)} unchanged"
+            + (f", {len(self.kept)} kept" if self.kept else "")
+        )
 
     def in_dependency_order(self) -> tuple[Step, ...]:
         """The steps in plan order, except that a step comes after every step it waits for."""
@@ -96,8 +98,11 @@ class Plan:
         return [f"= keep {r.kind} {r.name}: {r.kept_because()}" for r in self.kept]
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"steps": [s.to_dict() for s in self.steps], "unchanged": len(self.unchanged),
-                               "summary": self.summary()}
+        out: dict[str, Any] = {
+            "steps": [s.to_dict() for s in self.steps],
+            "unchanged": len(self.unchanged),
+            "summary": self.summary(),
+        }
         if self.kept:
             out["kept"] = [{"kind": r.kind, "name": r.name, "reason": r.kept_because()} for r in self.kept]
         return out

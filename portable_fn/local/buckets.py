@@ -34,8 +34,7 @@ OnChange = Callable[[str, ObjectInfo], None]  # change is "created" or "deleted"
 class BucketWatcher:
     """Polls `<root>/<bucket>/` for every bucket and calls `on_change` for each settled change."""
 
-    def __init__(self, root: Path, buckets: Iterable[str], on_change: OnChange,
-                 interval_s: float = 0.2) -> None:
+    def __init__(self, root: Path, buckets: Iterable[str], on_change: OnChange, interval_s: float = 0.2) -> None:
         self.root = root
         self.buckets = sorted(set(buckets))
         self.on_change = on_change

@@ -52,13 +52,11 @@ def openapi(host: LocalHost, request: Request, params: dict[str, str]) -> Respon
 
 
 def enqueue(host: LocalHost, request: Request, params: dict[str, str]) -> Response:
-    return Response.json({"ids": host.publish("queue", params["name"], request.headers, request.body)},
-                         status=202)
+    return Response.json({"ids": host.publish("queue", params["name"], request.headers, request.body)}, status=202)
 
 
 def publish(host: LocalHost, request: Request, params: dict[str, str]) -> Response:
-    return Response.json({"ids": host.publish("topic", params["name"], request.headers, request.body)},
-                         status=202)
+    return Response.json({"ids": host.publish("topic", params["name"], request.headers, request.body)}, status=202)
 
 
 def queue_pending(host: LocalHost, request: Request, params: dict[str, str]) -> Response:
@@ -83,18 +81,20 @@ def fire(host: LocalHost, request: Request, params: dict[str, str]) -> Response:
     return Response.json({"id": host.fire(params["function"])}, status=202)
 
 
-ROUTER = Router([
-    Route("GET", PREFIX + "/functions", functions),
-    Route("GET", PREFIX + "/dead-letters", dead_letters),
-    Route("GET", PREFIX + "/openapi.json", openapi),
-    Route("POST", PREFIX + "/queues/{name}", enqueue),
-    Route("GET", PREFIX + "/queues/{name}", queue_pending),
-    Route("POST", PREFIX + "/topics/{name}", publish),
-    Route("GET", PREFIX + "/topics/{name}", topic_pending),
-    Route("PUT", PREFIX + "/buckets/{bucket}/{key+}", put_object),
-    Route("DELETE", PREFIX + "/buckets/{bucket}/{key+}", delete_object),
-    Route("POST", PREFIX + "/schedules/{function}/fire", fire),
-])
+ROUTER = Router(
+    [
+        Route("GET", PREFIX + "/functions", functions),
+        Route("GET", PREFIX + "/dead-letters", dead_letters),
+        Route("GET", PREFIX + "/openapi.json", openapi),
+        Route("POST", PREFIX + "/queues/{name}", enqueue),
+        Route("GET", PREFIX + "/queues/{name}", queue_pending),
+        Route("POST", PREFIX + "/topics/{name}", publish),
+        Route("GET", PREFIX + "/topics/{name}", topic_pending),
+        Route("PUT", PREFIX + "/buckets/{bucket}/{key+}", put_object),
+        Route("DELETE", PREFIX + "/buckets/{bucket}/{key+}", delete_object),
+        Route("POST", PREFIX + "/schedules/{function}/fire", fire),
+    ]
+)
 
 
 def is_control(path: str) -> bool:
@@ -113,5 +113,3 @@ def handle(host: LocalHost, request: Request) -> Response:
         return Response.json({"error": str(exc), **exc.details}, status=exc.status)
     except InvalidEventError as exc:
         return Response.json({"error": str(exc)}, status=400)
-
-

@@ -50,11 +50,17 @@ class DeadLetters:
         self.journal = journal
         self.forward = forward
 
-    def add(self, function: str, event: CloudEvent[Any], reason: str, attempts: int,
-            target: bool | str = True) -> dict[str, Any]:
+    def add(
+        self, function: str, event: CloudEvent[Any], reason: str, attempts: int, target: bool | str = True
+    ) -> dict[str, Any]:
         letter = dead_letter_event(event, function=function, reason=reason, attempt=attempts)
-        entry = {"function": function, "event": letter.to_dict(), "reason": reason, "attempts": attempts,
-                 "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        entry = {
+            "function": function,
+            "event": letter.to_dict(),
+            "reason": reason,
+            "attempts": attempts,
+            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
         if isinstance(target, str):
             entry["target"] = target
         with self.journal.transaction():
@@ -81,8 +87,14 @@ class Policy:
     @classmethod
     def of(cls, spec: FunctionSpec, options: FunctionOptions, backoff_s: float) -> Policy:
         trigger = spec.trigger
-        return cls(getattr(trigger, "batch_size", 1), bool(getattr(trigger, "fifo", False)),
-                   options.max_attempts, backoff_s, options.dead_letter, options.timeout_s)
+        return cls(
+            getattr(trigger, "batch_size", 1),
+            bool(getattr(trigger, "fifo", False)),
+            options.max_attempts,
+            backoff_s,
+            options.dead_letter,
+            options.timeout_s,
+        )
 
     def delay(self, attempt: int, result: Result) -> float:
         """Seconds before delivery number `attempt + 1`."""
@@ -93,8 +105,16 @@ class Policy:
 class Subscription:
     """One function's inbox (its messages in the journal) and the worker thread that delivers it."""
 
-    def __init__(self, spec: FunctionSpec, policy: Policy, journal: Journal, dead_letters: DeadLetters,
-                 log_invocation: Callable[..., None], log: Log, clock: Clock = time.time) -> None:
+    def __init__(
+        self,
+        spec: FunctionSpec,
+        policy: Policy,
+        journal: Journal,
+        dead_letters: DeadLetters,
+        log_invocation: Callable[..., None],
+        log: Log,
+        clock: Clock = time.time,
+    ) -> None:
         self.spec = spec
         self.policy = policy
         self.journal = journal
@@ -133,8 +153,10 @@ class Subscription:
                 try:
                     self._deliver(batch)
                 except Exception as exc:  # a host bug must not stop the worker
-                    self._log(f"{self.spec.name}: local delivery failed ({type(exc).__name__}: {exc}); "
-                              f"{len(batch)} message(s) kept, tried again in {self.policy.backoff_s} s")
+                    self._log(
+                        f"{self.spec.name}: local delivery failed ({type(exc).__name__}: {exc}); "
+                        f"{len(batch)} message(s) kept, tried again in {self.policy.backoff_s} s"
+                    )
                     self._wake.wait(self.policy.backoff_s)
         finally:
             close_loop()
@@ -143,8 +165,7 @@ class Subscription:
         """Block until messages are ready (None when stopping) and take a batch of them."""
         while not self._stopping:
             self._wake.clear()  # before looking: a message put after the look wakes the wait below
-            batch = self.journal.ready(self.spec.name, self._clock(), self.policy.batch_size,
-                                       self.policy.ordered)
+            batch = self.journal.ready(self.spec.name, self._clock(), self.policy.batch_size, self.policy.ordered)
             if batch:
                 return batch
             self._wake.wait(self._wait_time())
@@ -164,7 +185,7 @@ class Subscription:
         first_failure = next((i for i, r in enumerate(results) if not r.ok), len(results))
         attempted = list(zip(batch, results, strict=True))
         if self.policy.ordered:
-            attempted = attempted[:first_failure + 1]
+            attempted = attempted[: first_failure + 1]
         for pending, result in attempted:
             self._log_invocation(self.spec, pending.event.id, _describe(result, pending.attempt), elapsed_ms)
             if _is_crash(result.error):  # the handler raised on its own: show where
@@ -195,8 +216,7 @@ class Subscription:
             self._log(f"{self.spec.name}: dropped event {event.id} ({reason}); dead_letter=False")
             return
         self.dead_letters.add(self.spec.name, event, reason, pending.attempt, self.policy.dead_letter)
-        self._log(f"{self.spec.name}: dead-lettered event {event.id} after {pending.attempt} "
-                  f"attempt(s): {reason}")
+        self._log(f"{self.spec.name}: dead-lettered event {event.id} after {pending.attempt} attempt(s): {reason}")
 
     def _context(self, pending: Pending) -> Context:
         deadline = time.time() + self.policy.timeout_s if self.policy.timeout_s else None

@@ -59,8 +59,15 @@ DEFAULT_CONTENT_TYPE = "application/json"
 FORM = "application/x-www-form-urlencoded"  # curl -d's label for any body: read as undeclared
 
 
-def message_events(kind: str, name: str, headers: Mapping[str, str], body: bytes,
-                   *, id: str | None = None, time: datetime | None = None) -> list[CloudEvent[Any]]:
+def message_events(
+    kind: str,
+    name: str,
+    headers: Mapping[str, str],
+    body: bytes,
+    *,
+    id: str | None = None,
+    time: datetime | None = None,
+) -> list[CloudEvent[Any]]:
     """The events one POSTed message carries; raises InvalidEventError for a body we cannot read."""
     lower = {k.lower(): v for k, v in headers.items()}
     if mode(lower) is not None:
@@ -72,29 +79,51 @@ def message_events(kind: str, name: str, headers: Mapping[str, str], body: bytes
         data, content_type = decode_data(declared, body), declared
     else:
         data, content_type = undeclared_data(body)
-    return [CloudEvent(
-        id=id or new_id(), source=f"//local/{folder}/{name}", type=event_type,
-        time=rfc3339(time or now()), datacontenttype=content_type, data=data,
-    )]
+    return [
+        CloudEvent(
+            id=id or new_id(),
+            source=f"//local/{folder}/{name}",
+            type=event_type,
+            time=rfc3339(time or now()),
+            datacontenttype=content_type,
+            data=data,
+        )
+    ]
 
 
-def storage_event(change: str, bucket: str, key: str, size: int | None, etag: str | None,
-                  *, id: str | None = None, time: datetime | None = None) -> CloudEvent[Any]:
+def storage_event(
+    change: str,
+    bucket: str,
+    key: str,
+    size: int | None,
+    etag: str | None,
+    *,
+    id: str | None = None,
+    time: datetime | None = None,
+) -> CloudEvent[Any]:
     """A local bucket change as a CloudEvent."""
-    data = {"bucket": bucket, "key": key, "size": size, "etag": etag,
-            "content_type": mimetypes.guess_type(key)[0]}
+    data = {"bucket": bucket, "key": key, "size": size, "etag": etag, "content_type": mimetypes.guess_type(key)[0]}
     return CloudEvent(
-        id=id or new_id(), source=f"//local/buckets/{bucket}", type=STORAGE_TYPES[change],
-        subject=key, time=rfc3339(time or now()), datacontenttype=DEFAULT_CONTENT_TYPE, data=data,
+        id=id or new_id(),
+        source=f"//local/buckets/{bucket}",
+        type=STORAGE_TYPES[change],
+        subject=key,
+        time=rfc3339(time or now()),
+        datacontenttype=DEFAULT_CONTENT_TYPE,
+        data=data,
     )
 
 
-def schedule_event(function_name: str, expression: str, scheduled: datetime,
-                   *, id: str | None = None) -> CloudEvent[Any]:
+def schedule_event(
+    function_name: str, expression: str, scheduled: datetime, *, id: str | None = None
+) -> CloudEvent[Any]:
     """One firing of a schedule as a CloudEvent."""
     when = rfc3339(scheduled)
     return CloudEvent(
-        id=id or new_id(), source=f"//local/schedules/{function_name}", type=SCHEDULE_TYPE, time=when,
+        id=id or new_id(),
+        source=f"//local/schedules/{function_name}",
+        type=SCHEDULE_TYPE,
+        time=when,
         datacontenttype=DEFAULT_CONTENT_TYPE,
         data={"scheduled_time": when, "schedule": expression, "name": function_name},
     )

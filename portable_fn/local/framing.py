@@ -42,8 +42,11 @@ def read_body(rfile: BufferedIOBase, headers: Message, limit: Limit) -> bytes:
         raise RequestError(400, "The request has both Transfer-Encoding and Content-Length; send one of them.")
     if codings:
         if codings != ["chunked"]:
-            raise RequestError(400, f"Transfer-Encoding {', '.join(codings)!r} is not supported; send the "
-                                    "body with Content-Length or Transfer-Encoding: chunked.")
+            raise RequestError(
+                400,
+                f"Transfer-Encoding {', '.join(codings)!r} is not supported; send the "
+                "body with Content-Length or Transfer-Encoding: chunked.",
+            )
         return _read_chunked(rfile, limit)
     if not lengths:
         return b""
@@ -64,8 +67,12 @@ def content_length(values: list[str], limit: Limit) -> int:
 
 
 def too_large(limit: Limit, size: str) -> RequestError:
-    return RequestError(413, f"The body ({size}) is larger than {limit.what} may be: at most "
-                             f"{limit.describe()}.", limit=limit.size, cloud=limit.cloud)
+    return RequestError(
+        413,
+        f"The body ({size}) is larger than {limit.what} may be: at most {limit.describe()}.",
+        limit=limit.size,
+        cloud=limit.cloud,
+    )
 
 
 def _read_exactly(rfile: BufferedIOBase, size: int, declared: str) -> bytes:

@@ -22,11 +22,28 @@ from ..runtime.logs import current_facts, log_level
 LOGGER = "portable_fn.function"
 
 # the facts shown after the message, under the names a reader knows them by, in this order
-_FACTS = (("invocation_id", "invocation"), ("event_id", "event"), ("trace_id", "trace"), ("span_id", "span"),
-          ("attempt", "attempt"))
+_FACTS = (
+    ("invocation_id", "invocation"),
+    ("event_id", "event"),
+    ("trace_id", "trace"),
+    ("span_id", "span"),
+    ("attempt", "attempt"),
+)
 # what the line already shows, or is the same for every line of dev
-_SHOWN = frozenset(("time", "level", "message", "logger", "function", "provider", "cold_start", "exception",
-                    "stack", *(key for key, _ in _FACTS)))
+_SHOWN = frozenset(
+    (
+        "time",
+        "level",
+        "message",
+        "logger",
+        "function",
+        "provider",
+        "cold_start",
+        "exception",
+        "stack",
+        *(key for key, _ in _FACTS),
+    )
+)
 
 
 class FunctionLogs(logging.Handler):

@@ -59,11 +59,22 @@ def print_to_stderr(line: str) -> None:
 class LocalHost:
     """Serves an app on `host:port` (`port=0` picks a free one; see `.port` and `.url`)."""
 
-    def __init__(self, app: App, host: str = "127.0.0.1", port: int = 8080,
-                 state_dir: str | Path | None = None, retry_backoff_s: float = 1.0,
-                 log: Log = print_to_stderr, *, rate_scale: float = 1.0,
-                 poll_interval_s: float = 0.2, providers: Iterable[str] | None = None,
-                 read_timeout_s: float = 10.0, stage: str | None = None, reload: bool = False) -> None:
+    def __init__(
+        self,
+        app: App,
+        host: str = "127.0.0.1",
+        port: int = 8080,
+        state_dir: str | Path | None = None,
+        retry_backoff_s: float = 1.0,
+        log: Log = print_to_stderr,
+        *,
+        rate_scale: float = 1.0,
+        poll_interval_s: float = 0.2,
+        providers: Iterable[str] | None = None,
+        read_timeout_s: float = 10.0,
+        stage: str | None = None,
+        reload: bool = False,
+    ) -> None:
         self.app = app
         self.host = host
         self.port = port
@@ -112,8 +123,9 @@ class LocalHost:
         self.function_logs.attach()
         self.watcher.start()
         self.scheduler.start()
-        self._server_thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
-                                               name="local-http", daemon=True)
+        self._server_thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.05,), name="local-http", daemon=True
+        )
         self._server_thread.start()
         self.log(self.banner())
         self._report_kept()
@@ -193,8 +205,11 @@ class LocalHost:
                 subscription.spec, subscription.policy = kept[name], self._policy(app, kept[name])
             else:
                 subscription.stop()
-        subscriptions = {s.name: self.subscriptions.get(s.name) or self._subscription(s, app)
-                         for s in app.functions if s.trigger.is_event}
+        subscriptions = {
+            s.name: self.subscriptions.get(s.name) or self._subscription(s, app)
+            for s in app.functions
+            if s.trigger.is_event
+        }
         self.env.restore()
         self.env = env
         if self._started:
@@ -221,14 +236,20 @@ class LocalHost:
             now = new.get(name)
             if now is None or (spec.trigger.is_event and not now.trigger.is_event):
                 gone = "removed" if now is None else f"now {now.trigger.kind}-triggered"
-                kept = (f"; its {waiting} pending message(s) stay in {self.journal.path.name} until a function "
-                        f"named {name!r} takes events again" if waiting and spec.trigger.is_event else "")
+                kept = (
+                    f"; its {waiting} pending message(s) stay in {self.journal.path.name} until a function "
+                    f"named {name!r} takes events again"
+                    if waiting and spec.trigger.is_event
+                    else ""
+                )
                 notes.append(f"{name}: {gone}{kept}")
             elif now.trigger.kind != spec.trigger.kind and waiting:
-                notes.append(f"{name}: trigger changed from {spec.trigger.kind} to {now.trigger.kind}; its "
-                             f"{waiting} pending message(s), accepted as {spec.trigger.kind} messages, are "
-                             "delivered to the new code as they are (restart dev with an empty state dir "
-                             "to drop them)")
+                notes.append(
+                    f"{name}: trigger changed from {spec.trigger.kind} to {now.trigger.kind}; its "
+                    f"{waiting} pending message(s), accepted as {spec.trigger.kind} messages, are "
+                    "delivered to the new code as they are (restart dev with an empty state dir "
+                    "to drop them)"
+                )
         return notes
 
     def _swap_event_sources(self, old: App) -> None:
@@ -249,15 +270,20 @@ class LocalHost:
                 self.watcher.start()
 
     def _subscription(self, spec: FunctionSpec, app: App | None = None) -> Subscription:
-        return Subscription(spec, self._policy(app or self.app, spec), self.journal, self.dead_letters,
-                            self._log_invocation, self.log)
+        return Subscription(
+            spec, self._policy(app or self.app, spec), self.journal, self.dead_letters, self._log_invocation, self.log
+        )
 
     def _policy(self, app: App, spec: FunctionSpec) -> Policy:
         return Policy.of(spec, app.options(spec), self.retry_backoff_s)
 
     def _bucket_watcher(self) -> BucketWatcher:
-        return BucketWatcher(self.state_dir / "buckets", [t.bucket for _, t in self._with(Storage)],
-                             self._on_bucket_change, self.poll_interval_s)
+        return BucketWatcher(
+            self.state_dir / "buckets",
+            [t.bucket for _, t in self._with(Storage)],
+            self._on_bucket_change,
+            self.poll_interval_s,
+        )
 
     # -- serving --------------------------------------------------------------------------------
 
@@ -266,7 +292,8 @@ class LocalHost:
         if control.is_control(request.path):
             return self._refused(request, control.handle(self, request))
         found = self.router.match(request.method, request.path) or (
-            self.router.match("GET", request.path) if request.method == "HEAD" else None)
+            self.router.match("GET", request.path) if request.method == "HEAD" else None
+        )
         if found is None:
             return self._refused(request, not_routed(self.router, request))
         route, params = found
@@ -291,8 +318,7 @@ class LocalHost:
         """Deliver a POSTed message to a queue's consumer or a topic's subscribers; the event ids."""
         consumers = self._consumers(Queue if kind == "queue" else Topic)
         if name not in consumers:
-            raise ControlError(404, f"No function is triggered by {kind} {name!r}.",
-                               **{kind + "s": sorted(consumers)})
+            raise ControlError(404, f"No function is triggered by {kind} {name!r}.", **{kind + "s": sorted(consumers)})
         events = message_events(kind, name, headers, body)
         published = rfc3339(now())
         with self.journal.transaction():  # committed before the 202: all of them, or none
@@ -308,10 +334,12 @@ class LocalHost:
         """The messages of a queue or topic not settled yet: each consumer's copy, with its attempt."""
         consumers = self._consumers(Queue if kind == "queue" else Topic)
         if name not in consumers:
-            raise ControlError(404, f"No function is triggered by {kind} {name!r}.",
-                               **{kind + "s": sorted(consumers)})
-        return [_describe_pending(subscription.spec.name, p)
-                for subscription in consumers[name] for p in subscription.pending()]
+            raise ControlError(404, f"No function is triggered by {kind} {name!r}.", **{kind + "s": sorted(consumers)})
+        return [
+            _describe_pending(subscription.spec.name, p)
+            for subscription in consumers[name]
+            for p in subscription.pending()
+        ]
 
     def _forward_dead_letter(self, target: str, event: CloudEvent[Any]) -> None:
         """Send a dead letter on to the local queue or topic named by a function's `dead_letter`."""
@@ -322,15 +350,16 @@ class LocalHost:
             for subscription in topics[target]:
                 subscription.put([event], rfc3339(now()))
         else:
-            self.log(f"dead-letter target {target!r} is not a queue or topic of this app; kept in "
-                     f"{control.PREFIX}/dead-letters only")
+            self.log(
+                f"dead-letter target {target!r} is not a queue or topic of this app; kept in "
+                f"{control.PREFIX}/dead-letters only"
+            )
 
     def fire(self, function: str) -> str:
         """Fire a schedule-triggered function once, now; the event id."""
         schedules = [s.name for s, _ in self._with(Schedule)]
         if function not in schedules:
-            raise ControlError(404, f"No schedule-triggered function is named {function!r}.",
-                               schedules=schedules)
+            raise ControlError(404, f"No schedule-triggered function is named {function!r}.", schedules=schedules)
         spec: FunctionSpec = self.app.function(function)
         return self._on_tick(spec, now())
 
@@ -343,9 +372,11 @@ class LocalHost:
             temp.write_bytes(body)
             temp.replace(path)
         except (FileExistsError, IsADirectoryError, NotADirectoryError):
-            raise ControlError(409, f"Object key {key!r} cannot be kept in a local bucket folder: a key "
-                                    "is also the folder of another key (clouds allow that, folders do not)."
-                               ) from None
+            raise ControlError(
+                409,
+                f"Object key {key!r} cannot be kept in a local bucket folder: a key "
+                "is also the folder of another key (clouds allow that, folders do not).",
+            ) from None
         return object_info(bucket, key, path)
 
     def delete_object(self, bucket: str, key: str) -> None:
@@ -358,21 +389,28 @@ class LocalHost:
 
     def describe_functions(self) -> list[dict[str, Any]]:
         """Every function: name, trigger kind, trigger details, where to trigger it."""
-        return [{"name": s.name, "trigger": s.trigger.kind, "details": _details(s), "endpoint": self._endpoint(s)}
-                for s in self.app.functions]
+        return [
+            {"name": s.name, "trigger": s.trigger.kind, "details": _details(s), "endpoint": self._endpoint(s)}
+            for s in self.app.functions
+        ]
 
     def banner(self) -> str:
-        lines = [f"portable-fn dev: app {self.app.name!r} on {self.url} (stage {self.stage!r}, state in "
-                 f"{self.state_dir})"]
+        lines = [
+            f"portable-fn dev: app {self.app.name!r} on {self.url} (stage {self.stage!r}, state in {self.state_dir})"
+        ]
         for spec in self.app.functions:
             lines.append(f"  {spec.name:<20} {spec.trigger.kind:<9} {self._how_to_trigger(spec)}")
-        lines.append(f"  dead letters: {self.url}{control.PREFIX}/dead-letters   "
-                     f"functions: {self.url}{control.PREFIX}/functions   "
-                     f"openapi: {self.url}{control.PREFIX}/openapi.json")
+        lines.append(
+            f"  dead letters: {self.url}{control.PREFIX}/dead-letters   "
+            f"functions: {self.url}{control.PREFIX}/functions   "
+            f"openapi: {self.url}{control.PREFIX}/openapi.json"
+        )
         limits = self.limits
-        lines.append(f"  limits ({', '.join(limits.clouds)}): HTTP body {limits.http.size:,} B, queue message "
-                     f"{limits.queue.size:,} B, topic message {limits.topic.size:,} B, object key "
-                     f"{limits.key.size:,} B")
+        lines.append(
+            f"  limits ({', '.join(limits.clouds)}): HTTP body {limits.http.size:,} B, queue message "
+            f"{limits.queue.size:,} B, topic message {limits.topic.size:,} B, object key "
+            f"{limits.key.size:,} B"
+        )
         return "\n".join(lines)
 
     def _endpoint(self, spec: FunctionSpec) -> str:
@@ -401,8 +439,9 @@ class LocalHost:
     # -- event sources --------------------------------------------------------------------------
 
     def _on_bucket_change(self, change: str, info: ObjectInfo) -> None:
-        targets = [s for s, t in self._with(Storage)
-                   if t.bucket == info.bucket and t.on == change and t.matches(info.key)]
+        targets = [
+            s for s, t in self._with(Storage) if t.bucket == info.bucket and t.on == change and t.matches(info.key)
+        ]
         if targets:
             event = storage_event(change, info.bucket, info.key, info.size, info.etag)
             for spec in targets:
@@ -452,8 +491,10 @@ class LocalHost:
             if function in self.subscriptions:
                 self.log(f"  {function}: {count} message(s) kept from the last run, delivered as they are ready")
             else:
-                self.log(f"  {function}: {count} message(s) kept for a function this app no longer has; "
-                         f"they wait in {self.journal.path.name} until it is back")
+                self.log(
+                    f"  {function}: {count} message(s) kept for a function this app no longer has; "
+                    f"they wait in {self.journal.path.name} until it is back"
+                )
 
 
 def check_key(key: str, limits: Limits) -> None:
@@ -461,20 +502,33 @@ def check_key(key: str, limits: Limits) -> None:
     shown = repr(key if len(key) <= 60 else key[:60] + "...")
     size = len(key.encode("utf-8", "surrogatepass"))
     if size > limits.key.size:
-        raise ControlError(400, f"Object key {shown} is {size:,} bytes; {limits.key.what} may be at most "
-                                f"{limits.key.describe()}.", limit=limits.key.size, cloud=limits.key.cloud)
+        raise ControlError(
+            400,
+            f"Object key {shown} is {size:,} bytes; {limits.key.what} may be at most {limits.key.describe()}.",
+            limit=limits.key.size,
+            cloud=limits.key.cloud,
+        )
     control_char = next((c for c in key if c < " " or c == "\x7f"), None)
     if control_char is not None:
-        raise ControlError(400, f"Object key {shown} holds the control character {control_char!r}; keys hold "
-                                "printable characters only (Cloud Storage refuses CR and LF, and no cloud "
-                                "keeps NUL).")
+        raise ControlError(
+            400,
+            f"Object key {shown} holds the control character {control_char!r}; keys hold "
+            "printable characters only (Cloud Storage refuses CR and LF, and no cloud "
+            "keeps NUL).",
+        )
     parts = key.split("/")
     if any(p in ("", ".", "..") or p.startswith(".") or "\\" in p for p in parts):
-        raise ControlError(400, f"Object key {shown} is not allowed here: use '/'-separated names "
-                                "that are not empty and do not start with '.'.")
+        raise ControlError(
+            400,
+            f"Object key {shown} is not allowed here: use '/'-separated names "
+            "that are not empty and do not start with '.'.",
+        )
     if any(len(p.encode("utf-8", "surrogatepass")) > NAME_MAX for p in parts):
-        raise ControlError(400, f"Object key {shown} has a '/'-separated part longer than {NAME_MAX} bytes, "
-                                "which a local bucket folder cannot hold as a file name; use shorter parts.")
+        raise ControlError(
+            400,
+            f"Object key {shown} has a '/'-separated part longer than {NAME_MAX} bytes, "
+            "which a local bucket folder cannot hold as a file name; use shorter parts.",
+        )
 
 
 def _status_line(response: Response) -> str:
@@ -499,6 +553,11 @@ def _details(spec: FunctionSpec) -> dict[str, Any]:
 def _describe_pending(function: str, pending: Pending) -> dict[str, Any]:
     """One pending message for `GET /_local/queues/{name}`: ready_at in RFC 3339 (null: ready now)."""
     ready_at = datetime.fromtimestamp(pending.ready_at, timezone.utc) if pending.ready_at else None
-    return {"function": function, "id": pending.event.id, "attempt": pending.attempt,
-            "ready_at": rfc3339(ready_at) if ready_at else None, "published": pending.published,
-            "event": pending.event.to_dict()}
+    return {
+        "function": function,
+        "id": pending.event.id,
+        "attempt": pending.attempt,
+        "ready_at": rfc3339(ready_at) if ready_at else None,
+        "published": pending.published,
+        "event": pending.event.to_dict(),
+    }

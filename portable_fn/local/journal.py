@@ -115,8 +115,8 @@ class Journal:
         rows = [(function, e.to_json(), 1, 0.0, published) for e in events]
         with self.transaction() as db:
             db.executemany(
-                "INSERT INTO messages (function, event, attempt, ready_at, published) VALUES (?, ?, ?, ?, ?)",
-                rows)
+                "INSERT INTO messages (function, event, attempt, ready_at, published) VALUES (?, ?, ?, ?, ?)", rows
+            )
 
     def ready(self, function: str, now: float, limit: int, ordered: bool) -> list[Pending]:
         """Up to `limit` messages of `function` ready at `now`, oldest first; `ordered` takes only from
@@ -128,8 +128,11 @@ class Journal:
 
     def next_ready_at(self, function: str, ordered: bool) -> float | None:
         """When the next message of `function` becomes ready (None: it has none)."""
-        query = ("SELECT ready_at FROM messages WHERE function = ? ORDER BY seq LIMIT 1" if ordered
-                 else "SELECT MIN(ready_at) FROM messages WHERE function = ?")
+        query = (
+            "SELECT ready_at FROM messages WHERE function = ? ORDER BY seq LIMIT 1"
+            if ordered
+            else "SELECT MIN(ready_at) FROM messages WHERE function = ?"
+        )
         with self._lock:
             row = self._connection().execute(query, (function,)).fetchone()
         return None if row is None else row[0]
@@ -156,8 +159,9 @@ class Journal:
 
     def add_dead_letter(self, entry: dict[str, Any]) -> None:
         with self.transaction() as db:
-            db.execute("INSERT INTO dead_letters (entry) VALUES (?)",
-                       (json.dumps(entry, ensure_ascii=False, default=str),))
+            db.execute(
+                "INSERT INTO dead_letters (entry) VALUES (?)", (json.dumps(entry, ensure_ascii=False, default=str),)
+            )
 
     def dead_letters(self) -> list[dict[str, Any]]:
         with self._lock:
@@ -169,8 +173,10 @@ class Journal:
     def _select(self, where: str, *params: Any) -> list[Pending]:
         with self._lock:
             rows = self._connection().execute(f"SELECT {COLUMNS} FROM messages {where}", params).fetchall()
-        return [Pending(seq, CloudEvent.from_json(event), attempt, ready_at, published)
-                for seq, event, attempt, ready_at, published in rows]
+        return [
+            Pending(seq, CloudEvent.from_json(event), attempt, ready_at, published)
+            for seq, event, attempt, ready_at, published in rows
+        ]
 
     def _connection(self) -> sqlite3.Connection:
         if self._db is None:

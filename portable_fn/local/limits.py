@@ -72,8 +72,12 @@ KEY_LIMITS: dict[str, Limit] = {
     "gcp": Limit("an object key", 1024, "gcp", "Cloud Storage's object name length in UTF-8"),
     "azure": Limit("an object key", 1024, "azure", "Azure Blob Storage's blob name length"),
 }
-OBJECT_LIMIT = Limit("an object uploaded to dev", LOCAL_OBJECT_BYTES, "local",
-                     "the dev host's cap for uploads held in memory; copy bigger files into the bucket folder")
+OBJECT_LIMIT = Limit(
+    "an object uploaded to dev",
+    LOCAL_OBJECT_BYTES,
+    "local",
+    "the dev host's cap for uploads held in memory; copy bigger files into the bucket folder",
+)
 
 
 @dataclass(frozen=True)
@@ -91,9 +95,13 @@ class Limits:
     def strictest(cls, clouds: Iterable[str]) -> Limits:
         """The smallest of each limit among `clouds` (all three when empty)."""
         chosen = tuple(c for c in CLOUDS if c in set(clouds)) or CLOUDS
-        return cls(chosen, http=_smallest(BODY_LIMITS["http"], chosen),
-                   queue=_smallest(BODY_LIMITS["queue"], chosen), topic=_smallest(BODY_LIMITS["topic"], chosen),
-                   key=_smallest(KEY_LIMITS, chosen))
+        return cls(
+            chosen,
+            http=_smallest(BODY_LIMITS["http"], chosen),
+            queue=_smallest(BODY_LIMITS["queue"], chosen),
+            topic=_smallest(BODY_LIMITS["topic"], chosen),
+            key=_smallest(KEY_LIMITS, chosen),
+        )
 
     def body(self, method: str, path: str) -> Limit:
         """The limit on the body of a request to the dev host."""

@@ -66,8 +66,10 @@ def _in_use(state_dir: Path, holder: dict[str, Any]) -> str:
         who += " (this one)"
     if url:
         who += f", serving {url}"
-    return (f"portable-fn dev: the state directory {state_dir} is in use by another dev host ({who}). "
-            "Stop that host, or give this one another --state-dir.")
+    return (
+        f"portable-fn dev: the state directory {state_dir} is in use by another dev host ({who}). "
+        "Stop that host, or give this one another --state-dir."
+    )
 
 
 def _read_holder(fd: int) -> dict[str, Any]:

@@ -130,8 +130,11 @@ class LocalDeployer(Deployer["LocalCloud", LocalNames]):
             if channel is not None:
                 channels[names.channel(channel)] = LocalChannel(names.channel(channel), channel=channel)
             options = json.dumps(app.options(spec).to_dict(), sort_keys=True)
-            functions.append(LocalFunction(names.function(spec.name), trigger=repr(spec.trigger),
-                                           options=options, code_sha256=artifact.sha256))
+            functions.append(
+                LocalFunction(
+                    names.function(spec.name), trigger=repr(spec.trigger), options=options, code_sha256=artifact.sha256
+                )
+            )
         return [*channels.values(), *functions]
 
     def read_remote(self, app: App, stage: str) -> RemoteState:

@@ -110,8 +110,11 @@ def describe_failure(exc: BaseException, source_dir: Path) -> str:
     if isinstance(cause, SyntaxError):
         return "".join(traceback.format_exception_only(cause)).rstrip()
     text = str(exc) if isinstance(exc, PortableFnError) else f"{type(cause).__name__}: {cause}"
-    frames = [f"{f.filename}:{f.lineno}" for f in traceback.extract_tb(cause.__traceback__)
-              if Path(f.filename).resolve().is_relative_to(source_dir)]
+    frames = [
+        f"{f.filename}:{f.lineno}"
+        for f in traceback.extract_tb(cause.__traceback__)
+        if Path(f.filename).resolve().is_relative_to(source_dir)
+    ]
     return f"{frames[-1]}: {text}" if frames and frames[-1] not in text else text
 
 
@@ -163,13 +166,16 @@ class SourceWatcher:
             new = load_afresh(old, changed)
             notes = self.host.swap_app(new)
         except Exception as exc:
-            self.log(f"portable-fn dev: reload failed; the previous code keeps serving until this is fixed:\n"
-                     f"{_indent(describe_failure(exc, old.source_dir))}")
+            self.log(
+                f"portable-fn dev: reload failed; the previous code keeps serving until this is fixed:\n"
+                f"{_indent(describe_failure(exc, old.source_dir))}"
+            )
         else:
             elapsed_ms = (time.perf_counter() - started) * 1000
             shown = ", ".join(_shown(p, old.root) for p in changed[:3]) + (", ..." if len(changed) > 3 else "")
-            self.log(f"portable-fn dev: reloaded {len(new.functions)} functions in {elapsed_ms:.0f} ms "
-                     f"({shown} changed)")
+            self.log(
+                f"portable-fn dev: reloaded {len(new.functions)} functions in {elapsed_ms:.0f} ms ({shown} changed)"
+            )
             for note in notes:
                 self.log(f"  {note}")
         finally:

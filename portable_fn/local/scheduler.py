@@ -25,8 +25,9 @@ def utc_now() -> datetime:
 class Scheduler:
     """Keeps the next firing time of every schedule and fires the ones that are due."""
 
-    def __init__(self, specs: Iterable[FunctionSpec], fire: Fire, clock: Clock = utc_now,
-                 rate_scale: float = 1.0) -> None:
+    def __init__(
+        self, specs: Iterable[FunctionSpec], fire: Fire, clock: Clock = utc_now, rate_scale: float = 1.0
+    ) -> None:
         self.specs = [s for s in specs if isinstance(s.trigger, Schedule)]
         self.fire = fire
         self.clock = clock

@@ -76,14 +76,14 @@ class _Handler(BaseHTTPRequestHandler):
             host.log_refusal(self.command, path, exc.status, str(exc))
             self._answer(Response.json(exc.body(), status=exc.status))
             return
-        request = Request(self.command, path, headers=list(self.headers.items()), query=query,
-                          body=body, raw=self)
+        request = Request(self.command, path, headers=list(self.headers.items()), query=query, body=body, raw=self)
         try:
             response = host.handle(request)
         except Exception as exc:  # a bug of the host: the log has it all, the answer names no path
             host.log(f"portable-fn dev: {self.command} {path} failed: {type(exc).__name__}: {exc}")
-            response = Response.json({"error": f"The dev host failed ({type(exc).__name__}); its log says "
-                                               "why."}, status=500)
+            response = Response.json(
+                {"error": f"The dev host failed ({type(exc).__name__}); its log says why."}, status=500
+            )
         self._answer(response)
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
@@ -92,8 +92,7 @@ class _Handler(BaseHTTPRequestHandler):
         if code >= 500:  # 505 for an HTTP version it does not speak: the request's fault, so a 400
             code, reason = 400, f"{reason}; send HTTP/1.1 or HTTP/1.0"
         self.request_version = "HTTP/1.0"  # a request line it could not read must still get headers
-        self.server.host.log_refusal(self.command or "-", self.path if hasattr(self, "path") else "-",
-                                     code, reason)
+        self.server.host.log_refusal(self.command or "-", self.path if hasattr(self, "path") else "-", code, reason)
         self._answer(Response.json({"error": reason}, status=code))
 
     def _answer(self, response: Response) -> None:

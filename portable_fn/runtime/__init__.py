@@ -22,12 +22,48 @@ from .triggers import Http, Queue, Schedule, Storage, Topic, cron, http, queue, 
 from .views import MessageMeta, ScheduleTick, StorageObject
 
 __all__ = [
-    "ACK", "DEAD_LETTER", "RETRY", "CloudEvent", "Context", "DataValidationError", "DeadLetter",
-    "DeclarationError", "FunctionOptions", "FunctionSpec", "Headers", "Http", "InvalidEventError",
-    "MessageMeta", "PortableFnError", "QueryParams", "Queue", "Request", "Response", "Result", "Retry",
-    "Schedule", "ScheduleTick", "Storage", "StorageObject", "Topic", "call_batch", "call_event",
-    "call_http", "cron", "from_http", "from_http_batch", "function", "http", "queue", "schedule",
-    "spec_of", "storage", "to_batch", "to_binary", "to_structured", "topic",
+    "ACK",
+    "DEAD_LETTER",
+    "RETRY",
+    "CloudEvent",
+    "Context",
+    "DataValidationError",
+    "DeadLetter",
+    "DeclarationError",
+    "FunctionOptions",
+    "FunctionSpec",
+    "Headers",
+    "Http",
+    "InvalidEventError",
+    "MessageMeta",
+    "PortableFnError",
+    "QueryParams",
+    "Queue",
+    "Request",
+    "Response",
+    "Result",
+    "Retry",
+    "Schedule",
+    "ScheduleTick",
+    "Storage",
+    "StorageObject",
+    "Topic",
+    "call_batch",
+    "call_event",
+    "call_http",
+    "cron",
+    "from_http",
+    "from_http_batch",
+    "function",
+    "http",
+    "queue",
+    "schedule",
+    "spec_of",
+    "storage",
+    "to_batch",
+    "to_binary",
+    "to_structured",
+    "topic",
 ]
 
 
@@ -49,7 +85,9 @@ def _install_default_middleware() -> None:
 
             logging.getLogger("portable_fn").warning(
                 "OpenTelemetry is asked for by the environment but cannot be loaded (%s); add "
-                "'portable-fn[otel]' to the function's requirements.", exc)
+                "'portable-fn[otel]' to the function's requirements.",
+                exc,
+            )
         else:
             if otel.enabled_by_environment():
                 try:
@@ -59,16 +97,24 @@ def _install_default_middleware() -> None:
 
                     logging.getLogger("portable_fn").warning(
                         "OpenTelemetry is asked for by the environment but cannot be loaded (%s); add "
-                        "'portable-fn[otel]' to the function's requirements.", exc)
+                        "'portable-fn[otel]' to the function's requirements.",
+                        exc,
+                    )
 
 
 def _otel_requested() -> bool:
     import os
 
     env = os.environ
-    return any(env.get(name) for name in ("PORTABLE_FN_OTEL", "OTEL_EXPORTER_OTLP_ENDPOINT",
-                                          "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_TRACES_EXPORTER"))
+    return any(
+        env.get(name)
+        for name in (
+            "PORTABLE_FN_OTEL",
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+            "OTEL_TRACES_EXPORTER",
+        )
+    )
 
 
 _install_default_middleware()
-

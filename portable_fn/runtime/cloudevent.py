@@ -27,8 +27,18 @@ REQUIRED = ("id", "source", "type", "specversion")
 OPTIONAL = ("datacontenttype", "dataschema", "subject", "time")
 CONTEXT_ATTRIBUTES = frozenset(REQUIRED + OPTIONAL)
 _RESERVED = CONTEXT_ATTRIBUTES | {"data", "data_base64"}
-FIELDS = ("id", "source", "type", "specversion", "datacontenttype", "dataschema", "subject", "time",
-          "extensions", "data")  # what an event is made of: equality and replace() compare and copy these
+FIELDS = (
+    "id",
+    "source",
+    "type",
+    "specversion",
+    "datacontenttype",
+    "dataschema",
+    "subject",
+    "time",
+    "extensions",
+    "data",
+)  # what an event is made of: equality and replace() compare and copy these
 # The shape of RFC 3339 with field ranges built in; only the month-days in ODD_DAYS need a calendar check
 # after it (one set lookup for every other time, including the 29th-31st of the months that have them).
 # For decoders that check a time inline on their hot path: a string `t` is a valid time when
@@ -65,8 +75,16 @@ class CloudEvent(Generic[T]):
 
     # `time` is a property over `_time`, which may hold a time a decoder has not formatted yet.
     __slots__ = (
-        "id", "source", "type", "specversion", "datacontenttype", "dataschema", "subject", "_time",
-        "extensions", "data",
+        "id",
+        "source",
+        "type",
+        "specversion",
+        "datacontenttype",
+        "dataschema",
+        "subject",
+        "_time",
+        "extensions",
+        "data",
     )
     id: str
     source: str
@@ -93,15 +111,24 @@ class CloudEvent(Generic[T]):
         time: str | datetime | None = None,
         extensions: Mapping[str, Any] | None = None,
     ) -> None:
-        time, extensions = _validate(id, source, type, specversion, datacontenttype, dataschema, subject, time,
-                                     extensions, True)
+        time, extensions = _validate(
+            id, source, type, specversion, datacontenttype, dataschema, subject, time, extensions, True
+        )
         self._store(id, source, type, specversion, datacontenttype, dataschema, subject, time, extensions, data)
 
     @classmethod
     def _trusted(
-        cls, id: str, source: str, type: str, specversion: str, datacontenttype: str | None,
-        dataschema: str | None, subject: str | None, time: str | _DeferredTime | None,
-        extensions: Mapping[str, Any], data: Any,
+        cls,
+        id: str,
+        source: str,
+        type: str,
+        specversion: str,
+        datacontenttype: str | None,
+        dataschema: str | None,
+        subject: str | None,
+        time: str | _DeferredTime | None,
+        extensions: Mapping[str, Any],
+        data: Any,
     ) -> CloudEvent[Any]:
         """An event of attributes its caller has checked already (the decoders below, `with_data`),
         passed positionally: a decoder builds one per record and pays for no keyword parsing."""
@@ -110,9 +137,17 @@ class CloudEvent(Generic[T]):
         return event
 
     def _store(
-        self, id: str, source: str, type: str, specversion: str, datacontenttype: str | None,
-        dataschema: str | None, subject: str | None, time: str | _DeferredTime | None,
-        extensions: Mapping[str, Any], data: Any,
+        self,
+        id: str,
+        source: str,
+        type: str,
+        specversion: str,
+        datacontenttype: str | None,
+        dataschema: str | None,
+        subject: str | None,
+        time: str | _DeferredTime | None,
+        extensions: Mapping[str, Any],
+        data: Any,
     ) -> None:
         """The one place an event is written, once, while it is made: past this class's own `__setattr__`,
         as the `__init__` of a frozen dataclass writes its fields."""
@@ -156,9 +191,7 @@ class CloudEvent(Generic[T]):
 
     def attributes(self) -> dict[str, Any]:
         """Context attributes and extensions that are set, as one flat dict (no data)."""
-        out: dict[str, Any] = {
-            "specversion": self.specversion, "id": self.id, "source": self.source, "type": self.type
-        }
+        out: dict[str, Any] = {"specversion": self.specversion, "id": self.id, "source": self.source, "type": self.type}
         if self.datacontenttype is not None:  # unrolled: this runs for every event encoded
             out["datacontenttype"] = self.datacontenttype
         if self.dataschema is not None:
@@ -190,8 +223,18 @@ class CloudEvent(Generic[T]):
 
     def with_data(self, data: Any) -> CloudEvent[Any]:
         """The same event carrying other data (its attributes are valid already, so none is re-checked)."""
-        return CloudEvent._trusted(self.id, self.source, self.type, self.specversion, self.datacontenttype,
-                                   self.dataschema, self.subject, self._time, self.extensions, data)
+        return CloudEvent._trusted(
+            self.id,
+            self.source,
+            self.type,
+            self.specversion,
+            self.datacontenttype,
+            self.dataschema,
+            self.subject,
+            self._time,
+            self.extensions,
+            data,
+        )
 
     @property
     def timestamp(self) -> datetime | None:
@@ -231,9 +274,7 @@ class CloudEvent(Generic[T]):
     def from_dict(cls, obj: Mapping[str, Any]) -> CloudEvent[Any]:
         """Read the JSON event format from an already-decoded mapping."""
         if not isinstance(obj, Mapping):
-            raise InvalidEventError(
-                f"A CloudEvent in JSON format must be an object, got {type(obj).__name__}."
-            )
+            raise InvalidEventError(f"A CloudEvent in JSON format must be an object, got {type(obj).__name__}.")
         return _from_json_object(dict(obj))
 
     @classmethod
@@ -248,17 +289,13 @@ def _from_json_object(attrs: dict[str, Any]) -> CloudEvent[Any]:
     data = attrs.pop("data", _MISSING)
     data_b64 = attrs.pop("data_base64", _MISSING)
     if data is not _MISSING and data_b64 is not _MISSING:
-        raise InvalidEventError(
-            "A CloudEvent has both 'data' and 'data_base64'; send only one.", "data_base64"
-        )
+        raise InvalidEventError("A CloudEvent has both 'data' and 'data_base64'; send only one.", "data_base64")
     if data_b64 is not _MISSING:
         data = _decode_base64(data_b64)
     elif data is _MISSING:
         data = None
     if "specversion" not in attrs:
-        raise InvalidEventError(
-            "CloudEvent attribute 'specversion' is missing; set it to '1.0'.", "specversion"
-        )
+        raise InvalidEventError("CloudEvent attribute 'specversion' is missing; set it to '1.0'.", "specversion")
     return from_attributes(attrs, data)
 
 
@@ -281,13 +318,30 @@ class _DeferredTime:
         return self.formatted
 
 
-def _validate(id: Any, source: Any, type: Any, specversion: Any, datacontenttype: Any, dataschema: Any,
-              subject: Any, time: Any, extensions: Any, copy: bool) -> tuple[str | None, Mapping[str, Any]]:
+def _validate(
+    id: Any,
+    source: Any,
+    type: Any,
+    specversion: Any,
+    datacontenttype: Any,
+    dataschema: Any,
+    subject: Any,
+    time: Any,
+    extensions: Any,
+    copy: bool,
+) -> tuple[str | None, Mapping[str, Any]]:
     """Check every attribute as `CloudEvent(...)` does and return the time (an RFC 3339 string) and the
     extensions (copied with `copy`) as the event keeps them. Positional, so a decoder does not pay for
     keyword parsing; the common case is one inline test per attribute, the reasons come from `_reject_*`."""
-    if not (id and source and type and id.__class__ is str and source.__class__ is str
-            and type.__class__ is str and uri_problem(source) is None):
+    if not (
+        id
+        and source
+        and type
+        and id.__class__ is str
+        and source.__class__ is str
+        and type.__class__ is str
+        and uri_problem(source) is None
+    ):
         _reject_required(id, source, type)
     if specversion != SPECVERSION:
         raise InvalidEventError(
@@ -295,22 +349,37 @@ def _validate(id: Any, source: Any, type: Any, specversion: Any, datacontenttype
             "only CloudEvents 1.0 is supported.",
             "specversion",
         )
-    if not ((datacontenttype is None or (datacontenttype.__class__ is str and datacontenttype))
-            and dataschema is None and (subject is None or (subject.__class__ is str and subject))):
+    if not (
+        (datacontenttype is None or (datacontenttype.__class__ is str and datacontenttype))
+        and dataschema is None
+        and (subject is None or (subject.__class__ is str and subject))
+    ):
         _reject_optional(datacontenttype, dataschema, subject)
     if time is not None and not (time.__class__ is str and rfc3339_shape(time) and time[5:10] not in ODD_DAYS):
         time = _check_time(time)
     return time, (_check_extensions(extensions, copy) if extensions else _EMPTY)
 
 
-def checked(id: Any, source: Any, type: Any, specversion: Any, datacontenttype: Any, dataschema: Any,
-            subject: Any, time: Any, extensions: Any, data: Any) -> CloudEvent[Any]:
+def checked(
+    id: Any,
+    source: Any,
+    type: Any,
+    specversion: Any,
+    datacontenttype: Any,
+    dataschema: Any,
+    subject: Any,
+    time: Any,
+    extensions: Any,
+    data: Any,
+) -> CloudEvent[Any]:
     """`CloudEvent(...)` for decoders: every attribute checked as the constructor checks it (the
     extensions copied), passed positionally so a decoder does not pay for keyword parsing per event."""
-    time, extensions = _validate(id, source, type, specversion, datacontenttype, dataschema, subject, time,
-                                 extensions, True)
-    return CloudEvent._trusted(id, source, type, specversion, datacontenttype, dataschema, subject, time,
-                               extensions, data)
+    time, extensions = _validate(
+        id, source, type, specversion, datacontenttype, dataschema, subject, time, extensions, True
+    )
+    return CloudEvent._trusted(
+        id, source, type, specversion, datacontenttype, dataschema, subject, time, extensions, data
+    )
 
 
 def _reject_required(*values: Any) -> None:
@@ -414,15 +483,24 @@ def from_attributes(attrs: Mapping[str, Any], data: Any = None) -> CloudEvent[An
     given = {k: v for k, v in attrs.items() if k not in CONTEXT_ATTRIBUTES} if len(attrs) > 4 else None
     id, source, type, specversion = attrs["id"], attrs["source"], attrs["type"], attrs["specversion"]
     datacontenttype, dataschema, subject = get("datacontenttype"), get("dataschema"), get("subject")
-    time, extensions = _validate(id, source, type, specversion, datacontenttype, dataschema, subject,
-                                 get("time"), given, False)  # `given` is a new dict already: not copied
-    return CloudEvent._trusted(id, source, type, specversion, datacontenttype, dataschema, subject, time,
-                               extensions, data)
+    time, extensions = _validate(
+        id, source, type, specversion, datacontenttype, dataschema, subject, get("time"), given, False
+    )  # `given` is a new dict already: not copied
+    return CloudEvent._trusted(
+        id, source, type, specversion, datacontenttype, dataschema, subject, time, extensions, data
+    )
 
 
-def from_native(id: Any, source: Any, type: str, datacontenttype: str | None,
-                time: str | tuple[Callable[[Any], str], Any] | None, extensions: Mapping[str, Any] | None,
-                data: Any, subject: str | None = None) -> CloudEvent[Any]:
+def from_native(
+    id: Any,
+    source: Any,
+    type: str,
+    datacontenttype: str | None,
+    time: str | tuple[Callable[[Any], str], Any] | None,
+    extensions: Mapping[str, Any] | None,
+    data: Any,
+    subject: str | None = None,
+) -> CloudEvent[Any]:
     """An event a provider decoder maps from a native record, per record on its hot path: positional,
     and `type`, `datacontenttype`, `time` and `subject` must be the decoder's own valid values (a
     constant, an RFC 3339 string it formatted or checked, a non-empty string), so only `id`, `source` and
@@ -433,8 +511,18 @@ def from_native(id: Any, source: Any, type: str, datacontenttype: str | None,
     if not (id and source and id.__class__ is str and source.__class__ is str):
         _reject_required(id, source, type)
     kept = _DeferredTime(*time) if isinstance(time, tuple) else time
-    return CloudEvent._trusted(id, source, type, SPECVERSION, datacontenttype, None, subject, kept,
-                               _check_extensions(extensions, False) if extensions else _EMPTY, data)
+    return CloudEvent._trusted(
+        id,
+        source,
+        type,
+        SPECVERSION,
+        datacontenttype,
+        None,
+        subject,
+        kept,
+        _check_extensions(extensions, False) if extensions else _EMPTY,
+        data,
+    )
 
 
 def loads(text: str | bytes, what: str) -> Any:
@@ -496,8 +584,9 @@ def _rebuild(attrs: dict[str, Any], data: Any) -> CloudEvent[Any]:
 
 
 def _check_time(value: str | datetime | None) -> str | None:
-    if value is None or (type(value) is str and rfc3339_shape(value)
-                         and (value[5:10] not in ODD_DAYS or _real_day(value))):
+    if value is None or (
+        type(value) is str and rfc3339_shape(value) and (value[5:10] not in ODD_DAYS or _real_day(value))
+    ):
         return value
     from datetime import datetime, timezone
 
@@ -506,8 +595,7 @@ def _check_time(value: str | datetime | None) -> str | None:
             value = value.replace(tzinfo=timezone.utc)
         return value.isoformat().replace("+00:00", "Z")
     raise InvalidEventError(
-        f"CloudEvent attribute 'time' must be an RFC 3339 timestamp such as "
-        f"'2018-04-05T17:31:00Z', got {value!r}.",
+        f"CloudEvent attribute 'time' must be an RFC 3339 timestamp such as '2018-04-05T17:31:00Z', got {value!r}.",
         "time",
     )
 
@@ -522,9 +610,14 @@ def _real_day(value: str) -> bool:
 
 def _check_extensions(extensions: Mapping[str, Any], copy: bool = True) -> Mapping[str, Any]:
     for name, value in extensions.items():
-        if value.__class__ is str and name.__class__ is str and name.isalnum() and name.isascii() and (
-            name.islower() or name.isdigit()
-        ) and name not in _RESERVED:
+        if (
+            value.__class__ is str
+            and name.__class__ is str
+            and name.isalnum()
+            and name.isascii()
+            and (name.islower() or name.isdigit())
+            and name not in _RESERVED
+        ):
             continue  # the common case: a valid name with a string value
         if not isinstance(name, str) or not _is_extension_name(name) or name in _RESERVED:
             raise InvalidEventError(
@@ -566,9 +659,7 @@ def _decode_base64(value: Any) -> bytes:
     try:
         return base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError):
-        raise InvalidEventError(
-            "CloudEvent 'data_base64' is not valid base64.", "data_base64"
-        ) from None
+        raise InvalidEventError("CloudEvent 'data_base64' is not valid base64.", "data_base64") from None
 
 
 def _jsonable(data: Any) -> Any:

@@ -17,8 +17,18 @@ class Context:
     `parent_id`, `links`, `headers()` for an outgoing call) and `logger`.
     """
 
-    __slots__ = ("invocation_id", "function_name", "provider", "attempt", "deadline", "message", "raw",
-                 "_trace", "_call", "_logger")
+    __slots__ = (
+        "invocation_id",
+        "function_name",
+        "provider",
+        "attempt",
+        "deadline",
+        "message",
+        "raw",
+        "_trace",
+        "_call",
+        "_logger",
+    )
 
     def __init__(
         self,
@@ -79,10 +89,10 @@ class Context:
         """A copy for another delivery of the same message."""
         message = self.message
         if message is not None:
-            message = MessageMeta(message.message_id, attempt, message.attributes, message.published_time,
-                                  message.subscription)
-        copy = Context(self.invocation_id, self.function_name, self.provider, attempt, self.deadline,
-                       message, self.raw)
+            message = MessageMeta(
+                message.message_id, attempt, message.attributes, message.published_time, message.subscription
+            )
+        copy = Context(self.invocation_id, self.function_name, self.provider, attempt, self.deadline, message, self.raw)
         copy._trace, copy._call = self._trace, self._call
         return copy
 

@@ -23,8 +23,21 @@ from .outcomes import Result
 from .pipeline import Call, Invocation, LazyCarrier, Middleware, http_carrier, run, serve
 from .views import MessageMeta
 
-__all__ = ["Call", "Carrier", "Decoded", "EntryPoint", "Invocation", "LazyCarrier", "MessageMeta",
-           "Middleware", "RecordReader", "Result", "http_carrier", "run", "serve"]
+__all__ = [
+    "Call",
+    "Carrier",
+    "Decoded",
+    "EntryPoint",
+    "Invocation",
+    "LazyCarrier",
+    "MessageMeta",
+    "Middleware",
+    "RecordReader",
+    "Result",
+    "http_carrier",
+    "run",
+    "serve",
+]
 
 Carrier = Mapping[str, str]
 """Trace headers as a transport carries them, keys lower-case: `traceparent`, `tracestate`,

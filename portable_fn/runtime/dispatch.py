@@ -31,8 +31,9 @@ class Binding:
 
     __slots__ = ("first", "convert", "wants_context", "is_async", "view")
 
-    def __init__(self, first: str, convert: Callable[[Any], Any] | None, wants_context: bool,
-                 is_async: bool, view: bool) -> None:
+    def __init__(
+        self, first: str, convert: Callable[[Any], Any] | None, wants_context: bool, is_async: bool, view: bool
+    ) -> None:
         self.first = first  # "request", "event" or "none"
         self.convert = convert  # data -> T for CloudEvent[T]; None keeps the data as it is
         self.wants_context = wants_context
@@ -59,8 +60,11 @@ def bind_handler(spec: FunctionSpec) -> Binding:
             f"@function {spec.name!r}: a handler takes at most two parameters, the "
             f"{'Request' if is_http else 'CloudEvent'} and an optional Context; it has {len(names)}."
         )
-    required_kwonly = [n for n in code.co_varnames[code.co_argcount: code.co_argcount + code.co_kwonlyargcount]
-                       if n not in (getattr(target, "__kwdefaults__", None) or {})]
+    required_kwonly = [
+        n
+        for n in code.co_varnames[code.co_argcount : code.co_argcount + code.co_kwonlyargcount]
+        if n not in (getattr(target, "__kwdefaults__", None) or {})
+    ]
     if required_kwonly:
         raise DeclarationError(
             f"@function {spec.name!r}: keyword-only parameter(s) {required_kwonly} cannot be supplied; "
@@ -74,8 +78,7 @@ def bind_handler(spec: FunctionSpec) -> Binding:
             continue
         if position == 1:
             raise DeclarationError(
-                f"@function {spec.name!r}: the second parameter {pname!r} must be annotated "
-                "Context (or be named ctx)."
+                f"@function {spec.name!r}: the second parameter {pname!r} must be annotated Context (or be named ctx)."
             )
         first, convert, view = _first_parameter(spec, pname, hint, is_http)
     return Binding(first, convert, wants_context, is_async, view)
@@ -137,9 +140,7 @@ def _pydantic_converter(model: Any) -> Callable[[Any], Any]:
                 return model.model_validate_json(data)
             return model.model_validate(data)
         except error_type as exc:
-            raise DataValidationError(
-                f"The event data is not a valid {model.__name__}: {_one_line(exc)}"
-            ) from None
+            raise DataValidationError(f"The event data is not a valid {model.__name__}: {_one_line(exc)}") from None
 
     return convert
 
@@ -152,8 +153,7 @@ def _dataclass_converter(cls: Any) -> Callable[[Any], Any]:
             data = loads(data, "The event data")
         if not isinstance(data, Mapping):
             raise DataValidationError(
-                f"The event data is not a valid {cls.__name__}: expected a JSON object, "
-                f"got {type(data).__name__}."
+                f"The event data is not a valid {cls.__name__}: expected a JSON object, got {type(data).__name__}."
             )
         try:
             return cls(**{k: v for k, v in data.items() if k in fields})
@@ -172,9 +172,7 @@ def _plain_converter(kind: type) -> Callable[[Any], Any]:
         if kind is not str and kind is not bytes and isinstance(data, (bytes, str)):
             data = loads(data, "The event data")
         if not isinstance(data, kind):
-            raise DataValidationError(
-                f"The event data must be {kind.__name__}, got {type(data).__name__}."
-            )
+            raise DataValidationError(f"The event data must be {kind.__name__}, got {type(data).__name__}.")
         return data
 
     return convert
@@ -281,6 +279,4 @@ def http_failure(spec: FunctionSpec, exc: Exception) -> Response:
 def _log_crash(spec: FunctionSpec, exc: BaseException) -> None:
     import logging
 
-    logging.getLogger("portable_fn").error(
-        "function %s raised %s", spec.name, type(exc).__name__, exc_info=exc
-    )
+    logging.getLogger("portable_fn").error("function %s raised %s", spec.name, type(exc).__name__, exc_info=exc)

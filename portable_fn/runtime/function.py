@@ -24,8 +24,7 @@ DEFAULT_RETRIES = 2
 class FunctionOptions:
     """Resource and delivery options of one function; None means the provider's default."""
 
-    __slots__ = ("memory_mb", "timeout_s", "env", "max_concurrency", "architecture", "retries",
-                 "dead_letter")
+    __slots__ = ("memory_mb", "timeout_s", "env", "max_concurrency", "architecture", "retries", "dead_letter")
 
     def __init__(
         self,
@@ -44,14 +43,12 @@ class FunctionOptions:
         if memory_mb is not None and (not _is_int(memory_mb) or not 128 <= memory_mb <= 32768):
             raise fail("memory_mb", memory_mb, "use a whole number of MB from 128 to 32768")
         if timeout_s is not None and (
-            isinstance(timeout_s, bool) or not isinstance(timeout_s, (int, float))
-            or not 1 <= timeout_s <= 3600
+            isinstance(timeout_s, bool) or not isinstance(timeout_s, (int, float)) or not 1 <= timeout_s <= 3600
         ):
             raise fail("timeout_s", timeout_s, "use seconds from 1 to 3600")
         if env is not None and (
             not isinstance(env, Mapping)
-            or not all(isinstance(k, str) and re.match(_ENV_NAME, k) and isinstance(v, str)
-                       for k, v in env.items())
+            or not all(isinstance(k, str) and re.match(_ENV_NAME, k) and isinstance(v, str) for k, v in env.items())
         ):
             raise fail("env", env, "use a dict of NAME='value' strings, names like MY_SETTING")
         if max_concurrency is not None and (not _is_int(max_concurrency) or max_concurrency < 1):
@@ -84,8 +81,7 @@ class FunctionSpec:
 
     __slots__ = ("name", "handler", "trigger", "options", "module", "_binding")
 
-    def __init__(self, name: str, handler: Callable[..., Any], trigger: Trigger,
-                 options: FunctionOptions) -> None:
+    def __init__(self, name: str, handler: Callable[..., Any], trigger: Trigger, options: FunctionOptions) -> None:
         self.name = name
         self.handler = handler
         self.trigger = trigger

@@ -152,8 +152,9 @@ class Request:
         return f"Request({self.method} {self.path}, {len(self.body)} bytes)"
 
 
-def request_from_native(method: str, path: str, headers: Headers, query: QueryParams, body: bytes,
-                        path_params: dict[str, str], raw: Any) -> Request:
+def request_from_native(
+    method: str, path: str, headers: Headers, query: QueryParams, body: bytes, path_params: dict[str, str], raw: Any
+) -> Request:
     """A Request a provider adapter maps from a native request, once per request on its hot path:
     positional, and `headers`, `query`, `body` and `path_params` already of their Request types (the
     adapter's own new objects, kept, not copied), so only the method and path are normalised.
@@ -197,9 +198,7 @@ class Response:
         self.body = bytes(body)
 
     @classmethod
-    def json(
-        cls, obj: Any, status: int = 200, headers: Mapping[str, str] | Pairs | None = None
-    ) -> Response:
+    def json(cls, obj: Any, status: int = 200, headers: Mapping[str, str] | Pairs | None = None) -> Response:
         """A JSON response; pydantic models and dataclasses are serialised too."""
         body = _encode_json(obj if obj.__class__ is dict else _jsonable(obj)).encode("utf-8")
         if headers is None and cls is Response and status.__class__ is int and 100 <= status <= 599:
@@ -207,9 +206,7 @@ class Response:
         return cls(body, status, headers, "application/json")
 
     @classmethod
-    def text(
-        cls, text: str, status: int = 200, headers: Mapping[str, str] | Pairs | None = None
-    ) -> Response:
+    def text(cls, text: str, status: int = 200, headers: Mapping[str, str] | Pairs | None = None) -> Response:
         """A plain-text response."""
         return cls(text.encode("utf-8"), status, headers, "text/plain; charset=utf-8")
 
@@ -237,8 +234,11 @@ class Response:
 
 def _is_textual(content_type: str) -> bool:
     ctype = content_type.lower()
-    return ctype.startswith("text/") or "json" in ctype or "xml" in ctype or (
-        "javascript" in ctype or "x-www-form-urlencoded" in ctype
+    return (
+        ctype.startswith("text/")
+        or "json" in ctype
+        or "xml" in ctype
+        or ("javascript" in ctype or "x-www-form-urlencoded" in ctype)
     )
 
 

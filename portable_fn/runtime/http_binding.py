@@ -77,9 +77,7 @@ def from_http(headers: Mapping[str, str], body: bytes | str | None) -> CloudEven
             attrs["datacontenttype"] = content_type
         return from_attributes(attrs, decode_data(content_type, body))
     if content_type is not None and content_type[:30].lower() == "application/cloudevents-batch+":
-        raise InvalidEventError(
-            "This HTTP message holds a batch of CloudEvents; read it with from_http_batch()."
-        )
+        raise InvalidEventError("This HTTP message holds a batch of CloudEvents; read it with from_http_batch().")
     raise InvalidEventError(
         "The HTTP message is not a CloudEvent: it has no 'ce-specversion' header (binary mode) and "
         f"its Content-Type is not '{STRUCTURED}' (structured mode).",
@@ -104,8 +102,12 @@ def to_binary(event: CloudEvent[Any]) -> tuple[dict[str, str], bytes]:
     for name, value in event.attributes().items():
         if name == "datacontenttype":
             headers["content-type"] = value
-        elif value.__class__ is str and value.isascii() and value.isprintable() and " " not in value and (
-            '"' not in value and "%" not in value
+        elif (
+            value.__class__ is str
+            and value.isascii()
+            and value.isprintable()
+            and " " not in value
+            and ('"' not in value and "%" not in value)
         ):
             headers["ce-" + name] = value  # nothing to percent-encode (nearly always)
         else:
@@ -139,9 +141,7 @@ def encode_header_value(value: Any) -> str:
         text = base64.b64encode(value).decode("ascii")
     else:
         text = str(value)
-    if text.isascii() and text.isprintable() and " " not in text and '"' not in text and (
-        "%" not in text
-    ):
+    if text.isascii() and text.isprintable() and " " not in text and '"' not in text and ("%" not in text):
         return text
     return quote(text, safe=_SAFE)
 
@@ -159,17 +159,14 @@ def _decode_header(name: str, value: str) -> str:
     try:
         return decode_header_value(value)
     except UnicodeDecodeError:
-        raise InvalidEventError(
-            f"Header '{name}' is not valid percent-encoded UTF-8.", name[3:]
-        ) from None
+        raise InvalidEventError(f"Header '{name}' is not valid percent-encoded UTF-8.", name[3:]) from None
 
 
 def _from_structured(content_type: str, body: bytes | str | None) -> CloudEvent[Any]:
     media = content_type.split(";", 1)[0].strip().lower()
     if media != STRUCTURED:
         raise InvalidEventError(
-            f"Structured CloudEvents in format {media!r} are not supported; send "
-            f"'{STRUCTURED}' or use binary mode.",
+            f"Structured CloudEvents in format {media!r} are not supported; send '{STRUCTURED}' or use binary mode.",
             "datacontenttype",
         )
     obj = loads(body or b"", "The structured CloudEvent body")
@@ -255,7 +252,17 @@ def _encode_data(event: CloudEvent[Any]) -> tuple[bytes, str | None]:
 
 
 __all__ = [
-    "BATCH", "STRUCTURED", "CONTEXT_ATTRIBUTES", "decode_data", "decode_header_value",
-    "encode_header_value", "from_http", "from_http_batch", "is_cloudevent", "mode", "to_batch",
-    "to_binary", "to_structured",
+    "BATCH",
+    "STRUCTURED",
+    "CONTEXT_ATTRIBUTES",
+    "decode_data",
+    "decode_header_value",
+    "encode_header_value",
+    "from_http",
+    "from_http_batch",
+    "is_cloudevent",
+    "mode",
+    "to_batch",
+    "to_binary",
+    "to_structured",
 ]

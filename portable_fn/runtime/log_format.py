@@ -22,22 +22,58 @@ __all__ = ["JsonFormatter", "gcp_project", "rfc3339"]
 _encode = json.JSONEncoder(ensure_ascii=False, default=str).encode
 
 # what a LogRecord holds on its own; anything else on it came from the user's `extra=`
-_RECORD_ATTRIBUTES = frozenset((
-    "name", "msg", "args", "levelname", "levelno", "pathname", "filename", "module", "exc_info",
-    "exc_text", "stack_info", "lineno", "funcName", "created", "msecs", "relativeCreated", "thread",
-    "threadName", "processName", "process", "taskName", "message", "asctime",
-    "aws_request_id", "tenant_id",  # awslambdaric's filter adds these; they are written as requestId, tenantId
-))
+_RECORD_ATTRIBUTES = frozenset(
+    (
+        "name",
+        "msg",
+        "args",
+        "levelname",
+        "levelno",
+        "pathname",
+        "filename",
+        "module",
+        "exc_info",
+        "exc_text",
+        "stack_info",
+        "lineno",
+        "funcName",
+        "created",
+        "msecs",
+        "relativeCreated",
+        "thread",
+        "threadName",
+        "processName",
+        "process",
+        "taskName",
+        "message",
+        "asctime",
+        "aws_request_id",
+        "tenant_id",  # awslambdaric's filter adds these; they are written as requestId, tenantId
+    )
+)
 
 # Cloud Logging's LogSeverity for Python's levels (a custom level takes the one below it)
-_SEVERITIES = ((logging.CRITICAL, "CRITICAL"), (logging.ERROR, "ERROR"), (logging.WARNING, "WARNING"),
-               (logging.INFO, "INFO"), (logging.DEBUG, "DEBUG"))
+_SEVERITIES = (
+    (logging.CRITICAL, "CRITICAL"),
+    (logging.ERROR, "ERROR"),
+    (logging.WARNING, "WARNING"),
+    (logging.INFO, "INFO"),
+    (logging.DEBUG, "DEBUG"),
+)
 
 # The frame types of Lambda's telemetry log protocol for a JSON line, by level; awslambdaric's handler
 # sends a record's `_frame_type` (awslambdaric/lambda_runtime_log_utils.py, `_JSON_FRAME_TYPES`)
-_LAMBDA_JSON_FRAMES = {level: frame.to_bytes(4, "big") for level, frame in (
-    (0, 0xA55A0002), (10, 0xA55A000A), (20, 0xA55A000E), (30, 0xA55A0012), (40, 0xA55A0016),
-    (50, 0xA55A001A))}
+_LAMBDA_JSON_FRAMES = {
+    level: frame.to_bytes(4, "big")
+    for level, frame in (
+        (0, 0xA55A0002),
+        (10, 0xA55A000A),
+        (20, 0xA55A000E),
+        (30, 0xA55A0012),
+        (40, 0xA55A0016),
+        (50, 0xA55A001A),
+    )
+}
 
 CloudFields = Callable[["JsonFormatter", logging.LogRecord, Any, dict[str, Any]], None]
 
@@ -58,8 +94,16 @@ class JsonFormatter(logging.Formatter):
         self.project = gcp_project(env)
         self.lambda_json = env.get("AWS_LAMBDA_LOG_FORMAT", "").upper() == "JSON"
         self._cloud_fields = _CLOUD_FIELDS.get(provider)
-        self._outside_a_call = {"function": None, "invocation_id": None, "event_id": None, "trace_id": None,
-                                "span_id": None, "cold_start": None, "provider": provider, "attempt": None}
+        self._outside_a_call = {
+            "function": None,
+            "invocation_id": None,
+            "event_id": None,
+            "trace_id": None,
+            "span_id": None,
+            "cold_start": None,
+            "provider": provider,
+            "attempt": None,
+        }
 
     def format(self, record: logging.LogRecord) -> str:
         return _encode(self.fields(record)) + self.end
@@ -88,10 +132,16 @@ class JsonFormatter(logging.Formatter):
 
 def _call_fields(facts: Facts) -> dict[str, Any]:
     trace = facts.trace
-    return {"function": facts.function, "invocation_id": facts.invocation_id or None,
-            "event_id": facts.event_id, "trace_id": getattr(trace, "trace_id", None),
-            "span_id": getattr(trace, "span_id", None), "cold_start": facts.cold_start,
-            "provider": facts.provider, "attempt": facts.attempt}
+    return {
+        "function": facts.function,
+        "invocation_id": facts.invocation_id or None,
+        "event_id": facts.event_id,
+        "trace_id": getattr(trace, "trace_id", None),
+        "span_id": getattr(trace, "span_id", None),
+        "cold_start": facts.cold_start,
+        "provider": facts.provider,
+        "attempt": facts.attempt,
+    }
 
 
 def rfc3339(created: float) -> str:
@@ -112,8 +162,7 @@ def _has_exception(record: logging.LogRecord) -> bool:
     return bool(record.exc_info) and record.exc_info[0] is not None  # type: ignore[index]
 
 
-def _aws_fields(formatter: JsonFormatter, record: logging.LogRecord, trace: Any,
-                fields: dict[str, Any]) -> None:
+def _aws_fields(formatter: JsonFormatter, record: logging.LogRecord, trace: Any, fields: dict[str, Any]) -> None:
     """Lambda's JSON log format keys: timestamp, requestId, tenantId, and errorType, errorMessage,
     stackTrace, location for an exception (awslambdaric/lambda_runtime_log_utils.py, JsonFormatter)."""
     fields["timestamp"] = fields["time"]
@@ -133,8 +182,7 @@ def _aws_fields(formatter: JsonFormatter, record: logging.LogRecord, trace: Any,
         record._frame_type = _LAMBDA_JSON_FRAMES[min(50, max(0, record.levelno)) // 10 * 10]
 
 
-def _gcp_fields(formatter: JsonFormatter, record: logging.LogRecord, trace: Any,
-                fields: dict[str, Any]) -> None:
+def _gcp_fields(formatter: JsonFormatter, record: logging.LogRecord, trace: Any, fields: dict[str, Any]) -> None:
     """Cloud Logging's special fields of a structured log line."""
     fields["severity"] = next((name for level, name in _SEVERITIES if record.levelno >= level), "DEFAULT")
     if fields["trace_id"] and formatter.project:
@@ -146,8 +194,7 @@ def _gcp_fields(formatter: JsonFormatter, record: logging.LogRecord, trace: Any,
         fields["logging.googleapis.com/trace_sampled"] = sampled
 
 
-def _azure_fields(formatter: JsonFormatter, record: logging.LogRecord, trace: Any,
-                  fields: dict[str, Any]) -> None:
+def _azure_fields(formatter: JsonFormatter, record: logging.LogRecord, trace: Any, fields: dict[str, Any]) -> None:
     """Application Insights' operation_Id: the trace id of the invocation's trace context."""
     if fields["trace_id"]:
         fields["operation_Id"] = fields["trace_id"]
@@ -162,5 +209,3 @@ def gcp_project(environ: Mapping[str, str]) -> str | None:
         if environ.get(name):
             return environ[name]
     return None
-
-

@@ -83,8 +83,9 @@ class Facts:
         return self.invocation.trace
 
 
-_invocation: contextvars.ContextVar[Invocation | None] = contextvars.ContextVar("portable_fn_log_invocation",
-                                                                             default=None)
+_invocation: contextvars.ContextVar[Invocation | None] = contextvars.ContextVar(
+    "portable_fn_log_invocation", default=None
+)
 
 
 def current_facts() -> Facts | None:
@@ -118,8 +119,12 @@ class LoggingMiddleware(Middleware):
         import logging
 
         logging.getLogger("portable_fn").error(
-            "function %s: event %s raised %s", call.invocation.spec.name, call.event_id, type(error).__name__,
-            exc_info=error)
+            "function %s: event %s raised %s",
+            call.invocation.spec.name,
+            call.event_id,
+            type(error).__name__,
+            exc_info=error,
+        )
 
     def finish(self, invocation: Invocation) -> None:
         token = invocation.state.pop(self._key, None)
@@ -138,16 +143,18 @@ def _signalled(error: BaseException) -> bool:
 # -- configuration --------------------------------------------------------------------------------
 
 # the standard library's level numbers (logging.DEBUG ...), and Lambda's AWS_LAMBDA_LOG_LEVEL names
-_LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40, "CRITICAL": 50,
-           "TRACE": 10, "WARN": 30, "FATAL": 50}
+_LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40, "CRITICAL": 50, "TRACE": 10, "WARN": 30, "FATAL": 50}
 
 
 def log_level(level: str | int | None = None, environ: Mapping[str, str] | None = None) -> int:
     """The level to log at: `level` (the app's config), else LOG_LEVEL, else AWS_LAMBDA_LOG_LEVEL,
     else INFO. An unknown name is a ConfigError listing the valid ones."""
     env = os.environ if environ is None else environ
-    for source, value in (("the app's config", level), ("LOG_LEVEL", env.get("LOG_LEVEL")),
-                          ("AWS_LAMBDA_LOG_LEVEL", env.get("AWS_LAMBDA_LOG_LEVEL"))):
+    for source, value in (
+        ("the app's config", level),
+        ("LOG_LEVEL", env.get("LOG_LEVEL")),
+        ("AWS_LAMBDA_LOG_LEVEL", env.get("AWS_LAMBDA_LOG_LEVEL")),
+    ):
         if isinstance(value, int):
             return value
         if value:
@@ -158,13 +165,20 @@ def log_level(level: str | int | None = None, environ: Mapping[str, str] | None 
 def _level_named(source: str, value: str) -> int:
     level = _LEVELS.get(value.strip().upper())
     if level is None:
-        raise ConfigError(f"Log level {value!r} (from {source}) is unknown. Use one of DEBUG, INFO, WARNING, "
-                          "ERROR, CRITICAL (any case; TRACE, WARN and FATAL are read as DEBUG, WARNING, CRITICAL).")
+        raise ConfigError(
+            f"Log level {value!r} (from {source}) is unknown. Use one of DEBUG, INFO, WARNING, "
+            "ERROR, CRITICAL (any case; TRACE, WARN and FATAL are read as DEBUG, WARNING, CRITICAL)."
+        )
     return level
 
 
-def configure(provider: str, level: str | int | None = None, *, root: logging.Logger | None = None,
-              environ: Mapping[str, str] | None = None) -> None:
+def configure(
+    provider: str,
+    level: str | int | None = None,
+    *,
+    root: logging.Logger | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> None:
     """On a cloud, make every handler on the root logger write JSON lines, and set the root's level.
 
     The handlers are the ones the cloud's runtime installed (awslambdaric, the Azure worker,
@@ -189,8 +203,11 @@ def configure(provider: str, level: str | int | None = None, *, root: logging.Lo
 
 # A variable each cloud's runtime sets in the function's process, and nothing else does: the shims call
 # `configure_deployed` at cold start, which leaves a test (or any other process importing a shim) alone.
-DEPLOYED_MARKERS = {"aws": ("AWS_LAMBDA_FUNCTION_NAME",), "gcp": ("K_SERVICE", "FUNCTION_TARGET"),
-                    "azure": ("FUNCTIONS_WORKER_RUNTIME", "WEBSITE_SITE_NAME", "AzureWebJobsScriptRoot")}
+DEPLOYED_MARKERS = {
+    "aws": ("AWS_LAMBDA_FUNCTION_NAME",),
+    "gcp": ("K_SERVICE", "FUNCTION_TARGET"),
+    "azure": ("FUNCTIONS_WORKER_RUNTIME", "WEBSITE_SITE_NAME", "AzureWebJobsScriptRoot"),
+}
 
 
 def configure_deployed(provider: str, environ: Mapping[str, str] | None = None, **options: Any) -> bool:

@@ -36,8 +36,23 @@ from .views import MessageMeta
 if TYPE_CHECKING:
     from .function import FunctionSpec
 
-__all__ = ["Call", "Invocation", "Middleware", "call_batch", "call_event", "call_http", "close_loop",
-           "LazyCarrier", "current_call", "http_carrier", "middleware", "remove", "run", "serve", "use"]
+__all__ = [
+    "Call",
+    "Invocation",
+    "Middleware",
+    "call_batch",
+    "call_event",
+    "call_http",
+    "close_loop",
+    "LazyCarrier",
+    "current_call",
+    "http_carrier",
+    "middleware",
+    "remove",
+    "run",
+    "serve",
+    "use",
+]
 
 _NO_CARRIER: Mapping[str, str] = {}
 
@@ -53,15 +68,39 @@ class Invocation:
     readers a shim names here: `meta_of(native)`, `carrier_of(native)` and `raw_of(native)`, each given the
     native record the call was added with."""
 
-    __slots__ = ("spec", "provider", "invocation_id", "carrier", "cold_start", "region", "deadline", "raw",
-                 "ordered", "meta_of", "carrier_of", "raw_of", "state", "calls", "_trace")
+    __slots__ = (
+        "spec",
+        "provider",
+        "invocation_id",
+        "carrier",
+        "cold_start",
+        "region",
+        "deadline",
+        "raw",
+        "ordered",
+        "meta_of",
+        "carrier_of",
+        "raw_of",
+        "state",
+        "calls",
+        "_trace",
+    )
 
-    def __init__(self, spec: FunctionSpec, provider: str, invocation_id: str = "", *,
-                 carrier: Mapping[str, str] | None = None, deadline: float | None = None, raw: Any = None,
-                 region: str | None = None, ordered: bool = False,
-                 meta_of: Callable[[Any], MessageMeta | None] | None = None,
-                 carrier_of: Callable[[Any], Mapping[str, str] | None] | None = None,
-                 raw_of: Callable[[Any], Any] | None = None) -> None:
+    def __init__(
+        self,
+        spec: FunctionSpec,
+        provider: str,
+        invocation_id: str = "",
+        *,
+        carrier: Mapping[str, str] | None = None,
+        deadline: float | None = None,
+        raw: Any = None,
+        region: str | None = None,
+        ordered: bool = False,
+        meta_of: Callable[[Any], MessageMeta | None] | None = None,
+        carrier_of: Callable[[Any], Mapping[str, str] | None] | None = None,
+        raw_of: Callable[[Any], Any] | None = None,
+    ) -> None:
         self.spec = spec
         self.provider = provider
         self.invocation_id = invocation_id
@@ -92,9 +131,17 @@ class Invocation:
     def trace(self, value: Any) -> None:
         self._trace = value
 
-    def add(self, event: CloudEvent[Any] | BaseException, native: Any = None, *,
-            meta: Any = _UNREAD, attempt: int | None = None,
-            carrier: Any = _UNREAD, raw: Any = None, ctx: Context | None = None) -> Call:
+    def add(
+        self,
+        event: CloudEvent[Any] | BaseException,
+        native: Any = None,
+        *,
+        meta: Any = _UNREAD,
+        attempt: int | None = None,
+        carrier: Any = _UNREAD,
+        raw: Any = None,
+        ctx: Context | None = None,
+    ) -> Call:
         """A call for one record: its CloudEvent, or the error saying why it could not be decoded; `native`
         is the record as the platform gave it (read by the invocation's readers when asked)."""
         call = Call(self, len(self.calls), event, None, native, ctx)
@@ -123,11 +170,32 @@ class Invocation:
 class Call:
     """One handler call: one record of a batch, one event or one request."""
 
-    __slots__ = ("invocation", "index", "event", "request", "native", "result", "response", "_ctx",
-                 "_meta", "_attempt", "_carrier", "_raw", "_trace", "__weakref__")
+    __slots__ = (
+        "invocation",
+        "index",
+        "event",
+        "request",
+        "native",
+        "result",
+        "response",
+        "_ctx",
+        "_meta",
+        "_attempt",
+        "_carrier",
+        "_raw",
+        "_trace",
+        "__weakref__",
+    )
 
-    def __init__(self, invocation: Invocation, index: int, event: CloudEvent[Any] | BaseException | None,
-                 request: Request | None, native: Any, ctx: Context | None) -> None:
+    def __init__(
+        self,
+        invocation: Invocation,
+        index: int,
+        event: CloudEvent[Any] | BaseException | None,
+        request: Request | None,
+        native: Any,
+        ctx: Context | None,
+    ) -> None:
         self.invocation = invocation
         self.index = index
         self.event = event  # a CloudEvent, the InvalidEventError of a record that could not be read, or None
@@ -192,8 +260,15 @@ class Call:
         ctx = self._ctx
         if ctx is None:
             invocation = self.invocation
-            ctx = self._ctx = Context(invocation.invocation_id, invocation.spec.name, invocation.provider,
-                                      self.attempt, invocation.deadline, self.meta, self.raw)
+            ctx = self._ctx = Context(
+                invocation.invocation_id,
+                invocation.spec.name,
+                invocation.provider,
+                self.attempt,
+                invocation.deadline,
+                self.meta,
+                self.raw,
+            )
         if ctx._call is None and ctx._trace is None:
             ctx._call = weakref.ref(self)  # `ctx.trace` is worked out on first use (weakly: no cycle)
         return ctx
@@ -244,8 +319,7 @@ class _Hooks:
 
     def __init__(self, chain: Sequence[Middleware]) -> None:
         def overridden(name: str) -> list[Callable[..., Any]]:
-            return [getattr(m, name) for m in chain
-                    if getattr(type(m), name) is not getattr(Middleware, name)]
+            return [getattr(m, name) for m in chain if getattr(type(m), name) is not getattr(Middleware, name)]
 
         self.chain = tuple(chain)
         self.start = overridden("start")
@@ -289,6 +363,7 @@ def current_call() -> Call | None:
 
 # -- running -----------------------------------------------------------------------------------------
 
+
 def run(invocation: Invocation) -> list[Result]:
     """Run every call of an event invocation; one Result per call, in order. Never raises for anything
     the handler, the data or a record does.
@@ -306,7 +381,7 @@ def run(invocation: Invocation) -> list[Result]:
             for position, call in enumerate(calls):
                 _run_call(spec, binding, call, hooks)
                 if invocation.ordered and call.result is not None and call.result.outcome != ACK:
-                    _not_attempted(calls[position + 1:])
+                    _not_attempted(calls[position + 1 :])
                     break
             return [call.result for call in calls]  # type: ignore[misc]
         finally:
@@ -361,8 +436,9 @@ def _run_call(spec: FunctionSpec, binding: Any, call: Call, hooks: _Hooks) -> No
 def _middleware_failed(spec: FunctionSpec, call: Call, exc: Exception) -> None:
     import logging
 
-    logging.getLogger("portable_fn").error("function %s: middleware raised %s", spec.name, type(exc).__name__,
-                                           exc_info=exc)
+    logging.getLogger("portable_fn").error(
+        "function %s: middleware raised %s", spec.name, type(exc).__name__, exc_info=exc
+    )
     if call.request is not None:
         call.response = Response.json({"error": "internal error", "function": spec.name}, status=500)
     else:
@@ -372,8 +448,10 @@ def _middleware_failed(spec: FunctionSpec, call: Call, exc: Exception) -> None:
 # A handler's exception keeps its traceback (in `Result.error`, for the logs), and with it every frame that
 # was running, up to the shim's: a batch with a failure is a reference cycle the garbage collector frees.
 
-def _outcome(spec: FunctionSpec, binding: Any, event: CloudEvent[Any] | BaseException | None,
-             ctx: Context | None) -> Result:
+
+def _outcome(
+    spec: FunctionSpec, binding: Any, event: CloudEvent[Any] | BaseException | None, ctx: Context | None
+) -> Result:
     """The Result of calling the handler with one record (a record that could not be decoded is
     dead-lettered with the reason it could not)."""
     if not isinstance(event, CloudEvent):
@@ -385,8 +463,9 @@ def _outcome(spec: FunctionSpec, binding: Any, event: CloudEvent[Any] | BaseExce
         return failure_of(exc, event.id)
 
 
-def _respond(spec: FunctionSpec, binding: Any, request: Request,
-             ctx: Context | None) -> tuple[Response, Exception | None]:
+def _respond(
+    spec: FunctionSpec, binding: Any, request: Request, ctx: Context | None
+) -> tuple[Response, Exception | None]:
     """The Response to one request, and the exception the handler raised, if any."""
     try:
         return call_with_request(spec, binding, request, ctx), None
@@ -397,8 +476,9 @@ def _respond(spec: FunctionSpec, binding: Any, request: Request,
 def _not_attempted(calls: Sequence[Call]) -> None:
     """An ordered batch stopped: every later record is retried without being attempted."""
     for call in calls:
-        call.result = Result(RETRY, None, "not attempted: an earlier message in this ordered batch failed",
-                             None, call.event_id)
+        call.result = Result(
+            RETRY, None, "not attempted: an earlier message in this ordered batch failed", None, call.event_id
+        )
 
 
 def _run_hooks(hooks: Sequence[Callable[[Invocation], Any]], invocation: Invocation) -> None:
@@ -502,8 +582,12 @@ def call_event(spec: FunctionSpec, event: CloudEvent[Any] | BaseException, ctx: 
     return run(invocation)[0]
 
 
-def call_batch(spec: FunctionSpec, events: Sequence[CloudEvent[Any] | BaseException],
-               ctx: Context | Sequence[Context] | None = None, ordered: bool = False) -> list[Result]:
+def call_batch(
+    spec: FunctionSpec,
+    events: Sequence[CloudEvent[Any] | BaseException],
+    ctx: Context | Sequence[Context] | None = None,
+    ordered: bool = False,
+) -> list[Result]:
     """One Result per record. `ordered` (FIFO) stops at the first failure and retries the rest.
 
     `ctx` is one Context for the whole batch, or a list with one per record (records of one batch

@@ -118,7 +118,8 @@ def not_routed(router: Router, request: Request) -> Response:
     if allowed:
         return Response.json(
             {"error": f"{request.method} is not allowed on {request.path}", "allowed": allowed},
-            status=405, headers={"allow": ", ".join(allowed)},
+            status=405,
+            headers={"allow": ", ".join(allowed)},
         )
     return Response.json(
         {"error": f"Nothing serves {request.method} {request.path}", "routes": router.describe()},

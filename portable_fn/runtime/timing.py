@@ -28,8 +28,7 @@ def parse_rate(expression: str) -> int:
     inner = expression.strip()[5:-1].split()
     if len(inner) != 2 or not inner[0].isdigit() or inner[1].lower() not in _UNITS:
         raise DeclarationError(
-            f"Schedule {expression!r} is not a valid rate: write 'rate(5 minutes)', 'rate(1 hour)' "
-            "or 'rate(2 days)'."
+            f"Schedule {expression!r} is not a valid rate: write 'rate(5 minutes)', 'rate(1 hour)' or 'rate(2 days)'."
         )
     count = int(inner[0])
     if count < 1:
@@ -88,8 +87,10 @@ class CronExpression:
         if moment.tzinfo is not None:
             moment = moment.astimezone(timezone.utc)
         return (
-            moment.month in self.months and self._day_matches(moment)
-            and moment.hour in self.hours and moment.minute in self.minutes
+            moment.month in self.months
+            and self._day_matches(moment)
+            and moment.hour in self.hours
+            and moment.minute in self.minutes
         )
 
     def _day_matches(self, t: datetime) -> bool:
@@ -100,9 +101,7 @@ class CronExpression:
         return dom or dow
 
 
-def _parse_field(
-    text: str, name: str, low: int, high: int, names: list[str] | None, expression: str
-) -> frozenset[int]:
+def _parse_field(text: str, name: str, low: int, high: int, names: list[str] | None, expression: str) -> frozenset[int]:
     values: set[int] = set()
     for item in text.split(","):
         base, _, step_text = item.partition("/")
@@ -116,9 +115,7 @@ def _parse_field(
             start = _number(base, name, expression, names)
             stop = high if step_text else start
         if not (low <= start <= high and low <= stop <= high) or start > stop or step < 1:
-            raise DeclarationError(
-                f"Cron expression {expression!r}: {name} {item!r} is out of range {low}-{high}."
-            )
+            raise DeclarationError(f"Cron expression {expression!r}: {name} {item!r} is out of range {low}-{high}.")
         values.update(range(start, stop + 1, step))
     return frozenset(values)
 
@@ -128,7 +125,6 @@ def _number(text: str, name: str, expression: str, names: list[str] | None) -> i
         return names.index(text.lower()) + (1 if names is _MONTHS else 0)
     if not text.isdigit():
         raise DeclarationError(
-            f"Cron expression {expression!r}: {name} value {text!r} is not a number"
-            + (" or a name." if names else ".")
+            f"Cron expression {expression!r}: {name} value {text!r} is not a number" + (" or a name." if names else ".")
         )
     return int(text)

@@ -33,9 +33,21 @@ from typing import Any, NamedTuple
 
 from .pipeline import Call, Invocation, Middleware
 
-__all__ = ["Link", "TraceContext", "TracingMiddleware", "context_from", "from_cloud_trace", "from_event",
-           "from_request_id", "from_traceparent", "from_xray", "new_root", "new_span_id", "new_trace_id",
-           "producer_of"]
+__all__ = [
+    "Link",
+    "TraceContext",
+    "TracingMiddleware",
+    "context_from",
+    "from_cloud_trace",
+    "from_event",
+    "from_request_id",
+    "from_traceparent",
+    "from_xray",
+    "new_root",
+    "new_span_id",
+    "new_trace_id",
+    "producer_of",
+]
 
 _INVALID_TRACE = "0" * 32
 _INVALID_SPAN = "0" * 16
@@ -127,6 +139,7 @@ def new_root(links: tuple[Link, ...] = ()) -> TraceContext:
 
 
 # -- readers: each takes what a transport carries, and gives the sender's span or None -------------------
+
 
 def from_traceparent(traceparent: Any, tracestate: Any = "") -> TraceContext | None:
     """The span a W3C `traceparent` names (with its `tracestate`), or None when it is not valid."""

@@ -72,13 +72,17 @@ class Http(Trigger):
     public: bool
     bodies: HttpBodies | None
 
-    def __init__(self, method: str, path: str, public: bool = False, request: type | None = None,
-                 response: type | Mapping[int, type | None] | None = None) -> None:
+    def __init__(
+        self,
+        method: str,
+        path: str,
+        public: bool = False,
+        request: type | None = None,
+        response: type | Mapping[int, type | None] | None = None,
+    ) -> None:
         verb = method.upper() if isinstance(method, str) else method
         if verb not in HTTP_METHODS:
-            raise DeclarationError(
-                f"http() method {method!r} is not supported; use one of {sorted(HTTP_METHODS)}."
-            )
+            raise DeclarationError(f"http() method {method!r} is not supported; use one of {sorted(HTTP_METHODS)}.")
         if not isinstance(path, str) or not path.startswith("/"):
             raise DeclarationError(f"http() path {path!r} must start with '/', like '/orders/{{id}}'.")
         for i, segment in enumerate(path.strip("/").split("/")):
@@ -115,8 +119,7 @@ class HttpBodies:
     request: type | None
     responses: tuple[tuple[int, type | None], ...]  # (status, model or None for no body), by status
 
-    def __init__(self, declared: str, request: type | None,
-                 response: type | Mapping[int, type | None] | None) -> None:
+    def __init__(self, declared: str, request: type | None, response: type | Mapping[int, type | None] | None) -> None:
         if request is not None:
             _check_model(declared, "request", request)
         statuses = dict(response) if isinstance(response, Mapping) else {} if response is None else {200: response}
@@ -157,12 +160,11 @@ class Queue(Trigger):
     def __init__(self, name: str, batch_size: int = 1, fifo: bool = False) -> None:
         _check_name("queue", name)
         limit = 10 if fifo else 10000
-        if not isinstance(batch_size, int) or isinstance(batch_size, bool) or not (
-            1 <= batch_size <= limit
-        ):
+        if not isinstance(batch_size, int) or isinstance(batch_size, bool) or not (1 <= batch_size <= limit):
             raise DeclarationError(
                 f"queue({name!r}) batch_size must be an integer from 1 to {limit}"
-                + (" for a FIFO queue" if fifo else "") + f", got {batch_size!r}."
+                + (" for a FIFO queue" if fifo else "")
+                + f", got {batch_size!r}."
             )
         self._set(name=name, batch_size=batch_size, fifo=bool(fifo))
 
@@ -193,9 +195,7 @@ class Schedule(Trigger):
             self._set(expression=expression.expression, every_s=expression.every_s, cron=expression.cron)
             return
         if not isinstance(expression, str):
-            raise DeclarationError(
-                f"schedule() takes 'rate(5 minutes)' or cron('0 3 * * *'), got {expression!r}."
-            )
+            raise DeclarationError(f"schedule() takes 'rate(5 minutes)' or cron('0 3 * * *'), got {expression!r}.")
         text = expression.strip()
         if text.startswith("rate(") and text.endswith(")"):
             from .timing import parse_rate, rate_expression
@@ -260,8 +260,9 @@ class Storage(Trigger):
         if changed.event != self.on:
             return f"object {changed.key!r} was {changed.event}; {declared} runs only when one is {self.on}"
         if not isinstance(changed.key, str) or not self.matches(changed.key):
-            return (f"key {changed.key!r} is outside the trigger's filter (prefix={self.prefix!r}, "
-                    f"suffix={self.suffix!r})")
+            return (
+                f"key {changed.key!r} is outside the trigger's filter (prefix={self.prefix!r}, suffix={self.suffix!r})"
+            )
         return None
 
 
@@ -275,7 +276,7 @@ def route_pattern(template: str) -> re.Pattern[str]:
         parts: list[str] = []
         position = 0
         for found in re.finditer(_PATH_PARAM, template):
-            parts.append(re.escape(template[position:found.start()]))
+            parts.append(re.escape(template[position : found.start()]))
             parts.append(f"(?P<{found.group(1)}>{'.+' if found.group(2) else '[^/]+'})")
             position = found.end()
         parts.append(re.escape(template[position:]))
@@ -283,8 +284,14 @@ def route_pattern(template: str) -> re.Pattern[str]:
     return pattern
 
 
-def http(method: str, path: str, public: bool = False, *, request: type | None = None,
-         response: type | Mapping[int, type | None] | None = None) -> Http:
+def http(
+    method: str,
+    path: str,
+    public: bool = False,
+    *,
+    request: type | None = None,
+    response: type | Mapping[int, type | None] | None = None,
+) -> Http:
     """An HTTP trigger: `http("POST", "/orders")`. `public=True` allows unauthenticated calls.
 
     `request=Order` and `response=Order` (status 200) or `response={201: OrderAccepted, 404: None}`
@@ -342,9 +349,7 @@ def _check_segment(path: str, segment: str, last: bool) -> None:
         return
     match = re.fullmatch(_PATH_PARAM, segment)
     if match is None:
-        raise DeclarationError(
-            f"http() path {path!r}: segment {segment!r} must be a whole '{{name}}' parameter."
-        )
+        raise DeclarationError(f"http() path {path!r}: segment {segment!r} must be a whole '{{name}}' parameter.")
     if match.group(2) and not last:
         raise DeclarationError(
             f"http() path {path!r}: a greedy '{{{match.group(1)}+}}' parameter must be the last segment."

@@ -62,17 +62,30 @@ class StorageObject:
         if "s3" in data:  # an S3 notification record (the CloudEvents AWS S3 adapter keeps it whole)
             s3 = data["s3"]
             obj = s3.get("object", {})
-            return cls(s3["bucket"]["name"], unquote_plus(obj.get("key", "")), obj.get("size"),
-                       obj.get("eTag"), None, kind, event.time)
+            return cls(
+                s3["bucket"]["name"],
+                unquote_plus(obj.get("key", "")),
+                obj.get("size"),
+                obj.get("eTag"),
+                None,
+                kind,
+                event.time,
+            )
         if isinstance(data.get("bucket"), Mapping) and "object" in data:  # S3 via EventBridge
             obj = data["object"]
-            return cls(data["bucket"]["name"], obj["key"], obj.get("size"), obj.get("etag"), None,
-                       kind, event.time)
+            return cls(data["bucket"]["name"], obj["key"], obj.get("size"), obj.get("etag"), None, kind, event.time)
         if "url" in data and "api" in data:  # Azure Blob Storage (Event Grid data)
             # The URL path is percent-encoded (a space is %20; a "+" stays "+" or is %2B): decoded like S3 keys.
             container, _, key = data["url"].split("://", 1)[-1].split("/", 1)[-1].partition("/")
-            return cls(container, unquote(key), data.get("contentLength"), data.get("eTag"),
-                       data.get("contentType"), kind, event.time)
+            return cls(
+                container,
+                unquote(key),
+                data.get("contentLength"),
+                data.get("eTag"),
+                data.get("contentType"),
+                kind,
+                event.time,
+            )
         if "bucket" in data and ("name" in data or "key" in data):  # Cloud Storage, or local
             return cls._from_flat(event, data)
         raise DataValidationError(

@@ -14,14 +14,23 @@ from portable_fn_aws.deploy.naming import Arns
 from portable_fn_aws.settings import AwsSettings
 
 # What CreateFunction answers for a role made a moment ago (InvalidParameterValueException, as Lambda words it).
-NOT_ASSUMABLE = {"Error": {"Code": "InvalidParameterValueException",
-                           "Message": "The role defined for the function cannot be assumed by Lambda."}}
+NOT_ASSUMABLE = {
+    "Error": {
+        "Code": "InvalidParameterValueException",
+        "Message": "The role defined for the function cannot be assumed by Lambda.",
+    }
+}
 
 
 def context(**settings: Any) -> ApplyContext:
     """An AWS apply context whose waits are short; `after_iam` makes no AWS call of its own."""
-    return ApplyContext(cast(AwsClient, None), "shop", "dev", Arns("aws", "eu-west-1", "123456789012"),
-                        AwsSettings.model_validate({"wait_delay_s": 0.01, **settings}))
+    return ApplyContext(
+        cast(AwsClient, None),
+        "shop",
+        "dev",
+        Arns("aws", "eu-west-1", "123456789012"),
+        AwsSettings.model_validate({"wait_delay_s": 0.01, **settings}),
+    )
 
 
 class Lambda:
@@ -44,7 +53,8 @@ def test_a_role_iam_has_not_made_usable_yet_is_waited_for_saying_so() -> None:
     assert ctx.after_iam(aws.create_function, "creating function shop-dev-fulfil") == "created"
     assert aws.calls == 3
     assert len(seen) == 2 and all(
-        "waiting for IAM to make the new role usable: creating function shop-dev-fulfil refused" in m for m in seen)
+        "waiting for IAM to make the new role usable: creating function shop-dev-fulfil refused" in m for m in seen
+    )
 
 
 def test_a_role_that_never_becomes_usable_fails_naming_the_setting() -> None:

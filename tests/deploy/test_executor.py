@@ -137,14 +137,21 @@ class Grants(Applier[Grant, FakeContext]):
         return isinstance(exc, LookupError)
 
     def settles(self) -> Settling:
-        return Settling(("AuthorizationPermissionMismatch",), wait_s=30, every_s=0.01,
-                        waiting_for="the new grants to take effect", why="grants take a while", setting="grant_wait_s")
+        return Settling(
+            ("AuthorizationPermissionMismatch",),
+            wait_s=30,
+            every_s=0.01,
+            waiting_for="the new grants to take effect",
+            why="grants take a while",
+            setting="grant_wait_s",
+        )
 
 
 class Releases(Applier[Release, FakeContext]):
     def create(self, resource: Release) -> bool | None:
-        self.until_settled(lambda: self.ctx.cloud.release(resource.name, time.monotonic()),
-                           f"releasing {resource.name}")
+        self.until_settled(
+            lambda: self.ctx.cloud.release(resource.name, time.monotonic()), f"releasing {resource.name}"
+        )
         return None
 
     def delete(self, resource: Release) -> None:

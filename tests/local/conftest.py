@@ -40,8 +40,14 @@ class Client:
     def __init__(self, base: str) -> None:
         self.base = base
 
-    def request(self, method: str, path: str, body: bytes | str | None = None,
-                headers: dict[str, str] | None = None, json_body: Any = None) -> Reply:
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: bytes | str | None = None,
+        headers: dict[str, str] | None = None,
+        json_body: Any = None,
+    ) -> Reply:
         if json_body is not None:
             body = json.dumps(json_body)
             headers = {"content-type": "application/json", **(headers or {})}

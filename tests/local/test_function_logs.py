@@ -100,8 +100,9 @@ def dev_log(run: Callable[[], object]) -> list[str]:
 def test_a_line_shows_the_call_facts(running: None) -> None:
     invocations: list[Invocation] = []
     shown = dev_log(lambda: invocations.append(ship({"order": 7})))
-    facts = (f"invocation=inv-1 event=e0 trace={TRACE.trace_id} span={TRACE.span_id} attempt=2"
-             + (" cold_start" if invocations[0].cold_start else ""))
+    facts = f"invocation=inv-1 event=e0 trace={TRACE.trace_id} span={TRACE.span_id} attempt=2" + (
+        " cold_start" if invocations[0].cold_start else ""
+    )
     assert len(shown) == 3, shown
     assert re.fullmatch(rf"{STAMP} ship \[log\] INFO shipping 7  {facts} order=7 box=<unserialisable>", shown[0])
     # the app's own logger, during the call; and a thread started with a copy of the context
@@ -165,5 +166,8 @@ def test_the_dev_host_shows_the_facts_of_a_request(start_host: Callable[..., Run
     traceparent = f"00-{TRACE.trace_id}-{TRACE.parent_id}-01"
     assert dev.client.request("GET", "/log", headers={"traceparent": traceparent}).status == 200
     (line,) = [line for line in dev.logs if " [log] " in line]
-    assert re.fullmatch(rf"{STAMP} logs \[log\] INFO hello from the logger of logs  invocation=\S+ "
-                        rf"trace={TRACE.trace_id} span=[0-9a-f]{{16}} attempt=1( cold_start)?", line), line
+    assert re.fullmatch(
+        rf"{STAMP} logs \[log\] INFO hello from the logger of logs  invocation=\S+ "
+        rf"trace={TRACE.trace_id} span=[0-9a-f]{{16}} attempt=1( cold_start)?",
+        line,
+    ), line

@@ -58,8 +58,9 @@ def send(host: LocalHost, data: bytes, *, half_close: bool = True) -> Answer:
     return Answer(int(status_line.split()[1]), headers, body)
 
 
-def request(method: str, path: str, headers: dict[str, str] | None = None, body: bytes = b"",
-            length: bool = True) -> bytes:
+def request(
+    method: str, path: str, headers: dict[str, str] | None = None, body: bytes = b"", length: bool = True
+) -> bytes:
     lines = [f"{method} {path} HTTP/1.1", "Host: dev"]
     if length and body:
         lines.append(f"Content-Length: {len(body)}")
@@ -88,8 +89,14 @@ def assert_no_machine_path(body: bytes, host: LocalHost) -> None:
 @pytest.fixture(scope="module")
 def host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalHost]:
     logs: list[str] = []
-    dev = LocalHost(load_app(APP), port=0, state_dir=tmp_path_factory.mktemp("strict-state"), log=logs.append,
-                    retry_backoff_s=0.02, read_timeout_s=5.0)
+    dev = LocalHost(
+        load_app(APP),
+        port=0,
+        state_dir=tmp_path_factory.mktemp("strict-state"),
+        log=logs.append,
+        retry_backoff_s=0.02,
+        read_timeout_s=5.0,
+    )
     dev.logs = logs  # type: ignore[attr-defined]
     with dev:
         yield dev
@@ -106,29 +113,35 @@ def test_deeply_nested_json_is_a_400(host: LocalHost, path: str) -> None:
     refused(answer, host, 400, "too deeply")
 
 
-@pytest.mark.parametrize(("key", "words"), [
-    ("a%00b.txt", ["control character", "NUL"]),
-    ("line%0Abreak", ["control character"]),
-    ("x" * 300, ["255 bytes"]),
-    ("/".join(["d" * 200] * 6), ["1,024"]),
-    ("../escape", ["not allowed"]),
-])
+@pytest.mark.parametrize(
+    ("key", "words"),
+    [
+        ("a%00b.txt", ["control character", "NUL"]),
+        ("line%0Abreak", ["control character"]),
+        ("x" * 300, ["255 bytes"]),
+        ("/".join(["d" * 200] * 6), ["1,024"]),
+        ("../escape", ["not allowed"]),
+    ],
+)
 def test_object_keys_a_cloud_or_a_folder_refuses_are_a_400_naming_the_rule(
-        host: LocalHost, key: str, words: list[str]) -> None:
+    host: LocalHost, key: str, words: list[str]
+) -> None:
     answer = send(host, request("PUT", f"/_local/buckets/uploads/{key}", body=b"hi"))
     refused(answer, host, 400, *words)
 
 
-@pytest.mark.parametrize(("value", "status", "words"), [
-    ("abc", 400, ["'abc' is not a number"]),
-    ("-5", 400, ["'-5' is not a number"]),
-    ("1e3", 400, ["not a number"]),
-    ("5, 6", 400, ["send one number"]),
-    ("99999999999999999999999999", 413, ["at most"]),
-    (str(7 * MiB), 413, ["6,291,456 bytes", "Lambda"]),
-])
-def test_a_bad_or_huge_content_length_is_answered(host: LocalHost, value: str, status: int,
-                                                  words: list[str]) -> None:
+@pytest.mark.parametrize(
+    ("value", "status", "words"),
+    [
+        ("abc", 400, ["'abc' is not a number"]),
+        ("-5", 400, ["'-5' is not a number"]),
+        ("1e3", 400, ["not a number"]),
+        ("5, 6", 400, ["send one number"]),
+        ("99999999999999999999999999", 413, ["at most"]),
+        (str(7 * MiB), 413, ["6,291,456 bytes", "Lambda"]),
+    ],
+)
+def test_a_bad_or_huge_content_length_is_answered(host: LocalHost, value: str, status: int, words: list[str]) -> None:
     answer = send(host, request("POST", "/orders", {"Content-Length": value}, b"{}", length=False))
     body = refused(answer, host, status, *words)
     if status == 413:
@@ -146,21 +159,23 @@ def test_a_body_shorter_than_its_content_length_is_a_400(host: LocalHost) -> Non
 
 
 def test_a_stalled_body_is_answered_after_the_read_timeout(tmp_path: Path) -> None:
-    with LocalHost(load_app(APP), port=0, state_dir=tmp_path, log=lambda line: None,
-                   read_timeout_s=0.2) as dev:
+    with LocalHost(load_app(APP), port=0, state_dir=tmp_path, log=lambda line: None, read_timeout_s=0.2) as dev:
         data = request("POST", "/orders", {"Content-Length": "100"}, b'{"a": 1}', length=False)
         refused(send(dev, data, half_close=False), dev, 400, "ended after 8 of the 100 bytes")
 
 
-@pytest.mark.parametrize(("chunks", "words"), [
-    (b"zz\r\nhello\r\n0\r\n\r\n", ["'zz' is not a hexadecimal"]),
-    (b"\r\nhello\r\n0\r\n\r\n", ["'' is not a hexadecimal"]),
-    (b"3\r\nhello\r\n0\r\n\r\n", ["more bytes than its size"]),
-    (b"5\r\nhello\r\n", ["cut short"]),
-    (b"a\r\nhello", ["ended after 5 of the 10 bytes"]),
-    (b"-1\r\nx\r\n0\r\n\r\n", ["not a hexadecimal"]),
-    (b"ffffffffffffffffffff\r\n", ["not a hexadecimal"]),
-])
+@pytest.mark.parametrize(
+    ("chunks", "words"),
+    [
+        (b"zz\r\nhello\r\n0\r\n\r\n", ["'zz' is not a hexadecimal"]),
+        (b"\r\nhello\r\n0\r\n\r\n", ["'' is not a hexadecimal"]),
+        (b"3\r\nhello\r\n0\r\n\r\n", ["more bytes than its size"]),
+        (b"5\r\nhello\r\n", ["cut short"]),
+        (b"a\r\nhello", ["ended after 5 of the 10 bytes"]),
+        (b"-1\r\nx\r\n0\r\n\r\n", ["not a hexadecimal"]),
+        (b"ffffffffffffffffffff\r\n", ["not a hexadecimal"]),
+    ],
+)
 def test_broken_chunked_encoding_is_a_400(host: LocalHost, chunks: bytes, words: list[str]) -> None:
     data = request("POST", "/orders", {"Transfer-Encoding": "chunked"}) + chunks
     refused(send(host, data), host, 400, *words)
@@ -168,17 +183,21 @@ def test_broken_chunked_encoding_is_a_400(host: LocalHost, chunks: bytes, words:
 
 def test_good_chunked_encoding_is_read(host: LocalHost) -> None:
     data = request("POST", "/orders", {"Transfer-Encoding": "chunked", "Content-Type": "application/json"})
-    answer = send(host, data + b"4;ext=1\r\n{\"a\"\r\n3\r\n: 1\r\n1\r\n}\r\n0\r\nX-Trailer: t\r\n\r\n")
+    answer = send(host, data + b'4;ext=1\r\n{"a"\r\n3\r\n: 1\r\n1\r\n}\r\n0\r\nX-Trailer: t\r\n\r\n')
     assert (answer.status, answer.json()) == (201, {"got": {"a": 1}})
 
 
-@pytest.mark.parametrize(("headers", "words"), [
-    ({"Transfer-Encoding": "gzip"}, ["'gzip' is not supported"]),
-    ({"Transfer-Encoding": "gzip, chunked"}, ["'gzip, chunked' is not supported"]),
-    ({"Transfer-Encoding": "chunked", "Content-Length": "5"}, ["both Transfer-Encoding and Content-Length"]),
-])
-def test_unsupported_or_ambiguous_transfer_encoding_is_a_400(host: LocalHost, headers: dict[str, str],
-                                                             words: list[str]) -> None:
+@pytest.mark.parametrize(
+    ("headers", "words"),
+    [
+        ({"Transfer-Encoding": "gzip"}, ["'gzip' is not supported"]),
+        ({"Transfer-Encoding": "gzip, chunked"}, ["'gzip, chunked' is not supported"]),
+        ({"Transfer-Encoding": "chunked", "Content-Length": "5"}, ["both Transfer-Encoding and Content-Length"]),
+    ],
+)
+def test_unsupported_or_ambiguous_transfer_encoding_is_a_400(
+    host: LocalHost, headers: dict[str, str], words: list[str]
+) -> None:
     refused(send(host, request("POST", "/orders", headers) + b"5\r\nhello\r\n0\r\n\r\n"), host, 400, *words)
 
 
@@ -191,24 +210,31 @@ def test_chunks_adding_up_past_the_limit_are_a_413(host: LocalHost) -> None:
 
 # -- limits follow the target clouds ----------------------------------------------------------------
 
+
 def test_the_strictest_clouds_limits_apply_when_the_app_names_no_cloud(host: LocalHost) -> None:
     assert host.limits.clouds == ("aws", "gcp", "azure")
     message = b'"' + b"x" * (100 * 1024) + b'"'  # fine on SQS and Pub/Sub, too big for Queue Storage
-    body = refused(send(host, request("POST", "/_local/queues/orders", body=message)), host, 413,
-                   "64 KiB" if False else "65,536 bytes", "Azure Queue Storage")
+    body = refused(
+        send(host, request("POST", "/_local/queues/orders", body=message)),
+        host,
+        413,
+        "64 KiB" if False else "65,536 bytes",
+        "Azure Queue Storage",
+    )
     assert (body["limit"], body["cloud"]) == (64 * 1024, "azure")
-    topic = refused(send(host, request("POST", "/_local/topics/news", body=b"x" * (300 * 1024))), host, 413,
-                    "262,144 bytes", "SNS")
+    topic = refused(
+        send(host, request("POST", "/_local/topics/news", body=b"x" * (300 * 1024))), host, 413, "262,144 bytes", "SNS"
+    )
     assert topic["limit"] == BODY_LIMITS["topic"]["aws"].size
 
 
 def test_one_provider_s_limits_apply_with_providers(tmp_path: Path) -> None:
-    with LocalHost(load_app(APP), port=0, state_dir=tmp_path, log=lambda line: None,
-                   providers=["aws"]) as dev:
+    with LocalHost(load_app(APP), port=0, state_dir=tmp_path, log=lambda line: None, providers=["aws"]) as dev:
         ok = send(dev, request("POST", "/_local/queues/orders", body=b'"' + b"x" * (100 * 1024) + b'"'))
         assert ok.status == 202, ok
-        body = refused(send(dev, request("POST", "/_local/queues/orders", body=b"x" * (300 * 1024))), dev,
-                       413, "Amazon SQS")
+        body = refused(
+            send(dev, request("POST", "/_local/queues/orders", body=b"x" * (300 * 1024))), dev, 413, "Amazon SQS"
+        )
         assert body["limit"] == 256 * 1024
 
 
@@ -216,14 +242,16 @@ def test_clouds_the_app_configures_set_the_limits(tmp_path: Path) -> None:
     app_dir = tmp_path / "app"
     app_dir.mkdir()
     (app_dir / "local_strict.py").write_text((APP / "local_strict.py").read_text())
-    (app_dir / "pyproject.toml").write_text((APP / "pyproject.toml").read_text()
-                                            + '\n[tool.portable-fn.gcp]\nregion = "europe-west1"\n')
+    (app_dir / "pyproject.toml").write_text(
+        (APP / "pyproject.toml").read_text() + '\n[tool.portable-fn.gcp]\nregion = "europe-west1"\n'
+    )
     dev = LocalHost(load_app(app_dir), port=0, state_dir=tmp_path / "state")
     assert dev.limits.clouds == ("gcp",)
     assert (dev.limits.http.size, dev.limits.queue.size) == (32 * MiB, 10_000_000)
 
 
 # -- methods, request lines, headers -------------------------------------------------------------------
+
 
 def test_an_unknown_method_is_a_json_405_on_a_route_and_404_elsewhere(host: LocalHost) -> None:
     answer = send(host, request("BREW", "/orders"))
@@ -232,13 +260,16 @@ def test_an_unknown_method_is_a_json_405_on_a_route_and_404_elsewhere(host: Loca
     refused(send(host, request("BREW", "/nowhere")), host, 404, "Nothing serves BREW")
 
 
-@pytest.mark.parametrize("data", [
-    b"GARBAGE\r\n\r\n",
-    b"GET / HTTP/9.9\r\n\r\n",
-    b"GET /orders HTTP/1.1\r\n" + b"X-Long: " + b"a" * 70_000 + b"\r\n\r\n",
-    b"GET /orders HTTP/1.1\r\n" + b"".join(b"X-%d: 1\r\n" % i for i in range(150)) + b"\r\n",
-    b"G" * 70_000 + b" / HTTP/1.1\r\n\r\n",
-])
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"GARBAGE\r\n\r\n",
+        b"GET / HTTP/9.9\r\n\r\n",
+        b"GET /orders HTTP/1.1\r\n" + b"X-Long: " + b"a" * 70_000 + b"\r\n\r\n",
+        b"GET /orders HTTP/1.1\r\n" + b"".join(b"X-%d: 1\r\n" % i for i in range(150)) + b"\r\n",
+        b"G" * 70_000 + b" / HTTP/1.1\r\n\r\n",
+    ],
+)
 def test_requests_the_standard_library_refuses_get_json(host: LocalHost, data: bytes) -> None:
     answer = send(host, data)
     assert 400 <= answer.status < 500, answer
@@ -247,28 +278,39 @@ def test_requests_the_standard_library_refuses_get_json(host: LocalHost, data: b
 
 # -- CloudEvents attributes ------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("path", ["/_local/queues/orders", "/events"])
-@pytest.mark.parametrize(("header", "value", "attribute"), [
-    ("ce-source", "not%20a%20uri", "source"),
-    ("ce-source", "%3Cangle%3E", "source"),
-    ("ce-dataschema", "relative/schema.json", "dataschema"),
-])
-def test_cloudevent_uri_attributes_are_checked(host: LocalHost, path: str, header: str, value: str,
-                                               attribute: str) -> None:
-    headers = {"ce-specversion": "1.0", "ce-id": "1", "ce-type": "t", "ce-source": "/s",
-               "Content-Type": "application/json", header: value}
+@pytest.mark.parametrize(
+    ("header", "value", "attribute"),
+    [
+        ("ce-source", "not%20a%20uri", "source"),
+        ("ce-source", "%3Cangle%3E", "source"),
+        ("ce-dataschema", "relative/schema.json", "dataschema"),
+    ],
+)
+def test_cloudevent_uri_attributes_are_checked(
+    host: LocalHost, path: str, header: str, value: str, attribute: str
+) -> None:
+    headers = {
+        "ce-specversion": "1.0",
+        "ce-id": "1",
+        "ce-type": "t",
+        "ce-source": "/s",
+        "Content-Type": "application/json",
+        header: value,
+    }
     body = refused(send(host, request("POST", path, headers, b"{}")), host, 400, "URI")
     assert attribute in body["error"]
 
 
 def test_a_structured_cloudevent_with_a_bad_source_is_a_400(host: LocalHost) -> None:
     event = json.dumps({"specversion": "1.0", "id": "1", "type": "t", "source": "a b"}).encode()
-    answer = send(host, request("POST", "/_local/topics/news",
-                                {"Content-Type": "application/cloudevents+json"}, event))
+    answer = send(host, request("POST", "/_local/topics/news", {"Content-Type": "application/cloudevents+json"}, event))
     refused(answer, host, 400, "'source' must be a URI-reference")
 
 
 # -- the dev log says why -------------------------------------------------------------------------------
+
 
 def test_every_refusal_is_logged_with_its_reason(host: LocalHost) -> None:
     send(host, request("POST", "/orders", {"Content-Length": "abc"}, length=False))
@@ -276,38 +318,86 @@ def test_every_refusal_is_logged_with_its_reason(host: LocalHost) -> None:
     send(host, request("BREW", "/nowhere"))
     logs: list[str] = host.logs  # type: ignore[attr-defined]
     assert any("POST /orders -> 400: Content-Length 'abc' is not a number" in line for line in logs), logs
-    assert any("orders [http] POST /orders -> 400: The request body is not valid JSON" in line
-               for line in logs), logs
+    assert any("orders [http] POST /orders -> 400: The request body is not valid JSON" in line for line in logs), logs
     assert any("BREW /nowhere -> 404: Nothing serves BREW /nowhere" in line for line in logs), logs
 
 
 # -- whatever arrives --------------------------------------------------------------------------------------
 
-METHODS = st.one_of(st.sampled_from(["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "BREW"]),
-                    st.from_regex(r"[A-Z]{1,8}", fullmatch=True))
-PATHS = st.sampled_from(["/orders", "/events", "/env", "/nowhere", "/_local/queues/orders",
-                         "/_local/topics/news", "/_local/buckets/uploads/a.txt", "/_local/functions",
-                         "/_local/queues/missing", "/_local/schedules/x/fire", "/_local/nothing"])
-HEADER_NAMES = st.sampled_from(["Content-Length", "Transfer-Encoding", "Content-Type", "ce-specversion",
-                                "ce-source", "ce-id", "ce-type", "ce-dataschema", "X-Other"])
+METHODS = st.one_of(
+    st.sampled_from(["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "BREW"]),
+    st.from_regex(r"[A-Z]{1,8}", fullmatch=True),
+)
+PATHS = st.sampled_from(
+    [
+        "/orders",
+        "/events",
+        "/env",
+        "/nowhere",
+        "/_local/queues/orders",
+        "/_local/topics/news",
+        "/_local/buckets/uploads/a.txt",
+        "/_local/functions",
+        "/_local/queues/missing",
+        "/_local/schedules/x/fire",
+        "/_local/nothing",
+    ]
+)
+HEADER_NAMES = st.sampled_from(
+    [
+        "Content-Length",
+        "Transfer-Encoding",
+        "Content-Type",
+        "ce-specversion",
+        "ce-source",
+        "ce-id",
+        "ce-type",
+        "ce-dataschema",
+        "X-Other",
+    ]
+)
 HEADER_VALUES = st.one_of(
-    st.sampled_from(["0", "5", "-1", "abc", "99999999999999999999", "chunked", "gzip", "application/json",
-                     "application/cloudevents+json", "application/cloudevents-batch+json", "1.0", "%zz",
-                     "text/plain; charset=nope", ""]),
-    st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7e), max_size=20),
+    st.sampled_from(
+        [
+            "0",
+            "5",
+            "-1",
+            "abc",
+            "99999999999999999999",
+            "chunked",
+            "gzip",
+            "application/json",
+            "application/cloudevents+json",
+            "application/cloudevents-batch+json",
+            "1.0",
+            "%zz",
+            "text/plain; charset=nope",
+            "",
+        ]
+    ),
+    st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=20),
 )
 BODIES = st.one_of(
     st.binary(max_size=64),
-    st.sampled_from([b"{}", b"[]", b"{", DEEP, b"5\r\nhello\r\n0\r\n\r\n",
-                     b'{"specversion":"1.0","id":"1","type":"t","source":"a b"}', b"\x00\xff"]),
+    st.sampled_from(
+        [
+            b"{}",
+            b"[]",
+            b"{",
+            DEEP,
+            b"5\r\nhello\r\n0\r\n\r\n",
+            b'{"specversion":"1.0","id":"1","type":"t","source":"a b"}',
+            b"\x00\xff",
+        ]
+    ),
 )
 
 
 @settings(max_examples=120)
-@given(method=METHODS, path=PATHS, headers=st.lists(st.tuples(HEADER_NAMES, HEADER_VALUES), max_size=5),
-       body=BODIES)
-def test_any_request_gets_a_well_formed_answer_below_500(host: LocalHost, method: str, path: str,
-                                                         headers: list[tuple[str, str]], body: bytes) -> None:
+@given(method=METHODS, path=PATHS, headers=st.lists(st.tuples(HEADER_NAMES, HEADER_VALUES), max_size=5), body=BODIES)
+def test_any_request_gets_a_well_formed_answer_below_500(
+    host: LocalHost, method: str, path: str, headers: list[tuple[str, str]], body: bytes
+) -> None:
     lines = [f"{method} {path} HTTP/1.1", "Host: dev"] + [f"{k}: {v}" for k, v in headers]
     answer = send(host, ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
     assert answer.status < 500, answer

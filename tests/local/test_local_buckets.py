@@ -49,7 +49,10 @@ def test_a_changed_file_is_created_again_and_a_removed_one_deleted(tmp_path: Pat
     path.unlink()
     w.poll()
     assert [(c, i.key, i.size) for c, i in changes] == [
-        ("created", "a.txt", 2), ("created", "a.txt", 9), ("deleted", "a.txt", 9)]
+        ("created", "a.txt", 2),
+        ("created", "a.txt", 9),
+        ("deleted", "a.txt", 9),
+    ]
 
 
 def test_hidden_files_and_folders_are_ignored(tmp_path: Path) -> None:

@@ -45,7 +45,10 @@ class Dev:
         with self.output.open("wb") as out:
             self.process = subprocess.Popen(
                 ["portable-fn", "dev", str(DURABLE), "--port", "0", "--state-dir", str(tmp_path / "state")],
-                stdout=out, stderr=subprocess.STDOUT, env=env)
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=env,
+            )
 
     def url(self, wait_for: Wait) -> str:
         def banner() -> str | None:
@@ -81,7 +84,8 @@ def deliveries(tmp_path: Path) -> list[dict[str, Any]]:
 
 
 def test_a_killed_host_delivers_every_accepted_message_after_a_restart(
-        dev: Callable[[], Dev], connect: Callable[[str], Any], wait_for: Wait, tmp_path: Path) -> None:
+    dev: Callable[[], Dev], connect: Callable[[str], Any], wait_for: Wait, tmp_path: Path
+) -> None:
     first = dev()
     client = connect(first.url(wait_for))
 
@@ -100,12 +104,21 @@ def test_a_killed_host_delivers_every_accepted_message_after_a_restart(
     wait_for(lambda: len(pending(client, "work")) < 100, timeout=DELIVERY_S, what="some work acked")
     (tmp_path / "hold").touch()  # from now on work deliveries stay in flight
     work += accept("work", 900)
-    wait_for(lambda: len(client.request("GET", "/_local/dead-letters").json()) == 5, timeout=DELIVERY_S,
-             what="the five dead letters")
-    wait_for(lambda: [p["attempt"] for p in pending(client, "later")] == [2] * 50, timeout=DELIVERY_S,
-             what="fifty messages waiting for their second attempt")
-    wait_for(lambda: {d["id"] for d in deliveries(tmp_path)} & {p["id"] for p in pending(client, "work")},
-             timeout=DELIVERY_S, what="work in flight")
+    wait_for(
+        lambda: len(client.request("GET", "/_local/dead-letters").json()) == 5,
+        timeout=DELIVERY_S,
+        what="the five dead letters",
+    )
+    wait_for(
+        lambda: [p["attempt"] for p in pending(client, "later")] == [2] * 50,
+        timeout=DELIVERY_S,
+        what="fifty messages waiting for their second attempt",
+    )
+    wait_for(
+        lambda: {d["id"] for d in deliveries(tmp_path)} & {p["id"] for p in pending(client, "work")},
+        timeout=DELIVERY_S,
+        what="work in flight",
+    )
 
     first.kill()
     before = deliveries(tmp_path)
@@ -131,20 +144,24 @@ def test_a_killed_host_delivers_every_accepted_message_after_a_restart(
     waiting = pending(second, "later")
     assert sorted(p["id"] for p in waiting) == sorted(later)
     assert {(p["function"], p["attempt"]) for p in waiting} == {("later", 2)}
-    assert all(datetime.fromisoformat(p["ready_at"].replace("Z", "+00:00")).timestamp() > time.time() + 600
-               for p in waiting)
+    assert all(
+        datetime.fromisoformat(p["ready_at"].replace("Z", "+00:00")).timestamp() > time.time() + 600 for p in waiting
+    )
     assert sorted(d["attempt"] for d in deliveries(tmp_path) if d["function"] == "later") == [1] * 50
 
     # Dead letters are still listed, in the shared dead-letter shape.
     letters = second.request("GET", "/_local/dead-letters").json()
     assert sorted(letter["event"]["id"] for letter in letters) == sorted(poisoned)
-    assert {(letter["function"], letter["reason"], letter["attempts"], letter["event"]["deadletterreason"])
-            for letter in letters} == {("poisoned", "poison pill", 1, "poison pill")}
+    assert {
+        (letter["function"], letter["reason"], letter["attempts"], letter["event"]["deadletterreason"])
+        for letter in letters
+    } == {("poisoned", "poison pill", 1, "poison pill")}
     assert "kept from the last run" in (tmp_path / "dev-2.log").read_text()
 
 
 def test_messages_kept_from_an_earlier_run_keep_their_fifo_order_and_attempt(
-        start_host: Callable[..., Any], wait_for: Wait, tmp_path: Path) -> None:
+    start_host: Callable[..., Any], wait_for: Wait, tmp_path: Path
+) -> None:
     jobs: list[CloudEvent[Any]] = [CloudEvent(id=f"j{n}", source="/test", type="job", data={"n": n}) for n in (1, 2, 3)]
     with Journal(tmp_path / "state" / "journal.sqlite3") as earlier:  # what a killed host left behind
         earlier.add("in_order", jobs, None)
@@ -153,8 +170,7 @@ def test_messages_kept_from_an_earlier_run_keep_their_fifo_order_and_attempt(
         earlier.add("news_b", jobs[:1], None)
     running = start_host(LOCAL_APPS / "workers")
     wait_for(lambda: len(running.received["in_order"]) == 3, what="the three kept jobs")
-    assert [(s["event"].id, s["attempt"]) for s in running.received["in_order"]] == [
-        ("j1", 2), ("j2", 1), ("j3", 1)]
+    assert [(s["event"].id, s["attempt"]) for s in running.received["in_order"]] == [("j1", 2), ("j2", 1), ("j3", 1)]
     [news] = wait_for(lambda: running.received["news_b"], what="the kept topic copy")
     assert news["event"] == jobs[0] and running.received["news_a"] == []
     wait_for(lambda: running.client.request("GET", "/_local/topics/news").json() == {"topic": "news", "pending": []})

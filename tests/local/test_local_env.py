@@ -32,9 +32,17 @@ GET_ENV = {"method": "GET", "path": "/env"}
 def test_dev_applies_defaults_the_first_stage_and_every_functions_env(start_host: Callable[..., Running]) -> None:
     dev = start_host(APP)
     seen = dev.client.request("GET", "/env").json()
-    assert seen == {"SHARED": "from-defaults", "OVERRIDDEN": "from-function", "STAGE_NAME": "dev",
-                    "OWN": "env-function", "QUEUE_OWN": "queue-function", "PORTABLE_FN_APP": "strict",
-                    "PORTABLE_FN_STAGE": "dev", "PORTABLE_FN_FUNCTION": None, "PORTABLE_FN_PROVIDER": "local"}
+    assert seen == {
+        "SHARED": "from-defaults",
+        "OVERRIDDEN": "from-function",
+        "STAGE_NAME": "dev",
+        "OWN": "env-function",
+        "QUEUE_OWN": "queue-function",
+        "PORTABLE_FN_APP": "strict",
+        "PORTABLE_FN_STAGE": "dev",
+        "PORTABLE_FN_FUNCTION": None,
+        "PORTABLE_FN_PROVIDER": "local",
+    }
     assert dev.client.request("GET", "/env-plain").json() == seen  # one process, one environment
 
 
@@ -46,8 +54,9 @@ def test_dev_stage_applies_that_stage(start_host: Callable[..., Running]) -> Non
     assert "(stage 'prod'," in dev.logs[0]
 
 
-def test_an_event_function_sees_the_env_while_delivered(start_host: Callable[..., Running],
-                                                        wait_for: Callable[..., Any]) -> None:
+def test_an_event_function_sees_the_env_while_delivered(
+    start_host: Callable[..., Running], wait_for: Callable[..., Any]
+) -> None:
     dev = start_host(APP)
     received = dev.app.functions[0].handler.__globals__["RECEIVED"]
     received.clear()
@@ -57,8 +66,7 @@ def test_an_event_function_sees_the_env_while_delivered(start_host: Callable[...
     assert delivered[0]["env"]["STAGE_NAME"] == "dev"
 
 
-def test_the_process_environment_is_put_back_when_dev_stops(tmp_path: Path,
-                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_process_environment_is_put_back_when_dev_stops(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SHARED", "the user's own")
     monkeypatch.delenv("STAGE_NAME", raising=False)
     with LocalHost(load_app(APP), port=0, state_dir=tmp_path, log=lambda line: None):
@@ -80,10 +88,12 @@ def test_two_functions_disagreeing_on_a_variable_are_refused_by_dev(tmp_path: Pa
     app_dir = tmp_path / "app"  # a copy under another module name, so the real one stays importable
     app_dir.mkdir()
     source = (APP / "local_strict.py").read_text()
-    (app_dir / "local_conflict.py").write_text(source.replace('env={"QUEUE_OWN": "queue-function"}',
-                                                              'env={"OWN": "queue"}'))
-    (app_dir / "pyproject.toml").write_text((APP / "pyproject.toml").read_text().replace(
-        'modules = ["local_strict"]', 'modules = ["local_conflict"]'))
+    (app_dir / "local_conflict.py").write_text(
+        source.replace('env={"QUEUE_OWN": "queue-function"}', 'env={"OWN": "queue"}')
+    )
+    (app_dir / "pyproject.toml").write_text(
+        (APP / "pyproject.toml").read_text().replace('modules = ["local_strict"]', 'modules = ["local_conflict"]')
+    )
     with pytest.raises(ConfigError, match="Functions 'env_own' and 'queued' set env 'OWN' to different values"):
         LocalHost(load_app(app_dir), port=0, state_dir=tmp_path / "state")
 
@@ -94,9 +104,16 @@ def test_invoke_local_gives_one_function_exactly_its_cloud_env(monkeypatch: pyte
     app = load_app(APP)
     result = LocalProvider().invoke(app, app.function("env_own"), GET_ENV, stage="prod")
     assert result["body"] == {
-        "SHARED": "from-defaults", "OVERRIDDEN": "from-function", "STAGE_NAME": "prod", "OWN": "env-function",
-        "QUEUE_OWN": None, "PORTABLE_FN_APP": "strict", "PORTABLE_FN_STAGE": "prod",
-        "PORTABLE_FN_FUNCTION": "env_own", "PORTABLE_FN_PROVIDER": "local"}
+        "SHARED": "from-defaults",
+        "OVERRIDDEN": "from-function",
+        "STAGE_NAME": "prod",
+        "OWN": "env-function",
+        "QUEUE_OWN": None,
+        "PORTABLE_FN_APP": "strict",
+        "PORTABLE_FN_STAGE": "prod",
+        "PORTABLE_FN_FUNCTION": "env_own",
+        "PORTABLE_FN_PROVIDER": "local",
+    }
     plain = LocalProvider().invoke(app, app.function("env_plain"), {"method": "GET", "path": "/env-plain"})["body"]
     assert (plain["OWN"], plain["OVERRIDDEN"], plain["STAGE_NAME"]) == (None, "from-defaults", "dev")
     assert "OWN" not in os.environ and "STAGE_NAME" not in os.environ

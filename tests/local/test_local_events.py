@@ -50,13 +50,15 @@ def test_a_batch_of_cloudevents_is_delivered_as_sent() -> None:
     assert [e.to_dict() for e in events] == sent
 
 
-@pytest.mark.parametrize(("headers", "body", "problem"), [
-    ({"content-type": "application/json"}, b"{not json", "not valid JSON"),
-    ({"content-type": "application/cloudevents+json"}, b'{"specversion": "1.0", "id": "x"}', "'source'"),
-    ({"ce-specversion": "0.3", "ce-id": "1", "ce-source": "/s", "ce-type": "t"}, b"", "specversion"),
-])
-def test_unreadable_messages_are_refused_with_the_reason(headers: dict[str, str], body: bytes,
-                                                         problem: str) -> None:
+@pytest.mark.parametrize(
+    ("headers", "body", "problem"),
+    [
+        ({"content-type": "application/json"}, b"{not json", "not valid JSON"),
+        ({"content-type": "application/cloudevents+json"}, b'{"specversion": "1.0", "id": "x"}', "'source'"),
+        ({"ce-specversion": "0.3", "ce-id": "1", "ce-source": "/s", "ce-type": "t"}, b"", "specversion"),
+    ],
+)
+def test_unreadable_messages_are_refused_with_the_reason(headers: dict[str, str], body: bytes, problem: str) -> None:
     with pytest.raises(InvalidEventError, match=problem):
         message_events("queue", "q", headers, body)
 
@@ -66,7 +68,13 @@ def test_storage_events_read_as_storage_objects() -> None:
     event = storage_event(given["change"], given["bucket"], given["key"], given["size"], given["etag"])
     view = StorageObject.from_cloudevent(event)
     assert (view.bucket, view.key, view.size, view.etag, view.content_type, view.event) == (
-        "uploads", "in/photo.JPG", 3, given["etag"], "image/jpeg", "deleted")
+        "uploads",
+        "in/photo.JPG",
+        3,
+        given["etag"],
+        "image/jpeg",
+        "deleted",
+    )
 
 
 def test_schedule_events_read_as_ticks() -> None:

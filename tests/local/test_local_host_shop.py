@@ -36,7 +36,8 @@ def test_unknown_routes_are_404_listing_the_routes_and_wrong_methods_405(shop: A
 
 
 def test_a_queued_order_reaches_fulfil_as_a_validated_cloudevent(
-        shop: Any, shop_records: Callable[..., Any], wait_for: Callable[..., Any]) -> None:
+    shop: Any, shop_records: Callable[..., Any], wait_for: Callable[..., Any]
+) -> None:
     reply = shop.client.request("POST", "/_local/queues/orders", json_body=ORDER)
     assert reply.status == 202
     [event_id] = reply.json()["ids"]
@@ -45,8 +46,9 @@ def test_a_queued_order_reaches_fulfil_as_a_validated_cloudevent(
     wait_for(lambda: any(f"fulfil [queue] {event_id} -> ack" in line for line in shop.logs), what="the log line")
 
 
-def test_a_recalled_sku_is_dead_lettered_at_once(shop: Any, wait_for: Callable[..., Any],
-                                                 shop_records: Callable[..., Any]) -> None:
+def test_a_recalled_sku_is_dead_lettered_at_once(
+    shop: Any, wait_for: Callable[..., Any], shop_records: Callable[..., Any]
+) -> None:
     recalled = {**ORDER, "lines": [{"sku": "recalled-widget", "quantity": 1}]}
     [event_id] = shop.client.request("POST", "/_local/queues/orders", json_body=recalled).json()["ids"]
     [letter] = wait_for(lambda: shop.client.request("GET", "/_local/dead-letters").json(), what="a dead letter")
@@ -58,8 +60,9 @@ def test_a_recalled_sku_is_dead_lettered_at_once(shop: Any, wait_for: Callable[.
     assert shop_records("fulfilled") == []
 
 
-def test_an_upload_under_the_prefix_triggers_on_upload(shop: Any, wait_for: Callable[..., Any],
-                                                      shop_records: Callable[..., Any]) -> None:
+def test_an_upload_under_the_prefix_triggers_on_upload(
+    shop: Any, wait_for: Callable[..., Any], shop_records: Callable[..., Any]
+) -> None:
     bucket = shop.host.state_dir / "buckets" / "uploads"
     assert bucket.is_dir()
     (bucket / "elsewhere.txt").write_text("not under in/")
@@ -69,8 +72,7 @@ def test_an_upload_under_the_prefix_triggers_on_upload(shop: Any, wait_for: Call
     assert shop_records("uploads") == [{"bucket": "uploads", "key": "in/invoice.pdf", "size": 8}]
 
 
-def test_the_sweep_fires_on_demand(shop: Any, wait_for: Callable[..., Any],
-                                  shop_records: Callable[..., Any]) -> None:
+def test_the_sweep_fires_on_demand(shop: Any, wait_for: Callable[..., Any], shop_records: Callable[..., Any]) -> None:
     reply = shop.client.request("POST", "/_local/schedules/sweep/fire")
     assert reply.status == 202
     [record] = wait_for(lambda: shop_records("sweeps"), what="the sweep")
@@ -78,22 +80,32 @@ def test_the_sweep_fires_on_demand(shop: Any, wait_for: Callable[..., Any],
     assert shop.client.request("POST", "/_local/schedules/create_order/fire").status == 404
 
 
-def test_a_topic_message_reaches_notify(shop: Any, wait_for: Callable[..., Any],
-                                       shop_records: Callable[..., Any]) -> None:
-    headers = {"ce-specversion": "1.0", "ce-id": "n-1", "ce-source": "/shop", "ce-type": "order.created",
-               "content-type": "application/json"}
+def test_a_topic_message_reaches_notify(
+    shop: Any, wait_for: Callable[..., Any], shop_records: Callable[..., Any]
+) -> None:
+    headers = {
+        "ce-specversion": "1.0",
+        "ce-id": "n-1",
+        "ce-source": "/shop",
+        "ce-type": "order.created",
+        "content-type": "application/json",
+    }
     assert shop.client.request("POST", "/_local/topics/order-events", "{}", headers).status == 202
     assert wait_for(lambda: shop_records("notifications")) == [
-        {"type": "order.created", "id": "n-1", "source": "/shop"}]
+        {"type": "order.created", "id": "n-1", "source": "/shop"}
+    ]
 
 
 def test_functions_are_listed_with_their_endpoints(shop: Any) -> None:
     listed = {f["name"]: f for f in shop.client.request("GET", "/_local/functions").json()}
     assert set(listed) == {f.name for f in shop.app.functions}
     assert listed["create_order"]["endpoint"] == shop.host.url + "/orders"
-    assert listed["fulfil"] == {"name": "fulfil", "trigger": "queue",
-                                "details": {"name": "orders", "batch_size": 10, "fifo": False},
-                                "endpoint": shop.host.url + "/_local/queues/orders"}
+    assert listed["fulfil"] == {
+        "name": "fulfil",
+        "trigger": "queue",
+        "details": {"name": "orders", "batch_size": 10, "fifo": False},
+        "endpoint": shop.host.url + "/_local/queues/orders",
+    }
     assert Path(listed["on_upload"]["endpoint"]) == shop.host.state_dir / "buckets" / "uploads" / "in"
 
 

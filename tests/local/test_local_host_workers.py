@@ -35,13 +35,17 @@ def letters(running: Any) -> list[dict[str, Any]]:
 
 # -- retries and dead letters ---------------------------------------------------------------------
 
+
 def test_a_failing_message_is_redelivered_with_backoff_then_dead_lettered(workers: Any, wait_for: Wait) -> None:
     reply = workers.client.request("POST", "/_local/queues/jobs", json_body={"n": 1, "fail": True})
     [event_id] = reply.json()["ids"]
     [letter] = wait_for(lambda: letters(workers), what="the dead letter")
     seen = workers.received["flaky"]
     assert [(s["attempt"], s["delivery_count"], s["message_id"]) for s in seen] == [
-        (1, 1, event_id), (2, 2, event_id), (3, 3, event_id)]  # retries = 2 in [defaults]
+        (1, 1, event_id),
+        (2, 2, event_id),
+        (3, 3, event_id),
+    ]  # retries = 2 in [defaults]
     gaps = [b["at"] - a["at"] for a, b in itertools.pairwise(seen)]
     assert gaps[0] >= 0.02 * 0.9 and gaps[1] >= 0.04 * 0.9  # retry_backoff_s * 2**(attempt-1)
     assert (letter["function"], letter["attempts"], letter["event"]["id"]) == ("flaky", 3, event_id)
@@ -89,39 +93,73 @@ def test_a_dead_letter_target_queue_receives_the_event_with_why(workers: Any, wa
 
 
 def test_a_fifo_queue_keeps_order_across_a_retry(workers: Any, wait_for: Wait) -> None:
-    batch = [{"specversion": "1.0", "id": f"j{n}", "source": "/test", "type": "job",
-              "data": {"n": n, "fail_times": int(n == 2)}} for n in (1, 2, 3)]
-    reply = workers.client.request("POST", "/_local/queues/ordered", json.dumps(batch),
-                                   {"content-type": "application/cloudevents-batch+json"})
+    batch = [
+        {
+            "specversion": "1.0",
+            "id": f"j{n}",
+            "source": "/test",
+            "type": "job",
+            "data": {"n": n, "fail_times": int(n == 2)},
+        }
+        for n in (1, 2, 3)
+    ]
+    reply = workers.client.request(
+        "POST", "/_local/queues/ordered", json.dumps(batch), {"content-type": "application/cloudevents-batch+json"}
+    )
     assert reply.json() == {"ids": ["j1", "j2", "j3"]}
     wait_for(lambda: len(workers.received["in_order"]) == 4, what="four deliveries")
     assert [(s["event"].data.n, s["attempt"], s["ok"]) for s in workers.received["in_order"]] == [
-        (1, 1, True), (2, 1, False), (2, 2, True), (3, 1, True)]
+        (1, 1, True),
+        (2, 1, False),
+        (2, 2, True),
+        (3, 1, True),
+    ]
 
 
 # -- events delivered as sent ---------------------------------------------------------------------
 
+
 def test_a_binary_mode_cloudevent_is_delivered_exactly_as_sent(workers: Any, wait_for: Wait) -> None:
-    headers = {"ce-specversion": "1.0", "ce-id": "evt-42", "ce-source": "//aws/sqs/orders",
-               "ce-type": "com.example.order.created", "ce-time": "2024-05-01T10:00:00.123Z",
-               "ce-traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
-               "ce-region": "eu%20west", "content-type": "application/json"}
+    headers = {
+        "ce-specversion": "1.0",
+        "ce-id": "evt-42",
+        "ce-source": "//aws/sqs/orders",
+        "ce-type": "com.example.order.created",
+        "ce-time": "2024-05-01T10:00:00.123Z",
+        "ce-traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+        "ce-region": "eu%20west",
+        "content-type": "application/json",
+    }
     reply = workers.client.request("POST", "/_local/queues/echo", '{"id": "o-9"}', headers)
     assert reply.json() == {"ids": ["evt-42"]}
     [got] = wait_for(lambda: workers.received["echo"])
     assert got["event"] == CloudEvent(
-        id="evt-42", source="//aws/sqs/orders", type="com.example.order.created",
-        time="2024-05-01T10:00:00.123Z", datacontenttype="application/json", data={"id": "o-9"},
-        extensions={"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
-                    "region": "eu west"})
+        id="evt-42",
+        source="//aws/sqs/orders",
+        type="com.example.order.created",
+        time="2024-05-01T10:00:00.123Z",
+        datacontenttype="application/json",
+        data={"id": "o-9"},
+        extensions={"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", "region": "eu west"},
+    )
 
 
 def test_a_structured_cloudevent_is_delivered_exactly_as_sent(workers: Any, wait_for: Wait) -> None:
-    sent = {"specversion": "1.0", "id": "evt-7", "source": "https://example.com/x", "type": "com.example.t",
-            "subject": "s", "time": "2024-05-01T10:00:00+02:00", "sequence": 3, "flag": True,
-            "datacontenttype": "text/plain", "data": "hello"}
-    workers.client.request("POST", "/_local/queues/echo", json.dumps(sent),
-                           {"content-type": "application/cloudevents+json"})
+    sent = {
+        "specversion": "1.0",
+        "id": "evt-7",
+        "source": "https://example.com/x",
+        "type": "com.example.t",
+        "subject": "s",
+        "time": "2024-05-01T10:00:00+02:00",
+        "sequence": 3,
+        "flag": True,
+        "datacontenttype": "text/plain",
+        "data": "hello",
+    }
+    workers.client.request(
+        "POST", "/_local/queues/echo", json.dumps(sent), {"content-type": "application/cloudevents+json"}
+    )
     [got] = wait_for(lambda: workers.received["echo"])
     assert got["event"].to_dict() == sent
 
@@ -131,7 +169,12 @@ def test_a_plain_message_gets_the_local_envelope(workers: Any, wait_for: Wait) -
     [got] = wait_for(lambda: workers.received["echo"])
     event = got["event"]
     assert (event.id, event.source, event.type, event.datacontenttype, event.data) == (
-        event_id, "//local/queues/echo", "dev.portablefn.queue.message", "application/json", {"a": [1, 2]})
+        event_id,
+        "//local/queues/echo",
+        "dev.portablefn.queue.message",
+        "application/json",
+        {"a": [1, 2]},
+    )
     assert event.time.endswith("Z") and abs(event.timestamp.timestamp() - time.time()) < 5
 
 
@@ -161,16 +204,24 @@ def test_a_topic_message_fans_out_to_every_subscriber(workers: Any, wait_for: Wa
     for name in ("news_a", "news_b"):
         [got] = wait_for(lambda name=name: workers.received[name], what=name)
         assert (got["event"].id, got["event"].source, got["event"].data) == (
-            event_id, "//local/topics/news", {"headline": "hi"})
+            event_id,
+            "//local/topics/news",
+            {"headline": "hi"},
+        )
 
 
 # -- buckets and timers ---------------------------------------------------------------------------
 
+
 def test_put_and_delete_objects_become_storage_events(workers: Any, wait_for: Wait) -> None:
     put = workers.client.request("PUT", "/_local/buckets/inbox/2024/may.csv", "a,b\n1,2\n")
     assert put.status == 201
-    assert put.json() == {"bucket": "inbox", "key": "2024/may.csv", "size": 8,
-                          "etag": "e5ebd4c02cefbe7955977c67ada242b7"}
+    assert put.json() == {
+        "bucket": "inbox",
+        "key": "2024/may.csv",
+        "size": 8,
+        "etag": "e5ebd4c02cefbe7955977c67ada242b7",
+    }
     assert (workers.host.state_dir / "buckets" / "inbox" / "2024" / "may.csv").read_text() == "a,b\n1,2\n"
     [created] = wait_for(lambda: workers.received["inbox_created"], what="the created event")
     assert workers.client.request("DELETE", "/_local/buckets/inbox/2024/may.csv").status == 204
@@ -178,16 +229,21 @@ def test_put_and_delete_objects_become_storage_events(workers: Any, wait_for: Wa
     for got, change in ((created, "created"), (deleted, "deleted")):
         event = got["event"]
         assert (event.type, event.source, event.subject) == (
-            f"dev.portablefn.storage.object.{change}", "//local/buckets/inbox", "2024/may.csv")
-        assert event.data == StorageObject("inbox", "2024/may.csv", 8, "e5ebd4c02cefbe7955977c67ada242b7",
-                                           "text/csv", change, event.time)
+            f"dev.portablefn.storage.object.{change}",
+            "//local/buckets/inbox",
+            "2024/may.csv",
+        )
+        assert event.data == StorageObject(
+            "inbox", "2024/may.csv", 8, "e5ebd4c02cefbe7955977c67ada242b7", "text/csv", change, event.time
+        )
     settled(workers, wait_for, polls=3)  # a few more polls: still exactly one event each (no double reports)
     assert len(workers.received["inbox_created"]) == 1 and len(workers.received["inbox_deleted"]) == 1
     assert workers.client.request("DELETE", "/_local/buckets/inbox/2024/may.csv").status == 404
 
 
-def test_suffix_filters_and_files_present_at_start(start_host: Callable[..., Any], tmp_path: Path,
-                                                   wait_for: Wait) -> None:
+def test_suffix_filters_and_files_present_at_start(
+    start_host: Callable[..., Any], tmp_path: Path, wait_for: Wait
+) -> None:
     inbox = tmp_path / "state" / "buckets" / "inbox"
     inbox.mkdir(parents=True)
     (inbox / "before.csv").write_text("old")
@@ -219,6 +275,7 @@ def test_a_scaled_rate_fires_on_time(start_host: Callable[..., Any], wait_for: W
 
 
 # -- HTTP -----------------------------------------------------------------------------------------
+
 
 def test_concurrent_requests_to_an_async_handler_overlap(workers: Any) -> None:
     # each request waits until 5 of its burst are in flight at once: served one after another, none
@@ -252,8 +309,15 @@ def test_the_request_carries_multi_values_cookies_and_body(workers: Any) -> None
     response = conn.getresponse()
     seen = json.loads(response.read())
     assert response.status == 200
-    assert seen == {"method": "POST", "path": "/echo", "query": ["a", "b"], "single": "1",
-                    "multi": ["one", "two"], "cookies": {"session": "abc", "theme": "dark"}, "body": "hello"}
+    assert seen == {
+        "method": "POST",
+        "path": "/echo",
+        "query": ["a", "b"],
+        "single": "1",
+        "multi": ["one", "two"],
+        "cookies": {"session": "abc", "theme": "dark"},
+        "body": "hello",
+    }
     assert response.headers.get_all("set-cookie") == ["a=1", "b=2"]
     conn.close()
 

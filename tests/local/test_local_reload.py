@@ -57,8 +57,7 @@ def received(running: Running) -> list[dict[str, Any]]:
     return running.host.app.function("work").handler.__globals__["RECEIVED"]  # type: ignore[no-any-return]
 
 
-def test_the_next_request_after_a_change_sees_the_new_code(running: Running, app_copy: Path,
-                                                           wait_for: Wait) -> None:
+def test_the_next_request_after_a_change_sees_the_new_code(running: Running, app_copy: Path, wait_for: Wait) -> None:
     assert answered_version(running) == 1
     edit(app_copy, "functions_v2.py")
     wait_for(lambda: answered_version(running) == 2, what="version 2 answering")
@@ -66,8 +65,9 @@ def test_the_next_request_after_a_change_sees_the_new_code(running: Running, app
     assert running.client.request("GET", "/added").json() == {"added": True}
 
 
-def test_a_message_retrying_across_the_reload_is_delivered_to_the_new_code(running: Running, app_copy: Path,
-                                                                          wait_for: Wait) -> None:
+def test_a_message_retrying_across_the_reload_is_delivered_to_the_new_code(
+    running: Running, app_copy: Path, wait_for: Wait
+) -> None:
     assert running.client.request("POST", "/_local/queues/jobs", json_body={"job": 7}).status == 202
     wait_for(lambda: any(p["attempt"] >= 2 for p in pending(running, "jobs")), what="version 1 asking again")
     edit(app_copy, "functions_v2.py")
@@ -77,12 +77,16 @@ def test_a_message_retrying_across_the_reload_is_delivered_to_the_new_code(runni
     assert running.client.request("GET", "/_local/dead-letters").json() == []
 
 
-@pytest.mark.parametrize(("version", "line", "says"), [
-    ("functions_syntax_error.py.txt", 14, "SyntaxError"),
-    ("functions_bad_declaration.py", 12, "path"),
-])
+@pytest.mark.parametrize(
+    ("version", "line", "says"),
+    [
+        ("functions_syntax_error.py.txt", 14, "SyntaxError"),
+        ("functions_bad_declaration.py", 12, "path"),
+    ],
+)
 def test_a_broken_edit_keeps_the_old_code_serving_until_it_is_fixed(
-        running: Running, app_copy: Path, wait_for: Wait, version: str, line: int, says: str) -> None:
+    running: Running, app_copy: Path, wait_for: Wait, version: str, line: int, says: str
+) -> None:
     module = edit(app_copy, version)
     failure = wait_for(lambda: logged(running, "reload failed"), what="the failed reload in the log")
     assert f"{module}" in failure and f"{line}" in failure and says in failure, failure
@@ -103,8 +107,9 @@ def test_functions_added_and_removed_are_picked_up(running: Running, app_copy: P
     assert logged(running, "tick: removed")
 
 
-def test_a_trigger_change_that_strands_messages_is_said_in_the_log(running: Running, app_copy: Path,
-                                                                  wait_for: Wait) -> None:
+def test_a_trigger_change_that_strands_messages_is_said_in_the_log(
+    running: Running, app_copy: Path, wait_for: Wait
+) -> None:
     assert running.client.request("POST", "/_local/queues/jobs", json_body={"job": 1}).status == 202
     edit(app_copy, "functions_work_is_http.py")
     note = wait_for(lambda: logged(running, "work: now http-triggered"), what="the reload in the log")
@@ -120,8 +125,9 @@ def test_without_reload_a_change_is_not_picked_up(start_host: Callable[..., Runn
     assert answered_version(running) == 1
 
 
-def test_a_module_written_after_the_import_that_needs_it_is_picked_up(running: Running, app_copy: Path,
-                                                                      wait_for: Wait) -> None:
+def test_a_module_written_after_the_import_that_needs_it_is_picked_up(
+    running: Running, app_copy: Path, wait_for: Wait
+) -> None:
     edit(app_copy, "functions_imports_helpers.py")
     failure = wait_for(lambda: logged(running, "reload failed"), what="the failed reload in the log")
     assert "reload_demo.helpers" in failure and "functions.py:7" in failure, failure
@@ -137,8 +143,12 @@ def test_the_files_watched_are_the_ones_that_ship_and_pyproject(app_copy: Path) 
     (app_copy / "reload_demo" / "prices.json").write_text("{}")
     app = load_app(app_copy)
     watched = {str(p.relative_to(app_copy)) for p in watched_files(app, ship_rules(app))}
-    assert watched == {"pyproject.toml", "reload_demo/__init__.py", "reload_demo/functions.py",
-                       "reload_demo/prices.json"}
+    assert watched == {
+        "pyproject.toml",
+        "reload_demo/__init__.py",
+        "reload_demo/functions.py",
+        "reload_demo/prices.json",
+    }
 
 
 class SavingHost:

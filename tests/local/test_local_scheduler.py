@@ -35,7 +35,9 @@ def test_rates_fire_every_period_starting_one_period_after_the_start() -> None:
     scheduler.tick(START + timedelta(minutes=7))
     scheduler.tick(START + timedelta(minutes=10, seconds=1))
     assert [due for name, due in fired if name == "every_five"] == [
-        START + timedelta(minutes=5), START + timedelta(minutes=10)]
+        START + timedelta(minutes=5),
+        START + timedelta(minutes=10),
+    ]
 
 
 def test_cron_fires_at_its_next_minute_after_the_start() -> None:

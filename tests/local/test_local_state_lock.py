@@ -58,7 +58,9 @@ class Dev:
         with self.output.open("wb") as out:
             self.process = subprocess.Popen(
                 ["portable-fn", "dev", str(WORKERS), "--port", "0", "--state-dir", str(state_dir)],
-                stdout=out, stderr=subprocess.STDOUT)
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
 
     def url(self, wait_for: Wait) -> str:
         def banner() -> str | None:
@@ -84,13 +86,17 @@ def dev(tmp_path: Path) -> Iterator[Dev]:
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX")
 def test_a_second_dev_command_exits_1_and_a_killed_holder_leaves_nothing_to_clean(
-        dev: Dev, wait_for: Wait, tmp_path: Path) -> None:
+    dev: Dev, wait_for: Wait, tmp_path: Path
+) -> None:
     state_dir = tmp_path / "state"
     url = dev.url(wait_for)
 
     second = subprocess.run(
         ["portable-fn", "dev", str(WORKERS), "--port", "0", "--state-dir", str(state_dir)],
-        capture_output=True, text=True, timeout=STARTUP_S)
+        capture_output=True,
+        text=True,
+        timeout=STARTUP_S,
+    )
 
     assert second.returncode == 1, second.stderr
     assert second.stderr.startswith("error: "), second.stderr

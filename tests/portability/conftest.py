@@ -53,8 +53,9 @@ def unavailable() -> dict[str, str]:
 # targets, the function's own variables); it is all put back when the contract's test module ends, before
 # any other test module runs in this process.
 @pytest.fixture(scope="module")
-def runners(probe_app: App, seen: list[dict[str, Any]], unavailable: dict[str, str],
-            tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+def runners(
+    probe_app: App, seen: list[dict[str, Any]], unavailable: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, Any]]:
     before = dict(os.environ)
     with contextlib.ExitStack() as stack:
         opened = {}
@@ -65,6 +66,9 @@ def runners(probe_app: App, seen: list[dict[str, Any]], unavailable: dict[str, s
             except pytest.skip.Exception as reason:
                 unavailable[cloud] = str(reason)
         yield opened
-    changed = sorted(k for k in before.keys() | os.environ.keys()
-                     if before.get(k) != os.environ.get(k) and k != "PYTEST_CURRENT_TEST")  # pytest's own
+    changed = sorted(
+        k
+        for k in before.keys() | os.environ.keys()
+        if before.get(k) != os.environ.get(k) and k != "PYTEST_CURRENT_TEST"
+    )  # pytest's own
     assert changed == [], f"the runners left these environment variables changed: {changed}"

@@ -56,8 +56,11 @@ def test_what_the_handler_sees_is_what_was_sent(case: Case, deliveries: Deliveri
             expected_calls = 1 if case.status == 201 else 0
             assert len(delivery.seen) == expected_calls, (cloud, delivery.seen)
             continue
-        messages = event.messages if isinstance(event, QueueDelivery) else (
-            (event.message,) if isinstance(event, TopicDelivery) else (event,))
+        messages = (
+            event.messages
+            if isinstance(event, QueueDelivery)
+            else ((event.message,) if isinstance(event, TopicDelivery) else (event,))
+        )
         assert [s["function"] for s in delivery.seen] == [event.function] * len(messages), cloud
         if isinstance(event, (QueueDelivery, TopicDelivery)):
             assert delivery.outcomes == list(case.outcomes), cloud
@@ -68,8 +71,12 @@ def test_what_the_handler_sees_is_what_was_sent(case: Case, deliveries: Deliveri
 
 
 def test_what_a_cloud_cannot_carry_is_listed_with_its_reason(deliveries: Deliveries) -> None:
-    refused = {(case, cloud): why for case, by_cloud in deliveries.items()
-               for cloud, why in by_cloud.items() if isinstance(why, str)}
+    refused = {
+        (case, cloud): why
+        for case, by_cloud in deliveries.items()
+        for cloud, why in by_cloud.items()
+        if isinstance(why, str)
+    }
     listed = {(n.case, n.cloud): n.why for n in NOT_CARRIED if n.cloud in {c for d in deliveries.values() for c in d}}
     assert refused == listed
 

@@ -18,8 +18,11 @@ from portable_fn.local import quotas
 def test_the_page_is_what_the_code_renders() -> None:
     page = PAGE.read_text(encoding="utf-8")
     fresh = render(page)
-    diff = "".join(difflib.unified_diff(page.splitlines(True), fresh.splitlines(True), "docs/portability.md",
-                                        "rendered from the code"))
+    diff = "".join(
+        difflib.unified_diff(
+            page.splitlines(True), fresh.splitlines(True), "docs/portability.md", "rendered from the code"
+        )
+    )
     assert fresh == page, f"docs/portability.md is out of date: run `{COMMAND}`\n{diff}"
 
 
@@ -29,8 +32,12 @@ def test_a_page_without_a_generated_part_says_which_is_missing() -> None:
 
 
 def test_every_cloud_figure_cites_the_page_that_publishes_it() -> None:
-    figures = [(kind, aspect, cloud, figure) for kind, aspects in quotas.DELIVERY.items()
-               for aspect, by_cloud in aspects.items() for cloud, figure in by_cloud.items()]
+    figures = [
+        (kind, aspect, cloud, figure)
+        for kind, aspects in quotas.DELIVERY.items()
+        for aspect, by_cloud in aspects.items()
+        for cloud, figure in by_cloud.items()
+    ]
     figures += [("event", "timeout", cloud, figure) for cloud, figure in quotas.EVENT_TIMEOUTS.items()]
     for kind, aspect, cloud, figure in figures:
         assert cloud in CLOUDS, (kind, aspect, cloud)
@@ -41,14 +48,13 @@ def test_every_cloud_figure_cites_the_page_that_publishes_it() -> None:
         assert all(url.startswith("https://") for url in by_cloud.values()), kind
 
 
-CASES = [(refused, cloud) for refused in REFUSED
-         for cloud in (CLOUDS if refused.cloud == EVERY else (refused.cloud,))]
+CASES = [(refused, cloud) for refused in REFUSED for cloud in (CLOUDS if refused.cloud == EVERY else (refused.cloud,))]
 
 
-@pytest.mark.parametrize(("refused", "cloud"), CASES,
-                         ids=[f"{cloud}-{REFUSED.index(r)}" for r, cloud in CASES])
+@pytest.mark.parametrize(("refused", "cloud"), CASES, ids=[f"{cloud}-{REFUSED.index(r)}" for r, cloud in CASES])
 def test_a_refused_combination_is_refused_at_load_with_the_reason_the_page_gives(
-        refused: Refused, cloud: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    refused: Refused, cloud: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     app = write_app(tmp_path, refused, cloud)
     event = tmp_path / "event.json"
     event.write_text("{}", encoding="utf-8")
@@ -63,9 +69,19 @@ def write_app(root: Path, refused: Refused, cloud: str) -> Path:
     app = root / "app"
     app.mkdir()
     settings = [f"[tool.portable-fn.{cloud}]", *refused.settings] if refused.settings else []
-    (app / "pyproject.toml").write_text("\n".join([
-        "[tool.portable-fn]", 'app = "refused"', f'modules = ["{refused.module}"]', 'python = "3.11"', *settings,
-    ]) + "\n", encoding="utf-8")
+    (app / "pyproject.toml").write_text(
+        "\n".join(
+            [
+                "[tool.portable-fn]",
+                'app = "refused"',
+                f'modules = ["{refused.module}"]',
+                'python = "3.11"',
+                *settings,
+            ]
+        )
+        + "\n",
+        encoding="utf-8",
+    )
     lines = ["from portable_fn import CloudEvent, Request, Response, cron, function, http, queue, schedule", ""]
     for i, decorator in enumerate(refused.declaration):
         signature = "request: Request) -> Response" if "trigger=http(" in decorator else "event: CloudEvent) -> None"

@@ -29,19 +29,27 @@ FIX = {"aws": "aws configure", "azure": "az login", "gcp": "gcloud auth applicat
 def bare_environment(home: Path) -> dict[str, str]:
     keep = {"PATH", "LANG", "LC_ALL", "SYSTEMROOT", "TMPDIR", "VIRTUAL_ENV", "PYTHONPATH"}
     env = {k: v for k, v in os.environ.items() if k in keep}
-    env.update({
-        "HOME": str(home), "USERPROFILE": str(home),
-        # AWS: no shared files, no instance metadata (IMDS would be 169.254.169.254)
-        "AWS_SHARED_CREDENTIALS_FILE": str(home / "none"), "AWS_CONFIG_FILE": str(home / "none"),
-        "AWS_EC2_METADATA_DISABLED": "true",
-        # Azure: managed identity's metadata endpoint on a closed local port; no az/azd/pwsh on PATH matters
-        "AZURE_SUBSCRIPTION_ID": "00000000-0000-0000-0000-000000000000",
-        "AZURE_POD_IDENTITY_AUTHORITY_HOST": f"http://{CLOSED}", "IDENTITY_ENDPOINT": f"http://{CLOSED}/msi",
-        "IMDS_ENDPOINT": f"http://{CLOSED}",
-        # Google: no gcloud configuration, no Compute Engine metadata check
-        "GOOGLE_CLOUD_PROJECT": "shop-project", "CLOUDSDK_CONFIG": str(home / "gcloud"), "NO_GCE_CHECK": "True",
-        "GCE_METADATA_HOST": CLOSED, "GCE_METADATA_IP": CLOSED,
-    })
+    env.update(
+        {
+            "HOME": str(home),
+            "USERPROFILE": str(home),
+            # AWS: no shared files, no instance metadata (IMDS would be 169.254.169.254)
+            "AWS_SHARED_CREDENTIALS_FILE": str(home / "none"),
+            "AWS_CONFIG_FILE": str(home / "none"),
+            "AWS_EC2_METADATA_DISABLED": "true",
+            # Azure: managed identity's metadata endpoint on a closed local port; no az/azd/pwsh on PATH matters
+            "AZURE_SUBSCRIPTION_ID": "00000000-0000-0000-0000-000000000000",
+            "AZURE_POD_IDENTITY_AUTHORITY_HOST": f"http://{CLOSED}",
+            "IDENTITY_ENDPOINT": f"http://{CLOSED}/msi",
+            "IMDS_ENDPOINT": f"http://{CLOSED}",
+            # Google: no gcloud configuration, no Compute Engine metadata check
+            "GOOGLE_CLOUD_PROJECT": "shop-project",
+            "CLOUDSDK_CONFIG": str(home / "gcloud"),
+            "NO_GCE_CHECK": "True",
+            "GCE_METADATA_HOST": CLOSED,
+            "GCE_METADATA_IP": CLOSED,
+        }
+    )
     return env
 
 
@@ -51,13 +59,27 @@ def test_info_without_credentials_says_what_is_missing_and_how_to_sign_in(provid
     app = tmp_path / "shop"
     shutil.copytree(REPO / "samples" / "shop", app, ignore=shutil.ignore_patterns(".portable-fn", "__pycache__"))
     done = subprocess.run(
-        [sys.executable, "-m", "portable_fn.cli", "info", str(app), "--provider", provider,
-         "--endpoint-url", f"https://{CLOSED}"],
-        env=bare_environment(tmp_path), capture_output=True, text=True, timeout=120)
+        [
+            sys.executable,
+            "-m",
+            "portable_fn.cli",
+            "info",
+            str(app),
+            "--provider",
+            provider,
+            "--endpoint-url",
+            f"https://{CLOSED}",
+        ],
+        env=bare_environment(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 1, done.stderr
     error = done.stderr.strip().splitlines()[-1]
-    assert error.startswith(f"error: Reading what exists for 'shop' (stage 'dev') on {provider} failed, and "
-                            "nothing was changed: "), done.stderr
+    assert error.startswith(
+        f"error: Reading what exists for 'shop' (stage 'dev') on {provider} failed, and nothing was changed: "
+    ), done.stderr
     assert ADVICE[provider] in error and FIX[provider] in error
     assert "Traceback" not in done.stderr
 
@@ -74,15 +96,25 @@ def _google_refresh() -> Exception:
     return RefreshError("invalid_grant: Token has been expired or revoked.")
 
 
-@pytest.mark.parametrize(("provider", "error", "said"), [
-    ("aws", lambda: _aws_error("ExpiredToken", "The security token included in the request is expired"),
-     "the AWS credentials have expired (ExpiredToken); refresh them"),
-    ("aws", lambda: _aws_error("InvalidClientTokenId", "The security token included in the request is invalid."),
-     "AWS refused the credentials (InvalidClientTokenId: The security token included in the request is invalid.)"),
-    ("aws", lambda: _aws_error("AccessDenied", "User is not authorized"), None),  # AWS's own words say it
-    ("gcp", _google_refresh, "the Google Cloud credentials could not be refreshed (invalid_grant"),
-    ("gcp", lambda: ValueError("something else"), None),
-])
+@pytest.mark.parametrize(
+    ("provider", "error", "said"),
+    [
+        (
+            "aws",
+            lambda: _aws_error("ExpiredToken", "The security token included in the request is expired"),
+            "the AWS credentials have expired (ExpiredToken); refresh them",
+        ),
+        (
+            "aws",
+            lambda: _aws_error("InvalidClientTokenId", "The security token included in the request is invalid."),
+            "AWS refused the credentials (InvalidClientTokenId: The security token included in the request is "
+            "invalid.)",
+        ),
+        ("aws", lambda: _aws_error("AccessDenied", "User is not authorized"), None),  # AWS's own words say it
+        ("gcp", _google_refresh, "the Google Cloud credentials could not be refreshed (invalid_grant"),
+        ("gcp", lambda: ValueError("something else"), None),
+    ],
+)
 def test_expired_and_refused_credentials_are_explained(provider: str, error: object, said: str | None) -> None:
     from portable_fn.provider import load_provider
 

@@ -21,11 +21,36 @@ from portable_fn.runtime.cloudevent import CONTEXT_ATTRIBUTES
 from portable_fn.runtime.http_binding import decode_header_value, encode_header_value
 
 # Characters the percent-encoding of header values must get right, and some it must leave alone.
-HOSTILE = ["%", "%25", "%C3%A9", "%zz", "%C3", " ", '"', "\n", "\r\n", "\t", "\x00", "\x7f", "é", "🌎",
-           "\u2028", "\ufeff", "ß", "+", "/", ":", ";", ",", "=", "'", "\\", "~"]
+HOSTILE = [
+    "%",
+    "%25",
+    "%C3%A9",
+    "%zz",
+    "%C3",
+    " ",
+    '"',
+    "\n",
+    "\r\n",
+    "\t",
+    "\x00",
+    "\x7f",
+    "é",
+    "🌎",
+    "\u2028",
+    "\ufeff",
+    "ß",
+    "+",
+    "/",
+    ":",
+    ";",
+    ",",
+    "=",
+    "'",
+    "\\",
+    "~",
+]
 
-JSON_TYPES = ["application/json", "application/json; charset=utf-8", "text/json",
-              "application/vnd.example+json"]
+JSON_TYPES = ["application/json", "application/json; charset=utf-8", "text/json", "application/vnd.example+json"]
 TEXT_TYPES = ["text/plain", "text/plain; charset=utf-8", "text/csv", "application/xml; charset=utf-8"]
 OPAQUE_TYPES = ["application/octet-stream", "image/png"]
 
@@ -44,8 +69,9 @@ URI_PREFIXES = ["", "/", "//example.com/", "https://example.com/a?b=1#", "urn:ex
 def _uri_references(absolute: bool = False) -> st.SearchStrategy[str]:
     """RFC 3986 URI-references (with `absolute`, URIs) made of hostile text, percent-encoded."""
     prefixes = [p for p in URI_PREFIXES if ":" in p] if absolute else URI_PREFIXES
-    return st.builds(lambda prefix, text: prefix + quote(text, safe="/?=&+,;'~!$*()@"),
-                     st.sampled_from(prefixes), _hostile_text())
+    return st.builds(
+        lambda prefix, text: prefix + quote(text, safe="/?=&+,;'~!$*()@"), st.sampled_from(prefixes), _hostile_text()
+    )
 
 
 def _rfc3339(upper_only: bool, max_fraction: int) -> st.SearchStrategy[str]:
@@ -55,8 +81,7 @@ def _rfc3339(upper_only: bool, max_fraction: int) -> st.SearchStrategy[str]:
         text = moment.isoformat(timespec="seconds")
         digits = draw(st.integers(0, max_fraction))
         if digits:
-            text += "." + "".join(draw(st.lists(st.sampled_from("0123456789"), min_size=digits,
-                                                max_size=digits)))
+            text += "." + "".join(draw(st.lists(st.sampled_from("0123456789"), min_size=digits, max_size=digits)))
         minutes = draw(st.one_of(st.none(), st.integers(-23 * 60 - 59, 23 * 60 + 59)))
         if minutes is None:
             text += "Z"
@@ -72,13 +97,15 @@ def _rfc3339(upper_only: bool, max_fraction: int) -> st.SearchStrategy[str]:
 
 def _json_values() -> st.SearchStrategy[Any]:
     scalars = st.one_of(
-        st.none(), st.booleans(), st.integers(-(2**63), 2**63),
-        st.floats(allow_nan=False, allow_infinity=False), _hostile_text(0),
+        st.none(),
+        st.booleans(),
+        st.integers(-(2**63), 2**63),
+        st.floats(allow_nan=False, allow_infinity=False),
+        _hostile_text(0),
     )
     return st.recursive(
         scalars,
-        lambda inner: st.one_of(st.lists(inner, max_size=4),
-                                st.dictionaries(_hostile_text(0), inner, max_size=4)),
+        lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(_hostile_text(0), inner, max_size=4)),
         max_leaves=10,
     )
 
@@ -87,7 +114,11 @@ class EventStrategies:
     """What the `ce` fixture hands out; `sdk_safe=True` variants stay inside what SDKs can carry."""
 
     def events(
-        self, *, upper_time: bool = False, sdk_safe: bool = False, with_absent_type: bool = True,
+        self,
+        *,
+        upper_time: bool = False,
+        sdk_safe: bool = False,
+        with_absent_type: bool = True,
     ) -> st.SearchStrategy[CloudEvent[Any]]:
         """Valid events with hostile strings; `sdk_safe` drops bytes/bool extensions and keeps times
         parseable by dateutil (at most 6 fraction digits, upper case)."""
@@ -121,10 +152,14 @@ def _events(upper_time: bool, sdk_safe: bool, with_absent_type: bool) -> st.Sear
     def build(draw: st.DrawFn) -> CloudEvent[Any]:
         data, content_type = draw(_data_and_type(with_absent_type))
         return CloudEvent(
-            id=draw(_hostile_text()), source=draw(_uri_references()), type=draw(_hostile_text()),
-            subject=draw(optional_text), dataschema=draw(st.one_of(st.none(), _uri_references(absolute=True))),
+            id=draw(_hostile_text()),
+            source=draw(_uri_references()),
+            type=draw(_hostile_text()),
+            subject=draw(optional_text),
+            dataschema=draw(st.one_of(st.none(), _uri_references(absolute=True))),
             time=draw(st.one_of(st.none(), _rfc3339(upper_time, 6 if sdk_safe else 9))),
-            datacontenttype=content_type, data=data,
+            datacontenttype=content_type,
+            data=data,
             extensions=draw(st.dictionaries(names, _extension_values(sdk_safe), max_size=4)),
         )
 
@@ -150,8 +185,7 @@ def binary_form(event: CloudEvent[Any]) -> CloudEvent[Any]:
 def structured_form(event: CloudEvent[Any]) -> CloudEvent[Any]:
     """What the JSON format can carry of `event`: Binary extensions become base64 strings."""
     extensions = {
-        k: base64.b64encode(v).decode("ascii") if isinstance(v, bytes) else v
-        for k, v in event.extensions.items()
+        k: base64.b64encode(v).decode("ascii") if isinstance(v, bytes) else v for k, v in event.extensions.items()
     }
     return event.replace(extensions=extensions)
 

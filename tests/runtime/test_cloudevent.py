@@ -20,6 +20,7 @@ def make(**changes: Any) -> CloudEvent[Any]:
 
 # -- validation ---------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("name", ["id", "source", "type"])
 @pytest.mark.parametrize("value", ["", None, 7, b"x"])
 def test_a_required_attribute_must_be_a_non_empty_string(name: str, value: Any) -> None:
@@ -52,21 +53,38 @@ def test_an_optional_attribute_must_be_a_non_empty_string_when_present(name: str
     assert info.value.attribute == name
 
 
-@pytest.mark.parametrize("time", [
-    "2018-04-05", "2018-04-05T17:31Z", "2018-04-05T17:31:00", "yesterday", "2018-04-05T17:31:00+0100",
-    "2018-13-05T17:31:00Z", "2018-02-30T17:31:00Z", "2018-04-05T24:00:00Z", "2018-04-05T17:61:00Z",
-    "2018-04-05T17:31:00+24:00", 1522949460, "",
-])
+@pytest.mark.parametrize(
+    "time",
+    [
+        "2018-04-05",
+        "2018-04-05T17:31Z",
+        "2018-04-05T17:31:00",
+        "yesterday",
+        "2018-04-05T17:31:00+0100",
+        "2018-13-05T17:31:00Z",
+        "2018-02-30T17:31:00Z",
+        "2018-04-05T24:00:00Z",
+        "2018-04-05T17:61:00Z",
+        "2018-04-05T17:31:00+24:00",
+        1522949460,
+        "",
+    ],
+)
 def test_bad_time_is_refused(time: Any) -> None:
     with pytest.raises(InvalidEventError, match="RFC 3339") as info:
         make(time=time)
     assert info.value.attribute == "time"
 
 
-@pytest.mark.parametrize("time", [
-    "2018-04-05T17:31:00Z", "2018-04-05t17:31:00.123456789z", "2018-04-05T17:31:00-07:30",
-    "1990-12-31T23:59:60Z",  # a leap second is valid RFC 3339
-])
+@pytest.mark.parametrize(
+    "time",
+    [
+        "2018-04-05T17:31:00Z",
+        "2018-04-05t17:31:00.123456789z",
+        "2018-04-05T17:31:00-07:30",
+        "1990-12-31T23:59:60Z",  # a leap second is valid RFC 3339
+    ],
+)
 def test_time_is_kept_exactly_as_written(time: str) -> None:
     assert make(time=time).time == time
 
@@ -96,8 +114,9 @@ def test_a_datetime_time_becomes_rfc3339() -> None:
     assert make(time="2018-04-05T17:31:00.5+02:00").timestamp == plus2 + timedelta(milliseconds=500)
 
 
-@pytest.mark.parametrize("name", ["Upper", "with-dash", "with_underscore", "", "é", "id", "time", "data",
-                                  "data_base64", 5])
+@pytest.mark.parametrize(
+    "name", ["Upper", "with-dash", "with_underscore", "", "é", "id", "time", "data", "data_base64", 5]
+)
 def test_bad_extension_names_are_refused(name: Any) -> None:
     with pytest.raises(InvalidEventError, match="extension name") as info:
         make(extensions={name: "x"})
@@ -118,6 +137,7 @@ def test_extensions_of_every_cloudevents_type_are_kept() -> None:
 
 
 # -- immutability, replace, pickling, equality --------------------------------------------------------
+
 
 def test_events_are_immutable() -> None:
     event = make()
@@ -151,9 +171,13 @@ def test_events_pickle_to_an_equal_event() -> None:
 def test_equality_covers_every_attribute_extension_and_data() -> None:
     event = make(subject="s", extensions={"x": "1"}, data={"a": 1})
     assert event == make(subject="s", extensions={"x": "1"}, data={"a": 1})
-    for other in (event.replace(subject="t"), event.replace(extensions={"x": "2"}),
-                  event.replace(data={"a": 2}), event.replace(time="2018-04-05T17:31:00Z"),
-                  event.replace(datacontenttype="application/json")):
+    for other in (
+        event.replace(subject="t"),
+        event.replace(extensions={"x": "2"}),
+        event.replace(data={"a": 2}),
+        event.replace(time="2018-04-05T17:31:00Z"),
+        event.replace(datacontenttype="application/json"),
+    ):
         assert event != other
     assert event != dict(event.attributes())
     with pytest.raises(TypeError):
@@ -168,6 +192,7 @@ def test_extensions_cannot_be_changed_through_the_mapping_passed_in() -> None:
 
 
 # -- JSON event format --------------------------------------------------------------------------------
+
 
 def test_json_format_keeps_json_data_and_base64s_bytes() -> None:
     assert make(data={"a": 1}).to_dict()["data"] == {"a": 1}
@@ -209,16 +234,20 @@ class EpochMs:
 
     def __call__(self, raw: str) -> str:
         self.calls += 1
-        return datetime.fromtimestamp(int(raw) / 1000, timezone.utc).isoformat(timespec="milliseconds").replace(
-            "+00:00", "Z"
+        return (
+            datetime.fromtimestamp(int(raw) / 1000, timezone.utc)
+            .isoformat(timespec="milliseconds")
+            .replace("+00:00", "Z")
         )
 
 
-def native(time: Any = TIME, extensions: Any = None, data: Any = None, subject: str | None = None,
-           **required: Any) -> CloudEvent[Any]:
+def native(
+    time: Any = TIME, extensions: Any = None, data: Any = None, subject: str | None = None, **required: Any
+) -> CloudEvent[Any]:
     attrs = {**NATIVE, **required}
-    return from_native(attrs["id"], attrs["source"], attrs["type"], "application/json", time, extensions, data,
-                       subject=subject)
+    return from_native(
+        attrs["id"], attrs["source"], attrs["type"], "application/json", time, extensions, data, subject=subject
+    )
 
 
 def built(**changes: Any) -> CloudEvent[Any]:
@@ -235,8 +264,12 @@ def test_from_native_checks_id_and_source(name: str, value: Any) -> None:
 
 @pytest.mark.parametrize(
     ("extensions", "attribute"),
-    [({"Partition-Key": "g"}, "Partition-Key"), ({"time": "x"}, "time"), ({"partitionkey": None}, "partitionkey"),
-     ({"partitionkey": 1.5}, "partitionkey")],
+    [
+        ({"Partition-Key": "g"}, "Partition-Key"),
+        ({"time": "x"}, "time"),
+        ({"partitionkey": None}, "partitionkey"),
+        ({"partitionkey": 1.5}, "partitionkey"),
+    ],
 )
 def test_from_native_checks_the_extensions(extensions: dict[str, Any], attribute: str) -> None:
     with pytest.raises(InvalidEventError) as info:
@@ -273,9 +306,15 @@ def test_a_deferred_time_is_formatted_on_first_read_only() -> None:
 @pytest.mark.parametrize(
     "read",
     [
-        lambda e: e.to_dict(), lambda e: e.to_json(), lambda e: repr(e), lambda e: e.attributes(),
-        lambda e: pickle.dumps(e), lambda e: e.get("time"), lambda e: e.timestamp,
-        lambda e: e.with_data(None).time, lambda e: e.replace(subject="s").time,
+        lambda e: e.to_dict(),
+        lambda e: e.to_json(),
+        lambda e: repr(e),
+        lambda e: e.attributes(),
+        lambda e: pickle.dumps(e),
+        lambda e: e.get("time"),
+        lambda e: e.timestamp,
+        lambda e: e.with_data(None).time,
+        lambda e: e.replace(subject="s").time,
     ],
 )
 def test_an_event_with_a_deferred_time_reads_as_one_built_with_the_time(read: Any) -> None:
@@ -311,10 +350,19 @@ def test_checked_is_the_constructor_with_positional_attributes() -> None:
     from portable_fn.runtime.cloudevent import checked
 
     extensions = {"traceparent": "00-1-2-01"}
-    event = checked("1", "/s", "t", "1.0", "application/json", None, "sub", "2024-02-29T10:00:00Z", extensions,
-                    {"n": 1})
-    assert event == CloudEvent(id="1", source="/s", type="t", datacontenttype="application/json", subject="sub",
-                               time="2024-02-29T10:00:00Z", extensions=extensions, data={"n": 1})
+    event = checked(
+        "1", "/s", "t", "1.0", "application/json", None, "sub", "2024-02-29T10:00:00Z", extensions, {"n": 1}
+    )
+    assert event == CloudEvent(
+        id="1",
+        source="/s",
+        type="t",
+        datacontenttype="application/json",
+        subject="sub",
+        time="2024-02-29T10:00:00Z",
+        extensions=extensions,
+        data={"n": 1},
+    )
     assert event.extensions is not extensions and type(event) is CloudEvent
     with pytest.raises(InvalidEventError, match="'time'"):
         checked("1", "/s", "t", "1.0", None, None, None, "2023-02-29T10:00:00Z", None, None)
@@ -322,10 +370,16 @@ def test_checked_is_the_constructor_with_positional_attributes() -> None:
         checked("1", "/s", "", "1.0", None, None, None, None, None, None)
 
 
-@pytest.mark.parametrize(("text", "micros"), [
-    ("2026-05-01T10:00:00Z", 0), ("2026-05-01T10:00:00.5Z", 500000), ("2026-05-01T10:00:00.123z", 123000),
-    ("2026-05-01T10:00:00.1234567Z", 123456), ("2026-05-01T10:00:00.123456789+02:00", 123456),
-])
+@pytest.mark.parametrize(
+    ("text", "micros"),
+    [
+        ("2026-05-01T10:00:00Z", 0),
+        ("2026-05-01T10:00:00.5Z", 500000),
+        ("2026-05-01T10:00:00.123z", 123000),
+        ("2026-05-01T10:00:00.1234567Z", 123456),
+        ("2026-05-01T10:00:00.123456789+02:00", 123456),
+    ],
+)
 def test_rfc3339_times_read_with_any_fraction_on_every_python(text: str, micros: int) -> None:
     """Python 3.10's fromisoformat reads 3 or 6 fraction digits only; RFC 3339 (and Azure's 7) allow any."""
     from portable_fn.runtime.cloudevent import parse_rfc3339

@@ -41,6 +41,7 @@ VALIDATOR = jsonschema.Draft7Validator(SCHEMA, format_checker=jsonschema.Draft7V
 
 # -- the Gherkin feature file -------------------------------------------------------------------------
 
+
 def _scenarios(text: str) -> list[dict[str, Any]]:
     """Each scenario of a feature file, Scenario Outlines expanded once per Examples row.
 
@@ -56,14 +57,18 @@ def _scenarios(text: str) -> list[dict[str, Any]]:
         table = _table(steps.split("Then the attributes are:")[1].split("And the data")[0])
         rows = _table(examples) or [{}]
         for row in rows:
+
             def fill(s: str, row: dict[str, str] = row) -> str:
                 return re.sub(r"<(\w+)>", lambda m: row[m.group(1)], s)
-            out.append({
-                "name": fill(title.strip()),
-                "request": fill(docstrings[0]),
-                "attributes": {row_["key"]: fill(row_["value"]) for row_ in table},
-                "data": json.loads(docstrings[1]),
-            })
+
+            out.append(
+                {
+                    "name": fill(title.strip()),
+                    "request": fill(docstrings[0]),
+                    "attributes": {row_["key"]: fill(row_["value"]) for row_ in table},
+                    "data": json.loads(docstrings[1]),
+                }
+            )
     return out
 
 
@@ -107,6 +112,7 @@ def test_feature_scenario_parses_to_the_expected_event(scenario: dict[str, Any])
 
 
 # -- the YAML vectors ---------------------------------------------------------------------------------
+
 
 def _vectors(*paths: str) -> list[dict[str, Any]]:
     vectors = []
@@ -183,6 +189,7 @@ def test_v03_vector_is_refused_with_a_specversion_error(vector: dict[str, Any]) 
 
 # -- the JSON schema against generated events --------------------------------------------------------
 
+
 @settings(max_examples=150)
 @given(st.data())
 def test_structured_output_satisfies_the_schema(ce: Any, data: st.DataObject) -> None:
@@ -196,6 +203,7 @@ def test_structured_output_satisfies_the_schema(ce: Any, data: st.DataObject) ->
 
 def test_the_schema_check_can_fail() -> None:
     """Guards the tests above: a broken event (empty id, non-RFC 3339 time) is caught by the validator."""
-    errors = list(VALIDATOR.iter_errors({"specversion": "1.0", "id": "", "source": "/s", "type": "t",
-                                         "time": "yesterday"}))
+    errors = list(
+        VALIDATOR.iter_errors({"specversion": "1.0", "id": "", "source": "/s", "type": "t", "time": "yesterday"})
+    )
     assert sorted(e.path[0] for e in errors) == ["id", "time"]

@@ -46,4 +46,5 @@ def test_a_failed_send_is_described_by_status_and_body_or_by_the_error() -> None
     refused = urllib.error.HTTPError("http://127.0.0.1/q", 403, "Forbidden", {}, io.BytesIO(b"AccessDenied"))  # type: ignore[arg-type]
     assert send_failure(refused) == "HTTP 403 AccessDenied"
     assert send_failure(ConnectionRefusedError(111, "Connection refused")) == (
-        "ConnectionRefusedError: [Errno 111] Connection refused")
+        "ConnectionRefusedError: [Errno 111] Connection refused"
+    )

@@ -86,8 +86,11 @@ def test_pydantic_model_from_a_dict_bytes_or_text(data: Any) -> None:
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        ({"id": "seven", "item": "pen"}, r"^The event data is not a valid Order: id: Input should be a "
-                                         r"valid integer"),
+        (
+            {"id": "seven", "item": "pen"},
+            r"^The event data is not a valid Order: id: Input should be a "
+            r"valid integer",
+        ),
         ({"id": 7}, r"^The event data is not a valid Order: item: Field required$"),
         (b"{not json", r"^The event data is not a valid Order: data: Invalid JSON"),
         ([1, 2], r"^The event data is not a valid Order: data: Input should be a valid dictionary"),
@@ -209,9 +212,7 @@ def test_schedule_tick_view() -> None:
         spec(events.sweep),
         event({"schedule": "cron(0 3 * * *)", "name": "sweep"}, time="2024-01-01T03:00:00Z"),
     ).value
-    assert (tick.scheduled_time, tick.schedule, tick.name) == (
-        "2024-01-01T03:00:00Z", "cron(0 3 * * *)", "sweep"
-    )
+    assert (tick.scheduled_time, tick.schedule, tick.name) == ("2024-01-01T03:00:00Z", "cron(0 3 * * *)", "sweep")
     bare, _ = call_event(spec(events.sweep), event(None, time="2024-01-01T03:00:00Z", subject="s")).value
     assert (bare.scheduled_time, bare.schedule, bare.name) == ("2024-01-01T03:00:00Z", None, "s")
 
@@ -240,10 +241,14 @@ def test_outcomes_of_one_event() -> None:
 def test_result_to_dict() -> None:
     decide = spec(events.decide)
     assert call_event(decide, event({"action": "ok"}, id="a")).to_dict() == {
-        "outcome": "ack", "id": "a", "value": "done a"
+        "outcome": "ack",
+        "id": "a",
+        "value": "done a",
     }
     assert call_event(decide, event({"action": "dead"}, id="c")).to_dict() == {
-        "outcome": "dead_letter", "id": "c", "reason": "order was cancelled"
+        "outcome": "dead_letter",
+        "id": "c",
+        "reason": "order was cancelled",
     }
 
 
@@ -251,7 +256,10 @@ def test_a_record_that_could_not_be_decoded_is_dead_lettered() -> None:
     problem = InvalidEventError("Record 2 is not valid JSON.")
     result = call_event(spec(events.decide), problem)
     assert (result.outcome, result.reason, result.error, result.event_id) == (
-        DEAD_LETTER, "Record 2 is not valid JSON.", problem, None
+        DEAD_LETTER,
+        "Record 2 is not valid JSON.",
+        problem,
+        None,
     )
 
 
@@ -267,8 +275,13 @@ def test_batch_gives_one_outcome_per_record_and_one_bad_record_stops_nothing() -
     ]
     results = call_batch(spec(events.decide), records)
     assert [(r.outcome, r.event_id) for r in results] == [
-        (ACK, "1"), (RETRY, "2"), (DEAD_LETTER, None), (DEAD_LETTER, "4"), (DEAD_LETTER, "5"),
-        (RETRY, "6"), (ACK, "7"),
+        (ACK, "1"),
+        (RETRY, "2"),
+        (DEAD_LETTER, None),
+        (DEAD_LETTER, "4"),
+        (DEAD_LETTER, "5"),
+        (RETRY, "6"),
+        (ACK, "7"),
     ]
     assert results[-1].value == "done 7"
 
@@ -281,9 +294,7 @@ def test_ordered_batch_stops_at_the_first_failure_and_retries_the_rest() -> None
         InvalidEventError("record 4 is not JSON"),
     ]
     results = call_batch(spec(events.decide), records, ordered=True)
-    assert [(r.outcome, r.event_id) for r in results] == [
-        (ACK, "1"), (RETRY, "2"), (RETRY, "3"), (RETRY, None)
-    ]
+    assert [(r.outcome, r.event_id) for r in results] == [(ACK, "1"), (RETRY, "2"), (RETRY, "3"), (RETRY, None)]
     assert results[1].reason == "stock not there yet"
     assert results[2].value is None  # never called
     assert results[2].reason == "not attempted: an earlier message in this ordered batch failed"
@@ -297,9 +308,7 @@ def test_ordered_batch_where_a_record_is_dead_lettered() -> None:
 
 def test_ordered_batch_without_failures_and_an_empty_batch() -> None:
     records = [event({"action": "ok"}, id=str(i)) for i in range(3)]
-    assert [r.value for r in call_batch(spec(events.decide), records, ordered=True)] == [
-        "done 0", "done 1", "done 2"
-    ]
+    assert [r.value for r in call_batch(spec(events.decide), records, ordered=True)] == ["done 0", "done 1", "done 2"]
     assert call_batch(spec(events.decide), []) == []
 
 
@@ -347,23 +356,37 @@ def test_malformed_json_body_is_400_with_the_reason() -> None:
 
 
 def test_binary_mode_cloudevent_request() -> None:
-    request = Request("POST", "/events", body=b'{"id": 9, "item": "pen"}', headers={
-        "ce-specversion": "1.0", "ce-id": "evt-1", "ce-source": "/shop", "ce-type": "order.created",
-        "Content-Type": "application/json",
-    })
+    request = Request(
+        "POST",
+        "/events",
+        body=b'{"id": 9, "item": "pen"}',
+        headers={
+            "ce-specversion": "1.0",
+            "ce-id": "evt-1",
+            "ce-source": "/shop",
+            "ce-type": "order.created",
+            "Content-Type": "application/json",
+        },
+    )
     response = call_http(spec(web.receive_event), request)
     assert response.status == 200
     assert body_of(response) == {"id": "evt-1", "source": "/shop", "order": 9}
 
 
 def test_structured_mode_cloudevent_request() -> None:
-    body = json.dumps({"specversion": "1.0", "id": "evt-2", "source": "/shop", "type": "order.created",
-                       "data": {"id": 3, "item": "cup"}})
-    request = Request("POST", "/events", body=body,
-                      headers={"content-type": "application/cloudevents+json; charset=utf-8"})
-    assert body_of(call_http(spec(web.receive_event), request)) == {
-        "id": "evt-2", "source": "/shop", "order": 3
-    }
+    body = json.dumps(
+        {
+            "specversion": "1.0",
+            "id": "evt-2",
+            "source": "/shop",
+            "type": "order.created",
+            "data": {"id": 3, "item": "cup"},
+        }
+    )
+    request = Request(
+        "POST", "/events", body=body, headers={"content-type": "application/cloudevents+json; charset=utf-8"}
+    )
+    assert body_of(call_http(spec(web.receive_event), request)) == {"id": "evt-2", "source": "/shop", "order": 3}
 
 
 @pytest.mark.parametrize(
@@ -372,8 +395,11 @@ def test_structured_mode_cloudevent_request() -> None:
         ({"ce-specversion": "1.0", "ce-source": "/shop", "ce-type": "t"}, b"{}", "id"),
         ({"ce-specversion": "0.3", "ce-id": "1", "ce-source": "/shop", "ce-type": "t"}, b"{}", "specversion"),
         ({"content-type": "application/json"}, b'{"id": 1, "item": "x"}', "specversion"),
-        ({"content-type": "application/cloudevents+json"},
-         b'{"specversion": "1.0", "id": "1", "source": "/s", "type": "t", "time": "yesterday"}', "time"),
+        (
+            {"content-type": "application/cloudevents+json"},
+            b'{"specversion": "1.0", "id": "1", "source": "/s", "type": "t", "time": "yesterday"}',
+            "time",
+        ),
     ],
 )
 def test_malformed_cloudevent_request_is_400_naming_the_attribute(
@@ -387,10 +413,18 @@ def test_malformed_cloudevent_request_is_400_naming_the_attribute(
 
 
 def test_cloudevent_request_with_invalid_data_is_400() -> None:
-    request = Request("POST", "/events", body=b'{"id": "x"}', headers={
-        "ce-specversion": "1.0", "ce-id": "1", "ce-source": "/s", "ce-type": "t",
-        "content-type": "application/json",
-    })
+    request = Request(
+        "POST",
+        "/events",
+        body=b'{"id": "x"}',
+        headers={
+            "ce-specversion": "1.0",
+            "ce-id": "1",
+            "ce-source": "/s",
+            "ce-type": "t",
+            "content-type": "application/json",
+        },
+    )
     response = call_http(spec(web.receive_event), request)
     assert response.status == 400
     assert body_of(response)["error"].startswith("The event data is not a valid Order: id:")
@@ -452,8 +486,10 @@ def test_call_batch_gives_one_result_per_record(called: list[str]) -> None:
     records = records_for({"n": 0}, {"fail": True}, undecodable, {"n": 3})
     results = call_batch(spec(batch.record), records)
     assert outcomes(results) == [
-        (ACK, None, "0", {"n": 0}), (RETRY, "Fails: record 1 failed", "1", None),
-        (DEAD_LETTER, "record 2 is not JSON", None, None), (ACK, None, "3", {"n": 3}),
+        (ACK, None, "0", {"n": 0}),
+        (RETRY, "Fails: record 1 failed", "1", None),
+        (DEAD_LETTER, "record 2 is not JSON", None, None),
+        (ACK, None, "3", {"n": 3}),
     ]
     assert isinstance(results[1].error, batch.Fails) and results[2].error is undecodable
     assert called == ["0", "1", "3"]  # the undecodable record never reaches the handler
@@ -465,8 +501,11 @@ def test_call_batch_ordered_stops_at_the_first_failure(called: list[str]) -> Non
     assert called == ["0", "1"]  # nothing after the failure is attempted
     not_attempted = "not attempted: an earlier message in this ordered batch failed"
     assert outcomes(results) == [
-        (ACK, None, "0", {"n": 0}), (RETRY, "Fails: record 1 failed", "1", None),
-        (RETRY, not_attempted, "2", None), (RETRY, not_attempted, None, None), (RETRY, not_attempted, "4", None),
+        (ACK, None, "0", {"n": 0}),
+        (RETRY, "Fails: record 1 failed", "1", None),
+        (RETRY, not_attempted, "2", None),
+        (RETRY, not_attempted, None, None),
+        (RETRY, not_attempted, "4", None),
     ]
 
 
@@ -480,7 +519,10 @@ def test_call_batch_ordered_stops_at_an_undecodable_record_too(called: list[str]
 def test_call_batch_without_failures_ordered_or_not(called: list[str]) -> None:
     for ordered in (False, True):
         assert [r.value for r in call_batch(spec(batch.record), records_for(1, "two", [3]), ordered=ordered)] == [
-            1, "two", [3]]
+            1,
+            "two",
+            [3],
+        ]
     assert call_batch(spec(batch.record), []) == []
 
 
@@ -529,8 +571,11 @@ def test_a_failed_batch_is_freed_by_the_garbage_collector_it_needs_no_more() -> 
         (Retry("stock not there yet", delay_s=5), RETRY, "stock not there yet"),
         (DeadLetter("order was cancelled"), DEAD_LETTER, "order was cancelled"),
         (InvalidEventError("data is not an order"), DEAD_LETTER, "data is not an order"),
-        (DataValidationError("The event data must be dict, got list."), DEAD_LETTER,
-         "The event data must be dict, got list."),
+        (
+            DataValidationError("The event data must be dict, got list."),
+            DEAD_LETTER,
+            "The event data must be dict, got list.",
+        ),
         (KeyError("sku"), RETRY, "KeyError: 'sku'"),
         (ValueError("no stock"), RETRY, "ValueError: no stock"),
         (batch.Fails(), RETRY, "Fails: "),
@@ -551,8 +596,10 @@ def test_failure_of_reads_a_retry_or_dead_letter_subclass_by_what_it_is() -> Non
         pass
 
     assert (failure_of(OutOfStock("later"), "1").outcome, failure_of(OutOfStock("later"), "1").reason) == (
-        RETRY, "later"
+        RETRY,
+        "later",
     )
     assert (failure_of(Cancelled("gone"), "1").outcome, failure_of(Cancelled("gone"), "1").reason) == (
-        DEAD_LETTER, "gone"
+        DEAD_LETTER,
+        "gone",
     )

@@ -67,8 +67,11 @@ def test_name_option_overrides_the_function_name() -> None:
 
 
 def test_bare_decorator_asks_for_a_trigger() -> None:
-    with pytest.raises(DeclarationError, match=r"@function on 'handler' needs a trigger: write "
-                       r"@function\(trigger=http\('GET', '/path'\)\)"):
+    with pytest.raises(
+        DeclarationError,
+        match=r"@function on 'handler' needs a trigger: write "
+        r"@function\(trigger=http\('GET', '/path'\)\)",
+    ):
 
         @function  # type: ignore[arg-type]
         def handler(request: Request) -> None: ...
@@ -76,8 +79,11 @@ def test_bare_decorator_asks_for_a_trigger() -> None:
 
 @pytest.mark.parametrize("trigger", ["http", None, ("GET", "/")])
 def test_trigger_must_be_a_trigger(trigger: Any) -> None:
-    with pytest.raises(DeclarationError, match=r"the trigger must come from http\(\), queue\(\), "
-                       r"topic\(\), schedule\(\), cron\(\) or storage\(\)"):
+    with pytest.raises(
+        DeclarationError,
+        match=r"the trigger must come from http\(\), queue\(\), "
+        r"topic\(\), schedule\(\), cron\(\) or storage\(\)",
+    ):
         function(trigger=trigger)
 
 
@@ -87,8 +93,13 @@ def test_trigger_must_be_a_trigger(trigger: Any) -> None:
 def test_defaults() -> None:
     options = FunctionOptions("f")
     assert options.to_dict() == {
-        "memory_mb": None, "timeout_s": None, "env": {}, "max_concurrency": None,
-        "architecture": None, "retries": None, "dead_letter": True,
+        "memory_mb": None,
+        "timeout_s": None,
+        "env": {},
+        "max_concurrency": None,
+        "architecture": None,
+        "retries": None,
+        "dead_letter": True,
     }
     assert options.max_attempts == 3
     assert FunctionOptions("f", retries=0).max_attempts == 1
@@ -96,8 +107,14 @@ def test_defaults() -> None:
 
 def test_valid_options_are_kept() -> None:
     options = FunctionOptions(
-        "f", memory_mb=128, timeout_s=0.5 + 0.5, env={"MY_SETTING": "x", "_B": ""}, max_concurrency=1,
-        architecture="arm64", retries=100, dead_letter="orders-dlq",
+        "f",
+        memory_mb=128,
+        timeout_s=0.5 + 0.5,
+        env={"MY_SETTING": "x", "_B": ""},
+        max_concurrency=1,
+        architecture="arm64",
+        retries=100,
+        dead_letter="orders-dlq",
     )
     assert options.to_dict()["env"] == {"MY_SETTING": "x", "_B": ""}
     assert (options.memory_mb, options.architecture, options.dead_letter) == (128, "arm64", "orders-dlq")
@@ -140,8 +157,11 @@ def test_each_bad_option_names_the_fix(option: str, value: Any, fix: str) -> Non
 
 
 def test_unknown_option_lists_the_options() -> None:
-    with pytest.raises(DeclarationError, match=r"unknown option\(s\) \['memory', 'timeout'\]; the options "
-                       r"are \['architecture', 'dead_letter', 'env', .*\] and name"):
+    with pytest.raises(
+        DeclarationError,
+        match=r"unknown option\(s\) \['memory', 'timeout'\]; the options "
+        r"are \['architecture', 'dead_letter', 'env', .*\] and name",
+    ):
         function(trigger=queue("images"), memory=256, timeout=3)
 
 
@@ -159,8 +179,11 @@ def test_good_names(name: str) -> None:
 def test_bad_names_say_how_to_choose_one(name: str) -> None:
     def handler(event: CloudEvent[Any]) -> None: ...
 
-    with pytest.raises(DeclarationError, match=r"is invalid: use up to 63 letters, digits, '_' or '-', "
-                       r"starting with a letter \(pass name='...' to choose one\)"):
+    with pytest.raises(
+        DeclarationError,
+        match=r"is invalid: use up to 63 letters, digits, '_' or '-', "
+        r"starting with a letter \(pass name='...' to choose one\)",
+    ):
         function(trigger=topic("t"), name=name)(handler)
 
 
@@ -176,18 +199,36 @@ def test_a_lambda_needs_a_name() -> None:
 @pytest.mark.parametrize(
     ("module", "message"),
     [
-        ("bad_three_params", r"@function 'take_order': a handler takes at most two parameters, the "
-                             r"CloudEvent and an optional Context; it has 3\."),
-        ("bad_request_on_queue", r"@function 'take_order': a queue trigger delivers a CloudEvent; "
-                                 r"annotate 'request' as CloudEvent \(or CloudEvent\[YourModel\]\)"),
-        ("bad_annotation", r"@function 'notify': parameter 'event' is annotated .*dict.*; annotate it "
-                           r"as CloudEvent\[\.\.\.\]"),
-        ("bad_event_data_type", r"@function 'notify': CloudEvent\[Order\] is not supported; use a "
-                                r"pydantic model, a dataclass, dict, list, str or bytes"),
-        ("bad_keyword_only", r"@function 'take_order': keyword-only parameter\(s\) \['region'\] cannot be "
-                             r"supplied; give them defaults or remove them."),
-        ("bad_second_parameter", r"@function 'notify': the second parameter 'retries' must be "
-                                 r"annotated Context \(or be named ctx\)"),
+        (
+            "bad_three_params",
+            r"@function 'take_order': a handler takes at most two parameters, the "
+            r"CloudEvent and an optional Context; it has 3\.",
+        ),
+        (
+            "bad_request_on_queue",
+            r"@function 'take_order': a queue trigger delivers a CloudEvent; "
+            r"annotate 'request' as CloudEvent \(or CloudEvent\[YourModel\]\)",
+        ),
+        (
+            "bad_annotation",
+            r"@function 'notify': parameter 'event' is annotated .*dict.*; annotate it "
+            r"as CloudEvent\[\.\.\.\]",
+        ),
+        (
+            "bad_event_data_type",
+            r"@function 'notify': CloudEvent\[Order\] is not supported; use a "
+            r"pydantic model, a dataclass, dict, list, str or bytes",
+        ),
+        (
+            "bad_keyword_only",
+            r"@function 'take_order': keyword-only parameter\(s\) \['region'\] cannot be "
+            r"supplied; give them defaults or remove them.",
+        ),
+        (
+            "bad_second_parameter",
+            r"@function 'notify': the second parameter 'retries' must be "
+            r"annotated Context \(or be named ctx\)",
+        ),
     ],
 )
 def test_signature_mistakes_fail_when_the_module_is_imported(module: str, message: str) -> None:
@@ -199,8 +240,11 @@ def test_signature_mistakes_fail_when_the_module_is_imported(module: str, messag
 def test_http_handler_with_a_wrong_annotation() -> None:
     def handler(request: str) -> None: ...
 
-    with pytest.raises(DeclarationError, match=r"annotate it as Request \(or CloudEvent for a request "
-                       r"carrying one\)"):
+    with pytest.raises(
+        DeclarationError,
+        match=r"annotate it as Request \(or CloudEvent for a request "
+        r"carrying one\)",
+    ):
         function(trigger=http("GET", "/"))(handler)
 
 
@@ -224,8 +268,11 @@ def test_a_handler_that_is_not_a_top_level_name_cannot_be_reached_by_a_generated
 
     spec = spec_of(nested)
     assert spec is not None and spec.module in sys.modules
-    with pytest.raises(DeployError, match=r"Generating main.py on gcp for function 'nested': its handler is not a "
-                                          r"top-level name of module .*, so functions-framework cannot reach it"):
+    with pytest.raises(
+        DeployError,
+        match=r"Generating main.py on gcp for function 'nested': its handler is not a "
+        r"top-level name of module .*, so functions-framework cannot reach it",
+    ):
         top_level_name(spec, "Generating main.py on gcp", "functions-framework")
     assert top_level_name(spec_of(module_level), "x", "y") == "module_level"
 

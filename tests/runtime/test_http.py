@@ -127,9 +127,7 @@ def test_request_json_on_a_malformed_body_is_an_invalid_event(body: bytes) -> No
 
 
 def test_cookies_from_every_cookie_header() -> None:
-    request = Request(
-        "GET", "/", headers=[("Cookie", 'session=abc; theme="dark"'), ("cookie", "session=x; lang=fr")]
-    )
+    request = Request("GET", "/", headers=[("Cookie", 'session=abc; theme="dark"'), ("cookie", "session=x; lang=fr")])
     assert request.cookies == {"session": "abc", "theme": "dark", "lang": "fr"}
 
 
@@ -234,17 +232,11 @@ def test_to_response_of_none_is_204_without_body() -> None:
 
 def test_to_response_of_str_bytes_and_dict() -> None:
     text = to_response("hello")
-    assert (text.status, text.body, text.headers["content-type"]) == (
-        200, b"hello", "text/plain; charset=utf-8"
-    )
+    assert (text.status, text.body, text.headers["content-type"]) == (200, b"hello", "text/plain; charset=utf-8")
     raw = to_response(b"\x00\x01")
-    assert (raw.body, raw.headers["content-type"], raw.is_binary) == (
-        b"\x00\x01", "application/octet-stream", True
-    )
+    assert (raw.body, raw.headers["content-type"], raw.is_binary) == (b"\x00\x01", "application/octet-stream", True)
     data = to_response({"ok": True})
-    assert (data.status, json.loads(data.body), data.headers["content-type"]) == (
-        200, {"ok": True}, "application/json"
-    )
+    assert (data.status, json.loads(data.body), data.headers["content-type"]) == (200, {"ok": True}, "application/json")
     assert json.loads(to_response([1, 2]).body) == [1, 2]
     assert json.loads(to_response(Item(id=2, name="cup")).body) == {"id": 2, "name": "cup"}
 
@@ -275,10 +267,19 @@ def test_encode_json_is_json_dumps(value: object) -> None:
     assert _encode_json(value) == dumps(value)
 
 
-@pytest.mark.parametrize("value", [
-    "é\n\"\\\u2028\x00", 1.5e300, float("nan"), float("-inf"), 10**30, (1, 2), {1: "a", None: 1, False: 2, 2.5: 3},
-    {"items": [Item(id=1, name="pen")], "at": Point(1, 2), "other": Decimal("1.10")},
-])
+@pytest.mark.parametrize(
+    "value",
+    [
+        'é\n"\\\u2028\x00',
+        1.5e300,
+        float("nan"),
+        float("-inf"),
+        10**30,
+        (1, 2),
+        {1: "a", None: 1, False: 2, 2.5: 3},
+        {"items": [Item(id=1, name="pen")], "at": Point(1, 2), "other": Decimal("1.10")},
+    ],
+)
 def test_encode_json_of_values_json_handles_specially(value: object) -> None:
     assert _encode_json(value) == dumps(value)
 
@@ -303,7 +304,10 @@ def test_response_json_without_headers_is_what_the_constructor_gives() -> None:
     built = Response(dumps({"a": "é"}).encode(), 201, None, "application/json")
     response = Response.json({"a": "é"}, status=201)
     assert (response.status, response.body, response.headers.multi_items()) == (
-        built.status, built.body, built.headers.multi_items())
+        built.status,
+        built.body,
+        built.headers.multi_items(),
+    )
     assert response.headers == {"content-type": "application/json"} and not response.is_binary
     assert type(response) is Response
 

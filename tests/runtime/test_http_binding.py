@@ -30,6 +30,7 @@ BINARY = {"ce-specversion": "1.0", "ce-id": "1", "ce-source": "/orders", "ce-typ
 
 # -- round trips --------------------------------------------------------------------------------------
 
+
 @settings(max_examples=200)
 @given(st.data())
 def test_binary_mode_round_trips(ce: Any, forms: Any, data: st.DataObject) -> None:
@@ -84,6 +85,7 @@ def test_a_single_event_message_reads_as_a_batch_of_one() -> None:
 
 # -- modes and headers --------------------------------------------------------------------------------
 
+
 def test_header_names_are_case_insensitive() -> None:
     headers = {k.upper(): v for k, v in BINARY.items()} | {"Content-Type": "text/plain"}
     event = from_http(headers, b"hi")
@@ -91,12 +93,15 @@ def test_header_names_are_case_insensitive() -> None:
     assert from_http({"CONTENT-TYPE": "Application/CloudEvents+JSON"}, EVENT.to_json()) == EVENT
 
 
-@pytest.mark.parametrize(("headers", "expected"), [
-    (BINARY, "binary"),
-    ({"content-type": "application/cloudevents+json; charset=utf-8"}, "structured"),
-    ({"content-type": "application/cloudevents-batch+json"}, "batch"),
-    ({"content-type": "application/json"}, None),
-])
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        (BINARY, "binary"),
+        ({"content-type": "application/cloudevents+json; charset=utf-8"}, "structured"),
+        ({"content-type": "application/cloudevents-batch+json"}, "batch"),
+        ({"content-type": "application/json"}, None),
+    ],
+)
 def test_mode_is_told_from_the_headers(headers: dict[str, str], expected: str | None) -> None:
     assert mode(headers) == expected
 
@@ -142,6 +147,7 @@ def test_a_missing_required_header_is_named() -> None:
 
 
 # -- data in binary mode ------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("body", [b"", "", None])
 def test_an_empty_body_is_no_data(body: Any) -> None:
@@ -204,19 +210,23 @@ def test_structured_mode_writes_bytes_as_data_base64() -> None:
     assert json.loads(body) == {**EVENT.attributes(), "sig": "AQ==", "data_base64": "AP8="}
 
 
-@pytest.mark.parametrize(("body", "data", "content_type"), [
-    (b"", None, None),
-    ("", None, None),
-    (b'{"id": "o-1"}', {"id": "o-1"}, "application/json"),
-    ('["a", 1]', ["a", 1], "application/json"),
-    ("plain text, héllo\n\ttabbed".encode(), "plain text, héllo\n\ttabbed", "text/plain; charset=utf-8"),
-    ("plain text, héllo", "plain text, héllo", "text/plain; charset=utf-8"),
-    (b"\x00\x01\xfe\xff binary", b"\x00\x01\xfe\xff binary", "application/octet-stream"),
-    (b"\xff\xfe", b"\xff\xfe", "application/octet-stream"),
-    ("bell\x07", b"bell\x07", "application/octet-stream"),
-    (b"{not json", "{not json", "text/plain; charset=utf-8"),
-])
-def test_an_undeclared_body_reads_alike_as_bytes_or_text(body: bytes | str, data: object,
-                                                         content_type: str | None) -> None:
+@pytest.mark.parametrize(
+    ("body", "data", "content_type"),
+    [
+        (b"", None, None),
+        ("", None, None),
+        (b'{"id": "o-1"}', {"id": "o-1"}, "application/json"),
+        ('["a", 1]', ["a", 1], "application/json"),
+        ("plain text, héllo\n\ttabbed".encode(), "plain text, héllo\n\ttabbed", "text/plain; charset=utf-8"),
+        ("plain text, héllo", "plain text, héllo", "text/plain; charset=utf-8"),
+        (b"\x00\x01\xfe\xff binary", b"\x00\x01\xfe\xff binary", "application/octet-stream"),
+        (b"\xff\xfe", b"\xff\xfe", "application/octet-stream"),
+        ("bell\x07", b"bell\x07", "application/octet-stream"),
+        (b"{not json", "{not json", "text/plain; charset=utf-8"),
+    ],
+)
+def test_an_undeclared_body_reads_alike_as_bytes_or_text(
+    body: bytes | str, data: object, content_type: str | None
+) -> None:
     """The one rule every cloud and the dev host use for a message whose sender declared no media type."""
     assert undeclared_data(body) == (data, content_type)

@@ -39,8 +39,20 @@ logs_app = load_handlers("logs_app")
 
 TRACE = TraceContext("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7", "b7ad6b7169203331", True)
 RECORD_SPAN = "5fb397be34d26b51"
-COMMON = ["time", "level", "message", "logger", "function", "invocation_id", "event_id", "trace_id",
-          "span_id", "cold_start", "provider", "attempt"]
+COMMON = [
+    "time",
+    "level",
+    "message",
+    "logger",
+    "function",
+    "invocation_id",
+    "event_id",
+    "trace_id",
+    "span_id",
+    "cold_start",
+    "provider",
+    "attempt",
+]
 
 
 class FixedTrace(Middleware):
@@ -121,6 +133,7 @@ def by_message(found: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 
 
 # -- the same keys everywhere -------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("provider", ["aws", "gcp", "azure"])
 def test_every_line_has_the_same_keys_and_the_call_facts(
@@ -214,6 +227,7 @@ def test_two_logging_middlewares_each_put_back_their_own() -> None:
 
 # -- threads and tasks ----------------------------------------------------------------------------
 
+
 def test_async_handler_tasks_and_to_thread_carry_the_facts(
     middleware: LoggingMiddleware, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -228,9 +242,7 @@ def test_async_handler_tasks_and_to_thread_carry_the_facts(
         assert (line["function"], line["invocation_id"], line["event_id"]) == ("ship_async", "exec-9", "a1")
 
 
-def test_http_calls_log_without_an_event_id(
-    middleware: LoggingMiddleware, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_http_calls_log_without_an_event_id(middleware: LoggingMiddleware, capsys: pytest.CaptureFixture[str]) -> None:
     invocation = Invocation(spec(logs_app.status), "azure", "az-inv-1")
     invocation.request(Request("GET", "/status"))
     with isolated_root() as root:
@@ -242,6 +254,7 @@ def test_http_calls_log_without_an_event_id(
 
 
 # -- Google Cloud Logging ---------------------------------------------------------------------------
+
 
 def test_gcp_cloud_logging_fields(middleware: LoggingMiddleware, capsys: pytest.CaptureFixture[str]) -> None:
     with isolated_root() as root:
@@ -278,14 +291,15 @@ def test_gcp_custom_levels_take_the_severity_below() -> None:
 
 # -- AWS Lambda, with the real awslambdaric logging setup -----------------------------------------
 
+
 def read_frames(fd: int) -> list[tuple[bytes, str]]:
     """(frame type, message) of each frame of Lambda's telemetry log protocol read from `fd`."""
     data = os.read(fd, 1 << 20)
     frames = []
     while data:
         kind, length = data[:4], int.from_bytes(data[4:8], "big")
-        frames.append((kind, data[16:16 + length].decode()))
-        data = data[16 + length:]
+        frames.append((kind, data[16 : 16 + length].decode()))
+        data = data[16 + length :]
     return frames
 
 
@@ -307,8 +321,13 @@ def test_aws_json_format_through_awslambdaric(middleware: LoggingMiddleware) -> 
         ship("aws", {"order": 7, "fail": True}, invocation_id="8f5a3c1e-req")
         frames = read_frames(read)
     found = {json.loads(text)["message"]: (kind, text) for kind, text in frames}
-    assert set(found) == {"shipping 7", "stock low for 7", "from a thread", "lookup failed",
-                          "function ship: event e0 raised RuntimeError"}
+    assert set(found) == {
+        "shipping 7",
+        "stock low for 7",
+        "from a thread",
+        "lookup failed",
+        "function ship: event e0 raised RuntimeError",
+    }
     for kind, text in found.values():
         assert text.endswith("\n") and text.count("\n") == 1
         line = json.loads(text)
@@ -368,6 +387,7 @@ def test_a_dict_message_stays_an_object(capsys: pytest.CaptureFixture[str]) -> N
 
 # -- configure and the level ---------------------------------------------------------------------
 
+
 def test_configure_once_per_process() -> None:
     with isolated_root() as root:
         configure("gcp", root=root, environ={})
@@ -386,14 +406,17 @@ def test_local_and_test_providers_are_left_alone() -> None:
         assert root.handlers == [] and root.level == logging.WARNING
 
 
-@pytest.mark.parametrize(("level", "environ", "expected"), [
-    (None, {}, logging.INFO),
-    ("debug", {"LOG_LEVEL": "ERROR"}, logging.DEBUG),
-    (None, {"LOG_LEVEL": "warn", "AWS_LAMBDA_LOG_LEVEL": "DEBUG"}, logging.WARNING),
-    (None, {"AWS_LAMBDA_LOG_LEVEL": "TRACE"}, logging.DEBUG),
-    (None, {"AWS_LAMBDA_LOG_LEVEL": "FATAL"}, logging.CRITICAL),
-    (logging.ERROR, {}, logging.ERROR),
-])
+@pytest.mark.parametrize(
+    ("level", "environ", "expected"),
+    [
+        (None, {}, logging.INFO),
+        ("debug", {"LOG_LEVEL": "ERROR"}, logging.DEBUG),
+        (None, {"LOG_LEVEL": "warn", "AWS_LAMBDA_LOG_LEVEL": "DEBUG"}, logging.WARNING),
+        (None, {"AWS_LAMBDA_LOG_LEVEL": "TRACE"}, logging.DEBUG),
+        (None, {"AWS_LAMBDA_LOG_LEVEL": "FATAL"}, logging.CRITICAL),
+        (logging.ERROR, {}, logging.ERROR),
+    ],
+)
 def test_log_level(level: Any, environ: dict[str, str], expected: int) -> None:
     assert log_level(level, environ) == expected
 
@@ -402,7 +425,8 @@ def test_an_invalid_level_names_the_setting_and_the_valid_ones() -> None:
     with pytest.raises(ConfigError) as raised:
         log_level(None, {"LOG_LEVEL": "verbose"})
     assert str(raised.value).startswith(
-        "Log level 'verbose' (from LOG_LEVEL) is unknown. Use one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+        "Log level 'verbose' (from LOG_LEVEL) is unknown. Use one of DEBUG, INFO, WARNING, ERROR, CRITICAL"
+    )
     with isolated_root() as root, pytest.raises(ConfigError, match=r"'loud' \(from the app's config\)"):
         configure("aws", "loud", root=root, environ={})
 
@@ -455,10 +479,17 @@ def test_a_call_that_logs_nothing_reads_no_transport_metadata(middleware: Loggin
 
 # -- configure_deployed: what each shim calls at cold start --------------------------------------------
 
-@pytest.mark.parametrize(("provider", "marker"), [
-    ("aws", "AWS_LAMBDA_FUNCTION_NAME"), ("gcp", "K_SERVICE"), ("gcp", "FUNCTION_TARGET"),
-    ("azure", "FUNCTIONS_WORKER_RUNTIME"), ("azure", "WEBSITE_SITE_NAME"),
-])
+
+@pytest.mark.parametrize(
+    ("provider", "marker"),
+    [
+        ("aws", "AWS_LAMBDA_FUNCTION_NAME"),
+        ("gcp", "K_SERVICE"),
+        ("gcp", "FUNCTION_TARGET"),
+        ("azure", "FUNCTIONS_WORKER_RUNTIME"),
+        ("azure", "WEBSITE_SITE_NAME"),
+    ],
+)
 def test_on_its_cloud_a_shim_turns_json_logs_on(provider: str, marker: str) -> None:
     root = logging.getLogger(f"test.deployed.{provider}.{marker}")
     root.handlers[:] = [logging.StreamHandler(io.StringIO())]
@@ -475,8 +506,7 @@ def test_anywhere_else_importing_a_shim_leaves_logging_alone(provider: str) -> N
     assert handler.formatter is None and root.level == logging.NOTSET
 
 
-def test_a_log_level_no_one_can_read_starts_the_function_at_info_and_says_why(
-        caplog: pytest.LogCaptureFixture) -> None:
+def test_a_log_level_no_one_can_read_starts_the_function_at_info_and_says_why(caplog: pytest.LogCaptureFixture) -> None:
     root = logging.getLogger("test.deployed.bad-level")
     root.handlers[:] = [logging.StreamHandler(io.StringIO())]
     with caplog.at_level(logging.ERROR, logger="portable_fn"):
@@ -487,12 +517,21 @@ def test_a_log_level_no_one_can_read_starts_the_function_at_info_and_says_why(
 
 # -- a handler's crash, logged on the clouds ------------------------------------------------------------
 
-@pytest.mark.parametrize(("provider", "raised", "logged"), [
-    ("aws", ValueError("no stock"), True), ("gcp", KeyError("sku"), True), ("azure", ValueError("x"), True),
-    ("aws", None, False), ("local", ValueError("no stock"), False), ("test", ValueError("no stock"), False),
-])
+
+@pytest.mark.parametrize(
+    ("provider", "raised", "logged"),
+    [
+        ("aws", ValueError("no stock"), True),
+        ("gcp", KeyError("sku"), True),
+        ("azure", ValueError("x"), True),
+        ("aws", None, False),
+        ("local", ValueError("no stock"), False),
+        ("test", ValueError("no stock"), False),
+    ],
+)
 def test_on_a_cloud_an_event_handler_crash_is_logged_with_its_traceback_and_facts(
-        provider: str, raised: BaseException | None, logged: bool, caplog: pytest.LogCaptureFixture) -> None:
+    provider: str, raised: BaseException | None, logged: bool, caplog: pytest.LogCaptureFixture
+) -> None:
     from portable_fn.runtime import Retry, function, queue
     from portable_fn.runtime.pipeline import Invocation, run
 

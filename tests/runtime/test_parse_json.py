@@ -13,10 +13,36 @@ from hypothesis import strategies as st
 from portable_fn.runtime.cloudevent import parse_json
 
 CASES: list[str | bytes] = [
-    '{"a":1}', b'{"a":[1,2.5,"x"]}', "test message", b"test message", "", b"", " {}", "{} ", "{}x", "{",
-    '"unterminated', '{"a":}', "\ufeff{}", b"\xef\xbb\xbf{}", "nul", "NaN", "-", "[1,]", "tru",
-    '{"a":1}'.encode("utf-16"), '{"a":1}'.encode("utf-16-le"), '"\\ud800"', b"\xff\xfe", b'"caf\xc3\xa9"',
-    b'"\xe9"', "1e5", "0.1", "[]", "null", "\x00",
+    '{"a":1}',
+    b'{"a":[1,2.5,"x"]}',
+    "test message",
+    b"test message",
+    "",
+    b"",
+    " {}",
+    "{} ",
+    "{}x",
+    "{",
+    '"unterminated',
+    '{"a":}',
+    "\ufeff{}",
+    b"\xef\xbb\xbf{}",
+    "nul",
+    "NaN",
+    "-",
+    "[1,]",
+    "tru",
+    '{"a":1}'.encode("utf-16"),
+    '{"a":1}'.encode("utf-16-le"),
+    '"\\ud800"',
+    b"\xff\xfe",
+    b'"caf\xc3\xa9"',
+    b'"\xe9"',
+    "1e5",
+    "0.1",
+    "[]",
+    "null",
+    "\x00",
 ]
 
 
@@ -34,11 +60,20 @@ def test_the_same_value_or_error_as_json_loads(text: str | bytes) -> None:
     assert outcome(parse_json, text) == outcome(json.loads, text)
 
 
-@given(st.one_of(st.text(), st.binary(), st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
-    lambda inner: st.lists(inner) | st.dictionaries(st.text(), inner), max_leaves=8).map(json.dumps)))
+@given(
+    st.one_of(
+        st.text(),
+        st.binary(),
+        st.recursive(
+            st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+            lambda inner: st.lists(inner) | st.dictionaries(st.text(), inner),
+            max_leaves=8,
+        ).map(json.dumps),
+    )
+)
 def test_any_text_parses_as_json_loads_parses_it(text: str | bytes) -> None:
     assert outcome(parse_json, text) == outcome(json.loads, text)
     if isinstance(text, str):
         assert outcome(parse_json, text.encode("utf-8", "surrogatepass")) == outcome(
-            json.loads, text.encode("utf-8", "surrogatepass"))
+            json.loads, text.encode("utf-8", "surrogatepass")
+        )

@@ -96,12 +96,22 @@ def test_hooks_run_in_order_and_after_hooks_in_reverse(registered: list[Middlewa
     assert [r.outcome for r in results] == [ACK, RETRY]
     mine = [s for s in SEEN if s[0] in ("a", "b", "handler")]
     assert mine == [
-        ("a", "start", 2), ("b", "start", 2),
-        ("a", "before", 0), ("b", "before", 0), ("handler", "0", "0"), ("b", "after", 0, ACK), ("a", "after", 0, ACK),
-        ("a", "before", 1), ("b", "before", 1), ("handler", "1", "1"),
-        ("b", "on_error", 1, "ValueError"), ("a", "on_error", 1, "ValueError"),
-        ("b", "after", 1, RETRY), ("a", "after", 1, RETRY),
-        ("b", "finish"), ("a", "finish"),
+        ("a", "start", 2),
+        ("b", "start", 2),
+        ("a", "before", 0),
+        ("b", "before", 0),
+        ("handler", "0", "0"),
+        ("b", "after", 0, ACK),
+        ("a", "after", 0, ACK),
+        ("a", "before", 1),
+        ("b", "before", 1),
+        ("handler", "1", "1"),
+        ("b", "on_error", 1, "ValueError"),
+        ("a", "on_error", 1, "ValueError"),
+        ("b", "after", 1, RETRY),
+        ("a", "after", 1, RETRY),
+        ("b", "finish"),
+        ("a", "finish"),
     ]
 
 
@@ -154,7 +164,8 @@ def test_async_hooks_run_to_completion(registered: list[Middleware]) -> None:
 
 
 def test_a_failing_middleware_fails_its_call_alone_and_finish_still_runs(
-        registered: list[Middleware], caplog: pytest.LogCaptureFixture) -> None:
+    registered: list[Middleware], caplog: pytest.LogCaptureFixture
+) -> None:
     class Broken(Middleware):
         def before(self, call: Call) -> None:
             if call.index == 1:
@@ -164,7 +175,10 @@ def test_a_failing_middleware_fails_its_call_alone_and_finish_still_runs(
     use(registered, Broken())
     results = pipeline.run(batch({"n": 1}, {"n": 2}, {"n": 3}))
     assert [(r.outcome, r.reason) for r in results] == [
-        (ACK, None), (RETRY, "middleware failed: RuntimeError: middleware bug"), (ACK, None)]
+        (ACK, None),
+        (RETRY, "middleware failed: RuntimeError: middleware bug"),
+        (ACK, None),
+    ]
     assert ("handler", "1", "1") not in SEEN and ("handler", "2", "2") in SEEN
     assert SEEN[-1] == ("a", "finish")
     assert pipeline.current_call() is None  # put back after the call, failed or not
@@ -183,8 +197,7 @@ def test_a_failing_middleware_fails_its_call_alone_and_finish_still_runs(
 
 def test_an_ordered_batch_stops_at_the_first_failure_and_an_undecodable_record_is_dead_lettered() -> None:
     invocation = batch({"n": 1}, {"give_up": True}, {"n": 3}, ordered=True)
-    assert [(r.outcome, r.event_id) for r in pipeline.run(invocation)] == [
-        (ACK, "0"), (DEAD_LETTER, "1"), (RETRY, "2")]
+    assert [(r.outcome, r.event_id) for r in pipeline.run(invocation)] == [(ACK, "0"), (DEAD_LETTER, "1"), (RETRY, "2")]
     from portable_fn.runtime.errors import InvalidEventError
 
     broken = InvalidEventError("record 1 is not JSON")
@@ -203,8 +216,13 @@ def test_record_facts_are_read_once_and_only_when_asked() -> None:
         reads.append(record["id"])
         return MessageMeta(record["id"], record["count"])
 
-    invocation = Invocation(take_with_context.__portable_fn__, "aws", "req-1", meta_of=meta_of,  # type: ignore[attr-defined]
-                            raw_of=lambda record: ("raw", record["id"]))
+    invocation = Invocation(
+        take_with_context.__portable_fn__,
+        "aws",
+        "req-1",
+        meta_of=meta_of,  # type: ignore[attr-defined]
+        raw_of=lambda record: ("raw", record["id"]),
+    )
     invocation.add(event({}, "a"), {"id": "m-1", "count": 3})
     (result,) = pipeline.run(invocation)
     attempt, message, raw, traced = result.value

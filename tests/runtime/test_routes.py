@@ -6,33 +6,38 @@ import pytest
 
 from portable_fn.runtime.routes import Route, Router
 
-ROUTER = Router([
-    Route("GET", "/items/{item_id}", "item"),
-    Route("ANY", "/files/{path+}", "files"),
-    Route("GET", "/items/special", "special"),
-    Route("POST", "/items", "create"),
-    Route("GET", "/files/{name}", "one file"),
-    Route("GET", "/", "root"),
-    Route("GET", "/a/{x}/c", "a-x-c"),
-    Route("GET", "/a/b/{y}", "a-b-y"),
-])
+ROUTER = Router(
+    [
+        Route("GET", "/items/{item_id}", "item"),
+        Route("ANY", "/files/{path+}", "files"),
+        Route("GET", "/items/special", "special"),
+        Route("POST", "/items", "create"),
+        Route("GET", "/files/{name}", "one file"),
+        Route("GET", "/", "root"),
+        Route("GET", "/a/{x}/c", "a-x-c"),
+        Route("GET", "/a/b/{y}", "a-b-y"),
+    ]
+)
 
 
-@pytest.mark.parametrize(("method", "path", "target", "params"), [
-    ("GET", "/items/42", "item", {"item_id": "42"}),
-    ("GET", "/items/special", "special", {}),
-    ("GET", "/items/special/", "special", {}),
-    ("POST", "/items", "create", {}),
-    ("GET", "/files/report.pdf", "one file", {"name": "report.pdf"}),
-    ("DELETE", "/files/report.pdf", "files", {"path": "report.pdf"}),
-    ("GET", "/files/a/b/c.txt", "files", {"path": "a/b/c.txt"}),
-    ("PATCH", "/files/a/b", "files", {"path": "a/b"}),
-    ("GET", "/items/caf%C3%A9%20au%20lait", "item", {"item_id": "café au lait"}),
-    ("GET", "/files/dir%2Fname/x", "files", {"path": "dir/name/x"}),
-    ("GET", "/", "root", {}),
-    ("GET", "/a/b/c", "a-b-y", {"y": "c"}),  # the literal comes first at the first differing segment
-    ("GET", "/a/z/c", "a-x-c", {"x": "z"}),
-])
+@pytest.mark.parametrize(
+    ("method", "path", "target", "params"),
+    [
+        ("GET", "/items/42", "item", {"item_id": "42"}),
+        ("GET", "/items/special", "special", {}),
+        ("GET", "/items/special/", "special", {}),
+        ("POST", "/items", "create", {}),
+        ("GET", "/files/report.pdf", "one file", {"name": "report.pdf"}),
+        ("DELETE", "/files/report.pdf", "files", {"path": "report.pdf"}),
+        ("GET", "/files/a/b/c.txt", "files", {"path": "a/b/c.txt"}),
+        ("PATCH", "/files/a/b", "files", {"path": "a/b"}),
+        ("GET", "/items/caf%C3%A9%20au%20lait", "item", {"item_id": "café au lait"}),
+        ("GET", "/files/dir%2Fname/x", "files", {"path": "dir/name/x"}),
+        ("GET", "/", "root", {}),
+        ("GET", "/a/b/c", "a-b-y", {"y": "c"}),  # the literal comes first at the first differing segment
+        ("GET", "/a/z/c", "a-x-c", {"x": "z"}),
+    ],
+)
 def test_the_most_specific_route_wins(method: str, path: str, target: str, params: dict[str, str]) -> None:
     found = ROUTER.match(method, path)
     assert found is not None

@@ -46,8 +46,17 @@ def test_parse_rate(expression: str, seconds: int) -> None:
 
 @pytest.mark.parametrize(
     "expression",
-    ["rate(5)", "rate(minutes)", "rate(5 seconds)", "rate(1.5 hours)", "rate(-1 minutes)",
-     "rate(five minutes)", "rate(5 minutes extra)", "rate()", "rate(1 week)"],
+    [
+        "rate(5)",
+        "rate(minutes)",
+        "rate(5 seconds)",
+        "rate(1.5 hours)",
+        "rate(-1 minutes)",
+        "rate(five minutes)",
+        "rate(5 minutes extra)",
+        "rate()",
+        "rate(1 week)",
+    ],
 )
 def test_bad_rates_show_examples(expression: str) -> None:
     with pytest.raises(DeclarationError, match=r"is not a valid rate: write 'rate\(5 minutes\)'"):
@@ -206,8 +215,10 @@ Field = tuple[str, set[int]]
 def _numbers(low: int, high: int) -> st.SearchStrategy[Field]:
     single = st.integers(low, high).map(lambda v: (str(v), {v}))
     ranged = st.tuples(st.integers(low, high), st.integers(low, high), st.integers(1, 4)).map(
-        lambda t: (f"{min(t[0], t[1])}-{max(t[0], t[1])}/{t[2]}",
-                   set(range(min(t[0], t[1]), max(t[0], t[1]) + 1, t[2])))
+        lambda t: (
+            f"{min(t[0], t[1])}-{max(t[0], t[1])}/{t[2]}",
+            set(range(min(t[0], t[1]), max(t[0], t[1]) + 1, t[2])),
+        )
     )
     started = st.tuples(st.integers(low, high), st.integers(1, 10)).map(
         lambda t: (f"{t[0]}/{t[1]}", set(range(t[0], high + 1, t[1])))
@@ -257,9 +268,12 @@ WINDOW = 3 * 24 * 60  # three days of minutes
     start=st.datetimes(datetime(1999, 12, 25), datetime(2101, 3, 5)),
 )
 def test_next_after_matches_a_minute_by_minute_search(
-    minute: tuple[str, set[int], bool], hour: tuple[str, set[int], bool],
-    dom: tuple[str, set[int], bool], month: tuple[str, set[int], bool],
-    dow: tuple[str, set[int], bool], start: datetime,
+    minute: tuple[str, set[int], bool],
+    hour: tuple[str, set[int], bool],
+    dom: tuple[str, set[int], bool],
+    month: tuple[str, set[int], bool],
+    dow: tuple[str, set[int], bool],
+    start: datetime,
 ) -> None:
     expression = " ".join(f[0] for f in (minute, hour, dom, month, dow))
     day_or = not dom[2] and not dow[2]  # both restricted: either may match (Vixie cron)

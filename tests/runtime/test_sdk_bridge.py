@@ -53,6 +53,7 @@ def _without_invented_time(attrs: dict[str, Any], event: CloudEvent[Any]) -> dic
 
 # == 2.x checks: run in the child interpreter ==========================================================
 
+
 def check_sdk2(case: dict[str, Any]) -> dict[str, str]:
     """Every check of one case against cloudevents 2.x; returns {check name: failure} (empty: all good)."""
     event = CloudEvent.from_dict(case["event"])
@@ -64,9 +65,7 @@ def check_sdk2(case: dict[str, Any]) -> dict[str, str]:
         "ours structured -> sdk": lambda: _check_ours_to_sdk2(to_structured(event), event),
         "sdk structured -> ours": lambda: _check_sdk2_to_ours("to_structured", event, event),
     }
-    if event.data is None or isinstance(event.data, (dict, bytes)) or (
-        not is_json_content_type(event.datacontenttype)
-    ):
+    if event.data is None or isinstance(event.data, (dict, bytes)) or (not is_json_content_type(event.datacontenttype)):
         # SDK 2.x: binary mode writes only dicts as JSON; other JSON values go out as str(data), so a
         # list arrives as its Python repr and a JSON string without quotes. Those cannot be checked.
         checks["sdk binary -> ours"] = lambda: _check_sdk2_to_ours("to_binary", event, binary)
@@ -138,8 +137,14 @@ def _sdk2_main() -> None:
 # == the tests (parent interpreter, cloudevents 1.x installed) ========================================
 
 EVENT = CloudEvent(
-    id="1", source="/orders", type="com.example.order.created", subject="ä b%", time="2018-04-05T03:56:24Z",
-    datacontenttype="application/octet-stream", data=b"\x00\xff", extensions={"n": 7, "flag": True, "s": "x"},
+    id="1",
+    source="/orders",
+    type="com.example.order.created",
+    subject="ä b%",
+    time="2018-04-05T03:56:24Z",
+    datacontenttype="application/octet-stream",
+    data=b"\x00\xff",
+    extensions={"n": 7, "flag": True, "s": "x"},
 )
 
 
@@ -166,12 +171,19 @@ def test_to_sdk_invents_no_time() -> None:
 def test_from_sdk_reads_1x_pydantic_events_and_datetimes() -> None:
     from cloudevents.pydantic import CloudEvent as PydanticEvent
 
-    sdk = PydanticEvent({"id": "1", "source": "/s", "type": "t", "time": "2018-04-05T03:56:24Z", "x": "y"},
-                        data={"a": 1})
+    sdk = PydanticEvent(
+        {"id": "1", "source": "/s", "type": "t", "time": "2018-04-05T03:56:24Z", "x": "y"}, data={"a": 1}
+    )
     event = from_sdk(sdk)
     # The pydantic event parses time to a datetime and hands it back as isoformat(): "+00:00", not "Z".
-    assert event.attributes() == {"specversion": "1.0", "id": "1", "source": "/s", "type": "t",
-                                  "time": "2018-04-05T03:56:24+00:00", "x": "y"}
+    assert event.attributes() == {
+        "specversion": "1.0",
+        "id": "1",
+        "source": "/s",
+        "type": "t",
+        "time": "2018-04-05T03:56:24+00:00",
+        "x": "y",
+    }
     assert event.data == {"a": 1}
 
 
@@ -206,6 +218,7 @@ def test_without_the_sdk_the_error_says_pip_install(monkeypatch: pytest.MonkeyPa
 
 # -- 1.x cross-checks, in process -----------------------------------------------------------------------
 
+
 @pytest.mark.slow  # 120 events through the real 1.x SDK
 @settings(max_examples=120)
 @given(st.data())
@@ -225,8 +238,7 @@ def test_1x_reads_our_binary_mode(ce: Any, data: st.DataObject) -> None:
     json_data = is_json_content_type(event.datacontenttype) and not isinstance(event.data, bytes)
     sdk = sdk_from_http(headers, body, data_unmarshaller=None if json_data else (lambda b: b))
     # SDK 1.x: header values are read without percent-decoding, so it holds our encoded strings.
-    expected = {k: v if k == "datacontenttype" else encode_header_value(v)
-                for k, v in event.attributes().items()}
+    expected = {k: v if k == "datacontenttype" else encode_header_value(v) for k, v in event.attributes().items()}
     assert _without_invented_time(dict(sdk.get_attributes()), event) == expected
     if json_data:
         assert sdk.get_data() == _sdk1_data(event.data)
@@ -271,15 +283,20 @@ def test_we_read_1x_binary_mode(ce: Any, forms: Any, data: st.DataObject) -> Non
     headers = {k: str(v) for k, v in headers.items()}
     try:
         # SDK 1.x: values go out without percent-encoding, so a '%' in them is decoded on our side.
-        expected_attrs = {k: v if k == "datacontenttype" else decode_header_value(str(v))
-                          for k, v in forms.binary(event).attributes().items()}
+        expected_attrs = {
+            k: v if k == "datacontenttype" else decode_header_value(str(v))
+            for k, v in forms.binary(event).attributes().items()
+        }
     except UnicodeDecodeError:
         with pytest.raises(InvalidEventError, match="percent-encoded"):
             from_http(headers, body)
         return
     # Decoding what was never encoded can also turn a URI's '%25' into a bare '%': no URI any more.
-    not_uri = [n for n in ("source", "dataschema")
-               if n in expected_attrs and uri_problem(expected_attrs[n], absolute=n == "dataschema")]
+    not_uri = [
+        n
+        for n in ("source", "dataschema")
+        if n in expected_attrs and uri_problem(expected_attrs[n], absolute=n == "dataschema")
+    ]
     if not_uri:
         with pytest.raises(InvalidEventError, match="URI") as info:
             from_http(headers, body)
@@ -305,6 +322,7 @@ def test_we_read_1x_structured_mode(ce: Any, data: st.DataObject) -> None:
 
 # -- 2.x cross-checks, in a child interpreter ---------------------------------------------------------
 
+
 @pytest.fixture(scope="session")
 def sdk2_path(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A directory holding cloudevents 2.x (and any dependency the main environment lacks).
@@ -323,8 +341,19 @@ def sdk2_path(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
 
 
 def _pip_install(target: Path, requirement: str) -> None:
-    command = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-               "--no-deps", "--upgrade", "--target", str(target), requirement]
+    command = [
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        "--no-deps",
+        "--upgrade",
+        "--target",
+        str(target),
+        requirement,
+    ]
     result = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, f"{' '.join(command)} failed:\n{result.stderr}"
 
@@ -350,7 +379,11 @@ def _missing_requirements(target: Path) -> list[str]:
 def _run_sdk2_child(sdk2_path: Path, cases: list[dict[str, Any]]) -> dict[str, Any]:
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(sdk2_path), str(REPO_ROOT)]))
     result = subprocess.run(
-        [sys.executable, __file__], input=json.dumps(cases), capture_output=True, text=True, env=env,
+        [sys.executable, __file__],
+        input=json.dumps(cases),
+        capture_output=True,
+        text=True,
+        env=env,
         timeout=300,
     )
     assert result.returncode == 0, result.stderr
@@ -374,13 +407,10 @@ def test_cross_check_with_the_2x_sdk(ce: Any, forms: Any, sdk2_path: Path) -> No
 
 def test_the_2x_check_can_fail(sdk2_path: Path) -> None:
     """Guards the test above: a case whose expected binary form is wrong is reported by the child."""
-    event = CloudEvent(id="1", source="/s", type="t", subject="ä b", data={"a": 1},
-                       datacontenttype="application/json")
+    event = CloudEvent(id="1", source="/s", type="t", subject="ä b", data={"a": 1}, datacontenttype="application/json")
     wrong = event.replace(subject="a b")
     report = _run_sdk2_child(sdk2_path, [{"event": event.to_dict(), "binary": wrong.to_dict()}])
-    assert [set(f["failures"]) for f in report["failures"]] == [
-        {"ours binary -> sdk", "sdk binary -> ours"}
-    ]
+    assert [set(f["failures"]) for f in report["failures"]] == [{"ours binary -> sdk", "sdk binary -> ours"}]
 
 
 if __name__ == "__main__":

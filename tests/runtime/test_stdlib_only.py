@@ -48,8 +48,12 @@ def _imports(source: str, module: str, is_package: bool = False) -> list[tuple[i
 def _is_dynamic_import(node: ast.Call) -> bool:
     func = node.func
     name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
-    return (name in ("__import__", "import_module") and bool(node.args)
-            and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str))
+    return (
+        name in ("__import__", "import_module")
+        and bool(node.args)
+        and isinstance(node.args[0], ast.Constant)
+        and isinstance(node.args[0].value, str)
+    )
 
 
 # Loaded only when the environment asks for OpenTelemetry, and then only if installed (an ImportError is
@@ -58,9 +62,12 @@ OPTIONAL = {"portable_fn.otel"}
 
 
 def _allowed(module: str) -> bool:
-    return module.split(".")[0] in sys.stdlib_module_names or module == PACKAGE or module.startswith(
-        PACKAGE + "."
-    ) or module in OPTIONAL
+    return (
+        module.split(".")[0] in sys.stdlib_module_names
+        or module == PACKAGE
+        or module.startswith(PACKAGE + ".")
+        or module in OPTIONAL
+    )
 
 
 def test_the_runtime_has_modules_to_check() -> None:
@@ -73,8 +80,7 @@ def test_every_import_is_standard_library_or_the_runtime(path: Path) -> None:
     found = _imports(path.read_text(encoding="utf-8"), _module_name(path), path.name == "__init__.py")
     bad = [f"{path.name}:{line} imports {module!r}" for line, module in found if not _allowed(module)]
     assert not bad, (
-        "portable_fn/runtime/ ships inside every function and may import the standard library only: "
-        + "; ".join(bad)
+        "portable_fn/runtime/ ships inside every function and may import the standard library only: " + "; ".join(bad)
     )
 
 
@@ -88,14 +94,19 @@ def test_the_scan_sees_nested_relative_and_dynamic_imports() -> None:
         "if TYPE_CHECKING:\n    import cloudevents.http\n"
     )
     found = {module for _, module in _imports(source, "portable_fn.runtime.probe")}
-    assert found == {"json", "portable_fn.runtime", "portable_fn.runtime.http", "portable_fn.app",
-                     "pydantic", "yaml", "boto3", "os", "cloudevents.http"}
-    assert {m for m in found if not _allowed(m)} == {
-        "portable_fn.app", "pydantic", "yaml", "boto3", "cloudevents.http"
+    assert found == {
+        "json",
+        "portable_fn.runtime",
+        "portable_fn.runtime.http",
+        "portable_fn.app",
+        "pydantic",
+        "yaml",
+        "boto3",
+        "os",
+        "cloudevents.http",
     }
-    assert _imports("from .. import x", "portable_fn.runtime.sub", is_package=True) == [
-        (1, "portable_fn.runtime")
-    ]
+    assert {m for m in found if not _allowed(m)} == {"portable_fn.app", "pydantic", "yaml", "boto3", "cloudevents.http"}
+    assert _imports("from .. import x", "portable_fn.runtime.sub", is_package=True) == [(1, "portable_fn.runtime")]
 
 
 # Runs in a fresh interpreter: -I ignores PYTHON* variables, the user site and the current directory.
@@ -115,15 +126,21 @@ def test_importing_the_runtime_loads_only_the_standard_library() -> None:
     root = str(RUNTIME.parent.parent)
     done = subprocess.run(
         [sys.executable, "-I", "-c", PROBE.format(root=root)],
-        capture_output=True, text=True, timeout=60, check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     assert Path(report["file"]).resolve() == RUNTIME / "__init__.py"  # this checkout, not another copy
     loaded = report["loaded"]
     assert "portable_fn.runtime.dispatch" in loaded and "portable_fn.runtime.views" in loaded
-    foreign = [m for m in loaded if m.split(".")[0] not in sys.stdlib_module_names
-               and m != "portable_fn" and not m.startswith(PACKAGE)]
+    foreign = [
+        m
+        for m in loaded
+        if m.split(".")[0] not in sys.stdlib_module_names and m != "portable_fn" and not m.startswith(PACKAGE)
+    ]
     assert not foreign, f"importing portable_fn.runtime loaded non-stdlib modules: {foreign}"
     others = [m for m in loaded if m.startswith("portable_fn.") and not m.startswith(PACKAGE)]
     assert not others, f"portable_fn/__init__.py pulled in more than the runtime: {others}"

@@ -46,14 +46,18 @@ XRAY_TRACE = "5759e988bd862e3fe1be46a994272793"
 
 # -- W3C traceparent / tracestate --------------------------------------------------------------------
 
-@pytest.mark.parametrize(("header", "expected"), [
-    (W3C, (TRACE, SPAN, True)),
-    (f"00-{TRACE}-{SPAN}-00", (TRACE, SPAN, False)),
-    (f"00-{TRACE}-{SPAN}-03", (TRACE, SPAN, True)),  # unknown flag bits are ignored
-    (f" 00-{TRACE}-{SPAN}-01\t", (TRACE, SPAN, True)),  # optional whitespace around a header value
-    (f"cc-{TRACE}-{SPAN}-01", (TRACE, SPAN, True)),  # a later version: the known fields are read
-    (f"cc-{TRACE}-{SPAN}-01-what-the-future-will-be", (TRACE, SPAN, True)),
-])
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        (W3C, (TRACE, SPAN, True)),
+        (f"00-{TRACE}-{SPAN}-00", (TRACE, SPAN, False)),
+        (f"00-{TRACE}-{SPAN}-03", (TRACE, SPAN, True)),  # unknown flag bits are ignored
+        (f" 00-{TRACE}-{SPAN}-01\t", (TRACE, SPAN, True)),  # optional whitespace around a header value
+        (f"cc-{TRACE}-{SPAN}-01", (TRACE, SPAN, True)),  # a later version: the known fields are read
+        (f"cc-{TRACE}-{SPAN}-01-what-the-future-will-be", (TRACE, SPAN, True)),
+    ],
+)
 def test_a_valid_traceparent_names_the_senders_span(header: str, expected: tuple[str, str, bool]) -> None:
     found = from_traceparent(header)
     assert found is not None
@@ -61,15 +65,28 @@ def test_a_valid_traceparent_names_the_senders_span(header: str, expected: tuple
     assert found.parent_id is None and found.links == ()
 
 
-@pytest.mark.parametrize("header", [
-    "", "00", f"00-{TRACE}-{SPAN}", f"00-{TRACE}-{SPAN}-01-", f"00-{TRACE}-{SPAN}-01-extra",  # 00 is exact
-    f"ff-{TRACE}-{SPAN}-01",  # version ff is forbidden
-    f"00-{'0' * 32}-{SPAN}-01", f"00-{TRACE}-{'0' * 16}-01",  # all-zero ids
-    f"00-{TRACE.upper()}-{SPAN}-01", f"00-{TRACE}-{SPAN.upper()}-01",  # lower-case hex only
-    f"00-{TRACE[:-1]}-{SPAN}-01", f"00-{TRACE}-{SPAN}0-01", f"00-{TRACE}-{SPAN}-1",
-    f"cc-{TRACE}-{SPAN}-01.x",  # a later version's extra fields start with "-"
-    f"00_{TRACE}_{SPAN}_01", f"0x-{TRACE}-{SPAN}-01", f"00-{TRACE}-{SPAN}-0g",
-])
+@pytest.mark.parametrize(
+    "header",
+    [
+        "",
+        "00",
+        f"00-{TRACE}-{SPAN}",
+        f"00-{TRACE}-{SPAN}-01-",
+        f"00-{TRACE}-{SPAN}-01-extra",  # 00 is exact
+        f"ff-{TRACE}-{SPAN}-01",  # version ff is forbidden
+        f"00-{'0' * 32}-{SPAN}-01",
+        f"00-{TRACE}-{'0' * 16}-01",  # all-zero ids
+        f"00-{TRACE.upper()}-{SPAN}-01",
+        f"00-{TRACE}-{SPAN.upper()}-01",  # lower-case hex only
+        f"00-{TRACE[:-1]}-{SPAN}-01",
+        f"00-{TRACE}-{SPAN}0-01",
+        f"00-{TRACE}-{SPAN}-1",
+        f"cc-{TRACE}-{SPAN}-01.x",  # a later version's extra fields start with "-"
+        f"00_{TRACE}_{SPAN}_01",
+        f"0x-{TRACE}-{SPAN}-01",
+        f"00-{TRACE}-{SPAN}-0g",
+    ],
+)
 def test_an_invalid_traceparent_is_ignored(header: str) -> None:
     assert from_traceparent(header) is None
     assert context_from({"traceparent": header}) is None
@@ -124,7 +141,10 @@ def test_traceparent_is_read_as_opentelemetry_reads_it(header: str) -> None:
     else:
         assert ours is not None
         assert (ours.trace_id, ours.span_id, ours.sampled) == (
-            f"{span.trace_id:032x}", f"{span.span_id:016x}", span.trace_flags.sampled)
+            f"{span.trace_id:032x}",
+            f"{span.span_id:016x}",
+            span.trace_flags.sampled,
+        )
 
 
 @given(TRACE_IDS, SPAN_IDS, st.booleans())
@@ -135,17 +155,20 @@ def test_a_context_written_is_read_back(trace_id: str, span_id: str, sampled: bo
     assert from_xray(context.xray_header) == context._replace(tracestate="")
 
 
-@pytest.mark.parametrize(("tracestate", "kept"), [
-    ("rojo=00f067aa0ba902b7,congo=t61rcWkgMzE", "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE"),
-    ("rojo=00f067aa0ba902b7 , ,congo=t61rcWkgMzE", "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE"),  # empty members
-    ("tenant@vendor=value", "tenant@vendor=value"),
-    ("", ""),
-    ("rojo=1,rojo=2", ""),  # a duplicate key invalidates the whole header
-    ("Rojo=1", ""),  # keys are lower-case
-    ("rojo=a=b", ""),  # '=' is not allowed in a value
-    ("rojo=", ""),  # an empty value
-    (",".join(f"k{i}=v" for i in range(33)), ""),  # more than 32 members
-])
+@pytest.mark.parametrize(
+    ("tracestate", "kept"),
+    [
+        ("rojo=00f067aa0ba902b7,congo=t61rcWkgMzE", "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE"),
+        ("rojo=00f067aa0ba902b7 , ,congo=t61rcWkgMzE", "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE"),  # empty members
+        ("tenant@vendor=value", "tenant@vendor=value"),
+        ("", ""),
+        ("rojo=1,rojo=2", ""),  # a duplicate key invalidates the whole header
+        ("Rojo=1", ""),  # keys are lower-case
+        ("rojo=a=b", ""),  # '=' is not allowed in a value
+        ("rojo=", ""),  # an empty value
+        (",".join(f"k{i}=v" for i in range(33)), ""),  # more than 32 members
+    ],
+)
 def test_tracestate_is_kept_only_when_valid(tracestate: str, kept: str) -> None:
     found = context_from({"traceparent": W3C, "tracestate": tracestate})
     assert found is not None and found.tracestate == kept
@@ -159,6 +182,7 @@ def test_tracestate_without_a_valid_traceparent_is_nothing() -> None:
 
 # -- X-Ray ---------------------------------------------------------------------------------------------
 
+
 def test_an_xray_header_maps_to_w3c_as_aws_documents() -> None:
     """Root=1-<epoch 8 hex>-<24 hex>: the W3C trace id is the two joined; Parent is the span id."""
     found = from_xray(XRAY)
@@ -166,30 +190,43 @@ def test_an_xray_header_maps_to_w3c_as_aws_documents() -> None:
     assert found.xray_header == XRAY
 
 
-@pytest.mark.parametrize(("header", "sampled"), [
-    ("Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=0", False),
-    ("Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=?", False),  # not decided
-    ("Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8", False),
-    # any order, spaces, other keys (Lineage, Self) and upper-case hex, as Lambda and ALB write them
-    ("Sampled=1; Parent=53995C3F42CD8AD8; Root=1-5759E988-BD862E3FE1BE46A994272793; Lineage=a87bd80c:1", True),
-    ("Self=1-67891234-12456789abcdef012345678;Root=1-5759e988-bd862e3fe1be46a994272793;"
-     "Parent=53995c3f42cd8ad8;Sampled=1", True),
-])
+@pytest.mark.parametrize(
+    ("header", "sampled"),
+    [
+        ("Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=0", False),
+        ("Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=?", False),  # not decided
+        ("Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8", False),
+        # any order, spaces, other keys (Lineage, Self) and upper-case hex, as Lambda and ALB write them
+        ("Sampled=1; Parent=53995C3F42CD8AD8; Root=1-5759E988-BD862E3FE1BE46A994272793; Lineage=a87bd80c:1", True),
+        (
+            "Self=1-67891234-12456789abcdef012345678;Root=1-5759e988-bd862e3fe1be46a994272793;"
+            "Parent=53995c3f42cd8ad8;Sampled=1",
+            True,
+        ),
+    ],
+)
 def test_xray_headers_as_written_in_the_wild(header: str, sampled: bool) -> None:
     found = from_xray(header)
     assert found is not None
     assert (found.trace_id, found.span_id, found.sampled) == (XRAY_TRACE, "53995c3f42cd8ad8", sampled)
 
 
-@pytest.mark.parametrize("header", [
-    "", "Root=", "Parent=53995c3f42cd8ad8;Sampled=1",
-    "Root=2-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8",  # only version 1 exists
-    "Root=1-5759e988-bd862e3fe1be46a99427279;Parent=53995c3f42cd8ad8",  # 23 hex
-    "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad",
-    "Root=1-00000000-000000000000000000000000;Parent=53995c3f42cd8ad8",
-    "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=0000000000000000",
-    ";;;", "Root", "=;=",
-])
+@pytest.mark.parametrize(
+    "header",
+    [
+        "",
+        "Root=",
+        "Parent=53995c3f42cd8ad8;Sampled=1",
+        "Root=2-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8",  # only version 1 exists
+        "Root=1-5759e988-bd862e3fe1be46a99427279;Parent=53995c3f42cd8ad8",  # 23 hex
+        "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad",
+        "Root=1-00000000-000000000000000000000000;Parent=53995c3f42cd8ad8",
+        "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=0000000000000000",
+        ";;;",
+        "Root",
+        "=;=",
+    ],
+)
 def test_an_invalid_xray_header_is_ignored(header: str) -> None:
     assert from_xray(header) is None
 
@@ -204,6 +241,7 @@ def test_an_xray_root_without_a_parent_is_not_a_parent() -> None:
 
 
 # -- Service Bus Diagnostic-Id, Pub/Sub, CloudEvents -----------------------------------------------------
+
 
 def test_a_diagnostic_id_is_a_traceparent_or_a_legacy_request_id() -> None:
     assert from_request_id(W3C) == TraceContext(TRACE, SPAN, None, True)
@@ -221,8 +259,17 @@ def test_google_cloud_trace_context_is_read_as_w3c() -> None:
     assert from_cloud_trace(f"{TRACE}/{int(SPAN, 16)};o=0") == TraceContext(TRACE, SPAN, None, False)
     assert from_cloud_trace(f"{TRACE}/{int(SPAN, 16)}") == TraceContext(TRACE, SPAN, None, False)
     assert context_from({"x-cloud-trace-context": f"{TRACE}/{int(SPAN, 16)};o=1"}) == TraceContext(TRACE, SPAN)
-    for bad in ["", f"{TRACE}", f"{TRACE}/", f"{TRACE}/0;o=1", f"{TRACE}/{2**64};o=1", f"{'0' * 32}/1;o=1",
-                f"{TRACE.upper()}/1", f"{TRACE}/12a;o=1", f"{TRACE}/1;o=1;extra"]:
+    for bad in [
+        "",
+        f"{TRACE}",
+        f"{TRACE}/",
+        f"{TRACE}/0;o=1",
+        f"{TRACE}/{2**64};o=1",
+        f"{'0' * 32}/1;o=1",
+        f"{TRACE.upper()}/1",
+        f"{TRACE}/12a;o=1",
+        f"{TRACE}/1;o=1;extra",
+    ]:
         assert from_cloud_trace(bad) is None, bad
 
 
@@ -251,6 +298,7 @@ def test_the_first_valid_key_wins_w3c_first() -> None:
 
 # -- new spans ----------------------------------------------------------------------------------------
 
+
 def test_new_ids_are_valid_and_distinct() -> None:
     traces = {new_trace_id() for _ in range(1000)}
     spans = {new_span_id() for _ in range(1000)}
@@ -263,7 +311,12 @@ def test_a_child_is_a_new_span_of_the_same_trace() -> None:
     links = (Link("c" * 32, "d" * 16, True),)
     child = parent.child(links)
     assert (child.trace_id, child.parent_id, child.sampled, child.tracestate, child.links) == (
-        TRACE, SPAN, False, "a=b", links)
+        TRACE,
+        SPAN,
+        False,
+        "a=b",
+        links,
+    )
     assert child.span_id not in (SPAN, "0" * 16) and len(child.span_id) == 16
     assert child.traceparent == f"00-{TRACE}-{child.span_id}-00"
     assert parent.link() == Link(TRACE, SPAN, False)
@@ -278,6 +331,7 @@ def test_a_trace_context_is_immutable() -> None:
 
 
 # -- the middleware, through the pipeline ------------------------------------------------------------
+
 
 def _load_handlers() -> ModuleType:
     path = Path(__file__).with_name("handlers") / "traced.py"
@@ -309,12 +363,12 @@ def tracing() -> Iterator[TracingMiddleware]:
 
 
 def _event(i: int = 0, **extensions: Any) -> CloudEvent[Any]:
-    return CloudEvent(id=f"e{i}", source="/tests", type="com.example.traced", data={"i": i},
-                      extensions=extensions)
+    return CloudEvent(id=f"e{i}", source="/tests", type="com.example.traced", data={"i": i}, extensions=extensions)
 
 
-def _records(carrier: dict[str, str] | None, *records: tuple[CloudEvent[Any] | BaseException, dict[str, str]]
-             ) -> pipeline.Invocation:
+def _records(
+    carrier: dict[str, str] | None, *records: tuple[CloudEvent[Any] | BaseException, dict[str, str]]
+) -> pipeline.Invocation:
     invocation = pipeline.Invocation(CONSUME, "test", "inv-1", carrier=carrier)
     for event, record_carrier in records:
         invocation.add(event, carrier=record_carrier)
@@ -325,7 +379,7 @@ def test_an_http_request_is_a_child_of_its_callers_span() -> None:
     invocation = pipeline.Invocation(ANSWER, "test", "req-1", carrier={"traceparent": W3C, "tracestate": "a=b"})
     invocation.request(Request("GET", "/traced", headers={"traceparent": W3C}))
     response = pipeline.serve(invocation)
-    (trace, _), = traced.SEEN
+    ((trace, _),) = traced.SEEN
     assert (trace.trace_id, trace.parent_id, trace.tracestate, trace.links) == (TRACE, SPAN, "a=b", ())
     assert trace.span_id != SPAN and trace == invocation.trace
     assert json.loads(response.body) == {"traceparent": f"00-{TRACE}-{trace.span_id}-01", "tracestate": "a=b"}
@@ -336,16 +390,20 @@ def test_a_request_without_a_valid_caller_starts_a_trace(carrier: dict[str, str]
     invocation = pipeline.Invocation(ANSWER, "test", "req-1", carrier=carrier)
     invocation.request(Request("GET", "/traced"))
     assert pipeline.serve(invocation).status == 200
-    (trace, _), = traced.SEEN
+    ((trace, _),) = traced.SEEN
     assert trace.parent_id is None and trace.sampled and trace.links == ()
     assert from_traceparent(trace.traceparent) is not None
 
 
 def test_each_record_of_a_batch_is_linked_to_its_producer() -> None:
     """SQS: Lambda's own X-Ray span is the parent; each record links to the span that sent it."""
-    invocation = _records({"x-amzn-trace-id": LAMBDA},
-                          *[(_event(i), {"awstraceheader": from_traceparent(p).xray_header})  # type: ignore[union-attr]
-                            for i, p in enumerate(PRODUCERS)])
+    invocation = _records(
+        {"x-amzn-trace-id": LAMBDA},
+        *[
+            (_event(i), {"awstraceheader": from_traceparent(p).xray_header})  # type: ignore[union-attr]
+            for i, p in enumerate(PRODUCERS)
+        ],
+    )
     assert [r.outcome for r in pipeline.run(invocation)] == ["ack"] * 3
     producers = [from_traceparent(p).link() for p in PRODUCERS]  # type: ignore[union-attr]
     assert invocation.trace.trace_id == XRAY_TRACE and invocation.trace.parent_id == "53995c3f42cd8ad8"
@@ -353,17 +411,22 @@ def test_each_record_of_a_batch_is_linked_to_its_producer() -> None:
     for i, (trace, event) in enumerate(traced.SEEN):
         assert trace.links == (producers[i],) and event.id == f"e{i}"
         assert (trace.trace_id, trace.span_id, trace.parent_id) == (
-            invocation.trace.trace_id, invocation.trace.span_id, invocation.trace.parent_id)
+            invocation.trace.trace_id,
+            invocation.trace.span_id,
+            invocation.trace.parent_id,
+        )
 
 
-@pytest.mark.parametrize("platform", [None, {"x-amzn-trace-id": LAMBDA_NOT_RECORDING}, {"x-amzn-trace-id": LAMBDA},
-                                      {"traceparent": PRODUCERS[2]}])  # the last: the Azure host's context
+@pytest.mark.parametrize(
+    "platform",
+    [None, {"x-amzn-trace-id": LAMBDA_NOT_RECORDING}, {"x-amzn-trace-id": LAMBDA}, {"traceparent": PRODUCERS[2]}],
+)  # the last: the Azure host's context
 def test_a_single_record_continues_its_producers_trace(platform: dict[str, str] | None) -> None:
     """One record's producer is the parent (and a link), whatever the platform says about its delivery:
     that is how a trace follows an event from cloud to cloud."""
     invocation = _records(platform, (_event(), {"googclient_traceparent": W3C}))
     pipeline.run(invocation)
-    (trace, _), = traced.SEEN
+    ((trace, _),) = traced.SEEN
     assert (trace.trace_id, trace.parent_id, trace.links) == (TRACE, SPAN, (Link(TRACE, SPAN, True),))
 
 
@@ -392,8 +455,11 @@ def test_a_request_without_a_traceparent_follows_a_recording_platform() -> None:
 
 
 def test_a_batch_without_a_carrier_is_a_new_trace_linked_to_every_producer() -> None:
-    invocation = _records({"x-amzn-trace-id": LAMBDA_NOT_RECORDING},
-                          (_event(0), {"traceparent": PRODUCERS[0]}), (_event(1), {"diagnostic-id": PRODUCERS[1]}))
+    invocation = _records(
+        {"x-amzn-trace-id": LAMBDA_NOT_RECORDING},
+        (_event(0), {"traceparent": PRODUCERS[0]}),
+        (_event(1), {"diagnostic-id": PRODUCERS[1]}),
+    )
     pipeline.run(invocation)
     assert invocation.trace.parent_id is None
     assert invocation.trace.trace_id not in (TRACE, XRAY_TRACE, PRODUCERS[0][3:35])
@@ -407,7 +473,7 @@ def test_the_events_traceparent_names_the_origin_and_is_never_rewritten() -> Non
     sent = _event(other="kept", traceparent=origin, tracestate="o=1")
     invocation = _records(None, (sent, {}))
     pipeline.run(invocation)
-    (trace, event), = traced.SEEN
+    ((trace, event),) = traced.SEEN
     assert (trace.trace_id, trace.parent_id, trace.tracestate) == (TRACE, SPAN, "o=1")
     assert event == sent and event.extensions["traceparent"] == origin
     assert trace.headers()["traceparent"] != origin
@@ -418,7 +484,7 @@ def test_a_records_own_carrier_wins_over_its_events_origin() -> None:
     hop = PRODUCERS[2]
     invocation = _records(None, (_event(traceparent=W3C), {"awstraceheader": from_traceparent(hop).xray_header}))  # type: ignore[union-attr]
     pipeline.run(invocation)
-    (trace, _), = traced.SEEN
+    ((trace, _),) = traced.SEEN
     assert trace.parent_id == hop[36:52] and trace.links == (from_traceparent(hop).link(),)  # type: ignore[union-attr]
 
 
@@ -428,5 +494,5 @@ def test_a_record_that_could_not_be_read_has_no_link_and_breaks_nothing() -> Non
     results = pipeline.run(invocation)
     assert [r.outcome for r in results] == ["dead_letter", "ack"]
     assert invocation.trace.links == (Link(TRACE, SPAN, True),)
-    (trace, _), = traced.SEEN
+    ((trace, _),) = traced.SEEN
     assert trace.links == (Link(TRACE, SPAN, True),)

@@ -90,8 +90,9 @@ def test_queue_batch_size_out_of_range(size: object) -> None:
 
 def test_fifo_queue_batch_size_is_at_most_10() -> None:
     with pytest.raises(
-        DeclarationError, match=r"queue\('orders'\) batch_size must be an integer from 1 to 10 for a "
-        r"FIFO queue, got 11\."
+        DeclarationError,
+        match=r"queue\('orders'\) batch_size must be an integer from 1 to 10 for a "
+        r"FIFO queue, got 11\.",
     ):
         queue("orders", batch_size=11, fifo=True)
 
@@ -221,8 +222,11 @@ def test_schedule_cron_is_normalised() -> None:
 
 @pytest.mark.parametrize("text", ["every 5 minutes", "0 3 * * *", "rate 5 minutes", ""])
 def test_schedule_not_understood_shows_both_forms(text: str) -> None:
-    with pytest.raises(DeclarationError, match=r"write schedule\('rate\(5 minutes\)'\) or "
-                       r"schedule\(cron\('0 3 \* \* \*'\)\)"):
+    with pytest.raises(
+        DeclarationError,
+        match=r"write schedule\('rate\(5 minutes\)'\) or "
+        r"schedule\(cron\('0 3 \* \* \*'\)\)",
+    ):
         schedule(text)
 
 

@@ -18,8 +18,18 @@ from portable_fn.runtime import Context
 DATA = Path(__file__).resolve().parent.parent / "data"
 S3_EVENTS = DATA / "aws" / "powertools-lambda-python" / "tests" / "events"
 GCS_DATA = DATA / "gcp" / "functions-framework-conformance" / "events" / "generate" / "data"
-AZURE_EXAMPLES = (DATA / "azure" / "azure-rest-api-specs" / "specification" / "eventgrid" / "data-plane"
-                  / "Microsoft.Storage" / "stable" / "2018-01-01" / "examples")
+AZURE_EXAMPLES = (
+    DATA
+    / "azure"
+    / "azure-rest-api-specs"
+    / "specification"
+    / "eventgrid"
+    / "data-plane"
+    / "Microsoft.Storage"
+    / "stable"
+    / "2018-01-01"
+    / "examples"
+)
 
 
 def read(path: Path) -> Any:
@@ -47,16 +57,43 @@ def s3_cloudevent(name: str) -> CloudEvent[Any]:
 @pytest.mark.parametrize(
     ("name", "expected"),
     [
-        ("s3Event.json", StorageObject(
-            "lambda-artifacts-deafc19498e3f2df", "b21b84d653bb07b05b1e6b33684dc11b", 1305107,
-            "b21b84d653bb07b05b1e6b33684dc11b", None, "created", "2019-09-03T19:37:27.192Z")),
+        (
+            "s3Event.json",
+            StorageObject(
+                "lambda-artifacts-deafc19498e3f2df",
+                "b21b84d653bb07b05b1e6b33684dc11b",
+                1305107,
+                "b21b84d653bb07b05b1e6b33684dc11b",
+                None,
+                "created",
+                "2019-09-03T19:37:27.192Z",
+            ),
+        ),
         # the key arrives URL-encoded ("Happy%20Face.jpg"); handlers get the real key
-        ("s3EventDecodedKey.json", StorageObject(
-            "sourcebucket", "Happy Face.jpg", 1024, "d41d8cd98f00b204e9800998ecf8427e", None, "created",
-            "1970-01-01T00:00:00.123Z")),
-        ("s3EventDeleteObject.json", StorageObject(
-            "lambda-artifacts-deafc19498e3f2df", "b21b84d653bb07b05b1e6b33684dc11b", None, None, None,
-            "deleted", "2019-09-03T19:37:27.192Z")),
+        (
+            "s3EventDecodedKey.json",
+            StorageObject(
+                "sourcebucket",
+                "Happy Face.jpg",
+                1024,
+                "d41d8cd98f00b204e9800998ecf8427e",
+                None,
+                "created",
+                "1970-01-01T00:00:00.123Z",
+            ),
+        ),
+        (
+            "s3EventDeleteObject.json",
+            StorageObject(
+                "lambda-artifacts-deafc19498e3f2df",
+                "b21b84d653bb07b05b1e6b33684dc11b",
+                None,
+                None,
+                None,
+                "deleted",
+                "2019-09-03T19:37:27.192Z",
+            ),
+        ),
     ],
 )
 def test_s3_records(name: str, expected: StorageObject) -> None:
@@ -76,8 +113,13 @@ def test_google_cloud_storage_object() -> None:
     event = CloudEvent.from_dict(read(GCS_DATA / "storage-cloudevent-output.json"))
     view = StorageObject.from_cloudevent(event)
     assert view.to_dict() == {
-        "bucket": "some-bucket", "key": "folder/Test.cs", "size": 352, "etag": "CNHZkbuF/ugCEAE=",
-        "content_type": "text/plain", "event": "created", "time": "2020-09-29T11:32:00.123Z",
+        "bucket": "some-bucket",
+        "key": "folder/Test.cs",
+        "size": 352,
+        "etag": "CNHZkbuF/ugCEAE=",
+        "content_type": "text/plain",
+        "event": "created",
+        "time": "2020-09-29T11:32:00.123Z",
     }
     deleted = event.replace(type="google.cloud.storage.object.v1.deleted")
     assert StorageObject.from_cloudevent(deleted).event == "deleted"
@@ -92,8 +134,11 @@ def test_cloud_storage_objects_read_the_same_on_the_short_path_and_the_general_o
 
     event = CloudEvent.from_dict(read(GCS_DATA / "storage-cloudevent-output.json"))
     for kind in ("finalized", "deleted", "archived", "metadataUpdated"):
-        for data in (event.data, {**event.data, "event": "deleted", "time": "2024-01-01T00:00:00Z"},
-                     {k: v for k, v in event.data.items() if k not in ("size", "contentType", "etag")}):
+        for data in (
+            event.data,
+            {**event.data, "event": "deleted", "time": "2024-01-01T00:00:00Z"},
+            {k: v for k, v in event.data.items() if k not in ("size", "contentType", "etag")},
+        ):
             changed = event.replace(type=f"google.cloud.storage.object.v1.{kind}", data=data)
             short, general = StorageObject.from_cloudevent(changed), Subclass.from_cloudevent(changed)
             assert type(short) is StorageObject and type(general) is Subclass
@@ -111,8 +156,12 @@ def test_cloud_storage_objects_read_the_same_on_the_short_path_and_the_general_o
 def test_azure_blob_events(schema_file: str, event_name: str, time: str) -> None:
     view = StorageObject.from_cloudevent(CloudEvent.from_dict(read(AZURE_EXAMPLES / schema_file)))
     assert (view.bucket, view.key, view.size, view.content_type, view.event, view.time) == (
-        "gaocontainer", "Template1.xlsx", 17555,
-        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", event_name, time,
+        "gaocontainer",
+        "Template1.xlsx",
+        17555,
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        event_name,
+        time,
     )
     assert view.etag and view.etag.startswith("0x8D9606")
 
@@ -120,18 +169,17 @@ def test_azure_blob_events(schema_file: str, event_name: str, time: str) -> None
 def test_azure_event_grid_schema_data_reads_the_same() -> None:
     native = read(AZURE_EXAMPLES / "event-grid-schema" / "blob_created.json")
     cloud = read(AZURE_EXAMPLES / "cloud-events-schema" / "blob_created.json")
-    from_native = CloudEvent(id=native["id"], source=native["topic"], type=native["eventType"],
-                             time=cloud["time"], data=native["data"])
-    assert StorageObject.from_cloudevent(from_native) == StorageObject.from_cloudevent(
-        CloudEvent.from_dict(cloud)
+    from_native = CloudEvent(
+        id=native["id"], source=native["topic"], type=native["eventType"], time=cloud["time"], data=native["data"]
     )
+    assert StorageObject.from_cloudevent(from_native) == StorageObject.from_cloudevent(CloudEvent.from_dict(cloud))
 
 
 def test_azure_blob_in_a_folder() -> None:
-    data = {"api": "PutBlob", "url": "https://acct.blob.core.windows.net/photos/2024/01/a.png",
-            "contentLength": 5}
-    view = StorageObject.from_cloudevent(CloudEvent(id="1", source="/a", type="Microsoft.Storage.BlobCreated",
-                                                    data=data))
+    data = {"api": "PutBlob", "url": "https://acct.blob.core.windows.net/photos/2024/01/a.png", "contentLength": 5}
+    view = StorageObject.from_cloudevent(
+        CloudEvent(id="1", source="/a", type="Microsoft.Storage.BlobCreated", data=data)
+    )
     assert (view.bucket, view.key, view.size) == ("photos", "2024/01/a.png", 5)
 
 
@@ -140,14 +188,24 @@ def test_local_shape_round_trips() -> None:
     event = CloudEvent(id="1", source="local", type="portable_fn.storage", data=original.to_dict())
     assert StorageObject.from_cloudevent(event) == original
     assert original.to_dict() == {
-        "bucket": "uploads", "key": "in/a.png", "size": 3, "etag": "abc", "content_type": "image/png",
-        "event": "deleted", "time": "2024-01-01T00:00:00Z",
+        "bucket": "uploads",
+        "key": "in/a.png",
+        "size": 3,
+        "etag": "abc",
+        "content_type": "image/png",
+        "event": "deleted",
+        "time": "2024-01-01T00:00:00Z",
     }
 
 
 def test_local_shape_takes_defaults_from_the_event() -> None:
-    event = CloudEvent(id="1", source="local", type="portable_fn.storage.deleted",
-                       time="2024-01-01T00:00:00Z", data={"bucket": "uploads", "key": "a"})
+    event = CloudEvent(
+        id="1",
+        source="local",
+        type="portable_fn.storage.deleted",
+        time="2024-01-01T00:00:00Z",
+        data={"bucket": "uploads", "key": "a"},
+    )
     view = StorageObject.from_cloudevent(event)
     assert (view.event, view.time, view.size) == ("deleted", "2024-01-01T00:00:00Z", None)
     assert repr(view) == "StorageObject(bucket='uploads', key='a', event='deleted')"
@@ -177,21 +235,23 @@ def test_data_that_is_not_a_storage_object(data: Any, message: str) -> None:
 
 
 def test_schedule_tick_from_local_data() -> None:
-    event = CloudEvent(id="1", source="local", type="portable_fn.schedule", time="2024-01-01T03:00:05Z",
-                       data={"scheduled_time": "2024-01-01T03:00:00Z", "schedule": "cron(0 3 * * *)",
-                             "name": "sweep"})
+    event = CloudEvent(
+        id="1",
+        source="local",
+        type="portable_fn.schedule",
+        time="2024-01-01T03:00:05Z",
+        data={"scheduled_time": "2024-01-01T03:00:00Z", "schedule": "cron(0 3 * * *)", "name": "sweep"},
+    )
     tick = ScheduleTick.from_cloudevent(event)
-    assert tick.to_dict() == {"scheduled_time": "2024-01-01T03:00:00Z", "schedule": "cron(0 3 * * *)",
-                              "name": "sweep"}
+    assert tick.to_dict() == {"scheduled_time": "2024-01-01T03:00:00Z", "schedule": "cron(0 3 * * *)", "name": "sweep"}
     assert repr(tick) == "ScheduleTick('2024-01-01T03:00:00Z', schedule='cron(0 3 * * *)')"
 
 
 def test_schedule_tick_falls_back_to_the_event() -> None:
-    event = CloudEvent(id="1", source="scheduler", type="tick", time="2024-01-01T03:00:00Z",
-                       subject="sweep", data=b"opaque")
-    assert ScheduleTick.from_cloudevent(event).to_dict() == {
-        "scheduled_time": "2024-01-01T03:00:00Z", "name": "sweep"
-    }
+    event = CloudEvent(
+        id="1", source="scheduler", type="tick", time="2024-01-01T03:00:00Z", subject="sweep", data=b"opaque"
+    )
+    assert ScheduleTick.from_cloudevent(event).to_dict() == {"scheduled_time": "2024-01-01T03:00:00Z", "name": "sweep"}
     with_time = event.replace(data={"time": "2024-01-01T02:59:59Z"})
     assert ScheduleTick.from_cloudevent(with_time).scheduled_time == "2024-01-01T02:59:59Z"
 
@@ -221,11 +281,16 @@ def test_context_remaining_time_and_logger() -> None:
 
 def test_s3_via_eventbridge_reads_bucket_and_object() -> None:
     event = CloudEvent(
-        id="17793124-05d4-b198-2fde-7ededc63b103", source="aws.s3", type="Object Created",
+        id="17793124-05d4-b198-2fde-7ededc63b103",
+        source="aws.s3",
+        type="Object Created",
         time="2021-11-12T00:00:00Z",
-        data={"version": "0", "bucket": {"name": "example-bucket"},
-              "object": {"key": "example-key", "size": 5, "etag": "b1946ac92492d2347c6235b4d2611184"}},
+        data={
+            "version": "0",
+            "bucket": {"name": "example-bucket"},
+            "object": {"key": "example-key", "size": 5, "etag": "b1946ac92492d2347c6235b4d2611184"},
+        },
     )
     assert StorageObject.from_cloudevent(event) == StorageObject(
-        "example-bucket", "example-key", 5, "b1946ac92492d2347c6235b4d2611184", None, "created",
-        "2021-11-12T00:00:00Z")
+        "example-bucket", "example-key", 5, "b1946ac92492d2347c6235b4d2611184", None, "created", "2021-11-12T00:00:00Z"
+    )

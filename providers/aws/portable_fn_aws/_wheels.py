@@ -12,8 +12,19 @@ from pathlib import Path
 from portable_fn import wheels
 from portable_fn.wheels import PipDownload, cache_key, check_fits, download_error, pip_download, resolve, unpacked
 
-__all__ = ["DEFAULT_CACHE", "GLIBC_BY_PYTHON", "MACHINE_BY_ARCHITECTURE", "PipDownload", "Target", "cache_key",
-           "check_fits", "download_error", "pip_download", "resolve", "unpacked"]
+__all__ = [
+    "DEFAULT_CACHE",
+    "GLIBC_BY_PYTHON",
+    "MACHINE_BY_ARCHITECTURE",
+    "PipDownload",
+    "Target",
+    "cache_key",
+    "check_fits",
+    "download_error",
+    "pip_download",
+    "resolve",
+    "unpacked",
+]
 
 # Lambda's Python runtimes run on Amazon Linux 2 (python3.10, 3.11: glibc 2.26) or Amazon Linux 2023
 # (python3.12 and later: glibc 2.34); a manylinux wheel needing a newer glibc would not load there.
@@ -32,8 +43,14 @@ class Target(wheels.Target):
     """Where the code runs: Lambda's Python version and architecture (`x86_64` or `arm64`)."""
 
     def __init__(self, python: str, architecture: str) -> None:
-        super().__init__(python, MACHINE_BY_ARCHITECTURE[architecture], GLIBC_BY_PYTHON.get(python, 26),
-                         "Lambda's", architecture, OPTIONS)
+        super().__init__(
+            python,
+            MACHINE_BY_ARCHITECTURE[architecture],
+            GLIBC_BY_PYTHON.get(python, 26),
+            "Lambda's",
+            architecture,
+            OPTIONS,
+        )
 
     @property
     def architecture(self) -> str:

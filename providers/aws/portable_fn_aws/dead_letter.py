@@ -62,8 +62,9 @@ def queue_url() -> str:
     return os.environ.get(QUEUE_URL_ENV, "")
 
 
-def settle(spec: FunctionSpec, source: Any, records: Sequence[Any], events: Sequence[Any],
-           failures: Mapping[int, Result]) -> set[int]:
+def settle(
+    spec: FunctionSpec, source: Any, records: Sequence[Any], events: Sequence[Any], failures: Mapping[int, Result]
+) -> set[int]:
     """Send each record of a batch that the handler dead-lettered to the function's dead-letter queue;
     the indexes of those sent, which the shim then acknowledges. `source` is the records' `RecordSource`."""
     url = queue_url()
@@ -74,21 +75,30 @@ def settle(spec: FunctionSpec, source: Any, records: Sequence[Any], events: Sequ
         event = events[index]
         if result.outcome != DEAD_LETTER or not isinstance(event, CloudEvent):  # unread: nothing to send
             continue
-        dead = dead_letter_event(event, function=spec.name, reason=result.reason or "dead-lettered",
-                                 attempt=_attempt(source, records[index]))
+        dead = dead_letter_event(
+            event, function=spec.name, reason=result.reason or "dead-lettered", attempt=_attempt(source, records[index])
+        )
         try:
             message_id = send(url, dead)
         except DeadLetterFailed as exc:
             _log(spec, source, event, "%s; it is reported failed so that it is delivered again", str(exc))
             continue
-        _log(spec, source, event, "dead-lettered (%s): sent to %s as message %s", dead.extensions["deadletterreason"],
-             url, message_id)
+        _log(
+            spec,
+            source,
+            event,
+            "dead-lettered (%s): sent to %s as message %s",
+            dead.extensions["deadletterreason"],
+            url,
+            message_id,
+        )
         sent.add(index)
     return sent
 
 
-def send(url: str, event: CloudEvent[Any], environ: Mapping[str, str] | None = None,
-         now: datetime | None = None) -> str:
+def send(
+    url: str, event: CloudEvent[Any], environ: Mapping[str, str] | None = None, now: datetime | None = None
+) -> str:
     """Send `event` to the queue at `url`; the message id SQS gave it. Raises DeadLetterFailed."""
     import urllib.request  # only paid for when an event is dead-lettered (it pulls in http, ssl, email)
     from datetime import datetime, timezone
@@ -112,7 +122,8 @@ def message(url: str, event: CloudEvent[Any]) -> dict[str, Any]:
     """The SendMessage request (JSON protocol) carrying `event` in the JSON format. ASCII-only JSON, so
     the body holds no character SQS refuses."""
     out: dict[str, Any] = {
-        "QueueUrl": url, "MessageBody": json.dumps(event.to_dict(), separators=(",", ":")),
+        "QueueUrl": url,
+        "MessageBody": json.dumps(event.to_dict(), separators=(",", ":")),
         "MessageAttributes": {"content-type": {"DataType": "String", "StringValue": CLOUDEVENTS_JSON}},
     }
     if url.endswith(".fifo"):
@@ -126,6 +137,7 @@ def message(url: str, event: CloudEvent[Any]) -> dict[str, Any]:
 
 # -- Signature Version 4 ------------------------------------------------------------------------------
 
+
 def signed_headers(endpoint: str, body: bytes, target: str, env: Mapping[str, str], now: datetime) -> dict[str, str]:
     """The headers of a signed POST of `body` (JSON protocol, `X-Amz-Target: target`) to `endpoint`, with
     the credentials and region of `env` (Lambda's environment)."""
@@ -138,24 +150,35 @@ def signed_headers(endpoint: str, body: bytes, target: str, env: Mapping[str, st
     except KeyError as exc:
         raise ValueError(f"{exc.args[0]} is not set (Lambda sets it for every function)") from None
     stamp = now.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    headers = {"content-type": CONTENT_TYPE, "host": urlsplit(endpoint).netloc, "x-amz-date": stamp,
-               "x-amz-target": target}
+    headers = {
+        "content-type": CONTENT_TYPE,
+        "host": urlsplit(endpoint).netloc,
+        "x-amz-date": stamp,
+        "x-amz-target": target,
+    }
     if env.get("AWS_SESSION_TOKEN"):
         headers["x-amz-security-token"] = env["AWS_SESSION_TOKEN"]
     names = ";".join(sorted(headers))
-    canonical = "\n".join([
-        "POST", urlsplit(endpoint).path or "/", "",
-        *(f"{name}:{headers[name].strip()}" for name in sorted(headers)), "",
-        names, hashlib.sha256(body).hexdigest(),
-    ])
+    canonical = "\n".join(
+        [
+            "POST",
+            urlsplit(endpoint).path or "/",
+            "",
+            *(f"{name}:{headers[name].strip()}" for name in sorted(headers)),
+            "",
+            names,
+            hashlib.sha256(body).hexdigest(),
+        ]
+    )
     scope = f"{stamp[:8]}/{region}/sqs/aws4_request"
     to_sign = "\n".join(["AWS4-HMAC-SHA256", stamp, scope, hashlib.sha256(canonical.encode()).hexdigest()])
     signing_key = f"AWS4{secret}".encode()
     for part in (stamp[:8], region, "sqs", "aws4_request"):
         signing_key = hmac.new(signing_key, part.encode(), hashlib.sha256).digest()
     signature = hmac.new(signing_key, to_sign.encode(), hashlib.sha256).hexdigest()
-    headers["authorization"] = (f"AWS4-HMAC-SHA256 Credential={key}/{scope}, SignedHeaders={names}, "
-                                f"Signature={signature}")
+    headers["authorization"] = (
+        f"AWS4-HMAC-SHA256 Credential={key}/{scope}, SignedHeaders={names}, Signature={signature}"
+    )
     return headers
 
 
@@ -179,5 +202,6 @@ def _attempt(source: Any, record: Any) -> int:
 def _log(spec: FunctionSpec, source: Any, event: CloudEvent[Any], what: str, *args: Any) -> None:
     import logging
 
-    logging.getLogger("portable_fn.aws").warning("function %s: %s event %s " + what, spec.name, source.name,
-                                                 event.id, *args)
+    logging.getLogger("portable_fn.aws").warning(
+        "function %s: %s event %s " + what, spec.name, source.name, event.id, *args
+    )

@@ -70,13 +70,17 @@ def to_native_response(source: str, response: Response, event: Native) -> dict[s
 
 # -- requests ------------------------------------------------------------------------------------
 
+
 def _from_rest_v1(event: Native) -> Request:
     path = _unstaged(_string(event, "path", "/"), event["requestContext"])
     return Request(
-        _string(event, "httpMethod"), path,
+        _string(event, "httpMethod"),
+        path,
         headers=_pairs(event, "multiValueHeaders", "headers"),
         query=_pairs(event, "multiValueQueryStringParameters", "queryStringParameters"),
-        body=_body(event), path_params=_path_params(event), raw=event,
+        body=_body(event),
+        path_params=_path_params(event),
+        raw=event,
     )
 
 
@@ -98,8 +102,9 @@ def _from_http_v2(event: Native) -> Request:
     headers = _V2Headers(event.get("headers"), event.get("cookies"))
     if not headers.well_formed():
         headers.multi_items()  # read now: a malformed event is a 400 here, not an error on first read
-    return request_from_native(_string(http, "method"), _unstaged(path, context), headers, query, _body(event),
-                               _path_params(event), event)
+    return request_from_native(
+        _string(http, "method"), _unstaged(path, context), headers, query, _body(event), _path_params(event), event
+    )
 
 
 class _RawQuery(QueryParams):
@@ -157,16 +162,26 @@ class _V2Headers(Headers):
 
 
 def _from_alb(event: Native) -> Request:
-    query = [(unquote_plus(k), unquote_plus(v))
-             for k, v in _pairs(event, "multiValueQueryStringParameters", "queryStringParameters")]
-    return Request(_string(event, "httpMethod"), _string(event, "path", "/"),
-                   headers=_pairs(event, "multiValueHeaders", "headers"), query=query, body=_body(event),
-                   path_params=_path_params(event), raw=event)
+    query = [
+        (unquote_plus(k), unquote_plus(v))
+        for k, v in _pairs(event, "multiValueQueryStringParameters", "queryStringParameters")
+    ]
+    return Request(
+        _string(event, "httpMethod"),
+        _string(event, "path", "/"),
+        headers=_pairs(event, "multiValueHeaders", "headers"),
+        query=query,
+        body=_body(event),
+        path_params=_path_params(event),
+        raw=event,
+    )
 
 
 # Native HTTP source -> how its request becomes a Request.
 _READERS: dict[str, Callable[[Native], Request]] = {
-    REST_V1: _from_rest_v1, HTTP_V2: _from_http_v2, ALB: _from_alb,
+    REST_V1: _from_rest_v1,
+    HTTP_V2: _from_http_v2,
+    ALB: _from_alb,
 }
 
 
@@ -186,7 +201,7 @@ def _unstaged(path: str, context: Any) -> str:
     stage = context.get("stage") if context.__class__ is dict else None
     if stage.__class__ is not str or not stage or stage == "$default" or not path.startswith(stage, 1):
         return path
-    rest = path[len(stage) + 1:]
+    rest = path[len(stage) + 1 :]
     if path[0] != "/" or (rest and rest[0] != "/"):
         return path  # `/prodution` is not stage `prod`
     return rest or "/"
@@ -196,11 +211,11 @@ def _pairs(event: Native, multi_key: str, single_key: str) -> list[tuple[str, st
     """(name, value) pairs from the multi-value field when it has anything, else the single-value one."""
     multi = event.get(multi_key) if multi_key else None
     if multi:
-        return [(name, value) for name, values in _object(multi, multi_key).items()
-                for value in _list(values, multi_key)]
+        return [
+            (name, value) for name, values in _object(multi, multi_key).items() for value in _list(values, multi_key)
+        ]
     single = event.get(single_key)
-    return [(name, value) for name, value in _object(single, single_key).items() if value is not None] \
-        if single else []
+    return [(name, value) for name, value in _object(single, single_key).items() if value is not None] if single else []
 
 
 def _object(value: Any, key: str) -> Mapping[str, Any]:
@@ -242,6 +257,7 @@ def _path_params(event: Native) -> dict[str, str]:
 
 # -- responses -----------------------------------------------------------------------------------
 
+
 def _to_rest_v1(response: Response, event: Native) -> dict[str, Any]:
     return {"statusCode": response.status, "multiValueHeaders": _grouped(response), **_payload(response)}
 
@@ -259,8 +275,13 @@ def _to_http_v2(response: Response, event: Native) -> dict[str, Any]:
             headers[name] = value
     body, binary = _payload_of(response)
     if cookies:
-        return {"statusCode": response.status, "headers": headers, "cookies": cookies, "body": body,
-                "isBase64Encoded": binary}
+        return {
+            "statusCode": response.status,
+            "headers": headers,
+            "cookies": cookies,
+            "body": body,
+            "isBase64Encoded": binary,
+        }
     return {"statusCode": response.status, "headers": headers, "body": body, "isBase64Encoded": binary}
 
 
@@ -270,15 +291,18 @@ def _to_alb(response: Response, event: Native) -> dict[str, Any]:
     if "multiValueHeaders" in event:  # the target group has multi-value headers on: answer in kind
         out["multiValueHeaders"] = grouped
     else:  # single-value mode cannot carry repeated Set-Cookie headers: the first one is kept
-        out["headers"] = {name: values[0] if name == "set-cookie" else ",".join(values)
-                          for name, values in grouped.items()}
+        out["headers"] = {
+            name: values[0] if name == "set-cookie" else ",".join(values) for name, values in grouped.items()
+        }
     out.update(_payload(response))
     return out
 
 
 # Native HTTP source -> how a Response is written back to it.
 _WRITERS: dict[str, Callable[[Response, Native], dict[str, Any]]] = {
-    REST_V1: _to_rest_v1, HTTP_V2: _to_http_v2, ALB: _to_alb,
+    REST_V1: _to_rest_v1,
+    HTTP_V2: _to_http_v2,
+    ALB: _to_alb,
 }
 
 

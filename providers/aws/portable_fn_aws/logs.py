@@ -41,8 +41,10 @@ class CloudWatchLogs:
     def _events(self, function: str, since: datetime) -> Iterator[LogEntry]:
         group = self.names.log_group(function)
         pages = self.client.logs.get_paginator("filter_log_events").paginate(
-            logGroupName=group, startTime=int(since.timestamp() * 1000),
-            PaginationConfig={"PageSize": self.page_size} if self.page_size else {})
+            logGroupName=group,
+            startTime=int(since.timestamp() * 1000),
+            PaginationConfig={"PageSize": self.page_size} if self.page_size else {},
+        )
         try:
             for page in pages:
                 for event in page.get("events", []):
@@ -65,8 +67,21 @@ def to_entry(function: str, event: dict[str, Any]) -> LogEntry:
     entry_id = str(event.get("eventId", ""))
     text = TEXT_LINE.match(message)
     if text:
-        return entry_from_line(text["message"], time=when, function=function, level=text["level"],
-                               invocation_id=text["request"] or None, raw=event, entry_id=entry_id)
+        return entry_from_line(
+            text["message"],
+            time=when,
+            function=function,
+            level=text["level"],
+            invocation_id=text["request"] or None,
+            raw=event,
+            entry_id=entry_id,
+        )
     platform = PLATFORM_LINE.match(message)
-    return entry_from_line(message, time=when, function=function, raw=event, entry_id=entry_id,
-                           invocation_id=platform["request"] if platform else None)
+    return entry_from_line(
+        message,
+        time=when,
+        function=function,
+        raw=event,
+        entry_id=entry_id,
+        invocation_id=platform["request"] if platform else None,
+    )

@@ -113,8 +113,13 @@ class LambdaArtifact(Artifact):
         return dict(self.functions).get(name, self)
 
     def to_dict(self) -> dict[str, Any]:
-        out = {**super().to_dict(), "unzipped_size": self.unzipped_size, "via_s3": self.via_s3,
-               "architecture": self.architecture, "layout": FUNCTION if self.functions else APP}
+        out = {
+            **super().to_dict(),
+            "unzipped_size": self.unzipped_size,
+            "via_s3": self.via_s3,
+            "architecture": self.architecture,
+            "layout": FUNCTION if self.functions else APP,
+        }
         if self.functions:
             out["zips"] = {name: zipped.to_dict() for name, zipped in self.functions}
         return out
@@ -133,40 +138,77 @@ class Sources:
         return [(n, path) for n, path in self.files.items() if n not in others]
 
 
-def build_package(app: App, stage: str, out_dir: Path, progress: Progress, *, layout: str = AUTO,
-                  cache_dir: Path | None = None, pip_download: PipDownload = pip_download,
-                  budget: SizeBudget = LAMBDA_LIMITS, interpreters: Interpreters = HERE) -> LambdaArtifact:
+def build_package(
+    app: App,
+    stage: str,
+    out_dir: Path,
+    progress: Progress,
+    *,
+    layout: str = AUTO,
+    cache_dir: Path | None = None,
+    pip_download: PipDownload = pip_download,
+    budget: SizeBudget = LAMBDA_LIMITS,
+    interpreters: Interpreters = HERE,
+) -> LambdaArtifact:
     """Build `<out_dir>/<app>-aws.zip`, or `<app>-aws-<function>.zip` per function (see the module
     docstring); the same for every stage, since stages differ in settings. `interpreters` says where
     an interpreter of the app's Python is looked for, to compile the bytecode."""
-    sources = Sources(dict(app_files(app, skip=out_dir, context=f"Packaging {app.name!r} for aws")),
-                      {spec.name: app_closure(app.source_dir, spec.module) for spec in app.functions})
+    sources = Sources(
+        dict(app_files(app, skip=out_dir, context=f"Packaging {app.name!r} for aws")),
+        {spec.name: app_closure(app.source_dir, spec.module) for spec in app.functions},
+    )
     split, why = per_function(app, checked_layout(layout), sources)
     arch_of = architectures(app)
     targets = {arch: Target(app.config.python, arch) for arch in sorted(set(arch_of.values())) or ["x86_64"]}
-    progress(f"aws: packaging {app.name!r} for {' and '.join(t.describe() for t in targets.values())} as "
-             f"{'one zip per function' if split else 'one zip'} ({why})")
+    progress(
+        f"aws: packaging {app.name!r} for {' and '.join(t.describe() for t in targets.values())} as "
+        f"{'one zip per function' if split else 'one zip'} ({why})"
+    )
     wheels = {arch: dependencies(app, target, cache_dir, pip_download, progress) for arch, target in targets.items()}
     compiler = compiler_for(app.config.python, "aws", progress, interpreters)
     for stale in out_dir.glob(f"{app.name}-aws*.zip"):  # zips of the other layout, or of removed functions
         stale.unlink()
     if not split:
         (arch,) = wheels
-        return build_zip(app, app.functions, list(sources.files.items()), wheels[arch], arch,
-                         out_dir / f"{app.name}-aws.zip", budget, progress, compiler)
-    return combined(out_dir, tuple(
-        (spec.name, build_zip(app, [spec], sources.for_function(spec.name), wheels[arch_of[spec.name]],
-                              arch_of[spec.name], out_dir / f"{app.name}-aws-{spec.name}.zip", budget, progress,
-                              compiler))
-        for spec in app.functions))
+        return build_zip(
+            app,
+            app.functions,
+            list(sources.files.items()),
+            wheels[arch],
+            arch,
+            out_dir / f"{app.name}-aws.zip",
+            budget,
+            progress,
+            compiler,
+        )
+    return combined(
+        out_dir,
+        tuple(
+            (
+                spec.name,
+                build_zip(
+                    app,
+                    [spec],
+                    sources.for_function(spec.name),
+                    wheels[arch_of[spec.name]],
+                    arch_of[spec.name],
+                    out_dir / f"{app.name}-aws-{spec.name}.zip",
+                    budget,
+                    progress,
+                    compiler,
+                ),
+            )
+            for spec in app.functions
+        ),
+    )
 
 
 def checked_layout(layout: str) -> str:
     if layout not in LAYOUTS:
         raise ConfigError(
             f"Packaging for aws: package = {layout!r} under [tool.portable-fn.aws] is not one of "
-            f"{', '.join(repr(x) for x in LAYOUTS)}. Use \"auto\" (a zip per function when that is smaller, "
-            "the default), \"app\" (one zip) or \"function\" (always one per function)."
+            f'{", ".join(repr(x) for x in LAYOUTS)}. Use "auto" (a zip per function when that is smaller, '
+            'the default), "app" (one zip) or "function" (always one per function).'
         )
     return layout
 
@@ -178,8 +220,8 @@ def per_function(app: App, layout: str, sources: Sources) -> tuple[bool, str]:
         listed = ", ".join(f"{name}={arch}" for name, arch in sorted(chosen.items()))
         raise DeployError(
             f"Packaging {app.name!r} for aws: its functions ask for different architectures ({listed}), "
-            "but package = \"app\" ships them as one zip with dependencies for one CPU. Give every function "
-            "the same architecture=, or set package = \"function\" (or \"auto\") under [tool.portable-fn.aws]."
+            'but package = "app" ships them as one zip with dependencies for one CPU. Give every function '
+            'the same architecture=, or set package = "function" (or "auto") under [tool.portable-fn.aws].'
         )
     if layout != AUTO:
         return layout == FUNCTION, f"package = {layout!r}"
@@ -195,8 +237,9 @@ def architectures(app: App) -> dict[str, str]:
     return {spec.name: app.options(spec).architecture or "x86_64" for spec in app.functions}
 
 
-def dependencies(app: App, target: Target, cache_dir: Path | None, download: PipDownload,
-                 progress: Progress) -> list[Path]:
+def dependencies(
+    app: App, target: Target, cache_dir: Path | None, download: PipDownload, progress: Progress
+) -> list[Path]:
     """The wheels of the app's requirements for `target`, Lambda's Python on one architecture."""
     try:
         return _wheels.resolve(requirements(app), target, cache_dir or DEFAULT_CACHE, download, progress)
@@ -204,36 +247,66 @@ def dependencies(app: App, target: Target, cache_dir: Path | None, download: Pip
         raise DeployError(f"Packaging {app.name!r} for aws: {exc}") from exc
 
 
-def build_zip(app: App, specs: Sequence[FunctionSpec], sources: list[Entry], wheels: list[Path], arch: str,
-              path: Path, budget: SizeBudget, progress: Progress, compiler: Compiler | None = None) -> LambdaArtifact:
+def build_zip(
+    app: App,
+    specs: Sequence[FunctionSpec],
+    sources: list[Entry],
+    wheels: list[Path],
+    arch: str,
+    path: Path,
+    budget: SizeBudget,
+    progress: Progress,
+    compiler: Compiler | None = None,
+) -> LambdaArtifact:
     """One zip: the entry module for `specs`, the shim, `sources`, the runtime and the wheels, with their
     bytecode for the app's Python when there is a `compiler` (`portable_fn.bytecode`)."""
-    entries = with_bytecode(_unique([
-        (f"{ENTRY_MODULE}.py", entry_module(app, specs).encode("utf-8")),
-        *shim_files(),
-        *sources,
-        *runtime_files(requirements(app)),
-        *(entry for wheel in wheels for entry in _wheels.unpacked(wheel)),
-    ]), compiler)
+    entries = with_bytecode(
+        _unique(
+            [
+                (f"{ENTRY_MODULE}.py", entry_module(app, specs).encode("utf-8")),
+                *shim_files(),
+                *sources,
+                *runtime_files(requirements(app)),
+                *(entry for wheel in wheels for entry in _wheels.unpacked(wheel)),
+            ]
+        ),
+        compiler,
+    )
     unzipped = sum(len(c) if isinstance(c, bytes) else c.stat().st_size for _, c in entries)
     if unzipped > budget.unzipped:
         raise DeployError(_too_large(app, unzipped, budget))
     artifact = write_zip(path, entries)
     via_s3 = budget.via_s3(artifact.size)
-    progress(f"aws: {artifact.path.name}: {artifact.files} files, {_mb(artifact.size)} zipped, "
-             f"{_mb(unzipped)} unzipped, sha256 {artifact.sha256[:12]}"
-             + (f"; over {_mb(budget.direct_upload)}, so it is uploaded through S3" if via_s3 else ""))
-    return LambdaArtifact(artifact.path, artifact.sha256, artifact.size, artifact.files,
-                          unzipped_size=unzipped, via_s3=via_s3, architecture=arch)
+    progress(
+        f"aws: {artifact.path.name}: {artifact.files} files, {_mb(artifact.size)} zipped, "
+        f"{_mb(unzipped)} unzipped, sha256 {artifact.sha256[:12]}"
+        + (f"; over {_mb(budget.direct_upload)}, so it is uploaded through S3" if via_s3 else "")
+    )
+    return LambdaArtifact(
+        artifact.path,
+        artifact.sha256,
+        artifact.size,
+        artifact.files,
+        unzipped_size=unzipped,
+        via_s3=via_s3,
+        architecture=arch,
+    )
 
 
 def combined(out_dir: Path, zips: tuple[tuple[str, LambdaArtifact], ...]) -> LambdaArtifact:
     """The artifact standing for one zip per function: the build directory, a digest of their digests."""
     parts = [zipped for _, zipped in zips]
     digest = hashlib.sha256("".join(f"{name} {z.sha256}\n" for name, z in zips).encode()).hexdigest()
-    return LambdaArtifact(out_dir, digest, sum(z.size for z in parts), sum(z.files for z in parts),
-                          unzipped_size=sum(z.unzipped_size for z in parts), via_s3=any(z.via_s3 for z in parts),
-                          architecture=parts[0].architecture if parts else "x86_64", functions=zips)
+    return LambdaArtifact(
+        out_dir,
+        digest,
+        sum(z.size for z in parts),
+        sum(z.files for z in parts),
+        unzipped_size=sum(z.unzipped_size for z in parts),
+        via_s3=any(z.via_s3 for z in parts),
+        architecture=parts[0].architecture if parts else "x86_64",
+        functions=zips,
+    )
 
 
 def app_closure(source_dir: Path, module: str) -> frozenset[str]:
@@ -261,8 +334,9 @@ def handler_string(spec: FunctionSpec) -> str:
 
 def requirements(app: App) -> list[str]:
     """The app's requirement lines (`portable_fn.packaging.app_requirements`), index options split for pip."""
-    return app_requirements(app, context=f"Packaging {app.name!r}", unresolvable="cannot be resolved for Lambda",
-                            split_options=True)
+    return app_requirements(
+        app, context=f"Packaging {app.name!r}", unresolvable="cannot be resolved for Lambda", split_options=True
+    )
 
 
 def entry_module(app: App, specs: Sequence[FunctionSpec] | None = None) -> str:
@@ -271,8 +345,12 @@ def entry_module(app: App, specs: Sequence[FunctionSpec] | None = None) -> str:
     specs = app.functions if specs is None else specs
     modules = sorted({spec.module for spec in specs})
     alias = {module: f"_m{i}" for i, module in enumerate(modules)}
-    lines = [f'"""Generated by portable-fn for the app {app.name!r}: Lambda handler `{ENTRY_MODULE}.<function>`."""',
-             "", f"from {PACKAGE}.shim import make_handler", ""]
+    lines = [
+        f'"""Generated by portable-fn for the app {app.name!r}: Lambda handler `{ENTRY_MODULE}.<function>`."""',
+        "",
+        f"from {PACKAGE}.shim import make_handler",
+        "",
+    ]
     lines += [f"import {module} as {alias[module]}" for module in modules] + [""]
     for spec in specs:
         handler = top_level_name(spec, "Packaging for aws", "Lambda")
@@ -283,8 +361,9 @@ def entry_module(app: App, specs: Sequence[FunctionSpec] | None = None) -> str:
 
 def shim_files(package_dir: Path = PACKAGE_DIR) -> list[Entry]:
     """The modules of this package that ship: the shim, what it imports within the package, `__init__`."""
-    return module_closure(package_dir, PACKAGE, ["shim"],
-                          stub_init=b'"""portable-fn on AWS Lambda: the runtime shim."""\n')
+    return module_closure(
+        package_dir, PACKAGE, ["shim"], stub_init=b'"""portable-fn on AWS Lambda: the runtime shim."""\n'
+    )
 
 
 def _unique(entries: Iterable[Entry]) -> list[Entry]:

@@ -57,8 +57,7 @@ class AwsProvider(Provider):
         against Lambda's size limits (the setting `direct_upload_limit_mb`: above it, through S3)."""
         from .packaging import build_package, size_budget
 
-        return build_package(app, stage, out_dir, progress, layout=self.config.package,
-                             budget=size_budget(self.config))
+        return build_package(app, stage, out_dir, progress, layout=self.config.package, budget=size_budget(self.config))
 
     def check(self, app: App) -> None:
         """Reject what Lambda cannot run (timeouts over 15 minutes, memory over 10,240 MB) or bind."""
@@ -85,7 +84,8 @@ class AwsProvider(Provider):
         from .logs import CloudWatchLogs
 
         return CloudWatchLogs(self.deployer.client, self.deployer.names(app, stage)).read(
-            [spec.name for spec in functions], since)
+            [spec.name for spec in functions], since
+        )
 
     def invoke(self, app: App, spec: FunctionSpec, event: Any, stage: str | None = None) -> dict[str, Any]:
         """Run one native Lambda event through the shim, as Lambda would; a JSON-ready summary."""

@@ -89,6 +89,7 @@ class RecordSource(NamedTuple):
 
 # -- S3 and SNS: the official CloudEvents adapters ------------------------------------------------
 
+
 def s3_to_cloudevent(record: Record) -> CloudEvent[Any]:
     """An S3 notification record, per the CloudEvents AWS S3 adapter."""
     s3 = _object(record, "s3", "S3")
@@ -97,7 +98,10 @@ def s3_to_cloudevent(record: Record) -> CloudEvent[Any]:
         id=f"{response['x-amz-request-id']}.{response['x-amz-id-2']}",
         source=f"{record['eventSource']}.{record['awsRegion']}.{s3['bucket']['name']}",
         type="com.amazonaws.s3." + record["eventName"],
-        datacontenttype=JSON, subject=unquote_plus(s3["object"]["key"]), time=record["eventTime"], data=dict(record),
+        datacontenttype=JSON,
+        subject=unquote_plus(s3["object"]["key"]),
+        time=record["eventTime"],
+        data=dict(record),
     )
 
 
@@ -113,13 +117,18 @@ def sns_message_to_cloudevent(message: Record, subscription_arn: str) -> CloudEv
     if carried is not None:
         return carried
     return CloudEvent(
-        id=message["MessageId"], source=uri_reference(subscription_arn), type="com.amazonaws.sns." + message["Type"],
-        datacontenttype=content_type, subject=message.get("Subject") or None, time=message.get("Timestamp"),
+        id=message["MessageId"],
+        source=uri_reference(subscription_arn),
+        type="com.amazonaws.sns." + message["Type"],
+        datacontenttype=content_type,
+        subject=message.get("Subject") or None,
+        time=message.get("Timestamp"),
         data=data,
     )
 
 
 # -- SQS -------------------------------------------------------------------------------------------
+
 
 def sqs_to_cloudevent(record: Record) -> CloudEvent[Any]:
     """An SQS message: what it carries (CloudEvent, SNS or S3 envelope), else the project's mapping."""
@@ -136,11 +145,24 @@ def sqs_to_cloudevent(record: Record) -> CloudEvent[Any]:
     extensions = {"partitionkey": group} if group else None
     if sent and not (sent.__class__ is str and len(sent) == 13 and sent.isdigit() and sent.isascii()):
         # not epoch ms of 2001-09-09 to 2286-11-20 in 13 ASCII digits: every attribute checked
-        return CloudEvent(id=record["messageId"], source=record["eventSourceARN"], type=SQS_TYPE,
-                          time=_from_epoch_ms(int(sent)), datacontenttype=content_type, data=data,
-                          extensions=extensions)
-    return from_native(record["messageId"], record["eventSourceARN"], SQS_TYPE, content_type,
-                       (_epoch_ms_time, sent) if sent else None, extensions, data)  # formatted when read
+        return CloudEvent(
+            id=record["messageId"],
+            source=record["eventSourceARN"],
+            type=SQS_TYPE,
+            time=_from_epoch_ms(int(sent)),
+            datacontenttype=content_type,
+            data=data,
+            extensions=extensions,
+        )
+    return from_native(
+        record["messageId"],
+        record["eventSourceARN"],
+        SQS_TYPE,
+        content_type,
+        (_epoch_ms_time, sent) if sent else None,
+        extensions,
+        data,
+    )  # formatted when read
 
 
 def sqs_message_meta(record: Record) -> MessageMeta:
@@ -148,8 +170,12 @@ def sqs_message_meta(record: Record) -> MessageMeta:
     the body's media type) and send time of an SQS record."""
     attributes = record.get("attributes") or {}
     sent = attributes.get("SentTimestamp")
-    return MessageMeta(record.get("messageId"), int(attributes.get("ApproximateReceiveCount") or 1),
-                       _custom(_sqs_attributes(record)), _from_epoch_ms(int(sent)) if sent else None)
+    return MessageMeta(
+        record.get("messageId"),
+        int(attributes.get("ApproximateReceiveCount") or 1),
+        _custom(_sqs_attributes(record)),
+        _from_epoch_ms(int(sent)) if sent else None,
+    )
 
 
 def is_fifo(record: Record) -> bool:
@@ -168,6 +194,7 @@ def _sqs_attributes(record: Record) -> dict[str, str]:
 
 # -- EventBridge -----------------------------------------------------------------------------------
 
+
 def eventbridge_to_cloudevent(event: Record) -> CloudEvent[Any]:
     """An EventBridge event (rules, Scheduler, S3 via EventBridge), unless its detail is a CloudEvent."""
     detail = event.get("detail")
@@ -175,8 +202,13 @@ def eventbridge_to_cloudevent(event: Record) -> CloudEvent[Any]:
         return CloudEvent.from_dict(detail)
     subject = _EVENTBRIDGE_SUBJECTS.get(event["source"])
     return CloudEvent(
-        id=event["id"], source=uri_reference(event["source"]), type=event["detail-type"], time=event.get("time"),
-        subject=subject(event) if subject else None, datacontenttype=JSON, data=detail,
+        id=event["id"],
+        source=uri_reference(event["source"]),
+        type=event["detail-type"],
+        time=event.get("time"),
+        subject=subject(event) if subject else None,
+        datacontenttype=JSON,
+        data=detail,
     )
 
 
@@ -207,12 +239,17 @@ _EVENTBRIDGE_SUBJECTS: dict[str, Callable[[Record], str | None]] = {
 
 # -- streams ---------------------------------------------------------------------------------------
 
+
 def dynamodb_to_cloudevent(record: Record) -> CloudEvent[Any]:
     """A DynamoDB Streams record, kept whole as the data (like the S3 adapter does)."""
     created = _object(record, "dynamodb", "DynamoDB Streams").get("ApproximateCreationDateTime")
     return CloudEvent(
-        id=record["eventID"], source=record["eventSourceARN"], type="com.amazonaws.dynamodb." + record["eventName"],
-        time=_from_epoch_s(created) if created is not None else None, datacontenttype=JSON, data=dict(record),
+        id=record["eventID"],
+        source=record["eventSourceARN"],
+        type="com.amazonaws.dynamodb." + record["eventName"],
+        time=_from_epoch_s(created) if created is not None else None,
+        datacontenttype=JSON,
+        data=dict(record),
     )
 
 
@@ -226,9 +263,13 @@ def kinesis_to_cloudevent(record: Record) -> CloudEvent[Any]:
     data, content_type = (raw, None) if parsed is _NOT_JSON else (parsed, JSON)
     arrived = kinesis.get("approximateArrivalTimestamp")
     return CloudEvent(
-        id=record["eventID"], source=record["eventSourceARN"], type=KINESIS_TYPE,
-        time=_from_epoch_s(arrived) if arrived is not None else None, datacontenttype=content_type,
-        data=data, extensions={"partitionkey": kinesis["partitionKey"]} if kinesis.get("partitionKey") else None,
+        id=record["eventID"],
+        source=record["eventSourceARN"],
+        type=KINESIS_TYPE,
+        time=_from_epoch_s(arrived) if arrived is not None else None,
+        datacontenttype=content_type,
+        data=data,
+        extensions={"partitionkey": kinesis["partitionKey"]} if kinesis.get("partitionKey") else None,
     )
 
 
@@ -272,6 +313,7 @@ def _never(record: Record) -> bool:
 # read). Lambda takes an empty identifier as "the whole batch failed", the one safe answer when it cannot
 # be told which record to deliver again.
 
+
 def sqs_item_id(record: Any) -> str:
     """The SQS `messageId`."""
     return _string(record, "messageId")
@@ -300,8 +342,7 @@ def _string(record: Any, key: str) -> str:
 RECORD_SOURCES: dict[str, RecordSource] = {
     "aws:sqs": RecordSource("SQS", sqs_to_cloudevent, sqs_message_meta, sqs_item_id, is_fifo),
     "aws:kinesis": RecordSource("Kinesis", kinesis_to_cloudevent, stream_meta, kinesis_item_id, _always),
-    "aws:dynamodb": RecordSource("DynamoDB Streams", dynamodb_to_cloudevent, stream_meta, dynamodb_item_id,
-                                 _always),
+    "aws:dynamodb": RecordSource("DynamoDB Streams", dynamodb_to_cloudevent, stream_meta, dynamodb_item_id, _always),
     "aws:sns": RecordSource("SNS", sns_to_cloudevent, sns_message_meta, None, _never),
     "aws:s3": RecordSource("S3", s3_to_cloudevent, _no_meta, None, _never),
 }
@@ -311,7 +352,9 @@ CLOUDEVENT = RecordSource("CloudEvent", CloudEvent.from_dict, _no_meta, None, _n
 # Trigger kind -> the source of its records when none of them names one (every record is then read as
 # that source's, and fails alone if it is not one).
 TRIGGER_SOURCES: dict[str, RecordSource] = {
-    "queue": RECORD_SOURCES["aws:sqs"], "topic": RECORD_SOURCES["aws:sns"], "storage": RECORD_SOURCES["aws:s3"],
+    "queue": RECORD_SOURCES["aws:sqs"],
+    "topic": RECORD_SOURCES["aws:sns"],
+    "storage": RECORD_SOURCES["aws:s3"],
 }
 
 
@@ -324,6 +367,7 @@ def record_source(record: Any) -> RecordSource | None:
 
 
 # -- what a message carries -----------------------------------------------------------------------
+
 
 def _message_data(body: str, attributes: Mapping[str, str]) -> tuple[CloudEvent[Any] | None, Any, str | None]:
     """(the CloudEvent a message body carries or wraps, or None; its data; its media type). A
@@ -357,8 +401,11 @@ def _wrapped(parsed: dict[str, Any]) -> CloudEvent[Any] | None:
     if "TopicArn" in parsed and parsed.get("Type") == "Notification" and "MessageId" in parsed:
         return sns_message_to_cloudevent(parsed, _subscription_arn(parsed))
     records = parsed.get("Records")
-    if isinstance(records, list) and len(records) == 1 and isinstance(records[0], dict) and (
-        records[0].get("eventSource") == "aws:s3"
+    if (
+        isinstance(records, list)
+        and len(records) == 1
+        and isinstance(records[0], dict)
+        and (records[0].get("eventSource") == "aws:s3")
     ):
         return s3_to_cloudevent(records[0])
     return None

@@ -84,8 +84,9 @@ class Delivery:
 
     __slots__ = ("source", "response", "results", "error")
 
-    def __init__(self, source: str, response: Any, results: list[Result] | None = None,
-                 error: BaseException | None = None) -> None:
+    def __init__(
+        self, source: str, response: Any, results: list[Result] | None = None, error: BaseException | None = None
+    ) -> None:
         self.source = source
         self.response = response
         self.results = results if results is not None else []
@@ -177,8 +178,9 @@ def _http_handler(spec: FunctionSpec, route: Router) -> LambdaHandler:
     return lambda_handler
 
 
-def _deliver_http(spec: FunctionSpec, source: str, event: Mapping[str, Any], context: Any,
-                  route: Router | None) -> Delivery:
+def _deliver_http(
+    spec: FunctionSpec, source: str, event: Mapping[str, Any], context: Any, route: Router | None
+) -> Delivery:
     if spec.trigger.kind != "http":
         raise _wrong_event(spec, f"an HTTP event ({source})")
     router = route if route is not None else router_of(spec)
@@ -195,7 +197,8 @@ def _serve_http(spec: FunctionSpec, source: str, event: Mapping[str, Any], conte
         response = Response.json({"error": f"Malformed {source} event: {reason}"}, 400)
         return to_native_response(source, response, event)
     found = route.match(request.method, request.path) or (
-        route.match("GET", request.path) if request.method == "HEAD" else None)
+        route.match("GET", request.path) if request.method == "HEAD" else None
+    )
     if found is None:
         return to_native_response(source, not_routed(route, request), event)
     request.path_params = found[1]
@@ -204,8 +207,9 @@ def _serve_http(spec: FunctionSpec, source: str, event: Mapping[str, Any], conte
     return to_native_response(source, serve(invocation), event)
 
 
-def _deliver_records(spec: FunctionSpec, source: RecordSource, records: Sequence[Any], event: Any,
-                     context: Any) -> Delivery:
+def _deliver_records(
+    spec: FunctionSpec, source: RecordSource, records: Sequence[Any], event: Any, context: Any
+) -> Delivery:
     """Each record a call of one invocation; the failures reported the way `source` reports them."""
     invocation = _invocation(spec, context, event, LazyCarrier(_lambda_trace_header))
     invocation.ordered = bool(getattr(spec.trigger, "fifo", False)) or (bool(records) and source.ordered(records[0]))
@@ -224,22 +228,25 @@ def _deliver_records(spec: FunctionSpec, source: RecordSource, records: Sequence
         error = DeliveryFailed(_failure_message(spec, source, failed)) if failed else None
         return Delivery(source.name, None, results, error)
     item_id = source.item_id
-    return Delivery(source.name, {"batchItemFailures": [{"itemIdentifier": item_id(r)} for r, _ in failed]},
-                    results)
+    return Delivery(source.name, {"batchItemFailures": [{"itemIdentifier": item_id(r)} for r, _ in failed]}, results)
 
 
 def _invocation(spec: FunctionSpec, context: Any, event: Any, carrier: Mapping[str, str] | None) -> Invocation:
-    return Invocation(spec, PROVIDER, str(getattr(context, "aws_request_id", "") or ""), carrier=carrier,
-                      deadline=_deadline(context), raw=NativeInvocation(context, event),
-                      region=REGION)
+    return Invocation(
+        spec,
+        PROVIDER,
+        str(getattr(context, "aws_request_id", "") or ""),
+        carrier=carrier,
+        deadline=_deadline(context),
+        raw=NativeInvocation(context, event),
+        region=REGION,
+    )
 
 
 def _lambda_trace_header() -> dict[str, str] | None:
     """Lambda's own trace header (`_X_AMZN_TRACE_ID`, X-Ray format), which it sets for each invocation."""
     header = os.environ.get("_X_AMZN_TRACE_ID")
     return {"x-amzn-trace-id": header} if header else None
-
-
 
 
 def _record_carrier(record: Any) -> dict[str, str] | None:
@@ -262,14 +269,14 @@ def _undecodable(source: RecordSource, index: int, record: Any, exc: Exception) 
     if isinstance(exc, InvalidEventError):
         return exc
     if record.__class__ is _NotAList:
-        return InvalidEventError(f"The {source.name} event's 'Records' must be a list, got "
-                                 f"{type(record.value).__name__}.", "Records")
+        return InvalidEventError(
+            f"The {source.name} event's 'Records' must be a list, got {type(record.value).__name__}.", "Records"
+        )
     if not isinstance(record, Mapping):
-        return InvalidEventError(f"Record {index} of the {source.name} event is a {type(record).__name__}, "
-                                 "not an object.")
-    return InvalidEventError(
-        f"Record {index} of the {source.name} event cannot be read: {type(exc).__name__}: {exc}."
-    )
+        return InvalidEventError(
+            f"Record {index} of the {source.name} event is a {type(record).__name__}, not an object."
+        )
+    return InvalidEventError(f"Record {index} of the {source.name} event cannot be read: {type(exc).__name__}: {exc}.")
 
 
 class _NotAList:
@@ -306,8 +313,9 @@ def _log_failures(spec: FunctionSpec, source: RecordSource, failed: list[tuple[A
 
     log = logging.getLogger("portable_fn.aws")
     for _, result in failed:
-        log.warning("function %s: %s event %s -> %s: %s", spec.name, source.name, result.event_id,
-                    result.outcome, result.reason)
+        log.warning(
+            "function %s: %s event %s -> %s: %s", spec.name, source.name, result.event_id, result.outcome, result.reason
+        )
 
 
 configure_deployed(PROVIDER)  # cold start, on the cloud only: JSON log lines with the same keys everywhere

@@ -13,8 +13,19 @@ from pathlib import Path
 from portable_fn import wheels
 from portable_fn.wheels import PipDownload, cache_key, check_fits, download_error, pip_download, resolve, unpacked
 
-__all__ = ["DEFAULT_CACHE", "MACHINE", "NEWEST_GLIBC", "PipDownload", "Target", "cache_key", "check_fits",
-           "download_error", "pip_download", "resolve", "unpacked"]
+__all__ = [
+    "DEFAULT_CACHE",
+    "MACHINE",
+    "NEWEST_GLIBC",
+    "PipDownload",
+    "Target",
+    "cache_key",
+    "check_fits",
+    "download_error",
+    "pip_download",
+    "resolve",
+    "unpacked",
+]
 
 # manylinux2014 is manylinux_2_17; Azure's oldest supported image (Debian 11) has glibc 2.31, so every
 # manylinux_2_N up to 2_28 loads there.
@@ -33,5 +44,4 @@ class Target(wheels.Target):
     """Where the code runs: the function app's Python version on Linux x86_64."""
 
     def __init__(self, python: str) -> None:
-        super().__init__(python, MACHINE, NEWEST_GLIBC, "Azure Functions'", "Linux x86_64", OPTIONS,
-                         pip_arguments=True)
+        super().__init__(python, MACHINE, NEWEST_GLIBC, "Azure Functions'", "Linux x86_64", OPTIONS, pip_arguments=True)

@@ -66,6 +66,7 @@ _PLAIN_FIELD = re.compile(r"(\*(/\d+)?|\d+(-\d+(/\d+)?)?)(,(\d+(-\d+(/\d+)?)?))*
 
 # -- settings ----------------------------------------------------------------------------------------
 
+
 def settings_of(app: App) -> dict[str, Any]:
     """The app's `[tool.portable-fn.azure]` table (the base one: bindings do not change between stages)."""
     return dict(getattr(getattr(app, "config", None), "azure", None) or {})
@@ -74,8 +75,10 @@ def settings_of(app: App) -> dict[str, Any]:
 def transports(app: App) -> dict[str, str]:
     """`queue_transport`, `topic_transport` and the two connection setting names, checked."""
     settings = settings_of(app)
-    chosen = {"storage_connection": str(settings.get("storage_connection") or STORAGE_CONNECTION),
-              "service_bus_connection": str(settings.get("service_bus_connection") or SERVICE_BUS_CONNECTION)}
+    chosen = {
+        "storage_connection": str(settings.get("storage_connection") or STORAGE_CONNECTION),
+        "service_bus_connection": str(settings.get("service_bus_connection") or SERVICE_BUS_CONNECTION),
+    }
     for key, allowed in TRANSPORTS.items():
         value = settings.get(key, allowed[0])
         if value not in allowed:
@@ -88,6 +91,7 @@ def transports(app: App) -> dict[str, str]:
 
 
 # -- schedules ---------------------------------------------------------------------------------------
+
 
 def ncrontab(spec: FunctionSpec) -> str:
     """The 6-field NCRONTAB (second minute hour day month day-of-week) of a schedule trigger, or an
@@ -131,8 +135,10 @@ def _cron(spec: FunctionSpec, cron: Any) -> str:
             "and the day of the week; cron fires when either matches, Azure's NCRONTAB only when both do. "
             "Declare two functions (one per field), or leave one of the fields '*'."
         )
-    fields = [_field(text, values) for text, values in
-              ((minute, cron.minutes), (hour, cron.hours), (dom, cron.days), (month, cron.months))]
+    fields = [
+        _field(text, values)
+        for text, values in ((minute, cron.minutes), (hour, cron.hours), (dom, cron.days), (month, cron.months))
+    ]
     week = dow if _PLAIN_FIELD.match(dow) and "7" not in re.findall(r"\d+", dow) else _list(cron.weekdays)
     return " ".join(["0", *fields, week])
 
@@ -147,6 +153,7 @@ def _list(values: frozenset[int]) -> str:
 
 
 # -- host.json ---------------------------------------------------------------------------------------
+
 
 def host_json_source(app: App) -> str:
     """host.json: extension bundle [4.*, 5.0.0), no `/api` route prefix, queue retries, the timeout."""
@@ -180,6 +187,7 @@ def _timeout(app: App, spec: FunctionSpec) -> float | None:
 
 
 # -- function_app.py ---------------------------------------------------------------------------------
+
 
 def function_app_source(app: App) -> str:
     """function_app.py: imports the app's modules, one decorated function per portable function."""
@@ -219,8 +227,15 @@ def _function(app: App, spec: FunctionSpec, spec_ref: str, entry: str, name: str
     setup, decorators, params, call = made(app, spec, spec_ref, timeout, chosen)
     returns = "func.HttpResponse" if kind == "http" else "None"
     body = f"    return {entry}({call}, context)" if kind == "http" else f"    {entry}({call}, context)"
-    return [f"{entry} = {setup}", "", "", f"@app.function_name(name={spec.name!r})", *decorators,
-            f"def {name}({params}, context: func.Context) -> {returns}:", body]
+    return [
+        f"{entry} = {setup}",
+        "",
+        "",
+        f"@app.function_name(name={spec.name!r})",
+        *decorators,
+        f"def {name}({params}, context: func.Context) -> {returns}:",
+        body,
+    ]
 
 
 def _http(app: App, spec: FunctionSpec, ref: str, timeout: float | None, chosen: dict[str, str]) -> tuple[Any, ...]:
@@ -230,9 +245,12 @@ def _http(app: App, spec: FunctionSpec, ref: str, timeout: float | None, chosen:
     methods = route_methods(app, spec)
     listed = "" if methods is None else f", methods={list(methods)!r}"
     level = "ANONYMOUS" if trigger.public else "FUNCTION"
-    return (f"shim.http_entry({ref}, func.HttpResponse, {timeout!r}, _routes)",
-            [f"@app.route(route={azure_route(trigger.path)!r}{listed}, auth_level=func.AuthLevel.{level})"],
-            "req: func.HttpRequest", "req")
+    return (
+        f"shim.http_entry({ref}, func.HttpResponse, {timeout!r}, _routes)",
+        [f"@app.route(route={azure_route(trigger.path)!r}{listed}, auth_level=func.AuthLevel.{level})"],
+        "req: func.HttpRequest",
+        "req",
+    )
 
 
 def http_routes(app: App) -> tuple[tuple[str, str], ...]:
@@ -246,8 +264,11 @@ def route_methods(app: App, spec: FunctionSpec) -> tuple[str, ...] | None:
     the first also every method none of them declared (so that one answers the 405)."""
     mine = _trigger(spec, Http)
     shape = _route_shape(mine.path)
-    sharing = [(other, other.trigger) for other in app.functions
-               if isinstance(other.trigger, Http) and _route_shape(other.trigger.path) == shape]
+    sharing = [
+        (other, other.trigger)
+        for other in app.functions
+        if isinstance(other.trigger, Http) and _route_shape(other.trigger.path) == shape
+    ]
     if mine.method == "ANY" or len(sharing) == 1:
         return None
     if any(trigger.method == "ANY" for _, trigger in sharing) or sharing[0][0] is not spec:
@@ -267,36 +288,58 @@ def _queue(app: App, spec: FunctionSpec, ref: str, timeout: float | None, chosen
     name = physical_queue(_trigger(spec, Queue).name)
     if chosen["queue_transport"] == "service_bus":
         connection = chosen["service_bus_connection"]
-        return (f"shim.service_bus_entry({ref}, {name!r}, {connection!r}, {timeout!r})",
-                [f"@app.service_bus_queue_trigger(arg_name='msg', queue_name={name!r}, connection={connection!r})"],
-                "msg: func.ServiceBusMessage", "msg")
+        return (
+            f"shim.service_bus_entry({ref}, {name!r}, {connection!r}, {timeout!r})",
+            [f"@app.service_bus_queue_trigger(arg_name='msg', queue_name={name!r}, connection={connection!r})"],
+            "msg: func.ServiceBusMessage",
+            "msg",
+        )
     connection = chosen["storage_connection"]
     poison = name + poison_suffix()
-    return (f"shim.queue_entry({ref}, {name!r}, {connection!r}, {_max_attempts(app, spec)}, {timeout!r})",
-            [f"@app.queue_trigger(arg_name='msg', queue_name={name!r}, connection={connection!r})",
-             f"@app.queue_output(arg_name='poison', queue_name={poison!r}, connection={connection!r})"],
-            "msg: func.QueueMessage, poison: func.Out[str]", "msg, poison")
+    return (
+        f"shim.queue_entry({ref}, {name!r}, {connection!r}, {_max_attempts(app, spec)}, {timeout!r})",
+        [
+            f"@app.queue_trigger(arg_name='msg', queue_name={name!r}, connection={connection!r})",
+            f"@app.queue_output(arg_name='poison', queue_name={poison!r}, connection={connection!r})",
+        ],
+        "msg: func.QueueMessage, poison: func.Out[str]",
+        "msg, poison",
+    )
 
 
 def _topic(app: App, spec: FunctionSpec, ref: str, timeout: float | None, chosen: dict[str, str]) -> tuple[Any, ...]:
     if chosen["topic_transport"] == "service_bus":
         connection, topic = chosen["service_bus_connection"], physical_queue(_trigger(spec, Topic).name)
-        return (f"shim.service_bus_entry({ref}, {topic!r}, {connection!r}, {timeout!r})",
-                [f"@app.service_bus_topic_trigger(arg_name='msg', topic_name={topic!r}, "
-                 f"subscription_name={spec.name!r}, connection={connection!r})"],
-                "msg: func.ServiceBusMessage", "msg")
-    return (f"shim.event_grid_entry({ref}, {timeout!r})", ["@app.event_grid_trigger(arg_name='event')"],
-            "event: func.EventGridEvent", "event")
+        return (
+            f"shim.service_bus_entry({ref}, {topic!r}, {connection!r}, {timeout!r})",
+            [
+                f"@app.service_bus_topic_trigger(arg_name='msg', topic_name={topic!r}, "
+                f"subscription_name={spec.name!r}, connection={connection!r})"
+            ],
+            "msg: func.ServiceBusMessage",
+            "msg",
+        )
+    return (
+        f"shim.event_grid_entry({ref}, {timeout!r})",
+        ["@app.event_grid_trigger(arg_name='event')"],
+        "event: func.EventGridEvent",
+        "event",
+    )
 
 
 def _schedule(app: App, spec: FunctionSpec, ref: str, timeout: float | None, chosen: dict[str, str]) -> tuple[Any, ...]:
     decorators = [f"@app.timer_trigger(schedule={ncrontab(spec)!r}, arg_name='timer', run_on_startup=False)"]
     retries = _max_attempts(app, spec) - 1
     if retries > 0:
-        decorators.append(f"@app.retry(strategy='fixed_delay', max_retry_count={str(retries)!r}, "
-                          f"delay_interval={RETRY_DELAY!r})")
-    return (f"shim.timer_entry({ref}, {_trigger(spec, Schedule).expression!r}, {timeout!r})", decorators,
-            "timer: func.TimerRequest", "timer")
+        decorators.append(
+            f"@app.retry(strategy='fixed_delay', max_retry_count={str(retries)!r}, delay_interval={RETRY_DELAY!r})"
+        )
+    return (
+        f"shim.timer_entry({ref}, {_trigger(spec, Schedule).expression!r}, {timeout!r})",
+        decorators,
+        "timer: func.TimerRequest",
+        "timer",
+    )
 
 
 def _storage(app: App, spec: FunctionSpec, ref: str, timeout: float | None, chosen: dict[str, str]) -> tuple[Any, ...]:
@@ -304,14 +347,23 @@ def _storage(app: App, spec: FunctionSpec, ref: str, timeout: float | None, chos
     container = physical_container(trigger.bucket)
     if trigger.on == "deleted":
         blobs = (container, trigger.prefix, trigger.suffix)
-        return (f"shim.event_grid_entry({ref}, {timeout!r}, blobs={blobs!r})",
-                ["@app.event_grid_trigger(arg_name='event')"], "event: func.EventGridEvent", "event")
+        return (
+            f"shim.event_grid_entry({ref}, {timeout!r}, blobs={blobs!r})",
+            ["@app.event_grid_trigger(arg_name='event')"],
+            "event: func.EventGridEvent",
+            "event",
+        )
     path = f"{container}/{_braces(trigger.prefix)}{{name}}{_braces(trigger.suffix)}"
     connection = chosen["storage_connection"]
-    return (f"shim.blob_entry({ref}, {timeout!r})",
-            [f"@app.blob_trigger(arg_name='blob', path={path!r}, connection={connection!r}, "
-             "source=func.BlobSource.EVENT_GRID)"],
-            "blob: func.InputStream", "blob")
+    return (
+        f"shim.blob_entry({ref}, {timeout!r})",
+        [
+            f"@app.blob_trigger(arg_name='blob', path={path!r}, connection={connection!r}, "
+            "source=func.BlobSource.EVENT_GRID)"
+        ],
+        "blob: func.InputStream",
+        "blob",
+    )
 
 
 def _braces(text: str) -> str:
@@ -327,6 +379,7 @@ def _python_name(name: str, index: int, used: set[str]) -> str:
 
 
 # -- physical names: the ones deploy creates ---------------------------------------------------------
+
 
 def physical_queue(logical: str) -> str:
     return queue_name(logical)

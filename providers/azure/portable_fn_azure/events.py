@@ -84,6 +84,7 @@ _date_iso, _time_iso = date.isoformat, time_of_day.isoformat
 
 # -- Event Grid ------------------------------------------------------------------------------------
 
+
 def event_grid_to_cloudevent(native: Any) -> CloudEvent[Any]:
     """An Event Grid event: the JSON dict or the library's EventGridEvent / CloudEvent object."""
     read = _READERS.get(native.__class__)
@@ -105,29 +106,53 @@ def _reader_of(native: Any) -> Callable[[Any], CloudEvent[Any]]:
 # attributes. Read from `__dict__`, an event costs no property call per attribute (~0.4 µs per event, more
 # in a worker whose caches the decoding just cooled). Chosen per class, when its first event has them all;
 # anything else is read through the properties.
-_EVENT_GRID_FIELDS = {f"_EventGridEvent__{name}" for name in ("id", "topic", "event_type", "subject",
-                                                               "event_time", "data")}
-_CLOUDEVENT_FIELDS = {f"_CloudEvent__{name}" for name in ("id", "source", "type", "specversion",
-                                                          "datacontenttype", "dataschema", "subject", "time",
-                                                          "extensions", "data")}
+_EVENT_GRID_FIELDS = {
+    f"_EventGridEvent__{name}" for name in ("id", "topic", "event_type", "subject", "event_time", "data")
+}
+_CLOUDEVENT_FIELDS = {
+    f"_CloudEvent__{name}"
+    for name in (
+        "id",
+        "source",
+        "type",
+        "specversion",
+        "datacontenttype",
+        "dataschema",
+        "subject",
+        "time",
+        "extensions",
+        "data",
+    )
+}
 
 
 def _json_event(native: Mapping[str, Any]) -> CloudEvent[Any]:
     if "specversion" in native:
         return CloudEvent.from_dict(native)
-    return _event_grid_schema(native["id"], native["topic"], native["eventType"], native.get("subject"),
-                              net_time(native.get("eventTime")), native.get("data"))
+    return _event_grid_schema(
+        native["id"],
+        native["topic"],
+        native["eventType"],
+        native.get("subject"),
+        net_time(native.get("eventTime")),
+        native.get("data"),
+    )
 
 
 def _library_event_grid_event(native: Any) -> CloudEvent[Any]:
-    return _grid_event(native.id, native.topic, native.event_type, native.subject, native.event_time,
-                       native.get_json())
+    return _grid_event(native.id, native.topic, native.event_type, native.subject, native.event_time, native.get_json())
 
 
 def _event_grid_fields(native: Any) -> CloudEvent[Any]:
     f = native.__dict__
-    return _grid_event(f["_EventGridEvent__id"], f["_EventGridEvent__topic"], f["_EventGridEvent__event_type"],
-                       f["_EventGridEvent__subject"], f["_EventGridEvent__event_time"], f["_EventGridEvent__data"])
+    return _grid_event(
+        f["_EventGridEvent__id"],
+        f["_EventGridEvent__topic"],
+        f["_EventGridEvent__event_type"],
+        f["_EventGridEvent__subject"],
+        f["_EventGridEvent__event_time"],
+        f["_EventGridEvent__data"],
+    )
 
 
 def _grid_event(id: Any, topic: Any, kind: Any, subject: Any, moment: Any, data: Any) -> CloudEvent[Any]:
@@ -141,8 +166,9 @@ def _grid_event(id: Any, topic: Any, kind: Any, subject: Any, moment: Any, data:
     return checked(id, topic, kind, SPECVERSION, None, None, subject, rfc3339(moment), None, data)
 
 
-def _event_grid_schema(id: str, topic: str, event_type: str, subject: str | None, time: str | None,
-                       data: Any) -> CloudEvent[Any]:
+def _event_grid_schema(
+    id: str, topic: str, event_type: str, subject: str | None, time: str | None, data: Any
+) -> CloudEvent[Any]:
     carried = _carried_in(data)
     if carried is not None:
         return carried
@@ -150,28 +176,72 @@ def _event_grid_schema(id: str, topic: str, event_type: str, subject: str | None
 
 
 def _library_cloudevent(native: Any) -> CloudEvent[Any]:
-    return _cloud_event(native.id, native.source, native.type, native.specversion, native.datacontenttype,
-                        native.dataschema, native.subject, native.time, native.extension_attrs, native.get_json())
+    return _cloud_event(
+        native.id,
+        native.source,
+        native.type,
+        native.specversion,
+        native.datacontenttype,
+        native.dataschema,
+        native.subject,
+        native.time,
+        native.extension_attrs,
+        native.get_json(),
+    )
 
 
 def _cloudevent_fields(native: Any) -> CloudEvent[Any]:
     f = native.__dict__
-    return _cloud_event(f["_CloudEvent__id"], f["_CloudEvent__source"], f["_CloudEvent__type"],
-                        f["_CloudEvent__specversion"], f["_CloudEvent__datacontenttype"],
-                        f["_CloudEvent__dataschema"], f["_CloudEvent__subject"], f["_CloudEvent__time"],
-                        f["_CloudEvent__extensions"], f["_CloudEvent__data"])
+    return _cloud_event(
+        f["_CloudEvent__id"],
+        f["_CloudEvent__source"],
+        f["_CloudEvent__type"],
+        f["_CloudEvent__specversion"],
+        f["_CloudEvent__datacontenttype"],
+        f["_CloudEvent__dataschema"],
+        f["_CloudEvent__subject"],
+        f["_CloudEvent__time"],
+        f["_CloudEvent__extensions"],
+        f["_CloudEvent__data"],
+    )
 
 
-def _cloud_event(id: Any, source: Any, kind: Any, specversion: Any, media: Any, schema: Any, subject: Any,
-                 moment: Any, extensions: Any, data: Any) -> CloudEvent[Any]:
+def _cloud_event(
+    id: Any,
+    source: Any,
+    kind: Any,
+    specversion: Any,
+    media: Any,
+    schema: Any,
+    subject: Any,
+    moment: Any,
+    extensions: Any,
+    data: Any,
+) -> CloudEvent[Any]:
     """The extensions are copied: the event may outlive the library's object, which keeps its own."""
-    if (specversion == SPECVERSION and schema is None and kind and kind.__class__ is str
-            and (media is None or (media and media.__class__ is str))
-            and (subject is None or (subject and subject.__class__ is str))):  # what from_native trusts
-        return from_native(id, source, kind, media, _time_of(moment), dict(extensions) if extensions else None,
-                           data, subject)
-    return checked(id, source, kind, specversion, media, schema, subject, rfc3339(moment),
-                   dict(extensions) if extensions else None, data)
+    if (
+        specversion == SPECVERSION
+        and schema is None
+        and kind
+        and kind.__class__ is str
+        and (media is None or (media and media.__class__ is str))
+        and (subject is None or (subject and subject.__class__ is str))
+    ):  # what from_native trusts
+        return from_native(
+            id, source, kind, media, _time_of(moment), dict(extensions) if extensions else None, data, subject
+        )
+    return checked(
+        id,
+        source,
+        kind,
+        specversion,
+        media,
+        schema,
+        subject,
+        rfc3339(moment),
+        dict(extensions) if extensions else None,
+        data,
+    )
 
 
 _READERS: dict[type, Callable[[Any], CloudEvent[Any]]] = {}  # class of the native event -> its reader
@@ -217,6 +287,7 @@ _SECONDS: dict[tuple[int, int, int, int], str] = {}
 
 # -- Storage Queue and Service Bus -----------------------------------------------------------------
 
+
 def queue_message_to_cloudevent(message: Any, source: str) -> CloudEvent[Any]:
     """A Storage Queue message: what it carries, else the project's mapping."""
     data, content_type = undeclared_data(message.get_body())  # a Storage Queue message carries no media type
@@ -259,11 +330,28 @@ def service_bus_to_cloudevent(message: Any, source: str) -> CloudEvent[Any]:
     subject, partition = message.subject or message.label or None, message.partition_key
     moment, extensions = message.enqueued_time_utc, {"partitionkey": partition} if partition else None
     if content_type.__class__ is str and (subject is None or subject.__class__ is str):  # what from_native
-        return from_native(message.message_id, source, SERVICE_BUS_TYPE, content_type,  # trusts is good here
-                           (_format, moment) if moment.__class__ is datetime else rfc3339(moment),  # _time_of
-                           extensions, data, subject)
-    return checked(message.message_id, source, SERVICE_BUS_TYPE, SPECVERSION, content_type, None, subject,
-                  rfc3339(moment), extensions, data)
+        return from_native(
+            message.message_id,
+            source,
+            SERVICE_BUS_TYPE,
+            content_type,  # trusts is good here
+            (_format, moment) if moment.__class__ is datetime else rfc3339(moment),  # _time_of
+            extensions,
+            data,
+            subject,
+        )
+    return checked(
+        message.message_id,
+        source,
+        SERVICE_BUS_TYPE,
+        SPECVERSION,
+        content_type,
+        None,
+        subject,
+        rfc3339(moment),
+        extensions,
+        data,
+    )
 
 
 def service_bus_meta(message: Any) -> MessageMeta:
@@ -272,8 +360,9 @@ def service_bus_meta(message: Any) -> MessageMeta:
     read = _attribute(message)
     properties = read("application_properties")
     attributes = {str(k): str(v) for k, v in properties.items()} if isinstance(properties, Mapping) else None
-    return MessageMeta(_text(read("message_id")), _count(read("delivery_count")), attributes,
-                       _moment(read("enqueued_time_utc")))
+    return MessageMeta(
+        _text(read("message_id")), _count(read("delivery_count")), attributes, _moment(read("enqueued_time_utc"))
+    )
 
 
 def _attribute(native: Any) -> Callable[[str], Any]:
@@ -328,7 +417,9 @@ def queue_source(connection: str, queue: str) -> str:
         parts = _connection_string(env.get(connection, ""))
         base = parts.get("QueueEndpoint") or (
             f"https://{parts['AccountName']}.queue.{parts.get('EndpointSuffix', 'core.windows.net')}"
-            if "AccountName" in parts else "")
+            if "AccountName" in parts
+            else ""
+        )
     return f"{base.rstrip('/')}/{queue}" if base else f"/queues/{queue}"
 
 
@@ -348,6 +439,7 @@ def _connection_string(value: str) -> dict[str, str]:
 
 # -- Blob (Event Grid source) and timer ------------------------------------------------------------
 
+
 def blob_to_cloudevent(stream: Any) -> CloudEvent[Any]:
     """A blob trigger's InputStream as the BlobCreated event Event Grid sent the host (see (2), (5))."""
     properties = stream.blob_properties or {}
@@ -355,12 +447,21 @@ def blob_to_cloudevent(stream: Any) -> CloudEvent[Any]:
     container, _, path = name.partition("/")
     etag = properties.get("ETag") or properties.get("Etag")
     etag = str(etag).strip('"') if etag else None  # the host writes the HTTP ETag, quoted; Event Grid does not
-    data = {"api": None, "url": uri, "contentType": properties.get("ContentType"),
-            "contentLength": stream.length, "eTag": etag, "blobType": properties.get("BlobType")}
+    data = {
+        "api": None,
+        "url": uri,
+        "contentType": properties.get("ContentType"),
+        "contentLength": stream.length,
+        "eTag": etag,
+        "blobType": properties.get("BlobType"),
+    }
     return CloudEvent(
-        id=etag or uri, source=_service_endpoint(uri, name), type=BLOB_CREATED,
+        id=etag or uri,
+        source=_service_endpoint(uri, name),
+        type=BLOB_CREATED,
         subject=f"/blobServices/default/containers/{container}/blobs/{path}",
-        time=_blob_time(properties.get("LastModified")), datacontenttype=JSON,
+        time=_blob_time(properties.get("LastModified")),
+        datacontenttype=JSON,
         data={k: v for k, v in data.items() if v is not None or k == "api"},
     )
 
@@ -376,8 +477,12 @@ def blob_event_to_cloudevent(native: Any) -> CloudEvent[Any]:
     etag = data.get("eTag")
     return CloudEvent(
         id=etag if event.type == BLOB_CREATED and isinstance(etag, str) and etag else event.id,
-        source=_service_endpoint(data["url"], f"{container}/{path}"), type=event.type, subject=subject,
-        time=event.time, datacontenttype=event.datacontenttype or JSON, data=data,
+        source=_service_endpoint(data["url"], f"{container}/{path}"),
+        type=event.type,
+        subject=subject,
+        time=event.time,
+        datacontenttype=event.datacontenttype or JSON,
+        data=data,
     )
 
 
@@ -404,10 +509,17 @@ def timer_to_cloudevent(timer: Any, function_name: str, expression: str, now: da
     due = _due(timer, now).strftime("%Y-%m-%dT%H:%M:%SZ")
     site = os.environ.get("WEBSITE_SITE_NAME", "local")
     return CloudEvent(
-        id=f"{function_name}:{due}", source=f"/sites/{site}/functions/{function_name}", type=TIMER_TYPE,
-        time=due, datacontenttype=JSON,
-        data={"scheduled_time": due, "schedule": expression, "name": function_name,
-              "past_due": bool(getattr(timer, "past_due", False))},
+        id=f"{function_name}:{due}",
+        source=f"/sites/{site}/functions/{function_name}",
+        type=TIMER_TYPE,
+        time=due,
+        datacontenttype=JSON,
+        data={
+            "scheduled_time": due,
+            "schedule": expression,
+            "name": function_name,
+            "past_due": bool(getattr(timer, "past_due", False)),
+        },
     )
 
 

@@ -83,7 +83,7 @@ def azure_route(path: str) -> str:
     route = path.strip("/")
     if route.endswith("+}"):
         start = route.rindex("{")
-        route = f"{route[:start]}{{*{route[start + 1:-2]}}}"
+        route = f"{route[:start]}{{*{route[start + 1 : -2]}}}"
     return route
 
 

@@ -52,11 +52,14 @@ class LogAnalytics:
 
         url = f"{self.endpoint}/v1/workspaces/{self.workspace_id}/query"
         API_LOG.debug("azure loganalytics Query_Post workspaces/%s", self.workspace_id)
-        response = self._client.send_request(HttpRequest("POST", url, json={"query": traces_query(site, functions,
-                                                                                                  since)}))
+        response = self._client.send_request(
+            HttpRequest("POST", url, json={"query": traces_query(site, functions, since)})
+        )
         if response.status_code >= 400:
-            raise LogsError(f"Querying the Log Analytics workspace {self.workspace_id!r} for the logs of "
-                            f"{site!r}: {_said(response)}.")
+            raise LogsError(
+                f"Querying the Log Analytics workspace {self.workspace_id!r} for the logs of "
+                f"{site!r}: {_said(response)}."
+            )
         tables = response.json().get("tables") or [{"columns": [], "rows": []}]
         names = [c["name"] for c in tables[0]["columns"]]
         return merged(to_entry(dict(zip(names, row))) for row in tables[0]["rows"])
@@ -66,13 +69,15 @@ def traces_query(site: str, functions: Sequence[str], since: datetime) -> str:
     """The KQL query for the functions' lines (names quoted as KQL string literals, which take JSON's
     escapes)."""
     wanted = ", ".join(json.dumps(name) for name in sorted(functions))
-    return "\n".join([
-        "AppTraces",
-        f"| where TimeGenerated >= datetime({format_time(since)})",
-        f"| where AppRoleName =~ {json.dumps(site)} and OperationName in ({wanted})",
-        f"| project {', '.join(COLUMNS)}",
-        "| order by TimeGenerated asc",
-    ])
+    return "\n".join(
+        [
+            "AppTraces",
+            f"| where TimeGenerated >= datetime({format_time(since)})",
+            f"| where AppRoleName =~ {json.dumps(site)} and OperationName in ({wanted})",
+            f"| project {', '.join(COLUMNS)}",
+            "| order by TimeGenerated asc",
+        ]
+    )
 
 
 def to_entry(row: Mapping[str, Any]) -> LogEntry:
@@ -82,10 +87,14 @@ def to_entry(row: Mapping[str, Any]) -> LogEntry:
         properties = json.loads(properties) if properties.startswith("{") else {}
     level = row.get("SeverityLevel")
     return entry_from_line(
-        str(row.get("Message") or ""), time=parse_rfc3339(str(row["TimeGenerated"])),
-        function=str(row.get("OperationName") or ""), level=SEVERITIES.get(str(level), level),
-        trace_id=row.get("OperationId") or None, invocation_id=properties.get("InvocationId"),
-        raw=dict(row), entry_id=str(row.get("_ItemId") or ""),
+        str(row.get("Message") or ""),
+        time=parse_rfc3339(str(row["TimeGenerated"])),
+        function=str(row.get("OperationName") or ""),
+        level=SEVERITIES.get(str(level), level),
+        trace_id=row.get("OperationId") or None,
+        invocation_id=properties.get("InvocationId"),
+        raw=dict(row),
+        entry_id=str(row.get("_ItemId") or ""),
     )
 
 
@@ -99,6 +108,8 @@ def _said(response: Any) -> str:
     if response.status_code == 403:
         return f"{text}. Reading logs needs the Log Analytics Reader role on the workspace"
     if response.status_code == 404:
-        return (f"{text}. Check logs_workspace_id under [tool.portable-fn.azure] (or {WORKSPACE_VARIABLE}): the "
-                "Workspace ID of the app's Application Insights workspace")
+        return (
+            f"{text}. Check logs_workspace_id under [tool.portable-fn.azure] (or {WORKSPACE_VARIABLE}): the "
+            "Workspace ID of the app's Application Insights workspace"
+        )
     return text

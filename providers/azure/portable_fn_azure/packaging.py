@@ -74,9 +74,17 @@ class AzureArtifact(Artifact):
         return {**super().to_dict(), "remote_build": self.remote_build, "python": self.python}
 
 
-def build_package(app: App, stage: str, out_dir: Path, progress: Progress, *, remote_build: bool | None = None,
-                  cache_dir: Path | None = None, pip_download: PipDownload = pip_download,
-                  interpreters: Interpreters = HERE) -> AzureArtifact:
+def build_package(
+    app: App,
+    stage: str,
+    out_dir: Path,
+    progress: Progress,
+    *,
+    remote_build: bool | None = None,
+    cache_dir: Path | None = None,
+    pip_download: PipDownload = pip_download,
+    interpreters: Interpreters = HERE,
+) -> AzureArtifact:
     """Build `<out_dir>/<app>-azure.zip`; `remote_build=None` takes the stage's `remote_build` setting.
     `interpreters` says where an interpreter of the app's Python is looked for, to compile the bytecode."""
     remote = wants_remote_build(app, stage) if remote_build is None else remote_build
@@ -95,18 +103,23 @@ def build_package(app: App, stage: str, out_dir: Path, progress: Progress, *, re
     ]
     artifact = write_zip(out_dir / f"{app.name}-azure.zip", with_bytecode(entries, compiler))
     how = "source only, for a remote build" if remote else f"dependencies for {target.describe()}"
-    progress(f"azure: {artifact.path.name}: {artifact.files} files ({how}), "
-             f"{artifact.size / 1024 / 1024:.1f} MB, sha256 {artifact.sha256[:12]}")
-    return AzureArtifact(artifact.path, artifact.sha256, artifact.size, artifact.files,
-                         remote_build=remote, python=target.python)
+    progress(
+        f"azure: {artifact.path.name}: {artifact.files} files ({how}), "
+        f"{artifact.size / 1024 / 1024:.1f} MB, sha256 {artifact.sha256[:12]}"
+    )
+    return AzureArtifact(
+        artifact.path, artifact.sha256, artifact.size, artifact.files, remote_build=remote, python=target.python
+    )
 
 
 def wants_remote_build(app: App, stage: str) -> bool:
     """The `remote_build` setting of `[tool.portable-fn.azure]` (with the stage's override); off by default."""
     value = app.config.provider_settings("azure", stage).get("remote_build", False)
     if not isinstance(value, bool):
-        raise DeployError(f"Packaging {app.name!r} for azure: remote_build = {value!r} under "
-                          "[tool.portable-fn.azure] must be true or false.")
+        raise DeployError(
+            f"Packaging {app.name!r} for azure: remote_build = {value!r} under "
+            "[tool.portable-fn.azure] must be true or false."
+        )
     return value
 
 
@@ -114,8 +127,9 @@ def requirement_lines(app: App) -> list[str]:
     """The lines of the shipped `requirements.txt`: the file named by `requirements`, else pyproject's
     `[project].dependencies`; portable-fn's own distributions left out (the runtime ships itself) and
     `azure-functions` added unless listed."""
-    lines = app_requirements(app, context=f"Packaging {app.name!r} for azure",
-                             unresolvable="cannot be resolved for Azure")
+    lines = app_requirements(
+        app, context=f"Packaging {app.name!r} for azure", unresolvable="cannot be resolved for Azure"
+    )
     listed = any(_named(line, re.compile(r"^azure[-_.]functions$", re.IGNORECASE)) for line in lines)
     return lines if listed else [*lines, AZURE_FUNCTIONS]
 
@@ -128,12 +142,17 @@ def pip_arguments(lines: Iterable[str]) -> list[str]:
 def shim_files(function_app: str, package_dir: Path = PACKAGE_DIR) -> list[Entry]:
     """The modules of this package that ship: the shim, those `function_app` imports, what they import in
     turn, and `__init__` (`portable_fn.packaging.module_closure`)."""
-    return module_closure(package_dir, PACKAGE, ["shim", *package_imports(ast.parse(function_app), PACKAGE)],
-                          stub_init=b'"""portable-fn on Azure Functions: the runtime shim."""\n')
+    return module_closure(
+        package_dir,
+        PACKAGE,
+        ["shim", *package_imports(ast.parse(function_app), PACKAGE)],
+        stub_init=b'"""portable-fn on Azure Functions: the runtime shim."""\n',
+    )
 
 
-def _vendored(app: App, lines: list[str], target: Target, cache_dir: Path, download: PipDownload,
-              progress: Progress) -> list[Entry]:
+def _vendored(
+    app: App, lines: list[str], target: Target, cache_dir: Path, download: PipDownload, progress: Progress
+) -> list[Entry]:
     """The dependencies unpacked under `.python_packages/lib/site-packages/`."""
     progress(f"azure: packaging {app.name!r} for {target.describe()}")
     try:

@@ -74,15 +74,17 @@ class AzureProvider(Provider):
             if timeout is not None and timeout > CONSUMPTION_MAX_TIMEOUT_S:
                 raise UnsupportedTriggerError(
                     f"Function {spec.name!r} on azure: timeout_s={timeout} is over the Consumption plan's limit "
-                    f"of {CONSUMPTION_MAX_TIMEOUT_S} seconds. Lower timeout_s, or set plan_sku = \"FC1\" (Flex "
-                    "Consumption) or \"EP1\" (Elastic Premium) under [tool.portable-fn.azure]: neither has that limit."
+                    f'of {CONSUMPTION_MAX_TIMEOUT_S} seconds. Lower timeout_s, or set plan_sku = "FC1" (Flex '
+                    'Consumption) or "EP1" (Elastic Premium) under [tool.portable-fn.azure]: neither has that limit.'
                 )
 
     def generate_shim(self, app: App, out_dir: Path) -> list[Path]:
         """Write `function_app.py` and `host.json` into `out_dir`."""
         out_dir.mkdir(parents=True, exist_ok=True)
-        written = [(out_dir / "function_app.py", codegen.function_app_source(app)),
-                   (out_dir / "host.json", codegen.host_json_source(app))]
+        written = [
+            (out_dir / "function_app.py", codegen.function_app_source(app)),
+            (out_dir / "host.json", codegen.host_json_source(app)),
+        ]
         for path, text in written:
             path.write_text(text, encoding="utf-8")
         return [path for path, _ in written]
@@ -100,8 +102,9 @@ class AzureProvider(Provider):
         if not workspace:
             raise ConfigError(
                 "Reading logs on azure needs the Log Analytics workspace of the app's Application Insights: set "
-                "logs_workspace_id = \"<Workspace ID>\" under [tool.portable-fn.azure] in pyproject.toml, or the "
-                f"{WORKSPACE_VARIABLE} environment variable.")
+                'logs_workspace_id = "<Workspace ID>" under [tool.portable-fn.azure] in pyproject.toml, or the '
+                f"{WORKSPACE_VARIABLE} environment variable."
+            )
         endpoint = self.config.logs_endpoint or ENDPOINT
         credential = None if endpoint.startswith("http://") else self.deployer.client.credential
         site = self.deployer.names(app, stage).function_app
@@ -124,8 +127,9 @@ class AzureProvider(Provider):
             return _invoke_http(app, spec, entry, event)
         items = event if isinstance(event, list) else [event]
         if not items:
-            raise InvalidEventError(f"Invoking {spec.name!r} on azure: the event is an empty list; give an event "
-                                    "or a list of events.")
+            raise InvalidEventError(
+                f"Invoking {spec.name!r} on azure: the event is an empty list; give an event or a list of events."
+            )
         results, skipped = [], []
         for item in items:
             native, skip = _delivered(app, spec, item)
@@ -178,8 +182,12 @@ def _invoke_http(app: App, spec: FunctionSpec, entry: Any, event: Any) -> dict[s
                 native.__dict__["route_params"] = found[1]  # off the path
             response = entry(native, InvokeContext(spec.name))
     body = response.get_body()
-    return {"function": spec.name, "status": response.status_code, "headers": _headers_of(response),
-            "body": body.decode("utf-8", "replace") if isinstance(body, bytes) else body}
+    return {
+        "function": spec.name,
+        "status": response.status_code,
+        "headers": _headers_of(response),
+        "body": body.decode("utf-8", "replace") if isinstance(body, bytes) else body,
+    }
 
 
 def _headers_of(response: Any) -> dict[str, str]:
@@ -228,8 +236,10 @@ def _delivered(app: App, spec: FunctionSpec, item: Any) -> tuple[Any, dict[str, 
         return _blob_of(decoded) if decoded is not None else dict(item), None
     if trigger.kind == "topic" and codegen.transports(app)["topic_transport"] == "event_grid":
         if not isinstance(item, Mapping):
-            raise InvalidEventError(f"Invoking {spec.name!r} on azure: a topic trigger takes an Event Grid event "
-                                    f"(a JSON object, in either schema) or a list of them, not {type(item).__name__}.")
+            raise InvalidEventError(
+                f"Invoking {spec.name!r} on azure: a topic trigger takes an Event Grid event "
+                f"(a JSON object, in either schema) or a list of them, not {type(item).__name__}."
+            )
         return dict(item), None
     return _native(spec, item), None
 
@@ -257,8 +267,11 @@ def _storage_skip(app: App, spec: FunctionSpec, decoded: Any) -> dict[str, Any] 
     assert isinstance(trigger, Storage), "_storage_skip is called for storage functions only"
     wanted = BLOB_EVENTS[trigger.on]
     if decoded.type != wanted:
-        return {"id": decoded.id, "reason": f"event type {decoded.type!r}: storage({trigger.bucket!r}, "
-                                            f"on={trigger.on!r}) runs only for {wanted}"}
+        return {
+            "id": decoded.id,
+            "reason": f"event type {decoded.type!r}: storage({trigger.bucket!r}, "
+            f"on={trigger.on!r}) runs only for {wanted}",
+        }
     try:
         changed = StorageObject.from_cloudevent(decoded)
     except PortableFnError:
@@ -276,11 +289,20 @@ def _blob_of(decoded: Any) -> Any:
 
     data = decoded.data if isinstance(decoded.data, Mapping) else {}
     url = str(data.get("url") or "")
-    properties = {"ContentType": data.get("contentType"), "ETag": data.get("eTag"),
-                  "BlobType": data.get("blobType"), "LastModified": decoded.time}
-    return _Native({"name": unquote(urlsplit(url).path.lstrip("/")), "uri": url,
-                    "length": data.get("contentLength"),
-                    "blob_properties": {k: v for k, v in properties.items() if v is not None}})
+    properties = {
+        "ContentType": data.get("contentType"),
+        "ETag": data.get("eTag"),
+        "BlobType": data.get("blobType"),
+        "LastModified": decoded.time,
+    }
+    return _Native(
+        {
+            "name": unquote(urlsplit(url).path.lstrip("/")),
+            "uri": url,
+            "length": data.get("contentLength"),
+            "blob_properties": {k: v for k, v in properties.items() if v is not None},
+        }
+    )
 
 
 class InvokeContext:
@@ -350,11 +372,13 @@ def _entry(app: App, spec: FunctionSpec) -> Any:
     if isinstance(trigger, Http):
         return shim.http_entry(spec, _HttpResponse, timeout, codegen.http_routes(app))
     if isinstance(trigger, Queue) and chosen["queue_transport"] == "storage_queue":
-        return shim.queue_entry(spec, codegen.physical_queue(trigger.name), chosen["storage_connection"],
-                                options.max_attempts, timeout)
+        return shim.queue_entry(
+            spec, codegen.physical_queue(trigger.name), chosen["storage_connection"], options.max_attempts, timeout
+        )
     if isinstance(trigger, (Queue, Topic)) and chosen[f"{trigger.kind}_transport"] == "service_bus":
-        return shim.service_bus_entry(spec, codegen.physical_queue(trigger.name),
-                                      chosen["service_bus_connection"], timeout)
+        return shim.service_bus_entry(
+            spec, codegen.physical_queue(trigger.name), chosen["service_bus_connection"], timeout
+        )
     if isinstance(trigger, Schedule):
         return shim.timer_entry(spec, trigger.expression, timeout)
     if isinstance(trigger, Storage) and trigger.on == "created":
@@ -373,13 +397,17 @@ def _native_http(spec: FunctionSpec, event: Any) -> Any:
     if not isinstance(event, Mapping):
         if hasattr(event, "get_body") and hasattr(event, "url"):
             return event  # an azure.functions.HttpRequest already
-        raise InvalidEventError(f"Invoking {spec.name!r} on azure: an http trigger takes a request as a JSON object "
-                                f"(method, url or path, headers, body), not {type(event).__name__}.")
+        raise InvalidEventError(
+            f"Invoking {spec.name!r} on azure: an http trigger takes a request as a JSON object "
+            f"(method, url or path, headers, body), not {type(event).__name__}."
+        )
     fields = {name: event.get(name) or {} for name in ("headers", "params", "route_params")}
     for name, value in fields.items():
         if not isinstance(value, Mapping):
-            raise InvalidEventError(f"Invoking {spec.name!r} on azure: the request's {name!r} must be an object "
-                                    f"of names to values, not {type(value).__name__}.")
+            raise InvalidEventError(
+                f"Invoking {spec.name!r} on azure: the request's {name!r} must be an object "
+                f"of names to values, not {type(value).__name__}."
+            )
     body = event.get("body") or b""
     if event.get("isBase64Encoded"):
         import binascii
@@ -387,11 +415,18 @@ def _native_http(spec: FunctionSpec, event: Any) -> Any:
         try:
             body = base64.b64decode(body, validate=True)
         except (binascii.Error, TypeError, ValueError):
-            raise InvalidEventError(f"Invoking {spec.name!r} on azure: isBase64Encoded is set but the body is not "
-                                    "valid base64.") from None
+            raise InvalidEventError(
+                f"Invoking {spec.name!r} on azure: isBase64Encoded is set but the body is not valid base64."
+            ) from None
     url = event.get("url") or f"http://localhost{event.get('path', '/')}"
-    return _Native({"method": event.get("method", "GET"), "url": url,
-                    **{name: {str(k): str(v) for k, v in value.items()} for name, value in fields.items()}}, body)
+    return _Native(
+        {
+            "method": event.get("method", "GET"),
+            "url": url,
+            **{name: {str(k): str(v) for k, v in value.items()} for name, value in fields.items()},
+        },
+        body,
+    )
 
 
 def _native(spec: FunctionSpec, event: Any) -> Any:
@@ -402,24 +437,43 @@ def _native(spec: FunctionSpec, event: Any) -> Any:
         if kind == "schedule":
             return _Native({"past_due": False})
         if kind not in ("queue", "topic"):
-            raise InvalidEventError(f"Invoking {spec.name!r} on azure: a {kind} trigger takes a JSON object, not "
-                                    f"{type(event).__name__}.")
+            raise InvalidEventError(
+                f"Invoking {spec.name!r} on azure: a {kind} trigger takes a JSON object, not {type(event).__name__}."
+            )
         event = {"body": event}  # any other JSON value: the message body
     if kind == "queue" or kind == "topic":  # a topic on Service Bus (on Event Grid: see _delivered)
         if "body" not in event and "specversion" in event:  # a CloudEvent: the body that carries it
             event = {"body": dict(event)}
-        return _Native({"id": event.get("id") or str(uuid.uuid4()), "dequeue_count": event.get("dequeue_count", 1),
-                        "insertion_time": datetime.now(timezone.utc), "message_id": event.get("id"),
-                        "delivery_count": event.get("delivery_count", 1), "content_type": event.get("content_type"),
-                        "application_properties": event.get("application_properties") or {},
-                        "enqueued_time_utc": datetime.now(timezone.utc), "subject": None, "label": None,
-                        "partition_key": None}, event.get("body"))
+        return _Native(
+            {
+                "id": event.get("id") or str(uuid.uuid4()),
+                "dequeue_count": event.get("dequeue_count", 1),
+                "insertion_time": datetime.now(timezone.utc),
+                "message_id": event.get("id"),
+                "delivery_count": event.get("delivery_count", 1),
+                "content_type": event.get("content_type"),
+                "application_properties": event.get("application_properties") or {},
+                "enqueued_time_utc": datetime.now(timezone.utc),
+                "subject": None,
+                "label": None,
+                "partition_key": None,
+            },
+            event.get("body"),
+        )
     if kind == "storage":
         if not isinstance(event.get("name"), str):
-            raise InvalidEventError(f"Invoking {spec.name!r} on azure: a storage trigger takes an Event Grid blob "
-                                    "event, or the blob as name (container/path), uri, length, properties.")
-        return _Native({"name": event["name"], "uri": event.get("uri", ""), "length": event.get("length"),
-                        "blob_properties": event.get("properties") or {}})
+            raise InvalidEventError(
+                f"Invoking {spec.name!r} on azure: a storage trigger takes an Event Grid blob "
+                "event, or the blob as name (container/path), uri, length, properties."
+            )
+        return _Native(
+            {
+                "name": event["name"],
+                "uri": event.get("uri", ""),
+                "length": event.get("length"),
+                "blob_properties": event.get("properties") or {},
+            }
+        )
     if kind == "schedule":
         return _Native({"past_due": bool(event.get("past_due", False))})
     raise InvalidEventError(f"Function {spec.name!r} on azure: cannot invoke a {kind} trigger with {event!r}.")

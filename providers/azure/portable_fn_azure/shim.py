@@ -110,8 +110,10 @@ class NativeInvocation:
 
 # -- entry points: one per decorated v2 function ---------------------------------------------------
 
-def http_entry(spec: FunctionSpec, http_response: Any, timeout_s: float | None = None,
-               routes: tuple[tuple[str, str], ...] = ()) -> Entry:
+
+def http_entry(
+    spec: FunctionSpec, http_response: Any, timeout_s: float | None = None, routes: tuple[tuple[str, str], ...] = ()
+) -> Entry:
     """`(req, context=None) -> HttpResponse`; `http_response` is `azure.functions.HttpResponse`. `routes`
     (method, path) of every http function of the app give a 405 its `Allow` header (default: this one)."""
     _check(spec, "http")
@@ -127,16 +129,18 @@ def http_entry(spec: FunctionSpec, http_response: Any, timeout_s: float | None =
             return to_http_response(response, http_response)
         if request.method != declared and declared != "ANY":  # a method the route lets through: see codegen
             return to_http_response(not_routed(router, request), http_response)
-        invocation = _invocation(spec, context, timeout_s, req,
-                                 http_carrier(request.headers, LazyCarrier(lambda: _host_carrier(context))))
+        invocation = _invocation(
+            spec, context, timeout_s, req, http_carrier(request.headers, LazyCarrier(lambda: _host_carrier(context)))
+        )
         invocation.request(request)
         return to_http_response(serve(invocation), http_response)
 
     return handle
 
 
-def queue_entry(spec: FunctionSpec, queue: str, connection: str, max_attempts: int,
-                timeout_s: float | None = None) -> Entry:
+def queue_entry(
+    spec: FunctionSpec, queue: str, connection: str, max_attempts: int, timeout_s: float | None = None
+) -> Entry:
     """`(msg, poison, context=None) -> None` for a Storage Queue message; `poison` is the `Out` of the
     `<queue>-poison` output binding."""
     _check(spec, "queue")
@@ -146,14 +150,30 @@ def queue_entry(spec: FunctionSpec, queue: str, connection: str, max_attempts: i
         decoded = _decode(queue_message_to_cloudevent, msg, source)
         result = _run_one(spec, context, timeout_s, msg, decoded, queue_message_meta)
         if result.outcome != ACK:
-            _queue_failure(spec, queue, source, max_attempts, msg, poison,
-                           decoded if isinstance(decoded, CloudEvent) else None, result)
+            _queue_failure(
+                spec,
+                queue,
+                source,
+                max_attempts,
+                msg,
+                poison,
+                decoded if isinstance(decoded, CloudEvent) else None,
+                result,
+            )
 
     return handle
 
 
-def _queue_failure(spec: FunctionSpec, queue: str, source: str, max_attempts: int, msg: Any, poison: Any,
-                   event: CloudEvent[Any] | None, result: Result) -> None:
+def _queue_failure(
+    spec: FunctionSpec,
+    queue: str,
+    source: str,
+    max_attempts: int,
+    msg: Any,
+    poison: Any,
+    event: CloudEvent[Any] | None,
+    result: Result,
+) -> None:
     """A message that was not acknowledged: its dead letter to the poison queue now (dead-letter, or the
     last attempt), else raise so the queue redelivers it."""
     attempt = queue_message_meta(msg).delivery_count
@@ -177,8 +197,11 @@ def undecodable_event(msg: Any, source: str) -> CloudEvent[Any]:
         body = b""
     data = body_text(body) if isinstance(body, bytes) else body if isinstance(body, str) else b""
     return CloudEvent(
-        id=msg_id if isinstance(msg_id, str) and msg_id else uuid.uuid4().hex, source=source, type=UNDECODABLE,
-        time=datetime.now(timezone.utc), data=data,
+        id=msg_id if isinstance(msg_id, str) and msg_id else uuid.uuid4().hex,
+        source=source,
+        type=UNDECODABLE,
+        time=datetime.now(timezone.utc),
+        data=data,
         datacontenttype="text/plain; charset=utf-8" if isinstance(data, str) else "application/octet-stream",
     )
 
@@ -190,14 +213,18 @@ def service_bus_entry(spec: FunctionSpec, entity: str, connection: str, timeout_
 
     def handle(msg: Any, context: Any = None) -> None:
         decoded = _decode(service_bus_to_cloudevent, msg, source)
-        _settle(spec, "Service Bus", _run_one(spec, context, timeout_s, msg, decoded, service_bus_meta,
-                                              _service_bus_carrier))
+        _settle(
+            spec,
+            "Service Bus",
+            _run_one(spec, context, timeout_s, msg, decoded, service_bus_meta, _service_bus_carrier),
+        )
 
     return handle
 
 
-def event_grid_entry(spec: FunctionSpec, timeout_s: float | None = None,
-                     blobs: tuple[str, str, str] | None = None) -> Entry:
+def event_grid_entry(
+    spec: FunctionSpec, timeout_s: float | None = None, blobs: tuple[str, str, str] | None = None
+) -> Entry:
     """`(event, context=None) -> None` for an Event Grid event in either schema. `blobs` (container,
     prefix, suffix) keeps only the blob events of a `storage(..., on="deleted")` trigger, identified as the
     blob trigger identifies the same blob (`blob_event_to_cloudevent`); a topic message gets its
@@ -237,10 +264,15 @@ def timer_entry(spec: FunctionSpec, expression: str, timeout_s: float | None = N
     return handle
 
 
-def _run_one(spec: FunctionSpec, context: Any, timeout_s: float | None, native: Any,
-             event: CloudEvent[Any] | BaseException,
-             meta_of: Callable[[Any], MessageMeta | None] | None = None,
-             carrier_of: Callable[[Any], Mapping[str, str] | None] | None = None) -> Result:
+def _run_one(
+    spec: FunctionSpec,
+    context: Any,
+    timeout_s: float | None,
+    native: Any,
+    event: CloudEvent[Any] | BaseException,
+    meta_of: Callable[[Any], MessageMeta | None] | None = None,
+    carrier_of: Callable[[Any], Mapping[str, str] | None] | None = None,
+) -> Result:
     """One event (or the error saying why the native object has none) through the pipeline; its
     `MessageMeta` (`meta_of(native)`) and producer's carrier (`carrier_of(native)`) read when asked."""
     invocation = _invocation(spec, context, timeout_s, native, LazyCarrier(lambda: _host_carrier(context)))
@@ -252,11 +284,18 @@ def _run_one(spec: FunctionSpec, context: Any, timeout_s: float | None, native: 
     return run(invocation)[0]
 
 
-def _invocation(spec: FunctionSpec, context: Any, timeout_s: float | None, native: Any,
-                carrier: Mapping[str, str] | None) -> Invocation:
-    return Invocation(spec, PROVIDER, str(getattr(context, "invocation_id", "") or ""), carrier=carrier,
-                      deadline=time.time() + timeout_s if timeout_s else None,
-                      raw=NativeInvocation(context, native), region=REGION)
+def _invocation(
+    spec: FunctionSpec, context: Any, timeout_s: float | None, native: Any, carrier: Mapping[str, str] | None
+) -> Invocation:
+    return Invocation(
+        spec,
+        PROVIDER,
+        str(getattr(context, "invocation_id", "") or ""),
+        carrier=carrier,
+        deadline=time.time() + timeout_s if timeout_s else None,
+        raw=NativeInvocation(context, native),
+        region=REGION,
+    )
 
 
 def _host_carrier(context: Any) -> dict[str, str] | None:
@@ -287,6 +326,7 @@ def _service_bus_carrier(msg: Any) -> dict[str, str] | None:
 
 
 # -- helpers ---------------------------------------------------------------------------------------
+
 
 def _check(spec: FunctionSpec, *kinds: str) -> None:
     """Fail at import (cold start), not on the first event: a handler the runtime cannot call, or an
@@ -345,16 +385,24 @@ def _settle(spec: FunctionSpec, what: str, result: Result) -> None:
 
 
 def _failure(spec: FunctionSpec, what: str, result: Result) -> str:
-    return (f"Function {spec.name!r} did not acknowledge {what} {result.event_id or '?'}: "
-            f"{result.outcome} ({result.reason})")
+    return (
+        f"Function {spec.name!r} did not acknowledge {what} {result.event_id or '?'}: "
+        f"{result.outcome} ({result.reason})"
+    )
 
 
 def _log(spec: FunctionSpec, what: str, result: Result, action: str) -> None:
     import logging  # only paid for when something failed
 
     logging.getLogger("portable_fn.azure").warning(
-        "function %s: %s event %s -> %s (%s): %s", spec.name, what, result.event_id, result.outcome, action,
-        result.reason)
+        "function %s: %s event %s -> %s (%s): %s",
+        spec.name,
+        what,
+        result.event_id,
+        result.outcome,
+        action,
+        result.reason,
+    )
 
 
 configure_deployed(PROVIDER)  # cold start, on the cloud only: JSON log lines with the same keys everywhere

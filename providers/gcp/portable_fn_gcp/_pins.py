@@ -58,12 +58,28 @@ Resolve = Callable[[Sequence[str], Target], list[str]]
 def pip_resolve(requirements: Sequence[str], target: Target) -> list[str]:
     """Ask pip which distributions it would install for `target`; nothing is installed or kept."""
     with tempfile.TemporaryDirectory(prefix="portable-fn-resolve-") as scratch:
-        command = [sys.executable, "-m", "pip", "install", "--dry-run", "--quiet", "--report", "-",
-                   "--ignore-installed", "--disable-pip-version-check", "--no-input",
-                   "--target", scratch,  # pip accepts --platform only with --target; dry-run writes nothing
-                   "--only-binary=:all:", "--implementation", "cp", "--python-version", target.python,
-                   *(arg for platform in target.platforms for arg in ("--platform", platform)),
-                   *(arg for line in requirements for arg in (shlex.split(line) if line.startswith("-") else [line]))]
+        command = [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--dry-run",
+            "--quiet",
+            "--report",
+            "-",
+            "--ignore-installed",
+            "--disable-pip-version-check",
+            "--no-input",
+            "--target",
+            scratch,  # pip accepts --platform only with --target; dry-run writes nothing
+            "--only-binary=:all:",
+            "--implementation",
+            "cp",
+            "--python-version",
+            target.python,
+            *(arg for platform in target.platforms for arg in ("--platform", platform)),
+            *(arg for line in requirements for arg in (shlex.split(line) if line.startswith("-") else [line])),
+        ]
         done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise resolve_error(done.stdout + done.stderr, target)
@@ -80,8 +96,9 @@ def pins_from_report(report: dict[str, Any]) -> list[str]:
     return sorted(lines, key=pin_name)
 
 
-def pinned(requirements: Sequence[str], target: Target, cache_dir: Path, resolve: Resolve,
-           progress: Callable[[str], None]) -> list[str]:
+def pinned(
+    requirements: Sequence[str], target: Target, cache_dir: Path, resolve: Resolve, progress: Callable[[str], None]
+) -> list[str]:
     """The pins for `requirements` on `target`: from the cache, or resolved once and cached."""
     entry = cache_dir / f"{cache_key(requirements, target)}.json"
     if entry.is_file():
@@ -116,7 +133,8 @@ def canonical(name: str) -> str:
 
 _NO_MATCH = re.compile(r"No matching distribution found for (\S+)")
 _NO_VERSION = re.compile(
-    r"Could not find a version that satisfies the requirement (\S+)(?: \(from versions: ([^)]*)\))?")
+    r"Could not find a version that satisfies the requirement (\S+)(?: \(from versions: ([^)]*)\))?"
+)
 _UNREACHABLE = re.compile(r"NewConnectionError|Could not fetch URL|ConnectTimeoutError")
 _CONFLICT = re.compile(r"(?:ResolutionImpossible|conflicting dependencies)")
 
@@ -126,25 +144,32 @@ def resolve_error(output: str, target: Target) -> DeployError:
     missing = _NO_MATCH.search(output) or _NO_VERSION.search(output)
     said = "\n".join([line for line in output.strip().splitlines() if not line.startswith("WARNING")][-8:])
     if missing is None and _CONFLICT.search(output):
-        return DeployError(f"The requirements conflict for {target.describe()}; pip said:\n{said}\n"
-                           "Loosen or align the versions it names, then package again.")
+        return DeployError(
+            f"The requirements conflict for {target.describe()}; pip said:\n{said}\n"
+            "Loosen or align the versions it names, then package again."
+        )
     if missing is None:
         return DeployError(
             f"Resolving the dependencies for {target.describe()} failed; pip said:\n{said}\n"
-            "Check the requirement lines and that the package index is reachable, then package again.")
+            "Check the requirement lines and that the package index is reachable, then package again."
+        )
     found = _NO_VERSION.search(output)
     versions = [v.strip() for v in found.group(2).split(",")] if found is not None and found.group(2) else []
     versions = [v for v in versions if v != "none"]
     where = f"No wheel of {missing.group(1)!r} fits Cloud Functions' {target.describe()}"
     if _UNREACHABLE.search(output):
-        return DeployError(f"{where}: pip could not reach the package index. Check the network and any "
-                           "--index-url in the requirements, then package again.")
+        return DeployError(
+            f"{where}: pip could not reach the package index. Check the network and any "
+            "--index-url in the requirements, then package again."
+        )
     if not versions:
         return DeployError(
             f"{where}: the index has no wheel of it at all (a misspelt name, or a project published as "
             "source only). Fix the name, or use an alternative that publishes wheels: the pins are chosen "
-            "from wheels so that they hold on Google's platform.")
+            "from wheels so that they hold on Google's platform."
+        )
     return DeployError(
         f"{where}; the newest versions that have one: {', '.join(versions[-5:])}. Fix the requirement's "
         f"version (one with a manylinux x86_64 wheel for cp{target.python.replace('.', '')}, or a "
-        "py3-none-any one), then package again.")
+        "py3-none-any one), then package again."
+    )

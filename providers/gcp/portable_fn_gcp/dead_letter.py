@@ -62,11 +62,13 @@ def topic() -> str:
 
 def missing_topic(function: str) -> str:
     """What to fix when dead letters are on but no dead-letter topic is named."""
-    return (f"Function {function!r} on gcp: dead letters are on but {TOPIC_ENV} is not set, so a "
-            "dead-lettered event has nowhere to go; it is answered 500 and Pub/Sub redelivers it. Deploy with "
-            "`portable-fn deploy` (it creates the topic and sets the variable), set the variable to "
-            "projects/P/topics/T, or declare the function with dead_letter=False to acknowledge dead "
-            "letters with a log line.")
+    return (
+        f"Function {function!r} on gcp: dead letters are on but {TOPIC_ENV} is not set, so a "
+        "dead-lettered event has nowhere to go; it is answered 500 and Pub/Sub redelivers it. Deploy with "
+        "`portable-fn deploy` (it creates the topic and sets the variable), set the variable to "
+        "projects/P/topics/T, or declare the function with dead_letter=False to acknowledge dead "
+        "letters with a log line."
+    )
 
 
 def message(event: CloudEvent[Any], function: str, reason: str, attempt: int = 1) -> dict[str, Any]:
@@ -95,9 +97,12 @@ def publish(topic_path: str, event: CloudEvent[Any], function: str, reason: str,
         headers = {"Content-Type": "application/json"}
         if not host:
             headers["Authorization"] = f"Bearer {_token()}"
-        request = urllib.request.Request(f"http://{host}/v1/{topic_path}:publish" if host else
-                                         f"{PUBSUB}/v1/{topic_path}:publish", data=body, method="POST",
-                                         headers=headers)
+        request = urllib.request.Request(
+            f"http://{host}/v1/{topic_path}:publish" if host else f"{PUBSUB}/v1/{topic_path}:publish",
+            data=body,
+            method="POST",
+            headers=headers,
+        )
         with urllib.request.urlopen(request, timeout=TIMEOUT_S) as answer:
             ids = json.loads(answer.read()).get("messageIds") or [""]
     except (OSError, ValueError, KeyError) as exc:  # URLError and HTTPError are OSErrors

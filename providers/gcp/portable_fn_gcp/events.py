@@ -74,8 +74,10 @@ from portable_fn.runtime.views import MessageMeta
 
 MESSAGE_PUBLISHED = "google.cloud.pubsub.topic.v1.messagePublished"
 MESSAGE_TYPE = "com.google.cloud.pubsub.message"
-STORAGE_EVENTS = {"created": "google.cloud.storage.object.v1.finalized",
-                  "deleted": "google.cloud.storage.object.v1.deleted"}
+STORAGE_EVENTS = {
+    "created": "google.cloud.storage.object.v1.finalized",
+    "deleted": "google.cloud.storage.object.v1.deleted",
+}
 TEXT = "text/plain; charset=utf-8"
 CONTENT_TYPE = "content-type"  # the message attribute that declares the data's media type
 LATE_TICK = 60  # minutes a Cloud Scheduler publish may follow the cron firing it is for
@@ -98,10 +100,15 @@ def _google_event(found: Mapping[str, Any], data: Any) -> CloudEvent[Any]:
     """The portable CloudEvent of an SDK event's attributes and data."""
     get = found.get
     kind, media, subject, time = get("type"), get("datacontenttype"), get("subject"), get("time")
-    if (get("specversion") == "1.0" and found.keys() <= _GOOGLE_ATTRIBUTES and kind.__class__ is str and kind
-            and (media is None or (media.__class__ is str and media))
-            and (subject is None or (subject.__class__ is str and subject))
-            and (time is None or (time.__class__ is str and rfc3339_shape(time) and time[5:10] not in ODD_DAYS))):
+    if (
+        get("specversion") == "1.0"
+        and found.keys() <= _GOOGLE_ATTRIBUTES
+        and kind.__class__ is str
+        and kind
+        and (media is None or (media.__class__ is str and media))
+        and (subject is None or (subject.__class__ is str and subject))
+        and (time is None or (time.__class__ is str and rfc3339_shape(time) and time[5:10] not in ODD_DAYS))
+    ):
         # What Google sends (Cloud Storage, Firestore, ...), no extensions: the values from_native takes on
         # trust (type, datacontenttype, subject, time) are checked above, id and source by from_native.
         return from_native(found["id"], found["source"], kind, media, time, None, data, subject)
@@ -111,8 +118,9 @@ def _google_event(found: Mapping[str, Any], data: Any) -> CloudEvent[Any]:
 _GOOGLE_ATTRIBUTES = frozenset({"specversion", "id", "source", "type", "datacontenttype", "subject", "time"})
 
 
-def from_sdk_message(native: Any, from_headers: Callable[[], bool] | None = None
-                     ) -> tuple[CloudEvent[Any], MessageMeta | None]:
+def from_sdk_message(
+    native: Any, from_headers: Callable[[], bool] | None = None
+) -> tuple[CloudEvent[Any], MessageMeta | None]:
     """`to_cloudevent(from_sdk_event(native))`, without building the Pub/Sub envelope as a CloudEvent of
     its own: only the message's event is built (and validated), once per delivery.
 
@@ -120,7 +128,7 @@ def from_sdk_message(native: Any, from_headers: Callable[[], bool] | None = None
     only when a value holds `%` or non-ASCII text): they are then decoded (`header_attributes`)."""
     attrs = getattr(native, "_attributes", None)
     if attrs.__class__ is dict:  # the 1.x line's http.CloudEvent (what functions-framework passes): its own
-        data = native.data       # dict, which get_attributes() wraps in a new read-only proxy per call
+        data = native.data  # dict, which get_attributes() wraps in a new read-only proxy per call
     else:
         get_attributes = getattr(native, "get_attributes", None)
         if get_attributes is None:
@@ -146,11 +154,13 @@ def to_cloudevent(event: CloudEvent[Any]) -> tuple[CloudEvent[Any], MessageMeta 
 
 def unwrap_message(envelope: CloudEvent[Any]) -> tuple[CloudEvent[Any], MessageMeta]:
     """A Pub/Sub messagePublished event -> the message's own CloudEvent (see the module docstring)."""
-    return _unwrap({"id": envelope.id, "source": envelope.source, "type": envelope.type, "time": envelope.time},
-                   envelope.data)
+    return _unwrap(
+        {"id": envelope.id, "source": envelope.source, "type": envelope.type, "time": envelope.time}, envelope.data
+    )
 
 
 # -- Pub/Sub messages ------------------------------------------------------------------------------
+
 
 def _unwrap(envelope: Mapping[str, Any], data: Any) -> tuple[CloudEvent[Any], MessageMeta]:
     """The message's CloudEvent from the envelope's attributes (`id`, `source`, `type`, `time`) and data."""
@@ -159,22 +169,26 @@ def _unwrap(envelope: Mapping[str, Any], data: Any) -> tuple[CloudEvent[Any], Me
     if message.__class__ is not dict and not isinstance(message, Mapping):
         raise InvalidEventError(
             f"Pub/Sub event {event_id!r} has no 'message' object in its data; a messagePublished "
-            "event carries {\"message\": {\"data\": ..., \"attributes\": ...}, \"subscription\": ...}.",
+            'event carries {"message": {"data": ..., "attributes": ...}, "subscription": ...}.',
             "data",
         )
     get = message.get
     attributes = _attributes(get("attributes"), event_id)
-    meta = MessageMeta(_text(get("messageId"), "message.messageId", event_id) or event_id, _attempt(data),
-                       _senders(attributes),
-                       _text(get("publishTime"), "message.publishTime", event_id) or envelope.get("time"),
-                       _text(data.get("subscription"), "subscription", event_id))
+    meta = MessageMeta(
+        _text(get("messageId"), "message.messageId", event_id) or event_id,
+        _attempt(data),
+        _senders(attributes),
+        _text(get("publishTime"), "message.publishTime", event_id) or envelope.get("time"),
+        _text(data.get("subscription"), "subscription", event_id),
+    )
     ordering_key = _text(get("orderingKey"), "message.orderingKey", event_id)
     body = _decode_base64(get("data"), event_id)
     return _message_event(envelope, meta, attributes, body, ordering_key), meta
 
 
-def _message_event(envelope: Mapping[str, Any], meta: MessageMeta, attributes: Mapping[str, str],
-                   body: bytes, ordering_key: str | None) -> CloudEvent[Any]:
+def _message_event(
+    envelope: Mapping[str, Any], meta: MessageMeta, attributes: Mapping[str, str], body: bytes, ordering_key: str | None
+) -> CloudEvent[Any]:
     content_type = attributes.get(CONTENT_TYPE)
     if "ce-specversion" in attributes or (content_type or "").startswith("application/cloudevents"):
         return from_http(attributes, body)  # a binary- or structured-mode CloudEvent in the message
@@ -184,9 +198,15 @@ def _message_event(envelope: Mapping[str, Any], meta: MessageMeta, attributes: M
         data, content_type = undeclared_data(body)
     if data.__class__ is dict and "specversion" in data:
         return _from_json_object(data)  # a CloudEvent in the JSON format
-    return from_native(meta.message_id, envelope.get("source"), MESSAGE_TYPE,
-                       content_type if data is not None else None, _check_time(meta.published_time),
-                       {"partitionkey": ordering_key} if ordering_key else None, data)
+    return from_native(
+        meta.message_id,
+        envelope.get("source"),
+        MESSAGE_TYPE,
+        content_type if data is not None else None,
+        _check_time(meta.published_time),
+        {"partitionkey": ordering_key} if ordering_key else None,
+        data,
+    )
 
 
 def _senders(attributes: Mapping[str, str]) -> Mapping[str, str]:
@@ -199,6 +219,7 @@ def _senders(attributes: Mapping[str, str]) -> Mapping[str, str]:
 
 
 # -- Cloud Scheduler ticks --------------------------------------------------------------------------
+
 
 def schedule_tick(event: CloudEvent[Any], trigger: Any, function: str) -> CloudEvent[Any]:
     """The tick a Cloud Scheduler message (`event`, time = its publish time) stands for, as every cloud
@@ -231,14 +252,16 @@ def _attributes(value: Any, event_id: Any) -> Mapping[str, str]:
         return _NO_ATTRIBUTES
     if value.__class__ is not dict and not isinstance(value, Mapping):
         raise InvalidEventError(
-            f"Pub/Sub event {event_id!r}: message.attributes must be an object of strings, got "
-            f"{type(value).__name__}.", "data")
+            f"Pub/Sub event {event_id!r}: message.attributes must be an object of strings, got {type(value).__name__}.",
+            "data",
+        )
     for name, text in value.items():
         if name.__class__ is not str or text.__class__ is not str:
             raise InvalidEventError(
                 f"Pub/Sub event {event_id!r}: message.attributes must map strings to strings; attribute "
                 f"{_short(name)} is {type(text).__name__ if name.__class__ is str else type(name).__name__}.",
-                "data")
+                "data",
+            )
     return value
 
 
@@ -247,7 +270,8 @@ def _text(value: Any, field: str, event_id: Any) -> str | None:
     if value is None or value.__class__ is str:
         return value or None
     raise InvalidEventError(
-        f"Pub/Sub event {event_id!r}: {field} must be a string, got {type(value).__name__}.", "data")
+        f"Pub/Sub event {event_id!r}: {field} must be a string, got {type(value).__name__}.", "data"
+    )
 
 
 def _attempt(data: Mapping[str, Any]) -> int:
@@ -267,16 +291,14 @@ def _decode_base64(value: Any, event_id: Any) -> bytes:
         return b""
     if value.__class__ is not str:
         raise InvalidEventError(
-            f"Pub/Sub event {event_id!r}: message.data must be a base64 string, got {type(value).__name__}.",
-            "data")
+            f"Pub/Sub event {event_id!r}: message.data must be a base64 string, got {type(value).__name__}.", "data"
+        )
     try:
         if value.isascii():
             return _strict_b64(value)  # what b64decode(validate=True) checks, without its regex
         return base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError, TypeError):
-        raise InvalidEventError(
-            f"Pub/Sub event {event_id!r}: message.data is not valid base64.", "data"
-        ) from None
+        raise InvalidEventError(f"Pub/Sub event {event_id!r}: message.data is not valid base64.", "data") from None
 
 
 def _short(value: Any) -> str:
@@ -285,6 +307,7 @@ def _short(value: Any) -> str:
 
 
 # -- binary-mode headers behind WSGI ----------------------------------------------------------------
+
 
 def _encoded(attrs: Mapping[str, Any]) -> bool:
     """True when an attribute value may need header decoding (percent-encoded, or not ASCII)."""
@@ -297,8 +320,10 @@ def _encoded(attrs: Mapping[str, Any]) -> bool:
 def header_attributes(attrs: Mapping[str, Any]) -> dict[str, Any]:
     """Attributes read from `ce-*` headers, decoded: UTF-8 the WSGI server gave as latin-1 is re-read as
     UTF-8, then the binding's percent-encoding is undone (not `datacontenttype`, the Content-Type)."""
-    return {name: header_value("ce-" + name, value) if value.__class__ is str and name != "datacontenttype"
-            else value for name, value in attrs.items()}
+    return {
+        name: header_value("ce-" + name, value) if value.__class__ is str and name != "datacontenttype" else value
+        for name, value in attrs.items()
+    }
 
 
 def wsgi_headers(items: Any) -> dict[str, str]:

@@ -43,10 +43,12 @@ def to_request(native: Any) -> Request:
     """The portable Request for the flask request functions-framework passed (no path parameters yet)."""
     query = native.query_string
     return Request(
-        native.method, _sent_path(native),
+        native.method,
+        _sent_path(native),
         headers=Headers(native.headers.items()),
         query=QueryParams.parse(query.decode("latin-1") if isinstance(query, bytes) else query),
-        body=native.get_data(), raw=native,
+        body=native.get_data(),
+        raw=native,
     )
 
 
@@ -62,7 +64,8 @@ def _sent_path(native: Any) -> str:
 def routed(routes: Router, request: Request) -> Request | Response:
     """The request bound to its path parameters, or the 404 / 405 answer when the route does not serve it."""
     found = routes.match(request.method, request.path) or (
-        routes.match("GET", request.path) if request.method == "HEAD" else None)
+        routes.match("GET", request.path) if request.method == "HEAD" else None
+    )
     if found is None:
         return not_routed(routes, request)
     return request.with_path_params(found[1])

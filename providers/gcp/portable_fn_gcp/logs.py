@@ -55,8 +55,12 @@ class CloudLogging:
 
     def read(self, project: str, region: str, services: Mapping[str, str], since: datetime) -> list[LogEntry]:
         """The entries of `services` (Cloud Run service name -> function name) at or after `since`."""
-        body: dict[str, Any] = {"resourceNames": [f"projects/{project}"], "orderBy": "timestamp asc",
-                                "filter": log_filter(region, services, since), "pageSize": self.page_size}
+        body: dict[str, Any] = {
+            "resourceNames": [f"projects/{project}"],
+            "orderBy": "timestamp asc",
+            "filter": log_filter(region, services, since),
+            "pageSize": self.page_size,
+        }
         entries: list[LogEntry] = []
         while True:
             page = self._list(project, body)
@@ -77,8 +81,14 @@ class CloudLogging:
 def log_filter(region: str, services: Mapping[str, str], since: datetime) -> str:
     """The Logging query language filter for the services' entries in `region` since `since`."""
     names = " OR ".join(f"resource.labels.service_name={_quoted(name)}" for name in sorted(services))
-    return " AND ".join([f"resource.type={_quoted(RESOURCE_TYPE)}", f"resource.labels.location={_quoted(region)}",
-                         f"({names})", f"timestamp>={_quoted(format_time(since))}"])
+    return " AND ".join(
+        [
+            f"resource.type={_quoted(RESOURCE_TYPE)}",
+            f"resource.labels.location={_quoted(region)}",
+            f"({names})",
+            f"timestamp>={_quoted(format_time(since))}",
+        ]
+    )
 
 
 def _quoted(value: str) -> str:
@@ -92,8 +102,13 @@ def to_entry(found: Mapping[str, Any], services: Mapping[str, str]) -> LogEntry:
     labels = found.get("labels") or {}
     fields, text = _payload(found)
     return entry_from_fields(
-        fields, text, time=parse_rfc3339(str(found["timestamp"])), function=services.get(service, service),
-        level=found.get("severity"), trace_id=_trace(found.get("trace")), raw=dict(found),
+        fields,
+        text,
+        time=parse_rfc3339(str(found["timestamp"])),
+        function=services.get(service, service),
+        level=found.get("severity"),
+        trace_id=_trace(found.get("trace")),
+        raw=dict(found),
         invocation_id=labels.get("execution_id") or labels.get("run.googleapis.com/execution_id"),
         entry_id=str(found.get("insertId", "")),
     )

@@ -112,11 +112,11 @@ class GcpProvider(Provider):
             return _skipped(spec, google, answer.reason)
         if answer.result is None:
             return _refused(spec, answer.reason or "the event cannot be read", answer.status)
-        out: dict[str, Any] = {"function": spec.name, "status": answer.status,
-                               "results": [_result_dict(answer.result)]}
+        out: dict[str, Any] = {"function": spec.name, "status": answer.status, "results": [_result_dict(answer.result)]}
         if answer.reason is not None:
             out["reason"] = answer.reason
         return out
+
 
 def _check_function(spec: FunctionSpec, options: Any) -> None:
     where = f"Function {spec.name!r} on gcp"
@@ -162,15 +162,18 @@ def google_event(spec: FunctionSpec, event: Any) -> CloudEvent[Any]:
     except InvalidEventError as exc:
         raise InvalidEventError(f"{where}: {exc}") from None
     except (ValueError, TypeError, KeyError, AttributeError, binascii.Error) as exc:
-        raise InvalidEventError(f"{where}: the event cannot be read ({type(exc).__name__}: {exc}). "
-                                f"{ACCEPTED}") from None
+        raise InvalidEventError(
+            f"{where}: the event cannot be read ({type(exc).__name__}: {exc}). {ACCEPTED}"
+        ) from None
     raise InvalidEventError(f"{where}: {ACCEPTED}")
 
 
-ACCEPTED = ("An event function takes a CloudEvent in the JSON format (specversion, id, source, type, data), "
-            "an HTTP request {\"headers\": {\"ce-specversion\": ...}, \"body\": ...} in binary or structured "
-            "mode, a Pub/Sub push body {\"message\": ..., \"subscription\": ...}, or a legacy background "
-            "event {\"context\": ..., \"data\": ...}.")
+ACCEPTED = (
+    "An event function takes a CloudEvent in the JSON format (specversion, id, source, type, data), "
+    'an HTTP request {"headers": {"ce-specversion": ...}, "body": ...} in binary or structured '
+    'mode, a Pub/Sub push body {"message": ..., "subscription": ...}, or a legacy background '
+    'event {"context": ..., "data": ...}.'
+)
 
 
 def _headers(found: Any) -> dict[str, str]:
@@ -193,9 +196,14 @@ def _push_event(spec: FunctionSpec, push: Mapping[str, Any]) -> CloudEvent[Any]:
     message, subscription = push["message"], push["subscription"]
     project = subscription.split("/")[1] if isinstance(subscription, str) and subscription.count("/") == 3 else "-"
     topic = getattr(spec.trigger, "name", None) or spec.name
-    return CloudEvent(id=message.get("messageId") or "invoke",
-                      source=f"//pubsub.googleapis.com/projects/{project}/topics/{topic}", type=MESSAGE_PUBLISHED,
-                      time=message.get("publishTime"), datacontenttype="application/json", data=dict(push))
+    return CloudEvent(
+        id=message.get("messageId") or "invoke",
+        source=f"//pubsub.googleapis.com/projects/{project}/topics/{topic}",
+        type=MESSAGE_PUBLISHED,
+        time=message.get("publishTime"),
+        datacontenttype="application/json",
+        data=dict(push),
+    )
 
 
 def _legacy_event(event: Mapping[str, Any]) -> CloudEvent[Any]:
@@ -205,8 +213,10 @@ def _legacy_event(event: Mapping[str, Any]) -> CloudEvent[Any]:
         from functions_framework import event_conversion
         from functions_framework.exceptions import EventConversionException
     except ImportError:
-        raise InvalidEventError("a legacy background event is converted by functions-framework, which is not "
-                                "installed: pip install functions-framework.") from None
+        raise InvalidEventError(
+            "a legacy background event is converted by functions-framework, which is not "
+            "installed: pip install functions-framework."
+        ) from None
 
     class Request:  # what the converter reads of a flask request
         path = "/"
@@ -227,8 +237,10 @@ def _not_delivered(trigger: Any, event: CloudEvent[Any]) -> str | None:
     if event.type == wanted:
         return None
     what = f"storage({trigger.bucket!r}, on={trigger.on!r})" if trigger.kind == "storage" else trigger.kind
-    return (f"the function's trigger ({what}) is deployed for {wanted} events; Eventarc would not deliver "
-            f"this {event.type} event to it, so it did not run.")
+    return (
+        f"the function's trigger ({what}) is deployed for {wanted} events; Eventarc would not deliver "
+        f"this {event.type} event to it, so it did not run."
+    )
 
 
 def _skipped(spec: FunctionSpec, event: CloudEvent[Any], why: str) -> dict[str, Any]:
@@ -239,8 +251,12 @@ def _skipped(spec: FunctionSpec, event: CloudEvent[Any], why: str) -> dict[str, 
 def _refused(spec: FunctionSpec, why: str, status: int = 400) -> dict[str, Any]:
     """An event the function refuses (the deployed function answers 4xx, and Pub/Sub redelivers it until
     the subscription's dead-letter policy takes it): a failed invocation."""
-    return {"function": spec.name, "status": status, "reason": why,
-            "results": [{"outcome": "dead_letter", "reason": why}]}
+    return {
+        "function": spec.name,
+        "status": status,
+        "reason": why,
+        "results": [{"outcome": "dead_letter", "reason": why}],
+    }
 
 
 class InvokeRequest:
@@ -263,8 +279,7 @@ class InvokeRequest:
             headers = _headers(event.get("headers") or {})
         except (InvalidEventError, ValueError, TypeError, binascii.Error) as exc:
             raise InvalidEventError(f"{shape}: {exc}") from None
-        fields = {name: event.get(name, default) for name, default in (("method", "GET"), ("path", "/"),
-                                                                        ("query", ""))}
+        fields = {name: event.get(name, default) for name, default in (("method", "GET"), ("path", "/"), ("query", ""))}
         if not all(isinstance(value, str) for value in fields.values()):
             raise InvalidEventError(f"{shape}; method, path and query are strings.")
         return cls(fields["method"].upper(), fields["path"] or "/", fields["query"], Headers(headers), body)

@@ -1,4 +1,5 @@
 """A module that declares nothing."""
 
+
 def helper():
     return 1

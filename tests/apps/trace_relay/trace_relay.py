@@ -24,9 +24,13 @@ def checkout(request: Request, ctx: Context) -> Response:
     SEEN.append(("checkout", ctx.trace, request))
     order = request.json()
     for number, line in enumerate(order["lines"]):
-        event = CloudEvent(id=f"{order['id']}-{number}", source="/shop/checkout", type="com.example.order.line",
-                           data={"order": order["id"], "line": line},
-                           extensions={"traceparent": ctx.trace.traceparent})  # where it started
+        event = CloudEvent(
+            id=f"{order['id']}-{number}",
+            source="/shop/checkout",
+            type="com.example.order.line",
+            data={"order": order["id"], "line": line},
+            extensions={"traceparent": ctx.trace.traceparent},
+        )  # where it started
         OUTBOX.append(("lines", event, {"AWSTraceHeader": ctx.trace.xray_header}))
     return Response.json({"id": order["id"]}, status=202)
 
@@ -42,8 +46,13 @@ def reserve(event: CloudEvent, ctx: Context) -> None:
 def pack(event: CloudEvent, ctx: Context) -> None:
     """Packs a line; a parcel is a new event, queued for shipping."""
     SEEN.append(("pack", ctx.trace, event))
-    parcel = CloudEvent(id=f"parcel-{event.id}", source="/shop/packing", type="com.example.parcel.packed",
-                        data={"line": event.id}, extensions={"traceparent": ctx.trace.traceparent})
+    parcel = CloudEvent(
+        id=f"parcel-{event.id}",
+        source="/shop/packing",
+        type="com.example.parcel.packed",
+        data={"line": event.id},
+        extensions={"traceparent": ctx.trace.traceparent},
+    )
     OUTBOX.append(("shipping", parcel, {}))
 
 

@@ -43,8 +43,13 @@ from .delivery import CannotCarry, Delivery
 from .events import SENT, HttpCall, LogicalEvent, Message, ObjectChange, QueueDelivery, Tick, TopicDelivery
 
 REGION, ACCOUNT, STAGE = "eu-west-1", "123456789012", "dev"
-CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
-               "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION}
+CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_REGION": REGION,
+}
 AMZ_ID_2 = "vlR7PnpV2Ce81l0PRw6jlUpck7Jo5ZsQjryTjKlc5aLWGVHPZLj5NeC6qMa0emYBDXOo6QBU0Wo="  # s3Event.json's
 MOTO_SERVER = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", "{port}"]
 
@@ -57,8 +62,9 @@ def open_runner(app: App, seen: list[dict[str, Any]], tmp: pytest.TempPathFactor
         for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", QUEUE_URL_ENV):
             env.delenv(name, raising=False)
         env.setenv("AWS_CONFIG_FILE", str(tmp.mktemp("aws") / "config"))
-        with Emulator(MOTO_SERVER, "http://127.0.0.1:{port}/moto-api/data.json", tmp.mktemp("moto"),
-                      "moto-server") as moto:
+        with Emulator(
+            MOTO_SERVER, "http://127.0.0.1:{port}/moto-api/data.json", tmp.mktemp("moto"), "moto-server"
+        ) as moto:
             env.setenv("AWS_ENDPOINT_URL_SQS", moto.url)  # the shim's dead-letter sender goes to moto
             yield AwsRunner(app, seen, boto3.client("sqs", endpoint_url=moto.url, region_name=REGION), env)
 
@@ -74,8 +80,9 @@ class AwsRunner:
         self.names = Names(app.name, STAGE)
         self.arns = Arns("aws", REGION, ACCOUNT)
         self.handlers = {spec.name: make_handler(spec) for spec in app.functions}  # portable_fn_entry.<name>
-        self.dead_letter_queues = {spec.name: self._dead_letter_queue(spec) for spec in app.functions
-                                   if spec.trigger.is_event}
+        self.dead_letter_queues = {
+            spec.name: self._dead_letter_queue(spec) for spec in app.functions if spec.trigger.is_event
+        }
 
     def deliver(self, event: LogicalEvent) -> Delivery:
         self.seen.clear()
@@ -99,10 +106,10 @@ class AwsRunner:
         answer = self._invoke(event.function, {"Records": records})
         retried = {item["itemIdentifier"] for item in (answer or {}).get("batchItemFailures", [])}
         letters = {letter["id"]: letter for letter in self._letters(event.function)}
-        outcomes = ["dead-letter" if m.id in letters else "retry" if m.id in retried else "ack"
-                    for m in event.messages]
-        return Delivery(seen=list(self.seen), outcomes=outcomes,
-                        letters=[letters[m.id] for m in event.messages if m.id in letters])
+        outcomes = ["dead-letter" if m.id in letters else "retry" if m.id in retried else "ack" for m in event.messages]
+        return Delivery(
+            seen=list(self.seen), outcomes=outcomes, letters=[letters[m.id] for m in event.messages if m.id in letters]
+        )
 
     def _sqs_record(self, message: Message, queue_arn: str) -> dict[str, Any]:
         """An SQS record as Lambda's event source mapping hands it over (sqsEvent.json)."""
@@ -111,14 +118,23 @@ class AwsRunner:
         if message.content_type:
             attributes["content-type"] = message.content_type
         return {
-            "messageId": message.id, "receiptHandle": f"AQEB{message.id.replace('-', '')}/{message.attempt}",
+            "messageId": message.id,
+            "receiptHandle": f"AQEB{message.id.replace('-', '')}/{message.attempt}",
             "body": _text(message, "SQS"),
-            "attributes": {"ApproximateReceiveCount": str(message.attempt), "SentTimestamp": str(sent),
-                           "SenderId": "AIDAIENQZJOLO23YVJ4VO", "ApproximateFirstReceiveTimestamp": str(sent + 2)},
-            "messageAttributes": {name: {"stringValue": value, "stringListValues": [], "binaryListValues": [],
-                                         "dataType": "String"} for name, value in attributes.items()},
+            "attributes": {
+                "ApproximateReceiveCount": str(message.attempt),
+                "SentTimestamp": str(sent),
+                "SenderId": "AIDAIENQZJOLO23YVJ4VO",
+                "ApproximateFirstReceiveTimestamp": str(sent + 2),
+            },
+            "messageAttributes": {
+                name: {"stringValue": value, "stringListValues": [], "binaryListValues": [], "dataType": "String"}
+                for name, value in attributes.items()
+            },
             "md5OfBody": hashlib.md5(message.body).hexdigest(),
-            "eventSource": "aws:sqs", "eventSourceARN": queue_arn, "awsRegion": REGION,
+            "eventSource": "aws:sqs",
+            "eventSourceARN": queue_arn,
+            "awsRegion": REGION,
         }
 
     # -- topic: SNS invokes the function itself (a `lambda` subscription) ---------------------------------
@@ -132,16 +148,21 @@ class AwsRunner:
         if message.content_type:
             attributes["content-type"] = message.content_type
         record = {
-            "EventVersion": "1.0", "EventSubscriptionArn": f"{topic_arn}:{uuid.uuid5(uuid.NAMESPACE_URL, topic_arn)}",
+            "EventVersion": "1.0",
+            "EventSubscriptionArn": f"{topic_arn}:{uuid.uuid5(uuid.NAMESPACE_URL, topic_arn)}",
             "EventSource": "aws:sns",
             "Sns": {
-                "SignatureVersion": "1", "Timestamp": _sent(message), "Signature": "tcc6faL2yUC6dgZdmrwh1Y4cGa==",
+                "SignatureVersion": "1",
+                "Timestamp": _sent(message),
+                "Signature": "tcc6faL2yUC6dgZdmrwh1Y4cGa==",
                 "SigningCertUrl": f"https://sns.{REGION}.amazonaws.com/SimpleNotificationService-0000.pem",
-                "MessageId": message.id, "Message": _text(message, "SNS"),
+                "MessageId": message.id,
+                "Message": _text(message, "SNS"),
                 "MessageAttributes": {name: {"Type": "String", "Value": value} for name, value in attributes.items()},
                 "Type": "Notification",
                 "UnsubscribeUrl": f"https://sns.{REGION}.amazonaws.com/?Action=Unsubscribe&SubscriptionArn={topic_arn}",
-                "TopicArn": topic_arn, "Subject": None,
+                "TopicArn": topic_arn,
+                "Subject": None,
             },
         }
         delivery = self._invoke_async(event.function, {"Records": [record]})
@@ -162,15 +183,24 @@ class AwsRunner:
             obj.update(size=change.size, eTag=change.etag)
         obj["sequencer"] = "0066A1B2C3D4E5F601"
         return {
-            "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": REGION, "eventTime": change.time,
+            "eventVersion": "2.1",
+            "eventSource": "aws:s3",
+            "awsRegion": REGION,
+            "eventTime": change.time,
             "eventName": "ObjectCreated:Put" if change.change == "created" else "ObjectRemoved:Delete",
             "userIdentity": {"principalId": "AWS:AIDAINPONIXQXHT3IKHL2"},
             "requestParameters": {"sourceIPAddress": "203.0.113.7"},
             "responseElements": {"x-amz-request-id": "D82B88E5F771F645", "x-amz-id-2": AMZ_ID_2},
-            "s3": {"s3SchemaVersion": "1.0", "configurationId": self.names.notification_id(change.function),
-                   "bucket": {"name": bucket, "ownerIdentity": {"principalId": "A3I5XTEXAMAI3E"},
-                              "arn": self.arns.bucket(bucket)},
-                   "object": obj},
+            "s3": {
+                "s3SchemaVersion": "1.0",
+                "configurationId": self.names.notification_id(change.function),
+                "bucket": {
+                    "name": bucket,
+                    "ownerIdentity": {"principalId": "A3I5XTEXAMAI3E"},
+                    "arn": self.arns.bucket(bucket),
+                },
+                "object": obj,
+            },
         }
 
     def _scheduled_event(self, tick: Tick) -> dict[str, Any]:
@@ -178,9 +208,15 @@ class AwsRunner:
         its default notification (schedulerScheduledEvent.json)."""
         schedule = f"schedule/{self.names.schedule_group}/{self.names.schedule(tick.function)}"
         return {
-            "version": "0", "id": str(uuid.uuid5(uuid.NAMESPACE_URL, schedule + tick.time)),
-            "detail-type": "Scheduled Event", "source": "aws.scheduler", "account": ACCOUNT, "time": tick.time,
-            "region": REGION, "resources": [f"arn:aws:scheduler:{REGION}:{ACCOUNT}:{schedule}"], "detail": {},
+            "version": "0",
+            "id": str(uuid.uuid5(uuid.NAMESPACE_URL, schedule + tick.time)),
+            "detail-type": "Scheduled Event",
+            "source": "aws.scheduler",
+            "account": ACCOUNT,
+            "time": tick.time,
+            "region": REGION,
+            "resources": [f"arn:aws:scheduler:{REGION}:{ACCOUNT}:{schedule}"],
+            "detail": {},
         }
 
     def _invoke_async(self, function: str, native: dict[str, Any]) -> Delivery:
@@ -225,11 +261,23 @@ class AwsRunner:
                 headers[name.lower()] = f"{headers[name.lower()]},{value}" if name.lower() in headers else value
         url_id = "abcdefghijklmnopqrstuvwxyz012345"
         host = f"{url_id}.lambda-url.{REGION}.on.aws"
-        headers.update({"host": host, "x-amzn-trace-id": "Root=1-62ecd163-5f302e550dcde3b12402207d",
-                        "x-forwarded-proto": "https", "x-forwarded-port": "443", "x-forwarded-for": "203.0.113.9",
-                        "user-agent": "python-http.client"})
-        event: dict[str, Any] = {"version": "2.0", "routeKey": "$default", "rawPath": call.path,
-                                 "rawQueryString": call.query, "headers": headers}
+        headers.update(
+            {
+                "host": host,
+                "x-amzn-trace-id": "Root=1-62ecd163-5f302e550dcde3b12402207d",
+                "x-forwarded-proto": "https",
+                "x-forwarded-port": "443",
+                "x-forwarded-for": "203.0.113.9",
+                "user-agent": "python-http.client",
+            }
+        )
+        event: dict[str, Any] = {
+            "version": "2.0",
+            "routeKey": "$default",
+            "rawPath": call.path,
+            "rawQueryString": call.query,
+            "headers": headers,
+        }
         if cookies:
             event["cookies"] = cookies
         if call.query:
@@ -238,11 +286,22 @@ class AwsRunner:
                 query[name] = f"{query[name]},{value}" if name in query else value
             event["queryStringParameters"] = query
         event["requestContext"] = {
-            "accountId": "anonymous", "apiId": url_id, "domainName": host, "domainPrefix": url_id,
-            "http": {"method": call.method, "path": call.path, "protocol": "HTTP/1.1", "sourceIp": "203.0.113.9",
-                     "userAgent": "python-http.client"},
-            "requestId": str(uuid.uuid4()), "routeKey": "$default", "stage": "$default",
-            "time": "01/May/2026:10:00:00 +0000", "timeEpoch": _epoch_ms_of("2026-05-01T10:00:00.000Z"),
+            "accountId": "anonymous",
+            "apiId": url_id,
+            "domainName": host,
+            "domainPrefix": url_id,
+            "http": {
+                "method": call.method,
+                "path": call.path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": "203.0.113.9",
+                "userAgent": "python-http.client",
+            },
+            "requestId": str(uuid.uuid4()),
+            "routeKey": "$default",
+            "stage": "$default",
+            "time": "01/May/2026:10:00:00 +0000",
+            "timeEpoch": _epoch_ms_of("2026-05-01T10:00:00.000Z"),
         }
         if call.body:
             textual = headers.get("content-type", "").startswith(("text/", "application/json"))
@@ -277,18 +336,31 @@ class AwsRunner:
         queue_arn = self.arns.queue(url.rsplit("/", 1)[1])
         letters = []
         while True:
-            messages = self.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0,
-                                                AttributeNames=["All"], MessageAttributeNames=["All"])
+            messages = self.sqs.receive_message(
+                QueueUrl=url,
+                MaxNumberOfMessages=10,
+                WaitTimeSeconds=0,
+                AttributeNames=["All"],
+                MessageAttributeNames=["All"],
+            )
             messages = messages.get("Messages", [])
             if not messages:
                 return letters
             for m in messages:
-                record = {"messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
-                          "attributes": m.get("Attributes", {}), "md5OfBody": m["MD5OfBody"], "eventSource": "aws:sqs",
-                          "eventSourceARN": queue_arn, "awsRegion": REGION,
-                          "messageAttributes": {name: {"stringValue": value.get("StringValue"),
-                                                       "dataType": value["DataType"]}
-                                                for name, value in m.get("MessageAttributes", {}).items()}}
+                record = {
+                    "messageId": m["MessageId"],
+                    "receiptHandle": m["ReceiptHandle"],
+                    "body": m["Body"],
+                    "attributes": m.get("Attributes", {}),
+                    "md5OfBody": m["MD5OfBody"],
+                    "eventSource": "aws:sqs",
+                    "eventSourceARN": queue_arn,
+                    "awsRegion": REGION,
+                    "messageAttributes": {
+                        name: {"stringValue": value.get("StringValue"), "dataType": value["DataType"]}
+                        for name, value in m.get("MessageAttributes", {}).items()
+                    },
+                }
                 letter = sqs_to_cloudevent(record)
                 letters.append({"id": letter.id, "data": letter.data, **dead_letter_info(letter)})
                 self.sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
@@ -315,8 +387,9 @@ def _text(message: Message, transport: str) -> str:
     try:
         return message.body.decode("utf-8")
     except UnicodeDecodeError:
-        raise CannotCarry(f"an {transport} message body is Unicode text: bytes that are not UTF-8 cannot be "
-                          "sent as they are") from None
+        raise CannotCarry(
+            f"an {transport} message body is Unicode text: bytes that are not UTF-8 cannot be sent as they are"
+        ) from None
 
 
 def _sent(message: Message) -> str:

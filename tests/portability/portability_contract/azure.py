@@ -148,8 +148,11 @@ class AzureRunner:
     def _topic(self, event: TopicDelivery) -> Delivery:
         """The Event Grid subscription of each function of the topic, in the CloudEvents 1.0 schema."""
         delivered = _event_grid(_published(event.message, event.topic))
-        names = [spec.name for spec in self.app.functions
-                 if spec.trigger.kind == "topic" and spec.trigger.name == event.topic]
+        names = [
+            spec.name
+            for spec in self.app.functions
+            if spec.trigger.kind == "topic" and spec.trigger.name == event.topic
+        ]
         outcomes = [self._run(name, delivered) for name in names]
         return Delivery(seen=list(self.seen), outcomes=outcomes)
 
@@ -180,23 +183,32 @@ class AzureRunner:
         path = call.path
         if not path.startswith(self.route_prefix):
             return Delivery(status=404, json="")
-        matched = self._route(path[len(self.route_prefix):].strip("/"), call.method)
+        matched = self._route(path[len(self.route_prefix) :].strip("/"), call.method)
         if matched is None:
             return Delivery(status=404, json="")
         name, params = matched
         url = HOST + path + ("?" + call.query if call.query else "")
-        headers = {**dict(call.headers), "host": f"{SITE}.azurewebsites.net", "x-functions-key": "key",
-                   "content-length": str(len(call.body))}
-        request = func.HttpRequest(call.method, url, headers=headers, params=dict(parse_qsl(call.query)),
-                                   route_params=params, body=call.body)
+        headers = {
+            **dict(call.headers),
+            "host": f"{SITE}.azurewebsites.net",
+            "x-functions-key": "key",
+            "content-length": str(len(call.body)),
+        }
+        request = func.HttpRequest(
+            call.method, url, headers=headers, params=dict(parse_qsl(call.query)), route_params=params, body=call.body
+        )
         answer = self.functions[name].get_user_function()(request, self._context(name))
         body = answer.get_body()
         try:
             shown: Any = json.loads(body)
         except ValueError:
             shown = body.decode("utf-8", "replace")
-        return Delivery(seen=list(self.seen), status=answer.status_code, json=shown,
-                        set_cookies=answer.headers.get_all("set-cookie") or [])
+        return Delivery(
+            seen=list(self.seen),
+            status=answer.status_code,
+            json=shown,
+            set_cookies=answer.headers.get_all("set-cookie") or [],
+        )
 
     # -- the host -------------------------------------------------------------------------------
 
@@ -261,7 +273,8 @@ def _queue_message(message: Message) -> Any:
     except UnicodeDecodeError:
         body = Datum(message.body, "bytes")
     metadata = {
-        "Id": Datum(message.id, "string"), "DequeueCount": Datum(message.attempt, "int"),
+        "Id": Datum(message.id, "string"),
+        "DequeueCount": Datum(message.attempt, "int"),
         "InsertionTime": Datum(json.dumps(inserted.isoformat()), "json"),
         "ExpirationTime": Datum(json.dumps((inserted + timedelta(days=7)).isoformat()), "json"),
         "NextVisibleTime": Datum(json.dumps((inserted + timedelta(minutes=10)).isoformat()), "json"),
@@ -276,8 +289,13 @@ def _published(message: Message, topic: str) -> dict[str, Any]:
     if message.content_type == "application/cloudevents+json":
         return dict(json.loads(message.body))
     source = f"{SUBSCRIPTION}/providers/Microsoft.EventGrid/topics/{topic}"
-    event: dict[str, Any] = {"specversion": "1.0", "id": message.id, "source": source,
-                             "type": "com.example.message", "time": SENT}
+    event: dict[str, Any] = {
+        "specversion": "1.0",
+        "id": message.id,
+        "source": source,
+        "type": "com.example.message",
+        "time": SENT,
+    }
     if message.content_type:
         event["datacontenttype"] = message.content_type
     if message.content_type and "json" in message.content_type:
@@ -286,8 +304,10 @@ def _published(message: Message, topic: str) -> dict[str, Any]:
         try:
             event["data"] = message.body.decode("utf-8")
         except UnicodeDecodeError:
-            raise CannotCarry("Event Grid carries a CloudEvent's data as JSON: bytes that are no text would "
-                              "need data_base64, which the Event Grid trigger does not decode") from None
+            raise CannotCarry(
+                "Event Grid carries a CloudEvent's data as JSON: bytes that are no text would "
+                "need data_base64, which the Event Grid trigger does not decode"
+            ) from None
     return event
 
 
@@ -305,9 +325,16 @@ def _blob(change: ObjectChange) -> Any:
     """The blob trigger's InputStream: the blob (container/name), its URI and its properties as the host
     serialises them (Last-Modified in whole seconds, the ETag quoted)."""
     modified = _time(change.time).replace(microsecond=0)
-    properties = {"LastModified": modified.isoformat(), "CreatedOn": modified.isoformat(),
-                  "ContentLength": change.size, "ContentType": change.content_type, "ETag": f'"{ETAG}"',
-                  "BlobType": "Block", "AccessTier": "Hot", "LeaseState": "Available"}
+    properties = {
+        "LastModified": modified.isoformat(),
+        "CreatedOn": modified.isoformat(),
+        "ContentLength": change.size,
+        "ContentType": change.content_type,
+        "ETag": f'"{ETAG}"',
+        "BlobType": "Block",
+        "AccessTier": "Hot",
+        "LeaseState": "Available",
+    }
     metadata = {
         "BlobTrigger": Datum(f"{physical_container(change.bucket)}/{change.key}", "string"),
         "Uri": Datum(_blob_url(change), "string"),
@@ -324,11 +351,22 @@ def _blob_event(change: ObjectChange) -> dict[str, Any]:
     api = "PutBlob" if change.change == "created" else "DeleteBlob"
     moment = change.time.replace("Z", "0000Z") if "." in change.time else change.time
     return {
-        "topic": STORAGE_ACCOUNT, "subject": f"/blobServices/default/containers/{container}/blobs/{change.key}",
-        "eventType": BLOB_EVENTS[change.change], "id": "3626e710-c01e-005c-794a-92005606d96d",
-        "data": {"api": api, "requestId": "3626e710-c01e-005c-794a-920056000000", "eTag": ETAG,
-                 "contentType": change.content_type, "contentLength": change.size, "blobType": "BlockBlob",
-                 "url": _blob_url(change), "sequencer": "0000000000000000000000000000B00D0000000005b29696",
-                 "storageDiagnostics": {"batchId": "24045172-a006-0065-004a-9240f2000000"}},
-        "dataVersion": "", "metadataVersion": "1", "eventTime": moment,
+        "topic": STORAGE_ACCOUNT,
+        "subject": f"/blobServices/default/containers/{container}/blobs/{change.key}",
+        "eventType": BLOB_EVENTS[change.change],
+        "id": "3626e710-c01e-005c-794a-92005606d96d",
+        "data": {
+            "api": api,
+            "requestId": "3626e710-c01e-005c-794a-920056000000",
+            "eTag": ETAG,
+            "contentType": change.content_type,
+            "contentLength": change.size,
+            "blobType": "BlockBlob",
+            "url": _blob_url(change),
+            "sequencer": "0000000000000000000000000000B00D0000000005b29696",
+            "storageDiagnostics": {"batchId": "24045172-a006-0065-004a-9240f2000000"},
+        },
+        "dataVersion": "",
+        "metadataVersion": "1",
+        "eventTime": moment,
     }

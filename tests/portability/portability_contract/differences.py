@@ -31,8 +31,11 @@ class Difference:
         wanted = [p for p in patterns if not p.startswith("!")]
         unwanted = [p[1:] for p in patterns if p.startswith("!")]
         field = self.field.replace("[*]", "[[]*[]]")  # fnmatch reads [*] as the character '*'
-        return (fnmatchcase(path, field) and any(fnmatchcase(case, p) for p in wanted)
-                and not any(fnmatchcase(case, p) for p in unwanted))
+        return (
+            fnmatchcase(path, field)
+            and any(fnmatchcase(case, p) for p in wanted)
+            and not any(fnmatchcase(case, p) for p in unwanted)
+        )
 
     def excuses(self, cloud: str) -> bool:
         return self.clouds == "all" or cloud in self.clouds.split(", ")
@@ -41,109 +44,235 @@ class Difference:
 DIFFERENCES = [
     Difference("seen[*].context.provider", "*", "names the cloud the function runs on: what it is for"),
     Difference("seen[*].context.invocation_id", "*", "each invocation's own id, assigned by the cloud"),
-    Difference("seen[*].context.has_deadline", "*",
-               "`ctx.deadline` is known where the runtime is told when the invocation is cut off: Lambda says "
-               "so, and Cloud Functions gets the timeout deploy sets; the Azure worker does not pass the host's "
-               "functionTimeout on, and the dev host cuts off only a function that declares `timeout_s`",
-               "local, azure"),
+    Difference(
+        "seen[*].context.has_deadline",
+        "*",
+        "`ctx.deadline` is known where the runtime is told when the invocation is cut off: Lambda says "
+        "so, and Cloud Functions gets the timeout deploy sets; the Azure worker does not pass the host's "
+        "functionTimeout on, and the dev host cuts off only a function that declares `timeout_s`",
+        "local, azure",
+    ),
     # What names the cloud's own resource or is assigned by it. A carried CloudEvent keeps all of these.
-    Difference("seen[*].event.id", "queue-* topic-* batch-* storage-* schedule-* !*-cloudevent",
-               "assigned by the transport or store that delivered the event (a message id, a notification "
-               "id); `source` + `id` stays the deduplication key on each cloud"),
-    Difference("seen[*].context.message.message_id", "queue-* topic-* batch-* !*-cloudevent",
-               "the transport's own message id (Pub/Sub ids are numbers, SQS and the dev host's UUIDs)"),
-    Difference("seen[*].event.source", "queue-* topic-* batch-* storage-* schedule-* !*-cloudevent",
-               "names the cloud resource the event came from (queue ARN or URL, topic, bucket, schedule)"),
-    Difference("seen[*].event.type", "queue-* topic-* batch-* storage-* schedule-* !*-cloudevent",
-               "the native event's type in that cloud's family (com.amazonaws.sqs.message, "
-               "com.google.cloud.pubsub.message, ...); the neutral views read every one of them"),
+    Difference(
+        "seen[*].event.id",
+        "queue-* topic-* batch-* storage-* schedule-* !*-cloudevent",
+        "assigned by the transport or store that delivered the event (a message id, a notification "
+        "id); `source` + `id` stays the deduplication key on each cloud",
+    ),
+    Difference(
+        "seen[*].context.message.message_id",
+        "queue-* topic-* batch-* !*-cloudevent",
+        "the transport's own message id (Pub/Sub ids are numbers, SQS and the dev host's UUIDs)",
+    ),
+    Difference(
+        "seen[*].event.source",
+        "queue-* topic-* batch-* storage-* schedule-* !*-cloudevent",
+        "names the cloud resource the event came from (queue ARN or URL, topic, bucket, schedule)",
+    ),
+    Difference(
+        "seen[*].event.type",
+        "queue-* topic-* batch-* storage-* schedule-* !*-cloudevent",
+        "the native event's type in that cloud's family (com.amazonaws.sqs.message, "
+        "com.google.cloud.pubsub.message, ...); the neutral views read every one of them",
+    ),
     # The dev host has no sender's clock: it stamps what it accepts.
-    Difference("seen[*].event.time", "queue-* topic-* batch-* !*-cloudevent",
-               "the dev host stamps a message when `POST /_local/queues|topics/...` accepts it", "local"),
-    Difference("seen[*].context.message.published_time", "queue-* topic-* batch-* !*-cloudevent",
-               "the dev host stamps a message when `POST /_local/queues|topics/...` accepts it", "local"),
-    Difference("seen[*].event.time", "storage-* schedule-*",
-               "the dev host reports a file change when its watcher sees it, and a schedule fired on demand "
-               "(`POST /_local/schedules/{function}/fire`) as due now", "local"),
-    Difference("seen[*].event.data.value.time", "storage-*",
-               "the dev host reports a file change when its watcher sees it", "local"),
-    Difference("seen[*].event.data.value.scheduled_time", "schedule-*",
-               "a schedule fired on demand (`POST /_local/schedules/{function}/fire`) is due now", "local"),
+    Difference(
+        "seen[*].event.time",
+        "queue-* topic-* batch-* !*-cloudevent",
+        "the dev host stamps a message when `POST /_local/queues|topics/...` accepts it",
+        "local",
+    ),
+    Difference(
+        "seen[*].context.message.published_time",
+        "queue-* topic-* batch-* !*-cloudevent",
+        "the dev host stamps a message when `POST /_local/queues|topics/...` accepts it",
+        "local",
+    ),
+    Difference(
+        "seen[*].event.time",
+        "storage-* schedule-*",
+        "the dev host reports a file change when its watcher sees it, and a schedule fired on demand "
+        "(`POST /_local/schedules/{function}/fire`) as due now",
+        "local",
+    ),
+    Difference(
+        "seen[*].event.data.value.time",
+        "storage-*",
+        "the dev host reports a file change when its watcher sees it",
+        "local",
+    ),
+    Difference(
+        "seen[*].event.data.value.scheduled_time",
+        "schedule-*",
+        "a schedule fired on demand (`POST /_local/schedules/{function}/fire`) is due now",
+        "local",
+    ),
     # AWS
-    Difference("seen[*].context.message.message_id", "*-cloudevent",
-               "the transport's own id of the message that carried the event (SQS and SNS assign one); the dev "
-               "host gives its message the carried event's id"),
-    Difference("seen[*].context.message.published_time", "*-cloudevent",
-               "the dev host stamps a message when `POST /_local/queues|topics/...` accepts it", "local"),
-    Difference("letters[*].id", "batch-*",
-               "a dead letter is the event the handler gave up on, with the id its transport assigned "
-               "(the SQS message id on AWS)"),
-    Difference("seen[*].event.data.value.bucket", "storage-*",
-               "the bucket's name on AWS, which the handler reads the object with: deploy names a bucket "
-               "`<app>-<stage>-<bucket>` (S3 bucket names are global) unless the settings' `buckets` map it "
-               "to an existing one", "aws"),
-    Difference("seen[*].event.data.value.content_type", "storage-*",
-               "an S3 event notification does not carry the object's content type (read it with HeadObject)",
-               "aws"),
-    Difference("seen[*].event.data.value.size", "storage-deleted",
-               "an S3 ObjectRemoved notification carries the key only: no size", "aws"),
-    Difference("seen[*].event.data.value.etag", "storage-deleted",
-               "an S3 ObjectRemoved notification carries the key only: no eTag", "aws"),
-    Difference("seen[*].event.subject", "schedule-*",
-               "EventBridge names the schedule that fired (deploy names it after the function, within the "
-               "app's schedule group); the dev host's tick has no subject", "aws"),
-    Difference("seen[*].request.headers[*]", "http-*-cookies",
-               "a Function URL or HTTP API moves the Cookie header into `cookies[]` (payload 2.0): the shim "
-               "puts it back as one `cookie` header after the others, so its place among them is lost", "aws"),
-    Difference("json.routes*", "http-undeclared-path",
-               "each function has its own Function URL, which serves that function's route only: its 404 "
-               "lists that route; the dev host serves every route of the app on one address", "aws"),
+    Difference(
+        "seen[*].context.message.message_id",
+        "*-cloudevent",
+        "the transport's own id of the message that carried the event (SQS and SNS assign one); the dev "
+        "host gives its message the carried event's id",
+    ),
+    Difference(
+        "seen[*].context.message.published_time",
+        "*-cloudevent",
+        "the dev host stamps a message when `POST /_local/queues|topics/...` accepts it",
+        "local",
+    ),
+    Difference(
+        "letters[*].id",
+        "batch-*",
+        "a dead letter is the event the handler gave up on, with the id its transport assigned "
+        "(the SQS message id on AWS)",
+    ),
+    Difference(
+        "seen[*].event.data.value.bucket",
+        "storage-*",
+        "the bucket's name on AWS, which the handler reads the object with: deploy names a bucket "
+        "`<app>-<stage>-<bucket>` (S3 bucket names are global) unless the settings' `buckets` map it "
+        "to an existing one",
+        "aws",
+    ),
+    Difference(
+        "seen[*].event.data.value.content_type",
+        "storage-*",
+        "an S3 event notification does not carry the object's content type (read it with HeadObject)",
+        "aws",
+    ),
+    Difference(
+        "seen[*].event.data.value.size",
+        "storage-deleted",
+        "an S3 ObjectRemoved notification carries the key only: no size",
+        "aws",
+    ),
+    Difference(
+        "seen[*].event.data.value.etag",
+        "storage-deleted",
+        "an S3 ObjectRemoved notification carries the key only: no eTag",
+        "aws",
+    ),
+    Difference(
+        "seen[*].event.subject",
+        "schedule-*",
+        "EventBridge names the schedule that fired (deploy names it after the function, within the "
+        "app's schedule group); the dev host's tick has no subject",
+        "aws",
+    ),
+    Difference(
+        "seen[*].request.headers[*]",
+        "http-*-cookies",
+        "a Function URL or HTTP API moves the Cookie header into `cookies[]` (payload 2.0): the shim "
+        "puts it back as one `cookie` header after the others, so its place among them is lost",
+        "aws",
+    ),
+    Difference(
+        "json.routes*",
+        "http-undeclared-path",
+        "each function has its own Function URL, which serves that function's route only: its 404 "
+        "lists that route; the dev host serves every route of the app on one address",
+        "aws",
+    ),
     # GCP
-    Difference("seen[*].context.message.subscription", "queue-* topic-* batch-*",
-               "Pub/Sub says which subscription delivered the message (the one Eventarc made for the trigger); "
-               "SQS, SNS and the dev host have none", "gcp"),
-    Difference("seen[*].event.data.value.bucket", "storage-*",
-               "the bucket's name on Google Cloud, which the handler reads the object with: deploy names a "
-               "bucket `<app>-<stage>-<bucket>` (bucket names are global) unless the settings' `buckets` map it "
-               "to an existing one", "gcp"),
-    Difference("seen[*].event.data.value.etag", "storage-*",
-               "Cloud Storage's etag is its own version tag, not the content's MD5 (that is the object's "
-               "`md5Hash`, base64, in the event data)", "gcp"),
-    Difference("seen[*].event.subject", "storage-*",
-               "Google's own Cloud Storage CloudEvent, kept as Google sends it, names the object "
-               "`objects/<name>`; the key alone is StorageObject.key on every cloud", "gcp"),
-    Difference("json.routes*", "http-undeclared-path",
-               "each Cloud Function has its own URL, which serves that function's route only: its 404 lists "
-               "that route; the dev host serves every route of the app on one address", "gcp"),
+    Difference(
+        "seen[*].context.message.subscription",
+        "queue-* topic-* batch-*",
+        "Pub/Sub says which subscription delivered the message (the one Eventarc made for the trigger); "
+        "SQS, SNS and the dev host have none",
+        "gcp",
+    ),
+    Difference(
+        "seen[*].event.data.value.bucket",
+        "storage-*",
+        "the bucket's name on Google Cloud, which the handler reads the object with: deploy names a "
+        "bucket `<app>-<stage>-<bucket>` (bucket names are global) unless the settings' `buckets` map it "
+        "to an existing one",
+        "gcp",
+    ),
+    Difference(
+        "seen[*].event.data.value.etag",
+        "storage-*",
+        "Cloud Storage's etag is its own version tag, not the content's MD5 (that is the object's "
+        "`md5Hash`, base64, in the event data)",
+        "gcp",
+    ),
+    Difference(
+        "seen[*].event.subject",
+        "storage-*",
+        "Google's own Cloud Storage CloudEvent, kept as Google sends it, names the object "
+        "`objects/<name>`; the key alone is StorageObject.key on every cloud",
+        "gcp",
+    ),
+    Difference(
+        "json.routes*",
+        "http-undeclared-path",
+        "each Cloud Function has its own URL, which serves that function's route only: its 404 lists "
+        "that route; the dev host serves every route of the app on one address",
+        "gcp",
+    ),
     # Azure
-    Difference("seen[*].event.time", "queue-* batch-* !*-cloudevent",
-               "an Azure Storage queue records when a message was inserted in whole seconds: the fraction of "
-               "a second is lost (`queue_transport = \"service_bus\"` keeps milliseconds)", "azure"),
-    Difference("seen[*].context.message.published_time", "queue-* batch-*",
-               "an Azure Storage queue records when a message was inserted in whole seconds: the fraction of "
-               "a second is lost", "azure"),
-    Difference("seen[*].event.datacontenttype", "queue-* batch-* !*-cloudevent",
-               "an Azure Storage queue message has no attributes: a declared content type does not travel, so "
-               "the body is read as an undeclared one (JSON, else text, else bytes)", "azure"),
-    Difference("seen[*].context.message.published_time", "topic-*",
-               "an Event Grid delivery holds the event only: it does not say when the event was published",
-               "azure"),
-    Difference("seen[*].event.time", "storage-created",
-               "the blob trigger hands over the blob, not the Event Grid event: the time is the blob's "
-               "Last-Modified, which Azure Storage keeps in whole seconds", "azure"),
-    Difference("seen[*].event.data.value.time", "storage-created",
-               "the blob trigger hands over the blob, not the Event Grid event: the time is the blob's "
-               "Last-Modified, which Azure Storage keeps in whole seconds", "azure"),
-    Difference("seen[*].event.data.value.etag", "storage-*",
-               "Azure Storage's ETag is its own version tag (0x8D...), not the content's MD5 (that is the "
-               "blob's Content-MD5 property)", "azure"),
-    Difference("seen[*].event.subject", "storage-*",
-               "Azure names the blob in an event's subject as Event Grid does, "
-               "`/blobServices/default/containers/<container>/blobs/<name>`; the key alone is StorageObject.key "
-               "on every cloud", "azure"),
-    Difference("json*", "http-undeclared-path",
-               "the Functions host answers a path no function's route matches itself (404, no body) before any "
-               "function runs; the dev host's 404 names the routes it serves", "azure"),
+    Difference(
+        "seen[*].event.time",
+        "queue-* batch-* !*-cloudevent",
+        "an Azure Storage queue records when a message was inserted in whole seconds: the fraction of "
+        'a second is lost (`queue_transport = "service_bus"` keeps milliseconds)',
+        "azure",
+    ),
+    Difference(
+        "seen[*].context.message.published_time",
+        "queue-* batch-*",
+        "an Azure Storage queue records when a message was inserted in whole seconds: the fraction of a second is lost",
+        "azure",
+    ),
+    Difference(
+        "seen[*].event.datacontenttype",
+        "queue-* batch-* !*-cloudevent",
+        "an Azure Storage queue message has no attributes: a declared content type does not travel, so "
+        "the body is read as an undeclared one (JSON, else text, else bytes)",
+        "azure",
+    ),
+    Difference(
+        "seen[*].context.message.published_time",
+        "topic-*",
+        "an Event Grid delivery holds the event only: it does not say when the event was published",
+        "azure",
+    ),
+    Difference(
+        "seen[*].event.time",
+        "storage-created",
+        "the blob trigger hands over the blob, not the Event Grid event: the time is the blob's "
+        "Last-Modified, which Azure Storage keeps in whole seconds",
+        "azure",
+    ),
+    Difference(
+        "seen[*].event.data.value.time",
+        "storage-created",
+        "the blob trigger hands over the blob, not the Event Grid event: the time is the blob's "
+        "Last-Modified, which Azure Storage keeps in whole seconds",
+        "azure",
+    ),
+    Difference(
+        "seen[*].event.data.value.etag",
+        "storage-*",
+        "Azure Storage's ETag is its own version tag (0x8D...), not the content's MD5 (that is the "
+        "blob's Content-MD5 property)",
+        "azure",
+    ),
+    Difference(
+        "seen[*].event.subject",
+        "storage-*",
+        "Azure names the blob in an event's subject as Event Grid does, "
+        "`/blobServices/default/containers/<container>/blobs/<name>`; the key alone is StorageObject.key "
+        "on every cloud",
+        "azure",
+    ),
+    Difference(
+        "json*",
+        "http-undeclared-path",
+        "the Functions host answers a path no function's route matches itself (404, no body) before any "
+        "function runs; the dev host's 404 names the routes it serves",
+        "azure",
+    ),
 ]
 
 
@@ -155,10 +284,16 @@ class NotCarried:
 
 
 NOT_CARRIED = [
-    NotCarried("queue-redelivered", "local", "the dev host counts its own deliveries: a message it accepts is "
-               "first delivered as attempt 1"),
-    NotCarried("queue-binary", "aws", "an SQS message body is Unicode text: bytes that are not UTF-8 cannot be "
-               "sent as they are"),
+    NotCarried(
+        "queue-redelivered",
+        "local",
+        "the dev host counts its own deliveries: a message it accepts is first delivered as attempt 1",
+    ),
+    NotCarried(
+        "queue-binary",
+        "aws",
+        "an SQS message body is Unicode text: bytes that are not UTF-8 cannot be sent as they are",
+    ),
 ]
 
 

@@ -69,42 +69,86 @@ class Refused:
 
 EVERY = "every cloud"
 REFUSED = [
-    Refused(EVERY, ('@function(trigger=queue("orders", batch_size=20, fifo=True))',),
-            "batch_size must be an integer from 1 to 10 for a FIFO queue"),
-    Refused(EVERY, ('@function(trigger=queue("orders", batch_size=20000))',),
-            "batch_size must be an integer from 1 to 10000"),
-    Refused("aws", ('@function(trigger=queue("orders"), timeout_s=1200)',),
-            "is over Lambda's limit of 900 seconds"),
-    Refused("aws", ('@function(trigger=http("POST", "/render"), memory_mb=16384)',),
-            "is over Lambda's limit of 10240 MB"),
-    Refused("aws", ('@function(trigger=cron("0 3 1 * 1"))',),
-            "restricts both the day of the month and the day of the week, which EventBridge Scheduler "
-            "cannot express"),
-    Refused("aws", ('@function(trigger=http("GET", "/orders"))', '@function(trigger=http("GET", "/orders"))'),
-            "the app's HTTP API routes a method and path to one function", settings=('http = "http-api"',)),
-    Refused("gcp", ('@function(trigger=queue("orders", fifo=True))',),
-            "Eventarc's Pub/Sub subscriptions deliver without ordering"),
-    Refused("gcp", ('@function(trigger=queue("orders"), timeout_s=600)',),
-            "is over the limit of 540 seconds for event-driven functions"),
-    Refused("gcp", ('@function(trigger=http("GET", "/report"), architecture="arm64")',),
-            "Cloud Functions runs on x86_64 only"),
-    Refused("gcp", ('@function(trigger=schedule("rate(7 minutes)"))',),
-            "has no exact Cloud Scheduler (unix-cron) equivalent"),
-    Refused("gcp", ('@function(trigger=http("GET", "/status"))',),
-            "the name of the entry-point module functions-framework loads", module="main"),
-    Refused("azure", ('@function(trigger=http("GET", "/report"), timeout_s=900)',),
-            "is over the Consumption plan's limit of 600 seconds"),
-    Refused("azure", ('@function(trigger=queue("orders", fifo=True))',),
-            "Storage Queues deliver without ordering, and the Service Bus transport binds no sessions"),
-    Refused("azure", ('@function(trigger=http("GET", "/report"), architecture="arm64")',),
-            "Azure Functions runs Python on x86_64 Linux only"),
-    Refused("azure", ('@function(trigger=schedule("rate(7 minutes)"))',),
-            "cannot be expressed as an NCRONTAB timer"),
-    Refused("azure", ('@function(trigger=cron("0 3 1 * 1"))',),
-            "cron fires when either matches, Azure's NCRONTAB only when both do"),
-    Refused("azure", ('@function(trigger=http("GET", "/a"), env={"MODE": "fast"})',
-                      '@function(trigger=http("GET", "/b"), env={"MODE": "safe"})'),
-            "all functions of an app share one function app and its settings"),
+    Refused(
+        EVERY,
+        ('@function(trigger=queue("orders", batch_size=20, fifo=True))',),
+        "batch_size must be an integer from 1 to 10 for a FIFO queue",
+    ),
+    Refused(
+        EVERY,
+        ('@function(trigger=queue("orders", batch_size=20000))',),
+        "batch_size must be an integer from 1 to 10000",
+    ),
+    Refused("aws", ('@function(trigger=queue("orders"), timeout_s=1200)',), "is over Lambda's limit of 900 seconds"),
+    Refused(
+        "aws", ('@function(trigger=http("POST", "/render"), memory_mb=16384)',), "is over Lambda's limit of 10240 MB"
+    ),
+    Refused(
+        "aws",
+        ('@function(trigger=cron("0 3 1 * 1"))',),
+        "restricts both the day of the month and the day of the week, which EventBridge Scheduler cannot express",
+    ),
+    Refused(
+        "aws",
+        ('@function(trigger=http("GET", "/orders"))', '@function(trigger=http("GET", "/orders"))'),
+        "the app's HTTP API routes a method and path to one function",
+        settings=('http = "http-api"',),
+    ),
+    Refused(
+        "gcp",
+        ('@function(trigger=queue("orders", fifo=True))',),
+        "Eventarc's Pub/Sub subscriptions deliver without ordering",
+    ),
+    Refused(
+        "gcp",
+        ('@function(trigger=queue("orders"), timeout_s=600)',),
+        "is over the limit of 540 seconds for event-driven functions",
+    ),
+    Refused(
+        "gcp",
+        ('@function(trigger=http("GET", "/report"), architecture="arm64")',),
+        "Cloud Functions runs on x86_64 only",
+    ),
+    Refused(
+        "gcp",
+        ('@function(trigger=schedule("rate(7 minutes)"))',),
+        "has no exact Cloud Scheduler (unix-cron) equivalent",
+    ),
+    Refused(
+        "gcp",
+        ('@function(trigger=http("GET", "/status"))',),
+        "the name of the entry-point module functions-framework loads",
+        module="main",
+    ),
+    Refused(
+        "azure",
+        ('@function(trigger=http("GET", "/report"), timeout_s=900)',),
+        "is over the Consumption plan's limit of 600 seconds",
+    ),
+    Refused(
+        "azure",
+        ('@function(trigger=queue("orders", fifo=True))',),
+        "Storage Queues deliver without ordering, and the Service Bus transport binds no sessions",
+    ),
+    Refused(
+        "azure",
+        ('@function(trigger=http("GET", "/report"), architecture="arm64")',),
+        "Azure Functions runs Python on x86_64 Linux only",
+    ),
+    Refused("azure", ('@function(trigger=schedule("rate(7 minutes)"))',), "cannot be expressed as an NCRONTAB timer"),
+    Refused(
+        "azure",
+        ('@function(trigger=cron("0 3 1 * 1"))',),
+        "cron fires when either matches, Azure's NCRONTAB only when both do",
+    ),
+    Refused(
+        "azure",
+        (
+            '@function(trigger=http("GET", "/a"), env={"MODE": "fast"})',
+            '@function(trigger=http("GET", "/b"), env={"MODE": "safe"})',
+        ),
+        "all functions of an app share one function app and its settings",
+    ),
 ]
 
 
@@ -144,28 +188,36 @@ def render_not_carried() -> str:
 # -- what each trigger maps to ---------------------------------------------------------------------------
 
 SERVICES = {  # kind -> cloud -> the native service the trigger becomes (the product's choice)
-    "http": {"local": "a route of the dev server",
-             "aws": "a Lambda Function URL, or a route of the app's API Gateway HTTP API (`http = \"http-api\"`)",
-             "gcp": "the function's HTTPS endpoint (Cloud Run functions)",
-             "azure": "an HTTP trigger, with no `/api` prefix"},
-    "queue": {"local": "a queue in the dev host's journal",
-              "aws": "an SQS queue, polled by Lambda",
-              "gcp": "a Pub/Sub topic and an Eventarc trigger",
-              "azure": "a Queue Storage queue (Service Bus with `queue_transport = \"service_bus\"`)"},
-    "topic": {"local": "a fan-out in the dev host's journal",
-              "aws": "an SNS topic",
-              "gcp": "a Pub/Sub topic and an Eventarc trigger",
-              "azure": "an Event Grid topic, CloudEvents schema (a Service Bus topic with "
-                       "`topic_transport = \"service_bus\"`)"},
-    "schedule": {"local": "the dev host's timer",
-                 "aws": "an EventBridge Scheduler schedule",
-                 "gcp": "a Cloud Scheduler job publishing to the function's Pub/Sub topic",
-                 "azure": "a timer trigger (NCRONTAB)"},
-    "storage": {"local": "a folder under `.portable-fn/local/buckets/`",
-                "aws": "an S3 bucket notification",
-                "gcp": "an Eventarc Cloud Storage trigger",
-                "azure": "a blob trigger with the Event Grid source (`created`), an Event Grid subscription "
-                         "(`deleted`)"},
+    "http": {
+        "local": "a route of the dev server",
+        "aws": 'a Lambda Function URL, or a route of the app\'s API Gateway HTTP API (`http = "http-api"`)',
+        "gcp": "the function's HTTPS endpoint (Cloud Run functions)",
+        "azure": "an HTTP trigger, with no `/api` prefix",
+    },
+    "queue": {
+        "local": "a queue in the dev host's journal",
+        "aws": "an SQS queue, polled by Lambda",
+        "gcp": "a Pub/Sub topic and an Eventarc trigger",
+        "azure": 'a Queue Storage queue (Service Bus with `queue_transport = "service_bus"`)',
+    },
+    "topic": {
+        "local": "a fan-out in the dev host's journal",
+        "aws": "an SNS topic",
+        "gcp": "a Pub/Sub topic and an Eventarc trigger",
+        "azure": 'an Event Grid topic, CloudEvents schema (a Service Bus topic with `topic_transport = "service_bus"`)',
+    },
+    "schedule": {
+        "local": "the dev host's timer",
+        "aws": "an EventBridge Scheduler schedule",
+        "gcp": "a Cloud Scheduler job publishing to the function's Pub/Sub topic",
+        "azure": "a timer trigger (NCRONTAB)",
+    },
+    "storage": {
+        "local": "a folder under `.portable-fn/local/buckets/`",
+        "aws": "an S3 bucket notification",
+        "gcp": "an Eventarc Cloud Storage trigger",
+        "azure": "a blob trigger with the Event Grid source (`created`), an Event Grid subscription (`deleted`)",
+    },
 }
 ARTIFACT = Artifact(Path("app.zip"), "0" * 64, 1, 1)
 
@@ -237,8 +289,16 @@ def _azure_desired(app: App) -> list[Any]:
     from portable_fn_azure.deploy.desired import Target, desired
     from portable_fn_azure.deploy.naming import Names
 
-    return desired(Target(app, "dev", Names(app.name, "dev", "subscription"), "westeurope", ARTIFACT,
-                          "https://account.blob.core.windows.net"))
+    return desired(
+        Target(
+            app,
+            "dev",
+            Names(app.name, "dev", "subscription"),
+            "westeurope",
+            ARTIFACT,
+            "https://account.blob.core.windows.net",
+        )
+    )
 
 
 DESIRED: dict[str, Callable[[App], list[Any]]] = {"aws": _aws_desired, "gcp": _gcp_desired, "azure": _azure_desired}
@@ -263,15 +323,21 @@ def _azure_native(app: App, spec: Any) -> list[str]:
     for decorator in function.decorator_list:
         if isinstance(decorator, ast.Call) and isinstance(decorator.func, ast.Attribute):
             name = decorator.func.attr
-            schedule = [str(k.value.value) for k in decorator.keywords
-                        if k.arg == "schedule" and isinstance(k.value, ast.Constant)]
+            schedule = [
+                str(k.value.value)
+                for k in decorator.keywords
+                if k.arg == "schedule" and isinstance(k.value, ast.Constant)
+            ]
             if name != "function_name":
                 bindings.append(f"`{name}`" + (f" `{schedule[0]}`" if schedule else ""))
     return [" + ".join(bindings)]
 
 
 NATIVE: dict[str, Callable[[App, Any], list[str]]] = {
-    "aws": lambda app, spec: [], "gcp": _gcp_native, "azure": _azure_native}
+    "aws": lambda app, spec: [],
+    "gcp": _gcp_native,
+    "azure": _azure_native,
+}
 
 
 # -- limits ------------------------------------------------------------------------------------------------
@@ -290,8 +356,10 @@ def ours() -> dict[str, str]:
     app = load_app(PROBE)
     batch = max(getattr(s.trigger, "batch_size", 1) for s in app.functions)
     return {
-        "aws_batch_window": "1", "aws_async_retries": str(MAX_ASYNC_RETRIES),
-        "aws_queue_retention": duration(Queue.retention_s), "aws_dlq_retention": duration(DLQ_RETENTION_S),
+        "aws_batch_window": "1",
+        "aws_async_retries": str(MAX_ASYNC_RETRIES),
+        "aws_queue_retention": duration(Queue.retention_s),
+        "aws_dlq_retention": duration(DLQ_RETENTION_S),
         "aws_visibility": "6 * `timeout_s`, at least 30 s, at most 12 h (deploy sets it)",
         "aws_max_timeout": duration(MAX_TIMEOUT_S),
         "gcp_max_event_timeout": duration(MAX_EVENT_TIMEOUT_S),
@@ -369,8 +437,11 @@ def render_limits() -> str:
         for aspect, figures in quotas.DELIVERY[kind].items():
             rows.append((aspect, *figure_cells(figures, values, sources)))
         parts.append(table(rows))
-    rows = [("every event function", *CLOUDS), ("---",) * 5,
-            ("longest `timeout_s`", *figure_cells(quotas.EVENT_TIMEOUTS, values, sources))]
+    rows = [
+        ("every event function", *CLOUDS),
+        ("---",) * 5,
+        ("longest `timeout_s`", *figure_cells(quotas.EVENT_TIMEOUTS, values, sources)),
+    ]
     parts.append(table(rows))
     return "\n".join(parts) + "\n" + sources.render()
 
@@ -396,9 +467,11 @@ def render(page: str) -> str:
     found = [m.group("name") for m in BLOCK.finditer(page)]
     missing, unknown = set(SECTIONS) - set(found), set(found) - set(SECTIONS)
     if missing or unknown:
-        raise ValueError(f"{PAGE}: generated parts missing {sorted(missing)}, unknown {sorted(unknown)}; "
-                         f"each is `<!-- generated: NAME -->` ... `<!-- end generated -->`, NAME one of "
-                         f"{sorted(SECTIONS)}.")
+        raise ValueError(
+            f"{PAGE}: generated parts missing {sorted(missing)}, unknown {sorted(unknown)}; "
+            f"each is `<!-- generated: NAME -->` ... `<!-- end generated -->`, NAME one of "
+            f"{sorted(SECTIONS)}."
+        )
     return BLOCK.sub(lambda m: m.group(1) + SECTIONS[m.group("name")]() + m.group(4), page)
 
 

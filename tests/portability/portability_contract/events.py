@@ -91,9 +91,15 @@ def _json(value: object) -> bytes:
 
 ORDER = {"id": "o-1", "customer": "ada", "lines": [{"sku": "book", "quantity": 2}]}
 CARRIED = {  # a CloudEvent another function emitted, in the JSON format
-    "specversion": "1.0", "id": "evt-42", "source": "//shop/checkout", "type": "shop.order.paid",
-    "subject": "orders/o-1", "time": "2026-05-01T09:59:59.5Z", "datacontenttype": "application/json",
-    "traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", "tenant": "acme",
+    "specversion": "1.0",
+    "id": "evt-42",
+    "source": "//shop/checkout",
+    "type": "shop.order.paid",
+    "subject": "orders/o-1",
+    "time": "2026-05-01T09:59:59.5Z",
+    "datacontenttype": "application/json",
+    "traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+    "tenant": "acme",
     "data": {"order": "o-1", "total": 42.5},
 }
 # The key of a user's file: a folder, spaces, non-ASCII letters and a "+" (each cloud encodes it its way).
@@ -111,24 +117,31 @@ class Case:
 
 MESSAGE_CASES = [
     Case("queue-json", QueueDelivery((Message(_json(ORDER), "application/json"),)), ("ack",)),
-    Case("queue-json-undeclared", QueueDelivery((Message(_json(ORDER)),)), ("ack",),
-         notes="JSON the sender did not label: read as JSON, as every cloud's text body"),
-    Case("queue-text", QueueDelivery((Message("plain text, héllo".encode(), "text/plain; charset=utf-8"),)),
-         ("ack",)),
+    Case(
+        "queue-json-undeclared",
+        QueueDelivery((Message(_json(ORDER)),)),
+        ("ack",),
+        notes="JSON the sender did not label: read as JSON, as every cloud's text body",
+    ),
+    Case("queue-text", QueueDelivery((Message("plain text, héllo".encode(), "text/plain; charset=utf-8"),)), ("ack",)),
     Case("queue-text-undeclared", QueueDelivery((Message("plain text, héllo".encode()),)), ("ack",)),
-    Case("queue-binary", QueueDelivery((Message(b"\x00\x01\xfe\xff binary", "application/octet-stream"),)),
-         ("ack",)),
-    Case("queue-cloudevent", QueueDelivery((Message(_json(CARRIED), "application/cloudevents+json"),)),
-         ("ack",)),
+    Case("queue-binary", QueueDelivery((Message(b"\x00\x01\xfe\xff binary", "application/octet-stream"),)), ("ack",)),
+    Case("queue-cloudevent", QueueDelivery((Message(_json(CARRIED), "application/cloudevents+json"),)), ("ack",)),
     Case("queue-redelivered", QueueDelivery((Message(_json(ORDER), "application/json", attempt=3),)), ("ack",)),
     Case("topic-json", TopicDelivery(Message(_json({"headline": "portable"}), "application/json")), ("ack",)),
     Case("topic-cloudevent", TopicDelivery(Message(_json(CARRIED), "application/cloudevents+json")), ("ack",)),
-    Case("batch-with-failures", QueueDelivery((
-        Message(_json({"n": 1}), "application/json", id="7d4a3b1e-0000-4000-8000-00000000000a"),
-        Message(_json({"n": 2, "do": "retry"}), "application/json", id="7d4a3b1e-0000-4000-8000-00000000000b"),
-        Message(_json({"n": 3, "do": "dead"}), "application/json", id="7d4a3b1e-0000-4000-8000-00000000000c"),
-        Message(_json({"n": 4}), "application/json", id="7d4a3b1e-0000-4000-8000-00000000000d"),
-    )), ("ack", "retry", "dead-letter", "ack")),
+    Case(
+        "batch-with-failures",
+        QueueDelivery(
+            (
+                Message(_json({"n": 1}), "application/json", id="7d4a3b1e-0000-4000-8000-00000000000a"),
+                Message(_json({"n": 2, "do": "retry"}), "application/json", id="7d4a3b1e-0000-4000-8000-00000000000b"),
+                Message(_json({"n": 3, "do": "dead"}), "application/json", id="7d4a3b1e-0000-4000-8000-00000000000c"),
+                Message(_json({"n": 4}), "application/json", id="7d4a3b1e-0000-4000-8000-00000000000d"),
+            )
+        ),
+        ("ack", "retry", "dead-letter", "ack"),
+    ),
 ]
 STORAGE_CASES = [
     Case("storage-created", ObjectChange(KEY, "created")),
@@ -136,15 +149,26 @@ STORAGE_CASES = [
 ]
 SCHEDULE_CASES = [Case("schedule-tick", Tick())]
 HTTP_CASES = [
-    Case("http-get-query-cookies", HttpCall(
-        "GET", "/orders/o-1", "tag=a&tag=b&empty=&q=caf%C3%A9&plus=1%2B1",
-        (("cookie", "session=abc; theme=dark"), ("x-request-tag", "one"), ("accept", "application/json"))),
-        status=201),
-    Case("http-post-binary-body", HttpCall(
-        "POST", "/orders/o%202", "", (("content-type", "application/octet-stream"),), b"\x00\x01\xfe\xff"),
-        status=201),
-    Case("http-post-json", HttpCall(
-        "POST", "/orders/o-3", "", (("content-type", "application/json"),), _json(ORDER)), status=201),
+    Case(
+        "http-get-query-cookies",
+        HttpCall(
+            "GET",
+            "/orders/o-1",
+            "tag=a&tag=b&empty=&q=caf%C3%A9&plus=1%2B1",
+            (("cookie", "session=abc; theme=dark"), ("x-request-tag", "one"), ("accept", "application/json")),
+        ),
+        status=201,
+    ),
+    Case(
+        "http-post-binary-body",
+        HttpCall("POST", "/orders/o%202", "", (("content-type", "application/octet-stream"),), b"\x00\x01\xfe\xff"),
+        status=201,
+    ),
+    Case(
+        "http-post-json",
+        HttpCall("POST", "/orders/o-3", "", (("content-type", "application/json"),), _json(ORDER)),
+        status=201,
+    ),
     Case("http-undeclared-path", HttpCall("GET", "/nowhere"), status=404),
     Case("http-undeclared-method", HttpCall("DELETE", "/status"), status=405),
 ]

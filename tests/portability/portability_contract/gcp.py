@@ -111,15 +111,20 @@ def _pubsub_emulator(tmp: pytest.TempPathFactory) -> Iterator[str]:
     """`host:port` of gcloud's Pub/Sub emulator; the GCP runner is skipped, saying why, without it."""
     gcloud = shutil.which("gcloud")
     roots = [Path(gcloud).resolve().parent.parent] if gcloud else []
-    binary = next((root / EMULATOR_BIN for root in [*roots, Path("/usr/lib/google-cloud-sdk")]
-                   if (root / EMULATOR_BIN).exists()), None)
+    binary = next(
+        (root / EMULATOR_BIN for root in [*roots, Path("/usr/lib/google-cloud-sdk")] if (root / EMULATOR_BIN).exists()),
+        None,
+    )
     if binary is None or shutil.which("java") is None:
-        pytest.skip("the GCP runner needs gcloud's Pub/Sub emulator for dead letters: install the Google Cloud "
-                    "SDK's pubsub-emulator component and Java (gcloud components install pubsub-emulator)")
+        pytest.skip(
+            "the GCP runner needs gcloud's Pub/Sub emulator for dead letters: install the Google Cloud "
+            "SDK's pubsub-emulator component and Java (gcloud components install pubsub-emulator)"
+        )
     command = [str(binary), "--host=127.0.0.1", "--port={port}"]
     try:
-        emulator = Emulator(command, f"http://127.0.0.1:{{port}}/v1/projects/{PROJECT}/topics",
-                            tmp.mktemp("pubsub"), "pubsub-emulator")
+        emulator = Emulator(
+            command, f"http://127.0.0.1:{{port}}/v1/projects/{PROJECT}/topics", tmp.mktemp("pubsub"), "pubsub-emulator"
+        )
         emulator.start()
     except EmulatorError as exc:
         pytest.skip(f"the GCP runner needs gcloud's Pub/Sub emulator for dead letters, which did not start: {exc}")
@@ -143,13 +148,13 @@ class PubSub:
         """Every message waiting on the topic's subscription, acknowledged."""
         found: list[dict[str, Any]] = []
         while True:
-            answer = self._call("POST", self.subscription(topic) + ":pull",
-                                {"returnImmediately": True, "maxMessages": 100})
+            answer = self._call(
+                "POST", self.subscription(topic) + ":pull", {"returnImmediately": True, "maxMessages": 100}
+            )
             received = answer.get("receivedMessages") or []
             if not received:
                 return found
-            self._call("POST", self.subscription(topic) + ":acknowledge",
-                       {"ackIds": [m["ackId"] for m in received]})
+            self._call("POST", self.subscription(topic) + ":acknowledge", {"ackIds": [m["ackId"] for m in received]})
             found += [m["message"] for m in received]
 
     @staticmethod
@@ -157,8 +162,12 @@ class PubSub:
         return topic.replace("/topics/", "/subscriptions/") + "-check"
 
     def _call(self, method: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        request = urllib.request.Request(self.base + path, data=json.dumps(body).encode(), method=method,
-                                         headers={"content-type": "application/json"})
+        request = urllib.request.Request(
+            self.base + path,
+            data=json.dumps(body).encode(),
+            method=method,
+            headers={"content-type": "application/json"},
+        )
         with urllib.request.urlopen(request, timeout=30) as answer:
             found: dict[str, Any] = json.loads(answer.read() or b"{}")
             return found
@@ -167,8 +176,15 @@ class PubSub:
 class GcpRunner:
     name = "gcp"
 
-    def __init__(self, app: App, deployed: dict[str, Deployed], source: Path, seen: list[dict[str, Any]],
-                 pubsub: PubSub, env: pytest.MonkeyPatch) -> None:
+    def __init__(
+        self,
+        app: App,
+        deployed: dict[str, Deployed],
+        source: Path,
+        seen: list[dict[str, Any]],
+        pubsub: PubSub,
+        env: pytest.MonkeyPatch,
+    ) -> None:
         self.app = app
         self.deployed = deployed
         self.source = source
@@ -206,8 +222,10 @@ class GcpRunner:
                 letter = from_http(published.get("attributes") or {}, base64.b64decode(published.get("data", "")))
                 letters[letter.id] = {"id": letter.id, "data": letter.data, **(dead_letter_info(letter) or {})}
         ids = [message_id(m) for m in messages]
-        outcomes = ["retry" if not 200 <= status < 300 else "dead-letter" if i in letters else "ack"
-                    for i, status in zip(ids, answers)]
+        outcomes = [
+            "retry" if not 200 <= status < 300 else "dead-letter" if i in letters else "ack"
+            for i, status in zip(ids, answers)
+        ]
         return Delivery(seen=list(self.seen), outcomes=outcomes, letters=[letters[i] for i in ids if i in letters])
 
     def _tick_request(self, tick: Tick) -> tuple[dict[str, str], bytes]:
@@ -222,21 +240,25 @@ class GcpRunner:
 
     def _http(self, call: HttpCall) -> Delivery:
         target = self._http_target(call)
-        answer = self._client(target).open(call.path, method=call.method, query_string=call.query,
-                                            headers=list(call.headers), data=call.body)
+        answer = self._client(target).open(
+            call.path, method=call.method, query_string=call.query, headers=list(call.headers), data=call.body
+        )
         try:
             body = answer.get_json(force=True)
         except Exception:  # not JSON: kept as the text it is
             body = answer.get_data(as_text=True)
-        return Delivery(seen=list(self.seen), status=answer.status_code, json=body,
-                        set_cookies=answer.headers.getlist("Set-Cookie"))
+        return Delivery(
+            seen=list(self.seen), status=answer.status_code, json=body, set_cookies=answer.headers.getlist("Set-Cookie")
+        )
 
     def _http_target(self, call: HttpCall) -> str:
         """Each HTTP function has its own URL: the client calls the one whose route has the path."""
         served = [(spec.name, spec.trigger) for spec in self.app.functions]
         http_functions = [(name, trigger) for name, trigger in served if isinstance(trigger, Http)]
-        return next((name for name, trigger in http_functions if router(trigger).allowed_methods(call.path)),
-                    http_functions[0][0])
+        return next(
+            (name for name, trigger in http_functions if router(trigger).allowed_methods(call.path)),
+            http_functions[0][0],
+        )
 
     # -- functions-framework -----------------------------------------------------------------------
 
@@ -276,6 +298,7 @@ def framework_app(target: str, source: Path) -> Any:
 
 # -- what Google sends --------------------------------------------------------------------------------
 
+
 def message_id(message: Message) -> str:
     """Pub/Sub assigns numeric ids: one made from the logical message's id, so it is stable."""
     return str(17_000_000_000_000_000 + int(message.id.replace("-", "")[-12:], 16))
@@ -287,16 +310,25 @@ def pubsub_request(message: Message, deployed: Deployed, published: str = SENT) 
     attributes = dict(message.attributes)
     if message.content_type:
         attributes["content-type"] = message.content_type
-    pubsub_message: dict[str, Any] = {"data": base64.b64encode(message.body).decode("ascii"),
-                                      "messageId": message_id(message), "publishTime": published}
+    pubsub_message: dict[str, Any] = {
+        "data": base64.b64encode(message.body).decode("ascii"),
+        "messageId": message_id(message),
+        "publishTime": published,
+    }
     if attributes:
         pubsub_message["attributes"] = attributes
     data: dict[str, Any] = {"message": pubsub_message, "subscription": _subscription(deployed)}
     if deployed.sends_delivery_attempt:
         data["deliveryAttempt"] = message.attempt
     source = f"//pubsub.googleapis.com/{deployed.function.pubsub_topic}"
-    envelope: CloudEvent[Any] = CloudEvent(id=message_id(message), source=source, type=MESSAGE_PUBLISHED,
-                                           time=published, datacontenttype="application/json", data=data)
+    envelope: CloudEvent[Any] = CloudEvent(
+        id=message_id(message),
+        source=source,
+        type=MESSAGE_PUBLISHED,
+        time=published,
+        datacontenttype="application/json",
+        data=data,
+    )
     return to_binary(envelope)
 
 
@@ -311,20 +343,36 @@ def storage_request(change: ObjectChange, bucket: str) -> tuple[dict[str, str], 
     generation = "1777629600123456"
     path = urllib.parse.quote(change.key, safe="")
     resource = {
-        "kind": "storage#object", "id": f"{bucket}/{change.key}/{generation}",
+        "kind": "storage#object",
+        "id": f"{bucket}/{change.key}/{generation}",
         "selfLink": f"https://www.googleapis.com/storage/v1/b/{bucket}/o/{path}",
         "mediaLink": f"https://storage.googleapis.com/download/storage/v1/b/{bucket}/o/{path}"
-                     f"?generation={generation}&alt=media",
-        "name": change.key, "bucket": bucket, "generation": generation, "metageneration": "1",
-        "contentType": change.content_type, "storageClass": "STANDARD", "size": str(change.size),
-        "md5Hash": base64.b64encode(md5).decode("ascii"), "crc32c": "yZRlqg==", "etag": "CNCh4Nq2qYUDEAE=",
-        "timeCreated": change.time, "updated": change.time, "timeStorageClassUpdated": change.time,
+        f"?generation={generation}&alt=media",
+        "name": change.key,
+        "bucket": bucket,
+        "generation": generation,
+        "metageneration": "1",
+        "contentType": change.content_type,
+        "storageClass": "STANDARD",
+        "size": str(change.size),
+        "md5Hash": base64.b64encode(md5).decode("ascii"),
+        "crc32c": "yZRlqg==",
+        "etag": "CNCh4Nq2qYUDEAE=",
+        "timeCreated": change.time,
+        "updated": change.time,
+        "timeStorageClassUpdated": change.time,
     }
     kind = "finalized" if change.change == "created" else "deleted"
     source = f"//storage.googleapis.com/projects/_/buckets/{bucket}"
-    event: CloudEvent[Any] = CloudEvent(id="9876543210123456", source=source, subject=f"objects/{change.key}",
-                                        type=f"google.cloud.storage.object.v1.{kind}", time=change.time,
-                                        datacontenttype="application/json", data=resource)
+    event: CloudEvent[Any] = CloudEvent(
+        id="9876543210123456",
+        source=source,
+        subject=f"objects/{change.key}",
+        type=f"google.cloud.storage.object.v1.{kind}",
+        time=change.time,
+        datacontenttype="application/json",
+        data=resource,
+    )
     return to_binary(event)
 
 

@@ -27,8 +27,15 @@ WAIT_S = 60.0  # how long a delivery may take before the runner gives up (never 
 @contextlib.contextmanager
 def open_runner(app: App, seen: list[dict[str, Any]], tmp: pytest.TempPathFactory) -> Iterator[LocalRunner]:
     # a retried message waits an hour: it stays pending, at its next attempt, for the runner to read
-    host = LocalHost(app, host="127.0.0.1", port=0, state_dir=tmp.mktemp("local-state"),
-                     retry_backoff_s=3600.0, log=lambda line: None, poll_interval_s=0.05)
+    host = LocalHost(
+        app,
+        host="127.0.0.1",
+        port=0,
+        state_dir=tmp.mktemp("local-state"),
+        retry_backoff_s=3600.0,
+        log=lambda line: None,
+        poll_interval_s=0.05,
+    )
     host.start()
     try:
         yield LocalRunner(host, seen)
@@ -59,8 +66,9 @@ class LocalRunner:
         messages = event.messages if isinstance(event, QueueDelivery) else (event.message,)
         kind, name = ("queue", event.queue) if isinstance(event, QueueDelivery) else ("topic", event.topic)
         if any(m.attempt > 1 for m in messages):
-            raise CannotCarry("the dev host counts its own deliveries: a message it accepts is first "
-                              "delivered as attempt 1")
+            raise CannotCarry(
+                "the dev host counts its own deliveries: a message it accepts is first delivered as attempt 1"
+            )
         ids = []
         for message in messages:
             headers = {"content-type": message.content_type} if message.content_type else {}
@@ -90,13 +98,15 @@ class LocalRunner:
             answer = json.loads(body)
         except ValueError:
             answer = body.decode("utf-8", "replace")
-        return Delivery(seen=list(self.seen), status=status, json=answer,
-                        set_cookies=headers.get_all("set-cookie") or [])
+        return Delivery(
+            seen=list(self.seen), status=status, json=answer, set_cookies=headers.get_all("set-cookie") or []
+        )
 
     # -- the host's API --------------------------------------------------------------------------
 
-    def _call(self, method: str, path: str, body: bytes | None = None,
-              headers: dict[str, str] | None = None) -> tuple[int, bytes, Any]:
+    def _call(
+        self, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None
+    ) -> tuple[int, bytes, Any]:
         """http.client, not urllib: urllib labels every body it sends as a form, as `curl -d` does."""
         connection = http.client.HTTPConnection("127.0.0.1", self.host.port, timeout=30)
         try:

@@ -108,5 +108,6 @@ def web_module() -> types.ModuleType:
 @pytest.fixture(scope="session")
 def adapter() -> types.SimpleNamespace:
     """The helpers above, for test modules (which cannot import this conftest)."""
-    return types.SimpleNamespace(golden=golden, load_event=load_event, request_to_dict=request_to_dict,
-                                 LambdaContext=LambdaContext)
+    return types.SimpleNamespace(
+        golden=golden, load_event=load_event, request_to_dict=request_to_dict, LambdaContext=LambdaContext
+    )

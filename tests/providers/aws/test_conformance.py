@@ -37,8 +37,9 @@ def test_the_adapter_output_matches_the_golden_file(name: str, adapter: Any) -> 
 
 
 @pytest.mark.parametrize("name", PAYLOADS)
-def test_every_payload_runs_through_the_handler(name: str, adapter: Any, events_module: Any,
-                                                web_module: Any, lambda_context: Any) -> None:
+def test_every_payload_runs_through_the_handler(
+    name: str, adapter: Any, events_module: Any, web_module: Any, lambda_context: Any
+) -> None:
     event = adapter.load_event(name)
     is_http = http_source(event) is not None
     handler = make_handler(spec_of(web_module.echo if is_http else events_module.ack))

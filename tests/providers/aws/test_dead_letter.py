@@ -33,23 +33,39 @@ from portable_fn.runtime import DEAD_LETTER, CloudEvent, spec_of
 from portable_fn.runtime.dead_letters import dead_letter_event
 
 NOW = datetime(2025, 3, 4, 5, 6, 7, tzinfo=timezone.utc)
-ENV = {"AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
-       "AWS_SESSION_TOKEN": "session-token", "AWS_REGION": "eu-west-1"}
+ENV = {
+    "AWS_ACCESS_KEY_ID": "AKIDEXAMPLE",
+    "AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+    "AWS_SESSION_TOKEN": "session-token",
+    "AWS_REGION": "eu-west-1",
+}
 QUEUE = "https://sqs.eu-west-1.amazonaws.com/123456789012/shop-dev-orders-dlq"
-EVENT = CloudEvent(id="e-1", source="urn:test", type="t.example", datacontenttype="application/json",
-                   data={"order": "ünïcode \ufffe"}, extensions={"partitionkey": "customer-7"})
+EVENT = CloudEvent(
+    id="e-1",
+    source="urn:test",
+    type="t.example",
+    datacontenttype="application/json",
+    data={"order": "ünïcode \ufffe"},
+    extensions={"partitionkey": "customer-7"},
+)
 
 
 def botocore_signature(endpoint: str, body: bytes, env: dict[str, str], headers: dict[str, str]) -> str:
     """The Authorization header botocore's SigV4Auth makes for the same request at the same time."""
-    wire = {"Content-Type": headers["content-type"], "X-Amz-Target": headers["x-amz-target"],
-            "X-Amz-Date": headers["x-amz-date"]}
+    wire = {
+        "Content-Type": headers["content-type"],
+        "X-Amz-Target": headers["x-amz-target"],
+        "X-Amz-Date": headers["x-amz-date"],
+    }
     if "AWS_SESSION_TOKEN" in env:
         wire["X-Amz-Security-Token"] = env["AWS_SESSION_TOKEN"]
     request = AWSRequest(method="POST", url=endpoint, data=body, headers=wire)
     request.context["timestamp"] = headers["x-amz-date"]
-    auth = SigV4Auth(Credentials(env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"],
-                                 env.get("AWS_SESSION_TOKEN")), "sqs", env["AWS_REGION"])
+    auth = SigV4Auth(
+        Credentials(env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"], env.get("AWS_SESSION_TOKEN")),
+        "sqs",
+        env["AWS_REGION"],
+    )
     signature = auth.signature(auth.string_to_sign(request, auth.canonical_request(request)), request)
     scope = f"{headers['x-amz-date'][:8]}/{env['AWS_REGION']}/sqs/aws4_request"
     signed = auth.signed_headers(auth.headers_to_sign(request))
@@ -80,8 +96,9 @@ def test_the_message_is_the_event_in_the_json_format_in_ascii() -> None:
 def test_a_fifo_queue_gets_the_event_s_group_and_a_stable_deduplication_id() -> None:
     fifo = message(QUEUE + ".fifo", EVENT)
     assert fifo["MessageGroupId"] == "customer-7"
-    assert fifo["MessageDeduplicationId"] == message(QUEUE + ".fifo", EVENT.replace(data=None))[
-        "MessageDeduplicationId"]  # the same event (source and id) however often it is sent
+    assert (
+        fifo["MessageDeduplicationId"] == message(QUEUE + ".fifo", EVENT.replace(data=None))["MessageDeduplicationId"]
+    )  # the same event (source and id) however often it is sent
     assert message(QUEUE + ".fifo", EVENT.replace(extensions={}))["MessageGroupId"] == FIFO_GROUP
 
 
@@ -104,8 +121,12 @@ def dead_letters(events_module: Any) -> Any:
 
 
 def test_a_dead_letter_that_cannot_be_sent_is_reported_failed_so_it_is_redelivered(
-        adapter: Any, dead_letters: Any, lambda_context: Any, monkeypatch: pytest.MonkeyPatch,
-        caplog: pytest.LogCaptureFixture) -> None:
+    adapter: Any,
+    dead_letters: Any,
+    lambda_context: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     closed = f"http://127.0.0.1:{free_port()}"
     for name, value in {**ENV, "AWS_ENDPOINT_URL_SQS": closed, QUEUE_URL_ENV: QUEUE}.items():
         monkeypatch.setenv(name, value)
@@ -118,7 +139,8 @@ def test_a_dead_letter_that_cannot_be_sent_is_reported_failed_so_it_is_redeliver
 
 
 def test_without_a_dead_letter_queue_a_dead_letter_is_reported_failed(
-        adapter: Any, dead_letters: Any, lambda_context: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    adapter: Any, dead_letters: Any, lambda_context: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv(QUEUE_URL_ENV, raising=False)
     event = sqs_event(adapter, [{"refuse": "unknown customer"}])
     response = deliver(spec_of(dead_letters.refuse_order), event, lambda_context).response
@@ -126,9 +148,9 @@ def test_without_a_dead_letter_queue_a_dead_letter_is_reported_failed(
 
 
 def test_an_asynchronous_event_whose_dead_letter_cannot_be_sent_is_raised_for_lambda_to_retry(
-        adapter: Any, dead_letters: Any, lambda_context: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    for name, value in {**ENV, "AWS_ENDPOINT_URL_SQS": f"http://127.0.0.1:{free_port()}",
-                        QUEUE_URL_ENV: QUEUE}.items():
+    adapter: Any, dead_letters: Any, lambda_context: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in {**ENV, "AWS_ENDPOINT_URL_SQS": f"http://127.0.0.1:{free_port()}", QUEUE_URL_ENV: QUEUE}.items():
         monkeypatch.setenv(name, value)
     native = adapter.load_event("snsEvent.json")
     native["Records"][0]["EventSubscriptionArn"] = "arn:aws:sns:us-east-2:123456789012:sns-lambda:21be56ed"
@@ -141,4 +163,7 @@ def test_the_dead_lettered_event_is_the_original_with_the_three_extensions() -> 
     sent = CloudEvent.from_json(message(QUEUE, dead)["MessageBody"])
     assert sent.replace(extensions=EVENT.extensions) == EVENT
     assert {k: sent.extensions[k] for k in ("deadletterreason", "deadletterfunction", "deadletterattempt")} == {
-        "deadletterreason": "unknown customer", "deadletterfunction": "refuse_order", "deadletterattempt": 3}
+        "deadletterreason": "unknown customer",
+        "deadletterfunction": "refuse_order",
+        "deadletterattempt": 3,
+    }

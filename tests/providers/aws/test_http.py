@@ -38,8 +38,9 @@ def handler_for(function: Any) -> Any:
     return make_handler(spec)
 
 
-def with_body(event: dict[str, Any], body: bytes, content_type: str, path: str = "/my/photo.png",
-              method: str | None = None) -> dict[str, Any]:
+def with_body(
+    event: dict[str, Any], body: bytes, content_type: str, path: str = "/my/photo.png", method: str | None = None
+) -> dict[str, Any]:
     """The payload with a base64 body, a content type and a path the echo route matches (and `method`)."""
     event = copy.deepcopy(event)
     if method is not None:
@@ -93,8 +94,9 @@ def test_a_text_body_stays_text(name: str, adapter: Any, web_module: Any, lambda
 
 
 def test_rest_v1_answers_with_multi_value_headers(adapter, web_module, lambda_context) -> None:
-    response = handler_for(web_module.echo)(with_body(adapter.load_event("apiGatewayProxyEvent.json"), b"{}",
-                                                      "application/json"), lambda_context)
+    response = handler_for(web_module.echo)(
+        with_body(adapter.load_event("apiGatewayProxyEvent.json"), b"{}", "application/json"), lambda_context
+    )
     assert set(response) == {"statusCode", "multiValueHeaders", "body", "isBase64Encoded"}
     headers = response["multiValueHeaders"]
     assert headers["set-cookie"] == ["a=1; Path=/", "b=2; HttpOnly"]
@@ -104,21 +106,22 @@ def test_rest_v1_answers_with_multi_value_headers(adapter, web_module, lambda_co
 
 @pytest.mark.parametrize("name", ["apiGatewayProxyV2Event.json", "lambdaFunctionUrlIAMEvent.json"])
 def test_v2_answers_with_cookies_and_joined_headers(name, adapter, web_module, lambda_context) -> None:
-    response = handler_for(web_module.echo)(with_body(adapter.load_event(name), b"{}", "application/json"),
-                                            lambda_context)
+    response = handler_for(web_module.echo)(
+        with_body(adapter.load_event(name), b"{}", "application/json"), lambda_context
+    )
     assert response["cookies"] == ["a=1; Path=/", "b=2; HttpOnly"]
     assert response["headers"] == {"x-multi": "one,two", "x-name": "photo.png", "content-type": "application/json"}
 
 
-def test_alb_answers_with_a_status_description_in_the_header_style_of_the_request(adapter, web_module,
-                                                                                  lambda_context) -> None:
+def test_alb_answers_with_a_status_description_in_the_header_style_of_the_request(
+    adapter, web_module, lambda_context
+) -> None:
     handler = handler_for(web_module.echo)
     single = handler(with_body(adapter.load_event("albEvent.json"), b"x", "text/plain"), lambda_context)
     assert single["statusDescription"] == "201 Created"
     assert single["headers"]["x-multi"] == "one,two" and single["headers"]["set-cookie"] == "a=1; Path=/"
     assert "multiValueHeaders" not in single
-    multi = handler(with_body(adapter.load_event("albMultiValueHeadersEvent.json"), b"x", "text/plain"),
-                    lambda_context)
+    multi = handler(with_body(adapter.load_event("albMultiValueHeadersEvent.json"), b"x", "text/plain"), lambda_context)
     assert multi["multiValueHeaders"]["set-cookie"] == ["a=1; Path=/", "b=2; HttpOnly"]
     assert "headers" not in multi
 
@@ -143,13 +146,16 @@ def test_v2_cookies_go_back_into_the_cookie_header(adapter) -> None:
     assert request.cookies == {"session": "abc", "theme": "dark"}
 
 
-@pytest.mark.parametrize("template, path, expected", [
-    ("/my/{name}", "/my/path", {"name": "path"}),
-    ("/my/{name}", "/my/path/", {"name": "path"}),
-    ("/files/{rest+}", "/files/a/b.txt", {"rest": "a/b.txt"}),
-    ("/orders/{id}/items/{item}", "/orders/7/items/pen", {"id": "7", "item": "pen"}),
-    ("/orders/{id}", "/orders/caf%C3%A9", {"id": "café"}),
-])
+@pytest.mark.parametrize(
+    "template, path, expected",
+    [
+        ("/my/{name}", "/my/path", {"name": "path"}),
+        ("/my/{name}", "/my/path/", {"name": "path"}),
+        ("/files/{rest+}", "/files/a/b.txt", {"rest": "a/b.txt"}),
+        ("/orders/{id}/items/{item}", "/orders/7/items/pen", {"id": "7", "item": "pen"}),
+        ("/orders/{id}", "/orders/caf%C3%A9", {"id": "café"}),
+    ],
+)
 @pytest.mark.parametrize("name", SOURCES)
 def test_path_parameters_come_from_the_route(template, path, expected, name, adapter, lambda_context) -> None:
     def params(request: Request) -> dict[str, str]:
@@ -290,12 +296,15 @@ def test_v2_a_cookie_header_already_there_is_not_doubled(adapter) -> None:
     assert request.headers.getall("cookie") == ["kept=1"] and request.cookies == {"kept": "1"}
 
 
-@pytest.mark.parametrize("headers, cookies, expected", [
-    (None, None, []),
-    (None, ["a=1"], [("cookie", "a=1")]),
-    ({}, [], []),
-    ({"A": "1"}, None, [("A", "1")]),
-])
+@pytest.mark.parametrize(
+    "headers, cookies, expected",
+    [
+        (None, None, []),
+        (None, ["a=1"], [("cookie", "a=1")]),
+        ({}, [], []),
+        ({"A": "1"}, None, [("A", "1")]),
+    ],
+)
 def test_v2_headers_and_cookies_may_be_absent(headers, cookies, expected, adapter) -> None:
     request = to_request(HTTP_V2, v2_event(adapter, headers=headers, cookies=cookies))
     assert request.headers.multi_items() == expected
@@ -308,15 +317,20 @@ def test_v2_without_a_raw_query_string_reads_the_query_parameters(adapter) -> No
     assert len(to_request(HTTP_V2, v2_event(adapter, rawQueryString="")).query) == 0
 
 
-@pytest.mark.parametrize("fields", [
-    {"headers": ["Accept", "text/html"]},  # not an object
-    {"headers": "Accept: text/html"},
-    {"cookies": ["a=1", 2]},  # not strings
-    {"cookies": [None]},
-    {"rawQueryString": 5},
-], ids=repr)
-def test_a_malformed_v2_event_fails_when_read_not_when_the_handler_reads_it(fields, adapter, web_module,
-                                                                           lambda_context) -> None:
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"headers": ["Accept", "text/html"]},  # not an object
+        {"headers": "Accept: text/html"},
+        {"cookies": ["a=1", 2]},  # not strings
+        {"cookies": [None]},
+        {"rawQueryString": 5},
+    ],
+    ids=repr,
+)
+def test_a_malformed_v2_event_fails_when_read_not_when_the_handler_reads_it(
+    fields, adapter, web_module, lambda_context
+) -> None:
     event = v2_event(adapter, **fields)
     with pytest.raises((TypeError, AttributeError)):
         to_request(HTTP_V2, event)
@@ -358,16 +372,24 @@ def post(adapter: Any, body: bytes) -> dict[str, Any]:
     return event
 
 
-@pytest.mark.parametrize("body, status, answer", [
-    (b'{"qty": 2}', 200, {"id": "ord_1", "qty": 2}),
-    (b"{not json", 400, {"error": "The request body is not valid JSON: Expecting property name enclosed in "
-                                  "double quotes: line 1 column 2 (char 1)."}),
-    (b'{"retry": true}', 503, {"error": "stock service unavailable"}),
-    (b'{"reject": true}', 422, {"error": "unknown product"}),
-])
+@pytest.mark.parametrize(
+    "body, status, answer",
+    [
+        (b'{"qty": 2}', 200, {"id": "ord_1", "qty": 2}),
+        (
+            b"{not json",
+            400,
+            {
+                "error": "The request body is not valid JSON: Expecting property name enclosed in "
+                "double quotes: line 1 column 2 (char 1)."
+            },
+        ),
+        (b'{"retry": true}', 503, {"error": "stock service unavailable"}),
+        (b'{"reject": true}', 422, {"error": "unknown product"}),
+    ],
+)
 @pytest.mark.parametrize("function", [create_order, create_order_async], ids=["direct", "call_http"])
-def test_a_request_handler_answers_as_call_http_does(function, body, status, answer, adapter,
-                                                     lambda_context) -> None:
+def test_a_request_handler_answers_as_call_http_does(function, body, status, answer, adapter, lambda_context) -> None:
     event = post(adapter, body)
     response = handler_for(function)(event, lambda_context)
     assert (response["statusCode"], json.loads(response["body"])) == (status, answer)
@@ -377,8 +399,11 @@ def test_a_request_handler_answers_as_call_http_does(function, body, status, ans
 
 def test_a_handler_taking_a_context_gets_the_lambda_one(adapter, lambda_context) -> None:
     response = handler_for(create_order_with_context)(post(adapter, b"{}"), lambda_context)
-    assert json.loads(response["body"]) == {"function": "create_order_with_context", "provider": "aws",
-                                            "invocation": "c6af9ac6-7b61-11e6-9a41-93e812345678"}
+    assert json.loads(response["body"]) == {
+        "function": "create_order_with_context",
+        "provider": "aws",
+        "invocation": "c6af9ac6-7b61-11e6-9a41-93e812345678",
+    }
 
 
 def test_an_http_event_that_is_a_mapping_but_not_a_dict_is_served_the_same(adapter, lambda_context) -> None:
@@ -389,12 +414,17 @@ def test_an_http_event_that_is_a_mapping_but_not_a_dict_is_served_the_same(adapt
 
 def test_the_v2_response_of_a_json_handler(adapter, lambda_context) -> None:
     response = handler_for(create_order)(post(adapter, '{"name": "café"}'.encode()), lambda_context)
-    assert response == {"statusCode": 200, "headers": {"content-type": "application/json"},
-                        "body": '{"id":"ord_1","name":"café"}', "isBase64Encoded": False}
+    assert response == {
+        "statusCode": 200,
+        "headers": {"content-type": "application/json"},
+        "body": '{"id":"ord_1","name":"café"}',
+        "isBase64Encoded": False,
+    }
     assert list(response) == ["statusCode", "headers", "body", "isBase64Encoded"]
 
 
 # -- malformed requests: a 400 naming the field, never an exception or an allocation sized by the event ---
+
 
 @pytest.mark.parametrize("name", SOURCES)
 @pytest.mark.parametrize("body", [10**12, 2**63, 3.5, ["a"], {"a": 1}, True])
@@ -407,16 +437,24 @@ def test_a_body_that_is_not_a_string_is_a_400(name, body, adapter, web_module, l
     assert f"'body' must be a string or null, got {type(body).__name__}" in json.loads(response["body"])["error"]
 
 
-@pytest.mark.parametrize("name, field, value, says", [
-    ("apiGatewayProxyEvent.json", "httpMethod", 2**63, "'httpMethod' must be a non-empty string, got int"),
-    ("albEvent.json", "path", ["/my/x"], "'path' must be a non-empty string, got list"),
-    ("apiGatewayProxyV2Event.json", "rawPath", 5, "'rawPath' must be a string, got int"),
-    ("apiGatewayProxyEvent.json", "multiValueHeaders", {"Accept": "text/html"},
-     "Each value of 'multiValueHeaders' must be a list, got str"),
-    ("apiGatewayProxyEvent.json", "pathParameters", ["x"], "'pathParameters' must be an object, got list"),
-])
-def test_a_field_of_the_wrong_type_is_a_400_naming_it(name, field, value, says, adapter, web_module,
-                                                       lambda_context) -> None:
+@pytest.mark.parametrize(
+    "name, field, value, says",
+    [
+        ("apiGatewayProxyEvent.json", "httpMethod", 2**63, "'httpMethod' must be a non-empty string, got int"),
+        ("albEvent.json", "path", ["/my/x"], "'path' must be a non-empty string, got list"),
+        ("apiGatewayProxyV2Event.json", "rawPath", 5, "'rawPath' must be a string, got int"),
+        (
+            "apiGatewayProxyEvent.json",
+            "multiValueHeaders",
+            {"Accept": "text/html"},
+            "Each value of 'multiValueHeaders' must be a list, got str",
+        ),
+        ("apiGatewayProxyEvent.json", "pathParameters", ["x"], "'pathParameters' must be an object, got list"),
+    ],
+)
+def test_a_field_of_the_wrong_type_is_a_400_naming_it(
+    name, field, value, says, adapter, web_module, lambda_context
+) -> None:
     event = adapter.load_event(name)
     event[field] = value
     response = handler_for(web_module.echo)(event, lambda_context)
@@ -440,14 +478,14 @@ def rust_event(name: str) -> dict[str, Any]:
     return json.loads((RUST_RUNTIME / "tests" / "data" / name).read_text(encoding="utf-8"))
 
 
-ORDERS_APP = '''
+ORDERS_APP = """
 from portable_fn import Request, function, http
 
 
 @function(trigger=http("POST", "/orders"))
 def create_order(request: Request) -> dict:
     return {"created": True}
-'''
+"""
 
 
 @pytest.fixture
@@ -468,13 +506,17 @@ def cloud_answer(response: dict[str, Any]) -> tuple[int, Any, str | None]:
     return response["statusCode"], json.loads(response["body"]), response["headers"].get("allow")
 
 
-@pytest.mark.parametrize("name, method, path", [
-    ("lambdaFunctionUrlEvent.json", "GET", "/"),
-    ("lambdaFunctionUrlIAMEvent.json", "POST", "/my/path"),
-    ("lambdaFunctionUrlEventPathTrailingSlash.json", "POST", "/my/path/"),
-])
-def test_a_function_url_request_for_an_undeclared_path_is_dev_s_404(name, method, path, adapter, orders_app,
-                                                                     lambda_context) -> None:
+@pytest.mark.parametrize(
+    "name, method, path",
+    [
+        ("lambdaFunctionUrlEvent.json", "GET", "/"),
+        ("lambdaFunctionUrlIAMEvent.json", "POST", "/my/path"),
+        ("lambdaFunctionUrlEventPathTrailingSlash.json", "POST", "/my/path/"),
+    ],
+)
+def test_a_function_url_request_for_an_undeclared_path_is_dev_s_404(
+    name, method, path, adapter, orders_app, lambda_context
+) -> None:
     app, host = orders_app
     event = adapter.load_event(name)
     answer = cloud_answer(make_handler(app.functions[0])(event, lambda_context))
@@ -483,8 +525,9 @@ def test_a_function_url_request_for_an_undeclared_path_is_dev_s_404(name, method
 
 
 @pytest.mark.parametrize("name", ["lambdaFunctionUrlEvent.json", "apiGatewayProxyV2Event_GET.json"])
-def test_a_request_with_a_method_not_declared_is_dev_s_405_with_allow(name, adapter, orders_app,
-                                                                      lambda_context) -> None:
+def test_a_request_with_a_method_not_declared_is_dev_s_405_with_allow(
+    name, adapter, orders_app, lambda_context
+) -> None:
     app, host = orders_app
     event = adapter.load_event(name)  # GET
     set_path(event, "/orders")
@@ -534,12 +577,15 @@ def test_a_named_rest_api_stage_is_not_in_the_path_the_handler_sees(path, lambda
     assert json.loads(response["body"]) == {"path": "/hello", "path_params": {}}
 
 
-@pytest.mark.parametrize("stage, raw_path, seen", [
-    ("$default", "/$default/my/x", "/$default/my/x"),  # never stripped: not in the path
-    ("prod", "/production/my/x", "/production/my/x"),  # a longer first segment is not the stage
-    ("prod", "/prod", "/"),
-    ("prod", "/my/prod", "/my/prod"),
-])
+@pytest.mark.parametrize(
+    "stage, raw_path, seen",
+    [
+        ("$default", "/$default/my/x", "/$default/my/x"),  # never stripped: not in the path
+        ("prod", "/production/my/x", "/production/my/x"),  # a longer first segment is not the stage
+        ("prod", "/prod", "/"),
+        ("prod", "/my/prod", "/my/prod"),
+    ],
+)
 def test_only_a_named_stage_that_leads_the_path_is_taken_off(stage, raw_path, seen, adapter) -> None:
     event = adapter.load_event("apiGatewayProxyV2Event.json")
     event["rawPath"] = raw_path

@@ -30,8 +30,13 @@ from portable_fn.provider import load_provider
 
 REGION = "eu-west-1"
 REPO = Path(__file__).resolve().parents[3]
-CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
-               "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION}
+CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_REGION": REGION,
+}
 UNSET = ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE")
 MOTO_SERVER = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", "{port}"]
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -47,8 +52,9 @@ def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         for name in UNSET:
             env.delenv(name, raising=False)
         env.setenv("AWS_CONFIG_FILE", str(tmp_path_factory.mktemp("aws") / "config"))
-        with Emulator(MOTO_SERVER, "http://127.0.0.1:{port}/moto-api/data.json", tmp_path_factory.mktemp("moto"),
-                      "moto-server") as server:
+        with Emulator(
+            MOTO_SERVER, "http://127.0.0.1:{port}/moto-api/data.json", tmp_path_factory.mktemp("moto"), "moto-server"
+        ) as server:
             yield server.url
 
 
@@ -80,13 +86,23 @@ def write(logs: Any, group: str, stream: str, events: list[tuple[datetime, str]]
     except logs.exceptions.ResourceAlreadyExistsException:
         pass
     logs.create_log_stream(logGroupName=group, logStreamName=stream)
-    logs.put_log_events(logGroupName=group, logStreamName=stream,
-                        logEvents=[{"timestamp": ms(t), "message": m} for t, m in events])
+    logs.put_log_events(
+        logGroupName=group, logStreamName=stream, logEvents=[{"timestamp": ms(t), "message": m} for t, m in events]
+    )
 
 
 def our_line(message: str, level: str = "INFO", trace: str = TRACE) -> str:
-    return json.dumps({"time": "x", "level": level, "message": message, "function": "fulfil",
-                       "invocation_id": REQUEST, "trace_id": trace, "provider": "aws"})
+    return json.dumps(
+        {
+            "time": "x",
+            "level": level,
+            "message": message,
+            "function": "fulfil",
+            "invocation_id": REQUEST,
+            "trace_id": trace,
+            "provider": "aws",
+        }
+    )
 
 
 @pytest.fixture
@@ -98,38 +114,72 @@ def base() -> datetime:
 def shop_logs(logs: Any, base: datetime) -> datetime:
     """Two execution environments of `fulfil` and one of `create_order`, their lines interleaved in time."""
     at = [base + timedelta(seconds=s) for s in range(8)]
-    write(logs, "/aws/lambda/shop-dev-fulfil", "2026/01/01/[$LATEST]aaa", [
-        (at[0], f"START RequestId: {REQUEST} Version: $LATEST\n"),
-        (at[2], our_line("order o-1 fulfilled") + "\n"),
-        (at[5], f"REPORT RequestId: {REQUEST}\tDuration: 2.00 ms\tBilled Duration: 3 ms\n"),
-    ])
-    write(logs, "/aws/lambda/shop-dev-fulfil", "2026/01/01/[$LATEST]bbb", [
-        (at[1], f"[WARNING]\t{format_time(at[1])}\t{REQUEST}\tstock is low\n"),
-        (at[4], our_line("order o-2 failed", level="ERROR", trace="0af7651916cd43dd8448eb211c80319c") + "\n"),
-    ])
-    write(logs, "/aws/lambda/shop-dev-create_order", "2026/01/01/[$LATEST]ccc", [
-        (at[3], our_line("order o-2 accepted", trace="0af7651916cd43dd8448eb211c80319c")),
-    ])
+    write(
+        logs,
+        "/aws/lambda/shop-dev-fulfil",
+        "2026/01/01/[$LATEST]aaa",
+        [
+            (at[0], f"START RequestId: {REQUEST} Version: $LATEST\n"),
+            (at[2], our_line("order o-1 fulfilled") + "\n"),
+            (at[5], f"REPORT RequestId: {REQUEST}\tDuration: 2.00 ms\tBilled Duration: 3 ms\n"),
+        ],
+    )
+    write(
+        logs,
+        "/aws/lambda/shop-dev-fulfil",
+        "2026/01/01/[$LATEST]bbb",
+        [
+            (at[1], f"[WARNING]\t{format_time(at[1])}\t{REQUEST}\tstock is low\n"),
+            (at[4], our_line("order o-2 failed", level="ERROR", trace="0af7651916cd43dd8448eb211c80319c") + "\n"),
+        ],
+    )
+    write(
+        logs,
+        "/aws/lambda/shop-dev-create_order",
+        "2026/01/01/[$LATEST]ccc",
+        [
+            (at[3], our_line("order o-2 accepted", trace="0af7651916cd43dd8448eb211c80319c")),
+        ],
+    )
     return base
 
 
 def test_the_three_shapes_of_a_lambda_line_are_read_into_their_fields(base: datetime) -> None:
-    text = to_entry("fulfil", {"timestamp": ms(base), "eventId": "1",
-                               "message": f"[ERROR]\t2026-01-01T00:00:00.000Z\t{REQUEST}\tboom\n"})
+    text = to_entry(
+        "fulfil",
+        {"timestamp": ms(base), "eventId": "1", "message": f"[ERROR]\t2026-01-01T00:00:00.000Z\t{REQUEST}\tboom\n"},
+    )
     ours = to_entry("fulfil", {"timestamp": ms(base), "eventId": "2", "message": our_line("done", "WARNING")})
     platform = to_entry("fulfil", {"timestamp": ms(base), "eventId": "3", "message": f"END RequestId: {REQUEST}\n"})
     assert (text.level, text.message, text.invocation_id, text.time) == ("ERROR", "boom", REQUEST, base)
     assert (ours.level, ours.message, ours.trace_id, ours.invocation_id) == ("WARNING", "done", TRACE, REQUEST)
-    assert (platform.level, platform.message, platform.invocation_id) == ("DEFAULT", f"END RequestId: {REQUEST}",
-                                                                          REQUEST)
-    lambda_json = to_entry("fulfil", {"timestamp": ms(base), "eventId": "4", "message": json.dumps({
-        "timestamp": "2026-01-01T00:00:00Z", "level": "WARN", "message": "slow", "logger": "root",
-        "requestId": REQUEST})})  # Lambda's own JSON log format
+    assert (platform.level, platform.message, platform.invocation_id) == (
+        "DEFAULT",
+        f"END RequestId: {REQUEST}",
+        REQUEST,
+    )
+    lambda_json = to_entry(
+        "fulfil",
+        {
+            "timestamp": ms(base),
+            "eventId": "4",
+            "message": json.dumps(
+                {
+                    "timestamp": "2026-01-01T00:00:00Z",
+                    "level": "WARN",
+                    "message": "slow",
+                    "logger": "root",
+                    "requestId": REQUEST,
+                }
+            ),
+        },
+    )  # Lambda's own JSON log format
     assert (lambda_json.level, lambda_json.message, lambda_json.invocation_id) == ("WARNING", "slow", REQUEST)
 
 
-def test_every_page_of_every_function_is_read_and_merged_in_time_order(logs: Any, moto_endpoint: str,
-                                                                         shop_logs: datetime) -> None:
+def test_every_page_of_every_function_is_read_and_merged_in_time_order(
+    logs: Any, moto_endpoint: str, shop_logs: datetime
+) -> None:
     client = AwsClient(REGION, moto_endpoint)
     reader = CloudWatchLogs(client, Names("shop", "dev"), page_size=2)
     entries = reader.read(["fulfil", "create_order"], shop_logs)
@@ -158,19 +208,33 @@ def test_a_function_without_a_log_group_says_it_is_not_deployed(logs: Any, moto_
         reader.read(["sweep"], base)
 
 
-def test_the_provider_reads_the_deployed_names_of_the_stage(logs: Any, moto_endpoint: str, shop_logs: datetime,
-                                                            shop: Path) -> None:
+def test_the_provider_reads_the_deployed_names_of_the_stage(
+    logs: Any, moto_endpoint: str, shop_logs: datetime, shop: Path
+) -> None:
     app = load_app(shop)
     provider = load_provider("aws", app.config.provider_settings("aws", "dev"), moto_endpoint)
     entries = provider.read_logs(app, "dev", [app.function("create_order")], shop_logs)
     assert [(e.function, e.message, e.trace_id) for e in entries] == [
-        ("create_order", "order o-2 accepted", "0af7651916cd43dd8448eb211c80319c")]
+        ("create_order", "order o-2 accepted", "0af7651916cd43dd8448eb211c80319c")
+    ]
 
 
-def test_cli_prints_time_level_function_message(logs: Any, moto_endpoint: str, shop_logs: datetime, shop: Path,
-                                                capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["logs", "fulfil,create_order", str(shop), "--provider", "aws", "--endpoint-url", moto_endpoint,
-                 "--since", format_time(shop_logs)])
+def test_cli_prints_time_level_function_message(
+    logs: Any, moto_endpoint: str, shop_logs: datetime, shop: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(
+        [
+            "logs",
+            "fulfil,create_order",
+            str(shop),
+            "--provider",
+            "aws",
+            "--endpoint-url",
+            moto_endpoint,
+            "--since",
+            format_time(shop_logs),
+        ]
+    )
     out, err = capsys.readouterr()
     assert code == 0, err
     lines = out.splitlines()
@@ -179,20 +243,38 @@ def test_cli_prints_time_level_function_message(logs: Any, moto_endpoint: str, s
     assert len(lines) == 6 and "testing" not in out + err  # the dummy credentials are never printed
 
 
-def test_cli_json_and_trace_filter(logs: Any, moto_endpoint: str, shop_logs: datetime, shop: Path,
-                                   capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["logs", "fulfil,create_order", str(shop), "--provider", "aws", "--endpoint-url", moto_endpoint,
-                 "--since", "1h", "--json", "--trace", "0AF7651916CD43DD8448EB211C80319C"])
+def test_cli_json_and_trace_filter(
+    logs: Any, moto_endpoint: str, shop_logs: datetime, shop: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(
+        [
+            "logs",
+            "fulfil,create_order",
+            str(shop),
+            "--provider",
+            "aws",
+            "--endpoint-url",
+            moto_endpoint,
+            "--since",
+            "1h",
+            "--json",
+            "--trace",
+            "0AF7651916CD43DD8448EB211C80319C",
+        ]
+    )
     out, err = capsys.readouterr()
     assert code == 0, err
     rows = [json.loads(line) for line in out.splitlines()]
     assert [(r["function"], r["level"], r["message"]) for r in rows] == [
-        ("create_order", "INFO", "order o-2 accepted"), ("fulfil", "ERROR", "order o-2 failed")]
+        ("create_order", "INFO", "order o-2 accepted"),
+        ("fulfil", "ERROR", "order o-2 failed"),
+    ]
     assert rows[0]["invocation_id"] == REQUEST and rows[0]["raw"]["message"].startswith("{")
 
 
-def test_cli_missing_log_group_is_an_error_saying_what_to_do(logs: Any, moto_endpoint: str, shop: Path,
-                                                             capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_missing_log_group_is_an_error_saying_what_to_do(
+    logs: Any, moto_endpoint: str, shop: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     code = main(["logs", "sweep", str(shop), "--provider", "aws", "--endpoint-url", moto_endpoint])
     assert code == 1
     assert "/aws/lambda/shop-dev-sweep does not exist" in capsys.readouterr().err

@@ -38,14 +38,16 @@ def test_the_entry_point_loads_the_aws_provider() -> None:
 
 def fake_app(function: Any, **options: Any) -> Any:
     spec = spec_of(function)
-    return types.SimpleNamespace(name="app", functions=[spec],
-                                 options=lambda s: FunctionOptions(s.name, **options))
+    return types.SimpleNamespace(name="app", functions=[spec], options=lambda s: FunctionOptions(s.name, **options))
 
 
-@pytest.mark.parametrize("options, message", [
-    ({"timeout_s": 1200}, "timeout_s=1200 is over Lambda's limit of 900 seconds"),
-    ({"memory_mb": 16384}, "memory_mb=16384 is over Lambda's limit of 10240 MB"),
-])
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"timeout_s": 1200}, "timeout_s=1200 is over Lambda's limit of 900 seconds"),
+        ({"memory_mb": 16384}, "memory_mb=16384 is over Lambda's limit of 10240 MB"),
+    ],
+)
 def test_check_rejects_what_lambda_cannot_run(options, message, events_module) -> None:
     with pytest.raises(UnsupportedTriggerError, match=message):
         AwsProvider().check(fake_app(events_module.ack, **options))
@@ -57,8 +59,17 @@ def test_invoke_an_http_function_with_an_api_gateway_event(capsys, shop_copy, tm
     event["rawPath"] = "/orders"
     event["headers"]["content-type"] = "application/json"
     event["body"] = json.dumps({"id": "o-1", "customer": "ada", "lines": [{"sku": "book", "quantity": 2}]})
-    code, out = run(capsys, "invoke", "create_order", "--app", str(shop_copy), "--provider", "aws",
-                    "--event", write(tmp_path, "v2.json", event))
+    code, out = run(
+        capsys,
+        "invoke",
+        "create_order",
+        "--app",
+        str(shop_copy),
+        "--provider",
+        "aws",
+        "--event",
+        write(tmp_path, "v2.json", event),
+    )
     assert code == 0
     assert out["status"] == 201 and out["source"].startswith("API Gateway HTTP API")
     assert json.loads(out["response"]["body"]) == {"id": "o-1", "lines": 1}
@@ -70,8 +81,17 @@ def test_invoke_a_queue_function_with_an_sqs_batch(capsys, shop_copy, tmp_path, 
     good, recalled = event["Records"]
     good["body"] = json.dumps({"id": "o-1", "customer": "ada", "lines": [{"sku": "book", "quantity": 1}]})
     recalled["body"] = json.dumps({"id": "o-2", "customer": "bob", "lines": [{"sku": "recalled-widget"}]})
-    code, out = run(capsys, "invoke", "fulfil", "--app", str(shop_copy), "--provider", "aws",
-                    "--event", write(tmp_path, "sqs.json", event))
+    code, out = run(
+        capsys,
+        "invoke",
+        "fulfil",
+        "--app",
+        str(shop_copy),
+        "--provider",
+        "aws",
+        "--event",
+        write(tmp_path, "sqs.json", event),
+    )
     assert code == 1
     assert [r["outcome"] for r in out["results"]] == ["ack", "dead_letter"]
     assert out["response"] == {"batchItemFailures": [{"itemIdentifier": recalled["messageId"]}]}
@@ -79,8 +99,17 @@ def test_invoke_a_queue_function_with_an_sqs_batch(capsys, shop_copy, tmp_path, 
 
 def test_invoke_a_schedule_with_an_eventbridge_scheduled_event(capsys, shop_copy, tmp_path, adapter) -> None:
     event = adapter.load_event("eventBridgeScheduledEvent.json")
-    code, out = run(capsys, "invoke", "sweep", "--app", str(shop_copy), "--provider", "aws",
-                    "--event", write(tmp_path, "tick.json", event))
+    code, out = run(
+        capsys,
+        "invoke",
+        "sweep",
+        "--app",
+        str(shop_copy),
+        "--provider",
+        "aws",
+        "--event",
+        write(tmp_path, "tick.json", event),
+    )
     assert code == 0
     assert out["results"] == [{"outcome": "ack", "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa"}]
     assert "error" not in out and out["response"] is None
@@ -89,8 +118,17 @@ def test_invoke_a_schedule_with_an_eventbridge_scheduled_event(capsys, shop_copy
 def test_invoke_a_topic_function_that_fails_reports_the_error(capsys, shop_copy, tmp_path, adapter) -> None:
     event = copy.deepcopy(adapter.load_event("snsEvent.json"))
     event["Records"][0]["Sns"]["Message"] = json.dumps({"specversion": "1.0", "id": "x"})  # no source/type
-    code, out = run(capsys, "invoke", "notify", "--app", str(shop_copy), "--provider", "aws",
-                    "--event", write(tmp_path, "sns.json", event))
+    code, out = run(
+        capsys,
+        "invoke",
+        "notify",
+        "--app",
+        str(shop_copy),
+        "--provider",
+        "aws",
+        "--event",
+        write(tmp_path, "sns.json", event),
+    )
     assert code == 1
     assert out["results"][0]["outcome"] == "dead_letter"
     assert "did not acknowledge" in out["error"]

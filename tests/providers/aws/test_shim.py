@@ -39,11 +39,13 @@ def failures(response: dict[str, Any]) -> list[str]:
 
 # -- SQS -------------------------------------------------------------------------------------------
 
+
 def test_sqs_reports_exactly_the_records_that_failed(adapter, events_module, lambda_context) -> None:
     event = sqs_batch(adapter, [{"n": 0}, {"do": "retry"}, {"n": 2}, {"do": "dead"}, {"do": "crash"}, "text"])
     response = handler_for(events_module.picky)(event, lambda_context)
-    assert response == {"batchItemFailures": [{"itemIdentifier": "m1"}, {"itemIdentifier": "m3"},
-                                              {"itemIdentifier": "m4"}]}
+    assert response == {
+        "batchItemFailures": [{"itemIdentifier": "m1"}, {"itemIdentifier": "m3"}, {"itemIdentifier": "m4"}]
+    }
 
 
 def test_sqs_all_acknowledged_is_an_empty_failure_list(adapter, events_module, lambda_context) -> None:
@@ -59,16 +61,16 @@ def test_outcomes_per_record_including_dead_letter(adapter, events_module, lambd
     assert failures(delivery.response) == ["m1", "m2"]  # dead letters too: the redrive policy moves them
 
 
-def test_dead_letters_and_retries_are_logged_with_their_reason(adapter, events_module, lambda_context,
-                                                              caplog: pytest.LogCaptureFixture) -> None:
+def test_dead_letters_and_retries_are_logged_with_their_reason(
+    adapter, events_module, lambda_context, caplog: pytest.LogCaptureFixture
+) -> None:
     event = sqs_batch(adapter, [{"do": "dead"}])
     with caplog.at_level(logging.WARNING, logger="portable_fn.aws"):
         handler_for(events_module.picky)(event, lambda_context)
     assert "dead_letter" in caplog.text and "asked to dead-letter" in caplog.text and "picky" in caplog.text
 
 
-def test_fifo_stops_at_the_first_failure_and_reports_it_and_all_after(adapter, events_module,
-                                                                       lambda_context) -> None:
+def test_fifo_stops_at_the_first_failure_and_reports_it_and_all_after(adapter, events_module, lambda_context) -> None:
     event = adapter.load_event("sqsFifoEvent.json")  # the second of three asks for a retry
     delivery = deliver(spec_of(events_module.picky), event, lambda_context)
     assert [r.outcome for r in delivery.results] == [ACK, RETRY, RETRY]
@@ -76,8 +78,7 @@ def test_fifo_stops_at_the_first_failure_and_reports_it_and_all_after(adapter, e
     assert "not attempted" in (delivery.results[2].reason or "")
 
 
-def test_a_fifo_trigger_is_ordered_even_if_the_arn_does_not_say_so(adapter, events_module,
-                                                                    lambda_context) -> None:
+def test_a_fifo_trigger_is_ordered_even_if_the_arn_does_not_say_so(adapter, events_module, lambda_context) -> None:
     event = sqs_batch(adapter, [{"n": 0}, {"do": "retry"}, {"n": 2}])
     assert failures(handler_for(events_module.ordered)(event, lambda_context)) == ["m1", "m2"]
 
@@ -118,27 +119,32 @@ def test_message_attributes_reach_the_context(adapter, events_module, lambda_con
 
 
 def with_content_type(record: dict[str, Any], value: str) -> dict[str, Any]:
-    record["messageAttributes"] = {"content-type": {"stringValue": value, "stringListValues": [],
-                                                    "binaryListValues": [], "dataType": "String"}}
+    record["messageAttributes"] = {
+        "content-type": {"stringValue": value, "stringListValues": [], "binaryListValues": [], "dataType": "String"}
+    }
     return record
 
 
-def test_a_content_type_attribute_declares_the_media_type_of_an_sqs_body(adapter, events_module,
-                                                                          lambda_context) -> None:
+def test_a_content_type_attribute_declares_the_media_type_of_an_sqs_body(
+    adapter, events_module, lambda_context
+) -> None:
     """Rule 1 of the portability contract: the declared type wins over what the body looks like, and it
     is the body's media type, not a custom attribute."""
     event = sqs_batch(adapter, ["42", '{"a": 1}', '{"a": 1}'])
     for record, declared in zip(event["Records"], ["text/plain", "application/octet-stream", "application/json"]):
         with_content_type(record, declared)
     results = deliver(spec_of(events_module.ack), event, lambda_context).results
-    seen = [(r.value["event"]["datacontenttype"], r.value["event"].get("data", r.value["event"].get("data_base64")))
-            for r in results]
+    seen = [
+        (r.value["event"]["datacontenttype"], r.value["event"].get("data", r.value["event"].get("data_base64")))
+        for r in results
+    ]
     assert seen == [("text/plain", "42"), ("application/octet-stream", "eyJhIjogMX0="), ("application/json", {"a": 1})]
     assert [r.value["attributes"] for r in results] == [{}, {}, {}]
 
 
-def test_a_content_type_attribute_declares_the_media_type_of_an_sns_message(adapter, events_module,
-                                                                             lambda_context) -> None:
+def test_a_content_type_attribute_declares_the_media_type_of_an_sns_message(
+    adapter, events_module, lambda_context
+) -> None:
     event = adapter.load_event("snsEvent.json")
     sns = event["Records"][0]["Sns"]
     sns["Message"], sns["MessageAttributes"] = "[1, 2]", {"content-type": {"Type": "String", "Value": "text/csv"}}
@@ -147,12 +153,15 @@ def test_a_content_type_attribute_declares_the_media_type_of_an_sns_message(adap
     assert result.value["attributes"] == {}
 
 
-@pytest.mark.parametrize("body, data, media_type", [
-    ('{"a": 1}', {"a": 1}, "application/json"),
-    ("héllo", "héllo", "text/plain; charset=utf-8"),
-    ("\x01\x02 control", b"\x01\x02 control", "application/octet-stream"),
-    ("", None, None),
-])
+@pytest.mark.parametrize(
+    "body, data, media_type",
+    [
+        ('{"a": 1}', {"a": 1}, "application/json"),
+        ("héllo", "héllo", "text/plain; charset=utf-8"),
+        ("\x01\x02 control", b"\x01\x02 control", "application/octet-stream"),
+        ("", None, None),
+    ],
+)
 def test_an_undeclared_sqs_body_is_read_as_on_every_cloud(body, data, media_type, adapter, events_module) -> None:
     """`undeclared_data`: JSON, else text without control characters, else bytes; empty is no data."""
     [result] = deliver(spec_of(events_module.native_event), sqs_batch(adapter, [body]), None).results
@@ -174,6 +183,7 @@ def test_no_lambda_context_still_works(adapter, events_module) -> None:
 
 # -- streams ---------------------------------------------------------------------------------------
 
+
 def kinesis_batch(adapter: Any, payloads: list[dict[str, Any]]) -> dict[str, Any]:
     template = adapter.load_event("kinesisStreamEvent.json")["Records"][0]
     records = []
@@ -186,8 +196,9 @@ def kinesis_batch(adapter: Any, payloads: list[dict[str, Any]]) -> dict[str, Any
     return {"Records": records}
 
 
-def test_kinesis_stops_at_the_first_failure_and_reports_sequence_numbers(adapter, events_module,
-                                                                          lambda_context) -> None:
+def test_kinesis_stops_at_the_first_failure_and_reports_sequence_numbers(
+    adapter, events_module, lambda_context
+) -> None:
     event = kinesis_batch(adapter, [{"n": 0}, {"do": "crash"}, {"n": 2}])
     assert failures(handler_for(events_module.picky)(event, lambda_context)) == ["seq1", "seq2"]
 
@@ -210,6 +221,7 @@ def test_dynamodb_reports_sequence_numbers_in_order(adapter, events_module, lamb
 
 # -- asynchronous sources: one event, a raise asks Lambda to retry -----------------------------------
 
+
 def test_sns_failure_raises_so_lambda_retries(adapter, events_module, lambda_context) -> None:
     event = adapter.load_event("snsEvent.json")
     handler = handler_for(events_module.on_topic)
@@ -226,36 +238,83 @@ def test_an_unreadable_s3_record_raises_rather_than_being_lost(adapter, events_m
         handler_for(events_module.on_upload)(event, lambda_context)
 
 
-@pytest.mark.parametrize("name, expected", [
-    ("s3Event.json", {"bucket": "lambda-artifacts-deafc19498e3f2df", "key": "b21b84d653bb07b05b1e6b33684dc11b",
-                      "size": 1305107, "etag": "b21b84d653bb07b05b1e6b33684dc11b", "event": "created",
-                      "time": "2019-09-03T19:37:27.192Z"}),
-    ("s3EventDecodedKey.json", {"bucket": "sourcebucket", "key": "Happy Face.jpg", "size": 1024,
-                                "etag": "d41d8cd98f00b204e9800998ecf8427e", "event": "created",
-                                "time": "1970-01-01T00:00:00.123Z"}),
-    ("s3EventDeleteObject.json", {"bucket": "lambda-artifacts-deafc19498e3f2df",
-                                  "key": "b21b84d653bb07b05b1e6b33684dc11b", "event": "deleted",
-                                  "time": "2019-09-03T19:37:27.192Z"}),
-    ("s3SqsEvent.json", {"bucket": "xxx", "key": "test.pdf", "size": 104681,
-                         "etag": "2e3ad1e983318bbd8e73b080e2997980", "event": "created",
-                         "time": "2023-04-12T20:43:38.021Z"}),
-    ("s3EventBridgeNotificationObjectCreatedEvent.json", {
-        "bucket": "example-bucket", "key": "IMG_m7fzo3.jpg", "size": 184662,
-        "etag": "4e68adba0abe2dc8653dc3354e14c01d", "event": "created", "time": "2023-03-08T17:50:14Z"}),
-    ("s3EventBridgeNotificationObjectDeletedEvent.json", {
-        "bucket": "example-bucket", "key": "IMG_m7fzo3.jpg", "event": "deleted", "time": "2021-11-12T00:00:00Z"}),
-])
+@pytest.mark.parametrize(
+    "name, expected",
+    [
+        (
+            "s3Event.json",
+            {
+                "bucket": "lambda-artifacts-deafc19498e3f2df",
+                "key": "b21b84d653bb07b05b1e6b33684dc11b",
+                "size": 1305107,
+                "etag": "b21b84d653bb07b05b1e6b33684dc11b",
+                "event": "created",
+                "time": "2019-09-03T19:37:27.192Z",
+            },
+        ),
+        (
+            "s3EventDecodedKey.json",
+            {
+                "bucket": "sourcebucket",
+                "key": "Happy Face.jpg",
+                "size": 1024,
+                "etag": "d41d8cd98f00b204e9800998ecf8427e",
+                "event": "created",
+                "time": "1970-01-01T00:00:00.123Z",
+            },
+        ),
+        (
+            "s3EventDeleteObject.json",
+            {
+                "bucket": "lambda-artifacts-deafc19498e3f2df",
+                "key": "b21b84d653bb07b05b1e6b33684dc11b",
+                "event": "deleted",
+                "time": "2019-09-03T19:37:27.192Z",
+            },
+        ),
+        (
+            "s3SqsEvent.json",
+            {
+                "bucket": "xxx",
+                "key": "test.pdf",
+                "size": 104681,
+                "etag": "2e3ad1e983318bbd8e73b080e2997980",
+                "event": "created",
+                "time": "2023-04-12T20:43:38.021Z",
+            },
+        ),
+        (
+            "s3EventBridgeNotificationObjectCreatedEvent.json",
+            {
+                "bucket": "example-bucket",
+                "key": "IMG_m7fzo3.jpg",
+                "size": 184662,
+                "etag": "4e68adba0abe2dc8653dc3354e14c01d",
+                "event": "created",
+                "time": "2023-03-08T17:50:14Z",
+            },
+        ),
+        (
+            "s3EventBridgeNotificationObjectDeletedEvent.json",
+            {"bucket": "example-bucket", "key": "IMG_m7fzo3.jpg", "event": "deleted", "time": "2021-11-12T00:00:00Z"},
+        ),
+    ],
+)
 def test_storage_object_reads_s3_events(name, expected, adapter, events_module, lambda_context) -> None:
     results = deliver(spec_of(events_module.on_upload), adapter.load_event(name), lambda_context).results
     assert [r.value for r in results] == [expected]
 
 
-@pytest.mark.parametrize("name, due", [
-    ("eventBridgeScheduledEvent.json", "2015-10-08T16:53:06Z"),
-    ("schedulerScheduledEvent.json", "2024-05-01T03:00:00Z"),
-])
-def test_schedule_tick_is_the_event_time_and_the_declared_schedule(name, due, adapter, events_module,
-                                                                   lambda_context) -> None:
+@pytest.mark.parametrize(
+    "name, due",
+    [
+        ("eventBridgeScheduledEvent.json", "2015-10-08T16:53:06Z"),
+        ("schedulerScheduledEvent.json", "2024-05-01T03:00:00Z"),
+    ],
+)
+def test_schedule_tick_is_the_event_time_and_the_declared_schedule(
+    name, due, adapter, events_module, lambda_context
+) -> None:
     """The event names the rule or schedule (deploy's physical name) but not its expression: both come from
     the declaration, as on every cloud."""
     results = deliver(spec_of(events_module.on_tick), adapter.load_event(name), lambda_context).results
@@ -263,21 +322,29 @@ def test_schedule_tick_is_the_event_time_and_the_declared_schedule(name, due, ad
 
 
 def test_a_cloudevent_in_the_json_format_is_delivered_as_it_is(events_module, lambda_context) -> None:
-    event = {"specversion": "1.0", "id": "tick-1", "source": "//scheduler/sweep", "type": "com.example.tick",
-             "time": "2024-05-01T03:00:00Z", "data": {"schedule": "rate(5 minutes)"}}
+    event = {
+        "specversion": "1.0",
+        "id": "tick-1",
+        "source": "//scheduler/sweep",
+        "type": "com.example.tick",
+        "time": "2024-05-01T03:00:00Z",
+        "data": {"schedule": "rate(5 minutes)"},
+    }
     results = deliver(spec_of(events_module.on_tick), event, lambda_context).results
     assert results[0].value == {"scheduled_time": "2024-05-01T03:00:00Z", "schedule": "rate(5 minutes)"}
 
 
 def test_carried_cloudevents_arrive_identical(adapter, events_module, lambda_context) -> None:
-    results = deliver(spec_of(events_module.ack), adapter.load_event("sqsCloudEventsEvent.json"),
-                      lambda_context).results
+    results = deliver(
+        spec_of(events_module.ack), adapter.load_event("sqsCloudEventsEvent.json"), lambda_context
+    ).results
     assert [r.value["event"]["id"] for r in results] == ["order-7", "order-8"]
     assert results[0].value["event"]["hop"] == 1  # extensions survive
     assert [r.value["attempt"] for r in results] == [1, 2]  # the transport's delivery count still counts
 
 
 # -- events of the wrong kind ------------------------------------------------------------------------
+
 
 def test_an_unknown_event_says_what_the_adapter_reads(events_module, lambda_context) -> None:
     with pytest.raises(InvalidEventError, match="does not recognise.*keys: foo"):
@@ -294,16 +361,14 @@ def test_a_queue_event_for_an_http_function_is_refused(adapter, web_module, lamb
         handler_for(web_module.echo)(adapter.load_event("sqsEvent.json"), lambda_context)
 
 
-CARRIED = {"specversion": "1.0", "id": "c-1", "source": "//other/cloud", "type": "com.example.moved",
-           "data": {"n": 1}}
+CARRIED = {"specversion": "1.0", "id": "c-1", "source": "//other/cloud", "type": "com.example.moved", "data": {"n": 1}}
 
 
 def test_nested_envelopes_unwrap_to_what_they_carry(adapter, events_module, lambda_context) -> None:
     s3_record = adapter.load_event("s3Event.json")["Records"][0]
     sns_envelope = json.loads(adapter.load_event("snsSqsEvent.json")["Records"][0]["body"])
     sns_envelope["Message"] = json.dumps({"Records": [s3_record]})  # S3 -> SNS -> SQS
-    event = sqs_batch(adapter, [json.dumps(sns_envelope), json.dumps({**sns_envelope,
-                                                                      "Message": json.dumps(CARRIED)})])
+    event = sqs_batch(adapter, [json.dumps(sns_envelope), json.dumps({**sns_envelope, "Message": json.dumps(CARRIED)})])
     results = deliver(spec_of(events_module.ack), event, lambda_context).results
     assert results[0].value["event"]["type"] == "com.amazonaws.s3.ObjectCreated:Put"
     assert results[0].value["event"]["subject"] == "b21b84d653bb07b05b1e6b33684dc11b"
@@ -322,6 +387,7 @@ def test_kinesis_and_eventbridge_carry_cloudevents_too(adapter, events_module, l
 # Each of these raised out of `lambda_handler` before (so Lambda retried the whole batch, acknowledged
 # records included): the record is now failed alone, reported by its id where one can be read.
 
+
 def test_a_record_that_is_not_an_object_fails_alone(adapter, events_module, lambda_context) -> None:
     event = sqs_batch(adapter, [{"n": 0}, {"n": 1}])
     event["Records"].insert(1, "not a record")
@@ -331,8 +397,7 @@ def test_a_record_that_is_not_an_object_fails_alone(adapter, events_module, lamb
     assert failures(delivery.response) == [""]  # no id to name: Lambda retries the whole batch
 
 
-def test_a_first_record_that_is_not_an_object_does_not_hide_the_source(adapter, events_module,
-                                                                      lambda_context) -> None:
+def test_a_first_record_that_is_not_an_object_does_not_hide_the_source(adapter, events_module, lambda_context) -> None:
     event = sqs_batch(adapter, [{"n": 0}, {"do": "retry"}])
     event["Records"].insert(0, 7)
     assert failures(handler_for(events_module.picky)(event, lambda_context)) == ["", "m1"]
@@ -348,8 +413,9 @@ def test_a_stream_record_of_the_wrong_type_fails_alone(field, adapter, events_mo
     assert failures(delivery.response)[0] == ""  # its sequence number cannot be read
 
 
-def test_an_event_source_that_is_not_a_string_is_read_as_the_trigger_source(adapter, events_module,
-                                                                           lambda_context) -> None:
+def test_an_event_source_that_is_not_a_string_is_read_as_the_trigger_source(
+    adapter, events_module, lambda_context
+) -> None:
     event = sqs_batch(adapter, [{"n": 0}, {"n": 1}])
     event["Records"][0]["eventSource"] = ["aws:sqs"]
     assert failures(handler_for(events_module.picky)(event, lambda_context)) == []
@@ -364,8 +430,9 @@ def test_an_sqs_body_that_is_not_a_string_fails_alone(adapter, events_module, la
 
 
 @pytest.mark.parametrize("records", [None, 5, "x", {"messageId": "m0"}])
-def test_records_that_are_not_a_list_fail_the_batch_without_an_exception(records, events_module,
-                                                                        lambda_context) -> None:
+def test_records_that_are_not_a_list_fail_the_batch_without_an_exception(
+    records, events_module, lambda_context
+) -> None:
     delivery = deliver(spec_of(events_module.picky), {"Records": records}, lambda_context)
     assert delivery.response == {"batchItemFailures": [{"itemIdentifier": ""}]}
     assert "'Records' must be a list" in (delivery.results[0].reason or "")
@@ -382,8 +449,10 @@ def test_an_empty_batch_is_acknowledged(events_module, lambda_context) -> None:
 
 # -- trace context from what Lambda carries ----------------------------------------------------------
 
-def test_lambdas_sampled_trace_header_is_the_parent_of_a_request_without_one(adapter: Any, lambda_context: Any,
-                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+
+def test_lambdas_sampled_trace_header_is_the_parent_of_a_request_without_one(
+    adapter: Any, lambda_context: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from portable_fn.runtime import Context, Request, function, http
 
     @function(trigger=http("GET", "/trace"))
@@ -411,6 +480,7 @@ def test_an_sqs_records_aws_trace_header_is_its_producer(adapter: Any, lambda_co
 
     batch = sqs_batch(adapter, [{"n": 1}])
     batch["Records"][0]["attributes"]["AWSTraceHeader"] = (
-        "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1")
+        "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
+    )
     (result,) = deliver(spec_of(traced), batch, lambda_context).results
     assert result.value == ("5759e988bd862e3fe1be46a994272793", "53995c3f42cd8ad8", ["53995c3f42cd8ad8"])

@@ -39,16 +39,31 @@ from .conftest import EVENTS, LambdaContext, load_handlers
 MAX_PEAK = 4 * 1024 * 1024  # far above what one of these events needs, far below any number drawn
 BIG = [10**12, 10**9, 2**63, -(10**12), 10**30, 0, -1]
 
-QUEUE = ["sqsEvent.json", "sqsFifoEvent.json", "sqsDlqTriggerEvent.json", "sqsCloudEventsEvent.json",
-         "sqsUndecodableEvent.json", "snsSqsEvent.json", "snsSqsFifoEvent.json", "s3SqsEvent.json"]
+QUEUE = [
+    "sqsEvent.json",
+    "sqsFifoEvent.json",
+    "sqsDlqTriggerEvent.json",
+    "sqsCloudEventsEvent.json",
+    "sqsUndecodableEvent.json",
+    "snsSqsEvent.json",
+    "snsSqsFifoEvent.json",
+    "s3SqsEvent.json",
+]
 STREAM = ["kinesisStreamEvent.json", "kinesisStreamEventOneRecord.json", "dynamoStreamEvent.json"]
 TOPIC = ["snsEvent.json", "snsCloudEventEvent.json"]
 STORAGE = ["s3Event.json", "s3EventDecodedKey.json", "s3EventDeleteObject.json", "s3EventGlacier.json"]
-HTTP = sorted(p.name for p in EVENTS.glob("*.json") if p.name.startswith(("apiGateway", "apigateway",
-                                                                           "lambdaFunctionUrl", "alb")))
+HTTP = sorted(
+    p.name for p in EVENTS.glob("*.json") if p.name.startswith(("apiGateway", "apigateway", "lambdaFunctionUrl", "alb"))
+)
 UNREADABLE_IDS = {"bad-0000-0000-0000-000000000001", "bad-0000-0000-0000-000000000003"}  # sqsUndecodableEvent
-UNORDERED = {"sqsEvent.json", "sqsDlqTriggerEvent.json", "sqsCloudEventsEvent.json", "sqsUndecodableEvent.json",
-             "snsSqsEvent.json", "s3SqsEvent.json"}
+UNORDERED = {
+    "sqsEvent.json",
+    "sqsDlqTriggerEvent.json",
+    "sqsCloudEventsEvent.json",
+    "sqsUndecodableEvent.json",
+    "snsSqsEvent.json",
+    "s3SqsEvent.json",
+}
 
 
 def corpus(names: list[str]) -> dict[str, Any]:
@@ -56,11 +71,34 @@ def corpus(names: list[str]) -> dict[str, Any]:
 
 
 odd = st.one_of(
-    st.none(), st.booleans(), st.sampled_from(BIG), st.integers(), st.floats(),
+    st.none(),
+    st.booleans(),
+    st.sampled_from(BIG),
+    st.integers(),
+    st.floats(),
     st.text(max_size=12),
-    st.sampled_from(["", "1000000000000", "9" * 40, "not base64!", "%", "{", "[]", "/", "$default", "aws:sqs",
-                     "aws:kinesis", "aws:dynamodb", "2.0", "GET", "\x00", "2024-13-45T99:00:00Z"]),
-    st.lists(st.integers(), max_size=3), st.dictionaries(st.text(max_size=4), st.integers(), max_size=3),
+    st.sampled_from(
+        [
+            "",
+            "1000000000000",
+            "9" * 40,
+            "not base64!",
+            "%",
+            "{",
+            "[]",
+            "/",
+            "$default",
+            "aws:sqs",
+            "aws:kinesis",
+            "aws:dynamodb",
+            "2.0",
+            "GET",
+            "\x00",
+            "2024-13-45T99:00:00Z",
+        ]
+    ),
+    st.lists(st.integers(), max_size=3),
+    st.dictionaries(st.text(max_size=4), st.integers(), max_size=3),
 )
 
 
@@ -87,11 +125,11 @@ def mutated(draw: st.DrawFn, value: Any, depth: int = 0, keep: frozenset[str] = 
         index = draw(st.integers(0, len(value) - 1))
         how = draw(st.sampled_from(["inside", "inside", "replace", "drop", "repeat"]))
         if how == "drop":
-            return [*value[:index], *value[index + 1:]]
+            return [*value[:index], *value[index + 1 :]]
         if how == "repeat":
             return [*value, value[index]]
         item = draw(odd) if how == "replace" else draw(mutated(value[index], depth + 1))
-        return [*value[:index], item, *value[index + 1:]]
+        return [*value[:index], item, *value[index + 1 :]]
     if isinstance(value, str) and value and draw(st.booleans()):
         return draw(st.sampled_from([value[: len(value) // 2], value + value[:3], value.upper(), f"{value}\x00"]))
     return draw(odd)
@@ -135,8 +173,14 @@ WEB = load_handlers("web")
 @function(trigger=http("ANY", "/{rest+}"))
 def anything(request: Request) -> dict[str, Any]:
     """Every request that reaches a handler: reads what a handler reads."""
-    return {"method": request.method, "path": request.path, "query": request.query.multi_items(),
-            "headers": request.headers.multi_items(), "cookies": request.cookies, "size": len(request.body)}
+    return {
+        "method": request.method,
+        "path": request.path,
+        "query": request.query.multi_items(),
+        "headers": request.headers.multi_items(),
+        "cookies": request.cookies,
+        "size": len(request.body),
+    }
 
 
 @function(trigger=http("POST", "/my/{name}"))
@@ -210,7 +254,14 @@ HANDLERS = _handlers()
 
 @pytest.mark.parametrize("name", QUEUE + STREAM + TOPIC + STORAGE + HTTP)
 def test_the_corpus_itself_is_answered(name: str) -> None:
-    handler = ("ack" if name in QUEUE + STREAM else "on_topic" if name in TOPIC else "on_upload"
-               if name in STORAGE else "anything")
+    handler = (
+        "ack"
+        if name in QUEUE + STREAM
+        else "on_topic"
+        if name in TOPIC
+        else "on_upload"
+        if name in STORAGE
+        else "anything"
+    )
     answer = run(HANDLERS[handler], copy.deepcopy(CORPORA[name]))
     assert answer is None or isinstance(answer, (dict, DeliveryFailed))

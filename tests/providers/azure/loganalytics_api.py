@@ -25,8 +25,16 @@ from portable_fn.runtime.cloudevent import parse_rfc3339
 
 DESCRIPTION = Path(__file__).resolve().parents[2] / "data" / "azure" / "loganalytics" / "query-v1.json"
 # AppTraces' columns and their Kusto types (Azure Monitor's table reference)
-APP_TRACES = {"TimeGenerated": "datetime", "Message": "string", "SeverityLevel": "int", "AppRoleName": "string",
-              "OperationName": "string", "OperationId": "string", "Properties": "dynamic", "_ItemId": "string"}
+APP_TRACES = {
+    "TimeGenerated": "datetime",
+    "Message": "string",
+    "SeverityLevel": "int",
+    "AppRoleName": "string",
+    "OperationName": "string",
+    "OperationId": "string",
+    "Properties": "dynamic",
+    "_ItemId": "string",
+}
 STRING = r'"(?:[^"\\]|\\.)*"'
 Rows = list[dict[str, Any]]
 
@@ -87,8 +95,11 @@ class LogAnalyticsApi:
             if name not in schema["properties"]:
                 raise BadQuery(f"The request body has a property the description does not have: {name!r}.")
             kind = self.description["definitions"][schema["properties"][name]["$ref"].rsplit("/", 1)[1]]["type"]
-            ok = isinstance(value, str) if kind == "string" else (
-                isinstance(value, list) and all(isinstance(v, str) for v in value))
+            ok = (
+                isinstance(value, str)
+                if kind == "string"
+                else (isinstance(value, list) and all(isinstance(v, str) for v in value))
+            )
             if not ok:
                 raise BadQuery(f"Property {name!r} must be of type {kind}.")
 
@@ -99,19 +110,27 @@ class LogAnalyticsApi:
         rows, columns = list(self.rows), list(APP_TRACES)
         for step in steps[1:]:
             rows, columns = self._step(step, rows, columns)
-        return {"tables": [{"name": "PrimaryResult",
-                            "columns": [{"name": c, "type": APP_TRACES[c]} for c in columns],
-                            "rows": [[_cell(r.get(c)) for c in columns] for r in rows]}]}
+        return {
+            "tables": [
+                {
+                    "name": "PrimaryResult",
+                    "columns": [{"name": c, "type": APP_TRACES[c]} for c in columns],
+                    "rows": [[_cell(r.get(c)) for c in columns] for r in rows],
+                }
+            ]
+        }
 
     def _step(self, step: str, rows: Rows, columns: list[str]) -> tuple[Rows, list[str]]:
         if since := re.fullmatch(r"where TimeGenerated >= datetime\(([^)]+)\)", step):
             start = parse_rfc3339(since[1])
             return [r for r in rows if parse_rfc3339(r["TimeGenerated"]) >= start], columns
-        if scope := re.fullmatch(rf"where AppRoleName =~ ({STRING}) and OperationName in \(({STRING}(?:, {STRING})*)\)",
-                                 step):
+        if scope := re.fullmatch(
+            rf"where AppRoleName =~ ({STRING}) and OperationName in \(({STRING}(?:, {STRING})*)\)", step
+        ):
             role, names = json.loads(scope[1]).lower(), json.loads(f"[{scope[2]}]")
-            return [r for r in rows if str(r.get("AppRoleName", "")).lower() == role
-                    and r.get("OperationName") in names], columns
+            return [
+                r for r in rows if str(r.get("AppRoleName", "")).lower() == role and r.get("OperationName") in names
+            ], columns
         if projected := re.fullmatch(r"project (.+)", step):
             chosen = [c.strip() for c in projected[1].split(",")]
             if unknown := [c for c in chosen if c not in APP_TRACES]:

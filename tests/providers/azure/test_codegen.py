@@ -20,15 +20,18 @@ def _spec(trigger: Any) -> FunctionSpec:
     return FunctionSpec("tick", lambda event: None, trigger, FunctionOptions("tick"))
 
 
-@pytest.mark.parametrize(("expression", "expected"), [
-    ("rate(1 minute)", "0 * * * * *"),
-    ("rate(5 minutes)", "0 */5 * * * *"),
-    ("rate(30 minutes)", "0 */30 * * * *"),
-    ("rate(60 minutes)", "0 0 * * * *"),
-    ("rate(120 minutes)", "0 0 */2 * * *"),
-    ("rate(6 hours)", "0 0 */6 * * *"),
-    ("rate(1 day)", "0 0 0 * * *"),
-])
+@pytest.mark.parametrize(
+    ("expression", "expected"),
+    [
+        ("rate(1 minute)", "0 * * * * *"),
+        ("rate(5 minutes)", "0 */5 * * * *"),
+        ("rate(30 minutes)", "0 */30 * * * *"),
+        ("rate(60 minutes)", "0 0 * * * *"),
+        ("rate(120 minutes)", "0 0 */2 * * *"),
+        ("rate(6 hours)", "0 0 */6 * * *"),
+        ("rate(1 day)", "0 0 0 * * *"),
+    ],
+)
 def test_rates_that_divide_an_hour_or_a_day_become_steps(expression: str, expected: str) -> None:
     assert ncrontab(_spec(schedule(expression))) == expected
 
@@ -39,16 +42,19 @@ def test_rates_ncrontab_cannot_keep_are_rejected_with_the_ones_it_can(expression
         ncrontab(_spec(schedule(expression)))
 
 
-@pytest.mark.parametrize(("expression", "expected"), [
-    ("0 3 * * *", "0 0 3 * * *"),
-    ("*/10 8-18 * * 1-5", "0 */10 8-18 * * 1-5"),
-    ("30 2 * * MON-FRI", "0 30 2 * * 1,2,3,4,5"),
-    ("0 0 1 JAN,JUL *", "0 0 0 1 1,7 *"),
-    ("0 12 * * 7", "0 0 12 * * 0"),
-    ("0 12 * * 5-7", "0 0 12 * * 0,5,6"),
-    ("5/15 * * * *", "0 5,20,35,50 * * * *"),
-    ("0 0 */2 * *", "0 0 0 */2 * *"),
-])
+@pytest.mark.parametrize(
+    ("expression", "expected"),
+    [
+        ("0 3 * * *", "0 0 3 * * *"),
+        ("*/10 8-18 * * 1-5", "0 */10 8-18 * * 1-5"),
+        ("30 2 * * MON-FRI", "0 30 2 * * 1,2,3,4,5"),
+        ("0 0 1 JAN,JUL *", "0 0 0 1 1,7 *"),
+        ("0 12 * * 7", "0 0 12 * * 0"),
+        ("0 12 * * 5-7", "0 0 12 * * 0,5,6"),
+        ("5/15 * * * *", "0 5,20,35,50 * * * *"),
+        ("0 0 */2 * *", "0 0 0 */2 * *"),
+    ],
+)
 def test_cron_gains_a_seconds_field_and_loses_what_ncrontab_reads_otherwise(expression: str, expected: str) -> None:
     assert ncrontab(_spec(cron(expression))) == expected
 
@@ -58,9 +64,15 @@ def test_cron_restricting_both_days_is_rejected() -> None:
         ncrontab(_spec(cron("0 0 1 * MON")))
 
 
-@pytest.mark.parametrize(("path", "route"), [
-    ("/", ""), ("/orders", "orders"), ("/orders/{id}", "orders/{id}"), ("/files/{rest+}", "files/{*rest}"),
-])
+@pytest.mark.parametrize(
+    ("path", "route"),
+    [
+        ("/", ""),
+        ("/orders", "orders"),
+        ("/orders/{id}", "orders/{id}"),
+        ("/files/{rest+}", "files/{*rest}"),
+    ],
+)
 def test_routes_drop_the_leading_slash_and_spell_greedy_parameters_as_catch_alls(path: str, route: str) -> None:
     assert azure_route(path) == route
 
@@ -83,12 +95,15 @@ def test_service_bus_is_the_configurable_alternative(tmp_path: Any) -> None:
     from portable_fn.app import load_app
 
     every = load_app(Path(__file__).resolve().parent / "apps" / "every_trigger")
-    app = _with_settings(every, queue_transport="service_bus", topic_transport="service_bus",
-                         service_bus_connection="Bus")
+    app = _with_settings(
+        every, queue_transport="service_bus", topic_transport="service_bus", service_bus_connection="Bus"
+    )
     source = function_app_source(app)
     assert "@app.service_bus_queue_trigger(arg_name='msg', queue_name='jobs', connection='Bus')" in source
-    assert ("@app.service_bus_topic_trigger(arg_name='msg', topic_name='news', subscription_name='on_news', "
-            "connection='Bus')") in source
+    assert (
+        "@app.service_bus_topic_trigger(arg_name='msg', topic_name='news', subscription_name='on_news', "
+        "connection='Bus')"
+    ) in source
     assert "queue_output" not in source and "queues" not in json.loads(host_json_source(app))["extensions"]
     _with_settings(app, queue_transport="kafka")
     with pytest.raises(UnsupportedTriggerError, match="queue_transport = 'kafka'.*storage_queue"):

@@ -25,11 +25,34 @@ from portable_fn.runtime.http_binding import undeclared_data
 
 from .conftest import DATA
 
-EXAMPLES = (DATA / "azure-rest-api-specs" / "specification" / "eventgrid" / "data-plane" / "Microsoft.Storage"
-            / "stable" / "2018-01-01" / "examples")
+EXAMPLES = (
+    DATA
+    / "azure-rest-api-specs"
+    / "specification"
+    / "eventgrid"
+    / "data-plane"
+    / "Microsoft.Storage"
+    / "stable"
+    / "2018-01-01"
+    / "examples"
+)
 
-BODIES = [b'{"n":1}', b' {"n": 1} ', b'\xef\xbb\xbf{"n":1}', '{"n":1}'.encode("utf-16"), b"[1,2]", b"3", b'"s"',
-          b"[1,2]x", b"not json", b"", b"\xff\xfe\x00", "é".encode(), b"NaN", b'{"n":"\x01"}']
+BODIES = [
+    b'{"n":1}',
+    b' {"n": 1} ',
+    b'\xef\xbb\xbf{"n":1}',
+    '{"n":1}'.encode("utf-16"),
+    b"[1,2]",
+    b"3",
+    b'"s"',
+    b"[1,2]x",
+    b"not json",
+    b"",
+    b"\xff\xfe\x00",
+    "é".encode(),
+    b"NaN",
+    b'{"n":"\x01"}',
+]
 
 
 @pytest.mark.parametrize("body", BODIES, ids=repr)
@@ -63,10 +86,16 @@ def _reference(moment: datetime) -> str:
 def test_times_are_rfc3339_in_utc_with_the_fraction_they_have_whatever_the_second() -> None:
     rng = random.Random(5)
     start = datetime(1, 1, 1, tzinfo=timezone.utc)
-    moments = [start + timedelta(seconds=rng.randrange(315537897599), microseconds=rng.choice([0, 999999, 7]))
-               for _ in range(3000)]
-    moments += [datetime.max.replace(tzinfo=timezone.utc), start, datetime(2024, 5, 1, 10, 0, 0, 1),
-                datetime(2024, 5, 1, 12, tzinfo=timezone(timedelta(hours=2)))]
+    moments = [
+        start + timedelta(seconds=rng.randrange(315537897599), microseconds=rng.choice([0, 999999, 7]))
+        for _ in range(3000)
+    ]
+    moments += [
+        datetime.max.replace(tzinfo=timezone.utc),
+        start,
+        datetime(2024, 5, 1, 10, 0, 0, 1),
+        datetime(2024, 5, 1, 12, tzinfo=timezone(timedelta(hours=2))),
+    ]
     for moment in moments + moments:  # the second pass reads the cached seconds
         assert rfc3339(moment) == _reference(moment), moment
     assert rfc3339(datetime(2024, 5, 1, 10, 0, 3, 5, tzinfo=timezone.utc)) == "2024-05-01T10:00:03.000005Z"
@@ -79,29 +108,63 @@ SENT = datetime(2024, 5, 1, 10, 0, 0, 123456, tzinfo=timezone.utc)
 
 
 def _bus(body: bytes, **fields: object) -> ServiceBusMessage:
-    base: dict[str, object] = {"message_id": "sb-1", "enqueued_time_utc": SENT, "application_properties": {},
-                               "user_properties": {}, "delivery_count": 1}
+    base: dict[str, object] = {
+        "message_id": "sb-1",
+        "enqueued_time_utc": SENT,
+        "application_properties": {},
+        "user_properties": {},
+        "delivery_count": 1,
+    }
     return ServiceBusMessage(body=body, **{**base, **fields})  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("body, fields, data, content_type, subject, extensions", [
-    (b'{"n":1}', {}, {"n": 1}, "application/json", None, {}),
-    (b'{"n":1}', {"content_type": "application/json; charset=utf-8"}, {"n": 1}, "application/json; charset=utf-8",
-     None, {}),
-    (b"plain words", {}, "plain words", "text/plain; charset=utf-8", None, {}),
-    (b"plain words", {"content_type": "text/plain"}, "plain words", "text/plain", None, {}),
-    (b'{"n":1}', {"subject": "orders", "partition_key": "p1"}, {"n": 1}, "application/json", "orders",
-     {"partitionkey": "p1"}),
-    (b'{"n":1}', {"label": "legacy"}, {"n": 1}, "application/json", "legacy", {}),
-], ids=["json", "json-charset", "text", "text-typed", "subject-partition", "label"])
-def test_a_service_bus_message_maps_to_the_projects_cloudevent(body: bytes, fields: dict[str, object], data: object,
-                                                               content_type: str, subject: str | None,
-                                                               extensions: dict[str, str]) -> None:
+@pytest.mark.parametrize(
+    "body, fields, data, content_type, subject, extensions",
+    [
+        (b'{"n":1}', {}, {"n": 1}, "application/json", None, {}),
+        (
+            b'{"n":1}',
+            {"content_type": "application/json; charset=utf-8"},
+            {"n": 1},
+            "application/json; charset=utf-8",
+            None,
+            {},
+        ),
+        (b"plain words", {}, "plain words", "text/plain; charset=utf-8", None, {}),
+        (b"plain words", {"content_type": "text/plain"}, "plain words", "text/plain", None, {}),
+        (
+            b'{"n":1}',
+            {"subject": "orders", "partition_key": "p1"},
+            {"n": 1},
+            "application/json",
+            "orders",
+            {"partitionkey": "p1"},
+        ),
+        (b'{"n":1}', {"label": "legacy"}, {"n": 1}, "application/json", "legacy", {}),
+    ],
+    ids=["json", "json-charset", "text", "text-typed", "subject-partition", "label"],
+)
+def test_a_service_bus_message_maps_to_the_projects_cloudevent(
+    body: bytes,
+    fields: dict[str, object],
+    data: object,
+    content_type: str,
+    subject: str | None,
+    extensions: dict[str, str],
+) -> None:
     event = service_bus_to_cloudevent(_bus(body, **fields), "sb://ns/orders")
     assert (event.id, event.source, event.type, event.time) == (
-        "sb-1", "sb://ns/orders", "com.microsoft.azure.servicebus.message", "2024-05-01T10:00:00.123456Z")
+        "sb-1",
+        "sb://ns/orders",
+        "com.microsoft.azure.servicebus.message",
+        "2024-05-01T10:00:00.123456Z",
+    )
     assert (event.data, event.datacontenttype, event.subject, dict(event.extensions)) == (
-        data, content_type, subject, extensions)
+        data,
+        content_type,
+        subject,
+        extensions,
+    )
 
 
 def test_a_service_bus_body_its_json_content_type_cannot_read_is_refused() -> None:
@@ -112,16 +175,31 @@ def test_a_service_bus_body_its_json_content_type_cannot_read_is_refused() -> No
 def test_a_service_bus_message_carrying_a_cloudevent_is_that_event() -> None:
     carried = CloudEvent(id="c", source="/s", type="t", data={"n": 1})
     assert service_bus_to_cloudevent(_bus(carried.to_json().encode()), "sb://ns/q") == carried
-    binary = _bus(b'{"n":2}', content_type="application/json", application_properties={
-        "cloudEvents:specversion": "1.0", "cloudEvents:id": "b", "cloudEvents:source": "/b", "cloudEvents:type": "t"})
+    binary = _bus(
+        b'{"n":2}',
+        content_type="application/json",
+        application_properties={
+            "cloudEvents:specversion": "1.0",
+            "cloudEvents:id": "b",
+            "cloudEvents:source": "/b",
+            "cloudEvents:type": "t",
+        },
+    )
     assert service_bus_to_cloudevent(binary, "sb://ns/q") == CloudEvent(
-        id="b", source="/b", type="t", datacontenttype="application/json", data={"n": 2})
+        id="b", source="/b", type="t", datacontenttype="application/json", data={"n": 2}
+    )
 
 
 def test_the_queue_time_is_formatted_when_read_and_the_event_is_whole() -> None:
     message = QueueMessage(id="m", body=b'{"n":1}', insertion_time=datetime(2024, 5, 1, 10, 0, 3, tzinfo=timezone.utc))
-    expected = CloudEvent(id="m", source="/queues/q", type="com.microsoft.azure.storage.queue.message",
-                          datacontenttype="application/json", time="2024-05-01T10:00:03Z", data={"n": 1})
+    expected = CloudEvent(
+        id="m",
+        source="/queues/q",
+        type="com.microsoft.azure.storage.queue.message",
+        datacontenttype="application/json",
+        time="2024-05-01T10:00:03Z",
+        data={"n": 1},
+    )
     assert queue_message_to_cloudevent(message, "/queues/q") == expected
     assert queue_message_to_cloudevent(message, "/queues/q").to_dict() == expected.to_dict()
     assert queue_message_to_cloudevent(message, "/queues/q").with_data({"n": 2}).time == expected.time
@@ -143,10 +221,16 @@ def test_a_blob_key_is_percent_decoded(encoded: str, name: str) -> None:
     from portable_fn.runtime import StorageObject
 
     example = json.loads((EXAMPLES / "event-grid-schema" / "blob_created.json").read_text(encoding="utf-8"))
-    example = {**example, "subject": f"/blobServices/default/containers/photos/blobs/{encoded}",
-               "data": {**example["data"], "url": f"https://acct.blob.core.windows.net/photos/{encoded}"}}
+    example = {
+        **example,
+        "subject": f"/blobServices/default/containers/photos/blobs/{encoded}",
+        "data": {**example["data"], "url": f"https://acct.blob.core.windows.net/photos/{encoded}"},
+    }
     stored = StorageObject.from_cloudevent(event_grid_to_cloudevent(example))
     assert (stored.bucket, stored.key) == ("photos", name)
-    blob = blob_to_cloudevent(InputStream(data=b"", name=f"photos/{name}", length=0,
-                                          uri=f"https://acct.blob.core.windows.net/photos/{encoded}"))
+    blob = blob_to_cloudevent(
+        InputStream(
+            data=b"", name=f"photos/{name}", length=0, uri=f"https://acct.blob.core.windows.net/photos/{encoded}"
+        )
+    )
     assert StorageObject.from_cloudevent(blob).key == name

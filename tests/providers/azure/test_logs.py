@@ -61,26 +61,42 @@ def shop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, api: Any) -> Path:
     target = tmp_path / "shop"
     shutil.copytree(REPO / "samples" / "shop", target, ignore=shutil.ignore_patterns(".portable-fn", "__pycache__"))
     pyproject = target / "pyproject.toml"
-    pyproject.write_text(pyproject.read_text().replace(
-        'location = "westeurope"\n',
-        f'location = "westeurope"\nlogs_workspace_id = "{WORKSPACE}"\nlogs_endpoint = "{api.url}"\n'))
+    pyproject.write_text(
+        pyproject.read_text().replace(
+            'location = "westeurope"\n',
+            f'location = "westeurope"\nlogs_workspace_id = "{WORKSPACE}"\nlogs_endpoint = "{api.url}"\n',
+        )
+    )
     monkeypatch.setenv("SHOP_DATA_DIR", str(tmp_path / "shop-data"))
     monkeypatch.setenv("AZURE_SUBSCRIPTION_ID", SUBSCRIPTION)
     return target
 
 
-def trace_row(function: str, at: datetime, item: str, message: str, *, level: int = 1, trace: str = TRACE,
-              site: str = SITE) -> dict[str, Any]:
+def trace_row(
+    function: str, at: datetime, item: str, message: str, *, level: int = 1, trace: str = TRACE, site: str = SITE
+) -> dict[str, Any]:
     """A row of AppTraces as the Functions host writes a function's log line into it."""
-    return {"TimeGenerated": at.isoformat().replace("+00:00", "Z"), "Message": message, "SeverityLevel": level,
-            "AppRoleName": site, "OperationName": function, "OperationId": trace, "_ItemId": item,
-            "Properties": {"InvocationId": f"inv-{item}", "Category": f"Function.{function}.User",
-                           "LogLevel": "Information", "HostInstanceId": "a5b7e6f2"}}
+    return {
+        "TimeGenerated": at.isoformat().replace("+00:00", "Z"),
+        "Message": message,
+        "SeverityLevel": level,
+        "AppRoleName": site,
+        "OperationName": function,
+        "OperationId": trace,
+        "_ItemId": item,
+        "Properties": {
+            "InvocationId": f"inv-{item}",
+            "Category": f"Function.{function}.User",
+            "LogLevel": "Information",
+            "HostInstanceId": "a5b7e6f2",
+        },
+    }
 
 
 def ours(message: str, trace: str = TRACE, level: str = "INFO") -> str:
-    return json.dumps({"message": message, "level": level, "trace_id": trace, "invocation_id": "ours-1",
-                       "provider": "azure"})
+    return json.dumps(
+        {"message": message, "level": level, "trace_id": trace, "invocation_id": "ours-1", "provider": "azure"}
+    )
 
 
 @pytest.fixture
@@ -107,8 +123,10 @@ def test_the_fake_holds_to_the_description(api: Any) -> None:
     with pytest.raises(LookupError, match="No operation"):
         api.answer(f"/v2/workspaces/{WORKSPACE}/query", {"query": "AppTraces"})
     answer = api.answer(path, {"query": "AppTraces | project TimeGenerated, Message"})
-    assert answer["tables"][0]["columns"] == [{"name": "TimeGenerated", "type": "datetime"},
-                                              {"name": "Message", "type": "string"}]
+    assert answer["tables"][0]["columns"] == [
+        {"name": "TimeGenerated", "type": "datetime"},
+        {"name": "Message", "type": "string"},
+    ]
 
 
 def test_the_functions_lines_of_the_app_since_then_oldest_first(api: Any, shop_rows: datetime) -> None:
@@ -126,8 +144,15 @@ def test_the_functions_lines_of_the_app_since_then_oldest_first(api: Any, shop_r
 
 
 def test_a_row_with_typed_values_reads_the_same(base: datetime) -> None:
-    row = {"TimeGenerated": "2026-01-31T12:00:00.1234567Z", "OperationName": "fulfil", "SeverityLevel": 4,
-           "Message": "boom", "OperationId": TRACE, "Properties": {"InvocationId": "inv-1"}, "_ItemId": "x"}
+    row = {
+        "TimeGenerated": "2026-01-31T12:00:00.1234567Z",
+        "OperationName": "fulfil",
+        "SeverityLevel": 4,
+        "Message": "boom",
+        "OperationId": TRACE,
+        "Properties": {"InvocationId": "inv-1"},
+        "_ItemId": "x",
+    }
     entry = to_entry(row)
     assert (entry.level, entry.invocation_id, entry.time.microsecond) == ("CRITICAL", "inv-1", 123456)
 
@@ -135,10 +160,12 @@ def test_a_row_with_typed_values_reads_the_same(base: datetime) -> None:
 def test_the_query_quotes_names_as_kql_strings() -> None:
     since = datetime(2026, 1, 31, 12, 0, tzinfo=timezone.utc)
     assert traces_query("shop-dev-abc123", ["b", "a"], since).splitlines() == [
-        "AppTraces", "| where TimeGenerated >= datetime(2026-01-31T12:00:00.000Z)",
+        "AppTraces",
+        "| where TimeGenerated >= datetime(2026-01-31T12:00:00.000Z)",
         '| where AppRoleName =~ "shop-dev-abc123" and OperationName in ("a", "b")',
         "| project TimeGenerated, OperationName, SeverityLevel, Message, OperationId, Properties, _ItemId",
-        "| order by TimeGenerated asc"]
+        "| order by TimeGenerated asc",
+    ]
 
 
 def test_an_unknown_workspace_says_which_setting_names_it(api: Any) -> None:
@@ -154,14 +181,28 @@ def test_the_provider_needs_a_workspace(shop: Path, monkeypatch: pytest.MonkeyPa
         load_provider("azure", settings).read_logs(app, "dev", [app.function("fulfil")], datetime.now(timezone.utc))
 
 
-def test_cli_reads_the_deployed_site_and_prints_json_lines(api: Any, shop_rows: datetime, shop: Path,
-                                                           capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["logs", "fulfil", str(shop), "--provider", "azure", "--since", format_time(shop_rows), "--json",
-                 "--trace", TRACE])
+def test_cli_reads_the_deployed_site_and_prints_json_lines(
+    api: Any, shop_rows: datetime, shop: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(
+        [
+            "logs",
+            "fulfil",
+            str(shop),
+            "--provider",
+            "azure",
+            "--since",
+            format_time(shop_rows),
+            "--json",
+            "--trace",
+            TRACE,
+        ]
+    )
     out, err = capsys.readouterr()
     assert code == 0, err
     rows = [json.loads(line) for line in out.splitlines()]
     assert [(r["function"], r["message"]) for r in rows] == [
         ("fulfil", "Executing 'Functions.fulfil' (Reason='New queue message detected')"),
-        ("fulfil", "order o-1 fulfilled")]
+        ("fulfil", "order o-1 fulfilled"),
+    ]
     assert rows[1]["raw"]["_ItemId"] == "i2" and rows[1]["time"] == format_time(shop_rows + timedelta(seconds=2))

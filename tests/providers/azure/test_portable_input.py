@@ -19,8 +19,17 @@ from portable_fn.runtime import StorageObject
 
 from .conftest import DATA
 
-EXAMPLES = (DATA / "azure-rest-api-specs" / "specification" / "eventgrid" / "data-plane" / "Microsoft.Storage"
-            / "stable" / "2018-01-01" / "examples")
+EXAMPLES = (
+    DATA
+    / "azure-rest-api-specs"
+    / "specification"
+    / "eventgrid"
+    / "data-plane"
+    / "Microsoft.Storage"
+    / "stable"
+    / "2018-01-01"
+    / "examples"
+)
 
 
 class HostContext(func.Context):
@@ -34,8 +43,10 @@ class HostContext(func.Context):
 
 @pytest.fixture
 def functions(every_app: Any, indexed: Any, every_module: Any) -> dict[str, Any]:
-    return {name: (lambda f: lambda *args: f(*args, HostContext()))(fn.get_user_function())
-            for name, fn in indexed(every_app).items()}
+    return {
+        name: (lambda f: lambda *args: f(*args, HostContext()))(fn.get_user_function())
+        for name, fn in indexed(every_app).items()
+    }
 
 
 def _timer(status: dict[str, str], past_due: bool = False) -> Any:
@@ -44,28 +55,47 @@ def _timer(status: dict[str, str], past_due: bool = False) -> Any:
     return TimerRequestConverter.decode(Datum(json.dumps(info), "json"), trigger_metadata={})
 
 
-@pytest.mark.parametrize("due, past_due", [
-    ("2026-05-01T10:15:00+00:00", False),
-    ("2026-05-01T10:15:00.0000000+00:00", False),
-    ("2026-05-01T10:15:00", False),  # a naive time is the host's local time: UTC on Azure
-    ("2026-05-01T12:15:00+02:00", True),  # a missed occurrence, fired when the host came back
-])
-def test_a_tick_is_the_occurrence_that_was_due(functions: dict[str, Any], every_module: Any, due: str,
-                                                past_due: bool) -> None:
+@pytest.mark.parametrize(
+    "due, past_due",
+    [
+        ("2026-05-01T10:15:00+00:00", False),
+        ("2026-05-01T10:15:00.0000000+00:00", False),
+        ("2026-05-01T10:15:00", False),  # a naive time is the host's local time: UTC on Azure
+        ("2026-05-01T12:15:00+02:00", True),  # a missed occurrence, fired when the host came back
+    ],
+)
+def test_a_tick_is_the_occurrence_that_was_due(
+    functions: dict[str, Any], every_module: Any, due: str, past_due: bool
+) -> None:
     """The host advances ScheduleStatus.Next only after the invocation: it names the occurrence being fired
     (a missed one too), whatever the clock says when the function runs."""
-    functions["every_quarter"](_timer({"Last": "2026-05-01T10:00:00.0016437+00:00", "Next": due,
-                                       "LastUpdated": "2026-05-01T10:00:00.0016437+00:00"}, past_due))
+    functions["every_quarter"](
+        _timer(
+            {
+                "Last": "2026-05-01T10:00:00.0016437+00:00",
+                "Next": due,
+                "LastUpdated": "2026-05-01T10:00:00.0016437+00:00",
+            },
+            past_due,
+        )
+    )
     tick = every_module.SEEN[-1][1]
-    assert tick.data.to_dict() == {"scheduled_time": "2026-05-01T10:15:00Z", "schedule": "rate(15 minutes)",
-                                   "name": "every_quarter"}
+    assert tick.data.to_dict() == {
+        "scheduled_time": "2026-05-01T10:15:00Z",
+        "schedule": "rate(15 minutes)",
+        "name": "every_quarter",
+    }
     assert (tick.id, tick.time) == ("every_quarter:2026-05-01T10:15:00Z", "2026-05-01T10:15:00Z")
 
 
 def _blob(name: str, uri: str, properties: dict[str, Any]) -> Any:
     """The worker's InputStream for a blob trigger (Event Grid source): the host's trigger metadata."""
-    metadata = {"BlobTrigger": Datum(name, "string"), "Uri": Datum(uri, "string"),
-                "Properties": Datum(json.dumps(properties), "json"), "Metadata": Datum("{}", "json")}
+    metadata = {
+        "BlobTrigger": Datum(name, "string"),
+        "Uri": Datum(uri, "string"),
+        "Properties": Datum(json.dumps(properties), "json"),
+        "Metadata": Datum("{}", "json"),
+    }
     return BlobConverter.decode(Datum(b"\xff\xd8", "bytes"), trigger_metadata=metadata)
 
 
@@ -73,37 +103,63 @@ def _grid(body: dict[str, Any]) -> Any:
     return EventGridEventInConverter.decode(Datum(json.dumps(body), "json"), trigger_metadata={})
 
 
-def test_one_blob_has_one_identity_whichever_trigger_delivers_its_event(functions: dict[str, Any],
-                                                                        every_module: Any) -> None:
+def test_one_blob_has_one_identity_whichever_trigger_delivers_its_event(
+    functions: dict[str, Any], every_module: Any
+) -> None:
     """The blob trigger (created) and the Event Grid trigger (deleted) name the same blob alike: the blob
     service endpoint as the source, JSON data, the ETag without the HTTP quotes; a BlobCreated that reaches
     the Event Grid path has the id the blob trigger gives the same upload, its ETag."""
     url = "https://acct.blob.core.windows.net/photos/raw/My%20cat%20%2B%C3%BC.jpg"
-    functions["on_photo"](_blob("photos/raw/My cat +ü.jpg", url, {
-        "ContentType": "image/jpeg", "ETag": '"0x8D96061B33FE1D2"', "ContentLength": 2, "BlobType": "Block",
-        "LastModified": "2021-08-16T02:58:18+00:00"}))
+    functions["on_photo"](
+        _blob(
+            "photos/raw/My cat +ü.jpg",
+            url,
+            {
+                "ContentType": "image/jpeg",
+                "ETag": '"0x8D96061B33FE1D2"',
+                "ContentLength": 2,
+                "BlobType": "Block",
+                "LastModified": "2021-08-16T02:58:18+00:00",
+            },
+        )
+    )
     created = every_module.SEEN[-1][1]
     example = json.loads((EXAMPLES / "event-grid-schema" / "blob_created.json").read_text(encoding="utf-8"))
     subject = "/blobServices/default/containers/photos/blobs/raw/My cat +ü.jpg"
     for event_type in ("Microsoft.Storage.BlobCreated", "Microsoft.Storage.BlobDeleted"):
-        body = {**example, "eventType": event_type, "subject": subject,
-                "data": {**example["data"], "url": url, "eTag": "0x8D96061B33FE1D2"}}
+        body = {
+            **example,
+            "eventType": event_type,
+            "subject": subject,
+            "data": {**example["data"], "url": url, "eTag": "0x8D96061B33FE1D2"},
+        }
         functions["on_photo_deleted"](_grid(body))
         delivered = every_module.SEEN[-1][1]
         assert (delivered.source, delivered.subject, delivered.datacontenttype) == (
-            "https://acct.blob.core.windows.net", created.subject, "application/json")
+            "https://acct.blob.core.windows.net",
+            created.subject,
+            "application/json",
+        )
         assert delivered.id == (created.id if event_type.endswith("Created") else example["id"])
         assert delivered.data.key == created.data.key == "raw/My cat +ü.jpg"
     assert created.data.etag == created.id == "0x8D96061B33FE1D2"
-    assert created.data == StorageObject("photos", "raw/My cat +ü.jpg", 2, "0x8D96061B33FE1D2", "image/jpeg",
-                                         "created", "2021-08-16T02:58:18Z")
+    assert created.data == StorageObject(
+        "photos", "raw/My cat +ü.jpg", 2, "0x8D96061B33FE1D2", "image/jpeg", "created", "2021-08-16T02:58:18Z"
+    )
 
 
 def test_a_topic_message_has_its_message_metadata(functions: dict[str, Any], every_module: Any) -> None:
     """An Event Grid topic delivers messages as a queue does: ctx.message is there, its id the event's, its
     delivery count the attempt; Event Grid says nothing of when it was published."""
-    sent = {"specversion": "1.0", "id": "evt-42", "source": "//shop/checkout", "type": "shop.order.paid",
-            "time": "2026-05-01T09:59:59.5Z", "tenant": "acme", "data": {"order": "o-1"}}
+    sent = {
+        "specversion": "1.0",
+        "id": "evt-42",
+        "source": "//shop/checkout",
+        "type": "shop.order.paid",
+        "time": "2026-05-01T09:59:59.5Z",
+        "tenant": "acme",
+        "data": {"order": "o-1"},
+    }
     functions["on_news"](_grid(sent))
     event, ctx = every_module.SEEN[-1][1]
     assert (ctx.message.message_id, ctx.message.delivery_count, ctx.attempt) == ("evt-42", 1, 1)

@@ -14,8 +14,17 @@ from portable_fn.runtime.errors import PortableFnError, UnsupportedTriggerError
 
 from .conftest import DATA
 
-EXAMPLES = (DATA / "azure-rest-api-specs" / "specification" / "eventgrid" / "data-plane" / "Microsoft.Storage"
-            / "stable" / "2018-01-01" / "examples")
+EXAMPLES = (
+    DATA
+    / "azure-rest-api-specs"
+    / "specification"
+    / "eventgrid"
+    / "data-plane"
+    / "Microsoft.Storage"
+    / "stable"
+    / "2018-01-01"
+    / "examples"
+)
 
 
 def test_the_entry_point_loads_the_provider() -> None:
@@ -38,8 +47,11 @@ def test_check_accepts_the_apps_and_rejects_long_timeouts_on_consumption(every_a
 
 def test_invoke_runs_native_shapes_through_the_shim(every_app: Any, every_module: Any) -> None:
     provider = AzureProvider()
-    got = provider.invoke(every_app, every_app.function("get_item"),
-                          {"method": "GET", "path": "/items/9", "route_params": {"item_id": "9"}})
+    got = provider.invoke(
+        every_app,
+        every_app.function("get_item"),
+        {"method": "GET", "path": "/items/9", "route_params": {"item_id": "9"}},
+    )
     assert got["status"] == 200 and '"id":"9"' in got["body"]
     work = every_app.function("work")
     acked = provider.invoke(every_app, work, {"id": "m1", "body": {"n": 1}})
@@ -61,26 +73,37 @@ def _blob_event(kind: str, schema: str, name: str, container: str = "photos") ->
     """A real Event Grid blob event (tests/data/azure) moved to `container/name`."""
     example = json.loads((EXAMPLES / schema / f"blob_{kind}.json").read_text(encoding="utf-8"))
     url = f"https://acct.blob.core.windows.net/{container}/{name}"
-    return {**example, "subject": f"/blobServices/default/containers/{container}/blobs/{name}",
-            "data": {**example["data"], "url": url}}
+    return {
+        **example,
+        "subject": f"/blobServices/default/containers/{container}/blobs/{name}",
+        "data": {**example["data"], "url": url},
+    }
 
 
 @pytest.mark.parametrize("schema", ["event-grid-schema", "cloud-events-schema"])
 def test_invoke_takes_event_grid_blob_events_and_skips_what_the_trigger_filters_out(
-        every_app: Any, every_module: Any, schema: str) -> None:
+    every_app: Any, every_module: Any, schema: str
+) -> None:
     provider, photo = AzureProvider(), every_app.function("on_photo")  # storage("photos", prefix="raw/", suffix=".jpg")
-    got = provider.invoke(every_app, photo, [_blob_event("created", schema, "raw/a%20b+%C3%BC.jpg"),
-                                             _blob_event("created", schema, "raw/a.png"),
-                                             _blob_event("created", schema, "raw/b.jpg", container="other"),
-                                             _blob_event("deleted", "cloud-events-schema", "raw/c.jpg")])
+    got = provider.invoke(
+        every_app,
+        photo,
+        [
+            _blob_event("created", schema, "raw/a%20b+%C3%BC.jpg"),
+            _blob_event("created", schema, "raw/a.png"),
+            _blob_event("created", schema, "raw/b.jpg", container="other"),
+            _blob_event("deleted", "cloud-events-schema", "raw/c.jpg"),
+        ],
+    )
     assert [r["outcome"] for r in got["results"]] == ["ack"]
     assert every_module.SEEN[-1][1].data.key == "raw/a b+ü.jpg"
     reasons = [s["reason"] for s in got["skipped"]]
     assert "outside the trigger's filter" in reasons[0] and "'other' is not the trigger's 'photos'" in reasons[1]
     assert "runs only for Microsoft.Storage.BlobCreated" in reasons[2]
     assert not invocation_failed(got)
-    deleted = provider.invoke(every_app, every_app.function("on_photo_deleted"),
-                              _blob_event("created", schema, "raw/d.jpg"))
+    deleted = provider.invoke(
+        every_app, every_app.function("on_photo_deleted"), _blob_event("created", schema, "raw/d.jpg")
+    )
     assert deleted["results"] == [] and "BlobDeleted" in deleted["skipped"][0]["reason"]
 
 
@@ -95,12 +118,23 @@ def test_invoke_marks_a_failed_invocation_failed(every_app: Any, every_module: A
     assert broken["results"][0]["outcome"] == "dead_letter" and invocation_failed(broken)
 
 
-@pytest.mark.parametrize("name, event", [
-    ("work", 5), ("work", "text"), ("work", {"body": 10**12}), ("work", [None]), ("on_news", 7),
-    ("on_photo", {"name": 3}), ("on_photo", [1]), ("every_quarter", "x"), ("get_item", []),
-    ("get_item", {"headers": ["x"]}), ("get_item", {"body": "%%%", "isBase64Encoded": True}),
-    ("get_item", {"method": 5, "path": "/items/1"}),
-])
+@pytest.mark.parametrize(
+    "name, event",
+    [
+        ("work", 5),
+        ("work", "text"),
+        ("work", {"body": 10**12}),
+        ("work", [None]),
+        ("on_news", 7),
+        ("on_photo", {"name": 3}),
+        ("on_photo", [1]),
+        ("every_quarter", "x"),
+        ("get_item", []),
+        ("get_item", {"headers": ["x"]}),
+        ("get_item", {"body": "%%%", "isBase64Encoded": True}),
+        ("get_item", {"method": 5, "path": "/items/1"}),
+    ],
+)
 def test_invoke_never_ends_in_a_traceback(every_app: Any, every_module: Any, name: str, event: Any) -> None:
     """Odd events give a result or an error naming the problem, and no allocation sized by a number."""
     try:

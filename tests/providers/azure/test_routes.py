@@ -52,32 +52,43 @@ def _dev_answer(app: App, method: str, path: str) -> tuple[int, dict[str, str], 
 
 
 def test_the_host_delivers_each_function_its_methods_and_the_undeclared_ones_to_one(
-        indexed_routes: dict[str, Any]) -> None:
+    indexed_routes: dict[str, Any],
+) -> None:
     assert _methods(indexed_routes["create_order"]) == ["POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
     assert _methods(indexed_routes["list_orders"]) == ["GET"]
     assert _methods(indexed_routes["get_order"]) is None  # alone on its route: every method, the shim refuses
     assert _methods(indexed_routes["files"]) is None
 
 
-@pytest.mark.parametrize("name, method, url", [
-    ("get_order", "DELETE", "https://routes.azurewebsites.net/orders/7"),
-    ("get_order", "HEAD", "https://routes.azurewebsites.net/orders/7"),
-    ("create_order", "PUT", "https://routes.azurewebsites.net/orders"),
-])
-def test_an_undeclared_method_gets_the_405_of_dev(app: App, indexed_routes: dict[str, Any], name: str, method: str,
-                                                   url: str) -> None:
+@pytest.mark.parametrize(
+    "name, method, url",
+    [
+        ("get_order", "DELETE", "https://routes.azurewebsites.net/orders/7"),
+        ("get_order", "HEAD", "https://routes.azurewebsites.net/orders/7"),
+        ("create_order", "PUT", "https://routes.azurewebsites.net/orders"),
+    ],
+)
+def test_an_undeclared_method_gets_the_405_of_dev(
+    app: App, indexed_routes: dict[str, Any], name: str, method: str, url: str
+) -> None:
     answer = indexed_routes[name].get_user_function()(func.HttpRequest(method, url, body=b""), HostContext())
     path = url.split(".net", 1)[1]
     status, headers, body = _dev_answer(app, method, path)
     assert (answer.status_code, answer.headers["allow"], json.loads(answer.get_body())) == (
-        status, headers["allow"], body)
+        status,
+        headers["allow"],
+        body,
+    )
     assert status == 405 and body["allowed"]
 
 
 def test_a_declared_method_runs_and_sees_the_route_path(indexed_routes: dict[str, Any]) -> None:
     answer = indexed_routes["get_order"].get_user_function()(
-        func.HttpRequest("GET", "https://routes.azurewebsites.net/orders/7?x=1", body=b"",
-                         route_params={"order_id": "7"}), HostContext())
+        func.HttpRequest(
+            "GET", "https://routes.azurewebsites.net/orders/7?x=1", body=b"", route_params={"order_id": "7"}
+        ),
+        HostContext(),
+    )
     assert answer.status_code == 200 and json.loads(answer.get_body()) == {"id": "7", "path": "/orders/7"}
 
 

@@ -70,12 +70,19 @@ def test_http_bad_json_is_a_400(functions: dict[str, Any]) -> None:
     assert answer.status_code == 400 and "not valid JSON" in json.loads(answer.get_body())["error"]
 
 
-@pytest.mark.parametrize("ask, dequeue_count, raised, poisoned", [
-    (None, 1, False, False), ("retry", 1, True, False), ("retry", 3, False, True), ("dead", 1, False, True),
-    ("crash", 1, True, False),
-])
-def test_queue_outcomes(functions: dict[str, Any], ask: str | None, dequeue_count: int, raised: bool,
-                        poisoned: bool) -> None:
+@pytest.mark.parametrize(
+    "ask, dequeue_count, raised, poisoned",
+    [
+        (None, 1, False, False),
+        ("retry", 1, True, False),
+        ("retry", 3, False, True),
+        ("dead", 1, False, True),
+        ("crash", 1, True, False),
+    ],
+)
+def test_queue_outcomes(
+    functions: dict[str, Any], ask: str | None, dequeue_count: int, raised: bool, poisoned: bool
+) -> None:
     import outcomes
 
     body = json.dumps({"ask": ask})
@@ -89,8 +96,11 @@ def test_queue_outcomes(functions: dict[str, Any], ask: str | None, dequeue_coun
     if poisoned:  # the dead letter: the message's CloudEvent with why, by whom, on which attempt
         letter = CloudEvent.from_json(poison.value)
         assert (letter.id, letter.data) == ("m", {"ask": ask})
-        assert dead_letter_info(letter) == {"reason": "never" if ask == "dead" else "later",
-                                            "function": "act_on_message", "attempt": dequeue_count}
+        assert dead_letter_info(letter) == {
+            "reason": "never" if ask == "dead" else "later",
+            "function": "act_on_message",
+            "attempt": dequeue_count,
+        }
     else:
         assert poison.value is None
     delivered = ["m"] if ask is None else []
@@ -101,8 +111,15 @@ def test_queue_outcomes(functions: dict[str, Any], ask: str | None, dequeue_coun
 def test_event_grid_outcomes(functions: dict[str, Any], ask: str | None) -> None:
     import outcomes
 
-    delivery = {"id": "e", "topic": "/t", "subject": "s", "eventType": "t.x", "eventTime": "2024-05-01T10:00:00Z",
-                "data": {"ask": ask}, "dataVersion": "1"}
+    delivery = {
+        "id": "e",
+        "topic": "/t",
+        "subject": "s",
+        "eventType": "t.x",
+        "eventTime": "2024-05-01T10:00:00Z",
+        "data": {"ask": ask},
+        "dataVersion": "1",
+    }
     event = EventGridEventInConverter.decode(Datum(json.dumps(delivery), "json"), trigger_metadata={})
     if ask:  # Event Grid has no dead-letter the shim can reach: a dead-letter is raised too (see shim)
         with pytest.raises(Exception, match="did not acknowledge Event Grid event e"):
@@ -121,8 +138,9 @@ def test_service_bus_outcomes(indexed: Callable[[App], dict[str, Any]], ask: str
 
     outcomes.SEEN.clear()
     receive = _with_context(indexed(app)["act_on_message"].get_user_function())
-    message = ServiceBusMessage(body=json.dumps({"ask": ask}).encode(), message_id="sb", application_properties={},
-                                user_properties={})
+    message = ServiceBusMessage(
+        body=json.dumps({"ask": ask}).encode(), message_id="sb", application_properties={}, user_properties={}
+    )
     if ask:  # the shim cannot dead-letter one Service Bus message: a dead-letter is raised too (see shim)
         with pytest.raises(Exception, match="did not acknowledge Service Bus event sb"):
             receive(message)
@@ -150,9 +168,16 @@ def test_a_message_without_a_cloudevent_is_dead_lettered_whole(functions: dict[s
     functions["act_on_message"](QueueMessage(id="m-9", body=body.encode(), dequeue_count=2), poison)
     letter = CloudEvent.from_json(poison.value)
     assert (letter.type, letter.id, letter.source, letter.data) == (
-        "dev.portable-fn.undecodable", "m-9", "/queues/acts", body)
-    assert dead_letter_info(letter) == {"reason": letter.extensions["deadletterreason"],
-                                        "function": "act_on_message", "attempt": 2}
+        "dev.portable-fn.undecodable",
+        "m-9",
+        "/queues/acts",
+        body,
+    )
+    assert dead_letter_info(letter) == {
+        "reason": letter.extensions["deadletterreason"],
+        "function": "act_on_message",
+        "attempt": 2,
+    }
     assert "'source'" in letter.extensions["deadletterreason"]
 
 

@@ -42,9 +42,15 @@ MAX_PEAK = 4 * 1024 * 1024  # far above what one of these events needs, far belo
 BIG = [10**9, 2**31, 2**63, -1, 0]
 
 odd = st.one_of(
-    st.none(), st.booleans(), st.sampled_from(BIG), st.integers(), st.floats(),
-    st.text(max_size=12), st.sampled_from(["", "%", "a b+c%20ü", "\x00", "{}", "[1]", "2024-13-45T99:00:00Z"]),
-    st.lists(st.integers(), max_size=3), st.dictionaries(st.text(max_size=4), st.integers(), max_size=3),
+    st.none(),
+    st.booleans(),
+    st.sampled_from(BIG),
+    st.integers(),
+    st.floats(),
+    st.text(max_size=12),
+    st.sampled_from(["", "%", "a b+c%20ü", "\x00", "{}", "[1]", "2024-13-45T99:00:00Z"]),
+    st.lists(st.integers(), max_size=3),
+    st.dictionaries(st.text(max_size=4), st.integers(), max_size=3),
 )
 
 
@@ -66,7 +72,7 @@ def mutated(draw: st.DrawFn, value: Any, depth: int = 0) -> Any:
         return changed
     if isinstance(value, list) and value and depth < 4:
         index = draw(st.integers(0, len(value) - 1))
-        return [*value[:index], draw(mutated(value[index], depth + 1)), *value[index + 1:]]
+        return [*value[:index], draw(mutated(value[index], depth + 1)), *value[index + 1 :]]
     return draw(odd)
 
 
@@ -125,8 +131,9 @@ def functions(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Callable[..
     every, outcomes = load_app(EVERY), load_app(OUTCOMES)
     bus, every_bus = load_app(OUTCOMES), load_app(EVERY)
     for app in (bus, every_bus):
-        app.config = app.config.model_copy(update={"azure": {**app.config.azure, "queue_transport": "service_bus",
-                                                             "topic_transport": "service_bus"}})
+        app.config = app.config.model_copy(
+            update={"azure": {**app.config.azure, "queue_transport": "service_bus", "topic_transport": "service_bus"}}
+        )
     found: dict[str, Callable[..., Any]] = {}
     for prefix, app in (("", every), ("", outcomes), ("bus_", bus), ("bus_", every_bus)):
         module = import_function_app(app, tmp_path_factory.mktemp(f"{prefix}{app.name}"))
@@ -182,39 +189,83 @@ def test_an_event_grid_event_never_escapes(functions: dict[str, Any], body: Any,
     _run(functions[name], _library_event(body))
 
 
-@given(body=bodies(), msg_id=st.one_of(st.none(), st.text(max_size=8)), count=counts, inserted=times,
-       name=st.sampled_from(["work", "slow", "act_on_message"]))
-def test_a_queue_message_never_escapes(functions: dict[str, Any], body: bytes, msg_id: str | None,
-                                       count: int | None, inserted: datetime | None, name: str) -> None:
+@given(
+    body=bodies(),
+    msg_id=st.one_of(st.none(), st.text(max_size=8)),
+    count=counts,
+    inserted=times,
+    name=st.sampled_from(["work", "slow", "act_on_message"]),
+)
+def test_a_queue_message_never_escapes(
+    functions: dict[str, Any], body: bytes, msg_id: str | None, count: int | None, inserted: datetime | None, name: str
+) -> None:
     poison = Captured()
     message = QueueMessage(id=msg_id, body=body, dequeue_count=count, insertion_time=inserted)
     _run(functions[name], message, poison)
     _assert_dead_letter(poison.value)
 
 
-@given(body=bodies(), properties=st.one_of(payloads(), st.dictionaries(
-           st.sampled_from(["cloudEvents:specversion", "cloudEvents:id", "cloudEvents:type", "cloudEvents_source",
-                            "x"]), odd, max_size=4)),
-       content_type=st.one_of(st.none(), st.sampled_from(["application/json", "text/plain", "application/xml",
-                                                          "application/cloudevents+json", "", ";"])),
-       count=counts, enqueued=times, subject=st.one_of(st.none(), st.text(max_size=5)),
-       name=st.sampled_from(["bus_act_on_message", "bus_act_on_event", "bus_work", "bus_on_news"]))
-def test_a_service_bus_message_never_escapes(functions: dict[str, Any], body: bytes, properties: Any,
-                                             content_type: str | None, count: int | None,
-                                             enqueued: datetime | None, subject: str | None, name: str) -> None:
-    message = ServiceBusMessage(body=body, message_id="sb-1", application_properties=properties,
-                                user_properties={}, content_type=content_type, delivery_count=count,
-                                enqueued_time_utc=enqueued, subject=subject, label=subject)
+@given(
+    body=bodies(),
+    properties=st.one_of(
+        payloads(),
+        st.dictionaries(
+            st.sampled_from(
+                ["cloudEvents:specversion", "cloudEvents:id", "cloudEvents:type", "cloudEvents_source", "x"]
+            ),
+            odd,
+            max_size=4,
+        ),
+    ),
+    content_type=st.one_of(
+        st.none(),
+        st.sampled_from(["application/json", "text/plain", "application/xml", "application/cloudevents+json", "", ";"]),
+    ),
+    count=counts,
+    enqueued=times,
+    subject=st.one_of(st.none(), st.text(max_size=5)),
+    name=st.sampled_from(["bus_act_on_message", "bus_act_on_event", "bus_work", "bus_on_news"]),
+)
+def test_a_service_bus_message_never_escapes(
+    functions: dict[str, Any],
+    body: bytes,
+    properties: Any,
+    content_type: str | None,
+    count: int | None,
+    enqueued: datetime | None,
+    subject: str | None,
+    name: str,
+) -> None:
+    message = ServiceBusMessage(
+        body=body,
+        message_id="sb-1",
+        application_properties=properties,
+        user_properties={},
+        content_type=content_type,
+        delivery_count=count,
+        enqueued_time_utc=enqueued,
+        subject=subject,
+        label=subject,
+    )
     _run(functions[name], message)
 
 
-@given(properties=payloads(), name=st.one_of(st.none(), st.text(max_size=12), st.just("photos/raw/a b+ü.jpg")),
-       uri=st.one_of(st.none(), st.text(max_size=12), st.just("https://a.blob.core.windows.net/photos/raw/a%20b.jpg")),
-       length=counts)
-def test_a_blob_never_escapes(functions: dict[str, Any], properties: Any, name: str | None, uri: str | None,
-                              length: int | None) -> None:
-    blob = func.blob.InputStream(data=b"x", name=name, uri=uri, length=length,
-                                 blob_properties=properties.get("data") if isinstance(properties, dict) else properties)
+@given(
+    properties=payloads(),
+    name=st.one_of(st.none(), st.text(max_size=12), st.just("photos/raw/a b+ü.jpg")),
+    uri=st.one_of(st.none(), st.text(max_size=12), st.just("https://a.blob.core.windows.net/photos/raw/a%20b.jpg")),
+    length=counts,
+)
+def test_a_blob_never_escapes(
+    functions: dict[str, Any], properties: Any, name: str | None, uri: str | None, length: int | None
+) -> None:
+    blob = func.blob.InputStream(
+        data=b"x",
+        name=name,
+        uri=uri,
+        length=length,
+        blob_properties=properties.get("data") if isinstance(properties, dict) else properties,
+    )
     _run(functions["on_photo"], blob)
 
 
@@ -223,18 +274,28 @@ def test_a_timer_never_escapes(functions: dict[str, Any], past_due: Any) -> None
     _run(functions["every_quarter"], TimerRequest(past_due=past_due))
 
 
-@given(method=st.sampled_from(["GET", "POST", "PUT", "DELETE", "get", "BREW", ""]),
-       path=st.sampled_from(["/items/7", "/items", "/files/a/b", "/events", "/act", "/", "/nope/x", "/items/%ZZ"]),
-       query=st.sampled_from(["", "?tag=a&tag=b", "?%", "?a=%FF"]),
-       headers=st.dictionaries(st.sampled_from(["content-type", "ce-specversion", "ce-id", "ce-source", "ce-type",
-                                                "content-length", "x"]),
-                               st.sampled_from(["1.0", "application/json", "", "%", "10000000000", "ü"]), max_size=5),
-       body=bodies(),
-       name=st.sampled_from(["get_item", "add_item", "files", "receive_event", "act"]))
-def test_an_http_request_gets_a_well_formed_answer(functions: dict[str, Any], method: str, path: str, query: str,
-                                                   headers: dict[str, str], body: bytes, name: str) -> None:
-    request = func.HttpRequest(method, f"https://x.azurewebsites.net{path}{query}", headers=headers, body=body,
-                               route_params={"item_id": "7"} if name == "get_item" else {})
+@given(
+    method=st.sampled_from(["GET", "POST", "PUT", "DELETE", "get", "BREW", ""]),
+    path=st.sampled_from(["/items/7", "/items", "/files/a/b", "/events", "/act", "/", "/nope/x", "/items/%ZZ"]),
+    query=st.sampled_from(["", "?tag=a&tag=b", "?%", "?a=%FF"]),
+    headers=st.dictionaries(
+        st.sampled_from(["content-type", "ce-specversion", "ce-id", "ce-source", "ce-type", "content-length", "x"]),
+        st.sampled_from(["1.0", "application/json", "", "%", "10000000000", "ü"]),
+        max_size=5,
+    ),
+    body=bodies(),
+    name=st.sampled_from(["get_item", "add_item", "files", "receive_event", "act"]),
+)
+def test_an_http_request_gets_a_well_formed_answer(
+    functions: dict[str, Any], method: str, path: str, query: str, headers: dict[str, str], body: bytes, name: str
+) -> None:
+    request = func.HttpRequest(
+        method,
+        f"https://x.azurewebsites.net{path}{query}",
+        headers=headers,
+        body=body,
+        route_params={"item_id": "7"} if name == "get_item" else {},
+    )
     answer = _run(functions[name], request)
     assert isinstance(answer, func.HttpResponse) and 200 <= answer.status_code < 600
     if answer.status_code >= 400:

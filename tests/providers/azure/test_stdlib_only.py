@@ -38,12 +38,18 @@ def test_shipped_modules_import_only_the_standard_library_and_the_runtime(name: 
 
 def test_the_scan_catches_what_it_must(tmp_path: Path) -> None:
     probe = tmp_path / "probe.py"
-    probe.write_text("import json\nfrom .events import x\nfrom .provider import AzureProvider\n"
-                     "def f():\n    import azure.functions\n    from portable_fn.app import load_app\n"
-                     "    from .deploy.naming import queue_name\n"
-                     "    importlib.import_module('pydantic')\n", encoding="utf-8")
+    probe.write_text(
+        "import json\nfrom .events import x\nfrom .provider import AzureProvider\n"
+        "def f():\n    import azure.functions\n    from portable_fn.app import load_app\n"
+        "    from .deploy.naming import queue_name\n"
+        "    importlib.import_module('pydantic')\n",
+        encoding="utf-8",
+    )
     assert {module for _, module in _foreign(probe)} == {
-        "portable_fn_azure.provider", "azure.functions", "portable_fn.app", "pydantic",
+        "portable_fn_azure.provider",
+        "azure.functions",
+        "portable_fn.app",
+        "pydantic",
         "portable_fn_azure.deploy.naming",
     }
 
@@ -62,7 +68,12 @@ def test_importing_the_shim_loads_nothing_but_the_standard_library_and_the_runti
     loaded = json.loads(done.stdout)
     assert "portable_fn_azure.shim" in loaded and "portable_fn.runtime.dispatch" in loaded
     ours = ("portable_fn.runtime", "portable_fn_azure.")
-    foreign = [m for m in loaded if m.split(".")[0] not in sys.stdlib_module_names
-               and m not in ("portable_fn", "portable_fn_azure") and not m.startswith(ours)]
+    foreign = [
+        m
+        for m in loaded
+        if m.split(".")[0] not in sys.stdlib_module_names
+        and m not in ("portable_fn", "portable_fn_azure")
+        and not m.startswith(ours)
+    ]
     assert not foreign
     assert not {"portable_fn_azure.codegen", "portable_fn_azure.provider", "azure.functions"} & set(loaded)

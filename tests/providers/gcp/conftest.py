@@ -46,8 +46,9 @@ class Reply:
 
 
 def send(url: str, body: bytes = b"", headers: Mapping[str, str] | None = None, method: str = "POST") -> Reply:
-    request = urllib.request.Request(url, data=body if method != "GET" else None, method=method,
-                                     headers=dict(headers or {}))
+    request = urllib.request.Request(
+        url, data=body if method != "GET" else None, method=method, headers=dict(headers or {})
+    )
     try:
         with urllib.request.urlopen(request, timeout=30) as answer:
             return Reply(answer.status, list(answer.headers.items()), answer.read())
@@ -193,9 +194,15 @@ def pubsub_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
     binary = _emulator_binary()
     if binary is None or shutil.which("java") is None:
-        pytest.skip("the Pub/Sub emulator needs the Google Cloud SDK's pubsub-emulator component and Java "
-                    "(gcloud components install pubsub-emulator)")
+        pytest.skip(
+            "the Pub/Sub emulator needs the Google Cloud SDK's pubsub-emulator component and Java "
+            "(gcloud components install pubsub-emulator)"
+        )
     command = [str(binary), "--host=127.0.0.1", "--port={port}"]
-    with Emulator(command, "http://127.0.0.1:{port}/v1/projects/portable-fn/topics",
-                  tmp_path_factory.mktemp("pubsub"), "pubsub-emulator") as emulator:
+    with Emulator(
+        command,
+        "http://127.0.0.1:{port}/v1/projects/portable-fn/topics",
+        tmp_path_factory.mktemp("pubsub"),
+        "pubsub-emulator",
+    ) as emulator:
         yield f"127.0.0.1:{emulator.port}"

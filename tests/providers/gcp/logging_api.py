@@ -29,8 +29,13 @@ from portable_fn.runtime.cloudevent import parse_rfc3339
 
 DISCOVERY = Path(__file__).resolve().parents[2] / "data" / "gcp" / "discovery" / "logging-entries-list.json"
 CLAUSE = re.compile(r'(?P<field>[A-Za-z_][\w.]*)\s*(?P<op>>=|<=|=|>|<)\s*(?P<value>"(?:[^"\\]|\\.)*")')
-OPS = {"=": lambda a, b: a == b, ">=": lambda a, b: a >= b, ">": lambda a, b: a > b, "<=": lambda a, b: a <= b,
-       "<": lambda a, b: a < b}
+OPS = {
+    "=": lambda a, b: a == b,
+    ">=": lambda a, b: a >= b,
+    ">": lambda a, b: a > b,
+    "<=": lambda a, b: a <= b,
+    "<": lambda a, b: a < b,
+}
 
 
 class BadRequest(Exception):
@@ -86,12 +91,14 @@ class LoggingApi:
         if method != self.method["httpMethod"] or path.lstrip("/") != self.method["path"]:
             raise BadRequest(f"{method} /{path.lstrip('/')} is not {self.method['id']}")
         request = self._checked(body)
-        matching = sorted((e for e in self.entries if self._matches(e, request.get("filter", ""))),
-                          key=lambda e: (parse_rfc3339(e["timestamp"]), e.get("insertId", "")),
-                          reverse=request.get("orderBy") == "timestamp desc")
+        matching = sorted(
+            (e for e in self.entries if self._matches(e, request.get("filter", ""))),
+            key=lambda e: (parse_rfc3339(e["timestamp"]), e.get("insertId", "")),
+            reverse=request.get("orderBy") == "timestamp desc",
+        )
         start = self._start(request)
         size = min(request.get("pageSize") or 50, self.page_limit)
-        page: dict[str, Any] = {"entries": matching[start:start + size]} if matching[start:start + size] else {}
+        page: dict[str, Any] = {"entries": matching[start : start + size]} if matching[start : start + size] else {}
         if start + size < len(matching):
             token = f"t{len(self._tokens)}"
             self._tokens[token] = (self._same(request), start + size)
@@ -106,12 +113,14 @@ class LoggingApi:
             if name not in schema:
                 raise BadRequest(f'Invalid JSON payload received. Unknown name "{name}": Cannot find field.')
             if not _has_type(value, schema[name]):
-                raise BadRequest(f'Invalid value at \'{name}\' ({schema[name]["type"]}), {json.dumps(value)}')
+                raise BadRequest(f"Invalid value at '{name}' ({schema[name]['type']}), {json.dumps(value)}")
         names = body.get("resourceNames") or body.get("projectIds")
         if not names:
             raise BadRequest("resource_names: at least one resource name is required")
-        if not all(re.fullmatch(r"(projects|organizations|billingAccounts|folders)/[^/]+(/.*)?", n)
-                   for n in body.get("resourceNames", [])):
+        if not all(
+            re.fullmatch(r"(projects|organizations|billingAccounts|folders)/[^/]+(/.*)?", n)
+            for n in body.get("resourceNames", [])
+        ):
             raise BadRequest(f"Invalid resource name: {body['resourceNames']}")
         if body.get("orderBy", "timestamp asc") not in ("timestamp asc", "timestamp desc"):
             raise BadRequest(f"Invalid orderBy: {body['orderBy']}")  # (the only two its description permits)
@@ -157,8 +166,10 @@ class LoggingApi:
                         api.requests.append(body)
                         status, answer = 200, api.answer("POST", self.path, body)
                     except (BadRequest, ValueError) as exc:
-                        status, answer = 400, {"error": {"code": 400, "message": str(exc),
-                                                         "status": "INVALID_ARGUMENT"}}
+                        status, answer = (
+                            400,
+                            {"error": {"code": 400, "message": str(exc), "status": "INVALID_ARGUMENT"}},
+                        )
                     arrived = [(n, e) for n, e in api._later if n <= len(api.requests)]
                     api._later = [(n, e) for n, e in api._later if n > len(api.requests)]
                     api.entries.extend(e for _, e in arrived)

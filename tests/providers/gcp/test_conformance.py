@@ -50,8 +50,9 @@ def legacy(case: str) -> tuple[dict[str, str], bytes]:
 
 @pytest.mark.parametrize("encode", [binary, legacy], ids=["cloudevent", "legacy"])
 @pytest.mark.parametrize("case", CASES)
-def test_the_handler_receives_the_expected_cloudevent(case: str, encode: Any, served: Any, seen: Any,
-                                                      send_to: Any) -> None:
+def test_the_handler_receives_the_expected_cloudevent(
+    case: str, encode: Any, served: Any, seen: Any, send_to: Any
+) -> None:
     headers, body = encode(case)
     reply = send_to(served.url("record"), body, headers)
     assert reply.status == 200, reply.body
@@ -72,8 +73,12 @@ def test_a_pubsub_message_keeps_its_metadata(case: str, served: Any, seen: Any, 
     got = seen()
     message = load(CONFORMANCE / f"{case}-cloudevent-output.json")["data"]["message"]
     subscription = load(CONFORMANCE / f"{case}-cloudevent-input.json")["data"]["subscription"]
-    assert got["message"] == {"id": message["messageId"], "attributes": message.get("attributes", {}),
-                              "published": message["publishTime"], "delivery_count": 1,
-                              "subscription": subscription}
+    assert got["message"] == {
+        "id": message["messageId"],
+        "attributes": message.get("attributes", {}),
+        "published": message["publishTime"],
+        "delivery_count": 1,
+        "subscription": subscription,
+    }
     assert got["attempt"] == 1 and got["provider"] == "gcp" and got["function"] == "record"
     assert got["invocation_id"] == message["messageId"]

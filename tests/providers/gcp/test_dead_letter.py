@@ -49,17 +49,19 @@ def dead_letters(pubsub_emulator: str, monkeypatch: pytest.MonkeyPatch) -> Itera
 
 
 def test_a_dead_lettered_event_is_published_to_the_dead_letter_topic_then_acknowledged(
-        served: Any, send_to: Any, seen: Any, dead_letters: Any) -> None:
+    served: Any, send_to: Any, seen: Any, dead_letters: Any
+) -> None:
     payload = json.dumps({"do": "dead", "order": "o-1"}).encode()
-    reply = post(send_to, served.url("record"), message_published(payload, {"origin": "checkout"},
-                                                                  deliveryAttempt=4))
+    reply = post(send_to, served.url("record"), message_published(payload, {"origin": "checkout"}, deliveryAttempt=4))
     assert reply.status == 200
     delivered = seen()["event"]
     [published] = dead_letters()
     attributes = dict(published.attributes)
     assert {k: v for k, v in attributes.items() if k.startswith("ce-deadletter")} == {
-        "ce-deadletterreason": "asked%20to%20dead-letter", "ce-deadletterfunction": "record",
-        "ce-deadletterattempt": "4"}
+        "ce-deadletterreason": "asked%20to%20dead-letter",
+        "ce-deadletterfunction": "record",
+        "ce-deadletterattempt": "4",
+    }
     assert not any(k.startswith("portable-fn-") for k in attributes)
     assert attributes["ce-id"] == "m-1" and attributes["ce-source"] == TOPIC
     assert json.loads(published.data) == {"do": "dead", "order": "o-1"}
@@ -67,15 +69,17 @@ def test_a_dead_lettered_event_is_published_to_the_dead_letter_topic_then_acknow
     again = message_published(b"")
     again.data["message"].update(data=base64.b64encode(published.data).decode(), attributes=attributes)
     event, _ = unwrap_message(again)
-    expected = dead_letter_event(CloudEvent.from_dict(delivered), function="record",
-                                 reason="asked to dead-letter", attempt=4)
+    expected = dead_letter_event(
+        CloudEvent.from_dict(delivered), function="record", reason="asked to dead-letter", attempt=4
+    )
     # binary mode carries every attribute as a string: the attempt comes back as "4"
     assert event.to_dict() == {**expected.to_dict(), "deadletterattempt": "4"}
     assert dead_letter_info(event) == {"reason": "asked to dead-letter", "function": "record", "attempt": 4}
 
 
 def test_a_dead_lettered_storage_event_is_published_with_its_object_not_the_view(
-        served: Any, send_to: Any, seen: Any, dead_letters: Any) -> None:
+    served: Any, send_to: Any, seen: Any, dead_letters: Any
+) -> None:
     """The handler got the `StorageObject` view (put into the shim's own event, not a copy); what reaches
     the dead-letter topic is the event as Google sent it, its data the object resource."""
     event = storage_event("dead/report.csv")
@@ -88,8 +92,8 @@ def test_a_dead_lettered_storage_event_is_published_with_its_object_not_the_view
 
 
 def test_an_event_that_cannot_be_published_is_answered_500_and_not_lost(
-        served: Any, send_to: Any, seen: Any, pubsub_emulator: str, monkeypatch: pytest.MonkeyPatch,
-        caplog: Any) -> None:
+    served: Any, send_to: Any, seen: Any, pubsub_emulator: str, monkeypatch: pytest.MonkeyPatch, caplog: Any
+) -> None:
     monkeypatch.setenv("PUBSUB_EMULATOR_HOST", pubsub_emulator)
     monkeypatch.setenv("PORTABLE_FN_DEAD_LETTER_TOPIC", f"projects/{PROJECT}/topics/never-created")
     reply = post(send_to, served.url("record"), message_published(json.dumps({"do": "dead"}).encode()))
@@ -99,7 +103,8 @@ def test_an_event_that_cannot_be_published_is_answered_500_and_not_lost(
 
 
 def test_without_a_dead_letter_topic_the_event_is_kept_not_acknowledged(
-        served: Any, send_to: Any, seen: Any, monkeypatch: pytest.MonkeyPatch, caplog: Any) -> None:
+    served: Any, send_to: Any, seen: Any, monkeypatch: pytest.MonkeyPatch, caplog: Any
+) -> None:
     """Dead letters are on (the default) but deploy named no topic: a configuration error; the event is
     answered 500 (Pub/Sub redelivers it) and the log says what to fix."""
     monkeypatch.delenv("PORTABLE_FN_DEAD_LETTER_TOPIC", raising=False)

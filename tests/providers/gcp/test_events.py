@@ -49,8 +49,12 @@ class DataAttribute:
 
 def read(native: Any) -> tuple[dict[str, Any], Any]:
     event, meta = from_sdk_message(native)
-    return event.to_dict(), meta and (meta.message_id, meta.delivery_count, dict(meta.attributes or {}),
-                                      meta.published_time)
+    return event.to_dict(), meta and (
+        meta.message_id,
+        meta.delivery_count,
+        dict(meta.attributes or {}),
+        meta.published_time,
+    )
 
 
 @pytest.mark.parametrize("path", INPUTS, ids=lambda p: p.name)
@@ -71,19 +75,27 @@ def test_an_object_that_is_no_sdk_event_is_refused_by_name() -> None:
         from_sdk_message({"id": "1"})
 
 
-@pytest.mark.parametrize("declared, published, due", [
-    ("rate(5 minutes)", "2026-05-01T10:05:00.412Z", "2026-05-01T10:05:00Z"),
-    ("rate(5 minutes)", "2026-05-01T10:09:59.999999999Z", "2026-05-01T10:05:00Z"),
-    ("rate(6 hours)", "2026-05-01T12:00:03Z", "2026-05-01T12:00:00Z"),
-    ("cron(30 3 * * *)", "2026-05-01T03:30:00.2Z", "2026-05-01T03:30:00Z"),
-    ("cron(30 3 * * *)", "2026-05-01T03:31:05+00:00", "2026-05-01T03:30:00Z"),  # published late
-    ("cron(0 0 1 * *)", "2026-05-01T00:00:01.5Z", "2026-05-01T00:00:00Z"),
-    ("cron(30 3 * * *)", "2026-05-01T05:00:00Z", "2026-05-01T05:00:00Z"),  # no firing within the hour: as published
-])
+@pytest.mark.parametrize(
+    "declared, published, due",
+    [
+        ("rate(5 minutes)", "2026-05-01T10:05:00.412Z", "2026-05-01T10:05:00Z"),
+        ("rate(5 minutes)", "2026-05-01T10:09:59.999999999Z", "2026-05-01T10:05:00Z"),
+        ("rate(6 hours)", "2026-05-01T12:00:03Z", "2026-05-01T12:00:00Z"),
+        ("cron(30 3 * * *)", "2026-05-01T03:30:00.2Z", "2026-05-01T03:30:00Z"),
+        ("cron(30 3 * * *)", "2026-05-01T03:31:05+00:00", "2026-05-01T03:30:00Z"),  # published late
+        ("cron(0 0 1 * *)", "2026-05-01T00:00:01.5Z", "2026-05-01T00:00:00Z"),
+        ("cron(30 3 * * *)", "2026-05-01T05:00:00Z", "2026-05-01T05:00:00Z"),  # no firing within the hour: as published
+    ],
+)
 def test_a_cloud_scheduler_message_becomes_the_tick_that_was_due(declared: str, published: str, due: str) -> None:
     trigger = Schedule(declared)
-    message = CloudEvent(id="1", source="//pubsub.googleapis.com/projects/p/topics/t", type=MESSAGE_TYPE,
-                         time=published, data={"name": "app-dev-nightly", "schedule": declared})
+    message = CloudEvent(
+        id="1",
+        source="//pubsub.googleapis.com/projects/p/topics/t",
+        type=MESSAGE_TYPE,
+        time=published,
+        data={"name": "app-dev-nightly", "schedule": declared},
+    )
     tick = schedule_tick(message, trigger, "nightly")
     assert (tick.id, tick.time) == ("1", due)
     assert tick.data == {"scheduled_time": due, "schedule": declared, "name": "nightly"}

@@ -63,11 +63,20 @@ def shop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def entry(service: str, at: datetime, insert_id: str, *, region: str = REGION, **payload: Any) -> dict[str, Any]:
     """A log entry as Cloud Run writes one for a 2nd gen function's service."""
     return {
-        "insertId": insert_id, "timestamp": logging_api.when(at), "receiveTimestamp": logging_api.when(at),
+        "insertId": insert_id,
+        "timestamp": logging_api.when(at),
+        "receiveTimestamp": logging_api.when(at),
         "logName": f"projects/{PROJECT}/logs/run.googleapis.com%2Fstdout",
-        "resource": {"type": "cloud_run_revision", "labels": {
-            "service_name": service, "location": region, "project_id": PROJECT,
-            "revision_name": f"{service}-00001-abc", "configuration_name": service}},
+        "resource": {
+            "type": "cloud_run_revision",
+            "labels": {
+                "service_name": service,
+                "location": region,
+                "project_id": PROJECT,
+                "revision_name": f"{service}-00001-abc",
+                "configuration_name": service,
+            },
+        },
         "labels": {"instanceId": "0069c7a988"},
         **payload,
     }
@@ -75,9 +84,19 @@ def entry(service: str, at: datetime, insert_id: str, *, region: str = REGION, *
 
 def ours(message: str, trace: str = TRACE, severity: str = "INFO") -> dict[str, Any]:
     """One of our JSON lines as Cloud Logging stores it: severity and trace lifted into the entry."""
-    return {"severity": severity, "trace": f"projects/{PROJECT}/traces/{trace}", "spanId": "00f067aa0ba902b7",
-            "jsonPayload": {"message": message, "function": "fulfil", "invocation_id": "exec-1", "trace_id": trace,
-                            "provider": "gcp", "cold_start": False}}
+    return {
+        "severity": severity,
+        "trace": f"projects/{PROJECT}/traces/{trace}",
+        "spanId": "00f067aa0ba902b7",
+        "jsonPayload": {
+            "message": message,
+            "function": "fulfil",
+            "invocation_id": "exec-1",
+            "trace_id": trace,
+            "provider": "gcp",
+            "cold_start": False,
+        },
+    }
 
 
 @pytest.fixture
@@ -86,9 +105,18 @@ def shop_entries(api: Any, base: datetime) -> datetime:
     api.add(
         entry("shop-dev-fulfil", at[4], "e4", **ours("order o-2 failed", OTHER_TRACE, "ERROR")),
         entry("shop-dev-fulfil", at[0], "e0", textPayload="plain print from fulfil\n"),
-        entry("shop-dev-create-order", at[1], "e1", severity="INFO", httpRequest={
-            "requestMethod": "POST", "status": 201, "requestUrl": "https://shop-dev-create-order-x.a.run.app/orders"},
-            trace=f"projects/{PROJECT}/traces/{OTHER_TRACE}"),
+        entry(
+            "shop-dev-create-order",
+            at[1],
+            "e1",
+            severity="INFO",
+            httpRequest={
+                "requestMethod": "POST",
+                "status": 201,
+                "requestUrl": "https://shop-dev-create-order-x.a.run.app/orders",
+            },
+            trace=f"projects/{PROJECT}/traces/{OTHER_TRACE}",
+        ),
         entry("shop-dev-fulfil", at[2], "e2", **ours("order o-1 fulfilled")),
         entry("shop-dev-create-order", at[3], "e3", **ours("order o-2 accepted", OTHER_TRACE)),
         entry("shop-dev-fulfil", at[5], "e5", region="us-central1", **ours("another region")),
@@ -111,8 +139,9 @@ def test_the_fake_holds_to_the_discovery_document(api: Any) -> None:
 
 def test_every_page_is_read_and_only_the_services_in_the_region_since_then(api: Any, shop_entries: datetime) -> None:
     reader = CloudLogging.connect(api.url)
-    entries = reader.read(PROJECT, REGION, {"shop-dev-fulfil": "fulfil", "shop-dev-create-order": "create_order"},
-                          shop_entries)
+    entries = reader.read(
+        PROJECT, REGION, {"shop-dev-fulfil": "fulfil", "shop-dev-create-order": "create_order"}, shop_entries
+    )
     assert [(e.function, e.level, e.message) for e in entries] == [
         ("fulfil", "DEFAULT", "plain print from fulfil"),
         ("create_order", "INFO", "POST 201 https://shop-dev-create-order-x.a.run.app/orders"),
@@ -132,7 +161,8 @@ def test_the_filter_names_the_resource_type_the_services_and_the_start() -> None
     assert log_filter(REGION, {"b-svc": "b", "a-svc": "a"}, since) == (
         'resource.type="cloud_run_revision" AND resource.labels.location="europe-west1" AND '
         '(resource.labels.service_name="a-svc" OR resource.labels.service_name="b-svc") AND '
-        'timestamp>="2026-01-31T12:00:00.000Z"')
+        'timestamp>="2026-01-31T12:00:00.000Z"'
+    )
 
 
 def test_an_error_answer_says_what_google_said(api: Any) -> None:
@@ -145,14 +175,30 @@ def test_the_provider_reads_the_deployed_service_names(api: Any, shop_entries: d
     settings = {**app.config.provider_settings("gcp", "dev"), "endpoints": {"logging": api.url}}
     provider = load_provider("gcp", settings)
     entries = provider.read_logs(app, "dev", [app.function("create_order")], shop_entries)
-    assert [e.message for e in entries] == ["POST 201 https://shop-dev-create-order-x.a.run.app/orders",
-                                            "order o-2 accepted"]
+    assert [e.message for e in entries] == [
+        "POST 201 https://shop-dev-create-order-x.a.run.app/orders",
+        "order o-2 accepted",
+    ]
 
 
-def test_cli_trace_filter_matches_cloud_loggings_trace_field(api: Any, shop_entries: datetime, shop: Path,
-                                                             capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["logs", "create_order,fulfil", str(shop), "--provider", "gcp", "--endpoint-url", api.url,
-                 "--since", format_time(shop_entries), "--trace", OTHER_TRACE])
+def test_cli_trace_filter_matches_cloud_loggings_trace_field(
+    api: Any, shop_entries: datetime, shop: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(
+        [
+            "logs",
+            "create_order,fulfil",
+            str(shop),
+            "--provider",
+            "gcp",
+            "--endpoint-url",
+            api.url,
+            "--since",
+            format_time(shop_entries),
+            "--trace",
+            OTHER_TRACE,
+        ]
+    )
     out, err = capsys.readouterr()
     assert code == 0, err
     at = [format_time(shop_entries + timedelta(seconds=s)) for s in range(8)]
@@ -163,18 +209,39 @@ def test_cli_trace_filter_matches_cloud_loggings_trace_field(api: Any, shop_entr
     ]
 
 
-def test_cli_follow_prints_new_lines_once_each(api: Any, shop_entries: datetime, shop: Path,
-                                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_follow_prints_new_lines_once_each(
+    api: Any, shop_entries: datetime, shop: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     late = shop_entries + timedelta(seconds=7)
     api.arrive_after(2, entry("shop-dev-fulfil", late, "late", **ours("written while following")))
-    code = main(["logs", "fulfil", str(shop), "--provider", "gcp", "--endpoint-url", api.url, "--since",
-                 format_time(shop_entries), "--follow", "--json", "--poll-s", "0", "--max-polls", "3"])
+    code = main(
+        [
+            "logs",
+            "fulfil",
+            str(shop),
+            "--provider",
+            "gcp",
+            "--endpoint-url",
+            api.url,
+            "--since",
+            format_time(shop_entries),
+            "--follow",
+            "--json",
+            "--poll-s",
+            "0",
+            "--max-polls",
+            "3",
+        ]
+    )
     out, err = capsys.readouterr()
     assert code == 0, err
     rows = [json.loads(line) for line in out.splitlines()]
-    assert [r["message"] for r in rows] == ["plain print from fulfil", "order o-1 fulfilled", "order o-2 failed",
-                                            "written while following"]
+    assert [r["message"] for r in rows] == [
+        "plain print from fulfil",
+        "order o-1 fulfilled",
+        "order o-2 failed",
+        "written while following",
+    ]
     assert rows[-1]["time"] == format_time(late) and rows[-1]["raw"]["insertId"] == "late"
     later_starts = [r["filter"].rsplit(">=", 1)[1] for r in api.requests if "pageToken" not in r]
-    assert later_starts[1:] == [f'"{format_time(shop_entries + timedelta(seconds=4))}"',
-                                f'"{format_time(late)}"']
+    assert later_starts[1:] == [f'"{format_time(shop_entries + timedelta(seconds=4))}"', f'"{format_time(late)}"']

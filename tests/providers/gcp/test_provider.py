@@ -27,14 +27,16 @@ def test_the_entry_point_loads_the_gcp_provider() -> None:
 
 def fake_app(handler: Any, **options: Any) -> Any:
     spec = spec_of(handler)
-    return types.SimpleNamespace(name="probe", functions=[spec],
-                                 options=lambda s: FunctionOptions(s.name, **options))
+    return types.SimpleNamespace(name="probe", functions=[spec], options=lambda s: FunctionOptions(s.name, **options))
 
 
-@pytest.mark.parametrize("name, options, message", [
-    ("record", {"timeout_s": 600}, "timeout_s=600 is over the limit of 540 seconds"),
-    ("record", {"architecture": "arm64"}, "Cloud Functions runs on x86_64 only"),
-])
+@pytest.mark.parametrize(
+    "name, options, message",
+    [
+        ("record", {"timeout_s": 600}, "timeout_s=600 is over the limit of 540 seconds"),
+        ("record", {"architecture": "arm64"}, "Cloud Functions runs on x86_64 only"),
+    ],
+)
 def test_check_rejects_what_cloud_functions_cannot_run(name, options, message, probe_app) -> None:
     with pytest.raises(UnsupportedTriggerError, match=message):
         GcpProvider().check(fake_app(probe_app.function(name).handler, **options))
@@ -51,28 +53,44 @@ def test_check_rejects_ordered_queues_and_accepts_the_probe(probe_app) -> None:
 
 
 def test_invoke_an_http_function(probe_app) -> None:
-    out = GcpProvider().invoke(probe_app, probe_app.function("echo"),
-                               {"method": "post", "path": "/items/9", "query": "a=1&a=2", "body": "hi",
-                                "headers": {"cookie": "k=v"}})
+    out = GcpProvider().invoke(
+        probe_app,
+        probe_app.function("echo"),
+        {"method": "post", "path": "/items/9", "query": "a=1&a=2", "body": "hi", "headers": {"cookie": "k=v"}},
+    )
     assert out["status"] == 201 and out["response"]["headers"]["set-cookie"] == ["a=1", "b=2"]
     assert json.loads(out["response"]["body"])["query"] == [["a", "1"], ["a", "2"]]
 
 
 def test_invoke_an_event_function_with_an_eventarc_event(probe_app, seen) -> None:
     message = {"data": base64.b64encode(b'{"do": "retry"}').decode(), "messageId": "m-9"}
-    event = {"specversion": "1.0", "id": "m-9", "source": "//pubsub.googleapis.com/projects/p/topics/t",
-             "type": "google.cloud.pubsub.topic.v1.messagePublished", "data": {"message": message}}
+    event = {
+        "specversion": "1.0",
+        "id": "m-9",
+        "source": "//pubsub.googleapis.com/projects/p/topics/t",
+        "type": "google.cloud.pubsub.topic.v1.messagePublished",
+        "data": {"message": message},
+    }
     out = GcpProvider().invoke(probe_app, probe_app.function("record"), event)
-    assert out == {"function": "record", "status": 500, "reason": "asked to retry",
-                   "results": [{"outcome": "retry", "id": "m-9", "reason": "asked to retry"}]}
+    assert out == {
+        "function": "record",
+        "status": 500,
+        "reason": "asked to retry",
+        "results": [{"outcome": "retry", "id": "m-9", "reason": "asked to retry"}],
+    }
     assert seen()["event"]["id"] == "m-9"
 
 
 def test_invoke_a_schedule_with_the_message_its_cloud_scheduler_job_publishes(probe_app, seen) -> None:
     job = json.dumps({"name": "probe-dev-tick", "schedule": "rate(5 minutes)"}).encode()
     message = {"data": base64.b64encode(job).decode(), "messageId": "m-5", "publishTime": "2024-05-01T03:05:00.25Z"}
-    event = {"specversion": "1.0", "id": "m-5", "source": "//pubsub.googleapis.com/projects/p/topics/probe-dev-tick",
-             "type": "google.cloud.pubsub.topic.v1.messagePublished", "data": {"message": message}}
+    event = {
+        "specversion": "1.0",
+        "id": "m-5",
+        "source": "//pubsub.googleapis.com/projects/p/topics/probe-dev-tick",
+        "type": "google.cloud.pubsub.topic.v1.messagePublished",
+        "data": {"message": message},
+    }
     out = GcpProvider().invoke(probe_app, probe_app.function("tick"), event)
     assert out["status"] == 200
     got = seen()
@@ -81,6 +99,7 @@ def test_invoke_a_schedule_with_the_message_its_cloud_scheduler_job_publishes(pr
 
 
 # -- invoke takes what the deployed function can be sent ------------------------------------------------
+
 
 def conformance(name: str) -> Any:
     return json.loads((CONFORMANCE / name).read_text(encoding="utf-8"))
@@ -135,20 +154,34 @@ def test_invoke_skips_what_the_deployed_trigger_would_not_deliver(probe_app, see
     assert invoke_cli(probe_app, "uploaded", deleted, tmp_path, capsys)[0] == 0
 
 
-@pytest.mark.parametrize("event, words", [
-    ([1, 2], "pass a JSON object, not a list"),
-    ({"hello": "world"}, "An event function takes a CloudEvent in the JSON format"),
-    ({"headers": {"ce-specversion": 1}, "body": ""}, "'headers' must be an object of string values"),
-    ({"headers": {"ce-specversion": "1.0"}, "body_base64": "!!"}, "cannot be read (Error"),
-    ({"headers": {"ce-specversion": "1.0", "ce-id": "%FF", "ce-source": "/s", "ce-type": "t"}, "body": ""},
-     "Header 'ce-id' is not valid percent-encoded UTF-8"),
-    ({"message": {"data": 5, "messageId": "m"}, "subscription": "projects/p/subscriptions/s"},
-     "message.data must be a base64 string, got int"),
-    ({"context": {"eventType": "nope"}, "data": {}}, "the legacy event cannot be converted"),
-    ({"specversion": "1.0", "id": "m", "source": "//pubsub.googleapis.com/projects/p/topics/t",
-      "type": "google.cloud.pubsub.topic.v1.messagePublished", "data": {"message": {"attributes": {"n": 1}}}},
-     "message.attributes must map strings to strings"),
-])
+@pytest.mark.parametrize(
+    "event, words",
+    [
+        ([1, 2], "pass a JSON object, not a list"),
+        ({"hello": "world"}, "An event function takes a CloudEvent in the JSON format"),
+        ({"headers": {"ce-specversion": 1}, "body": ""}, "'headers' must be an object of string values"),
+        ({"headers": {"ce-specversion": "1.0"}, "body_base64": "!!"}, "cannot be read (Error"),
+        (
+            {"headers": {"ce-specversion": "1.0", "ce-id": "%FF", "ce-source": "/s", "ce-type": "t"}, "body": ""},
+            "Header 'ce-id' is not valid percent-encoded UTF-8",
+        ),
+        (
+            {"message": {"data": 5, "messageId": "m"}, "subscription": "projects/p/subscriptions/s"},
+            "message.data must be a base64 string, got int",
+        ),
+        ({"context": {"eventType": "nope"}, "data": {}}, "the legacy event cannot be converted"),
+        (
+            {
+                "specversion": "1.0",
+                "id": "m",
+                "source": "//pubsub.googleapis.com/projects/p/topics/t",
+                "type": "google.cloud.pubsub.topic.v1.messagePublished",
+                "data": {"message": {"attributes": {"n": 1}}},
+            },
+            "message.attributes must map strings to strings",
+        ),
+    ],
+)
 def test_invoke_answers_what_it_cannot_read_as_a_failure(event, words, probe_app, seen, capsys, tmp_path) -> None:
     out = GcpProvider().invoke(probe_app, probe_app.function("record"), event)
     assert out["status"] == 400 and words in out["reason"]
@@ -160,16 +193,22 @@ def test_invoke_answers_what_it_cannot_read_as_a_failure(event, words, probe_app
 def test_invoke_of_a_dead_letter_without_a_topic_fails(probe_app, seen, monkeypatch) -> None:
     monkeypatch.delenv("PORTABLE_FN_DEAD_LETTER_TOPIC", raising=False)
     message = {"data": base64.b64encode(b'{"do": "dead"}').decode(), "messageId": "m-3"}
-    out = GcpProvider().invoke(probe_app, probe_app.function("record"),
-                               {"message": message, "subscription": "projects/p/subscriptions/s"})
+    out = GcpProvider().invoke(
+        probe_app, probe_app.function("record"), {"message": message, "subscription": "projects/p/subscriptions/s"}
+    )
     assert out["status"] == 500 and "PORTABLE_FN_DEAD_LETTER_TOPIC is not set" in out["reason"]
     assert out["results"][0]["outcome"] == "dead_letter"
 
 
-@pytest.mark.parametrize("request_, words", [
-    ([], "not a list"), ({"body_base64": "!!"}, "body | body_base64"), ({"method": 5}, "are strings"),
-    ({"headers": {"x": 1}}, "'headers' must be an object of string values"),
-])
+@pytest.mark.parametrize(
+    "request_, words",
+    [
+        ([], "not a list"),
+        ({"body_base64": "!!"}, "body | body_base64"),
+        ({"method": 5}, "are strings"),
+        ({"headers": {"x": 1}}, "'headers' must be an object of string values"),
+    ],
+)
 def test_invoke_of_an_http_function_refuses_a_broken_description(request_, words, probe_app) -> None:
     with pytest.raises(InvalidEventError, match=re.escape(words)):
         GcpProvider().invoke(probe_app, probe_app.function("echo"), request_)

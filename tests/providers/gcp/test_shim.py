@@ -26,13 +26,21 @@ SUBSCRIPTION = "projects/p/subscriptions/s"
 
 def message_published(data: bytes, attributes: dict[str, str] | None = None, **extra: Any) -> CloudEvent:
     """The messagePublished event Eventarc sends for one Pub/Sub message."""
-    message: dict[str, Any] = {"data": base64.b64encode(data).decode(), "messageId": "m-1",
-                               "publishTime": "2024-05-01T03:00:00.5Z"}
+    message: dict[str, Any] = {
+        "data": base64.b64encode(data).decode(),
+        "messageId": "m-1",
+        "publishTime": "2024-05-01T03:00:00.5Z",
+    }
     if attributes:
         message["attributes"] = attributes
-    return CloudEvent(id="m-1", source=TOPIC, type="google.cloud.pubsub.topic.v1.messagePublished",
-                      time="2024-05-01T03:00:00.5Z", datacontenttype="application/json",
-                      data={"message": message, "subscription": SUBSCRIPTION, **extra})
+    return CloudEvent(
+        id="m-1",
+        source=TOPIC,
+        type="google.cloud.pubsub.topic.v1.messagePublished",
+        time="2024-05-01T03:00:00.5Z",
+        datacontenttype="application/json",
+        data={"message": message, "subscription": SUBSCRIPTION, **extra},
+    )
 
 
 def post(send_to: Any, url: str, event: CloudEvent) -> Any:
@@ -41,6 +49,7 @@ def post(send_to: Any, url: str, event: CloudEvent) -> Any:
 
 
 # -- HTTP functions ----------------------------------------------------------------------------------
+
 
 def test_an_http_function_gets_the_whole_request_and_answers_with_its_response(served: Any) -> None:
     host, port = served.url("echo").removeprefix("http://").split(":")
@@ -52,9 +61,15 @@ def test_an_http_function_gets_the_whole_request_and_answers_with_its_response(s
     answer = connection.getresponse()
     body = json.loads(answer.read())
     assert answer.status == 201
-    assert body == {"method": "PUT", "path": "/items/i-7", "path_params": {"item_id": "i-7"},
-                    "query": [["tag", "a"], ["tag", "b"], ["empty", ""], ["q", "café"]],
-                    "cookies": {"session": "abc", "theme": "dark"}, "x_multi": ["one"], "body": "hello"}
+    assert body == {
+        "method": "PUT",
+        "path": "/items/i-7",
+        "path_params": {"item_id": "i-7"},
+        "query": [["tag", "a"], ["tag", "b"], ["empty", ""], ["q", "café"]],
+        "cookies": {"session": "abc", "theme": "dark"},
+        "x_multi": ["one"],
+        "body": "hello",
+    }
     assert answer.headers.get_all("set-cookie") == ["a=1", "b=2"]
     assert answer.headers["x-probe"] == "yes" and answer.headers["content-type"] == "application/json"
 
@@ -76,19 +91,28 @@ def test_a_crashing_http_function_answers_500(served: Any, send_to: Any) -> None
 
 # -- Pub/Sub -----------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("payload, attributes, data, content_type", [
-    (b'{"id": "o-1"}', None, {"id": "o-1"}, "application/json"),
-    ("plain text, héllo\n".encode(), None, "plain text, héllo\n", TEXT),  # text is a str, as on SQS
-    (b"\x00\x01bin", None, b"\x00\x01bin", "application/octet-stream"),  # undeclared_data, as on every cloud
-    (b"\xff\xfe", None, b"\xff\xfe", "application/octet-stream"),
-    ("héllo".encode(), {"content-type": "text/plain; charset=utf-8"}, "héllo", "text/plain; charset=utf-8"),
-])
-def test_a_message_becomes_its_own_cloudevent(payload, attributes, data, content_type, served, send_to,
-                                              seen) -> None:
+
+@pytest.mark.parametrize(
+    "payload, attributes, data, content_type",
+    [
+        (b'{"id": "o-1"}', None, {"id": "o-1"}, "application/json"),
+        ("plain text, héllo\n".encode(), None, "plain text, héllo\n", TEXT),  # text is a str, as on SQS
+        (b"\x00\x01bin", None, b"\x00\x01bin", "application/octet-stream"),  # undeclared_data, as on every cloud
+        (b"\xff\xfe", None, b"\xff\xfe", "application/octet-stream"),
+        ("héllo".encode(), {"content-type": "text/plain; charset=utf-8"}, "héllo", "text/plain; charset=utf-8"),
+    ],
+)
+def test_a_message_becomes_its_own_cloudevent(payload, attributes, data, content_type, served, send_to, seen) -> None:
     assert post(send_to, served.url("record"), message_published(payload, attributes, deliveryAttempt=3)).status == 200
     got = seen()
-    expected = CloudEvent(id="m-1", source=TOPIC, type=MESSAGE_TYPE,
-                          time="2024-05-01T03:00:00.5Z", datacontenttype=content_type, data=data)
+    expected = CloudEvent(
+        id="m-1",
+        source=TOPIC,
+        type=MESSAGE_TYPE,
+        time="2024-05-01T03:00:00.5Z",
+        datacontenttype=content_type,
+        data=data,
+    )
     assert got["event"] == expected.to_dict()
     assert got["attempt"] == 3 and got["message"]["delivery_count"] == 3
     assert got["message"]["attributes"] == {}  # a `content-type` attribute is the data's media type, not the handler's
@@ -110,16 +134,19 @@ def test_the_ordering_key_is_the_partitionkey_and_the_subscription_is_kept(serve
     assert got["message"]["subscription"] == SUBSCRIPTION
 
 
-@pytest.mark.parametrize("field, value, words", [
-    ("attributes", {"count": 3}, "message.attributes must map strings to strings; attribute 'count' is int"),
-    ("attributes", {"content-type": 1}, "attribute 'content-type' is int"),
-    ("attributes", ["a"], "message.attributes must be an object of strings, got list"),
-    ("attributes", {"content-type": "text/plain; charset=nope"}, "cannot be read as text"),
-    ("messageId", 7, "message.messageId must be a string, got int"),
-    ("publishTime", {"t": 1}, "message.publishTime must be a string, got dict"),
-    ("orderingKey", True, "message.orderingKey must be a string, got bool"),
-    ("data", 10**12, "message.data must be a base64 string, got int"),
-])
+@pytest.mark.parametrize(
+    "field, value, words",
+    [
+        ("attributes", {"count": 3}, "message.attributes must map strings to strings; attribute 'count' is int"),
+        ("attributes", {"content-type": 1}, "attribute 'content-type' is int"),
+        ("attributes", ["a"], "message.attributes must be an object of strings, got list"),
+        ("attributes", {"content-type": "text/plain; charset=nope"}, "cannot be read as text"),
+        ("messageId", 7, "message.messageId must be a string, got int"),
+        ("publishTime", {"t": 1}, "message.publishTime must be a string, got dict"),
+        ("orderingKey", True, "message.orderingKey must be a string, got bool"),
+        ("data", 10**12, "message.data must be a base64 string, got int"),
+    ],
+)
 def test_a_message_field_of_the_wrong_type_is_a_400_naming_it(field, value, words, served, send_to, seen) -> None:
     event = message_published(b'{"id": "o-1"}')
     event.data["message"][field] = value
@@ -129,16 +156,29 @@ def test_a_message_field_of_the_wrong_type_is_a_400_naming_it(field, value, word
 
 
 def test_a_message_holding_a_structured_cloudevent_delivers_exactly_that_event(served, send_to, seen) -> None:
-    carried = CloudEvent(id="evt-1", source="//aws/sqs/orders", type="com.example.order.created",
-                         time="2024-05-01T10:00:00.123456Z", subject="orders/o1", data={"id": "o1"},
-                         datacontenttype="application/json", extensions={"traceparent": "00-abc-def-01"})
+    carried = CloudEvent(
+        id="evt-1",
+        source="//aws/sqs/orders",
+        type="com.example.order.created",
+        time="2024-05-01T10:00:00.123456Z",
+        subject="orders/o1",
+        data={"id": "o1"},
+        datacontenttype="application/json",
+        extensions={"traceparent": "00-abc-def-01"},
+    )
     assert post(send_to, served.url("record"), message_published(carried.to_json().encode())).status == 200
     assert seen()["event"] == carried.to_dict()
 
 
 def test_a_message_with_cloudevent_attributes_delivers_exactly_that_event(served, send_to, seen) -> None:
-    carried = CloudEvent(id="evt-2", source="//azure/queues/orders", type="com.example.order.created",
-                         data={"id": "o2"}, datacontenttype="application/json", extensions={"tenant": "acme"})
+    carried = CloudEvent(
+        id="evt-2",
+        source="//azure/queues/orders",
+        type="com.example.order.created",
+        data={"id": "o2"},
+        datacontenttype="application/json",
+        extensions={"tenant": "acme"},
+    )
     headers, body = to_binary(carried)
     assert post(send_to, served.url("record"), message_published(body, headers)).status == 200
     got = seen()
@@ -151,9 +191,14 @@ def test_a_cloud_scheduler_tick_reads_as_the_tick_that_was_due(served, send_to, 
     Pub/Sub message that carried it is no message of the handler's."""
     tick = json.dumps({"name": "probe-dev-tick", "schedule": "rate(5 minutes)"}).encode()
     assert post(send_to, served.url("tick"), message_published(tick, deliveryAttempt=2)).status == 200
-    assert seen() == {"tick": {"scheduled_time": "2024-05-01T03:00:00Z", "schedule": "rate(5 minutes)",
-                               "name": "tick"}, "id": "m-1", "source": TOPIC, "time": "2024-05-01T03:00:00Z",
-                      "attempt": 2, "message": None}
+    assert seen() == {
+        "tick": {"scheduled_time": "2024-05-01T03:00:00Z", "schedule": "rate(5 minutes)", "name": "tick"},
+        "id": "m-1",
+        "source": TOPIC,
+        "time": "2024-05-01T03:00:00Z",
+        "attempt": 2,
+        "message": None,
+    }
 
 
 @pytest.mark.parametrize("action, status", [("retry", 500), ("crash", 500), ("dead", 500), ("ack", 200)])
@@ -217,23 +262,38 @@ def test_a_body_that_is_no_event_is_refused_by_the_framework(served, send_to, se
 
 # -- Cloud Storage -----------------------------------------------------------------------------------
 
+
 def storage_event(name: str, kind: str = "finalized") -> CloudEvent:
-    return CloudEvent(id="s-1", source="//storage.googleapis.com/projects/_/buckets/some-bucket",
-                      type=f"google.cloud.storage.object.v1.{kind}", subject=f"objects/{name}",
-                      time="2024-05-01T03:00:00Z", datacontenttype="application/json",
-                      data={"bucket": "some-bucket", "name": name, "size": "352", "etag": "CNHZ",
-                            "contentType": "text/plain"})
+    return CloudEvent(
+        id="s-1",
+        source="//storage.googleapis.com/projects/_/buckets/some-bucket",
+        type=f"google.cloud.storage.object.v1.{kind}",
+        subject=f"objects/{name}",
+        time="2024-05-01T03:00:00Z",
+        datacontenttype="application/json",
+        data={"bucket": "some-bucket", "name": name, "size": "352", "etag": "CNHZ", "contentType": "text/plain"},
+    )
 
 
 def test_a_storage_event_reads_as_a_storage_object(served, send_to, seen) -> None:
     headers, body = to_structured(storage_event("folder/Test.cs"))
     assert send_to(served.url("uploaded"), body, headers).status == 200
-    assert seen() == {"type": "google.cloud.storage.object.v1.finalized", "object": {
-        "bucket": "some-bucket", "key": "folder/Test.cs", "size": 352, "etag": "CNHZ",
-        "content_type": "text/plain", "event": "created", "time": "2024-05-01T03:00:00Z"}}
+    assert seen() == {
+        "type": "google.cloud.storage.object.v1.finalized",
+        "object": {
+            "bucket": "some-bucket",
+            "key": "folder/Test.cs",
+            "size": 352,
+            "etag": "CNHZ",
+            "content_type": "text/plain",
+            "event": "created",
+            "time": "2024-05-01T03:00:00Z",
+        },
+    }
 
 
 # -- main.py and the functions-framework command ------------------------------------------------------
+
 
 def test_main_py_has_one_entry_point_per_function(probe_app, main_py: Path) -> None:
     source = main_py.read_text(encoding="utf-8")
@@ -266,10 +326,22 @@ def _free_port() -> int:
 
 def test_the_functions_framework_command_serves_main_py(probe_app, main_py: Path, tmp_path: Path, send_to) -> None:
     port, out = _free_port(), tmp_path / "seen.json"
-    env = {**os.environ, "GCP_PROBE_OUT": str(out),
-           "PYTHONPATH": os.pathsep.join([str(probe_app.source_dir), os.environ.get("PYTHONPATH", "")])}
-    command = [str(Path(sys.executable).with_name("functions-framework")), "--target", "record",
-               "--source", str(main_py), "--port", str(port), "--host", "127.0.0.1"]
+    env = {
+        **os.environ,
+        "GCP_PROBE_OUT": str(out),
+        "PYTHONPATH": os.pathsep.join([str(probe_app.source_dir), os.environ.get("PYTHONPATH", "")]),
+    }
+    command = [
+        str(Path(sys.executable).with_name("functions-framework")),
+        "--target",
+        "record",
+        "--source",
+        str(main_py),
+        "--port",
+        str(port),
+        "--host",
+        "127.0.0.1",
+    ]
     server = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         reply = _retry_until_up(lambda: post(send_to, f"http://127.0.0.1:{port}", message_published(b'{"a": 1}')))
@@ -293,6 +365,7 @@ def _retry_until_up(call: Any) -> Any:
 
 # -- ce-* headers behind functions-framework -----------------------------------------------------------
 
+
 def post_raw(url: str, headers: list[tuple[str, bytes]], body: bytes) -> int:
     """POST with header values sent as the given bytes (http.client would encode a str as latin-1)."""
     host, port = url.removeprefix("http://").split(":")
@@ -307,9 +380,15 @@ def post_raw(url: str, headers: list[tuple[str, bytes]], body: bytes) -> int:
 def test_percent_encoded_and_utf8_ce_headers_arrive_decoded(served, seen) -> None:
     """functions-framework's cloudevents 1.x keeps `ce-*` values as WSGI gives them: neither
     percent-decoded nor UTF-8 (latin-1 strings); the handler gets the attributes they encode."""
-    headers = [("ce-specversion", b"1.0"), ("ce-id", b"caf%C3%A9-1"), ("ce-type", b"com.example.thing"),
-               ("ce-source", b"//shop/orders"), ("ce-subject", "objects/café 50%25 %22now%22".encode()),
-               ("ce-tenant", "ünïcode & %C3%A9".encode()), ("content-type", b"application/json")]
+    headers = [
+        ("ce-specversion", b"1.0"),
+        ("ce-id", b"caf%C3%A9-1"),
+        ("ce-type", b"com.example.thing"),
+        ("ce-source", b"//shop/orders"),
+        ("ce-subject", "objects/café 50%25 %22now%22".encode()),
+        ("ce-tenant", "ünïcode & %C3%A9".encode()),
+        ("content-type", b"application/json"),
+    ]
     assert post_raw(served.url("record"), headers, b'{"a": 1}') == 200
     event = seen()["event"]
     assert (event["id"], event["subject"], event["tenant"]) == ("café-1", 'objects/café 50% "now"', "ünïcode & é")
@@ -325,8 +404,13 @@ def test_the_http_signature_path_decodes_ce_headers_too(probe_app, seen) -> None
 
     class FlaskRequest:  # the http signature: headers as WSGI strings (latin-1) and the raw body
         def __init__(self) -> None:
-            self.headers = {"ce-specversion": "1.0", "ce-id": "caf%C3%A9-2", "ce-type": "t", "ce-source": "/s",
-                            "ce-subject": "café".encode().decode("latin-1")}
+            self.headers = {
+                "ce-specversion": "1.0",
+                "ce-id": "caf%C3%A9-2",
+                "ce-type": "t",
+                "ce-source": "/s",
+                "ce-subject": "café".encode().decode("latin-1"),
+            }
 
         def get_data(self) -> bytes:
             return b""
@@ -338,11 +422,20 @@ def test_the_http_signature_path_decodes_ce_headers_too(probe_app, seen) -> None
 
 # -- an HTTP function answers only what it declared ----------------------------------------------------
 
-@pytest.mark.parametrize("method, path", [("GET", "/my/path"), ("POST", "/orders"), ("POST", "/orders/1/x"),
-                                          ("GET", "/orders/o-1"), ("DELETE", "/orders/o-1"),
-                                          ("POST", "/orders/o-1"), ("POST", "/orders/o%201")])
-def test_an_http_function_answers_what_dev_answers(method, path, orders_app, served_orders, send_to,
-                                                   tmp_path) -> None:
+
+@pytest.mark.parametrize(
+    "method, path",
+    [
+        ("GET", "/my/path"),
+        ("POST", "/orders"),
+        ("POST", "/orders/1/x"),
+        ("GET", "/orders/o-1"),
+        ("DELETE", "/orders/o-1"),
+        ("POST", "/orders/o-1"),
+        ("POST", "/orders/o%201"),
+    ],
+)
+def test_an_http_function_answers_what_dev_answers(method, path, orders_app, served_orders, send_to, tmp_path) -> None:
     """`http("POST", "/orders/{order_id}")` behind functions-framework (which passes every method and
     path to the function) answers each request as `portable-fn dev` does: 404 / 405 with `Allow`, or the
     handler with its path parameters."""

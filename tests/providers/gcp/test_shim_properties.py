@@ -45,14 +45,39 @@ LEGACY = {p.name: load(p) for p in sorted(CONFORMANCE.glob("*-legacy-input.json"
 PUSH = {name: event["data"] for name, event in BINARY.items() if name.startswith("pubsub")}
 
 odd = st.one_of(
-    st.none(), st.booleans(), st.sampled_from(BIG), st.integers(), st.floats(allow_nan=False),
+    st.none(),
+    st.booleans(),
+    st.sampled_from(BIG),
+    st.integers(),
+    st.floats(allow_nan=False),
     st.text(max_size=12),
-    st.sampled_from(["", "1.0", "0.3", "9" * 40, "not base64!", "%", "%FF", "caf%C3%A9", "{", "[]", "/",
-                     "application/json", "text/plain; charset=nope", "application/cloudevents+json",
-                     "google.cloud.pubsub.topic.v1.messagePublished", "2024-13-45T99:00:00Z", "\x00"]),
+    st.sampled_from(
+        [
+            "",
+            "1.0",
+            "0.3",
+            "9" * 40,
+            "not base64!",
+            "%",
+            "%FF",
+            "caf%C3%A9",
+            "{",
+            "[]",
+            "/",
+            "application/json",
+            "text/plain; charset=nope",
+            "application/cloudevents+json",
+            "google.cloud.pubsub.topic.v1.messagePublished",
+            "2024-13-45T99:00:00Z",
+            "\x00",
+        ]
+    ),
     st.lists(st.integers(), max_size=3),
-    st.dictionaries(st.sampled_from(["content-type", "ce-specversion", "ce-id", "a"]) | st.text(max_size=4),
-                    st.integers() | st.none() | st.sampled_from(["1.0", "x"]), max_size=3),
+    st.dictionaries(
+        st.sampled_from(["content-type", "ce-specversion", "ce-id", "a"]) | st.text(max_size=4),
+        st.integers() | st.none() | st.sampled_from(["1.0", "x"]),
+        max_size=3,
+    ),
 )
 
 
@@ -69,8 +94,9 @@ def mutated(draw: st.DrawFn, value: Any, depth: int = 0) -> Any:
         elif how == "drop":
             del changed[key]
         elif how == "add":
-            changed[draw(st.sampled_from(["attributes", "content-type", "orderingKey", "deliveryAttempt", "subject",
-                                          "x"]))] = draw(odd)
+            changed[
+                draw(st.sampled_from(["attributes", "content-type", "orderingKey", "deliveryAttempt", "subject", "x"]))
+            ] = draw(odd)
         elif how == "nest":
             changed[key] = draw(st.sampled_from([[value[key]], {"value": value[key]}]))
         else:
@@ -79,7 +105,7 @@ def mutated(draw: st.DrawFn, value: Any, depth: int = 0) -> Any:
     if isinstance(value, list) and value and depth < 5:
         index = draw(st.integers(0, len(value) - 1))
         item = draw(odd) if draw(st.booleans()) else draw(mutated(value[index], depth + 1))
-        return [*value[:index], item, *value[index + 1:]]
+        return [*value[:index], item, *value[index + 1 :]]
     if isinstance(value, str) and value and draw(st.booleans()):
         return draw(st.sampled_from([value[: len(value) // 2], value + value[:3], value.upper(), f"{value}%"]))
     return draw(odd)
@@ -151,10 +177,12 @@ ATTRIBUTE_NAMES = ["content-type", "ce-specversion", "ce-id", "ce-source", "ce-t
 attribute_maps = st.dictionaries(st.sampled_from(ATTRIBUTE_NAMES), odd | st.just("1.0"), max_size=4) | odd
 
 
-@given(event=events(BINARY), attributes=attribute_maps, name=st.sampled_from(sorted(PUSH)),
-       target=st.sampled_from(TARGETS))
-def test_a_pubsub_message_with_attributes_of_any_type_is_answered(event: Any, attributes: Any, name: str,
-                                                                   target: str, framework_client: Any) -> None:
+@given(
+    event=events(BINARY), attributes=attribute_maps, name=st.sampled_from(sorted(PUSH)), target=st.sampled_from(TARGETS)
+)
+def test_a_pubsub_message_with_attributes_of_any_type_is_answered(
+    event: Any, attributes: Any, name: str, target: str, framework_client: Any
+) -> None:
     """Message attributes are where Pub/Sub's string-only rule is broken most easily (and where a
     content-type or a carried CloudEvent's `ce-*` attributes are read)."""
     event = copy.deepcopy(BINARY[name])
@@ -173,6 +201,7 @@ def test_a_mutated_pubsub_push_body_is_answered(event: Any, target: str, framewo
 
 
 # -- SDK events the framework cannot make: attributes of any type ---------------------------------------
+
 
 class SdkEvent:
     """An SDK event read through `get_attributes()` and `get_data()` (the cloudevents 2.x line's shape)."""

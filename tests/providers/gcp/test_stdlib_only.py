@@ -44,11 +44,17 @@ def test_the_package_init_imports_nothing() -> None:
 
 def test_the_scan_catches_what_it_must(tmp_path: Path) -> None:
     probe = tmp_path / "probe.py"
-    probe.write_text("import json\nfrom .events import x\nfrom .provider import GcpProvider\n"
-                     "def f():\n    import functions_framework\n    from flask import request\n"
-                     "    importlib.import_module('cloudevents.http')\n", encoding="utf-8")
+    probe.write_text(
+        "import json\nfrom .events import x\nfrom .provider import GcpProvider\n"
+        "def f():\n    import functions_framework\n    from flask import request\n"
+        "    importlib.import_module('cloudevents.http')\n",
+        encoding="utf-8",
+    )
     assert {module for _, module in _foreign(probe)} == {
-        "portable_fn_gcp.provider", "functions_framework", "flask", "cloudevents.http"
+        "portable_fn_gcp.provider",
+        "functions_framework",
+        "flask",
+        "cloudevents.http",
     }
 
 
@@ -66,7 +72,12 @@ def test_importing_the_shim_loads_nothing_but_the_standard_library_and_the_runti
     loaded = json.loads(done.stdout)
     assert "portable_fn_gcp.shim" in loaded and "portable_fn.runtime.dispatch" in loaded
     ours = ("portable_fn.runtime", "portable_fn_gcp.")
-    foreign = [m for m in loaded if m.split(".")[0] not in sys.stdlib_module_names
-               and m not in ("portable_fn", "portable_fn_gcp") and not m.startswith(ours)]
+    foreign = [
+        m
+        for m in loaded
+        if m.split(".")[0] not in sys.stdlib_module_names
+        and m not in ("portable_fn", "portable_fn_gcp")
+        and not m.startswith(ours)
+    ]
     assert not foreign
     assert "portable_fn_gcp.provider" not in loaded

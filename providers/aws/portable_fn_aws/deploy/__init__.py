@@ -64,8 +64,12 @@ class AwsDeployer(Deployer[AwsClient, Names]):
 
     provider = "aws"
 
-    def __init__(self, settings: AwsSettings | Mapping[str, Any] | None = None, endpoint_url: str | None = None,
-                 client: AwsClient | None = None) -> None:
+    def __init__(
+        self,
+        settings: AwsSettings | Mapping[str, Any] | None = None,
+        endpoint_url: str | None = None,
+        client: AwsClient | None = None,
+    ) -> None:
         self.config = typed_settings(AwsSettings, settings, "tool.portable-fn.aws")
         super().__init__(self.config.model_dump(exclude_unset=True), endpoint_url, client)
 
@@ -77,7 +81,7 @@ class AwsDeployer(Deployer[AwsClient, Names]):
         region = self.config.region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
         if not region:
             raise ConfigError(
-                "Deploying to aws needs a region: set region = \"eu-west-1\" (for example) under "
+                'Deploying to aws needs a region: set region = "eu-west-1" (for example) under '
                 "[tool.portable-fn.aws] in pyproject.toml, or the AWS_REGION environment variable."
             )
         return region
@@ -99,8 +103,18 @@ class AwsDeployer(Deployer[AwsClient, Names]):
 
     def desired(self, app: App, stage: str, artifact: Artifact) -> list[Resource]:
         self.check(app)
-        return desired(Target(app, stage, self.names(app, stage), self.arns(), artifact, self.config.log_retention_days,
-                              self.config.http, size_budget(self.config)))
+        return desired(
+            Target(
+                app,
+                stage,
+                self.names(app, stage),
+                self.arns(),
+                artifact,
+                self.config.log_retention_days,
+                self.config.http,
+                size_budget(self.config),
+            )
+        )
 
     def read_remote(self, app: App, stage: str) -> RemoteState:
         return RemoteReader(self.client, self.names(app, stage), self.arns()).read()
@@ -126,6 +140,6 @@ def check_routes(app: App) -> None:
                 raise UnsupportedTriggerError(
                     f"Functions {owner[key]!r} and {spec.name!r} on aws: both declare {key}, and the app's HTTP "
                     "API routes a method and path to one function. Change one of the paths, or set "
-                    "http = \"function-url\" under [tool.portable-fn.aws] to give each function its own URL."
+                    'http = "function-url" under [tool.portable-fn.aws] to give each function its own URL.'
                 )
             owner[key] = spec.name

@@ -92,22 +92,33 @@ class ApplyContext(BaseApplyContext):
         """`call()`, retried while AWS says a freshly made role cannot be used yet (`propagating`), for as
         long as `iam_propagation_attempts` backed-off attempts would take."""
         backoff = sum(min(self.wait_delay_s * attempt, 10) for attempt in range(1, self.propagation_attempts))
-        return while_settling(call, since=time.monotonic(), refusals=propagating, wait_s=backoff,
-                              every_s=self.wait_delay_s, progress=self.progress, what=what,
-                              waiting_for="IAM to make the new role usable",
-                              why="IAM changes can take longer to reach Lambda and Scheduler",
-                              setting="iam_propagation_attempts")
+        return while_settling(
+            call,
+            since=time.monotonic(),
+            refusals=propagating,
+            wait_s=backoff,
+            every_s=self.wait_delay_s,
+            progress=self.progress,
+            what=what,
+            waiting_for="IAM to make the new role usable",
+            why="IAM changes can take longer to reach Lambda and Scheduler",
+            setting="iam_propagation_attempts",
+        )
 
     def wait(self, waiter: str, function: str) -> None:
         self.aws.lambda_.get_waiter(waiter).wait(
-            FunctionName=function, WaiterConfig={"Delay": self.wait_delay_s, "MaxAttempts": self.wait_attempts})
+            FunctionName=function, WaiterConfig={"Delay": self.wait_delay_s, "MaxAttempts": self.wait_attempts}
+        )
 
 
 def propagating(exc: BaseException) -> bool:
     """Whether `exc` is AWS refusing a role or permission IAM has not made usable yet (`PROPAGATION_CODES`)."""
     text = str(exc).lower()
-    return (isinstance(exc, ClientError) and error_code(exc) in PROPAGATION_CODES
-            and ("role" in text or "permission" in text))
+    return (
+        isinstance(exc, ClientError)
+        and error_code(exc) in PROPAGATION_CODES
+        and ("role" in text or "permission" in text)
+    )
 
 
 class Applier(BaseApplier[R, ApplyContext]):
@@ -145,8 +156,13 @@ class LogGroups(Applier[LogGroup]):
 
 class Roles(Applier[Role]):
     def create(self, resource: Role) -> None:
-        self.aws.iam.create_role(RoleName=resource.name, Path=resource.path, AssumeRolePolicyDocument=resource.trust,
-                                 Tags=self.ctx.tag_list, Description="Created by portable-fn deploy")
+        self.aws.iam.create_role(
+            RoleName=resource.name,
+            Path=resource.path,
+            AssumeRolePolicyDocument=resource.trust,
+            Tags=self.ctx.tag_list,
+            Description="Created by portable-fn deploy",
+        )
         self.put_policy(resource)
 
     def update(self, resource: Role, previous: Role, changes: tuple[str, ...]) -> None:
@@ -159,27 +175,40 @@ class Roles(Applier[Role]):
         self.aws.iam.put_role_policy(RoleName=resource.name, PolicyName=POLICY_NAME, PolicyDocument=resource.policy)
 
     def delete(self, resource: Role) -> None:
-        self.tolerate_missing(lambda: self.aws.iam.delete_role_policy(RoleName=resource.name, PolicyName=POLICY_NAME),
-                         "NoSuchEntity")
+        self.tolerate_missing(
+            lambda: self.aws.iam.delete_role_policy(RoleName=resource.name, PolicyName=POLICY_NAME), "NoSuchEntity"
+        )
         self.tolerate_missing(lambda: self.aws.iam.delete_role(RoleName=resource.name), "NoSuchEntity")
 
 
 class Functions(Applier[Function]):
     def create(self, resource: Function) -> None:
-        self.ctx.after_iam(lambda: self.aws.lambda_.create_function(
-            FunctionName=resource.name, PackageType="Zip", Code=self.code(resource),
-            Architectures=[resource.architecture], Tags=self.ctx.tags, **self.configuration(resource)),
-            f"creating function {resource.name}")
+        self.ctx.after_iam(
+            lambda: self.aws.lambda_.create_function(
+                FunctionName=resource.name,
+                PackageType="Zip",
+                Code=self.code(resource),
+                Architectures=[resource.architecture],
+                Tags=self.ctx.tags,
+                **self.configuration(resource),
+            ),
+            f"creating function {resource.name}",
+        )
         self.ctx.wait("function_active_v2", resource.name)
 
     def update(self, resource: Function, previous: Function, changes: tuple[str, ...]) -> None:
         if CODE_FIELDS.intersection(changes):
-            self.aws.lambda_.update_function_code(FunctionName=resource.name, Architectures=[resource.architecture],
-                                                  **self.code(resource))
+            self.aws.lambda_.update_function_code(
+                FunctionName=resource.name, Architectures=[resource.architecture], **self.code(resource)
+            )
             self.ctx.wait("function_updated_v2", resource.name)
         if set(changes) - CODE_FIELDS:
-            self.ctx.after_iam(lambda: self.aws.lambda_.update_function_configuration(
-                FunctionName=resource.name, **self.configuration(resource)), f"configuring function {resource.name}")
+            self.ctx.after_iam(
+                lambda: self.aws.lambda_.update_function_configuration(
+                    FunctionName=resource.name, **self.configuration(resource)
+                ),
+                f"configuring function {resource.name}",
+            )
             self.ctx.wait("function_updated_v2", resource.name)
 
     def delete(self, resource: Function) -> None:
@@ -188,8 +217,11 @@ class Functions(Applier[Function]):
     @staticmethod
     def configuration(resource: Function) -> dict[str, Any]:
         return {
-            "Role": resource.role_arn, "Handler": resource.handler, "Runtime": resource.runtime,
-            "MemorySize": resource.memory_mb, "Timeout": resource.timeout_s,
+            "Role": resource.role_arn,
+            "Handler": resource.handler,
+            "Runtime": resource.runtime,
+            "MemorySize": resource.memory_mb,
+            "Timeout": resource.timeout_s,
             "Environment": {"Variables": dict(resource.env)},
         }
 
@@ -204,9 +236,14 @@ class Functions(Applier[Function]):
 class InvokeConfigs(Applier[InvokeConfig]):
     def create(self, resource: InvokeConfig) -> None:
         on_failure = {"Destination": resource.on_failure_arn} if resource.on_failure_arn else {}
-        self.ctx.after_iam(lambda: self.aws.lambda_.put_function_event_invoke_config(
-            FunctionName=resource.name, MaximumRetryAttempts=resource.max_retries,
-            DestinationConfig={"OnFailure": on_failure}), f"configuring the retries of {resource.name}")
+        self.ctx.after_iam(
+            lambda: self.aws.lambda_.put_function_event_invoke_config(
+                FunctionName=resource.name,
+                MaximumRetryAttempts=resource.max_retries,
+                DestinationConfig={"OnFailure": on_failure},
+            ),
+            f"configuring the retries of {resource.name}",
+        )
 
     def update(self, resource: InvokeConfig, previous: InvokeConfig, changes: tuple[str, ...]) -> None:
         self.create(resource)
@@ -228,8 +265,12 @@ class FunctionUrls(Applier[FunctionUrl]):
 
 class Permissions(Applier[Permission]):
     def create(self, resource: Permission) -> None:
-        params: dict[str, Any] = {"FunctionName": resource.function, "StatementId": resource.statement_id,
-                                  "Action": resource.action, "Principal": resource.principal}
+        params: dict[str, Any] = {
+            "FunctionName": resource.function,
+            "StatementId": resource.statement_id,
+            "Action": resource.action,
+            "Principal": resource.principal,
+        }
         if resource.source_arn:
             params["SourceArn"] = resource.source_arn
         if resource.url_auth_type:
@@ -248,14 +289,18 @@ class Permissions(Applier[Permission]):
         self.replace(resource, previous)  # a statement cannot be edited, only removed and added again
 
     def delete(self, resource: Permission) -> None:
-        self.tolerate_missing(lambda: self.aws.lambda_.remove_permission(
-            FunctionName=resource.function, StatementId=resource.statement_id))
+        self.tolerate_missing(
+            lambda: self.aws.lambda_.remove_permission(
+                FunctionName=resource.function, StatementId=resource.statement_id
+            )
+        )
 
 
 class HttpApis(Applier[HttpApi]):
     def create(self, resource: HttpApi) -> None:
-        made = self.aws.apigatewayv2.create_api(Name=resource.name, ProtocolType="HTTP", Tags=self.ctx.tags,
-                                                Description="Created by portable-fn deploy")
+        made = self.aws.apigatewayv2.create_api(
+            Name=resource.name, ProtocolType="HTTP", Tags=self.ctx.tags, Description="Created by portable-fn deploy"
+        )
         self.ctx.api_ids[resource.name] = made["ApiId"]
         self.create_stage(made["ApiId"])
 
@@ -271,8 +316,7 @@ class HttpApis(Applier[HttpApi]):
         self.aws.apigatewayv2.update_stage(ApiId=previous.api_id, StageName=DEFAULT_STAGE, AutoDeploy=True)
 
     def create_stage(self, api_id: str) -> None:
-        self.aws.apigatewayv2.create_stage(ApiId=api_id, StageName=DEFAULT_STAGE, AutoDeploy=True,
-                                           Tags=self.ctx.tags)
+        self.aws.apigatewayv2.create_stage(ApiId=api_id, StageName=DEFAULT_STAGE, AutoDeploy=True, Tags=self.ctx.tags)
 
     def delete(self, resource: HttpApi) -> None:
         self.tolerate_missing(lambda: self.aws.apigatewayv2.delete_api(ApiId=resource.api_id))
@@ -284,17 +328,24 @@ class ApiIntegrations(Applier[ApiIntegration]):
         self.aws.apigatewayv2.create_integration(ApiId=self.ctx.api_id(resource.api), **self.settings(resource))
 
     def update(self, resource: ApiIntegration, previous: ApiIntegration, changes: tuple[str, ...]) -> None:
-        self.aws.apigatewayv2.update_integration(ApiId=self.ctx.api_id(resource.api),
-                                                 IntegrationId=previous.integration_id, **self.settings(resource))
+        self.aws.apigatewayv2.update_integration(
+            ApiId=self.ctx.api_id(resource.api), IntegrationId=previous.integration_id, **self.settings(resource)
+        )
 
     def delete(self, resource: ApiIntegration) -> None:
-        self.tolerate_missing(lambda: self.aws.apigatewayv2.delete_integration(
-            ApiId=self.ctx.api_id(resource.api), IntegrationId=resource.integration_id))
+        self.tolerate_missing(
+            lambda: self.aws.apigatewayv2.delete_integration(
+                ApiId=self.ctx.api_id(resource.api), IntegrationId=resource.integration_id
+            )
+        )
 
     @staticmethod
     def settings(resource: ApiIntegration) -> dict[str, Any]:
-        return {"IntegrationType": "AWS_PROXY", "IntegrationUri": resource.function_arn,
-                "PayloadFormatVersion": resource.payload_format}
+        return {
+            "IntegrationType": "AWS_PROXY",
+            "IntegrationUri": resource.function_arn,
+            "PayloadFormatVersion": resource.payload_format,
+        }
 
 
 class ApiRoutes(Applier[ApiRoute]):
@@ -302,17 +353,22 @@ class ApiRoutes(Applier[ApiRoute]):
         self.aws.apigatewayv2.create_route(ApiId=self.ctx.api_id(resource.api), **self.settings(resource))
 
     def update(self, resource: ApiRoute, previous: ApiRoute, changes: tuple[str, ...]) -> None:
-        self.aws.apigatewayv2.update_route(ApiId=self.ctx.api_id(resource.api), RouteId=previous.route_id,
-                                           **self.settings(resource))
+        self.aws.apigatewayv2.update_route(
+            ApiId=self.ctx.api_id(resource.api), RouteId=previous.route_id, **self.settings(resource)
+        )
 
     def delete(self, resource: ApiRoute) -> None:
-        self.tolerate_missing(lambda: self.aws.apigatewayv2.delete_route(ApiId=self.ctx.api_id(resource.api),
-                                                                     RouteId=resource.route_id))
+        self.tolerate_missing(
+            lambda: self.aws.apigatewayv2.delete_route(ApiId=self.ctx.api_id(resource.api), RouteId=resource.route_id)
+        )
 
     def settings(self, resource: ApiRoute) -> dict[str, Any]:
         target = self.ctx.integration_id(resource.api, resource.function_arn)
-        return {"RouteKey": resource.route_key, "AuthorizationType": resource.authorization_type,
-                "Target": f"integrations/{target}"}
+        return {
+            "RouteKey": resource.route_key,
+            "AuthorizationType": resource.authorization_type,
+            "Target": f"integrations/{target}",
+        }
 
 
 class ApiPermissions(Applier[ApiPermission]):
@@ -320,43 +376,59 @@ class ApiPermissions(Applier[ApiPermission]):
 
     def create(self, resource: ApiPermission) -> None:
         source_arn = self.ctx.arns.execute_api(self.ctx.api_id(resource.api), resource.source_route)
-        Permissions(self.ctx).create(Permission(
-            resource.name, function=resource.function, statement_id=resource.statement_id,
-            principal="apigateway.amazonaws.com", source_arn=source_arn))
+        Permissions(self.ctx).create(
+            Permission(
+                resource.name,
+                function=resource.function,
+                statement_id=resource.statement_id,
+                principal="apigateway.amazonaws.com",
+                source_arn=source_arn,
+            )
+        )
 
     def update(self, resource: ApiPermission, previous: ApiPermission, changes: tuple[str, ...]) -> None:
         self.replace(resource, previous)
 
     def delete(self, resource: ApiPermission) -> None:
-        self.tolerate_missing(lambda: self.aws.lambda_.remove_permission(
-            FunctionName=resource.function, StatementId=resource.statement_id))
+        self.tolerate_missing(
+            lambda: self.aws.lambda_.remove_permission(
+                FunctionName=resource.function, StatementId=resource.statement_id
+            )
+        )
 
 
 class Queues(Applier[Queue]):
     def create(self, resource: Queue) -> None:
-        self.aws.sqs.create_queue(QueueName=resource.name, Attributes=self.attributes(resource, creating=True),
-                                  tags=self.ctx.tags)
+        self.aws.sqs.create_queue(
+            QueueName=resource.name, Attributes=self.attributes(resource, creating=True), tags=self.ctx.tags
+        )
 
     def update(self, resource: Queue, previous: Queue, changes: tuple[str, ...]) -> None:
         url = previous.url or self.url(resource.name)
         self.aws.sqs.set_queue_attributes(QueueUrl=url, Attributes=self.attributes(resource, creating=False))
 
     def delete(self, resource: Queue) -> None:
-        self.tolerate_missing(lambda: self.aws.sqs.delete_queue(QueueUrl=resource.url or self.url(resource.name)),
-                         "AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist")
+        self.tolerate_missing(
+            lambda: self.aws.sqs.delete_queue(QueueUrl=resource.url or self.url(resource.name)),
+            "AWS.SimpleQueueService.NonExistentQueue",
+            "QueueDoesNotExist",
+        )
 
     def url(self, name: str) -> str:
         return str(self.aws.sqs.get_queue_url(QueueName=name)["QueueUrl"])
 
     @staticmethod
     def attributes(resource: Queue, creating: bool) -> dict[str, str]:
-        out = {"VisibilityTimeout": str(resource.visibility_timeout_s),
-               "MessageRetentionPeriod": str(resource.retention_s)}
+        out = {
+            "VisibilityTimeout": str(resource.visibility_timeout_s),
+            "MessageRetentionPeriod": str(resource.retention_s),
+        }
         if resource.fifo and creating:
             out["FifoQueue"] = "true"
         if resource.dead_letter_arn:
-            out["RedrivePolicy"] = json.dumps({"deadLetterTargetArn": resource.dead_letter_arn,
-                                               "maxReceiveCount": resource.max_receive_count})
+            out["RedrivePolicy"] = json.dumps(
+                {"deadLetterTargetArn": resource.dead_letter_arn, "maxReceiveCount": resource.max_receive_count}
+            )
         elif not creating:
             out["RedrivePolicy"] = ""
         return out
@@ -364,9 +436,15 @@ class Queues(Applier[Queue]):
 
 class EventSourceMappings(Applier[EventSourceMapping]):
     def create(self, resource: EventSourceMapping) -> None:
-        self.ctx.after_iam(lambda: self.aws.lambda_.create_event_source_mapping(
-            EventSourceArn=resource.queue_arn, FunctionName=resource.function, Enabled=True,
-            **self.settings(resource)), f"connecting {resource.function} to its queue")
+        self.ctx.after_iam(
+            lambda: self.aws.lambda_.create_event_source_mapping(
+                EventSourceArn=resource.queue_arn,
+                FunctionName=resource.function,
+                Enabled=True,
+                **self.settings(resource),
+            ),
+            f"connecting {resource.function} to its queue",
+        )
 
     def update(self, resource: EventSourceMapping, previous: EventSourceMapping, changes: tuple[str, ...]) -> None:
         self.aws.lambda_.update_event_source_mapping(UUID=previous.uuid, **self.settings(resource))
@@ -376,8 +454,11 @@ class EventSourceMappings(Applier[EventSourceMapping]):
 
     @staticmethod
     def settings(resource: EventSourceMapping) -> dict[str, Any]:
-        return {"BatchSize": resource.batch_size, "MaximumBatchingWindowInSeconds": resource.batching_window_s,
-                "FunctionResponseTypes": list(resource.response_types)}
+        return {
+            "BatchSize": resource.batch_size,
+            "MaximumBatchingWindowInSeconds": resource.batching_window_s,
+            "FunctionResponseTypes": list(resource.response_types),
+        }
 
 
 class Topics(Applier[Topic]):
@@ -390,8 +471,9 @@ class Topics(Applier[Topic]):
 
 class Subscriptions(Applier[Subscription]):
     def create(self, resource: Subscription) -> None:
-        self.aws.sns.subscribe(TopicArn=resource.topic_arn, Protocol="lambda", Endpoint=resource.endpoint,
-                               ReturnSubscriptionArn=True)
+        self.aws.sns.subscribe(
+            TopicArn=resource.topic_arn, Protocol="lambda", Endpoint=resource.endpoint, ReturnSubscriptionArn=True
+        )
 
     def delete(self, resource: Subscription) -> None:
         self.tolerate_missing(lambda: self.aws.sns.unsubscribe(SubscriptionArn=resource.arn))
@@ -416,12 +498,18 @@ def secure_bucket(ctx: ApplyContext, name: str, changes: tuple[str, ...]) -> Non
     owner = ctx.arns.account
     if "public_access_blocked" in changes:
         ctx.aws.s3.put_public_access_block(
-            Bucket=name, ExpectedBucketOwner=owner,
-            PublicAccessBlockConfiguration={setting: True for setting in PUBLIC_ACCESS_BLOCK})
+            Bucket=name,
+            ExpectedBucketOwner=owner,
+            PublicAccessBlockConfiguration={setting: True for setting in PUBLIC_ACCESS_BLOCK},
+        )
     if "encrypted" in changes:
         ctx.aws.s3.put_bucket_encryption(
-            Bucket=name, ExpectedBucketOwner=owner, ServerSideEncryptionConfiguration={
-                "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]})
+            Bucket=name,
+            ExpectedBucketOwner=owner,
+            ServerSideEncryptionConfiguration={
+                "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
+            },
+        )
 
 
 class Buckets(Applier[Bucket]):
@@ -457,7 +545,7 @@ class DeploymentBuckets(Applier[DeploymentBucket]):
                 raise
             raise RuntimeError(
                 f"the bucket name {resource.name!r} is taken by another AWS account (bucket names are global); "
-                "set deployment_bucket = \"<a name of your own>\" under [tool.portable-fn.aws]"
+                'set deployment_bucket = "<a name of your own>" under [tool.portable-fn.aws]'
             ) from exc
         self.update(resource, resource, ("public_access_blocked", "encrypted"))
 
@@ -468,13 +556,17 @@ class DeploymentBuckets(Applier[DeploymentBucket]):
         """Empty the bucket (every version, should someone have turned versioning on), then delete it."""
         s3, owner = self.aws.s3, self.ctx.arns.account
         try:
-            for page in s3.get_paginator("list_object_versions").paginate(Bucket=resource.name,
-                                                                           ExpectedBucketOwner=owner):
-                found = [{"Key": v["Key"], "VersionId": v["VersionId"]}
-                         for v in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]]
+            for page in s3.get_paginator("list_object_versions").paginate(
+                Bucket=resource.name, ExpectedBucketOwner=owner
+            ):
+                found = [
+                    {"Key": v["Key"], "VersionId": v["VersionId"]}
+                    for v in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]
+                ]
                 if found:
-                    s3.delete_objects(Bucket=resource.name, ExpectedBucketOwner=owner,
-                                      Delete={"Objects": found, "Quiet": True})
+                    s3.delete_objects(
+                        Bucket=resource.name, ExpectedBucketOwner=owner, Delete={"Objects": found, "Quiet": True}
+                    )
             s3.delete_bucket(Bucket=resource.name, ExpectedBucketOwner=owner)
         except ClientError as exc:
             if not missing(exc, "NoSuchBucket"):
@@ -486,12 +578,21 @@ class CodeObjects(Applier[CodeObject]):
 
     def create(self, resource: CodeObject) -> None:
         with Path(resource.zip_path).open("rb") as body:
-            self.aws.s3.put_object(Bucket=resource.bucket, Key=resource.object_key, Body=body,
-                                   ContentType="application/zip", ExpectedBucketOwner=self.ctx.arns.account)
+            self.aws.s3.put_object(
+                Bucket=resource.bucket,
+                Key=resource.object_key,
+                Body=body,
+                ContentType="application/zip",
+                ExpectedBucketOwner=self.ctx.arns.account,
+            )
 
     def delete(self, resource: CodeObject) -> None:
-        self.tolerate_missing(lambda: self.aws.s3.delete_object(Bucket=resource.bucket, Key=resource.object_key,
-                                                           ExpectedBucketOwner=self.ctx.arns.account), "NoSuchBucket")
+        self.tolerate_missing(
+            lambda: self.aws.s3.delete_object(
+                Bucket=resource.bucket, Key=resource.object_key, ExpectedBucketOwner=self.ctx.arns.account
+            ),
+            "NoSuchBucket",
+        )
 
 
 class BucketNotifications(Applier[BucketNotification]):
@@ -519,8 +620,11 @@ class BucketNotifications(Applier[BucketNotification]):
 
     @staticmethod
     def entry(resource: BucketNotification) -> dict[str, Any]:
-        out: dict[str, Any] = {"Id": resource.notification_id, "LambdaFunctionArn": resource.function_arn,
-                               "Events": list(resource.events)}
+        out: dict[str, Any] = {
+            "Id": resource.notification_id,
+            "LambdaFunctionArn": resource.function_arn,
+            "Events": list(resource.events),
+        }
         rules = [{"Name": n, "Value": v} for n, v in (("prefix", resource.prefix), ("suffix", resource.suffix)) if v]
         if rules:
             out["Filter"] = {"Key": {"FilterRules": rules}}
@@ -537,28 +641,52 @@ class ScheduleGroups(Applier[ScheduleGroup]):
 
 class Schedules(Applier[Schedule]):
     def create(self, resource: Schedule) -> None:
-        self.ctx.after_iam(lambda: self.aws.scheduler.create_schedule(**self.definition(resource)),
-                           f"creating schedule {resource.name}")
+        self.ctx.after_iam(
+            lambda: self.aws.scheduler.create_schedule(**self.definition(resource)),
+            f"creating schedule {resource.name}",
+        )
 
     def update(self, resource: Schedule, previous: Schedule, changes: tuple[str, ...]) -> None:
-        self.ctx.after_iam(lambda: self.aws.scheduler.update_schedule(**self.definition(resource)),
-                           f"updating schedule {resource.name}")
+        self.ctx.after_iam(
+            lambda: self.aws.scheduler.update_schedule(**self.definition(resource)),
+            f"updating schedule {resource.name}",
+        )
 
     def delete(self, resource: Schedule) -> None:
         self.tolerate_missing(lambda: self.aws.scheduler.delete_schedule(Name=resource.name, GroupName=resource.group))
 
     @staticmethod
     def definition(resource: Schedule) -> dict[str, Any]:
-        return {"Name": resource.name, "GroupName": resource.group, "ScheduleExpression": resource.expression,
-                "ScheduleExpressionTimezone": "UTC", "FlexibleTimeWindow": {"Mode": "OFF"}, "State": "ENABLED",
-                "Target": {"Arn": resource.target_arn, "RoleArn": resource.role_arn}}
+        return {
+            "Name": resource.name,
+            "GroupName": resource.group,
+            "ScheduleExpression": resource.expression,
+            "ScheduleExpressionTimezone": "UTC",
+            "FlexibleTimeWindow": {"Mode": "OFF"},
+            "State": "ENABLED",
+            "Target": {"Arn": resource.target_arn, "RoleArn": resource.role_arn},
+        }
 
 
 APPLIERS: dict[type[Resource], type[Applier[Any]]] = {
-    LogGroup: LogGroups, Role: Roles, Function: Functions, InvokeConfig: InvokeConfigs, FunctionUrl: FunctionUrls,
-    Permission: Permissions, Queue: Queues, EventSourceMapping: EventSourceMappings, Topic: Topics,
-    Subscription: Subscriptions, Bucket: Buckets, BucketNotification: BucketNotifications,
-    DeploymentBucket: DeploymentBuckets, CodeObject: CodeObjects,
-    ScheduleGroup: ScheduleGroups, Schedule: Schedules, HttpApi: HttpApis, ApiIntegration: ApiIntegrations,
-    ApiRoute: ApiRoutes, ApiPermission: ApiPermissions,
+    LogGroup: LogGroups,
+    Role: Roles,
+    Function: Functions,
+    InvokeConfig: InvokeConfigs,
+    FunctionUrl: FunctionUrls,
+    Permission: Permissions,
+    Queue: Queues,
+    EventSourceMapping: EventSourceMappings,
+    Topic: Topics,
+    Subscription: Subscriptions,
+    Bucket: Buckets,
+    BucketNotification: BucketNotifications,
+    DeploymentBucket: DeploymentBuckets,
+    CodeObject: CodeObjects,
+    ScheduleGroup: ScheduleGroups,
+    Schedule: Schedules,
+    HttpApi: HttpApis,
+    ApiIntegration: ApiIntegrations,
+    ApiRoute: ApiRoutes,
+    ApiPermission: ApiPermissions,
 }

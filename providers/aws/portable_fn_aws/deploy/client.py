@@ -28,16 +28,37 @@ Handler = Callable[..., Any]
 API_LOG = logging.getLogger("portable_fn.api")
 # The parameters that name what an operation acts on, joined with "/" in this order when several are
 # given (a bucket and its key, a role and its inline policy, an API and its route).
-RESOURCE_PARAMS = ("GroupName", "Name", "Bucket", "Key", "FunctionName", "StatementId", "RoleName", "PolicyName",
-                   "QueueUrl", "QueueName", "TopicArn", "SubscriptionArn", "ApiId", "RouteId", "IntegrationId",
-                   "StageName", "logGroupName", "UUID", "ResourceArn", "resourceArn", "Resource")
+RESOURCE_PARAMS = (
+    "GroupName",
+    "Name",
+    "Bucket",
+    "Key",
+    "FunctionName",
+    "StatementId",
+    "RoleName",
+    "PolicyName",
+    "QueueUrl",
+    "QueueName",
+    "TopicArn",
+    "SubscriptionArn",
+    "ApiId",
+    "RouteId",
+    "IntegrationId",
+    "StageName",
+    "logGroupName",
+    "UUID",
+    "ResourceArn",
+    "resourceArn",
+    "Resource",
+)
 
 
 class AwsClient:
     """Lazily made boto3 clients for one region and endpoint, with a shared call record."""
 
-    def __init__(self, region: str, endpoint_url: str | None = None, profile: str | None = None,
-                 max_attempts: int = 8) -> None:
+    def __init__(
+        self, region: str, endpoint_url: str | None = None, profile: str | None = None, max_attempts: int = 8
+    ) -> None:
         self.region = region
         self.endpoint_url = endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or None
         self.session = boto3.session.Session(region_name=region, profile_name=profile)
@@ -48,8 +69,10 @@ class AwsClient:
         self.calls: list[tuple[str, str]] = []
         self._clients: dict[str, Any] = {}
         self._account: str | None = None
-        self._handlers: list[tuple[str, Handler]] = [("before-call", self._record),
-                                                     ("before-parameter-build", self._log)]
+        self._handlers: list[tuple[str, Handler]] = [
+            ("before-call", self._record),
+            ("before-parameter-build", self._log),
+        ]
 
     # -- the services deploy uses ------------------------------------------------------------------
     @property
@@ -159,8 +182,13 @@ def missing(exc: BaseException, *codes: str) -> bool:
 
 
 # -- credentials: what a user can do about them -----------------------------------------------------
-_REFUSED_KEYS = {"InvalidClientTokenId", "UnrecognizedClientException", "SignatureDoesNotMatch", "AuthFailure",
-                 "InvalidAccessKeyId"}
+_REFUSED_KEYS = {
+    "InvalidClientTokenId",
+    "UnrecognizedClientException",
+    "SignatureDoesNotMatch",
+    "AuthFailure",
+    "InvalidAccessKeyId",
+}
 _EXPIRED = {"ExpiredToken", "ExpiredTokenException", "RequestExpired", "TokenRefreshRequired"}
 
 
@@ -170,9 +198,11 @@ def explain(exc: BaseException) -> str | None:
     from botocore.exceptions import NoCredentialsError, PartialCredentialsError, TokenRetrievalError
 
     if isinstance(exc, NoCredentialsError):
-        return ("no AWS credentials were found (environment, shared files, SSO, instance role). Run `aws "
-                "configure`, or `aws sso login` with AWS_PROFILE set, or set AWS_ACCESS_KEY_ID and "
-                "AWS_SECRET_ACCESS_KEY; an emulator behind --endpoint-url takes any test keys.")
+        return (
+            "no AWS credentials were found (environment, shared files, SSO, instance role). Run `aws "
+            "configure`, or `aws sso login` with AWS_PROFILE set, or set AWS_ACCESS_KEY_ID and "
+            "AWS_SECRET_ACCESS_KEY; an emulator behind --endpoint-url takes any test keys."
+        )
     if isinstance(exc, PartialCredentialsError):
         return f"the AWS credentials are incomplete ({exc}); set the missing part, or use a profile."
     if isinstance(exc, TokenRetrievalError):
@@ -180,9 +210,13 @@ def explain(exc: BaseException) -> str | None:
     error: dict[str, Any] = exc.response.get("Error", {}) if isinstance(exc, ClientError) else {}
     code = error.get("Code", "")
     if code in _EXPIRED:
-        return (f"the AWS credentials have expired ({code}); refresh them (`aws sso login`, or new session "
-                "keys) and run the command again.")
+        return (
+            f"the AWS credentials have expired ({code}); refresh them (`aws sso login`, or new session "
+            "keys) and run the command again."
+        )
     if code in _REFUSED_KEYS:
-        return (f"AWS refused the credentials ({code}: {error.get('Message', '')}); check the access key and "
-                "secret, and which profile is in use (AWS_PROFILE).")
+        return (
+            f"AWS refused the credentials ({code}: {error.get('Message', '')}); check the access key and "
+            "secret, and which profile is in use (AWS_PROFILE)."
+        )
     return None

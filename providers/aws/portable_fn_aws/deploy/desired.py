@@ -142,8 +142,12 @@ class FunctionResources:
     def role(self, queue_arn: str, dead_letter_arn: str) -> Role:
         names = self.t.names
         log_arn = self.t.arns.log_group(names.log_group(self.spec.name))
-        return Role(names.role(self.spec.name), path=names.role_path, trust=policies.trust("lambda.amazonaws.com"),
-                    policy=policies.function_policy(log_arn, queue_arn, dead_letter_arn))
+        return Role(
+            names.role(self.spec.name),
+            path=names.role_path,
+            trust=policies.trust("lambda.amazonaws.com"),
+            policy=policies.function_policy(log_arn, queue_arn, dead_letter_arn),
+        )
 
     def function(self, code: CodeObject | None, dead_letter: str) -> Function:
         names, options = self.t.names, self.options
@@ -171,9 +175,14 @@ class FunctionResources:
         stage = config.stages.get(self.t.stage)
         own = {DEAD_LETTER_ENV: self.t.arns.queue_url(dead_letter)} if dead_letter else {}
         return {
-            **config.defaults.env, **(stage.env if stage else {}), **self.spec.options.env,
-            "PORTABLE_FN_APP": self.t.app.name, "PORTABLE_FN_STAGE": self.t.stage,
-            "PORTABLE_FN_FUNCTION": self.spec.name, "PORTABLE_FN_PROVIDER": "aws", **own,
+            **config.defaults.env,
+            **(stage.env if stage else {}),
+            **self.spec.options.env,
+            "PORTABLE_FN_APP": self.t.app.name,
+            "PORTABLE_FN_STAGE": self.t.stage,
+            "PORTABLE_FN_FUNCTION": self.spec.name,
+            "PORTABLE_FN_PROVIDER": "aws",
+            **own,
         }
 
     def queue_arn(self) -> str:
@@ -223,11 +232,17 @@ class FunctionResources:
     def http_api_route(self, trigger: Http) -> list[Resource]:
         api, sid = self.t.names.http_api, f"{STATEMENT_PREFIX}http-api"
         return [
-            ApiPermission(f"{self.name}/{sid}", function=self.name, statement_id=sid, api=api,
-                          source_route=source_route(trigger)),
+            ApiPermission(
+                f"{self.name}/{sid}", function=self.name, statement_id=sid, api=api, source_route=source_route(trigger)
+            ),
             ApiIntegration(f"{api}/{self.name}", api=api, function_arn=self.arn),
-            ApiRoute(f"{api}/{self.name}", api=api, route_key=f"{trigger.method} {trigger.path}",
-                     authorization_type="NONE" if trigger.public else "AWS_IAM", function_arn=self.arn),
+            ApiRoute(
+                f"{api}/{self.name}",
+                api=api,
+                route_key=f"{trigger.method} {trigger.path}",
+                authorization_type="NONE" if trigger.public else "AWS_IAM",
+                function_arn=self.arn,
+            ),
         ]
 
     def queue(self, trigger: Queue) -> list[Resource]:
@@ -240,12 +255,26 @@ class FunctionResources:
         if dlq_name:
             out.append(QueueResource(dlq_name, fifo=trigger.fifo, retention_s=DLQ_RETENTION_S))
             dead_letter_arn, receives = arns.queue(dlq_name), options.max_attempts
-        out.append(QueueResource(queue_name, fifo=trigger.fifo, visibility_timeout_s=visibility,
-                                 dead_letter_arn=dead_letter_arn, max_receive_count=receives))
+        out.append(
+            QueueResource(
+                queue_name,
+                fifo=trigger.fifo,
+                visibility_timeout_s=visibility,
+                dead_letter_arn=dead_letter_arn,
+                max_receive_count=receives,
+            )
+        )
         window = 1 if trigger.batch_size > 10 else 0  # Lambda requires a window for batches over 10
-        out.append(EventSourceMapping(f"{self.name}/{queue_name}", function=self.name,
-                                      queue_arn=arns.queue(queue_name), batch_size=trigger.batch_size,
-                                      batching_window_s=window, response_types=("ReportBatchItemFailures",)))
+        out.append(
+            EventSourceMapping(
+                f"{self.name}/{queue_name}",
+                function=self.name,
+                queue_arn=arns.queue(queue_name),
+                batch_size=trigger.batch_size,
+                batching_window_s=window,
+                response_types=("ReportBatchItemFailures",),
+            )
+        )
         return out
 
     def topic(self, trigger: Topic) -> list[Resource]:
@@ -262,25 +291,48 @@ class FunctionResources:
         bucket = names.bucket(trigger.bucket)
         owned: list[Resource] = [Bucket(bucket)] if names.owns_bucket(trigger.bucket) else []
         notification = BucketNotification(
-            f"{bucket}/{self.name}", bucket=bucket, notification_id=names.notification_id(self.spec.name),
-            function_arn=self.arn, events=(S3_EVENTS[trigger.on],), prefix=trigger.prefix, suffix=trigger.suffix)
-        return [*owned, self.permission("s3", "s3.amazonaws.com", source_arn=self.t.arns.bucket(bucket)),
-                notification]
+            f"{bucket}/{self.name}",
+            bucket=bucket,
+            notification_id=names.notification_id(self.spec.name),
+            function_arn=self.arn,
+            events=(S3_EVENTS[trigger.on],),
+            prefix=trigger.prefix,
+            suffix=trigger.suffix,
+        )
+        return [*owned, self.permission("s3", "s3.amazonaws.com", source_arn=self.t.arns.bucket(bucket)), notification]
 
     def schedule(self, trigger: Schedule) -> list[Resource]:
         names = self.t.names
-        return [ScheduleResource(
-            names.schedule(self.spec.name), group=names.schedule_group,
-            expression=schedule_expression(self.spec.name, trigger), target_arn=self.arn,
-            role_arn=self.t.arns.role(names.role_path, names.scheduler_role),
-        )]
+        return [
+            ScheduleResource(
+                names.schedule(self.spec.name),
+                group=names.schedule_group,
+                expression=schedule_expression(self.spec.name, trigger),
+                target_arn=self.arn,
+                role_arn=self.t.arns.role(names.role_path, names.scheduler_role),
+            )
+        ]
 
-    def permission(self, purpose: str, principal: str, action: str = "lambda:InvokeFunction",
-                   source_arn: str = "", url_auth_type: str = "", via_function_url: bool = False) -> Permission:
+    def permission(
+        self,
+        purpose: str,
+        principal: str,
+        action: str = "lambda:InvokeFunction",
+        source_arn: str = "",
+        url_auth_type: str = "",
+        via_function_url: bool = False,
+    ) -> Permission:
         sid = f"{STATEMENT_PREFIX}{purpose}"
-        return Permission(f"{self.name}/{sid}", function=self.name, statement_id=sid, action=action,
-                          principal=principal, source_arn=source_arn, url_auth_type=url_auth_type,
-                          via_function_url=via_function_url)
+        return Permission(
+            f"{self.name}/{sid}",
+            function=self.name,
+            statement_id=sid,
+            action=action,
+            principal=principal,
+            source_arn=source_arn,
+            url_auth_type=url_auth_type,
+            via_function_url=via_function_url,
+        )
 
 
 def code_object(target: Target, function: str) -> CodeObject | None:
@@ -311,8 +363,12 @@ def scheduler_resources(target: Target) -> list[Resource]:
     function_arns = [arns.function(names.function(s.name)) for s in scheduled]
     return [
         ScheduleGroup(names.schedule_group),
-        Role(names.scheduler_role, path=names.role_path, trust=policies.trust("scheduler.amazonaws.com"),
-             policy=policies.scheduler_policy(function_arns)),
+        Role(
+            names.scheduler_role,
+            path=names.role_path,
+            trust=policies.trust("scheduler.amazonaws.com"),
+            policy=policies.scheduler_policy(function_arns),
+        ),
     ]
 
 

@@ -22,8 +22,12 @@ def outputs(app: App, stage: str, remote: RemoteState, names: Names, arns: Arns)
     for spec in app.functions:
         deployed = remote.get((Function.kind, names.function(spec.name)))
         if isinstance(deployed, Function):
-            functions[spec.name] = {"name": deployed.name, "arn": deployed.arn, "trigger": spec.trigger.kind,
-                                    **trigger_outputs(spec, remote, names, arns)}
+            functions[spec.name] = {
+                "name": deployed.name,
+                "arn": deployed.arn,
+                "trigger": spec.trigger.kind,
+                **trigger_outputs(spec, remote, names, arns),
+            }
     out = {"provider": "aws", "region": arns.region, "stage": stage, "functions": functions}
     api = remote.get((HttpApi.kind, names.http_api))
     if isinstance(api, HttpApi):

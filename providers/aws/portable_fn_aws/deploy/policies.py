@@ -27,9 +27,18 @@ def canonical(document: dict[str, Any]) -> str:
 
 def trust(service: str) -> str:
     """Who may assume the role: one AWS service principal."""
-    return canonical({"Version": VERSION, "Statement": [{
-        "Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole",
-    }]})
+    return canonical(
+        {
+            "Version": VERSION,
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": service},
+                    "Action": "sts:AssumeRole",
+                }
+            ],
+        }
+    )
 
 
 def statement(sid: str, actions: tuple[str, ...], resources: list[str]) -> dict[str, Any]:
@@ -48,9 +57,14 @@ def function_policy(log_group_arn: str, queue_arn: str, dead_letter_arn: str) ->
 
 def scheduler_policy(function_arns: list[str]) -> str:
     """The inline policy of the role EventBridge Scheduler assumes to invoke the scheduled functions."""
-    return canonical({"Version": VERSION, "Statement": [
-        statement("InvokeScheduledFunctions", SCHEDULER_ACTIONS, function_arns),
-    ]})
+    return canonical(
+        {
+            "Version": VERSION,
+            "Statement": [
+                statement("InvokeScheduledFunctions", SCHEDULER_ACTIONS, function_arns),
+            ],
+        }
+    )
 
 
 def read_document(value: Any) -> str:

@@ -96,8 +96,13 @@ class RemoteReader:
         """Names of the tagged resources by service (`lambda`, `sqs`, `sns`, `s3`, `logs`)."""
         filters = [{"Key": k, "Values": [v]} for k, v in tags(self.names.app, self.names.stage).items()]
         found: dict[str, list[str]] = defaultdict(list)
-        for item in self.aws.pages(self.aws.tagging, "get_resources", "ResourceTagMappingList",
-                                   TagFilters=filters, ResourceTypeFilters=TAGGED_TYPES):
+        for item in self.aws.pages(
+            self.aws.tagging,
+            "get_resources",
+            "ResourceTagMappingList",
+            TagFilters=filters,
+            ResourceTypeFilters=TAGGED_TYPES,
+        ):
             arn = item["ResourceARN"]
             service = arn.split(":")[2]
             found[service].append(arn_name(arn, service))
@@ -119,11 +124,13 @@ class RemoteReader:
         attributes = self.aws.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
         redrive = json.loads(attributes.get("RedrivePolicy") or "{}")
         return Queue(
-            name, fifo=attributes.get("FifoQueue") == "true",
+            name,
+            fifo=attributes.get("FifoQueue") == "true",
             visibility_timeout_s=int(attributes.get("VisibilityTimeout", 30)),
             retention_s=int(attributes.get("MessageRetentionPeriod", 345600)),
             dead_letter_arn=redrive.get("deadLetterTargetArn", ""),
-            max_receive_count=int(redrive.get("maxReceiveCount", 0)), url=url,
+            max_receive_count=int(redrive.get("maxReceiveCount", 0)),
+            url=url,
         )
 
     def roles(self) -> list[Resource]:
@@ -132,8 +139,14 @@ class RemoteReader:
             name = role["RoleName"]
             found = tag_dict(self.aws.iam.list_role_tags(RoleName=name).get("Tags", []))
             if has_tags(found, self.names.app, self.names.stage):
-                roles.append(Role(name, path=role["Path"], trust=read_document(role["AssumeRolePolicyDocument"]),
-                                  policy=self.role_policy(name)))
+                roles.append(
+                    Role(
+                        name,
+                        path=role["Path"],
+                        trust=read_document(role["AssumeRolePolicyDocument"]),
+                        policy=self.role_policy(name),
+                    )
+                )
         return roles
 
     def role_policy(self, role: str) -> str:
@@ -149,8 +162,7 @@ class RemoteReader:
     def http_apis(self) -> list[Resource]:
         found: list[Resource] = []
         for api in self.aws.pages(self.aws.apigatewayv2, "get_apis", "Items"):
-            if api["Name"] == self.names.http_api and has_tags(api.get("Tags") or {}, self.names.app,
-                                                                 self.names.stage):
+            if api["Name"] == self.names.http_api and has_tags(api.get("Tags") or {}, self.names.app, self.names.stage):
                 found += self.http_api(api)
         return found
 
@@ -177,13 +189,17 @@ class RemoteReader:
         invoke = self._get(self.aws.lambda_.get_function_event_invoke_config, FunctionName=name)
         if invoke is not None:
             on_failure = invoke.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination", "")
-            out.append(InvokeConfig(name, max_retries=int(invoke.get("MaximumRetryAttempts", 2)),
-                                    on_failure_arn=on_failure or ""))
+            out.append(
+                InvokeConfig(
+                    name, max_retries=int(invoke.get("MaximumRetryAttempts", 2)), on_failure_arn=on_failure or ""
+                )
+            )
         policy = self._get(self.aws.lambda_.get_policy, FunctionName=name)
         if policy is not None:
             out += permissions_from(name, json.loads(policy["Policy"]), self.api_names)
-        for mapping in self.aws.pages(self.aws.lambda_, "list_event_source_mappings", "EventSourceMappings",
-                                      FunctionName=name):
+        for mapping in self.aws.pages(
+            self.aws.lambda_, "list_event_source_mappings", "EventSourceMappings", FunctionName=name
+        ):
             out.append(mapping_from(name, mapping))
         return out
 
@@ -201,20 +217,38 @@ class RemoteReader:
     def bucket_settings(self, name: str) -> dict[str, bool]:
         """`public_access_blocked` (all four settings) and `encrypted` (a default encryption rule) of a bucket."""
         s3, owner = self.aws.s3, self.arns.account
-        block = self._get(s3.get_public_access_block, "NoSuchPublicAccessBlockConfiguration", Bucket=name,
-                          ExpectedBucketOwner=owner) or {}
-        encryption = self._get(s3.get_bucket_encryption, "ServerSideEncryptionConfigurationNotFoundError",
-                               Bucket=name, ExpectedBucketOwner=owner) or {}
+        block = (
+            self._get(
+                s3.get_public_access_block,
+                "NoSuchPublicAccessBlockConfiguration",
+                Bucket=name,
+                ExpectedBucketOwner=owner,
+            )
+            or {}
+        )
+        encryption = (
+            self._get(
+                s3.get_bucket_encryption,
+                "ServerSideEncryptionConfigurationNotFoundError",
+                Bucket=name,
+                ExpectedBucketOwner=owner,
+            )
+            or {}
+        )
         blocked = block.get("PublicAccessBlockConfiguration", {})
-        return {"public_access_blocked": all(blocked.get(s) for s in PUBLIC_ACCESS_BLOCK),
-                "encrypted": bool(encryption.get("ServerSideEncryptionConfiguration", {}).get("Rules"))}
+        return {
+            "public_access_blocked": all(blocked.get(s) for s in PUBLIC_ACCESS_BLOCK),
+            "encrypted": bool(encryption.get("ServerSideEncryptionConfiguration", {}).get("Rules")),
+        }
 
     def deployment_bucket(self, name: str) -> list[Resource]:
         s3, owner = self.aws.s3, self.arns.account
         return [
             DeploymentBucket(name, **self.bucket_settings(name)),
-            *(CodeObject(f"{name}/{item['Key']}", bucket=name, object_key=item["Key"])
-              for item in self.aws.pages(s3, "list_objects_v2", "Contents", Bucket=name, ExpectedBucketOwner=owner)),
+            *(
+                CodeObject(f"{name}/{item['Key']}", bucket=name, object_key=item["Key"])
+                for item in self.aws.pages(s3, "list_objects_v2", "Contents", Bucket=name, ExpectedBucketOwner=owner)
+            ),
         ]
 
     # -- untaggable children of tagged parents ----------------------------------------------------
@@ -224,8 +258,11 @@ class RemoteReader:
         for sub in self.aws.pages(self.aws.sns, "list_subscriptions_by_topic", "Subscriptions", TopicArn=topic_arn):
             if sub["Protocol"] == "lambda" and sub["Endpoint"] in functions:
                 fn = sub["Endpoint"].rsplit(":", 1)[-1]
-                found.append(Subscription(f"{topic}/{fn}", topic_arn=topic_arn, endpoint=sub["Endpoint"],
-                                          arn=sub["SubscriptionArn"]))
+                found.append(
+                    Subscription(
+                        f"{topic}/{fn}", topic_arn=topic_arn, endpoint=sub["Endpoint"], arn=sub["SubscriptionArn"]
+                    )
+                )
         return found
 
     def notifications(self, bucket: str) -> list[Resource]:
@@ -236,50 +273,72 @@ class RemoteReader:
                 return []
             raise
         prefix = self.names.notification_prefix
-        return [notification_from(bucket, entry) for entry in config.get("LambdaFunctionConfigurations", [])
-                if entry.get("Id", "").startswith(prefix)]
+        return [
+            notification_from(bucket, entry)
+            for entry in config.get("LambdaFunctionConfigurations", [])
+            if entry.get("Id", "").startswith(prefix)
+        ]
 
     def schedules(self) -> list[Resource]:
         found: list[Resource] = []
-        for group in self.aws.pages(self.aws.scheduler, "list_schedule_groups", "ScheduleGroups",
-                                    NamePrefix=self.names.schedule_group):
+        for group in self.aws.pages(
+            self.aws.scheduler, "list_schedule_groups", "ScheduleGroups", NamePrefix=self.names.schedule_group
+        ):
             group_tags = tag_dict(self.aws.scheduler.list_tags_for_resource(ResourceArn=group["Arn"]).get("Tags", []))
             if not has_tags(group_tags, self.names.app, self.names.stage):
                 continue
             found.append(ScheduleGroup(group["Name"]))
             for item in self.aws.pages(self.aws.scheduler, "list_schedules", "Schedules", GroupName=group["Name"]):
                 schedule = self.aws.scheduler.get_schedule(Name=item["Name"], GroupName=group["Name"])
-                found.append(Schedule(schedule["Name"], group=group["Name"],
-                                      expression=schedule["ScheduleExpression"],
-                                      target_arn=schedule["Target"]["Arn"], role_arn=schedule["Target"]["RoleArn"]))
+                found.append(
+                    Schedule(
+                        schedule["Name"],
+                        group=group["Name"],
+                        expression=schedule["ScheduleExpression"],
+                        target_arn=schedule["Target"]["Arn"],
+                        role_arn=schedule["Target"]["RoleArn"],
+                    )
+                )
         return found
 
 
 # -- AWS answers -> resources (pure) -----------------------------------------------------------------
 def function_from(config: dict[str, Any]) -> Function:
     return Function(
-        config["FunctionName"], role_arn=config["Role"], handler=config.get("Handler", ""),
-        runtime=config.get("Runtime", ""), memory_mb=int(config.get("MemorySize", 128)),
+        config["FunctionName"],
+        role_arn=config["Role"],
+        handler=config.get("Handler", ""),
+        runtime=config.get("Runtime", ""),
+        memory_mb=int(config.get("MemorySize", 128)),
         timeout_s=int(config.get("Timeout", 3)),
         env=tuple(sorted(config.get("Environment", {}).get("Variables", {}).items())),
         architecture=(config.get("Architectures") or ["x86_64"])[0],
-        code_sha256=config.get("CodeSha256", ""), arn=config["FunctionArn"],
+        code_sha256=config.get("CodeSha256", ""),
+        arn=config["FunctionArn"],
     )
 
 
 def permissions_from(function: str, policy: dict[str, Any], api_names: dict[str, str]) -> list[Resource]:
     """The statements deploy added (Sid `portable-fn-...`) of a function's resource policy; `api_names`
     maps the ids of the app's HTTP APIs to their names."""
-    return [api_permission_from(function, s, api_names) if s["Sid"] == API_STATEMENT else permission_from(function, s)
-            for s in policy.get("Statement", []) if str(s.get("Sid", "")).startswith(STATEMENT_PREFIX)]
+    return [
+        api_permission_from(function, s, api_names) if s["Sid"] == API_STATEMENT else permission_from(function, s)
+        for s in policy.get("Statement", [])
+        if str(s.get("Sid", "")).startswith(STATEMENT_PREFIX)
+    ]
 
 
 def api_permission_from(function: str, statement: dict[str, Any], api_names: dict[str, str]) -> ApiPermission:
     """An HTTP API's statement; one naming an API that is not the app's reads as naming none (so it is redone)."""
     source_arn = statement.get("Condition", {}).get("ArnLike", {}).get("AWS:SourceArn", "")
     api_id, _, route = source_arn.rsplit(":", 1)[-1].partition("/")
-    return ApiPermission(f"{function}/{statement['Sid']}", function=function, statement_id=statement["Sid"],
-                         api=api_names.get(api_id, ""), source_route=route)
+    return ApiPermission(
+        f"{function}/{statement['Sid']}",
+        function=function,
+        statement_id=statement["Sid"],
+        api=api_names.get(api_id, ""),
+        source_route=route,
+    )
 
 
 def permission_from(function: str, statement: dict[str, Any]) -> Permission:
@@ -289,12 +348,17 @@ def permission_from(function: str, statement: dict[str, Any]) -> Permission:
     condition = statement.get("Condition", {})
     # AWS turns these parameters into conditions; moto keeps them as top-level keys of the statement
     auth = condition.get("StringEquals", {}).get("lambda:FunctionUrlAuthType") or statement.get(
-        "FunctionUrlAuthType", "")
+        "FunctionUrlAuthType", ""
+    )
     via_url = condition.get("Bool", {}).get("lambda:InvokedViaFunctionUrl", statement.get("InvokedViaFunctionUrl"))
     return Permission(
-        f"{function}/{statement['Sid']}", function=function, statement_id=statement["Sid"],
-        action=statement.get("Action", ""), principal=str(principal),
-        source_arn=condition.get("ArnLike", {}).get("AWS:SourceArn", ""), url_auth_type=auth,
+        f"{function}/{statement['Sid']}",
+        function=function,
+        statement_id=statement["Sid"],
+        action=statement.get("Action", ""),
+        principal=str(principal),
+        source_arn=condition.get("ArnLike", {}).get("AWS:SourceArn", ""),
+        url_auth_type=auth,
         via_function_url=str(via_url).lower() == "true",
     )
 
@@ -302,10 +366,13 @@ def permission_from(function: str, statement: dict[str, Any]) -> Permission:
 def mapping_from(function: str, mapping: dict[str, Any]) -> EventSourceMapping:
     queue_arn = mapping["EventSourceArn"]
     return EventSourceMapping(
-        f"{function}/{queue_arn.rsplit(':', 1)[-1]}", function=function, queue_arn=queue_arn,
+        f"{function}/{queue_arn.rsplit(':', 1)[-1]}",
+        function=function,
+        queue_arn=queue_arn,
         batch_size=int(mapping.get("BatchSize", 10)),
         batching_window_s=int(mapping.get("MaximumBatchingWindowInSeconds") or 0),
-        response_types=tuple(sorted(mapping.get("FunctionResponseTypes") or ())), uuid=mapping["UUID"],
+        response_types=tuple(sorted(mapping.get("FunctionResponseTypes") or ())),
+        uuid=mapping["UUID"],
     )
 
 
@@ -313,26 +380,39 @@ def notification_from(bucket: str, entry: dict[str, Any]) -> BucketNotification:
     rules = {r["Name"].lower(): r["Value"] for r in entry.get("Filter", {}).get("Key", {}).get("FilterRules", [])}
     function_arn = entry["LambdaFunctionArn"]
     return BucketNotification(
-        f"{bucket}/{function_arn.rsplit(':', 1)[-1]}", bucket=bucket, notification_id=entry["Id"],
-        function_arn=function_arn, events=tuple(sorted(entry.get("Events", []))),
-        prefix=rules.get("prefix", ""), suffix=rules.get("suffix", ""),
+        f"{bucket}/{function_arn.rsplit(':', 1)[-1]}",
+        bucket=bucket,
+        notification_id=entry["Id"],
+        function_arn=function_arn,
+        events=tuple(sorted(entry.get("Events", []))),
+        prefix=rules.get("prefix", ""),
+        suffix=rules.get("suffix", ""),
     )
 
 
 def integration_from(api: str, integration: dict[str, Any]) -> ApiIntegration:
     """An integration, named after the function it proxies to (or its id when it is not a function's)."""
     uri = integration.get("IntegrationUri", "")
-    return ApiIntegration(f"{api}/{target_name(uri, integration['IntegrationId'])}", api=api, function_arn=uri,
-                          payload_format=integration.get("PayloadFormatVersion", ""),
-                          integration_id=integration["IntegrationId"])
+    return ApiIntegration(
+        f"{api}/{target_name(uri, integration['IntegrationId'])}",
+        api=api,
+        function_arn=uri,
+        payload_format=integration.get("PayloadFormatVersion", ""),
+        integration_id=integration["IntegrationId"],
+    )
 
 
 def route_from(api: str, route: dict[str, Any], uris: dict[str, str]) -> ApiRoute:
     """A route, named after the function its integration proxies to (or its id when there is none)."""
     uri = uris.get(str(route.get("Target", "")).removeprefix("integrations/"), "")
-    return ApiRoute(f"{api}/{target_name(uri, route['RouteId'])}", api=api, route_key=route["RouteKey"],
-                    authorization_type=route.get("AuthorizationType", "NONE"), function_arn=uri,
-                    route_id=route["RouteId"])
+    return ApiRoute(
+        f"{api}/{target_name(uri, route['RouteId'])}",
+        api=api,
+        route_key=route["RouteKey"],
+        authorization_type=route.get("AuthorizationType", "NONE"),
+        function_arn=uri,
+        route_id=route["RouteId"],
+    )
 
 
 def target_name(uri: str, fallback: str) -> str:

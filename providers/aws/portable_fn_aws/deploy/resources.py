@@ -213,6 +213,7 @@ class DeploymentBucket(Resource):
 
 PUBLIC_ACCESS_BLOCK = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
 
+
 @dataclass(frozen=True)
 class CodeObject(Resource):
     """One zip in the deployment bucket, named `<bucket>/<key>`. The key ends in the zip's SHA-256
@@ -261,9 +262,26 @@ class Schedule(Resource):
 # Dependencies first: the order `desired` lists resources in and `remote` reads them in (the planner
 # deletes in reverse order of what was read, so dependents go before what they depend on).
 ORDER: tuple[type[Resource], ...] = (
-    LogGroup, Queue, Topic, Bucket, DeploymentBucket, CodeObject, ScheduleGroup, HttpApi, Role, Function,
-    InvokeConfig, FunctionUrl, Permission, ApiPermission, ApiIntegration, ApiRoute, EventSourceMapping, Subscription,
-    BucketNotification, Schedule,
+    LogGroup,
+    Queue,
+    Topic,
+    Bucket,
+    DeploymentBucket,
+    CodeObject,
+    ScheduleGroup,
+    HttpApi,
+    Role,
+    Function,
+    InvokeConfig,
+    FunctionUrl,
+    Permission,
+    ApiPermission,
+    ApiIntegration,
+    ApiRoute,
+    EventSourceMapping,
+    Subscription,
+    BucketNotification,
+    Schedule,
 )
 
 

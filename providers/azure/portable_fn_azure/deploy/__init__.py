@@ -98,8 +98,13 @@ if TYPE_CHECKING:
     from portable_fn.app import App
 
 __all__ = [
-    "PACKAGES_CONTAINER", "TAG_APP", "TAG_STAGE", "AzureClient", "AzureDeployer",
-    "container_name", "queue_name",
+    "PACKAGES_CONTAINER",
+    "TAG_APP",
+    "TAG_STAGE",
+    "AzureClient",
+    "AzureDeployer",
+    "container_name",
+    "queue_name",
 ]
 
 
@@ -109,8 +114,13 @@ class AzureDeployer(Deployer[AzureClient, Names]):
 
     provider = "azure"
 
-    def __init__(self, settings: AzureSettings | Mapping[str, Any] | None = None, endpoint_url: str | None = None,
-                 client: AzureClient | None = None, credential: Any = None) -> None:
+    def __init__(
+        self,
+        settings: AzureSettings | Mapping[str, Any] | None = None,
+        endpoint_url: str | None = None,
+        client: AzureClient | None = None,
+        credential: Any = None,
+    ) -> None:
         self.config = typed_settings(AzureSettings, settings, "tool.portable-fn.azure")
         super().__init__(self.config.model_dump(exclude_unset=True), endpoint_url, client)
         self.endpoint_url = endpoint_url or self.config.arm_endpoint
@@ -120,9 +130,13 @@ class AzureDeployer(Deployer[AzureClient, Names]):
         """The one AzureClient every call goes through (made on first use, so `check` needs no login)."""
         config = self.config
         return AzureClient(
-            self.subscription(), self._credential, arm_endpoint=self.endpoint_url,
-            storage_connection_string=config.storage_connection_string, connection_verify=config.connection_verify,
-            polling_interval=config.polling_interval_s, scm_endpoint=config.scm_endpoint,
+            self.subscription(),
+            self._credential,
+            arm_endpoint=self.endpoint_url,
+            storage_connection_string=config.storage_connection_string,
+            connection_verify=config.connection_verify,
+            polling_interval=config.polling_interval_s,
+            scm_endpoint=config.scm_endpoint,
         )
 
     def subscription(self) -> str:
@@ -147,16 +161,29 @@ class AzureDeployer(Deployer[AzureClient, Names]):
             parts = dict(p.split("=", 1) for p in override.split(";") if "=" in p)
             if "BlobEndpoint" in parts:
                 return parts["BlobEndpoint"].rstrip("/")
-            return (f"{parts.get('DefaultEndpointsProtocol', 'https')}://{parts['AccountName']}.blob."
-                    f"{parts.get('EndpointSuffix', 'core.windows.net')}")
+            return (
+                f"{parts.get('DefaultEndpointsProtocol', 'https')}://{parts['AccountName']}.blob."
+                f"{parts.get('EndpointSuffix', 'core.windows.net')}"
+            )
         return f"https://{names.storage_account}.blob.{self.client.storage_suffix}"
 
     def desired(self, app: App, stage: str, artifact: Artifact) -> list[Resource]:
         self.check(app)
         names = self.names(app, stage)
         config = self.config
-        return desired(Target(app, stage, names, self.location(), artifact, self.blob_endpoint(names),
-                              config.plan_sku, config.storage_auth == "identity", check_flex(config)))
+        return desired(
+            Target(
+                app,
+                stage,
+                names,
+                self.location(),
+                artifact,
+                self.blob_endpoint(names),
+                config.plan_sku,
+                config.storage_auth == "identity",
+                check_flex(config),
+            )
+        )
 
     def read_remote(self, app: App, stage: str) -> RemoteState:
         return RemoteReader(self.client, self.names(app, stage), self.config.plan_sku == FLEX_SKU).read()
@@ -166,13 +193,19 @@ class AzureDeployer(Deployer[AzureClient, Names]):
         ctx = ApplyContext(self.client, tags(app.name, stage), self.config)
         group, account, site = names.resource_group, names.storage_account, names.function_app
         return {
-            ResourceGroup: ResourceGroups(ctx), StorageAccount: StorageAccounts(ctx),
-            BlobContainer: BlobContainers(ctx), StorageQueue: StorageQueues(ctx),
-            PackageBlob: PackageBlobs(ctx, group, account), FunctionPlan: FunctionPlans(ctx, site),
-            FunctionApp: FunctionApps(ctx), AppSettings: AppSettingsApplier(ctx, account),
+            ResourceGroup: ResourceGroups(ctx),
+            StorageAccount: StorageAccounts(ctx),
+            BlobContainer: BlobContainers(ctx),
+            StorageQueue: StorageQueues(ctx),
+            PackageBlob: PackageBlobs(ctx, group, account),
+            FunctionPlan: FunctionPlans(ctx, site),
+            FunctionApp: FunctionApps(ctx),
+            AppSettings: AppSettingsApplier(ctx, account),
             Release: Releases(ctx, account),
-            EventGridTopic: EventGridTopics(ctx), SystemTopic: SystemTopics(ctx),
-            EventSubscription: EventSubscriptions(ctx, site), RoleAssignment: RoleAssignments(ctx, group, site),
+            EventGridTopic: EventGridTopics(ctx),
+            SystemTopic: SystemTopics(ctx),
+            EventSubscription: EventSubscriptions(ctx, site),
+            RoleAssignment: RoleAssignments(ctx, group, site),
         }
 
     def explain(self, exc: BaseException) -> str | None:
@@ -188,7 +221,7 @@ def required(key: str, value: str | None, env: str | None, example: str) -> str:
     if not found:
         also = f", or the {env} environment variable" if env else ""
         raise ConfigError(
-            f"Deploying to azure needs {key}: set {key} = \"{example}\" (for example) under "
+            f'Deploying to azure needs {key}: set {key} = "{example}" (for example) under '
             f"[tool.portable-fn.azure] in pyproject.toml{also}."
         )
     return found

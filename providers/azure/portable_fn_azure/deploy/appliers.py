@@ -128,19 +128,27 @@ class Applier(BaseApplier[R, ApplyContext]):
 class ResourceGroups(Applier[ResourceGroup]):
     def create(self, resource: ResourceGroup) -> None:
         self.azure.resources.resource_groups.create_or_update(
-            resource.name, {"location": resource.location, "tags": self.ctx.tags})
+            resource.name, {"location": resource.location, "tags": self.ctx.tags}
+        )
 
     def delete(self, resource: ResourceGroup) -> None:
         groups = self.azure.resources.resource_groups
-        self.tolerate_missing(lambda: self.ctx.wait(groups.begin_delete(resource.name),
-                                                    f"resource group {resource.name}"))
+        self.tolerate_missing(
+            lambda: self.ctx.wait(groups.begin_delete(resource.name), f"resource group {resource.name}")
+        )
 
 
 class StorageAccounts(Applier[StorageAccount]):
     def body(self, resource: StorageAccount) -> dict[str, Any]:
-        return {"sku": {"name": resource.sku}, "tags": self.ctx.tags, "properties": {
-            "supportsHttpsTrafficOnly": resource.https_only, "minimumTlsVersion": resource.minimum_tls,
-            "allowBlobPublicAccess": resource.public_blob_access}}
+        return {
+            "sku": {"name": resource.sku},
+            "tags": self.ctx.tags,
+            "properties": {
+                "supportsHttpsTrafficOnly": resource.https_only,
+                "minimumTlsVersion": resource.minimum_tls,
+                "allowBlobPublicAccess": resource.public_blob_access,
+            },
+        }
 
     def create(self, resource: StorageAccount) -> None:
         body = {**self.body(resource), "location": resource.location, "kind": resource.account_kind}
@@ -157,8 +165,9 @@ class StorageAccounts(Applier[StorageAccount]):
 
 class BlobContainers(Applier[BlobContainer]):
     def create(self, resource: BlobContainer) -> None:
-        self.azure.storage.blob_containers.create(resource.resource_group, resource.account, resource.container,
-                                                  {"properties": {"publicAccess": "None"}})
+        self.azure.storage.blob_containers.create(
+            resource.resource_group, resource.account, resource.container, {"properties": {"publicAccess": "None"}}
+        )
 
     def delete(self, resource: BlobContainer) -> None:
         containers = self.azure.storage.blob_containers
@@ -167,8 +176,9 @@ class BlobContainers(Applier[BlobContainer]):
 
 class StorageQueues(Applier[StorageQueue]):
     def create(self, resource: StorageQueue) -> None:
-        self.azure.storage.queue.create(resource.resource_group, resource.account, resource.queue,
-                                        {"properties": {"metadata": dict(self.ctx.tags)}})
+        self.azure.storage.queue.create(
+            resource.resource_group, resource.account, resource.queue, {"properties": {"metadata": dict(self.ctx.tags)}}
+        )
 
     def delete(self, resource: StorageQueue) -> None:
         queues = self.azure.storage.queue
@@ -213,8 +223,13 @@ class FunctionPlans(Applier[FunctionPlan]):
         self.site = site
 
     def create(self, resource: FunctionPlan) -> None:
-        body = {"location": resource.location, "kind": "functionapp", "tags": self.ctx.tags,
-                "sku": {"name": resource.sku, "tier": resource.tier}, "properties": {"reserved": resource.reserved}}
+        body = {
+            "location": resource.location,
+            "kind": "functionapp",
+            "tags": self.ctx.tags,
+            "sku": {"name": resource.sku, "tier": resource.tier},
+            "properties": {"reserved": resource.reserved},
+        }
         poller = self.azure.web.app_service_plans.begin_create_or_update(resource.resource_group, resource.name, body)
         self.ctx.wait(poller, f"app service plan {resource.name}")
 
@@ -244,14 +259,22 @@ class FunctionApps(Applier[FunctionApp]):
     own Flex example shows. The other apps are updated by PATCH."""
 
     def create(self, resource: FunctionApp) -> None:
-        properties: dict[str, Any] = {"serverFarmId": resource.plan_id, "httpsOnly": resource.https_only,
-                                      "reserved": True}
+        properties: dict[str, Any] = {
+            "serverFarmId": resource.plan_id,
+            "httpsOnly": resource.https_only,
+            "reserved": True,
+        }
         if resource.flex:
             properties.update(siteConfig={}, functionAppConfig=resource.function_app_config())
         else:
             properties["siteConfig"] = {"linuxFxVersion": resource.linux_fx_version}
-        body = {"location": resource.location, "kind": resource.site_kind, "tags": self.ctx.tags,
-                "identity": {"type": resource.identity}, "properties": properties}
+        body = {
+            "location": resource.location,
+            "kind": resource.site_kind,
+            "tags": self.ctx.tags,
+            "identity": {"type": resource.identity},
+            "properties": properties,
+        }
         poller = self.azure.web.web_apps.begin_create_or_update(resource.resource_group, resource.name, body)
         self.ctx.wait(poller, f"function app {resource.name}")
 
@@ -262,14 +285,21 @@ class FunctionApps(Applier[FunctionApp]):
             self.create(resource)
             return
         if "linux_fx_version" in changes:
-            web.update_configuration(resource.resource_group, resource.name,
-                                     {"properties": {"linuxFxVersion": resource.linux_fx_version}})
+            web.update_configuration(
+                resource.resource_group, resource.name, {"properties": {"linuxFxVersion": resource.linux_fx_version}}
+            )
         if resource.flex and set(changes) - {"linux_fx_version"}:
             self.put_flex(resource)
         elif set(changes) - {"linux_fx_version"}:
-            web.update(resource.resource_group, resource.name, {
-                "kind": resource.site_kind, "identity": {"type": resource.identity},
-                "properties": {"serverFarmId": resource.plan_id, "httpsOnly": resource.https_only}})
+            web.update(
+                resource.resource_group,
+                resource.name,
+                {
+                    "kind": resource.site_kind,
+                    "identity": {"type": resource.identity},
+                    "properties": {"serverFarmId": resource.plan_id, "httpsOnly": resource.https_only},
+                },
+            )
 
     def put_flex(self, resource: FunctionApp) -> None:
         """The site as Azure holds it, with what deploy manages set: a PUT replaces the site, so the rest
@@ -282,11 +312,19 @@ class FunctionApps(Applier[FunctionApp]):
         current = arm_json(web.get(resource.resource_group, resource.name))
         properties = {k: v for k, v in (current.get("properties") or {}).items() if v is not None}
         properties.pop("siteConfig", None)
-        properties.update(serverFarmId=resource.plan_id, httpsOnly=resource.https_only, functionAppConfig=merged(
-            properties.get("functionAppConfig") or {}, resource.function_app_config()))
-        body = {**current, "location": resource.location, "kind": resource.site_kind,
-                "tags": {**(current.get("tags") or {}), **self.ctx.tags},
-                "identity": {**(current.get("identity") or {}), "type": resource.identity}, "properties": properties}
+        properties.update(
+            serverFarmId=resource.plan_id,
+            httpsOnly=resource.https_only,
+            functionAppConfig=merged(properties.get("functionAppConfig") or {}, resource.function_app_config()),
+        )
+        body = {
+            **current,
+            "location": resource.location,
+            "kind": resource.site_kind,
+            "tags": {**(current.get("tags") or {}), **self.ctx.tags},
+            "identity": {**(current.get("identity") or {}), "type": resource.identity},
+            "properties": properties,
+        }
         poller = web.begin_create_or_update(resource.resource_group, resource.name, Site(body))
         self.ctx.wait(poller, f"function app {resource.name}")
 
@@ -308,16 +346,30 @@ class RoleAssignments(Applier[RoleAssignment]):
     def create(self, resource: RoleAssignment) -> None:
         principal = self.principal()
         name = uuid.uuid5(ROLE_NAMESPACE, f"{resource.scope}|{resource.role_definition_id}|{principal}".lower())
-        self.azure.authorization.role_assignments.create(resource.scope, str(name), {"properties": {
-            "roleDefinitionId": resource.role_definition_id, "principalId": principal,
-            "principalType": "ServicePrincipal", "description": ROLE_DESCRIPTION}})
+        self.azure.authorization.role_assignments.create(
+            resource.scope,
+            str(name),
+            {
+                "properties": {
+                    "roleDefinitionId": resource.role_definition_id,
+                    "principalId": principal,
+                    "principalType": "ServicePrincipal",
+                    "description": ROLE_DESCRIPTION,
+                }
+            },
+        )
 
     def settles(self) -> Settling:
         """Azure applies a new role assignment after a while: until then what acts with the app's identity
         is refused (`NOT_YET_GRANTED`)."""
-        return Settling(NOT_YET_GRANTED, wait_s=self.ctx.role_wait_s, every_s=self.ctx.retry_every_s,
-                        waiting_for="the app's new roles to take effect",
-                        why="Azure can take longer to apply new role assignments", setting="role_wait_s")
+        return Settling(
+            NOT_YET_GRANTED,
+            wait_s=self.ctx.role_wait_s,
+            every_s=self.ctx.retry_every_s,
+            waiting_for="the app's new roles to take effect",
+            why="Azure can take longer to apply new role assignments",
+            setting="role_wait_s",
+        )
 
     def update(self, resource: RoleAssignment, previous: RoleAssignment, changes: tuple[str, ...]) -> None:
         self.delete(previous)
@@ -327,8 +379,10 @@ class RoleAssignments(Applier[RoleAssignment]):
         site = arm_json(self.azure.web.web_apps.get(self.group, self.site))
         principal = (site.get("identity") or {}).get("principalId")
         if not principal:
-            raise LookupError(f"function app {self.site} has no system-assigned identity yet, so no role can be "
-                              "granted to it; check its identity in the portal")
+            raise LookupError(
+                f"function app {self.site} has no system-assigned identity yet, so no role can be "
+                "granted to it; check its identity in the portal"
+            )
         return str(principal)
 
     def delete(self, resource: RoleAssignment) -> None:
@@ -356,8 +410,9 @@ class AppSettingsApplier(Applier[AppSettings]):
         connection = self.azure.storage_connection_string(resource.resource_group, self.account)
         sas = not resource.value(PACKAGE_IDENTITY_SETTING)
         values = {key: self.resolve(key, value, connection, sas) for key, value in resource.settings}
-        self.azure.web.web_apps.update_application_settings(resource.resource_group, resource.name,
-                                                            {"properties": values})
+        self.azure.web.web_apps.update_application_settings(
+            resource.resource_group, resource.name, {"properties": values}
+        )
 
     def resolve(self, key: str, value: str, connection: str, sas: bool) -> str:
         if value == STORAGE_CONNECTION:
@@ -387,20 +442,29 @@ class Releases(Applier[Release]):
             self.until_settled(lambda: self.publish(resource), f"publishing the package to {resource.name}")
         else:
             web = self.azure.web.web_apps
-            self.until_settled(lambda: web.sync_function_triggers(resource.resource_group, resource.name),
-                               f"syncing the triggers of {resource.name}")
+            self.until_settled(
+                lambda: web.sync_function_triggers(resource.resource_group, resource.name),
+                f"syncing the triggers of {resource.name}",
+            )
         site = self.azure.web.web_apps.get(resource.resource_group, resource.name).id
-        self.ctx.wait(self.azure.resources.tags.begin_update_at_scope(
-            site, {"operation": "Merge", "properties": {"tags": {RELEASE_TAG: resource.package}}}),
-            f"tagging {resource.name} with its package")
+        self.ctx.wait(
+            self.azure.resources.tags.begin_update_at_scope(
+                site, {"operation": "Merge", "properties": {"tags": {RELEASE_TAG: resource.package}}}
+            ),
+            f"tagging {resource.name} with its package",
+        )
 
     def settles(self) -> Settling:
         """A host that took a new package takes a while to start: until then Event Grid cannot reach it
         (`HOST_NOT_UP`)."""
-        return Settling(HOST_NOT_UP, wait_s=self.ctx.host_wait_s, every_s=self.ctx.retry_every_s,
-                        waiting_for="the app's host to start with its new package",
-                        why="the host can take longer to start (its log stream says why, if it cannot)",
-                        setting="host_wait_s")
+        return Settling(
+            HOST_NOT_UP,
+            wait_s=self.ctx.host_wait_s,
+            every_s=self.ctx.retry_every_s,
+            waiting_for="the app's host to start with its new package",
+            why="the host can take longer to start (its log stream says why, if it cannot)",
+            setting="host_wait_s",
+        )
 
     def publish(self, resource: Release) -> None:
         """Flex Consumption's One Deploy, as its deployment docs, `az functionapp deployment source config-zip`
@@ -411,11 +475,15 @@ class Releases(Applier[Release]):
         host = scm_host(site)
         build = "true" if self.ctx.remote_build else "false"
         response = self.azure.scm_request(
-            "POST", f"https://{host}/api/publish?RemoteBuild={build}&Deployer={PUBLISH_DEPLOYER}",
-            Path(resource.path).read_bytes(), {"Content-Type": "application/zip", "Cache-Control": "no-cache"})
+            "POST",
+            f"https://{host}/api/publish?RemoteBuild={build}&Deployer={PUBLISH_DEPLOYER}",
+            Path(resource.path).read_bytes(),
+            {"Content-Type": "application/zip", "Cache-Control": "no-cache"},
+        )
         if response.status_code != 202:
-            raise RuntimeError(f"publishing the package to {resource.name} was refused ({response.status_code}): "
-                               f"{response.text()}")
+            raise RuntimeError(
+                f"publishing the package to {resource.name} was refused ({response.status_code}): {response.text()}"
+            )
         location = response.headers.get("Location") or "/api/deployments/latest"
         status_url = f"https://{host}{location}" if location.startswith("/") else location
         self.await_deployment(resource.name, status_url)
@@ -432,8 +500,10 @@ class Releases(Applier[Release]):
             if record.get("status") == DEPLOY_SUCCESS:
                 return
             if record.get("status") == DEPLOY_FAILED or record.get("complete"):
-                raise RuntimeError(f"publishing the package to {name} failed: {record.get('status_text') or record}; "
-                                   f"its log: {record.get('log_url') or status_url + '/log'}")
+                raise RuntimeError(
+                    f"publishing the package to {name} failed: {record.get('status_text') or record}; "
+                    f"its log: {record.get('log_url') or status_url + '/log'}"
+                )
             self.ctx.progress(f"    waiting for the package to be deployed to {name} ({waited:.0f} s)")
         raise TimeoutError(f"publishing the package to {name} did not finish within {self.ctx.lro_timeout_s:.0f} s")
 
@@ -450,8 +520,10 @@ def scm_host(site: dict[str, Any]) -> str:
     for name in properties.get("enabledHostNames") or []:
         if ".scm." in name:
             return str(name)
-    raise LookupError(f"function app {site.get('name')} lists no SCM host name (hostNameSslStates of type "
-                      "Repository), so its package cannot be published; check the app in the portal")
+    raise LookupError(
+        f"function app {site.get('name')} lists no SCM host name (hostNameSslStates of type "
+        "Repository), so its package cannot be published; check the app in the portal"
+    )
 
 
 def merged(current: dict[str, Any], wanted: dict[str, Any]) -> dict[str, Any]:
@@ -471,5 +543,13 @@ def read_sas(url: str, connection: str, valid: timedelta) -> str:
     parts = dict(p.split("=", 1) for p in connection.split(";") if "=" in p)
     blob = url.split(f"/{PACKAGES_CONTAINER}/", 1)[1]
     expiry = datetime.now(timezone.utc) + valid
-    return str(generate_blob_sas(parts["AccountName"], PACKAGES_CONTAINER, blob, account_key=parts["AccountKey"],
-                                 permission=BlobSasPermissions(read=True), expiry=expiry))
+    return str(
+        generate_blob_sas(
+            parts["AccountName"],
+            PACKAGES_CONTAINER,
+            blob,
+            account_key=parts["AccountKey"],
+            permission=BlobSasPermissions(read=True),
+            expiry=expiry,
+        )
+    )

@@ -13,8 +13,13 @@ if TYPE_CHECKING:
 
     from ..settings import AzureSettings
 
-PLAN_TIERS = {"Y1": "Dynamic", "FC1": "FlexConsumption", "EP1": "ElasticPremium", "EP2": "ElasticPremium",
-              "EP3": "ElasticPremium"}
+PLAN_TIERS = {
+    "Y1": "Dynamic",
+    "FC1": "FlexConsumption",
+    "EP1": "ElasticPremium",
+    "EP2": "ElasticPremium",
+    "EP3": "ElasticPremium",
+}
 FLEX_SKU = "FC1"
 
 

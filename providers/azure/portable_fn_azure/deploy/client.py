@@ -67,9 +67,17 @@ def resource_provider(path: str) -> str:
 class AzureClient:
     """Lazily made Azure SDK clients for one subscription and endpoint, with a shared call record."""
 
-    def __init__(self, subscription_id: str, credential: Any = None, *, arm_endpoint: str | None = None,
-                 storage_connection_string: str | None = None, connection_verify: bool | str = True,
-                 polling_interval: float | None = None, scm_endpoint: str | None = None) -> None:
+    def __init__(
+        self,
+        subscription_id: str,
+        credential: Any = None,
+        *,
+        arm_endpoint: str | None = None,
+        storage_connection_string: str | None = None,
+        connection_verify: bool | str = True,
+        polling_interval: float | None = None,
+        scm_endpoint: str | None = None,
+    ) -> None:
         self.subscription_id = subscription_id
         self._credential = credential
         self.arm_endpoint = arm_endpoint or os.environ.get("AZURE_RESOURCE_MANAGER_URL") or None
@@ -121,8 +129,10 @@ class AzureClient:
 
     def _management(self, name: str, cls: Any) -> Any:
         if name not in self._clients:
-            options: dict[str, Any] = {"per_call_policies": [CallRecorder(self.calls, "arm")],
-                                       "connection_verify": self.connection_verify}
+            options: dict[str, Any] = {
+                "per_call_policies": [CallRecorder(self.calls, "arm")],
+                "connection_verify": self.connection_verify,
+            }
             if self.arm_endpoint:
                 options["base_url"] = self.arm_endpoint
             if self.polling_interval is not None:
@@ -142,8 +152,9 @@ class AzureClient:
         response.raise_for_status()
         return response
 
-    def scm_request(self, method: str, url: str, content: bytes | None = None,
-                    headers: dict[str, str] | None = None) -> Any:
+    def scm_request(
+        self, method: str, url: str, content: bytes | None = None, headers: dict[str, str] | None = None
+    ) -> Any:
         """A request to a site's SCM (Kudu) host, `url` being `https://<scm host>/...`, with a bearer token of
         `SCM_SCOPE` from the same credential (recorded as service "scm"). With `scm_endpoint` set it goes there,
         the SCM host in `Host`. The response is returned whatever its status."""
@@ -152,8 +163,11 @@ class AzureClient:
         from azure.core.rest import HttpRequest
 
         if "scm" not in self._clients:
-            policies = [CallRecorder(self.calls, "scm"), RetryPolicy(),
-                        BearerTokenCredentialPolicy(self.credential, SCM_SCOPE)]
+            policies = [
+                CallRecorder(self.calls, "scm"),
+                RetryPolicy(),
+                BearerTokenCredentialPolicy(self.credential, SCM_SCOPE),
+            ]
             self._clients["scm"] = PipelineClient(base_url="https://localhost", policies=policies)
         parts = urlsplit(url)
         headers = dict(headers or {})
@@ -172,7 +186,8 @@ class AzureClient:
 
             recorder = CallRecorder(self.calls, "blob")
             self._clients[key] = BlobServiceClient.from_connection_string(
-                connection_string, raw_request_hook=recorder.on_request)
+                connection_string, raw_request_hook=recorder.on_request
+            )
         return self._clients[key]
 
     # -- secrets, read when needed and never stored in a resource -----------------------------------
@@ -182,8 +197,10 @@ class AzureClient:
             return self.storage_override
         keys = self.storage.storage_accounts.list_keys(resource_group, account)
         key = arm_json(keys)["keys"][0]["value"]
-        return (f"DefaultEndpointsProtocol=https;AccountName={account};AccountKey={key};"
-                f"EndpointSuffix={self.storage_suffix}")
+        return (
+            f"DefaultEndpointsProtocol=https;AccountName={account};AccountKey={key};"
+            f"EndpointSuffix={self.storage_suffix}"
+        )
 
     @property
     def storage_suffix(self) -> str:
@@ -192,8 +209,11 @@ class AzureClient:
     def mutating_calls(self) -> list[Call]:
         """Recorded calls that change something: PUT, PATCH, DELETE, and POSTs other than the reads (keys,
         settings, an event subscription's full URL)."""
-        return [c for c in self.calls
-                if c[1] in MUTATING_METHODS and not (c[1] == "POST" and c[2].lower().endswith(READ_POSTS))]
+        return [
+            c
+            for c in self.calls
+            if c[1] in MUTATING_METHODS and not (c[1] == "POST" and c[2].lower().endswith(READ_POSTS))
+        ]
 
 
 def arm_json(value: Any) -> dict[str, Any]:
@@ -237,8 +257,12 @@ def explain(exc: BaseException) -> str | None:
         CredentialUnavailableError = ()  # type: ignore[assignment,misc]
     first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     if isinstance(exc, CredentialUnavailableError) or "failed to retrieve a token from the included" in str(exc):
-        return ("no Azure credentials were found (DefaultAzureCredential tried the environment, workload and "
-                "managed identity, the Azure CLI and others). Run `az login`, or set AZURE_TENANT_ID, "
-                "AZURE_CLIENT_ID and AZURE_CLIENT_SECRET for a service principal.")
-    return (f"Azure refused the credentials ({first}); sign in again (`az login`) or check the service "
-            "principal's secret and tenant.")
+        return (
+            "no Azure credentials were found (DefaultAzureCredential tried the environment, workload and "
+            "managed identity, the Azure CLI and others). Run `az login`, or set AZURE_TENANT_ID, "
+            "AZURE_CLIENT_ID and AZURE_CLIENT_SECRET for a service principal."
+        )
+    return (
+        f"Azure refused the credentials ({first}); sign in again (`az login`) or check the service "
+        "principal's secret and tenant."
+    )

@@ -97,8 +97,13 @@ def desired(target: Target) -> list[Resource]:
         container(names, PACKAGES_CONTAINER),
         *([container(names, DEPLOYMENT_CONTAINER)] if target.flex else []),
         package_blob(target),
-        FunctionPlan(names.plan, resource_group=group, location=target.location, sku=target.plan_sku,
-                     tier=PLAN_TIERS[target.plan_sku]),
+        FunctionPlan(
+            names.plan,
+            resource_group=group,
+            location=target.location,
+            sku=target.plan_sku,
+            tier=PLAN_TIERS[target.plan_sku],
+        ),
         function_app(target),
         app_settings(target),
         release(target),
@@ -116,16 +121,28 @@ def trigger_resources(target: Target, spec: FunctionSpec, event_grid_topics: boo
         logical = queue_name(trigger.name)
         return [queue(names, logical), queue(names, logical + POISON_SUFFIX)]
     if isinstance(trigger, Storage):
-        return [container(names, container_name(trigger.bucket)),
-                SystemTopic(names.system_topic, resource_group=names.resource_group, location=target.location,
-                            source=names.account_id),
-                blob_subscription(names, spec.name, trigger)]
+        return [
+            container(names, container_name(trigger.bucket)),
+            SystemTopic(
+                names.system_topic,
+                resource_group=names.resource_group,
+                location=target.location,
+                source=names.account_id,
+            ),
+            blob_subscription(names, spec.name, trigger),
+        ]
     if isinstance(trigger, Topic) and event_grid_topics:
         topic = names.topic(trigger.name)
-        return [EventGridTopic(topic, resource_group=names.resource_group, location=target.location),
-                EventSubscription(f"{topic}/{subscription_name(spec.name)}", resource_group=names.resource_group,
-                                  topic=topic, destination=f"{names.site_id}/functions/{spec.name}",
-                                  delivery_schema="CloudEventSchemaV1_0")]
+        return [
+            EventGridTopic(topic, resource_group=names.resource_group, location=target.location),
+            EventSubscription(
+                f"{topic}/{subscription_name(spec.name)}",
+                resource_group=names.resource_group,
+                topic=topic,
+                destination=f"{names.site_id}/functions/{spec.name}",
+                delivery_schema="CloudEventSchemaV1_0",
+            ),
+        ]
     return []
 
 
@@ -140,8 +157,12 @@ def blob_subscription(names: Names, function: str, trigger: Storage) -> EventSub
     else:
         endpoint_type, destination = "AzureFunction", f"{names.site_id}/functions/{function}"
     return EventSubscription(
-        f"{topic}/{subscription_name(function)}", resource_group=names.resource_group, topic=topic,
-        system_topic=True, endpoint_type=endpoint_type, destination=destination,
+        f"{topic}/{subscription_name(function)}",
+        resource_group=names.resource_group,
+        topic=topic,
+        system_topic=True,
+        endpoint_type=endpoint_type,
+        destination=destination,
         event_types=(BLOB_EVENTS[trigger.on],),
         subject_begins_with=f"/blobServices/default/containers/{container_name(trigger.bucket)}/blobs/{trigger.prefix}",
         subject_ends_with=trigger.suffix,
@@ -160,8 +181,9 @@ def container(names: Names, name: str) -> BlobContainer:
 
 def package_blob(target: Target) -> PackageBlob:
     blob = target.names.package_blob(target.artifact.sha256)
-    return PackageBlob(f"{PACKAGES_CONTAINER}/{blob}", container=PACKAGES_CONTAINER, blob=blob,
-                       path=str(target.artifact.path))
+    return PackageBlob(
+        f"{PACKAGES_CONTAINER}/{blob}", container=PACKAGES_CONTAINER, blob=blob, path=str(target.artifact.path)
+    )
 
 
 def package_url(target: Target) -> str:
@@ -172,14 +194,22 @@ def package_url(target: Target) -> str:
 
 def function_app(target: Target) -> FunctionApp:
     names, python, flex = target.names, target.app.config.python, target.flex
-    app = FunctionApp(names.function_app, resource_group=names.resource_group, location=target.location,
-                      plan_id=plan_id(names), linux_fx_version=f"Python|{python}")
+    app = FunctionApp(
+        names.function_app,
+        resource_group=names.resource_group,
+        location=target.location,
+        plan_id=plan_id(names),
+        linux_fx_version=f"Python|{python}",
+    )
     if flex is None:
         return app
     return replace(
-        app, linux_fx_version="", deployment_storage=f"{target.blob_endpoint.rstrip('/')}/{DEPLOYMENT_CONTAINER}",
+        app,
+        linux_fx_version="",
+        deployment_storage=f"{target.blob_endpoint.rstrip('/')}/{DEPLOYMENT_CONTAINER}",
         deployment_auth="SystemAssignedIdentity" if target.identity else "StorageAccountConnectionString",
-        runtime_version=python, instance_memory_mb=flex.instance_memory_mb,
+        runtime_version=python,
+        instance_memory_mb=flex.instance_memory_mb,
         maximum_instance_count=flex.maximum_instance_count,
     )
 
@@ -191,8 +221,12 @@ def role_assignments(target: Target) -> list[RoleAssignment]:
     roles = list(STORAGE_ROLES)
     if not any(isinstance(s.trigger, Storage) and s.trigger.on == "created" for s in target.app.functions):
         roles.remove("Storage Account Contributor")
-    return [RoleAssignment(f"{names.storage_account}/{role}", scope=names.account_id,
-                           role_definition_id=names.role_definition_id(role)) for role in roles]
+    return [
+        RoleAssignment(
+            f"{names.storage_account}/{role}", scope=names.account_id, role_definition_id=names.role_definition_id(role)
+        )
+        for role in roles
+    ]
 
 
 def plan_id(names: Names) -> str:
@@ -202,8 +236,14 @@ def plan_id(names: Names) -> str:
 def release(target: Target) -> Release:
     """The package the host is to run: synced or deployed once the settings name it (see `Release`)."""
     names = target.names
-    return Release(names.function_app, resource_group=names.resource_group, package=package_blob(target).blob,
-                   flex=target.flex is not None, package_url=package_url(target), path=str(target.artifact.path))
+    return Release(
+        names.function_app,
+        resource_group=names.resource_group,
+        package=package_blob(target).blob,
+        flex=target.flex is not None,
+        package_url=package_url(target),
+        path=str(target.artifact.path),
+    )
 
 
 def app_settings(target: Target) -> AppSettings:
@@ -223,16 +263,29 @@ def app_settings(target: Target) -> AppSettings:
     values: dict[str, str] = {**config.defaults.env, **(stage.env if stage else {})}
     for spec in target.app.functions:
         values.update(spec.options.env)
-    storage = ({"AzureWebJobsStorage__accountName": names.storage_account} if target.identity
-               else {"AzureWebJobsStorage": STORAGE_CONNECTION})
+    storage = (
+        {"AzureWebJobsStorage__accountName": names.storage_account}
+        if target.identity
+        else {"AzureWebJobsStorage": STORAGE_CONNECTION}
+    )
     if target.flex is None:
-        platform = {**RUNTIME_SETTINGS, PACKAGE_SETTING: package_url(target),
-                    **({PACKAGE_IDENTITY_SETTING: SYSTEM_IDENTITY} if target.identity else {})}
+        platform = {
+            **RUNTIME_SETTINGS,
+            PACKAGE_SETTING: package_url(target),
+            **({PACKAGE_IDENTITY_SETTING: SYSTEM_IDENTITY} if target.identity else {}),
+        }
     else:
-        platform = {FLEX_PACKAGE_SETTING: package_url(target),
-                    **({} if target.identity else {DEPLOYMENT_CONNECTION: STORAGE_CONNECTION})}
-    values.update({
-        **storage, **platform,
-        "PORTABLE_FN_APP": target.app.name, "PORTABLE_FN_STAGE": target.stage, "PORTABLE_FN_PROVIDER": "azure",
-    })
+        platform = {
+            FLEX_PACKAGE_SETTING: package_url(target),
+            **({} if target.identity else {DEPLOYMENT_CONNECTION: STORAGE_CONNECTION}),
+        }
+    values.update(
+        {
+            **storage,
+            **platform,
+            "PORTABLE_FN_APP": target.app.name,
+            "PORTABLE_FN_STAGE": target.stage,
+            "PORTABLE_FN_PROVIDER": "azure",
+        }
+    )
     return AppSettings(names.function_app, resource_group=names.resource_group, settings=tuple(sorted(values.items())))

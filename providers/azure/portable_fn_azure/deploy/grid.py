@@ -18,29 +18,43 @@ EVENT_RETRY = {"maxDeliveryAttempts": 30, "eventTimeToLiveInMinutes": 1440}  # E
 
 class EventGridTopics(Applier[EventGridTopic]):
     def create(self, resource: EventGridTopic) -> None:
-        body = {"location": resource.location, "tags": self.ctx.tags,
-                "properties": {"inputSchema": resource.input_schema}}
+        body = {
+            "location": resource.location,
+            "tags": self.ctx.tags,
+            "properties": {"inputSchema": resource.input_schema},
+        }
         poller = self.azure.eventgrid.topics.begin_create_or_update(resource.resource_group, resource.name, body)
         self.ctx.wait(poller, f"event grid topic {resource.name}")
 
     def delete(self, resource: EventGridTopic) -> None:
         topics = self.azure.eventgrid.topics
-        self.tolerate_missing(lambda: self.ctx.wait(topics.begin_delete(resource.resource_group, resource.name),
-                                               f"deleting event grid topic {resource.name}"))
+        self.tolerate_missing(
+            lambda: self.ctx.wait(
+                topics.begin_delete(resource.resource_group, resource.name),
+                f"deleting event grid topic {resource.name}",
+            )
+        )
 
 
 class SystemTopics(Applier[SystemTopic]):
     def create(self, resource: SystemTopic) -> None:
-        body = {"location": resource.location, "tags": self.ctx.tags,
-                "properties": {"source": resource.source, "topicType": resource.topic_type}}
+        body = {
+            "location": resource.location,
+            "tags": self.ctx.tags,
+            "properties": {"source": resource.source, "topicType": resource.topic_type},
+        }
         topics = self.azure.eventgrid.system_topics
         poller = topics.begin_create_or_update(resource.resource_group, resource.name, body)
         self.ctx.wait(poller, f"event grid system topic {resource.name}")
 
     def delete(self, resource: SystemTopic) -> None:
         topics = self.azure.eventgrid.system_topics
-        self.tolerate_missing(lambda: self.ctx.wait(topics.begin_delete(resource.resource_group, resource.name),
-                                               f"deleting event grid system topic {resource.name}"))
+        self.tolerate_missing(
+            lambda: self.ctx.wait(
+                topics.begin_delete(resource.resource_group, resource.name),
+                f"deleting event grid system topic {resource.name}",
+            )
+        )
 
 
 class EventSubscriptions(Applier[EventSubscription]):
@@ -60,31 +74,51 @@ class EventSubscriptions(Applier[EventSubscription]):
         return grid.system_topic_event_subscriptions if resource.system_topic else grid.topic_event_subscriptions
 
     def create(self, resource: EventSubscription) -> None:
-        filters: dict[str, Any] = {"subjectBeginsWith": resource.subject_begins_with,
-                                   "subjectEndsWith": resource.subject_ends_with}
+        filters: dict[str, Any] = {
+            "subjectBeginsWith": resource.subject_begins_with,
+            "subjectEndsWith": resource.subject_ends_with,
+        }
         if resource.event_types:
             filters["includedEventTypes"] = list(resource.event_types)
-        body = {"properties": {"destination": self.destination(resource), "filter": filters,
-                               "eventDeliverySchema": resource.delivery_schema, "retryPolicy": EVENT_RETRY}}
+        body = {
+            "properties": {
+                "destination": self.destination(resource),
+                "filter": filters,
+                "eventDeliverySchema": resource.delivery_schema,
+                "retryPolicy": EVENT_RETRY,
+            }
+        }
         name, what = resource.name.split("/", 1)[1], f"event subscription {resource.name}"
         operations = self.operations(resource)
-        self.until_settled(lambda: self.ctx.wait(operations.begin_create_or_update(
-            resource.resource_group, resource.topic, name, body), what), what)
+        self.until_settled(
+            lambda: self.ctx.wait(
+                operations.begin_create_or_update(resource.resource_group, resource.topic, name, body), what
+            ),
+            what,
+        )
 
     def destination(self, resource: EventSubscription) -> dict[str, Any]:
         if resource.endpoint_type == "WebHook":
             group = resource.resource_group
             url = f"{resource.destination.replace(APP_HOST, self.host(group))}&code={self.blobs_key(group)}"
             return {"endpointType": "WebHook", "properties": {"endpointUrl": url}}
-        return {"endpointType": "AzureFunction", "properties": {
-            "resourceId": resource.destination, "maxEventsPerBatch": 1, "preferredBatchSizeInKilobytes": 64}}
+        return {
+            "endpointType": "AzureFunction",
+            "properties": {
+                "resourceId": resource.destination,
+                "maxEventsPerBatch": 1,
+                "preferredBatchSizeInKilobytes": 64,
+            },
+        }
 
     def host(self, group: str) -> str:
         """The function app's `defaultHostName` as ARM answers it now (after the app was created or updated)."""
         host = arm_json(self.azure.web.web_apps.get(group, self.site)).get("properties", {}).get("defaultHostName")
         if not host:
-            raise LookupError(f"function app {self.site} has no default host name yet, so no webhook can reach "
-                              "it; check the app in the portal")
+            raise LookupError(
+                f"function app {self.site} has no default host name yet, so no webhook can reach "
+                "it; check the app in the portal"
+            )
         return str(host)
 
     def blobs_key(self, group: str) -> str:
@@ -92,12 +126,16 @@ class EventSubscriptions(Applier[EventSubscription]):
         key = (arm_json(web.list_host_keys(group, self.site)).get("systemKeys") or {}).get(BLOBS_KEY)
         if not key:
             key = secrets.token_urlsafe(40)
-            web.create_or_update_host_secret(group, self.site, "systemKeys", BLOBS_KEY,
-                                             {"name": BLOBS_KEY, "value": key})
+            web.create_or_update_host_secret(
+                group, self.site, "systemKeys", BLOBS_KEY, {"name": BLOBS_KEY, "value": key}
+            )
         return str(key)
 
     def delete(self, resource: EventSubscription) -> None:
         operations, name = self.operations(resource), resource.name.split("/", 1)[1]
-        self.tolerate_missing(lambda: self.ctx.wait(
-            operations.begin_delete(resource.resource_group, resource.topic, name),
-            f"deleting event subscription {resource.name}"))
+        self.tolerate_missing(
+            lambda: self.ctx.wait(
+                operations.begin_delete(resource.resource_group, resource.topic, name),
+                f"deleting event subscription {resource.name}",
+            )
+        )

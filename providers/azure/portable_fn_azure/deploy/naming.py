@@ -31,9 +31,24 @@ from ..names import (
 )
 
 __all__ = [
-    "DEPLOYMENT_CONTAINER", "MAX_CONTAINER", "MAX_QUEUE", "PACKAGES_CONTAINER", "POISON_SUFFIX",
-    "ROLE_DESCRIPTION", "STORAGE_ROLES", "TAG_APP", "TAG_STAGE", "Names", "container_name", "dns_label", "fit",
-    "has_tags", "queue_name", "short_hash", "subscription_name", "tags",
+    "DEPLOYMENT_CONTAINER",
+    "MAX_CONTAINER",
+    "MAX_QUEUE",
+    "PACKAGES_CONTAINER",
+    "POISON_SUFFIX",
+    "ROLE_DESCRIPTION",
+    "STORAGE_ROLES",
+    "TAG_APP",
+    "TAG_STAGE",
+    "Names",
+    "container_name",
+    "dns_label",
+    "fit",
+    "has_tags",
+    "queue_name",
+    "short_hash",
+    "subscription_name",
+    "tags",
 ]
 
 TAG_APP = "portable-fn-app"
@@ -120,8 +135,9 @@ class Names:
 
     def arm_id(self, provider_type: str, name: str) -> str:
         """The ARM id of `name` of `provider_type` (e.g. `Microsoft.Web/sites`) in the app's group."""
-        return (f"/subscriptions/{self.subscription}/resourceGroups/{self.resource_group}"
-                f"/providers/{provider_type}/{name}")
+        return (
+            f"/subscriptions/{self.subscription}/resourceGroups/{self.resource_group}/providers/{provider_type}/{name}"
+        )
 
     @property
     def account_id(self) -> str:
@@ -133,8 +149,10 @@ class Names:
 
     def role_definition_id(self, role: str) -> str:
         """The subscription-scoped id of a built-in role of `STORAGE_ROLES`."""
-        return (f"/subscriptions/{self.subscription}/providers/Microsoft.Authorization/roleDefinitions/"
-                f"{STORAGE_ROLES[role]}")
+        return (
+            f"/subscriptions/{self.subscription}/providers/Microsoft.Authorization/roleDefinitions/"
+            f"{STORAGE_ROLES[role]}"
+        )
 
     @property
     def package_prefix(self) -> str:

@@ -23,7 +23,10 @@ def outputs(app: App, stage: str, remote: RemoteState, names: Names, location: s
     host = site.host_name if isinstance(site, FunctionApp) else ""
     deployed = isinstance(site, FunctionApp)
     out: dict[str, Any] = {
-        "provider": "azure", "location": location, "stage": stage, "resource_group": names.resource_group,
+        "provider": "azure",
+        "location": location,
+        "stage": stage,
+        "resource_group": names.resource_group,
         "function_app": names.function_app if deployed else None,
         "storage_account": names.storage_account if (StorageAccount.kind, names.storage_account) in remote else None,
         "functions": {},
@@ -32,9 +35,14 @@ def outputs(app: App, stage: str, remote: RemoteState, names: Names, location: s
         return out
     out["url"] = f"https://{host}" if host else ""
     event_grid = transports(app)["topic_transport"] == "event_grid"
-    out["functions"] = {spec.name: {"trigger": spec.trigger.kind, **trigger_outputs(spec.trigger, host),
-                                    **event_grid_outputs(spec, remote, names, event_grid)}
-                        for spec in app.functions}
+    out["functions"] = {
+        spec.name: {
+            "trigger": spec.trigger.kind,
+            **trigger_outputs(spec.trigger, host),
+            **event_grid_outputs(spec, remote, names, event_grid),
+        }
+        for spec in app.functions
+    }
     return out
 
 

@@ -83,8 +83,10 @@ class RemoteReader:
 
     def group_contents(self, group: str) -> list[Resource]:
         try:
-            items = [arm_json(i) for i in self.azure.resources.resources.list_by_resource_group(
-                group, filter=self.tag_filter())]
+            items = [
+                arm_json(i)
+                for i in self.azure.resources.resources.list_by_resource_group(group, filter=self.tag_filter())
+            ]
         except Exception as exc:
             if missing(exc):
                 return []
@@ -111,13 +113,18 @@ class RemoteReader:
         storage = self.azure.storage
         account = arm_json(storage.storage_accounts.get_properties(group, name))
         props = account.get("properties", {})
-        out: list[Resource] = [StorageAccount(
-            name, resource_group=group, location=account.get("location", ""),
-            sku=account.get("sku", {}).get("name", ""), account_kind=account.get("kind", ""),
-            https_only=bool(props.get("supportsHttpsTrafficOnly", False)),
-            minimum_tls=props.get("minimumTlsVersion", ""),
-            public_blob_access=bool(props.get("allowBlobPublicAccess", False)),
-        )]
+        out: list[Resource] = [
+            StorageAccount(
+                name,
+                resource_group=group,
+                location=account.get("location", ""),
+                sku=account.get("sku", {}).get("name", ""),
+                account_kind=account.get("kind", ""),
+                https_only=bool(props.get("supportsHttpsTrafficOnly", False)),
+                minimum_tls=props.get("minimumTlsVersion", ""),
+                public_blob_access=bool(props.get("allowBlobPublicAccess", False)),
+            )
+        ]
         for item in storage.blob_containers.list(group, name):
             container = arm_json(item)["name"]
             out.append(BlobContainer(f"{name}/{container}", resource_group=group, account=name, container=container))
@@ -139,14 +146,21 @@ class RemoteReader:
             props = found.get("properties", {})
             ours = principal and props.get("principalId") == principal
             if props.get("scope", "").lower() != scope.lower() or not (
-                    ours or props.get("description") == ROLE_DESCRIPTION):
+                ours or props.get("description") == ROLE_DESCRIPTION
+            ):
                 continue
             role_id = props.get("roleDefinitionId", "")
             role = ROLE_NAMES.get(role_id.rsplit("/", 1)[-1], role_id.rsplit("/", 1)[-1])
             name = f"{account}/{role}" if ours else f"{account}/{role} ({props.get('principalId')})"
-            out.append(RoleAssignment(name, scope=scope, role_definition_id=role_id,
-                                      principal=APP_IDENTITY if ours else str(props.get("principalId")),
-                                      assignment_id=found["name"]))
+            out.append(
+                RoleAssignment(
+                    name,
+                    scope=scope,
+                    role_definition_id=role_id,
+                    principal=APP_IDENTITY if ours else str(props.get("principalId")),
+                    assignment_id=found["name"],
+                )
+            )
         return out
 
     def app_principal(self, group: str) -> str:
@@ -186,8 +200,14 @@ class RemoteReader:
     def plan(self, group: str, name: str) -> FunctionPlan:
         plan = arm_json(self.azure.web.app_service_plans.get(group, name))
         sku = plan.get("sku", {})
-        return FunctionPlan(name, resource_group=group, location=plan.get("location", ""), sku=sku.get("name", ""),
-                            tier=sku.get("tier", ""), reserved=bool(plan.get("properties", {}).get("reserved")))
+        return FunctionPlan(
+            name,
+            resource_group=group,
+            location=plan.get("location", ""),
+            sku=sku.get("name", ""),
+            tier=sku.get("tier", ""),
+            reserved=bool(plan.get("properties", {}).get("reserved")),
+        )
 
     def function_app(self, group: str, name: str) -> list[Resource]:
         web = self.azure.web.web_apps
@@ -199,20 +219,28 @@ class RemoteReader:
         storage = (flex.get("deployment") or {}).get("storage") or {}
         scale = flex.get("scaleAndConcurrency") or {}
         app = FunctionApp(
-            name, resource_group=group, location=site.get("location", ""), plan_id=props.get("serverFarmId", ""),
-            site_kind=site.get("kind", ""), https_only=bool(props.get("httpsOnly")),
-            identity=identity.get("type", "None"), linux_fx_version=config.get("linuxFxVersion") or "",
+            name,
+            resource_group=group,
+            location=site.get("location", ""),
+            plan_id=props.get("serverFarmId", ""),
+            site_kind=site.get("kind", ""),
+            https_only=bool(props.get("httpsOnly")),
+            identity=identity.get("type", "None"),
+            linux_fx_version=config.get("linuxFxVersion") or "",
             deployment_storage=storage.get("value") or "",
             deployment_auth=(storage.get("authentication") or {}).get("type") or "",
             runtime_version=(flex.get("runtime") or {}).get("version") or "",
             instance_memory_mb=int(scale.get("instanceMemoryMB") or 0),
             maximum_instance_count=int(scale.get("maximumInstanceCount") or 0),
-            host_name=props.get("defaultHostName", ""), principal_id=identity.get("principalId", ""),
+            host_name=props.get("defaultHostName", ""),
+            principal_id=identity.get("principalId", ""),
         )
         settings = arm_json(web.list_application_settings(group, name)).get("properties") or {}
         normalized = {key: self.normalize(group, key, value) for key, value in settings.items()}
-        found: list[Resource] = [app, AppSettings(name, resource_group=group,
-                                                  settings=tuple(sorted(normalized.items())))]
+        found: list[Resource] = [
+            app,
+            AppSettings(name, resource_group=group, settings=tuple(sorted(normalized.items()))),
+        ]
         released = (site.get("tags") or {}).get(RELEASE_TAG)
         if released:
             found.append(Release(name, resource_group=group, package=released, flex=bool(flex)))
@@ -238,9 +266,15 @@ class RemoteReader:
         grid = self.azure.eventgrid
         topic = arm_json(grid.topics.get(group, name))
         props = topic.get("properties", {})
-        found: list[Resource] = [EventGridTopic(name, resource_group=group, location=topic.get("location", ""),
-                                                input_schema=props.get("inputSchema", ""),
-                                                endpoint=props.get("endpoint", ""))]
+        found: list[Resource] = [
+            EventGridTopic(
+                name,
+                resource_group=group,
+                location=topic.get("location", ""),
+                input_schema=props.get("inputSchema", ""),
+                endpoint=props.get("endpoint", ""),
+            )
+        ]
         for item in grid.topic_event_subscriptions.list(group, name):
             found.append(self.subscription(group, name, False, arm_json(item)))
         return found
@@ -249,8 +283,15 @@ class RemoteReader:
         grid = self.azure.eventgrid
         topic = arm_json(grid.system_topics.get(group, name))
         props = topic.get("properties", {})
-        found: list[Resource] = [SystemTopic(name, resource_group=group, location=topic.get("location", ""),
-                                             source=props.get("source", ""), topic_type=props.get("topicType", ""))]
+        found: list[Resource] = [
+            SystemTopic(
+                name,
+                resource_group=group,
+                location=topic.get("location", ""),
+                source=props.get("source", ""),
+                topic_type=props.get("topicType", ""),
+            )
+        ]
         for item in grid.system_topic_event_subscriptions.list_by_system_topic(group, name):
             found.append(self.subscription(group, name, True, arm_json(item)))
         return found
@@ -266,8 +307,12 @@ class RemoteReader:
             target = ""  # its function app is gone or about to be replaced: deliver to the new one
         filters = props.get("filter") or {}
         return EventSubscription(
-            f"{topic}/{found['name']}", resource_group=group, topic=topic, system_topic=system,
-            endpoint_type=endpoint_type, destination=target,
+            f"{topic}/{found['name']}",
+            resource_group=group,
+            topic=topic,
+            system_topic=system,
+            endpoint_type=endpoint_type,
+            destination=target,
             event_types=tuple(filters.get("includedEventTypes") or ()),
             subject_begins_with=filters.get("subjectBeginsWith") or "",
             subject_ends_with=filters.get("subjectEndsWith") or "",

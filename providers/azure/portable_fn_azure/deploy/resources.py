@@ -154,11 +154,14 @@ class FunctionApp(Resource):
         if self.deployment_auth == "StorageAccountConnectionString":
             authentication["storageAccountConnectionStringName"] = DEPLOYMENT_CONNECTION
         return {
-            "deployment": {"storage": {"type": "blobContainer", "value": self.deployment_storage,
-                                       "authentication": authentication}},
+            "deployment": {
+                "storage": {"type": "blobContainer", "value": self.deployment_storage, "authentication": authentication}
+            },
             "runtime": {"name": "python", "version": self.runtime_version},
-            "scaleAndConcurrency": {"instanceMemoryMB": self.instance_memory_mb,
-                                    "maximumInstanceCount": self.maximum_instance_count},
+            "scaleAndConcurrency": {
+                "instanceMemoryMB": self.instance_memory_mb,
+                "maximumInstanceCount": self.maximum_instance_count,
+            },
         }
 
 
@@ -254,8 +257,19 @@ class EventSubscription(Resource):
 # Dependencies first: the order `desired` lists resources in and `remote` reads them in (the planner
 # deletes in reverse order of what was read, so dependents go before what they depend on).
 ORDER: tuple[type[Resource], ...] = (
-    ResourceGroup, StorageAccount, BlobContainer, StorageQueue, PackageBlob, FunctionPlan, FunctionApp,
-    RoleAssignment, AppSettings, Release, EventGridTopic, SystemTopic, EventSubscription,
+    ResourceGroup,
+    StorageAccount,
+    BlobContainer,
+    StorageQueue,
+    PackageBlob,
+    FunctionPlan,
+    FunctionApp,
+    RoleAssignment,
+    AppSettings,
+    Release,
+    EventGridTopic,
+    SystemTopic,
+    EventSubscription,
 )
 
 

@@ -67,8 +67,13 @@ class GcpDeployer(Deployer[GcpClient, Names]):
 
     provider = "gcp"
 
-    def __init__(self, settings: GcpSettings | Mapping[str, Any] | None = None, endpoint_url: str | None = None,
-                 client: GcpClient | None = None, credentials: Credentials | None = None) -> None:
+    def __init__(
+        self,
+        settings: GcpSettings | Mapping[str, Any] | None = None,
+        endpoint_url: str | None = None,
+        client: GcpClient | None = None,
+        credentials: Credentials | None = None,
+    ) -> None:
         self.config = typed_settings(GcpSettings, settings, "tool.portable-fn.gcp")
         super().__init__(self.config.model_dump(exclude_unset=True), endpoint_url, client)
         self.credentials = credentials
@@ -76,8 +81,9 @@ class GcpDeployer(Deployer[GcpClient, Names]):
     def make_client(self) -> GcpClient:
         """The one GcpClient every call goes through (made on first use, so `check` needs no project)."""
         config = self.config
-        return GcpClient(self.endpoint_url, config.endpoints, self.credentials, config.poll_s,
-                         config.operation_timeout_s)
+        return GcpClient(
+            self.endpoint_url, config.endpoints, self.credentials, config.poll_s, config.operation_timeout_s
+        )
 
     def check(self, app: App) -> None:
         """Raise UnsupportedTriggerError for what Cloud Functions, Pub/Sub or Cloud Scheduler cannot do."""
@@ -88,11 +94,13 @@ class GcpDeployer(Deployer[GcpClient, Names]):
             if isinstance(trigger, Queue) and trigger.fifo:
                 raise UnsupportedTriggerError(
                     f"Function {spec.name!r} on gcp: queue({trigger.name!r}, fifo=True) needs ordered delivery, "
-                    "which a Cloud Functions Pub/Sub trigger does not give. Drop fifo=True or deploy it elsewhere.")
+                    "which a Cloud Functions Pub/Sub trigger does not give. Drop fifo=True or deploy it elsewhere."
+                )
             if trigger.is_event and timeout > MAX_EVENT_TIMEOUT_S:
                 raise UnsupportedTriggerError(
                     f"Function {spec.name!r} on gcp: timeout_s={timeout} is over the {MAX_EVENT_TIMEOUT_S} s "
-                    "an event-driven Cloud Function may run. Lower it, or split the work.")
+                    "an event-driven Cloud Function may run. Lower it, or split the work."
+                )
 
     def names(self, app: App, stage: str) -> Names:
         project = required("project", self.config.project, "GOOGLE_CLOUD_PROJECT", "CLOUDSDK_CORE_PROJECT")
@@ -105,9 +113,13 @@ class GcpDeployer(Deployer[GcpClient, Names]):
 
     def read_remote(self, app: App, stage: str) -> RemoteState:
         config = self.config
-        return RemoteReader(self.client, self.names(app, stage), config,
-                            storage_agent=wants_storage_agent_grant(app, config),
-                            event_receiver=wants_event_receiver_grant(app, config)).read()
+        return RemoteReader(
+            self.client,
+            self.names(app, stage),
+            config,
+            storage_agent=wants_storage_agent_grant(app, config),
+            event_receiver=wants_event_receiver_grant(app, config),
+        ).read()
 
     def appliers(self, app: App, stage: str) -> Appliers:
         ctx = ApplyContext(self.client, self.names(app, stage), self.config)
@@ -125,6 +137,7 @@ def required(key: str, value: str | None, *variables: str) -> str:
     found = value or next((os.environ[v] for v in variables if os.environ.get(v)), None)
     if not found:
         raise ConfigError(
-            f"Deploying to gcp needs a {key}: set {key} = \"...\" under [tool.portable-fn.gcp] in "
-            f"pyproject.toml, or the {' or '.join(variables)} environment variable.")
+            f'Deploying to gcp needs a {key}: set {key} = "..." under [tool.portable-fn.gcp] in '
+            f"pyproject.toml, or the {' or '.join(variables)} environment variable."
+        )
     return found

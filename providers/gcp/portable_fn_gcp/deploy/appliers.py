@@ -60,8 +60,13 @@ FUNCTION_MASK = {
     "event_filters": ("event_trigger",),
     "retry_policy": ("event_trigger",),
 }
-JOB_MASK = {"schedule": "schedule", "time_zone": "time_zone", "topic": "pubsub_target", "data": "pubsub_target",
-            "description": "description"}
+JOB_MASK = {
+    "schedule": "schedule",
+    "time_zone": "time_zone",
+    "topic": "pubsub_target",
+    "data": "pubsub_target",
+    "description": "description",
+}
 
 
 class ApplyContext(BaseApplyContext):
@@ -111,17 +116,24 @@ class StorageAgentGrants(Applier[StorageAgentGrant]):
         if not granted:
             self.gcp.progress(f"      {member} already holds {PUBLISHER} on project {resource.name}")
             return False  # nothing for the storage triggers to wait for
-        self.gcp.progress(f"      {member} may now publish to Pub/Sub in project {resource.name} (storage "
-                          f"triggers need it; they wait up to {self.ctx.settings.grant_wait_s:.0f} s for it)")
+        self.gcp.progress(
+            f"      {member} may now publish to Pub/Sub in project {resource.name} (storage "
+            f"triggers need it; they wait up to {self.ctx.settings.grant_wait_s:.0f} s for it)"
+        )
         return None
 
     def settles(self) -> Settling:
         """IAM changes take a while to reach Eventarc: until then it refuses a storage trigger."""
         settings = self.ctx.settings
-        return Settling(storage_agent_not_ready, wait_s=settings.grant_wait_s, every_s=settings.retry_every_s,
-                        waiting_for="the storage agent's new grant to reach Eventarc",
-                        why=f"the Cloud Storage service agent was granted {PUBLISHER}, and IAM changes can take "
-                            "longer to reach Eventarc", setting="grant_wait_s")
+        return Settling(
+            storage_agent_not_ready,
+            wait_s=settings.grant_wait_s,
+            every_s=settings.retry_every_s,
+            waiting_for="the storage agent's new grant to reach Eventarc",
+            why=f"the Cloud Storage service agent was granted {PUBLISHER}, and IAM changes can take "
+            "longer to reach Eventarc",
+            setting="grant_wait_s",
+        )
 
 
 class Topics(Applier[Topic]):
@@ -133,8 +145,9 @@ class Topics(Applier[Topic]):
             self.gcp.call("pubsub", "update_topic", request={"topic": topic, "update_mask": {"paths": ["labels"]}})
 
     def delete(self, resource: Topic) -> None:
-        self.tolerate_missing(lambda: self.gcp.call("pubsub", "delete_topic",
-                                                    request={"topic": self.names.topic_path(resource.name)}))
+        self.tolerate_missing(
+            lambda: self.gcp.call("pubsub", "delete_topic", request={"topic": self.names.topic_path(resource.name)})
+        )
 
 
 class Buckets(Applier[Bucket]):
@@ -145,8 +158,13 @@ class Buckets(Applier[Bucket]):
         bucket.iam_configuration.uniform_bucket_level_access_enabled = True
         bucket.iam_configuration.public_access_prevention = "enforced"
         try:
-            self.gcp.call("storage", "create_bucket", bucket_or_name=bucket, project=self.names.project,
-                          location=resource.location)
+            self.gcp.call(
+                "storage",
+                "create_bucket",
+                bucket_or_name=bucket,
+                project=self.names.project,
+                location=resource.location,
+            )
         except AlreadyExists:  # ours from a run that failed before labelling it, or someone else's name
             self.adopt(resource)
 
@@ -157,7 +175,8 @@ class Buckets(Applier[Bucket]):
             raise DeployError(
                 f"Deploying to gcp: the bucket name {resource.name!r} is taken by another project (bucket names "
                 "are global). Map the trigger's bucket to a bucket you own with `buckets = {...}` under "
-                "[tool.portable-fn.gcp], or rename the stage or app.") from exc
+                "[tool.portable-fn.gcp], or rename the stage or app."
+            ) from exc
         found.labels = {**(found.labels or {}), **self.ctx.labels}
         self.gcp.record("storage", "patch_bucket", resource.name)
         found.patch()
@@ -171,16 +190,23 @@ class Buckets(Applier[Bucket]):
             raise DeployError(
                 f"bucket {resource.name!r} still holds objects and deploy never deletes data; empty it "
                 f"(gcloud storage rm --recursive gs://{resource.name}/**) if its objects can go, then run "
-                "`portable-fn remove` again") from exc
+                "`portable-fn remove` again"
+            ) from exc
 
 
 class Functions(Applier[Function]):
     def create(self, resource: Function) -> None:
-        request = {"parent": self.names.location, "function_id": resource.name,
-                   "function": self.message(resource, self.upload(resource))}
-        self.until_granted(resource, lambda: self.gcp.wait(self.gcp.call("functions", "create_function",
-                                                                         request=request),
-                                                           f"creating function {resource.name}"))
+        request = {
+            "parent": self.names.location,
+            "function_id": resource.name,
+            "function": self.message(resource, self.upload(resource)),
+        }
+        self.until_granted(
+            resource,
+            lambda: self.gcp.wait(
+                self.gcp.call("functions", "create_function", request=request), f"creating function {resource.name}"
+            ),
+        )
 
     def update(self, resource: Function, previous: Function, changes: tuple[str, ...]) -> None:
         self.until_granted(resource, lambda: self.send(resource, changes))
@@ -198,8 +224,7 @@ class Functions(Applier[Function]):
         """`deploy()`; when Eventarc refuses the storage trigger because the storage agent's grant this run
         made (a step this one waits for) has not reached it yet, the function is left FAILED and is deployed
         again, whole (`redeploy`), until `grant_wait_s` after the grant (`StorageAgentGrants.settles`)."""
-        self.until_settled(deploy, f"function {resource.name}'s storage trigger",
-                           again=lambda: self.redeploy(resource))
+        self.until_settled(deploy, f"function {resource.name}'s storage trigger", again=lambda: self.redeploy(resource))
 
     def redeploy(self, resource: Function) -> None:
         """The whole function again: it is FAILED now (or, had the refusal come before it was made, new)."""
@@ -209,8 +234,11 @@ class Functions(Applier[Function]):
             self.create(resource)
 
     def delete(self, resource: Function) -> None:
-        operation = self.tolerate_missing(lambda: self.gcp.call(
-            "functions", "delete_function", request={"name": self.names.function_path(resource.name)}))
+        operation = self.tolerate_missing(
+            lambda: self.gcp.call(
+                "functions", "delete_function", request={"name": self.names.function_path(resource.name)}
+            )
+        )
         if operation is not None:
             self.gcp.wait(operation, f"deleting function {resource.name}")
 
@@ -226,23 +254,33 @@ class Functions(Applier[Function]):
         if storage_source is not None:
             build["source"] = {"storage_source": storage_source}
         service: dict[str, Any] = {
-            "available_memory": f"{resource.memory_mb}Mi", "timeout_seconds": resource.timeout_s,
-            "environment_variables": dict(resource.env), "min_instance_count": resource.min_instances,
-            "max_instance_count": resource.max_instances, "ingress_settings": resource.ingress,
+            "available_memory": f"{resource.memory_mb}Mi",
+            "timeout_seconds": resource.timeout_s,
+            "environment_variables": dict(resource.env),
+            "min_instance_count": resource.min_instances,
+            "max_instance_count": resource.max_instances,
+            "ingress_settings": resource.ingress,
             "all_traffic_on_latest_revision": True,
         }
         if resource.service_account:
             service["service_account_email"] = resource.service_account
-        function = {"name": self.names.function_path(resource.name), "environment": "GEN_2",
-                    "labels": {**self.ctx.labels, LABEL_SOURCE: resource.source_sha},
-                    "build_config": build, "service_config": service}
+        function = {
+            "name": self.names.function_path(resource.name),
+            "environment": "GEN_2",
+            "labels": {**self.ctx.labels, LABEL_SOURCE: resource.source_sha},
+            "build_config": build,
+            "service_config": service,
+        }
         if resource.event_type:
             function["event_trigger"] = self.trigger(resource)
         return function
 
     def trigger(self, resource: Function) -> dict[str, Any]:
-        trigger: dict[str, Any] = {"event_type": resource.event_type, "retry_policy": resource.retry_policy,
-                                   "trigger_region": self.names.region}
+        trigger: dict[str, Any] = {
+            "event_type": resource.event_type,
+            "retry_policy": resource.retry_policy,
+            "trigger_region": self.names.region,
+        }
         if resource.pubsub_topic:
             trigger["pubsub_topic"] = resource.pubsub_topic
         if resource.event_filters:
@@ -285,9 +323,12 @@ class DeadLetterRoutes(Applier[DeadLetterRoute]):
             self.gcp.progress(
                 f"      {resource.name}: set project_number in [tool.portable-fn.gcp] so deploy can let the Pub/Sub "
                 f"service agent publish to {resource.dead_letter_topic} and subscribe to {subscription}; "
-                "until then messages that keep failing are not moved to the dead-letter topic")
-        self.set_policy(subscription, {"dead_letter_topic": resource.dead_letter_topic,
-                                       "max_delivery_attempts": resource.max_delivery_attempts})
+                "until then messages that keep failing are not moved to the dead-letter topic"
+            )
+        self.set_policy(
+            subscription,
+            {"dead_letter_topic": resource.dead_letter_topic, "max_delivery_attempts": resource.max_delivery_attempts},
+        )
 
     def subscription(self, resource: DeadLetterRoute, found: Any) -> str:
         """The subscription the function's Eventarc trigger names. Eventarc names it once it has made it, which
@@ -303,18 +344,26 @@ class DeadLetterRoutes(Applier[DeadLetterRoute]):
                     f"dead-letter policy could be set for {resource.trigger_topic}. Check the trigger with `gcloud "
                     f"eventarc triggers describe {short(trigger) or '...'} --location={self.names.region}`, then run "
                     "`portable-fn deploy` again (raise subscription_wait_s under [tool.portable-fn.gcp] to wait "
-                    "longer).")
-            self.gcp.progress(f"      {resource.name}: waiting for Eventarc to name the subscription of trigger "
-                              f"{trigger or '(none yet)'}")
+                    "longer)."
+                )
+            self.gcp.progress(
+                f"      {resource.name}: waiting for Eventarc to name the subscription of trigger "
+                f"{trigger or '(none yet)'}"
+            )
             time.sleep(self.gcp.poll_s)
             found = self.function(resource)
             trigger = found.event_trigger.trigger
         return subscription
 
     def set_policy(self, subscription: str, policy: dict[str, Any] | None) -> None:
-        self.gcp.call("subscriber", "update_subscription", request={
-            "subscription": {"name": subscription, "dead_letter_policy": policy or {}},
-            "update_mask": {"paths": ["dead_letter_policy"]}})
+        self.gcp.call(
+            "subscriber",
+            "update_subscription",
+            request={
+                "subscription": {"name": subscription, "dead_letter_policy": policy or {}},
+                "update_mask": {"paths": ["dead_letter_policy"]},
+            },
+        )
 
 
 class PublicInvokers(Applier[PublicInvoker]):
@@ -390,7 +439,8 @@ class EventReceiverGrants(Applier[EventReceiverGrant]):
                 f"Deploying to gcp: storage triggers receive events as {resource.name}, and Google refused to let "
                 f"deploy {verb} its {resource.role} on project {resource.project!r} ({type(exc).__name__}: {exc}). "
                 f"Have a project owner run this once:\n    gcloud projects {verb}-iam-policy-binding "
-                f"{resource.project} --member={member} --role={resource.role}\nthen run `portable-fn` again.") from exc
+                f"{resource.project} --member={member} --role={resource.role}\nthen run `portable-fn` again."
+            ) from exc
 
 
 class SchedulerJobs(Applier[SchedulerJob]):
@@ -406,17 +456,28 @@ class SchedulerJobs(Applier[SchedulerJob]):
         self.gcp.call("scheduler", "update_job", request={"job": self.job(resource), "update_mask": {"paths": paths}})
 
     def delete(self, resource: SchedulerJob) -> None:
-        self.tolerate_missing(lambda: self.gcp.call("scheduler", "delete_job",
-                                                    request={"name": self.names.job_path(resource.name)}))
+        self.tolerate_missing(
+            lambda: self.gcp.call("scheduler", "delete_job", request={"name": self.names.job_path(resource.name)})
+        )
 
     def job(self, resource: SchedulerJob) -> dict[str, Any]:
-        return {"name": self.names.job_path(resource.name), "description": resource.description,
-                "schedule": resource.schedule, "time_zone": resource.time_zone,
-                "pubsub_target": {"topic_name": resource.topic, "data": resource.data.encode("utf-8")}}
+        return {
+            "name": self.names.job_path(resource.name),
+            "description": resource.description,
+            "schedule": resource.schedule,
+            "time_zone": resource.time_zone,
+            "pubsub_target": {"topic_name": resource.topic, "data": resource.data.encode("utf-8")},
+        }
 
 
 APPLIERS: dict[type[Resource], type[Applier[Any]]] = {
-    StorageAgentGrant: StorageAgentGrants, Topic: Topics, Bucket: Buckets, Function: Functions,
-    DeadLetterRoute: DeadLetterRoutes, PublicInvoker: PublicInvokers, SchedulerJob: SchedulerJobs,
-    TriggerInvoker: TriggerInvokers, EventReceiverGrant: EventReceiverGrants,
+    StorageAgentGrant: StorageAgentGrants,
+    Topic: Topics,
+    Bucket: Buckets,
+    Function: Functions,
+    DeadLetterRoute: DeadLetterRoutes,
+    PublicInvoker: PublicInvokers,
+    SchedulerJob: SchedulerJobs,
+    TriggerInvoker: TriggerInvokers,
+    EventReceiverGrant: EventReceiverGrants,
 }

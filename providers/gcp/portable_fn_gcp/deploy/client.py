@@ -46,16 +46,31 @@ SAME_ENDPOINT = {"subscriber": "pubsub"}  # both are the Pub/Sub API
 NotFound, AlreadyExists, Forbidden = google_errors.NotFound, google_errors.Conflict, google_errors.Forbidden
 API_LOG = logging.getLogger("portable_fn.api")
 # The request fields that name what a call acts on, first found wins; a message in one stands for its name.
-RESOURCE_FIELDS = ("name", "resource", "topic", "subscription", "job", "function", "trigger", "bucket_or_name",
-                   "parent", "project")
+RESOURCE_FIELDS = (
+    "name",
+    "resource",
+    "topic",
+    "subscription",
+    "job",
+    "function",
+    "trigger",
+    "bucket_or_name",
+    "parent",
+    "project",
+)
 
 
 class GcpClient:
     """Lazily made Google clients for one set of endpoints, with a shared call record."""
 
-    def __init__(self, endpoint_url: str | None = None, endpoints: dict[str, str] | None = None,
-                 credentials: Credentials | None = None, poll_s: float = 2.0,
-                 operation_timeout_s: float = 1800.0) -> None:
+    def __init__(
+        self,
+        endpoint_url: str | None = None,
+        endpoints: dict[str, str] | None = None,
+        credentials: Credentials | None = None,
+        poll_s: float = 2.0,
+        operation_timeout_s: float = 1800.0,
+    ) -> None:
         given = endpoints or {}
         self.endpoints = {s: given.get(s) or given.get(SAME_ENDPOINT.get(s, s)) or endpoint_url for s in SERVICES}
         self.credentials = credentials
@@ -74,8 +89,7 @@ class GcpClient:
     def record(self, service: str, method: str, resource: str) -> None:
         """Note a call in `calls` and on the API log (for the few made outside `call`)."""
         self.calls.append((service, method))
-        API_LOG.debug("gcp %s %s %s", SAME_ENDPOINT.get(service, service), method.title().replace("_", ""),
-                      resource)
+        API_LOG.debug("gcp %s %s %s", SAME_ENDPOINT.get(service, service), method.title().replace("_", ""), resource)
 
     def pages(self, service: str, method: str, **request: Any) -> Iterator[Any]:
         """Every item of a list_* call across its pages (the pager fetches further pages lazily)."""
@@ -88,8 +102,10 @@ class GcpClient:
         while not self._poll(operation):
             elapsed = time.monotonic() - started
             if elapsed > self.operation_timeout_s:
-                raise TimeoutError(f"{what} did not finish within {self.operation_timeout_s:.0f} s "
-                                   f"(operation {operation.operation.name})")
+                raise TimeoutError(
+                    f"{what} did not finish within {self.operation_timeout_s:.0f} s "
+                    f"(operation {operation.operation.name})"
+                )
             self.progress(f"      {what}: in progress ({elapsed:.0f} s)")
             time.sleep(self.poll_s)
         self.progress(f"      {what}: done after {time.monotonic() - started:.0f} s")
@@ -104,8 +120,9 @@ class GcpClient:
     def upload(self, url: str, path: Path) -> None:
         """PUT the source zip to a signed upload URL from generateUploadUrl."""
         self.record("storage", "upload", urlsplit(url).path)
-        request = urllib.request.Request(url, data=path.read_bytes(), method="PUT",
-                                         headers={"Content-Type": "application/zip"})
+        request = urllib.request.Request(
+            url, data=path.read_bytes(), method="PUT", headers={"Content-Type": "application/zip"}
+        )
         with urllib.request.urlopen(request, timeout=300) as response:
             response.read()
 
@@ -198,10 +215,14 @@ def explain(exc: BaseException) -> str | None:
     from google.auth.exceptions import DefaultCredentialsError, RefreshError
 
     if isinstance(exc, DefaultCredentialsError):
-        return ("no Google Cloud credentials were found (Application Default Credentials). Run `gcloud auth "
-                "application-default login`, or set GOOGLE_APPLICATION_CREDENTIALS to a service account's "
-                "key file.")
+        return (
+            "no Google Cloud credentials were found (Application Default Credentials). Run `gcloud auth "
+            "application-default login`, or set GOOGLE_APPLICATION_CREDENTIALS to a service account's "
+            "key file."
+        )
     if isinstance(exc, RefreshError):
-        return (f"the Google Cloud credentials could not be refreshed ({exc}); they expired or were revoked: "
-                "run `gcloud auth application-default login` again.")
+        return (
+            f"the Google Cloud credentials could not be refreshed ({exc}); they expired or were revoked: "
+            "run `gcloud auth application-default login` again."
+        )
     return None

@@ -60,8 +60,10 @@ if TYPE_CHECKING:
     from portable_fn.runtime.function import FunctionSpec
 
 MESSAGE_PUBLISHED = "google.cloud.pubsub.topic.v1.messagePublished"
-STORAGE_EVENTS = {"created": "google.cloud.storage.object.v1.finalized",
-                  "deleted": "google.cloud.storage.object.v1.deleted"}
+STORAGE_EVENTS = {
+    "created": "google.cloud.storage.object.v1.finalized",
+    "deleted": "google.cloud.storage.object.v1.deleted",
+}
 RETRY, DO_NOT_RETRY = "RETRY_POLICY_RETRY", "RETRY_POLICY_DO_NOT_RETRY"
 DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_S = 256, 60
 MAX_EVENT_TIMEOUT_S = 540  # event-driven 2nd gen functions stop after 9 minutes; HTTP ones after 60
@@ -127,12 +129,21 @@ class FunctionResources:
         if trigger.is_event and (account := self.t.settings.service_account):
             own.append(TriggerInvoker(self.id, member=f"serviceAccount:{account}"))
         if isinstance(trigger, Schedule):
-            data = json.dumps({"schedule": trigger.expression, "name": names.job(self.spec.name)},
-                              sort_keys=True, separators=(",", ":"))
-            own.append(SchedulerJob(
-                names.job(self.spec.name), schedule=cloud_scheduler_cron(self.spec.name, trigger),
-                time_zone=TIME_ZONE, topic=names.topic_path(self.trigger_topic()), data=data,
-                description=names.job_marker))
+            data = json.dumps(
+                {"schedule": trigger.expression, "name": names.job(self.spec.name)},
+                sort_keys=True,
+                separators=(",", ":"),
+            )
+            own.append(
+                SchedulerJob(
+                    names.job(self.spec.name),
+                    schedule=cloud_scheduler_cron(self.spec.name, trigger),
+                    time_zone=TIME_ZONE,
+                    topic=names.topic_path(self.trigger_topic()),
+                    data=data,
+                    description=names.job_marker,
+                )
+            )
         return own
 
     def function(self) -> Function:
@@ -161,9 +172,12 @@ class FunctionResources:
         trigger_topic = self.trigger_topic() if retries else ""
         attempts = min(max(self.options.max_attempts, MIN_DELIVERY_ATTEMPTS), MAX_DELIVERY_ATTEMPTS)
         return DeadLetterRoute(
-            self.id, dead_letter_topic=names.topic_path(dead_letter), publisher=self.t.settings.service_account,
+            self.id,
+            dead_letter_topic=names.topic_path(dead_letter),
+            publisher=self.t.settings.service_account,
             trigger_topic=names.topic_path(trigger_topic) if trigger_topic else "",
-            max_delivery_attempts=attempts if trigger_topic else 0)
+            max_delivery_attempts=attempts if trigger_topic else 0,
+        )
 
     def timeout_s(self) -> int:
         return math.ceil(self.options.timeout_s or DEFAULT_TIMEOUT_S)
@@ -172,11 +186,16 @@ class FunctionResources:
         """App defaults < stage < the function's own < portable-fn's own variables."""
         config = self.t.app.config
         stage = config.stages.get(self.t.stage)
-        own = {"PORTABLE_FN_APP": self.t.app.name, "PORTABLE_FN_STAGE": self.t.stage,
-               "PORTABLE_FN_FUNCTION": self.spec.name, "PORTABLE_FN_PROVIDER": "gcp",
-               TIMEOUT_ENV: str(self.timeout_s()),
-               # gen2 runtimes set neither: the logs' trace field (projects/P/traces/T) and cloud.region
-               "GOOGLE_CLOUD_PROJECT": self.t.names.project, "PORTABLE_FN_REGION": self.t.names.region}
+        own = {
+            "PORTABLE_FN_APP": self.t.app.name,
+            "PORTABLE_FN_STAGE": self.t.stage,
+            "PORTABLE_FN_FUNCTION": self.spec.name,
+            "PORTABLE_FN_PROVIDER": "gcp",
+            TIMEOUT_ENV: str(self.timeout_s()),
+            # gen2 runtimes set neither: the logs' trace field (projects/P/traces/T) and cloud.region
+            "GOOGLE_CLOUD_PROJECT": self.t.names.project,
+            "PORTABLE_FN_REGION": self.t.names.region,
+        }
         if dead_letter := self.dead_letter_topic():
             own[DEAD_LETTER_ENV] = self.t.names.topic_path(dead_letter)
         return {**config.defaults.env, **(stage.env if stage else {}), **self.spec.options.env, **own}
@@ -188,8 +207,11 @@ class FunctionResources:
         retry = RETRY if self.options.max_attempts > 1 else DO_NOT_RETRY
         if isinstance(trigger, Storage):
             bucket = self.t.names.bucket(trigger.bucket)
-            return {"event_type": STORAGE_EVENTS[trigger.on], "event_filters": (("bucket", bucket),),
-                    "retry_policy": retry}
+            return {
+                "event_type": STORAGE_EVENTS[trigger.on],
+                "event_filters": (("bucket", bucket),),
+                "retry_policy": retry,
+            }
         topic = self.t.names.topic_path(self.trigger_topic())
         return {"event_type": MESSAGE_PUBLISHED, "pubsub_topic": topic, "retry_policy": retry}
 

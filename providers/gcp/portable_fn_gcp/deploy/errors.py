@@ -42,8 +42,11 @@ def status(exc: BaseException) -> str:
 
 def error_infos(exc: BaseException) -> list[ErrorInfo]:
     """Every google.rpc.ErrorInfo in the error's details."""
-    found = [_info(d) for d in _error_body(exc).get("details") or () if isinstance(d, dict)
-             and d.get("@type") == "type.googleapis.com/google.rpc.ErrorInfo"]
+    found = [
+        _info(d)
+        for d in _error_body(exc).get("details") or ()
+        if isinstance(d, dict) and d.get("@type") == "type.googleapis.com/google.rpc.ErrorInfo"
+    ]
     for error in getattr(exc, "errors", None) or ():
         if isinstance(error, status_pb2.Status):
             for detail in error.details:
@@ -107,7 +110,8 @@ def not_enabled(exc: BaseException, project: str) -> DeployError | None:
         f"Deploying to gcp: Google refused a call because {api} is not enabled in project {project!r} "
         f"({type(exc).__name__}: {message(exc)}). Enable it once with\n    gcloud services enable "
         f"{service or 'SERVICE'} --project={project}\nthen run `portable-fn` again (a newly enabled API can take a "
-        "few minutes to answer).")
+        "few minutes to answer)."
+    )
 
 
 def _error_body(exc: BaseException) -> dict[str, Any]:
@@ -122,5 +126,8 @@ def _error_body(exc: BaseException) -> dict[str, Any]:
 
 
 def _info(detail: dict[str, Any]) -> ErrorInfo:
-    return ErrorInfo(str(detail.get("reason", "")), str(detail.get("domain", "")),
-                     {str(k): str(v) for k, v in (detail.get("metadata") or {}).items()})
+    return ErrorInfo(
+        str(detail.get("reason", "")),
+        str(detail.get("domain", "")),
+        {str(k): str(v) for k, v in (detail.get("metadata") or {}).items()},
+    )

@@ -20,10 +20,13 @@ def outputs(app: App, stage: str, remote: RemoteState, names: Names) -> dict[str
     for spec in app.functions:
         deployed = remote.get((Function.kind, names.function_id(spec.name)))
         if isinstance(deployed, Function):
-            functions[spec.name] = {"name": names.function_path(deployed.name), "state": deployed.state,
-                                    "trigger": spec.trigger.kind, **trigger_outputs(spec, deployed, remote, names)}
-    return {"provider": "gcp", "project": names.project, "region": names.region, "stage": stage,
-            "functions": functions}
+            functions[spec.name] = {
+                "name": names.function_path(deployed.name),
+                "state": deployed.state,
+                "trigger": spec.trigger.kind,
+                **trigger_outputs(spec, deployed, remote, names),
+            }
+    return {"provider": "gcp", "project": names.project, "region": names.region, "stage": stage, "functions": functions}
 
 
 def trigger_outputs(spec: FunctionSpec, deployed: Function, remote: RemoteState, names: Names) -> dict[str, Any]:
@@ -34,8 +37,11 @@ def trigger_outputs(spec: FunctionSpec, deployed: Function, remote: RemoteState,
         public = (PublicInvoker.kind, deployed.name) in remote
         return {"url": deployed.url, "auth": "public" if public else "iam"}
     if kind == "storage":
-        return {"bucket": dict(deployed.event_filters).get("bucket", ""), "event_type": deployed.event_type,
-                **dead_letter}
+        return {
+            "bucket": dict(deployed.event_filters).get("bucket", ""),
+            "event_type": deployed.event_type,
+            **dead_letter,
+        }
     found: dict[str, Any] = {"topic": deployed.pubsub_topic, **dead_letter}
     if kind == "schedule":
         job = remote.get((SchedulerJob.kind, names.job(spec.name)))

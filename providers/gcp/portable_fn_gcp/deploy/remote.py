@@ -45,8 +45,15 @@ from .storage_agent import POLICY_V3, holds_publisher, storage_agent
 
 INVOKER_ROLE, ALL_USERS = "roles/run.invoker", "allUsers"
 _MEMORY = re.compile(r"(\d+)\s*(Ki|Mi|Gi|k|M|G)?\Z")
-_MB = {"Ki": 1 / 1024, "Mi": 1, "Gi": 1024, "k": 1 / 1048.576, "M": 1 / 1.048576, "G": 1000 / 1.048576,
-       None: 1 / 1048576}
+_MB = {
+    "Ki": 1 / 1024,
+    "Mi": 1,
+    "Gi": 1024,
+    "k": 1 / 1048.576,
+    "M": 1 / 1.048576,
+    "G": 1000 / 1.048576,
+    None: 1 / 1048576,
+}
 
 
 def memory_mb(text: str) -> int:
@@ -58,8 +65,14 @@ def memory_mb(text: str) -> int:
 class RemoteReader:
     """Reads one app and stage's resources into a `RemoteState`, in dependency order."""
 
-    def __init__(self, gcp: GcpClient, names: Names, settings: GcpSettings, storage_agent: bool = False,
-                 event_receiver: bool = False) -> None:
+    def __init__(
+        self,
+        gcp: GcpClient,
+        names: Names,
+        settings: GcpSettings,
+        storage_agent: bool = False,
+        event_receiver: bool = False,
+    ) -> None:
         self.gcp = gcp
         self.names = names
         self.settings = settings
@@ -69,8 +82,13 @@ class RemoteReader:
     def read(self) -> RemoteState:
         found = self.found_functions()
         functions = [self.function(f) for f in found]
-        resources: list[Resource] = [*self.storage_agent_grant(), *self.event_receiver_grant(), *self.topics(),
-                                     *self.buckets(), *functions]
+        resources: list[Resource] = [
+            *self.storage_agent_grant(),
+            *self.event_receiver_grant(),
+            *self.topics(),
+            *self.buckets(),
+            *functions,
+        ]
         resources += self.invokers([f for f in functions if not f.event_type and f.service])
         resources += self.trigger_invokers([f for f in functions if f.event_type and f.service])
         resources += [route for f in found if (route := self.dead_letter_route(f)) is not None]
@@ -95,8 +113,9 @@ class RemoteReader:
         if not self.event_receiver:
             return []
         try:
-            policy = self.gcp.call("resourcemanager", "get_iam_policy",
-                                   request={"resource": f"projects/{project}", "options": POLICY_V3})
+            policy = self.gcp.call(
+                "resourcemanager", "get_iam_policy", request={"resource": f"projects/{project}", "options": POLICY_V3}
+            )
         except Forbidden:  # cannot tell: deploy tries to grant it and explains a refusal
             return []
         if not has_member(policy, EventReceiverGrant.role, f"serviceAccount:{account}"):
@@ -108,9 +127,12 @@ class RemoteReader:
         receives events as `account`; '' when there is none."""
         for found in self.gcp.pages("functions", "list_functions", request={"parent": self.names.location}):
             trigger = found.event_trigger
-            if ("event_trigger" in found and trigger.service_account_email == account
-                    and trigger.event_type != MESSAGE_PUBLISHED
-                    and not has_labels(dict(found.labels), self.names.app, self.names.stage)):
+            if (
+                "event_trigger" in found
+                and trigger.service_account_email == account
+                and trigger.event_type != MESSAGE_PUBLISHED
+                and not has_labels(dict(found.labels), self.names.app, self.names.stage)
+            ):
                 return short(found.name)
         return ""
 
@@ -121,8 +143,7 @@ class RemoteReader:
         """The app and stage's functions as Google describes them."""
         wanted = labels(self.names.app, self.names.stage)
         query = " AND ".join(f'labels.{key}="{value}"' for key, value in wanted.items())
-        found = self.gcp.pages("functions", "list_functions", request={"parent": self.names.location,
-                                                                      "filter": query})
+        found = self.gcp.pages("functions", "list_functions", request={"parent": self.names.location, "filter": query})
         return [f for f in found if has_labels(dict(f.labels), self.names.app, self.names.stage)]
 
     def dead_letter_route(self, found: Any) -> DeadLetterRoute | None:
@@ -140,15 +161,18 @@ class RemoteReader:
         subscription = trigger_subscription(self.gcp, found)
         dead_letter = None
         if subscription:
-            dead_letter = self.gcp.call("subscriber", "get_subscription",
-                                        request={"subscription": subscription}).dead_letter_policy
+            dead_letter = self.gcp.call(
+                "subscriber", "get_subscription", request={"subscription": subscription}
+            ).dead_letter_policy
         routed = dead_letter is not None and dead_letter.dead_letter_topic == topic
         return DeadLetterRoute(
-            short(found.name), dead_letter_topic=topic,
+            short(found.name),
+            dead_letter_topic=topic,
             publisher=account if self.settings.service_account else "",
             trigger_topic=found.event_trigger.pubsub_topic if routed else "",
             max_delivery_attempts=dead_letter.max_delivery_attempts if routed and dead_letter else 0,
-            granted=granted)
+            granted=granted,
+        )
 
     def function(self, found: Any) -> Function:
         build, service, trigger = found.build_config, found.service_config, found.event_trigger
@@ -182,15 +206,26 @@ class RemoteReader:
 
     def buckets(self) -> list[Bucket]:
         found = self.gcp.pages("storage", "list_buckets", project=self.names.project)
-        return [Bucket(b.name, location=(b.location or "").lower()) for b in found
-                if has_labels(dict(b.labels or {}), self.names.app, self.names.stage)]
+        return [
+            Bucket(b.name, location=(b.location or "").lower())
+            for b in found
+            if has_labels(dict(b.labels or {}), self.names.app, self.names.stage)
+        ]
 
     def jobs(self) -> list[SchedulerJob]:
         found = self.gcp.pages("scheduler", "list_jobs", request={"parent": self.names.location})
-        return [SchedulerJob(short(j.name), schedule=j.schedule, time_zone=j.time_zone,
-                             topic=j.pubsub_target.topic_name, data=j.pubsub_target.data.decode("utf-8"),
-                             description=j.description)
-                for j in found if j.description == self.names.job_marker]
+        return [
+            SchedulerJob(
+                short(j.name),
+                schedule=j.schedule,
+                time_zone=j.time_zone,
+                topic=j.pubsub_target.topic_name,
+                data=j.pubsub_target.data.decode("utf-8"),
+                description=j.description,
+            )
+            for j in found
+            if j.description == self.names.job_marker
+        ]
 
     def invokers(self, functions: list[Function]) -> list[PublicInvoker]:
         out = []
@@ -216,4 +251,3 @@ class RemoteReader:
             if has_member(policy, INVOKER_ROLE, member):
                 out.append(TriggerInvoker(function.name, member=member))
         return out
-

@@ -105,9 +105,11 @@ class EventReceiverGrant(Resource):
     def kept_because(self) -> str | None:
         if not self.shared_with:
             return None
-        return (f"function {self.shared_with} still uses {self.name} for its trigger; take the role back by hand "
-                f"once nothing does: gcloud projects remove-iam-policy-binding {self.project} "
-                f"--member=serviceAccount:{self.name} --role={self.role}")
+        return (
+            f"function {self.shared_with} still uses {self.name} for its trigger; take the role back by hand "
+            f"once nothing does: gcloud projects remove-iam-policy-binding {self.project} "
+            f"--member=serviceAccount:{self.name} --role={self.role}"
+        )
 
 
 @dataclass(frozen=True)
@@ -157,8 +159,10 @@ class StorageAgentGrant(Resource):
 
     def kept_because(self) -> str:
         member = self.member or f"serviceAccount:service-PROJECT_NUMBER@{AGENT_DOMAIN}"
-        return (f"it is project-wide and may be shared; if nothing in project {self.name} needs it any more: "
-                f"{gcloud('remove', self.name, member)}")
+        return (
+            f"it is project-wide and may be shared; if nothing in project {self.name} needs it any more: "
+            f"{gcloud('remove', self.name, member)}"
+        )
 
 
 AGENT_DOMAIN = "gs-project-accounts.iam.gserviceaccount.com"  # the Cloud Storage service agents' domain
@@ -172,8 +176,17 @@ def gcloud(verb: str, project: str, member: str) -> str:
 # Dependencies first: the order `desired` lists resources in and `remote` reads them in (the planner
 # deletes in reverse order of what was read, so dependents go before what they depend on). The storage
 # agent's grant and the event receiver grant come before the functions whose storage triggers need them.
-ORDER: tuple[type[Resource], ...] = (StorageAgentGrant, EventReceiverGrant, Topic, Bucket, Function, DeadLetterRoute,
-                                     PublicInvoker, TriggerInvoker, SchedulerJob)
+ORDER: tuple[type[Resource], ...] = (
+    StorageAgentGrant,
+    EventReceiverGrant,
+    Topic,
+    Bucket,
+    Function,
+    DeadLetterRoute,
+    PublicInvoker,
+    TriggerInvoker,
+    SchedulerJob,
+)
 
 
 def in_order(resources: list[Resource]) -> list[Resource]:

@@ -61,8 +61,9 @@ def unconditional(policy: Any) -> list[Any]:
     return [b for b in policy.bindings if not b.HasField("condition")]
 
 
-def grant(gcp: GcpClient, service: str, resource: str, role: str, member: str,
-          options: dict[str, Any] | None = None) -> bool:
+def grant(
+    gcp: GcpClient, service: str, resource: str, role: str, member: str, options: dict[str, Any] | None = None
+) -> bool:
     """Add `member` to `role` on a topic, subscription or project (read-modify-write; the etag guards it,
     other members and bindings are sent back as read); False when it was there already, and nothing was
     sent. `options` go with the read (the policy version)."""
@@ -76,8 +77,9 @@ def grant(gcp: GcpClient, service: str, resource: str, role: str, member: str,
     return True
 
 
-def revoke(gcp: GcpClient, service: str, resource: str, role: str, member: str,
-           options: dict[str, Any] | None = None) -> bool:
+def revoke(
+    gcp: GcpClient, service: str, resource: str, role: str, member: str, options: dict[str, Any] | None = None
+) -> bool:
     """Take `member` out of `role`'s unconditional binding (read-modify-write, as `grant`); False when it was
     not there, and nothing was sent."""
     read = {"resource": resource, **({"options": options} if options else {})}

@@ -29,8 +29,9 @@ def storage_agent(gcp: GcpClient, project: str, project_number: str) -> str:
 
 
 def holds_publisher(gcp: GcpClient, project: str, member: str) -> bool:
-    policy = gcp.call("resourcemanager", "get_iam_policy",
-                      request={"resource": f"projects/{project}", "options": POLICY_V3})
+    policy = gcp.call(
+        "resourcemanager", "get_iam_policy", request={"resource": f"projects/{project}", "options": POLICY_V3}
+    )
     return has_member(policy, PUBLISHER, member)
 
 
@@ -44,12 +45,18 @@ def refused(project: str, member: str, exc: Exception) -> DeployError:
     if disabled := not_enabled(exc, project):
         return disabled
     agent = member or f"serviceAccount:service-PROJECT_NUMBER@{AGENT_DOMAIN}"
-    number = "" if member else (
-        f" (PROJECT_NUMBER: `gcloud projects describe {project} --format='value(projectNumber)'`; setting "
-        "project_number = \"...\" under [tool.portable-fn.gcp] spares deploy asking Cloud Storage for it)")
+    number = (
+        ""
+        if member
+        else (
+            f" (PROJECT_NUMBER: `gcloud projects describe {project} --format='value(projectNumber)'`; setting "
+            'project_number = "..." under [tool.portable-fn.gcp] spares deploy asking Cloud Storage for it)'
+        )
+    )
     return DeployError(
         f"Deploying to gcp: storage triggers need the Cloud Storage service agent to hold {PUBLISHER} on "
         f"project {project!r}, and Google refused to let deploy check or grant it ({type(exc).__name__}: {exc}). "
         f"Have a project owner run this once:\n    {gcloud('add', project, agent)}\n"
         f"then run `portable-fn deploy` again{number}. If you may not read the project's IAM policy either, "
-        "also set grant_storage_agent = false under [tool.portable-fn.gcp] once the grant is made.")
+        "also set grant_storage_agent = false under [tool.portable-fn.gcp] once the grant is made."
+    )

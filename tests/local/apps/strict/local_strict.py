@@ -7,8 +7,17 @@ from typing import Any
 
 from portable_fn import CloudEvent, Context, Request, Response, function, http, queue, storage, topic
 
-ENV_NAMES = ("SHARED", "OVERRIDDEN", "STAGE_NAME", "OWN", "QUEUE_OWN", "PORTABLE_FN_APP", "PORTABLE_FN_STAGE",
-             "PORTABLE_FN_FUNCTION", "PORTABLE_FN_PROVIDER")
+ENV_NAMES = (
+    "SHARED",
+    "OVERRIDDEN",
+    "STAGE_NAME",
+    "OWN",
+    "QUEUE_OWN",
+    "PORTABLE_FN_APP",
+    "PORTABLE_FN_STAGE",
+    "PORTABLE_FN_FUNCTION",
+    "PORTABLE_FN_PROVIDER",
+)
 RECEIVED: dict[str, list[Any]] = {}
 
 

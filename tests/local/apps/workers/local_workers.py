@@ -37,11 +37,16 @@ class Job(BaseModel):
 
 
 def _note(name: str, event: CloudEvent[Any], ctx: Context | None = None, **extra: Any) -> None:
-    RECEIVED[name].append({"event": event, "at": time.monotonic(),
-                           "attempt": ctx.attempt if ctx else None,
-                           "delivery_count": ctx.delivery_count if ctx else None,
-                           "message_id": ctx.message.message_id if ctx and ctx.message else None,
-                           **extra})
+    RECEIVED[name].append(
+        {
+            "event": event,
+            "at": time.monotonic(),
+            "attempt": ctx.attempt if ctx else None,
+            "delivery_count": ctx.delivery_count if ctx else None,
+            "message_id": ctx.message.message_id if ctx and ctx.message else None,
+            **extra,
+        }
+    )
 
 
 @function(trigger=queue("jobs"))
@@ -158,8 +163,12 @@ def files(request: Request) -> Response:
 def echo_request(request: Request) -> Response:
     """Says back what the handler saw, and sets two cookies."""
     seen = {
-        "method": request.method, "path": request.path, "query": request.query.getall("tag"),
-        "single": request.query.get("single"), "multi": request.headers.getall("x-multi"),
-        "cookies": request.cookies, "body": request.text,
+        "method": request.method,
+        "path": request.path,
+        "query": request.query.getall("tag"),
+        "single": request.query.get("single"),
+        "multi": request.headers.getall("x-multi"),
+        "cookies": request.cookies,
+        "body": request.text,
     }
     return Response.json(seen, status=200, headers=[("set-cookie", "a=1"), ("set-cookie", "b=2")])

@@ -62,8 +62,9 @@ def ticker(event: CloudEvent[ScheduleTick], ctx: Context) -> None:
 @function(trigger=http("ANY", "/orders/{order_id}"))
 def order_api(request: Request) -> Response:
     SEEN.append({"function": "order_api", "request": request_view(request)})
-    return Response.json({"order": request.path_params["order_id"]}, status=201,
-                         headers=[("set-cookie", "a=1"), ("set-cookie", "b=2")])
+    return Response.json(
+        {"order": request.path_params["order_id"]}, status=201, headers=[("set-cookie", "a=1"), ("set-cookie", "b=2")]
+    )
 
 
 @function(trigger=http("GET", "/status"))
@@ -100,19 +101,33 @@ def data_view(data: Any) -> dict[str, Any]:
 
 def context_view(ctx: Context) -> dict[str, Any]:
     meta = ctx.message
-    message = None if meta is None else {
-        "message_id": meta.message_id, "delivery_count": meta.delivery_count,
-        "attributes": dict(meta.attributes), "published_time": meta.published_time,
-        "subscription": meta.subscription,
+    message = (
+        None
+        if meta is None
+        else {
+            "message_id": meta.message_id,
+            "delivery_count": meta.delivery_count,
+            "attributes": dict(meta.attributes),
+            "published_time": meta.published_time,
+            "subscription": meta.subscription,
+        }
+    )
+    return {
+        "function_name": ctx.function_name,
+        "provider": ctx.provider,
+        "attempt": ctx.attempt,
+        "delivery_count": ctx.delivery_count,
+        "invocation_id": ctx.invocation_id,
+        "has_deadline": ctx.deadline is not None,
+        "message": message,
     }
-    return {"function_name": ctx.function_name, "provider": ctx.provider, "attempt": ctx.attempt,
-            "delivery_count": ctx.delivery_count, "invocation_id": ctx.invocation_id,
-            "has_deadline": ctx.deadline is not None, "message": message}
 
 
 def request_view(request: Request) -> dict[str, Any]:
     return {
-        "method": request.method, "path": request.path, "path_params": dict(request.path_params),
+        "method": request.method,
+        "path": request.path,
+        "path_params": dict(request.path_params),
         "query": [list(pair) for pair in request.query.multi_items()],
         "headers": [[name.lower(), value] for name, value in request.headers.multi_items()],
         "cookies": dict(request.cookies),

@@ -89,12 +89,16 @@ def _handler_for(api: RuntimeApi) -> type[BaseHTTPRequestHandler]:
                 except queue.Empty:
                     continue
                 deadline_ms = int((time.time() + 30) * 1000)
-                return self._send(200, body, {
-                    "Lambda-Runtime-Aws-Request-Id": request_id,
-                    "Lambda-Runtime-Deadline-Ms": str(deadline_ms),
-                    "Lambda-Runtime-Invoked-Function-Arn": FUNCTION_ARN.format(function),
-                    "Lambda-Runtime-Trace-Id": "Root=1-5e1b4151-5ac6c58f5b5daa6532e4f2d6;Parent=1;Sampled=0",
-                })
+                return self._send(
+                    200,
+                    body,
+                    {
+                        "Lambda-Runtime-Aws-Request-Id": request_id,
+                        "Lambda-Runtime-Deadline-Ms": str(deadline_ms),
+                        "Lambda-Runtime-Invoked-Function-Arn": FUNCTION_ARN.format(function),
+                        "Lambda-Runtime-Trace-Id": "Root=1-5e1b4151-5ac6c58f5b5daa6532e4f2d6;Parent=1;Sampled=0",
+                    },
+                )
             return None
 
         def do_POST(self) -> None:
@@ -131,19 +135,26 @@ class LambdaProcess:
     def __init__(self, api: RuntimeApi, task: Path, ric: Path, function: str, data_dir: Path) -> None:
         self.api, self.task, self.function = api, task, function
         self.env = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", "TZ": "UTC",
-            "PYTHONPATH": os.pathsep.join([str(task), str(ric)]), "PYTHONDONTWRITEBYTECODE": "1",
-            "AWS_LAMBDA_RUNTIME_API": api.address, "_HANDLER": f"portable_fn_entry.{function}",
-            "LAMBDA_TASK_ROOT": str(task), "AWS_REGION": "eu-west-1", "AWS_DEFAULT_REGION": "eu-west-1",
-            "AWS_LAMBDA_FUNCTION_NAME": f"shop-dev-{function}", "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256", "AWS_EXECUTION_ENV": f"AWS_Lambda_python{PYTHON}",
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "LANG": "C.UTF-8",
+            "TZ": "UTC",
+            "PYTHONPATH": os.pathsep.join([str(task), str(ric)]),
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "AWS_LAMBDA_RUNTIME_API": api.address,
+            "_HANDLER": f"portable_fn_entry.{function}",
+            "LAMBDA_TASK_ROOT": str(task),
+            "AWS_REGION": "eu-west-1",
+            "AWS_DEFAULT_REGION": "eu-west-1",
+            "AWS_LAMBDA_FUNCTION_NAME": f"shop-dev-{function}",
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256",
+            "AWS_EXECUTION_ENV": f"AWS_Lambda_python{PYTHON}",
             "SHOP_DATA_DIR": str(data_dir),
         }
         self.command = [sys.executable, "-s", "-S", "-m", "awslambdaric", self.env["_HANDLER"]]
         self.log = data_dir.parent / f"{function}.log"
         with self.log.open("w") as log:
-            self.process = subprocess.Popen(self.command, cwd=task, env=self.env, stdout=log,
-                                            stderr=subprocess.STDOUT)
+            self.process = subprocess.Popen(self.command, cwd=task, env=self.env, stdout=log, stderr=subprocess.STDOUT)
 
     def invoke(self, event: Any, timeout: float = 60) -> Answer:
         """Send one event through the Runtime API and wait for the runtime's answer."""
@@ -208,13 +219,17 @@ def ric_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def shop_task(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """samples/shop packaged for Lambda (x86_64, the running CPython) and unzipped: Lambda's /var/task."""
-    shop = shutil.copytree(REPO / "samples" / "shop", tmp_path_factory.mktemp("shop") / "shop",
-                           ignore=shutil.ignore_patterns(".portable-fn", "__pycache__"))
+    shop = shutil.copytree(
+        REPO / "samples" / "shop",
+        tmp_path_factory.mktemp("shop") / "shop",
+        ignore=shutil.ignore_patterns(".portable-fn", "__pycache__"),
+    )
     pyproject = shop / "pyproject.toml"
     pyproject.write_text(pyproject.read_text().replace('python = "3.11"\n', f'python = "{PYTHON}"\n'))
     out = tmp_path_factory.mktemp("package")
-    artifact = build_package(load_app(shop), "dev", out, lambda m: None,
-                             cache_dir=tmp_path_factory.mktemp("wheel-cache"))
+    artifact = build_package(
+        load_app(shop), "dev", out, lambda m: None, cache_dir=tmp_path_factory.mktemp("wheel-cache")
+    )
     task = tmp_path_factory.mktemp("task")
     shutil.unpack_archive(artifact.path, task)
     return task

@@ -33,8 +33,12 @@ def test_post_orders_over_http_api_v2_answers_201_then_400_for_a_bad_order(
     runtime = lambda_function("create_order")
     created = runtime.invoke(event("httpCreateOrder.json"))
     assert created.kind == "response"
-    assert created.body == {"statusCode": 201, "headers": {"content-type": "application/json"},
-                            "body": '{"id":"o-1","lines":2}', "isBase64Encoded": False}
+    assert created.body == {
+        "statusCode": 201,
+        "headers": {"content-type": "application/json"},
+        "body": '{"id":"o-1","lines":2}',
+        "isBase64Encoded": False,
+    }
     refused = runtime.invoke(event("httpCreateOrderInvalid.json"))  # the same warm environment
     assert refused.kind == "response" and refused.body["statusCode"] == 400
     assert "lines" in json.loads(refused.body["body"])["error"]
@@ -49,15 +53,16 @@ def test_get_order_reads_its_path_parameter(lambda_function: Any, event: Any, sh
     assert json.loads(found.body["body"]) == {"id": "o-1", "customer": "ada", "lines": []}
 
 
-def test_an_sqs_batch_reports_exactly_the_invalid_record(lambda_function: Any, event: Any,
-                                                          shop_data: Path) -> None:
+def test_an_sqs_batch_reports_exactly_the_invalid_record(lambda_function: Any, event: Any, shop_data: Path) -> None:
     batch = event("sqsOrders.json")
     answer = lambda_function("fulfil").invoke(batch)
     assert answer.kind == "response"
     assert answer.body == {"batchItemFailures": [{"itemIdentifier": batch["Records"][0]["messageId"]}]}
     fulfilled = records(shop_data, "fulfilled")
     assert [(r["id"], r["event_id"], r["attempt"]) for r in fulfilled] == [
-        ("o-3", batch["Records"][1]["messageId"], 1), ("o-4", batch["Records"][2]["messageId"], 1)]
+        ("o-3", batch["Records"][1]["messageId"], 1),
+        ("o-4", batch["Records"][2]["messageId"], 1),
+    ]
 
 
 def test_an_s3_upload_reaches_the_storage_function(lambda_function: Any, event: Any, shop_data: Path) -> None:
@@ -71,12 +76,14 @@ def test_sns_and_scheduler_events_are_acknowledged(lambda_function: Any, event: 
     swept = lambda_function("sweep").invoke(event("schedulerSweep.json"))
     assert (notified.kind, notified.body, swept.kind, swept.body) == ("response", None, "response", None)
     assert [(r["type"], r["id"]) for r in records(shop_data, "notifications")] == [
-        ("com.amazonaws.sns.Notification", "95df01b4-ee98-5cb9-9903-4c221d41eb5e")]
+        ("com.amazonaws.sns.Notification", "95df01b4-ee98-5cb9-9903-4c221d41eb5e")
+    ]
     assert records(shop_data, "sweeps") == [{"at": "2024-05-01T03:00:00Z"}]
 
 
-def test_an_event_of_the_wrong_kind_goes_to_the_invocation_error_route(lambda_function: Any, event: Any,
-                                                                      shop_task: Path) -> None:
+def test_an_event_of_the_wrong_kind_goes_to_the_invocation_error_route(
+    lambda_function: Any, event: Any, shop_task: Path
+) -> None:
     answer = lambda_function("create_order").invoke(event("sqsOrders.json"))
     assert answer.kind == "error"
     assert answer.body["errorType"] == "InvalidEventError"
@@ -92,16 +99,25 @@ def test_a_handler_the_zip_does_not_have_is_an_init_error(lambda_function: Any) 
     assert [e.body["errorType"] for e in runtime.api.init_errors] == ["Runtime.HandlerNotFound"]
 
 
-def test_the_dependencies_come_from_the_zip_not_from_this_machine(lambda_function: Any, event: Any,
-                                                                  shop_task: Path) -> None:
+def test_the_dependencies_come_from_the_zip_not_from_this_machine(
+    lambda_function: Any, event: Any, shop_task: Path
+) -> None:
     runtime = lambda_function("create_order")
     assert runtime.invoke(event("httpCreateOrder.json")).body["statusCode"] == 201
     native = {f for f in runtime.mapped_files() if "_pydantic_core" in f}
     abi = f"cpython-{sys.version_info.major}{sys.version_info.minor}-x86_64-linux-gnu"
     assert native == {str(shop_task / "pydantic_core" / f"_pydantic_core.{abi}.so")}
-    probe = ("import pydantic, pydantic_core, portable_fn; "
-             "print(pydantic_core.__file__, pydantic.__file__, portable_fn.__file__)")
-    done = subprocess.run([sys.executable, "-s", "-S", "-c", probe], cwd=shop_task, env=runtime.env,
-                          capture_output=True, text=True, check=False)
+    probe = (
+        "import pydantic, pydantic_core, portable_fn; "
+        "print(pydantic_core.__file__, pydantic.__file__, portable_fn.__file__)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-s", "-S", "-c", probe],
+        cwd=shop_task,
+        env=runtime.env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     assert all(Path(f).is_relative_to(shop_task) for f in done.stdout.split())

@@ -31,8 +31,11 @@ from portable_fn.provider import Provider
 REGION = "eu-west-1"
 REPO = Path(__file__).resolve().parents[4]
 CREDENTIALS = {
-    "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
-    "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION,
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_REGION": REGION,
 }
 UNSET = ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE")
 
@@ -49,8 +52,9 @@ def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         for name in UNSET:
             env.delenv(name, raising=False)
         env.setenv("AWS_CONFIG_FILE", str(tmp_path_factory.mktemp("aws") / "config"))
-        with Emulator(MOTO_SERVER, "http://127.0.0.1:{port}/moto-api/data.json", tmp_path_factory.mktemp("moto"),
-                      "moto-server") as server:
+        with Emulator(
+            MOTO_SERVER, "http://127.0.0.1:{port}/moto-api/data.json", tmp_path_factory.mktemp("moto"), "moto-server"
+        ) as server:
             yield server.url
 
 
@@ -125,10 +129,23 @@ def boto(endpoint: str) -> Any:
     def client(service: str) -> Any:
         return boto3.client(service, region_name=REGION, endpoint_url=endpoint)
 
-    return types.SimpleNamespace(**{name: client(service) for name, service in {
-        "iam": "iam", "lambda_": "lambda", "sqs": "sqs", "sns": "sns", "s3": "s3", "logs": "logs",
-        "scheduler": "scheduler", "tagging": "resourcegroupstaggingapi", "apigw": "apigatewayv2", "sts": "sts",
-    }.items()})
+    return types.SimpleNamespace(
+        **{
+            name: client(service)
+            for name, service in {
+                "iam": "iam",
+                "lambda_": "lambda",
+                "sqs": "sqs",
+                "sns": "sns",
+                "s3": "s3",
+                "logs": "logs",
+                "scheduler": "scheduler",
+                "tagging": "resourcegroupstaggingapi",
+                "apigw": "apigatewayv2",
+                "sts": "sts",
+            }.items()
+        }
+    )
 
 
 @pytest.fixture

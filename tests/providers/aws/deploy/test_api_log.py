@@ -25,13 +25,17 @@ def api_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
 @pytest.fixture
 def shop_with_secret(shop: Any) -> Any:
     pyproject = shop.root / "pyproject.toml"
-    pyproject.write_text(pyproject.read_text().replace(
-        "[tool.portable-fn.stages.dev]\n", f'[tool.portable-fn.stages.dev]\nenv = {{ PAYMENT_KEY = "{PLANTED}" }}\n'))
+    pyproject.write_text(
+        pyproject.read_text().replace(
+            "[tool.portable-fn.stages.dev]\n", f'[tool.portable-fn.stages.dev]\nenv = {{ PAYMENT_KEY = "{PLANTED}" }}\n'
+        )
+    )
     return load_app(shop.root)
 
 
 def test_a_deploy_logs_each_call_as_service_operation_and_resource(
-        provider: Any, shop_with_secret: Any, caplog: pytest.LogCaptureFixture) -> None:
+    provider: Any, shop_with_secret: Any, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG, logger="portable_fn.api")
     pipeline.deploy(provider, shop_with_secret, "dev")
     lines = api_lines(caplog)
@@ -46,8 +50,8 @@ def test_a_deploy_logs_each_call_as_service_operation_and_resource(
 
 
 def test_no_line_holds_an_environment_value_or_a_credential(
-        provider: Any, shop_with_secret: Any, caplog: pytest.LogCaptureFixture,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    provider: Any, shop_with_secret: Any, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "planted-secret-access-key")
     monkeypatch.setenv("AWS_SESSION_TOKEN", "planted-session-token")
     caplog.set_level(logging.DEBUG, logger="portable_fn.api")

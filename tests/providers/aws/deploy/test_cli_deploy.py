@@ -58,11 +58,13 @@ def test_deploy_redeploy_info_remove_with_the_cli(capsys, endpoint: str, shop_di
 
 
 def test_with_a_low_direct_upload_limit_the_cli_deploys_through_the_deployment_bucket(
-        capsys, endpoint: str, tmp_path: Path, boto: Any) -> None:
+    capsys, endpoint: str, tmp_path: Path, boto: Any
+) -> None:
     app_dir = shutil.copytree(REPO / "tests/providers/aws/deploy/apps/gateway", tmp_path / "gateway")
     pyproject = app_dir / "pyproject.toml"
-    pyproject.write_text(pyproject.read_text().replace('http = "http-api"\n',
-                                                       'http = "http-api"\ndirect_upload_limit_mb = 0\n'))
+    pyproject.write_text(
+        pyproject.read_text().replace('http = "http-api"\n', 'http = "http-api"\ndirect_upload_limit_mb = 0\n')
+    )
     common = ("--provider", "aws", "--app", str(app_dir), "--endpoint-url", endpoint)
     code, first, err = cli(capsys, "deploy", *common, "--json")
     assert code == 0, err

@@ -47,31 +47,59 @@ def make_queue(boto: Any, name: str) -> tuple[str, str]:
 
 def received(boto: Any, url: str, arn: str) -> list[dict[str, Any]]:
     """The queue's messages as Lambda's SQS event source hands them to a function (its record shape)."""
-    messages = boto.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0,
-                                        AttributeNames=["All"], MessageAttributeNames=["All"]).get("Messages", [])
-    return [{
-        "messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
-        "attributes": m.get("Attributes", {}), "md5OfBody": m["MD5OfBody"], "eventSource": "aws:sqs",
-        "eventSourceARN": arn, "awsRegion": REGION,
-        "messageAttributes": {name: {"stringValue": value.get("StringValue"), "dataType": value["DataType"],
-                                     "stringListValues": [], "binaryListValues": []}
-                              for name, value in m.get("MessageAttributes", {}).items()},
-    } for m in messages]
+    messages = boto.sqs.receive_message(
+        QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0, AttributeNames=["All"], MessageAttributeNames=["All"]
+    ).get("Messages", [])
+    return [
+        {
+            "messageId": m["MessageId"],
+            "receiptHandle": m["ReceiptHandle"],
+            "body": m["Body"],
+            "attributes": m.get("Attributes", {}),
+            "md5OfBody": m["MD5OfBody"],
+            "eventSource": "aws:sqs",
+            "eventSourceARN": arn,
+            "awsRegion": REGION,
+            "messageAttributes": {
+                name: {
+                    "stringValue": value.get("StringValue"),
+                    "dataType": value["DataType"],
+                    "stringListValues": [],
+                    "binaryListValues": [],
+                }
+                for name, value in m.get("MessageAttributes", {}).items()
+            },
+        }
+        for m in messages
+    ]
 
 
 def sqs_event(adapter: Any, bodies: list[Any], receive_count: int = 1) -> dict[str, Any]:
     template = adapter.load_event("sqsEvent.json")["Records"][0]
-    return {"Records": [
-        {**template, "messageId": f"m{i}", "body": json.dumps(body),
-         "attributes": {**template["attributes"], "ApproximateReceiveCount": str(receive_count)}}
-        for i, body in enumerate(bodies)]}
+    return {
+        "Records": [
+            {
+                **template,
+                "messageId": f"m{i}",
+                "body": json.dumps(body),
+                "attributes": {**template["attributes"], "ApproximateReceiveCount": str(receive_count)},
+            }
+            for i, body in enumerate(bodies)
+        ]
+    }
 
 
 def test_a_dead_letter_sent_with_the_shim_s_signer_reads_back_as_exactly_the_event(
-        sqs_endpoint: str, boto: Any) -> None:
+    sqs_endpoint: str, boto: Any
+) -> None:
     url, arn = make_queue(boto, "dead-letters")
-    event = CloudEvent(id="k-1", source="urn:kinesis", type="com.amazonaws.kinesis.record",
-                       data=b"\x00\xffraw bytes", extensions={"partitionkey": "p-1", "traceparent": "00-ab-cd-01"})
+    event = CloudEvent(
+        id="k-1",
+        source="urn:kinesis",
+        type="com.amazonaws.kinesis.record",
+        data=b"\x00\xffraw bytes",
+        extensions={"partitionkey": "p-1", "traceparent": "00-ab-cd-01"},
+    )
     dead = dead_letter_event(event, function="ingest", reason="schema v0 is gone ✗", attempt=4)
     message_id = send(url, dead)
     [record] = received(boto, url, arn)
@@ -93,8 +121,8 @@ def test_a_fifo_dead_letter_keeps_its_message_group(sqs_endpoint: str, boto: Any
 
 
 def test_the_shim_acknowledges_a_dead_lettered_record_once_the_queue_has_it(
-        sqs_endpoint: str, boto: Any, adapter: Any, dead_letters: Any, lambda_context: Any,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    sqs_endpoint: str, boto: Any, adapter: Any, dead_letters: Any, lambda_context: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     url, arn = make_queue(boto, "shop-dev-orders-dlq")
     monkeypatch.setenv(QUEUE_URL_ENV, url)
     event = sqs_event(adapter, [{"n": 0}, {"refuse": "unknown customer"}, {"n": 2}], receive_count=2)
@@ -104,13 +132,14 @@ def test_the_shim_acknowledges_a_dead_lettered_record_once_the_queue_has_it(
     assert [r.outcome for r in delivery.results][1] == DEAD_LETTER
     [record] = received(boto, url, arn)
     original = sqs_to_cloudevent(event["Records"][1])
-    assert sqs_to_cloudevent(record) == dead_letter_event(original, function="refuse_order",
-                                                          reason="unknown customer", attempt=2)
+    assert sqs_to_cloudevent(record) == dead_letter_event(
+        original, function="refuse_order", reason="unknown customer", attempt=2
+    )
 
 
 def test_an_asynchronous_event_given_up_on_goes_to_the_function_s_queue_and_is_not_raised(
-        sqs_endpoint: str, boto: Any, adapter: Any, dead_letters: Any, lambda_context: Any,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    sqs_endpoint: str, boto: Any, adapter: Any, dead_letters: Any, lambda_context: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     url, arn = make_queue(boto, "shop-dev-refuse_notice-dlq")
     monkeypatch.setenv(QUEUE_URL_ENV, url)
     native = adapter.load_event("snsEvent.json")
@@ -119,12 +148,14 @@ def test_an_asynchronous_event_given_up_on_goes_to_the_function_s_queue_and_is_n
     assert delivery.error is None  # Lambda sees success: no retries of what the handler gave up on
     [record] = received(boto, url, arn)
     original = sns_to_cloudevent(native["Records"][0])
-    assert sqs_to_cloudevent(record) == dead_letter_event(original, function="refuse_notice",
-                                                          reason="notices are not wanted", attempt=1)
+    assert sqs_to_cloudevent(record) == dead_letter_event(
+        original, function="refuse_notice", reason="notices are not wanted", attempt=1
+    )
 
 
 def test_the_queue_url_deploy_gives_the_function_reaches_the_queue_it_made(
-        provider: Any, shop: Any, boto: Any, sqs_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    provider: Any, shop: Any, boto: Any, sqs_endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     pipeline.deploy(provider, shop, "dev")
     for function, queue in (("fulfil", "shop-dev-orders-dlq"), ("notify", "shop-dev-notify-dlq")):
         env = boto.lambda_.get_function_configuration(FunctionName=f"shop-dev-{function}")["Environment"]["Variables"]

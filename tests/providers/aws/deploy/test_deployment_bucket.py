@@ -57,15 +57,20 @@ def via_s3(endpoint: str, shop: Any, helpers: Any) -> Any:
 
 
 def test_the_zip_is_uploaded_once_to_a_tagged_private_bucket_and_lambda_runs_it_from_there(
-        via_s3: Any, boto: Any, shop: Any) -> None:
+    via_s3: Any, boto: Any, shop: Any
+) -> None:
     bucket = via_s3.bucket
     assert bucket.startswith("shop-dev-deploy-") and len(bucket) == len("shop-dev-deploy-") + 12
     assert bucket in bucket_names(boto)
     tags = {t["Key"]: t["Value"] for t in boto.s3.get_bucket_tagging(Bucket=bucket)["TagSet"]}
     assert tags == {TAG_APP: "shop", TAG_STAGE: "dev"}
     block = boto.s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
-    assert block == {"BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True,
-                     "RestrictPublicBuckets": True}
+    assert block == {
+        "BlockPublicAcls": True,
+        "IgnorePublicAcls": True,
+        "BlockPublicPolicy": True,
+        "RestrictPublicBuckets": True,
+    }
     [rule] = boto.s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"]
     assert rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
 
@@ -93,7 +98,9 @@ def test_a_code_change_uploads_the_new_zip_then_deletes_the_old_one(via_s3: Any,
     [new] = keys(boto, via_s3.bucket)
     assert new != old and new.startswith("shop/")
     assert [s.describe() for s in outcome.plan.steps if s.resource.kind == "code object"] == [
-        f"+ create code object {via_s3.bucket}/{new}", f"- delete code object {via_s3.bucket}/{old}"]
+        f"+ create code object {via_s3.bucket}/{new}",
+        f"- delete code object {via_s3.bucket}/{old}",
+    ]
     assert mutating(via_s3) == [("s3", "PutObject"), *[("lambda", "UpdateFunctionCode")] * 7, ("s3", "DeleteObject")]
     code = boto.lambda_.get_function(FunctionName="shop-dev-sweep")["Code"]
     assert code["Location"].endswith(f"/{new}")
@@ -106,18 +113,22 @@ def test_what_someone_else_changed_in_the_bucket_is_put_back(via_s3: Any, shop: 
     outcome = pipeline.deploy(via_s3, shop, "dev")
     assert sorted(s.describe() for s in outcome.plan.steps) == [
         f"+ create code object {via_s3.bucket}/{key}",
-        f"~ update deployment bucket {via_s3.bucket} (public_access_blocked)"]
+        f"~ update deployment bucket {via_s3.bucket} (public_access_blocked)",
+    ]
     assert sorted(mutating(via_s3)) == [("s3", "PutObject"), ("s3", "PutPublicAccessBlock")]  # no function update
     assert keys(boto, via_s3.bucket) == [key]
 
 
-def test_back_under_the_limit_the_bucket_goes_and_the_functions_stay(via_s3: Any, shop: Any, endpoint: str,
-                                                                       boto: Any, helpers: Any) -> None:
+def test_back_under_the_limit_the_bucket_goes_and_the_functions_stay(
+    via_s3: Any, shop: Any, endpoint: str, boto: Any, helpers: Any
+) -> None:
     [key] = keys(boto, via_s3.bucket)
     direct = helpers.MotoProvider({**shop.config.provider_settings("aws", "dev"), "wait_delay_s": 0.1}, endpoint)
     outcome = pipeline.deploy(direct, shop, "dev")
     assert [s.describe() for s in outcome.plan.steps] == [
-        f"- delete code object {via_s3.bucket}/{key}", f"- delete deployment bucket {via_s3.bucket}"]
+        f"- delete code object {via_s3.bucket}/{key}",
+        f"- delete deployment bucket {via_s3.bucket}",
+    ]
     assert via_s3.bucket not in bucket_names(boto)
     assert "deployment_bucket" not in outcome.outputs
     assert not [c for c in mutating(direct) if c[0] == "lambda"]  # same code: nothing to update
@@ -140,7 +151,8 @@ def test_every_call_on_the_bucket_names_its_expected_owner(via_s3: Any, shop: An
     sent: list[tuple[str, Any]] = []
     via_s3.deployer.client.register(
         "before-parameter-build.s3",
-        lambda params, model, **_: sent.append((model.name, params)) if params.get("Bucket") == via_s3.bucket else None)
+        lambda params, model, **_: sent.append((model.name, params)) if params.get("Bucket") == via_s3.bucket else None,
+    )
     via_s3.code = "# the handlers changed\n"
     pipeline.deploy(via_s3, shop, "dev")
     pipeline.remove(via_s3, shop, "dev")
@@ -148,8 +160,11 @@ def test_every_call_on_the_bucket_names_its_expected_owner(via_s3: Any, shop: An
     assert {"PutObject", "DeleteObject", "DeleteBucket", "GetPublicAccessBlock", "ListObjectVersions"} <= operations
     account = via_s3.deployer.client.account()
     assert account.isdigit()
-    assert [(name, params.get("ExpectedBucketOwner")) for name, params in sent
-            if params.get("ExpectedBucketOwner") != account and name != "CreateBucket"] == []
+    assert [
+        (name, params.get("ExpectedBucketOwner"))
+        for name, params in sent
+        if params.get("ExpectedBucketOwner") != account and name != "CreateBucket"
+    ] == []
 
 
 @pytest.fixture
@@ -158,7 +173,8 @@ def gateway_dir(tmp_path: Path) -> Path:
 
 
 def test_per_function_zips_each_get_an_object_and_a_change_reaches_only_its_importer(
-        endpoint: str, gateway_dir: Path, boto: Any) -> None:
+    endpoint: str, gateway_dir: Path, boto: Any
+) -> None:
     app = load_app(gateway_dir)
     provider = AwsProvider({**app.config.provider_settings("aws", "dev"), **VIA_S3}, endpoint)
     first = pipeline.deploy(provider, app, "dev")
@@ -177,9 +193,13 @@ def test_per_function_zips_each_get_an_object_and_a_change_reaches_only_its_impo
     assert [s.describe() for s in second.plan.steps] == [
         f"+ create code object {bucket}/files/{files.sha256}.zip",
         "~ update lambda function gateway-dev-files (code_sha256)",
-        f"- delete code object {bucket}/files/{zips['files'].sha256}.zip"]
+        f"- delete code object {bucket}/files/{zips['files'].sha256}.zip",
+    ]
     assert provider.deployer.client.mutating_calls() == [
-        ("s3", "PutObject"), ("lambda", "UpdateFunctionCode"), ("s3", "DeleteObject")]
+        ("s3", "PutObject"),
+        ("lambda", "UpdateFunctionCode"),
+        ("s3", "DeleteObject"),
+    ]
     config = boto.lambda_.get_function_configuration(FunctionName="gateway-dev-files")
     assert config["CodeSha256"] == lambda_sha(files.path.read_bytes())
 
@@ -190,12 +210,14 @@ def test_per_function_zips_each_get_an_object_and_a_change_reaches_only_its_impo
 
 
 def test_a_name_taken_by_another_account_is_an_error_naming_the_setting_that_avoids_it(
-        endpoint: str, shop: Any, boto: Any, helpers: Any) -> None:
+    endpoint: str, shop: Any, boto: Any, helpers: Any
+) -> None:
     settings = {**shop.config.provider_settings("aws", "dev"), **VIA_S3}
     provider = helpers.MotoProvider(settings, endpoint)
     taken = provider.deployer.names(shop, "dev").deployment_bucket(provider.deployer.arns())
-    other_account(boto, endpoint).create_bucket(Bucket=taken,
-                                                CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    other_account(boto, endpoint).create_bucket(
+        Bucket=taken, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
+    )
     with pytest.raises(DeployError) as raised:
         pipeline.deploy(provider, shop, "dev")
     message = str(raised.value)
@@ -209,12 +231,17 @@ def test_a_name_taken_by_another_account_is_an_error_naming_the_setting_that_avo
 
 def other_account(boto: Any, endpoint: str) -> Any:
     """An S3 client of another account (moto maps an assumed role's credentials to the role's account)."""
-    credentials = boto.sts.assume_role(RoleArn="arn:aws:iam::111111111111:role/other",
-                                       RoleSessionName="other-account")["Credentials"]
-    return boto3.client("s3", region_name="eu-west-1", endpoint_url=endpoint,
-                        aws_access_key_id=credentials["AccessKeyId"],
-                        aws_secret_access_key=credentials["SecretAccessKey"],
-                        aws_session_token=credentials["SessionToken"])
+    credentials = boto.sts.assume_role(RoleArn="arn:aws:iam::111111111111:role/other", RoleSessionName="other-account")[
+        "Credentials"
+    ]
+    return boto3.client(
+        "s3",
+        region_name="eu-west-1",
+        endpoint_url=endpoint,
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+    )
 
 
 def test_a_failure_after_the_upload_converges_without_uploading_again(via_s3: Any, shop: Any, boto: Any) -> None:

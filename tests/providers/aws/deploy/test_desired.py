@@ -55,13 +55,16 @@ def build(app: Any, stage: str, buckets: tuple[tuple[str, str], ...] = ()) -> di
     return {r.key: r for r in resources}
 
 
-@pytest.mark.parametrize(("expression", "expected"), [
-    (cron("0 3 * * *"), "cron(0 3 * * ? *)"),
-    (cron("30 6 * * 1-5"), "cron(30 6 ? * 2,3,4,5,6 *)"),
-    (cron("0 0 * * 0,7"), "cron(0 0 ? * 1 *)"),
-    (cron("*/15 8-18 1 jan,jul *"), "cron(*/15 8-18 1 JAN,JUL ? *)"),
-    (schedule("rate(1 hours)"), "rate(1 hour)"),
-])
+@pytest.mark.parametrize(
+    ("expression", "expected"),
+    [
+        (cron("0 3 * * *"), "cron(0 3 * * ? *)"),
+        (cron("30 6 * * 1-5"), "cron(30 6 ? * 2,3,4,5,6 *)"),
+        (cron("0 0 * * 0,7"), "cron(0 0 ? * 1 *)"),
+        (cron("*/15 8-18 1 jan,jul *"), "cron(*/15 8-18 1 JAN,JUL ? *)"),
+        (schedule("rate(1 hours)"), "rate(1 hour)"),
+    ],
+)
 def test_schedule_expressions_in_aws_syntax(expression: Any, expected: str) -> None:
     assert schedule_expression("fn", expression) == expected
 
@@ -88,7 +91,11 @@ def test_shop_resources(shop: Any) -> None:
     found = build(shop, "dev")
     fulfil = found[("lambda function", "shop-dev-fulfil")]
     assert (fulfil.handler, fulfil.runtime, fulfil.memory_mb, fulfil.timeout_s) == (
-        "portable_fn_entry.fulfil", "python3.11", 256, 30)
+        "portable_fn_entry.fulfil",
+        "python3.11",
+        256,
+        30,
+    )
     assert dict(fulfil.env)["PORTABLE_FN_STAGE"] == "dev"
     queue = found[("sqs queue", "shop-dev-orders")]
     assert queue.dead_letter_arn == ARNS.queue("shop-dev-orders-dlq") and queue.max_receive_count == 3
@@ -130,8 +137,10 @@ def test_policies_are_least_privilege(shop: Any) -> None:
     fulfil = json.loads(next(r for r in roles if r.name == "shop-dev-fulfil").policy)["Statement"]
     assert {s["Sid"]: (s["Action"], s["Resource"]) for s in fulfil} == {
         "Logs": (["logs:CreateLogStream", "logs:PutLogEvents"], [ARNS.log_group("/aws/lambda/shop-dev-fulfil") + ":*"]),
-        "ConsumeQueue": (["sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"],
-                         [ARNS.queue("shop-dev-orders")]),
+        "ConsumeQueue": (
+            ["sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"],
+            [ARNS.queue("shop-dev-orders")],
+        ),
         "DeadLetter": (["sqs:SendMessage"], [ARNS.queue("shop-dev-orders-dlq")]),  # the shim sends dead letters
     }
 
@@ -139,23 +148,28 @@ def test_policies_are_least_privilege(shop: Any) -> None:
 DLQ_URL = "https://sqs.eu-west-1.amazonaws.com/123456789012/{}"
 
 
-@pytest.mark.parametrize(("function", "queue"), [
-    ("fulfil", "shop-dev-orders-dlq"),  # a queue trigger: its queue's dead-letter queue
-    ("notify", "shop-dev-notify-dlq"),  # topic, storage, schedule: the function's own
-    ("on_upload", "shop-dev-on_upload-dlq"),
-    ("sweep", "shop-dev-sweep-dlq"),
-    ("nightly_report", "shop-dev-nightly_report-dlq"),
-])
+@pytest.mark.parametrize(
+    ("function", "queue"),
+    [
+        ("fulfil", "shop-dev-orders-dlq"),  # a queue trigger: its queue's dead-letter queue
+        ("notify", "shop-dev-notify-dlq"),  # topic, storage, schedule: the function's own
+        ("on_upload", "shop-dev-on_upload-dlq"),
+        ("sweep", "shop-dev-sweep-dlq"),
+        ("nightly_report", "shop-dev-nightly_report-dlq"),
+    ],
+)
 def test_every_event_function_gets_its_dead_letter_queue_url_and_may_send_only_there(
-        shop: Any, function: str, queue: str) -> None:
+    shop: Any, function: str, queue: str
+) -> None:
     found = build(shop, "dev")
     assert ("sqs queue", queue) in found
     env = dict(found[("lambda function", f"shop-dev-{function}")].env)
     assert env["PORTABLE_FN_DEAD_LETTER_QUEUE_URL"] == DLQ_URL.format(queue)
     policy = json.loads(found[("iam role", f"shop-dev-{function}")].policy)
     sends = [s for s in policy["Statement"] if any(a.startswith("sqs:Send") for a in s["Action"])]
-    assert sends == [{"Sid": "DeadLetter", "Effect": "Allow", "Action": ["sqs:SendMessage"],
-                      "Resource": [ARNS.queue(queue)]}]
+    assert sends == [
+        {"Sid": "DeadLetter", "Effect": "Allow", "Action": ["sqs:SendMessage"], "Resource": [ARNS.queue(queue)]}
+    ]
 
 
 def test_http_functions_and_dead_letter_false_get_no_dead_letter_queue(shop: Any) -> None:
@@ -205,21 +219,36 @@ def test_plan_for_removal_deletes_dependents_first(shop: Any) -> None:
     assert order.index(InvokeConfig) < order.index(Function)
 
 
-@pytest.mark.parametrize("statement", [
-    {  # as AWS answers
-        "Sid": "portable-fn-url", "Effect": "Allow", "Principal": "*", "Action": "lambda:InvokeFunctionUrl",
-        "Resource": "arn:aws:lambda:eu-west-1:123456789012:function:f",
-        "Condition": {"StringEquals": {"lambda:FunctionUrlAuthType": "NONE"}},
-    },
-    {  # as moto answers
-        "Sid": "portable-fn-url", "Effect": "Allow", "Principal": "*", "Action": "lambda:InvokeFunctionUrl",
-        "Resource": "arn:aws:lambda:eu-west-1:123456789012:function:f", "FunctionUrlAuthType": "NONE",
-    },
-])
+@pytest.mark.parametrize(
+    "statement",
+    [
+        {  # as AWS answers
+            "Sid": "portable-fn-url",
+            "Effect": "Allow",
+            "Principal": "*",
+            "Action": "lambda:InvokeFunctionUrl",
+            "Resource": "arn:aws:lambda:eu-west-1:123456789012:function:f",
+            "Condition": {"StringEquals": {"lambda:FunctionUrlAuthType": "NONE"}},
+        },
+        {  # as moto answers
+            "Sid": "portable-fn-url",
+            "Effect": "Allow",
+            "Principal": "*",
+            "Action": "lambda:InvokeFunctionUrl",
+            "Resource": "arn:aws:lambda:eu-west-1:123456789012:function:f",
+            "FunctionUrlAuthType": "NONE",
+        },
+    ],
+)
 def test_permission_read_back_from_either_policy_shape(statement: dict[str, Any]) -> None:
     assert permission_from("f", statement) == Permission(
-        "f/portable-fn-url", function="f", statement_id="portable-fn-url", action="lambda:InvokeFunctionUrl",
-        principal="*", url_auth_type="NONE")
+        "f/portable-fn-url",
+        function="f",
+        statement_id="portable-fn-url",
+        action="lambda:InvokeFunctionUrl",
+        principal="*",
+        url_auth_type="NONE",
+    )
 
 
 # -- http = "http-api" -----------------------------------------------------------------------------
@@ -246,12 +275,15 @@ def test_an_http_api_replaces_function_urls_with_one_route_per_function() -> Non
     assert (permission.api, permission.source_route) == ("gateway-dev", "*/*/files/*")
 
 
-@pytest.mark.parametrize(("method", "path", "expected"), [
-    ("GET", "/", "*/GET/"),
-    ("POST", "/orders", "*/POST/orders"),
-    ("GET", "/orders/{order_id}/lines/{n}", "*/GET/orders/*/lines/*"),
-    ("ANY", "/static/{rest+}", "*/*/static/*"),
-])
+@pytest.mark.parametrize(
+    ("method", "path", "expected"),
+    [
+        ("GET", "/", "*/GET/"),
+        ("POST", "/orders", "*/POST/orders"),
+        ("GET", "/orders/{order_id}/lines/{n}", "*/GET/orders/*/lines/*"),
+        ("ANY", "/static/{rest+}", "*/*/static/*"),
+    ],
+)
 def test_the_api_permission_globs_path_parameters(method: str, path: str, expected: str) -> None:
     assert source_route(Http(method, path)) == expected
 
@@ -264,12 +296,21 @@ def test_removing_an_http_api_deletes_routes_before_integrations_before_the_api(
 
 
 def test_an_api_permission_is_read_back_with_the_api_named() -> None:
-    statement = {"Sid": "portable-fn-http-api", "Effect": "Allow", "Action": "lambda:InvokeFunction",
-                 "Principal": {"Service": "apigateway.amazonaws.com"},
-                 "Condition": {"ArnLike": {"AWS:SourceArn": ARNS.execute_api("a1b2c3", "*/GET/items/*")}}}
+    statement = {
+        "Sid": "portable-fn-http-api",
+        "Effect": "Allow",
+        "Action": "lambda:InvokeFunction",
+        "Principal": {"Service": "apigateway.amazonaws.com"},
+        "Condition": {"ArnLike": {"AWS:SourceArn": ARNS.execute_api("a1b2c3", "*/GET/items/*")}},
+    }
     [read] = permissions_from("f", {"Statement": [statement]}, {"a1b2c3": "gateway-dev"})
-    assert read == ApiPermission("f/portable-fn-http-api", function="f", statement_id="portable-fn-http-api",
-                                 api="gateway-dev", source_route="*/GET/items/*")
+    assert read == ApiPermission(
+        "f/portable-fn-http-api",
+        function="f",
+        statement_id="portable-fn-http-api",
+        api="gateway-dev",
+        source_route="*/GET/items/*",
+    )
     [foreign] = permissions_from("f", {"Statement": [statement]}, {})
     assert isinstance(foreign, ApiPermission) and foreign.api == ""  # not the app's API: redone
 
@@ -307,9 +348,12 @@ def via_s3(app: Any, packaged: Artifact, limit: int = 9) -> list[Any]:
 def test_the_deployment_bucket_name_is_stable_valid_and_unique_per_account_region_app_and_stage() -> None:
     name = Names("shop", "dev").deployment_bucket(ARNS)
     assert name == Names("shop", "dev").deployment_bucket(ARNS) and re.fullmatch(r"shop-dev-deploy-[0-9a-f]{12}", name)
-    others = {Names("shop", "prod").deployment_bucket(ARNS), Names("depot", "dev").deployment_bucket(ARNS),
-              Names("shop", "dev").deployment_bucket(Arns("aws", "us-east-1", ARNS.account)),
-              Names("shop", "dev").deployment_bucket(Arns("aws", ARNS.region, "210987654321"))}
+    others = {
+        Names("shop", "prod").deployment_bucket(ARNS),
+        Names("depot", "dev").deployment_bucket(ARNS),
+        Names("shop", "dev").deployment_bucket(Arns("aws", "us-east-1", ARNS.account)),
+        Names("shop", "dev").deployment_bucket(Arns("aws", ARNS.region, "210987654321")),
+    }
     assert len(others) == 4 and name not in others and ARNS.account not in name
     long = Names("a" * 60, "Feature_Branch").deployment_bucket(ARNS)
     assert len(long) == 63 and re.fullmatch(r"[a-z0-9][a-z0-9-]*[a-z0-9]", long)
@@ -320,8 +364,11 @@ def test_a_zip_over_the_limit_is_an_object_the_function_runs_from(shop: Any) -> 
     bucket = Names("shop", "dev").deployment_bucket(ARNS)
     found = {r.key: r for r in via_s3(shop, artifact())}  # 10 bytes, over 9
     [code] = [r for r in found.values() if isinstance(r, CodeObject)]  # one for the app's one zip
-    assert (code.name, code.bucket, code.object_key) == (f"{bucket}/shop/{'ab' * 32}.zip", bucket,
-                                                          f"shop/{'ab' * 32}.zip")
+    assert (code.name, code.bucket, code.object_key) == (
+        f"{bucket}/shop/{'ab' * 32}.zip",
+        bucket,
+        f"shop/{'ab' * 32}.zip",
+    )
     assert found[("deployment bucket", bucket)] == DeploymentBucket(bucket, public_access_blocked=True, encrypted=True)
     for function in (r for r in found.values() if isinstance(r, Function)):
         assert (function.code_bucket, function.code_key) == (bucket, code.object_key)
@@ -331,13 +378,22 @@ def test_a_zip_over_the_limit_is_an_object_the_function_runs_from(shop: Any) -> 
 
 def test_per_function_zips_each_have_an_object_only_when_over_the_limit() -> None:
     gateway = load_app(GATEWAY)
-    zips = {name: LambdaArtifact(Path(f"/tmp/{name}.zip"), digit * 64, size, 1)
-            for name, digit, size in [("list_items", "1", 5), ("get_item", "2", 50), ("put_item", "3", 50),
-                                      ("files", "4", 50)]}
+    zips = {
+        name: LambdaArtifact(Path(f"/tmp/{name}.zip"), digit * 64, size, 1)
+        for name, digit, size in [
+            ("list_items", "1", 5),
+            ("get_item", "2", 50),
+            ("put_item", "3", 50),
+            ("files", "4", 50),
+        ]
+    }
     packaged = LambdaArtifact(Path("/tmp"), "ff" * 32, 155, 4, functions=tuple(zips.items()))
     resources = via_s3(gateway, packaged)
     assert sorted(r.object_key for r in resources if isinstance(r, CodeObject)) == [
-        f"files/{'4' * 64}.zip", f"get_item/{'2' * 64}.zip", f"put_item/{'3' * 64}.zip"]
+        f"files/{'4' * 64}.zip",
+        f"get_item/{'2' * 64}.zip",
+        f"put_item/{'3' * 64}.zip",
+    ]
     small = next(r for r in resources if r.key == ("lambda function", "gateway-dev-list_items"))
     assert isinstance(small, Function) and (small.code_key, small.zip_path) == ("", "/tmp/list_items.zip")
 

@@ -62,8 +62,7 @@ def check_api(boto: Any, routes: dict[str, tuple[str, str, str]]) -> None:
     assert (stage["StageName"], stage["AutoDeploy"]) == ("$default", True)
     integrations = {i["IntegrationId"]: i for i in boto.apigw.get_integrations(ApiId=api["ApiId"])["Items"]}
     assert sorted(i["IntegrationUri"] for i in integrations.values()) == sorted(function_arn(f) for f in routes)
-    assert {(i["IntegrationType"], i["PayloadFormatVersion"]) for i in integrations.values()} == {
-        ("AWS_PROXY", "2.0")}
+    assert {(i["IntegrationType"], i["PayloadFormatVersion"]) for i in integrations.values()} == {("AWS_PROXY", "2.0")}
     found = {}
     for route in boto.apigw.get_routes(ApiId=api["ApiId"])["Items"]:
         target = integrations[route["Target"].removeprefix("integrations/")]["IntegrationUri"]
@@ -74,13 +73,15 @@ def check_api(boto: Any, routes: dict[str, tuple[str, str, str]]) -> None:
         assert statement["Principal"] == {"Service": "apigateway.amazonaws.com"}
         assert statement["Action"] == "lambda:InvokeFunction"
         assert statement["Condition"]["ArnLike"]["AWS:SourceArn"] == (
-            f"arn:aws:execute-api:eu-west-1:{ACCOUNT}:{api['ApiId']}/{source}")
+            f"arn:aws:execute-api:eu-west-1:{ACCOUNT}:{api['ApiId']}/{source}"
+        )
         with pytest.raises(ClientError):
             boto.lambda_.get_function_url_config(FunctionName=f"gateway-dev-{name}")
 
 
-def test_deploy_redeploy_info_remove_an_http_api_with_the_cli(capsys: Any, endpoint: str, gateway_dir: Path,
-                                                              boto: Any) -> None:
+def test_deploy_redeploy_info_remove_an_http_api_with_the_cli(
+    capsys: Any, endpoint: str, gateway_dir: Path, boto: Any
+) -> None:
     common = ("--provider", "aws", "--app", str(gateway_dir), "--endpoint-url", endpoint)
     code, first, err = cli(capsys, "deploy", *common, "--json")
     assert code == 0, err
@@ -88,8 +89,13 @@ def test_deploy_redeploy_info_remove_an_http_api_with_the_cli(capsys: Any, endpo
     endpoint_url = the_api(boto)["ApiEndpoint"]
     assert first["outputs"]["http_api"] == endpoint_url
     assert first["outputs"]["functions"]["get_item"] == {
-        "name": "gateway-dev-get_item", "arn": function_arn("get_item"), "trigger": "http",
-        "url": f"{endpoint_url}/items/{{item_id}}", "auth": "NONE", "route": "GET /items/{item_id}"}
+        "name": "gateway-dev-get_item",
+        "arn": function_arn("get_item"),
+        "trigger": "http",
+        "url": f"{endpoint_url}/items/{{item_id}}",
+        "auth": "NONE",
+        "route": "GET /items/{item_id}",
+    }
     assert first["outputs"]["functions"]["files"]["auth"] == "AWS_IAM"
 
     code, second, err = cli(capsys, "deploy", *common, "--json")
@@ -120,9 +126,9 @@ def test_a_redeploy_makes_no_mutating_call(endpoint: str, gateway_dir: Path) -> 
     assert ("apigatewayv2", "GetRoutes") in client.calls and client.mutating_calls() == []
 
 
-def test_a_changed_route_updates_only_that_route_and_its_permission(endpoint: str, gateway_dir: Path,
-                                                                    tmp_path: Path, boto: Any,
-                                                                    helpers: Any) -> None:
+def test_a_changed_route_updates_only_that_route_and_its_permission(
+    endpoint: str, gateway_dir: Path, tmp_path: Path, boto: Any, helpers: Any
+) -> None:
     app = load_app(gateway_dir)
     provider = helpers.MotoProvider({**app.config.provider_settings("aws", "dev"), "wait_delay_s": 0.1}, endpoint)
     pipeline.deploy(provider, app, "dev")
@@ -139,14 +145,18 @@ def test_a_changed_route_updates_only_that_route_and_its_permission(endpoint: st
         "~ update http api route gateway-dev/gateway-dev-put_item (route_key)",
     ]
     assert provider.deployer.client.mutating_calls() == [
-        ("lambda", "RemovePermission"), ("lambda", "AddPermission"), ("apigatewayv2", "UpdateRoute")]
+        ("lambda", "RemovePermission"),
+        ("lambda", "AddPermission"),
+        ("apigatewayv2", "UpdateRoute"),
+    ]
     check_api(boto, {**ROUTES, "put_item": ("PUT /stock/{sku}", "AWS_IAM", "*/PUT/stock/*")})
     assert the_api(boto)["ApiId"] == api_id
     assert pipeline.plan(provider, load_app(moved), "dev").plan.empty
 
 
-def test_switching_between_function_urls_and_the_http_api(endpoint: str, gateway_dir: Path, boto: Any,
-                                                          helpers: Any) -> None:
+def test_switching_between_function_urls_and_the_http_api(
+    endpoint: str, gateway_dir: Path, boto: Any, helpers: Any
+) -> None:
     app = load_app(gateway_dir)
     urls = helpers.MotoProvider({"region": "eu-west-1", "wait_delay_s": 0.1}, endpoint)
     pipeline.deploy(urls, app, "dev")
@@ -157,12 +167,18 @@ def test_switching_between_function_urls_and_the_http_api(endpoint: str, gateway
     outcome = pipeline.deploy(api, app, "dev")
     assert outcome.plan.count("update") == 0
     assert {s.resource.kind for s in outcome.plan.steps if s.action == "delete"} == {
-        "function url", "lambda permission"}
+        "function url",
+        "lambda permission",
+    }
     check_api(boto, ROUTES)
 
     back = pipeline.deploy(urls, app, "dev")
     assert {s.resource.kind for s in back.plan.steps if s.action == "delete"} == {
-        "http api", "http api integration", "http api route", "http api permission"}
+        "http api",
+        "http api integration",
+        "http api route",
+        "http api permission",
+    }
     assert boto.apigw.get_apis()["Items"] == []
     assert pipeline.plan(urls, app, "dev").plan.empty
 

@@ -14,8 +14,9 @@ from portable_fn.cli import main
 REPO = Path(__file__).resolve().parents[4]
 
 
-def test_info_for_an_app_never_deployed_says_so(capsys: pytest.CaptureFixture[str], endpoint: str,
-                                                 tmp_path: Path) -> None:
+def test_info_for_an_app_never_deployed_says_so(
+    capsys: pytest.CaptureFixture[str], endpoint: str, tmp_path: Path
+) -> None:
     app = tmp_path / "never"
     shutil.copytree(REPO / "samples" / "shop", app, ignore=shutil.ignore_patterns(".portable-fn", "__pycache__"))
     pyproject = app / "pyproject.toml"

@@ -25,8 +25,13 @@ from portable_fn.runtime.errors import DeployError
 ACCOUNT = "123456789012"
 SHOP_FUNCTIONS = ["create_order", "get_order", "fulfil", "sweep", "nightly_report", "on_upload", "notify"]
 EDGE = Path(__file__).with_name("apps") / "edge"
-DEAD_LETTER_QUEUES = {"fulfil": "shop-dev-orders-dlq", "sweep": "shop-dev-sweep-dlq", "notify": "shop-dev-notify-dlq",
-                      "nightly_report": "shop-dev-nightly_report-dlq", "on_upload": "shop-dev-on_upload-dlq"}
+DEAD_LETTER_QUEUES = {
+    "fulfil": "shop-dev-orders-dlq",
+    "sweep": "shop-dev-sweep-dlq",
+    "notify": "shop-dev-notify-dlq",
+    "nightly_report": "shop-dev-nightly_report-dlq",
+    "on_upload": "shop-dev-on_upload-dlq",
+}
 
 
 def arn(service: str, name: str) -> str:
@@ -49,7 +54,8 @@ def deployed(provider: Any, shop: Any) -> Any:
 def test_roles_have_exact_least_privilege_policies(deployed: Any, boto: Any) -> None:
     roles = boto.iam.list_roles(PathPrefix="/portable-fn/shop/dev/")["Roles"]
     assert sorted(r["RoleName"] for r in roles) == sorted(
-        [f"shop-dev-{f}" for f in SHOP_FUNCTIONS] + ["shop-dev-scheduler"])
+        [f"shop-dev-{f}" for f in SHOP_FUNCTIONS] + ["shop-dev-scheduler"]
+    )
 
     def statements(role: str) -> dict[str, tuple[list[str], list[str]]]:
         doc = boto.iam.get_role_policy(RoleName=role, PolicyName="portable-fn")["PolicyDocument"]
@@ -58,8 +64,10 @@ def test_roles_have_exact_least_privilege_policies(deployed: Any, boto: Any) -> 
     logs = ["logs:CreateLogStream", "logs:PutLogEvents"]
     assert statements("shop-dev-fulfil") == {
         "Logs": (logs, [arn("logs", "log-group:/aws/lambda/shop-dev-fulfil:*")]),
-        "ConsumeQueue": (["sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"],
-                         [arn("sqs", "shop-dev-orders")]),
+        "ConsumeQueue": (
+            ["sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"],
+            [arn("sqs", "shop-dev-orders")],
+        ),
         "DeadLetter": (["sqs:SendMessage"], [arn("sqs", "shop-dev-orders-dlq")]),  # the shim sends dead letters
     }
     assert statements("shop-dev-notify") == {
@@ -67,10 +75,14 @@ def test_roles_have_exact_least_privilege_policies(deployed: Any, boto: Any) -> 
         "DeadLetter": (["sqs:SendMessage"], [arn("sqs", "shop-dev-notify-dlq")]),
     }
     assert statements("shop-dev-create_order") == {
-        "Logs": (logs, [arn("logs", "log-group:/aws/lambda/shop-dev-create_order:*")])}
-    assert statements("shop-dev-scheduler") == {"InvokeScheduledFunctions": (
-        ["lambda:InvokeFunction"], [arn("lambda", "function:shop-dev-nightly_report"),
-                                    arn("lambda", "function:shop-dev-sweep")])}
+        "Logs": (logs, [arn("logs", "log-group:/aws/lambda/shop-dev-create_order:*")])
+    }
+    assert statements("shop-dev-scheduler") == {
+        "InvokeScheduledFunctions": (
+            ["lambda:InvokeFunction"],
+            [arn("lambda", "function:shop-dev-nightly_report"), arn("lambda", "function:shop-dev-sweep")],
+        )
+    }
     tags = {t["Key"]: t["Value"] for t in boto.iam.list_role_tags(RoleName="shop-dev-fulfil")["Tags"]}
     assert tags == {TAG_APP: "shop", TAG_STAGE: "dev"}
 
@@ -87,10 +99,16 @@ def test_functions_are_configured_and_tagged(deployed: Any, boto: Any, shop: Any
         assert config["Role"] == f"arn:aws:iam::{ACCOUNT}:role/portable-fn/shop/dev/shop-dev-{name}"
         dead_letters = DEAD_LETTER_QUEUES.get(name)
         assert config["Environment"]["Variables"] == {
-            "PORTABLE_FN_APP": "shop", "PORTABLE_FN_STAGE": "dev", "PORTABLE_FN_FUNCTION": name,
-            "PORTABLE_FN_PROVIDER": "aws", **({"PORTABLE_FN_DEAD_LETTER_QUEUE_URL":
-                                               f"https://sqs.eu-west-1.amazonaws.com/{ACCOUNT}/{dead_letters}"}
-                                              if dead_letters else {})}
+            "PORTABLE_FN_APP": "shop",
+            "PORTABLE_FN_STAGE": "dev",
+            "PORTABLE_FN_FUNCTION": name,
+            "PORTABLE_FN_PROVIDER": "aws",
+            **(
+                {"PORTABLE_FN_DEAD_LETTER_QUEUE_URL": f"https://sqs.eu-west-1.amazonaws.com/{ACCOUNT}/{dead_letters}"}
+                if dead_letters
+                else {}
+            ),
+        }
         assert found["Tags"] == {TAG_APP: "shop", TAG_STAGE: "dev"}
         group = boto.logs.describe_log_groups(logGroupNamePrefix=f"/aws/lambda/shop-dev-{name}")["logGroups"]
         assert [g["retentionInDays"] for g in group] == [14]
@@ -185,8 +203,11 @@ def test_code_change_updates_only_code(deployed: Any, shop: Any, boto: Any) -> N
 
 def test_config_change_updates_only_configuration(deployed: Any, shop: Any, boto: Any) -> None:
     pyproject = shop.root / "pyproject.toml"
-    pyproject.write_text(pyproject.read_text().replace(
-        "[tool.portable-fn.stages.dev]\n", '[tool.portable-fn.stages.dev]\nenv = { LOG_LEVEL = "debug" }\n'))
+    pyproject.write_text(
+        pyproject.read_text().replace(
+            "[tool.portable-fn.stages.dev]\n", '[tool.portable-fn.stages.dev]\nenv = { LOG_LEVEL = "debug" }\n'
+        )
+    )
     changed = load_app(shop.root)
     outcome = pipeline.deploy(deployed, changed, "dev")
     assert {s.changes for s in outcome.plan.steps} == {("env",)}
@@ -215,8 +236,7 @@ def test_failure_half_way_names_the_step_and_a_rerun_converges(provider: Any, sh
     assert boto.lambda_.list_event_source_mappings(FunctionName="shop-dev-fulfil")["EventSourceMappings"] == []
 
     rerun = pipeline.deploy(provider, shop, "dev")
-    assert {s.describe() for s in rerun.plan.steps} >= {
-        "+ create event source mapping shop-dev-fulfil/shop-dev-orders"}
+    assert {s.describe() for s in rerun.plan.steps} >= {"+ create event source mapping shop-dev-fulfil/shop-dev-orders"}
     assert rerun.plan.count("update") == 0 and rerun.plan.count("delete") == 0
     assert pipeline.plan(provider, shop, "dev").plan.empty
     assert len(boto.lambda_.list_event_source_mappings(FunctionName="shop-dev-fulfil")["EventSourceMappings"]) == 1
@@ -260,8 +280,9 @@ def test_plan_prints_and_changes_nothing(provider: Any, shop: Any, boto: Any) ->
     assert boto.lambda_.list_functions()["Functions"] == [] and shop_tagged(boto) == []
 
 
-def test_remove_deletes_exactly_what_the_app_created(provider: Any, shop: Any, boto: Any, tmp_path: Path,
-                                                     endpoint: str, helpers: Any) -> None:
+def test_remove_deletes_exactly_what_the_app_created(
+    provider: Any, shop: Any, boto: Any, tmp_path: Path, endpoint: str, helpers: Any
+) -> None:
     other_dir = tmp_path / "depot"
     shutil.copytree(shop.root, other_dir, ignore=shutil.ignore_patterns(".portable-fn"))
     pyproject = other_dir / "pyproject.toml"
@@ -278,8 +299,9 @@ def test_remove_deletes_exactly_what_the_app_created(provider: Any, shop: Any, b
     assert outcome.plan.count("delete") == 48
     assert shop_tagged(boto) == []
     assert boto.iam.list_roles(PathPrefix="/portable-fn/shop/dev/")["Roles"] == []
-    assert [g["Name"] for g in boto.scheduler.list_schedule_groups()["ScheduleGroups"]
-            if g["Name"].startswith("shop-dev")] == []
+    assert [
+        g["Name"] for g in boto.scheduler.list_schedule_groups()["ScheduleGroups"] if g["Name"].startswith("shop-dev")
+    ] == []
     assert not [f for f in boto.lambda_.list_functions()["Functions"] if f["FunctionName"].startswith("shop-dev-")]
     assert "shop-dev-uploads" not in [b["Name"] for b in boto.s3.list_buckets()["Buckets"]]
     assert boto.lambda_.list_event_source_mappings(FunctionName="depot-dev-fulfil")["EventSourceMappings"]
@@ -294,8 +316,7 @@ def test_edge_app_variants(endpoint: str, boto: Any, helpers: Any, tmp_path: Pat
     app_dir = tmp_path / "edge"
     shutil.copytree(EDGE, app_dir)
     app = load_app(app_dir)
-    boto.s3.create_bucket(Bucket="existing-inbox-bucket",
-                          CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    boto.s3.create_bucket(Bucket="existing-inbox-bucket", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
     settings = {**app.config.provider_settings("aws", "test"), "wait_delay_s": 0.1}
     provider = helpers.MotoProvider(settings, endpoint)
     pipeline.deploy(provider, app, "test")
@@ -311,7 +332,8 @@ def test_edge_app_variants(endpoint: str, boto: Any, helpers: Any, tmp_path: Pat
     weekdays = boto.scheduler.get_schedule(Name="weekdays", GroupName="edge-test")
     assert weekdays["ScheduleExpression"] == "cron(30 6 ? * 2,3,4,5,6 *)"
     [entry] = boto.s3.get_bucket_notification_configuration(Bucket="existing-inbox-bucket")[
-        "LambdaFunctionConfigurations"]
+        "LambdaFunctionConfigurations"
+    ]
     assert entry["Events"] == ["s3:ObjectRemoved:*"]
     group = boto.logs.describe_log_groups(logGroupNamePrefix="/aws/lambda/edge-test-work")["logGroups"]
     assert group[0]["retentionInDays"] == 30
@@ -320,15 +342,28 @@ def test_edge_app_variants(endpoint: str, boto: Any, helpers: Any, tmp_path: Pat
     assert provider.deployer.client.mutating_calls() == []
 
     pipeline.remove(provider, app, "test")
-    assert boto.s3.get_bucket_notification_configuration(Bucket="existing-inbox-bucket").get(
-        "LambdaFunctionConfigurations", []) == []
+    assert (
+        boto.s3.get_bucket_notification_configuration(Bucket="existing-inbox-bucket").get(
+            "LambdaFunctionConfigurations", []
+        )
+        == []
+    )
     assert "existing-inbox-bucket" in [b["Name"] for b in boto.s3.list_buckets()["Buckets"]]  # not ours
 
 
 def test_every_client_honours_aws_endpoint_url(monkeypatch: pytest.MonkeyPatch, endpoint: str) -> None:
     monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
     client = AwsClient("eu-west-1")
-    for service in (client.iam, client.lambda_, client.sqs, client.sns, client.s3, client.logs, client.scheduler,
-                    client.tagging, client.sts):
+    for service in (
+        client.iam,
+        client.lambda_,
+        client.sqs,
+        client.sns,
+        client.s3,
+        client.logs,
+        client.scheduler,
+        client.tagging,
+        client.sts,
+    ):
         assert service.meta.endpoint_url == endpoint
     assert client.account() == ACCOUNT

@@ -62,7 +62,10 @@ def test_each_function_runs_its_own_zip_and_only_importers_of_a_change_are_uploa
     client.calls.clear()
     outcome = pipeline.deploy(provider, app, "dev")
     assert sorted(s.resource.name for s in outcome.plan.steps) == [
-        "gateway-dev-get_item", "gateway-dev-list_items", "gateway-dev-put_item"]
+        "gateway-dev-get_item",
+        "gateway-dev-list_items",
+        "gateway-dev-put_item",
+    ]
     assert client.mutating_calls() == [("lambda", "UpdateFunctionCode")] * 3
     client.calls.clear()
     assert pipeline.deploy(provider, app, "dev").plan.empty and client.mutating_calls() == []

@@ -11,8 +11,12 @@ from typing import Any
 
 from portable_fn.deploy import pipeline
 
-ALL_BLOCKED = {"BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True,
-               "RestrictPublicBuckets": True}
+ALL_BLOCKED = {
+    "BlockPublicAcls": True,
+    "IgnorePublicAcls": True,
+    "BlockPublicPolicy": True,
+    "RestrictPublicBuckets": True,
+}
 DATA_BUCKET = "shop-dev-uploads"
 
 
@@ -31,14 +35,16 @@ def test_a_data_bucket_blocks_public_access_and_encrypts_by_default(provider: An
 
 
 def test_a_data_bucket_that_lost_its_settings_gets_them_back_on_the_next_deploy(
-        provider: Any, shop: Any, boto: Any) -> None:
+    provider: Any, shop: Any, boto: Any
+) -> None:
     pipeline.deploy(provider, shop, "dev")
     boto.s3.delete_public_access_block(Bucket=DATA_BUCKET)
     boto.s3.delete_bucket_encryption(Bucket=DATA_BUCKET)
     provider.deployer.client.calls.clear()
     outcome = pipeline.deploy(provider, shop, "dev")
     assert [s.describe() for s in outcome.plan.steps] == [
-        f"~ update s3 bucket {DATA_BUCKET} (public_access_blocked, encrypted)"]
+        f"~ update s3 bucket {DATA_BUCKET} (public_access_blocked, encrypted)"
+    ]
     assert provider.deployer.client.mutating_calls() == [("s3", "PutPublicAccessBlock"), ("s3", "PutBucketEncryption")]
     assert boto.s3.get_public_access_block(Bucket=DATA_BUCKET)["PublicAccessBlockConfiguration"] == ALL_BLOCKED
 
@@ -51,15 +57,29 @@ def test_a_public_function_url_s_permissions_carry_the_conditions_aws_requires(p
 
     provider.deployer.client.register("before-call.lambda.AddPermission", capture)
     pipeline.deploy(provider, shop, "dev")
-    url_statements = sorted((path.split("/")[3], body["StatementId"], body) for path, body in sent
-                            if body["StatementId"].startswith("portable-fn-url"))
+    url_statements = sorted(
+        (path.split("/")[3], body["StatementId"], body)
+        for path, body in sent
+        if body["StatementId"].startswith("portable-fn-url")
+    )
     assert [(function, sid) for function, sid, _ in url_statements] == [
-        ("shop-dev-create_order", "portable-fn-url"), ("shop-dev-create_order", "portable-fn-url-invoke"),
-        ("shop-dev-get_order", "portable-fn-url"), ("shop-dev-get_order", "portable-fn-url-invoke")]
+        ("shop-dev-create_order", "portable-fn-url"),
+        ("shop-dev-create_order", "portable-fn-url-invoke"),
+        ("shop-dev-get_order", "portable-fn-url"),
+        ("shop-dev-get_order", "portable-fn-url-invoke"),
+    ]
     for _, sid, body in url_statements:
         if sid == "portable-fn-url":  # anyone may call the URL, only as a URL whose auth type is NONE
-            assert body == {"StatementId": sid, "Action": "lambda:InvokeFunctionUrl", "Principal": "*",
-                            "FunctionUrlAuthType": "NONE"}
+            assert body == {
+                "StatementId": sid,
+                "Action": "lambda:InvokeFunctionUrl",
+                "Principal": "*",
+                "FunctionUrlAuthType": "NONE",
+            }
         else:  # since October 2025 a URL also needs InvokeFunction, held to calls through the URL
-            assert body == {"StatementId": sid, "Action": "lambda:InvokeFunction", "Principal": "*",
-                            "InvokedViaFunctionUrl": True}
+            assert body == {
+                "StatementId": sid,
+                "Action": "lambda:InvokeFunction",
+                "Principal": "*",
+                "InvokedViaFunctionUrl": True,
+            }

@@ -74,8 +74,12 @@ def on_tick(event: CloudEvent[ScheduleTick]) -> dict[str, Any]:
 @function(trigger=queue("orders", batch_size=10))
 def native(event: CloudEvent, ctx: Context) -> dict[str, Any]:
     """Reads the native record and Lambda context through `ctx.raw`."""
-    return {"message_id": ctx.raw.record["messageId"], "records": len(ctx.raw.event["Records"]),
-            "request_id": ctx.raw.aws_request_id, "type": type(ctx.raw).__name__}
+    return {
+        "message_id": ctx.raw.record["messageId"],
+        "records": len(ctx.raw.event["Records"]),
+        "request_id": ctx.raw.aws_request_id,
+        "type": type(ctx.raw).__name__,
+    }
 
 
 @function(trigger=queue("orders", batch_size=10))

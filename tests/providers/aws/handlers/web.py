@@ -9,8 +9,13 @@ from portable_fn import CloudEvent, Request, Response, function, http
 def echo(request: Request) -> Response:
     """Echoes the request body with its content type, and sets two cookies and a repeated header."""
     content_type = request.headers.get("content-type", "application/octet-stream")
-    headers = [("Set-Cookie", "a=1; Path=/"), ("Set-Cookie", "b=2; HttpOnly"), ("X-Multi", "one"),
-               ("X-Multi", "two"), ("X-Name", request.path_params.get("name", ""))]
+    headers = [
+        ("Set-Cookie", "a=1; Path=/"),
+        ("Set-Cookie", "b=2; HttpOnly"),
+        ("X-Multi", "one"),
+        ("X-Multi", "two"),
+        ("X-Name", request.path_params.get("name", "")),
+    ]
     return Response(request.body, 201, headers, content_type=content_type)
 
 

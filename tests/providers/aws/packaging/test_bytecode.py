@@ -48,8 +48,14 @@ def writable_again(root: Path) -> None:
 def loaded_from(python: str, task: Path, module: str) -> tuple[list[str], list[str]]:
     """(modules of `task` loaded from bytecode, modules of `task` compiled from source) when `python`
     imports `module` with `-v`, which names where each code object came from."""
-    done = subprocess.run([python, "-v", "-s", "-S", "-c", f"import {module}"], cwd=task, capture_output=True,
-                          text=True, check=False, env={"PYTHONPATH": str(task), "PYTHONDONTWRITEBYTECODE": "1"})
+    done = subprocess.run(
+        [python, "-v", "-s", "-S", "-c", f"import {module}"],
+        cwd=task,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={"PYTHONPATH": str(task), "PYTHONDONTWRITEBYTECODE": "1"},
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     origins = re.findall(r"^# code object from '?([^'\n]+)'?$", done.stderr, re.MULTILINE)
     ours = [origin for origin in origins if origin.startswith(str(task))]
@@ -71,8 +77,13 @@ def test_the_shop_zip_ships_unchecked_hash_pycs_for_its_python_and_rebuilds_byte
     with zipfile.ZipFile(first.path) as archive:
         names = set(archive.namelist())
         sources = {n for n in names if n.endswith(".py")}
-        for source in ("shop/functions.py", "portable_fn/runtime/dispatch.py", "portable_fn_aws/shim.py",
-                       "portable_fn_entry.py", "pydantic/main.py"):
+        for source in (
+            "shop/functions.py",
+            "portable_fn/runtime/dispatch.py",
+            "portable_fn_aws/shim.py",
+            "portable_fn_entry.py",
+            "pydantic/main.py",
+        ):
             folder, _, file = source.rpartition("/")
             pyc = f"{folder}/__pycache__/{file[:-3]}.cpython-311.pyc".lstrip("/")
             assert pyc in names
@@ -83,8 +94,7 @@ def test_the_shop_zip_ships_unchecked_hash_pycs_for_its_python_and_rebuilds_byte
 def test_a_read_only_copy_imports_the_handlers_from_bytecode_without_compiling(
     shop_copy: Path, tmp_path: Path, real_wheel_cache: Path
 ) -> None:
-    artifact = build_package(load_app(shop_copy), "dev", tmp_path / "out", lambda m: None,
-                             cache_dir=real_wheel_cache)
+    artifact = build_package(load_app(shop_copy), "dev", tmp_path / "out", lambda m: None, cache_dir=real_wheel_cache)
     task = unzipped_read_only(artifact.path, tmp_path / "task")
     try:
         from_bytecode, compiled = loaded_from(sys.executable, task, "portable_fn_entry")
@@ -96,15 +106,24 @@ def test_a_read_only_copy_imports_the_handlers_from_bytecode_without_compiling(
 
 
 @needs_312
-def test_the_bytecode_is_for_the_apps_python_not_this_one(tmp_path: Path, load_test_app: Any,
-                                                           fake_pip: Any) -> None:
+def test_the_bytecode_is_for_the_apps_python_not_this_one(tmp_path: Path, load_test_app: Any, fake_pip: Any) -> None:
     assert PYTHON_312 is not None
     notes: list[str] = []
-    artifact = build_package(load_test_app("tiny"), "dev", tmp_path / "out", notes.append,
-                             cache_dir=tmp_path / "cache", pip_download=fake_pip)
+    artifact = build_package(
+        load_test_app("tiny"),
+        "dev",
+        tmp_path / "out",
+        notes.append,
+        cache_dir=tmp_path / "cache",
+        pip_download=fake_pip,
+    )
     assert f"aws: bytecode for Python 3.12 compiled by {PYTHON_312}" in notes
-    magic = subprocess.run([PYTHON_312, "-c", "import importlib.util; print(importlib.util.MAGIC_NUMBER.hex())"],
-                           capture_output=True, text=True, check=True).stdout.strip()
+    magic = subprocess.run(
+        [PYTHON_312, "-c", "import importlib.util; print(importlib.util.MAGIC_NUMBER.hex())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     with zipfile.ZipFile(artifact.path) as archive:
         names = set(archive.namelist())
         header = pyc_header(archive.read("__pycache__/tiny_app.cpython-312.pyc"))
@@ -125,9 +144,15 @@ def test_without_an_interpreter_of_the_apps_python_the_zip_ships_sources_after_a
     nowhere = tmp_path / "empty"
     nowhere.mkdir()
     notes: list[str] = []
-    artifact = build_package(load_test_app("tiny"), "dev", tmp_path / "out", notes.append,
-                             cache_dir=tmp_path / "cache", pip_download=fake_pip,
-                             interpreters=Interpreters(running_version="0.0", path=str(nowhere), pyenv_root=nowhere))
+    artifact = build_package(
+        load_test_app("tiny"),
+        "dev",
+        tmp_path / "out",
+        notes.append,
+        cache_dir=tmp_path / "cache",
+        pip_download=fake_pip,
+        interpreters=Interpreters(running_version="0.0", path=str(nowhere), pyenv_root=nowhere),
+    )
     with zipfile.ZipFile(artifact.path) as archive:
         assert not [n for n in archive.namelist() if n.endswith(".pyc")]
     (warning,) = [note for note in notes if "warning" in note]
@@ -135,15 +160,20 @@ def test_without_an_interpreter_of_the_apps_python_the_zip_ships_sources_after_a
     assert "python3.12 on PATH" in warning and "pyenv install 3.12" in warning
 
 
-def test_an_interpreter_of_another_version_never_compiles_it(tmp_path: Path, load_test_app: Any,
-                                                             fake_pip: Any) -> None:
+def test_an_interpreter_of_another_version_never_compiles_it(tmp_path: Path, load_test_app: Any, fake_pip: Any) -> None:
     """This interpreter (3.11) offered as the app's 3.12: it is asked, says no, and compiles nothing."""
     nowhere = tmp_path / "empty"
     nowhere.mkdir()
     notes: list[str] = []
-    artifact = build_package(load_test_app("tiny"), "dev", tmp_path / "out", notes.append,
-                             cache_dir=tmp_path / "cache", pip_download=fake_pip,
-                             interpreters=Interpreters(running_version="3.12", path=str(nowhere), pyenv_root=nowhere))
+    artifact = build_package(
+        load_test_app("tiny"),
+        "dev",
+        tmp_path / "out",
+        notes.append,
+        cache_dir=tmp_path / "cache",
+        pip_download=fake_pip,
+        interpreters=Interpreters(running_version="3.12", path=str(nowhere), pyenv_root=nowhere),
+    )
     with zipfile.ZipFile(artifact.path) as archive:
         assert not [n for n in archive.namelist() if n.endswith(".pyc")]
     assert any("no Python 3.12 interpreter found" in note for note in notes)

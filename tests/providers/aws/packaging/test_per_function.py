@@ -24,8 +24,15 @@ from portable_fn.cli import main
 from portable_fn.runtime.errors import ConfigError, DeployError
 
 APPS = Path(__file__).with_name("apps")
-SHARED = {"split/__init__.py", "split/templates/page.html", "scripts/seed.py", "pyproject.toml",
-          "tinydep/__init__.py", "portable_fn/runtime/dispatch.py", "portable_fn_aws/shim.py"}
+SHARED = {
+    "split/__init__.py",
+    "split/templates/page.html",
+    "scripts/seed.py",
+    "pyproject.toml",
+    "tinydep/__init__.py",
+    "portable_fn/runtime/dispatch.py",
+    "portable_fn_aws/shim.py",
+}
 
 
 def names_in(path: Path) -> set[str]:
@@ -44,19 +51,28 @@ def split_dir(tmp_path: Path) -> Path:
 
 
 def build(app_dir: Path, out: Path, fake_pip: Any, layout: str = "auto", notes: list[str] | None = None) -> Any:
-    return build_package(load_app(app_dir), "dev", out, (notes if notes is not None else []).append, layout=layout,
-                         cache_dir=out.parent / "cache", pip_download=fake_pip)
+    return build_package(
+        load_app(app_dir),
+        "dev",
+        out,
+        (notes if notes is not None else []).append,
+        layout=layout,
+        cache_dir=out.parent / "cache",
+        pip_download=fake_pip,
+    )
 
 
-def test_functions_importing_different_modules_get_a_zip_each(split_dir: Path, tmp_path: Path,
-                                                             fake_pip: Any) -> None:
+def test_functions_importing_different_modules_get_a_zip_each(split_dir: Path, tmp_path: Path, fake_pip: Any) -> None:
     notes: list[str] = []
     artifact = build(split_dir, tmp_path / "out", fake_pip, notes=notes)
     zips = dict(artifact.functions)
     assert sorted(zips) == ["echo", "hello", "nightly"]
     assert "as one zip per function (its functions import different modules of the app)" in notes[0]
     assert sorted(p.name for p in (tmp_path / "out").glob("*.zip")) == [
-        "split-aws-echo.zip", "split-aws-hello.zip", "split-aws-nightly.zip"]
+        "split-aws-echo.zip",
+        "split-aws-hello.zip",
+        "split-aws-nightly.zip",
+    ]
     hello, nightly = names_in(zips["hello"].path), names_in(zips["nightly"].path)
     assert hello >= SHARED and nightly >= SHARED
     assert {"split/api.py", "split/formatting.py"} <= hello and not {"split/reports.py", "split/heavy.py"} & hello
@@ -101,10 +117,17 @@ def test_a_function_zip_runs_with_only_itself_on_the_path(split_dir: Path, tmp_p
     for name, module in (("hello", "split.formatting"), ("nightly", "split.heavy")):
         task = tmp_path / f"task-{name}"
         shutil.unpack_archive(zips[name].path, task)
-        probe = (f"import portable_fn_entry as e, importlib; importlib.import_module({module!r}); "
-                 f"print(callable(e.{name}))")
-        done = subprocess.run([sys.executable, "-s", "-S", "-c", probe], cwd=task, capture_output=True, text=True,
-                              env={"PYTHONPATH": str(task), "PATH": os.environ.get("PATH", "")}, check=False)
+        probe = (
+            f"import portable_fn_entry as e, importlib; importlib.import_module({module!r}); print(callable(e.{name}))"
+        )
+        done = subprocess.run(
+            [sys.executable, "-s", "-S", "-c", probe],
+            cwd=task,
+            capture_output=True,
+            text=True,
+            env={"PYTHONPATH": str(task), "PATH": os.environ.get("PATH", "")},
+            check=False,
+        )
         assert done.returncode == 0, done.stderr
         assert done.stdout.split() == ["True"]
 
@@ -128,9 +151,7 @@ def test_a_rebuild_in_the_other_layout_leaves_no_stale_zip(split_dir: Path, tmp_
     assert [p.name for p in out.glob("*.zip")] == ["split-aws.zip"]
 
 
-def test_functions_on_different_architectures_get_a_zip_each_with_their_wheels(
-    tmp_path: Path, fake_pip: Any
-) -> None:
+def test_functions_on_different_architectures_get_a_zip_each_with_their_wheels(tmp_path: Path, fake_pip: Any) -> None:
     artifact = build(APPS / "mixed", tmp_path / "out", fake_pip)
     zips = dict(artifact.functions)
     assert (zips["on_intel"].architecture, zips["on_graviton"].architecture) == ("x86_64", "arm64")
@@ -151,8 +172,14 @@ def test_the_closure_follows_relative_absolute_and_lazy_imports(split_dir: Path)
     (split_dir / "split" / "sub" / "deep.py").write_text("from ..reports import nightly\nimport json\n")
     (split_dir / "split" / "api.py").write_text("from split.sub import deep\n")
     assert app_closure(split_dir, "split.api") == {
-        "split/__init__.py", "split/api.py", "split/sub/__init__.py", "split/sub/deep.py", "split/formatting.py",
-        "split/reports.py", "split/heavy.py"}
+        "split/__init__.py",
+        "split/api.py",
+        "split/sub/__init__.py",
+        "split/sub/deep.py",
+        "split/formatting.py",
+        "split/reports.py",
+        "split/heavy.py",
+    }
 
 
 def test_dynamic_imports_are_followed_and_a_name_built_at_run_time_ships_every_module(
@@ -162,13 +189,24 @@ def test_dynamic_imports_are_followed_and_a_name_built_at_run_time_ships_every_m
     name known only at run time could load any module of the app, so that function's zip has them all."""
     api = split_dir / "split" / "api.py"
     source = api.read_text()
-    api.write_text(source + "\n\ndef _load():\n    import importlib\n"
-                   "    return importlib.import_module('split.heavy')\n")
-    assert app_closure(split_dir, "split.api") == {"split/__init__.py", "split/api.py", "split/formatting.py",
-                                                   "split/heavy.py"}
+    api.write_text(
+        source + "\n\ndef _load():\n    import importlib\n    return importlib.import_module('split.heavy')\n"
+    )
+    assert app_closure(split_dir, "split.api") == {
+        "split/__init__.py",
+        "split/api.py",
+        "split/formatting.py",
+        "split/heavy.py",
+    }
     api.write_text(source + "\n\ndef _load(name):\n    return __import__(f'split.{name}')\n")
-    everything = {"split/__init__.py", "split/api.py", "split/formatting.py", "split/heavy.py", "split/reports.py",
-                  "scripts/seed.py"}
+    everything = {
+        "split/__init__.py",
+        "split/api.py",
+        "split/formatting.py",
+        "split/heavy.py",
+        "split/reports.py",
+        "scripts/seed.py",
+    }
     assert app_closure(split_dir, "split.api") == everything
     zips = dict(build(split_dir, tmp_path / "out", fake_pip).functions)
     assert {"split/reports.py", "split/heavy.py"} <= names_in(zips["hello"].path)
@@ -179,11 +217,17 @@ def test_the_closure_follows_a_relative_import_module_and_skips_type_checking_im
     """The app's modules are scanned like the shim's (`portable_fn.packaging.import_lines`): a relative
     `import_module` name resolves against `__package__`; an import under `TYPE_CHECKING` never runs."""
     api = split_dir / "split" / "api.py"
-    api.write_text(api.read_text() + "\n\nfrom typing import TYPE_CHECKING\n\nif TYPE_CHECKING:\n"
-                   "    from .reports import nightly\n\n\ndef _load():\n    import importlib\n"
-                   "    return importlib.import_module('.heavy', __package__)\n")
-    assert app_closure(split_dir, "split.api") == {"split/__init__.py", "split/api.py", "split/formatting.py",
-                                                   "split/heavy.py"}
+    api.write_text(
+        api.read_text() + "\n\nfrom typing import TYPE_CHECKING\n\nif TYPE_CHECKING:\n"
+        "    from .reports import nightly\n\n\ndef _load():\n    import importlib\n"
+        "    return importlib.import_module('.heavy', __package__)\n"
+    )
+    assert app_closure(split_dir, "split.api") == {
+        "split/__init__.py",
+        "split/api.py",
+        "split/formatting.py",
+        "split/heavy.py",
+    }
 
 
 def test_portable_fn_package_reports_the_zips_it_built(split_dir: Path, capsys: Any) -> None:

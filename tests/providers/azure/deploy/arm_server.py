@@ -172,8 +172,14 @@ class FakeArm:
         with self.lock:
             self.state = ArmState()
 
-    def fail_once(self, method: str, path_suffix: str, status: int = 400, code: str = "InjectedFailure",
-                  message: str = "injected outage") -> None:
+    def fail_once(
+        self,
+        method: str,
+        path_suffix: str,
+        status: int = 400,
+        code: str = "InjectedFailure",
+        message: str = "injected outage",
+    ) -> None:
         self.state.failures.append(Failure(method, path_suffix.lower(), status, code, message))
 
     def find(self, suffix: str) -> dict[str, Any] | None:
@@ -184,8 +190,9 @@ class FakeArm:
         return [(r.method, r.path) for r in self.state.requests if r.method in {"PUT", "PATCH", "DELETE", "POST"}]
 
     # -- dispatch -----------------------------------------------------------------------------------
-    def handle(self, method: str, raw_path: str, query: dict[str, str], headers: Any, body: Any
-               ) -> tuple[int, dict[str, str], Any]:
+    def handle(
+        self, method: str, raw_path: str, query: dict[str, str], headers: Any, body: Any
+    ) -> tuple[int, dict[str, str], Any]:
         path = unquote(raw_path).rstrip("/")
         low = path.lower()
         self.state.requests.append(Recorded(method, path, query, body, headers=dict(headers.items())))
@@ -219,8 +226,11 @@ class FakeArm:
         namespace = namespace_of(low)
         expected = self.api_versions[namespace]
         if query.get("api-version") != expected:
-            raise ArmError(400, "InvalidApiVersionParameter",
-                           f"api-version {query.get('api-version')!r} is not {expected!r} for {namespace}.")
+            raise ArmError(
+                400,
+                "InvalidApiVersionParameter",
+                f"api-version {query.get('api-version')!r} is not {expected!r} for {namespace}.",
+            )
 
     # -- long-running operations ---------------------------------------------------------------------
     def operation(self, kind: str, polls: int, on_done: dict[str, Any] | None = None) -> str:
@@ -258,8 +268,11 @@ class FakeArm:
 
     def children(self, path: str, kind: str) -> list[dict[str, Any]]:
         prefix = path.lower() + "/"
-        return [r for k, r in sorted(self.state.resources.items())
-                if k.startswith(prefix) and r.get("type", "").lower() == kind.lower()]
+        return [
+            r
+            for k, r in sorted(self.state.resources.items())
+            if k.startswith(prefix) and r.get("type", "").lower() == kind.lower()
+        ]
 
     def require_group(self, sub: str, group: str) -> None:
         self.get(f"/subscriptions/{sub}/resourceGroups/{group}", "ResourceGroupNotFound")
@@ -314,16 +327,21 @@ def held_to_spec(namespace: str, method: str, path: str, body: Any) -> Any:
     return operation
 
 
-SITE_OPERATION = ("/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web"
-                  "/sites/{name}")
+SITE_OPERATION = (
+    "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Web/sites/{name}"
+)
 
 
 def check_body(template: str, method: str, body: Any) -> None:
     """`body` held to the body parameter of the Microsoft.Web operation at `template`, `method`."""
     owner = arm_spec.spec("microsoft.web")
     with spec_words():
-        arm_spec.check_request(arm_spec.Operation("microsoft.web", template, method.lower(),
-                                                  owner.document["paths"][template][method.lower()]), body)
+        arm_spec.check_request(
+            arm_spec.Operation(
+                "microsoft.web", template, method.lower(), owner.document["paths"][template][method.lower()]
+            ),
+            body,
+        )
 
 
 def readonly(definition: str, key: str) -> bool:
@@ -361,9 +379,17 @@ def group(arm: FakeArm, method: str, path: str, ids: dict[str, str], query: dict
     name = path.rsplit("/", 1)[-1]
     if method == "PUT":
         require(body, "location")
-        status, stored = arm.put(path, {"id": path, "name": name, "type": "Microsoft.Resources/resourceGroups",
-                                        "location": body["location"], "tags": body.get("tags") or {},
-                                        "properties": {"provisioningState": "Succeeded"}})
+        status, stored = arm.put(
+            path,
+            {
+                "id": path,
+                "name": name,
+                "type": "Microsoft.Resources/resourceGroups",
+                "location": body["location"],
+                "tags": body.get("tags") or {},
+                "properties": {"provisioningState": "Succeeded"},
+            },
+        )
         return status, {}, stored
     if method == "DELETE":
         arm.get(path, "ResourceGroupNotFound")
@@ -372,15 +398,22 @@ def group(arm: FakeArm, method: str, path: str, ids: dict[str, str], query: dict
     return 200, {}, arm.get(path, "ResourceGroupNotFound")
 
 
-def group_resources(arm: FakeArm, method: str, path: str, ids: dict[str, str], query: dict[str, str],
-                    body: Any) -> Answer:
+def group_resources(
+    arm: FakeArm, method: str, path: str, ids: dict[str, str], query: dict[str, str], body: Any
+) -> Answer:
     arm.require_group(ids["sub"], ids["group"])
     wanted = tag_filter(query)
     prefix = path.lower().rsplit("/resources", 1)[0] + "/providers/"
-    tracked = [r for k, r in sorted(arm.state.resources.items())
-               if k.startswith(prefix) and "location" in r and matches(r, wanted)]
-    return 200, {}, {"value": [{k: r[k] for k in ("id", "name", "type", "location", "tags", "kind") if k in r}
-                               for r in tracked]}
+    tracked = [
+        r
+        for k, r in sorted(arm.state.resources.items())
+        if k.startswith(prefix) and "location" in r and matches(r, wanted)
+    ]
+    return (
+        200,
+        {},
+        {"value": [{k: r[k] for k in ("id", "name", "type", "location", "tags", "kind") if k in r} for r in tracked]},
+    )
 
 
 # -- storage ------------------------------------------------------------------------------------------
@@ -389,11 +422,20 @@ def account(arm: FakeArm, method: str, path: str, ids: dict[str, str], query: di
     if method == "PUT":
         arm.require_group(ids["sub"], ids["group"])
         require(body, "location", "kind", "sku.name")
-        stored = {"id": path, "name": name, "type": "Microsoft.Storage/storageAccounts", "location": body["location"],
-                  "kind": body["kind"], "sku": {"name": body["sku"]["name"], "tier": "Standard"},
-                  "tags": body.get("tags") or {}, "properties": {
-                      **body.get("properties", {}), "provisioningState": "Succeeded",
-                      "primaryEndpoints": {"blob": f"https://{name}.blob.core.windows.net/"}}}
+        stored = {
+            "id": path,
+            "name": name,
+            "type": "Microsoft.Storage/storageAccounts",
+            "location": body["location"],
+            "kind": body["kind"],
+            "sku": {"name": body["sku"]["name"], "tier": "Standard"},
+            "tags": body.get("tags") or {},
+            "properties": {
+                **body.get("properties", {}),
+                "provisioningState": "Succeeded",
+                "primaryEndpoints": {"blob": f"https://{name}.blob.core.windows.net/"},
+            },
+        }
         arm.put(path, stored)
         return 202, {"Location": arm.operation("location", 2, stored)}, None
     if method == "PATCH":
@@ -415,25 +457,34 @@ def list_keys(arm: FakeArm, method: str, path: str, ids: dict[str, str], query: 
 
 def child_collection(kind: str) -> Any:
     def route(arm: FakeArm, method: str, path: str, ids: dict[str, str], query: dict[str, str], body: Any) -> Answer:
-        arm.get(path.split("/blobServices")[0].split("/queueServices")[0].split("/blobservices")[0]
-                .split("/queueservices")[0])
+        arm.get(
+            path.split("/blobServices")[0]
+            .split("/queueServices")[0]
+            .split("/blobservices")[0]
+            .split("/queueservices")[0]
+        )
         return 200, {}, {"value": arm.children(path, kind)}
+
     return route
 
 
 def child(kind: str, not_found: str, created: int, deleted: int) -> Any:
     def route(arm: FakeArm, method: str, path: str, ids: dict[str, str], query: dict[str, str], body: Any) -> Answer:
         if method == "PUT":
-            arm.get(f"/subscriptions/{ids['sub']}/resourceGroups/{ids['group']}/providers/Microsoft.Storage/"
-                    f"storageAccounts/{ids['account']}")
+            arm.get(
+                f"/subscriptions/{ids['sub']}/resourceGroups/{ids['group']}/providers/Microsoft.Storage/"
+                f"storageAccounts/{ids['account']}"
+            )
             require(body, "properties")
-            status, stored = arm.put(path, {"id": path, "name": path.rsplit("/", 1)[-1], "type": kind,
-                                            "properties": body["properties"]})
+            status, stored = arm.put(
+                path, {"id": path, "name": path.rsplit("/", 1)[-1], "type": kind, "properties": body["properties"]}
+            )
             return (created if status == 201 else 200), {}, stored
         if method == "DELETE":
             arm.delete(path)
             return deleted, {}, None
         return 200, {}, arm.get(path, not_found)
+
     return route
 
 
@@ -447,28 +498,59 @@ def plan(arm: FakeArm, method: str, path: str, ids: dict[str, str], query: dict[
             raise ArmError(400, "BadRequest", f"The sku {body['sku']} is not a valid SKU for a function app.")
         existing = arm.state.resources.get(path.lower())
         if existing is not None and (existing["sku"]["name"] == "FC1") != (body["sku"]["name"] == "FC1"):
-            raise ArmError(400, "BadRequest", f"The plan {name} cannot be changed from {existing['sku']['name']} to "
-                                              f"{body['sku']['name']}: Flex Consumption plans are not convertible.")
-        _, stored = arm.put(path, {"id": path, "name": name, "type": "Microsoft.Web/serverfarms",
-                                        "location": body["location"], "kind": body.get("kind", "app"),
-                                        "tags": body.get("tags") or {}, "sku": body["sku"],
-                                        "properties": {**body["properties"], "provisioningState": "Succeeded"}})
+            raise ArmError(
+                400,
+                "BadRequest",
+                f"The plan {name} cannot be changed from {existing['sku']['name']} to "
+                f"{body['sku']['name']}: Flex Consumption plans are not convertible.",
+            )
+        _, stored = arm.put(
+            path,
+            {
+                "id": path,
+                "name": name,
+                "type": "Microsoft.Web/serverfarms",
+                "location": body["location"],
+                "kind": body.get("kind", "app"),
+                "tags": body.get("tags") or {},
+                "sku": body["sku"],
+                "properties": {**body["properties"], "provisioningState": "Succeeded"},
+            },
+        )
         return 200, {}, stored  # the spec: 200, or 202 while provisioning
     if method == "DELETE":
-        hosted = [r["name"] for r in arm.state.resources.values() if r.get("type") == "Microsoft.Web/sites"
-                  and r["properties"]["serverFarmId"].lower() == path.lower()]
+        hosted = [
+            r["name"]
+            for r in arm.state.resources.values()
+            if r.get("type") == "Microsoft.Web/sites" and r["properties"]["serverFarmId"].lower() == path.lower()
+        ]
         if hosted:
-            raise ArmError(409, "Conflict", f"Server farm '{name}' cannot be deleted because it has web app(s) "
-                                            f"{', '.join(hosted)} assigned to it.")
+            raise ArmError(
+                409,
+                "Conflict",
+                f"Server farm '{name}' cannot be deleted because it has web app(s) {', '.join(hosted)} assigned to it.",
+            )
         return arm.delete(path), {}, None
     return 200, {}, arm.get(path)
 
 
-PLAN_TIERS = {"Y1": "Dynamic", "FC1": "FlexConsumption", "EP1": "ElasticPremium", "EP2": "ElasticPremium",
-              "EP3": "ElasticPremium"}
-FLEX_REFUSED = {"FUNCTIONS_WORKER_RUNTIME", "FUNCTIONS_EXTENSION_VERSION", "FUNCTIONS_WORKER_RUNTIME_VERSION",
-                "WEBSITE_RUN_FROM_PACKAGE", "WEBSITE_CONTENTSHARE", "WEBSITE_CONTENTAZUREFILECONNECTIONSTRING",
-                "SCM_DO_BUILD_DURING_DEPLOYMENT", "ENABLE_ORYX_BUILD"}
+PLAN_TIERS = {
+    "Y1": "Dynamic",
+    "FC1": "FlexConsumption",
+    "EP1": "ElasticPremium",
+    "EP2": "ElasticPremium",
+    "EP3": "ElasticPremium",
+}
+FLEX_REFUSED = {
+    "FUNCTIONS_WORKER_RUNTIME",
+    "FUNCTIONS_EXTENSION_VERSION",
+    "FUNCTIONS_WORKER_RUNTIME_VERSION",
+    "WEBSITE_RUN_FROM_PACKAGE",
+    "WEBSITE_CONTENTSHARE",
+    "WEBSITE_CONTENTAZUREFILECONNECTIONSTRING",
+    "SCM_DO_BUILD_DURING_DEPLOYMENT",
+    "ENABLE_ORYX_BUILD",
+}
 BLOB_DATA_ROLES = {"b7e6dc6d-f1e8-4753-8033-0f276bb0955b", "ba92f5b4-2d11-453d-a403-e96b0029c9fe"}
 BLOB_READ_ROLES = BLOB_DATA_ROLES | {"2a2b9908-6ea1-4ae2-8e65-a410df84e7d1"}  # what fetching a package needs
 PACKAGE_IDENTITY = "WEBSITE_RUN_FROM_PACKAGE_BLOB_MI_RESOURCE_ID"
@@ -481,11 +563,15 @@ def on_flex(arm: FakeArm, site_body: dict[str, Any]) -> bool:
 
 def check_flex_site(body: dict[str, Any]) -> None:
     """What the platform requires of a Flex Consumption app."""
-    require(body, "properties.functionAppConfig.deployment.storage.value",
-            "properties.functionAppConfig.deployment.storage.authentication.type",
-            "properties.functionAppConfig.runtime.name", "properties.functionAppConfig.runtime.version",
-            "properties.functionAppConfig.scaleAndConcurrency.instanceMemoryMB",
-            "properties.functionAppConfig.scaleAndConcurrency.maximumInstanceCount")
+    require(
+        body,
+        "properties.functionAppConfig.deployment.storage.value",
+        "properties.functionAppConfig.deployment.storage.authentication.type",
+        "properties.functionAppConfig.runtime.name",
+        "properties.functionAppConfig.runtime.version",
+        "properties.functionAppConfig.scaleAndConcurrency.instanceMemoryMB",
+        "properties.functionAppConfig.scaleAndConcurrency.maximumInstanceCount",
+    )
     config = body["properties"]["functionAppConfig"]
     storage, scale = config["deployment"]["storage"], config["scaleAndConcurrency"]
     auth = storage["authentication"]
@@ -495,14 +581,16 @@ def check_flex_site(body: dict[str, Any]) -> None:
         raise ArmError(400, "BadRequest", f"Unknown deployment storage authentication {auth['type']!r}.")
     if auth["type"] == "StorageAccountConnectionString" and not auth.get("storageAccountConnectionStringName"):
         raise ArmError(400, "BadRequest", "storageAccountConnectionStringName is required with a connection string.")
-    if (config["runtime"]["name"], config["runtime"]["version"]) not in {("python", v) for v in ("3.10", "3.11",
-                                                                                               "3.12")}:
+    if (config["runtime"]["name"], config["runtime"]["version"]) not in {
+        ("python", v) for v in ("3.10", "3.11", "3.12")
+    }:
         raise ArmError(400, "BadRequest", f"Runtime {config['runtime']} is not available on Flex Consumption.")
     if scale["instanceMemoryMB"] not in (512, 2048, 4096) or not 40 <= scale["maximumInstanceCount"] <= 1000:
         raise ArmError(400, "BadRequest", f"Invalid scaleAndConcurrency {scale}.")
     if (body["properties"].get("siteConfig") or {}).get("linuxFxVersion"):
-        raise ArmError(400, "BadRequest", "LinuxFxVersion is not supported on Flex Consumption; use "
-                                          "functionAppConfig.runtime.")
+        raise ArmError(
+            400, "BadRequest", "LinuxFxVersion is not supported on Flex Consumption; use functionAppConfig.runtime."
+        )
 
 
 def site(arm: FakeArm, method: str, path: str, ids: dict[str, str], query: dict[str, str], body: Any) -> Answer:
@@ -510,8 +598,15 @@ def site(arm: FakeArm, method: str, path: str, ids: dict[str, str], query: dict[
     if method == "PUT":
         arm.require_group(ids["sub"], ids["group"])
         existing = arm.state.resources.get(path.lower())
-        require(body, "location", "kind", "identity.type", "properties.serverFarmId", "properties.httpsOnly",
-                *(() if existing else ("properties.siteConfig",)))
+        require(
+            body,
+            "location",
+            "kind",
+            "identity.type",
+            "properties.serverFarmId",
+            "properties.httpsOnly",
+            *(() if existing else ("properties.siteConfig",)),
+        )
         if arm.find(body["properties"]["serverFarmId"]) is None:
             raise ArmError(404, "NotFound", f"Server farm {body['properties']['serverFarmId']} not found.")
         if on_flex(arm, body):
@@ -519,38 +614,73 @@ def site(arm: FakeArm, method: str, path: str, ids: dict[str, str], query: dict[
         else:
             require(body, "properties.siteConfig.linuxFxVersion")
         if existing is not None and bool(existing["properties"].get("functionAppConfig")) != on_flex(arm, body):
-            raise ArmError(400, "BadRequest", f"The site {name} cannot be moved between Flex Consumption and "
-                                              "other plans; delete it and create it again.")
+            raise ArmError(
+                400,
+                "BadRequest",
+                f"The site {name} cannot be moved between Flex Consumption and "
+                "other plans; delete it and create it again.",
+            )
         site_config = body["properties"].get("siteConfig") or {}
-        props = {k: v for k, v in body["properties"].items() if k not in ("siteConfig", "hostNameSslStates")
-                 and not readonly("SiteProperties", k)}
+        props = {
+            k: v
+            for k, v in body["properties"].items()
+            if k not in ("siteConfig", "hostNameSslStates") and not readonly("SiteProperties", k)
+        }
         identity = {**body["identity"], "principalId": str(uuid.uuid4()), "tenantId": str(uuid.uuid4())}
         if existing is not None and existing["identity"]["type"] == body["identity"]["type"]:
             identity = {**body["identity"], **{k: existing["identity"][k] for k in ("principalId", "tenantId")}}
         host = default_host_name(arm, path, body)
         scm = host.replace(".", ".scm.", 1)
-        stored = {"id": path, "name": name, "type": "Microsoft.Web/sites", "location": body["location"],
-                  "kind": body["kind"], "tags": body.get("tags") or {}, "identity": identity,
-                  "properties": {**props, "defaultHostName": host, "state": "Running", "enabledHostNames": [host, scm],
-                                 "hostNameSslStates": [
-                                     {"name": host, "hostType": "Standard", "sslState": "Disabled"},
-                                     {"name": scm, "hostType": "Repository", "sslState": "Disabled"}],
-                                 "siteConfig": None}}
+        stored = {
+            "id": path,
+            "name": name,
+            "type": "Microsoft.Web/sites",
+            "location": body["location"],
+            "kind": body["kind"],
+            "tags": body.get("tags") or {},
+            "identity": identity,
+            "properties": {
+                **props,
+                "defaultHostName": host,
+                "state": "Running",
+                "enabledHostNames": [host, scm],
+                "hostNameSslStates": [
+                    {"name": host, "hostType": "Standard", "sslState": "Disabled"},
+                    {"name": scm, "hostType": "Repository", "sslState": "Disabled"},
+                ],
+                "siteConfig": None,
+            },
+        }
         arm.put(path, stored)
         web = arm.state.resources.get(path.lower() + "/config/web", {}).get("properties") if existing else None
-        arm.put(path + "/config/web", {"id": path + "/config/web", "name": "web", "type": "Microsoft.Web/sites/config",
-                                       "properties": {**(web or {"linuxFxVersion": ""}), **{
-                                           k: v for k, v in site_config.items() if k != "appSettings"}}})
+        arm.put(
+            path + "/config/web",
+            {
+                "id": path + "/config/web",
+                "name": "web",
+                "type": "Microsoft.Web/sites/config",
+                "properties": {
+                    **(web or {"linuxFxVersion": ""}),
+                    **{k: v for k, v in site_config.items() if k != "appSettings"},
+                },
+            },
+        )
         if existing is None or "appSettings" in site_config:
-            arm.put(path + "/config/appsettings", {"id": path + "/config/appsettings", "name": "appsettings",
-                                                   "type": "Microsoft.Web/sites/config",
-                                                   "properties": {s["name"]: s["value"] for s in
-                                                                  site_config.get("appSettings", [])}})
+            arm.put(
+                path + "/config/appsettings",
+                {
+                    "id": path + "/config/appsettings",
+                    "name": "appsettings",
+                    "type": "Microsoft.Web/sites/config",
+                    "properties": {s["name"]: s["value"] for s in site_config.get("appSettings", [])},
+                },
+            )
         return 202, {"Azure-AsyncOperation": arm.operation("async", 2)}, None
     if method == "PATCH":
         stored = arm.get(path)
-        stored["properties"].update({k: v for k, v in body.get("properties", {}).items()
-                                     if not readonly("SitePatchResourceProperties", k)})
+        stored["properties"].update(
+            {k: v for k, v in body.get("properties", {}).items() if not readonly("SitePatchResourceProperties", k)}
+        )
         for key in ("kind", "identity", "tags"):
             if key in body:
                 stored[key] = {**stored.get(key, {}), **body[key]} if isinstance(body[key], dict) else body[key]
@@ -575,8 +705,7 @@ def default_host_name(arm: FakeArm, path: str, body: dict[str, Any]) -> str:
     return f"{name}-{digest}.{body['location'].replace(' ', '').lower()}-01.azurewebsites.net"
 
 
-def site_config(arm: FakeArm, method: str, path: str, ids: dict[str, str], query: dict[str, str],
-                body: Any) -> Answer:
+def site_config(arm: FakeArm, method: str, path: str, ids: dict[str, str], query: dict[str, str], body: Any) -> Answer:
     stored = arm.get(path)
     if method in ("PUT", "PATCH"):
         require(body, "properties")
@@ -584,23 +713,24 @@ def site_config(arm: FakeArm, method: str, path: str, ids: dict[str, str], query
     return 200, {}, stored
 
 
-def app_settings(arm: FakeArm, method: str, path: str, ids: dict[str, str], query: dict[str, str],
-                 body: Any) -> Answer:
+def app_settings(arm: FakeArm, method: str, path: str, ids: dict[str, str], query: dict[str, str], body: Any) -> Answer:
     stored = arm.get(path.removesuffix("/list").removesuffix("/LIST"))
     if method == "PUT":
         require(body, "properties")
         if not all(isinstance(v, str) for v in body["properties"].values()):
             raise ArmError(400, "BadRequest", "Application setting values must be strings.")
-        refused = sorted(FLEX_REFUSED & set(body["properties"])) if on_flex(arm, arm.get(
-            path.split("/config/")[0])) else []
+        refused = (
+            sorted(FLEX_REFUSED & set(body["properties"])) if on_flex(arm, arm.get(path.split("/config/")[0])) else []
+        )
         if refused:
             raise ArmError(400, "BadRequest", f"The app settings {refused} are not supported on Flex Consumption.")
         stored["properties"] = dict(body["properties"])
     return 200, {}, stored
 
 
-def sync_triggers(arm: FakeArm, method: str, path: str, ids: dict[str, str], query: dict[str, str],
-                  body: Any) -> Answer:
+def sync_triggers(
+    arm: FakeArm, method: str, path: str, ids: dict[str, str], query: dict[str, str], body: Any
+) -> Answer:
     """Syncing triggers starts the host, which mounts `WEBSITE_RUN_FROM_PACKAGE`: a SAS URL is fetched for
     real (from Azurite); a URL fetched with the app's identity needs that identity to hold a blob data role
     that reads (and no SAS, which the platform would not need)."""
@@ -612,8 +742,9 @@ def sync_triggers(arm: FakeArm, method: str, path: str, ids: dict[str, str], que
         return 204, {}, None
     if settings.get(PACKAGE_IDENTITY):
         if settings[PACKAGE_IDENTITY] != "SystemAssigned" or urlsplit(url).query:
-            raise ArmError(400, "BadRequest", f"{PACKAGE_IDENTITY} must be SystemAssigned here, with a URL "
-                                              "without a query.")
+            raise ArmError(
+                400, "BadRequest", f"{PACKAGE_IDENTITY} must be SystemAssigned here, with a URL without a query."
+            )
         if not holds_role(arm, stored["identity"]["principalId"], BLOB_READ_ROLES):  # the host cannot start
             raise ArmError(400, "BadRequest", "Encountered an error (ServiceUnavailable) from host runtime.")
         arm.state.mounted[stored["id"].lower()] = url
@@ -649,8 +780,11 @@ def holds_role(arm: FakeArm, principal: str, roles: set[str]) -> bool:
     of it have failed (Azure applies role assignments after a while)."""
     held = False
     for key, r in arm.state.resources.items():
-        if (r.get("type") == ROLE_TYPE and r["properties"]["principalId"] == principal
-                and r["properties"]["roleDefinitionId"].rsplit("/", 1)[-1] in roles):
+        if (
+            r.get("type") == ROLE_TYPE
+            and r["properties"]["principalId"] == principal
+            and r["properties"]["roleDefinitionId"].rsplit("/", 1)[-1] in roles
+        ):
             left = arm.state.pending_roles.get(key, 0)
             if left:
                 arm.state.pending_roles[key] = left - 1
@@ -659,8 +793,7 @@ def holds_role(arm: FakeArm, principal: str, roles: set[str]) -> bool:
     return held
 
 
-def one_deploy(arm: FakeArm, method: str, path: str, ids: dict[str, str], query: dict[str, str],
-               body: Any) -> Answer:
+def one_deploy(arm: FakeArm, method: str, path: str, ids: dict[str, str], query: dict[str, str], body: Any) -> Answer:
     """WebApps_CreateOneDeployOperation as the spec defines it: no request body, 200. Deploy does not release
     a package this way (see `kudu`); a body, such as the `packageUri` one, is refused."""
     arm.get(path.split("/extensions/")[0])
@@ -672,9 +805,18 @@ def kudu(arm: FakeArm, method: str, low: str, query: dict[str, str], headers: An
     """`POST /api/publish` (One Deploy: the zip is the body) and `GET /api/deployments/<id>|latest`, on the
     site whose Repository host name is the request's `Host`."""
     host = (headers.get("Host") or "").split(":")[0].lower()
-    site = next((r for r in arm.state.resources.values() if r.get("type") == "Microsoft.Web/sites" and any(
-        s["hostType"] == "Repository" and s["name"].lower() == host for s in r["properties"]["hostNameSslStates"])),
-                None)
+    site = next(
+        (
+            r
+            for r in arm.state.resources.values()
+            if r.get("type") == "Microsoft.Web/sites"
+            and any(
+                s["hostType"] == "Repository" and s["name"].lower() == host
+                for s in r["properties"]["hostNameSslStates"]
+            )
+        ),
+        None,
+    )
     if site is None:
         raise ArmError(404, "NotFound", f"No site has the SCM host {host!r}.")
     if low == "/api/publish" and method == "POST":
@@ -688,18 +830,30 @@ def kudu(arm: FakeArm, method: str, low: str, query: dict[str, str], headers: An
         found["polls"] -= 1
         if found["polls"] > 0:
             return 200, {}, {**found["view"], "status": 1, "status_text": "Building", "complete": False}
-        return 200, {}, {**found["view"], "status": found["final"], "complete": True, "status_text": (
-            "" if found["final"] == KUDU_SUCCESS else "Deployment failed: the package could not be installed.")}
+        return (
+            200,
+            {},
+            {
+                **found["view"],
+                "status": found["final"],
+                "complete": True,
+                "status_text": (
+                    "" if found["final"] == KUDU_SUCCESS else "Deployment failed: the package could not be installed."
+                ),
+            },
+        )
     raise ArmError(405, "MethodNotAllowed", f"{method} {low} is not played here.")
 
 
-def publish(arm: FakeArm, site: dict[str, Any], host: str, query: dict[str, str], headers: Any,
-            body: Any) -> Answer:
+def publish(arm: FakeArm, site: dict[str, Any], host: str, query: dict[str, str], headers: Any, body: Any) -> Answer:
     """One Deploy of a Flex app: the zip (Content-Type application/zip) into its deployment container,
     which the platform writes with the app's identity or the connection string the site names."""
     if (headers.get("Content-Type") or "").split(";")[0].strip() != "application/zip" or not isinstance(body, bytes):
-        raise ArmError(415, "UnsupportedMediaType", "/api/publish takes the package as the body, with Content-Type "
-                                                    "application/zip.")
+        raise ArmError(
+            415,
+            "UnsupportedMediaType",
+            "/api/publish takes the package as the body, with Content-Type application/zip.",
+        )
     if not zipfile.is_zipfile(io.BytesIO(body)):
         raise ArmError(400, "BadRequest", "The request body is not a zip file.")
     if query.get("RemoteBuild", "").lower() not in ("true", "false"):
@@ -710,8 +864,11 @@ def publish(arm: FakeArm, site: dict[str, Any], host: str, query: dict[str, str]
     auth = config["deployment"]["storage"]["authentication"]
     if auth["type"] == "SystemAssignedIdentity":
         if not holds_role(arm, site["identity"]["principalId"], BLOB_DATA_ROLES):
-            raise ArmError(400, "BlobUploadFailedException", "Failed to upload the package to the deployment "
-                                                             "storage: 403 AuthorizationPermissionMismatch.")
+            raise ArmError(
+                400,
+                "BlobUploadFailedException",
+                "Failed to upload the package to the deployment storage: 403 AuthorizationPermissionMismatch.",
+            )
     else:
         settings = arm.get(site["id"] + "/config/appsettings")["properties"]
         if auth["storageAccountConnectionStringName"] not in settings:
@@ -720,17 +877,23 @@ def publish(arm: FakeArm, site: dict[str, Any], host: str, query: dict[str, str]
     failed = arm.state.failed_deployments > 0
     arm.state.failed_deployments -= 1 if failed else 0
     arm.state.kudu_deployments[deployment] = {
-        "site": site["id"].lower(), "polls": 2, "final": KUDU_FAILED if failed else KUDU_SUCCESS,
-        "view": {"id": deployment, "deployer": query.get("Deployer", ""), "site_name": site["name"],
-                 "log_url": f"https://{host}/api/deployments/{deployment}/log"}}
+        "site": site["id"].lower(),
+        "polls": 2,
+        "final": KUDU_FAILED if failed else KUDU_SUCCESS,
+        "view": {
+            "id": deployment,
+            "deployer": query.get("Deployer", ""),
+            "site_name": site["name"],
+            "log_url": f"https://{host}/api/deployments/{deployment}/log",
+        },
+    }
     if not failed:
         arm.state.deployed.setdefault(site["id"].lower(), []).append(hashlib.sha256(body).hexdigest())
         start_host(arm, site)
     return 202, {"Location": f"https://{host}/api/deployments/{deployment}"}, deployment
 
 
-def host_keys(arm: FakeArm, method: str, path: str, ids: dict[str, str], query: dict[str, str],
-              body: Any) -> Answer:
+def host_keys(arm: FakeArm, method: str, path: str, ids: dict[str, str], query: dict[str, str], body: Any) -> Answer:
     site = arm.get(path.split("/host/")[0])
     keys = arm.state.host_keys.setdefault(site["id"].lower(), {})
     if method == "POST":
@@ -751,15 +914,25 @@ def topic(arm: FakeArm, method: str, path: str, ids: dict[str, str], query: dict
     if method == "PUT":
         arm.require_group(ids["sub"], ids["group"])
         require(body, "location", "properties.source", "properties.topicType") if system else require(
-            body, "location", "properties.inputSchema")
+            body, "location", "properties.inputSchema"
+        )
         props = system_topic_properties(arm, path, body) if system else custom_topic_properties(path, body)
         kind = "Microsoft.EventGrid/systemTopics" if system else "Microsoft.EventGrid/topics"
-        stored = {"id": path, "name": path.rsplit("/", 1)[-1], "type": kind, "location": body["location"],
-                  "tags": body.get("tags") or {}, "properties": {**props, "provisioningState": "Succeeded"}}
+        stored = {
+            "id": path,
+            "name": path.rsplit("/", 1)[-1],
+            "type": kind,
+            "location": body["location"],
+            "tags": body.get("tags") or {},
+            "properties": {**props, "provisioningState": "Succeeded"},
+        }
         status, _ = arm.put(path, stored)
         status = status if system else 201  # the spec: custom topics answer 201 to every PUT
-        return status, {"Azure-AsyncOperation": arm.operation("async", 2)}, {
-            **stored, "properties": {**props, "provisioningState": "Creating"}}
+        return (
+            status,
+            {"Azure-AsyncOperation": arm.operation("async", 2)},
+            {**stored, "properties": {**props, "provisioningState": "Creating"}},
+        )
     if method == "DELETE":
         arm.get(path)
         arm.delete(path)
@@ -783,20 +956,23 @@ def system_topic_properties(arm: FakeArm, path: str, body: Any) -> dict[str, Any
     if account["location"] != body["location"]:
         raise ArmError(400, "InvalidRequest", "A system topic must be in its source's location.")
     for key, other in arm.state.resources.items():
-        if (other.get("type") == "Microsoft.EventGrid/systemTopics" and key != path.lower()
-                and other["properties"]["source"].lower() == source.lower()):
+        if (
+            other.get("type") == "Microsoft.EventGrid/systemTopics"
+            and key != path.lower()
+            and other["properties"]["source"].lower() == source.lower()
+        ):
             raise ArmError(400, "InvalidRequest", f"Only one system topic is allowed per source; {key} exists.")
     return {"source": source, "topicType": topic_type, "metricResourceId": str(uuid.uuid4())}
 
 
-def subscriptions(arm: FakeArm, method: str, path: str, ids: dict[str, str], query: dict[str, str],
-                  body: Any) -> Answer:
+def subscriptions(
+    arm: FakeArm, method: str, path: str, ids: dict[str, str], query: dict[str, str], body: Any
+) -> Answer:
     arm.get(path.rsplit("/", 1)[0])
     return 200, {}, {"value": arm.children(path, "Microsoft.EventGrid/eventSubscriptions")}
 
 
-def subscription(arm: FakeArm, method: str, path: str, ids: dict[str, str], query: dict[str, str],
-                 body: Any) -> Answer:
+def subscription(arm: FakeArm, method: str, path: str, ids: dict[str, str], query: dict[str, str], body: Any) -> Answer:
     parent = arm.get(path.split("/eventSubscriptions")[0].split("/eventsubscriptions")[0])
     if method == "PUT":
         require(body, "properties.destination.endpointType")
@@ -805,9 +981,18 @@ def subscription(arm: FakeArm, method: str, path: str, ids: dict[str, str], quer
         schema = props.get("eventDeliverySchema", "EventGridSchema")
         if parent["properties"].get("inputSchema") == "CloudEventSchemaV1_0" and schema != "CloudEventSchemaV1_0":
             raise ArmError(400, "InvalidRequest", "A topic with the CloudEvents input schema delivers CloudEvents.")
-        stored = {"id": path, "name": path.rsplit("/", 1)[-1], "type": "Microsoft.EventGrid/eventSubscriptions",
-                  "properties": {**props, "destination": destination, "eventDeliverySchema": schema,
-                                 "topic": parent["id"], "provisioningState": "Succeeded"}}
+        stored = {
+            "id": path,
+            "name": path.rsplit("/", 1)[-1],
+            "type": "Microsoft.EventGrid/eventSubscriptions",
+            "properties": {
+                **props,
+                "destination": destination,
+                "eventDeliverySchema": schema,
+                "topic": parent["id"],
+                "provisioningState": "Succeeded",
+            },
+        }
         arm.put(path, stored)
         return 201, {"Azure-AsyncOperation": arm.operation("async", 2)}, stored  # the spec: 201, created or not
     if method == "DELETE":
@@ -827,11 +1012,17 @@ def checked_destination(arm: FakeArm, path: str, destination: dict[str, Any]) ->
         if not function or found is None:
             raise ArmError(400, "InvalidRequest", f"Function {props['resourceId']} does not exist.")
         if not host_up(arm, found):  # its functions are listed once the host indexed its package
-            raise ArmError(400, "BadRequest", f"Destination endpoint not found. Resource details: resourceId: "
-                                              f"{props['resourceId']}. Resource should pre-exist before "
-                                              "attempting this operation.")
-        return {"endpointType": kind, "properties": {"maxEventsPerBatch": 1, "preferredBatchSizeInKilobytes": 64,
-                                                     **props}}
+            raise ArmError(
+                400,
+                "BadRequest",
+                f"Destination endpoint not found. Resource details: resourceId: "
+                f"{props['resourceId']}. Resource should pre-exist before "
+                "attempting this operation.",
+            )
+        return {
+            "endpointType": kind,
+            "properties": {"maxEventsPerBatch": 1, "preferredBatchSizeInKilobytes": 64, **props},
+        }
     if kind == "WebHook":
         require(props, "endpointUrl")
         url = urlsplit(props["endpointUrl"])
@@ -839,8 +1030,14 @@ def checked_destination(arm: FakeArm, path: str, destination: dict[str, Any]) ->
             raise ArmError(400, "InvalidRequest", "A webhook endpoint must be https.")
         handshake(arm, url)
         arm.state.secrets[path.lower()] = props["endpointUrl"]
-        return {"endpointType": kind, "properties": {"endpointBaseUrl": f"https://{url.netloc}{url.path}",
-                                                     "maxEventsPerBatch": 1, "preferredBatchSizeInKilobytes": 64}}
+        return {
+            "endpointType": kind,
+            "properties": {
+                "endpointBaseUrl": f"https://{url.netloc}{url.path}",
+                "maxEventsPerBatch": 1,
+                "preferredBatchSizeInKilobytes": 64,
+            },
+        }
     raise ArmError(400, "InvalidRequest", f"endpointType {kind!r} is not supported here.")
 
 
@@ -848,17 +1045,32 @@ def handshake(arm: FakeArm, url: Any) -> None:
     """Event Grid's validation of a webhook: the blobs extension answers only with its system key."""
     if url.path != "/runtime/webhooks/blobs" or not url.netloc.endswith(".azurewebsites.net"):
         return
-    site = next((r for r in arm.state.resources.values() if r.get("type") == "Microsoft.Web/sites"
-                 and r["properties"]["defaultHostName"].lower() == url.netloc.lower()), None)
+    site = next(
+        (
+            r
+            for r in arm.state.resources.values()
+            if r.get("type") == "Microsoft.Web/sites"
+            and r["properties"]["defaultHostName"].lower() == url.netloc.lower()
+        ),
+        None,
+    )
     query = {k: v[0] for k, v in parse_qs(url.query).items()}
     expected = arm.state.host_keys.get(site["id"].lower(), {}).get("blobs_extension") if site else None
     if site is not None and not host_up(arm, site):
-        raise ArmError(400, "Url validation", f"Webhook validation handshake failed for https://{url.netloc}"
-                                              f"{url.path}. Http POST request failed with response code Unknown.")
-    if expected is None or query.get("code") != expected or not query.get("functionName", "").startswith(
-            "Host.Functions."):
-        raise ArmError(400, "InvalidRequest", "Webhook validation handshake failed for "
-                                              f"https://{url.netloc}{url.path}.")
+        raise ArmError(
+            400,
+            "Url validation",
+            f"Webhook validation handshake failed for https://{url.netloc}"
+            f"{url.path}. Http POST request failed with response code Unknown.",
+        )
+    if (
+        expected is None
+        or query.get("code") != expected
+        or not query.get("functionName", "").startswith("Host.Functions.")
+    ):
+        raise ArmError(
+            400, "InvalidRequest", f"Webhook validation handshake failed for https://{url.netloc}{url.path}."
+        )
 
 
 def full_url(arm: FakeArm, method: str, path: str, ids: dict[str, str], query: dict[str, str], body: Any) -> Answer:
@@ -877,31 +1089,49 @@ def tags(arm: FakeArm, method: str, path: str, ids: dict[str, str], query: dict[
         operation = body["operation"]
         if operation not in ("Merge", "Replace", "Delete"):
             raise ArmError(400, "InvalidTagOperation", f"operation {operation!r} is not Merge, Replace or Delete.")
-        stored["tags"] = ({**current, **given} if operation == "Merge" else dict(given) if operation == "Replace"
-                          else {k: v for k, v in current.items() if k not in given})
+        stored["tags"] = (
+            {**current, **given}
+            if operation == "Merge"
+            else dict(given)
+            if operation == "Replace"
+            else {k: v for k, v in current.items() if k not in given}
+        )
     elif method != "GET":
         raise ArmError(405, "MethodNotAllowed", f"{method} is not played here.")
-    return 200, {}, {"id": path, "name": "default", "type": "Microsoft.Resources/tags",
-                     "properties": {"tags": stored.get("tags") or {}}}
+    return (
+        200,
+        {},
+        {
+            "id": path,
+            "name": "default",
+            "type": "Microsoft.Resources/tags",
+            "properties": {"tags": stored.get("tags") or {}},
+        },
+    )
 
 
 # -- role assignments -----------------------------------------------------------------------------------
 ROLE_TYPE = "Microsoft.Authorization/roleAssignments"
 
 
-def role_assignments(arm: FakeArm, method: str, path: str, ids: dict[str, str], query: dict[str, str],
-                     body: Any) -> Answer:
+def role_assignments(
+    arm: FakeArm, method: str, path: str, ids: dict[str, str], query: dict[str, str], body: Any
+) -> Answer:
     scope = path.split("/providers/Microsoft.Authorization")[0].split("/providers/microsoft.authorization")[0]
     arm.get(scope)
     wanted = query.get("$filter")
     if wanted not in (None, "atScope()"):
         raise ArmError(400, "InvalidFilterInQueryString", f"Unsupported $filter {wanted!r}.")
-    return 200, {}, {"value": [r for r in arm.children(path, ROLE_TYPE)
-                               if r["properties"]["scope"].lower() == scope.lower()]}
+    return (
+        200,
+        {},
+        {"value": [r for r in arm.children(path, ROLE_TYPE) if r["properties"]["scope"].lower() == scope.lower()]},
+    )
 
 
-def role_assignment(arm: FakeArm, method: str, path: str, ids: dict[str, str], query: dict[str, str],
-                    body: Any) -> Answer:
+def role_assignment(
+    arm: FakeArm, method: str, path: str, ids: dict[str, str], query: dict[str, str], body: Any
+) -> Answer:
     scope, name = path.rsplit("/providers/", 1)[0], path.rsplit("/", 1)[-1]
     if method == "DELETE":
         found = arm.state.resources.get(path.lower())
@@ -914,8 +1144,10 @@ def role_assignment(arm: FakeArm, method: str, path: str, ids: dict[str, str], q
     if not GUID.fullmatch(name):
         raise ArmError(400, "InvalidRoleAssignmentId", f"The role assignment ID '{name}' is not a valid GUID.")
     arm.get(scope)
-    role = re.fullmatch(rf"/subscriptions/{ids['sub']}/providers/Microsoft\.Authorization/roleDefinitions/(.+)",
-                        props["roleDefinitionId"])
+    role = re.fullmatch(
+        rf"/subscriptions/{ids['sub']}/providers/Microsoft\.Authorization/roleDefinitions/(.+)",
+        props["roleDefinitionId"],
+    )
     if role is None or role.group(1) not in BUILT_IN_ROLES:
         raise ArmError(400, "RoleDefinitionDoesNotExist", f"The role {props['roleDefinitionId']} does not exist.")
     principals = {(r.get("identity") or {}).get("principalId") for r in arm.state.resources.values()}
@@ -927,8 +1159,11 @@ def role_assignment(arm: FakeArm, method: str, path: str, ids: dict[str, str], q
             continue
         same = all(other["properties"][k] == stored["properties"][k] for k in ("roleDefinitionId", "principalId"))
         if key == path.lower() and not same:
-            raise ArmError(409, "RoleAssignmentUpdateNotPermitted", "Tenant ID, application ID, principal ID, "
-                                                                    "and scope are not allowed to be updated.")
+            raise ArmError(
+                409,
+                "RoleAssignmentUpdateNotPermitted",
+                "Tenant ID, application ID, principal ID, and scope are not allowed to be updated.",
+            )
         if key != path.lower() and same and other["properties"]["scope"].lower() == scope.lower():
             raise ArmError(409, "RoleAssignmentExists", "The role assignment already exists.")
     if path.lower() not in arm.state.resources and arm.state.role_delay:
@@ -990,8 +1225,12 @@ class _Handler(BaseHTTPRequestHandler):
         self.arm.state.requests[-1].status = status if self.arm.state.requests else 0
         data = json.dumps(answer).encode() if answer is not None else b""
         self.send_response(status)
-        for key, value in {**headers, "Content-Type": "application/json", "Content-Length": str(len(data)),
-                           "x-ms-request-id": str(uuid.uuid4())}.items():
+        for key, value in {
+            **headers,
+            "Content-Type": "application/json",
+            "Content-Length": str(len(data)),
+            "x-ms-request-id": str(uuid.uuid4()),
+        }.items():
             self.send_header(key, value)
         self.end_headers()
         self.wfile.write(data)

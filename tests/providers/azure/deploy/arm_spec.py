@@ -29,25 +29,45 @@ EXCERPTS = {  # namespace, as the fake ARM names it -> the excerpt of the api-ve
     "resources": "resources/resource-manager/Microsoft.Resources/resources/stable/2025-04-01/resources.excerpt.json",
     "microsoft.storage": "storage/resource-manager/Microsoft.Storage/Storage/stable/2026-09-01/openapi.excerpt.json",
     "microsoft.web": "web/resource-manager/Microsoft.Web/AppService/stable/2025-05-01/openapi.excerpt.json",
-    "microsoft.authorization": ("authorization/resource-manager/Microsoft.Authorization/stable/2022-04-01/"
-                                "authorization-RoleAssignmentsCalls.excerpt.json"),
-    "microsoft.eventgrid": ("eventgrid/resource-manager/Microsoft.EventGrid/EventGrid/stable/2025-02-15/"
-                            "openapi.excerpt.json"),
+    "microsoft.authorization": (
+        "authorization/resource-manager/Microsoft.Authorization/stable/2022-04-01/"
+        "authorization-RoleAssignmentsCalls.excerpt.json"
+    ),
+    "microsoft.eventgrid": (
+        "eventgrid/resource-manager/Microsoft.EventGrid/EventGrid/stable/2025-02-15/openapi.excerpt.json"
+    ),
 }
 # common-types/resource-management/v5/types.json, which the excerpts' resources derive from
 COMMON = {
-    "TrackedResource": {"properties": {
-        "id": {"type": "string", "readOnly": True}, "name": {"type": "string", "readOnly": True},
-        "type": {"type": "string", "readOnly": True}, "systemData": {"type": "object", "readOnly": True},
-        "tags": {"type": "object", "additionalProperties": {"type": "string"}}, "location": {"type": "string"}},
-        "required": ["location"]},
-    "ProxyResource": {"properties": {
-        "id": {"type": "string", "readOnly": True}, "name": {"type": "string", "readOnly": True},
-        "type": {"type": "string", "readOnly": True}, "systemData": {"type": "object", "readOnly": True}}},
+    "TrackedResource": {
+        "properties": {
+            "id": {"type": "string", "readOnly": True},
+            "name": {"type": "string", "readOnly": True},
+            "type": {"type": "string", "readOnly": True},
+            "systemData": {"type": "object", "readOnly": True},
+            "tags": {"type": "object", "additionalProperties": {"type": "string"}},
+            "location": {"type": "string"},
+        },
+        "required": ["location"],
+    },
+    "ProxyResource": {
+        "properties": {
+            "id": {"type": "string", "readOnly": True},
+            "name": {"type": "string", "readOnly": True},
+            "type": {"type": "string", "readOnly": True},
+            "systemData": {"type": "object", "readOnly": True},
+        }
+    },
 }
 COMMON["Resource"] = COMMON["ProxyResource"]
-JSON_TYPES: dict[str, tuple[type, ...]] = {"string": (str,), "boolean": (bool,), "integer": (int,),
-                                           "number": (int, float), "array": (list,), "object": (dict,)}
+JSON_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,),
+    "boolean": (bool,),
+    "integer": (int,),
+    "number": (int, float),
+    "array": (list,),
+    "object": (dict,),
+}
 
 
 class SpecViolation(Exception):
@@ -76,8 +96,9 @@ class Spec:
     def __init__(self, namespace: str, path: Path) -> None:
         self.namespace = namespace
         self.document = json.loads(path.read_text())
-        self.patterns = [(re.compile(pattern_of(template), re.IGNORECASE), template)
-                         for template in self.document["paths"]]
+        self.patterns = [
+            (re.compile(pattern_of(template), re.IGNORECASE), template) for template in self.document["paths"]
+        ]
 
     def operation(self, method: str, path: str) -> Operation:
         for pattern, template in self.patterns:
@@ -86,8 +107,11 @@ class Spec:
                 if found is None:
                     raise SpecViolation(405, "MethodNotAllowed", f"The spec defines no {method} on {template}.")
                 return Operation(self.namespace, template, method.lower(), found)
-        raise SpecViolation(404, "NoRegisteredProviderFound", f"{method} {path} is not an operation of the "
-                                                              f"{self.namespace} excerpt ({self.version}).")
+        raise SpecViolation(
+            404,
+            "NoRegisteredProviderFound",
+            f"{method} {path} is not an operation of the {self.namespace} excerpt ({self.version}).",
+        )
 
     @property
     def version(self) -> str:
@@ -126,14 +150,21 @@ def check_request(operation: Operation, body: Any) -> None:
     if parameter is None:
         if body is not None:
             given = sorted(body) if isinstance(body, dict) else type(body).__name__
-            raise SpecViolation(400, "InvalidRequestContent", f"{operation.operation_id} takes no request body "
-                                                              "(the spec defines no body parameter); the request had "
-                                                              f"{given}.")
+            raise SpecViolation(
+                400,
+                "InvalidRequestContent",
+                f"{operation.operation_id} takes no request body "
+                "(the spec defines no body parameter); the request had "
+                f"{given}.",
+            )
         return
     if body is None:
         if parameter.get("required"):
-            raise SpecViolation(400, "InvalidRequestContent", f"{operation.operation_id} needs a request body "
-                                                              f"('{parameter['name']}' is required).")
+            raise SpecViolation(
+                400,
+                "InvalidRequestContent",
+                f"{operation.operation_id} needs a request body ('{parameter['name']}' is required).",
+            )
         return
     Checker(owner, request=True).value(body, parameter["schema"], "")
 
@@ -145,15 +176,21 @@ def check_response(operation: Operation, status: int, body: Any) -> None:
     responses = operation.spec["responses"]
     if str(status) not in responses:
         listed = sorted(k for k in responses if k != "default")
-        raise SpecViolation(500, "FakeAnswerNotInSpec", f"The fake answered {operation.operation_id} with {status}; "
-                                                        f"the spec lists {listed}.")
+        raise SpecViolation(
+            500,
+            "FakeAnswerNotInSpec",
+            f"The fake answered {operation.operation_id} with {status}; the spec lists {listed}.",
+        )
     schema = responses[str(status)].get("schema")
     if schema and body is not None:
         try:
             Checker(owner, request=False).value(body, schema, "")
         except SpecViolation as exc:
-            raise SpecViolation(500, "FakeAnswerNotInSpec", f"The fake's answer to {operation.operation_id} is not "
-                                                            f"of its schema: {exc.message}") from None
+            raise SpecViolation(
+                500,
+                "FakeAnswerNotInSpec",
+                f"The fake's answer to {operation.operation_id} is not of its schema: {exc.message}",
+            ) from None
 
 
 class Checker:
@@ -172,16 +209,27 @@ class Checker:
                 self.value(value, {**{k: v for k, v in schema.items() if k != "$ref"}, **definition}, where)
             return
         kind = schema.get("type") or ("object" if "properties" in schema or "allOf" in schema else None)
-        if kind and not (isinstance(value, JSON_TYPES[kind]) and not (kind in ("integer", "number")
-                                                                       and isinstance(value, bool))):
-            raise SpecViolation(400, "InvalidRequestContent", (
-                f"The request content was invalid and could not be deserialized: 'Error converting value "
-                f"{json.dumps(value)} to type '{kind}'. Path '{where.rstrip('.')}'.'"))
+        if kind and not (
+            isinstance(value, JSON_TYPES[kind]) and not (kind in ("integer", "number") and isinstance(value, bool))
+        ):
+            raise SpecViolation(
+                400,
+                "InvalidRequestContent",
+                (
+                    f"The request content was invalid and could not be deserialized: 'Error converting value "
+                    f"{json.dumps(value)} to type '{kind}'. Path '{where.rstrip('.')}'.'"
+                ),
+            )
         if "enum" in schema and value not in schema["enum"]:
-            raise SpecViolation(400, "InvalidRequestContent", (
-                f"The value {json.dumps(value)} at '{where.rstrip('.')}' is not one of the values the spec allows "
-                f"for {schema.get('x-ms-enum', {}).get('name') or schema.get('name') or 'it'}: "
-                f"{', '.join(schema['enum'])}."))
+            raise SpecViolation(
+                400,
+                "InvalidRequestContent",
+                (
+                    f"The value {json.dumps(value)} at '{where.rstrip('.')}' is not one of the values the spec allows "
+                    f"for {schema.get('x-ms-enum', {}).get('name') or schema.get('name') or 'it'}: "
+                    f"{', '.join(schema['enum'])}."
+                ),
+            )
         if kind == "array":
             for index, item in enumerate(value):
                 self.value(item, schema.get("items") or {}, f"{where.rstrip('.')}[{index}].")
@@ -202,15 +250,25 @@ class Checker:
             elif isinstance(extra, dict):
                 self.value(item, extra, f"{where}{key}.")
             elif properties and extra is not True and complete and held:
-                raise SpecViolation(400, "InvalidRequestContent", (
-                    "The request content was invalid and could not be deserialized: 'Could not find member "
-                    f"'{key}' on object of type '{name}'. Path '{where}{key}'.'"))
+                raise SpecViolation(
+                    400,
+                    "InvalidRequestContent",
+                    (
+                        "The request content was invalid and could not be deserialized: 'Could not find member "
+                        f"'{key}' on object of type '{name}'. Path '{where}{key}'.'"
+                    ),
+                )
         if self.request:
             for key in required:
                 if value.get(key) is None and not properties.get(key, {}).get("readOnly"):
-                    raise SpecViolation(400, "InvalidRequestContent", (
-                        f"The request body has no '{where}{key}', which {name} requires (the spec lists it in "
-                        "`required`)."))
+                    raise SpecViolation(
+                        400,
+                        "InvalidRequestContent",
+                        (
+                            f"The request body has no '{where}{key}', which {name} requires (the spec lists it in "
+                            "`required`)."
+                        ),
+                    )
 
     def subtype(self, schema: dict[str, Any], kind: Any) -> tuple[dict[str, Any], bool]:
         """The definition deriving from `schema` whose `x-ms-discriminator-value` is `kind`, and whether the
@@ -236,5 +294,4 @@ class Checker:
             properties.update(more)
             required += needed
             complete = complete and whole
-        return ({**properties, **schema.get("properties", {})}, required + list(schema.get("required", [])),
-                complete)
+        return ({**properties, **schema.get("properties", {})}, required + list(schema.get("required", [])), complete)

@@ -90,11 +90,17 @@ def self_signed(directory: Path) -> tuple[Path, Path]:
     now = datetime.datetime.now(datetime.timezone.utc)
     public = key.public_key()
     cert = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(public)
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(public)
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=2))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost"),
-                                                    x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=2))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            False,
+        )
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
         .add_extension(x509.KeyUsage(True, False, False, False, False, True, False, False, False), True)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), False)
@@ -103,8 +109,9 @@ def self_signed(directory: Path) -> tuple[Path, Path]:
     )
     cert_file, key_file = directory / "arm.pem", directory / "arm-key.pem"
     cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    key_file.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
     return cert_file, key_file
 
 
@@ -115,9 +122,15 @@ def sdk_api_versions() -> dict[str, str]:
     from azure.mgmt.storage import StorageManagementClient
     from azure.mgmt.web import WebSiteManagementClient
 
-    made = {key: cls(StaticToken(), SUBSCRIPTION) for key, cls in {
-        "resources": ResourceManagementClient, "microsoft.storage": StorageManagementClient,
-        "microsoft.web": WebSiteManagementClient, "microsoft.eventgrid": EventGridManagementClient}.items()}
+    made = {
+        key: cls(StaticToken(), SUBSCRIPTION)
+        for key, cls in {
+            "resources": ResourceManagementClient,
+            "microsoft.storage": StorageManagementClient,
+            "microsoft.web": WebSiteManagementClient,
+            "microsoft.eventgrid": EventGridManagementClient,
+        }.items()
+    }
     versions = {key: client._config.api_version for key, client in made.items()}
     from azure.mgmt.authorization import AuthorizationManagementClient
 
@@ -159,8 +172,20 @@ def azurite_entry(cache: Path) -> Path:
             return entry
         if shutil.which("npm") is None or shutil.which("node") is None:
             pytest.skip("Azurite needs Node.js and npm (apt-get install nodejs npm)")
-        subprocess.run(["npm", "install", "--prefix", str(cache), f"azurite@{AZURITE_VERSION}", "--no-audit",
-                        "--no-fund", "--loglevel=error"], check=True, timeout=600)
+        subprocess.run(
+            [
+                "npm",
+                "install",
+                "--prefix",
+                str(cache),
+                f"azurite@{AZURITE_VERSION}",
+                "--no-audit",
+                "--no-fund",
+                "--loglevel=error",
+            ],
+            check=True,
+            timeout=600,
+        )
     return entry
 
 
@@ -194,12 +219,28 @@ def azurite(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
     port, data = free_port(), tmp_path_factory.mktemp("azurite")
     log = (data / "azurite.log").open("wb")
     process = subprocess.Popen(
-        ["node", str(entry), "--blobHost", "127.0.0.1", "--blobPort", str(port), "--location", str(data / "blobs"),
-         "--disableTelemetry", "--skipApiVersionCheck", "--silent"], stdout=log, stderr=subprocess.STDOUT)
+        [
+            "node",
+            str(entry),
+            "--blobHost",
+            "127.0.0.1",
+            "--blobPort",
+            str(port),
+            "--location",
+            str(data / "blobs"),
+            "--disableTelemetry",
+            "--skipApiVersionCheck",
+            "--silent",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     try:
         wait_for_port(port, process)
-        yield (f"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={AZURITE_KEY};"
-               f"BlobEndpoint=http://127.0.0.1:{port}/devstoreaccount1;")
+        yield (
+            f"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={AZURITE_KEY};"
+            f"BlobEndpoint=http://127.0.0.1:{port}/devstoreaccount1;"
+        )
     finally:
         process.terminate()
         try:
@@ -274,9 +315,15 @@ def shop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
 
 
 def settings_for(app: Any, stage: str, certificate: tuple[Path, Path], azurite: str, **extra: Any) -> dict[str, Any]:
-    return {**app.config.provider_settings("azure", stage), "subscription_id": SUBSCRIPTION,
-            "connection_verify": str(certificate[0]), "storage_connection_string": azurite,
-            "polling_interval_s": 0.05, "lro_report_every_s": 0.02, **extra}
+    return {
+        **app.config.provider_settings("azure", stage),
+        "subscription_id": SUBSCRIPTION,
+        "connection_verify": str(certificate[0]),
+        "storage_connection_string": azurite,
+        "polling_interval_s": 0.05,
+        "lro_report_every_s": 0.02,
+        **extra,
+    }
 
 
 @pytest.fixture
@@ -288,5 +335,6 @@ def provider(arm: FakeArm, blobs: Any, azurite: str, certificate: tuple[Path, Pa
 @pytest.fixture
 def helpers() -> types.SimpleNamespace:
     """Module-level helpers for the test modules (which cannot import this conftest)."""
-    return types.SimpleNamespace(ArmProvider=ArmProvider, StaticToken=StaticToken, settings_for=settings_for,
-                                 make_artifact=make_artifact)
+    return types.SimpleNamespace(
+        ArmProvider=ArmProvider, StaticToken=StaticToken, settings_for=settings_for, make_artifact=make_artifact
+    )

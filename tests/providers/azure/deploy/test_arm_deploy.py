@@ -60,20 +60,32 @@ def test_resources_are_created_tagged_and_configured(provider: Any, shop: Any, a
     assert account["properties"]["supportsHttpsTrafficOnly"] is True
     assert account["properties"]["allowBlobPublicAccess"] is False
     storage = f"{GROUP}/providers/Microsoft.Storage/storageAccounts/{n.storage_account}"
-    assert [q["name"] for q in arm.children(f"{storage}/queueServices/default/queues",
-                                            "Microsoft.Storage/storageAccounts/queueServices/queues")] == [
-        "orders", "orders-poison"]
-    assert [c["name"] for c in arm.children(f"{storage}/blobServices/default/containers",
-                                            "Microsoft.Storage/storageAccounts/blobServices/containers")] == [
-        "portable-fn-packages", "uploads"]
+    assert [
+        q["name"]
+        for q in arm.children(
+            f"{storage}/queueServices/default/queues", "Microsoft.Storage/storageAccounts/queueServices/queues"
+        )
+    ] == ["orders", "orders-poison"]
+    assert [
+        c["name"]
+        for c in arm.children(
+            f"{storage}/blobServices/default/containers", "Microsoft.Storage/storageAccounts/blobServices/containers"
+        )
+    ] == ["portable-fn-packages", "uploads"]
     plan = arm.get(f"{GROUP}/providers/Microsoft.Web/serverfarms/shop-dev-plan")
     assert (plan["sku"], plan["properties"]["reserved"], plan["tags"]) == (
-        {"name": "Y1", "tier": "Dynamic"}, True, TAGS)
+        {"name": "Y1", "tier": "Dynamic"},
+        True,
+        TAGS,
+    )
     site = arm.get(f"{GROUP}/providers/Microsoft.Web/sites/{n.function_app}")
     package = settings_of(arm, n.function_app)["WEBSITE_RUN_FROM_PACKAGE"].split("/portable-fn-packages/", 1)[1]
     released = {"portable-fn-release": package}  # the host took it: triggers synced
     assert (site["kind"], site["identity"]["type"], site["tags"]) == (
-        "functionapp,linux", "SystemAssigned", {**TAGS, **released})
+        "functionapp,linux",
+        "SystemAssigned",
+        {**TAGS, **released},
+    )
     assert site["properties"]["httpsOnly"] is True
     assert site["properties"]["serverFarmId"] == f"{GROUP}/providers/Microsoft.Web/serverfarms/shop-dev-plan"
     config = arm.get(f"{GROUP}/providers/Microsoft.Web/sites/{n.function_app}/config/web")
@@ -81,8 +93,9 @@ def test_resources_are_created_tagged_and_configured(provider: Any, shop: Any, a
     assert any("waiting for function app" in m for m in messages)  # the LRO reported while it ran
 
 
-def test_app_settings_point_at_the_uploaded_package(provider: Any, shop: Any, arm: Any, blobs: Any,
-                                                    azurite: str) -> None:
+def test_app_settings_point_at_the_uploaded_package(
+    provider: Any, shop: Any, arm: Any, blobs: Any, azurite: str
+) -> None:
     pipeline.deploy(provider, shop, "dev")
     n = names(provider, shop)
     settings = settings_of(arm, n.function_app)
@@ -109,12 +122,10 @@ def blob_endpoint(azurite: str) -> str:
 def assert_no_sas(arm: Any) -> None:
     """No app settings request carried a SAS (a signature or a signed expiry) in any value."""
     written = [r.body for r in arm.state.requests if r.method == "PUT" and r.path.lower().endswith("/appsettings")]
-    assert written and all("sig=" not in v and "se=" not in v for body in written
-                           for v in body["properties"].values())
+    assert written and all("sig=" not in v and "se=" not in v for body in written for v in body["properties"].values())
 
 
-def test_the_package_role_is_granted_before_the_settings_name_the_package(provider: Any, shop: Any,
-                                                                          arm: Any) -> None:
+def test_the_package_role_is_granted_before_the_settings_name_the_package(provider: Any, shop: Any, arm: Any) -> None:
     pipeline.deploy(provider, shop, "dev")
     puts = [r.path.lower() for r in arm.state.requests if r.method == "PUT"]
     last_role = max(i for i, p in enumerate(puts) if "/roleassignments/" in p)
@@ -148,25 +159,32 @@ def test_outputs_name_the_app_and_its_triggers(provider: Any, shop: Any) -> None
     assert out["functions"]["fulfil"] == {"trigger": "queue", "queue": "orders", "poison_queue": "orders-poison"}
     assert out["functions"]["on_upload"]["container"] == "uploads"
     assert out["functions"]["on_upload"]["subscription"] == UPLOADS.split("/systemTopics/")[1].replace(
-        "/eventSubscriptions/", "/")
+        "/eventSubscriptions/", "/"
+    )
     topic = names(provider, shop).topic("order-events")
     assert out["functions"]["notify"] == {
-        "trigger": "topic", "topic": topic, "subscription": f"{topic}/notify",
-        "endpoint": f"https://{topic}.westeurope-1.eventgrid.azure.net/api/events"}
+        "trigger": "topic",
+        "topic": topic,
+        "subscription": f"{topic}/notify",
+        "endpoint": f"https://{topic}.westeurope-1.eventgrid.azure.net/api/events",
+    }
     assert pipeline.info(provider, shop, "dev").outputs == out
 
 
 # -- the app's identity and its storage roles -----------------------------------------------------------
-ROLE_IDS = {"Storage Blob Data Owner": "b7e6dc6d-f1e8-4753-8033-0f276bb0955b",
-            "Storage Queue Data Contributor": "974c5e8b-45b9-4653-ba55-5f855dd0fb88",
-            "Storage Account Contributor": "17d1049b-9a84-46fb-8f53-869881c3d3ab"}
+ROLE_IDS = {
+    "Storage Blob Data Owner": "b7e6dc6d-f1e8-4753-8033-0f276bb0955b",
+    "Storage Queue Data Contributor": "974c5e8b-45b9-4653-ba55-5f855dd0fb88",
+    "Storage Account Contributor": "17d1049b-9a84-46fb-8f53-869881c3d3ab",
+}
 
 
 def roles_of(arm: Any, account: str) -> dict[str, str]:
     """Role definition GUID -> principal id, of the assignments at the account."""
     scope = f"{GROUP}/providers/Microsoft.Storage/storageAccounts/{account}"
-    found = arm.children(f"{scope}/providers/Microsoft.Authorization/roleAssignments",
-                         "Microsoft.Authorization/roleAssignments")
+    found = arm.children(
+        f"{scope}/providers/Microsoft.Authorization/roleAssignments", "Microsoft.Authorization/roleAssignments"
+    )
     return {r["properties"]["roleDefinitionId"].rsplit("/", 1)[-1]: r["properties"]["principalId"] for r in found}
 
 
@@ -177,9 +195,11 @@ def test_the_app_identity_gets_the_storage_roles(provider: Any, shop: Any, arm: 
     assert roles_of(arm, n.storage_account) == {guid: principal for guid in ROLE_IDS.values()}
     puts = [r for r in arm.state.requests if r.method == "PUT" and "/roleassignments/" in r.path.lower()]
     assert {(r.status, r.body["properties"]["principalType"], r.body["properties"]["description"]) for r in puts} == {
-        (201, "ServicePrincipal", "portable-fn")}
-    assert all(r.body["properties"]["roleDefinitionId"].startswith(f"{SUB}/providers/Microsoft.Authorization/")
-               for r in puts)
+        (201, "ServicePrincipal", "portable-fn")
+    }
+    assert all(
+        r.body["properties"]["roleDefinitionId"].startswith(f"{SUB}/providers/Microsoft.Authorization/") for r in puts
+    )
 
 
 def test_a_recreated_app_identity_gets_the_roles_again(deployed: Any, shop: Any, arm: Any) -> None:
@@ -193,7 +213,8 @@ def test_a_recreated_app_identity_gets_the_roles_again(deployed: Any, shop: Any,
 
 
 def test_storage_auth_connection_string_keeps_the_key_and_grants_nothing(
-        arm: Any, shop: Any, blobs: Any, certificate: Any, azurite: str, helpers: Any) -> None:
+    arm: Any, shop: Any, blobs: Any, certificate: Any, azurite: str, helpers: Any
+) -> None:
     settings = helpers.settings_for(shop, "dev", certificate, azurite, storage_auth="connection_string")
     provider = helpers.ArmProvider(settings, arm.url)
     outcome = pipeline.deploy(provider, shop, "dev")
@@ -231,19 +252,26 @@ def test_storage_events_reach_the_blob_trigger_through_the_system_topic(provider
     n = names(provider, shop)
     system = arm.get(f"{GRID}/systemTopics/shop-dev-storage-events")
     assert (system["tags"], system["location"], system["properties"]["topicType"]) == (
-        TAGS, "westeurope", "Microsoft.Storage.StorageAccounts")
+        TAGS,
+        "westeurope",
+        "Microsoft.Storage.StorageAccounts",
+    )
     assert system["properties"]["source"] == f"{GROUP}/providers/Microsoft.Storage/storageAccounts/{n.storage_account}"
     assert subscription_name("on_upload").startswith("on-upload-")  # no "_" in subscription names
     sub = arm.get(UPLOADS)["properties"]
-    assert sub["filter"] == {"includedEventTypes": ["Microsoft.Storage.BlobCreated"],
-                             "subjectBeginsWith": "/blobServices/default/containers/uploads/blobs/in/",
-                             "subjectEndsWith": ""}
+    assert sub["filter"] == {
+        "includedEventTypes": ["Microsoft.Storage.BlobCreated"],
+        "subjectBeginsWith": "/blobServices/default/containers/uploads/blobs/in/",
+        "subjectEndsWith": "",
+    }
     assert sub["eventDeliverySchema"] == "EventGridSchema"
     assert sub["destination"]["endpointType"] == "WebHook"  # the blob trigger's Event Grid source
     full = arm.state.secrets[UPLOADS.lower()]
     key = arm.state.host_keys[f"{GROUP}/providers/Microsoft.Web/sites/{n.function_app}".lower()]["blobs_extension"]
-    assert full == (f"https://{n.function_app}.azurewebsites.net/runtime/webhooks/blobs"
-                    f"?functionName=Host.Functions.on_upload&code={key}")
+    assert full == (
+        f"https://{n.function_app}.azurewebsites.net/runtime/webhooks/blobs"
+        f"?functionName=Host.Functions.on_upload&code={key}"
+    )
 
 
 def test_the_blob_webhook_goes_to_the_host_name_arm_gives_the_app(provider: Any, shop: Any, arm: Any) -> None:
@@ -253,7 +281,8 @@ def test_the_blob_webhook_goes_to_the_host_name_arm_gives_the_app(provider: Any,
     host = arm.get(f"{GROUP}/providers/Microsoft.Web/sites/{n.function_app}")["properties"]["defaultHostName"]
     assert host.startswith(f"{n.function_app}-") and host.endswith(".westeurope-01.azurewebsites.net")
     assert arm.state.secrets[UPLOADS.lower()].startswith(
-        f"https://{host}/runtime/webhooks/blobs?functionName=Host.Functions.on_upload&code=")
+        f"https://{host}/runtime/webhooks/blobs?functionName=Host.Functions.on_upload&code="
+    )
     assert outcome.outputs["url"] == f"https://{host}"
     provider.deployer.client.calls.clear()
     again = pipeline.deploy(provider, shop, "dev")
@@ -264,7 +293,8 @@ def test_the_blob_webhook_goes_to_the_host_name_arm_gives_the_app(provider: Any,
     arm.state.secrets[sub] = arm.state.secrets[sub].replace(host, f"{n.function_app}.azurewebsites.net")
     fixed = pipeline.deploy(provider, shop, "dev")
     assert [s.describe() for s in fixed.plan.steps] == [
-        f"~ update event subscription shop-dev-storage-events/{subscription_name('on_upload')} (destination)"]
+        f"~ update event subscription shop-dev-storage-events/{subscription_name('on_upload')} (destination)"
+    ]
     assert arm.state.secrets[sub].startswith(f"https://{host}/runtime/webhooks/blobs?")
 
 
@@ -275,9 +305,14 @@ def test_topic_events_reach_the_event_grid_trigger_as_cloudevents(provider: Any,
     assert (topic["tags"], topic["properties"]["inputSchema"]) == (TAGS, "CloudEventSchemaV1_0")
     sub = arm.get(f"{GRID}/topics/{n.topic('order-events')}/eventSubscriptions/notify")["properties"]
     assert sub["eventDeliverySchema"] == "CloudEventSchemaV1_0"
-    assert sub["destination"] == {"endpointType": "AzureFunction", "properties": {
-        "resourceId": f"{GROUP}/providers/Microsoft.Web/sites/{n.function_app}/functions/notify",
-        "maxEventsPerBatch": 1, "preferredBatchSizeInKilobytes": 64}}
+    assert sub["destination"] == {
+        "endpointType": "AzureFunction",
+        "properties": {
+            "resourceId": f"{GROUP}/providers/Microsoft.Web/sites/{n.function_app}/functions/notify",
+            "maxEventsPerBatch": 1,
+            "preferredBatchSizeInKilobytes": 64,
+        },
+    }
     creates = [r for r in arm.state.requests if r.method == "PUT" and "/eventsubscriptions/" in r.path.lower()]
     assert {r.status for r in creates} == {201} and len(creates) == 2  # then polled (Azure-AsyncOperation)
 
@@ -291,7 +326,8 @@ def test_a_lost_blobs_key_is_set_again_and_the_subscription_follows(deployed: An
     arm.state.secrets[sub] = arm.state.secrets[sub].replace("Host.Functions.on_upload", "Host.Functions.other")
     outcome = pipeline.deploy(deployed, shop, "dev")
     assert [s.describe() for s in outcome.plan.steps] == [
-        f"~ update event subscription shop-dev-storage-events/{subscription_name('on_upload')} (destination)"]
+        f"~ update event subscription shop-dev-storage-events/{subscription_name('on_upload')} (destination)"
+    ]
     key = arm.state.host_keys[f"{GROUP}/providers/Microsoft.Web/sites/{n.function_app}".lower()]["blobs_extension"]
     assert arm.state.secrets[sub].endswith(f"functionName=Host.Functions.on_upload&code={key}")
 
@@ -314,22 +350,35 @@ def test_unchanged_redeploy_makes_no_mutating_call(deployed: Any, shop: Any, arm
     # only the POST reads, once for the plan and once for the outputs: the settings list and the webhook
     # subscription's full URL (keys are not needed)
     assert sorted(p.rsplit("/", 1)[-1] for _, p in arm.mutating()[before:]) == [
-        "getFullUrl", "getFullUrl", "list", "list"]
+        "getFullUrl",
+        "getFullUrl",
+        "list",
+        "list",
+    ]
 
 
 def test_code_change_uploads_a_new_blob_and_updates_only_the_package_setting(
-        deployed: Any, shop: Any, arm: Any, blobs: Any) -> None:
+    deployed: Any, shop: Any, arm: Any, blobs: Any
+) -> None:
     site = names(deployed, shop).function_app
     old = settings_of(arm, site)
     deployed.code = "# the handlers changed\n"
     outcome = pipeline.deploy(deployed, shop, "dev")
     assert [(s.action, s.resource.kind, s.changes) for s in outcome.plan.steps] == [
-        ("create", "package blob", ()), ("update", "app settings", ("settings",)),
-        ("update", "package release", ("package",)), ("delete", "package blob", ())]
+        ("create", "package blob", ()),
+        ("update", "app settings", ("settings",)),
+        ("update", "package release", ("package",)),
+        ("delete", "package blob", ()),
+    ]
     new = settings_of(arm, site)
     assert {k for k in new if new[k] != old[k]} == {"WEBSITE_RUN_FROM_PACKAGE"}
     assert [(c[0], c[1]) for c in deployed.deployer.client.mutating_calls()] == [  # upload, settings, sync, tag
-        ("blob", "PUT"), ("arm", "PUT"), ("arm", "POST"), ("arm", "PATCH"), ("blob", "DELETE")]
+        ("blob", "PUT"),
+        ("arm", "PUT"),
+        ("arm", "POST"),
+        ("arm", "PATCH"),
+        ("blob", "DELETE"),
+    ]
     [blob] = [b["name"] for b in blobs.get_container_client("portable-fn-packages").list_blobs()]
     assert blob in new["WEBSITE_RUN_FROM_PACKAGE"]
     assert arm.state.mounted[f"{GROUP}/providers/Microsoft.Web/sites/{site}".lower()] == new["WEBSITE_RUN_FROM_PACKAGE"]
@@ -339,12 +388,16 @@ def test_code_change_uploads_a_new_blob_and_updates_only_the_package_setting(
 
 def test_settings_change_updates_only_the_settings(deployed: Any, shop: Any, arm: Any) -> None:
     pyproject = shop.root / "pyproject.toml"
-    pyproject.write_text(pyproject.read_text().replace(
-        "[tool.portable-fn.stages.dev]\n", '[tool.portable-fn.stages.dev]\nenv = { LOG_LEVEL = "debug" }\n'))
+    pyproject.write_text(
+        pyproject.read_text().replace(
+            "[tool.portable-fn.stages.dev]\n", '[tool.portable-fn.stages.dev]\nenv = { LOG_LEVEL = "debug" }\n'
+        )
+    )
     changed = load_app(shop.root)
     outcome = pipeline.deploy(deployed, changed, "dev")
     assert [(s.action, s.resource.kind, s.changes) for s in outcome.plan.steps] == [
-        ("update", "app settings", ("settings",))]
+        ("update", "app settings", ("settings",))
+    ]
     assert settings_of(arm, names(deployed, shop).function_app)["LOG_LEVEL"] == "debug"
     assert [(c[0], c[1]) for c in deployed.deployer.client.mutating_calls()] == [("arm", "PUT")]  # no sync
 
@@ -363,8 +416,13 @@ def test_failure_names_the_step_and_a_rerun_converges(provider: Any, shop: Any, 
     rerun = pipeline.deploy(provider, shop, "dev")
     assert rerun.plan.steps[0].describe() == f"+ create function app {site}"
     assert {s.resource.kind for s in rerun.plan.steps[1:]} == {  # what comes after the app
-        "role assignment", "app settings", "package release", "event grid topic", "event grid system topic",
-        "event subscription"}
+        "role assignment",
+        "app settings",
+        "package release",
+        "event grid topic",
+        "event grid system topic",
+        "event subscription",
+    }
     assert pipeline.plan(provider, shop, "dev").plan.empty
 
 
@@ -377,9 +435,9 @@ def test_plan_prints_and_changes_nothing(provider: Any, shop: Any, arm: Any, blo
     assert arm.state.resources == {} and list(blobs.list_containers()) == []
 
 
-def test_remove_deletes_exactly_what_the_app_created(provider: Any, shop: Any, arm: Any, blobs: Any,
-                                                     tmp_path: Path, certificate: Any, azurite: str,
-                                                     helpers: Any) -> None:
+def test_remove_deletes_exactly_what_the_app_created(
+    provider: Any, shop: Any, arm: Any, blobs: Any, tmp_path: Path, certificate: Any, azurite: str, helpers: Any
+) -> None:
     other_dir = tmp_path / "depot"
     shutil.copytree(shop.root, other_dir, ignore=shutil.ignore_patterns(".portable-fn"))
     pyproject = other_dir / "pyproject.toml"
@@ -402,8 +460,9 @@ def test_remove_deletes_exactly_what_the_app_created(provider: Any, shop: Any, a
     assert pipeline.remove(provider, shop, "dev").plan.empty  # nothing left to find
 
 
-def test_an_existing_resource_group_is_used_and_kept(arm: Any, shop: Any, blobs: Any, certificate: Any,
-                                                     azurite: str, helpers: Any) -> None:
+def test_an_existing_resource_group_is_used_and_kept(
+    arm: Any, shop: Any, blobs: Any, certificate: Any, azurite: str, helpers: Any
+) -> None:
     settings = helpers.settings_for(shop, "dev", certificate, azurite, resource_group="shared-rg")
     provider = helpers.ArmProvider(settings, arm.url)
     provider.deployer.client.resources.resource_groups.create_or_update("shared-rg", {"location": "westeurope"})
@@ -421,20 +480,30 @@ def flex_provider(shop: Any, arm: Any, certificate: Any, azurite: str, helpers: 
 
 
 def test_flex_consumption_runs_the_package_from_its_deployment_container(
-        arm: Any, shop: Any, blobs: Any, certificate: Any, azurite: str, helpers: Any) -> None:
+    arm: Any, shop: Any, blobs: Any, certificate: Any, azurite: str, helpers: Any
+) -> None:
     provider = flex_provider(shop, arm, certificate, azurite, helpers, instance_memory_mb=4096)
     pipeline.deploy(provider, shop, "dev")
     n = names(provider, shop)
     plan = arm.get(f"{GROUP}/providers/Microsoft.Web/serverfarms/shop-dev-plan")
     assert (plan["sku"], plan["kind"], plan["properties"]["reserved"]) == (
-        {"name": "FC1", "tier": "FlexConsumption"}, "functionapp", True)
+        {"name": "FC1", "tier": "FlexConsumption"},
+        "functionapp",
+        True,
+    )
     site = arm.get(f"{GROUP}/providers/Microsoft.Web/sites/{n.function_app}")
     endpoint = azurite.split("BlobEndpoint=")[1].rstrip(";")
     assert site["properties"]["functionAppConfig"] == {
-        "deployment": {"storage": {"type": "blobContainer", "value": f"{endpoint}/portable-fn-deployment",
-                                   "authentication": {"type": "SystemAssignedIdentity"}}},
+        "deployment": {
+            "storage": {
+                "type": "blobContainer",
+                "value": f"{endpoint}/portable-fn-deployment",
+                "authentication": {"type": "SystemAssignedIdentity"},
+            }
+        },
         "runtime": {"name": "python", "version": "3.11"},
-        "scaleAndConcurrency": {"instanceMemoryMB": 4096, "maximumInstanceCount": 100}}
+        "scaleAndConcurrency": {"instanceMemoryMB": 4096, "maximumInstanceCount": 100},
+    }
     storage = f"{GROUP}/providers/Microsoft.Storage/storageAccounts/{n.storage_account}"
     assert arm.get(f"{storage}/blobServices/default/containers/portable-fn-deployment")
     settings = settings_of(arm, n.function_app)
@@ -453,42 +522,52 @@ def test_flex_consumption_runs_the_package_from_its_deployment_container(
     assert provider.deployer.client.mutating_calls() == []
 
 
-def test_flex_code_change_deploys_the_new_package_once(arm: Any, shop: Any, blobs: Any, certificate: Any,
-                                                       azurite: str, helpers: Any) -> None:
+def test_flex_code_change_deploys_the_new_package_once(
+    arm: Any, shop: Any, blobs: Any, certificate: Any, azurite: str, helpers: Any
+) -> None:
     provider = flex_provider(shop, arm, certificate, azurite, helpers)
     pipeline.deploy(provider, shop, "dev")
     provider.code = "# the handlers changed\n"
     outcome = pipeline.deploy(provider, shop, "dev")
     assert [(s.action, s.resource.kind) for s in outcome.plan.steps] == [
-        ("create", "package blob"), ("update", "app settings"), ("update", "package release"),
-        ("delete", "package blob")]
+        ("create", "package blob"),
+        ("update", "app settings"),
+        ("update", "package release"),
+        ("delete", "package blob"),
+    ]
     site_id = f"{GROUP}/providers/Microsoft.Web/sites/{names(provider, shop).function_app}".lower()
     new = hashlib.sha256((shop.root / ".portable-fn/build/azure/dev/app.zip").read_bytes()).hexdigest()
     assert len(arm.state.deployed[site_id]) == 2 and arm.state.deployed[site_id][-1] == new
     assert pipeline.plan(provider, shop, "dev").plan.empty
 
 
-def test_flex_scale_change_updates_only_the_app(arm: Any, shop: Any, blobs: Any, certificate: Any, azurite: str,
-                                                helpers: Any) -> None:
+def test_flex_scale_change_updates_only_the_app(
+    arm: Any, shop: Any, blobs: Any, certificate: Any, azurite: str, helpers: Any
+) -> None:
     pipeline.deploy(flex_provider(shop, arm, certificate, azurite, helpers), shop, "dev")
     bigger = flex_provider(shop, arm, certificate, azurite, helpers, maximum_instance_count=200)
     outcome = pipeline.deploy(bigger, shop, "dev")
     assert [s.describe() for s in outcome.plan.steps] == [
-        f"~ update function app {names(bigger, shop).function_app} (maximum_instance_count)"]
+        f"~ update function app {names(bigger, shop).function_app} (maximum_instance_count)"
+    ]
     site = arm.get(f"{GROUP}/providers/Microsoft.Web/sites/{names(bigger, shop).function_app}")
     assert site["properties"]["functionAppConfig"]["scaleAndConcurrency"]["maximumInstanceCount"] == 200
     assert [(c[0], c[1]) for c in bigger.deployer.client.mutating_calls()] == [("arm", "PUT")]  # see below
 
 
 def test_flex_with_a_connection_string_names_it_for_the_deployment_storage(
-        arm: Any, shop: Any, blobs: Any, certificate: Any, azurite: str, helpers: Any) -> None:
+    arm: Any, shop: Any, blobs: Any, certificate: Any, azurite: str, helpers: Any
+) -> None:
     provider = flex_provider(shop, arm, certificate, azurite, helpers, storage_auth="connection_string")
     pipeline.deploy(provider, shop, "dev")
     n = names(provider, shop)
-    storage = arm.get(f"{GROUP}/providers/Microsoft.Web/sites/{n.function_app}")["properties"][
-        "functionAppConfig"]["deployment"]["storage"]
-    assert storage["authentication"] == {"type": "StorageAccountConnectionString",
-                                         "storageAccountConnectionStringName": "DEPLOYMENT_STORAGE_CONNECTION_STRING"}
+    storage = arm.get(f"{GROUP}/providers/Microsoft.Web/sites/{n.function_app}")["properties"]["functionAppConfig"][
+        "deployment"
+    ]["storage"]
+    assert storage["authentication"] == {
+        "type": "StorageAccountConnectionString",
+        "storageAccountConnectionStringName": "DEPLOYMENT_STORAGE_CONNECTION_STRING",
+    }
     assert settings_of(arm, n.function_app)["DEPLOYMENT_STORAGE_CONNECTION_STRING"] == azurite
     assert pipeline.plan(provider, shop, "dev").plan.empty
 
@@ -507,14 +586,16 @@ def assert_serves_the_new_app(arm: Any, provider: Any, shop: Any, old: dict[str,
     key = arm.state.host_keys[new["id"].lower()]["blobs_extension"]
     assert arm.state.secrets[UPLOADS.lower()] == (
         f"https://{new['properties']['defaultHostName']}/runtime/webhooks/blobs"
-        f"?functionName=Host.Functions.on_upload&code={key}")
+        f"?functionName=Host.Functions.on_upload&code={key}"
+    )
     provider.deployer.client.calls.clear()
     again = pipeline.deploy(provider, shop, "dev")
     assert again.plan.empty and provider.deployer.client.mutating_calls() == []
 
 
 def test_switching_y1_to_fc1_and_back_replaces_the_app_and_its_plan(
-        provider: Any, arm: Any, shop: Any, blobs: Any, certificate: Any, azurite: str, helpers: Any) -> None:
+    provider: Any, arm: Any, shop: Any, blobs: Any, certificate: Any, azurite: str, helpers: Any
+) -> None:
     pipeline.deploy(provider, shop, "dev")
     n = names(provider, shop)
     consumption = site_of(arm, n.function_app)
@@ -525,7 +606,8 @@ def test_switching_y1_to_fc1_and_back_replaces_the_app_and_its_plan(
     assert f"~ update function app {n.function_app} (replace: moves to Flex Consumption)" in printed
     assert f"~ update event subscription {n.topic('order-events')}/notify (destination)" in printed  # new app
     assert [p for p in printed if "role assignment" in p and p.startswith("+")] == [
-        f"+ create role assignment {n.storage_account}/{role}" for role in ROLE_IDS]
+        f"+ create role assignment {n.storage_account}/{role}" for role in ROLE_IDS
+    ]
     assert sorted(p.rsplit("/", 1)[-1] for _, p in arm.mutating()[before:]) == ["getFullUrl", "list"]  # reads
 
     pipeline.deploy(flex, shop, "dev")
@@ -548,7 +630,8 @@ def test_switching_y1_to_fc1_and_back_replaces_the_app_and_its_plan(
 
 
 def test_remove_after_switching_the_setting_still_removes_everything(
-        provider: Any, arm: Any, shop: Any, blobs: Any, certificate: Any, azurite: str, helpers: Any) -> None:
+    provider: Any, arm: Any, shop: Any, blobs: Any, certificate: Any, azurite: str, helpers: Any
+) -> None:
     """`plan_sku` changed to FC1 but never deployed: remove with the new settings still finds the Y1 app,
     its plan and all that hangs on the app, and leaves nothing of the stage."""
     pipeline.deploy(provider, shop, "dev")
@@ -559,12 +642,19 @@ def test_remove_after_switching_the_setting_still_removes_everything(
     assert pipeline.remove(provider, shop, "dev").plan.empty
 
 
-@pytest.mark.parametrize("fails", ["DELETE /serverfarms/shop-dev-plan", "PUT /serverfarms/shop-dev-plan",
-                                   "PUT /sites/{site}", "PUT /sites/{site}/config/appsettings",
-                                   "PUT /eventsubscriptions/{subscription}"])
+@pytest.mark.parametrize(
+    "fails",
+    [
+        "DELETE /serverfarms/shop-dev-plan",
+        "PUT /serverfarms/shop-dev-plan",
+        "PUT /sites/{site}",
+        "PUT /sites/{site}/config/appsettings",
+        "PUT /eventsubscriptions/{subscription}",
+    ],
+)
 def test_a_switch_that_fails_half_way_converges_when_rerun(
-        fails: str, provider: Any, arm: Any, shop: Any, blobs: Any, certificate: Any, azurite: str,
-        helpers: Any) -> None:
+    fails: str, provider: Any, arm: Any, shop: Any, blobs: Any, certificate: Any, azurite: str, helpers: Any
+) -> None:
     pipeline.deploy(provider, shop, "dev")
     n = names(provider, shop)
     consumption = site_of(arm, n.function_app)
@@ -580,8 +670,8 @@ def test_a_switch_that_fails_half_way_converges_when_rerun(
 
 @pytest.mark.parametrize("plan_sku", ["Y1", "FC1"])
 def test_a_package_step_that_fails_is_done_again_by_the_rerun(
-        plan_sku: str, provider: Any, arm: Any, shop: Any, blobs: Any, certificate: Any, azurite: str,
-        helpers: Any) -> None:
+    plan_sku: str, provider: Any, arm: Any, shop: Any, blobs: Any, certificate: Any, azurite: str, helpers: Any
+) -> None:
     """The settings are written before the host is told (sync triggers) or the package published (Flex):
     when that second call fails, a rerun must make it again, though the settings already match."""
     target = provider if plan_sku == "Y1" else flex_provider(shop, arm, certificate, azurite, helpers)
@@ -599,16 +689,17 @@ def test_a_package_step_that_fails_is_done_again_by_the_rerun(
 
 
 # -- roles Azure has not applied yet ------------------------------------------------------------------
-def waiting_provider(shop: Any, arm: Any, certificate: Any, azurite: str, helpers: Any, plan_sku: str,
-                     **extra: Any) -> Any:
-    settings = helpers.settings_for(shop, "dev", certificate, azurite, plan_sku=plan_sku, retry_every_s=0.01,
-                                    **extra)
+def waiting_provider(
+    shop: Any, arm: Any, certificate: Any, azurite: str, helpers: Any, plan_sku: str, **extra: Any
+) -> Any:
+    settings = helpers.settings_for(shop, "dev", certificate, azurite, plan_sku=plan_sku, retry_every_s=0.01, **extra)
     return helpers.ArmProvider(settings, arm.url)
 
 
 @pytest.mark.parametrize("plan_sku", ["Y1", "FC1"])
 def test_the_first_deploy_waits_for_the_new_roles_to_take_effect(
-        plan_sku: str, arm: Any, shop: Any, blobs: Any, certificate: Any, azurite: str, helpers: Any) -> None:
+    plan_sku: str, arm: Any, shop: Any, blobs: Any, certificate: Any, azurite: str, helpers: Any
+) -> None:
     """Azure applies new role assignments after a while: until then the host cannot read its package
     (syncing triggers answers an error from the host runtime) or the platform cannot write a published
     package into the deployment container (BlobUploadFailedException). The first deploy waits it out."""
@@ -617,11 +708,10 @@ def test_the_first_deploy_waits_for_the_new_roles_to_take_effect(
     messages: list[str] = []
     pipeline.deploy(provider, shop, "dev", messages.append)
     waits = [m for m in messages if "waiting for the app's new roles to take effect" in m]
-    assert waits and all(("syncing the triggers" if plan_sku == "Y1" else "publishing the package") in m
-                         for m in waits)
+    assert waits and all(("syncing the triggers" if plan_sku == "Y1" else "publishing the package") in m for m in waits)
     action = "syncfunctiontriggers" if plan_sku == "Y1" else "/api/publish"
     answered = [r.status for r in arm.state.requests if r.path.lower().endswith(action)]
-    assert answered[:len(waits)] == [400] * len(waits) and answered[-1] < 300
+    assert answered[: len(waits)] == [400] * len(waits) and answered[-1] < 300
     site = site_of(arm, names(provider, shop).function_app)
     if plan_sku == "Y1":  # the host mounted the package the settings name, and the app is tagged with it
         mounted = arm.state.mounted[site["id"].lower()]
@@ -636,8 +726,13 @@ def test_the_first_deploy_waits_for_the_new_roles_to_take_effect(
 def test_a_refusal_without_a_role_granted_in_this_run_is_not_waited_for(deployed: Any, shop: Any, arm: Any) -> None:
     """The roles were there before this run: a refusal is not Azure catching up, and fails at once."""
     deployed.code = "# the handlers changed\n"
-    arm.fail_once("POST", "/syncfunctiontriggers", 400, "BadRequest",
-                  "Encountered an error (ServiceUnavailable) from host runtime.")
+    arm.fail_once(
+        "POST",
+        "/syncfunctiontriggers",
+        400,
+        "BadRequest",
+        "Encountered an error (ServiceUnavailable) from host runtime.",
+    )
     with pytest.raises(DeployError, match="from host runtime"):
         pipeline.deploy(deployed, shop, "dev")
     assert len([r for r in arm.state.requests if r.path.lower().endswith("syncfunctiontriggers")]) == 2
@@ -647,7 +742,8 @@ def test_a_refusal_without_a_role_granted_in_this_run_is_not_waited_for(deployed
 
 @pytest.mark.parametrize("plan_sku", ["Y1", "FC1"])
 def test_event_subscriptions_wait_for_the_host_that_took_the_new_package(
-        plan_sku: str, arm: Any, shop: Any, blobs: Any, certificate: Any, azurite: str, helpers: Any) -> None:
+    plan_sku: str, arm: Any, shop: Any, blobs: Any, certificate: Any, azurite: str, helpers: Any
+) -> None:
     """Event Grid checks a subscription's function, or the blobs webhook's handshake, when it is written:
     right after the package release the host is still starting, and deploy waits for it."""
     arm.state.host_start_delay = 2
@@ -656,8 +752,11 @@ def test_event_subscriptions_wait_for_the_host_that_took_the_new_package(
     pipeline.deploy(provider, shop, "dev", messages.append)
     waits = [m for m in messages if "waiting for the app's host to start with its new package" in m]
     assert waits and all("event subscription" in m for m in waits)
-    refused = [r for r in arm.state.requests if "/eventsubscriptions/" in r.path.lower() and r.method == "PUT"
-               and r.status == 400]
+    refused = [
+        r
+        for r in arm.state.requests
+        if "/eventsubscriptions/" in r.path.lower() and r.method == "PUT" and r.status == 400
+    ]
     assert len(refused) == 2  # the first subscription written, twice, then the host is up
     assert len([k for k in arm.state.resources if "/eventsubscriptions/" in k]) == 2
     assert pipeline.plan(provider, shop, "dev").plan.empty
@@ -666,14 +765,20 @@ def test_event_subscriptions_wait_for_the_host_that_took_the_new_package(
 # what never takes effect: the waited step, Azure's refusal in the message, the setting, how it clears
 NEVER = {
     "roles": ("role_delay", "role_wait_s", "package release", ("from host runtime",), "pending_roles"),
-    "host": ("host_start_delay", "host_wait_s", "create event subscription",
-             ("Destination endpoint not found", "validation handshake failed"), "starting"),
+    "host": (
+        "host_start_delay",
+        "host_wait_s",
+        "create event subscription",
+        ("Destination endpoint not found", "validation handshake failed"),
+        "starting",
+    ),
 }
 
 
 @pytest.mark.parametrize("what", sorted(NEVER))
 def test_what_never_takes_effect_fails_with_what_to_do_and_a_rerun_converges(
-        what: str, arm: Any, shop: Any, blobs: Any, certificate: Any, azurite: str, helpers: Any) -> None:
+    what: str, arm: Any, shop: Any, blobs: Any, certificate: Any, azurite: str, helpers: Any
+) -> None:
     delay, setting, step, refusals, pending = NEVER[what]
     setattr(arm.state, delay, 10_000)
     provider = waiting_provider(shop, arm, certificate, azurite, helpers, "Y1", **{setting: 0.2})

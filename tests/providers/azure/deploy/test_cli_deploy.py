@@ -33,7 +33,9 @@ def fake_az(directory: Path, token: str) -> Path:
         f"#!{sys.executable}\nimport json, sys, time\n"
         f"open({str(directory / 'calls')!r}, 'a').write(' '.join(sys.argv[1:]) + '\\n')\n"
         f"print(json.dumps({{'accessToken': {token!r}, 'expires_on': int(time.time()) + 3600, "
-        "'tokenType': 'Bearer'}))\n", encoding="utf-8")
+        "'tokenType': 'Bearer'}))\n",
+        encoding="utf-8",
+    )
     script.chmod(0o755)
     return directory
 
@@ -45,17 +47,24 @@ def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, Any, str]:
 
 
 @pytest.fixture
-def shop_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, arm: Any, blobs: Any, azurite: str,
-             certificate: tuple[Path, Path]) -> Path:
+def shop_dir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, arm: Any, blobs: Any, azurite: str, certificate: tuple[Path, Path]
+) -> Path:
     """A copy of samples/shop whose [tool.portable-fn.azure] and environment point at the local endpoints."""
     app = tmp_path / "shop"
     shutil.copytree(REPO / "samples" / "shop", app, ignore=shutil.ignore_patterns(".portable-fn", "__pycache__"))
     pyproject = app / "pyproject.toml"
-    pyproject.write_text(pyproject.read_text().replace('[tool.portable-fn.azure]\n', (
-        '[tool.portable-fn.azure]\n'
-        f'subscription_id = "{SUBSCRIPTION}"\nremote_build = true\n'
-        f'connection_verify = "{certificate[0]}"\n'
-        'polling_interval_s = 0.05\nlro_report_every_s = 0.02\n')))
+    pyproject.write_text(
+        pyproject.read_text().replace(
+            "[tool.portable-fn.azure]\n",
+            (
+                "[tool.portable-fn.azure]\n"
+                f'subscription_id = "{SUBSCRIPTION}"\nremote_build = true\n'
+                f'connection_verify = "{certificate[0]}"\n'
+                "polling_interval_s = 0.05\nlro_report_every_s = 0.02\n"
+            ),
+        )
+    )
     bin_dir = fake_az(tmp_path / "bin", arm.token)
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
     monkeypatch.setenv("AZURE_TOKEN_CREDENTIALS", "AzureCliCredential")
@@ -69,13 +78,16 @@ def shop_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, arm: Any, blobs: A
 
 
 def mutations(arm: Any, since: int) -> list[tuple[str, str]]:
-    return [(r.method, r.path) for r in arm.state.requests[since:]
-            if r.method in ("PUT", "PATCH", "DELETE") or (r.method == "POST" and not r.path.lower().endswith(
-                READ_POSTS))]
+    return [
+        (r.method, r.path)
+        for r in arm.state.requests[since:]
+        if r.method in ("PUT", "PATCH", "DELETE") or (r.method == "POST" and not r.path.lower().endswith(READ_POSTS))
+    ]
 
 
-def test_deploy_redeploy_change_info_remove_with_the_cli(capsys: pytest.CaptureFixture[str], shop_dir: Path,
-                                                        arm: Any, blobs: Any) -> None:
+def test_deploy_redeploy_change_info_remove_with_the_cli(
+    capsys: pytest.CaptureFixture[str], shop_dir: Path, arm: Any, blobs: Any
+) -> None:
     common = ("--provider", "azure", "--app", str(shop_dir), "--endpoint-url", arm.url)
 
     code, first, err = cli(capsys, "deploy", *common, "--json")
@@ -97,8 +109,11 @@ def test_deploy_redeploy_change_info_remove_with_the_cli(capsys: pytest.CaptureF
     code, third, err = cli(capsys, "deploy", *common, "--json")
     assert code == 0, err
     assert [(s["action"], s["kind"]) for s in third["plan"]["steps"]] == [
-        ("create", "package blob"), ("update", "app settings"), ("update", "package release"),
-        ("delete", "package blob")]
+        ("create", "package blob"),
+        ("update", "app settings"),
+        ("update", "package release"),
+        ("delete", "package blob"),
+    ]
 
     code, info, _ = cli(capsys, "info", *common, "--json")
     assert code == 0

@@ -46,10 +46,25 @@ def test_globally_unique_names_fit_azure_rules() -> None:
 def test_shop_needs_one_function_app_and_its_storage(deployer: AzureDeployer, shop: Any) -> None:
     resources = deployer.desired(shop, "dev", ARTIFACT)
     assert [r.kind for r in resources] == [
-        "resource group", "storage account", "blob container", "blob container", "storage queue", "storage queue",
-        "package blob", "app service plan", "function app", "role assignment", "role assignment",
-        "role assignment", "app settings", "package release", "event grid topic",
-        "event grid system topic", "event subscription", "event subscription"]
+        "resource group",
+        "storage account",
+        "blob container",
+        "blob container",
+        "storage queue",
+        "storage queue",
+        "package blob",
+        "app service plan",
+        "function app",
+        "role assignment",
+        "role assignment",
+        "role assignment",
+        "app settings",
+        "package release",
+        "event grid topic",
+        "event grid system topic",
+        "event subscription",
+        "event subscription",
+    ]
     settings = dict(next(r for r in resources if isinstance(r, AppSettings)).settings)
     release = next(r for r in resources if r.kind == "package release")
     assert (release.package, release.flex) == (f"shop-dev/{'ab' * 32}.zip", False)
@@ -85,8 +100,9 @@ def _bindings(fn: Any) -> dict[str, Any]:
     return next(b for b in json.loads(fn.get_function_json())["bindings"] if b["type"].endswith("Trigger"))
 
 
-def test_every_subscription_reaches_a_function_bound_to_take_it(deployer: AzureDeployer, every_app: Any,
-                                                                 indexed: Any) -> None:
+def test_every_subscription_reaches_a_function_bound_to_take_it(
+    deployer: AzureDeployer, every_app: Any, indexed: Any
+) -> None:
     """The destinations name functions as the generated function_app.py registers them, with the binding
     that takes that delivery: a blob trigger with the Event Grid source for the blobs webhook, an Event
     Grid trigger for an AzureFunction destination."""
@@ -113,7 +129,10 @@ def test_storage_and_topic_triggers_get_their_event_grid_resources(deployer: Azu
     created = by_key[("event subscription", f"every-dev-storage-events/{subscription_name('on_photo')}")]
     assert isinstance(created, EventSubscription)
     assert (created.event_types, created.subject_begins_with, created.subject_ends_with) == (
-        ("Microsoft.Storage.BlobCreated",), "/blobServices/default/containers/photos/blobs/raw/", ".jpg")
+        ("Microsoft.Storage.BlobCreated",),
+        "/blobServices/default/containers/photos/blobs/raw/",
+        ".jpg",
+    )
     deleted = by_key[("event subscription", f"every-dev-storage-events/{subscription_name('on_photo_deleted')}")]
     assert isinstance(deleted, EventSubscription) and deleted.event_types == ("Microsoft.Storage.BlobDeleted",)
     assert (deleted.endpoint_type, deleted.delivery_schema) == ("AzureFunction", "EventGridSchema")
@@ -124,8 +143,9 @@ def test_storage_and_topic_triggers_get_their_event_grid_resources(deployer: Azu
 
 def test_service_bus_topics_get_no_event_grid_topic(deployer: AzureDeployer, every_app: Any) -> None:
     app = copy.copy(every_app)
-    app.config = every_app.config.model_copy(update={"azure": {**every_app.config.azure,
-                                                               "topic_transport": "service_bus"}})
+    app.config = every_app.config.model_copy(
+        update={"azure": {**every_app.config.azure, "topic_transport": "service_bus"}}
+    )
     kinds = [r.kind for r in deployer.desired(app, "dev", ARTIFACT)]
     assert "event grid topic" not in kinds and kinds.count("event subscription") == 2  # the storage ones
     site = FunctionApp(deployer.names(app, "dev").function_app, host_name="every.azurewebsites.net")
@@ -141,8 +161,10 @@ def test_flex_consumption_is_a_plan_sku_with_its_own_settings(shop: Any) -> None
     assert isinstance(app, FunctionApp) and app.flex and app.linux_fx_version == ""
     assert app.function_app_config()["scaleAndConcurrency"] == {"instanceMemoryMB": 2048, "maximumInstanceCount": 100}
     assert isinstance(settings, AppSettings) and "WEBSITE_RUN_FROM_PACKAGE" not in dict(settings.settings)
-    for bad, match in (({"instance_memory_mb": 1024}, r"azure.instance_memory_mb: use 512, 2048 or 4096"),
-                       ({"maximum_instance_count": 5}, r"azure.maximum_instance_count: must be 40 or more, not 5")):
+    for bad, match in (
+        ({"instance_memory_mb": 1024}, r"azure.instance_memory_mb: use 512, 2048 or 4096"),
+        ({"maximum_instance_count": 5}, r"azure.maximum_instance_count: must be 40 or more, not 5"),
+    ):
         with pytest.raises(ConfigError, match=match):
             AzureDeployer({"plan_sku": "FC1", **bad})
     with pytest.raises(ConfigError, match=r"azure.storage_auth: use 'identity' or 'connection_string', not 'sas'"):

@@ -20,13 +20,17 @@ from portable_fn.deploy import pipeline
 from portable_fn.runtime.errors import DeployError
 
 GROUP = "/subscriptions/11111111-2222-3333-4444-555555555555/resourceGroups/shop-dev-rg"
-SPEC = (Path(__file__).resolve().parents[3] / "data/azure/azure-rest-api-specs/specification/web/resource-manager"
-        / "Microsoft.Web/AppService/stable/2025-05-01")
+SPEC = (
+    Path(__file__).resolve().parents[3]
+    / "data/azure/azure-rest-api-specs/specification/web/resource-manager"
+    / "Microsoft.Web/AppService/stable/2025-05-01"
+)
 
 
 def flex(shop: Any, arm: Any, certificate: Any, azurite: str, helpers: Any, **extra: Any) -> Any:
-    return helpers.ArmProvider(helpers.settings_for(shop, "dev", certificate, azurite, plan_sku="FC1", **extra),
-                               arm.url)
+    return helpers.ArmProvider(
+        helpers.settings_for(shop, "dev", certificate, azurite, plan_sku="FC1", **extra), arm.url
+    )
 
 
 def site_path(provider: Any, shop: Any) -> str:
@@ -54,7 +58,8 @@ def test_the_spec_defines_function_app_config_for_the_sites_put_only() -> None:
 
 
 def test_the_fake_takes_the_specs_flex_example_and_refuses_function_app_config_in_a_patch(
-        arm: Any, shop: Any, blobs: Any, certificate: Any, azurite: str, helpers: Any) -> None:
+    arm: Any, shop: Any, blobs: Any, certificate: Any, azurite: str, helpers: Any
+) -> None:
     example = json.loads((SPEC / "examples/CreateOrUpdateFunctionAppFlexConsumption.json").read_text())
     server(arm).check_body(server(arm).SITE_OPERATION, "put", example["parameters"]["siteEnvelope"])  # accepted
     provider = flex(shop, arm, certificate, azurite, helpers)
@@ -62,17 +67,21 @@ def test_the_fake_takes_the_specs_flex_example_and_refuses_function_app_config_i
     n = provider.deployer.names(shop, "dev")
     scale = {"scaleAndConcurrency": {"instanceMemoryMB": 4096, "maximumInstanceCount": 100}}
     with pytest.raises(HttpResponseError) as refused:
-        provider.deployer.client.web.web_apps.update(n.resource_group, n.function_app,
-                                                     {"properties": {"functionAppConfig": scale}})
+        provider.deployer.client.web.web_apps.update(
+            n.resource_group, n.function_app, {"properties": {"functionAppConfig": scale}}
+        )
     assert refused.value.status_code == 400
-    assert ("Could not find member 'functionAppConfig' on object of type 'SitePatchResourceProperties'. "
-            "Path 'properties.functionAppConfig'") in str(refused.value)
+    assert (
+        "Could not find member 'functionAppConfig' on object of type 'SitePatchResourceProperties'. "
+        "Path 'properties.functionAppConfig'"
+    ) in str(refused.value)
     config = arm.get(site_path(provider, shop))["properties"]["functionAppConfig"]
     assert config["scaleAndConcurrency"]["instanceMemoryMB"] == 2048  # nothing applied
 
 
 def test_a_flex_memory_change_reaches_the_site_by_put_keeping_the_rest_and_the_next_plan_is_empty(
-        arm: Any, shop: Any, blobs: Any, certificate: Any, azurite: str, helpers: Any) -> None:
+    arm: Any, shop: Any, blobs: Any, certificate: Any, azurite: str, helpers: Any
+) -> None:
     pipeline.deploy(flex(shop, arm, certificate, azurite, helpers), shop, "dev")
     bigger = flex(shop, arm, certificate, azurite, helpers, instance_memory_mb=4096)
     path = site_path(bigger, shop)
@@ -85,9 +94,11 @@ def test_a_flex_memory_change_reaches_the_site_by_put_keeping_the_rest_and_the_n
 
     outcome = pipeline.deploy(bigger, shop, "dev")
     assert [s.describe() for s in outcome.plan.steps] == [
-        f"~ update function app {bigger.deployer.names(shop, 'dev').function_app} (instance_memory_mb)"]
-    to_site = [(r.method, r.status) for r in arm.state.requests[sent:] if r.path.lower() == path.lower()
-               and r.method != "GET"]
+        f"~ update function app {bigger.deployer.names(shop, 'dev').function_app} (instance_memory_mb)"
+    ]
+    to_site = [
+        (r.method, r.status) for r in arm.state.requests[sent:] if r.path.lower() == path.lower() and r.method != "GET"
+    ]
     assert to_site == [("PUT", 202)]
     put = next(r.body for r in arm.state.requests[sent:] if r.method == "PUT" and r.path.lower() == path.lower())
     assert "defaultHostName" not in put["properties"] and "principalId" not in put["identity"]  # read-only: not sent
@@ -105,21 +116,27 @@ def test_a_flex_memory_change_reaches_the_site_by_put_keeping_the_rest_and_the_n
 
 # -- the package's release -----------------------------------------------------------------------------
 def test_the_old_one_deploy_body_is_refused_as_the_operation_takes_none(
-        arm: Any, shop: Any, blobs: Any, certificate: Any, azurite: str, helpers: Any) -> None:
+    arm: Any, shop: Any, blobs: Any, certificate: Any, azurite: str, helpers: Any
+) -> None:
     provider = flex(shop, arm, certificate, azurite, helpers)
     pipeline.deploy(provider, shop, "dev")
     url = site_path(provider, shop) + "/extensions/onedeploy"
     client = provider.deployer.client
     with pytest.raises(HttpResponseError) as refused:
-        client.arm_request("PUT", url, {"properties": {"packageUri": "https://example.invalid/app.zip",
-                                                       "remoteBuild": False}}, api="web")
+        client.arm_request(
+            "PUT",
+            url,
+            {"properties": {"packageUri": "https://example.invalid/app.zip", "remoteBuild": False}},
+            api="web",
+        )
     assert refused.value.status_code == 400
     assert "WebApps_CreateOneDeployOperation takes no request body" in str(refused.value)
     assert client.arm_request("PUT", url, None, api="web").status_code == 200  # what the spec defines
 
 
 def test_flex_releases_by_publishing_the_zip_to_its_scm_host_and_a_failed_release_converges(
-        arm: Any, shop: Any, blobs: Any, certificate: Any, azurite: str, helpers: Any) -> None:
+    arm: Any, shop: Any, blobs: Any, certificate: Any, azurite: str, helpers: Any
+) -> None:
     provider = flex(shop, arm, certificate, azurite, helpers)
     pipeline.deploy(provider, shop, "dev")
     site = arm.get(site_path(provider, shop))
@@ -127,7 +144,8 @@ def test_flex_releases_by_publishing_the_zip_to_its_scm_host_and_a_failed_releas
     assert scm == site["properties"]["defaultHostName"].replace(".", ".scm.", 1)
     published = [r for r in arm.state.requests if r.path == "/api/publish"]
     assert [(r.method, r.status, r.query) for r in published] == [
-        ("POST", 202, {"RemoteBuild": "false", "Deployer": "portable-fn"})]
+        ("POST", 202, {"RemoteBuild": "false", "Deployer": "portable-fn"})
+    ]
     assert published[0].headers["Host"] == scm and published[0].headers["Content-Type"] == "application/zip"
     assert published[0].body == the_zip(shop)
     assert (SCM_SCOPE,) in provider.credential.scopes

@@ -10,8 +10,16 @@ import sys
 from portable_fn_azure import codegen, names
 from portable_fn_azure.deploy import naming
 
-SHARED = ("POISON_SUFFIX", "MAX_QUEUE", "MAX_CONTAINER", "short_hash", "fit", "dns_label", "queue_name",
-          "container_name")
+SHARED = (
+    "POISON_SUFFIX",
+    "MAX_QUEUE",
+    "MAX_CONTAINER",
+    "short_hash",
+    "fit",
+    "dns_label",
+    "queue_name",
+    "container_name",
+)
 
 
 def test_deploy_naming_reexports_the_one_copy() -> None:
@@ -27,8 +35,10 @@ def test_codegen_binds_to_the_names_deploy_creates() -> None:
 
 
 def test_the_names_import_without_the_azure_sdk() -> None:
-    probe = ("import json, sys\nimport portable_fn_azure.names\n"
-             "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] == 'azure')))")
+    probe = (
+        "import json, sys\nimport portable_fn_azure.names\n"
+        "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] == 'azure')))"
+    )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == []

@@ -64,8 +64,9 @@ def set_python(app_dir: Path, python: str) -> None:
     pyproject.write_text(text.replace('python = "3.11"\n', f'python = "{python}"\n'))
 
 
-def test_rebuilding_and_touching_files_give_the_same_bytes(shop_copy: Path, tmp_path: Path,
-                                                            real_wheel_cache: Path) -> None:
+def test_rebuilding_and_touching_files_give_the_same_bytes(
+    shop_copy: Path, tmp_path: Path, real_wheel_cache: Path
+) -> None:
     first = build_shop(shop_copy, tmp_path / "a", real_wheel_cache)
     again = build_shop(shop_copy, tmp_path / "b", real_wheel_cache)
     for path in [*shop_copy.rglob("*"), *real_wheel_cache.rglob("*")]:
@@ -91,15 +92,29 @@ def test_the_zip_holds_the_app_the_runtime_the_shim_and_linux_dependencies(
     (shop_copy / ".git" / "config").write_text("[core]\n")
     artifact = build_shop(shop_copy, tmp_path / "out", real_wheel_cache)
     names = names_in(artifact.path)
-    assert {"function_app.py", "host.json", "requirements.txt", "shop/functions.py", "shop/models.py",
-            "portable_fn/__init__.py", "portable_fn/runtime/dispatch.py", "portable_fn_azure/__init__.py",
-            "portable_fn_azure/shim.py", SITE + "pydantic/main.py", SITE + "azure/functions/__init__.py",
-            CORE_SO} <= names
+    assert {
+        "function_app.py",
+        "host.json",
+        "requirements.txt",
+        "shop/functions.py",
+        "shop/models.py",
+        "portable_fn/__init__.py",
+        "portable_fn/runtime/dispatch.py",
+        "portable_fn_azure/__init__.py",
+        "portable_fn_azure/shim.py",
+        SITE + "pydantic/main.py",
+        SITE + "azure/functions/__init__.py",
+        CORE_SO,
+    } <= names
     assert any(n.startswith(SITE + "pydantic_core-") and n.endswith(".dist-info/METADATA") for n in names)
     assert all(n.endswith(".cpython-311-x86_64-linux-gnu.so") for n in names if n.endswith(".so"))
-    assert {n for n in names if n.endswith(".pyc")} == {  # bytecode for the app's Python, one per source
-        f"{folder}/__pycache__/{file[:-3]}.cpython-311.pyc".lstrip("/")
-        for folder, _, file in (n.rpartition("/") for n in names if n.endswith(".py"))}
+    assert (
+        {n for n in names if n.endswith(".pyc")}
+        == {  # bytecode for the app's Python, one per source
+            f"{folder}/__pycache__/{file[:-3]}.cpython-311.pyc".lstrip("/")
+            for folder, _, file in (n.rpartition("/") for n in names if n.endswith(".py"))
+        }
+    )
     assert {n for n in names if n.startswith("portable_fn_azure/") and n.endswith(".py")} == SHIPPED_SHIM
     assert not {".env", "local.settings.json"} & names and not any(n.startswith(".git/") for n in names)
     assert b"hunter2" not in artifact.path.read_bytes() and b"hunter3" not in artifact.path.read_bytes()
@@ -137,10 +152,19 @@ def test_the_unzipped_package_imports_and_azure_functions_indexes_every_function
     path = os.pathsep.join([str(root / SITE), str(root), str(host_library)])
     read_only(root)
     try:
-        done = subprocess.run([sys.executable, "-v", "-s", "-S", "-c", probe], cwd=tmp_path, capture_output=True,
-                              text=True, check=False, env={"PYTHONPATH": path, "PATH": os.environ.get("PATH", ""),
-                                                           "SHOP_DATA_DIR": str(tmp_path / "data"),
-                                                           "PYTHONDONTWRITEBYTECODE": "1"})
+        done = subprocess.run(
+            [sys.executable, "-v", "-s", "-S", "-c", probe],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            check=False,
+            env={
+                "PYTHONPATH": path,
+                "PATH": os.environ.get("PATH", ""),
+                "SHOP_DATA_DIR": str(tmp_path / "data"),
+                "PYTHONDONTWRITEBYTECODE": "1",
+            },
+        )
     finally:
         writable(root)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -155,26 +179,36 @@ def test_the_unzipped_package_imports_and_azure_functions_indexes_every_function
     assert str(root / SITE / "pydantic_core" / "__pycache__" / "__init__.cpython-311.pyc") in ours
 
 
-def test_a_remote_build_ships_source_and_requirements_only(tmp_path: Path, load_test_app: Any,
-                                                           fake_pip: Any) -> None:
+def test_a_remote_build_ships_source_and_requirements_only(tmp_path: Path, load_test_app: Any, fake_pip: Any) -> None:
     app = load_test_app("tiny")
-    remote = build_package(app, "dev", tmp_path / "r", lambda m: None, remote_build=True,
-                           cache_dir=tmp_path / "cache", pip_download=fake_pip)
+    remote = build_package(
+        app,
+        "dev",
+        tmp_path / "r",
+        lambda m: None,
+        remote_build=True,
+        cache_dir=tmp_path / "cache",
+        pip_download=fake_pip,
+    )
     names = names_in(remote.path)
     assert not fake_pip.calls and remote.remote_build and remote.to_dict()["remote_build"] is True
     assert not [n for n in names if n.startswith(".python_packages/")]
-    assert {"function_app.py", "host.json", "requirements.txt", "tiny_app.py", "portable_fn/__init__.py",
-            "portable_fn_azure/shim.py"} <= names
+    assert {
+        "function_app.py",
+        "host.json",
+        "requirements.txt",
+        "tiny_app.py",
+        "portable_fn/__init__.py",
+        "portable_fn_azure/shim.py",
+    } <= names
     assert read(remote.path, "requirements.txt") == "tinydep==1.0\nazure-functions\n"
 
 
 def test_the_remote_build_setting_is_read_per_stage(tmp_path: Path, load_test_app: Any, fake_pip: Any) -> None:
     app = load_test_app("tiny")
-    prod = build_package(app, "prod", tmp_path / "p", lambda m: None, cache_dir=tmp_path / "c",
-                         pip_download=fake_pip)
+    prod = build_package(app, "prod", tmp_path / "p", lambda m: None, cache_dir=tmp_path / "c", pip_download=fake_pip)
     assert prod.remote_build and not fake_pip.calls
-    dev = build_package(app, "dev", tmp_path / "d", lambda m: None, cache_dir=tmp_path / "c",
-                        pip_download=fake_pip)
+    dev = build_package(app, "dev", tmp_path / "d", lambda m: None, cache_dir=tmp_path / "c", pip_download=fake_pip)
     assert not dev.remote_build and len(fake_pip.calls) == 1
     assert SITE + "tinydep/__init__.py" in names_in(dev.path)
 
@@ -188,17 +222,26 @@ def test_a_remote_build_setting_that_is_not_a_boolean_is_refused(tmp_path: Path)
         load_app(app_dir)
 
 
-def test_wheels_unpack_under_python_packages_like_an_install(tmp_path: Path, load_test_app: Any,
-                                                             fake_pip: Any) -> None:
+def test_wheels_unpack_under_python_packages_like_an_install(tmp_path: Path, load_test_app: Any, fake_pip: Any) -> None:
     nowhere = tmp_path / "empty"
     nowhere.mkdir()
-    artifact = build_package(load_test_app("tiny"), "dev", tmp_path / "out", lambda m: None,
-                             cache_dir=tmp_path / "cache", pip_download=fake_pip,
-                             interpreters=Interpreters(running_version="0.0", path=str(nowhere), pyenv_root=nowhere))
+    artifact = build_package(
+        load_test_app("tiny"),
+        "dev",
+        tmp_path / "out",
+        lambda m: None,
+        cache_dir=tmp_path / "cache",
+        pip_download=fake_pip,
+        interpreters=Interpreters(running_version="0.0", path=str(nowhere), pyenv_root=nowhere),
+    )
     names = names_in(artifact.path)
-    assert {n[len(SITE):] for n in names if n.startswith(SITE)} == {
-        "tinydep/__init__.py", "tinydep_extra.py", "tinydep-1.0.dist-info/METADATA",
-        "tinydep-1.0.dist-info/WHEEL", "tinydep-1.0.dist-info/RECORD"}
+    assert {n[len(SITE) :] for n in names if n.startswith(SITE)} == {
+        "tinydep/__init__.py",
+        "tinydep_extra.py",
+        "tinydep-1.0.dist-info/METADATA",
+        "tinydep-1.0.dist-info/WHEEL",
+        "tinydep-1.0.dist-info/RECORD",
+    }
     assert "local.settings.json" not in names
 
 
@@ -207,8 +250,16 @@ def test_the_shim_ships_with_what_it_imports_and_nothing_of_the_deploy_side() ->
     shim imports names them."""
     shipped = {name for name, _ in shim_files("from portable_fn_azure.shim import x\n")}
     assert shipped == SHIPPED_SHIM
-    assert not {"portable_fn_azure/packaging.py", "portable_fn_azure/_wheels.py", "portable_fn_azure/codegen.py",
-                "portable_fn_azure/names.py", "portable_fn_azure/provider.py"} & shipped
+    assert (
+        not {
+            "portable_fn_azure/packaging.py",
+            "portable_fn_azure/_wheels.py",
+            "portable_fn_azure/codegen.py",
+            "portable_fn_azure/names.py",
+            "portable_fn_azure/provider.py",
+        }
+        & shipped
+    )
     assert not any(name.startswith("portable_fn_azure/deploy/") for name in shipped)
 
 
@@ -222,9 +273,13 @@ def test_the_shim_closure_follows_imports_and_stubs_an_init_that_imports_more(tm
     (package / "extra.py").write_text("")
     (package / "provider.py").write_text("import azure.mgmt.web\n")
     entries = dict(shim_files("import azure.functions\nfrom portable_fn_azure import extra\n", package))
-    assert sorted(entries) == ["portable_fn_azure/__init__.py", "portable_fn_azure/convert.py",
-                               "portable_fn_azure/events.py", "portable_fn_azure/extra.py",
-                               "portable_fn_azure/shim.py"]
+    assert sorted(entries) == [
+        "portable_fn_azure/__init__.py",
+        "portable_fn_azure/convert.py",
+        "portable_fn_azure/events.py",
+        "portable_fn_azure/extra.py",
+        "portable_fn_azure/shim.py",
+    ]
     assert entries["portable_fn_azure/__init__.py"] == b'"""portable-fn on Azure Functions: the runtime shim."""\n'
 
 
@@ -238,9 +293,13 @@ def test_a_requirements_file_keeps_its_options_and_its_azure_functions_pin(tmp_p
     app_dir = shutil.copytree(APPS / "sdist_only", tmp_path / "app")
     (app_dir / "requirements.txt").write_text(
         "# pinned\n--extra-index-url https://pypi.example.invalid/simple\nrequests>=2  # http\n"
-        "portable-fn-azure\nAzure_Functions==1.21.0\n")
+        "portable-fn-azure\nAzure_Functions==1.21.0\n"
+    )
     assert requirement_lines(load_app(app_dir)) == [
-        "--extra-index-url https://pypi.example.invalid/simple", "requests>=2", "Azure_Functions==1.21.0"]
+        "--extra-index-url https://pypi.example.invalid/simple",
+        "requests>=2",
+        "Azure_Functions==1.21.0",
+    ]
     (app_dir / "requirements.txt").write_text("-r base.txt\n")
     with pytest.raises(DeployError, match=r"'-r base.txt'; list every requirement in this one file"):
         requirement_lines(load_app(app_dir))

@@ -51,10 +51,22 @@ UNSET = ("PUBSUB_EMULATOR_HOST", "GOOGLE_CLOUD_PROJECT", "CLOUDSDK_CORE_PROJECT"
 @pytest.fixture(scope="session")
 def storage_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The URL of gcp-storage-emulator, holding the bucket upload URLs point into."""
-    command = [sys.executable, "-m", "gcp_storage_emulator", "start", "--host", "127.0.0.1", "--port", "{port}",
-               "--in-memory", "--default-bucket", UPLOAD_BUCKET]
-    with Emulator(command, "http://127.0.0.1:{port}/", tmp_path_factory.mktemp("gcs"), "gcp-storage-emulator",
-                  timeout_s=30) as emulator:
+    command = [
+        sys.executable,
+        "-m",
+        "gcp_storage_emulator",
+        "start",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "{port}",
+        "--in-memory",
+        "--default-bucket",
+        UPLOAD_BUCKET,
+    ]
+    with Emulator(
+        command, "http://127.0.0.1:{port}/", tmp_path_factory.mktemp("gcs"), "gcp-storage-emulator", timeout_s=30
+    ) as emulator:
         yield emulator.url
 
 
@@ -131,6 +143,10 @@ def provider(google: GoogleApi, google_server: GoogleApiServer, shop: Any) -> Re
 @pytest.fixture
 def helpers() -> types.SimpleNamespace:
     """Module-level helpers for the test modules (which cannot import this conftest)."""
-    return types.SimpleNamespace(RecordingProvider=RecordingProvider, make_artifact=make_artifact,
-                                 PROJECT=PROJECT, REGION=REGION,
-                                 discovery_problems=_google_api.discovery_problems)
+    return types.SimpleNamespace(
+        RecordingProvider=RecordingProvider,
+        make_artifact=make_artifact,
+        PROJECT=PROJECT,
+        REGION=REGION,
+        discovery_problems=_google_api.discovery_problems,
+    )

@@ -27,8 +27,15 @@ from pathlib import Path
 from typing import Any
 
 FOLDER = Path(__file__).resolve().parents[3] / "data" / "gcp" / "discovery"
-DOCUMENTS = ("cloudfunctions.v2", "pubsub.v1", "cloudscheduler.v1", "run.v2", "cloudresourcemanager.v3",
-             "eventarc.v1", "storage.v1")
+DOCUMENTS = (
+    "cloudfunctions.v2",
+    "pubsub.v1",
+    "cloudscheduler.v1",
+    "run.v2",
+    "cloudresourcemanager.v3",
+    "eventarc.v1",
+    "storage.v1",
+)
 REQUIRED = re.compile(r"\s*(Required|REQUIRED)\b")
 DATETIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)")
 DURATION = re.compile(r"-?\d+(\.\d{1,9})?s")
@@ -66,8 +73,13 @@ class Discovery:
         pattern (as Google routes: anything else is a 404)."""
         for document, method, pattern in self.methods:
             found = pattern.fullmatch(path.lstrip("/"))
-            if method["httpMethod"] == http_method and found and all(
-                    re.search(method["parameters"][k].get("pattern") or "", v) for k, v in found.groupdict().items()):
+            if (
+                method["httpMethod"] == http_method
+                and found
+                and all(
+                    re.search(method["parameters"][k].get("pattern") or "", v) for k, v in found.groupdict().items()
+                )
+            ):
                 return Served(document, method, found.groupdict())
         return None
 
@@ -84,7 +96,8 @@ class Discovery:
                 raise Refused(f"{served.id} takes no request body (its Discovery document names none)")
         else:
             problems = Checker(served.document, True, http_method == "PATCH", set(served.params)).check(
-                body if body is not None else {}, schema, schema["$ref"])
+                body if body is not None else {}, schema, schema["$ref"]
+            )
             if problems:
                 raise Refused(f"Invalid JSON payload received. {problems[0]}")
             return served, named(body, schema, served.document["schemas"])
@@ -138,7 +151,7 @@ def template(document: dict[str, Any], method: dict[str, Any]) -> re.Pattern[str
     out, rest = "", document.get("servicePath", "") + method["path"]
     for literal, plus, name in re.findall(r"([^{]*)\{(\+?)([^}]+)\}", rest):
         out += re.escape(literal) + (f"(?P<{name}>.+)" if plus else f"(?P<{name}>[^/]+)")
-        rest = rest[len(literal) + len(plus) + len(name) + 2:]
+        rest = rest[len(literal) + len(plus) + len(name) + 2 :]
     return re.compile(out + re.escape(rest))
 
 
@@ -166,8 +179,9 @@ def check_params(served: Served, query: dict[str, str]) -> None:
 class Checker:
     """A JSON value against a Discovery schema; `check` returns the problems, first found first."""
 
-    def __init__(self, document: dict[str, Any], request: bool, partial: bool = False,
-                 from_path: set[str] | None = None) -> None:
+    def __init__(
+        self, document: dict[str, Any], request: bool, partial: bool = False, from_path: set[str] | None = None
+    ) -> None:
         self.from_path = from_path or set()  # the request's fields its path carries (as `{+name}`)
         self.document = document
         self.schemas = document["schemas"]
@@ -183,8 +197,9 @@ class Checker:
         if kind == "array":
             if not isinstance(value, list):
                 return [f"Invalid value at {where}: the document's type is array, got {json.dumps(value)[:80]}"]
-            return [p for i, item in enumerate(value) for p in self.check(item, schema["items"], f"{where}[{i}]",
-                                                                            depth + 1)]
+            return [
+                p for i, item in enumerate(value) for p in self.check(item, schema["items"], f"{where}[{i}]", depth + 1)
+            ]
         problem = scalar_problem(value, schema, where, self.document, enum_numbers=self.request)
         return [problem] if problem else []
 
@@ -195,22 +210,35 @@ class Checker:
         if properties is None and extra is not None:  # a map
             return [p for key, item in value.items() for p in self.check(item, extra, f"{where}[{key!r}]", depth + 1)]
         properties = properties or {}
-        problems = [f"Unknown name \"{key}\" at '{where}': Cannot find field. {schema.get('id', 'The object')} has "
-                    f"no property '{key}' in the {label(self.document)}" for key in value if key not in properties]
+        problems = [
+            f"Unknown name \"{key}\" at '{where}': Cannot find field. {schema.get('id', 'The object')} has "
+            f"no property '{key}' in the {label(self.document)}"
+            for key in value
+            if key not in properties
+        ]
         if self.request and not (self.partial and depth > 0):
-            problems += [f"Missing field '{key}' in {where}: the {label(self.document)} says of "
-                         f"{schema.get('id')}.{key} \"{field['description'][:60]}...\""
-                         for key, field in properties.items()
-                         if key not in value and REQUIRED.match(field.get("description", ""))
-                         and not (depth == 0 and key in self.from_path)]
+            problems += [
+                f"Missing field '{key}' in {where}: the {label(self.document)} says of "
+                f'{schema.get("id")}.{key} "{field["description"][:60]}..."'
+                for key, field in properties.items()
+                if key not in value
+                and REQUIRED.match(field.get("description", ""))
+                and not (depth == 0 and key in self.from_path)
+            ]
         for key, item in value.items():
             if key in properties:
                 problems += self.check(item, properties[key], f"{where}.{key}", depth + 1)
         return problems
 
 
-def scalar_problem(value: Any, schema: dict[str, Any], where: str, document: dict[str, Any],
-                   enum_numbers: bool = True, from_query: bool = False) -> str | None:
+def scalar_problem(
+    value: Any,
+    schema: dict[str, Any],
+    where: str,
+    document: dict[str, Any],
+    enum_numbers: bool = True,
+    from_query: bool = False,
+) -> str | None:
     """What is wrong with a string, number or boolean for `schema` (None when nothing is)."""
     kind, form = schema.get("type"), schema.get("format", "")
     said = f"the document's type is {kind}{f' ({form})' if form else ''}, got {json.dumps(value)[:80]}"
@@ -223,7 +251,8 @@ def scalar_problem(value: Any, schema: dict[str, Any], where: str, document: dic
         return None if isinstance(value, bool) else f"Invalid value at {where}: {said}"
     if kind in ("integer", "number"):  # proto3 JSON: 64-bit and any number may come as a string
         ok = (isinstance(value, (int, float)) and not isinstance(value, bool)) or (
-            isinstance(value, str) and (INTEGER.fullmatch(value) or kind == "number"))
+            isinstance(value, str) and (INTEGER.fullmatch(value) or kind == "number")
+        )
         return None if ok else f"Invalid value at {where}: {said}"
     if "enum" in schema:
         names = schema["enum"]
@@ -237,7 +266,7 @@ def scalar_problem(value: Any, schema: dict[str, Any], where: str, document: dic
     if form in ("google-datetime", "date-time") and not DATETIME.fullmatch(value):
         return f"Invalid value at {where}: {said}, not an RFC 3339 time"
     if form == "google-duration" and not DURATION.fullmatch(value):
-        return f"Invalid value at {where}: {said}, not a duration like \"3.5s\""
+        return f'Invalid value at {where}: {said}, not a duration like "3.5s"'
     return None
 
 

@@ -73,8 +73,11 @@ PAGE_SIZE = 4  # small, so the clients' pagers really follow nextPageToken
 
 STORAGE_AGENT_ROLE = "roles/pubsub.publisher"
 READS_BY_POST = (":getIamPolicy",)  # Resource Manager v3 reads a project's policy with a POST
-EVENT_TYPES = {"google.cloud.pubsub.topic.v1.messagePublished", "google.cloud.storage.object.v1.finalized",
-               "google.cloud.storage.object.v1.deleted"}
+EVENT_TYPES = {
+    "google.cloud.pubsub.topic.v1.messagePublished",
+    "google.cloud.storage.object.v1.finalized",
+    "google.cloud.storage.object.v1.deleted",
+}
 
 LOCATION = r"projects/[^/]+/locations/[^/]+"
 FUNCTION_PATH = rf"{LOCATION}/functions/[a-z](?:[-a-z0-9]{{0,61}}[a-z0-9])?"
@@ -94,14 +97,27 @@ class ApiError(Exception):
     `error.status`, and `error.details` such as a google.rpc.ErrorInfo; see https://cloud.google.com/apis/design/errors).
     `status` overrides the one the HTTP code maps to (409 is ALREADY_EXISTS or ABORTED)."""
 
-    STATUS: ClassVar[dict[int, str]] = {400: "INVALID_ARGUMENT", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
-                                        409: "ALREADY_EXISTS", 412: "FAILED_PRECONDITION", 500: "INTERNAL"}
-    RPC_CODES: ClassVar[dict[str, int]] = {"INVALID_ARGUMENT": 3, "NOT_FOUND": 5, "ALREADY_EXISTS": 6,
-                                           "PERMISSION_DENIED": 7, "FAILED_PRECONDITION": 9, "ABORTED": 10,
-                                           "INTERNAL": 13}
+    STATUS: ClassVar[dict[int, str]] = {
+        400: "INVALID_ARGUMENT",
+        403: "PERMISSION_DENIED",
+        404: "NOT_FOUND",
+        409: "ALREADY_EXISTS",
+        412: "FAILED_PRECONDITION",
+        500: "INTERNAL",
+    }
+    RPC_CODES: ClassVar[dict[str, int]] = {
+        "INVALID_ARGUMENT": 3,
+        "NOT_FOUND": 5,
+        "ALREADY_EXISTS": 6,
+        "PERMISSION_DENIED": 7,
+        "FAILED_PRECONDITION": 9,
+        "ABORTED": 10,
+        "INTERNAL": 13,
+    }
 
-    def __init__(self, code: int, message: str, status: str | None = None,
-                 details: list[dict[str, Any]] | None = None) -> None:
+    def __init__(
+        self, code: int, message: str, status: str | None = None, details: list[dict[str, Any]] | None = None
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.status = status or self.STATUS.get(code, "UNKNOWN")
@@ -120,8 +136,12 @@ class ApiError(Exception):
 def error_info(reason: str, domain: str, **metadata: str) -> dict[str, Any]:
     """A google.rpc.ErrorInfo detail (https://github.com/googleapis/googleapis/blob/master/google/rpc/error_details.proto);
     the reasons are those of google/api/error_reason.proto."""
-    return {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": reason, "domain": domain,
-            "metadata": metadata}
+    return {
+        "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+        "reason": reason,
+        "domain": domain,
+        "metadata": metadata,
+    }
 
 
 def denied(permission: str, resource: str) -> dict[str, Any]:
@@ -132,12 +152,16 @@ def denied(permission: str, resource: str) -> dict[str, Any]:
 def service_disabled(service: str, project_number: str) -> ApiError:
     """A call to an API the project has not enabled: 403 PERMISSION_DENIED with ErrorInfo SERVICE_DISABLED
     (domain googleapis.com, metadata `consumer` and `service`, as error_reason.proto documents it)."""
-    return ApiError(403, f"{service} has not been used in project {project_number} before or it is disabled. Enable it "
-                         f"by visiting https://console.developers.google.com/apis/api/{service}/overview?project="
-                         f"{project_number} then retry. If you enabled this API recently, wait a few minutes for the "
-                         "action to propagate to our systems and retry.",
-                    details=[error_info("SERVICE_DISABLED", "googleapis.com", consumer=f"projects/{project_number}",
-                                        service=service)])
+    return ApiError(
+        403,
+        f"{service} has not been used in project {project_number} before or it is disabled. Enable it "
+        f"by visiting https://console.developers.google.com/apis/api/{service}/overview?project="
+        f"{project_number} then retry. If you enabled this API recently, wait a few minutes for the "
+        "action to propagate to our systems and retry.",
+        details=[
+            error_info("SERVICE_DISABLED", "googleapis.com", consumer=f"projects/{project_number}", service=service)
+        ],
+    )
 
 
 def discovery_problems(value: Any, ref: str, api: str = "eventarc") -> list[str]:
@@ -146,8 +170,9 @@ def discovery_problems(value: Any, ref: str, api: str = "eventarc") -> list[str]
     return discovery.Checker(document, request=False).check(value, {"$ref": ref}, ref)
 
 
-def mask_paths(query: dict[str, str], schema: dict[str, Any], body_field: str | None = None,
-               body: dict[str, Any] | None = None) -> list[str]:
+def mask_paths(
+    query: dict[str, str], schema: dict[str, Any], body_field: str | None = None, body: dict[str, Any] | None = None
+) -> list[str]:
     """The update mask (query `updateMask`, or `updateMask` in the body), every path a camelCase field of
     `schema` (`Discovery.fields`)."""
     raw = query.get("updateMask") if body_field is None else (body or {}).get("updateMask")
@@ -235,10 +260,15 @@ class GoogleApi:
 
     def project_policy(self, project: str) -> dict[str, Any]:
         """The project's IAM policy as stored: what a new project has until deploy or a test changes it."""
-        return self.projects.setdefault(f"projects/{project}", {
-            "version": 1, "etag": self.etag(),
-            "bindings": [{"role": "roles/owner", "members": ["user:owner@example.com"]}],
-            "auditConfigs": [{"service": "allServices", "auditLogConfigs": [{"logType": "ADMIN_READ"}]}]})
+        return self.projects.setdefault(
+            f"projects/{project}",
+            {
+                "version": 1,
+                "etag": self.etag(),
+                "bindings": [{"role": "roles/owner", "members": ["user:owner@example.com"]}],
+                "auditConfigs": [{"service": "allServices", "auditLogConfigs": [{"logType": "ADMIN_READ"}]}],
+            },
+        )
 
     def project_iam_calls(self) -> list[Recorded]:
         return [r for r in self.requests if r.path.startswith("/v3/projects/")]
@@ -274,8 +304,9 @@ class GoogleApi:
         problems = self.discovery.answer(served, answer)
         if problems:
             self.answer_problems += [f"{served.id}: {p}" for p in problems]
-            return 500, ApiError(500, f"The fake's answer to {served.id} strays from its Discovery document: "
-                                      f"{problems[0]}").body()
+            return 500, ApiError(
+                500, f"The fake's answer to {served.id} strays from its Discovery document: {problems[0]}"
+            ).body()
         return 200, answer
 
     def routes(self) -> list[tuple[str, str, Any]]:
@@ -318,8 +349,10 @@ class GoogleApi:
     # -- Cloud Functions v2 ------------------------------------------------------------------------
     def generate_upload_url(self, parent: str, query: dict[str, str], body: Any) -> dict[str, Any]:
         name = f"{parent.replace('/', '-')}-{uuid.uuid4().hex}.zip"
-        url = (f"{self.storage_url}/{self.bucket}/{name}?GoogleAccessId=service%40example.iam&Expires=9999999999"
-               f"&Signature={uuid.uuid4().hex}")
+        url = (
+            f"{self.storage_url}/{self.bucket}/{name}?GoogleAccessId=service%40example.iam&Expires=9999999999"
+            f"&Signature={uuid.uuid4().hex}"
+        )
         self.upload_urls.add(name)
         return {"uploadUrl": url, "storageSource": {"bucket": self.bucket, "object": name}}
 
@@ -405,18 +438,23 @@ class GoogleApi:
     def check_storage_agent(self, function: dict[str, Any], project: str) -> None:
         """Eventarc's refusal of a Cloud Storage trigger the storage agent cannot publish for."""
         bindings = self.project_policy(project)["bindings"]
-        granted = any(b["role"] == STORAGE_AGENT_ROLE and self.storage_agent in b["members"] and "condition" not in b
-                      for b in bindings)
+        granted = any(
+            b["role"] == STORAGE_AGENT_ROLE and self.storage_agent in b["members"] and "condition" not in b
+            for b in bindings
+        )
         if granted and self.agent_pending:  # not applied yet
             self.agent_pending -= 1
             granted = False
         if not granted:
             function["state"] = "FAILED"
             trigger = function["name"].replace("/functions/", "/triggers/")
-            raise ApiError(403, f"Creating trigger failed for {trigger}: The Cloud Storage service account for your "
-                                "bucket is unable to publish to Cloud Pub/Sub topics in the specified project.\nTo "
-                                "use GCS CloudEvent triggers, the GCS service account requires the Pub/Sub Publisher "
-                                f"({STORAGE_AGENT_ROLE}) IAM role in the specified project.")
+            raise ApiError(
+                403,
+                f"Creating trigger failed for {trigger}: The Cloud Storage service account for your "
+                "bucket is unable to publish to Cloud Pub/Sub topics in the specified project.\nTo "
+                "use GCS CloudEvent triggers, the GCS service account requires the Pub/Sub Publisher "
+                f"({STORAGE_AGENT_ROLE}) IAM role in the specified project.",
+            )
 
     def get_function(self, path: str, query: dict[str, str], body: Any) -> dict[str, Any]:
         if path not in self.functions:
@@ -425,8 +463,11 @@ class GoogleApi:
 
     def list_functions(self, parent: str, query: dict[str, str], body: Any) -> dict[str, Any]:
         wanted = parse_label_filter(query.get("filter", ""))
-        found = [f for p, f in sorted(self.functions.items()) if p.startswith(parent + "/")
-                 and all(f.get("labels", {}).get(k) == v for k, v in wanted.items())]
+        found = [
+            f
+            for p, f in sorted(self.functions.items())
+            if p.startswith(parent + "/") and all(f.get("labels", {}).get(k) == v for k, v in wanted.items())
+        ]
         return page(found, "functions", query)
 
     def delete_function(self, path: str, query: dict[str, str], body: Any) -> dict[str, Any]:
@@ -449,8 +490,12 @@ class GoogleApi:
     def operation(self, target: str, verb: str, finish: Any) -> dict[str, Any]:
         location = target.split("/functions/")[0]
         name = f"{location}/operations/operation-{next(self._ids)}"
-        metadata = {"@type": "type.googleapis.com/google.cloud.functions.v2.OperationMetadata",
-                    "target": target, "verb": verb, "apiVersion": "v2"}
+        metadata = {
+            "@type": "type.googleapis.com/google.cloud.functions.v2.OperationMetadata",
+            "target": target,
+            "verb": verb,
+            "apiVersion": "v2",
+        }
         self.operations[name] = {"name": name, "metadata": metadata, "done": False}
         self.pending[name] = finish
         return self.operations[name]
@@ -473,12 +518,17 @@ class GoogleApi:
         subscription it delivers through (one per trigger; a new topic gets a new one)."""
         name = trigger["trigger"]
         filters = [{"attribute": "type", "value": trigger["eventType"]}, *trigger.get("eventFilters", [])]
-        found = self.triggers.setdefault(name, {"name": name, "function": path, "uid": str(uuid.uuid4()),
-                                                "createTime": "2024-01-01T00:00:00Z"})
+        found = self.triggers.setdefault(
+            name, {"name": name, "function": path, "uid": str(uuid.uuid4()), "createTime": "2024-01-01T00:00:00Z"}
+        )
         if found.get("transport", {}).get("pubsub", {}).get("topic") != trigger.get("pubsubTopic"):
             self.transport_pending[name] = self.transport_delay
-        found.update(eventFilters=filters, serviceAccount=trigger["serviceAccountEmail"],
-                     updateTime="2024-01-01T00:00:00Z", transport={"pubsub": self.transport(path, trigger)})
+        found.update(
+            eventFilters=filters,
+            serviceAccount=trigger["serviceAccountEmail"],
+            updateTime="2024-01-01T00:00:00Z",
+            transport={"pubsub": self.transport(path, trigger)},
+        )
 
     def transport(self, path: str, trigger: dict[str, Any]) -> dict[str, str]:
         """Eventarc's Pub/Sub transport: the trigger's topic and a subscription whose name only this says."""
@@ -491,8 +541,13 @@ class GoogleApi:
         name = f"projects/{project}/subscriptions/delivery-{uuid.uuid4().hex[:12]}"
         if trigger.get("pubsubTopic"):  # a storage trigger's own topic and subscription are Eventarc's alone
             region = path.split("/")[3]
-            self.subscriptions[name] = {"name": name, "topic": topic, "function": path, "ackDeadlineSeconds": 600,
-                                        "pushConfig": {"pushEndpoint": f"https://{region}-eventarc.example/push"}}
+            self.subscriptions[name] = {
+                "name": name,
+                "topic": topic,
+                "function": path,
+                "ackDeadlineSeconds": 600,
+                "pushConfig": {"pushEndpoint": f"https://{region}-eventarc.example/push"},
+            }
             self.policies[name] = {"version": 1, "bindings": [], "etag": self.etag()}
         return {"topic": topic, "subscription": name}
 
@@ -508,8 +563,9 @@ class GoogleApi:
     def list_topic_subscriptions(self, topic: str, query: dict[str, str], body: Any) -> dict[str, Any]:
         if topic not in self.topics:
             raise ApiError(404, f"Resource not found (resource={topic.rsplit('/', 1)[-1]}).")
-        return page([n for n, sub in sorted(self.subscriptions.items()) if sub["topic"] == topic],
-                    "subscriptions", query)
+        return page(
+            [n for n, sub in sorted(self.subscriptions.items()) if sub["topic"] == topic], "subscriptions", query
+        )
 
     def get_subscription(self, name: str, query: dict[str, str], body: Any) -> dict[str, Any]:
         if name not in self.subscriptions:
@@ -544,11 +600,18 @@ class GoogleApi:
             raise ApiError(404, f"Service {service} does not exist")
         policy = body["policy"]
         if policy.get("etag") != self.policies[service]["etag"]:
-            raise ApiError(409, "There were concurrent policy changes. Please retry the whole read-modify-write "
-                                "with exponential backoff.", status="ABORTED")
+            raise ApiError(
+                409,
+                "There were concurrent policy changes. Please retry the whole read-modify-write "
+                "with exponential backoff.",
+                status="ABORTED",
+            )
         for binding in policy.get("bindings", []):
-            if not binding["role"].startswith("roles/") or not binding.get("members") or not all(
-                    MEMBER.fullmatch(m) for m in binding["members"]):
+            if (
+                not binding["role"].startswith("roles/")
+                or not binding.get("members")
+                or not all(MEMBER.fullmatch(m) for m in binding["members"])
+            ):
                 raise ApiError(400, f"Invalid binding {binding}")
         self.policies[service] = {"version": 1, "bindings": policy.get("bindings", []), "etag": self.etag()}
         return self.policies[service]
@@ -557,8 +620,11 @@ class GoogleApi:
     def get_project_iam_policy(self, project: str, query: dict[str, str], body: Any) -> dict[str, Any]:
         body = body or {}
         if "getIamPolicy" in self.refuse:
-            raise ApiError(403, f"The caller does not have permission (resourcemanager.projects.getIamPolicy on "
-                                f"{project})", details=[denied("resourcemanager.projects.getIamPolicy", project)])
+            raise ApiError(
+                403,
+                f"The caller does not have permission (resourcemanager.projects.getIamPolicy on {project})",
+                details=[denied("resourcemanager.projects.getIamPolicy", project)],
+            )
         policy = self.project_policy(project.split("/", 1)[1])
         asked = int(body.get("options", {}).get("requestedPolicyVersion") or 1)
         conditional = any("condition" in b for b in policy["bindings"])
@@ -567,19 +633,30 @@ class GoogleApi:
 
     def set_project_iam_policy(self, project: str, query: dict[str, str], body: Any) -> dict[str, Any]:
         if "setIamPolicy" in self.refuse:
-            raise ApiError(403, f"Policy update access denied. (resourcemanager.projects.setIamPolicy on {project})",
-                           details=[denied("resourcemanager.projects.setIamPolicy", project)])
+            raise ApiError(
+                403,
+                f"Policy update access denied. (resourcemanager.projects.setIamPolicy on {project})",
+                details=[denied("resourcemanager.projects.setIamPolicy", project)],
+            )
         stored, policy = self.project_policy(project.split("/", 1)[1]), body["policy"]
         if policy.get("etag") != stored["etag"]:
-            raise ApiError(409, "There were concurrent policy changes. Please retry the whole read-modify-write "
-                                "with exponential backoff.", status="ABORTED")
+            raise ApiError(
+                409,
+                "There were concurrent policy changes. Please retry the whole read-modify-write "
+                "with exponential backoff.",
+                status="ABORTED",
+            )
         bindings = policy.get("bindings", [])
         for binding in bindings:
-            if not binding["role"].startswith("roles/") or not binding.get("members") or not all(
-                    MEMBER.fullmatch(m) for m in binding["members"]):
+            if (
+                not binding["role"].startswith("roles/")
+                or not binding.get("members")
+                or not all(MEMBER.fullmatch(m) for m in binding["members"])
+            ):
                 raise ApiError(400, f"Invalid binding {binding}")
         if any("condition" in b for b in bindings) and int(policy.get("version") or 1) != 3:
             raise ApiError(400, "Policies with conditional role bindings must be set with version 3")
+
         def agent_holds(found: list[dict[str, Any]]) -> bool:
             return any(b["role"] == STORAGE_AGENT_ROLE and self.storage_agent in b["members"] for b in found)
 
@@ -631,13 +708,22 @@ class GoogleApi:
             raise ApiError(400, f"Invalid bucket name {name!r} or missing project")
         if name in self.buckets:
             raise ApiError(409, "Your previous request to create the named bucket succeeded and you already own it.")
-        self.buckets[name] = {**body, "kind": "storage#bucket", "id": name, "project": project,
-                              "location": body.get("location", "US").upper(), "projectNumber": self.project_number}
+        self.buckets[name] = {
+            **body,
+            "kind": "storage#bucket",
+            "id": name,
+            "project": project,
+            "location": body.get("location", "US").upper(),
+            "projectNumber": self.project_number,
+        }
         return self.get_bucket(name, query, None)
 
     def list_buckets(self, query: dict[str, str], body: Any) -> dict[str, Any]:
-        found = [self.get_bucket(n, query, None) for n, b in sorted(self.buckets.items())
-                 if b["project"] == query.get("project")]
+        found = [
+            self.get_bucket(n, query, None)
+            for n, b in sorted(self.buckets.items())
+            if b["project"] == query.get("project")
+        ]
         return {"kind": "storage#buckets", **page(found, "items", query)}
 
     def get_bucket(self, name: str, query: dict[str, str], body: Any) -> dict[str, Any]:
@@ -726,7 +812,7 @@ def parse_label_filter(text: str) -> dict[str, str]:
 def page(items: list[dict[str, Any]], key: str, query: dict[str, str]) -> dict[str, Any]:
     start = int(query.get("pageToken") or 0)
     size = min(int(query.get("pageSize") or PAGE_SIZE), PAGE_SIZE)
-    out: dict[str, Any] = {key: items[start:start + size]}
+    out: dict[str, Any] = {key: items[start : start + size]}
     if start + size < len(items):
         out["nextPageToken"] = str(start + size)
     return out

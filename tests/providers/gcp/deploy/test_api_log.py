@@ -27,13 +27,17 @@ def api_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
 @pytest.fixture
 def shop_with_secret(shop: Any) -> Any:
     pyproject = shop.root / "pyproject.toml"
-    pyproject.write_text(pyproject.read_text().replace(
-        "[tool.portable-fn.stages.dev]\n", f'[tool.portable-fn.stages.dev]\nenv = {{ PAYMENT_KEY = "{PLANTED}" }}\n'))
+    pyproject.write_text(
+        pyproject.read_text().replace(
+            "[tool.portable-fn.stages.dev]\n", f'[tool.portable-fn.stages.dev]\nenv = {{ PAYMENT_KEY = "{PLANTED}" }}\n'
+        )
+    )
     return load_app(shop.root)
 
 
 def test_a_deploy_logs_each_call_as_service_method_and_resource(
-        provider: Any, shop_with_secret: Any, caplog: pytest.LogCaptureFixture) -> None:
+    provider: Any, shop_with_secret: Any, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG, logger="portable_fn.api")
     pipeline.deploy(provider, shop_with_secret, "dev")
     lines = api_lines(caplog)
@@ -48,7 +52,8 @@ def test_a_deploy_logs_each_call_as_service_method_and_resource(
 
 
 def test_no_line_holds_an_environment_value_or_an_upload_signature(
-        provider: Any, shop_with_secret: Any, caplog: pytest.LogCaptureFixture) -> None:
+    provider: Any, shop_with_secret: Any, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG, logger="portable_fn.api")
     pipeline.deploy(provider, shop_with_secret, "dev")
     text = "\n".join(api_lines(caplog))

@@ -21,8 +21,9 @@ def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, Any, str]:
     return code, (json.loads(out) if out.strip().startswith("{") else out), err
 
 
-def test_deploy_redeploy_info_remove_with_the_cli(capsys, google, google_server, tmp_path: Path,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_deploy_redeploy_info_remove_with_the_cli(
+    capsys, google, google_server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     app = tmp_path / "shop"
     shutil.copytree(REPO / "samples" / "shop", app, ignore=shutil.ignore_patterns(".portable-fn", "__pycache__"))
     monkeypatch.setenv("SHOP_DATA_DIR", str(tmp_path / "shop-data"))

@@ -18,8 +18,15 @@ from portable_fn.runtime.errors import DeployError
 
 PROJECT, REGION = "shop-project", "europe-west1"
 LOCATION = f"projects/{PROJECT}/locations/{REGION}"
-SHOP_FUNCTIONS = {"create_order": "create-order", "get_order": "get-order", "fulfil": "fulfil", "sweep": "sweep",
-                  "nightly_report": "nightly-report", "on_upload": "on-upload", "notify": "notify"}
+SHOP_FUNCTIONS = {
+    "create_order": "create-order",
+    "get_order": "get-order",
+    "fulfil": "fulfil",
+    "sweep": "sweep",
+    "nightly_report": "nightly-report",
+    "on_upload": "on-upload",
+    "notify": "notify",
+}
 LABELS = {"portable-fn-app": "shop", "portable-fn-stage": "dev"}
 
 
@@ -56,9 +63,14 @@ def test_first_deploy_creates_every_function_with_its_configuration(provider: An
         assert service["ingressSettings"] == "ALLOW_ALL"
         env = service["environmentVariables"]
         assert {k: env[k] for k in env if k != "PORTABLE_FN_DEAD_LETTER_TOPIC"} == {
-            "PORTABLE_FN_APP": "shop", "PORTABLE_FN_STAGE": "dev", "PORTABLE_FN_FUNCTION": fn,
-            "PORTABLE_FN_PROVIDER": "gcp", "PORTABLE_FN_TIMEOUT_S": "30",
-            "GOOGLE_CLOUD_PROJECT": PROJECT, "PORTABLE_FN_REGION": REGION}
+            "PORTABLE_FN_APP": "shop",
+            "PORTABLE_FN_STAGE": "dev",
+            "PORTABLE_FN_FUNCTION": fn,
+            "PORTABLE_FN_PROVIDER": "gcp",
+            "PORTABLE_FN_TIMEOUT_S": "30",
+            "GOOGLE_CLOUD_PROJECT": PROJECT,
+            "PORTABLE_FN_REGION": REGION,
+        }
         assert google.source_bytes(found["name"]) == zip_bytes  # really PUT to the storage emulator
     assert any("creating function shop-dev-fulfil: waiting for projects/" in m for m in messages)
     assert any("creating function shop-dev-fulfil: done" in m for m in messages)
@@ -76,9 +88,20 @@ def test_event_functions_get_triggers_topics_and_dead_letter_topics(deployed: An
     assert upload["eventType"] == "google.cloud.storage.object.v1.finalized"
     assert upload["eventFilters"] == [{"attribute": "bucket", "value": "shop-dev-uploads"}]
     assert "eventTrigger" not in function(google, "create_order")
-    assert sorted(google.topics) == sorted(topic(t) for t in [
-        "orders", "orders-dlq", "order-events", "notify-dlq", "sweep", "sweep-dlq", "nightly_report",
-        "nightly_report-dlq", "on_upload-dlq"])
+    assert sorted(google.topics) == sorted(
+        topic(t)
+        for t in [
+            "orders",
+            "orders-dlq",
+            "order-events",
+            "notify-dlq",
+            "sweep",
+            "sweep-dlq",
+            "nightly_report",
+            "nightly_report-dlq",
+            "on_upload-dlq",
+        ]
+    )
     assert all(t["labels"] == LABELS for t in google.topics.values())
 
 
@@ -88,7 +111,8 @@ def subscription_of(google: Any, fn: str) -> dict[str, Any]:
 
 
 def test_dead_letter_routes_grant_publishing_and_set_the_trigger_subscriptions_policy(
-        deployed: Any, google: Any) -> None:
+    deployed: Any, google: Any
+) -> None:
     runtime = "serviceAccount:123456789-compute@developer.gserviceaccount.com"
     agent = "serviceAccount:service-123456789@gcp-sa-pubsub.iam.gserviceaccount.com"
     # fulfil: retries=2 -> 3 attempts, raised to Pub/Sub's minimum of 5 on its subscription
@@ -96,23 +120,25 @@ def test_dead_letter_routes_grant_publishing_and_set_the_trigger_subscriptions_p
     assert fulfil["topic"] == topic("orders")
     assert fulfil["deadLetterPolicy"] == {"deadLetterTopic": topic("orders-dlq"), "maxDeliveryAttempts": 5}
     assert google.policies[topic("orders-dlq")]["bindings"] == [
-        {"role": "roles/pubsub.publisher", "members": [runtime, agent]}]
+        {"role": "roles/pubsub.publisher", "members": [runtime, agent]}
+    ]
     assert google.policies[fulfil["name"]]["bindings"] == [{"role": "roles/pubsub.subscriber", "members": [agent]}]
     # notify and the schedules retry by default too; on_upload (storage) only gets the publisher grant
     for fn, dlq in [("notify", "notify-dlq"), ("sweep", "sweep-dlq"), ("nightly_report", "nightly_report-dlq")]:
         assert subscription_of(google, fn)["deadLetterPolicy"]["deadLetterTopic"] == topic(dlq)
     assert google.policies[topic("on_upload-dlq")]["bindings"] == [
-        {"role": "roles/pubsub.publisher", "members": [runtime]}]
+        {"role": "roles/pubsub.publisher", "members": [runtime]}
+    ]
     assert google.policies[topic("orders")]["bindings"] == []  # nothing granted on the trigger topics
 
 
-def test_a_lost_dead_letter_policy_is_put_back_and_nothing_else_changes(
-        deployed: Any, shop: Any, google: Any) -> None:
+def test_a_lost_dead_letter_policy_is_put_back_and_nothing_else_changes(deployed: Any, shop: Any, google: Any) -> None:
     fulfil = subscription_of(google, "fulfil")
     del fulfil["deadLetterPolicy"]
     outcome = pipeline.deploy(deployed, shop, "dev")
     assert [s.describe() for s in outcome.plan.steps] == [
-        "~ update dead-letter route shop-dev-fulfil (trigger_topic, max_delivery_attempts)"]
+        "~ update dead-letter route shop-dev-fulfil (trigger_topic, max_delivery_attempts)"
+    ]
     assert fulfil["deadLetterPolicy"]["deadLetterTopic"] == topic("orders-dlq")
     assert [(r.method, r.path) for r in google.mutating()] == [("PATCH", "/v1/" + fulfil["name"])]
 
@@ -141,8 +167,12 @@ def test_outputs_name_urls_topics_and_jobs(deployed: Any, shop: Any) -> None:
     out = pipeline.info(deployed, shop, "dev").outputs
     assert (out["provider"], out["project"], out["region"]) == ("gcp", PROJECT, REGION)
     assert out["functions"]["create_order"] == {
-        "name": f"{LOCATION}/functions/shop-dev-create-order", "state": "ACTIVE", "trigger": "http",
-        "url": "https://shop-dev-create-order-abcdefghij-ew.a.run.app", "auth": "public"}
+        "name": f"{LOCATION}/functions/shop-dev-create-order",
+        "state": "ACTIVE",
+        "trigger": "http",
+        "url": "https://shop-dev-create-order-abcdefghij-ew.a.run.app",
+        "auth": "public",
+    }
     assert out["functions"]["fulfil"]["topic"] == topic("orders")
     assert out["functions"]["fulfil"]["dead_letter_topic"] == topic("orders-dlq")
     assert out["functions"]["on_upload"]["dead_letter_topic"] == topic("on_upload-dlq")
@@ -169,7 +199,8 @@ def test_redeploy_with_nothing_changed_makes_no_mutating_call(deployed: Any, sho
 
 
 def test_a_code_change_uploads_once_per_function_and_updates_only_the_source(
-        deployed: Any, shop: Any, google: Any) -> None:
+    deployed: Any, shop: Any, google: Any
+) -> None:
     deployed.code = "# the second version\n"
     outcome = pipeline.deploy(deployed, shop, "dev")
     assert [s.changes for s in outcome.plan.steps] == [("source_sha",)] * len(SHOP_FUNCTIONS)
@@ -178,7 +209,10 @@ def test_a_code_change_uploads_once_per_function_and_updates_only_the_source(
     assert {r.query["updateMask"] for r in patches} == {"buildConfig.source,labels"}
     assert {r.method for r in google.mutating()} == {"PATCH", "POST"}  # POSTs are generateUploadUrl
     assert sorted(set(deployed.deployer.client.mutating_calls())) == [
-        ("functions", "generate_upload_url"), ("functions", "update_function"), ("storage", "upload")]
+        ("functions", "generate_upload_url"),
+        ("functions", "update_function"),
+        ("storage", "upload"),
+    ]
     for fn in SHOP_FUNCTIONS:
         assert google.source_bytes(function(google, fn)["name"]) == outcome.artifact.path.read_bytes()
         assert function(google, fn)["labels"]["portable-fn-source"] == outcome.artifact.sha256[:32]
@@ -194,8 +228,7 @@ def test_a_setting_change_updates_only_that_field(deployed: Any, shop: Any, goog
     assert function(google, "fulfil")["serviceConfig"]["ingressSettings"] == "ALLOW_INTERNAL_ONLY"
 
 
-def test_a_scheduler_job_changed_by_hand_is_put_back_with_an_update_mask(
-        deployed: Any, shop: Any, google: Any) -> None:
+def test_a_scheduler_job_changed_by_hand_is_put_back_with_an_update_mask(deployed: Any, shop: Any, google: Any) -> None:
     google.jobs[f"{LOCATION}/jobs/shop-dev-sweep"]["schedule"] = "0 * * * *"
     outcome = pipeline.deploy(deployed, shop, "dev")
     assert [s.describe() for s in outcome.plan.steps] == ["~ update scheduler job shop-dev-sweep (schedule)"]
@@ -231,7 +264,8 @@ def test_a_rejected_request_fails_with_googles_reason(provider: Any, shop: Any, 
 
 # -- remove ----------------------------------------------------------------------------------------
 def test_remove_deletes_exactly_what_the_app_and_stage_made(
-        provider: Any, shop: Any, google: Any, helpers: Any) -> None:
+    provider: Any, shop: Any, google: Any, helpers: Any
+) -> None:
     prod = helpers.RecordingProvider({**provider.settings}, provider.endpoint_url)
     pipeline.deploy(prod, shop, "prod")
     prod_state = (set(google.functions), set(google.jobs), set(google.topics))
@@ -244,8 +278,11 @@ def test_remove_deletes_exactly_what_the_app_and_stage_made(
     assert not any("shop-dev-" in name for name in [*google.functions, *google.jobs, *google.buckets])
     assert "shop-prod-uploads" in google.buckets
     assert [t for t in google.topics if "shop-dev-" in t] == [f"projects/{PROJECT}/topics/shop-dev-by-hand"]
-    assert prod_state == (set(google.functions), set(google.jobs), set(google.topics) - {
-        f"projects/{PROJECT}/topics/shop-dev-by-hand"})
+    assert prod_state == (
+        set(google.functions),
+        set(google.jobs),
+        set(google.topics) - {f"projects/{PROJECT}/topics/shop-dev-by-hand"},
+    )
     assert pipeline.remove(provider, shop, "dev").plan.empty
 
 
@@ -253,27 +290,34 @@ def test_remove_deletes_exactly_what_the_app_and_stage_made(
 def test_a_storage_trigger_gets_its_bucket_labelled_private_and_in_the_region(deployed: Any, google: Any) -> None:
     bucket = google.buckets["shop-dev-uploads"]
     assert bucket["labels"] == LABELS and bucket["location"] == REGION.upper()
-    assert bucket["iamConfiguration"] == {"uniformBucketLevelAccess": {"enabled": True},
-                                          "publicAccessPrevention": "enforced"}
+    assert bucket["iamConfiguration"] == {
+        "uniformBucketLevelAccess": {"enabled": True},
+        "publicAccessPrevention": "enforced",
+    }
     assert sorted(google.buckets) == ["shop-dev-uploads"]
 
 
 def test_a_bucket_mapped_to_an_existing_one_is_neither_created_nor_deleted(
-        google: Any, google_server: Any, shop: Any, helpers: Any) -> None:
+    google: Any, google_server: Any, shop: Any, helpers: Any
+) -> None:
     google.buckets["company-uploads"] = {"name": "company-uploads", "project": PROJECT, "location": "EU"}
-    settings = {**shop.config.provider_settings("gcp", "dev"), "project": PROJECT, "poll_s": 0.01,
-                "buckets": {"uploads": "company-uploads"}}
+    settings = {
+        **shop.config.provider_settings("gcp", "dev"),
+        "project": PROJECT,
+        "poll_s": 0.01,
+        "buckets": {"uploads": "company-uploads"},
+    }
     provider = helpers.RecordingProvider(settings, google_server.url)
     pipeline.deploy(provider, shop, "dev")
     assert sorted(google.buckets) == ["company-uploads"]
     assert function(google, "on_upload")["eventTrigger"]["eventFilters"] == [
-        {"attribute": "bucket", "value": "company-uploads"}]
+        {"attribute": "bucket", "value": "company-uploads"}
+    ]
     pipeline.remove(provider, shop, "dev")
     assert sorted(google.buckets) == ["company-uploads"] and "labels" not in google.buckets["company-uploads"]
 
 
-def test_remove_keeps_a_bucket_holding_objects_and_says_how_to_go_on(
-        deployed: Any, shop: Any, google: Any) -> None:
+def test_remove_keeps_a_bucket_holding_objects_and_says_how_to_go_on(deployed: Any, shop: Any, google: Any) -> None:
     google.bucket_objects["shop-dev-uploads"] = 3
     with pytest.raises(DeployError) as failed:
         pipeline.remove(deployed, shop, "dev")
@@ -284,8 +328,7 @@ def test_remove_keeps_a_bucket_holding_objects_and_says_how_to_go_on(
     assert google.buckets == {} and google.functions == {}
 
 
-def test_a_bucket_left_unlabelled_by_a_failed_run_is_adopted(
-        provider: Any, shop: Any, google: Any) -> None:
+def test_a_bucket_left_unlabelled_by_a_failed_run_is_adopted(provider: Any, shop: Any, google: Any) -> None:
     google.buckets["shop-dev-uploads"] = {"name": "shop-dev-uploads", "project": PROJECT, "location": "EUROPE-WEST1"}
     pipeline.deploy(provider, shop, "dev")
     assert google.buckets["shop-dev-uploads"]["labels"] == LABELS

@@ -18,11 +18,21 @@ from portable_fn.runtime.errors import ConfigError, UnsupportedTriggerError
 from portable_fn.runtime.triggers import Queue, Schedule
 
 
-@pytest.mark.parametrize(("every_s", "cron"), [
-    (60, "* * * * *"), (300, "*/5 * * * *"), (1800, "*/30 * * * *"), (3600, "0 * * * *"),
-    (6 * 3600, "0 */6 * * *"), (86400, "0 0 * * *"),
-    (420, None), (90, None), (5 * 3600, None), (2 * 86400, None),
-])
+@pytest.mark.parametrize(
+    ("every_s", "cron"),
+    [
+        (60, "* * * * *"),
+        (300, "*/5 * * * *"),
+        (1800, "*/30 * * * *"),
+        (3600, "0 * * * *"),
+        (6 * 3600, "0 */6 * * *"),
+        (86400, "0 0 * * *"),
+        (420, None),
+        (90, None),
+        (5 * 3600, None),
+        (2 * 86400, None),
+    ],
+)
 def test_rates_become_the_cron_that_fires_at_exactly_that_rate(every_s: int, cron: str | None) -> None:
     assert rate_cron(every_s) == cron
 
@@ -71,22 +81,27 @@ def test_a_project_is_required_and_found_in_the_environment(monkeypatch: pytest.
     assert GcpDeployer({"region": "europe-west1"}).names(FakeApp(), "dev").project == "from-env"
 
 
-def test_endpoints_can_be_set_per_service_and_the_pubsub_emulator_is_honoured(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_endpoints_can_be_set_per_service_and_the_pubsub_emulator_is_honoured(monkeypatch: pytest.MonkeyPatch) -> None:
     client = GcpClient("http://127.0.0.1:1", {"scheduler": "http://127.0.0.1:2", "pubsub": "http://127.0.0.1:3"})
-    assert client.endpoints == {"functions": "http://127.0.0.1:1", "pubsub": "http://127.0.0.1:3",
-                                "subscriber": "http://127.0.0.1:3",  # the same API as pubsub
-                                "scheduler": "http://127.0.0.1:2", "run": "http://127.0.0.1:1",
-                                "storage": "http://127.0.0.1:1", "resourcemanager": "http://127.0.0.1:1",
-                                "eventarc": "http://127.0.0.1:1"}
+    assert client.endpoints == {
+        "functions": "http://127.0.0.1:1",
+        "pubsub": "http://127.0.0.1:3",
+        "subscriber": "http://127.0.0.1:3",  # the same API as pubsub
+        "scheduler": "http://127.0.0.1:2",
+        "run": "http://127.0.0.1:1",
+        "storage": "http://127.0.0.1:1",
+        "resourcemanager": "http://127.0.0.1:1",
+        "eventarc": "http://127.0.0.1:1",
+    }
     assert type(client.service("scheduler").transport).__name__ == "CloudSchedulerRestTransport"
     monkeypatch.setenv("PUBSUB_EMULATOR_HOST", "127.0.0.1:8085")
     assert type(client.service("pubsub").transport).__name__ == "PublisherGrpcTransport"
 
 
 def send(url: str, method: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-    request = urllib.request.Request(url, data=json.dumps(body).encode(), method=method,
-                                     headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        url, data=json.dumps(body).encode(), method=method, headers={"Content-Type": "application/json"}
+    )
     try:
         with urllib.request.urlopen(request) as response:
             return response.status, json.loads(response.read())

@@ -26,8 +26,10 @@ def send(url: str, method: str, body: Any = None) -> tuple[int, dict[str, Any]]:
 
 
 def function(**service: Any) -> dict[str, Any]:
-    return {"buildConfig": {"runtime": "python311", "entryPoint": "main"},
-            "serviceConfig": {"availableMemory": "256Mi", **service}}
+    return {
+        "buildConfig": {"runtime": "python311", "entryPoint": "main"},
+        "serviceConfig": {"availableMemory": "256Mi", **service},
+    }
 
 
 def test_a_field_the_document_does_not_have_is_refused_in_its_words(google: Any, google_server: Any) -> None:
@@ -35,19 +37,23 @@ def test_a_field_the_document_does_not_have_is_refused_in_its_words(google: Any,
     assert status == 400 and answer["error"]["status"] == "INVALID_ARGUMENT"
     assert answer["error"]["message"] == (
         "Invalid JSON payload received. Unknown name \"memoryMb\" at 'Function.serviceConfig': Cannot find field. "
-        "ServiceConfig has no property 'memoryMb' in the cloudfunctions v2 Discovery document (revision 20261029)")
+        "ServiceConfig has no property 'memoryMb' in the cloudfunctions v2 Discovery document (revision 20261029)"
+    )
     assert not google.functions
 
 
-def test_an_enum_value_the_document_does_not_list_is_refused_with_the_values_it_does(google: Any,
-                                                                                     google_server: Any) -> None:
-    status, answer = send(f"{google_server.url}{FUNCTIONS}?functionId=f", "POST",
-                          function(ingressSettings="ALLOW_EVERYONE"))
+def test_an_enum_value_the_document_does_not_list_is_refused_with_the_values_it_does(
+    google: Any, google_server: Any
+) -> None:
+    status, answer = send(
+        f"{google_server.url}{FUNCTIONS}?functionId=f", "POST", function(ingressSettings="ALLOW_EVERYONE")
+    )
     assert status == 400
     assert answer["error"]["message"] == (
-        "Invalid JSON payload received. Invalid value at Function.serviceConfig.ingressSettings (\"ALLOW_EVERYONE\"): "
+        'Invalid JSON payload received. Invalid value at Function.serviceConfig.ingressSettings ("ALLOW_EVERYONE"): '
         "the cloudfunctions v2 Discovery document (revision 20261029) allows one of INGRESS_SETTINGS_UNSPECIFIED, "
-        "ALLOW_ALL, ALLOW_INTERNAL_ONLY, ALLOW_INTERNAL_AND_GCLB")
+        "ALLOW_ALL, ALLOW_INTERNAL_ONLY, ALLOW_INTERNAL_AND_GCLB"
+    )
 
 
 def test_enum_values_come_by_number_as_the_clients_send_them(google: Any, google_server: Any) -> None:
@@ -56,23 +62,44 @@ def test_enum_values_come_by_number_as_the_clients_send_them(google: Any, google
     assert status == 400 and "allows one of INGRESS_SETTINGS_UNSPECIFIED" in answer["error"]["message"]
 
 
-@pytest.mark.parametrize(("method", "path", "body", "words"), [
-    # a read-only enum the old hand-written schema took as any string
-    ("PATCH", "/v1/projects/p/subscriptions/s", {"subscription": {"state": "BROKEN"}, "updateMask": "state"},
-     "Invalid value at UpdateSubscriptionRequest.subscription.state (\"BROKEN\"): the pubsub v1 Discovery document"),
-    # what the document says is required: "Required. The updated topic object."
-    ("PATCH", "/v1/projects/p/topics/shop-dev-t", {"updateMask": "labels"},
-     "Missing field 'topic' in UpdateTopicRequest: the pubsub v1 Discovery document (revision 20261027) says of "
-     "UpdateTopicRequest.topic \"Required. The updated topic object."),
-    # types and formats: a Duration is a string like "3.5s"
-    ("POST", "/v1/projects/p/locations/europe-west1/jobs", {"schedule": "* * * * *", "attemptDeadline": 30},
-     "Invalid value at Job.attemptDeadline: the document's type is string (google-duration), got 30"),
-    # a query parameter the method does not take
-    ("GET", "/v1/projects/p/topics?page_size=3", None,
-     "Unknown query parameter 'page_size' for pubsub.projects.topics.list (the pubsub v1 Discovery document"),
-])
-def test_requests_are_held_to_the_documents(google: Any, google_server: Any, method: str, path: str, body: Any,
-                                           words: str) -> None:
+@pytest.mark.parametrize(
+    ("method", "path", "body", "words"),
+    [
+        # a read-only enum the old hand-written schema took as any string
+        (
+            "PATCH",
+            "/v1/projects/p/subscriptions/s",
+            {"subscription": {"state": "BROKEN"}, "updateMask": "state"},
+            'Invalid value at UpdateSubscriptionRequest.subscription.state ("BROKEN"): '
+            "the pubsub v1 Discovery document",
+        ),
+        # what the document says is required: "Required. The updated topic object."
+        (
+            "PATCH",
+            "/v1/projects/p/topics/shop-dev-t",
+            {"updateMask": "labels"},
+            "Missing field 'topic' in UpdateTopicRequest: the pubsub v1 Discovery document (revision 20261027) says of "
+            'UpdateTopicRequest.topic "Required. The updated topic object.',
+        ),
+        # types and formats: a Duration is a string like "3.5s"
+        (
+            "POST",
+            "/v1/projects/p/locations/europe-west1/jobs",
+            {"schedule": "* * * * *", "attemptDeadline": 30},
+            "Invalid value at Job.attemptDeadline: the document's type is string (google-duration), got 30",
+        ),
+        # a query parameter the method does not take
+        (
+            "GET",
+            "/v1/projects/p/topics?page_size=3",
+            None,
+            "Unknown query parameter 'page_size' for pubsub.projects.topics.list (the pubsub v1 Discovery document",
+        ),
+    ],
+)
+def test_requests_are_held_to_the_documents(
+    google: Any, google_server: Any, method: str, path: str, body: Any, words: str
+) -> None:
     status, answer = send(f"{google_server.url}{path}", method, body)
     assert status == 400 and words in answer["error"]["message"]
 
@@ -85,18 +112,27 @@ def test_a_path_no_document_describes_is_not_found(google: Any, google_server: A
 def test_what_the_fake_answers_is_held_to_the_response_schema(google: Any, google_server: Any) -> None:
     """A fake that answered a field Google's Function does not have would teach the clients a lie: it is a 500."""
     google.functions["projects/p/locations/europe-west1/functions/f"] = {
-        "name": "projects/p/locations/europe-west1/functions/f", "state": "ACTIVE", "memoryMb": 256}
+        "name": "projects/p/locations/europe-west1/functions/f",
+        "state": "ACTIVE",
+        "memoryMb": 256,
+    }
     status, answer = send(f"{google_server.url}{FUNCTIONS}/f", "GET")
     assert status == 500 and "Unknown name \"memoryMb\" at 'Function'" in answer["error"]["message"]
     assert google.answer_problems == [
         "cloudfunctions.projects.locations.functions.get: Unknown name \"memoryMb\" at 'Function': Cannot find field. "
-        "Function has no property 'memoryMb' in the cloudfunctions v2 Discovery document (revision 20261029)"]
+        "Function has no property 'memoryMb' in the cloudfunctions v2 Discovery document (revision 20261029)"
+    ]
 
 
 def test_every_route_of_the_fake_serves_a_documented_method(google: Any) -> None:
     """Each route's pattern, filled in, finds its method in the documents; each kept method has a route."""
-    samples = {"[^/]+": "p", "[^/:]+": "s", r"[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?": "f",
-               "[A-Za-z][-A-Za-z0-9._~%+]{2,254}": "shop-t", "[-A-Za-z0-9_]{1,500}": "j"}
+    samples = {
+        "[^/]+": "p",
+        "[^/:]+": "s",
+        r"[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?": "f",
+        "[A-Za-z][-A-Za-z0-9._~%+]{2,254}": "shop-t",
+        "[-A-Za-z0-9_]{1,500}": "j",
+    }
     served = set()
     for verb, pattern, _ in google.routes():
         path = pattern
@@ -136,12 +172,15 @@ def enum_mismatches(descriptor: Any, schema: dict[str, Any], schemas: dict[str, 
     return found
 
 
-@pytest.mark.parametrize(("api", "message", "ref"), [
-    ("cloudfunctions", "google.cloud.functions_v2.Function", "Function"),
-    ("cloudscheduler", "google.cloud.scheduler_v1.Job", "Job"),
-    ("cloudresourcemanager", "google.iam.v1.policy_pb2.Policy", "Policy"),
-    ("run", "google.iam.v1.policy_pb2.Policy", "GoogleIamV1Policy"),
-])
+@pytest.mark.parametrize(
+    ("api", "message", "ref"),
+    [
+        ("cloudfunctions", "google.cloud.functions_v2.Function", "Function"),
+        ("cloudscheduler", "google.cloud.scheduler_v1.Job", "Job"),
+        ("cloudresourcemanager", "google.iam.v1.policy_pb2.Policy", "Policy"),
+        ("run", "google.iam.v1.policy_pb2.Policy", "GoogleIamV1Policy"),
+    ],
+)
 def test_an_enum_sent_by_number_is_the_value_at_that_position(google: Any, api: str, message: str, ref: str) -> None:
     """The clients send enums by their proto number; the fake reads a number as the document's value at that
     position, which holds for every enum of the messages deploy sends (Pub/Sub's Topic and Subscription have

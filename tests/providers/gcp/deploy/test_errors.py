@@ -16,8 +16,10 @@ from portable_fn.deploy import pipeline
 from portable_fn.runtime.errors import DeployError
 
 PROJECT = "shop-project"
-AGENT_TEXT = ("Creating trigger failed for projects/p/locations/r/triggers/t: The Cloud Storage service account for "
-              "your bucket is unable to publish to Cloud Pub/Sub topics in the specified project.")
+AGENT_TEXT = (
+    "Creating trigger failed for projects/p/locations/r/triggers/t: The Cloud Storage service account for "
+    "your bucket is unable to publish to Cloud Pub/Sub topics in the specified project."
+)
 
 
 def client(cls: Any, url: str) -> Any:
@@ -31,8 +33,13 @@ def test_a_rest_refusal_carries_its_status_and_error_info(google: Any, google_se
     with pytest.raises(exceptions.Forbidden) as refused:
         projects.get_iam_policy(request={"resource": f"projects/{PROJECT}"})
     assert status(refused.value) == "PERMISSION_DENIED"
-    assert error_infos(refused.value) == [ErrorInfo("IAM_PERMISSION_DENIED", "iam.googleapis.com", {
-        "permission": "resourcemanager.projects.getIamPolicy", "resource": f"projects/{PROJECT}"})]
+    assert error_infos(refused.value) == [
+        ErrorInfo(
+            "IAM_PERMISSION_DENIED",
+            "iam.googleapis.com",
+            {"permission": "resourcemanager.projects.getIamPolicy", "resource": f"projects/{PROJECT}"},
+        )
+    ]
     assert disabled_service(refused.value) is None
 
 
@@ -59,12 +66,15 @@ def test_an_operation_error_carries_its_code(google: Any, google_server: Any, pr
     assert status(cause) == "PERMISSION_DENIED" and storage_agent_not_ready(cause)
 
 
-@pytest.mark.parametrize(("code", "text", "recognised"), [
-    (7, AGENT_TEXT, True),  # what Google answers
-    (9, AGENT_TEXT, True),
-    (3, AGENT_TEXT, False),  # the same words under a code that means the request itself is wrong
-    (7, "Permission 'iam.serviceAccounts.actAs' denied on service account x", False),
-])
+@pytest.mark.parametrize(
+    ("code", "text", "recognised"),
+    [
+        (7, AGENT_TEXT, True),  # what Google answers
+        (9, AGENT_TEXT, True),
+        (3, AGENT_TEXT, False),  # the same words under a code that means the request itself is wrong
+        (7, "Permission 'iam.serviceAccounts.actAs' denied on service account x", False),
+    ],
+)
 def test_the_storage_agent_refusal_is_its_code_and_then_its_words(code: int, text: str, recognised: bool) -> None:
     error = status_pb2.Status(code=code, message=text)  # as api-core raises an operation's error
     raised = exceptions.from_grpc_status(code, text, errors=(error,))
@@ -82,7 +92,6 @@ def test_deploy_says_to_enable_an_api_the_project_has_not(google: Any, provider:
         pipeline.deploy(provider, shop, "dev")
     assert f"gcloud services enable cloudresourcemanager.googleapis.com --project={PROJECT}" in str(refused.value)
     assert "add-iam-policy-binding" not in str(refused.value)
-
 
 
 def test_a_stale_etag_is_aborted_not_already_exists(google: Any, google_server: Any) -> None:

@@ -29,7 +29,8 @@ def delivering(google: Any, function: str) -> str:
 
 
 def test_the_endpoints_triggers_conform_to_the_discovery_document(
-        provider: Any, shop: Any, google: Any, helpers: Any) -> None:
+    provider: Any, shop: Any, google: Any, helpers: Any
+) -> None:
     pipeline.deploy(provider, shop, "dev")
     problems = helpers.discovery_problems
     assert len(google.triggers) == 5  # fulfil, notify, sweep, nightly_report, on_upload
@@ -41,7 +42,8 @@ def test_the_endpoints_triggers_conform_to_the_discovery_document(
 
 
 def test_the_dead_letter_policy_lands_on_the_subscription_the_trigger_names(
-        provider: Any, shop: Any, google: Any) -> None:
+    provider: Any, shop: Any, google: Any
+) -> None:
     pipeline.deploy(provider, shop, "dev")
     subscription = google.subscriptions[delivering(google, FULFIL)]
     assert subscription["deadLetterPolicy"] == {"deadLetterTopic": ORDERS_DLQ, "maxDeliveryAttempts": 5}
@@ -50,7 +52,8 @@ def test_the_dead_letter_policy_lands_on_the_subscription_the_trigger_names(
 
 
 def test_a_subscription_named_like_eventarcs_is_not_taken_for_the_triggers(
-        provider: Any, shop: Any, google: Any) -> None:
+    provider: Any, shop: Any, google: Any
+) -> None:
     pipeline.deploy(provider, shop, "dev")
     real = google.subscriptions[delivering(google, FULFIL)]
     del real["deadLetterPolicy"]
@@ -60,7 +63,8 @@ def test_a_subscription_named_like_eventarcs_is_not_taken_for_the_triggers(
 
     outcome = pipeline.deploy(provider, shop, "dev")
     assert [s.describe() for s in outcome.plan.steps] == [
-        "~ update dead-letter route shop-dev-fulfil (trigger_topic, max_delivery_attempts)"]
+        "~ update dead-letter route shop-dev-fulfil (trigger_topic, max_delivery_attempts)"
+    ]
     assert real["deadLetterPolicy"]["deadLetterTopic"] == ORDERS_DLQ
     assert "deadLetterPolicy" not in google.subscriptions[decoy]
 
@@ -75,7 +79,8 @@ def test_a_subscription_eventarc_has_not_named_yet_is_waited_for(provider: Any, 
 
 
 def test_a_subscription_never_named_fails_with_what_to_do_and_a_rerun_converges(
-        provider: Any, shop: Any, google: Any) -> None:
+    provider: Any, shop: Any, google: Any
+) -> None:
     google.transport_delay = 1_000_000
     provider.deployer.config = provider.deployer.config.model_copy(update={"subscription_wait_s": 0})
     with pytest.raises(DeployError) as failed:

@@ -32,7 +32,8 @@ def paths(google: Any) -> list[str]:
 
 
 def test_deploy_grants_the_agent_before_the_storage_trigger_keeping_the_policy(
-        provider: Any, shop: Any, google: Any) -> None:
+    provider: Any, shop: Any, google: Any
+) -> None:
     messages: list[str] = []
     outcome = pipeline.deploy(provider, shop, "dev", messages.append)
     assert outcome.plan.steps[0].describe() == f"+ create storage agent publisher grant {PROJECT}"
@@ -44,8 +45,7 @@ def test_deploy_grants_the_agent_before_the_storage_trigger_keeping_the_policy(
     read = [r for r in google.requests if r.path == GET]
     assert read[-1].body == {"options": {"requestedPolicyVersion": 3}}
     order = [r.path for r in google.requests]
-    on_upload = next(i for i, r in enumerate(google.requests)
-                     if r.query.get("functionId") == "shop-dev-on-upload")
+    on_upload = next(i for i, r in enumerate(google.requests) if r.query.get("functionId") == "shop-dev-on-upload")
     assert order.index(SET) < on_upload
     assert any(f"{AGENT} may now publish to Pub/Sub in project {PROJECT}" in m for m in messages)
 
@@ -73,12 +73,18 @@ def test_plan_lists_a_missing_grant_and_nothing_once_it_is_there(provider: Any, 
 
 def test_other_members_bindings_and_conditions_are_kept(provider: Any, shop: Any, google: Any) -> None:
     other = {"role": PUBLISHER, "members": ["serviceAccount:other@shop-project.iam.gserviceaccount.com"]}
-    conditional = {"role": PUBLISHER, "members": [AGENT],  # does not count: it may not apply
-                   "condition": {"title": "office hours", "expression": "request.time.getHours('UTC') < 18"}}
+    conditional = {
+        "role": PUBLISHER,
+        "members": [AGENT],  # does not count: it may not apply
+        "condition": {"title": "office hours", "expression": "request.time.getHours('UTC') < 18"},
+    }
     google.project_policy(PROJECT)["bindings"] = [OWNER, conditional, other]
     pipeline.deploy(provider, shop, "dev")
     assert google.projects[POLICY]["bindings"] == [
-        OWNER, conditional, {"role": PUBLISHER, "members": [*other["members"], AGENT]}]
+        OWNER,
+        conditional,
+        {"role": PUBLISHER, "members": [*other["members"], AGENT]},
+    ]
     assert google.projects[POLICY]["auditConfigs"] == AUDIT
     [sent] = [r for r in google.requests if r.path == SET]
     assert sent.body["policy"]["version"] == 3  # as read: a policy with conditions is only set as version 3
@@ -93,10 +99,12 @@ def test_a_grant_already_there_is_not_sent_again(provider: Any, shop: Any, googl
 
 
 def test_an_app_without_storage_triggers_never_touches_project_iam(
-        google: Any, google_server: Any, helpers: Any) -> None:
+    google: Any, google_server: Any, helpers: Any
+) -> None:
     app = load_app(NO_STORAGE_APP)
-    provider = helpers.RecordingProvider({**app.config.provider_settings("gcp", "dev"), "project": PROJECT,
-                                          "poll_s": 0.01}, google_server.url)
+    provider = helpers.RecordingProvider(
+        {**app.config.provider_settings("gcp", "dev"), "project": PROJECT, "poll_s": 0.01}, google_server.url
+    )
     pipeline.deploy(provider, app, "dev")
     pipeline.deploy(provider, app, "dev")
     pipeline.remove(provider, app, "dev")
@@ -115,7 +123,8 @@ def test_a_caller_google_refuses_is_told_the_gcloud_command(provider: Any, shop:
 
 
 def test_a_policy_the_caller_may_not_read_plans_the_grant_and_deploy_explains(
-        provider: Any, shop: Any, google: Any) -> None:
+    provider: Any, shop: Any, google: Any
+) -> None:
     pipeline.deploy(provider, shop, "dev")
     google.refuse = {"getIamPolicy", "setIamPolicy"}
     outcome = pipeline.plan(provider, shop, "dev")  # unreadable reads as missing; info and remove still work
@@ -133,8 +142,11 @@ def test_remove_keeps_the_grant_and_says_how_to_revoke_it(provider: Any, shop: A
     assert not [s for s in outcome.plan.steps if s.resource.kind == "storage agent publisher grant"]
     assert [r.name for r in outcome.plan.kept] == [PROJECT] and outcome.plan.summary().endswith(", 1 kept")
     assert google.projects[POLICY]["bindings"] == [OWNER, {"role": PUBLISHER, "members": [AGENT]}]
-    assert any(f"= keep storage agent publisher grant {PROJECT}: it is project-wide and may be shared" in m
-               and f"gcloud projects remove-iam-policy-binding {PROJECT} --member={AGENT}" in m for m in messages)
+    assert any(
+        f"= keep storage agent publisher grant {PROJECT}: it is project-wide and may be shared" in m
+        and f"gcloud projects remove-iam-policy-binding {PROJECT} --member={AGENT}" in m
+        for m in messages
+    )
     assert google.functions == {}
     google.requests.clear()
     again = pipeline.remove(provider, shop, "dev")
@@ -143,7 +155,8 @@ def test_remove_keeps_the_grant_and_says_how_to_revoke_it(provider: Any, shop: A
 
 
 def test_a_new_stage_in_a_project_that_has_the_grant_plans_nothing_for_it(
-        provider: Any, shop: Any, google: Any) -> None:
+    provider: Any, shop: Any, google: Any
+) -> None:
     google.project_policy(PROJECT)["bindings"] = [OWNER, {"role": PUBLISHER, "members": [AGENT]}]  # made before
     outcome = pipeline.plan(provider, shop, "dev")
     assert not [s for s in outcome.plan.steps if s.resource.kind == "storage agent publisher grant"]
@@ -151,20 +164,30 @@ def test_a_new_stage_in_a_project_that_has_the_grant_plans_nothing_for_it(
 
 
 def test_project_number_names_the_agent_without_asking_cloud_storage(
-        shop: Any, google: Any, google_server: Any, helpers: Any) -> None:
-    settings = {**shop.config.provider_settings("gcp", "dev"), "project": PROJECT, "poll_s": 0.01,
-                "project_number": "123456789"}
+    shop: Any, google: Any, google_server: Any, helpers: Any
+) -> None:
+    settings = {
+        **shop.config.provider_settings("gcp", "dev"),
+        "project": PROJECT,
+        "poll_s": 0.01,
+        "project_number": "123456789",
+    }
     pipeline.deploy(helpers.RecordingProvider(settings, google_server.url), shop, "dev")
     assert google.projects[POLICY]["bindings"][-1] == {"role": PUBLISHER, "members": [AGENT]}
     assert not any(r.path.endswith("/serviceAccount") for r in google.requests)
 
 
 def test_grant_storage_agent_false_leaves_the_project_to_its_owners(
-        shop: Any, google: Any, google_server: Any, helpers: Any) -> None:
+    shop: Any, google: Any, google_server: Any, helpers: Any
+) -> None:
     google.project_policy(PROJECT)["bindings"] = [OWNER, {"role": PUBLISHER, "members": [AGENT]}]  # made by hand
     google.requests.clear()
-    settings = {**shop.config.provider_settings("gcp", "dev"), "project": PROJECT, "poll_s": 0.01,
-                "grant_storage_agent": False}
+    settings = {
+        **shop.config.provider_settings("gcp", "dev"),
+        "project": PROJECT,
+        "poll_s": 0.01,
+        "grant_storage_agent": False,
+    }
     provider = helpers.RecordingProvider(settings, google_server.url)
     assert pipeline.deploy(provider, shop, "dev").report.applied
     assert paths(google) == []
@@ -180,13 +203,19 @@ def test_the_deployer_reads_typed_settings_and_a_misspelled_key_is_refused_with_
 
 
 def waiting(shop: Any, google_server: Any, helpers: Any, **extra: Any) -> Any:
-    settings = {**shop.config.provider_settings("gcp", "dev"), "project": PROJECT, "poll_s": 0.01,
-                "retry_every_s": 0.01, **extra}
+    settings = {
+        **shop.config.provider_settings("gcp", "dev"),
+        "project": PROJECT,
+        "poll_s": 0.01,
+        "retry_every_s": 0.01,
+        **extra,
+    }
     return helpers.RecordingProvider(settings, google_server.url)
 
 
 def test_the_storage_trigger_waits_for_the_new_grant_to_reach_eventarc(
-        shop: Any, google: Any, google_server: Any, helpers: Any) -> None:
+    shop: Any, google: Any, google_server: Any, helpers: Any
+) -> None:
     """IAM changes take a while to reach Eventarc: the trigger is refused and the function left FAILED
     twice, then deployed again whole, in the same run."""
     google.agent_grant_delay = 2
@@ -201,7 +230,8 @@ def test_the_storage_trigger_waits_for_the_new_grant_to_reach_eventarc(
 
 
 def test_a_grant_that_never_reaches_eventarc_fails_with_what_to_do_and_a_rerun_converges(
-        shop: Any, google: Any, google_server: Any, helpers: Any) -> None:
+    shop: Any, google: Any, google_server: Any, helpers: Any
+) -> None:
     google.agent_grant_delay = 10_000
     provider = waiting(shop, google_server, helpers, grant_wait_s=0.2)
     with pytest.raises(DeployError) as raised:
@@ -215,7 +245,8 @@ def test_a_grant_that_never_reaches_eventarc_fails_with_what_to_do_and_a_rerun_c
 
 
 def test_a_refusal_when_this_run_granted_nothing_is_not_waited_for(
-        shop: Any, google: Any, google_server: Any, helpers: Any) -> None:
+    shop: Any, google: Any, google_server: Any, helpers: Any
+) -> None:
     """The grant was there before this run (by hand here): a refusal is not IAM catching up."""
     google.project_policy(PROJECT)["bindings"] = [OWNER, {"role": PUBLISHER, "members": [AGENT]}]
     google.agent_pending = 10_000

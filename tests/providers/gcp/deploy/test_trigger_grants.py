@@ -25,8 +25,12 @@ EVENT_FUNCTIONS = ["fulfil", "notify", "sweep", "nightly-report", "on-upload"]
 @pytest.fixture
 def own_account(google: Any, google_server: Any, shop: Any, helpers: Any) -> Any:
     """The provider with `service_account` set: the app's own runtime and trigger identity."""
-    settings = {**shop.config.provider_settings("gcp", "dev"), "project": PROJECT, "poll_s": 0.01,
-                "service_account": ACCOUNT}
+    settings = {
+        **shop.config.provider_settings("gcp", "dev"),
+        "project": PROJECT,
+        "poll_s": 0.01,
+        "service_account": ACCOUNT,
+    }
     return helpers.RecordingProvider(settings, google_server.url)
 
 
@@ -44,12 +48,14 @@ def test_plan_shows_the_grants_for_the_apps_own_account(own_account: Any, shop: 
     steps = [s.describe() for s in pipeline.plan(own_account, shop, "dev").plan.steps]
     assert f"+ create event receiver grant {ACCOUNT}" in steps
     assert sorted(s for s in steps if "trigger invoker grant" in s) == [
-        f"+ create trigger invoker grant shop-dev-{fn}" for fn in sorted(EVENT_FUNCTIONS)]
+        f"+ create trigger invoker grant shop-dev-{fn}" for fn in sorted(EVENT_FUNCTIONS)
+    ]
     assert google.mutating() == []
 
 
 def test_deploy_grants_them_keeping_the_policies_and_a_rerun_sends_nothing(
-        own_account: Any, shop: Any, google: Any) -> None:
+    own_account: Any, shop: Any, google: Any
+) -> None:
     pipeline.deploy(own_account, shop, "dev")
     for fn in EVENT_FUNCTIONS:
         assert service_policy(google, fn) == [{"role": "roles/run.invoker", "members": [MEMBER]}]
@@ -87,7 +93,8 @@ def test_remove_takes_back_the_project_grant(own_account: Any, shop: Any, google
 
 
 def test_remove_keeps_the_project_grant_another_stage_still_relies_on(
-        own_account: Any, shop: Any, google: Any, helpers: Any) -> None:
+    own_account: Any, shop: Any, google: Any, helpers: Any
+) -> None:
     prod = helpers.RecordingProvider({**own_account.settings}, own_account.endpoint_url)
     pipeline.deploy(prod, shop, "prod")
     pipeline.deploy(own_account, shop, "dev")
@@ -95,7 +102,8 @@ def test_remove_keeps_the_project_grant_another_stage_still_relies_on(
     assert [line for line in outcome.plan.kept_lines() if "event receiver" in line] == [
         f"= keep event receiver grant {ACCOUNT}: function shop-prod-on-upload still uses {ACCOUNT} for its "
         f"trigger; take the role back by hand once nothing does: gcloud projects remove-iam-policy-binding "
-        f"{PROJECT} --member={MEMBER} --role={RECEIVER}"]
+        f"{PROJECT} --member={MEMBER} --role={RECEIVER}"
+    ]
     assert receivers(google) == [MEMBER]
     pipeline.remove(prod, shop, "prod")
     assert receivers(google) == []
@@ -106,5 +114,4 @@ def test_a_caller_google_refuses_is_told_the_gcloud_command(own_account: Any, sh
     own_account.deployer.config = own_account.deployer.config.model_copy(update={"grant_storage_agent": False})
     with pytest.raises(DeployError) as failed:
         pipeline.deploy(own_account, shop, "dev")
-    assert (f"gcloud projects add-iam-policy-binding {PROJECT} --member={MEMBER} --role={RECEIVER}"
-            in str(failed.value))
+    assert f"gcloud projects add-iam-policy-binding {PROJECT} --member={MEMBER} --role={RECEIVER}" in str(failed.value)

@@ -58,21 +58,38 @@ def shop_venv(shop_source: Path, request: pytest.FixtureRequest, tmp_path_factor
     if not (env_dir / ".complete").is_file():
         shutil.rmtree(env_dir, ignore_errors=True)
         subprocess.run([python, "-m", "venv", str(env_dir)], check=True)
-        done = subprocess.run([str(env_dir / "bin" / "python"), "-m", "pip", "install", "--no-input", "--quiet",
-                               "-r", str(shop_source / "requirements.txt")], capture_output=True, text=True,
-                              check=False)
+        done = subprocess.run(
+            [
+                str(env_dir / "bin" / "python"),
+                "-m",
+                "pip",
+                "install",
+                "--no-input",
+                "--quiet",
+                "-r",
+                str(shop_source / "requirements.txt"),
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         assert done.returncode == 0, done.stdout + done.stderr
         (env_dir / ".complete").write_text(requirements.decode())
     return env_dir
 
 
 def test_the_virtualenv_holds_the_pins_and_no_portable_fn(shop_source: Path, shop_venv: Path) -> None:
-    listed = subprocess.run([str(shop_venv / "bin" / "python"), "-m", "pip", "freeze"], capture_output=True,
-                            text=True, check=True).stdout
-    installed = {_canonical(line.split("==")[0]) + "==" + line.split("==")[1]
-                 for line in listed.splitlines() if "==" in line}
-    pinned = {line for line in (shop_source / "requirements.txt").read_text().splitlines()
-              if line and not line.startswith("#")}
+    listed = subprocess.run(
+        [str(shop_venv / "bin" / "python"), "-m", "pip", "freeze"], capture_output=True, text=True, check=True
+    ).stdout
+    installed = {
+        _canonical(line.split("==")[0]) + "==" + line.split("==")[1] for line in listed.splitlines() if "==" in line
+    }
+    pinned = {
+        line
+        for line in (shop_source / "requirements.txt").read_text().splitlines()
+        if line and not line.startswith("#")
+    }
     assert pinned <= installed
     assert not [line for line in installed if line.startswith("portable-fn")]
 
@@ -81,14 +98,14 @@ def test_create_order_answers_201_and_400_over_http(shop_source: Path, shop_venv
     with serve(shop_venv, shop_source, "create_order", tmp_path) as url:
         status, body = post(f"{url}/orders", json.dumps(ORDER).encode(), {"Content-Type": "application/json"})
         assert (status, json.loads(body)) == (201, {"id": "o-1", "lines": 1})
-        status, body = post(f"{url}/orders", json.dumps(NOT_AN_ORDER).encode(),
-                            {"Content-Type": "application/json"})
+        status, body = post(f"{url}/orders", json.dumps(NOT_AN_ORDER).encode(), {"Content-Type": "application/json"})
         assert status == 400, body
     assert json.loads((tmp_path / "data" / "orders.jsonl").read_text()) == ORDER
 
 
-def test_fulfil_acks_a_pubsub_order_and_rejects_an_invalid_one(shop_source: Path, shop_venv: Path,
-                                                               tmp_path: Path) -> None:
+def test_fulfil_acks_a_pubsub_order_and_rejects_an_invalid_one(
+    shop_source: Path, shop_venv: Path, tmp_path: Path
+) -> None:
     """Binary-mode `messagePublished` CloudEvents, as Eventarc pushes them: 2xx acks, the invalid order is
     answered 400 with the reason (the shim's outcome for invalid input: Pub/Sub redelivers it and finally
     routes it to the dead-letter topic)."""
@@ -104,12 +121,23 @@ def test_fulfil_acks_a_pubsub_order_and_rejects_an_invalid_one(shop_source: Path
 def pubsub_event(message_id: str, order: dict[str, object]) -> tuple[bytes, dict[str, str]]:
     """A Pub/Sub `messagePublished` CloudEvent in binary mode whose message data is the order."""
     data = base64.b64encode(json.dumps(order).encode()).decode()
-    body = {"message": {"data": data, "messageId": message_id, "publishTime": "2024-05-01T10:00:00.000Z",
-                        "attributes": {"origin": "checkout"}},
-            "subscription": "projects/shop-test/subscriptions/eventarc-fulfil"}
-    headers = {"Content-Type": "application/json", "ce-specversion": "1.0", "ce-id": message_id,
-               "ce-source": TOPIC, "ce-type": "google.cloud.pubsub.topic.v1.messagePublished",
-               "ce-time": "2024-05-01T10:00:00.000Z"}
+    body = {
+        "message": {
+            "data": data,
+            "messageId": message_id,
+            "publishTime": "2024-05-01T10:00:00.000Z",
+            "attributes": {"origin": "checkout"},
+        },
+        "subscription": "projects/shop-test/subscriptions/eventarc-fulfil",
+    }
+    headers = {
+        "Content-Type": "application/json",
+        "ce-specversion": "1.0",
+        "ce-id": message_id,
+        "ce-source": TOPIC,
+        "ce-type": "google.cloud.pubsub.topic.v1.messagePublished",
+        "ce-time": "2024-05-01T10:00:00.000Z",
+    }
     return json.dumps(body).encode(), headers
 
 
@@ -117,12 +145,30 @@ def pubsub_event(message_id: str, order: dict[str, object]) -> tuple[bytes, dict
 def serve(env_dir: Path, source: Path, target: str, tmp_path: Path) -> Iterator[str]:
     """Run the virtualenv's functions-framework on the unpacked source until the block ends."""
     port = _free_port()
-    env = {"PATH": f"{env_dir / 'bin'}:{os.environ.get('PATH', '')}", "HOME": str(tmp_path),
-           "SHOP_DATA_DIR": str(tmp_path / "data"), "LANG": "C.UTF-8"}
+    env = {
+        "PATH": f"{env_dir / 'bin'}:{os.environ.get('PATH', '')}",
+        "HOME": str(tmp_path),
+        "SHOP_DATA_DIR": str(tmp_path / "data"),
+        "LANG": "C.UTF-8",
+    }
     log = (tmp_path / f"{target}.log").open("w")
-    process = subprocess.Popen([str(env_dir / "bin" / "functions-framework"), "--target", target,
-                                "--source", "main.py", "--host", "127.0.0.1", "--port", str(port)],
-                               cwd=source, env=env, stdout=log, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        [
+            str(env_dir / "bin" / "functions-framework"),
+            "--target",
+            target,
+            "--source",
+            "main.py",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        cwd=source,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     try:
         _wait_for(port, process, tmp_path / f"{target}.log")
         yield f"http://127.0.0.1:{port}"
@@ -166,8 +212,10 @@ def _python(version: str) -> str:
     found = shutil.which(f"python{version}")
     # A pyenv shim is on the path for every installed version but runs only the active ones
     if found is None or subprocess.run([found, "-c", ""], capture_output=True, check=False).returncode:
-        pytest.skip(f"no python{version} runs on this machine to build the virtualenv with"
-                    f" (with pyenv: `pyenv shell {sys.version_info.major}.{sys.version_info.minor} {version}`)")
+        pytest.skip(
+            f"no python{version} runs on this machine to build the virtualenv with"
+            f" (with pyenv: `pyenv shell {sys.version_info.major}.{sys.version_info.minor} {version}`)"
+        )
     return found
 
 

@@ -41,8 +41,9 @@ def build_shop(shop: Path, out: Path, cache: Path) -> Artifact:
     return build_package(load_app(shop), "dev", out, lambda message: None, cache_dir=cache)
 
 
-def test_rebuilding_and_touching_files_give_the_same_bytes(shop_copy: Path, tmp_path: Path,
-                                                            real_pin_cache: Path) -> None:
+def test_rebuilding_and_touching_files_give_the_same_bytes(
+    shop_copy: Path, tmp_path: Path, real_pin_cache: Path
+) -> None:
     first = build_shop(shop_copy, tmp_path / "a", real_pin_cache)
     again = build_shop(shop_copy, tmp_path / "b", real_pin_cache)
     for path in [*shop_copy.rglob("*"), *real_pin_cache.rglob("*")]:
@@ -70,9 +71,17 @@ def test_the_zip_holds_main_pinned_requirements_user_code_runtime_and_shim(
     (shop_copy / ".venv" / "lib" / "site.py").write_text("# a virtualenv\n")
     (shop_copy / "deploy-key.pem").write_text("-----BEGIN PRIVATE KEY-----\n")
     files = read(build_shop(shop_copy, tmp_path / "out", real_pin_cache))
-    assert {"main.py", "requirements.txt", "shop/functions.py", "shop/models.py", "pyproject.toml",
-            "portable_fn/__init__.py", "portable_fn/runtime/dispatch.py",
-            "portable_fn_gcp/__init__.py", "portable_fn_gcp/shim.py"} <= set(files)
+    assert {
+        "main.py",
+        "requirements.txt",
+        "shop/functions.py",
+        "shop/models.py",
+        "pyproject.toml",
+        "portable_fn/__init__.py",
+        "portable_fn/runtime/dispatch.py",
+        "portable_fn_gcp/__init__.py",
+        "portable_fn_gcp/shim.py",
+    } <= set(files)
     assert not [n for n in files if n.startswith((".git/", ".venv/")) or n in (".env", "deploy-key.pem")]
     assert not [n for n in files if "__pycache__" in n or n.endswith(".pyc")]  # the build compiles: see packaging
     assert not [n for n in files if n.startswith(("pydantic", "flask", "functions_framework"))]  # built remotely
@@ -97,54 +106,85 @@ def test_main_py_is_the_generated_entry_module(shop_copy: Path, tmp_path: Path, 
     assert files["main.py"].decode() == generate_main(app)
 
 
-def test_the_zip_imports_with_only_itself_on_the_path(tmp_path: Path, load_test_app: Any,
-                                                      fake_resolve: Any) -> None:
+def test_the_zip_imports_with_only_itself_on_the_path(tmp_path: Path, load_test_app: Any, fake_resolve: Any) -> None:
     """Unzipped alone (no site-packages), the shim and the runtime import: they need the stdlib only."""
-    artifact = build_package(load_test_app("tiny"), "dev", tmp_path / "out", lambda m: None,
-                             cache_dir=tmp_path / "cache", resolve=fake_resolve)
+    artifact = build_package(
+        load_test_app("tiny"),
+        "dev",
+        tmp_path / "out",
+        lambda m: None,
+        cache_dir=tmp_path / "cache",
+        resolve=fake_resolve,
+    )
     task = tmp_path / "task"
     shutil.unpack_archive(artifact.path, task)
     probe = "import portable_fn_gcp.shim, portable_fn.runtime, gcp_tiny_app; print('ok')"
-    done = subprocess.run([sys.executable, "-s", "-S", "-c", probe], cwd=task, capture_output=True, text=True,
-                          env={"PYTHONPATH": str(task), "PATH": os.environ.get("PATH", "")}, check=False)
+    done = subprocess.run(
+        [sys.executable, "-s", "-S", "-c", probe],
+        cwd=task,
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(task), "PATH": os.environ.get("PATH", "")},
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["ok"]
 
 
 def test_the_user_module_cannot_be_named_main(tmp_path: Path, load_test_app: Any, fake_resolve: Any) -> None:
     with pytest.raises(DeployError, match=r"'shadowed' for gcp: .*main.py would be replaced.*Rename the module"):
-        build_package(load_test_app("shadowed"), "dev", tmp_path / "out", lambda m: None,
-                      cache_dir=tmp_path / "cache", resolve=fake_resolve)
+        build_package(
+            load_test_app("shadowed"),
+            "dev",
+            tmp_path / "out",
+            lambda m: None,
+            cache_dir=tmp_path / "cache",
+            resolve=fake_resolve,
+        )
     assert not fake_resolve.calls and not (tmp_path / "out").exists()
 
 
-def test_a_user_requirements_txt_is_replaced_by_the_pinned_one(tmp_path: Path, load_test_app: Any,
-                                                               make_resolve: Any) -> None:
+def test_a_user_requirements_txt_is_replaced_by_the_pinned_one(
+    tmp_path: Path, load_test_app: Any, make_resolve: Any
+) -> None:
     resolve = make_resolve(["requests==2.32.3", "functions-framework==3.9.2", "urllib3==2.2.3"])
-    files = read(build_package(load_test_app("reqfile"), "dev", tmp_path / "out", lambda m: None,
-                               cache_dir=tmp_path / "cache", resolve=resolve))
+    files = read(
+        build_package(
+            load_test_app("reqfile"),
+            "dev",
+            tmp_path / "out",
+            lambda m: None,
+            cache_dir=tmp_path / "cache",
+            resolve=resolve,
+        )
+    )
     assert files["requirements.txt"].decode().splitlines()[2:] == [
         "--extra-index-url https://pypi.example.invalid/simple",
-        "functions-framework==3.9.2", "requests==2.32.3", "urllib3==2.2.3"]
-    assert resolve.calls[0][0] == ("--extra-index-url https://pypi.example.invalid/simple", "requests>=2",
-                                   "Functions_Framework>=3.9")
+        "functions-framework==3.9.2",
+        "requests==2.32.3",
+        "urllib3==2.2.3",
+    ]
+    assert resolve.calls[0][0] == (
+        "--extra-index-url https://pypi.example.invalid/simple",
+        "requests>=2",
+        "Functions_Framework>=3.9",
+    )
 
 
 def test_only_the_shim_side_of_the_provider_ships() -> None:
     shipped = {name for name, _ in shim_files()}
     assert {"portable_fn_gcp/__init__.py", "portable_fn_gcp/shim.py"} <= shipped
-    assert not shipped & {"portable_fn_gcp/provider.py", "portable_fn_gcp/packaging.py",
-                          "portable_fn_gcp/_pins.py"}
+    assert not shipped & {"portable_fn_gcp/provider.py", "portable_fn_gcp/packaging.py", "portable_fn_gcp/_pins.py"}
 
 
 def test_an_init_that_imports_the_provider_side_ships_as_a_stub(tmp_path: Path) -> None:
     package = tmp_path / "portable_fn_gcp"
-    shutil.copytree(Path(portable_fn_gcp.__file__).parent, package,
-                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(Path(portable_fn_gcp.__file__).parent, package, ignore=shutil.ignore_patterns("__pycache__"))
     (package / "__init__.py").write_text('"""x"""\nfrom .provider import GcpProvider\nimport google.cloud\n')
     entries = dict(shim_files(package))
     assert entries["portable_fn_gcp/__init__.py"] == (
-        b'"""portable-fn on Google Cloud Functions: the runtime shim."""\n')
+        b'"""portable-fn on Google Cloud Functions: the runtime shim."""\n'
+    )
     assert "portable_fn_gcp/provider.py" not in entries
 
 
@@ -152,7 +192,10 @@ def test_requirements_leave_portable_fn_itself_out(shop_dir: Path, load_test_app
     assert requirements(load_app(shop_dir)) == ["pydantic>=2.5"]
     assert requirements(load_test_app("tiny")) == ["tinydep==1.0"]
     assert requirements(load_test_app("reqfile")) == [
-        "--extra-index-url https://pypi.example.invalid/simple", "requests>=2", "Functions_Framework>=3.9"]
+        "--extra-index-url https://pypi.example.invalid/simple",
+        "requests>=2",
+        "Functions_Framework>=3.9",
+    ]
 
 
 def test_functions_framework_is_added_unless_the_app_names_its_own() -> None:

@@ -28,19 +28,21 @@ def test_a_pip_report_becomes_one_sorted_pin_per_distribution() -> None:
 
 def test_a_direct_reference_stays_a_direct_reference() -> None:
     url = "https://example.invalid/wheels/tinydep-1.0-py3-none-any.whl"
-    report = {"install": [{"metadata": {"name": "TinyDep", "version": "1.0"}, "is_direct": True,
-                           "download_info": {"url": url}}]}
+    report = {
+        "install": [
+            {"metadata": {"name": "TinyDep", "version": "1.0"}, "is_direct": True, "download_info": {"url": url}}
+        ]
+    }
     assert pins_from_report(report) == [f"tinydep @ {url}"]
 
 
-def test_pins_are_resolved_once_per_requirement_set_and_python(tmp_path: Path, load_test_app: Any,
-                                                                 fake_resolve: Any) -> None:
+def test_pins_are_resolved_once_per_requirement_set_and_python(
+    tmp_path: Path, load_test_app: Any, fake_resolve: Any
+) -> None:
     notes: list[str] = []
     app = load_test_app("tiny")
-    first = build_package(app, "dev", tmp_path / "a", notes.append, cache_dir=tmp_path / "cache",
-                          resolve=fake_resolve)
-    again = build_package(app, "dev", tmp_path / "b", notes.append, cache_dir=tmp_path / "cache",
-                          resolve=fake_resolve)
+    first = build_package(app, "dev", tmp_path / "a", notes.append, cache_dir=tmp_path / "cache", resolve=fake_resolve)
+    again = build_package(app, "dev", tmp_path / "b", notes.append, cache_dir=tmp_path / "cache", resolve=fake_resolve)
     assert len(fake_resolve.calls) == 1 and first.sha256 == again.sha256
     assert fake_resolve.calls[0] == (("tinydep==1.0", FUNCTIONS_FRAMEWORK), Target("3.12"))
     assert any("from the cache" in note for note in notes)

@@ -28,8 +28,10 @@ SEEN: list[tuple[str, Any]] = []
 @function(trigger=http("GET", "/items/{item_id}", public=True))
 def get_item(request: Request) -> Response:
     SEEN.append(("get_item", request))
-    return Response.json({"id": request.path_params["item_id"], "tags": request.query.getall("tag")},
-                         headers=[("set-cookie", "a=1"), ("set-cookie", "b=2")])
+    return Response.json(
+        {"id": request.path_params["item_id"], "tags": request.query.getall("tag")},
+        headers=[("set-cookie", "a=1"), ("set-cookie", "b=2")],
+    )
 
 
 @function(trigger=http("POST", "/items"))

@@ -45,12 +45,23 @@ def record(event: CloudEvent, ctx: Context) -> None:
     """Records the event, the framework's native event and the message metadata; then acts on the data:
     {"do": "retry"} retries, {"do": "dead"} dead-letters, {"do": "crash"} raises."""
     meta = ctx.message
-    _report(event=event.to_dict(), native=_native(ctx.raw), attempt=ctx.attempt, provider=ctx.provider,
-            function=ctx.function_name, invocation_id=ctx.invocation_id,
-            message=None if meta is None else {"id": meta.message_id, "attributes": meta.attributes,
-                                               "published": meta.published_time,
-                                               "delivery_count": meta.delivery_count,
-                                               "subscription": meta.subscription})
+    _report(
+        event=event.to_dict(),
+        native=_native(ctx.raw),
+        attempt=ctx.attempt,
+        provider=ctx.provider,
+        function=ctx.function_name,
+        invocation_id=ctx.invocation_id,
+        message=None
+        if meta is None
+        else {
+            "id": meta.message_id,
+            "attributes": meta.attributes,
+            "published": meta.published_time,
+            "delivery_count": meta.delivery_count,
+            "subscription": meta.subscription,
+        },
+    )
     action = event.data.get("do") if isinstance(event.data, dict) else None
     if action == "retry":
         raise Retry("asked to retry")
@@ -77,8 +88,14 @@ def uploaded(event: CloudEvent[StorageObject]) -> None:
 @function(trigger=schedule("rate(5 minutes)"))
 def tick(event: CloudEvent[ScheduleTick], ctx: Context) -> None:
     """Records the neutral view of a Cloud Scheduler tick."""
-    _report(tick=event.data.to_dict(), id=event.id, source=event.source, time=event.time, attempt=ctx.attempt,
-            message=ctx.message)
+    _report(
+        tick=event.data.to_dict(),
+        id=event.id,
+        source=event.source,
+        time=event.time,
+        attempt=ctx.attempt,
+        message=ctx.message,
+    )
 
 
 @function(trigger=topic("orders"))
@@ -103,9 +120,15 @@ def stored(event: CloudEvent[StorageObject]) -> None:
 @function(trigger=http("ANY", "/items/{item_id}"))
 def echo(request: Request) -> Response:
     """Answers with what it received, a repeated Set-Cookie header and status 201."""
-    body = {"method": request.method, "path": request.path, "path_params": request.path_params,
-            "query": request.query.multi_items(), "cookies": request.cookies,
-            "x_multi": request.headers.getall("x-multi"), "body": request.text}
+    body = {
+        "method": request.method,
+        "path": request.path,
+        "path_params": request.path_params,
+        "query": request.query.multi_items(),
+        "cookies": request.cookies,
+        "x_multi": request.headers.getall("x-multi"),
+        "body": request.text,
+    }
     return Response.json(body, 201, [("set-cookie", "a=1"), ("set-cookie", "b=2"), ("x-probe", "yes")])
 
 

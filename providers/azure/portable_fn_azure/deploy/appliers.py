@@ -22,6 +22,7 @@ from azure.core.exceptions import ResourceNotFoundError
 from portable_fn.deploy import Applier as BaseApplier
 from portable_fn.deploy import ApplyContext as BaseApplyContext
 from portable_fn.deploy import Resource, Settling
+from portable_fn.deploy.executor import while_settling
 
 from ..settings import AzureSettings
 from . import errors
@@ -346,17 +347,27 @@ class RoleAssignments(Applier[RoleAssignment]):
     def create(self, resource: RoleAssignment) -> None:
         principal = self.principal()
         name = uuid.uuid5(ROLE_NAMESPACE, f"{resource.scope}|{resource.role_definition_id}|{principal}".lower())
-        self.azure.authorization.role_assignments.create(
-            resource.scope,
-            str(name),
-            {
-                "properties": {
-                    "roleDefinitionId": resource.role_definition_id,
-                    "principalId": principal,
-                    "principalType": "ServicePrincipal",
-                    "description": ROLE_DESCRIPTION,
-                }
-            },
+        body = {
+            "properties": {
+                "roleDefinitionId": resource.role_definition_id,
+                "principalId": principal,
+                "principalType": "ServicePrincipal",
+                "description": ROLE_DESCRIPTION,
+            }
+        }
+        # A managed identity made moments ago may not have reached the directory ARM checks the principal
+        # in: PrincipalNotFound until it has ("Troubleshoot Azure RBAC"), retried for up to `role_wait_s`.
+        while_settling(
+            lambda: self.azure.authorization.role_assignments.create(resource.scope, str(name), body),
+            since=time.monotonic(),
+            refusals=errors.principal_not_replicated,
+            wait_s=self.ctx.role_wait_s,
+            every_s=self.ctx.retry_every_s,
+            progress=self.ctx.progress,
+            what=f"granting the {resource.kind} {resource.name}",
+            waiting_for="the app's new identity to reach the directory",
+            why="Azure can take longer to replicate a new managed identity",
+            setting="role_wait_s",
         )
 
     def settles(self) -> Settling:

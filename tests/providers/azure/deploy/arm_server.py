@@ -131,6 +131,7 @@ class ArmState:
     mounted: dict[str, str] = field(default_factory=dict)  # Linux Consumption: the package URL or sha256, by site
     unique_host_names: bool = False  # new sites get <app>-<hash>.<region>-01.azurewebsites.net (Flex always)
     role_delay: int = 0  # a new role assignment takes effect only after this many checks of it have failed
+    principal_delay: int = 0  # this many role assignment PUTs are answered PrincipalNotFound (not replicated)
     host_start_delay: int = 0  # a host that took a package answers Event Grid only after this many tries
     starting: dict[str, int] = field(default_factory=dict)  # tries left until the host is up, by site id
     pending_roles: dict[str, int] = field(default_factory=dict)  # checks left, by role assignment id
@@ -1151,6 +1152,9 @@ def role_assignment(
     if role is None or role.group(1) not in BUILT_IN_ROLES:
         raise ArmError(400, "RoleDefinitionDoesNotExist", f"The role {props['roleDefinitionId']} does not exist.")
     principals = {(r.get("identity") or {}).get("principalId") for r in arm.state.resources.values()}
+    if arm.state.principal_delay > 0:  # the new identity has not reached the directory yet
+        arm.state.principal_delay -= 1
+        principals = set()
     if props["principalId"] not in principals - {None}:
         raise ArmError(400, "PrincipalNotFound", f"Principal {props['principalId']} does not exist in the directory.")
     stored = {"id": path, "name": name, "type": ROLE_TYPE, "properties": {**props, "scope": scope}}

@@ -791,3 +791,19 @@ def test_what_never_takes_effect_fails_with_what_to_do_and_a_rerun_converges(
     rerun = pipeline.deploy(provider, shop, "dev")
     assert step in rerun.plan.steps[0].describe()  # only what was left
     assert pipeline.plan(provider, shop, "dev").plan.empty
+
+
+def test_a_role_for_an_identity_the_directory_has_not_seen_yet_is_granted_once_it_has(
+    arm: Any, shop: Any, blobs: Any, certificate: Any, azurite: str, helpers: Any
+) -> None:
+    """A managed identity made moments ago may not have reached the directory: ARM answers the role
+    assignment PrincipalNotFound until it has, and deploy waits for it rather than failing."""
+    provider = waiting_provider(shop, arm, certificate, azurite, helpers, "Y1")
+    arm.state.principal_delay = 2
+    messages: list[str] = []
+    pipeline.deploy(provider, shop, "dev", messages.append)
+    waits = [m for m in messages if "waiting for the app's new identity to reach the directory" in m]
+    assert waits and all("granting the role assignment" in m for m in waits)
+    refused = [r for r in arm.state.requests if "/roleassignments/" in r.path.lower() and r.status == 400]
+    assert len(refused) == 2
+    assert pipeline.plan(provider, shop, "dev").plan.empty

@@ -13,6 +13,8 @@ import importlib.util
 import json
 import sys
 import types
+import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,7 @@ import pytest
 from portable_fn_aws.http_events import http_source, to_request
 from portable_fn_aws.shim import _decode, _record_source
 
+from portable_fn.emulators import Emulator
 from portable_fn.runtime import Request
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "aws"
@@ -111,3 +114,42 @@ def adapter() -> types.SimpleNamespace:
     return types.SimpleNamespace(
         golden=golden, load_event=load_event, request_to_dict=request_to_dict, LambdaContext=LambdaContext
     )
+
+
+# -- a real moto server on 127.0.0.1, shared by the control-plane tests (deploy, logs) ---------------------
+
+MOTO_REGION = "eu-west-1"
+CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": MOTO_REGION,
+    "AWS_REGION": MOTO_REGION,
+}
+UNSET = ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE")
+
+
+MOTO_SERVER = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", "{port}"]
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The URL of a moto server running for the whole session (it inherits the dummy credentials)."""
+    with pytest.MonkeyPatch.context() as env:
+        for name, value in CREDENTIALS.items():
+            env.setenv(name, value)
+        for name in UNSET:
+            env.delenv(name, raising=False)
+        env.setenv("AWS_CONFIG_FILE", str(tmp_path_factory.mktemp("aws") / "config"))
+        with Emulator(
+            MOTO_SERVER, "http://127.0.0.1:{port}/moto-api/data.json", tmp_path_factory.mktemp("moto"), "moto-server"
+        ) as server:
+            yield server.url
+
+
+@pytest.fixture
+def endpoint(moto_endpoint: str) -> str:
+    """The moto server, emptied: every test starts from an account with nothing in it."""
+    request = urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST")
+    urllib.request.urlopen(request, timeout=10).close()
+    return moto_endpoint

@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import sys
-import urllib.request
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -24,47 +21,19 @@ from portable_fn_aws.logs import CloudWatchLogs, to_entry
 
 from portable_fn.app import load_app
 from portable_fn.cli import main
-from portable_fn.emulators import Emulator
 from portable_fn.logread import LogsError, format_time
 from portable_fn.provider import load_provider
 
 REGION = "eu-west-1"
 REPO = Path(__file__).resolve().parents[3]
-CREDENTIALS = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-    "AWS_DEFAULT_REGION": REGION,
-    "AWS_REGION": REGION,
-}
-UNSET = ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE")
-MOTO_SERVER = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", "{port}"]
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 REQUEST = "c6af9ac6-7b61-11e6-9a41-93e812345678"
 
 
-@pytest.fixture(scope="module")
-def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A moto server for this module, with dummy credentials so nothing reaches a real account."""
-    with pytest.MonkeyPatch.context() as env:
-        for name, value in CREDENTIALS.items():
-            env.setenv(name, value)
-        for name in UNSET:
-            env.delenv(name, raising=False)
-        env.setenv("AWS_CONFIG_FILE", str(tmp_path_factory.mktemp("aws") / "config"))
-        with Emulator(
-            MOTO_SERVER, "http://127.0.0.1:{port}/moto-api/data.json", tmp_path_factory.mktemp("moto"), "moto-server"
-        ) as server:
-            yield server.url
-
-
 @pytest.fixture
-def logs(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Any:
-    """A boto3 CloudWatch Logs client on the emptied moto server."""
-    for name, value in CREDENTIALS.items():
-        monkeypatch.setenv(name, value)
-    urllib.request.urlopen(urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST"), timeout=10).close()
-    return boto3.client("logs", region_name=REGION, endpoint_url=moto_endpoint)
+def logs(endpoint: str) -> Any:
+    """A boto3 CloudWatch Logs client on the emptied moto server (`endpoint`, tests/providers/aws/conftest.py)."""
+    return boto3.client("logs", region_name=REGION, endpoint_url=endpoint)
 
 
 @pytest.fixture

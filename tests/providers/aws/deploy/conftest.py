@@ -1,8 +1,5 @@
-"""A real moto server on 127.0.0.1 for the AWS control-plane tests, and the pieces to deploy to it.
-
-The server is one subprocess for the session (`python -m moto.server`, started through
-`portable_fn.emulators.Emulator`), reset before each test, with dummy credentials in the environment so
-nothing can reach a real account. Packaging belongs to its own
+"""The pieces to deploy to the moto server of `tests/providers/aws/conftest.py` (`moto_endpoint`,
+`endpoint`), which every AWS control-plane test shares. Packaging belongs to its own
 module, so the deploy tests build a small deterministic zip themselves: moto stores it as Lambda would,
 and the control plane only needs its hash and the handler string.
 """
@@ -11,11 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import shutil
-import sys
 import types
-import urllib.request
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,45 +19,10 @@ from portable_fn_aws.deploy import AwsDeployer
 
 from portable_fn.app import load_app
 from portable_fn.deploy import Artifact
-from portable_fn.emulators import Emulator
 from portable_fn.provider import Provider
 
 REGION = "eu-west-1"
 REPO = Path(__file__).resolve().parents[4]
-CREDENTIALS = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-    "AWS_DEFAULT_REGION": REGION,
-    "AWS_REGION": REGION,
-}
-UNSET = ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE")
-
-
-MOTO_SERVER = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", "{port}"]
-
-
-@pytest.fixture(scope="session")
-def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The URL of a moto server running for the whole session (it inherits the dummy credentials)."""
-    with pytest.MonkeyPatch.context() as env:
-        for name, value in CREDENTIALS.items():
-            env.setenv(name, value)
-        for name in UNSET:
-            env.delenv(name, raising=False)
-        env.setenv("AWS_CONFIG_FILE", str(tmp_path_factory.mktemp("aws") / "config"))
-        with Emulator(
-            MOTO_SERVER, "http://127.0.0.1:{port}/moto-api/data.json", tmp_path_factory.mktemp("moto"), "moto-server"
-        ) as server:
-            yield server.url
-
-
-@pytest.fixture
-def endpoint(moto_endpoint: str) -> str:
-    """The moto server, emptied: every test starts from an account with nothing in it."""
-    request = urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST")
-    urllib.request.urlopen(request, timeout=10).close()
-    return moto_endpoint
 
 
 def make_artifact(directory: Path, code: str) -> Artifact:

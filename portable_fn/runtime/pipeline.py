@@ -510,36 +510,14 @@ _TRACE_HEADERS = ("traceparent", "tracestate")
 
 def http_carrier(headers: Any, carrier: Mapping[str, str] | None = None) -> Mapping[str, str]:
     """A request's trace headers (W3C `traceparent` / `tracestate`, read case-insensitively from any
-    headers object with `get`, when the trace is first asked for) over `carrier` (what the platform itself
-    says, e.g. Lambda's header)."""
-    return _HttpCarrier(headers, carrier if carrier is not None else _NO_CARRIER)
+    headers object with `get`) over `carrier` (what the platform itself says, e.g. Lambda's header), read
+    when the trace is first asked for."""
 
+    def read() -> dict[str, str]:
+        found = {name: str(value) for name in _TRACE_HEADERS if (value := headers.get(name))}
+        return {**carrier, **found} if carrier else found
 
-class _HttpCarrier(Mapping[str, str]):
-    """A request's trace headers over the platform's carrier, read from the request only when asked."""
-
-    def __init__(self, headers: Any, platform: Mapping[str, str]) -> None:
-        self._headers = headers
-        self._platform = platform
-
-    def __getitem__(self, key: str) -> str:
-        value: str | None = self.get(key)
-        if value is None:
-            raise KeyError(key)
-        return value
-
-    def get(self, key: str, default: Any = None) -> Any:  # without a KeyError per missing key
-        value = self._headers.get(key) if key in _TRACE_HEADERS else None
-        if value:
-            return str(value)
-        return self._platform.get(key, default)
-
-    def __iter__(self) -> Iterator[str]:
-        yield from (name for name in _TRACE_HEADERS if self._headers.get(name))
-        yield from (name for name in self._platform if name not in _TRACE_HEADERS or not self._headers.get(name))
-
-    def __len__(self) -> int:
-        return sum(1 for _ in self)
+    return LazyCarrier(read)
 
 
 class LazyCarrier(Mapping[str, str]):

@@ -15,6 +15,8 @@ from typing import Any
 from .config import AppConfig, load_config
 from .runtime.errors import AppLoadError, PortableFnError
 from .runtime.function import FunctionOptions, FunctionSpec, spec_of
+from .runtime.resources import Resource
+from .runtime.state import State
 
 
 class App:
@@ -56,8 +58,25 @@ class App:
             architecture=own.architecture or defaults.architecture or "x86_64",
             retries=own.retries if own.retries is not None else defaults.retries,
             dead_letter=own.dead_letter,
+            uses=own.uses,
+            idempotent=own.idempotent,
+            retry=own.retry,
         )
         return merged
+
+    @property
+    def resources(self) -> list[Resource]:
+        """Every resource some function uses, once each, in order of first use (what deploy provisions)."""
+        found: dict[tuple[str, str], Resource] = {}
+        for spec in self.functions:
+            for use in spec.options.uses:
+                found.setdefault((use.resource.kind, use.resource.name), use.resource)
+        return list(found.values())
+
+    @property
+    def states(self) -> list[State]:
+        """The state stores some function uses."""
+        return [r for r in self.resources if isinstance(r, State)]
 
     def __repr__(self) -> str:
         return f"App({self.name!r}, {len(self.functions)} functions)"

@@ -7,10 +7,12 @@ attaches a `FunctionSpec` under `__portable_fn__`. App loading finds functions b
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
 from .errors import DeclarationError
+from .resources import uses_of
+from .retry import RetryPolicy
 from .triggers import Trigger
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -24,7 +26,18 @@ DEFAULT_RETRIES = 2
 class FunctionOptions:
     """Resource and delivery options of one function; None means the provider's default."""
 
-    __slots__ = ("memory_mb", "timeout_s", "env", "max_concurrency", "architecture", "retries", "dead_letter")
+    __slots__ = (
+        "memory_mb",
+        "timeout_s",
+        "env",
+        "max_concurrency",
+        "architecture",
+        "retries",
+        "dead_letter",
+        "uses",
+        "idempotent",
+        "retry",
+    )
 
     def __init__(
         self,
@@ -36,6 +49,9 @@ class FunctionOptions:
         architecture: str | None = None,
         retries: int | None = None,
         dead_letter: bool | str = True,
+        uses: Iterable[Any] | None = None,
+        idempotent: Any = False,
+        retry: RetryPolicy | None = None,
     ) -> None:
         def fail(option: str, value: Any, fix: str) -> DeclarationError:
             return DeclarationError(f"@function {fn_name!r}: {option}={value!r} is invalid; {fix}.")
@@ -59,21 +75,40 @@ class FunctionOptions:
             raise fail("retries", retries, "use an integer from 0 (never retry) to 100")
         if not isinstance(dead_letter, (bool, str)) or dead_letter == "":
             raise fail("dead_letter", dead_letter, "use True, False, or the name of a queue or topic")
+        if retry is not None and not isinstance(retry, RetryPolicy):
+            raise fail("retry", retry, "use RetryPolicy(attempts=..., backoff=exponential(...))")
+        if retry is not None and retries is not None and retries != retry.attempts - 1:
+            raise fail("retries", retries, f"give retries= or retry=, not both (retry= says {retry.attempts} attempts)")
+        if not isinstance(idempotent, bool) and not hasattr(idempotent, "key_of"):
+            raise fail("idempotent", idempotent, "use True or idempotent(key=..., ttl=...)")
         self.memory_mb = memory_mb
         self.timeout_s = timeout_s
         self.env = dict(env or {})
         self.max_concurrency = max_concurrency
         self.architecture = architecture
-        self.retries = retries
+        self.retries = retry.attempts - 1 if retry is not None else retries
         self.dead_letter = dead_letter
+        self.uses = uses_of(fn_name, uses)  # a tuple of resources.Use, one per resource
+        self.idempotent = idempotent  # False, True, or an idempotency.Idempotency
+        self.retry = retry  # the declared RetryPolicy, or None (then `retry_policy` is the default's)
 
     def to_dict(self) -> dict[str, Any]:
-        return {s: getattr(self, s) for s in self.__slots__}
+        """JSON-ready: uses as "kind:name:access", the retry policy and idempotency as their repr."""
+        out = {s: getattr(self, s) for s in self.__slots__}
+        out["uses"] = [f"{u.resource.kind}:{u.resource.name}:{u.access}" for u in self.uses]
+        out["retry"] = None if self.retry is None else repr(self.retry)
+        out["idempotent"] = self.idempotent if isinstance(self.idempotent, bool) else repr(self.idempotent)
+        return out
 
     @property
     def max_attempts(self) -> int:
         """Deliveries before an event is dead-lettered (first delivery plus retries)."""
         return 1 + (DEFAULT_RETRIES if self.retries is None else self.retries)
+
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        """The declared policy, or one of `max_attempts` deliveries with the default backoff."""
+        return self.retry if self.retry is not None else RetryPolicy(self.max_attempts)
 
 
 class FunctionSpec:

@@ -100,6 +100,9 @@ def test_defaults() -> None:
         "architecture": None,
         "retries": None,
         "dead_letter": True,
+        "uses": [],
+        "idempotent": False,
+        "retry": None,
     }
     assert options.max_attempts == 3
     assert FunctionOptions("f", retries=0).max_attempts == 1

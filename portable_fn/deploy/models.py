@@ -46,6 +46,18 @@ class Resource:
         project-wide grant), said where `remove` would have deleted it; None: deleted when not wanted."""
         return None
 
+    def holds_data(self) -> bool:
+        """True for a store found holding data (a state table with items): `remove` keeps it unless told
+        `--delete-data`, and says so."""
+        return False
+
+    def reason_kept(self, delete_data: bool = False) -> str | None:
+        """Why a plan that no longer wants this resource keeps it, or None when it is deleted."""
+        why = self.kept_because()
+        if why is None and self.holds_data() and not delete_data:
+            why = "it holds data; `portable-fn remove --delete-data` deletes it with its data"
+        return why
+
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, **dataclasses.asdict(self)}
 

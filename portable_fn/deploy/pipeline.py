@@ -90,11 +90,16 @@ def deploy(
 
 
 def remove(
-    provider: Provider, app: App, stage: str, progress: Progress = quiet, confirm: Confirm | None = None
+    provider: Provider,
+    app: App,
+    stage: str,
+    progress: Progress = quiet,
+    confirm: Confirm | None = None,
+    delete_data: bool = False,
 ) -> Outcome:
     """Delete exactly what the app created for this stage (found by tag), nothing else; `confirm` as for
-    `deploy`."""
-    the_plan = make_plan([], _remote(provider, app, stage))
+    `deploy`. A state store holding data is kept (and the plan says so) unless `delete_data`."""
+    the_plan = make_plan([], _remote(provider, app, stage), delete_data)
     progress(f"Plan: {the_plan.summary()}")
     _say_kept(the_plan, progress)
     if confirm is not None:

@@ -3,7 +3,8 @@
 Nothing here talks to a cloud, so every decision is tested with in-memory states. Creates and updates
 follow the desired order (providers list dependencies first); deletes come last, in reverse order of
 what was found, so dependents go before what they depend on. A resource that says why it is kept
-(`Resource.kept_because`) is never deleted: the plan lists it as kept instead.
+(`Resource.kept_because`) is never deleted: the plan lists it as kept instead; nor is a store that holds
+data (`Resource.holds_data`), unless the plan is made with `delete_data=True` (`remove --delete-data`).
 
 A create or update that must wait for a change another step makes (a role granted before the package
 that needs it is released) names that step in `Step.waits_for` (from `Resource.waits_for_kinds`); the
@@ -59,6 +60,7 @@ class Plan:
     steps: tuple[Step, ...]
     unchanged: tuple[Resource, ...] = field(default=())
     kept: tuple[Resource, ...] = field(default=())
+    delete_data: bool = False
 
     @property
     def empty(self) -> bool:
@@ -95,7 +97,7 @@ class Plan:
 
     def kept_lines(self) -> list[str]:
         """One line per kept resource: what it is and why it stays."""
-        return [f"= keep {r.kind} {r.name}: {r.kept_because()}" for r in self.kept]
+        return [f"= keep {r.kind} {r.name}: {r.reason_kept(self.delete_data)}" for r in self.kept]
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -104,12 +106,15 @@ class Plan:
             "summary": self.summary(),
         }
         if self.kept:
-            out["kept"] = [{"kind": r.kind, "name": r.name, "reason": r.kept_because()} for r in self.kept]
+            out["kept"] = [
+                {"kind": r.kind, "name": r.name, "reason": r.reason_kept(self.delete_data)} for r in self.kept
+            ]
         return out
 
 
-def make_plan(desired: Sequence[Resource], remote: RemoteState) -> Plan:
-    """The steps that make `remote` equal to `desired` (an empty plan when they already match)."""
+def make_plan(desired: Sequence[Resource], remote: RemoteState, delete_data: bool = False) -> Plan:
+    """The steps that make `remote` equal to `desired` (an empty plan when they already match); a store
+    holding data that is no longer wanted is kept unless `delete_data`."""
     steps: list[Step] = []
     unchanged: list[Resource] = []
     wanted = set()
@@ -125,11 +130,11 @@ def make_plan(desired: Sequence[Resource], remote: RemoteState) -> Plan:
     kept: list[Resource] = []
     for found in reversed(list(remote)):
         if found.key not in wanted:
-            if found.kept_because() is None:
+            if found.reason_kept(delete_data) is None:
                 steps.append(Step(DELETE, found, found))
             else:
                 kept.append(found)
-    return Plan(with_waits(steps), tuple(unchanged), tuple(kept))
+    return Plan(with_waits(steps), tuple(unchanged), tuple(kept), delete_data)
 
 
 def with_waits(steps: Sequence[Step]) -> tuple[Step, ...]:

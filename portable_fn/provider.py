@@ -8,7 +8,9 @@ when packaging, planning, deploying or removing). Providers register under the e
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -122,6 +124,29 @@ class Provider:
             f"Provider {self.name!r} keeps no logs to read; `portable-fn dev` prints the "
             "local functions' logs as they run. Give --provider aws, gcp or azure."
         )
+
+    def dead_letters(self, app: App, stage: str, spec: FunctionSpec, redrive: bool = False) -> list[DeadLetterEntry]:
+        """The dead letters `spec` gave up on in `stage`, oldest first, read from its dead-letter target
+        (their `deadletter*` extensions: `runtime.dead_letters`); with `redrive`, each is also sent back to
+        the function's trigger and removed from the target (`redriven` says it was)."""
+        raise ProviderError(f"Provider {self.name!r} cannot list dead letters yet.")
+
+
+@dataclass
+class DeadLetterEntry:
+    """One dead letter as `portable-fn dead-letters` shows it, the same fields on every provider."""
+
+    function: str
+    id: str  # the CloudEvent's id (the message id when the body is not a CloudEvent)
+    reason: str | None  # `deadletterreason`
+    attempts: int | None  # `deadletterattempt` (or the transport's delivery count)
+    time: str | None  # when it was dead-lettered or first sent, ISO 8601, when known
+    where: str  # the dead-letter queue / topic / journal it was read from
+    event: dict[str, Any] | None = None  # the CloudEvent in JSON format, when the body holds one
+    redriven: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
 
 
 def invocation_failed(result: Mapping[str, Any]) -> bool:

@@ -1,0 +1,66 @@
+"""The DynamoDB state backend against the state backend contract, on moto's DynamoDB (a real server on
+127.0.0.1), and the items it writes as deploy's table expects them."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+import boto3
+import pytest
+from portable_fn_aws.state import DynamoDbBackend, open_backend
+
+from portable_fn.runtime.state import Record, StateError, new_version
+
+from ...state_contract import BackendContract
+
+REGION = "eu-west-1"
+
+
+def make_table(dynamodb: Any, name: str) -> None:
+    """The table as deploy makes it: key `pk` (S), on demand, TTL on `ttl`."""
+    dynamodb.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    dynamodb.update_time_to_live(TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": "ttl"})
+
+
+@pytest.fixture
+def dynamodb(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """A DynamoDB client on the moto server; AWS_ENDPOINT_URL set, as an emulator would be in Lambda."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
+    return boto3.client("dynamodb", region_name=REGION, endpoint_url=moto_endpoint)
+
+
+@pytest.fixture
+def table(dynamodb: Any) -> str:
+    name = f"shop-dev-orders-{uuid.uuid4().hex[:8]}"
+    make_table(dynamodb, name)
+    return name
+
+
+class TestDynamoDbBackend(BackendContract):
+    @pytest.fixture
+    def backend(self, table: str) -> DynamoDbBackend:
+        return open_backend("orders", table)  # the client boto3 makes from the environment, as in Lambda
+
+
+def test_items_carry_the_ttl_attribute_dynamodb_cleans_up_by(dynamodb: Any, table: str) -> None:
+    backend = open_backend("orders", table)
+    expires = time.time() + 90.5
+    backend.write(Record("with-expiry", '{"n":1}', new_version(), expires))
+    backend.write(Record("forever", '{"n":2}', new_version()))
+    item = dynamodb.get_item(TableName=table, Key={"pk": {"S": "with-expiry"}})["Item"]
+    assert set(item) == {"pk", "value", "version", "expires_at", "ttl"}
+    assert int(item["ttl"]["N"]) == int(expires) + 1 and abs(float(item["expires_at"]["N"]) - expires) < 1e-6
+    assert set(dynamodb.get_item(TableName=table, Key={"pk": {"S": "forever"}})["Item"]) == {"pk", "value", "version"}
+
+
+def test_a_missing_table_is_a_state_error_naming_it(dynamodb: Any) -> None:
+    backend = open_backend("orders", "shop-dev-no-such-table")
+    with pytest.raises(StateError, match="table 'shop-dev-no-such-table'.*portable-fn plan"):
+        backend.read("k")

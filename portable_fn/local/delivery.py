@@ -4,8 +4,9 @@ Every event-triggered function (queue, topic, storage, schedule) gets one `Subsc
 thread that takes up to `batch_size` ready messages, calls `call_batch`, and settles each `Result`:
 
 - ACK: done;
-- RETRY: delivered again after `retry_backoff_s * 2**(attempt-1)` (or the `Retry(delay_s=...)` asked
-  for), until the function's `max_attempts`, then dead-lettered;
+- RETRY: delivered again after the delay of the function's retry policy
+  (`options.retry_policy.delay_s(attempt)`, times the host's `retry_backoff_s` scale, 1 unless a test
+  shortens it), or exactly the delay a `Retry` asked for, until the policy's attempts, then dead-lettered;
 - DEAD_LETTER: dead-lettered at once.
 
 A FIFO queue keeps its order: a failed message stays at the head and holds back the ones behind it.
@@ -21,7 +22,7 @@ import time
 import traceback
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..runtime.cloudevent import CloudEvent
@@ -31,6 +32,7 @@ from ..runtime.errors import InvalidEventError
 from ..runtime.function import FunctionOptions, FunctionSpec
 from ..runtime.outcomes import ACK, DEAD_LETTER, DeadLetter, Result, Retry
 from ..runtime.pipeline import call_batch, close_loop
+from ..runtime.retry import RetryPolicy
 from ..runtime.views import MessageMeta
 from .journal import Journal, Pending
 
@@ -75,31 +77,37 @@ class DeadLetters:
 
 @dataclass(frozen=True)
 class Policy:
-    """How a subscription delivers: batch size, order, attempts, backoff, dead-letter target."""
+    """How a subscription delivers: batch size, order, the retry policy (its delays times `scale`),
+    dead-letter target."""
 
     batch_size: int = 1
     ordered: bool = False
-    max_attempts: int = 3
-    backoff_s: float = 1.0
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    scale: float = 1.0
     dead_letter: bool | str = True
     timeout_s: float | None = None
 
     @classmethod
-    def of(cls, spec: FunctionSpec, options: FunctionOptions, backoff_s: float) -> Policy:
+    def of(cls, spec: FunctionSpec, options: FunctionOptions, scale: float = 1.0) -> Policy:
         trigger = spec.trigger
         return cls(
             getattr(trigger, "batch_size", 1),
             bool(getattr(trigger, "fifo", False)),
-            options.max_attempts,
-            backoff_s,
+            options.retry_policy,
+            scale,
             options.dead_letter,
             options.timeout_s,
         )
 
+    @property
+    def max_attempts(self) -> int:
+        return self.retry.attempts
+
     def delay(self, attempt: int, result: Result) -> float:
-        """Seconds before delivery number `attempt + 1`."""
+        """Seconds before delivery number `attempt + 1`: what a `Retry` asked for, exactly, else the
+        policy's delay after failed delivery `attempt`, scaled."""
         asked = result.error.delay_s if isinstance(result.error, Retry) else None
-        return asked if asked is not None else self.backoff_s * 2 ** (attempt - 1)
+        return asked if asked is not None else self.scale * self.retry.delay_s(attempt)
 
 
 class Subscription:
@@ -155,9 +163,9 @@ class Subscription:
                 except Exception as exc:  # a host bug must not stop the worker
                     self._log(
                         f"{self.spec.name}: local delivery failed ({type(exc).__name__}: {exc}); "
-                        f"{len(batch)} message(s) kept, tried again in {self.policy.backoff_s} s"
+                        f"{len(batch)} message(s) kept, tried again in {self.policy.scale:g} s"
                     )
-                    self._wake.wait(self.policy.backoff_s)
+                    self._wake.wait(self.policy.scale)
         finally:
             close_loop()
 

@@ -50,6 +50,7 @@ from .serving import DevServer
 Log = Callable[[str], None]
 T = TypeVar("T")
 NAME_MAX = 255  # bytes in one file name, on the usual file systems
+STATE_DIR_ENV = "PORTABLE_FN_STATE_DIR"  # where `runtime.state_sqlite` keeps each state's SQLite file
 
 
 def print_to_stderr(line: str) -> None:
@@ -83,14 +84,14 @@ class LocalHost:
         self.read_timeout_s = read_timeout_s
         self.stage = stage or next(iter(app.config.stages))
         app.config.check_stage(self.stage, app.root / "pyproject.toml")
-        self.env = ProcessEnv(dev_env(app, self.stage))  # see `environment` for the rule
-        self.function_logs = FunctionLogs(log)
         self.state_dir = Path(state_dir) if state_dir else app.root / ".portable-fn" / "local"
+        self.env = self._env(app)
+        self.function_logs = FunctionLogs(log)
         self.log = log
         self.state_lock = StateLock(self.state_dir)
         self.journal = Journal(self.state_dir / "journal.sqlite3")
         self.dead_letters = DeadLetters(self.journal, self._forward_dead_letter)
-        self.retry_backoff_s = retry_backoff_s
+        self.retry_backoff_s = retry_backoff_s  # scales every policy delay (see `delivery.Policy`)
         self.poll_interval_s = poll_interval_s
         self.rate_scale = rate_scale
         self.router = Router(Route(t.method, t.path, s) for s, t in self._with(Http))
@@ -120,6 +121,7 @@ class LocalHost:
         self._hold_state_dir(self._server)
         self.journal.open()
         self.env.apply()
+        _reopen_states(self.app)
         self.function_logs.attach()
         self.watcher.start()
         self.scheduler.start()
@@ -198,7 +200,7 @@ class LocalHost:
         gets the new code for its pending messages too; one added starts, one removed stops. Returns what
         the dev log should say about what could not simply be swapped."""
         app.config.check_stage(self.stage, app.root / "pyproject.toml")
-        old, notes, env = self.app, self._swap_notes(app), ProcessEnv(dev_env(app, self.stage))
+        old, notes, env = self.app, self._swap_notes(app), self._env(app)
         kept = {s.name: s for s in app.functions if s.trigger.is_event and s.name in self.subscriptions}
         for name, subscription in self.subscriptions.items():
             if name in kept:
@@ -215,6 +217,7 @@ class LocalHost:
         if self._started:
             self.env.apply()
         self.app, self.subscriptions = app, subscriptions
+        _reopen_states(app)
         self.router = Router(Route(t.method, t.path, s) for s, t in self._with(Http))
         self._round_robin = {name: itertools.cycle(subs) for name, subs in self._consumers(Queue).items()}
         self._swap_event_sources(old)
@@ -276,6 +279,10 @@ class LocalHost:
 
     def _policy(self, app: App, spec: FunctionSpec) -> Policy:
         return Policy.of(spec, app.options(spec), self.retry_backoff_s)
+
+    def _env(self, app: App) -> ProcessEnv:
+        """The process environment while serving: `dev_env`, and every state kept in the state dir."""
+        return ProcessEnv({**dev_env(app, self.stage), STATE_DIR_ENV: str(self.state_dir.resolve())})
 
     def _bucket_watcher(self) -> BucketWatcher:
         return BucketWatcher(
@@ -400,6 +407,9 @@ class LocalHost:
         ]
         for spec in self.app.functions:
             lines.append(f"  {spec.name:<20} {spec.trigger.kind:<9} {self._how_to_trigger(spec)}")
+        if self.app.states:
+            stores = ", ".join(f"{s.name} ({s.name}.sqlite3)" for s in self.app.states)
+            lines.append(f"  states: {stores}")
         lines.append(
             f"  dead letters: {self.url}{control.PREFIX}/dead-letters   "
             f"functions: {self.url}{control.PREFIX}/functions   "
@@ -495,6 +505,13 @@ class LocalHost:
                     f"  {function}: {count} message(s) kept for a function this app no longer has; "
                     f"they wait in {self.journal.path.name} until it is back"
                 )
+
+
+def _reopen_states(app: App) -> None:
+    """Have every state of the app open its store again on first use, now under the host's environment
+    (a state used before the host started, by a test say, would keep the store it opened then)."""
+    for declared in app.states:
+        declared.backend = None
 
 
 def check_key(key: str, limits: Limits) -> None:

@@ -7,6 +7,9 @@ can read. Apps are imported afresh for each test, so module-level records start 
 from __future__ import annotations
 
 import json
+import re
+import signal
+import subprocess
 import sys
 import time
 import urllib.error
@@ -142,3 +145,53 @@ def shop_records(tmp_path: Path) -> Callable[[str], list[dict[str, Any]]]:
         return [json.loads(line) for line in path.read_text().splitlines()]
 
     return read
+
+
+class DevProcess:
+    """One `portable-fn dev` subprocess (as a user runs it) on a free port; its output goes to a file."""
+
+    def __init__(self, app_dir: Path, state_dir: Path, output: Path) -> None:
+        self.output = output
+        with output.open("wb") as out:
+            self.process = subprocess.Popen(
+                ["portable-fn", "dev", str(app_dir), "--port", "0", "--state-dir", str(state_dir), "--no-reload"],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+
+    def url(self, wait_for: Callable[..., Any], timeout: float = 120.0) -> str:
+        def banner() -> str | None:
+            assert self.process.poll() is None, f"portable-fn dev exited:\n{self.output.read_text()}"
+            found = re.search(r"portable-fn dev: app '[^']+' on (http://127\.0\.0\.1:\d+) ", self.output.read_text())
+            return found.group(1) if found else None
+
+        return wait_for(banner, timeout=timeout, what="the dev host's banner")  # type: ignore[no-any-return]
+
+    def text(self) -> str:
+        return self.output.read_text(encoding="utf-8", errors="replace")
+
+    def stop(self) -> None:
+        """Ctrl-C, as a user stops it (killed if it does not end)."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        self.process.wait()
+
+
+@pytest.fixture
+def dev_process(tmp_path: Path) -> Iterator[Callable[..., DevProcess]]:
+    """Start `portable-fn dev APP --state-dir <tmp>/state` subprocesses; any still running is stopped at
+    teardown."""
+    started: list[DevProcess] = []
+
+    def start(app_dir: Path, state_dir: Path | None = None) -> DevProcess:
+        output = tmp_path / f"dev-{len(started) + 1}.log"
+        started.append(DevProcess(app_dir, state_dir or tmp_path / "state", output))
+        return started[-1]
+
+    yield start
+    for process in started:
+        process.stop()

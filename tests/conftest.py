@@ -44,6 +44,7 @@ SLOW_FIXTURES = {
     "moto_endpoint",  # moto's server (AWS deploy)
     "azurite",  # Azurite under Node (Azure deploy)
     "pubsub_emulator",  # gcloud's Pub/Sub emulator under Java
+    "firestore_emulator",  # gcloud's Firestore emulator under Java
     "storage_emulator",  # gcp-storage-emulator (GCP deploy)
     "lambda_function",  # the real awslambdaric client, one process per function
 }

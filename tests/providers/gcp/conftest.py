@@ -179,12 +179,7 @@ EMULATOR_BIN = "platform/pubsub-emulator/bin/cloud-pubsub-emulator"
 
 
 def _emulator_binary() -> Path | None:
-    import shutil
-
-    gcloud = shutil.which("gcloud")
-    roots = [Path(gcloud).resolve().parent.parent] if gcloud else []
-    roots.append(Path("/usr/lib/google-cloud-sdk"))
-    return next((root / EMULATOR_BIN for root in roots if (root / EMULATOR_BIN).exists()), None)
+    return _sdk_file(EMULATOR_BIN)
 
 
 @pytest.fixture(scope="session")
@@ -206,3 +201,36 @@ def pubsub_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "pubsub-emulator",
     ) as emulator:
         yield f"127.0.0.1:{emulator.port}"
+
+
+# -- the Firestore emulator (gcloud's cloud-firestore-emulator, a Java server) ---------------------------
+
+FIRESTORE_BIN = "platform/cloud-firestore-emulator/cloud_firestore_emulator"
+
+
+@pytest.fixture(scope="session")
+def firestore_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`host:port` of gcloud's Firestore emulator (native mode), started on 127.0.0.1 for the session."""
+    import shutil
+
+    binary = _sdk_file(FIRESTORE_BIN)
+    if binary is None or shutil.which("java") is None:
+        pytest.skip(
+            "the Firestore emulator needs the Google Cloud SDK's cloud-firestore-emulator component and Java "
+            "(gcloud components install cloud-firestore-emulator)"
+        )
+    command = [str(binary), "start", "--host=127.0.0.1", "--port={port}"]
+    with Emulator(
+        command, "http://127.0.0.1:{port}/", tmp_path_factory.mktemp("firestore"), "firestore-emulator"
+    ) as emulator:
+        yield f"127.0.0.1:{emulator.port}"
+
+
+def _sdk_file(relative: str) -> Path | None:
+    """A file of the Google Cloud SDK (next to gcloud, else under /usr/lib/google-cloud-sdk), if installed."""
+    import shutil
+
+    gcloud = shutil.which("gcloud")
+    roots = [Path(gcloud).resolve().parent.parent] if gcloud else []
+    roots.append(Path("/usr/lib/google-cloud-sdk"))
+    return next((root / relative for root in roots if (root / relative).exists()), None)

@@ -21,6 +21,8 @@ from portable_fn.packaging import foreign_imports, import_lines
 PACKAGE_DIR = Path(portable_fn_gcp.__file__).resolve().parent
 SHIPPED = ["__init__.py", "shim.py", "events.py", "flask_http.py", "dead_letter.py"]
 PROVIDER_SIDE = {"provider.py", "logs.py", "packaging.py", "_pins.py", "settings.py"}
+# Shipped only when the app uses a state, with its SDK in the requirements; it imports the SDK when first used.
+WITH_SDK = {"state.py": {"google.cloud", "google.cloud.firestore", "google.api_core", "google.api_core.exceptions"}}
 
 
 def _foreign(path: Path) -> list[tuple[int, str]]:
@@ -28,7 +30,7 @@ def _foreign(path: Path) -> list[tuple[int, str]]:
 
 
 def test_every_top_level_module_is_either_shipped_or_provider_side() -> None:
-    assert {p.name for p in PACKAGE_DIR.glob("*.py")} <= set(SHIPPED) | PROVIDER_SIDE
+    assert {p.name for p in PACKAGE_DIR.glob("*.py")} <= set(SHIPPED) | PROVIDER_SIDE | set(WITH_SDK)
     assert set(SHIPPED) <= {p.name for p in PACKAGE_DIR.glob("*.py")}
 
 
@@ -36,6 +38,16 @@ def test_every_top_level_module_is_either_shipped_or_provider_side() -> None:
 def test_shipped_modules_import_only_the_standard_library_and_the_runtime(name: str) -> None:
     bad = [f"{name}:{line} imports {module!r}" for line, module in _foreign(PACKAGE_DIR / name)]
     assert not bad, "the shim may import the standard library and portable_fn.runtime only: " + "; ".join(bad)
+
+
+@pytest.mark.parametrize("name", sorted(WITH_SDK))
+def test_state_modules_import_their_sdk_only_and_only_when_used(name: str) -> None:
+    path = PACKAGE_DIR / name
+    assert {module for _, module in _foreign(path)} <= WITH_SDK[name]
+    top = [node for node in ast.parse(path.read_text(encoding="utf-8")).body]
+    modules = [a.name for node in top if isinstance(node, ast.Import) for a in node.names]
+    modules += [node.module or "" for node in top if isinstance(node, ast.ImportFrom)]
+    assert not [module for module in modules if module.startswith("google")]
 
 
 def test_the_package_init_imports_nothing() -> None:

@@ -1,0 +1,155 @@
+"""The Firestore state backend: what `state("orders")` reads and writes on Cloud Functions.
+
+Ships in the source zip only when the app uses a state (with `google-cloud-firestore` in its
+requirements), and is imported only when a function first uses one (`portable_fn.runtime.state.open_backend`
+finds it by `PORTABLE_FN_PROVIDER=gcp`); the Firestore client is imported then too, so a function that
+uses no state never pays for it.
+
+Deploy makes one Firestore database per state (`<app>-<stage>-<state>`, so IAM can scope a grant to it)
+and names its collection in `PORTABLE_FN_STATE_<NAME>`, the locator, as Firestore names a collection:
+`projects/<project>/databases/<database>/documents/<collection>`. One document per key:
+
+| field        | type      | holds                                                                     |
+|--------------|-----------|---------------------------------------------------------------------------|
+| `key`        | string    | the key, as given                                                         |
+| `value`      | string    | the value as JSON text                                                    |
+| `version`    | string    | the opaque version of this write                                          |
+| `expires_at` | timestamp | when the value expires (null: never); checked in code, and the field of   |
+|              |           | the collection's TTL policy, Firestore's own cleanup (it runs a day late) |
+
+Document ids cannot hold '/', be '.' or '..', match `__.*__` or pass 1500 bytes, so a key's id is
+`k` + the unpadded base64url of its UTF-8 bytes (no '/', no '.', never starting with `__`), or `h` + the
+SHA-256 of those bytes when that would be too long; the key itself is read from its field.
+
+Conditional writes use Firestore's own preconditions, so they hold across every instance without a
+transaction's retries: `create` is a document create (it fails when the document exists; an expired one is
+then updated only if it is still the one read, by its update time), `replace` and a versioned `delete`
+act only at the update time of the document whose version was read. The client honours
+`FIRESTORE_EMULATOR_HOST` (the emulator) as the library does.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+from datetime import datetime, timezone
+from typing import Any
+
+from portable_fn.runtime.state import Record, StateError
+
+KEY, VALUE, VERSION, EXPIRES_AT = "key", "value", "version", "expires_at"
+MAX_ID_BYTES = 1500
+LOCATOR = re.compile(r"projects/(?P<project>[^/]+)/databases/(?P<database>[^/]+)/documents/(?P<collection>[^/]+)\Z")
+ATTEMPTS = 20  # a conditional write that raced a change reads again; this many rounds at most
+
+
+def open_backend(name: str, locator: str) -> FirestoreBackend:
+    """The backend of state `name` at `locator` (`projects/P/databases/D/documents/C`, as deploy sets it)."""
+    found = LOCATOR.match(locator)
+    if found is None:
+        raise StateError(
+            f"state {name!r} on gcp: the locator {locator!r} is not a Firestore collection "
+            "(projects/<project>/databases/<database>/documents/<collection>). Deploy again with `portable-fn "
+            "deploy`, which sets it."
+        )
+    from google.cloud import firestore
+
+    client = firestore.Client(project=found["project"], database=found["database"])
+    return FirestoreBackend(client, found["collection"], name)
+
+
+def document_id(key: str) -> str:
+    """The document id of `key`: one Firestore accepts, distinct per key."""
+    raw = key.encode("utf-8")
+    encoded = "k" + base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+    return encoded if len(encoded) <= MAX_ID_BYTES else "h" + hashlib.sha256(raw).hexdigest()
+
+
+class FirestoreBackend:
+    """One state in one Firestore collection, through one client (thread-safe, shared by the threads)."""
+
+    def __init__(self, client: Any, collection: str, name: str = "") -> None:
+        from google.api_core import exceptions
+
+        self.client = client
+        self.collection = client.collection(collection)
+        self.name = name or collection
+        self._lost = (exceptions.FailedPrecondition, exceptions.NotFound, exceptions.Conflict)
+        self._exists = exceptions.Conflict  # AlreadyExists, 409
+
+    def read(self, key: str) -> Record | None:
+        found = self._ref(key).get()
+        return record_of(found.to_dict()) if found.exists else None
+
+    def write(self, record: Record) -> None:
+        self._ref(record.key).set(fields(record))
+
+    def create(self, record: Record, now: float) -> bool:
+        ref = self._ref(record.key)
+        for _ in range(ATTEMPTS):
+            try:
+                ref.create(fields(record))
+                return True
+            except self._exists:
+                pass
+            found = ref.get()
+            if found.exists and not record_of(found.to_dict()).expired(now):
+                return False
+            if found.exists and self._update_at(ref, record, found.update_time):
+                return True  # took over the expired record it read
+        raise self._busy("create", record.key)
+
+    def replace(self, record: Record, version: str) -> bool:
+        ref = self._ref(record.key)
+        found = ref.get()
+        if not found.exists or found.get(VERSION) != version:
+            return False
+        return self._update_at(ref, record, found.update_time)
+
+    def delete(self, key: str, version: str | None = None) -> bool:
+        ref = self._ref(key)
+        for _ in range(ATTEMPTS):
+            found = ref.get()
+            if not found.exists or (version is not None and found.get(VERSION) != version):
+                return False
+            try:
+                ref.delete(option=self.client.write_option(last_update_time=found.update_time))
+                return True
+            except self._lost:
+                if version is not None:
+                    return False  # changed since read: no longer that version
+        raise self._busy("delete", key)
+
+    def _update_at(self, ref: Any, record: Record, update_time: Any) -> bool:
+        """Write `record` over the document only if it is still at `update_time`; False when it changed."""
+        try:
+            ref.update(fields(record), option=self.client.write_option(last_update_time=update_time))
+            return True
+        except self._lost:
+            return False
+
+    def _ref(self, key: str) -> Any:
+        return self.collection.document(document_id(key))
+
+    def _busy(self, what: str, key: str) -> StateError:
+        return StateError(
+            f"state {self.name!r} on gcp: {what} of key {key!r} kept racing other writers ({ATTEMPTS} rounds); "
+            "retry the invocation."
+        )
+
+
+def fields(record: Record) -> dict[str, Any]:
+    expires = record.expires_at
+    return {
+        KEY: record.key,
+        VALUE: record.value,
+        VERSION: record.version,
+        EXPIRES_AT: None if expires is None else datetime.fromtimestamp(expires, timezone.utc),
+    }
+
+
+def record_of(found: dict[str, Any] | None) -> Record:
+    found = found or {}
+    expires = found.get(EXPIRES_AT)
+    return Record(found[KEY], found[VALUE], found[VERSION], None if expires is None else expires.timestamp())

@@ -1,16 +1,33 @@
 """The contract every state backend keeps (`portable_fn.runtime.state.Backend`), written once and run
 against each: SQLite here, DynamoDB on moto, Firestore on its emulator, Azure Tables on Azurite.
 
-A test module subclasses `BackendContract` and gives it a `backend` fixture: a fresh, empty store.
+A test module subclasses `BackendContract` (and `IdempotencyContract`) and gives it a `backend` fixture:
+a fresh, empty store.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
 from typing import Any
 
+import pytest
+
+from portable_fn.runtime import (
+    ACK,
+    RETRY,
+    CloudEvent,
+    Context,
+    FunctionSpec,
+    Result,
+    function,
+    pipeline,
+    queue,
+    spec_of,
+)
+from portable_fn.runtime.idempotency import STORE
 from portable_fn.runtime.state import MAX_KEY_CHARS, Backend, Record, new_version
 
 # Keys a backend must keep as they are, whatever its store forbids in its own keys.
@@ -138,3 +155,95 @@ class BackendContract:
         assert won.count(True) == 1
         found = backend.read("contended")
         assert found is not None and found.value == str(won.index(True))
+
+
+class IdempotencyContract:
+    """The races of idempotency (issue 14), through the real pipeline, against one store. Subclass with a
+    `backend` fixture returning a fresh, empty `Backend`: it serves as the `pfn-idempotency` store.
+
+    These are the races Powertools' Redis layer lost (PT-Py #8386, PT-TS #5714): duplicates that arrive
+    together, a lease that ends while its call still runs, and that call's completion arriving last."""
+
+    @pytest.fixture(autouse=True)
+    def _idempotency_store(self, backend: Backend) -> Iterator[Backend]:
+        previous, STORE.backend = STORE._backend, backend
+        yield backend
+        STORE.backend = previous
+
+    def test_fifty_concurrent_duplicates_run_the_handler_once(self) -> None:
+        ran = Counter()
+
+        def charge(event: CloudEvent[dict]) -> dict:  # type: ignore[type-arg]
+            ran.add()
+            return {"charged": event.data["amount"]}
+
+        spec = _idempotent(charge)
+        event = _event("pay-1", {"amount": 42})
+        results = race(50, lambda i: pipeline.call_event(spec, event))
+        assert ran.count == 1
+        assert all(r.outcome in (ACK, RETRY) for r in results), [r.reason for r in results]
+        acked = [r for r in results if r.outcome == ACK]
+        assert acked and all(r.value == {"charged": 42} for r in acked)
+        assert all(r.reason.startswith("in progress elsewhere") for r in results if r.outcome == RETRY)
+        assert pipeline.call_event(spec, event).value == {"charged": 42}  # replayed afterwards
+        assert ran.count == 1
+
+    def test_an_expired_lease_is_taken_over_by_exactly_one_of_many_retries(self) -> None:
+        ran = Counter()
+        retries: list[Result] = []
+
+        def charge(event: CloudEvent[dict]) -> str:  # type: ignore[type-arg]
+            if ran.add() == 1:  # the first call overran its deadline: its retries arrive while it runs
+                retries.extend(race(12, lambda i: pipeline.call_event(spec, event)))
+                return "late"
+            return "taker"
+
+        spec = _idempotent(charge)
+        event = _event("pay-2", {"amount": 7})
+        first = pipeline.call_event(spec, event, Context(function_name="charge", deadline=time.time() - 1))
+        assert first.outcome == ACK and first.value == "late"  # it ran; its answer goes to its own caller
+        assert ran.count == 2  # the first call and exactly one taker
+        assert all(r.outcome in (ACK, RETRY) for r in retries), [r.reason for r in retries]
+        assert all(r.value == "taker" for r in retries if r.outcome == ACK)
+
+    def test_a_late_writer_never_overwrites_the_takers_result(self) -> None:
+        ran = Counter()
+
+        def charge(event: CloudEvent[dict]) -> str:  # type: ignore[type-arg]
+            if ran.add() == 1:
+                taken = pipeline.call_event(spec, event)  # a retry after our lease ended takes over, completes
+                assert taken.outcome == ACK and taken.value == "taker"
+                return "late"
+            return "taker"
+
+        spec = _idempotent(charge)
+        event = _event("pay-3", {"amount": 9})
+        assert pipeline.call_event(spec, event, Context(function_name="charge", deadline=time.time() - 1)).ok
+        duplicate = pipeline.call_event(spec, event)
+        assert (duplicate.outcome, duplicate.value) == (ACK, "taker")
+        assert ran.count == 2
+
+
+class Counter:
+    """A thread-safe count of handler runs; `add` returns the new count."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._lock = threading.Lock()
+
+    def add(self) -> int:
+        with self._lock:
+            self.count += 1
+            return self.count
+
+
+def _idempotent(handler: Callable[..., Any]) -> FunctionSpec:
+    spec = spec_of(function(trigger=queue("payments"), idempotent=True)(handler))
+    assert spec is not None
+    return spec
+
+
+def _event(event_id: str, data: dict[str, Any]) -> CloudEvent[Any]:
+    return CloudEvent(
+        id=f"{event_id}-{uuid.uuid4().hex}", source="/contract/payments", type="payment.requested", data=data
+    )

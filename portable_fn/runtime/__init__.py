@@ -72,9 +72,11 @@ def _install_default_middleware() -> None:
     OpenTelemetry exports the spans when the environment asks for it
     (`portable_fn.otel.enabled_by_environment`) and it is installed."""
     from . import pipeline
+    from .idempotency import IdempotencyMiddleware
     from .logs import LoggingMiddleware
 
     pipeline.use(LoggingMiddleware())
+    pipeline.use(IdempotencyMiddleware())
     if _otel_requested():
         import importlib
 

@@ -88,7 +88,7 @@ class FunctionOptions:
         self.architecture = architecture
         self.retries = retry.attempts - 1 if retry is not None else retries
         self.dead_letter = dead_letter
-        self.uses = uses_of(fn_name, uses)  # a tuple of resources.Use, one per resource
+        self.uses = uses_of(fn_name, _with_store(uses, idempotent))  # resources.Use, one per resource
         self.idempotent = idempotent  # False, True, or an idempotency.Idempotency
         self.retry = retry  # the declared RetryPolicy, or None (then `retry_policy` is the default's)
 
@@ -207,6 +207,15 @@ def top_level_name(spec: FunctionSpec, generating: str, host: str) -> str:
         f"{generating} for function {spec.name!r}: its handler is not a top-level name of module {spec.module!r}, "
         f"so {host} cannot reach it. Define the @function at module level."
     )
+
+
+def _with_store(uses: Iterable[Any] | None, idempotent: Any) -> Iterable[Any] | None:
+    """`uses` and, for an idempotent function, write access to the idempotency store (so deploy grants it)."""
+    if idempotent is False or isinstance(uses, (str, bytes)) or not isinstance(uses, (Iterable, type(None))):
+        return uses  # nothing to add, or a mistake `uses_of` names
+    from .idempotency import STORE
+
+    return [*(uses or ()), STORE.write()]
 
 
 def _is_int(value: Any) -> bool:

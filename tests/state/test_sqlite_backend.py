@@ -8,7 +8,7 @@ import pytest
 
 from portable_fn.runtime.state_sqlite import SqliteBackend
 
-from ..state_contract import BackendContract
+from ..state_contract import BackendContract, IdempotencyContract
 
 
 class TestSqliteFile(BackendContract):
@@ -21,3 +21,9 @@ class TestSqliteMemory(BackendContract):
     @pytest.fixture
     def backend(self) -> SqliteBackend:
         return SqliteBackend(":memory:")
+
+
+class TestSqliteIdempotency(IdempotencyContract):
+    @pytest.fixture
+    def backend(self, tmp_path: Path) -> SqliteBackend:
+        return SqliteBackend(str(tmp_path / "pfn-idempotency.sqlite3"))

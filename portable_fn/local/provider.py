@@ -6,20 +6,27 @@ resources tagged with app and stage, default `<app>/.portable-fn/local-cloud/`) 
 `Executor` through `LocalDeployer`'s appliers. That makes plan, deploy, redeploy and remove observable and
 testable without any cloud, and makes this module the worked example of docs/providers.md:
 
-    naming      LocalNames: `<app>-<stage>-<function or channel>`
-    desired     LocalDeployer.desired: a function per app function, a channel per queue, topic, bucket
-    remote      LocalDeployer.read_remote: the records tagged with the app and stage
-    appliers    LocalRecords: put or delete a resource's record
+    naming      LocalNames: `<app>-<stage>-<function, channel or state>`
+    desired     LocalDeployer.desired: a function per app function, a channel per queue, topic, bucket,
+                a state store per declared state and a grant per function and state it uses
+    remote      LocalDeployer.read_remote: the records tagged with the app and stage, each store with the
+                number of items its file holds (a store holding data is kept by `remove`)
+    appliers    LocalRecords: put or delete a resource's record; LocalStores: the store's SQLite file too
     client      LocalCloud, the one I/O boundary
+
+A state store of the local cloud is the SQLite file `<local cloud>/states/<app>-<stage>-<state>.sqlite3`
+(the same format as the dev host's states, `portable_fn.runtime.state_sqlite`).
     outputs     LocalDeployer.outputs: each function's trigger and URL
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import sqlite3
 import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +37,7 @@ from ..deploy.models import Artifact, RemoteState, Resource
 from ..packaging import app_files, runtime_files, write_zip
 from ..provider import Provider
 from ..runtime.function import FunctionSpec
+from ..runtime.state_sqlite import SqliteBackend
 from ..runtime.triggers import Http, Queue, Schedule, Storage, Topic
 from .settings import LocalSettings
 
@@ -55,7 +63,30 @@ class LocalChannel(Resource):
     channel: str = ""
 
 
-KINDS: dict[str, type[Resource]] = {c.kind: c for c in (LocalFunction, LocalChannel)}
+@dataclass(frozen=True)
+class LocalStateStore(Resource):
+    """A declared state's SQLite file; `items` is what the file held when it was read."""
+
+    kind = "local state"
+    ignore_on_compare = frozenset({"items"})
+    path: str = ""
+    items: int = 0
+
+    def holds_data(self) -> bool:
+        return self.items > 0
+
+
+@dataclass(frozen=True)
+class LocalGrant(Resource):
+    """A function's access ("read" or "write") to a state store, as a cloud's plan lists its grants."""
+
+    kind = "local grant"
+    function: str = ""
+    state: str = ""
+    access: str = ""
+
+
+KINDS: dict[str, type[Resource]] = {c.kind: c for c in (LocalFunction, LocalChannel, LocalStateStore, LocalGrant)}
 
 
 class LocalProvider(Provider):
@@ -104,6 +135,12 @@ class LocalNames:
     def channel(self, channel: str) -> str:
         return f"{self.app}-{self.stage}-{channel}"
 
+    def state(self, name: str) -> str:
+        return f"{self.app}-{self.stage}-{name}"
+
+    def grant(self, function: str, state: str) -> str:
+        return f"{self.function(function)}/{state}"
+
 
 class LocalDeployer(Deployer["LocalCloud", LocalNames]):
     """The local deploy side. Its client, the local cloud, lives in the app's directory unless the setting
@@ -135,14 +172,41 @@ class LocalDeployer(Deployer["LocalCloud", LocalNames]):
                     names.function(spec.name), trigger=repr(spec.trigger), options=options, code_sha256=artifact.sha256
                 )
             )
-        return [*channels.values(), *functions]
+        return [*channels.values(), *self._stores(app, names), *functions, *self._grants(app, names)]
+
+    def _stores(self, app: App, names: LocalNames) -> list[LocalStateStore]:
+        states = self.state_dir(app) / "states"
+        return [
+            LocalStateStore(names.state(s.name), path=str(states / f"{names.state(s.name)}.sqlite3"))
+            for s in app.states
+        ]
+
+    def _grants(self, app: App, names: LocalNames) -> list[LocalGrant]:
+        return [
+            LocalGrant(
+                names.grant(spec.name, use.resource.name),
+                function=names.function(spec.name),
+                state=names.state(use.resource.name),
+                access=use.access,
+            )
+            for spec in app.functions
+            for use in spec.options.uses
+            if use.resource.kind == "state"
+        ]
 
     def read_remote(self, app: App, stage: str) -> RemoteState:
-        return RemoteState(_from_record(r) for r in self.cloud(app).find(app.name, stage))
+        cloud = self.cloud(app)
+        return RemoteState(_with_items(_from_record(r), cloud) for r in cloud.find(app.name, stage))
 
     def appliers(self, app: App, stage: str) -> Appliers:
-        records = LocalRecords(LocalApplyContext(self.cloud(app), app.name, stage))
-        return {LocalFunction: records, LocalChannel: records}
+        context = LocalApplyContext(self.cloud(app), app.name, stage)
+        records = LocalRecords(context)
+        return {
+            LocalFunction: records,
+            LocalChannel: records,
+            LocalGrant: records,
+            LocalStateStore: LocalStores(context),
+        }
 
     def outputs(self, app: App, stage: str, remote: RemoteState) -> dict[str, Any]:
         base = f"http://127.0.0.1:{self.settings.get('port', 8080)}"
@@ -186,6 +250,13 @@ def _from_record(record: dict[str, Any]) -> Resource:
     return KINDS[record["kind"]](**fields)
 
 
+def _with_items(found: Resource, cloud: LocalCloud) -> Resource:
+    """A store as found: with the number of items its file holds now."""
+    if isinstance(found, LocalStateStore):
+        return replace(found, items=cloud.count_items(Path(found.path)))
+    return found
+
+
 class LocalCloud:
     """The local cloud's one I/O boundary: a JSON file of tagged resource records."""
 
@@ -209,6 +280,28 @@ class LocalCloud:
 
     def delete(self, resource: Resource) -> None:
         self._write([r for r in self.records() if (r["kind"], r["name"]) != resource.key])
+
+    def create_store(self, path: Path) -> None:
+        """An empty state store file (an existing one is kept as it is)."""
+        SqliteBackend(str(path))
+        self.mutations += 1
+
+    def delete_store(self, path: Path) -> None:
+        """A state store's file, with its write-ahead log, gone."""
+        for part in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+            part.unlink(missing_ok=True)
+        self.mutations += 1
+
+    def count_items(self, path: Path) -> int:
+        """How many items a state store's file holds (0 when there is no file)."""
+        if not path.is_file():
+            return 0
+        with contextlib.closing(sqlite3.connect(path)) as db:
+            try:
+                (count,) = db.execute("SELECT COUNT(*) FROM items").fetchone()
+            except sqlite3.OperationalError:  # not a state store's file (yet)
+                return 0
+        return int(count)
 
     def _write(self, records: list[dict[str, Any]]) -> None:
         self.mutations += 1
@@ -240,3 +333,18 @@ class LocalRecords(Applier[Resource, LocalApplyContext]):
 
     def delete(self, resource: Resource) -> None:
         self.ctx.cloud.delete(resource)
+
+
+class LocalStores(LocalRecords):
+    """Applies a state store: its record and its SQLite file (deleted only when the plan deletes the store,
+    which it does for a store holding data only with `remove --delete-data`)."""
+
+    def create(self, resource: Resource) -> None:
+        assert isinstance(resource, LocalStateStore)
+        self.ctx.cloud.create_store(Path(resource.path))
+        super().create(resource)
+
+    def delete(self, resource: Resource) -> None:
+        assert isinstance(resource, LocalStateStore)
+        self.ctx.cloud.delete_store(Path(resource.path))
+        super().delete(resource)

@@ -8,8 +8,18 @@ import pytest
 
 from portable_fn.app import load_app
 from portable_fn.deploy import Deployer, Executor, Resource, pipeline
-from portable_fn.local.provider import LocalChannel, LocalCloud, LocalDeployer, LocalFunction, LocalProvider
+from portable_fn.local.provider import (
+    LocalChannel,
+    LocalCloud,
+    LocalDeployer,
+    LocalFunction,
+    LocalGrant,
+    LocalProvider,
+    LocalStateStore,
+)
 from portable_fn.runtime.errors import DeployError
+from portable_fn.runtime.state import Record
+from portable_fn.runtime.state_sqlite import SqliteBackend
 
 
 @pytest.fixture
@@ -95,4 +105,68 @@ def test_the_local_provider_is_built_on_the_shared_deploy_core(shop_copy: Path, 
     local = provider(cloud_dir)
     executor = local.executor(load_app(shop_copy), "dev")
     assert isinstance(local.deployer, Deployer) and type(executor) is Executor
-    assert executor.provider == "local" and set(executor.appliers) == {LocalFunction, LocalChannel}
+    assert executor.provider == "local"
+    assert set(executor.appliers) == {LocalFunction, LocalChannel, LocalStateStore, LocalGrant}
+
+
+# -- state stores and grants --------------------------------------------------------------------------
+
+STATEFUL = Path(__file__).resolve().parents[1] / "local" / "apps" / "stateful"
+
+
+def test_plan_lists_each_state_store_and_each_functions_grants(cloud_dir: Path) -> None:
+    outcome = pipeline.plan(provider(cloud_dir), load_app(STATEFUL), "dev")
+    assert outcome.plan is not None
+    created = {(s.resource.kind, s.resource.name): s.resource for s in outcome.plan.steps}
+    store = created["local state", "stateful-dev-counters"]
+    assert isinstance(store, LocalStateStore)
+    assert store.path == str(cloud_dir / "states" / "stateful-dev-counters.sqlite3")
+    grants = {(r.function, r.state, r.access) for r in created.values() if isinstance(r, LocalGrant)}
+    assert grants == {
+        ("stateful-dev-count", "stateful-dev-counters", "write"),
+        ("stateful-dev-read_count", "stateful-dev-counters", "read"),
+        ("stateful-dev-noted", "stateful-dev-counters", "write"),
+    }  # `peek` touches state("secrets") undeclared: no store, no grant
+    assert ("local state", "stateful-dev-secrets") not in created
+    kinds = [s.resource.kind for s in outcome.plan.steps]
+    assert kinds.index("local state") < kinds.index("local function") < kinds.index("local grant")
+
+
+def test_remove_keeps_a_store_holding_data_unless_told_to_delete_it(cloud_dir: Path) -> None:
+    app = load_app(STATEFUL)
+    pipeline.deploy(provider(cloud_dir), app, "dev")
+    path = cloud_dir / "states" / "stateful-dev-counters.sqlite3"
+    SqliteBackend(str(path)).write(Record("apples", "3", "v1"))
+
+    said: list[str] = []
+    kept = pipeline.remove(provider(cloud_dir), app, "dev", said.append)
+    assert kept.plan is not None and [r.name for r in kept.plan.kept] == ["stateful-dev-counters"]
+    assert path.is_file() and SqliteBackend(str(path)).read("apples") is not None
+    assert any(
+        "keep local state stateful-dev-counters: it holds data; `portable-fn remove --delete-data`" in line
+        for line in said
+    )
+    assert [r["kind"] for r in LocalCloud(cloud_dir).records()] == ["local state"]
+
+    deleted = pipeline.remove(provider(cloud_dir), app, "dev", delete_data=True)
+    assert deleted.plan is not None and deleted.plan.count("delete") == 1 and not deleted.plan.kept
+    assert not path.exists() and LocalCloud(cloud_dir).records() == []
+
+
+def test_remove_deletes_an_empty_store(cloud_dir: Path) -> None:
+    app = load_app(STATEFUL)
+    pipeline.deploy(provider(cloud_dir), app, "dev")
+    path = cloud_dir / "states" / "stateful-dev-counters.sqlite3"
+    assert path.is_file()
+    removed = pipeline.remove(provider(cloud_dir), app, "dev")
+    assert removed.plan is not None and not removed.plan.kept
+    assert not path.exists()
+
+
+def test_a_redeploy_with_data_in_a_store_changes_nothing(cloud_dir: Path) -> None:
+    app = load_app(STATEFUL)
+    pipeline.deploy(provider(cloud_dir), app, "dev")
+    SqliteBackend(str(cloud_dir / "states" / "stateful-dev-counters.sqlite3")).write(Record("k", "1", "v1"))
+    cloud = LocalCloud(cloud_dir)
+    again = pipeline.deploy(provider(cloud_dir, cloud), app, "dev")
+    assert again.plan is not None and again.plan.empty and cloud.mutations == 0

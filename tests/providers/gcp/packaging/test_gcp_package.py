@@ -17,6 +17,7 @@ from typing import Any
 import portable_fn_gcp
 import pytest
 from portable_fn_gcp.packaging import (
+    FIRESTORE,
     FUNCTIONS_FRAMEWORK,
     build_package,
     requirements,
@@ -208,3 +209,20 @@ def test_a_nested_requirements_file_is_refused(tmp_path: Path) -> None:
     (app_dir / "requirements.txt").write_text("-r base.txt\n")
     with pytest.raises(DeployError, match=r"'-r base.txt'; list every requirement in this one file"):
         requirements(load_app(app_dir))
+
+
+STATEFUL = Path(__file__).parents[1] / "deploy" / "apps" / "stateful"
+
+
+def test_an_app_using_a_state_ships_the_firestore_backend_and_its_client(tmp_path: Path, fake_resolve: Any) -> None:
+    app = load_app(STATEFUL)
+    files = read(build_package(app, "dev", tmp_path / "out", lambda m: None, resolve=fake_resolve, cache_dir=tmp_path))
+    assert "portable_fn_gcp/state.py" in files
+    assert fake_resolve.calls[0][0] == (FIRESTORE, FUNCTIONS_FRAMEWORK)
+
+
+def test_an_app_without_state_ships_neither(tmp_path: Path, load_test_app: Any, fake_resolve: Any) -> None:
+    app = load_test_app("tiny")
+    files = read(build_package(app, "dev", tmp_path / "out", lambda m: None, resolve=fake_resolve, cache_dir=tmp_path))
+    assert "portable_fn_gcp/state.py" not in files
+    assert FIRESTORE not in fake_resolve.calls[0][0]

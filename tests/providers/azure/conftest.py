@@ -1,11 +1,20 @@
-"""Shared pieces of the Azure shim tests: the apps, their generated `function_app.py` imported as the
-Functions host imports it, and real `azure.functions` objects (a host Context, an `Out` binding)."""
+"""Shared pieces of the Azure tests: the apps, their generated `function_app.py` imported as the
+Functions host imports it, real `azure.functions` objects (a host Context, an `Out` binding), and Azurite.
+
+Azurite (npm `azurite` 3.35, the line that runs on Node 20) is installed once into the pytest cache
+directory and started for the session on 127.0.0.1 with its blob, queue and table services
+(`--disableTelemetry --skipApiVersionCheck`); tests reach it through the well-known `devstoreaccount1`
+connection string, which names all three endpoints."""
 
 from __future__ import annotations
 
 import importlib.util
+import shutil
+import socket
+import subprocess
 import sys
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -61,3 +70,97 @@ def indexed(tmp_path_factory: pytest.TempPathFactory) -> Callable[[App], dict[st
         return {fn.get_function_name(): fn for fn in module.app.get_functions()}
 
     return index
+
+
+# -- Azurite --------------------------------------------------------------------------------------------
+AZURITE_VERSION = "3.35"
+AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+SERVICES = ("blob", "queue", "table")
+
+
+def azurite_entry(cache: Path) -> Path:
+    """Azurite's entry point (blob, queue and table), installed with npm into `cache` unless it already is
+    (under a file lock, as the suite's parallel workers may all ask at once)."""
+    import fcntl  # POSIX; Azurite's tests need Node.js and a POSIX shell anyway
+
+    entry = cache / "node_modules" / "azurite" / "dist" / "src" / "azurite.js"
+    with (cache / ".install.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if entry.is_file():
+            return entry
+        if shutil.which("npm") is None or shutil.which("node") is None:
+            pytest.skip("Azurite needs Node.js and npm (apt-get install nodejs npm)")
+        subprocess.run(
+            [
+                "npm",
+                "install",
+                "--prefix",
+                str(cache),
+                f"azurite@{AZURITE_VERSION}",
+                "--no-audit",
+                "--no-fund",
+                "--loglevel=error",
+            ],
+            check=True,
+            timeout=600,
+        )
+    return entry
+
+
+def azurite_cache(config: pytest.Config) -> Path:
+    """pytest's cache directory for Azurite; the same path when the cache plugin is off (-p no:cacheprovider)."""
+    cache = getattr(config, "cache", None)
+    if cache is not None:
+        return Path(cache.mkdir("azurite"))
+    path = Path(config.rootpath) / ".pytest_cache" / "d" / "azurite"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_ports(ports: list[int], process: subprocess.Popen[bytes], timeout_s: float = 30) -> None:
+    deadline = time.monotonic() + timeout_s
+    waiting = list(ports)
+    while waiting and time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"Azurite exited with {process.returncode}")
+        try:
+            socket.create_connection(("127.0.0.1", waiting[0]), timeout=0.5).close()
+            waiting.pop(0)
+        except OSError:
+            time.sleep(0.1)
+    if waiting:
+        raise RuntimeError(f"Azurite did not listen on 127.0.0.1:{waiting} within {timeout_s} s")
+
+
+@pytest.fixture(scope="session")
+def azurite(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The connection string of Azurite's blob, queue and table services, running for the whole session."""
+    entry = azurite_entry(azurite_cache(request.config))
+    ports, data = {service: free_port() for service in SERVICES}, tmp_path_factory.mktemp("azurite")
+    log = (data / "azurite.log").open("wb")
+    listen = [arg for s, port in ports.items() for arg in (f"--{s}Host", "127.0.0.1", f"--{s}Port", str(port))]
+    process = subprocess.Popen(
+        ["node", str(entry), *listen, "--location", str(data / "store")]
+        + ["--disableTelemetry", "--skipApiVersionCheck", "--silent"],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        wait_for_ports(list(ports.values()), process)
+        endpoints = "".join(
+            f"{s.capitalize()}Endpoint=http://127.0.0.1:{port}/devstoreaccount1;" for s, port in ports.items()
+        )
+        yield f"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={AZURITE_KEY};{endpoints}"
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()

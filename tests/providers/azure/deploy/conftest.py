@@ -3,9 +3,8 @@
 - ARM: `arm_server.FakeArm` on 127.0.0.1 with a self-signed certificate made here (`cryptography`),
   handed to the official management clients as `connection_verify`; bearer tokens come from a static
   credential (azure-core refuses them over plain http, hence HTTPS). It is emptied before each test.
-- Blob storage: Azurite (npm `azurite` 3.35, the line that runs on Node 20), installed once into the
-  pytest cache directory and started for the session with `--disableTelemetry --skipApiVersionCheck`;
-  the package upload goes there through the well-known `devstoreaccount1` connection string.
+- Storage: Azurite (the `azurite` fixture of tests/providers/azure/conftest.py); the package upload goes
+  there through the well-known `devstoreaccount1` connection string.
 
 Packaging belongs to its own module, so these tests build a small deterministic zip themselves.
 """
@@ -18,7 +17,6 @@ import importlib.util
 import ipaddress
 import shutil
 import socket
-import subprocess
 import sys
 import time
 import types
@@ -56,8 +54,6 @@ def _load_arm_server() -> Any:
 FakeArm = _load_arm_server().FakeArm
 TOKEN = "portable-fn-test-token"
 SUBSCRIPTION = "11111111-2222-3333-4444-555555555555"
-AZURITE_VERSION = "3.35"
-AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 
 
 class StaticToken:
@@ -157,97 +153,6 @@ def arm(arm_server: FakeArm) -> FakeArm:
     """The fake ARM, emptied: every test starts from a subscription with nothing in it."""
     arm_server.reset()
     return arm_server
-
-
-# -- Azurite --------------------------------------------------------------------------------------------
-def azurite_entry(cache: Path) -> Path:
-    """Azurite's blob-only entry point, installed with npm into `cache` unless it already is (under a
-    file lock, as the suite's parallel workers may all ask at once)."""
-    import fcntl  # POSIX; Azurite's tests need Node.js and a POSIX shell anyway
-
-    entry = cache / "node_modules" / "azurite" / "dist" / "src" / "blob" / "main.js"
-    with (cache / ".install.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if entry.is_file():
-            return entry
-        if shutil.which("npm") is None or shutil.which("node") is None:
-            pytest.skip("Azurite needs Node.js and npm (apt-get install nodejs npm)")
-        subprocess.run(
-            [
-                "npm",
-                "install",
-                "--prefix",
-                str(cache),
-                f"azurite@{AZURITE_VERSION}",
-                "--no-audit",
-                "--no-fund",
-                "--loglevel=error",
-            ],
-            check=True,
-            timeout=600,
-        )
-    return entry
-
-
-def azurite_cache(config: pytest.Config) -> Path:
-    """pytest's cache directory for Azurite; the same path when the cache plugin is off (-p no:cacheprovider)."""
-    cache = getattr(config, "cache", None)
-    if cache is not None:
-        return Path(cache.mkdir("azurite"))
-    path = Path(config.rootpath) / ".pytest_cache" / "d" / "azurite"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def wait_for_port(port: int, process: subprocess.Popen[bytes], timeout_s: float = 30) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"Azurite exited with {process.returncode}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"Azurite did not listen on 127.0.0.1:{port} within {timeout_s} s")
-
-
-@pytest.fixture(scope="session")
-def azurite(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The connection string of an Azurite blob service running for the whole session."""
-    entry = azurite_entry(azurite_cache(request.config))
-    port, data = free_port(), tmp_path_factory.mktemp("azurite")
-    log = (data / "azurite.log").open("wb")
-    process = subprocess.Popen(
-        [
-            "node",
-            str(entry),
-            "--blobHost",
-            "127.0.0.1",
-            "--blobPort",
-            str(port),
-            "--location",
-            str(data / "blobs"),
-            "--disableTelemetry",
-            "--skipApiVersionCheck",
-            "--silent",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        wait_for_port(port, process)
-        yield (
-            f"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={AZURITE_KEY};"
-            f"BlobEndpoint=http://127.0.0.1:{port}/devstoreaccount1;"
-        )
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
 
 
 @pytest.fixture

@@ -116,7 +116,7 @@ def test_app_settings_point_at_the_uploaded_package(
 
 
 def blob_endpoint(azurite: str) -> str:
-    return azurite.split("BlobEndpoint=")[1].rstrip(";")
+    return azurite.split("BlobEndpoint=")[1].split(";")[0]
 
 
 def assert_no_sas(arm: Any) -> None:
@@ -492,7 +492,7 @@ def test_flex_consumption_runs_the_package_from_its_deployment_container(
         True,
     )
     site = arm.get(f"{GROUP}/providers/Microsoft.Web/sites/{n.function_app}")
-    endpoint = azurite.split("BlobEndpoint=")[1].rstrip(";")
+    endpoint = blob_endpoint(azurite)
     assert site["properties"]["functionAppConfig"] == {
         "deployment": {
             "storage": {

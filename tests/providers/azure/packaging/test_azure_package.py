@@ -303,3 +303,12 @@ def test_a_requirements_file_keeps_its_options_and_its_azure_functions_pin(tmp_p
     (app_dir / "requirements.txt").write_text("-r base.txt\n")
     with pytest.raises(DeployError, match=r"'-r base.txt'; list every requirement in this one file"):
         requirement_lines(load_app(app_dir))
+
+
+def test_an_app_using_state_ships_the_table_sdks_and_the_backend() -> None:
+    """`portable_fn.runtime.state` imports `portable_fn_azure.state` by name on first use, and that imports
+    azure-data-tables (and azure-identity for the app's managed identity): both must be in the zip."""
+    stateful = load_app(Path(__file__).resolve().parents[1] / "apps" / "stateful")
+    assert requirement_lines(stateful) == ["azure-functions", "azure-data-tables>=12.4", "azure-identity>=1.15"]
+    assert "portable_fn_azure/state.py" in {name for name, _ in shim_files("", state=True)}
+    assert "portable_fn_azure/state.py" not in {name for name, _ in shim_files("")}

@@ -1,0 +1,167 @@
+"""The Azure state backend: one Azure Table Storage table per state, through azure-data-tables.
+
+Deploy makes the table in the app's storage account and sets `PORTABLE_FN_STATE_<NAME>` to its URL,
+`https://<account>.table.core.windows.net/<table>`. The function app reaches it with its managed identity
+(Storage Table Data Reader or Contributor on the table), or, when `PORTABLE_FN_TABLES_CONNECTION` holds a
+storage connection string (deploy with `storage_auth = "connection_string"`, or Azurite), with that; the
+locator then names only the table.
+
+An entity per key. Table keys refuse '/', '\\', '#', '?' and control characters and stop at 1 KiB, so
+PartitionKey is the SHA-256 of the key (one partition per key, as a key-value store wants) and the key
+itself is kept in the `key` property. A string property holds at most 64 KiB (32 Ki UTF-16 units), so the
+value is split over `value0`..`valueN` (`chunks` says how many). `version` is the record's own version
+(the portable token); conditional writes are made on the entity's ETag after reading that version, so
+nothing written between the read and the write is overwritten (Table Storage refuses with 412).
+
+The SDK is imported on first use only: a function that uses no state never loads it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from typing import Any
+
+from portable_fn.runtime.state import Record, StateError
+
+CONNECTION_ENV = "PORTABLE_FN_TABLES_CONNECTION"
+ROW_KEY = "item"  # every entity is alone in its partition
+CHUNK_CHARS = 16 * 1024  # at most 32 Ki UTF-16 units even if every character is outside the BMP
+ATTEMPTS = 8  # rounds of read-then-conditional-write before a create or delete gives up
+
+
+class TablesBackend:
+    """A state in one table (`client`: an `azure.data.tables.TableClient`)."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    def read(self, key: str) -> Record | None:
+        found = self._entity(key)
+        return None if found is None else to_record(found)
+
+    def write(self, record: Record) -> None:
+        from azure.data.tables import UpdateMode
+
+        self.client.upsert_entity(to_entity(record), mode=UpdateMode.REPLACE)
+
+    def create(self, record: Record, now: float) -> bool:
+        from azure.core.exceptions import ResourceExistsError
+
+        for _ in range(ATTEMPTS):
+            try:
+                self.client.create_entity(to_entity(record))
+                return True
+            except ResourceExistsError:
+                pass
+            found = self._entity(record.key)
+            if found is None:
+                continue  # deleted since: create again
+            if not to_record(found).expired(now):
+                return False
+            return self._replace_at(found, record)
+        raise StateError(f"state table {self.client.table_name}: key {record.key!r} kept changing; try again.")
+
+    def replace(self, record: Record, version: str) -> bool:
+        found = self._entity(record.key)
+        if found is None or found.get("version") != version:
+            return False
+        return self._replace_at(found, record)
+
+    def delete(self, key: str, version: str | None = None) -> bool:
+        from azure.core import MatchConditions
+        from azure.core.exceptions import ResourceModifiedError
+
+        for _ in range(ATTEMPTS):
+            found = self._entity(key)
+            if found is None or (version is not None and found.get("version") != version):
+                return False
+            try:
+                self.client.delete_entity(
+                    partition_key=found["PartitionKey"],
+                    row_key=ROW_KEY,
+                    etag=found.metadata["etag"],
+                    match_condition=MatchConditions.IfNotModified,
+                )
+                return True
+            except ResourceModifiedError:
+                if version is not None:
+                    return False  # another version now: not the one asked to delete
+        raise StateError(f"state table {self.client.table_name}: key {key!r} kept changing; try again.")
+
+    def _entity(self, key: str) -> Any:
+        from azure.core.exceptions import ResourceNotFoundError
+
+        try:
+            found = self.client.get_entity(partition_key=partition_key(key), row_key=ROW_KEY)
+        except ResourceNotFoundError:
+            return None
+        return found if found.get("key") == key else None
+
+    def _replace_at(self, found: Any, record: Record) -> bool:
+        """Replace `found` with `record` only if it is unchanged since read (its ETag); False when not."""
+        from azure.core import MatchConditions
+        from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
+        from azure.data.tables import UpdateMode
+
+        try:
+            self.client.update_entity(
+                to_entity(record),
+                mode=UpdateMode.REPLACE,
+                etag=found.metadata["etag"],
+                match_condition=MatchConditions.IfNotModified,
+            )
+        except (ResourceModifiedError, ResourceNotFoundError):
+            return False
+        return True
+
+
+def partition_key(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def to_entity(record: Record) -> dict[str, Any]:
+    value = record.value
+    chunks = [value[i : i + CHUNK_CHARS] for i in range(0, len(value), CHUNK_CHARS)] or [""]
+    entity: dict[str, Any] = {
+        "PartitionKey": partition_key(record.key),
+        "RowKey": ROW_KEY,
+        "key": record.key,
+        "version": record.version,
+        "chunks": len(chunks),
+        **{f"value{i}": chunk for i, chunk in enumerate(chunks)},
+    }
+    if record.expires_at is not None:
+        entity["expires_at"] = float(record.expires_at)
+    return entity
+
+
+def to_record(entity: Any) -> Record:
+    value = "".join(entity[f"value{i}"] for i in range(int(entity["chunks"])))
+    expires_at = entity.get("expires_at")
+    return Record(entity["key"], value, entity["version"], None if expires_at is None else float(expires_at))
+
+
+def split_locator(locator: str) -> tuple[str, str]:
+    """`https://<account>.table.core.windows.net/<table>` -> (endpoint, table)."""
+    endpoint, _, table = locator.rstrip("/").rpartition("/")
+    if not endpoint or not table:
+        raise StateError(
+            f"the state locator {locator!r} is not <table endpoint>/<table>; deploy sets it: run `portable-fn "
+            "deploy` again."
+        )
+    return endpoint, table
+
+
+def open_backend(name: str, locator: str) -> TablesBackend:
+    """The table of state `name` at `locator`, reached with `PORTABLE_FN_TABLES_CONNECTION` when set, else
+    with the function app's managed identity."""
+    from azure.data.tables import TableClient
+
+    endpoint, table = split_locator(locator)
+    connection = os.environ.get(CONNECTION_ENV)
+    if connection:
+        return TablesBackend(TableClient.from_connection_string(connection, table_name=table))
+    from azure.identity import ManagedIdentityCredential
+
+    return TablesBackend(TableClient(endpoint, table, credential=ManagedIdentityCredential()))

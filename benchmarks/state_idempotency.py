@@ -1,0 +1,496 @@
+"""Measure idempotency per invocation against Powertools' on the same DynamoDB, and state calls against boto3.
+
+Why it exists: issue 14 puts a store round trip into every idempotent invocation and behind every state
+call, on every cloud. On AWS, Powertools' idempotency utility does the same job on the same DynamoDB, and
+a user could call the SDK directly instead of `orders.get(...)`; this measures what portable-fn costs next
+to both. A moto server (started here, on 127.0.0.1 at a free port) stands in for DynamoDB, so most of each
+figure is moto's HTTP round trip on this machine: the tables give the ratio and the difference in µs.
+
+1. An SQS-shaped event of one record through the AWS shim's `lambda_handler` of an
+   `@function(trigger=queue(...), idempotent=True)` (store: `portable_fn_aws.state` on DynamoDB), against
+   Powertools' documented SQS pattern (`BatchProcessor` and a record handler under `@idempotent_function`
+   keyed on the `messageId`, `DynamoDBPersistenceLayer`): first executions (a new message id each call),
+   duplicates (the same message id: the stored result is replayed, the handler does not run), and each
+   side without idempotency (the baseline).
+2. `orders.get`, `orders.put`, `orders.create` (a new key each call) and `orders.update(version=)` against
+   the boto3 client's `get_item`, `put_item` and conditional `put_item` on the same table, storing the
+   same JSON text and version.
+
+Both sides use one boto3 client configuration and the same moto server. Contenders are interleaved round
+by round, in a new (seeded) order each round, with the garbage collector on, as in `aws_sqs.py`.
+
+    python benchmarks/state_idempotency.py            # full run (about 2 min), writes results_state_idempotency.json
+    python benchmarks/state_idempotency.py --quick    # smoke run (about 30 s), same tables, rougher numbers
+
+Goals: none set by the issue; the figures say what idempotency and the state API add per call.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import logging
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import boto3
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+from aws_sqs import FIXTURE, FakeLambdaContext, total
+from portable_fn_aws.shim import make_handler
+from portable_fn_aws.state import make_client
+from run import DATA, machine
+
+from portable_fn.emulators import Emulator
+from portable_fn.runtime import CloudEvent, function, queue
+from portable_fn.runtime.state import locator_env, state
+
+HERE = Path(__file__).resolve().parent
+REGION = "eu-west-1"
+CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_REGION": REGION,
+}
+MOTO_SERVER = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", "{port}"]
+POWERTOOLS_TABLE, IDEMPOTENCY_TABLE, ORDERS = "powertools-idempotency", "pfn-idempotency", "orders"
+KEY = "pk"  # the key attribute of every table: portable_fn_aws.state's, and Powertools' key_attr here
+SEED = 14
+
+# -- the moto server and the boto3 client both sides use ---------------------------------------------------
+
+
+@contextmanager
+def moto_server(log_dir: Path) -> Iterator[str]:
+    """A moto server on 127.0.0.1 with dummy credentials in this process's environment (the child and
+    every boto3 client here read them; AWS_ENDPOINT_URL keeps any client from reaching AWS)."""
+    for name, value in CREDENTIALS.items():
+        os.environ[name] = value
+    for name in ("AWS_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
+        os.environ.pop(name, None)
+    with Emulator(MOTO_SERVER, "http://127.0.0.1:{port}/moto-api/data.json", log_dir, "moto-server") as server:
+        os.environ["AWS_ENDPOINT_URL"] = server.url
+        yield server.url
+
+
+def dynamodb_client() -> Any:
+    """The client Powertools and the SDK side use: one made as portable-fn's DynamoDB backend makes its
+    own (`make_client`: the same retry mode and connection pool), at moto through AWS_ENDPOINT_URL."""
+    return make_client()
+
+
+def provision(client: Any) -> None:
+    """One table per store, all keyed on `pk` (a string), the shape portable-fn's deploy makes; the
+    environment deploy would set tells portable-fn where its two stores are."""
+    for table in (ORDERS, IDEMPOTENCY_TABLE, POWERTOOLS_TABLE):
+        create_table(client, table, KEY)
+    os.environ["PORTABLE_FN_PROVIDER"] = "aws"
+    os.environ[locator_env(ORDERS)] = ORDERS
+    os.environ[locator_env("pfn-idempotency")] = IDEMPOTENCY_TABLE
+
+
+def create_table(client: Any, name: str, key: str) -> None:
+    client.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+
+class CallCounter:
+    """Counts the DynamoDB calls every client made from here on sends (botocore's `before-call` event on
+    boto3's default session, which each new client copies), for the check."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+        boto3.setup_default_session()
+        assert boto3.DEFAULT_SESSION is not None
+        boto3.DEFAULT_SESSION.events.register("before-call.dynamodb", self._count)
+
+    def _count(self, model: Any, **_: Any) -> None:
+        self.calls.append(model.name)
+
+    def take(self) -> list[str]:
+        calls, self.calls = self.calls, []
+        return calls
+
+
+# -- 1. idempotency per invocation: the event and the contenders -------------------------------------------
+
+
+def sqs_event(message_id: str) -> dict[str, Any]:
+    """Powertools' JSON-body SQS fixture record carrying the benchmark's order, as a one-record event."""
+    record = json.loads(FIXTURE.read_text())["Records"][1]
+    record["messageId"] = message_id
+    record["body"] = json.dumps({**DATA, "fail": False}, separators=(",", ":"))
+    return {"Records": [record]}
+
+
+class Events:
+    """A fresh message id per call (first executions) or always the same one (duplicates)."""
+
+    def __init__(self, prefix: str) -> None:
+        self.template = sqs_event("")
+        self.record = self.template["Records"][0]
+        self.prefix = prefix
+        self.count = itertools.count()
+        self.duplicate = self.new()
+
+    def new(self) -> dict[str, Any]:
+        return {"Records": [{**self.record, "messageId": f"{self.prefix}-{next(self.count):09d}"}]}
+
+
+RUNS = {"ours": 0, "powertools": 0}  # handler executions, for the check
+
+
+@function(trigger=queue("orders"))
+def on_order(event: CloudEvent[dict]) -> int:  # type: ignore[type-arg]
+    return total(event.data)
+
+
+def powertools_side(client: Any) -> dict[str, Callable[[dict[str, Any], Any], Any]]:
+    """Powertools' SQS idempotency as its documentation writes it (batch integration), and the same
+    batch handler without it."""
+    persistence = DynamoDBPersistenceLayer(table_name=POWERTOOLS_TABLE, key_attr=KEY, boto3_client=client)
+    config = IdempotencyConfig(event_key_jmespath="messageId")
+    processor = BatchProcessor(event_type=EventType.SQS)
+
+    def record_handler(record: SQSRecord) -> int:
+        return total(json.loads(record.body))
+
+    @idempotent_function(data_keyword_argument="record", config=config, persistence_store=persistence)
+    def idempotent_record_handler(record: SQSRecord) -> int:
+        RUNS["powertools"] += 1
+        return total(json.loads(record.body))
+
+    def idempotent(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        config.register_lambda_context(context)
+        return process_partial_response(
+            event=event, record_handler=idempotent_record_handler, processor=processor, context=context
+        )
+
+    def plain(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        return process_partial_response(
+            event=event, record_handler=record_handler, processor=processor, context=context
+        )
+
+    return {"idempotent": idempotent, "plain": plain}
+
+
+def ours_side() -> dict[str, Callable[[dict[str, Any], Any], Any]] | None:
+    """The AWS shim's handler of the same function with and without `idempotent=True` (None while the
+    idempotency middleware is not in the tree)."""
+    try:
+        from portable_fn.runtime import idempotency  # noqa: F401
+    except ImportError as exc:
+        print(f"not measured: portable-fn's idempotency on DynamoDB ({exc})")
+        return None
+
+    @function(trigger=queue("orders"), idempotent=True)
+    def on_order_once(event: CloudEvent[dict]) -> int:  # type: ignore[type-arg]
+        RUNS["ours"] += 1
+        return total(event.data)
+
+    return {
+        "idempotent": make_handler(on_order_once.__portable_fn__),  # type: ignore[attr-defined]
+        "plain": make_handler(on_order.__portable_fn__),  # type: ignore[attr-defined]
+    }
+
+
+def idempotency_contenders(client: Any) -> dict[str, Callable[[], Any]]:
+    context = FakeLambdaContext()
+    sides = {"powertools": powertools_side(client)}
+    ours = ours_side()
+    if ours is not None:
+        sides = {"ours": ours, **sides}
+    out: dict[str, Callable[[], Any]] = {}
+    for side, handlers in sides.items():
+        events = Events(f"{side}-{uuid.uuid4().hex[:8]}")
+        idem, plain = handlers["idempotent"], handlers["plain"]
+        out[f"{side} first"] = lambda h=idem, e=events: h(e.new(), context)
+        out[f"{side} duplicate"] = lambda h=idem, e=events: h(e.duplicate, context)
+        out[f"{side} no idempotency"] = lambda h=plain, e=events: h(e.duplicate, context)
+    return out
+
+
+def check_idempotency(contenders: dict[str, Callable[[], Any]], counter: CallCounter) -> dict[str, list[str]]:
+    """Refuse to time a contender that answers otherwise, or whose duplicates run the handler (or first
+    executions do not); the DynamoDB requests each one sends, for the report."""
+    requests = {}
+    for name, call in contenders.items():
+        side = name.split()[0]
+        for _ in range(2):  # the second duplicate is a replay whatever the first was
+            runs = RUNS[side]
+            counter.take()
+            got = call()
+            assert got == {"batchItemFailures": []}, (name, got)
+            if name.endswith("first"):
+                assert RUNS[side] == runs + 1, (name, "the handler did not run for a new message")
+            if name.endswith("duplicate") and requests.get(name) is not None:
+                assert RUNS[side] == runs, (name, "the handler ran for a duplicate")
+            requests[name] = counter.take()
+    return requests
+
+
+# -- 2. state calls against the SDK ------------------------------------------------------------------------
+
+
+def sdk_side(client: Any, table: str, key_attr: str) -> dict[str, Callable[[], Any]]:
+    """The least boto3 code doing what the state calls do: the same JSON text and version in the item,
+    strongly consistent reads, `create` also taking a key whose value expired."""
+    value = DATA
+    keys = (f"sdk-new-{i:09d}" for i in itertools.count())
+    current = {"version": uuid.uuid4().hex}
+    client.put_item(TableName=table, Item=_sdk_item(key_attr, "sdk-hot", value, current["version"]))
+
+    def get() -> Any:
+        item = client.get_item(TableName=table, Key={key_attr: {"S": "sdk-hot"}}, ConsistentRead=True).get("Item")
+        return None if item is None else json.loads(item["value"]["S"])
+
+    def put() -> str:
+        version = uuid.uuid4().hex
+        client.put_item(TableName=table, Item=_sdk_item(key_attr, "sdk-put", value, version))
+        return version
+
+    def create() -> str:
+        version = uuid.uuid4().hex
+        client.put_item(
+            TableName=table,
+            Item=_sdk_item(key_attr, next(keys), value, version),
+            ConditionExpression="attribute_not_exists(#k) OR #e <= :now",
+            ExpressionAttributeNames={"#k": key_attr, "#e": "expires_at"},
+            ExpressionAttributeValues={":now": {"N": repr(time.time())}},
+        )
+        return version
+
+    def update() -> str:
+        version = uuid.uuid4().hex
+        client.put_item(
+            TableName=table,
+            Item=_sdk_item(key_attr, "sdk-hot", value, version),
+            ConditionExpression="#v = :v",
+            ExpressionAttributeNames={"#v": "version"},
+            ExpressionAttributeValues={":v": {"S": current["version"]}},
+        )
+        current["version"] = version
+        return version
+
+    return {"get": get, "put": put, "create": create, "update": update}
+
+
+def _sdk_item(key_attr: str, key: str, value: Any, version: str) -> dict[str, Any]:
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    return {key_attr: {"S": key}, "value": {"S": text}, "version": {"S": version}}
+
+
+def ours_state() -> dict[str, Callable[[], Any]]:
+    """`state("orders")` on DynamoDB, opened as in a deployed function (`portable_fn_aws.state`)."""
+    orders = state(ORDERS)
+    keys = (f"ours-new-{i:09d}" for i in itertools.count())
+    current = {"version": orders.put("ours-hot", DATA)}
+
+    def update() -> str:
+        current["version"] = orders.update("ours-hot", DATA, version=current["version"])
+        return current["version"]
+
+    return {
+        "get": lambda: orders.get("ours-hot"),
+        "put": lambda: orders.put("ours-put", DATA),
+        "create": lambda: orders.create(next(keys), DATA),
+        "update": update,
+    }
+
+
+def state_contenders(client: Any) -> dict[str, Callable[[], Any]]:
+    sides = {"ours": ours_state(), "sdk": sdk_side(client, ORDERS, KEY)}
+    return {f"{side} {op}": fn for side, ops in sides.items() for op, fn in ops.items()}
+
+
+def check_state(contenders: dict[str, Callable[[], Any]]) -> None:
+    for name, call in contenders.items():
+        got = call()
+        if name.endswith(" get"):
+            assert got == DATA, (name, got)
+        else:
+            assert isinstance(got, str) and got, (name, got)
+
+
+# -- timing ------------------------------------------------------------------------------------------------
+
+
+def measure_shuffled(contenders: dict[str, Callable[[], Any]], quick: bool) -> dict[str, dict[str, float]]:
+    """Per call, the wall time and this process's CPU time (the client side's own work; moto's is in its
+    own process): min and median over rounds of each round's mean. As `run.measure`, contenders are
+    interleaved round by round; here in a new (seeded: the same every run) order each round, so none
+    always follows the same neighbour, and with the garbage collector on (as `aws_sqs.measure_rotating`)."""
+    rounds, budget = (5, 0.03) if quick else (21, 0.15)
+    numbers = {name: _calls_for(fn, budget) for name, fn in contenders.items()}
+    wall: dict[str, list[float]] = {name: [] for name in contenders}
+    cpu: dict[str, list[float]] = {name: [] for name in contenders}
+    order, shuffle = list(contenders), random.Random(SEED).shuffle
+    for _ in range(rounds):
+        shuffle(order)
+        for name in order:
+            w, c = _time(contenders[name], numbers[name])
+            wall[name].append(w)
+            cpu[name].append(c)
+    return {
+        n: {
+            "min_ns": min(wall[n]),
+            "median_ns": statistics.median(wall[n]),
+            "cpu_min_ns": min(cpu[n]),
+            "cpu_median_ns": statistics.median(cpu[n]),
+            "calls_per_round": numbers[n],
+        }
+        for n in contenders
+    }
+
+
+def _calls_for(fn: Callable[[], Any], budget_s: float) -> int:
+    wall, _ = _time(fn, 5)
+    return max(5, int(budget_s * 1e9 / wall))
+
+
+def _time(fn: Callable[[], Any], number: int) -> tuple[float, float]:
+    """ns per call of `fn`: wall clock, and CPU time of this process."""
+    wall, cpu = time.perf_counter_ns(), time.process_time_ns()
+    for _ in range(number):
+        fn()
+    return (time.perf_counter_ns() - wall) / number, (time.process_time_ns() - cpu) / number
+
+
+def bench(quick: bool, log_dir: Path) -> dict[str, Any]:
+    counter = CallCounter()
+    with moto_server(log_dir):
+        client = dynamodb_client()
+        provision(client)
+        idem = idempotency_contenders(client)
+        idem_requests = check_idempotency(idem, counter)
+        state = state_contenders(client)
+        check_state(state)
+        state_requests = {name: _requests_of(call, counter) for name, call in state.items()}
+        return {
+            "idempotency": {"times": measure_shuffled(idem, quick), "requests": idem_requests},
+            "state": {"times": measure_shuffled(state, quick), "requests": state_requests},
+        }
+
+
+def _requests_of(call: Callable[[], Any], counter: CallCounter) -> list[str]:
+    counter.take()
+    call()
+    return counter.take()
+
+
+# -- the report --------------------------------------------------------------------------------------------
+
+
+METRICS = {"wall": "min_ns", "cpu": "cpu_min_ns"}  # per call: wall clock; this process's CPU time
+
+
+def idempotency_rows(times: dict[str, dict[str, float]]) -> list[dict[str, Any]]:
+    """Per case and metric: each side's time, ours over and minus Powertools', and what idempotency adds
+    to each side's own baseline."""
+    rows = []
+    for case in ("first", "duplicate", "no idempotency"):
+        for metric, field in METRICS.items():
+            row: dict[str, Any] = {"case": case, "metric": metric}
+            for side in ("ours", "powertools"):
+                if f"{side} {case}" in times:
+                    row[side] = times[f"{side} {case}"][field]
+                    if case != "no idempotency":
+                        row[f"{side}_added"] = row[side] - times[f"{side} no idempotency"][field]
+            if "ours" in row:
+                row["ours_over_powertools"] = row["ours"] / row["powertools"]
+                row["ours_minus_powertools"] = row["ours"] - row["powertools"]
+            rows.append(row)
+    return rows
+
+
+def state_rows(times: dict[str, dict[str, float]]) -> list[dict[str, Any]]:
+    rows = []
+    for op in ("get", "put", "create", "update"):
+        for metric, field in METRICS.items():
+            row = {"op": op, "metric": metric, "ours": times[f"ours {op}"][field], "sdk": times[f"sdk {op}"][field]}
+            row["ours_over_sdk"] = row["ours"] / row["sdk"]
+            row["ours_minus_sdk"] = row["ours"] - row["sdk"]
+            rows.append(row)
+    return rows
+
+
+def print_report(result: dict[str, Any], info: dict[str, Any]) -> None:
+    print(f"\nPython {info['python']} on {info['cores']} cores ({info['cpu']}), load {result['load']}; DynamoDB is")
+    print("a moto server on 127.0.0.1. Per call, min of rounds: wall clock, and CPU time of this process")
+    print("(the client side: portable-fn or Powertools, botocore; not moto's)")
+    requests = result["idempotency"]["requests"]
+    for metric in METRICS:
+        print(
+            f"\n{'SQS event, 1 record':<20}{metric:>5}{'ours':>10}{'powertools':>12}{'ours/pt':>9}{'ours-pt':>10}"
+            f"{'ours added':>12}{'pt added':>10}" + ("  DynamoDB calls (ours | powertools)" if metric == "wall" else "")
+        )
+        for r in result["idempotency"]["rows"]:
+            if r["metric"] != metric:
+                continue
+            calls = " | ".join(",".join(requests.get(f"{s} {r['case']}", [])) or "none" for s in ("ours", "powertools"))
+            print(
+                f"{r['case']:<25}{_us(r.get('ours')):>10}{_us(r['powertools']):>12}"
+                f"{_x(r.get('ours_over_powertools')):>9}{_us(r.get('ours_minus_powertools')):>10}"
+                f"{_us(r.get('ours_added')):>12}{_us(r.get('powertools_added')):>10}"
+                + (f"  {calls}" if metric == "wall" else "")
+            )
+    for metric in METRICS:
+        print(f"\n{'state call':<20}{metric:>5}{'ours':>10}{'boto3':>12}{'ours/sdk':>9}{'ours-sdk':>10}")
+        for r in result["state"]["rows"]:
+            if r["metric"] == metric:
+                print(
+                    f"{'orders.' + r['op']:<25}{_us(r['ours']):>10}{_us(r['sdk']):>12}{_x(r['ours_over_sdk']):>9}"
+                    f"{_us(r['ours_minus_sdk']):>10}"
+                )
+
+
+def _us(ns: float | None) -> str:
+    return "-" if ns is None else f"{ns / 1000:.0f} µs"
+
+
+def _x(ratio: float | None) -> str:
+    return "-" if ratio is None else f"{ratio:.2f}x"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fast smoke run with few rounds")
+    parser.add_argument("--out", type=Path, default=HERE / "results_state_idempotency.json", help="where to write JSON")
+    args = parser.parse_args(argv)
+    logging.getLogger("portable_fn").addHandler(logging.NullHandler())
+    with tempfile.TemporaryDirectory(prefix="bench-moto-") as tmp:
+        result = bench(args.quick, Path(tmp))
+    result["idempotency"]["rows"] = idempotency_rows(result["idempotency"]["times"])
+    result["state"]["rows"] = state_rows(result["state"]["times"])
+    result["load"] = " ".join(f"{n:.1f}" for n in os.getloadavg())
+    info = machine()
+    print_report(result, info)
+    out = {"machine": info, "quick": args.quick, **result}
+    args.out.write_text(json.dumps(out, indent=2, ensure_ascii=False) + "\n")
+    print(f"\nwrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

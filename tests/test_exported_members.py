@@ -64,6 +64,17 @@ def test_user_names_from_the_design_are_importable_from_portable_fn() -> None:
         "DeadLetter",
         "StorageObject",
         "ScheduleTick",
+        "state",
+        "State",
+        "Item",
+        "StateError",
+        "KeyExistsError",
+        "VersionConflictError",
+        "UndeclaredResourceError",
+        "RetryPolicy",
+        "exponential",
+        "fixed",
+        "idempotent",
     }
     assert user_names <= set(portable_fn.__all__)
 
@@ -78,6 +89,10 @@ def test_exported_names_are_not_shadowed_by_submodules() -> None:
     assert callable(runtime.http) and not isinstance(runtime.http, types.ModuleType)
     assert callable(runtime.schedule) and not isinstance(runtime.schedule, types.ModuleType)
     assert callable(runtime.function) and not isinstance(runtime.function, types.ModuleType)
+    # `state` is also the module of the State API: `runtime.state` is the declaring function.
+    from portable_fn.runtime import state_sqlite  # noqa: F401  (as the local backend's first use would)
+
+    assert callable(runtime.state) and not isinstance(runtime.state, types.ModuleType)
 
 
 def test_version() -> None:

@@ -16,8 +16,12 @@ from .errors import (
 from .function import FunctionOptions, FunctionSpec, function, spec_of
 from .http import Headers, QueryParams, Request, Response
 from .http_binding import from_http, from_http_batch, to_batch, to_binary, to_structured
+from .idempotency import idempotent
 from .outcomes import ACK, DEAD_LETTER, RETRY, DeadLetter, Result, Retry
 from .pipeline import call_batch, call_event, call_http
+from .resources import UndeclaredResourceError
+from .retry import RetryPolicy, exponential, fixed
+from .state import Item, KeyExistsError, State, StateError, VersionConflictError, state
 from .triggers import Http, Queue, Schedule, Storage, Topic, cron, http, queue, schedule, storage, topic
 from .views import MessageMeta, ScheduleTick, StorageObject
 
@@ -35,6 +39,8 @@ __all__ = [
     "Headers",
     "Http",
     "InvalidEventError",
+    "Item",
+    "KeyExistsError",
     "MessageMeta",
     "PortableFnError",
     "QueryParams",
@@ -43,22 +49,31 @@ __all__ = [
     "Response",
     "Result",
     "Retry",
+    "RetryPolicy",
     "Schedule",
     "ScheduleTick",
+    "State",
+    "StateError",
     "Storage",
     "StorageObject",
     "Topic",
+    "UndeclaredResourceError",
+    "VersionConflictError",
     "call_batch",
     "call_event",
     "call_http",
     "cron",
+    "exponential",
+    "fixed",
     "from_http",
     "from_http_batch",
     "function",
     "http",
+    "idempotent",
     "queue",
     "schedule",
     "spec_of",
+    "state",
     "storage",
     "to_batch",
     "to_binary",

@@ -16,8 +16,11 @@ figure is moto's HTTP round trip on this machine: the tables give the ratio and 
    the boto3 client's `get_item`, `put_item` and conditional `put_item` on the same table, storing the
    same JSON text and version.
 
-Both sides use one boto3 client configuration and the same moto server. Contenders are interleaved round
-by round, in a new (seeded) order each round, with the garbage collector on, as in `aws_sqs.py`.
+Both sides use one boto3 client configuration and the same moto server. Contenders are interleaved call
+by call, in a new (seeded) order each sweep, with the garbage collector on (`measure_interleaved`): the
+machine these run on is shared, and a burst of load then falls on every contender alike. Before timing,
+each contender is checked (same answer; the handler runs for a new message, not for a duplicate) and the
+DynamoDB calls it sends are counted.
 
     python benchmarks/state_idempotency.py            # full run (about 2 min), writes results_state_idempotency.json
     python benchmarks/state_idempotency.py --quick    # smoke run (about 30 s), same tables, rougher numbers
@@ -53,12 +56,12 @@ from aws_lambda_powertools.utilities.idempotency import (
 )
 from aws_sqs import FIXTURE, FakeLambdaContext, total
 from portable_fn_aws.shim import make_handler
-from portable_fn_aws.state import make_client
-from run import DATA, machine
+from portable_fn_aws.state import DynamoDbBackend, make_client
+from run import DATA, machine, measure
 
 from portable_fn.emulators import Emulator
 from portable_fn.runtime import CloudEvent, function, queue
-from portable_fn.runtime.state import locator_env, state
+from portable_fn.runtime.state import State, locator_env
 
 HERE = Path(__file__).resolve().parent
 REGION = "eu-west-1"
@@ -195,14 +198,8 @@ def powertools_side(client: Any) -> dict[str, Callable[[dict[str, Any], Any], An
     return {"idempotent": idempotent, "plain": plain}
 
 
-def ours_side() -> dict[str, Callable[[dict[str, Any], Any], Any]] | None:
-    """The AWS shim's handler of the same function with and without `idempotent=True` (None while the
-    idempotency middleware is not in the tree)."""
-    try:
-        from portable_fn.runtime import idempotency  # noqa: F401
-    except ImportError as exc:
-        print(f"not measured: portable-fn's idempotency on DynamoDB ({exc})")
-        return None
+def ours_side() -> dict[str, Callable[[dict[str, Any], Any], Any]]:
+    """The AWS shim's handler of the same function with and without `idempotent=True`."""
 
     @function(trigger=queue("orders"), idempotent=True)
     def on_order_once(event: CloudEvent[dict]) -> int:  # type: ignore[type-arg]
@@ -217,10 +214,7 @@ def ours_side() -> dict[str, Callable[[dict[str, Any], Any], Any]] | None:
 
 def idempotency_contenders(client: Any) -> dict[str, Callable[[], Any]]:
     context = FakeLambdaContext()
-    sides = {"powertools": powertools_side(client)}
-    ours = ours_side()
-    if ours is not None:
-        sides = {"ours": ours, **sides}
+    sides = {"ours": ours_side(), "powertools": powertools_side(client)}
     out: dict[str, Callable[[], Any]] = {}
     for side, handlers in sides.items():
         events = Events(f"{side}-{uuid.uuid4().hex[:8]}")
@@ -301,9 +295,8 @@ def _sdk_item(key_attr: str, key: str, value: Any, version: str) -> dict[str, An
     return {key_attr: {"S": key}, "value": {"S": text}, "version": {"S": version}}
 
 
-def ours_state() -> dict[str, Callable[[], Any]]:
-    """`state("orders")` on DynamoDB, opened as in a deployed function (`portable_fn_aws.state`)."""
-    orders = state(ORDERS)
+def ours_state(orders: State) -> dict[str, Callable[[], Any]]:
+    """The same calls through `orders` (a `state("orders")`)."""
     keys = (f"ours-new-{i:09d}" for i in itertools.count())
     current = {"version": orders.put("ours-hot", DATA)}
 
@@ -319,9 +312,28 @@ def ours_state() -> dict[str, Callable[[], Any]]:
     }
 
 
-def state_contenders(client: Any) -> dict[str, Callable[[], Any]]:
-    sides = {"ours": ours_state(), "sdk": sdk_side(client, ORDERS, KEY)}
+def state_contenders(client: Any, orders: State) -> dict[str, Callable[[], Any]]:
+    sides = {"ours": ours_state(orders), "sdk": sdk_side(client, ORDERS, KEY)}
     return {f"{side} {op}": fn for side, ops in sides.items() for op, fn in ops.items()}
+
+
+class DictClient:
+    """Stands in for boto3's DynamoDB client, answering from a dict at once (no botocore, no network,
+    conditions not evaluated): what is left of a call is the caller's own work."""
+
+    class exceptions:  # the client's attribute, as boto3 spells it
+        ConditionalCheckFailedException = type("ConditionalCheckFailedException", (Exception,), {})
+
+    def __init__(self) -> None:
+        self.items: dict[str, dict[str, Any]] = {}
+
+    def get_item(self, TableName: str, Key: dict[str, Any], **_: Any) -> dict[str, Any]:
+        item = self.items.get(Key[KEY]["S"])
+        return {} if item is None else {"Item": item}
+
+    def put_item(self, TableName: str, Item: dict[str, Any], **_: Any) -> dict[str, Any]:
+        self.items[Item[KEY]["S"]] = Item
+        return {}
 
 
 def check_state(contenders: dict[str, Callable[[], Any]]) -> None:
@@ -336,45 +348,41 @@ def check_state(contenders: dict[str, Callable[[], Any]]) -> None:
 # -- timing ------------------------------------------------------------------------------------------------
 
 
-def measure_shuffled(contenders: dict[str, Callable[[], Any]], quick: bool) -> dict[str, dict[str, float]]:
+def measure_interleaved(contenders: dict[str, Callable[[], Any]], quick: bool) -> dict[str, dict[str, float]]:
     """Per call, the wall time and this process's CPU time (the client side's own work; moto's is in its
-    own process): min and median over rounds of each round's mean. As `run.measure`, contenders are
-    interleaved round by round; here in a new (seeded: the same every run) order each round, so none
-    always follows the same neighbour, and with the garbage collector on (as `aws_sqs.measure_rotating`)."""
-    rounds, budget = (5, 0.03) if quick else (21, 0.15)
-    numbers = {name: _calls_for(fn, budget) for name, fn in contenders.items()}
-    wall: dict[str, list[float]] = {name: [] for name in contenders}
-    cpu: dict[str, list[float]] = {name: [] for name in contenders}
+    own process). As `run.measure`, the min over rounds of each round's mean (and the median of single
+    calls); but interleaved call by call, every contender once per sweep in a new (seeded) order, so a
+    burst of load on this shared machine falls on all of them alike. The garbage collector stays on, as in
+    `aws_sqs.measure_rotating`."""
+    rounds, sweeps = (5, 4) if quick else (31, 10)
+    wall: dict[str, list[list[int]]] = {name: [] for name in contenders}
+    cpu: dict[str, list[list[int]]] = {name: [] for name in contenders}
     order, shuffle = list(contenders), random.Random(SEED).shuffle
     for _ in range(rounds):
-        shuffle(order)
-        for name in order:
-            w, c = _time(contenders[name], numbers[name])
-            wall[name].append(w)
-            cpu[name].append(c)
-    return {
-        n: {
-            "min_ns": min(wall[n]),
-            "median_ns": statistics.median(wall[n]),
-            "cpu_min_ns": min(cpu[n]),
-            "cpu_median_ns": statistics.median(cpu[n]),
-            "calls_per_round": numbers[n],
-        }
-        for n in contenders
-    }
+        for name in contenders:
+            wall[name].append([])
+            cpu[name].append([])
+        for _ in range(sweeps):
+            shuffle(order)
+            for name in order:
+                w, c = _time(contenders[name])
+                wall[name][-1].append(w)
+                cpu[name][-1].append(c)
+    return {name: {**_stats("", wall[name]), **_stats("cpu_", cpu[name])} for name in contenders}
 
 
-def _calls_for(fn: Callable[[], Any], budget_s: float) -> int:
-    wall, _ = _time(fn, 5)
-    return max(5, int(budget_s * 1e9 / wall))
-
-
-def _time(fn: Callable[[], Any], number: int) -> tuple[float, float]:
-    """ns per call of `fn`: wall clock, and CPU time of this process."""
+def _time(fn: Callable[[], Any]) -> tuple[int, int]:
+    """ns one call of `fn` takes: on the wall clock, and in CPU time of this process."""
     wall, cpu = time.perf_counter_ns(), time.process_time_ns()
-    for _ in range(number):
-        fn()
-    return (time.perf_counter_ns() - wall) / number, (time.process_time_ns() - cpu) / number
+    fn()
+    return time.perf_counter_ns() - wall, time.process_time_ns() - cpu
+
+
+def _stats(prefix: str, rounds: list[list[int]]) -> dict[str, float]:
+    return {
+        f"{prefix}min_ns": min(statistics.fmean(r) for r in rounds),
+        f"{prefix}median_ns": statistics.median(itertools.chain.from_iterable(rounds)),
+    }
 
 
 def bench(quick: bool, log_dir: Path) -> dict[str, Any]:
@@ -384,13 +392,25 @@ def bench(quick: bool, log_dir: Path) -> dict[str, Any]:
         provision(client)
         idem = idempotency_contenders(client)
         idem_requests = check_idempotency(idem, counter)
-        state = state_contenders(client)
+        state = state_contenders(client, State(ORDERS))  # opened from the environment, as when deployed
         check_state(state)
         state_requests = {name: _requests_of(call, counter) for name, call in state.items()}
         return {
-            "idempotency": {"times": measure_shuffled(idem, quick), "requests": idem_requests},
-            "state": {"times": measure_shuffled(state, quick), "requests": state_requests},
+            "idempotency": {"times": measure_interleaved(idem, quick), "requests": idem_requests},
+            "state": {"times": measure_interleaved(state, quick), "requests": state_requests},
+            "state_work": state_work(quick),
         }
+
+
+def state_work(quick: bool) -> dict[str, dict[str, float]]:
+    """The state calls and the SDK-side code over a `DictClient`: each side's own work per call, in µs
+    that moto's round trip would drown (`run.measure`: interleaved rounds, min of timeit repeats)."""
+    fake = DictClient()
+    orders = State(ORDERS)
+    orders.backend = DynamoDbBackend(ORDERS, fake)
+    contenders = state_contenders(fake, orders)
+    check_state(contenders)
+    return measure(contenders, quick)
 
 
 def _requests_of(call: Callable[[], Any], counter: CallCounter) -> list[str]:
@@ -402,75 +422,92 @@ def _requests_of(call: Callable[[], Any], counter: CallCounter) -> list[str]:
 # -- the report --------------------------------------------------------------------------------------------
 
 
-METRICS = {"wall": "min_ns", "cpu": "cpu_min_ns"}  # per call: wall clock; this process's CPU time
+# per call: wall clock and this process's CPU time, each the min of round means and the median call
+METRICS = {"wall min": "min_ns", "wall median": "median_ns", "cpu min": "cpu_min_ns", "cpu median": "cpu_median_ns"}
+CASES = ("first", "duplicate", "no idempotency")
+OPS = ("get", "put", "create", "update")
 
 
 def idempotency_rows(times: dict[str, dict[str, float]]) -> list[dict[str, Any]]:
     """Per case and metric: each side's time, ours over and minus Powertools', and what idempotency adds
     to each side's own baseline."""
     rows = []
-    for case in ("first", "duplicate", "no idempotency"):
-        for metric, field in METRICS.items():
-            row: dict[str, Any] = {"case": case, "metric": metric}
-            for side in ("ours", "powertools"):
-                if f"{side} {case}" in times:
-                    row[side] = times[f"{side} {case}"][field]
-                    if case != "no idempotency":
-                        row[f"{side}_added"] = row[side] - times[f"{side} no idempotency"][field]
-            if "ours" in row:
-                row["ours_over_powertools"] = row["ours"] / row["powertools"]
-                row["ours_minus_powertools"] = row["ours"] - row["powertools"]
-            rows.append(row)
+    for case, (metric, field) in itertools.product(CASES, METRICS.items()):
+        ours, pt = times[f"ours {case}"][field], times[f"powertools {case}"][field]
+        row = {"case": case, "metric": metric, "ours": ours, "powertools": pt}
+        row.update(ours_over_powertools=ours / pt, ours_minus_powertools=ours - pt)
+        if case != "no idempotency":
+            row["ours_added"] = ours - times["ours no idempotency"][field]
+            row["powertools_added"] = pt - times["powertools no idempotency"][field]
+        rows.append(row)
     return rows
 
 
 def state_rows(times: dict[str, dict[str, float]]) -> list[dict[str, Any]]:
     rows = []
-    for op in ("get", "put", "create", "update"):
-        for metric, field in METRICS.items():
-            row = {"op": op, "metric": metric, "ours": times[f"ours {op}"][field], "sdk": times[f"sdk {op}"][field]}
-            row["ours_over_sdk"] = row["ours"] / row["sdk"]
-            row["ours_minus_sdk"] = row["ours"] - row["sdk"]
-            rows.append(row)
+    for op, (metric, field) in itertools.product(OPS, METRICS.items()):
+        ours, sdk = times[f"ours {op}"][field], times[f"sdk {op}"][field]
+        rows.append(
+            {
+                "op": op,
+                "metric": metric,
+                "ours": ours,
+                "sdk": sdk,
+                "ours_over_sdk": ours / sdk,
+                "ours_minus_sdk": ours - sdk,
+            }
+        )
     return rows
 
 
 def print_report(result: dict[str, Any], info: dict[str, Any]) -> None:
-    print(f"\nPython {info['python']} on {info['cores']} cores ({info['cpu']}), load {result['load']}; DynamoDB is")
-    print("a moto server on 127.0.0.1. Per call, min of rounds: wall clock, and CPU time of this process")
-    print("(the client side: portable-fn or Powertools, botocore; not moto's)")
+    print(f"\nPython {info['python']} on {info['cores']} cores ({info['cpu']}), load average {result['load']}.")
+    print("DynamoDB: a moto server on 127.0.0.1. Per call: wall clock, and CPU time of this process (the")
+    print("client side: portable-fn or Powertools, and botocore; not moto's); min of round means, median call.")
     requests = result["idempotency"]["requests"]
-    for metric in METRICS:
+    print(
+        f"\n{'SQS event, 1 record':<20}{'':<12}{'ours':>10}{'powertools':>12}{'ours/pt':>9}{'ours-pt':>10}"
+        f"{'ours added':>12}{'pt added':>10}"
+    )
+    for r in result["idempotency"]["rows"]:
+        head = r["case"] if r["metric"] == "wall min" else ""
         print(
-            f"\n{'SQS event, 1 record':<20}{metric:>5}{'ours':>10}{'powertools':>12}{'ours/pt':>9}{'ours-pt':>10}"
-            f"{'ours added':>12}{'pt added':>10}" + ("  DynamoDB calls (ours | powertools)" if metric == "wall" else "")
+            f"{head:<20}{r['metric']:<12}{_us(r['ours']):>10}{_us(r['powertools']):>12}{_x(r['ours_over_powertools']):>9}"
+            f"{_us(r['ours_minus_powertools']):>10}{_us(r.get('ours_added')):>12}{_us(r.get('powertools_added')):>10}"
         )
-        for r in result["idempotency"]["rows"]:
-            if r["metric"] != metric:
-                continue
-            calls = " | ".join(",".join(requests.get(f"{s} {r['case']}", [])) or "none" for s in ("ours", "powertools"))
-            print(
-                f"{r['case']:<25}{_us(r.get('ours')):>10}{_us(r['powertools']):>12}"
-                f"{_x(r.get('ours_over_powertools')):>9}{_us(r.get('ours_minus_powertools')):>10}"
-                f"{_us(r.get('ours_added')):>12}{_us(r.get('powertools_added')):>10}"
-                + (f"  {calls}" if metric == "wall" else "")
-            )
-    for metric in METRICS:
-        print(f"\n{'state call':<20}{metric:>5}{'ours':>10}{'boto3':>12}{'ours/sdk':>9}{'ours-sdk':>10}")
-        for r in result["state"]["rows"]:
-            if r["metric"] == metric:
-                print(
-                    f"{'orders.' + r['op']:<25}{_us(r['ours']):>10}{_us(r['sdk']):>12}{_x(r['ours_over_sdk']):>9}"
-                    f"{_us(r['ours_minus_sdk']):>10}"
-                )
+    print("\nDynamoDB calls per invocation (ours | powertools)")
+    for case in CASES:
+        calls = [", ".join(requests[f"{side} {case}"]) or "none" for side in ("ours", "powertools")]
+        print(f"{case:<20}{calls[0]} | {calls[1]}")
+    print(f"\n{'state call':<20}{'':<12}{'ours':>10}{'boto3':>12}{'ours/sdk':>9}{'ours-sdk':>10}")
+    for r in result["state"]["rows"]:
+        head = f"orders.{r['op']}" if r["metric"] == "wall min" else ""
+        print(
+            f"{head:<20}{r['metric']:<12}{_us(r['ours']):>10}{_us(r['sdk']):>12}{_x(r['ours_over_sdk']):>9}"
+            f"{_us(r['ours_minus_sdk']):>10}"
+        )
+    print(f"\n{'own work, no client':<32}{'ours':>10}{'boto3 code':>12}{'ours/sdk':>9}{'ours-sdk':>10}")
+    for r in result["state_work"]["rows"]:
+        print(
+            f"{'orders.' + r['op']:<32}{r['ours'] / 1000:>7.2f} µs{r['sdk'] / 1000:>9.2f} µs{_x(r['ours_over_sdk']):>9}"
+            f"{r['ours_minus_sdk'] / 1000:>7.2f} µs"
+        )
+
+
+def work_rows(times: dict[str, dict[str, float]]) -> list[dict[str, Any]]:
+    rows = []
+    for op in OPS:
+        ours, sdk = times[f"ours {op}"]["min_ns"], times[f"sdk {op}"]["min_ns"]
+        rows.append({"op": op, "ours": ours, "sdk": sdk, "ours_over_sdk": ours / sdk, "ours_minus_sdk": ours - sdk})
+    return rows
 
 
 def _us(ns: float | None) -> str:
     return "-" if ns is None else f"{ns / 1000:.0f} µs"
 
 
-def _x(ratio: float | None) -> str:
-    return "-" if ratio is None else f"{ratio:.2f}x"
+def _x(ratio: float) -> str:
+    return f"{ratio:.2f}x"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -483,6 +520,7 @@ def main(argv: list[str] | None = None) -> int:
         result = bench(args.quick, Path(tmp))
     result["idempotency"]["rows"] = idempotency_rows(result["idempotency"]["times"])
     result["state"]["rows"] = state_rows(result["state"]["times"])
+    result["state_work"] = {"times": result["state_work"], "rows": work_rows(result["state_work"])}
     result["load"] = " ".join(f"{n:.1f}" for n in os.getloadavg())
     info = machine()
     print_report(result, info)

@@ -1,0 +1,1 @@
+"""The IoT telemetry sample app: see functions.py."""

@@ -1,0 +1,104 @@
+"""IoT telemetry: devices post batches of readings to a queue; each reading is ingested once, per-device
+state keeps the recent readings and running statistics, an anomaly is recorded as an alert.
+
+The same file runs locally (`portable-fn dev samples/telemetry`) and on every cloud.
+"""
+
+from __future__ import annotations
+
+from portable_fn import (
+    CloudEvent,
+    KeyExistsError,
+    Request,
+    Response,
+    Retry,
+    RetryPolicy,
+    VersionConflictError,
+    exponential,
+    function,
+    http,
+    queue,
+    state,
+)
+
+from .models import Alert, Batch, DeviceState, Reading
+
+SEEN_FOR_S = 7 * 24 * 3600  # a device re-sending a reading after a week is not caught as a duplicate
+CAS_ATTEMPTS = 5  # compare-and-set rounds on one device before the message is retried later
+
+seen = state("readings-seen", ttl=SEEN_FOR_S)
+devices = state("devices", model=DeviceState)
+alerts = state("alerts", ttl=30 * 24 * 3600, model=Alert)
+
+
+@function(
+    trigger=queue("readings", batch_size=10),
+    idempotent=True,
+    retry=RetryPolicy(attempts=5, backoff=exponential(1, max=60)),
+    uses=[seen.write(), devices.write(), alerts.write()],
+)
+def ingest(event: CloudEvent[Batch]) -> None:
+    """Apply a device's batch of readings once each: a reading seen before (in this message or an earlier
+    one) is skipped; the device's state is updated by compare-and-set; anomalies become alerts."""
+    batch = event.data
+    fresh = _claim(batch)
+    if not fresh:
+        return
+    try:
+        found = _update_device(batch.device_id, fresh)
+    except BaseException:
+        _release(batch.device_id, fresh)  # let the retry apply them; a crashed process cannot, see README
+        raise
+    for alert in found:
+        # Issue 15 brings ctx.emit(topic); portable-fn has no topic publisher yet, so the alert is
+        # recorded here.
+        alerts.put(_alert_key(alert), alert)
+
+
+def _claim(batch: Batch) -> dict[str, tuple[Reading, str]]:
+    """The readings of `batch` not seen before, each now marked seen (with the version to release it)."""
+    fresh: dict[str, tuple[Reading, str]] = {}
+    for reading in batch.readings:
+        try:
+            version = seen.create(f"{batch.device_id}:{reading.reading_id}", {"at": reading.at.isoformat()})
+        except KeyExistsError:  # a duplicate
+            continue
+        fresh[reading.reading_id] = (reading, version)
+    return fresh
+
+
+def _release(device_id: str, fresh: dict[str, tuple[Reading, str]]) -> None:
+    for reading_id, (_, version) in fresh.items():
+        seen.delete(f"{device_id}:{reading_id}", version=version)
+
+
+def _update_device(device_id: str, fresh: dict[str, tuple[Reading, str]]) -> list[Alert]:
+    """Add the readings to the device's state by compare-and-set; the alerts they raise."""
+    readings = sorted((reading for reading, _ in fresh.values()), key=lambda r: r.at)
+    for _ in range(CAS_ATTEMPTS):
+        item = devices.item(device_id)
+        current = DeviceState(device_id=device_id) if item is None else item.value
+        updated, found = current.with_readings(readings)
+        try:
+            if item is None:
+                devices.create(device_id, updated)
+            else:
+                devices.update(device_id, updated, version=item.version)
+        except (KeyExistsError, VersionConflictError):  # another instance wrote it first: read it again
+            continue
+        return found
+    raise Retry(f"device {device_id!r} changed under {CAS_ATTEMPTS} updates in a row", delay_s=1)
+
+
+def _alert_key(alert: Alert) -> str:
+    return f"{alert.device_id}:{alert.reading_id}"
+
+
+@function(trigger=http("GET", "/devices/{device_id}", response={200: DeviceState, 404: None}), uses=[devices.read()])
+def device(request: Request) -> Response:
+    """A device's state: its recent readings and running statistics; 404 for a device never heard from."""
+    device_id = request.path_params["device_id"]
+    found = devices.get(device_id)
+    if found is None:
+        return Response.json({"error": f"device {device_id!r} has sent no readings"}, status=404)
+    return Response.json({**found.model_dump(mode="json"), "stddev": found.stddev})

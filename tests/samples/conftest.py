@@ -1,0 +1,162 @@
+"""Fixtures for the samples' tests: a sample imported afresh for each test, its states in tmp_path, a
+flaky maintenance API on 127.0.0.1, and the sample served by the local dev host."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from portable_fn.app import App, load_app
+from portable_fn.local.host import LocalHost
+from portable_fn.runtime.state import use_backends
+from portable_fn.runtime.state_sqlite import SqliteBackend
+
+REPO = Path(__file__).resolve().parents[2]
+TELEMETRY = REPO / "samples" / "telemetry"
+
+
+@pytest.fixture
+def telemetry_dir(tmp_path: Path) -> Path:
+    """A private copy of samples/telemetry (dev and deploy write into the app directory)."""
+    target = tmp_path / "telemetry"
+    shutil.copytree(TELEMETRY, target, ignore=shutil.ignore_patterns(".portable-fn", "__pycache__"))
+    return target
+
+
+@pytest.fixture
+def telemetry(telemetry_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[App]:
+    """The sample, imported afresh (new states and breakers), every state a SQLite file in tmp_path."""
+    for name in [n for n in sys.modules if n == "telemetry" or n.startswith("telemetry.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setenv("PORTABLE_FN_STATE_DIR", str(tmp_path / "states"))
+    app = load_app(telemetry_dir)
+    use_backends(lambda name, _locator: SqliteBackend(str(tmp_path / "states" / f"{name}.sqlite3")))
+    for store in app.states:  # portable-fn's own stores are shared by every app: start them empty too
+        store.backend = None
+    yield app
+    use_backends(None)
+    for store in app.states:
+        store.backend = None
+
+
+@pytest.fixture
+def functions(telemetry: App) -> Any:
+    """The sample's functions module (its handlers and states)."""
+    return sys.modules["telemetry.functions"]
+
+
+@dataclass
+class FlakyApi:
+    """A maintenance API that answers 503 to its first `failing` calls, then opens tickets."""
+
+    failing: int = 0
+    calls: list[dict[str, Any]] = field(default_factory=list)
+    url: str = ""
+
+    def answer(self, alert: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        self.calls.append(alert)
+        if len(self.calls) <= self.failing:
+            return 503, {"error": "maintenance backend unavailable"}
+        return 201, {"ticket": f"T-{len(self.calls)}"}
+
+
+@pytest.fixture
+def flaky_api(monkeypatch: pytest.MonkeyPatch) -> Iterator[FlakyApi]:
+    """A FlakyApi served on 127.0.0.1 (MAINTENANCE_URL points at it); set `failing` in the test."""
+    api = FlakyApi()
+    lock = threading.Lock()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            alert = json.loads(self.rfile.read(int(self.headers["content-length"])))
+            with lock:
+                status, body = api.answer(alert)
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    api.url = f"http://127.0.0.1:{server.server_address[1]}/tickets"
+    monkeypatch.setenv("MAINTENANCE_URL", api.url)
+    yield api
+    server.shutdown()
+    server.server_close()
+
+
+@dataclass
+class Reply:
+    status: int
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass
+class Dev:
+    """The sample served by a LocalHost: its URL, app, log lines; `request` calls it over HTTP."""
+
+    host: LocalHost
+    app: App
+    logs: list[str]
+
+    def request(self, method: str, path: str, json_body: Any = None, headers: dict[str, str] | None = None) -> Reply:
+        data = None if json_body is None else json.dumps(json_body).encode()
+        sent = {"content-type": "application/json", **(headers or {})} if data is not None else headers or {}
+        req = urllib.request.Request(self.host.url + path, data=data, method=method, headers=sent)
+        try:
+            with urllib.request.urlopen(req, timeout=10) as resp:
+                return Reply(resp.status, resp.read())
+        except urllib.error.HTTPError as err:
+            return Reply(err.code, err.read())
+
+
+@pytest.fixture
+def dev(telemetry: App, tmp_path: Path) -> Iterator[Dev]:
+    """samples/telemetry served by the local dev host on 127.0.0.1 (state under tmp_path), retry delays
+    scaled down so a test waits milliseconds, not minutes."""
+    logs: list[str] = []
+    use_backends(None)  # the host keeps the states in its own state directory, as `portable-fn dev` does
+    host = LocalHost(
+        telemetry, host="127.0.0.1", port=0, log=logs.append, state_dir=tmp_path / "dev", retry_backoff_s=0.01
+    )
+    host.start()
+    yield Dev(host, telemetry, logs)
+    host.stop()
+
+
+@pytest.fixture
+def wait_for() -> Callable[..., Any]:
+    """Poll `predicate` until it returns something truthy (returned) or fail after `timeout` s."""
+
+    def wait(predicate: Callable[[], Any], timeout: float = 60.0, what: str = "condition") -> Any:
+        deadline = time.monotonic() + timeout
+        while True:
+            value = predicate()
+            if value:
+                return value
+            if time.monotonic() > deadline:
+                pytest.fail(f"timed out after {timeout} s waiting for {what}")
+            time.sleep(0.02)
+
+    return wait

@@ -246,7 +246,10 @@ _yes_option = click.option(
     help="Enforce this cloud's limits (default: the strictest of the clouds the app configures).",
 )
 @click.option(
-    "--state-dir", default=None, metavar="DIR", help="Where local buckets, pending messages and dead letters live."
+    "--state-dir",
+    default=None,
+    metavar="DIR",
+    help="Where states, local buckets, pending messages and dead letters live (default: APP/.portable-fn/local).",
 )
 @click.option(
     "--reload/--no-reload", default=True, show_default=True, help="Re-import the functions when their code changes."
@@ -463,19 +466,27 @@ def deploy(console: Console, target: Target, yes: bool, as_json: bool, verbose: 
 
 @cli.command(
     epilog=_example(
-        "portable-fn remove shop --provider aws --stage qa", "portable-fn remove --provider gcp --stage prod --yes"
+        "portable-fn remove shop --provider aws --stage qa",
+        "portable-fn remove --provider gcp --stage prod --yes",
+        "portable-fn remove shop --provider azure --stage qa --delete-data",
     )
 )
 @_target_options
+@click.option(
+    "--delete-data",
+    is_flag=True,
+    help="Also delete the state stores that hold data, with their data (kept without it).",
+)
 @_yes_option
 @_json_option
 @_verbose_option
 @click.pass_obj
-def remove(console: Console, target: Target, yes: bool, as_json: bool, verbose: bool) -> int:
+def remove(console: Console, target: Target, delete_data: bool, yes: bool, as_json: bool, verbose: bool) -> int:
     """Delete everything the app created for the stage.
 
-    Deletes what the app in APP (default: .) created, and nothing else. On a protected stage this is
-    confirmed first (--yes skips that).
+    Deletes what the app in APP (default: .) created, and nothing else; a state store that holds data
+    is kept, and listed, unless --delete-data. On a protected stage this is confirmed first (--yes skips
+    that).
     """
     from .deploy import pipeline
 
@@ -484,14 +495,14 @@ def remove(console: Console, target: Target, yes: bool, as_json: bool, verbose: 
         app, provider, stage = _load(target)
         with console.steps() as progress:
             guard = _guard(console, progress, app, provider.name, stage, "remove", yes)
-            outcome = pipeline.remove(provider, app, stage, progress, confirm=guard)
+            outcome = pipeline.remove(provider, app, stage, progress, confirm=guard, delete_data=delete_data)
     assert outcome.plan is not None
     console.done(
         f"Removed {app.name} ({stage}) from {provider.name} in {time.monotonic() - started:.1f} s: "
         f"{_counts(outcome.plan)}"
     )
-    kept = f" Kept {len(outcome.plan.kept)} (shared beyond the app, said above)." if outcome.plan.kept else ""
-    _emit(console, as_json, outcome.to_dict(), f"Removed {outcome.plan.count('delete')} resources.{kept}")
+    text = "\n".join([f"Removed {outcome.plan.count('delete')} resources.", *outcome.plan.kept_lines()])
+    _emit(console, as_json, outcome.to_dict(), text)
     return 0
 
 
@@ -604,6 +615,54 @@ def logs(
             read, start, sleep=time.sleep, every_s=poll_s, max_polls=max_polls if follow else 1
         ):
             console.result(entry.json_line() if as_json else entry.text())
+    return 0
+
+
+@cli.command(
+    "dead-letters",
+    epilog=_example(
+        "portable-fn dead-letters fulfil shop",
+        "portable-fn dead-letters fulfil shop --provider aws --stage prod --json",
+        "portable-fn dead-letters fulfil --provider gcp --stage prod --redrive",
+    ),
+)
+@click.argument("function")
+@_target_options
+@click.option(
+    "--redrive", is_flag=True, help="Send each dead letter back to the function's trigger, and remove it from there."
+)
+@_json_option
+@_verbose_option
+@click.pass_obj
+def dead_letters(console: Console, target: Target, function: str, redrive: bool, as_json: bool, verbose: bool) -> int:
+    """List the events a function gave up on, with their reason and attempts.
+
+    FUNCTION is the function's name; APP the app directory (default: .). Read from the function's
+    dead-letter target (locally, the dev host's journal), oldest first.
+    """
+    with _api_log(console, verbose):
+        app, provider, stage = _load(target)
+        spec = _function(app, function)
+        entries = _dead_letters(provider, app, stage, spec, redrive)
+    data = {
+        "function": spec.name,
+        "provider": provider.name,
+        "stage": stage,
+        "dead_letters": [e.to_dict() for e in entries],
+    }
+    if as_json:
+        _emit(console, True, data, "")
+        return 0
+    where = f"{spec.name!r} on {provider.name} (stage {stage!r})"
+    if not entries:
+        console.result(f"No dead letters for {where}.")
+        return 0
+    console.table(
+        ("id", "attempts", "time", "reason"),
+        [(e.id, "" if e.attempts is None else str(e.attempts), e.time or "", e.reason or "") for e in entries],
+    )
+    said = "sent back to its trigger" if redrive else f"in {entries[0].where}"
+    console.result(f"{len(entries)} dead letter{'s' if len(entries) != 1 else ''} of {where}, {said}.")
     return 0
 
 
@@ -860,6 +919,21 @@ def _read_logs(provider: Any, app: App, stage: str, specs: list[FunctionSpec], s
         why = provider.explain(exc) or f"{type(exc).__name__}: {exc}"
         raise PortableFnError(
             f"Reading the logs of {names} on {provider.name} (stage {stage!r}) failed: {why}"
+        ) from exc
+
+
+def _dead_letters(provider: Any, app: App, stage: str, spec: FunctionSpec, redrive: bool) -> list[Any]:
+    """`provider.dead_letters`, whose failures are errors saying what and what next, never tracebacks."""
+    try:
+        entries: list[Any] = provider.dead_letters(app, stage, spec, redrive)
+        return entries
+    except PortableFnError:
+        raise
+    except Exception as exc:
+        why = provider.explain(exc) or f"{type(exc).__name__}: {exc}"
+        doing = "Redriving" if redrive else "Reading"
+        raise PortableFnError(
+            f"{doing} the dead letters of {spec.name!r} on {provider.name} (stage {stage!r}) failed: {why}"
         ) from exc
 
 

@@ -17,6 +17,7 @@ COMMANDS = sorted(cli.commands)
 def test_every_command_is_listed() -> None:
     assert COMMANDS == [
         "completion",
+        "dead-letters",
         "deploy",
         "dev",
         "info",

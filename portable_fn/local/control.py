@@ -3,6 +3,7 @@ objects, and look at functions and dead letters.
 
     GET    /_local/functions                      what runs here and how to trigger it
     GET    /_local/dead-letters                   events given up on (function, event, reason, attempts)
+    POST   /_local/dead-letters/{function}/redrive  send a function's dead letters back to it -> 200
     GET    /_local/openapi.json                   the OpenAPI 3.1 document of the app's HTTP functions
     POST   /_local/queues/{name}                  enqueue a message (or a CloudEvent, or a batch) -> 202
     GET    /_local/queues/{name}                  its messages not settled yet, with their attempt
@@ -47,6 +48,10 @@ def dead_letters(host: LocalHost, request: Request, params: dict[str, str]) -> R
     return Response.json(host.dead_letters.entries())
 
 
+def redrive(host: LocalHost, request: Request, params: dict[str, str]) -> Response:
+    return Response.json({"function": params["function"], "redriven": host.redrive(params["function"])})
+
+
 def openapi(host: LocalHost, request: Request, params: dict[str, str]) -> Response:
     return Response.json(openapi_document(host.app))
 
@@ -85,6 +90,7 @@ ROUTER = Router(
     [
         Route("GET", PREFIX + "/functions", functions),
         Route("GET", PREFIX + "/dead-letters", dead_letters),
+        Route("POST", PREFIX + "/dead-letters/{function}/redrive", redrive),
         Route("GET", PREFIX + "/openapi.json", openapi),
         Route("POST", PREFIX + "/queues/{name}", enqueue),
         Route("GET", PREFIX + "/queues/{name}", queue_pending),

@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..runtime import dead_letters
 from ..runtime.cloudevent import CloudEvent
 from ..runtime.context import Context
 from ..runtime.dead_letters import dead_letter_event
@@ -71,8 +72,18 @@ class DeadLetters:
                 self.forward(target, letter)
         return entry
 
-    def entries(self) -> list[dict[str, Any]]:
-        return self.journal.dead_letters()
+    def entries(self, function: str | None = None) -> list[dict[str, Any]]:
+        return self.journal.dead_letters(function)
+
+    def redrive(self, function: str, put: Callable[[list[CloudEvent[Any]]], None]) -> list[dict[str, Any]]:
+        """Send `function`'s dead letters back to it (`put`: into its inbox, as first deliveries of the
+        events it was first given) and remove them from the dead letters, in one transaction; the entries
+        sent back."""
+        with self.journal.transaction():
+            entries = self.journal.take_dead_letters(function)
+            if entries:
+                put([_undead(CloudEvent.from_dict(entry["event"])) for entry in entries])
+        return entries
 
 
 @dataclass(frozen=True)
@@ -232,6 +243,12 @@ class Subscription:
         if self.spec.trigger.kind in ("queue", "topic"):
             message = MessageMeta(pending.event.id, pending.attempt, {}, pending.published)
         return Context(str(uuid.uuid4()), self.spec.name, "local", pending.attempt, deadline, message)
+
+
+def _undead(letter: CloudEvent[Any]) -> CloudEvent[Any]:
+    """A dead letter as its function was first given it: without the dead-letter extensions."""
+    added = (dead_letters.REASON, dead_letters.FUNCTION, dead_letters.ATTEMPT)
+    return letter.replace(extensions={k: v for k, v in letter.extensions.items() if k not in added})
 
 
 def _is_crash(error: BaseException | None) -> bool:

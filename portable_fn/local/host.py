@@ -84,7 +84,7 @@ class LocalHost:
         self.read_timeout_s = read_timeout_s
         self.stage = stage or next(iter(app.config.stages))
         app.config.check_stage(self.stage, app.root / "pyproject.toml")
-        self.state_dir = Path(state_dir) if state_dir else app.root / ".portable-fn" / "local"
+        self.state_dir = Path(state_dir) if state_dir else dev_state_dir(app)
         self.env = self._env(app)
         self.function_logs = FunctionLogs(log)
         self.log = log
@@ -362,6 +362,16 @@ class LocalHost:
                 f"{control.PREFIX}/dead-letters only"
             )
 
+    def redrive(self, function: str) -> list[dict[str, Any]]:
+        """Send `function`'s dead letters back to its inbox (first deliveries) and remove them from the
+        dead letters; the entries sent back."""
+        subscription = self.subscriptions.get(function)
+        if subscription is None:
+            raise ControlError(
+                404, f"No event-triggered function is named {function!r}.", functions=sorted(self.subscriptions)
+            )
+        return self.dead_letters.redrive(function, subscription.put)
+
     def fire(self, function: str) -> str:
         """Fire a schedule-triggered function once, now; the event id."""
         schedules = [s.name for s, _ in self._with(Schedule)]
@@ -505,6 +515,11 @@ class LocalHost:
                     f"  {function}: {count} message(s) kept for a function this app no longer has; "
                     f"they wait in {self.journal.path.name} until it is back"
                 )
+
+
+def dev_state_dir(app: App) -> Path:
+    """Where `portable-fn dev` keeps its journal, dead letters and states unless told `--state-dir`."""
+    return app.root / ".portable-fn" / "local"
 
 
 def _reopen_states(app: App) -> None:

@@ -7,7 +7,8 @@ removed only when it is settled (acked, or moved to the dead letters in the same
     messages      seq (the order they were accepted), function (whose inbox), event (the CloudEvent in
                   the JSON event format), attempt (the delivery it waits for, or is in), ready_at
                   (wall-clock seconds, `time.time()`, when it may be delivered), published
-    dead_letters  seq, entry (what `GET /_local/dead-letters` lists, as JSON)
+    dead_letters  seq, entry (what `GET /_local/dead-letters` lists, as JSON; a redrive moves an entry's
+                  event back to `messages`, in one transaction)
 
 `synchronous=NORMAL`: a commit survives the host process dying (the journal is written, not fsynced
 for each message); a power cut or an OS crash may lose the last transactions.
@@ -163,10 +164,22 @@ class Journal:
                 "INSERT INTO dead_letters (entry) VALUES (?)", (json.dumps(entry, ensure_ascii=False, default=str),)
             )
 
-    def dead_letters(self) -> list[dict[str, Any]]:
+    def dead_letters(self, function: str | None = None) -> list[dict[str, Any]]:
+        """The dead letters, oldest first (only `function`'s when given)."""
         with self._lock:
             rows = self._connection().execute("SELECT entry FROM dead_letters ORDER BY seq").fetchall()
-        return [json.loads(entry) for (entry,) in rows]
+        entries = [json.loads(entry) for (entry,) in rows]
+        return [e for e in entries if function is None or e.get("function") == function]
+
+    def take_dead_letters(self, function: str) -> list[dict[str, Any]]:
+        """Remove `function`'s dead letters and return them, oldest first (inside the caller's transaction,
+        so they are gone only if what is done with them commits too)."""
+        with self.transaction() as db:
+            rows = db.execute("SELECT seq, entry FROM dead_letters ORDER BY seq").fetchall()
+            taken = [(seq, json.loads(entry)) for seq, entry in rows]
+            taken = [(seq, entry) for seq, entry in taken if entry.get("function") == function]
+            db.executemany("DELETE FROM dead_letters WHERE seq = ?", [(seq,) for seq, _ in taken])
+        return [entry for _, entry in taken]
 
     # -- helpers --------------------------------------------------------------------------------
 

@@ -27,7 +27,11 @@ WINDOWS_LOCK_OFFSET = 1 << 30
 
 
 class StateDirInUseError(PortableFnError):
-    """Another local host holds this state directory."""
+    """Another local host holds this state directory; `holder` is its note (`pid`, `url`), when written."""
+
+    def __init__(self, message: str, holder: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.holder = holder or {}
 
 
 class StateLock:
@@ -46,7 +50,7 @@ class StateLock:
         except (BlockingIOError, PermissionError):
             holder = _read_holder(fd)
             os.close(fd)
-            raise StateDirInUseError(_in_use(self.path.parent, holder)) from None
+            raise StateDirInUseError(_in_use(self.path.parent, holder), holder) from None
         _write_holder(fd, {"pid": os.getpid(), "url": url})
         self._fd = fd
 

@@ -35,7 +35,9 @@ from ..deploy.deployer import Deployer
 from ..deploy.executor import Appliers, Progress
 from ..deploy.models import Artifact, RemoteState, Resource
 from ..packaging import app_files, runtime_files, write_zip
-from ..provider import Provider
+from ..provider import DeadLetterEntry, Provider
+from ..runtime.cloudevent import CloudEvent
+from ..runtime.dead_letters import dead_letter_info
 from ..runtime.function import FunctionSpec
 from ..runtime.state_sqlite import SqliteBackend
 from ..runtime.triggers import Http, Queue, Schedule, Storage, Topic
@@ -120,6 +122,30 @@ class LocalProvider(Provider):
 
         with ProcessEnv(function_env(app, spec, stage or next(iter(app.config.stages)))):
             return invoke_native(spec, event, provider="local")
+
+    def dead_letters(self, app: App, stage: str, spec: FunctionSpec, redrive: bool = False) -> list[DeadLetterEntry]:
+        """The dead letters the dev host kept for `spec` in its journal (see `letters`)."""
+        from . import letters
+        from .host import dev_state_dir
+
+        entries, where = letters.dead_letters(dev_state_dir(app), spec.name, redrive)
+        return [_entry(e, where, redrive) for e in entries]
+
+
+def _entry(entry: dict[str, Any], where: str, redriven: bool) -> DeadLetterEntry:
+    """A journal entry as `portable-fn dead-letters` shows it, read from the event's own extensions."""
+    event = entry.get("event") or {}
+    info = dead_letter_info(CloudEvent.from_dict(event)) or {}
+    return DeadLetterEntry(
+        function=str(info.get("function") or entry.get("function")),
+        id=str(event.get("id", "")),
+        reason=info.get("reason", entry.get("reason")),
+        attempts=info.get("attempt", entry.get("attempts")),
+        time=entry.get("time"),
+        where=where,
+        event=event or None,
+        redriven=redriven,
+    )
 
 
 @dataclass(frozen=True)

@@ -126,6 +126,7 @@ def test_plan_lists_each_state_store_and_each_functions_grants(cloud_dir: Path) 
         ("stateful-dev-count", "stateful-dev-counters", "write"),
         ("stateful-dev-read_count", "stateful-dev-counters", "read"),
         ("stateful-dev-noted", "stateful-dev-counters", "write"),
+        ("stateful-dev-gated", "stateful-dev-counters", "write"),
     }  # `peek` touches state("secrets") undeclared: no store, no grant
     assert ("local state", "stateful-dev-secrets") not in created
     kinds = [s.resource.kind for s in outcome.plan.steps]

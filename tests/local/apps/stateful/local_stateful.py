@@ -3,7 +3,7 @@ state it never declared, and queue consumers with declared retry policies."""
 
 from __future__ import annotations
 
-from portable_fn import CloudEvent, Request, Response, function, http, queue
+from portable_fn import CloudEvent, DeadLetter, Request, Response, function, http, queue
 from portable_fn.runtime.retry import RetryPolicy, exponential, fixed
 from portable_fn.runtime.state import state
 
@@ -42,3 +42,11 @@ def capped(event: CloudEvent) -> None:
 @function(trigger=queue("noted"), uses=[counters.write()])
 def noted(event: CloudEvent) -> None:
     counters.put(event.id, event.data)
+
+
+@function(trigger=queue("gated"), uses=[counters.write()])
+def gated(event: CloudEvent) -> None:
+    """Dead-letters every event until the counter "open" is set (POST /count/open), then notes it."""
+    if not counters.get("open"):
+        raise DeadLetter("the gate is closed")
+    counters.put(f"passed-{event.id}", sorted(event.extensions))

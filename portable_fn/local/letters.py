@@ -1,0 +1,81 @@
+"""The dead letters of a dev host's state directory, for `portable-fn dead-letters --provider local`.
+
+A running host owns its journal (see `lock`): its dead letters are read, and redriven, through its own
+API (`GET /_local/dead-letters`, `POST /_local/dead-letters/{function}/redrive`, see `control`), so the
+redriven messages reach its workers at once. With no host running, the journal is read directly, holding
+the state directory's lock meanwhile so a host starting then waits for nothing half-written; the
+messages redriven wait in the journal for the next `portable-fn dev`.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from ..runtime.errors import ProviderError
+from .control import PREFIX
+from .delivery import DeadLetters
+from .journal import Journal
+from .lock import StateDirInUseError, StateLock
+
+JOURNAL = "journal.sqlite3"
+TIMEOUT_S = 30.0
+
+
+def dead_letters(state_dir: Path, function: str, redrive: bool = False) -> tuple[list[dict[str, Any]], str]:
+    """`function`'s dead letters in `state_dir` (the journal's entries, oldest first), and where they were
+    read from; with `redrive`, sent back to the function and removed."""
+    if not state_dir.is_dir():
+        return [], str(state_dir / JOURNAL)
+    lock = StateLock(state_dir)
+    try:
+        lock.acquire("portable-fn dead-letters")
+    except StateDirInUseError as busy:
+        url = busy.holder.get("url")
+        if not url:
+            raise ProviderError(
+                f"The dev host holding {state_dir} is starting; run `portable-fn dead-letters` again."
+            ) from None
+        return _through_host(str(url), function, redrive), f"{url}{PREFIX}/dead-letters"
+    try:
+        return _from_journal(state_dir / JOURNAL, function, redrive), str(state_dir / JOURNAL)
+    finally:
+        lock.release()
+
+
+def _from_journal(path: Path, function: str, redrive: bool) -> list[dict[str, Any]]:
+    if not path.is_file():
+        return []
+    with Journal(path) as journal:
+        letters = DeadLetters(journal)
+        if redrive:
+            return letters.redrive(function, lambda events: journal.add(function, events, None))
+        return letters.entries(function)
+
+
+def _through_host(url: str, function: str, redrive: bool) -> list[dict[str, Any]]:
+    if redrive:
+        answer = _call(url, "POST", f"{PREFIX}/dead-letters/{function}/redrive")
+        return list(answer["redriven"])
+    return [e for e in _call(url, "GET", f"{PREFIX}/dead-letters") if e.get("function") == function]
+
+
+def _call(url: str, method: str, path: str) -> Any:
+    request = urllib.request.Request(url + path, data=b"" if method == "POST" else None, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:
+            return json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        try:
+            said = json.loads(exc.read()).get("error") or exc.reason
+        except (ValueError, AttributeError):
+            said = exc.reason
+        raise ProviderError(f"The dev host at {url} refused {method} {path}: {said}") from None
+    except OSError as exc:
+        raise ProviderError(
+            f"The dev host at {url} holds the state directory but did not answer ({exc}); "
+            "wait for it to start, or stop it, and run the command again."
+        ) from None

@@ -101,4 +101,4 @@ def device(request: Request) -> Response:
     found = devices.get(device_id)
     if found is None:
         return Response.json({"error": f"device {device_id!r} has sent no readings"}, status=404)
-    return Response.json({**found.model_dump(mode="json"), "stddev": found.stddev})
+    return Response.json(found)

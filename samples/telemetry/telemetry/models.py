@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from datetime import datetime
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, computed_field
 
 RECENT = 20  # readings kept per device
 MIN_READINGS = 10  # no anomaly is called before a device has this many recent readings
@@ -51,6 +51,7 @@ class DeviceState(BaseModel):
     mean: float = 0.0
     m2: float = 0.0
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def stddev(self) -> float:
         return math.sqrt(self.m2 / (self.count - 1)) if self.count > 1 else 0.0

@@ -19,11 +19,7 @@ handler is never run unguarded.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
-import logging
-import math
 import time
 from collections.abc import Callable
 from datetime import timedelta
@@ -43,7 +39,6 @@ DEFAULT_TTL_S = 3600.0
 DEFAULT_LEASE_S = 15 * 60  # when neither the platform's deadline nor the function's timeout_s says
 IN_PROGRESS = "in_progress"
 COMPLETED = "completed"
-_log = logging.getLogger("portable_fn")
 
 
 class Idempotency:
@@ -156,7 +151,7 @@ class IdempotencyMiddleware(Middleware):
         try:
             self._settle(call, claim)
         except Exception as exc:  # the handler ran: its answer stands; the key frees when its lease ends
-            _log.error(
+            _log().error(
                 "function %s: idempotency record %r not settled (%s: %s)",
                 _name(call),
                 claim.key,
@@ -199,7 +194,7 @@ class IdempotencyMiddleware(Middleware):
         if _succeeded(call):
             done = Record(claim.key, _completed(call, claim.digest), new_version(), time.time() + claim.ttl)
             if not backend.replace(done, claim.version):
-                _log.warning(
+                _log().warning(
                     "function %s: idempotency key %r was taken over by a retry after this call's lease ended; "
                     "the retry's result stands (raise timeout_s if calls run this long)",
                     _name(call),
@@ -224,6 +219,8 @@ def _encode(status: str, digest: str, **fields: Any) -> str:
 
 
 def _completed(call: Call, digest: str) -> str:
+    import base64
+
     response = call.response
     if response is not None:
         stored = {
@@ -236,11 +233,13 @@ def _completed(call: Call, digest: str) -> str:
     try:
         return _encode(COMPLETED, digest, value=to_jsonable(value))
     except (TypeError, ValueError):
-        _log.warning("function %s: its return value is not JSON; duplicates get None", _name(call))
+        _log().warning("function %s: its return value is not JSON; duplicates get None", _name(call))
         return _encode(COMPLETED, digest, value=None)
 
 
 def _replay(call: Call, stored: dict[str, Any]) -> None:
+    import base64
+
     if call.request is None:
         call.result = Result(ACK, stored.get("value"), None, None, call.event_id)
         return
@@ -252,6 +251,8 @@ def _replay(call: Call, stored: dict[str, Any]) -> None:
 def _answer(call: Call, outcome: str, reason: str, status: int, retry_after: float | None = None) -> None:
     """Answer the call without running the handler: a Result for an event, a Response for a request."""
     if call.request is not None:
+        import math
+
         headers = {"Retry-After": str(max(1, math.ceil(retry_after)))} if retry_after is not None else None
         call.response = Response.json({"error": reason}, status=status, headers=headers)
         return
@@ -262,11 +263,19 @@ def _answer(call: Call, outcome: str, reason: str, status: int, retry_after: flo
 # -- keys and payloads ---------------------------------------------------------------------------
 
 
+def _log() -> Any:
+    import logging  # only when something is logged (about 6 ms cold)
+
+    return logging.getLogger("portable_fn")
+
+
 def _name(call: Call) -> str:
     return call.invocation.spec.name
 
 
 def _scoped(call: Call, key: str) -> str:
+    import hashlib
+
     scoped = f"{_name(call)}#{key}"
     if len(scoped) > MAX_KEY_CHARS:
         scoped = f"{_name(call)}#sha256:{hashlib.sha256(key.encode()).hexdigest()}"
@@ -282,6 +291,8 @@ def _lease_end(call: Call, now: float) -> float:
 
 
 def _digest(call: Call) -> str:
+    import hashlib
+
     request = call.request
     if request is not None:
         parts = [request.method.encode(), request.path.encode(), request.body]

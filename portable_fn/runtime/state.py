@@ -25,7 +25,6 @@ from __future__ import annotations
 import json
 import os
 import time
-import uuid
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, Protocol
@@ -221,7 +220,8 @@ def state(name: str, *, ttl: float | timedelta | None = None, model: Any = None)
 
 
 def new_version() -> str:
-    return uuid.uuid4().hex
+    """A fresh opaque version token (128 random bits, as a uuid4 has; without importing uuid, 10 ms cold)."""
+    return os.urandom(16).hex()
 
 
 def to_jsonable(value: Any) -> Any:

@@ -267,13 +267,22 @@ def http_failure(spec: FunctionSpec, exc: Exception) -> Response:
             body["attribute"] = exc.attribute
         return Response.json(body, status=400)
     if isinstance(exc, Retry):
-        return Response.json({"error": exc.reason}, status=503)
+        return Response.json({"error": exc.reason}, status=503, headers=retry_after(exc.delay_s))
     if isinstance(exc, DeadLetter):
         return Response.json({"error": exc.reason}, status=422)
     if type(exc).__module__.startswith("pydantic"):  # the handler validated the body and it failed
         return Response.json({"error": f"Invalid request body: {_one_line(exc)}"}, status=400)
     _log_crash(spec, exc)
     return Response.json({"error": "internal error", "function": spec.name}, status=500)
+
+
+def retry_after(delay_s: float | None) -> dict[str, str] | None:
+    """The `Retry-After` header for a wait (whole seconds, rounded up, at least 1), or None without one."""
+    if delay_s is None:
+        return None
+    import math
+
+    return {"Retry-After": str(max(1, math.ceil(delay_s)))}
 
 
 def _log_crash(spec: FunctionSpec, exc: BaseException) -> None:

@@ -26,6 +26,7 @@ from datetime import timedelta
 from typing import Any
 
 from .cloudevent import CloudEvent
+from .dispatch import retry_after
 from .errors import DeclarationError
 from .http import Request, Response
 from .outcomes import ACK, DEAD_LETTER, RETRY, DeadLetter, Result, Retry
@@ -248,15 +249,12 @@ def _replay(call: Call, stored: dict[str, Any]) -> None:
     call.response = Response(base64.b64decode(response.get("body", "")), int(response.get("status", 200)), headers)
 
 
-def _answer(call: Call, outcome: str, reason: str, status: int, retry_after: float | None = None) -> None:
+def _answer(call: Call, outcome: str, reason: str, status: int, wait_s: float | None = None) -> None:
     """Answer the call without running the handler: a Result for an event, a Response for a request."""
     if call.request is not None:
-        import math
-
-        headers = {"Retry-After": str(max(1, math.ceil(retry_after)))} if retry_after is not None else None
-        call.response = Response.json({"error": reason}, status=status, headers=headers)
+        call.response = Response.json({"error": reason}, status=status, headers=retry_after(wait_s))
         return
-    error = Retry(reason, delay_s=retry_after) if outcome == RETRY else DeadLetter(reason)
+    error = Retry(reason, after=wait_s) if outcome == RETRY else DeadLetter(reason)
     call.result = Result(outcome, None, reason, error, call.event_id)
 
 

@@ -15,12 +15,31 @@ DEAD_LETTER = "dead_letter"
 
 
 class Retry(Exception):
-    """Raise to have the event delivered again (after `delay_s` where the provider supports it)."""
+    """Raise to have the event delivered again, `after` a while (seconds or a timedelta) where the provider
+    supports it (each clamps to what its cloud can do); an HTTP call answers 503 with `Retry-After`.
+    `delay_s` is the same wait in seconds (the older spelling, still accepted)."""
 
-    def __init__(self, reason: str = "retry requested", delay_s: float | None = None) -> None:
+    def __init__(self, reason: str = "retry requested", delay_s: float | None = None, *, after: Any = None) -> None:
         super().__init__(reason)
+        if after is not None and delay_s is not None:
+            raise TypeError(f"Retry({reason!r}): give after= or delay_s=, not both (they mean the same wait).")
         self.reason = reason
-        self.delay_s = delay_s
+        self.delay_s = _seconds(after if after is not None else delay_s)
+
+    @property
+    def after(self) -> float | None:
+        """The wait asked for, in seconds (None: the function's retry policy decides)."""
+        return self.delay_s
+
+
+def _seconds(wait: Any) -> float | None:
+    """A wait in seconds from seconds or a timedelta (anything with `total_seconds`)."""
+    if wait is None:
+        return None
+    seconds = wait.total_seconds() if hasattr(wait, "total_seconds") else wait
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not seconds >= 0:
+        raise ValueError(f"Retry(after={wait!r}): use a number of seconds of at least 0 or a timedelta.")
+    return float(seconds)
 
 
 class DeadLetter(Exception):

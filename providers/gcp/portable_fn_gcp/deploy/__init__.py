@@ -119,6 +119,7 @@ class GcpDeployer(Deployer[GcpClient, Names]):
             config,
             storage_agent=wants_storage_agent_grant(app, config),
             event_receiver=wants_event_receiver_grant(app, config),
+            states=bool(app.states),
         ).read()
 
     def appliers(self, app: App, stage: str) -> Appliers:

@@ -24,9 +24,10 @@ from portable_fn.deploy.executor import Progress
 from portable_fn.runtime.errors import DeployError
 
 from ..settings import GcpSettings
+from ..state import EXPIRES_AT
 from .client import AlreadyExists, Forbidden, GcpClient, NotFound
 from .errors import not_enabled, storage_agent_not_ready
-from .naming import LABEL_SOURCE, Names, labels
+from .naming import LABEL_SOURCE, STATE_COLLECTION, Names, labels
 from .resources import (
     Bucket,
     DeadLetterRoute,
@@ -34,12 +35,26 @@ from .resources import (
     Function,
     PublicInvoker,
     SchedulerJob,
+    StateDatabase,
+    StateGrant,
     StorageAgentGrant,
     Topic,
     TriggerInvoker,
 )
-from .routes import PUBLISHER, SUBSCRIBER, grant, project_number, pubsub_agent, revoke, short, trigger_subscription
-from .storage_agent import POLICY_V3, grant_publisher, refused, storage_agent
+from .routes import (
+    POLICY_V3,
+    PUBLISHER,
+    SUBSCRIBER,
+    grant,
+    grant_conditional,
+    project_number,
+    pubsub_agent,
+    revoke,
+    revoke_conditional,
+    short,
+    trigger_subscription,
+)
+from .storage_agent import grant_publisher, refused, storage_agent
 
 R = TypeVar("R", bound=Resource)
 
@@ -443,6 +458,77 @@ class EventReceiverGrants(Applier[EventReceiverGrant]):
             ) from exc
 
 
+class StateDatabases(Applier[StateDatabase]):
+    """A state's Firestore database (native mode, in the resource's location), then the TTL policy on its
+    `expires_at` field; both long-running. One that exists (a run that failed before its TTL policy) is
+    adopted. A delete is only planned for an empty database, or with `--delete-data`."""
+
+    def create(self, resource: StateDatabase) -> None:
+        database = {
+            "location_id": resource.location,
+            "type_": "FIRESTORE_NATIVE",
+            "concurrency_mode": "OPTIMISTIC",
+            "delete_protection_state": "DELETE_PROTECTION_DISABLED",
+        }
+        request = {"parent": f"projects/{self.names.project}", "database": database, "database_id": resource.name}
+        try:
+            operation = self.gcp.call("firestore", "create_database", request=request)
+            self.gcp.wait(operation, f"creating Firestore database {resource.name}")
+        except AlreadyExists:
+            self.gcp.progress(f"      Firestore database {resource.name} exists already: adopted")
+        if resource.ttl:
+            self.set_ttl(resource)
+
+    def update(self, resource: StateDatabase, previous: StateDatabase, changes: tuple[str, ...]) -> None:
+        self.set_ttl(resource)
+
+    def set_ttl(self, resource: StateDatabase) -> None:
+        name = f"{self.names.database_path(resource.name)}/collectionGroups/{STATE_COLLECTION}/fields/{EXPIRES_AT}"
+        request = {
+            "field": {"name": name, "ttl_config": {} if resource.ttl else None},
+            "update_mask": {"paths": ["ttl_config"]},
+        }
+        operation = self.gcp.call("firestore", "update_field", request=request)
+        self.gcp.wait(operation, f"TTL policy on {resource.name}")
+
+    def delete(self, resource: StateDatabase) -> None:
+        operation = self.tolerate_missing(
+            lambda: self.gcp.call(
+                "firestore", "delete_database", request={"name": self.names.database_path(resource.name)}
+            )
+        )
+        if operation is not None:
+            self.gcp.wait(operation, f"deleting Firestore database {resource.name}")
+
+
+class StateGrants(Applier[StateGrant]):
+    """The account's conditional binding on the project (policy version 3, every other binding sent back as
+    read). A caller Google refuses (403) is told the gcloud command."""
+
+    def create(self, resource: StateGrant) -> None:
+        self.edit(resource, grant_conditional, "add")
+
+    def update(self, resource: StateGrant, previous: StateGrant, changes: tuple[str, ...]) -> None:
+        self.delete(previous)
+        self.create(resource)
+
+    def delete(self, resource: StateGrant) -> None:
+        self.edit(resource, revoke_conditional, "remove")
+
+    def edit(self, resource: StateGrant, change: Callable[..., bool], verb: str) -> None:
+        try:
+            change(self.gcp, f"projects/{resource.project}", resource.role, resource.member, resource.condition)
+        except Forbidden as exc:
+            condition = resource.condition
+            raise not_enabled(exc, resource.project) or DeployError(
+                f"Deploying to gcp: Google refused to let deploy {verb} {resource.member}'s {resource.role} on state "
+                f"database {resource.database} ({type(exc).__name__}: {exc}). Have a project owner run this once:\n"
+                f"    gcloud projects {verb}-iam-policy-binding {resource.project} --member={resource.member} "
+                f"--role={resource.role} --condition='expression={condition['expression']},title={condition['title']}'"
+                "\nthen run `portable-fn` again."
+            ) from exc
+
+
 class SchedulerJobs(Applier[SchedulerJob]):
     def create(self, resource: SchedulerJob) -> None:
         try:
@@ -480,4 +566,6 @@ APPLIERS: dict[type[Resource], type[Applier[Any]]] = {
     SchedulerJob: SchedulerJobs,
     TriggerInvoker: TriggerInvokers,
     EventReceiverGrant: EventReceiverGrants,
+    StateDatabase: StateDatabases,
+    StateGrant: StateGrants,
 }

@@ -11,6 +11,8 @@ points at the Pub/Sub emulator, which the library then dials itself):
     run         google.cloud.run_v2.ServicesClient                the invoker IAM binding
     resourcemanager  google.cloud.resourcemanager_v3.ProjectsClient  the project's IAM (storage agent grant)
     eventarc    google.cloud.eventarc_v1.EventarcClient            the functions' triggers (their subscription)
+    firestore   google.cloud.firestore_admin_v1.FirestoreAdminClient  the states' databases and TTL policies
+    documents   google.cloud.firestore_v1 FirestoreClient           whether a state's database holds documents
 
 Endpoints: `endpoint_url` points every service at one place (a recording endpoint, a proxy);
 `endpoints = {functions = "...", pubsub = "...", ...}` in the settings wins per service. An endpoint on
@@ -41,8 +43,19 @@ from google.auth.credentials import AnonymousCredentials, Credentials
 
 Progress = Callable[[str], None]
 READ_PREFIXES = ("get_", "list_")
-SERVICES = ("functions", "pubsub", "subscriber", "scheduler", "run", "storage", "resourcemanager", "eventarc")
-SAME_ENDPOINT = {"subscriber": "pubsub"}  # both are the Pub/Sub API
+SERVICES = (
+    "functions",
+    "pubsub",
+    "subscriber",
+    "scheduler",
+    "run",
+    "storage",
+    "resourcemanager",
+    "eventarc",
+    "firestore",
+    "documents",
+)
+SAME_ENDPOINT = {"subscriber": "pubsub", "documents": "firestore"}  # each pair is one API
 NotFound, AlreadyExists, Forbidden = google_errors.NotFound, google_errors.Conflict, google_errors.Forbidden
 API_LOG = logging.getLogger("portable_fn.api")
 # The request fields that name what a call acts on, first found wins; a message in one stands for its name.
@@ -54,6 +67,7 @@ RESOURCE_FIELDS = (
     "job",
     "function",
     "trigger",
+    "field",
     "bucket_or_name",
     "parent",
     "project",
@@ -203,6 +217,14 @@ def _client_class(name: str) -> Any:
         from google.cloud import eventarc_v1
 
         return eventarc_v1.EventarcClient
+    if name == "firestore":
+        from google.cloud import firestore_admin_v1
+
+        return firestore_admin_v1.FirestoreAdminClient
+    if name == "documents":
+        from google.cloud.firestore_v1.services.firestore import FirestoreClient
+
+        return FirestoreClient
     from google.cloud import run_v2
 
     return run_v2.ServicesClient

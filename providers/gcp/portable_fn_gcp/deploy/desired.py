@@ -20,6 +20,14 @@ An app with a storage trigger also wants the `StorageAgentGrant`: the project's 
 agent may publish to Pub/Sub, which Eventarc's Cloud Storage triggers need (unless
 `grant_storage_agent = false` leaves that to whoever runs the project).
 
+A state some function uses (`uses=[orders.read()]`) brings its own Firestore database (`StateDatabase`, with a
+TTL policy on `expires_at`); each function that declares it gets `PORTABLE_FN_STATE_<NAME>` (the collection's
+path, `Names.state_locator`). With an app's own `service_account`, that account is granted
+`roles/datastore.user` (some function writes it) or `roles/datastore.viewer` (all only read) on the project
+under a condition naming that one database (`StateGrant`). The account is shared by the app's functions, so
+it holds the union of what they declare; each function's own declaration is enforced at run time
+(`check_access`).
+
 An app that names its own `service_account` (the runtime and trigger identity) has deploy grant it what
 Eventarc's delivery needs: `roles/run.invoker` on each event function's Cloud Run service
 (`TriggerInvoker`), and with a storage trigger `roles/eventarc.eventReceiver` on the project
@@ -36,6 +44,7 @@ from typing import TYPE_CHECKING, Any
 
 from portable_fn.deploy import Artifact, Resource
 from portable_fn.runtime.function import FunctionOptions, FunctionSpec
+from portable_fn.runtime.state import State, locator_env
 from portable_fn.runtime.triggers import Http, Queue, Schedule, Storage
 from portable_fn.runtime.triggers import Topic as TopicTrigger
 
@@ -48,6 +57,8 @@ from .resources import (
     Function,
     PublicInvoker,
     SchedulerJob,
+    StateDatabase,
+    StateGrant,
     StorageAgentGrant,
     Topic,
     TriggerInvoker,
@@ -70,6 +81,7 @@ MAX_EVENT_TIMEOUT_S = 540  # event-driven 2nd gen functions stop after 9 minutes
 DEAD_LETTER_ENV = "PORTABLE_FN_DEAD_LETTER_TOPIC"
 TIMEOUT_ENV = "PORTABLE_FN_TIMEOUT_S"  # the shim's Context deadline (Google does not tell it)
 MIN_DELIVERY_ATTEMPTS, MAX_DELIVERY_ATTEMPTS = 5, 100  # what a Pub/Sub dead-letter policy accepts
+DATASTORE_USER, DATASTORE_VIEWER = "roles/datastore.user", "roles/datastore.viewer"
 
 
 @dataclass(frozen=True)
@@ -90,9 +102,31 @@ def desired(target: Target) -> list[Resource]:
         resources.append(StorageAgentGrant(target.names.project))
     if wants_event_receiver_grant(target.app, target.settings):
         resources.append(EventReceiverGrant(target.settings.service_account, project=target.names.project))
+    resources += state_resources(target)
     for spec in target.app.functions:
         resources += FunctionResources(target, spec).build()
     return in_order(resources)
+
+
+def state_resources(target: Target) -> list[Resource]:
+    """A database per state some function uses, and the app's account's conditional grant on each."""
+    names, account, app = target.names, target.settings.service_account, target.app
+    out: list[Resource] = []
+    for state in app.states:
+        database = names.database(state.name)
+        out.append(StateDatabase(database, location=names.region))
+        if account:
+            writes = any(u.writes for s in app.functions for u in app.options(s).uses if u.resource is state)
+            out.append(
+                StateGrant(
+                    database,
+                    project=names.project,
+                    database=names.database_path(database),
+                    member=f"serviceAccount:{account}",
+                    role=DATASTORE_USER if writes else DATASTORE_VIEWER,
+                )
+            )
+    return out
 
 
 def wants_storage_agent_grant(app: App, settings: GcpSettings) -> bool:
@@ -198,6 +232,9 @@ class FunctionResources:
         }
         if dead_letter := self.dead_letter_topic():
             own[DEAD_LETTER_ENV] = self.t.names.topic_path(dead_letter)
+        for use in self.options.uses:
+            if isinstance(use.resource, State):
+                own[locator_env(use.resource.name)] = self.t.names.state_locator(use.resource.name)
         return {**config.defaults.env, **(stage.env if stage else {}), **self.spec.options.env, **own}
 
     def event_trigger(self) -> dict[str, Any]:

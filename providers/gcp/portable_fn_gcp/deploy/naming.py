@@ -18,7 +18,8 @@ LABEL_STAGE = "portable-fn-stage"
 LABEL_SOURCE = "portable-fn-source"  # the first 32 hex digits of the source zip's SHA-256
 JOB_MARKER = "portable-fn"
 
-MAX_FUNCTION, MAX_TOPIC, MAX_JOB, MAX_LABEL = 63, 255, 500, 63
+MAX_FUNCTION, MAX_TOPIC, MAX_JOB, MAX_LABEL, MAX_DATABASE = 63, 255, 500, 63, 63
+STATE_COLLECTION = "items"  # the one collection of a state's database
 _NOT_FUNCTION = re.compile(r"[^a-z0-9-]+")
 _NOT_LABEL = re.compile(r"[^a-z0-9_-]+")
 
@@ -79,6 +80,22 @@ class Names:
 
     def topic_path(self, topic: str) -> str:
         return f"projects/{self.project}/topics/{topic}"
+
+    def database(self, state: str) -> str:
+        """A state's Firestore database id (`[a-z][a-z0-9-]*[a-z0-9]`, 4 to 63 characters): one per state, so
+        IAM can scope a grant to it. Firestore databases carry no labels: remote finds them by this prefix."""
+        return fit(_NOT_FUNCTION.sub("-", f"{self.prefix}-{state}".lower()).strip("-"), MAX_DATABASE)
+
+    @property
+    def database_prefix(self) -> str:
+        return _NOT_FUNCTION.sub("-", f"{self.prefix}-".lower()).lstrip("-")
+
+    def database_path(self, database: str) -> str:
+        return f"projects/{self.project}/databases/{database}"
+
+    def state_locator(self, state: str) -> str:
+        """What `PORTABLE_FN_STATE_<NAME>` holds: the state's collection, as Firestore names it."""
+        return f"{self.database_path(self.database(state))}/documents/{STATE_COLLECTION}"
 
     def job(self, fn: str) -> str:
         return fit(f"{self.prefix}-{fn}", MAX_JOB)

@@ -11,6 +11,13 @@ An app that names its own service account has its delivery grants read too: `rol
 event function's Cloud Run service, and for a storage trigger `roles/eventarc.eventReceiver` on the project
 (with the function of another app or stage that still relies on it, if any, so `remove` keeps it then).
 
+A state's Firestore database is found by its name (`<app>-<stage>-`: databases carry no labels), with its TTL
+policy (the `expires_at` field of the `items` collection group) and whether its collection holds any
+document (a one-document page), so `remove` keeps one with data. Only an app that uses a state has them read,
+so an app without one needs no Firestore API (the database of a state the app no longer uses is found, by
+its prefix, while it uses another). The app's account's conditional grants on
+them are read from the project's IAM policy (version 3, where conditions are kept).
+
 The Cloud Storage service agent's publisher grant on the project (`storage_agent`) is read for an app with
 a storage trigger; plans never delete it (`StorageAgentGrant.kept_because`: it is project-wide), so
 `remove` lists it as kept. A policy Google refuses to show (403) reads as no grant: deploy then tries to
@@ -20,14 +27,16 @@ make it, and explains.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import Any
 
 from portable_fn.deploy import RemoteState, Resource
 
 from ..settings import GcpSettings
+from ..state import EXPIRES_AT
 from .client import Forbidden, GcpClient, NotFound
 from .desired import DEAD_LETTER_ENV, MESSAGE_PUBLISHED
-from .naming import LABEL_SOURCE, Names, has_labels, labels
+from .naming import LABEL_SOURCE, STATE_COLLECTION, Names, has_labels, labels
 from .resources import (
     Bucket,
     DeadLetterRoute,
@@ -35,13 +44,15 @@ from .resources import (
     Function,
     PublicInvoker,
     SchedulerJob,
+    StateDatabase,
+    StateGrant,
     StorageAgentGrant,
     Topic,
     TriggerInvoker,
     in_order,
 )
-from .routes import PUBLISHER, has_member, short, trigger_subscription
-from .storage_agent import POLICY_V3, holds_publisher, storage_agent
+from .routes import POLICY_V3, PUBLISHER, has_member, short, trigger_subscription
+from .storage_agent import holds_publisher, storage_agent
 
 INVOKER_ROLE, ALL_USERS = "roles/run.invoker", "allUsers"
 _MEMORY = re.compile(r"(\d+)\s*(Ki|Mi|Gi|k|M|G)?\Z")
@@ -72,12 +83,14 @@ class RemoteReader:
         settings: GcpSettings,
         storage_agent: bool = False,
         event_receiver: bool = False,
+        states: bool = False,
     ) -> None:
         self.gcp = gcp
         self.names = names
         self.settings = settings
         self.storage_agent = storage_agent  # whether the app wants the storage agent's grant (desired)
         self.event_receiver = event_receiver  # whether it wants its account's event receiver grant (desired)
+        self.states = states  # whether it uses a state: else Firestore is never asked (its API may be off)
 
     def read(self) -> RemoteState:
         found = self.found_functions()
@@ -87,8 +100,9 @@ class RemoteReader:
             *self.event_receiver_grant(),
             *self.topics(),
             *self.buckets(),
-            *functions,
         ]
+        databases = self.state_databases()
+        resources += [*databases, *self.state_grants(databases), *functions]
         resources += self.invokers([f for f in functions if not f.event_type and f.service])
         resources += self.trigger_invokers([f for f in functions if f.event_type and f.service])
         resources += [route for f in found if (route := self.dead_letter_route(f)) is not None]
@@ -135,6 +149,48 @@ class RemoteReader:
             ):
                 return short(found.name)
         return ""
+
+    def state_databases(self) -> list[StateDatabase]:
+        """The app and stage's state databases (by name), each with its TTL policy and whether it holds data."""
+        if not self.states:
+            return []
+        prefix, project = self.names.database_prefix, f"projects/{self.names.project}"
+        found = self.gcp.call("firestore", "list_databases", request={"parent": project}).databases
+        return [self.state_database(d) for d in found if short(d.name).startswith(prefix)]
+
+    def state_database(self, found: Any) -> StateDatabase:
+        field = f"{found.name}/collectionGroups/{STATE_COLLECTION}/fields/{EXPIRES_AT}"
+        try:
+            ttl = self.gcp.call("firestore", "get_field", request={"name": field}).ttl_config.state.name
+        except NotFound:
+            ttl = ""
+        request = {"parent": f"{found.name}/documents", "collection_id": STATE_COLLECTION, "page_size": 1}
+        documents = any(True for _ in self.gcp.call("documents", "list_documents", request=request))
+        return StateDatabase(
+            short(found.name),
+            location=found.location_id,
+            ttl=ttl in ("CREATING", "ACTIVE"),
+            documents=documents,
+        )
+
+    def state_grants(self, databases: list[StateDatabase]) -> list[StateGrant]:
+        """The app's account's grants limited to one of `databases` (by the condition deploy writes)."""
+        if not (account := self.settings.service_account) or not databases:
+            return []
+        project = self.names.project
+        try:
+            policy = self.gcp.call(
+                "resourcemanager", "get_iam_policy", request={"resource": f"projects/{project}", "options": POLICY_V3}
+            )
+        except Forbidden:  # cannot tell: deploy tries to grant and explains a refusal
+            return []
+        member, out = f"serviceAccount:{account}", []
+        for database in databases:
+            wanted = StateGrant(database.name, project=project, database=self.names.database_path(database.name))
+            for binding in policy.bindings:
+                if member in binding.members and binding.condition.expression == wanted.condition["expression"]:
+                    out.append(replace(wanted, member=member, role=binding.role))
+        return out
 
     def functions(self) -> list[Function]:
         return [self.function(f) for f in self.found_functions()]

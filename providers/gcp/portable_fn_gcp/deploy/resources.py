@@ -33,6 +33,46 @@ class Bucket(Resource):
 
 
 @dataclass(frozen=True)
+class StateDatabase(Resource):
+    """The Firestore database (native mode) of one state, named `<app>-<stage>-<state>`, holding the state in
+    its one collection (`items`) with a TTL policy on `expires_at`, so Firestore deletes expired records
+    itself (a day or so late; reads check expiry in code). Its location cannot change once made, so it is
+    never compared; `documents` is what remote found, so `remove` keeps a database that holds any unless
+    told `--delete-data`."""
+
+    kind = "firestore database"
+    ignore_on_compare = frozenset({"location", "documents"})
+    location: str = ""
+    ttl: bool = True
+    documents: bool = False
+
+    def holds_data(self) -> bool:
+        return self.documents
+
+
+@dataclass(frozen=True)
+class StateGrant(Resource):
+    """The app's service account holding `role` (roles/datastore.user to write, roles/datastore.viewer to
+    read) on the project, under an IAM condition that limits it to one state's database
+    (`resource.name == "projects/P/databases/D"`), named after that database: Firestore has no IAM policy of
+    its own below the project, and a database is the smallest thing a condition can name."""
+
+    kind = "state access grant"
+    project: str = ""
+    database: str = ""  # projects/P/databases/D
+    member: str = ""  # serviceAccount:EMAIL
+    role: str = ""
+
+    @property
+    def condition(self) -> dict[str, str]:
+        return {
+            "title": f"portable-fn {self.name}"[:100],
+            "description": "portable-fn: this state's database only",
+            "expression": f'resource.name == "{self.database}"',
+        }
+
+
+@dataclass(frozen=True)
 class Function(Resource):
     """A Cloud Functions (2nd gen) function, named by its id. `source_sha` is kept in a label, since
     the stored source object changes with every upload; `state` is "ACTIVE" when desired, so a function
@@ -181,6 +221,8 @@ ORDER: tuple[type[Resource], ...] = (
     EventReceiverGrant,
     Topic,
     Bucket,
+    StateDatabase,
+    StateGrant,
     Function,
     DeadLetterRoute,
     PublicInvoker,

@@ -20,6 +20,7 @@ from typing import Any
 from .client import GcpClient, NotFound
 
 PUBLISHER, SUBSCRIBER = "roles/pubsub.publisher", "roles/pubsub.subscriber"
+POLICY_V3 = {"requested_policy_version": 3}  # conditional bindings intact, so setting the policy keeps them
 _DEFAULT_ACCOUNT = re.compile(r"(\d+)-compute@developer\.gserviceaccount\.com\Z")
 
 
@@ -91,4 +92,37 @@ def revoke(
     if not binding.members:
         policy.bindings.remove(binding)
     gcp.call(service, "set_iam_policy", request={"resource": resource, "policy": policy})
+    return True
+
+
+def grant_conditional(gcp: GcpClient, project: str, role: str, member: str, condition: dict[str, str]) -> bool:
+    """Add `member` to `role` under `condition` in the project's policy (read-modify-write at version 3; the
+    etag guards it); False when a binding with that role and condition holds it already."""
+    policy = gcp.call("resourcemanager", "get_iam_policy", request={"resource": project, "options": POLICY_V3})
+    same = [b for b in policy.bindings if b.role == role and b.condition.expression == condition["expression"]]
+    if any(member in b.members for b in same):
+        return False
+    binding = same[0] if same else policy.bindings.add(role=role, condition=condition)
+    binding.members.append(member)
+    policy.version = 3
+    gcp.call("resourcemanager", "set_iam_policy", request={"resource": project, "policy": policy})
+    return True
+
+
+def revoke_conditional(gcp: GcpClient, project: str, role: str, member: str, condition: dict[str, str]) -> bool:
+    """Take `member` out of `role`'s binding under `condition` (as `grant_conditional`); False when it was not
+    there, and nothing was sent."""
+    policy = gcp.call("resourcemanager", "get_iam_policy", request={"resource": project, "options": POLICY_V3})
+    expression = condition["expression"]
+    binding = next(
+        (b for b in policy.bindings if b.role == role and b.condition.expression == expression and member in b.members),
+        None,
+    )
+    if binding is None:
+        return False
+    binding.members.remove(member)
+    if not binding.members:
+        policy.bindings.remove(binding)
+    policy.version = 3
+    gcp.call("resourcemanager", "set_iam_policy", request={"resource": project, "policy": policy})
     return True

@@ -16,9 +16,7 @@ from portable_fn.runtime.errors import DeployError
 from .client import GcpClient
 from .errors import not_enabled
 from .resources import AGENT_DOMAIN, gcloud
-from .routes import PUBLISHER, grant, has_member
-
-POLICY_V3 = {"requested_policy_version": 3}  # conditional bindings intact, so setting the policy keeps them
+from .routes import POLICY_V3, PUBLISHER, grant, has_member
 
 
 def storage_agent(gcp: GcpClient, project: str, project_number: str) -> str:

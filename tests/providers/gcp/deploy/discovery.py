@@ -35,6 +35,7 @@ DOCUMENTS = (
     "cloudresourcemanager.v3",
     "eventarc.v1",
     "storage.v1",
+    "firestore.v1",
 )
 REQUIRED = re.compile(r"\s*(Required|REQUIRED)\b")
 DATETIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)")

@@ -86,6 +86,10 @@ JOB_PATH = rf"{LOCATION}/jobs/[-A-Za-z0-9_]{{1,500}}"
 SERVICE_PATH = rf"{LOCATION}/services/[^/:]+"
 SUBSCRIPTION_PATH = r"projects/[^/]+/subscriptions/[A-Za-z][-A-Za-z0-9._~%+]{2,254}"
 TRIGGER_PATH = rf"{LOCATION}/triggers/[^/]+"
+DATABASE_PATH = r"projects/[^/]+/databases/[^/]+"
+FIELD_PATH = rf"{DATABASE_PATH}/collectionGroups/[^/]+/fields/[^/]+"
+DATABASE_ID = re.compile(r"[a-z][a-z0-9-]{2,61}[a-z0-9]")
+FIRESTORE_ADMIN = "type.googleapis.com/google.firestore.admin.v1."
 DISCOVERY = discovery.Discovery()  # every request served, and every answer, held to these documents
 FUNCTION, JOB = DISCOVERY.fields("cloudfunctions", "Function"), DISCOVERY.fields("cloudscheduler", "Job")
 TOPIC, SUBSCRIPTION = DISCOVERY.fields("pubsub", "Topic"), DISCOVERY.fields("pubsub", "Subscription")
@@ -244,6 +248,9 @@ class GoogleApi:
         self.triggers: dict[str, dict[str, Any]] = {}  # Eventarc triggers by path (keyed "function": its function)
         self.transport_delay = 0  # reads of a new trigger answered before its subscription is filled in
         self.transport_pending: dict[str, int] = {}
+        self.databases: dict[str, dict[str, Any]] = {}  # Firestore databases by path
+        self.fields: dict[str, dict[str, Any]] = {}  # Firestore field configurations (TTL policies) by path
+        self.documents: dict[str, int] = {}  # how many documents a test put in a database's collection
         self._ids = itertools.count(1)
 
     # -- what tests use ----------------------------------------------------------------------------
@@ -326,6 +333,8 @@ class GoogleApi:
             ("GET", rf"/v1/({SUBSCRIPTION_PATH})", self.get_subscription),
             ("GET", rf"/v1/({TRIGGER_PATH})", self.get_trigger),
             ("PATCH", rf"/v1/({SUBSCRIPTION_PATH})", self.update_subscription),
+            ("PUT", rf"/v1/({SUBSCRIPTION_PATH})", self.create_subscription),
+            ("DELETE", rf"/v1/({SUBSCRIPTION_PATH})", self.delete_subscription),
             ("PUT", rf"/v1/({TOPIC_PATH})", self.create_topic),
             ("PATCH", rf"/v1/({TOPIC_PATH})", self.update_topic),
             ("GET", rf"/v1/({TOPIC_PATH})", self.get_topic),
@@ -339,6 +348,14 @@ class GoogleApi:
             ("GET", r"/storage/v1/b/([^/]+)", self.get_bucket),
             ("PATCH", r"/storage/v1/b/([^/]+)", self.patch_bucket),
             ("DELETE", r"/storage/v1/b/([^/]+)", self.delete_bucket),
+            ("POST", r"/v1/(projects/[^/]+)/databases", self.create_database),
+            ("GET", r"/v1/(projects/[^/]+)/databases", self.list_databases),
+            ("GET", rf"/v1/({DATABASE_PATH})", self.get_database),
+            ("DELETE", rf"/v1/({DATABASE_PATH})", self.delete_database),
+            ("GET", rf"/v1/({DATABASE_PATH}/operations/[^/]+)", self.get_operation),
+            ("PATCH", rf"/v1/({FIELD_PATH})", self.update_field),
+            ("GET", rf"/v1/({FIELD_PATH})", self.get_field),
+            ("GET", rf"/v1/({DATABASE_PATH})/documents/([^/]+)", self.list_documents),
             ("POST", rf"/v1/({LOCATION})/jobs", self.create_job),
             ("GET", rf"/v1/({LOCATION})/jobs", self.list_jobs),
             ("GET", rf"/v1/({JOB_PATH})", self.get_job),
@@ -572,6 +589,23 @@ class GoogleApi:
             raise ApiError(404, f"Resource not found (resource={name.rsplit('/', 1)[-1]}).")
         return {k: v for k, v in self.subscriptions[name].items() if k != "function"}
 
+    def create_subscription(self, name: str, query: dict[str, str], body: Any) -> dict[str, Any]:
+        if name in self.subscriptions:
+            raise ApiError(409, f"Resource already exists in the project (resource={name.rsplit('/', 1)[-1]}).")
+        if body.get("topic") not in self.topics:
+            raise ApiError(404, f"Resource not found (resource={str(body.get('topic')).rsplit('/', 1)[-1]}).")
+        retention = body.get("messageRetentionDuration", "604800s")
+        if not 600 <= float(retention.rstrip("s")) <= 604800:
+            raise ApiError(400, "messageRetentionDuration must be between 10 minutes and 7 days")
+        self.subscriptions[name] = {**body, "name": name, "state": "ACTIVE"}
+        self.policies[name] = {"version": 1, "bindings": [], "etag": self.etag()}
+        return self.get_subscription(name, query, None)
+
+    def delete_subscription(self, name: str, query: dict[str, str], body: Any) -> dict[str, Any]:
+        self.get_subscription(name, query, None)
+        del self.subscriptions[name]
+        return {}
+
     def update_subscription(self, name: str, query: dict[str, str], body: Any) -> dict[str, Any]:
         paths = mask_paths(query, SUBSCRIPTION, "body", body)
         if body["subscription"].get("name", name) != name:  # the path carries it (the transcoder moves it)
@@ -787,6 +821,75 @@ class GoogleApi:
         return page([j for n, j in sorted(self.jobs.items()) if n.startswith(parent + "/")], "jobs", query)
 
     # -- the storage emulator ----------------------------------------------------------------------
+    # -- Firestore v1 (the admin methods, and a page of a collection's documents) ------------------------
+    def create_database(self, project: str, query: dict[str, str], body: Any) -> dict[str, Any]:
+        database_id = query.get("databaseId", "")
+        if not DATABASE_ID.fullmatch(database_id):
+            raise ApiError(
+                400, f"Database ID '{database_id}' is not valid: 4 to 63 of [a-z0-9-], starting with a letter"
+            )
+        for required in ("locationId", "type"):
+            if not body.get(required):
+                raise ApiError(400, f"database.{required} is required")
+        path = f"{project}/databases/{database_id}"
+        if path in self.databases:
+            raise ApiError(409, f"Database '{database_id}' already exists.")
+        database = {**body, "name": path, "uid": str(uuid.uuid4()), "createTime": "2026-01-01T00:00:00Z"}
+        self.databases[path] = database
+        return self.firestore_operation(
+            path, "CreateDatabaseMetadata", lambda: {**database, "@type": FIRESTORE_ADMIN + "Database"}
+        )
+
+    def list_databases(self, project: str, query: dict[str, str], body: Any) -> dict[str, Any]:
+        return {"databases": [d for p, d in sorted(self.databases.items()) if p.startswith(f"{project}/")]}
+
+    def get_database(self, path: str, query: dict[str, str], body: Any) -> dict[str, Any]:
+        if path not in self.databases:
+            raise ApiError(
+                404, f"Project '{path.split('/')[1]}' or database '{path.rsplit('/', 1)[-1]}' does not exist."
+            )
+        return self.databases[path]
+
+    def delete_database(self, path: str, query: dict[str, str], body: Any) -> dict[str, Any]:
+        found = self.get_database(path, query, body)
+        del self.databases[path]
+        self.documents.pop(path, None)
+        self.fields = {name: f for name, f in self.fields.items() if not name.startswith(f"{path}/")}
+        return self.firestore_operation(
+            path, "DeleteDatabaseMetadata", lambda: {**found, "@type": FIRESTORE_ADMIN + "Database"}
+        )
+
+    def update_field(self, name: str, query: dict[str, str], body: Any) -> dict[str, Any]:
+        paths = query.get("updateMask", "").split(",")
+        if paths != ["ttlConfig"]:
+            raise ApiError(400, f"updateMask must name ttlConfig, got {query.get('updateMask')!r}")
+        self.get_database(name.split("/collectionGroups/")[0], query, None)
+        field = {"name": name}
+        if "ttlConfig" in body:
+            field["ttlConfig"] = {"state": "ACTIVE"}
+        self.fields[name] = field
+        return self.firestore_operation(
+            name.split("/collectionGroups/")[0],
+            "FieldOperationMetadata",
+            lambda: {**field, "@type": FIRESTORE_ADMIN + "Field"},
+        )
+
+    def get_field(self, name: str, query: dict[str, str], body: Any) -> dict[str, Any]:
+        self.get_database(name.split("/collectionGroups/")[0], query, None)
+        return self.fields.get(name, {"name": name})
+
+    def list_documents(self, database: str, collection: str, query: dict[str, str], body: Any) -> dict[str, Any]:
+        self.get_database(database, query, None)
+        count = min(self.documents.get(database, 0), int(query.get("pageSize") or 20))
+        docs = [{"name": f"{database}/documents/{collection}/k{i}", "fields": {}} for i in range(count)]
+        return {"documents": docs} if docs else {}
+
+    def firestore_operation(self, database: str, metadata: str, finish: Any) -> dict[str, Any]:
+        name = f"{database}/operations/operation-{next(self._ids)}"
+        self.operations[name] = {"name": name, "metadata": {"@type": FIRESTORE_ADMIN + metadata}, "done": False}
+        self.pending[name] = finish
+        return self.operations[name]
+
     def _download(self, bucket: str, name: str) -> bytes:
         url = f"{self.storage_url}/storage/v1/b/{bucket}/o/{urllib.parse.quote(name, safe='')}?alt=media"
         try:

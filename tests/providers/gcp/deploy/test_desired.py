@@ -82,7 +82,8 @@ def test_a_project_is_required_and_found_in_the_environment(monkeypatch: pytest.
 
 
 def test_endpoints_can_be_set_per_service_and_the_pubsub_emulator_is_honoured(monkeypatch: pytest.MonkeyPatch) -> None:
-    client = GcpClient("http://127.0.0.1:1", {"scheduler": "http://127.0.0.1:2", "pubsub": "http://127.0.0.1:3"})
+    given = {"scheduler": "http://127.0.0.1:2", "pubsub": "http://127.0.0.1:3", "firestore": "http://127.0.0.1:4"}
+    client = GcpClient("http://127.0.0.1:1", given)
     assert client.endpoints == {
         "functions": "http://127.0.0.1:1",
         "pubsub": "http://127.0.0.1:3",
@@ -92,7 +93,10 @@ def test_endpoints_can_be_set_per_service_and_the_pubsub_emulator_is_honoured(mo
         "storage": "http://127.0.0.1:1",
         "resourcemanager": "http://127.0.0.1:1",
         "eventarc": "http://127.0.0.1:1",
+        "firestore": "http://127.0.0.1:4",
+        "documents": "http://127.0.0.1:4",  # the same API as firestore (its data plane)
     }
+    assert type(client.service("documents").transport).__name__ == "FirestoreRestTransport"
     assert type(client.service("scheduler").transport).__name__ == "CloudSchedulerRestTransport"
     monkeypatch.setenv("PUBSUB_EMULATOR_HOST", "127.0.0.1:8085")
     assert type(client.service("pubsub").transport).__name__ == "PublisherGrpcTransport"

@@ -160,6 +160,9 @@ class Events:
     def new(self) -> dict[str, Any]:
         return {"Records": [{**self.record, "messageId": f"{self.prefix}-{next(self.count):09d}"}]}
 
+    def same(self) -> dict[str, Any]:
+        return self.duplicate
+
 
 RUNS = {"ours": 0, "powertools": 0}  # handler executions, for the check
 
@@ -179,18 +182,18 @@ def powertools_side(client: Any) -> dict[str, Callable[[dict[str, Any], Any], An
     def record_handler(record: SQSRecord) -> int:
         return total(json.loads(record.body))
 
-    @idempotent_function(data_keyword_argument="record", config=config, persistence_store=persistence)
+    @idempotent_function(data_keyword_argument="record", config=config, persistence_store=persistence)  # type: ignore[untyped-decorator]
     def idempotent_record_handler(record: SQSRecord) -> int:
         RUNS["powertools"] += 1
         return total(json.loads(record.body))
 
-    def idempotent(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    def idempotent(event: dict[str, Any], context: Any) -> Any:
         config.register_lambda_context(context)
         return process_partial_response(
             event=event, record_handler=idempotent_record_handler, processor=processor, context=context
         )
 
-    def plain(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    def plain(event: dict[str, Any], context: Any) -> Any:
         return process_partial_response(
             event=event, record_handler=record_handler, processor=processor, context=context
         )
@@ -219,16 +222,22 @@ def idempotency_contenders(client: Any) -> dict[str, Callable[[], Any]]:
     for side, handlers in sides.items():
         events = Events(f"{side}-{uuid.uuid4().hex[:8]}")
         idem, plain = handlers["idempotent"], handlers["plain"]
-        out[f"{side} first"] = lambda h=idem, e=events: h(e.new(), context)
-        out[f"{side} duplicate"] = lambda h=idem, e=events: h(e.duplicate, context)
-        out[f"{side} no idempotency"] = lambda h=plain, e=events: h(e.duplicate, context)
+        out[f"{side} first"] = _invoking(idem, events.new, context)
+        out[f"{side} duplicate"] = _invoking(idem, events.same, context)
+        out[f"{side} no idempotency"] = _invoking(plain, events.same, context)
     return out
+
+
+def _invoking(
+    handler: Callable[[dict[str, Any], Any], Any], event: Callable[[], Any], context: Any
+) -> Callable[[], Any]:
+    return lambda: handler(event(), context)
 
 
 def check_idempotency(contenders: dict[str, Callable[[], Any]], counter: CallCounter) -> dict[str, list[str]]:
     """Refuse to time a contender that answers otherwise, or whose duplicates run the handler (or first
     executions do not); the DynamoDB requests each one sends, for the report."""
-    requests = {}
+    requests: dict[str, list[str]] = {}
     for name, call in contenders.items():
         side = name.split()[0]
         for _ in range(2):  # the second duplicate is a replay whatever the first was

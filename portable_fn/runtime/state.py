@@ -123,6 +123,7 @@ class State(Resource):
         self.ttl = _seconds(ttl, f"state({name!r}) ttl")
         self.model = model
         self._backend: Backend | None = None
+        self._opened = _generation  # the `use_backends` generation `_backend` was opened in
 
     # -- reading -----------------------------------------------------------------------------------
 
@@ -175,13 +176,13 @@ class State(Resource):
     @property
     def backend(self) -> Backend:
         """The store serving this state here, opened on first use (`open_backend`)."""
-        if self._backend is None:
-            self._backend = open_backend(self.name)
+        if self._backend is None or self._opened != _generation:
+            self._backend, self._opened = open_backend(self.name), _generation
         return self._backend
 
     @backend.setter
     def backend(self, backend: Backend | None) -> None:
-        self._backend = backend
+        self._backend, self._opened = backend, _generation
 
     def _record(self, key: str, value: Any, ttl: float | timedelta | None) -> Record:
         check_access(self, WRITE)
@@ -244,12 +245,15 @@ def locator_env(name: str) -> str:
 
 BackendFactory = Callable[[str, "str | None"], Backend]
 _factory: BackendFactory | None = None
+_generation = 0  # bumped by `use_backends`, so a state opened before opens its store again on next use
 
 
 def use_backends(factory: BackendFactory | None) -> None:
-    """Open every state not opened yet with `factory(name, locator)` (tests; None restores the default)."""
-    global _factory
+    """Open every state with `factory(name, locator)` from its next use on, those opened already included
+    (tests; None restores the default)."""
+    global _factory, _generation
     _factory = factory
+    _generation += 1
 
 
 def open_backend(name: str) -> Backend:

@@ -87,7 +87,7 @@ def _update_device(device_id: str, fresh: dict[str, tuple[Reading, str]]) -> lis
         except (KeyExistsError, VersionConflictError):  # another instance wrote it first: read it again
             continue
         return found
-    raise Retry(f"device {device_id!r} changed under {CAS_ATTEMPTS} updates in a row", delay_s=1)
+    raise Retry(f"device {device_id!r} changed under {CAS_ATTEMPTS} updates in a row", after=1)
 
 
 def _alert_key(alert: Alert) -> str:

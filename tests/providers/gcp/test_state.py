@@ -11,7 +11,7 @@ from portable_fn_gcp.state import MAX_ID_BYTES, FirestoreBackend, document_id, o
 
 from portable_fn.runtime.state import MAX_KEY_CHARS, StateError
 
-from ...state_contract import AWKWARD_KEYS, BackendContract
+from ...state_contract import AWKWARD_KEYS, BackendContract, IdempotencyContract
 
 PROJECT = "portable-fn"
 
@@ -30,6 +30,16 @@ class TestFirestore(BackendContract):
     @pytest.fixture
     def backend(self, emulated: str) -> Iterator[FirestoreBackend]:
         backend = open_backend("orders", locator(f"items-{uuid.uuid4().hex}"))
+        yield backend
+        backend.client.close()
+
+
+class TestFirestoreIdempotency(IdempotencyContract):
+    """The races of idempotency on the emulator: 50 duplicates at once, a lease taken over, a late writer."""
+
+    @pytest.fixture
+    def backend(self, emulated: str) -> Iterator[FirestoreBackend]:
+        backend = open_backend("pfn-idempotency", locator(f"idempotency-{uuid.uuid4().hex}"))
         yield backend
         backend.client.close()
 

@@ -14,6 +14,7 @@ inside every deployed function.
 from __future__ import annotations
 
 from .runtime import (
+    CircuitOpenError,
     CloudEvent,
     Context,
     DataValidationError,
@@ -37,6 +38,7 @@ from .runtime import (
     StorageObject,
     UndeclaredResourceError,
     VersionConflictError,
+    breaker,
     cron,
     exponential,
     fixed,
@@ -53,6 +55,7 @@ from .runtime import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "CircuitOpenError",
     "CloudEvent",
     "Context",
     "DataValidationError",
@@ -76,6 +79,7 @@ __all__ = [
     "StorageObject",
     "UndeclaredResourceError",
     "VersionConflictError",
+    "breaker",
     "cron",
     "exponential",
     "fixed",

@@ -75,6 +75,8 @@ def test_user_names_from_the_design_are_importable_from_portable_fn() -> None:
         "exponential",
         "fixed",
         "idempotent",
+        "breaker",
+        "CircuitOpenError",
     }
     assert user_names <= set(portable_fn.__all__)
 
@@ -93,6 +95,7 @@ def test_exported_names_are_not_shadowed_by_submodules() -> None:
     from portable_fn.runtime import state_sqlite  # noqa: F401  (as the local backend's first use would)
 
     assert callable(runtime.state) and not isinstance(runtime.state, types.ModuleType)
+    assert callable(runtime.breaker) and not isinstance(runtime.breaker, types.ModuleType)
 
 
 def test_version() -> None:

@@ -5,6 +5,7 @@ Users import these names from `portable_fn`; provider shims import them from her
 
 from __future__ import annotations
 
+from .breaker import CircuitOpenError, breaker
 from .cloudevent import CloudEvent
 from .context import Context
 from .errors import (
@@ -29,6 +30,7 @@ __all__ = [
     "ACK",
     "DEAD_LETTER",
     "RETRY",
+    "CircuitOpenError",
     "CloudEvent",
     "Context",
     "DataValidationError",
@@ -59,6 +61,7 @@ __all__ = [
     "Topic",
     "UndeclaredResourceError",
     "VersionConflictError",
+    "breaker",
     "call_batch",
     "call_event",
     "call_http",

@@ -11,15 +11,23 @@
         assert result.outcome == "dead_letter"
 
 Calls go through the same dispatch as every provider shim, so annotations, data validation and
-outcomes behave exactly as deployed.
+outcomes behave exactly as deployed: a function touching a state its `uses=` does not declare fails
+here as it would on a cloud. `local_state` gives the states a test touches fresh SQLite stores:
+
+    def test_counts(tmp_path):
+        with local_state(tmp_path):              # or local_state() to keep them in memory
+            invoke(count, make_request("POST", "/count/apples"))
+            assert counters.get("apples") == 1
 """
 
 from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 from .runtime import CloudEvent, Context, Request, Response, Result
@@ -28,9 +36,10 @@ from .runtime.errors import DeclarationError, InvalidEventError
 from .runtime.function import FunctionSpec, spec_of
 from .runtime.pipeline import call_batch, call_event, call_http
 from .runtime.routes import Route, Router, not_routed
+from .runtime.state import Backend, use_backends
 from .runtime.triggers import route_pattern
 
-__all__ = ["invoke", "invoke_batch", "invoke_native", "make_event", "make_request", "match_route"]
+__all__ = ["invoke", "invoke_batch", "invoke_native", "local_state", "make_event", "make_request", "match_route"]
 
 
 def make_event(
@@ -95,6 +104,28 @@ def invoke_batch(function: Any, events: Sequence[CloudEvent[Any]], ordered: bool
     fifo = bool(getattr(spec.trigger, "fifo", False)) if ordered is None else ordered
     ctx = Context(invocation_id=str(uuid.uuid4()), function_name=spec.name, provider="test")
     return call_batch(spec, events, ctx, ordered=fifo)
+
+
+@contextmanager
+def local_state(directory: str | Path | None = None) -> Iterator[None]:
+    """Every state, portable-fn's own stores included (idempotency, breakers), on fresh SQLite inside the
+    block: one file per state in `directory` (pytest's `tmp_path`, say), or in this process's memory when
+    no directory is given. The stores in use before come back after the block."""
+    from .runtime.state_sqlite import SqliteBackend
+
+    opened: dict[str, Backend] = {}
+
+    def fresh(name: str, locator: str | None) -> Backend:
+        if name not in opened:  # one store per name, whichever State object asks
+            where = ":memory:" if directory is None else str(Path(directory) / f"{name}.sqlite3")
+            opened[name] = SqliteBackend(where)
+        return opened[name]
+
+    previous = use_backends(fresh)
+    try:
+        yield
+    finally:
+        use_backends(previous)
 
 
 def match_route(template: str, path: str) -> dict[str, str] | None:

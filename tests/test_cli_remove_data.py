@@ -40,7 +40,7 @@ def test_remove_keeps_a_store_holding_data_and_prints_why(
 ) -> None:
     assert main(["remove", str(deployed)]) == 0
     out = capsys.readouterr().out
-    assert out.splitlines() == ["Removed 15 resources.", KEPT]
+    assert out.splitlines() == ["Removed 20 resources.", KEPT]
     assert SqliteBackend(str(store(tmp_path))).read("apples") is not None
 
 

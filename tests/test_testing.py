@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
 import pytest
 
 from portable_fn import Request
 from portable_fn.runtime.errors import DeclarationError
-from portable_fn.testing import invoke, invoke_batch, make_event, make_request, match_route
+from portable_fn.testing import invoke, invoke_batch, local_state, make_event, make_request, match_route
 
 
 @pytest.fixture
@@ -78,3 +83,66 @@ def test_match_route(template: str, path: str, expected: dict | None) -> None:
 def test_invoking_an_undecorated_function_is_a_clear_error() -> None:
     with pytest.raises(DeclarationError, match="not decorated with @function"):
         invoke(lambda e: None, make_event())
+
+
+# -- local_state: fresh SQLite for the states a test touches -----------------------------------------
+
+
+@pytest.fixture
+def stateful(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """tests/local/apps/stateful's module, imported afresh (new State objects)."""
+    import sys
+    from pathlib import Path
+
+    from portable_fn.app import load_app
+
+    monkeypatch.delitem(sys.modules, "local_stateful", raising=False)
+    app = load_app(Path(__file__).resolve().parent / "local" / "apps" / "stateful")
+    return sys.modules[app.functions[0].handler.__module__]
+
+
+def count(stateful: Any, name: str) -> Any:
+    return json.loads(invoke(stateful.count, make_request("POST", f"/count/{name}")).body)["count"]
+
+
+def test_local_state_keeps_each_state_in_a_file_of_the_directory(stateful: Any, tmp_path: Path) -> None:
+    with local_state(tmp_path):
+        assert [count(stateful, "apples") for _ in range(2)] == [1, 2]
+        assert stateful.counters.get("apples") == 2  # a test reads the state directly, outside a call
+    with sqlite3.connect(tmp_path / "counters.sqlite3") as db:
+        assert db.execute("SELECT key, value FROM items").fetchall() == [("apples", "2")]
+
+
+def test_each_block_starts_empty_even_for_a_state_opened_before(stateful: Any) -> None:
+    with local_state():
+        assert count(stateful, "pears") == 1
+    with local_state():
+        assert count(stateful, "pears") == 1
+        assert stateful.counters.get("pears") == 1
+
+
+def test_the_stores_in_use_before_come_back_after_the_block(stateful: Any, tmp_path: Path) -> None:
+    with local_state(tmp_path / "outer"):
+        count(stateful, "plums")
+        with local_state():
+            assert stateful.counters.get("plums") is None
+        assert stateful.counters.get("plums") == 1
+
+
+def test_portable_fns_own_stores_are_fresh_too(stateful: Any, tmp_path: Path) -> None:
+    event = make_event({"n": 1}, id="evt-1")
+    with local_state(tmp_path):
+        assert [invoke(stateful.tally, event).outcome for _ in range(2)] == ["ack", "ack"]
+        assert stateful.counters.get("tally") == 1  # the duplicate was answered from the idempotency store
+        assert (tmp_path / "pfn-idempotency.sqlite3").is_file()
+    with local_state():
+        invoke(stateful.tally, event)
+        assert stateful.counters.get("tally") == 1  # a new block: the same event is new again
+
+
+def test_an_undeclared_state_fails_the_call_as_deployed(stateful: Any) -> None:
+    with local_state():
+        response = invoke(stateful.peek, make_request("GET", "/peek/key"))
+        assert response.status == 500
+        read_only = invoke(stateful.read_count, make_request("GET", "/count/figs"))
+        assert json.loads(read_only.body) == {"count": 0}

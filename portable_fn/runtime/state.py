@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 from collections.abc import Callable
 from datetime import timedelta
@@ -34,6 +35,7 @@ from .resources import READ, WRITE, Resource, check_access
 
 MAX_VALUE_BYTES = 256 * 1024  # JSON text; DynamoDB items stop at 400 KB, Azure entities at 1 MiB
 MAX_KEY_CHARS = 512
+CACHE_KEYS = 1024  # values `cached` keeps per state in an instance, the least recently used dropped first
 
 
 class StateError(PortableFnError):
@@ -123,6 +125,8 @@ class State(Resource):
         self.ttl = _seconds(ttl, f"state({name!r}) ttl")
         self.model = model
         self._backend: Backend | None = None
+        self._cache: Any = None  # key -> (value, fresh until): an OrderedDict made on the first `cached`
+        self._cache_lock = threading.Lock()
         self._opened = _generation  # the `use_backends` generation `_backend` was opened in
 
     # -- reading -----------------------------------------------------------------------------------
@@ -139,6 +143,31 @@ class State(Resource):
         if record is None or record.expired(time.time()):
             return None
         return Item(key, self._decode(record.value), record.version, record.expires_at)
+
+    def cached(self, key: str, ttl: float | timedelta, load: Callable[[], Any]) -> Any:
+        """The value under `key`, from this instance's cache while it is fresh (no store call), else from
+        the store, else `load()` (stored with `ttl`); kept here for `ttl` (at most until it expires in the
+        store). What this instance writes under `key` drops its cached value; other instances' writes are
+        seen once it is stale."""
+        check_access(self, READ)
+        seconds = _seconds(ttl, f"state {self.name!r} cached ttl")
+        assert seconds is not None, "ttl is required"
+        now = time.time()
+        with self._cache_lock:
+            hit = self._cache.get(key) if self._cache is not None else None
+            if hit is not None and hit[1] > now:
+                self._cache.move_to_end(key)
+                return hit[0]
+        item = self.item(key)
+        if item is None:
+            value = load()
+            self.put(key, value, ttl=seconds)
+            fresh_until = now + seconds
+        else:
+            value = item.value
+            fresh_until = min(now + seconds, item.expires_at or now + seconds)
+        self._remember(key, value, fresh_until)
+        return value
 
     # -- writing -----------------------------------------------------------------------------------
 
@@ -169,6 +198,7 @@ class State(Resource):
     def delete(self, key: str, version: str | None = None) -> bool:
         """Delete `key` (only at `version` when given); False when it was not there."""
         check_access(self, WRITE)
+        self._forget(key)
         return self.backend.delete(_key(self, key), version)
 
     # -- plumbing ----------------------------------------------------------------------------------
@@ -186,9 +216,26 @@ class State(Resource):
 
     def _record(self, key: str, value: Any, ttl: float | timedelta | None) -> Record:
         check_access(self, WRITE)
+        self._forget(key)
         seconds = self.ttl if ttl is None else _seconds(ttl, f"state {self.name!r} ttl")
         expires_at = None if seconds is None else time.time() + seconds
         return Record(_key(self, key), self._encode(key, value), new_version(), expires_at)
+
+    def _remember(self, key: str, value: Any, fresh_until: float) -> None:
+        with self._cache_lock:
+            if self._cache is None:
+                from collections import OrderedDict
+
+                self._cache = OrderedDict()
+            self._cache[key] = (value, fresh_until)
+            self._cache.move_to_end(key)
+            if len(self._cache) > CACHE_KEYS:
+                self._cache.popitem(last=False)
+
+    def _forget(self, key: str) -> None:
+        if self._cache is not None:
+            with self._cache_lock:
+                self._cache.pop(key, None)
 
     def _encode(self, key: str, value: Any) -> str:
         try:
@@ -248,12 +295,13 @@ _factory: BackendFactory | None = None
 _generation = 0  # bumped by `use_backends`, so a state opened before opens its store again on next use
 
 
-def use_backends(factory: BackendFactory | None) -> None:
+def use_backends(factory: BackendFactory | None) -> BackendFactory | None:
     """Open every state with `factory(name, locator)` from its next use on, those opened already included
-    (tests; None restores the default)."""
+    (tests; None restores the default). Returns the factory used until now, to restore it after."""
     global _factory, _generation
-    _factory = factory
+    previous, _factory = _factory, factory
     _generation += 1
+    return previous
 
 
 def open_backend(name: str) -> Backend:

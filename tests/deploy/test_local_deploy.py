@@ -127,8 +127,11 @@ def test_plan_lists_each_state_store_and_each_functions_grants(cloud_dir: Path) 
         ("stateful-dev-read_count", "stateful-dev-counters", "read"),
         ("stateful-dev-noted", "stateful-dev-counters", "write"),
         ("stateful-dev-gated", "stateful-dev-counters", "write"),
+        ("stateful-dev-tally", "stateful-dev-counters", "write"),
+        ("stateful-dev-tally", "stateful-dev-pfn-idempotency", "write"),  # idempotent=True
     }  # `peek` touches state("secrets") undeclared: no store, no grant
     assert ("local state", "stateful-dev-secrets") not in created
+    assert ("local state", "stateful-dev-pfn-idempotency") in created  # portable-fn's own, provisioned alike
     kinds = [s.resource.kind for s in outcome.plan.steps]
     assert kinds.index("local state") < kinds.index("local function") < kinds.index("local grant")
 

@@ -50,3 +50,9 @@ def gated(event: CloudEvent) -> None:
     if not counters.get("open"):
         raise DeadLetter("the gate is closed")
     counters.put(f"passed-{event.id}", sorted(event.extensions))
+
+
+@function(trigger=queue("tallies"), uses=[counters.write()], idempotent=True)
+def tally(event: CloudEvent) -> None:
+    """Counts the events it is given; a duplicate (same source and id) is not counted again."""
+    counters.put("tally", counters.get("tally", 0) + 1)

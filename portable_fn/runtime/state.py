@@ -151,7 +151,8 @@ class State(Resource):
         seen once it is stale."""
         check_access(self, READ)
         seconds = _seconds(ttl, f"state {self.name!r} cached ttl")
-        assert seconds is not None, "ttl is required"
+        if seconds is None:
+            raise StateError(f"state {self.name!r}: cached({key!r}) needs ttl=, how long a value stays fresh here.")
         now = time.time()
         with self._cache_lock:
             hit = self._cache.get(key) if self._cache is not None else None

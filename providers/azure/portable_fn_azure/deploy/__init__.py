@@ -20,7 +20,8 @@ default 100; or `EP1`-`EP3`; a live app moving to or from FC1 is replaced, app a
 convert it: see `appliers.FunctionPlans` and `remote.RemoteReader`),
 `storage_auth` (`identity`, the default: the function app's system-assigned identity gets Storage Blob Data
 Owner and Storage Queue Data Contributor, plus Storage Account Contributor for blob triggers, on the app's
-storage account, and the host finds it by `AzureWebJobsStorage__accountName`; `connection_string`: the
+storage account, and Storage Table Data Reader or Contributor on each state table (see `desired`), and the
+host finds it by `AzureWebJobsStorage__accountName`; `connection_string`: the
 account key in `AzureWebJobsStorage`, for deployers who may not create role assignments),
 `package_sas_days` (3650), `arm_endpoint`, `scm_endpoint` (where requests to a site's SCM host go, the host
 in `Host`) and `storage_connection_string` (emulators; the `endpoint_url` given to the provider is the ARM
@@ -68,6 +69,7 @@ from .appliers import (
     Releases,
     ResourceGroups,
     RoleAssignments,
+    StateTables,
     StorageAccounts,
     StorageQueues,
 )
@@ -89,6 +91,7 @@ from .resources import (
     Release,
     ResourceGroup,
     RoleAssignment,
+    StateTable,
     StorageAccount,
     StorageQueue,
     SystemTopic,
@@ -156,16 +159,23 @@ class AzureDeployer(Deployer[AzureClient, Names]):
 
     def blob_endpoint(self, names: Names) -> str:
         """Where the app's blobs live: the override's BlobEndpoint (or account), else the account's."""
+        return self.endpoint(names, "blob")
+
+    def table_endpoint(self, names: Names) -> str:
+        """Where the app's state tables live: the override's TableEndpoint (or account), else the account's."""
+        return self.endpoint(names, "table")
+
+    def endpoint(self, names: Names, service: str) -> str:
         override = self.client.storage_override
         if override:
             parts = dict(p.split("=", 1) for p in override.split(";") if "=" in p)
-            if "BlobEndpoint" in parts:
-                return parts["BlobEndpoint"].rstrip("/")
+            if f"{service.capitalize()}Endpoint" in parts:
+                return parts[f"{service.capitalize()}Endpoint"].rstrip("/")
             return (
-                f"{parts.get('DefaultEndpointsProtocol', 'https')}://{parts['AccountName']}.blob."
+                f"{parts.get('DefaultEndpointsProtocol', 'https')}://{parts['AccountName']}.{service}."
                 f"{parts.get('EndpointSuffix', 'core.windows.net')}"
             )
-        return f"https://{names.storage_account}.blob.{self.client.storage_suffix}"
+        return f"https://{names.storage_account}.{service}.{self.client.storage_suffix}"
 
     def desired(self, app: App, stage: str, artifact: Artifact) -> list[Resource]:
         self.check(app)
@@ -182,6 +192,7 @@ class AzureDeployer(Deployer[AzureClient, Names]):
                 config.plan_sku,
                 config.storage_auth == "identity",
                 check_flex(config),
+                self.table_endpoint(names),
             )
         )
 
@@ -197,6 +208,7 @@ class AzureDeployer(Deployer[AzureClient, Names]):
             StorageAccount: StorageAccounts(ctx),
             BlobContainer: BlobContainers(ctx),
             StorageQueue: StorageQueues(ctx),
+            StateTable: StateTables(ctx),
             PackageBlob: PackageBlobs(ctx, group, account),
             FunctionPlan: FunctionPlans(ctx, site),
             FunctionApp: FunctionApps(ctx),

@@ -41,6 +41,7 @@ from .resources import (
     Release,
     ResourceGroup,
     RoleAssignment,
+    StateTable,
     StorageAccount,
     StorageQueue,
 )
@@ -184,6 +185,28 @@ class StorageQueues(Applier[StorageQueue]):
     def delete(self, resource: StorageQueue) -> None:
         queues = self.azure.storage.queue
         self.tolerate_missing(lambda: queues.delete(resource.resource_group, resource.account, resource.queue))
+
+
+class StateTables(Applier[StateTable]):
+    """A state's table, made through ARM like the queues (a table takes no tags or metadata: remote knows
+    deploy's by their names). Deleting it deletes its entities: the plan does so only when it holds none,
+    or with `--delete-data`. Against an emulator that does not share ARM's view (the storage connection
+    string override: Azurite), the table is made and deleted on its data plane too, where the functions
+    and remote's entity check reach it."""
+
+    def create(self, resource: StateTable) -> None:
+        self.azure.storage.table.create(resource.resource_group, resource.account, resource.table, {"properties": {}})
+        if self.azure.storage_override:
+            self.azure.tables(self.azure.storage_override).create_table_if_not_exists(resource.table)
+
+    def update(self, resource: StateTable, previous: StateTable, changes: tuple[str, ...]) -> None:
+        """Nothing to change: a table has no settings deploy sets."""
+
+    def delete(self, resource: StateTable) -> None:
+        tables = self.azure.storage.table
+        self.tolerate_missing(lambda: tables.delete(resource.resource_group, resource.account, resource.table))
+        if self.azure.storage_override:
+            self.azure.tables(self.azure.storage_override).delete_table(resource.table)
 
 
 class PackageBlobs(Applier[PackageBlob]):

@@ -2,7 +2,7 @@
 
 It owns the management clients (resource, storage, web, Event Grid, authorization), all made with the
 same credential, ARM base URL, TLS verification and long-running-operation polling interval, and the
-data-plane blob client for
+data-plane blob, table and queue clients for
 the app's storage (from the connection-string override, else from the account's keys). A pipeline
 policy records every HTTP request sent as `(service, method, path)`; `mutating_calls()` is what a
 no-op redeploy must leave empty. LRO polls are GETs, so they count as reads.
@@ -14,8 +14,8 @@ named in `Host` (an emulator that plays Kudu).
 
 The same policy logs every request at DEBUG on the "portable_fn.api" logger (`--verbose` shows it) as
 `azure <service> <METHOD> <path>`, the service being the resource provider an ARM path is under
-(`Microsoft.Web`), or `blob` and `scm` for the data plane and Kudu. Only the URL's path is logged: its query
-may hold a SAS, and bodies and headers hold keys, tokens and settings.
+(`Microsoft.Web`), or `blob`, `table`, `queue` and `scm` for the data plane and Kudu. Only the URL's path
+is logged: its query may hold a SAS, and bodies and headers hold keys, tokens and settings.
 """
 
 from __future__ import annotations
@@ -186,6 +186,30 @@ class AzureClient:
 
             recorder = CallRecorder(self.calls, "blob")
             self._clients[key] = BlobServiceClient.from_connection_string(
+                connection_string, raw_request_hook=recorder.on_request
+            )
+        return self._clients[key]
+
+    def tables(self, connection_string: str) -> Any:
+        """The table service of the app's storage (one client per connection string)."""
+        key = f"table:{connection_string}"
+        if key not in self._clients:
+            from azure.data.tables import TableServiceClient
+
+            recorder = CallRecorder(self.calls, "table")
+            self._clients[key] = TableServiceClient.from_connection_string(
+                connection_string, raw_request_hook=recorder.on_request
+            )
+        return self._clients[key]
+
+    def queues(self, connection_string: str) -> Any:
+        """The queue service of the app's storage (one client per connection string)."""
+        key = f"queue:{connection_string}"
+        if key not in self._clients:
+            from azure.storage.queue import QueueServiceClient
+
+            recorder = CallRecorder(self.calls, "queue")
+            self._clients[key] = QueueServiceClient.from_connection_string(
                 connection_string, raw_request_hook=recorder.on_request
             )
         return self._clients[key]

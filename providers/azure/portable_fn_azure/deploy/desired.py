@@ -14,6 +14,13 @@ All functions of an app run in one function app, so the resources are per app, n
     topic     a custom Event Grid topic taking CloudEvents 1.0 and a subscription delivering them, in
               that schema, to the function's Event Grid trigger (with `topic_transport = "service_bus"`
               nothing: the Service Bus namespace is the user's)
+    state     a table per state some function uses (`naming.table_name`), `PORTABLE_FN_STATE_<NAME>` set
+              to its URL; with the app's identity, a role on the table itself: Storage Table Data
+              Contributor when a function writes it, else Storage Table Data Reader. All functions of an
+              app run as the one identity of its function app, so the grant is the union of what they
+              declared; the runtime still refuses a state a function did not declare (`check_access`).
+              With `storage_auth = "connection_string"` no role: `PORTABLE_FN_TABLES_CONNECTION` holds
+              the account's connection string.
 
 Subscriptions name the function as `function_app.py` registers it (`@app.function_name(name=...)`), so
 `<site>/functions/<name>` and the blobs extension's `Host.Functions.<name>` reach the right function.
@@ -26,6 +33,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from portable_fn.deploy import Artifact, Resource
+from portable_fn.runtime.state import locator_env
 from portable_fn.runtime.triggers import Queue, Storage, Topic
 
 from ..codegen import transports
@@ -39,6 +47,7 @@ from .naming import (
     container_name,
     queue_name,
     subscription_name,
+    table_name,
 )
 from .resources import (
     APP_HOST,
@@ -58,6 +67,7 @@ from .resources import (
     Release,
     ResourceGroup,
     RoleAssignment,
+    StateTable,
     StorageAccount,
     StorageQueue,
     SystemTopic,
@@ -70,6 +80,8 @@ if TYPE_CHECKING:
 
 BLOB_EVENTS = {"created": "Microsoft.Storage.BlobCreated", "deleted": "Microsoft.Storage.BlobDeleted"}
 RUNTIME_SETTINGS = {"FUNCTIONS_WORKER_RUNTIME": "python", "FUNCTIONS_EXTENSION_VERSION": "~4"}
+TABLES_CONNECTION_SETTING = "PORTABLE_FN_TABLES_CONNECTION"  # read by portable_fn_azure.state
+TABLE_READER, TABLE_WRITER = "Storage Table Data Reader", "Storage Table Data Contributor"
 
 
 @dataclass(frozen=True)
@@ -85,6 +97,7 @@ class Target:
     plan_sku: str = "Y1"
     identity: bool = True  # the host reaches its storage through the app's identity, not a key
     flex: Flex | None = None  # Flex Consumption (plan_sku FC1): run from the deployment container
+    table_endpoint: str = ""  # e.g. https://<account>.table.core.windows.net (state locators)
 
 
 def desired(target: Target) -> list[Resource]:
@@ -108,6 +121,8 @@ def desired(target: Target) -> list[Resource]:
         app_settings(target),
         release(target),
         *(role_assignments(target) if target.identity else []),
+        *state_tables(target),
+        *(table_grants(target) if target.identity else []),
     ]
     event_grid_topics = transports(target.app)["topic_transport"] == "event_grid"
     for spec in target.app.functions:
@@ -129,7 +144,9 @@ def trigger_resources(target: Target, spec: FunctionSpec, event_grid_topics: boo
                 location=target.location,
                 source=names.account_id,
             ),
-            blob_subscription(names, spec.name, trigger),
+            replace(
+                blob_subscription(names, spec.name, trigger), max_delivery_attempts=delivery_attempts(target.app, spec)
+            ),
         ]
     if isinstance(trigger, Topic) and event_grid_topics:
         topic = names.topic(trigger.name)
@@ -141,9 +158,16 @@ def trigger_resources(target: Target, spec: FunctionSpec, event_grid_topics: boo
                 topic=topic,
                 destination=f"{names.site_id}/functions/{spec.name}",
                 delivery_schema="CloudEventSchemaV1_0",
+                max_delivery_attempts=delivery_attempts(target.app, spec),
             ),
         ]
     return []
+
+
+def delivery_attempts(app: App, spec: FunctionSpec) -> int:
+    """Event Grid's `maxDeliveryAttempts` (1 to 30): the function's declared attempts, else its default 30."""
+    options = app.options(spec)
+    return 30 if options.retry is None else min(max(options.retry.attempts, 1), 30)
 
 
 def blob_subscription(names: Names, function: str, trigger: Storage) -> EventSubscription:
@@ -229,6 +253,50 @@ def role_assignments(target: Target) -> list[RoleAssignment]:
     ]
 
 
+def state_tables(target: Target) -> list[StateTable]:
+    names = target.names
+    return [
+        StateTable(
+            f"{names.storage_account}/{table_name(state.name)}",
+            resource_group=names.resource_group,
+            account=names.storage_account,
+            table=table_name(state.name),
+            state=state.name,
+        )
+        for state in target.app.states
+    ]
+
+
+def table_grants(target: Target) -> list[RoleAssignment]:
+    """One role per state table for the function app's identity: write if any function writes the state."""
+    names, writes = target.names, written_states(target.app)
+    grants = []
+    for state in target.app.states:
+        table, role = table_name(state.name), TABLE_WRITER if state.name in writes else TABLE_READER
+        grants.append(
+            RoleAssignment(
+                f"{names.storage_account}/{table}/{role}",
+                scope=names.table_id(table),
+                role_definition_id=names.role_definition_id(role),
+            )
+        )
+    return grants
+
+
+def written_states(app: App) -> set[str]:
+    return {u.resource.name for spec in app.functions for u in spec.options.uses if u.writes}
+
+
+def state_settings(target: Target) -> dict[str, str]:
+    """`PORTABLE_FN_STATE_<NAME>`: the table's URL, for every state; the connection string's marker when
+    the app reaches its storage with a key, not its identity."""
+    endpoint = target.table_endpoint.rstrip("/")
+    values = {locator_env(s.name): f"{endpoint}/{table_name(s.name)}" for s in target.app.states}
+    if values and not target.identity:
+        values[TABLES_CONNECTION_SETTING] = STORAGE_CONNECTION
+    return values
+
+
 def plan_id(names: Names) -> str:
     return names.arm_id("Microsoft.Web/serverfarms", names.plan)
 
@@ -283,6 +351,7 @@ def app_settings(target: Target) -> AppSettings:
         {
             **storage,
             **platform,
+            **state_settings(target),
             "PORTABLE_FN_APP": target.app.name,
             "PORTABLE_FN_STAGE": target.stage,
             "PORTABLE_FN_PROVIDER": "azure",

@@ -13,7 +13,7 @@ from .client import arm_json
 from .resources import APP_HOST, EventGridTopic, EventSubscription, SystemTopic
 
 BLOBS_KEY = "blobs_extension"  # the host's system key the blob trigger's Event Grid webhook checks
-EVENT_RETRY = {"maxDeliveryAttempts": 30, "eventTimeToLiveInMinutes": 1440}  # Event Grid's defaults, stated
+EVENT_TTL_MINUTES = 1440  # Event Grid's default time to live of an undelivered event, stated
 
 
 class EventGridTopics(Applier[EventGridTopic]):
@@ -85,7 +85,10 @@ class EventSubscriptions(Applier[EventSubscription]):
                 "destination": self.destination(resource),
                 "filter": filters,
                 "eventDeliverySchema": resource.delivery_schema,
-                "retryPolicy": EVENT_RETRY,
+                "retryPolicy": {
+                    "maxDeliveryAttempts": resource.max_delivery_attempts,
+                    "eventTimeToLiveInMinutes": EVENT_TTL_MINUTES,
+                },
             }
         }
         name, what = resource.name.split("/", 1)[1], f"event subscription {resource.name}"

@@ -4,7 +4,9 @@ Every resource Azure lets us tag (resource group, storage account, plan, functio
 topics and the storage account's system topic) carries both tags below; remote state is found by them.
 What cannot be tagged lives inside a tagged parent the app owns (queues and containers in its storage
 account, package blobs in its packages container, event subscriptions on its topics), so everything
-under that parent is the app's. Role assignments on the app's storage account are the exception (an
+under that parent is the app's. State tables are the exception: the Functions host makes tables of its
+own in the same account, so deploy's are told by their name (`table_name`: `pfs`, the state's name in
+letters and digits, a hash of the name). Role assignments on the app's storage account are the exception (an
 administrator may add their own there): deploy marks its own with `ROLE_DESCRIPTION`.
 
 Names that must be unique across all of Azure (storage account, function app) end in a short hash of
@@ -38,6 +40,7 @@ __all__ = [
     "POISON_SUFFIX",
     "ROLE_DESCRIPTION",
     "STORAGE_ROLES",
+    "TABLE_ROLES",
     "TAG_APP",
     "TAG_STAGE",
     "Names",
@@ -48,6 +51,7 @@ __all__ = [
     "queue_name",
     "short_hash",
     "subscription_name",
+    "table_name",
     "tags",
 ]
 
@@ -67,6 +71,23 @@ STORAGE_ROLES = {
     "Storage Queue Data Contributor": "974c5e8b-45b9-4653-ba55-5f855dd0fb88",
     "Storage Account Contributor": "17d1049b-9a84-46fb-8f53-869881c3d3ab",
 }
+
+# Built-in roles on one state table: read for `uses=[state.read()]`, write for `state.write()`.
+TABLE_ROLES = {
+    "Storage Table Data Reader": "76199698-9eea-4c19-bc75-cec21354c6b6",
+    "Storage Table Data Contributor": "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3",
+}
+BUILT_IN_ROLES = {**STORAGE_ROLES, **TABLE_ROLES}
+TABLE_PREFIX = "pfs"  # state tables: pfs<name in letters and digits><6 hex of the name>
+STATE_TABLE = re.compile(rf"{TABLE_PREFIX}[a-z0-9]*[0-9a-f]{{6}}")
+MAX_TABLE = 63
+
+
+def table_name(state: str) -> str:
+    """The table of state `state` in the app's account: letters and digits only, starting with a letter
+    (Table Storage's rule), ending in a hash of the name so `audit-log` and `auditlog` stay apart."""
+    alnum = re.sub(r"[^a-z0-9]", "", state.lower())
+    return f"{TABLE_PREFIX}{alnum[: MAX_TABLE - len(TABLE_PREFIX) - 6]}{short_hash(state)}"
 
 
 def tags(app: str, stage: str) -> dict[str, str]:
@@ -148,11 +169,15 @@ class Names:
         return self.arm_id("Microsoft.Web/sites", self.function_app)
 
     def role_definition_id(self, role: str) -> str:
-        """The subscription-scoped id of a built-in role of `STORAGE_ROLES`."""
+        """The subscription-scoped id of a built-in role of `STORAGE_ROLES` or `TABLE_ROLES`."""
         return (
             f"/subscriptions/{self.subscription}/providers/Microsoft.Authorization/roleDefinitions/"
-            f"{STORAGE_ROLES[role]}"
+            f"{BUILT_IN_ROLES[role]}"
         )
+
+    def table_id(self, table: str) -> str:
+        """The ARM id of a table in the app's account: the scope of its role assignments."""
+        return f"{self.account_id}/tableServices/default/tables/{table}"
 
     @property
     def package_prefix(self) -> str:

@@ -2,8 +2,11 @@
 
 Resource groups are listed by the app tag (and the stage tag checked), then the resources in them (and
 in a group the settings name) by the same tags: storage account, plan, function app. What cannot be
-tagged is read through its tagged parent: the queues, containers and role assignments of the app's storage account, the
-blobs of its packages container, the function app's web config and application settings (and, from its
+tagged is read through its tagged parent: the queues, containers and role assignments of the app's storage account, its
+state tables (told from the host's own tables by `naming.STATE_TABLE`, and read for whether they hold
+entities: a table that does keeps itself, its account and its group on `remove`; see
+`resources.StateTable`) and their role assignments, the blobs of its packages container, the function
+app's web config and application settings (and, from its
 `portable-fn-release` tag, the package its host took last), the event
 subscriptions of its (system) topics (a webhook's host, when it is the function app's, read back as the
 marker `APP_HOST`). The role assignments kept are deploy's (`ROLE_DESCRIPTION`) and any
@@ -13,13 +16,15 @@ and settings and give a webhook subscription's full URL).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from portable_fn.deploy import RemoteState, Resource
 
 from .client import AzureClient, arm_json, missing
-from .naming import PACKAGES_CONTAINER, ROLE_DESCRIPTION, STORAGE_ROLES, TAG_APP, Names, has_tags
+from .desired import TABLES_CONNECTION_SETTING
+from .naming import BUILT_IN_ROLES, PACKAGES_CONTAINER, ROLE_DESCRIPTION, STATE_TABLE, TAG_APP, Names, has_tags
 from .resources import (
     APP_HOST,
     APP_IDENTITY,
@@ -36,6 +41,7 @@ from .resources import (
     Release,
     ResourceGroup,
     RoleAssignment,
+    StateTable,
     StorageAccount,
     StorageQueue,
     SystemTopic,
@@ -44,7 +50,7 @@ from .resources import (
 
 ACCOUNTS, PLANS, SITES = "microsoft.storage/storageaccounts", "microsoft.web/serverfarms", "microsoft.web/sites"
 TOPICS, SYSTEM_TOPICS = "microsoft.eventgrid/topics", "microsoft.eventgrid/systemtopics"
-ROLE_NAMES = {guid: role for role, guid in STORAGE_ROLES.items()}
+ROLE_NAMES = {guid: role for role, guid in BUILT_IN_ROLES.items()}
 
 
 class RemoteReader:
@@ -68,7 +74,7 @@ class RemoteReader:
         resources += [g for g in groups if isinstance(g, ResourceGroup)]
         for group in sorted({g.name for g in groups} | {self.names.resource_group}):
             resources += self.group_contents(group)
-        return RemoteState(in_order(resources))
+        return RemoteState(in_order(kept_with_their_tables(resources)))
 
     def tag_filter(self) -> str:
         return f"tagName eq '{TAG_APP}' and tagValue eq '{self.names.app}'"
@@ -134,12 +140,39 @@ class RemoteReader:
         if name == self.names.storage_account:
             out += self.package_blobs(group, name)
             out += self.role_assignments(group, account["id"])
+            out += self.state_tables(group, name, account["id"])
         return out
 
-    def role_assignments(self, group: str, scope: str) -> list[Resource]:
-        """Role assignments at the account itself that deploy made or that name the app's identity. One
-        of another principal (the app was recreated) is named apart, so the planner replaces it."""
-        principal, account = self.app_principal(group), scope.rsplit("/", 1)[-1]
+    def state_tables(self, group: str, account: str, account_id: str) -> list[Resource]:
+        """Deploy's tables in the account (by name), whether each holds entities, and their roles."""
+        out: list[Resource] = []
+        for item in self.azure.storage.table.list(group, account):
+            table = arm_json(item)["name"]
+            if not STATE_TABLE.fullmatch(table):
+                continue  # the Functions host's own (AzureFunctionsDiagnosticEvents...), or the user's
+            entities = self.has_entities(group, account, table)
+            out.append(
+                StateTable(f"{account}/{table}", resource_group=group, account=account, table=table, entities=entities)
+            )
+            scope = f"{account_id}/tableServices/default/tables/{table}"
+            out += self.role_assignments(group, scope, f"{account}/{table}")
+        return out
+
+    def has_entities(self, group: str, account: str, table: str) -> bool:
+        """Whether the table holds an entity, asked on the data plane (one entity at most is read)."""
+        service = self.azure.tables(self.azure.storage_connection_string(group, account))
+        try:
+            return any(True for _ in service.get_table_client(table).list_entities(results_per_page=1, select=["key"]))
+        except Exception as exc:
+            if missing(exc):
+                return False
+            raise
+
+    def role_assignments(self, group: str, scope: str, label: str | None = None) -> list[Resource]:
+        """Role assignments at `scope` itself (the account, or a state table named `label`) that deploy made
+        or that name the app's identity. One of another principal (the app was recreated) is named apart,
+        so the planner replaces it."""
+        principal, account = self.app_principal(group), label or scope.rsplit("/", 1)[-1]
         out: list[Resource] = []
         for item in self.azure.authorization.role_assignments.list_for_scope(scope, filter="atScope()"):
             found = arm_json(item)
@@ -251,7 +284,7 @@ class RemoteReader:
         URL without its SAS query."""
         if key == "WEBSITE_RUN_FROM_PACKAGE":
             return urlunsplit(urlsplit(value)._replace(query=""))
-        if key not in ("AzureWebJobsStorage", DEPLOYMENT_CONNECTION):
+        if key not in ("AzureWebJobsStorage", DEPLOYMENT_CONNECTION, TABLES_CONNECTION_SETTING):
             return value
         try:
             current = self.azure.storage_connection_string(group, self.names.storage_account)
@@ -317,6 +350,7 @@ class RemoteReader:
             subject_begins_with=filters.get("subjectBeginsWith") or "",
             subject_ends_with=filters.get("subjectEndsWith") or "",
             delivery_schema=props.get("eventDeliverySchema", ""),
+            max_delivery_attempts=int((props.get("retryPolicy") or {}).get("maxDeliveryAttempts") or 30),
         )
 
     def webhook_url(self, group: str, topic: str, system: bool, name: str) -> str:
@@ -330,3 +364,11 @@ class RemoteReader:
         host = self.app_host(group)
         netloc = APP_HOST if host and parts.netloc.lower() == host.lower() else parts.netloc
         return urlunsplit(parts._replace(netloc=netloc, query=urlencode(query, safe=".")))
+
+
+def kept_with_their_tables(resources: list[Resource]) -> list[Resource]:
+    """A state table holding entities lives in the app's storage account, in its group: removing either
+    would delete the table, so both hold data too when it does."""
+    if not any(isinstance(r, StateTable) and r.holds_data() for r in resources):
+        return resources
+    return [replace(r, holds_state=True) if isinstance(r, (StorageAccount, ResourceGroup)) else r for r in resources]

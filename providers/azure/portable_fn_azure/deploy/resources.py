@@ -37,14 +37,21 @@ class ResourceGroup(Resource):
     """The app's resource group (only when the settings do not name an existing one)."""
 
     kind = "resource group"
+    ignore_on_compare = frozenset({"holds_state"})
     location: str = ""
+    holds_state: bool = False  # found holding a state table with entities: kept by remove, as the table is
+
+    def holds_data(self) -> bool:
+        return self.holds_state
 
 
 @dataclass(frozen=True)
 class StorageAccount(Resource):
-    """The app's storage account: queues, containers, the package blob and AzureWebJobsStorage."""
+    """The app's storage account: queues, containers, state tables, the package blob and AzureWebJobsStorage.
+    A state table lives in it, so the account is kept (and its group) as long as the table is."""
 
     kind = "storage account"
+    ignore_on_compare = frozenset({"holds_state"})
     resource_group: str = ""
     location: str = ""
     sku: str = "Standard_LRS"
@@ -52,6 +59,10 @@ class StorageAccount(Resource):
     https_only: bool = True
     minimum_tls: str = "TLS1_2"
     public_blob_access: bool = False
+    holds_state: bool = False
+
+    def holds_data(self) -> bool:
+        return self.holds_state
 
 
 @dataclass(frozen=True)
@@ -72,6 +83,24 @@ class StorageQueue(Resource):
     resource_group: str = ""
     account: str = ""
     queue: str = ""
+
+
+@dataclass(frozen=True)
+class StateTable(Resource):
+    """A state's table in the app's account, named `<account>/<table>` (`naming.table_name`). `state` is the
+    declared name (desired only: a table keeps no tags, so remote knows it by its name's pattern);
+    `entities` is whether remote found any, which keeps it on `remove` unless `--delete-data`."""
+
+    kind = "state table"
+    ignore_on_compare = frozenset({"state", "entities"})
+    resource_group: str = ""
+    account: str = ""
+    table: str = ""
+    state: str = ""
+    entities: bool = False
+
+    def holds_data(self) -> bool:
+        return self.entities
 
 
 @dataclass(frozen=True)
@@ -199,8 +228,9 @@ class Release(Resource):
 
 @dataclass(frozen=True)
 class RoleAssignment(Resource):
-    """A role of the function app's identity on the app's storage account, named `<account>/<role>`
-    (ARM names it by a GUID, `assignment_id`, derived from scope, role and principal)."""
+    """A role of the function app's identity on the app's storage account, named `<account>/<role>`, or on
+    a state table, named `<account>/<table>/<role>` (ARM names it by a GUID, `assignment_id`, derived from
+    scope, role and principal)."""
 
     kind = "role assignment"
     ignore_on_compare = frozenset({"assignment_id"})
@@ -252,6 +282,7 @@ class EventSubscription(Resource):
     subject_begins_with: str = ""
     subject_ends_with: str = ""
     delivery_schema: str = "EventGridSchema"
+    max_delivery_attempts: int = 30  # Event Grid's default; the function's RetryPolicy attempts, 1 to 30
 
 
 # Dependencies first: the order `desired` lists resources in and `remote` reads them in (the planner
@@ -261,6 +292,7 @@ ORDER: tuple[type[Resource], ...] = (
     StorageAccount,
     BlobContainer,
     StorageQueue,
+    StateTable,
     PackageBlob,
     FunctionPlan,
     FunctionApp,

@@ -83,14 +83,20 @@ GROUP = SUB + r"/resourcegroups/(?P<group>[^/]+)"
 ACCOUNT = GROUP + r"/providers/microsoft\.storage/storageaccounts/(?P<account>[^/]+)"
 SITE = GROUP + r"/providers/microsoft\.web/sites/(?P<site>[^/]+)"
 GRID = GROUP + r"/providers/microsoft\.eventgrid/(?P<topickind>topics|systemtopics)/(?P<topic>[^/]+)"
+TABLE = ACCOUNT + r"/tableservices/default/tables/(?P<table>[^/]+)"
 ROLES = ACCOUNT + r"/providers/microsoft\.authorization/roleassignments"
+TABLE_ROLES = TABLE + r"/providers/microsoft\.authorization/roleassignments"
 BUILT_IN_ROLES = {  # from the Azure built-in roles reference, independent of the code under test
     "b7e6dc6d-f1e8-4753-8033-0f276bb0955b": "Storage Blob Data Owner",
     "974c5e8b-45b9-4653-ba55-5f855dd0fb88": "Storage Queue Data Contributor",
     "17d1049b-9a84-46fb-8f53-869881c3d3ab": "Storage Account Contributor",
     "ba92f5b4-2d11-453d-a403-e96b0029c9fe": "Storage Blob Data Contributor",
     "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1": "Storage Blob Data Reader",
+    "76199698-9eea-4c19-bc75-cec21354c6b6": "Storage Table Data Reader",
+    "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3": "Storage Table Data Contributor",
 }
+# Table_Create's tableName parameter, as the storage spec defines it (the excerpt keeps body schemas only)
+TABLE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]{2,62}")
 GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 NAMESPACE = re.compile(r"/providers/(microsoft\.[a-z]+)/")
 SNAKE = re.compile(r"^[a-z]+(_[a-z0-9]+)+$")
@@ -458,12 +464,7 @@ def list_keys(arm: FakeArm, method: str, path: str, ids: dict[str, str], query: 
 
 def child_collection(kind: str) -> Any:
     def route(arm: FakeArm, method: str, path: str, ids: dict[str, str], query: dict[str, str], body: Any) -> Answer:
-        arm.get(
-            path.split("/blobServices")[0]
-            .split("/queueServices")[0]
-            .split("/blobservices")[0]
-            .split("/queueservices")[0]
-        )
+        arm.get(re.split(r"/(?:blob|queue|table)services", path, flags=re.IGNORECASE)[0])
         return 200, {}, {"value": arm.children(path, kind)}
 
     return route
@@ -471,6 +472,8 @@ def child_collection(kind: str) -> Any:
 
 def child(kind: str, not_found: str, created: int, deleted: int) -> Any:
     def route(arm: FakeArm, method: str, path: str, ids: dict[str, str], query: dict[str, str], body: Any) -> Answer:
+        if "table" in ids and not TABLE_NAME.fullmatch(ids["table"]):
+            raise ArmError(400, "OutOfRangeInput", f"The table name {ids['table']!r} is not valid.")
         if method == "PUT":
             arm.get(
                 f"/subscriptions/{ids['sub']}/resourceGroups/{ids['group']}/providers/Microsoft.Storage/"
@@ -1178,6 +1181,7 @@ def role_assignment(
 
 CONTAINERS = "Microsoft.Storage/storageAccounts/blobServices/containers"
 QUEUES = "Microsoft.Storage/storageAccounts/queueServices/queues"
+TABLES = "Microsoft.Storage/storageAccounts/tableServices/tables"
 ROUTES: list[tuple[str, Any]] = [
     (SUB + r"/resourcegroups", groups),
     (GROUP, group),
@@ -1188,6 +1192,8 @@ ROUTES: list[tuple[str, Any]] = [
     (ACCOUNT + r"/blobservices/default/containers/[^/]+", child(CONTAINERS, "ContainerNotFound", 201, 200)),
     (ACCOUNT + r"/queueservices/default/queues", child_collection(QUEUES)),
     (ACCOUNT + r"/queueservices/default/queues/[^/]+", child(QUEUES, "QueueNotFound", 200, 204)),  # as the spec says
+    (ACCOUNT + r"/tableservices/default/tables", child_collection(TABLES)),
+    (TABLE, child(TABLES, "TableNotFound", 200, 204)),  # Table_Create answers 200, Table_Delete 204
     (GROUP + r"/providers/microsoft\.web/serverfarms/[^/]+", plan),
     (SITE, site),
     (SITE + r"/config/web", site_config),
@@ -1198,6 +1204,8 @@ ROUTES: list[tuple[str, Any]] = [
     (SITE + r"/providers/microsoft\.resources/tags/default", tags),
     (ROLES, role_assignments),
     (ROLES + r"/[^/]+", role_assignment),
+    (TABLE_ROLES, role_assignments),
+    (TABLE_ROLES + r"/[^/]+", role_assignment),
     (GRID, topic),
     (GRID + r"/eventsubscriptions", subscriptions),
     (GRID + r"/eventsubscriptions/[^/]+", subscription),

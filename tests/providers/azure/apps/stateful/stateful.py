@@ -1,5 +1,5 @@
-"""An app with state: one function writes `orders`, another only reads it, a third declares none; a queue
-function with a retry policy."""
+"""An app with state: `take_order` writes `orders` and `audit-log`, `show_order` reads `orders` and
+`prices` (which no function writes), `ping` declares none; the queue function has a retry policy."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from portable_fn.runtime.state import state
 
 orders = state("orders")
 audit = state("audit-log")
+prices = state("prices")
 
 
 @function(trigger=queue("orders"), uses=[orders.write(), audit.write()], retry=RetryPolicy(5, exponential(2, max=60)))
@@ -17,9 +18,10 @@ def take_order(event: CloudEvent) -> None:
     audit.put(event.id, "taken")
 
 
-@function(trigger=http("GET", "/orders/{id}"), uses=[orders.read()])
+@function(trigger=http("GET", "/orders/{id}"), uses=[orders.read(), prices.read()])
 def show_order(request: Request) -> Response:
-    return Response.json(orders.get(request.path_params["id"]))
+    order = orders.get(request.path_params["id"])
+    return Response.json({"order": order, "price": prices.get(request.path_params["id"])})
 
 
 @function(trigger=http("GET", "/ping"))

@@ -1,0 +1,159 @@
+"""State on Azure, deployed: a table per state in the app's storage account (ARM's Table_Create, held to
+the storage spec by the fake ARM, and made in Azurite's table service too), the function app's identity
+granted Storage Table Data Reader or Contributor on each table, `PORTABLE_FN_STATE_<NAME>` in the app
+settings, and `remove` keeping a table that holds entities (with its account and group) unless
+`delete_data`."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from azure.data.tables import TableServiceClient
+from portable_fn_azure.deploy import AzureDeployer
+from portable_fn_azure.deploy.naming import TABLE_ROLES, table_name
+from portable_fn_azure.deploy.resources import RoleAssignment, StateTable
+from portable_fn_azure.state import open_backend
+
+from portable_fn.app import App, load_app
+from portable_fn.deploy import Artifact, pipeline
+from portable_fn.runtime.state import Record, locator_env
+
+SUB = "/subscriptions/11111111-2222-3333-4444-555555555555"
+GROUP = f"{SUB}/resourceGroups/stateful-dev-rg"
+STATEFUL = Path(__file__).resolve().parents[1] / "apps" / "stateful"
+READER, WRITER = (f"{SUB}/providers/Microsoft.Authorization/roleDefinitions/{g}" for g in TABLE_ROLES.values())
+ROLE_TYPE = "Microsoft.Authorization/roleAssignments"
+
+
+@pytest.fixture
+def stateful(tmp_path: Path) -> App:
+    target = tmp_path / "stateful"
+    shutil.copytree(STATEFUL, target, ignore=shutil.ignore_patterns(".portable-fn", "__pycache__"))
+    return load_app(target)
+
+
+@pytest.fixture
+def provider(arm: Any, blobs: Any, azurite: str, certificate: Any, stateful: App, helpers: Any) -> Any:
+    tables = TableServiceClient.from_connection_string(azurite)
+    for table in tables.list_tables():
+        tables.delete_table(table.name)
+    return helpers.ArmProvider(helpers.settings_for(stateful, "dev", certificate, azurite), arm.url)
+
+
+def account_of(provider: Any, app: App) -> str:
+    return str(provider.deployer.names(app, "dev").storage_account)
+
+
+def table_roles(arm: Any, account: str, table: str) -> dict[str, str]:
+    scope = f"{GROUP}/providers/Microsoft.Storage/storageAccounts/{account}/tableServices/default/tables/{table}"
+    found = arm.children(f"{scope}/providers/Microsoft.Authorization/roleAssignments", ROLE_TYPE)
+    return {r["properties"]["roleDefinitionId"]: r["properties"]["principalId"] for r in found}
+
+
+def test_each_state_gets_a_table_its_setting_and_the_role_its_functions_need(
+    provider: Any, stateful: App, arm: Any, azurite: str
+) -> None:
+    outcome = pipeline.deploy(provider, stateful, "dev")
+    account = account_of(provider, stateful)
+    tables = {name: table_name(name) for name in ("orders", "audit-log", "prices")}
+    assert {s.resource.name for s in outcome.plan.steps if s.resource.kind == "state table"} == {
+        f"{account}/{t}" for t in tables.values()
+    }
+    for table in tables.values():  # through ARM (held to Table_Create's schema), and on Azurite's data plane
+        arm.get(f"{GROUP}/providers/Microsoft.Storage/storageAccounts/{account}/tableServices/default/tables/{table}")
+    assert {t.name for t in TableServiceClient.from_connection_string(azurite).list_tables()} == set(tables.values())
+
+    site = arm.get(f"{GROUP}/providers/Microsoft.Web/sites/{provider.deployer.names(stateful, 'dev').function_app}")
+    principal = site["identity"]["principalId"]
+    assert table_roles(arm, account, tables["orders"]) == {WRITER: principal}  # take_order writes it
+    assert table_roles(arm, account, tables["audit-log"]) == {WRITER: principal}
+    assert table_roles(arm, account, tables["prices"]) == {READER: principal}  # only read, by show_order
+
+    settings = arm.get(f"{site['id']}/config/appsettings")["properties"]
+    endpoint = azurite.split("TableEndpoint=")[1].split(";")[0]
+    assert {k: v for k, v in settings.items() if k.startswith("PORTABLE_FN_STATE_")} == {
+        locator_env(name): f"{endpoint}/{table}" for name, table in tables.items()
+    }
+    assert "PORTABLE_FN_TABLES_CONNECTION" not in settings  # the identity reaches the tables
+
+    provider.deployer.client.calls.clear()
+    assert pipeline.deploy(provider, stateful, "dev").plan.empty
+    assert provider.deployer.client.mutating_calls() == []
+
+
+def test_remove_keeps_a_table_holding_entities_with_its_account_and_group_unless_told(
+    provider: Any, stateful: App, arm: Any, azurite: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pipeline.deploy(provider, stateful, "dev")
+    site = provider.deployer.names(stateful, "dev").function_app
+    settings = arm.get(f"{GROUP}/providers/Microsoft.Web/sites/{site}/config/appsettings")["properties"]
+    monkeypatch.setenv("PORTABLE_FN_TABLES_CONNECTION", azurite)
+    open_backend("orders", settings[locator_env("orders")]).write(Record("o-1", '{"n":1}', "v1"))
+
+    kept = pipeline.remove(provider, stateful, "dev").plan
+    account = account_of(provider, stateful)
+    assert {(r.kind, r.name) for r in kept.kept} == {
+        ("state table", f"{account}/{table_name('orders')}"),
+        ("storage account", account),
+        ("resource group", "stateful-dev-rg"),
+    }
+    assert len(kept.kept_lines()) == 3 and all("--delete-data" in line for line in kept.kept_lines())
+    assert {t.name for t in TableServiceClient.from_connection_string(azurite).list_tables()} == {table_name("orders")}
+    arm.get(f"{GROUP}/providers/Microsoft.Storage/storageAccounts/{account}")  # still there, its tables in it
+    assert open_backend("orders", settings[locator_env("orders")]).read("o-1") is not None
+
+    gone = pipeline.remove(provider, stateful, "dev", delete_data=True).plan
+    assert not gone.kept and list(TableServiceClient.from_connection_string(azurite).list_tables()) == []
+    assert arm.state.resources == {}
+
+
+def test_the_hosts_own_tables_are_not_read_as_state(provider: Any, stateful: App, arm: Any) -> None:
+    pipeline.deploy(provider, stateful, "dev")
+    account = account_of(provider, stateful)
+    provider.deployer.client.storage.table.create(
+        "stateful-dev-rg", account, "AzureFunctionsDiagnosticEvents202612", {"properties": {}}
+    )
+    remote = provider.deployer.read_remote(stateful, "dev")
+    assert sorted(r.name for r in remote if isinstance(r, StateTable)) == sorted(
+        f"{account}/{table_name(n)}" for n in ("orders", "audit-log", "prices")
+    )
+
+
+def test_with_a_connection_string_the_tables_get_it_and_no_role(
+    arm: Any, blobs: Any, stateful: App, certificate: Any, azurite: str, helpers: Any
+) -> None:
+    settings = helpers.settings_for(stateful, "dev", certificate, azurite, storage_auth="connection_string")
+    provider = helpers.ArmProvider(settings, arm.url)
+    outcome = pipeline.deploy(provider, stateful, "dev")
+    assert "role assignment" not in {s.resource.kind for s in outcome.plan.steps}
+    site = provider.deployer.names(stateful, "dev").function_app
+    written = arm.get(f"{GROUP}/providers/Microsoft.Web/sites/{site}/config/appsettings")["properties"]
+    assert written["PORTABLE_FN_TABLES_CONNECTION"] == azurite
+    assert pipeline.plan(provider, stateful, "dev").plan.empty  # read back as the marker, not a change
+
+
+# -- the grants, as generated (no endpoint) -----------------------------------------------------------------
+def test_generated_table_grants_are_exactly_the_declared_uses(stateful: App) -> None:
+    """No wildcard and no account-wide table role: every table role is scoped to one named state table of a
+    declared state, Contributor only where some function declared a write, and no state undeclared."""
+    deployer = AzureDeployer({"subscription_id": SUB.rsplit("/", 1)[-1], "location": "westeurope"})
+    resources = deployer.desired(stateful, "dev", Artifact(Path("/tmp/app.zip"), "ab" * 32, 10, 1))
+    names = deployer.names(stateful, "dev")
+    table_grants = [
+        r
+        for r in resources
+        if isinstance(r, RoleAssignment) and r.role_definition_id.rsplit("/", 1)[-1] in TABLE_ROLES.values()
+    ]
+    declared = {u.resource.name: u.writes for s in stateful.functions for u in s.options.uses}
+    declared = {
+        n: any(u.writes for s in stateful.functions for u in s.options.uses if u.resource.name == n) for n in declared
+    }
+    wanted = {names.table_id(table_name(n)): (WRITER if w else READER).rsplit("/", 1)[-1] for n, w in declared.items()}
+    assert {r.scope: r.role_definition_id.rsplit("/", 1)[-1] for r in table_grants} == wanted
+    assert len(table_grants) == len(wanted)
+    for grant in table_grants:
+        assert "*" not in grant.scope and grant.scope.rsplit("/", 1)[-1] in {table_name(n) for n in declared}
+        assert grant.scope.startswith(names.account_id + "/tableServices/default/tables/")

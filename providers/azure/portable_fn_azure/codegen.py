@@ -11,8 +11,8 @@ the cloud (it does not ship).
 |                          | `service_bus_queue_trigger` (`queue_transport = "service_bus"`, `service_bus_connection`)  |
 | `topic`                  | `event_grid_trigger`, or `service_bus_topic_trigger` with subscription = function name     |
 |                          | (`topic_transport = "service_bus"`)                                                       |
-| `schedule`               | `timer_trigger` with the 6-field NCRONTAB (`ncrontab`), and `retry` (fixed delay) when the |
-|                          | function has retries                                                                      |
+| `schedule`               | `timer_trigger` with the 6-field NCRONTAB (`ncrontab`), and `retry` when the function has  |
+|                          | retries: its policy's fixed delay or exponential backoff (`retries.timer_retry`), else 10 s |
 | `storage` (created)      | `blob_trigger(path="<container>/<prefix>{name}<suffix>", source=EVENT_GRID)`               |
 | `storage` (deleted)      | `event_grid_trigger` (the blob trigger only sees new and changed blobs); the shim keeps     |
 |                          | the container's BlobDeleted events under the prefix and suffix                              |
@@ -41,6 +41,7 @@ from portable_fn.runtime.function import top_level_name
 from portable_fn.runtime.triggers import Http, Queue, Schedule, Storage, Topic, Trigger
 
 from .names import POISON_SUFFIX, container_name, queue_name
+from .retries import hhmmss, queue_visibility_s, timer_retry
 
 if TYPE_CHECKING:  # provider side: never ships
     from portable_fn.app import App
@@ -54,7 +55,6 @@ STORAGE_CONNECTION = "AzureWebJobsStorage"
 SERVICE_BUS_CONNECTION = "ServiceBusConnection"
 TRANSPORTS = {"queue_transport": ("storage_queue", "service_bus"), "topic_transport": ("event_grid", "service_bus")}
 MAX_QUEUE_BATCH = 32  # host.json queues.batchSize: messages fetched (and run) together per instance
-RETRY_DELAY = "00:00:10"  # timer retries: fixed delay between attempts
 RESERVED = {"app", "func", "shim", "_routes"}
 # The methods an http trigger can list (azure.functions.HttpMethod), in the order they are written.
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
@@ -156,20 +156,29 @@ def _list(values: frozenset[int]) -> str:
 
 
 def host_json_source(app: App) -> str:
-    """host.json: extension bundle [4.*, 5.0.0), no `/api` route prefix, queue retries, the timeout."""
+    """host.json: extension bundle [4.*, 5.0.0), no `/api` route prefix, queue retries (attempts, and the
+    delay between them when a queue function declared a retry policy: `retries`), the timeout."""
     extensions: dict[str, Any] = {"http": {"routePrefix": ""}}
     queues = [spec for spec in app.functions if isinstance(spec.trigger, Queue)]
     if queues and transports(app)["queue_transport"] == "storage_queue":
         extensions["queues"] = {
-            "maxDequeueCount": max(_max_attempts(app, spec) for spec in queues),
+            "maxDequeueCount": max_dequeue_count(app),
             "batchSize": min(MAX_QUEUE_BATCH, max(_trigger(spec, Queue).batch_size for spec in queues)),
         }
+        visibility = queue_visibility_s(app, storage_queue=True)
+        if visibility is not None:
+            extensions["queues"]["visibilityTimeout"] = hhmmss(visibility)
     host: dict[str, Any] = {"version": "2.0", "extensionBundle": EXTENSION_BUNDLE, "extensions": extensions}
     timeouts = [t for t in (_timeout(app, spec) for spec in app.functions) if t]
     if timeouts:
         seconds = int(-(-max(timeouts) // 1))
         host["functionTimeout"] = f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
     return json.dumps(host, indent=2) + "\n"
+
+
+def max_dequeue_count(app: App) -> int:
+    """host.json's `maxDequeueCount`: the most attempts any queue function declared (one for the app)."""
+    return max((_max_attempts(app, s) for s in app.functions if isinstance(s.trigger, Queue)), default=5)
 
 
 def _options(app: App, spec: FunctionSpec) -> Any:
@@ -329,11 +338,9 @@ def _topic(app: App, spec: FunctionSpec, ref: str, timeout: float | None, chosen
 
 def _schedule(app: App, spec: FunctionSpec, ref: str, timeout: float | None, chosen: dict[str, str]) -> tuple[Any, ...]:
     decorators = [f"@app.timer_trigger(schedule={ncrontab(spec)!r}, arg_name='timer', run_on_startup=False)"]
-    retries = _max_attempts(app, spec) - 1
-    if retries > 0:
-        decorators.append(
-            f"@app.retry(strategy='fixed_delay', max_retry_count={str(retries)!r}, delay_interval={RETRY_DELAY!r})"
-        )
+    retry = timer_retry(app, spec)
+    if retry:
+        decorators.append(retry)
     return (
         f"shim.timer_entry({ref}, {_trigger(spec, Schedule).expression!r}, {timeout!r})",
         decorators,

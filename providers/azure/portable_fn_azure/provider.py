@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from portable_fn.config import typed_settings
-from portable_fn.provider import Progress, Provider
-from portable_fn.runtime.errors import InvalidEventError, UnsupportedTriggerError
+from portable_fn.provider import DeadLetterEntry, Progress, Provider
+from portable_fn.runtime.errors import InvalidEventError, ProviderError, UnsupportedTriggerError
 from portable_fn.runtime.triggers import Http, Queue, Schedule, Storage, Topic
 
 from . import codegen, events, shim
@@ -88,6 +88,31 @@ class AzureProvider(Provider):
         for path, text in written:
             path.write_text(text, encoding="utf-8")
         return [path for path, _ in written]
+
+    def dead_letters(self, app: App, stage: str, spec: FunctionSpec, redrive: bool = False) -> list[DeadLetterEntry]:
+        """A Storage Queue function's poison queue `<queue>-poison`, in the app's storage account, oldest
+        first; with `redrive`, each put back on its queue and deleted (see `redrive`)."""
+        from .names import queue_name
+        from .redrive import DeadLetters
+
+        if not isinstance(spec.trigger, Queue) or codegen.transports(app)["queue_transport"] != "storage_queue":
+            raise ProviderError(
+                f"Function {spec.name!r} on azure: only Storage Queue functions have a poison queue portable-fn "
+                f"reads; a {spec.trigger.kind} function's dead letters stay with its transport (a Service Bus "
+                "entity's $deadletterqueue, Event Grid's own retries). Look there in the portal."
+            )
+        deployer = self.deployer
+        names = deployer.names(app, stage)
+        client = deployer.client
+        service = client.queues(client.storage_connection_string(names.resource_group, names.storage_account))
+        return DeadLetters(service, spec, queue_name(spec.trigger.name), codegen.max_dequeue_count(app)).read(redrive)
+
+    def plan_notes(self, app: App, stage: str) -> list[str]:
+        """What `plan` says beside its steps: each function whose retry policy Azure clamps or cannot honour
+        (`retries`)."""
+        from .retries import retry_notes
+
+        return retry_notes(app, codegen.transports(app)["queue_transport"] == "storage_queue")
 
     def read_logs(self, app: App, stage: str, functions: Sequence[Any], since: datetime) -> list[LogEntry]:
         """The functions' `AppTraces` lines from the Log Analytics workspace `logs_workspace_id` names (else

@@ -28,7 +28,17 @@ WITH_SDK = {
         "azure.identity",
     }
 }
-PROVIDER_SIDE = {"provider.py", "logs.py", "packaging.py", "_wheels.py", "settings.py", "codegen.py", "names.py"}
+PROVIDER_SIDE = {
+    "provider.py",
+    "logs.py",
+    "packaging.py",
+    "_wheels.py",
+    "settings.py",
+    "codegen.py",
+    "names.py",
+    "retries.py",
+    "redrive.py",
+}
 
 
 def _foreign(path: Path) -> list[tuple[int, str]]:

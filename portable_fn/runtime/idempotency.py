@@ -322,5 +322,5 @@ def _at_path(data: Any, path: str) -> Any:
         try:
             data = data[int(part)] if isinstance(data, list) else data[part]
         except (KeyError, IndexError, TypeError, ValueError):
-            raise ValueError(f"the event data has no {path!r} (idempotent(key={path!r}))") from None
+            raise ValueError(f"the data has no {path!r} (idempotent(key={path!r}))") from None
     return data

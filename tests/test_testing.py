@@ -136,8 +136,9 @@ def test_portable_fns_own_stores_are_fresh_too(stateful: Any, tmp_path: Path) ->
         assert stateful.counters.get("tally") == 1  # the duplicate was answered from the idempotency store
         assert (tmp_path / "pfn-idempotency.sqlite3").is_file()
     with local_state():
+        assert stateful.counters.get("tally") is None
         invoke(stateful.tally, event)
-        assert stateful.counters.get("tally") == 1  # a new block: the same event is new again
+        assert stateful.counters.get("tally") == 1  # a new block: the same event is new again, and ran
 
 
 def test_an_undeclared_state_fails_the_call_as_deployed(stateful: Any) -> None:

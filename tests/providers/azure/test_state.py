@@ -1,5 +1,6 @@
 """The Azure Table Storage state backend against the state backend contract, on Azurite's table service
-(a real server on 127.0.0.1), and the entities it writes as Table Storage limits them."""
+(a real server on 127.0.0.1), the idempotency races on it, and the entities it writes as Table Storage
+limits them."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from portable_fn_azure.state import CONNECTION_ENV, ROW_KEY, TablesBackend, open
 
 from portable_fn.runtime.state import MAX_VALUE_BYTES, Record, StateError, new_version
 
-from ...state_contract import AWKWARD_KEYS, BackendContract
+from ...state_contract import AWKWARD_KEYS, BackendContract, IdempotencyContract
 
 FORBIDDEN_IN_TABLE_KEYS = set("/\\#?") | {chr(c) for c in range(0x20)} | {chr(c) for c in range(0x7F, 0xA0)}
 
@@ -32,6 +33,10 @@ def backend(tables: Any) -> TablesBackend:
 
 class TestTablesOnAzurite(BackendContract):
     pass
+
+
+class TestIdempotencyOnAzurite(IdempotencyContract):
+    """The idempotency races (50 concurrent duplicates, a lease taken over, a late writer) on Azurite's tables."""
 
 
 def test_entities_keep_table_key_rules_and_property_limits(backend: TablesBackend) -> None:

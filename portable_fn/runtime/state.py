@@ -154,10 +154,11 @@ class State(Resource):
         if seconds is None:
             raise StateError(f"state {self.name!r}: cached({key!r}) needs ttl=, how long a value stays fresh here.")
         now = time.time()
+        cache = self._cache
         with self._cache_lock:
-            hit = self._cache.get(key) if self._cache is not None else None
+            hit = cache.get(key) if cache is not None else None
             if hit is not None and hit[1] > now:
-                self._cache.move_to_end(key)
+                cache.move_to_end(key)
                 return hit[0]
         item = self.item(key)
         if item is None:
@@ -209,11 +210,12 @@ class State(Resource):
         """The store serving this state here, opened on first use (`open_backend`)."""
         if self._backend is None or self._opened != _generation:
             self._backend, self._opened = open_backend(self.name), _generation
+            self._cache = None  # what `cached` kept came from the store used before
         return self._backend
 
     @backend.setter
     def backend(self, backend: Backend | None) -> None:
-        self._backend, self._opened = backend, _generation
+        self._backend, self._opened, self._cache = backend, _generation, None
 
     def _record(self, key: str, value: Any, ttl: float | timedelta | None) -> Record:
         check_access(self, WRITE)
@@ -234,9 +236,10 @@ class State(Resource):
                 self._cache.popitem(last=False)
 
     def _forget(self, key: str) -> None:
-        if self._cache is not None:
+        cache = self._cache
+        if cache is not None:
             with self._cache_lock:
-                self._cache.pop(key, None)
+                cache.pop(key, None)
 
     def _encode(self, key: str, value: Any) -> str:
         try:

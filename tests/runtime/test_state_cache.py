@@ -112,3 +112,10 @@ def test_cached_needs_a_ttl(prices: tuple[State, CountingBackend]) -> None:
     store, _ = prices
     with pytest.raises(StateError, match="needs ttl="):
         store.cached("k", None, Loader(1))  # type: ignore[arg-type]
+
+
+def test_another_store_starts_with_an_empty_cache(prices: tuple[State, CountingBackend]) -> None:
+    store, _ = prices
+    store.cached("sku-5", 60, Loader("from the first store"))
+    store.backend = CountingBackend(SqliteBackend(":memory:"))  # as portable_fn.testing.local_state does
+    assert store.cached("sku-5", 60, Loader("from the second")) == "from the second"

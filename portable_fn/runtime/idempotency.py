@@ -124,8 +124,8 @@ class IdempotencyMiddleware(Middleware):
 
     def before(self, call: Call) -> None:
         declared = call.invocation.spec.options.idempotent
-        if declared is False:
-            return
+        if declared is False or (call.request is None and not isinstance(call.event, CloudEvent)):
+            return  # not idempotent, or a record that could not be read (dead-lettered saying why)
         how: Idempotency = DEFAULT if declared is True else declared
         try:
             key = how.key_of(call)

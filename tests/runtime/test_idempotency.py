@@ -20,6 +20,7 @@ from portable_fn.runtime import (
     Context,
     DeadLetter,
     FunctionSpec,
+    InvalidEventError,
     Request,
     Retry,
     call_event,
@@ -159,6 +160,11 @@ def test_completed_records_expire_after_the_ttl(store: SqliteBackend) -> None:
     call_event(spec(handlers.charge_order), payment)
     (expires_at,) = store._connection().execute("SELECT expires_at FROM items").fetchone()
     assert 59 < expires_at - time.time() <= 60
+
+
+def test_a_record_that_could_not_be_read_is_dead_lettered_saying_why() -> None:
+    result = call_event(spec(handlers.charge), InvalidEventError("the record is not a CloudEvent: no 'id'"))
+    assert (result.outcome, result.reason) == (DEAD_LETTER, "the record is not a CloudEvent: no 'id'")
 
 
 # -- HTTP ------------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from portable_fn import CircuitOpenError
 from portable_fn.runtime.outcomes import ACK, RETRY
 from portable_fn.runtime.state import Record
 from portable_fn.runtime.state_sqlite import SqliteBackend
@@ -140,6 +141,49 @@ def test_a_device_reads_back_its_state_and_an_unknown_one_is_404(functions: Any)
     assert (missing.status, json.loads(missing.body)) == (404, {"error": "device 'nope' has sent no readings"})
 
 
+# -- maintenance -------------------------------------------------------------------------------------
+
+
+class Clock:
+    """The breaker's clock, moved on by the test."""
+
+    def __init__(self) -> None:
+        self.now = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_an_alert_opens_one_ticket(functions: Any, flaky_api: Any) -> None:
+    assert invoke(functions.maintenance, make_event(alert())).ok
+    assert invoke(functions.maintenance, make_event(alert())).ok  # the same alert again: no second ticket
+    assert [c["reading_id"] for c in flaky_api.calls] == ["r13"]
+    assert functions.alerts.get("pump-7:r13").ticket == "T-1"
+
+
+def test_the_breaker_opens_after_five_failures_retries_the_events_and_one_probe_closes_it(
+    functions: Any, flaky_api: Any
+) -> None:
+    clock = functions.maintenance_api.clock = Clock()
+    flaky_api.failing = 5
+    failed = [invoke(functions.maintenance, make_event(alert(reading=f"r{n}"))) for n in range(1, 8)]
+    assert [r.outcome for r in failed] == [RETRY] * 7
+    assert len(flaky_api.calls) == 5  # the open circuit spared the API the last two calls
+    assert [type(r.error) for r in failed[5:]] == [CircuitOpenError] * 2
+    assert [r.error.after for r in failed[5:]] == [30.0, 30.0]  # retried when the circuit may close
+    clock.now += 30
+    assert invoke(functions.maintenance, make_event(alert(reading="r6"))).ok  # the half-open probe succeeds
+    assert invoke(functions.maintenance, make_event(alert(reading="r7"))).ok  # closed again
+    assert [c["reading_id"] for c in flaky_api.calls[5:]] == ["r6", "r7"]
+    assert functions.alerts.get("pump-7:r7").ticket == "T-7"
+
+
+def test_without_maintenance_url_the_alert_is_retried_naming_the_setting(functions: Any, monkeypatch: Any) -> None:
+    monkeypatch.delenv("MAINTENANCE_URL", raising=False)
+    result = invoke(functions.maintenance, make_event(alert()))
+    assert result.outcome == RETRY and "MAINTENANCE_URL is unset" in str(result.error)
+
+
 # -- served by `portable-fn dev` ---------------------------------------------------------------------
 
 
@@ -163,3 +207,27 @@ def test_dev_records_an_anomaly(dev: Any, functions: Any, wait_for: Callable[...
     assert dev.request("POST", "/_local/queues/readings", json_body=message).status == 202
     raised = wait_for(lambda: functions.alerts.get("pump-7:r13"), what="the alert")
     assert (raised.value, raised.ticket) == (45.0, None)
+
+
+def test_dev_retries_an_alert_through_the_open_circuit_until_a_ticket_opens(
+    dev: Any, functions: Any, flaky_api: Any, wait_for: Callable[..., Any]
+) -> None:
+    breaker = functions.maintenance_api
+    clock = breaker.clock = Clock()  # stands still until the test moves it, so the circuit stays open
+    breaker.reset_after = 2.0  # the sample's 30 s, shortened: the host redelivers after what the breaker says
+    flaky_api.failing = 5
+    assert dev.request("POST", "/_local/topics/alerts", json_body=alert()).status == 202
+
+    def circuit_open() -> bool:
+        return any("maintenance [topic]" in line and "-> retry" in line and "is open" in line for line in dev.logs)
+
+    wait_for(circuit_open, what="the alert to be retried because the circuit is open")
+    assert len(flaky_api.calls) == 5  # five failures opened it; the open circuit made no call
+    clock.now += breaker.reset_after
+
+    def ticket() -> Any:
+        found = functions.alerts.get("pump-7:r13")
+        return found and found.ticket
+
+    assert wait_for(ticket, what="the probe to open the ticket") == "T-6"
+    assert len(flaky_api.calls) == 6

@@ -1,10 +1,15 @@
 """IoT telemetry: devices post batches of readings to a queue; each reading is ingested once, per-device
-state keeps the recent readings and running statistics, an anomaly is recorded as an alert.
+state keeps the recent readings and running statistics, an anomaly is recorded as an alert, and a flaky
+maintenance API that opens a ticket for an alert sits behind a circuit breaker.
 
-The same file runs locally (`portable-fn dev samples/telemetry`) and on every cloud.
+The same file runs locally (`MAINTENANCE_URL=... portable-fn dev samples/telemetry`) and on every cloud.
 """
 
 from __future__ import annotations
+
+import json
+import os
+import urllib.request
 
 from portable_fn import (
     CloudEvent,
@@ -14,11 +19,13 @@ from portable_fn import (
     Retry,
     RetryPolicy,
     VersionConflictError,
+    breaker,
     exponential,
     function,
     http,
     queue,
     state,
+    topic,
 )
 
 from .models import Alert, Batch, DeviceState, Reading
@@ -29,6 +36,7 @@ CAS_ATTEMPTS = 5  # compare-and-set rounds on one device before the message is r
 seen = state("readings-seen", ttl=SEEN_FOR_S)
 devices = state("devices", model=DeviceState)
 alerts = state("alerts", ttl=30 * 24 * 3600, model=Alert)
+maintenance_api = breaker("maintenance", failures=5, reset_after=30)
 
 
 @function(
@@ -47,11 +55,14 @@ def ingest(event: CloudEvent[Batch]) -> None:
     try:
         found = _update_device(batch.device_id, fresh)
     except BaseException:
-        _release(batch.device_id, fresh)  # let the retry apply them; a crashed process cannot, see README
+        # Let the retry apply them. (A process killed during the update cannot: its readings stay marked
+        # seen and are missing from the device's statistics.)
+        _release(batch.device_id, fresh)
         raise
     for alert in found:
         # Issue 15 brings ctx.emit(topic); portable-fn has no topic publisher yet, so the alert is
-        # recorded here.
+        # recorded here, and `maintenance` takes alerts from the "alerts" topic, which nothing in this app
+        # publishes to until then (in dev: POST them to /_local/topics/alerts).
         alerts.put(_alert_key(alert), alert)
 
 
@@ -92,6 +103,38 @@ def _update_device(device_id: str, fresh: dict[str, tuple[Reading, str]]) -> lis
 
 def _alert_key(alert: Alert) -> str:
     return f"{alert.device_id}:{alert.reading_id}"
+
+
+@function(
+    trigger=topic("alerts"),
+    idempotent=True,
+    retry=RetryPolicy(attempts=10, backoff=exponential(5, max=300)),
+    uses=[alerts.write(), maintenance_api],
+)
+def maintenance(event: CloudEvent[Alert]) -> None:
+    """Open a maintenance ticket for an alert, once. While the maintenance API keeps failing its circuit
+    is open: the call is not made and the event is retried later."""
+    alert = event.data
+    key = _alert_key(alert)
+    known = alerts.get(key)
+    if known is not None and known.ticket:
+        return
+    with maintenance_api:
+        ticket = open_ticket(alert)
+    alerts.put(key, alert.model_copy(update={"ticket": ticket}))
+
+
+def open_ticket(alert: Alert) -> str:
+    """POST the alert to `MAINTENANCE_URL`; the ticket id it answers with. Errors raise (and count as the
+    breaker's failures)."""
+    url = os.environ.get("MAINTENANCE_URL")
+    if not url:
+        raise RuntimeError("maintenance: MAINTENANCE_URL is unset; set it to the maintenance API's ticket URL.")
+    request = urllib.request.Request(
+        url, data=alert.model_dump_json().encode(), method="POST", headers={"content-type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return str(json.loads(response.read())["ticket"])
 
 
 @function(trigger=http("GET", "/devices/{device_id}", response={200: DeviceState, 404: None}), uses=[devices.read()])

@@ -121,7 +121,7 @@ class LocalHost:
         self._hold_state_dir(self._server)
         self.journal.open()
         self.env.apply()
-        _reopen_states(self.app)
+        reopen_states(self.app)
         self.function_logs.attach()
         self.watcher.start()
         self.scheduler.start()
@@ -217,7 +217,7 @@ class LocalHost:
         if self._started:
             self.env.apply()
         self.app, self.subscriptions = app, subscriptions
-        _reopen_states(app)
+        reopen_states(app)
         self.router = Router(Route(t.method, t.path, s) for s, t in self._with(Http))
         self._round_robin = {name: itertools.cycle(subs) for name, subs in self._consumers(Queue).items()}
         self._swap_event_sources(old)
@@ -522,7 +522,7 @@ def dev_state_dir(app: App) -> Path:
     return app.root / ".portable-fn" / "local"
 
 
-def _reopen_states(app: App) -> None:
+def reopen_states(app: App) -> None:
     """Have every state of the app open its store again on first use, now under the host's environment
     (a state used before the host started, by a test say, would keep the store it opened then)."""
     for declared in app.states:

@@ -116,11 +116,14 @@ class LocalProvider(Provider):
 
     def invoke(self, app: App, spec: FunctionSpec, event: Any, stage: str | None = None) -> dict[str, Any]:
         """Run the function here with the environment it gets on a cloud (defaults, `stage`'s env, its
-        own; see `environment`), set for the duration of the call."""
+        own; see `environment`), set for the duration of the call, its states the ones `dev` keeps."""
         from ..testing import invoke_native
         from .environment import ProcessEnv, function_env
+        from .host import STATE_DIR_ENV, dev_state_dir, reopen_states
 
-        with ProcessEnv(function_env(app, spec, stage or next(iter(app.config.stages)))):
+        env = function_env(app, spec, stage or next(iter(app.config.stages)))
+        with ProcessEnv({**env, STATE_DIR_ENV: str(dev_state_dir(app))}):  # the states `dev` keeps
+            reopen_states(app)
             return invoke_native(spec, event, provider="local")
 
     def dead_letters(self, app: App, stage: str, spec: FunctionSpec, redrive: bool = False) -> list[DeadLetterEntry]:

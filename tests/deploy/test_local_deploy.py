@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -114,8 +115,14 @@ def test_the_local_provider_is_built_on_the_shared_deploy_core(shop_copy: Path, 
 STATEFUL = Path(__file__).resolve().parents[1] / "local" / "apps" / "stateful"
 
 
-def test_plan_lists_each_state_store_and_each_functions_grants(cloud_dir: Path) -> None:
-    outcome = pipeline.plan(provider(cloud_dir), load_app(STATEFUL), "dev")
+@pytest.fixture
+def stateful(tmp_path: Path) -> Path:
+    """A private copy of the stateful test app (packaging writes into the app directory)."""
+    return Path(shutil.copytree(STATEFUL, tmp_path / "stateful", ignore=shutil.ignore_patterns(".portable-fn")))
+
+
+def test_plan_lists_each_state_store_and_each_functions_grants(stateful: Path, cloud_dir: Path) -> None:
+    outcome = pipeline.plan(provider(cloud_dir), load_app(stateful), "dev")
     assert outcome.plan is not None
     created = {(s.resource.kind, s.resource.name): s.resource for s in outcome.plan.steps}
     store = created["local state", "stateful-dev-counters"]
@@ -136,8 +143,8 @@ def test_plan_lists_each_state_store_and_each_functions_grants(cloud_dir: Path) 
     assert kinds.index("local state") < kinds.index("local function") < kinds.index("local grant")
 
 
-def test_remove_keeps_a_store_holding_data_unless_told_to_delete_it(cloud_dir: Path) -> None:
-    app = load_app(STATEFUL)
+def test_remove_keeps_a_store_holding_data_unless_told_to_delete_it(stateful: Path, cloud_dir: Path) -> None:
+    app = load_app(stateful)
     pipeline.deploy(provider(cloud_dir), app, "dev")
     path = cloud_dir / "states" / "stateful-dev-counters.sqlite3"
     SqliteBackend(str(path)).write(Record("apples", "3", "v1"))
@@ -157,8 +164,8 @@ def test_remove_keeps_a_store_holding_data_unless_told_to_delete_it(cloud_dir: P
     assert not path.exists() and LocalCloud(cloud_dir).records() == []
 
 
-def test_remove_deletes_an_empty_store(cloud_dir: Path) -> None:
-    app = load_app(STATEFUL)
+def test_remove_deletes_an_empty_store(stateful: Path, cloud_dir: Path) -> None:
+    app = load_app(stateful)
     pipeline.deploy(provider(cloud_dir), app, "dev")
     path = cloud_dir / "states" / "stateful-dev-counters.sqlite3"
     assert path.is_file()
@@ -167,8 +174,8 @@ def test_remove_deletes_an_empty_store(cloud_dir: Path) -> None:
     assert not path.exists()
 
 
-def test_a_redeploy_with_data_in_a_store_changes_nothing(cloud_dir: Path) -> None:
-    app = load_app(STATEFUL)
+def test_a_redeploy_with_data_in_a_store_changes_nothing(stateful: Path, cloud_dir: Path) -> None:
+    app = load_app(stateful)
     pipeline.deploy(provider(cloud_dir), app, "dev")
     SqliteBackend(str(cloud_dir / "states" / "stateful-dev-counters.sqlite3")).write(Record("k", "1", "v1"))
     cloud = LocalCloud(cloud_dir)

@@ -4,16 +4,19 @@ declare fails its call, saying so in the dev log; retries wait what the function
 
 from __future__ import annotations
 
+import json
 import shutil
 import sqlite3
 import time
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from portable_fn.app import load_app
+from portable_fn.cli import main
 from portable_fn.local.delivery import Policy
 from portable_fn.packaging import app_files
 from portable_fn.runtime.outcomes import RETRY, Result, Retry
@@ -100,8 +103,6 @@ def test_a_retry_waits_what_the_functions_policy_says(start_host: Callable[..., 
 
 
 def _epoch(rfc3339: str) -> float:
-    from datetime import datetime
-
     return datetime.fromisoformat(rfc3339.replace("Z", "+00:00")).timestamp()
 
 
@@ -122,12 +123,16 @@ def test_the_policy_delay_follows_the_declared_retry_policy(function: str, scale
     assert policy.max_attempts == 4
 
 
-def test_a_retry_asking_for_a_delay_gets_exactly_that() -> None:
+@pytest.mark.parametrize(
+    "retry",
+    [Retry("later", delay_s=42), Retry("later", after=42), Retry("later", after=timedelta(seconds=42))],
+    ids=["delay_s", "after-seconds", "after-timedelta"],
+)
+def test_a_retry_asking_for_a_delay_gets_exactly_that(retry: Retry) -> None:
     app = load_app(STATEFUL)
     spec = app.function("slow")
-    policy = Policy.of(spec, app.options(spec), 0.001)
-    asked = Result(RETRY, reason="later", error=Retry("later", delay_s=42))
-    assert policy.delay(1, asked) == 42
+    policy = Policy.of(spec, app.options(spec), 0.001)  # not scaled: the function asked for 42 s
+    assert policy.delay(1, Result(RETRY, reason="later", error=retry)) == 42
 
 
 def test_the_default_policy_doubles_from_the_host_scale() -> None:
@@ -148,3 +153,16 @@ def test_the_state_dir_never_ships(tmp_path: Path) -> None:
     shipped = [name for name, _ in app_files(load_app(copy))]
     assert "local_stateful.py" in shipped
     assert not [name for name in shipped if ".portable-fn" in name]
+
+
+def test_invoke_local_keeps_the_states_dev_keeps(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    copy = Path(shutil.copytree(STATEFUL, tmp_path / "stateful"))
+    request = tmp_path / "request.json"
+    request.write_text(json.dumps({"method": "POST", "path": "/count/kiwis"}))
+    counts = []
+    for _ in range(2):
+        assert main(["invoke", "count", str(copy), "--event", str(request)]) == 0
+        counts.append(json.loads(capsys.readouterr().out)["body"]["count"])
+    assert counts == [1, 2]
+    with sqlite3.connect(copy / ".portable-fn" / "local" / "counters.sqlite3") as db:
+        assert db.execute("SELECT value FROM items WHERE key = 'kiwis'").fetchone() == ("2",)

@@ -1,5 +1,5 @@
-"""The DynamoDB state backend against the state backend contract, on moto's DynamoDB (a real server on
-127.0.0.1), and the items it writes as deploy's table expects them."""
+"""The DynamoDB state backend against the state backend contract and the idempotency races, on moto's
+DynamoDB (a real server on 127.0.0.1), and the items it writes as deploy's table expects them."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from portable_fn_aws.state import DynamoDbBackend, open_backend
 
 from portable_fn.runtime.state import Record, StateError, new_version
 
-from ...state_contract import BackendContract
+from ...state_contract import BackendContract, IdempotencyContract
 
 REGION = "eu-west-1"
 
@@ -47,6 +47,12 @@ class TestDynamoDbBackend(BackendContract):
     @pytest.fixture
     def backend(self, table: str) -> DynamoDbBackend:
         return open_backend("orders", table)  # the client boto3 makes from the environment, as in Lambda
+
+
+class TestIdempotencyOnDynamoDb(IdempotencyContract):
+    @pytest.fixture
+    def backend(self, table: str) -> DynamoDbBackend:
+        return open_backend("pfn-idempotency", table)
 
 
 def test_items_carry_the_ttl_attribute_dynamodb_cleans_up_by(dynamodb: Any, table: str) -> None:

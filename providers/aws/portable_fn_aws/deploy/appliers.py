@@ -46,6 +46,7 @@ from .resources import (
     Schedule,
     ScheduleGroup,
     Subscription,
+    Table,
     Topic,
 )
 
@@ -533,6 +534,60 @@ class Buckets(Applier[Bucket]):
                 raise
 
 
+class Tables(Applier[Table]):
+    """State tables: key `pk` (a string), the settings of `Table`. DynamoDB takes one change of a table at a
+    time, so each update waits for the table to be active again."""
+
+    def create(self, resource: Table) -> None:
+        try:
+            self.aws.dynamodb.create_table(
+                TableName=resource.name,
+                KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                BillingMode=resource.billing_mode,
+                SSESpecification={"Enabled": resource.encrypted},
+                Tags=self.ctx.tag_list,
+            )
+        except ClientError as exc:
+            if error_code(exc) != "ResourceInUseException":  # made by a run that failed before its TTL was set
+                raise
+            self.aws.dynamodb.tag_resource(ResourceArn=self.ctx.arns.table(resource.name), Tags=self.ctx.tag_list)
+        self.wait(resource.name)
+        self.set_ttl(resource)
+
+    def update(self, resource: Table, previous: Table, changes: tuple[str, ...]) -> None:
+        if "billing_mode" in changes:
+            self.aws.dynamodb.update_table(TableName=resource.name, BillingMode=resource.billing_mode)
+            self.wait(resource.name)
+        if "encrypted" in changes:
+            sse = {"Enabled": True, "SSEType": "KMS"} if resource.encrypted else {"Enabled": False}
+            self.aws.dynamodb.update_table(TableName=resource.name, SSESpecification=sse)
+            self.wait(resource.name)
+        if "ttl_attribute" in changes:
+            if previous.ttl_attribute:  # DynamoDB turns time to live off before it names another attribute
+                self.aws.dynamodb.update_time_to_live(
+                    TableName=resource.name,
+                    TimeToLiveSpecification={"Enabled": False, "AttributeName": previous.ttl_attribute},
+                )
+            self.set_ttl(resource)
+
+    def delete(self, resource: Table) -> None:
+        """Reached only for a table holding no items, or with `remove --delete-data` (the planner keeps the rest)."""
+        self.tolerate_missing(lambda: self.aws.dynamodb.delete_table(TableName=resource.name))
+
+    def set_ttl(self, resource: Table) -> None:
+        if resource.ttl_attribute:
+            self.aws.dynamodb.update_time_to_live(
+                TableName=resource.name,
+                TimeToLiveSpecification={"Enabled": True, "AttributeName": resource.ttl_attribute},
+            )
+
+    def wait(self, name: str) -> None:
+        self.aws.dynamodb.get_waiter("table_exists").wait(
+            TableName=name, WaiterConfig={"Delay": self.ctx.wait_delay_s, "MaxAttempts": self.ctx.wait_attempts}
+        )
+
+
 class DeploymentBuckets(Applier[DeploymentBucket]):
     """The bucket zips over the direct upload limit go through. Every call names the expected owner, so
     a bucket of that name in another account is never written to or emptied."""
@@ -680,6 +735,7 @@ APPLIERS: dict[type[Resource], type[Applier[Any]]] = {
     Topic: Topics,
     Subscription: Subscriptions,
     Bucket: Buckets,
+    Table: Tables,
     BucketNotification: BucketNotifications,
     DeploymentBucket: DeploymentBuckets,
     CodeObject: CodeObjects,

@@ -23,7 +23,7 @@ import boto3  # type: ignore[import-untyped]
 from botocore.config import Config  # type: ignore[import-untyped]
 from botocore.exceptions import ClientError  # type: ignore[import-untyped]
 
-READ_PREFIXES = ("Describe", "Get", "List")
+READ_PREFIXES = ("Describe", "Get", "List", "Scan")  # Scan: whether a state table holds items
 Handler = Callable[..., Any]
 API_LOG = logging.getLogger("portable_fn.api")
 # The parameters that name what an operation acts on, joined with "/" in this order when several are
@@ -41,6 +41,7 @@ RESOURCE_PARAMS = (
     "QueueName",
     "TopicArn",
     "SubscriptionArn",
+    "TableName",
     "ApiId",
     "RouteId",
     "IntegrationId",
@@ -108,6 +109,10 @@ class AwsClient:
         return self.service("apigatewayv2")
 
     @property
+    def dynamodb(self) -> Any:
+        return self.service("dynamodb")
+
+    @property
     def tagging(self) -> Any:
         return self.service("resourcegroupstaggingapi")
 
@@ -152,7 +157,7 @@ class AwsClient:
             client.meta.events.unregister(event, handler)
 
     def mutating_calls(self) -> list[tuple[str, str]]:
-        """Recorded calls whose operation is not a Describe, Get or List."""
+        """Recorded calls whose operation only reads (`READ_PREFIXES`) left out."""
         return [c for c in self.calls if not c[1].startswith(READ_PREFIXES)]
 
     def _record(self, model: Any = None, **_: Any) -> None:

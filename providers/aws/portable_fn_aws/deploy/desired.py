@@ -13,11 +13,18 @@ what its trigger needs:
               notification entry and the permission for S3
     schedule  the app's schedule group and scheduler role, and a schedule
 
+Each state some function declares in `uses=` is a DynamoDB table (`Table`, `<app>-<stage>-<state>`). A
+function that declares it gets the table's name in `PORTABLE_FN_STATE_<NAME>` (what
+`portable_fn_aws.state` opens) and, in its role, GetItem on that table (`.read()`) or GetItem, PutItem,
+UpdateItem and DeleteItem (`.write()`); a function that does not declare it gets neither.
+
 Topic, storage and schedule invoke asynchronously, so their retries and dead-letter queue are the
 function's own: an `InvokeConfig` with the retries and an on-failure destination, the dead-letter queue
 `<function>-dlq`. Every event function with a dead-letter queue (its queue's, or its own) gets the queue's
 URL in `PORTABLE_FN_DEAD_LETTER_QUEUE_URL` and `sqs:SendMessage` on that queue alone: the shim sends what
-the handler dead-letters there itself (`portable_fn_aws.dead_letter`), with the reason.
+the handler dead-letters there itself (`portable_fn_aws.dead_letter`), with the reason. A queue function
+gets its queue's URL in `PORTABLE_FN_QUEUE_URL` and `sqs:ChangeMessageVisibility` on it: the shim hides
+each failed message for its retry policy's delay (`portable_fn_aws.visibility`).
 """
 
 from __future__ import annotations
@@ -30,9 +37,11 @@ from typing import TYPE_CHECKING, Any
 
 from portable_fn.deploy import Artifact, Resource
 from portable_fn.runtime.function import FunctionOptions, FunctionSpec
+from portable_fn.runtime.state import State, locator_env
 from portable_fn.runtime.triggers import Http, Queue, Schedule, Storage, Topic
 
 from ..packaging import LAMBDA_LIMITS, LambdaArtifact, SizeBudget
+from ..visibility import QUEUE_URL_ENV
 from . import policies
 from .expressions import schedule_expression
 from .naming import STATEMENT_PREFIX, Arns, Names
@@ -54,6 +63,7 @@ from .resources import (
     Role,
     ScheduleGroup,
     Subscription,
+    Table,
     in_order,
 )
 from .resources import Queue as QueueResource
@@ -104,6 +114,7 @@ def desired(target: Target) -> list[Resource]:
     resources: list[Resource] = []
     for spec in target.app.functions:
         resources += FunctionResources(target, spec).build()
+    resources += [Table(target.names.table(state.name)) for state in target.app.states]
     resources += scheduler_resources(target)
     resources += http_api_resources(target)
     resources += deployment_bucket(target, resources)
@@ -146,8 +157,21 @@ class FunctionResources:
             names.role(self.spec.name),
             path=names.role_path,
             trust=policies.trust("lambda.amazonaws.com"),
-            policy=policies.function_policy(log_arn, queue_arn, dead_letter_arn),
+            policy=policies.function_policy(
+                log_arn,
+                queue_arn,
+                dead_letter_arn,
+                {self.t.arns.table(table): writes for table, writes in self.tables().items()},
+            ),
         )
+
+    def tables(self) -> dict[str, bool]:
+        """The table of each state the function declares in `uses=`, and whether it writes it."""
+        return {
+            self.t.names.table(use.resource.name): use.writes
+            for use in self.options.uses
+            if isinstance(use.resource, State)
+        }
 
     def function(self, code: CodeObject | None, dead_letter: str) -> Function:
         names, options = self.t.names, self.options
@@ -170,10 +194,18 @@ class FunctionResources:
 
     def env(self, dead_letter: str = "") -> dict[str, str]:
         """App defaults < stage < the function's own < portable-fn's own variables (with the URL of the
-        dead-letter queue `dead_letter`, when it has one)."""
+        dead-letter queue `dead_letter`, when it has one, and the table of each state it declares)."""
         config = self.t.app.config
         stage = config.stages.get(self.t.stage)
         own = {DEAD_LETTER_ENV: self.t.arns.queue_url(dead_letter)} if dead_letter else {}
+        trigger = self.spec.trigger
+        if isinstance(trigger, Queue):  # the shim sets each failed message's retry delay on it
+            own[QUEUE_URL_ENV] = self.t.arns.queue_url(self.t.names.queue(trigger.name, trigger.fifo))
+        own |= {
+            locator_env(use.resource.name): self.t.names.table(use.resource.name)
+            for use in self.options.uses
+            if isinstance(use.resource, State)
+        }
         return {
             **config.defaults.env,
             **(stage.env if stage else {}),
@@ -192,17 +224,7 @@ class FunctionResources:
         return self.t.arns.queue(self.t.names.queue(trigger.name, trigger.fifo))
 
     def dead_letter_queue(self) -> str:
-        """The function's dead-letter queue ('' for HTTP and dead_letter=False): a queue trigger's
-        `<queue>-dlq` (also its redrive target), else `<function>-dlq` (also the on-failure destination
-        of asynchronous invocations); the setting `dead_letter` may name it."""
-        trigger, dead_letter = self.spec.trigger, self.options.dead_letter
-        if not trigger.is_event or dead_letter is False:
-            return ""
-        if isinstance(trigger, Queue):
-            logical = dead_letter if isinstance(dead_letter, str) else f"{trigger.name}-dlq"
-            return self.t.names.queue(logical, trigger.fifo)
-        logical = dead_letter if isinstance(dead_letter, str) else f"{self.spec.name}-dlq"
-        return self.t.names.queue(logical)
+        return dead_letter_queue(self.t.names, self.spec, self.options)
 
     # -- what the trigger needs -------------------------------------------------------------------
     def trigger_resources(self, trigger: Any) -> list[Resource]:
@@ -333,6 +355,20 @@ class FunctionResources:
             url_auth_type=url_auth_type,
             via_function_url=via_function_url,
         )
+
+
+def dead_letter_queue(names: Names, spec: FunctionSpec, options: FunctionOptions) -> str:
+    """The function's dead-letter queue ('' for HTTP and dead_letter=False): a queue trigger's
+    `<queue>-dlq` (also its redrive target), else `<function>-dlq` (also the on-failure destination
+    of asynchronous invocations); the setting `dead_letter` may name it."""
+    trigger, dead_letter = spec.trigger, options.dead_letter
+    if not trigger.is_event or dead_letter is False:
+        return ""
+    if isinstance(trigger, Queue):
+        logical = dead_letter if isinstance(dead_letter, str) else f"{trigger.name}-dlq"
+        return names.queue(logical, trigger.fifo)
+    logical = dead_letter if isinstance(dead_letter, str) else f"{spec.name}-dlq"
+    return names.queue(logical)
 
 
 def code_object(target: Target, function: str) -> CodeObject | None:

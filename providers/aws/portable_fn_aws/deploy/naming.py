@@ -25,6 +25,7 @@ STATEMENT_PREFIX = "portable-fn-"  # Sid of every Lambda permission statement de
 NOTIFICATION_PREFIX = "portable-fn"  # Id of every S3 notification entry: portable-fn:<app>:<stage>:<function>
 
 MAX_LAMBDA, MAX_ROLE, MAX_QUEUE, MAX_TOPIC, MAX_BUCKET, MAX_SCHEDULE, MAX_API = 64, 64, 80, 256, 63, 64, 128
+MAX_TABLE = 255
 PARTITION_DOMAINS = {"aws-cn": "amazonaws.com.cn", "aws-iso": "c2s.ic.gov", "aws-iso-b": "sc2s.sgov.gov"}
 NOT_IN_BUCKET_NAMES = re.compile(r"[^a-z0-9-]+")  # S3 allows lowercase letters, digits, '-' (and '.', avoided)
 
@@ -93,6 +94,10 @@ class Names:
     def bucket(self, logical: str) -> str:
         return dict(self.buckets).get(logical) or fit(f"{self.prefix}-{logical}", MAX_BUCKET)
 
+    def table(self, state: str) -> str:
+        """The DynamoDB table of the declared state `state`."""
+        return fit(f"{self.prefix}-{state}", MAX_TABLE)
+
     def owns_bucket(self, logical: str) -> bool:
         """False for a bucket the settings map to an existing one: deploy never creates or deletes it."""
         return logical not in dict(self.buckets)
@@ -156,6 +161,9 @@ class Arns:
 
     def bucket(self, name: str) -> str:
         return f"arn:{self.partition}:s3:::{name}"
+
+    def table(self, name: str) -> str:
+        return f"arn:{self.partition}:dynamodb:{self.region}:{self.account}:table/{name}"
 
     def execute_api(self, api_id: str, route: str) -> str:
         """What an HTTP API's call to a Lambda function is: `route` is `<stage>/<METHOD>/<path>` (globs allowed)."""

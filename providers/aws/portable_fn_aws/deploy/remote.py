@@ -1,13 +1,13 @@
 """Reading what an app and stage already have on AWS: found by tags, never by a local file.
 
 Tagged resources are listed in one Resource Groups Tagging API query (functions, queues, topics,
-buckets, log groups; the deployment bucket is the bucket of its name); IAM roles are listed under the
-app's role path and their tags checked; schedule groups by name prefix and tags; the HTTP API among the
-APIs of its name, by the tags it carries. What AWS cannot tag is read through its tagged parent: a
-function's URL, permissions, async invoke config and event source mappings; a topic's subscriptions; a
-bucket's notification entries (whose `Id` names app and stage); an HTTP API's stage, integrations and
-routes; the deployment bucket's objects (all of them are the app's zips). Only Describe/Get/List calls
-are made here.
+buckets, log groups, state tables; the deployment bucket is the bucket of its name); IAM roles are
+listed under the app's role path and their tags checked; schedule groups by name prefix and tags; the
+HTTP API among the APIs of its name, by the tags it carries. What AWS cannot tag is read through its
+tagged parent: a function's URL, permissions, async invoke config and event source mappings; a topic's
+subscriptions; a bucket's notification entries (whose `Id` names app and stage); an HTTP API's stage,
+integrations and routes; the deployment bucket's objects (all of them are the app's zips). Only
+Describe/Get/List calls are made here, and a Scan of one item of each state table (whether it holds data).
 """
 
 from __future__ import annotations
@@ -44,19 +44,24 @@ from .resources import (
     Schedule,
     ScheduleGroup,
     Subscription,
+    Table,
     Topic,
     in_order,
 )
 
-TAGGED_TYPES = ["lambda:function", "sqs", "sns", "s3", "logs"]
+TAGGED_TYPES = ["lambda:function", "sqs", "sns", "s3", "logs", "dynamodb:table"]
+SERVICES = ("lambda", "sqs", "sns", "s3", "logs", "dynamodb")
 API_STATEMENT = f"{STATEMENT_PREFIX}http-api"  # Sid of the statement letting the app's HTTP API invoke
 DEFAULT_STAGE = "$default"
+TTL_ON = ("ENABLED", "ENABLING")
 
 
 def arn_name(arn: str, service: str) -> str:
-    """The resource name inside an ARN of a function, queue, topic, bucket or log group."""
+    """The resource name inside an ARN of a function, queue, topic, bucket, log group or table."""
     if service == "logs":
         return arn.split(":log-group:", 1)[1].removesuffix(":*")
+    if service == "dynamodb":
+        return arn.split(":table/", 1)[1]
     return arn.rsplit(":", 1)[-1]
 
 
@@ -78,6 +83,7 @@ class RemoteReader:
         deployment = self.names.deployment_bucket(self.arns)
         buckets = [name for name in tagged["s3"] if name != deployment]
         resources += [Bucket(name, **self.bucket_settings(name)) for name in buckets]
+        resources += [self.table(name) for name in tagged["dynamodb"]]
         if deployment in tagged["s3"]:
             resources += self.deployment_bucket(deployment)
         resources += self.roles()
@@ -93,7 +99,7 @@ class RemoteReader:
         return RemoteState(in_order(resources))
 
     def tagged(self) -> dict[str, list[str]]:
-        """Names of the tagged resources by service (`lambda`, `sqs`, `sns`, `s3`, `logs`)."""
+        """Names of the tagged resources by service (`SERVICES`)."""
         filters = [{"Key": k, "Values": [v]} for k, v in tags(self.names.app, self.names.stage).items()]
         found: dict[str, list[str]] = defaultdict(list)
         for item in self.aws.pages(
@@ -106,7 +112,7 @@ class RemoteReader:
             arn = item["ResourceARN"]
             service = arn.split(":")[2]
             found[service].append(arn_name(arn, service))
-        return {service: sorted(set(found[service])) for service in ("lambda", "sqs", "sns", "s3", "logs")}
+        return {service: sorted(set(found[service])) for service in SERVICES}
 
     # -- tagged resources ------------------------------------------------------------------------
     def log_group(self, name: str) -> LogGroup:
@@ -131,6 +137,19 @@ class RemoteReader:
             dead_letter_arn=redrive.get("deadLetterTargetArn", ""),
             max_receive_count=int(redrive.get("maxReceiveCount", 0)),
             url=url,
+        )
+
+    def table(self, name: str) -> Table:
+        dynamodb = self.aws.dynamodb
+        described = dynamodb.describe_table(TableName=name)["Table"]
+        ttl = dynamodb.describe_time_to_live(TableName=name).get("TimeToLiveDescription", {})
+        scanned = dynamodb.scan(TableName=name, Limit=1, Select="COUNT")
+        return Table(
+            name,
+            billing_mode=described.get("BillingModeSummary", {}).get("BillingMode", "PROVISIONED"),
+            encrypted=described.get("SSEDescription", {}).get("Status") in ("ENABLED", "ENABLING"),
+            ttl_attribute=ttl.get("AttributeName", "") if ttl.get("TimeToLiveStatus") in TTL_ON else "",
+            has_items=bool(scanned.get("Count")) or "LastEvaluatedKey" in scanned,
         )
 
     def roles(self) -> list[Resource]:

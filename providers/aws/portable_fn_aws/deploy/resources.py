@@ -201,6 +201,24 @@ class Bucket(Resource):
 
 
 @dataclass(frozen=True)
+class Table(Resource):
+    """The DynamoDB table of one declared state (`portable_fn_aws.state`: key `pk`, TTL on `ttl`): on
+    demand, encrypted with the AWS managed KMS key (`encrypted`: SSE on, rather than left to DynamoDB's
+    own key), tagged. `has_items` is what remote found: a table holding items `holds_data`, so `remove`
+    keeps it unless told `--delete-data`."""
+
+    kind = "dynamodb table"
+    ignore_on_compare = frozenset({"has_items"})
+    billing_mode: str = "PAY_PER_REQUEST"
+    encrypted: bool = True
+    ttl_attribute: str = "ttl"  # '' when DynamoDB's time to live is off
+    has_items: bool = False
+
+    def holds_data(self) -> bool:
+        return self.has_items
+
+
+@dataclass(frozen=True)
 class DeploymentBucket(Resource):
     """The app's bucket for zips over the direct upload limit (`naming.Names.deployment_bucket`): it holds
     only `CodeObject`s, so removing the app empties and deletes it. Public access is blocked and objects
@@ -266,6 +284,7 @@ ORDER: tuple[type[Resource], ...] = (
     Queue,
     Topic,
     Bucket,
+    Table,
     DeploymentBucket,
     CodeObject,
     ScheduleGroup,

@@ -138,7 +138,7 @@ def test_policies_are_least_privilege(shop: Any) -> None:
     assert {s["Sid"]: (s["Action"], s["Resource"]) for s in fulfil} == {
         "Logs": (["logs:CreateLogStream", "logs:PutLogEvents"], [ARNS.log_group("/aws/lambda/shop-dev-fulfil") + ":*"]),
         "ConsumeQueue": (
-            ["sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"],
+            ["sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"],
             [ARNS.queue("shop-dev-orders")],
         ),
         "DeadLetter": (["sqs:SendMessage"], [ARNS.queue("shop-dev-orders-dlq")]),  # the shim sends dead letters

@@ -65,7 +65,7 @@ def test_roles_have_exact_least_privilege_policies(deployed: Any, boto: Any) -> 
     assert statements("shop-dev-fulfil") == {
         "Logs": (logs, [arn("logs", "log-group:/aws/lambda/shop-dev-fulfil:*")]),
         "ConsumeQueue": (
-            ["sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"],
+            ["sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"],
             [arn("sqs", "shop-dev-orders")],
         ),
         "DeadLetter": (["sqs:SendMessage"], [arn("sqs", "shop-dev-orders-dlq")]),  # the shim sends dead letters

@@ -76,7 +76,7 @@ def settle(
         if result.outcome != DEAD_LETTER or not isinstance(event, CloudEvent):  # unread: nothing to send
             continue
         dead = dead_letter_event(
-            event, function=spec.name, reason=result.reason or "dead-lettered", attempt=_attempt(source, records[index])
+            event, function=spec.name, reason=result.reason or "dead-lettered", attempt=attempt(source, records[index])
         )
         try:
             message_id = send(url, dead)
@@ -100,22 +100,37 @@ def send(
     url: str, event: CloudEvent[Any], environ: Mapping[str, str] | None = None, now: datetime | None = None
 ) -> str:
     """Send `event` to the queue at `url`; the message id SQS gave it. Raises DeadLetterFailed."""
-    import urllib.request  # only paid for when an event is dead-lettered (it pulls in http, ssl, email)
-    from datetime import datetime, timezone
-
-    env = os.environ if environ is None else environ
-    body = json.dumps(message(url, event), separators=(",", ":")).encode("utf-8")
     try:
-        endpoint = next((env[name] for name in ENDPOINT_ENVS if env.get(name)), "") or _origin(url)
-        headers = signed_headers(endpoint, body, SEND_MESSAGE, env, now or datetime.now(timezone.utc))
-        request = urllib.request.Request(endpoint, data=body, method="POST", headers=headers)
-        with urllib.request.urlopen(request, timeout=TIMEOUT_S) as answer:
-            return str(json.loads(answer.read())["MessageId"])
+        return str(post(url, SEND_MESSAGE, message(url, event), environ, now)["MessageId"])
     except (OSError, ValueError, KeyError) as exc:  # URLError and HTTPError are OSErrors
         raise DeadLetterFailed(
             f"event {event.id!r} could not be sent to the dead-letter queue {url} ({send_failure(exc)}); check that "
             "the queue exists and that the function's role may sqs:SendMessage to it (`portable-fn plan`)"
         ) from exc
+
+
+def post(
+    url: str,
+    target: str,
+    payload: Mapping[str, Any],
+    environ: Mapping[str, str] | None = None,
+    now: datetime | None = None,
+    timeout_s: float = TIMEOUT_S,
+) -> dict[str, Any]:
+    """One signed SQS request (JSON protocol, `X-Amz-Target: target`) about the queue at `url`; SQS's
+    answer. Raises OSError (URLError, HTTPError), ValueError or KeyError (Lambda's variables unset)."""
+    import urllib.request  # only paid for when a record failed (it pulls in http, ssl, email)
+    from datetime import datetime, timezone
+
+    env = os.environ if environ is None else environ
+    body = json.dumps(payload, separators=(",", ":")).encode("utf-8")
+    endpoint = next((env[name] for name in ENDPOINT_ENVS if env.get(name)), "") or _origin(url)
+    headers = signed_headers(endpoint, body, target, env, now or datetime.now(timezone.utc))
+    request = urllib.request.Request(endpoint, data=body, method="POST", headers=headers)
+    with urllib.request.urlopen(request, timeout=timeout_s) as answer:
+        raw = answer.read()
+    found: dict[str, Any] = json.loads(raw) if raw.strip() else {}
+    return found
 
 
 def message(url: str, event: CloudEvent[Any]) -> dict[str, Any]:
@@ -186,11 +201,11 @@ def _origin(url: str) -> str:
     """`https://sqs.<region>.amazonaws.com/` of a queue URL: the SQS endpoint of its region."""
     parts = urlsplit(url)
     if not parts.scheme or not parts.netloc:
-        raise ValueError(f"{QUEUE_URL_ENV} is not a queue URL: {url!r}")
+        raise ValueError(f"{url!r} is not a queue URL")
     return f"{parts.scheme}://{parts.netloc}/"
 
 
-def _attempt(source: Any, record: Any) -> int:
+def attempt(source: Any, record: Any) -> int:
     """The delivery attempt of a record (SQS's receive count; 1 where the source tells none)."""
     try:
         meta = source.message_meta(record)

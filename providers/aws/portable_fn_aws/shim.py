@@ -31,6 +31,10 @@ it to its on-failure destination after its retry attempts, an asynchronous invoc
 function's on-failure destination after two retries. Nothing is ever lost. Each one is logged at WARNING
 with its reason. A record that cannot be decoded is dead-lettered alone: the rest of its batch is
 delivered.
+
+RETRY on SQS: each failed message is hidden for its retry policy's delay before the batch's failures are
+reported (`visibility`), so the policy's backoff, not the queue's visibility timeout, sets when it comes
+back; after `maxReceiveCount` receives the queue moves it to the dead-letter queue.
 """
 
 from __future__ import annotations
@@ -50,7 +54,7 @@ from portable_fn.runtime.outcomes import ACK, Result
 from portable_fn.runtime.routes import Route, Router, not_routed
 from portable_fn.runtime.triggers import Http, Schedule
 
-from . import dead_letter
+from . import dead_letter, visibility
 from .http_events import HTTP_V2, http_source, to_native_response, to_request
 from .records import CLOUDEVENT, EVENTBRIDGE, TRIGGER_SOURCES, RecordSource, record_source, scheduled_tick
 
@@ -224,6 +228,7 @@ def _deliver_records(
     failed = [(records[i], result) for i, result in failures.items() if i not in sent]
     if failed:
         _log_failures(spec, source, failed)
+        visibility.back_off(spec, source, failed)  # SQS: each failed message waits its retry policy's delay
     if source.item_id is None:
         error = DeliveryFailed(_failure_message(spec, source, failed)) if failed else None
         return Delivery(source.name, None, results, error)

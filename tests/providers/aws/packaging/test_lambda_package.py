@@ -23,7 +23,15 @@ from portable_fn.bytecode import Interpreters
 from portable_fn.runtime.errors import DeployError
 
 APPS = Path(__file__).with_name("apps")
-SHIPPED_SHIM = {"__init__.py", "shim.py", "http_events.py", "records.py", "dead_letter.py", "state.py"}
+SHIPPED_SHIM = {
+    "__init__.py",
+    "shim.py",
+    "http_events.py",
+    "records.py",
+    "dead_letter.py",
+    "visibility.py",
+    "state.py",
+}
 
 
 def names_in(path: Path) -> set[str]:

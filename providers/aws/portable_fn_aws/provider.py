@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from portable_fn.app import App
     from portable_fn.deploy import Artifact
     from portable_fn.logread import LogEntry
+    from portable_fn.provider import DeadLetterEntry
     from portable_fn.runtime.function import FunctionSpec
 
     from .deploy import AwsDeployer
@@ -78,6 +79,24 @@ class AwsProvider(Provider):
                     f"Function {spec.name!r} on aws: memory_mb={options.memory_mb} is over Lambda's limit of "
                     f"{MAX_MEMORY_MB} MB. Lower memory_mb."
                 )
+
+    def dead_letters(self, app: App, stage: str, spec: FunctionSpec, redrive: bool = False) -> list[DeadLetterEntry]:
+        """The messages of the function's dead-letter queue, oldest first; with `redrive`, each sent back to
+        its queue or invoked again, then deleted (see `redrive`)."""
+        from .deploy import AwsDeployer
+        from .redrive import DeadLetters
+
+        deployer = self.deployer
+        assert isinstance(deployer, AwsDeployer)
+        reader = DeadLetters(deployer.client, deployer.names(app, stage), deployer.arns(), spec, app.options(spec))
+        return reader.read(redrive)
+
+    def plan_notes(self, app: App, stage: str) -> list[str]:
+        """What `plan` says beside its steps: each function whose retry policy AWS clamps or cannot honour
+        (`deploy.retries`)."""
+        from .deploy.retries import retry_notes
+
+        return retry_notes(app)
 
     def read_logs(self, app: App, stage: str, functions: Sequence[Any], since: datetime) -> list[LogEntry]:
         """The functions' CloudWatch Logs events (see `logs`), through the deploy side's client."""

@@ -17,8 +17,8 @@ import pytest
 from portable_fn.packaging import foreign_imports
 
 PACKAGE_DIR = Path(portable_fn_aws.__file__).resolve().parent
-SHIPPED = ["__init__.py", "shim.py", "http_events.py", "records.py", "dead_letter.py", "state.py"]
-PROVIDER_SIDE = {"provider.py", "logs.py", "packaging.py", "_wheels.py", "settings.py"}
+SHIPPED = ["__init__.py", "shim.py", "http_events.py", "records.py", "dead_letter.py", "visibility.py", "state.py"]
+PROVIDER_SIDE = {"provider.py", "logs.py", "packaging.py", "_wheels.py", "settings.py", "redrive.py"}
 # The state backend ships but runs only once a state is used, on boto3 from the Lambda runtime itself.
 LAMBDA_RUNTIME_SDK = {"state.py": {"boto3", "botocore.config", "botocore.exceptions"}}
 

@@ -62,6 +62,11 @@ def test_each_function_is_told_where_its_states_are_and_granted_on_them(
         "PORTABLE_FN_STATE_PFN_IDEMPOTENCY",
         "PORTABLE_FN_STATE_READINGS_SEEN",
     ]
+    assert sorted(state_env(google, "maintenance")) == [  # its breaker's store too
+        "PORTABLE_FN_STATE_ALERTS",
+        "PORTABLE_FN_STATE_PFN_BREAKERS",
+        "PORTABLE_FN_STATE_PFN_IDEMPOTENCY",
+    ]
     member = f"serviceAccount:{ACCOUNT}"
     bindings = [b for b in google.project_policy(PROJECT)["bindings"] if b["role"].startswith("roles/datastore.")]
     granted = sorted((b["condition"]["expression"], b["role"]) for b in bindings if member in b["members"])

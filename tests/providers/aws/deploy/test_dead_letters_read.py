@@ -164,3 +164,18 @@ def destination_record(payload: Any) -> dict[str, Any]:
         "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
         "responsePayload": {"errorMessage": "RequestId: e4b46cbf Process exited before completing request"},
     }
+
+
+def test_the_cli_lists_them_with_their_reason_and_attempts(
+    capsys: pytest.CaptureFixture[str], endpoint: str, queue_dead_letters: tuple[str, str]
+) -> None:
+    from portable_fn.cli import main
+
+    argv = ["dead-letters", "fulfil", "--provider", "aws", "--app", str(STATEFUL), "--stage", "test"]
+    assert main([*argv, "--endpoint-url", endpoint, "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert (listed["function"], listed["provider"], listed["stage"]) == ("fulfil", "aws", "test")
+    assert [(e["reason"], e["attempts"]) for e in listed["dead_letters"]] == [
+        ("delivered 5 times without success (moved by the queue's redrive policy)", 5),
+        ("bad order", 2),
+    ]

@@ -1,0 +1,70 @@
+"""samples/telemetry deployed to the fake ARM and Azurite: a table for each state the sample uses (its own
+and portable-fn's idempotency and breaker stores) in the app's storage account, shown by `plan`, made
+through ARM and on Azurite's table service, its locator in the app settings, and the function app's
+identity granted on each table what its functions declare."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from azure.data.tables import TableServiceClient
+from portable_fn_azure.deploy.naming import TABLE_ROLES, table_name
+
+from portable_fn.app import App, load_app
+from portable_fn.deploy import pipeline
+from portable_fn.runtime.state import locator_env
+
+TELEMETRY = Path(__file__).resolve().parents[4] / "samples" / "telemetry"
+SUB = "/subscriptions/11111111-2222-3333-4444-555555555555"
+GROUP = f"{SUB}/resourceGroups/telemetry-dev-rg"
+READER, WRITER = (f"{SUB}/providers/Microsoft.Authorization/roleDefinitions/{g}" for g in TABLE_ROLES.values())
+ROLE_TYPE = "Microsoft.Authorization/roleAssignments"
+
+
+@pytest.fixture
+def telemetry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> App:
+    target = tmp_path / "telemetry"
+    shutil.copytree(TELEMETRY, target, ignore=shutil.ignore_patterns(".portable-fn", "__pycache__"))
+    for name in ("AZURE_SUBSCRIPTION_ID", "AZURE_RESOURCE_MANAGER_URL", "AZURE_STORAGE_CONNECTION_STRING"):
+        monkeypatch.delenv(name, raising=False)
+    return load_app(target)
+
+
+@pytest.fixture
+def provider(arm: Any, blobs: Any, azurite: str, certificate: Any, telemetry: App, helpers: Any) -> Any:
+    tables = TableServiceClient.from_connection_string(azurite)
+    for table in tables.list_tables():
+        tables.delete_table(table.name)
+    return helpers.ArmProvider(helpers.settings_for(telemetry, "dev", certificate, azurite), arm.url)
+
+
+def table_roles(arm: Any, account: str, table: str) -> list[str]:
+    scope = f"{GROUP}/providers/Microsoft.Storage/storageAccounts/{account}/tableServices/default/tables/{table}"
+    found = arm.children(f"{scope}/providers/Microsoft.Authorization/roleAssignments", ROLE_TYPE)
+    return sorted(r["properties"]["roleDefinitionId"] for r in found)
+
+
+def test_plan_shows_a_table_per_state_and_deploy_makes_and_grants_them(
+    provider: Any, telemetry: App, arm: Any, azurite: str
+) -> None:
+    account = str(provider.deployer.names(telemetry, "dev").storage_account)
+    tables = {s.name: table_name(s.name) for s in telemetry.states}
+    planned = pipeline.plan(provider, telemetry, "dev").plan
+    assert {s.resource.name for s in planned.steps if s.resource.kind == "state table"} == {
+        f"{account}/{t}" for t in tables.values()
+    }
+    pipeline.deploy(provider, telemetry, "dev")
+    assert {t.name for t in TableServiceClient.from_connection_string(azurite).list_tables()} == set(tables.values())
+    for table in tables.values():  # one function app runs every function: some function writes each state
+        assert table_roles(arm, account, table) == [WRITER]
+
+    site = arm.get(f"{GROUP}/providers/Microsoft.Web/sites/{provider.deployer.names(telemetry, 'dev').function_app}")
+    settings = arm.get(f"{site['id']}/config/appsettings")["properties"]
+    endpoint = azurite.split("TableEndpoint=")[1].split(";")[0]
+    assert {k: v for k, v in settings.items() if k.startswith("PORTABLE_FN_STATE_")} == {
+        locator_env(name): f"{endpoint}/{table}" for name, table in tables.items()
+    }
+    assert pipeline.plan(provider, telemetry, "dev").plan.empty

@@ -70,6 +70,13 @@ class GcpProvider(Provider):
             _check_function(spec, app.options(spec))
         self.deployer.check(app)
 
+    def plan_notes(self, app: App, stage: str) -> list[str]:
+        """What `plan` says beside its steps: each function whose retry policy Google clamps or cannot honour
+        (`deploy.retries`)."""
+        from .deploy.retries import retry_notes
+
+        return retry_notes(app)
+
     def read_logs(self, app: App, stage: str, functions: Sequence[Any], since: datetime) -> list[LogEntry]:
         """The functions' Cloud Logging entries (see `logs`), from the endpoint `endpoints.logging` names,
         else the provider's endpoint, else Google's."""

@@ -31,6 +31,7 @@ from .naming import LABEL_SOURCE, STATE_COLLECTION, Names, labels
 from .resources import (
     Bucket,
     DeadLetterRoute,
+    DeadLetterSubscription,
     EventReceiverGrant,
     Function,
     PublicInvoker,
@@ -340,10 +341,7 @@ class DeadLetterRoutes(Applier[DeadLetterRoute]):
                 f"service agent publish to {resource.dead_letter_topic} and subscribe to {subscription}; "
                 "until then messages that keep failing are not moved to the dead-letter topic"
             )
-        self.set_policy(
-            subscription,
-            {"dead_letter_topic": resource.dead_letter_topic, "max_delivery_attempts": resource.max_delivery_attempts},
-        )
+        self.set_policy(subscription, resource)
 
     def subscription(self, resource: DeadLetterRoute, found: Any) -> str:
         """The subscription the function's Eventarc trigger names. Eventarc names it once it has made it, which
@@ -370,14 +368,62 @@ class DeadLetterRoutes(Applier[DeadLetterRoute]):
             trigger = found.event_trigger.trigger
         return subscription
 
-    def set_policy(self, subscription: str, policy: dict[str, Any] | None) -> None:
+    def set_policy(self, subscription: str, resource: DeadLetterRoute | None) -> None:
+        """The subscription's dead-letter and retry policies from `resource`; None takes both away."""
+        dead_letter: dict[str, Any] = {}
+        retry: dict[str, Any] = {}
+        if resource is not None:
+            dead_letter = {
+                "dead_letter_topic": resource.dead_letter_topic,
+                "max_delivery_attempts": resource.max_delivery_attempts,
+            }
+            retry = {
+                "minimum_backoff": {"seconds": resource.minimum_backoff_s},
+                "maximum_backoff": {"seconds": resource.maximum_backoff_s},
+            }
+        subscription_message = {"name": subscription, "dead_letter_policy": dead_letter, "retry_policy": retry}
         self.gcp.call(
             "subscriber",
             "update_subscription",
             request={
-                "subscription": {"name": subscription, "dead_letter_policy": policy or {}},
-                "update_mask": {"paths": ["dead_letter_policy"]},
+                "subscription": subscription_message,
+                "update_mask": {"paths": ["dead_letter_policy", "retry_policy"]},
             },
+        )
+
+
+class DeadLetterSubscriptions(Applier[DeadLetterSubscription]):
+    """The pull subscription that keeps a dead-letter topic's messages. One that exists (a failed run, or a
+    second function sharing the topic) is kept as it is."""
+
+    def create(self, resource: DeadLetterSubscription) -> None:
+        subscription = {
+            "name": self.names.subscription_path(resource.name),
+            "topic": resource.topic,
+            "labels": self.ctx.labels,
+            "message_retention_duration": {"seconds": resource.retention_s},
+            "retain_acked_messages": False,
+            "expiration_policy": {},  # no ttl: never expires, however long nobody pulls
+        }
+        try:
+            self.gcp.call("subscriber", "create_subscription", request=subscription)
+        except AlreadyExists:
+            return
+
+    def update(
+        self, resource: DeadLetterSubscription, previous: DeadLetterSubscription, changes: tuple[str, ...]
+    ) -> None:
+        subscription = {
+            "name": self.names.subscription_path(resource.name),
+            "message_retention_duration": {"seconds": resource.retention_s},
+        }
+        request = {"subscription": subscription, "update_mask": {"paths": ["message_retention_duration"]}}
+        self.gcp.call("subscriber", "update_subscription", request=request)
+
+    def delete(self, resource: DeadLetterSubscription) -> None:
+        path = self.names.subscription_path(resource.name)
+        self.tolerate_missing(
+            lambda: self.gcp.call("subscriber", "delete_subscription", request={"subscription": path})
         )
 
 
@@ -562,6 +608,7 @@ APPLIERS: dict[type[Resource], type[Applier[Any]]] = {
     Bucket: Buckets,
     Function: Functions,
     DeadLetterRoute: DeadLetterRoutes,
+    DeadLetterSubscription: DeadLetterSubscriptions,
     PublicInvoker: PublicInvokers,
     SchedulerJob: SchedulerJobs,
     TriggerInvoker: TriggerInvokers,

@@ -11,8 +11,9 @@ One function brings its Cloud Function (runtime, entry point = the function's na
     schedule  the function's own topic, a trigger on it, and a Cloud Scheduler job publishing to it
 
 Event triggers retry (RETRY_POLICY_RETRY) when the function allows more than one attempt. An event
-function that may dead-letter gets a dead-letter topic and a `DeadLetterRoute` (the publisher grant the
-shim needs, and for a retrying Pub/Sub trigger the subscription's dead-letter policy); the topic's path
+function that may dead-letter gets a dead-letter topic, a pull subscription keeping what reaches it
+(`DeadLetterSubscription`) and a `DeadLetterRoute` (the publisher grant the shim needs, and for a retrying
+Pub/Sub trigger the subscription's dead-letter policy and the retry policy of its backoff); the topic's path
 reaches the shim in the environment variable `PORTABLE_FN_DEAD_LETTER_TOPIC`; the timeout in
 `PORTABLE_FN_TIMEOUT_S`.
 
@@ -44,6 +45,7 @@ from typing import TYPE_CHECKING, Any
 
 from portable_fn.deploy import Artifact, Resource
 from portable_fn.runtime.function import FunctionOptions, FunctionSpec
+from portable_fn.runtime.retry import RetryPolicy
 from portable_fn.runtime.state import State, locator_env
 from portable_fn.runtime.triggers import Http, Queue, Schedule, Storage
 from portable_fn.runtime.triggers import Topic as TopicTrigger
@@ -53,6 +55,7 @@ from .naming import Names, source_label
 from .resources import (
     Bucket,
     DeadLetterRoute,
+    DeadLetterSubscription,
     EventReceiverGrant,
     Function,
     PublicInvoker,
@@ -81,6 +84,7 @@ MAX_EVENT_TIMEOUT_S = 540  # event-driven 2nd gen functions stop after 9 minutes
 DEAD_LETTER_ENV = "PORTABLE_FN_DEAD_LETTER_TOPIC"
 TIMEOUT_ENV = "PORTABLE_FN_TIMEOUT_S"  # the shim's Context deadline (Google does not tell it)
 MIN_DELIVERY_ATTEMPTS, MAX_DELIVERY_ATTEMPTS = 5, 100  # what a Pub/Sub dead-letter policy accepts
+MAX_BACKOFF_S = 600  # what a Pub/Sub retry policy's backoffs accept
 DATASTORE_USER, DATASTORE_VIEWER = "roles/datastore.user", "roles/datastore.viewer"
 
 
@@ -129,6 +133,18 @@ def state_resources(target: Target) -> list[Resource]:
     return out
 
 
+def retry_backoff_s(policy: RetryPolicy) -> tuple[int, int]:
+    """A Pub/Sub subscription's retryPolicy (minimumBackoff, maximumBackoff) for `policy`: its first delay and
+    its longest, whole seconds within the 0 to 600 Pub/Sub allows. Pub/Sub grows the delay between the two
+    by its own factor, so a fixed backoff is both."""
+    first = _backoff_s(policy.delay_s(1))
+    return first, max(first, _backoff_s(policy.backoff.max_s))
+
+
+def _backoff_s(seconds: float) -> int:
+    return min(max(math.ceil(seconds), 0), MAX_BACKOFF_S)
+
+
 def wants_storage_agent_grant(app: App, settings: GcpSettings) -> bool:
     """Whether deploy manages the storage agent's publisher grant: the app has a storage trigger and the
     settings leave the grant to deploy. An app without one never reads or changes the project's IAM."""
@@ -158,6 +174,7 @@ class FunctionResources:
         own.append(self.function())
         if dead_letter := self.dead_letter_topic():
             own.append(self.dead_letter_route(dead_letter))
+            own.append(DeadLetterSubscription(dead_letter, topic=names.topic_path(dead_letter)))
         if isinstance(trigger, Http) and trigger.public:
             own.append(PublicInvoker(self.id))
         if trigger.is_event and (account := self.t.settings.service_account):
@@ -200,17 +217,20 @@ class FunctionResources:
         )
 
     def dead_letter_route(self, dead_letter: str) -> DeadLetterRoute:
-        """The publisher grant, and the subscription policy for Pub/Sub triggers that retry (Pub/Sub
-        allows 5 to 100 delivery attempts: `max_attempts` is clamped into that range)."""
+        """The publisher grant, and for Pub/Sub triggers that retry the subscription's policies: the attempts
+        clamped into the 5 to 100 Pub/Sub allows, the backoff into its 0 to 600 s (`retry_backoff_s`)."""
         names, retries = self.t.names, self.options.max_attempts > 1
         trigger_topic = self.trigger_topic() if retries else ""
         attempts = min(max(self.options.max_attempts, MIN_DELIVERY_ATTEMPTS), MAX_DELIVERY_ATTEMPTS)
+        minimum, maximum = retry_backoff_s(self.options.retry_policy) if trigger_topic else (0, 0)
         return DeadLetterRoute(
             self.id,
             dead_letter_topic=names.topic_path(dead_letter),
             publisher=self.t.settings.service_account,
             trigger_topic=names.topic_path(trigger_topic) if trigger_topic else "",
             max_delivery_attempts=attempts if trigger_topic else 0,
+            minimum_backoff_s=minimum,
+            maximum_backoff_s=maximum,
         )
 
     def timeout_s(self) -> int:

@@ -97,6 +97,9 @@ class Names:
         """What `PORTABLE_FN_STATE_<NAME>` holds: the state's collection, as Firestore names it."""
         return f"{self.database_path(self.database(state))}/documents/{STATE_COLLECTION}"
 
+    def subscription_path(self, subscription: str) -> str:
+        return f"projects/{self.project}/subscriptions/{subscription}"
+
     def job(self, fn: str) -> str:
         return fit(f"{self.prefix}-{fn}", MAX_JOB)
 

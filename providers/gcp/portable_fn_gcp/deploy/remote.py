@@ -40,6 +40,7 @@ from .naming import LABEL_SOURCE, STATE_COLLECTION, Names, has_labels, labels
 from .resources import (
     Bucket,
     DeadLetterRoute,
+    DeadLetterSubscription,
     EventReceiverGrant,
     Function,
     PublicInvoker,
@@ -105,7 +106,8 @@ class RemoteReader:
         resources += [*databases, *self.state_grants(databases), *functions]
         resources += self.invokers([f for f in functions if not f.event_type and f.service])
         resources += self.trigger_invokers([f for f in functions if f.event_type and f.service])
-        resources += [route for f in found if (route := self.dead_letter_route(f)) is not None]
+        routes = [route for f in found if (route := self.dead_letter_route(f)) is not None]
+        resources += [*routes, *self.dead_letter_subscriptions(routes)]
         resources += self.jobs()
         return RemoteState(in_order(resources))
 
@@ -221,14 +223,39 @@ class RemoteReader:
                 "subscriber", "get_subscription", request={"subscription": subscription}
             ).dead_letter_policy
         routed = dead_letter is not None and dead_letter.dead_letter_topic == topic
+        minimum, maximum = self.backoff_s(subscription) if routed else (0, 0)
         return DeadLetterRoute(
             short(found.name),
             dead_letter_topic=topic,
             publisher=account if self.settings.service_account else "",
             trigger_topic=found.event_trigger.pubsub_topic if routed else "",
             max_delivery_attempts=dead_letter.max_delivery_attempts if routed and dead_letter else 0,
+            minimum_backoff_s=minimum,
+            maximum_backoff_s=maximum,
             granted=granted,
         )
+
+    def backoff_s(self, subscription: str) -> tuple[int, int]:
+        """The subscription's retry policy as whole seconds ((0, 0) without one)."""
+        found = self.gcp.call("subscriber", "get_subscription", request={"subscription": subscription})
+        if "retry_policy" not in found:
+            return 0, 0
+        policy = found.retry_policy
+        return round(policy.minimum_backoff.total_seconds()), round(policy.maximum_backoff.total_seconds())
+
+    def dead_letter_subscriptions(self, routes: list[DeadLetterRoute]) -> list[DeadLetterSubscription]:
+        """The app and stage's pull subscription on each dead-letter topic its functions name (by labels)."""
+        out: list[DeadLetterSubscription] = []
+        for topic in sorted({route.dead_letter_topic for route in routes}):
+            path = self.names.subscription_path(short(topic))
+            try:
+                found = self.gcp.call("subscriber", "get_subscription", request={"subscription": path})
+            except NotFound:
+                continue
+            if has_labels(dict(found.labels), self.names.app, self.names.stage):
+                retention = round(found.message_retention_duration.total_seconds())
+                out.append(DeadLetterSubscription(short(path), topic=found.topic, retention_s=retention))
+        return out
 
     def function(self, found: Any) -> Function:
         build, service, trigger = found.build_config, found.service_config, found.event_trigger

@@ -172,15 +172,30 @@ class DeadLetterRoute(Resource):
     applied) holds `roles/pubsub.publisher` on `dead_letter_topic`, so the shim can publish what the
     handler gave up on. For a Pub/Sub-triggered function that retries (`trigger_topic` set,
     `max_delivery_attempts` > 0) the subscription Eventarc made for its trigger also gets a dead-letter
-    policy, so a message that keeps failing moves there after that many attempts, and the Pub/Sub
-    service agent gets the publisher and subscriber roles that policy needs."""
+    policy, so a message that keeps failing moves there after that many attempts, and the retry policy
+    of the function's backoff (`minimum_backoff_s`, `maximum_backoff_s`), and the Pub/Sub service agent
+    gets the publisher and subscriber roles that policy needs."""
 
     kind = "dead-letter route"
     dead_letter_topic: str = ""  # full path, projects/P/topics/T
     publisher: str = ""
     trigger_topic: str = ""
     max_delivery_attempts: int = 0
+    minimum_backoff_s: int = 0  # the subscription's retryPolicy (Pub/Sub allows 0 to 600 s), when it retries
+    maximum_backoff_s: int = 0
     granted: bool = True  # False when read back without the publisher binding
+
+
+@dataclass(frozen=True)
+class DeadLetterSubscription(Resource):
+    """A pull subscription on a dead-letter topic, named like the topic: a Pub/Sub topic keeps nothing by
+    itself, so without one what reaches the topic is lost. It keeps messages for `retention_s` (Pub/Sub's
+    most, 7 days) and never expires; `portable-fn dead-letters` pulls from it, `--redrive` acks what it sent
+    back. `remove` deletes it with the topic, and the dead letters in it."""
+
+    kind = "dead-letter subscription"
+    topic: str = ""  # full path, projects/P/topics/T
+    retention_s: int = 7 * 24 * 3600
 
 
 @dataclass(frozen=True)
@@ -225,6 +240,7 @@ ORDER: tuple[type[Resource], ...] = (
     StateGrant,
     Function,
     DeadLetterRoute,
+    DeadLetterSubscription,
     PublicInvoker,
     TriggerInvoker,
     SchedulerJob,

@@ -618,9 +618,15 @@ class GoogleApi:
                 raise ApiError(404, f"Dead letter topic {policy.get('deadLetterTopic')!r} does not exist")
             if not 5 <= int(policy.get("maxDeliveryAttempts") or 5) <= 100:
                 raise ApiError(400, "deadLetterPolicy.maxDeliveryAttempts must be between 5 and 100")
+        retry = body["subscription"].get("retryPolicy") or {}
+        if "retryPolicy" in paths and retry:
+            backoffs = [float(retry.get(k, "0s").rstrip("s")) for k in ("minimumBackoff", "maximumBackoff")]
+            if not all(0 <= b <= 600 for b in backoffs):
+                raise ApiError(400, "retryPolicy backoffs must be between 0 and 600 seconds")
         apply_mask(self.subscriptions[name], body["subscription"], paths)
-        if not self.subscriptions[name].get("deadLetterPolicy"):
-            self.subscriptions[name].pop("deadLetterPolicy", None)
+        for policy_field in ("deadLetterPolicy", "retryPolicy"):
+            if not self.subscriptions[name].get(policy_field):
+                self.subscriptions[name].pop(policy_field, None)
         return self.get_subscription(name, query, None)
 
     # -- IAM (Cloud Run services, Pub/Sub topics and subscriptions) --------------------------------

@@ -106,7 +106,9 @@ def test_event_functions_get_triggers_topics_and_dead_letter_topics(deployed: An
 
 
 def subscription_of(google: Any, fn: str) -> dict[str, Any]:
-    [found] = [s for s in google.subscriptions.values() if s["function"].endswith(f"/shop-dev-{SHOP_FUNCTIONS[fn]}")]
+    [found] = [
+        s for s in google.subscriptions.values() if s.get("function", "").endswith(f"/shop-dev-{SHOP_FUNCTIONS[fn]}")
+    ]
     return found
 
 
@@ -137,7 +139,8 @@ def test_a_lost_dead_letter_policy_is_put_back_and_nothing_else_changes(deployed
     del fulfil["deadLetterPolicy"]
     outcome = pipeline.deploy(deployed, shop, "dev")
     assert [s.describe() for s in outcome.plan.steps] == [
-        "~ update dead-letter route shop-dev-fulfil (trigger_topic, max_delivery_attempts)"
+        "~ update dead-letter route shop-dev-fulfil (trigger_topic, max_delivery_attempts, minimum_backoff_s, "
+        "maximum_backoff_s)"
     ]
     assert fulfil["deadLetterPolicy"]["deadLetterTopic"] == topic("orders-dlq")
     assert [(r.method, r.path) for r in google.mutating()] == [("PATCH", "/v1/" + fulfil["name"])]
@@ -184,7 +187,7 @@ def test_outputs_name_urls_topics_and_jobs(deployed: Any, shop: Any) -> None:
 # -- plan, redeploy, change ------------------------------------------------------------------------
 def test_plan_changes_nothing(provider: Any, shop: Any, google: Any) -> None:
     outcome = pipeline.plan(provider, shop, "dev")
-    assert outcome.plan.summary() == "27 to create, 0 to update, 0 to delete, 0 unchanged"
+    assert outcome.plan.summary() == "32 to create, 0 to update, 0 to delete, 0 unchanged"
     assert google.mutating() == [] and provider.deployer.client.mutating_calls() == []
     assert google.functions == {} and google.topics == {} and google.jobs == {}
 
@@ -274,7 +277,7 @@ def test_remove_deletes_exactly_what_the_app_and_stage_made(
     google.topics[f"projects/{PROJECT}/topics/shop-dev-by-hand"] = {"name": "by-hand"}  # no labels: not ours
 
     outcome = pipeline.remove(provider, shop, "dev")
-    assert outcome.plan.summary() == "0 to create, 0 to update, 26 to delete, 0 unchanged, 1 kept"
+    assert outcome.plan.summary() == "0 to create, 0 to update, 31 to delete, 0 unchanged, 1 kept"
     assert not any("shop-dev-" in name for name in [*google.functions, *google.jobs, *google.buckets])
     assert "shop-prod-uploads" in google.buckets
     assert [t for t in google.topics if "shop-dev-" in t] == [f"projects/{PROJECT}/topics/shop-dev-by-hand"]

@@ -39,6 +39,7 @@ from ..provider import DeadLetterEntry, Provider
 from ..runtime.cloudevent import CloudEvent
 from ..runtime.dead_letters import dead_letter_info
 from ..runtime.function import FunctionSpec
+from ..runtime.resources import WRITE
 from ..runtime.state_sqlite import SqliteBackend
 from ..runtime.triggers import Http, Queue, Schedule, Storage, Topic
 from .settings import LocalSettings
@@ -167,8 +168,10 @@ class LocalNames:
     def state(self, name: str) -> str:
         return f"{self.app}-{self.stage}-{name}"
 
-    def grant(self, function: str, state: str) -> str:
-        return f"{self.function(function)}/{state}"
+    def grant(self, function: str, state: str, access: str) -> str:
+        """What a plan shows: `shop-dev-fulfil writes shop-dev-orders` (or `reads`)."""
+        verb = "writes" if access == WRITE else "reads"
+        return f"{self.function(function)} {verb} {self.state(state)}"
 
 
 class LocalDeployer(Deployer["LocalCloud", LocalNames]):
@@ -213,7 +216,7 @@ class LocalDeployer(Deployer["LocalCloud", LocalNames]):
     def _grants(self, app: App, names: LocalNames) -> list[LocalGrant]:
         return [
             LocalGrant(
-                names.grant(spec.name, use.resource.name),
+                names.grant(spec.name, use.resource.name, use.access),
                 function=names.function(spec.name),
                 state=names.state(use.resource.name),
                 access=use.access,

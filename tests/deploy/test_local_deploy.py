@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -116,8 +117,9 @@ STATEFUL = Path(__file__).resolve().parents[1] / "local" / "apps" / "stateful"
 
 
 @pytest.fixture
-def stateful(tmp_path: Path) -> Path:
-    """A private copy of the stateful test app (packaging writes into the app directory)."""
+def stateful(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private copy of the stateful test app (packaging writes into the app directory), imported afresh."""
+    monkeypatch.delitem(sys.modules, "local_stateful", raising=False)
     return Path(shutil.copytree(STATEFUL, tmp_path / "stateful", ignore=shutil.ignore_patterns(".portable-fn")))
 
 
@@ -181,3 +183,21 @@ def test_a_redeploy_with_data_in_a_store_changes_nothing(stateful: Path, cloud_d
     cloud = LocalCloud(cloud_dir)
     again = pipeline.deploy(provider(cloud_dir, cloud), app, "dev")
     assert again.plan is not None and again.plan.empty and cloud.mutations == 0
+
+
+def test_a_grant_narrowed_to_read_is_replaced_in_the_plan(stateful: Path, cloud_dir: Path) -> None:
+    pipeline.deploy(provider(cloud_dir), load_app(stateful), "dev")
+    source = stateful / "local_stateful.py"
+    source.write_text(
+        source.read_text().replace(
+            '"/count/{name}"), uses=[counters.write()]', '"/count/{name}"), uses=[counters.read()]'
+        )
+    )
+    del sys.modules["local_stateful"]  # imported again, changed
+    outcome = pipeline.plan(provider(cloud_dir), load_app(stateful), "dev")
+    assert outcome.plan is not None
+    grants = {(s.action, s.resource.name) for s in outcome.plan.steps if s.resource.kind == "local grant"}
+    assert grants == {
+        ("create", "stateful-dev-count reads stateful-dev-counters"),
+        ("delete", "stateful-dev-count writes stateful-dev-counters"),
+    }

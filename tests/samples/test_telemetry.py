@@ -55,6 +55,21 @@ def test_each_reading_is_ingested_once_however_often_it_arrives(functions: Any) 
     assert (state.count, state.mean) == (4, 21.5)
 
 
+class Unreachable:
+    """A store that cannot be reached: any call fails."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise ConnectionError("the store cannot be reached")
+
+
+def test_a_message_delivered_again_is_answered_without_running_ingest(functions: Any) -> None:
+    event = make_event(batch("pump-7", [20.0, 21.0]))
+    assert invoke(functions.ingest, event).ok
+    functions.seen.backend = Unreachable()  # ingest itself would fail now: it is not run again
+    assert invoke(functions.ingest, event).ok
+    assert invoke(functions.ingest, make_event(batch("pump-7", [22.0], first=3))).outcome == RETRY
+
+
 def test_a_reading_far_from_the_recent_mean_is_recorded_as_an_alert(functions: Any) -> None:
     assert invoke(functions.ingest, make_event(batch("pump-7", [*NORMAL, 45.0, 20.2]))).ok
     [raised] = [functions.alerts.get(f"pump-7:r{n}") for n in range(1, 15) if functions.alerts.get(f"pump-7:r{n}")]

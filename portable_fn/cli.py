@@ -643,6 +643,11 @@ def dead_letters(console: Console, target: Target, function: str, redrive: bool,
     with _api_log(console, verbose):
         app, provider, stage = _load(target)
         spec = _function(app, function)
+        if not spec.trigger.is_event:
+            raise UsageError(
+                f"{spec.name!r} is {spec.trigger.kind}-triggered and answers its callers, so it has no dead "
+                "letters; give a function triggered by a queue, topic, bucket or schedule."
+            )
         entries = _dead_letters(provider, app, stage, spec, redrive)
     data = {
         "function": spec.name,

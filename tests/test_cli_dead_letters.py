@@ -156,3 +156,23 @@ def test_an_app_never_served_has_no_dead_letters(capsys: pytest.CaptureFixture[s
     code, out, _ = cli(capsys, "dead-letters", "gated", str(app_dir))
     assert (code, out.strip()) == (0, "No dead letters for 'gated' on local (stage 'dev').")
     assert not (app_dir / ".portable-fn").exists()
+
+
+def test_an_http_function_has_no_dead_letters_to_ask_for(capsys: pytest.CaptureFixture[str], app_dir: Path) -> None:
+    code, _, err = cli(capsys, "dead-letters", "count", str(app_dir))
+    assert code == 2 and "'count' is http-triggered and answers its callers, so it has no dead letters" in err
+
+
+def test_a_state_dir_held_without_a_url_says_to_try_again(app_dir: Path) -> None:
+    from portable_fn.local.letters import dead_letters
+    from portable_fn.local.lock import StateLock
+    from portable_fn.runtime.errors import ProviderError
+
+    state_dir = app_dir / ".portable-fn" / "local"
+    held = StateLock(state_dir)
+    held.acquire("")  # what a dev host starting, or another reader, holds
+    try:
+        with pytest.raises(ProviderError, match=r"is held by process \d+ .*run the command again"):
+            dead_letters(state_dir, "gated")
+    finally:
+        held.release()

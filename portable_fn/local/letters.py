@@ -32,12 +32,13 @@ def dead_letters(state_dir: Path, function: str, redrive: bool = False) -> tuple
         return [], str(state_dir / JOURNAL)
     lock = StateLock(state_dir)
     try:
-        lock.acquire("portable-fn dead-letters")
+        lock.acquire("")  # no URL: another reader finds nothing to call
     except StateDirInUseError as busy:
         url = busy.holder.get("url")
         if not url:
             raise ProviderError(
-                f"The dev host holding {state_dir} is starting; run `portable-fn dead-letters` again."
+                f"The state directory {state_dir} is held by process {busy.holder.get('pid', '?')} (a dev host "
+                "starting, or another `portable-fn dead-letters`); run the command again in a moment."
             ) from None
         return _through_host(str(url), function, redrive), f"{url}{PREFIX}/dead-letters"
     try:

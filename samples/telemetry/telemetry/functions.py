@@ -119,17 +119,17 @@ def maintenance(event: CloudEvent[Alert]) -> None:
     known = alerts.get(key)
     if known is not None and known.ticket:
         return
+    url = os.environ.get("MAINTENANCE_URL")
+    if not url:  # a setting missing is not the API failing: the breaker does not count it
+        raise RuntimeError("maintenance: MAINTENANCE_URL is unset; set it to the maintenance API's ticket URL.")
     with maintenance_api:
-        ticket = open_ticket(alert)
+        ticket = open_ticket(url, alert)
     alerts.put(key, alert.model_copy(update={"ticket": ticket}))
 
 
-def open_ticket(alert: Alert) -> str:
-    """POST the alert to `MAINTENANCE_URL`; the ticket id it answers with. Errors raise (and count as the
-    breaker's failures)."""
-    url = os.environ.get("MAINTENANCE_URL")
-    if not url:
-        raise RuntimeError("maintenance: MAINTENANCE_URL is unset; set it to the maintenance API's ticket URL.")
+def open_ticket(url: str, alert: Alert) -> str:
+    """POST the alert to the maintenance API at `url`; the ticket id it answers with. Errors raise (and
+    count as the breaker's failures)."""
     request = urllib.request.Request(
         url, data=alert.model_dump_json().encode(), method="POST", headers={"content-type": "application/json"}
     )

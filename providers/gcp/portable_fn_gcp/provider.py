@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from portable_fn.app import App
     from portable_fn.deploy import Artifact
     from portable_fn.logread import LogEntry
+    from portable_fn.provider import DeadLetterEntry
     from portable_fn.runtime.function import FunctionSpec
 
     from .deploy import GcpDeployer
@@ -69,6 +70,15 @@ class GcpProvider(Provider):
         for spec in app.functions:
             _check_function(spec, app.options(spec))
         self.deployer.check(app)
+
+    def dead_letters(self, app: App, stage: str, spec: FunctionSpec, redrive: bool = False) -> list[DeadLetterEntry]:
+        """The dead letters kept by the subscription on the function's dead-letter topic, oldest first; with
+        `redrive`, each published back to its trigger topic and acknowledged (see `redrive`)."""
+        from .redrive import DeadLetters
+
+        deployer = cast("GcpDeployer", self.deployer)
+        reader = DeadLetters(deployer.client, deployer.names(app, stage), spec, app.options(spec))
+        return reader.read(redrive)
 
     def plan_notes(self, app: App, stage: str) -> list[str]:
         """What `plan` says beside its steps: each function whose retry policy Google clamps or cannot honour

@@ -392,6 +392,9 @@ class DeadLetterRoutes(Applier[DeadLetterRoute]):
         )
 
 
+ACK_DEADLINE_S = 60  # how long `portable-fn dead-letters` holds what it pulled before it acks or releases it
+
+
 class DeadLetterSubscriptions(Applier[DeadLetterSubscription]):
     """The pull subscription that keeps a dead-letter topic's messages. One that exists (a failed run, or a
     second function sharing the topic) is kept as it is."""
@@ -403,6 +406,7 @@ class DeadLetterSubscriptions(Applier[DeadLetterSubscription]):
             "labels": self.ctx.labels,
             "message_retention_duration": {"seconds": resource.retention_s},
             "retain_acked_messages": False,
+            "ack_deadline_seconds": ACK_DEADLINE_S,
             "expiration_policy": {},  # no ttl: never expires, however long nobody pulls
         }
         try:

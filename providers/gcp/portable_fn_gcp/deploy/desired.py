@@ -273,20 +273,28 @@ class FunctionResources:
         return {"event_type": MESSAGE_PUBLISHED, "pubsub_topic": topic, "retry_policy": retry}
 
     def trigger_topic(self) -> str:
-        """The topic the function is triggered from ('' for HTTP and storage)."""
-        trigger = self.spec.trigger
-        if isinstance(trigger, (Queue, TopicTrigger)):
-            return self.t.names.topic(trigger.name)
-        if isinstance(trigger, Schedule):
-            return self.t.names.topic(self.spec.name)
-        return ""
+        return trigger_topic(self.t.names, self.spec)
 
     def dead_letter_topic(self) -> str:
-        """Where the shim routes dead-lettered events ('' for HTTP and dead_letter=False)."""
-        trigger, dead_letter = self.spec.trigger, self.options.dead_letter
-        if not trigger.is_event or dead_letter is False:
-            return ""
-        if isinstance(dead_letter, str):
-            return self.t.names.topic(dead_letter)
-        base = trigger.name if isinstance(trigger, Queue) else self.spec.name
-        return self.t.names.topic(f"{base}-dlq")
+        return dead_letter_topic(self.t.names, self.spec, self.options)
+
+
+def trigger_topic(names: Names, spec: FunctionSpec) -> str:
+    """The topic a function is triggered from ('' for HTTP and storage)."""
+    trigger = spec.trigger
+    if isinstance(trigger, (Queue, TopicTrigger)):
+        return names.topic(trigger.name)
+    if isinstance(trigger, Schedule):
+        return names.topic(spec.name)
+    return ""
+
+
+def dead_letter_topic(names: Names, spec: FunctionSpec, options: FunctionOptions) -> str:
+    """Where a function's dead-lettered events go ('' for HTTP and dead_letter=False)."""
+    trigger, dead_letter = spec.trigger, options.dead_letter
+    if not trigger.is_event or dead_letter is False:
+        return ""
+    if isinstance(dead_letter, str):
+        return names.topic(dead_letter)
+    base = trigger.name if isinstance(trigger, Queue) else spec.name
+    return names.topic(f"{base}-dlq")

@@ -108,6 +108,12 @@ def test_functions_are_configured_and_tagged(deployed: Any, boto: Any, shop: Any
                 if dead_letters
                 else {}
             ),
+            # its own queue, where the shim sets each failed message's retry delay
+            **(
+                {"PORTABLE_FN_QUEUE_URL": f"https://sqs.eu-west-1.amazonaws.com/{ACCOUNT}/shop-dev-orders"}
+                if name == "fulfil"
+                else {}
+            ),
         }
         assert found["Tags"] == {TAG_APP: "shop", TAG_STAGE: "dev"}
         group = boto.logs.describe_log_groups(logGroupNamePrefix=f"/aws/lambda/shop-dev-{name}")["logGroups"]

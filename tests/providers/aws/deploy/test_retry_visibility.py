@@ -8,12 +8,18 @@ import importlib
 import json
 import logging
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
+from portable_fn_aws.deploy.desired import Target, desired
+from portable_fn_aws.deploy.naming import Arns, Names
+from portable_fn_aws.records import RECORD_SOURCES
 from portable_fn_aws.shim import deliver
 from portable_fn_aws.visibility import MAX_VISIBILITY_S, QUEUE_URL_ENV, back_off, clamp, delay_s
 
+from portable_fn.app import load_app
+from portable_fn.deploy import Artifact
 from portable_fn.emulators import free_port
 from portable_fn.runtime import RETRY, Result, Retry, spec_of
 
@@ -110,6 +116,17 @@ def test_clamp_stays_within_what_sqs_takes() -> None:
 
 
 def flaky_source() -> Any:
-    from portable_fn_aws.records import RECORD_SOURCES
-
     return RECORD_SOURCES["aws:sqs"]
+
+
+def test_deploy_hands_a_queue_function_its_queue_and_the_right_to_hide_its_messages() -> None:
+    app = load_app(Path(__file__).with_name("apps") / "stateful")
+    arns = Arns("aws", "eu-west-1", "123456789012")
+    artifact = Artifact(Path("/tmp/a.zip"), "ab" * 32, 1, 1)
+    found = {r.key: r for r in desired(Target(app, "test", Names(app.name, "test"), arns, artifact))}
+    env = {fn: dict(found[("lambda function", f"stateful-test-{fn}")].env) for fn in ("fulfil", "restock")}
+    assert env["fulfil"][QUEUE_URL_ENV] == "https://sqs.eu-west-1.amazonaws.com/123456789012/stateful-test-orders"
+    assert QUEUE_URL_ENV not in env["restock"]  # a topic's retries are Lambda's
+    statements = json.loads(found[("iam role", "stateful-test-fulfil")].policy)["Statement"]
+    visibility = [s for s in statements if "sqs:ChangeMessageVisibility" in s["Action"]]
+    assert [s["Resource"] for s in visibility] == [[arns.queue("stateful-test-orders")]]

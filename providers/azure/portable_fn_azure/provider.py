@@ -98,8 +98,9 @@ class AzureProvider(Provider):
         if not isinstance(spec.trigger, Queue) or codegen.transports(app)["queue_transport"] != "storage_queue":
             raise ProviderError(
                 f"Function {spec.name!r} on azure: only Storage Queue functions have a poison queue portable-fn "
-                f"reads; a {spec.trigger.kind} function's dead letters stay with its transport (a Service Bus "
-                "entity's $deadletterqueue, Event Grid's own retries). Look there in the portal."
+                f"reads; a {spec.trigger.kind} function's dead letters stay with its transport: Event Grid's in "
+                "the portable-fn-dead-letters container of the app's storage account, a Service Bus queue's in "
+                "its $deadletterqueue. Look there in the portal."
             )
         deployer = self.deployer
         names = deployer.names(app, stage)

@@ -17,8 +17,9 @@ at once unless redriven. A redrive puts each back on the trigger queue as the ho
 event without its dead-letter extensions, or the original message as it was), then deletes it from the
 poison queue, so a message is never both redriven and kept, nor lost when its send fails.
 
-Service Bus queues, Event Grid topics and blob events keep their dead letters where their transport
-does (a Service Bus entity's `$deadletterqueue`, in the user's namespace); they are not read here.
+Event Grid deliveries (topics, blob events) dead-letter into the `portable-fn-dead-letters` container of
+the app's account (see `deploy.desired`), and Service Bus queues into their `$deadletterqueue` in the
+user's namespace; neither is read here yet.
 """
 
 from __future__ import annotations

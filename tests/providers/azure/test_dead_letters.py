@@ -93,5 +93,5 @@ def test_redrive_puts_each_back_on_the_trigger_queue_and_deletes_it(
 
 
 def test_only_storage_queue_functions_have_a_poison_queue_to_read(provider: AzureProvider, app: App) -> None:
-    with pytest.raises(ProviderError, match="Service Bus entity's \\$deadletterqueue"):
+    with pytest.raises(ProviderError, match="portable-fn-dead-letters container"):
         provider.dead_letters(app, "dev", app.function("act_on_event"))

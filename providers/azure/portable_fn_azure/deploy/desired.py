@@ -14,6 +14,8 @@ All functions of an app run in one function app, so the resources are per app, n
     topic     a custom Event Grid topic taking CloudEvents 1.0 and a subscription delivering them, in
               that schema, to the function's Event Grid trigger (with `topic_transport = "service_bus"`
               nothing: the Service Bus namespace is the user's)
+    Event Grid: every subscription retries the function's attempts (at most 30), then dead-letters into
+              the `portable-fn-dead-letters` container of the app's account (never drops).
     state     a table per state some function uses (`naming.table_name`), `PORTABLE_FN_STATE_<NAME>` set
               to its URL; with the app's identity, a role on the table itself: Storage Table Data
               Contributor when a function writes it, else Storage Table Data Reader. All functions of an
@@ -39,6 +41,7 @@ from portable_fn.runtime.triggers import Queue, Storage, Topic
 from ..codegen import transports
 from .checks import PLAN_TIERS, Flex
 from .naming import (
+    DEAD_LETTER_CONTAINER,
     DEPLOYMENT_CONTAINER,
     PACKAGES_CONTAINER,
     POISON_SUFFIX,
@@ -137,6 +140,7 @@ def trigger_resources(target: Target, spec: FunctionSpec, event_grid_topics: boo
         return [queue(names, logical), queue(names, logical + POISON_SUFFIX)]
     if isinstance(trigger, Storage):
         return [
+            container(names, DEAD_LETTER_CONTAINER),
             container(names, container_name(trigger.bucket)),
             SystemTopic(
                 names.system_topic,
@@ -144,30 +148,37 @@ def trigger_resources(target: Target, spec: FunctionSpec, event_grid_topics: boo
                 location=target.location,
                 source=names.account_id,
             ),
-            replace(
-                blob_subscription(names, spec.name, trigger), max_delivery_attempts=delivery_attempts(target.app, spec)
-            ),
+            delivered(target, spec, blob_subscription(names, spec.name, trigger)),
         ]
     if isinstance(trigger, Topic) and event_grid_topics:
         topic = names.topic(trigger.name)
+        subscription = EventSubscription(
+            f"{topic}/{subscription_name(spec.name)}",
+            resource_group=names.resource_group,
+            topic=topic,
+            destination=f"{names.site_id}/functions/{spec.name}",
+            delivery_schema="CloudEventSchemaV1_0",
+        )
         return [
+            container(names, DEAD_LETTER_CONTAINER),
             EventGridTopic(topic, resource_group=names.resource_group, location=target.location),
-            EventSubscription(
-                f"{topic}/{subscription_name(spec.name)}",
-                resource_group=names.resource_group,
-                topic=topic,
-                destination=f"{names.site_id}/functions/{spec.name}",
-                delivery_schema="CloudEventSchemaV1_0",
-                max_delivery_attempts=delivery_attempts(target.app, spec),
-            ),
+            delivered(target, spec, subscription),
         ]
     return []
 
 
-def delivery_attempts(app: App, spec: FunctionSpec) -> int:
-    """Event Grid's `maxDeliveryAttempts` (1 to 30): the function's declared attempts, else its default 30."""
-    options = app.options(spec)
-    return 30 if options.retry is None else min(max(options.retry.attempts, 1), 30)
+def delivered(target: Target, spec: FunctionSpec, subscription: EventSubscription) -> EventSubscription:
+    """`subscription` with its retries and its dead letters: `maxDeliveryAttempts` (1 to 30) is the function's
+    declared attempts (else Event Grid's default, 30), and what is still undelivered goes to the app's
+    dead-letter container rather than being dropped."""
+    options = target.app.options(spec)
+    attempts = 30 if options.retry is None else min(max(options.retry.attempts, 1), 30)
+    return replace(
+        subscription,
+        max_delivery_attempts=attempts,
+        dead_letter_account=target.names.account_id,
+        dead_letter_container=DEAD_LETTER_CONTAINER,
+    )
 
 
 def blob_subscription(names: Names, function: str, trigger: Storage) -> EventSubscription:

@@ -91,6 +91,14 @@ class EventSubscriptions(Applier[EventSubscription]):
                 },
             }
         }
+        if resource.dead_letter_container:
+            body["properties"]["deadLetterDestination"] = {
+                "endpointType": "StorageBlob",
+                "properties": {
+                    "resourceId": resource.dead_letter_account,
+                    "blobContainerName": resource.dead_letter_container,
+                },
+            }
         name, what = resource.name.split("/", 1)[1], f"event subscription {resource.name}"
         operations = self.operations(resource)
         self.until_settled(

@@ -33,6 +33,7 @@ from ..names import (
 )
 
 __all__ = [
+    "DEAD_LETTER_CONTAINER",
     "DEPLOYMENT_CONTAINER",
     "MAX_CONTAINER",
     "MAX_QUEUE",
@@ -59,6 +60,7 @@ TAG_APP = "portable-fn-app"
 TAG_STAGE = "portable-fn-stage"
 PACKAGES_CONTAINER = "portable-fn-packages"  # holds the content-addressed zips WEBSITE_RUN_FROM_PACKAGE points at
 DEPLOYMENT_CONTAINER = "portable-fn-deployment"  # Flex Consumption runs the package deployed into it
+DEAD_LETTER_CONTAINER = "portable-fn-dead-letters"  # where Event Grid puts what it could not deliver
 
 MAX_GROUP, MAX_ACCOUNT, MAX_SITE, MAX_PLAN, MAX_TOPIC = 90, 24, 60, 60, 50
 MAX_SYSTEM_TOPIC, MAX_SUBSCRIPTION = 128, 64

@@ -339,6 +339,7 @@ class RemoteReader:
         elif target.lower().startswith(f"{self.names.site_id.lower()}/") and not self.site(self.names.resource_group):
             target = ""  # its function app is gone or about to be replaced: deliver to the new one
         filters = props.get("filter") or {}
+        dead_letter = (props.get("deadLetterDestination") or {}).get("properties") or {}
         return EventSubscription(
             f"{topic}/{found['name']}",
             resource_group=group,
@@ -351,6 +352,8 @@ class RemoteReader:
             subject_ends_with=filters.get("subjectEndsWith") or "",
             delivery_schema=props.get("eventDeliverySchema", ""),
             max_delivery_attempts=int((props.get("retryPolicy") or {}).get("maxDeliveryAttempts") or 30),
+            dead_letter_account=dead_letter.get("resourceId") or "",
+            dead_letter_container=dead_letter.get("blobContainerName") or "",
         )
 
     def webhook_url(self, group: str, topic: str, system: bool, name: str) -> str:

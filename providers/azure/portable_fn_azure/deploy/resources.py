@@ -269,7 +269,9 @@ class EventSubscription(Resource):
 
     `AzureFunction` delivers to an `event_grid_trigger` (`destination` is the function's ARM id);
     `WebHook` to a blob trigger with the Event Grid source, through the blobs extension's webhook
-    (`destination` is its URL on the host `APP_HOST` without the `code` key; the applier puts in both)."""
+    (`destination` is its URL on the host `APP_HOST` without the `code` key; the applier puts in both).
+    What Event Grid cannot deliver after `max_delivery_attempts` goes to the dead-letter container of the
+    app's account, not dropped."""
 
     kind = "event subscription"
     waits_for_kinds = frozenset({"package release"})  # Event Grid checks the host when it is written
@@ -283,6 +285,8 @@ class EventSubscription(Resource):
     subject_ends_with: str = ""
     delivery_schema: str = "EventGridSchema"
     max_delivery_attempts: int = 30  # Event Grid's default; the function's RetryPolicy attempts, 1 to 30
+    dead_letter_account: str = ""  # the storage account (ARM id) Event Grid dead-letters into
+    dead_letter_container: str = ""  # ...and its container
 
 
 # Dependencies first: the order `desired` lists resources in and `remote` reads them in (the planner

@@ -982,6 +982,7 @@ def subscription(arm: FakeArm, method: str, path: str, ids: dict[str, str], quer
         require(body, "properties.destination.endpointType")
         props = body["properties"]
         destination = checked_destination(arm, path, props["destination"])
+        checked_dead_letter(arm, props.get("deadLetterDestination"))
         schema = props.get("eventDeliverySchema", "EventGridSchema")
         if parent["properties"].get("inputSchema") == "CloudEventSchemaV1_0" and schema != "CloudEventSchemaV1_0":
             raise ArmError(400, "InvalidRequest", "A topic with the CloudEvents input schema delivers CloudEvents.")
@@ -1005,6 +1006,16 @@ def subscription(arm: FakeArm, method: str, path: str, ids: dict[str, str], quer
         arm.state.secrets.pop(path.lower(), None)
         return 202, {"Azure-AsyncOperation": arm.operation("async", 2)}, None
     return 200, {}, arm.get(path)
+
+
+def checked_dead_letter(arm: FakeArm, dead_letter: dict[str, Any] | None) -> None:
+    """A dead-letter container must be named in a storage account that exists (the spec holds the shape)."""
+    if dead_letter is None:
+        return
+    require(dead_letter, "properties.resourceId", "properties.blobContainerName")
+    account = dead_letter["properties"]["resourceId"]
+    if arm.find(account) is None or "/storageaccounts/" not in account.lower():
+        raise ArmError(400, "InvalidRequest", f"The dead letter destination {account} is not a storage account.")
 
 
 def checked_destination(arm: FakeArm, path: str, destination: dict[str, Any]) -> dict[str, Any]:

@@ -26,10 +26,10 @@ from portable_fn.runtime.errors import DeployError
 SUB = "/subscriptions/11111111-2222-3333-4444-555555555555"
 GROUP = f"{SUB}/resourceGroups/shop-dev-rg"
 TAGS = {TAG_APP: "shop", TAG_STAGE: "dev"}
-# group, account, 2 containers, 2 queues, package blob, plan, function app, 3 role assignments, settings,
-# the package release, the account's system topic and on_upload's subscription, the order-events topic and
-# notify's subscription
-SHOP_STEPS = 18
+# group, account, 3 containers (packages, uploads, Event Grid's dead letters), 2 queues, package blob, plan,
+# function app, 3 role assignments, settings, the package release, the account's system topic and on_upload's
+# subscription, the order-events topic and notify's subscription
+SHOP_STEPS = 19
 GRID = f"{GROUP}/providers/Microsoft.EventGrid"
 UPLOADS = f"{GRID}/systemTopics/shop-dev-storage-events/eventSubscriptions/{subscription_name('on_upload')}"
 
@@ -315,6 +315,26 @@ def test_topic_events_reach_the_event_grid_trigger_as_cloudevents(provider: Any,
     }
     creates = [r for r in arm.state.requests if r.method == "PUT" and "/eventsubscriptions/" in r.path.lower()]
     assert {r.status for r in creates} == {201} and len(creates) == 2  # then polled (Azure-AsyncOperation)
+
+
+def test_event_grid_dead_letters_into_the_apps_container_instead_of_dropping(
+    provider: Any, shop: Any, arm: Any
+) -> None:
+    """Without a dead-letter destination Event Grid drops what it could not deliver after its retries; every
+    subscription deploy makes names the app's `portable-fn-dead-letters` container (held to the spec's
+    StorageBlobDeadLetterDestination), with Event Grid's default 30 attempts when no RetryPolicy is declared."""
+    pipeline.deploy(provider, shop, "dev")
+    n = names(provider, shop)
+    account = f"{GROUP}/providers/Microsoft.Storage/storageAccounts/{n.storage_account}"
+    arm.get(f"{account}/blobServices/default/containers/portable-fn-dead-letters")
+    topic = n.topic("order-events")
+    for path in (UPLOADS, f"{GRID}/topics/{topic}/eventSubscriptions/{subscription_name('notify')}"):
+        props = arm.get(path)["properties"]
+        assert props["deadLetterDestination"] == {
+            "endpointType": "StorageBlob",
+            "properties": {"resourceId": account, "blobContainerName": "portable-fn-dead-letters"},
+        }
+        assert props["retryPolicy"] == {"maxDeliveryAttempts": 30, "eventTimeToLiveInMinutes": 1440}
 
 
 def test_a_lost_blobs_key_is_set_again_and_the_subscription_follows(deployed: Any, shop: Any, arm: Any) -> None:

@@ -50,6 +50,7 @@ def test_shop_needs_one_function_app_and_its_storage(deployer: AzureDeployer, sh
         "storage account",
         "blob container",
         "blob container",
+        "blob container",
         "storage queue",
         "storage queue",
         "package blob",

@@ -1,17 +1,17 @@
 """The dev host's own HTTP API under `/_local/`: publish messages, fire schedules, manage bucket
-objects, and look at functions and dead letters.
+objects, and look at functions and dead letters (and send them back).
 
-    GET    /_local/functions                      what runs here and how to trigger it
-    GET    /_local/dead-letters                   events given up on (function, event, reason, attempts)
-    POST   /_local/dead-letters/{function}/redrive  send a function's dead letters back to it -> 200
-    GET    /_local/openapi.json                   the OpenAPI 3.1 document of the app's HTTP functions
-    POST   /_local/queues/{name}                  enqueue a message (or a CloudEvent, or a batch) -> 202
-    GET    /_local/queues/{name}                  its messages not settled yet, with their attempt
-    POST   /_local/topics/{name}                  publish to every subscriber -> 202
-    GET    /_local/topics/{name}                  each subscriber's copies not settled yet
-    PUT    /_local/buckets/{bucket}/{key+}        write an object -> 201 (the watcher reports it)
-    DELETE /_local/buckets/{bucket}/{key+}        remove an object -> 204
-    POST   /_local/schedules/{function}/fire      fire one tick now -> 202
+    GET    /_local/functions                          what runs here and how to trigger it
+    GET    /_local/dead-letters                       events given up on (function, event, reason, attempts)
+    POST   /_local/dead-letters/{function}/redrive    send a function's dead letters back to it -> 200
+    GET    /_local/openapi.json                       the OpenAPI 3.1 document of the app's HTTP functions
+    POST   /_local/queues/{name}                      enqueue a message (or a CloudEvent, or a batch) -> 202
+    GET    /_local/queues/{name}                      its messages not settled yet, with their attempt
+    POST   /_local/topics/{name}                      publish to every subscriber -> 202
+    GET    /_local/topics/{name}                      each subscriber's copies not settled yet
+    PUT    /_local/buckets/{bucket}/{key+}            write an object -> 201 (the watcher reports it)
+    DELETE /_local/buckets/{bucket}/{key+}            remove an object -> 204
+    POST   /_local/schedules/{function}/fire          fire one tick now -> 202
 """
 
 from __future__ import annotations

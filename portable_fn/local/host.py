@@ -3,7 +3,9 @@
 HTTP functions answer at their routes; queues, topics, buckets (folders) and timers deliver
 CloudEvents (see `events` for the mapping) through the same dispatch as every cloud, with retries and
 dead letters (see `delivery`), kept in a journal in the state directory until settled (see `journal`),
-so a host killed and started again delivers what it had accepted. `/_local/...` is the host's own API
+so a host killed and started again delivers what it had accepted. Every state is an SQLite file in
+the state directory too (`PORTABLE_FN_STATE_DIR`), so what functions keep survives a restart as well.
+`/_local/...` is the host's own API
 (see `control`). With `reload=True` (what `portable-fn dev` does unless `--no-reload`), a change to the
 app's files imports it again and swaps the functions in place, keeping the journal (see `reload`).
 

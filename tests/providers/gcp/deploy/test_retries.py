@@ -91,6 +91,9 @@ def test_plan_notes_say_where_google_clamps(app: App) -> None:
         "function fulfil: retry delays over 600 s are clamped to 600 s (Pub/Sub's longest backoff)",
         "function fulfil: Retry(after=...) is clamped to the subscription's backoff of 2 to 600 s: a push "
         "subscription redelivers on its retry policy, not per message",
+        "function charge: attempts=3 becomes 5 (a Pub/Sub dead-letter policy allows 5 to 100 delivery attempts)",
+        "function charge: Retry(after=...) is clamped to the subscription's backoff of 1 to 300 s: a push "
+        "subscription redelivers on its retry policy, not per message",
         "function on_upload: Eventarc retries a failed storage event with its own backoff for up to 24 hours, "
         "whatever attempts, backoff or Retry(after=...) say; events the handler dead-letters reach the "
         "dead-letter topic, events that keep failing are dropped after 24 hours",

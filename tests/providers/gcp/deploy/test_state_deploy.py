@@ -41,7 +41,7 @@ def state_bindings(google: Any) -> list[dict[str, Any]]:
 
 def test_each_state_gets_its_database_with_a_ttl_policy(provider: Any, app: App, google: Any) -> None:
     pipeline.deploy(provider, app, "dev")
-    assert sorted(google.databases) == [f"{DB}-audit", f"{DB}-orders"]
+    assert sorted(google.databases) == [f"{DB}-audit", f"{DB}-orders", f"{DB}-pfn-idempotency"]
     for database in google.databases.values():
         assert (database["locationId"], database["type"]) == (REGION, "FIRESTORE_NATIVE")
     assert google.fields[f"{DB}-orders/collectionGroups/items/fields/expires_at"]["ttlConfig"] == {"state": "ACTIVE"}
@@ -69,6 +69,7 @@ def test_grants_are_what_the_functions_declare_each_limited_to_its_database(
     assert found == {
         ("roles/datastore.user", f'resource.name == "{DB}-orders"'): [member],  # create_order writes it
         ("roles/datastore.viewer", f'resource.name == "{DB}-audit"'): [member],  # fulfil only reads it
+        ("roles/datastore.user", f'resource.name == "{DB}-pfn-idempotency"'): [member],  # charge is idempotent
     }
     # (the fake refuses a conditional binding unless the policy is set as version 3, as Google does)
     # no Firestore role without a condition naming a state's database, for anyone
@@ -91,7 +92,7 @@ def test_plan_shows_the_databases_and_grants_and_a_second_deploy_changes_nothing
 def test_without_an_own_account_nothing_is_granted(google: Any, google_server: Any, helpers: Any, app: App) -> None:
     settings = {**app.config.provider_settings("gcp", "dev"), "project": PROJECT, "poll_s": 0.01}
     pipeline.deploy(helpers.RecordingProvider(settings, google_server.url), app, "dev")
-    assert len(google.databases) == 2 and state_bindings(google) == []
+    assert len(google.databases) == 3 and state_bindings(google) == []
 
 
 def test_remove_keeps_a_database_holding_documents_unless_told_to_delete_data(
@@ -101,7 +102,34 @@ def test_remove_keeps_a_database_holding_documents_unless_told_to_delete_data(
     google.documents[f"{DB}-orders"] = 3
     messages: list[str] = []
     pipeline.remove(provider, app, "dev", messages.append)
-    assert list(google.databases) == [f"{DB}-orders"]
+    assert list(google.databases) == [f"{DB}-orders"]  # the empty ones went
     assert any("stateful-dev-orders" in m and "--delete-data" in m for m in messages), messages
     pipeline.remove(provider, app, "dev", delete_data=True)
     assert google.databases == {} and state_bindings(google) == []
+
+
+def test_every_generated_grant_is_declared_and_names_its_database(app: App) -> None:
+    """Pure: the grants `desired` makes are exactly one per state some function uses, at the access the functions
+    declare (write wins), each on a database `desired` also makes; nothing else touches Firestore."""
+    from portable_fn_gcp.deploy.desired import Target, desired
+    from portable_fn_gcp.deploy.naming import Names
+    from portable_fn_gcp.deploy.resources import StateDatabase, StateGrant
+    from portable_fn_gcp.settings import GcpSettings
+
+    from portable_fn.deploy import Artifact
+
+    names = Names("stateful", "dev", PROJECT, REGION)
+    artifact = Artifact(Path("source.zip"), "0" * 64, 1, 1)
+    found = desired(Target(app, "dev", names, artifact, GcpSettings(service_account=ACCOUNT)))
+    databases = {r.name for r in found if isinstance(r, StateDatabase)}
+    grants = {r.name: r for r in found if isinstance(r, StateGrant)}
+    declared: dict[str, str] = {}
+    for spec in app.functions:
+        for use in app.options(spec).uses:
+            name = names.database(use.resource.name)
+            declared[name] = "write" if use.writes or declared.get(name) == "write" else "read"
+    assert set(grants) == set(declared) == databases
+    for name, grant in grants.items():
+        assert grant.role == {"write": "roles/datastore.user", "read": "roles/datastore.viewer"}[declared[name]]
+        assert grant.database == f"projects/{PROJECT}/databases/{name}" and grant.member == f"serviceAccount:{ACCOUNT}"
+        assert grant.condition["expression"] == f'resource.name == "{grant.database}"'

@@ -1,6 +1,7 @@
 """A test app for state and retry policies on GCP: `orders` is written by one function and read by another,
-`audit` is read only, a third function uses no state; the queue consumer declares a retry policy whose
-backoff passes what Pub/Sub allows, and the storage consumer retries with the defaults."""
+`audit` is read only, an idempotent function uses portable-fn's own store, another uses no state; the queue
+consumer declares a retry policy whose backoff passes what Pub/Sub allows, and the storage consumer retries
+with the defaults."""
 
 from __future__ import annotations
 
@@ -25,6 +26,11 @@ def create_order(request: Request) -> Response:
 )
 def fulfil(event: CloudEvent) -> None:
     orders.get(str(event.data))
+
+
+@function(trigger=topic("payments"), idempotent=True)
+def charge(event: CloudEvent) -> None:
+    """Idempotent: portable-fn's own store (pfn-idempotency) is provisioned and granted for it."""
 
 
 @function(trigger=storage("uploads"))

@@ -14,7 +14,8 @@ figure is moto's HTTP round trip on this machine: the tables give the ratio and 
    side without idempotency (the baseline).
 2. `orders.get`, `orders.put`, `orders.create` (a new key each call) and `orders.update(version=)` against
    the boto3 client's `get_item`, `put_item` and conditional `put_item` on the same table, storing the
-   same JSON text and version.
+   same JSON text and version; and the same two sides over a client answering from a dict
+   (`DictClient`), which leaves each side's own work: the µs the state layer adds.
 
 Both sides use one boto3 client configuration and the same moto server. Contenders are interleaved call
 by call, in a new (seeded) order each sweep, with the garbage collector on (`measure_interleaved`): the
@@ -23,7 +24,7 @@ each contender is checked (same answer; the handler runs for a new message, not 
 DynamoDB calls it sends are counted.
 
     python benchmarks/state_idempotency.py            # full run (about 2 min), writes results_state_idempotency.json
-    python benchmarks/state_idempotency.py --quick    # smoke run (about 30 s), same tables, rougher numbers
+    python benchmarks/state_idempotency.py --quick    # smoke run (about 15 s), same tables, rougher numbers
 
 Goals: none set by the issue; the figures say what idempotency and the state API add per call.
 """

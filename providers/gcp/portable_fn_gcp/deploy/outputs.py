@@ -1,5 +1,6 @@
 """What a user needs after a deploy, read from the remote state: per function its id and how to reach
-or feed it (URL, topic, bucket, schedule), and where its dead-lettered events go."""
+or feed it (URL, topic, bucket, schedule), and where its dead-lettered events go and are kept; per state its
+Firestore database and collection."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from portable_fn.deploy import RemoteState
 
 from .naming import Names
-from .resources import DeadLetterRoute, Function, PublicInvoker, SchedulerJob
+from .resources import DeadLetterRoute, DeadLetterSubscription, Function, PublicInvoker, SchedulerJob, StateDatabase
 
 if TYPE_CHECKING:
     from portable_fn.app import App
@@ -26,13 +27,24 @@ def outputs(app: App, stage: str, remote: RemoteState, names: Names) -> dict[str
                 "trigger": spec.trigger.kind,
                 **trigger_outputs(spec, deployed, remote, names),
             }
-    return {"provider": "gcp", "project": names.project, "region": names.region, "stage": stage, "functions": functions}
+    out = {"provider": "gcp", "project": names.project, "region": names.region, "stage": stage, "functions": functions}
+    states = {
+        state.name: {"database": names.database_path(database), "collection": names.state_locator(state.name)}
+        for state in app.states
+        if (StateDatabase.kind, database := names.database(state.name)) in remote
+    }
+    return {**out, "states": states} if states else out
 
 
 def trigger_outputs(spec: FunctionSpec, deployed: Function, remote: RemoteState, names: Names) -> dict[str, Any]:
     kind = spec.trigger.kind
     route = remote.get((DeadLetterRoute.kind, deployed.name))
-    dead_letter = {"dead_letter_topic": route.dead_letter_topic} if isinstance(route, DeadLetterRoute) else {}
+    dead_letter: dict[str, str] = {}
+    if isinstance(route, DeadLetterRoute):
+        dead_letter["dead_letter_topic"] = route.dead_letter_topic
+        kept = route.dead_letter_topic.rsplit("/", 1)[-1]  # the subscription keeping them is named like the topic
+        if (DeadLetterSubscription.kind, kept) in remote:
+            dead_letter["dead_letter_subscription"] = names.subscription_path(kept)
     if kind == "http":
         public = (PublicInvoker.kind, deployed.name) in remote
         return {"url": deployed.url, "auth": "public" if public else "iam"}

@@ -133,3 +133,12 @@ def test_every_generated_grant_is_declared_and_names_its_database(app: App) -> N
         assert grant.role == {"write": "roles/datastore.user", "read": "roles/datastore.viewer"}[declared[name]]
         assert grant.database == f"projects/{PROJECT}/databases/{name}" and grant.member == f"serviceAccount:{ACCOUNT}"
         assert grant.condition["expression"] == f'resource.name == "{grant.database}"'
+
+
+def test_outputs_name_each_states_database_and_where_dead_letters_are_kept(provider: Any, app: App) -> None:
+    pipeline.deploy(provider, app, "dev")
+    out = pipeline.info(provider, app, "dev").outputs
+    assert out["states"]["orders"] == {"database": f"{DB}-orders", "collection": f"{DB}-orders/documents/items"}
+    assert set(out["states"]) == {"orders", "audit", "pfn-idempotency"}
+    fulfil = out["functions"]["fulfil"]
+    assert fulfil["dead_letter_subscription"] == f"projects/{PROJECT}/subscriptions/stateful-dev-orders-dlq"

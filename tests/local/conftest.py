@@ -7,6 +7,7 @@ can read. Apps are imported afresh for each test, so module-level records start 
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import subprocess
@@ -150,19 +151,23 @@ def shop_records(tmp_path: Path) -> Callable[[str], list[dict[str, Any]]]:
 class DevProcess:
     """One `portable-fn dev` subprocess (as a user runs it) on a free port; its output goes to a file."""
 
-    def __init__(self, app_dir: Path, state_dir: Path, output: Path) -> None:
+    def __init__(
+        self, app_dir: Path, state_dir: Path, output: Path, env: dict[str, str] | None = None, reload: bool = False
+    ) -> None:
         self.output = output
+        command = ["portable-fn", "dev", str(app_dir), "--port", "0", "--state-dir", str(state_dir)]
         with output.open("wb") as out:
             self.process = subprocess.Popen(
-                ["portable-fn", "dev", str(app_dir), "--port", "0", "--state-dir", str(state_dir), "--no-reload"],
+                [*command, "--reload" if reload else "--no-reload"],
                 stdout=out,
                 stderr=subprocess.STDOUT,
+                env={**os.environ, **(env or {})},
             )
 
     def url(self, wait_for: Callable[..., Any], timeout: float = 120.0) -> str:
         def banner() -> str | None:
-            assert self.process.poll() is None, f"portable-fn dev exited:\n{self.output.read_text()}"
-            found = re.search(r"portable-fn dev: app '[^']+' on (http://127\.0\.0\.1:\d+) ", self.output.read_text())
+            assert self.process.poll() is None, f"portable-fn dev exited:\n{self.text()}"
+            found = re.search(r"portable-fn dev: app '[^']+' on (http://127\.0\.0\.1:\d+) ", self.text())
             return found.group(1) if found else None
 
         return wait_for(banner, timeout=timeout, what="the dev host's banner")  # type: ignore[no-any-return]
@@ -180,16 +185,24 @@ class DevProcess:
                 self.process.kill()
         self.process.wait()
 
+    def kill(self) -> None:
+        """SIGKILL: the host dies at once, with no chance to tidy up."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+        self.process.wait()
+
 
 @pytest.fixture
 def dev_process(tmp_path: Path) -> Iterator[Callable[..., DevProcess]]:
-    """Start `portable-fn dev APP --state-dir <tmp>/state` subprocesses; any still running is stopped at
-    teardown."""
+    """Start `portable-fn dev APP --state-dir <tmp>/state` subprocesses (`env` added to the environment,
+    `reload` off unless asked); any still running is stopped at teardown."""
     started: list[DevProcess] = []
 
-    def start(app_dir: Path, state_dir: Path | None = None) -> DevProcess:
+    def start(
+        app_dir: Path, state_dir: Path | None = None, env: dict[str, str] | None = None, reload: bool = False
+    ) -> DevProcess:
         output = tmp_path / f"dev-{len(started) + 1}.log"
-        started.append(DevProcess(app_dir, state_dir or tmp_path / "state", output))
+        started.append(DevProcess(app_dir, state_dir or tmp_path / "state", output, env, reload))
         return started[-1]
 
     yield start

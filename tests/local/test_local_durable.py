@@ -11,13 +11,9 @@ delivered in FIFO order with the attempts it kept.
 from __future__ import annotations
 
 import json
-import os
-import re
-import signal
-import subprocess
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -27,55 +23,21 @@ import pytest
 from portable_fn import CloudEvent
 from portable_fn.local.journal import Journal
 
+from .conftest import DevProcess
+
 LOCAL_APPS = Path(__file__).resolve().parent / "apps"
 DURABLE = LOCAL_APPS / "durable"
 WORKERS, BATCH_SIZE = 2, 10  # work_a and work_b consume queue "work", 10 messages a batch
-BANNER = re.compile(r"portable-fn dev: app 'durable' on (http://127\.0\.0\.1:\d+) ")
-STARTUP_S = DELIVERY_S = 120.0  # generous: the machine may be busy
+DELIVERY_S = 120.0  # generous: the machine may be busy
 
 Wait = Callable[..., Any]
 
 
-class Dev:
-    """One `portable-fn dev` subprocess of the durable app; its output goes to a file."""
-
-    def __init__(self, tmp_path: Path, run: int) -> None:
-        self.output = tmp_path / f"dev-{run}.log"
-        env = {**os.environ, "DURABLE_DELIVERIES": str(tmp_path / "deliveries.jsonl")}
-        with self.output.open("wb") as out:
-            self.process = subprocess.Popen(
-                ["portable-fn", "dev", str(DURABLE), "--port", "0", "--state-dir", str(tmp_path / "state")],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                env=env,
-            )
-
-    def url(self, wait_for: Wait) -> str:
-        def banner() -> str | None:
-            assert self.process.poll() is None, f"portable-fn dev exited:\n{self.output.read_text()}"
-            found = BANNER.search(self.output.read_text())
-            return found.group(1) if found else None
-
-        return wait_for(banner, timeout=STARTUP_S, what="the dev host's banner")  # type: ignore[no-any-return]
-
-    def kill(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
-        self.process.wait()
-
-
 @pytest.fixture
-def dev(tmp_path: Path) -> Iterator[Callable[[], Dev]]:
-    """Start `portable-fn dev` processes on one state dir; any still running is killed at teardown."""
-    started: list[Dev] = []
-
-    def start() -> Dev:
-        started.append(Dev(tmp_path, len(started) + 1))
-        return started[-1]
-
-    yield start
-    for process in started:
-        process.kill()
+def dev(dev_process: Callable[..., DevProcess], tmp_path: Path) -> Callable[[], DevProcess]:
+    """Start `portable-fn dev` processes of the durable app on one state dir, reloading as users run it."""
+    env = {"DURABLE_DELIVERIES": str(tmp_path / "deliveries.jsonl")}
+    return lambda: dev_process(DURABLE, env=env, reload=True)
 
 
 def deliveries(tmp_path: Path) -> list[dict[str, Any]]:
@@ -84,7 +46,7 @@ def deliveries(tmp_path: Path) -> list[dict[str, Any]]:
 
 
 def test_a_killed_host_delivers_every_accepted_message_after_a_restart(
-    dev: Callable[[], Dev], connect: Callable[[str], Any], wait_for: Wait, tmp_path: Path
+    dev: Callable[[], DevProcess], connect: Callable[[str], Any], wait_for: Wait, tmp_path: Path
 ) -> None:
     first = dev()
     client = connect(first.url(wait_for))

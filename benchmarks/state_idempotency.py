@@ -41,7 +41,6 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -221,7 +220,7 @@ def idempotency_contenders(client: Any) -> dict[str, Callable[[], Any]]:
     sides = {"ours": ours_side(), "powertools": powertools_side(client)}
     out: dict[str, Callable[[], Any]] = {}
     for side, handlers in sides.items():
-        events = Events(f"{side}-{uuid.uuid4().hex[:8]}")
+        events = Events(f"{side}-{os.urandom(4).hex()}")
         idem, plain = handlers["idempotent"], handlers["plain"]
         out[f"{side} first"] = _invoking(idem, events.new, context)
         out[f"{side} duplicate"] = _invoking(idem, events.same, context)
@@ -258,11 +257,11 @@ def check_idempotency(contenders: dict[str, Callable[[], Any]], counter: CallCou
 
 
 def sdk_side(client: Any, table: str, key_attr: str) -> dict[str, Callable[[], Any]]:
-    """The least boto3 code doing what the state calls do: the same JSON text and version in the item,
-    strongly consistent reads, `create` also taking a key whose value expired."""
+    """The least boto3 code doing what the state calls do: the same JSON text and version token (128 random
+    bits) in the item, strongly consistent reads, `create` also taking a key whose value expired."""
     value = DATA
     keys = (f"sdk-new-{i:09d}" for i in itertools.count())
-    current = {"version": uuid.uuid4().hex}
+    current = {"version": os.urandom(16).hex()}
     client.put_item(TableName=table, Item=_sdk_item(key_attr, "sdk-hot", value, current["version"]))
 
     def get() -> Any:
@@ -270,12 +269,12 @@ def sdk_side(client: Any, table: str, key_attr: str) -> dict[str, Callable[[], A
         return None if item is None else json.loads(item["value"]["S"])
 
     def put() -> str:
-        version = uuid.uuid4().hex
+        version = os.urandom(16).hex()
         client.put_item(TableName=table, Item=_sdk_item(key_attr, "sdk-put", value, version))
         return version
 
     def create() -> str:
-        version = uuid.uuid4().hex
+        version = os.urandom(16).hex()
         client.put_item(
             TableName=table,
             Item=_sdk_item(key_attr, next(keys), value, version),
@@ -286,7 +285,7 @@ def sdk_side(client: Any, table: str, key_attr: str) -> dict[str, Callable[[], A
         return version
 
     def update() -> str:
-        version = uuid.uuid4().hex
+        version = os.urandom(16).hex()
         client.put_item(
             TableName=table,
             Item=_sdk_item(key_attr, "sdk-hot", value, version),

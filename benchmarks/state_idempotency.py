@@ -32,6 +32,7 @@ Goals: none set by the issue; the figures say what idempotency and the state API
 from __future__ import annotations
 
 import argparse
+import gc
 import itertools
 import json
 import logging
@@ -41,6 +42,7 @@ import statistics
 import sys
 import tempfile
 import time
+import timeit
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -55,13 +57,14 @@ from aws_lambda_powertools.utilities.idempotency import (
     idempotent_function,
 )
 from aws_sqs import FIXTURE, FakeLambdaContext, total
+from botocore.exceptions import ClientError
 from portable_fn_aws.shim import make_handler
 from portable_fn_aws.state import DynamoDbBackend, make_client
-from run import DATA, machine, measure
+from run import DATA, _loops_for, machine
 
 from portable_fn.emulators import Emulator
 from portable_fn.runtime import CloudEvent, function, queue
-from portable_fn.runtime.state import State, locator_env
+from portable_fn.runtime.state import State, locator_env, use_backends
 
 HERE = Path(__file__).resolve().parent
 REGION = "eu-west-1"
@@ -326,12 +329,27 @@ def state_contenders(client: Any, orders: State) -> dict[str, Callable[[], Any]]
     return {f"{side} {op}": fn for side, ops in sides.items() for op, fn in ops.items()}
 
 
+def check_state(contenders: dict[str, Callable[[], Any]]) -> None:
+    for name, call in contenders.items():
+        got = call()
+        if name.endswith(" get"):
+            assert got == DATA, (name, got)
+        else:
+            assert isinstance(got, str) and got, (name, got)
+
+
+# -- each side's own work: the same calls over a client answering from a dict ----------------------------
+
+
 class DictClient:
-    """Stands in for boto3's DynamoDB client, answering from a dict at once (no botocore, no network,
-    conditions not evaluated): what is left of a call is the caller's own work."""
+    """Stands in for boto3's DynamoDB client, answering from a dict at once (no botocore, no network):
+    what is left of a call is the caller's own work. Conditions are evaluated only as far as the
+    benchmark's calls need: nothing expires within a run, so a create-style condition fails exactly when
+    the key exists."""
 
     class exceptions:  # the client's attribute, as boto3 spells it
-        ConditionalCheckFailedException = type("ConditionalCheckFailedException", (Exception,), {})
+        class ConditionalCheckFailedException(ClientError):
+            pass
 
     def __init__(self) -> None:
         self.items: dict[str, dict[str, Any]] = {}
@@ -340,18 +358,55 @@ class DictClient:
         item = self.items.get(Key[KEY]["S"])
         return {} if item is None else {"Item": item}
 
-    def put_item(self, TableName: str, Item: dict[str, Any], **_: Any) -> dict[str, Any]:
+    def put_item(self, TableName: str, Item: dict[str, Any], **params: Any) -> dict[str, Any]:
+        old = self.items.get(Item[KEY]["S"])
+        if "ConditionExpression" in params and not _holds(old, **params):
+            raise self._lost(old if params.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD" else None)
         self.items[Item[KEY]["S"]] = Item
         return {}
 
+    def update_item(self, TableName: str, Key: dict[str, Any], UpdateExpression: str, **params: Any) -> dict[str, Any]:
+        item = self.items.setdefault(Key[KEY]["S"], dict(Key))
+        for assignment in UpdateExpression.removeprefix("SET ").split(", "):  # Powertools' SET #a = :a, ...
+            name, value = assignment.split(" = ")
+            item[params["ExpressionAttributeNames"][name]] = params["ExpressionAttributeValues"][value]
+        return {}
 
-def check_state(contenders: dict[str, Callable[[], Any]]) -> None:
-    for name, call in contenders.items():
-        got = call()
-        if name.endswith(" get"):
-            assert got == DATA, (name, got)
-        else:
-            assert isinstance(got, str) and got, (name, got)
+    def delete_item(self, TableName: str, Key: dict[str, Any], **_: Any) -> dict[str, Any]:
+        old = self.items.pop(Key[KEY]["S"], None)
+        return {} if old is None else {"Attributes": old}
+
+    def _lost(self, old: dict[str, Any] | None) -> ClientError:
+        response: dict[str, Any] = {"Error": {"Code": "ConditionalCheckFailedException", "Message": "lost"}}
+        if old is not None:
+            response["Item"] = old
+        return self.exceptions.ConditionalCheckFailedException(response, "PutItem")  # type: ignore[arg-type]
+
+
+def _holds(old: dict[str, Any] | None, **params: Any) -> bool:
+    condition = params["ConditionExpression"]
+    if condition.startswith("attribute_not_exists"):  # ours' create and Powertools' put
+        return old is None
+    name, value = condition.split(" = ")  # ours' replace: "#v = :v"
+    return (
+        old is not None
+        and old.get(params["ExpressionAttributeNames"][name]) == params["ExpressionAttributeValues"][value]
+    )
+
+
+def own_work(quick: bool, counter: CallCounter) -> dict[str, dict[str, dict[str, float]]]:
+    """Both parts again with every store over a `DictClient`: each side's own work per call, in µs that
+    moto's round trip would drown."""
+    ours_store, powertools_store, sdk_store = DictClient(), DictClient(), DictClient()
+    use_backends(lambda name, locator: DynamoDbBackend(locator or name, ours_store))
+    try:
+        idem = idempotency_contenders(powertools_store)
+        check_idempotency(idem, counter)
+        state = state_contenders(sdk_store, State(ORDERS))
+        check_state(state)
+        return {"idempotency": measure_loops(idem, quick), "state": measure_loops(state, quick)}
+    finally:
+        use_backends(None)
 
 
 # -- timing ------------------------------------------------------------------------------------------------
@@ -394,32 +449,41 @@ def _stats(prefix: str, rounds: list[list[int]]) -> dict[str, float]:
     }
 
 
+def measure_loops(contenders: dict[str, Callable[[], Any]], quick: bool) -> dict[str, dict[str, float]]:
+    """`run.measure` (interleaved rounds of ~20 ms per contender, per-call min and median of 41 repeats;
+    `--quick`: 7 of ~4 ms) with the order shuffled each round (seeded) and the garbage collector on."""
+    repeats, budget = (7, 0.004) if quick else (41, 0.02)
+    timers = {name: timeit.Timer(fn, setup=gc.enable) for name, fn in contenders.items()}
+    numbers = {name: _loops_for(t, budget) for name, t in timers.items()}
+    samples: dict[str, list[float]] = {name: [] for name in timers}
+    order, shuffle = list(timers), random.Random(SEED).shuffle
+    for _ in range(repeats):
+        shuffle(order)
+        for name in order:
+            samples[name].append(timers[name].timeit(numbers[name]) / numbers[name] * 1e9)
+    return {n: {"min_ns": min(s), "median_ns": statistics.median(s)} for n, s in samples.items()}
+
+
 def bench(quick: bool, log_dir: Path) -> dict[str, Any]:
     counter = CallCounter()
     with moto_server(log_dir):
-        client = dynamodb_client()
-        provision(client)
-        idem = idempotency_contenders(client)
-        idem_requests = check_idempotency(idem, counter)
-        state = state_contenders(client, State(ORDERS))  # opened from the environment, as when deployed
-        check_state(state)
-        state_requests = {name: _requests_of(call, counter) for name, call in state.items()}
-        return {
-            "idempotency": {"times": measure_interleaved(idem, quick), "requests": idem_requests},
-            "state": {"times": measure_interleaved(state, quick), "requests": state_requests},
-            "state_work": state_work(quick),
-        }
+        result = on_moto(quick, counter)
+    return {**result, "own_work": own_work(quick, counter)}
 
 
-def state_work(quick: bool) -> dict[str, dict[str, float]]:
-    """The state calls and the SDK-side code over a `DictClient`: each side's own work per call, in µs
-    that moto's round trip would drown (`run.measure`: interleaved rounds, min of timeit repeats)."""
-    fake = DictClient()
-    orders = State(ORDERS)
-    orders.backend = DynamoDbBackend(ORDERS, fake)
-    contenders = state_contenders(fake, orders)
-    check_state(contenders)
-    return measure(contenders, quick)
+def on_moto(quick: bool, counter: CallCounter) -> dict[str, Any]:
+    """Both parts against the moto server, with the DynamoDB calls each contender sends."""
+    client = dynamodb_client()
+    provision(client)
+    idem = idempotency_contenders(client)
+    idem_requests = check_idempotency(idem, counter)
+    state = state_contenders(client, State(ORDERS))  # opened from the environment, as when deployed
+    check_state(state)
+    state_requests = {name: _requests_of(call, counter) for name, call in state.items()}
+    return {
+        "idempotency": {"times": measure_interleaved(idem, quick), "requests": idem_requests},
+        "state": {"times": measure_interleaved(state, quick), "requests": state_requests},
+    }
 
 
 def _requests_of(call: Callable[[], Any], counter: CallCounter) -> list[str]:
@@ -437,11 +501,11 @@ CASES = ("first", "duplicate", "no idempotency")
 OPS = ("get", "put", "create", "update")
 
 
-def idempotency_rows(times: dict[str, dict[str, float]]) -> list[dict[str, Any]]:
+def idempotency_rows(times: dict[str, dict[str, float]], metrics: dict[str, str] = METRICS) -> list[dict[str, Any]]:
     """Per case and metric: each side's time, ours over and minus Powertools', and what idempotency adds
     to each side's own baseline."""
     rows = []
-    for case, (metric, field) in itertools.product(CASES, METRICS.items()):
+    for case, (metric, field) in itertools.product(CASES, metrics.items()):
         ours, pt = times[f"ours {case}"][field], times[f"powertools {case}"][field]
         row = {"case": case, "metric": metric, "ours": ours, "powertools": pt}
         row.update(ours_over_powertools=ours / pt, ours_minus_powertools=ours - pt)
@@ -452,9 +516,9 @@ def idempotency_rows(times: dict[str, dict[str, float]]) -> list[dict[str, Any]]
     return rows
 
 
-def state_rows(times: dict[str, dict[str, float]]) -> list[dict[str, Any]]:
+def state_rows(times: dict[str, dict[str, float]], metrics: dict[str, str] = METRICS) -> list[dict[str, Any]]:
     rows = []
-    for op, (metric, field) in itertools.product(OPS, METRICS.items()):
+    for op, (metric, field) in itertools.product(OPS, metrics.items()):
         ours, sdk = times[f"ours {op}"][field], times[f"sdk {op}"][field]
         rows.append(
             {
@@ -469,50 +533,46 @@ def state_rows(times: dict[str, dict[str, float]]) -> list[dict[str, Any]]:
     return rows
 
 
+IDEMPOTENCY_COLUMNS = {
+    "ours": "ours",
+    "powertools": "powertools",
+    "ours/pt": "ours_over_powertools",
+    "ours-pt": "ours_minus_powertools",
+    "ours added": "ours_added",
+    "pt added": "powertools_added",
+}
+STATE_COLUMNS = {"ours": "ours", "boto3": "sdk", "ours/sdk": "ours_over_sdk", "ours-sdk": "ours_minus_sdk"}
+
+
 def print_report(result: dict[str, Any], info: dict[str, Any]) -> None:
     print(f"\nPython {info['python']} on {info['cores']} cores ({info['cpu']}), load average {result['load']}.")
     print("DynamoDB: a moto server on 127.0.0.1. Per call: wall clock, and CPU time of this process (the")
     print("client side: portable-fn or Powertools, and botocore; not moto's); min of round means, median call.")
-    requests = result["idempotency"]["requests"]
-    print(
-        f"\n{'SQS event, 1 record':<20}{'':<12}{'ours':>10}{'powertools':>12}{'ours/pt':>9}{'ours-pt':>10}"
-        f"{'ours added':>12}{'pt added':>10}"
-    )
-    for r in result["idempotency"]["rows"]:
-        head = r["case"] if r["metric"] == "wall min" else ""
-        print(
-            f"{head:<20}{r['metric']:<12}{_us(r['ours']):>10}{_us(r['powertools']):>12}{_x(r['ours_over_powertools']):>9}"
-            f"{_us(r['ours_minus_powertools']):>10}{_us(r.get('ours_added')):>12}{_us(r.get('powertools_added')):>10}"
-        )
+    print_table("SQS event, 1 record", IDEMPOTENCY_COLUMNS, result["idempotency"]["rows"], "case")
     print("\nDynamoDB calls per invocation (ours | powertools)")
+    requests = result["idempotency"]["requests"]
     for case in CASES:
         calls = [", ".join(requests[f"{side} {case}"]) or "none" for side in ("ours", "powertools")]
         print(f"{case:<20}{calls[0]} | {calls[1]}")
-    print(f"\n{'state call':<20}{'':<12}{'ours':>10}{'boto3':>12}{'ours/sdk':>9}{'ours-sdk':>10}")
-    for r in result["state"]["rows"]:
-        head = f"orders.{r['op']}" if r["metric"] == "wall min" else ""
-        print(
-            f"{head:<20}{r['metric']:<12}{_us(r['ours']):>10}{_us(r['sdk']):>12}{_x(r['ours_over_sdk']):>9}"
-            f"{_us(r['ours_minus_sdk']):>10}"
-        )
-    print(f"\n{'own work, no client':<32}{'ours':>10}{'boto3 code':>12}{'ours/sdk':>9}{'ours-sdk':>10}")
-    for r in result["state_work"]["rows"]:
-        print(
-            f"{'orders.' + r['op']:<32}{r['ours'] / 1000:>7.2f} µs{r['sdk'] / 1000:>9.2f} µs{_x(r['ours_over_sdk']):>9}"
-            f"{r['ours_minus_sdk'] / 1000:>7.2f} µs"
-        )
+    print_table("state call", STATE_COLUMNS, result["state"]["rows"], "op")
+    print("\nOwn work: the same with every store over a client answering from a dict (no botocore, no HTTP)")
+    print_table("SQS event, 1 record", IDEMPOTENCY_COLUMNS, result["own_work"]["idempotency"]["rows"], "case", 2)
+    print_table("state call", STATE_COLUMNS, result["own_work"]["state"]["rows"], "op", 2)
 
 
-def work_rows(times: dict[str, dict[str, float]]) -> list[dict[str, Any]]:
-    rows = []
-    for op in OPS:
-        ours, sdk = times[f"ours {op}"]["min_ns"], times[f"sdk {op}"]["min_ns"]
-        rows.append({"op": op, "ours": ours, "sdk": sdk, "ours_over_sdk": ours / sdk, "ours_minus_sdk": ours - sdk})
-    return rows
+def print_table(title: str, columns: dict[str, str], rows: list[dict[str, Any]], name: str, digits: int = 0) -> None:
+    """One line per row: its case (on its first metric's line only) and metric, then the columns."""
+    print(f"\n{title:<32}" + "".join(f"{head:>12}" for head in columns))
+    before = None
+    for row in rows:
+        label = "" if row[name] == before else row[name]
+        before = row[name]
+        cells = [_x(row[f]) if "_over_" in f else _us(row.get(f), digits) for f in columns.values()]
+        print(f"{label:<20}{row['metric']:<12}" + "".join(f"{cell:>12}" for cell in cells))
 
 
-def _us(ns: float | None) -> str:
-    return "-" if ns is None else f"{ns / 1000:.0f} µs"
+def _us(ns: float | None, digits: int = 0) -> str:
+    return "-" if ns is None else f"{ns / 1000:.{digits}f} µs"
 
 
 def _x(ratio: float) -> str:
@@ -529,7 +589,9 @@ def main(argv: list[str] | None = None) -> int:
         result = bench(args.quick, Path(tmp))
     result["idempotency"]["rows"] = idempotency_rows(result["idempotency"]["times"])
     result["state"]["rows"] = state_rows(result["state"]["times"])
-    result["state_work"] = {"times": result["state_work"], "rows": work_rows(result["state_work"])}
+    for part, rows_of in (("idempotency", idempotency_rows), ("state", state_rows)):
+        work = result["own_work"][part]
+        result["own_work"][part] = {"times": work, "rows": rows_of(work, {"min": "min_ns"})}
     result["load"] = " ".join(f"{n:.1f}" for n in os.getloadavg())
     info = machine()
     print_report(result, info)

@@ -71,7 +71,7 @@ def test_resources_are_created_tagged_and_configured(provider: Any, shop: Any, a
         for c in arm.children(
             f"{storage}/blobServices/default/containers", "Microsoft.Storage/storageAccounts/blobServices/containers"
         )
-    ] == ["portable-fn-packages", "uploads"]
+    ] == ["portable-fn-dead-letters", "portable-fn-packages", "uploads"]
     plan = arm.get(f"{GROUP}/providers/Microsoft.Web/serverfarms/shop-dev-plan")
     assert (plan["sku"], plan["properties"]["reserved"], plan["tags"]) == (
         {"name": "Y1", "tier": "Dynamic"},

@@ -23,7 +23,7 @@ machine these run on is shared, and a burst of load then falls on every contende
 each contender is checked (same answer; the handler runs for a new message, not for a duplicate) and the
 DynamoDB calls it sends are counted.
 
-    python benchmarks/state_idempotency.py            # full run (about 2 min), writes results_state_idempotency.json
+    python benchmarks/state_idempotency.py            # full run (1-2 min), writes results_state_idempotency.json
     python benchmarks/state_idempotency.py --quick    # smoke run (about 15 s), same tables, rougher numbers
 
 Goals: none set by the issue; the figures say what idempotency and the state API add per call.

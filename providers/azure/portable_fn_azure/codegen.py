@@ -41,6 +41,7 @@ from portable_fn.runtime.function import top_level_name
 from portable_fn.runtime.triggers import Http, Queue, Schedule, Storage, Topic, Trigger
 
 from .names import POISON_SUFFIX, container_name, queue_name
+from .retries import RETRY_DELAY as RETRY_DELAY  # re-exported: a schedule's retry delay when none is declared
 from .retries import hhmmss, queue_visibility_s, timer_retry
 
 if TYPE_CHECKING:  # provider side: never ships

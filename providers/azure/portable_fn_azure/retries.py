@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 MAX_VISIBILITY_S = 7 * 24 * 3600  # a queue message's visibility timeout stops at 7 days
 MAX_GRID_ATTEMPTS = 30  # an Event Grid subscription's maxDeliveryAttempts: 1 to 30
-DEFAULT_TIMER_DELAY = "00:00:10"  # a schedule without a declared policy: 10 s between its retries
+RETRY_DELAY = "00:00:10"  # a schedule without a declared policy: 10 s between its retries
 
 
 def hhmmss(seconds: float) -> str:
@@ -67,7 +67,7 @@ def timer_retry(app: App, spec: FunctionSpec) -> str | None:
         return None
     count = repr(str(retries))
     if options.retry is None:
-        return f"@app.retry(strategy='fixed_delay', max_retry_count={count}, delay_interval={DEFAULT_TIMER_DELAY!r})"
+        return f"@app.retry(strategy='fixed_delay', max_retry_count={count}, delay_interval={RETRY_DELAY!r})"
     backoff = options.retry_policy.backoff
     if backoff.factor == 1:
         return f"@app.retry(strategy='fixed_delay', max_retry_count={count}, delay_interval={hhmmss(backoff.base_s)!r})"

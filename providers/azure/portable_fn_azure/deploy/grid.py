@@ -13,7 +13,9 @@ from .client import arm_json
 from .resources import APP_HOST, EventGridTopic, EventSubscription, SystemTopic
 
 BLOBS_KEY = "blobs_extension"  # the host's system key the blob trigger's Event Grid webhook checks
-EVENT_TTL_MINUTES = 1440  # Event Grid's default time to live of an undelivered event, stated
+# Event Grid's defaults, stated: a subscription's attempts when the function declares no RetryPolicy (its
+# declared attempts otherwise, `EventSubscription.max_delivery_attempts`) and an event's time to live
+EVENT_RETRY = {"maxDeliveryAttempts": 30, "eventTimeToLiveInMinutes": 1440}
 
 
 class EventGridTopics(Applier[EventGridTopic]):
@@ -87,7 +89,7 @@ class EventSubscriptions(Applier[EventSubscription]):
                 "eventDeliverySchema": resource.delivery_schema,
                 "retryPolicy": {
                     "maxDeliveryAttempts": resource.max_delivery_attempts,
-                    "eventTimeToLiveInMinutes": EVENT_TTL_MINUTES,
+                    "eventTimeToLiveInMinutes": EVENT_RETRY["eventTimeToLiveInMinutes"],
                 },
             }
         }

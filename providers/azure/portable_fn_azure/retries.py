@@ -124,10 +124,16 @@ def service_bus_notes(options: Any) -> list[str]:
 
 
 def timer_notes(options: Any) -> list[str]:
-    backoff = options.retry_policy.backoff
-    if options.retry is None or backoff.factor in (1, 2):
-        return []
-    return [f"the backoff {backoff!r} doubles on Azure (exponential_backoff has no factor {backoff.factor:g})"]
+    policy, notes = options.retry_policy, list[str]()
+    if options.retry is None or policy.attempts < 2:
+        return notes
+    if policy.backoff.factor not in (1, 2):
+        notes.append(
+            f"the backoff {policy.backoff!r} doubles on Azure (exponential_backoff has no factor "
+            f"{policy.backoff.factor:g})"
+        )
+    notes.append("Retry(delay_s=...) is not applied: the timer's retry policy waits its own delay")
+    return notes
 
 
 def grid_notes(spec: FunctionSpec, options: Any) -> list[str]:

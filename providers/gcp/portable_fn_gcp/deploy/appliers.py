@@ -314,12 +314,12 @@ class DeadLetterRoutes(Applier[DeadLetterRoute]):
         found = self.function(resource)
         account = found.service_config.service_account_email
         grant(self.gcp, "pubsub", resource.dead_letter_topic, PUBLISHER, f"serviceAccount:{account}")
-        if resource.trigger_topic:
+        if resource.trigger_source:
             self.route_subscription(resource, found, account)
 
     def update(self, resource: DeadLetterRoute, previous: DeadLetterRoute, changes: tuple[str, ...]) -> None:
         self.create(resource)
-        no_longer_retries = previous.trigger_topic and not resource.trigger_topic
+        no_longer_retries = previous.trigger_source and not resource.trigger_source
         if no_longer_retries and (subscription := trigger_subscription(self.gcp, self.function(resource))):
             self.set_policy(subscription, None)
 
@@ -354,7 +354,7 @@ class DeadLetterRoutes(Applier[DeadLetterRoute]):
                 raise DeployError(
                     f"Deploying {resource.name!r} to gcp: Eventarc trigger {trigger or '(none yet)'} of the function "
                     f"named no Pub/Sub subscription (transport.pubsub.subscription) within {wait_s:.0f} s, so no "
-                    f"dead-letter policy could be set for {resource.trigger_topic}. Check the trigger with `gcloud "
+                    f"dead-letter policy could be set for {resource.trigger_source}. Check the trigger with `gcloud "
                     f"eventarc triggers describe {short(trigger) or '...'} --location={self.names.region}`, then run "
                     "`portable-fn deploy` again (raise subscription_wait_s under [tool.portable-fn.gcp] to wait "
                     "longer)."

@@ -13,7 +13,8 @@ One function brings its Cloud Function (runtime, entry point = the function's na
 Event triggers retry (RETRY_POLICY_RETRY) when the function allows more than one attempt. An event
 function that may dead-letter gets a dead-letter topic, a pull subscription keeping what reaches it
 (`DeadLetterSubscription`) and a `DeadLetterRoute` (the publisher grant the shim needs, and for a retrying
-Pub/Sub trigger the subscription's dead-letter policy and the retry policy of its backoff); the topic's path
+trigger, Pub/Sub or storage, the dead-letter policy and the retry policy of its backoff on the subscription
+Eventarc delivers it through, so an event that keeps failing is kept rather than dropped after a day); the topic's path
 reaches the shim in the environment variable `PORTABLE_FN_DEAD_LETTER_TOPIC`; the timeout in
 `PORTABLE_FN_TIMEOUT_S`.
 
@@ -217,21 +218,28 @@ class FunctionResources:
         )
 
     def dead_letter_route(self, dead_letter: str) -> DeadLetterRoute:
-        """The publisher grant, and for Pub/Sub triggers that retry the subscription's policies: the attempts
-        clamped into the 5 to 100 Pub/Sub allows, the backoff into its 0 to 600 s (`retry_backoff_s`)."""
+        """The publisher grant, and for event triggers that retry the trigger subscription's policies: the
+        attempts clamped into the 5 to 100 Pub/Sub allows, the backoff into its 0 to 600 s (`retry_backoff_s`)."""
         names, retries = self.t.names, self.options.max_attempts > 1
-        trigger_topic = self.trigger_topic() if retries else ""
+        source = self.trigger_source() if retries else ""
         attempts = min(max(self.options.max_attempts, MIN_DELIVERY_ATTEMPTS), MAX_DELIVERY_ATTEMPTS)
-        minimum, maximum = retry_backoff_s(self.options.retry_policy) if trigger_topic else (0, 0)
+        minimum, maximum = retry_backoff_s(self.options.retry_policy) if source else (0, 0)
         return DeadLetterRoute(
             self.id,
             dead_letter_topic=names.topic_path(dead_letter),
             publisher=self.t.settings.service_account,
-            trigger_topic=names.topic_path(trigger_topic) if trigger_topic else "",
-            max_delivery_attempts=attempts if trigger_topic else 0,
+            trigger_source=source,
+            max_delivery_attempts=attempts if source else 0,
             minimum_backoff_s=minimum,
             maximum_backoff_s=maximum,
         )
+
+    def trigger_source(self) -> str:
+        """What the trigger listens to: its topic's path, or `gs://BUCKET` for a storage trigger."""
+        trigger = self.spec.trigger
+        if isinstance(trigger, Storage):
+            return f"gs://{self.t.names.bucket(trigger.bucket)}"
+        return self.t.names.topic_path(self.trigger_topic())
 
     def timeout_s(self) -> int:
         return math.ceil(self.options.timeout_s or DEFAULT_TIMEOUT_S)

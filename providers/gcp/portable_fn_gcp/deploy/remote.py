@@ -68,6 +68,13 @@ _MB = {
 }
 
 
+def trigger_source(found: Any) -> str:
+    """What a deployed function's trigger listens to: its topic's path, or `gs://BUCKET` (as `desired` says it)."""
+    trigger = found.event_trigger
+    bucket = next((f.value for f in trigger.event_filters if f.attribute == "bucket"), "")
+    return str(trigger.pubsub_topic) or (f"gs://{bucket}" if bucket else "")
+
+
 def memory_mb(text: str) -> int:
     """MB (MiB) from Cloud Functions' availableMemory ("256Mi", "1Gi", "256M"); 0 when unreadable."""
     found = _MEMORY.match(text.strip())
@@ -228,7 +235,7 @@ class RemoteReader:
             short(found.name),
             dead_letter_topic=topic,
             publisher=account if self.settings.service_account else "",
-            trigger_topic=found.event_trigger.pubsub_topic if routed else "",
+            trigger_source=trigger_source(found) if routed else "",
             max_delivery_attempts=dead_letter.max_delivery_attempts if routed and dead_letter else 0,
             minimum_backoff_s=minimum,
             maximum_backoff_s=maximum,

@@ -170,16 +170,17 @@ class DeadLetterRoute(Resource):
 
     `publisher` (the function's runtime service account, "" for Google's default one, found when
     applied) holds `roles/pubsub.publisher` on `dead_letter_topic`, so the shim can publish what the
-    handler gave up on. For a Pub/Sub-triggered function that retries (`trigger_topic` set,
-    `max_delivery_attempts` > 0) the subscription Eventarc made for its trigger also gets a dead-letter
-    policy, so a message that keeps failing moves there after that many attempts, and the retry policy
-    of the function's backoff (`minimum_backoff_s`, `maximum_backoff_s`), and the Pub/Sub service agent
-    gets the publisher and subscriber roles that policy needs."""
+    handler gave up on. For an event function that retries (`trigger_source` set: the trigger's topic
+    path, or `gs://BUCKET` for a storage trigger; `max_delivery_attempts` > 0) the Pub/Sub subscription
+    Eventarc made for its trigger (for a storage trigger, on Eventarc's own transport topic) also gets a
+    dead-letter policy, so a message that keeps failing moves there after that many attempts, and the
+    retry policy of the function's backoff (`minimum_backoff_s`, `maximum_backoff_s`); the Pub/Sub
+    service agent gets the publisher and subscriber roles that policy needs."""
 
     kind = "dead-letter route"
     dead_letter_topic: str = ""  # full path, projects/P/topics/T
     publisher: str = ""
-    trigger_topic: str = ""
+    trigger_source: str = ""  # projects/P/topics/T, or gs://BUCKET
     max_delivery_attempts: int = 0
     minimum_backoff_s: int = 0  # the subscription's retryPolicy (Pub/Sub allows 0 to 600 s), when it retries
     maximum_backoff_s: int = 0

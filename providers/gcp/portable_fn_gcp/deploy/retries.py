@@ -1,19 +1,15 @@
 """Where Google Cloud cannot keep a function's retry policy as declared: the lines `plan` shows. Pure: no call.
 
-A Pub/Sub-triggered function (queue, topic, schedule) that retries has its policy on the subscription
-Eventarc made for its trigger (`DeadLetterRoute`): the attempts as the dead-letter policy's
-`maxDeliveryAttempts` (5 to 100) and the backoff as its `retryPolicy` (0 to 600 s, Pub/Sub's own
-exponential growth between the two). A push subscription redelivers on that policy alone, so a
-`Retry(after=...)` cannot pick its own delay per message. A storage trigger's delivery is Eventarc's own:
-it retries a failed event with its own backoff for up to 24 hours, whatever the attempts or backoff say;
-what the handler dead-letters reaches the dead-letter topic, what keeps failing is dropped after that.
+An event function that retries has its policy on the Pub/Sub subscription Eventarc delivers its trigger
+through (`DeadLetterRoute`; for a storage trigger, the one on Eventarc's own transport topic): the attempts
+as the dead-letter policy's `maxDeliveryAttempts` (5 to 100) and the backoff as its `retryPolicy` (0 to
+600 s, Pub/Sub's own exponential growth between the two). A push subscription redelivers on that policy
+alone, so a `Retry(after=...)` cannot pick its own delay per message.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
-
-from portable_fn.runtime.triggers import Storage
 
 from .desired import MAX_BACKOFF_S, MAX_DELIVERY_ATTEMPTS, MIN_DELIVERY_ATTEMPTS, retry_backoff_s
 
@@ -29,12 +25,11 @@ def retry_notes(app: App) -> list[str]:
         options = app.options(spec)
         if not spec.trigger.is_event or options.max_attempts <= 1:
             continue
-        found = storage_notes() if isinstance(spec.trigger, Storage) else pubsub_notes(options)
-        notes += [f"function {spec.name}: {note}" for note in found]
+        notes += [f"function {spec.name}: {note}" for note in subscription_notes(options)]
     return notes
 
 
-def pubsub_notes(options: FunctionOptions) -> list[str]:
+def subscription_notes(options: FunctionOptions) -> list[str]:
     policy, notes = options.retry_policy, []
     attempts = min(max(policy.attempts, MIN_DELIVERY_ATTEMPTS), MAX_DELIVERY_ATTEMPTS)
     if attempts != policy.attempts:
@@ -52,11 +47,3 @@ def pubsub_notes(options: FunctionOptions) -> list[str]:
         "subscription redelivers on its retry policy, not per message"
     )
     return notes
-
-
-def storage_notes() -> list[str]:
-    return [
-        "Eventarc retries a failed storage event with its own backoff for up to 24 hours, whatever attempts, "
-        "backoff or Retry(after=...) say; events the handler dead-letters reach the dead-letter topic, events "
-        "that keep failing are dropped after 24 hours"
-    ]

@@ -2,7 +2,9 @@
 the IAM bindings a route needs. Shared by `remote` (reads only) and `appliers` (writes).
 
 The subscription behind a trigger is Eventarc's: the function's `eventTrigger.trigger` names its Eventarc
-trigger, and that trigger's `transport.pubsub.subscription` (output only) names the subscription. Eventarc
+trigger, and that trigger's `transport.pubsub.subscription` (output only) names the subscription, in the
+project, for a Pub/Sub trigger on its topic and for a Cloud Storage trigger on the transport topic Eventarc
+made (https://cloud.google.com/eventarc/docs/retry-events: retries and dead letters are set on it). Eventarc
 fills the field in once it has made the subscription, so it can be empty for a trigger just made.
 
 A subscription's dead-letter policy only works when the Pub/Sub service agent
@@ -29,10 +31,11 @@ def short(path: str) -> str:
 
 
 def trigger_subscription(gcp: GcpClient, found: Any) -> str:
-    """The path of the subscription behind a Pub/Sub-triggered function, as its Eventarc trigger names it
-    ('' when there is no such trigger, or Eventarc has not named it yet)."""
+    """The path of the subscription an event function's Eventarc trigger delivers through, as the trigger
+    names it: on the trigger's topic, or for a storage trigger on Eventarc's own transport topic ('' when
+    there is no such trigger, or Eventarc has not named it yet)."""
     trigger = found.event_trigger if "event_trigger" in found else None
-    if trigger is None or not trigger.pubsub_topic or not trigger.trigger:
+    if trigger is None or not trigger.trigger:
         return ""
     try:
         eventarc = gcp.call("eventarc", "get_trigger", request={"name": trigger.trigger})

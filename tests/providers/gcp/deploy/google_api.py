@@ -28,7 +28,8 @@ build does.
 
 A function with an event trigger gets an Eventarc trigger, as Cloud Functions makes one: the function's
 `eventTrigger.trigger` names it, and for a Pub/Sub trigger its `transport.pubsub.subscription` (output only,
-eventarc.v1 Trigger) names the push subscription it delivers through. That field is the only way to find
+eventarc.v1 Trigger) names the push subscription it delivers through (for a storage trigger, on the transport
+topic Eventarc made). That field is the only way to find
 the subscription: its name follows no pattern a client could guess. With `transport_delay` set, a new
 trigger is read that many times with the field still empty, as Eventarc fills it in once it made the
 subscription.
@@ -548,24 +549,23 @@ class GoogleApi:
         )
 
     def transport(self, path: str, trigger: dict[str, Any]) -> dict[str, str]:
-        """Eventarc's Pub/Sub transport: the trigger's topic and a subscription whose name only this says."""
-        project = path.split("/")[1]
-        topic = trigger.get("pubsubTopic") or f"projects/{project}/topics/eventarc-storage-{next(self._ids):06d}"
+        """Eventarc's Pub/Sub transport: the trigger's topic (for a storage trigger, one Eventarc makes) and a
+        subscription in the project whose name only this says (https://cloud.google.com/eventarc/docs/retry-events)."""
+        project, region, function = path.split("/")[1], path.split("/")[3], path.rsplit("/", 1)[-1]
+        topic = trigger.get("pubsubTopic") or f"projects/{project}/topics/eventarc-{region}-{function}-storage"
         for old in [n for n, sub in self.subscriptions.items() if sub.get("function") == path]:
             if self.subscriptions[old]["topic"] == topic:
                 return {"topic": topic, "subscription": old}
             del self.subscriptions[old]
         name = f"projects/{project}/subscriptions/delivery-{uuid.uuid4().hex[:12]}"
-        if trigger.get("pubsubTopic"):  # a storage trigger's own topic and subscription are Eventarc's alone
-            region = path.split("/")[3]
-            self.subscriptions[name] = {
-                "name": name,
-                "topic": topic,
-                "function": path,
-                "ackDeadlineSeconds": 600,
-                "pushConfig": {"pushEndpoint": f"https://{region}-eventarc.example/push"},
-            }
-            self.policies[name] = {"version": 1, "bindings": [], "etag": self.etag()}
+        self.subscriptions[name] = {
+            "name": name,
+            "topic": topic,
+            "function": path,
+            "ackDeadlineSeconds": 600,
+            "pushConfig": {"pushEndpoint": f"https://{region}-eventarc.example/push"},
+        }
+        self.policies[name] = {"version": 1, "bindings": [], "etag": self.etag()}
         return {"topic": topic, "subscription": name}
 
     def get_trigger(self, name: str, query: dict[str, str], body: Any) -> dict[str, Any]:

@@ -125,12 +125,18 @@ def test_dead_letter_routes_grant_publishing_and_set_the_trigger_subscriptions_p
         {"role": "roles/pubsub.publisher", "members": [runtime, agent]}
     ]
     assert google.policies[fulfil["name"]]["bindings"] == [{"role": "roles/pubsub.subscriber", "members": [agent]}]
-    # notify and the schedules retry by default too; on_upload (storage) only gets the publisher grant
-    for fn, dlq in [("notify", "notify-dlq"), ("sweep", "sweep-dlq"), ("nightly_report", "nightly_report-dlq")]:
+    # notify, the schedules and on_upload (storage: on Eventarc's own transport topic) retry by default too
+    for fn, dlq in [
+        ("notify", "notify-dlq"),
+        ("sweep", "sweep-dlq"),
+        ("nightly_report", "nightly_report-dlq"),
+        ("on_upload", "on_upload-dlq"),
+    ]:
         assert subscription_of(google, fn)["deadLetterPolicy"]["deadLetterTopic"] == topic(dlq)
     assert google.policies[topic("on_upload-dlq")]["bindings"] == [
-        {"role": "roles/pubsub.publisher", "members": [runtime]}
+        {"role": "roles/pubsub.publisher", "members": [runtime, agent]}
     ]
+    assert subscription_of(google, "on_upload")["topic"] != topic("uploads")  # Eventarc's, not one of the app's
     assert google.policies[topic("orders")]["bindings"] == []  # nothing granted on the trigger topics
 
 
@@ -139,7 +145,7 @@ def test_a_lost_dead_letter_policy_is_put_back_and_nothing_else_changes(deployed
     del fulfil["deadLetterPolicy"]
     outcome = pipeline.deploy(deployed, shop, "dev")
     assert [s.describe() for s in outcome.plan.steps] == [
-        "~ update dead-letter route shop-dev-fulfil (trigger_topic, max_delivery_attempts, minimum_backoff_s, "
+        "~ update dead-letter route shop-dev-fulfil (trigger_source, max_delivery_attempts, minimum_backoff_s, "
         "maximum_backoff_s)"
     ]
     assert fulfil["deadLetterPolicy"]["deadLetterTopic"] == topic("orders-dlq")

@@ -63,7 +63,7 @@ def test_a_subscription_named_like_eventarcs_is_not_taken_for_the_triggers(
 
     outcome = pipeline.deploy(provider, shop, "dev")
     assert [s.describe() for s in outcome.plan.steps] == [
-        "~ update dead-letter route shop-dev-fulfil (trigger_topic, max_delivery_attempts, minimum_backoff_s, "
+        "~ update dead-letter route shop-dev-fulfil (trigger_source, max_delivery_attempts, minimum_backoff_s, "
         "maximum_backoff_s)"
     ]
     assert real["deadLetterPolicy"]["deadLetterTopic"] == ORDERS_DLQ

@@ -48,6 +48,10 @@ def test_the_trigger_subscription_carries_the_backoff_and_the_attempts(deployed:
     notify = trigger_subscription(google, "notify")  # the default: 3 attempts, exponential(1, max=300)
     assert notify["retryPolicy"] == {"minimumBackoff": "1s", "maximumBackoff": "300s"}
     assert notify["deadLetterPolicy"]["maxDeliveryAttempts"] == 5  # Pub/Sub's least
+    # a storage trigger too, on the subscription of Eventarc's own transport topic (not dropped after a day)
+    upload = trigger_subscription(google, "on-upload")
+    assert upload["retryPolicy"] == {"minimumBackoff": "1s", "maximumBackoff": "300s"}
+    assert upload["deadLetterPolicy"] == {"deadLetterTopic": topic("on_upload-dlq"), "maxDeliveryAttempts": 5}
     assert google.answer_problems == []
 
 
@@ -94,9 +98,9 @@ def test_plan_notes_say_where_google_clamps(app: App) -> None:
         "function charge: attempts=3 becomes 5 (a Pub/Sub dead-letter policy allows 5 to 100 delivery attempts)",
         "function charge: Retry(after=...) is clamped to the subscription's backoff of 1 to 300 s: a push "
         "subscription redelivers on its retry policy, not per message",
-        "function on_upload: Eventarc retries a failed storage event with its own backoff for up to 24 hours, "
-        "whatever attempts, backoff or Retry(after=...) say; events the handler dead-letters reach the "
-        "dead-letter topic, events that keep failing are dropped after 24 hours",
+        "function on_upload: attempts=3 becomes 5 (a Pub/Sub dead-letter policy allows 5 to 100 delivery attempts)",
+        "function on_upload: Retry(after=...) is clamped to the subscription's backoff of 1 to 300 s: a push "
+        "subscription redelivers on its retry policy, not per message",
         "function notify: attempts=3 becomes 5 (a Pub/Sub dead-letter policy allows 5 to 100 delivery attempts)",
         "function notify: Retry(after=...) is clamped to the subscription's backoff of 1 to 300 s: a push "
         "subscription redelivers on its retry policy, not per message",

@@ -14,8 +14,10 @@ and names its collection in `PORTABLE_FN_STATE_<NAME>`, the locator, as Firestor
 | `key`        | string    | the key, as given                                                         |
 | `value`      | string    | the value as JSON text                                                    |
 | `version`    | string    | the opaque version of this write                                          |
-| `expires_at` | timestamp | when the value expires (null: never); checked in code, and the field of   |
-|              |           | the collection's TTL policy, Firestore's own cleanup (it runs a day late) |
+| `expires_s`  | double    | when the value expires, epoch seconds as given (null: never); checked in  |
+|              |           | code                                                                      |
+| `expires_at` | timestamp | the same as a timestamp (microseconds): the field of the collection's TTL |
+|              |           | policy, Firestore's own cleanup (it runs a day or so late)                |
 
 Document ids cannot hold '/', be '.' or '..', match `__.*__` or pass 1500 bytes, so a key's id is
 `k` + the unpadded base64url of its UTF-8 bytes (no '/', no '.', never starting with `__`), or `h` + the
@@ -38,7 +40,7 @@ from typing import Any
 
 from portable_fn.runtime.state import Record, StateError
 
-KEY, VALUE, VERSION, EXPIRES_AT = "key", "value", "version", "expires_at"
+KEY, VALUE, VERSION, EXPIRES_S, EXPIRES_AT = "key", "value", "version", "expires_s", "expires_at"
 MAX_ID_BYTES = 1500
 LOCATOR = re.compile(r"projects/(?P<project>[^/]+)/databases/(?P<database>[^/]+)/documents/(?P<collection>[^/]+)\Z")
 ATTEMPTS = 20  # a conditional write that raced a change reads again; this many rounds at most
@@ -145,11 +147,12 @@ def fields(record: Record) -> dict[str, Any]:
         KEY: record.key,
         VALUE: record.value,
         VERSION: record.version,
+        EXPIRES_S: expires,
         EXPIRES_AT: None if expires is None else datetime.fromtimestamp(expires, timezone.utc),
     }
 
 
 def record_of(found: dict[str, Any] | None) -> Record:
     found = found or {}
-    expires = found.get(EXPIRES_AT)
-    return Record(found[KEY], found[VALUE], found[VERSION], None if expires is None else expires.timestamp())
+    expires = found.get(EXPIRES_S)
+    return Record(found[KEY], found[VALUE], found[VERSION], None if expires is None else float(expires))

@@ -59,3 +59,14 @@ def test_document_ids_stay_distinct() -> None:
 def test_a_locator_that_names_no_collection_is_refused_with_the_fix() -> None:
     with pytest.raises(StateError, match="projects/<project>/databases/<database>/documents/<collection>"):
         open_backend("orders", "orders-table")
+
+
+def test_an_expiry_finer_than_a_microsecond_round_trips_exactly(emulated: str) -> None:
+    """Firestore timestamps keep microseconds; the expiry given comes back as given (records compare equal)."""
+    from portable_fn.runtime.state import Record
+
+    backend = open_backend("orders", locator(f"items-{uuid.uuid4().hex}"))
+    written = Record("k", "1", "v1", 1_900_000_000.1234567)
+    backend.write(written)
+    assert backend.read("k") == written
+    backend.client.close()

@@ -1,6 +1,6 @@
-"""What a user needs after a deploy, read from the remote state: the function app, its URL, and per
-function how to reach or feed it (HTTP URL, queue and poison queue, container, the Event Grid topic's
-endpoint that takes CloudEvents 1.0)."""
+"""What a user needs after a deploy, read from the remote state: the function app, its URL, the table of
+each state, and per function how to reach or feed it (HTTP URL, queue and poison queue, container, the
+Event Grid topic's endpoint that takes CloudEvents 1.0, and where Event Grid dead-letters)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from portable_fn.deploy import RemoteState
 from portable_fn.runtime import triggers
 
 from ..codegen import transports
-from .naming import POISON_SUFFIX, Names, container_name, queue_name, subscription_name
-from .resources import EventGridTopic, EventSubscription, FunctionApp, StorageAccount
+from .naming import POISON_SUFFIX, Names, container_name, queue_name, subscription_name, table_name
+from .resources import EventGridTopic, EventSubscription, FunctionApp, StateTable, StorageAccount
 
 if TYPE_CHECKING:
     from portable_fn.app import App
@@ -29,6 +29,7 @@ def outputs(app: App, stage: str, remote: RemoteState, names: Names, location: s
         "resource_group": names.resource_group,
         "function_app": names.function_app if deployed else None,
         "storage_account": names.storage_account if (StorageAccount.kind, names.storage_account) in remote else None,
+        "states": state_outputs(app, remote, names),
         "functions": {},
     }
     if not deployed:
@@ -56,11 +57,20 @@ def event_grid_outputs(spec: FunctionSpec, remote: RemoteState, names: Names, ev
         return {}
     topic = names.topic(trigger.name) if isinstance(trigger, triggers.Topic) else names.system_topic
     subscription = f"{topic}/{subscription_name(spec.name)}"
-    out: dict[str, Any] = {"subscription": subscription if (EventSubscription.kind, subscription) in remote else None}
+    found_subscription = remote.get((EventSubscription.kind, subscription))
+    out: dict[str, Any] = {"subscription": subscription if found_subscription else None}
+    if isinstance(found_subscription, EventSubscription) and found_subscription.dead_letter_container:
+        out["dead_letters"] = found_subscription.dead_letter_container
     if kind == "topic":
         found = remote.get((EventGridTopic.kind, topic))
         out.update(topic=topic, endpoint=found.endpoint if isinstance(found, EventGridTopic) else None)
     return out
+
+
+def state_outputs(app: App, remote: RemoteState, names: Names) -> dict[str, str | None]:
+    """Each state's table in the app's account (None until deployed)."""
+    tables = {s.name: f"{names.storage_account}/{table_name(s.name)}" for s in app.states}
+    return {name: key.split("/", 1)[1] if (StateTable.kind, key) in remote else None for name, key in tables.items()}
 
 
 def trigger_outputs(trigger: Any, host: str) -> dict[str, Any]:

@@ -167,7 +167,9 @@ def test_outputs_name_the_app_and_its_triggers(provider: Any, shop: Any) -> None
         "topic": topic,
         "subscription": f"{topic}/notify",
         "endpoint": f"https://{topic}.westeurope-1.eventgrid.azure.net/api/events",
+        "dead_letters": "portable-fn-dead-letters",  # the container of the app's account
     }
+    assert out["states"] == {}  # the shop keeps no portable state
     assert pipeline.info(provider, shop, "dev").outputs == out
 
 

@@ -79,6 +79,9 @@ def test_each_state_gets_a_table_its_setting_and_the_role_its_functions_need(
     }
     assert "PORTABLE_FN_TABLES_CONNECTION" not in settings  # the identity reaches the tables
 
+    remote = provider.deployer.read_remote(stateful, "dev")
+    assert provider.deployer.outputs(stateful, "dev", remote)["states"] == tables  # what `info` shows
+
     provider.deployer.client.calls.clear()
     assert pipeline.deploy(provider, stateful, "dev").plan.empty
     assert provider.deployer.client.mutating_calls() == []

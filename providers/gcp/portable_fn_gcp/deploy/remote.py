@@ -36,6 +36,7 @@ from ..settings import GcpSettings
 from ..state import EXPIRES_AT
 from .client import Forbidden, GcpClient, NotFound
 from .desired import DEAD_LETTER_ENV, MESSAGE_PUBLISHED
+from .errors import not_enabled
 from .naming import LABEL_SOURCE, STATE_COLLECTION, Names, has_labels, labels
 from .resources import (
     Bucket,
@@ -164,7 +165,12 @@ class RemoteReader:
         if not self.states:
             return []
         prefix, project = self.names.database_prefix, f"projects/{self.names.project}"
-        found = self.gcp.call("firestore", "list_databases", request={"parent": project}).databases
+        try:
+            found = self.gcp.call("firestore", "list_databases", request={"parent": project}).databases
+        except Forbidden as exc:  # most often: the app's first state, in a project without the Firestore API
+            if (disabled := not_enabled(exc, self.names.project)) is None:
+                raise
+            raise disabled from exc
         return [self.state_database(d) for d in found if short(d.name).startswith(prefix)]
 
     def state_database(self, found: Any) -> StateDatabase:

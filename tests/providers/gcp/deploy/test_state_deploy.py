@@ -142,3 +142,12 @@ def test_outputs_name_each_states_database_and_where_dead_letters_are_kept(provi
     assert set(out["states"]) == {"orders", "audit", "pfn-idempotency"}
     fulfil = out["functions"]["fulfil"]
     assert fulfil["dead_letter_subscription"] == f"projects/{PROJECT}/subscriptions/stateful-dev-orders-dlq"
+
+
+def test_a_project_without_the_firestore_api_is_told_how_to_enable_it(provider: Any, app: App, google: Any) -> None:
+    from portable_fn.runtime.errors import DeployError
+
+    google.disabled = {f"/v1/projects/{PROJECT}/databases"}
+    with pytest.raises(DeployError, match="gcloud services enable firestore.googleapis.com --project=shop-project"):
+        pipeline.plan(provider, app, "dev")
+    assert google.databases == {}

@@ -420,7 +420,8 @@ def plan(console: Console, target: Target, as_json: bool, verbose: bool) -> int:
             for s in outcome.plan.steps
         ]
         console.table(("action", "kind", "name", "changes"), rows)
-    console.result("\n".join(outcome.plan.kept_lines() + [f"Plan: {outcome.plan.summary()}"]))
+    notes = [f"! {note}" for note in outcome.notes]
+    console.result("\n".join(outcome.plan.kept_lines() + notes + [f"Plan: {outcome.plan.summary()}"]))
     return 0
 
 

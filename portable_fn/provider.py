@@ -125,6 +125,11 @@ class Provider:
             "local functions' logs as they run. Give --provider aws, gcp or azure."
         )
 
+    def plan_notes(self, app: App, stage: str) -> list[str]:
+        """What this provider adjusts in what the app declares, one line each, printed by `plan` and
+        `deploy` (a retry policy its cloud clamps, say); read from the app alone, without a cloud call."""
+        return []
+
     def dead_letters(self, app: App, stage: str, spec: FunctionSpec, redrive: bool = False) -> list[DeadLetterEntry]:
         """The dead letters `spec` gave up on in `stage`, oldest first, read from its dead-letter target
         (their `deadletter*` extensions: `runtime.dead_letters`); with `redrive`, each is also sent back to

@@ -31,6 +31,7 @@ class Outcome:
     plan: Plan | None = None
     report: ExecutionReport | None = None
     outputs: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)  # what the provider adjusts (a clamped retry policy)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -42,6 +43,8 @@ class Outcome:
             out["applied"] = len(self.report.applied)
         if self.outputs:
             out["outputs"] = self.outputs
+        if self.notes:
+            out["notes"] = self.notes
         return out
 
 
@@ -67,7 +70,7 @@ def plan(provider: Provider, app: App, stage: str, progress: Progress = quiet) -
     progress(f"Reading what exists for {app.name!r} (stage {stage}) on {provider.name}")
     the_plan = make_plan(desired, _remote(provider, app, stage))
     report = DryRunExecutor(app.name, stage).execute(the_plan)
-    return Outcome(artifact=artifact, plan=the_plan, report=report)
+    return Outcome(artifact=artifact, plan=the_plan, report=report, notes=provider.plan_notes(app, stage))
 
 
 def deploy(
@@ -82,11 +85,14 @@ def deploy(
     the_plan = make_plan(desired, _remote(provider, app, stage))
     progress(f"Plan: {the_plan.summary()}")
     _say_kept(the_plan, progress)
+    notes = provider.plan_notes(app, stage)
+    for note in notes:
+        progress(f"  ! {note}")
     if confirm is not None:
         confirm(the_plan)
     report = provider.executor(app, stage).execute(the_plan, progress)
     outputs = _asking(provider, app, stage, lambda: provider.outputs(app, stage, provider.read_remote(app, stage)))
-    return Outcome(artifact=artifact, plan=the_plan, report=report, outputs=outputs)
+    return Outcome(artifact=artifact, plan=the_plan, report=report, outputs=outputs, notes=notes)
 
 
 def remove(

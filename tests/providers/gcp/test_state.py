@@ -70,3 +70,20 @@ def test_an_expiry_finer_than_a_microsecond_round_trips_exactly(emulated: str) -
     backend.write(written)
     assert backend.read("k") == written
     backend.client.close()
+
+
+def test_a_state_on_gcp_opens_the_firestore_backend_deploy_named(
+    emulated: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What a deployed function does: PORTABLE_FN_PROVIDER=gcp and the locator deploy set pick this backend."""
+    from portable_fn.runtime.state import State, locator_env
+
+    monkeypatch.setenv("PORTABLE_FN_PROVIDER", "gcp")
+    monkeypatch.setenv(locator_env("orders"), locator(f"items-{uuid.uuid4().hex}"))
+    orders = State("orders")
+    version = orders.create("o/1", {"status": "new"})
+    assert isinstance(orders.backend, FirestoreBackend)
+    item = orders.item("o/1")
+    assert item is not None and item.value == {"status": "new"} and item.version == version
+    orders.update("o/1", {"status": "paid"}, version=version)
+    assert orders.get("o/1") == {"status": "paid"}

@@ -3,8 +3,10 @@ document ids against what Firestore forbids in them."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from portable_fn_gcp.state import MAX_ID_BYTES, FirestoreBackend, document_id, open_backend
@@ -14,6 +16,7 @@ from portable_fn.runtime.state import MAX_KEY_CHARS, StateError
 from ...state_contract import AWKWARD_KEYS, BackendContract, IdempotencyContract
 
 PROJECT = "portable-fn"
+STATEFUL = Path(__file__).parent / "deploy" / "apps" / "stateful"
 
 
 @pytest.fixture
@@ -87,3 +90,35 @@ def test_a_state_on_gcp_opens_the_firestore_backend_deploy_named(
     assert item is not None and item.value == {"status": "new"} and item.version == version
     orders.update("o/1", {"status": "paid"}, version=version)
     assert orders.get("o/1") == {"status": "paid"}
+
+
+def test_a_function_served_by_functions_framework_keeps_its_state_in_firestore(
+    emulated: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The generated main.py under the real functions-framework: `create_order` (uses=[orders.write()], ttl=3600)
+    writes its order to the collection deploy named; read back here with the Firestore client itself."""
+    import functions_framework
+    from google.cloud import firestore
+    from portable_fn_gcp.shim import generate_main
+
+    from portable_fn.app import load_app
+    from portable_fn.runtime.state import locator_env
+
+    app = load_app(STATEFUL)
+    main = tmp_path / "main.py"
+    main.write_text(generate_main(app), encoding="utf-8")
+    collection = f"items-{uuid.uuid4().hex}"
+    monkeypatch.setenv("PORTABLE_FN_PROVIDER", "gcp")
+    monkeypatch.setenv(locator_env("orders"), locator(collection))
+    for name in ("FUNCTION_TARGET", "FUNCTION_SIGNATURE_TYPE"):  # create_app sets them: restored after
+        monkeypatch.setenv(name, "")
+    orders = app.function("create_order").handler.__globals__["orders"]
+    orders.backend = None  # opened afresh from the environment above, and forgotten after
+    try:
+        reply = functions_framework.create_app("create_order", str(main)).test_client().post("/orders/o%2F7")
+    finally:
+        orders.backend = None
+    assert reply.status_code == 201, reply.data
+    found = firestore.Client(project=PROJECT).collection(collection).document(document_id("o/7")).get()
+    assert found.exists and found.get("key") == "o/7" and json.loads(found.get("value")) == {"status": "new"}
+    assert found.get("expires_at") is not None  # the TTL policy's field

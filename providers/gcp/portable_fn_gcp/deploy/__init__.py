@@ -7,8 +7,14 @@
     desired     app -> resources (pure)              schedules   rate/cron -> Cloud Scheduler cron
     remote      Google -> RemoteState (reads only)   appliers    create/update/delete per resource (the
     client      GcpClient, the one I/O boundary                  map the shared Executor dispatches by)
-    outputs     URLs, topics, jobs after a deploy    routes      dead-letter subscriptions, IAM grants
+    outputs     URLs, topics, jobs, states after a   routes      dead-letter subscriptions, IAM grants
+                deploy                               retries     where Google clamps a retry policy (plan)
     storage_agent  the Cloud Storage service agent's publisher grant on the project (storage triggers)
+
+A state some function uses gets its own Firestore database (`<app>-<stage>-<state>`, TTL policy on
+`expires_at`), named to the functions that declare it in `PORTABLE_FN_STATE_<NAME>`; the app's own
+`service_account` is granted roles/datastore.user or .viewer on the project under an IAM condition naming
+that database (see `desired`).
 
 Settings (`[tool.portable-fn.gcp]`, stage overrides applied): `project` (else GOOGLE_CLOUD_PROJECT or
 CLOUDSDK_CORE_PROJECT), `region` (else CLOUDSDK_FUNCTIONS_REGION), `service_account` (runtime and trigger

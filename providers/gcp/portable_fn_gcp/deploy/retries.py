@@ -4,7 +4,8 @@ An event function that retries has its policy on the Pub/Sub subscription Eventa
 through (`DeadLetterRoute`; for a storage trigger, the one on Eventarc's own transport topic): the attempts
 as the dead-letter policy's `maxDeliveryAttempts` (5 to 100) and the backoff as its `retryPolicy` (0 to
 600 s, Pub/Sub's own exponential growth between the two). A push subscription redelivers on that policy
-alone, so a `Retry(after=...)` cannot pick its own delay per message.
+alone, so a `Retry(after=...)` cannot pick its own delay per message. A function declared with
+`dead_letter=False` gets no policy at all, since Pub/Sub counts attempts only for a dead-letter policy.
 """
 
 from __future__ import annotations
@@ -25,8 +26,18 @@ def retry_notes(app: App) -> list[str]:
         options = app.options(spec)
         if not spec.trigger.is_event or options.max_attempts <= 1:
             continue
-        notes += [f"function {spec.name}: {note}" for note in subscription_notes(options)]
+        found = no_dead_letter_notes(options) if options.dead_letter is False else subscription_notes(options)
+        notes += [f"function {spec.name}: {note}" for note in found]
     return notes
+
+
+def no_dead_letter_notes(options: FunctionOptions) -> list[str]:
+    """Without a dead-letter topic the subscription gets no policy of ours: Pub/Sub counts no attempts."""
+    return [
+        f"attempts={options.retry_policy.attempts} and the backoff are not applied without a dead-letter topic "
+        "(dead_letter=False): Pub/Sub redelivers a failing event with Eventarc's default backoff (10 to 600 s) "
+        "until the subscription's retention ends (24 hours), then drops it"
+    ]
 
 
 def subscription_notes(options: FunctionOptions) -> list[str]:

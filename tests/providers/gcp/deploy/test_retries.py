@@ -10,8 +10,11 @@ import pytest
 from portable_fn_gcp.deploy.desired import retry_backoff_s
 from portable_fn_gcp.deploy.retries import retry_notes
 
+from portable_fn import CloudEvent, function
+from portable_fn import topic as topic_trigger
 from portable_fn.app import App, load_app
 from portable_fn.deploy import pipeline
+from portable_fn.runtime.function import spec_of
 from portable_fn.runtime.retry import RetryPolicy, exponential, fixed
 
 PROJECT = "shop-project"
@@ -104,4 +107,18 @@ def test_plan_notes_say_where_google_clamps(app: App) -> None:
         "function notify: attempts=3 becomes 5 (a Pub/Sub dead-letter policy allows 5 to 100 delivery attempts)",
         "function notify: Retry(after=...) is clamped to the subscription's backoff of 1 to 300 s: a push "
         "subscription redelivers on its retry policy, not per message",
+    ]
+
+
+@function(trigger=topic_trigger("news"), dead_letter=False)
+def fire_and_forget(event: CloudEvent) -> None:
+    """Retries by default, without a dead-letter topic."""
+
+
+def test_plan_notes_say_a_function_without_dead_letters_gets_no_attempts(app: App) -> None:
+    only = App(STATEFUL, app.config, [spec_of(fire_and_forget)])
+    assert retry_notes(only) == [
+        "function fire_and_forget: attempts=3 and the backoff are not applied without a dead-letter topic "
+        "(dead_letter=False): Pub/Sub redelivers a failing event with Eventarc's default backoff (10 to 600 s) "
+        "until the subscription's retention ends (24 hours), then drops it"
     ]

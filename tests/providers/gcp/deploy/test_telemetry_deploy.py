@@ -1,7 +1,7 @@
-"""samples/telemetry deployed to Google Cloud through the shared pipeline, against the recording endpoint:
-`plan` shows a Firestore database for each state the sample uses (its own and portable-fn's idempotency and
-breaker stores), deploy makes them, every retrying event function gets its dead-letter and retry policies,
-and a second deploy changes nothing."""
+"""samples/telemetry deployed against the recording Google endpoint (held to the Discovery documents): a
+Firestore database for each state the sample uses (its own and portable-fn's idempotency and breaker
+stores), each function told where the states it declares are, its account granted on those databases
+only, and every retrying event function given its dead-letter and retry policies."""
 
 from __future__ import annotations
 
@@ -15,8 +15,10 @@ from portable_fn.app import App, load_app
 from portable_fn.deploy import pipeline
 
 TELEMETRY = Path(__file__).resolve().parents[4] / "samples" / "telemetry"
-PROJECT = "shop-project"
+PROJECT, REGION = "shop-project", "europe-west1"
 ACCOUNT = "telemetry-runtime@shop-project.iam.gserviceaccount.com"
+DB = f"projects/{PROJECT}/databases/telemetry-dev"
+FUNCTIONS = f"projects/{PROJECT}/locations/{REGION}/functions/telemetry-dev"
 
 
 @pytest.fixture
@@ -32,29 +34,44 @@ def provider(google: Any, google_server: Any, helpers: Any, telemetry: App) -> A
     return helpers.RecordingProvider({**settings, "service_account": ACCOUNT}, google_server.url)
 
 
+def state_env(google: Any, function_id: str) -> dict[str, str]:
+    variables = google.functions[f"{FUNCTIONS}-{function_id}"]["serviceConfig"]["environmentVariables"]
+    return {k: v for k, v in variables.items() if k.startswith("PORTABLE_FN_STATE_")}
+
+
 def test_plan_shows_a_database_per_state_and_deploy_makes_them(provider: Any, telemetry: App, google: Any) -> None:
-    databases = sorted(f"telemetry-dev-{s.name}" for s in telemetry.states)
-    planned = pipeline.plan(provider, telemetry, "dev").plan
-    assert sorted(s.resource.name for s in planned.steps if s.resource.kind == "firestore database") == databases
+    states = sorted(s.name for s in telemetry.states)
+    planned = [s.describe() for s in pipeline.plan(provider, telemetry, "dev").plan.steps]
+    for name in states:
+        assert f"+ create firestore database telemetry-dev-{name}" in planned
     pipeline.deploy(provider, telemetry, "dev")
-    assert sorted(google.databases) == [f"projects/{PROJECT}/databases/{d}" for d in databases]
+    assert sorted(google.databases) == [f"{DB}-{name}" for name in states]
     assert google.answer_problems == []
-    again = pipeline.plan(provider, telemetry, "dev").plan
-    assert again.empty, [s.describe() for s in again.steps]
+    again = pipeline.plan(provider, telemetry, "dev")
+    assert again.plan.empty, [s.describe() for s in again.plan.steps]
 
 
-def test_each_state_is_granted_at_the_access_its_functions_declare(provider: Any, telemetry: App, google: Any) -> None:
+def test_each_function_is_told_where_its_states_are_and_granted_on_them(
+    provider: Any, telemetry: App, google: Any
+) -> None:
     pipeline.deploy(provider, telemetry, "dev")
-    granted = {
-        b["condition"]["expression"].split("/databases/")[1].rstrip('"'): b["role"]
-        for b in google.project_policy(PROJECT)["bindings"]
-        if b["role"].startswith("roles/datastore.")
-    }
-    writes = {u.resource.name for s in telemetry.functions for u in telemetry.options(s).uses if u.writes}
-    assert granted == {
-        f"telemetry-dev-{s.name}": "roles/datastore.user" if s.name in writes else "roles/datastore.viewer"
-        for s in telemetry.states
-    }
+    assert state_env(google, "device") == {"PORTABLE_FN_STATE_DEVICES": f"{DB}-devices/documents/items"}
+    assert sorted(state_env(google, "ingest")) == [
+        "PORTABLE_FN_STATE_ALERTS",
+        "PORTABLE_FN_STATE_DEVICES",
+        "PORTABLE_FN_STATE_PFN_IDEMPOTENCY",
+        "PORTABLE_FN_STATE_READINGS_SEEN",
+    ]
+    assert sorted(state_env(google, "maintenance")) == [  # its breaker's store too
+        "PORTABLE_FN_STATE_ALERTS",
+        "PORTABLE_FN_STATE_PFN_BREAKERS",
+        "PORTABLE_FN_STATE_PFN_IDEMPOTENCY",
+    ]
+    member = f"serviceAccount:{ACCOUNT}"
+    bindings = [b for b in google.project_policy(PROJECT)["bindings"] if b["role"].startswith("roles/datastore.")]
+    granted = sorted((b["condition"]["expression"], b["role"]) for b in bindings if member in b["members"])
+    # one account runs every function of the app: a database some function writes is granted for writing
+    assert granted == sorted((f'resource.name == "{DB}-{s.name}"', "roles/datastore.user") for s in telemetry.states)
 
 
 def test_every_retrying_event_function_has_its_subscription_policies(
@@ -64,7 +81,7 @@ def test_every_retrying_event_function_has_its_subscription_policies(
     for spec in telemetry.functions:
         if not spec.trigger.is_event or telemetry.options(spec).max_attempts <= 1:
             continue
-        function = f"projects/{PROJECT}/locations/europe-west1/functions/telemetry-dev-{spec.name.replace('_', '-')}"
+        function = f"{FUNCTIONS}-{spec.name.replace('_', '-')}"
         [subscription] = [s for s in google.subscriptions.values() if s.get("function") == function]
         assert subscription["deadLetterPolicy"]["deadLetterTopic"].startswith(f"projects/{PROJECT}/topics/")
         assert set(subscription["retryPolicy"]) == {"minimumBackoff", "maximumBackoff"}

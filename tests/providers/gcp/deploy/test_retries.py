@@ -122,3 +122,9 @@ def test_plan_notes_say_a_function_without_dead_letters_gets_no_attempts(app: Ap
         "(dead_letter=False): Pub/Sub redelivers a failing event with Eventarc's default backoff (10 to 600 s) "
         "until the subscription's retention ends (24 hours), then drops it"
     ]
+
+
+def test_the_provider_gives_plan_its_notes(app: App) -> None:
+    from portable_fn_gcp.provider import GcpProvider
+
+    assert GcpProvider({}).plan_notes(app, "dev") == retry_notes(app) != []

@@ -131,3 +131,21 @@ def test_a_storage_functions_dead_letters_are_not_redriven(provider: GcpProvider
 def test_an_http_function_has_no_dead_letters(provider: GcpProvider, app: App) -> None:
     with pytest.raises(ProviderError, match="has no dead-letter topic"):
         provider.dead_letters(app, "dev", app.function("create_order"))
+
+
+def test_the_cli_lists_them_with_their_reason_and_attempts(
+    provider: GcpProvider, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from portable_fn.cli import main
+
+    given_up_on(provider)
+    forwarded_by_the_policy(provider)
+    monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", PROJECT)  # the app's settings name the region only
+    argv = ["dead-letters", "fulfil", "--provider", "gcp", "--app", str(STATEFUL), "--stage", "dev", "--json"]
+    assert main(argv) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert (listed["function"], listed["provider"], listed["stage"]) == ("fulfil", "gcp", "dev")
+    assert [(e["reason"], e["attempts"]) for e in listed["dead_letters"]] == [
+        ("payment refused", 3),
+        ("delivered 8 times without success (moved by the subscription's dead-letter policy)", 8),
+    ]

@@ -14,7 +14,7 @@ Pure, standard library only (codegen writes host.json and `function_app.py` from
 | topic, storage            | the Event Grid subscription's             | Event Grid's own schedule             |
 |                           | `maxDeliveryAttempts` (1 to 30)           |                                       |
 
-`Retry(delay_s=...)` cannot change one message's wait without a storage SDK in the function: a Storage
+`Retry(after=...)` cannot change one message's wait without a storage SDK in the function: a Storage
 Queue message comes back after `visibilityTimeout`, whatever the handler asked.
 """
 
@@ -106,7 +106,7 @@ def queue_notes(options: Any, visibility: float | None) -> list[str]:
             "visibilityTimeout: one fixed delay for every Storage Queue function of the app)"
         )
     notes.append(
-        f"Retry(delay_s=...) is clamped to {visibility or 0:g} s: a Storage Queue message comes back after the "
+        f"Retry(after=...) is clamped to {visibility or 0:g} s: a Storage Queue message comes back after the "
         "app's visibilityTimeout"
     )
     return notes
@@ -118,7 +118,7 @@ def service_bus_notes(options: Any) -> list[str]:
         return []
     return [
         f"attempts={policy.attempts} is kept only if the Service Bus queue's MaxDeliveryCount is {policy.attempts} "
-        "(the namespace is yours: set it there); the backoff and Retry(delay_s=...) are not applied (Service Bus "
+        "(the namespace is yours: set it there); the backoff and Retry(after=...) are not applied (Service Bus "
         "redelivers an abandoned message at once)"
     ]
 
@@ -132,7 +132,7 @@ def timer_notes(options: Any) -> list[str]:
             f"the backoff {policy.backoff!r} doubles on Azure (exponential_backoff has no factor "
             f"{policy.backoff.factor:g})"
         )
-    notes.append("Retry(delay_s=...) is not applied: the timer's retry policy waits its own delay")
+    notes.append("Retry(after=...) is not applied: the timer's retry policy waits its own delay")
     return notes
 
 
@@ -144,7 +144,7 @@ def grid_notes(spec: FunctionSpec, options: Any) -> list[str]:
         notes.append(f"attempts={policy.attempts} is clamped to {MAX_GRID_ATTEMPTS} (Event Grid's maxDeliveryAttempts)")
     if policy.attempts > 1:
         notes.append(
-            f"the backoff {policy.backoff!r} and Retry(delay_s=...) are not applied: Event Grid retries a "
+            f"the backoff {policy.backoff!r} and Retry(after=...) are not applied: Event Grid retries a "
             f"{spec.trigger.kind} delivery on its own schedule (10 s, 30 s, 1 min, 5 min, ... up to 24 hours)"
         )
     return notes

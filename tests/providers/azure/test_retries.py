@@ -54,12 +54,12 @@ def test_plan_notes_say_where_azure_clamps(app: App) -> None:
     assert notes == [
         "function take_order: the backoff exponential(2, max=60) is clamped to a fixed 30 s between deliveries "
         "(host.json visibilityTimeout: one fixed delay for every Storage Queue function of the app)",
-        "function take_order: Retry(delay_s=...) is clamped to 30 s: a Storage Queue message comes back after the "
+        "function take_order: Retry(after=...) is clamped to 30 s: a Storage Queue message comes back after the "
         "app's visibilityTimeout",
-        "function refund: Retry(delay_s=...) is clamped to 30 s: a Storage Queue message comes back after the "
+        "function refund: Retry(after=...) is clamped to 30 s: a Storage Queue message comes back after the "
         "app's visibilityTimeout",
-        "function tick: Retry(delay_s=...) is not applied: the timer's retry policy waits its own delay",
-        "function sweep: Retry(delay_s=...) is not applied: the timer's retry policy waits its own delay",
-        "function on_shipment: the backoff exponential(1, max=30) and Retry(delay_s=...) are not applied: Event Grid "
+        "function tick: Retry(after=...) is not applied: the timer's retry policy waits its own delay",
+        "function sweep: Retry(after=...) is not applied: the timer's retry policy waits its own delay",
+        "function on_shipment: the backoff exponential(1, max=30) and Retry(after=...) are not applied: Event Grid "
         "retries a topic delivery on its own schedule (10 s, 30 s, 1 min, 5 min, ... up to 24 hours)",
     ]

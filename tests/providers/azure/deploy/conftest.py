@@ -207,6 +207,11 @@ class ArmProvider(Provider):
     def outputs(self, app: Any, stage: str, remote: Any) -> dict[str, Any]:
         return self.deployer.outputs(app, stage, remote)
 
+    def plan_notes(self, app: Any, stage: str) -> list[str]:
+        from portable_fn_azure.provider import AzureProvider
+
+        return AzureProvider(self.settings).plan_notes(app, stage)
+
 
 @pytest.fixture
 def shop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:

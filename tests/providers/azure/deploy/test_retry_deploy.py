@@ -1,5 +1,6 @@
 """A retry policy on an Event Grid delivery, deployed: the subscription's `maxDeliveryAttempts` is the
-function's attempts (held to the Event Grid spec by the fake ARM), and a redeploy changes nothing."""
+function's attempts (held to the Event Grid spec by the fake ARM), a redeploy changes nothing, and plan
+says where Azure clamps the policies."""
 
 from __future__ import annotations
 
@@ -22,6 +23,10 @@ def test_event_grid_attempts_follow_the_retry_policy(
     shutil.copytree(RETRYING, tmp_path / "retrying", ignore=shutil.ignore_patterns("__pycache__"))
     app = load_app(tmp_path / "retrying")
     provider = helpers.ArmProvider(helpers.settings_for(app, "dev", certificate, azurite), arm.url)
+    planned = pipeline.plan(provider, app, "dev")
+    assert any(
+        n.startswith("function take_order: the backoff exponential(2, max=60) is clamped") for n in planned.notes
+    )
     pipeline.deploy(provider, app, "dev")
     names = provider.deployer.names(app, "dev")
     path = (

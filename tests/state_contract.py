@@ -28,7 +28,7 @@ from portable_fn.runtime import (
     spec_of,
 )
 from portable_fn.runtime.idempotency import STORE
-from portable_fn.runtime.state import MAX_KEY_CHARS, Backend, Record, new_version
+from portable_fn.runtime.state import MAX_KEY_CHARS, Backend, Record, create_or_read, new_version
 
 # Keys a backend must keep as they are, whatever its store forbids in its own keys.
 AWKWARD_KEYS = [
@@ -118,6 +118,16 @@ class BackendContract:
         backend.write(kept)
         assert backend.create(record("k", "new"), time.time()) is False
         assert backend.read("k") == kept
+
+    def test_a_lost_create_hands_back_the_record_it_lost_to(self, backend: Backend) -> None:
+        kept = record("k", "kept", expires_at=time.time() + 600)
+        assert create_or_read(backend, kept, time.time()) == (True, None)
+        assert create_or_read(backend, record("k", "new"), time.time()) == (False, kept)
+        assert backend.read("k") == kept
+        backend.write(record("old", "old", expires_at=time.time() - 5))
+        fresh = record("old", "fresh")
+        assert create_or_read(backend, fresh, time.time()) == (True, None)
+        assert backend.read("old") == fresh
 
     def test_replace_only_at_the_version_read(self, backend: Backend) -> None:
         first = record("k", "1")

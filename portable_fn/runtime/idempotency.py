@@ -31,7 +31,7 @@ from .errors import DeclarationError
 from .http import Request, Response
 from .outcomes import ACK, DEAD_LETTER, RETRY, DeadLetter, Result, Retry
 from .pipeline import Call, Middleware
-from .state import MAX_KEY_CHARS, Record, State, new_version, to_jsonable
+from .state import MAX_KEY_CHARS, Record, State, create_or_read, new_version, to_jsonable
 
 STORE = State("pfn-idempotency", internal=True)  # every idempotent function's records, keyed per function
 HEADER = "Idempotency-Key"
@@ -168,9 +168,9 @@ class IdempotencyMiddleware(Middleware):
             now = time.time()
             lease = _lease_end(call, now)
             mine = Record(key, _encode(IN_PROGRESS, digest, lease=lease), new_version(), now + how.ttl)
-            if backend.create(mine, now):
+            created, found = create_or_read(backend, mine, now)
+            if created:
                 return self._hold(call, _Claim(key, mine.version, digest, how.ttl))
-            found = backend.read(key)
             if found is None or found.expired(now):
                 continue
             stored = json.loads(found.value)

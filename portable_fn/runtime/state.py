@@ -97,6 +97,19 @@ class Backend(Protocol):
         """Delete the key (only at `version` when given); False when nothing matching was there."""
 
 
+def create_or_read(backend: Backend, record: Record, now: float) -> tuple[bool, Record | None]:
+    """Create `record` if its key is absent or expired at `now`: `(True, None)`; else `(False, the record
+    found)` (None when it vanished in between). A backend that can hand back what its create lost to in the
+    same request (DynamoDB) offers `create_or_read` itself; any other pays a second request, a read."""
+    own = getattr(backend, "create_or_read", None)
+    if own is not None:
+        created, found = own(record, now)
+        return bool(created), found
+    if backend.create(record, now):
+        return True, None
+    return False, backend.read(record.key)
+
+
 class Item:
     """A value read from a state, with the version to update it at and when it expires."""
 

@@ -52,6 +52,23 @@ class DynamoDbBackend:
     def create(self, record: Record, now: float) -> bool:
         return self._put_if(record, CREATE_CONDITION, {"#k": KEY, "#e": EXPIRES_AT}, {":now": number(now)})
 
+    def create_or_read(self, record: Record, now: float) -> tuple[bool, Record | None]:
+        """`create`, handing back the record it lost to in the same request
+        (`ReturnValuesOnConditionCheckFailure`), so a duplicate costs one call (`state.create_or_read`)."""
+        try:
+            self._call(
+                "put_item",
+                Item=item_of(record),
+                ConditionExpression=CREATE_CONDITION,
+                ExpressionAttributeNames={"#k": KEY, "#e": EXPIRES_AT},
+                ExpressionAttributeValues={":now": number(now)},
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except self._lost as lost:
+            old = getattr(lost, "response", {}).get("Item")
+            return False, record_of(old) if old else self.read(record.key)
+        return True, None
+
     def replace(self, record: Record, version: str) -> bool:
         return self._put_if(record, REPLACE_CONDITION, {"#v": VERSION}, {":v": {"S": version}})
 

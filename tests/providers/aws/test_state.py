@@ -11,7 +11,7 @@ import boto3
 import pytest
 from portable_fn_aws.state import DynamoDbBackend, open_backend
 
-from portable_fn.runtime.state import Record, StateError, new_version
+from portable_fn.runtime.state import Record, StateError, create_or_read, new_version
 
 from ...state_contract import BackendContract, IdempotencyContract
 
@@ -70,3 +70,16 @@ def test_a_missing_table_is_a_state_error_naming_it(dynamodb: Any) -> None:
     backend = open_backend("orders", "shop-dev-no-such-table")
     with pytest.raises(StateError, match="table 'shop-dev-no-such-table'.*portable-fn plan"):
         backend.read("k")
+
+
+def test_a_duplicate_costs_one_dynamodb_call(dynamodb: Any, table: str) -> None:
+    """A lost create brings back the record it lost to (ReturnValuesOnConditionCheckFailure), so the
+    idempotency check of a duplicate is one request, as Powertools' is."""
+    backend = open_backend("pfn-idempotency", table)
+    sent: list[str] = []
+    backend.client.meta.events.register("before-call.dynamodb.*", lambda model, **_: sent.append(model.name))
+    first = Record("dup", '{"status":"completed"}', new_version(), time.time() + 60)
+    assert create_or_read(backend, first, time.time()) == (True, None)
+    created, found = create_or_read(backend, Record("dup", "{}", new_version()), time.time())
+    assert (created, found) == (False, first)
+    assert sent == ["PutItem", "PutItem"]

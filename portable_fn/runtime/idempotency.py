@@ -22,8 +22,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .cloudevent import CloudEvent
 from .dispatch import retry_after
@@ -32,6 +31,9 @@ from .http import Request, Response
 from .outcomes import ACK, DEAD_LETTER, RETRY, DeadLetter, Result, Retry
 from .pipeline import Call, Middleware
 from .state import MAX_KEY_CHARS, Record, State, create_or_read, new_version, to_jsonable
+
+if TYPE_CHECKING:
+    from datetime import timedelta  # annotations only: datetime costs a cold start ~1.5 ms
 
 STORE = State("pfn-idempotency", internal=True)  # every idempotent function's records, keyed per function
 HEADER = "Idempotency-Key"
@@ -57,7 +59,7 @@ class Idempotency:
                 f"idempotent(key={key!r}): use a dotted path into the event data ('order.id') or a function "
                 "taking the CloudEvent (or Request) and returning a string."
             )
-        seconds = ttl.total_seconds() if isinstance(ttl, timedelta) else ttl
+        seconds = ttl.total_seconds() if hasattr(ttl, "total_seconds") else ttl
         if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds <= 0:
             raise DeclarationError(f"idempotent(ttl={ttl!r}): use a positive number of seconds or a timedelta.")
         self.key = key

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from .errors import DeclarationError, PortableFnError
+from .pipeline import current_call
 
 READ = "read"
 WRITE = "write"
@@ -108,8 +109,6 @@ def uses_of(fn_name: str, declared: Iterable[Any] | None) -> tuple[Use, ...]:
 def check_access(resource: Resource, access: str) -> None:
     """Inside an invocation, raise UndeclaredResourceError unless the running function declares `resource`
     with `access` (write includes read). Outside one (a script, a unit test calling the handler), allow."""
-    from .pipeline import current_call
-
     call = current_call()
     if call is None:
         return

@@ -90,23 +90,88 @@ class AzureProvider(Provider):
         return [path for path, _ in written]
 
     def dead_letters(self, app: App, stage: str, spec: FunctionSpec, redrive: bool = False) -> list[DeadLetterEntry]:
-        """A Storage Queue function's poison queue `<queue>-poison`, in the app's storage account, oldest
-        first; with `redrive`, each put back on its queue and deleted (see `redrive`)."""
+        """The function's dead letters, oldest first: a Storage Queue function's poison queue `<queue>-poison`
+        (`redrive`: each put back on its queue), or, for a function Event Grid delivers to (a topic, blob
+        events), the blobs Event Grid wrote into the app's `portable-fn-dead-letters` container (`redrive`:
+        a topic's published back to it; blob events are refused, see `grid_letters`). Both in the app's
+        storage account; what is redriven is deleted."""
         from .names import queue_name
         from .redrive import DeadLetters
 
+        if self.delivered_by_event_grid(app, spec):
+            return self.grid_dead_letters(app, stage, spec, redrive)
+        if not isinstance(spec.trigger, (Queue, Topic)):
+            raise ProviderError(
+                f"Function {spec.name!r} on azure: a {spec.trigger.kind} function has no dead letters; portable-fn "
+                "reads those of queue functions on Storage Queues and of topic and bucket functions."
+            )
         if not isinstance(spec.trigger, Queue) or codegen.transports(app)["queue_transport"] != "storage_queue":
             raise ProviderError(
-                f"Function {spec.name!r} on azure: only Storage Queue functions have a poison queue portable-fn "
-                f"reads; a {spec.trigger.kind} function's dead letters stay with its transport: Event Grid's in "
-                "the portable-fn-dead-letters container of the app's storage account, a Service Bus queue's in "
-                "its $deadletterqueue. Look there in the portal."
+                f"Function {spec.name!r} on azure: its {spec.trigger.kind} is on Service Bus, which keeps dead "
+                "letters in the entity's $deadletterqueue in your namespace, not read by portable-fn; look there "
+                "with Service Bus Explorer in the portal."
             )
         deployer = self.deployer
         names = deployer.names(app, stage)
         client = deployer.client
         service = client.queues(client.storage_connection_string(names.resource_group, names.storage_account))
         return DeadLetters(service, spec, queue_name(spec.trigger.name), codegen.max_dequeue_count(app)).read(redrive)
+
+    @staticmethod
+    def delivered_by_event_grid(app: App, spec: FunctionSpec) -> bool:
+        """A topic function on Event Grid, or a blob-event function: deploy subscribes it through Event Grid,
+        which dead-letters into the app's container."""
+        if isinstance(spec.trigger, Storage):
+            return True
+        return isinstance(spec.trigger, Topic) and codegen.transports(app)["topic_transport"] == "event_grid"
+
+    def grid_dead_letters(self, app: App, stage: str, spec: FunctionSpec, redrive: bool) -> list[DeadLetterEntry]:
+        """The dead-letter blobs of the function's event subscription, read with the storage credentials
+        the package upload uses; a topic's publisher is asked for (its endpoint and key, from ARM) only to
+        redrive."""
+        from .deploy.naming import DEAD_LETTER_CONTAINER, subscription_name
+        from .grid_letters import GridDeadLetters
+
+        deployer = self.deployer
+        names = deployer.names(app, stage)
+        client = deployer.client
+        blobs = client.blobs(client.storage_connection_string(names.resource_group, names.storage_account))
+        container = blobs.get_container_client(DEAD_LETTER_CONTAINER)
+        subscription = subscription_name(spec.name)
+        if not isinstance(spec.trigger, Topic):
+            return GridDeadLetters(container, spec.name, subscription, None, names.system_topic).read(redrive)
+        topic = names.topic(spec.trigger.name)
+        publish = self.topic_publisher(names.resource_group, topic) if redrive else None
+        return GridDeadLetters(container, spec.name, subscription, publish, topic).read(redrive)
+
+    def topic_publisher(self, resource_group: str, topic: str) -> Any:
+        """What publishes CloudEvents to the custom topic `topic`: its endpoint and first access key, read
+        through the deploy side's Event Grid management client (`event_grid_endpoint`, when set, is where
+        the requests go instead, the topic's host in `Host`)."""
+        from urllib.parse import urlsplit, urlunsplit
+
+        from .deploy.client import arm_json, missing
+        from .grid_letters import TopicPublisher
+
+        grid = self.deployer.client.eventgrid
+        try:
+            endpoint = arm_json(grid.topics.get(resource_group, topic)).get("properties", {}).get("endpoint")
+        except Exception as exc:
+            if not missing(exc):
+                raise
+            endpoint = None
+        if not endpoint:
+            raise ProviderError(
+                f"Redriving to the Event Grid topic {topic!r} in resource group {resource_group!r}: it is not "
+                "deployed (or has no endpoint yet), so nothing was sent and every dead-letter blob is kept. Run "
+                "`portable-fn deploy --provider azure` for this stage, then redrive again."
+            )
+        key = arm_json(grid.topics.list_shared_access_keys(resource_group, topic))["key1"]
+        override = self.config.event_grid_endpoint
+        if not override:
+            return TopicPublisher(endpoint, key)
+        parts, base = urlsplit(endpoint), urlsplit(override)
+        return TopicPublisher(urlunsplit((base.scheme, base.netloc, parts.path, parts.query, "")), key, parts.netloc)
 
     def plan_notes(self, app: App, stage: str) -> list[str]:
         """What `plan` says beside its steps: each function whose retry policy Azure clamps or cannot honour

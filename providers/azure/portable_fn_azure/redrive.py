@@ -18,8 +18,8 @@ event without its dead-letter extensions, or the original message as it was), th
 poison queue, so a message is never both redriven and kept, nor lost when its send fails.
 
 Event Grid deliveries (topics, blob events) dead-letter into the `portable-fn-dead-letters` container of
-the app's account (see `deploy.desired`), and Service Bus queues into their `$deadletterqueue` in the
-user's namespace; neither is read here yet.
+the app's account (see `deploy.desired`): read by `grid_letters`. Service Bus queues dead-letter into their
+`$deadletterqueue` in the user's namespace, not read by portable-fn.
 """
 
 from __future__ import annotations

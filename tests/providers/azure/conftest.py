@@ -164,3 +164,53 @@ def azurite(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
         except subprocess.TimeoutExpired:
             process.kill()
         log.close()
+
+
+# -- an Event Grid topic's publish endpoint --------------------------------------------------------------
+GRID_KEY = "dG9waWMta2V5LW9uZQ=="  # the fake ARM's key1 of every custom topic (deploy/arm_server.py)
+
+
+class GridEndpoint:
+    """A custom topic's endpoint on 127.0.0.1: takes a POST whose `aeg-sas-key` is `GRID_KEY` (else 401, as
+    Event Grid answers), records `(path, headers by lower-case name, parsed body)` of each, answers 200."""
+
+    def __init__(self) -> None:
+        import http.server
+        import json
+        import threading
+
+        self.received: list[tuple[str, dict[str, str], Any]] = []
+        endpoint = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                if self.headers.get("aeg-sas-key") != GRID_KEY:
+                    self.send_response(401)
+                else:
+                    headers = {k.lower(): v for k, v in self.headers.items()}
+                    endpoint.received.append((self.path, headers, json.loads(body)))
+                    self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def grid_endpoint() -> Iterator[GridEndpoint]:
+    endpoint = GridEndpoint()
+    try:
+        yield endpoint
+    finally:
+        endpoint.stop()

@@ -92,6 +92,6 @@ def test_redrive_puts_each_back_on_the_trigger_queue_and_deletes_it(
     assert redelivered["results"][0]["reason"] == "never"  # the shim reads it as the event it was
 
 
-def test_only_storage_queue_functions_have_a_poison_queue_to_read(provider: AzureProvider, app: App) -> None:
-    with pytest.raises(ProviderError, match="portable-fn-dead-letters container"):
-        provider.dead_letters(app, "dev", app.function("act_on_event"))
+def test_an_http_function_has_no_dead_letters(provider: AzureProvider, app: App) -> None:
+    with pytest.raises(ProviderError, match="a http function has no dead letters"):
+        provider.dead_letters(app, "dev", app.function("act"))

@@ -38,6 +38,7 @@ PROVIDER_SIDE = {
     "names.py",
     "retries.py",
     "redrive.py",
+    "grid_letters.py",
 }
 
 

@@ -944,6 +944,17 @@ def topic(arm: FakeArm, method: str, path: str, ids: dict[str, str], query: dict
     return 200, {}, arm.get(path)
 
 
+def topic_keys(arm: FakeArm, method: str, path: str, ids: dict[str, str], query: dict[str, str], body: Any) -> Answer:
+    """Topics_ListSharedAccessKeys (POST .../topics/{name}/listKeys): custom topics only."""
+    if ids["topickind"] != "topics":
+        raise ArmError(404, "NotFound", "System topics have no access keys: only Azure services publish to them.")
+    arm.get(path.rsplit("/", 1)[0])
+    return 200, {}, {"key1": TOPIC_KEY, "key2": TOPIC_KEY[::-1]}
+
+
+TOPIC_KEY = "dG9waWMta2V5LW9uZQ=="
+
+
 def custom_topic_properties(path: str, body: Any) -> dict[str, Any]:
     schema = body["properties"]["inputSchema"]
     if schema not in SCHEMAS:
@@ -1218,6 +1229,7 @@ ROUTES: list[tuple[str, Any]] = [
     (TABLE_ROLES, role_assignments),
     (TABLE_ROLES + r"/[^/]+", role_assignment),
     (GRID, topic),
+    (GRID + r"/listkeys", topic_keys),
     (GRID + r"/eventsubscriptions", subscriptions),
     (GRID + r"/eventsubscriptions/[^/]+", subscription),
     (GRID + r"/eventsubscriptions/[^/]+/getfullurl", full_url),

@@ -1,6 +1,7 @@
 """What a user needs after a deploy, read from the remote state: the function app, its URL, the table of
 each state, and per function how to reach or feed it (HTTP URL, queue and poison queue, container, the
-Event Grid topic's endpoint that takes CloudEvents 1.0, and where Event Grid dead-letters)."""
+Event Grid topic's endpoint that takes CloudEvents 1.0, and the container folder Event Grid dead-letters
+into, which `portable-fn dead-letters` reads)."""
 
 from __future__ import annotations
 
@@ -60,7 +61,8 @@ def event_grid_outputs(spec: FunctionSpec, remote: RemoteState, names: Names, ev
     found_subscription = remote.get((EventSubscription.kind, subscription))
     out: dict[str, Any] = {"subscription": subscription if found_subscription else None}
     if isinstance(found_subscription, EventSubscription) and found_subscription.dead_letter_container:
-        out["dead_letters"] = found_subscription.dead_letter_container
+        # the folder Event Grid writes this subscription's dead letters into (`grid_letters`)
+        out["dead_letters"] = f"{found_subscription.dead_letter_container}/{subscription_name(spec.name).upper()}/"
     if kind == "topic":
         found = remote.get((EventGridTopic.kind, topic))
         out.update(topic=topic, endpoint=found.endpoint if isinstance(found, EventGridTopic) else None)

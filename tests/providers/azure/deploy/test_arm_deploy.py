@@ -167,7 +167,7 @@ def test_outputs_name_the_app_and_its_triggers(provider: Any, shop: Any) -> None
         "topic": topic,
         "subscription": f"{topic}/notify",
         "endpoint": f"https://{topic}.westeurope-1.eventgrid.azure.net/api/events",
-        "dead_letters": "portable-fn-dead-letters",  # the container of the app's account
+        "dead_letters": "portable-fn-dead-letters/NOTIFY/",  # the folder Event Grid writes in the app's container
     }
     assert out["states"] == {}  # the shop keeps no portable state
     assert pipeline.info(provider, shop, "dev").outputs == out

@@ -52,6 +52,9 @@ GRID_MEMBERS = (
     "publishTime",
     "lastDeliveryAttemptTime",
 )
+# The same in lower case, as a CloudEvent's extension attributes must be spelt: read too. `deadletterreason`
+# is left out, as it is portable-fn's own extension (`runtime.dead_letters`): read as the reason either way.
+LOWER_MEMBERS = tuple(m.lower() for m in GRID_MEMBERS if m.lower() != REASON)
 BATCH_CONTENT_TYPE = "application/cloudevents-batch+json; charset=utf-8"
 PUBLISH_TIMEOUT_S = 30
 SYSTEM_TOPIC_REFUSAL = (
@@ -140,10 +143,10 @@ class GridDeadLetters:
     def entry(self, blob: Any, dead: dict[str, Any]) -> DeadLetterEntry:
         event = cloudevent_of(dead)
         info = None if event is None else dead_letter_info(event)
-        attempts = dead.get("deliveryAttempts")
+        attempts = member(dead, "deliveryAttempts")
         if not isinstance(attempts, int) and info is not None:
             attempts = info["attempt"]
-        moment = dead.get("lastDeliveryAttemptTime") or dead.get("publishTime")
+        moment = member(dead, "lastDeliveryAttemptTime") or member(dead, "publishTime")
         if not moment:
             written = blob.creation_time or blob.last_modified
             moment = written.isoformat() if isinstance(written, datetime) else None
@@ -165,9 +168,14 @@ def hour_of(name: str) -> tuple[int, ...]:
     return tuple(int(p) for p in parts) if len(parts) == 4 and all(p.isdigit() for p in parts) else ()
 
 
+def member(dead: dict[str, Any], name: str) -> Any:
+    """One of Event Grid's dead-letter members, spelt as documented or in lower case."""
+    return dead[name] if name in dead else dead.get(name.lower())
+
+
 def delivered(dead: dict[str, Any]) -> dict[str, Any]:
     """The event as Event Grid delivered it: its dead-letter members taken off."""
-    return {k: v for k, v in dead.items() if k not in GRID_MEMBERS}
+    return {k: v for k, v in dead.items() if k not in GRID_MEMBERS and k not in LOWER_MEMBERS}
 
 
 def cloudevent_of(dead: dict[str, Any]) -> CloudEvent[Any] | None:

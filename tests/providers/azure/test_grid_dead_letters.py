@@ -160,3 +160,21 @@ def test_the_cli_lists_a_topic_functions_dead_letters(
         ("order-2", "UndeliverableDueToClientError", 1),
     ]
     assert all(e["where"].startswith(f"blob {DEAD_LETTER_CONTAINER}/") for e in listed["dead_letters"])
+
+
+def test_the_members_spelt_in_lower_case_are_read_the_same(container: Any, grid_endpoint: Any) -> None:
+    """CloudEvents extension names are lower case: should Event Grid spell its members so in a CloudEvents
+    schema blob, they are read (and taken off before a redrive) all the same."""
+    events = json.loads((LETTERS / "topic_cloudevents.json").read_text())
+    lowered = [{k.lower(): v for k, v in event.items()} for event in events]
+    path = f"{subscription_name('act_on_event').upper()}/2026/12/6/9/5b1e0c4a-0000-4000-8000-000000000009.json"
+    container.upload_blob(path, json.dumps(lowered).encode())
+    publish = TopicPublisher(grid_endpoint.url + "/api/events", GRID_KEY)
+    letters = GridDeadLetters(container, "act_on_event", subscription_name("act_on_event"), publish, "acts-topic")
+    entries = letters.read(redrive=True)
+    assert [(e.id, e.reason, e.attempts, e.time) for e in entries] == [
+        ("order-1", "MaxDeliveryAttemptsExceeded", 3, "2026-12-06T09:03:12.5000000Z"),
+        ("order-2", "UndeliverableDueToClientError", 1, "2026-12-06T08:59:41.0000000Z"),
+    ]
+    [(_, _, sent)] = grid_endpoint.received
+    assert [CloudEvent.from_dict(e).extensions for e in sent] == [{}, {}]

@@ -24,8 +24,10 @@ Each event is one `DeadLetterEntry`, oldest blob first and in blob order within 
 Redrive (topic triggers only): each blob's events are POSTed back to the function's custom topic, the
 CloudEvents 1.0 endpoint deploy created (`aeg-sas-key` header, `application/cloudevents-batch+json`),
 without Event Grid's members or the shim's `deadletter*` extensions, then the blob is deleted: a blob is
-never both redriven and kept, nor lost when its publish fails. Blob events come from the storage account's
-system topic, which only Azure Storage publishes to: they are refused (`SYSTEM_TOPIC_REFUSAL`), and kept.
+never both redriven and kept, nor lost when its publish fails. Event Grid has no way to publish to one
+subscription, so every function subscribed to the same topic gets a redriven event again (as with a
+publisher's retry). Blob events come from the storage account's system topic, which only Azure Storage
+publishes to: they are refused (`SYSTEM_TOPIC_REFUSAL`), and kept.
 """
 
 from __future__ import annotations

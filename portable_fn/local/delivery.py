@@ -82,7 +82,7 @@ class DeadLetters:
         with self.journal.transaction():
             entries = self.journal.take_dead_letters(function)
             if entries:
-                put([_undead(CloudEvent.from_dict(entry["event"])) for entry in entries])
+                put([dead_letters.undead(CloudEvent.from_dict(entry["event"])) for entry in entries])
         return entries
 
 
@@ -243,12 +243,6 @@ class Subscription:
         if self.spec.trigger.kind in ("queue", "topic"):
             message = MessageMeta(pending.event.id, pending.attempt, {}, pending.published)
         return Context(str(uuid.uuid4()), self.spec.name, "local", pending.attempt, deadline, message)
-
-
-def _undead(letter: CloudEvent[Any]) -> CloudEvent[Any]:
-    """A dead letter as its function was first given it: without the dead-letter extensions."""
-    added = (dead_letters.REASON, dead_letters.FUNCTION, dead_letters.ATTEMPT)
-    return letter.replace(extensions={k: v for k, v in letter.extensions.items() if k not in added})
 
 
 def _is_crash(error: BaseException | None) -> bool:

@@ -22,6 +22,7 @@ from .cloudevent import CloudEvent
 REASON = "deadletterreason"
 FUNCTION = "deadletterfunction"
 ATTEMPT = "deadletterattempt"
+EXTENSIONS = (REASON, FUNCTION, ATTEMPT)
 # Pub/Sub and SQS attribute values are bounded (1024 bytes on Pub/Sub); a longer reason is cut there.
 MAX_REASON_BYTES = 1024
 
@@ -31,6 +32,12 @@ def dead_letter_event(event: CloudEvent[Any], *, function: str, reason: str, att
     cut = reason.encode("utf-8")[:MAX_REASON_BYTES].decode("utf-8", "ignore")
     extensions = {**event.extensions, REASON: cut, FUNCTION: function, ATTEMPT: int(attempt)}
     return event.replace(extensions=extensions)
+
+
+def undead(event: CloudEvent[Any]) -> CloudEvent[Any]:
+    """A dead letter as its function was first given it, its dead-letter extensions removed (what every
+    `--redrive` sends back)."""
+    return event.replace(extensions={k: v for k, v in event.extensions.items() if k not in EXTENSIONS})
 
 
 def dead_letter_info(event: CloudEvent[Any]) -> dict[str, Any] | None:

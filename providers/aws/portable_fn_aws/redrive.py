@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from portable_fn.provider import DeadLetterEntry
 from portable_fn.runtime.cloudevent import CloudEvent
-from portable_fn.runtime.dead_letters import ATTEMPT, FUNCTION, REASON, dead_letter_info
+from portable_fn.runtime.dead_letters import EXTENSIONS, REASON, dead_letter_info
 from portable_fn.runtime.errors import ProviderError
 from portable_fn.runtime.triggers import Queue
 
@@ -211,4 +211,4 @@ def without_dead_letter(event: dict[str, Any] | None) -> dict[str, Any] | None:
     """A dead-lettered CloudEvent (JSON format) as it was before: its `deadletter*` extensions removed."""
     if event is None:
         return None
-    return {k: v for k, v in event.items() if k not in (REASON, FUNCTION, ATTEMPT)}
+    return {k: v for k, v in event.items() if k not in EXTENSIONS}

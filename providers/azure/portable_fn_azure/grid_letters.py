@@ -40,7 +40,7 @@ from typing import Any
 
 from portable_fn.provider import DeadLetterEntry
 from portable_fn.runtime.cloudevent import CloudEvent
-from portable_fn.runtime.dead_letters import ATTEMPT, FUNCTION, REASON, dead_letter_info
+from portable_fn.runtime.dead_letters import REASON, dead_letter_info, undead
 from portable_fn.runtime.errors import InvalidEventError, ProviderError
 
 from .events import event_grid_to_cloudevent
@@ -194,5 +194,4 @@ def sent_back(dead: dict[str, Any]) -> dict[str, Any]:
     event = cloudevent_of(dead)
     if event is None:
         return delivered(dead)
-    extensions = {k: v for k, v in event.extensions.items() if k not in (REASON, FUNCTION, ATTEMPT)}
-    return dict(json.loads(event.replace(extensions=extensions).to_json()))
+    return dict(json.loads(undead(event).to_json()))

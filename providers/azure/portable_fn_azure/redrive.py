@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from portable_fn.provider import DeadLetterEntry
 from portable_fn.runtime.cloudevent import CloudEvent
-from portable_fn.runtime.dead_letters import ATTEMPT, FUNCTION, REASON, dead_letter_info
+from portable_fn.runtime.dead_letters import dead_letter_info, undead
 from portable_fn.runtime.errors import InvalidEventError
 
 from .names import POISON_SUFFIX
@@ -112,8 +112,7 @@ class DeadLetters:
         event = self.event(message)
         if event is None or dead_letter_info(event) is None:
             return str(message.content)  # the host moved it as it came: send it back the same
-        extensions = {k: v for k, v in event.extensions.items() if k not in (REASON, FUNCTION, ATTEMPT)}
-        return base64.b64encode(event.replace(extensions=extensions).to_json().encode()).decode()
+        return base64.b64encode(undead(event).to_json().encode()).decode()
 
 
 def text_of(content: str) -> str:

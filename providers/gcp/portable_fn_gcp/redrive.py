@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from portable_fn.provider import DeadLetterEntry
 from portable_fn.runtime.cloudevent import CloudEvent
-from portable_fn.runtime.dead_letters import ATTEMPT, FUNCTION, REASON, dead_letter_info
+from portable_fn.runtime.dead_letters import REASON, dead_letter_info, undead
 from portable_fn.runtime.errors import InvalidEventError, ProviderError
 from portable_fn.runtime.http_binding import to_binary
 
@@ -167,9 +167,7 @@ class DeadLetters:
     def send_back(self, message: Any, entry: DeadLetterEntry) -> None:
         """Publish the message to the trigger topic as it was first sent (module docstring)."""
         if entry.event is not None and REASON in entry.event:
-            event = CloudEvent.from_dict(entry.event)
-            kept = {k: v for k, v in event.extensions.items() if k not in (REASON, FUNCTION, ATTEMPT)}
-            attributes, body = to_binary(event.replace(extensions=kept))
+            attributes, body = to_binary(undead(CloudEvent.from_dict(entry.event)))
         else:
             attributes = {k: v for k, v in message.attributes.items() if not k.startswith(POLICY_PREFIX)}
             body = message.data

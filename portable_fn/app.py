@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import AppConfig, load_config
+from .runtime.channels import Channel
 from .runtime.errors import AppLoadError, PortableFnError
 from .runtime.function import FunctionOptions, FunctionSpec, spec_of
 from .runtime.resources import Resource
@@ -77,6 +78,17 @@ class App:
     def states(self) -> list[State]:
         """The state stores some function uses."""
         return [r for r in self.resources if isinstance(r, State)]
+
+    @property
+    def channels(self) -> list[Channel]:
+        """The topics and queues some function sends to (`uses=[order_events.publish()]`): deploy provisions
+        each (whether or not a function of this app receives from it) and grants sending to exactly the
+        functions that declare it."""
+        return [r for r in self.resources if isinstance(r, Channel)]
+
+    def senders(self, channel: Channel) -> list[FunctionSpec]:
+        """The functions that declare sending to `channel`."""
+        return [s for s in self.functions if any(u.resource == channel for u in s.options.uses)]
 
     def __repr__(self) -> str:
         return f"App({self.name!r}, {len(self.functions)} functions)"

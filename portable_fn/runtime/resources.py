@@ -94,15 +94,22 @@ def uses_of(fn_name: str, declared: Iterable[Any] | None) -> tuple[Use, ...]:
         raise DeclarationError(f"@function {fn_name!r}: uses={declared!r} must be a list such as [orders.read()].")
     found: dict[tuple[str, str], Use] = {}
     for item in declared:
-        use = item.write() if isinstance(item, Resource) else item
-        if not isinstance(use, Use):
-            raise DeclarationError(
-                f"@function {fn_name!r}: uses= holds {item!r}; list declared resources or their access, such as "
-                "orders.read() or orders.write() for orders = state('orders')."
-            )
-        key = (use.resource.kind, use.resource.name)
-        if key not in found or use.writes:
-            found[key] = use
+        if isinstance(item, Resource):
+            given: Iterable[Any] = (item.write(),)
+        elif hasattr(item, "as_uses"):  # a topic or queue (sending to it), a workflow (starting it)
+            given = item.as_uses()
+        else:
+            given = (item,)
+        for use in given:
+            if not isinstance(use, Use):
+                raise DeclarationError(
+                    f"@function {fn_name!r}: uses= holds {item!r}; list declared resources or their access, such "
+                    "as orders.read() or orders.write() for orders = state('orders'), or order_events.publish() "
+                    "for order_events = topic('order-events')."
+                )
+            key = (use.resource.kind, use.resource.name)
+            if key not in found or use.writes:
+                found[key] = use
     return tuple(found.values())
 
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from .errors import DeclarationError, PortableFnError
 
 if TYPE_CHECKING:  # schedule.py (and datetime) load only when an app declares a schedule
+    from .resources import Use
     from .timing import CronExpression
 
 HTTP_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY"})
@@ -168,6 +169,16 @@ class Queue(Trigger):
             )
         self._set(name=name, batch_size=batch_size, fifo=bool(fifo))
 
+    def send(self) -> Use:
+        """Declare that a function sends to this queue (`uses=[orders_queue.send()]`)."""
+        from .channels import QUEUE, send_use
+
+        return send_use(QUEUE, self.name, self.fifo)
+
+    def as_uses(self) -> tuple[Use, ...]:
+        """What `uses=[orders_queue]` declares: sending to it."""
+        return (self.send(),)
+
 
 class Topic(Trigger):
     """Messages published to a topic; every subscribed function gets each message."""
@@ -179,6 +190,16 @@ class Topic(Trigger):
     def __init__(self, name: str) -> None:
         _check_name("topic", name)
         self._set(name=name)
+
+    def publish(self) -> Use:
+        """Declare that a function publishes to this topic (`uses=[order_events.publish()]`)."""
+        from .channels import TOPIC, send_use
+
+        return send_use(TOPIC, self.name)
+
+    def as_uses(self) -> tuple[Use, ...]:
+        """What `uses=[order_events]` declares: publishing to it."""
+        return (self.publish(),)
 
 
 class Schedule(Trigger):

@@ -6,6 +6,7 @@ so a noisy machine slows all of them alike and the ratios stay honest.
 
     python benchmarks/run.py            # full run (about a minute), writes benchmarks/results.json
     python benchmarks/run.py --quick    # smoke run (a few seconds), same table, rougher numbers
+    python benchmarks/run.py workflow_checkpoint [--quick]   # another benchmark of this folder (SCRIPTS)
 
 Goals: codec ops >= 3x faster than the SDK and within 1.5x of the floor; `call_event` within 1.2x of
 calling the handler directly; `import portable_fn.runtime` under 5 ms over `python -c pass`.
@@ -14,6 +15,7 @@ calling the handler directly; `import portable_fn.runtime` under 5 ms over `pyth
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import platform
@@ -36,6 +38,8 @@ from portable_fn.runtime import http_binding as ours
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 SDK_GOAL, FLOOR_GOAL, DISPATCH_GOAL, IMPORT_GOAL_MS = 3.0, 1.5, 1.2, 5.0
+# The benchmarks of this folder run.py also runs by name (`run.py NAME [args]`: NAME.py's main(args))
+SCRIPTS = ("workflow_checkpoint",)
 
 # -- realistic payload: a ~300 byte JSON object, 6 attributes + the traceparent extension ----------------
 
@@ -427,6 +431,9 @@ def print_report(
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in SCRIPTS:
+        return int(importlib.import_module(argv[0]).main(argv[1:]))
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fast smoke run with few repeats")
     parser.add_argument("--out", type=Path, default=HERE / "results.json", help="where to write JSON")

@@ -89,6 +89,17 @@ class TablesBackend:
                     return False  # another version now: not the one asked to delete
         raise StateError(f"state table {self.client.table_name}: key {key!r} kept changing; try again.")
 
+    def scan(self, prefix: str, limit: int) -> list[Record]:
+        """Up to `limit` records whose key starts with `prefix`, in key order (expired ones included: the
+        caller decides). PartitionKey is a hash, so the range is asked on the `key` property: Table Storage
+        filters the table's entities server side and answers the matches."""
+        upper = prefix[:-1] + chr(ord(prefix[-1]) + 1) if prefix else None
+        query, parameters = "key ge @low", {"low": prefix}
+        if upper is not None:
+            query, parameters = query + " and key lt @high", {**parameters, "high": upper}
+        found = [to_record(e) for e in self.client.query_entities(query, parameters=parameters)]
+        return sorted((r for r in found if r.key.startswith(prefix)), key=lambda r: r.key)[: max(limit, 0)]
+
     def _entity(self, key: str) -> Any:
         from azure.core.exceptions import ResourceNotFoundError
 

@@ -95,3 +95,16 @@ def test_open_backend_with_the_connection_setting(azurite: str, tables: Any, mon
 def test_a_locator_without_a_table_is_refused() -> None:
     with pytest.raises(StateError, match="deploy"):
         open_backend("orders", "orders")
+
+
+def test_scan_answers_the_keys_under_a_prefix_in_order_up_to_the_limit(backend: TablesBackend) -> None:
+    """What `portable-fn workflows list` reads: keys starting with the prefix only (not `wf` alone, nor a key
+    just past the range), in key order, cut at the limit; a value split over several properties whole."""
+    big = '"' + "x" * (3 * 16 * 1024) + '"'
+    for key in ("wf#b", "wf#a", "wf#c", "wf", "wf$", "wg#a", "awf#a"):
+        backend.write(Record(key, big if key == "wf#a" else '"v"', new_version()))
+    assert [r.key for r in backend.scan("wf#", 10)] == ["wf#a", "wf#b", "wf#c"]
+    assert [r.key for r in backend.scan("wf#", 2)] == ["wf#a", "wf#b"]
+    assert backend.scan("wf#", 1)[0].value == big
+    assert backend.scan("none#", 10) == []
+    assert len(backend.scan("", 100)) == 7

@@ -43,6 +43,7 @@ from portable_fn.runtime.state import Record, StateError
 KEY, VALUE, VERSION, EXPIRES_S, EXPIRES_AT = "key", "value", "version", "expires_s", "expires_at"
 MAX_ID_BYTES = 1500
 LOCATOR = re.compile(r"projects/(?P<project>[^/]+)/databases/(?P<database>[^/]+)/documents/(?P<collection>[^/]+)\Z")
+MAX_CODE_POINT, SURROGATES_START, SURROGATES_END = 0x10FFFF, 0xD800, 0xE000
 ATTEMPTS = 20  # a conditional write that raced a change reads again; this many rounds at most
 
 
@@ -123,6 +124,16 @@ class FirestoreBackend:
                     return False  # changed since read: no longer that version
         raise self._busy("delete", key)
 
+    def scan(self, prefix: str, limit: int = 100) -> list[Record]:
+        """Up to `limit` records whose key starts with `prefix`, by key (listing, not a hot path): a range query
+        on the `key` field, from `prefix` to the first string past every key that starts with it."""
+        from google.cloud.firestore_v1.base_query import FieldFilter
+
+        query = self.collection.where(filter=FieldFilter(KEY, ">=", prefix))
+        if (end := past(prefix)) is not None:
+            query = query.where(filter=FieldFilter(KEY, "<", end))
+        return [record_of(document.to_dict()) for document in query.order_by(KEY).limit(limit).stream()]
+
     def _update_at(self, ref: Any, record: Record, update_time: Any) -> bool:
         """Write `record` over the document only if it is still at `update_time`; False when it changed."""
         try:
@@ -139,6 +150,17 @@ class FirestoreBackend:
             f"state {self.name!r} on gcp: {what} of key {key!r} kept racing other writers ({ATTEMPTS} rounds); "
             "retry the invocation."
         )
+
+
+def past(prefix: str) -> str | None:
+    """The least string greater than every string that starts with `prefix` (None: there is none, as for ''):
+    its last code point that can grow, grown by one. Firestore orders strings by their UTF-8 bytes, which is
+    code point order; the surrogates, which UTF-8 cannot hold, are stepped over."""
+    for cut in range(len(prefix) - 1, -1, -1):
+        code = ord(prefix[cut])
+        if code < MAX_CODE_POINT:
+            return prefix[:cut] + chr(SURROGATES_END if code + 1 == SURROGATES_START else code + 1)
+    return None
 
 
 def fields(record: Record) -> dict[str, Any]:

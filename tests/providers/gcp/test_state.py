@@ -122,3 +122,30 @@ def test_a_function_served_by_functions_framework_keeps_its_state_in_firestore(
     found = firestore.Client(project=PROJECT).collection(collection).document(document_id("o/7")).get()
     assert found.exists and found.get("key") == "o/7" and json.loads(found.get("value")) == {"status": "new"}
     assert found.get("expires_at") is not None  # the TTL policy's field
+
+
+def test_scan_lists_the_records_whose_key_starts_with_a_prefix_by_key(emulated: str) -> None:
+    """What `portable-fn workflows list` reads: `wf#...` keys in key order, up to the limit, none of the
+    neighbours a plain `>=` would let in (`wf$`, `wg`), unicode and '/' kept."""
+    from portable_fn.runtime.state import Record
+
+    backend = open_backend("pfn-workflows", locator(f"items-{uuid.uuid4().hex}"))
+    keys = ["wf#b", "wf#a/1", "wf#é", "wf#\U0010ffff", "wf$", "wg", "w", "other"]
+    for number, key in enumerate(keys):
+        backend.write(Record(key, json.dumps(number), f"v{number}", None if number % 2 else 1_900_000_000.5))
+    found = backend.scan("wf#")
+    assert [r.key for r in found] == ["wf#a/1", "wf#b", "wf#é", "wf#\U0010ffff"]
+    assert found[1] == Record("wf#b", "0", "v0", 1_900_000_000.5)
+    assert [r.key for r in backend.scan("wf#", limit=2)] == ["wf#a/1", "wf#b"]
+    assert backend.scan("none#") == [] and len(backend.scan("")) == len(keys)
+    backend.client.close()
+
+
+@pytest.mark.parametrize(
+    ("prefix", "end"),
+    [("wf#", "wf$"), ("a\U0010ffff", "b"), ("\U0010ffff", None), ("", None), ("x\ud7ff", "x\ue000")],
+)
+def test_a_scan_ends_at_the_least_string_past_the_prefix(prefix: str, end: str | None) -> None:
+    from portable_fn_gcp.state import past
+
+    assert past(prefix) == end

@@ -17,7 +17,8 @@ Deploy makes one table per state (`<app>-<stage>-<state>`, key `pk`) and names i
 
 Conditional writes are DynamoDB condition expressions, so they hold across every instance; a lost
 condition (`ConditionalCheckFailedException`) is the backend's False. Reads are strongly consistent,
-so a read after a write sees it. The client honours `AWS_ENDPOINT_URL` (an emulator) as boto3 does.
+so a read after a write sees it. `scan` (listing by key prefix, for `portable-fn workflows list`) reads
+the whole table. The client honours `AWS_ENDPOINT_URL` (an emulator) as boto3 does.
 """
 
 from __future__ import annotations
@@ -84,6 +85,24 @@ class DynamoDbBackend:
             return "Attributes" in self._call("delete_item", **params)
         except self._lost:
             return False
+
+    def scan(self, prefix: str, limit: int = 100) -> list[Record]:
+        """Up to `limit` records whose key starts with `prefix`, by key (listing, not a hot path). A table
+        keyed by hash has no order: every page of a filtered Scan is read, then sorted and cut."""
+        params: dict[str, Any] = {"ConsistentRead": True}
+        if prefix:  # DynamoDB refuses an empty string in an expression; every key starts with ''
+            params.update(
+                FilterExpression="begins_with(#k, :p)",
+                ExpressionAttributeNames={"#k": KEY},
+                ExpressionAttributeValues={":p": {"S": prefix}},
+            )
+        found: list[Record] = []
+        while True:
+            page = self._call("scan", **params)
+            found += [record_of(item) for item in page.get("Items", ())]
+            if "LastEvaluatedKey" not in page:
+                return sorted(found, key=lambda r: r.key)[:limit]
+            params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def _put_if(self, record: Record, condition: str, names: dict[str, str], values: dict[str, Any]) -> bool:
         try:

@@ -83,3 +83,20 @@ def test_a_duplicate_costs_one_dynamodb_call(dynamodb: Any, table: str) -> None:
     created, found = create_or_read(backend, Record("dup", "{}", new_version()), time.time())
     assert (created, found) == (False, first)
     assert sent == ["PutItem", "PutItem"]
+
+
+def test_scan_lists_the_records_under_a_key_prefix_in_key_order_across_pages(dynamodb: Any, table: str) -> None:
+    """What `portable-fn workflows list` reads: every page of the Scan (items of 300 KB make moto's 1 MB
+    pages hold three), sorted by key and cut to the limit; neighbours such as `wf$` and `wf` are left out."""
+    backend = open_backend("pfn-workflows", table)
+    big = "x" * 300_000
+    keys = ["wf#c", "wf#a/1", "wf#b", "wf$", "wf", "other#1", *(f"wf#page{i}" for i in range(6))]
+    for key in keys:
+        backend.write(Record(key, f'"{big}"' if key.startswith("wf#page") else '{"n":1}', new_version()))
+    sent: list[str] = []
+    backend.client.meta.events.register("before-call.dynamodb.Scan", lambda model, **_: sent.append(model.name))
+    assert [r.key for r in backend.scan("wf#")] == ["wf#a/1", "wf#b", "wf#c", *(f"wf#page{i}" for i in range(6))]
+    assert len(sent) > 1  # more than one page was read
+    assert [r.key for r in backend.scan("wf#", limit=2)] == ["wf#a/1", "wf#b"]
+    assert backend.scan("wf#page3")[0] == backend.read("wf#page3")
+    assert backend.scan("none#") == [] and len(backend.scan("")) == len(keys)

@@ -18,6 +18,7 @@ from .runtime.errors import AppLoadError, PortableFnError
 from .runtime.function import FunctionOptions, FunctionSpec, spec_of
 from .runtime.resources import Resource
 from .runtime.state import State
+from .runtime.workflow import WorkflowDef
 
 
 class App:
@@ -168,9 +169,11 @@ def _forget_foreign(module_name: str, source: Path) -> None:
 
 
 def _specs_in(module: Any) -> list[FunctionSpec]:
+    """The functions a module declares: each `@function`, and each `@workflow`'s starter and runner."""
     found = []
     for value in list(vars(module).values()):
-        spec = spec_of(value)
-        if spec is not None and spec.module == module.__name__:
-            found.append(spec)
+        specs = [spec_of(value)]
+        if isinstance(value, WorkflowDef):
+            specs.append(spec_of(value.runner))
+        found += [spec for spec in specs if spec is not None and spec.module == module.__name__]
     return found

@@ -108,15 +108,16 @@ def _first_parameter(spec: FunctionSpec, pname: str, hint: Any, is_http: bool) -
         args = typing.get_args(hint)
         if not args or args[0] is Any:
             return "event", None, False
-        return "event", _converter(spec, args[0]), hasattr(args[0], "from_cloudevent")
+        return "event", data_converter(f"@function {spec.name!r}", args[0]), hasattr(args[0], "from_cloudevent")
     expected = "Request (or CloudEvent for a request carrying one)" if is_http else "CloudEvent[...]"
     raise DeclarationError(
         f"@function {spec.name!r}: parameter {pname!r} is annotated {hint!r}; annotate it as {expected}."
     )
 
 
-def _converter(spec: FunctionSpec, target: Any) -> Callable[[Any], Any]:
-    """A function turning event data (or, for views, the event) into `target`."""
+def data_converter(owner: str, target: Any) -> Callable[[Any], Any]:
+    """A function turning event data (or, for views, the event) into `target`; `owner` names the declaration
+    in the error (`@function 'fulfil'`, `@workflow 'place_order'`)."""
     if hasattr(target, "from_cloudevent"):
         return target.from_cloudevent  # type: ignore[no-any-return]
     if hasattr(target, "model_validate") and hasattr(target, "model_validate_json"):
@@ -126,7 +127,7 @@ def _converter(spec: FunctionSpec, target: Any) -> Callable[[Any], Any]:
     if target in _PLAIN:
         return _plain_converter(target)
     raise DeclarationError(
-        f"@function {spec.name!r}: CloudEvent[{getattr(target, '__name__', target)}] is not supported; "
+        f"{owner}: CloudEvent[{getattr(target, '__name__', target)}] is not supported; "
         "use a pydantic model, a dataclass, dict, list, str or bytes."
     )
 

@@ -88,6 +88,19 @@ class SqliteBackend:
                 )
         return bool(deleted)
 
+    def scan(self, prefix: str, limit: int = 100) -> list[Record]:
+        """Up to `limit` records whose key starts with `prefix`, by key (listing, not a hot path)."""
+        with self._lock():
+            rows = (
+                self._connection()
+                .execute(
+                    "SELECT key, value, version, expires_at FROM items WHERE substr(key, 1, ?) = ? ORDER BY key LIMIT ?",
+                    (len(prefix), prefix, limit),
+                )
+                .fetchall()
+            )
+        return [Record(*row) for row in rows]
+
     # -- connections -------------------------------------------------------------------------------
 
     def _connection(self) -> sqlite3.Connection:

@@ -18,7 +18,7 @@ import pytest
 from portable_fn.packaging import foreign_imports
 
 PACKAGE_DIR = Path(portable_fn_azure.__file__).resolve().parent
-SHIPPED = ["__init__.py", "shim.py", "http_adapter.py", "events.py", "state.py"]
+SHIPPED = ["__init__.py", "shim.py", "http_adapter.py", "events.py", "state.py", "publish.py"]
 # Shipped only when the app uses a state, with its SDKs in the requirements; it imports them when first used.
 WITH_SDK = {
     "state.py": {
@@ -26,7 +26,8 @@ WITH_SDK = {
         "azure.core.exceptions",
         "azure.data.tables",
         "azure.identity",
-    }
+    },
+    "publish.py": {"azure.storage.queue", "azure.servicebus", "azure.identity"},  # when a function sends
 }
 PROVIDER_SIDE = {
     "provider.py",

@@ -127,7 +127,7 @@ class FirestoreBackend:
     def scan(self, prefix: str, limit: int = 100) -> list[Record]:
         """Up to `limit` records whose key starts with `prefix`, by key (listing, not a hot path): a range query
         on the `key` field, from `prefix` to the first string past every key that starts with it."""
-        from google.cloud.firestore_v1.base_query import FieldFilter
+        from google.cloud.firestore import FieldFilter
 
         query = self.collection.where(filter=FieldFilter(KEY, ">=", prefix))
         if (end := past(prefix)) is not None:

@@ -74,6 +74,15 @@ METHODS = {
         "firestore.projects.databases.documents.listDocuments",
         "firestore.projects.databases.operations.get",
     ],
+    "cloudtasks.v2": [
+        "cloudtasks.projects.locations.queues.create",
+        "cloudtasks.projects.locations.queues.get",
+        "cloudtasks.projects.locations.queues.delete",
+        "cloudtasks.projects.locations.queues.getIamPolicy",
+        "cloudtasks.projects.locations.queues.setIamPolicy",
+        "cloudtasks.projects.locations.queues.tasks.create",
+    ],
+    "iam.v1": ["iam.projects.serviceAccounts.getIamPolicy", "iam.projects.serviceAccounts.setIamPolicy"],
     "storage.v1": [
         "storage.buckets.insert",
         "storage.buckets.list",

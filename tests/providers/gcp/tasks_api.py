@@ -1,0 +1,227 @@
+"""A stand-in for Cloud Tasks v2 and the IAM v1 service account policy methods on 127.0.0.1: Cloud Tasks has
+no emulator, so what the publisher and deploy send it is held to Google's Discovery documents instead.
+
+It serves queues (create, get, delete, getIamPolicy, setIamPolicy), tasks.create and IAM's
+projects.serviceAccounts getIamPolicy / setIamPolicy, the methods of the excerpts cloudtasks.v2.json and
+iam.v1.json (tests/data/gcp/discovery/, from google-api-python-client's discovery cache). Every request is
+first held to those documents by `discovery.Discovery` (a method they do not describe is a 404, a body or
+query they do not allow a 400 in their words), and every answer to the method's response schema (a stray
+one is a 500, listed in `answer_problems`).
+
+What the documents say only in prose is checked here, as Cloud Tasks does: a queue id of letters, digits and
+hyphens (at most 100) under its location, a queue name that existed too recently refused (Cloud Tasks keeps
+a deleted queue's name for 7 days), a task's queue existing, an HTTP task with a url beginning http:// or
+https://, a body only with POST, PUT or PATCH, a `scheduleTime` at most 30 days ahead, an OAuth token naming
+a service account, the task at most 1 MB; IAM policies set only with the etag last read.
+
+`tasks` holds every task made (as sent, its body decoded), `requests` every (method id, body) served.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import importlib.util
+import itertools
+import json
+import re
+import sys
+import threading
+import urllib.parse
+from datetime import datetime, timedelta, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+
+def _discovery() -> ModuleType:
+    """deploy/discovery.py (tests run with --import-mode=importlib: no sys.path entry for that folder)."""
+    name = "portable_fn_tests_discovery"
+    path = Path(__file__).with_name("deploy") / "discovery.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = sys.modules.setdefault(name, importlib.util.module_from_spec(spec))
+    if not hasattr(module, "Discovery"):
+        spec.loader.exec_module(module)
+    return module
+
+
+discovery = _discovery()
+DOCUMENTS = discovery.Discovery(("cloudtasks.v2", "iam.v1"))
+QUEUE = re.compile(r"(?P<parent>projects/[^/]+/locations/[^/]+)/queues/(?P<id>[A-Za-z0-9-]{1,100})\Z")
+MAX_AHEAD = timedelta(days=30)
+MAX_TASK_BYTES = 1_000_000
+BODY_METHODS = ("POST", "PUT", "PATCH")
+
+
+class ApiError(Exception):
+    def __init__(self, code: int, status: str, message: str) -> None:
+        super().__init__(message)
+        self.code, self.status = code, status
+
+    def body(self) -> dict[str, Any]:
+        return {"error": {"code": self.code, "message": str(self), "status": self.status}}
+
+
+class CloudTasksApi:
+    """The fake server; `url` is its endpoint (for `endpoints = {tasks = ..., iam = ...}` or a client's
+    `api_endpoint`)."""
+
+    def __init__(self) -> None:
+        self.queues: dict[str, dict[str, Any]] = {}
+        self.deleted: set[str] = set()  # queue names Cloud Tasks still keeps
+        self.policies: dict[str, dict[str, Any]] = {}  # queue or service account -> IAM policy
+        self.tasks: list[dict[str, Any]] = []
+        self.requests: list[tuple[str, Any]] = []
+        self.answer_problems: list[str] = []
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self) -> CloudTasksApi:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def reset(self) -> None:
+        with self._lock:
+            self.queues.clear()
+            self.deleted.clear()
+            self.policies.clear()
+            self.tasks.clear()
+            self.requests.clear()
+            self.answer_problems.clear()
+
+    def members(self, resource: str, role: str) -> list[str]:
+        """Who holds `role` on a queue or service account."""
+        bindings = self.policies.get(resource, {}).get("bindings", [])
+        return sorted(m for b in bindings if b["role"] == role for m in b["members"])
+
+    # -- the methods ------------------------------------------------------------------------------------
+    def serve(self, http_method: str, path: str, query: dict[str, str], body: Any) -> Any:
+        served, body = DOCUMENTS.request(http_method, path, query, body)
+        if served is None:
+            raise ApiError(404, "NOT_FOUND", f"{http_method} {path}: no such method")
+        self.requests.append((served.id, body))
+        method = served.id.rsplit(".", 1)[-1]
+        where = served.params.get("name") or served.params.get("parent") or served.params.get("resource", "")
+        answer = getattr(self, method if "tasks." not in served.id else "create_task")(where, body or {}, query)
+        self.answer_problems += DOCUMENTS.answer(served, answer)
+        return answer
+
+    def create(self, parent: str, queue: dict[str, Any], query: dict[str, str]) -> dict[str, Any]:
+        found = QUEUE.match(queue.get("name", ""))
+        if found is None or found["parent"] != parent:
+            raise ApiError(400, "INVALID_ARGUMENT", f"Queue.name {queue.get('name')!r} is not {parent}/queues/ID")
+        name = queue["name"]
+        if name in self.queues:
+            raise ApiError(409, "ALREADY_EXISTS", "Requested entity already exists")
+        if name in self.deleted:
+            raise ApiError(
+                400,
+                "FAILED_PRECONDITION",
+                "The queue cannot be created because a queue with this name existed too recently.",
+            )
+        self.queues[name] = {**queue, "state": "RUNNING"}
+        return self.queues[name]
+
+    def get(self, name: str, body: Any, query: dict[str, str]) -> dict[str, Any]:
+        return self.queue(name)
+
+    def delete(self, name: str, body: Any, query: dict[str, str]) -> dict[str, Any]:
+        self.queue(name)
+        del self.queues[name]
+        self.policies.pop(name, None)
+        self.deleted.add(name)
+        return {}
+
+    def getIamPolicy(self, resource: str, body: Any, query: dict[str, str]) -> dict[str, Any]:
+        self.owner(resource)
+        policy = self.policies.setdefault(resource, {"bindings": []})
+        etag = base64.b64encode(hashlib.sha256(json.dumps(policy, sort_keys=True).encode()).digest()[:8]).decode()
+        return {"version": 1, "etag": etag, **({"bindings": policy["bindings"]} if policy["bindings"] else {})}
+
+    def setIamPolicy(self, resource: str, body: dict[str, Any], query: dict[str, str]) -> dict[str, Any]:
+        current = self.getIamPolicy(resource, None, query)
+        policy = body.get("policy", {})
+        if policy.get("etag") not in (None, current["etag"]):
+            raise ApiError(409, "ABORTED", "There were concurrent policy changes (the etag does not match)")
+        for binding in policy.get("bindings", []):
+            if not binding.get("role", "").startswith("roles/") or not binding.get("members"):
+                raise ApiError(400, "INVALID_ARGUMENT", f"Invalid binding {binding}")
+        self.policies[resource] = {"bindings": policy.get("bindings", [])}
+        return self.getIamPolicy(resource, None, query)
+
+    def create_task(self, parent: str, body: dict[str, Any], query: dict[str, str]) -> dict[str, Any]:
+        self.queue(parent)
+        task = body.get("task") or {}
+        http = task.get("httpRequest")
+        if http is None:
+            raise ApiError(400, "INVALID_ARGUMENT", "Task must have an http_request (or an app_engine_http_request)")
+        if not re.match(r"https?://[^/]+", http.get("url", "")):
+            raise ApiError(400, "INVALID_ARGUMENT", 'HttpRequest.url must begin with "http://" or "https://"')
+        method = http.get("httpMethod", "POST")
+        if "body" in http and method not in BODY_METHODS:
+            raise ApiError(400, "INVALID_ARGUMENT", f"HttpRequest.body is not allowed with {method}")
+        if not (http.get("oauthToken") or {}).get("serviceAccountEmail"):
+            raise ApiError(400, "INVALID_ARGUMENT", "OAuthToken.service_account_email is required")
+        now = datetime.now(timezone.utc)
+        due = datetime.fromisoformat(task.get("scheduleTime", now.isoformat()).replace("Z", "+00:00"))
+        if due - now > MAX_AHEAD:
+            raise ApiError(400, "INVALID_ARGUMENT", "Task.schedule_time is more than 30 days in the future")
+        if len(json.dumps(task)) > MAX_TASK_BYTES * 4 // 3 + 4096:
+            raise ApiError(400, "INVALID_ARGUMENT", "Task size is over the 1 MB limit")
+        name = task.get("name") or f"{parent}/tasks/{next(self._ids)}"
+        sent = {**task, "name": name, "parent": parent}
+        sent["httpRequest"] = {**http, "body": base64.b64decode(http.get("body", ""))}
+        self.tasks.append(sent)
+        answer = {k: v for k, v in task.items() if k != "httpRequest"}
+        basic = {k: v for k, v in http.items() if k != "body"}  # the BASIC view leaves the body out
+        return {**answer, "name": name, "scheduleTime": due.isoformat(), "httpRequest": basic, "view": "BASIC"}
+
+    def queue(self, name: str) -> dict[str, Any]:
+        if name not in self.queues:
+            raise ApiError(404, "NOT_FOUND", f"Queue {name} does not exist")
+        return self.queues[name]
+
+    def owner(self, resource: str) -> None:
+        """A queue's policy needs the queue; a service account's is always there (deploy never makes one)."""
+        if "/queues/" in resource:
+            self.queue(resource)
+
+    # -- HTTP --------------------------------------------------------------------------------------------
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        api = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _any(self) -> None:
+                parts = urllib.parse.urlsplit(self.path)
+                query = dict(urllib.parse.parse_qsl(parts.query))
+                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                with api._lock:
+                    try:
+                        body = json.loads(raw) if raw else None
+                        status, answer = 200, api.serve(self.command, urllib.parse.unquote(parts.path), query, body)
+                    except discovery.Refused as exc:
+                        status, answer = 400, ApiError(400, "INVALID_ARGUMENT", str(exc)).body()
+                    except ApiError as exc:
+                        status, answer = exc.code, exc.body()
+                data = json.dumps(answer).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json; charset=UTF-8")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = do_DELETE = do_PATCH = _any
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        return Handler

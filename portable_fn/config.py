@@ -6,6 +6,7 @@ Every error names the file and the key, and says what a valid value looks like::
     app = "shop"                      # lowercase, digits and '-'; names every cloud resource
     modules = ["shop.functions"]      # modules holding the @function handlers
     python = "3.11"
+    max_hops = 16                     # functions an emitted event may pass through (a loop is dead-lettered)
     [tool.portable-fn.defaults]       # options applied to every function unless it sets its own
     memory_mb = 256
     [tool.portable-fn.aws]            # per-provider settings, checked by the provider's settings model
@@ -83,6 +84,9 @@ class AppConfig(BaseModel):
     aws: dict[str, Any] = Field(default_factory=dict)
     gcp: dict[str, Any] = Field(default_factory=dict)
     azure: dict[str, Any] = Field(default_factory=dict)
+    # how many functions an emitted event may pass through before it is dead-lettered as a loop (runtime
+    # default 16, `runtime.emit.DEFAULT_MAX_HOPS`)
+    max_hops: int | None = Field(default=None, ge=1, le=1000)
 
     @field_validator("app")
     @classmethod
@@ -119,6 +123,11 @@ class AppConfig(BaseModel):
         if stage_cfg is not None:
             merged.update(getattr(stage_cfg, provider, {}) or {})
         return merged
+
+    def runtime_env(self) -> dict[str, str]:
+        """The settings every function reads from its environment (`PORTABLE_FN_MAX_HOPS`), for deploy and
+        the local host to add to each function's env; empty while they are left at their defaults."""
+        return {} if self.max_hops is None else {"PORTABLE_FN_MAX_HOPS": str(self.max_hops)}
 
     def check_stage(self, stage: str, path: Path) -> None:
         """Raise a ConfigError when `stage` is not declared."""

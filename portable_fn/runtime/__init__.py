@@ -14,6 +14,7 @@ from .errors import (
     InvalidEventError,
     PortableFnError,
 )
+from .emit import emit
 from .function import FunctionOptions, FunctionSpec, function, spec_of
 from .http import Headers, QueryParams, Request, Response
 from .http_binding import from_http, from_http_batch, to_batch, to_binary, to_structured
@@ -66,6 +67,7 @@ __all__ = [
     "call_event",
     "call_http",
     "cron",
+    "emit",
     "exponential",
     "fixed",
     "from_http",
@@ -90,11 +92,13 @@ def _install_default_middleware() -> None:
     OpenTelemetry exports the spans when the environment asks for it
     (`portable_fn.otel.enabled_by_environment`) and it is installed."""
     from . import pipeline
+    from .emit import OutboxMiddleware
     from .idempotency import IdempotencyMiddleware
     from .logs import LoggingMiddleware
 
     pipeline.use(LoggingMiddleware())
     pipeline.use(IdempotencyMiddleware())
+    pipeline.use(OutboxMiddleware())  # after idempotency: a replayed call emits nothing, a failed publish is retried
     if _otel_requested():
         import importlib
 

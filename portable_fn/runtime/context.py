@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time as _time
+from collections.abc import Mapping
 from typing import Any
 
 from .views import MessageMeta
@@ -14,7 +15,7 @@ class Context:
     `invocation_id`, `function_name`, `provider`, `attempt` (1 on first delivery), `deadline` (epoch
     seconds, or None when unknown), `message` (transport metadata of a queue/topic message), `raw` (the
     provider's native context), `trace` (the invocation's trace context: `trace_id`, `span_id`,
-    `parent_id`, `links`, `headers()` for an outgoing call) and `logger`.
+    `parent_id`, `links`, `headers()` for an outgoing call) and `logger`; `emit(...)` sends an event.
     """
 
     __slots__ = (
@@ -84,6 +85,25 @@ class Context:
 
             self._logger = logging.getLogger(f"portable_fn.function.{self.function_name}")
         return self._logger
+
+    def emit(
+        self,
+        target: Any,
+        data: Any = None,
+        *,
+        type: str,
+        subject: str | None = None,
+        source: str | None = None,
+        datacontenttype: str | None = None,
+        extensions: Mapping[str, Any] | None = None,
+    ) -> Any:
+        """Send a CloudEvent to `target`, a topic or queue the function declares in `uses=`: published when
+        this invocation succeeds (`portable_fn.runtime.emit`). Returns the event."""
+        from .emit import emit_from
+        from .pipeline import current_call
+
+        call = self._call() if self._call is not None else current_call()
+        return emit_from(call, target, data, type, subject, source, datacontenttype, extensions)
 
     def with_attempt(self, attempt: int) -> Context:
         """A copy for another delivery of the same message."""

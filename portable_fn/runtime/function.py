@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
 from .errors import DeclarationError
-from .resources import uses_of
+from .resources import Use, uses_of
 from .retry import RetryPolicy
 from .triggers import Trigger
 
@@ -88,7 +88,7 @@ class FunctionOptions:
         self.architecture = architecture
         self.retries = retry.attempts - 1 if retry is not None else retries
         self.dead_letter = dead_letter
-        self.uses = uses_of(fn_name, _with_store(uses, idempotent))  # resources.Use, one per resource
+        self.uses = _with_outbox(uses_of(fn_name, _with_store(uses, idempotent)))  # resources.Use, one per resource
         self.idempotent = idempotent  # False, True, or an idempotency.Idempotency
         self.retry = retry  # the declared RetryPolicy, or None (then `retry_policy` is the default's)
 
@@ -216,6 +216,15 @@ def _with_store(uses: Iterable[Any] | None, idempotent: Any) -> Iterable[Any] | 
     from .idempotency import STORE
 
     return [*(uses or ()), STORE.write()]
+
+
+def _with_outbox(uses: tuple[Use, ...]) -> tuple[Use, ...]:
+    """`uses` and, for a function sending to a topic or queue, write access to the outbox ledger (`emit`)."""
+    if not any(use.resource.kind in ("topic", "queue") for use in uses):
+        return uses
+    from .emit import OUTBOX
+
+    return (*uses, OUTBOX.write())
 
 
 def _is_int(value: Any) -> bool:

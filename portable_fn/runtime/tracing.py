@@ -295,7 +295,13 @@ class TracingMiddleware(Middleware):
 
 
 def producer_of(call: Call) -> TraceContext | None:
-    """The span that produced a call's record: the message's own carrier, else its CloudEvent's origin."""
+    """The span that produced a call's record: the message's own carrier, else its CloudEvent's origin.
+    An event a portable function emitted (it carries `pfnhops`) names its sender's span exactly, where a
+    transport's header names the platform's own (SQS's `AWSTraceHeader` is the sending Lambda's): its own
+    comes first."""
+    extensions = getattr(call.event, "extensions", None)
+    if extensions and "pfnhops" in extensions:
+        return from_event(call.event) or context_from(call.carrier)
     return context_from(call.carrier) or from_event(call.event)
 
 

@@ -28,7 +28,7 @@ from .runtime.channels import Channel
 from .runtime.cloudevent import CloudEvent
 from .runtime.context import Context
 from .runtime.function import FunctionSpec
-from .runtime.outcomes import ACK, RETRY
+from .runtime.outcomes import ACK, RETRY, Retry
 from .runtime.pipeline import call_event
 from .runtime.state import use_backends
 from .runtime.state_sqlite import SqliteBackend
@@ -116,12 +116,16 @@ class WorkflowDriver:
         if spec is None:
             raise ValueError(f"{channel!r} is not a workflow's queue")
         self.deliveries += 1
-        result = call_event(spec, event, Context(event.id, spec.name, "local", attempt))
+        try:
+            result = call_event(spec, event, Context(event.id, spec.name, "local", attempt))
+        except BaseException:  # the process "died" (a test's crash): the queue delivers the message again
+            self._put(channel, event, self.clock, attempt + 1)
+            raise
         if result.outcome == RETRY:
             policy = spec.options.retry_policy
             if attempt < policy.attempts:
-                delay = result.error.delay_s if getattr(result.error, "delay_s", None) is not None else None
-                wait = delay if delay is not None else policy.delay_s(attempt)
+                asked = result.error.delay_s if isinstance(result.error, Retry) else None
+                wait = asked if asked is not None else policy.delay_s(attempt)
                 self._put(channel, event, self.clock + wait, attempt + 1)
             else:
                 self.dead_letters.append((spec.name, event, result.reason or ""))

@@ -397,6 +397,7 @@ class Workflow:
         self._branch = branch  # (position, index) when this replay runs one branch of a fan-out
         self._attempt = attempt
         self._cancelling = record.get("status") == CANCELLING
+        self._was_waiting: dict[str, Any] = {}  # what the instance waited for when this replay began
 
     # -- the workflow's API ---------------------------------------------------------------------
 
@@ -462,8 +463,8 @@ class Workflow:
             self._wait({"for": "sleep", "until": until}, until)
         if self._cancelling and _clock() < entry["until"] - EARLY_S:
             raise WorkflowCancelled(f"instance {self.id} cancelled while sleeping")
-        if _clock() < entry["until"] - EARLY_S:
-            raise _Suspend()  # woken early (a duplicate message): the delayed message is still to come
+        if _clock() < entry["until"] - EARLY_S:  # woken early: a duplicate message, or a crash before the wake
+            self._still_waiting({"for": "sleep", "until": entry["until"]}, entry["until"])
 
     def wait_for_event(self, type: str, *, match: Any, timeout: float | timedelta | None = None) -> Any:
         """Wait (without running) for the event `send_event(type, match=match, data=...)` delivers and return
@@ -495,7 +496,7 @@ class Workflow:
             self._save()
             STORE.delete("wait#" + name)
             raise EventTimeout(f"no {type!r} event matching {match!r} came before the timeout")
-        raise _Suspend()
+        self._still_waiting({"for": "event", "type": type, "match": str(match), "until": until}, until)
 
     def map(self, fn: Callable[..., T], items: Iterable[Any], *, retry: RetryPolicy | None = None) -> list[T]:
         """`[fn(item) for item in items]`, each call a separate invocation running at the same time; the
@@ -512,13 +513,8 @@ class Workflow:
         entry = self._next("parallel", label)
         if entry is None:
             self._new_operation()
-            entry = {"kind": "parallel", "name": label, "count": len(calls)}
-            self._append(entry)
-            self._record["status"], self._record["waiting"] = WAITING, {"for": "branches", "count": len(calls)}
-            self._save()
-            for index in range(len(calls)):
-                _send(self._defn, {"instance": self.id, "kind": "branch", "branch": [position, index]})
-            raise _Suspend()
+            self._append({"kind": "parallel", "name": label, "count": len(calls)})
+            self._wait({"for": "branches", "count": len(calls)}, None, _branches(self.id, position, len(calls)))
         if "results" in entry or "error" in entry:
             if "error" in entry:
                 raise StepFailed(label, entry["error"])
@@ -529,7 +525,9 @@ class Workflow:
         if any(item is None for item in done):
             if self._cancelling:
                 raise WorkflowCancelled(f"instance {self.id} cancelled while its branches ran")
-            raise _Suspend()
+            self._still_waiting(
+                {"for": "branches", "count": len(calls)}, None, _branches(self.id, position, len(calls))
+            )
         values = [item.value for item in done if item is not None]
         failed = [v["error"] for v in values if "error" in v]
         if failed:
@@ -568,7 +566,7 @@ class Workflow:
         defn = self._defn
         if self._branch is None and self._record.get("status") == WAITING:
             self._record["status"] = RUNNING  # written with the next checkpoint
-            self._record.pop("waiting", None)
+            self._was_waiting = self._record.pop("waiting", None) or {}
         try:
             try:
                 given = () if defn._input is None else (defn._input(self._record.get("input")),)
@@ -640,13 +638,35 @@ class Workflow:
         self._dirty = True
         return value
 
-    def _wait(self, waiting: dict[str, Any], until: float | None) -> typing.NoReturn:
-        """Record what the instance waits for, send the message that continues it at `until`, unwind."""
+    def _wait(
+        self, waiting: dict[str, Any], until: float | None, messages: Sequence[dict[str, Any]] = ()
+    ) -> typing.NoReturn:
+        """Record what the instance waits for, send what continues it (a wake at `until`, or `messages`),
+        record that they were sent, unwind. A replay that finds the wait recorded but not its sending (the
+        runner died in between) sends them again (`_still_waiting`): a duplicate message is harmless, a
+        missing one would leave the instance waiting for ever."""
+        if until is not None:
+            messages = [*messages, {"instance": self.id, "kind": "wake", "due": until}]
+        waiting = {**waiting, "sent": not messages}
         self._record["status"], self._record["waiting"] = WAITING, waiting
         self._save()
-        if until is not None:
-            _send(self._defn, {"instance": self.id, "kind": "wake", "due": until}, delay_s=until - _clock())
+        if messages:
+            for message in messages:
+                due = message.get("due")
+                _send(self._defn, message, delay_s=due - _clock() if due is not None else 0.0)
+            waiting["sent"] = True
+            self._save()
         raise _Suspend()
+
+    def _still_waiting(
+        self, waiting: dict[str, Any], until: float | None, messages: Sequence[dict[str, Any]] = ()
+    ) -> typing.NoReturn:
+        """A replay got to the wait the instance is in: sent again only if the previous runner died before
+        recording it had sent what continues it."""
+        if self._was_waiting.get("sent", True):
+            self._record["status"], self._record["waiting"] = WAITING, self._was_waiting  # as stored
+            raise _Suspend()
+        self._wait(waiting, until, messages)
 
     def _take_event(self, entry: dict[str, Any]) -> bool:
         """Take the event the entry waits for if it has come: recorded first, then removed."""
@@ -826,6 +846,11 @@ def _send(defn: WorkflowDef, message: dict[str, Any], delay_s: float = 0.0) -> N
         data=message,
     )
     sender.publish(defn.channel, [event], delay_s=max(0.0, min(delay_s, sender.max_delay_s)))
+
+
+def _branches(instance_id: str, position: int, count: int) -> list[dict[str, Any]]:
+    """The messages that run each branch of the fan-out at `position`."""
+    return [{"instance": instance_id, "kind": "branch", "branch": [position, i]} for i in range(count)]
 
 
 def _key(instance_id: str) -> str:

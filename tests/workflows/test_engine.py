@@ -161,7 +161,7 @@ class CrashingDriver(WorkflowDriver):
 
 def run_through_crashes(driver: WorkflowDriver, flow: Any) -> tuple[str, int]:
     crashes = 0
-    instance_id = driver.start(flow.order_flow, ORDER)
+    instance_id = driver.start(flow.order_flow, ORDER, id="flow-1")
     for for_s in (60, None):
         while True:
             try:
@@ -194,9 +194,9 @@ def test_a_crash_at_any_write_loses_nothing_and_applies_each_effect_once(flow: A
             with CrashingDriver() as driver:
                 try:
                     instance_id, crashes = run_through_crashes(driver, flow)
-                except Crash:  # the start itself died: the client starts it again (same id)
-                    CrashingBackend.crash_at = -1
+                except Crash:  # the start itself died: the client starts it again, with the same id
                     instance_id, crashes = run_through_crashes(driver, flow)
+                    crashes += 1
                 done = driver.instance(instance_id)
                 where = f"crash at write {crash_at} ({'after' if after else 'before'} it lands)"
                 assert done["status"] == "completed", (where, done.get("error"))
@@ -204,6 +204,7 @@ def test_a_crash_at_any_write_loses_nothing_and_applies_each_effect_once(flow: A
                 assert shape(done) == FLOW_SHAPE, where
                 steps = sorted(v["step"] for v in effects(driver).values())
                 assert len(steps) == 10 == len(set(steps)), (where, steps)
+                assert crashes == 1, where
     CrashingBackend.crash_at = -1
 
 

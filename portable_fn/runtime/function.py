@@ -198,6 +198,8 @@ def top_level_name(spec: FunctionSpec, generating: str, host: str) -> str:
     for name, value in vars(module).items() if module is not None else ():
         if getattr(value, "__portable_fn__", None) is spec:
             return name
+        if getattr(getattr(value, "runner", None), "__portable_fn__", None) is spec:
+            return f"{name}.runner"  # a workflow's runner (`runtime.workflow.WorkflowDef.runner`)
     qualname = getattr(spec.handler, "__qualname__", "")
     if module is None and qualname.isidentifier():  # the module was unloaded since: trust the definition
         return str(qualname)
@@ -220,11 +222,17 @@ def _with_store(uses: Iterable[Any] | None, idempotent: Any) -> Iterable[Any] | 
 
 def _with_outbox(uses: tuple[Use, ...]) -> tuple[Use, ...]:
     """`uses` and, for a function sending to a topic or queue, write access to the outbox ledger (`emit`)."""
-    if not any(use.resource.kind in ("topic", "queue") for use in uses):
-        return uses
+    if not any(use.resource.kind in ("topic", "queue") and not _internal(use) for use in uses):
+        return uses  # sends nothing with emit (a workflow's own queue is sent to by the engine, not emit)
     from .emit import OUTBOX
 
     return (*uses, OUTBOX.write())
+
+
+def _internal(use: Use) -> bool:
+    from .resources import RESERVED_PREFIX
+
+    return use.resource.name.startswith(RESERVED_PREFIX)
 
 
 def _is_int(value: Any) -> bool:

@@ -56,12 +56,20 @@ import sqlalchemy
 from dbos import DBOS, SetWorkflowID
 from run import machine
 
+from portable_fn.runtime.state import Record, use_backends
+from portable_fn.runtime.workflow import Workflow, workflow
+from portable_fn.workflows import WorkflowDriver
+
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "results_workflow_checkpoint.json"
 STEPS = (0, 1, 10, 50)
+LONG = 200  # a long history, in fewer rounds: ours rewrites the instance's whole history at every checkpoint
 CHECK_STEPS = 3
 SEED = 15
 GOAL = 1.0  # ours' per-step cost over DBOS's
+PHASES = {False: "DBOS as it comes (rollback journal)", True: "DBOS on a WAL file"}
+METRICS = {"median_ns": "wall median", "min_ns": "wall min", "cpu_median_ns": "cpu median"}
+COLUMNS = ("fit", "n1", "n10", "n50", f"n{LONG}", "fixed")
 
 
 def reserve(i: int) -> dict[str, Any]:
@@ -71,6 +79,75 @@ def reserve(i: int) -> dict[str, Any]:
 
 def expected(n: int) -> dict[str, Any]:
     return {"steps": n, "last": reserve(n - 1) if n else None}
+
+
+# -- ours: portable-fn's workflow on the local SQLite store ----------------------------------------------
+
+
+@workflow()
+def ours_order(wf: Workflow, n: int) -> dict[str, Any]:
+    last = None
+    for i in range(n):
+        last = wf.step(reserve, i)
+    return {"steps": n, "last": last}
+
+
+def ours_run(driver: WorkflowDriver, n: int) -> str:
+    """One instance from its start to its end: the starter's create and message, then the runner's replay
+    with a checkpoint per step and the final write, delivered by `driver` (as `testing.run_workflow`
+    does, with the driver and its SQLite files kept open between workflows, as DBOS keeps its engine)."""
+    instance_id = driver.start(ours_order, n)
+    driver.run()
+    return instance_id
+
+
+def check_ours(driver: WorkflowDriver) -> dict[str, Any]:
+    """Ours gives the expected result and records one step per step; the store calls one workflow makes."""
+    instance = driver.instance(ours_run(driver, CHECK_STEPS))
+    assert instance["status"] == "completed" and instance["result"] == expected(CHECK_STEPS), instance
+    steps = [entry["result"] for entry in instance["history"] if entry["kind"] == "step"]
+    assert steps == [reserve(i) for i in range(CHECK_STEPS)], instance["history"]
+    return {f"{n} steps": count_calls(lambda n=n: ours_run(driver, n)) for n in (0, 10)}
+
+
+def count_calls(run: Callable[[], Any]) -> dict[str, int]:
+    """The backend calls (by primitive) `run` makes, on every state."""
+    seen: Counter[str] = Counter()
+    inner = use_backends(None)
+    assert inner is not None, "count_calls runs inside a WorkflowDriver, whose stores it counts"
+    use_backends(lambda name, locator: CountingBackend(inner(name, locator), seen))
+    try:
+        run()
+    finally:
+        use_backends(inner)
+    return dict(sorted(seen.items()))
+
+
+class CountingBackend:
+    """A state backend that counts the calls it passes on."""
+
+    def __init__(self, inner: Any, seen: Counter[str]) -> None:
+        self.inner, self.seen = inner, seen
+
+    def read(self, key: str) -> Record | None:
+        self.seen["read"] += 1
+        return self.inner.read(key)  # type: ignore[no-any-return]
+
+    def write(self, record: Record) -> None:
+        self.seen["write"] += 1
+        self.inner.write(record)
+
+    def create(self, record: Record, now: float) -> bool:
+        self.seen["create"] += 1
+        return self.inner.create(record, now)  # type: ignore[no-any-return]
+
+    def replace(self, record: Record, version: str) -> bool:
+        self.seen["replace"] += 1
+        return self.inner.replace(record, version)  # type: ignore[no-any-return]
+
+    def delete(self, key: str, version: str | None = None) -> bool:
+        self.seen["delete"] += 1
+        return self.inner.delete(key, version)  # type: ignore[no-any-return]
 
 
 # -- DBOS Transact ---------------------------------------------------------------------------------------
@@ -137,23 +214,24 @@ def count_sql(engine: sqlalchemy.Engine, run: Callable[[], Any]) -> dict[str, in
 # -- timing ----------------------------------------------------------------------------------------------
 
 
-def measure(contenders: dict[str, Callable[[int], Any]], quick: bool) -> dict[str, dict[int, dict[str, float]]]:
-    """Per contender and N: wall and CPU ns of one workflow (median and min over rounds)."""
-    rounds = 3 if quick else 21
-    wall: dict[str, dict[int, list[int]]] = {name: {n: [] for n in STEPS} for name in contenders}
-    cpu: dict[str, dict[int, list[int]]] = {name: {n: [] for n in STEPS} for name in contenders}
-    pairs = [(name, n) for name in contenders for n in STEPS]
+def measure(
+    contenders: dict[str, Callable[[int], Any]], steps: tuple[int, ...], rounds: int, warm_up: bool
+) -> dict[str, dict[int, dict[str, float]]]:
+    """Per contender and N in `steps`: wall and CPU ns of one workflow (median and min over rounds)."""
+    wall: dict[str, dict[int, list[int]]] = {name: {n: [] for n in steps} for name in contenders}
+    cpu: dict[str, dict[int, list[int]]] = {name: {n: [] for n in steps} for name in contenders}
+    pairs = [(name, n) for name in contenders for n in steps]
     shuffle = random.Random(SEED).shuffle
     gc.enable()
-    for i in range(rounds + 1):  # round 0 warms up: caches, prepared statements, the files' first pages
+    for i in range(-1 if warm_up else 0, rounds):  # a warm-up round: caches, the files' first pages
         shuffle(pairs)
         for name, n in pairs:
             w, c = _time(contenders[name], n)
-            if i:
+            if i >= 0:
                 wall[name][n].append(w)
                 cpu[name][n].append(c)
     return {
-        name: {n: {**_stats("", wall[name][n]), **_stats("cpu_", cpu[name][n])} for n in STEPS} for name in contenders
+        name: {n: {**_stats("", wall[name][n]), **_stats("cpu_", cpu[name][n])} for n in steps} for name in contenders
     }
 
 
@@ -168,21 +246,30 @@ def _stats(prefix: str, samples: list[int]) -> dict[str, float]:
 
 
 def per_step(times: dict[int, dict[str, float]], metric: str) -> dict[str, float]:
-    """The slope of the least-squares line through `metric` over N, and (t(N) - t(0)) / N for each N > 0."""
-    xs, ys = list(STEPS), [times[n][metric] for n in STEPS]
-    out = {"fit": statistics.linear_regression(xs, ys).slope, "fixed": ys[0]}
-    out.update({f"n{n}": (times[n][metric] - times[0][metric]) / n for n in STEPS if n})
+    """The slope of the least-squares line through `metric` over N, (t(N) - t(0)) / N for each N > 0, and
+    t(0) (`fixed`)."""
+    xs, ys = list(times), [times[n][metric] for n in times]
+    out = {"fit": statistics.linear_regression(xs, ys).slope, "fixed": times[0][metric]}
+    out.update({f"n{n}": (times[n][metric] - times[0][metric]) / n for n in times if n})
     return out
 
 
-def phase_rows(times: dict[str, dict[int, dict[str, float]]], dbos_name: str) -> list[dict[str, Any]]:
+def phase_rows(times: dict[str, Any], long: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per metric: ours' and DBOS's per-step cost (fit and per N, the long history's included), fixed cost
+    (N = 0), and the ratios."""
     rows = []
-    for metric in ("median_ns", "min_ns", "cpu_median_ns"):
-        ours, ref = per_step(times["ours"], metric), per_step(times[dbos_name], metric)
-        row: dict[str, Any] = {"metric": metric.removesuffix("_ns").replace("_", " ")}
-        for key in ours:
-            row[key] = {"ours": ours[key], "dbos": ref[key], "ours_over_dbos": ours[key] / ref[key]}
-        rows.append(row)
+    for metric in METRICS:
+        ours, dbos = per_step(times["ours"], metric), per_step(times["dbos"], metric)
+        ours[f"n{LONG}"] = per_step(long["ours"], metric)[f"n{LONG}"]
+        dbos[f"n{LONG}"] = per_step(long["dbos"], metric)[f"n{LONG}"]
+        rows.append(
+            {
+                "metric": METRICS[metric],
+                **{f"ours_{k}": v for k, v in ours.items()},
+                **{f"dbos_{k}": v for k, v in dbos.items()},
+                **{f"ours_over_dbos_{k}": ours[k] / dbos[k] for k in ours},
+            }
+        )
     return rows
 
 
@@ -190,24 +277,44 @@ def phase_rows(times: dict[str, dict[int, dict[str, float]]], dbos_name: str) ->
 
 
 def bench(quick: bool, directory: Path) -> dict[str, Any]:
+    """Both phases: ours against DBOS as it comes, then against DBOS on a WAL file."""
     phases = {}
     for wal in (False, True):
-        name = "dbos wal" if wal else "dbos"
-        with dbos_app(directory, wal) as engine:
-            dbos_sql = check_dbos(engine)
-            times = measure({"dbos": dbos_order}, quick)
-        phases[name] = {"times": times, "requests": {"dbos": dbos_sql}}
+        phase = PHASES[wal]
+        ours_dir = directory / f"ours-{phase.split()[-1]}"
+        with dbos_app(directory, wal) as engine, WorkflowDriver(state_dir=ours_dir) as driver:
+            requests = {"ours": check_ours(driver), "dbos": check_dbos(engine)}
+            contenders = {"ours": lambda n: ours_run(driver, n), "dbos": dbos_order}
+            times = measure(contenders, STEPS, 3 if quick else 21, warm_up=True)
+            long = measure(contenders, (0, LONG), 1 if quick else 5, warm_up=False)
+        phases[phase] = {"times": times, "long": long, "requests": requests, "rows": phase_rows(times, long)}
     return phases
 
 
 def print_report(result: dict[str, Any], info: dict[str, Any]) -> None:
     print(f"\nPython {info['python']} on {info['cores']} cores ({info['cpu']}), load average {result['load']}.")
-    print(f"DBOS Transact {result['dbos_version']}, SQLite {sqlite3.sqlite_version}; a workflow of N trivial steps.")
+    print(f"DBOS Transact {result['dbos_version']}, SQLite {sqlite3.sqlite_version}. A workflow of N trivial steps;")
+    print("per step: the least-squares slope over N, and (t(N) - t(0)) / N; per workflow: t(0). In ms.")
     for phase, body in result["phases"].items():
-        print(f"\n{phase}: ms per workflow (median of rounds), by N")
-        for name, times in body["times"].items():
-            cells = "".join(f"{times[n]['median_ns'] / 1e6:>10.2f}" for n in STEPS)
-            print(f"  {name:<10}{cells}")
+        print(f"\n{phase:<40}" + "".join(f"{head:>10}" for head in ("fit", "N=1", "N=10", "N=50", f"N={LONG}", "N=0")))
+        for row in body["rows"]:
+            for side in ("ours", "dbos"):
+                label = row["metric"] if side == "ours" else ""
+                cells = "".join(f"{row[f'{side}_{k}'] / 1e6:>10.3f}" for k in COLUMNS)
+                print(f"  {label:<14}{side:<24}{cells}")
+            ratios = "".join(f"{row[f'ours_over_dbos_{k}']:>9.2f}x" for k in COLUMNS)
+            print(f"  {'':<14}{'ours/dbos':<24}{ratios}")
+        for side, requests in body["requests"].items():
+            calls = "; ".join(f"{n}: " + ", ".join(f"{k} {v}" for k, v in r.items()) for n, r in requests.items())
+            print(f"  store requests, {side}: {calls}")
+    print(f"\nGoal: ours' per-step cost <= DBOS's ({GOAL:.1f}x), fit of the wall medians:")
+    for phase, verdict in result["verdicts"].items():
+        print(f"  {phase:<40}{verdict['ratio']:.2f}x  {'met' if verdict['met'] else 'NOT MET'}")
+
+
+def verdict(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    ratio = next(row["ours_over_dbos_fit"] for row in rows if row["metric"] == METRICS["median_ns"])
+    return {"ratio": ratio, "met": ratio <= GOAL}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -217,7 +324,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.getLogger("portable_fn").addHandler(logging.NullHandler())
     with tempfile.TemporaryDirectory(prefix="bench-checkpoint-") as tmp:
-        result = {"phases": bench(args.quick, Path(tmp))}
+        result: dict[str, Any] = {"phases": bench(args.quick, Path(tmp))}
+    result["verdicts"] = {phase: verdict(body["rows"]) for phase, body in result["phases"].items()}
     result["load"] = " ".join(f"{n:.1f}" for n in os.getloadavg())
     result["dbos_version"] = version("dbos")
     info = machine()

@@ -18,20 +18,30 @@ here as it would on a cloud. `local_state` gives the states a test touches fresh
         with local_state(tmp_path):              # or local_state() to keep them in memory
             invoke(count, make_request("POST", "/count/apples"))
             assert counters.get("apples") == 1
+
+`emitted` captures what functions publish (`ctx.emit`) instead of sending it:
+
+    def test_paid_orders_are_announced():
+        with emitted() as sent:
+            invoke(fulfil, make_event({"id": "1", ...}))
+        assert [e.type for e in sent.to(order_events)] == ["shop.order.paid"]
 """
 
 from __future__ import annotations
 
 import json
+import math
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from .runtime import CloudEvent, Context, Request, Response, Result
+from .runtime.channels import Channel, use_publisher
 from .runtime.cloudevent import loads
+from .runtime.emit import channel_of
 from .runtime.errors import DeclarationError, InvalidEventError
 from .runtime.function import FunctionSpec, spec_of
 from .runtime.pipeline import call_batch, call_event, call_http
@@ -39,7 +49,18 @@ from .runtime.routes import Route, Router, not_routed
 from .runtime.state import Backend, use_backends
 from .runtime.triggers import route_pattern
 
-__all__ = ["invoke", "invoke_batch", "invoke_native", "local_state", "make_event", "make_request", "match_route"]
+__all__ = [
+    "Emitted",
+    "Sent",
+    "emitted",
+    "invoke",
+    "invoke_batch",
+    "invoke_native",
+    "local_state",
+    "make_event",
+    "make_request",
+    "match_route",
+]
 
 
 def make_event(
@@ -126,6 +147,60 @@ def local_state(directory: str | Path | None = None) -> Iterator[None]:
         yield
     finally:
         use_backends(previous)
+
+
+class Sent(NamedTuple):
+    """One event a function published: where to, the CloudEvent, and after how long (queues only)."""
+
+    channel: Channel
+    event: CloudEvent[Any]
+    delay_s: float = 0.0
+
+
+class Emitted(list[Sent]):
+    """What `emitted()` captured, in the order it was published."""
+
+    def to(self, target: Any) -> list[CloudEvent[Any]]:
+        """The events sent to `target` (a `topic(...)` / `queue(...)` or a Channel)."""
+        channel = channel_of(target)
+        return [sent.event for sent in self if sent.channel == channel]
+
+
+class _Capture:
+    """A Publisher that keeps what it is given."""
+
+    max_delay_s = math.inf
+
+    def __init__(self, sent: Emitted) -> None:
+        self.sent = sent
+
+    def publish(self, channel: Channel, events: Sequence[CloudEvent[Any]], delay_s: float = 0.0) -> None:
+        self.sent.extend(Sent(channel, event, delay_s) for event in events)
+
+
+@contextmanager
+def emitted() -> Iterator[Emitted]:
+    """Capture what functions publish inside the block instead of sending it (`ctx.emit`, `emit`, a delayed
+    send), as `Sent(channel, event, delay_s)` in a list. Events are captured as they would be published:
+    only when the emitting call succeeds, and once per success (the outbox ledger is a fresh in-memory store
+    for the block)::
+
+        with emitted() as sent:
+            invoke(fulfil, make_event(order))
+        assert [e.type for e in sent.to(order_events)] == ["shop.order.paid"]
+    """
+    from .runtime.emit import OUTBOX
+    from .runtime.state_sqlite import SqliteBackend
+
+    sent = Emitted()
+    previous = use_publisher(_Capture(sent))
+    ledger = OUTBOX._backend
+    OUTBOX.backend = SqliteBackend(":memory:")
+    try:
+        yield sent
+    finally:
+        OUTBOX.backend = ledger
+        use_publisher(previous)
 
 
 def match_route(template: str, path: str) -> dict[str, str] | None:

@@ -147,3 +147,59 @@ def test_an_undeclared_state_fails_the_call_as_deployed(stateful: Any) -> None:
         assert response.status == 500
         read_only = invoke(stateful.read_count, make_request("GET", "/count/figs"))
         assert json.loads(read_only.body) == {"count": 0}
+
+
+# -- emitted -------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def emitter() -> Any:
+    """tests/apps/emitter's module, loaded as the app loader loads it."""
+    import importlib
+
+    from portable_fn.app import load_app
+
+    load_app(Path(__file__).with_name("apps") / "emitter")  # puts the app's directory on sys.path
+    return importlib.import_module("emitter")
+
+
+def test_emitted_captures_what_a_succeeded_call_publishes(emitter: Any) -> None:
+    from portable_fn.runtime.channels import Channel
+    from portable_fn.testing import Sent, emitted
+
+    with emitted() as sent:
+        invoke(emitter.fulfil, make_event({"id": "o-1"}))
+    [paid] = sent.to(emitter.ORDER_EVENTS)
+    assert (paid.type, paid.data, paid.extensions["pfnhops"]) == ("shop.order.paid", {"id": "o-1"}, 1)
+    assert sent == [Sent(Channel("topic", "order-events"), paid, 0.0)]
+
+
+def test_emitted_captures_nothing_from_a_failing_call_and_once_per_success(emitter: Any) -> None:
+    from portable_fn.testing import emitted
+
+    order = make_event({"id": "o-2"})
+    with emitted() as sent:
+        assert invoke(emitter.fulfil, make_event({"id": "o-3", "broken": True})).outcome == "retry"
+        assert sent == []
+        invoke(emitter.fulfil, order)
+        invoke(emitter.fulfil, order)  # a duplicate delivery: runs again, publishes nothing new
+    assert [e.data["id"] for e in sent.to(emitter.ORDER_EVENTS)] == ["o-2"]
+
+
+def test_emitted_captures_a_delayed_send_with_its_delay(emitter: Any) -> None:
+    from portable_fn.testing import emitted
+
+    with emitted() as sent:
+        invoke(emitter.remind, make_event({"user": "ada"}))
+    [(channel, event, delay_s)] = sent
+    assert (channel.kind, channel.name, event.type, delay_s) == ("queue", "reminders", "shop.reminder", 86400.0)
+
+
+def test_emitted_restores_the_publisher_it_replaced() -> None:
+    from portable_fn.runtime import channels
+    from portable_fn.testing import emitted
+
+    before = channels._publisher
+    with emitted():
+        assert channels._publisher is not before
+    assert channels._publisher is before

@@ -145,9 +145,10 @@ class Subscription:
         self._stopping = False
         self._thread = threading.Thread(target=self._run, name=f"local-{spec.name}", daemon=True)
 
-    def put(self, events: Iterable[CloudEvent[Any]], published: str | None = None) -> None:
-        """Accept messages: written to the journal (committed, unless inside an outer transaction)."""
-        self.journal.add(self.spec.name, events, published)
+    def put(self, events: Iterable[CloudEvent[Any]], published: str | None = None, ready_at: float = 0.0) -> None:
+        """Accept messages, delivered from `ready_at` (wall-clock; 0: now): written to the journal (committed,
+        unless inside an outer transaction)."""
+        self.journal.add(self.spec.name, events, published, ready_at)
         self._wake.set()
 
     def pending(self) -> list[Pending]:

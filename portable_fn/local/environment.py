@@ -2,7 +2,7 @@
 
 On a cloud each function's variables are `[tool.portable-fn.defaults] env` < the stage's `env` < the
 function's own `env=` < portable-fn's own (`PORTABLE_FN_APP`, `PORTABLE_FN_STAGE`,
-`PORTABLE_FN_FUNCTION`, `PORTABLE_FN_PROVIDER`).
+`PORTABLE_FN_FUNCTION`, `PORTABLE_FN_PROVIDER`, and `AppConfig.runtime_env`: `PORTABLE_FN_MAX_HOPS`).
 
 - `portable-fn invoke --provider local` runs one function: it sees exactly that, with
   `PORTABLE_FN_PROVIDER=local`, for the duration of the call.
@@ -60,7 +60,8 @@ def dev_env(app: App, stage: str) -> dict[str, str]:
 
 
 def _own(app: App, stage: str) -> dict[str, str]:
-    return {"PORTABLE_FN_APP": app.name, "PORTABLE_FN_STAGE": stage, "PORTABLE_FN_PROVIDER": PROVIDER}
+    own = {"PORTABLE_FN_APP": app.name, "PORTABLE_FN_STAGE": stage, "PORTABLE_FN_PROVIDER": PROVIDER}
+    return {**app.config.runtime_env(), **own}
 
 
 class ProcessEnv:

@@ -3,7 +3,8 @@
 HTTP functions answer at their routes; queues, topics, buckets (folders) and timers deliver
 CloudEvents (see `events` for the mapping) through the same dispatch as every cloud, with retries and
 dead letters (see `delivery`), kept in a journal in the state directory until settled (see `journal`),
-so a host killed and started again delivers what it had accepted. Every state is an SQLite file in
+so a host killed and started again delivers what it had accepted; what functions emit goes the same way
+(see `publishing`). Every state is an SQLite file in
 the state directory too (`PORTABLE_FN_STATE_DIR`), so what functions keep survives a restart as well.
 `/_local/...` is the host's own API
 (see `control`). With `reload=True` (what `portable-fn dev` does unless `--no-reload`), a change to the
@@ -21,12 +22,13 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, TypeVar
 
 from ..app import App
+from ..runtime.channels import Publisher, use_publisher
 from ..runtime.cloudevent import CloudEvent
 from ..runtime.context import Context
 from ..runtime.errors import PortableFnError
@@ -45,6 +47,7 @@ from .function_logs import FunctionLogs
 from .journal import Journal, Pending
 from .limits import Limits, deploy_targets
 from .lock import StateLock
+from .publishing import LocalPublisher
 from .reload import SourceWatcher
 from .scheduler import Scheduler
 from .serving import DevServer
@@ -105,6 +108,7 @@ class LocalHost:
         self._server: DevServer | None = None
         self._server_thread: threading.Thread | None = None
         self._started = False
+        self._publisher_before: Publisher | None = None
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -124,6 +128,7 @@ class LocalHost:
         self.journal.open()
         self.env.apply()
         reopen_states(self.app)
+        self._publisher_before = use_publisher(LocalPublisher(self, self.log))  # what functions emit
         self.function_logs.attach()
         self.watcher.start()
         self.scheduler.start()
@@ -155,6 +160,7 @@ class LocalHost:
         for subscription in self.subscriptions.values():
             subscription.stop()
         self.function_logs.detach()
+        use_publisher(self._publisher_before)
         self.env.restore()
         self.journal.close()
         self.state_lock.release()
@@ -329,15 +335,25 @@ class LocalHost:
         if name not in consumers:
             raise ControlError(404, f"No function is triggered by {kind} {name!r}.", **{kind + "s": sorted(consumers)})
         events = message_events(kind, name, headers, body)
+        self.deliver(kind, name, events)
+        return [e.id for e in events]
+
+    def deliver(self, kind: str, name: str, events: Sequence[CloudEvent[Any]], ready_at: float = 0.0) -> bool:
+        """Put `events` in the inboxes of a queue's consumer or a topic's subscribers, committed before it
+        returns (all of them, or none), delivered from `ready_at` (wall-clock; 0: now). False when no
+        function of the app receives from it."""
+        consumers = self._consumers(Queue if kind == "queue" else Topic)
+        if name not in consumers:
+            return False
         published = rfc3339(now())
-        with self.journal.transaction():  # committed before the 202: all of them, or none
+        with self.journal.transaction():
             if kind == "queue":
                 for event in events:
-                    next(self._round_robin[name]).put([event], published)
+                    next(self._round_robin[name]).put([event], published, ready_at)
             else:
                 for subscription in consumers[name]:
-                    subscription.put(events, published)
-        return [e.id for e in events]
+                    subscription.put(events, published, ready_at)
+        return True
 
     def pending(self, kind: str, name: str) -> list[dict[str, Any]]:
         """The messages of a queue or topic not settled yet: each consumer's copy, with its attempt."""

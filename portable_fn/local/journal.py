@@ -111,9 +111,11 @@ class Journal:
 
     # -- messages -------------------------------------------------------------------------------
 
-    def add(self, function: str, events: Iterable[CloudEvent[Any]], published: str | None) -> None:
-        """Accept messages for `function`: ready now, first attempt."""
-        rows = [(function, e.to_json(), 1, 0.0, published) for e in events]
+    def add(
+        self, function: str, events: Iterable[CloudEvent[Any]], published: str | None, ready_at: float = 0.0
+    ) -> None:
+        """Accept messages for `function`: first attempt, ready at `ready_at` (wall-clock; 0: now)."""
+        rows = [(function, e.to_json(), 1, ready_at, published) for e in events]
         with self.transaction() as db:
             db.executemany(
                 "INSERT INTO messages (function, event, attempt, ready_at, published) VALUES (?, ?, ?, ?, ?)", rows

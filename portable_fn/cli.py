@@ -19,6 +19,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -670,6 +671,154 @@ def dead_letters(console: Console, target: Target, function: str, redrive: bool,
     said = "sent back to its trigger" if redrive else f"in {entries[0].where}"
     console.result(f"{len(entries)} dead letter{'s' if len(entries) != 1 else ''} of {where}, {said}.")
     return 0
+
+
+@cli.group(
+    epilog=_example(
+        "portable-fn workflows list shop",
+        "portable-fn workflows show 3f2a... shop --provider aws --stage prod",
+        "portable-fn workflows cancel 3f2a... --reason 'customer cancelled'",
+        "portable-fn workflows retry 3f2a... --provider gcp --stage prod",
+    )
+)
+def workflows() -> None:
+    """List, show, cancel and retry workflow instances.
+
+    Instances live in the app's workflow store on the provider (locally, in the dev host's state
+    directory, through the host when it runs).
+    """
+
+
+@workflows.command("list", epilog=_example("portable-fn workflows list shop --status failed --json"))
+@_target_options
+@click.option("--workflow", "name", default=None, help="Only this workflow's instances.")
+@click.option("--status", default=None, help="Only instances in this status (running, waiting, completed, failed...).")
+@_json_option
+@click.pass_obj
+def workflows_list(console: Console, target: Target, name: str | None, status: str | None, as_json: bool) -> int:
+    """List instances, newest first: id, workflow, status, steps done, when started and last changed."""
+    app, provider, stage = _load(target)
+    found = _workflows(provider, app, stage, "list_instances", name, status)
+    if as_json:
+        _emit(console, True, {"provider": provider.name, "stage": stage, "instances": found}, "")
+        return 0
+    if not found:
+        console.result(f"No workflow instances on {provider.name} (stage {stage!r}).")
+        return 0
+    console.table(
+        ("id", "workflow", "status", "steps", "started", "changed", "error"),
+        [
+            (
+                str(i.get("id")),
+                str(i.get("workflow")),
+                str(i.get("status")),
+                str(i.get("steps", "")),
+                _when(i.get("created")),
+                _when(i.get("updated")),
+                str(i.get("error") or "")[:80],
+            )
+            for i in found
+        ],
+    )
+    console.result(f"{len(found)} instance{'s' if len(found) != 1 else ''} on {provider.name} (stage {stage!r}).")
+    return 0
+
+
+@workflows.command("show", epilog=_example("portable-fn workflows show 3f2a... shop --json"))
+@click.argument("instance")
+@_target_options
+@_json_option
+@click.pass_obj
+def workflows_show(console: Console, target: Target, instance: str, as_json: bool) -> int:
+    """Show one instance: its status, input, result or error, what it waits for, and every step."""
+    app, provider, stage = _load(target)
+    found = _workflows(provider, app, stage, "get_instance", instance)
+    if found is None:
+        raise UsageError(f"No workflow instance {instance!r} on {provider.name} (stage {stage!r}).")
+    if as_json:
+        _emit(console, True, found, "")
+        return 0
+    lines = [
+        f"{found.get('workflow')} {found.get('id')}: {found.get('status')}",
+        f"  input:  {json.dumps(found.get('input'), sort_keys=True)}",
+    ]
+    if "result" in found:
+        lines.append(f"  result: {json.dumps(found.get('result'), sort_keys=True)}")
+    if found.get("error"):
+        lines.append(f"  error:  {found['error']}")
+    if found.get("waiting"):
+        lines.append(f"  waits for: {json.dumps(found['waiting'], sort_keys=True)}")
+    console.result("\n".join(lines))
+    console.table(("#", "kind", "name", "outcome"), [_history_row(n, e) for n, e in enumerate(found["history"])])
+    return 0
+
+
+@workflows.command("cancel", epilog=_example("portable-fn workflows cancel 3f2a... shop --reason 'duplicate order'"))
+@click.argument("instance")
+@_target_options
+@click.option("--reason", default="cancelled", show_default=True, help="Why, recorded on the instance.")
+@_json_option
+@click.pass_obj
+def workflows_cancel(console: Console, target: Target, instance: str, reason: str, as_json: bool) -> int:
+    """Cancel a running or waiting instance: its finished steps are compensated, in reverse."""
+    app, provider, stage = _load(target)
+    done = _workflows(provider, app, stage, "cancel", instance, reason)
+    _emit(console, as_json, _summary(done), f"Cancelling {instance}: its finished steps are being compensated.")
+    return 0
+
+
+@workflows.command("retry", epilog=_example("portable-fn workflows retry 3f2a... shop --provider aws"))
+@click.argument("instance")
+@_target_options
+@_json_option
+@click.pass_obj
+def workflows_retry(console: Console, target: Target, instance: str, as_json: bool) -> int:
+    """Run a failed or diverged instance again from the step that failed (or diverged), with the code
+    deployed now; the steps before it keep their results."""
+    app, provider, stage = _load(target)
+    done = _workflows(provider, app, stage, "retry", instance)
+    _emit(console, as_json, _summary(done), f"Retrying {instance} from its failed step.")
+    return 0
+
+
+def _workflows(provider: Any, app: App, stage: str, operation: str, *args: Any) -> Any:
+    """`provider.workflows`, whose failures are errors saying what and what next, never tracebacks."""
+    from .runtime.workflow import WorkflowError
+
+    try:
+        return provider.workflows(app, stage, operation, *args)
+    except WorkflowError as exc:
+        raise UsageError(str(exc)) from None
+    except PortableFnError:
+        raise
+    except Exception as exc:
+        why = provider.explain(exc) or f"{type(exc).__name__}: {exc}"
+        raise PortableFnError(f"Reading the workflows on {provider.name} (stage {stage!r}) failed: {why}") from exc
+
+
+def _summary(record: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in record.items() if k not in ("history", "attempts")}
+
+
+def _when(epoch: Any) -> str:
+    if not isinstance(epoch, (int, float)):
+        return ""
+    return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _history_row(number: int, entry: dict[str, Any]) -> tuple[str, str, str, str]:
+    kind = entry.get("kind", "")
+    if kind in ("step", "parallel"):
+        outcome = (
+            f"error: {entry['error']}" if "error" in entry else json.dumps(entry.get("result", entry.get("results")))
+        )
+    elif kind == "sleep":
+        outcome = f"until {_when(entry.get('until'))}"
+    elif kind == "event":
+        outcome = "timed out" if entry.get("timed_out") else json.dumps(entry["data"]) if "data" in entry else "waiting"
+    else:
+        outcome = json.dumps(entry.get("value", ""))
+    return str(number), kind, str(entry.get("name", "")), outcome[:100]
 
 
 @cli.command(epilog=_example("portable-fn providers", "portable-fn providers --json"))

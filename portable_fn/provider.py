@@ -8,8 +8,10 @@ when packaging, planning, deploying or removing). Providers register under the e
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-from collections.abc import Callable, Mapping, Sequence
+import os
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from importlib.metadata import entry_points
@@ -136,6 +138,21 @@ class Provider:
         the function's trigger and removed from the target (`redriven` says it was)."""
         raise ProviderError(f"Provider {self.name!r} cannot list dead letters yet.")
 
+    def workflow_env(self, app: App, stage: str) -> dict[str, str]:
+        """The environment under which this machine reaches the app's workflow store (`pfn-workflows`) and
+        its workflows' queues the way its functions do: `PORTABLE_FN_PROVIDER` and the locators deploy sets
+        (`PORTABLE_FN_STATE_PFN_WORKFLOWS`, `PORTABLE_FN_QUEUE_PFN_WF_<NAME>`, ...). `portable-fn workflows`
+        runs the runtime's own `runtime.workflow` operations under it."""
+        raise ProviderError(f"Provider {self.name!r} cannot operate workflows from here yet.")
+
+    def workflows(self, app: App, stage: str, operation: str, *args: Any) -> Any:
+        """Run `runtime.workflow.<operation>(*args)` (`list_instances`, `get_instance`, `cancel`, `retry`)
+        against the app's instances in `stage` on this cloud."""
+        from .runtime import workflow
+
+        with runtime_environment(self.workflow_env(app, stage)):
+            return getattr(workflow, operation)(*args)
+
 
 @dataclass
 class DeadLetterEntry:
@@ -152,6 +169,28 @@ class DeadLetterEntry:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+@contextlib.contextmanager
+def runtime_environment(env: Mapping[str, str]) -> Iterator[None]:
+    """Run the portable runtime in this process as a deployed function would (`env` set, states and the
+    publisher opened again from it), then restore what was there."""
+    from .runtime.channels import use_publisher
+    from .runtime.state import use_backends
+
+    saved = {name: os.environ.get(name) for name in env}
+    os.environ.update(env)
+    backends, publisher = use_backends(None), use_publisher(None)
+    try:
+        yield
+    finally:
+        use_backends(backends)
+        use_publisher(publisher)
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def invocation_failed(result: Mapping[str, Any]) -> bool:

@@ -12,6 +12,10 @@ objects, and look at functions and dead letters (and send them back).
     PUT    /_local/buckets/{bucket}/{key+}            write an object -> 201 (the watcher reports it)
     DELETE /_local/buckets/{bucket}/{key+}            remove an object -> 204
     POST   /_local/schedules/{function}/fire          fire one tick now -> 202
+    GET    /_local/workflows                          workflow instances, newest first (?workflow=, ?status=)
+    GET    /_local/workflows/{id}                     one instance: status, input, result or error, history
+    POST   /_local/workflows/{id}/cancel              cancel it (its finished steps are compensated) -> 202
+    POST   /_local/workflows/{id}/retry               run a failed or diverged one again from its failed step -> 202
 """
 
 from __future__ import annotations
@@ -86,6 +90,45 @@ def fire(host: LocalHost, request: Request, params: dict[str, str]) -> Response:
     return Response.json({"id": host.fire(params["function"])}, status=202)
 
 
+def workflows(host: LocalHost, request: Request, params: dict[str, str]) -> Response:
+    from ..runtime import workflow
+
+    query = request.query
+    return Response.json(workflow.list_instances(query.get("workflow"), query.get("status")))
+
+
+def workflow_instance(host: LocalHost, request: Request, params: dict[str, str]) -> Response:
+    from ..runtime import workflow
+
+    found = workflow.get_instance(params["id"])
+    if found is None:
+        raise ControlError(404, f"No workflow instance {params['id']!r}; GET {PREFIX}/workflows lists them.")
+    return Response.json(found)
+
+
+def workflow_cancel(host: LocalHost, request: Request, params: dict[str, str]) -> Response:
+    from ..runtime import workflow
+
+    reason = request.json().get("reason", "cancelled") if request.body else "cancelled"
+    return Response.json(_operate(workflow.cancel, params["id"], reason), status=202)
+
+
+def workflow_retry(host: LocalHost, request: Request, params: dict[str, str]) -> Response:
+    from ..runtime import workflow
+
+    return Response.json(_operate(workflow.retry, params["id"]), status=202)
+
+
+def _operate(operation: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
+    from ..runtime.workflow import WorkflowError
+
+    try:
+        record = operation(*args)
+    except WorkflowError as exc:
+        raise ControlError(404 if "no workflow instance" in str(exc) else 409, str(exc)) from None
+    return {k: v for k, v in record.items() if k not in ("history", "attempts")}
+
+
 ROUTER = Router(
     [
         Route("GET", PREFIX + "/functions", functions),
@@ -99,6 +142,10 @@ ROUTER = Router(
         Route("PUT", PREFIX + "/buckets/{bucket}/{key+}", put_object),
         Route("DELETE", PREFIX + "/buckets/{bucket}/{key+}", delete_object),
         Route("POST", PREFIX + "/schedules/{function}/fire", fire),
+        Route("GET", PREFIX + "/workflows", workflows),
+        Route("GET", PREFIX + "/workflows/{id}", workflow_instance),
+        Route("POST", PREFIX + "/workflows/{id}/cancel", workflow_cancel),
+        Route("POST", PREFIX + "/workflows/{id}/retry", workflow_retry),
     ]
 )
 

@@ -59,13 +59,17 @@ def _from_journal(path: Path, function: str, redrive: bool) -> list[dict[str, An
 
 def _through_host(url: str, function: str, redrive: bool) -> list[dict[str, Any]]:
     if redrive:
-        answer = _call(url, "POST", f"{PREFIX}/dead-letters/{function}/redrive")
+        answer = call_host(url, "POST", f"{PREFIX}/dead-letters/{function}/redrive")
         return list(answer["redriven"])
-    return [e for e in _call(url, "GET", f"{PREFIX}/dead-letters") if e.get("function") == function]
+    return [e for e in call_host(url, "GET", f"{PREFIX}/dead-letters") if e.get("function") == function]
 
 
-def _call(url: str, method: str, path: str) -> Any:
-    request = urllib.request.Request(url + path, data=b"" if method == "POST" else None, method=method)
+def call_host(url: str, method: str, path: str, body: bytes | None = None) -> Any:
+    """Call a running dev host's `/_local` API; its JSON answer, or ProviderError with what it said."""
+    data = body if body is not None else (b"" if method == "POST" else None)
+    request = urllib.request.Request(url + path, data=data, method=method)
+    if body is not None:
+        request.add_header("content-type", "application/json")
     try:
         with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:
             return json.loads(response.read())

@@ -136,6 +136,14 @@ class LocalProvider(Provider):
         return [_entry(e, where, redrive) for e in entries]
 
 
+    def workflows(self, app: App, stage: str, operation: str, *args: Any) -> Any:
+        """The instances the dev host keeps in the app's state directory (through the host when it runs)."""
+        from .host import dev_state_dir
+        from .workflow_ops import operate
+
+        return operate(app, dev_state_dir(app), operation, *args)
+
+
 def _entry(entry: dict[str, Any], where: str, redriven: bool) -> DeadLetterEntry:
     """A journal entry as `portable-fn dead-letters` shows it, read from the event's own extensions."""
     event = entry.get("event") or {}

@@ -1,0 +1,95 @@
+"""Workflow instances of a dev host's state directory, for `portable-fn workflows --provider local`.
+
+As for dead letters (see `letters`): a running host owns the state directory, so its instances are listed,
+shown, cancelled and retried through its own API (`/_local/workflows...`, see `control`), and what a cancel
+or retry sends reaches its workers at once. With no host running, the `pfn-workflows` state and the journal
+are used directly (holding the directory's lock), and the message a cancel or retry sends waits in the
+journal for the next `portable-fn dev`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import urllib.parse
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ..app import App
+from ..provider import runtime_environment
+from ..runtime.channels import Channel, PublishError, use_publisher
+from ..runtime.cloudevent import CloudEvent
+from ..runtime.errors import ProviderError
+from ..runtime.triggers import Queue
+from .control import PREFIX
+from .journal import Journal
+from .letters import JOURNAL, call_host
+from .lock import StateDirInUseError, StateLock
+
+STATE_DIR_ENV = "PORTABLE_FN_STATE_DIR"
+
+
+def operate(app: App, state_dir: Path, operation: str, *args: Any) -> Any:
+    """`runtime.workflow.<operation>(*args)` on the instances kept in `state_dir`."""
+    lock = StateLock(state_dir)
+    state_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        lock.acquire("")
+    except StateDirInUseError as busy:
+        url = busy.holder.get("url")
+        if not url:
+            raise ProviderError(
+                f"The state directory {state_dir} is held by process {busy.holder.get('pid', '?')}; run the "
+                "command again in a moment."
+            ) from None
+        return _through_host(str(url), operation, *args)
+    try:
+        return _directly(app, state_dir, operation, *args)
+    finally:
+        lock.release()
+
+
+def _directly(app: App, state_dir: Path, operation: str, *args: Any) -> Any:
+    from ..runtime import workflow
+
+    env = {"PORTABLE_FN_PROVIDER": "local", STATE_DIR_ENV: str(state_dir.resolve())}
+    with runtime_environment(env), Journal(state_dir / JOURNAL) as journal:
+        use_publisher(JournalPublisher(app, journal))
+        return getattr(workflow, operation)(*args)
+
+
+class JournalPublisher:
+    """Puts what a cancel or retry sends into the journal, for the queue's consumer (ready at once)."""
+
+    max_delay_s = math.inf
+
+    def __init__(self, app: App, journal: Journal) -> None:
+        self.app = app
+        self.journal = journal
+
+    def publish(self, channel: Channel, events: Sequence[CloudEvent[Any]], delay_s: float = 0.0) -> None:
+        for spec in self.app.functions:
+            if isinstance(spec.trigger, Queue) and spec.trigger.name == channel.name:
+                self.journal.add(spec.name, events, None)
+                return
+        raise PublishError(f"{channel!r}: no function of app {self.app.name!r} receives from it.")
+
+
+def _through_host(url: str, operation: str, *args: Any) -> Any:
+    if operation == "list_instances":
+        workflow, status = (list(args) + [None, None])[:2]
+        query = urllib.parse.urlencode({k: v for k, v in (("workflow", workflow), ("status", status)) if v})
+        return call_host(url, "GET", f"{PREFIX}/workflows" + (f"?{query}" if query else ""))
+    instance = urllib.parse.quote(str(args[0]), safe="")
+    if operation == "get_instance":
+        try:
+            return call_host(url, "GET", f"{PREFIX}/workflows/{instance}")
+        except ProviderError as exc:
+            if "No workflow instance" in str(exc):
+                return None
+            raise
+    if operation == "cancel":
+        body = json.dumps({"reason": args[1] if len(args) > 1 else "cancelled"}).encode()
+        return call_host(url, "POST", f"{PREFIX}/workflows/{instance}/cancel", body)
+    return call_host(url, "POST", f"{PREFIX}/workflows/{instance}/{operation}")

@@ -1,0 +1,74 @@
+"""`portable-fn workflows list|show|cancel|retry --provider local`: the instances a dev host keeps in the
+app's state directory, read and operated on directly when no host runs (what a cancel sends waits in the
+journal for the next `portable-fn dev`)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from portable_fn.app import load_app
+from portable_fn.cli import main
+from portable_fn.local.host import dev_state_dir
+from portable_fn.local.journal import Journal
+from portable_fn.workflows import WorkflowDriver
+
+from .conftest import FLOW_DIR
+
+
+@pytest.fixture
+def app_dir(tmp_path: Path) -> Path:
+    return Path(shutil.copytree(FLOW_DIR, tmp_path / "flow", ignore=shutil.ignore_patterns(".portable-fn")))
+
+
+def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def waiting_instance(app_dir: Path) -> str:
+    """An instance of the contract workflow waiting for its approval, kept where `dev` keeps states."""
+    app = load_app(app_dir)
+    flow: Any = __import__("flow")
+    with WorkflowDriver(state_dir=dev_state_dir(app)) as driver:
+        instance_id = driver.start(flow.order_flow, {"id": "o-7", "qty": 2})
+        driver.run(for_s=60)
+    return instance_id
+
+
+def test_list_and_show_read_the_state_directory(app_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    instance_id = waiting_instance(app_dir)
+    code, out, _ = cli(capsys, "workflows", "list", str(app_dir), "--json")
+    assert code == 0
+    [listed] = json.loads(out)["instances"]
+    assert listed["id"] == instance_id and listed["status"] == "waiting" and listed["steps"] == 5
+    code, out, _ = cli(capsys, "workflows", "list", str(app_dir))
+    assert code == 0 and instance_id in out and "waiting" in out
+    code, out, _ = cli(capsys, "workflows", "show", instance_id, str(app_dir))
+    assert code == 0
+    assert "order_flow" in out and "flow.approved#o-7" in out and "authorize" in out
+    code, out, _ = cli(capsys, "workflows", "show", instance_id, str(app_dir), "--json")
+    assert json.loads(out)["waiting"]["for"] == "event"
+
+
+def test_cancel_without_a_host_leaves_the_message_in_the_journal(
+    app_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    instance_id = waiting_instance(app_dir)
+    code, out, _ = cli(capsys, "workflows", "cancel", instance_id, str(app_dir), "--reason", "test", "--json")
+    assert code == 0 and json.loads(out)["status"] == "cancelling"
+    with Journal(dev_state_dir(load_app(app_dir)) / "journal.sqlite3") as journal:
+        [pending] = journal.pending("order_flow-run")
+    assert pending.event.data == {"instance": instance_id, "kind": "cancel"}
+    code, _, err = cli(capsys, "workflows", "retry", instance_id, str(app_dir))
+    assert code != 0 and "only failed or diverged ones retry" in err
+
+
+def test_an_unknown_instance_is_named(app_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = cli(capsys, "workflows", "show", "nope", str(app_dir))
+    assert code != 0 and "No workflow instance 'nope'" in err

@@ -18,6 +18,14 @@ function that declares it gets the table's name in `PORTABLE_FN_STATE_<NAME>` (w
 `portable_fn_aws.state` opens) and, in its role, GetItem on that table (`.read()`) or GetItem, PutItem,
 UpdateItem and DeleteItem (`.write()`); a function that does not declare it gets neither.
 
+Each topic and queue some function sends to (`uses=[order_events.publish()]`, a `Channel`) is an SNS
+topic or SQS queue, made whether or not a function of the app receives from it. A function that declares
+it gets its ARN (topic) or URL (queue) in `PORTABLE_FN_TOPIC_<NAME>` / `PORTABLE_FN_QUEUE_<NAME>` and, in
+its role, `sns:Publish` or `sqs:SendMessage` on it alone. When some function sends to a queue, the app
+also gets its delay group (a schedule group) and the delay role Scheduler assumes to send to the app's
+queues: a queue sender gets both names (`portable_fn_aws.publish.DELAY_GROUP_ENV`, `DELAY_ROLE_ENV`) and
+may make schedules in that group and pass that role, for delays past SQS's 900 seconds.
+
 Topic, storage and schedule invoke asynchronously, so their retries and dead-letter queue are the
 function's own: an `InvokeConfig` with the retries and an on-failure destination, the dead-letter queue
 `<function>-dlq`. Every event function with a dead-letter queue (its queue's, or its own) gets the queue's
@@ -36,11 +44,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from portable_fn.deploy import Artifact, Resource
+from portable_fn.runtime.channels import QUEUE, TOPIC, Channel
+from portable_fn.runtime.channels import locator_env as channel_env
 from portable_fn.runtime.function import FunctionOptions, FunctionSpec
 from portable_fn.runtime.state import State, locator_env
 from portable_fn.runtime.triggers import Http, Queue, Schedule, Storage, Topic
 
 from ..packaging import LAMBDA_LIMITS, LambdaArtifact, SizeBudget
+from ..publish import DELAY_GROUP_ENV, DELAY_ROLE_ENV
 from ..visibility import QUEUE_URL_ENV
 from . import policies
 from .expressions import schedule_expression
@@ -115,6 +126,7 @@ def desired(target: Target) -> list[Resource]:
     for spec in target.app.functions:
         resources += FunctionResources(target, spec).build()
     resources += [Table(target.names.table(state.name)) for state in target.app.states]
+    resources += channel_resources(target)  # after the functions: a queue's receiver says how it is made
     resources += scheduler_resources(target)
     resources += http_api_resources(target)
     resources += deployment_bucket(target, resources)
@@ -162,7 +174,23 @@ class FunctionResources:
                 queue_arn,
                 dead_letter_arn,
                 {self.t.arns.table(table): writes for table, writes in self.tables().items()},
+                self.sends(),
             ),
+        )
+
+    def channels(self) -> list[Channel]:
+        """The topics and queues the function declares sending to."""
+        return [use.resource for use in self.options.uses if isinstance(use.resource, Channel)]
+
+    def sends(self) -> policies.Sends:
+        """What its role may send to: each declared channel, and the delay group when it sends to a queue."""
+        names, arns = self.t.names, self.t.arns
+        queues = [channel_arn(self.t, c) for c in self.channels() if c.kind == QUEUE]
+        return policies.Sends(
+            topics=tuple(channel_arn(self.t, c) for c in self.channels() if c.kind == TOPIC),
+            queues=tuple(queues),
+            schedules=arns.schedules_in(names.delay_group) if queues else "",
+            delay_role=arns.role(names.role_path, names.delay_role) if queues else "",
         )
 
     def tables(self) -> dict[str, bool]:
@@ -206,6 +234,11 @@ class FunctionResources:
             for use in self.options.uses
             if isinstance(use.resource, State)
         }
+        own |= {channel_env(c.kind, c.name): channel_locator(self.t, c) for c in self.channels()}
+        if any(c.kind == QUEUE for c in self.channels()):
+            names = self.t.names
+            own[DELAY_GROUP_ENV] = names.delay_group
+            own[DELAY_ROLE_ENV] = self.t.arns.role(names.role_path, names.delay_role)
         return {
             **config.defaults.env,
             **(stage.env if stage else {}),
@@ -388,6 +421,50 @@ def deployment_bucket(target: Target, resources: list[Resource]) -> list[Resourc
     if not any(isinstance(r, CodeObject) for r in resources):
         return []
     return [DeploymentBucket(target.names.deployment_bucket(target.arns))]
+
+
+def channel_name(target: Target, channel: Channel) -> str:
+    """The SNS topic or SQS queue of a channel: the one a function receiving from it is subscribed to."""
+    if channel.kind == TOPIC:
+        return target.names.topic(channel.name)
+    return target.names.queue(channel.name, channel.fifo)
+
+
+def channel_arn(target: Target, channel: Channel) -> str:
+    name = channel_name(target, channel)
+    return target.arns.topic(name) if channel.kind == TOPIC else target.arns.queue(name)
+
+
+def channel_locator(target: Target, channel: Channel) -> str:
+    """What `portable_fn_aws.publish` sends to: the topic's ARN, the queue's URL."""
+    name = channel_name(target, channel)
+    return target.arns.topic(name) if channel.kind == TOPIC else target.arns.queue_url(name)
+
+
+def channel_resources(target: Target) -> list[Resource]:
+    """Each channel's topic or queue, and, when some function sends to a queue, the delay group and the
+    role Scheduler sends delayed messages with (to the app's queues alone)."""
+    channels = target.app.channels
+    made: list[Resource] = [
+        TopicResource(channel_name(target, c))
+        if c.kind == TOPIC
+        else QueueResource(channel_name(target, c), fifo=c.fifo)
+        for c in channels
+    ]
+    queues = [channel_arn(target, c) for c in channels if c.kind == QUEUE]
+    if not queues:
+        return made
+    names = target.names
+    return [
+        *made,
+        ScheduleGroup(names.delay_group),
+        Role(
+            names.delay_role,
+            path=names.role_path,
+            trust=policies.trust("scheduler.amazonaws.com"),
+            policy=policies.delay_policy(queues),
+        ),
+    ]
 
 
 def scheduler_resources(target: Target) -> list[Resource]:

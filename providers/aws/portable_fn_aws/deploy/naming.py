@@ -81,6 +81,11 @@ class Names:
     def scheduler_role(self) -> str:
         return fit(f"{self.prefix}-scheduler", MAX_ROLE)
 
+    @property
+    def delay_role(self) -> str:
+        """The role Scheduler sends delayed messages with (a '.' no function's role name holds)."""
+        return fit(f"{self.prefix}-scheduler.delays", MAX_ROLE)
+
     def log_group(self, fn: str) -> str:
         return f"/aws/lambda/{self.function(fn)}"
 
@@ -117,6 +122,17 @@ class Names:
 
     def schedule(self, fn: str) -> str:
         return fit(fn, MAX_SCHEDULE)
+
+    @property
+    def schedule_groups_prefix(self) -> str:
+        """What the names of the app's two schedule groups start with, however `fit` cut them."""
+        return self.prefix[: MAX_SCHEDULE - 9]
+
+    @property
+    def delay_group(self) -> str:
+        """The schedule group of the one-time schedules functions make to send a message later
+        (`portable_fn_aws.publish`): apart from the app's schedules, which deploy owns one by one."""
+        return fit(f"{self.prefix}-delays", MAX_SCHEDULE)
 
     @property
     def http_api(self) -> str:
@@ -164,6 +180,10 @@ class Arns:
 
     def table(self, name: str) -> str:
         return f"arn:{self.partition}:dynamodb:{self.region}:{self.account}:table/{name}"
+
+    def schedules_in(self, group: str) -> str:
+        """Every schedule of the group `group` (their names are chosen when they are made)."""
+        return f"arn:{self.partition}:scheduler:{self.region}:{self.account}:schedule/{group}/*"
 
     def execute_api(self, api_id: str, route: str) -> str:
         """What an HTTP API's call to a Lambda function is: `route` is `<stage>/<METHOD>/<path>` (globs allowed)."""

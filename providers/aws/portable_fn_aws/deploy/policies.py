@@ -2,8 +2,12 @@
 
 A function's role may write its own log group, consume its own queue (and set the visibility of a
 message it failed, the retry policy's backoff), send to its own dead-letter queue (the on-failure
-destination of asynchronous invocations), and read, or read and write, the table of each state it
-declares in `uses=`; nothing else, no `*` action, every resource an exact ARN. Topics, buckets and
+destination of asynchronous invocations), read, or read and write, the table of each state it
+declares in `uses=`, and publish to each topic and send to each queue it declares; nothing else, no `*`
+action, every resource an exact ARN. A function that sends to a queue may also make one-time schedules
+in the app's delay group (a delay past SQS's 900 s, see `portable_fn_aws.publish`) and pass them the
+delay role, which may only send to the queues some function of the app sends to: the one resource
+pattern is that group's schedules, whose names are picked when they are made. Topics, buckets and
 schedules invoke the function through its resource policy (see `Permission`), so they need nothing in
 the role. Documents are serialised one canonical way, so the document read back from IAM compares
 equal to the one built here.
@@ -13,6 +17,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 POLICY_NAME = "portable-fn"
@@ -24,6 +29,13 @@ DEAD_LETTER_ACTIONS = ("sqs:SendMessage",)
 STATE_READ_ACTIONS = ("dynamodb:GetItem",)
 STATE_WRITE_ACTIONS = ("dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem")
 SCHEDULER_ACTIONS = ("lambda:InvokeFunction",)
+# What `portable_fn_aws.publish` calls: Publish(Batch) on a topic, SendMessage(Batch) on a queue, and,
+# for a delay past SQS's, CreateSchedule with the delay role (which sends to the queue).
+PUBLISH_ACTIONS = ("sns:Publish",)
+SEND_ACTIONS = ("sqs:SendMessage",)
+DELAY_ACTIONS = ("scheduler:CreateSchedule",)
+PASS_ROLE_ACTIONS = ("iam:PassRole",)
+SCHEDULER_SERVICE = "scheduler.amazonaws.com"
 
 
 def canonical(document: dict[str, Any]) -> str:
@@ -51,8 +63,23 @@ def statement(sid: str, actions: tuple[str, ...], resources: list[str]) -> dict[
     return {"Sid": sid, "Effect": "Allow", "Action": sorted(actions), "Resource": sorted(resources)}
 
 
+@dataclass(frozen=True)
+class Sends:
+    """What a function may send to: the ARNs of the topics and queues it declares, and, when it sends to
+    a queue, the ARN pattern of the delay group's schedules and the delay role's ARN."""
+
+    topics: tuple[str, ...] = ()
+    queues: tuple[str, ...] = ()
+    schedules: str = ""
+    delay_role: str = ""
+
+
 def function_policy(
-    log_group_arn: str, queue_arn: str, dead_letter_arn: str, tables: Mapping[str, bool] | None = None
+    log_group_arn: str,
+    queue_arn: str,
+    dead_letter_arn: str,
+    tables: Mapping[str, bool] | None = None,
+    sends: Sends = Sends(),
 ) -> str:
     """The inline policy of one function's role; `tables` maps the ARN of each state's table the function
     declares to whether it writes it."""
@@ -67,7 +94,25 @@ def function_policy(
         statements.append(statement("ReadState", STATE_READ_ACTIONS, read))
     if written:
         statements.append(statement("WriteState", STATE_WRITE_ACTIONS, written))
-    return canonical({"Version": VERSION, "Statement": statements})
+    return canonical({"Version": VERSION, "Statement": statements + send_statements(sends)})
+
+
+def send_statements(sends: Sends) -> list[dict[str, Any]]:
+    out = []
+    if sends.topics:
+        out.append(statement("PublishTopics", PUBLISH_ACTIONS, list(sends.topics)))
+    if sends.queues:
+        out.append(statement("SendQueues", SEND_ACTIONS, list(sends.queues)))
+    if sends.schedules:
+        out.append(statement("DelaySends", DELAY_ACTIONS, [sends.schedules]))
+        passing = statement("PassDelayRole", PASS_ROLE_ACTIONS, [sends.delay_role])
+        out.append({**passing, "Condition": {"StringEquals": {"iam:PassedToService": SCHEDULER_SERVICE}}})
+    return out
+
+
+def delay_policy(queue_arns: list[str]) -> str:
+    """The inline policy of the role Scheduler sends delayed messages with: to the app's queues, nothing else."""
+    return canonical({"Version": VERSION, "Statement": [statement("SendDelayed", SEND_ACTIONS, queue_arns)]})
 
 
 def scheduler_policy(function_arns: list[str]) -> str:

@@ -5,9 +5,10 @@ buckets, log groups, state tables; the deployment bucket is the bucket of its na
 listed under the app's role path and their tags checked; schedule groups by name prefix and tags; the
 HTTP API among the APIs of its name, by the tags it carries. What AWS cannot tag is read through its
 tagged parent: a function's URL, permissions, async invoke config and event source mappings; a topic's
-subscriptions; a bucket's notification entries (whose `Id` names app and stage); an HTTP API's stage,
-integrations and routes; the deployment bucket's objects (all of them are the app's zips). Only
-Describe/Get/List calls are made here, and a Scan of one item of each state table (whether it holds data).
+subscriptions; a schedule group's schedules (not the delay group's: functions make those); a bucket's
+notification entries (whose `Id` names app and stage); an HTTP API's stage, integrations and routes; the
+deployment bucket's objects (all of them are the app's zips). Only Describe/Get/List calls are made here,
+and a Scan of one item of each state table (whether it holds data).
 """
 
 from __future__ import annotations
@@ -299,14 +300,17 @@ class RemoteReader:
         ]
 
     def schedules(self) -> list[Resource]:
+        """The app's schedule groups, and the schedules of its schedule group (the delay group's belong to
+        the functions that made them, not to deploy)."""
         found: list[Resource] = []
-        for group in self.aws.pages(
-            self.aws.scheduler, "list_schedule_groups", "ScheduleGroups", NamePrefix=self.names.schedule_group
-        ):
+        prefix = self.names.schedule_groups_prefix
+        for group in self.aws.pages(self.aws.scheduler, "list_schedule_groups", "ScheduleGroups", NamePrefix=prefix):
             group_tags = tag_dict(self.aws.scheduler.list_tags_for_resource(ResourceArn=group["Arn"]).get("Tags", []))
             if not has_tags(group_tags, self.names.app, self.names.stage):
                 continue
             found.append(ScheduleGroup(group["Name"]))
+            if group["Name"] == self.names.delay_group:
+                continue
             for item in self.aws.pages(self.aws.scheduler, "list_schedules", "Schedules", GroupName=group["Name"]):
                 schedule = self.aws.scheduler.get_schedule(Name=item["Name"], GroupName=group["Name"])
                 found.append(

@@ -31,6 +31,7 @@ SHIPPED_SHIM = {
     "dead_letter.py",
     "visibility.py",
     "state.py",
+    "publish.py",
 }
 
 

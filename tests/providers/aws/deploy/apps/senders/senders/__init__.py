@@ -1,0 +1,1 @@
+"""Functions that send to topics and queues."""

@@ -170,7 +170,7 @@ def _event(
     own[HOPS] = hops
     if datacontenttype is None and data is not None and not isinstance(data, (bytes, str)):
         datacontenttype = "application/json"
-    return CloudEvent(
+    event: CloudEvent[Any] = CloudEvent(
         id=_event_id(call, function, index),
         source=source or f"/apps/{os.environ.get('PORTABLE_FN_APP') or 'local'}/functions/{function}",
         type=type,
@@ -180,6 +180,14 @@ def _event(
         time=_now(),
         extensions=own,
     )
+    try:  # here, where the handler can hear it, rather than when the call's events are published
+        event.to_json()
+    except (TypeError, ValueError) as exc:
+        raise PortableFnError(
+            f"{function!r} emitting {type!r}: the event cannot be sent as JSON ({exc}); emit dicts, lists, "
+            "strings, numbers, bytes, pydantic models or dataclasses."
+        ) from None
+    return event
 
 
 def stable_key(call: Call) -> str | None:

@@ -340,3 +340,8 @@ def test_an_undeclared_target_is_an_error_naming_the_declaration(published: Reco
 def test_emit_refuses_what_is_not_a_topic_or_queue() -> None:
     with pytest.raises(Exception, match="emit to a topic or queue"):
         emit("order-events", data={}, type="x")
+
+
+def test_data_that_is_not_json_fails_the_emit_saying_so() -> None:
+    with pytest.raises(Exception, match="'shop.odd': the event cannot be sent as JSON"):
+        emit(handlers.ORDER_EVENTS, data={"when": object()}, type="shop.odd")

@@ -13,6 +13,8 @@ inside every deployed function.
 
 from __future__ import annotations
 
+import typing as _typing
+
 from .runtime import (
     CircuitOpenError,
     CloudEvent,
@@ -93,4 +95,36 @@ __all__ = [
     "state",
     "storage",
     "topic",
+    "EventTimeout",
+    "StepFailed",
+    "Workflow",
+    "WorkflowCancelled",
+    "WorkflowError",
+    "send_event",
+    "start_workflow",
+    "step_key",
+    "workflow",
 ]
+
+
+# Workflows are imported when an app first uses them, not by every function's cold start (compiling the
+# engine costs ~10 ms where bytecode is not cached, as on the clouds' read-only mounts).
+_LAZY = (
+    "EventTimeout",
+    "StepFailed",
+    "Workflow",
+    "WorkflowCancelled",
+    "WorkflowError",
+    "send_event",
+    "start_workflow",
+    "step_key",
+    "workflow",
+)
+
+
+def __getattr__(name: str) -> _typing.Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module("portable_fn.runtime.workflow"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

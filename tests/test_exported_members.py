@@ -31,7 +31,8 @@ def _public_members(module: types.ModuleType) -> set[str]:
 
 @pytest.mark.parametrize("module", [portable_fn, portable_fn.runtime], ids=lambda m: m.__name__)
 def test_all_imports_are_exported(module: types.ModuleType) -> None:
-    assert set(module.__all__) == _public_members(module)
+    lazy = set(getattr(module, "_LAZY", ()))  # resolved on first use by the module's __getattr__
+    assert set(module.__all__) == _public_members(module) | lazy
     assert len(module.__all__) == len(set(module.__all__)), "duplicates in __all__"
     assert module.__all__ == sorted(module.__all__, key=_isort_key)
 
@@ -43,8 +44,19 @@ def test_every_exported_name_resolves(module: types.ModuleType) -> None:
 
 
 def test_the_facade_re_exports_the_runtime_objects_themselves() -> None:
+    import portable_fn.runtime.workflow as engine
+
     for name in portable_fn.__all__:
-        assert getattr(portable_fn, name) is getattr(portable_fn.runtime, name), name
+        home = engine if name in portable_fn._LAZY else portable_fn.runtime
+        assert getattr(portable_fn, name) is getattr(home, name), name
+
+
+def test_workflows_are_not_imported_by_the_runtime_a_function_loads() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, portable_fn; print('portable_fn.runtime.workflow' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "False\n"
 
 
 def test_user_names_from_the_design_are_importable_from_portable_fn() -> None:
@@ -77,6 +89,11 @@ def test_user_names_from_the_design_are_importable_from_portable_fn() -> None:
         "idempotent",
         "breaker",
         "CircuitOpenError",
+        "workflow",
+        "Workflow",
+        "start_workflow",
+        "send_event",
+        "step_key",
     }
     assert user_names <= set(portable_fn.__all__)
 

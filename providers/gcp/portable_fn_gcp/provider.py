@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from portable_fn.config import typed_settings
 from portable_fn.provider import Progress, Provider
+from portable_fn.runtime.channels import Channel
 from portable_fn.runtime.cloudevent import CloudEvent
 from portable_fn.runtime.errors import InvalidEventError, UnsupportedTriggerError
 from portable_fn.runtime.http import Headers
@@ -82,10 +83,12 @@ class GcpProvider(Provider):
 
     def plan_notes(self, app: App, stage: str) -> list[str]:
         """What `plan` says beside its steps: each function whose retry policy Google clamps or cannot honour
-        (`deploy.retries`)."""
+        (`deploy.retries`), and functions that send with nothing granted for want of a service account
+        (`deploy.desired.channel_notes`)."""
+        from .deploy.desired import channel_notes
         from .deploy.retries import retry_notes
 
-        return retry_notes(app)
+        return [*retry_notes(app), *channel_notes(app, self.config)]
 
     def read_logs(self, app: App, stage: str, functions: Sequence[Any], since: datetime) -> list[LogEntry]:
         """The functions' Cloud Logging entries (see `logs`), from the endpoint `endpoints.logging` names,
@@ -152,6 +155,12 @@ def _check_function(spec: FunctionSpec, options: Any) -> None:
             f"{where}: timeout_s={options.timeout_s} is over the limit of {MAX_EVENT_TIMEOUT_S} seconds for "
             "event-driven functions. Lower timeout_s, or hand the work to an HTTP function (up to 3600 s)."
         )
+    for channel in (use.resource for use in options.uses if isinstance(use.resource, Channel)):
+        if channel.fifo:
+            raise UnsupportedTriggerError(
+                f"{where}: it sends to queue({channel.name!r}, fifo=True), which needs ordered delivery; the queue's "
+                "Pub/Sub topic delivers without order. Drop fifo=True, or order by a key in your own store."
+            )
     if isinstance(spec.trigger, Queue) and spec.trigger.fifo:
         raise UnsupportedTriggerError(
             f"{where}: queue({spec.trigger.name!r}, fifo=True) cannot be honoured: Eventarc's Pub/Sub "

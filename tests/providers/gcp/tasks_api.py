@@ -8,11 +8,12 @@ first held to those documents by `discovery.Discovery` (a method they do not des
 query they do not allow a 400 in their words), and every answer to the method's response schema (a stray
 one is a 500, listed in `answer_problems`).
 
-What the documents say only in prose is checked here, as Cloud Tasks does: a queue id of letters, digits and
-hyphens (at most 100) under its location, a queue name that existed too recently refused (Cloud Tasks keeps
-a deleted queue's name for 7 days), a task's queue existing, an HTTP task with a url beginning http:// or
-https://, a body only with POST, PUT or PATCH, a `scheduleTime` at most 30 days ahead, an OAuth token naming
-a service account, the task at most 1 MB; IAM policies set only with the etag last read.
+What the documents say only in prose is done here, as Cloud Tasks does: a queue id of letters, digits and
+hyphens (at most 100) under its location; a deleted queue's name in its tombstone window (`deleted`), where
+a create "may appear to recreate the queue" but a get still finds none; a task's queue existing, an HTTP task
+with a url beginning http:// or https://, a body only with POST, PUT or PATCH, a `scheduleTime` at most 30
+days ahead, an OAuth token naming a service account, the task's body at most 100KB; IAM policies set only
+with the etag last read.
 
 `tasks` holds every task made (as sent, its body decoded), `requests` every (method id, body) served.
 """
@@ -51,7 +52,7 @@ discovery = _discovery()
 DOCUMENTS = discovery.Discovery(("cloudtasks.v2", "iam.v1"))
 QUEUE = re.compile(r"(?P<parent>projects/[^/]+/locations/[^/]+)/queues/(?P<id>[A-Za-z0-9-]{1,100})\Z")
 MAX_AHEAD = timedelta(days=30)
-MAX_TASK_BYTES = 1_000_000
+MAX_TASK_BYTES = 100 * 1024  # "The maximum task size is 100KB" (tasks.create)
 BODY_METHODS = ("POST", "PUT", "PATCH")
 
 
@@ -111,7 +112,7 @@ class CloudTasksApi:
         self.requests.append((served.id, body))
         method = served.id.rsplit(".", 1)[-1]
         where = served.params.get("name") or served.params.get("parent") or served.params.get("resource", "")
-        answer = getattr(self, method if "tasks." not in served.id else "create_task")(where, body or {}, query)
+        answer = getattr(self, "create_task" if ".queues.tasks." in served.id else method)(where, body or {}, query)
         self.answer_problems += DOCUMENTS.answer(served, answer)
         return answer
 
@@ -122,14 +123,10 @@ class CloudTasksApi:
         name = queue["name"]
         if name in self.queues:
             raise ApiError(409, "ALREADY_EXISTS", "Requested entity already exists")
-        if name in self.deleted:
-            raise ApiError(
-                400,
-                "FAILED_PRECONDITION",
-                "The queue cannot be created because a queue with this name existed too recently.",
-            )
-        self.queues[name] = {**queue, "state": "RUNNING"}
-        return self.queues[name]
+        made = {**queue, "state": "RUNNING"}
+        if name not in self.deleted:  # in its tombstone window a create "appears to recreate the queue"
+            self.queues[name] = made
+        return made
 
     def get(self, name: str, body: Any, query: dict[str, str]) -> dict[str, Any]:
         return self.queue(name)
@@ -175,8 +172,8 @@ class CloudTasksApi:
         due = datetime.fromisoformat(task.get("scheduleTime", now.isoformat()).replace("Z", "+00:00"))
         if due - now > MAX_AHEAD:
             raise ApiError(400, "INVALID_ARGUMENT", "Task.schedule_time is more than 30 days in the future")
-        if len(json.dumps(task)) > MAX_TASK_BYTES * 4 // 3 + 4096:
-            raise ApiError(400, "INVALID_ARGUMENT", "Task size is over the 1 MB limit")
+        if len(base64.b64decode(http.get("body", ""))) > MAX_TASK_BYTES:
+            raise ApiError(400, "INVALID_ARGUMENT", "Task size is over the 100KB limit")
         name = task.get("name") or f"{parent}/tasks/{next(self._ids)}"
         sent = {**task, "name": name, "parent": parent}
         sent["httpRequest"] = {**http, "body": base64.b64decode(http.get("body", ""))}

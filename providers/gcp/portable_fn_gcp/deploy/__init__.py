@@ -11,6 +11,9 @@
                 deploy                               retries     where Google clamps a retry policy (plan)
     storage_agent  the Cloud Storage service agent's publisher grant on the project (storage triggers)
 
+A topic or queue some function sends to is a Pub/Sub topic, named to the functions that declare it; a queue's
+delayed sends wait as Cloud Tasks tasks on the app's delay queue (see `desired` for both and their grants).
+
 A state some function uses gets its own Firestore database (`<app>-<stage>-<state>`, TTL policy on
 `expires_at`), named to the functions that declare it in `PORTABLE_FN_STATE_<NAME>`; the app's own
 `service_account` is granted roles/datastore.user or .viewer on the project under an IAM condition naming
@@ -53,6 +56,7 @@ from .desired import (
     MAX_EVENT_TIMEOUT_S,
     Target,
     desired,
+    wants_delays,
     wants_event_receiver_grant,
     wants_storage_agent_grant,
 )
@@ -126,6 +130,8 @@ class GcpDeployer(Deployer[GcpClient, Names]):
             storage_agent=wants_storage_agent_grant(app, config),
             event_receiver=wants_event_receiver_grant(app, config),
             states=bool(app.states),
+            channels=frozenset(self.names(app, stage).topic(channel.name) for channel in app.channels),
+            delays=wants_delays(app),
         ).read()
 
     def appliers(self, app: App, stage: str) -> Appliers:

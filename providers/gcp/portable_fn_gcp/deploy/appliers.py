@@ -7,7 +7,9 @@ function a failed run left FAILED is read back as such and updated as a whole, s
 after a failure converges. Function creates and updates upload the source zip first (generateUploadUrl,
 then a PUT to the signed URL) and wait for the long-running operation. The one project-wide change,
 the Cloud Storage service agent's publisher grant, is added when missing and never revoked; the app's own
-account's event receiver grant on the project is added, and taken back on `remove`.
+account's event receiver grant on the project is added, and taken back on `remove`. The grants for sending
+(publisher on a topic, enqueuer on the delay queue, user of the account itself) are read-modify-writes of
+that one resource's IAM policy, as the dead-letter grants are.
 """
 
 from __future__ import annotations
@@ -32,13 +34,17 @@ from .resources import (
     Bucket,
     DeadLetterRoute,
     DeadLetterSubscription,
+    DelayQueue,
+    EnqueuerGrant,
     EventReceiverGrant,
     Function,
     PublicInvoker,
+    PublisherGrant,
     SchedulerJob,
     StateDatabase,
     StateGrant,
     StorageAgentGrant,
+    TokenGrant,
     Topic,
     TriggerInvoker,
 )
@@ -164,6 +170,85 @@ class Topics(Applier[Topic]):
         self.tolerate_missing(
             lambda: self.gcp.call("pubsub", "delete_topic", request={"topic": self.names.topic_path(resource.name)})
         )
+
+
+class PublisherGrants(Applier[PublisherGrant]):
+    """The app's account in the topic's `roles/pubsub.publisher` binding."""
+
+    def create(self, resource: PublisherGrant) -> None:
+        grant(self.gcp, "pubsub", resource.topic, resource.role, resource.member)
+
+    def update(self, resource: PublisherGrant, previous: PublisherGrant, changes: tuple[str, ...]) -> None:
+        self.delete(previous)
+        self.create(resource)
+
+    def delete(self, resource: PublisherGrant) -> None:
+        self.tolerate_missing(lambda: revoke(self.gcp, "pubsub", resource.topic, resource.role, resource.member))
+
+
+class DelayQueues(Applier[DelayQueue]):
+    """The app's Cloud Tasks queue, with Cloud Tasks' own defaults (rate limits, retries with backoff). One that
+    exists (a run that failed after making it) is adopted. A create is confirmed by reading the queue back: in a
+    deleted queue's tombstone window (up to 3 days) Cloud Tasks may answer as if it made it, and did not."""
+
+    def create(self, resource: DelayQueue) -> None:
+        path = self.names.queue_path(resource.name)
+        try:
+            self.gcp.call("tasks", "create_queue", request={"parent": self.names.location, "queue": {"name": path}})
+        except AlreadyExists:
+            self.gcp.progress(f"      Cloud Tasks queue {resource.name} exists already: adopted")
+        try:
+            self.gcp.call("tasks", "get_queue", request={"name": path})
+        except NotFound as exc:
+            raise DeployError(
+                f"Deploying to gcp: Cloud Tasks answered that it made the delay queue {path}, but it is not there: "
+                "a queue of that name was deleted recently (`portable-fn remove`), and Cloud Tasks keeps the name "
+                "for up to 3 days. Deploy again once they have passed, or deploy under another stage name."
+            ) from exc
+
+    def delete(self, resource: DelayQueue) -> None:
+        path = self.names.queue_path(resource.name)
+        self.tolerate_missing(lambda: self.gcp.call("tasks", "delete_queue", request={"name": path}))
+
+
+class EnqueuerGrants(Applier[EnqueuerGrant]):
+    """The app's account in the delay queue's `roles/cloudtasks.enqueuer` binding."""
+
+    def create(self, resource: EnqueuerGrant) -> None:
+        grant(self.gcp, "tasks", resource.queue, resource.role, resource.member)
+
+    def update(self, resource: EnqueuerGrant, previous: EnqueuerGrant, changes: tuple[str, ...]) -> None:
+        self.delete(previous)
+        self.create(resource)
+
+    def delete(self, resource: EnqueuerGrant) -> None:
+        self.tolerate_missing(lambda: revoke(self.gcp, "tasks", resource.queue, resource.role, resource.member))
+
+
+class TokenGrants(Applier[TokenGrant]):
+    """The app's account in its own `roles/iam.serviceAccountUser` binding. A caller Google refuses (403) is told
+    the gcloud command."""
+
+    def create(self, resource: TokenGrant) -> None:
+        self.edit(resource, grant, "add")
+
+    def delete(self, resource: TokenGrant) -> None:
+        self.edit(resource, revoke, "remove")
+
+    def edit(self, resource: TokenGrant, change: Callable[..., bool], verb: str) -> None:
+        account = self.names.account_path(resource.name)
+        try:
+            change(self.gcp, "iam", account, resource.role, resource.member)
+        except NotFound:
+            if verb == "add":
+                raise
+        except Forbidden as exc:
+            raise not_enabled(exc, self.names.project) or DeployError(
+                f"Deploying to gcp: a delayed send's task carries a token of {resource.name}, and Google refused to "
+                f"let deploy {verb} its {resource.role} on itself ({type(exc).__name__}: {exc}). Have a project owner "
+                f"run this once:\n    gcloud iam service-accounts {verb}-iam-policy-binding {resource.name} "
+                f"--member={resource.member} --role={resource.role}\nthen run `portable-fn` again."
+            ) from exc
 
 
 class Buckets(Applier[Bucket]):
@@ -619,4 +704,8 @@ APPLIERS: dict[type[Resource], type[Applier[Any]]] = {
     EventReceiverGrant: EventReceiverGrants,
     StateDatabase: StateDatabases,
     StateGrant: StateGrants,
+    PublisherGrant: PublisherGrants,
+    DelayQueue: DelayQueues,
+    EnqueuerGrant: EnqueuerGrants,
+    TokenGrant: TokenGrants,
 }

@@ -13,6 +13,8 @@ points at the Pub/Sub emulator, which the library then dials itself):
     eventarc    google.cloud.eventarc_v1.EventarcClient            the functions' triggers (their subscription)
     firestore   google.cloud.firestore_admin_v1.FirestoreAdminClient  the states' databases and TTL policies
     documents   google.cloud.firestore_v1 FirestoreClient           whether a state's database holds documents
+    tasks       google.cloud.tasks_v2.CloudTasksClient              the delay queue and its IAM
+    iam         ServiceAccountsIam (below)                          a service account's own IAM policy
 
 Endpoints: `endpoint_url` points every service at one place (a recording endpoint, a proxy);
 `endpoints = {functions = "...", pubsub = "...", ...}` in the settings wins per service. An endpoint on
@@ -54,6 +56,8 @@ SERVICES = (
     "eventarc",
     "firestore",
     "documents",
+    "tasks",
+    "iam",
 )
 SAME_ENDPOINT = {"subscriber": "pubsub", "documents": "firestore"}  # each pair is one API
 NotFound, AlreadyExists, Forbidden = google_errors.NotFound, google_errors.Conflict, google_errors.Forbidden
@@ -161,6 +165,8 @@ class GcpClient:
         credentials = self.credentials
         if credentials is None and endpoint and endpoint.startswith("http://"):
             credentials = AnonymousCredentials()  # type: ignore[no-untyped-call]
+        if name == "iam":
+            return ServiceAccountsIam(endpoint, credentials)
         if name == "storage":  # not a generated client: no transport choice, JSON over HTTP
             import google.cloud.storage as storage  # type: ignore[import-untyped]
 
@@ -225,9 +231,58 @@ def _client_class(name: str) -> Any:
         from google.cloud.firestore_v1.services.firestore import FirestoreClient
 
         return FirestoreClient
+    if name == "tasks":
+        from google.cloud import tasks_v2
+
+        return tasks_v2.CloudTasksClient
     from google.cloud import run_v2
 
     return run_v2.ServicesClient
+
+
+class ServiceAccountsIam:
+    """IAM's `projects.serviceAccounts` getIamPolicy / setIamPolicy over REST (google-cloud-iam's client speaks
+    gRPC only), taking and giving `google.iam.v1` Policy messages as the generated clients' IAM methods do, so
+    `routes.grant` edits a service account's policy as it edits a topic's. Errors are google.api_core's."""
+
+    ROOT = "https://iam.googleapis.com"
+    SCOPES = ("https://www.googleapis.com/auth/cloud-platform",)
+
+    def __init__(self, endpoint: str | None, credentials: Credentials | None) -> None:
+        self.root = (endpoint or self.ROOT).rstrip("/")
+        self.credentials = credentials
+        self._session: Any = None
+
+    def get_iam_policy(self, request: Mapping[str, Any]) -> Any:
+        version = (request.get("options") or {}).get("requested_policy_version")
+        query = {"options.requestedPolicyVersion": version} if version else {}
+        return self._post(request["resource"], "getIamPolicy", None, query)
+
+    def set_iam_policy(self, request: Mapping[str, Any]) -> Any:
+        from google.protobuf import json_format  # type: ignore[import-untyped]
+
+        return self._post(request["resource"], "setIamPolicy", {"policy": json_format.MessageToDict(request["policy"])})
+
+    def _post(self, resource: str, verb: str, body: dict[str, Any] | None, query: dict[str, Any] | None = None) -> Any:
+        from google.api_core import exceptions
+        from google.iam.v1 import policy_pb2  # type: ignore[import-untyped]
+        from google.protobuf import json_format
+
+        answer = self.session().post(f"{self.root}/v1/{resource}:{verb}", json=body, params=query, timeout=60)
+        if answer.status_code >= 400:
+            raise exceptions.from_http_response(answer)  # type: ignore[no-untyped-call]
+        return json_format.ParseDict(answer.json(), policy_pb2.Policy(), ignore_unknown_fields=True)
+
+    def session(self) -> Any:
+        if self._session is None:
+            import google.auth
+            from google.auth.transport.requests import AuthorizedSession
+
+            credentials = self.credentials
+            if credentials is None:
+                credentials, _ = google.auth.default(scopes=self.SCOPES)
+            self._session = AuthorizedSession(credentials)  # type: ignore[no-untyped-call]
+        return self._session
 
 
 # -- credentials: what a user can do about them -----------------------------------------------------

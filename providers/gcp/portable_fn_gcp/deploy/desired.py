@@ -30,6 +30,16 @@ under a condition naming that one database (`StateGrant`). The account is shared
 it holds the union of what they declare; each function's own declaration is enforced at run time
 (`check_access`).
 
+A topic or queue some function sends to (`uses=[order_events.publish()]`, `uses=[orders.send()]`) is a Pub/Sub
+topic (`Names.topic`, the one a trigger on it subscribes to), made whether or not a function of the app receives
+from it; each function that declares it gets `PORTABLE_FN_TOPIC_<NAME>` / `PORTABLE_FN_QUEUE_<NAME>` (the topic's
+path). When some function sends to a queue, the app gets a Cloud Tasks queue for delayed sends (`DelayQueue`),
+named to the functions that send to a queue in `PORTABLE_FN_DELAY_QUEUE`. With an app's own `service_account`,
+that account is granted `roles/pubsub.publisher` on each such topic (`PublisherGrant`), and for delays
+`roles/cloudtasks.enqueuer` on the queue (`EnqueuerGrant`) and `roles/iam.serviceAccountUser` on itself
+(`TokenGrant`: a task publishes with its token), its email in `PORTABLE_FN_DELAY_ACCOUNT`; without one nothing
+is granted (`channel_notes` says so in `plan`).
+
 An app that names its own `service_account` (the runtime and trigger identity) has deploy grant it what
 Eventarc's delivery needs: `roles/run.invoker` on each event function's Cloud Run service
 (`TriggerInvoker`), and with a storage trigger `roles/eventarc.eventReceiver` on the project
@@ -45,25 +55,32 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from portable_fn.deploy import Artifact, Resource
+from portable_fn.runtime.channels import QUEUE, Channel
+from portable_fn.runtime.channels import locator_env as channel_env
 from portable_fn.runtime.function import FunctionOptions, FunctionSpec
 from portable_fn.runtime.retry import RetryPolicy
 from portable_fn.runtime.state import State, locator_env
 from portable_fn.runtime.triggers import Http, Queue, Schedule, Storage
 from portable_fn.runtime.triggers import Topic as TopicTrigger
 
+from ..publish import DELAY_ACCOUNT_ENV, DELAY_QUEUE_ENV
 from ..settings import GcpSettings
 from .naming import Names, source_label
 from .resources import (
     Bucket,
     DeadLetterRoute,
     DeadLetterSubscription,
+    DelayQueue,
+    EnqueuerGrant,
     EventReceiverGrant,
     Function,
     PublicInvoker,
+    PublisherGrant,
     SchedulerJob,
     StateDatabase,
     StateGrant,
     StorageAgentGrant,
+    TokenGrant,
     Topic,
     TriggerInvoker,
     in_order,
@@ -108,6 +125,7 @@ def desired(target: Target) -> list[Resource]:
     if wants_event_receiver_grant(target.app, target.settings):
         resources.append(EventReceiverGrant(target.settings.service_account, project=target.names.project))
     resources += state_resources(target)
+    resources += channel_resources(target)
     for spec in target.app.functions:
         resources += FunctionResources(target, spec).build()
     return in_order(resources)
@@ -132,6 +150,50 @@ def state_resources(target: Target) -> list[Resource]:
                 )
             )
     return out
+
+
+def channel_resources(target: Target) -> list[Resource]:
+    """A topic per channel some function sends to, the delay queue when one is a queue, and the app's account's
+    grants on each (none without an account)."""
+    names, account, app = target.names, target.settings.service_account, target.app
+    member = f"serviceAccount:{account}"
+    out: list[Resource] = []
+    for channel in app.channels:
+        topic = names.topic(channel.name)
+        out.append(Topic(topic))
+        if account:
+            out.append(PublisherGrant(topic, topic=names.topic_path(topic), member=member))
+    if wants_delays(app):
+        queue = names.delay_queue
+        out.append(DelayQueue(queue))
+        if account:
+            out += [
+                EnqueuerGrant(queue, queue=names.queue_path(queue), member=member),
+                TokenGrant(account, member=member),
+            ]
+    return out
+
+
+def wants_delays(app: App) -> bool:
+    """Whether the app gets a delay queue: some function sends to a queue (a topic takes no delay)."""
+    return any(channel.kind == QUEUE for channel in app.channels)
+
+
+def channel_notes(app: App, settings: GcpSettings) -> list[str]:
+    """What `plan` says when functions send to topics or queues and deploy grants nothing for want of an account."""
+    if settings.service_account or not app.channels:
+        return []
+    senders = sorted({spec.name for channel in app.channels for spec in app.senders(channel)})
+    delays = wants_delays(app)
+    needs = "roles/pubsub.publisher on exactly those topics"
+    if delays:
+        needs += " and what a delayed send needs (roles/cloudtasks.enqueuer on the delay queue, "
+        needs += "roles/iam.serviceAccountUser on itself)"
+    return [
+        f"{', '.join(senders)} send to {', '.join(repr(c) for c in app.channels)}: service_account is unset, so "
+        "deploy grants nothing and they send as Google's default compute account. Set service_account under "
+        f"[tool.portable-fn.gcp] to have deploy grant it {needs}."
+    ]
 
 
 def retry_backoff_s(policy: RetryPolicy) -> tuple[int, int]:
@@ -263,7 +325,19 @@ class FunctionResources:
         for use in self.options.uses:
             if isinstance(use.resource, State):
                 own[locator_env(use.resource.name)] = self.t.names.state_locator(use.resource.name)
+        own.update(self.channel_env())
         return {**config.defaults.env, **(stage.env if stage else {}), **self.spec.options.env, **own}
+
+    def channel_env(self) -> dict[str, str]:
+        """Where each channel the function sends to is, and for a sender to a queue where delays go and as whom."""
+        names, account = self.t.names, self.t.settings.service_account
+        channels = [use.resource for use in self.options.uses if isinstance(use.resource, Channel)]
+        out = {channel_env(c.kind, c.name): names.topic_path(names.topic(c.name)) for c in channels}
+        if any(channel.kind == QUEUE for channel in channels):
+            out[DELAY_QUEUE_ENV] = names.queue_path(names.delay_queue)
+            if account:
+                out[DELAY_ACCOUNT_ENV] = account
+        return out
 
     def event_trigger(self) -> dict[str, Any]:
         trigger = self.spec.trigger

@@ -2,9 +2,10 @@
 
 Every name starts with `<app>-<stage>-`. Functions and Pub/Sub topics carry the two labels below, and
 remote state is found by them; Cloud Scheduler jobs cannot be labelled, so their description carries
-the marker `portable-fn:<app>:<stage>` instead. Label values allow only lowercase letters, digits, `_`
-and `-` (at most 63), so `label_value` folds anything else to `_`; a name longer than Google allows is
-cut and ends in 8 hex digits of its SHA-256, so it stays unique and stable.
+the marker `portable-fn:<app>:<stage>` instead, and the Cloud Tasks queue is found by its name. Label
+values allow only lowercase letters, digits, `_` and `-` (at most 63), so `label_value` folds anything
+else to `_`; a name longer than Google allows is cut and ends in 8 hex digits of its SHA-256, so it
+stays unique and stable.
 """
 
 from __future__ import annotations
@@ -18,10 +19,12 @@ LABEL_STAGE = "portable-fn-stage"
 LABEL_SOURCE = "portable-fn-source"  # the first 32 hex digits of the source zip's SHA-256
 JOB_MARKER = "portable-fn"
 
-MAX_FUNCTION, MAX_TOPIC, MAX_JOB, MAX_LABEL, MAX_DATABASE = 63, 255, 500, 63, 63
+MAX_FUNCTION, MAX_TOPIC, MAX_JOB, MAX_LABEL, MAX_DATABASE, MAX_QUEUE = 63, 255, 500, 63, 63, 100
 STATE_COLLECTION = "items"  # the one collection of a state's database
 _NOT_FUNCTION = re.compile(r"[^a-z0-9-]+")
 _NOT_LABEL = re.compile(r"[^a-z0-9_-]+")
+_NOT_QUEUE = re.compile(r"[^A-Za-z0-9-]+")
+DELAYS = "pfn-delays"  # the Cloud Tasks queue of an app and stage's delayed sends
 
 
 def fit(name: str, limit: int) -> str:
@@ -96,6 +99,20 @@ class Names:
     def state_locator(self, state: str) -> str:
         """What `PORTABLE_FN_STATE_<NAME>` holds: the state's collection, as Firestore names it."""
         return f"{self.database_path(self.database(state))}/documents/{STATE_COLLECTION}"
+
+    @property
+    def delay_queue(self) -> str:
+        """The id of the app and stage's Cloud Tasks queue (`[A-Za-z0-9-]`, at most 100): queues carry no
+        labels, so remote finds it by this name."""
+        return fit(_NOT_QUEUE.sub("-", f"{self.prefix}-{DELAYS}"), MAX_QUEUE)
+
+    def queue_path(self, queue: str) -> str:
+        return f"{self.location}/queues/{queue}"
+
+    @staticmethod
+    def account_path(email: str) -> str:
+        """A service account as IAM names it (`-`: the project is the account's own)."""
+        return f"projects/-/serviceAccounts/{email}"
 
     def subscription_path(self, subscription: str) -> str:
         return f"projects/{self.project}/subscriptions/{subscription}"

@@ -1,6 +1,7 @@
 """What a user needs after a deploy, read from the remote state: per function its id and how to reach
 or feed it (URL, topic, bucket, schedule), and where its dead-lettered events go and are kept; per state its
-Firestore database and collection."""
+Firestore database and collection; per topic or queue some function sends to its Pub/Sub topic, and the Cloud
+Tasks queue delayed sends wait in."""
 
 from __future__ import annotations
 
@@ -9,7 +10,16 @@ from typing import TYPE_CHECKING, Any
 from portable_fn.deploy import RemoteState
 
 from .naming import Names
-from .resources import DeadLetterRoute, DeadLetterSubscription, Function, PublicInvoker, SchedulerJob, StateDatabase
+from .resources import (
+    DeadLetterRoute,
+    DeadLetterSubscription,
+    DelayQueue,
+    Function,
+    PublicInvoker,
+    SchedulerJob,
+    StateDatabase,
+    Topic,
+)
 
 if TYPE_CHECKING:
     from portable_fn.app import App
@@ -33,7 +43,21 @@ def outputs(app: App, stage: str, remote: RemoteState, names: Names) -> dict[str
         for state in app.states
         if (StateDatabase.kind, database := names.database(state.name)) in remote
     }
-    return {**out, "states": states} if states else out
+    out = {**out, "states": states} if states else out
+    return {**out, **channel_outputs(app, remote, names)}
+
+
+def channel_outputs(app: App, remote: RemoteState, names: Names) -> dict[str, Any]:
+    """Each topic and queue some function sends to: its Pub/Sub topic; and the delay queue, once made."""
+    channels = {
+        channel.name: {"kind": channel.kind, "topic": names.topic_path(topic)}
+        for channel in app.channels
+        if (Topic.kind, topic := names.topic(channel.name)) in remote
+    }
+    out: dict[str, Any] = {"channels": channels} if channels else {}
+    if (DelayQueue.kind, names.delay_queue) in remote:
+        out["delay_queue"] = names.queue_path(names.delay_queue)
+    return out
 
 
 def trigger_outputs(spec: FunctionSpec, deployed: Function, remote: RemoteState, names: Names) -> dict[str, Any]:

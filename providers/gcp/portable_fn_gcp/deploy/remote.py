@@ -18,6 +18,13 @@ so an app without one needs no Firestore API (the database of a state the app no
 its prefix, while it uses another). The app's account's conditional grants on
 them are read from the project's IAM policy (version 3, where conditions are kept).
 
+Sending has its grants read only where there is reason to: the app's account's publisher binding on each
+topic the app sends to or a deployed function of it was told of (`PORTABLE_FN_TOPIC_*`/`PORTABLE_FN_QUEUE_*`),
+and the Cloud Tasks delay queue (found by its name: queues carry no labels), its enqueuer binding and the
+account's binding on itself when the app sends to a queue or a deployed function was told of the queue
+(`PORTABLE_FN_DELAY_QUEUE`), so an app that sends nothing never asks Cloud Tasks or IAM. The account's binding
+on itself names the function of another app or stage that still sends later as it, if any, so `remove` keeps it.
+
 The Cloud Storage service agent's publisher grant on the project (`storage_agent`) is read for an app with
 a storage trigger; plans never delete it (`StorageAgentGrant.kept_because`: it is project-wide), so
 `remove` lists it as kept. A policy Google refuses to show (403) reads as no grant: deploy then tries to
@@ -32,6 +39,7 @@ from typing import Any
 
 from portable_fn.deploy import RemoteState, Resource
 
+from ..publish import DELAY_ACCOUNT_ENV, DELAY_QUEUE_ENV
 from ..settings import GcpSettings
 from ..state import EXPIRES_AT
 from .client import Forbidden, GcpClient, NotFound
@@ -42,13 +50,17 @@ from .resources import (
     Bucket,
     DeadLetterRoute,
     DeadLetterSubscription,
+    DelayQueue,
+    EnqueuerGrant,
     EventReceiverGrant,
     Function,
     PublicInvoker,
+    PublisherGrant,
     SchedulerJob,
     StateDatabase,
     StateGrant,
     StorageAgentGrant,
+    TokenGrant,
     Topic,
     TriggerInvoker,
     in_order,
@@ -57,6 +69,7 @@ from .routes import POLICY_V3, PUBLISHER, has_member, short, trigger_subscriptio
 from .storage_agent import holds_publisher, storage_agent
 
 INVOKER_ROLE, ALL_USERS = "roles/run.invoker", "allUsers"
+CHANNEL_ENVS = ("PORTABLE_FN_TOPIC_", "PORTABLE_FN_QUEUE_")  # `channels.locator_env` of each kind
 _MEMORY = re.compile(r"(\d+)\s*(Ki|Mi|Gi|k|M|G)?\Z")
 _MB = {
     "Ki": 1 / 1024,
@@ -76,6 +89,11 @@ def trigger_source(found: Any) -> str:
     return str(trigger.pubsub_topic) or (f"gs://{bucket}" if bucket else "")
 
 
+def sent_to(variable: str) -> bool:
+    """Whether an environment variable is a channel's locator (`PORTABLE_FN_TOPIC_X`, `PORTABLE_FN_QUEUE_X`)."""
+    return variable.startswith(CHANNEL_ENVS)
+
+
 def memory_mb(text: str) -> int:
     """MB (MiB) from Cloud Functions' availableMemory ("256Mi", "1Gi", "256M"); 0 when unreadable."""
     found = _MEMORY.match(text.strip())
@@ -93,6 +111,8 @@ class RemoteReader:
         storage_agent: bool = False,
         event_receiver: bool = False,
         states: bool = False,
+        channels: frozenset[str] = frozenset(),
+        delays: bool = False,
     ) -> None:
         self.gcp = gcp
         self.names = names
@@ -100,14 +120,19 @@ class RemoteReader:
         self.storage_agent = storage_agent  # whether the app wants the storage agent's grant (desired)
         self.event_receiver = event_receiver  # whether it wants its account's event receiver grant (desired)
         self.states = states  # whether it uses a state: else Firestore is never asked (its API may be off)
+        self.channels = channels  # the topics the app sends to (desired)
+        self.delays = delays  # whether it sends to a queue (desired): else Cloud Tasks is asked only if it did
 
     def read(self) -> RemoteState:
         found = self.found_functions()
         functions = [self.function(f) for f in found]
+        topics = self.topics()
         resources: list[Resource] = [
             *self.storage_agent_grant(),
             *self.event_receiver_grant(),
-            *self.topics(),
+            *topics,
+            *self.publisher_grants(topics, found),
+            *self.delay_resources(found),
             *self.buckets(),
         ]
         databases = self.state_databases()
@@ -156,6 +181,60 @@ class RemoteReader:
                 and trigger.service_account_email == account
                 and trigger.event_type != MESSAGE_PUBLISHED
                 and not has_labels(dict(found.labels), self.names.app, self.names.stage)
+            ):
+                return short(found.name)
+        return ""
+
+    def publisher_grants(self, topics: list[Topic], found: list[Any]) -> list[PublisherGrant]:
+        """The app's account's publisher binding on each topic it sends to, or a deployed function was told of."""
+        if not (account := self.settings.service_account):
+            return []
+        told = {short(v) for f in found for k, v in f.service_config.environment_variables.items() if sent_to(k)}
+        member, out = f"serviceAccount:{account}", []
+        for topic in topics:
+            if topic.name not in self.channels | told:
+                continue
+            path = self.names.topic_path(topic.name)
+            policy = self.gcp.call("pubsub", "get_iam_policy", request={"resource": path})
+            if has_member(policy, PublisherGrant.role, member):
+                out.append(PublisherGrant(topic.name, topic=path, member=member))
+        return out
+
+    def delay_resources(self, found: list[Any]) -> list[Resource]:
+        """The delay queue, its enqueuer binding and the account's binding on itself, when the app sends to a queue
+        or a deployed function of it was told of the queue."""
+        told = any(DELAY_QUEUE_ENV in f.service_config.environment_variables for f in found)
+        if not (self.delays or told):
+            return []
+        queue, account = self.names.delay_queue, self.settings.service_account
+        path, member = self.names.queue_path(queue), f"serviceAccount:{account}"
+        out: list[Resource] = []
+        try:
+            self.gcp.call("tasks", "get_queue", request={"name": path})
+            out.append(DelayQueue(queue))
+        except NotFound:
+            pass
+        except Forbidden as exc:  # most often: the app's first queue, in a project without the Cloud Tasks API
+            if (disabled := not_enabled(exc, self.names.project)) is None:
+                raise
+            raise disabled from exc
+        if not account:
+            return out
+        if out and has_member(self.iam_policy("tasks", path), EnqueuerGrant.role, member):
+            out.append(EnqueuerGrant(queue, queue=path, member=member))
+        if has_member(self.iam_policy("iam", self.names.account_path(account)), TokenGrant.role, member):
+            out.append(TokenGrant(account, member=member, shared_with=self.delaying_elsewhere(account)))
+        return out
+
+    def iam_policy(self, service: str, resource: str) -> Any:
+        return self.gcp.call(service, "get_iam_policy", request={"resource": resource})
+
+    def delaying_elsewhere(self, account: str) -> str:
+        """A function of another app or stage in the region that sends later as `account`; '' when none does."""
+        for found in self.gcp.pages("functions", "list_functions", request={"parent": self.names.location}):
+            env = found.service_config.environment_variables
+            if env.get(DELAY_ACCOUNT_ENV) == account and not has_labels(
+                dict(found.labels), self.names.app, self.names.stage
             ):
                 return short(found.name)
         return ""

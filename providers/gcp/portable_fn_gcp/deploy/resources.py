@@ -22,6 +22,62 @@ class Topic(Resource):
 
 
 @dataclass(frozen=True)
+class PublisherGrant(Resource):
+    """The app's service account holding `roles/pubsub.publisher` on one topic some function sends to (a topic
+    or a queue: both are Pub/Sub topics here), named like the topic: the functions share the account, so it may
+    publish to the topics any of them declares, and each function's own declaration is enforced at run time."""
+
+    kind = "topic publisher grant"
+    topic: str = ""  # projects/P/topics/T
+    member: str = ""  # serviceAccount:EMAIL
+    role: str = "roles/pubsub.publisher"
+
+
+@dataclass(frozen=True)
+class DelayQueue(Resource):
+    """The Cloud Tasks queue (`<app>-<stage>-pfn-delays`) holding the app's delayed sends to its queues until
+    they are due, each a task that publishes to the queue's topic. Wanted when some function sends to a queue.
+    Cloud Tasks keeps a deleted queue's name for up to 3 days, so a queue removed is not made again under that
+    name until then (the create says so)."""
+
+    kind = "cloud tasks queue"
+
+
+@dataclass(frozen=True)
+class EnqueuerGrant(Resource):
+    """The app's service account holding `roles/cloudtasks.enqueuer` on the delay queue, named like the queue:
+    what a function needs to create a delayed send's task there."""
+
+    kind = "delay enqueuer grant"
+    queue: str = ""  # projects/P/locations/L/queues/Q
+    member: str = ""
+    role: str = "roles/cloudtasks.enqueuer"
+
+
+@dataclass(frozen=True)
+class TokenGrant(Resource):
+    """The app's service account holding `roles/iam.serviceAccountUser` on itself, named after its email: a delayed
+    send's task publishes with an OAuth token of that account, and Cloud Tasks takes such a task only from who may
+    act as it. `remove` takes it back, unless a function of another app or stage still sends later as that
+    account (`shared_with`, found when read, names it)."""
+
+    kind = "token account user grant"
+    ignore_on_compare = frozenset({"shared_with"})
+    member: str = ""
+    role: str = "roles/iam.serviceAccountUser"
+    shared_with: str = ""
+
+    def kept_because(self) -> str | None:
+        if not self.shared_with:
+            return None
+        return (
+            f"function {self.shared_with} still sends later as {self.name}; take the role back by hand once nothing "
+            f"does: gcloud iam service-accounts remove-iam-policy-binding {self.name} --member={self.member} "
+            f"--role={self.role}"
+        )
+
+
+@dataclass(frozen=True)
 class Bucket(Resource):
     """A Cloud Storage bucket a storage trigger watches and the app owns (not one the settings map to an
     existing bucket), with uniform bucket-level access. Its location cannot change once made, so it is
@@ -231,11 +287,16 @@ def gcloud(verb: str, project: str, member: str) -> str:
 
 # Dependencies first: the order `desired` lists resources in and `remote` reads them in (the planner
 # deletes in reverse order of what was read, so dependents go before what they depend on). The storage
-# agent's grant and the event receiver grant come before the functions whose storage triggers need them.
+# agent's grant and the event receiver grant come before the functions whose storage triggers need them; a
+# topic or queue before the grants on it.
 ORDER: tuple[type[Resource], ...] = (
     StorageAgentGrant,
     EventReceiverGrant,
     Topic,
+    PublisherGrant,
+    DelayQueue,
+    EnqueuerGrant,
+    TokenGrant,
     Bucket,
     StateDatabase,
     StateGrant,

@@ -46,8 +46,9 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from functools import partial
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -56,8 +57,8 @@ import sqlalchemy
 from dbos import DBOS, SetWorkflowID
 from run import machine
 
-from portable_fn.runtime.state import Record, use_backends
-from portable_fn.runtime.workflow import Workflow, workflow
+from portable_fn import Workflow, workflow
+from portable_fn.runtime.state import Backend, Record, use_backends
 from portable_fn.workflows import WorkflowDriver
 
 HERE = Path(__file__).resolve().parent
@@ -107,7 +108,7 @@ def check_ours(driver: WorkflowDriver) -> dict[str, Any]:
     assert instance["status"] == "completed" and instance["result"] == expected(CHECK_STEPS), instance
     steps = [entry["result"] for entry in instance["history"] if entry["kind"] == "step"]
     assert steps == [reserve(i) for i in range(CHECK_STEPS)], instance["history"]
-    return {f"{n} steps": count_calls(lambda n=n: ours_run(driver, n)) for n in (0, 10)}
+    return {f"{n} steps": count_calls(partial(ours_run, driver, n)) for n in (0, 10)}
 
 
 def count_calls(run: Callable[[], Any]) -> dict[str, int]:
@@ -126,12 +127,12 @@ def count_calls(run: Callable[[], Any]) -> dict[str, int]:
 class CountingBackend:
     """A state backend that counts the calls it passes on."""
 
-    def __init__(self, inner: Any, seen: Counter[str]) -> None:
+    def __init__(self, inner: Backend, seen: Counter[str]) -> None:
         self.inner, self.seen = inner, seen
 
     def read(self, key: str) -> Record | None:
         self.seen["read"] += 1
-        return self.inner.read(key)  # type: ignore[no-any-return]
+        return self.inner.read(key)
 
     def write(self, record: Record) -> None:
         self.seen["write"] += 1
@@ -139,15 +140,15 @@ class CountingBackend:
 
     def create(self, record: Record, now: float) -> bool:
         self.seen["create"] += 1
-        return self.inner.create(record, now)  # type: ignore[no-any-return]
+        return self.inner.create(record, now)
 
     def replace(self, record: Record, version: str) -> bool:
         self.seen["replace"] += 1
-        return self.inner.replace(record, version)  # type: ignore[no-any-return]
+        return self.inner.replace(record, version)
 
     def delete(self, key: str, version: str | None = None) -> bool:
         self.seen["delete"] += 1
-        return self.inner.delete(key, version)  # type: ignore[no-any-return]
+        return self.inner.delete(key, version)
 
 
 # -- DBOS Transact ---------------------------------------------------------------------------------------
@@ -188,7 +189,7 @@ def check_dbos(engine: sqlalchemy.Engine) -> dict[str, Any]:
         assert dbos_order(CHECK_STEPS) == expected(CHECK_STEPS)
     steps = DBOS.list_workflow_steps(workflow_id)
     assert [s["output"] for s in steps] == [reserve(i) for i in range(CHECK_STEPS)], steps
-    return {f"{n} steps": count_sql(engine, lambda n=n: dbos_order(n)) for n in (0, 10)}
+    return {f"{n} steps": count_sql(engine, partial(dbos_order, n)) for n in (0, 10)}
 
 
 def count_sql(engine: sqlalchemy.Engine, run: Callable[[], Any]) -> dict[str, int]:
@@ -215,7 +216,7 @@ def count_sql(engine: sqlalchemy.Engine, run: Callable[[], Any]) -> dict[str, in
 
 
 def measure(
-    contenders: dict[str, Callable[[int], Any]], steps: tuple[int, ...], rounds: int, warm_up: bool
+    contenders: Mapping[str, Callable[[int], Any]], steps: tuple[int, ...], rounds: int, warm_up: bool
 ) -> dict[str, dict[int, dict[str, float]]]:
     """Per contender and N in `steps`: wall and CPU ns of one workflow (median and min over rounds)."""
     wall: dict[str, dict[int, list[int]]] = {name: {n: [] for n in steps} for name in contenders}
@@ -284,7 +285,7 @@ def bench(quick: bool, directory: Path) -> dict[str, Any]:
         ours_dir = directory / f"ours-{phase.split()[-1]}"
         with dbos_app(directory, wal) as engine, WorkflowDriver(state_dir=ours_dir) as driver:
             requests = {"ours": check_ours(driver), "dbos": check_dbos(engine)}
-            contenders = {"ours": lambda n: ours_run(driver, n), "dbos": dbos_order}
+            contenders: dict[str, Callable[[int], Any]] = {"ours": partial(ours_run, driver), "dbos": dbos_order}
             times = measure(contenders, STEPS, 3 if quick else 21, warm_up=True)
             long = measure(contenders, (0, LONG), 1 if quick else 5, warm_up=False)
         phases[phase] = {"times": times, "long": long, "requests": requests, "rows": phase_rows(times, long)}

@@ -22,3 +22,6 @@ def flow(flow_app: App) -> Any:
     import sys
 
     return sys.modules["flow"]
+
+
+from ..local.conftest import dev_process, wait_for  # noqa: E402, F401 - the dev host fixtures, shared

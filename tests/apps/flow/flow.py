@@ -3,10 +3,16 @@ path (an order whose `fail_at` names a step fails there; the finished steps with
 in reverse).
 
 Every step records its side effect in the `ledger` state under its `step_key()` (create: only once per
-key), and counts its runs under `runs#<key>`, so a test can tell "ran twice" from "applied twice".
+key), and counts its runs under `runs#<key>`, so a test can tell "ran twice" from "applied twice". With
+`FLOW_HOLD_DIR` set, a step whose `hold-<step>` file exists there writes `at-<step>` and waits until the
+hold file is gone: a test kills the process in the middle of that step.
 """
 
 from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
 
 from portable_fn import DeadLetter, Request, Response, function, http, state
 from portable_fn.runtime.workflow import Workflow, send_event, step_key, workflow
@@ -23,11 +29,20 @@ def _effect(name: str, order: dict, value: object) -> object:
     key = step_key()
     runs = ledger.item("runs#" + key)
     ledger.put("runs#" + key, (runs.value if runs else 0) + 1)
+    _hold(name)
     if order.get("fail_at") == name:
         raise DeadLetter(f"{name} refused order {order['id']}")
     if ledger.get(key) is None:
         ledger.create(key, {"step": name, "order": order["id"], "value": value})
     return value
+
+
+def _hold(name: str) -> None:
+    folder = os.environ.get("FLOW_HOLD_DIR")
+    if folder and (Path(folder) / f"hold-{name}").exists():
+        (Path(folder) / f"at-{name}").touch()
+        while (Path(folder) / f"hold-{name}").exists():
+            time.sleep(0.05)
 
 
 def validate(order: dict) -> dict:

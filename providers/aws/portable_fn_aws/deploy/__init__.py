@@ -33,11 +33,13 @@ from typing import TYPE_CHECKING, Any
 from portable_fn.config import typed_settings
 from portable_fn.deploy import Artifact, Deployer, RemoteState, Resource
 from portable_fn.deploy.executor import Appliers
+from portable_fn.runtime.channels import locator_env
 from portable_fn.runtime.errors import ConfigError, UnsupportedTriggerError
 from portable_fn.runtime.triggers import Http, Schedule
 
 from ..packaging import size_budget
 from ..settings import AwsSettings
+from ..visibility import QUEUE_URL_ENV
 from .appliers import APPLIERS, ApplyContext
 from .client import AwsClient, explain
 from .desired import (
@@ -87,10 +89,12 @@ class AwsDeployer(Deployer[AwsClient, Names]):
         return region
 
     def check(self, app: App) -> None:
-        """Raise UnsupportedTriggerError for a schedule EventBridge Scheduler cannot express or for two
-        functions on one route of the HTTP API (the settings were checked when `config` was made)."""
+        """Raise UnsupportedTriggerError for a schedule EventBridge Scheduler cannot express, for two
+        functions on one route of the HTTP API, or for a queue whose locator would be the shim's own
+        variable (the settings were checked when `config` was made)."""
         if self.config.http == HTTP_API:
             check_routes(app)
+        check_channels(app)
         for spec in app.functions:
             if isinstance(spec.trigger, Schedule):
                 schedule_expression(spec.name, spec.trigger)
@@ -128,6 +132,18 @@ class AwsDeployer(Deployer[AwsClient, Names]):
 
     def outputs(self, app: App, stage: str, remote: RemoteState) -> dict[str, Any]:
         return outputs(app, stage, remote, self.names(app, stage), self.arns())
+
+
+def check_channels(app: App) -> None:
+    """A queue named so that its locator is `PORTABLE_FN_QUEUE_URL` would hide the URL of the queue a
+    queue function receives from, which the shim sets each failed message's retry delay on."""
+    for channel in app.channels:
+        if locator_env(channel.kind, channel.name) == QUEUE_URL_ENV:
+            senders = ", ".join(repr(s.name) for s in app.senders(channel))
+            raise UnsupportedTriggerError(
+                f"Functions {senders} on aws: they send to {channel!r}, whose locator {QUEUE_URL_ENV} is the "
+                "variable the Lambda shim reads its own queue's URL from. Rename the queue."
+            )
 
 
 def check_routes(app: App) -> None:

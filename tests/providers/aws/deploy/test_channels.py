@@ -18,6 +18,7 @@ from portable_fn.app import load_app
 from portable_fn.deploy import pipeline
 from portable_fn.runtime import CloudEvent
 from portable_fn.runtime.channels import QUEUE, Channel
+from portable_fn.runtime.errors import UnsupportedTriggerError
 
 SENDERS = Path(__file__).with_name("apps") / "senders"
 ACCOUNT = "123456789012"  # moto's default account
@@ -153,3 +154,11 @@ def test_remove_deletes_the_channels_the_delay_group_and_role(senders: Any, app:
     assert boto.sqs.list_queues().get("QueueUrls", []) == []
     assert boto.scheduler.list_schedule_groups(NamePrefix="senders-test")["ScheduleGroups"] == []
     assert [r["RoleName"] for r in boto.iam.list_roles(PathPrefix="/portable-fn/senders/")["Roles"]] == []
+
+
+def test_a_queue_whose_locator_is_the_shims_own_variable_is_refused(helpers: Any, app: Any, tmp_path: Path) -> None:
+    functions = app.root / "senders" / "functions.py"
+    functions.write_text(functions.read_text().replace('queue("audit")', 'queue("url")'))
+    renamed = load_app(shutil.copytree(app.root, tmp_path / "renamed", ignore=shutil.ignore_patterns("__pycache__")))
+    with pytest.raises(UnsupportedTriggerError, match="'fulfil'.*PORTABLE_FN_QUEUE_URL.*Rename the queue"):
+        helpers.MotoProvider(renamed.config.provider_settings("aws", "test")).check(renamed)

@@ -52,6 +52,7 @@ DEFAULT_MAX_HOPS = 16
 LEDGER_TTL_S = 7 * 24 * 3600.0  # longer than any cloud redelivers a message
 PUBLISH_RETRY_S = 1.0
 _HELD = __name__  # the events held per call index, in `Invocation.state`
+_STEPS = __name__ + ".steps"  # events emitted so far per workflow step key, in `Invocation.state`
 
 
 def emit(
@@ -86,6 +87,13 @@ def emit_from(
         publisher().publish(channel, [event])
         return event
     _check_declared(call, channel)
+    step = _workflow_step()
+    if step is not None:  # a workflow step is its own unit of retry: publish now, with ids its reruns repeat
+        counts = call.invocation.state.setdefault(_STEPS, {})
+        index = counts[step] = counts.get(step, -1) + 1
+        event = _event(call, index, data, type, subject, source, datacontenttype, extensions, key=f"step#{step}")
+        publisher().publish(channel, [event])
+        return event
     held = call.invocation.state.setdefault(_HELD, {}).setdefault(call.index, [])
     event = _event(call, len(held), data, type, subject, source, datacontenttype, extensions)
     held.append((channel, event))
@@ -155,6 +163,7 @@ def _event(
     source: str | None,
     datacontenttype: str | None,
     extensions: Mapping[str, Any] | None,
+    key: str | None = None,
 ) -> CloudEvent[Any]:
     hops, limit = hops_of(call) + 1, max_hops()
     function = call.invocation.spec.name if call is not None else os.environ.get("PORTABLE_FN_FUNCTION", "script")
@@ -171,7 +180,7 @@ def _event(
     if datacontenttype is None and data is not None and not isinstance(data, (bytes, str)):
         datacontenttype = "application/json"
     event: CloudEvent[Any] = CloudEvent(
-        id=_event_id(call, function, index),
+        id=_event_id(call, function, index, key),
         source=source or f"/apps/{os.environ.get('PORTABLE_FN_APP') or 'local'}/functions/{function}",
         type=type,
         data=data,
@@ -201,13 +210,24 @@ def stable_key(call: Call) -> str | None:
     return f"Idempotency-Key#{key}" if key else None
 
 
-def _event_id(call: Call | None, function: str, index: int) -> str:
-    key = stable_key(call) if call is not None else None
+def _event_id(call: Call | None, function: str, index: int, key: str | None = None) -> str:
+    """sha256 of (function, what identifies the trigger or the workflow step, index): the same id on every
+    redelivery; random when nothing identifies the call."""
+    if key is None and call is not None:
+        key = stable_key(call)
     if key is None:
         return os.urandom(16).hex()
     import hashlib  # on first use: about 4 ms of a cold start otherwise
 
     return hashlib.sha256(f"{function}\n{key}\n{index}".encode()).hexdigest()
+
+
+def _workflow_step() -> str | None:
+    """The key of the workflow step running here, if any (the engine is imported only by apps using it)."""
+    import sys
+
+    engine = sys.modules.get("portable_fn.runtime.workflow")
+    return engine.current_step_key() if engine is not None else None
 
 
 def _now() -> str:

@@ -765,6 +765,11 @@ def step_key() -> str:
     return str(key)
 
 
+def current_step_key() -> str | None:
+    """`step_key()` inside a step, else None."""
+    return _step_key.get() if _step_key is not None else None
+
+
 def _in_step(key: str, fn: Callable[..., Any], args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
     global _step_key
     if _step_key is None:

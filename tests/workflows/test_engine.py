@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from portable_fn import CloudEvent, Request, function, http, queue
+from portable_fn import CloudEvent, Request, emit, function, http, queue, topic
 from portable_fn.runtime.function import top_level_name
 from portable_fn.runtime.pipeline import call_http
 from portable_fn.runtime.resources import UndeclaredResourceError
@@ -426,3 +426,33 @@ def test_an_app_loads_the_starter_and_the_runner_on_its_own_queue(flow_app: Any)
     }
     assert top_level_name(runner, "Generating", "host") == "order_flow.runner"
     assert top_level_name(flow_app.function("order_flow"), "Generating", "host") == "order_flow"
+
+
+wf_events = topic("wf-events")
+NOTIFY_RUNS: list[int] = []
+
+
+def notify_step(order_id: str) -> str:
+    emit(wf_events, {"order": order_id}, type="shop.order.shipped", subject=order_id)
+    NOTIFY_RUNS.append(1)
+    if len(NOTIFY_RUNS) == 1:
+        raise Crash()  # the runner dies after publishing, before the step is checkpointed
+    return "notified"
+
+
+@workflow(uses=[wf_events.publish()])
+def notifying(wf: Workflow, order_id: str) -> str:
+    return wf.step(notify_step, order_id)
+
+
+def test_an_event_emitted_in_a_step_is_published_at_once_with_an_id_its_rerun_repeats() -> None:
+    NOTIFY_RUNS.clear()
+    with WorkflowDriver() as driver:
+        instance_id = driver.start(notifying, "o-5")
+        with pytest.raises(Crash):
+            driver.run()
+        driver.run()
+        assert driver.instance(instance_id)["result"] == "notified"
+    assert len(NOTIFY_RUNS) == 2
+    first, again = [event for channel, event, _ in driver.sent if channel.name == "wf-events"]
+    assert first.id == again.id and first.subject == "o-5" and first.data == {"order": "o-5"}

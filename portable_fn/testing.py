@@ -25,6 +25,17 @@ here as it would on a cloud. `local_state` gives the states a test touches fresh
         with emitted() as sent:
             invoke(fulfil, make_event({"id": "1", ...}))
         assert [e.type for e in sent.to(order_events)] == ["shop.order.paid"]
+
+Workflows run in this process with `WorkflowDriver` (a clock that jumps to the next due message) or
+`run_workflow`, both from `portable_fn.workflows`:
+
+    def test_a_paid_order_ships():
+        with WorkflowDriver() as driver:
+            instance = driver.start(place_order, {"id": "1", ...})
+            driver.run(for_s=60)                              # up to the awaited confirmation
+            driver.send_event("shop.payment.confirmed", match="1")
+            driver.run()
+            assert driver.instance(instance)["status"] == "completed"
 """
 
 from __future__ import annotations
@@ -48,10 +59,12 @@ from .runtime.pipeline import call_batch, call_event, call_http
 from .runtime.routes import Route, Router, not_routed
 from .runtime.state import Backend, use_backends
 from .runtime.triggers import route_pattern
+from .workflows import WorkflowDriver, run_workflow
 
 __all__ = [
     "Emitted",
     "Sent",
+    "WorkflowDriver",
     "emitted",
     "invoke",
     "invoke_batch",
@@ -60,6 +73,7 @@ __all__ = [
     "make_event",
     "make_request",
     "match_route",
+    "run_workflow",
 ]
 
 

@@ -28,30 +28,11 @@ from portable_fn.runtime.workflow import (
 )
 from portable_fn.workflows import WorkflowDriver
 
+from ..workflow_contract import check_compensated, check_completed, expected_result, expected_shape
+
 ORDER = {"id": "o-1", "qty": 3}
-FLOW_SHAPE = [
-    ("step", "validate"),
-    ("step", "price"),
-    ("step", "reserve"),
-    ("step", "authorize"),
-    ("sleep", "sleep"),
-    ("step", "capture"),
-    ("event", "flow.approved#o-1"),
-    ("step", "pack"),
-    ("sleep", "sleep"),
-    ("step", "label"),
-    ("step", "ship"),
-    ("step", "notify"),
-    ("step", "receipt"),
-]
-FLOW_RESULT = {
-    "total": 21,
-    "stock": "stock-o-1",
-    "auth": "auth-o-1",
-    "approval": {"by": "webhook"},
-    "label": "label-o-1",
-    "receipt": "receipt-o-1",
-}
+FLOW_SHAPE = expected_shape("o-1")
+FLOW_RESULT = expected_result("o-1")
 
 
 def shape(instance: dict[str, Any]) -> list[tuple[str, str]]:
@@ -81,28 +62,15 @@ def test_the_contract_workflow_completes_with_its_history_and_each_effect_once(f
         assert waiting["status"] == "waiting" and waiting["waiting"]["for"] == "event"
         assert send_event(flow.APPROVAL, match="o-1", data={"by": "webhook"}) == 1
         driver.run()
-        done = driver.instance(instance_id)
-        assert done["status"] == "completed", done.get("error")
-        assert done["result"] == FLOW_RESULT
-        assert shape(done) == FLOW_SHAPE
-        applied = effects(driver)
-        assert sorted(v["step"] for v in applied.values()) == sorted(
-            ["validate", "price", "reserve", "authorize", "capture", "pack", "label", "ship", "notify", "receipt"]
-        )
-        assert all(key.startswith(instance_id + "#") for key in applied)
+        check_completed(driver.instance(instance_id), effects(driver))
 
 
 def test_a_step_that_fails_undoes_the_finished_steps_in_reverse(flow: Any) -> None:
     with WorkflowDriver() as driver:
         instance_id = run_flow(driver, flow, {**ORDER, "fail_at": "ship"})
         failed = driver.instance(instance_id)
-        assert failed["status"] == "failed"
-        assert "ship" in failed["error"] and "refused order o-1" in failed["error"]
-        assert shape(failed)[-3:] == [
-            ("step", "ship"),
-            ("compensation", "void (undoing authorize)"),
-            ("compensation", "release (undoing reserve)"),
-        ]
+        check_compensated(failed)
+        assert "refused order o-1" in failed["error"]
         assert {v["step"] for v in effects(driver).values()} >= {"void", "release"}
         assert "notify" not in {v["step"] for v in effects(driver).values()}
 

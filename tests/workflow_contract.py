@@ -1,0 +1,74 @@
+"""What the contract workflow (tests/apps/flow) must do on every provider: the same result and the same
+history for the same order, each step's side effect applied once. Imported by the local, in-process and
+per-cloud workflow tests (relatively, e.g. `from ...workflow_contract import check_completed`)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+FLOW_DIR = Path(__file__).resolve().parent / "apps" / "flow"
+APPROVAL = "flow.approved"  # the awaited event's type (`flow.APPROVAL`)
+STEPS = ["validate", "price", "reserve", "authorize", "capture", "pack", "label", "ship", "notify", "receipt"]
+
+
+def order(order_id: str = "o-1", **extra: Any) -> dict[str, Any]:
+    return {"id": order_id, "qty": 3, **extra}
+
+
+def expected_shape(order_id: str) -> list[tuple[str, str]]:
+    """(kind, name) of every history entry of a completed instance, in order."""
+    return [
+        ("step", "validate"),
+        ("step", "price"),
+        ("step", "reserve"),
+        ("step", "authorize"),
+        ("sleep", "sleep"),
+        ("step", "capture"),
+        ("event", f"{APPROVAL}#{order_id}"),
+        ("step", "pack"),
+        ("sleep", "sleep"),
+        ("step", "label"),
+        ("step", "ship"),
+        ("step", "notify"),
+        ("step", "receipt"),
+    ]
+
+
+def expected_result(order_id: str) -> dict[str, Any]:
+    return {
+        "total": 21,
+        "stock": f"stock-{order_id}",
+        "auth": f"auth-{order_id}",
+        "approval": {"by": "webhook"},
+        "label": f"label-{order_id}",
+        "receipt": f"receipt-{order_id}",
+    }
+
+
+def shape(instance: dict[str, Any]) -> list[tuple[str, str]]:
+    return [(entry["kind"], entry["name"]) for entry in instance["history"]]
+
+
+def check_completed(instance: dict[str, Any], effects: dict[str, Any], order_id: str = "o-1") -> None:
+    """`instance` (its record in pfn-workflows) completed as on every provider, and `effects` (the ledger
+    state's records by key, `runs#` counters left out; values as stored, JSON text or decoded) hold each
+    step's side effect exactly once, under the instance's step keys."""
+    assert instance["status"] == "completed", instance.get("error")
+    assert instance["result"] == expected_result(order_id)
+    assert shape(instance) == expected_shape(order_id)
+    decoded = {k: json.loads(v) if isinstance(v, str) else v for k, v in effects.items() if not k.startswith("runs#")}
+    assert sorted(v["step"] for v in decoded.values()) == sorted(STEPS)
+    assert all(key.startswith(instance["id"] + "#") for key in decoded)
+
+
+def check_compensated(instance: dict[str, Any]) -> None:
+    """An order with `fail_at="ship"`: failed at ship, authorize and reserve undone in reverse."""
+    assert instance["status"] == "failed"
+    assert "ship" in instance["error"]
+    assert shape(instance)[-3:] == [
+        ("step", "ship"),
+        ("compensation", "void (undoing authorize)"),
+        ("compensation", "release (undoing reserve)"),
+    ]

@@ -19,3 +19,21 @@ class Order(BaseModel):
 class OrderAccepted(BaseModel):
     id: str
     lines: int
+
+
+class Payment(BaseModel):
+    id: str
+    order_id: str
+    idempotency_key: str
+    status: str = "charged"
+
+
+class Receipt(BaseModel):
+    order_id: str
+    payment_id: str
+    tracking: str
+
+
+class PaymentConfirmed(BaseModel):
+    order_id: str
+    woken: int

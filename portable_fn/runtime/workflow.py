@@ -584,7 +584,7 @@ class Workflow:
                 raise  # the store or the queue failed, not the workflow: the message is delivered again
             except (Exception, WorkflowCancelled) as exc:
                 if self._branch is not None:
-                    return
+                    raise  # a branch asking to be retried (its queue delivers it again), or failing its replay
                 cancelled = isinstance(exc, WorkflowCancelled)
                 reason = str(exc) if isinstance(exc, StepFailed) else f"{type(exc).__name__}: {exc}"
                 self._compensate()

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from portable_fn import CloudEvent, Request, emit, function, http, queue, topic
+from portable_fn import CloudEvent, DeadLetter, Request, emit, function, http, queue, topic
 from portable_fn.runtime.function import top_level_name
 from portable_fn.runtime.pipeline import call_http
 from portable_fn.runtime.resources import UndeclaredResourceError
@@ -17,6 +17,7 @@ from portable_fn.runtime.state import Record
 from portable_fn.runtime.state_sqlite import SqliteBackend
 from portable_fn.runtime.workflow import (
     EventTimeout,
+    StepFailed,
     Workflow,
     WorkflowError,
     cancel,
@@ -424,3 +425,40 @@ def test_an_event_emitted_in_a_step_is_published_at_once_with_an_id_its_rerun_re
     assert len(NOTIFY_RUNS) == 2
     first, again = [event for channel, event, _ in driver.sent if channel.name == "wf-events"]
     assert first.id == again.id and first.subject == "o-5" and first.data == {"order": "o-5"}
+
+
+SQUARES: dict[int, int] = {}
+
+
+def square(n: int) -> int:
+    SQUARES[n] = SQUARES.get(n, 0) + 1
+    if n == 3 and SQUARES[n] < 2:
+        raise ConnectionError("flaky branch")  # retried by the runner's queue, then succeeds
+    if n < 0:
+        raise DeadLetter(f"no square of {n}")
+    return n * n
+
+
+@workflow()
+def fan_out(wf: Workflow, numbers: list[int]) -> Any:
+    try:
+        return wf.map(square, numbers)
+    except StepFailed as failed:
+        return f"failed: {failed.reason}"
+
+
+def test_map_runs_each_item_as_its_own_invocation_and_joins_in_order() -> None:
+    SQUARES.clear()
+    with WorkflowDriver() as driver:
+        good = driver.start(fan_out, [1, 2, 3, 4])
+        bad = driver.start(fan_out, [5, -1])
+        deliveries_before = driver.deliveries
+        driver.run()
+        assert driver.instance(good)["result"] == [1, 4, 9, 16]
+        assert driver.instance(bad)["result"] == "failed: DeadLetter: no square of -1"
+        assert SQUARES[3] == 2  # the flaky branch ran twice, the others once
+        assert all(SQUARES[n] == 1 for n in (1, 2, 4, 5))
+        # each branch was its own delivery: 2 starts + 6 branches + 1 retry + the joins
+        assert driver.deliveries - deliveries_before >= 2 + 6 + 1 + 2
+        [entry] = [e for e in driver.instance(good)["history"] if e["kind"] == "parallel"]
+        assert entry["name"] == "map:square" and entry["count"] == 4

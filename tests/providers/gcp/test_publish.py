@@ -16,6 +16,7 @@ import urllib.request
 import uuid
 from collections.abc import Iterator
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -309,3 +310,68 @@ def test_without_a_named_account_the_task_carries_the_functions_own(
         server.server_close()
     [made] = tasks.tasks
     assert made["httpRequest"]["oauthToken"] == {"serviceAccountEmail": "123-compute@developer.gserviceaccount.com"}
+
+
+# -- emit, end to end ----------------------------------------------------------------------------------------
+
+SENDER = Path(__file__).with_name("apps") / "sender"
+
+
+def test_an_event_emitted_by_a_served_function_reaches_its_receiver_identical(
+    channels: Any, firestore_emulator: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The sender app's generated main.py under the real functions-framework: `forward` gets a message (Eventarc's
+    push, carrying a traceparent), emits to `order-events` once it succeeded (the outbox ledger in Firestore), the
+    publisher puts it on the emulator's topic; pushed to `receive`, the handler gets exactly the message's event,
+    with the trace continued and one hop counted."""
+    import functions_framework
+    from portable_fn_gcp.shim import generate_main
+
+    from portable_fn.app import load_app
+    from portable_fn.runtime import to_binary
+    from portable_fn.runtime.emit import OUTBOX
+    from portable_fn.runtime.state import locator_env as state_env
+
+    app = load_app(SENDER)
+    main = tmp_path / "main.py"
+    main.write_text(generate_main(app), encoding="utf-8")
+    received = tmp_path / "received.jsonl"
+    monkeypatch.setenv("RECEIVED", str(received))
+    monkeypatch.setenv("PORTABLE_FN_PROVIDER", "gcp")
+    monkeypatch.setenv("PORTABLE_FN_APP", "sender")  # as deploy sets them
+    monkeypatch.setenv("FIRESTORE_EMULATOR_HOST", firestore_emulator)
+    outbox = f"projects/{PROJECT}/databases/(default)/documents/outbox-{uuid.uuid4().hex}"
+    monkeypatch.setenv(state_env("pfn-outbox"), outbox)
+    for name in ("FUNCTION_TARGET", "FUNCTION_SIGNATURE_TYPE"):  # create_app sets them: restored after
+        monkeypatch.setenv(name, "")
+    incoming = CloudEvent(
+        id="in-1",
+        source="/checkout",
+        type="shop.order.placed",
+        data={"order": "o-1"},
+        extensions={"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"},
+    )
+    pushed = type("Pushed", (), {})()  # the message Eventarc pushes for what the checkout published
+    pushed.data, pushed.attributes, pushed.message_id = incoming.to_json().encode(), {}, "m-in-1"
+    pushed.publish_time = datetime.fromisoformat("2026-12-06T10:00:00+00:00")
+    previous, OUTBOX.backend = use_publisher(None), None
+    try:
+        headers, body = to_binary(eventarc_push(pushed, f"projects/{PROJECT}/topics/sender-dev-inbox"))
+        answer = (
+            functions_framework.create_app("forward", str(main)).test_client().post("/", data=body, headers=headers)
+        )
+        assert answer.status_code == 200, answer.data
+        [message] = channels("topic")
+        headers, body = to_binary(eventarc_push(message, channels.topics["topic"]))
+        answer = (
+            functions_framework.create_app("receive", str(main)).test_client().post("/", data=body, headers=headers)
+        )
+        assert answer.status_code == 200, answer.data
+    finally:
+        use_publisher(previous)
+        OUTBOX.backend = None
+    [got] = [json.loads(line) for line in received.read_text(encoding="utf-8").splitlines()]
+    assert got == CloudEvent.from_json(message.data).to_dict()
+    assert (got["type"], got["source"], got["subject"]) == ("shop.order.paid", "/apps/sender/functions/forward", "o-1")
+    assert got["data"] == {"order": "o-1", "paid": True} and got["pfnhops"] == 1
+    assert got["traceparent"].split("-")[1] == "4bf92f3577b34da6a3ce929d0e0e4736"  # the checkout's trace, continued

@@ -13,8 +13,10 @@ from portable_fn.runtime.errors import AppLoadError
 def test_shop_functions_are_collected_in_declaration_order(shop_dir: Path) -> None:
     app = load_app(shop_dir)
     assert [s.name for s in app.functions] == [
+        "place_order-run",  # the workflow's runner: declared first, as create_order starts it
         "create_order",
         "get_order",
+        "confirm_payment",
         "fulfil",
         "sweep",
         "nightly_report",

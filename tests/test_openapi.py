@@ -68,6 +68,7 @@ def test_the_shops_paths_and_schemas_are_what_its_handlers_declare(shop: App) ->
     assert {name: (path, method) for name, (path, method, _) in ops.items()} == {
         "create_order": ("/orders", "post"),
         "get_order": ("/orders/{order_id}", "get"),
+        "confirm_payment": ("/payments/{order_id}/confirm", "post"),
     }
     _, _, create = ops["create_order"]
     assert schema_of(create["requestBody"]["content"]) == {"$ref": "#/components/schemas/Order"}
@@ -76,12 +77,16 @@ def test_the_shops_paths_and_schemas_are_what_its_handlers_declare(shop: App) ->
     assert [(p["name"], p["in"], p["required"]) for p in get["parameters"]] == [("order_id", "path", True)]
     assert "requestBody" not in get
     assert schema_of(get["responses"]["200"]["content"]) == {"$ref": "#/components/schemas/Order"}
-    models = shop.functions[0].handler.__globals__
+    _, _, confirm = ops["confirm_payment"]
+    assert [(p["name"], p["in"], p["required"]) for p in confirm["parameters"]] == [("order_id", "path", True)]
+    assert "requestBody" not in confirm
+    assert schema_of(confirm["responses"]["202"]["content"]) == {"$ref": "#/components/schemas/PaymentConfirmed"}
+    models = shop.function("create_order").handler.__globals__
     schemas = document["components"]["schemas"]
-    for model in (models["Order"], models["OrderAccepted"]):
+    for model in (models["Order"], models["OrderAccepted"], models["PaymentConfirmed"]):
         for name, schema in components_of(model).items():
             assert schemas[name] == schema
-    assert "security" not in create and "security" not in get  # both are public
+    assert all("security" not in op for op in (create, get, confirm))  # all are public
     assert "securitySchemes" not in document["components"]
 
 
@@ -228,7 +233,7 @@ def test_a_body_that_is_not_a_model_is_refused_when_declared(options: dict[str, 
 
 
 def test_declared_bodies_are_part_of_the_trigger(shop: App) -> None:
-    order = shop.functions[0].handler.__globals__["Order"]
+    order = shop.function("create_order").handler.__globals__["Order"]
     assert http("GET", "/o", response=order) == http("GET", "/o", response={200: order})
     assert hash(http("GET", "/o", response=order)) == hash(http("GET", "/o", response={200: order}))
     assert http("GET", "/o", response=order) != http("GET", "/o")

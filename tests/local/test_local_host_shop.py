@@ -30,7 +30,7 @@ def test_an_invalid_order_is_a_400_naming_the_problem(shop: Any, shop_records: C
 def test_unknown_routes_are_404_listing_the_routes_and_wrong_methods_405(shop: Any) -> None:
     missing = shop.client.request("GET", "/carts")
     assert missing.status == 404
-    assert missing.json()["routes"] == ["POST /orders", "GET /orders/{order_id}"]
+    assert missing.json()["routes"] == ["POST /orders", "GET /orders/{order_id}", "POST /payments/{order_id}/confirm"]
     wrong = shop.client.request("DELETE", "/orders/o-1")
     assert (wrong.status, wrong.json()["allowed"], wrong.headers["allow"]) == (405, ["GET"], "GET")
 

@@ -32,6 +32,7 @@ import base64
 import json
 import os
 import re
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
@@ -87,11 +88,14 @@ class GcpPublisher:
     ) -> None:
         self._pubsub = pubsub
         self._tasks = tasks
+        self._lock = threading.Lock()  # the framework serves requests on threads: one client each
         self.environ = environ
         self.clock = clock
 
     def publish(self, channel: Channel, events: Sequence[CloudEvent[Any]], delay_s: float = 0.0) -> None:
         topic = topic_of(channel)
+        if not events:
+            return
         if delay_s <= 0:
             self.now(channel, topic, events)
             return
@@ -163,18 +167,20 @@ class GcpPublisher:
             ) from exc
 
     def pubsub(self) -> Any:
-        if self._pubsub is None:
-            from google.cloud import pubsub_v1  # type: ignore[attr-defined]
+        with self._lock:
+            if self._pubsub is None:
+                from google.cloud import pubsub_v1  # type: ignore[attr-defined]
 
-            self._pubsub = pubsub_v1.PublisherClient()
-        return self._pubsub
+                self._pubsub = pubsub_v1.PublisherClient()
+            return self._pubsub
 
     def tasks(self) -> Any:
-        if self._tasks is None:
-            from google.cloud import tasks_v2
+        with self._lock:
+            if self._tasks is None:
+                from google.cloud import tasks_v2
 
-            self._tasks = tasks_v2.CloudTasksClient()
-        return self._tasks
+                self._tasks = tasks_v2.CloudTasksClient()
+            return self._tasks
 
 
 def topic_of(channel: Channel) -> str:

@@ -15,7 +15,9 @@ with a url beginning http:// or https://, a body only with POST, PUT or PATCH, a
 days ahead, an OAuth token naming a service account, the task's body at most 100KB; IAM policies set only
 with the etag last read.
 
-`tasks` holds every task made (as sent, its body decoded), `requests` every (method id, body) served.
+`tasks` holds every task made (as sent, its body decoded), `requests` every (method id, body) served;
+`dispatch(until)` does what Cloud Tasks does with each task due by then: sends its HTTP request (its method,
+url, headers and body; the OAuth token is not minted offline), and drops the task once answered 2xx.
 """
 
 from __future__ import annotations
@@ -54,6 +56,10 @@ QUEUE = re.compile(r"(?P<parent>projects/[^/]+/locations/[^/]+)/queues/(?P<id>[A
 MAX_AHEAD = timedelta(days=30)
 MAX_TASK_BYTES = 100 * 1024  # "The maximum task size is 100KB" (tasks.create)
 BODY_METHODS = ("POST", "PUT", "PATCH")
+
+
+def scheduled(task: dict[str, Any]) -> datetime:
+    return datetime.fromisoformat(task["scheduleTime"].replace("Z", "+00:00"))
 
 
 class ApiError(Exception):
@@ -98,6 +104,24 @@ class CloudTasksApi:
             self.tasks.clear()
             self.requests.clear()
             self.answer_problems.clear()
+
+    def dispatch(self, until: datetime | None = None) -> int:
+        """Send the HTTP request of every task due by `until` (all when None) and drop those answered 2xx; how
+        many were sent."""
+        import urllib.request
+
+        with self._lock:
+            due = [t for t in self.tasks if until is None or scheduled(t) <= until]
+        for task in due:
+            http = task["httpRequest"]
+            request = urllib.request.Request(
+                http["url"], data=http["body"], method=http.get("httpMethod", "POST"), headers=http.get("headers", {})
+            )
+            with urllib.request.urlopen(request, timeout=30) as answer:
+                if 200 <= answer.status < 300:
+                    with self._lock:
+                        self.tasks.remove(task)
+        return len(due)
 
     def members(self, resource: str, role: str) -> list[str]:
         """Who holds `role` on a queue or service account."""

@@ -12,10 +12,9 @@ from __future__ import annotations
 import base64
 import json
 import time
-import urllib.request
 import uuid
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -207,18 +206,18 @@ def test_a_delayed_send_is_a_cloud_task_that_publishes_the_event_when_due(
     publisher.publish(ORDERS, [sent_event(1), sent_event(2)], delay_s=3600.5)
     assert tasks.answer_problems == []
     assert [method for method, _ in tasks.requests] == ["cloudtasks.projects.locations.queues.tasks.create"] * 2
-    for number, made in enumerate(tasks.tasks, 1):
+    for made in tasks.tasks:
         assert made["parent"] == QUEUE_PATH
         assert datetime.fromisoformat(made["scheduleTime"].replace("Z", "+00:00")).timestamp() == NOW + 3600.5
         http = made["httpRequest"]
         assert http["httpMethod"] == "POST" and http["oauthToken"] == {"serviceAccountEmail": ACCOUNT}
         assert http["url"] == publish_url(channels.topics["queue"])
         assert http["headers"] == {"Content-Type": "application/json"}
-        # what Cloud Tasks does when the task is due: POST the body to the url (here the emulator's)
-        request = urllib.request.Request(http["url"], data=http["body"], method="POST", headers=http["headers"])
-        with urllib.request.urlopen(request, timeout=30) as answer:
-            assert json.loads(answer.read())["messageIds"]
-        [message] = channels("queue")
+    # what Cloud Tasks does when a task is due: POST its body to its url (here the emulator's)
+    assert tasks.dispatch(until=datetime.fromtimestamp(NOW + 3600, timezone.utc)) == 0
+    assert tasks.dispatch(until=datetime.fromtimestamp(NOW + 3601, timezone.utc)) == 2 and tasks.tasks == []
+    messages = sorted(channels("queue", wanted=2), key=lambda m: json.loads(m.data)["id"])
+    for number, message in enumerate(messages, 1):
         assert delivered(served, send_to, seen, message, channels.topics["queue"]) == sent_event(number).to_dict()
 
 
@@ -375,3 +374,10 @@ def test_an_event_emitted_by_a_served_function_reaches_its_receiver_identical(
     assert (got["type"], got["source"], got["subject"]) == ("shop.order.paid", "/apps/sender/functions/forward", "o-1")
     assert got["data"] == {"order": "o-1", "paid": True} and got["pfnhops"] == 1
     assert got["traceparent"].split("-")[1] == "4bf92f3577b34da6a3ce929d0e0e4736"  # the checkout's trace, continued
+
+
+def test_nothing_to_send_sends_nothing(tasks: CloudTasksApi, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(locator_env("queue", "orders"), f"projects/{PROJECT}/topics/q")
+    monkeypatch.delenv(DELAY_QUEUE_ENV)
+    GcpPublisher(tasks=tasks_client(tasks)).publish(ORDERS, [], delay_s=10)
+    assert tasks.requests == []

@@ -5,12 +5,15 @@ and DBOS Transact is the library a Python user would otherwise reach for to do t
 file. The issue's goal: the per-step cost on the local SQLite store no slower than DBOS's, measured side
 by side in one run.
 
-The workflow: N trivial steps, each returning a small dict, run to completion in this process, for N in
-STEPS. Ours is `@workflow` calling `wf.step(...)`, driven to its end by `portable_fn.testing.run_workflow`
-with its stores on SQLite files (`SqliteBackend`, the local backend); DBOS's is `@DBOS.workflow()` calling
-an `@DBOS.step()`, with a SQLite system database. Both files are in one temporary directory on the same
-disk. Per-step cost: the slope of the least-squares line through each side's median workflow time over N,
-and, per N, (t(N) - t(0)) / N.
+The workflow: N trivial steps, each returning a small dict, run to completion in this process. Ours is
+`@workflow` calling `wf.step(...)`, started and delivered by `portable_fn.testing.WorkflowDriver` (what
+`run_workflow` uses: the starter's create and message, the runner's replay through the invocation
+pipeline, a checkpoint per step, the final write) with its stores on SQLite files (`SqliteBackend`, the
+local backend); DBOS's is `@DBOS.workflow()` calling an `@DBOS.step()`, with a SQLite system database.
+Both stay open for the whole phase; their files are in one temporary directory. Per-step cost: the slope of
+the least-squares line through each side's workflow time over N in STEPS, (t(N) - t(0)) / N per N, and
+the same for a LONG history in fewer rounds (ours rewrites an instance's whole history at every
+checkpoint, so its cost per step grows with N; DBOS adds a row per step).
 
 DBOS opens its SQLite file as SQLite does by default (rollback journal, `journal_mode=DELETE`); ours opens
 its files in WAL mode, and both keep SQLite's `synchronous=FULL`. So the run has two phases, each with the
@@ -18,14 +21,13 @@ two sides interleaved: DBOS as it comes (the goal's comparison), then DBOS on a 
 same durability settings as ours; a reference).
 
 Timing (`measure`): one workflow per sample, on the wall clock and in CPU time of this process (DBOS's
-background threads included); every round runs each N once per side, N and the sides in a new (seeded)
-order each time, with the garbage collector on; the first round is a warm-up and not counted. Before
-timing, each side is checked (the same result, one recorded step per step) and the store requests one
-workflow sends are counted: SQL statements and commits for DBOS (SQLAlchemy's engine events), backend calls
-for ours.
+background threads included); every round runs each N once per side, in a new (seeded) order each time,
+with the garbage collector on; a warm-up round is not counted. Before timing, each side is checked (the
+expected result, one recorded step per step) and the store requests of one workflow are counted: SQL
+statements and commits for DBOS (SQLAlchemy's engine events), backend calls for ours.
 
-    python benchmarks/workflow_checkpoint.py            # full run (1-2 min), writes results_workflow_checkpoint.json
-    python benchmarks/workflow_checkpoint.py --quick    # smoke run (about 15 s), rougher numbers
+    python benchmarks/workflow_checkpoint.py            # full run (1-3 min), writes results_workflow_checkpoint.json
+    python benchmarks/workflow_checkpoint.py --quick    # smoke run (15-30 s), rougher numbers
     python benchmarks/run.py workflow_checkpoint        # the same, through run.py
 
 Goal: ours' per-step cost <= DBOS's (ratio ours/DBOS <= 1.0).
@@ -59,7 +61,7 @@ from run import machine
 
 from portable_fn import Workflow, workflow
 from portable_fn.runtime.state import Backend, Record, use_backends
-from portable_fn.workflows import WorkflowDriver
+from portable_fn.testing import WorkflowDriver
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "results_workflow_checkpoint.json"

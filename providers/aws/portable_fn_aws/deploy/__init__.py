@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 from portable_fn.config import typed_settings
 from portable_fn.deploy import Artifact, Deployer, RemoteState, Resource
 from portable_fn.deploy.executor import Appliers
-from portable_fn.runtime.channels import locator_env
+from portable_fn.runtime.channels import Channel, locator_env
 from portable_fn.runtime.errors import ConfigError, UnsupportedTriggerError
 from portable_fn.runtime.triggers import Http, Schedule
 
@@ -137,13 +137,13 @@ class AwsDeployer(Deployer[AwsClient, Names]):
 def check_channels(app: App) -> None:
     """A queue named so that its locator is `PORTABLE_FN_QUEUE_URL` would hide the URL of the queue a
     queue function receives from, which the shim sets each failed message's retry delay on."""
-    for channel in app.channels:
-        if locator_env(channel.kind, channel.name) == QUEUE_URL_ENV:
-            senders = ", ".join(repr(s.name) for s in app.senders(channel))
-            raise UnsupportedTriggerError(
-                f"Functions {senders} on aws: they send to {channel!r}, whose locator {QUEUE_URL_ENV} is the "
-                "variable the Lambda shim reads its own queue's URL from. Rename the queue."
-            )
+    for spec in app.functions:
+        for use in spec.options.uses:
+            if isinstance(use.resource, Channel) and locator_env(use.resource.kind, use.resource.name) == QUEUE_URL_ENV:
+                raise UnsupportedTriggerError(
+                    f"Function {spec.name!r} on aws: it sends to {use.resource!r}, whose locator {QUEUE_URL_ENV} is "
+                    "the variable the Lambda shim reads its own queue's URL from. Rename the queue."
+                )
 
 
 def check_routes(app: App) -> None:

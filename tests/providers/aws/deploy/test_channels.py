@@ -160,5 +160,7 @@ def test_a_queue_whose_locator_is_the_shims_own_variable_is_refused(helpers: Any
     functions = app.root / "senders" / "functions.py"
     functions.write_text(functions.read_text().replace('queue("audit")', 'queue("url")'))
     renamed = load_app(shutil.copytree(app.root, tmp_path / "renamed", ignore=shutil.ignore_patterns("__pycache__")))
-    with pytest.raises(UnsupportedTriggerError, match="'fulfil'.*PORTABLE_FN_QUEUE_URL.*Rename the queue"):
+    with pytest.raises(
+        UnsupportedTriggerError, match=r"'fulfil'.*queue\('url'\).*PORTABLE_FN_QUEUE_URL.*Rename the queue"
+    ):
         helpers.MotoProvider(renamed.config.provider_settings("aws", "test")).check(renamed)

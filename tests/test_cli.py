@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from portable_fn.cli import main
+from portable_fn.local.journal import Journal
 
 DATA = Path(__file__).parent / "data" / "invoke"
 
@@ -32,6 +33,8 @@ def test_invoke_an_http_function_with_a_request_file(capsys, shop_copy: Path) ->
         "headers": {"content-type": "application/json"},
         "body": {"id": "o-1", "lines": 1},
     }
+    with Journal(shop_copy / ".portable-fn" / "local" / "journal.sqlite3") as journal:
+        assert journal.counts() == {"place_order-run": 1}  # the order's workflow starts with the next `dev`
 
 
 def test_invoke_a_queue_function_with_a_cloudevent_from_stdin(capsys, shop_copy, monkeypatch) -> None:
@@ -73,16 +76,16 @@ def test_plan_deploy_info_remove_round_trip_with_json(capsys, shop_copy: Path, t
     monkeypatch.setenv("PORTABLE_FN_LOCAL_CLOUD", str(tmp_path / "cloud"))
     app = ("--app", str(shop_copy))
     code, out, err = run(capsys, "plan", *app, "--json")
-    assert code == 0 and json.loads(out)["plan"]["summary"].startswith("12 to create")
+    assert code == 0 and json.loads(out)["plan"]["summary"].startswith("25 to create")
     assert "Packaging 'shop' for local" in err
     code, out, _ = run(capsys, "deploy", *app, "--json")
-    assert code == 0 and json.loads(out)["applied"] == 12
+    assert code == 0 and json.loads(out)["applied"] == 25
     code, out, _ = run(capsys, "deploy", *app, "--json")
     assert code == 0 and json.loads(out)["applied"] == 0
     code, out, _ = run(capsys, "info", *app)
     assert code == 0 and re.search(r"^create_order +http +http://127\.0\.0\.1:8080/orders$", out, re.M)
     code, out, _ = run(capsys, "remove", *app)
-    assert code == 0 and out.strip() == "Removed 12 resources."
+    assert code == 0 and out.strip() == "Removed 25 resources."
     code, out, _ = run(capsys, "plan", *app, "--stage", "qa")
     assert code == 1
 
@@ -96,7 +99,7 @@ def test_the_app_directory_may_be_given_positionally_as_for_dev(capsys, shop_cop
     code, out, _ = run(capsys, "package", str(shop_copy))
     assert code == 0 and out.strip().endswith("shop-local.zip")
     code, out, _ = run(capsys, "plan", str(shop_copy), "--app", str(shop_copy / "."), "--json")
-    assert code == 0 and json.loads(out)["plan"]["summary"].startswith("12 to create")
+    assert code == 0 and json.loads(out)["plan"]["summary"].startswith("25 to create")
     monkeypatch.chdir(shop_copy)
     code, out, _ = run(capsys, "invoke", "create_order", "--event", str(DATA / "order_request.json"))
     assert code == 0 and json.loads(out)["status"] == 201

@@ -54,7 +54,7 @@ def test_a_terminal_gets_colour_a_spinner_with_the_elapsed_time_and_tables(shop_
     assert ANSI in shown
     text = re.sub(r"\x1b\[[0-9;?]*[a-zA-Z]", "", shown)
     assert re.search(r"✓ Packaging 'shop' for local \(stage dev\) +\d+\.\d s", text)  # the settled step
-    assert re.search(r"✓ \[12/12\] \+ create local function shop-dev-notify +\d+\.\d s", text)
+    assert re.search(r"✓ \[19/25\] \+ create local function shop-dev-notify +\d+\.\d s", text)
     assert "┃ function " in text and "│ create_order " in text  # the outputs, boxed
 
 
@@ -75,15 +75,16 @@ def test_piped_output_is_plain_aligned_text(shop_copy: Path, tmp_path: Path) -> 
     lines = planned.stdout.splitlines()
     assert lines[0].split() == ["ACTION", "KIND", "NAME", "CHANGES"]
     assert "+ create  local function  shop-dev-create_order" in planned.stdout
-    assert lines[-1] == "Plan: 12 to create, 0 to update, 0 to delete, 0 unchanged"
+    assert lines[-1] == "Plan: 25 to create, 0 to update, 0 to delete, 0 unchanged"
     assert planned.stderr.splitlines()[0] == "Packaging 'shop' for local (stage dev)"
 
     subprocess.run(["portable-fn", "deploy", str(shop_copy)], capture_output=True, check=True, env=env)
     info = subprocess.run(["portable-fn", "info", str(shop_copy)], capture_output=True, text=True, env=env)
     assert ANSI not in info.stdout + info.stderr
-    assert info.stdout.splitlines()[:2] == [
-        "FUNCTION        TRIGGER   URL",
-        "create_order    http      http://127.0.0.1:8080/orders",
+    assert info.stdout.splitlines()[:3] == [
+        "FUNCTION         TRIGGER   URL",
+        "place_order-run  queue",
+        "create_order     http      http://127.0.0.1:8080/orders",
     ]
     assert info.stdout.splitlines()[-1] == f"serve: portable-fn dev {shop_copy}"
 
@@ -94,13 +95,13 @@ def test_deploy_and_remove_close_with_what_the_plan_counted(
     monkeypatch.setenv("PORTABLE_FN_LOCAL_CLOUD", str(tmp_path / "cloud"))
     closing = r"Deployed shop \(dev\) to local in \d+\.\d s: "
     assert main(["deploy", str(shop_copy)]) == 0
-    assert re.search(closing + "12 created$", capsys.readouterr().err, re.M)
+    assert re.search(closing + "25 created$", capsys.readouterr().err, re.M)
     assert main(["deploy", str(shop_copy), "--json"]) == 0
-    assert re.search(closing + "12 unchanged$", capsys.readouterr().err, re.M)
+    assert re.search(closing + "25 unchanged$", capsys.readouterr().err, re.M)
     assert main(["remove", str(shop_copy)]) == 0
     out, err = capsys.readouterr()
-    assert out == "Removed 12 resources.\n"  # stdout as before; the closing line is on stderr
-    assert re.search(r"Removed shop \(dev\) from local in \d+\.\d s: 12 deleted$", err, re.M)
+    assert out == "Removed 25 resources.\n"  # stdout as before; the closing line is on stderr
+    assert re.search(r"Removed shop \(dev\) from local in \d+\.\d s: 25 deleted$", err, re.M)
     assert main(["remove", str(shop_copy)]) == 0
     assert re.search(r"from local in \d+\.\d s: nothing to change$", capsys.readouterr().err, re.M)
 

@@ -41,18 +41,18 @@ def test_a_remove_without_a_terminal_refuses_and_with_yes_removes(shop: Path) ->
     assert first.returncode == 0, first.stderr
     refused = cli("remove", str(shop), "--stage", "prod")
     assert refused.returncode == 1 and refused.stdout == ""
-    assert "deletes or replaces 12 resources, and stage 'prod' is protected" in refused.stderr
+    assert "deletes or replaces 25 resources, and stage 'prod' is protected" in refused.stderr
     assert f"run `portable-fn remove {shop} --provider local --stage prod --yes`" in refused.stderr
     assert "create_order" in deployed(shop)
 
     removed = cli("remove", str(shop), "--stage", "prod", "--yes")
     assert removed.returncode == 0, removed.stderr
-    assert removed.stdout == "Removed 12 resources.\n" and deployed(shop) == []
+    assert removed.stdout == "Removed 25 resources.\n" and deployed(shop) == []
 
 
 def test_an_unprotected_stage_is_removed_without_a_question(capsys, shop: Path) -> None:
     assert main(["deploy", str(shop)]) == 0 and main(["remove", str(shop)]) == 0
-    assert capsys.readouterr().out.endswith("Removed 12 resources.\n")
+    assert capsys.readouterr().out.endswith("Removed 25 resources.\n")
 
 
 def test_a_deploy_that_deletes_on_a_protected_stage_needs_yes(shop: Path) -> None:
@@ -66,7 +66,7 @@ def test_a_deploy_that_deletes_on_a_protected_stage_needs_yes(shop: Path) -> Non
     assert refused.returncode == 1 and refused.stdout == ""
     assert "`portable-fn deploy` of 'shop' (stage 'prod') on local deletes or replaces 1 resource," in refused.stderr
     delete = [{"action": "delete", "kind": "local function", "name": "shop-prod-get_order"}]
-    assert deletes(planned(shop)) == delete and len(planned(shop)) == 7  # nothing was changed (6 code updates)
+    assert deletes(planned(shop)) == delete and len(planned(shop)) == 9  # nothing was changed (8 code updates)
 
     applied = cli("deploy", str(shop), "--stage", "prod", "--yes", "--json")
     assert applied.returncode == 0, applied.stderr
@@ -102,11 +102,11 @@ def test_on_a_terminal_the_question_decides(shop: Path) -> None:
     assert declined.returncode == 1
     assert "- delete local function shop-prod-create_order" in declined.stderr
     assert "Go ahead? [y/N]" in declined.stderr and "not confirmed, so nothing was changed" in declined.stderr
-    assert len(deployed(shop)) == 7
+    assert len(deployed(shop)) == 9
 
     accepted = answered("y", "remove", str(shop), "--stage", "prod")
     assert accepted.returncode == 0, accepted.stderr
-    assert accepted.stdout == "Removed 12 resources.\n" and deployed(shop) == []
+    assert accepted.stdout == "Removed 25 resources.\n" and deployed(shop) == []
 
 
 def test_a_plan_that_replaces_counts_as_destroying() -> None:

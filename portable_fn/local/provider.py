@@ -117,15 +117,25 @@ class LocalProvider(Provider):
 
     def invoke(self, app: App, spec: FunctionSpec, event: Any, stage: str | None = None) -> dict[str, Any]:
         """Run the function here with the environment it gets on a cloud (defaults, `stage`'s env, its
-        own; see `environment`), set for the duration of the call, its states the ones `dev` keeps."""
+        own; see `environment`), set for the duration of the call, its states the ones `dev` keeps; what it
+        sends to a queue (a workflow it starts) waits in `dev`'s journal for the queue's function."""
+        from ..runtime.channels import use_publisher
         from ..testing import invoke_native
         from .environment import ProcessEnv, function_env
         from .host import STATE_DIR_ENV, dev_state_dir, reopen_states
+        from .journal import Journal
+        from .letters import JOURNAL
+        from .workflow_ops import JournalPublisher
 
         env = function_env(app, spec, stage or next(iter(app.config.stages)))
-        with ProcessEnv({**env, STATE_DIR_ENV: str(dev_state_dir(app))}):  # the states `dev` keeps
-            reopen_states(app)
-            return invoke_native(spec, event, provider="local")
+        state_dir = dev_state_dir(app)
+        with ProcessEnv({**env, STATE_DIR_ENV: str(state_dir)}), Journal(state_dir / JOURNAL) as journal:
+            reopen_states(app)  # the states `dev` keeps
+            before = use_publisher(JournalPublisher(app, journal))
+            try:
+                return invoke_native(spec, event, provider="local")
+            finally:
+                use_publisher(before)
 
     def dead_letters(self, app: App, stage: str, spec: FunctionSpec, redrive: bool = False) -> list[DeadLetterEntry]:
         """The dead letters the dev host kept for `spec` in its journal (see `letters`)."""

@@ -107,6 +107,19 @@ __all__ = [
 ]
 
 
+if _typing.TYPE_CHECKING:  # what type checkers see; at run time `__getattr__` below imports them on first use
+    from .runtime.workflow import (
+        EventTimeout,
+        StepFailed,
+        Workflow,
+        WorkflowCancelled,
+        WorkflowError,
+        send_event,
+        start_workflow,
+        step_key,
+        workflow,
+    )
+
 # Workflows are imported when an app first uses them, not by every function's cold start (compiling the
 # engine costs ~10 ms where bytecode is not cached, as on the clouds' read-only mounts).
 _LAZY = (

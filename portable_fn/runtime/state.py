@@ -44,6 +44,14 @@ class StateError(PortableFnError):
     """A state operation failed: the store refused it or cannot be reached (the message names the store)."""
 
 
+class ValueTooLargeError(StateError):
+    """A value's JSON is over `MAX_VALUE_BYTES` (`size` says how many bytes it is)."""
+
+    def __init__(self, message: str, size: int) -> None:
+        super().__init__(message)
+        self.size = size
+
+
 class StateConflict(StateError):
     """A conditional write lost: the key exists already, or its version changed since it was read."""
 
@@ -264,10 +272,12 @@ class State(Resource):
                 f"state {self.name!r}: the value for key {key!r} is not JSON-serialisable ({exc}); store dicts, "
                 "lists, strings, numbers, pydantic models or dataclasses."
             ) from None
-        if len(text.encode()) > MAX_VALUE_BYTES:
-            raise StateError(
-                f"state {self.name!r}: the value for key {key!r} is {len(text.encode())} bytes of JSON; the limit "
-                f"is {MAX_VALUE_BYTES} on every cloud. Store it in a bucket and keep its key here."
+        size = len(text.encode())
+        if size > MAX_VALUE_BYTES:
+            raise ValueTooLargeError(
+                f"state {self.name!r}: the value for key {key!r} is {size} bytes of JSON; the limit "
+                f"is {MAX_VALUE_BYTES} on every cloud. Store it in a bucket and keep its key here.",
+                size,
             )
         return text
 

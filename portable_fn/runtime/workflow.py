@@ -52,7 +52,15 @@ from .http import Request, Response
 from .outcomes import DeadLetter, Retry
 from .resources import WRITE, Use
 from .retry import RetryPolicy, exponential
-from .state import MAX_VALUE_BYTES, KeyExistsError, State, StateError, VersionConflictError, to_jsonable
+from .state import (
+    MAX_VALUE_BYTES,
+    KeyExistsError,
+    State,
+    StateError,
+    ValueTooLargeError,
+    VersionConflictError,
+    to_jsonable,
+)
 from .triggers import Queue, Trigger
 
 if TYPE_CHECKING:
@@ -725,20 +733,20 @@ class Workflow:
         record["updated"] = _clock()
         if record.get("status") == WAITING and not record.get("waiting"):
             record["status"] = RUNNING
-        size = len(json.dumps(record, separators=(",", ":"), ensure_ascii=False, default=str).encode())
-        if size > MAX_VALUE_BYTES:
+        try:
+            self._write(record)  # the store's encoding checks the size: the record is encoded once
+        except ValueTooLargeError as exc:
             last = self._history.pop() if self._history else {"name": "?"}
             record["status"] = FAILED
             record["error"] = (
-                f"workflow {self.name!r} instance {self.id}: its history would be {size} bytes after "
+                f"workflow {self.name!r} instance {self.id}: its history would be {exc.size} bytes after "
                 f"{last.get('kind', 'step')} {last.get('name')!r}, over the {MAX_VALUE_BYTES} bytes one state record "
                 "holds on every cloud. Return smaller step results (keep large data in a bucket or a state and "
                 "return its key)."
             )
             _log().error(record["error"])
             self._write(record)
-            raise _Stop()
-        self._write(record)
+            raise _Stop() from None
         self._dirty = False
 
     def _write(self, record: dict[str, Any]) -> None:

@@ -73,7 +73,7 @@ def test_a_third_party_provider_is_selectable(plugin_path: Path, shop_copy: Path
         "deploy", str(shop_copy), "--provider", "acme", "--json", path=plugin_path, PORTABLE_FN_LOCAL_CLOUD=cloud
     )
     assert deployed.returncode == 0, deployed.stderr
-    assert json.loads(deployed.stdout)["applied"] == 12
+    assert json.loads(deployed.stdout)["applied"] == 25
     assert "Deployed shop (dev) to acme in " in deployed.stderr
     info = portable_fn(
         "info", str(shop_copy), "--provider", "acme", "--json", path=plugin_path, PORTABLE_FN_LOCAL_CLOUD=cloud
@@ -105,7 +105,7 @@ def test_verbose_shows_each_api_call_the_provider_logs(plugin_path: Path, shop_c
     )
     assert verbose.returncode == 0, verbose.stderr
     assert "\nacme state read shop-dev\n" in verbose.stderr
-    assert json.loads(verbose.stdout)["plan"]["summary"].startswith("12 to create")  # stdout stays JSON
+    assert json.loads(verbose.stdout)["plan"]["summary"].startswith("25 to create")  # stdout stays JSON
 
 
 def test_verbose_leaves_the_api_logger_as_it_found_it(capsys, shop_copy: Path) -> None:

@@ -216,7 +216,8 @@ def test_an_undeclared_function_is_a_usage_error_naming_the_declared_ones(
 ) -> None:
     assert main(["logs", "fulfil,refund", str(shop), "--provider", "aws"]) == 2
     err = capsys.readouterr().err
-    assert "App 'shop' has no function 'refund'; its functions are create_order, get_order, fulfil" in err
+    declared = "place_order-run, create_order, get_order, confirm_payment, fulfil"
+    assert f"App 'shop' has no function 'refund'; its functions are {declared}" in err
 
 
 def test_a_bad_since_is_a_usage_error(shop: Path, capsys: pytest.CaptureFixture[str]) -> None:

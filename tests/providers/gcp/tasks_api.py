@@ -72,8 +72,9 @@ class ApiError(Exception):
 
 
 class CloudTasksApi:
-    """The fake server; `url` is its endpoint (for `endpoints = {tasks = ..., iam = ...}` or a client's
-    `api_endpoint`)."""
+    """The fake: `handle` answers one request; as a context manager it also serves them over HTTP, `url` its
+    endpoint (for `endpoints = {tasks = ..., iam = ...}` or a client's `api_endpoint`). The recording endpoint of
+    the deploy tests (deploy/google_api.py) hands it the requests `handles` claims."""
 
     def __init__(self) -> None:
         self.queues: dict[str, dict[str, Any]] = {}
@@ -84,15 +85,17 @@ class CloudTasksApi:
         self.answer_problems: list[str] = []
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._server: ThreadingHTTPServer | None = None
+        self.url = ""
 
     def __enter__(self) -> CloudTasksApi:
-        self._thread.start()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self
 
     def __exit__(self, *exc: object) -> None:
+        assert self._server is not None
         self._server.shutdown()
         self._server.server_close()
 
@@ -129,6 +132,21 @@ class CloudTasksApi:
         return sorted(m for b in bindings if b["role"] == role for m in b["members"])
 
     # -- the methods ------------------------------------------------------------------------------------
+    @staticmethod
+    def handles(http_method: str, path: str) -> bool:
+        """Whether a request is for a method of these documents (Cloud Tasks, IAM's service accounts)."""
+        return DOCUMENTS.find(http_method, path) is not None
+
+    def handle(self, http_method: str, path: str, query: dict[str, str], body: Any) -> tuple[int, Any]:
+        """The status and JSON answer to one request."""
+        with self._lock:
+            try:
+                return 200, self.serve(http_method, path, query, body)
+            except discovery.Refused as exc:
+                return 400, ApiError(400, "INVALID_ARGUMENT", str(exc)).body()
+            except ApiError as exc:
+                return exc.code, exc.body()
+
     def serve(self, http_method: str, path: str, query: dict[str, str], body: Any) -> Any:
         served, body = DOCUMENTS.request(http_method, path, query, body)
         if served is None:
@@ -225,14 +243,8 @@ class CloudTasksApi:
                 parts = urllib.parse.urlsplit(self.path)
                 query = dict(urllib.parse.parse_qsl(parts.query))
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                with api._lock:
-                    try:
-                        body = json.loads(raw) if raw else None
-                        status, answer = 200, api.serve(self.command, urllib.parse.unquote(parts.path), query, body)
-                    except discovery.Refused as exc:
-                        status, answer = 400, ApiError(400, "INVALID_ARGUMENT", str(exc)).body()
-                    except ApiError as exc:
-                        status, answer = exc.code, exc.body()
+                body = json.loads(raw) if raw else None
+                status, answer = api.handle(self.command, urllib.parse.unquote(parts.path), query, body)
                 data = json.dumps(answer).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json; charset=UTF-8")

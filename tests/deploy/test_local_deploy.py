@@ -39,14 +39,14 @@ def provider(cloud_dir: Path, cloud: LocalCloud | None = None) -> LocalProvider:
 
 def test_plan_changes_nothing(shop_copy: Path, cloud_dir: Path) -> None:
     outcome = pipeline.plan(provider(cloud_dir), load_app(shop_copy), "dev")
-    assert outcome.plan is not None and outcome.plan.count("create") == 12
+    assert outcome.plan is not None and outcome.plan.count("create") == 25
     assert not (cloud_dir / "resources.json").exists()
 
 
 def test_deploy_then_redeploy_makes_zero_mutations(shop_copy: Path, cloud_dir: Path) -> None:
     app = load_app(shop_copy)
     first = pipeline.deploy(provider(cloud_dir), app, "dev")
-    assert first.report is not None and len(first.report.applied) == 12
+    assert first.report is not None and len(first.report.applied) == 25
     assert first.outputs["functions"]["create_order"]["url"] == "http://127.0.0.1:8080/orders"
     cloud = LocalCloud(cloud_dir)
     second = pipeline.deploy(provider(cloud_dir, cloud), app, "dev")
@@ -62,7 +62,7 @@ def test_a_code_change_updates_the_functions_code_only(shop_copy: Path, cloud_di
     assert outcome.plan is not None
     assert {s.action for s in outcome.plan.steps} == {"update"}
     assert {s.changes for s in outcome.plan.steps} == {("code_sha256",)}
-    assert outcome.plan.count("update") == 7
+    assert outcome.plan.count("update") == 9
 
 
 def test_remove_deletes_only_this_apps_stage(shop_copy: Path, cloud_dir: Path) -> None:
@@ -70,20 +70,20 @@ def test_remove_deletes_only_this_apps_stage(shop_copy: Path, cloud_dir: Path) -
     pipeline.deploy(provider(cloud_dir), app, "dev")
     pipeline.deploy(provider(cloud_dir), app, "prod")
     removed = pipeline.remove(provider(cloud_dir), app, "dev")
-    assert removed.plan is not None and removed.plan.count("delete") == 12
+    assert removed.plan is not None and removed.plan.count("delete") == 25
     remaining = LocalCloud(cloud_dir).records()
-    assert len(remaining) == 12 and {r["tags"]["stage"] for r in remaining} == {"prod"}
+    assert len(remaining) == 25 and {r["tags"]["stage"] for r in remaining} == {"prod"}
     assert pipeline.info(provider(cloud_dir), app, "dev").outputs["functions"] == {}
 
 
 def test_a_deploy_that_fails_half_way_converges_when_rerun(shop_copy: Path, cloud_dir: Path) -> None:
     app = load_app(shop_copy)
     broken = provider(cloud_dir, FullDisk(cloud_dir, fail_on_put=5))
-    with pytest.raises(DeployError, match=r"step 5 of 12.*disk full.*again to converge"):
+    with pytest.raises(DeployError, match=r"step 5 of 25.*disk full.*again to converge"):
         pipeline.deploy(broken, app, "dev")
     assert len(LocalCloud(cloud_dir).records()) == 4
     rerun = pipeline.deploy(provider(cloud_dir), app, "dev")
-    assert rerun.plan is not None and rerun.plan.count("create") == 8
+    assert rerun.plan is not None and rerun.plan.count("create") == 21
     assert pipeline.plan(provider(cloud_dir), app, "dev").plan.empty  # type: ignore[union-attr]
 
 

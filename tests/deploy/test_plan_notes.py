@@ -20,7 +20,7 @@ class NotingProvider(LocalProvider):
 def test_plan_and_deploy_carry_the_provider_s_notes(shop_copy: Path, tmp_path: Path) -> None:
     provider = NotingProvider({"state_dir": str(tmp_path / "cloud")})
     app = load_app(shop_copy)
-    expected = ["create_order: dev clamps its retry policy", "get_order: dev clamps its retry policy"]
+    expected = ["place_order-run: dev clamps its retry policy", "create_order: dev clamps its retry policy"]
 
     planned = pipeline.plan(provider, app, "dev")
     assert planned.notes == expected

@@ -26,7 +26,16 @@ SHOP_FUNCTIONS = {
     "nightly_report": "nightly-report",
     "on_upload": "on-upload",
     "notify": "notify",
+    "confirm_payment": "confirm-payment",
+    "place_order-run": "place-order-run",  # the place_order workflow's runner
 }
+SENDING = (
+    "PORTABLE_FN_DEAD_LETTER_TOPIC",
+    "PORTABLE_FN_STATE_",
+    "PORTABLE_FN_QUEUE_",
+    "PORTABLE_FN_TOPIC_",
+    "PORTABLE_FN_DELAY_",
+)
 LABELS = {"portable-fn-app": "shop", "portable-fn-stage": "dev"}
 
 
@@ -62,7 +71,7 @@ def test_first_deploy_creates_every_function_with_its_configuration(provider: An
         assert (service.get("minInstanceCount", 0), service["maxInstanceCount"]) == (0, 100)
         assert service["ingressSettings"] == "ALLOW_ALL"
         env = service["environmentVariables"]
-        assert {k: env[k] for k in env if k != "PORTABLE_FN_DEAD_LETTER_TOPIC"} == {
+        assert {k: env[k] for k in env if not k.startswith(SENDING)} == {
             "PORTABLE_FN_APP": "shop",
             "PORTABLE_FN_STAGE": "dev",
             "PORTABLE_FN_FUNCTION": fn,
@@ -100,6 +109,8 @@ def test_event_functions_get_triggers_topics_and_dead_letter_topics(deployed: An
             "nightly_report",
             "nightly_report-dlq",
             "on_upload-dlq",
+            "pfn-wf-place-order",
+            "pfn-wf-place-order-dlq",
         ]
     )
     assert all(t["labels"] == LABELS for t in google.topics.values())
@@ -193,7 +204,7 @@ def test_outputs_name_urls_topics_and_jobs(deployed: Any, shop: Any) -> None:
 # -- plan, redeploy, change ------------------------------------------------------------------------
 def test_plan_changes_nothing(provider: Any, shop: Any, google: Any) -> None:
     outcome = pipeline.plan(provider, shop, "dev")
-    assert outcome.plan.summary() == "32 to create, 0 to update, 0 to delete, 0 unchanged"
+    assert outcome.plan.summary() == "44 to create, 0 to update, 0 to delete, 0 unchanged"
     assert google.mutating() == [] and provider.deployer.client.mutating_calls() == []
     assert google.functions == {} and google.topics == {} and google.jobs == {}
 
@@ -267,7 +278,7 @@ def test_a_failure_half_way_names_the_resource_and_a_rerun_converges(provider: A
 def test_a_rejected_request_fails_with_googles_reason(provider: Any, shop: Any, google: Any) -> None:
     # not an IngressSettings value (model_copy does not validate: the fake must refuse it)
     provider.deployer.config = provider.deployer.config.model_copy(update={"ingress": "ALLOW_EVERYONE"})
-    with pytest.raises(DeployError, match=r"create cloud function shop-dev-create-order.*ALLOW_EVERYONE"):
+    with pytest.raises(DeployError, match=r"create cloud function shop-dev-.*ALLOW_EVERYONE"):
         pipeline.deploy(provider, shop, "dev")
 
 
@@ -283,7 +294,7 @@ def test_remove_deletes_exactly_what_the_app_and_stage_made(
     google.topics[f"projects/{PROJECT}/topics/shop-dev-by-hand"] = {"name": "by-hand"}  # no labels: not ours
 
     outcome = pipeline.remove(provider, shop, "dev")
-    assert outcome.plan.summary() == "0 to create, 0 to update, 31 to delete, 0 unchanged, 1 kept"
+    assert outcome.plan.summary() == "0 to create, 0 to update, 43 to delete, 0 unchanged, 1 kept"
     assert not any("shop-dev-" in name for name in [*google.functions, *google.jobs, *google.buckets])
     assert "shop-prod-uploads" in google.buckets
     assert [t for t in google.topics if "shop-dev-" in t] == [f"projects/{PROJECT}/topics/shop-dev-by-hand"]

@@ -33,7 +33,7 @@ def test_the_endpoints_triggers_conform_to_the_discovery_document(
 ) -> None:
     pipeline.deploy(provider, shop, "dev")
     problems = helpers.discovery_problems
-    assert len(google.triggers) == 5  # fulfil, notify, sweep, nightly_report, on_upload
+    assert len(google.triggers) == 6  # fulfil, notify, sweep, nightly_report, on_upload, place_order-run
     for found in google.triggers.values():
         assert problems({k: v for k, v in found.items() if k != "function"}, "Trigger") == []
     assert trigger_of(google, FULFIL)["transport"]["pubsub"]["topic"] == ORDERS

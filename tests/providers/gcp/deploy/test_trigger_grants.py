@@ -19,7 +19,7 @@ LOCATION = f"projects/{PROJECT}/locations/{REGION}"
 ACCOUNT = "shop-runtime@shop-project.iam.gserviceaccount.com"
 MEMBER = f"serviceAccount:{ACCOUNT}"
 RECEIVER = "roles/eventarc.eventReceiver"
-EVENT_FUNCTIONS = ["fulfil", "notify", "sweep", "nightly-report", "on-upload"]
+EVENT_FUNCTIONS = ["fulfil", "notify", "sweep", "nightly-report", "on-upload", "place-order-run"]
 
 
 @pytest.fixture

@@ -26,6 +26,9 @@ class AzureSettings(ProviderSettings):
     topic_transport: Literal["event_grid", "service_bus"] = "event_grid"
     storage_connection: str = "AzureWebJobsStorage"
     service_bus_connection: str = "ServiceBusConnection"
+    # the ARM id of that Service Bus namespace: deploy then grants each sender Azure Service Bus Data Sender on
+    # the entity it sends to (without it the connection's own rights apply)
+    service_bus_namespace_id: str | None = None
     # waits while Azure applies role assignments and hosts take packages, and long-running operations
     role_wait_s: float = Field(default=600, ge=0)
     host_wait_s: float = Field(default=300, ge=0)

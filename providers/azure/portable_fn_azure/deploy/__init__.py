@@ -75,7 +75,7 @@ from .appliers import (
 )
 from .checks import FLEX_SKU, check_env, check_flex
 from .client import AzureClient, explain
-from .desired import Target, desired
+from .desired import Target, bus_grants, desired
 from .grid import EventGridTopics, EventSubscriptions, SystemTopics
 from .naming import PACKAGES_CONTAINER, TAG_APP, TAG_STAGE, Names, container_name, queue_name, tags
 from .outputs import outputs
@@ -193,11 +193,19 @@ class AzureDeployer(Deployer[AzureClient, Names]):
                 config.storage_auth == "identity",
                 check_flex(config),
                 self.table_endpoint(names),
+                config.service_bus_namespace_id or "",
             )
         )
 
     def read_remote(self, app: App, stage: str) -> RemoteState:
-        return RemoteReader(self.client, self.names(app, stage), self.config.plan_sku == FLEX_SKU).read()
+        names = self.names(app, stage)
+        grants = (
+            bus_grants(app, names, self.config.service_bus_namespace_id or "")
+            if self.config.storage_auth == "identity"
+            else []
+        )
+        scopes = tuple((grant.scope, grant.name.rsplit("/", 1)[0]) for grant in grants)
+        return RemoteReader(self.client, names, self.config.plan_sku == FLEX_SKU, scopes).read()
 
     def appliers(self, app: App, stage: str) -> Appliers:
         names = self.names(app, stage)

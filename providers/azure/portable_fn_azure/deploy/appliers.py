@@ -24,6 +24,7 @@ from portable_fn.deploy import ApplyContext as BaseApplyContext
 from portable_fn.deploy import Resource, Settling
 from portable_fn.deploy.executor import while_settling
 
+from ..publish import EVENT_GRID
 from ..settings import AzureSettings
 from . import errors
 from .client import AzureClient, arm_json, missing
@@ -33,6 +34,8 @@ from .resources import (
     PACKAGE_SETTING,
     RELEASE_TAG,
     STORAGE_CONNECTION,
+    TOPIC_ENDPOINT,
+    TOPIC_KEY,
     AppSettings,
     BlobContainer,
     FunctionApp,
@@ -425,7 +428,8 @@ class RoleAssignments(Applier[RoleAssignment]):
 
 
 class AppSettingsApplier(Applier[AppSettings]):
-    """Writes the settings with their secrets resolved: the storage connection string, and, unless the
+    """Writes the settings with their secrets and markers resolved: the storage connection string, a topic's
+    endpoint and key, and, unless the
     platform fetches the package with the app's identity (`WEBSITE_RUN_FROM_PACKAGE_BLOB_MI_RESOURCE_ID`
     is set), a read-only SAS (valid `package_sas_days`, 3650 by default) on the package URL. The host takes
     the package in the next step (`Releases`)."""
@@ -443,14 +447,21 @@ class AppSettingsApplier(Applier[AppSettings]):
     def write(self, resource: AppSettings) -> None:
         connection = self.azure.storage_connection_string(resource.resource_group, self.account)
         sas = not resource.value(PACKAGE_IDENTITY_SETTING)
-        values = {key: self.resolve(key, value, connection, sas) for key, value in resource.settings}
+        group = resource.resource_group
+        values = {key: self.resolve(key, value, connection, sas, group) for key, value in resource.settings}
         self.azure.web.web_apps.update_application_settings(
             resource.resource_group, resource.name, {"properties": values}
         )
 
-    def resolve(self, key: str, value: str, connection: str, sas: bool) -> str:
+    def resolve(self, key: str, value: str, connection: str, sas: bool, group: str = "") -> str:
         if value == STORAGE_CONNECTION:
             return connection
+        if value.startswith(TOPIC_ENDPOINT):  # the topic exists by now (`resources.ORDER`)
+            topic = arm_json(self.azure.eventgrid.topics.get(group, value[len(TOPIC_ENDPOINT) :]))
+            return f"{EVENT_GRID}:{topic['properties']['endpoint']}"
+        if value.startswith(TOPIC_KEY):
+            keys = self.azure.eventgrid.topics.list_shared_access_keys(group, value[len(TOPIC_KEY) :])
+            return str(arm_json(keys)["key1"])
         if key == PACKAGE_SETTING and value and sas:
             return f"{value}?{read_sas(value, connection, timedelta(days=self.ctx.sas_days))}"
         return value

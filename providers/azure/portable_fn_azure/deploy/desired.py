@@ -23,6 +23,16 @@ All functions of an app run in one function app, so the resources are per app, n
               declared; the runtime still refuses a state a function did not declare (`check_access`).
               With `storage_auth = "connection_string"` no role: `PORTABLE_FN_TABLES_CONNECTION` holds
               the account's connection string.
+    send      per topic or queue some function sends to (`app.channels`), whether or not a function of
+              the app receives from it: the queue in the app's account (Storage Queue Data Message
+              Sender on it), the custom Event Grid topic (EventGrid Data Sender on it), or, on Service
+              Bus, nothing (the namespace is the user's; Azure Service Bus Data Sender on the entity
+              when `service_bus_namespace_id` names the namespace). `PORTABLE_FN_QUEUE_<NAME>` /
+              `PORTABLE_FN_TOPIC_<NAME>` hold the locator `portable_fn_azure.publish` reads (a topic's
+              endpoint, known once it exists, as the marker `TOPIC_ENDPOINT`). With `storage_auth =
+              "connection_string"` no role: a topic's key goes in `PORTABLE_FN_TOPIC_<NAME>_KEY`
+              (`TOPIC_KEY`), a queue is reached with the connection string the trigger uses. The roles
+              are the union over the app's functions, as for states.
 
 Subscriptions name the function as `function_app.py` registers it (`@app.function_name(name=...)`), so
 `<site>/functions/<name>` and the blobs extension's `Host.Functions.<name>` reach the right function.
@@ -35,10 +45,12 @@ from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from portable_fn.deploy import Artifact, Resource
-from portable_fn.runtime.state import locator_env
+from portable_fn.runtime import channels
+from portable_fn.runtime.state import State, locator_env
 from portable_fn.runtime.triggers import Queue, Storage, Topic
 
 from ..codegen import transports
+from ..publish import SERVICE_BUS, STORAGE_QUEUE
 from .checks import PLAN_TIERS, Flex
 from .naming import (
     DEAD_LETTER_CONTAINER,
@@ -60,6 +72,8 @@ from .resources import (
     PACKAGE_SETTING,
     STORAGE_CONNECTION,
     SYSTEM_IDENTITY,
+    TOPIC_ENDPOINT,
+    TOPIC_KEY,
     AppSettings,
     BlobContainer,
     EventGridTopic,
@@ -85,6 +99,11 @@ BLOB_EVENTS = {"created": "Microsoft.Storage.BlobCreated", "deleted": "Microsoft
 RUNTIME_SETTINGS = {"FUNCTIONS_WORKER_RUNTIME": "python", "FUNCTIONS_EXTENSION_VERSION": "~4"}
 TABLES_CONNECTION_SETTING = "PORTABLE_FN_TABLES_CONNECTION"  # read by portable_fn_azure.state
 TABLE_READER, TABLE_WRITER = "Storage Table Data Reader", "Storage Table Data Contributor"
+QUEUE_SENDER, TOPIC_SENDER, BUS_SENDER = (
+    "Storage Queue Data Message Sender",
+    "EventGrid Data Sender",
+    "Azure Service Bus Data Sender",
+)
 
 
 @dataclass(frozen=True)
@@ -101,6 +120,7 @@ class Target:
     identity: bool = True  # the host reaches its storage through the app's identity, not a key
     flex: Flex | None = None  # Flex Consumption (plan_sku FC1): run from the deployment container
     table_endpoint: str = ""  # e.g. https://<account>.table.core.windows.net (state locators)
+    service_bus_namespace: str = ""  # the ARM id of the user's Service Bus namespace (its entities' roles)
 
 
 def desired(target: Target) -> list[Resource]:
@@ -126,6 +146,7 @@ def desired(target: Target) -> list[Resource]:
         *(role_assignments(target) if target.identity else []),
         *state_tables(target),
         *(table_grants(target) if target.identity else []),
+        *channel_resources(target),
     ]
     event_grid_topics = transports(target.app)["topic_transport"] == "event_grid"
     for spec in target.app.functions:
@@ -295,7 +316,75 @@ def table_grants(target: Target) -> list[RoleAssignment]:
 
 
 def written_states(app: App) -> set[str]:
-    return {u.resource.name for spec in app.functions for u in spec.options.uses if u.writes}
+    return {
+        u.resource.name
+        for spec in app.functions
+        for u in spec.options.uses
+        if u.writes and isinstance(u.resource, State)
+    }
+
+
+def transport_of(app: App, channel: channels.Channel) -> str:
+    """`storage_queue`, `service_bus` or `event_grid`: how the app's settings carry this channel."""
+    return transports(app)["topic_transport" if channel.kind == channels.TOPIC else "queue_transport"]
+
+
+def channel_resources(target: Target) -> list[Resource]:
+    """Per channel some function sends to: its queue or topic, and the app identity's role on exactly it."""
+    names, out = target.names, list[Resource]()
+    for channel in target.app.channels:
+        transport, entity = transport_of(target.app, channel), queue_name(channel.name)
+        grant: RoleAssignment | None
+        if transport == "storage_queue":
+            out.append(queue(names, entity))
+            grant = sender_role(names, f"{names.storage_account}/{entity}", names.queue_id(entity), QUEUE_SENDER)
+        elif transport == "event_grid":
+            topic = names.topic(channel.name)
+            out.append(EventGridTopic(topic, resource_group=names.resource_group, location=target.location))
+            grant = sender_role(names, topic, names.topic_id(topic), TOPIC_SENDER)
+        else:
+            grant = bus_grant(names, target.service_bus_namespace, channel)
+        if target.identity and grant is not None:
+            out.append(grant)
+    return out
+
+
+def sender_role(names: Names, label: str, scope: str, role: str) -> RoleAssignment:
+    return RoleAssignment(f"{label}/{role}", scope=scope, role_definition_id=names.role_definition_id(role))
+
+
+def bus_grant(names: Names, namespace: str, channel: channels.Channel) -> RoleAssignment | None:
+    """Azure Service Bus Data Sender on the entity in the user's namespace (its ARM id, `namespace`), or None
+    when the settings do not name it: then the connection's own rights apply."""
+    if not namespace:
+        return None
+    namespace, entity = namespace.rstrip("/"), queue_name(channel.name)
+    scope = f"{namespace}/{'topics' if channel.kind == channels.TOPIC else 'queues'}/{entity}"
+    return sender_role(names, f"{namespace.rsplit('/', 1)[-1]}/{entity}", scope, BUS_SENDER)
+
+
+def bus_grants(app: App, names: Names, namespace: str) -> list[RoleAssignment]:
+    """The Service Bus senders' roles (outside the app's group: `remote` reads them at these scopes)."""
+    found = [bus_grant(names, namespace, c) for c in app.channels if transport_of(app, c) == "service_bus"]
+    return [grant for grant in found if grant is not None]
+
+
+def channel_settings(target: Target) -> dict[str, str]:
+    """`PORTABLE_FN_QUEUE_<NAME>` / `PORTABLE_FN_TOPIC_<NAME>` per channel: the locator `publish` reads
+    (see its table), through the connection settings the app's bindings use; a topic's key too when the
+    app has no identity to publish with."""
+    chosen, values = transports(target.app), dict[str, str]()
+    for channel in target.app.channels:
+        env, transport = channels.locator_env(channel.kind, channel.name), transport_of(target.app, channel)
+        if transport == "storage_queue":
+            values[env] = f"{STORAGE_QUEUE}:{chosen['storage_connection']}/{queue_name(channel.name)}"
+        elif transport == "service_bus":
+            values[env] = f"{SERVICE_BUS}:{chosen['service_bus_connection']}/{queue_name(channel.name)}"
+        else:
+            values[env] = TOPIC_ENDPOINT + target.names.topic(channel.name)
+            if not target.identity:
+                values[env + "_KEY"] = TOPIC_KEY + target.names.topic(channel.name)
+    return values
 
 
 def state_settings(target: Target) -> dict[str, str]:
@@ -363,6 +452,7 @@ def app_settings(target: Target) -> AppSettings:
             **storage,
             **platform,
             **state_settings(target),
+            **channel_settings(target),
             "PORTABLE_FN_APP": target.app.name,
             "PORTABLE_FN_STAGE": target.stage,
             "PORTABLE_FN_PROVIDER": "azure",

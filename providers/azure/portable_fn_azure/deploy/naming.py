@@ -33,6 +33,7 @@ from ..names import (
 )
 
 __all__ = [
+    "CHANNEL_ROLES",
     "DEAD_LETTER_CONTAINER",
     "DEPLOYMENT_CONTAINER",
     "MAX_CONTAINER",
@@ -79,7 +80,13 @@ TABLE_ROLES = {
     "Storage Table Data Reader": "76199698-9eea-4c19-bc75-cec21354c6b6",
     "Storage Table Data Contributor": "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3",
 }
-BUILT_IN_ROLES = {**STORAGE_ROLES, **TABLE_ROLES}
+# Built-in roles on one channel a function sends to: the queue, the Event Grid topic, the Service Bus entity.
+CHANNEL_ROLES = {
+    "Storage Queue Data Message Sender": "c6a89b2d-59bc-44d0-9896-0f6e12d7b80a",
+    "EventGrid Data Sender": "d5a91429-5739-47e2-a06b-3470a27159e7",
+    "Azure Service Bus Data Sender": "69a216fc-b8fb-44d8-bc22-1f3c2cd27a39",
+}
+BUILT_IN_ROLES = {**STORAGE_ROLES, **TABLE_ROLES, **CHANNEL_ROLES}
 TABLE_PREFIX = "pfs"  # state tables: pfs<name in letters and digits><6 hex of the name>
 STATE_TABLE = re.compile(rf"{TABLE_PREFIX}[a-z0-9]*[0-9a-f]{{6}}")
 MAX_TABLE = 63
@@ -171,7 +178,7 @@ class Names:
         return self.arm_id("Microsoft.Web/sites", self.function_app)
 
     def role_definition_id(self, role: str) -> str:
-        """The subscription-scoped id of a built-in role of `STORAGE_ROLES` or `TABLE_ROLES`."""
+        """The subscription-scoped id of a built-in role (`BUILT_IN_ROLES`)."""
         return (
             f"/subscriptions/{self.subscription}/providers/Microsoft.Authorization/roleDefinitions/"
             f"{BUILT_IN_ROLES[role]}"
@@ -180,6 +187,14 @@ class Names:
     def table_id(self, table: str) -> str:
         """The ARM id of a table in the app's account: the scope of its role assignments."""
         return f"{self.account_id}/tableServices/default/tables/{table}"
+
+    def queue_id(self, queue: str) -> str:
+        """The ARM id of a queue in the app's account: the scope of a sender's role."""
+        return f"{self.account_id}/queueServices/default/queues/{queue}"
+
+    def topic_id(self, topic: str) -> str:
+        """The ARM id of a custom Event Grid topic in the app's group."""
+        return self.arm_id("Microsoft.EventGrid/topics", topic)
 
     @property
     def package_prefix(self) -> str:

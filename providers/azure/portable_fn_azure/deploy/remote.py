@@ -22,6 +22,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from portable_fn.deploy import RemoteState, Resource
 
+from ..publish import EVENT_GRID
 from .client import AzureClient, arm_json, missing
 from .desired import TABLES_CONNECTION_SETTING
 from .naming import BUILT_IN_ROLES, PACKAGES_CONTAINER, ROLE_DESCRIPTION, STATE_TABLE, TAG_APP, Names, has_tags
@@ -31,6 +32,8 @@ from .resources import (
     DEPLOYMENT_CONNECTION,
     RELEASE_TAG,
     STORAGE_CONNECTION,
+    TOPIC_ENDPOINT,
+    TOPIC_KEY,
     AppSettings,
     BlobContainer,
     EventGridTopic,
@@ -51,6 +54,7 @@ from .resources import (
 ACCOUNTS, PLANS, SITES = "microsoft.storage/storageaccounts", "microsoft.web/serverfarms", "microsoft.web/sites"
 TOPICS, SYSTEM_TOPICS = "microsoft.eventgrid/topics", "microsoft.eventgrid/systemtopics"
 ROLE_NAMES = {guid: role for role, guid in BUILT_IN_ROLES.items()}
+TOPIC_SETTING = "PORTABLE_FN_TOPIC_"  # `channels.locator_env` of a topic
 
 
 class RemoteReader:
@@ -62,11 +66,19 @@ class RemoteReader:
     foreign host, a subscription delivering to its functions without a destination. The plan then writes
     them again for the new app, and a rerun after a failure half-way finds the same differences."""
 
-    def __init__(self, azure: AzureClient, names: Names, flex: bool | None = None) -> None:
+    def __init__(
+        self,
+        azure: AzureClient,
+        names: Names,
+        flex: bool | None = None,
+        grant_scopes: tuple[tuple[str, str], ...] = (),
+    ) -> None:
         self.azure = azure
         self.names = names
         self.flex = flex
+        self.grant_scopes = grant_scopes  # (scope, label) outside the app's group: Service Bus entities
         self._sites: dict[str, dict[str, Any]] = {}
+        self._topics: dict[tuple[str, str], dict[str, Any]] = {}
 
     def read(self) -> RemoteState:
         resources: list[Resource] = []
@@ -74,6 +86,8 @@ class RemoteReader:
         resources += [g for g in groups if isinstance(g, ResourceGroup)]
         for group in sorted({g.name for g in groups} | {self.names.resource_group}):
             resources += self.group_contents(group)
+        for scope, label in self.grant_scopes:
+            resources += self.role_assignments(self.names.resource_group, scope, label)
         return RemoteState(in_order(kept_with_their_tables(resources)))
 
     def tag_filter(self) -> str:
@@ -137,6 +151,9 @@ class RemoteReader:
         for item in storage.queue.list(group, name):
             queue = arm_json(item)["name"]
             out.append(StorageQueue(f"{name}/{queue}", resource_group=group, account=name, queue=queue))
+            if name == self.names.storage_account:  # a sender's role on the queue
+                scope = f"{account['id']}/queueServices/default/queues/{queue}"
+                out += self.role_assignments(group, scope, f"{name}/{queue}")
         if name == self.names.storage_account:
             out += self.package_blobs(group, name)
             out += self.role_assignments(group, account["id"])
@@ -174,7 +191,13 @@ class RemoteReader:
         so the planner replaces it."""
         principal, account = self.app_principal(group), label or scope.rsplit("/", 1)[-1]
         out: list[Resource] = []
-        for item in self.azure.authorization.role_assignments.list_for_scope(scope, filter="atScope()"):
+        try:
+            found_here = list(self.azure.authorization.role_assignments.list_for_scope(scope, filter="atScope()"))
+        except Exception as exc:
+            if missing(exc):  # the scope is gone (a Service Bus entity deleted by its owner): nothing on it
+                return []
+            raise
+        for item in found_here:
             found = arm_json(item)
             props = found.get("properties", {})
             ours = principal and props.get("principalId") == principal
@@ -269,7 +292,9 @@ class RemoteReader:
             principal_id=identity.get("principalId", ""),
         )
         settings = arm_json(web.list_application_settings(group, name)).get("properties") or {}
-        normalized = {key: self.normalize(group, key, value) for key, value in settings.items()}
+        normalized = self.topic_markers(
+            group, {key: self.normalize(group, key, value) for key, value in settings.items()}
+        )
         found: list[Resource] = [
             app,
             AppSettings(name, resource_group=group, settings=tuple(sorted(normalized.items()))),
@@ -294,10 +319,42 @@ class RemoteReader:
             raise
         return STORAGE_CONNECTION if value == current else value
 
+    def topic_markers(self, group: str, settings: dict[str, str]) -> dict[str, str]:
+        """A sender's topic settings back to what `desired` says: the endpoint of a topic of the app's group
+        (`event-grid:https://<topic>.<region>-1.eventgrid.azure.net/api/events`) to `TOPIC_ENDPOINT`, and its
+        key beside it to `TOPIC_KEY`, when they are that topic's."""
+        out = dict(settings)
+        for key, value in settings.items():
+            if not (key.startswith(TOPIC_SETTING) and value.startswith(f"{EVENT_GRID}:")):
+                continue
+            endpoint = value.split(":", 1)[1]
+            topic = (urlsplit(endpoint).hostname or "").split(".")[0]
+            found = self.custom_topic(group, topic)
+            if not topic or found.get("properties", {}).get("endpoint") != endpoint:
+                continue
+            out[key] = TOPIC_ENDPOINT + topic
+            if out.get(key + "_KEY") and out[key + "_KEY"] == self.topic_key(group, topic):
+                out[key + "_KEY"] = TOPIC_KEY + topic
+        return out
+
+    def custom_topic(self, group: str, topic: str) -> dict[str, Any]:
+        """A custom topic of `group` as ARM answers it, read once; {} when there is none."""
+        if (group, topic) not in self._topics:
+            try:
+                self._topics[group, topic] = arm_json(self.azure.eventgrid.topics.get(group, topic))
+            except Exception as exc:
+                if not missing(exc):
+                    raise
+                self._topics[group, topic] = {}
+        return self._topics[group, topic]
+
+    def topic_key(self, group: str, topic: str) -> str:
+        return str(arm_json(self.azure.eventgrid.topics.list_shared_access_keys(group, topic)).get("key1") or "")
+
     # -- Event Grid: the topics and their subscriptions -------------------------------------------
     def topic(self, group: str, name: str) -> list[Resource]:
         grid = self.azure.eventgrid
-        topic = arm_json(grid.topics.get(group, name))
+        topic = self.custom_topic(group, name)
         props = topic.get("properties", {})
         found: list[Resource] = [
             EventGridTopic(
@@ -310,7 +367,7 @@ class RemoteReader:
         ]
         for item in grid.topic_event_subscriptions.list(group, name):
             found.append(self.subscription(group, name, False, arm_json(item)))
-        return found
+        return found + self.role_assignments(group, topic["id"], name)  # a sender's role on the topic
 
     def system_topic(self, group: str, name: str) -> list[Resource]:
         grid = self.azure.eventgrid

@@ -9,7 +9,8 @@ field: an app setting holding the storage connection string is the marker `STORA
 blob trigger's webhook is its URL without the `code` key, and what is known only once the function app
 exists is a marker: its identity `APP_IDENTITY` and its host name `APP_HOST` (ARM's `defaultHostName`,
 which is `<app>.azurewebsites.net` only for some apps: Flex Consumption and apps with unique default host
-names get `<app>-<hash>.<region>-01.azurewebsites.net`).
+names get `<app>-<hash>.<region>-01.azurewebsites.net`). So are a topic's publish endpoint and its key in
+the settings of the functions that publish to it (`TOPIC_ENDPOINT`, `TOPIC_KEY`).
 """
 
 from __future__ import annotations
@@ -29,6 +30,10 @@ FLEX_PACKAGE_SETTING = "PORTABLE_FN_PACKAGE"  # Flex: which package was deployed
 DEPLOYMENT_CONNECTION = "DEPLOYMENT_STORAGE_CONNECTION_STRING"  # Flex: the setting naming the deployment storage
 APP_IDENTITY = "@portable-fn:function-app-identity"  # the principal id of the function app's identity
 APP_HOST = "@portable-fn:function-app-host"  # the function app's defaultHostName, as ARM answers it
+# A setting holding an Event Grid topic's publish endpoint or its key (known once the topic exists; the key is a
+# secret): the marker, then the topic's name.
+TOPIC_ENDPOINT = "@portable-fn:topic-endpoint:"
+TOPIC_KEY = "@portable-fn:topic-key:"
 RELEASE_TAG = "portable-fn-release"  # on the function app: the package blob its host took last (see Release)
 
 
@@ -228,9 +233,10 @@ class Release(Resource):
 
 @dataclass(frozen=True)
 class RoleAssignment(Resource):
-    """A role of the function app's identity on the app's storage account, named `<account>/<role>`, or on
-    a state table, named `<account>/<table>/<role>` (ARM names it by a GUID, `assignment_id`, derived from
-    scope, role and principal)."""
+    """A role of the function app's identity on the app's storage account, named `<account>/<role>`, on
+    a state table or a queue, named `<account>/<table or queue>/<role>`, on an Event Grid topic,
+    `<topic>/<role>`, or on a Service Bus entity, `<namespace>/<entity>/<role>` (ARM names it by a GUID,
+    `assignment_id`, derived from scope, role and principal)."""
 
     kind = "role assignment"
     ignore_on_compare = frozenset({"assignment_id"})
@@ -300,10 +306,10 @@ ORDER: tuple[type[Resource], ...] = (
     PackageBlob,
     FunctionPlan,
     FunctionApp,
+    EventGridTopic,  # before the roles on it and the settings naming its endpoint
     RoleAssignment,
     AppSettings,
     Release,
-    EventGridTopic,
     SystemTopic,
     EventSubscription,
 )

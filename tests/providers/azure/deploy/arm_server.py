@@ -86,6 +86,13 @@ GRID = GROUP + r"/providers/microsoft\.eventgrid/(?P<topickind>topics|systemtopi
 TABLE = ACCOUNT + r"/tableservices/default/tables/(?P<table>[^/]+)"
 ROLES = ACCOUNT + r"/providers/microsoft\.authorization/roleassignments"
 TABLE_ROLES = TABLE + r"/providers/microsoft\.authorization/roleassignments"
+# a sender's roles: on a queue, a custom topic, a Service Bus entity (which tests put in `state.resources`)
+QUEUE_ROLES = ACCOUNT + r"/queueservices/default/queues/[^/]+/providers/microsoft\.authorization/roleassignments"
+TOPIC_ROLES = GRID + r"/providers/microsoft\.authorization/roleassignments"
+BUS_ROLES = (
+    SUB + r"/resourcegroups/[^/]+/providers/microsoft\.servicebus/namespaces/[^/]+/(queues|topics)/[^/]+"
+    r"/providers/microsoft\.authorization/roleassignments"
+)
 BUILT_IN_ROLES = {  # from the Azure built-in roles reference, independent of the code under test
     "b7e6dc6d-f1e8-4753-8033-0f276bb0955b": "Storage Blob Data Owner",
     "974c5e8b-45b9-4653-ba55-5f855dd0fb88": "Storage Queue Data Contributor",
@@ -94,6 +101,9 @@ BUILT_IN_ROLES = {  # from the Azure built-in roles reference, independent of th
     "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1": "Storage Blob Data Reader",
     "76199698-9eea-4c19-bc75-cec21354c6b6": "Storage Table Data Reader",
     "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3": "Storage Table Data Contributor",
+    "c6a89b2d-59bc-44d0-9896-0f6e12d7b80a": "Storage Queue Data Message Sender",
+    "d5a91429-5739-47e2-a06b-3470a27159e7": "EventGrid Data Sender",
+    "69a216fc-b8fb-44d8-bc22-1f3c2cd27a39": "Azure Service Bus Data Sender",
 }
 # Table_Create's tableName parameter, as the storage spec defines it (the excerpt keeps body schemas only)
 TABLE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]{2,62}")
@@ -1228,6 +1238,8 @@ ROUTES: list[tuple[str, Any]] = [
     (ROLES + r"/[^/]+", role_assignment),
     (TABLE_ROLES, role_assignments),
     (TABLE_ROLES + r"/[^/]+", role_assignment),
+    *((roles, role_assignments) for roles in (QUEUE_ROLES, TOPIC_ROLES, BUS_ROLES)),
+    *((roles + r"/[^/]+", role_assignment) for roles in (QUEUE_ROLES, TOPIC_ROLES, BUS_ROLES)),
     (GRID, topic),
     (GRID + r"/listkeys", topic_keys),
     (GRID + r"/eventsubscriptions", subscriptions),

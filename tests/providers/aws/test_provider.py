@@ -15,7 +15,9 @@ from portable_fn_aws.provider import AwsProvider
 from portable_fn.cli import main
 from portable_fn.provider import load_provider
 from portable_fn.runtime import FunctionOptions, spec_of
+from portable_fn.runtime.channels import Channel
 from portable_fn.runtime.errors import UnsupportedTriggerError
+from portable_fn.testing import emitted, local_state
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, Any]:
@@ -59,18 +61,20 @@ def test_invoke_an_http_function_with_an_api_gateway_event(capsys, shop_copy, tm
     event["rawPath"] = "/orders"
     event["headers"]["content-type"] = "application/json"
     event["body"] = json.dumps({"id": "o-1", "customer": "ada", "lines": [{"sku": "book", "quantity": 2}]})
-    code, out = run(
-        capsys,
-        "invoke",
-        "create_order",
-        "--app",
-        str(shop_copy),
-        "--provider",
-        "aws",
-        "--event",
-        write(tmp_path, "v2.json", event),
-    )
+    with local_state(tmp_path / "states"), emitted() as sent:  # create_order starts the order's workflow
+        code, out = run(
+            capsys,
+            "invoke",
+            "create_order",
+            "--app",
+            str(shop_copy),
+            "--provider",
+            "aws",
+            "--event",
+            write(tmp_path, "v2.json", event),
+        )
     assert code == 0
+    assert [e.subject for e in sent.to(Channel("queue", "pfn-wf-place-order"))] == ["o-1"]
     assert out["status"] == 201 and out["source"].startswith("API Gateway HTTP API")
     assert json.loads(out["response"]["body"]) == {"id": "o-1", "lines": 1}
     assert out["response"]["headers"] == {"content-type": "application/json"}

@@ -129,7 +129,7 @@ def test_edge_variants() -> None:
 
 def test_policies_are_least_privilege(shop: Any) -> None:
     roles = [r for r in build(shop, "dev").values() if isinstance(r, Role)]
-    assert len(roles) == 8  # one per function, and the scheduler's
+    assert len(roles) == 11  # one per function, the scheduler's, and the one delayed sends' schedules assume
     for role in roles:
         for statement in json.loads(role.policy)["Statement"]:
             assert all("*" not in action for action in statement["Action"])
@@ -143,6 +143,10 @@ def test_policies_are_least_privilege(shop: Any) -> None:
         ),
         "DeadLetter": (["sqs:SendMessage"], [ARNS.queue("shop-dev-orders-dlq")]),  # the shim sends dead letters
     }
+    starts = json.loads(next(r for r in roles if r.name == "shop-dev-create_order").policy)["Statement"]
+    granted = {s["Sid"]: s["Resource"] for s in starts}  # it starts the order's workflow: its store and queue
+    assert granted["WriteState"] == [ARNS.table("shop-dev-pfn-workflows")]
+    assert granted["SendQueues"] == [ARNS.queue("shop-dev-pfn-wf-place-order")]
 
 
 DLQ_URL = "https://sqs.eu-west-1.amazonaws.com/123456789012/{}"
@@ -405,7 +409,7 @@ def test_a_new_zip_is_uploaded_before_functions_move_to_it_and_the_old_one_delet
     bucket = Names("shop", "dev").deployment_bucket(ARNS)
     assert steps[0] == f"+ create code object {bucket}/shop/{'cd' * 32}.zip"
     assert steps[-1] == f"- delete code object {bucket}/shop/{'ab' * 32}.zip"
-    assert {s.changes for s in plan.steps[1:-1]} == {("code_sha256",)} and len(steps) == 2 + 7
+    assert {s.changes for s in plan.steps[1:-1]} == {("code_sha256",)} and len(steps) == 2 + 9
     assert make_plan(before, RemoteState(before)).empty
     removal = [type(s.resource) for s in make_plan([], RemoteState(before)).steps]
     assert removal.index(Function) < removal.index(CodeObject) < removal.index(DeploymentBucket)

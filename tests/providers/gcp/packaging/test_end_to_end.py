@@ -94,13 +94,44 @@ def test_the_virtualenv_holds_the_pins_and_no_portable_fn(shop_source: Path, sho
     assert not [line for line in installed if line.startswith("portable-fn")]
 
 
-def test_create_order_answers_201_and_400_over_http(shop_source: Path, shop_venv: Path, tmp_path: Path) -> None:
-    with serve(shop_venv, shop_source, "create_order", tmp_path) as url:
+def test_create_order_answers_201_and_400_over_http(
+    shop_source: Path,
+    shop_venv: Path,
+    tmp_path: Path,
+    pubsub_emulator: str,
+    firestore_emulator: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """create_order starts the place_order workflow: its instance goes to Firestore and its first message to the
+    runner's queue (a Pub/Sub topic) through the zip's own publisher, on the emulators, as deploy names them."""
+    monkeypatch.setenv("PUBSUB_EMULATOR_HOST", pubsub_emulator)  # for the clients here
+    from google.cloud import pubsub_v1
+
+    admin, subscriber = pubsub_v1.PublisherClient(), pubsub_v1.SubscriberClient()
+    queue = admin.topic_path("shop-test", "shop-dev-pfn-wf-place-order")
+    runner = subscriber.subscription_path("shop-test", f"runner-{tmp_path.name}")
+    admin.create_topic(name=queue)
+    subscriber.create_subscription(name=runner, topic=queue)
+    deployed = {
+        "PORTABLE_FN_PROVIDER": "gcp",
+        "PORTABLE_FN_APP": "shop",
+        "PUBSUB_EMULATOR_HOST": pubsub_emulator,
+        "FIRESTORE_EMULATOR_HOST": firestore_emulator,
+        "PORTABLE_FN_STATE_PFN_WORKFLOWS": f"projects/shop-test/databases/(default)/documents/{tmp_path.name}",
+        "PORTABLE_FN_QUEUE_PFN_WF_PLACE_ORDER": queue,
+    }
+    with serve(shop_venv, shop_source, "create_order", tmp_path, deployed) as url:
         status, body = post(f"{url}/orders", json.dumps(ORDER).encode(), {"Content-Type": "application/json"})
-        assert (status, json.loads(body)) == (201, {"id": "o-1", "lines": 1})
+        assert (status, json.loads(body)) == (201, {"id": "o-1", "lines": 1}), body
         status, body = post(f"{url}/orders", json.dumps(NOT_AN_ORDER).encode(), {"Content-Type": "application/json"})
         assert status == 400, body
+    pulled = subscriber.pull(subscription=runner, max_messages=10, timeout=30).received_messages
+    subscriber.delete_subscription(subscription=runner)
+    admin.delete_topic(topic=queue)
     assert json.loads((tmp_path / "data" / "orders.jsonl").read_text()) == ORDER
+    [started] = [m.message for m in pulled]
+    assert json.loads(started.data)["specversion"] == "1.0"
+    assert dict(started.attributes) == {"content-type": "application/cloudevents+json; charset=utf-8"}
 
 
 def test_fulfil_acks_a_pubsub_order_and_rejects_an_invalid_one(
@@ -142,14 +173,18 @@ def pubsub_event(message_id: str, order: dict[str, object]) -> tuple[bytes, dict
 
 
 @contextmanager
-def serve(env_dir: Path, source: Path, target: str, tmp_path: Path) -> Iterator[str]:
-    """Run the virtualenv's functions-framework on the unpacked source until the block ends."""
+def serve(
+    env_dir: Path, source: Path, target: str, tmp_path: Path, deployed: dict[str, str] | None = None
+) -> Iterator[str]:
+    """Run the virtualenv's functions-framework on the unpacked source until the block ends (`deployed`: the
+    environment deploy would set)."""
     port = _free_port()
     env = {
         "PATH": f"{env_dir / 'bin'}:{os.environ.get('PATH', '')}",
         "HOME": str(tmp_path),
         "SHOP_DATA_DIR": str(tmp_path / "data"),
         "LANG": "C.UTF-8",
+        **(deployed or {}),
     }
     log = (tmp_path / f"{target}.log").open("w")
     process = subprocess.Popen(

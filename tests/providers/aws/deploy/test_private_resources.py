@@ -63,6 +63,8 @@ def test_a_public_function_url_s_permissions_carry_the_conditions_aws_requires(p
         if body["StatementId"].startswith("portable-fn-url")
     )
     assert [(function, sid) for function, sid, _ in url_statements] == [
+        ("shop-dev-confirm_payment", "portable-fn-url"),
+        ("shop-dev-confirm_payment", "portable-fn-url-invoke"),
         ("shop-dev-create_order", "portable-fn-url"),
         ("shop-dev-create_order", "portable-fn-url-invoke"),
         ("shop-dev-get_order", "portable-fn-url"),

@@ -105,7 +105,9 @@ def test_the_entry_module_exposes_one_handler_per_function(
     assert "from portable_fn_aws.shim import make_handler" in source
     assert "import shop.functions as _m0" in source
     assert "create_order = make_handler(_m0.create_order.__portable_fn__)" in source
-    assert [handler_string(s) for s in app.functions][:2] == [
+    assert "globals()['place_order-run'] = make_handler(_m0.place_order.runner.__portable_fn__)" in source
+    assert [handler_string(s) for s in app.functions][:3] == [
+        "portable_fn_entry.place_order-run",  # the workflow's runner: Lambda looks the name up as it is
         "portable_fn_entry.create_order",
         "portable_fn_entry.get_order",
     ]

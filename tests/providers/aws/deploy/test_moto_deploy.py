@@ -23,7 +23,18 @@ from portable_fn.deploy import pipeline
 from portable_fn.runtime.errors import DeployError
 
 ACCOUNT = "123456789012"
-SHOP_FUNCTIONS = ["create_order", "get_order", "fulfil", "sweep", "nightly_report", "on_upload", "notify"]
+SHOP_FUNCTIONS = [
+    "create_order",
+    "get_order",
+    "confirm_payment",
+    "place_order-run",  # the order workflow's runner
+    "fulfil",
+    "sweep",
+    "nightly_report",
+    "on_upload",
+    "notify",
+]
+SHOP_RESOURCES = 66  # what a deploy of the shop makes
 EDGE = Path(__file__).with_name("apps") / "edge"
 DEAD_LETTER_QUEUES = {
     "fulfil": "shop-dev-orders-dlq",
@@ -31,7 +42,30 @@ DEAD_LETTER_QUEUES = {
     "notify": "shop-dev-notify-dlq",
     "nightly_report": "shop-dev-nightly_report-dlq",
     "on_upload": "shop-dev-on_upload-dlq",
+    "place_order-run": "shop-dev-pfn-wf-place-order-dlq",
 }
+QUEUE_URL = f"https://sqs.eu-west-1.amazonaws.com/{ACCOUNT}/{{}}"
+DELAYS = {  # a function sending to a queue: the delay group and role (`portable_fn_aws.publish`)
+    "PORTABLE_FN_DELAY_SCHEDULE_GROUP": "shop-dev-delays",
+    "PORTABLE_FN_DELAY_ROLE_ARN": f"arn:aws:iam::{ACCOUNT}:role/portable-fn/shop/dev/shop-dev-scheduler.delays",
+}
+WORKFLOW_STARTER = {  # create_order and confirm_payment start or continue the order workflow
+    "PORTABLE_FN_STATE_PFN_WORKFLOWS": "shop-dev-pfn-workflows",
+    "PORTABLE_FN_QUEUE_PFN_WF_PLACE_ORDER": QUEUE_URL.format("shop-dev-pfn-wf-place-order"),
+    **DELAYS,
+}
+STATE_AND_CHANNEL_ENV = {
+    "create_order": WORKFLOW_STARTER,
+    "confirm_payment": WORKFLOW_STARTER,
+    "place_order-run": {
+        **WORKFLOW_STARTER,
+        "PORTABLE_FN_STATE_STOCK": "shop-dev-stock",
+        "PORTABLE_FN_STATE_PAYMENTS": "shop-dev-payments",
+        "PORTABLE_FN_STATE_PFN_OUTBOX": "shop-dev-pfn-outbox",
+        "PORTABLE_FN_TOPIC_ORDER_EVENTS": f"arn:aws:sns:eu-west-1:{ACCOUNT}:shop-dev-order-events",
+    },
+}
+OWN_QUEUE = {"fulfil": "shop-dev-orders", "place_order-run": "shop-dev-pfn-wf-place-order"}
 
 
 def arn(service: str, name: str) -> str:
@@ -54,7 +88,7 @@ def deployed(provider: Any, shop: Any) -> Any:
 def test_roles_have_exact_least_privilege_policies(deployed: Any, boto: Any) -> None:
     roles = boto.iam.list_roles(PathPrefix="/portable-fn/shop/dev/")["Roles"]
     assert sorted(r["RoleName"] for r in roles) == sorted(
-        [f"shop-dev-{f}" for f in SHOP_FUNCTIONS] + ["shop-dev-scheduler"]
+        [f"shop-dev-{f}" for f in SHOP_FUNCTIONS] + ["shop-dev-scheduler", "shop-dev-scheduler.delays"]
     )
 
     def statements(role: str) -> dict[str, tuple[list[str], list[str]]]:
@@ -74,8 +108,21 @@ def test_roles_have_exact_least_privilege_policies(deployed: Any, boto: Any) -> 
         "Logs": (logs, [arn("logs", "log-group:/aws/lambda/shop-dev-notify:*")]),
         "DeadLetter": (["sqs:SendMessage"], [arn("sqs", "shop-dev-notify-dlq")]),
     }
+    assert statements("shop-dev-get_order") == {
+        "Logs": (logs, [arn("logs", "log-group:/aws/lambda/shop-dev-get_order:*")])
+    }
     assert statements("shop-dev-create_order") == {
-        "Logs": (logs, [arn("logs", "log-group:/aws/lambda/shop-dev-create_order:*")])
+        "Logs": (logs, [arn("logs", "log-group:/aws/lambda/shop-dev-create_order:*")]),
+        "WriteState": (
+            ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
+            [arn("dynamodb", "table/shop-dev-pfn-workflows")],
+        ),
+        "SendQueues": (["sqs:SendMessage"], [arn("sqs", "shop-dev-pfn-wf-place-order")]),
+        "DelaySends": (["scheduler:CreateSchedule"], [arn("scheduler", "schedule/shop-dev-delays/*")]),
+        "PassDelayRole": (
+            ["iam:PassRole"],
+            [f"arn:aws:iam::{ACCOUNT}:role/portable-fn/shop/dev/shop-dev-scheduler.delays"],
+        ),
     }
     assert statements("shop-dev-scheduler") == {
         "InvokeScheduledFunctions": (
@@ -109,11 +156,8 @@ def test_functions_are_configured_and_tagged(deployed: Any, boto: Any, shop: Any
                 else {}
             ),
             # its own queue, where the shim sets each failed message's retry delay
-            **(
-                {"PORTABLE_FN_QUEUE_URL": f"https://sqs.eu-west-1.amazonaws.com/{ACCOUNT}/shop-dev-orders"}
-                if name == "fulfil"
-                else {}
-            ),
+            **({"PORTABLE_FN_QUEUE_URL": QUEUE_URL.format(OWN_QUEUE[name])} if name in OWN_QUEUE else {}),
+            **STATE_AND_CHANNEL_ENV.get(name, {}),
         }
         assert found["Tags"] == {TAG_APP: "shop", TAG_STAGE: "dev"}
         group = boto.logs.describe_log_groups(logGroupNamePrefix=f"/aws/lambda/shop-dev-{name}")["logGroups"]
@@ -194,7 +238,7 @@ def test_outputs_name_urls_and_arns(provider: Any, shop: Any) -> None:
 # -- redeploys ---------------------------------------------------------------------------------------
 def test_unchanged_redeploy_makes_no_mutating_call(deployed: Any, shop: Any) -> None:
     outcome = pipeline.deploy(deployed, shop, "dev")
-    assert outcome.plan.empty and len(outcome.plan.unchanged) == 48
+    assert outcome.plan.empty and len(outcome.plan.unchanged) == SHOP_RESOURCES
     calls = deployed.deployer.client.calls
     assert calls and deployed.deployer.client.mutating_calls() == []
 
@@ -203,7 +247,7 @@ def test_code_change_updates_only_code(deployed: Any, shop: Any, boto: Any) -> N
     deployed.code = "# the handlers changed\n"
     outcome = pipeline.deploy(deployed, shop, "dev")
     assert {s.changes for s in outcome.plan.steps} == {("code_sha256",)}
-    assert deployed.deployer.client.mutating_calls() == [("lambda", "UpdateFunctionCode")] * 7
+    assert deployed.deployer.client.mutating_calls() == [("lambda", "UpdateFunctionCode")] * len(SHOP_FUNCTIONS)
     assert pipeline.plan(deployed, shop, "dev").plan.empty
 
 
@@ -217,7 +261,9 @@ def test_config_change_updates_only_configuration(deployed: Any, shop: Any, boto
     changed = load_app(shop.root)
     outcome = pipeline.deploy(deployed, changed, "dev")
     assert {s.changes for s in outcome.plan.steps} == {("env",)}
-    assert deployed.deployer.client.mutating_calls() == [("lambda", "UpdateFunctionConfiguration")] * 7
+    assert deployed.deployer.client.mutating_calls() == [("lambda", "UpdateFunctionConfiguration")] * len(
+        SHOP_FUNCTIONS
+    )
     config = boto.lambda_.get_function_configuration(FunctionName="shop-dev-sweep")
     assert config["Environment"]["Variables"]["LOG_LEVEL"] == "debug"
     assert pipeline.plan(deployed, changed, "dev").plan.empty
@@ -227,12 +273,12 @@ def test_config_change_updates_only_configuration(deployed: Any, shop: Any, boto
 def test_failure_half_way_names_the_step_and_a_rerun_converges(provider: Any, shop: Any, boto: Any) -> None:
     failures = []
 
-    def fail_once(model: Any, **_: Any) -> None:
-        if not failures:
+    def fail_once(model: Any, params: dict[str, Any], **_: Any) -> None:
+        if not failures and params["FunctionName"] == "shop-dev-fulfil":
             failures.append(model.name)
             raise ClientError({"Error": {"Code": "ServiceException", "Message": "injected outage"}}, model.name)
 
-    provider.deployer.client.register("before-call.lambda.CreateEventSourceMapping", fail_once)
+    provider.deployer.client.register("before-parameter-build.lambda.CreateEventSourceMapping", fail_once)
     with pytest.raises(DeployError) as raised:
         pipeline.deploy(provider, shop, "dev")
     message = str(raised.value)
@@ -279,7 +325,7 @@ class RawBody:
 def test_plan_prints_and_changes_nothing(provider: Any, shop: Any, boto: Any) -> None:
     outcome = pipeline.plan(provider, shop, "dev")
     printed = [step.describe() for step in outcome.plan.steps]  # what `portable-fn plan` prints
-    assert outcome.plan.count("create") == 48
+    assert outcome.plan.count("create") == SHOP_RESOURCES
     assert "+ create lambda function shop-dev-fulfil" in printed
     assert "+ create event source mapping shop-dev-fulfil/shop-dev-orders" in printed
     assert provider.deployer.client.mutating_calls() == []
@@ -302,7 +348,7 @@ def test_remove_deletes_exactly_what_the_app_created(
     other_before = sorted(shop_tagged(boto, "depot"))
 
     outcome = pipeline.remove(provider, shop, "dev")
-    assert outcome.plan.count("delete") == 48
+    assert outcome.plan.count("delete") == SHOP_RESOURCES
     assert shop_tagged(boto) == []
     assert boto.iam.list_roles(PathPrefix="/portable-fn/shop/dev/")["Roles"] == []
     assert [

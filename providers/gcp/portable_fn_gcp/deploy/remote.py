@@ -38,6 +38,7 @@ from dataclasses import replace
 from typing import Any
 
 from portable_fn.deploy import RemoteState, Resource
+from portable_fn.runtime.channels import QUEUE, TOPIC, locator_env
 
 from ..publish import DELAY_ACCOUNT_ENV, DELAY_QUEUE_ENV
 from ..settings import GcpSettings
@@ -69,7 +70,7 @@ from .routes import POLICY_V3, PUBLISHER, has_member, short, trigger_subscriptio
 from .storage_agent import holds_publisher, storage_agent
 
 INVOKER_ROLE, ALL_USERS = "roles/run.invoker", "allUsers"
-CHANNEL_ENVS = ("PORTABLE_FN_TOPIC_", "PORTABLE_FN_QUEUE_")  # `channels.locator_env` of each kind
+CHANNEL_ENVS = (locator_env(TOPIC, ""), locator_env(QUEUE, ""))  # PORTABLE_FN_TOPIC_, PORTABLE_FN_QUEUE_
 _MEMORY = re.compile(r"(\d+)\s*(Ki|Mi|Gi|k|M|G)?\Z")
 _MB = {
     "Ki": 1 / 1024,
@@ -191,9 +192,7 @@ class RemoteReader:
             return []
         told = {short(v) for f in found for k, v in f.service_config.environment_variables.items() if sent_to(k)}
         member, out = f"serviceAccount:{account}", []
-        for topic in topics:
-            if topic.name not in self.channels | told:
-                continue
+        for topic in (t for t in topics if t.name in self.channels | told):
             path = self.names.topic_path(topic.name)
             policy = self.gcp.call("pubsub", "get_iam_policy", request={"resource": path})
             if has_member(policy, PublisherGrant.role, member):

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from azure.core.exceptions import ClientAuthenticationError
 from portable_fn_azure.deploy import TAG_APP, TAG_STAGE, AzureDeployer
-from portable_fn_azure.deploy.naming import subscription_name
+from portable_fn_azure.deploy.naming import subscription_name, table_name
 from portable_fn_azure.provider import AzureProvider
 
 from portable_fn.app import load_app
@@ -26,10 +26,13 @@ from portable_fn.runtime.errors import DeployError
 SUB = "/subscriptions/11111111-2222-3333-4444-555555555555"
 GROUP = f"{SUB}/resourceGroups/shop-dev-rg"
 TAGS = {TAG_APP: "shop", TAG_STAGE: "dev"}
-# group, account, 3 containers (packages, uploads, Event Grid's dead letters), 2 queues, package blob, plan,
-# function app, 3 role assignments, settings, the package release, the account's system topic and on_upload's
-# subscription, the order-events topic and notify's subscription
-SHOP_STEPS = 19
+# group, account, 3 containers (packages, uploads, Event Grid's dead letters), 4 queues (orders and the order
+# workflow's, each with its poison queue), 4 state tables, package blob, plan, function app, 9 role assignments
+# (3 on the account, 4 on the tables, a sender's on the workflow queue and on the order-events topic), settings,
+# the package release, the account's system topic and on_upload's subscription, the order-events topic and
+# notify's subscription
+SHOP_STEPS = 31
+SHOP_GRANTS = 9
 GRID = f"{GROUP}/providers/Microsoft.EventGrid"
 UPLOADS = f"{GRID}/systemTopics/shop-dev-storage-events/eventSubscriptions/{subscription_name('on_upload')}"
 
@@ -65,7 +68,7 @@ def test_resources_are_created_tagged_and_configured(provider: Any, shop: Any, a
         for q in arm.children(
             f"{storage}/queueServices/default/queues", "Microsoft.Storage/storageAccounts/queueServices/queues"
         )
-    ] == ["orders", "orders-poison"]
+    ] == ["orders", "orders-poison", "pfn-wf-place-order", "pfn-wf-place-order-poison"]
     assert [
         c["name"]
         for c in arm.children(
@@ -169,7 +172,7 @@ def test_outputs_name_the_app_and_its_triggers(provider: Any, shop: Any) -> None
         "endpoint": f"https://{topic}.westeurope-1.eventgrid.azure.net/api/events",
         "dead_letters": "portable-fn-dead-letters/NOTIFY/",  # the folder Event Grid writes in the app's container
     }
-    assert out["states"] == {}  # the shop keeps no portable state
+    assert out["states"] == {state.name: table_name(state.name) for state in shop.states}
     assert pipeline.info(provider, shop, "dev").outputs == out
 
 
@@ -209,7 +212,9 @@ def test_a_recreated_app_identity_gets_the_roles_again(deployed: Any, shop: Any,
     site = arm.get(f"{GROUP}/providers/Microsoft.Web/sites/{n.function_app}")
     site["identity"]["principalId"] = new = "99999999-8888-7777-6666-555555555555"  # as after a recreate
     steps = [(s.action, s.resource.kind) for s in pipeline.deploy(deployed, shop, "dev").plan.steps]
-    assert sorted(steps) == [("create", "role assignment")] * 3 + [("delete", "role assignment")] * 3
+    assert (
+        sorted(steps) == [("create", "role assignment")] * SHOP_GRANTS + [("delete", "role assignment")] * SHOP_GRANTS
+    )
     assert roles_of(arm, n.storage_account) == {guid: new for guid in ROLE_IDS.values()}
     assert pipeline.plan(deployed, shop, "dev").plan.empty
 
@@ -238,7 +243,8 @@ def test_storage_auth_connection_string_keeps_the_key_and_grants_nothing(
 
     switched = helpers.ArmProvider({**settings, "storage_auth": "identity"}, arm.url)
     steps = [(s.action, s.resource.kind) for s in pipeline.deploy(switched, shop, "dev").plan.steps]
-    assert steps == [("create", "role assignment")] * 3 + [("update", "app settings")]  # roles before the switch
+    # roles before the switch, and the topic's key gives way to the identity's role
+    assert steps == [("create", "role assignment")] * SHOP_GRANTS + [("update", "app settings")]
     now = settings_of(arm, n.function_app)
     assert now["AzureWebJobsStorage__accountName"] == n.storage_account
     assert now["WEBSITE_RUN_FROM_PACKAGE"] == url.split("?")[0]  # the SAS is gone, the identity fetches it
@@ -627,9 +633,9 @@ def test_switching_y1_to_fc1_and_back_replaces_the_app_and_its_plan(
     assert "~ update app service plan shop-dev-plan (replace: Y1 -> FC1)" in printed
     assert f"~ update function app {n.function_app} (replace: moves to Flex Consumption)" in printed
     assert f"~ update event subscription {n.topic('order-events')}/notify (destination)" in printed  # new app
-    assert [p for p in printed if "role assignment" in p and p.startswith("+")] == [
-        f"+ create role assignment {n.storage_account}/{role}" for role in ROLE_IDS
-    ]
+    created = [p for p in printed if "role assignment" in p and p.startswith("+")]
+    assert created[:3] == [f"+ create role assignment {n.storage_account}/{role}" for role in ROLE_IDS]
+    assert len(created) == SHOP_GRANTS  # the tables' and the channels' roles too
     assert sorted(p.rsplit("/", 1)[-1] for _, p in arm.mutating()[before:]) == ["getFullUrl", "list"]  # reads
 
     pipeline.deploy(flex, shop, "dev")

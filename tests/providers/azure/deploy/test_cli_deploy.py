@@ -92,7 +92,7 @@ def test_deploy_redeploy_change_info_remove_with_the_cli(
 
     code, first, err = cli(capsys, "deploy", *common, "--json")
     assert code == 0, err
-    assert first["applied"] == len(first["plan"]["steps"]) == 19  # as test_arm_deploy.SHOP_STEPS
+    assert first["applied"] == len(first["plan"]["steps"]) == 31  # as test_arm_deploy.SHOP_STEPS
     assert "Packaging 'shop' for azure" in err and "waiting for function app" in err
     kinds = {s["kind"] for s in first["plan"]["steps"]}
     assert {"role assignment", "event grid topic", "event grid system topic", "event subscription"} <= kinds
@@ -122,7 +122,7 @@ def test_deploy_redeploy_change_info_remove_with_the_cli(
 
     code, removed, err = cli(capsys, "remove", *common, "--json")
     assert code == 0, err
-    assert removed["applied"] == 19
+    assert removed["applied"] == 31
     assert arm.state.resources == {}
     code, after, _ = cli(capsys, "plan", *common, "--json")
     assert code == 0 and after["plan"]["steps"] and all(s["action"] == "create" for s in after["plan"]["steps"])

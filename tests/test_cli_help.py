@@ -30,6 +30,7 @@ def test_every_command_is_listed() -> None:
         "plan",
         "providers",
         "remove",
+        "workflows",
     ]
 
 

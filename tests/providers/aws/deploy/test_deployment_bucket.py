@@ -24,7 +24,18 @@ from portable_fn.app import load_app
 from portable_fn.deploy import pipeline
 from portable_fn.runtime.errors import DeployError
 
-SHOP_FUNCTIONS = ["create_order", "get_order", "fulfil", "sweep", "nightly_report", "on_upload", "notify"]
+SHOP_FUNCTIONS = [
+    "create_order",
+    "get_order",
+    "confirm_payment",
+    "place_order-run",
+    "fulfil",
+    "sweep",
+    "nightly_report",
+    "on_upload",
+    "notify",
+]
+SHOP_RESOURCES = 66  # what a deploy of the shop makes with every zip sent directly
 GATEWAY = Path(__file__).with_name("apps") / "gateway"
 GATEWAY_FUNCTIONS = ["list_items", "get_item", "put_item", "files"]
 VIA_S3 = {"direct_upload_limit_mb": 0, "wait_delay_s": 0.1}
@@ -87,7 +98,7 @@ def test_the_zip_is_uploaded_once_to_a_tagged_private_bucket_and_lambda_runs_it_
 
 def test_a_redeploy_makes_no_mutating_call_and_uploads_nothing(via_s3: Any, shop: Any) -> None:
     outcome = pipeline.deploy(via_s3, shop, "dev")
-    assert outcome.plan.empty and len(outcome.plan.unchanged) == 48 + 2  # the bucket and its one zip
+    assert outcome.plan.empty and len(outcome.plan.unchanged) == SHOP_RESOURCES + 2  # the bucket and its one zip
     assert via_s3.deployer.client.calls and mutating(via_s3) == []
 
 
@@ -101,7 +112,11 @@ def test_a_code_change_uploads_the_new_zip_then_deletes_the_old_one(via_s3: Any,
         f"+ create code object {via_s3.bucket}/{new}",
         f"- delete code object {via_s3.bucket}/{old}",
     ]
-    assert mutating(via_s3) == [("s3", "PutObject"), *[("lambda", "UpdateFunctionCode")] * 7, ("s3", "DeleteObject")]
+    assert mutating(via_s3) == [
+        ("s3", "PutObject"),
+        *[("lambda", "UpdateFunctionCode")] * len(SHOP_FUNCTIONS),
+        ("s3", "DeleteObject"),
+    ]
     code = boto.lambda_.get_function(FunctionName="shop-dev-sweep")["Code"]
     assert code["Location"].endswith(f"/{new}")
 
@@ -139,7 +154,7 @@ def test_remove_empties_and_deletes_the_bucket(via_s3: Any, shop: Any, boto: Any
     boto.s3.put_object(Bucket=via_s3.bucket, Key="left/by-hand.zip", Body=b"one")
     boto.s3.put_object(Bucket=via_s3.bucket, Key="left/by-hand.zip", Body=b"two")
     outcome = pipeline.remove(via_s3, shop, "dev")
-    assert outcome.plan.count("delete") == 48 + 3  # the bucket and the two objects found in it
+    assert outcome.plan.count("delete") == SHOP_RESOURCES + 3  # the bucket and the two objects found in it
     assert via_s3.bucket not in bucket_names(boto)
     assert pipeline.remove(via_s3, shop, "dev").plan.empty
 
@@ -260,5 +275,5 @@ def test_a_failure_after_the_upload_converges_without_uploading_again(via_s3: An
     via_s3.deployer.client.calls.clear()
     rerun = pipeline.deploy(via_s3, shop, "dev")
     assert ("s3", "PutObject") not in mutating(via_s3)
-    assert [s.action for s in rerun.plan.steps] == ["update"] * 7 + ["delete"]
+    assert [s.action for s in rerun.plan.steps] == ["update"] * len(SHOP_FUNCTIONS) + ["delete"]
     assert len(keys(boto, via_s3.bucket)) == 1 and pipeline.plan(via_s3, shop, "dev").plan.empty

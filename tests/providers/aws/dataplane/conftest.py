@@ -4,7 +4,9 @@
 next invocation, response, invocation error, init error). `LambdaProcess` is one function's execution
 environment: `python -s -S -m awslambdaric portable_fn_entry.<function>` with the unpacked zip as its
 task root and nothing from this machine's site-packages on its path except awslambdaric itself, which
-is copied (with its own dependencies) into a directory of its own.
+is copied (with its own dependencies) into a directory of its own; boto3, which Lambda's Python runtime
+provides, likewise, for a function that uses a state or sends an event (`shop_on_moto`: its AWS account is
+the moto server, with the table and queue deploy would make).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 from portable_fn_aws.packaging import build_package
 
@@ -37,6 +40,8 @@ API = "/2018-06-01/runtime"
 FUNCTION_ARN = "arn:aws:lambda:eu-west-1:123456789012:function:shop-dev-{}"
 # Lambda runs the app's Python: the shop is packaged for the running one, so its compiled wheels load here
 PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
+CREDENTIALS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+SKIPPED = shutil.ignore_patterns(".portable-fn", "__pycache__")
 
 
 @dataclass
@@ -132,13 +137,22 @@ def _handler_for(api: RuntimeApi) -> type[BaseHTTPRequestHandler]:
 class LambdaProcess:
     """One function's execution environment: awslambdaric serving `portable_fn_entry.<function>`."""
 
-    def __init__(self, api: RuntimeApi, task: Path, ric: Path, function: str, data_dir: Path) -> None:
+    def __init__(
+        self,
+        api: RuntimeApi,
+        task: Path,
+        ric: Path,
+        function: str,
+        data_dir: Path,
+        aws: LambdaAws | None = None,
+    ) -> None:
         self.api, self.task, self.function = api, task, function
+        runtime_path = [str(task), str(ric), *([str(aws.sdk)] if aws else [])]
         self.env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "LANG": "C.UTF-8",
             "TZ": "UTC",
-            "PYTHONPATH": os.pathsep.join([str(task), str(ric)]),
+            "PYTHONPATH": os.pathsep.join(runtime_path),
             "PYTHONDONTWRITEBYTECODE": "1",
             "AWS_LAMBDA_RUNTIME_API": api.address,
             "_HANDLER": f"portable_fn_entry.{function}",
@@ -150,6 +164,7 @@ class LambdaProcess:
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256",
             "AWS_EXECUTION_ENV": f"AWS_Lambda_python{PYTHON}",
             "SHOP_DATA_DIR": str(data_dir),
+            **(aws.env if aws else {}),
         }
         self.command = [sys.executable, "-s", "-S", "-m", "awslambdaric", self.env["_HANDLER"]]
         self.log = data_dir.parent / f"{function}.log"
@@ -235,14 +250,65 @@ def shop_task(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return task
 
 
+@dataclass(frozen=True)
+class LambdaAws:
+    """What a function that calls AWS runs with: boto3 (`sdk`, as Lambda's runtime provides it) and the
+    variables deploy sets on it, with the endpoint and credentials of the moto server (`env`)."""
+
+    sdk: Path
+    env: dict[str, str]
+
+
+@pytest.fixture(scope="session")
+def sdk_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """boto3 and its dependencies alone in a directory: what Lambda's Python runtime provides beside the zip."""
+    target = tmp_path_factory.mktemp("lambda-sdk")
+    _copy_distribution("boto3", target, set())
+    return target
+
+
+@pytest.fixture
+def shop_on_moto(endpoint: str, sdk_dir: Path, tmp_path: Path) -> Any:
+    """`shop_on_moto("create_order")`: the LambdaAws of a shop function whose account is the moto server,
+    holding the tables and queues deploy would make for the shop; its variables are the ones deploy sets
+    (`desired`)."""
+    from portable_fn_aws.deploy.desired import Target, desired
+    from portable_fn_aws.deploy.naming import Arns, Names
+    from portable_fn_aws.deploy.resources import Function, Queue, Table
+
+    from portable_fn.deploy import Artifact
+
+    app = load_app(shutil.copytree(REPO / "samples" / "shop", tmp_path / "shop-app", ignore=SKIPPED))
+    artifact = Artifact(tmp_path / "shop.zip", "0" * 64, 1, 1)  # the env deploy sets does not depend on it
+    made = desired(Target(app, "dev", Names("shop", "dev"), Arns("aws", "eu-west-1", "123456789012"), artifact))
+    clients = {s: boto3.client(s, region_name="eu-west-1", endpoint_url=endpoint) for s in ("dynamodb", "sqs")}
+    for table in (r for r in made if isinstance(r, Table)):
+        clients["dynamodb"].create_table(
+            TableName=table.name,
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+    for queue_made in (r for r in made if isinstance(r, Queue)):
+        clients["sqs"].create_queue(QueueName=queue_made.name)
+    moto = {"AWS_ENDPOINT_URL": endpoint, **{k: os.environ[k] for k in CREDENTIALS}}  # set for the moto server
+
+    def aws(function: str) -> LambdaAws:
+        deployed = next(r for r in made if isinstance(r, Function) and r.name == f"shop-dev-{function}")
+        return LambdaAws(sdk_dir, {**dict(deployed.env), **moto})
+
+    return aws
+
+
 @pytest.fixture
 def lambda_function(shop_task: Path, ric_dir: Path, tmp_path: Path) -> Iterator[Any]:
     """Start awslambdaric for one shop function, with a Runtime API of its own:
-    `lambda_function("create_order")`."""
+    `lambda_function("create_order")`, or `lambda_function("create_order", shop_on_moto("create_order"))`
+    for one that calls AWS."""
     started: list[LambdaProcess] = []
 
-    def start(function: str) -> LambdaProcess:
-        process = LambdaProcess(RuntimeApi(), shop_task, ric_dir, function, tmp_path / "shop-data")
+    def start(function: str, aws: LambdaAws | None = None) -> LambdaProcess:
+        process = LambdaProcess(RuntimeApi(), shop_task, ric_dir, function, tmp_path / "shop-data", aws)
         started.append(process)
         return process
 

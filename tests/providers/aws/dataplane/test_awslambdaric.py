@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 
 pytestmark = pytest.mark.skipif(
@@ -28,9 +29,11 @@ def records(data_dir: Path, kind: str) -> list[dict[str, Any]]:
 
 
 def test_post_orders_over_http_api_v2_answers_201_then_400_for_a_bad_order(
-    lambda_function: Any, event: Any, shop_data: Path
+    lambda_function: Any, event: Any, shop_data: Path, shop_on_moto: Any, endpoint: str
 ) -> None:
-    runtime = lambda_function("create_order")
+    """The order starts its workflow through the zip's own state backend and publisher, on boto3 as Lambda
+    provides it: the instance is in the workflow store and its first message on the workflow's queue."""
+    runtime = lambda_function("create_order", shop_on_moto("create_order"))
     created = runtime.invoke(event("httpCreateOrder.json"))
     assert created.kind == "response"
     assert created.body == {
@@ -43,6 +46,12 @@ def test_post_orders_over_http_api_v2_answers_201_then_400_for_a_bad_order(
     assert refused.kind == "response" and refused.body["statusCode"] == 400
     assert "lines" in json.loads(refused.body["body"])["error"]
     assert [r["id"] for r in records(shop_data, "orders")] == ["o-1"]
+    dynamodb = boto3.client("dynamodb", region_name="eu-west-1", endpoint_url=endpoint)
+    assert dynamodb.get_item(TableName="shop-dev-pfn-workflows", Key={"pk": {"S": "wf#o-1"}}).get("Item")
+    sqs = boto3.client("sqs", region_name="eu-west-1", endpoint_url=endpoint)
+    url = sqs.get_queue_url(QueueName="shop-dev-pfn-wf-place-order")["QueueUrl"]
+    [message] = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=5).get("Messages", [])
+    assert json.loads(message["Body"])["specversion"] == "1.0"  # a CloudEvent, as every message body
 
 
 def test_get_order_reads_its_path_parameter(lambda_function: Any, event: Any, shop_data: Path) -> None:
@@ -100,9 +109,9 @@ def test_a_handler_the_zip_does_not_have_is_an_init_error(lambda_function: Any) 
 
 
 def test_the_dependencies_come_from_the_zip_not_from_this_machine(
-    lambda_function: Any, event: Any, shop_task: Path
+    lambda_function: Any, event: Any, shop_task: Path, shop_on_moto: Any
 ) -> None:
-    runtime = lambda_function("create_order")
+    runtime = lambda_function("create_order", shop_on_moto("create_order"))
     assert runtime.invoke(event("httpCreateOrder.json")).body["statusCode"] == 201
     native = {f for f in runtime.mapped_files() if "_pydantic_core" in f}
     abi = f"cpython-{sys.version_info.major}{sys.version_info.minor}-x86_64-linux-gnu"

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from portable_fn.app import App
     from portable_fn.deploy import Artifact
     from portable_fn.logread import LogEntry
+    from portable_fn.runtime.channels import Channel
     from portable_fn.runtime.function import FunctionSpec
 
     from .deploy import AzureDeployer
@@ -67,6 +68,8 @@ class AzureProvider(Provider):
         self.deployer.check(app)
         for spec in app.functions:
             _check_function(spec, app.options(spec))
+        for channel in app.channels:
+            _check_channel(app, channel)
         if self.config.plan_sku not in CONSUMPTION_SKUS:
             return
         for spec in app.functions:
@@ -247,6 +250,17 @@ def _check_function(spec: FunctionSpec, options: Any) -> None:
             f"{where}: queue({spec.trigger.name!r}, fifo=True) cannot be honoured: Storage Queues deliver "
             "without ordering, and the Service Bus transport binds no sessions. Drop fifo=True, or order by a "
             "key in your own store."
+        )
+
+
+def _check_channel(app: App, channel: Channel) -> None:
+    """A FIFO queue cannot be sent to on Azure, for the reason a FIFO queue trigger cannot be bound."""
+    if channel.fifo:
+        senders = ", ".join(repr(s.name) for s in app.senders(channel))
+        raise UnsupportedTriggerError(
+            f"Function(s) {senders} on azure: sending to queue({channel.name!r}, fifo=True) cannot be honoured: "
+            "Storage Queues deliver without ordering, and the Service Bus transport uses no sessions. Drop "
+            "fifo=True, or order by a key in your own store."
         )
 
 

@@ -26,6 +26,7 @@ from portable_fn_azure.events import event_grid_to_cloudevent
 
 from portable_fn.runtime import CloudEvent, InvalidEventError, StorageObject
 from portable_fn.runtime.dead_letters import dead_letter_info
+from portable_fn.testing import emitted, local_state
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "azure"
 EXAMPLES = (
@@ -308,31 +309,34 @@ def test_shop_http_functions_answer_through_the_index(
 
     monkeypatch.setattr(shop.functions, "DATA_DIR", tmp_path)
     functions = indexed(shop_app)
-    order = {"id": "o-1", "customer": "c", "lines": [{"sku": "w", "quantity": 2}]}
-    created = _call(
-        functions,
-        "create_order",
-        func.HttpRequest(
-            "POST",
-            "https://shop.azurewebsites.net/orders",
-            headers={"Content-Type": "application/json"},
-            body=json.dumps(order).encode(),
-        ),
-    )
-    assert isinstance(created, func.HttpResponse) and created.status_code == 201
-    assert json.loads(created.get_body()) == {"id": "o-1", "lines": 1} and created.mimetype == "application/json"
-    found = _call(
-        functions,
-        "get_order",
-        func.HttpRequest(
-            "GET", "https://shop.azurewebsites.net/orders/o-1", body=b"", route_params={"order_id": "o-1"}
-        ),
-    )
-    assert found.status_code == 200 and json.loads(found.get_body())["customer"] == "c"
-    bad = _call(
-        functions, "create_order", func.HttpRequest("POST", "https://shop.azurewebsites.net/orders", body=b'{"id": ""}')
-    )
-    assert bad.status_code == 400 and "Invalid request body" in json.loads(bad.get_body())["error"]
+    with local_state(tmp_path), emitted():  # an order starts a workflow: its store, and what it sends
+        order = {"id": "o-1", "customer": "c", "lines": [{"sku": "w", "quantity": 2}]}
+        created = _call(
+            functions,
+            "create_order",
+            func.HttpRequest(
+                "POST",
+                "https://shop.azurewebsites.net/orders",
+                headers={"Content-Type": "application/json"},
+                body=json.dumps(order).encode(),
+            ),
+        )
+        assert isinstance(created, func.HttpResponse) and created.status_code == 201
+        assert json.loads(created.get_body()) == {"id": "o-1", "lines": 1} and created.mimetype == "application/json"
+        found = _call(
+            functions,
+            "get_order",
+            func.HttpRequest(
+                "GET", "https://shop.azurewebsites.net/orders/o-1", body=b"", route_params={"order_id": "o-1"}
+            ),
+        )
+        assert found.status_code == 200 and json.loads(found.get_body())["customer"] == "c"
+        bad = _call(
+            functions,
+            "create_order",
+            func.HttpRequest("POST", "https://shop.azurewebsites.net/orders", body=b'{"id": ""}'),
+        )
+        assert bad.status_code == 400 and "Invalid request body" in json.loads(bad.get_body())["error"]
 
 
 def test_shop_event_functions_run_through_the_index(

@@ -1,7 +1,7 @@
 """What a user needs after a deploy, read from the remote state: the function app, its URL, the table of
-each state, and per function how to reach or feed it (HTTP URL, queue and poison queue, container, the
-Event Grid topic's endpoint that takes CloudEvents 1.0, and the container folder Event Grid dead-letters
-into, which `portable-fn dead-letters` reads)."""
+each state, where each topic and queue a function sends to is, and per function how to reach or feed it
+(HTTP URL, queue and poison queue, container, the Event Grid topic's endpoint that takes CloudEvents 1.0,
+and the container folder Event Grid dead-letters into, which `portable-fn dead-letters` reads)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ from portable_fn.deploy import RemoteState
 from portable_fn.runtime import triggers
 
 from ..codegen import transports
+from .desired import transport_of
 from .naming import POISON_SUFFIX, Names, container_name, queue_name, subscription_name, table_name
-from .resources import EventGridTopic, EventSubscription, FunctionApp, StateTable, StorageAccount
+from .resources import EventGridTopic, EventSubscription, FunctionApp, StateTable, StorageAccount, StorageQueue
 
 if TYPE_CHECKING:
     from portable_fn.app import App
@@ -31,6 +32,7 @@ def outputs(app: App, stage: str, remote: RemoteState, names: Names, location: s
         "function_app": names.function_app if deployed else None,
         "storage_account": names.storage_account if (StorageAccount.kind, names.storage_account) in remote else None,
         "states": state_outputs(app, remote, names),
+        "channels": channel_outputs(app, remote, names),
         "functions": {},
     }
     if not deployed:
@@ -66,6 +68,26 @@ def event_grid_outputs(spec: FunctionSpec, remote: RemoteState, names: Names, ev
     if kind == "topic":
         found = remote.get((EventGridTopic.kind, topic))
         out.update(topic=topic, endpoint=found.endpoint if isinstance(found, EventGridTopic) else None)
+    return out
+
+
+def channel_outputs(app: App, remote: RemoteState, names: Names) -> dict[str, dict[str, Any]]:
+    """Each topic and queue a function sends to (`<kind> <name>`): its queue or Event Grid topic and endpoint
+    once deployed; a Service Bus entity is the user's (`provisioned`: False)."""
+    out: dict[str, dict[str, Any]] = {}
+    for channel in app.channels:
+        where: dict[str, Any] = {"senders": [s.name for s in app.senders(channel)]}
+        transport = transport_of(app, channel)
+        if transport == "storage_queue":
+            deployed = (StorageQueue.kind, f"{names.storage_account}/{queue_name(channel.name)}") in remote
+            where["queue"] = queue_name(channel.name) if deployed else None
+        elif transport == "event_grid":
+            found = remote.get((EventGridTopic.kind, names.topic(channel.name)))
+            where["topic"] = found.name if isinstance(found, EventGridTopic) else None
+            where["endpoint"] = found.endpoint if isinstance(found, EventGridTopic) else None
+        else:
+            where.update(service_bus=queue_name(channel.name), provisioned=False)
+        out[f"{channel.kind} {channel.name}"] = where
     return out
 
 

@@ -101,6 +101,14 @@ def test_each_channel_is_made_granted_exactly_and_located(provider: Any, sender:
         assert settings[locator_env("topic", name)] == f"event-grid:{endpoint}"
         assert locator_env("topic", name) + "_KEY" not in settings  # the identity publishes
 
+    channels = pipeline.info(provider, sender, "dev").outputs["channels"]  # what `info` shows
+    assert channels["queue orders"] == {"senders": ["place"], "queue": "orders"}
+    assert channels["topic audit-events"] == {
+        "senders": ["audit"],
+        "topic": topics["audit-events"],
+        "endpoint": settings[locator_env("topic", "audit-events")].split(":", 1)[1],
+    }
+
     provider.deployer.client.calls.clear()
     assert pipeline.deploy(provider, sender, "dev").plan.empty
     assert provider.deployer.client.mutating_calls() == []
@@ -190,3 +198,13 @@ def test_generated_channel_grants_are_exactly_the_declared_channels(sender: App)
         names.topic_id(names.topic("audit-events")): TOPIC_SENDER,
     }
     assert all("*" not in scope for scope in grants)
+
+
+def test_sending_to_a_fifo_queue_is_refused_naming_the_sender() -> None:
+    from portable_fn_azure.provider import AzureProvider
+
+    from portable_fn.runtime.errors import UnsupportedTriggerError
+
+    app = load_app(SENDER.parent / "fifo_sender")
+    with pytest.raises(UnsupportedTriggerError, match=r"'record' on azure: sending to queue\('ledger', fifo=True\)"):
+        AzureProvider({"subscription_id": SUB.rsplit("/", 1)[-1], "location": "westeurope"}).check(app)

@@ -27,7 +27,20 @@ from portable_fn.runtime.errors import ConfigError, DeployError
 APPS = Path(__file__).with_name("apps")
 SITE = ".python_packages/lib/site-packages/"
 CORE_SO = SITE + "pydantic_core/_pydantic_core.cpython-311-x86_64-linux-gnu.so"
-SHOP_FUNCTIONS = {"create_order", "get_order", "fulfil", "sweep", "nightly_report", "on_upload", "notify"}
+SHOP_FUNCTIONS = {
+    "create_order",
+    "get_order",
+    "fulfil",
+    "sweep",
+    "nightly_report",
+    "on_upload",
+    "notify",
+    "confirm_payment",
+    "place_order-run",  # the order workflow's runner
+}
+# The shop keeps state and sends (its workflow): the state backend, the publisher and their SDKs ship too.
+SHOP_REQUIREMENTS = ["pydantic>=2.5", "azure-functions", "azure-data-tables>=12.4", "azure-identity>=1.15"]
+SHOP_REQUIREMENTS += ["azure-storage-queue>=12.9"]
 RUNNING_PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
 SHIPPED_SHIM = {f"portable_fn_azure/{name}.py" for name in ("__init__", "shim", "events", "http_adapter")}
 
@@ -107,7 +120,7 @@ def test_the_zip_holds_the_app_the_runtime_the_shim_and_linux_dependencies(
         CORE_SO,
     } <= names
     assert any(n.startswith(SITE + "pydantic_core-") and n.endswith(".dist-info/METADATA") for n in names)
-    assert all(n.endswith(".cpython-311-x86_64-linux-gnu.so") for n in names if n.endswith(".so"))
+    assert all(n.endswith((".cpython-311-x86_64-linux-gnu.so", ".abi3.so")) for n in names if n.endswith(".so"))
     assert (
         {n for n in names if n.endswith(".pyc")}
         == {  # bytecode for the app's Python, one per source
@@ -115,10 +128,11 @@ def test_the_zip_holds_the_app_the_runtime_the_shim_and_linux_dependencies(
             for folder, _, file in (n.rpartition("/") for n in names if n.endswith(".py"))
         }
     )
-    assert {n for n in names if n.startswith("portable_fn_azure/") and n.endswith(".py")} == SHIPPED_SHIM
+    shipped = {n for n in names if n.startswith("portable_fn_azure/") and n.endswith(".py")}
+    assert shipped == SHIPPED_SHIM | {"portable_fn_azure/state.py", "portable_fn_azure/publish.py"}
     assert not {".env", "local.settings.json"} & names and not any(n.startswith(".git/") for n in names)
     assert b"hunter2" not in artifact.path.read_bytes() and b"hunter3" not in artifact.path.read_bytes()
-    assert read(artifact.path, "requirements.txt") == "pydantic>=2.5\nazure-functions\n"
+    assert read(artifact.path, "requirements.txt") == "\n".join(SHOP_REQUIREMENTS) + "\n"
     assert "extensionBundle" in read(artifact.path, "host.json")
     assert artifact.files == len(names) and artifact.remote_build is False and artifact.python == "3.11"
 
@@ -284,7 +298,7 @@ def test_the_shim_closure_follows_imports_and_stubs_an_init_that_imports_more(tm
 
 
 def test_requirements_leave_portable_fn_out_and_add_azure_functions(shop_dir: Path, load_test_app: Any) -> None:
-    assert requirement_lines(load_app(shop_dir)) == ["pydantic>=2.5", "azure-functions"]
+    assert requirement_lines(load_app(shop_dir)) == SHOP_REQUIREMENTS
     assert requirement_lines(load_test_app("tiny")) == ["tinydep==1.0", "azure-functions"]
     assert requirement_lines(load_test_app("sdist_only")) == ["docopt==0.6.2", "azure-functions"]
 

@@ -26,13 +26,14 @@ else an Entra token of the managed identity for `https://eventgrid.azure.net/.de
 Storage Queue delays a message for at most 7 days (`MAX_DELAY_S`; a workflow waits longer in hops), and the
 message then lives 7 days more. Service Bus schedules as far ahead as asked; the same 7 days are kept as
 `max_delay_s`, one figure for the app whatever its transport. Topics take no delay: asked one, the
-publisher refuses. The SDKs are imported on first send only.
+publisher refuses. An event larger than a Storage Queue message (64 KiB in base64) or an Event Grid publish
+(1 MB) is refused before anything is sent; Event Grid takes events in POSTs of up to 1 MB. No events: nothing
+is sent. The SDKs are imported on first send only.
 """
 
 from __future__ import annotations
 
 import base64
-import json
 import math
 import os
 import urllib.error
@@ -50,6 +51,8 @@ GRID_SCOPE = "https://eventgrid.azure.net/.default"
 GRID_API_VERSION = "2018-01-01"  # Event Grid's data plane (PublishCloudEventEvents), required as `api-version`
 BATCH_CONTENT_TYPE = "application/cloudevents-batch+json; charset=utf-8"
 TIMEOUT_S = 30.0
+MAX_QUEUE_MESSAGE = 64 * 1024  # a Storage Queue message, as sent (base64)
+MAX_GRID_BATCH = 1024 * 1024  # an Event Grid publish request: events of at most this, batched up to it
 
 
 class AzurePublisher:
@@ -89,6 +92,8 @@ class AzurePublisher:
                 f"{channel!r}: a delay of {delay_s:g} s is longer than Azure keeps a message hidden "
                 f"({self.max_delay_s:g} s); send it in hops of at most max_delay_s."
             )
+        if not events:
+            return
         try:
             send[transport](channel, where, events, delay_s)
         except PublishError:
@@ -106,8 +111,12 @@ class AzurePublisher:
         client = self.client(f"queue:{where}", lambda: self.queue_client(channel, setting, queue))
         hidden = math.ceil(delay_s) if delay_s > 0 else None
         ttl = hidden + KEPT_S if hidden else None
-        for event in events:
-            body = base64.b64encode(encode(event)).decode("ascii")
+        bodies = [base64.b64encode(encode(event)).decode("ascii") for event in events]
+        for event, body in zip(events, bodies):  # all checked before any is sent
+            fits(
+                channel, event, len(body), MAX_QUEUE_MESSAGE, "in base64, over the 64 KiB a Storage Queue message holds"
+            )
+        for body in bodies:
             client.send_message(body, visibility_timeout=hidden, time_to_live=ttl)
 
     def queue_client(self, channel: Channel, setting: str, queue: str) -> Any:
@@ -154,7 +163,19 @@ class AzurePublisher:
 
     # -- Event Grid ------------------------------------------------------------------------------------
     def to_topic(self, channel: Channel, where: str, events: Sequence[Any], delay_s: float) -> None:
-        body = json.dumps([json.loads(encode(event)) for event in events]).encode("utf-8")
+        items = [encode(event) for event in events]
+        for event, item in zip(events, items):
+            fits(channel, event, len(item), MAX_GRID_BATCH - 2, "over the 1 MB an Event Grid publish takes")
+        batch: list[bytes] = []
+        for item in items:  # as many events per POST as fit in 1 MB
+            if batch and sum(len(b) + 1 for b in batch) + len(item) + 1 > MAX_GRID_BATCH:
+                self.post_batch(channel, where, batch)
+                batch = []
+            batch.append(item)
+        self.post_batch(channel, where, batch)
+
+    def post_batch(self, channel: Channel, where: str, items: list[bytes]) -> None:
+        body = b"[" + b",".join(items) + b"]"
         headers = {"Content-Type": BATCH_CONTENT_TYPE, **self.grid_auth(channel)}
         url = f"{where}{'&' if '?' in where else '?'}api-version={GRID_API_VERSION}"
         request = urllib.request.Request(url, body, headers, method="POST")
@@ -164,7 +185,7 @@ class AzurePublisher:
         except urllib.error.HTTPError as exc:
             detail = exc.read().decode("utf-8", "replace")[:500]
             raise PublishError(
-                f"{channel!r}: Event Grid answered {exc.code} to {len(events)} event(s): {detail or exc.reason}"
+                f"{channel!r}: Event Grid answered {exc.code} to {len(items)} event(s): {detail or exc.reason}"
                 + (
                     " (the function app's identity needs EventGrid Data Sender on the topic: deploy grants it)"
                     if exc.code in (401, 403)
@@ -190,6 +211,15 @@ class AzurePublisher:
         return (
             f"{channel!r}: the app setting {setting!r} (the connection its binding names) is unset, and so is "
             f"{setting}{identity_form}; set one of them on the function app, or deploy again."
+        )
+
+
+def fits(channel: Channel, event: Any, size: int, limit: int, what: str) -> None:
+    """PublishError when one event is larger than the transport takes, before Azure refuses it."""
+    if size > limit:
+        raise PublishError(
+            f"{channel!r}: event {event.id!r} is {size} bytes {what}; send a reference to the data (a blob, a "
+            "state key) in the event instead."
         )
 
 

@@ -437,3 +437,27 @@ def test_an_app_that_sends_ships_the_publisher_and_the_sdks_of_its_transports() 
 def _with_azure(app: App, settings: dict[str, Any]) -> App:
     app.config = app.config.model_copy(update={"azure": settings})
     return app
+
+
+# -- sizes and empty sends --------------------------------------------------------------------------------
+def test_an_event_too_large_for_a_queue_message_is_refused_before_any_is_sent(azurite: str, queue: QueueClient) -> None:
+    small = CloudEvent(id="small", source="/s", type="t", data="x")
+    large = CloudEvent(id="large", source="/s", type="t", data="x" * (48 * 1024))  # over 64 KiB in base64
+    with pytest.raises(PublishError, match=r"queue\('orders'\): event 'large' is \d+ bytes in base64, over the 64 KiB"):
+        AzurePublisher(queue_env(azurite, queue)).publish(ORDERS, [small, large])
+    assert queue.get_queue_properties().approximate_message_count == 0
+    AzurePublisher(queue_env(azurite, queue)).publish(ORDERS, [])
+    assert queue.get_queue_properties().approximate_message_count == 0
+
+
+def test_event_grid_takes_the_events_in_posts_of_up_to_one_megabyte(grid: GridTopic, tls: tuple[Path, Path]) -> None:
+    events = [CloudEvent(id=f"e{i}", source="/s", type="t", data="x" * (300 * 1024)) for i in range(7)]
+    publisher = grid_publisher(grid, tls, StaticToken())
+    publisher.publish(ORDER_EVENTS, events)
+    assert [e["id"] for batch in grid.batches for e in batch] == [e.id for e in events]
+    assert len(grid.batches) == 3 and all(len(json.dumps(b)) <= 1024 * 1024 for b in grid.batches)
+    publisher.publish(ORDER_EVENTS, [])
+    assert len(grid.batches) == 3  # nothing sent for no events
+    huge = CloudEvent(id="huge", source="/s", type="t", data="x" * (1024 * 1024))
+    with pytest.raises(PublishError, match="event 'huge' is .* over the 1 MB an Event Grid publish takes"):
+        publisher.publish(ORDER_EVENTS, [huge])

@@ -461,3 +461,15 @@ def test_event_grid_takes_the_events_in_posts_of_up_to_one_megabyte(grid: GridTo
     huge = CloudEvent(id="huge", source="/s", type="t", data="x" * (1024 * 1024))
     with pytest.raises(PublishError, match="event 'huge' is .* over the 1 MB an Event Grid publish takes"):
         publisher.publish(ORDER_EVENTS, [huge])
+
+
+def test_the_publisher_imports_its_sdks_only_when_it_sends() -> None:
+    import subprocess
+
+    probe = (
+        "import json, sys\nimport portable_fn_azure.publish\n"
+        "print(json.dumps(sorted(m for m in sys.modules if m.startswith(('azure.', 'urllib3', 'requests')))))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == []

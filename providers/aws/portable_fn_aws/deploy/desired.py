@@ -423,21 +423,21 @@ def deployment_bucket(target: Target, resources: list[Resource]) -> list[Resourc
     return [DeploymentBucket(target.names.deployment_bucket(target.arns))]
 
 
-def channel_name(target: Target, channel: Channel) -> str:
+def channel_name(names: Names, channel: Channel) -> str:
     """The SNS topic or SQS queue of a channel: the one a function receiving from it is subscribed to."""
     if channel.kind == TOPIC:
-        return target.names.topic(channel.name)
-    return target.names.queue(channel.name, channel.fifo)
+        return names.topic(channel.name)
+    return names.queue(channel.name, channel.fifo)
 
 
 def channel_arn(target: Target, channel: Channel) -> str:
-    name = channel_name(target, channel)
+    name = channel_name(target.names, channel)
     return target.arns.topic(name) if channel.kind == TOPIC else target.arns.queue(name)
 
 
 def channel_locator(target: Target, channel: Channel) -> str:
     """What `portable_fn_aws.publish` sends to: the topic's ARN, the queue's URL."""
-    name = channel_name(target, channel)
+    name = channel_name(target.names, channel)
     return target.arns.topic(name) if channel.kind == TOPIC else target.arns.queue_url(name)
 
 
@@ -446,9 +446,9 @@ def channel_resources(target: Target) -> list[Resource]:
     role Scheduler sends delayed messages with (to the app's queues alone)."""
     channels = target.app.channels
     made: list[Resource] = [
-        TopicResource(channel_name(target, c))
+        TopicResource(channel_name(target.names, c))
         if c.kind == TOPIC
-        else QueueResource(channel_name(target, c), fifo=c.fifo)
+        else QueueResource(channel_name(target.names, c), fifo=c.fifo)
         for c in channels
     ]
     queues = [channel_arn(target, c) for c in channels if c.kind == QUEUE]

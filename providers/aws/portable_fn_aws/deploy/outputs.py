@@ -1,6 +1,6 @@
 """What a user needs after a deploy, read from the remote state: per function its ARN and how to reach
-or feed it (URL, queue URL, topic ARN, bucket, schedule expression); the HTTP API's endpoint and the
-deployment bucket, if any."""
+or feed it (URL, queue URL, topic ARN, bucket, schedule expression); where each topic and queue a
+function sends to is, and who sends to it; the HTTP API's endpoint and the deployment bucket, if any."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING, Any
 from portable_fn.deploy import RemoteState
 from portable_fn.runtime import triggers
 
+from .desired import channel_name
 from .naming import Arns, Names
-from .resources import ApiRoute, DeploymentBucket, Function, FunctionUrl, HttpApi, Queue, Schedule
+from .resources import ApiRoute, DeploymentBucket, Function, FunctionUrl, HttpApi, Queue, Schedule, Topic
 
 if TYPE_CHECKING:
     from portable_fn.app import App
@@ -28,12 +29,33 @@ def outputs(app: App, stage: str, remote: RemoteState, names: Names, arns: Arns)
                 "trigger": spec.trigger.kind,
                 **trigger_outputs(spec, remote, names, arns),
             }
-    out = {"provider": "aws", "region": arns.region, "stage": stage, "functions": functions}
+    out = {
+        "provider": "aws",
+        "region": arns.region,
+        "stage": stage,
+        "functions": functions,
+        "channels": channel_outputs(app, remote, names, arns),
+    }
     api = remote.get((HttpApi.kind, names.http_api))
     if isinstance(api, HttpApi):
         out["http_api"] = api.endpoint
     for bucket in (r for r in remote if isinstance(r, DeploymentBucket)):
         out["deployment_bucket"] = bucket.name
+    return out
+
+
+def channel_outputs(app: App, remote: RemoteState, names: Names, arns: Arns) -> dict[str, dict[str, Any]]:
+    """Each topic and queue a function sends to (`<kind> <name>`): its senders, and once deployed the
+    topic's ARN or the queue's URL and ARN (what `PORTABLE_FN_TOPIC_/QUEUE_<NAME>` hold on the senders)."""
+    out: dict[str, dict[str, Any]] = {}
+    for channel in app.channels:
+        name = channel_name(names, channel)
+        where: dict[str, Any] = {"senders": [s.name for s in app.senders(channel)]}
+        if isinstance(found := remote.get((Topic.kind, name)), Topic):
+            where["topic_arn"] = arns.topic(found.name)
+        elif isinstance(found := remote.get((Queue.kind, name)), Queue):
+            where |= {"queue_url": found.url, "queue_arn": arns.queue(found.name)}
+        out[f"{channel.kind} {channel.name}"] = where
     return out
 
 

@@ -164,3 +164,21 @@ def test_a_queue_whose_locator_is_the_shims_own_variable_is_refused(helpers: Any
         UnsupportedTriggerError, match=r"'fulfil'.*queue\('url'\).*PORTABLE_FN_QUEUE_URL.*Rename the queue"
     ):
         helpers.MotoProvider(renamed.config.provider_settings("aws", "test")).check(renamed)
+
+
+def test_info_says_where_each_channel_is_and_who_sends_to_it(senders: Any, app: Any, boto: Any) -> None:
+    deployed = pipeline.deploy(senders, app, "test").outputs["channels"]
+    assert deployed == {
+        "topic order-events": {"senders": ["place"], "topic_arn": TOPIC_ARN},
+        "queue orders": {
+            "senders": ["place"],
+            "queue_url": boto.sqs.get_queue_url(QueueName="senders-test-orders")["QueueUrl"],
+            "queue_arn": ORDERS_ARN,
+        },
+        "queue audit": {
+            "senders": ["fulfil"],
+            "queue_url": boto.sqs.get_queue_url(QueueName="senders-test-audit")["QueueUrl"],
+            "queue_arn": AUDIT_ARN,
+        },
+    }
+    assert pipeline.info(senders, app, "test").outputs["channels"] == deployed

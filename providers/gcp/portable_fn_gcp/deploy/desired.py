@@ -313,6 +313,7 @@ class FunctionResources:
         own = {
             "PORTABLE_FN_APP": self.t.app.name,
             "PORTABLE_FN_STAGE": self.t.stage,
+            **config.runtime_env(),
             "PORTABLE_FN_FUNCTION": self.spec.name,
             "PORTABLE_FN_PROVIDER": "gcp",
             TIMEOUT_ENV: str(self.timeout_s()),

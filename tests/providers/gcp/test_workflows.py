@@ -1,0 +1,198 @@
+"""The contract workflow (tests/apps/flow) on Google Cloud's own delivery, offline: started by its HTTP request,
+continued by Eventarc's pushes of its queue's Pub/Sub messages, its sleeps and its approval's timeout Cloud Tasks
+tasks, its approval an HTTP request to `approve`; the state in gcloud's Firestore emulator, the queue in its
+Pub/Sub emulator, Cloud Tasks the Discovery-checked fake (see google_cloud.py for what plays which service).
+
+Every function runs under the env deploy gives it (`desired`, from the provider's own deploy side), so what a
+deployed function needs to find its store, its queue and its delays is what deploy sets. The instance ends as on
+every provider (`workflow_contract`), also when the runner dies in the middle of a step, and `portable-fn
+workflows list|show --provider gcp` reads it back from the emulator.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+from portable_fn_gcp.provider import GcpProvider
+from portable_fn_gcp.publish import GcpPublisher
+from portable_fn_gcp.state import FirestoreBackend
+from portable_fn_gcp.state import open_backend as open_firestore
+
+from portable_fn.app import load_app
+from portable_fn.cli import main
+from portable_fn.runtime.channels import use_publisher
+from portable_fn.runtime.state import Record, locator_env, use_backends
+
+from ...workflow_contract import FLOW_DIR, check_compensated, check_completed, order
+from .google_cloud import Crash, GoogleCloud, deploy
+from .tasks_api import CloudTasksApi
+from .test_publish import tasks_client
+
+STAGE = "dev"
+ACCOUNT = "flow-runtime@flow-test.iam.gserviceaccount.com"  # so deploy names the delay account to the senders
+CAPTURE = 5  # the capture step's position in the history (its step key is `<id>#5`)
+
+
+@pytest.fixture(scope="module")
+def tasks_server() -> Iterator[CloudTasksApi]:
+    with CloudTasksApi() as server:
+        yield server
+
+
+class KillAfterEffect:
+    """Kills the runner once, right after the first write of `step`'s effect to the ledger: the effect is
+    stored, the step's result not checkpointed, the delivery never answered."""
+
+    def __init__(self, step: str) -> None:
+        self.step = step
+        self.killed = False
+
+    def ledger(self, backend: FirestoreBackend) -> Any:
+        kill = self
+
+        class Ledger:
+            def __getattr__(self, name: str) -> Any:
+                return getattr(backend, name)
+
+            def create(self, record: Record, now: float) -> bool:
+                created = bool(backend.create(record, now))
+                if created and not kill.killed and json.loads(record.value).get("step") == kill.step:
+                    kill.killed = True
+                    raise Crash(f"killed after {kill.step}'s effect")
+                return created
+
+        return Ledger()
+
+
+@pytest.fixture
+def cloud(
+    pubsub_emulator: str,
+    firestore_emulator: str,
+    tasks_server: CloudTasksApi,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> Iterator[GoogleCloud]:
+    """The flow app deployed (as deploy would) on the emulators and the Cloud Tasks fake, its functions sending
+    through the GcpPublisher whose Cloud Tasks client is pointed at the fake, and the ledger's backend killing
+    the runner once, after the capture step's effect."""
+    monkeypatch.setenv("PUBSUB_EMULATOR_HOST", pubsub_emulator)
+    monkeypatch.setenv("FIRESTORE_EMULATOR_HOST", firestore_emulator)
+    tasks_server.reset()
+    app = load_app(FLOW_DIR)
+    settings = {**app.config.provider_settings("gcp", STAGE), "service_account": ACCOUNT}
+    provider = GcpProvider({**settings, "endpoints": {"tasks": tasks_server.url}})
+    google = GoogleCloud(deploy(app, provider, STAGE, tasks_server, tmp_path), tasks_server)
+
+    kill = KillAfterEffect("capture")
+
+    def backends(name: str, locator: str | None) -> Any:
+        backend = open_firestore(name, locator or "")
+        return kill.ledger(backend) if name == "ledger" else backend
+
+    previous_backends = use_backends(backends)
+    previous_publisher = use_publisher(GcpPublisher(tasks=tasks_client(tasks_server)))
+    try:
+        yield google
+    finally:
+        use_backends(previous_backends)
+        use_publisher(previous_publisher)
+        google.close()
+
+
+def store(google: GoogleCloud, name: str) -> FirestoreBackend:
+    """The state `name` on the emulator, where deploy told the runner it is."""
+    return open_firestore(name, google.deployed.env("order_flow-run")[locator_env(name)])
+
+
+def instance(google: GoogleCloud, instance_id: str) -> dict[str, Any]:
+    record = store(google, "pfn-workflows").read(f"wf#{instance_id}")
+    assert record is not None, f"no instance {instance_id} in the emulator"
+    return json.loads(record.value)  # type: ignore[no-any-return]
+
+
+def ledger(google: GoogleCloud, instance_id: str) -> dict[str, str]:
+    """The effects of the instance's steps (keys `<id>#<n>`), as stored."""
+    return {r.key: r.value for r in store(google, "ledger").scan(f"{instance_id}#")}
+
+
+def start(google: GoogleCloud, order_id: str, **extra: Any) -> str:
+    answer = google.request("order_flow", "POST", "/flows", order(order_id, **extra))
+    assert answer.status_code == 202, answer.data
+    return str(answer.get_json()["id"])
+
+
+def finish(google: GoogleCloud, instance_id: str, order_id: str) -> dict[str, Any]:
+    """Run the cloud until the instance ends; approve it (`approve`'s webhook) once it waits for that."""
+    approved: list[int] = []
+
+    def ended() -> dict[str, Any] | None:
+        found = instance(google, instance_id)
+        if found["status"] == "waiting" and found["waiting"].get("for") == "event" and not approved:
+            answer = google.request("approve", "POST", f"/approvals/{order_id}")
+            assert answer.status_code == 200, answer.data
+            approved.append(answer.get_json()["woken"])
+        return found if found["status"] in ("completed", "failed") else None
+
+    done: dict[str, Any] = google.run_until(ended, timeout=180, what=f"instance {instance_id} to end")
+    assert approved in ([], [1])  # the approval woke the one instance waiting for it
+    return done
+
+
+def test_the_contract_workflow_completes_through_eventarc_and_cloud_tasks(cloud: GoogleCloud) -> None:
+    instance_id = start(cloud, "o-1")
+    done = finish(cloud, instance_id, "o-1")
+    check_completed(done, ledger(cloud, instance_id), "o-1")
+    assert cloud.crashes == 1  # the runner died after capture's effect, before its checkpoint
+    runs = store(cloud, "ledger").read(f"runs#{instance_id}#{CAPTURE}")
+    assert runs is not None and json.loads(runs.value) == 2  # capture ran again; its effect is there once
+    # the two sleeps and the approval's 600 s timeout were Cloud Tasks tasks; the timeout's is still waiting
+    made = [method for method, _ in cloud.tasks.requests if method.endswith(".tasks.create")]
+    assert len(made) == 3
+    assert cloud.tasks.answer_problems == []
+    [timeout] = cloud.tasks.tasks
+    due = datetime.fromisoformat(timeout["scheduleTime"].replace("Z", "+00:00"))
+    assert 500 < (due - datetime.now(timezone.utc)).total_seconds() <= 600
+
+
+def test_an_order_refused_at_ship_is_compensated_in_reverse(cloud: GoogleCloud) -> None:
+    instance_id = start(cloud, "o-2", fail_at="ship")
+    done = finish(cloud, instance_id, "o-2")
+    check_compensated(done)
+    steps = {json.loads(v)["step"] for v in ledger(cloud, instance_id).values()}
+    assert {"release", "void"} <= steps and "ship" not in steps
+
+
+def test_portable_fn_workflows_lists_and_shows_the_instance_from_firestore(
+    cloud: GoogleCloud, capsys: pytest.CaptureFixture[str]
+) -> None:
+    instance_id = start(cloud, "o-3")
+    done = finish(cloud, instance_id, "o-3")
+    common = [str(FLOW_DIR), "--provider", "gcp", "--stage", STAGE]
+    capsys.readouterr()
+    assert main(["workflows", "list", *common, "--json"]) == 0
+    listed = {i["id"]: i for i in json.loads(capsys.readouterr().out)["instances"]}
+    assert listed[instance_id]["status"] == "completed" and listed[instance_id]["steps"] == 10
+    assert main(["workflows", "show", instance_id, *common, "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown == done
+    assert main(["workflows", "show", instance_id, *common]) == 0
+    table = capsys.readouterr().out
+    assert f"order_flow {instance_id}: completed" in table and "release" not in table
+    assert all(name in table for name in ("validate", "capture", "flow.approved#o-3", "receipt"))
+
+
+def test_workflow_env_is_what_deploy_sets_on_the_workflow_functions(cloud: GoogleCloud) -> None:
+    """The CLI's env: the store's and the queue's locators, the delay queue, as the runner has them; nothing
+    that names one function."""
+    deployed = cloud.deployed
+    env = deployed.provider.workflow_env(deployed.app, STAGE)
+    runner = deployed.env("order_flow-run")
+    for name in ("PORTABLE_FN_PROVIDER", "PORTABLE_FN_STATE_PFN_WORKFLOWS", "PORTABLE_FN_QUEUE_PFN_WF_ORDER_FLOW"):
+        assert env[name] == runner[name]
+    assert env["PORTABLE_FN_DELAY_QUEUE"] == runner["PORTABLE_FN_DELAY_QUEUE"]
+    assert "PORTABLE_FN_FUNCTION" not in env and "PORTABLE_FN_DEAD_LETTER_TOPIC" not in env

@@ -18,18 +18,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from portable_fn_gcp.deploy.resources import Function
 from portable_fn_gcp.provider import GcpProvider
 from portable_fn_gcp.publish import GcpPublisher
 from portable_fn_gcp.state import FirestoreBackend
 from portable_fn_gcp.state import open_backend as open_firestore
 
-from portable_fn.app import load_app
+from portable_fn.app import App, load_app
 from portable_fn.cli import main
 from portable_fn.runtime.channels import use_publisher
 from portable_fn.runtime.state import Record, locator_env, use_backends
 
 from ...workflow_contract import FLOW_DIR, check_compensated, check_completed, order
-from .google_cloud import Crash, GoogleCloud, deploy
+from .google_cloud import UNBUILT, Crash, GoogleCloud, deploy
 from .tasks_api import CloudTasksApi
 from .test_publish import tasks_client
 
@@ -196,3 +197,15 @@ def test_workflow_env_is_what_deploy_sets_on_the_workflow_functions(cloud: Googl
         assert env[name] == runner[name]
     assert env["PORTABLE_FN_DELAY_QUEUE"] == runner["PORTABLE_FN_DELAY_QUEUE"]
     assert "PORTABLE_FN_FUNCTION" not in env and "PORTABLE_FN_DEAD_LETTER_TOPIC" not in env
+
+
+def test_every_function_and_the_cli_carry_the_apps_max_hops() -> None:
+    """A hop count set for the app reaches each deployed function (and `portable-fn workflows`); unset, none."""
+    app = load_app(FLOW_DIR)
+    provider = GcpProvider({**app.config.provider_settings("gcp", STAGE), "service_account": ACCOUNT})
+    hopping = App(app.root, app.config.model_copy(update={"max_hops": 5}), app.functions)
+    for made, wanted in ((hopping, {"5"}), (app, {None})):
+        functions = [r for r in provider.deployer.desired(made, STAGE, UNBUILT) if isinstance(r, Function)]
+        assert len(functions) == 3
+        assert {dict(f.env).get("PORTABLE_FN_MAX_HOPS") for f in functions} == wanted
+        assert {provider.workflow_env(made, STAGE).get("PORTABLE_FN_MAX_HOPS")} == wanted

@@ -5,13 +5,14 @@ Ships in the function zip beside the shim, but is imported only when a function 
 Python runtime provides, is imported then too. Every message body is the event in the CloudEvents JSON
 format (`channels.encode`), which the shim of the receiving function hands over unchanged.
 
-| channel | call                                     | locator (`PORTABLE_FN_TOPIC_/QUEUE_<NAME>`) | delay                       |
-|---------|------------------------------------------|---------------------------------------------|-----------------------------|
-| topic   | SNS PublishBatch                         | the topic ARN                               | none (refused)              |
-| queue   | SQS SendMessageBatch, `DelaySeconds`     | the queue URL                               | up to 900 s                 |
-| queue   | EventBridge Scheduler CreateSchedule     | the queue URL                               | longer: one `at(...)` schedule per event |
+| channel | call                                 | locator (`PORTABLE_FN_TOPIC_/QUEUE_<NAME>`) | delay          |
+|---------|--------------------------------------|---------------------------------------------|----------------|
+| topic   | SNS PublishBatch                     | the topic ARN                               | none (refused) |
+| queue   | SQS SendMessageBatch, `DelaySeconds` | the queue URL                               | up to 900 s    |
+| queue   | EventBridge Scheduler CreateSchedule | the queue URL                               | longer         |
 
-A batch call takes at most 10 messages and 256 KiB. A FIFO queue (its name ends in `.fifo`) gets each
+A message is at most 256 KiB (a larger event is refused before anything is sent); a batch call takes
+at most 10 messages and 256 KiB. A FIFO queue (its name ends in `.fifo`) gets each
 event's id as the deduplication id and its subject (else the queue's name) as the message group, so the
 events about one subject keep their order; SQS delays no single message of a FIFO queue, so a delay
 there is refused. A delay past SQS's 900 seconds becomes a one-time schedule in the app's delay group,
@@ -37,10 +38,13 @@ from portable_fn.runtime.channels import TOPIC, Channel, PublishError, encode, l
 if TYPE_CHECKING:
     from portable_fn.runtime.cloudevent import CloudEvent
 
+    Message = tuple[CloudEvent[Any], str]  # an event and its body
+
 DELAY_GROUP_ENV = "PORTABLE_FN_DELAY_SCHEDULE_GROUP"  # the schedule group of delayed sends (deploy sets it)
 DELAY_ROLE_ENV = "PORTABLE_FN_DELAY_ROLE_ARN"  # the role Scheduler sends a delayed message with
 MAX_SQS_DELAY_S = 900  # SendMessage's DelaySeconds
 MAX_DELAY_S = 366 * 86400.0  # Scheduler's `at()` has no practical limit: a year per hop
+MAX_MESSAGE_BYTES = 256 * 1024  # one SNS or SQS message
 MAX_BATCH, MAX_BATCH_BYTES = 10, 256 * 1024  # PublishBatch and SendMessageBatch
 ATTEMPTS = 3  # rounds of a batch's failed entries before PublishError (throttling is botocore's to retry)
 FIFO_ID = re.compile(r"[!-~]{1,128}\Z")  # what SQS takes as a deduplication or group id
@@ -61,32 +65,35 @@ class AwsPublisher:
         if not events:
             return
         where = locator(channel)
+        messages = checked(channel, events)
         if channel.kind == TOPIC:
             if delay_s > 0:
                 raise PublishError(f"{channel!r}: SNS delivers at once; send delayed events to a queue instead.")
-            self._publish_to_topic(channel, where, events)
-        elif delay_s > MAX_SQS_DELAY_S:
-            self._schedule(channel, where, events, delay_s)
-        else:
-            self._send_to_queue(channel, where, events, math.ceil(delay_s))
-
-    # -- topics and queues ------------------------------------------------------------------------
-    def _publish_to_topic(self, channel: Channel, topic_arn: str, events: Sequence[CloudEvent[Any]]) -> None:
-        entries = [{"Id": str(i), "Message": body(e)} for i, e in enumerate(events)]
-        for batch in batches(entries, "Message"):
-            self._batch(channel, "sns", "publish_batch", batch, TopicArn=topic_arn, key="PublishBatchRequestEntries")
-
-    def _send_to_queue(self, channel: Channel, url: str, events: Sequence[CloudEvent[Any]], delay_s: int) -> None:
-        fifo = url.endswith(".fifo")
-        if fifo and delay_s:
+            self._publish_to_topic(channel, where, messages)
+        elif where.endswith(".fifo") and delay_s > 0:
             raise PublishError(
                 f"{channel!r}: SQS delays no single message of a FIFO queue; send delayed events to a standard queue."
             )
-        entries = [queue_entry(str(i), e, channel, fifo, delay_s) for i, e in enumerate(events)]
+        elif delay_s > MAX_SQS_DELAY_S:
+            self._schedule(channel, where, messages, delay_s)
+        else:
+            self._send_to_queue(channel, where, messages, math.ceil(delay_s))
+
+    # -- topics and queues ------------------------------------------------------------------------
+    def _publish_to_topic(self, channel: Channel, topic_arn: str, messages: list[Message]) -> None:
+        entries = [{"Id": str(i), "Message": text} for i, (_, text) in enumerate(messages)]
+        for batch in batches(entries, "Message"):
+            self._batch(channel, "sns", "publish_batch", batch, TopicArn=topic_arn, key="PublishBatchRequestEntries")
+
+    def _send_to_queue(self, channel: Channel, url: str, messages: list[Message], delay_s: int) -> None:
+        fifo = url.endswith(".fifo")
+        entries = [queue_entry(str(i), message, channel, fifo, delay_s) for i, message in enumerate(messages)]
         for batch in batches(entries, "MessageBody"):
             self._batch(channel, "sqs", "send_message_batch", batch, QueueUrl=url, key="Entries")
 
-    def _batch(self, channel: Channel, service: str, operation: str, entries: list[dict[str, Any]], **params: Any) -> None:
+    def _batch(
+        self, channel: Channel, service: str, operation: str, entries: list[dict[str, Any]], **params: Any
+    ) -> None:
         """One batch call, its failed entries sent again (`ATTEMPTS` rounds); PublishError if some never go."""
         key = params.pop("key")
         for _ in range(ATTEMPTS):
@@ -100,16 +107,12 @@ class AwsPublisher:
             raise PublishError(f"{channel!r}: {len(entries)} of the events were not sent ({reasons}).")
 
     # -- delays past SQS's ------------------------------------------------------------------------
-    def _schedule(self, channel: Channel, url: str, events: Sequence[CloudEvent[Any]], delay_s: float) -> None:
+    def _schedule(self, channel: Channel, url: str, messages: list[Message], delay_s: float) -> None:
         """One one-time schedule per event, firing `delay_s` from now (to the second, never early)."""
-        if url.endswith(".fifo"):
-            raise PublishError(
-                f"{channel!r}: SQS delays no single message of a FIFO queue; send delayed events to a standard queue."
-            )
         group, role = self._setting(channel, DELAY_GROUP_ENV), self._setting(channel, DELAY_ROLE_ENV)
         target = queue_arn(url, role, self._client("scheduler").meta.region_name)
         due = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(math.ceil(time.time() + delay_s)))
-        for event in events:
+        for event, text in messages:
             self._call(
                 channel,
                 "scheduler",
@@ -121,7 +124,7 @@ class AwsPublisher:
                 FlexibleTimeWindow={"Mode": "OFF"},
                 ActionAfterCompletion="DELETE",
                 Description=f"portable-fn: {event.type} {event.id} to {channel.kind} {channel.name}"[:512],
-                Target={"Arn": target, "RoleArn": role, "Input": body(event)},
+                Target={"Arn": target, "RoleArn": role, "Input": text},
             )
 
     def _setting(self, channel: Channel, name: str) -> str:
@@ -165,13 +168,24 @@ def make_client(service: str) -> Any:
     return boto3.client(service, config=Config(retries={"mode": "standard"}))
 
 
-def body(event: CloudEvent[Any]) -> str:
-    return encode(event).decode("utf-8")
+def checked(channel: Channel, events: Sequence[CloudEvent[Any]]) -> list[Message]:
+    """Each event with its message body, or PublishError before anything is sent when one is over the
+    256 KiB SNS and SQS take (`MAX_MESSAGE_BYTES`)."""
+    messages = [(event, encode(event).decode("utf-8")) for event in events]
+    for event, text in messages:
+        if (size := len(text.encode("utf-8"))) > MAX_MESSAGE_BYTES:
+            raise PublishError(
+                f"{channel!r}: event {event.id!r} is {size} bytes as JSON, over the {MAX_MESSAGE_BYTES} bytes "
+                "SNS and SQS take in a message; nothing was sent. Keep large data in a state or bucket and send "
+                "its key."
+            )
+    return messages
 
 
-def queue_entry(entry_id: str, event: CloudEvent[Any], channel: Channel, fifo: bool, delay_s: int) -> dict[str, Any]:
+def queue_entry(entry_id: str, message: Message, channel: Channel, fifo: bool, delay_s: int) -> dict[str, Any]:
     """One SendMessageBatch entry: a FIFO queue's deduplication and group ids, else the delay."""
-    entry: dict[str, Any] = {"Id": entry_id, "MessageBody": body(event)}
+    event, text = message
+    entry: dict[str, Any] = {"Id": entry_id, "MessageBody": text}
     if fifo:
         entry["MessageDeduplicationId"] = fifo_id(event.id)
         entry["MessageGroupId"] = fifo_id(event.subject or channel.name)

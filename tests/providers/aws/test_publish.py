@@ -347,3 +347,14 @@ def test_the_aws_provider_opens_this_publisher(monkeypatch: pytest.MonkeyPatch) 
         assert isinstance(open_publisher(), AwsPublisher)
     finally:
         use_publisher(previous)
+
+
+def test_an_event_over_256_kib_is_refused_before_anything_is_sent(aws: Aws, locate: Any, calls: list[Any]) -> None:
+    url, _ = aws.queue("shop-dev-orders")
+    locate(ORDERS, url)
+    large = an_event(2, data={"blob": "x" * 262_144})
+    with pytest.raises(PublishError, match=r"'order-2' is 2\d{5} bytes as JSON, over the 262144 bytes.*nothing was"):
+        AwsPublisher(aws.client).publish(ORDERS, [an_event(1), large])
+    assert calls == []
+    AwsPublisher(aws.client).publish(ORDERS, [an_event(3, data={"blob": "x" * 260_000})])  # just under: sent
+    assert [json.loads(m["Body"])["id"] for m in aws.receive(url, 1)] == ["order-3"]

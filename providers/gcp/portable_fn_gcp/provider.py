@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from portable_fn.config import typed_settings
-from portable_fn.deploy import Artifact
 from portable_fn.provider import Progress, Provider
 from portable_fn.runtime.channels import Channel
 from portable_fn.runtime.cloudevent import CloudEvent
@@ -32,6 +31,7 @@ from .shim import deliver_cloudevent, entry_point
 
 if TYPE_CHECKING:
     from portable_fn.app import App
+    from portable_fn.deploy import Artifact
     from portable_fn.logread import LogEntry
     from portable_fn.provider import DeadLetterEntry
     from portable_fn.runtime.function import FunctionSpec
@@ -41,7 +41,6 @@ if TYPE_CHECKING:
 MAX_EVENT_TIMEOUT_S = 540  # event-driven functions; HTTP functions may run 3600 s, the longest timeout_s
 ARCHITECTURES = ("x86_64",)  # Cloud Functions runs on x86_64 only
 RESERVED_MODULE = "main"  # the generated entry-point module
-NOT_BUILT = Artifact(Path("not-built.zip"), "", 0, 0)  # a function's env names no package
 
 
 class GcpProvider(Provider):
@@ -96,11 +95,13 @@ class GcpProvider(Provider):
         the store's and the queues' locators, the delay queue and its account, project, region and the app's
         runtime settings), less what names one function. The clients reach the emulators by the variables
         they read themselves (`FIRESTORE_EMULATOR_HOST`, `PUBSUB_EMULATOR_HOST`), inherited from here."""
+        from portable_fn.deploy import Artifact
         from portable_fn.runtime.workflow import STORE
 
         from .deploy.desired import DEAD_LETTER_ENV, TIMEOUT_ENV, FunctionResources, Target
 
-        target = Target(app, stage, self.deployer.names(app, stage), NOT_BUILT, self.config)
+        not_built = Artifact(Path("not-built.zip"), "", 0, 0)  # a function's env names no package
+        target = Target(app, stage, self.deployer.names(app, stage), not_built, self.config)
         env: dict[str, str] = {}
         for spec in app.functions:
             if any(use.resource == STORE for use in app.options(spec).uses):

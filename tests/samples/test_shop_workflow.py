@@ -1,10 +1,12 @@
 """samples/shop places orders through its `place_order` workflow: in one process with `WorkflowDriver` (a
 paid order, a declined card, a confirmation that never comes, too little stock), with POST /orders and
-the payment webhook served through the pipeline, and end to end under `portable-fn dev`."""
+the payment webhook served through the pipeline; end to end under `portable-fn dev`; and an order made
+with `portable-fn invoke`, placed by the next `portable-fn dev`."""
 
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -190,3 +192,33 @@ def test_an_order_is_placed_under_portable_fn_dev_once_its_payment_is_confirmed(
     assert json.loads(note)["type"] == "shop.order.shipped"  # the topic function got the step's event
     listed = client.request("GET", "/_local/workflows").json()
     assert [(i["id"], i["workflow"], i["status"]) for i in listed] == [("o-1", "place_order", "completed")]
+
+
+def test_an_order_invoked_with_portable_fn_invoke_is_placed_by_the_next_portable_fn_dev(
+    dev_process: Callable[..., DevProcess],  # noqa: F811 - the fixture imported above
+    shop_copy: Path,
+    wait_for: Callable[..., Any],
+    tmp_path: Path,
+) -> None:
+    request = tmp_path / "order.json"
+    headers = {"content-type": "application/json"}
+    request.write_text(json.dumps({"method": "POST", "path": "/orders", "headers": headers, "body": ORDER}))
+    invoked = subprocess.run(
+        ["portable-fn", "invoke", "create_order", str(shop_copy), "--event", str(request)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert invoked.returncode == 0, invoked.stderr
+    assert json.loads(invoked.stdout)["status"] == 201
+
+    host = dev_process(shop_copy, state_dir=shop_copy / ".portable-fn" / "local")  # where invoke left it
+    client = Client(host.url(wait_for))
+
+    def status() -> str:
+        reply = client.request("GET", "/_local/workflows/o-1")
+        return reply.json()["status"] if reply.status == 200 else ""  # type: ignore[no-any-return]
+
+    wait_for(lambda: status() == "waiting", what="the invoked order to wait for its payment")
+    assert client.request("POST", "/payments/o-1/confirm").json()["woken"] == 1
+    wait_for(lambda: status() == "completed", what="the order to complete")

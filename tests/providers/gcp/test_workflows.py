@@ -151,6 +151,9 @@ def test_the_contract_workflow_completes_through_eventarc_and_cloud_tasks(cloud:
     assert cloud.crashes == 1  # the runner died after capture's effect, before its checkpoint
     runs = store(cloud, "ledger").read(f"runs#{instance_id}#{CAPTURE}")
     assert runs is not None and json.loads(runs.value) == 2  # capture ran again; its effect is there once
+    history = done["history"]
+    for before, after in ((4, CAPTURE), (8, 9)):  # each sleep's task was delivered when due, not before
+        assert history[before]["kind"] == "sleep" and history[after]["started"] >= history[before]["until"]
     # the two sleeps and the approval's 600 s timeout were Cloud Tasks tasks; the timeout's is still waiting
     made = [method for method, _ in cloud.tasks.requests if method.endswith(".tasks.create")]
     assert len(made) == 3

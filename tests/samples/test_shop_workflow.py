@@ -76,7 +76,7 @@ def test_a_paid_order_is_reserved_charged_confirmed_shipped_and_notified(
     driver.run(for_s=60)  # a minute passes: not the hour the confirmation may take
     waiting = driver.instance("o-1")
     assert (waiting["status"], waiting["waiting"]["for"]) == ("waiting", "event")
-    assert inventory(shop) == {"available": {"widget": 98, "gadget": 25}, "held": {"o-1": {"widget": 2}}}
+    assert inventory(shop) == {"available": {"book": 20, "widget": 98}, "held": {"o-1": {"widget": 2}}}
     payment = shop.payments.get("o-1")
     assert (payment.idempotency_key, payment.status) == ("o-1#1", "charged")  # the charge step's step_key()
 
@@ -87,7 +87,7 @@ def test_a_paid_order_is_reserved_charged_confirmed_shipped_and_notified(
     assert done["status"] == "completed", done.get("error")
     assert done["result"] == {"order_id": "o-1", "payment_id": payment.id, "tracking": "TRK-o-1"}
     assert shape(done) == PAID_SHAPE
-    assert inventory(shop) == {"available": {"widget": 98, "gadget": 25}, "held": {}}
+    assert inventory(shop) == {"available": {"book": 20, "widget": 98}, "held": {}}
     [(channel, event, delay)] = driver.sent  # notify_customer published at once, to the topic `notify` reads
     assert (channel.kind, channel.name, delay) == ("topic", "order-events", 0.0)
     assert (event.type, event.subject, event.data) == (
@@ -122,7 +122,7 @@ def test_a_declined_card_releases_the_stock_and_fails_the_order_with_the_reason(
         ("compensation", "release_stock (undoing reserve_stock)"),
     ]
     assert failed["history"][1]["attempts"] == 1  # a decline is not retried
-    assert inventory(shop) == {"available": {"widget": 100, "gadget": 25}, "held": {}}
+    assert inventory(shop) == {"available": {"book": 20, "widget": 100}, "held": {}}
     assert shop.payments.get("o-1") is None
     assert driver.pending() == [] and driver.sent == []
 
@@ -149,13 +149,13 @@ def test_a_confirmation_that_never_comes_refunds_releases_and_fails_the_order(
 def test_an_order_for_more_than_the_shelf_holds_fails_at_once_with_nothing_to_undo(
     shop: Any, driver: WorkflowDriver
 ) -> None:
-    order = {**ORDER, "lines": [{"sku": "gadget", "quantity": 20}, {"sku": "gadget", "quantity": 10}]}
+    order = {**ORDER, "lines": [{"sku": "book", "quantity": 15}, {"sku": "book", "quantity": 10}]}
     driver.start(shop.place_order, order, id="o-1")
     driver.run()
     failed = driver.instance("o-1")
     assert (failed["status"], shape(failed)) == ("failed", [("step", "reserve_stock")])
-    assert failed["error"] == "step 'reserve_stock' failed: DeadLetter: order o-1: not enough stock of gadget"
-    assert inventory(shop)["available"]["gadget"] == 25
+    assert failed["error"] == "step 'reserve_stock' failed: DeadLetter: order o-1: not enough stock of book"
+    assert inventory(shop)["available"]["book"] == 20
 
 
 # -- under `portable-fn dev` ------------------------------------------------------------------------

@@ -76,7 +76,7 @@ def test_a_paid_order_is_reserved_charged_confirmed_shipped_and_notified(
     driver.run(for_s=60)  # a minute passes: not the hour the confirmation may take
     waiting = driver.instance("o-1")
     assert (waiting["status"], waiting["waiting"]["for"]) == ("waiting", "event")
-    assert inventory(shop) == {"available": {"book": 20, "widget": 98}, "held": {"o-1": {"widget": 2}}}
+    assert inventory(shop) == {"available": {"book": 20, "gadget": 25, "widget": 98}, "held": {"o-1": {"widget": 2}}}
     payment = shop.payments.get("o-1")
     assert (payment.idempotency_key, payment.status) == ("o-1#1", "charged")  # the charge step's step_key()
 
@@ -87,7 +87,7 @@ def test_a_paid_order_is_reserved_charged_confirmed_shipped_and_notified(
     assert done["status"] == "completed", done.get("error")
     assert done["result"] == {"order_id": "o-1", "payment_id": payment.id, "tracking": "TRK-o-1"}
     assert shape(done) == PAID_SHAPE
-    assert inventory(shop) == {"available": {"book": 20, "widget": 98}, "held": {}}
+    assert inventory(shop) == {"available": {"book": 20, "gadget": 25, "widget": 98}, "held": {}}
     [(channel, event, delay)] = driver.sent  # notify_customer published at once, to the topic `notify` reads
     assert (channel.kind, channel.name, delay) == ("topic", "order-events", 0.0)
     assert (event.type, event.subject, event.data) == (
@@ -122,7 +122,7 @@ def test_a_declined_card_releases_the_stock_and_fails_the_order_with_the_reason(
         ("compensation", "release_stock (undoing reserve_stock)"),
     ]
     assert failed["history"][1]["attempts"] == 1  # a decline is not retried
-    assert inventory(shop) == {"available": {"book": 20, "widget": 100}, "held": {}}
+    assert inventory(shop) == {"available": {"book": 20, "gadget": 25, "widget": 100}, "held": {}}
     assert shop.payments.get("o-1") is None
     assert driver.pending() == [] and driver.sent == []
 

@@ -56,7 +56,7 @@ BANNED_SKUS = {"recalled-widget"}
 stock = state("stock")  # one record, "inventory": what is on the shelf, and what each open order holds
 payments = state("payments", model=Payment)  # stands in for the payment provider: its charges, per order
 order_events = topic("order-events")
-STOCK_SEED = {"book": 20, "widget": 100}  # the shelf the first order finds
+STOCK_SEED = {"book": 20, "gadget": 25, "widget": 100}  # the shelf the first order finds
 DECLINED_CUSTOMER = "declined"  # the provider declines this customer's card (a test card, as real ones have)
 PAYMENT_CONFIRMED = "shop.payment.confirmed"
 CONFIRM_TIMEOUT = timedelta(seconds=float(os.environ.get("SHOP_CONFIRM_TIMEOUT_S", "3600")))

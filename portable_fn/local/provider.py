@@ -145,7 +145,6 @@ class LocalProvider(Provider):
         entries, where = letters.dead_letters(dev_state_dir(app), spec.name, redrive)
         return [_entry(e, where, redrive) for e in entries]
 
-
     def workflows(self, app: App, stage: str, operation: str, *args: Any) -> Any:
         """The instances the dev host keeps in the app's state directory (through the host when it runs)."""
         from .host import dev_state_dir

@@ -17,7 +17,16 @@ import pytest
 from portable_fn.packaging import foreign_imports
 
 PACKAGE_DIR = Path(portable_fn_aws.__file__).resolve().parent
-SHIPPED = ["__init__.py", "shim.py", "http_events.py", "records.py", "dead_letter.py", "visibility.py", "state.py", "publish.py"]
+SHIPPED = [
+    "__init__.py",
+    "shim.py",
+    "http_events.py",
+    "records.py",
+    "dead_letter.py",
+    "visibility.py",
+    "state.py",
+    "publish.py",
+]
 PROVIDER_SIDE = {"provider.py", "logs.py", "packaging.py", "_wheels.py", "settings.py", "redrive.py"}
 # The state backend and the publisher ship but run only once a state is used or an event sent, on boto3
 # from the Lambda runtime itself.

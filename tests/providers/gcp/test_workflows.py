@@ -190,6 +190,33 @@ def test_portable_fn_workflows_lists_and_shows_the_instance_from_firestore(
     assert all(name in table for name in ("validate", "capture", "flow.approved#o-3", "receipt"))
 
 
+def test_portable_fn_workflows_cancels_a_waiting_instance_through_its_queue(
+    cloud: GoogleCloud, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The CLI marks the instance and publishes to the workflow's topic itself (its own GcpPublisher, opened from
+    workflow_env); the runner, pushed that message, compensates and ends it."""
+    instance_id = start(cloud, "o-4")
+
+    def waiting() -> bool:
+        found = instance(cloud, instance_id)
+        return found["status"] == "waiting" and found["waiting"].get("for") == "event"
+
+    cloud.run_until(waiting, timeout=180, what="the instance to wait for its approval")
+    common = [str(FLOW_DIR), "--provider", "gcp", "--stage", STAGE]
+    assert main(["workflows", "cancel", instance_id, *common, "--reason", "customer cancelled", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["status"] == "cancelling"
+
+    def cancelled() -> dict[str, Any] | None:
+        found = instance(cloud, instance_id)
+        return found if found["status"] == "cancelled" else None
+
+    done = cloud.run_until(cancelled, timeout=180, what="the instance to be cancelled")
+    assert [e["name"] for e in done["history"] if e["kind"] == "compensation"] == [
+        "void (undoing authorize)",
+        "release (undoing reserve)",
+    ]
+
+
 def test_workflow_env_is_what_deploy_sets_on_the_workflow_functions(cloud: GoogleCloud) -> None:
     """The CLI's env: the store's and the queue's locators, the delay queue, as the runner has them; nothing
     that names one function."""

@@ -12,9 +12,9 @@ format (`channels.encode`), which the shim of the receiving function hands over 
 | queue   | EventBridge Scheduler CreateSchedule | the queue URL                               | longer         |
 
 A message is at most 256 KiB (a larger event is refused before anything is sent); a batch call takes
-at most 10 messages and 256 KiB. A FIFO queue (its name ends in `.fifo`) gets each
-event's id as the deduplication id and its subject (else the queue's name) as the message group, so the
-events about one subject keep their order; SQS delays no single message of a FIFO queue, so a delay
+at most 10 messages and 256 KiB. A FIFO queue (its name ends in `.fifo`) gets each event's id as the
+deduplication id and its subject (else the queue's name) as the message group, so the events about one
+subject keep their order; SQS delays no single message of a FIFO queue, so a delay
 there is refused. A delay past SQS's 900 seconds becomes a one-time schedule in the app's delay group,
 deleted once it has fired, whose target sends the body to the queue with the role deploy made for it
 (`DELAY_GROUP_ENV`, `DELAY_ROLE_ENV`): the wait uses no compute. The clients honour `AWS_ENDPOINT_URL`
@@ -56,9 +56,8 @@ class AwsPublisher:
 
     max_delay_s = MAX_DELAY_S
 
-    def __init__(self, clients: dict[str, Any] | None = None, env: dict[str, str] | None = None) -> None:
+    def __init__(self, clients: dict[str, Any] | None = None) -> None:
         self._clients = dict(clients or {})
-        self._env = env  # None: the process environment
         self._lock = threading.Lock()
 
     def publish(self, channel: Channel, events: Sequence[CloudEvent[Any]], delay_s: float = 0.0) -> None:
@@ -128,7 +127,7 @@ class AwsPublisher:
             )
 
     def _setting(self, channel: Channel, name: str) -> str:
-        found = (self._env if self._env is not None else os.environ).get(name)
+        found = os.environ.get(name)
         if not found:
             raise PublishError(
                 f"{channel!r}: a delay over {MAX_SQS_DELAY_S} s needs the schedule group and role deploy sets "

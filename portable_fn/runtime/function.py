@@ -88,7 +88,7 @@ class FunctionOptions:
         self.architecture = architecture
         self.retries = retry.attempts - 1 if retry is not None else retries
         self.dead_letter = dead_letter
-        self.uses = _with_outbox(uses_of(fn_name, _with_store(uses, idempotent)))  # resources.Use, one per resource
+        self.uses = _with_outbox(uses_of(fn_name, _with_store(uses, idempotent)), idempotent)  # one Use per resource
         self.idempotent = idempotent  # False, True, or an idempotency.Idempotency
         self.retry = retry  # the declared RetryPolicy, or None (then `retry_policy` is the default's)
 
@@ -220,12 +220,17 @@ def _with_store(uses: Iterable[Any] | None, idempotent: Any) -> Iterable[Any] | 
     return [*(uses or ()), STORE.write()]
 
 
-def _with_outbox(uses: tuple[Use, ...]) -> tuple[Use, ...]:
-    """`uses` and, for a function sending to a topic or queue, write access to the outbox ledger (`emit`)."""
+def _with_outbox(uses: tuple[Use, ...], idempotent: Any) -> tuple[Use, ...]:
+    """`uses` and, for a function that emits to a topic or queue, write access to the outbox ledger (`emit`).
+    An idempotent function needs none: its duplicates are answered without running, so never emit twice."""
+    if idempotent is not False:
+        return uses
     if not any(use.resource.kind in ("topic", "queue") and not _internal(use) for use in uses):
         return uses  # sends nothing with emit (a workflow's own queue is sent to by the engine, not emit)
     from .emit import OUTBOX
 
+    if any(use.resource.kind == "state" and use.resource.name == OUTBOX.name for use in uses):
+        return uses  # declared already (options merged again, as `App.options` does)
     return (*uses, OUTBOX.write())
 
 

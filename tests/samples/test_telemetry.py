@@ -13,7 +13,7 @@ from portable_fn import CircuitOpenError
 from portable_fn.runtime.outcomes import ACK, RETRY
 from portable_fn.runtime.state import Record
 from portable_fn.runtime.state_sqlite import SqliteBackend
-from portable_fn.testing import invoke, invoke_batch, make_event, make_request
+from portable_fn.testing import emitted, invoke, invoke_batch, make_event, make_request
 
 START = datetime(2026, 12, 1, tzinfo=timezone.utc)
 NORMAL = [20.0, 20.4, 19.8, 20.1, 19.9, 20.3, 19.7, 20.2, 20.0, 19.6, 20.5, 20.1]  # mean 20.05, stddev ~0.28
@@ -70,11 +70,16 @@ def test_a_message_delivered_again_is_answered_without_running_ingest(functions:
     assert invoke(functions.ingest, make_event(batch("pump-7", [22.0], first=3))).outcome == RETRY
 
 
-def test_a_reading_far_from_the_recent_mean_is_recorded_as_an_alert(functions: Any) -> None:
-    assert invoke(functions.ingest, make_event(batch("pump-7", [*NORMAL, 45.0, 20.2]))).ok
+def test_a_reading_far_from_the_recent_mean_is_recorded_as_an_alert_and_published(functions: Any) -> None:
+    event = make_event(batch("pump-7", [*NORMAL, 45.0, 20.2]))
+    with emitted() as sent:
+        assert invoke(functions.ingest, event).ok
+        assert invoke(functions.ingest, event).ok  # delivered again: answered, nothing published twice
     [raised] = [functions.alerts.get(f"pump-7:r{n}") for n in range(1, 15) if functions.alerts.get(f"pump-7:r{n}")]
     assert (raised.reading_id, raised.value, raised.ticket) == ("r13", 45.0, None)
     assert abs(raised.mean - 20.05) < 1e-9
+    [published] = sent.to(functions.alert_events)
+    assert (published.type, published.subject, published.data.reading_id) == ("telemetry.alert", "pump-7", "r13")
 
 
 def test_no_alert_before_a_device_has_enough_readings(functions: Any) -> None:

@@ -1,6 +1,7 @@
 """IoT telemetry: devices post batches of readings to a queue; each reading is ingested once, per-device
-state keeps the recent readings and running statistics, an anomaly is recorded as an alert, and a flaky
-maintenance API that opens a ticket for an alert sits behind a circuit breaker.
+state keeps the recent readings and running statistics, an anomaly is recorded as an alert and published
+to the `alerts` topic, and a flaky maintenance API that opens a ticket for an alert sits behind a circuit
+breaker.
 
 The same file runs locally (`MAINTENANCE_URL=... portable-fn dev samples/telemetry`) and on every cloud.
 """
@@ -20,6 +21,7 @@ from portable_fn import (
     RetryPolicy,
     VersionConflictError,
     breaker,
+    emit,
     exponential,
     function,
     http,
@@ -37,13 +39,14 @@ seen = state("readings-seen", ttl=SEEN_FOR_S)
 devices = state("devices", model=DeviceState)
 alerts = state("alerts", ttl=30 * 24 * 3600, model=Alert)
 maintenance_api = breaker("maintenance", failures=5, reset_after=30)
+alert_events = topic("alerts")
 
 
 @function(
     trigger=queue("readings", batch_size=10),
     idempotent=True,
     retry=RetryPolicy(attempts=5, backoff=exponential(1, max=60)),
-    uses=[seen.write(), devices.write(), alerts.write()],
+    uses=[seen.write(), devices.write(), alerts.write(), alert_events.publish()],
 )
 def ingest(event: CloudEvent[Batch]) -> None:
     """Apply a device's batch of readings once each: a reading seen before (in this message or an earlier
@@ -59,11 +62,9 @@ def ingest(event: CloudEvent[Batch]) -> None:
         # seen and are missing from the device's statistics.)
         _release(batch.device_id, fresh)
         raise
-    for alert in found:
-        # Issue 15 brings ctx.emit(topic); portable-fn has no topic publisher yet, so the alert is
-        # recorded here, and `maintenance` takes alerts from the "alerts" topic, which nothing in this app
-        # publishes to until then (in dev: POST them to /_local/topics/alerts).
+    for alert in found:  # published to `maintenance` once this message is ingested (never for a failed one)
         alerts.put(_alert_key(alert), alert)
+        emit(alert_events, alert, type="telemetry.alert", subject=batch.device_id)
 
 
 def _claim(batch: Batch) -> dict[str, tuple[Reading, str]]:
@@ -106,7 +107,7 @@ def _alert_key(alert: Alert) -> str:
 
 
 @function(
-    trigger=topic("alerts"),
+    trigger=alert_events,
     idempotent=True,
     retry=RetryPolicy(attempts=10, backoff=exponential(5, max=300)),
     uses=[alerts.write(), maintenance_api],

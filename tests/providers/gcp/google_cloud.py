@@ -68,8 +68,9 @@ class Deployed:
         return dict(self.functions[function].env)
 
 
-def deploy(app: App, provider: GcpProvider, stage: str, tasks: CloudTasksApi, out: Path) -> Deployed:
-    """Make the app's topics, delay queue and trigger subscriptions as deploy would; its main.py in `out`."""
+def deploy(app: App, provider: GcpProvider, stage: str, out: Path) -> Deployed:
+    """Make the app's topics, delay queue (on the Cloud Tasks endpoint the provider's settings name) and trigger
+    subscriptions as deploy would; its main.py in `out`."""
     deployer = provider.deployer
     resources = deployer.desired(app, stage, UNBUILT)
     names = deployer.names(app, stage)

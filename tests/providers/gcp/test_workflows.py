@@ -87,7 +87,7 @@ def cloud(
     app = load_app(FLOW_DIR)
     settings = {**app.config.provider_settings("gcp", STAGE), "service_account": ACCOUNT}
     provider = GcpProvider({**settings, "endpoints": {"tasks": tasks_server.url}})
-    google = GoogleCloud(deploy(app, provider, STAGE, tasks_server, tmp_path), tasks_server)
+    google = GoogleCloud(deploy(app, provider, STAGE, tmp_path), tasks_server)
 
     kill = KillAfterEffect("capture")
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -26,12 +27,13 @@ from portable_fn_azure.deploy import AzureDeployer
 from portable_fn_azure.deploy.naming import table_name
 from portable_fn_azure.deploy.resources import STORAGE_CONNECTION, TOPIC_ENDPOINT, TOPIC_KEY, AppSettings
 
-from portable_fn.app import App
+from portable_fn.app import App, load_app
 from portable_fn.deploy import Artifact
 from portable_fn.runtime.channels import use_publisher
 from portable_fn.runtime.state import use_backends
 from portable_fn.runtime.workflow import get_instance, list_instances
 
+REPO = Path(__file__).resolve().parents[3]
 GRID_KEY = "dG9waWMta2V5LW9uZQ=="  # what the grid_endpoint fixture takes (conftest.GRID_KEY)
 RUNNER_QUEUE = "pfn-wf-place-order"
 ORDER = {"id": "o-az-1", "customer": "c", "lines": [{"sku": "widget", "quantity": 2}]}
@@ -76,6 +78,19 @@ def deployed_settings(app: App, azurite: str, topic_endpoint: str) -> dict[str, 
         return GRID_KEY if value.startswith(TOPIC_KEY) else value
 
     return {k: resolved(v) for k, v in written.settings if k.startswith("PORTABLE_FN_") or k == "AzureWebJobsStorage"}
+
+
+@pytest.fixture
+def shop_app() -> Iterator[App]:
+    """The shop loaded afresh (another test of this worker may have loaded a copy of it since the session's
+    was), its modules put back as they were after the test."""
+    before = {k: v for k, v in sys.modules.items() if k == "shop" or k.startswith("shop.")}
+    try:
+        yield load_app(REPO / "samples" / "shop")
+    finally:
+        for name in [k for k in sys.modules if k == "shop" or k.startswith("shop.")]:
+            del sys.modules[name]
+        sys.modules.update(before)
 
 
 @pytest.fixture

@@ -9,9 +9,11 @@ messages redriven wait in the journal for the next `portable-fn dev`.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +32,16 @@ def dead_letters(state_dir: Path, function: str, redrive: bool = False) -> tuple
     read from; with `redrive`, sent back to the function and removed."""
     if not state_dir.is_dir():
         return [], str(state_dir / JOURNAL)
+    with running_host(state_dir) as url:
+        if url is not None:
+            return _through_host(url, function, redrive), f"{url}{PREFIX}/dead-letters"
+        return _from_journal(state_dir / JOURNAL, function, redrive), str(state_dir / JOURNAL)
+
+
+@contextlib.contextmanager
+def running_host(state_dir: Path) -> Iterator[str | None]:
+    """The URL of the dev host holding `state_dir`, to go through its API; or None, with the directory's
+    lock held meanwhile (a host starting then waits for nothing half-written)."""
     lock = StateLock(state_dir)
     try:
         lock.acquire("")  # no URL: another reader finds nothing to call
@@ -38,11 +50,12 @@ def dead_letters(state_dir: Path, function: str, redrive: bool = False) -> tuple
         if not url:
             raise ProviderError(
                 f"The state directory {state_dir} is held by process {busy.holder.get('pid', '?')} (a dev host "
-                "starting, or another `portable-fn dead-letters`); run the command again in a moment."
+                "starting, or another command reading it); run the command again in a moment."
             ) from None
-        return _through_host(str(url), function, redrive), f"{url}{PREFIX}/dead-letters"
+        yield str(url)
+        return
     try:
-        return _from_journal(state_dir / JOURNAL, function, redrive), str(state_dir / JOURNAL)
+        yield None
     finally:
         lock.release()
 

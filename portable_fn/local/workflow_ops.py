@@ -24,30 +24,18 @@ from ..runtime.errors import ProviderError
 from ..runtime.triggers import Queue
 from .control import PREFIX
 from .journal import Journal
-from .letters import JOURNAL, call_host
-from .lock import StateDirInUseError, StateLock
+from .letters import JOURNAL, call_host, running_host
 
 STATE_DIR_ENV = "PORTABLE_FN_STATE_DIR"
 
 
 def operate(app: App, state_dir: Path, operation: str, *args: Any) -> Any:
     """`runtime.workflow.<operation>(*args)` on the instances kept in `state_dir`."""
-    lock = StateLock(state_dir)
     state_dir.mkdir(parents=True, exist_ok=True)
-    try:
-        lock.acquire("")
-    except StateDirInUseError as busy:
-        url = busy.holder.get("url")
-        if not url:
-            raise ProviderError(
-                f"The state directory {state_dir} is held by process {busy.holder.get('pid', '?')}; run the "
-                "command again in a moment."
-            ) from None
-        return _through_host(str(url), operation, *args)
-    try:
+    with running_host(state_dir) as url:
+        if url is not None:
+            return _through_host(url, operation, *args)
         return _directly(app, state_dir, operation, *args)
-    finally:
-        lock.release()
 
 
 def _directly(app: App, state_dir: Path, operation: str, *args: Any) -> Any:

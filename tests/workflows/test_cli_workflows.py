@@ -72,3 +72,38 @@ def test_cancel_without_a_host_leaves_the_message_in_the_journal(
 def test_an_unknown_instance_is_named(app_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = cli(capsys, "workflows", "show", "nope", str(app_dir))
     assert code != 0 and "No workflow instance 'nope'" in err
+
+
+def test_with_a_dev_host_running_the_commands_go_through_its_api(
+    app_dir: Path, capsys: pytest.CaptureFixture[str], wait_for: Any
+) -> None:
+    from portable_fn.local.host import LocalHost
+
+    from ..local.conftest import Client
+
+    app = load_app(app_dir)
+    host = LocalHost(app, port=0, state_dir=dev_state_dir(app), log=lambda line: None)
+    host.start()
+    try:
+        client = Client(host.url)
+        started = client.request("POST", "/flows", json_body={"id": "o-3", "qty": 1}).json()["id"]
+
+        def waiting() -> bool:
+            code, out, _ = cli(capsys, "workflows", "show", started, str(app_dir), "--json")
+            return code == 0 and json.loads(out).get("status") == "waiting"
+
+        wait_for(waiting, timeout=60, what="the instance to wait for its approval")
+        code, out, _ = cli(capsys, "workflows", "list", str(app_dir), "--status", "waiting", "--json")
+        assert [i["id"] for i in json.loads(out)["instances"]] == [started]
+        code, out, _ = cli(capsys, "workflows", "cancel", started, str(app_dir), "--json")
+        assert code == 0 and json.loads(out)["status"] == "cancelling"
+
+        def cancelled() -> bool:
+            _, out, _ = cli(capsys, "workflows", "show", started, str(app_dir), "--json")
+            return json.loads(out)["status"] == "cancelled"
+
+        wait_for(cancelled, timeout=60, what="the host's runner to compensate and cancel it")
+        code, _, err = cli(capsys, "workflows", "cancel", started, str(app_dir))
+        assert code != 0 and "cancelled already" in err
+    finally:
+        host.stop()

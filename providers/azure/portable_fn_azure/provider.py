@@ -183,6 +183,38 @@ class AzureProvider(Provider):
 
         return retry_notes(app, codegen.transports(app)["queue_transport"] == "storage_queue")
 
+    def workflow_env(self, app: App, stage: str) -> dict[str, str]:
+        """What deploy writes in the function app's settings for the runtime (`desired.app_settings`, one set
+        for all its functions: `PORTABLE_FN_PROVIDER`, the state tables' and the queues' locators) and the
+        app's runtime settings, with the storage account reached by its connection string, as this machine
+        has no managed identity: `PORTABLE_FN_TABLES_CONNECTION` for the tables, and the setting the Storage
+        Queue locators name (`storage_connection`) for the queues. The string is the account's key read
+        through ARM (`AzureClient.storage_connection_string`), or the `storage_connection_string` override
+        (Azurite). Settings that hold what only the deployed site knows (a topic's endpoint or key) are left
+        out: a workflow sends to its queue only. On Service Bus the connection is the user's own setting,
+        inherited from this environment."""
+        from portable_fn.deploy import Artifact
+
+        from .deploy.desired import TABLES_CONNECTION_SETTING
+        from .deploy.resources import FLEX_PACKAGE_SETTING, STORAGE_CONNECTION, AppSettings
+
+        deployer = self.deployer
+        names = deployer.names(app, stage)
+        not_built = Artifact(Path("not-built.zip"), "", 0, 0)  # the settings the runtime reads name no package
+        written = next(r for r in deployer.desired(app, stage, not_built) if isinstance(r, AppSettings))
+        connection = deployer.client.storage_connection_string(names.resource_group, names.storage_account)
+        env = {
+            key: connection if value == STORAGE_CONNECTION else value
+            for key, value in written.settings
+            if key.startswith("PORTABLE_FN_") and key != FLEX_PACKAGE_SETTING
+        }
+        env = {key: value for key, value in env.items() if not value.startswith("@portable-fn:")}
+        chosen = codegen.transports(app)
+        if chosen["queue_transport"] == "storage_queue":
+            env[chosen["storage_connection"]] = connection
+        env[TABLES_CONNECTION_SETTING] = connection
+        return {**env, **app.config.runtime_env()}
+
     def read_logs(self, app: App, stage: str, functions: Sequence[Any], since: datetime) -> list[LogEntry]:
         """The functions' `AppTraces` lines from the Log Analytics workspace `logs_workspace_id` names (else
         AZURE_LOG_ANALYTICS_WORKSPACE_ID), queried at `logs_endpoint` (see `logs`)."""

@@ -40,9 +40,14 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from portable_fn.runtime.channels import CONTENT_TYPE, TOPIC, Channel, PublishError, encode, locator, locator_env
+
+if TYPE_CHECKING:
+    from portable_fn.runtime.cloudevent import CloudEvent
+
+Events = Sequence["CloudEvent[Any]"]
 
 STORAGE_QUEUE, SERVICE_BUS, EVENT_GRID = "storage-queue", "service-bus", "event-grid"
 MAX_DELAY_S = 7 * 24 * 3600.0  # Storage Queue's longest visibility timeout
@@ -56,11 +61,11 @@ MAX_GRID_BATCH = 1024 * 1024  # an Event Grid publish request: events of at most
 
 
 class AzurePublisher:
-    """Sends to the channels this function app's settings locate (`env`: the app settings, os.environ in
-        the cloud). `credential(client_id)` makes the managed identity's credential (azure-identity's
-        ManagedIdentityCredential by default); `clients` opens an SDK client for a connection (tests pass
-        their own); `client_options` go to every SDK client made (a `raw_response_hook`, `connection_verify`);
-    `urlopen` posts to Event Grid."""
+    """Sends to the channels this function app's settings locate. `env` is where the settings are read
+    (os.environ in the cloud), `credential(client_id)` makes the managed identity's credential (azure-identity's
+    ManagedIdentityCredential by default), `client_options` go to every SDK client made (a `raw_response_hook`,
+    `connection_verify`), and `urlopen` posts to Event Grid. An SDK client is made once per connection and
+    kept for the process."""
 
     max_delay_s = MAX_DELAY_S
 
@@ -77,7 +82,7 @@ class AzurePublisher:
         self.options = dict(client_options or {})
         self._clients: dict[str, Any] = {}
 
-    def publish(self, channel: Channel, events: Sequence[Any], delay_s: float = 0.0) -> None:
+    def publish(self, channel: Channel, events: Events, delay_s: float = 0.0) -> None:
         transport, _, where = self.locate(channel).partition(":")
         send = {STORAGE_QUEUE: self.to_storage_queue, SERVICE_BUS: self.to_service_bus, EVENT_GRID: self.to_topic}
         if transport not in send:
@@ -106,7 +111,7 @@ class AzurePublisher:
         return found if found else locator(channel)  # unset: the runtime's error, naming the fix
 
     # -- Storage Queue ---------------------------------------------------------------------------------
-    def to_storage_queue(self, channel: Channel, where: str, events: Sequence[Any], delay_s: float) -> None:
+    def to_storage_queue(self, channel: Channel, where: str, events: Events, delay_s: float) -> None:
         setting, _, queue = where.rpartition("/")
         client = self.client(f"queue:{where}", lambda: self.queue_client(channel, setting, queue))
         hidden = math.ceil(delay_s) if delay_s > 0 else None
@@ -135,7 +140,7 @@ class AzurePublisher:
         return QueueClient(service, queue, credential=credential, **self.options)
 
     # -- Service Bus -----------------------------------------------------------------------------------
-    def to_service_bus(self, channel: Channel, where: str, events: Sequence[Any], delay_s: float) -> None:
+    def to_service_bus(self, channel: Channel, where: str, events: Events, delay_s: float) -> None:
         setting, _, entity = where.rpartition("/")
         sender = self.client(f"bus:{channel.kind}:{where}", lambda: self.bus_sender(channel, setting, entity))
         sender.send_messages(bus_messages(events, delay_s))
@@ -162,7 +167,7 @@ class AzurePublisher:
         return client.get_queue_sender(queue_name=entity)
 
     # -- Event Grid ------------------------------------------------------------------------------------
-    def to_topic(self, channel: Channel, where: str, events: Sequence[Any], delay_s: float) -> None:
+    def to_topic(self, channel: Channel, where: str, events: Events, delay_s: float) -> None:
         items = [encode(event) for event in events]
         for event, item in zip(events, items):
             fits(channel, event, len(item), MAX_GRID_BATCH - 2, "over the 1 MB an Event Grid publish takes")
@@ -214,7 +219,7 @@ class AzurePublisher:
         )
 
 
-def fits(channel: Channel, event: Any, size: int, limit: int, what: str) -> None:
+def fits(channel: Channel, event: CloudEvent[Any], size: int, limit: int, what: str) -> None:
     """PublishError when one event is larger than the transport takes, before Azure refuses it."""
     if size > limit:
         raise PublishError(
@@ -223,7 +228,7 @@ def fits(channel: Channel, event: Any, size: int, limit: int, what: str) -> None
         )
 
 
-def bus_messages(events: Sequence[Any], delay_s: float = 0.0) -> list[Any]:
+def bus_messages(events: Events, delay_s: float = 0.0) -> list[Any]:
     """A `ServiceBusMessage` per event: its JSON (`application/cloudevents+json`, which the shim reads as the
     event carried), the event's id as the message id, enqueued `delay_s` from now when delayed."""
     from azure.servicebus import ServiceBusMessage

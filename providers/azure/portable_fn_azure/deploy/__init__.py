@@ -20,7 +20,9 @@ default 100; or `EP1`-`EP3`; a live app moving to or from FC1 is replaced, app a
 convert it: see `appliers.FunctionPlans` and `remote.RemoteReader`),
 `storage_auth` (`identity`, the default: the function app's system-assigned identity gets Storage Blob Data
 Owner and Storage Queue Data Contributor, plus Storage Account Contributor for blob triggers, on the app's
-storage account, and Storage Table Data Reader or Contributor on each state table (see `desired`), and the
+storage account, Storage Table Data Reader or Contributor on each state table, and a sender's role on each
+queue, Event Grid topic or (with `service_bus_namespace_id`) Service Bus entity a function sends to (see
+`desired`), and the
 host finds it by `AzureWebJobsStorage__accountName`; `connection_string`: the
 account key in `AzureWebJobsStorage`, for deployers who may not create role assignments),
 `package_sas_days` (3650), `arm_endpoint`, `scm_endpoint` (where requests to a site's SCM host go, the host

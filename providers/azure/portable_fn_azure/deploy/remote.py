@@ -9,9 +9,11 @@ entities: a table that does keeps itself, its account and its group on `remove`;
 app's web config and application settings (and, from its
 `portable-fn-release` tag, the package its host took last), the event
 subscriptions of its (system) topics (a webhook's host, when it is the function app's, read back as the
-marker `APP_HOST`). The role assignments kept are deploy's (`ROLE_DESCRIPTION`) and any
-other of the app's identity. Only reads are made here (GET, list, and the POSTs that list keys
-and settings and give a webhook subscription's full URL).
+marker `APP_HOST`). Role assignments are read on the account, each state table, each queue of the account
+and each custom topic, and on the Service Bus entities the app's functions send to (`grant_scopes`, outside
+its group); those kept are deploy's (`ROLE_DESCRIPTION`) and any other of the app's identity. A sender's
+topic endpoint and key settings are read back as their markers. Only reads are made here (GET, list, and
+the POSTs that list keys and settings and give a webhook subscription's full URL).
 """
 
 from __future__ import annotations

@@ -39,6 +39,7 @@ from portable_fn.app import App, load_app
 from portable_fn.cli import main
 from portable_fn.runtime.channels import use_publisher
 from portable_fn.runtime.state import Record, locator_env, use_backends
+from portable_fn.runtime.workflow import EARLY_S
 
 from ...workflow_contract import FLOW_DIR, check_compensated, check_completed, order
 from .test_shop_workflow import Captured, HostContext, as_host_delivers, deployed_settings, http
@@ -100,6 +101,7 @@ class FunctionsHost:
         self.poison: QueueClient = service.get_queue_client(physical_queue(WORKFLOW_QUEUE) + poison_suffix())
         self.crashes = 0  # deliveries nobody settled
         self.failures: list[str] = []  # deliveries the function failed (redelivered after visibilityTimeout)
+        self.delayed: list[tuple[float, float]] = []  # (when handed over, when due) of each delayed message
 
     def call(self, name: str, *args: Any) -> Any:
         return self.functions[name].get_user_function()(*args, HostContext(name))
@@ -111,9 +113,12 @@ class FunctionsHost:
         """One receive from the runner's queue, each message run and settled; how many were received."""
         batch = list(self.queue.receive_messages(messages_per_page=self.batch, visibility_timeout=LEASE_S))
         for message in batch:
-            poison = Captured()
+            poison, delivered = Captured(), as_host_delivers(message)
+            due = json.loads(delivered.get_body())["data"].get("due")
+            if due is not None:
+                self.delayed.append((time.time(), float(due)))
             try:
-                self.call(RUNNER, as_host_delivers(message), poison)
+                self.call(RUNNER, delivered, poison)
             except Crash:
                 self.crashes += 1  # no answer: visible again once the lease runs out
                 continue
@@ -242,6 +247,8 @@ def test_the_contract_workflow_completes_through_storage_queues_and_tables(host:
     for before, after in ((4, CAPTURE), (8, 9)):  # each sleep's message was delivered when visible, not before
         assert history[before]["kind"] == "sleep" and history[after]["started"] >= history[before]["until"]
     assert host.failures == [] and list(host.poison.peek_messages()) == []
+    # the sleeps' messages were hidden until due (else the runner would have sent them again for the rest)
+    assert len(host.delayed) >= 2 and all(at >= due - EARLY_S for at, due in host.delayed), host.delayed
     # the approval's 600 s timeout is the one message left, hidden for most of its visibility timeout
     assert host.queue.get_queue_properties().approximate_message_count == 1
     assert list(host.queue.peek_messages()) == []

@@ -98,6 +98,35 @@ class AwsProvider(Provider):
 
         return retry_notes(app)
 
+    def workflow_env(self, app: App, stage: str) -> dict[str, str]:
+        """What deploy sets on the functions that use the workflow store (`desired.FunctionResources.env`:
+        the store's table, the workflows' queue URLs, the delay group and role, the app's runtime settings),
+        less what names one function; with the region, and the endpoint (an emulator) and profile when
+        given, which boto3 reads from the environment as the state backend and the publisher open it."""
+        from portable_fn.deploy import Artifact
+        from portable_fn.runtime.workflow import STORE
+
+        from .deploy import AwsDeployer
+        from .deploy.desired import DEAD_LETTER_ENV, FunctionResources, Target
+        from .visibility import QUEUE_URL_ENV
+
+        deployer = self.deployer
+        assert isinstance(deployer, AwsDeployer)
+        not_built = Artifact(Path("not-built.zip"), "", 0, 0)  # a function's env names no package
+        target = Target(app, stage, deployer.names(app, stage), deployer.arns(), not_built)
+        env: dict[str, str] = {}
+        for spec in app.functions:
+            if any(use.resource == STORE for use in app.options(spec).uses):
+                env.update(FunctionResources(target, spec).env())
+        for own in ("PORTABLE_FN_FUNCTION", DEAD_LETTER_ENV, QUEUE_URL_ENV):
+            env.pop(own, None)
+        env["AWS_REGION"] = env["AWS_DEFAULT_REGION"] = deployer.region()
+        if self.endpoint_url:
+            env["AWS_ENDPOINT_URL"] = self.endpoint_url
+        if self.config.profile:
+            env["AWS_PROFILE"] = self.config.profile
+        return env
+
     def read_logs(self, app: App, stage: str, functions: Sequence[Any], since: datetime) -> list[LogEntry]:
         """The functions' CloudWatch Logs events (see `logs`), through the deploy side's client."""
         from .logs import CloudWatchLogs

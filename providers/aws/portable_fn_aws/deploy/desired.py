@@ -221,8 +221,9 @@ class FunctionResources:
         )
 
     def env(self, dead_letter: str = "") -> dict[str, str]:
-        """App defaults < stage < the function's own < portable-fn's own variables (with the URL of the
-        dead-letter queue `dead_letter`, when it has one, and the table of each state it declares)."""
+        """App defaults < stage < the function's own < portable-fn's own variables (the app's runtime
+        settings, `AppConfig.runtime_env`; the URL of the dead-letter queue `dead_letter`, when it has one;
+        the table of each state it declares)."""
         config = self.t.app.config
         stage = config.stages.get(self.t.stage)
         own = {DEAD_LETTER_ENV: self.t.arns.queue_url(dead_letter)} if dead_letter else {}
@@ -245,6 +246,7 @@ class FunctionResources:
             **self.spec.options.env,
             "PORTABLE_FN_APP": self.t.app.name,
             "PORTABLE_FN_STAGE": self.t.stage,
+            **config.runtime_env(),
             "PORTABLE_FN_FUNCTION": self.spec.name,
             "PORTABLE_FN_PROVIDER": "aws",
             **own,

@@ -1,0 +1,306 @@
+"""The contract workflow (tests/apps/flow) on AWS's own delivery, offline: each function its packaged zip's
+real entry point (`portable_fn_entry.<function>`) under the real `awslambdaric` runtime client; started by the
+Function URL event of POST /flows, continued by its queue's SQS event source mapping (delays as SQS holds
+them), its approval a Function URL event to `approve`; the state in moto's DynamoDB, the queue in moto's SQS,
+the delays past SQS's 900 s in moto's EventBridge Scheduler (see lambda_cloud.py for what plays which service).
+
+Every function runs with the env deploy gives it (the provider's own `desired`), so what a deployed function
+needs to find its store, its queue and its delays is what deploy sets. The instance ends as on every provider
+(`workflow_contract`), also when the runner's execution environment dies right after a step's effect, and
+`portable-fn workflows list|show --provider aws --endpoint-url` reads it back from the emulator.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import time
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from portable_fn_aws.provider import AwsProvider
+from portable_fn_aws.publish import DELAY_GROUP_ENV, DELAY_ROLE_ENV, queue_arn
+from portable_fn_aws.state import DynamoDbBackend
+
+from portable_fn.app import App, load_app
+from portable_fn.cli import main
+from portable_fn.provider import runtime_environment
+from portable_fn.runtime import workflow
+from portable_fn.runtime.channels import QUEUE, Channel, publisher
+from portable_fn.runtime.cloudevent import CloudEvent
+from portable_fn.runtime.state import locator_env
+from portable_fn.runtime.triggers import Queue
+
+from ...workflow_contract import FLOW_DIR, check_compensated, check_completed, order
+from .dataplane.conftest import _copy_distribution
+from .lambda_cloud import PYTHON, Deployed, LambdaCloud, deploy
+
+STAGE = "dev"
+RUNNER = "order_flow-run"
+CAPTURE = 5  # the capture step's position in the history (its step key is `<id>#5`)
+CRASH_HANDLERS = Path(__file__).with_name("crash_handlers")
+SKIPPED = shutil.ignore_patterns(".portable-fn", "__pycache__")
+
+pytestmark = pytest.mark.slow
+
+
+def flow_app(folder: Path) -> App:
+    """A copy of the flow app for the running Python (Lambda runs the app's; its zip is built for it)."""
+    app_dir = shutil.copytree(FLOW_DIR, folder / "flow", ignore=SKIPPED)
+    pyproject = app_dir / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace('python = "3.11"\n', f'python = "{PYTHON}"\n'))
+    return load_app(app_dir)
+
+
+@pytest.fixture(scope="module")
+def runtime_path(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """awslambdaric and boto3 (what Lambda's Python runtime provides), each alone in a directory."""
+    paths = []
+    for name in ("awslambdaric", "boto3"):
+        target = tmp_path_factory.mktemp(name)
+        _copy_distribution(name, target, set())
+        paths.append(target)
+    return paths
+
+
+@pytest.fixture
+def deployed(endpoint: str, tmp_path: Path) -> Deployed:
+    app = flow_app(tmp_path)
+    provider = AwsProvider(app.config.provider_settings("aws", STAGE), endpoint)
+    return deploy(app, provider, STAGE, tmp_path, endpoint)
+
+
+@pytest.fixture
+def cloud(deployed: Deployed, endpoint: str, runtime_path: list[Path], tmp_path: Path) -> Iterator[LambdaCloud]:
+    """The flow app on moto and awslambdaric."""
+    lambda_cloud = LambdaCloud(deployed, endpoint, runtime_path, tmp_path / "logs")
+    try:
+        yield lambda_cloud
+    finally:
+        lambda_cloud.close()
+
+
+@pytest.fixture
+def crashing_cloud(
+    deployed: Deployed, endpoint: str, runtime_path: list[Path], tmp_path: Path
+) -> Iterator[LambdaCloud]:
+    """The flow app on moto and awslambdaric, its runner's execution environment dying once, right after the
+    capture step's effect is stored (before its checkpoint; its message never answered)."""
+    lambda_cloud = LambdaCloud(
+        deployed,
+        endpoint,
+        [*runtime_path, CRASH_HANDLERS],
+        tmp_path / "logs",
+        handlers={RUNNER: "kill_after_effect.run"},
+        extra_env={
+            "FLOW_KILL_FUNCTION": RUNNER,
+            "FLOW_KILL_AFTER": "capture",
+            "FLOW_KILL_MARKER": str(tmp_path / "killed"),
+        },
+    )
+    try:
+        yield lambda_cloud
+    finally:
+        lambda_cloud.close()
+
+
+def client(cloud: LambdaCloud, service: str) -> Any:
+    return boto3.client(service, region_name=cloud.region, endpoint_url=cloud.sqs.meta.endpoint_url)
+
+
+def instance(cloud: LambdaCloud, instance_id: str) -> dict[str, Any]:
+    record = open_backend_of(cloud, "pfn-workflows").read(f"wf#{instance_id}")
+    assert record is not None, f"no instance {instance_id} in moto's DynamoDB"
+    return json.loads(record.value)  # type: ignore[no-any-return]
+
+
+def open_backend_of(cloud: LambdaCloud, name: str) -> DynamoDbBackend:
+    """The state `name` in moto's DynamoDB, where deploy told the runner it is."""
+    table = cloud.deployed.env(RUNNER)[locator_env(name)]
+    return DynamoDbBackend(table, client(cloud, "dynamodb"))
+
+
+def ledger(cloud: LambdaCloud, instance_id: str) -> dict[str, str]:
+    """The effects of the instance's steps (keys `<id>#<n>`), as stored."""
+    return {r.key: r.value for r in open_backend_of(cloud, "ledger").scan(f"{instance_id}#")}
+
+
+def start(cloud: LambdaCloud, order_id: str, **extra: Any) -> str:
+    status, body = cloud.request("order_flow", "POST", "/flows", order(order_id, **extra))
+    assert status == 202, body
+    return str(body["id"])
+
+
+def finish(cloud: LambdaCloud, instance_id: str, order_id: str) -> dict[str, Any]:
+    """Run the cloud until the instance ends; approve it (`approve`'s Function URL) once it waits for that."""
+    approved: list[int] = []
+
+    def ended() -> dict[str, Any] | None:
+        found = instance(cloud, instance_id)
+        if found["status"] == "waiting" and found["waiting"].get("for") == "event" and not approved:
+            status, body = cloud.request("approve", "POST", f"/approvals/{order_id}")
+            assert status == 200, body
+            approved.append(body["woken"])
+        return found if found["status"] in ("completed", "failed") else None
+
+    done: dict[str, Any] = cloud.run_until(ended, timeout=240, what=f"instance {instance_id} to end")
+    assert approved in ([], [1])  # the approval woke the one instance waiting for it
+    return done
+
+
+def waiting_messages(cloud: LambdaCloud) -> dict[str, int]:
+    url = cloud.deployed.env(RUNNER)["PORTABLE_FN_QUEUE_PFN_WF_ORDER_FLOW"].rsplit("/", 1)[1]
+    attributes = cloud.sqs.get_queue_attributes(
+        QueueUrl=cloud.sqs.get_queue_url(QueueName=url)["QueueUrl"], AttributeNames=["All"]
+    )["Attributes"]
+    return {name: int(attributes[f"ApproximateNumberOfMessages{name}"]) for name in ("", "Delayed", "NotVisible")}
+
+
+def test_the_contract_workflow_completes_through_function_urls_and_the_sqs_mapping(
+    crashing_cloud: LambdaCloud,
+) -> None:
+    """Also when the runner dies right after capture's effect: SQS hands the message over again once its
+    visibility timeout (deploy's, 30 s) has run, and capture runs again without applying its effect twice."""
+    cloud = crashing_cloud
+    instance_id = start(cloud, "o-1")
+    done = finish(cloud, instance_id, "o-1")
+    check_completed(done, ledger(cloud, instance_id), "o-1")
+    assert cloud.crashes == 1  # the runner died after capture's effect, before its checkpoint
+    runs = open_backend_of(cloud, "ledger").read(f"runs#{instance_id}#{CAPTURE}")
+    assert runs is not None and json.loads(runs.value) == 2  # capture ran again; its effect is there once
+    history = done["history"]
+    for before, after in ((4, CAPTURE), (8, 9)):  # each sleep ended when due
+        assert history[before]["kind"] == "sleep" and history[after]["started"] >= history[before]["until"]
+    # SQS (moto) held each sleep's wake for its DelaySeconds: two wakes, none handed over early, none sent again
+    wakes = [(at, body) for at, body in cloud.received if body["data"].get("kind") == "wake"]
+    sent = {body["id"]: body["data"]["due"] for _, body in wakes}  # the first one twice: its runner died
+    assert sorted(sent.values()) == [history[4]["until"], history[8]["until"]]
+    assert all(at >= body["data"]["due"] - workflow.EARLY_S for at, body in wakes)
+    # the approval's 600 s timeout is within SQS's 900 s: a delayed message, still held; nothing was scheduled
+    assert waiting_messages(cloud)["Delayed"] == 1
+    group = cloud.deployed.env(RUNNER)[DELAY_GROUP_ENV]
+    assert cloud.scheduler.list_schedules(GroupName=group)["Schedules"] == []
+    assert {function for function, _ in cloud.deliveries} == {RUNNER}
+
+
+def test_an_order_refused_at_ship_is_compensated_in_reverse(cloud: LambdaCloud) -> None:
+    instance_id = start(cloud, "o-2", fail_at="ship")
+    done = finish(cloud, instance_id, "o-2")
+    check_compensated(done)
+    steps = {json.loads(v)["step"] for v in ledger(cloud, instance_id).values()}
+    assert {"release", "void"} <= steps and "ship" not in steps
+
+
+def test_a_wait_past_sqs_delays_is_a_scheduler_schedule_whose_input_continues_the_instance(
+    cloud: LambdaCloud,
+) -> None:
+    """A wake due in 20 minutes (past SQS's 900 s), sent as the runner sends one, from the env the runner
+    has: a one-time schedule in the app's delay group whose target is the workflow's queue and whose input
+    the message. Delivered to the queue as Scheduler does when it fires (early, here), the runner sends the
+    rest of the wait again, as a new schedule due when the first was: the instance is left as it was."""
+    instance_id = start(cloud, "o-5")
+
+    def waiting() -> dict[str, Any] | None:
+        found = instance(cloud, instance_id)
+        return found if found["status"] == "waiting" and found["waiting"].get("for") == "event" else None
+
+    before = cloud.run_until(waiting, timeout=240, what="the instance to wait for its approval")
+    env = cloud.deployed.env(RUNNER)
+    runner_queue = cloud.deployed.app.function(RUNNER).trigger
+    assert isinstance(runner_queue, Queue)
+    due = time.time() + 1200
+    message = {"instance": instance_id, "kind": "wake", "due": due}
+    event: CloudEvent[Any] = CloudEvent(
+        id="wake-1",
+        source="/workflows/order_flow",
+        type=workflow.CONTINUE,
+        subject=instance_id,
+        datacontenttype="application/json",
+        data=message,
+    )
+    with runtime_environment(cloud.deployed.provider.workflow_env(cloud.deployed.app, STAGE)):
+        publisher().publish(Channel(QUEUE, runner_queue.name), [event], delay_s=due - time.time())
+    group, role = env[DELAY_GROUP_ENV], env[DELAY_ROLE_ENV]
+    [listed] = cloud.scheduler.list_schedules(GroupName=group)["Schedules"]
+    schedule = cloud.scheduler.get_schedule(GroupName=group, Name=listed["Name"])
+    queue_url = env["PORTABLE_FN_QUEUE_PFN_WF_ORDER_FLOW"]
+    assert schedule["Target"]["Arn"] == queue_arn(queue_url, role, cloud.region)
+    assert schedule["Target"]["RoleArn"] == role
+    assert json.loads(schedule["Target"]["Input"])["data"] == message
+    assert schedule["ActionAfterCompletion"] == "DELETE" and schedule["FlexibleTimeWindow"] == {"Mode": "OFF"}
+    at = re.fullmatch(r"at\((.+)\)", schedule["ScheduleExpression"])
+    assert at is not None
+    fires = datetime.fromisoformat(at.group(1)).replace(tzinfo=timezone.utc).timestamp()
+    assert due <= fires < due + 2
+
+    # Scheduler fires: it sends the input to the target queue and deletes the schedule
+    url = cloud.sqs.get_queue_url(QueueName=queue_url.rsplit("/", 1)[1])["QueueUrl"]
+    cloud.sqs.send_message(QueueUrl=url, MessageBody=schedule["Target"]["Input"])
+    cloud.scheduler.delete_schedule(GroupName=group, Name=listed["Name"])
+
+    def rescheduled() -> list[dict[str, Any]] | None:
+        return cloud.scheduler.list_schedules(GroupName=group)["Schedules"] or None  # type: ignore[no-any-return]
+
+    [again] = cloud.run_until(rescheduled, timeout=120, what="the runner to schedule the rest of the wait")
+    resent = cloud.scheduler.get_schedule(GroupName=group, Name=again["Name"])
+    assert json.loads(resent["Target"]["Input"])["data"] == message
+    assert resent["ScheduleExpression"] == schedule["ScheduleExpression"]
+    assert instance(cloud, instance_id) == before
+
+
+def test_portable_fn_workflows_lists_and_shows_the_instance_from_dynamodb(
+    cloud: LambdaCloud, endpoint: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    instance_id = start(cloud, "o-3")
+    done = finish(cloud, instance_id, "o-3")
+    common = [str(cloud.deployed.app.root), "--provider", "aws", "--stage", STAGE, "--endpoint-url", endpoint]
+    capsys.readouterr()
+    assert main(["workflows", "list", *common, "--json"]) == 0
+    listed = {i["id"]: i for i in json.loads(capsys.readouterr().out)["instances"]}
+    assert listed[instance_id]["status"] == "completed" and listed[instance_id]["steps"] == 10
+    assert main(["workflows", "show", instance_id, *common, "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown == done
+    assert main(["workflows", "show", instance_id, *common]) == 0
+    table = capsys.readouterr().out
+    assert f"order_flow {instance_id}: completed" in table and "release" not in table
+    assert all(name in table for name in ("validate", "capture", "flow.approved#o-3", "receipt"))
+
+
+def test_workflow_env_is_what_deploy_sets_on_the_workflow_functions(deployed: Deployed, endpoint: str) -> None:
+    """The CLI's env: the store's and the queue's locators, the delay group and role, as the runner has them,
+    the region and the emulator; nothing that names one function."""
+    env = deployed.provider.workflow_env(deployed.app, STAGE)
+    runner = deployed.env(RUNNER)
+    for name in (
+        "PORTABLE_FN_PROVIDER",
+        "PORTABLE_FN_STATE_PFN_WORKFLOWS",
+        "PORTABLE_FN_QUEUE_PFN_WF_ORDER_FLOW",
+        DELAY_GROUP_ENV,
+        DELAY_ROLE_ENV,
+    ):
+        assert env[name] == runner[name]
+    assert env["AWS_DEFAULT_REGION"] == env["AWS_REGION"] == "us-east-1" and env["AWS_ENDPOINT_URL"] == endpoint
+    assert not {"PORTABLE_FN_FUNCTION", "PORTABLE_FN_DEAD_LETTER_QUEUE_URL", "PORTABLE_FN_QUEUE_URL"} & env.keys()
+
+
+def test_every_function_and_the_cli_carry_the_apps_max_hops(endpoint: str, tmp_path: Path) -> None:
+    """A hop count set for the app reaches each deployed function (and `portable-fn workflows`); unset, none."""
+    from portable_fn_aws.deploy.resources import Function
+
+    from portable_fn.deploy import Artifact
+
+    app = flow_app(tmp_path)
+    provider = AwsProvider(app.config.provider_settings("aws", STAGE), endpoint)
+    hopping = App(app.root, app.config.model_copy(update={"max_hops": 5}), app.functions)
+    unbuilt = Artifact(tmp_path / "flow.zip", "0" * 64, 1, 1)
+    for made, wanted in ((hopping, {"5"}), (app, {None})):
+        functions = [r for r in provider.deployer.desired(made, STAGE, unbuilt) if isinstance(r, Function)]
+        assert len(functions) == 3
+        assert {dict(f.env).get("PORTABLE_FN_MAX_HOPS") for f in functions} == wanted
+        assert {provider.workflow_env(made, STAGE).get("PORTABLE_FN_MAX_HOPS")} == wanted

@@ -244,7 +244,8 @@ def test_a_wait_past_sqs_delays_is_a_scheduler_schedule_whose_input_continues_th
     cloud.scheduler.delete_schedule(GroupName=group, Name=listed["Name"])
 
     def rescheduled() -> list[dict[str, Any]] | None:
-        return cloud.scheduler.list_schedules(GroupName=group)["Schedules"] or None  # type: ignore[no-any-return]
+        found: list[dict[str, Any]] = cloud.scheduler.list_schedules(GroupName=group)["Schedules"]
+        return found or None
 
     [again] = cloud.run_until(rescheduled, timeout=120, what="the runner to schedule the rest of the wait")
     resent = cloud.scheduler.get_schedule(GroupName=group, Name=again["Name"])
@@ -270,6 +271,33 @@ def test_portable_fn_workflows_lists_and_shows_the_instance_from_dynamodb(
     table = capsys.readouterr().out
     assert f"order_flow {instance_id}: completed" in table and "release" not in table
     assert all(name in table for name in ("validate", "capture", "flow.approved#o-3", "receipt"))
+
+
+def test_portable_fn_workflows_cancels_a_waiting_instance_through_its_queue(
+    cloud: LambdaCloud, endpoint: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The CLI marks the instance and sends to the workflow's queue itself (its own AwsPublisher, opened from
+    workflow_env); the runner, handed that message by the mapping, compensates and ends it."""
+    instance_id = start(cloud, "o-4")
+
+    def waiting() -> bool:
+        found = instance(cloud, instance_id)
+        return bool(found["status"] == "waiting" and found["waiting"].get("for") == "event")
+
+    cloud.run_until(waiting, timeout=240, what="the instance to wait for its approval")
+    common = [str(cloud.deployed.app.root), "--provider", "aws", "--stage", STAGE, "--endpoint-url", endpoint]
+    assert main(["workflows", "cancel", instance_id, *common, "--reason", "customer cancelled", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["status"] == "cancelling"
+
+    def cancelled() -> dict[str, Any] | None:
+        found = instance(cloud, instance_id)
+        return found if found["status"] == "cancelled" else None
+
+    done = cloud.run_until(cancelled, timeout=240, what="the instance to be cancelled")
+    assert [e["name"] for e in done["history"] if e["kind"] == "compensation"] == [
+        "void (undoing authorize)",
+        "release (undoing reserve)",
+    ]
 
 
 def test_workflow_env_is_what_deploy_sets_on_the_workflow_functions(deployed: Deployed, endpoint: str) -> None:

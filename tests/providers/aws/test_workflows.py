@@ -6,12 +6,19 @@ the delays past SQS's 900 s in moto's EventBridge Scheduler (see lambda_cloud.py
 
 Every function runs with the env deploy gives it (the provider's own `desired`), so what a deployed function
 needs to find its store, its queue and its delays is what deploy sets. The instance ends as on every provider
-(`workflow_contract`), also when the runner's execution environment dies right after a step's effect, and
-`portable-fn workflows list|show --provider aws --endpoint-url` reads it back from the emulator.
+(`workflow_contract`), also when the runner's execution environment dies right after a step's effect;
+`portable-fn workflows list|show|cancel --provider aws --endpoint-url` reaches it in the emulator. Each AWS call
+the functions make on the way is one the role deploy gives them allows (moto enforces no IAM: the calls are
+recorded in the runtime and held against the policies).
+
+The crash and the recording wrap the function's real entry point in a handler module of their own
+(crash_handlers/); every other function, and every function of the other tests, runs
+`portable_fn_entry.<function>` as deploy configures it.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import re
 import shutil
@@ -23,6 +30,8 @@ from typing import Any
 
 import boto3
 import pytest
+from portable_fn_aws.deploy.naming import Arns
+from portable_fn_aws.deploy.resources import Role
 from portable_fn_aws.provider import AwsProvider
 from portable_fn_aws.publish import DELAY_GROUP_ENV, DELAY_ROLE_ENV, queue_arn
 from portable_fn_aws.state import DynamoDbBackend
@@ -102,6 +111,25 @@ def crashing_cloud(
             "FLOW_KILL_AFTER": "capture",
             "FLOW_KILL_MARKER": str(tmp_path / "killed"),
         },
+    )
+    try:
+        yield lambda_cloud
+    finally:
+        lambda_cloud.close()
+
+
+@pytest.fixture
+def recording_cloud(
+    deployed: Deployed, endpoint: str, runtime_path: list[Path], tmp_path: Path
+) -> Iterator[LambdaCloud]:
+    """The flow app on moto and awslambdaric, every AWS call its functions make written to `calls.jsonl`."""
+    lambda_cloud = LambdaCloud(
+        deployed,
+        endpoint,
+        [*runtime_path, CRASH_HANDLERS],
+        tmp_path / "logs",
+        handlers={spec.name: "recording.run" for spec in deployed.app.functions},
+        extra_env={"FLOW_CALLS": str(tmp_path / "calls.jsonl")},
     )
     try:
         yield lambda_cloud
@@ -252,6 +280,112 @@ def test_a_wait_past_sqs_delays_is_a_scheduler_schedule_whose_input_continues_th
     assert json.loads(resent["Target"]["Input"])["data"] == message
     assert resent["ScheduleExpression"] == schedule["ScheduleExpression"]
     assert instance(cloud, instance_id) == before
+
+
+def fire_a_far_wake(cloud: LambdaCloud, instance_id: str) -> None:
+    """Send the instance a wake due in 20 minutes from the CLI's env, then do what Scheduler does when the
+    schedule fires (early): send its input to the queue and delete it."""
+    runner_queue = cloud.deployed.app.function(RUNNER).trigger
+    assert isinstance(runner_queue, Queue)
+    due = time.time() + 1200
+    event: CloudEvent[Any] = CloudEvent(
+        id="wake-far",
+        source="/workflows/order_flow",
+        type=workflow.CONTINUE,
+        subject=instance_id,
+        datacontenttype="application/json",
+        data={"instance": instance_id, "kind": "wake", "due": due},
+    )
+    with runtime_environment(cloud.deployed.provider.workflow_env(cloud.deployed.app, STAGE)):
+        publisher().publish(Channel(QUEUE, runner_queue.name), [event], delay_s=due - time.time())
+    group = cloud.deployed.env(RUNNER)[DELAY_GROUP_ENV]
+    for listed in cloud.scheduler.list_schedules(GroupName=group)["Schedules"]:
+        made = cloud.scheduler.get_schedule(GroupName=group, Name=listed["Name"])
+        url = cloud.sqs.get_queue_url(QueueName=made["Target"]["Arn"].rsplit(":", 1)[1])["QueueUrl"]
+        cloud.sqs.send_message(QueueUrl=url, MessageBody=made["Target"]["Input"])
+        cloud.scheduler.delete_schedule(GroupName=group, Name=listed["Name"])
+
+
+def iam_requests(call: dict[str, Any], arns: Arns) -> list[tuple[str, str]]:
+    """The (action, resource) pairs IAM authorizes `call` (a recorded boto3 call) by."""
+    service, operation, params = call["service"], call["operation"], call["params"]
+    action = f"{service}:{BATCHED.get(operation, operation)}"
+    if service == "dynamodb":
+        return [(action, arns.table(params["TableName"]))]
+    if service == "sqs":
+        return [(action, arns.queue(params.get("QueueName") or params["QueueUrl"].rsplit("/", 1)[1]))]
+    if service == "sns":
+        return [(action, params["TopicArn"])]
+    if service == "scheduler" and operation == "CreateSchedule":
+        schedule = arns.schedules_in(params["GroupName"]).replace("*", params["Name"])
+        return [(action, schedule), ("iam:PassRole", params["Target"]["RoleArn"])]
+    raise AssertionError(f"a call this test cannot map to IAM: {call}")
+
+
+BATCHED = {"SendMessageBatch": "SendMessage", "DeleteMessageBatch": "DeleteMessage", "PublishBatch": "Publish"}
+
+
+def allows(policy: dict[str, Any], action: str, resource: str) -> bool:
+    """Whether an Allow statement of `policy` names `action` on `resource` (no Deny is ever made)."""
+
+    def listed(value: str | list[str]) -> list[str]:
+        return [value] if isinstance(value, str) else value
+
+    return any(
+        statement["Effect"] == "Allow"
+        and any(fnmatch.fnmatchcase(action, a) for a in listed(statement["Action"]))
+        and any(fnmatch.fnmatchcase(resource, r) for r in listed(statement["Resource"]))
+        for statement in policy["Statement"]
+    )
+
+
+def test_every_aws_call_the_functions_make_is_one_their_roles_allow(
+    recording_cloud: LambdaCloud, tmp_path: Path
+) -> None:
+    """Through a whole instance (a wait past SQS's delays included), each call of each function's boto3
+    clients is allowed by the inline policy deploy gives that function's role, and the policies still differ
+    where the functions' uses do."""
+    cloud = recording_cloud
+    instance_id = start(cloud, "o-6")
+
+    def waiting() -> bool:
+        found = instance(cloud, instance_id)
+        return bool(found["status"] == "waiting" and found["waiting"].get("for") == "event")
+
+    cloud.run_until(waiting, timeout=240, what="the instance to wait for its approval")
+    fire_a_far_wake(cloud, instance_id)
+    group = cloud.deployed.env(RUNNER)[DELAY_GROUP_ENV]
+    cloud.run_until(
+        lambda: cloud.scheduler.list_schedules(GroupName=group)["Schedules"],
+        timeout=120,
+        what="the runner to schedule the rest of the wait",
+    )
+    check_completed(finish(cloud, instance_id, "o-6"), ledger(cloud, instance_id), "o-6")
+
+    arns = cloud.deployed.provider.deployer.arns()  # type: ignore[attr-defined]
+    policies = {
+        spec.name: json.loads(role.policy)
+        for spec in cloud.deployed.app.functions
+        for role in cloud.deployed.of(Role)
+        if role.name == cloud.deployed.provider.deployer.names(cloud.deployed.app, STAGE).role(spec.name)
+    }
+    calls = [json.loads(line) for line in (tmp_path / "calls.jsonl").read_text().splitlines()]
+    made = {(c["function"], action) for c in calls for action, _ in iam_requests(c, arns)}
+    assert {
+        ("order_flow", "sqs:SendMessage"),
+        ("approve", "dynamodb:PutItem"),
+        (RUNNER, "scheduler:CreateSchedule"),
+        (RUNNER, "iam:PassRole"),
+    } <= made
+    refused = [
+        (c["function"], action, resource)
+        for c in calls
+        for action, resource in iam_requests(c, arns)
+        if not allows(policies[c["function"]], action, resource)
+    ]
+    assert refused == []
+    ledger_write = ("dynamodb:PutItem", arns.table(cloud.deployed.env(RUNNER)[locator_env("ledger")]))
+    assert allows(policies[RUNNER], *ledger_write) and not allows(policies["approve"], *ledger_write)
 
 
 def test_portable_fn_workflows_lists_and_shows_the_instance_from_dynamodb(

@@ -224,27 +224,15 @@ def test_an_order_refused_at_ship_is_compensated_in_reverse(cloud: LambdaCloud) 
     assert {"release", "void"} <= steps and "ship" not in steps
 
 
-def test_a_wait_past_sqs_delays_is_a_scheduler_schedule_whose_input_continues_the_instance(
-    cloud: LambdaCloud,
-) -> None:
-    """A wake due in 20 minutes (past SQS's 900 s), sent as the runner sends one, from the env the runner
-    has: a one-time schedule in the app's delay group whose target is the workflow's queue and whose input
-    the message. Delivered to the queue as Scheduler does when it fires (early, here), the runner sends the
-    rest of the wait again, as a new schedule due when the first was: the instance is left as it was."""
-    instance_id = start(cloud, "o-5")
-
-    def waiting() -> dict[str, Any] | None:
-        found = instance(cloud, instance_id)
-        return found if found["status"] == "waiting" and found["waiting"].get("for") == "event" else None
-
-    before = cloud.run_until(waiting, timeout=240, what="the instance to wait for its approval")
-    env = cloud.deployed.env(RUNNER)
+def send_a_far_wake(cloud: LambdaCloud, instance_id: str) -> dict[str, Any]:
+    """Send the instance a wake due in 20 minutes (past SQS's 900 s), as the runner sends one, from the env
+    `portable-fn workflows` has (`workflow_env`); the message."""
     runner_queue = cloud.deployed.app.function(RUNNER).trigger
     assert isinstance(runner_queue, Queue)
     due = time.time() + 1200
     message = {"instance": instance_id, "kind": "wake", "due": due}
     event: CloudEvent[Any] = CloudEvent(
-        id="wake-1",
+        id="wake-far",
         source="/workflows/order_flow",
         type=workflow.CONTINUE,
         subject=instance_id,
@@ -253,57 +241,72 @@ def test_a_wait_past_sqs_delays_is_a_scheduler_schedule_whose_input_continues_th
     )
     with runtime_environment(cloud.deployed.provider.workflow_env(cloud.deployed.app, STAGE)):
         publisher().publish(Channel(QUEUE, runner_queue.name), [event], delay_s=due - time.time())
-    group, role = env[DELAY_GROUP_ENV], env[DELAY_ROLE_ENV]
-    [listed] = cloud.scheduler.list_schedules(GroupName=group)["Schedules"]
-    schedule = cloud.scheduler.get_schedule(GroupName=group, Name=listed["Name"])
-    queue_url = env["PORTABLE_FN_QUEUE_PFN_WF_ORDER_FLOW"]
-    assert schedule["Target"]["Arn"] == queue_arn(queue_url, role, cloud.region)
-    assert schedule["Target"]["RoleArn"] == role
-    assert json.loads(schedule["Target"]["Input"])["data"] == message
-    assert schedule["ActionAfterCompletion"] == "DELETE" and schedule["FlexibleTimeWindow"] == {"Mode": "OFF"}
-    at = re.fullmatch(r"at\((.+)\)", schedule["ScheduleExpression"])
-    assert at is not None
-    fires = datetime.fromisoformat(at.group(1)).replace(tzinfo=timezone.utc).timestamp()
-    assert due <= fires < due + 2
-
-    # Scheduler fires: it sends the input to the target queue and deletes the schedule
-    url = cloud.sqs.get_queue_url(QueueName=queue_url.rsplit("/", 1)[1])["QueueUrl"]
-    cloud.sqs.send_message(QueueUrl=url, MessageBody=schedule["Target"]["Input"])
-    cloud.scheduler.delete_schedule(GroupName=group, Name=listed["Name"])
-
-    def rescheduled() -> list[dict[str, Any]] | None:
-        found: list[dict[str, Any]] = cloud.scheduler.list_schedules(GroupName=group)["Schedules"]
-        return found or None
-
-    [again] = cloud.run_until(rescheduled, timeout=120, what="the runner to schedule the rest of the wait")
-    resent = cloud.scheduler.get_schedule(GroupName=group, Name=again["Name"])
-    assert json.loads(resent["Target"]["Input"])["data"] == message
-    assert resent["ScheduleExpression"] == schedule["ScheduleExpression"]
-    assert instance(cloud, instance_id) == before
+    return message
 
 
-def fire_a_far_wake(cloud: LambdaCloud, instance_id: str) -> None:
-    """Send the instance a wake due in 20 minutes from the CLI's env, then do what Scheduler does when the
-    schedule fires (early): send its input to the queue and delete it."""
-    runner_queue = cloud.deployed.app.function(RUNNER).trigger
-    assert isinstance(runner_queue, Queue)
-    due = time.time() + 1200
-    event: CloudEvent[Any] = CloudEvent(
-        id="wake-far",
-        source="/workflows/order_flow",
-        type=workflow.CONTINUE,
-        subject=instance_id,
-        datacontenttype="application/json",
-        data={"instance": instance_id, "kind": "wake", "due": due},
-    )
-    with runtime_environment(cloud.deployed.provider.workflow_env(cloud.deployed.app, STAGE)):
-        publisher().publish(Channel(QUEUE, runner_queue.name), [event], delay_s=due - time.time())
+def fire_schedules(cloud: LambdaCloud) -> list[dict[str, Any]]:
+    """Do what Scheduler does when each schedule of the delay group fires (early, here): send its input to
+    its target queue, then delete it (ActionAfterCompletion DELETE); the schedules, as they were."""
     group = cloud.deployed.env(RUNNER)[DELAY_GROUP_ENV]
+    fired = []
     for listed in cloud.scheduler.list_schedules(GroupName=group)["Schedules"]:
         made = cloud.scheduler.get_schedule(GroupName=group, Name=listed["Name"])
         url = cloud.sqs.get_queue_url(QueueName=made["Target"]["Arn"].rsplit(":", 1)[1])["QueueUrl"]
         cloud.sqs.send_message(QueueUrl=url, MessageBody=made["Target"]["Input"])
         cloud.scheduler.delete_schedule(GroupName=group, Name=listed["Name"])
+        fired.append(made)
+    return fired
+
+
+def rescheduled(cloud: LambdaCloud) -> list[dict[str, Any]]:
+    """Run the cloud until the delay group holds a schedule again (the runner sent the rest of a wait); them."""
+    group = cloud.deployed.env(RUNNER)[DELAY_GROUP_ENV]
+
+    def scheduled() -> list[dict[str, Any]] | None:
+        found = cloud.scheduler.list_schedules(GroupName=group)["Schedules"]
+        return [cloud.scheduler.get_schedule(GroupName=group, Name=s["Name"]) for s in found] or None
+
+    return cloud.run_until(scheduled, timeout=120, what="the runner to schedule the rest of the wait")
+
+
+def waiting_for_approval(cloud: LambdaCloud, instance_id: str) -> dict[str, Any]:
+    def waiting() -> dict[str, Any] | None:
+        found = instance(cloud, instance_id)
+        return found if found["status"] == "waiting" and found["waiting"].get("for") == "event" else None
+
+    return cloud.run_until(waiting, timeout=240, what="the instance to wait for its approval")
+
+
+def test_a_wait_past_sqs_delays_is_a_scheduler_schedule_whose_input_continues_the_instance(
+    cloud: LambdaCloud,
+) -> None:
+    """A wake past SQS's 900 s is a one-time schedule in the app's delay group whose target is the workflow's
+    queue (sent with the delay role, which may send there) and whose input is the message. Delivered to the
+    queue as Scheduler does when it fires (early, here), the runner sends the rest of the wait again, as a
+    new schedule due when the first was: the instance is left as it was."""
+    instance_id = start(cloud, "o-5")
+    before = waiting_for_approval(cloud, instance_id)
+    message = send_a_far_wake(cloud, instance_id)
+    env = cloud.deployed.env(RUNNER)
+    role = env[DELAY_ROLE_ENV]
+    [schedule] = fire_schedules(cloud)
+    assert schedule["GroupName"] == env[DELAY_GROUP_ENV]
+    assert schedule["Target"]["Arn"] == queue_arn(env["PORTABLE_FN_QUEUE_PFN_WF_ORDER_FLOW"], role, cloud.region)
+    assert schedule["Target"]["RoleArn"] == role
+    [delay_role] = [r for r in cloud.deployed.of(Role) if role.endswith(f"{r.path}{r.name}")]
+    assert json.loads(delay_role.trust)["Statement"][0]["Principal"] == {"Service": "scheduler.amazonaws.com"}
+    assert allows(json.loads(delay_role.policy), "sqs:SendMessage", schedule["Target"]["Arn"])
+    assert json.loads(schedule["Target"]["Input"])["data"] == message
+    assert schedule["ActionAfterCompletion"] == "DELETE" and schedule["FlexibleTimeWindow"] == {"Mode": "OFF"}
+    at = re.fullmatch(r"at\((.+)\)", schedule["ScheduleExpression"])
+    assert at is not None
+    fires = datetime.fromisoformat(at.group(1)).replace(tzinfo=timezone.utc).timestamp()
+    assert message["due"] <= fires < message["due"] + 2
+
+    [resent] = rescheduled(cloud)
+    assert json.loads(resent["Target"]["Input"])["data"] == message
+    assert resent["ScheduleExpression"] == schedule["ScheduleExpression"]
+    assert instance(cloud, instance_id) == before
 
 
 def iam_requests(call: dict[str, Any], arns: Arns) -> list[tuple[str, str]]:
@@ -347,19 +350,10 @@ def test_every_aws_call_the_functions_make_is_one_their_roles_allow(
     where the functions' uses do."""
     cloud = recording_cloud
     instance_id = start(cloud, "o-6")
-
-    def waiting() -> bool:
-        found = instance(cloud, instance_id)
-        return bool(found["status"] == "waiting" and found["waiting"].get("for") == "event")
-
-    cloud.run_until(waiting, timeout=240, what="the instance to wait for its approval")
-    fire_a_far_wake(cloud, instance_id)
-    group = cloud.deployed.env(RUNNER)[DELAY_GROUP_ENV]
-    cloud.run_until(
-        lambda: cloud.scheduler.list_schedules(GroupName=group)["Schedules"],
-        timeout=120,
-        what="the runner to schedule the rest of the wait",
-    )
+    waiting_for_approval(cloud, instance_id)
+    send_a_far_wake(cloud, instance_id)
+    assert len(fire_schedules(cloud)) == 1
+    rescheduled(cloud)  # by the runner, which needs CreateSchedule and PassRole for it
     check_completed(finish(cloud, instance_id, "o-6"), ledger(cloud, instance_id), "o-6")
 
     arns = cloud.deployed.provider.deployer.arns()  # type: ignore[attr-defined]
@@ -413,12 +407,7 @@ def test_portable_fn_workflows_cancels_a_waiting_instance_through_its_queue(
     """The CLI marks the instance and sends to the workflow's queue itself (its own AwsPublisher, opened from
     workflow_env); the runner, handed that message by the mapping, compensates and ends it."""
     instance_id = start(cloud, "o-4")
-
-    def waiting() -> bool:
-        found = instance(cloud, instance_id)
-        return bool(found["status"] == "waiting" and found["waiting"].get("for") == "event")
-
-    cloud.run_until(waiting, timeout=240, what="the instance to wait for its approval")
+    waiting_for_approval(cloud, instance_id)
     common = [str(cloud.deployed.app.root), "--provider", "aws", "--stage", STAGE, "--endpoint-url", endpoint]
     assert main(["workflows", "cancel", instance_id, *common, "--reason", "customer cancelled", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["status"] == "cancelling"

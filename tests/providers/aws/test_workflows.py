@@ -181,12 +181,13 @@ def finish(cloud: LambdaCloud, instance_id: str, order_id: str) -> dict[str, Any
     return done
 
 
-def waiting_messages(cloud: LambdaCloud) -> dict[str, int]:
-    url = cloud.deployed.env(RUNNER)["PORTABLE_FN_QUEUE_PFN_WF_ORDER_FLOW"].rsplit("/", 1)[1]
-    attributes = cloud.sqs.get_queue_attributes(
-        QueueUrl=cloud.sqs.get_queue_url(QueueName=url)["QueueUrl"], AttributeNames=["All"]
-    )["Attributes"]
-    return {name: int(attributes[f"ApproximateNumberOfMessages{name}"]) for name in ("", "Delayed", "NotVisible")}
+def queue_counts(cloud: LambdaCloud) -> dict[str, int]:
+    """How many messages the workflow's queue holds: visible, delayed, in flight."""
+    name = cloud.deployed.env(RUNNER)["PORTABLE_FN_QUEUE_PFN_WF_ORDER_FLOW"].rsplit("/", 1)[1]
+    url = cloud.sqs.get_queue_url(QueueName=name)["QueueUrl"]
+    attributes = cloud.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    counts = {"visible": "", "delayed": "Delayed", "in flight": "NotVisible"}
+    return {what: int(attributes[f"ApproximateNumberOfMessages{name}"]) for what, name in counts.items()}
 
 
 def test_the_contract_workflow_completes_through_function_urls_and_the_sqs_mapping(
@@ -210,7 +211,7 @@ def test_the_contract_workflow_completes_through_function_urls_and_the_sqs_mappi
     assert sorted(sent.values()) == [history[4]["until"], history[8]["until"]]
     assert all(at >= body["data"]["due"] - workflow.EARLY_S for at, body in wakes)
     # the approval's 600 s timeout is within SQS's 900 s: a delayed message, still held; nothing was scheduled
-    assert waiting_messages(cloud)["Delayed"] == 1
+    assert queue_counts(cloud) == {"visible": 0, "delayed": 1, "in flight": 0}
     group = cloud.deployed.env(RUNNER)[DELAY_GROUP_ENV]
     assert cloud.scheduler.list_schedules(GroupName=group)["Schedules"] == []
     assert {function for function, _ in cloud.deliveries} == {RUNNER}

@@ -347,3 +347,5 @@ def test_workflow_env_carries_the_apps_max_hops(flow_app: App, azurite: str) -> 
     hopping = App(flow_app.root, flow_app.config.model_copy(update={"max_hops": 5}), flow_app.functions)
     assert provider.workflow_env(hopping, STAGE)["PORTABLE_FN_MAX_HOPS"] == "5"
     assert "PORTABLE_FN_MAX_HOPS" not in provider.workflow_env(flow_app, STAGE)
+    assert deployed_settings(hopping, azurite, "http://127.0.0.1:9/unused")["PORTABLE_FN_MAX_HOPS"] == "5"
+    assert "PORTABLE_FN_MAX_HOPS" not in deployed_settings(flow_app, azurite, "http://127.0.0.1:9/unused")

@@ -456,6 +456,7 @@ def app_settings(target: Target) -> AppSettings:
             "PORTABLE_FN_APP": target.app.name,
             "PORTABLE_FN_STAGE": target.stage,
             "PORTABLE_FN_PROVIDER": "azure",
+            **target.app.config.runtime_env(),  # settings of the runtime itself (`max_hops`)
         }
     )
     return AppSettings(names.function_app, resource_group=names.resource_group, settings=tuple(sorted(values.items())))

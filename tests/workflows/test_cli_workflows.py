@@ -13,10 +13,11 @@ import pytest
 
 from portable_fn.app import load_app
 from portable_fn.cli import main
-from portable_fn.local.host import dev_state_dir
+from portable_fn.local.host import LocalHost, dev_state_dir
 from portable_fn.local.journal import Journal
 from portable_fn.workflows import WorkflowDriver
 
+from ..local.conftest import Client
 from .conftest import FLOW_DIR
 
 
@@ -77,10 +78,6 @@ def test_an_unknown_instance_is_named(app_dir: Path, capsys: pytest.CaptureFixtu
 def test_with_a_dev_host_running_the_commands_go_through_its_api(
     app_dir: Path, capsys: pytest.CaptureFixture[str], wait_for: Any
 ) -> None:
-    from portable_fn.local.host import LocalHost
-
-    from ..local.conftest import Client
-
     app = load_app(app_dir)
     host = LocalHost(app, port=0, state_dir=dev_state_dir(app), log=lambda line: None)
     host.start()

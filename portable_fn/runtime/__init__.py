@@ -8,13 +8,13 @@ from __future__ import annotations
 from .breaker import CircuitOpenError, breaker
 from .cloudevent import CloudEvent
 from .context import Context
+from .emit import emit
 from .errors import (
     DataValidationError,
     DeclarationError,
     InvalidEventError,
     PortableFnError,
 )
-from .emit import emit
 from .function import FunctionOptions, FunctionSpec, function, spec_of
 from .http import Headers, QueryParams, Request, Response
 from .http_binding import from_http, from_http_batch, to_batch, to_binary, to_structured

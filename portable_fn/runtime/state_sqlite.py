@@ -94,7 +94,8 @@ class SqliteBackend:
             rows = (
                 self._connection()
                 .execute(
-                    "SELECT key, value, version, expires_at FROM items WHERE substr(key, 1, ?) = ? ORDER BY key LIMIT ?",
+                    "SELECT key, value, version, expires_at FROM items "
+                    "WHERE substr(key, 1, ?) = ? ORDER BY key LIMIT ?",
                     (len(prefix), prefix, limit),
                 )
                 .fetchall()

@@ -84,6 +84,7 @@ def _tasks_api() -> ModuleType:
         spec.loader.exec_module(module)
     return module
 
+
 PAGE_SIZE = 4  # small, so the clients' pagers really follow nextPageToken
 
 

@@ -774,10 +774,11 @@ def workflows_cancel(console: Console, target: Target, instance: str, reason: st
 @click.pass_obj
 def workflows_retry(console: Console, target: Target, instance: str, as_json: bool) -> int:
     """Run a failed or diverged instance again from the step that failed (or diverged), with the code
-    deployed now; the steps before it keep their results."""
+    deployed now; the steps before it keep their results. An unfinished instance is sent a message to go on.
+    One whose finished steps were compensated is refused: start a new instance."""
     app, provider, stage = _load(target)
     done = _workflows(provider, app, stage, "retry", instance)
-    _emit(console, as_json, _summary(done), f"Retrying {instance} from its failed step.")
+    _emit(console, as_json, _summary(done), f"Retrying {instance}: it goes on from where it stopped.")
     return 0
 
 

@@ -927,29 +927,41 @@ def cancel(instance_id: str, reason: str = "cancelled") -> dict[str, Any]:
 
 
 def retry(instance_id: str) -> dict[str, Any]:
-    """Run a failed or diverged instance again from the step that failed (or diverged), with the code
-    deployed now: what the history holds before it is kept, that step and what followed are dropped
-    (compensations that ran are not undone)."""
+    """Run a failed or diverged instance again from where it failed (a failed step or fan-out, an awaited
+    event that timed out) or diverged, with the code deployed now: the history before it is kept, that
+    entry and what followed are dropped. One whose finished steps were compensated is refused (start a new
+    instance: what it would build on was undone). An instance not finished
+    yet is sent a message to continue it: what a runner whose own message was dead-lettered needs (a
+    duplicate message is harmless)."""
     item = STORE.item(_key(instance_id))
     if item is None:
         raise WorkflowError(f"no workflow instance {instance_id!r}")
     record = item.value
-    if record.get("status") not in (FAILED, DIVERGED):
-        raise WorkflowError(f"instance {instance_id!r} is {record.get('status')}; only failed or diverged ones retry.")
-    history = record["history"]
-    cut = record.get("diverged_at")
-    if cut is None:
-        cut = next(
-            (i for i, e in enumerate(history) if e["kind"] in ("step", "parallel") and "error" in e), len(history)
-        )
-    record["history"] = history[:cut]
-    record["attempts"] = {}
-    record["status"] = RUNNING
-    for field in ("error", "diverged_at", "waiting"):
-        record.pop(field, None)
-    STORE.update(_key(instance_id), record, item.version)
+    status = record.get("status")
+    if status in (COMPLETED, CANCELLED):
+        raise WorkflowError(f"instance {instance_id!r} is {status}; only failed, diverged or unfinished ones retry.")
+    if status in (FAILED, DIVERGED):
+        history = record["history"]
+        if any(e["kind"] == "compensation" for e in history):
+            raise WorkflowError(
+                f"instance {instance_id!r} failed and its finished steps were undone (compensated); running it on "
+                "would build on what was undone. Start a new instance instead."
+            )
+        cut = record.get("diverged_at")
+        if cut is None:
+            cut = next((i for i, e in enumerate(history) if _failed_entry(e)), len(history))
+        record["history"] = history[:cut]
+        record["attempts"] = {}
+        record["status"] = RUNNING
+        for field in ("error", "diverged_at", "waiting"):
+            record.pop(field, None)
+        STORE.update(_key(instance_id), record, item.version)
     _send(_definition(record), {"instance": instance_id, "kind": "retry"})
     return dict(record)
+
+
+def _failed_entry(entry: dict[str, Any]) -> bool:
+    return (entry["kind"] in ("step", "parallel") and "error" in entry) or bool(entry.get("timed_out"))
 
 
 def _definition(record: dict[str, Any]) -> WorkflowDef:

@@ -462,3 +462,38 @@ def test_map_runs_each_item_as_its_own_invocation_and_joins_in_order() -> None:
         assert driver.deliveries - deliveries_before >= 2 + 6 + 1 + 2
         [entry] = [e for e in driver.instance(good)["history"] if e["kind"] == "parallel"]
         assert entry["name"] == "map:square" and entry["count"] == 4
+
+
+@workflow()
+def impatient(wf: Workflow, order_id: str) -> Any:
+    first = wf.step(step_a)
+    return [first, wf.wait_for_event("paid", match=order_id, timeout=60)]
+
+
+def test_retry_waits_again_for_an_event_that_timed_out_and_continues_an_instance_whose_message_was_lost(
+    flow: Any,
+) -> None:
+    with WorkflowDriver() as driver:
+        timed_out = driver.start(impatient, "late-1")
+        driver.run()  # the event never comes: EventTimeout fails it
+        assert "EventTimeout" in driver.instance(timed_out)["error"]
+        retry(timed_out)
+        driver.run(for_s=30)
+        assert driver.instance(timed_out)["waiting"]["for"] == "event"  # waiting again, with a new timeout
+        send_event("paid", match="late-1", data={"amount": 3})
+        driver.run()
+        assert driver.instance(timed_out)["result"] == ["a", {"amount": 3}]
+        with pytest.raises(WorkflowError, match="only failed, diverged or unfinished ones retry"):
+            retry(timed_out)
+
+        lost = driver.start(flow.order_flow, {**ORDER, "id": "o-2"})
+        assert driver.take() is not None  # its first message went to a dead-letter queue
+        assert driver.instance(lost)["history"] == []
+        retry(lost)
+        driver.run(for_s=60)
+        assert driver.instance(lost)["waiting"]["for"] == "event"
+
+        undone = driver.start(flow.order_flow, {**ORDER, "id": "o-3", "fail_at": "capture"})
+        driver.run()
+        with pytest.raises(WorkflowError, match="were undone"):
+            retry(undone)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 import urllib.parse
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,10 +19,10 @@ from typing import Any
 
 from ..app import App
 from ..provider import runtime_environment
-from ..runtime.channels import Channel, PublishError, use_publisher
+from ..runtime.channels import Channel, use_publisher
 from ..runtime.cloudevent import CloudEvent
 from ..runtime.errors import ProviderError
-from ..runtime.triggers import Queue
+from ..runtime.triggers import Queue, Topic
 from .control import PREFIX
 from .journal import Journal
 from .letters import JOURNAL, call_host, running_host
@@ -48,7 +49,9 @@ def _directly(app: App, state_dir: Path, operation: str, *args: Any) -> Any:
 
 
 class JournalPublisher:
-    """Puts what a cancel or retry sends into the journal, for the queue's consumer (ready at once)."""
+    """Puts what is sent outside a running host (`portable-fn invoke`, a cancel or retry) into the journal
+    for the functions that receive from the channel, as the host would (ready at once); what no function of
+    the app receives from is dropped, said on stderr, as `dev` drops it."""
 
     max_delay_s = math.inf
 
@@ -57,11 +60,16 @@ class JournalPublisher:
         self.journal = journal
 
     def publish(self, channel: Channel, events: Sequence[CloudEvent[Any]], delay_s: float = 0.0) -> None:
-        for spec in self.app.functions:
-            if isinstance(spec.trigger, Queue) and spec.trigger.name == channel.name:
-                self.journal.add(spec.name, events, None)
-                return
-        raise PublishError(f"{channel!r}: no function of app {self.app.name!r} receives from it.")
+        kind = Queue if channel.kind == "queue" else Topic
+        receivers = [s for s in self.app.functions if isinstance(s.trigger, kind) and s.trigger.name == channel.name]
+        for spec in receivers[:1] if kind is Queue else receivers:  # a queue's message goes to one consumer
+            self.journal.add(spec.name, events, None)
+        if not receivers:
+            print(
+                f"{channel!r}: no function of app {self.app.name!r} receives from it; {len(events)} event(s) "
+                "dropped here (on a cloud deploy provisions it for other apps to read).",
+                file=sys.stderr,
+            )
 
 
 def _through_host(url: str, operation: str, *args: Any) -> Any:

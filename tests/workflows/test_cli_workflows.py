@@ -107,3 +107,26 @@ def test_with_a_dev_host_running_the_commands_go_through_its_api(
         assert code != 0 and "cancelled already" in err
     finally:
         host.stop()
+
+
+EMITTING = Path(__file__).resolve().parents[1] / "local" / "apps" / "emitting"
+
+
+def test_local_invoke_of_a_function_that_emits_leaves_the_events_for_dev(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`portable-fn invoke` runs outside a host: what a function emits waits in the journal for every
+    subscriber of the topic (as `dev` delivers it), and what nobody receives from is dropped, saying so."""
+    app_dir = Path(shutil.copytree(EMITTING, tmp_path / "emitting", ignore=shutil.ignore_patterns(".portable-fn")))
+    order = json.dumps({"method": "POST", "path": "/orders", "body": {"id": "o-1"}})
+    (tmp_path / "order.json").write_text(order)
+    code, out, _ = cli(capsys, "invoke", "place", str(app_dir), "--event", str(tmp_path / "order.json"))
+    assert code == 0 and json.loads(out)["status"] == 201, out
+    with Journal(dev_state_dir(load_app(app_dir)) / "journal.sqlite3") as journal:
+        for subscriber in ("ship", "bill"):
+            [pending] = journal.pending(subscriber)
+            assert (pending.event.type, pending.event.subject) == ("shop.order.placed", "o-1")
+    (tmp_path / "shout.json").write_text(json.dumps({"method": "POST", "path": "/shout"}))
+    code, out, err = cli(capsys, "invoke", "shout", str(app_dir), "--event", str(tmp_path / "shout.json"))
+    assert code == 0 and json.loads(out)["status"] == 200
+    assert "topic('nobody-listens')" in err and "dropped" in err

@@ -466,6 +466,8 @@ class LocalHost:
         endpoint = self._endpoint(spec)
         if trigger.kind == "http":
             return f"{trigger.method} {endpoint}"
+        if trigger.kind == "queue" and trigger.name.startswith("pfn-wf-"):
+            return f"runs the workflow's steps; its instances: {self.url}{control.PREFIX}/workflows"
         if trigger.kind in ("queue", "topic"):
             return f"curl -X POST -H 'content-type: application/json' -d '{{...}}' {endpoint}"
         if trigger.kind == "storage":

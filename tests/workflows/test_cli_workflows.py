@@ -85,6 +85,7 @@ def test_with_a_dev_host_running_the_commands_go_through_its_api(
     host = LocalHost(app, port=0, state_dir=dev_state_dir(app), log=lambda line: None)
     host.start()
     try:
+        assert f"runs the workflow's steps; its instances: {host.url}/_local/workflows" in host.banner()
         client = Client(host.url)
         started = client.request("POST", "/flows", json_body={"id": "o-3", "qty": 1}).json()["id"]
 

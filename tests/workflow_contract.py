@@ -72,3 +72,47 @@ def check_compensated(instance: dict[str, Any]) -> None:
         ("compensation", "void (undoing authorize)"),
         ("compensation", "release (undoing reserve)"),
     ]
+
+
+def check_cli_shows(capsys: Any, where: list[str], instance_id: str, done: dict[str, Any], order_id: str) -> None:
+    """`portable-fn workflows list` and `show` (JSON and table), run with `where` (the app directory and the
+    provider's options), show the completed instance `done` as its store holds it."""
+    from portable_fn.cli import main
+
+    capsys.readouterr()
+    assert main(["workflows", "list", *where, "--json"]) == 0
+    listed = {i["id"]: i for i in json.loads(capsys.readouterr().out)["instances"]}
+    assert listed[instance_id]["status"] == "completed" and listed[instance_id]["steps"] == len(STEPS)
+    assert main(["workflows", "show", instance_id, *where, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == done
+    assert main(["workflows", "show", instance_id, *where]) == 0
+    table = capsys.readouterr().out
+    assert f"order_flow {instance_id}: completed" in table and "release" not in table
+    assert all(name in table for name in ("validate", "capture", f"{APPROVAL}#{order_id}", "receipt"))
+
+
+class KillAfterEffect:
+    """Kills the runner once (raises `crash`, a BaseException the harness treats as the process dying),
+    right after the first write of `step`'s effect to the ledger: the effect is stored, the step's result not
+    checkpointed, the message not settled. `ledger(backend)` wraps the ledger state's backend."""
+
+    def __init__(self, step: str, crash: type[BaseException]) -> None:
+        self.step = step
+        self.crash = crash
+        self.killed = False
+
+    def ledger(self, backend: Any) -> Any:
+        kill = self
+
+        class Ledger:
+            def __getattr__(self, name: str) -> Any:
+                return getattr(backend, name)
+
+            def create(self, record: Any, now: float) -> bool:
+                created = bool(backend.create(record, now))
+                if created and not kill.killed and json.loads(record.value).get("step") == kill.step:
+                    kill.killed = True
+                    raise kill.crash(f"killed after {kill.step}'s effect")
+                return created
+
+        return Ledger()

@@ -45,7 +45,7 @@ from portable_fn.runtime.cloudevent import CloudEvent
 from portable_fn.runtime.state import locator_env
 from portable_fn.runtime.triggers import Queue
 
-from ...workflow_contract import FLOW_DIR, check_compensated, check_completed, order
+from ...workflow_contract import FLOW_DIR, check_cli_shows, check_compensated, check_completed, order
 from .dataplane.conftest import _copy_distribution
 from .lambda_cloud import PYTHON, Deployed, LambdaCloud, deploy
 
@@ -389,17 +389,7 @@ def test_portable_fn_workflows_lists_and_shows_the_instance_from_dynamodb(
     instance_id = start(cloud, "o-3")
     done = finish(cloud, instance_id, "o-3")
     common = [str(cloud.deployed.app.root), "--provider", "aws", "--stage", STAGE, "--endpoint-url", endpoint]
-    capsys.readouterr()
-    assert main(["workflows", "list", *common, "--json"]) == 0
-    listed = {i["id"]: i for i in json.loads(capsys.readouterr().out)["instances"]}
-    assert listed[instance_id]["status"] == "completed" and listed[instance_id]["steps"] == 10
-    assert main(["workflows", "show", instance_id, *common, "--json"]) == 0
-    shown = json.loads(capsys.readouterr().out)
-    assert shown == done
-    assert main(["workflows", "show", instance_id, *common]) == 0
-    table = capsys.readouterr().out
-    assert f"order_flow {instance_id}: completed" in table and "release" not in table
-    assert all(name in table for name in ("validate", "capture", "flow.approved#o-3", "receipt"))
+    check_cli_shows(capsys, common, instance_id, done, "o-3")
 
 
 def test_portable_fn_workflows_cancels_a_waiting_instance_through_its_queue(

@@ -38,10 +38,10 @@ from portable_fn_azure.state import open_backend as open_table
 from portable_fn.app import App, load_app
 from portable_fn.cli import main
 from portable_fn.runtime.channels import use_publisher
-from portable_fn.runtime.state import Record, locator_env, use_backends
+from portable_fn.runtime.state import locator_env, use_backends
 from portable_fn.runtime.workflow import EARLY_S
 
-from ...workflow_contract import FLOW_DIR, check_compensated, check_completed, order
+from ...workflow_contract import FLOW_DIR, KillAfterEffect, check_cli_shows, check_compensated, check_completed, order
 from .test_shop_workflow import Captured, HostContext, as_host_delivers, deployed_settings, http
 
 STAGE = "dev"
@@ -54,31 +54,6 @@ SITE = "https://flow-dev.azurewebsites.net"
 
 class Crash(BaseException):
     """The function's worker died in the middle of a delivery: nothing settles the message."""
-
-
-class KillAfterEffect:
-    """Kills the runner once, right after the first write of `step`'s effect to the ledger: the effect is
-    stored, the step's result not checkpointed, the message not settled."""
-
-    def __init__(self, step: str) -> None:
-        self.step = step
-        self.killed = False
-
-    def ledger(self, backend: TablesBackend) -> Any:
-        kill = self
-
-        class Ledger:
-            def __getattr__(self, name: str) -> Any:
-                return getattr(backend, name)
-
-            def create(self, record: Record, now: float) -> bool:
-                created = bool(backend.create(record, now))
-                if created and not kill.killed and json.loads(record.value).get("step") == kill.step:
-                    kill.killed = True
-                    raise Crash(f"killed after {kill.step}'s effect")
-                return created
-
-        return Ledger()
 
 
 def hhmmss_s(value: str) -> int:
@@ -179,7 +154,7 @@ def host(
         except Exception:  # left by an earlier test of this session: emptied instead
             queue.clear_messages()
 
-    kill = KillAfterEffect("capture")
+    kill = KillAfterEffect("capture", Crash)
 
     def backends(name: str, locator: str | None) -> Any:
         backend = open_table(name, locator or "")
@@ -280,16 +255,7 @@ def test_portable_fn_workflows_lists_and_shows_the_instance_from_azurite(
     instance_id = start(host, "o-3")
     done = finish(host, instance_id, "o-3")
     common = as_a_user(monkeypatch, azurite)
-    capsys.readouterr()
-    assert main(["workflows", "list", *common, "--json"]) == 0
-    listed = {i["id"]: i for i in json.loads(capsys.readouterr().out)["instances"]}
-    assert listed[instance_id]["status"] == "completed" and listed[instance_id]["steps"] == 10
-    assert main(["workflows", "show", instance_id, *common, "--json"]) == 0
-    assert json.loads(capsys.readouterr().out) == done
-    assert main(["workflows", "show", instance_id, *common]) == 0
-    table = capsys.readouterr().out
-    assert f"order_flow {instance_id}: completed" in table and "release" not in table
-    assert all(name in table for name in ("validate", "capture", "flow.approved#o-3", "receipt"))
+    check_cli_shows(capsys, common, instance_id, done, "o-3")
 
 
 def test_portable_fn_workflows_cancels_a_waiting_instance_through_its_storage_queue(

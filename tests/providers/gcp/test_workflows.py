@@ -27,9 +27,9 @@ from portable_fn_gcp.state import open_backend as open_firestore
 from portable_fn.app import App, load_app
 from portable_fn.cli import main
 from portable_fn.runtime.channels import use_publisher
-from portable_fn.runtime.state import Record, locator_env, use_backends
+from portable_fn.runtime.state import locator_env, use_backends
 
-from ...workflow_contract import FLOW_DIR, check_compensated, check_completed, order
+from ...workflow_contract import FLOW_DIR, KillAfterEffect, check_cli_shows, check_compensated, check_completed, order
 from .google_cloud import UNBUILT, Crash, GoogleCloud, deploy
 from .tasks_api import CloudTasksApi
 from .test_publish import tasks_client
@@ -43,31 +43,6 @@ CAPTURE = 5  # the capture step's position in the history (its step key is `<id>
 def tasks_server() -> Iterator[CloudTasksApi]:
     with CloudTasksApi() as server:
         yield server
-
-
-class KillAfterEffect:
-    """Kills the runner once, right after the first write of `step`'s effect to the ledger: the effect is
-    stored, the step's result not checkpointed, the delivery never answered."""
-
-    def __init__(self, step: str) -> None:
-        self.step = step
-        self.killed = False
-
-    def ledger(self, backend: FirestoreBackend) -> Any:
-        kill = self
-
-        class Ledger:
-            def __getattr__(self, name: str) -> Any:
-                return getattr(backend, name)
-
-            def create(self, record: Record, now: float) -> bool:
-                created = bool(backend.create(record, now))
-                if created and not kill.killed and json.loads(record.value).get("step") == kill.step:
-                    kill.killed = True
-                    raise Crash(f"killed after {kill.step}'s effect")
-                return created
-
-        return Ledger()
 
 
 @pytest.fixture
@@ -89,7 +64,7 @@ def cloud(
     provider = GcpProvider({**settings, "endpoints": {"tasks": tasks_server.url}})
     google = GoogleCloud(deploy(app, provider, STAGE, tmp_path), tasks_server)
 
-    kill = KillAfterEffect("capture")
+    kill = KillAfterEffect("capture", Crash)
 
     def backends(name: str, locator: str | None) -> Any:
         backend = open_firestore(name, locator or "")
@@ -177,17 +152,7 @@ def test_portable_fn_workflows_lists_and_shows_the_instance_from_firestore(
     instance_id = start(cloud, "o-3")
     done = finish(cloud, instance_id, "o-3")
     common = [str(FLOW_DIR), "--provider", "gcp", "--stage", STAGE]
-    capsys.readouterr()
-    assert main(["workflows", "list", *common, "--json"]) == 0
-    listed = {i["id"]: i for i in json.loads(capsys.readouterr().out)["instances"]}
-    assert listed[instance_id]["status"] == "completed" and listed[instance_id]["steps"] == 10
-    assert main(["workflows", "show", instance_id, *common, "--json"]) == 0
-    shown = json.loads(capsys.readouterr().out)
-    assert shown == done
-    assert main(["workflows", "show", instance_id, *common]) == 0
-    table = capsys.readouterr().out
-    assert f"order_flow {instance_id}: completed" in table and "release" not in table
-    assert all(name in table for name in ("validate", "capture", "flow.approved#o-3", "receipt"))
+    check_cli_shows(capsys, common, instance_id, done, "o-3")
 
 
 def test_portable_fn_workflows_cancels_a_waiting_instance_through_its_queue(

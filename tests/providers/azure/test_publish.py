@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import azure.functions as func
 import jsonschema
 import pytest
 from azure.core.credentials import AccessToken
@@ -41,6 +40,8 @@ from portable_fn_azure.publish import GRID_SCOPE, MAX_DELAY_S, AzurePublisher, b
 from portable_fn.app import App, load_app
 from portable_fn.runtime.channels import CONTENT_TYPE, Channel, PublishError, encode, locator_env
 from portable_fn.runtime.cloudevent import CloudEvent
+
+from .host_objects import Captured, HostContext
 
 HERE = Path(__file__).resolve().parent
 SENDER = HERE / "apps" / "sender"
@@ -58,26 +59,6 @@ EVENT = CloudEvent(
     data={"id": 7, "total": 12.5, "lines": [{"sku": "a", "n": 2}]},
     extensions={"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", "pfnhops": 2},
 )
-
-
-class HostContext(func.Context):
-    invocation_id = property(lambda self: "inv")
-    function_name = property(lambda self: "f")
-    function_directory = property(lambda self: "/home/site/wwwroot")
-    trace_context = property(lambda self: None)
-    retry_context = property(lambda self: None)
-    thread_local_storage = property(lambda self: None)
-
-
-class Captured(func.Out):  # type: ignore[type-arg]
-    def __init__(self) -> None:
-        self.value: Any = None
-
-    def set(self, val: Any) -> None:
-        self.value = val
-
-    def get(self) -> Any:
-        return self.value
 
 
 @pytest.fixture

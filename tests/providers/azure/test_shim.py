@@ -20,29 +20,9 @@ from portable_fn.app import App, load_app
 from portable_fn.runtime.cloudevent import CloudEvent
 from portable_fn.runtime.dead_letters import dead_letter_info
 
+from .host_objects import Captured, HostContext
+
 OUTCOMES = Path(__file__).resolve().parent / "apps" / "outcomes"
-
-
-class HostContext(func.Context):
-    """What the worker passes; these handlers take no Context, so the shim never reads it."""
-
-    invocation_id = property(lambda self: "inv")
-    function_name = property(lambda self: "f")
-    function_directory = property(lambda self: "/home/site/wwwroot")
-    trace_context = property(lambda self: None)
-    retry_context = property(lambda self: None)
-    thread_local_storage = property(lambda self: None)
-
-
-class Captured(func.Out):  # type: ignore[type-arg]
-    def __init__(self) -> None:
-        self.value: Any = None
-
-    def set(self, val: Any) -> None:
-        self.value = val
-
-    def get(self) -> Any:
-        return self.value
 
 
 @pytest.fixture

@@ -35,6 +35,7 @@ from portable_fn.runtime.cloudevent import CloudEvent
 from portable_fn.runtime.dead_letters import dead_letter_info
 
 from .conftest import DATA, EVERY, import_function_app
+from .host_objects import Captured, HostContext
 
 OUTCOMES = Path(__file__).resolve().parent / "apps" / "outcomes"
 CORPUS = [json.loads(p.read_text(encoding="utf-8")) for p in sorted(DATA.rglob("*.json"))]
@@ -102,26 +103,6 @@ def bodies(draw: st.DrawFn) -> bytes:
 
 times = st.one_of(st.none(), st.datetimes(timezones=st.just(timezone.utc)))
 counts = st.one_of(st.none(), st.sampled_from(BIG), st.integers(-3, 10))
-
-
-class HostContext(func.Context):
-    invocation_id = property(lambda self: "inv")
-    function_name = property(lambda self: "f")
-    function_directory = property(lambda self: "/home/site/wwwroot")
-    trace_context = property(lambda self: None)
-    retry_context = property(lambda self: None)
-    thread_local_storage = property(lambda self: None)
-
-
-class Captured(func.Out):  # type: ignore[type-arg]
-    def __init__(self) -> None:
-        self.value: Any = None
-
-    def set(self, val: Any) -> None:
-        self.value = val
-
-    def get(self) -> Any:
-        return self.value
 
 
 @pytest.fixture(scope="module")

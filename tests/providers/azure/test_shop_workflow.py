@@ -33,33 +33,12 @@ from portable_fn.runtime.channels import use_publisher
 from portable_fn.runtime.state import use_backends
 from portable_fn.runtime.workflow import get_instance, list_instances
 
+from .host_objects import Captured, HostContext
+
 REPO = Path(__file__).resolve().parents[3]
 GRID_KEY = "dG9waWMta2V5LW9uZQ=="  # what the grid_endpoint fixture takes (conftest.GRID_KEY)
 RUNNER_QUEUE = "pfn-wf-place-order"
 ORDER = {"id": "o-az-1", "customer": "c", "lines": [{"sku": "widget", "quantity": 2}]}
-
-
-class HostContext(func.Context):
-    def __init__(self, name: str) -> None:
-        self._name = name
-
-    invocation_id = property(lambda self: "inv")
-    function_name = property(lambda self: self._name)
-    function_directory = property(lambda self: "/home/site/wwwroot")
-    trace_context = property(lambda self: None)
-    retry_context = property(lambda self: None)
-    thread_local_storage = property(lambda self: None)
-
-
-class Captured(func.Out):  # type: ignore[type-arg]
-    def __init__(self) -> None:
-        self.value: Any = None
-
-    def set(self, val: Any) -> None:
-        self.value = val
-
-    def get(self) -> Any:
-        return self.value
 
 
 def deployed_settings(app: App, azurite: str, topic_endpoint: str) -> dict[str, str]:

@@ -42,7 +42,8 @@ from portable_fn.runtime.state import locator_env, use_backends
 from portable_fn.runtime.workflow import EARLY_S
 
 from ...workflow_contract import FLOW_DIR, KillAfterEffect, check_cli_shows, check_compensated, check_completed, order
-from .test_shop_workflow import Captured, HostContext, as_host_delivers, deployed_settings, http
+from .host_objects import Captured, HostContext
+from .test_shop_workflow import as_host_delivers, deployed_settings, http
 
 STAGE = "dev"
 SUBSCRIPTION = "11111111-2222-3333-4444-555555555555"

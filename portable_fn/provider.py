@@ -27,6 +27,7 @@ from .runtime.outcomes import ACK
 if TYPE_CHECKING:
     from .app import App
     from .deploy import Artifact, Deployer, Executor, RemoteState, Resource
+    from .deploy.grants import Grant
     from .logread import LogEntry
     from .runtime.function import FunctionSpec
 
@@ -126,6 +127,11 @@ class Provider:
             f"Provider {self.name!r} keeps no logs to read; `portable-fn dev` prints the "
             "local functions' logs as they run. Give --provider aws, gcp or azure."
         )
+
+    def grants(self, desired: Sequence[Resource]) -> list[Grant]:
+        """What the `desired` resources grant: each principal's actions on each resource, as
+        `portable_fn.deploy.grants.Grant`s (none for a provider that grants nothing)."""
+        return []
 
     def plan_notes(self, app: App, stage: str) -> list[str]:
         """What this provider adjusts in what the app declares, one line each, printed by `plan` and

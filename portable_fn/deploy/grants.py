@@ -1,0 +1,48 @@
+"""Grants as data: who may do what to which resource, read out of the resources a provider wants.
+
+Each provider already builds the access its functions need as resources of its own kind (an IAM role's
+inline policy on AWS, IAM bindings on Google Cloud, role assignments on Azure). `Provider.grants(desired)`
+turns them into `Grant`s, one per principal, resource and role or statement, so the same checks (the
+policy rule "no wildcard grants", the tests that trace every grant back to what the app declares) read
+every cloud the same way. Plain values, no I/O.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Grant:
+    """One thing one principal may do: `actions` on exactly `resource`.
+
+    `function` is the app's function the grant is for (None: the app or stage as a whole, say a role
+    all its functions share or the scheduler's); `actions` are IAM actions (AWS), the permissions of the
+    role (GCP), or the role's actions and dataActions (Azure); `role` the role granted when the grant is
+    a role binding (GCP, Azure)."""
+
+    function: str | None
+    principal: str
+    actions: tuple[str, ...]
+    resource: str
+    role: str | None = None
+
+    def wildcard_actions(self) -> tuple[str, ...]:
+        """The actions that name a pattern rather than one action (`*`, `sqs:*`, `Microsoft.Storage/*/read`)."""
+        return tuple(action for action in self.actions if "*" in action)
+
+    def describe(self) -> str:
+        """One line naming it: "orders-dev-fulfil: dynamodb:GetItem on arn:aws:dynamodb:...:table/t"."""
+        what = self.role or ", ".join(self.actions)
+        return f"{self.function or '(app)'} as {self.principal}: {what} on {self.resource}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def wildcard_grants(grants: Iterable[Grant]) -> list[Grant]:
+    """The grants that give a wildcard action or name no resource (`*`): what "no wildcard grants" refuses."""
+    return [g for g in grants if g.wildcard_actions() or g.resource in ("", "*")]

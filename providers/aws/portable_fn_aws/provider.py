@@ -23,7 +23,8 @@ from .shim import deliver
 
 if TYPE_CHECKING:
     from portable_fn.app import App
-    from portable_fn.deploy import Artifact
+    from portable_fn.deploy import Artifact, Resource
+    from portable_fn.deploy.grants import Grant
     from portable_fn.logread import LogEntry
     from portable_fn.provider import DeadLetterEntry
     from portable_fn.runtime.function import FunctionSpec
@@ -90,6 +91,12 @@ class AwsProvider(Provider):
         assert isinstance(deployer, AwsDeployer)
         reader = DeadLetters(deployer.client, deployer.names(app, stage), deployer.arns(), spec, app.options(spec))
         return reader.read(redrive)
+
+    def grants(self, desired: Sequence[Resource]) -> list[Grant]:
+        """Each statement of the app's IAM roles, per resource (`deploy.grants`)."""
+        from .deploy.grants import grants
+
+        return grants(desired)
 
     def plan_notes(self, app: App, stage: str) -> list[str]:
         """What `plan` says beside its steps: each function whose retry policy AWS clamps or cannot honour

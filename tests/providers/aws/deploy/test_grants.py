@@ -1,0 +1,129 @@
+"""What an app's IAM roles grant on AWS (`AwsProvider.grants`), read from the desired resources: for the shop
+and every test app that declares `uses=`, no wildcard action, every resource an exact ARN (the two patterns
+below, each with its reason), and each grant traced back to a declared use, the function's own trigger or
+dead-letter queue, or its log group; and every declaration honoured."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from portable_fn_aws.deploy.desired import Target, dead_letter_queue, desired
+from portable_fn_aws.deploy.naming import Arns, Names
+from portable_fn_aws.provider import AwsProvider
+
+from portable_fn.app import App, load_app
+from portable_fn.deploy import Artifact
+from portable_fn.deploy.grants import Grant
+from portable_fn.runtime.channels import TOPIC, Channel
+from portable_fn.runtime.state import State
+from portable_fn.runtime.triggers import Queue, Schedule
+
+from ....grants_contract import untraced, unused
+
+REPO = Path(__file__).resolve().parents[4]
+APPS = [
+    REPO / "samples" / "shop",
+    REPO / "samples" / "telemetry",
+    REPO / "tests" / "apps" / "flow",
+    REPO / "tests" / "apps" / "emitter",
+    Path(__file__).with_name("apps") / "senders",
+    Path(__file__).with_name("apps") / "stateful",
+]
+ARNS = Arns("aws", "eu-west-1", "123456789012")
+STAGE = "dev"
+LOGS = frozenset({"logs:CreateLogStream", "logs:PutLogEvents"})
+RECEIVE = frozenset(
+    {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"}
+)
+SEND = frozenset({"sqs:SendMessage"})
+READ = frozenset({"dynamodb:GetItem"})
+WRITE = frozenset({"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"})
+# The only resources that are patterns, and why no exact ARN exists for them.
+PATTERNS = {
+    "log streams": "a function's log group's streams (`<log group ARN>:*`): Lambda names each stream when it starts",
+    "delay schedules": "the delay group's schedules (`schedule/<group>/*`): a delayed send names its own",
+}
+
+
+def grants_of(app: App) -> list[Grant]:
+    artifact = Artifact(Path("/tmp/app.zip"), "ab" * 32, 1, 1)
+    return AwsProvider().grants(desired(Target(app, STAGE, Names(app.name, STAGE), ARNS, artifact)))
+
+
+def allowed(app: App) -> dict[tuple[str | None, str], tuple[frozenset[str], str]]:
+    """What the app's declarations allow, built from the app alone (names from `Names`, actions spelled here)."""
+    names = Names(app.name, STAGE)
+    out: dict[tuple[str | None, str], tuple[frozenset[str], str]] = {}
+    for spec in app.functions:
+        fn, options, trigger = spec.name, app.options(spec), spec.trigger
+        out[(fn, f"{ARNS.log_group(names.log_group(fn))}:*")] = (LOGS, "its log group")
+        if isinstance(trigger, Queue):
+            out[(fn, ARNS.queue(names.queue(trigger.name, trigger.fifo)))] = (RECEIVE, "its trigger")
+        if dead_letter := dead_letter_queue(names, spec, options):
+            out[(fn, ARNS.queue(dead_letter))] = (SEND, "its dead-letter queue")
+        for use in options.uses:
+            resource = use.resource
+            if isinstance(resource, State):
+                out[(fn, ARNS.table(names.table(resource.name)))] = (WRITE if use.writes else READ, f"uses {resource}")
+            elif isinstance(resource, Channel) and resource.kind == TOPIC:
+                out[(fn, ARNS.topic(names.topic(resource.name)))] = (frozenset({"sns:Publish"}), f"uses {resource}")
+            elif isinstance(resource, Channel):
+                queue = ARNS.queue(names.queue(resource.name, resource.fifo))
+                # a queue it receives from too: both sets of actions on the one queue
+                receives = out.get((fn, queue), (frozenset(), ""))[0]
+                out[(fn, queue)] = (SEND | receives, f"uses {resource}")
+                delay_role = ARNS.role(names.role_path, names.delay_role)
+                out[(fn, ARNS.schedules_in(names.delay_group))] = (
+                    frozenset({"scheduler:CreateSchedule"}),
+                    "sends later",
+                )
+                out[(fn, delay_role)] = (frozenset({"iam:PassRole"}), "sends later")
+                out[(None, queue)] = (SEND, f"the delay role sends later to {resource}")
+        if isinstance(trigger, Schedule):
+            out[(None, ARNS.function(names.function(fn)))] = (frozenset({"lambda:InvokeFunction"}), "its schedule")
+    return out
+
+
+@pytest.fixture(params=APPS, ids=lambda p: p.name)
+def app(request: pytest.FixtureRequest) -> App:
+    return load_app(request.param)
+
+
+def test_every_grant_traces_to_a_declaration_and_names_its_resource(app: App) -> None:
+    grants = grants_of(app)
+    assert grants, "the app's roles grant nothing"
+    patterns = {
+        g.resource: PATTERNS["log streams" if g.resource.endswith(":*") else "delay schedules"]
+        for g in grants
+        if g.resource.endswith(":*") or g.resource == ARNS.schedules_in(Names(app.name, STAGE).delay_group)
+    }
+    assert untraced(grants, allowed(app), patterns) == []
+    assert unused(grants, allowed(app)) == []
+
+
+def test_the_shop_fulfilment_grants_exactly_its_queue_dead_letter_queue_and_logs() -> None:
+    grants = [g for g in grants_of(load_app(REPO / "samples" / "shop")) if g.function == "fulfil"]
+    role = "arn:aws:iam::123456789012:role/portable-fn/shop/dev/shop-dev-fulfil"
+    assert grants == [
+        Grant(
+            "fulfil",
+            role,
+            ("logs:CreateLogStream", "logs:PutLogEvents"),
+            "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/shop-dev-fulfil:*",
+        ),
+        Grant("fulfil", role, tuple(sorted(RECEIVE)), "arn:aws:sqs:eu-west-1:123456789012:shop-dev-orders"),
+        Grant("fulfil", role, ("sqs:SendMessage",), "arn:aws:sqs:eu-west-1:123456789012:shop-dev-orders-dlq"),
+    ]
+
+
+def test_a_grant_nothing_declares_is_named() -> None:
+    app = load_app(REPO / "samples" / "shop")
+    extra = Grant("get_order", "arn:aws:iam::123456789012:role/x", ("dynamodb:GetItem",), ARNS.table("shop-dev-stock"))
+    wide = Grant("get_order", "arn:aws:iam::123456789012:role/x", ("dynamodb:*",), "*")
+    assert untraced([extra, wide], allowed(app)) == [
+        f"not declared: {extra.describe()}",
+        f"wildcard action ('dynamodb:*',): {wide.describe()}",
+        f"unnamed resource: {wide.describe()}",
+        f"not declared: {wide.describe()}",
+    ]

@@ -395,35 +395,62 @@ def package(console: Console, target: Target, listing: bool, as_json: bool, verb
     return 0
 
 
-@cli.command(epilog=_example("portable-fn plan shop --provider gcp --stage prod", "portable-fn plan --json"))
+@cli.command(
+    epilog=_example(
+        "portable-fn plan shop --provider gcp --stage prod",
+        "portable-fn plan --json",
+        "portable-fn plan --provider aws --detailed-exitcode   # 0: no change, 2: changes, 1: error",
+    )
+)
 @_target_options
 @_json_option
 @_verbose_option
+@click.option(
+    "--detailed-exitcode",
+    is_flag=True,
+    help="Exit 0 when nothing would change, 2 when something would, 1 on an error (for CI).",
+)
 @click.pass_obj
-def plan(console: Console, target: Target, as_json: bool, verbose: bool) -> int:
+def plan(console: Console, target: Target, as_json: bool, verbose: bool, detailed_exitcode: bool) -> int:
     """Show what deploy would change; changes nothing.
 
-    APP is the app directory (default: .).
+    Names the account / project / subscription and region it targets, and shows old -> new for every
+    field an update changes. APP is the app directory (default: .).
     """
     from .deploy import pipeline
+    from .deploy.diff import field_changes
 
     with _api_log(console, verbose):
         app, provider, stage = _load(target)
         with console.steps() as progress:
             outcome = pipeline.plan(provider, app, stage, progress)
     assert outcome.plan is not None
+    exit_code = 2 if detailed_exitcode and not outcome.plan.empty else 0
     if as_json:
         _emit(console, True, outcome.to_dict(), "")
-        return 0
+        return exit_code
+    console.result(_target_line(provider.name, outcome.target))
+    lines = []
     if outcome.plan.steps:
         rows = [
             (f"{_SIGNS[s.action]} {s.action}", s.resource.kind, s.resource.name, ", ".join(s.changes))
             for s in outcome.plan.steps
         ]
         console.table(("action", "kind", "name", "changes"), rows)
+        for step in outcome.plan.steps:
+            if changes := field_changes(step):
+                lines.append(f"~ {step.resource.kind} {step.resource.name}")
+                lines.extend(f"    {change.describe()}" for change in changes)
     notes = [f"! {note}" for note in outcome.notes]
-    console.result("\n".join(outcome.plan.kept_lines() + notes + [f"Plan: {outcome.plan.summary()}"]))
-    return 0
+    console.result("\n".join(lines + outcome.plan.kept_lines() + notes + [f"Plan: {outcome.plan.summary()}"]))
+    return exit_code
+
+
+def _target_line(provider: str, target: Any) -> str:
+    """Where a plan acts and as whom: "Target: aws account 123456789012, region eu-west-1, as arn:..."."""
+    if target is None:
+        return f"Target: {provider} (the provider does not say which account or region)"
+    return f"Target: {target.describe()}" + (f", as {target.principal}" if target.principal else "")
 
 
 _SIGNS = {"create": "+", "update": "~", "delete": "-"}
@@ -1107,3 +1134,16 @@ def _shipped(artifact: dict[str, Any]) -> dict[str, list[str]]:
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
+
+
+def _add_command_modules() -> None:
+    """Import every module of `portable_fn.commands`: each adds its commands to `cli`."""
+    import pkgutil
+
+    from . import commands
+
+    for module in pkgutil.iter_modules(commands.__path__):
+        importlib.import_module(f"{commands.__name__}.{module.name}")
+
+
+_add_command_modules()

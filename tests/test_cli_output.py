@@ -73,7 +73,8 @@ def test_piped_output_is_plain_aligned_text(shop_copy: Path, tmp_path: Path) -> 
     assert planned.returncode == 0, planned.stderr
     assert ANSI not in planned.stdout + planned.stderr
     lines = planned.stdout.splitlines()
-    assert lines[0].split() == ["ACTION", "KIND", "NAME", "CHANGES"]
+    assert lines[0].startswith(f"Target: local directory {tmp_path / 'cloud'}, region local, as ")
+    assert lines[1].split() == ["ACTION", "KIND", "NAME", "CHANGES"]
     assert "+ create  local function  shop-dev-create_order" in planned.stdout
     assert lines[-1] == "Plan: 25 to create, 0 to update, 0 to delete, 0 unchanged"
     assert planned.stderr.splitlines()[0] == "Packaging 'shop' for local (stage dev)"

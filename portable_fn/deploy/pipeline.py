@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..runtime.errors import DeployError, PortableFnError
+from .diff import step_dict
 from .executor import DryRunExecutor, ExecutionReport, Progress, quiet
-from .models import Artifact, RemoteState
+from .models import Artifact, DeployTarget, RemoteState
 from .planner import Plan, make_plan
 
 if TYPE_CHECKING:
@@ -32,13 +33,16 @@ class Outcome:
     report: ExecutionReport | None = None
     outputs: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)  # what the provider adjusts (a clamped retry policy)
+    target: DeployTarget | None = None  # where the plan acts and as whom, when the provider says
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
+        if self.target is not None:
+            out["target"] = self.target.to_dict()
         if self.artifact is not None:
             out["artifact"] = self.artifact.to_dict()
         if self.plan is not None:
-            out["plan"] = self.plan.to_dict()
+            out["plan"] = {**self.plan.to_dict(), "steps": [step_dict(s) for s in self.plan.steps]}
         if self.report is not None:
             out["applied"] = len(self.report.applied)
         if self.outputs:
@@ -66,11 +70,13 @@ def plan(provider: Provider, app: App, stage: str, progress: Progress = quiet) -
     built = package(provider, app, stage, progress)
     artifact = built.artifact
     assert artifact is not None
+    target = _target(provider, app, stage)
     desired = _asking(provider, app, stage, lambda: provider.desired(app, stage, artifact))
-    progress(f"Reading what exists for {app.name!r} (stage {stage}) on {provider.name}")
+    progress(f"Reading what exists for {app.name!r} (stage {stage}) on {_where(provider, target)}")
     the_plan = make_plan(desired, _remote(provider, app, stage))
     report = DryRunExecutor(app.name, stage).execute(the_plan)
-    return Outcome(artifact=artifact, plan=the_plan, report=report, notes=provider.plan_notes(app, stage))
+    notes = provider.plan_notes(app, stage)
+    return Outcome(artifact=artifact, plan=the_plan, report=report, notes=notes, target=target)
 
 
 def deploy(
@@ -81,9 +87,10 @@ def deploy(
     built = package(provider, app, stage, progress)
     artifact = built.artifact
     assert artifact is not None
+    target = _target(provider, app, stage)
     desired = _asking(provider, app, stage, lambda: provider.desired(app, stage, artifact))
     the_plan = make_plan(desired, _remote(provider, app, stage))
-    progress(f"Plan: {the_plan.summary()}")
+    progress(f"Plan for {_where(provider, target)}: {the_plan.summary()}")
     _say_kept(the_plan, progress)
     notes = provider.plan_notes(app, stage)
     for note in notes:
@@ -92,7 +99,7 @@ def deploy(
         confirm(the_plan)
     report = provider.executor(app, stage).execute(the_plan, progress)
     outputs = _asking(provider, app, stage, lambda: provider.outputs(app, stage, provider.read_remote(app, stage)))
-    return Outcome(artifact=artifact, plan=the_plan, report=report, outputs=outputs, notes=notes)
+    return Outcome(artifact=artifact, plan=the_plan, report=report, outputs=outputs, notes=notes, target=target)
 
 
 def remove(
@@ -105,13 +112,14 @@ def remove(
 ) -> Outcome:
     """Delete exactly what the app created for this stage (found by tag), nothing else; `confirm` as for
     `deploy`. A state store holding data is kept (and the plan says so) unless `delete_data`."""
+    target = _target(provider, app, stage)
     the_plan = make_plan([], _remote(provider, app, stage), delete_data)
-    progress(f"Plan: {the_plan.summary()}")
+    progress(f"Plan for {_where(provider, target)}: {the_plan.summary()}")
     _say_kept(the_plan, progress)
     if confirm is not None:
         confirm(the_plan)
     report = provider.executor(app, stage).execute(the_plan, progress)
-    return Outcome(plan=the_plan, report=report)
+    return Outcome(plan=the_plan, report=report, target=target)
 
 
 def _say_kept(the_plan: Plan, progress: Progress) -> None:
@@ -123,6 +131,23 @@ def info(provider: Provider, app: App, stage: str) -> Outcome:
     """The outputs of what is deployed now."""
     remote: RemoteState = _remote(provider, app, stage)
     return Outcome(outputs=_asking(provider, app, stage, lambda: provider.outputs(app, stage, remote)))
+
+
+def _target(provider: Provider, app: App, stage: str) -> DeployTarget | None:
+    """Where the provider acts and as whom (asks the cloud who is calling); None for a provider that does
+    not say (a third-party provider written before `Deployer.target`)."""
+
+    def ask() -> DeployTarget | None:
+        try:
+            return provider.deployer.target()
+        except NotImplementedError:
+            return None
+
+    return _asking(provider, app, stage, ask)
+
+
+def _where(provider: Provider, target: DeployTarget | None) -> str:
+    return provider.name if target is None else target.describe()
 
 
 def _remote(provider: Provider, app: App, stage: str) -> RemoteState:

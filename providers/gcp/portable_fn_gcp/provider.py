@@ -31,7 +31,8 @@ from .shim import deliver_cloudevent, entry_point
 
 if TYPE_CHECKING:
     from portable_fn.app import App
-    from portable_fn.deploy import Artifact
+    from portable_fn.deploy import Artifact, Resource
+    from portable_fn.deploy.grants import Grant
     from portable_fn.logread import LogEntry
     from portable_fn.provider import DeadLetterEntry
     from portable_fn.runtime.function import FunctionSpec
@@ -80,6 +81,12 @@ class GcpProvider(Provider):
         deployer = cast("GcpDeployer", self.deployer)
         reader = DeadLetters(deployer.client, deployer.names(app, stage), spec, app.options(spec))
         return reader.read(redrive)
+
+    def grants(self, desired: Sequence[Resource]) -> list[Grant]:
+        """Each IAM binding the app's resources make, its role's permissions spelled out (`deploy.grants`)."""
+        from .deploy.grants import grants
+
+        return grants(desired)
 
     def plan_notes(self, app: App, stage: str) -> list[str]:
         """What `plan` says beside its steps: each function whose retry policy Google clamps or cannot honour

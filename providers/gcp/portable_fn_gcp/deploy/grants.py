@@ -1,0 +1,151 @@
+"""What an app's IAM bindings grant on Google Cloud, as `Grant`s: one per binding resource `desired` builds
+(`resources`), each predefined role expanded to its permissions (`PERMISSIONS`). Pure: no Google call.
+
+The app's own service account is shared by its functions, so the grants to it are the app's as a whole
+(`function` None; each function's own declaration is enforced at run time, `check_access`). The bindings that
+go with one function (its public or trigger invoker, its dead-letter route) are that function's. Members
+deploy learns only when it applies (the default compute account, the Pub/Sub service agent) are spelled with
+`PROJECT_NUMBER` in their place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from portable_fn.deploy import Resource
+from portable_fn.deploy.grants import Grant
+
+from .resources import (
+    AGENT_DOMAIN,
+    DeadLetterRoute,
+    EnqueuerGrant,
+    EventReceiverGrant,
+    Function,
+    PublicInvoker,
+    PublisherGrant,
+    StateGrant,
+    StorageAgentGrant,
+    TokenGrant,
+    TriggerInvoker,
+)
+from .routes import pubsub_agent
+
+PUBLISHER, SUBSCRIBER, INVOKER = "roles/pubsub.publisher", "roles/pubsub.subscriber", "roles/run.invoker"
+DEFAULT_ACCOUNT = "serviceAccount:PROJECT_NUMBER-compute@developer.gserviceaccount.com"
+STORAGE_AGENT = f"serviceAccount:service-PROJECT_NUMBER@{AGENT_DOMAIN}"
+
+# The permissions of each predefined role deploy grants, as Google's role reference lists them
+# (https://cloud.google.com/iam/docs/roles-permissions/pubsub, .../cloudtasks, .../iam, .../datastore,
+# .../run, .../eventarc; read 2026-12-06).
+PERMISSIONS: dict[str, tuple[str, ...]] = {
+    PUBLISHER: ("pubsub.topics.publish",),
+    SUBSCRIBER: ("pubsub.snapshots.seek", "pubsub.subscriptions.consume", "pubsub.topics.attachSubscription"),
+    "roles/cloudtasks.enqueuer": ("cloudtasks.tasks.create",),
+    "roles/iam.serviceAccountUser": (
+        "iam.serviceAccounts.actAs",
+        "iam.serviceAccounts.get",
+        "iam.serviceAccounts.list",
+        "resourcemanager.projects.get",
+        "resourcemanager.projects.list",
+    ),
+    "roles/datastore.user": (
+        "appengine.applications.get",
+        "datastore.databases.get",
+        "datastore.databases.getMetadata",
+        "datastore.databases.list",
+        "datastore.entities.allocateIds",
+        "datastore.entities.create",
+        "datastore.entities.delete",
+        "datastore.entities.get",
+        "datastore.entities.list",
+        "datastore.entities.update",
+        "datastore.indexes.list",
+        "datastore.namespaces.get",
+        "datastore.namespaces.list",
+        "datastore.statistics.get",
+        "datastore.statistics.list",
+        "resourcemanager.projects.get",
+        "resourcemanager.projects.list",
+    ),
+    "roles/datastore.viewer": (
+        "appengine.applications.get",
+        "datastore.databases.get",
+        "datastore.databases.getMetadata",
+        "datastore.databases.list",
+        "datastore.entities.get",
+        "datastore.entities.list",
+        "datastore.indexes.get",
+        "datastore.indexes.list",
+        "datastore.namespaces.get",
+        "datastore.namespaces.list",
+        "datastore.statistics.get",
+        "datastore.statistics.list",
+        "resourcemanager.projects.get",
+        "resourcemanager.projects.list",
+    ),
+    INVOKER: ("run.jobs.run", "run.routes.invoke"),
+    "roles/eventarc.eventReceiver": ("eventarc.events.receiveAuditLogWritten", "eventarc.events.receiveEvent"),
+}
+
+
+def grants(desired: Sequence[Resource]) -> list[Grant]:
+    """Every binding in `desired`, as a `Grant` with its role's permissions."""
+    functions = {r.name: r for r in desired if isinstance(r, Function)}
+    out: list[Grant] = []
+    for resource in desired:
+        out += _grants_of(resource, functions)
+    return out
+
+
+def _grants_of(resource: Resource, functions: dict[str, Function]) -> list[Grant]:
+    if isinstance(resource, PublisherGrant):
+        return [grant(None, resource.member, resource.role, resource.topic)]
+    if isinstance(resource, EnqueuerGrant):
+        return [grant(None, resource.member, resource.role, resource.queue)]
+    if isinstance(resource, TokenGrant):
+        return [grant(None, resource.member, resource.role, f"projects/-/serviceAccounts/{resource.name}")]
+    if isinstance(resource, StateGrant):  # bound on the project, its condition naming this one database
+        return [grant(None, resource.member, resource.role, resource.database)]
+    if isinstance(resource, EventReceiverGrant):
+        return [grant(None, f"serviceAccount:{resource.name}", resource.role, f"projects/{resource.project}")]
+    if isinstance(resource, StorageAgentGrant):
+        return [grant(None, resource.member or STORAGE_AGENT, PUBLISHER, f"projects/{resource.name}")]
+    if isinstance(resource, (PublicInvoker, TriggerInvoker)) and resource.name in functions:
+        function = functions[resource.name]
+        return [grant(function_name(function), resource.member, resource.role, service_path(function))]
+    if isinstance(resource, DeadLetterRoute) and resource.name in functions:
+        return route_grants(resource, functions[resource.name])
+    return []
+
+
+def route_grants(route: DeadLetterRoute, function: Function) -> list[Grant]:
+    """The runtime account's publisher role on the dead-letter topic; for a retrying trigger, the Pub/Sub
+    service agent's publisher role there and subscriber role on the subscription Eventarc made for it."""
+    fn, publisher = function_name(function), f"serviceAccount:{route.publisher}" if route.publisher else DEFAULT_ACCOUNT
+    out = [grant(fn, publisher, PUBLISHER, route.dead_letter_topic)]
+    if route.trigger_source:
+        agent, project = pubsub_agent("PROJECT_NUMBER"), route.dead_letter_topic.split("/")[1]
+        out.append(grant(fn, agent, PUBLISHER, route.dead_letter_topic))
+        out.append(grant(fn, agent, SUBSCRIBER, eventarc_subscriptions(project, function)))
+    return out
+
+
+def grant(function: str | None, member: str, role: str, resource: str) -> Grant:
+    return Grant(function, member, PERMISSIONS[role], resource, role)
+
+
+def function_name(function: Function) -> str | None:
+    """The app's name of the function (its id may be cut or folded)."""
+    return dict(function.env).get("PORTABLE_FN_FUNCTION")
+
+
+def service_path(function: Function) -> str:
+    """The Cloud Run service behind a 2nd gen function: same id, in the function's project and region."""
+    env = dict(function.env)
+    return f"projects/{env['GOOGLE_CLOUD_PROJECT']}/locations/{env['PORTABLE_FN_REGION']}/services/{function.name}"
+
+
+def eventarc_subscriptions(project: str, function: Function) -> str:
+    """The subscription Eventarc makes for the function's trigger: its name is Eventarc's, known only once made."""
+    region = dict(function.env)["PORTABLE_FN_REGION"]
+    return f"projects/{project}/subscriptions/eventarc-{region}-{function.name}-*"

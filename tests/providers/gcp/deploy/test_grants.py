@@ -1,0 +1,144 @@
+"""What an app's IAM bindings grant on Google Cloud (`GcpProvider.grants`), read from the desired resources:
+for the shop and every test app that declares `uses=`, with and without an app service account: no wildcard
+permission, every resource named (the project-wide and pattern exceptions below, each with its reason), the
+narrowest role for each use (viewer for a state only read), and each grant traced back to a declared use, the
+function's own trigger or dead-letter topic; and every declaration honoured."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from portable_fn_gcp.deploy.desired import Target, dead_letter_topic, desired
+from portable_fn_gcp.deploy.naming import Names
+from portable_fn_gcp.provider import GcpProvider
+from portable_fn_gcp.settings import GcpSettings
+
+from portable_fn.app import App, load_app
+from portable_fn.deploy import Artifact
+from portable_fn.deploy.grants import Grant
+from portable_fn.runtime.channels import QUEUE
+from portable_fn.runtime.function import FunctionSpec
+from portable_fn.runtime.triggers import Http, Storage
+
+from ....grants_contract import untraced, unused
+
+REPO = Path(__file__).resolve().parents[4]
+APPS = [
+    REPO / "samples" / "shop",
+    REPO / "samples" / "telemetry",
+    REPO / "tests" / "apps" / "flow",
+    REPO / "tests" / "apps" / "emitter",
+    Path(__file__).with_name("apps") / "channels",
+    Path(__file__).with_name("apps") / "stateful",
+]
+PROJECT, REGION, STAGE = "p", "europe-west1", "dev"
+ACCOUNT = "app@p.iam.gserviceaccount.com"
+# Grants on the whole project, and why nothing narrower exists for them.
+PROJECT_WIDE = {
+    "roles/eventarc.eventReceiver": "Eventarc's receiver role is granted on the project only",
+    "roles/pubsub.publisher": "the Cloud Storage agent publishes to the topics Eventarc makes for storage triggers",
+}
+EVENTARC_SUBSCRIPTIONS = "the trigger's subscription is named by Eventarc when it makes it"
+
+Allowed = dict[tuple[str | None, str], tuple[frozenset[str], str]]
+
+
+def grants_of(app: App, account: str) -> list[Grant]:
+    artifact = Artifact(Path("/tmp/app.zip"), "ab" * 32, 1, 1)
+    target = Target(app, STAGE, Names(app.name, STAGE, PROJECT, REGION), artifact, GcpSettings(service_account=account))
+    return GcpProvider().grants(desired(target))
+
+
+def allowed(app: App, account: str) -> Allowed:
+    """What the app's declarations allow, built from the app alone (paths from `Names`, roles spelled here)."""
+    names = Names(app.name, STAGE, PROJECT, REGION)
+    out: Allowed = {}
+    if any(isinstance(s.trigger, Storage) for s in app.functions):
+        roles = {"roles/pubsub.publisher"} | ({"roles/eventarc.eventReceiver"} if account else set())
+        out[(None, f"projects/{PROJECT}")] = (frozenset(roles), "a storage trigger")
+    for spec in app.functions:
+        out.update(function_allowed(app, names, spec, account))
+    if not account:
+        return out
+    for state in app.states:
+        writes = any(u.writes for s in app.functions for u in app.options(s).uses if u.resource is state)
+        role = "roles/datastore.user" if writes else "roles/datastore.viewer"
+        out[(None, names.database_path(names.database(state.name)))] = (frozenset({role}), f"uses {state}")
+    for channel in app.channels:
+        out[(None, names.topic_path(names.topic(channel.name)))] = (frozenset({"roles/pubsub.publisher"}), "sends")
+    if any(c.kind == QUEUE for c in app.channels):
+        out[(None, names.queue_path(names.delay_queue))] = (frozenset({"roles/cloudtasks.enqueuer"}), "sends later")
+        token = (frozenset({"roles/iam.serviceAccountUser"}), "a delayed send's token")
+        out[(None, f"projects/-/serviceAccounts/{account}")] = token
+    return out
+
+
+def function_allowed(app: App, names: Names, spec: FunctionSpec, account: str) -> Allowed:
+    fn, trigger, options = spec.name, spec.trigger, app.options(spec)
+    service = f"{names.location}/services/{names.function_id(fn)}"
+    out: Allowed = {}
+    if (isinstance(trigger, Http) and trigger.public) or (trigger.is_event and account):
+        out[(fn, service)] = (frozenset({"roles/run.invoker"}), "its trigger")
+    if dead_letter := dead_letter_topic(names, spec, options):
+        out[(fn, names.topic_path(dead_letter))] = (frozenset({"roles/pubsub.publisher"}), "its dead-letter topic")
+        if options.max_attempts > 1:
+            subscriptions = f"projects/{PROJECT}/subscriptions/eventarc-{REGION}-{names.function_id(fn)}-*"
+            out[(fn, subscriptions)] = (frozenset({"roles/pubsub.subscriber"}), "its trigger's dead-letter policy")
+    return out
+
+
+@pytest.fixture(params=APPS, ids=lambda p: p.name)
+def app(request: pytest.FixtureRequest) -> App:
+    return load_app(request.param)
+
+
+@pytest.mark.parametrize("account", [ACCOUNT, ""], ids=["own-account", "default-account"])
+def test_every_grant_traces_to_a_declaration_and_names_its_resource(app: App, account: str) -> None:
+    grants = grants_of(app, account)
+    patterns = {g.resource: EVENTARC_SUBSCRIPTIONS for g in grants if "/subscriptions/eventarc-" in g.resource}
+    assert untraced(grants, allowed(app, account), patterns) == []
+    assert unused(grants, allowed(app, account)) == []
+    project_wide = [g for g in grants if g.resource == f"projects/{PROJECT}"]
+    assert [g.describe() for g in project_wide if g.role not in PROJECT_WIDE] == []
+
+
+def test_a_state_only_read_gets_the_viewer_role_on_its_database_alone() -> None:
+    app = load_app(Path(__file__).with_name("apps") / "stateful")
+    by_resource = {g.resource: g for g in grants_of(app, ACCOUNT) if g.resource.startswith("projects/p/databases/")}
+    roles = {resource: g.role for resource, g in by_resource.items()}
+    assert roles == {
+        "projects/p/databases/stateful-dev-orders": "roles/datastore.user",
+        "projects/p/databases/stateful-dev-audit": "roles/datastore.viewer",
+        "projects/p/databases/stateful-dev-pfn-idempotency": "roles/datastore.user",
+    }
+    viewer = by_resource["projects/p/databases/stateful-dev-audit"]
+    assert "datastore.entities.update" not in viewer.actions and "datastore.entities.get" in viewer.actions
+
+
+def test_the_shop_public_api_and_its_dead_letter_topics() -> None:
+    grants = grants_of(load_app(REPO / "samples" / "shop"), "")
+    fulfil = [g for g in grants if g.function == "fulfil"]
+    assert fulfil == [
+        Grant(
+            "fulfil",
+            "serviceAccount:PROJECT_NUMBER-compute@developer.gserviceaccount.com",
+            ("pubsub.topics.publish",),
+            "projects/p/topics/shop-dev-orders-dlq",
+            "roles/pubsub.publisher",
+        ),
+        Grant(
+            "fulfil",
+            "serviceAccount:service-PROJECT_NUMBER@gcp-sa-pubsub.iam.gserviceaccount.com",
+            ("pubsub.topics.publish",),
+            "projects/p/topics/shop-dev-orders-dlq",
+            "roles/pubsub.publisher",
+        ),
+        Grant(
+            "fulfil",
+            "serviceAccount:service-PROJECT_NUMBER@gcp-sa-pubsub.iam.gserviceaccount.com",
+            ("pubsub.snapshots.seek", "pubsub.subscriptions.consume", "pubsub.topics.attachSubscription"),
+            "projects/p/subscriptions/eventarc-europe-west1-shop-dev-fulfil-*",
+            "roles/pubsub.subscriber",
+        ),
+    ]

@@ -87,6 +87,12 @@ class AppConfig(BaseModel):
     # how many functions an emitted event may pass through before it is dead-lettered as a loop (runtime
     # default 16, `runtime.emit.DEFAULT_MAX_HOPS`)
     max_hops: int | None = Field(default=None, ge=1, le=1000)
+    # tags (labels on GCP) put on every resource the app deploys, beside portable-fn's own
+    tags: dict[str, str] = Field(default_factory=dict)
+    # expected traffic per function, for `portable-fn cost` (read by `portable_fn.cost`)
+    traffic: dict[str, Any] = Field(default_factory=dict)
+    # the team's rules and waivers, for `portable-fn check` (read by `portable_fn.policy`)
+    policy: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("app")
     @classmethod

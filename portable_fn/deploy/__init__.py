@@ -15,7 +15,7 @@ from __future__ import annotations
 from .appliers import Applier, ApplyContext
 from .deployer import Deployer
 from .executor import DryRunExecutor, ExecutionReport, Executor, Settling, Waits, while_settling
-from .models import Artifact, RemoteState, Resource
+from .models import Artifact, DeployTarget, RemoteState, Resource
 from .planner import CREATE, DELETE, UPDATE, Plan, Step, make_plan
 
 __all__ = [
@@ -25,6 +25,7 @@ __all__ = [
     "Applier",
     "ApplyContext",
     "Artifact",
+    "DeployTarget",
     "Deployer",
     "DryRunExecutor",
     "ExecutionReport",

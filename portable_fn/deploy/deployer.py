@@ -21,7 +21,7 @@ from .executor import Appliers, Executor
 
 if TYPE_CHECKING:
     from ..app import App
-    from .models import Artifact, RemoteState, Resource
+    from .models import Artifact, DeployTarget, RemoteState, Resource
 
 Client = TypeVar("Client")
 Names = TypeVar("Names")
@@ -70,6 +70,11 @@ class Deployer(Generic[Client, Names]):
         return Executor(app.name, stage, self.appliers(app, stage), provider=self.provider, explain=self.explain)
 
     def outputs(self, app: App, stage: str, remote: RemoteState) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def target(self) -> DeployTarget:
+        """The account / project / subscription and region this deployer acts on, and as whom (asks the
+        cloud who is calling; no change)."""
         raise NotImplementedError
 
     def explain(self, exc: BaseException) -> str | None:

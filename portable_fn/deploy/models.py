@@ -92,3 +92,23 @@ class Artifact:
 
     def to_dict(self) -> dict[str, Any]:
         return {"path": str(self.path), "sha256": self.sha256, "size": self.size, "files": self.files}
+
+
+@dataclass(frozen=True)
+class DeployTarget:
+    """Where a provider's deploy acts and as whom, as the cloud says: `scope` names what `scope_id` is
+    ("account" on AWS, "project" on GCP, "subscription" on Azure, "directory" locally), `principal` the
+    identity making the calls (an IAM role ARN, a service account, an Azure object id), when known."""
+
+    provider: str
+    scope: str
+    scope_id: str
+    region: str
+    principal: str | None = None
+
+    def describe(self) -> str:
+        """One line for `plan` and `deploy`: "aws account 123456789012, region eu-west-1"."""
+        return f"{self.provider} {self.scope} {self.scope_id}, region {self.region}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)

@@ -26,7 +26,7 @@ from .runtime.outcomes import ACK
 
 if TYPE_CHECKING:
     from .app import App
-    from .deploy import Artifact, Deployer, Executor, RemoteState, Resource
+    from .deploy import Artifact, Deployer, DeployTarget, Executor, RemoteState, Resource
     from .deploy.grants import Grant
     from .logread import LogEntry
     from .runtime.function import FunctionSpec
@@ -101,6 +101,10 @@ class Provider:
     def outputs(self, app: App, stage: str, remote: RemoteState) -> dict[str, Any]:
         """URLs, ARNs and names a user needs after a deploy."""
         return self.deployer.outputs(app, stage, remote)
+
+    def target(self) -> DeployTarget:
+        """The account / project / subscription and region deploy acts on, and as whom (the deployer's)."""
+        return self.deployer.target()
 
     def explain(self, exc: BaseException) -> str | None:
         """What a cloud error means and what to do about it, when the provider can tell (no credentials,

@@ -22,6 +22,7 @@ A state store of the local cloud is the SQLite file `<local cloud>/states/<app>-
 from __future__ import annotations
 
 import contextlib
+import getpass
 import json
 import os
 import sqlite3
@@ -33,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 from ..deploy.appliers import Applier, ApplyContext
 from ..deploy.deployer import Deployer
 from ..deploy.executor import Appliers, Progress
-from ..deploy.models import Artifact, RemoteState, Resource
+from ..deploy.models import Artifact, DeployTarget, RemoteState, Resource
 from ..packaging import app_files, runtime_files, write_zip
 from ..provider import DeadLetterEntry, Provider
 from ..runtime.cloudevent import CloudEvent
@@ -42,12 +43,14 @@ from ..runtime.function import FunctionSpec
 from ..runtime.resources import WRITE
 from ..runtime.state_sqlite import SqliteBackend
 from ..runtime.triggers import Http, Queue, Schedule, Storage, Topic
+from .audit import LocalAuditStore
 from .settings import LocalSettings
 
 if TYPE_CHECKING:
     from ..app import App
 
 MANIFEST = "portable_fn_manifest.json"
+LOCAL_CLOUD = Path(".portable-fn", "local-cloud")  # in the app's directory, unless `state_dir` says elsewhere
 
 
 @dataclass(frozen=True)
@@ -202,7 +205,16 @@ class LocalDeployer(Deployer["LocalCloud", LocalNames]):
 
     def state_dir(self, app: App) -> Path:
         configured = self.settings.get("state_dir") or os.environ.get("PORTABLE_FN_LOCAL_CLOUD")
-        return Path(configured) if configured else app.root / ".portable-fn" / "local-cloud"
+        return Path(configured) if configured else app.root / LOCAL_CLOUD
+
+    def audit_store(self, app: App, stage: str) -> LocalAuditStore:
+        """The app and stage's audit records, in the local cloud's `audit.jsonl` (`portable_fn.audit`)."""
+        return LocalAuditStore(self.state_dir(app), app.name, stage)
+
+    def target(self) -> DeployTarget:
+        """The local cloud's directory (relative to the app's when not configured), as this OS user."""
+        configured = self.settings.get("state_dir") or os.environ.get("PORTABLE_FN_LOCAL_CLOUD")
+        return DeployTarget(self.provider, "directory", str(configured or LOCAL_CLOUD), "local", os_user())
 
     def names(self, app: App, stage: str) -> LocalNames:
         return LocalNames(app.name, stage)
@@ -270,6 +282,14 @@ class LocalDeployer(Deployer["LocalCloud", LocalNames]):
             out["functions"][spec.name] = entry
         out["serve"] = f"portable-fn dev {app.root}"
         return out
+
+
+def os_user() -> str | None:
+    """The name of the user running this process, None when the system cannot say (no passwd entry)."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return None
 
 
 def manifest(app: App) -> dict[str, Any]:

@@ -31,7 +31,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from portable_fn.config import typed_settings
-from portable_fn.deploy import Artifact, Deployer, RemoteState, Resource
+from portable_fn.deploy import Artifact, Deployer, DeployTarget, RemoteState, Resource
 from portable_fn.deploy.executor import Appliers
 from portable_fn.runtime.channels import Channel, locator_env
 from portable_fn.runtime.errors import ConfigError, UnsupportedTriggerError
@@ -132,6 +132,11 @@ class AwsDeployer(Deployer[AwsClient, Names]):
 
     def outputs(self, app: App, stage: str, remote: RemoteState) -> dict[str, Any]:
         return outputs(app, stage, remote, self.names(app, stage), self.arns())
+
+    def target(self) -> DeployTarget:
+        """The account and region deploy acts on, and the caller's ARN (STS GetCallerIdentity)."""
+        account, arn = self.client.caller()
+        return DeployTarget(self.provider, "account", account, self.client.region, arn)
 
 
 def check_channels(app: App) -> None:

@@ -140,6 +140,12 @@ class AwsClient:
             self._account = str(self.sts.get_caller_identity()["Account"])
         return self._account
 
+    def caller(self) -> tuple[str, str]:
+        """The account id and the ARN of the identity making the calls (STS GetCallerIdentity)."""
+        identity = self.sts.get_caller_identity()
+        self._account = str(identity["Account"])
+        return self._account, str(identity["Arn"])
+
     @property
     def partition(self) -> str:
         return str(self.session.get_partition_for_region(self.region))

@@ -51,12 +51,14 @@ triggers a subscription on the storage account's system topic (see `desired`).
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from portable_fn.config import typed_settings
-from portable_fn.deploy import Artifact, Deployer, RemoteState, Resource
+from portable_fn.deploy import Artifact, Deployer, DeployTarget, RemoteState, Resource
 from portable_fn.deploy.executor import Appliers
 from portable_fn.runtime.errors import ConfigError
 
@@ -235,6 +237,30 @@ class AzureDeployer(Deployer[AzureClient, Names]):
 
     def outputs(self, app: App, stage: str, remote: RemoteState) -> dict[str, Any]:
         return outputs(app, stage, remote, self.names(app, stage), self.location())
+
+    def target(self) -> DeployTarget:
+        """The subscription and location deploy acts on, and who the credential's ARM token names."""
+        principal = principal_of(self.client.credential)
+        return DeployTarget(self.provider, "subscription", self.subscription(), self.location(), principal)
+
+
+ARM_SCOPE = "https://management.azure.com/.default"  # what the management clients ask tokens for
+
+
+def principal_of(credential: Any) -> str | None:
+    """Who an ARM access token of `credential` names: the user's `upn`, else the application's `appid`
+    (a service principal or managed identity), else the object id `oid`; None when the token is not a JWT
+    or names none. The payload is only decoded, not verified: it is the token the SDK will send anyway."""
+    token = str(credential.get_token(ARM_SCOPE).token)
+    try:
+        payload = token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (IndexError, ValueError):
+        return None
+    if not isinstance(claims, dict):
+        return None
+    found = next((claims[k] for k in ("upn", "unique_name", "appid", "oid") if claims.get(k)), None)
+    return str(found) if found is not None else None
 
 
 def required(key: str, value: str | None, env: str | None, example: str) -> str:

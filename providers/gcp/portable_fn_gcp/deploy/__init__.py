@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any
 from google.auth.credentials import Credentials
 
 from portable_fn.config import typed_settings
-from portable_fn.deploy import Artifact, Deployer, RemoteState, Resource
+from portable_fn.deploy import Artifact, Deployer, DeployTarget, RemoteState, Resource
 from portable_fn.deploy.executor import Appliers
 from portable_fn.runtime.errors import ConfigError, UnsupportedTriggerError
 from portable_fn.runtime.triggers import Queue, Schedule
@@ -143,6 +143,32 @@ class GcpDeployer(Deployer[GcpClient, Names]):
 
     def outputs(self, app: App, stage: str, remote: RemoteState) -> dict[str, Any]:
         return outputs(app, stage, remote, self.names(app, stage))
+
+    def target(self) -> DeployTarget:
+        """The project and region deploy acts on (the settings, else the environment), and the account
+        of the credentials given or found by google-auth when it names one."""
+        project = required("project", self.config.project, "GOOGLE_CLOUD_PROJECT", "CLOUDSDK_CORE_PROJECT")
+        region = required("region", self.config.region, "CLOUDSDK_FUNCTIONS_REGION")
+        return DeployTarget(self.provider, "project", project, region, principal_of(self.credentials))
+
+
+def principal_of(credentials: Credentials | None) -> str | None:
+    """The service account's email, or the user's account, of `credentials` (else of what google-auth
+    finds); None when they do not say (anonymous, a metadata server's "default", none found). Nothing is
+    refreshed or fetched: this reads what the credentials already hold."""
+    if credentials is None:
+        import google.auth
+        from google.auth.exceptions import DefaultCredentialsError
+
+        try:
+            credentials, _ = google.auth.default()
+        except DefaultCredentialsError:
+            return None
+    for attribute in ("service_account_email", "account"):
+        value = getattr(credentials, attribute, None)
+        if isinstance(value, str) and value and value != "default":
+            return value
+    return None
 
 
 def required(key: str, value: str | None, *variables: str) -> str:

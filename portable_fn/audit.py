@@ -1,0 +1,329 @@
+"""The audit trail: who deployed or removed what, where, when, and how it ended.
+
+`record` writes one `AuditRecord` per `deploy` or `remove` to the stage's audit store, which the provider's
+deployer opens (`KeepsAudit.audit_store`: an S3 bucket, a Cloud Storage bucket, a blob container, a local
+JSON-lines file), as a new object that is never overwritten, and then tags the stage's anchor resource with
+the last record's digest, commit and time (`pfn-audit-*`). `history` reads the records back, newest first.
+
+A record names the plan by its digest (SHA-256 of its canonical JSON) and lists each step's action, kind,
+name and the names of the fields it changes: never a value, so no environment value or secret reaches it.
+A record that cannot be written is kept under `.portable-fn/audit/` in the app's directory, and
+`resend` (`portable-fn history --resend`) writes it later.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import subprocess
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from .runtime.errors import DeployError, ProviderError
+
+if TYPE_CHECKING:
+    from .app import App
+    from .deploy import Artifact, DeployTarget, Plan
+    from .provider import Provider
+
+__all__ = [
+    "PREFIX",
+    "TAG_AT",
+    "TAG_COMMIT",
+    "TAG_DIGEST",
+    "AuditRecord",
+    "AuditStore",
+    "KeepsAudit",
+    "RecordExists",
+    "history",
+    "plan_digest",
+    "record",
+    "resend",
+]
+
+PREFIX = "pfn-audit"  # the folder (key prefix, container) records are kept under
+TAG_DIGEST, TAG_COMMIT, TAG_AT = f"{PREFIX}-digest", f"{PREFIX}-commit", f"{PREFIX}-at"
+SUCCEEDED, FAILED = "succeeded", "failed"
+VERSION = 1  # of the record's JSON
+
+
+class RecordExists(Exception):
+    """A store refused to write a record because one of that name exists (its conditional put failed)."""
+
+
+class AuditStore(Protocol):
+    """Where one app and stage keep their records, opened by the provider's deployer."""
+
+    @property
+    def where(self) -> str:
+        """The store as a user finds it ("s3://bucket/pfn-audit/app/stage/")."""
+        ...
+
+    def append(self, name: str, body: bytes) -> str:
+        """Write a new record `name` (made if the store does not exist yet); never overwrites one: raise
+        `RecordExists` instead. Return where it was written."""
+        ...
+
+    def read(self) -> list[bytes]:
+        """Every record's body, in any order (none when the store does not exist)."""
+        ...
+
+    def mark(self, tags: Mapping[str, str]) -> str | None:
+        """Put `tags` on the stage's anchor resource, keeping its other tags; return what was tagged, None
+        when this provider has no anchor to tag."""
+        ...
+
+
+@runtime_checkable
+class KeepsAudit(Protocol):
+    """A deployer that keeps an audit trail."""
+
+    def audit_store(self, app: App, stage: str) -> AuditStore: ...
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    """One deploy or remove, as written to the store (`to_dict`); `location` and `notes` say where this run
+    wrote it and what did not work (the tags), and are not part of the record."""
+
+    app: str
+    stage: str
+    provider: str
+    verb: str  # "deploy" or "remove"
+    at: str  # when it ended, UTC, ISO 8601 with microseconds and a Z
+    principal: str | None  # who, as the cloud says (`DeployTarget.principal`)
+    target: dict[str, Any] | None  # `DeployTarget.to_dict()`
+    digest: str | None  # SHA-256 of the plan's canonical JSON; None when it failed before planning
+    summary: str  # the plan's summary ("2 to create, ...")
+    changes: tuple[dict[str, Any], ...]  # each step: action, kind, name, fields (names only)
+    commit: str | None  # the app directory's git commit
+    dirty: bool | None  # whether the work tree differed from it (None: not in a git work tree)
+    packages: dict[str, str]  # "artifact" and, per function zip, the function's name -> SHA-256
+    waivers: tuple[dict[str, Any], ...]  # the policy waivers that applied, as the caller gave them
+    outcome: str  # "succeeded" or "failed"
+    error: str | None = None  # the error's first line, when it failed
+    version: int = VERSION
+    location: str | None = field(default=None, compare=False)
+    notes: tuple[str, ...] = field(default=(), compare=False)
+
+    @property
+    def name(self) -> str:
+        """The record's file name: `<UTC time>-<digest12>.json`, so names sort by time."""
+        stamp = self.at.replace("-", "").replace(":", "")
+        return f"{stamp}-{(self.digest or 'noplan')[:12]}.json"
+
+    def to_dict(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        del out["location"], out["notes"]
+        return out
+
+    def body(self) -> bytes:
+        return (json.dumps(self.to_dict(), sort_keys=True, indent=1) + "\n").encode()
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> AuditRecord:
+        known = {f.name for f in dataclasses.fields(cls)} - {"location", "notes"}
+        given = {k: v for k, v in data.items() if k in known}
+        given["changes"] = tuple(given.get("changes") or ())
+        given["waivers"] = tuple(given.get("waivers") or ())
+        return cls(**given)
+
+    def tags(self) -> dict[str, str]:
+        """The anchor's tags: values every cloud accepts, GCP's label rules included ([a-z0-9_-], 63)."""
+        commit = (self.commit or "none")[:12] + ("-dirty" if self.dirty else "")
+        stamp = self.at.split(".")[0].replace("-", "").replace(":", "").lower() + "z"
+        return {TAG_DIGEST: (self.digest or "noplan")[:12], TAG_COMMIT: commit, TAG_AT: stamp}
+
+    def line(self) -> dict[str, str]:
+        """The columns `portable-fn history` shows."""
+        return {
+            "when": self.at.split(".")[0].replace("T", " ") + "Z",
+            "verb": self.verb,
+            "who": self.principal or "-",
+            "digest": (self.digest or "-")[:12],
+            "commit": (self.commit or "-")[:12] + ("+" if self.dirty else ""),
+            "changes": self.summary,
+            "outcome": self.outcome if self.error is None else f"{self.outcome}: {self.error}",
+        }
+
+
+# -- the two calls the pipeline makes ----------------------------------------------------------------------
+def record(
+    provider: Provider,
+    app: App,
+    stage: str,
+    verb: str,
+    plan: Plan | None,
+    artifact: Artifact | None,
+    waivers: Iterable[Mapping[str, Any]] = (),
+    error: BaseException | None = None,
+    target: DeployTarget | None = None,
+) -> AuditRecord:
+    """Write the record of a `deploy` or `remove` of `app` to `stage` that ended with `error` (None: it
+    succeeded), then tag the stage's anchor. `target` saves asking the cloud again who is calling. A failure
+    to tag is a note on the returned record; a failure to write the record is a DeployError saying the change
+    happened, where the record is kept and how to send it."""
+    store = _store(provider, app, stage)
+    notes: list[str] = []
+    if target is None:
+        target, note = _target(provider)
+        notes += [note] if note else []
+    made = _made(provider, app, stage, verb, plan, artifact, waivers, error, target)
+    location = _append(provider, app, stage, store, made)
+    try:
+        tagged = store.mark(made.tags())
+    except Exception as exc:  # the record is what counts; the tags are a convenience
+        notes.append(f"The audit tags were not set ({_first_line(exc)}); the record is in {location}.")
+    else:
+        notes += [] if tagged else [f"{provider.name} has no resource to tag with the audit digest."]
+    return dataclasses.replace(made, location=location, notes=tuple(notes))
+
+
+def history(provider: Provider, app: App, stage: str) -> list[AuditRecord]:
+    """Every record of `app` in `stage` on `provider`, newest first."""
+    store = _store(provider, app, stage)
+    records = [AuditRecord.from_dict(json.loads(body)) for body in store.read()]
+    return sorted(records, key=lambda r: (r.at, r.name), reverse=True)
+
+
+def resend(provider: Provider, app: App, stage: str) -> list[str]:
+    """Write the records kept in the app's directory because writing them failed; return where each went."""
+    store, written = _store(provider, app, stage), []
+    for path in sorted(_pending_dir(app, provider.name, stage).glob("*.json")):
+        try:
+            written.append(store.append(path.name, path.read_bytes()))
+        except RecordExists:
+            written.append(f"{store.where}{path.name} (already there)")
+        path.unlink()
+    return written
+
+
+# -- what a record holds ---------------------------------------------------------------------------------
+def plan_digest(plan: Plan) -> str:
+    """SHA-256 of the plan's canonical JSON (sorted keys, no spaces)."""
+    canonical = json.dumps(plan.to_dict(), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def changes(plan: Plan) -> tuple[dict[str, Any], ...]:
+    """Each step's action, kind, name and changed field names: no value of any field."""
+    return tuple(
+        {"action": s.action, "kind": s.resource.kind, "name": s.resource.name, "fields": list(s.changes)}
+        for s in plan.steps
+    )
+
+
+def packages(artifact: Artifact | None) -> dict[str, str]:
+    """The artifact's SHA-256 and, when it was packaged one zip per function, each zip's."""
+    if artifact is None:
+        return {}
+    zips = artifact.to_dict().get("zips") or {}
+    return {"artifact": artifact.sha256, **{name: str(z["sha256"]) for name, z in sorted(zips.items())}}
+
+
+def git_state(directory: Path) -> tuple[str | None, bool | None]:
+    """The commit checked out in the git work tree holding `directory` and whether anything in `directory`
+    differs from it (untracked files included, portable-fn's own `.portable-fn` folder not); (None, None)
+    outside a work tree or without git."""
+    try:
+        commit = _git(directory, "rev-parse", "--verify", "HEAD")
+        status = _git(directory, "status", "--porcelain", "--", ".", ":(exclude).portable-fn")
+    except (OSError, subprocess.CalledProcessError):
+        return None, None
+    return commit, bool(status)
+
+
+def _git(directory: Path, *args: str) -> str:
+    done = subprocess.run(["git", *args], cwd=directory, capture_output=True, text=True, check=True, timeout=30)
+    return done.stdout.strip()
+
+
+def _made(
+    provider: Provider,
+    app: App,
+    stage: str,
+    verb: str,
+    plan: Plan | None,
+    artifact: Artifact | None,
+    waivers: Iterable[Mapping[str, Any]],
+    error: BaseException | None,
+    target: DeployTarget | None,
+) -> AuditRecord:
+    commit, dirty = git_state(app.root)
+    return AuditRecord(
+        app=app.name,
+        stage=stage,
+        provider=provider.name,
+        verb=verb,
+        at=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        principal=target.principal if target else None,
+        target=target.to_dict() if target else None,
+        digest=plan_digest(plan) if plan is not None else None,
+        summary=plan.summary() if plan is not None else "no plan",
+        changes=changes(plan) if plan is not None else (),
+        commit=commit,
+        dirty=dirty,
+        packages=packages(artifact),
+        waivers=tuple(dict(w) for w in waivers),
+        outcome=FAILED if error is not None else SUCCEEDED,
+        error=_first_line(error) if error is not None else None,
+    )
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return (text[0] if text else type(exc).__name__)[:500]
+
+
+# -- the store ---------------------------------------------------------------------------------------------
+def _store(provider: Provider, app: App, stage: str) -> AuditStore:
+    deployer = provider.deployer
+    if not isinstance(deployer, KeepsAudit):
+        raise ProviderError(
+            f"Provider {provider.name!r} keeps no audit trail: its deployer has no `audit_store`. "
+            "Use --provider aws, gcp, azure or local."
+        )
+    return deployer.audit_store(app, stage)
+
+
+def _target(provider: Provider) -> tuple[DeployTarget | None, str | None]:
+    try:
+        return provider.target(), None
+    except Exception as exc:
+        return None, f"Who made the change is not recorded: asking {provider.name} failed ({_first_line(exc)})."
+
+
+def _append(provider: Provider, app: App, stage: str, store: AuditStore, made: AuditRecord) -> str:
+    """Write `made`, under a name with a counter should one of its name exist; on failure keep it in the app's
+    directory and raise a DeployError saying how to send it."""
+    body = made.body()
+    try:
+        return _append_new(store, made.name, body)
+    except Exception as exc:
+        kept = _pending_dir(app, provider.name, stage) / made.name
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        kept.write_bytes(body)
+        raise DeployError(
+            f"The {made.verb} of {app.name!r} (stage {stage!r}) on {provider.name} {made.outcome}, but its audit "
+            f"record was not written to {store.where}: {_first_line(exc)}. The record is kept in {kept}; once "
+            f"that is fixed, run `portable-fn history --provider {provider.name} --stage {stage} --resend` "
+            "to write it."
+        ) from exc
+
+
+def _append_new(store: AuditStore, name: str, body: bytes) -> str:
+    stem = name.removesuffix(".json")
+    for attempt in range(10):
+        try:
+            return store.append(f"{stem}-{attempt}.json" if attempt else name, body)
+        except RecordExists:
+            continue
+    raise RecordExists(f"records named {stem}*.json exist already")
+
+
+def _pending_dir(app: App, provider: str, stage: str) -> Path:
+    return app.root / ".portable-fn" / "audit" / provider / stage

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from .app import App
     from .deploy import Artifact, Deployer, DeployTarget, Executor, RemoteState, Resource
     from .deploy.grants import Grant
+    from .export import Export
     from .logread import LogEntry
     from .runtime.function import FunctionSpec
 
@@ -50,6 +51,7 @@ class Provider:
 
     name = ""
     settings_model: type[BaseModel] | None = None
+    export_formats: tuple[str, ...] = ()  # what `export` writes ("cloudformation", "terraform")
 
     def __init__(self, settings: dict[str, Any] | None = None, endpoint_url: str | None = None) -> None:
         given = dict(settings or {})
@@ -136,6 +138,13 @@ class Provider:
         """What the `desired` resources grant: each principal's actions on each resource, as
         `portable_fn.deploy.grants.Grant`s (none for a provider that grants nothing)."""
         return []
+
+    def export(self, app: App, stage: str, artifact: Artifact, fmt: str) -> Export:
+        """The app's `desired` resources for `stage` as infrastructure as code in `fmt` (one of
+        `export_formats`), for `portable-fn export`; what cannot be exported is in the export's notes."""
+        from .export import unsupported_format
+
+        raise unsupported_format(self.name, fmt, self.export_formats)
 
     def plan_notes(self, app: App, stage: str) -> list[str]:
         """What this provider adjusts in what the app declares, one line each, printed by `plan` and

@@ -1,0 +1,39 @@
+"""Read `main.tf` back with python-hcl2 into the Terraform JSON shape `portable_fn.export.hcl` renders from."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import hcl2
+from hcl2.utils import SerializationOptions
+
+OPTIONS = SerializationOptions(with_comments=False, explicit_blocks=False, strip_string_quotes=True)
+LABELS = {"terraform": 0, "locals": 0, "provider": 1, "variable": 1, "output": 1, "module": 1, "resource": 2, "data": 2}
+
+
+def parse(text: str) -> dict[str, Any]:
+    """HCL text as a Terraform JSON document: top-level blocks merged, comments dropped (python-hcl2 undoes
+    string escapes itself)."""
+    parsed = hcl2.loads(text, serialization_options=OPTIONS)
+    document: dict[str, Any] = {}
+    for block_type, blocks in parsed.items():
+        for block in blocks:
+            _merge(document.setdefault(block_type, {}), block, LABELS[block_type])
+    return document
+
+
+def without_comments(value: Any) -> Any:
+    """A document as the parser sees it: the "//" comment keys left out."""
+    if isinstance(value, dict):
+        return {k: without_comments(v) for k, v in value.items() if k != "//"}
+    if isinstance(value, list):
+        return [without_comments(v) for v in value]
+    return value
+
+
+def _merge(into: dict[str, Any], block: dict[str, Any], depth: int) -> None:
+    if depth == 0:
+        into.update(block)
+        return
+    for label, inner in block.items():
+        _merge(into.setdefault(label, {}), inner, depth - 1)

@@ -1,0 +1,477 @@
+"""The app's Google Cloud resources as a Terraform document for hashicorp/google: `portable-fn export --provider gcp
+--format terraform`.
+
+Built from the same `desired` resources `plan` and `deploy` use, one exporter per resource type (`EXPORTERS`;
+a type without one is an error, so a new kind of resource cannot be left out unnoticed). The document is plain
+values in the shape of Terraform's JSON syntax (`portable_fn.export.hcl` writes it as `main.tf`); a resource
+refers to another of the document by a Terraform reference (`${google_pubsub_topic.orders.id}`), never by its
+literal path, so Terraform orders them itself.
+
+What Terraform is given differently from deploy, or not at all, is said in the notes:
+
+- the source zip: deploy uploads it through Cloud Functions' `generateUploadUrl` (Google's own upload
+  bucket); Terraform cannot, so the document declares a bucket for it, `<project>-<app>-<stage>-pfn-sources`,
+  and the zip as an object named after its SHA-256 (a new zip is a new object, which redeploys the functions);
+- a dead-letter route's policy on the Pub/Sub subscription Eventarc makes for a trigger: Eventarc names that
+  subscription only once it exists, so no Terraform resource can hold it; the note gives the gcloud command,
+  and the trigger's name is an output;
+- the Cloud Storage service agent's project-wide grant, which deploy never revokes, is destroyed with the rest
+  by `terraform destroy`.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from portable_fn.deploy import Artifact, Resource
+from portable_fn.runtime.errors import DeployError
+
+from ..settings import GcpSettings
+from ..state import EXPIRES_AT
+from .appliers import ACK_DEADLINE_S
+from .naming import LABEL_SOURCE, STATE_COLLECTION, Names, fit, label_value, labels
+from .resources import (
+    Bucket,
+    DeadLetterRoute,
+    DeadLetterSubscription,
+    DelayQueue,
+    EnqueuerGrant,
+    EventReceiverGrant,
+    Function,
+    PublicInvoker,
+    PublisherGrant,
+    SchedulerJob,
+    StateDatabase,
+    StateGrant,
+    StorageAgentGrant,
+    TokenGrant,
+    Topic,
+    TriggerInvoker,
+)
+
+if TYPE_CHECKING:
+    from portable_fn.app import App
+
+PROVIDER = {"source": "hashicorp/google", "version": "~> 6.50"}  # the release its schema was checked against
+Document = dict[str, Any]
+Body = dict[str, Any]
+COMMENT = "//"
+PUBLISHER = "roles/pubsub.publisher"
+_NOT_IDENTIFIER = re.compile(r"[^a-z0-9_]+")
+ROUTE_NOTE = "gcp: the dead-letter and retry policies of the Pub/Sub subscription"
+
+
+@dataclass
+class TerraformGcp:
+    """The document being built: resources and data sources by type and label, outputs, notes, and the
+    literal paths of what is in it (`ids`), so a value naming one becomes a reference."""
+
+    app: App
+    stage: str
+    names: Names
+    artifact: Artifact
+    artifact_file: str
+    settings: GcpSettings
+    resources: dict[str, dict[str, Body]] = field(default_factory=dict)
+    data: dict[str, dict[str, Body]] = field(default_factory=dict)
+    outputs: dict[str, Body] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    ids: dict[str, str] = field(default_factory=dict)  # literal path -> its reference
+    labels_of: dict[tuple[str, str], str] = field(default_factory=dict)  # (Terraform type, name) -> its label
+
+    def label(self, tf_type: str, name: str) -> str:
+        """The Terraform label of `name` among `tf_type`'s: its `<app>-<stage>-` prefix dropped, in snake case,
+        with a short hash when another name folds to the same; the same label every time it is asked."""
+        if (tf_type, name) in self.labels_of:
+            return self.labels_of[(tf_type, name)]
+        short = name.removeprefix(f"{self.names.prefix}-") or name
+        label = _NOT_IDENTIFIER.sub("_", short.lower()).strip("_") or "app"
+        label = label if label[0].isalpha() else f"r_{label}"
+        if label in {taken for (kind, _), taken in self.labels_of.items() if kind == tf_type}:
+            label = f"{label}_{hashlib.sha256(name.encode()).hexdigest()[:6]}"
+        self.labels_of[(tf_type, name)] = label
+        return label
+
+    def add(self, tf_type: str, name: str, body: Body, what: str = "") -> str:
+        """Declare a resource; return its reference stem (`type.label`)."""
+        label = self.label(tf_type, name)
+        self.resources.setdefault(tf_type, {})[label] = {COMMENT: [what], **body} if what else body
+        return f"{tf_type}.{label}"
+
+    def source(self, tf_type: str, label: str) -> str:
+        """A data source with no arguments (the project, its agents and default account); its reference stem."""
+        self.data.setdefault(tf_type, {})[label] = {}
+        return f"data.{tf_type}.{label}"
+
+    def ref(self, value: str) -> str:
+        """`value` with a path of the document replaced by its reference (also as the start of a longer path)."""
+        for path, reference in self.ids.items():
+            if value == path or value.startswith(f"{path}/"):
+                return reference + value[len(path) :]
+        return value
+
+    def resource_labels(self, **extra: str) -> dict[str, str]:
+        """The app's own tags (folded as Google takes labels) under portable-fn's app and stage labels."""
+        own = {label_value(k): label_value(v) for k, v in self.app.config.tags.items()}
+        return {**own, **labels(self.names.app, self.names.stage), **extra}
+
+    def member_of(self, account: str) -> str:
+        """`serviceAccount:<account>`, or Google's default compute account when the app names none."""
+        if account:
+            return f"serviceAccount:{account}"
+        default = self.source("google_compute_default_service_account", "default")
+        return f"serviceAccount:${{{default}.email}}"
+
+
+def terraform_document(
+    app: App,
+    stage: str,
+    desired: list[Resource],
+    artifact: Artifact,
+    *,
+    names: Names,
+    settings: GcpSettings | None = None,
+    artifact_file: str = "",
+) -> tuple[Document, list[str]]:
+    """The Terraform document of `desired` (`provider.desired(app, stage, artifact)`) and its notes. The zip
+    is read from `artifact_file`, relative to the document (default: the artifact's file name)."""
+    doc = TerraformGcp(app, stage, names, artifact, artifact_file or artifact.path.name, settings or GcpSettings())
+    _register_ids(doc, desired)
+    if any(isinstance(r, Function) for r in desired):
+        _source_zip(doc)
+    for resource in desired:
+        exporter = EXPORTERS.get(type(resource))
+        if exporter is None:
+            raise DeployError(
+                f"Exporting {app.name!r} to Terraform for gcp: resources of kind {resource.kind!r} have no exporter. "
+                "Add one to portable_fn_gcp.deploy.export.EXPORTERS (or a note saying why it cannot be exported)."
+            )
+        exporter(doc, resource)
+    return _document(doc), doc.notes
+
+
+def _document(doc: TerraformGcp) -> Document:
+    document: Document = {
+        "terraform": {"required_providers": [{"google": dict(PROVIDER)}]},
+        "provider": {"google": {"project": doc.names.project, "region": doc.names.region}},
+    }
+    if doc.data:
+        document["data"] = doc.data
+    document["resource"] = doc.resources
+    if doc.outputs:
+        document["output"] = doc.outputs
+    return document
+
+
+def _register_ids(doc: TerraformGcp, desired: list[Resource]) -> None:
+    """The paths others name these kinds by, as references, before any body is built."""
+    names = doc.names
+    kinds: dict[type[Resource], tuple[str, Callable[[str], str]]] = {
+        Topic: ("google_pubsub_topic", names.topic_path),
+        DelayQueue: ("google_cloud_tasks_queue", names.queue_path),
+        StateDatabase: ("google_firestore_database", names.database_path),
+    }
+    for resource in desired:
+        if type(resource) in kinds:
+            tf_type, path = kinds[type(resource)]
+            doc.ids[path(resource.name)] = f"${{{tf_type}.{doc.label(tf_type, resource.name)}.id}}"
+
+
+def _source_zip(doc: TerraformGcp) -> None:
+    names = doc.names
+    bucket = doc.add(
+        "google_storage_bucket",
+        f"{names.prefix}-pfn-sources",
+        {
+            "name": fit(f"{names.project}-{names.prefix}-pfn-sources".lower(), 63),
+            "location": names.region,
+            "uniform_bucket_level_access": True,
+            "public_access_prevention": "enforced",
+            "labels": doc.resource_labels(),
+        },
+        "The functions' source zips (deploy uploads through generateUploadUrl instead)",
+    )
+    doc.add(
+        "google_storage_bucket_object",
+        f"{names.prefix}-source",
+        {
+            "name": f"{names.prefix}/{doc.artifact.sha256}.zip",
+            "bucket": f"${{{bucket}.name}}",
+            "source": f"${{path.module}}/{doc.artifact_file}",
+        },
+        "The source zip, named after its SHA-256: a new zip is a new object, and redeploys the functions",
+    )
+    doc.notes.append(
+        f"gcp: deploy uploads the source zip through Cloud Functions' generateUploadUrl; Terraform uploads it to a "
+        f"bucket of its own, {fit(f'{names.project}-{names.prefix}-pfn-sources'.lower(), 63)}, declared in main.tf."
+    )
+
+
+def _topic(doc: TerraformGcp, topic: Topic) -> None:
+    body = {"name": topic.name, "labels": doc.resource_labels()}
+    doc.add("google_pubsub_topic", topic.name, body, f"portable-fn {topic.kind} {topic.name}")
+
+
+def _publisher(doc: TerraformGcp, grant: PublisherGrant) -> None:
+    body = {"topic": doc.ref(grant.topic), "role": grant.role, "member": grant.member}
+    doc.add("google_pubsub_topic_iam_member", grant.name, body, f"portable-fn {grant.kind}")
+
+
+def _delay_queue(doc: TerraformGcp, queue: DelayQueue) -> None:
+    body = {"name": queue.name, "location": doc.names.region}
+    doc.add("google_cloud_tasks_queue", queue.name, body, f"portable-fn {queue.kind}: delayed sends to queues")
+
+
+def _enqueuer(doc: TerraformGcp, grant: EnqueuerGrant) -> None:
+    queue = doc.ref(doc.names.queue_path(grant.name)).replace(".id}", ".name}")
+    body = {"name": queue, "location": doc.names.region, "role": grant.role, "member": grant.member}
+    doc.add("google_cloud_tasks_queue_iam_member", grant.name, body, f"portable-fn {grant.kind}")
+
+
+def _token(doc: TerraformGcp, grant: TokenGrant) -> None:
+    body = {
+        "service_account_id": f"projects/{doc.names.project}/serviceAccounts/{grant.name}",
+        "role": grant.role,
+        "member": grant.member,
+    }
+    doc.add("google_service_account_iam_member", grant.name, body, f"portable-fn {grant.kind}")
+
+
+def _bucket(doc: TerraformGcp, bucket: Bucket) -> None:
+    body = {
+        "name": bucket.name,
+        "location": bucket.location,
+        "uniform_bucket_level_access": True,
+        "public_access_prevention": "enforced",
+        "labels": doc.resource_labels(),
+    }
+    doc.add("google_storage_bucket", bucket.name, body, f"portable-fn {bucket.kind}: a storage trigger's")
+
+
+def _database(doc: TerraformGcp, database: StateDatabase) -> None:
+    stem = doc.add(
+        "google_firestore_database",
+        database.name,
+        {
+            "name": database.name,
+            "location_id": database.location,
+            "type": "FIRESTORE_NATIVE",
+            "concurrency_mode": "OPTIMISTIC",
+            "delete_protection_state": "DELETE_PROTECTION_DISABLED",
+            "deletion_policy": "ABANDON",
+        },
+        f"portable-fn state: its records are documents of collection {STATE_COLLECTION!r}",
+    )
+    if database.ttl:
+        body = {
+            "database": f"${{{stem}.name}}",
+            "collection": STATE_COLLECTION,
+            "field": EXPIRES_AT,
+            "ttl_config": [{}],
+        }
+        doc.add("google_firestore_field", f"{database.name}-ttl", body, "Firestore deletes expired records itself")
+
+
+def _state_grant(doc: TerraformGcp, grant: StateGrant) -> None:
+    condition = dict(grant.condition)
+    condition["expression"] = f'resource.name == "{doc.ref(grant.database)}"'
+    body = {"project": grant.project, "role": grant.role, "member": grant.member, "condition": [condition]}
+    doc.add("google_project_iam_member", f"{grant.name}-access", body, "portable-fn: this state's database only")
+
+
+def _storage_agent(doc: TerraformGcp, grant: StorageAgentGrant) -> None:
+    agent = doc.source("google_storage_project_service_account", "storage_agent")
+    body = {"project": grant.name, "role": PUBLISHER, "member": f"serviceAccount:${{{agent}.email_address}}"}
+    doc.add("google_project_iam_member", "storage-agent-publisher", body, "Eventarc's storage triggers need it")
+    doc.notes.append(
+        f"gcp: the Cloud Storage service agent's {PUBLISHER} on project {grant.name} is project-wide; deploy never "
+        "revokes it, but `terraform destroy` does. Remove it from the state first (terraform state rm) if other "
+        "apps rely on it."
+    )
+
+
+def _event_receiver(doc: TerraformGcp, grant: EventReceiverGrant) -> None:
+    body = {"project": grant.project, "role": grant.role, "member": f"serviceAccount:{grant.name}"}
+    doc.add("google_project_iam_member", "event-receiver", body, f"portable-fn {grant.kind}: storage triggers")
+
+
+def _function(doc: TerraformGcp, function: Function) -> None:
+    names = doc.names
+    service: Body = {
+        "available_memory": f"{function.memory_mb}Mi",
+        "timeout_seconds": function.timeout_s,
+        "environment_variables": {key: doc.ref(value) for key, value in function.env},
+        "min_instance_count": function.min_instances,
+        "max_instance_count": function.max_instances,
+        "ingress_settings": function.ingress,
+        "all_traffic_on_latest_revision": True,
+    }
+    if function.service_account:
+        service["service_account_email"] = function.service_account
+    source = doc.resources["google_storage_bucket_object"]
+    object_stem = f"google_storage_bucket_object.{next(iter(source))}"
+    body: Body = {
+        "name": function.name,
+        "location": names.region,
+        "labels": doc.resource_labels(**{LABEL_SOURCE: function.source_sha}),
+        "build_config": [
+            {
+                "runtime": function.runtime,
+                "entry_point": function.entry_point,
+                "source": [
+                    {"storage_source": [{"bucket": f"${{{object_stem}.bucket}}", "object": f"${{{object_stem}.name}}"}]}
+                ],
+            }
+        ],
+        "service_config": [service],
+    }
+    if function.event_type:
+        body["event_trigger"] = [_event_trigger(doc, function)]
+        waits = [f"${{google_project_iam_member.{label}}}" for label in _project_grants(doc)]
+        if function.event_filters and waits:
+            body["depends_on"] = waits  # Eventarc refuses a storage trigger until these reach it
+    stem = doc.add("google_cloudfunctions2_function", function.name, body, f"portable-fn {function.kind}")
+    label = stem.split(".")[1]
+    if function.event_type:
+        doc.outputs[f"{label}_trigger"] = {"value": f"${{{stem}.event_trigger[0].trigger}}"}
+    else:
+        doc.outputs[f"{label}_url"] = {"value": f"${{{stem}.url}}"}
+
+
+def _project_grants(doc: TerraformGcp) -> list[str]:
+    """The project grants a storage trigger needs, as declared so far (desired lists them first)."""
+    declared = doc.resources.get("google_project_iam_member", {})
+    return [label for label in ("storage_agent_publisher", "event_receiver") if label in declared]
+
+
+def _event_trigger(doc: TerraformGcp, function: Function) -> Body:
+    trigger: Body = {
+        "trigger_region": doc.names.region,
+        "event_type": function.event_type,
+        "retry_policy": function.retry_policy,
+    }
+    if function.pubsub_topic:
+        trigger["pubsub_topic"] = doc.ref(function.pubsub_topic)
+    if function.event_filters:
+        buckets = {r["name"]: label for label, r in doc.resources.get("google_storage_bucket", {}).items()}
+        trigger["event_filters"] = [
+            {
+                "attribute": key,
+                "value": f"${{google_storage_bucket.{buckets[value]}.name}}" if value in buckets else value,
+            }
+            for key, value in function.event_filters
+        ]
+    if function.service_account:
+        trigger["service_account_email"] = function.service_account
+    return trigger
+
+
+def _bucket_ref(buckets: dict[str, str], name: str) -> str:
+    return f"${{google_storage_bucket.{buckets[name]}.name}}" if name in buckets else name
+
+
+def _function_stem(doc: TerraformGcp, function_id: str) -> str:
+    for label, body in doc.resources.get("google_cloudfunctions2_function", {}).items():
+        if body["name"] == function_id:
+            return f"google_cloudfunctions2_function.{label}"
+    raise DeployError(f"Exporting to Terraform for gcp: function {function_id!r} is not in the document.")
+
+
+def _invoker(doc: TerraformGcp, grant: PublicInvoker | TriggerInvoker) -> None:
+    function = _function_stem(doc, grant.name)
+    body = {
+        "location": f"${{{function}.location}}",
+        "service": f"${{{function}.name}}",
+        "role": grant.role,
+        "member": grant.member,
+    }
+    suffix = "public" if isinstance(grant, PublicInvoker) else "trigger-invoker"
+    doc.add("google_cloud_run_service_iam_member", f"{grant.name}-{suffix}", body, f"portable-fn {grant.kind}")
+
+
+def _dead_letter_route(doc: TerraformGcp, route: DeadLetterRoute) -> None:
+    """The publisher grant the shim needs; for a retrying trigger the Pub/Sub service agent's grant on the
+    dead-letter topic, and a note for the policy on Eventarc's subscription, which Terraform cannot hold."""
+    topic = doc.ref(route.dead_letter_topic).replace(".id}", ".name}")
+    body = {"topic": topic, "role": PUBLISHER, "member": doc.member_of(route.publisher)}
+    doc.add(
+        "google_pubsub_topic_iam_member", f"{route.name}-dead-letters", body, "the shim publishes what it gave up on"
+    )
+    if not route.trigger_source:
+        return
+    project = doc.source("google_project", "project")
+    agent = f"serviceAccount:service-${{{project}.number}}@gcp-sa-pubsub.iam.gserviceaccount.com"
+    body = {"topic": topic, "role": PUBLISHER, "member": agent}
+    doc.add("google_pubsub_topic_iam_member", f"{route.name}-dead-letter-agent", body, "Pub/Sub moves failures there")
+    stem = _function_stem(doc, route.name)
+    label, number = stem.split(".")[1], doc.settings.project_number or "PROJECT_NUMBER"
+    doc.resources["google_cloudfunctions2_function"][label][COMMENT] += [
+        "Not in Terraform: the dead-letter and retry policies of the Pub/Sub subscription Eventarc makes for this",
+        "trigger (Eventarc names it once it exists). After `terraform apply`, run:",
+        f"  SUB=$(gcloud eventarc triggers describe $(terraform output -raw {label}_trigger) "
+        f"--location={doc.names.region} --format='value(transport.pubsub.subscription)')",
+        f"  gcloud pubsub subscriptions update $SUB --dead-letter-topic={route.dead_letter_topic} "
+        f"--max-delivery-attempts={route.max_delivery_attempts} --min-retry-delay={route.minimum_backoff_s}s "
+        f"--max-retry-delay={route.maximum_backoff_s}s",
+        f"  gcloud pubsub subscriptions add-iam-policy-binding $SUB --role=roles/pubsub.subscriber "
+        f"--member=serviceAccount:service-{number}@gcp-sa-pubsub.iam.gserviceaccount.com",
+    ]
+    if not any(note.startswith(ROUTE_NOTE) for note in doc.notes):
+        doc.notes.append(
+            f"{ROUTE_NOTE} Eventarc makes for a retrying trigger cannot be declared in Terraform (Eventarc names the "
+            "subscription once it exists): the comment on each such function in main.tf gives the gcloud commands "
+            "that set them after `terraform apply`."
+        )
+
+
+def _dead_letter_subscription(doc: TerraformGcp, subscription: DeadLetterSubscription) -> None:
+    body = {
+        "name": subscription.name,
+        "topic": doc.ref(subscription.topic),
+        "labels": doc.resource_labels(),
+        "message_retention_duration": f"{subscription.retention_s}s",
+        "retain_acked_messages": False,
+        "ack_deadline_seconds": ACK_DEADLINE_S,
+        "expiration_policy": [{"ttl": ""}],  # never expires, however long nobody pulls
+    }
+    doc.add("google_pubsub_subscription", subscription.name, body, "keeps what reaches the dead-letter topic")
+
+
+def _scheduler_job(doc: TerraformGcp, job: SchedulerJob) -> None:
+    target = {"topic_name": doc.ref(job.topic), "data": base64.b64encode(job.data.encode()).decode()}
+    body = {
+        "name": job.name,
+        "region": doc.names.region,
+        "description": job.description,
+        "schedule": job.schedule,
+        "time_zone": job.time_zone,
+        "pubsub_target": [target],
+    }
+    doc.add("google_cloud_scheduler_job", job.name, body, f"portable-fn {job.kind}")
+
+
+# Every resource type `desired` returns, and how it is written.
+EXPORTERS: dict[type[Resource], Callable[[TerraformGcp, Any], None]] = {
+    StorageAgentGrant: _storage_agent,
+    EventReceiverGrant: _event_receiver,
+    Topic: _topic,
+    PublisherGrant: _publisher,
+    DelayQueue: _delay_queue,
+    EnqueuerGrant: _enqueuer,
+    TokenGrant: _token,
+    Bucket: _bucket,
+    StateDatabase: _database,
+    StateGrant: _state_grant,
+    Function: _function,
+    DeadLetterRoute: _dead_letter_route,
+    DeadLetterSubscription: _dead_letter_subscription,
+    PublicInvoker: _invoker,
+    TriggerInvoker: _invoker,
+    SchedulerJob: _scheduler_job,
+}
+__all__ = ["EXPORTERS", "terraform_document"]

@@ -29,6 +29,7 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from .policy.settings import PolicyConfig
 from .runtime.errors import ConfigError
 
 if sys.version_info >= (3, 11):
@@ -91,8 +92,8 @@ class AppConfig(BaseModel):
     tags: dict[str, str] = Field(default_factory=dict)
     # expected traffic per function, for `portable-fn cost` (read by `portable_fn.cost`)
     traffic: dict[str, Any] = Field(default_factory=dict)
-    # the team's rules and waivers, for `portable-fn check` (read by `portable_fn.policy`)
-    policy: dict[str, Any] = Field(default_factory=dict)
+    # the team's rules and waivers, for `portable-fn check`, `plan` and `deploy` (read by `portable_fn.policy`)
+    policy: PolicyConfig = Field(default_factory=PolicyConfig)
 
     @field_validator("app")
     @classmethod

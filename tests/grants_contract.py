@@ -13,12 +13,18 @@ from portable_fn.deploy.grants import Grant
 Allowed = Mapping[tuple[str | None, str], tuple[frozenset[str], str]]
 
 
-def untraced(grants: Iterable[Grant], allowed: Allowed, patterns: Mapping[str, str] | None = None) -> list[str]:
-    """One line per grant that breaks the contract, naming it: a wildcard action, an unnamed resource (`*`, or
-    a pattern not listed in `patterns` with its reason), or a grant no declaration explains."""
+def untraced(
+    grants: Iterable[Grant],
+    allowed: Allowed,
+    patterns: Mapping[str, str] | None = None,
+    wildcard_roles: Mapping[str, str] | None = None,
+) -> list[str]:
+    """One line per grant that breaks the contract, naming it: a wildcard action (unless its role is listed in
+    `wildcard_roles` with its reason), an unnamed resource (`*`, or a pattern not listed in `patterns` with its
+    reason), or a grant no declaration explains."""
     problems = []
     for grant in grants:
-        if grant.wildcard_actions():
+        if grant.wildcard_actions() and grant.role not in (wildcard_roles or {}):
             problems.append(f"wildcard action {grant.wildcard_actions()}: {grant.describe()}")
         if grant.resource in ("", "*") or ("*" in grant.resource and grant.resource not in (patterns or {})):
             problems.append(f"unnamed resource: {grant.describe()}")

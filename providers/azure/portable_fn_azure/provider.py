@@ -25,7 +25,8 @@ from .settings import AzureSettings
 
 if TYPE_CHECKING:
     from portable_fn.app import App
-    from portable_fn.deploy import Artifact
+    from portable_fn.deploy import Artifact, Resource
+    from portable_fn.deploy.grants import Grant
     from portable_fn.logread import LogEntry
     from portable_fn.runtime.channels import Channel
     from portable_fn.runtime.function import FunctionSpec
@@ -175,6 +176,12 @@ class AzureProvider(Provider):
             return TopicPublisher(endpoint, key)
         parts, base = urlsplit(endpoint), urlsplit(override)
         return TopicPublisher(urlunsplit((base.scheme, base.netloc, parts.path, parts.query, "")), key, parts.netloc)
+
+    def grants(self, desired: Sequence[Resource]) -> list[Grant]:
+        """Each role assignment of the app's identity, its role's actions spelled out (`deploy.grants`)."""
+        from .deploy.grants import grants
+
+        return grants(desired)
 
     def plan_notes(self, app: App, stage: str) -> list[str]:
         """What `plan` says beside its steps: each function whose retry policy Azure clamps or cannot honour

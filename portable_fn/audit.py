@@ -119,7 +119,7 @@ class AuditRecord:
     def to_dict(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)
         del out["location"], out["notes"]
-        return out
+        return {**out, "changes": list(self.changes), "waivers": list(self.waivers)}
 
     def body(self) -> bytes:
         return (json.dumps(self.to_dict(), sort_keys=True, indent=1) + "\n").encode()

@@ -41,6 +41,7 @@ from ..packaging import size_budget
 from ..settings import AwsSettings
 from ..visibility import QUEUE_URL_ENV
 from .appliers import APPLIERS, ApplyContext
+from .audit import S3AuditStore
 from .client import AwsClient, explain
 from .desired import (
     HANDLER_MODULE,
@@ -132,6 +133,10 @@ class AwsDeployer(Deployer[AwsClient, Names]):
 
     def outputs(self, app: App, stage: str, remote: RemoteState) -> dict[str, Any]:
         return outputs(app, stage, remote, self.names(app, stage), self.arns())
+
+    def audit_store(self, app: App, stage: str) -> S3AuditStore:
+        """The app and stage's audit records, in a bucket of their own (see `audit`)."""
+        return S3AuditStore(self.client, app.name, stage)
 
     def target(self) -> DeployTarget:
         """The account and region deploy acts on, and the caller's ARN (STS GetCallerIdentity)."""

@@ -1,0 +1,72 @@
+"""The audit trail on AWS, against the moto server: who deploy acts as, the records in the audit bucket, the
+anchor's tags, and a next plan that stays a no-op."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+from portable_fn_aws.deploy.audit import audit_bucket
+
+from portable_fn import audit
+from portable_fn.deploy import DeployTarget, pipeline
+
+ACCOUNT, CALLER = "123456789012", "arn:aws:sts::123456789012:user/moto"  # moto's default identity
+BUCKET = audit_bucket("shop", "dev", ACCOUNT, "eu-west-1")
+
+
+def test_the_target_is_the_callers_account_region_and_arn(provider: Any) -> None:
+    assert provider.target() == DeployTarget("aws", "account", ACCOUNT, "eu-west-1", CALLER)
+    assert provider.target().describe() == "aws account 123456789012, region eu-west-1"
+
+
+def test_the_audit_bucket_name_is_stable_unique_and_fits() -> None:
+    assert re.fullmatch(r"shop-dev-audit-[0-9a-f]{12}", BUCKET)
+    assert audit_bucket("shop", "dev", ACCOUNT, "eu-west-1") == BUCKET
+    assert audit_bucket("shop", "prod", ACCOUNT, "eu-west-1") != BUCKET
+    assert audit_bucket("shop", "dev", "210987654321", "eu-west-1") != BUCKET
+    long = audit_bucket("A_very_long_app_name_" * 4, "dev", ACCOUNT, "eu-west-1")
+    assert long == "a-very-long-app-name-a-very-long-app-name-a-audit-e44cd47f6902"  # 62: cut, no '-' before -audit
+
+
+def test_deploy_and_remove_are_recorded_in_the_audit_bucket(provider: Any, shop: Any, boto: Any) -> None:
+    outcome = pipeline.deploy(provider, shop, "dev")
+    made = audit.record(provider, shop, "dev", "deploy", outcome.plan, outcome.artifact)
+
+    key = f"pfn-audit/shop/dev/{made.name}"
+    assert made.location == f"s3://{BUCKET}/{key}" and made.notes == ()
+    assert (made.principal, made.target["scope_id"]) == (CALLER, ACCOUNT)
+    stored = json.loads(boto.s3.get_object(Bucket=BUCKET, Key=key)["Body"].read())
+    assert stored == made.to_dict() and stored["packages"] == {"artifact": outcome.artifact.sha256}
+    tags = {t["Key"]: t["Value"] for t in boto.s3.get_bucket_tagging(Bucket=BUCKET)["TagSet"]}
+    assert tags == {"portable-fn:audit": "shop/dev", **made.tags()}
+
+    # the bucket is kept private and encrypted, and keeps every version
+    block = boto.s3.get_public_access_block(Bucket=BUCKET)["PublicAccessBlockConfiguration"]
+    assert block == dict.fromkeys(block, True) and len(block) == 4
+    rules = boto.s3.get_bucket_encryption(Bucket=BUCKET)["ServerSideEncryptionConfiguration"]["Rules"]
+    assert rules[0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+    assert boto.s3.get_bucket_versioning(Bucket=BUCKET)["Status"] == "Enabled"
+
+    # a write that would overwrite a record is refused, as moto honours If-None-Match: *
+    with pytest.raises(ClientError) as refused:
+        boto.s3.put_object(Bucket=BUCKET, Key=key, Body=b"{}", IfNoneMatch="*")
+    assert refused.value.response["Error"]["Code"] == "PreconditionFailed"
+
+    # neither the bucket nor its tags are part of any plan: the next one is a no-op
+    again = pipeline.plan(provider, shop, "dev")
+    assert again.plan is not None and again.plan.empty
+
+    removal = pipeline.remove(provider, shop, "dev")
+    removed = audit.record(provider, shop, "dev", "remove", removal.plan, None)
+    assert [b["Name"] for b in boto.s3.list_buckets()["Buckets"]] == [BUCKET]  # the trail outlives the stage
+    assert audit.history(provider, shop, "dev") == [removed, made]
+    assert removed.summary == f"0 to create, 0 to update, {len(outcome.plan.steps)} to delete, 0 unchanged"
+
+
+def test_history_of_a_stage_never_recorded_is_empty(provider: Any, shop: Any, boto: Any) -> None:
+    assert audit.history(provider, shop, "dev") == []
+    assert boto.s3.list_buckets()["Buckets"] == []  # reading makes nothing

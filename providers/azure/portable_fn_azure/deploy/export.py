@@ -1,0 +1,538 @@
+"""The app's Azure resources as a Terraform document for hashicorp/azurerm: `portable-fn export --provider azure
+--format terraform`.
+
+Built from the same `desired` resources `plan` and `deploy` use, one exporter per resource type (`EXPORTERS`;
+a type without one is an error, so a new kind of resource cannot be left out unnoticed). The document is plain
+values in the shape of Terraform's JSON syntax (`portable_fn.export.hcl` writes it as `main.tf`); a resource
+refers to another of the document by a Terraform reference (`${azurerm_storage_account.app.id}`), never by its
+literal ARM id, and what deploy resolves only once things exist (the app's identity and host name, a topic's
+endpoint and key, the storage connection string, the blobs extension's key) is a reference too, so no secret
+is written.
+
+What differs from deploy, or is not in Terraform, is said in the notes and as comments in `main.tf`:
+
+- the application settings are the function app's `app_settings`, less those azurerm writes from the app's own
+  arguments (`AzureWebJobsStorage*`, `FUNCTIONS_EXTENSION_VERSION` and `FUNCTIONS_WORKER_RUNTIME` of a Linux
+  function app; the deployment storage's connection of a Flex Consumption one);
+- the package release: on Flex Consumption azurerm publishes the zip (`zip_deploy_file`, One Deploy); on the
+  other plans the app runs the package blob `WEBSITE_RUN_FROM_PACKAGE` names, and its triggers must be synced
+  after an apply that changed it (the note gives the command);
+- the app's `portable-fn-release` tag, which only deploy reads.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import TYPE_CHECKING, Any
+
+from portable_fn.deploy import Artifact, Resource
+from portable_fn.runtime.errors import DeployError
+
+from ..codegen import transports
+from ..publish import EVENT_GRID
+from ..settings import AzureSettings
+from .grid import EVENT_RETRY
+from .naming import PACKAGES_CONTAINER, ROLE_DESCRIPTION, Names, tags
+from .resources import (
+    APP_HOST,
+    APP_IDENTITY,
+    DEPLOYMENT_CONNECTION,
+    STORAGE_CONNECTION,
+    TOPIC_ENDPOINT,
+    TOPIC_KEY,
+    AppSettings,
+    BlobContainer,
+    EventGridTopic,
+    EventSubscription,
+    FunctionApp,
+    FunctionPlan,
+    PackageBlob,
+    Release,
+    ResourceGroup,
+    RoleAssignment,
+    StateTable,
+    StorageAccount,
+    StorageQueue,
+    SystemTopic,
+)
+
+if TYPE_CHECKING:
+    from portable_fn.app import App
+
+PROVIDER = {"source": "hashicorp/azurerm", "version": "~> 4.55"}  # the release its schema was checked against
+Document = dict[str, Any]
+Body = dict[str, Any]
+COMMENT = "//"
+# Settings azurerm writes itself from a Linux function app's arguments (storage, runtime, extension version).
+MANAGED_SETTINGS = re.compile(r"AzureWebJobsStorage(__.*)?|FUNCTIONS_EXTENSION_VERSION|FUNCTIONS_WORKER_RUNTIME")
+_NOT_IDENTIFIER = re.compile(r"[^a-z0-9_]+")
+# The types an app has one of, and their label.
+SINGLE = {
+    "azurerm_resource_group": "app",
+    "azurerm_storage_account": "app",
+    "azurerm_service_plan": "app",
+    "azurerm_linux_function_app": "app",
+    "azurerm_function_app_flex_consumption": "app",
+    "azurerm_storage_blob": "package",
+}
+
+
+@dataclass
+class TerraformAzure:
+    """The document being built: resources and data sources by type and label, outputs, notes, and the literal
+    ids and markers of what is in it (`ids`), so a value naming one becomes a reference."""
+
+    app: App
+    stage: str
+    names: Names
+    artifact: Artifact
+    artifact_file: str
+    settings: AzureSettings
+    today: date
+    resources: dict[str, dict[str, Body]] = field(default_factory=dict)
+    data: dict[str, dict[str, Body]] = field(default_factory=dict)
+    outputs: dict[str, Body] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    ids: dict[str, str] = field(default_factory=dict)  # literal id, URL or marker -> its reference
+    labels_of: dict[tuple[str, str], str] = field(default_factory=dict)  # (Terraform type, name) -> its label
+
+    def label(self, tf_type: str, name: str) -> str:
+        """The Terraform label of `name` among `tf_type`'s: `SINGLE`'s for the app's one of a kind, else the name
+        without the account, the `<app>-<stage>-` prefix and the names' hash, in snake case, with a short hash
+        when another name folds to the same; the same label every time it is asked."""
+        if (tf_type, name) in self.labels_of:
+            return self.labels_of[(tf_type, name)]
+        names = self.names
+        short = name.removeprefix(f"{names.storage_account}/").removeprefix(f"{names.prefix}-")
+        short = short.replace(f"-{names.suffix}", "").replace(names.suffix, "")
+        short = SINGLE.get(tf_type, short)
+        label = _NOT_IDENTIFIER.sub("_", short.lower()).strip("_") or "app"
+        label = label if label[0].isalpha() else f"r_{label}"
+        if label in {taken for (kind, _), taken in self.labels_of.items() if kind == tf_type}:
+            label = f"{label}_{hashlib.sha256(name.encode()).hexdigest()[:6]}"
+        self.labels_of[(tf_type, name)] = label
+        return label
+
+    def stem(self, tf_type: str, name: str) -> str:
+        return f"{tf_type}.{self.label(tf_type, name)}"
+
+    def add(self, tf_type: str, name: str, body: Body, what: str = "") -> str:
+        """Declare a resource; return its reference stem (`type.label`)."""
+        label = self.label(tf_type, name)
+        self.resources.setdefault(tf_type, {})[label] = {COMMENT: [what], **body} if what else body
+        return f"{tf_type}.{label}"
+
+    def ref(self, value: str) -> str:
+        """`value` with an id, URL or marker of the document replaced by its reference (also where it starts a
+        longer value), the longest first."""
+        for literal in sorted(self.ids, key=len, reverse=True):
+            if value == literal or (value.startswith(literal) and (literal[-1] in "/:" or value[len(literal)] == "/")):
+                return self.ids[literal] + value[len(literal) :]
+        return value
+
+    @property
+    def group(self) -> str:
+        """The resource group's name: a reference when the app owns it, else the group the settings name."""
+        return self.ref(f"@group:{self.names.resource_group}")
+
+    @property
+    def tags(self) -> dict[str, str]:
+        """The app's own tags under portable-fn's app and stage tags (deploy finds its resources by those)."""
+        return {**self.app.config.tags, **tags(self.names.app, self.names.stage)}
+
+
+def terraform_document(
+    app: App,
+    stage: str,
+    desired: list[Resource],
+    artifact: Artifact,
+    *,
+    names: Names,
+    settings: AzureSettings | None = None,
+    artifact_file: str = "",
+    blob_endpoint: str = "",
+    table_endpoint: str = "",
+    today: date | None = None,
+) -> tuple[Document, list[str]]:
+    """The Terraform document of `desired` (`provider.desired(app, stage, artifact)`) and its notes. The zip is
+    read from `artifact_file`, relative to the document (default: the artifact's file name); `blob_endpoint` and
+    `table_endpoint` are the account's as desired wrote them; `today` starts a package SAS (connection strings)."""
+    doc = TerraformAzure(
+        app,
+        stage,
+        names,
+        artifact,
+        artifact_file or artifact.path.name,
+        settings or AzureSettings(),
+        today or date.today(),
+    )
+    account = f"https://{names.storage_account}"
+    _register_ids(doc, desired, blob_endpoint or f"{account}.blob.core.windows.net", table_endpoint)
+    for resource in desired:
+        exporter = EXPORTERS.get(type(resource))
+        if exporter is None:
+            raise DeployError(
+                f"Exporting {app.name!r} to Terraform for azure: resources of kind {resource.kind!r} have no "
+                "exporter. Add one to portable_fn_azure.deploy.export.EXPORTERS (or a note saying why it cannot "
+                "be exported)."
+            )
+        exporter(doc, resource)
+    _transport_notes(doc)
+    return _document(doc), doc.notes
+
+
+def _document(doc: TerraformAzure) -> Document:
+    provider: Body = {"features": [{}], "subscription_id": doc.names.subscription}
+    document: Document = {
+        "terraform": {"required_providers": [{"azurerm": dict(PROVIDER)}]},
+        "provider": {"azurerm": provider},
+    }
+    if doc.data:
+        document["data"] = doc.data
+    document["resource"] = doc.resources
+    if doc.outputs:
+        document["output"] = doc.outputs
+    return document
+
+
+def _register_ids(doc: TerraformAzure, desired: list[Resource], blob_endpoint: str, table_endpoint: str) -> None:
+    """The ids, URLs and markers others name these resources by, as references, before any body is built."""
+    names, ids = doc.names, doc.ids
+    account = doc.stem("azurerm_storage_account", names.storage_account)
+    ids[f"@group:{names.resource_group}"] = names.resource_group
+    ids[names.account_id] = f"${{{account}.id}}"
+    ids[STORAGE_CONNECTION] = f"${{{account}.primary_connection_string}}"
+    ids[f"{blob_endpoint.rstrip('/')}/"] = f"${{{account}.primary_blob_endpoint}}"
+    if table_endpoint:
+        ids[f"{table_endpoint.rstrip('/')}/"] = f"${{{account}.primary_table_endpoint}}"
+    for resource in desired:
+        if isinstance(resource, ResourceGroup):
+            ids[f"@group:{resource.name}"] = f"${{{doc.stem('azurerm_resource_group', resource.name)}.name}}"
+        elif isinstance(resource, FunctionPlan):
+            ids[names.arm_id("Microsoft.Web/serverfarms", resource.name)] = f"${{{_plan_stem(doc, resource)}.id}}"
+        elif isinstance(resource, FunctionApp):
+            app = _app_stem(doc, resource)
+            ids[names.site_id] = f"${{{app}.id}}"
+            ids[APP_IDENTITY] = f"${{{app}.identity[0].principal_id}}"
+            ids[APP_HOST] = f"${{{app}.default_hostname}}"
+        elif isinstance(resource, StateTable):
+            stem = doc.stem("azurerm_storage_table", resource.name)
+            ids[names.table_id(resource.table)] = f"${{{stem}.resource_manager_id}}"
+        elif isinstance(resource, StorageQueue):
+            stem = doc.stem("azurerm_storage_queue", resource.name)
+            ids[names.queue_id(resource.queue)] = f"${{{stem}.resource_manager_id}}"
+        elif isinstance(resource, EventGridTopic):
+            stem = doc.stem("azurerm_eventgrid_topic", resource.name)
+            ids[names.topic_id(resource.name)] = f"${{{stem}.id}}"
+            ids[TOPIC_ENDPOINT + resource.name] = f"{EVENT_GRID}:${{{stem}.endpoint}}"
+            ids[TOPIC_KEY + resource.name] = f"${{{stem}.primary_access_key}}"
+        elif isinstance(resource, PackageBlob):
+            blob = doc.stem("azurerm_storage_blob", resource.name)
+            ids[f"{blob_endpoint.rstrip('/')}/{PACKAGES_CONTAINER}/{resource.blob}"] = f"${{{blob}.url}}"
+
+
+def _plan_stem(doc: TerraformAzure, plan: FunctionPlan) -> str:
+    return doc.stem("azurerm_service_plan", plan.name)
+
+
+def _app_type(app: FunctionApp) -> str:
+    return "azurerm_function_app_flex_consumption" if app.flex else "azurerm_linux_function_app"
+
+
+def _app_stem(doc: TerraformAzure, app: FunctionApp) -> str:
+    return doc.stem(_app_type(app), app.name)
+
+
+def _resource_group(doc: TerraformAzure, group: ResourceGroup) -> None:
+    body = {"name": group.name, "location": group.location, "tags": doc.tags}
+    doc.add("azurerm_resource_group", group.name, body, f"portable-fn {group.kind}")
+
+
+def _storage_account(doc: TerraformAzure, account: StorageAccount) -> None:
+    tier, replication = account.sku.split("_", 1)
+    body = {
+        "name": account.name,
+        "resource_group_name": doc.group,
+        "location": account.location,
+        "account_kind": account.account_kind,
+        "account_tier": tier,
+        "account_replication_type": replication,
+        "https_traffic_only_enabled": account.https_only,
+        "min_tls_version": account.minimum_tls,
+        "allow_nested_items_to_be_public": account.public_blob_access,
+        "tags": doc.tags,
+    }
+    what = "portable-fn storage account: queues, containers, state tables, the package, the host's storage"
+    doc.add("azurerm_storage_account", account.name, body, what)
+
+
+def _container(doc: TerraformAzure, container: BlobContainer) -> None:
+    body = {
+        "name": container.container,
+        "storage_account_id": doc.ref(doc.names.account_id),
+        "container_access_type": "private",
+    }
+    doc.add("azurerm_storage_container", container.name, body, f"portable-fn {container.kind}")
+
+
+def _queue(doc: TerraformAzure, queue: StorageQueue) -> None:
+    body = {"name": queue.queue, "storage_account_id": doc.ref(doc.names.account_id), "metadata": doc.tags}
+    doc.add("azurerm_storage_queue", queue.name, body, f"portable-fn {queue.kind}")
+
+
+def _table(doc: TerraformAzure, table: StateTable) -> None:
+    account = doc.stem("azurerm_storage_account", table.account)
+    body = {"name": table.table, "storage_account_name": f"${{{account}.name}}"}
+    doc.add("azurerm_storage_table", table.name, body, f"portable-fn state {table.state!r}")
+
+
+def _package_blob(doc: TerraformAzure, blob: PackageBlob) -> None:
+    account = doc.stem("azurerm_storage_account", doc.names.storage_account)
+    container = doc.stem("azurerm_storage_container", f"{doc.names.storage_account}/{blob.container}")
+    body = {
+        "name": blob.blob,
+        "storage_account_name": f"${{{account}.name}}",
+        "storage_container_name": f"${{{container}.name}}",
+        "type": "Block",
+        "source": f"${{path.module}}/{doc.artifact_file}",
+    }
+    doc.add("azurerm_storage_blob", blob.name, body, "The app's zip, named after its SHA-256")
+
+
+def _plan(doc: TerraformAzure, plan: FunctionPlan) -> None:
+    body = {
+        "name": plan.name,
+        "resource_group_name": doc.group,
+        "location": plan.location,
+        "os_type": "Linux" if plan.reserved else "Windows",
+        "sku_name": plan.sku,
+        "tags": doc.tags,
+    }
+    doc.add("azurerm_service_plan", plan.name, body, f"portable-fn {plan.kind} ({plan.tier})")
+
+
+def _function_app(doc: TerraformAzure, app: FunctionApp) -> None:
+    """The app and its identity; the settings (`_app_settings`) and the package (`_release`) are added to it."""
+    account = doc.stem("azurerm_storage_account", doc.names.storage_account)
+    identity = doc.settings.storage_auth == "identity"
+    body: Body = {
+        "name": app.name,
+        "resource_group_name": doc.group,
+        "location": app.location,
+        "service_plan_id": doc.ref(app.plan_id),
+        "https_only": app.https_only,
+        "identity": [{"type": app.identity}],
+    }
+    if app.flex:
+        body |= {
+            "storage_container_type": "blobContainer",
+            "storage_container_endpoint": doc.ref(app.deployment_storage),
+            "storage_authentication_type": app.deployment_auth,
+            "runtime_name": "python",
+            "runtime_version": app.runtime_version,
+            "instance_memory_in_mb": app.instance_memory_mb,
+            "maximum_instance_count": app.maximum_instance_count,
+            "site_config": [{}],
+        }
+        if not identity:
+            body["storage_access_key"] = f"${{{account}.primary_access_key}}"
+    else:
+        body |= {
+            "storage_account_name": f"${{{account}.name}}",
+            "functions_extension_version": "~4",
+            "site_config": [{"application_stack": [{"python_version": app.linux_fx_version.split("|", 1)[1]}]}],
+        }
+        if identity:
+            body["storage_uses_managed_identity"] = True
+        else:
+            body["storage_account_access_key"] = f"${{{account}.primary_access_key}}"
+    body["tags"] = doc.tags
+    stem = doc.add(_app_type(app), app.name, body, f"portable-fn {app.kind}: every function of the app")
+    doc.outputs["function_app_host"] = {"value": f"${{{stem}.default_hostname}}"}
+
+
+def _declared_app(doc: TerraformAzure) -> Body:
+    for tf_type in ("azurerm_linux_function_app", "azurerm_function_app_flex_consumption"):
+        for body in doc.resources.get(tf_type, {}).values():
+            return body
+    raise DeployError("Exporting to Terraform for azure: the function app is not in the document.")
+
+
+def _app_settings(doc: TerraformAzure, settings: AppSettings) -> None:
+    """The function app's `app_settings`, markers as references, less what azurerm writes itself."""
+    flex = "storage_container_type" in _declared_app(doc)
+    values = {}
+    for key, value in settings.settings:
+        if (flex and key == DEPLOYMENT_CONNECTION) or (not flex and MANAGED_SETTINGS.fullmatch(key)):
+            continue
+        values[key] = doc.ref(value)
+    if not flex and doc.settings.storage_auth != "identity" and "WEBSITE_RUN_FROM_PACKAGE" in values:
+        values["WEBSITE_RUN_FROM_PACKAGE"] += f"${{{_package_sas(doc)}.sas}}"
+    _declared_app(doc)["app_settings"] = values
+
+
+def _package_sas(doc: TerraformAzure) -> str:
+    """A read-only SAS on the packages container for `package_sas_days` from `today` (as deploy's, but fixed
+    dates, so a plan stays empty until they are moved)."""
+    container = doc.stem("azurerm_storage_container", f"{doc.names.storage_account}/{PACKAGES_CONTAINER}")
+    expiry = doc.today + timedelta(days=doc.settings.package_sas_days)
+    doc.data.setdefault("azurerm_storage_account_blob_container_sas", {})["package"] = {
+        "connection_string": doc.ref(STORAGE_CONNECTION),
+        "container_name": f"${{{container}.name}}",
+        "https_only": True,
+        "start": doc.today.isoformat(),
+        "expiry": expiry.isoformat(),
+        "permissions": [{"read": True, "add": False, "create": False, "write": False, "delete": False, "list": False}],
+    }
+    return "data.azurerm_storage_account_blob_container_sas.package"
+
+
+def _release(doc: TerraformAzure, release: Release) -> None:
+    app = _declared_app(doc)
+    if release.flex:
+        app["zip_deploy_file"] = f"${{path.module}}/{doc.artifact_file}"
+        app[COMMENT].append("azurerm publishes the zip (One Deploy) to the deployment container")
+        return
+    sync = (
+        f"az rest --method post --url https://management.azure.com{doc.names.site_id}/syncfunctiontriggers"
+        "?api-version=2022-03-01"
+    )
+    app[COMMENT] += ["After an apply that changed WEBSITE_RUN_FROM_PACKAGE, sync the triggers:", f"  {sync}"]
+    doc.notes.append(
+        f"azure: the function app runs the package blob WEBSITE_RUN_FROM_PACKAGE names; after an apply that changed "
+        f"it, sync its triggers (deploy does): {sync}"
+    )
+
+
+def _role(doc: TerraformAzure, role: RoleAssignment) -> None:
+    body = {
+        "scope": doc.ref(role.scope),
+        "role_definition_name": role.name.rsplit("/", 1)[1],
+        "principal_id": doc.ref(role.principal),
+        "principal_type": "ServicePrincipal",
+        "description": ROLE_DESCRIPTION,
+    }
+    doc.add("azurerm_role_assignment", role.name, body, "the function app's identity")
+
+
+def _topic(doc: TerraformAzure, topic: EventGridTopic) -> None:
+    body = {
+        "name": topic.name,
+        "resource_group_name": doc.group,
+        "location": topic.location,
+        "input_schema": topic.input_schema,
+        "tags": doc.tags,
+    }
+    doc.add("azurerm_eventgrid_topic", topic.name, body, f"portable-fn {topic.kind}")
+
+
+def _system_topic(doc: TerraformAzure, topic: SystemTopic) -> None:
+    body = {
+        "name": topic.name,
+        "resource_group_name": doc.group,
+        "location": topic.location,
+        "source_resource_id": doc.ref(topic.source),
+        "topic_type": topic.topic_type,
+        "tags": doc.tags,
+    }
+    doc.add("azurerm_eventgrid_system_topic", topic.name, body, "the storage account's blob events")
+
+
+def _subscription(doc: TerraformAzure, subscription: EventSubscription) -> None:
+    body: Body = {"name": subscription.name.split("/", 1)[1]}
+    if subscription.system_topic:
+        tf_type = "azurerm_eventgrid_system_topic_event_subscription"
+        topic = doc.stem("azurerm_eventgrid_system_topic", subscription.topic)
+        body |= {"system_topic": f"${{{topic}.name}}", "resource_group_name": doc.group}
+    else:
+        tf_type = "azurerm_eventgrid_event_subscription"
+        body["scope"] = doc.ref(doc.names.topic_id(subscription.topic))
+    body["event_delivery_schema"] = subscription.delivery_schema
+    if subscription.event_types:
+        body["included_event_types"] = list(subscription.event_types)
+    if subscription.subject_begins_with or subscription.subject_ends_with:
+        subject = {"subject_begins_with": subscription.subject_begins_with}
+        if subscription.subject_ends_with:
+            subject["subject_ends_with"] = subscription.subject_ends_with
+        body["subject_filter"] = [subject]
+    body |= _destination(doc, subscription)
+    body["retry_policy"] = [
+        {
+            "max_delivery_attempts": subscription.max_delivery_attempts,
+            "event_time_to_live": EVENT_RETRY["eventTimeToLiveInMinutes"],
+        }
+    ]
+    if subscription.dead_letter_account:
+        container = doc.stem(
+            "azurerm_storage_container", f"{doc.names.storage_account}/{subscription.dead_letter_container}"
+        )
+        body["storage_blob_dead_letter_destination"] = [
+            {
+                "storage_account_id": doc.ref(subscription.dead_letter_account),
+                "storage_blob_container_name": f"${{{container}.name}}",
+            }
+        ]
+    if grants := _account_grants(doc):
+        body["depends_on"] = grants  # the host reads its package and storage with them before Event Grid checks it
+    what = "Event Grid checks the function is there when this is written: the package must be running"
+    doc.add(tf_type, subscription.name, body, what)
+
+
+def _account_grants(doc: TerraformAzure) -> list[str]:
+    """The app identity's roles on the storage account, as declared so far (desired lists them before)."""
+    account = doc.ref(doc.names.account_id)
+    declared = doc.resources.get("azurerm_role_assignment", {})
+    return [f"${{azurerm_role_assignment.{label}}}" for label, body in declared.items() if body["scope"] == account]
+
+
+def _destination(doc: TerraformAzure, subscription: EventSubscription) -> Body:
+    if subscription.endpoint_type == "WebHook":
+        app = _declared_app(doc)
+        keys = doc.data.setdefault("azurerm_function_app_host_keys", {})
+        keys["app"] = {"name": app["name"], "resource_group_name": app["resource_group_name"]}
+        code = "${data.azurerm_function_app_host_keys.app.blobs_extension_key}"
+        url = subscription.destination.replace(APP_HOST, doc.ids[APP_HOST])
+        return {"webhook_endpoint": [{"url": f"{url}&code={code}"}]}
+    endpoint = {
+        "function_id": doc.ref(subscription.destination),
+        "max_events_per_batch": 1,
+        "preferred_batch_size_in_kilobytes": 64,
+    }
+    return {"azure_function_endpoint": [endpoint]}
+
+
+def _transport_notes(doc: TerraformAzure) -> None:
+    chosen = transports(doc.app)
+    if "service_bus" in (chosen["queue_transport"], chosen["topic_transport"]):
+        doc.notes.append(
+            "azure: the Service Bus namespace and its queues and topics are yours (service_bus_namespace_id), so "
+            f"they are not in main.tf; the app setting {chosen['service_bus_connection']} must hold its connection."
+        )
+    doc.notes.append(
+        "azure: deploy makes no Application Insights, so none is exported; add azurerm_application_insights and "
+        "APPLICATIONINSIGHTS_CONNECTION_STRING in app_settings to have one."
+    )
+
+
+# Every resource type `desired` returns, and how it is written.
+EXPORTERS: dict[type[Resource], Callable[[TerraformAzure, Any], None]] = {
+    ResourceGroup: _resource_group,
+    StorageAccount: _storage_account,
+    BlobContainer: _container,
+    StorageQueue: _queue,
+    StateTable: _table,
+    PackageBlob: _package_blob,
+    FunctionPlan: _plan,
+    FunctionApp: _function_app,
+    EventGridTopic: _topic,
+    RoleAssignment: _role,
+    AppSettings: _app_settings,
+    Release: _release,
+    SystemTopic: _system_topic,
+    EventSubscription: _subscription,
+}
+__all__ = ["EXPORTERS", "terraform_document"]

@@ -112,7 +112,8 @@ def load_rule(app: App, ref: str) -> Rule:
     if not callable(target):
         raise ConfigError(f"{where}: {ref!r} is a {type(target).__name__}, not a callable taking a PolicyContext.")
     doc = (inspect.getdoc(target) or ref).splitlines()[0]
-    return Rule(ref, attribute, doc, "See the rule's documentation in " + module_name + ".", _guarded(ref, target))
+    fix = f"See the rule's documentation in {module_name}."
+    return Rule(ref, attribute, doc, fix, _guarded(ref, target), own_ids=True)
 
 
 def _guarded(ref: str, check: Any) -> Any:
@@ -137,12 +138,15 @@ def _guarded(ref: str, check: Any) -> Any:
 
 
 def check_waivers(app: App, policy: PolicyConfig, rules: Sequence[Rule]) -> None:
-    """Each waiver names a rule that runs and, when it names one, a function of the app."""
+    """Each waiver names a rule that runs and, when it names one, a function of the app. (A plain callable's
+    findings name their own rule ids, known only once it runs: with one, a waiver that matches nothing is
+    reported as unused instead.)"""
     known = {key for r in rules for key in (r.id, r.name)}
+    open_ids = any(r.own_ids for r in rules)
     functions = {spec.name for spec in app.functions}
     for number, waiver in enumerate(policy.waivers, 1):
         where = f"{_pyproject(app)}: waiver {number} ([[{POLICY_TABLE}.waivers]], rule {waiver.rule!r})"
-        if waiver.rule not in known:
+        if waiver.rule not in known and not open_ids:
             raise ConfigError(f"{where} names no rule that runs; the rules are {sorted(r.id for r in rules)}.")
         if waiver.function is not None and waiver.function not in functions:
             raise ConfigError(f"{where}: the app has no function {waiver.function!r}; it has {sorted(functions)}.")

@@ -71,6 +71,7 @@ class Rule:
     description: str
     fix: str
     check: Check
+    own_ids: bool = False  # a plain callable's rule: its findings name their own rule ids
 
     def __call__(self, context: PolicyContext) -> list[Finding]:
         return [

@@ -10,6 +10,7 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
+from ..deploy.grants import Grant
 from ..runtime.triggers import Http
 from .model import Finding, PolicyContext, Rule, RuleSkipped, rule
 
@@ -38,6 +39,12 @@ SECRET_REFERENCES = (
 # Where a provider's region comes from when its settings leave it out (as the provider reads it).
 REGION_ENV = {"aws": ("AWS_REGION", "AWS_DEFAULT_REGION"), "gcp": ("CLOUDSDK_FUNCTIONS_REGION",)}
 REGION_KEYS = ("region", "location")  # aws and gcp say region, azure location
+
+# Scopes that hold every resource of a kind: a grant there is as wide as `*` for what its role allows.
+BROAD_SCOPES = (
+    re.compile(r"/subscriptions/[^/]+(?:/resourceGroups/[^/]+)?/?", re.IGNORECASE),  # Azure subscription, group
+    re.compile(r"(?://cloudresourcemanager\.googleapis\.com/)?projects/[^/]+/?"),  # a Google Cloud project
+)
 
 
 @rule(
@@ -237,17 +244,27 @@ def python_version(ctx: PolicyContext) -> Iterator[Finding]:
 @rule(
     "PFN009",
     "no-wildcard-grants",
-    "No grant gives a wildcard action (*, sqs:*) or names no resource (*).",
+    "No grant gives a wildcard action (*, sqs:*) or names no resource (*); a cloud's built-in role whose own "
+    "definition holds wildcards only on one named resource, never a whole project, subscription or group.",
     "Declare exactly what each function uses (uses=[...]) so portable-fn grants those actions on those "
     "resources only; a grant portable-fn itself makes too wide is a bug to report.",
 )
 def no_wildcard_grants(ctx: PolicyContext) -> Iterator[Finding]:
-    from ..deploy.grants import wildcard_grants
-
     if ctx.grants is None:
         raise RuleSkipped(ctx.no_desired or "the desired resources, which hold the grants, were not given")
-    for grant in wildcard_grants(ctx.grants):
-        yield Finding("", f"{grant.describe()} is a wildcard grant.", grant.function)
+    for grant in ctx.grants:
+        if _too_wide(grant):
+            yield Finding("", f"{grant.describe()} is a wildcard grant.", grant.function)
+
+
+def _too_wide(grant: Grant) -> bool:
+    """A wildcard the deploy writes itself (an IAM statement), a grant on no resource, or a role whose
+    definition holds wildcards granted on a whole project, subscription or resource group."""
+    if grant.resource in ("", "*"):
+        return True
+    if grant.role is None:
+        return bool(grant.wildcard_actions())
+    return bool(grant.wildcard_actions()) and any(scope.fullmatch(grant.resource) for scope in BROAD_SCOPES)
 
 
 BUILTIN_RULES: tuple[Rule, ...] = (

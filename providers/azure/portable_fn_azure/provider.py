@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from portable_fn.config import typed_settings
 from portable_fn.provider import DeadLetterEntry, Progress, Provider
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from portable_fn.app import App
     from portable_fn.deploy import Artifact, Resource
     from portable_fn.deploy.grants import Grant
+    from portable_fn.export import Export
     from portable_fn.logread import LogEntry
     from portable_fn.runtime.channels import Channel
     from portable_fn.runtime.function import FunctionSpec
@@ -45,6 +46,7 @@ class AzureProvider(Provider):
 
     name = "azure"
     settings_model = AzureSettings
+    export_formats = ("terraform",)
 
     def make_deployer(self) -> AzureDeployer:
         """The Azure management side (imported here, so `invoke` never imports the SDK)."""
@@ -182,6 +184,30 @@ class AzureProvider(Provider):
         from .deploy.grants import grants
 
         return grants(desired)
+
+    def export(self, app: App, stage: str, artifact: Artifact, fmt: str) -> Export:
+        """The app's resources for `stage` as a Terraform document for hashicorp/azurerm (`deploy.export`), the
+        package zip beside `main.tf`; what Terraform cannot hold is in the notes."""
+        from portable_fn.export import TERRAFORM, terraform_export, unsupported_format
+
+        from .deploy.export import terraform_document
+
+        if fmt != TERRAFORM:
+            raise unsupported_format(self.name, fmt, self.export_formats)
+        deployer = cast("AzureDeployer", self.deployer)
+        names, zip_file = deployer.names(app, stage), artifact.path.name
+        document, notes = terraform_document(
+            app,
+            stage,
+            self.desired(app, stage, artifact),
+            artifact,
+            names=names,
+            settings=self.config,
+            artifact_file=zip_file,
+            blob_endpoint=deployer.blob_endpoint(names),
+            table_endpoint=deployer.table_endpoint(names),
+        )
+        return terraform_export(self.name, document, {zip_file: artifact.path}, notes)
 
     def plan_notes(self, app: App, stage: str) -> list[str]:
         """What `plan` says beside its steps: each function whose retry policy Azure clamps or cannot honour

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from portable_fn.app import App
     from portable_fn.deploy import Artifact, Resource
     from portable_fn.deploy.grants import Grant
+    from portable_fn.export import Export
     from portable_fn.logread import LogEntry
     from portable_fn.provider import DeadLetterEntry
     from portable_fn.runtime.function import FunctionSpec
@@ -50,6 +51,7 @@ class GcpProvider(Provider):
 
     name = "gcp"
     settings_model = GcpSettings
+    export_formats = ("terraform",)
 
     def make_deployer(self) -> GcpDeployer:
         """The Google-client side (imported here, so `invoke` never imports the clients)."""
@@ -87,6 +89,22 @@ class GcpProvider(Provider):
         from .deploy.grants import grants
 
         return grants(desired)
+
+    def export(self, app: App, stage: str, artifact: Artifact, fmt: str) -> Export:
+        """The app's resources for `stage` as a Terraform document for hashicorp/google (`deploy.export`), the
+        source zip beside `main.tf`; what Terraform cannot hold is in the notes."""
+        from portable_fn.export import TERRAFORM, terraform_export, unsupported_format
+
+        from .deploy.export import terraform_document
+
+        if fmt != TERRAFORM:
+            raise unsupported_format(self.name, fmt, self.export_formats)
+        names, zip_file = self.deployer.names(app, stage), artifact.path.name
+        resources = self.desired(app, stage, artifact)
+        document, notes = terraform_document(
+            app, stage, resources, artifact, names=names, settings=self.config, artifact_file=zip_file
+        )
+        return terraform_export(self.name, document, {zip_file: artifact.path}, notes)
 
     def plan_notes(self, app: App, stage: str) -> list[str]:
         """What `plan` says beside its steps: each function whose retry policy Google clamps or cannot honour

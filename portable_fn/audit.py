@@ -179,7 +179,7 @@ def record(
     except Exception as exc:  # the record is what counts; the tags are a convenience
         notes.append(f"The audit tags were not set ({_first_line(exc)}); the record is in {location}.")
     else:
-        notes += [] if tagged else [f"{provider.name} has no resource to tag with the audit digest."]
+        notes += [] if tagged else [f"No resource of {app.name!r} (stage {stage!r}) on {provider.name} to tag."]
     return dataclasses.replace(made, location=location, notes=tuple(notes))
 
 

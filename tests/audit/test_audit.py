@@ -61,7 +61,7 @@ def test_a_deploy_is_recorded_with_who_what_and_the_outcome(shop_copy: Path, tmp
     assert made.waivers == (waiver,)
     assert (made.outcome, made.error) == ("succeeded", None)
     assert (made.commit, made.dirty) == (None, None)  # tmp_path is in no git work tree
-    assert made.notes == ("local has no resource to tag with the audit digest.",)
+    assert made.notes == ("No resource of 'shop' (stage 'dev') on local to tag.",)
     assert re.fullmatch(r"\d{8}T\d{6}\.\d{6}Z-[0-9a-f]{12}\.json", made.name)
     assert made.location == f"{tmp_path / 'cloud' / 'audit.jsonl'} ({made.name.removesuffix('.json')})"
     assert audit.history(provider, app, "dev") == [made]

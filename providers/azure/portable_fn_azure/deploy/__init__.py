@@ -77,6 +77,7 @@ from .appliers import (
     StorageAccounts,
     StorageQueues,
 )
+from .audit import BlobAuditStore
 from .checks import FLEX_SKU, check_env, check_flex
 from .client import AzureClient, explain
 from .desired import Target, bus_grants, desired
@@ -237,6 +238,10 @@ class AzureDeployer(Deployer[AzureClient, Names]):
 
     def outputs(self, app: App, stage: str, remote: RemoteState) -> dict[str, Any]:
         return outputs(app, stage, remote, self.names(app, stage), self.location())
+
+    def audit_store(self, app: App, stage: str) -> BlobAuditStore:
+        """The app and stage's audit records, in a storage account of their own (see `audit`)."""
+        return BlobAuditStore(self.client, self.names(app, stage), self.location(), self.config)
 
     def target(self) -> DeployTarget:
         """The subscription and location deploy acts on, and who the credential's ARM token names."""

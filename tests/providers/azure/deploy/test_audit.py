@@ -1,0 +1,95 @@
+"""The audit trail on Azure, against the fake ARM and Azurite: who deploy acts as (from the token's claims),
+the records in the audit account's `pfn-audit` container, its tags, and a next plan that stays a no-op."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from typing import Any
+
+import pytest
+from azure.core.exceptions import ResourceExistsError
+from portable_fn_azure.deploy import AzureDeployer
+from portable_fn_azure.deploy.audit import audit_account, audit_group
+from portable_fn_azure.deploy.naming import Names
+
+from portable_fn import audit
+from portable_fn.deploy import DeployTarget, pipeline
+
+SUB = "11111111-2222-3333-4444-555555555555"  # the suite's subscription (conftest.SUBSCRIPTION)
+
+
+def jwt(claims: dict[str, str]) -> str:
+    """An access token's shape: header.payload.signature, each base64url without padding."""
+
+    def part(value: dict[str, str]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
+
+    return f"{part({'alg': 'RS256', 'typ': 'JWT'})}.{part(claims)}.c2lnbmF0dXJl"
+
+
+@pytest.mark.parametrize(
+    ("claims", "principal"),
+    [
+        ({"upn": "alice@contoso.example", "oid": "0000-a", "appid": "cli"}, "alice@contoso.example"),
+        ({"appid": "9f1c0000-app", "oid": "0000-sp"}, "9f1c0000-app"),  # a service principal
+        ({"oid": "0000-mi"}, "0000-mi"),
+        ({"aud": "https://management.azure.com"}, None),
+    ],
+)
+def test_the_target_names_the_tokens_principal(claims: dict[str, str], principal: str | None, helpers: Any) -> None:
+    credential = helpers.StaticToken(jwt(claims))
+    deployer = AzureDeployer({"subscription_id": SUB, "location": "westeurope"}, credential=credential)
+    assert deployer.target() == DeployTarget("azure", "subscription", SUB, "westeurope", principal)
+    assert credential.scopes == [("https://management.azure.com/.default",)]
+
+
+def test_a_token_that_is_no_jwt_names_nobody(provider: Any) -> None:
+    assert provider.target() == DeployTarget("azure", "subscription", SUB, "westeurope", None)
+
+
+def test_the_audit_names_fit_azures_rules(provider: Any, shop: Any) -> None:
+    names = provider.deployer.names(shop, "dev")
+    assert audit_group(names) == "shop-dev-audit-rg"
+    assert re.fullmatch(r"shopdevau[0-9a-f]{6}", audit_account(names))
+    assert audit_account(names) != names.storage_account
+    long = audit_account(Names("A-very-long-app-name" * 3, "dev", SUB))
+    assert len(long) == 24 and re.fullmatch(r"averylongappnameau[0-9a-f]{6}", long)
+    assert audit_group(Names("shop", "dev", SUB, group_override="shared-rg")) == "shared-rg"
+
+
+def test_deploy_and_remove_are_recorded_in_the_audit_account(provider: Any, shop: Any, arm: Any, blobs: Any) -> None:
+    outcome = pipeline.deploy(provider, shop, "dev")
+    made = audit.record(provider, shop, "dev", "deploy", outcome.plan, outcome.artifact)
+
+    account = audit_account(provider.deployer.names(shop, "dev"))
+    assert made.location == f"https://{account}.blob.core.windows.net/pfn-audit/shop/dev/{made.name}"
+    assert made.notes == () and made.target["scope_id"] == SUB
+    blob = blobs.get_container_client("pfn-audit").get_blob_client(f"shop/dev/{made.name}")
+    assert json.loads(blob.download_blob().readall()) == made.to_dict()
+    with pytest.raises(ResourceExistsError):  # overwrite=False is If-None-Match: *, which Azurite honours
+        blob.upload_blob(b"{}", overwrite=False)
+
+    group = arm.find("/resourceGroups/shop-dev-audit-rg")
+    assert group is not None and group["tags"] == {"portable-fn-audit": "shop/dev"}
+    stored = arm.find(f"/resourceGroups/shop-dev-audit-rg/providers/Microsoft.Storage/storageAccounts/{account}")
+    assert stored is not None and stored["tags"] == {"portable-fn-audit": "shop/dev"}
+    site = arm.find(f"/providers/Microsoft.Web/sites/{provider.deployer.names(shop, 'dev').function_app}")
+    assert site is not None and {k: v for k, v in site["tags"].items() if k.startswith("pfn-audit-")} == made.tags()
+    assert stored["properties"]["allowBlobPublicAccess"] is False
+    assert stored["properties"]["minimumTlsVersion"] == "TLS1_2"
+
+    again = pipeline.plan(provider, shop, "dev")  # neither the audit account nor its group is in a plan
+    assert again.plan is not None and again.plan.empty
+
+    removal = pipeline.remove(provider, shop, "dev")
+    removed = audit.record(provider, shop, "dev", "remove", removal.plan, None)
+    assert arm.find("/resourceGroups/shop-dev-rg") is None  # the stage is gone, its trail is not
+    assert audit.history(provider, shop, "dev") == [removed, made]
+    assert removed.notes == ("No resource of 'shop' (stage 'dev') on azure to tag.",)
+
+
+def test_history_of_a_stage_never_recorded_is_empty(provider: Any, shop: Any, arm: Any) -> None:
+    assert audit.history(provider, shop, "dev") == []
+    assert arm.mutating() == []

@@ -56,10 +56,8 @@ def test_the_clean_app_keeps_every_rule(provider: str) -> None:
     assert report.lines() == [f"Policy: 0 violation(s), 0 waived (9 rules, {provider}, stage dev)"]
 
 
-def test_the_clean_app_keeps_every_rule_on_aws_but_the_grants_wait_for_the_cloud(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    _no_aws_login(monkeypatch, tmp_path)
+@pytest.mark.usefixtures("no_aws_login")
+def test_the_clean_app_keeps_every_rule_on_aws_but_the_grants_wait_for_the_cloud() -> None:
     report = run(load_app(APPS / "clean"), "aws")
     assert report.violations == [] and len(report.skipped) == 1
     assert report.skipped[0].startswith(
@@ -185,21 +183,3 @@ def test_the_grants_rule_reads_the_real_grants_of_gcp_and_azure() -> None:
         desired, _ = offline_desired(provider, app, "dev")
         assert desired is not None and provider.grants(desired), name  # there are grants, and none is wide
         assert evaluate(provider, app, "dev", desired, environ=ENVIRON).violations == []
-
-
-def _no_aws_login(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No AWS credentials anywhere, and no instance metadata lookup (off 127.0.0.1)."""
-    for name in (
-        "AWS_ACCESS_KEY_ID",
-        "AWS_SECRET_ACCESS_KEY",
-        "AWS_SESSION_TOKEN",
-        "AWS_PROFILE",
-        "AWS_ENDPOINT_URL",
-        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-        "AWS_WEB_IDENTITY_TOKEN_FILE",
-    ):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))

@@ -330,13 +330,25 @@ class _InitCommand(click.Command):
         super().format_epilog(ctx, formatter)
 
 
-@cli.command(cls=_InitCommand, epilog=_example("portable-fn init shop", "portable-fn init jobs --template worker"))
+@cli.command(
+    cls=_InitCommand,
+    epilog=_example(
+        "portable-fn init shop", "portable-fn init jobs --template worker", "portable-fn init shop --ci github"
+    ),
+)
 @click.argument("name")
 @click.option(
     "--template", type=TemplateName(), default=None, help="The starting point (default: api; the list is below)."
 )
+@click.option(
+    "--ci",
+    "ci_system",
+    type=click.Choice(["github", "gitlab"]),
+    default=None,
+    help="Also write a CI/CD pipeline for it (`portable-fn ci --help` says what it runs).",
+)
 @click.pass_obj
-def init(console: Console, name: str, template: str | None) -> int:
+def init(console: Console, name: str, template: str | None, ci_system: str | None) -> int:
     """Create a new app.
 
     NAME is the app's name and its new directory.
@@ -348,6 +360,11 @@ def init(console: Console, name: str, template: str | None) -> int:
     make: Callable[..., Path] = scaffold.create_app
     root = make(Path(name)) if template is None else make(Path(name), template=template)
     console.result(f"Created {root}. Next: portable-fn dev {root}")
+    if ci_system is not None:
+        from .ci import write_pipeline
+        from .commands.ci import summary
+
+        console.result(summary(write_pipeline(root, ci_system)))
     return 0
 
 

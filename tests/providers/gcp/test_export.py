@@ -1,0 +1,284 @@
+"""`portable-fn export --provider gcp --format terraform`: every resource kind the GCP desired returns is in the
+Terraform document (or said why not), the document's HCL reads back to it, and every type, argument and
+reference is one hashicorp/google 6.50.0 has (its schema recorded in tests/export_data/google.json)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from portable_fn_gcp.deploy import GcpDeployer
+from portable_fn_gcp.deploy import resources as gcp_resources
+from portable_fn_gcp.deploy.export import EXPORTERS, terraform_document
+from portable_fn_gcp.provider import GcpProvider
+
+from portable_fn.app import App, load_app
+from portable_fn.deploy import Artifact, Resource
+from portable_fn.export import render
+from portable_fn.runtime.errors import DeployError, ProviderError
+
+from ...export.hcl_roundtrip import parse, without_comments
+from ...export_data.terraform_schema import problems
+
+REPO = Path(__file__).resolve().parents[3]
+ARTIFACT = Artifact(Path("/build/shop-gcp.zip"), "ab" * 32, 10, 1)
+ACCOUNT = "app@proj.iam.gserviceaccount.com"
+# Every app of the repository that deploys on Google Cloud (the others fail to load or are refused by `check`).
+APPS = [
+    "samples/shop",
+    "samples/telemetry",
+    "tests/apps/emitter",
+    "tests/apps/flow",
+    "tests/apps/invoking",
+    "tests/apps/openapi_cases",
+    "tests/apps/splits",
+    "tests/apps/trace_relay",
+    "tests/apps/vault",
+    "tests/providers/gcp/apps/orders",
+    "tests/providers/gcp/apps/probe",
+    "tests/providers/gcp/apps/sender",
+    "tests/providers/azure/apps/every_trigger",
+    "tests/providers/azure/apps/retrying",
+]
+SETTINGS = {"without an account": {}, "with its own account": {"service_account": ACCOUNT}}
+
+
+def export(app: App, **settings: Any) -> tuple[dict[str, Any], list[str], list[Resource]]:
+    given = {"region": "europe-west1", **app.config.provider_settings("gcp", "dev"), "project": "proj", **settings}
+    deployer = GcpDeployer(given)
+    desired = deployer.desired(app, "dev", ARTIFACT)
+    document, notes = terraform_document(
+        app, "dev", desired, ARTIFACT, names=deployer.names(app, "dev"), settings=deployer.config
+    )
+    return document, notes, desired
+
+
+@pytest.fixture(scope="module")
+def shop() -> App:
+    return load_app(REPO / "samples" / "shop")
+
+
+def test_every_kind_desired_returns_has_an_exporter() -> None:
+    """A kind added to the GCP resources (they must be in ORDER to be desired) without an exporter fails here."""
+    assert set(EXPORTERS) == set(gcp_resources.ORDER)
+
+
+def test_a_kind_without_an_exporter_is_refused_naming_it(shop: App) -> None:
+    class Unknown(Resource):
+        kind = "mystery"
+
+    deployer = GcpDeployer({"project": "proj", "region": "europe-west1"})
+    with pytest.raises(DeployError, match=r"kind 'mystery' have no exporter\. Add one to .*EXPORTERS"):
+        terraform_document(shop, "dev", [Unknown("x")], ARTIFACT, names=deployer.names(shop, "dev"))
+
+
+@pytest.mark.parametrize("settings", SETTINGS.values(), ids=SETTINGS.keys())
+@pytest.mark.parametrize("path", APPS)
+def test_the_export_of_each_app_reads_back_and_holds_to_the_google_schema(path: str, settings: dict[str, str]) -> None:
+    document, _, _ = export(load_app(REPO / path), **settings)
+    assert parse(render(document)) == without_comments(document)
+    assert problems(document, "google") == []
+
+
+def test_the_schema_check_fails_on_what_google_does_not_have(shop: App) -> None:
+    document, _, _ = export(shop)
+    function = document["resource"]["google_cloudfunctions2_function"]["fulfil"]
+    function["service_config"][0]["memory"] = "1Gi"
+    function["event_trigger"][0]["pubsub_topic"] = "${google_pubsub_topic.nowhere.id}"
+    document["resource"]["google_pubsub_topic"]["orders"]["labels"] = "${google_pubsub_topic.orders.colour}"
+    document["resource"]["google_function"] = {"x": {}}
+    assert problems(document, "google") == [
+        "google_cloudfunctions2_function.fulfil.service_config[0]: memory is not an argument of this block",
+        "google_function: not a resource type of hashicorp/google 6.50.0",
+        "${google_pubsub_topic.orders.colour}: google_pubsub_topic has no attribute colour",
+        "${google_pubsub_topic.nowhere.id}: google_pubsub_topic.nowhere is not declared",
+    ]
+
+
+def test_resources_refer_to_each_other_not_to_literal_paths(shop: App) -> None:
+    document, _, _ = export(shop, service_account=ACCOUNT)
+    text = json.dumps(without_comments(document["resource"]))
+    for literal in ("projects/proj/topics/", "projects/proj/databases/", "/queues/", "gs://"):
+        assert literal not in text
+
+
+def test_a_queue_function_keeps_its_memory_timeout_env_account_and_trigger(shop: App) -> None:
+    document, _, _ = export(shop, service_account=ACCOUNT)
+    fulfil = without_comments(document["resource"]["google_cloudfunctions2_function"]["fulfil"])
+    assert fulfil == {
+        "name": "shop-dev-fulfil",
+        "location": "europe-west1",
+        "labels": {"portable-fn-app": "shop", "portable-fn-stage": "dev", "portable-fn-source": "ab" * 16},
+        "build_config": [
+            {
+                "runtime": "python311",
+                "entry_point": "fulfil",
+                "source": [
+                    {
+                        "storage_source": [
+                            {
+                                "bucket": "${google_storage_bucket_object.source.bucket}",
+                                "object": "${google_storage_bucket_object.source.name}",
+                            }
+                        ]
+                    }
+                ],
+            }
+        ],
+        "service_config": [
+            {
+                "available_memory": "256Mi",
+                "timeout_seconds": 30,
+                "environment_variables": {
+                    "GOOGLE_CLOUD_PROJECT": "proj",
+                    "PORTABLE_FN_APP": "shop",
+                    "PORTABLE_FN_DEAD_LETTER_TOPIC": "${google_pubsub_topic.orders_dlq.id}",
+                    "PORTABLE_FN_FUNCTION": "fulfil",
+                    "PORTABLE_FN_PROVIDER": "gcp",
+                    "PORTABLE_FN_REGION": "europe-west1",
+                    "PORTABLE_FN_STAGE": "dev",
+                    "PORTABLE_FN_TIMEOUT_S": "30",
+                },
+                "min_instance_count": 0,
+                "max_instance_count": 100,
+                "ingress_settings": "ALLOW_ALL",
+                "all_traffic_on_latest_revision": True,
+                "service_account_email": ACCOUNT,
+            }
+        ],
+        "event_trigger": [
+            {
+                "trigger_region": "europe-west1",
+                "event_type": "google.cloud.pubsub.topic.v1.messagePublished",
+                "retry_policy": "RETRY_POLICY_RETRY",
+                "pubsub_topic": "${google_pubsub_topic.orders.id}",
+                "service_account_email": ACCOUNT,
+            }
+        ],
+    }
+    assert document["output"]["fulfil_trigger"] == {
+        "value": "${google_cloudfunctions2_function.fulfil.event_trigger[0].trigger}"
+    }
+
+
+def test_the_source_zip_is_an_object_of_a_bucket_of_its_own(shop: App) -> None:
+    document, notes, _ = export(shop)
+    resources = document["resource"]
+    assert without_comments(resources["google_storage_bucket_object"]["source"]) == {
+        "name": f"shop-dev/{'ab' * 32}.zip",
+        "bucket": "${google_storage_bucket.pfn_sources.name}",
+        "source": "${path.module}/shop-gcp.zip",
+    }
+    assert resources["google_storage_bucket"]["pfn_sources"]["name"] == "proj-shop-dev-pfn-sources"
+    assert notes[0] == (
+        "gcp: deploy uploads the source zip through Cloud Functions' generateUploadUrl; Terraform uploads it to a "
+        "bucket of its own, proj-shop-dev-pfn-sources, declared in main.tf."
+    )
+
+
+def test_a_storage_trigger_filters_on_its_bucket_and_waits_for_the_project_grants(shop: App) -> None:
+    document, _, _ = export(shop, service_account=ACCOUNT)
+    upload = document["resource"]["google_cloudfunctions2_function"]["on_upload"]
+    assert upload["event_trigger"][0]["event_filters"] == [
+        {"attribute": "bucket", "value": "${google_storage_bucket.uploads.name}"}
+    ]
+    assert upload["depends_on"] == [
+        "${google_project_iam_member.storage_agent_publisher}",
+        "${google_project_iam_member.event_receiver}",
+    ]
+    grants = document["resource"]["google_project_iam_member"]
+    assert without_comments(grants["storage_agent_publisher"]) == {
+        "project": "proj",
+        "role": "roles/pubsub.publisher",
+        "member": "serviceAccount:${data.google_storage_project_service_account.storage_agent.email_address}",
+    }
+    assert without_comments(grants["stock_access"])["condition"] == [
+        {
+            "title": "portable-fn shop-dev-stock",
+            "description": "portable-fn: this state's database only",
+            "expression": 'resource.name == "${google_firestore_database.stock.id}"',
+        }
+    ]
+
+
+def test_dead_letters_are_kept_and_their_policy_is_left_to_gcloud(shop: App) -> None:
+    document, notes, _ = export(shop)
+    resources = document["resource"]
+    assert without_comments(resources["google_pubsub_subscription"]["orders_dlq"]) == {
+        "name": "shop-dev-orders-dlq",
+        "topic": "${google_pubsub_topic.orders_dlq.id}",
+        "labels": {"portable-fn-app": "shop", "portable-fn-stage": "dev"},
+        "message_retention_duration": "604800s",
+        "retain_acked_messages": False,
+        "ack_deadline_seconds": 60,
+        "expiration_policy": [{"ttl": ""}],
+    }
+    assert without_comments(resources["google_pubsub_topic_iam_member"]["fulfil_dead_letters"]) == {
+        "topic": "${google_pubsub_topic.orders_dlq.name}",
+        "role": "roles/pubsub.publisher",
+        "member": "serviceAccount:${data.google_compute_default_service_account.default.email}",
+    }
+    assert resources["google_cloudfunctions2_function"]["fulfil"]["//"][-2:] == [
+        "  gcloud pubsub subscriptions update $SUB --dead-letter-topic=projects/proj/topics/shop-dev-orders-dlq "
+        "--max-delivery-attempts=5 --min-retry-delay=1s --max-retry-delay=300s",
+        "  gcloud pubsub subscriptions add-iam-policy-binding $SUB --role=roles/pubsub.subscriber "
+        "--member=serviceAccount:service-PROJECT_NUMBER@gcp-sa-pubsub.iam.gserviceaccount.com",
+    ]
+    assert [note.split(":", 2)[1].strip()[:40] for note in notes] == [
+        "deploy uploads the source zip through Cl",
+        "the Cloud Storage service agent's roles/",
+        "the dead-letter and retry policies of th",
+    ]
+
+
+def test_a_schedule_publishes_the_tick_deploy_sends(shop: App) -> None:
+    document, _, desired = export(shop)
+    job = without_comments(document["resource"]["google_cloud_scheduler_job"]["sweep"])
+    tick = next(r for r in desired if isinstance(r, gcp_resources.SchedulerJob) and r.name == "shop-dev-sweep")
+    assert job["pubsub_target"] == [
+        {"topic_name": "${google_pubsub_topic.sweep.id}", "data": base64.b64encode(tick.data.encode()).decode()}
+    ]
+    assert (job["schedule"], job["time_zone"], job["description"]) == ("*/5 * * * *", "Etc/UTC", "portable-fn:shop:dev")
+
+
+def test_public_http_functions_get_the_invoker_on_their_service(shop: App) -> None:
+    document, _, _ = export(shop)
+    invokers = document["resource"]["google_cloud_run_service_iam_member"]
+    assert sorted(invokers) == ["confirm_payment_public", "create_order_public", "get_order_public"]
+    assert without_comments(invokers["create_order_public"]) == {
+        "location": "${google_cloudfunctions2_function.create_order.location}",
+        "service": "${google_cloudfunctions2_function.create_order.name}",
+        "role": "roles/run.invoker",
+        "member": "allUsers",
+    }
+    assert document["output"]["create_order_url"] == {"value": "${google_cloudfunctions2_function.create_order.url}"}
+
+
+def test_the_app_s_tags_are_carried_as_labels(tmp_path: Path) -> None:
+    shutil.copytree(REPO / "samples" / "shop", tmp_path / "shop", ignore=shutil.ignore_patterns(".portable-fn"))
+    pyproject = tmp_path / "shop" / "pyproject.toml"
+    text = pyproject.read_text(encoding="utf-8")
+    pyproject.write_text(text.replace('python = "3.11"\n', 'python = "3.11"\ntags = {Team = "Pay Ments"}\n', 1))
+    document, _, _ = export(load_app(tmp_path / "shop"))
+    assert document["resource"]["google_pubsub_topic"]["orders"]["labels"] == {
+        "team": "pay_ments",
+        "portable-fn-app": "shop",
+        "portable-fn-stage": "dev",
+    }
+
+
+def test_the_provider_exports_main_tf_with_the_zip_beside_it(shop: App) -> None:
+    provider = GcpProvider({**shop.config.provider_settings("gcp", "dev"), "project": "proj"})
+    exported = provider.export(shop, "dev", ARTIFACT, "terraform")
+    document, notes, _ = export(shop)
+    assert (exported.files, exported.artifacts, exported.notes) == (
+        {"main.tf": render(document)},
+        {"shop-gcp.zip": ARTIFACT.path},
+        notes,
+    )
+    with pytest.raises(ProviderError, match=r"'gcp' cannot export --format cloudformation; it exports terraform"):
+        provider.export(shop, "dev", ARTIFACT, "cloudformation")

@@ -183,3 +183,16 @@ def test_the_grants_rule_reads_the_real_grants_of_gcp_and_azure() -> None:
         desired, _ = offline_desired(provider, app, "dev")
         assert desired is not None and provider.grants(desired), name  # there are grants, and none is wide
         assert evaluate(provider, app, "dev", desired, environ=ENVIRON).violations == []
+
+
+def test_the_stages_tags_count_for_the_required_ones(app_copy) -> None:  # type: ignore[no-untyped-def]
+    app = app_copy("risky")
+    pyproject = app.root / "pyproject.toml"
+    text = pyproject.read_text(encoding="utf-8")
+    pyproject.write_text(
+        text.replace(
+            "[tool.portable-fn.stages.dev]\n", '[tool.portable-fn.stages.dev]\ntags = { cost-center = "42" }\n'
+        )
+    )
+    tagged = load_app(app.root)
+    assert "PFN006" not in [f.rule for f in evaluate(LocalProvider({}), tagged, "dev", [], environ=ENVIRON).violations]

@@ -55,22 +55,29 @@ def evaluate(
         no_desired,
     )
     report = PolicyReport(app.name, provider.name, stage, rules)
-    used: set[int] = set()  # the waivers that covered a finding, by identity
-    for each in rules:
-        try:
-            found = [locate(app, f) for f in each(context)]
-        except RuleSkipped as skipped:
-            report.skipped.append(f"{each.id} {each.name}: {skipped}")
-            continue
-        for finding in found:
-            waiver = next((w for w in policy.waivers if _covers(w, finding)), None)
-            if waiver is None:
-                report.violations.append(finding)
-            else:
-                report.waived.append(_replace(finding, reason=waiver.reason))
-                used.add(id(waiver))
-    report.unused_waivers = [_waiver_text(w) for w in policy.waivers if id(w) not in used]
+    found = [finding for each in rules for finding in _run(each, context, report)]
+    used = [_split(report, finding, policy.waivers) for finding in found]
+    report.unused_waivers = [_waiver_text(w) for w in policy.waivers if w not in used]
     return report
+
+
+def _run(each: Rule, context: PolicyContext, report: PolicyReport) -> list[Finding]:
+    """The rule's findings, each placed at its file and line; none when it cannot run (noted as skipped)."""
+    try:
+        return [locate(context.app, f) for f in each(context)]
+    except RuleSkipped as skipped:
+        report.skipped.append(f"{each.id} {each.name}: {skipped}")
+        return []
+
+
+def _split(report: PolicyReport, finding: Finding, waivers: Sequence[Waiver]) -> Waiver | None:
+    """File `finding` as waived (with the first waiver covering it, returned) or as a violation."""
+    waiver = next((w for w in waivers if _covers(w, finding)), None)
+    if waiver is None:
+        report.violations.append(finding)
+    else:
+        report.waived.append(_replace(finding, reason=waiver.reason))
+    return waiver
 
 
 def policy_of(app: App) -> PolicyConfig:

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from portable_fn.app import App
     from portable_fn.deploy import Artifact, Resource
     from portable_fn.deploy.grants import Grant
+    from portable_fn.export import Export
     from portable_fn.logread import LogEntry
     from portable_fn.provider import DeadLetterEntry
     from portable_fn.runtime.function import FunctionSpec
@@ -42,6 +43,7 @@ class AwsProvider(Provider):
 
     name = "aws"
     settings_model = AwsSettings
+    export_formats = ("cloudformation", "terraform")
 
     def make_deployer(self) -> AwsDeployer:
         """The boto3 side (imported here, so `invoke` never imports boto3)."""
@@ -97,6 +99,16 @@ class AwsProvider(Provider):
         from .deploy.grants import grants
 
         return grants(desired)
+
+    def export(self, app: App, stage: str, artifact: Artifact, fmt: str) -> Export:
+        """The app's resources as a CloudFormation template or Terraform for hashicorp/aws (`deploy.export`);
+        no cloud call: ARNs are references or the deploying account's, region's and partition's."""
+        from .deploy import AwsDeployer
+        from .deploy.export import export
+
+        deployer = self.deployer
+        assert isinstance(deployer, AwsDeployer)
+        return export(deployer, app, stage, artifact, fmt)
 
     def plan_notes(self, app: App, stage: str) -> list[str]:
         """What `plan` says beside its steps: each function whose retry policy AWS clamps or cannot honour

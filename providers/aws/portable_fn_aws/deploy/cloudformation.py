@@ -1,0 +1,420 @@
+"""The AWS export as a CloudFormation template (`template.json`), one writer per resource type.
+
+Functions are plain `AWS::Lambda::Function`s whose `Code` is the zip's path beside the template, which
+`aws cloudformation package` and `sam deploy` upload and replace with its S3 location; so the app's
+deployment bucket and the zips in it (`DeploymentBucket`, `CodeObject`) are left to that step. S3 can only
+notify a function of a bucket CloudFormation declares (its `NotificationConfiguration`): a bucket the
+settings map to an existing one keeps its notification out of the template, said in the notes and in the
+template's Metadata. Property names follow the CloudFormation resource reference
+(https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-template-resource-type-ref.html,
+read 2026-12-06); `cfn-lint` checks them in the tests.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from portable_fn.deploy import Resource
+from portable_fn.export import Export
+
+from .export import ARN, PLACEHOLDER, Exported, Reference, logical_id, unused
+from .policies import POLICY_NAME
+from .resources import (
+    PUBLIC_ACCESS_BLOCK,
+    ApiIntegration,
+    ApiPermission,
+    ApiRoute,
+    Bucket,
+    BucketNotification,
+    CodeObject,
+    DeploymentBucket,
+    EventSourceMapping,
+    Function,
+    FunctionUrl,
+    HttpApi,
+    InvokeConfig,
+    LogGroup,
+    Permission,
+    Queue,
+    Role,
+    Schedule,
+    ScheduleGroup,
+    Subscription,
+    Table,
+    Topic,
+)
+
+TEMPLATE = "template.json"
+PSEUDO = {PLACEHOLDER.partition: "${AWS::Partition}", PLACEHOLDER.region: "${AWS::Region}"}
+PSEUDO[PLACEHOLDER.account] = "${AWS::AccountId}"
+# The logical id of a resource ends in its type's word, so a function and its role named alike differ.
+SUFFIX: dict[type[Resource], str] = {
+    LogGroup: "Logs",
+    Role: "Role",
+    Function: "Function",
+    InvokeConfig: "InvokeConfig",
+    FunctionUrl: "Url",
+    Permission: "Permission",
+    HttpApi: "HttpApi",
+    ApiIntegration: "Integration",
+    ApiRoute: "Route",
+    ApiPermission: "ApiPermission",
+    Queue: "Queue",
+    EventSourceMapping: "EventSource",
+    Topic: "Topic",
+    Subscription: "Subscription",
+    Bucket: "Bucket",
+    Table: "Table",
+    DeploymentBucket: "DeploymentBucket",
+    CodeObject: "Code",
+    BucketNotification: "Notification",
+    ScheduleGroup: "ScheduleGroup",
+    Schedule: "Schedule",
+}
+GET_ATT = frozenset({(Function, ARN), (Role, ARN), (Queue, ARN), (Table, ARN)})  # the rest: Ref
+
+
+def cloudformation(exported: Exported) -> Export:
+    """The export as `template.json`, with the zips its functions' `Code` names."""
+    return Template(exported).export()
+
+
+class Template:
+    """The template being written: its resources by logical id, outputs and notes."""
+
+    def __init__(self, exported: Exported) -> None:
+        self.x = exported
+        self.refs = exported.references()
+        taken: set[str] = set()
+        self.ids = {r.key: unused(logical_id(exported.short(r), SUFFIX[type(r)]), taken) for r in exported.resources}
+        self.resources: dict[str, dict[str, Any]] = {}
+        self.outputs: dict[str, dict[str, Any]] = {}
+        self.notes: list[str] = []
+
+    def export(self) -> Export:
+        for resource in self.x.resources:
+            WRITERS[type(resource)](self, resource)
+        text = json.dumps(self.template(), indent=2) + "\n"
+        return Export("aws", "cloudformation", {TEMPLATE: text}, self.x.artifacts(), self.notes)
+
+    def template(self) -> dict[str, Any]:
+        app, stage = self.x.app.name, self.x.stage
+        out: dict[str, Any] = {
+            "AWSTemplateFormatVersion": "2010-09-09",
+            "Description": f"portable-fn app {app}, stage {stage}, as portable-fn export wrote it",
+            "Metadata": {
+                "portable-fn": {
+                    "app": app,
+                    "stage": stage,
+                    "deploy": "aws cloudformation package --template-file template.json --s3-bucket <bucket> "
+                    "--output-template-file packaged.json && aws cloudformation deploy --template-file "
+                    f"packaged.json --stack-name {app}-{stage} --capabilities CAPABILITY_NAMED_IAM",
+                    "not-exported": self.notes,
+                }
+            },
+            "Resources": self.resources,
+        }
+        if self.outputs:
+            out["Outputs"] = self.outputs
+        return out
+
+    # -- values ----------------------------------------------------------------------------------------
+    def value(self, text: str) -> Any:
+        """A string of `desired` as the template says it: a reference to a resource of the template, a
+        `Fn::Sub` naming the account, region and partition it is deployed to, or the string itself."""
+        if text in self.refs:
+            return self.reference(self.refs[text])
+        if not any(p in text for p in PSEUDO):
+            return text
+        subbed = text.replace("${", "${!")
+        for placeholder, pseudo in PSEUDO.items():
+            subbed = subbed.replace(placeholder, pseudo)
+        return {"Fn::Sub": subbed}
+
+    def reference(self, reference: Reference) -> dict[str, Any]:
+        logical = self.ids[reference.resource.key]
+        if (type(reference.resource), reference.attribute) in GET_ATT:
+            return {"Fn::GetAtt": [logical, "Arn"]}
+        return {"Ref": logical}
+
+    def document(self, text: str) -> Any:
+        """A policy document of `desired` (canonical JSON) as an object, each ARN in it a `value`."""
+        return self.walk(json.loads(text))
+
+    def walk(self, node: Any) -> Any:
+        if isinstance(node, dict):
+            return {k: self.walk(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [self.walk(v) for v in node]
+        return self.value(node) if isinstance(node, str) else node
+
+    def tag_list(self) -> list[dict[str, str]]:
+        return [{"Key": k, "Value": v} for k, v in self.x.tags.items()]
+
+    def function_ref(self, name: str) -> dict[str, Any]:
+        """The ARN of the function `name` (desired lists every function a resource of it names)."""
+        function = self.x.find(Function, name)
+        assert function is not None, name
+        return self.reference(Reference(function, ARN))
+
+    def add(self, resource: Resource, kind: str, properties: dict[str, Any], **extra: Any) -> str:
+        logical = self.ids[resource.key]
+        self.resources[logical] = {"Type": kind, "Properties": properties, **extra}
+        return logical
+
+    def leave_out(self, resource: Resource, why: str) -> None:
+        self.notes.append(f"{resource.kind} {resource.name}: {why}")
+
+    # -- one writer per resource type ---------------------------------------------------------------------
+    def log_group(self, r: LogGroup) -> None:
+        self.add(
+            r,
+            "AWS::Logs::LogGroup",
+            {"LogGroupName": r.name, "RetentionInDays": r.retention_days, "Tags": self.tag_list()},
+        )
+
+    def role(self, r: Role) -> None:
+        properties = {
+            "RoleName": r.name,
+            "Path": r.path,
+            "Description": "Created by portable-fn export",
+            "AssumeRolePolicyDocument": self.document(r.trust),
+            "Policies": [{"PolicyName": POLICY_NAME, "PolicyDocument": self.document(r.policy)}],
+            "Tags": self.tag_list(),
+        }
+        self.add(r, "AWS::IAM::Role", properties)
+
+    def function(self, r: Function) -> None:
+        properties = {
+            "FunctionName": r.name,
+            "Role": self.value(r.role_arn),
+            "Handler": r.handler,
+            "Runtime": r.runtime,
+            "MemorySize": r.memory_mb,
+            "Timeout": r.timeout_s,
+            "Architectures": [r.architecture],
+            "Environment": {"Variables": {k: self.value(v) for k, v in r.env}},
+            "Code": self.x.zip_of(r),
+            "Tags": self.tag_list(),
+        }
+        logs = self.x.find(LogGroup, f"/aws/lambda/{r.name}")
+        depends = {"DependsOn": [self.ids[logs.key]]} if logs else {}
+        self.add(r, "AWS::Lambda::Function", properties, **depends)
+
+    def invoke_config(self, r: InvokeConfig) -> None:
+        properties: dict[str, Any] = {
+            "FunctionName": {"Ref": self.ids[(Function.kind, r.name)]},
+            "Qualifier": "$LATEST",
+            "MaximumRetryAttempts": r.max_retries,
+        }
+        if r.on_failure_arn:
+            properties["DestinationConfig"] = {"OnFailure": {"Destination": self.value(r.on_failure_arn)}}
+        self.add(r, "AWS::Lambda::EventInvokeConfig", properties)
+
+    def function_url(self, r: FunctionUrl) -> None:
+        properties = {"TargetFunctionArn": self.function_ref(r.name), "AuthType": r.auth_type}
+        logical = self.add(r, "AWS::Lambda::Url", properties)
+        self.outputs[logical] = {
+            "Description": f"The URL of {r.name}",
+            "Value": {"Fn::GetAtt": [logical, "FunctionUrl"]},
+        }
+
+    def permission(self, r: Permission) -> None:
+        properties: dict[str, Any] = {
+            "FunctionName": self.function_ref(r.function),
+            "Action": r.action,
+            "Principal": r.principal,
+        }
+        if r.source_arn:
+            properties["SourceArn"] = self.value(r.source_arn)
+        if r.url_auth_type:
+            properties["FunctionUrlAuthType"] = r.url_auth_type
+        if r.via_function_url:
+            properties["InvokedViaFunctionUrl"] = True
+        self.add(r, "AWS::Lambda::Permission", properties)
+
+    def http_api(self, r: HttpApi) -> None:
+        tags = dict(self.x.tags)
+        properties = {"Name": r.name, "ProtocolType": "HTTP", "Description": "Created by portable-fn export"}
+        logical = self.add(r, "AWS::ApiGatewayV2::Api", {**properties, "Tags": tags})
+        stage = {"ApiId": {"Ref": logical}, "StageName": "$default", "AutoDeploy": r.auto_deploy, "Tags": tags}
+        self.resources[f"{logical}DefaultStage"] = {"Type": "AWS::ApiGatewayV2::Stage", "Properties": stage}
+        self.outputs[logical] = {
+            "Description": f"The endpoint of the HTTP API {r.name}",
+            "Value": {"Fn::GetAtt": [logical, "ApiEndpoint"]},
+        }
+
+    def api_id(self, api: str) -> dict[str, Any]:
+        found = self.x.find(HttpApi, api)
+        assert found is not None, api
+        return {"Ref": self.ids[found.key]}
+
+    def api_integration(self, r: ApiIntegration) -> None:
+        properties = {
+            "ApiId": self.api_id(r.api),
+            "IntegrationType": "AWS_PROXY",
+            "IntegrationUri": self.value(r.function_arn),
+            "PayloadFormatVersion": r.payload_format,
+        }
+        self.add(r, "AWS::ApiGatewayV2::Integration", properties)
+
+    def api_route(self, r: ApiRoute) -> None:
+        integration = self.x.find(ApiIntegration, r.name)  # an integration is named like its route
+        assert integration is not None, r.name
+        properties = {
+            "ApiId": self.api_id(r.api),
+            "RouteKey": r.route_key,
+            "AuthorizationType": r.authorization_type,
+            "Target": {"Fn::Sub": f"integrations/${{{self.ids[integration.key]}}}"},
+        }
+        self.add(r, "AWS::ApiGatewayV2::Route", properties)
+
+    def api_permission(self, r: ApiPermission) -> None:
+        api = self.api_id(r.api)["Ref"]
+        source = f"arn:${{AWS::Partition}}:execute-api:${{AWS::Region}}:${{AWS::AccountId}}:${{{api}}}/{r.source_route}"
+        properties = {
+            "FunctionName": self.function_ref(r.function),
+            "Action": "lambda:InvokeFunction",
+            "Principal": "apigateway.amazonaws.com",
+            "SourceArn": {"Fn::Sub": source},
+        }
+        self.add(r, "AWS::Lambda::Permission", properties)
+
+    def queue(self, r: Queue) -> None:
+        properties: dict[str, Any] = {
+            "QueueName": r.name,
+            "VisibilityTimeout": r.visibility_timeout_s,
+            "MessageRetentionPeriod": r.retention_s,
+            "Tags": self.tag_list(),
+        }
+        if r.fifo:
+            properties["FifoQueue"] = True
+        if r.dead_letter_arn:
+            target = self.value(r.dead_letter_arn)
+            properties["RedrivePolicy"] = {"deadLetterTargetArn": target, "maxReceiveCount": r.max_receive_count}
+        self.add(r, "AWS::SQS::Queue", properties)
+
+    def event_source_mapping(self, r: EventSourceMapping) -> None:
+        properties = {
+            "EventSourceArn": self.value(r.queue_arn),
+            "FunctionName": self.function_ref(r.function),
+            "Enabled": True,
+            "BatchSize": r.batch_size,
+            "MaximumBatchingWindowInSeconds": r.batching_window_s,
+            "FunctionResponseTypes": list(r.response_types),
+        }
+        self.add(r, "AWS::Lambda::EventSourceMapping", properties)
+
+    def topic(self, r: Topic) -> None:
+        self.add(r, "AWS::SNS::Topic", {"TopicName": r.name, "Tags": self.tag_list()})
+
+    def subscription(self, r: Subscription) -> None:
+        properties = {"TopicArn": self.value(r.topic_arn), "Protocol": "lambda", "Endpoint": self.value(r.endpoint)}
+        self.add(r, "AWS::SNS::Subscription", properties)
+
+    def bucket(self, r: Bucket) -> None:
+        """The bucket, secured as deploy secures it, with the notifications of the functions it triggers
+        (after the permissions that let S3 invoke them, which S3 checks when the configuration is set)."""
+        properties: dict[str, Any] = {"BucketName": r.name, "Tags": self.tag_list()}
+        if r.public_access_blocked:
+            properties["PublicAccessBlockConfiguration"] = {setting: True for setting in PUBLIC_ACCESS_BLOCK}
+        if r.encrypted:
+            by_default = {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}
+            properties["BucketEncryption"] = {"ServerSideEncryptionConfiguration": [by_default]}
+        entries = [n for n in self.x.resources if isinstance(n, BucketNotification) and n.bucket == r.name]
+        if entries:
+            properties["NotificationConfiguration"] = {"LambdaConfigurations": self.notifications(entries)}
+        arns = {e.function_arn for e in entries}
+        notified = {f.name for f in self.x.resources if isinstance(f, Function) and f.arn in arns}
+        waits = [
+            self.ids[p.key]
+            for p in self.x.resources
+            if isinstance(p, Permission) and p.principal == "s3.amazonaws.com" and p.function in notified
+        ]
+        self.add(r, "AWS::S3::Bucket", properties, **({"DependsOn": waits} if entries else {}))
+
+    def notifications(self, entries: list[BucketNotification]) -> list[dict[str, Any]]:
+        out = []
+        for entry in entries:
+            for event in entry.events:
+                rules = [{"Name": n, "Value": v} for n, v in (("prefix", entry.prefix), ("suffix", entry.suffix)) if v]
+                item: dict[str, Any] = {"Event": event, "Function": self.value(entry.function_arn)}
+                if rules:
+                    item["Filter"] = {"S3Key": {"Rules": rules}}
+                out.append(item)
+        return out
+
+    def bucket_notification(self, r: BucketNotification) -> None:
+        if self.x.find(Bucket, r.bucket) is None:  # a bucket of the app carries it (see `bucket`)
+            self.leave_out(
+                r,
+                f"CloudFormation can only notify a function of a bucket the template declares, and {r.bucket} is "
+                f"an existing bucket; add the notification ({', '.join(r.events)} to {r.name.split('/')[-1]}) "
+                "to that bucket's own configuration.",
+            )
+
+    def table(self, r: Table) -> None:
+        properties: dict[str, Any] = {
+            "TableName": r.name,
+            "BillingMode": r.billing_mode,
+            "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+            "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
+            "SSESpecification": {"SSEEnabled": r.encrypted},
+            "Tags": self.tag_list(),
+        }
+        if r.ttl_attribute:
+            properties["TimeToLiveSpecification"] = {"AttributeName": r.ttl_attribute, "Enabled": True}
+        self.add(r, "AWS::DynamoDB::Table", properties, DeletionPolicy="Retain", UpdateReplacePolicy="Retain")
+
+    def packaged(self, r: DeploymentBucket | CodeObject) -> None:
+        """Large zips go to S3 through `aws cloudformation package`, into the bucket it is given."""
+        if not any("package" in note for note in self.notes):
+            self.notes.append(
+                "deployment bucket: zips reach S3 through `aws cloudformation package --s3-bucket <bucket>` "
+                "(or `sam deploy`), which uploads each function's Code; the app's deployment bucket is not in "
+                "the template."
+            )
+
+    def schedule_group(self, r: ScheduleGroup) -> None:
+        self.add(r, "AWS::Scheduler::ScheduleGroup", {"Name": r.name, "Tags": self.tag_list()})
+
+    def schedule(self, r: Schedule) -> None:
+        group = self.x.find(ScheduleGroup, r.group)
+        properties = {
+            "Name": r.name,
+            "GroupName": {"Ref": self.ids[group.key]} if group else r.group,
+            "ScheduleExpression": r.expression,
+            "ScheduleExpressionTimezone": "UTC",
+            "FlexibleTimeWindow": {"Mode": "OFF"},
+            "State": "ENABLED",
+            "Target": {"Arn": self.value(r.target_arn), "RoleArn": self.value(r.role_arn)},
+        }
+        self.add(r, "AWS::Scheduler::Schedule", properties)
+
+
+# What writes each type `desired` returns; a type missing here fails the export tests.
+WRITERS: dict[type[Resource], Callable[[Template, Any], None]] = {
+    LogGroup: Template.log_group,
+    Role: Template.role,
+    Function: Template.function,
+    InvokeConfig: Template.invoke_config,
+    FunctionUrl: Template.function_url,
+    Permission: Template.permission,
+    HttpApi: Template.http_api,
+    ApiIntegration: Template.api_integration,
+    ApiRoute: Template.api_route,
+    ApiPermission: Template.api_permission,
+    Queue: Template.queue,
+    EventSourceMapping: Template.event_source_mapping,
+    Topic: Template.topic,
+    Subscription: Template.subscription,
+    Bucket: Template.bucket,
+    BucketNotification: Template.bucket_notification,
+    Table: Template.table,
+    DeploymentBucket: Template.packaged,
+    CodeObject: Template.packaged,
+    ScheduleGroup: Template.schedule_group,
+    Schedule: Template.schedule,
+}

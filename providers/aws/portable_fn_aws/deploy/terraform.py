@@ -1,0 +1,444 @@
+"""The AWS export as Terraform for the `hashicorp/aws` provider (`main.tf`), one writer per resource type.
+
+Each resource becomes the provider's resource of the same meaning (some two or three: a bucket's public
+access block and encryption are resources of their own there), named after the resource without the
+app and stage (`aws_sqs_queue.orders_dlq`). A function's `filename` is its zip beside `main.tf`; a zip
+over the direct upload limit goes through the deployment bucket as an `aws_s3_object`, as deploy sends
+it. A bucket's notifications are one `aws_s3_bucket_notification`, which owns the bucket's whole
+notification configuration. Arguments follow the provider's documentation
+(https://registry.terraform.io/providers/hashicorp/aws/latest/docs, read 2026-12-06).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from portable_fn.deploy import Resource
+from portable_fn.export import Export, TerraformDocument, terraform_export
+
+from .export import ARN, PLACEHOLDER, URL, Exported, Reference, unused
+from .policies import POLICY_NAME
+from .resources import (
+    PUBLIC_ACCESS_BLOCK,
+    ApiIntegration,
+    ApiPermission,
+    ApiRoute,
+    Bucket,
+    BucketNotification,
+    CodeObject,
+    DeploymentBucket,
+    EventSourceMapping,
+    Function,
+    FunctionUrl,
+    HttpApi,
+    InvokeConfig,
+    LogGroup,
+    Permission,
+    Queue,
+    Role,
+    Schedule,
+    ScheduleGroup,
+    Subscription,
+    Table,
+    Topic,
+)
+
+PROVIDER = {"source": "hashicorp/aws", "version": ">= 5.80, < 7.0"}
+DATA: dict[str, Any] = {
+    "aws_caller_identity": {"current": {}},
+    "aws_partition": {"current": {}},
+    "aws_region": {"current": {}},
+}
+PSEUDO = {
+    PLACEHOLDER.partition: "${data.aws_partition.current.partition}",
+    PLACEHOLDER.region: "${data.aws_region.current.name}",
+    PLACEHOLDER.account: "${data.aws_caller_identity.current.account_id}",
+}
+# The Terraform resource type of each type `desired` returns (the first, when it makes several).
+TYPES: dict[type[Resource], str] = {
+    LogGroup: "aws_cloudwatch_log_group",
+    Role: "aws_iam_role",
+    Function: "aws_lambda_function",
+    InvokeConfig: "aws_lambda_function_event_invoke_config",
+    FunctionUrl: "aws_lambda_function_url",
+    Permission: "aws_lambda_permission",
+    HttpApi: "aws_apigatewayv2_api",
+    ApiIntegration: "aws_apigatewayv2_integration",
+    ApiRoute: "aws_apigatewayv2_route",
+    ApiPermission: "aws_lambda_permission",
+    Queue: "aws_sqs_queue",
+    EventSourceMapping: "aws_lambda_event_source_mapping",
+    Topic: "aws_sns_topic",
+    Subscription: "aws_sns_topic_subscription",
+    Bucket: "aws_s3_bucket",
+    BucketNotification: "aws_s3_bucket_notification",
+    Table: "aws_dynamodb_table",
+    DeploymentBucket: "aws_s3_bucket",
+    CodeObject: "aws_s3_object",
+    ScheduleGroup: "aws_scheduler_schedule_group",
+    Schedule: "aws_scheduler_schedule",
+}
+ATTRIBUTE = {ARN: "arn", URL: "url"}
+
+
+def terraform(exported: Exported) -> Export:
+    """The export as `main.tf`, with the zips its functions' `filename`s name."""
+    return Configuration(exported).export()
+
+
+class Configuration:
+    """The Terraform document being written: resources by type and name, outputs and notes."""
+
+    def __init__(self, exported: Exported) -> None:
+        self.x = exported
+        self.refs = exported.references()
+        taken: dict[str, set[str]] = {}
+        self.ids = {
+            r.key: unused(identifier(exported.short(r)), taken.setdefault(TYPES[type(r)], set()))
+            for r in exported.resources
+        }
+        self.resources: dict[str, dict[str, dict[str, Any]]] = {}
+        self.outputs: dict[str, dict[str, Any]] = {}
+        self.notes: list[str] = []
+
+    def export(self) -> Export:
+        for resource in self.x.resources:
+            WRITERS[type(resource)](self, resource)
+        return terraform_export("aws", self.document(), self.x.artifacts(), self.notes)
+
+    def document(self) -> TerraformDocument:
+        region: dict[str, Any] = {"description": "The AWS region to deploy to"}
+        if self.x.region:
+            region["default"] = self.x.region
+        out: TerraformDocument = {
+            "terraform": {"required_providers": [{"aws": PROVIDER}]},
+            "provider": {"aws": {"region": "${var.region}"}},
+            "variable": {"region": region},
+            "data": DATA,
+            "resource": self.resources,
+        }
+        if self.outputs:
+            out["output"] = self.outputs
+        return out
+
+    # -- values ----------------------------------------------------------------------------------------
+    def value(self, text: str) -> str:
+        """A string of `desired` as Terraform says it: a reference to a resource of the configuration,
+        the account, region and partition from the provider's data sources, or the string itself."""
+        if text in self.refs:
+            return self.reference(self.refs[text])
+        spelled = text.replace("${", "$${").replace("%{", "%%{")
+        for placeholder, data in PSEUDO.items():
+            spelled = spelled.replace(placeholder, data)
+        return spelled
+
+    def reference(self, reference: Reference, attribute: str | None = None) -> str:
+        resource = reference.resource
+        return f"${{{TYPES[type(resource)]}.{self.ids[resource.key]}.{attribute or ATTRIBUTE[reference.attribute]}}}"
+
+    def address(self, resource: Resource, attribute: str) -> str:
+        return f"${{{TYPES[type(resource)]}.{self.ids[resource.key]}.{attribute}}}"
+
+    def whole(self, resource: Resource, kind: str | None = None) -> str:
+        """A reference to a resource itself (for `depends_on`), of type `kind` when not its first."""
+        return f"${{{kind or TYPES[type(resource)]}.{self.ids[resource.key]}}}"
+
+    def document_text(self, text: str) -> str:
+        """A policy document of `desired` as JSON whose ARNs are references (a Terraform template)."""
+        return json.dumps(self.walk(json.loads(text)), separators=(",", ":"))
+
+    def walk(self, node: Any) -> Any:
+        if isinstance(node, dict):
+            return {k: self.walk(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [self.walk(v) for v in node]
+        return self.value(node) if isinstance(node, str) else node
+
+    def function(self, name: str, attribute: str = "function_name") -> str:
+        found = self.x.find(Function, name)
+        assert found is not None, name  # desired lists every function a resource of it names
+        return self.address(found, attribute)
+
+    def add(self, resource: Resource, body: dict[str, Any], kind: str | None = None, suffix: str = "") -> str:
+        kind = kind or TYPES[type(resource)]
+        name = self.ids[resource.key] + suffix
+        self.resources.setdefault(kind, {})[name] = body
+        return name
+
+    # -- one writer per resource type ---------------------------------------------------------------------
+    def log_group(self, r: LogGroup) -> None:
+        self.add(r, {"name": r.name, "retention_in_days": r.retention_days, "tags": self.x.tags})
+
+    def role(self, r: Role) -> None:
+        body = {
+            "name": r.name,
+            "path": r.path,
+            "description": "Created by portable-fn export",
+            "assume_role_policy": self.document_text(r.trust),
+            "tags": self.x.tags,
+        }
+        self.add(r, body)
+        policy = {"name": POLICY_NAME, "role": self.address(r, "id"), "policy": self.document_text(r.policy)}
+        self.add(r, policy, "aws_iam_role_policy")
+
+    def lambda_function(self, r: Function) -> None:
+        body: dict[str, Any] = {
+            "function_name": r.name,
+            "role": self.value(r.role_arn),
+            "handler": r.handler,
+            "runtime": r.runtime,
+            "memory_size": r.memory_mb,
+            "timeout": r.timeout_s,
+            "architectures": [r.architecture],
+        }
+        code = self.x.find(CodeObject, f"{r.code_bucket}/{r.code_key}") if r.code_key else None
+        if code is not None:
+            body["s3_bucket"] = self.address(code, "bucket")
+            body["s3_key"] = self.address(code, "key")
+        else:
+            body["filename"] = f"${{path.module}}/{self.x.zip_of(r)}"
+        body["source_code_hash"] = r.code_sha256
+        body["environment"] = [{"variables": {k: self.value(v) for k, v in r.env}}]
+        body["tags"] = self.x.tags
+        # Its log group before it, and its role's policy: a queue's mapping is checked against it.
+        logs = self.x.find(LogGroup, f"/aws/lambda/{r.name}")
+        role = self.x.find(Role, r.role_arn.rsplit("/", 1)[-1])
+        waits = [self.whole(logs) if logs else "", self.whole(role, "aws_iam_role_policy") if role else ""]
+        body["depends_on"] = [w for w in waits if w]
+        self.add(r, body)
+
+    def invoke_config(self, r: InvokeConfig) -> None:
+        body: dict[str, Any] = {"function_name": self.function(r.name), "maximum_retry_attempts": r.max_retries}
+        if r.on_failure_arn:
+            body["destination_config"] = [{"on_failure": [{"destination": self.value(r.on_failure_arn)}]}]
+        self.add(r, body)
+
+    def function_url(self, r: FunctionUrl) -> None:
+        name = self.add(r, {"function_name": self.function(r.name), "authorization_type": r.auth_type})
+        self.outputs[f"{name}_url"] = {"value": self.address(r, "function_url")}
+
+    def permission(self, r: Permission) -> None:
+        body: dict[str, Any] = {
+            "statement_id": r.statement_id,
+            "action": r.action,
+            "function_name": self.function(r.function),
+            "principal": r.principal,
+        }
+        if r.source_arn:
+            body["source_arn"] = self.value(r.source_arn)
+        if r.url_auth_type:
+            body["function_url_auth_type"] = r.url_auth_type
+        if r.via_function_url:
+            body["invoked_via_function_url"] = True
+        self.add(r, body)
+
+    def http_api(self, r: HttpApi) -> None:
+        tags = self.x.tags
+        api = {"name": r.name, "protocol_type": "HTTP", "description": "Created by portable-fn export", "tags": tags}
+        name = self.add(r, api)
+        stage = {"api_id": self.address(r, "id"), "name": "$default", "auto_deploy": r.auto_deploy, "tags": tags}
+        self.add(r, stage, "aws_apigatewayv2_stage")
+        self.outputs[f"{name}_endpoint"] = {"value": self.address(r, "api_endpoint")}
+
+    def api(self, name: str, attribute: str = "id") -> str:
+        found = self.x.find(HttpApi, name)
+        assert found is not None, name
+        return self.address(found, attribute)
+
+    def api_integration(self, r: ApiIntegration) -> None:
+        body = {
+            "api_id": self.api(r.api),
+            "integration_type": "AWS_PROXY",
+            "integration_uri": self.value(r.function_arn),
+            "payload_format_version": r.payload_format,
+        }
+        self.add(r, body)
+
+    def api_route(self, r: ApiRoute) -> None:
+        integration = self.x.find(ApiIntegration, r.name)  # an integration is named like its route
+        assert integration is not None, r.name
+        body = {
+            "api_id": self.api(r.api),
+            "route_key": r.route_key,
+            "authorization_type": r.authorization_type,
+            "target": f"integrations/{self.address(integration, 'id')}",
+        }
+        self.add(r, body)
+
+    def api_permission(self, r: ApiPermission) -> None:
+        body = {
+            "statement_id": r.statement_id,
+            "action": "lambda:InvokeFunction",
+            "function_name": self.function(r.function),
+            "principal": "apigateway.amazonaws.com",
+            "source_arn": f"{self.api(r.api, 'execution_arn')}/{r.source_route}",
+        }
+        self.add(r, body)
+
+    def queue(self, r: Queue) -> None:
+        body: dict[str, Any] = {
+            "name": r.name,
+            "fifo_queue": r.fifo,
+            "visibility_timeout_seconds": r.visibility_timeout_s,
+            "message_retention_seconds": r.retention_s,
+        }
+        if r.dead_letter_arn:
+            policy = {"deadLetterTargetArn": self.value(r.dead_letter_arn), "maxReceiveCount": r.max_receive_count}
+            body["redrive_policy"] = json.dumps(policy, separators=(",", ":"))
+        body["tags"] = self.x.tags
+        self.add(r, body)
+
+    def event_source_mapping(self, r: EventSourceMapping) -> None:
+        body = {
+            "event_source_arn": self.value(r.queue_arn),
+            "function_name": self.function(r.function, "arn"),
+            "enabled": True,
+            "batch_size": r.batch_size,
+            "maximum_batching_window_in_seconds": r.batching_window_s,
+            "function_response_types": list(r.response_types),
+        }
+        self.add(r, body)
+
+    def topic(self, r: Topic) -> None:
+        self.add(r, {"name": r.name, "tags": self.x.tags})
+
+    def subscription(self, r: Subscription) -> None:
+        body = {"topic_arn": self.value(r.topic_arn), "protocol": "lambda", "endpoint": self.value(r.endpoint)}
+        self.add(r, body)
+
+    def bucket(self, r: Bucket | DeploymentBucket) -> None:
+        """The bucket, then its public access block and default encryption, as deploy secures it. The
+        deployment bucket's name is S3's to pick (`bucket_prefix`): it must be unique across all of S3."""
+        if isinstance(r, DeploymentBucket):
+            body: dict[str, Any] = {"bucket_prefix": f"{self.x.names.prefix.lower()}-deploy-"[:37]}
+        else:
+            body = {"bucket": r.name}
+        self.add(r, {**body, "tags": self.x.tags})
+        bucket = self.address(r, "id")
+        if r.public_access_blocked:
+            block = {setting: True for setting in PUBLIC_ACCESS_SETTINGS}
+            self.add(r, {"bucket": bucket, **block}, "aws_s3_bucket_public_access_block")
+        if r.encrypted:
+            rule = {"apply_server_side_encryption_by_default": [{"sse_algorithm": "AES256"}]}
+            body = {"bucket": bucket, "rule": [rule]}
+            self.add(r, body, "aws_s3_bucket_server_side_encryption_configuration")
+
+    def code_object(self, r: CodeObject) -> None:
+        bucket = self.x.find(DeploymentBucket, r.bucket)
+        assert bucket is not None, r.bucket
+        function = next(f for f in self.x.resources if isinstance(f, Function) and f.code_key == r.object_key)
+        body = {
+            "bucket": self.address(bucket, "id"),
+            "key": r.object_key,
+            "source": f"${{path.module}}/{self.x.zip_of(function)}",
+            "content_type": "application/zip",
+            "tags": self.x.tags,
+        }
+        self.add(r, body)
+
+    def bucket_notification(self, r: BucketNotification) -> None:
+        """All the entries of one bucket, written with its first: Terraform keeps one per bucket."""
+        entries = [n for n in self.x.resources if isinstance(n, BucketNotification) and n.bucket == r.bucket]
+        if entries[0] != r:
+            return
+        bucket = self.x.find(Bucket, r.bucket)
+        if bucket is None:
+            self.notes.append(
+                f"bucket notification {r.bucket}: the existing bucket's whole notification configuration is "
+                "set by aws_s3_bucket_notification; merge entries it has from elsewhere into it before applying."
+            )
+        functions = [self.refs[e.function_arn].resource for e in entries]
+        body = {
+            "bucket": self.address(bucket, "id") if bucket else r.bucket,
+            "lambda_function": [self.notification(e) for e in entries],
+            "depends_on": [self.permission_for(f.name) for f in functions],
+        }
+        self.add(r, body)
+
+    def notification(self, entry: BucketNotification) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "id": entry.notification_id,
+            "lambda_function_arn": self.value(entry.function_arn),
+            "events": list(entry.events),
+        }
+        if entry.prefix:
+            out["filter_prefix"] = entry.prefix
+        if entry.suffix:
+            out["filter_suffix"] = entry.suffix
+        return out
+
+    def permission_for(self, function: str) -> str:
+        """The address of the permission letting S3 invoke `function`, which S3 checks for its notification."""
+        found = next(
+            p
+            for p in self.x.resources
+            if isinstance(p, Permission) and p.function == function and p.principal == "s3.amazonaws.com"
+        )
+        return self.whole(found)
+
+    def table(self, r: Table) -> None:
+        body: dict[str, Any] = {
+            "name": r.name,
+            "billing_mode": r.billing_mode,
+            "hash_key": "pk",
+            "attribute": [{"name": "pk", "type": "S"}],
+            "server_side_encryption": [{"enabled": r.encrypted}],
+        }
+        if r.ttl_attribute:
+            body["ttl"] = [{"attribute_name": r.ttl_attribute, "enabled": True}]
+        body["tags"] = self.x.tags
+        self.add(r, body)
+
+    def schedule_group(self, r: ScheduleGroup) -> None:
+        self.add(r, {"name": r.name, "tags": self.x.tags})
+
+    def schedule(self, r: Schedule) -> None:
+        group = self.x.find(ScheduleGroup, r.group)
+        body = {
+            "name": r.name,
+            "group_name": self.address(group, "name") if group else r.group,
+            "schedule_expression": r.expression,
+            "schedule_expression_timezone": "UTC",
+            "state": "ENABLED",
+            "flexible_time_window": [{"mode": "OFF"}],
+            "target": [{"arn": self.value(r.target_arn), "role_arn": self.value(r.role_arn)}],
+        }
+        self.add(r, body)
+
+
+def identifier(short: str) -> str:
+    """A Terraform resource name (letters, digits, underscores) from a resource's short name."""
+    name = "".join(c if c.isalnum() else "_" for c in short.lower()).strip("_")
+    return name if name[:1].isalpha() else f"r_{name}"
+
+
+# The public access block's arguments, in `PUBLIC_ACCESS_BLOCK`'s order.
+PUBLIC_ACCESS_SETTINGS = ("block_public_acls", "ignore_public_acls", "block_public_policy", "restrict_public_buckets")
+assert len(PUBLIC_ACCESS_SETTINGS) == len(PUBLIC_ACCESS_BLOCK)
+
+# What writes each type `desired` returns; a type missing here fails the export tests.
+WRITERS: dict[type[Resource], Callable[[Configuration, Any], None]] = {
+    LogGroup: Configuration.log_group,
+    Role: Configuration.role,
+    Function: Configuration.lambda_function,
+    InvokeConfig: Configuration.invoke_config,
+    FunctionUrl: Configuration.function_url,
+    Permission: Configuration.permission,
+    HttpApi: Configuration.http_api,
+    ApiIntegration: Configuration.api_integration,
+    ApiRoute: Configuration.api_route,
+    ApiPermission: Configuration.api_permission,
+    Queue: Configuration.queue,
+    EventSourceMapping: Configuration.event_source_mapping,
+    Topic: Configuration.topic,
+    Subscription: Configuration.subscription,
+    Bucket: Configuration.bucket,
+    BucketNotification: Configuration.bucket_notification,
+    Table: Configuration.table,
+    DeploymentBucket: Configuration.bucket,
+    CodeObject: Configuration.code_object,
+    ScheduleGroup: Configuration.schedule_group,
+    Schedule: Configuration.schedule,
+}

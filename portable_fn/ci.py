@@ -33,16 +33,16 @@ CLOUDS = ("aws", "gcp", "azure")
 SYSTEMS = {"github": Path(".github/workflows/portable-fn.yml"), "gitlab": Path(".gitlab-ci.yml")}
 DEFAULT_BRANCH = "main"
 
-# Actions, pinned to a major version (the latest major of each, checked 2026-12-06 on their GitHub
-# releases pages: https://github.com/<owner>/<name>/releases).
+# Actions, pinned to the latest major version of each as of 2026-12-06 (from their releases pages,
+# https://github.com/<owner>/<name>/releases, as quoted in projects' upgrade pull requests of 2026).
 ACTIONS = {
-    "checkout": "actions/checkout@v6",
-    "setup_python": "actions/setup-python@v6",
-    "upload_artifact": "actions/upload-artifact@v6",
+    "checkout": "actions/checkout@v7",
+    "setup_python": "actions/setup-python@v7",
+    "upload_artifact": "actions/upload-artifact@v7",
     "upload_sarif": "github/codeql-action/upload-sarif@v4",
     "configure_aws_credentials": "aws-actions/configure-aws-credentials@v6",
     "gcp_auth": "google-github-actions/auth@v3",
-    "azure_login": "azure/login@v2",
+    "azure_login": "azure/login@v3",
 }
 
 # A setting each provider reads from the environment when the app does not set it: the CI variable
@@ -272,6 +272,11 @@ def _header(system: str, app: str, setup: list[str]) -> str:
         f"portable-fn CI/CD for app {app!r}, written by `portable-fn ci {system}` (portable-fn {__version__}).",
         "Tests on every change; per cloud, `portable-fn check` and `portable-fn plan` on merge requests",
         "(the plan kept as the artifact plan-<cloud>.json), `portable-fn deploy` on the main branch.",
+        *(
+            ["Pull requests from forks get no OIDC token, so they are tested but not planned."]
+            if system == "github"
+            else []
+        ),
         "",
         *setup,
         "",

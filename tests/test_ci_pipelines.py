@@ -70,7 +70,9 @@ def test_github_workflow_for_three_clouds_has_a_plan_and_a_deploy_job_per_cloud(
         "pytest",
     ]
     plan = workflow["jobs"]["plan-gcp"]
-    assert plan["if"] == "github.event_name == 'pull_request'"
+    assert plan["if"] == (
+        "github.event_name == 'pull_request' && github.event.pull_request.head.repo.full_name == github.repository"
+    )
     assert plan["needs"] == "test"
     assert plan["permissions"] == {"contents": "read", "id-token": "write", "security-events": "write"}
     assert plan["env"] == {"GOOGLE_CLOUD_PROJECT": "${{ vars.GOOGLE_CLOUD_PROJECT }}"}  # shop sets no project
@@ -82,7 +84,7 @@ def test_github_workflow_for_three_clouds_has_a_plan_and_a_deploy_job_per_cloud(
         "portable-fn check --provider gcp --stage prod --sarif portable-fn-gcp.sarif",
         "github/codeql-action/upload-sarif@v4",
         "portable-fn plan --provider gcp --stage prod --json > plan-gcp.json",
-        "actions/upload-artifact@v6",
+        "actions/upload-artifact@v7",
     ]
     assert plan["steps"][3]["with"] == {
         "workload_identity_provider": "${{ vars.GCP_WORKLOAD_IDENTITY_PROVIDER }}",
@@ -97,7 +99,7 @@ def test_github_workflow_for_three_clouds_has_a_plan_and_a_deploy_job_per_cloud(
     assert deploy["concurrency"] == {"group": "deploy-azure-prod", "cancel-in-progress": False}
     assert deploy["permissions"] == {"contents": "read", "id-token": "write", "security-events": "write"}
     assert uses(deploy)[3:] == [
-        "azure/login@v2",
+        "azure/login@v3",
         "portable-fn check --provider azure --stage prod --sarif portable-fn-azure.sarif",
         "github/codeql-action/upload-sarif@v4",
         "portable-fn deploy --provider azure --stage prod --yes",

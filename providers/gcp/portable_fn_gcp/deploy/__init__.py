@@ -50,6 +50,7 @@ from portable_fn.runtime.triggers import Queue, Schedule
 
 from ..settings import GcpSettings
 from .appliers import APPLIERS, ApplyContext
+from .audit import GcsAuditStore
 from .client import GcpClient, explain
 from .desired import (
     DEAD_LETTER_ENV,
@@ -143,6 +144,10 @@ class GcpDeployer(Deployer[GcpClient, Names]):
 
     def outputs(self, app: App, stage: str, remote: RemoteState) -> dict[str, Any]:
         return outputs(app, stage, remote, self.names(app, stage))
+
+    def audit_store(self, app: App, stage: str) -> GcsAuditStore:
+        """The app and stage's audit records, in a bucket of their own (see `audit`)."""
+        return GcsAuditStore(self.client, self.names(app, stage))
 
     def target(self) -> DeployTarget:
         """The project and region deploy acts on (the settings, else the environment), and the account

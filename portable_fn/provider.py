@@ -26,6 +26,7 @@ from .runtime.outcomes import ACK
 
 if TYPE_CHECKING:
     from .app import App
+    from .cost import Sizing
     from .deploy import Artifact, Deployer, DeployTarget, Executor, RemoteState, Resource
     from .deploy.grants import Grant
     from .export import Export
@@ -150,6 +151,14 @@ class Provider:
         """What this provider adjusts in what the app declares, one line each, printed by `plan` and
         `deploy` (a retry policy its cloud clamps, say); read from the app alone, without a cloud call."""
         return []
+
+    def cost_sizing(self, app: App, stage: str, resources: Sequence[Resource]) -> dict[str, Sizing]:
+        """What each of the app's functions runs with (memory, architecture, plan) in `resources` (desired or
+        found), by function name; a function with no resource there is left out. `portable_fn.cost` prices
+        a plan's two sides from it."""
+        from .runtime.errors import ConfigError
+
+        raise ConfigError(f"Provider {self.name!r} says nothing of what its functions cost.")
 
     def dead_letters(self, app: App, stage: str, spec: FunctionSpec, redrive: bool = False) -> list[DeadLetterEntry]:
         """The dead letters `spec` gave up on in `stage`, oldest first, read from its dead-letter target

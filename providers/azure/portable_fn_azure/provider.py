@@ -25,6 +25,7 @@ from .settings import AzureSettings
 
 if TYPE_CHECKING:
     from portable_fn.app import App
+    from portable_fn.cost import Sizing
     from portable_fn.deploy import Artifact, Resource
     from portable_fn.deploy.grants import Grant
     from portable_fn.export import Export
@@ -184,6 +185,12 @@ class AzureProvider(Provider):
         from .deploy.grants import grants
 
         return grants(desired)
+
+    def cost_sizing(self, app: App, stage: str, resources: Sequence[Resource]) -> dict[str, Sizing]:
+        """Each function's sizing in `resources`, for `portable_fn.cost` (see `cost.sizing`)."""
+        from .cost import sizing
+
+        return sizing(app, stage, resources)
 
     def export(self, app: App, stage: str, artifact: Artifact, fmt: str) -> Export:
         """The app's resources for `stage` as a Terraform document for hashicorp/azurerm (`deploy.export`), the

@@ -279,6 +279,30 @@ def test_gitlab_jobs_hand_each_sdk_its_oidc_token(
     assert [type(c) for c in chain].count(WorkloadIdentityCredential) == 1
 
 
+@pytest.mark.slow
+def test_the_gitlab_aws_job_assumes_its_role_through_sts(
+    aws_app: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Further than the test above: boto3 exchanges the job's token at STS (moto server on 127.0.0.1) and
+    acts as the role, in a session named after the GitLab job."""
+    import boto3
+
+    from portable_fn.emulators import Emulator
+
+    pipeline = written(aws_app, "gitlab")
+    clear_cloud_environment(monkeypatch, tmp_path)
+    variables = {"CI_PROJECT_ID": "7", "CI_JOB_ID": "42", "AWS_ID_TOKEN": "header.claims.signature"}
+    job = job_environment(pipeline["deploy-aws"]["before_script"], variables)
+    moto = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", "{port}"]
+    with Emulator(moto, "http://127.0.0.1:{port}/moto-api/data.json", tmp_path, "moto-server") as sts:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_STS", sts.url)
+        monkeypatch.setenv("AWS_ROLE_ARN", "arn:aws:iam::123456789012:role/orders-deploy")
+        for name in ("AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_SESSION_NAME"):
+            monkeypatch.setenv(name, job[name])
+        identity = boto3.Session(region_name="eu-central-1").client("sts").get_caller_identity()
+    assert identity["Arn"] == "arn:aws:sts::123456789012:assumed-role/orders-deploy/gitlab-7-42"
+
+
 # -- both -----------------------------------------------------------------------------------------------
 
 

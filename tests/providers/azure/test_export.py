@@ -1,0 +1,314 @@
+"""`portable-fn export --provider azure --format terraform`: every resource kind the Azure desired returns is in
+the Terraform document (or said why not), the document's HCL reads back to it, every type, argument and reference
+is one hashicorp/azurerm 4.55.0 has (its schema recorded in tests/export_data/azurerm.json), and no secret or
+deploy-time marker is written."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+from portable_fn_azure.deploy import AzureDeployer
+from portable_fn_azure.deploy import resources as azure_resources
+from portable_fn_azure.deploy.export import EXPORTERS, terraform_document
+from portable_fn_azure.provider import AzureProvider
+
+from portable_fn.app import App, load_app
+from portable_fn.deploy import Artifact, Resource
+from portable_fn.export import render
+from portable_fn.runtime.errors import DeployError, ProviderError
+
+from ...export.hcl_roundtrip import parse, without_comments
+from ...export_data.terraform_schema import problems
+
+REPO = Path(__file__).resolve().parents[3]
+SUBSCRIPTION = "11111111-2222-3333-4444-555555555555"
+ARTIFACT = Artifact(Path("/build/shop-azure.zip"), "ab" * 32, 10, 1)
+TODAY = date(2026, 12, 6)
+# Every app of the repository that deploys on Azure (the others fail to load or are refused by `check`).
+APPS = [
+    "samples/shop",
+    "samples/telemetry",
+    "tests/apps/emitter",
+    "tests/apps/flow",
+    "tests/apps/invoking",
+    "tests/apps/openapi_cases",
+    "tests/apps/splits",
+    "tests/apps/trace_relay",
+    "tests/apps/vault",
+    "tests/providers/azure/apps/every_trigger",
+    "tests/providers/azure/apps/outcomes",
+    "tests/providers/azure/apps/retrying",
+    "tests/providers/azure/apps/routes",
+    "tests/providers/azure/apps/sender",
+    "tests/providers/azure/apps/stateful",
+    "tests/providers/gcp/apps/probe",
+]
+SETTINGS = {
+    "consumption": {},
+    "flex with a connection string": {"plan_sku": "FC1", "storage_auth": "connection_string"},
+    "premium in a group of one's own": {"plan_sku": "EP1", "resource_group": "platform-rg"},
+}
+
+
+def export(app: App, **settings: Any) -> tuple[dict[str, Any], list[str], list[Resource]]:
+    given = {"location": "westeurope", **app.config.provider_settings("azure", "dev"), **settings}
+    deployer = AzureDeployer({**given, "subscription_id": SUBSCRIPTION})
+    names = deployer.names(app, "dev")
+    desired = deployer.desired(app, "dev", ARTIFACT)
+    document, notes = terraform_document(
+        app,
+        "dev",
+        desired,
+        ARTIFACT,
+        names=names,
+        settings=deployer.config,
+        blob_endpoint=deployer.blob_endpoint(names),
+        table_endpoint=deployer.table_endpoint(names),
+        today=TODAY,
+    )
+    return document, notes, desired
+
+
+@pytest.fixture(scope="module")
+def shop() -> App:
+    return load_app(REPO / "samples" / "shop")
+
+
+def test_every_kind_desired_returns_has_an_exporter() -> None:
+    """A kind added to the Azure resources (they must be in ORDER to be desired) without an exporter fails here."""
+    assert set(EXPORTERS) == set(azure_resources.ORDER)
+
+
+def test_a_kind_without_an_exporter_is_refused_naming_it(shop: App) -> None:
+    class Unknown(Resource):
+        kind = "mystery"
+
+    deployer = AzureDeployer({"subscription_id": SUBSCRIPTION, "location": "westeurope"})
+    with pytest.raises(DeployError, match=r"kind 'mystery' have no exporter\. Add one to .*EXPORTERS"):
+        terraform_document(shop, "dev", [Unknown("x")], ARTIFACT, names=deployer.names(shop, "dev"))
+
+
+@pytest.mark.parametrize("settings", SETTINGS.values(), ids=SETTINGS.keys())
+@pytest.mark.parametrize("path", APPS)
+def test_the_export_of_each_app_reads_back_and_holds_to_the_azurerm_schema(path: str, settings: dict[str, str]) -> None:
+    document, _, _ = export(load_app(REPO / path), **settings)
+    assert parse(render(document)) == without_comments(document)
+    assert problems(document, "azurerm") == []
+    text = json.dumps(document)
+    assert "@portable-fn:" not in text  # every deploy-time marker became a reference
+    assert "AccountKey=" not in text and "SharedAccessSignature" not in text
+
+
+def test_the_schema_check_fails_on_what_azurerm_does_not_have(shop: App) -> None:
+    document, _, _ = export(shop)
+    app = document["resource"]["azurerm_linux_function_app"]["app"]
+    app["site_config"][0]["python"] = "3.11"
+    del app["service_plan_id"]
+    app["tags"] = "${azurerm_service_plan.other.id}"
+    assert problems(document, "azurerm") == [
+        "azurerm_linux_function_app.app: service_plan_id is required",
+        "azurerm_linux_function_app.app.site_config[0]: python is not an argument of this block",
+        "${azurerm_service_plan.other.id}: azurerm_service_plan.other is not declared",
+    ]
+
+
+def test_resources_refer_to_each_other_not_to_literal_ids(shop: App) -> None:
+    document, _, _ = export(shop)
+    text = json.dumps(without_comments(document["resource"]))
+    for literal in ("/subscriptions/", "https://shopdevpf", ".core.windows.net"):
+        assert literal not in text
+
+
+def test_the_function_app_carries_its_settings_as_references(shop: App) -> None:
+    document, _, _ = export(shop)
+    app = without_comments(document["resource"]["azurerm_linux_function_app"]["app"])
+    settings = app.pop("app_settings")
+    assert app == {
+        "name": "shop-dev-326857",
+        "resource_group_name": "${azurerm_resource_group.app.name}",
+        "location": "westeurope",
+        "service_plan_id": "${azurerm_service_plan.app.id}",
+        "https_only": True,
+        "identity": [{"type": "SystemAssigned"}],
+        "storage_account_name": "${azurerm_storage_account.app.name}",
+        "functions_extension_version": "~4",
+        "site_config": [{"application_stack": [{"python_version": "3.11"}]}],
+        "storage_uses_managed_identity": True,
+        "tags": {"portable-fn-app": "shop", "portable-fn-stage": "dev"},
+    }
+    assert settings == {
+        "PORTABLE_FN_APP": "shop",
+        "PORTABLE_FN_PROVIDER": "azure",
+        "PORTABLE_FN_QUEUE_PFN_WF_PLACE_ORDER": "storage-queue:AzureWebJobsStorage/pfn-wf-place-order",
+        "PORTABLE_FN_STAGE": "dev",
+        "PORTABLE_FN_STATE_PAYMENTS": "${azurerm_storage_account.app.primary_table_endpoint}pfspaymentsdf384a",
+        "PORTABLE_FN_STATE_PFN_OUTBOX": "${azurerm_storage_account.app.primary_table_endpoint}pfspfnoutbox751537",
+        "PORTABLE_FN_STATE_PFN_WORKFLOWS": "${azurerm_storage_account.app.primary_table_endpoint}pfspfnworkflows5365e2",
+        "PORTABLE_FN_STATE_STOCK": "${azurerm_storage_account.app.primary_table_endpoint}pfsstock08c424",
+        "PORTABLE_FN_TOPIC_ORDER_EVENTS": "event-grid:${azurerm_eventgrid_topic.order_events.endpoint}",
+        "WEBSITE_RUN_FROM_PACKAGE": "${azurerm_storage_blob.package.url}",
+        "WEBSITE_RUN_FROM_PACKAGE_BLOB_MI_RESOURCE_ID": "SystemAssigned",
+    }
+    assert without_comments(document["resource"]["azurerm_storage_blob"]["package"]) == {
+        "name": f"shop-dev/{'ab' * 32}.zip",
+        "storage_account_name": "${azurerm_storage_account.app.name}",
+        "storage_container_name": "${azurerm_storage_container.portable_fn_packages.name}",
+        "type": "Block",
+        "source": "${path.module}/shop-azure.zip",
+    }
+
+
+def test_flex_consumption_publishes_the_zip_and_reaches_storage_with_a_key_reference(shop: App) -> None:
+    document, notes, _ = export(shop, plan_sku="FC1", storage_auth="connection_string")
+    app = without_comments(document["resource"]["azurerm_function_app_flex_consumption"]["app"])
+    assert {k: app[k] for k in app if k not in ("app_settings", "tags")} == {
+        "name": "shop-dev-326857",
+        "resource_group_name": "${azurerm_resource_group.app.name}",
+        "location": "westeurope",
+        "service_plan_id": "${azurerm_service_plan.app.id}",
+        "https_only": True,
+        "identity": [{"type": "SystemAssigned"}],
+        "storage_container_type": "blobContainer",
+        "storage_container_endpoint": "${azurerm_storage_account.app.primary_blob_endpoint}portable-fn-deployment",
+        "storage_authentication_type": "StorageAccountConnectionString",
+        "runtime_name": "python",
+        "runtime_version": "3.11",
+        "instance_memory_in_mb": 2048,
+        "maximum_instance_count": 100,
+        "site_config": [{}],
+        "storage_access_key": "${azurerm_storage_account.app.primary_access_key}",
+        "zip_deploy_file": "${path.module}/shop-azure.zip",
+    }
+    assert app["app_settings"]["AzureWebJobsStorage"] == "${azurerm_storage_account.app.primary_connection_string}"
+    assert app["app_settings"]["PORTABLE_FN_TOPIC_ORDER_EVENTS_KEY"] == (
+        "${azurerm_eventgrid_topic.order_events.primary_access_key}"
+    )
+    assert "DEPLOYMENT_STORAGE_CONNECTION_STRING" not in app["app_settings"]
+    assert not any("sync its triggers" in note for note in notes)
+
+
+def test_a_package_url_with_a_key_carries_a_read_only_sas_of_fixed_dates(shop: App) -> None:
+    document, _, _ = export(shop, storage_auth="connection_string")
+    settings = document["resource"]["azurerm_linux_function_app"]["app"]["app_settings"]
+    assert settings["WEBSITE_RUN_FROM_PACKAGE"] == (
+        "${azurerm_storage_blob.package.url}${data.azurerm_storage_account_blob_container_sas.package.sas}"
+    )
+    sas = document["data"]["azurerm_storage_account_blob_container_sas"]["package"]
+    assert (sas["start"], sas["expiry"], sas["permissions"][0]["read"], sas["permissions"][0]["write"]) == (
+        "2026-12-06",
+        "2036-12-03",
+        True,
+        False,
+    )
+
+
+def test_roles_go_to_the_app_s_identity_on_exactly_what_it_uses(shop: App) -> None:
+    document, _, desired = export(shop)
+    roles = document["resource"]["azurerm_role_assignment"]
+    assert len(roles) == sum(isinstance(r, azure_resources.RoleAssignment) for r in desired) == 9
+    assert without_comments(roles["pfsstock08c424_storage_table_data_contributor"]) == {
+        "scope": "${azurerm_storage_table.pfsstock08c424.resource_manager_id}",
+        "role_definition_name": "Storage Table Data Contributor",
+        "principal_id": "${azurerm_linux_function_app.app.identity[0].principal_id}",
+        "principal_type": "ServicePrincipal",
+        "description": "portable-fn",
+    }
+    assert roles["order_events_eventgrid_data_sender"]["scope"] == "${azurerm_eventgrid_topic.order_events.id}"
+
+
+def test_event_grid_delivers_to_the_functions_and_dead_letters_to_the_container(shop: App) -> None:
+    document, _, _ = export(shop)
+    resources = document["resource"]
+    blobs = without_comments(
+        resources["azurerm_eventgrid_system_topic_event_subscription"]["storage_events_on_upload_b87e98"]
+    )
+    assert blobs["webhook_endpoint"] == [
+        {
+            "url": "https://${azurerm_linux_function_app.app.default_hostname}/runtime/webhooks/blobs"
+            "?functionName=Host.Functions.on_upload&code=${data.azurerm_function_app_host_keys.app.blobs_extension_key}"
+        }
+    ]
+    assert blobs["subject_filter"] == [{"subject_begins_with": "/blobServices/default/containers/uploads/blobs/in/"}]
+    topic = without_comments(resources["azurerm_eventgrid_event_subscription"]["order_events_notify"])
+    assert topic["scope"] == "${azurerm_eventgrid_topic.order_events.id}"
+    assert topic["azure_function_endpoint"][0]["function_id"] == "${azurerm_linux_function_app.app.id}/functions/notify"
+    for subscription in (blobs, topic):
+        assert subscription["retry_policy"] == [{"max_delivery_attempts": 30, "event_time_to_live": 1440}]
+        assert subscription["storage_blob_dead_letter_destination"] == [
+            {
+                "storage_account_id": "${azurerm_storage_account.app.id}",
+                "storage_blob_container_name": "${azurerm_storage_container.portable_fn_dead_letters.name}",
+            }
+        ]
+        assert subscription["depends_on"] == [
+            "${azurerm_role_assignment.storage_blob_data_owner}",
+            "${azurerm_role_assignment.storage_queue_data_contributor}",
+            "${azurerm_role_assignment.storage_account_contributor}",
+        ]
+
+
+def test_the_notes_say_what_terraform_leaves_to_the_user(shop: App) -> None:
+    _, notes, _ = export(shop)
+    assert notes == [
+        "azure: the function app runs the package blob WEBSITE_RUN_FROM_PACKAGE names; after an apply that changed "
+        "it, sync its triggers (deploy does): az rest --method post --url https://management.azure.com/subscriptions/"
+        f"{SUBSCRIPTION}/resourceGroups/shop-dev-rg/providers/Microsoft.Web/sites/shop-dev-326857/syncfunctiontriggers"
+        "?api-version=2022-03-01",
+        "azure: deploy makes no Application Insights, so none is exported; add azurerm_application_insights and "
+        "APPLICATIONINSIGHTS_CONNECTION_STRING in app_settings to have one.",
+    ]
+
+
+def shop_with(directory: Path, old: str, new: str) -> App:
+    """A copy of samples/shop with `old` in its pyproject.toml replaced by `new`."""
+    shutil.copytree(REPO / "samples" / "shop", directory / "shop", ignore=shutil.ignore_patterns(".portable-fn"))
+    pyproject = directory / "shop" / "pyproject.toml"
+    text = pyproject.read_text(encoding="utf-8")
+    assert old in text
+    pyproject.write_text(text.replace(old, new, 1), encoding="utf-8")
+    return load_app(directory / "shop")
+
+
+def test_service_bus_stays_the_user_s_and_its_senders_get_their_roles(tmp_path: Path) -> None:
+    namespace = f"/subscriptions/{SUBSCRIPTION}/resourceGroups/bus-rg/providers/Microsoft.ServiceBus/namespaces/bus"
+    transports = (
+        f'queue_transport = "service_bus"\ntopic_transport = "service_bus"\nservice_bus_namespace_id = "{namespace}"'
+    )
+    app = shop_with(tmp_path, 'location = "westeurope"', f'location = "westeurope"\n{transports}')
+    document, notes, _ = export(app)
+    assert problems(document, "azurerm") == []
+    assert notes[1] == (
+        "azure: the Service Bus namespace and its queues and topics are yours (service_bus_namespace_id), so they are "
+        "not in main.tf; the app setting ServiceBusConnection must hold its connection."
+    )
+    roles = document["resource"]["azurerm_role_assignment"]
+    assert (
+        roles["bus_pfn_wf_place_order_azure_service_bus_data_sender"]["scope"]
+        == f"{namespace}/queues/pfn-wf-place-order"
+    )
+    assert "azurerm_eventgrid_topic" not in document["resource"]
+
+
+def test_the_app_s_tags_are_carried(tmp_path: Path) -> None:
+    document, _, _ = export(shop_with(tmp_path, 'python = "3.11"\n', 'python = "3.11"\ntags = {Team = "Pay Ments"}\n'))
+    assert document["resource"]["azurerm_storage_account"]["app"]["tags"] == {
+        "Team": "Pay Ments",
+        "portable-fn-app": "shop",
+        "portable-fn-stage": "dev",
+    }
+
+
+def test_the_provider_exports_main_tf_with_the_zip_beside_it(shop: App) -> None:
+    given = {"location": "westeurope", **shop.config.provider_settings("azure", "dev"), "subscription_id": SUBSCRIPTION}
+    exported = AzureProvider(given).export(shop, "dev", ARTIFACT, "terraform")
+    assert (sorted(exported.files), exported.artifacts) == (["main.tf"], {"shop-azure.zip": ARTIFACT.path})
+    assert (
+        parse(exported.files["main.tf"])["resource"]["azurerm_linux_function_app"]["app"]["name"] == "shop-dev-326857"
+    )
+    with pytest.raises(ProviderError, match=r"'azure' cannot export --format cloudformation; it exports terraform"):
+        AzureProvider(given).export(shop, "dev", ARTIFACT, "cloudformation")

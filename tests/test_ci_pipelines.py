@@ -419,3 +419,18 @@ def test_a_provider_that_is_not_a_cloud_is_refused(aws_app: Path, capsys: pytest
     assert main(["ci", "github", str(aws_app), "--provider", "local"]) == 2
     assert "'local' is not one of 'aws', 'gcp', 'azure'" in capsys.readouterr().err
     assert not (aws_app / GITHUB).exists()
+
+
+def test_json_says_what_was_written_and_what_to_set(aws_app: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["ci", "gitlab", str(aws_app), "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert {key: shown[key] for key in ("path", "system", "providers", "stage", "variables")} == {
+        "path": str(aws_app / GITLAB),
+        "system": "gitlab",
+        "providers": ["aws"],
+        "stage": "prod",
+        "variables": {
+            "AWS_ROLE_ARN": "the IAM role the jobs assume, e.g. arn:aws:iam::123456789012:role/orders-deploy"
+        },
+    }
+    assert shown["setup"][0] == "Set these CI/CD variables (Settings > CI/CD > Variables); none is a secret:"

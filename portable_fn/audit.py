@@ -43,6 +43,7 @@ __all__ = [
     "plan_digest",
     "record",
     "resend",
+    "store_of",
 ]
 
 PREFIX = "pfn-audit"  # the folder (key prefix, container) records are kept under
@@ -167,7 +168,7 @@ def record(
     succeeded), then tag the stage's anchor. `target` saves asking the cloud again who is calling. A failure
     to tag is a note on the returned record; a failure to write the record is a DeployError saying the change
     happened, where the record is kept and how to send it."""
-    store = _store(provider, app, stage)
+    store = store_of(provider, app, stage)
     notes: list[str] = []
     if target is None:
         target, note = _target(provider)
@@ -185,14 +186,14 @@ def record(
 
 def history(provider: Provider, app: App, stage: str) -> list[AuditRecord]:
     """Every record of `app` in `stage` on `provider`, newest first."""
-    store = _store(provider, app, stage)
+    store = store_of(provider, app, stage)
     records = [AuditRecord.from_dict(json.loads(body)) for body in store.read()]
     return sorted(records, key=lambda r: (r.at, r.name), reverse=True)
 
 
 def resend(provider: Provider, app: App, stage: str) -> list[str]:
     """Write the records kept in the app's directory because writing them failed; return where each went."""
-    store, written = _store(provider, app, stage), []
+    store, written = store_of(provider, app, stage), []
     for path in sorted(_pending_dir(app, provider.name, stage).glob("*.json")):
         try:
             written.append(store.append(path.name, path.read_bytes()))
@@ -280,7 +281,8 @@ def _first_line(exc: BaseException) -> str:
 
 
 # -- the store ---------------------------------------------------------------------------------------------
-def _store(provider: Provider, app: App, stage: str) -> AuditStore:
+def store_of(provider: Provider, app: App, stage: str) -> AuditStore:
+    """The audit store `provider` keeps `app` and `stage`'s records in."""
     deployer = provider.deployer
     if not isinstance(deployer, KeepsAudit):
         raise ProviderError(

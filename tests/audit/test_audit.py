@@ -20,7 +20,7 @@ from portable_fn.provider import Provider
 from portable_fn.runtime.errors import DeployError, ProviderError
 
 LABEL_VALUE = re.compile(r"[a-z0-9_-]{1,63}")
-SECRET = "s3cr3t-value-never-recorded"
+SECRET = "an-env-value-never-recorded"
 
 
 def local(cloud_dir: Path) -> LocalProvider:
@@ -102,7 +102,7 @@ def test_env_values_never_reach_a_record(shop_copy: Path, tmp_path: Path) -> Non
     pyproject = shop_copy / "pyproject.toml"
     pyproject.write_text(
         pyproject.read_text().replace(
-            "[tool.portable-fn.stages.dev]", f'[tool.portable-fn.stages.dev]\nenv = {{ API_KEY = "{SECRET}" }}'
+            "[tool.portable-fn.stages.dev]", f'[tool.portable-fn.stages.dev]\nenv = {{ SHOP_BANNER = "{SECRET}" }}'
         )
     )
     changed = deployed(load_app(shop_copy), provider)

@@ -1,0 +1,96 @@
+"""`portable-fn history` on the local provider: the records newest first, as a table and as JSON."""
+
+from __future__ import annotations
+
+import getpass
+import json
+from pathlib import Path
+
+import pytest
+
+from portable_fn import audit
+from portable_fn.app import load_app
+from portable_fn.cli import main
+from portable_fn.deploy import pipeline
+from portable_fn.local.provider import LocalProvider
+
+
+@pytest.fixture
+def cloud(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The local cloud, where the CLI's local provider finds it too."""
+    monkeypatch.setenv("PORTABLE_FN_LOCAL_CLOUD", str(tmp_path / "cloud"))
+    return tmp_path / "cloud"
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def deploy_and_remove(shop_copy: Path) -> list[audit.AuditRecord]:
+    app, provider = load_app(shop_copy), LocalProvider()
+    done = pipeline.deploy(provider, app, "dev")
+    first = audit.record(provider, app, "dev", "deploy", done.plan, done.artifact)
+    gone = pipeline.remove(provider, app, "dev")
+    second = audit.record(provider, app, "dev", "remove", gone.plan, None, error=RuntimeError("store busy"))
+    return [second, first]
+
+
+def test_history_lists_the_records_newest_first(capsys, shop_copy: Path, cloud: Path) -> None:
+    newest, oldest = deploy_and_remove(shop_copy)
+    code, out, _ = run(capsys, "history", str(shop_copy))
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0].split() == ["WHEN", "VERB", "WHO", "DIGEST", "COMMIT", "CHANGES", "OUTCOME"]
+    user = getpass.getuser()
+    assert lines[1].split() == [
+        *newest.line()["when"].split(),
+        "remove",
+        user,
+        newest.digest[:12],
+        "-",
+        *"0 to create, 0 to update, 25 to delete, 0 unchanged".split(),
+        "failed:",
+        "store",
+        "busy",
+    ]
+    assert lines[2].split()[2:5] == ["deploy", user, oldest.digest[:12]]
+    assert lines[2].split()[-1] == "succeeded" and len(lines) == 3
+
+
+def test_history_as_json_with_a_limit(capsys, shop_copy: Path, cloud: Path) -> None:
+    newest, _ = deploy_and_remove(shop_copy)
+    code, out, _ = run(capsys, "history", str(shop_copy), "--json", "--limit", "1")
+    assert code == 0
+    assert json.loads(out) == {
+        "app": "shop",
+        "provider": "local",
+        "stage": "dev",
+        "where": str(cloud / "audit.jsonl"),
+        "records": [newest.to_dict()],
+    }
+
+
+def test_history_of_nothing_says_where_it_looked(capsys, shop_copy: Path, cloud: Path) -> None:
+    code, out, _ = run(capsys, "history", str(shop_copy), "--stage", "prod")
+    assert code == 0
+    assert out == (
+        f"No deploy or remove of 'shop' (stage 'prod') on local is recorded in {cloud / 'audit.jsonl'}. "
+        "`portable-fn deploy` records each one.\n"
+    )
+
+
+def test_resend_writes_the_kept_records_first(capsys, shop_copy: Path, cloud: Path) -> None:
+    kept = shop_copy / ".portable-fn" / "audit" / "local" / "dev" / "20261206T164558.000000Z-abcdefabcdef.json"
+    kept.parent.mkdir(parents=True)
+    record = {
+        **deploy_and_remove(shop_copy)[1].to_dict(),
+        "at": "2026-12-06T16:45:58.000000Z",
+        "digest": "abcdef" * 10 + "abcd",
+    }
+    kept.write_text(json.dumps(record))
+    code, out, err = run(capsys, "history", str(shop_copy), "--resend", "--json")
+    assert code == 0 and not kept.exists()
+    assert err == f"Wrote {cloud / 'audit.jsonl'} (20261206T164558.000000Z-abcdefabcdef)\n"
+    assert [r["at"] for r in json.loads(out)["records"]][-1] == "2026-12-06T16:45:58.000000Z"

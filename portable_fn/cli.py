@@ -459,7 +459,8 @@ def plan(console: Console, target: Target, as_json: bool, verbose: bool, detaile
                 lines.append(f"~ {step.resource.kind} {step.resource.name}")
                 lines.extend(f"    {change.describe()}" for change in changes)
     notes = [f"! {note}" for note in outcome.notes]
-    console.result("\n".join(lines + outcome.plan.kept_lines() + notes + [f"Plan: {outcome.plan.summary()}"]))
+    policy = outcome.policy.lines() if outcome.policy is not None else []
+    console.result("\n".join(lines + outcome.plan.kept_lines() + notes + policy + [f"Plan: {outcome.plan.summary()}"]))
     return exit_code
 
 

@@ -13,11 +13,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from ..runtime.errors import DeployError, PortableFnError
 from .diff import step_dict
 from .executor import DryRunExecutor, ExecutionReport, Progress, quiet
-from .models import Artifact, DeployTarget, RemoteState
+from .models import Artifact, DeployTarget, RemoteState, Resource
 from .planner import Plan, make_plan
 
 if TYPE_CHECKING:
     from ..app import App
+    from ..policy import PolicyReport
     from ..provider import Provider
 
 T = TypeVar("T")
@@ -34,6 +35,7 @@ class Outcome:
     outputs: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)  # what the provider adjusts (a clamped retry policy)
     target: DeployTarget | None = None  # where the plan acts and as whom, when the provider says
+    policy: PolicyReport | None = None  # the team's rules over what the plan deploys
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -43,6 +45,8 @@ class Outcome:
             out["artifact"] = self.artifact.to_dict()
         if self.plan is not None:
             out["plan"] = {**self.plan.to_dict(), "steps": [step_dict(s) for s in self.plan.steps]}
+        if self.policy is not None:
+            out["policy"] = self.policy.to_dict()
         if self.report is not None:
             out["applied"] = len(self.report.applied)
         if self.outputs:
@@ -76,7 +80,8 @@ def plan(provider: Provider, app: App, stage: str, progress: Progress = quiet) -
     the_plan = make_plan(desired, _remote(provider, app, stage))
     report = DryRunExecutor(app.name, stage).execute(the_plan)
     notes = provider.plan_notes(app, stage)
-    return Outcome(artifact=artifact, plan=the_plan, report=report, notes=notes, target=target)
+    policy = _policy(provider, app, stage, desired)
+    return Outcome(artifact=artifact, plan=the_plan, report=report, notes=notes, target=target, policy=policy)
 
 
 def deploy(
@@ -95,11 +100,17 @@ def deploy(
     notes = provider.plan_notes(app, stage)
     for note in notes:
         progress(f"  ! {note}")
+    policy = _policy(provider, app, stage, desired)
+    for finding in policy.waived:
+        progress(f"  waived {finding.line_text()}")
+    policy.enforce("deploy")
     if confirm is not None:
         confirm(the_plan)
     report = provider.executor(app, stage).execute(the_plan, progress)
     outputs = _asking(provider, app, stage, lambda: provider.outputs(app, stage, provider.read_remote(app, stage)))
-    return Outcome(artifact=artifact, plan=the_plan, report=report, outputs=outputs, notes=notes, target=target)
+    return Outcome(
+        artifact=artifact, plan=the_plan, report=report, outputs=outputs, notes=notes, target=target, policy=policy
+    )
 
 
 def remove(
@@ -131,6 +142,13 @@ def info(provider: Provider, app: App, stage: str) -> Outcome:
     """The outputs of what is deployed now."""
     remote: RemoteState = _remote(provider, app, stage)
     return Outcome(outputs=_asking(provider, app, stage, lambda: provider.outputs(app, stage, remote)))
+
+
+def _policy(provider: Provider, app: App, stage: str, desired: list[Resource]) -> PolicyReport:
+    """The team's rules and the built-in ones over what the plan deploys (`portable_fn.policy`)."""
+    from ..policy import evaluate
+
+    return evaluate(provider, app, stage, desired)
 
 
 def _target(provider: Provider, app: App, stage: str) -> DeployTarget | None:

@@ -23,7 +23,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from .runtime.errors import DeployError, ProviderError
+from .runtime.errors import DeployError, PortableFnError, ProviderError
 
 if TYPE_CHECKING:
     from .app import App
@@ -40,6 +40,7 @@ __all__ = [
     "KeepsAudit",
     "RecordExists",
     "history",
+    "keeps_audit",
     "plan_digest",
     "record",
     "resend",
@@ -168,26 +169,40 @@ def record(
     succeeded), then tag the stage's anchor. `target` saves asking the cloud again who is calling. A failure
     to tag is a note on the returned record; a failure to write the record is a DeployError saying the change
     happened, where the record is kept and how to send it."""
-    store = store_of(provider, app, stage)
+    if not keeps_audit(provider):
+        nowhere = f"Provider {provider.name!r} keeps no audit trail: this {verb} is recorded nowhere."
+        return dataclasses.replace(
+            _made(provider, app, stage, verb, plan, artifact, waivers, error, target), notes=(nowhere,)
+        )
     notes: list[str] = []
     if target is None:
-        target, note = _target(provider)
-        notes += [note] if note else []
+        target, unknown = _target(provider)
+        notes += [unknown] if unknown else []
     made = _made(provider, app, stage, verb, plan, artifact, waivers, error, target)
-    location = _append(provider, app, stage, store, made)
+    store, location = _written(provider, app, stage, made)
     try:
         tagged = store.mark(made.tags())
     except Exception as exc:  # the record is what counts; the tags are a convenience
-        notes.append(f"The audit tags were not set ({_first_line(exc)}); the record is in {location}.")
+        notes.append(f"The audit tags were not set ({_said(provider, exc)}); the record is in {location}.")
     else:
         notes += [] if tagged else [f"No resource of {app.name!r} (stage {stage!r}) on {provider.name} to tag."]
     return dataclasses.replace(made, location=location, notes=tuple(notes))
 
 
 def history(provider: Provider, app: App, stage: str) -> list[AuditRecord]:
-    """Every record of `app` in `stage` on `provider`, newest first."""
+    """Every record of `app` in `stage` on `provider`, newest first; a failure to read is a DeployError in
+    the provider's words when it can explain it (no credentials, say)."""
     store = store_of(provider, app, stage)
-    records = [AuditRecord.from_dict(json.loads(body)) for body in store.read()]
+    try:
+        bodies = store.read()
+    except PortableFnError:
+        raise
+    except Exception as exc:
+        raise DeployError(
+            f"Reading the audit trail of {app.name!r} (stage {stage!r}) on {provider.name} from {store.where} "
+            f"failed: {_said(provider, exc)}"
+        ) from exc
+    records = [AuditRecord.from_dict(json.loads(body)) for body in bodies]
     return sorted(records, key=lambda r: (r.at, r.name), reverse=True)
 
 
@@ -281,9 +296,17 @@ def _first_line(exc: BaseException) -> str:
 
 
 # -- the store ---------------------------------------------------------------------------------------------
+def keeps_audit(provider: Provider) -> bool:
+    """Whether `provider`'s deployer has an audit store (a third-party provider may have none)."""
+    try:
+        return isinstance(provider.deployer, KeepsAudit)
+    except NotImplementedError:  # no deploy side at all
+        return False
+
+
 def store_of(provider: Provider, app: App, stage: str) -> AuditStore:
     """The audit store `provider` keeps `app` and `stage`'s records in."""
-    deployer = provider.deployer
+    deployer = provider.deployer if keeps_audit(provider) else None
     if not isinstance(deployer, KeepsAudit):
         raise ProviderError(
             f"Provider {provider.name!r} keeps no audit trail: its deployer has no `audit_store`. "
@@ -296,25 +319,32 @@ def _target(provider: Provider) -> tuple[DeployTarget | None, str | None]:
     try:
         return provider.target(), None
     except Exception as exc:
-        return None, f"Who made the change is not recorded: asking {provider.name} failed ({_first_line(exc)})."
+        return None, f"Who made the change is not recorded: asking {provider.name} failed ({_said(provider, exc)})."
 
 
-def _append(provider: Provider, app: App, stage: str, store: AuditStore, made: AuditRecord) -> str:
-    """Write `made`, under a name with a counter should one of its name exist; on failure keep it in the app's
-    directory and raise a DeployError saying how to send it."""
-    body = made.body()
+def _written(provider: Provider, app: App, stage: str, made: AuditRecord) -> tuple[AuditStore, str]:
+    """The store and where `made` went in it (under a name with a counter should one of its name exist); on
+    failure, `made` is kept in the app's directory and a DeployError says how to send it."""
+    body, store = made.body(), None
     try:
-        return _append_new(store, made.name, body)
+        store = store_of(provider, app, stage)
+        return store, _append_new(store, made.name, body)
     except Exception as exc:
         kept = _pending_dir(app, provider.name, stage) / made.name
         kept.parent.mkdir(parents=True, exist_ok=True)
         kept.write_bytes(body)
+        where = store.where if store is not None else f"the audit store on {provider.name}"
         raise DeployError(
             f"The {made.verb} of {app.name!r} (stage {stage!r}) on {provider.name} {made.outcome}, but its audit "
-            f"record was not written to {store.where}: {_first_line(exc)}. The record is kept in {kept}; once "
+            f"record was not written to {where}: {_said(provider, exc)}. The record is kept in {kept}; once "
             f"that is fixed, run `portable-fn history --provider {provider.name} --stage {stage} --resend` "
             "to write it."
         ) from exc
+
+
+def _said(provider: Provider, exc: BaseException) -> str:
+    """What went wrong, in the provider's words when it can explain the error, else its first line."""
+    return provider.explain(exc) or _first_line(exc)
 
 
 def _append_new(store: AuditStore, name: str, body: bytes) -> str:

@@ -224,11 +224,41 @@ def test_a_tag_that_cannot_be_set_is_a_note_and_a_taken_name_gets_a_counter(shop
     assert again == f"memory://{made.name.removesuffix('.json')}-1.json"
 
 
-def test_a_provider_without_an_audit_store_says_so(shop_copy: Path) -> None:
-    class Bare(Provider):
-        name = "bare"
+class Bare(Provider):
+    """A third-party provider with no deploy side at all."""
 
-    provider = Bare()
-    provider.deployer = object()  # type: ignore[assignment]
-    with pytest.raises(ProviderError, match="Provider 'bare' keeps no audit trail"):
+    name = "bare"
+
+
+def test_a_provider_without_an_audit_store_records_nothing_and_says_so(shop_copy: Path) -> None:
+    app = load_app(shop_copy)
+    with pytest.raises(ProviderError) as caught:
+        audit.history(Bare(), app, "dev")
+    assert str(caught.value) == (
+        "Provider 'bare' keeps no audit trail: its deployer has no `audit_store`. Use --provider aws, gcp, azure "
+        "or local."
+    )
+    made = audit.record(Bare(), app, "dev", "deploy", None, None)
+    assert made.notes == ("Provider 'bare' keeps no audit trail: this deploy is recorded nowhere.",)
+    assert made.location is None and made.outcome == "succeeded"
+
+
+class Unreadable(BrokenStore):
+    def read(self) -> list[bytes]:
+        raise ConnectionError("connection refused\nmore detail")
+
+
+def test_a_trail_that_cannot_be_read_says_where_and_why(shop_copy: Path, tmp_path: Path) -> None:
+    provider = local(tmp_path / "cloud")
+
+    class Deployer(LocalDeployer):
+        def audit_store(self, app: App, stage: str) -> Unreadable:  # type: ignore[override]
+            return Unreadable()
+
+    provider.deployer = Deployer(provider.settings)
+    with pytest.raises(DeployError) as caught:
         audit.history(provider, load_app(shop_copy), "dev")
+    assert str(caught.value) == (
+        "Reading the audit trail of 'shop' (stage 'dev') on local from s3://nowhere/pfn-audit/shop/dev/ failed: "
+        "connection refused"
+    )

@@ -23,7 +23,7 @@ from portable_fn.export import render
 from portable_fn.runtime.errors import DeployError, ProviderError
 
 from ...export.hcl_roundtrip import parse, without_comments
-from ...export_data.terraform_schema import problems
+from ...export_data.terraform_schema import evaluation_problems, problems
 
 REPO = Path(__file__).resolve().parents[3]
 SUBSCRIPTION = "11111111-2222-3333-4444-555555555555"
@@ -95,10 +95,14 @@ def test_a_kind_without_an_exporter_is_refused_naming_it(shop: App) -> None:
 
 @pytest.mark.parametrize("settings", SETTINGS.values(), ids=SETTINGS.keys())
 @pytest.mark.parametrize("path", APPS)
-def test_the_export_of_each_app_reads_back_and_holds_to_the_azurerm_schema(path: str, settings: dict[str, str]) -> None:
+def test_the_export_of_each_app_reads_back_and_holds_to_the_azurerm_schema(
+    path: str, settings: dict[str, str], tmp_path: Path
+) -> None:
     document, _, _ = export(load_app(REPO / path), **settings)
-    assert parse(render(document)) == without_comments(document)
+    main_tf = render(document)
+    assert parse(main_tf) == without_comments(document)
     assert problems(document, "azurerm") == []
+    assert evaluation_problems(main_tf, document, tmp_path, "azurerm") == []
     text = json.dumps(document)
     assert "@portable-fn:" not in text  # every deploy-time marker became a reference
     assert "AccountKey=" not in text and "SharedAccessSignature" not in text

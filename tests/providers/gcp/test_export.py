@@ -22,7 +22,7 @@ from portable_fn.export import render
 from portable_fn.runtime.errors import DeployError, ProviderError
 
 from ...export.hcl_roundtrip import parse, without_comments
-from ...export_data.terraform_schema import problems
+from ...export_data.terraform_schema import evaluation_problems, problems
 
 REPO = Path(__file__).resolve().parents[3]
 ARTIFACT = Artifact(Path("/build/shop-gcp.zip"), "ab" * 32, 10, 1)
@@ -78,10 +78,14 @@ def test_a_kind_without_an_exporter_is_refused_naming_it(shop: App) -> None:
 
 @pytest.mark.parametrize("settings", SETTINGS.values(), ids=SETTINGS.keys())
 @pytest.mark.parametrize("path", APPS)
-def test_the_export_of_each_app_reads_back_and_holds_to_the_google_schema(path: str, settings: dict[str, str]) -> None:
+def test_the_export_of_each_app_reads_back_and_holds_to_the_google_schema(
+    path: str, settings: dict[str, str], tmp_path: Path
+) -> None:
     document, _, _ = export(load_app(REPO / path), **settings)
-    assert parse(render(document)) == without_comments(document)
+    main_tf = render(document)
+    assert parse(main_tf) == without_comments(document)
     assert problems(document, "google") == []
+    assert evaluation_problems(main_tf, document, tmp_path, "google") == []
 
 
 def test_the_schema_check_fails_on_what_google_does_not_have(shop: App) -> None:
@@ -282,3 +286,18 @@ def test_the_provider_exports_main_tf_with_the_zip_beside_it(shop: App) -> None:
     )
     with pytest.raises(ProviderError, match=r"'gcp' cannot export --format cloudformation; it exports terraform"):
         provider.export(shop, "dev", ARTIFACT, "cloudformation")
+
+
+def test_the_evaluation_fails_on_what_terraform_cannot_read(shop: App, tmp_path: Path) -> None:
+    document, _, _ = export(shop)
+    main_tf = render(document)
+    broken = main_tf.replace('"shop-dev-orders"', '"shop-dev-orders', 1)
+    declared = [f"{t}.{label}" for t, blocks in document["resource"].items() for label in blocks]
+    declared += [f"data.{t}.{label}" for t, blocks in document["data"].items() for label in blocks]
+    assert evaluation_problems(broken, document, tmp_path, "google") == [  # a syntax error: nothing is read
+        f"{path}: not read from main.tf" for path in sorted(declared)
+    ]
+    document["resource"]["google_pubsub_topic"]["orders"]["name"] = "${google_pubsub_topic.nowhere.name}"
+    assert evaluation_problems(render(document), document, tmp_path, "google") == [
+        "google_pubsub_topic.nowhere.name: unresolved, and google_pubsub_topic.nowhere is not declared"
+    ]

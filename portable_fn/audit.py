@@ -192,15 +192,17 @@ def record(
 def history(provider: Provider, app: App, stage: str) -> list[AuditRecord]:
     """Every record of `app` in `stage` on `provider`, newest first; a failure to read is a DeployError in
     the provider's words when it can explain it (no credentials, say)."""
-    store = store_of(provider, app, stage)
+    store = None
     try:
+        store = store_of(provider, app, stage)  # on AWS this asks STS for the account
         bodies = store.read()
     except PortableFnError:
         raise
     except Exception as exc:
+        where = f" from {store.where}" if store is not None else ""
         raise DeployError(
-            f"Reading the audit trail of {app.name!r} (stage {stage!r}) on {provider.name} from {store.where} "
-            f"failed: {_said(provider, exc)}"
+            f"Reading the audit trail of {app.name!r} (stage {stage!r}) on {provider.name}{where} failed: "
+            f"{_said(provider, exc)}"
         ) from exc
     records = [AuditRecord.from_dict(json.loads(body)) for body in bodies]
     return sorted(records, key=lambda r: (r.at, r.name), reverse=True)

@@ -13,6 +13,7 @@ from portable_fn_aws.deploy.audit import audit_bucket
 
 from portable_fn import audit
 from portable_fn.deploy import DeployTarget, pipeline
+from portable_fn.runtime.errors import DeployError
 
 ACCOUNT, CALLER = "123456789012", "arn:aws:sts::123456789012:user/moto"  # moto's default identity
 BUCKET = audit_bucket("shop", "dev", ACCOUNT, "eu-west-1")
@@ -70,3 +71,16 @@ def test_deploy_and_remove_are_recorded_in_the_audit_bucket(provider: Any, shop:
 def test_history_of_a_stage_never_recorded_is_empty(provider: Any, shop: Any, boto: Any) -> None:
     assert audit.history(provider, shop, "dev") == []
     assert boto.s3.list_buckets()["Buckets"] == []  # reading makes nothing
+
+
+def test_history_with_expired_credentials_says_what_to_do(provider: Any, shop: Any) -> None:
+    def expired(**_: Any) -> None:
+        raise ClientError({"Error": {"Code": "ExpiredToken", "Message": "expired"}}, "GetCallerIdentity")
+
+    provider.deployer.client.register("before-call.sts.GetCallerIdentity", expired)
+    with pytest.raises(DeployError) as caught:
+        audit.history(provider, shop, "dev")
+    assert str(caught.value) == (
+        "Reading the audit trail of 'shop' (stage 'dev') on aws failed: the AWS credentials have expired "
+        "(ExpiredToken); refresh them (`aws sso login`, or new session keys) and run the command again."
+    )

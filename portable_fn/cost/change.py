@@ -97,20 +97,22 @@ def plan_change(
 def _reasons(
     before: Mapping[str, Sizing], after: Mapping[str, Sizing], old: CloudEstimate, new: CloudEstimate
 ) -> list[str]:
-    """What changes the cost, function by function, in the app's order."""
+    """What changes the cost, in the app's order; functions with the same change are named together."""
+    changed: dict[tuple[str, str, str], list[str]] = {}
     out = []
     for row in new.functions:
-        name, was = row.function, before.get(row.function)
-        now = after[name]
+        name, was, now = row.function, before.get(row.function), after[row.function]
         if was is None:
             out.append(f"new function {name} ({money(row.total, sign=True)})")
             continue
-        if was.memory_mb != now.memory_mb:
-            out.append(f"memory of {name} {was.memory_mb} -> {now.memory_mb} MB")
-        if was.architecture != now.architecture:
-            out.append(f"architecture of {name} {was.architecture} -> {now.architecture}")
-        if was.plan != now.plan:
-            out.append(f"plan of {name} {was.plan} -> {now.plan}")
+        for what, a, b, unit in (
+            ("memory", was.memory_mb, now.memory_mb, " MB"),
+            ("architecture", was.architecture, now.architecture, ""),
+            ("plan", was.plan, now.plan, ""),
+        ):
+            if a != b:
+                changed.setdefault((what, f"{a}", f"{b}{unit}"), []).append(name)
+    out += [f"{what} of {', '.join(names)} {a} -> {b}" for (what, a, b), names in changed.items()]
     for row in old.functions:
         if row.function not in after:
             out.append(f"{row.function} removed ({money(-row.total, sign=True)})")

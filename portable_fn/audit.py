@@ -31,14 +31,18 @@ if TYPE_CHECKING:
     from .provider import Provider
 
 __all__ = [
+    "FAILED",
     "PREFIX",
+    "SUCCEEDED",
     "TAG_AT",
     "TAG_COMMIT",
     "TAG_DIGEST",
+    "VERSION",
     "AuditRecord",
     "AuditStore",
     "KeepsAudit",
     "RecordExists",
+    "git_state",
     "history",
     "keeps_audit",
     "plan_digest",
@@ -227,7 +231,7 @@ def plan_digest(plan: Plan) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def changes(plan: Plan) -> tuple[dict[str, Any], ...]:
+def _changes(plan: Plan) -> tuple[dict[str, Any], ...]:
     """Each step's action, kind, name and changed field names: no value of any field."""
     return tuple(
         {"action": s.action, "kind": s.resource.kind, "name": s.resource.name, "fields": list(s.changes)}
@@ -235,7 +239,7 @@ def changes(plan: Plan) -> tuple[dict[str, Any], ...]:
     )
 
 
-def packages(artifact: Artifact | None) -> dict[str, str]:
+def _packages(artifact: Artifact | None) -> dict[str, str]:
     """The artifact's SHA-256 and, when it was packaged one zip per function, each zip's."""
     if artifact is None:
         return {}
@@ -282,10 +286,10 @@ def _made(
         target=target.to_dict() if target else None,
         digest=plan_digest(plan) if plan is not None else None,
         summary=plan.summary() if plan is not None else "no plan",
-        changes=changes(plan) if plan is not None else (),
+        changes=_changes(plan) if plan is not None else (),
         commit=commit,
         dirty=dirty,
-        packages=packages(artifact),
+        packages=_packages(artifact),
         waivers=tuple(dict(w) for w in waivers),
         outcome=FAILED if error is not None else SUCCEEDED,
         error=_first_line(error) if error is not None else None,

@@ -262,3 +262,14 @@ def test_a_trail_that_cannot_be_read_says_where_and_why(shop_copy: Path, tmp_pat
         "Reading the audit trail of 'shop' (stage 'dev') on local from s3://nowhere/pfn-audit/shop/dev/ failed: "
         "connection refused"
     )
+
+
+def test_all_lists_what_the_module_defines() -> None:
+    defined = {
+        name
+        for name, value in vars(audit).items()
+        if not name.startswith("_")
+        and name != "TYPE_CHECKING"
+        and (getattr(value, "__module__", None) == audit.__name__ or name.isupper())
+    }
+    assert set(audit.__all__) == defined

@@ -42,6 +42,8 @@ DEFAULT_STAGE = "dev"
 PROVIDER_TABLES = ("local", "aws", "gcp", "azure")
 S = TypeVar("S", bound=BaseModel)  # a provider's settings model
 APP_NAME_RULE = "3-32 lowercase letters, digits and '-', starting with a letter and not ending with '-'"
+AUDIT_TAG_PREFIX = "pfn-audit-"  # tags the audit trail writes outside any plan
+RESERVED_TAG_PREFIXES = ("portable-fn", AUDIT_TAG_PREFIX)  # portable-fn's own tag and label keys start so
 
 
 class Defaults(BaseModel):
@@ -61,10 +63,28 @@ class StageConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     protected: bool = False  # `remove`, and a deploy that deletes or replaces, ask first (or need --yes)
     env: dict[str, str] = Field(default_factory=dict)
+    tags: dict[str, str] = Field(default_factory=dict)  # over the app's tags, key by key
     local: dict[str, Any] = Field(default_factory=dict)
     aws: dict[str, Any] = Field(default_factory=dict)
     gcp: dict[str, Any] = Field(default_factory=dict)
     azure: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, value: dict[str, str]) -> dict[str, str]:
+        return own_tags(value)
+
+
+def own_tags(tags: dict[str, str]) -> dict[str, str]:
+    """`tags` when no key is one of portable-fn's own (`RESERVED_TAG_PREFIXES`); the cloud's own rules are
+    checked by each provider when it plans (`portable_fn.deploy.tags`)."""
+    for key in tags:
+        if key.lower().startswith(RESERVED_TAG_PREFIXES):
+            raise ValueError(
+                f"tag {key!r} collides with portable-fn's own tags (keys starting with "
+                f"{' or '.join(repr(p) for p in RESERVED_TAG_PREFIXES)} are reserved): rename it"
+            )
+    return tags
 
 
 class AppConfig(BaseModel):
@@ -107,6 +127,11 @@ class AppConfig(BaseModel):
         ):
             raise ValueError(f"{value!r} is not a valid app name: use {APP_NAME_RULE} (it names every cloud resource)")
         return value
+
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, value: dict[str, str]) -> dict[str, str]:
+        return own_tags(value)
 
     @field_validator("python")
     @classmethod

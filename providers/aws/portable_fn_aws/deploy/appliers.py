@@ -19,10 +19,11 @@ from botocore.exceptions import ClientError  # type: ignore[import-untyped]
 from portable_fn.deploy import Applier as BaseApplier
 from portable_fn.deploy import ApplyContext as BaseApplyContext
 from portable_fn.deploy import Resource, while_settling
+from portable_fn.deploy.tags import AUDIT_PREFIX, tag_changes
 
 from ..settings import AwsSettings
 from .client import AwsClient, error_code, missing
-from .naming import Arns, tag_list, tags
+from .naming import Arns, tag_dict, tag_list, tags
 from .policies import POLICY_NAME
 from .resources import (
     CODE_FIELDS,
@@ -71,6 +72,14 @@ class ApplyContext(BaseApplyContext):
         self.wait_attempts = settings.wait_max_attempts
         self.propagation_attempts = settings.iam_propagation_attempts
         self.api_ids: dict[str, str] = {}  # name -> id of the app's HTTP API, once made or found
+
+    def tags_for(self, resource: Resource) -> dict[str, str]:
+        """What to tag `resource` with: the user's tags (its `tags`), portable-fn's own over them."""
+        return {**dict(getattr(resource, "tags", ())), **self.tags}
+
+    def tag_list_for(self, resource: Resource) -> list[dict[str, str]]:
+        """`tags_for` in the Key/Value list shape IAM, SNS, DynamoDB, S3 and Scheduler take."""
+        return [{"Key": k, "Value": v} for k, v in self.tags_for(resource).items()]
 
     def api_id(self, name: str) -> str:
         """The id of the app's HTTP API `name`: made earlier in this run, or found by its name and tags."""
@@ -137,19 +146,48 @@ class Applier(BaseApplier[R, ApplyContext]):
         self.delete(previous)
         self.create(resource)
 
+    def retag(
+        self,
+        resource: R,
+        previous: R,
+        changes: tuple[str, ...],
+        put: Callable[[dict[str, str]], Any],
+        take_off: Callable[[list[str]], Any],
+    ) -> tuple[str, ...]:
+        """Apply a change of the user's tags (`tags` in `changes`): `take_off` the keys no longer wanted, `put`
+        the rest with portable-fn's own; the other changes are left for the caller."""
+        if "tags" in changes:
+            _, gone = tag_changes(getattr(resource, "tags", ()), getattr(previous, "tags", ()))
+            if gone:
+                take_off(gone)
+            put(self.ctx.tags_for(resource))
+        return tuple(c for c in changes if c != "tags")
+
 
 class LogGroups(Applier[LogGroup]):
     def create(self, resource: LogGroup) -> None:
         try:
-            self.aws.logs.create_log_group(logGroupName=resource.name, tags=self.ctx.tags)
+            self.aws.logs.create_log_group(logGroupName=resource.name, tags=self.ctx.tags_for(resource))
         except ClientError as exc:
             if error_code(exc) != "ResourceAlreadyExistsException":
                 raise
-            self.aws.logs.tag_resource(resourceArn=self.ctx.arns.log_group(resource.name), tags=self.ctx.tags)
+            self.aws.logs.tag_resource(resourceArn=self.arn(resource), tags=self.ctx.tags_for(resource))
         self.update(resource, resource, ("retention_days",))
 
     def update(self, resource: LogGroup, previous: LogGroup, changes: tuple[str, ...]) -> None:
-        self.aws.logs.put_retention_policy(logGroupName=resource.name, retentionInDays=resource.retention_days)
+        logs, arn = self.aws.logs, self.arn(resource)
+        changes = self.retag(
+            resource,
+            previous,
+            changes,
+            lambda tags: logs.tag_resource(resourceArn=arn, tags=tags),
+            lambda keys: logs.untag_resource(resourceArn=arn, tagKeys=keys),
+        )
+        if changes:
+            logs.put_retention_policy(logGroupName=resource.name, retentionInDays=resource.retention_days)
+
+    def arn(self, resource: LogGroup) -> str:
+        return self.ctx.arns.log_group(resource.name)
 
     def delete(self, resource: LogGroup) -> None:
         self.tolerate_missing(lambda: self.aws.logs.delete_log_group(logGroupName=resource.name))
@@ -161,12 +199,20 @@ class Roles(Applier[Role]):
             RoleName=resource.name,
             Path=resource.path,
             AssumeRolePolicyDocument=resource.trust,
-            Tags=self.ctx.tag_list,
+            Tags=self.ctx.tag_list_for(resource),
             Description="Created by portable-fn deploy",
         )
         self.put_policy(resource)
 
     def update(self, resource: Role, previous: Role, changes: tuple[str, ...]) -> None:
+        iam = self.aws.iam
+        self.retag(
+            resource,
+            previous,
+            changes,
+            lambda tags: iam.tag_role(RoleName=resource.name, Tags=[{"Key": k, "Value": v} for k, v in tags.items()]),
+            lambda keys: iam.untag_role(RoleName=resource.name, TagKeys=keys),
+        )
         if "trust" in changes:
             self.aws.iam.update_assume_role_policy(RoleName=resource.name, PolicyDocument=resource.trust)
         if "policy" in changes:
@@ -190,7 +236,7 @@ class Functions(Applier[Function]):
                 PackageType="Zip",
                 Code=self.code(resource),
                 Architectures=[resource.architecture],
-                Tags=self.ctx.tags,
+                Tags=self.ctx.tags_for(resource),
                 **self.configuration(resource),
             ),
             f"creating function {resource.name}",
@@ -198,6 +244,14 @@ class Functions(Applier[Function]):
         self.ctx.wait("function_active_v2", resource.name)
 
     def update(self, resource: Function, previous: Function, changes: tuple[str, ...]) -> None:
+        lambda_, arn = self.aws.lambda_, previous.arn or resource.arn
+        changes = self.retag(
+            resource,
+            previous,
+            changes,
+            lambda tags: lambda_.tag_resource(Resource=arn, Tags=tags),
+            lambda keys: lambda_.untag_resource(Resource=arn, TagKeys=keys),
+        )
         if CODE_FIELDS.intersection(changes):
             self.aws.lambda_.update_function_code(
                 FunctionName=resource.name, Architectures=[resource.architecture], **self.code(resource)
@@ -300,13 +354,27 @@ class Permissions(Applier[Permission]):
 class HttpApis(Applier[HttpApi]):
     def create(self, resource: HttpApi) -> None:
         made = self.aws.apigatewayv2.create_api(
-            Name=resource.name, ProtocolType="HTTP", Tags=self.ctx.tags, Description="Created by portable-fn deploy"
+            Name=resource.name,
+            ProtocolType="HTTP",
+            Tags=self.ctx.tags_for(resource),
+            Description="Created by portable-fn deploy",
         )
         self.ctx.api_ids[resource.name] = made["ApiId"]
         self.create_stage(made["ApiId"])
 
     def update(self, resource: HttpApi, previous: HttpApi, changes: tuple[str, ...]) -> None:
-        """Only `auto_deploy` is compared: make the `$default` stage exist and deploy automatically."""
+        """Retag the API; for `auto_deploy`, make the `$default` stage exist and deploy automatically."""
+        client = self.aws.apigatewayv2
+        arn = f"arn:{self.ctx.arns.partition}:apigateway:{self.ctx.arns.region}::/apis/{previous.api_id}"
+        changes = self.retag(
+            resource,
+            previous,
+            changes,
+            lambda tags: client.tag_resource(ResourceArn=arn, Tags=tags),
+            lambda keys: client.untag_resource(ResourceArn=arn, TagKeys=keys),
+        )
+        if not changes:
+            return
         try:
             self.aws.apigatewayv2.get_stage(ApiId=previous.api_id, StageName=DEFAULT_STAGE)
         except ClientError as exc:
@@ -401,12 +469,22 @@ class ApiPermissions(Applier[ApiPermission]):
 class Queues(Applier[Queue]):
     def create(self, resource: Queue) -> None:
         self.aws.sqs.create_queue(
-            QueueName=resource.name, Attributes=self.attributes(resource, creating=True), tags=self.ctx.tags
+            QueueName=resource.name,
+            Attributes=self.attributes(resource, creating=True),
+            tags=self.ctx.tags_for(resource),
         )
 
     def update(self, resource: Queue, previous: Queue, changes: tuple[str, ...]) -> None:
-        url = previous.url or self.url(resource.name)
-        self.aws.sqs.set_queue_attributes(QueueUrl=url, Attributes=self.attributes(resource, creating=False))
+        sqs, url = self.aws.sqs, previous.url or self.url(resource.name)
+        changes = self.retag(
+            resource,
+            previous,
+            changes,
+            lambda tags: sqs.tag_queue(QueueUrl=url, Tags=tags),
+            lambda keys: sqs.untag_queue(QueueUrl=url, TagKeys=keys),
+        )
+        if changes:
+            sqs.set_queue_attributes(QueueUrl=url, Attributes=self.attributes(resource, creating=False))
 
     def delete(self, resource: Queue) -> None:
         self.tolerate_missing(
@@ -464,7 +542,17 @@ class EventSourceMappings(Applier[EventSourceMapping]):
 
 class Topics(Applier[Topic]):
     def create(self, resource: Topic) -> None:
-        self.aws.sns.create_topic(Name=resource.name, Tags=self.ctx.tag_list)
+        self.aws.sns.create_topic(Name=resource.name, Tags=self.ctx.tag_list_for(resource))
+
+    def update(self, resource: Topic, previous: Topic, changes: tuple[str, ...]) -> None:
+        sns, arn = self.aws.sns, self.ctx.arns.topic(resource.name)
+        self.retag(
+            resource,
+            previous,
+            changes,
+            lambda tags: sns.tag_resource(ResourceArn=arn, Tags=[{"Key": k, "Value": v} for k, v in tags.items()]),
+            lambda keys: sns.untag_resource(ResourceArn=arn, TagKeys=keys),
+        )
 
     def delete(self, resource: Topic) -> None:
         self.tolerate_missing(lambda: self.aws.sns.delete_topic(TopicArn=self.ctx.arns.topic(resource.name)))
@@ -480,8 +568,9 @@ class Subscriptions(Applier[Subscription]):
         self.tolerate_missing(lambda: self.aws.sns.unsubscribe(SubscriptionArn=resource.arn))
 
 
-def make_bucket(ctx: ApplyContext, name: str) -> None:
+def make_bucket(ctx: ApplyContext, resource: Bucket | DeploymentBucket) -> None:
     """Create the bucket `name` in the client's region, or take over one a failed run made, and tag it."""
+    name = resource.name
     params: dict[str, Any] = {"Bucket": name}
     if ctx.aws.region != "us-east-1":
         params["CreateBucketConfiguration"] = {"LocationConstraint": ctx.aws.region}
@@ -490,7 +579,22 @@ def make_bucket(ctx: ApplyContext, name: str) -> None:
     except ClientError as exc:
         if error_code(exc) != "BucketAlreadyOwnedByYou":  # made by a run that failed before tagging it
             raise
-    ctx.aws.s3.put_bucket_tagging(Bucket=name, Tagging={"TagSet": ctx.tag_list}, ExpectedBucketOwner=ctx.arns.account)
+    tag_bucket(ctx, resource)
+
+
+def tag_bucket(ctx: ApplyContext, resource: Bucket | DeploymentBucket) -> None:
+    """Set the bucket's tags (S3 replaces the whole set) to the user's and portable-fn's own, keeping the tags
+    the audit trail wrote there."""
+    s3, owner = ctx.aws.s3, ctx.arns.account
+    try:
+        found = tag_dict(s3.get_bucket_tagging(Bucket=resource.name, ExpectedBucketOwner=owner).get("TagSet", []))
+    except ClientError as exc:
+        if not missing(exc, "NoSuchTagSet"):
+            raise
+        found = {}
+    kept = {k: v for k, v in found.items() if k.startswith(AUDIT_PREFIX)}
+    tag_set = [{"Key": k, "Value": v} for k, v in {**kept, **ctx.tags_for(resource)}.items()]
+    s3.put_bucket_tagging(Bucket=resource.name, Tagging={"TagSet": tag_set}, ExpectedBucketOwner=owner)
 
 
 def secure_bucket(ctx: ApplyContext, name: str, changes: tuple[str, ...]) -> None:
@@ -515,10 +619,12 @@ def secure_bucket(ctx: ApplyContext, name: str, changes: tuple[str, ...]) -> Non
 
 class Buckets(Applier[Bucket]):
     def create(self, resource: Bucket) -> None:
-        make_bucket(self.ctx, resource.name)
+        make_bucket(self.ctx, resource)
         secure_bucket(self.ctx, resource.name, ("public_access_blocked", "encrypted"))
 
     def update(self, resource: Bucket, previous: Bucket, changes: tuple[str, ...]) -> None:
+        if "tags" in changes:
+            tag_bucket(self.ctx, resource)
         secure_bucket(self.ctx, resource.name, changes)
 
     def delete(self, resource: Bucket) -> None:
@@ -546,16 +652,26 @@ class Tables(Applier[Table]):
                 AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
                 BillingMode=resource.billing_mode,
                 SSESpecification={"Enabled": resource.encrypted},
-                Tags=self.ctx.tag_list,
+                Tags=self.ctx.tag_list_for(resource),
             )
         except ClientError as exc:
             if error_code(exc) != "ResourceInUseException":  # made by a run that failed before its TTL was set
                 raise
-            self.aws.dynamodb.tag_resource(ResourceArn=self.ctx.arns.table(resource.name), Tags=self.ctx.tag_list)
+            self.aws.dynamodb.tag_resource(
+                ResourceArn=self.ctx.arns.table(resource.name), Tags=self.ctx.tag_list_for(resource)
+            )
         self.wait(resource.name)
         self.set_ttl(resource)
 
     def update(self, resource: Table, previous: Table, changes: tuple[str, ...]) -> None:
+        dynamodb, arn = self.aws.dynamodb, self.ctx.arns.table(resource.name)
+        self.retag(
+            resource,
+            previous,
+            changes,
+            lambda tags: dynamodb.tag_resource(ResourceArn=arn, Tags=[{"Key": k, "Value": v} for k, v in tags.items()]),
+            lambda keys: dynamodb.untag_resource(ResourceArn=arn, TagKeys=keys),
+        )
         if "billing_mode" in changes:
             self.aws.dynamodb.update_table(TableName=resource.name, BillingMode=resource.billing_mode)
             self.wait(resource.name)
@@ -594,7 +710,7 @@ class DeploymentBuckets(Applier[DeploymentBucket]):
 
     def create(self, resource: DeploymentBucket) -> None:
         try:
-            make_bucket(self.ctx, resource.name)
+            make_bucket(self.ctx, resource)
         except ClientError as exc:
             if error_code(exc) != "BucketAlreadyExists":
                 raise
@@ -605,6 +721,8 @@ class DeploymentBuckets(Applier[DeploymentBucket]):
         self.update(resource, resource, ("public_access_blocked", "encrypted"))
 
     def update(self, resource: DeploymentBucket, previous: DeploymentBucket, changes: tuple[str, ...]) -> None:
+        if "tags" in changes:
+            tag_bucket(self.ctx, resource)
         secure_bucket(self.ctx, resource.name, changes)
 
     def delete(self, resource: DeploymentBucket) -> None:
@@ -688,7 +806,21 @@ class BucketNotifications(Applier[BucketNotification]):
 
 class ScheduleGroups(Applier[ScheduleGroup]):
     def create(self, resource: ScheduleGroup) -> None:
-        self.aws.scheduler.create_schedule_group(Name=resource.name, Tags=self.ctx.tag_list)
+        self.aws.scheduler.create_schedule_group(Name=resource.name, Tags=self.ctx.tag_list_for(resource))
+
+    def update(self, resource: ScheduleGroup, previous: ScheduleGroup, changes: tuple[str, ...]) -> None:
+        scheduler = self.aws.scheduler
+        arn = f"arn:{self.ctx.arns.partition}:scheduler:{self.ctx.arns.region}:{self.ctx.arns.account}"
+        arn += f":schedule-group/{resource.name}"
+        self.retag(
+            resource,
+            previous,
+            changes,
+            lambda tags: scheduler.tag_resource(
+                ResourceArn=arn, Tags=[{"Key": k, "Value": v} for k, v in tags.items()]
+            ),
+            lambda keys: scheduler.untag_resource(ResourceArn=arn, TagKeys=keys),
+        )
 
     def delete(self, resource: ScheduleGroup) -> None:
         self.tolerate_missing(lambda: self.aws.scheduler.delete_schedule_group(Name=resource.name))

@@ -13,6 +13,9 @@ what its trigger needs:
               notification entry and the permission for S3
     schedule  the app's schedule group and scheduler role, and a schedule
 
+Every resource AWS lets deploy tag carries the app's tags (`[tool.portable-fn] tags`, a stage's over them,
+checked against `naming.TAG_RULES`) beside portable-fn's own.
+
 Each state some function declares in `uses=` is a DynamoDB table (`Table`, `<app>-<stage>-<state>`). A
 function that declares it gets the table's name in `PORTABLE_FN_STATE_<NAME>` (what
 `portable_fn_aws.state` opens) and, in its role, GetItem on that table (`.read()`) or GetItem, PutItem,
@@ -44,6 +47,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from portable_fn.deploy import Artifact, Resource
+from portable_fn.deploy.tags import checked, with_tags
 from portable_fn.runtime.channels import QUEUE, TOPIC, Channel
 from portable_fn.runtime.channels import locator_env as channel_env
 from portable_fn.runtime.function import FunctionOptions, FunctionSpec
@@ -55,7 +59,7 @@ from ..publish import DELAY_GROUP_ENV, DELAY_ROLE_ENV
 from ..visibility import QUEUE_URL_ENV
 from . import policies
 from .expressions import schedule_expression
-from .naming import STATEMENT_PREFIX, Arns, Names
+from .naming import STATEMENT_PREFIX, TAG_RULES, Arns, Names
 from .resources import (
     ApiIntegration,
     ApiPermission,
@@ -130,7 +134,7 @@ def desired(target: Target) -> list[Resource]:
     resources += scheduler_resources(target)
     resources += http_api_resources(target)
     resources += deployment_bucket(target, resources)
-    return in_order(resources)
+    return with_tags(in_order(resources), checked(target.app.config, target.stage, TAG_RULES))
 
 
 class FunctionResources:

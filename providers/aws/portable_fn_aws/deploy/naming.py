@@ -19,6 +19,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from portable_fn.deploy.tags import TagRules
+
 TAG_APP = "portable-fn:app"
 TAG_STAGE = "portable-fn:stage"
 STATEMENT_PREFIX = "portable-fn-"  # Sid of every Lambda permission statement deploy adds
@@ -35,6 +37,22 @@ def fit(name: str, limit: int) -> str:
     if len(name) <= limit:
         return name
     return f"{name[: limit - 9]}-{hashlib.sha256(name.encode()).hexdigest()[:8]}"
+
+
+# What AWS takes as a tag (https://docs.aws.amazon.com/tag-editor/latest/userguide/tagging.html, read
+# 2026-12-06): 50 a resource, keys up to 128 characters, values up to 256, letters, digits, spaces and
+# `_ . : / = + - @`; keys starting with `aws:` are AWS's.
+TAG_RULES = TagRules(
+    provider="aws",
+    noun="tag",
+    max_tags=50 - 2,
+    max_key=128,
+    max_value=256,
+    key_pattern=re.compile(r"[\w\s.:/=+\-@]+"),
+    value_pattern=re.compile(r"[\w\s.:/=+\-@]*"),
+    allowed="AWS takes letters, digits, spaces and _ . : / = + - @ in a tag",
+    reserved=("aws:",),
+)
 
 
 def tags(app: str, stage: str) -> dict[str, str]:

@@ -13,6 +13,7 @@ and a Scan of one item of each state table (whether it holds data).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections import defaultdict
 from typing import Any
@@ -20,6 +21,7 @@ from typing import Any
 from botocore.exceptions import ClientError  # type: ignore[import-untyped]
 
 from portable_fn.deploy import RemoteState, Resource
+from portable_fn.deploy.tags import user_tags
 
 from .client import AwsClient, missing
 from .naming import STATEMENT_PREFIX, Arns, Names, has_tags, tag_dict, tags
@@ -39,6 +41,7 @@ from .resources import (
     HttpApi,
     InvokeConfig,
     LogGroup,
+    Pairs,
     Permission,
     Queue,
     Role,
@@ -74,16 +77,17 @@ class RemoteReader:
         self.names = names
         self.arns = arns
         self.api_names: dict[str, str] = {}  # id -> name of the app's HTTP APIs, for permissions naming them
+        self.found_tags: dict[tuple[str, str], Pairs] = {}  # (service, name) -> the user's tags on it
 
     def read(self) -> RemoteState:
         tagged = self.tagged()
         resources: list[Resource] = []
         resources += [self.log_group(name) for name in tagged["logs"]]
         resources += self.queues(tagged["sqs"])
-        resources += [Topic(name) for name in tagged["sns"]]
+        resources += [Topic(name, tags=self.tags("sns", name)) for name in tagged["sns"]]
         deployment = self.names.deployment_bucket(self.arns)
         buckets = [name for name in tagged["s3"] if name != deployment]
-        resources += [Bucket(name, **self.bucket_settings(name)) for name in buckets]
+        resources += [Bucket(name, **self.bucket_settings(name), tags=self.tags("s3", name)) for name in buckets]
         resources += [self.table(name) for name in tagged["dynamodb"]]
         if deployment in tagged["s3"]:
             resources += self.deployment_bucket(deployment)
@@ -113,13 +117,18 @@ class RemoteReader:
             arn = item["ResourceARN"]
             service = arn.split(":")[2]
             found[service].append(arn_name(arn, service))
+            self.found_tags[(service, arn_name(arn, service))] = user_tags(tag_dict(item.get("Tags", [])))
         return {service: sorted(set(found[service])) for service in SERVICES}
+
+    def tags(self, service: str, name: str) -> Pairs:
+        """The user's tags on a resource the tagging query found (`tagged`)."""
+        return self.found_tags.get((service, name), ())
 
     # -- tagged resources ------------------------------------------------------------------------
     def log_group(self, name: str) -> LogGroup:
         groups = self.aws.logs.describe_log_groups(logGroupNamePrefix=name).get("logGroups", [])
         found: dict[str, Any] = next((g for g in groups if g["logGroupName"] == name), {})
-        return LogGroup(name, retention_days=int(found.get("retentionInDays") or 0))
+        return LogGroup(name, retention_days=int(found.get("retentionInDays") or 0), tags=self.tags("logs", name))
 
     def queues(self, names: list[str]) -> list[Resource]:
         queues = [self.queue(name) for name in names]
@@ -138,6 +147,7 @@ class RemoteReader:
             dead_letter_arn=redrive.get("deadLetterTargetArn", ""),
             max_receive_count=int(redrive.get("maxReceiveCount", 0)),
             url=url,
+            tags=self.tags("sqs", name),
         )
 
     def table(self, name: str) -> Table:
@@ -151,6 +161,7 @@ class RemoteReader:
             encrypted=described.get("SSEDescription", {}).get("Status") in ("ENABLED", "ENABLING"),
             ttl_attribute=ttl.get("AttributeName", "") if ttl.get("TimeToLiveStatus") in TTL_ON else "",
             has_items=bool(scanned.get("Count")) or "LastEvaluatedKey" in scanned,
+            tags=self.tags("dynamodb", name),
         )
 
     def roles(self) -> list[Resource]:
@@ -165,6 +176,7 @@ class RemoteReader:
                         path=role["Path"],
                         trust=read_document(role["AssumeRolePolicyDocument"]),
                         policy=self.role_policy(name),
+                        tags=user_tags(found),
                     )
                 )
         return roles
@@ -194,7 +206,13 @@ class RemoteReader:
         integrations = list(self.aws.pages(client, "get_integrations", "Items", ApiId=api_id))
         uris = {i["IntegrationId"]: i.get("IntegrationUri", "") for i in integrations}
         return [
-            HttpApi(name, auto_deploy=auto_deploy, api_id=api_id, endpoint=api.get("ApiEndpoint", "")),
+            HttpApi(
+                name,
+                auto_deploy=auto_deploy,
+                api_id=api_id,
+                endpoint=api.get("ApiEndpoint", ""),
+                tags=user_tags(api.get("Tags")),
+            ),
             *(integration_from(name, i) for i in integrations),
             *(route_from(name, r, uris) for r in self.aws.pages(client, "get_routes", "Items", ApiId=api_id)),
         ]
@@ -202,7 +220,7 @@ class RemoteReader:
     # -- a function and what hangs off it ---------------------------------------------------------
     def function(self, name: str) -> list[Resource]:
         config = self.aws.lambda_.get_function_configuration(FunctionName=name)
-        out: list[Resource] = [function_from(config)]
+        out: list[Resource] = [dataclasses.replace(function_from(config), tags=self.tags("lambda", name))]
         url = self._get(self.aws.lambda_.get_function_url_config, FunctionName=name)
         if url is not None:
             out.append(FunctionUrl(name, auth_type=url["AuthType"], url=url["FunctionUrl"]))
@@ -264,7 +282,7 @@ class RemoteReader:
     def deployment_bucket(self, name: str) -> list[Resource]:
         s3, owner = self.aws.s3, self.arns.account
         return [
-            DeploymentBucket(name, **self.bucket_settings(name)),
+            DeploymentBucket(name, **self.bucket_settings(name), tags=self.tags("s3", name)),
             *(
                 CodeObject(f"{name}/{item['Key']}", bucket=name, object_key=item["Key"])
                 for item in self.aws.pages(s3, "list_objects_v2", "Contents", Bucket=name, ExpectedBucketOwner=owner)
@@ -308,7 +326,7 @@ class RemoteReader:
             group_tags = tag_dict(self.aws.scheduler.list_tags_for_resource(ResourceArn=group["Arn"]).get("Tags", []))
             if not has_tags(group_tags, self.names.app, self.names.stage):
                 continue
-            found.append(ScheduleGroup(group["Name"]))
+            found.append(ScheduleGroup(group["Name"], tags=user_tags(group_tags)))
             if group["Name"] == self.names.delay_group:
                 continue
             for item in self.aws.pages(self.aws.scheduler, "list_schedules", "Schedules", GroupName=group["Name"]):

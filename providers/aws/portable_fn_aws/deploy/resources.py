@@ -22,6 +22,7 @@ class LogGroup(Resource):
 
     kind = "log group"
     retention_days: int = 14
+    tags: Pairs = ()  # the user's tags (`portable_fn.deploy.tags`), beside portable-fn's own
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,7 @@ class Role(Resource):
     path: str = "/"
     trust: str = ""
     policy: str = ""
+    tags: Pairs = ()  # the user's tags (`portable_fn.deploy.tags`), beside portable-fn's own
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,7 @@ class Function(Resource):
     code_bucket: str = ""
     code_key: str = ""
     arn: str = ""
+    tags: Pairs = ()  # the user's tags (`portable_fn.deploy.tags`), beside portable-fn's own
 
 
 CODE_FIELDS = frozenset({"code_sha256", "architecture"})
@@ -103,6 +106,7 @@ class HttpApi(Resource):
     auto_deploy: bool = True  # the `$default` stage exists and deploys automatically
     api_id: str = ""
     endpoint: str = ""
+    tags: Pairs = ()  # the user's tags (`portable_fn.deploy.tags`), beside portable-fn's own
 
 
 @dataclass(frozen=True)
@@ -155,6 +159,7 @@ class Queue(Resource):
     dead_letter_arn: str = ""
     max_receive_count: int = 0
     url: str = ""
+    tags: Pairs = ()  # the user's tags (`portable_fn.deploy.tags`), beside portable-fn's own
 
 
 @dataclass(frozen=True)
@@ -176,6 +181,7 @@ class Topic(Resource):
     """An SNS topic."""
 
     kind = "sns topic"
+    tags: Pairs = ()  # the user's tags (`portable_fn.deploy.tags`), beside portable-fn's own
 
 
 @dataclass(frozen=True)
@@ -198,6 +204,7 @@ class Bucket(Resource):
     kind = "s3 bucket"
     public_access_blocked: bool = True  # all four settings of the bucket's public access block
     encrypted: bool = True  # the bucket has a default encryption rule
+    tags: Pairs = ()  # the user's tags (`portable_fn.deploy.tags`), beside portable-fn's own
 
 
 @dataclass(frozen=True)
@@ -213,6 +220,7 @@ class Table(Resource):
     encrypted: bool = True
     ttl_attribute: str = "ttl"  # '' when DynamoDB's time to live is off
     has_items: bool = False
+    tags: Pairs = ()  # the user's tags (`portable_fn.deploy.tags`), beside portable-fn's own
 
     def holds_data(self) -> bool:
         return self.has_items
@@ -227,6 +235,7 @@ class DeploymentBucket(Resource):
     kind = "deployment bucket"
     public_access_blocked: bool = True  # all four settings of the bucket's public access block
     encrypted: bool = True  # the bucket has a default encryption rule
+    tags: Pairs = ()  # the user's tags (`portable_fn.deploy.tags`), beside portable-fn's own
 
 
 PUBLIC_ACCESS_BLOCK = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
@@ -264,6 +273,7 @@ class ScheduleGroup(Resource):
     """The app's EventBridge Scheduler group: tagged, since schedules themselves cannot be."""
 
     kind = "schedule group"
+    tags: Pairs = ()  # the user's tags (`portable_fn.deploy.tags`), beside portable-fn's own
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,104 @@
+"""The user's tags (`[tool.portable-fn] tags`, a stage's `tags` over them) on the resources a provider wants,
+and read back from what it finds. Plain values, no I/O.
+
+A taggable resource of a provider has a `tags` field (sorted key/value pairs: the user's tags only); each
+provider's `desired` fills it (`with_tags`) after checking the tags against its cloud's rules (`TagRules`,
+`checked`), its appliers put the user's tags beside portable-fn's own, and its remote reader keeps only the
+user's (`user_tags`): portable-fn's own keys and the audit trail's (`AUDIT_PREFIX`, written outside any plan)
+never take part in a comparison, so a deploy after an audit is a no-op. A changed tag is then an update of
+the resources that carry it, like any other field.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from ..config import AUDIT_TAG_PREFIX, RESERVED_TAG_PREFIXES
+from ..runtime.errors import ConfigError
+from .models import Resource
+
+if TYPE_CHECKING:
+    from ..config import AppConfig
+
+Pairs = tuple[tuple[str, str], ...]
+AUDIT_PREFIX = AUDIT_TAG_PREFIX
+
+
+@dataclass(frozen=True)
+class TagRules:
+    """What one cloud accepts as a tag: `noun` ("tag", "label"); how many a resource takes beside portable-fn's
+    own (`max_tags`); key and value lengths; the characters (`key_pattern`, `value_pattern`, matched in full;
+    `allowed` says them in words); key prefixes the cloud keeps for itself."""
+
+    provider: str
+    noun: str
+    max_tags: int
+    max_key: int
+    max_value: int
+    key_pattern: re.Pattern[str]
+    value_pattern: re.Pattern[str]
+    allowed: str
+    reserved: tuple[str, ...] = ()
+
+    def problem(self, key: str, value: str) -> str | None:
+        """What is wrong with one tag on this cloud, or None."""
+        if not 1 <= len(key) <= self.max_key:
+            return f"its key must be 1 to {self.max_key} characters"
+        if len(value) > self.max_value:
+            return f"its value must be at most {self.max_value} characters"
+        if not self.key_pattern.fullmatch(key) or not self.value_pattern.fullmatch(value):
+            return self.allowed
+        if key.lower().startswith(self.reserved):
+            return f"keys starting with {' or '.join(repr(p) for p in self.reserved)} are the cloud's own"
+        return None
+
+
+def stage_tags(config: AppConfig, stage: str) -> dict[str, str]:
+    """The app's tags with the stage's over them."""
+    found = config.stages.get(stage)
+    return {**config.tags, **(found.tags if found else {})}
+
+
+def checked(config: AppConfig, stage: str, rules: TagRules) -> Pairs:
+    """The stage's tags as sorted pairs, each checked against `rules`; the first that breaks them is a
+    ConfigError naming it, the rule and where to change it."""
+    tags = stage_tags(config, stage)
+    if len(tags) > rules.max_tags:
+        raise ConfigError(
+            f"{len(tags)} tags are more than a {rules.provider} resource takes beside portable-fn's own "
+            f"({rules.max_tags}): drop some under [tool.portable-fn] tags in pyproject.toml."
+        )
+    for key, value in sorted(tags.items()):
+        if problem := rules.problem(key, value):
+            raise ConfigError(
+                f"Tag {key} = {value!r} is not a valid {rules.provider} {rules.noun}: {problem}. Change it under "
+                f"[tool.portable-fn] tags (or [tool.portable-fn.stages.{stage}] tags) in pyproject.toml."
+            )
+    return tuple(sorted(tags.items()))
+
+
+def with_tags(resources: Sequence[Resource], tags: Pairs) -> list[Resource]:
+    """`resources`, each that has a `tags` field carrying `tags`."""
+    return [
+        dataclasses.replace(r, tags=tags) if any(f.name == "tags" for f in dataclasses.fields(r)) else r  # type: ignore[call-arg]
+        for r in resources
+    ]
+
+
+def user_tags(found: Mapping[str, str] | None, own: Iterable[str] = ()) -> Pairs:
+    """The user's tags among `found` (a resource's tags as the cloud answers): without portable-fn's own keys
+    (`own`, and any key starting with a reserved prefix) and without the audit trail's."""
+    skip = set(own)
+    return tuple(
+        sorted((k, v) for k, v in (found or {}).items() if k not in skip and not k.startswith(RESERVED_TAG_PREFIXES))
+    )
+
+
+def tag_changes(tags: Pairs, previous: Pairs) -> tuple[dict[str, str], list[str]]:
+    """What turns `previous` into `tags`: the tags to put (new or changed) and the keys to take off."""
+    now, before = dict(tags), dict(previous)
+    return {k: v for k, v in now.items() if before.get(k) != v}, sorted(set(before) - set(now))

@@ -5,18 +5,23 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+from pathlib import Path
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 from portable_fn_aws.deploy.audit import audit_bucket
+from portable_fn_aws.provider import AwsProvider
 
 from portable_fn import audit
+from portable_fn.app import load_app
 from portable_fn.deploy import DeployTarget, pipeline
 from portable_fn.runtime.errors import DeployError
 
 ACCOUNT, CALLER = "123456789012", "arn:aws:sts::123456789012:user/moto"  # moto's default identity
 BUCKET = audit_bucket("shop", "dev", ACCOUNT, "eu-west-1")
+GATEWAY = Path(__file__).with_name("apps") / "gateway"  # packaged one zip per function
 
 
 def test_the_target_is_the_callers_account_region_and_arn(provider: Any) -> None:
@@ -84,3 +89,17 @@ def test_history_with_expired_credentials_says_what_to_do(provider: Any, shop: A
         "Reading the audit trail of 'shop' (stage 'dev') on aws failed: the AWS credentials have expired "
         "(ExpiredToken); refresh them (`aws sso login`, or new session keys) and run the command again."
     )
+
+
+def test_a_package_of_one_zip_per_function_records_each_zips_hash(endpoint: str, tmp_path: Path) -> None:
+    gateway = shutil.copytree(GATEWAY, tmp_path / "gateway", ignore=shutil.ignore_patterns(".portable-fn"))
+    app = load_app(gateway)
+    provider = AwsProvider({**app.config.provider_settings("aws", "dev"), "wait_delay_s": 0.1}, endpoint)
+    outcome = pipeline.plan(provider, app, "dev")  # real packaging: the gateway app gets a zip per function
+    made = audit.record(provider, app, "dev", "deploy", outcome.plan, outcome.artifact)
+    zips = dict(outcome.artifact.functions)
+    assert made.packages == {
+        "artifact": outcome.artifact.sha256,
+        **{name: zips[name].sha256 for name in ("files", "get_item", "list_items", "put_item")},
+    }
+    assert len(set(made.packages.values())) == 5

@@ -5,6 +5,7 @@ deploy-time marker is written."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from datetime import date
@@ -18,6 +19,7 @@ from portable_fn_azure.deploy.export import EXPORTERS, terraform_document
 from portable_fn_azure.provider import AzureProvider
 
 from portable_fn.app import App, load_app
+from portable_fn.cli import main
 from portable_fn.deploy import Artifact, Resource
 from portable_fn.export import render
 from portable_fn.runtime.errors import DeployError, ProviderError
@@ -316,3 +318,23 @@ def test_the_provider_exports_main_tf_with_the_zip_beside_it(shop: App) -> None:
     )
     with pytest.raises(ProviderError, match=r"'azure' cannot export --format cloudformation; it exports terraform"):
         AzureProvider(given).export(shop, "dev", ARTIFACT, "cloudformation")
+
+
+def test_portable_fn_export_writes_main_tf_and_the_package_it_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    app = tmp_path / "splits"
+    shutil.copytree(REPO / "tests" / "apps" / "splits", app, ignore=shutil.ignore_patterns(".portable-fn"))
+    pyproject = app / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text(encoding="utf-8") + 'location = "westeurope"\n', encoding="utf-8")
+    monkeypatch.setenv("AZURE_SUBSCRIPTION_ID", SUBSCRIPTION)
+    argv = ["export", str(app), "--provider", "azure", "--format", "terraform", "-o", str(tmp_path / "tf")]
+    assert main([*argv, "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert (out["files"], out["artifacts"]) == (["main.tf"], ["splits-azure.zip"])
+    built = app / ".portable-fn" / "build" / "azure" / "dev" / "splits-azure.zip"
+    assert (tmp_path / "tf" / "splits-azure.zip").read_bytes() == built.read_bytes()
+    document = parse((tmp_path / "tf" / "main.tf").read_text(encoding="utf-8"))
+    package = document["resource"]["azurerm_storage_blob"]["package"]
+    assert package["source"] == "${path.module}/splits-azure.zip"
+    assert package["name"] == f"splits-dev/{hashlib.sha256(built.read_bytes()).hexdigest()}.zip"

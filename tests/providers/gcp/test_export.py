@@ -5,6 +5,7 @@ reference is one hashicorp/google 6.50.0 has (its schema recorded in tests/expor
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -17,6 +18,7 @@ from portable_fn_gcp.deploy.export import EXPORTERS, terraform_document
 from portable_fn_gcp.provider import GcpProvider
 
 from portable_fn.app import App, load_app
+from portable_fn.cli import main
 from portable_fn.deploy import Artifact, Resource
 from portable_fn.export import render
 from portable_fn.runtime.errors import DeployError, ProviderError
@@ -301,3 +303,22 @@ def test_the_evaluation_fails_on_what_terraform_cannot_read(shop: App, tmp_path:
     assert evaluation_problems(render(document), document, tmp_path, "google") == [
         "google_pubsub_topic.nowhere.name: unresolved, and google_pubsub_topic.nowhere is not declared"
     ]
+
+
+def test_portable_fn_export_writes_main_tf_and_the_zip_it_uploads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    app = tmp_path / "splits"
+    shutil.copytree(REPO / "tests" / "apps" / "splits", app, ignore=shutil.ignore_patterns(".portable-fn"))
+    monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", "proj")
+    monkeypatch.setenv("CLOUDSDK_FUNCTIONS_REGION", "europe-west1")
+    argv = ["export", str(app), "--provider", "gcp", "--format", "terraform", "-o", str(tmp_path / "tf")]
+    assert main([*argv, "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert (out["files"], out["artifacts"]) == (["main.tf"], ["splits-gcp.zip"])
+    built = app / ".portable-fn" / "build" / "gcp" / "dev" / "splits-gcp.zip"
+    assert (tmp_path / "tf" / "splits-gcp.zip").read_bytes() == built.read_bytes()
+    document = parse((tmp_path / "tf" / "main.tf").read_text(encoding="utf-8"))
+    source = document["resource"]["google_storage_bucket_object"]["source"]
+    assert source["source"] == "${path.module}/splits-gcp.zip"
+    assert source["name"] == f"splits-dev/{hashlib.sha256(built.read_bytes()).hexdigest()}.zip"

@@ -16,6 +16,7 @@ from portable_fn_aws.provider import AwsProvider
 
 from portable_fn import audit
 from portable_fn.app import load_app
+from portable_fn.cli import main
 from portable_fn.deploy import DeployTarget, pipeline
 from portable_fn.runtime.errors import DeployError
 
@@ -103,3 +104,15 @@ def test_a_package_of_one_zip_per_function_records_each_zips_hash(endpoint: str,
         **{name: zips[name].sha256 for name in ("files", "get_item", "list_items", "put_item")},
     }
     assert len(set(made.packages.values())) == 5
+
+
+def test_the_history_command_reads_the_audit_bucket(
+    capsys: pytest.CaptureFixture[str], endpoint: str, provider: Any, shop: Any
+) -> None:
+    planned = pipeline.plan(provider, shop, "dev")
+    made = audit.record(provider, shop, "dev", "deploy", planned.plan, planned.artifact, error=RuntimeError("no"))
+    argv = ["history", str(shop.root), "--provider", "aws", "--endpoint-url", endpoint, "--json"]
+    assert main(argv) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["where"] == f"s3://{BUCKET}/pfn-audit/shop/dev/"
+    assert shown["records"] == [made.to_dict()]

@@ -10,9 +10,20 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from ..runtime.state import State
 from ..runtime.triggers import Http, Queue, Schedule, Topic
-from .estimate import COMPUTE, REQUESTS, RESOURCES, Charge, Cloud, Pricing, Sizing, Workload, billed_seconds, chunks
+from .estimate import (
+    COMPUTE,
+    REQUESTS,
+    RESOURCES,
+    Charge,
+    Cloud,
+    Pricing,
+    Sizing,
+    Workload,
+    billed_seconds,
+    chunks,
+    state_uses,
+)
 
 if TYPE_CHECKING:
     from ..app import App
@@ -72,19 +83,13 @@ def _trigger(pricing: Pricing, work: Workload) -> list[Charge]:
 
 
 def _states(pricing: Pricing, work: Workload) -> list[Charge]:
-    """DynamoDB on-demand: a read of each state used and a write of each state written per invocation (or
-    as the traffic says), an item the size of the payload (4 KB a read unit, 1 KB a write unit)."""
+    """DynamoDB on-demand, an item the payload's size: 4 KB a read unit, 1 KB a write unit."""
     out, size = [], work.traffic.payload_bytes
-    reads = Decimal(str(work.traffic.state_reads if work.traffic.state_reads is not None else 1))
-    writes = Decimal(str(work.traffic.state_writes if work.traffic.state_writes is not None else 1))
-    for use in work.spec.options.uses:
-        if not isinstance(use.resource, State):
-            continue
-        name = use.resource.name
-        units = work.invocations * reads * chunks(size, 4 * KB)
+    for name, reads, writes in state_uses(work):
+        units = reads * chunks(size, 4 * KB)
         out.append(pricing.charge(work, RESOURCES, "dynamodb.read", units, f"DynamoDB read units ({name})"))
-        if use.writes:
-            units = work.invocations * writes * chunks(size, KB)
+        if writes:
+            units = writes * chunks(size, KB)
             out.append(pricing.charge(work, RESOURCES, "dynamodb.write", units, f"DynamoDB write units ({name})"))
     return out
 

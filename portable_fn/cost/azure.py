@@ -11,9 +11,20 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from ..runtime.state import State
 from ..runtime.triggers import Queue, Storage, Topic
-from .estimate import COMPUTE, REQUESTS, RESOURCES, Charge, Cloud, Pricing, Sizing, Workload, billed_seconds, chunks
+from .estimate import (
+    COMPUTE,
+    REQUESTS,
+    RESOURCES,
+    Charge,
+    Cloud,
+    Pricing,
+    Sizing,
+    Workload,
+    billed_seconds,
+    chunks,
+    state_uses,
+)
 
 if TYPE_CHECKING:
     from ..app import App
@@ -88,15 +99,10 @@ def _event_grid(pricing: Pricing, work: Workload, what: str) -> Charge:
 
 
 def _states(pricing: Pricing, work: Workload) -> list[Charge]:
-    reads = Decimal(str(work.traffic.state_reads if work.traffic.state_reads is not None else 1))
-    writes = Decimal(str(work.traffic.state_writes if work.traffic.state_writes is not None else 1))
-    out = []
-    for use in work.spec.options.uses:
-        if isinstance(use.resource, State):
-            units = work.invocations * (reads + (writes if use.writes else 0))
-            what = f"Table transactions ({use.resource.name})"
-            out.append(pricing.charge(work, RESOURCES, "table.transaction", units, what))
-    return out
+    return [
+        pricing.charge(work, RESOURCES, "table.transaction", reads + writes, f"Table transactions ({name})")
+        for name, reads, writes in state_uses(work)
+    ]
 
 
 def notes(app: App, settings: Mapping[str, Any]) -> list[str]:

@@ -88,7 +88,7 @@ def plan_change(
     except ConfigError as exc:
         return CostChange(provider.name, None, None, unavailable=str(exc))
     if not app.config.traffic:
-        reason = "no [tool.portable-fn.traffic] table declares the app's traffic; `portable-fn cost --help` shows one"
+        reason = "no traffic declared: add [tool.portable-fn.traffic.default] with `invocations = 100000` (a month)"
         return CostChange(provider.name, None, None, unavailable=reason, region=after.region)
     reasons = _reasons(before_sizes, after_sizes, before, after)
     return CostChange(provider.name, before.total, after.total, reasons, region=after.region)

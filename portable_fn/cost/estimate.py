@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from ..runtime.errors import ConfigError
+from ..runtime.state import State
 from ..runtime.triggers import Schedule
 from .prices import FreeTier, PriceBook, price_book
 from .traffic import DEFAULT, FunctionTraffic, read_traffic
@@ -316,12 +317,6 @@ def _traffic_notes(rows: Sequence[FunctionCost]) -> list[str]:
     ]
 
 
-def gb_seconds(work: Workload, memory_mb: int, step_ms: int = 1, minimum_ms: int = 0) -> Decimal:
-    """The month's GB-seconds of `work` at `memory_mb`: each invocation's mean duration rounded up to
-    `step_ms` (and at least `minimum_ms`), times the invocations, times the memory in GB (1024 MB)."""
-    return billed_seconds(work, step_ms, minimum_ms) * Decimal(memory_mb) / 1024
-
-
 def billed_seconds(work: Workload, step_ms: int = 1, minimum_ms: int = 0) -> Decimal:
     """The month's billed seconds of `work`: each invocation's duration rounded up to `step_ms`."""
     steps = math.ceil(Decimal(str(work.traffic.duration_ms)) / step_ms)
@@ -332,3 +327,16 @@ def billed_seconds(work: Workload, step_ms: int = 1, minimum_ms: int = 0) -> Dec
 def chunks(size_bytes: int, chunk_bytes: int) -> int:
     """How many billing chunks a payload takes (at least one)."""
     return max(1, math.ceil(size_bytes / chunk_bytes))
+
+
+def state_uses(work: Workload) -> list[tuple[str, Decimal, Decimal]]:
+    """Each state store the function uses, with the month's reads and writes of it (a read of each state used
+    and a write of each state written per invocation, unless the traffic says how many)."""
+    traffic, n = work.traffic, work.invocations
+    reads = Decimal(str(traffic.state_reads if traffic.state_reads is not None else 1))
+    writes = Decimal(str(traffic.state_writes if traffic.state_writes is not None else 1))
+    return [
+        (use.resource.name, n * reads, n * writes if use.writes else Decimal(0))
+        for use in work.spec.options.uses
+        if isinstance(use.resource, State)
+    ]

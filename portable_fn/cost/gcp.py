@@ -10,9 +10,8 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from ..runtime.state import State
 from ..runtime.triggers import Queue, Schedule, Storage, Topic
-from .estimate import COMPUTE, REQUESTS, RESOURCES, Charge, Cloud, Pricing, Sizing, Workload, billed_seconds
+from .estimate import COMPUTE, REQUESTS, RESOURCES, Charge, Cloud, Pricing, Sizing, Workload, billed_seconds, state_uses
 from .prices import price_data
 
 if TYPE_CHECKING:
@@ -83,18 +82,10 @@ def _pubsub(pricing: Pricing, work: Workload, size: int, what: str) -> Charge:
 
 def _states(pricing: Pricing, work: Workload) -> list[Charge]:
     out = []
-    reads = Decimal(str(work.traffic.state_reads if work.traffic.state_reads is not None else 1))
-    writes = Decimal(str(work.traffic.state_writes if work.traffic.state_writes is not None else 1))
-    for use in work.spec.options.uses:
-        if not isinstance(use.resource, State):
-            continue
-        name = use.resource.name
-        out.append(
-            pricing.charge(work, RESOURCES, "firestore.read", work.invocations * reads, f"Firestore reads ({name})")
-        )
-        if use.writes:
-            units = work.invocations * writes
-            out.append(pricing.charge(work, RESOURCES, "firestore.write", units, f"Firestore writes ({name})"))
+    for name, reads, writes in state_uses(work):
+        out.append(pricing.charge(work, RESOURCES, "firestore.read", reads, f"Firestore reads ({name})"))
+        if writes:
+            out.append(pricing.charge(work, RESOURCES, "firestore.write", writes, f"Firestore writes ({name})"))
     return out
 
 

@@ -23,6 +23,7 @@ from .estimate import (
     billed_seconds,
     chunks,
     state_uses,
+    workflow_notes,
 )
 
 if TYPE_CHECKING:
@@ -100,17 +101,7 @@ def notes(app: App, settings: Mapping[str, Any]) -> list[str]:
         "A topic's publishes are counted once per subscribing function.",
         "S3 event notifications and Function URLs carry no charge of their own.",
         "DynamoDB on-demand has no free tier; items are taken to be the payload's size.",
-        *_workflow_notes(app),
-    ]
-
-
-def _workflow_notes(app: App) -> list[str]:
-    runners = [s.name for s in app.functions if isinstance(s.trigger, Queue) and s.trigger.name.startswith("pfn-wf-")]
-    if not runners:
-        return []
-    return [
-        f"Workflows: each step and wake of {', '.join(runners)} is one invocation (give its traffic as instances "
-        "times steps); far waits' one-time Scheduler schedules are not counted."
+        *workflow_notes(app, "far waits' one-time EventBridge Scheduler schedules are not counted"),
     ]
 
 

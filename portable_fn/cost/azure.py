@@ -24,6 +24,7 @@ from .estimate import (
     billed_seconds,
     chunks,
     state_uses,
+    workflow_notes,
 )
 
 if TYPE_CHECKING:
@@ -116,6 +117,7 @@ def notes(app: App, settings: Mapping[str, Any]) -> list[str]:
         out,
         "Timer and HTTP triggers cost nothing beyond the execution; a topic's events are counted once per function.",
         "The Service Bus namespace (when a transport uses it) is yours: its base charge is not counted.",
+        *workflow_notes(app, "their delayed wakes are queue messages, counted with the runner's"),
     ]
 
 

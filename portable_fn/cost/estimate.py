@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..runtime.errors import ConfigError
 from ..runtime.state import State
-from ..runtime.triggers import Schedule
+from ..runtime.triggers import Queue, Schedule
 from .prices import FreeTier, PriceBook, price_book
 from .traffic import DEFAULT, FunctionTraffic, read_traffic
 
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from ..runtime.function import FunctionSpec
 
 MONTH_S = 30 * 86400  # a schedule's month: 30 days
+RUNS = "pfn-wf-"  # the queue of a workflow's runner (`runtime.workflow.WorkflowDef.channel`)
 REQUESTS, COMPUTE, RESOURCES = "requests", "compute", "resources"
 
 
@@ -339,4 +340,16 @@ def state_uses(work: Workload) -> list[tuple[str, Decimal, Decimal]]:
         (use.resource.name, n * reads, n * writes if use.writes else Decimal(0))
         for use in work.spec.options.uses
         if isinstance(use.resource, State)
+    ]
+
+
+def workflow_notes(app: App, not_counted: str) -> list[str]:
+    """What an estimate says of the app's workflows: their runners' traffic is their steps and wakes, and what
+    of their machinery the cloud's estimate leaves out (`not_counted`)."""
+    runners = [s.name for s in app.functions if isinstance(s.trigger, Queue) and s.trigger.name.startswith(RUNS)]
+    if not runners:
+        return []
+    return [
+        f"Workflows: each step and wake of {', '.join(runners)} is one invocation (give its traffic as instances "
+        f"times steps, with its state reads and writes); {not_counted}."
     ]

@@ -11,7 +11,19 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from ..runtime.triggers import Queue, Schedule, Storage, Topic
-from .estimate import COMPUTE, REQUESTS, RESOURCES, Charge, Cloud, Pricing, Sizing, Workload, billed_seconds, state_uses
+from .estimate import (
+    COMPUTE,
+    REQUESTS,
+    RESOURCES,
+    Charge,
+    Cloud,
+    Pricing,
+    Sizing,
+    Workload,
+    billed_seconds,
+    state_uses,
+    workflow_notes,
+)
 from .prices import price_data
 
 if TYPE_CHECKING:
@@ -95,6 +107,7 @@ def notes(app: App, settings: Mapping[str, Any]) -> list[str]:
         "A topic's messages are counted as one publish per subscribing function; Eventarc is not priced.",
         "Firestore's free quota covers only a project's (default) database; each state has its own, so none applies.",
         "Cloud Tasks (delayed sends) are not priced.",
+        *workflow_notes(app, "the Cloud Tasks that hold their delayed wakes are not counted"),
     ]
 
 

@@ -264,14 +264,17 @@ def test_public_http_functions_get_the_invoker_on_their_service(shop: App) -> No
     assert document["output"]["create_order_url"] == {"value": "${google_cloudfunctions2_function.create_order.url}"}
 
 
-def test_the_app_s_tags_are_carried_as_labels(tmp_path: Path) -> None:
+def test_the_stage_s_tags_are_carried_as_labels(tmp_path: Path) -> None:
     shutil.copytree(REPO / "samples" / "shop", tmp_path / "shop", ignore=shutil.ignore_patterns(".portable-fn"))
     pyproject = tmp_path / "shop" / "pyproject.toml"
     text = pyproject.read_text(encoding="utf-8")
-    pyproject.write_text(text.replace('python = "3.11"\n', 'python = "3.11"\ntags = {Team = "Pay Ments"}\n', 1))
+    text = text.replace('python = "3.11"\n', 'python = "3.11"\ntags = {team = "pay"}\n')
+    stage = '[tool.portable-fn.stages.dev]\ntags = {team = "checkout", tier = "gold"}\n'
+    pyproject.write_text(text.replace("[tool.portable-fn.stages.dev]\n", stage), encoding="utf-8")
     document, _, _ = export(load_app(tmp_path / "shop"))
     assert document["resource"]["google_pubsub_topic"]["orders"]["labels"] == {
-        "team": "pay_ments",
+        "team": "checkout",
+        "tier": "gold",
         "portable-fn-app": "shop",
         "portable-fn-stage": "dev",
     }

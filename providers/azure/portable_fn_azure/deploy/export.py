@@ -30,6 +30,7 @@ from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
 from portable_fn.deploy import Artifact, Resource
+from portable_fn.deploy.tags import stage_tags
 from portable_fn.runtime.errors import DeployError
 
 from ..codegen import transports
@@ -141,8 +142,8 @@ class TerraformAzure:
 
     @property
     def tags(self) -> dict[str, str]:
-        """The app's own tags under portable-fn's app and stage tags (deploy finds its resources by those)."""
-        return {**self.app.config.tags, **tags(self.names.app, self.names.stage)}
+        """The user's tags for the stage beside portable-fn's app and stage tags (deploy finds resources by these)."""
+        return {**stage_tags(self.app.config, self.stage), **tags(self.names.app, self.names.stage)}
 
 
 def terraform_document(

@@ -29,12 +29,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from portable_fn.deploy import Artifact, Resource
+from portable_fn.deploy.tags import stage_tags
 from portable_fn.runtime.errors import DeployError
 
 from ..settings import GcpSettings
 from ..state import EXPIRES_AT
 from .appliers import ACK_DEADLINE_S
-from .naming import LABEL_SOURCE, STATE_COLLECTION, Names, fit, label_value, labels
+from .naming import LABEL_SOURCE, STATE_COLLECTION, Names, fit, labels
 from .resources import (
     Bucket,
     DeadLetterRoute,
@@ -116,9 +117,8 @@ class TerraformGcp:
         return value
 
     def resource_labels(self, **extra: str) -> dict[str, str]:
-        """The app's own tags (folded as Google takes labels) under portable-fn's app and stage labels."""
-        own = {label_value(k): label_value(v) for k, v in self.app.config.tags.items()}
-        return {**own, **labels(self.names.app, self.names.stage), **extra}
+        """The user's tags for the stage (deploy checked them as labels) beside portable-fn's app and stage labels."""
+        return {**stage_tags(self.app.config, self.stage), **labels(self.names.app, self.names.stage), **extra}
 
     def member_of(self, account: str) -> str:
         """`serviceAccount:<account>`, or Google's default compute account when the app names none."""
@@ -265,7 +265,9 @@ def _database(doc: TerraformGcp, database: StateDatabase) -> None:
             "delete_protection_state": "DELETE_PROTECTION_DISABLED",
             "deletion_policy": "ABANDON",
         },
-        f"portable-fn state: its records are documents of collection {STATE_COLLECTION!r}",
+        f"portable-fn state: its records are documents of collection {STATE_COLLECTION!r}, made as they are written.\n"
+        "deletion_policy ABANDON: `terraform destroy` leaves the database and its data, as `portable-fn remove` "
+        "keeps a state holding data.",
     )
     if database.ttl:
         body = {

@@ -46,7 +46,15 @@ APPS = [
     "tests/providers/azure/apps/every_trigger",
     "tests/providers/azure/apps/retrying",
 ]
-SETTINGS = {"without an account": {}, "with its own account": {"service_account": ACCOUNT}}
+SETTINGS: dict[str, dict[str, Any]] = {
+    "without an account": {},
+    "with its own account": {"service_account": ACCOUNT},
+    "on existing buckets, the agent granted by hand": {
+        "service_account": ACCOUNT,
+        "buckets": {"uploads": "team-uploads", "photos": "team-photos"},
+        "grant_storage_agent": False,
+    },
+}
 
 
 def export(app: App, **settings: Any) -> tuple[dict[str, Any], list[str], list[Resource]]:
@@ -209,6 +217,16 @@ def test_a_storage_trigger_filters_on_its_bucket_and_waits_for_the_project_grant
             "expression": 'resource.name == "${google_firestore_database.stock.id}"',
         }
     ]
+
+
+def test_a_storage_trigger_on_an_existing_bucket_names_it_and_waits_only_for_the_app_s_grant(shop: App) -> None:
+    existing = {"buckets": {"uploads": "team-uploads"}, "grant_storage_agent": False}
+    document, _, _ = export(shop, service_account=ACCOUNT, **existing)
+    upload = document["resource"]["google_cloudfunctions2_function"]["on_upload"]
+    assert upload["event_trigger"][0]["event_filters"] == [{"attribute": "bucket", "value": "team-uploads"}]
+    assert upload["depends_on"] == ["${google_project_iam_member.event_receiver}"]
+    assert sorted(document["resource"]["google_storage_bucket"]) == ["pfn_sources"]
+    assert "google_storage_project_service_account" not in document.get("data", {})
 
 
 def test_dead_letters_are_kept_and_their_policy_is_left_to_gcloud(shop: App) -> None:

@@ -21,7 +21,7 @@ from portable_fn.export import Export, unsupported_format
 from ..packaging import size_budget
 from .desired import Target, desired
 from .naming import Arns, Names, tags
-from .resources import Function, Queue, Role, Table, Topic
+from .resources import CodeObject, DeploymentBucket, Function, Queue, Role, Table, Topic
 
 if TYPE_CHECKING:
     from portable_fn.app import App
@@ -81,6 +81,10 @@ class Exported:
     def short(self, resource: Resource) -> str:
         """The resource's name without what every name of the app and stage holds (`<app>-<stage>-`, the
         log groups' `/aws/lambda/`, the statements' `portable-fn-`): what its id in the files is made of."""
+        if isinstance(resource, DeploymentBucket):  # its name ends in a digest of the (placeholder) account
+            return "deploy"
+        if isinstance(resource, CodeObject):  # `<function or app>/<sha256>.zip`
+            return f"code-{resource.object_key.split('/')[0]}"
         name = resource.name.removeprefix("/aws/lambda/")
         parts = [part.removeprefix(f"{self.names.prefix}-").removeprefix("portable-fn-") for part in name.split("/")]
         return "-".join(part for part in parts if part != self.names.prefix) or "app"

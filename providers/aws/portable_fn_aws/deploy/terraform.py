@@ -45,7 +45,7 @@ from .resources import (
     Topic,
 )
 
-PROVIDER = {"source": "hashicorp/aws", "version": ">= 5.80, < 7.0"}
+PROVIDER = {"source": "hashicorp/aws", "version": "~> 6.0"}  # 6.0 names the region `region`
 DATA: dict[str, Any] = {
     "aws_caller_identity": {"current": {}},
     "aws_partition": {"current": {}},
@@ -53,7 +53,7 @@ DATA: dict[str, Any] = {
 }
 PSEUDO = {
     PLACEHOLDER.partition: "${data.aws_partition.current.partition}",
-    PLACEHOLDER.region: "${data.aws_region.current.name}",
+    PLACEHOLDER.region: "${data.aws_region.current.region}",
     PLACEHOLDER.account: "${data.aws_caller_identity.current.account_id}",
 }
 # The Terraform resource type of each type `desired` returns (the first, when it makes several).
@@ -220,6 +220,9 @@ class Configuration:
         self.outputs[f"{name}_url"] = {"value": self.address(r, "function_url")}
 
     def permission(self, r: Permission) -> None:
+        if r.via_function_url:
+            self.leave_out_url_invoke(r)
+            return
         body: dict[str, Any] = {
             "statement_id": r.statement_id,
             "action": r.action,
@@ -230,9 +233,21 @@ class Configuration:
             body["source_arn"] = self.value(r.source_arn)
         if r.url_auth_type:
             body["function_url_auth_type"] = r.url_auth_type
-        if r.via_function_url:
-            body["invoked_via_function_url"] = True
         self.add(r, body)
+
+    def leave_out_url_invoke(self, r: Permission) -> None:
+        """A public Function URL also needs lambda:InvokeFunction with InvokedViaFunctionUrl, which the
+        provider's aws_lambda_permission cannot say (checked against hashicorp/aws 6.25.0)."""
+        note = (
+            f"lambda permission {r.name}: aws_lambda_permission has no invoked_via_function_url, which a public "
+            "Function URL needs besides lambda:InvokeFunctionUrl; after apply, run aws lambda add-permission "
+            f"--function-name {r.function} --statement-id {r.statement_id} --action lambda:InvokeFunction "
+            "--principal '*' --invoked-via-function-url"
+        )
+        self.notes.append(note)
+        url = self.resources.get("aws_lambda_function_url", {}).get(self.ids[(FunctionUrl.kind, r.function)])
+        if url is not None:
+            url["//"] = [f"Not exported: {note}"]
 
     def http_api(self, r: HttpApi) -> None:
         tags = self.x.tags

@@ -1,0 +1,305 @@
+"""`portable-fn export --provider aws`: every resource `desired` returns, as CloudFormation that cfn-lint
+passes and moto creates, and as Terraform that parses back and that hashicorp/aws 6.25.0's schema (as
+recorded in tests/export/data/hashicorp_aws.json) accepts, references included."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import shutil
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from cfnlint.api import lint
+from portable_fn_aws.deploy import AwsDeployer, cloudformation, terraform
+from portable_fn_aws.deploy.export import Exported
+from portable_fn_aws.deploy.resources import ORDER, BucketNotification, CodeObject, DeploymentBucket, Permission
+
+from portable_fn.app import load_app
+from portable_fn.deploy import Artifact
+from portable_fn.export import Export
+
+from ...export.hcl_roundtrip import parse, without_comments
+from ...export.terraform_schema import problems
+
+REPO = Path(__file__).resolve().parents[3]
+DEPLOY_APPS = REPO / "tests" / "providers" / "aws" / "deploy" / "apps"
+SCHEMA = json.loads((REPO / "tests" / "export" / "data" / "hashicorp_aws.json").read_text())
+# Every app of the repository that deploys on AWS, with settings that reach the remaining resource types:
+# zips through the deployment bucket (direct_upload_limit_mb = 0); gateway's own settings use the HTTP API.
+APPS: dict[str, tuple[Path, dict[str, Any]]] = {
+    "shop": (REPO / "samples" / "shop", {}),
+    "flow": (REPO / "tests" / "apps" / "flow", {}),
+    "invoking": (REPO / "tests" / "apps" / "invoking", {}),
+    "trace_relay": (REPO / "tests" / "apps" / "trace_relay", {"region": "eu-west-1"}),
+    "edge": (DEPLOY_APPS / "edge", {}),
+    "gateway": (DEPLOY_APPS / "gateway", {"direct_upload_limit_mb": 0}),
+    "senders": (DEPLOY_APPS / "senders", {}),
+    "stateful": (DEPLOY_APPS / "stateful", {}),
+}
+
+
+@dataclass
+class Case:
+    """One app exported both ways, with what the exports were written from."""
+
+    source: Exported
+    template: dict[str, Any]
+    cfn: Export
+    document: dict[str, Any]
+    tf: Export
+
+
+def make_artifact(directory: Path) -> Artifact:
+    """A deterministic zip standing in for the packaged app (packaging has tests of its own)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "app.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        entry = zipfile.ZipInfo("portable_fn_entry.py", (1980, 1, 1, 0, 0, 0))
+        archive.writestr(entry, "def handler(event, context):\n    return event\n")
+    data = path.read_bytes()
+    return Artifact(path, hashlib.sha256(data).hexdigest(), len(data), 1)
+
+
+def export_case(root: Path, extra: dict[str, Any]) -> Case:
+    app = load_app(root)
+    stage = next(iter(app.config.stages))
+    deployer = AwsDeployer({**app.config.provider_settings("aws", stage), **extra})
+    source = Exported.of(deployer, app, stage, make_artifact(root / ".portable-fn" / "build"))
+    template, configuration = cloudformation.Template(source), terraform.Configuration(source)
+    cfn, tf = template.export(), configuration.export()
+    return Case(source, json.loads(cfn.files["template.json"]), cfn, configuration.document(), tf)
+
+
+@pytest.fixture(scope="module")
+def cases(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Case]:
+    out = {}
+    for name, (source, extra) in APPS.items():
+        root = tmp_path_factory.mktemp(name) / name
+        shutil.copytree(source, root, ignore=shutil.ignore_patterns(".portable-fn", "__pycache__"))
+        out[name] = export_case(root, extra)
+    return out
+
+
+# -- coverage ------------------------------------------------------------------------------------------------
+def test_every_resource_type_desired_returns_has_a_writer_in_both_formats() -> None:
+    assert set(cloudformation.WRITERS) == set(ORDER)
+    assert set(terraform.WRITERS) == set(ORDER)
+    assert set(terraform.TYPES) == set(ORDER)
+
+
+def test_the_apps_reach_every_resource_type(cases: dict[str, Case]) -> None:
+    assert {type(r) for case in cases.values() for r in case.source.resources} == set(ORDER)
+
+
+def test_every_resource_is_in_the_template_or_its_notes(cases: dict[str, Case]) -> None:
+    for name, case in cases.items():
+        template = cloudformation.Template(case.source)
+        for resource in case.source.resources:
+            logical = template.ids[resource.key]
+            if isinstance(resource, (DeploymentBucket, CodeObject)):
+                assert any(note.startswith("deployment bucket: ") for note in case.cfn.notes), name
+            elif isinstance(resource, BucketNotification):
+                bucket = case.template["Resources"].get(template.ids.get(("s3 bucket", resource.bucket), ""))
+                carried = bucket and bucket["Properties"]["NotificationConfiguration"]["LambdaConfigurations"]
+                assert carried or any(n.startswith(f"bucket notification {resource.name}: ") for n in case.cfn.notes)
+            else:
+                assert logical in case.template["Resources"], (name, resource.key)
+
+
+def test_every_resource_is_in_the_terraform_or_its_notes(cases: dict[str, Case]) -> None:
+    for name, case in cases.items():
+        configuration = terraform.Configuration(case.source)
+        declared = case.document["resource"]
+        for resource in case.source.resources:
+            kind, address = terraform.TYPES[type(resource)], configuration.ids[resource.key]
+            if isinstance(resource, BucketNotification):  # one per bucket, named after its first entry
+                entries = [entry["id"] for b in declared[kind].values() for entry in b["lambda_function"]]
+                assert resource.notification_id in entries, name
+            elif isinstance(resource, Permission) and resource.via_function_url:
+                assert any(n.startswith(f"lambda permission {resource.name}: ") for n in case.tf.notes), name
+            else:
+                assert address in declared[kind], (name, resource.key)
+
+
+# -- CloudFormation ------------------------------------------------------------------------------------------
+# What cfn-lint 1.x may say beyond nothing: W3002, Code is a local path (`aws cloudformation package`
+# uploads it, as intended); E2533, the python3.11 runtime's creation is disabled by Lambda since
+# 2026-07-31 (cfn-lint's runtime data): apps declaring python = "3.11" or nothing (the default) get it.
+PACKAGE_WARNING, RUNTIME_DEPRECATED = "W3002", "E2533"
+
+
+@pytest.mark.parametrize("name", list(APPS))
+def test_cfn_lint_finds_no_error_in_the_template(cases: dict[str, Case], name: str) -> None:
+    case = cases[name]
+    found = lint(case.cfn.files["template.json"], regions=["eu-west-1"])
+    functions = [r for r in case.template["Resources"].values() if r["Type"] == "AWS::Lambda::Function"]
+    old = [f for f in functions if f["Properties"]["Runtime"] == "python3.11"]
+    expected = [PACKAGE_WARNING] * len(functions) + [RUNTIME_DEPRECATED] * len(old)
+    assert sorted(m.rule.id for m in found) == sorted(expected), [str(m) for m in found]
+
+
+def test_a_queue_function_s_template_refers_to_its_queue_role_and_log_group(cases: dict[str, Case]) -> None:
+    resources = cases["shop"].template["Resources"]
+    fulfil = resources["FulfilFunction"]
+    assert fulfil["DependsOn"] == ["FulfilLogs"]
+    properties = fulfil["Properties"]
+    assert properties["Role"] == {"Fn::GetAtt": ["FulfilRole", "Arn"]}
+    assert properties["Code"] == "artifacts/app.zip"
+    assert properties["Environment"]["Variables"]["PORTABLE_FN_QUEUE_URL"] == {"Ref": "OrdersQueue"}
+    assert resources["OrdersQueue"]["Properties"]["RedrivePolicy"] == {
+        "deadLetterTargetArn": {"Fn::GetAtt": ["OrdersDlqQueue", "Arn"]},
+        "maxReceiveCount": 3,
+    }
+    mapping = resources["FulfilOrdersEventSource"]["Properties"]
+    assert mapping["EventSourceArn"] == {"Fn::GetAtt": ["OrdersQueue", "Arn"]}
+    logs = resources["FulfilRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"][0]
+    arn = "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:/aws/lambda/shop-dev-fulfil:*"
+    assert logs["Resource"] == [{"Fn::Sub": arn}]
+    assert {"Key": "portable-fn:app", "Value": "shop"} in properties["Tags"]
+
+
+def test_a_bucket_of_the_app_carries_its_notifications_after_the_permissions(cases: dict[str, Case]) -> None:
+    resources = cases["shop"].template["Resources"]
+    bucket = resources["UploadsBucket"]
+    assert bucket["DependsOn"] == ["OnUploadS3Permission"]
+    assert bucket["Properties"]["NotificationConfiguration"] == {
+        "LambdaConfigurations": [
+            {
+                "Event": "s3:ObjectCreated:*",
+                "Function": {"Fn::GetAtt": ["OnUploadFunction", "Arn"]},
+                "Filter": {"S3Key": {"Rules": [{"Name": "prefix", "Value": "in/"}]}},
+            }
+        ]
+    }
+    permission = resources["OnUploadS3Permission"]["Properties"]
+    assert permission["SourceArn"] == {"Fn::Sub": "arn:${AWS::Partition}:s3:::shop-dev-uploads"}
+
+
+def test_an_existing_bucket_s_notification_is_in_the_notes_and_the_metadata(cases: dict[str, Case]) -> None:
+    case = cases["edge"]
+    note = next(n for n in case.cfn.notes if n.startswith("bucket notification existing-inbox-bucket/"))
+    assert "is an existing bucket" in note
+    assert case.template["Metadata"]["portable-fn"]["not-exported"] == case.cfn.notes
+
+
+# -- Terraform -----------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", list(APPS))
+def test_main_tf_parses_back_to_the_document(cases: dict[str, Case], name: str) -> None:
+    case = cases[name]
+    assert parse(case.tf.files["main.tf"]) == without_comments(case.document)
+
+
+@pytest.mark.parametrize("name", list(APPS))
+def test_main_tf_uses_only_what_hashicorp_aws_has_and_refers_only_to_what_it_declares(
+    cases: dict[str, Case], name: str
+) -> None:
+    assert problems(parse(cases[name].tf.files["main.tf"]), SCHEMA) == []
+
+
+def test_the_schema_check_finds_an_unknown_argument_type_and_reference() -> None:
+    document = {
+        "data": {"aws_region": {"current": {}}},
+        "resource": {
+            "aws_sqs_queue": {"q": {"name": "x", "redrive": "y", "tags": {"a": "${data.aws_region.current.nme}"}}},
+            "aws_lambda_function_url": {"u": {"function_name": "${aws_lambda_function.f.function_name}"}},
+            "aws_sqs_queues": {"q": {}},
+        },
+    }
+    assert problems(document, SCHEMA) == [
+        "aws_sqs_queue.q: redrive is not an argument or block of it",
+        "resource type aws_sqs_queues is not one of hashicorp/aws 6.25.0's",
+        "${data.aws_region.current.nme}: aws_region has no attribute nme",
+        "${aws_lambda_function.f.function_name}: aws_lambda_function.f is not declared",
+    ]
+
+
+def test_terraform_refers_to_resources_and_reads_the_account_from_the_provider(cases: dict[str, Case]) -> None:
+    resources = cases["shop"].document["resource"]
+    fulfil = resources["aws_lambda_function"]["fulfil"]
+    assert fulfil["role"] == "${aws_iam_role.fulfil.arn}"
+    assert fulfil["filename"] == "${path.module}/artifacts/app.zip"
+    assert fulfil["depends_on"] == ["${aws_cloudwatch_log_group.fulfil}", "${aws_iam_role_policy.fulfil}"]
+    assert fulfil["environment"][0]["variables"]["PORTABLE_FN_QUEUE_URL"] == "${aws_sqs_queue.orders.url}"
+    redrive = json.loads(resources["aws_sqs_queue"]["orders"]["redrive_policy"])
+    assert redrive == {"deadLetterTargetArn": "${aws_sqs_queue.orders_dlq.arn}", "maxReceiveCount": 3}
+    policy = json.loads(resources["aws_iam_role_policy"]["fulfil"]["policy"])
+    assert policy["Statement"][0]["Resource"] == [
+        "arn:${data.aws_partition.current.partition}:logs:${data.aws_region.current.region}:"
+        "${data.aws_caller_identity.current.account_id}:log-group:/aws/lambda/shop-dev-fulfil:*"
+    ]
+    notification = resources["aws_s3_bucket_notification"]["uploads_on_upload"]
+    assert notification["bucket"] == "${aws_s3_bucket.uploads.id}"
+    assert notification["depends_on"] == ["${aws_lambda_permission.on_upload_s3}"]
+
+
+def test_zips_over_the_limit_go_through_the_deployment_bucket_in_terraform(cases: dict[str, Case]) -> None:
+    resources = cases["gateway"].document["resource"]
+    code = resources["aws_s3_object"]["code_gateway"]
+    assert code["bucket"] == "${aws_s3_bucket.deploy.id}"
+    assert code["source"] == "${path.module}/artifacts/app.zip"
+    function = next(iter(resources["aws_lambda_function"].values()))
+    assert function["s3_bucket"] == "${aws_s3_object.code_gateway.bucket}"
+    assert "filename" not in function
+    assert resources["aws_s3_bucket"]["deploy"] == {
+        "bucket_prefix": "gateway-dev-deploy-",
+        "tags": {"portable-fn:app": "gateway", "portable-fn:stage": "dev"},
+    }
+
+
+# -- moto's CloudFormation -------------------------------------------------------------------------------------
+# The types moto 5's CloudFormation skips (it warns and makes nothing), so the stack is complete without them.
+MOTO_SKIPS = {
+    "AWS::Lambda::EventInvokeConfig",
+    "AWS::Lambda::Url",
+    "AWS::SNS::Subscription",
+    "AWS::Scheduler::Schedule",
+    "AWS::Scheduler::ScheduleGroup",
+}
+SHOP_FUNCTIONS = ("create_order", "get_order", "confirm_payment", "fulfil", "sweep", "nightly_report", "on_upload")
+
+
+def packaged(template: dict[str, Any], bucket: str, key: str) -> dict[str, Any]:
+    """The template as `aws cloudformation package` leaves it (each function's Code an S3 location), less
+    its Outputs, which moto cannot check for the types it skips (it answers 500)."""
+    out = json.loads(json.dumps(template))
+    for resource in out["Resources"].values():
+        if resource["Type"] == "AWS::Lambda::Function":
+            resource["Properties"]["Code"] = {"S3Bucket": bucket, "S3Key": key}
+    out.pop("Outputs")
+    return out
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_moto_creates_the_shop_s_stack_from_the_template(cases: dict[str, Case], endpoint: str) -> None:
+    case = cases["shop"]
+    client = functools.partial(boto3.client, region_name="eu-west-1", endpoint_url=endpoint)
+    s3, cfn = client("s3"), client("cloudformation")
+    s3.create_bucket(Bucket="packaged", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    s3.upload_file(str(case.cfn.artifacts["artifacts/app.zip"]), "packaged", "app.zip")
+    body = json.dumps(packaged(case.template, "packaged", "app.zip"))
+    cfn.create_stack(StackName="shop-dev", TemplateBody=body, Capabilities=["CAPABILITY_NAMED_IAM"])
+
+    assert cfn.describe_stacks(StackName="shop-dev")["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE"
+    listed = cfn.list_stack_resources(StackName="shop-dev")["StackResourceSummaries"]
+    made = {r["LogicalResourceId"] for r in listed}
+    skipped = {r["Type"] for logical, r in case.template["Resources"].items() if logical not in made}
+    assert skipped == MOTO_SKIPS
+    functions = {f["FunctionName"] for f in client("lambda").list_functions()["Functions"]}
+    assert functions == {f"shop-dev-{name}" for name in (*SHOP_FUNCTIONS, "notify", "place_order-run")}
+    queues = {url.rsplit("/", 1)[1] for url in client("sqs").list_queues()["QueueUrls"]}
+    assert {"shop-dev-orders", "shop-dev-orders-dlq", "shop-dev-pfn-wf-place-order"} <= queues
+    topics = {t["TopicArn"].rsplit(":", 1)[1] for t in client("sns").list_topics()["Topics"]}
+    assert topics == {"shop-dev-order-events"}
+    assert "shop-dev-pfn-workflows" in client("dynamodb").list_tables()["TableNames"]
+    fulfil = client("lambda").get_function(FunctionName="shop-dev-fulfil")["Configuration"]
+    # References resolved by moto: the queue's Ref (its URL as AWS spells it), the role's GetAtt.
+    account = client("sts").get_caller_identity()["Account"]
+    queue_url = f"https://sqs.eu-west-1.amazonaws.com/{account}/shop-dev-orders"
+    assert fulfil["Environment"]["Variables"]["PORTABLE_FN_QUEUE_URL"] == queue_url
+    assert fulfil["Role"] == client("iam").get_role(RoleName="shop-dev-fulfil")["Role"]["Arn"]

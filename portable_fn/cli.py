@@ -460,6 +460,7 @@ def plan(console: Console, target: Target, as_json: bool, verbose: bool, detaile
                 lines.extend(f"    {change.describe()}" for change in changes)
     notes = [f"! {note}" for note in outcome.notes]
     policy = outcome.policy.lines() if outcome.policy is not None else []
+    policy += outcome.cost.lines() if outcome.cost is not None else []
     console.result("\n".join(lines + outcome.plan.kept_lines() + notes + policy + [f"Plan: {outcome.plan.summary()}"]))
     return exit_code
 

@@ -16,10 +16,15 @@ COMMANDS = sorted(cli.commands)
 
 def test_every_command_is_listed() -> None:
     assert COMMANDS == [
+        "check",
+        "ci",
         "completion",
+        "cost",
         "dead-letters",
         "deploy",
         "dev",
+        "export",
+        "history",
         "info",
         "init",
         "invoke",

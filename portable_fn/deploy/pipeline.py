@@ -5,11 +5,13 @@ Each reads like a table of contents; the provider supplies the parts (see `porta
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from ..cost import plan_change
 from ..runtime.errors import DeployError, PortableFnError
 from .diff import step_dict
 from .executor import DryRunExecutor, ExecutionReport, Progress, quiet
@@ -18,6 +20,8 @@ from .planner import Plan, make_plan
 
 if TYPE_CHECKING:
     from ..app import App
+    from ..audit import AuditRecord
+    from ..cost import CostChange
     from ..policy import PolicyReport
     from ..provider import Provider
 
@@ -36,6 +40,8 @@ class Outcome:
     notes: list[str] = field(default_factory=list)  # what the provider adjusts (a clamped retry policy)
     target: DeployTarget | None = None  # where the plan acts and as whom, when the provider says
     policy: PolicyReport | None = None  # the team's rules over what the plan deploys
+    audit: AuditRecord | None = None  # the record of this deploy or remove, where it was written
+    cost: CostChange | None = None  # the monthly cost before and after the plan, for the declared traffic
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -45,8 +51,16 @@ class Outcome:
             out["artifact"] = self.artifact.to_dict()
         if self.plan is not None:
             out["plan"] = {**self.plan.to_dict(), "steps": [step_dict(s) for s in self.plan.steps]}
+        if self.cost is not None:
+            out["cost"] = self.cost.to_dict()
         if self.policy is not None:
             out["policy"] = self.policy.to_dict()
+        if self.audit is not None:
+            out["audit"] = {
+                "location": self.audit.location,
+                "digest": self.audit.digest,
+                "notes": list(self.audit.notes),
+            }
         if self.report is not None:
             out["applied"] = len(self.report.applied)
         if self.outputs:
@@ -77,11 +91,15 @@ def plan(provider: Provider, app: App, stage: str, progress: Progress = quiet) -
     target = _target(provider, app, stage)
     desired = _asking(provider, app, stage, lambda: provider.desired(app, stage, artifact))
     progress(f"Reading what exists for {app.name!r} (stage {stage}) on {_where(provider, target)}")
-    the_plan = make_plan(desired, _remote(provider, app, stage))
+    remote = _remote(provider, app, stage)
+    the_plan = make_plan(desired, remote)
     report = DryRunExecutor(app.name, stage).execute(the_plan)
     notes = provider.plan_notes(app, stage)
     policy = _policy(provider, app, stage, desired)
-    return Outcome(artifact=artifact, plan=the_plan, report=report, notes=notes, target=target, policy=policy)
+    cost = plan_change(provider, app, stage, desired, remote)
+    return Outcome(
+        artifact=artifact, plan=the_plan, report=report, notes=notes, target=target, policy=policy, cost=cost
+    )
 
 
 def deploy(
@@ -106,10 +124,19 @@ def deploy(
     policy.enforce("deploy")
     if confirm is not None:
         confirm(the_plan)
-    report = provider.executor(app, stage).execute(the_plan, progress)
+    waivers = [f.to_dict() for f in policy.waived]
+    with _recorded(provider, app, stage, "deploy", the_plan, artifact, waivers, target, progress) as recorded:
+        report = provider.executor(app, stage).execute(the_plan, progress)
     outputs = _asking(provider, app, stage, lambda: provider.outputs(app, stage, provider.read_remote(app, stage)))
     return Outcome(
-        artifact=artifact, plan=the_plan, report=report, outputs=outputs, notes=notes, target=target, policy=policy
+        artifact=artifact,
+        plan=the_plan,
+        report=report,
+        outputs=outputs,
+        notes=notes,
+        target=target,
+        policy=policy,
+        audit=recorded.record,
     )
 
 
@@ -129,8 +156,9 @@ def remove(
     _say_kept(the_plan, progress)
     if confirm is not None:
         confirm(the_plan)
-    report = provider.executor(app, stage).execute(the_plan, progress)
-    return Outcome(plan=the_plan, report=report, target=target)
+    with _recorded(provider, app, stage, "remove", the_plan, None, (), target, progress) as recorded:
+        report = provider.executor(app, stage).execute(the_plan, progress)
+    return Outcome(plan=the_plan, report=report, target=target, audit=recorded.record)
 
 
 def _say_kept(the_plan: Plan, progress: Progress) -> None:
@@ -142,6 +170,48 @@ def info(provider: Provider, app: App, stage: str) -> Outcome:
     """The outputs of what is deployed now."""
     remote: RemoteState = _remote(provider, app, stage)
     return Outcome(outputs=_asking(provider, app, stage, lambda: provider.outputs(app, stage, remote)))
+
+
+@dataclass
+class _Recorded:
+    record: AuditRecord | None = None
+
+
+@contextmanager
+def _recorded(
+    provider: Provider,
+    app: App,
+    stage: str,
+    verb: str,
+    the_plan: Plan,
+    artifact: Artifact | None,
+    waivers: Sequence[dict[str, Any]],
+    target: DeployTarget | None,
+    progress: Progress,
+) -> Iterator[_Recorded]:
+    """Apply the plan inside this block; then write the audit record of the change, succeeded or failed
+    (`portable_fn.audit`). A record that cannot be written fails a change that succeeded (it says where
+    the record is kept and how to send it), but never hides the change's own error."""
+    recorded = _Recorded()
+    error: BaseException | None = None
+    try:
+        yield recorded
+    except BaseException as exc:
+        error = exc
+        raise
+    finally:
+        from .. import audit
+
+        try:
+            recorded.record = audit.record(provider, app, stage, verb, the_plan, artifact, waivers, error, target)
+        except DeployError as exc:
+            if error is None:
+                raise
+            progress(f"  ! {exc}")
+        else:
+            progress(f"Recorded in {recorded.record.location}" if recorded.record.location else "Not recorded")
+            for note in recorded.record.notes:
+                progress(f"  ! {note}")
 
 
 def _policy(provider: Provider, app: App, stage: str, desired: list[Resource]) -> PolicyReport:

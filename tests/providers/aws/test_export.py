@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import re
 import shutil
 import zipfile
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from typing import Any
 
 import boto3
 import pytest
+import tfparse
 from cfnlint.api import lint
 from portable_fn_aws.deploy import AwsDeployer, cloudformation, terraform
 from portable_fn_aws.deploy.export import Exported
@@ -200,6 +202,37 @@ def test_main_tf_uses_only_what_hashicorp_aws_has_and_refers_only_to_what_it_dec
     cases: dict[str, Case], name: str
 ) -> None:
     assert problems(parse(cases[name].tf.files["main.tf"]), SCHEMA) == []
+
+
+@pytest.mark.parametrize("name", list(APPS))
+def test_tfparse_evaluates_main_tf_and_finds_every_reference(cases: dict[str, Case], name: str, tmp_path: Path) -> None:
+    """tfparse evaluates the configuration with Terraform's own HCL library (as trivy does): each resource
+    it loads refers to exactly the resources and data sources the document's `${...}` name."""
+    case = cases[name]
+    (tmp_path / "main.tf").write_text(case.tf.files["main.tf"])
+    loaded = {r["__tfmeta"]["path"]: r for found in tfparse.load_from_path(tmp_path).values() for r in found}
+    for kind, by_name in case.document["resource"].items():
+        for resource_name, body in by_name.items():
+            evaluated = loaded[f"{kind}.{resource_name}"]
+            assert evaluated_references(evaluated) == written_references(body), f"{kind}.{resource_name}"
+
+
+def written_references(body: Any) -> set[tuple[str, str]]:
+    found = set()
+    for text in re.findall(r"\$\{([^{}]*)\}", json.dumps(body)):
+        parts = text.removeprefix("data.").split(".")
+        if parts[0] not in ("path", "var"):
+            found.add((parts[0], parts[1]))
+    return found
+
+
+def evaluated_references(node: Any) -> set[tuple[str, str]]:
+    if isinstance(node, list):
+        return {ref for item in node for ref in evaluated_references(item)}
+    if not isinstance(node, dict):
+        return set()
+    own = {(ref["label"], ref["name"]) for ref in node.get("__tfmeta", {}).get("references", [])}
+    return own.union(*(evaluated_references(v) for k, v in node.items() if k != "__tfmeta"))
 
 
 def test_the_schema_check_finds_an_unknown_argument_type_and_reference() -> None:

@@ -98,6 +98,12 @@ def user_tags(found: Mapping[str, str] | None, own: Iterable[str] = ()) -> Pairs
     )
 
 
+def audit_tags(found: Mapping[str, str] | None) -> Pairs:
+    """The audit trail's tags among `found`: what a cloud that replaces a resource's whole tag set at once
+    (S3, Google's labels) must put back with the user's."""
+    return tuple(sorted((k, v) for k, v in (found or {}).items() if k.startswith(AUDIT_PREFIX)))
+
+
 def tag_changes(tags: Pairs, previous: Pairs) -> tuple[dict[str, str], list[str]]:
     """What turns `previous` into `tags`: the tags to put (new or changed) and the keys to take off."""
     now, before = dict(tags), dict(previous)

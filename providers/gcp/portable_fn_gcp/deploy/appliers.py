@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -70,6 +71,7 @@ FUNCTION_MASK = {
     "runtime": ("build_config.runtime",),
     "entry_point": ("build_config.entry_point",),
     "source_sha": ("build_config.source", "labels"),
+    "tags": ("labels",),
     "memory_mb": ("service_config.available_memory",),
     "timeout_s": ("service_config.timeout_seconds",),
     "env": ("service_config.environment_variables",),
@@ -101,6 +103,11 @@ class ApplyContext(BaseApplyContext):
         self.names = names
         self.settings = settings or GcpSettings()
         self.labels = labels(names.app, names.stage)
+
+    def labels_for(self, resource: Topic | Bucket | Function | DeadLetterSubscription) -> dict[str, str]:
+        """The labels to set on `resource` (Google replaces them all at once): the audit trail's that were
+        there, the user's, portable-fn's own."""
+        return {**dict(resource.audit_labels), **dict(resource.tags), **self.labels}
 
     @property
     def progress(self) -> Progress:
@@ -160,11 +167,17 @@ class StorageAgentGrants(Applier[StorageAgentGrant]):
 
 class Topics(Applier[Topic]):
     def create(self, resource: Topic) -> None:
-        topic = {"name": self.names.topic_path(resource.name), "labels": self.ctx.labels}
+        topic = {"name": self.names.topic_path(resource.name), "labels": self.ctx.labels_for(resource)}
         try:
             self.gcp.call("pubsub", "create_topic", request=topic)
         except AlreadyExists:  # made by a run that failed before labelling it, or by hand: adopt it
             self.gcp.call("pubsub", "update_topic", request={"topic": topic, "update_mask": {"paths": ["labels"]}})
+
+    def update(self, resource: Topic, previous: Topic, changes: tuple[str, ...]) -> None:
+        """Only the labels change in place: the user's, with the audit trail's found there."""
+        labelled = replace(resource, audit_labels=previous.audit_labels)
+        topic = {"name": self.names.topic_path(resource.name), "labels": self.ctx.labels_for(labelled)}
+        self.gcp.call("pubsub", "update_topic", request={"topic": topic, "update_mask": {"paths": ["labels"]}})
 
     def delete(self, resource: Topic) -> None:
         self.tolerate_missing(
@@ -255,7 +268,7 @@ class Buckets(Applier[Bucket]):
     def create(self, resource: Bucket) -> None:
         storage = self.gcp.service("storage")
         bucket = storage.bucket(resource.name)
-        bucket.labels = dict(self.ctx.labels)
+        bucket.labels = self.ctx.labels_for(resource)
         bucket.iam_configuration.uniform_bucket_level_access_enabled = True
         bucket.iam_configuration.public_access_prevention = "enforced"
         try:
@@ -278,7 +291,14 @@ class Buckets(Applier[Bucket]):
                 "are global). Map the trigger's bucket to a bucket you own with `buckets = {...}` under "
                 "[tool.portable-fn.gcp], or rename the stage or app."
             ) from exc
-        found.labels = {**(found.labels or {}), **self.ctx.labels}
+        found.labels = {**(found.labels or {}), **self.ctx.labels_for(resource)}
+        self.gcp.record("storage", "patch_bucket", resource.name)
+        found.patch()
+
+    def update(self, resource: Bucket, previous: Bucket, changes: tuple[str, ...]) -> None:
+        """Only the labels change in place (the location never does): set them all again."""
+        found = self.gcp.call("storage", "get_bucket", bucket_or_name=resource.name)
+        found.labels = self.ctx.labels_for(replace(resource, audit_labels=previous.audit_labels))
         self.gcp.record("storage", "patch_bucket", resource.name)
         found.patch()
 
@@ -310,6 +330,7 @@ class Functions(Applier[Function]):
         )
 
     def update(self, resource: Function, previous: Function, changes: tuple[str, ...]) -> None:
+        resource = replace(resource, audit_labels=previous.audit_labels)  # set again with the labels
         self.until_granted(resource, lambda: self.send(resource, changes))
 
     def send(self, resource: Function, changes: tuple[str, ...]) -> None:
@@ -368,7 +389,7 @@ class Functions(Applier[Function]):
         function = {
             "name": self.names.function_path(resource.name),
             "environment": "GEN_2",
-            "labels": {**self.ctx.labels, LABEL_SOURCE: resource.source_sha},
+            "labels": {**self.ctx.labels_for(resource), LABEL_SOURCE: resource.source_sha},
             "build_config": build,
             "service_config": service,
         }
@@ -488,7 +509,7 @@ class DeadLetterSubscriptions(Applier[DeadLetterSubscription]):
         subscription = {
             "name": self.names.subscription_path(resource.name),
             "topic": resource.topic,
-            "labels": self.ctx.labels,
+            "labels": self.ctx.labels_for(resource),
             "message_retention_duration": {"seconds": resource.retention_s},
             "retain_acked_messages": False,
             "ack_deadline_seconds": ACK_DEADLINE_S,
@@ -505,8 +526,11 @@ class DeadLetterSubscriptions(Applier[DeadLetterSubscription]):
         subscription = {
             "name": self.names.subscription_path(resource.name),
             "message_retention_duration": {"seconds": resource.retention_s},
+            "labels": self.ctx.labels_for(replace(resource, audit_labels=previous.audit_labels)),
         }
-        request = {"subscription": subscription, "update_mask": {"paths": ["message_retention_duration"]}}
+        paths = ["labels"] if "tags" in changes else []
+        paths += ["message_retention_duration"] if "retention_s" in changes else []
+        request = {"subscription": subscription, "update_mask": {"paths": paths}}
         self.gcp.call("subscriber", "update_subscription", request=request)
 
     def delete(self, resource: DeadLetterSubscription) -> None:

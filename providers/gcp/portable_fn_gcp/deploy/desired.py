@@ -18,6 +18,10 @@ Eventarc delivers it through, so an event that keeps failing is kept rather than
 reaches the shim in the environment variable `PORTABLE_FN_DEAD_LETTER_TOPIC`; the timeout in
 `PORTABLE_FN_TIMEOUT_S`.
 
+Every resource Google lets deploy label (functions, topics, buckets, dead-letter subscriptions) carries the app's
+tags as labels (`[tool.portable-fn] tags`, a stage's over them, checked against `naming.TAG_RULES`) beside
+portable-fn's own.
+
 An app with a storage trigger also wants the `StorageAgentGrant`: the project's Cloud Storage service
 agent may publish to Pub/Sub, which Eventarc's Cloud Storage triggers need (unless
 `grant_storage_agent = false` leaves that to whoever runs the project).
@@ -55,6 +59,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from portable_fn.deploy import Artifact, Resource
+from portable_fn.deploy.tags import checked, with_tags
 from portable_fn.runtime.channels import QUEUE, Channel
 from portable_fn.runtime.channels import locator_env as channel_env
 from portable_fn.runtime.function import FunctionOptions, FunctionSpec
@@ -65,7 +70,7 @@ from portable_fn.runtime.triggers import Topic as TopicTrigger
 
 from ..publish import DELAY_ACCOUNT_ENV, DELAY_QUEUE_ENV
 from ..settings import GcpSettings
-from .naming import Names, source_label
+from .naming import TAG_RULES, Names, source_label
 from .resources import (
     Bucket,
     DeadLetterRoute,
@@ -128,7 +133,7 @@ def desired(target: Target) -> list[Resource]:
     resources += channel_resources(target)
     for spec in target.app.functions:
         resources += FunctionResources(target, spec).build()
-    return in_order(resources)
+    return with_tags(in_order(resources), checked(target.app.config, target.stage, TAG_RULES))
 
 
 def state_resources(target: Target) -> list[Resource]:

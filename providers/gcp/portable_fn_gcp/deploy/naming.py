@@ -14,6 +14,8 @@ import hashlib
 import re
 from dataclasses import dataclass
 
+from portable_fn.deploy.tags import TagRules
+
 LABEL_APP = "portable-fn-app"
 LABEL_STAGE = "portable-fn-stage"
 LABEL_SOURCE = "portable-fn-source"  # the first 32 hex digits of the source zip's SHA-256
@@ -37,6 +39,23 @@ def fit(name: str, limit: int) -> str:
 def label_value(value: str) -> str:
     """`value` as Google accepts it in a label: lowercase, `[a-z0-9_-]`, at most 63 characters."""
     return fit(_NOT_LABEL.sub("_", value.lower()), MAX_LABEL)
+
+
+# What Google takes as a label (https://cloud.google.com/resource-manager/docs/labels-overview, read
+# 2026-12-06): 64 a resource, keys of 1 to 63 characters starting with a lowercase letter, values of at most
+# 63, both only lowercase letters, digits, `_` and `-` (Google also takes international letters; portable-fn
+# keeps to ASCII, as every service accepts it). Three of the 64 are portable-fn's own.
+TAG_RULES = TagRules(
+    provider="gcp",
+    noun="label",
+    max_tags=64 - 3,
+    max_key=63,
+    max_value=63,
+    key_pattern=re.compile(r"[a-z][a-z0-9_-]*"),
+    value_pattern=re.compile(r"[a-z0-9_-]*"),
+    allowed="Google takes only lowercase letters, digits, '_' and '-' in a label (a key starts with a letter)",
+    reserved=("goog",),
+)
 
 
 def labels(app: str, stage: str) -> dict[str, str]:

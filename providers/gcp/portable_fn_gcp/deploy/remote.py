@@ -38,6 +38,7 @@ from dataclasses import replace
 from typing import Any
 
 from portable_fn.deploy import RemoteState, Resource
+from portable_fn.deploy.tags import audit_tags, user_tags
 from portable_fn.runtime.channels import QUEUE, TOPIC, locator_env
 
 from ..publish import DELAY_ACCOUNT_ENV, DELAY_QUEUE_ENV
@@ -345,7 +346,15 @@ class RemoteReader:
                 continue
             if has_labels(dict(found.labels), self.names.app, self.names.stage):
                 retention = round(found.message_retention_duration.total_seconds())
-                out.append(DeadLetterSubscription(short(path), topic=found.topic, retention_s=retention))
+                out.append(
+                    DeadLetterSubscription(
+                        short(path),
+                        topic=found.topic,
+                        retention_s=retention,
+                        tags=user_tags(dict(found.labels)),
+                        audit_labels=audit_tags(dict(found.labels)),
+                    )
+                )
         return out
 
     def function(self, found: Any) -> Function:
@@ -371,17 +380,25 @@ class RemoteReader:
             state=found.state.name,
             url=found.url or service.uri,
             service=service.service,
+            tags=user_tags(dict(found.labels)),
+            audit_labels=audit_tags(dict(found.labels)),
         )
 
     def topics(self) -> list[Topic]:
         project = f"projects/{self.names.project}"
         found = self.gcp.pages("pubsub", "list_topics", request={"project": project})
-        return [Topic(short(t.name)) for t in found if has_labels(dict(t.labels), self.names.app, self.names.stage)]
+        return [
+            Topic(short(t.name), tags=user_tags(dict(t.labels)), audit_labels=audit_tags(dict(t.labels)))
+            for t in found
+            if has_labels(dict(t.labels), self.names.app, self.names.stage)
+        ]
 
     def buckets(self) -> list[Bucket]:
         found = self.gcp.pages("storage", "list_buckets", project=self.names.project)
         return [
-            Bucket(b.name, location=(b.location or "").lower())
+            Bucket(
+                b.name, location=(b.location or "").lower(), tags=user_tags(b.labels), audit_labels=audit_tags(b.labels)
+            )
             for b in found
             if has_labels(dict(b.labels or {}), self.names.app, self.names.stage)
         ]

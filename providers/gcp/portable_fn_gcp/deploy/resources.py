@@ -19,6 +19,9 @@ class Topic(Resource):
     """A Pub/Sub topic the app owns (a queue, a topic, a schedule's or a dead-letter topic)."""
 
     kind = "pubsub topic"
+    ignore_on_compare = frozenset({"audit_labels"})
+    tags: Pairs = ()  # the user's labels (`portable_fn.deploy.tags`), beside portable-fn's own
+    audit_labels: Pairs = ()  # the audit trail's, kept when the labels are set again
 
 
 @dataclass(frozen=True)
@@ -84,8 +87,10 @@ class Bucket(Resource):
     never compared; `remove` deletes it only when empty (deploy never deletes data)."""
 
     kind = "storage bucket"
-    ignore_on_compare = frozenset({"location"})
+    ignore_on_compare = frozenset({"location", "audit_labels"})
     location: str = ""
+    tags: Pairs = ()  # the user's labels (`portable_fn.deploy.tags`), beside portable-fn's own
+    audit_labels: Pairs = ()  # the audit trail's, kept when the labels are set again
 
 
 @dataclass(frozen=True)
@@ -138,7 +143,7 @@ class Function(Resource):
 
     kind = "cloud function"
     waits_for_kinds = frozenset({"storage agent publisher grant"})
-    ignore_on_compare = frozenset({"zip_path", "url", "service"})
+    ignore_on_compare = frozenset({"zip_path", "url", "service", "audit_labels"})
     runtime: str = ""
     entry_point: str = ""
     memory_mb: int = 256
@@ -157,6 +162,8 @@ class Function(Resource):
     zip_path: str = ""
     url: str = ""
     service: str = ""
+    tags: Pairs = ()  # the user's labels (`portable_fn.deploy.tags`), beside portable-fn's own
+    audit_labels: Pairs = ()  # the audit trail's, kept when the labels are set again
 
 
 # What changes through a new upload rather than the function's configuration.
@@ -251,8 +258,11 @@ class DeadLetterSubscription(Resource):
     back. `remove` deletes it with the topic, and the dead letters in it."""
 
     kind = "dead-letter subscription"
+    ignore_on_compare = frozenset({"audit_labels"})
     topic: str = ""  # full path, projects/P/topics/T
     retention_s: int = 7 * 24 * 3600
+    tags: Pairs = ()  # the user's labels (`portable_fn.deploy.tags`), beside portable-fn's own
+    audit_labels: Pairs = ()  # the audit trail's, kept when the labels are set again
 
 
 @dataclass(frozen=True)

@@ -208,8 +208,9 @@ class Checker:
         if not isinstance(value, dict):
             return [f"Invalid value at {where}: the document's type is object, got {json.dumps(value)[:80]}"]
         properties, extra = schema.get("properties"), schema.get("additionalProperties")
-        if properties is None and extra is not None:  # a map
-            return [p for key, item in value.items() for p in self.check(item, extra, f"{where}[{key!r}]", depth + 1)]
+        if properties is None and extra is not None:  # a map; on a PATCH, null deletes a key (Cloud Storage's labels)
+            found = {key: item for key, item in value.items() if not (self.partial and item is None)}
+            return [p for key, item in found.items() for p in self.check(item, extra, f"{where}[{key!r}]", depth + 1)]
         properties = properties or {}
         problems = [
             f"Unknown name \"{key}\" at '{where}': Cannot find field. {schema.get('id', 'The object')} has "

@@ -794,7 +794,8 @@ class GoogleApi:
     def patch_bucket(self, name: str, query: dict[str, str], body: Any) -> dict[str, Any]:
         if name not in self.buckets:
             raise ApiError(404, "The specified bucket does not exist.")
-        self.buckets[name].update(body)
+        labels = {**self.buckets[name].get("labels", {}), **body.pop("labels", {})}  # patched key by key
+        self.buckets[name].update(body, labels={k: v for k, v in labels.items() if v is not None})
         return self.get_bucket(name, query, None)
 
     def delete_bucket(self, name: str, query: dict[str, str], body: Any) -> dict[str, Any]:

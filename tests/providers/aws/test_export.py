@@ -336,3 +336,17 @@ def test_moto_creates_the_shop_s_stack_from_the_template(cases: dict[str, Case],
     queue_url = f"https://sqs.eu-west-1.amazonaws.com/{account}/shop-dev-orders"
     assert fulfil["Environment"]["Variables"]["PORTABLE_FN_QUEUE_URL"] == queue_url
     assert fulfil["Role"] == client("iam").get_role(RoleName="shop-dev-fulfil")["Role"]["Arn"]
+
+
+def test_the_app_s_and_the_stage_s_tags_are_on_what_deploy_tags(tmp_path: Path) -> None:
+    root = tmp_path / "senders"
+    shutil.copytree(DEPLOY_APPS / "senders", root, ignore=shutil.ignore_patterns(".portable-fn", "__pycache__"))
+    pyproject = root / "pyproject.toml"
+    text = pyproject.read_text().replace("[tool.portable-fn]\n", '[tool.portable-fn]\ntags = { team = "orders" }\n')
+    text = text.replace("[tool.portable-fn.stages.test]\n", '[tool.portable-fn.stages.test]\ntags = { team = "ops" }\n')
+    pyproject.write_text(text)
+    case = export_case(root, {})
+    expected = {"portable-fn:app": "senders", "portable-fn:stage": "test", "team": "ops"}
+    function = case.template["Resources"]["PlaceFunction"]["Properties"]
+    assert {t["Key"]: t["Value"] for t in function["Tags"]} == expected
+    assert case.document["resource"]["aws_lambda_function"]["place"]["tags"] == expected

@@ -150,8 +150,8 @@ class Template:
             return [self.walk(v) for v in node]
         return self.value(node) if isinstance(node, str) else node
 
-    def tag_list(self) -> list[dict[str, str]]:
-        return [{"Key": k, "Value": v} for k, v in self.x.tags.items()]
+    def tag_list(self, resource: Resource) -> list[dict[str, str]]:
+        return [{"Key": k, "Value": v} for k, v in self.x.tags(resource).items()]
 
     def function_ref(self, name: str) -> dict[str, Any]:
         """The ARN of the function `name` (desired lists every function a resource of it names)."""
@@ -172,7 +172,7 @@ class Template:
         self.add(
             r,
             "AWS::Logs::LogGroup",
-            {"LogGroupName": r.name, "RetentionInDays": r.retention_days, "Tags": self.tag_list()},
+            {"LogGroupName": r.name, "RetentionInDays": r.retention_days, "Tags": self.tag_list(r)},
         )
 
     def role(self, r: Role) -> None:
@@ -182,7 +182,7 @@ class Template:
             "Description": "Created by portable-fn export",
             "AssumeRolePolicyDocument": self.document(r.trust),
             "Policies": [{"PolicyName": POLICY_NAME, "PolicyDocument": self.document(r.policy)}],
-            "Tags": self.tag_list(),
+            "Tags": self.tag_list(r),
         }
         self.add(r, "AWS::IAM::Role", properties)
 
@@ -197,7 +197,7 @@ class Template:
             "Architectures": [r.architecture],
             "Environment": {"Variables": {k: self.value(v) for k, v in r.env}},
             "Code": self.x.zip_of(r),
-            "Tags": self.tag_list(),
+            "Tags": self.tag_list(r),
         }
         logs = self.x.find(LogGroup, f"/aws/lambda/{r.name}")
         depends = {"DependsOn": [self.ids[logs.key]]} if logs else {}
@@ -236,7 +236,7 @@ class Template:
         self.add(r, "AWS::Lambda::Permission", properties)
 
     def http_api(self, r: HttpApi) -> None:
-        tags = dict(self.x.tags)
+        tags = self.x.tags(r)
         properties = {"Name": r.name, "ProtocolType": "HTTP", "Description": "Created by portable-fn export"}
         logical = self.add(r, "AWS::ApiGatewayV2::Api", {**properties, "Tags": tags})
         stage = {"ApiId": {"Ref": logical}, "StageName": "$default", "AutoDeploy": r.auto_deploy, "Tags": tags}
@@ -287,7 +287,7 @@ class Template:
             "QueueName": r.name,
             "VisibilityTimeout": r.visibility_timeout_s,
             "MessageRetentionPeriod": r.retention_s,
-            "Tags": self.tag_list(),
+            "Tags": self.tag_list(r),
         }
         if r.fifo:
             properties["FifoQueue"] = True
@@ -308,7 +308,7 @@ class Template:
         self.add(r, "AWS::Lambda::EventSourceMapping", properties)
 
     def topic(self, r: Topic) -> None:
-        self.add(r, "AWS::SNS::Topic", {"TopicName": r.name, "Tags": self.tag_list()})
+        self.add(r, "AWS::SNS::Topic", {"TopicName": r.name, "Tags": self.tag_list(r)})
 
     def subscription(self, r: Subscription) -> None:
         properties = {"TopicArn": self.value(r.topic_arn), "Protocol": "lambda", "Endpoint": self.value(r.endpoint)}
@@ -317,7 +317,7 @@ class Template:
     def bucket(self, r: Bucket) -> None:
         """The bucket, secured as deploy secures it, with the notifications of the functions it triggers
         (after the permissions that let S3 invoke them, which S3 checks when the configuration is set)."""
-        properties: dict[str, Any] = {"BucketName": r.name, "Tags": self.tag_list()}
+        properties: dict[str, Any] = {"BucketName": r.name, "Tags": self.tag_list(r)}
         if r.public_access_blocked:
             properties["PublicAccessBlockConfiguration"] = {setting: True for setting in PUBLIC_ACCESS_BLOCK}
         if r.encrypted:
@@ -362,7 +362,7 @@ class Template:
             "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
             "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
             "SSESpecification": {"SSEEnabled": r.encrypted},
-            "Tags": self.tag_list(),
+            "Tags": self.tag_list(r),
         }
         if r.ttl_attribute:
             properties["TimeToLiveSpecification"] = {"AttributeName": r.ttl_attribute, "Enabled": True}
@@ -378,7 +378,7 @@ class Template:
             )
 
     def schedule_group(self, r: ScheduleGroup) -> None:
-        self.add(r, "AWS::Scheduler::ScheduleGroup", {"Name": r.name, "Tags": self.tag_list()})
+        self.add(r, "AWS::Scheduler::ScheduleGroup", {"Name": r.name, "Tags": self.tag_list(r)})
 
     def schedule(self, r: Schedule) -> None:
         group = self.x.find(ScheduleGroup, r.group)

@@ -20,7 +20,8 @@ from portable_fn.export import Export, unsupported_format
 
 from ..packaging import size_budget
 from .desired import Target, desired
-from .naming import Arns, Names, tags
+from .naming import Arns, Names
+from .naming import tags as own_tags
 from .resources import CodeObject, DeploymentBucket, Function, Queue, Role, Table, Topic
 
 if TYPE_CHECKING:
@@ -58,14 +59,13 @@ class Reference:
 
 @dataclass(frozen=True)
 class Exported:
-    """What both formats start from: the app, the resources `desired` returns (placeholder ARNs), the
-    tags every resource carries, and the region the settings name (when they do)."""
+    """What both formats start from: the app, the resources `desired` returns (placeholder ARNs), and the
+    region the settings name (when they do)."""
 
     app: App
     stage: str
     names: Names
     resources: tuple[Resource, ...]
-    tags: dict[str, str]
     region: str | None
 
     @classmethod
@@ -76,7 +76,7 @@ class Exported:
             app, stage, names, PLACEHOLDER, artifact, config.log_retention_days, config.http, size_budget(config)
         )
         resources = tuple(desired(target))
-        return cls(app, stage, names, resources, {**app.config.tags, **tags(app.name, stage)}, config.region)
+        return cls(app, stage, names, resources, config.region)
 
     def short(self, resource: Resource) -> str:
         """The resource's name without what every name of the app and stage holds (`<app>-<stage>-`, the
@@ -88,6 +88,11 @@ class Exported:
         name = resource.name.removeprefix("/aws/lambda/")
         parts = [part.removeprefix(f"{self.names.prefix}-").removeprefix("portable-fn-") for part in name.split("/")]
         return "-".join(part for part in parts if part != self.names.prefix) or "app"
+
+    def tags(self, resource: Resource) -> dict[str, str]:
+        """The tags deploy puts on `resource`: portable-fn's two, and the user's it carries (the app's tags,
+        a stage's over them; only the types deploy tags have the field)."""
+        return {**own_tags(self.app.name, self.stage), **dict(getattr(resource, "tags", ()))}
 
     def references(self) -> dict[str, Reference]:
         """Every ARN and URL `desired` spelled out for a resource the export holds: functions, roles, queues

@@ -169,7 +169,7 @@ class Configuration:
 
     # -- one writer per resource type ---------------------------------------------------------------------
     def log_group(self, r: LogGroup) -> None:
-        self.add(r, {"name": r.name, "retention_in_days": r.retention_days, "tags": self.x.tags})
+        self.add(r, {"name": r.name, "retention_in_days": r.retention_days, "tags": self.x.tags(r)})
 
     def role(self, r: Role) -> None:
         body = {
@@ -177,7 +177,7 @@ class Configuration:
             "path": r.path,
             "description": "Created by portable-fn export",
             "assume_role_policy": self.document_text(r.trust),
-            "tags": self.x.tags,
+            "tags": self.x.tags(r),
         }
         self.add(r, body)
         policy = {"name": POLICY_NAME, "role": self.address(r, "id"), "policy": self.document_text(r.policy)}
@@ -201,7 +201,7 @@ class Configuration:
             body["filename"] = f"${{path.module}}/{self.x.zip_of(r)}"
         body["source_code_hash"] = r.code_sha256
         body["environment"] = [{"variables": {k: self.value(v) for k, v in r.env}}]
-        body["tags"] = self.x.tags
+        body["tags"] = self.x.tags(r)
         # Its log group before it, and its role's policy: a queue's mapping is checked against it.
         logs = self.x.find(LogGroup, f"/aws/lambda/{r.name}")
         role = self.x.find(Role, r.role_arn.rsplit("/", 1)[-1])
@@ -250,7 +250,7 @@ class Configuration:
             url["//"] = [f"Not exported: {note}"]
 
     def http_api(self, r: HttpApi) -> None:
-        tags = self.x.tags
+        tags = self.x.tags(r)
         api = {"name": r.name, "protocol_type": "HTTP", "description": "Created by portable-fn export", "tags": tags}
         name = self.add(r, api)
         stage = {"api_id": self.address(r, "id"), "name": "$default", "auto_deploy": r.auto_deploy, "tags": tags}
@@ -302,7 +302,7 @@ class Configuration:
         if r.dead_letter_arn:
             policy = {"deadLetterTargetArn": self.value(r.dead_letter_arn), "maxReceiveCount": r.max_receive_count}
             body["redrive_policy"] = json.dumps(policy, separators=(",", ":"))
-        body["tags"] = self.x.tags
+        body["tags"] = self.x.tags(r)
         self.add(r, body)
 
     def event_source_mapping(self, r: EventSourceMapping) -> None:
@@ -317,7 +317,7 @@ class Configuration:
         self.add(r, body)
 
     def topic(self, r: Topic) -> None:
-        self.add(r, {"name": r.name, "tags": self.x.tags})
+        self.add(r, {"name": r.name, "tags": self.x.tags(r)})
 
     def subscription(self, r: Subscription) -> None:
         body = {"topic_arn": self.value(r.topic_arn), "protocol": "lambda", "endpoint": self.value(r.endpoint)}
@@ -330,7 +330,7 @@ class Configuration:
             body: dict[str, Any] = {"bucket_prefix": f"{self.x.names.prefix.lower()}-deploy-"[:37]}
         else:
             body = {"bucket": r.name}
-        self.add(r, {**body, "tags": self.x.tags})
+        self.add(r, {**body, "tags": self.x.tags(r)})
         bucket = self.address(r, "id")
         if r.public_access_blocked:
             block = {setting: True for setting in PUBLIC_ACCESS_SETTINGS}
@@ -349,7 +349,7 @@ class Configuration:
             "key": r.object_key,
             "source": f"${{path.module}}/{self.x.zip_of(function)}",
             "content_type": "application/zip",
-            "tags": self.x.tags,
+            "tags": self.x.tags(r),
         }
         self.add(r, body)
 
@@ -403,11 +403,11 @@ class Configuration:
         }
         if r.ttl_attribute:
             body["ttl"] = [{"attribute_name": r.ttl_attribute, "enabled": True}]
-        body["tags"] = self.x.tags
+        body["tags"] = self.x.tags(r)
         self.add(r, body)
 
     def schedule_group(self, r: ScheduleGroup) -> None:
-        self.add(r, {"name": r.name, "tags": self.x.tags})
+        self.add(r, {"name": r.name, "tags": self.x.tags(r)})
 
     def schedule(self, r: Schedule) -> None:
         group = self.x.find(ScheduleGroup, r.group)

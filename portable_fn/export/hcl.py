@@ -14,7 +14,8 @@ Inside a block's body a list of dicts is a sequence of nested blocks (`environme
 a map or object attribute (`tags = { ... }`), and the key "//" holds comment lines. Strings are templates
 as in the JSON syntax: a string that is one `${...}` reference is written bare (`role =
 aws_iam_role.api.arn`), any other keeps its interpolations; a literal `${` is spelled `$${` by whoever
-builds the document.
+builds the document. A string of several lines ending in a newline (a JSON policy document) is written as
+a heredoc, line for line.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ INLINE_WIDTH = 80  # a list longer than this when written on one line gets a lin
 BARE = re.compile(r"^\$\{([A-Za-z_][^{}\"]*)\}$")  # one reference or call with no nested template
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+HEREDOC = "EOT"
 
 
 def render(document: TerraformDocument) -> str:
@@ -85,13 +87,16 @@ def _is_blocks(value: Any) -> bool:
     return isinstance(value, list) and bool(value) and all(isinstance(item, dict) for item in value)
 
 
-def expression(value: Any, indent: str = "") -> str:
-    """One value as an HCL expression; nested maps and long lists continue on lines indented past `indent`."""
+def expression(value: Any, indent: str = "", heredocs: bool = True) -> str:
+    """One value as an HCL expression; nested maps and long lists continue on lines indented past `indent`.
+    A list item is never a heredoc (its closing line would hold the comma)."""
     if value is None or isinstance(value, (bool, int, float)):
         return json.dumps(value)
     if isinstance(value, str):
         bare = BARE.match(value)
-        return bare.group(1) if bare else string(value)
+        if bare:
+            return bare.group(1)
+        return heredoc(value) if heredocs and is_heredoc(value) else string(value)
     if isinstance(value, (list, tuple)):
         return _sequence(list(value), indent)
     if isinstance(value, dict):
@@ -100,11 +105,11 @@ def expression(value: Any, indent: str = "") -> str:
 
 
 def _sequence(items: list[Any], indent: str) -> str:
-    inline = f"[{', '.join(expression(item, indent) for item in items)}]"
+    inline = f"[{', '.join(expression(item, indent, heredocs=False) for item in items)}]"
     if len(inline) <= INLINE_WIDTH and "\n" not in inline:
         return inline
     inner = indent + INDENT
-    return "[\n" + "".join(f"{inner}{expression(item, inner)},\n" for item in items) + f"{indent}]"
+    return "[\n" + "".join(f"{inner}{expression(item, inner, heredocs=False)},\n" for item in items) + f"{indent}]"
 
 
 def _object(value: dict[str, Any], indent: str) -> str:
@@ -124,3 +129,14 @@ def key_text(key: str) -> str:
 def string(text: str) -> str:
     """A quoted HCL template string; interpolations (`${`, `%{`) are kept as they are."""
     return '"' + "".join(ESCAPES.get(char, char) for char in text) + '"'
+
+
+def is_heredoc(text: str) -> bool:
+    """Whether `text` reads better as a heredoc: several lines, the last one ended, none that would end it."""
+    lines = text.split("\n")
+    return len(lines) > 2 and lines[-1] == "" and "\r" not in text and HEREDOC not in (line.strip() for line in lines)
+
+
+def heredoc(text: str) -> str:
+    """`text` as an HCL heredoc: lines as they are (no escapes in a heredoc), interpolations kept."""
+    return f"<<{HEREDOC}\n{text}{HEREDOC}"

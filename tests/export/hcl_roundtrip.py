@@ -7,6 +7,7 @@ from typing import Any
 import hcl2
 from hcl2.utils import SerializationOptions
 
+HEREDOC = "<<EOT\n"
 OPTIONS = SerializationOptions(with_comments=False, explicit_blocks=False, strip_string_quotes=True)
 LABELS = {"terraform": 0, "locals": 0, "provider": 1, "variable": 1, "output": 1, "module": 1, "resource": 2, "data": 2}
 
@@ -14,12 +15,23 @@ LABELS = {"terraform": 0, "locals": 0, "provider": 1, "variable": 1, "output": 1
 def parse(text: str) -> dict[str, Any]:
     """HCL text as a Terraform JSON document: top-level blocks merged, comments dropped (python-hcl2 undoes
     string escapes itself)."""
-    parsed = hcl2.loads(text, serialization_options=OPTIONS)
+    parsed = _heredocs(hcl2.loads(text, serialization_options=OPTIONS))
     document: dict[str, Any] = {}
     for block_type, blocks in parsed.items():
         for block in blocks:
             _merge(document.setdefault(block_type, {}), block, LABELS[block_type])
     return document
+
+
+def _heredocs(node: Any) -> Any:
+    """Each heredoc as the string it holds, its last newline included (python-hcl2 keeps the markers)."""
+    if isinstance(node, dict):
+        return {k: _heredocs(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_heredocs(v) for v in node]
+    if isinstance(node, str) and node.startswith(HEREDOC) and node.endswith("\nEOT"):
+        return node[len(HEREDOC) : -len("EOT")]
+    return node
 
 
 def without_comments(value: Any) -> Any:

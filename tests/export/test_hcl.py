@@ -34,6 +34,9 @@ DOCUMENT: dict[str, Any] = {
             }
         },
         "aws_iam_role": {"api": {"name": "shop-dev-api", "assume_role_policy": '{"Version":"2012-10-17"}'}},
+        "aws_iam_role_policy": {
+            "api": {"policy": '{\n  "Resource": ["${aws_sqs_queue.orders.arn}", "a\\"b"]\n}\n', "name": "portable-fn"}
+        },
     },
     "output": {"api_url": {"value": "${aws_lambda_function_url.api.function_url}"}},
 }
@@ -74,6 +77,10 @@ def test_references_are_bare_and_blocks_nest() -> None:
     assert text.startswith('terraform {\n  required_providers {\n    aws = {\n      source  = "hashicorp/aws"')
 
 
+def test_a_document_of_several_lines_is_a_heredoc() -> None:
+    assert '  policy = <<EOT\n{\n  "Resource": ["${aws_sqs_queue.orders.arn}", "a\\"b"]\n}\nEOT\n' in render(DOCUMENT)
+
+
 def test_an_unknown_top_level_block_is_refused() -> None:
     with pytest.raises(ValueError, match="Terraform has no top-level block 'resources'"):
         render({"resources": {}})
@@ -94,6 +101,7 @@ ATTRIBUTES = VALUES.filter(lambda v: not (isinstance(v, list) and v and all(isin
 @settings(max_examples=25)  # python-hcl2 parses slowly
 @given(st.dictionaries(st.from_regex(r"[a-z_][a-z0-9_]{0,8}", fullmatch=True), ATTRIBUTES, min_size=1, max_size=5))
 @example({"_": {"quoted key": [{"0": None}], "n": "line\n$${x}"}})
+@example({"a": "two\\\nlines\n", "b": ["two\nlines\n"], "c": {"k": "a\nEOT\n"}})
 def test_any_attribute_values_parse_back(body: dict[str, Any]) -> None:
     document = {"resource": {"aws_s3_bucket": {"b": body}}}
     assert parse(render(document)) == document

@@ -146,8 +146,9 @@ class Configuration:
         return f"${{{kind or TYPES[type(resource)]}.{self.ids[resource.key]}}}"
 
     def document_text(self, text: str) -> str:
-        """A policy document of `desired` as JSON whose ARNs are references (a Terraform template)."""
-        return json.dumps(self.walk(json.loads(text)), separators=(",", ":"))
+        """A policy document of `desired` as indented JSON whose ARNs are references (a Terraform template,
+        written as a heredoc)."""
+        return json.dumps(self.walk(json.loads(text)), indent=2) + "\n"
 
     def walk(self, node: Any) -> Any:
         if isinstance(node, dict):

@@ -3,7 +3,8 @@
 `record` writes one `AuditRecord` per `deploy` or `remove` to the stage's audit store, which the provider's
 deployer opens (`KeepsAudit.audit_store`: an S3 bucket, a Cloud Storage bucket, a blob container, a local
 JSON-lines file), as a new object that is never overwritten, and then tags the stage's anchor resource with
-the last record's digest, commit and time (`pfn-audit-*`). `history` reads the records back, newest first.
+the last record's digest, commit and time (`pfn-audit-*`), where the provider has one (the local cloud has
+none, by design). `history` reads the records back, newest first.
 
 A record names the plan by its digest (SHA-256 of its canonical JSON) and lists each step's action, kind,
 name and the names of the fields it changes: never a value, so no environment value or secret reaches it.
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FAILED",
+    "NOTHING_TO_TAG",
     "PREFIX",
     "SUCCEEDED",
     "TAG_AT",
@@ -55,6 +57,7 @@ PREFIX = "pfn-audit"  # the folder (key prefix, container) records are kept unde
 TAG_DIGEST, TAG_COMMIT, TAG_AT = f"{PREFIX}-digest", f"{PREFIX}-commit", f"{PREFIX}-at"
 SUCCEEDED, FAILED = "succeeded", "failed"
 VERSION = 1  # of the record's JSON
+NOTHING_TO_TAG = "nothing to tag"  # what `AuditStore.mark` returns for a store with no anchor, by design
 
 
 class RecordExists(Exception):
@@ -80,7 +83,8 @@ class AuditStore(Protocol):
 
     def mark(self, tags: Mapping[str, str]) -> str | None:
         """Put `tags` on the stage's anchor resource, keeping its other tags; return what was tagged, None
-        when this provider has no anchor to tag."""
+        when the anchor is missing (a cloud's after `remove`: a note says so), or `NOTHING_TO_TAG` when the
+        store has no anchor by design (the local cloud's: no note)."""
         ...
 
 
@@ -189,7 +193,8 @@ def record(
     except Exception as exc:  # the record is what counts; the tags are a convenience
         notes.append(f"The audit tags were not set ({_said(provider, exc)}); the record is in {location}.")
     else:
-        notes += [] if tagged else [f"No resource of {app.name!r} (stage {stage!r}) on {provider.name} to tag."]
+        if tagged is None:  # an anchor that should be there is not (a cloud's, after `remove`)
+            notes.append(f"No resource of {app.name!r} (stage {stage!r}) on {provider.name} to tag.")
     return dataclasses.replace(made, location=location, notes=tuple(notes))
 
 
@@ -254,7 +259,7 @@ def git_state(directory: Path) -> tuple[str | None, bool | None]:
     try:
         commit = _git(directory, "rev-parse", "--verify", "HEAD")
         status = _git(directory, "status", "--porcelain", "--", ".", ":(exclude).portable-fn")
-    except (OSError, subprocess.CalledProcessError):
+    except (OSError, subprocess.SubprocessError):  # no git, not a work tree, or git hung
         return None, None
     return commit, bool(status)
 

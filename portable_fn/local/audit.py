@@ -1,5 +1,6 @@
 """The local provider's audit store: one JSON line per record in `<local cloud>/audit.jsonl`, appended to and
-never rewritten. The local cloud has no resource to tag: its records are found by their exact tags."""
+never rewritten. The local cloud has no resource to tag, by design (`NOTHING_TO_TAG`): its records are found by
+their app and stage."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
+
+from ..audit import NOTHING_TO_TAG
 
 AUDIT_FILE = "audit.jsonl"
 
@@ -39,8 +42,8 @@ class LocalAuditStore:
         lines = self.path.read_bytes().splitlines()
         return [line for line in lines if line.strip() and self._ours(json.loads(line))]
 
-    def mark(self, tags: Mapping[str, str]) -> str | None:
-        return None
+    def mark(self, tags: Mapping[str, str]) -> str:
+        return NOTHING_TO_TAG
 
     def _ours(self, record: dict[str, object]) -> bool:
         return record.get("app") == self.app and record.get("stage") == self.stage

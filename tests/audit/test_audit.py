@@ -1,5 +1,5 @@
-"""The audit trail through the local provider: what a record holds, where it goes, and what happens when it
-cannot be written."""
+"""The audit trail through the local provider: what the record `deploy` and `remove` write holds, where it
+goes, and what happens when the change or the record's write fails."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ import pytest
 
 from portable_fn import audit
 from portable_fn.app import App, load_app
-from portable_fn.deploy import pipeline
-from portable_fn.local.provider import LocalDeployer, LocalProvider
+from portable_fn.deploy import Resource, pipeline
+from portable_fn.local.provider import LocalCloud, LocalDeployer, LocalProvider
 from portable_fn.provider import Provider
 from portable_fn.runtime.errors import DeployError, ProviderError
 
@@ -28,16 +28,51 @@ def local(cloud_dir: Path) -> LocalProvider:
 
 
 def deployed(app: App, provider: Provider) -> audit.AuditRecord:
-    outcome = pipeline.deploy(provider, app, "dev")
-    return audit.record(provider, app, "dev", "deploy", outcome.plan, outcome.artifact)
+    """The record the pipeline wrote of a deploy of `app` to dev."""
+    made = pipeline.deploy(provider, app, "dev").audit
+    assert made is not None
+    return made
+
+
+class FullDisk(LocalCloud):
+    """A local cloud whose disk fills up on the `fail_on_put`-th write (as in tests/deploy)."""
+
+    def __init__(self, root: Path, fail_on_put: int) -> None:
+        super().__init__(root)
+        self.fail_on_put, self.puts = fail_on_put, 0
+
+    def put(self, resource: Resource, app: str, stage: str) -> None:
+        self.puts += 1
+        if self.puts == self.fail_on_put:
+            raise OSError("disk full\nNo space left on device while writing resources.json")
+        super().put(resource, app, stage)
 
 
 def test_a_deploy_is_recorded_with_who_what_and_the_outcome(shop_copy: Path, tmp_path: Path) -> None:
+    pyproject = shop_copy / "pyproject.toml"
+    reason = "the org tags by account"
+    pyproject.write_text(
+        pyproject.read_text()
+        + '\n[tool.portable-fn.policy]\nrequired_tags = ["cost-center"]\n'
+        + f'[[tool.portable-fn.policy.waivers]]\nrule = "PFN006"\nreason = "{reason}"\n'
+    )
     app, provider = load_app(shop_copy), local(tmp_path / "cloud")
-    outcome = pipeline.deploy(provider, app, "dev")
-    assert outcome.plan is not None and outcome.artifact is not None
-    waiver = {"rule": "dead-letter", "function": "sweep", "reason": "idempotent, retried by the next run"}
-    made = audit.record(provider, app, "dev", "deploy", outcome.plan, outcome.artifact, waivers=[waiver])
+    said: list[str] = []
+    outcome = pipeline.deploy(provider, app, "dev", said.append)
+    assert outcome.plan is not None and outcome.artifact is not None and outcome.policy is not None
+    made = outcome.audit
+    assert made is not None
+    waiver = {
+        "rule": "PFN006",
+        "rule_name": "required-tags",
+        "function": None,
+        "message": "tags lack cost-center (stage dev).",
+        "fix": "Add the missing keys to [tool.portable-fn] tags (or the stage's tags), with a value each.",
+        "key": "tool.portable-fn.tags",
+        "file": str(pyproject),
+        "line": pyproject.read_text().splitlines().index("[tool.portable-fn]") + 1,  # no tags: their table's
+        "reason": reason,
+    }
 
     assert made.app == "shop" and made.stage == "dev" and made.provider == "local" and made.verb == "deploy"
     assert made.principal == getpass.getuser()
@@ -61,18 +96,20 @@ def test_a_deploy_is_recorded_with_who_what_and_the_outcome(shop_copy: Path, tmp
     assert made.waivers == (waiver,)
     assert (made.outcome, made.error) == ("succeeded", None)
     assert (made.commit, made.dirty) == (None, None)  # tmp_path is in no git work tree
-    assert made.notes == ("No resource of 'shop' (stage 'dev') on local to tag.",)
+    assert made.notes == ()  # the local cloud has nothing to tag, by design: no note says so on every deploy
     assert re.fullmatch(r"\d{8}T\d{6}\.\d{6}Z-[0-9a-f]{12}\.json", made.name)
     assert made.location == f"{tmp_path / 'cloud' / 'audit.jsonl'} ({made.name.removesuffix('.json')})"
     assert audit.history(provider, app, "dev") == [made]
+    assert said[-1] == f"Recorded in {made.location}" and not [line for line in said if "!" in line]
+    assert outcome.to_dict()["audit"] == {"location": made.location, "digest": made.digest, "notes": []}
 
 
 def test_history_is_newest_first_and_per_stage(shop_copy: Path, tmp_path: Path) -> None:
     app, provider = load_app(shop_copy), local(tmp_path / "cloud")
     first = deployed(app, provider)
     second = deployed(app, provider)  # a no-op redeploy is recorded too
-    outcome = pipeline.remove(provider, app, "dev")
-    removed = audit.record(provider, app, "dev", "remove", outcome.plan, None)
+    removed = pipeline.remove(provider, app, "dev").audit
+    assert removed is not None
 
     assert [r.verb for r in audit.history(provider, app, "dev")] == ["remove", "deploy", "deploy"]
     assert audit.history(provider, app, "dev") == [removed, second, first]
@@ -84,13 +121,40 @@ def test_history_is_newest_first_and_per_stage(shop_copy: Path, tmp_path: Path) 
     assert len(lines) == 3 and [json.loads(line)["verb"] for line in lines] == ["deploy", "deploy", "remove"]
 
 
-def test_a_failed_deploy_is_recorded_with_the_errors_first_line(shop_copy: Path, tmp_path: Path) -> None:
+def test_a_deploy_whose_executor_fails_is_recorded_as_failed_and_its_error_raised(
+    shop_copy: Path, tmp_path: Path
+) -> None:
+    app, cloud = load_app(shop_copy), tmp_path / "cloud"
+    planned = pipeline.plan(local(cloud), app, "dev").plan
+    assert planned is not None
+    provider = local(cloud)
+    full = FullDisk(cloud, fail_on_put=5)
+    provider.deployer = LocalDeployer(provider.settings, client=full)
+    said: list[str] = []
+    with pytest.raises(DeployError) as caught:
+        pipeline.deploy(provider, app, "dev", said.append)
+
+    first_line = (
+        f"Deploying 'shop' (stage 'dev') to local: step 5 of 25, '{planned.in_dependency_order()[4].describe()}', "
+        "failed: OSError: disk full"
+    )
+    assert str(caught.value).splitlines() == [
+        first_line,
+        "No space left on device while writing resources.json. Steps before it were applied and later ones were "
+        "not; fix the cause and run `portable-fn deploy` again to converge (`portable-fn plan` shows what remains).",
+    ]  # the executor's own error, not one about the record
+    assert isinstance(caught.value.__cause__, OSError) and full.puts == 5
+    [made] = audit.history(provider, app, "dev")
+    assert (made.verb, made.outcome, made.error) == ("deploy", "failed", first_line)
+    assert made.digest == audit.plan_digest(planned) and made.summary == planned.summary()
+    assert said[-1] == f"Recorded in {cloud / 'audit.jsonl'} ({made.name.removesuffix('.json')})"
+
+
+def test_a_change_that_fails_before_planning_is_recorded_without_a_plan(shop_copy: Path, tmp_path: Path) -> None:
     app, provider = load_app(shop_copy), local(tmp_path / "cloud")
-    plan = pipeline.plan(provider, app, "dev")
-    error = RuntimeError("the quota is used up\nTraceback lines that do not belong in a record")
-    made = audit.record(provider, app, "dev", "deploy", plan.plan, plan.artifact, error=error)
-    assert (made.outcome, made.error) == ("failed", "the quota is used up")
-    before_planning = audit.record(provider, app, "dev", "deploy", None, None, error=ValueError("bad app"))
+    error = ValueError("bad app\nTraceback lines that do not belong in a record")
+    before_planning = audit.record(provider, app, "dev", "deploy", None, None, error=error)
+    assert (before_planning.outcome, before_planning.error) == ("failed", "bad app")
     assert (before_planning.digest, before_planning.summary, before_planning.changes) == (None, "no plan", ())
     assert before_planning.name.endswith("-noplan.json")
     assert before_planning.line()["outcome"] == "failed: bad app"
@@ -172,14 +236,19 @@ class BrokenDeployer(LocalDeployer):
         return BrokenStore()
 
 
-def test_a_record_that_cannot_be_written_is_kept_and_resent(shop_copy: Path, tmp_path: Path) -> None:
+def test_a_record_that_cannot_be_written_fails_a_deploy_that_succeeded_and_is_kept_and_resent(
+    shop_copy: Path, tmp_path: Path
+) -> None:
     app, provider = load_app(shop_copy), local(tmp_path / "cloud")
+    planned = pipeline.plan(provider, app, "dev").plan
+    assert planned is not None
     provider.deployer = BrokenDeployer(provider.settings)
-    outcome = pipeline.deploy(provider, app, "dev")
     with pytest.raises(DeployError) as caught:
-        audit.record(provider, app, "dev", "deploy", outcome.plan, outcome.artifact)
+        pipeline.deploy(provider, app, "dev")
+    assert len(LocalCloud(tmp_path / "cloud").find("shop", "dev")) == 25  # the deploy itself happened
     kept = list((shop_copy / ".portable-fn" / "audit" / "local" / "dev").glob("*.json"))
     assert len(kept) == 1
+    assert json.loads(kept[0].read_text())["digest"] == audit.plan_digest(planned)
     assert str(caught.value) == (
         "The deploy of 'shop' (stage 'dev') on local succeeded, but its audit record was not written to "
         f"s3://nowhere/pfn-audit/shop/dev/: AccessDenied: s3:PutObject. The record is kept in {kept[0]}; once "
@@ -189,7 +258,22 @@ def test_a_record_that_cannot_be_written_is_kept_and_resent(shop_copy: Path, tmp
     written = audit.resend(provider, app, "dev")
     assert written == [f"{tmp_path / 'cloud' / 'audit.jsonl'} ({kept[0].stem})"]
     assert not kept[0].exists()
-    assert [r.digest for r in audit.history(provider, app, "dev")] == [audit.plan_digest(outcome.plan)]
+    assert [r.digest for r in audit.history(provider, app, "dev")] == [audit.plan_digest(planned)]
+
+
+def test_a_record_that_cannot_be_written_never_hides_the_changes_own_error(shop_copy: Path, tmp_path: Path) -> None:
+    app, provider = load_app(shop_copy), local(tmp_path / "cloud")
+    provider.deployer = BrokenDeployer(provider.settings, client=FullDisk(tmp_path / "cloud", fail_on_put=1))
+    said: list[str] = []
+    with pytest.raises(DeployError, match=r"^Deploying 'shop' \(stage 'dev'\) to local: step 1 of 25, .*disk full"):
+        pipeline.deploy(provider, app, "dev", said.append)
+    [kept] = (shop_copy / ".portable-fn" / "audit" / "local" / "dev").glob("*.json")
+    assert said[-1] == (
+        "  ! The deploy of 'shop' (stage 'dev') on local failed, but its audit record was not written to "
+        f"s3://nowhere/pfn-audit/shop/dev/: AccessDenied: s3:PutObject. The record is kept in {kept}; once "
+        "that is fixed, run `portable-fn history --provider local --stage dev --resend` to write it."
+    )
+    assert json.loads(kept.read_text())["outcome"] == "failed"
 
 
 class TagRefused(BrokenStore):

@@ -11,8 +11,9 @@ import pytest
 from portable_fn import audit
 from portable_fn.app import load_app
 from portable_fn.cli import main
-from portable_fn.deploy import pipeline
-from portable_fn.local.provider import LocalProvider
+from portable_fn.deploy import Resource, pipeline
+from portable_fn.local.provider import LocalCloud, LocalDeployer, LocalProvider
+from portable_fn.runtime.errors import DeployError
 
 
 @pytest.fixture
@@ -28,17 +29,36 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     return code, out, err
 
 
-def deploy_and_remove(shop_copy: Path) -> list[audit.AuditRecord]:
+class Busy(LocalCloud):
+    """A local cloud whose resources file cannot be rewritten to delete anything."""
+
+    def delete(self, resource: Resource) -> None:
+        raise OSError("store busy")
+
+
+def deploy_and_remove(shop_copy: Path, cloud: Path) -> list[audit.AuditRecord]:
+    """The records the pipeline wrote of a deploy and of a remove that failed, newest first."""
     app, provider = load_app(shop_copy), LocalProvider()
-    done = pipeline.deploy(provider, app, "dev")
-    first = audit.record(provider, app, "dev", "deploy", done.plan, done.artifact)
-    gone = pipeline.remove(provider, app, "dev")
-    second = audit.record(provider, app, "dev", "remove", gone.plan, None, error=RuntimeError("store busy"))
+    first = pipeline.deploy(provider, app, "dev").audit
+    assert first is not None
+    provider.deployer = LocalDeployer(provider.settings, client=Busy(cloud))
+    said: list[str] = []
+    with pytest.raises(DeployError) as caught:
+        pipeline.remove(provider, app, "dev", said.append)
+    step = next(line for line in said if line.startswith("[1/25] ")).removeprefix("[1/25] ")
+    assert str(caught.value) == (
+        f"Deploying 'shop' (stage 'dev') to local: step 1 of 25, '{step}', failed: OSError: store busy. Steps before "
+        "it were applied and later ones were not; fix the cause and run `portable-fn deploy` again to converge "
+        "(`portable-fn plan` shows what remains)."
+    )
+    second, deployed = audit.history(provider, app, "dev")
+    assert deployed == first and (second.verb, second.outcome, second.error) == ("remove", "failed", str(caught.value))
     return [second, first]
 
 
 def test_history_lists_the_records_newest_first(capsys, shop_copy: Path, cloud: Path) -> None:
-    newest, oldest = deploy_and_remove(shop_copy)
+    newest, oldest = deploy_and_remove(shop_copy, cloud)
+    assert newest.error is not None  # the remove's error, in full (one line)
     code, out, _ = run(capsys, "history", str(shop_copy))
     assert code == 0
     lines = out.splitlines()
@@ -52,15 +72,14 @@ def test_history_lists_the_records_newest_first(capsys, shop_copy: Path, cloud: 
         "-",
         *"0 to create, 0 to update, 25 to delete, 0 unchanged".split(),
         "failed:",
-        "store",
-        "busy",
+        *newest.error.split(),
     ]
     assert lines[2].split()[2:5] == ["deploy", user, oldest.digest[:12]]
     assert lines[2].split()[-1] == "succeeded" and len(lines) == 3
 
 
 def test_history_as_json_with_a_limit(capsys, shop_copy: Path, cloud: Path) -> None:
-    newest, _ = deploy_and_remove(shop_copy)
+    newest, _ = deploy_and_remove(shop_copy, cloud)
     code, out, _ = run(capsys, "history", str(shop_copy), "--json", "--limit", "1")
     assert code == 0
     assert json.loads(out) == {
@@ -85,7 +104,7 @@ def test_resend_writes_the_kept_records_first(capsys, shop_copy: Path, cloud: Pa
     kept = shop_copy / ".portable-fn" / "audit" / "local" / "dev" / "20261206T164558.000000Z-abcdefabcdef.json"
     kept.parent.mkdir(parents=True)
     record = {
-        **deploy_and_remove(shop_copy)[1].to_dict(),
+        **deploy_and_remove(shop_copy, cloud)[1].to_dict(),
         "at": "2026-12-06T16:45:58.000000Z",
         "digest": "abcdef" * 10 + "abcd",
     }

@@ -41,7 +41,8 @@ def test_the_audit_bucket_name_is_stable_unique_and_fits() -> None:
 
 def test_deploy_and_remove_are_recorded_in_the_audit_bucket(provider: Any, shop: Any, boto: Any) -> None:
     outcome = pipeline.deploy(provider, shop, "dev")
-    made = audit.record(provider, shop, "dev", "deploy", outcome.plan, outcome.artifact)
+    made = outcome.audit  # the record deploy wrote
+    assert made is not None and outcome.plan is not None and outcome.artifact is not None
 
     key = f"pfn-audit/shop/dev/{made.name}"
     assert made.location == f"s3://{BUCKET}/{key}" and made.notes == ()
@@ -67,8 +68,8 @@ def test_deploy_and_remove_are_recorded_in_the_audit_bucket(provider: Any, shop:
     again = pipeline.plan(provider, shop, "dev")
     assert again.plan is not None and again.plan.empty
 
-    removal = pipeline.remove(provider, shop, "dev")
-    removed = audit.record(provider, shop, "dev", "remove", removal.plan, None)
+    removed = pipeline.remove(provider, shop, "dev").audit
+    assert removed is not None
     assert [b["Name"] for b in boto.s3.list_buckets()["Buckets"]] == [BUCKET]  # the trail outlives the stage
     assert audit.history(provider, shop, "dev") == [removed, made]
     assert removed.summary == f"0 to create, 0 to update, {len(outcome.plan.steps)} to delete, 0 unchanged"

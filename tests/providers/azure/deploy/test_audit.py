@@ -61,7 +61,8 @@ def test_the_audit_names_fit_azures_rules(provider: Any, shop: Any) -> None:
 
 def test_deploy_and_remove_are_recorded_in_the_audit_account(provider: Any, shop: Any, arm: Any, blobs: Any) -> None:
     outcome = pipeline.deploy(provider, shop, "dev")
-    made = audit.record(provider, shop, "dev", "deploy", outcome.plan, outcome.artifact)
+    made = outcome.audit  # the record deploy wrote
+    assert made is not None and outcome.plan is not None and outcome.artifact is not None
 
     account = audit_account(provider.deployer.names(shop, "dev"))
     assert made.location == f"https://{account}.blob.core.windows.net/pfn-audit/shop/dev/{made.name}"
@@ -83,8 +84,8 @@ def test_deploy_and_remove_are_recorded_in_the_audit_account(provider: Any, shop
     again = pipeline.plan(provider, shop, "dev")  # neither the audit account nor its group is in a plan
     assert again.plan is not None and again.plan.empty
 
-    removal = pipeline.remove(provider, shop, "dev")
-    removed = audit.record(provider, shop, "dev", "remove", removal.plan, None)
+    removed = pipeline.remove(provider, shop, "dev").audit
+    assert removed is not None
     assert arm.find("/resourceGroups/shop-dev-rg") is None  # the stage is gone, its trail is not
     assert audit.history(provider, shop, "dev") == [removed, made]
     assert removed.notes == ("No resource of 'shop' (stage 'dev') on azure to tag.",)

@@ -119,7 +119,8 @@ def test_the_audit_bucket_name_is_stable_unique_and_fits() -> None:
 
 def test_deploy_and_remove_are_recorded_in_the_audit_bucket(gcp: Any, app: Any, google: Any, storage: Any) -> None:
     outcome = pipeline.deploy(gcp, app, "dev")
-    made = audit.record(gcp, app, "dev", "deploy", outcome.plan, outcome.artifact)
+    made = outcome.audit  # the record deploy wrote
+    assert made is not None and outcome.plan is not None and outcome.artifact is not None
 
     bucket = audit_bucket(Names("nostore", "dev", PROJECT, REGION))
     name = f"pfn-audit/nostore/dev/{made.name}"
@@ -145,8 +146,8 @@ def test_deploy_and_remove_are_recorded_in_the_audit_bucket(gcp: Any, app: Any, 
     again = pipeline.plan(gcp, app, "dev")  # the audit bucket is in no plan
     assert again.plan is not None and again.plan.empty
 
-    removal = pipeline.remove(gcp, app, "dev")
-    removed = audit.record(gcp, app, "dev", "remove", removal.plan, None)
+    removed = pipeline.remove(gcp, app, "dev").audit
+    assert removed is not None
     assert google.functions == {} and bucket in storage.buckets  # the stage is gone, its trail is not
     assert audit.history(gcp, app, "dev") == [removed, made]
     assert made_bucket["labels"]["pfn-audit-digest"] == removed.tags()["pfn-audit-digest"]

@@ -350,3 +350,13 @@ def test_the_app_s_and_the_stage_s_tags_are_on_what_deploy_tags(tmp_path: Path) 
     function = case.template["Resources"]["PlaceFunction"]["Properties"]
     assert {t["Key"]: t["Value"] for t in function["Tags"]} == expected
     assert case.document["resource"]["aws_lambda_function"]["place"]["tags"] == expected
+
+
+def test_an_existing_bucket_s_notification_in_terraform_says_it_owns_the_whole_configuration(
+    cases: dict[str, Case],
+) -> None:
+    case = cases["edge"]
+    notification = case.document["resource"]["aws_s3_bucket_notification"]["existing_inbox_bucket_gone"]
+    assert notification["bucket"] == "existing-inbox-bucket"
+    assert notification["//"] == case.tf.notes
+    assert case.tf.notes[0].startswith("bucket notification existing-inbox-bucket: the existing bucket's whole")

@@ -328,7 +328,8 @@ class Configuration:
         """The bucket, then its public access block and default encryption, as deploy secures it. The
         deployment bucket's name is S3's to pick (`bucket_prefix`): it must be unique across all of S3."""
         if isinstance(r, DeploymentBucket):
-            body: dict[str, Any] = {"bucket_prefix": f"{self.x.names.prefix.lower()}-deploy-"[:37]}
+            prefix = f"{self.x.names.prefix.lower()}-deploy-"[:37]  # the most bucket_prefix takes
+            body: dict[str, Any] = {"bucket_prefix": prefix}
         else:
             body = {"bucket": r.name}
         self.add(r, {**body, "tags": self.x.tags(r)})
@@ -360,13 +361,16 @@ class Configuration:
         if entries[0] != r:
             return
         bucket = self.x.find(Bucket, r.bucket)
+        functions = [self.refs[e.function_arn].resource for e in entries]
+        body: dict[str, Any] = {}
         if bucket is None:
-            self.notes.append(
+            note = (
                 f"bucket notification {r.bucket}: the existing bucket's whole notification configuration is "
                 "set by aws_s3_bucket_notification; merge entries it has from elsewhere into it before applying."
             )
-        functions = [self.refs[e.function_arn].resource for e in entries]
-        body = {
+            self.notes.append(note)
+            body["//"] = [note]
+        body |= {
             "bucket": self.address(bucket, "id") if bucket else r.bucket,
             "lambda_function": [self.notification(e) for e in entries],
             "depends_on": [self.permission_for(f.name) for f in functions],

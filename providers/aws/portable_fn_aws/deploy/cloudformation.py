@@ -370,12 +370,13 @@ class Template:
 
     def packaged(self, r: DeploymentBucket | CodeObject) -> None:
         """Large zips go to S3 through `aws cloudformation package`, into the bucket it is given."""
-        if not any("package" in note for note in self.notes):
-            self.notes.append(
-                "deployment bucket: zips reach S3 through `aws cloudformation package --s3-bucket <bucket>` "
-                "(or `sam deploy`), which uploads each function's Code; the app's deployment bucket is not in "
-                "the template."
-            )
+        note = (
+            "deployment bucket: zips reach S3 through `aws cloudformation package --s3-bucket <bucket>` "
+            "(or `sam deploy`), which uploads each function's Code; the app's deployment bucket is not in "
+            "the template."
+        )
+        if note not in self.notes:
+            self.notes.append(note)
 
     def schedule_group(self, r: ScheduleGroup) -> None:
         self.add(r, "AWS::Scheduler::ScheduleGroup", {"Name": r.name, "Tags": self.tag_list(r)})

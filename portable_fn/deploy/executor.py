@@ -124,6 +124,10 @@ def while_settling(
     return waits.retry(call, what=what, progress=progress, again=again)
 
 
+_DOING = {"deploy": "Deploying", "remove": "Removing"}
+_ON = {"deploy": "to", "remove": "from"}
+
+
 class Executor:
     """Applies a plan step by step through `appliers` (resource type -> applier). `provider`/`app` name the
     target in messages; `explain` is the provider's reading of a cloud error (see `Provider.explain`)."""
@@ -176,7 +180,9 @@ class Executor:
         """The provider's reading of a cloud error (see `Provider.explain`); None by default."""
         return self._explain(exc) if self._explain is not None else None
 
-    def execute(self, plan: Plan, progress: Progress = quiet) -> ExecutionReport:
+    def execute(self, plan: Plan, progress: Progress = quiet, verb: str = "deploy") -> ExecutionReport:
+        """Apply the plan's steps (those a step waits for first); a failure names the step and says to run
+        `portable-fn <verb>` again, which converges."""
         report = ExecutionReport()
         self._settled.clear()  # what this run changed: a plan run earlier on this executor waits for nothing
         steps = plan.in_dependency_order()
@@ -187,24 +193,24 @@ class Executor:
         try:
             for number, step in enumerate(steps, start=1):
                 progress(f"[{number}/{total}] {step.describe()}")
-                self._apply(step, number, total)
+                self._apply(step, number, total, verb)
                 report.applied.append(step)
         finally:
             for ctx in contexts:
                 ctx.progress = quiet
         return report
 
-    def _apply(self, step: Step, number: int, total: int) -> None:
+    def _apply(self, step: Step, number: int, total: int, verb: str) -> None:
         try:
             self.apply(step)
         except PortableFnError:
             raise
         except Exception as exc:
             raise DeployError(
-                f"Deploying {self.app!r} (stage {self.stage!r}) to {self.provider}: step {number} of "
-                f"{total}, '{step.describe()}', failed: {self.explain(exc) or f'{type(exc).__name__}: {exc}'}. "
-                "Steps before it were applied and later ones were not; fix the cause and run `portable-fn "
-                "deploy` again to converge (`portable-fn plan` shows what remains)."
+                f"{_DOING[verb]} {self.app!r} (stage {self.stage!r}) {_ON[verb]} {self.provider}: step {number} "
+                f"of {total}, '{step.describe()}', failed: {self.explain(exc) or f'{type(exc).__name__}: {exc}'}. "
+                f"Steps before it were applied and later ones were not; fix the cause and run `portable-fn "
+                f"{verb}` again to converge (`portable-fn plan` shows what remains)."
             ) from exc
 
     def _contexts(self) -> list[Any]:
@@ -221,7 +227,7 @@ class DryRunExecutor(Executor):
     def apply(self, step: Step) -> None:
         pass
 
-    def execute(self, plan: Plan, progress: Progress = quiet) -> ExecutionReport:
+    def execute(self, plan: Plan, progress: Progress = quiet, verb: str = "deploy") -> ExecutionReport:
         for step in plan.steps:
             progress(step.describe())
         return ExecutionReport(applied=list(plan.steps), dry_run=True)

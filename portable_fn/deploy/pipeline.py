@@ -157,7 +157,7 @@ def remove(
     if confirm is not None:
         confirm(the_plan)
     with _recorded(provider, app, stage, "remove", the_plan, None, (), target, progress) as recorded:
-        report = provider.executor(app, stage).execute(the_plan, progress)
+        report = provider.executor(app, stage).execute(the_plan, progress, verb="remove")
     return Outcome(plan=the_plan, report=report, target=target, audit=recorded.record)
 
 
@@ -204,10 +204,11 @@ def _recorded(
 
         try:
             recorded.record = audit.record(provider, app, stage, verb, the_plan, artifact, waivers, error, target)
-        except DeployError as exc:
+        except Exception as exc:
             if error is None:
                 raise
-            progress(f"  ! {exc}")
+            why = f"{type(exc).__name__}: {exc}"
+            progress(f"  ! {exc}" if isinstance(exc, DeployError) else f"  ! The audit record was not written: {why}")
         else:
             progress(f"Recorded in {recorded.record.location}" if recorded.record.location else "Not recorded")
             for note in recorded.record.notes:

@@ -47,8 +47,8 @@ def deploy_and_remove(shop_copy: Path, cloud: Path) -> list[audit.AuditRecord]:
         pipeline.remove(provider, app, "dev", said.append)
     step = next(line for line in said if line.startswith("[1/25] ")).removeprefix("[1/25] ")
     assert str(caught.value) == (
-        f"Deploying 'shop' (stage 'dev') to local: step 1 of 25, '{step}', failed: OSError: store busy. Steps before "
-        "it were applied and later ones were not; fix the cause and run `portable-fn deploy` again to converge "
+        f"Removing 'shop' (stage 'dev') from local: step 1 of 25, '{step}', failed: OSError: store busy. Steps before "
+        "it were applied and later ones were not; fix the cause and run `portable-fn remove` again to converge "
         "(`portable-fn plan` shows what remains)."
     )
     second, deployed = audit.history(provider, app, "dev")

@@ -15,7 +15,7 @@ from portable_fn.app import App, load_app
 from portable_fn.cost import plan_change
 from portable_fn.deploy import pipeline
 
-SHOP_GROSS = Decimal("18.30226702867")  # `portable-fn cost samples/shop --provider aws --no-free-tier`
+SHOP_GROSS = Decimal("18.28577802867")  # `portable-fn cost samples/shop --provider aws --no-free-tier`
 
 
 @pytest.fixture
@@ -49,7 +49,7 @@ def test_a_plan_that_changes_nothing_changes_no_cost(deployed: AwsProvider, prov
     change = plan_change(deployed, shop, "dev", desired, remote)
     assert (change.before, change.after, change.delta, change.reasons) == (SHOP_GROSS, SHOP_GROSS, 0, [])
     assert change.lines() == [
-        "Cost: $18.30/month -> $18.30/month (+$0.00) (list prices in eu-west-1, before free tiers; "
+        "Cost: $18.29/month -> $18.29/month (+$0.00) (list prices in eu-west-1, before free tiers; "
         "`portable-fn cost` shows each function)."
     ]
 
@@ -61,12 +61,12 @@ def test_a_larger_memory_shows_its_delta(deployed: AwsProvider, provider: Any, s
     # fulfil: 300,000 x 200 ms at 1 GB instead of 0.25 GB: 45,000 more GB-s at $0.0000166667
     assert (change.before, change.delta) == (SHOP_GROSS, Decimal("0.7500015000"))
     assert change.reasons == ["memory of fulfil 256 -> 1024 MB"]
-    assert change.lines()[0].startswith("Cost: $18.30/month -> $19.05/month (+$0.75), memory of fulfil 256 -> 1024 MB")
+    assert change.lines()[0].startswith("Cost: $18.29/month -> $19.04/month (+$0.75), memory of fulfil 256 -> 1024 MB")
     assert change.to_dict() == {
         "provider": "aws",
         "region": "eu-west-1",
-        "before_usd": "18.30226702867",
-        "after_usd": "19.05226852867",
+        "before_usd": "18.28577802867",
+        "after_usd": "19.03577952867",
         "delta_usd": "0.75000150000",
         "reasons": ["memory of fulfil 256 -> 1024 MB"],
         "unavailable": None,
@@ -79,5 +79,5 @@ def test_nothing_deployed_prices_every_function_as_new(provider: Any, shop: App,
     desired, remote = sides(aws, shop, tmp_path / "build", provider)
     change = plan_change(aws, shop, "dev", desired, remote)
     assert (change.before, change.after) == (0, SHOP_GROSS)
-    assert change.reasons[0] == "new function place_order-run (+$15.85)"
+    assert change.reasons[0] == "new function place_order-run (+$15.83)"
     assert len(change.reasons) == 9

@@ -1,8 +1,15 @@
 """The providers' own published worked examples, priced by `portable_fn.cost` to the cent.
 
 Each example is a JSON file in examples/: where it was published and when it was read, its inputs, the prices
-it uses when they differ from today's, and the figures it publishes. Google's Cloud Run and Cloud Run functions
-pricing pages publish no worked example with a total (checked 2026-12-06), so there is none for GCP here.
+it uses when they differ from today's, and the figures it publishes.
+
+There is none for GCP: no worked example with a total that Google publishes for Cloud Run functions (2nd gen,
+what the calculator prices) was found on 2026-12-06. Searched: the stored copies of https://cloud.google.com/run/pricing
+(pricing tables, no example), https://cloud.google.com/functions/pricing and /functions/pricing-1stgen (their
+examples price 1st gen GHz-seconds with 1st gen free tiers, which the calculator does not model), the Cloud Run and
+Cloud Run functions docs (docs.cloud.google.com, Markdown copies included), and cloud.google.com blog, codelab and
+Firebase pages for "Cloud Run functions"/"Cloud Run" cost examples; every worked Cloud Run total found was a third
+party's (calculator sites, blogs), not Google's.
 """
 
 from __future__ import annotations

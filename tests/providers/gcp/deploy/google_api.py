@@ -70,6 +70,26 @@ def _sibling(name: str) -> ModuleType:
 discovery = _sibling("discovery")
 
 
+def _storage_api() -> ModuleType:
+    """storage_api.py beside this file: the Cloud Storage JSON API fake (held to its Discovery excerpt) this
+    endpoint hands `/storage/v1`, `/upload/storage/v1` and `/download/storage/v1` requests to, where deploy
+    writes its audit records."""
+    import importlib.util
+    import sys
+
+    path = Path(__file__).with_name("storage_api.py")
+    spec = importlib.util.spec_from_file_location("portable_fn_tests_storage_api", path)
+    assert spec is not None and spec.loader is not None
+    module = sys.modules.setdefault(spec.name, importlib.util.module_from_spec(spec))
+    if not hasattr(module, "StorageApi"):
+        spec.loader.exec_module(module)
+    return module
+
+
+AUDIT_BUCKET = re.compile(r"[a-z0-9-]+-audit-[0-9a-f]{12}")  # the name audit_bucket() gives (deploy/audit.py)
+OBJECT_PATH = re.compile(r"/(?:upload/|download/)?storage/v1/b/([^/]+)/o(?:/.*)?")  # served by storage_api.py
+
+
 def _tasks_api() -> ModuleType:
     """tests/providers/gcp/tasks_api.py: the Cloud Tasks and IAM service account fake this endpoint hands those
     requests to."""
@@ -232,6 +252,13 @@ class Recorded:
     body: Any
 
 
+def _audits(request: Recorded) -> bool:
+    """Whether `request` makes or labels the audit trail's bucket."""
+    if request.path == "/storage/v1/b":
+        return isinstance(request.body, dict) and bool(AUDIT_BUCKET.fullmatch(str(request.body.get("name"))))
+    return bool(AUDIT_BUCKET.fullmatch(request.path.removeprefix("/storage/v1/b/")))
+
+
 class GoogleApi:
     """The in-memory state and the handlers. `storage_url` is the gcp-storage-emulator holding `bucket`."""
 
@@ -242,10 +269,12 @@ class GoogleApi:
         self.project_number = project_number
         self.lock = threading.Lock()
         self.tasks = _tasks_api().CloudTasksApi()  # Cloud Tasks and IAM's service accounts (tasks_api.py)
+        self.cloud_storage = _storage_api().StorageApi()  # the audit records' buckets (storage_api.py)
         self.reset()
 
     def reset(self) -> None:
         self.tasks.reset()
+        self.cloud_storage.reset()
         self.requests: list[Recorded] = []
         self.answer_problems: list[str] = []  # where the fake's answers strayed from the documents (a bug here)
         self.functions: dict[str, dict[str, Any]] = {}
@@ -274,8 +303,10 @@ class GoogleApi:
 
     # -- what tests use ----------------------------------------------------------------------------
     def mutating(self) -> list[Recorded]:
-        """Requests that may change something: all but GETs and the reads Google takes as POST."""
-        return [r for r in self.requests if r.method != "GET" and not r.path.endswith(READS_BY_POST)]
+        """Requests that may change what the app deployed: all but GETs, the reads Google takes as POST, and
+        the audit trail's own writes (its bucket's labels; its records go to `cloud_storage`), which every
+        deploy makes and tests/providers/gcp/deploy/test_audit.py checks."""
+        return [r for r in self.requests if r.method != "GET" and not r.path.endswith(READS_BY_POST) and not _audits(r)]
 
     def fail_next_operation(self, function_id: str, message: str) -> None:
         self.failures[function_id] = message
@@ -304,6 +335,14 @@ class GoogleApi:
         return self._download(source["bucket"], source["object"])
 
     # -- dispatch ----------------------------------------------------------------------------------
+    def objects(self, bucket: str, *request: Any) -> tuple[int, str, bytes]:
+        """An object request (the audit records): handed to `cloud_storage`, which learns the buckets this
+        endpoint made."""
+        with self.lock:
+            if bucket in self.buckets:
+                self.cloud_storage.buckets.setdefault(bucket, self.buckets[bucket])
+        return self.cloud_storage.handle(*request)  # type: ignore[no-any-return]
+
     def handle(self, method: str, path: str, query: dict[str, str], body: Any) -> tuple[int, Any]:
         with self.lock:
             self.requests.append(Recorded(method, path, query, body))
@@ -956,15 +995,22 @@ class _Handler(BaseHTTPRequestHandler):
         query = {k: v[-1] for k, v in urllib.parse.parse_qs(url.query).items()}
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
+        if found := OBJECT_PATH.fullmatch(url.path):
+            self._send(
+                *self.api.objects(found.group(1), self.command, url.path, query, self.headers["Content-Type"], raw)
+            )
+            return
         try:
             body = json.loads(raw) if raw else None
         except json.JSONDecodeError:
             status, answer = 400, ApiError(400, "Invalid JSON payload received.").body()
         else:
             status, answer = self.api.handle(self.command, urllib.parse.unquote(url.path), query, body)
-        data = json.dumps(answer).encode()
+        self._send(status, "application/json; charset=UTF-8", json.dumps(answer).encode())
+
+    def _send(self, status: int, content_type: str, data: bytes) -> None:
         self.send_response(status)
-        self.send_header("Content-Type", "application/json; charset=UTF-8")
+        self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)

@@ -13,7 +13,7 @@ import pytest
 from portable_fn.cli import main
 
 SHOP = Path(__file__).resolve().parents[2] / "samples" / "shop"
-TOTALS = {"aws": "15.51276900000", "gcp": "23.94216800000000000000000001", "azure": "4.6270140000"}
+TOTALS = {"aws": "15.51276900000", "gcp": "23.19266800000000000000000001", "azure": "4.6270140000"}
 
 
 def test_json_holds_every_cloud_with_its_rows_and_totals(capsys: pytest.CaptureFixture[str]) -> None:
@@ -69,9 +69,9 @@ def test_all_clouds_side_by_side(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     side = out[out.index("Side by side (USD/month):") :].splitlines()
     assert side[1].split() == ["FUNCTION", "AWS", "GCP", "AZURE"]
-    assert side[2].split() == ["place_order-run", "$15.83", "$24.55", "$4.64"]
+    assert side[2].split() == ["place_order-run", "$15.83", "$23.83", "$4.64"]
     assert side[-2].split() == ["free", "tiers", "-$2.77", "-$4.41", "-$2.66"]
-    assert side[-1].split() == ["total", "$15.51", "$23.94", "$4.63"]
+    assert side[-1].split() == ["total", "$15.51", "$23.19", "$4.63"]
     assert "Free tier run.request: 2,000,000 requests a month, per billing account, shared." in out
 
 

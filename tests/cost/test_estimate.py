@@ -45,8 +45,8 @@ def test_the_shop_on_aws(shop: App) -> None:
 def test_the_shop_on_gcp(shop: App) -> None:
     result = estimate(CLOUDS["gcp"], shop, "dev")
     assert result.region == "europe-west1"
-    assert result.gross == Decimal("28.35107149797070634365081788")
-    assert money(result.total) == "$23.94"
+    assert result.gross == Decimal("27.60157149797070634365081788")
+    assert money(result.total) == "$23.19"
     sweep = result.row("sweep")
     assert sweep is not None  # every 5 minutes for 30 days; one Cloud Scheduler job
     assert (sweep.invocations, sweep.details[0]) == (8640, "Cloud Scheduler job: 1 units")

@@ -16,7 +16,7 @@ from portable_fn.app import App, load_app
 from portable_fn.cost import plan_change
 from portable_fn.deploy import pipeline
 
-SHOP_GROSS = Decimal("28.35107149797070634365081788")  # `portable-fn cost samples/shop --provider gcp --no-free-tier`
+SHOP_GROSS = Decimal("27.60157149797070634365081788")  # `portable-fn cost samples/shop --provider gcp --no-free-tier`
 
 
 @pytest.fixture
@@ -50,7 +50,7 @@ def test_a_plan_that_changes_nothing_changes_no_cost(deployed: GcpProvider, prov
     change = plan_change(deployed, shop, "dev", desired, remote)
     assert (change.before, change.after, change.delta, change.reasons) == (SHOP_GROSS, SHOP_GROSS, 0, [])
     assert change.lines() == [
-        "Cost: $28.35/month -> $28.35/month (+$0.00) (list prices in europe-west1, before free tiers; "
+        "Cost: $27.60/month -> $27.60/month (+$0.00) (list prices in europe-west1, before free tiers; "
         "`portable-fn cost` shows each function)."
     ]
 
@@ -63,12 +63,12 @@ def test_a_larger_memory_shows_its_delta(deployed: GcpProvider, provider: Any, s
     # 1 GiB instead of 0.25 (45,000 more GiB-s at $0.0000025)
     assert (change.before, change.delta) == (SHOP_GROSS, Decimal("0.71154"))
     assert change.reasons == ["memory of fulfil 256 -> 1024 MB"]
-    assert change.lines()[0].startswith("Cost: $28.35/month -> $29.06/month (+$0.71), memory of fulfil 256 -> 1024 MB")
+    assert change.lines()[0].startswith("Cost: $27.60/month -> $28.31/month (+$0.71), memory of fulfil 256 -> 1024 MB")
     assert change.to_dict() == {
         "provider": "gcp",
         "region": "europe-west1",
-        "before_usd": "28.35107149797070634365081788",
-        "after_usd": "29.06261149797070634365081788",
+        "before_usd": "27.60157149797070634365081788",
+        "after_usd": "28.31311149797070634365081788",
         "delta_usd": "0.71154000000000000000000000",
         "reasons": ["memory of fulfil 256 -> 1024 MB"],
         "unavailable": None,
@@ -81,5 +81,5 @@ def test_nothing_deployed_prices_every_function_as_new(provider: Any, shop: App,
     desired, remote = sides(gcp, shop, tmp_path / "build", provider)
     change = plan_change(gcp, shop, "dev", desired, remote)
     assert (change.before, change.after) == (0, SHOP_GROSS)
-    assert change.reasons[0] == "new function place_order-run (+$24.55)"
+    assert change.reasons[0] == "new function place_order-run (+$23.83)"
     assert len(change.reasons) == 9

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -118,11 +118,13 @@ class AwsProvider(Provider):
         return export(deployer, app, stage, artifact, fmt)
 
     def plan_notes(self, app: App, stage: str) -> list[str]:
-        """What `plan` says beside its steps: each function whose retry policy AWS clamps or cannot honour
-        (`deploy.retries`)."""
+        """What `plan` says beside its steps: the app's Python when Lambda has deprecated it (`runtimes`), and
+        each function whose retry policy AWS clamps or cannot honour (`deploy.retries`)."""
         from .deploy.retries import retry_notes
+        from .runtimes import runtime_note
 
-        return retry_notes(app)
+        said = runtime_note(app.config.python, datetime.now(timezone.utc).date())
+        return [*([said] if said else []), *retry_notes(app)]
 
     def workflow_env(self, app: App, stage: str) -> dict[str, str]:
         """What deploy sets on the functions that use the workflow store (`desired.FunctionResources.env`:

@@ -4,8 +4,9 @@ object per deploy or remove under `pfn-audit/<app>/<stage>/`.
 GCP deploy has no bucket of its own to put them in: sources go to the bucket Cloud Functions hands out
 upload URLs for (`generateUploadUrl`), which it owns and cleans. So the first record makes
 `<app>-<stage>-audit-<12 hex digits>` (the SHA-256 of project, app and stage: stable, unique, and not
-publishing the project id) in the deploy region, with uniform bucket-level access, public access prevention
-enforced and object versioning on, labelled `portable-fn-audit = <app>-<stage>` but not with the labels
+publishing the project id; `pfn-audit-<12 hex digits>` when app or stage holds "goog" or a look-alike, which
+Cloud Storage refuses in a bucket name) in the deploy region, with uniform bucket-level access, public access
+prevention enforced and object versioning on, labelled `portable-fn-audit = <app>-<stage>` but not with the labels
 remote state finds resources by, so no plan updates or deletes it and it outlives the stage. Each record is
 written with `ifGenerationMatch=0`, which Cloud Storage refuses with 412 when the object exists: no record
 is overwritten. The bucket is also the stage's anchor: its labels `pfn-audit-*` name the last record.
@@ -28,11 +29,16 @@ from .naming import Names
 LABEL_AUDIT = "portable-fn-audit"  # <app>-<stage>: what the audit bucket keeps records of
 MAX_BUCKET = 63
 NOT_IN_NAMES = re.compile(r"[^a-z0-9-]+")
+# Cloud Storage refuses a bucket name that begins with "goog" or holds "google" or a close misspelling such as
+# "g00gle" (https://cloud.google.com/storage/docs/buckets#naming, read 2026-12-06): "goog" and its look-alikes
+GOOG = re.compile(r"g[o0]{2,}g")
 
 
 def audit_bucket(names: Names) -> str:
     digest = hashlib.sha256(f"{names.project}:{names.app}:{names.stage}:audit".encode()).hexdigest()[:12]
     readable = NOT_IN_NAMES.sub("-", f"{names.app}-{names.stage}".lower()).strip("-")
+    if GOOG.search(readable.replace("-", "")):  # the digest keeps it unique; its label still names the stage
+        readable = "pfn"
     suffix = f"-audit-{digest}"
     return f"{readable[: MAX_BUCKET - len(suffix)].rstrip('-')}{suffix}".lstrip("-")
 

@@ -9,6 +9,7 @@ build a small deterministic zip themselves: the control plane only needs its byt
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import importlib.util
 import shutil
@@ -19,9 +20,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import google_crc32c
 import pytest
 from google.auth.credentials import AnonymousCredentials
-from portable_fn_gcp.deploy import GcpDeployer
+from portable_fn_gcp.deploy import GcpClient, GcpDeployer
+from portable_fn_gcp.deploy.audit import audit_bucket
+from portable_fn_gcp.deploy.naming import Names
 
 from portable_fn.app import load_app
 from portable_fn.deploy import Artifact
@@ -95,6 +99,90 @@ def make_artifact(directory: Path, code: str) -> Artifact:
     return Artifact(path, hashlib.sha256(data).hexdigest(), len(data), 1)
 
 
+def audit_bucket_of(stage: str, app: str = "shop", project: str = PROJECT) -> str:
+    """The audit trail's bucket of `app` and `stage`, as the product names it (deploy/audit.py)."""
+    return audit_bucket(Names(app, stage, project, REGION))
+
+
+def audit_trail(record: Any, stage: str = "dev", app: str = "shop", made: bool = False) -> list[tuple[Any, ...]]:
+    """The requests writing `record` to the audit trail, as `GoogleApi.audit_writes()` lists them (each as
+    `dataclasses.astuple`): its upload with ifGenerationMatch=0, the body's CRC32C that of the record's JSON,
+    then the bucket's labels set to name it. The first record of a stage (`made`) finds no bucket: it makes
+    the bucket (private, versioned, in the region, labelled for the stage) and uploads again."""
+    bucket = audit_bucket_of(stage, app)
+    checksum = base64.b64encode(google_crc32c.Checksum(record.body()).digest()).decode()
+    upload = (
+        "POST",
+        f"/upload/storage/v1/b/{bucket}/o",
+        {"uploadType": "multipart", "ifGenerationMatch": "0"},
+        {"contentType": "application/json", "name": f"pfn-audit/{app}/{stage}/{record.name}", "crc32c": checksum},
+    )
+    labels = {"portable-fn-audit": f"{app}-{stage}"}
+    create = (
+        "POST",
+        "/storage/v1/b",
+        {"project": PROJECT, "prettyPrint": "false"},
+        {
+            "name": bucket,
+            "location": REGION,
+            "labels": labels,
+            "versioning": {"enabled": True},
+            "iamConfiguration": {"uniformBucketLevelAccess": {"enabled": True}, "publicAccessPrevention": "enforced"},
+        },
+    )
+    label = (
+        "PATCH",
+        f"/storage/v1/b/{bucket}",
+        {"projection": "full", "prettyPrint": "false"},
+        {"labels": {**labels, **record.tags()}},
+    )
+    return [upload, create, upload, label] if made else [upload, label]
+
+
+class Call(tuple[str, str]):
+    """A call as `GcpClient.calls` holds it, (service, method), that also knows the resource it named (what the
+    API log line shows), so tests can tell the audit trail's calls from those on the app's resources."""
+
+    resource: str
+
+    def __new__(cls, service: str, method: str, resource: str) -> Call:
+        call = super().__new__(cls, (service, method))
+        call.resource = resource
+        return call
+
+    def on(self, bucket: str) -> bool:
+        """Whether this call acts on `bucket` or an object in it."""
+        return self.resource == bucket or self.resource.startswith(f"{bucket}/")
+
+
+class NamingClient(GcpClient):
+    """GcpClient recording each call as a `Call`: equal to the (service, method) pair tests compare with, and
+    telling which of them are the audit trail's writes (`audit_calls`) and which change the app
+    (`app_mutating_calls`)."""
+
+    def record(self, service: str, method: str, resource: str) -> None:
+        super().record(service, method, resource)
+        self.calls[-1] = Call(service, method, resource)
+
+    def audit_calls(self, bucket: str) -> list[tuple[str, str, str]]:
+        """The mutating calls on the audit bucket `bucket` and its records: (service, method, resource)."""
+        return [(*c, c.resource) for c in self.mutating_calls() if isinstance(c, Call) and c.on(bucket)]
+
+    def app_mutating_calls(self, *audit: str) -> list[tuple[str, str]]:
+        """`mutating_calls()` but those on the audit buckets named `audit`."""
+        return [c for c in self.mutating_calls() if not (isinstance(c, Call) and any(c.on(b) for b in audit))]
+
+
+class NamingDeployer(GcpDeployer):
+    """GcpDeployer whose client is a `NamingClient`."""
+
+    def make_client(self) -> NamingClient:
+        config = self.config
+        return NamingClient(
+            self.endpoint_url, config.endpoints, self.credentials, config.poll_s, config.operation_timeout_s
+        )
+
+
 class RecordingProvider(Provider):
     """The GCP deploy side with a stand-in `package`: GcpDeployer does everything else."""
 
@@ -102,7 +190,7 @@ class RecordingProvider(Provider):
 
     def __init__(self, settings: dict[str, Any] | None = None, endpoint_url: str | None = None) -> None:
         super().__init__(settings, endpoint_url)
-        self.deployer = GcpDeployer(self.settings, endpoint_url, credentials=AnonymousCredentials())
+        self.deployer = NamingDeployer(self.settings, endpoint_url, credentials=AnonymousCredentials())
         self.code = "# stand-in for the generated main.py\n"
 
     def check(self, app: Any) -> None:
@@ -149,4 +237,6 @@ def helpers() -> types.SimpleNamespace:
         PROJECT=PROJECT,
         REGION=REGION,
         discovery_problems=_google_api.discovery_problems,
+        audit_bucket_of=audit_bucket_of,
+        audit_trail=audit_trail,
     )

@@ -88,6 +88,7 @@ def _storage_api() -> ModuleType:
 
 AUDIT_BUCKET = re.compile(r"[a-z0-9-]+-audit-[0-9a-f]{12}")  # the name audit_bucket() gives (deploy/audit.py)
 OBJECT_PATH = re.compile(r"/(?:upload/|download/)?storage/v1/b/([^/]+)/o(?:/.*)?")  # served by storage_api.py
+BUCKET_PATH = re.compile(r"/(?:upload/|download/)?storage/v1/b/([^/]+)(?:/.*)?")  # a bucket's, or its objects'
 
 
 def _tasks_api() -> ModuleType:
@@ -252,11 +253,15 @@ class Recorded:
     body: Any
 
 
-def _audits(request: Recorded) -> bool:
-    """Whether `request` makes or labels the audit trail's bucket."""
-    if request.path == "/storage/v1/b":
-        return isinstance(request.body, dict) and bool(AUDIT_BUCKET.fullmatch(str(request.body.get("name"))))
-    return bool(AUDIT_BUCKET.fullmatch(request.path.removeprefix("/storage/v1/b/")))
+def audit_bucket_of(request: Recorded) -> str | None:
+    """The audit trail's bucket `request` acts on (makes, reads, labels, or writes a record to), else None."""
+    if request.path == "/storage/v1/b" and isinstance(request.body, dict):
+        name = str(request.body.get("name"))
+    elif found := BUCKET_PATH.fullmatch(request.path):
+        name = found.group(1)
+    else:
+        return None
+    return name if AUDIT_BUCKET.fullmatch(name) else None
 
 
 class GoogleApi:
@@ -304,9 +309,25 @@ class GoogleApi:
     # -- what tests use ----------------------------------------------------------------------------
     def mutating(self) -> list[Recorded]:
         """Requests that may change what the app deployed: all but GETs, the reads Google takes as POST, and
-        the audit trail's own writes (its bucket's labels; its records go to `cloud_storage`), which every
-        deploy makes and tests/providers/gcp/deploy/test_audit.py checks."""
-        return [r for r in self.requests if r.method != "GET" and not r.path.endswith(READS_BY_POST) and not _audits(r)]
+        the audit trail's own writes (`audit_writes`), which every deploy and remove makes."""
+        return [r for r in self.writes() if audit_bucket_of(r) is None]
+
+    def audit_writes(self) -> list[Recorded]:
+        """The requests that may change an audit trail's bucket (`<app>-<stage>-audit-<12 hex>`): its making,
+        its labels, the records written to it; tests assert them exactly where they are about a whole deploy."""
+        return [r for r in self.writes() if audit_bucket_of(r) is not None]
+
+    def writes(self) -> list[Recorded]:
+        """Every request but GETs and the reads Google takes as POST."""
+        return [r for r in self.requests if r.method != "GET" and not r.path.endswith(READS_BY_POST)]
+
+    def app_buckets(self) -> list[str]:
+        """The names of the buckets but the audit trails' (`audit_buckets`)."""
+        return sorted(name for name in self.buckets if not AUDIT_BUCKET.fullmatch(name))
+
+    def audit_buckets(self) -> list[str]:
+        """The names of the audit trails' buckets, each made by a deploy's or remove's first record."""
+        return sorted(name for name in self.buckets if AUDIT_BUCKET.fullmatch(name))
 
     def fail_next_operation(self, function_id: str, message: str) -> None:
         self.failures[function_id] = message
@@ -335,13 +356,18 @@ class GoogleApi:
         return self._download(source["bucket"], source["object"])
 
     # -- dispatch ----------------------------------------------------------------------------------
-    def objects(self, bucket: str, *request: Any) -> tuple[int, str, bytes]:
-        """An object request (the audit records): handed to `cloud_storage`, which learns the buckets this
-        endpoint made."""
+    def objects(
+        self, bucket: str, method: str, path: str, query: dict[str, str], content_type: str, raw: bytes
+    ) -> tuple[int, str, bytes]:
+        """An object request (the audit records): recorded, with an upload's metadata as its body, and handed
+        to `cloud_storage`, which learns the buckets this endpoint made."""
         with self.lock:
+            multipart = query.get("uploadType") == "multipart"
+            metadata = self.cloud_storage.split(query, content_type, raw)[0] if multipart else None
+            self.requests.append(Recorded(method, urllib.parse.unquote(path), query, metadata))
             if bucket in self.buckets:
                 self.cloud_storage.buckets.setdefault(bucket, self.buckets[bucket])
-        return self.cloud_storage.handle(*request)  # type: ignore[no-any-return]
+        return self.cloud_storage.handle(method, path, query, content_type, raw)  # type: ignore[no-any-return]
 
     def handle(self, method: str, path: str, query: dict[str, str], body: Any) -> tuple[int, Any]:
         with self.lock:
@@ -805,6 +831,8 @@ class GoogleApi:
         name, project = body.get("name", ""), query.get("project", "")
         if not re.fullmatch(r"[a-z0-9][-_.a-z0-9]{1,61}[a-z0-9]", name) or not project:
             raise ApiError(400, f"Invalid bucket name {name!r} or missing project")
+        if _storage_api().GOOGLE_LIKE.match(name):
+            raise ApiError(400, f"Invalid bucket name: '{name}'")
         if name in self.buckets:
             raise ApiError(409, "Your previous request to create the named bucket succeeded and you already own it.")
         self.buckets[name] = {
@@ -997,7 +1025,9 @@ class _Handler(BaseHTTPRequestHandler):
         raw = self.rfile.read(length) if length else b""
         if found := OBJECT_PATH.fullmatch(url.path):
             self._send(
-                *self.api.objects(found.group(1), self.command, url.path, query, self.headers["Content-Type"], raw)
+                *self.api.objects(
+                    found.group(1), self.command, url.path, query, self.headers.get("Content-Type", ""), raw
+                )
             )
             return
         try:

@@ -18,6 +18,7 @@ import email.parser
 import email.policy
 import itertools
 import json
+import re
 import threading
 import urllib.parse
 from datetime import datetime, timezone
@@ -45,6 +46,9 @@ def _discovery() -> ModuleType:
 discovery = _discovery()
 DOCUMENT = "storage-audit.v1"
 PROJECT_NUMBER = "123456789"
+# a bucket name Cloud Storage refuses: one beginning with "goog", or holding "google" or a close misspelling
+# (https://cloud.google.com/storage/docs/buckets#naming, read 2026-12-06)
+GOOGLE_LIKE = re.compile(r"goog|.*g[o0]{2}gl[e3]")
 Answer = tuple[int, str, bytes]
 
 
@@ -118,6 +122,8 @@ class StorageApi:
     # -- buckets -----------------------------------------------------------------------------------
     def buckets_insert(self, params: dict[str, str], query: dict[str, str], body: Any, data: bytes) -> Any:
         name = body["name"]
+        if GOOGLE_LIKE.match(name):
+            raise StorageError(400, f"Invalid bucket name: '{name}'", "invalid")
         if name in self.buckets:
             raise StorageError(409, "Your previous request to create the named bucket succeeded.", "conflict")
         self.buckets[name] = {

@@ -165,3 +165,22 @@ def test_a_record_is_never_overwritten(gcp: Any, app: Any, storage: Any) -> None
 def test_history_of_a_stage_never_recorded_is_empty(gcp: Any, app: Any, storage: Any) -> None:
     assert audit.history(gcp, app, "dev") == []
     assert storage.buckets == {}
+
+
+def test_an_app_named_after_google_gets_an_audit_bucket_cloud_storage_takes(
+    gcp: Any, app: Any, storage: Any, tmp_path: Path
+) -> None:
+    """Cloud Storage refuses a bucket name holding "google" or a close misspelling, or beginning with "goog"
+    (as the fake does): the audit bucket of such an app or stage is `pfn-audit-<digest>`, labelled for it."""
+    for name, stage in [("from-google-sheets", "dev"), ("shop", "g00gle"), ("goog", "dev")]:
+        digest = hashlib.sha256(f"{PROJECT}:{name}:{stage}:audit".encode()).hexdigest()[:12]
+        assert audit_bucket(Names(name, stage, PROJECT, REGION)) == f"pfn-audit-{digest}"
+    pyproject = app.root / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace('app = "nostore"', 'app = "from-google-sheets"'))
+    renamed = load_app(app.root)
+    made = pipeline.deploy(gcp, renamed, "dev").audit
+    assert made is not None and made.notes == ()
+    bucket = audit_bucket(Names("from-google-sheets", "dev", PROJECT, REGION))
+    assert made.location == f"gs://{bucket}/pfn-audit/from-google-sheets/dev/{made.name}"
+    assert storage.buckets[bucket]["labels"]["portable-fn-audit"] == "from-google-sheets-dev"
+    assert audit.history(gcp, renamed, "dev") == [made]

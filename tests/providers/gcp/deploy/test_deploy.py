@@ -3,18 +3,25 @@ against the recording endpoint, the zip going to gcp-storage-emulator.
 
 Each test starts from an empty project (see conftest). Two counts of what changed are checked: the
 calls `GcpClient` recorded (anything not get_*/list_*) and the requests the endpoint saw (anything not GET).
+Every deploy and remove also writes its audit record to the stage's audit bucket (`AUDIT`): those writes
+are told apart by that bucket's name (`app_mutating_calls`, `GoogleApi.mutating` / `audit_writes`) and
+checked exactly where a test is about a whole deploy or remove.
 """
 
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 from typing import Any
 
 import pytest
 
+from portable_fn import audit
 from portable_fn.deploy import pipeline
 from portable_fn.runtime.errors import DeployError
+
+from .conftest import audit_bucket_of, audit_trail
 
 PROJECT, REGION = "shop-project", "europe-west1"
 LOCATION = f"projects/{PROJECT}/locations/{REGION}"
@@ -37,6 +44,11 @@ SENDING = (
     "PORTABLE_FN_DELAY_",
 )
 LABELS = {"portable-fn-app": "shop", "portable-fn-stage": "dev"}
+AUDIT = audit_bucket_of("dev")  # the stage's audit trail: shop-dev-audit-<12 hex>
+
+
+def audit_writes(google: Any) -> list[tuple[Any, ...]]:
+    return [dataclasses.astuple(r) for r in google.audit_writes()]
 
 
 def function(google: Any, fn: str) -> dict[str, Any]:
@@ -83,6 +95,10 @@ def test_first_deploy_creates_every_function_with_its_configuration(provider: An
         assert google.source_bytes(found["name"]) == zip_bytes  # really PUT to the storage emulator
     assert any("creating function shop-dev-fulfil: waiting for projects/" in m for m in messages)
     assert any("creating function shop-dev-fulfil: done" in m for m in messages)
+    # the stage's first record makes its audit bucket, which is no bucket of the app's
+    assert audit_writes(google) == audit_trail(outcome.audit, made=True)
+    assert google.app_buckets() == ["shop-dev-uploads"] and google.audit_buckets() == [AUDIT]
+    assert f"Recorded in gs://{AUDIT}/pfn-audit/shop/dev/{outcome.audit.name}" in messages
 
 
 def test_event_functions_get_triggers_topics_and_dead_letter_topics(deployed: Any, google: Any) -> None:
@@ -207,15 +223,28 @@ def test_plan_changes_nothing(provider: Any, shop: Any, google: Any) -> None:
     assert outcome.plan.summary() == "44 to create, 0 to update, 0 to delete, 0 unchanged"
     assert google.mutating() == [] and provider.deployer.client.mutating_calls() == []
     assert google.functions == {} and google.topics == {} and google.jobs == {}
+    assert google.audit_writes() == [] and google.buckets == {}  # a plan is no change: nothing is recorded
 
 
 def test_redeploy_with_nothing_changed_makes_no_mutating_call(deployed: Any, shop: Any, google: Any) -> None:
     outcome = pipeline.deploy(deployed, shop, "dev")
     assert outcome.plan.empty, outcome.plan.summary()
-    assert deployed.deployer.client.mutating_calls() == []
+    client = deployed.deployer.client
+    assert client.app_mutating_calls(AUDIT) == []
     assert google.mutating() == []
-    # GETs only, and the project policy's read, which Resource Manager takes as a POST
-    assert {r.path for r in google.requests if r.method != "GET"} == {f"/v3/projects/{PROJECT}:getIamPolicy"}
+    # but the audit trail's: this deploy's record, and the audit bucket's labels set to name it
+    record = outcome.audit
+    assert client.audit_calls(AUDIT) == [
+        ("storage", "insert_object", f"{AUDIT}/pfn-audit/shop/dev/{record.name}"),
+        ("storage", "patch_bucket", AUDIT),
+    ]
+    assert audit_writes(google) == audit_trail(record)
+    # GETs only, the project policy's read, which Resource Manager takes as a POST, and the audit trail's writes
+    assert {r.path for r in google.requests if r.method != "GET"} == {
+        f"/v3/projects/{PROJECT}:getIamPolicy",
+        f"/upload/storage/v1/b/{AUDIT}/o",
+        f"/storage/v1/b/{AUDIT}",
+    }
 
 
 def test_a_code_change_uploads_once_per_function_and_updates_only_the_source(
@@ -228,11 +257,15 @@ def test_a_code_change_uploads_once_per_function_and_updates_only_the_source(
     assert len(patches) == len(SHOP_FUNCTIONS)
     assert {r.query["updateMask"] for r in patches} == {"buildConfig.source,labels"}
     assert {r.method for r in google.mutating()} == {"PATCH", "POST"}  # POSTs are generateUploadUrl
-    assert sorted(set(deployed.deployer.client.mutating_calls())) == [
+    client = deployed.deployer.client
+    assert sorted(set(client.app_mutating_calls(AUDIT))) == [
         ("functions", "generate_upload_url"),
         ("functions", "update_function"),
         ("storage", "upload"),
     ]
+    assert [method for _, method, _ in client.audit_calls(AUDIT)] == ["insert_object", "patch_bucket"]
+    assert audit_writes(google) == audit_trail(outcome.audit)
+    assert [c["fields"] for c in outcome.audit.changes] == [["source_sha"]] * len(SHOP_FUNCTIONS)
     for fn in SHOP_FUNCTIONS:
         assert google.source_bytes(function(google, fn)["name"]) == outcome.artifact.path.read_bytes()
         assert function(google, fn)["labels"]["portable-fn-source"] == outcome.artifact.sha256[:32]
@@ -293,10 +326,15 @@ def test_remove_deletes_exactly_what_the_app_and_stage_made(
     pipeline.deploy(provider, shop, "dev")
     google.topics[f"projects/{PROJECT}/topics/shop-dev-by-hand"] = {"name": "by-hand"}  # no labels: not ours
 
+    google.requests.clear()
     outcome = pipeline.remove(provider, shop, "dev")
     assert outcome.plan.summary() == "0 to create, 0 to update, 43 to delete, 0 unchanged, 1 kept"
-    assert not any("shop-dev-" in name for name in [*google.functions, *google.jobs, *google.buckets])
+    assert not any("shop-dev-" in name for name in [*google.functions, *google.jobs, *google.app_buckets()])
     assert "shop-prod-uploads" in google.buckets
+    # each stage's audit trail outlives it; the remove is its last record
+    assert google.audit_buckets() == sorted([AUDIT, audit_bucket_of("prod")])
+    assert audit_writes(google) == audit_trail(outcome.audit)
+    assert not any(r.method == "DELETE" and AUDIT in r.path for r in google.requests)
     assert [t for t in google.topics if "shop-dev-" in t] == [f"projects/{PROJECT}/topics/shop-dev-by-hand"]
     assert prod_state == (
         set(google.functions),
@@ -314,7 +352,7 @@ def test_a_storage_trigger_gets_its_bucket_labelled_private_and_in_the_region(de
         "uniformBucketLevelAccess": {"enabled": True},
         "publicAccessPrevention": "enforced",
     }
-    assert sorted(google.buckets) == ["shop-dev-uploads"]
+    assert google.app_buckets() == ["shop-dev-uploads"] and google.audit_buckets() == [AUDIT]
 
 
 def test_a_bucket_mapped_to_an_existing_one_is_neither_created_nor_deleted(
@@ -329,12 +367,13 @@ def test_a_bucket_mapped_to_an_existing_one_is_neither_created_nor_deleted(
     }
     provider = helpers.RecordingProvider(settings, google_server.url)
     pipeline.deploy(provider, shop, "dev")
-    assert sorted(google.buckets) == ["company-uploads"]
+    assert google.app_buckets() == ["company-uploads"] and google.audit_buckets() == [AUDIT]
     assert function(google, "on_upload")["eventTrigger"]["eventFilters"] == [
         {"attribute": "bucket", "value": "company-uploads"}
     ]
     pipeline.remove(provider, shop, "dev")
-    assert sorted(google.buckets) == ["company-uploads"] and "labels" not in google.buckets["company-uploads"]
+    assert google.app_buckets() == ["company-uploads"] and "labels" not in google.buckets["company-uploads"]
+    assert google.audit_buckets() == [AUDIT]
 
 
 def test_remove_keeps_a_bucket_holding_objects_and_says_how_to_go_on(deployed: Any, shop: Any, google: Any) -> None:
@@ -345,7 +384,15 @@ def test_remove_keeps_a_bucket_holding_objects_and_says_how_to_go_on(deployed: A
     assert "gcloud storage rm --recursive gs://shop-dev-uploads/**" in str(failed.value)
     google.bucket_objects.clear()
     pipeline.remove(deployed, shop, "dev")  # converges once emptied
-    assert google.buckets == {} and google.functions == {}
+    assert google.app_buckets() == [] and google.functions == {}
+    assert google.audit_buckets() == [AUDIT]  # holding the deploy's record and both removes'
+    trail = [(r.verb, r.outcome, r.error) for r in audit.history(deployed, shop, "dev")]
+    assert trail == [
+        ("remove", "succeeded", None),
+        ("remove", "failed", trail[1][2]),
+        ("deploy", "succeeded", None),
+    ]
+    assert "bucket 'shop-dev-uploads' still holds objects" in str(trail[1][2])
 
 
 def test_a_bucket_left_unlabelled_by_a_failed_run_is_adopted(provider: Any, shop: Any, google: Any) -> None:

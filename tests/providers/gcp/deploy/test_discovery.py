@@ -146,12 +146,54 @@ def test_every_route_of_the_fake_serves_a_documented_method(google: Any) -> None
     assert kept - served <= {"pubsub.projects.subscriptions.getIamPolicy", "pubsub.projects.subscriptions.setIamPolicy"}
 
 
+def script(name: str) -> Any:
+    """A regeneration script of the excerpts (tests/data/gcp/discovery/<name>.py) as a module."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(f"portable_fn_tests_{name}", DISCOVERY / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def excerpt_file(name: str) -> dict[str, Any]:
+    return json.loads((DISCOVERY / f"{name}.json").read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+
+
 def test_each_excerpt_says_where_it_came_from_and_its_licence() -> None:
-    for path in sorted(DISCOVERY.glob("*.v*.json")):
-        source = json.loads(path.read_text(encoding="utf-8"))["x-portable-fn-source"]
-        assert source["distribution"].startswith("google-api-python-client ")
-        assert source["file"].endswith(path.name) and source["revision"].isdigit()
-        assert source["licence"].startswith("Apache License 2.0")
+    """Each excerpt here is made by excerpt.py or audit_excerpt.py from the google-api-python-client wheel
+    both name, and names the document of that wheel it was cut from (storage-audit.v1.json: storage.v1)."""
+    excerpt, audit = script("excerpt"), script("audit_excerpt")
+    cut_from = {name: name for name in excerpt.METHODS} | {audit.NAME: audit.SOURCE}
+    assert sorted(p.name for p in DISCOVERY.glob("*.v*.json")) == sorted(f"{name}.json" for name in cut_from)
+    for name, document in sorted(cut_from.items()):
+        source = excerpt_file(name)["x-portable-fn-source"]
+        assert source["distribution"] == f"google-api-python-client {excerpt.VERSION} (PyPI wheel)", name
+        assert source["file"] == f"{excerpt.DOCUMENTS}/{document}.json", name
+        assert source["revision"].isdigit() and source["licence"] == excerpt.LICENCE
+        assert source["repository"] == "https://github.com/googleapis/google-api-python-client"
+
+
+def test_the_audit_excerpt_is_cut_from_the_storage_document_storage_v1_is_cut_from() -> None:
+    """storage-audit.v1.json names the document storage.v1.json was cut from, and is: the same identity and
+    revision, and each method and each schema the two both keep is the same, word for word. audit_excerpt.py
+    over it gives it back: it holds its methods and exactly the schemas they reach."""
+    excerpt, audit = script("excerpt"), script("audit_excerpt")
+    ours, theirs = excerpt_file(audit.NAME), excerpt_file(audit.SOURCE)
+    for key in ("id", "name", "version", "revision", "rootUrl", "servicePath", "parameters"):
+        assert ours[key] == theirs[key], key
+    same = ("distribution", "file", "revision", "licence", "repository")
+    assert [ours["x-portable-fn-source"][k] for k in same] == [theirs["x-portable-fn-source"][k] for k in same]
+    our_methods = {m["id"]: m for m in excerpt.methods(ours["resources"])}
+    their_methods = {m["id"]: m for m in excerpt.methods(theirs["resources"])}
+    assert sorted(our_methods) == sorted(audit.METHODS)
+    shared = sorted(our_methods.keys() & their_methods.keys())
+    assert shared == ["storage.buckets.get", "storage.buckets.insert", "storage.buckets.list", "storage.buckets.patch"]
+    assert [our_methods[m] for m in shared] == [their_methods[m] for m in shared]
+    schemas = sorted(ours["schemas"].keys() & theirs["schemas"].keys())
+    assert "Bucket" in schemas and [ours["schemas"][k] for k in schemas] == [theirs["schemas"][k] for k in schemas]
+    assert audit.make(ours) == ours
 
 
 def enum_mismatches(descriptor: Any, schema: dict[str, Any], schemas: dict[str, Any], where: str) -> list[str]:
@@ -196,12 +238,7 @@ def test_an_enum_sent_by_number_is_the_value_at_that_position(google: Any, api: 
 
 def test_each_excerpt_holds_its_methods_and_exactly_the_schemas_they_reach() -> None:
     """excerpt.py, run over an excerpt, gives it back: no schema a kept method reaches is missing, none extra."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("portable_fn_tests_excerpt", DISCOVERY / "excerpt.py")
-    assert spec is not None and spec.loader is not None
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
-    for name, methods in script.METHODS.items():
-        document = json.loads((DISCOVERY / f"{name}.json").read_text(encoding="utf-8"))
-        assert script.excerpt(document, methods, name) == document, name
+    excerpt = script("excerpt")
+    for name, methods in excerpt.METHODS.items():
+        document = excerpt_file(name)
+        assert excerpt.excerpt(document, methods, name) == document, name

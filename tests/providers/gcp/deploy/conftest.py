@@ -10,6 +10,7 @@ build a small deterministic zip themselves: the control plane only needs its byt
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import importlib.util
 import shutil
@@ -137,6 +138,11 @@ def audit_trail(record: Any, stage: str = "dev", app: str = "shop", made: bool =
         {"labels": {**labels, **record.tags()}},
     )
     return [upload, create, upload, label] if made else [upload, label]
+
+
+def audit_writes(google: Any) -> list[tuple[Any, ...]]:
+    """`google.audit_writes()` as tuples (method, path, query, body), to compare with `audit_trail`."""
+    return [dataclasses.astuple(r) for r in google.audit_writes()]
 
 
 class Call(tuple[str, str]):

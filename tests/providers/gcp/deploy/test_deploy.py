@@ -11,7 +11,6 @@ checked exactly where a test is about a whole deploy or remove.
 from __future__ import annotations
 
 import base64
-import dataclasses
 import json
 from typing import Any
 
@@ -21,7 +20,7 @@ from portable_fn import audit
 from portable_fn.deploy import pipeline
 from portable_fn.runtime.errors import DeployError
 
-from .conftest import audit_bucket_of, audit_trail
+from .conftest import audit_bucket_of, audit_trail, audit_writes
 
 PROJECT, REGION = "shop-project", "europe-west1"
 LOCATION = f"projects/{PROJECT}/locations/{REGION}"
@@ -45,10 +44,6 @@ SENDING = (
 )
 LABELS = {"portable-fn-app": "shop", "portable-fn-stage": "dev"}
 AUDIT = audit_bucket_of("dev")  # the stage's audit trail: shop-dev-audit-<12 hex>
-
-
-def audit_writes(google: Any) -> list[tuple[Any, ...]]:
-    return [dataclasses.astuple(r) for r in google.audit_writes()]
 
 
 def function(google: Any, fn: str) -> dict[str, Any]:
@@ -305,7 +300,9 @@ def test_a_failure_half_way_names_the_resource_and_a_rerun_converges(provider: A
     assert "~ update cloud function shop-dev-notify (state)" in [s.describe() for s in rerun.plan.steps]
     assert function(google, "notify")["state"] == "ACTIVE" and len(google.jobs) == 2
     google.requests.clear()
-    assert pipeline.deploy(provider, shop, "dev").plan.empty and google.mutating() == []
+    again = pipeline.deploy(provider, shop, "dev")
+    assert again.plan.empty and google.mutating() == []
+    assert audit_writes(google) == audit_trail(again.audit)  # its record, and nothing else
 
 
 def test_a_rejected_request_fails_with_googles_reason(provider: Any, shop: Any, google: Any) -> None:

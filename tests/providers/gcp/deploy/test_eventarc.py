@@ -13,6 +13,8 @@ import pytest
 from portable_fn.deploy import pipeline
 from portable_fn.runtime.errors import DeployError
 
+from .conftest import audit_trail, audit_writes
+
 PROJECT, REGION = "shop-project", "europe-west1"
 LOCATION = f"projects/{PROJECT}/locations/{REGION}"
 ORDERS, ORDERS_DLQ = f"projects/{PROJECT}/topics/shop-dev-orders", f"projects/{PROJECT}/topics/shop-dev-orders-dlq"
@@ -94,4 +96,6 @@ def test_a_subscription_never_named_fails_with_what_to_do_and_a_rerun_converges(
     pipeline.deploy(provider, shop, "dev")
     assert google.subscriptions[delivering(google, FULFIL)]["deadLetterPolicy"]["deadLetterTopic"] == ORDERS_DLQ
     google.requests.clear()
-    assert pipeline.deploy(provider, shop, "dev").plan.empty and google.mutating() == []
+    again = pipeline.deploy(provider, shop, "dev")
+    assert again.plan.empty and google.mutating() == []
+    assert audit_writes(google) == audit_trail(again.audit)  # its record, and nothing else

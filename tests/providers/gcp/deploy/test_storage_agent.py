@@ -16,6 +16,8 @@ from portable_fn.app import load_app
 from portable_fn.deploy import pipeline
 from portable_fn.runtime.errors import ConfigError, DeployError
 
+from .conftest import audit_trail, audit_writes
+
 PROJECT = "shop-project"
 POLICY = f"projects/{PROJECT}"
 AGENT = "serviceAccount:service-123456789@gs-project-accounts.iam.gserviceaccount.com"
@@ -55,6 +57,7 @@ def test_a_redeploy_reads_the_grant_and_sends_nothing(provider: Any, shop: Any, 
     google.requests.clear()
     outcome = pipeline.deploy(provider, shop, "dev")
     assert outcome.plan.empty and google.mutating() == []
+    assert audit_writes(google) == audit_trail(outcome.audit)  # its record, and nothing else
     assert set(paths(google)) == {GET}
     assert google.projects[POLICY]["bindings"] == [OWNER, {"role": PUBLISHER, "members": [AGENT]}]
 

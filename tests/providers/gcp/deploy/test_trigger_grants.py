@@ -14,6 +14,8 @@ import pytest
 from portable_fn.deploy import pipeline
 from portable_fn.runtime.errors import DeployError
 
+from .conftest import audit_trail, audit_writes
+
 PROJECT, REGION = "shop-project", "europe-west1"
 LOCATION = f"projects/{PROJECT}/locations/{REGION}"
 ACCOUNT = "shop-runtime@shop-project.iam.gserviceaccount.com"
@@ -65,7 +67,9 @@ def test_deploy_grants_them_keeping_the_policies_and_a_rerun_sends_nothing(
     assert {"role": "roles/owner", "members": ["user:owner@example.com"]} in google.project_policy(PROJECT)["bindings"]
 
     google.requests.clear()
-    assert pipeline.deploy(own_account, shop, "dev").plan.empty and google.mutating() == []
+    again = pipeline.deploy(own_account, shop, "dev")
+    assert again.plan.empty and google.mutating() == []
+    assert audit_writes(google) == audit_trail(again.audit)  # its record, and nothing else
 
 
 def test_a_lost_grant_is_put_back_alone(own_account: Any, shop: Any, google: Any) -> None:

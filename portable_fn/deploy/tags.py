@@ -7,13 +7,18 @@ provider's `desired` fills it (`with_tags`) after checking the tags against its 
 user's (`user_tags`): portable-fn's own keys and the audit trail's (`AUDIT_PREFIX`, written outside any plan)
 never take part in a comparison, so a deploy after an audit is a no-op. A changed tag is then an update of
 the resources that carry it, like any other field.
+
+Where a cloud tags key by key (AWS, Azure), a resource may also carry tags set outside deploy (by the
+console, a policy, the platform): deploy leaves those alone. It knows the user's by a record it keeps beside
+them (`TagRules.record`: the keys, space-separated, `managed`), so a tag dropped from the settings is taken off
+and nobody else's is. Google sets a resource's labels all at once, so there deploy owns them all.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -43,6 +48,7 @@ class TagRules:
     value_pattern: re.Pattern[str]
     allowed: str
     reserved: tuple[str, ...] = ()
+    record: str = ""  # the tag listing the user's keys on each resource ('' : the cloud keeps none)
 
     def problem(self, key: str, value: str) -> str | None:
         """What is wrong with one tag on this cloud, or None."""
@@ -78,7 +84,21 @@ def checked(config: AppConfig, stage: str, rules: TagRules) -> Pairs:
                 f"Tag {key} = {value!r} is not a valid {rules.provider} {rules.noun}: {problem}. Change it under "
                 f"[tool.portable-fn] tags (or [tool.portable-fn.stages.{stage}] tags) in pyproject.toml."
             )
-    return tuple(sorted(tags.items()))
+    pairs = tuple(sorted(tags.items()))
+    if rules.record and len(managed(pairs, rules.record).get(rules.record, "")) > rules.max_value:
+        raise ConfigError(
+            f"The keys of the tags under [tool.portable-fn] tags come to more than {rules.max_value} characters, "
+            f"which {rules.provider} cannot record in one tag ({rules.record}): use fewer or shorter keys."
+        )
+    return pairs
+
+
+def managed(tags: Pairs, record: str) -> dict[str, str]:
+    """What deploy puts for the user's `tags` on a cloud that keeps the record `record`: them, and the record
+    of their keys (nothing at all without tags, so an app without tags carries no record)."""
+    if not tags:
+        return {}
+    return {**dict(tags), **({record: " ".join(k for k, _ in tags)} if record else {})}
 
 
 def with_tags(resources: Sequence[Resource], tags: Pairs) -> list[Resource]:
@@ -89,13 +109,14 @@ def with_tags(resources: Sequence[Resource], tags: Pairs) -> list[Resource]:
     ]
 
 
-def user_tags(found: Mapping[str, str] | None, own: Iterable[str] = ()) -> Pairs:
-    """The user's tags among `found` (a resource's tags as the cloud answers): without portable-fn's own keys
-    (`own`, and any key starting with a reserved prefix) and without the audit trail's."""
-    skip = set(own)
-    return tuple(
-        sorted((k, v) for k, v in (found or {}).items() if k not in skip and not k.startswith(RESERVED_TAG_PREFIXES))
-    )
+def user_tags(found: Mapping[str, str] | None, record: str = "") -> Pairs:
+    """The user's tags among `found` (a resource's tags as the cloud answers): those the record `record` lists;
+    without a record, every tag but portable-fn's own (keys starting with a reserved prefix: the audit
+    trail's among them)."""
+    tags = dict(found or {})
+    if record:
+        return tuple(sorted((k, tags[k]) for k in tags.get(record, "").split() if k in tags))
+    return tuple(sorted((k, v) for k, v in tags.items() if not k.startswith(RESERVED_TAG_PREFIXES)))
 
 
 def audit_tags(found: Mapping[str, str] | None) -> Pairs:
@@ -104,7 +125,8 @@ def audit_tags(found: Mapping[str, str] | None) -> Pairs:
     return tuple(sorted((k, v) for k, v in (found or {}).items() if k.startswith(AUDIT_PREFIX)))
 
 
-def tag_changes(tags: Pairs, previous: Pairs) -> tuple[dict[str, str], list[str]]:
-    """What turns `previous` into `tags`: the tags to put (new or changed) and the keys to take off."""
-    now, before = dict(tags), dict(previous)
+def tag_changes(tags: Pairs, previous: Pairs, record: str = "") -> tuple[dict[str, str], list[str]]:
+    """What turns `previous` into `tags` (with the record `record` of their keys): the tags to put and the keys
+    to take off (the record's too, once no tag is left)."""
+    now, before = managed(tags, record), managed(previous, record)
     return {k: v for k, v in now.items() if before.get(k) != v}, sorted(set(before) - set(now))

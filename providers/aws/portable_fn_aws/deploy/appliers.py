@@ -19,11 +19,11 @@ from botocore.exceptions import ClientError  # type: ignore[import-untyped]
 from portable_fn.deploy import Applier as BaseApplier
 from portable_fn.deploy import ApplyContext as BaseApplyContext
 from portable_fn.deploy import Resource, while_settling
-from portable_fn.deploy.tags import AUDIT_PREFIX, tag_changes
+from portable_fn.deploy.tags import managed, tag_changes
 
 from ..settings import AwsSettings
 from .client import AwsClient, error_code, missing
-from .naming import Arns, tag_dict, tag_list, tags
+from .naming import TAG_RECORD, Arns, tag_dict, tag_list, tags
 from .policies import POLICY_NAME
 from .resources import (
     CODE_FIELDS,
@@ -75,7 +75,7 @@ class ApplyContext(BaseApplyContext):
 
     def tags_for(self, resource: Resource) -> dict[str, str]:
         """What to tag `resource` with: the user's tags (its `tags`), portable-fn's own over them."""
-        return {**dict(getattr(resource, "tags", ())), **self.tags}
+        return {**managed(getattr(resource, "tags", ()), TAG_RECORD), **self.tags}
 
     def tag_list_for(self, resource: Resource) -> list[dict[str, str]]:
         """`tags_for` in the Key/Value list shape IAM, SNS, DynamoDB, S3 and Scheduler take."""
@@ -157,7 +157,7 @@ class Applier(BaseApplier[R, ApplyContext]):
         """Apply a change of the user's tags (`tags` in `changes`): `take_off` the keys no longer wanted, `put`
         the rest with portable-fn's own; the other changes are left for the caller."""
         if "tags" in changes:
-            _, gone = tag_changes(getattr(resource, "tags", ()), getattr(previous, "tags", ()))
+            _, gone = tag_changes(getattr(resource, "tags", ()), getattr(previous, "tags", ()), TAG_RECORD)
             if gone:
                 take_off(gone)
             put(self.ctx.tags_for(resource))
@@ -584,7 +584,7 @@ def make_bucket(ctx: ApplyContext, resource: Bucket | DeploymentBucket) -> None:
 
 def tag_bucket(ctx: ApplyContext, resource: Bucket | DeploymentBucket) -> None:
     """Set the bucket's tags (S3 replaces the whole set) to the user's and portable-fn's own, keeping the tags
-    the audit trail wrote there."""
+    others put there (the audit trail's, the console's)."""
     s3, owner = ctx.aws.s3, ctx.arns.account
     try:
         found = tag_dict(s3.get_bucket_tagging(Bucket=resource.name, ExpectedBucketOwner=owner).get("TagSet", []))
@@ -592,7 +592,8 @@ def tag_bucket(ctx: ApplyContext, resource: Bucket | DeploymentBucket) -> None:
         if not missing(exc, "NoSuchTagSet"):
             raise
         found = {}
-    kept = {k: v for k, v in found.items() if k.startswith(AUDIT_PREFIX)}
+    ours = {TAG_RECORD, *ctx.tags, *found.get(TAG_RECORD, "").split()}
+    kept = {k: v for k, v in found.items() if k not in ours}
     tag_set = [{"Key": k, "Value": v} for k, v in {**kept, **ctx.tags_for(resource)}.items()]
     s3.put_bucket_tagging(Bucket=resource.name, Tagging={"TagSet": tag_set}, ExpectedBucketOwner=owner)
 

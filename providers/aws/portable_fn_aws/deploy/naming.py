@@ -39,19 +39,22 @@ def fit(name: str, limit: int) -> str:
     return f"{name[: limit - 9]}-{hashlib.sha256(name.encode()).hexdigest()[:8]}"
 
 
+TAG_RECORD = "portable-fn:tags"  # the keys of the user's tags on a resource (`portable_fn.deploy.tags`)
 # What AWS takes as a tag (https://docs.aws.amazon.com/tag-editor/latest/userguide/tagging.html, read
 # 2026-12-06): 50 a resource, keys up to 128 characters, values up to 256, letters, digits, spaces and
-# `_ . : / = + - @`; keys starting with `aws:` are AWS's.
+# `_ . : / = + - @`; keys starting with `aws:` are AWS's. Three of the 50 are portable-fn's own, and a key
+# holds no space here (the record separates keys with one).
 TAG_RULES = TagRules(
     provider="aws",
     noun="tag",
-    max_tags=50 - 2,
+    max_tags=50 - 3,
     max_key=128,
     max_value=256,
-    key_pattern=re.compile(r"[\w\s.:/=+\-@]+"),
+    key_pattern=re.compile(r"[\w.:/=+\-@]+"),
     value_pattern=re.compile(r"[\w\s.:/=+\-@]*"),
-    allowed="AWS takes letters, digits, spaces and _ . : / = + - @ in a tag",
+    allowed="AWS takes letters, digits, spaces and _ . : / = + - @ in a tag (portable-fn no space in a key)",
     reserved=("aws:",),
+    record=TAG_RECORD,
 )
 
 

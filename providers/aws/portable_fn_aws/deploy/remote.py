@@ -24,7 +24,7 @@ from portable_fn.deploy import RemoteState, Resource
 from portable_fn.deploy.tags import user_tags
 
 from .client import AwsClient, missing
-from .naming import STATEMENT_PREFIX, Arns, Names, has_tags, tag_dict, tags
+from .naming import STATEMENT_PREFIX, TAG_RECORD, Arns, Names, has_tags, tag_dict, tags
 from .policies import POLICY_NAME, read_document
 from .resources import (
     PUBLIC_ACCESS_BLOCK,
@@ -117,7 +117,7 @@ class RemoteReader:
             arn = item["ResourceARN"]
             service = arn.split(":")[2]
             found[service].append(arn_name(arn, service))
-            self.found_tags[(service, arn_name(arn, service))] = user_tags(tag_dict(item.get("Tags", [])))
+            self.found_tags[(service, arn_name(arn, service))] = user_tags(tag_dict(item.get("Tags", [])), TAG_RECORD)
         return {service: sorted(set(found[service])) for service in SERVICES}
 
     def tags(self, service: str, name: str) -> Pairs:
@@ -176,7 +176,7 @@ class RemoteReader:
                         path=role["Path"],
                         trust=read_document(role["AssumeRolePolicyDocument"]),
                         policy=self.role_policy(name),
-                        tags=user_tags(found),
+                        tags=user_tags(found, TAG_RECORD),
                     )
                 )
         return roles
@@ -211,7 +211,7 @@ class RemoteReader:
                 auto_deploy=auto_deploy,
                 api_id=api_id,
                 endpoint=api.get("ApiEndpoint", ""),
-                tags=user_tags(api.get("Tags")),
+                tags=user_tags(api.get("Tags"), TAG_RECORD),
             ),
             *(integration_from(name, i) for i in integrations),
             *(route_from(name, r, uris) for r in self.aws.pages(client, "get_routes", "Items", ApiId=api_id)),
@@ -326,7 +326,7 @@ class RemoteReader:
             group_tags = tag_dict(self.aws.scheduler.list_tags_for_resource(ResourceArn=group["Arn"]).get("Tags", []))
             if not has_tags(group_tags, self.names.app, self.names.stage):
                 continue
-            found.append(ScheduleGroup(group["Name"], tags=user_tags(group_tags)))
+            found.append(ScheduleGroup(group["Name"], tags=user_tags(group_tags, TAG_RECORD)))
             if group["Name"] == self.names.delay_group:
                 continue
             for item in self.aws.pages(self.aws.scheduler, "list_schedules", "Schedules", GroupName=group["Name"]):

@@ -23,12 +23,13 @@ from portable_fn.deploy import Applier as BaseApplier
 from portable_fn.deploy import ApplyContext as BaseApplyContext
 from portable_fn.deploy import Resource, Settling
 from portable_fn.deploy.executor import while_settling
+from portable_fn.deploy.tags import managed, tag_changes
 
 from ..publish import EVENT_GRID
 from ..settings import AzureSettings
 from . import errors
 from .client import AzureClient, arm_json, missing
-from .naming import PACKAGES_CONTAINER, ROLE_DESCRIPTION
+from .naming import PACKAGES_CONTAINER, ROLE_DESCRIPTION, TAG_RECORD
 from .resources import (
     PACKAGE_IDENTITY_SETTING,
     PACKAGE_SETTING,
@@ -78,6 +79,10 @@ class ApplyContext(BaseApplyContext):
         self.role_wait_s = settings.role_wait_s
         self.host_wait_s = settings.host_wait_s
         self.retry_every_s = settings.retry_every_s
+
+    def tags_for(self, resource: Resource) -> dict[str, str]:
+        """What to tag `resource` with: the user's tags (its `tags`), portable-fn's own over them."""
+        return {**managed(getattr(resource, "tags", ()), TAG_RECORD), **self.tags}
 
     def wait(self, poller: Any, what: str) -> Any:
         """The result of a long-running operation, reporting while it runs."""
@@ -129,11 +134,44 @@ class Applier(BaseApplier[R, ApplyContext]):
     def missing(self, exc: BaseException, *codes: str) -> bool:
         return missing(exc)
 
+    def retag(self, resource: R, previous: R, changes: tuple[str, ...], scope: str) -> tuple[str, ...]:
+        """Apply a change of the user's tags (`tags` in `changes`) through ARM's Tags API at `scope`, key by key,
+        so the tags others put there (the audit trail's, the release tag) stay; the other changes are left for
+        the caller."""
+        if "tags" not in changes:
+            return changes
+        tags = self.azure.resources.tags
+        _, gone = tag_changes(getattr(resource, "tags", ()), getattr(previous, "tags", ()), TAG_RECORD)
+        if gone:
+            before = managed(getattr(previous, "tags", ()), TAG_RECORD)
+            taken = {"operation": "Delete", "properties": {"tags": {key: before[key] for key in gone}}}
+            self.ctx.wait(tags.begin_update_at_scope(scope, taken), f"untagging {resource.name}")
+        put = {"operation": "Merge", "properties": {"tags": self.ctx.tags_for(resource)}}
+        self.ctx.wait(tags.begin_update_at_scope(scope, put), f"tagging {resource.name}")
+        return tuple(c for c in changes if c != "tags")
+
+    def arm_id(self, group: str, provider_type: str, name: str) -> str:
+        """The ARM id of `name` of `provider_type` in `group`: the scope of its tags."""
+        return f"/subscriptions/{self.azure.subscription_id}/resourceGroups/{group}/providers/{provider_type}/{name}"
+
+
+SITES = "Microsoft.Web/sites"
+
 
 class ResourceGroups(Applier[ResourceGroup]):
     def create(self, resource: ResourceGroup) -> None:
         self.azure.resources.resource_groups.create_or_update(
-            resource.name, {"location": resource.location, "tags": self.ctx.tags}
+            resource.name, {"location": resource.location, "tags": self.ctx.tags_for(resource)}
+        )
+
+    def update(self, resource: ResourceGroup, previous: ResourceGroup, changes: tuple[str, ...]) -> None:
+        """The group PUT again with its tags as found (the audit trail's among them), the user's changed."""
+        groups = self.azure.resources.resource_groups
+        found = dict(arm_json(groups.get(resource.name)).get("tags") or {})
+        _, gone = tag_changes(resource.tags, previous.tags, TAG_RECORD)
+        kept = {k: v for k, v in found.items() if k not in gone}
+        groups.create_or_update(
+            resource.name, {"location": resource.location, "tags": {**kept, **self.ctx.tags_for(resource)}}
         )
 
     def delete(self, resource: ResourceGroup) -> None:
@@ -147,7 +185,6 @@ class StorageAccounts(Applier[StorageAccount]):
     def body(self, resource: StorageAccount) -> dict[str, Any]:
         return {
             "sku": {"name": resource.sku},
-            "tags": self.ctx.tags,
             "properties": {
                 "supportsHttpsTrafficOnly": resource.https_only,
                 "minimumTlsVersion": resource.minimum_tls,
@@ -156,12 +193,19 @@ class StorageAccounts(Applier[StorageAccount]):
         }
 
     def create(self, resource: StorageAccount) -> None:
-        body = {**self.body(resource), "location": resource.location, "kind": resource.account_kind}
+        body = {
+            **self.body(resource),
+            "location": resource.location,
+            "kind": resource.account_kind,
+            "tags": self.ctx.tags_for(resource),
+        }
         poller = self.azure.storage.storage_accounts.begin_create(resource.resource_group, resource.name, body)
         self.ctx.wait(poller, f"storage account {resource.name}")
 
     def update(self, resource: StorageAccount, previous: StorageAccount, changes: tuple[str, ...]) -> None:
-        self.azure.storage.storage_accounts.update(resource.resource_group, resource.name, self.body(resource))
+        scope = self.arm_id(resource.resource_group, "Microsoft.Storage/storageAccounts", resource.name)
+        if self.retag(resource, previous, changes, scope):
+            self.azure.storage.storage_accounts.update(resource.resource_group, resource.name, self.body(resource))
 
     def delete(self, resource: StorageAccount) -> None:
         accounts = self.azure.storage.storage_accounts
@@ -253,7 +297,7 @@ class FunctionPlans(Applier[FunctionPlan]):
         body = {
             "location": resource.location,
             "kind": "functionapp",
-            "tags": self.ctx.tags,
+            "tags": self.ctx.tags_for(resource),
             "sku": {"name": resource.sku, "tier": resource.tier},
             "properties": {"reserved": resource.reserved},
         }
@@ -261,6 +305,9 @@ class FunctionPlans(Applier[FunctionPlan]):
         self.ctx.wait(poller, f"app service plan {resource.name}")
 
     def update(self, resource: FunctionPlan, previous: FunctionPlan, changes: tuple[str, ...]) -> None:
+        scope = self.arm_id(resource.resource_group, "Microsoft.Web/serverfarms", resource.name)
+        if not self.retag(resource, previous, changes, scope):
+            return
         if resource.flex == previous.flex:
             self.create(resource)
             return
@@ -298,7 +345,7 @@ class FunctionApps(Applier[FunctionApp]):
         body = {
             "location": resource.location,
             "kind": resource.site_kind,
-            "tags": self.ctx.tags,
+            "tags": self.ctx.tags_for(resource),
             "identity": {"type": resource.identity},
             "properties": properties,
         }
@@ -311,6 +358,7 @@ class FunctionApps(Applier[FunctionApp]):
             self.delete(previous)
             self.create(resource)
             return
+        changes = self.retag(resource, previous, changes, self.arm_id(resource.resource_group, SITES, resource.name))
         if "linux_fx_version" in changes:
             web.update_configuration(
                 resource.resource_group, resource.name, {"properties": {"linuxFxVersion": resource.linux_fx_version}}
@@ -348,7 +396,7 @@ class FunctionApps(Applier[FunctionApp]):
             **current,
             "location": resource.location,
             "kind": resource.site_kind,
-            "tags": {**(current.get("tags") or {}), **self.ctx.tags},
+            "tags": {**(current.get("tags") or {}), **self.ctx.tags_for(resource)},
             "identity": {**(current.get("identity") or {}), "type": resource.identity},
             "properties": properties,
         }

@@ -1,6 +1,8 @@
 """What an app needs on Azure: its functions and triggers turned into resources. Pure: no Azure call.
 
-All functions of an app run in one function app, so the resources are per app, not per function:
+All functions of an app run in one function app, so the resources are per app, not per function. Each one
+Azure lets deploy tag (group, storage account, plan, function app, Event Grid topics) carries the app's tags
+(`[tool.portable-fn] tags`, a stage's over them, checked against `naming.TAG_RULES`) beside portable-fn's own:
 
     always    resource group (unless settings name one), storage account, the packages container and
               the package blob, the plan, the function app and its application settings, and (with
@@ -45,6 +47,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from portable_fn.deploy import Artifact, Resource
+from portable_fn.deploy.tags import checked, with_tags
 from portable_fn.runtime import channels
 from portable_fn.runtime.state import State, locator_env
 from portable_fn.runtime.triggers import Queue, Storage, Topic
@@ -58,6 +61,7 @@ from .naming import (
     PACKAGES_CONTAINER,
     POISON_SUFFIX,
     STORAGE_ROLES,
+    TAG_RULES,
     Names,
     container_name,
     queue_name,
@@ -151,7 +155,7 @@ def desired(target: Target) -> list[Resource]:
     event_grid_topics = transports(target.app)["topic_transport"] == "event_grid"
     for spec in target.app.functions:
         resources += trigger_resources(target, spec, event_grid_topics)
-    return in_order(resources)
+    return with_tags(in_order(resources), checked(target.app.config, target.stage, TAG_RULES))
 
 
 def trigger_resources(target: Target, spec: FunctionSpec, event_grid_topics: bool) -> list[Resource]:

@@ -22,11 +22,16 @@ class EventGridTopics(Applier[EventGridTopic]):
     def create(self, resource: EventGridTopic) -> None:
         body = {
             "location": resource.location,
-            "tags": self.ctx.tags,
+            "tags": self.ctx.tags_for(resource),
             "properties": {"inputSchema": resource.input_schema},
         }
         poller = self.azure.eventgrid.topics.begin_create_or_update(resource.resource_group, resource.name, body)
         self.ctx.wait(poller, f"event grid topic {resource.name}")
+
+    def update(self, resource: EventGridTopic, previous: EventGridTopic, changes: tuple[str, ...]) -> None:
+        scope = self.arm_id(resource.resource_group, "Microsoft.EventGrid/topics", resource.name)
+        if self.retag(resource, previous, changes, scope):
+            self.create(resource)
 
     def delete(self, resource: EventGridTopic) -> None:
         topics = self.azure.eventgrid.topics
@@ -42,12 +47,17 @@ class SystemTopics(Applier[SystemTopic]):
     def create(self, resource: SystemTopic) -> None:
         body = {
             "location": resource.location,
-            "tags": self.ctx.tags,
+            "tags": self.ctx.tags_for(resource),
             "properties": {"source": resource.source, "topicType": resource.topic_type},
         }
         topics = self.azure.eventgrid.system_topics
         poller = topics.begin_create_or_update(resource.resource_group, resource.name, body)
         self.ctx.wait(poller, f"event grid system topic {resource.name}")
+
+    def update(self, resource: SystemTopic, previous: SystemTopic, changes: tuple[str, ...]) -> None:
+        scope = self.arm_id(resource.resource_group, "Microsoft.EventGrid/systemTopics", resource.name)
+        if self.retag(resource, previous, changes, scope):
+            self.create(resource)
 
     def delete(self, resource: SystemTopic) -> None:
         topics = self.azure.eventgrid.system_topics

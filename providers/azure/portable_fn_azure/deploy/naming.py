@@ -19,6 +19,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from portable_fn.deploy.tags import TagRules
+
 # The queue and container names the generated bindings point at live in the stdlib-only `names` (codegen
 # needs them without the Azure SDK); deploy uses that one copy.
 from ..names import (
@@ -44,6 +46,8 @@ __all__ = [
     "STORAGE_ROLES",
     "TABLE_ROLES",
     "TAG_APP",
+    "TAG_RECORD",
+    "TAG_RULES",
     "TAG_STAGE",
     "Names",
     "container_name",
@@ -57,6 +61,23 @@ __all__ = [
     "tags",
 ]
 
+# What Azure takes as a tag (https://learn.microsoft.com/azure/azure-resource-manager/management/tag-resources,
+# Limitations; read 2026-12-06): 50 a resource, names up to 512 characters (128 on storage accounts, which
+# every app has), values up to 256, no `< > % & \ ? /` in a name. Three of the 50 are portable-fn's own (app,
+# stage, and the function app's release), and a key holds no space here (the record separates keys with one).
+TAG_RECORD = "portable-fn-tags"  # the keys of the user's tags on a resource (`portable_fn.deploy.tags`)
+TAG_RULES = TagRules(
+    provider="azure",
+    noun="tag",
+    max_tags=50 - 3,
+    max_key=128,
+    max_value=256,
+    key_pattern=re.compile(r"[^<>%&\\?/\s]+"),
+    value_pattern=re.compile(r".*", re.DOTALL),
+    allowed="Azure takes no < > % & \\ ? / in a tag's name (portable-fn no space either)",
+    reserved=("microsoft", "azure", "windows"),
+    record=TAG_RECORD,
+)
 TAG_APP = "portable-fn-app"
 TAG_STAGE = "portable-fn-stage"
 PACKAGES_CONTAINER = "portable-fn-packages"  # holds the content-addressed zips WEBSITE_RUN_FROM_PACKAGE points at

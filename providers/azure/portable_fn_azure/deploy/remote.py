@@ -23,11 +23,21 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from portable_fn.deploy import RemoteState, Resource
+from portable_fn.deploy.tags import user_tags, with_tags
 
 from ..publish import EVENT_GRID
 from .client import AzureClient, arm_json, missing
 from .desired import TABLES_CONNECTION_SETTING
-from .naming import BUILT_IN_ROLES, PACKAGES_CONTAINER, ROLE_DESCRIPTION, STATE_TABLE, TAG_APP, Names, has_tags
+from .naming import (
+    BUILT_IN_ROLES,
+    PACKAGES_CONTAINER,
+    ROLE_DESCRIPTION,
+    STATE_TABLE,
+    TAG_APP,
+    TAG_RECORD,
+    Names,
+    has_tags,
+)
 from .resources import (
     APP_HOST,
     APP_IDENTITY,
@@ -100,7 +110,11 @@ class RemoteReader:
         for item in self.azure.resources.resource_groups.list(filter=self.tag_filter()):
             group = arm_json(item)
             if has_tags(group.get("tags"), self.names.app, self.names.stage):
-                found.append(ResourceGroup(group["name"], location=group.get("location", "")))
+                found.append(
+                    ResourceGroup(
+                        group["name"], location=group.get("location", ""), tags=user_tags(group.get("tags"), TAG_RECORD)
+                    )
+                )
         return found
 
     def group_contents(self, group: str) -> list[Resource]:
@@ -117,18 +131,23 @@ class RemoteReader:
         for item in items:
             if not has_tags(item.get("tags"), self.names.app, self.names.stage):
                 continue
-            kind = item.get("type", "").lower()
-            if kind == ACCOUNTS:
-                out += self.storage_account(group, item["name"])
-            elif kind == PLANS:
-                out.append(self.plan(group, item["name"]))
-            elif kind == SITES:
-                out += self.function_app(group, item["name"])
-            elif kind == TOPICS:
-                out += self.topic(group, item["name"])
-            elif kind == SYSTEM_TOPICS:
-                out += self.system_topic(group, item["name"])
+            out += with_found_tags(self.item(group, item), item["name"], user_tags(item.get("tags"), TAG_RECORD))
         return out
+
+    def item(self, group: str, item: dict[str, Any]) -> list[Resource]:
+        """What one tagged resource of the group is, with what hangs off it."""
+        kind = item.get("type", "").lower()
+        if kind == ACCOUNTS:
+            return self.storage_account(group, item["name"])
+        if kind == PLANS:
+            return [self.plan(group, item["name"])]
+        if kind == SITES:
+            return self.function_app(group, item["name"])
+        if kind == TOPICS:
+            return self.topic(group, item["name"])
+        if kind == SYSTEM_TOPICS:
+            return self.system_topic(group, item["name"])
+        return []
 
     # -- storage: the account, its queues and containers, and the package blobs ----------------------
     def storage_account(self, group: str, name: str) -> list[Resource]:
@@ -434,3 +453,9 @@ def kept_with_their_tables(resources: list[Resource]) -> list[Resource]:
     if not any(isinstance(r, StateTable) and r.holds_data() for r in resources):
         return resources
     return [replace(r, holds_state=True) if isinstance(r, (StorageAccount, ResourceGroup)) else r for r in resources]
+
+
+def with_found_tags(resources: list[Resource], name: str, tags: tuple[tuple[str, str], ...]) -> list[Resource]:
+    """`resources` read for the tagged resource `name`, it carrying the user's tags found on it (what hangs
+    off it, its queues, settings or subscriptions, takes no tags)."""
+    return [with_tags([r], tags)[0] if r.name == name else r for r in resources]

@@ -45,6 +45,7 @@ class ResourceGroup(Resource):
     ignore_on_compare = frozenset({"holds_state"})
     location: str = ""
     holds_state: bool = False  # found holding a state table with entities: kept by remove, as the table is
+    tags: Pairs = ()  # the user's tags (`portable_fn.deploy.tags`), beside portable-fn's own
 
     def holds_data(self) -> bool:
         return self.holds_state
@@ -65,6 +66,7 @@ class StorageAccount(Resource):
     minimum_tls: str = "TLS1_2"
     public_blob_access: bool = False
     holds_state: bool = False
+    tags: Pairs = ()  # the user's tags (`portable_fn.deploy.tags`), beside portable-fn's own
 
     def holds_data(self) -> bool:
         return self.holds_state
@@ -132,6 +134,7 @@ class FunctionPlan(Resource):
     sku: str = "Y1"
     tier: str = "Dynamic"
     reserved: bool = True  # Linux
+    tags: Pairs = ()  # the user's tags (`portable_fn.deploy.tags`), beside portable-fn's own
 
     @property
     def flex(self) -> bool:
@@ -170,6 +173,7 @@ class FunctionApp(Resource):
     maximum_instance_count: int = 0
     host_name: str = ""
     principal_id: str = ""
+    tags: Pairs = ()  # the user's tags (`portable_fn.deploy.tags`), beside portable-fn's own
 
     @property
     def flex(self) -> bool:
@@ -256,6 +260,7 @@ class EventGridTopic(Resource):
     location: str = ""
     input_schema: str = "CloudEventSchemaV1_0"
     endpoint: str = ""
+    tags: Pairs = ()  # the user's tags (`portable_fn.deploy.tags`), beside portable-fn's own
 
 
 @dataclass(frozen=True)
@@ -267,6 +272,7 @@ class SystemTopic(Resource):
     location: str = ""
     source: str = ""  # the storage account's ARM id
     topic_type: str = "Microsoft.Storage.StorageAccounts"
+    tags: Pairs = ()  # the user's tags (`portable_fn.deploy.tags`), beside portable-fn's own
 
 
 @dataclass(frozen=True)

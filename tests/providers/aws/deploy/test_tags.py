@@ -15,6 +15,7 @@ from portable_fn.deploy import pipeline
 from portable_fn.runtime.errors import ConfigError
 
 OWN = {TAG_APP: "shop", TAG_STAGE: "dev"}
+RECORD = "portable-fn:tags"  # the keys of the user's tags deploy manages
 # Every resource of the shop AWS lets deploy tag (the rest are read through these: a function's URL and
 # permissions, a topic's subscriptions, a bucket's notifications, a group's schedules).
 TAGGED_KINDS = {
@@ -46,7 +47,8 @@ def with_tags(shop: App, app_tags: str, stage_tags: str = "") -> App:
 
 
 def all_tags(boto: Any) -> dict[str, dict[str, str]]:
-    """The tags of each of the shop's taggable resources, by ARN or name, as AWS answers."""
+    """The tags of each of the shop's taggable resources, by ARN, as AWS answers, but those the audit trail writes
+    on each deploy."""
     pages = boto.tagging.get_paginator("get_resources").paginate(
         TagFilters=[{"Key": TAG_APP, "Values": ["shop"]}],
         ResourceTypeFilters=["lambda:function", "sqs", "sns", "s3", "logs", "dynamodb:table"],
@@ -61,7 +63,7 @@ def all_tags(boto: Any) -> dict[str, dict[str, str]]:
     for group in boto.scheduler.list_schedule_groups(NamePrefix="shop-dev")["ScheduleGroups"]:
         answer = boto.scheduler.list_tags_for_resource(ResourceArn=group["Arn"])["Tags"]
         found[group["Arn"]] = {t["Key"]: t["Value"] for t in answer}
-    return found
+    return {arn: {k: v for k, v in tags.items() if not k.startswith("pfn-audit-")} for arn, tags in found.items()}
 
 
 def test_tags_reach_every_taggable_resource_change_in_place_and_rerun_as_nothing(
@@ -71,7 +73,8 @@ def test_tags_reach_every_taggable_resource_change_in_place_and_rerun_as_nothing
     pipeline.deploy(provider, app, "dev")
     found = all_tags(boto)
     assert len(found) == sum(TAGGED_KINDS.values()), sorted(found)
-    assert {arn: tags for arn, tags in found.items() if tags != {**OWN, "team": "payments", "cost-center": "43"}} == {}
+    wanted = {**OWN, "team": "payments", "cost-center": "43", RECORD: "cost-center team"}
+    assert {arn: tags for arn, tags in found.items() if tags != wanted} == {}
 
     app = with_tags(shop, 'tags = { team = "checkout" }')
     planned = pipeline.plan(provider, app, "dev").plan
@@ -83,32 +86,35 @@ def test_tags_reach_every_taggable_resource_change_in_place_and_rerun_as_nothing
     assert kinds == TAGGED_KINDS
 
     pipeline.deploy(provider, app, "dev")
-    assert {arn: tags for arn, tags in all_tags(boto).items() if tags != {**OWN, "team": "checkout"}} == {}
+    wanted = {**OWN, "team": "checkout", RECORD: "team"}
+    assert {arn: tags for arn, tags in all_tags(boto).items() if tags != wanted} == {}
     provider.deployer.client.calls.clear()
     assert pipeline.plan(provider, app, "dev").plan.empty  # type: ignore[union-attr]
 
 
-def test_a_tag_the_audit_trail_wrote_is_no_change_for_deploy(provider: Any, shop: App, boto: Any) -> None:
-    app = with_tags(shop, 'tags = { team = "payments" }')
+def test_tags_others_set_are_no_change_for_deploy_and_survive_a_retag(provider: Any, shop: App, boto: Any) -> None:
+    """The audit trail's tags, and one set in the console: neither is compared, changed or taken off."""
+    app = with_tags(shop, 'tags = { team = "payments", cost-center = "42" }')
     pipeline.deploy(provider, app, "dev")
     function = "arn:aws:lambda:eu-west-1:123456789012:function:shop-dev-fulfil"
-    boto.lambda_.tag_resource(Resource=function, Tags={"pfn-audit-last-deploy": "abc123"})
+    boto.lambda_.tag_resource(Resource=function, Tags={"pfn-audit-last-deploy": "abc123", "owner": "ops"})
     bucket = "shop-dev-uploads"
-    tag_set = boto.s3.get_bucket_tagging(Bucket=bucket)["TagSet"] + [{"Key": "pfn-audit-by", "Value": "ci"}]
+    tag_set = boto.s3.get_bucket_tagging(Bucket=bucket)["TagSet"]
+    tag_set += [{"Key": "pfn-audit-by", "Value": "ci"}, {"Key": "owner", "Value": "ops"}]
     boto.s3.put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": tag_set})
     assert pipeline.plan(provider, app, "dev").plan.empty  # type: ignore[union-attr]
 
-    changed = with_tags(shop, 'tags = { team = "checkout" }')  # a retag keeps what the audit trail wrote
-    pipeline.deploy(provider, changed, "dev")
+    pipeline.deploy(provider, with_tags(shop, 'tags = { team = "checkout" }'), "dev")  # cost-center goes
+    others = {"owner": "ops", "team": "checkout", RECORD: "team"}
+    assert boto.lambda_.list_tags(Resource=function)["Tags"] == {**OWN, **others, "pfn-audit-last-deploy": "abc123"}
+    bucket_tags = {t["Key"]: t["Value"] for t in boto.s3.get_bucket_tagging(Bucket=bucket)["TagSet"]}
+    assert bucket_tags == {**OWN, **others, "pfn-audit-by": "ci"}
+
+    pipeline.deploy(provider, with_tags(shop, "tags = {}"), "dev")  # no tag left: nor the record
     assert boto.lambda_.list_tags(Resource=function)["Tags"] == {
         **OWN,
-        "team": "checkout",
+        "owner": "ops",
         "pfn-audit-last-deploy": "abc123",
-    }
-    assert {t["Key"]: t["Value"] for t in boto.s3.get_bucket_tagging(Bucket=bucket)["TagSet"]} == {
-        **OWN,
-        "team": "checkout",
-        "pfn-audit-by": "ci",
     }
 
 
@@ -120,6 +126,7 @@ def test_a_tag_the_audit_trail_wrote_is_no_change_for_deploy(provider: Any, shop
             "Tag aws:team = 'x' is not a valid aws tag: keys starting with 'aws:' are the cloud's own",
         ),
         ('{ team = "a#b" }', "Tag team = 'a#b' is not a valid aws tag: AWS takes letters, digits, spaces and"),
+        ('{ "cost center" = "42" }', "Tag cost center = '42' is not a valid aws tag: AWS takes letters"),
         (f'{{ team = "{"x" * 257}" }}', "is not a valid aws tag: its value must be at most 256 characters"),
     ],
 )

@@ -39,7 +39,8 @@ package. With `state.role_delay` set, a new role assignment takes effect only af
 failed, as Azure applies them after a while; with `state.host_start_delay`, a host that took a package
 answers Event Grid only after that many tries, as it takes a while to start. The Tags API (`Merge`, `Replace`, `Delete`)
 is played at a site's scope. Paths are case-insensitive, as in ARM. Every request is kept in `requests`
-for the tests, and `fail_once` makes the next matching request answer with an error.
+for the tests (`mutating` and `tagged` list those that change something and the Tags API's), and
+`fail_once` makes the next matching request answer with an error.
 """
 
 from __future__ import annotations
@@ -111,6 +112,7 @@ GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}
 NAMESPACE = re.compile(r"/providers/(microsoft\.[a-z]+)/")
 SNAKE = re.compile(r"^[a-z]+(_[a-z0-9]+)+$")
 FREE_FORM = {"tags", "metadata"}  # maps whose keys are the user's, not ARM field names
+TAGS_API = "/providers/microsoft.resources/tags/default"  # a scope's tags, lowercase
 KUDU_SUCCESS, KUDU_FAILED = 4, 3  # Kudu's DeployStatus: 0 pending, 1 building, 2 deploying, 3 failed, 4 success
 
 
@@ -203,8 +205,20 @@ class FakeArm:
         """A stored resource whose id ends with `suffix` (case-insensitive)."""
         return next((r for k, r in self.state.resources.items() if k.endswith(suffix.lower())), None)
 
-    def mutating(self) -> list[tuple[str, str]]:
-        return [(r.method, r.path) for r in self.state.requests if r.method in {"PUT", "PATCH", "DELETE", "POST"}]
+    def mutating(self, since: int = 0) -> list[tuple[str, str]]:
+        """(method, path) of each PUT, PATCH, DELETE or POST from request `since` on (`len(state.requests)`
+        taken before)."""
+        requests = self.state.requests[since:]
+        return [(r.method, r.path) for r in requests if r.method in {"PUT", "PATCH", "DELETE", "POST"}]
+
+    def tagged(self, since: int = 0) -> list[tuple[str, str, dict[str, str]]]:
+        """(operation, scope, tags) of each Tags API PATCH from request `since` on: the audit trail's tags on
+        the function app (`pfn-audit-*`, merged) are named by these, apart from the deploy's release tag."""
+        return [
+            (r.body["operation"], r.path.rsplit("/providers/", 1)[0], dict(r.body["properties"]["tags"]))
+            for r in self.state.requests[since:]
+            if r.method == "PATCH" and r.path.lower().endswith(TAGS_API)
+        ]
 
     # -- dispatch -----------------------------------------------------------------------------------
     def handle(
@@ -1234,6 +1248,9 @@ ROUTES: list[tuple[str, Any]] = [
     (SITE + r"/host/default/(listkeys|systemkeys/[^/]+)", host_keys),
     (SITE + r"/extensions/onedeploy", one_deploy),
     (SITE + r"/providers/microsoft\.resources/tags/default", tags),
+    (ACCOUNT + r"/providers/microsoft\.resources/tags/default", tags),
+    (GROUP + r"/providers/microsoft\.web/serverfarms/[^/]+/providers/microsoft\.resources/tags/default", tags),
+    (GRID + r"/providers/microsoft\.resources/tags/default", tags),
     (ROLES, role_assignments),
     (ROLES + r"/[^/]+", role_assignment),
     (TABLE_ROLES, role_assignments),

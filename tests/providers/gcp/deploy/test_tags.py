@@ -32,14 +32,16 @@ def with_tags(shop: App, app_tags: str, stage_tags: str = "") -> App:
 
 
 def all_labels(google: Any) -> dict[str, dict[str, str]]:
-    """The labels of every labelled resource of the shop the endpoint holds, portable-fn's source label left out."""
+    """The labels of every labelled resource of the shop the endpoint holds, without portable-fn's source label and
+    those the audit trail writes on each deploy."""
     found: dict[str, dict[str, str]] = {}
     for kind in ("functions", "topics", "subscriptions", "buckets"):
         for name, item in getattr(google, kind).items():
             labels = dict(item.get("labels") or {})
             if labels.get("portable-fn-app") == "shop":
-                labels.pop("portable-fn-source", None)
-                found[f"{kind}/{name}"] = labels
+                found[f"{kind}/{name}"] = {
+                    k: v for k, v in labels.items() if not k.startswith(("portable-fn-source", "pfn-audit-"))
+                }
     return found
 
 

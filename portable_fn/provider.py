@@ -93,6 +93,11 @@ class Provider:
         """The resources the app needs, dependencies first."""
         return self.deployer.desired(app, stage, artifact)
 
+    def offline_desired(self, app: App, stage: str, artifact: Artifact) -> list[Resource]:
+        """`desired` as far as it can be known without calling the cloud (for `check`, which needs no login):
+        the same resources, with placeholders where only the cloud can say (an account id in an ARN)."""
+        return self.desired(app, stage, artifact)
+
     def read_remote(self, app: App, stage: str) -> RemoteState:
         """What exists in the cloud for this app and stage (found by tags or labels)."""
         return self.deployer.read_remote(app, stage)

@@ -240,7 +240,7 @@ def offline_desired(provider: Provider, app: App, stage: str) -> tuple[list[Reso
 
     artifact = Artifact(app.root / ".portable-fn" / "check" / "placeholder.zip", PLACEHOLDER_SHA256, 0, 0)
     try:
-        return provider.desired(app, stage, artifact), None
+        return provider.offline_desired(app, stage, artifact), None
     except Exception as exc:  # whatever the cloud's SDK raises without a login means the same here
         detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         return None, (

@@ -84,6 +84,16 @@ class AwsProvider(Provider):
                     f"{MAX_MEMORY_MB} MB. Lower memory_mb."
                 )
 
+    def offline_desired(self, app: App, stage: str, artifact: Artifact) -> list[Resource]:
+        """`desired` with placeholder ARNs (`deploy.export.PLACEHOLDER`, as `export` writes them): the grants'
+        actions and resources by name, without asking STS for the account."""
+        from .deploy import AwsDeployer
+        from .deploy.export import Exported
+
+        deployer = self.deployer
+        assert isinstance(deployer, AwsDeployer)
+        return list(Exported.of(deployer, app, stage, artifact).resources)
+
     def dead_letters(self, app: App, stage: str, spec: FunctionSpec, redrive: bool = False) -> list[DeadLetterEntry]:
         """The messages of the function's dead-letter queue, oldest first; with `redrive`, each sent back to
         its queue or invoked again, then deleted (see `redrive`)."""

@@ -35,6 +35,7 @@ from ..deploy.appliers import Applier, ApplyContext
 from ..deploy.deployer import Deployer
 from ..deploy.executor import Appliers, Progress
 from ..deploy.models import Artifact, DeployTarget, RemoteState, Resource
+from ..deploy.tags import stage_tags, with_tags
 from ..packaging import app_files, runtime_files, write_zip
 from ..provider import DeadLetterEntry, Provider
 from ..runtime.cloudevent import CloudEvent
@@ -59,6 +60,7 @@ class LocalFunction(Resource):
     trigger: str = ""
     options: str = ""
     code_sha256: str = ""
+    tags: tuple[tuple[str, str], ...] = ()  # the user's tags, recorded beside the app and stage
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,7 @@ class LocalChannel(Resource):
 
     kind = "local channel"
     channel: str = ""
+    tags: tuple[tuple[str, str], ...] = ()  # the user's tags, recorded beside the app and stage
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,7 @@ class LocalStateStore(Resource):
     ignore_on_compare = frozenset({"items"})
     path: str = ""
     items: int = 0
+    tags: tuple[tuple[str, str], ...] = ()  # the user's tags, recorded beside the app and stage
 
     def holds_data(self) -> bool:
         return self.items > 0
@@ -90,6 +94,7 @@ class LocalGrant(Resource):
     function: str = ""
     state: str = ""
     access: str = ""
+    tags: tuple[tuple[str, str], ...] = ()  # the user's tags, recorded beside the app and stage
 
 
 KINDS: dict[str, type[Resource]] = {c.kind: c for c in (LocalFunction, LocalChannel, LocalStateStore, LocalGrant)}
@@ -233,7 +238,8 @@ class LocalDeployer(Deployer["LocalCloud", LocalNames]):
                     names.function(spec.name), trigger=repr(spec.trigger), options=options, code_sha256=artifact.sha256
                 )
             )
-        return [*channels.values(), *self._stores(app, names), *functions, *self._grants(app, names)]
+        resources = [*channels.values(), *self._stores(app, names), *functions, *self._grants(app, names)]
+        return with_tags(resources, tuple(sorted(stage_tags(app.config, stage).items())))
 
     def _stores(self, app: App, names: LocalNames) -> list[LocalStateStore]:
         states = self.state_dir(app) / "states"
@@ -315,8 +321,8 @@ def _channel(spec: FunctionSpec) -> str | None:
 
 
 def _from_record(record: dict[str, Any]) -> Resource:
-    fields = {k: v for k, v in record.items() if k not in ("kind", "tags")}
-    return KINDS[record["kind"]](**fields)
+    fields = {k: v for k, v in record.items() if k not in ("kind", "tags", "user_tags")}
+    return with_tags([KINDS[record["kind"]](**fields)], tuple(sorted((record.get("user_tags") or {}).items())))[0]
 
 
 def _with_items(found: Resource, cloud: LocalCloud) -> Resource:
@@ -343,7 +349,9 @@ class LocalCloud:
         return [r for r in self.records() if r.get("tags") == {"app": app, "stage": stage}]
 
     def put(self, resource: Resource, app: str, stage: str) -> None:
-        record = {"kind": resource.kind, **asdict(resource), "tags": {"app": app, "stage": stage}}
+        fields = {k: v for k, v in asdict(resource).items() if k != "tags"}
+        user = dict(getattr(resource, "tags", ()))
+        record = {"kind": resource.kind, **fields, "tags": {"app": app, "stage": stage}, "user_tags": user}
         kept = [r for r in self.records() if (r["kind"], r["name"]) != resource.key]
         self._write([*kept, record])
 

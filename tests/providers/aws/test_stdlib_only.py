@@ -27,7 +27,16 @@ SHIPPED = [
     "state.py",
     "publish.py",
 ]
-PROVIDER_SIDE = {"provider.py", "logs.py", "packaging.py", "_wheels.py", "settings.py", "redrive.py"}
+PROVIDER_SIDE = {
+    "provider.py",
+    "logs.py",
+    "packaging.py",
+    "_wheels.py",
+    "settings.py",
+    "redrive.py",
+    "cost.py",
+    "runtimes.py",
+}
 # The state backend and the publisher ship but run only once a state is used or an event sent, on boto3
 # from the Lambda runtime itself.
 BOTO3 = {"boto3", "botocore.config", "botocore.exceptions"}

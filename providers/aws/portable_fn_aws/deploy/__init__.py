@@ -26,6 +26,7 @@ there. `remove` empties and deletes that bucket: it only ever holds these zips.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -135,8 +136,15 @@ class AwsDeployer(Deployer[AwsClient, Names]):
         return outputs(app, stage, remote, self.names(app, stage), self.arns())
 
     def audit_store(self, app: App, stage: str) -> S3AuditStore:
-        """The app and stage's audit records, in a bucket of their own (see `audit`)."""
-        return S3AuditStore(self.client, app.name, stage)
+        """The app and stage's audit records, in a bucket of their own (see `audit`), in the account deploy
+        acts on, written through `audit_client`."""
+        return S3AuditStore(self.audit_client, app.name, stage, self.client.account())
+
+    @functools.cached_property
+    def audit_client(self) -> AwsClient:
+        """The audit trail's own client (`AwsClient.sibling`: same session, endpoint and API log): the
+        record is not part of the change set, so `client.calls` stays exactly what deploy did to the app."""
+        return self.client.sibling()
 
     def target(self) -> DeployTarget:
         """The account and region deploy acts on, and the caller's ARN (STS GetCallerIdentity)."""

@@ -9,6 +9,11 @@ made on the first record, with public access blocked, default encryption and ver
 no plan updates or deletes it and it outlives the stage. Each record is a PutObject with `If-None-Match: *`,
 which S3 (and moto) refuse with 412 PreconditionFailed when the key exists: no record is overwritten. The
 bucket is also the stage's anchor: its tags `pfn-audit-digest`, `-commit` and `-at` name the last record.
+
+The store calls AWS through a client of its own (`AwsDeployer.audit_client`, a sibling of the deploy's on the
+same session, endpoint and API log, so `--verbose` shows its calls too): the record is not part of the change
+set, and the deploy client's call record (`calls`, `mutating_calls()`) stays exactly what deploy did to the
+app. The account is the deploy's (`account`), asked of STS once.
 """
 
 from __future__ import annotations
@@ -37,12 +42,12 @@ def audit_bucket(app: str, stage: str, account: str, region: str) -> str:
 
 
 class S3AuditStore:
-    """The records of one app and stage in their audit bucket; every call names the expected owner, so a
-    bucket of that name in another account is never read or written."""
+    """The records of one app and stage in their audit bucket; every call names the expected owner (`account`,
+    else the caller's), so a bucket of that name in another account is never read or written."""
 
-    def __init__(self, aws: AwsClient, app: str, stage: str) -> None:
+    def __init__(self, aws: AwsClient, app: str, stage: str, account: str | None = None) -> None:
         self.aws, self.app, self.stage = aws, app, stage
-        self.account = aws.account()
+        self.account = account or aws.account()
         self.bucket = audit_bucket(app, stage, self.account, aws.region)
         self.prefix = f"{PREFIX}/{app}/{stage}/"
 

@@ -14,6 +14,7 @@ Every operation is also logged at DEBUG on the "portable_fn.api" logger (`--verb
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 from collections.abc import Callable, Iterator
@@ -149,6 +150,15 @@ class AwsClient:
     @property
     def partition(self) -> str:
         return str(self.session.get_partition_for_region(self.region))
+
+    def sibling(self) -> AwsClient:
+        """A client on this one's session (credentials resolved once), region, endpoint and retry policy,
+        logging on the same "portable_fn.api" logger, with a call record and handlers of its own: for
+        calls that are not deploy's own (the audit trail's), so `calls` stays exactly the deploy's."""
+        twin = copy.copy(self)
+        twin.calls, twin._clients = [], {}
+        twin._handlers = [("before-call", twin._record), ("before-parameter-build", twin._log)]
+        return twin
 
     # -- observing and steering calls (tests, progress) --------------------------------------------
     def register(self, event: str, handler: Handler) -> None:

@@ -75,6 +75,29 @@ def test_deploy_and_remove_are_recorded_in_the_audit_bucket(provider: Any, shop:
     assert removed.summary == f"0 to create, 0 to update, {len(outcome.plan.steps)} to delete, 0 unchanged"
 
 
+def test_the_record_goes_through_a_client_of_its_own_so_a_redeploy_changes_nothing_of_the_app(
+    provider: Any, shop: Any, boto: Any
+) -> None:
+    first = pipeline.deploy(provider, shop, "dev").audit
+    deployer = provider.deployer
+    assert deployer.audit_client is not deployer.client
+    assert deployer.audit_client.session is deployer.client.session  # one set of credentials, resolved once
+    deployer.client.calls.clear()
+    deployer.audit_client.calls.clear()
+
+    again = pipeline.deploy(provider, shop, "dev")
+    assert again.plan is not None and again.plan.empty and again.audit is not None
+    assert deployer.client.calls and deployer.client.mutating_calls() == []  # the deploy's own: nothing
+    assert ("s3", "PutObject") not in deployer.client.calls
+    # the audit's: the record (the bucket is there now), then the bucket's tags read and put back with it
+    assert deployer.audit_client.calls == [("s3", "PutObject"), ("s3", "GetBucketTagging"), ("s3", "PutBucketTagging")]
+    assert audit.history(provider, shop, "dev") == [again.audit, first]
+    tags = {t["Key"]: t["Value"] for t in boto.s3.get_bucket_tagging(Bucket=BUCKET)["TagSet"]}
+    assert tags == {"portable-fn:audit": "shop/dev", **again.audit.tags()}
+    # and what is deployed is still exactly the app's: the audit bucket is found by no plan
+    assert pipeline.plan(provider, shop, "dev").plan.empty
+
+
 def test_history_of_a_stage_never_recorded_is_empty(provider: Any, shop: Any, boto: Any) -> None:
     assert audit.history(provider, shop, "dev") == []
     assert boto.s3.list_buckets()["Buckets"] == []  # reading makes nothing

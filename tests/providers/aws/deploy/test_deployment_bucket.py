@@ -18,6 +18,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 from portable_fn_aws.deploy import TAG_APP, TAG_STAGE
+from portable_fn_aws.deploy.audit import audit_bucket
 from portable_fn_aws.provider import AwsProvider
 
 from portable_fn.app import load_app
@@ -39,6 +40,7 @@ SHOP_RESOURCES = 66  # what a deploy of the shop makes with every zip sent direc
 GATEWAY = Path(__file__).with_name("apps") / "gateway"
 GATEWAY_FUNCTIONS = ["list_items", "get_item", "put_item", "files"]
 VIA_S3 = {"direct_upload_limit_mb": 0, "wait_delay_s": 0.1}
+AUDIT_BUCKET = audit_bucket("shop", "dev", "123456789012", "eu-west-1")  # moto's default account
 
 
 def lambda_sha(data: bytes) -> str:
@@ -72,7 +74,8 @@ def test_the_zip_is_uploaded_once_to_a_tagged_private_bucket_and_lambda_runs_it_
 ) -> None:
     bucket = via_s3.bucket
     assert bucket.startswith("shop-dev-deploy-") and len(bucket) == len("shop-dev-deploy-") + 12
-    assert bucket in bucket_names(boto)
+    # the app's data bucket, this one, and the audit trail's (`portable_fn_aws.deploy.audit`), which is no plan's
+    assert sorted(bucket_names(boto)) == sorted(["shop-dev-uploads", bucket, AUDIT_BUCKET])
     tags = {t["Key"]: t["Value"] for t in boto.s3.get_bucket_tagging(Bucket=bucket)["TagSet"]}
     assert tags == {TAG_APP: "shop", TAG_STAGE: "dev"}
     block = boto.s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
@@ -155,7 +158,7 @@ def test_remove_empties_and_deletes_the_bucket(via_s3: Any, shop: Any, boto: Any
     boto.s3.put_object(Bucket=via_s3.bucket, Key="left/by-hand.zip", Body=b"two")
     outcome = pipeline.remove(via_s3, shop, "dev")
     assert outcome.plan.count("delete") == SHOP_RESOURCES + 3  # the bucket and the two objects found in it
-    assert via_s3.bucket not in bucket_names(boto)
+    assert bucket_names(boto) == [AUDIT_BUCKET]  # only the audit trail's outlives the stage
     assert pipeline.remove(via_s3, shop, "dev").plan.empty
 
 
@@ -164,20 +167,28 @@ def test_every_call_on_the_bucket_names_its_expected_owner(via_s3: Any, shop: An
     parameter-build event: every call on the bucket but CreateBucket (which has no such parameter)
     says which account must own it, so a bucket of the same name in another account is never used."""
     sent: list[tuple[str, Any]] = []
+    audited: list[tuple[str, Any]] = []  # the audit trail's calls on its bucket, through its own client
     via_s3.deployer.client.register(
         "before-parameter-build.s3",
         lambda params, model, **_: sent.append((model.name, params)) if params.get("Bucket") == via_s3.bucket else None,
+    )
+    via_s3.deployer.audit_client.register(
+        "before-parameter-build.s3",
+        lambda params, model, **_: (
+            audited.append((model.name, params)) if params.get("Bucket") == AUDIT_BUCKET else None
+        ),
     )
     via_s3.code = "# the handlers changed\n"
     pipeline.deploy(via_s3, shop, "dev")
     pipeline.remove(via_s3, shop, "dev")
     operations = {name for name, _ in sent}
     assert {"PutObject", "DeleteObject", "DeleteBucket", "GetPublicAccessBlock", "ListObjectVersions"} <= operations
+    assert [name for name, _ in audited] == ["PutObject", "GetBucketTagging", "PutBucketTagging"] * 2
     account = via_s3.deployer.client.account()
     assert account.isdigit()
     assert [
         (name, params.get("ExpectedBucketOwner"))
-        for name, params in sent
+        for name, params in sent + audited
         if params.get("ExpectedBucketOwner") != account and name != "CreateBucket"
     ] == []
 
@@ -221,7 +232,7 @@ def test_per_function_zips_each_get_an_object_and_a_change_reaches_only_its_impo
     provider.deployer.client.calls.clear()
     assert pipeline.deploy(provider, app, "dev").plan.empty and provider.deployer.client.mutating_calls() == []
     pipeline.remove(provider, app, "dev")
-    assert bucket not in bucket_names(boto)
+    assert bucket_names(boto) == [audit_bucket("gateway", "dev", "123456789012", "eu-west-1")]  # the trail's only
 
 
 def test_a_name_taken_by_another_account_is_an_error_naming_the_setting_that_avoids_it(

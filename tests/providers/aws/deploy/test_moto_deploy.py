@@ -17,6 +17,7 @@ import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError
 from portable_fn_aws.deploy import TAG_APP, TAG_STAGE, AwsClient
+from portable_fn_aws.deploy.audit import audit_bucket
 
 from portable_fn.app import load_app
 from portable_fn.deploy import pipeline
@@ -355,7 +356,12 @@ def test_remove_deletes_exactly_what_the_app_created(
         g["Name"] for g in boto.scheduler.list_schedule_groups()["ScheduleGroups"] if g["Name"].startswith("shop-dev")
     ] == []
     assert not [f for f in boto.lambda_.list_functions()["Functions"] if f["FunctionName"].startswith("shop-dev-")]
-    assert "shop-dev-uploads" not in [b["Name"] for b in boto.s3.list_buckets()["Buckets"]]
+    # the data buckets of the other app and stage stay, and every stage's audit trail (no plan's), its own too
+    trails = [
+        audit_bucket(a, s, ACCOUNT, "eu-west-1") for a, s in (("depot", "dev"), ("shop", "dev"), ("shop", "prod"))
+    ]
+    buckets = sorted(b["Name"] for b in boto.s3.list_buckets()["Buckets"])
+    assert buckets == sorted(["depot-dev-uploads", "shop-prod-uploads", *trails])
     assert boto.lambda_.list_event_source_mappings(FunctionName="depot-dev-fulfil")["EventSourceMappings"]
     assert sorted(shop_tagged(boto, "depot")) == other_before
     assert len(shop_tagged(boto, "shop", "prod")) == len(other_before)

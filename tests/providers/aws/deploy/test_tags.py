@@ -5,6 +5,8 @@ before any call."""
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -141,3 +143,32 @@ def test_tags_aws_would_refuse_are_refused_before_any_call(provider: Any, shop: 
 def test_a_tag_key_of_portable_fn_own_is_refused_when_the_app_loads(shop: App) -> None:
     with pytest.raises(ConfigError, match="'portable-fn:app' collides with portable-fn's own tags"):
         with_tags(shop, 'tags = { "portable-fn:app" = "other" }')
+
+
+def test_the_http_api_carries_the_tags_and_is_retagged_in_place(
+    endpoint: str, tmp_path: Path, boto: Any, helpers: Any
+) -> None:
+    root = tmp_path / "gateway"
+    shutil.copytree(Path(__file__).with_name("apps") / "gateway", root, ignore=shutil.ignore_patterns(".portable-fn"))
+    original = (root / "pyproject.toml").read_text()
+
+    def gateway(tags: str) -> tuple[App, Any]:
+        (root / "pyproject.toml").write_text(
+            original.replace("\n[tool.portable-fn.aws]", f"{tags}\n\n[tool.portable-fn.aws]")
+        )
+        app = load_app(root)
+        settings = {**app.config.provider_settings("aws", "dev"), "wait_delay_s": 0.1}
+        return app, helpers.MotoProvider(settings, endpoint)
+
+    app, provider = gateway('tags = { team = "payments" }')
+    pipeline.deploy(provider, app, "dev")
+    [api] = [a for a in boto.apigw.get_apis()["Items"] if a["Name"] == "gateway-dev"]
+    assert api["Tags"] == {"portable-fn:app": "gateway", "portable-fn:stage": "dev", "team": "payments", RECORD: "team"}
+
+    app, provider = gateway('tags = { team = "checkout" }')
+    planned = pipeline.plan(provider, app, "dev").plan
+    assert planned is not None and ("http api", "gateway-dev") in {s.resource.key for s in planned.steps}
+    pipeline.deploy(provider, app, "dev")
+    [api] = [a for a in boto.apigw.get_apis()["Items"] if a["Name"] == "gateway-dev"]
+    assert api["Tags"]["team"] == "checkout"
+    assert pipeline.plan(provider, app, "dev").plan.empty  # type: ignore[union-attr]

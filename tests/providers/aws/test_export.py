@@ -1,6 +1,6 @@
 """`portable-fn export --provider aws`: every resource `desired` returns, as CloudFormation that cfn-lint
-passes and moto creates, and as Terraform that parses back and that hashicorp/aws 6.25.0's schema (as
-recorded in tests/export/data/hashicorp_aws.json) accepts, references included."""
+passes and moto creates, and as Terraform that parses back, that hashicorp/aws 6.25.0's schema (as recorded in
+tests/export/data/aws.json) accepts, required arguments and references included, and that tfparse evaluates."""
 
 from __future__ import annotations
 
@@ -16,7 +16,6 @@ from typing import Any
 
 import boto3
 import pytest
-import tfparse
 from cfnlint.api import lint
 from portable_fn_aws.deploy import AwsDeployer, cloudformation, terraform
 from portable_fn_aws.deploy.export import Exported
@@ -24,14 +23,13 @@ from portable_fn_aws.deploy.resources import ORDER, BucketNotification, CodeObje
 
 from portable_fn.app import load_app
 from portable_fn.deploy import Artifact
-from portable_fn.export import Export
+from portable_fn.export import Export, render
 
 from ...export.hcl_roundtrip import parse, without_comments
-from ...export.terraform_schema import problems
+from ...export.terraform_schema import evaluation_problems, problems
 
 REPO = Path(__file__).resolve().parents[3]
 DEPLOY_APPS = REPO / "tests" / "providers" / "aws" / "deploy" / "apps"
-SCHEMA = json.loads((REPO / "tests" / "export" / "data" / "hashicorp_aws.json").read_text())
 # Every app of the repository that deploys on AWS, with settings that reach the remaining resource types:
 # zips through the deployment bucket (direct_upload_limit_mb = 0); gateway's own settings use the HTTP API.
 APPS: dict[str, tuple[Path, dict[str, Any]]] = {
@@ -198,58 +196,61 @@ def test_main_tf_parses_back_to_the_document(cases: dict[str, Case], name: str) 
 
 
 @pytest.mark.parametrize("name", list(APPS))
-def test_main_tf_uses_only_what_hashicorp_aws_has_and_refers_only_to_what_it_declares(
-    cases: dict[str, Case], name: str
+def test_main_tf_holds_to_hashicorp_aws_s_schema_and_evaluates(
+    cases: dict[str, Case], name: str, tmp_path: Path
 ) -> None:
-    assert problems(parse(cases[name].tf.files["main.tf"]), SCHEMA) == []
+    main_tf = cases[name].tf.files["main.tf"]
+    assert problems(parse(main_tf), "aws") == []
+    assert evaluation_problems(main_tf, cases[name].document, tmp_path, "aws") == []
 
 
-@pytest.mark.parametrize("name", list(APPS))
-def test_tfparse_evaluates_main_tf_and_finds_every_reference(cases: dict[str, Case], name: str, tmp_path: Path) -> None:
-    """tfparse evaluates the configuration with Terraform's own HCL library (as trivy does): each resource
-    it loads refers to exactly the resources and data sources the document's `${...}` name."""
-    case = cases[name]
-    (tmp_path / "main.tf").write_text(case.tf.files["main.tf"])
-    loaded = {r["__tfmeta"]["path"]: r for found in tfparse.load_from_path(tmp_path).values() for r in found}
-    for kind, by_name in case.document["resource"].items():
-        for resource_name, body in by_name.items():
-            evaluated = loaded[f"{kind}.{resource_name}"]
-            assert evaluated_references(evaluated) == written_references(body), f"{kind}.{resource_name}"
-
-
-def written_references(body: Any) -> set[tuple[str, str]]:
-    found = set()
-    for text in re.findall(r"\$\{([^{}]*)\}", json.dumps(body)):
-        parts = text.removeprefix("data.").split(".")
-        if parts[0] not in ("path", "var"):
-            found.add((parts[0], parts[1]))
-    return found
-
-
-def evaluated_references(node: Any) -> set[tuple[str, str]]:
-    if isinstance(node, list):
-        return {ref for item in node for ref in evaluated_references(item)}
-    if not isinstance(node, dict):
-        return set()
-    own = {(ref["label"], ref["name"]) for ref in node.get("__tfmeta", {}).get("references", [])}
-    return own.union(*(evaluated_references(v) for k, v in node.items() if k != "__tfmeta"))
-
-
-def test_the_schema_check_finds_an_unknown_argument_type_and_reference() -> None:
-    document = {
-        "data": {"aws_region": {"current": {}}},
-        "resource": {
-            "aws_sqs_queue": {"q": {"name": "x", "redrive": "y", "tags": {"a": "${data.aws_region.current.nme}"}}},
-            "aws_lambda_function_url": {"u": {"function_name": "${aws_lambda_function.f.function_name}"}},
-            "aws_sqs_queues": {"q": {}},
-        },
-    }
-    assert problems(document, SCHEMA) == [
-        "aws_sqs_queue.q: redrive is not an argument or block of it",
-        "resource type aws_sqs_queues is not one of hashicorp/aws 6.25.0's",
-        "${data.aws_region.current.nme}: aws_region has no attribute nme",
-        "${aws_lambda_function.f.function_name}: aws_lambda_function.f is not declared",
+def test_the_schema_check_fails_on_what_hashicorp_aws_does_not_have(cases: dict[str, Case]) -> None:
+    document = json.loads(json.dumps(cases["shop"].document))
+    resources = document["resource"]
+    resources["aws_sqs_queue"]["orders"]["redrive"] = "y"
+    resources["aws_sqs_queue"]["orders"]["tags"] = {"a": "${data.aws_region.current.nme}", "b": "${var.zone}"}
+    del resources["aws_lambda_function"]["fulfil"]["role"]
+    resources["aws_lambda_function"]["fulfil"]["environment"] = {"variables": {}}
+    resources["aws_lambda_function"]["fulfil"]["tags"] = [{"a": "b"}]
+    del resources["aws_dynamodb_table"]["stock"]["attribute"][0]["type"]
+    resources["aws_lambda_function_url"]["u"] = {"function_name": "${aws_lambda_function.gone.function_name}"}
+    resources["aws_sqs_queues"] = {"q": {}}
+    assert problems(document, "aws") == [
+        "aws_sqs_queue.orders: redrive is not an argument of this block",
+        "aws_dynamodb_table.stock.attribute[0]: type is required",
+        "aws_lambda_function.fulfil: role is required",
+        "aws_lambda_function.fulfil: environment is a block, written as a value",
+        "aws_lambda_function.fulfil: tags is an attribute, not a block",
+        "aws_lambda_function_url.u: authorization_type is required",
+        "aws_sqs_queues: not a resource type of hashicorp/aws 6.25.0",
+        "${data.aws_region.current.nme}: data.aws_region has no attribute nme",
+        "${var.zone}: var.zone is not declared",
+        "${aws_lambda_function.gone.function_name}: aws_lambda_function.gone is not declared",
     ]
+
+
+def test_the_evaluation_fails_on_what_terraform_cannot_read(cases: dict[str, Case], tmp_path: Path) -> None:
+    document = json.loads(json.dumps(cases["shop"].document))
+    main_tf = render(document)
+    broken = main_tf.replace('"shop-dev-orders"', '"shop-dev-orders', 1)
+    assert evaluation_problems(broken, document, tmp_path, "aws") == [  # a syntax error: nothing is read
+        f"{address}: not read from main.tf" for address in sorted(declared(document))
+    ]
+    queue = document["resource"]["aws_sqs_queue"]["orders"]
+    queue["name"] = "${aws_sqs_queue.nowhere.name}"
+    queue["tags"] = {"role": "${aws_iam_role.fulfil.name}"}
+    main_tf = render(document).replace("role = aws_iam_role.fulfil.name", 'role = "aws_iam_role.fulfil.name"')
+    main_tf = re.sub(r'(name +)= "shop-dev-orders-dlq"', r"\1= aws_sqs_queue.orders.arn", main_tf)
+    assert evaluation_problems(main_tf, document, tmp_path, "aws") == [
+        "aws_sqs_queue.orders: refers to aws_iam_role.fulfil, which tfparse did not read as a reference",
+        "aws_sqs_queue.orders_dlq: tfparse reads a reference to aws_sqs_queue.orders the document does not write",
+        "aws_sqs_queue.nowhere.name: unresolved, and aws_sqs_queue.nowhere is not declared",
+    ]
+
+
+def declared(document: dict[str, Any]) -> list[str]:
+    found = [f"{kind}.{name}" for kind, by_name in document["resource"].items() for name in by_name]
+    return found + [f"data.{kind}.{name}" for kind, by_name in document["data"].items() for name in by_name]
 
 
 def test_terraform_refers_to_resources_and_reads_the_account_from_the_provider(cases: dict[str, Case]) -> None:

@@ -1,6 +1,6 @@
 """`portable-fn export --provider azure --format terraform`: every resource kind the Azure desired returns is in
 the Terraform document (or said why not), the document's HCL reads back to it, every type, argument and reference
-is one hashicorp/azurerm 4.55.0 has (its schema recorded in tests/export_data/azurerm.json), and no secret or
+is one hashicorp/azurerm 4.55.0 has (its schema recorded in tests/export/data/azurerm.json), and no secret or
 deploy-time marker is written."""
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from portable_fn.export import render
 from portable_fn.runtime.errors import DeployError, ProviderError
 
 from ...export.hcl_roundtrip import parse, without_comments
-from ...export_data.terraform_schema import evaluation_problems, problems
+from ...export.terraform_schema import evaluation_problems, problems
 
 REPO = Path(__file__).resolve().parents[3]
 SUBSCRIPTION = "11111111-2222-3333-4444-555555555555"

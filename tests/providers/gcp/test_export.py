@@ -1,6 +1,6 @@
 """`portable-fn export --provider gcp --format terraform`: every resource kind the GCP desired returns is in the
 Terraform document (or said why not), the document's HCL reads back to it, and every type, argument and
-reference is one hashicorp/google 6.50.0 has (its schema recorded in tests/export_data/google.json)."""
+reference is one hashicorp/google 6.50.0 has (its schema recorded in tests/export/data/google.json)."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from portable_fn.export import render
 from portable_fn.runtime.errors import DeployError, ProviderError
 
 from ...export.hcl_roundtrip import parse, without_comments
-from ...export_data.terraform_schema import evaluation_problems, problems
+from ...export.terraform_schema import evaluation_problems, problems
 
 REPO = Path(__file__).resolve().parents[3]
 ARTIFACT = Artifact(Path("/build/shop-gcp.zip"), "ab" * 32, 10, 1)

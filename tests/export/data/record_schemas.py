@@ -1,18 +1,26 @@
-"""Records the Terraform schema excerpts the export tests check against (run by hand, not by pytest).
+"""Records the Terraform schema excerpts `tests/export/terraform_schema.py` checks the exports against (run by
+hand, not by pytest).
 
-The source is the schema of each provider as the prebuilt CDK for Terraform bindings carry it, generated from
-`terraform providers schema -json` of one provider release: npm `@cdktf/provider-google` 16.12.1
-(registry.terraform.io/hashicorp/google 6.50.0) and `@cdktf/provider-azurerm` 14.23.1 (hashicorp/azurerm
-4.55.0), https://www.npmjs.com/package/@cdktf/provider-google and .../provider-azurerm, read 2026-12-06. Their
-`.jsii` file names every resource and data source (each class links its registry page) and, per argument,
-its Terraform name (the link's anchor), whether it is required and the nested block it opens.
+No terraform binary or provider plugin installs offline, but npm serves the prebuilt CDK for Terraform bindings,
+generated from `terraform providers schema -json` of one provider release. Their `.jsii` file names every
+resource and data source (each class links its registry page) and, per argument, its Terraform name (the link's
+anchor), whether it is required and the nested block it opens. The releases recorded here (read 2026-12-06):
 
-    npm pack @cdktf/provider-google@16.12.1 && tar -xzf cdktf-provider-google-16.12.1.tgz package/.jsii
-    python tests/export_data/record_schemas.py google package/.jsii
+- `aws.json`: npm @cdktf/provider-aws 21.22.1, https://www.npmjs.com/package/@cdktf/provider-aws
+  (registry.terraform.io/hashicorp/aws 6.25.0)
+- `google.json`: npm @cdktf/provider-google 16.12.1, https://www.npmjs.com/package/@cdktf/provider-google
+  (hashicorp/google 6.50.0)
+- `azurerm.json`: npm @cdktf/provider-azurerm 14.23.1, https://www.npmjs.com/package/@cdktf/provider-azurerm
+  (hashicorp/azurerm 4.55.0)
 
-writes `google.json` here: every resource and data source type of the release, and for the types the export
-writes (`WANTED`), their arguments (nested blocks as objects), which are required, and the attributes a
-reference may read.
+To record one again (or a newer release):
+
+    npm pack @cdktf/provider-aws@21.22.1 && tar -xzf cdktf-provider-aws-21.22.1.tgz package/.jsii
+    python tests/export/data/record_schemas.py aws package/.jsii
+
+writes `aws.json` here: every resource and data source type of the release, and for the types the exports write
+(`WANTED`), their arguments (nested blocks as objects), which are required, and the attributes a reference may
+read.
 """
 
 from __future__ import annotations
@@ -28,7 +36,36 @@ LINK = re.compile(
     r"registry\.terraform\.io/providers/hashicorp/(\w+)/([\d.]+)/docs/(resources|data-sources)/(\w+)(#(\w+))?"
 )
 BASES = ("cdktf.TerraformResource", "cdktf.TerraformDataSource")
+# The types each provider's export writes (data sources prefixed `data.`); a type an export adds must be added here.
 WANTED = {
+    "aws": [
+        "aws_apigatewayv2_api",
+        "aws_apigatewayv2_integration",
+        "aws_apigatewayv2_route",
+        "aws_apigatewayv2_stage",
+        "aws_cloudwatch_log_group",
+        "aws_dynamodb_table",
+        "aws_iam_role",
+        "aws_iam_role_policy",
+        "aws_lambda_event_source_mapping",
+        "aws_lambda_function",
+        "aws_lambda_function_event_invoke_config",
+        "aws_lambda_function_url",
+        "aws_lambda_permission",
+        "aws_s3_bucket",
+        "aws_s3_bucket_notification",
+        "aws_s3_bucket_public_access_block",
+        "aws_s3_bucket_server_side_encryption_configuration",
+        "aws_s3_object",
+        "aws_scheduler_schedule",
+        "aws_scheduler_schedule_group",
+        "aws_sns_topic",
+        "aws_sns_topic_subscription",
+        "aws_sqs_queue",
+        "data.aws_caller_identity",
+        "data.aws_partition",
+        "data.aws_region",
+    ],
     "google": [
         "google_cloud_run_service_iam_member",
         "google_cloud_scheduler_job",
@@ -67,6 +104,7 @@ WANTED = {
         "data.azurerm_storage_account_blob_container_sas",
     ],
 }
+PACKAGES = {"aws": "21.22.1", "google": "16.12.1", "azurerm": "14.23.1"}  # npm @cdktf/provider-<name> releases
 
 
 def link(docs: dict[str, Any]) -> re.Match[str] | None:
@@ -119,11 +157,13 @@ def record(provider: str, jsii: Path) -> dict[str, Any]:
         readable = {snake(p["name"]) for p in types[fqn].get("properties", []) if not p.get("static")}
         readable = {r for r in readable if not r.endswith("_input") and r != "tf_resource_type"}
         schemas[name] = {**block(types, fqn + "Config"), "attributes": sorted(readable)}
+    package = f"@cdktf/provider-{provider}"
     return {
         "provider": f"hashicorp/{provider}",
         "version": version,
-        "source": f"npm @cdktf/provider-{provider} (.jsii), generated from registry.terraform.io/hashicorp/{provider} "
-        f"{version}; recorded 2026-12-06 by tests/export_data/record_schemas.py",
+        "source": f"npm {package} {PACKAGES[provider]} (.jsii, https://www.npmjs.com/package/{package}), generated "
+        f"from registry.terraform.io/hashicorp/{provider} {version}; recorded 2026-12-06 by "
+        "tests/export/data/record_schemas.py",
         "resource_types": sorted(n for n in classes if not n.startswith("data.")),
         "data_source_types": sorted(n[5:] for n in classes if n.startswith("data.")),
         "schemas": schemas,

@@ -6,22 +6,11 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from pathlib import Path
 
 import pytest
 
 from portable_fn.cli import main
-
-REPO = Path(__file__).resolve().parents[4]
-
-
-@pytest.fixture
-def shop_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    target = tmp_path / "shop"
-    shutil.copytree(REPO / "samples" / "shop", target, ignore=shutil.ignore_patterns(".portable-fn", "__pycache__"))
-    monkeypatch.setenv("SHOP_DATA_DIR", str(tmp_path / "shop-data"))
-    return target
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -31,9 +20,9 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
 
 
 def test_plan_deploy_and_history_as_a_reviewer_sees_them(
-    capsys: pytest.CaptureFixture[str], endpoint: str, shop_dir: Path
+    capsys: pytest.CaptureFixture[str], endpoint: str, shop_copy: Path
 ) -> None:
-    common = ("--provider", "aws", "--app", str(shop_dir), "--endpoint-url", endpoint)
+    common = ("--provider", "aws", "--app", str(shop_copy), "--endpoint-url", endpoint)
     code, out, err = run(capsys, "plan", *common, "--detailed-exitcode")
     assert code == 2, err
     first = out.splitlines()[0]
@@ -46,7 +35,7 @@ def test_plan_deploy_and_history_as_a_reviewer_sees_them(
     assert deployed["audit"]["location"].startswith("s3://shop-dev-audit-")
     assert run(capsys, "plan", *common, "--detailed-exitcode")[0] == 0
 
-    pyproject = shop_dir / "pyproject.toml"
+    pyproject = shop_copy / "pyproject.toml"
     pyproject.write_text(pyproject.read_text().replace("memory_mb = 256\n", "memory_mb = 1024\n", 1))
     code, out, err = run(capsys, "plan", *common, "--detailed-exitcode")
     assert code == 2, err

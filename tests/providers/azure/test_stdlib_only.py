@@ -40,6 +40,7 @@ PROVIDER_SIDE = {
     "retries.py",
     "redrive.py",
     "grid_letters.py",
+    "cost.py",
 }
 
 

@@ -52,6 +52,7 @@ triggers a subscription on the storage account's system topic (see `desired`).
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import os
 from collections.abc import Mapping
@@ -240,8 +241,15 @@ class AzureDeployer(Deployer[AzureClient, Names]):
         return outputs(app, stage, remote, self.names(app, stage), self.location())
 
     def audit_store(self, app: App, stage: str) -> BlobAuditStore:
-        """The app and stage's audit records, in a storage account of their own (see `audit`)."""
-        return BlobAuditStore(self.client, self.names(app, stage), self.location(), self.config)
+        """The app and stage's audit records, in a storage account of their own (see `audit`), written
+        through `audit_client`."""
+        return BlobAuditStore(self.audit_client, self.names(app, stage), self.location(), self.config)
+
+    @functools.cached_property
+    def audit_client(self) -> AzureClient:
+        """The audit trail's own client (`AzureClient.sibling`: same credential, endpoints and API log): the
+        record is not part of the change set, so `client.calls` stays exactly what deploy did to the app."""
+        return self.client.sibling()
 
     def target(self) -> DeployTarget:
         """The subscription and location deploy acts on, and who the credential's ARM token names."""

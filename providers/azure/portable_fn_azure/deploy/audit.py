@@ -8,8 +8,10 @@ with `resource_group`), both tagged `portable-fn-audit = <app>/<stage>` and not 
 remote state finds resources by, so no plan updates or deletes them. They are made on the first record, the
 account HTTPS-only, TLS 1.2, with no public blob access. Each blob is uploaded with `overwrite=False`, which
 the SDK sends as `If-None-Match: *` (Azurite honours it: 409 BlobAlreadyExists), so no record is
-overwritten. The stage's anchor is its function app: its tags `pfn-audit-*` name the last record (after a
-`remove` there is none to tag).
+overwritten. The stage's anchor is its function app: its tags `pfn-audit-*` name the last record, merged
+through the Tags API so its other tags stay (after a `remove` there is none to tag); remote state leaves
+`pfn-audit-*` tags out, so they never make a plan. The trail's calls go through the deployer's
+`audit_client`, apart from the deploy's own call record, and are on the API log (`--verbose`) like the rest.
 """
 
 from __future__ import annotations
@@ -58,19 +60,26 @@ class BlobAuditStore:
         return f"https://{self.account}.blob.{self.azure.storage_suffix}/{CONTAINER}/{self.prefix}"
 
     def append(self, name: str, body: bytes) -> str:
-        """A new block blob, never over an existing one; the account and container are made when missing."""
+        """A new block blob, never over an existing one; the account and container are made when missing (the
+        container once an upload found none, so a stage's later records take one write each)."""
         if not self._account_exists():
             self._make_account()
         container = self._container()
         try:
-            container.create_container()
-        except ResourceExistsError:
-            pass
+            self._upload(container, name, body)
+        except ResourceNotFoundError:  # the container is not there yet
+            try:
+                container.create_container()
+            except ResourceExistsError:  # made meanwhile, by another deploy of the stage
+                pass
+            self._upload(container, name, body)
+        return f"{self.where}{name}"
+
+    def _upload(self, container: Any, name: str, body: bytes) -> None:
         try:
             container.upload_blob(f"{self.prefix}{name}", body, overwrite=False)
         except ResourceExistsError as exc:
             raise RecordExists(name) from exc
-        return f"{self.where}{name}"
 
     def read(self) -> list[bytes]:
         if not self._account_exists():

@@ -88,6 +88,21 @@ class AzureClient:
         self.calls: list[Call] = []
         self._clients: dict[str, Any] = {}
 
+    def sibling(self) -> AzureClient:
+        """A client for the same subscription with this one's credential (signed in once), endpoints, TLS
+        verification and polling, logging on the same "portable_fn.api" logger, with a call record and SDK
+        clients of its own: for calls that are not deploy's own (the audit trail's), so `calls` stays
+        exactly the deploy's."""
+        return AzureClient(
+            self.subscription_id,
+            self.credential,
+            arm_endpoint=self.arm_endpoint,
+            storage_connection_string=self.storage_override,
+            connection_verify=self.connection_verify,
+            polling_interval=self.polling_interval,
+            scm_endpoint=self.scm_endpoint,
+        )
+
     # -- the services deploy uses ------------------------------------------------------------------
     @property
     def credential(self) -> Any:

@@ -242,9 +242,26 @@ def provider(arm: FakeArm, blobs: Any, azurite: str, certificate: tuple[Path, Pa
     return ArmProvider(settings_for(shop, "dev", certificate, azurite), arm.url)
 
 
+def audit_trail(app: str, stage: str, resource_group: str | None = None) -> dict[str, dict[str, str]]:
+    """The tags of what keeps the audit trail of `app` in `stage`, by ARM id in lowercase (as the fake ARM keys
+    resources): its resource group `<app>-<stage>-audit-rg` (unless the settings name one, `resource_group`,
+    which the trail only uses) and its storage account. The trail outlives the stage: `remove` leaves these."""
+    from portable_fn_azure.deploy.audit import audit_account
+    from portable_fn_azure.deploy.naming import Names
+
+    group = f"/subscriptions/{SUBSCRIPTION}/resourcegroups/{resource_group or f'{app}-{stage}-audit-rg'}"
+    account = f"{group}/providers/microsoft.storage/storageaccounts/{audit_account(Names(app, stage, SUBSCRIPTION))}"
+    tags = {"portable-fn-audit": f"{app}/{stage}"}
+    return {**({} if resource_group else {group: tags}), account: tags}
+
+
 @pytest.fixture
 def helpers() -> types.SimpleNamespace:
     """Module-level helpers for the test modules (which cannot import this conftest)."""
     return types.SimpleNamespace(
-        ArmProvider=ArmProvider, StaticToken=StaticToken, settings_for=settings_for, make_artifact=make_artifact
+        ArmProvider=ArmProvider,
+        StaticToken=StaticToken,
+        settings_for=settings_for,
+        make_artifact=make_artifact,
+        audit_trail=audit_trail,
     )

@@ -49,13 +49,14 @@ def settings_of(arm: Any, site: str) -> dict[str, str]:
 def deployed(provider: Any, shop: Any) -> Any:
     pipeline.deploy(provider, shop, "dev")
     provider.deployer.client.calls.clear()
+    provider.deployer.audit_client.calls.clear()
     return provider
 
 
 # -- what one deploy creates ---------------------------------------------------------------------------
 def test_resources_are_created_tagged_and_configured(provider: Any, shop: Any, arm: Any) -> None:
     messages: list[str] = []
-    pipeline.deploy(provider, shop, "dev", messages.append)
+    outcome = pipeline.deploy(provider, shop, "dev", messages.append)
     n = names(provider, shop)
     assert arm.get(GROUP)["tags"] == TAGS
     account = arm.get(f"{GROUP}/providers/Microsoft.Storage/storageAccounts/{n.storage_account}")
@@ -84,10 +85,13 @@ def test_resources_are_created_tagged_and_configured(provider: Any, shop: Any, a
     site = arm.get(f"{GROUP}/providers/Microsoft.Web/sites/{n.function_app}")
     package = settings_of(arm, n.function_app)["WEBSITE_RUN_FROM_PACKAGE"].split("/portable-fn-packages/", 1)[1]
     released = {"portable-fn-release": package}  # the host took it: triggers synced
+    assert outcome.audit is not None
+    audited = outcome.audit.tags()  # merged by the audit trail once the change was made (pfn-audit-*)
+    assert sorted(audited) == ["pfn-audit-at", "pfn-audit-commit", "pfn-audit-digest"]
     assert (site["kind"], site["identity"]["type"], site["tags"]) == (
         "functionapp,linux",
         "SystemAssigned",
-        {**TAGS, **released},
+        {**TAGS, **released, **audited},
     )
     assert site["properties"]["httpsOnly"] is True
     assert site["properties"]["serverFarmId"] == f"{GROUP}/providers/Microsoft.Web/serverfarms/shop-dev-plan"
@@ -369,19 +373,28 @@ def test_a_deleted_subscription_is_recreated(deployed: Any, shop: Any, arm: Any)
 
 # -- redeploys ---------------------------------------------------------------------------------------
 def test_unchanged_redeploy_makes_no_mutating_call(deployed: Any, shop: Any, arm: Any) -> None:
-    before = len(arm.mutating())
+    sent = len(arm.state.requests)
     outcome = pipeline.deploy(deployed, shop, "dev")
     assert outcome.plan.empty and len(outcome.plan.unchanged) == SHOP_STEPS
     client = deployed.deployer.client
     assert client.calls and client.mutating_calls() == []
     assert [c for c in client.calls if c[0] == "blob" and c[1] == "PUT"] == []  # no re-upload
-    # only the POST reads, once for the plan and once for the outputs: the settings list and the webhook
-    # subscription's full URL (keys are not needed)
-    assert sorted(p.rsplit("/", 1)[-1] for _, p in arm.mutating()[before:]) == [
+    # ARM changed nothing of the app: it saw the POST reads, once for the plan and once for the outputs (the
+    # settings list and the webhook subscription's full URL; keys are not needed), and the audit trail's
+    # merge of the new record's tags into the function app's (the Tags API's `tags/default`), its only write
+    site = f"{GROUP}/providers/Microsoft.Web/sites/{names(deployed, shop).function_app}"
+    assert outcome.audit is not None
+    assert arm.tagged(sent) == [("Merge", site, outcome.audit.tags())]
+    assert sorted(p.rsplit("/", 1)[-1] for _, p in arm.mutating(sent)) == [
+        "default",
         "getFullUrl",
         "getFullUrl",
         "list",
         "list",
+    ]
+    assert deployed.deployer.audit_client.mutating_calls() == [
+        ("blob", "PUT", f"/devstoreaccount1/pfn-audit/shop/dev/{outcome.audit.name}"),
+        ("arm", "PATCH", f"{site}/providers/Microsoft.Resources/tags/default"),
     ]
 
 
@@ -498,7 +511,9 @@ def test_an_existing_resource_group_is_used_and_kept(
     assert "resource group" not in {s.resource.kind for s in outcome.plan.steps}
     assert pipeline.plan(provider, shop, "dev").plan.empty
     pipeline.remove(provider, shop, "dev")
-    assert list(arm.state.resources) == [f"{SUB}/resourcegroups/shared-rg".lower()]
+    # the group, and the audit trail's account in it (the trail outlives the stage)
+    kept = {k: r.get("tags") for k, r in arm.state.resources.items()}
+    assert kept == {f"{SUB}/resourcegroups/shared-rg".lower(): {}, **helpers.audit_trail("shop", "dev", "shared-rg")}
 
 
 # -- Flex Consumption ------------------------------------------------------------------------------------

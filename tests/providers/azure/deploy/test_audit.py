@@ -59,7 +59,9 @@ def test_the_audit_names_fit_azures_rules(provider: Any, shop: Any) -> None:
     assert audit_group(Names("shop", "dev", SUB, group_override="shared-rg")) == "shared-rg"
 
 
-def test_deploy_and_remove_are_recorded_in_the_audit_account(provider: Any, shop: Any, arm: Any, blobs: Any) -> None:
+def test_deploy_and_remove_are_recorded_in_the_audit_account(
+    provider: Any, shop: Any, arm: Any, blobs: Any, helpers: Any
+) -> None:
     outcome = pipeline.deploy(provider, shop, "dev")
     made = outcome.audit  # the record deploy wrote
     assert made is not None and outcome.plan is not None and outcome.artifact is not None
@@ -87,6 +89,7 @@ def test_deploy_and_remove_are_recorded_in_the_audit_account(provider: Any, shop
     removed = pipeline.remove(provider, shop, "dev").audit
     assert removed is not None
     assert arm.find("/resourceGroups/shop-dev-rg") is None  # the stage is gone, its trail is not
+    assert {key: found["tags"] for key, found in arm.state.resources.items()} == helpers.audit_trail("shop", "dev")
     assert audit.history(provider, shop, "dev") == [removed, made]
     assert removed.notes == ("No resource of 'shop' (stage 'dev') on azure to tag.",)
 
@@ -94,3 +97,39 @@ def test_deploy_and_remove_are_recorded_in_the_audit_account(provider: Any, shop
 def test_history_of_a_stage_never_recorded_is_empty(provider: Any, shop: Any, arm: Any) -> None:
     assert audit.history(provider, shop, "dev") == []
     assert arm.mutating() == []
+
+
+def test_the_trails_calls_are_its_own_and_a_later_record_takes_one_write(
+    provider: Any, shop: Any, arm: Any, blobs: Any
+) -> None:
+    pipeline.deploy(provider, shop, "dev")
+    deployer = provider.deployer
+    assert deployer.audit_client is not deployer.client
+    assert deployer.audit_client.credential is deployer.client.credential  # signed in once
+    assert [c for c in deployer.client.calls if "audit" in c[2].lower()] == []  # the deploy's record is the deploy's
+
+    names = deployer.names(shop, "dev")
+    account = f"/subscriptions/{SUB}/resourceGroups/shop-dev-audit-rg/providers/Microsoft.Storage/storageAccounts/"
+    site = f"/subscriptions/{SUB}/resourceGroups/shop-dev-rg/providers/Microsoft.Web/sites/{names.function_app}"
+
+    def trail_of(outcome: Any) -> list[tuple[str, str, str]]:
+        record = f"/devstoreaccount1/pfn-audit/shop/dev/{outcome.audit.name}"
+        return [
+            ("arm", "GET", account + audit_account(names)),  # there: nothing to make
+            ("blob", "PUT", record),
+            ("arm", "GET", site),
+            ("arm", "PATCH", f"{site}/providers/Microsoft.Resources/tags/default"),
+        ]
+
+    deployer.audit_client.calls.clear()
+    again = pipeline.deploy(provider, shop, "dev")
+    assert again.plan is not None and again.plan.empty
+    assert deployer.audit_client.calls == trail_of(again)
+
+    blobs.delete_container("pfn-audit")  # someone emptied the account: the container is made again
+    deployer.audit_client.calls.clear()
+    third = pipeline.deploy(provider, shop, "dev")
+    account_read, upload, *rest = trail_of(third)
+    made = ("blob", "PUT", "/devstoreaccount1/pfn-audit")
+    assert deployer.audit_client.calls == [account_read, upload, made, upload, *rest]
+    assert [b["name"] for b in blobs.get_container_client("pfn-audit").list_blobs()] == [f"shop/dev/{third.audit.name}"]

@@ -17,12 +17,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from portable_fn_azure.deploy.naming import Names
 
 from portable_fn.cli import main
 
 REPO = Path(__file__).resolve().parents[4]
 SUBSCRIPTION = "11111111-2222-3333-4444-555555555555"
 READ_POSTS = ("/list", "/listkeys", "/getfullurl")
+SITE = Names("shop", "dev", SUBSCRIPTION).function_app
 
 
 def fake_az(directory: Path, token: str) -> Path:
@@ -86,7 +88,7 @@ def mutations(arm: Any, since: int) -> list[tuple[str, str]]:
 
 
 def test_deploy_redeploy_change_info_remove_with_the_cli(
-    capsys: pytest.CaptureFixture[str], shop_dir: Path, arm: Any, blobs: Any
+    capsys: pytest.CaptureFixture[str], shop_dir: Path, arm: Any, blobs: Any, helpers: Any
 ) -> None:
     common = ("--provider", "azure", "--app", str(shop_dir), "--endpoint-url", arm.url)
 
@@ -102,7 +104,12 @@ def test_deploy_redeploy_change_info_remove_with_the_cli(
     code, second, err = cli(capsys, "deploy", *common, "--json")
     assert code == 0, err
     assert second["applied"] == 0 and second["artifact"]["sha256"] == first["artifact"]["sha256"]
-    assert mutations(arm, before) == []  # only reads reached ARM
+    # only reads reached ARM, and the audit trail's merge of the new record's tags into the function app's
+    site = f"/subscriptions/{SUBSCRIPTION}/resourceGroups/shop-dev-rg/providers/Microsoft.Web/sites/{SITE}"
+    assert mutations(arm, before) == [("PATCH", f"{site}/providers/Microsoft.Resources/tags/default")]
+    [(operation, scope, tags)] = arm.tagged(before)
+    assert (operation, scope, sorted(tags)) == ("Merge", site, ["pfn-audit-at", "pfn-audit-commit", "pfn-audit-digest"])
+    assert tags["pfn-audit-digest"] == second["audit"]["digest"][:12] != first["audit"]["digest"][:12]
 
     functions = shop_dir / "shop" / "functions.py"
     functions.write_text(functions.read_text() + "\n# changed\n")
@@ -123,6 +130,7 @@ def test_deploy_redeploy_change_info_remove_with_the_cli(
     code, removed, err = cli(capsys, "remove", *common, "--json")
     assert code == 0, err
     assert removed["applied"] == 31
-    assert arm.state.resources == {}
+    # all but the audit trail's group and account, which outlive the stage
+    assert {key: found["tags"] for key, found in arm.state.resources.items()} == helpers.audit_trail("shop", "dev")
     code, after, _ = cli(capsys, "plan", *common, "--json")
     assert code == 0 and after["plan"]["steps"] and all(s["action"] == "create" for s in after["plan"]["steps"])

@@ -1,7 +1,7 @@
 """Infrastructure as code from the resources the planner deploys: `portable-fn export`.
 
 A provider's `export(app, stage, artifact, fmt)` returns an `Export`; Terraform exports build a
-`TerraformDocument` and write it with `render` as `main.tf` (`terraform_export`).
+`TerraformDocument` with a `TerraformBuilder` and write it with `render` as `main.tf` (`terraform_export`).
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from pathlib import Path
 
 from .hcl import TerraformDocument, render
 from .models import Export, unsupported_format, write_export
+from .terraform import TerraformBuilder
 
 TERRAFORM = "terraform"
 TERRAFORM_FILE = "main.tf"
@@ -18,6 +19,7 @@ __all__ = [
     "TERRAFORM",
     "TERRAFORM_FILE",
     "Export",
+    "TerraformBuilder",
     "TerraformDocument",
     "render",
     "terraform_export",

@@ -73,7 +73,7 @@ def export_case(root: Path, extra: dict[str, Any]) -> Case:
     source = Exported.of(deployer, app, stage, make_artifact(root / ".portable-fn" / "build"))
     template, configuration = cloudformation.Template(source), terraform.Configuration(source)
     cfn, tf = template.export(), configuration.export()
-    return Case(source, json.loads(cfn.files["template.json"]), cfn, configuration.document(), tf)
+    return Case(source, json.loads(cfn.files["template.json"]), cfn, configuration.main_tf(), tf)
 
 
 @pytest.fixture(scope="module")
@@ -117,7 +117,7 @@ def test_every_resource_is_in_the_terraform_or_its_notes(cases: dict[str, Case])
         configuration = terraform.Configuration(case.source)
         declared = case.document["resource"]
         for resource in case.source.resources:
-            kind, address = terraform.TYPES[type(resource)], configuration.ids[resource.key]
+            kind, address = terraform.TYPES[type(resource)], configuration.labels[resource.key]
             if isinstance(resource, BucketNotification):  # one per bucket, named after its first entry
                 entries = [entry["id"] for b in declared[kind].values() for entry in b["lambda_function"]]
                 assert resource.notification_id in entries, name

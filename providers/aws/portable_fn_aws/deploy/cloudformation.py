@@ -141,14 +141,7 @@ class Template:
 
     def document(self, text: str) -> Any:
         """A policy document of `desired` (canonical JSON) as an object, each ARN in it a `value`."""
-        return self.walk(json.loads(text))
-
-    def walk(self, node: Any) -> Any:
-        if isinstance(node, dict):
-            return {k: self.walk(v) for k, v in node.items()}
-        if isinstance(node, list):
-            return [self.walk(v) for v in node]
-        return self.value(node) if isinstance(node, str) else node
+        return self.x.policy(text, self.value)
 
     def tag_list(self, resource: Resource) -> list[dict[str, str]]:
         return [{"Key": k, "Value": v} for k, v in self.x.tags(resource).items()]
@@ -323,7 +316,7 @@ class Template:
         if r.encrypted:
             by_default = {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}
             properties["BucketEncryption"] = {"ServerSideEncryptionConfiguration": [by_default]}
-        entries = [n for n in self.x.resources if isinstance(n, BucketNotification) and n.bucket == r.name]
+        entries = self.x.notifications(r.name)
         if entries:
             properties["NotificationConfiguration"] = {"LambdaConfigurations": self.notifications(entries)}
         arns = {e.function_arn for e in entries}

@@ -10,10 +10,12 @@ under `artifacts/`.
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from portable_fn.deploy import Artifact, Resource
 from portable_fn.export import Export, unsupported_format
@@ -22,7 +24,7 @@ from ..packaging import size_budget
 from .desired import Target, desired
 from .naming import Arns, Names
 from .naming import tags as own_tags
-from .resources import CodeObject, DeploymentBucket, Function, Queue, Role, Table, Topic
+from .resources import BucketNotification, CodeObject, DeploymentBucket, Function, Queue, Role, Table, Topic
 
 if TYPE_CHECKING:
     from portable_fn.app import App
@@ -112,6 +114,15 @@ class Exported:
                 found[arns.table(resource.name)] = Reference(resource, ARN)
         return found
 
+    def policy(self, text: str, value: Callable[[str], Any]) -> Any:
+        """A policy document of `desired` (canonical JSON) as an object, each string in it as `value` says it
+        (an ARN of the export as a reference)."""
+        return _strings(json.loads(text), value)
+
+    def notifications(self, bucket: str) -> list[BucketNotification]:
+        """The notification entries of the bucket named `bucket`, in desired's order."""
+        return [n for n in self.resources if isinstance(n, BucketNotification) and n.bucket == bucket]
+
     def find(self, kind: type[Resource], name: str) -> Resource | None:
         """The resource of type `kind` named `name`, when the export holds it."""
         return next((r for r in self.resources if isinstance(r, kind) and r.name == name), None)
@@ -122,6 +133,14 @@ class Exported:
 
     def artifacts(self) -> dict[str, Path]:
         return {self.zip_of(f): Path(f.zip_path) for f in self.resources if isinstance(f, Function)}
+
+
+def _strings(node: Any, value: Callable[[str], Any]) -> Any:
+    if isinstance(node, dict):
+        return {k: _strings(v, value) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_strings(v, value) for v in node]
+    return value(node) if isinstance(node, str) else node
 
 
 def logical_id(short: str, suffix: str) -> str:

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from portable_fn.deploy import Resource
-from portable_fn.export import Export, TerraformDocument, terraform_export
+from portable_fn.export import Export, TerraformBuilder, TerraformDocument, terraform_export
 
 from .export import ARN, PLACEHOLDER, URL, Exported, Reference, unused
 from .policies import POLICY_NAME
@@ -88,40 +88,31 @@ def terraform(exported: Exported) -> Export:
     return Configuration(exported).export()
 
 
-class Configuration:
-    """The Terraform document being written: resources by type and name, outputs and notes."""
+class Configuration(TerraformBuilder):
+    """The Terraform document being written (`TerraformBuilder`): each resource's label (`labels`, by its key)
+    and the literal ARNs and URLs of the export (`refs`), which `value` spells as references."""
 
     def __init__(self, exported: Exported) -> None:
+        super().__init__(data={kind: dict(sources) for kind, sources in DATA.items()})
         self.x = exported
         self.refs = exported.references()
         taken: dict[str, set[str]] = {}
-        self.ids = {
+        self.labels = {
             r.key: unused(identifier(exported.short(r)), taken.setdefault(TYPES[type(r)], set()))
             for r in exported.resources
         }
-        self.resources: dict[str, dict[str, dict[str, Any]]] = {}
-        self.outputs: dict[str, dict[str, Any]] = {}
-        self.notes: list[str] = []
 
     def export(self) -> Export:
         for resource in self.x.resources:
             WRITERS[type(resource)](self, resource)
-        return terraform_export("aws", self.document(), self.x.artifacts(), self.notes)
+        return terraform_export("aws", self.main_tf(), self.x.artifacts(), self.notes)
 
-    def document(self) -> TerraformDocument:
+    def main_tf(self) -> TerraformDocument:
+        """The document written so far, its region a variable (the settings' region its default)."""
         region: dict[str, Any] = {"description": "The AWS region to deploy to"}
         if self.x.region:
             region["default"] = self.x.region
-        out: TerraformDocument = {
-            "terraform": {"required_providers": [{"aws": PROVIDER}]},
-            "provider": {"aws": {"region": "${var.region}"}},
-            "variable": {"region": region},
-            "data": DATA,
-            "resource": self.resources,
-        }
-        if self.outputs:
-            out["output"] = self.outputs
-        return out
+        return self.document("aws", PROVIDER, {"region": "${var.region}"}, {"region": region})
 
     # -- values ----------------------------------------------------------------------------------------
     def value(self, text: str) -> str:
@@ -135,42 +126,34 @@ class Configuration:
         return spelled
 
     def reference(self, reference: Reference, attribute: str | None = None) -> str:
-        resource = reference.resource
-        return f"${{{TYPES[type(resource)]}.{self.ids[resource.key]}.{attribute or ATTRIBUTE[reference.attribute]}}}"
+        return self.address(reference.resource, attribute or ATTRIBUTE[reference.attribute])
 
     def address(self, resource: Resource, attribute: str) -> str:
-        return f"${{{TYPES[type(resource)]}.{self.ids[resource.key]}.{attribute}}}"
+        return f"${{{TYPES[type(resource)]}.{self.labels[resource.key]}.{attribute}}}"
 
     def whole(self, resource: Resource, kind: str | None = None) -> str:
         """A reference to a resource itself (for `depends_on`), of type `kind` when not its first."""
-        return f"${{{kind or TYPES[type(resource)]}.{self.ids[resource.key]}}}"
+        return f"${{{kind or TYPES[type(resource)]}.{self.labels[resource.key]}}}"
 
     def document_text(self, text: str) -> str:
         """A policy document of `desired` as indented JSON whose ARNs are references (a Terraform template,
         written as a heredoc)."""
-        return json.dumps(self.walk(json.loads(text)), indent=2) + "\n"
-
-    def walk(self, node: Any) -> Any:
-        if isinstance(node, dict):
-            return {k: self.walk(v) for k, v in node.items()}
-        if isinstance(node, list):
-            return [self.walk(v) for v in node]
-        return self.value(node) if isinstance(node, str) else node
+        return json.dumps(self.x.policy(text, self.value), indent=2) + "\n"
 
     def function(self, name: str, attribute: str = "function_name") -> str:
         found = self.x.find(Function, name)
         assert found is not None, name  # desired lists every function a resource of it names
         return self.address(found, attribute)
 
-    def add(self, resource: Resource, body: dict[str, Any], kind: str | None = None, suffix: str = "") -> str:
-        kind = kind or TYPES[type(resource)]
-        name = self.ids[resource.key] + suffix
-        self.resources.setdefault(kind, {})[name] = body
-        return name
+    def put(self, resource: Resource, body: dict[str, Any], kind: str | None = None, suffix: str = "") -> str:
+        """Declare `resource` (as a resource of type `kind` when not its first); return its label."""
+        label = self.labels[resource.key] + suffix
+        self.declare(kind or TYPES[type(resource)], label, body)
+        return label
 
     # -- one writer per resource type ---------------------------------------------------------------------
     def log_group(self, r: LogGroup) -> None:
-        self.add(r, {"name": r.name, "retention_in_days": r.retention_days, "tags": self.x.tags(r)})
+        self.put(r, {"name": r.name, "retention_in_days": r.retention_days, "tags": self.x.tags(r)})
 
     def role(self, r: Role) -> None:
         body = {
@@ -180,9 +163,9 @@ class Configuration:
             "assume_role_policy": self.document_text(r.trust),
             "tags": self.x.tags(r),
         }
-        self.add(r, body)
+        self.put(r, body)
         policy = {"name": POLICY_NAME, "role": self.address(r, "id"), "policy": self.document_text(r.policy)}
-        self.add(r, policy, "aws_iam_role_policy")
+        self.put(r, policy, "aws_iam_role_policy")
 
     def lambda_function(self, r: Function) -> None:
         body: dict[str, Any] = {
@@ -208,16 +191,16 @@ class Configuration:
         role = self.x.find(Role, r.role_arn.rsplit("/", 1)[-1])
         waits = [self.whole(logs) if logs else "", self.whole(role, "aws_iam_role_policy") if role else ""]
         body["depends_on"] = [w for w in waits if w]
-        self.add(r, body)
+        self.put(r, body)
 
     def invoke_config(self, r: InvokeConfig) -> None:
         body: dict[str, Any] = {"function_name": self.function(r.name), "maximum_retry_attempts": r.max_retries}
         if r.on_failure_arn:
             body["destination_config"] = [{"on_failure": [{"destination": self.value(r.on_failure_arn)}]}]
-        self.add(r, body)
+        self.put(r, body)
 
     def function_url(self, r: FunctionUrl) -> None:
-        name = self.add(r, {"function_name": self.function(r.name), "authorization_type": r.auth_type})
+        name = self.put(r, {"function_name": self.function(r.name), "authorization_type": r.auth_type})
         self.outputs[f"{name}_url"] = {"value": self.address(r, "function_url")}
 
     def permission(self, r: Permission) -> None:
@@ -234,7 +217,7 @@ class Configuration:
             body["source_arn"] = self.value(r.source_arn)
         if r.url_auth_type:
             body["function_url_auth_type"] = r.url_auth_type
-        self.add(r, body)
+        self.put(r, body)
 
     def leave_out_url_invoke(self, r: Permission) -> None:
         """A public Function URL also needs lambda:InvokeFunction with InvokedViaFunctionUrl, which the
@@ -246,16 +229,16 @@ class Configuration:
             "--principal '*' --invoked-via-function-url"
         )
         self.notes.append(note)
-        url = self.resources.get("aws_lambda_function_url", {}).get(self.ids[(FunctionUrl.kind, r.function)])
+        url = self.resources.get("aws_lambda_function_url", {}).get(self.labels[(FunctionUrl.kind, r.function)])
         if url is not None:
             url["//"] = [f"Not exported: {note}"]
 
     def http_api(self, r: HttpApi) -> None:
         tags = self.x.tags(r)
         api = {"name": r.name, "protocol_type": "HTTP", "description": "Created by portable-fn export", "tags": tags}
-        name = self.add(r, api)
+        name = self.put(r, api)
         stage = {"api_id": self.address(r, "id"), "name": "$default", "auto_deploy": r.auto_deploy, "tags": tags}
-        self.add(r, stage, "aws_apigatewayv2_stage")
+        self.put(r, stage, "aws_apigatewayv2_stage")
         self.outputs[f"{name}_endpoint"] = {"value": self.address(r, "api_endpoint")}
 
     def api(self, name: str, attribute: str = "id") -> str:
@@ -270,7 +253,7 @@ class Configuration:
             "integration_uri": self.value(r.function_arn),
             "payload_format_version": r.payload_format,
         }
-        self.add(r, body)
+        self.put(r, body)
 
     def api_route(self, r: ApiRoute) -> None:
         integration = self.x.find(ApiIntegration, r.name)  # an integration is named like its route
@@ -281,7 +264,7 @@ class Configuration:
             "authorization_type": r.authorization_type,
             "target": f"integrations/{self.address(integration, 'id')}",
         }
-        self.add(r, body)
+        self.put(r, body)
 
     def api_permission(self, r: ApiPermission) -> None:
         body = {
@@ -291,7 +274,7 @@ class Configuration:
             "principal": "apigateway.amazonaws.com",
             "source_arn": f"{self.api(r.api, 'execution_arn')}/{r.source_route}",
         }
-        self.add(r, body)
+        self.put(r, body)
 
     def queue(self, r: Queue) -> None:
         body: dict[str, Any] = {
@@ -304,7 +287,7 @@ class Configuration:
             policy = {"deadLetterTargetArn": self.value(r.dead_letter_arn), "maxReceiveCount": r.max_receive_count}
             body["redrive_policy"] = json.dumps(policy, separators=(",", ":"))
         body["tags"] = self.x.tags(r)
-        self.add(r, body)
+        self.put(r, body)
 
     def event_source_mapping(self, r: EventSourceMapping) -> None:
         body = {
@@ -315,14 +298,14 @@ class Configuration:
             "maximum_batching_window_in_seconds": r.batching_window_s,
             "function_response_types": list(r.response_types),
         }
-        self.add(r, body)
+        self.put(r, body)
 
     def topic(self, r: Topic) -> None:
-        self.add(r, {"name": r.name, "tags": self.x.tags(r)})
+        self.put(r, {"name": r.name, "tags": self.x.tags(r)})
 
     def subscription(self, r: Subscription) -> None:
         body = {"topic_arn": self.value(r.topic_arn), "protocol": "lambda", "endpoint": self.value(r.endpoint)}
-        self.add(r, body)
+        self.put(r, body)
 
     def bucket(self, r: Bucket | DeploymentBucket) -> None:
         """The bucket, then its public access block and default encryption, as deploy secures it. The
@@ -332,15 +315,15 @@ class Configuration:
             body: dict[str, Any] = {"bucket_prefix": prefix}
         else:
             body = {"bucket": r.name}
-        self.add(r, {**body, "tags": self.x.tags(r)})
+        self.put(r, {**body, "tags": self.x.tags(r)})
         bucket = self.address(r, "id")
         if r.public_access_blocked:
             block = {setting: True for setting in PUBLIC_ACCESS_SETTINGS}
-            self.add(r, {"bucket": bucket, **block}, "aws_s3_bucket_public_access_block")
+            self.put(r, {"bucket": bucket, **block}, "aws_s3_bucket_public_access_block")
         if r.encrypted:
             rule = {"apply_server_side_encryption_by_default": [{"sse_algorithm": "AES256"}]}
             body = {"bucket": bucket, "rule": [rule]}
-            self.add(r, body, "aws_s3_bucket_server_side_encryption_configuration")
+            self.put(r, body, "aws_s3_bucket_server_side_encryption_configuration")
 
     def code_object(self, r: CodeObject) -> None:
         bucket = self.x.find(DeploymentBucket, r.bucket)
@@ -353,11 +336,11 @@ class Configuration:
             "content_type": "application/zip",
             "tags": self.x.tags(r),
         }
-        self.add(r, body)
+        self.put(r, body)
 
     def bucket_notification(self, r: BucketNotification) -> None:
         """All the entries of one bucket, written with its first: Terraform keeps one per bucket."""
-        entries = [n for n in self.x.resources if isinstance(n, BucketNotification) and n.bucket == r.bucket]
+        entries = self.x.notifications(r.bucket)
         if entries[0] != r:
             return
         bucket = self.x.find(Bucket, r.bucket)
@@ -375,7 +358,7 @@ class Configuration:
             "lambda_function": [self.notification(e) for e in entries],
             "depends_on": [self.permission_for(f.name) for f in functions],
         }
-        self.add(r, body)
+        self.put(r, body)
 
     def notification(self, entry: BucketNotification) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -409,10 +392,10 @@ class Configuration:
         if r.ttl_attribute:
             body["ttl"] = [{"attribute_name": r.ttl_attribute, "enabled": True}]
         body["tags"] = self.x.tags(r)
-        self.add(r, body)
+        self.put(r, body)
 
     def schedule_group(self, r: ScheduleGroup) -> None:
-        self.add(r, {"name": r.name, "tags": self.x.tags(r)})
+        self.put(r, {"name": r.name, "tags": self.x.tags(r)})
 
     def schedule(self, r: Schedule) -> None:
         group = self.x.find(ScheduleGroup, r.group)
@@ -425,7 +408,7 @@ class Configuration:
             "flexible_time_window": [{"mode": "OFF"}],
             "target": [{"arn": self.value(r.target_arn), "role_arn": self.value(r.role_arn)}],
         }
-        self.add(r, body)
+        self.put(r, body)
 
 
 def identifier(short: str) -> str:

@@ -22,15 +22,17 @@ What differs from deploy, or is not in Terraform, is said in the notes and as co
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
 from portable_fn.deploy import Artifact, Resource
 from portable_fn.deploy.tags import stage_tags
+from portable_fn.export import TerraformBuilder, TerraformDocument
+from portable_fn.export.hcl import COMMENT
+from portable_fn.export.terraform import Body
 from portable_fn.runtime.errors import DeployError
 
 from ..codegen import transports
@@ -65,12 +67,8 @@ if TYPE_CHECKING:
     from portable_fn.app import App
 
 PROVIDER = {"source": "hashicorp/azurerm", "version": "~> 4.55"}  # the release its schema was checked against
-Document = dict[str, Any]
-Body = dict[str, Any]
-COMMENT = "//"
 # Settings azurerm writes itself from a Linux function app's arguments (storage, runtime, extension version).
 MANAGED_SETTINGS = re.compile(r"AzureWebJobsStorage(__.*)?|FUNCTIONS_EXTENSION_VERSION|FUNCTIONS_WORKER_RUNTIME")
-_NOT_IDENTIFIER = re.compile(r"[^a-z0-9_]+")
 # The types an app has one of, and their label.
 SINGLE = {
     "azurerm_resource_group": "app",
@@ -83,9 +81,9 @@ SINGLE = {
 
 
 @dataclass
-class TerraformAzure:
-    """The document being built: resources and data sources by type and label, outputs, notes, and the literal
-    ids and markers of what is in it (`ids`), so a value naming one becomes a reference."""
+class TerraformAzure(TerraformBuilder):
+    """The document being built (`TerraformBuilder`), its `ids` the literal ids, URLs and markers of what is in
+    it."""
 
     app: App
     stage: str
@@ -94,46 +92,14 @@ class TerraformAzure:
     artifact_file: str
     settings: AzureSettings
     today: date
-    resources: dict[str, dict[str, Body]] = field(default_factory=dict)
-    data: dict[str, dict[str, Body]] = field(default_factory=dict)
-    outputs: dict[str, Body] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
-    ids: dict[str, str] = field(default_factory=dict)  # literal id, URL or marker -> its reference
-    labels_of: dict[tuple[str, str], str] = field(default_factory=dict)  # (Terraform type, name) -> its label
 
-    def label(self, tf_type: str, name: str) -> str:
-        """The Terraform label of `name` among `tf_type`'s: `SINGLE`'s for the app's one of a kind, else the name
-        without the account, the `<app>-<stage>-` prefix and the names' hash, in snake case, with a short hash
-        when another name folds to the same; the same label every time it is asked."""
-        if (tf_type, name) in self.labels_of:
-            return self.labels_of[(tf_type, name)]
+    def short(self, tf_type: str, name: str) -> str:
+        """`SINGLE`'s label for the app's one of a kind, else the name without the account, the
+        `<app>-<stage>-` prefix and the names' hash."""
         names = self.names
         short = name.removeprefix(f"{names.storage_account}/").removeprefix(f"{names.prefix}-")
         short = short.replace(f"-{names.suffix}", "").replace(names.suffix, "")
-        short = SINGLE.get(tf_type, short)
-        label = _NOT_IDENTIFIER.sub("_", short.lower()).strip("_") or "app"
-        label = label if label[0].isalpha() else f"r_{label}"
-        if label in {taken for (kind, _), taken in self.labels_of.items() if kind == tf_type}:
-            label = f"{label}_{hashlib.sha256(name.encode()).hexdigest()[:6]}"
-        self.labels_of[(tf_type, name)] = label
-        return label
-
-    def stem(self, tf_type: str, name: str) -> str:
-        return f"{tf_type}.{self.label(tf_type, name)}"
-
-    def add(self, tf_type: str, name: str, body: Body, what: str = "") -> str:
-        """Declare a resource; return its reference stem (`type.label`)."""
-        label = self.label(tf_type, name)
-        self.resources.setdefault(tf_type, {})[label] = {COMMENT: [what], **body} if what else body
-        return f"{tf_type}.{label}"
-
-    def ref(self, value: str) -> str:
-        """`value` with an id, URL or marker of the document replaced by its reference (also where it starts a
-        longer value), the longest first."""
-        for literal in sorted(self.ids, key=len, reverse=True):
-            if value == literal or (value.startswith(literal) and (literal[-1] in "/:" or value[len(literal)] == "/")):
-                return self.ids[literal] + value[len(literal) :]
-        return value
+        return SINGLE.get(tf_type, short)
 
     @property
     def group(self) -> str:
@@ -158,7 +124,7 @@ def terraform_document(
     blob_endpoint: str = "",
     table_endpoint: str = "",
     today: date | None = None,
-) -> tuple[Document, list[str]]:
+) -> tuple[TerraformDocument, list[str]]:
     """The Terraform document of `desired` (`provider.desired(app, stage, artifact)`) and its notes. The zip is
     read from `artifact_file`, relative to the document (default: the artifact's file name); `blob_endpoint` and
     `table_endpoint` are the account's as desired wrote them; `today` starts a package SAS (connection strings)."""
@@ -173,31 +139,11 @@ def terraform_document(
     )
     account = f"https://{names.storage_account}"
     _register_ids(doc, desired, blob_endpoint or f"{account}.blob.core.windows.net", table_endpoint)
-    for resource in desired:
-        exporter = EXPORTERS.get(type(resource))
-        if exporter is None:
-            raise DeployError(
-                f"Exporting {app.name!r} to Terraform for azure: resources of kind {resource.kind!r} have no "
-                "exporter. Add one to portable_fn_azure.deploy.export.EXPORTERS (or a note saying why it cannot "
-                "be exported)."
-            )
-        exporter(doc, resource)
+    where = f"Exporting {app.name!r} to Terraform for azure"
+    doc.write(desired, EXPORTERS, where=where, table="portable_fn_azure.deploy.export.EXPORTERS")
     _transport_notes(doc)
-    return _document(doc), doc.notes
-
-
-def _document(doc: TerraformAzure) -> Document:
-    provider: Body = {"features": [{}], "subscription_id": doc.names.subscription}
-    document: Document = {
-        "terraform": {"required_providers": [{"azurerm": dict(PROVIDER)}]},
-        "provider": {"azurerm": provider},
-    }
-    if doc.data:
-        document["data"] = doc.data
-    document["resource"] = doc.resources
-    if doc.outputs:
-        document["output"] = doc.outputs
-    return document
+    configuration = {"features": [{}], "subscription_id": doc.names.subscription}
+    return doc.document("azurerm", PROVIDER, configuration), doc.notes
 
 
 def _register_ids(doc: TerraformAzure, desired: list[Resource], blob_endpoint: str, table_endpoint: str) -> None:

@@ -22,14 +22,15 @@ What Terraform is given differently from deploy, or not at all, is said in the n
 from __future__ import annotations
 
 import base64
-import hashlib
-import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from portable_fn.deploy import Artifact, Resource
 from portable_fn.deploy.tags import stage_tags
+from portable_fn.export import TerraformBuilder, TerraformDocument
+from portable_fn.export.hcl import COMMENT
+from portable_fn.export.terraform import Body
 from portable_fn.runtime.errors import DeployError
 
 from ..settings import GcpSettings
@@ -59,18 +60,13 @@ if TYPE_CHECKING:
     from portable_fn.app import App
 
 PROVIDER = {"source": "hashicorp/google", "version": "~> 6.50"}  # the release its schema was checked against
-Document = dict[str, Any]
-Body = dict[str, Any]
-COMMENT = "//"
 PUBLISHER = "roles/pubsub.publisher"
-_NOT_IDENTIFIER = re.compile(r"[^a-z0-9_]+")
 ROUTE_NOTE = "gcp: the dead-letter and retry policies of the Pub/Sub subscription"
 
 
 @dataclass
-class TerraformGcp:
-    """The document being built: resources and data sources by type and label, outputs, notes, and the
-    literal paths of what is in it (`ids`), so a value naming one becomes a reference."""
+class TerraformGcp(TerraformBuilder):
+    """The document being built (`TerraformBuilder`), its `ids` the literal paths of what is in it."""
 
     app: App
     stage: str
@@ -78,43 +74,10 @@ class TerraformGcp:
     artifact: Artifact
     artifact_file: str
     settings: GcpSettings
-    resources: dict[str, dict[str, Body]] = field(default_factory=dict)
-    data: dict[str, dict[str, Body]] = field(default_factory=dict)
-    outputs: dict[str, Body] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
-    ids: dict[str, str] = field(default_factory=dict)  # literal path -> its reference
-    labels_of: dict[tuple[str, str], str] = field(default_factory=dict)  # (Terraform type, name) -> its label
 
-    def label(self, tf_type: str, name: str) -> str:
-        """The Terraform label of `name` among `tf_type`'s: its `<app>-<stage>-` prefix dropped, in snake case,
-        with a short hash when another name folds to the same; the same label every time it is asked."""
-        if (tf_type, name) in self.labels_of:
-            return self.labels_of[(tf_type, name)]
-        short = name.removeprefix(f"{self.names.prefix}-") or name
-        label = _NOT_IDENTIFIER.sub("_", short.lower()).strip("_") or "app"
-        label = label if label[0].isalpha() else f"r_{label}"
-        if label in {taken for (kind, _), taken in self.labels_of.items() if kind == tf_type}:
-            label = f"{label}_{hashlib.sha256(name.encode()).hexdigest()[:6]}"
-        self.labels_of[(tf_type, name)] = label
-        return label
-
-    def add(self, tf_type: str, name: str, body: Body, what: str = "") -> str:
-        """Declare a resource; return its reference stem (`type.label`)."""
-        label = self.label(tf_type, name)
-        self.resources.setdefault(tf_type, {})[label] = {COMMENT: [what], **body} if what else body
-        return f"{tf_type}.{label}"
-
-    def source(self, tf_type: str, label: str) -> str:
-        """A data source with no arguments (the project, its agents and default account); its reference stem."""
-        self.data.setdefault(tf_type, {})[label] = {}
-        return f"data.{tf_type}.{label}"
-
-    def ref(self, value: str) -> str:
-        """`value` with a path of the document replaced by its reference (also as the start of a longer path)."""
-        for path, reference in self.ids.items():
-            if value == path or value.startswith(f"{path}/"):
-                return reference + value[len(path) :]
-        return value
+    def short(self, tf_type: str, name: str) -> str:
+        """`name` without its `<app>-<stage>-` prefix."""
+        return name.removeprefix(f"{self.names.prefix}-") or name
 
     def resource_labels(self, **extra: str) -> dict[str, str]:
         """The user's tags for the stage (deploy checked them as labels) beside portable-fn's app and stage labels."""
@@ -137,35 +100,17 @@ def terraform_document(
     names: Names,
     settings: GcpSettings | None = None,
     artifact_file: str = "",
-) -> tuple[Document, list[str]]:
+) -> tuple[TerraformDocument, list[str]]:
     """The Terraform document of `desired` (`provider.desired(app, stage, artifact)`) and its notes. The zip
     is read from `artifact_file`, relative to the document (default: the artifact's file name)."""
     doc = TerraformGcp(app, stage, names, artifact, artifact_file or artifact.path.name, settings or GcpSettings())
     _register_ids(doc, desired)
     if any(isinstance(r, Function) for r in desired):
         _source_zip(doc)
-    for resource in desired:
-        exporter = EXPORTERS.get(type(resource))
-        if exporter is None:
-            raise DeployError(
-                f"Exporting {app.name!r} to Terraform for gcp: resources of kind {resource.kind!r} have no exporter. "
-                "Add one to portable_fn_gcp.deploy.export.EXPORTERS (or a note saying why it cannot be exported)."
-            )
-        exporter(doc, resource)
-    return _document(doc), doc.notes
-
-
-def _document(doc: TerraformGcp) -> Document:
-    document: Document = {
-        "terraform": {"required_providers": [{"google": dict(PROVIDER)}]},
-        "provider": {"google": {"project": doc.names.project, "region": doc.names.region}},
-    }
-    if doc.data:
-        document["data"] = doc.data
-    document["resource"] = doc.resources
-    if doc.outputs:
-        document["output"] = doc.outputs
-    return document
+    where = f"Exporting {app.name!r} to Terraform for gcp"
+    doc.write(desired, EXPORTERS, where=where, table="portable_fn_gcp.deploy.export.EXPORTERS")
+    configuration = {"project": doc.names.project, "region": doc.names.region}
+    return doc.document("google", PROVIDER, configuration), doc.notes
 
 
 def _register_ids(doc: TerraformGcp, desired: list[Resource]) -> None:
@@ -179,7 +124,7 @@ def _register_ids(doc: TerraformGcp, desired: list[Resource]) -> None:
     for resource in desired:
         if type(resource) in kinds:
             tf_type, path = kinds[type(resource)]
-            doc.ids[path(resource.name)] = f"${{{tf_type}.{doc.label(tf_type, resource.name)}.id}}"
+            doc.ids[path(resource.name)] = f"${{{doc.stem(tf_type, resource.name)}.id}}"
 
 
 def _source_zip(doc: TerraformGcp) -> None:

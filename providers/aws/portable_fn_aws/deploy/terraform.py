@@ -17,6 +17,7 @@ from typing import Any
 
 from portable_fn.deploy import Resource
 from portable_fn.export import Export, TerraformBuilder, TerraformDocument, terraform_export
+from portable_fn.export.hcl import COMMENT
 
 from .export import ARN, PLACEHOLDER, URL, Exported, Reference, unused
 from .policies import POLICY_NAME
@@ -231,7 +232,7 @@ class Configuration(TerraformBuilder):
         self.notes.append(note)
         url = self.resources.get("aws_lambda_function_url", {}).get(self.labels[(FunctionUrl.kind, r.function)])
         if url is not None:
-            url["//"] = [f"Not exported: {note}"]
+            url[COMMENT] = [f"Not exported: {note}"]
 
     def http_api(self, r: HttpApi) -> None:
         tags = self.x.tags(r)
@@ -352,7 +353,7 @@ class Configuration(TerraformBuilder):
                 "set by aws_s3_bucket_notification; merge entries it has from elsewhere into it before applying."
             )
             self.notes.append(note)
-            body["//"] = [note]
+            body[COMMENT] = [note]
         body |= {
             "bucket": self.address(bucket, "id") if bucket else r.bucket,
             "lambda_function": [self.notification(e) for e in entries],

@@ -1,10 +1,9 @@
 """When Lambda stops taking each Python runtime, so `plan` and `deploy` say so before AWS refuses.
 
-Lambda deprecates a runtime when its language or its operating system loses long-term support (python3.10
-and python3.11 run on Amazon Linux 2, whose support ended on 2026-06-30), then blocks creating functions on
-it, then updating them. The dates are those of cfn-lint's `LmbdRuntimeLifecycle.json` (cfn-lint 1.51,
-read 2026-12-06), which tracks AWS's runtime table
-(https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtimes.html).
+Lambda deprecates a runtime when its language or its operating system loses long-term support, then blocks
+creating functions on it, then updating them. The dates are those of cfn-lint's `LmbdRuntimeLifecycle.json`
+(cfn-lint 1.58.0, read 2026-12-06; 1.51 still held earlier dates that AWS has since moved), which tracks
+AWS's runtime table (https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtimes.html).
 """
 
 from __future__ import annotations
@@ -21,8 +20,8 @@ class Lifecycle:
 
 
 LIFECYCLE = {
-    "3.10": Lifecycle(date(2026, 6, 30), date(2026, 7, 31), date(2026, 8, 31)),
-    "3.11": Lifecycle(date(2026, 6, 30), date(2026, 7, 31), date(2026, 8, 31)),
+    "3.10": Lifecycle(date(2026, 10, 31), date(2027, 2, 1), date(2027, 3, 3)),
+    "3.11": Lifecycle(date(2027, 6, 30), date(2027, 7, 31), date(2027, 8, 31)),
 }
 SUCCESSOR = "3.12"
 

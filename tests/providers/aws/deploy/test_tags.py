@@ -16,6 +16,8 @@ from portable_fn.app import App, load_app
 from portable_fn.deploy import pipeline
 from portable_fn.runtime.errors import ConfigError
 
+from ....tags_contract import with_tags
+
 OWN = {TAG_APP: "shop", TAG_STAGE: "dev"}
 RECORD = "portable-fn:tags"  # the keys of the user's tags deploy manages
 # Every resource of the shop AWS lets deploy tag (the rest are read through these: a function's URL and
@@ -30,22 +32,6 @@ TAGGED_KINDS = {
     "dynamodb table": 4,
     "schedule group": 2,
 }
-
-
-MARK = "  # set by test_tags"
-
-
-def with_tags(shop: App, app_tags: str, stage_tags: str = "") -> App:
-    """The shop's copy with `app_tags` (a TOML line) in `[tool.portable-fn]` and `stage_tags` in its stage dev's
-    table, replacing what an earlier call set, loaded again."""
-    pyproject = shop.root / "pyproject.toml"
-    text = "".join(line for line in pyproject.read_text().splitlines(True) if not line.rstrip().endswith(MARK))
-    text = text.replace("[tool.portable-fn.defaults]", f"{app_tags}{MARK}\n\n[tool.portable-fn.defaults]", 1)
-    if stage_tags:
-        stage = "[tool.portable-fn.stages.dev]\n"
-        text = text.replace(stage, f"{stage}{stage_tags}{MARK}\n", 1)
-    pyproject.write_text(text)
-    return load_app(shop.root)
 
 
 def all_tags(boto: Any) -> dict[str, dict[str, str]]:

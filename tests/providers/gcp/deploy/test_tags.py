@@ -9,26 +9,14 @@ from typing import Any
 
 import pytest
 
-from portable_fn.app import App, load_app
+from portable_fn.app import App
 from portable_fn.deploy import pipeline
 from portable_fn.runtime.errors import ConfigError
 
+from ....tags_contract import with_tags
+
 OWN = {"portable-fn-app": "shop", "portable-fn-stage": "dev"}
 LABELLED_KINDS = {"cloud function": 9, "pubsub topic": 11, "dead-letter subscription": 6, "storage bucket": 1}
-MARK = "  # set by test_tags"
-
-
-def with_tags(shop: App, app_tags: str, stage_tags: str = "") -> App:
-    """The shop's copy with `app_tags` (a TOML line) in `[tool.portable-fn]` and `stage_tags` in its stage dev's
-    table, replacing what an earlier call set, loaded again."""
-    pyproject = shop.root / "pyproject.toml"
-    text = "".join(line for line in pyproject.read_text().splitlines(True) if not line.rstrip().endswith(MARK))
-    text = text.replace("[tool.portable-fn.defaults]", f"{app_tags}{MARK}\n\n[tool.portable-fn.defaults]", 1)
-    if stage_tags:
-        stage = "[tool.portable-fn.stages.dev]\n"
-        text = text.replace(stage, f"{stage}{stage_tags}{MARK}\n", 1)
-    pyproject.write_text(text)
-    return load_app(shop.root)
 
 
 def all_labels(google: Any) -> dict[str, dict[str, str]]:

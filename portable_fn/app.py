@@ -17,6 +17,7 @@ from .runtime.channels import Channel
 from .runtime.errors import AppLoadError, PortableFnError
 from .runtime.function import FunctionOptions, FunctionSpec, spec_of
 from .runtime.resources import Resource
+from .runtime.secrets import Secret
 from .runtime.state import State
 from .runtime.workflow import WorkflowDef
 
@@ -79,6 +80,16 @@ class App:
     def states(self) -> list[State]:
         """The state stores some function uses."""
         return [r for r in self.resources if isinstance(r, State)]
+
+    @property
+    def secrets(self) -> list[Secret]:
+        """The secrets some function reads (`uses=[stripe_key]`): deploy grants each to exactly the functions
+        that declare it."""
+        return [r for r in self.resources if isinstance(r, Secret)]
+
+    def readers(self, secret: Secret) -> list[FunctionSpec]:
+        """The functions that declare reading `secret`."""
+        return [s for s in self.functions if any(u.resource == secret for u in s.options.uses)]
 
     @property
     def channels(self) -> list[Channel]:

@@ -23,6 +23,7 @@ from .outcomes import ACK, DEAD_LETTER, RETRY, DeadLetter, Result, Retry
 from .pipeline import call_batch, call_event, call_http
 from .resources import UndeclaredResourceError
 from .retry import RetryPolicy, exponential, fixed
+from .secrets import Secret, SecretError, SecretNotFoundError, secret
 from .state import Item, KeyExistsError, State, StateError, VersionConflictError, state
 from .triggers import Http, Queue, Schedule, Storage, Topic, cron, http, queue, schedule, storage, topic
 from .views import MessageMeta, ScheduleTick, StorageObject
@@ -52,6 +53,9 @@ __all__ = [
     "Response",
     "Result",
     "Retry",
+    "Secret",
+    "SecretError",
+    "SecretNotFoundError",
     "RetryPolicy",
     "Schedule",
     "ScheduleTick",
@@ -77,6 +81,7 @@ __all__ = [
     "idempotent",
     "queue",
     "schedule",
+    "secret",
     "spec_of",
     "state",
     "storage",

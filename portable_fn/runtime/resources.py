@@ -94,10 +94,10 @@ def uses_of(fn_name: str, declared: Iterable[Any] | None) -> tuple[Use, ...]:
         raise DeclarationError(f"@function {fn_name!r}: uses={declared!r} must be a list such as [orders.read()].")
     found: dict[tuple[str, str], Use] = {}
     for item in declared:
-        if isinstance(item, Resource):
-            given: Iterable[Any] = (item.write(),)
-        elif hasattr(item, "as_uses"):  # a topic or queue (sending to it), a workflow (starting it)
-            given = item.as_uses()
+        if hasattr(item, "as_uses"):  # a topic or queue (sending to it), a workflow (starting it), a secret
+            given: Iterable[Any] = item.as_uses()
+        elif isinstance(item, Resource):
+            given = (item.write(),)
         else:
             given = (item,)
         for use in given:

@@ -66,12 +66,14 @@ class Http(Trigger):
     """An HTTP route. `path` may hold `{param}` segments and a final `{rest+}` greedy segment; `bodies`
     holds the request and response models declared for the app's OpenAPI document (None: none)."""
 
-    __slots__ = ("method", "path", "public", "bodies")
+    __slots__ = ("method", "path", "public", "bodies", "auth", "rate_limit")
     kind = "http"
     method: str
     path: str
     public: bool
     bodies: HttpBodies | None
+    auth: Any  # None, or how callers are verified: `jwt(...)`, `api_key(...)` (runtime/auth.py)
+    rate_limit: str | None  # "100/minute": requests per caller (tenant, key, subject or address)
 
     def __init__(
         self,
@@ -80,6 +82,8 @@ class Http(Trigger):
         public: bool = False,
         request: type | None = None,
         response: type | Mapping[int, type | None] | None = None,
+        auth: Any = None,
+        rate_limit: str | None = None,
     ) -> None:
         verb = method.upper() if isinstance(method, str) else method
         if verb not in HTTP_METHODS:
@@ -90,7 +94,18 @@ class Http(Trigger):
             _check_segment(path, segment, last=i == path.strip("/").count("/"))
         declared = f"http({method!r}, {path!r})"
         bodies = None if request is None and response is None else HttpBodies(declared, request, response)
-        self._set(method=verb, path=path, public=bool(public), bodies=bodies)
+        if public and auth is not None:
+            raise DeclarationError(
+                f"{declared}: public=True opens the route to anyone, auth= to callers it verifies; keep one "
+                "(auth= already lets callers with a valid credential through)."
+            )
+        self._set(method=verb, path=path, public=bool(public), bodies=bodies, auth=auth, rate_limit=rate_limit)
+
+    @property
+    def open_at_edge(self) -> bool:
+        """True when the cloud must let any caller reach the function: it is public, or it verifies its callers
+        itself (`auth=`), so the cloud's own authentication (IAM, function keys) must not stand in front."""
+        return self.public or self.auth is not None
 
     @property
     def is_event(self) -> bool:
@@ -312,12 +327,16 @@ def http(
     *,
     request: type | None = None,
     response: type | Mapping[int, type | None] | None = None,
+    auth: Any = None,
+    rate_limit: str | None = None,
 ) -> Http:
-    """An HTTP trigger: `http("POST", "/orders")`. `public=True` allows unauthenticated calls.
+    """An HTTP trigger: `http("POST", "/orders")`. `public=True` allows unauthenticated calls; `auth=jwt(...)`
+    or `auth=api_key(...)` lets callers through whom the function verifies; `rate_limit="100/minute"` caps
+    requests per caller.
 
     `request=Order` and `response=Order` (status 200) or `response={201: OrderAccepted, 404: None}`
     declare the bodies (pydantic models or dataclasses) for the app's OpenAPI document."""
-    return Http(method, path, public, request, response)
+    return Http(method, path, public, request, response, auth, rate_limit)
 
 
 def queue(name: str, batch_size: int = 1, fifo: bool = False) -> Queue:

@@ -459,9 +459,11 @@ def plan(console: Console, target: Target, as_json: bool, verbose: bool, detaile
                 lines.append(f"~ {step.resource.kind} {step.resource.name}")
                 lines.extend(f"    {change.describe()}" for change in changes)
     notes = [f"! {note}" for note in outcome.notes]
+    grants = outcome.grants.lines() if outcome.grants is not None else []
     policy = outcome.policy.lines() if outcome.policy is not None else []
     policy += outcome.cost.lines() if outcome.cost is not None else []
-    console.result("\n".join(lines + outcome.plan.kept_lines() + notes + policy + [f"Plan: {outcome.plan.summary()}"]))
+    closing = [f"Plan: {outcome.plan.summary()}"]
+    console.result("\n".join(lines + outcome.plan.kept_lines() + notes + grants + policy + closing))
     return exit_code
 
 

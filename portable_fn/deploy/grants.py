@@ -46,3 +46,44 @@ class Grant:
 def wildcard_grants(grants: Iterable[Grant]) -> list[Grant]:
     """The grants that give a wildcard action or name no resource (`*`): what "no wildcard grants" refuses."""
     return [g for g in grants if g.wildcard_actions() or g.resource in ("", "*")]
+
+
+@dataclass(frozen=True)
+class GrantChanges:
+    """The grants a plan leaves in place, adds and takes away: `Provider.grants` of what exists against what
+    the plan deploys, compared grant by grant (function, principal, actions, resource, role)."""
+
+    kept: tuple[Grant, ...]
+    added: tuple[Grant, ...]
+    removed: tuple[Grant, ...]
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added or self.removed)
+
+    def lines(self) -> list[str]:
+        """The grants per function, each marked: `+` granted by this plan, `-` taken away, `=` unchanged."""
+        marked = [("+", g) for g in self.added] + [("-", g) for g in self.removed] + [("=", g) for g in self.kept]
+        if not marked:
+            return []
+        marked.sort(key=lambda item: (item[1].function or "", item[1].resource, item[0]))
+        summary = f"{len(self.added)} to grant, {len(self.removed)} to take away, {len(self.kept)} unchanged"
+        return [f"Grants ({summary}):", *(f"  {sign} {grant.describe()}" for sign, grant in marked)]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "added": [g.to_dict() for g in self.added],
+            "removed": [g.to_dict() for g in self.removed],
+            "kept": [g.to_dict() for g in self.kept],
+        }
+
+
+def grant_changes(before: Iterable[Grant], after: Iterable[Grant]) -> GrantChanges:
+    """What changes from the grants `before` (what exists) to `after` (what the plan deploys), in their order."""
+    old, new = list(dict.fromkeys(before)), list(dict.fromkeys(after))
+    old_set, new_set = set(old), set(new)
+    return GrantChanges(
+        kept=tuple(g for g in new if g in old_set),
+        added=tuple(g for g in new if g not in old_set),
+        removed=tuple(g for g in old if g not in new_set),
+    )

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from ..cost import CostChange
     from ..policy import PolicyReport
     from ..provider import Provider
+    from .grants import GrantChanges
 
 T = TypeVar("T")
 Confirm = Callable[[Plan], None]
@@ -42,6 +43,7 @@ class Outcome:
     policy: PolicyReport | None = None  # the team's rules over what the plan deploys
     audit: AuditRecord | None = None  # the record of this deploy or remove, where it was written
     cost: CostChange | None = None  # the monthly cost before and after the plan, for the declared traffic
+    grants: GrantChanges | None = None  # who may do what on which resource, before and after the plan
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -53,6 +55,8 @@ class Outcome:
             out["plan"] = {**self.plan.to_dict(), "steps": [step_dict(s) for s in self.plan.steps]}
         if self.cost is not None:
             out["cost"] = self.cost.to_dict()
+        if self.grants is not None:
+            out["grants"] = self.grants.to_dict()
         if self.policy is not None:
             out["policy"] = self.policy.to_dict()
         if self.audit is not None:
@@ -97,8 +101,16 @@ def plan(provider: Provider, app: App, stage: str, progress: Progress = quiet) -
     notes = provider.plan_notes(app, stage)
     policy = _policy(provider, app, stage, desired)
     cost = plan_change(provider, app, stage, desired, remote)
+    grants = _grants(provider, desired, remote)
     return Outcome(
-        artifact=artifact, plan=the_plan, report=report, notes=notes, target=target, policy=policy, cost=cost
+        artifact=artifact,
+        plan=the_plan,
+        report=report,
+        notes=notes,
+        target=target,
+        policy=policy,
+        cost=cost,
+        grants=grants,
     )
 
 
@@ -112,12 +124,18 @@ def deploy(
     assert artifact is not None
     target = _target(provider, app, stage)
     desired = _asking(provider, app, stage, lambda: provider.desired(app, stage, artifact))
-    the_plan = make_plan(desired, _remote(provider, app, stage))
+    remote = _remote(provider, app, stage)
+    the_plan = make_plan(desired, remote)
     progress(f"Plan for {_where(provider, target)}: {the_plan.summary()}")
     _say_kept(the_plan, progress)
     notes = provider.plan_notes(app, stage)
     for note in notes:
         progress(f"  ! {note}")
+    grants = _grants(provider, desired, remote)
+    for grant in grants.added:
+        progress(f"  + grant {grant.describe()}")
+    for grant in grants.removed:
+        progress(f"  - grant {grant.describe()}")
     policy = _policy(provider, app, stage, desired)
     for finding in policy.waived:
         progress(f"  waived {finding.line_text()}")
@@ -137,6 +155,7 @@ def deploy(
         target=target,
         policy=policy,
         audit=recorded.record,
+        grants=grants,
     )
 
 
@@ -220,6 +239,13 @@ def _policy(provider: Provider, app: App, stage: str, desired: list[Resource]) -
     from ..policy import evaluate
 
     return evaluate(provider, app, stage, desired)
+
+
+def _grants(provider: Provider, desired: Sequence[Resource], remote: RemoteState) -> GrantChanges:
+    """The grants the plan adds and takes away: the provider's reading of what exists against what it deploys."""
+    from .grants import grant_changes
+
+    return grant_changes(provider.grants(list(remote)), provider.grants(desired))
 
 
 def _target(provider: Provider, app: App, stage: str) -> DeployTarget | None:

@@ -50,9 +50,11 @@ BROAD_SCOPES = (
 @rule(
     "PFN001",
     "public-http",
-    "An HTTP function is open to anyone only when it declares public=True (and the team allows it).",
+    "An HTTP function is open to anyone only when it declares public=True (and the team allows it); one that "
+    "declares auth= is reachable by anyone and lets through only the callers it verifies.",
     "Declare http(..., public=True) only on functions meant for anyone, list them in "
-    "[tool.portable-fn.policy] public_functions, or leave public out so callers need IAM or a key.",
+    "[tool.portable-fn.policy] public_functions, declare auth=jwt(...) or auth=api_key(...), or leave public "
+    "out so callers need IAM or a key.",
 )
 def public_http(ctx: PolicyContext) -> Iterator[Finding]:
     allowed = ctx.policy.public_functions
@@ -66,12 +68,12 @@ def public_http(ctx: PolicyContext) -> Iterator[Finding]:
             )
     for name in sorted(_opened(ctx.desired or ())):
         spec = ctx.app.function(name)
-        if not (isinstance(spec.trigger, Http) and spec.trigger.public):
+        if not (isinstance(spec.trigger, Http) and spec.trigger.open_at_edge):
             yield Finding(
                 "",
-                f"{ctx.provider}'s resources let anyone call {name!r}, which does not declare public=True.",
+                f"{ctx.provider}'s resources let anyone call {name!r}, which declares neither public=True nor auth=.",
                 name,
-                fix="Report this to portable-fn: a function without public=True must need IAM or a key.",
+                fix="Report this to portable-fn: a function without public=True or auth= must need IAM or a key.",
             )
 
 

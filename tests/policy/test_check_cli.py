@@ -40,7 +40,8 @@ def test_a_violation_prints_one_line_per_finding_and_exits_1(capsys: pytest.Capt
     assert out[0] == (
         "PFN001 public-http [export_report]: HTTP function 'export_report' is declared public=True but is not in "
         "the policy's public_functions. Fix: Declare http(..., public=True) only on functions meant for anyone, "
-        "list them in [tool.portable-fn.policy] public_functions, or leave public out so callers need IAM or a key."
+        "list them in [tool.portable-fn.policy] public_functions, declare auth=jwt(...) or auth=api_key(...), or "
+        "leave public out so callers need IAM or a key."
     )
     assert [line.split(" ", 1)[0] for line in out] == [
         "PFN001", "PFN002", "PFN003", "PFN003", "PFN003", "PFN004", "PFN005", "PFN006", "PFN008", "Policy:",

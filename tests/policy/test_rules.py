@@ -132,7 +132,7 @@ def test_a_function_the_providers_resources_open_to_anyone_must_declare_public()
     report = evaluate(provider, app, "dev", [*desired, opened], environ=ENVIRON)
     assert found(report) == [("PFN001", "place_order")]
     assert report.violations[0].message == (
-        "gcp's resources let anyone call 'place_order', which does not declare public=True."
+        "gcp's resources let anyone call 'place_order', which declares neither public=True nor auth=."
     )
 
 

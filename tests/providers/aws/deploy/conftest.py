@@ -64,6 +64,11 @@ class MotoProvider(Provider):
     def outputs(self, app: Any, stage: str, remote: Any) -> dict[str, Any]:
         return self.deployer.outputs(app, stage, remote)
 
+    def grants(self, desired: Any) -> list[Any]:
+        from portable_fn_aws.deploy.grants import grants
+
+        return grants(desired)
+
 
 @pytest.fixture
 def shop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:

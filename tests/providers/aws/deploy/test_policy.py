@@ -42,5 +42,9 @@ def test_only_the_functions_that_declare_public_are_open_and_no_grant_is_a_wildc
     opened = [dataclasses.replace(r, auth_type="NONE") if r is private else r for r in desired]
     report = evaluate(provider, app, "dev", opened, environ={})
     assert [(f.rule, f.function, f.message) for f in report.violations] == [
-        ("PFN001", "place_order", "aws's resources let anyone call 'place_order', which does not declare public=True.")
+        (
+            "PFN001",
+            "place_order",
+            "aws's resources let anyone call 'place_order', which declares neither public=True nor auth=.",
+        )
     ]

@@ -21,11 +21,18 @@ from portable_fn.packaging import foreign_imports, import_lines
 PACKAGE_DIR = Path(portable_fn_gcp.__file__).resolve().parent
 SHIPPED = ["__init__.py", "shim.py", "events.py", "flask_http.py", "dead_letter.py"]
 PROVIDER_SIDE = {"provider.py", "logs.py", "packaging.py", "_pins.py", "settings.py", "redrive.py", "cost.py"}
-# Shipped only when the app uses a state / sends to a channel, with its SDK in the requirements; each imports the
+# Shipped only when the app uses a state / sends to a channel / reads a secret, with its SDK in the requirements; each imports the
 # SDK when first used.
 WITH_SDK = {
     "state.py": {"google.cloud", "google.cloud.firestore", "google.api_core", "google.api_core.exceptions"},
     "publish.py": {"google.cloud", "google.cloud.pubsub_v1", "google.cloud.tasks_v2"},
+    "secrets.py": {
+        "google.api_core",
+        "google.api_core.client_options",
+        "google.auth.credentials",
+        "google.cloud",
+        "google.cloud.secretmanager_v1",
+    },
 }
 
 

@@ -10,7 +10,8 @@ A zip holds, at its root (Lambda's `/var/task`, first on `sys.path`):
 | the user's code               | `portable_fn.packaging.app_files` (what the app needs: no credentials, |
 |                               | tests, VCS data, venvs, caches; `include` / `exclude` applied)       |
 | the portable runtime          | `portable_fn.packaging.runtime_files`                                |
-| the shim                      | `portable_fn_aws.shim`, `.state` (the state backend), `.publish` and  |
+| the shim                      | `portable_fn_aws.shim`, `.state` (the state backend), `.publish`,     |
+|                               | `.secrets` (the secret backend) and                                   |
 |                               | the package modules they import (`portable_fn.packaging.module_closure`)|
 | the dependencies              | wheels for Lambda's platform (`_wheels`), unpacked like an install   |
 
@@ -360,13 +361,13 @@ def entry_module(app: App, specs: Sequence[FunctionSpec] | None = None) -> str:
 
 
 def shim_files(package_dir: Path = PACKAGE_DIR) -> list[Entry]:
-    """The modules of this package that ship: the shim, the state backend and the publisher
-    (`portable_fn.runtime.state` and `.channels` import them by name when a state is first used or an event
-    first sent), what they import within the package, `__init__`."""
+    """The modules of this package that ship: the shim, the state backend, the publisher and the secret
+    backend (`portable_fn.runtime.state`, `.channels` and `.secrets` import them by name when a state is first
+    used, an event first sent or a secret first read), what they import within the package, `__init__`."""
     return module_closure(
         package_dir,
         PACKAGE,
-        ["shim", "state", "publish"],
+        ["shim", "state", "publish", "secrets"],
         stub_init=b'"""portable-fn on AWS Lambda: the runtime shim."""\n',
     )
 

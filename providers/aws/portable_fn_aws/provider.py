@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from portable_fn.runtime.function import FunctionSpec
 
     from .deploy import AwsDeployer
+    from .secret_store import AwsSecretStore
 
 MAX_TIMEOUT_S = 900  # Lambda stops any invocation after 15 minutes
 MAX_MEMORY_MB = 10240
@@ -110,6 +111,13 @@ class AwsProvider(Provider):
         from .deploy.grants import grants
 
         return grants(desired)
+
+    def secret_store(self, app: App, stage: str) -> AwsSecretStore:
+        """The app and stage's secrets in SSM Parameter Store or Secrets Manager (the setting `secrets`), for
+        `portable-fn secrets` (see `secret_store`)."""
+        from .secret_store import AwsSecretStore
+
+        return AwsSecretStore(self.deployer.client, self.config.secrets, app.name, stage)
 
     def cost_sizing(self, app: App, stage: str, resources: Sequence[Resource]) -> dict[str, Sizing]:
         """Each function's sizing in `resources`, for `portable_fn.cost` (see `cost.sizing`)."""

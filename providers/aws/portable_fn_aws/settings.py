@@ -21,6 +21,7 @@ class AwsSettings(ProviderSettings):
     deployment_bucket: str | None = None  # a bucket name of your own for large zips
     buckets: dict[str, str] = Field(default_factory=dict)  # logical bucket -> an existing bucket
     log_retention_days: int = Field(default=14, ge=1)
+    secrets: Literal["ssm", "secretsmanager"] = "ssm"  # where the app's secrets live (`portable_fn_aws.secrets`)
     # how boto3 and the deploy wait: client retries, polling of Lambda's state, IAM propagation
     max_attempts: int = Field(default=8, ge=1)
     wait_delay_s: float = Field(default=2, ge=0)

@@ -26,6 +26,7 @@ SHIPPED = [
     "visibility.py",
     "state.py",
     "publish.py",
+    "secrets.py",
 ]
 PROVIDER_SIDE = {
     "provider.py",
@@ -36,11 +37,13 @@ PROVIDER_SIDE = {
     "redrive.py",
     "cost.py",
     "runtimes.py",
+    "secret_store.py",
 }
-# The state backend and the publisher ship but run only once a state is used or an event sent, on boto3
+# The state backend, the publisher and the secret backend ship but run only once a state is used, an event
+# sent or a secret read, on boto3
 # from the Lambda runtime itself.
 BOTO3 = {"boto3", "botocore.config", "botocore.exceptions"}
-LAMBDA_RUNTIME_SDK = {"state.py": BOTO3, "publish.py": BOTO3}
+LAMBDA_RUNTIME_SDK = {"state.py": BOTO3, "publish.py": BOTO3, "secrets.py": BOTO3}
 
 
 def _foreign(path: Path) -> list[tuple[int, str]]:

@@ -32,6 +32,7 @@ SHIPPED_SHIM = {
     "visibility.py",
     "state.py",
     "publish.py",
+    "secrets.py",
 }
 
 

@@ -109,7 +109,9 @@ def _grants_of(resource: Resource, functions: dict[str, Function]) -> list[Grant
     if isinstance(resource, EventReceiverGrant):
         return [grant(None, f"serviceAccount:{resource.name}", resource.role, f"projects/{resource.project}")]
     if isinstance(resource, StorageAgentGrant):
-        return [grant(None, resource.member or STORAGE_AGENT, PUBLISHER, f"projects/{resource.name}")]
+        # named by its pattern whether read or wanted: deploy learns the project number only when it applies,
+        # and a plan compares the grants it reads back with those it wants
+        return [grant(None, STORAGE_AGENT, PUBLISHER, f"projects/{resource.name}")]
     if isinstance(resource, (PublicInvoker, TriggerInvoker)) and resource.name in functions:
         function = functions[resource.name]
         return [grant(function_name(function), resource.member, resource.role, service_path(function))]

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from .export import Export
     from .logread import LogEntry
     from .runtime.function import FunctionSpec
+    from .secrets import SecretStore
 
 GROUP = "portable_fn.providers"
 KNOWN = {"local": "portable-fn", "aws": "aws", "gcp": "gcp", "azure": "azure"}
@@ -170,6 +171,14 @@ class Provider:
         (their `deadletter*` extensions: `runtime.dead_letters`); with `redrive`, each is also sent back to
         the function's trigger and removed from the target (`redriven` says it was)."""
         raise ProviderError(f"Provider {self.name!r} cannot list dead letters yet.")
+
+    def secret_store(self, app: App, stage: str) -> SecretStore:
+        """Where the app's secrets live for `stage` on this provider (`portable_fn.secrets.SecretStore`), for
+        `portable-fn secrets set|list|remove`; the functions read them through `runtime.secrets`."""
+        raise ProviderError(
+            f"Provider {self.name!r} keeps no secrets. Give --provider local, aws, gcp or azure, or a "
+            "provider that implements `secret_store`."
+        )
 
     def workflow_env(self, app: App, stage: str) -> dict[str, str]:
         """The environment under which this machine reaches the app's workflow store (`pfn-workflows`) and

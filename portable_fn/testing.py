@@ -19,6 +19,12 @@ here as it would on a cloud. `local_state` gives the states a test touches fresh
             invoke(count, make_request("POST", "/count/apples"))
             assert counters.get("apples") == 1
 
+`secrets` serves the secrets a test's functions read from a dict, in this process:
+
+    def test_charges_with_the_test_key():
+        with secrets({"stripe-key": "sk_test_123"}):
+            assert invoke(charge, make_request("POST", "/charges", json={...})).status == 201
+
 `emitted` captures what functions publish (`ctx.emit`) instead of sending it:
 
     def test_paid_orders_are_announced():
@@ -74,6 +80,7 @@ __all__ = [
     "make_request",
     "match_route",
     "run_workflow",
+    "secrets",
 ]
 
 
@@ -161,6 +168,37 @@ def local_state(directory: str | Path | None = None) -> Iterator[None]:
         yield
     finally:
         use_backends(previous)
+
+
+@contextmanager
+def secrets(values: Mapping[str, str]) -> Iterator[None]:
+    """Every secret served from `values` (name -> value) inside the block, as a deployed function's store
+    would serve it (version "1"; a name missing from `values` has no value, SecretNotFoundError). Values
+    held before the block are fetched again inside it, and those from inside it again after."""
+    from .runtime import secrets as runtime_secrets
+
+    served = _Secrets(dict(values))
+    previous = runtime_secrets.use_backends(lambda locator: served)
+    try:
+        yield
+    finally:
+        runtime_secrets.use_backends(previous)
+
+
+class _Secrets:
+    """A secret store in this process: the values a test gave `secrets(...)`."""
+
+    where = "the values given to portable_fn.testing.secrets()"
+
+    def __init__(self, values: dict[str, str]) -> None:
+        self.values = values
+
+    def fetch(self, name: str) -> tuple[str, str]:
+        from .runtime.secrets import not_found
+
+        if name not in self.values:
+            raise not_found(name, self.where)
+        return self.values[name], "1"
 
 
 class Sent(NamedTuple):

@@ -49,6 +49,7 @@ from .settings import LocalSettings
 
 if TYPE_CHECKING:
     from ..app import App
+    from ..secrets import LocalSecretStore
 
 MANIFEST = "portable_fn_manifest.json"
 LOCAL_CLOUD = Path(".portable-fn", "local-cloud")  # in the app's directory, unless `state_dir` says elsewhere
@@ -144,6 +145,12 @@ class LocalProvider(Provider):
                 return invoke_native(spec, event, provider="local")
             finally:
                 use_publisher(before)
+
+    def secret_store(self, app: App, stage: str) -> LocalSecretStore:
+        """The dev host's secrets file, in the app's state directory (`portable_fn.secrets`)."""
+        from ..secrets import LocalSecretStore
+
+        return LocalSecretStore.of(app, stage)
 
     def dead_letters(self, app: App, stage: str, spec: FunctionSpec, redrive: bool = False) -> list[DeadLetterEntry]:
         """The dead letters the dev host kept for `spec` in its journal (see `letters`)."""

@@ -2,6 +2,8 @@
 
 Imported by `logs.configure` on a cloud (and by the dev host, which shows the same facts), never by the
 runtime on its own: see `logs` for the keys, and for where each cloud's runtime meets this formatter.
+Once a function has read a secret, every field of every line (the message with its arguments, the
+exception, `extra=` fields) has that secret's value replaced by `[secret NAME]` (`secrets.redact`).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from .logs import Facts, current_facts
+from .secrets import REDACTIONS, redact
 
 __all__ = ["JsonFormatter", "gcp_project", "rfc3339"]
 
@@ -127,6 +130,8 @@ class JsonFormatter(logging.Formatter):
         for key, value in record.__dict__.items():
             if key not in _RECORD_ATTRIBUTES and key not in fields and not key.startswith("_"):
                 fields[key] = value
+        if REDACTIONS:  # a secret was read in this process: no value of one leaves in any field
+            return _redacted(fields)  # type: ignore[no-any-return]
         return fields
 
 
@@ -142,6 +147,22 @@ def _call_fields(facts: Facts) -> dict[str, Any]:
         "provider": facts.provider,
         "attempt": facts.attempt,
     }
+
+
+def _redacted(value: Any) -> Any:
+    """`value` (a field, a dict or list of them) with every secret value read here replaced by its marker;
+    anything else JSON would write as its str() is replaced by that str() when it holds one."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {_redacted(k): _redacted(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_redacted(v) for v in value]
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    text = str(value)
+    shown = redact(text)
+    return value if shown == text else shown
 
 
 def rfc3339(created: float) -> str:

@@ -18,7 +18,7 @@ import pytest
 from portable_fn.packaging import foreign_imports
 
 PACKAGE_DIR = Path(portable_fn_azure.__file__).resolve().parent
-SHIPPED = ["__init__.py", "shim.py", "http_adapter.py", "events.py", "state.py", "publish.py"]
+SHIPPED = ["__init__.py", "shim.py", "http_adapter.py", "events.py", "state.py", "publish.py", "secrets.py"]
 # Shipped only when the app uses a state, with its SDKs in the requirements; it imports them when first used.
 WITH_SDK = {
     "state.py": {
@@ -28,6 +28,7 @@ WITH_SDK = {
         "azure.identity",
     },
     "publish.py": {"azure.storage.queue", "azure.servicebus", "azure.identity"},  # when a function sends
+    "secrets.py": {"azure.core.exceptions", "azure.identity", "azure.keyvault.secrets"},  # when one reads a secret
 }
 PROVIDER_SIDE = {
     "provider.py",
@@ -41,6 +42,7 @@ PROVIDER_SIDE = {
     "redrive.py",
     "grid_letters.py",
     "cost.py",
+    "secret_store.py",
 }
 
 

@@ -52,6 +52,20 @@ def _load_arm_server() -> Any:
 
 
 FakeArm = _load_arm_server().FakeArm
+
+
+def _load_keyvault_server() -> Any:
+    """The fake Key Vault beside this file."""
+    path = Path(__file__).with_name("keyvault_server.py")
+    spec = importlib.util.spec_from_file_location("portable_fn_tests_keyvault_server", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+FakeKeyVault = _load_keyvault_server().FakeKeyVault
 TOKEN = "portable-fn-test-token"
 SUBSCRIPTION = "11111111-2222-3333-4444-555555555555"
 
@@ -146,6 +160,30 @@ def arm_server(certificate: tuple[Path, Path]) -> Iterator[FakeArm]:
         yield server
     finally:
         server.stop()
+
+
+def keyvault_api_version() -> str:
+    """The api-version azure-keyvault-secrets sends by default: what the fake Key Vault insists on."""
+    from azure.keyvault.secrets import SecretClient
+
+    return str(SecretClient("https://any.vault.azure.net/", StaticToken()).api_version)
+
+
+@pytest.fixture(scope="session")
+def keyvault_server(certificate: tuple[Path, Path], arm_server: FakeArm) -> Iterator[FakeKeyVault]:
+    server = FakeKeyVault(str(certificate[0]), str(certificate[1]), TOKEN, keyvault_api_version(), arm_server)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def keyvault(keyvault_server: FakeKeyVault, arm: FakeArm) -> FakeKeyVault:
+    """The fake Key Vault data plane, emptied, serving the vaults the (emptied) fake ARM holds."""
+    keyvault_server.reset()
+    return keyvault_server
 
 
 @pytest.fixture

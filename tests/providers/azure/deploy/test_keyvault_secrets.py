@@ -1,0 +1,105 @@
+"""Secrets in Key Vault through the official SDK (azure-keyvault-secrets) against the fake Key Vault, which holds
+every request to the published data-plane description and plays Key Vault's bearer challenge: the CLI store
+(`KeyVaultStore`: set, list, remove) and the runtime backend (`backend(locator).fetch`), a rotated value
+read as its new version, a missing one a `SecretNotFoundError` naming the command that sets it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from portable_fn_azure.secret_store import KeyVaultStore
+from portable_fn_azure.secrets import backend, make_client, vault_url
+
+from portable_fn.runtime.secrets import SecretError, SecretNotFoundError
+from portable_fn.secrets import SecretInfo
+
+VAULT = "shopdevkv0a1b2c"
+HOST = f"{VAULT}.vault.azure.net"
+
+
+@pytest.fixture
+def client(keyvault: Any, certificate: Any, helpers: Any) -> Any:
+    keyvault.add_vault(HOST)
+    return make_client(
+        vault_url(VAULT), helpers.StaticToken(), endpoint=keyvault.url, connection_verify=str(certificate[0])
+    )
+
+
+@pytest.fixture
+def store(client: Any) -> KeyVaultStore:
+    return KeyVaultStore(client, f"the Key Vault {VAULT}")
+
+
+def test_the_store_sets_lists_and_removes_and_the_sdk_answered_the_challenge_first(
+    store: KeyVaultStore, keyvault: Any
+) -> None:
+    first = store.set("stripe-key", "sk_test_1")
+    second = store.set("stripe-key", "sk_test_2")
+    store.set("webhook-secret", "whsec_1")
+    assert len(first) == 32 and first != second
+    listed = store.list()
+    assert [(i.name, i.version) for i in listed] == [("stripe-key", second), ("webhook-secret", listed[1].version)]
+    assert all(isinstance(i, SecretInfo) and i.updated and i.updated.endswith("+00:00") for i in listed)
+    # the first request carried no token: 401 with the challenge, then the same request with the token
+    assert keyvault.requests[:2] == [
+        ("PUT", HOST, "/secrets/stripe-key", 401),
+        ("PUT", HOST, "/secrets/stripe-key", 200),
+    ]
+    assert store.remove("stripe-key") is True
+    assert store.remove("stripe-key") is False
+    assert [i.name for i in store.list()] == ["webhook-secret"]
+
+
+def test_a_removed_name_stays_deleted_but_recoverable_as_in_a_soft_delete_vault(store: KeyVaultStore) -> None:
+    store.set("stripe-key", "sk_test_1")
+    store.remove("stripe-key")
+    with pytest.raises(SecretError, match="ObjectIsDeletedButRecoverable"):
+        store.set("stripe-key", "sk_test_2")
+
+
+def test_the_fake_refuses_a_name_the_spec_refuses(store: KeyVaultStore) -> None:
+    with pytest.raises(SecretError, match="not valid"):
+        store.set("stripe_key", "x")
+
+
+def test_the_runtime_reads_the_current_value_and_its_version_and_sees_a_rotation(
+    store: KeyVaultStore, client: Any
+) -> None:
+    version = store.set("stripe-key", "sk_test_1")
+    secrets = backend(vault_url(VAULT), client)
+    assert secrets.fetch("stripe-key") == ("sk_test_1", version)
+    rotated = store.set("stripe-key", "sk_test_2")
+    assert secrets.fetch("stripe-key") == ("sk_test_2", rotated)
+
+
+def test_a_secret_with_no_value_names_the_command_that_sets_it(client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PORTABLE_FN_STAGE", "dev")
+    with pytest.raises(SecretNotFoundError) as caught:
+        backend(vault_url(VAULT), client).fetch("stripe-key")
+    assert str(caught.value) == (
+        f"secret 'stripe-key' has no value in the Key Vault https://{HOST}/; set it with "
+        "`portable-fn secrets set stripe-key --provider azure --stage dev`."
+    )
+
+
+def test_a_refusal_is_a_secret_error_naming_the_vault_and_never_a_value(
+    keyvault: Any, certificate: Any, helpers: Any, store: KeyVaultStore
+) -> None:
+    store.set("stripe-key", "sk_test_1")
+    wrong = make_client(
+        vault_url(VAULT),
+        helpers.StaticToken("another-token"),
+        endpoint=keyvault.url,
+        connection_verify=str(certificate[0]),
+    )
+    with pytest.raises(SecretError) as caught:
+        backend(vault_url(VAULT), wrong).fetch("stripe-key")
+    assert type(caught.value) is SecretError
+    assert f"Key Vault https://{HOST}/" in str(caught.value) and "Unauthorized" in str(caught.value)
+    assert "sk_test_1" not in str(caught.value)
+
+
+def test_a_locator_that_is_not_a_vault_url_is_refused() -> None:
+    with pytest.raises(SecretError, match="is not a Key Vault URL"):
+        backend("ssm:/portable-fn/shop/dev/")

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from portable_fn.runtime.function import FunctionSpec
 
     from .deploy import GcpDeployer
+    from .secret_store import SecretManagerStore
 
 MAX_EVENT_TIMEOUT_S = 540  # event-driven functions; HTTP functions may run 3600 s, the longest timeout_s
 ARCHITECTURES = ("x86_64",)  # Cloud Functions runs on x86_64 only
@@ -84,6 +85,13 @@ class GcpProvider(Provider):
         deployer = cast("GcpDeployer", self.deployer)
         reader = DeadLetters(deployer.client, deployer.names(app, stage), spec, app.options(spec))
         return reader.read(redrive)
+
+    def secret_store(self, app: App, stage: str) -> SecretManagerStore:
+        """The app's secrets for `stage` in Secret Manager (`secret_store`), what its functions read."""
+        from .secret_store import SecretManagerStore
+
+        deployer = cast("GcpDeployer", self.deployer)
+        return SecretManagerStore(deployer.client, deployer.names(app, stage))
 
     def grants(self, desired: Sequence[Resource]) -> list[Grant]:
         """Each IAM binding the app's resources make, its role's permissions spelled out (`deploy.grants`)."""

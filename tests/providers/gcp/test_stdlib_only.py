@@ -20,7 +20,16 @@ from portable_fn.packaging import foreign_imports, import_lines
 
 PACKAGE_DIR = Path(portable_fn_gcp.__file__).resolve().parent
 SHIPPED = ["__init__.py", "shim.py", "events.py", "flask_http.py", "dead_letter.py"]
-PROVIDER_SIDE = {"provider.py", "logs.py", "packaging.py", "_pins.py", "settings.py", "redrive.py", "cost.py"}
+PROVIDER_SIDE = {
+    "provider.py",
+    "logs.py",
+    "packaging.py",
+    "_pins.py",
+    "settings.py",
+    "redrive.py",
+    "cost.py",
+    "secret_store.py",
+}
 # Shipped only when the app uses a state / sends to a channel / reads a secret, with its SDK in the requirements; each imports the
 # SDK when first used.
 WITH_SDK = {

@@ -15,6 +15,7 @@ points at the Pub/Sub emulator, which the library then dials itself):
     documents   google.cloud.firestore_v1 FirestoreClient           whether a state's database holds documents
     tasks       google.cloud.tasks_v2.CloudTasksClient              the delay queue and its IAM
     iam         ServiceAccountsIam (below)                          a service account's own IAM policy
+    secretmanager  google.cloud.secretmanager_v1.SecretManagerServiceClient  secrets, their versions and IAM
 
 Endpoints: `endpoint_url` points every service at one place (a recording endpoint, a proxy);
 `endpoints = {functions = "...", pubsub = "...", ...}` in the settings wins per service. An endpoint on
@@ -58,6 +59,7 @@ SERVICES = (
     "documents",
     "tasks",
     "iam",
+    "secretmanager",
 )
 SAME_ENDPOINT = {"subscriber": "pubsub", "documents": "firestore"}  # each pair is one API
 NotFound, AlreadyExists, Forbidden = google_errors.NotFound, google_errors.Conflict, google_errors.Forbidden
@@ -235,6 +237,10 @@ def _client_class(name: str) -> Any:
         from google.cloud import tasks_v2
 
         return tasks_v2.CloudTasksClient
+    if name == "secretmanager":
+        from google.cloud import secretmanager_v1
+
+        return secretmanager_v1.SecretManagerServiceClient
     from google.cloud import run_v2
 
     return run_v2.ServicesClient

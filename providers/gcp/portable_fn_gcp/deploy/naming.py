@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 from portable_fn.deploy.tags import TagRules
 
+from ..secrets import secret_id
+
 LABEL_APP = "portable-fn-app"
 LABEL_STAGE = "portable-fn-stage"
 LABEL_SOURCE = "portable-fn-source"  # the first 32 hex digits of the source zip's SHA-256
@@ -127,6 +129,19 @@ class Names:
 
     def queue_path(self, queue: str) -> str:
         return f"{self.location}/queues/{queue}"
+
+    def secret(self, name: str) -> str:
+        """A declared secret's Secret Manager id, `<app>-<stage>-<name>` (`[A-Za-z0-9_-]`): what the runtime
+        reads under `secrets_locator`. Remote finds them by this prefix and their labels."""
+        return secret_id(f"{self.prefix}-", name)
+
+    def secret_path(self, secret: str) -> str:
+        return f"projects/{self.project}/secrets/{secret}"
+
+    @property
+    def secrets_locator(self) -> str:
+        """What `PORTABLE_FN_SECRETS` holds: the path every secret of the app and stage starts with."""
+        return self.secret_path(self.secret(""))
 
     @staticmethod
     def account_path(email: str) -> str:

@@ -106,6 +106,21 @@ def _tasks_api() -> ModuleType:
     return module
 
 
+def _secretmanager_api() -> ModuleType:
+    """tests/providers/gcp/secretmanager_api.py: the Secret Manager fake (held to secretmanager.v1's Discovery
+    document) this endpoint hands those requests to."""
+    import importlib.util
+    import sys
+
+    path = Path(__file__).parents[1] / "secretmanager_api.py"
+    spec = importlib.util.spec_from_file_location("portable_fn_tests_secretmanager_api", path)
+    assert spec is not None and spec.loader is not None
+    module = sys.modules.setdefault(spec.name, importlib.util.module_from_spec(spec))
+    if not hasattr(module, "SecretManagerApi"):
+        spec.loader.exec_module(module)
+    return module
+
+
 PAGE_SIZE = 4  # small, so the clients' pagers really follow nextPageToken
 
 
@@ -274,11 +289,13 @@ class GoogleApi:
         self.project_number = project_number
         self.lock = threading.Lock()
         self.tasks = _tasks_api().CloudTasksApi()  # Cloud Tasks and IAM's service accounts (tasks_api.py)
+        self.secrets = _secretmanager_api().SecretManagerApi(project_number)  # Secret Manager (secretmanager_api.py)
         self.cloud_storage = _storage_api().StorageApi()  # the audit records' buckets (storage_api.py)
         self.reset()
 
     def reset(self) -> None:
         self.tasks.reset()
+        self.secrets.reset()
         self.cloud_storage.reset()
         self.requests: list[Recorded] = []
         self.answer_problems: list[str] = []  # where the fake's answers strayed from the documents (a bug here)
@@ -374,6 +391,8 @@ class GoogleApi:
             self.requests.append(Recorded(method, path, query, body))
             if self.tasks.handles(method, path):
                 return self.tasks.handle(method, path, query, body)  # type: ignore[no-any-return]
+            if self.secrets.handles(method, path):
+                return self.secrets.handle(method, path, query, body)  # type: ignore[no-any-return]
             try:
                 served, body = self.discovery.request(method, path, query, body)
             except discovery.Refused as exc:

@@ -45,6 +45,7 @@ from .runtime import (
     VersionConflictError,
     breaker,
     cron,
+    current_tenant,
     emit,
     exponential,
     fixed,
@@ -56,6 +57,7 @@ from .runtime import (
     secret,
     state,
     storage,
+    tenant_from,
     topic,
 )
 
@@ -96,6 +98,7 @@ __all__ = [
     "WorkflowError",
     "breaker",
     "cron",
+    "current_tenant",
     "emit",
     "exponential",
     "fixed",
@@ -110,6 +113,7 @@ __all__ = [
     "state",
     "step_key",
     "storage",
+    "tenant_from",
     "topic",
     "workflow",
 ]

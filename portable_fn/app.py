@@ -64,6 +64,8 @@ class App:
             uses=own.uses,
             idempotent=own.idempotent,
             retry=own.retry,
+            tenant=own.tenant,
+            tenant_isolation=own.tenant_isolation,
         )
         return merged
 

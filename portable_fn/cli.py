@@ -603,6 +603,7 @@ def _show_outputs(console: Console, outputs: dict[str, Any]) -> None:
         "portable-fn logs create_order shop --provider aws --stage prod --since 1h",
         "portable-fn logs create_order,fulfil --provider gcp --follow",
         "portable-fn logs fulfil --provider azure --trace 4bf92f3577b34da6a3ce929d0e0e4736",
+        "portable-fn logs list_orders --provider aws --stage prod --since 1d --usage",
     )
 )
 @click.argument("function")
@@ -616,6 +617,7 @@ def _show_outputs(console: Console, outputs: dict[str, Any]) -> None:
 )
 @click.option("--follow", "-f", is_flag=True, help="Keep printing new lines as they come, until Ctrl-C.")
 @click.option("--trace", "trace_id", default=None, metavar="ID", help="Only the lines of this trace id.")
+@click.option("--usage", is_flag=True, help="Sum the tenants' usage lines: invocations and duration per tenant.")
 @_json_option
 @_verbose_option
 @click.option(
@@ -636,6 +638,7 @@ def logs(
     since: str,
     follow: bool,
     trace_id: str | None,
+    usage: bool,
     as_json: bool,
     verbose: bool,
     poll_s: float,
@@ -661,6 +664,13 @@ def logs(
         def read(moment: datetime) -> list[logread.LogEntry]:
             return logread.with_trace(_read_logs(provider, app, stage, specs, moment), trace_id)
 
+        if usage:
+            tenants = logread.usage_by_tenant(read(start))
+            if as_json:
+                _emit(console, True, {"usage": [t.to_dict() for t in tenants]}, "")
+            else:
+                console.table(logread.USAGE_COLUMNS, [t.row() for t in tenants])
+            return 0
         for entry in logread.follow(
             read, start, sleep=time.sleep, every_s=poll_s, max_polls=max_polls if follow else 1
         ):

@@ -4,7 +4,8 @@ Each provider's `read_logs` turns what its cloud stores (CloudWatch Logs events,
 Application Insights traces) into `LogEntry`s; everything else lives here and knows no cloud: `--since`
 read as a duration or an RFC 3339 time, our own JSON log lines read back into their fields, several
 functions' entries merged in time order, the trace filter, `--follow`'s polling (with the sleep and the
-clock passed in, so tests poll without waiting) and the two ways an entry is printed.
+clock passed in, so tests poll without waiting), the two ways an entry is printed, and `--usage`: the
+tenants' usage lines (`runtime.tenants`) summed per tenant.
 """
 
 from __future__ import annotations
@@ -236,3 +237,59 @@ def follow(
         if max_polls is not None and polls >= max_polls:
             return
         sleep(every_s)
+
+
+# -- usage per tenant (`portable-fn logs FUNCTION --usage`) ------------------------------------------
+
+USAGE_COLUMNS = ("tenant", "invocations", "total_ms", "mean_ms")
+
+
+@dataclass(frozen=True)
+class TenantUsage:
+    """What one tenant's calls added up to: how many, and how long they took in all (milliseconds)."""
+
+    tenant: str
+    invocations: int
+    total_ms: float
+
+    @property
+    def mean_ms(self) -> float:
+        return self.total_ms / self.invocations if self.invocations else 0.0
+
+    def row(self) -> tuple[str, str, str, str]:
+        return (self.tenant, str(self.invocations), f"{self.total_ms:.1f}", f"{self.mean_ms:.1f}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "tenant": self.tenant,
+            "invocations": self.invocations,
+            "total_ms": round(self.total_ms, 3),
+            "mean_ms": round(self.mean_ms, 3),
+        }
+
+
+def usage_of(entry: LogEntry) -> Mapping[str, Any] | None:
+    """The usage one call logged, or None for any other line. The usage is the message itself (an
+    object), so every cloud's reader gives it back whole, as the entry's message."""
+    fields = read_line(entry.message)
+    usage = fields.get("usage") if fields is not None and len(fields) == 1 else None
+    if not isinstance(usage, Mapping) or not isinstance(usage.get("tenant"), str):
+        return None
+    return usage
+
+
+def usage_by_tenant(entries: Iterable[LogEntry]) -> list[TenantUsage]:
+    """The usage lines among `entries` summed per tenant, by tenant name."""
+    sums: dict[str, tuple[int, float]] = {}
+    for entry in entries:
+        usage = usage_of(entry)
+        if usage is None:
+            continue
+        count, total = sums.get(usage["tenant"], (0, 0.0))
+        count += _number(usage.get("invocations"), 1)
+        sums[usage["tenant"]] = (count, total + _number(usage.get("duration_ms")))
+    return [TenantUsage(tenant, int(count), total) for tenant, (count, total) in sorted(sums.items())]
+
+
+def _number(value: Any, default: float = 0.0) -> Any:
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else default

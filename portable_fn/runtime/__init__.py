@@ -25,6 +25,7 @@ from .resources import UndeclaredResourceError
 from .retry import RetryPolicy, exponential, fixed
 from .secrets import Secret, SecretError, SecretNotFoundError, secret
 from .state import Item, KeyExistsError, State, StateError, VersionConflictError, state
+from .tenants import current_tenant, tenant_from
 from .triggers import Http, Queue, Schedule, Storage, Topic, cron, http, queue, schedule, storage, topic
 from .views import MessageMeta, ScheduleTick, StorageObject
 
@@ -71,6 +72,7 @@ __all__ = [
     "call_event",
     "call_http",
     "cron",
+    "current_tenant",
     "emit",
     "exponential",
     "fixed",
@@ -85,6 +87,7 @@ __all__ = [
     "spec_of",
     "state",
     "storage",
+    "tenant_from",
     "to_batch",
     "to_binary",
     "to_structured",
@@ -100,8 +103,10 @@ def _install_default_middleware() -> None:
     from .emit import OutboxMiddleware
     from .idempotency import IdempotencyMiddleware
     from .logs import LoggingMiddleware
+    from .tenants import TenantMiddleware
 
     pipeline.use(LoggingMiddleware())
+    pipeline.use(TenantMiddleware())  # after auth (a claim is read verified), before what it scopes
     pipeline.use(IdempotencyMiddleware())
     pipeline.use(OutboxMiddleware())  # after idempotency: a replayed call emits nothing, a failed publish is retried
     if _otel_requested():

@@ -15,7 +15,8 @@ class Context:
     `invocation_id`, `function_name`, `provider`, `attempt` (1 on first delivery), `deadline` (epoch
     seconds, or None when unknown), `message` (transport metadata of a queue/topic message), `raw` (the
     provider's native context), `trace` (the invocation's trace context: `trace_id`, `span_id`,
-    `parent_id`, `links`, `headers()` for an outgoing call) and `logger`; `emit(...)` sends an event.
+    `parent_id`, `links`, `headers()` for an outgoing call), `tenant` (the tenant the call serves, or None:
+    `portable_fn.runtime.tenants`) and `logger`; `emit(...)` sends an event.
     """
 
     __slots__ = (
@@ -26,6 +27,7 @@ class Context:
         "deadline",
         "message",
         "raw",
+        "tenant",
         "_trace",
         "_call",
         "_logger",
@@ -40,6 +42,7 @@ class Context:
         deadline: float | None = None,
         message: MessageMeta | None = None,
         raw: Any = None,
+        tenant: str | None = None,
     ) -> None:
         self.invocation_id = invocation_id
         self.function_name = function_name
@@ -48,6 +51,7 @@ class Context:
         self.deadline = deadline
         self.message = message
         self.raw = raw
+        self.tenant = tenant  # a shim that knows it sets it (AWS tenant isolation); else TenantMiddleware
         self._trace: Any = None
         self._call: Any = None  # a weak reference to the pipeline's call this context belongs to
         self._logger: Any = None
@@ -113,7 +117,7 @@ class Context:
                 message.message_id, attempt, message.attributes, message.published_time, message.subscription
             )
         copy = Context(self.invocation_id, self.function_name, self.provider, attempt, self.deadline, message, self.raw)
-        copy._trace, copy._call = self._trace, self._call
+        copy.tenant, copy._trace, copy._call = self.tenant, self._trace, self._call
         return copy
 
     def __repr__(self) -> str:

@@ -16,11 +16,13 @@ What every emitted event carries:
 | attribute     | value                                                                                        |
 |---------------|----------------------------------------------------------------------------------------------|
 | `id`          | sha256 of (function, the trigger's stable key, emit index): a redelivered call emits the     |
-|               | same ids. Stable keys: an event's source and id, a request's `Idempotency-Key`; else random  |
+|               | same ids. Stable keys: an event's source and id, a request's `Idempotency-Key` (and tenant); |
+|               | else random                                                                                  |
 | `source`      | `/apps/<PORTABLE_FN_APP>/functions/<function>` unless given                                  |
 | `traceparent` | the emitting invocation's span (`tracestate` too), so the receiver continues the trace       |
 | `pfnhops`     | the triggering event's `pfnhops` + 1 (1 from a request or an event without it); past          |
 |               | `PORTABLE_FN_MAX_HOPS` (16) `emit` raises `DeadLetter`: an event loop ends dead-lettered     |
+| `tenantid`    | the tenant the emitting call serves (`runtime.tenants`), unless the caller set it            |
 
 Once per success: a duplicate delivery of an event whose call succeeded and published runs the handler
 again (unless the function is idempotent, when it is replayed without running) and emits the same events;
@@ -44,6 +46,8 @@ from .outcomes import RETRY, DeadLetter, Result, Retry
 from .pipeline import Call, Middleware, current_call
 from .resources import WRITE, UndeclaredResourceError, check_access
 from .state import MAX_KEY_CHARS, Record, State, new_version
+from .tenants import EXTENSION as TENANT_EXTENSION
+from .tenants import tenant_of
 
 OUTBOX = State("pfn-outbox", internal=True)  # the ledger: which calls' events were published
 HOPS = "pfnhops"
@@ -177,6 +181,9 @@ def _event(
     if call is not None:
         own.update(call.trace.headers())
     own[HOPS] = hops
+    tenant = tenant_of(call)
+    if tenant is not None:
+        own.setdefault(TENANT_EXTENSION, tenant)  # the receiver serves the same tenant
     if datacontenttype is None and data is not None and not isinstance(data, (bytes, str)):
         datacontenttype = "application/json"
     event: CloudEvent[Any] = CloudEvent(
@@ -201,13 +208,17 @@ def _event(
 
 def stable_key(call: Call) -> str | None:
     """What identifies a call's trigger across redeliveries: an event's source and id, a request's
-    Idempotency-Key; None when nothing does (a request without the header)."""
+    Idempotency-Key (with its tenant: two tenants' keys may be the same); None when nothing does (a
+    request without the header)."""
     event = call.event
     if isinstance(event, CloudEvent):
         return f"{event.source}#{event.id}"
     request = call.request
     key = request.headers.get("Idempotency-Key") if request is not None else None
-    return f"Idempotency-Key#{key}" if key else None
+    if not key:
+        return None
+    tenant = tenant_of(call)
+    return f"Idempotency-Key#{key}" if tenant is None else f"Idempotency-Key#t/{tenant}#{key}"
 
 
 def _event_id(call: Call | None, function: str, index: int, key: str | None = None) -> str:

@@ -37,6 +37,8 @@ class FunctionOptions:
         "uses",
         "idempotent",
         "retry",
+        "tenant",
+        "tenant_isolation",
     )
 
     def __init__(
@@ -52,6 +54,8 @@ class FunctionOptions:
         uses: Iterable[Any] | None = None,
         idempotent: Any = False,
         retry: RetryPolicy | None = None,
+        tenant: Any = None,
+        tenant_isolation: bool = False,
     ) -> None:
         def fail(option: str, value: Any, fix: str) -> DeclarationError:
             return DeclarationError(f"@function {fn_name!r}: {option}={value!r} is invalid; {fix}.")
@@ -81,6 +85,10 @@ class FunctionOptions:
             raise fail("retries", retries, f"give retries= or retry=, not both (retry= says {retry.attempts} attempts)")
         if not isinstance(idempotent, bool) and not hasattr(idempotent, "key_of"):
             raise fail("idempotent", idempotent, "use True or idempotent(key=..., ttl=...)")
+        if tenant is not None and not _is_tenant_source(tenant):
+            raise fail("tenant", tenant, "use tenant_from(claim='org_id') or tenant_from(header='X-Tenant-Id')")
+        if not isinstance(tenant_isolation, bool):
+            raise fail("tenant_isolation", tenant_isolation, "use True (one execution environment per tenant) or False")
         self.memory_mb = memory_mb
         self.timeout_s = timeout_s
         self.env = dict(env or {})
@@ -91,6 +99,8 @@ class FunctionOptions:
         self.uses = _with_outbox(uses_of(fn_name, _with_store(uses, idempotent)), idempotent)  # one Use per resource
         self.idempotent = idempotent  # False, True, or an idempotency.Idempotency
         self.retry = retry  # the declared RetryPolicy, or None (then `retry_policy` is the default's)
+        self.tenant = tenant  # None, or where the tenant comes from (`tenants.tenant_from`)
+        self.tenant_isolation = tenant_isolation  # AWS: Lambda's per-tenant isolation mode; elsewhere logical
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: uses as "kind:name:access", the retry policy and idempotency as their repr."""
@@ -98,6 +108,7 @@ class FunctionOptions:
         out["uses"] = [f"{u.resource.kind}:{u.resource.name}:{u.access}" for u in self.uses]
         out["retry"] = None if self.retry is None else repr(self.retry)
         out["idempotent"] = self.idempotent if isinstance(self.idempotent, bool) else repr(self.idempotent)
+        out["tenant"] = None if self.tenant is None else repr(self.tenant)
         return out
 
     @property
@@ -175,6 +186,8 @@ def function(trigger: Trigger, *, name: str | None = None, **options: Any) -> Ca
                 "starting with a letter (pass name='...' to choose one)."
             )
         spec = FunctionSpec(fn_name, handler, trigger, FunctionOptions(fn_name, **options))
+        if spec.options.tenant is not None:
+            spec.options.tenant.check(fn_name, trigger)
         _ = spec.binding  # check the signature now, so mistakes surface at import time
         handler.__portable_fn__ = spec  # type: ignore[attr-defined]
         return handler
@@ -238,6 +251,12 @@ def _internal(use: Use) -> bool:
     from .resources import RESERVED_PREFIX
 
     return use.resource.name.startswith(RESERVED_PREFIX)
+
+
+def _is_tenant_source(value: Any) -> bool:
+    from .tenants import TenantSource
+
+    return isinstance(value, TenantSource)
 
 
 def _is_int(value: Any) -> bool:

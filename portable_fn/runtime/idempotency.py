@@ -5,7 +5,8 @@ running the handler again.
     @function(trigger=http("POST", "/pay"), idempotent=idempotent(required=True))   # Idempotency-Key
 
 A small state machine over the `pfn-idempotency` state, through the five `Backend` primitives only, so
-every store serves it. Per key (scoped by function name) the record is either
+every store serves it. Per key (scoped by function name, and by tenant when the call serves one: two
+tenants sending the same Idempotency-Key are two requests) the record is either
 
     in_progress   a lease that ends at the invocation's deadline: duplicates are retried until then,
                   and after it exactly one retry takes the key over (compare-and-set on the version read);
@@ -31,6 +32,7 @@ from .http import Request, Response
 from .outcomes import ACK, DEAD_LETTER, RETRY, DeadLetter, Result, Retry
 from .pipeline import Call, Middleware
 from .state import MAX_KEY_CHARS, Record, State, create_or_read, new_version, to_jsonable
+from .tenants import tenant_of
 
 if TYPE_CHECKING:
     from datetime import timedelta  # annotations only: datetime costs a cold start ~1.5 ms
@@ -274,11 +276,14 @@ def _name(call: Call) -> str:
 
 
 def _scoped(call: Call, key: str) -> str:
+    """`<function>#<key>`, or `<function>#t/<tenant>#<key>` for a call serving a tenant."""
     import hashlib
 
-    scoped = f"{_name(call)}#{key}"
+    tenant = tenant_of(call)
+    scope = f"{_name(call)}#" if tenant is None else f"{_name(call)}#t/{tenant}#"
+    scoped = scope + key
     if len(scoped) > MAX_KEY_CHARS:
-        scoped = f"{_name(call)}#sha256:{hashlib.sha256(key.encode()).hexdigest()}"
+        scoped = f"{scope}sha256:{hashlib.sha256(key.encode()).hexdigest()}"
     return scoped
 
 

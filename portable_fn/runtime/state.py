@@ -14,6 +14,10 @@ tokens made here (like an ETag), new on every write. Expiry is checked here on e
 deletes on time. Values are stored as JSON text (pydantic models and dataclasses accepted), at most
 `MAX_VALUE_BYTES` so the same value fits every cloud.
 
+While a call serves a tenant (`runtime.tenants`), a key K is stored as `t/<tenant>/K` (`stored_key`), so a
+tenant reads and writes only its own keys and the handler never says so; without a tenant K is stored as
+K, as before. portable-fn's own states (`pfn-...`) are never prefixed: their owners scope their keys.
+
 Which backend serves a state is decided on first use from the environment deploy sets:
 `PORTABLE_FN_PROVIDER` picks the provider's module (`portable_fn_aws.state`, ...; SQLite in
 `state_sqlite` locally) and `PORTABLE_FN_STATE_<NAME>` says where the store is (`locator_env`). Cloud SDKs
@@ -30,7 +34,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .errors import PortableFnError
-from .resources import READ, WRITE, Resource, check_access
+from .resources import READ, RESERVED_PREFIX, WRITE, Resource, check_access
+from .tenants import current_tenant
 
 if TYPE_CHECKING:
     from datetime import timedelta  # annotations only: datetime costs a cold start ~1.5 ms
@@ -177,11 +182,11 @@ class State(Resource):
         if seconds is None:
             raise StateError(f"state {self.name!r}: cached({key!r}) needs ttl=, how long a value stays fresh here.")
         now = time.time()
-        cache = self._cache
+        cache, stored = self._cache, _key(self, key)  # cached by the stored key: one tenant's never another's
         with self._cache_lock:
-            hit = cache.get(key) if cache is not None else None
+            hit = cache.get(stored) if cache is not None else None
             if hit is not None and hit[1] > now:
-                cache.move_to_end(key)
+                cache.move_to_end(stored)
                 return hit[0]
         item = self.item(key)
         if item is None:
@@ -191,7 +196,7 @@ class State(Resource):
         else:
             value = item.value
             fresh_until = min(now + seconds, item.expires_at or now + seconds)
-        self._remember(key, value, fresh_until)
+        self._remember(stored, value, fresh_until)
         return value
 
     # -- writing -----------------------------------------------------------------------------------
@@ -223,8 +228,9 @@ class State(Resource):
     def delete(self, key: str, version: str | None = None) -> bool:
         """Delete `key` (only at `version` when given); False when it was not there."""
         check_access(self, WRITE)
-        self._forget(key)
-        return self.backend.delete(_key(self, key), version)
+        stored = _key(self, key)
+        self._forget(stored)
+        return self.backend.delete(stored, version)
 
     # -- plumbing ----------------------------------------------------------------------------------
 
@@ -242,27 +248,28 @@ class State(Resource):
 
     def _record(self, key: str, value: Any, ttl: float | timedelta | None) -> Record:
         check_access(self, WRITE)
-        self._forget(key)
+        stored = _key(self, key)
+        self._forget(stored)
         seconds = self.ttl if ttl is None else _seconds(ttl, f"state {self.name!r} ttl")
         expires_at = None if seconds is None else time.time() + seconds
-        return Record(_key(self, key), self._encode(key, value), new_version(), expires_at)
+        return Record(stored, self._encode(key, value), new_version(), expires_at)
 
-    def _remember(self, key: str, value: Any, fresh_until: float) -> None:
+    def _remember(self, stored: str, value: Any, fresh_until: float) -> None:
         with self._cache_lock:
             if self._cache is None:
                 from collections import OrderedDict
 
                 self._cache = OrderedDict()
-            self._cache[key] = (value, fresh_until)
-            self._cache.move_to_end(key)
+            self._cache[stored] = (value, fresh_until)
+            self._cache.move_to_end(stored)
             if len(self._cache) > CACHE_KEYS:
                 self._cache.popitem(last=False)
 
-    def _forget(self, key: str) -> None:
+    def _forget(self, stored: str) -> None:
         cache = self._cache
         if cache is not None:
             with self._cache_lock:
-                cache.pop(key, None)
+                cache.pop(stored, None)
 
     def _encode(self, key: str, value: Any) -> str:
         try:
@@ -360,11 +367,26 @@ def open_backend(name: str) -> Backend:
 
 
 def _key(state: State, key: str) -> str:
+    """The key `key` of `state` is stored under here: checked, then scoped to the running call's tenant."""
     if not isinstance(key, str) or not key or len(key) > MAX_KEY_CHARS:
         raise StateError(
             f"state {state.name!r}: key {key!r} must be a non-empty string of at most {MAX_KEY_CHARS} characters."
         )
-    return key
+    if state.name.startswith(RESERVED_PREFIX):
+        return key
+    tenant = current_tenant()
+    return key if tenant is None else stored_key(tenant, key)
+
+
+def stored_key(tenant: str, key: str) -> str:
+    """Where tenant `tenant`'s key `key` is stored: `t/<tenant>/<key>`, or `t/<tenant>/sha256:<hex of key>`
+    when that would pass MAX_KEY_CHARS (every backend takes keys up to that long)."""
+    scoped = f"t/{tenant}/{key}"
+    if len(scoped) <= MAX_KEY_CHARS:
+        return scoped
+    import hashlib
+
+    return f"t/{tenant}/sha256:{hashlib.sha256(key.encode('utf-8', 'surrogatepass')).hexdigest()}"
 
 
 def _seconds(ttl: float | timedelta | None, what: str) -> float | None:

@@ -103,6 +103,8 @@ def test_defaults() -> None:
         "uses": [],
         "idempotent": False,
         "retry": None,
+        "tenant": None,
+        "tenant_isolation": False,
     }
     assert options.max_attempts == 3
     assert FunctionOptions("f", retries=0).max_attempts == 1

@@ -30,8 +30,8 @@ PROVIDER_SIDE = {
     "cost.py",
     "secret_store.py",
 }
-# Shipped only when the app uses a state / sends to a channel / reads a secret, with its SDK in the requirements; each imports the
-# SDK when first used.
+# Shipped only when the app uses a state / sends to a channel / reads a secret, with its SDK in the requirements;
+# each imports the SDK when first used.
 WITH_SDK = {
     "state.py": {"google.cloud", "google.cloud.firestore", "google.api_core", "google.api_core.exceptions"},
     "publish.py": {"google.cloud", "google.cloud.pubsub_v1", "google.cloud.tasks_v2"},

@@ -35,6 +35,7 @@ def test_every_command_is_listed() -> None:
         "plan",
         "providers",
         "remove",
+        "secrets",
         "workflows",
     ]
 

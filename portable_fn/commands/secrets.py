@@ -33,6 +33,7 @@ COLUMNS = ("name", "declared by", "version", "updated")
 
 @cli.group(
     epilog=_example(
+        "portable-fn secrets set stripe-key shop   # asks for the value, twice, without showing it",
         'printf %s "$STRIPE_KEY" | portable-fn secrets set stripe-key shop --provider aws --stage prod',
         "portable-fn secrets list shop --provider gcp --stage prod",
         "portable-fn secrets remove stripe-key --provider azure --stage qa --yes",

@@ -4,8 +4,9 @@ the cloud (it does not ship).
 
 | trigger                  | decorators (the bindings the host reads)                                                  |
 |--------------------------|-------------------------------------------------------------------------------------------|
-| `http`                   | `route(route=<path without "/">, methods, auth_level)`: ANONYMOUS when `public`, else      |
-|                          | FUNCTION (a function key). host.json `routePrefix` is "": the user's path is the URL path |
+| `http`                   | `route(route=<path without "/">, methods, auth_level)`: ANONYMOUS when `public` or `auth=` |
+|                          | (verified in the function), else FUNCTION (a function key). host.json `routePrefix` is "": |
+|                          | the user's path is the URL path                                                           |
 |                          | (`methods`: see below)                                                                    |
 | `queue`                  | `queue_trigger` + `queue_output` to `<queue>-poison` (connection `storage_connection`), or |
 |                          | `service_bus_queue_trigger` (`queue_transport = "service_bus"`, `service_bus_connection`)  |
@@ -254,7 +255,7 @@ def _http(app: App, spec: FunctionSpec, ref: str, timeout: float | None, chosen:
     trigger = _trigger(spec, Http)
     methods = route_methods(app, spec)
     listed = "" if methods is None else f", methods={list(methods)!r}"
-    level = "ANONYMOUS" if trigger.public else "FUNCTION"
+    level = "ANONYMOUS" if trigger.open_at_edge else "FUNCTION"  # auth= routes are verified in the function
     return (
         f"shim.http_entry({ref}, func.HttpResponse, {timeout!r}, _routes)",
         [f"@app.route(route={azure_route(trigger.path)!r}{listed}, auth_level=func.AuthLevel.{level})"],

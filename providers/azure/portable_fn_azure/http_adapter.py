@@ -35,6 +35,7 @@ class AzureRequest(Request):
         self.body = body
         self.raw = native
         self._cookies = None
+        self.auth = None
         self._path = self._path_params = self._headers = self._query = _UNREAD
 
     @property

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from portable_fn.logread import LogEntry
     from portable_fn.runtime.channels import Channel
     from portable_fn.runtime.function import FunctionSpec
+    from portable_fn.secrets import SecretStore
 
     from .deploy import AzureDeployer
 
@@ -186,6 +187,13 @@ class AzureProvider(Provider):
 
         return grants(desired)
 
+    def secret_store(self, app: App, stage: str) -> SecretStore:
+        """The app and stage's Key Vault (`secret_store.KeyVaultStore`), which deploy makes when a function declares
+        a secret and whose Key Vault Secrets Officer role it gives the deploying principal."""
+        from .secret_store import store_for
+
+        return store_for(cast("AzureDeployer", self.deployer), app, stage)
+
     def cost_sizing(self, app: App, stage: str, resources: Sequence[Resource]) -> dict[str, Sizing]:
         """Each function's sizing in `resources`, for `portable_fn.cost` (see `cost.sizing`)."""
         from .cost import sizing
@@ -218,10 +226,11 @@ class AzureProvider(Provider):
 
     def plan_notes(self, app: App, stage: str) -> list[str]:
         """What `plan` says beside its steps: each function whose retry policy Azure clamps or cannot honour
-        (`retries`)."""
+        (`retries`), and how the app's secrets are kept and granted (`secret_notes`)."""
         from .retries import retry_notes
 
-        return retry_notes(app, codegen.transports(app)["queue_transport"] == "storage_queue")
+        notes = retry_notes(app, codegen.transports(app)["queue_transport"] == "storage_queue")
+        return notes + secret_notes(app, stage, self.deployer.names(app, stage).vault if app.secrets else "")
 
     def workflow_env(self, app: App, stage: str) -> dict[str, str]:
         """What deploy writes in the function app's settings for the runtime (`desired.app_settings`, one set
@@ -307,6 +316,23 @@ class AzureProvider(Provider):
         if skipped:
             out["skipped"] = skipped
         return out
+
+
+def secret_notes(app: App, stage: str, vault: str) -> list[str]:
+    """What `plan` says about the app's secrets on Azure: where they are, who may read and set them, and that a
+    secret's grant waits for its value."""
+    if not app.secrets:
+        return []
+    readers = "; ".join(f"{s.name}: {', '.join(f.name for f in app.readers(s))}" for s in app.secrets)
+    return [
+        f"Secrets are kept in the Key Vault {vault} (RBAC, soft delete on). Azure runs all of {app.name!r}'s functions "
+        "as one function app with one identity: it gets Key Vault Secrets User on each declared secret alone, and "
+        f"each function may read only the secrets it declares, checked at run time ({readers}).",
+        "The deploying principal gets Key Vault Secrets Officer on the vault, so `portable-fn secrets set` works.",
+        "A role can be scoped to a secret only once it exists (ARM refuses a scope that does not): set each with "
+        f"`portable-fn secrets set NAME --provider azure --stage {stage}` first; deploy skips the grant of a secret "
+        "with no value, and the next deploy makes it.",
+    ]
 
 
 def _check_function(spec: FunctionSpec, options: Any) -> None:

@@ -5,12 +5,30 @@ vault. Provider side: never shipped (the function reads through `secrets.backend
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from portable_fn.runtime.secrets import SecretError
 from portable_fn.secrets import SecretInfo
 
-from .secrets import reason
+from .secrets import make_client, reason, vault_url
+
+if TYPE_CHECKING:
+    from portable_fn.app import App
+
+    from .deploy import AzureDeployer
+
+
+def store_for(deployer: AzureDeployer, app: App, stage: str) -> KeyVaultStore:
+    """The store of `app` in `stage`: its vault (`naming.Names.vault`), reached with the deploying credential
+    (and `keyvault_endpoint`, `connection_verify` from the settings)."""
+    vault, config = deployer.names(app, stage).vault, deployer.config
+    client = make_client(
+        vault_url(vault),
+        deployer.client.credential,
+        endpoint=config.keyvault_endpoint,
+        connection_verify=config.connection_verify,
+    )
+    return KeyVaultStore(client, f"the Key Vault {vault} of {app.name!r} in stage {stage!r}")
 
 
 class KeyVaultStore:

@@ -36,6 +36,12 @@ class AzureSettings(ProviderSettings):
     lro_timeout_s: float = Field(default=1800, gt=0)
     lro_report_every_s: float = Field(default=10, gt=0)
     package_sas_days: int = Field(default=3650, ge=1)  # storage_auth = "connection_string" only
+    # Key Vault (when a function declares a secret): the tenant the vault trusts, and the object id of who sets
+    # the secrets (granted Key Vault Secrets Officer on the vault); else the `tid` and `oid` of the deploying
+    # credential's token
+    tenant_id: str | None = None
+    secrets_officer_id: str | None = None
+    keyvault_endpoint: str | None = None  # where requests to a vault's host go, the host in `Host` (emulators)
     # an ARM endpoint, storage and TLS of your own (Azure Stack, emulators)
     arm_endpoint: str | None = None
     scm_endpoint: str | None = None  # where requests to a site's SCM (Kudu) host go, the host in `Host`

@@ -70,6 +70,7 @@ from .appliers import (
     BlobContainers,
     FunctionApps,
     FunctionPlans,
+    KeyVaults,
     PackageBlobs,
     Releases,
     ResourceGroups,
@@ -81,7 +82,7 @@ from .appliers import (
 from .audit import BlobAuditStore
 from .checks import FLEX_SKU, check_env, check_flex
 from .client import AzureClient, explain
-from .desired import Target, bus_grants, desired
+from .desired import Target, bus_grants, desired, secret_grants
 from .grid import EventGridTopics, EventSubscriptions, SystemTopics
 from .naming import PACKAGES_CONTAINER, TAG_APP, TAG_STAGE, Names, container_name, queue_name, tags
 from .outputs import outputs
@@ -93,6 +94,7 @@ from .resources import (
     EventSubscription,
     FunctionApp,
     FunctionPlan,
+    KeyVault,
     PackageBlob,
     Release,
     ResourceGroup,
@@ -210,8 +212,18 @@ class AzureDeployer(Deployer[AzureClient, Names]):
             if self.config.storage_auth == "identity"
             else []
         )
+        grants += secret_grants(names, [s.name for s in app.secrets])
         scopes = tuple((grant.scope, grant.name.rsplit("/", 1)[0]) for grant in grants)
-        return RemoteReader(self.client, names, self.config.plan_sku == FLEX_SKU, scopes).read()
+        deployer = self.deployer_id() if app.secrets else ""
+        return RemoteReader(self.client, names, self.config.plan_sku == FLEX_SKU, scopes, deployer).read()
+
+    def deployer_id(self) -> str:
+        """The object id of who sets the app's secrets: `secrets_officer_id`, else the deploying credential's."""
+        return self.config.secrets_officer_id or claim(self.client.credential, "oid", "secrets_officer_id")
+
+    def tenant_id(self) -> str:
+        """The tenant the app's Key Vault trusts: `tenant_id`, else the deploying credential's."""
+        return self.config.tenant_id or claim(self.client.credential, "tid", "tenant_id")
 
     def appliers(self, app: App, stage: str) -> Appliers:
         names = self.names(app, stage)
@@ -231,7 +243,8 @@ class AzureDeployer(Deployer[AzureClient, Names]):
             EventGridTopic: EventGridTopics(ctx),
             SystemTopic: SystemTopics(ctx),
             EventSubscription: EventSubscriptions(ctx, site),
-            RoleAssignment: RoleAssignments(ctx, group, site),
+            RoleAssignment: RoleAssignments(ctx, group, site, self.deployer_id),
+            KeyVault: KeyVaults(ctx, self.tenant_id),
         }
 
     def explain(self, exc: BaseException) -> str | None:
@@ -264,16 +277,31 @@ def principal_of(credential: Any) -> str | None:
     """Who an ARM access token of `credential` names: the user's `upn`, else the application's `appid`
     (a service principal or managed identity), else the object id `oid`; None when the token is not a JWT
     or names none. The payload is only decoded, not verified: it is the token the SDK will send anyway."""
+    claims = token_claims(credential)
+    found = next((claims[k] for k in ("upn", "unique_name", "appid", "oid") if claims.get(k)), None)
+    return str(found) if found is not None else None
+
+
+def token_claims(credential: Any) -> dict[str, Any]:
+    """The claims of an ARM access token of `credential` ({} when it is not a JWT), decoded, not verified."""
     token = str(credential.get_token(ARM_SCOPE).token)
     try:
         payload = token.split(".")[1]
         claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
     except (IndexError, ValueError):
-        return None
-    if not isinstance(claims, dict):
-        return None
-    found = next((claims[k] for k in ("upn", "unique_name", "appid", "oid") if claims.get(k)), None)
-    return str(found) if found is not None else None
+        return {}
+    return claims if isinstance(claims, dict) else {}
+
+
+def claim(credential: Any, name: str, setting: str) -> str:
+    """Claim `name` of the deploying credential's ARM token; a ConfigError naming `setting` when it has none."""
+    found = token_claims(credential).get(name)
+    if not found:
+        raise ConfigError(
+            f"Deploying secrets to azure needs {setting}: the deploying credential's token names no `{name}`. Set "
+            f'{setting} = "<object id>" under [tool.portable-fn.azure] in pyproject.toml.'
+        )
+    return str(found)
 
 
 def required(key: str, value: str | None, env: str | None, example: str) -> str:

@@ -11,8 +11,10 @@ converges.
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, TypeVar
@@ -29,8 +31,9 @@ from ..publish import EVENT_GRID
 from ..settings import AzureSettings
 from . import errors
 from .client import AzureClient, arm_json, missing
-from .naming import PACKAGES_CONTAINER, ROLE_DESCRIPTION, TAG_RECORD
+from .naming import PACKAGES_CONTAINER, ROLE_DESCRIPTION, TAG_RECORD, TAG_STAGE
 from .resources import (
+    DEPLOYER,
     PACKAGE_IDENTITY_SETTING,
     PACKAGE_SETTING,
     RELEASE_TAG,
@@ -41,6 +44,7 @@ from .resources import (
     BlobContainer,
     FunctionApp,
     FunctionPlan,
+    KeyVault,
     PackageBlob,
     Release,
     ResourceGroup,
@@ -408,18 +412,68 @@ class FunctionApps(Applier[FunctionApp]):
         self.tolerate_missing(lambda: web.delete(resource.resource_group, resource.name))
 
 
-class RoleAssignments(Applier[RoleAssignment]):
-    """Grants the function app's identity a role. ARM names an assignment by a GUID, made here from scope,
-    role and principal, so a rerun PUTs the same one. A changed principal (the app was recreated) is a
-    new assignment: the old one is deleted first."""
+class KeyVaults(Applier[KeyVault]):
+    """The app's Key Vault through ARM (`Vaults_CreateOrUpdate`): RBAC mode, soft delete on, in the tenant of
+    the deploying credential (`tenant`, read when first needed). Deleting it (`remove --delete-data` only)
+    leaves it soft-deleted for its retention, as Azure does: its name stays taken until then."""
 
-    def __init__(self, ctx: ApplyContext, group: str, site: str) -> None:
+    def __init__(self, ctx: ApplyContext, tenant: Callable[[], str]) -> None:
+        super().__init__(ctx)
+        self.tenant = tenant
+
+    def create(self, resource: KeyVault) -> None:
+        body = {
+            "location": resource.location,
+            "tags": self.ctx.tags_for(resource),
+            "properties": {
+                "tenantId": self.tenant(),
+                "sku": {"family": "A", "name": resource.sku},
+                "enableRbacAuthorization": resource.rbac,
+                "enableSoftDelete": resource.soft_delete,
+                "softDeleteRetentionInDays": resource.retention_days,
+            },
+        }
+        vaults = self.azure.keyvault.vaults
+        self.ctx.wait(
+            vaults.begin_create_or_update(resource.resource_group, resource.name, body), f"key vault {resource.name}"
+        )
+
+    def update(self, resource: KeyVault, previous: KeyVault, changes: tuple[str, ...]) -> None:
+        scope = self.arm_id(resource.resource_group, "Microsoft.KeyVault/vaults", resource.name)
+        if self.retag(resource, previous, changes, scope):
+            self.create(resource)
+
+    def delete(self, resource: KeyVault) -> None:
+        vaults = self.azure.keyvault.vaults
+        self.tolerate_missing(lambda: vaults.delete(resource.resource_group, resource.name))
+
+
+class RoleAssignments(Applier[RoleAssignment]):
+    """Grants the function app's identity a role, or the deploying principal (`DEPLOYER`: `deployer`, read when
+    first needed) its role on the app's Key Vault. ARM names an assignment by a GUID, made here from scope,
+    role and principal, so a rerun PUTs the same one. A changed principal (the app was recreated) is a
+    new assignment: the old one is deleted first.
+
+    A role scoped to one secret needs the secret to exist: ARM answers ResourceNotFound for the scope of a
+    missing resource, and deploy never holds a value to create it with. Such a grant is skipped with a
+    message saying to set the secret first; the plan keeps showing it until a deploy after
+    `portable-fn secrets set` makes it."""
+
+    def __init__(self, ctx: ApplyContext, group: str, site: str, deployer: Callable[[], str] | None = None) -> None:
         super().__init__(ctx)
         self.group = group
         self.site = site
+        self.deployer = deployer
 
     def create(self, resource: RoleAssignment) -> None:
-        principal = self.principal()
+        if is_secret_scope(resource.scope) and not self.scope_exists(resource.scope):
+            secret, stage = resource.scope.rsplit("/", 1)[-1], self.ctx.tags.get(TAG_STAGE, "STAGE")
+            self.ctx.progress(
+                f"    skipped: secret {secret!r} has no value yet, so it cannot be granted; run `portable-fn secrets "
+                f"set {secret} --provider azure --stage {stage}`, then deploy again"
+            )
+            return
+        principal = self.deployer_id() if resource.principal == DEPLOYER else self.principal()
         name = uuid.uuid5(ROLE_NAMESPACE, f"{resource.scope}|{resource.role_definition_id}|{principal}".lower())
         body = {
             "properties": {
@@ -459,6 +513,22 @@ class RoleAssignments(Applier[RoleAssignment]):
     def update(self, resource: RoleAssignment, previous: RoleAssignment, changes: tuple[str, ...]) -> None:
         self.delete(previous)
         self.create(resource)
+
+    def deployer_id(self) -> str:
+        if self.deployer is None:
+            raise LookupError("no deploying principal is known to grant the app's Key Vault to")
+        return self.deployer()
+
+    def scope_exists(self, scope: str) -> bool:
+        """Whether ARM holds the resource at `scope` (a secret of the app's vault), asked as the role assignments
+        at it: ARM answers ResourceNotFound for a scope whose resource does not exist."""
+        try:
+            list(self.azure.authorization.role_assignments.list_for_scope(scope, filter="atScope()"))
+        except Exception as exc:
+            if missing(exc):
+                return False
+            raise
+        return True
 
     def principal(self) -> str:
         site = arm_json(self.azure.web.web_apps.get(self.group, self.site))
@@ -602,6 +672,11 @@ class Releases(Applier[Release]):
 
     def delete(self, resource: Release) -> None:
         """Nothing to do: the tag goes with its function app."""
+
+
+def is_secret_scope(scope: str) -> bool:
+    """Whether `scope` is one secret of a Key Vault (`.../providers/Microsoft.KeyVault/vaults/<v>/secrets/<s>`)."""
+    return bool(re.search(r"/providers/microsoft\.keyvault/vaults/[^/]+/secrets/[^/]+$", scope.lower()))
 
 
 def scm_host(site: dict[str, Any]) -> str:

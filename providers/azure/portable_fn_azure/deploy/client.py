@@ -1,6 +1,6 @@
 """`AzureClient`: the one boundary between deploy and Azure. Every call deploy makes goes through it.
 
-It owns the management clients (resource, storage, web, Event Grid, authorization), all made with the
+It owns the management clients (resource, storage, web, Event Grid, Key Vault, authorization), all made with the
 same credential, ARM base URL, TLS verification and long-running-operation polling interval, and the
 data-plane blob, table and queue clients for
 the app's storage (from the connection-string override, else from the account's keys). A pipeline
@@ -135,6 +135,12 @@ class AzureClient:
         from azure.mgmt.eventgrid import EventGridManagementClient
 
         return self._management("eventgrid", EventGridManagementClient)
+
+    @property
+    def keyvault(self) -> Any:
+        from azure.mgmt.keyvault import KeyVaultManagementClient
+
+        return self._management("keyvault", KeyVaultManagementClient)
 
     @property
     def authorization(self) -> Any:

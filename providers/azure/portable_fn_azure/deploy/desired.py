@@ -35,6 +35,15 @@ Azure lets deploy tag (group, storage account, plan, function app, Event Grid to
               "connection_string"` no role: a topic's key goes in `PORTABLE_FN_TOPIC_<NAME>_KEY`
               (`TOPIC_KEY`), a queue is reached with the connection string the trigger uses. The roles
               are the union over the app's functions, as for states.
+    secret    a Key Vault for the app and stage (`naming.Names.vault`, RBAC mode, soft delete on),
+              `PORTABLE_FN_SECRETS` set to its URL, Key Vault Secrets User for the app's identity on each
+              secret some function reads, scoped to that secret (`<vault id>/secrets/<name>`), and Key Vault
+              Secrets Officer for the deploying principal on the vault (what `portable-fn secrets set` needs).
+              The grant is per secret, for the one identity all the app's functions run as (the platform's
+              granularity); the runtime refuses a secret a function did not declare (`check_access`). A role
+              can only be scoped to a secret that exists: ARM refuses the scope of a missing resource
+              (ResourceNotFound), and deploy never holds a value to create one, so a secret's grant is made by
+              the first deploy after `portable-fn secrets set` (see `appliers.RoleAssignments`).
 
 Subscriptions name the function as `function_app.py` registers it (`@app.function_name(name=...)`), so
 `<site>/functions/<name>` and the blobs extension's `Host.Functions.<name>` reach the right function.
@@ -54,12 +63,15 @@ from portable_fn.runtime.triggers import Queue, Storage, Topic
 
 from ..codegen import transports
 from ..publish import SERVICE_BUS, STORAGE_QUEUE
+from ..secrets import vault_url
 from .checks import PLAN_TIERS, Flex
 from .naming import (
     DEAD_LETTER_CONTAINER,
     DEPLOYMENT_CONTAINER,
     PACKAGES_CONTAINER,
     POISON_SUFFIX,
+    SECRET_OFFICER,
+    SECRET_READER,
     STORAGE_ROLES,
     TAG_RULES,
     Names,
@@ -70,6 +82,7 @@ from .naming import (
 )
 from .resources import (
     APP_HOST,
+    DEPLOYER,
     DEPLOYMENT_CONNECTION,
     FLEX_PACKAGE_SETTING,
     PACKAGE_IDENTITY_SETTING,
@@ -84,6 +97,7 @@ from .resources import (
     EventSubscription,
     FunctionApp,
     FunctionPlan,
+    KeyVault,
     PackageBlob,
     Release,
     ResourceGroup,
@@ -102,6 +116,7 @@ if TYPE_CHECKING:
 BLOB_EVENTS = {"created": "Microsoft.Storage.BlobCreated", "deleted": "Microsoft.Storage.BlobDeleted"}
 RUNTIME_SETTINGS = {"FUNCTIONS_WORKER_RUNTIME": "python", "FUNCTIONS_EXTENSION_VERSION": "~4"}
 TABLES_CONNECTION_SETTING = "PORTABLE_FN_TABLES_CONNECTION"  # read by portable_fn_azure.state
+SECRETS_LOCATOR = "PORTABLE_FN_SECRETS"  # read by portable_fn.runtime.secrets, handed to portable_fn_azure.secrets
 TABLE_READER, TABLE_WRITER = "Storage Table Data Reader", "Storage Table Data Contributor"
 QUEUE_SENDER, TOPIC_SENDER, BUS_SENDER = (
     "Storage Queue Data Message Sender",
@@ -151,6 +166,7 @@ def desired(target: Target) -> list[Resource]:
         *state_tables(target),
         *(table_grants(target) if target.identity else []),
         *channel_resources(target),
+        *secret_resources(target),
     ]
     event_grid_topics = transports(target.app)["topic_transport"] == "event_grid"
     for spec in target.app.functions:
@@ -328,6 +344,40 @@ def written_states(app: App) -> set[str]:
     }
 
 
+def secret_resources(target: Target) -> list[Resource]:
+    """The vault, the deploying principal's officer role on it, and a reader role per declared secret scoped
+    to that secret (none without secrets)."""
+    names, app = target.names, target.app
+    if not app.secrets:
+        return []
+    vault = KeyVault(names.vault, resource_group=names.resource_group, location=target.location)
+    officer = RoleAssignment(
+        f"{names.vault}/{SECRET_OFFICER}",
+        scope=names.vault_id,
+        role_definition_id=names.role_definition_id(SECRET_OFFICER),
+        principal=DEPLOYER,
+    )
+    return [vault, officer, *secret_grants(names, [s.name for s in app.secrets])]
+
+
+def secret_grants(names: Names, secrets: list[str]) -> list[RoleAssignment]:
+    """Key Vault Secrets User for the app's identity on each secret alone (`remote` reads them at these scopes)."""
+    return [
+        RoleAssignment(
+            f"{names.vault}/{secret}/{SECRET_READER}",
+            scope=names.secret_id(secret),
+            role_definition_id=names.role_definition_id(SECRET_READER),
+        )
+        for secret in sorted(set(secrets))
+    ]
+
+
+def secret_settings(target: Target) -> dict[str, str]:
+    """`PORTABLE_FN_SECRETS`: the vault's URL, where `portable_fn_azure.secrets` reads (when a function declares
+    a secret)."""
+    return {SECRETS_LOCATOR: vault_url(target.names.vault)} if target.app.secrets else {}
+
+
 def transport_of(app: App, channel: channels.Channel) -> str:
     """`storage_queue`, `service_bus` or `event_grid`: how the app's settings carry this channel."""
     return transports(app)["topic_transport" if channel.kind == channels.TOPIC else "queue_transport"]
@@ -457,6 +507,7 @@ def app_settings(target: Target) -> AppSettings:
             **platform,
             **state_settings(target),
             **channel_settings(target),
+            **secret_settings(target),
             "PORTABLE_FN_APP": target.app.name,
             "PORTABLE_FN_STAGE": target.stage,
             "PORTABLE_FN_PROVIDER": "azure",

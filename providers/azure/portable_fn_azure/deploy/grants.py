@@ -3,7 +3,8 @@ built-in role (found by the definition's GUID) spelled out as the role's actions
 (`DEFINITIONS`), its scope the resource. Pure: no Azure call.
 
 Every assignment goes to the function app's identity, which all the app's functions share, so the grants are
-the app's as a whole (`function` None; each function's own declaration is enforced at run time).
+the app's as a whole (`function` None; each function's own declaration is enforced at run time), except the
+deploying principal's role on the app's Key Vault (`principal` the marker `DEPLOYER`), which sets its secrets.
 """
 
 from __future__ import annotations
@@ -89,6 +90,27 @@ DEFINITIONS: dict[str, Definition] = {
         ("Microsoft.ServiceBus/*/send/action",),
     ),
 }
+# Key Vault's data-plane roles (https://learn.microsoft.com/azure/role-based-access-control/built-in-roles/security;
+# read 2026-12-06). The Officer's wildcards are Microsoft's own; it is the deploying principal's, on the one vault.
+_VAULTS = "Microsoft.KeyVault/vaults"
+DEFINITIONS["Key Vault Secrets User"] = Definition(
+    (), (f"{_VAULTS}/secrets/getSecret/action", f"{_VAULTS}/secrets/readMetadata/action")
+)
+DEFINITIONS["Key Vault Secrets Officer"] = Definition(
+    (
+        "Microsoft.Authorization/*/read",
+        "Microsoft.Insights/alertRules/*",
+        "Microsoft.Resources/deployments/*",
+        "Microsoft.Resources/subscriptions/resourceGroups/read",
+        "Microsoft.Support/*",
+        "Microsoft.KeyVault/checkNameAvailability/read",
+        "Microsoft.KeyVault/deletedVaults/read",
+        "Microsoft.KeyVault/locations/*/read",
+        f"{_VAULTS}/*/read",
+        "Microsoft.KeyVault/operations/read",
+    ),
+    (f"{_VAULTS}/secrets/*",),
+)
 ROLE_NAMES = {guid: name for name, guid in BUILT_IN_ROLES.items()}
 
 

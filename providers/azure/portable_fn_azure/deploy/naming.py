@@ -9,7 +9,7 @@ own in the same account, so deploy's are told by their name (`table_name`: `pfs`
 letters and digits, a hash of the name). Role assignments on the app's storage account are the exception (an
 administrator may add their own there): deploy marks its own with `ROLE_DESCRIPTION`.
 
-Names that must be unique across all of Azure (storage account, function app) end in a short hash of
+Names that must be unique across all of Azure (storage account, function app, Key Vault) end in a short hash of
 subscription, app and stage, so two subscriptions deploying the same app do not collide. Custom Event
 Grid topics get the same suffix: their endpoint host name is unique per region.
 """
@@ -36,6 +36,7 @@ from ..names import (
 
 __all__ = [
     "CHANNEL_ROLES",
+    "SECRET_ROLES",
     "DEAD_LETTER_CONTAINER",
     "DEPLOYMENT_CONTAINER",
     "MAX_CONTAINER",
@@ -84,7 +85,7 @@ PACKAGES_CONTAINER = "portable-fn-packages"  # holds the content-addressed zips 
 DEPLOYMENT_CONTAINER = "portable-fn-deployment"  # Flex Consumption runs the package deployed into it
 DEAD_LETTER_CONTAINER = "portable-fn-dead-letters"  # where Event Grid puts what it could not deliver
 
-MAX_GROUP, MAX_ACCOUNT, MAX_SITE, MAX_PLAN, MAX_TOPIC = 90, 24, 60, 60, 50
+MAX_GROUP, MAX_ACCOUNT, MAX_SITE, MAX_PLAN, MAX_TOPIC, MAX_VAULT = 90, 24, 60, 60, 50, 24
 MAX_SYSTEM_TOPIC, MAX_SUBSCRIPTION = 128, 64
 ROLE_DESCRIPTION = "portable-fn"  # the description of the role assignments deploy makes (see remote.py)
 # Built-in roles the function app's identity gets on the app's storage account, so the host reaches its
@@ -107,7 +108,15 @@ CHANNEL_ROLES = {
     "EventGrid Data Sender": "d5a91429-5739-47e2-a06b-3470a27159e7",
     "Azure Service Bus Data Sender": "69a216fc-b8fb-44d8-bc22-1f3c2cd27a39",
 }
-BUILT_IN_ROLES = {**STORAGE_ROLES, **TABLE_ROLES, **CHANNEL_ROLES}
+# Built-in roles on the app's Key Vault (https://learn.microsoft.com/azure/key-vault/general/rbac-guide, "Azure
+# built-in roles for Key Vault data plane operations"; read 2026-12-06): the function app's identity reads each
+# secret a function declares, on that secret alone; the deploying principal sets them (`portable-fn secrets`).
+SECRET_READER, SECRET_OFFICER = "Key Vault Secrets User", "Key Vault Secrets Officer"
+SECRET_ROLES = {
+    SECRET_READER: "4633458b-17de-408a-b874-0445c86b69e6",
+    SECRET_OFFICER: "b86a8fe4-44ce-4948-aee5-eccb2c155cd7",
+}
+BUILT_IN_ROLES = {**STORAGE_ROLES, **TABLE_ROLES, **CHANNEL_ROLES, **SECRET_ROLES}
 TABLE_PREFIX = "pfs"  # state tables: pfs<name in letters and digits><6 hex of the name>
 STATE_TABLE = re.compile(rf"{TABLE_PREFIX}[a-z0-9]*[0-9a-f]{{6}}")
 MAX_TABLE = 63
@@ -166,6 +175,22 @@ class Names:
     def storage_account(self) -> str:
         alnum = re.sub(r"[^a-z0-9]", "", f"{self.app}{self.stage}")
         return f"{alnum[: MAX_ACCOUNT - 2 - len(self.suffix)]}pf{self.suffix}"
+
+    @property
+    def vault(self) -> str:
+        """The app and stage's Key Vault: 3-24 letters and digits (Key Vault also takes single hyphens), starting
+        with a letter, unique across Azure (its host name is `<vault>.vault.azure.net`): made like the storage
+        account's name, `kv` before the hash."""
+        alnum = re.sub(r"[^a-z0-9]", "", f"{self.app}{self.stage}").lstrip("0123456789")
+        return f"{alnum[: MAX_VAULT - 2 - len(self.suffix)]}kv{self.suffix}"
+
+    @property
+    def vault_id(self) -> str:
+        return self.arm_id("Microsoft.KeyVault/vaults", self.vault)
+
+    def secret_id(self, secret: str) -> str:
+        """The ARM id of secret `secret` in the app's vault: the scope of the role that reads it."""
+        return f"{self.vault_id}/secrets/{secret}"
 
     @property
     def plan(self) -> str:

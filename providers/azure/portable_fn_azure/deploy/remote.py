@@ -41,6 +41,7 @@ from .naming import (
 from .resources import (
     APP_HOST,
     APP_IDENTITY,
+    DEPLOYER,
     DEPLOYMENT_CONNECTION,
     RELEASE_TAG,
     STORAGE_CONNECTION,
@@ -52,6 +53,7 @@ from .resources import (
     EventSubscription,
     FunctionApp,
     FunctionPlan,
+    KeyVault,
     PackageBlob,
     Release,
     ResourceGroup,
@@ -64,6 +66,7 @@ from .resources import (
 )
 
 ACCOUNTS, PLANS, SITES = "microsoft.storage/storageaccounts", "microsoft.web/serverfarms", "microsoft.web/sites"
+VAULTS = "microsoft.keyvault/vaults"
 TOPICS, SYSTEM_TOPICS = "microsoft.eventgrid/topics", "microsoft.eventgrid/systemtopics"
 ROLE_NAMES = {guid: role for role, guid in BUILT_IN_ROLES.items()}
 TOPIC_SETTING = "PORTABLE_FN_TOPIC_"  # `channels.locator_env` of a topic
@@ -84,11 +87,14 @@ class RemoteReader:
         names: Names,
         flex: bool | None = None,
         grant_scopes: tuple[tuple[str, str], ...] = (),
+        deployer: str = "",
     ) -> None:
         self.azure = azure
         self.names = names
         self.flex = flex
-        self.grant_scopes = grant_scopes  # (scope, label) outside the app's group: Service Bus entities
+        # (scope, label) read apart: Service Bus entities (outside the app's group), the app's declared secrets
+        self.grant_scopes = grant_scopes
+        self.deployer = deployer  # the deploying principal's object id: its role on the vault is `DEPLOYER`
         self._sites: dict[str, dict[str, Any]] = {}
         self._topics: dict[tuple[str, str], dict[str, Any]] = {}
 
@@ -147,7 +153,25 @@ class RemoteReader:
             return self.topic(group, item["name"])
         if kind == SYSTEM_TOPICS:
             return self.system_topic(group, item["name"])
+        if kind == VAULTS:
+            return self.vault(group, item["name"])
         return []
+
+    def vault(self, group: str, name: str) -> list[Resource]:
+        """The app's Key Vault and the roles at its scope (the deploying principal's); those on its secrets are
+        read at the declared secrets' scopes (`grant_scopes`)."""
+        found = arm_json(self.azure.keyvault.vaults.get(group, name))
+        props = found.get("properties") or {}
+        vault = KeyVault(
+            name,
+            resource_group=group,
+            location=found.get("location", ""),
+            sku=(props.get("sku") or {}).get("name", ""),
+            rbac=bool(props.get("enableRbacAuthorization")),
+            soft_delete=bool(props.get("enableSoftDelete")),
+            retention_days=int(props.get("softDeleteRetentionInDays") or 0),
+        )
+        return [vault, *self.role_assignments(group, found["id"], name)]
 
     # -- storage: the account, its queues and containers, and the package blobs ----------------------
     def storage_account(self, group: str, name: str) -> list[Resource]:
@@ -228,14 +252,12 @@ class RemoteReader:
                 continue
             role_id = props.get("roleDefinitionId", "")
             role = ROLE_NAMES.get(role_id.rsplit("/", 1)[-1], role_id.rsplit("/", 1)[-1])
-            name = f"{account}/{role}" if ours else f"{account}/{role} ({props.get('principalId')})"
+            deployer = bool(self.deployer) and props.get("principalId") == self.deployer
+            marker = APP_IDENTITY if ours else DEPLOYER if deployer else str(props.get("principalId"))
+            name = f"{account}/{role}" if ours or deployer else f"{account}/{role} ({props.get('principalId')})"
             out.append(
                 RoleAssignment(
-                    name,
-                    scope=scope,
-                    role_definition_id=role_id,
-                    principal=APP_IDENTITY if ours else str(props.get("principalId")),
-                    assignment_id=found["name"],
+                    name, scope=scope, role_definition_id=role_id, principal=marker, assignment_id=found["name"]
                 )
             )
         return out
@@ -449,10 +471,17 @@ class RemoteReader:
 
 def kept_with_their_tables(resources: list[Resource]) -> list[Resource]:
     """A state table holding entities lives in the app's storage account, in its group: removing either
-    would delete the table, so both hold data too when it does."""
-    if not any(isinstance(r, StateTable) and r.holds_data() for r in resources):
-        return resources
-    return [replace(r, holds_state=True) if isinstance(r, (StorageAccount, ResourceGroup)) else r for r in resources]
+    would delete the table, so both hold data too when it does. The Key Vault (which holds data) lives in the
+    group: the group holds data too."""
+    tables = any(isinstance(r, StateTable) and r.holds_data() for r in resources)
+    vault = any(isinstance(r, KeyVault) for r in resources)
+    out: list[Resource] = []
+    for r in resources:
+        if (isinstance(r, StorageAccount) and tables) or (isinstance(r, ResourceGroup) and (tables or vault)):
+            out.append(replace(r, holds_state=True))
+        else:
+            out.append(r)
+    return out
 
 
 def with_found_tags(resources: list[Resource], name: str, tags: tuple[tuple[str, str], ...]) -> list[Resource]:

@@ -29,6 +29,7 @@ SYSTEM_IDENTITY = "SystemAssigned"  # that setting's value for the app's system-
 FLEX_PACKAGE_SETTING = "PORTABLE_FN_PACKAGE"  # Flex: which package was deployed (its URL, no SAS)
 DEPLOYMENT_CONNECTION = "DEPLOYMENT_STORAGE_CONNECTION_STRING"  # Flex: the setting naming the deployment storage
 APP_IDENTITY = "@portable-fn:function-app-identity"  # the principal id of the function app's identity
+DEPLOYER = "@portable-fn:deployer"  # the object id of the principal deploying: it sets the app's secrets
 APP_HOST = "@portable-fn:function-app-host"  # the function app's defaultHostName, as ARM answers it
 # A setting holding an Event Grid topic's publish endpoint or its key (known once the topic exists; the key is a
 # secret): the marker, then the topic's name.
@@ -236,11 +237,32 @@ class Release(Resource):
 
 
 @dataclass(frozen=True)
+class KeyVault(Resource):
+    """The app and stage's Key Vault, made when a function declares a secret: RBAC mode (data access by role
+    assignments only), soft delete on. It holds the secrets' values, which deploy never sees, so `remove`
+    keeps it (and its group) unless `--delete-data`. `tenant_id` is the deploying credential's (or the
+    `tenant_id` setting), filled in by the applier."""
+
+    kind = "key vault"
+    resource_group: str = ""
+    location: str = ""
+    sku: str = "standard"
+    rbac: bool = True
+    soft_delete: bool = True
+    retention_days: int = 90
+    tags: Pairs = ()  # the user's tags (`portable_fn.deploy.tags`), beside portable-fn's own
+
+    def holds_data(self) -> bool:
+        return True
+
+
+@dataclass(frozen=True)
 class RoleAssignment(Resource):
     """A role of the function app's identity on the app's storage account, named `<account>/<role>`, on
     a state table or a queue, named `<account>/<table or queue>/<role>`, on an Event Grid topic,
-    `<topic>/<role>`, or on a Service Bus entity, `<namespace>/<entity>/<role>` (ARM names it by a GUID,
-    `assignment_id`, derived from scope, role and principal)."""
+    `<topic>/<role>`, on a Service Bus entity, `<namespace>/<entity>/<role>`, or on one secret of the app's
+    Key Vault, `<vault>/<secret>/<role>`; or the deploying principal's (`DEPLOYER`) on the vault,
+    `<vault>/<role>` (ARM names it by a GUID, `assignment_id`, derived from scope, role and principal)."""
 
     kind = "role assignment"
     ignore_on_compare = frozenset({"assignment_id"})
@@ -312,6 +334,7 @@ ORDER: tuple[type[Resource], ...] = (
     PackageBlob,
     FunctionPlan,
     FunctionApp,
+    KeyVault,  # before the roles on it and on its secrets
     EventGridTopic,  # before the roles on it and the settings naming its endpoint
     RoleAssignment,
     AppSettings,

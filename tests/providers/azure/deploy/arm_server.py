@@ -90,6 +90,8 @@ TABLE_ROLES = TABLE + r"/providers/microsoft\.authorization/roleassignments"
 # a sender's roles: on a queue, a custom topic, a Service Bus entity (which tests put in `state.resources`)
 QUEUE_ROLES = ACCOUNT + r"/queueservices/default/queues/[^/]+/providers/microsoft\.authorization/roleassignments"
 TOPIC_ROLES = GRID + r"/providers/microsoft\.authorization/roleassignments"
+VAULT = GROUP + r"/providers/microsoft\.keyvault/vaults/(?P<vault>[^/]+)"
+VAULT_ROLES = VAULT + r"(/secrets/[^/]+)?/providers/microsoft\.authorization/roleassignments"
 BUS_ROLES = (
     SUB + r"/resourcegroups/[^/]+/providers/microsoft\.servicebus/namespaces/[^/]+/(queues|topics)/[^/]+"
     r"/providers/microsoft\.authorization/roleassignments"
@@ -105,7 +107,10 @@ BUILT_IN_ROLES = {  # from the Azure built-in roles reference, independent of th
     "c6a89b2d-59bc-44d0-9896-0f6e12d7b80a": "Storage Queue Data Message Sender",
     "d5a91429-5739-47e2-a06b-3470a27159e7": "EventGrid Data Sender",
     "69a216fc-b8fb-44d8-bc22-1f3c2cd27a39": "Azure Service Bus Data Sender",
+    "4633458b-17de-408a-b874-0445c86b69e6": "Key Vault Secrets User",
+    "b86a8fe4-44ce-4948-aee5-eccb2c155cd7": "Key Vault Secrets Officer",
 }
+VAULT_NAME = re.compile(r"[a-zA-Z](?!.*--)[a-zA-Z0-9-]{1,22}[a-zA-Z0-9]")  # Key Vault's naming rule, 3-24
 # Table_Create's tableName parameter, as the storage spec defines it (the excerpt keeps body schemas only)
 TABLE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]{2,62}")
 GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -155,6 +160,7 @@ class ArmState:
     pending_roles: dict[str, int] = field(default_factory=dict)  # checks left, by role assignment id
     failed_deployments: int = 0  # the next this many Kudu publishes end failed (status 3)
     kudu_deployments: dict[str, dict[str, Any]] = field(default_factory=dict)  # by deployment id
+    directory: set[str] = field(default_factory=set)  # object ids of users and service principals (not identities)
 
 
 class ArmError(Exception):
@@ -1160,6 +1166,48 @@ def tags(arm: FakeArm, method: str, path: str, ids: dict[str, str], query: dict[
     )
 
 
+# -- Key Vault --------------------------------------------------------------------------------------------
+def vault(arm: FakeArm, method: str, path: str, ids: dict[str, str], query: dict[str, str], body: Any) -> Answer:
+    """A vault as Key Vault's resource provider keeps it: its spec's defaults filled in (soft delete on, 90 days,
+    RBAC), its `vaultUri` on `vault.azure.net`, soft delete never turned off once on. Its secrets are resources
+    of ARM too (the fake Key Vault adds them), what a role assignment can be scoped to."""
+    name = path.rsplit("/", 1)[-1]
+    if method == "PUT":
+        arm.require_group(ids["sub"], ids["group"])
+        if not VAULT_NAME.fullmatch(name):
+            raise ArmError(
+                400, "VaultNameNotValid", f"The vault name '{name}' is not valid: 3-24 letters, digits and hyphens."
+            )
+        existing = arm.state.resources.get(path.lower())
+        props = {
+            "enableSoftDelete": True,
+            "softDeleteRetentionInDays": 90,
+            "enableRbacAuthorization": True,
+            "enabledForDeployment": False,
+            "enabledForDiskEncryption": False,
+            "enabledForTemplateDeployment": False,
+            "publicNetworkAccess": "Enabled",
+            **{k: v for k, v in body["properties"].items() if v is not None},
+            "vaultUri": f"https://{name.lower()}.vault.azure.net/",
+            "provisioningState": "Succeeded",
+        }
+        if existing and existing["properties"]["enableSoftDelete"] and not props["enableSoftDelete"]:
+            raise ArmError(400, "BadRequest", "Soft delete cannot be disabled once it has been enabled.")
+        stored = {
+            "id": path,
+            "name": name,
+            "type": "Microsoft.KeyVault/vaults",
+            "location": body["location"],
+            "tags": body.get("tags") or {},
+            "properties": props,
+        }
+        status, _ = arm.put(path, stored)
+        return status, {}, stored
+    if method == "DELETE":
+        return arm.delete(path), {}, None
+    return 200, {}, arm.get(path)
+
+
 # -- role assignments -----------------------------------------------------------------------------------
 ROLE_TYPE = "Microsoft.Authorization/roleAssignments"
 
@@ -1201,6 +1249,7 @@ def role_assignment(
     if role is None or role.group(1) not in BUILT_IN_ROLES:
         raise ArmError(400, "RoleDefinitionDoesNotExist", f"The role {props['roleDefinitionId']} does not exist.")
     principals = {(r.get("identity") or {}).get("principalId") for r in arm.state.resources.values()}
+    principals |= arm.state.directory
     if arm.state.principal_delay > 0:  # the new identity has not reached the directory yet
         arm.state.principal_delay -= 1
         principals = set()
@@ -1257,6 +1306,10 @@ ROUTES: list[tuple[str, Any]] = [
     (TABLE_ROLES + r"/[^/]+", role_assignment),
     *((roles, role_assignments) for roles in (QUEUE_ROLES, TOPIC_ROLES, BUS_ROLES)),
     *((roles + r"/[^/]+", role_assignment) for roles in (QUEUE_ROLES, TOPIC_ROLES, BUS_ROLES)),
+    (VAULT_ROLES, role_assignments),
+    (VAULT_ROLES + r"/[^/]+", role_assignment),
+    (VAULT, vault),
+    (VAULT + r"/providers/microsoft\.resources/tags/default", tags),
     (GRID, topic),
     (GRID + r"/listkeys", topic_keys),
     (GRID + r"/eventsubscriptions", subscriptions),

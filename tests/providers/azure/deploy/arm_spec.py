@@ -36,6 +36,9 @@ EXCERPTS = {  # namespace, as the fake ARM names it -> the excerpt of the api-ve
     "microsoft.eventgrid": (
         "eventgrid/resource-manager/Microsoft.EventGrid/EventGrid/stable/2025-02-15/openapi.excerpt.json"
     ),
+    "microsoft.keyvault": (
+        "keyvault/resource-manager/Microsoft.KeyVault/KeyVault/stable/2026-05-15/openapi.excerpt.json"
+    ),
 }
 # common-types/resource-management/v5/types.json, which the excerpts' resources derive from
 COMMON = {

@@ -128,6 +128,7 @@ def self_signed(directory: Path) -> tuple[Path, Path]:
 def sdk_api_versions() -> dict[str, str]:
     """The api-version each official client sends by default: what the fake ARM insists on."""
     from azure.mgmt.eventgrid import EventGridManagementClient
+    from azure.mgmt.keyvault import KeyVaultManagementClient
     from azure.mgmt.resource.resources import ResourceManagementClient
     from azure.mgmt.storage import StorageManagementClient
     from azure.mgmt.web import WebSiteManagementClient
@@ -139,6 +140,7 @@ def sdk_api_versions() -> dict[str, str]:
             "microsoft.storage": StorageManagementClient,
             "microsoft.web": WebSiteManagementClient,
             "microsoft.eventgrid": EventGridManagementClient,
+            "microsoft.keyvault": KeyVaultManagementClient,
         }.items()
     }
     versions = {key: client._config.api_version for key, client in made.items()}

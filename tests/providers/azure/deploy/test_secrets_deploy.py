@@ -1,0 +1,135 @@
+"""Secrets on Azure, deployed against the fake ARM (every vault PUT held to the Key Vault resource provider's
+spec) and the fake Key Vault: a vault per app and stage (RBAC, soft delete, the app's tags), the deploying
+principal Key Vault Secrets Officer on it, `PORTABLE_FN_SECRETS` its URL, and the function app's identity Key
+Vault Secrets User on each declared secret alone, made once the secret has a value (ARM refuses the scope of a
+missing secret). A second plan is a no-op; `remove` keeps the vault (and its group) unless `--delete-data`."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from portable_fn_azure.provider import secret_notes
+from portable_fn_azure.secret_store import KeyVaultStore, store_for
+
+from portable_fn.app import App, load_app
+from portable_fn.deploy import pipeline
+
+SUB = "/subscriptions/11111111-2222-3333-4444-555555555555"
+GROUP = f"{SUB}/resourceGroups/keyed-dev-rg"
+KEYED = Path(__file__).resolve().parents[1] / "apps" / "keyed"
+TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
+OFFICER = "0d3b7a52-6a1c-4c55-9b7e-2f3c1e5a9d10"  # the deploying user's object id
+USER = f"{SUB}/providers/Microsoft.Authorization/roleDefinitions/4633458b-17de-408a-b874-0445c86b69e6"
+OFFICER_ROLE = f"{SUB}/providers/Microsoft.Authorization/roleDefinitions/b86a8fe4-44ce-4948-aee5-eccb2c155cd7"
+ROLE_TYPE = "Microsoft.Authorization/roleAssignments"
+
+
+@pytest.fixture
+def keyed(tmp_path: Path) -> App:
+    target = tmp_path / "keyed"
+    shutil.copytree(KEYED, target, ignore=shutil.ignore_patterns(".portable-fn", "__pycache__"))
+    return load_app(target)
+
+
+@pytest.fixture
+def provider(arm: Any, keyvault: Any, blobs: Any, azurite: str, certificate: Any, keyed: App, helpers: Any) -> Any:
+    arm.state.directory.add(OFFICER)
+    settings = helpers.settings_for(
+        keyed, "dev", certificate, azurite, tenant_id=TENANT, secrets_officer_id=OFFICER, keyvault_endpoint=keyvault.url
+    )
+    return helpers.ArmProvider(settings, arm.url)
+
+
+def vault_of(provider: Any, app: App) -> str:
+    return str(provider.deployer.names(app, "dev").vault)
+
+
+def roles_at(arm: Any, scope: str) -> dict[str, str]:
+    found = arm.children(f"{scope}/providers/Microsoft.Authorization/roleAssignments", ROLE_TYPE)
+    return {r["properties"]["roleDefinitionId"]: r["properties"]["principalId"] for r in found}
+
+
+def store(provider: Any, app: App) -> KeyVaultStore:
+    return store_for(provider.deployer, app, "dev")
+
+
+def test_deploy_makes_the_vault_grants_its_officer_and_each_secret_once_it_has_a_value(
+    provider: Any, keyed: App, arm: Any, keyvault: Any
+) -> None:
+    said: list[str] = []
+    first = pipeline.deploy(provider, keyed, "dev", said.append)
+    vault = vault_of(provider, keyed)
+    vault_id = f"{GROUP}/providers/Microsoft.KeyVault/vaults/{vault}"
+    found = arm.get(vault_id)
+    assert found["tags"] == {"portable-fn-app": "keyed", "portable-fn-stage": "dev"}
+    assert {k: found["properties"][k] for k in ("tenantId", "sku", "enableRbacAuthorization", "enableSoftDelete")} == {
+        "tenantId": TENANT,
+        "sku": {"family": "A", "name": "standard"},
+        "enableRbacAuthorization": True,
+        "enableSoftDelete": True,
+    }
+    assert roles_at(arm, vault_id) == {OFFICER_ROLE: OFFICER}  # only the deployer, on the vault
+    site = arm.get(f"{GROUP}/providers/Microsoft.Web/sites/{provider.deployer.names(keyed, 'dev').function_app}")
+    settings = arm.get(f"{site['id']}/config/appsettings")["properties"]
+    assert settings["PORTABLE_FN_SECRETS"] == f"https://{vault}.vault.azure.net/"
+    # no secret has a value yet: no grant on either, and deploy said how to get one
+    assert roles_at(arm, f"{vault_id}/secrets/stripe-key") == {}
+    skipped = [line.strip() for line in said if "skipped" in line]
+    assert skipped == [
+        "skipped: secret 'stripe-key' has no value yet, so it cannot be granted; run `portable-fn secrets set "
+        "stripe-key --provider azure --stage dev`, then deploy again",
+        "skipped: secret 'webhook-secret' has no value yet, so it cannot be granted; run `portable-fn secrets set "
+        "webhook-secret --provider azure --stage dev`, then deploy again",
+    ]
+    assert {s.resource.name for s in first.plan.steps if "/secrets/" in getattr(s.resource, "scope", "")} == {
+        f"{vault}/stripe-key/Key Vault Secrets User",
+        f"{vault}/webhook-secret/Key Vault Secrets User",
+    }
+    again = pipeline.plan(provider, keyed, "dev").plan  # the two grants are still to make, nothing else
+    assert sorted(s.resource.name for s in again.steps) == sorted(
+        f"{vault}/{n}/Key Vault Secrets User" for n in ("stripe-key", "webhook-secret")
+    )
+
+    # the officer sets both through the SDK, against the vault deploy made (served once ARM holds it)
+    values = store(provider, keyed)
+    values.set("stripe-key", "sk_test_1")
+    values.set("webhook-secret", "whsec_1")
+    pipeline.deploy(provider, keyed, "dev")
+    principal = site["identity"]["principalId"]
+    assert roles_at(arm, f"{vault_id}/secrets/stripe-key") == {USER: principal}
+    assert roles_at(arm, f"{vault_id}/secrets/webhook-secret") == {USER: principal}
+    assert roles_at(arm, vault_id) == {OFFICER_ROLE: OFFICER}  # nothing vault-wide for the app
+
+    provider.deployer.client.calls.clear()
+    assert pipeline.deploy(provider, keyed, "dev").plan.empty
+    assert provider.deployer.client.mutating_calls() == []
+
+
+def test_remove_keeps_the_vault_and_its_group_unless_told(provider: Any, keyed: App, arm: Any, helpers: Any) -> None:
+    pipeline.deploy(provider, keyed, "dev")
+    store(provider, keyed).set("stripe-key", "sk_test_1")
+    vault = vault_of(provider, keyed)
+    kept = pipeline.remove(provider, keyed, "dev").plan
+    assert {(r.kind, r.name) for r in kept.kept} == {("key vault", vault), ("resource group", "keyed-dev-rg")}
+    assert all("--delete-data" in line for line in kept.kept_lines())
+    assert [i.name for i in store(provider, keyed).list()] == ["stripe-key"]  # still readable
+
+    gone = pipeline.remove(provider, keyed, "dev", delete_data=True).plan
+    assert not gone.kept
+    assert {key: found["tags"] for key, found in arm.state.resources.items()} == helpers.audit_trail("keyed", "dev")
+
+
+def test_plan_says_where_secrets_live_who_reads_them_and_to_set_them_first(keyed: App) -> None:
+    notes = secret_notes(keyed, "dev", "keyeddevkv0a1b2c")
+    assert notes[0] == (
+        "Secrets are kept in the Key Vault keyeddevkv0a1b2c (RBAC, soft delete on). Azure runs all of 'keyed''s "
+        "functions as one function app with one identity: it gets Key Vault Secrets User on each declared secret "
+        "alone, and each function may read only the secrets it declares, checked at run time (stripe-key: charge, "
+        "refund; webhook-secret: charge)."
+    )
+    assert "Key Vault Secrets Officer" in notes[1] and "`portable-fn secrets set`" in notes[1]
+    assert "portable-fn secrets set NAME --provider azure --stage dev" in notes[2]
+    assert secret_notes(load_app(KEYED.parent / "stateful"), "dev", "") == []

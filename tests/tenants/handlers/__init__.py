@@ -1,0 +1,1 @@
+"""Functions the tenant tests run through the real pipeline."""

@@ -16,6 +16,7 @@ from __future__ import annotations
 import typing as _typing
 
 from .runtime import (
+    Auth,
     CircuitOpenError,
     CloudEvent,
     Context,
@@ -43,6 +44,7 @@ from .runtime import (
     StorageObject,
     UndeclaredResourceError,
     VersionConflictError,
+    api_key,
     breaker,
     cron,
     current_tenant,
@@ -52,6 +54,7 @@ from .runtime import (
     function,
     http,
     idempotent,
+    jwt,
     queue,
     schedule,
     secret,
@@ -64,6 +67,7 @@ from .runtime import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "Auth",
     "CircuitOpenError",
     "CloudEvent",
     "Context",
@@ -96,6 +100,7 @@ __all__ = [
     "Workflow",
     "WorkflowCancelled",
     "WorkflowError",
+    "api_key",
     "breaker",
     "cron",
     "current_tenant",
@@ -105,6 +110,7 @@ __all__ = [
     "function",
     "http",
     "idempotent",
+    "jwt",
     "queue",
     "schedule",
     "send_event",

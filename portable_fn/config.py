@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .policy.settings import PolicyConfig
 from .runtime.errors import ConfigError
@@ -87,6 +87,49 @@ def own_tags(tags: dict[str, str]) -> dict[str, str]:
     return tags
 
 
+CORS_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "*")
+
+
+class CorsConfig(BaseModel):
+    """`[tool.portable-fn.cors]`: which browser origins may call the app's HTTP functions (`runtime.cors`)."""
+
+    model_config = ConfigDict(extra="forbid")
+    allow_origins: list[str] = Field(min_length=1)  # "https://app.example.com", or "*" (without credentials)
+    allow_methods: list[str] = Field(default_factory=lambda: ["*"])  # "*": the method a preflight asks for
+    allow_headers: list[str] = Field(default_factory=lambda: ["*"])  # "*": the headers a preflight asks for
+    expose_headers: list[str] = Field(default_factory=list)
+    max_age: int | None = Field(default=None, ge=0, le=86400)  # seconds a browser may keep a preflight's answer
+    allow_credentials: bool = False
+
+    @field_validator("allow_origins")
+    @classmethod
+    def _origins(cls, value: list[str]) -> list[str]:
+        for origin in value:
+            scheme, _, rest = origin.partition("://")
+            if origin != "*" and (scheme not in ("http", "https") or not rest or "/" in rest or rest != rest.strip()):
+                raise ValueError(
+                    f"{origin!r} is not an origin: write scheme and host (and port), like 'https://app.example.com', "
+                    "with no path, or '*'"
+                )
+        return value
+
+    @field_validator("allow_methods")
+    @classmethod
+    def _methods(cls, value: list[str]) -> list[str]:
+        for method in value:
+            if method.upper() not in CORS_METHODS:
+                raise ValueError(f"{method!r} is not an HTTP method; use {', '.join(CORS_METHODS)}")
+        return [m.upper() for m in value]
+
+    @model_validator(mode="after")
+    def _credentials(self) -> CorsConfig:
+        if self.allow_credentials and "*" in self.allow_origins:
+            raise ValueError(
+                "allow_origins = ['*'] cannot go with allow_credentials = true (browsers refuse it): list the origins"
+            )
+        return self
+
+
 class AppConfig(BaseModel):
     """`[tool.portable-fn]`."""
 
@@ -114,6 +157,8 @@ class AppConfig(BaseModel):
     traffic: dict[str, Any] = Field(default_factory=dict)
     # the team's rules and waivers, for `portable-fn check`, `plan` and `deploy` (read by `portable_fn.policy`)
     policy: PolicyConfig = Field(default_factory=PolicyConfig)
+    # which browser origins may call the HTTP functions; carried to them as PORTABLE_FN_CORS (`runtime.cors`)
+    cors: CorsConfig | None = None
 
     @field_validator("app")
     @classmethod
@@ -158,8 +203,12 @@ class AppConfig(BaseModel):
 
     def runtime_env(self) -> dict[str, str]:
         """The settings every function reads from its environment (`PORTABLE_FN_MAX_HOPS`), for deploy and
-        the local host to add to each function's env; empty while they are left at their defaults."""
-        return {} if self.max_hops is None else {"PORTABLE_FN_MAX_HOPS": str(self.max_hops)}
+        the local host to add to each function's env (`PORTABLE_FN_CORS`: the CORS policy as JSON); empty
+        while they are left at their defaults."""
+        env = {} if self.max_hops is None else {"PORTABLE_FN_MAX_HOPS": str(self.max_hops)}
+        if self.cors is not None:
+            env["PORTABLE_FN_CORS"] = self.cors.model_dump_json()
+        return env
 
     def check_stage(self, stage: str, path: Path) -> None:
         """Raise a ConfigError when `stage` is not declared."""

@@ -44,6 +44,8 @@ from .delivery import DeadLetters, Policy, Subscription
 from .environment import ProcessEnv, dev_env
 from .events import message_events, now, rfc3339, schedule_event, storage_event
 from .function_logs import FunctionLogs
+from .issuer import LocalIssuer, issuer_env
+from .issuer import serves as serves_issuer
 from .journal import Journal, Pending
 from .limits import Limits, deploy_targets
 from .lock import StateLock
@@ -125,6 +127,8 @@ class LocalHost:
         self._server = self._bind()
         self.port = self._server.server_address[1]
         self._hold_state_dir(self._server)
+        self.env = self._env(self.app)  # the port is known now: the dev issuer's URL has it
+        LocalIssuer(self.state_dir).start(self.url)
         self.journal.open()
         self.env.apply()
         reopen_states(self.app)
@@ -290,7 +294,8 @@ class LocalHost:
 
     def _env(self, app: App) -> ProcessEnv:
         """The process environment while serving: `dev_env`, and every state kept in the state dir."""
-        return ProcessEnv({**dev_env(app, self.stage), STATE_DIR_ENV: str(self.state_dir.resolve())})
+        own = {STATE_DIR_ENV: str(self.state_dir.resolve()), **issuer_env(self.url)}
+        return ProcessEnv({**dev_env(app, self.stage), **own})
 
     def _bucket_watcher(self) -> BucketWatcher:
         return BucketWatcher(
@@ -304,6 +309,8 @@ class LocalHost:
 
     def handle(self, request: Request) -> Response:
         """Serve one HTTP request: the host's own API, or the function whose route matches."""
+        if serves_issuer(request.path):
+            return LocalIssuer(self.state_dir).handle(request)
         if control.is_control(request.path):
             return self._refused(request, control.handle(self, request))
         found = self.router.match(request.method, request.path) or (

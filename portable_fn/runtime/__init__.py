@@ -5,6 +5,7 @@ Users import these names from `portable_fn`; provider shims import them from her
 
 from __future__ import annotations
 
+from .auth import Auth, api_key, jwt
 from .breaker import CircuitOpenError, breaker
 from .cloudevent import CloudEvent
 from .context import Context
@@ -33,6 +34,7 @@ __all__ = [
     "ACK",
     "DEAD_LETTER",
     "RETRY",
+    "Auth",
     "CircuitOpenError",
     "CloudEvent",
     "Context",
@@ -67,6 +69,7 @@ __all__ = [
     "Topic",
     "UndeclaredResourceError",
     "VersionConflictError",
+    "api_key",
     "breaker",
     "call_batch",
     "call_event",
@@ -81,6 +84,7 @@ __all__ = [
     "function",
     "http",
     "idempotent",
+    "jwt",
     "queue",
     "schedule",
     "secret",
@@ -100,13 +104,17 @@ def _install_default_middleware() -> None:
     OpenTelemetry exports the spans when the environment asks for it
     (`portable_fn.otel.enabled_by_environment`) and it is installed."""
     from . import pipeline
+    from .auth import AuthMiddleware
     from .emit import OutboxMiddleware
     from .idempotency import IdempotencyMiddleware
     from .logs import LoggingMiddleware
+    from .ratelimit import RateLimitMiddleware
     from .tenants import TenantMiddleware
 
     pipeline.use(LoggingMiddleware())
+    pipeline.use(AuthMiddleware())  # answers preflights and refuses callers before anything else runs
     pipeline.use(TenantMiddleware())  # after auth (a claim is read verified), before what it scopes
+    pipeline.use(RateLimitMiddleware())  # after Tenant and Auth: a bucket per tenant, key or subject
     pipeline.use(IdempotencyMiddleware())
     pipeline.use(OutboxMiddleware())  # after idempotency: a replayed call emits nothing, a failed publish is retried
     if _otel_requested():

@@ -185,7 +185,7 @@ def function(trigger: Trigger, *, name: str | None = None, **options: Any) -> Ca
                 f"@function name {fn_name!r} is invalid: use up to 63 letters, digits, '_' or '-', "
                 "starting with a letter (pass name='...' to choose one)."
             )
-        spec = FunctionSpec(fn_name, handler, trigger, FunctionOptions(fn_name, **options))
+        spec = FunctionSpec(fn_name, handler, trigger, FunctionOptions(fn_name, **_with_trigger(trigger, options)))
         if spec.options.tenant is not None:
             spec.options.tenant.check(fn_name, trigger)
         _ = spec.binding  # check the signature now, so mistakes surface at import time
@@ -231,6 +231,16 @@ def _with_store(uses: Iterable[Any] | None, idempotent: Any) -> Iterable[Any] | 
     from .idempotency import STORE
 
     return [*(uses or ()), STORE.write()]
+
+
+def _with_trigger(trigger: Trigger, options: dict[str, Any]) -> dict[str, Any]:
+    """`options` with what the trigger itself uses added to `uses` (an HTTP trigger's API-key secret and
+    rate-limit store: `Http.internal_uses`), so deploy grants them."""
+    needed = getattr(trigger, "internal_uses", ())
+    uses = options.get("uses")
+    if not needed or isinstance(uses, (str, bytes)) or not isinstance(uses, (Iterable, type(None))):
+        return options  # nothing to add, or a mistake `uses_of` names
+    return {**options, "uses": [*(uses or ()), *needed]}
 
 
 def _with_outbox(uses: tuple[Use, ...], idempotent: Any) -> tuple[Use, ...]:

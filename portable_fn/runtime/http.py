@@ -101,7 +101,7 @@ class QueryParams(MultiDict):
 class Request:
     """One HTTP request as a handler sees it, the same on every provider."""
 
-    __slots__ = ("method", "path", "path_params", "query", "headers", "body", "raw", "_cookies")
+    __slots__ = ("method", "path", "path_params", "query", "headers", "body", "raw", "auth", "_cookies")
 
     def __init__(
         self,
@@ -126,6 +126,7 @@ class Request:
         self.path_params = dict(path_params or {})
         self._cookies = dict(cookies) if cookies is not None else None
         self.raw = raw  # the provider's native request, for the rare handler that needs it
+        self.auth: Any = None  # who called, when the route verifies callers (`runtime.auth.Auth`)
 
     @property
     def text(self) -> str:
@@ -165,6 +166,7 @@ def request_from_native(
     request.headers, request.query, request.body, request.path_params = headers, query, body, path_params
     request._cookies = None
     request.raw = raw
+    request.auth = None
     return request
 
 

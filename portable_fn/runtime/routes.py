@@ -113,8 +113,15 @@ def _segment(part: str) -> tuple[int, str]:
 
 
 def not_routed(router: Router, request: Request) -> Response:
-    """404 listing the routes, or 405 naming the methods the path accepts."""
+    """404 listing the routes, or 405 naming the methods the path accepts (a CORS preflight for a path a
+    route takes is answered under the app's CORS policy, `cors.preflight`)."""
     allowed = router.allowed_methods(request.path)
+    if allowed and request.method == "OPTIONS":
+        from .cors import preflight
+
+        answered = preflight(request)
+        if answered is not None:
+            return answered
     if allowed:
         return Response.json(
             {"error": f"{request.method} is not allowed on {request.path}", "allowed": allowed},

@@ -99,6 +99,12 @@ class Http(Trigger):
                 f"{declared}: public=True opens the route to anyone, auth= to callers it verifies; keep one "
                 "(auth= already lets callers with a valid credential through)."
             )
+        if auth is not None:
+            _check_auth(declared, auth)
+        if rate_limit is not None:
+            from .ratelimit import Rate
+
+            Rate.parse(rate_limit)
         self._set(method=verb, path=path, public=bool(public), bodies=bodies, auth=auth, rate_limit=rate_limit)
 
     @property
@@ -106,6 +112,16 @@ class Http(Trigger):
         """True when the cloud must let any caller reach the function: it is public, or it verifies its callers
         itself (`auth=`), so the cloud's own authentication (IAM, function keys) must not stand in front."""
         return self.public or self.auth is not None
+
+    @property
+    def internal_uses(self) -> tuple[Use, ...]:
+        """What verifying and limiting callers uses: the API keys' secret (read) and the rate-limit store."""
+        found: tuple[Use, ...] = self.auth.uses() if self.auth is not None else ()
+        if self.rate_limit is not None:
+            from .ratelimit import STORE
+
+            found += (STORE.write(),)
+        return found
 
     @property
     def is_event(self) -> bool:
@@ -371,6 +387,16 @@ def _check_name(kind: str, name: Any) -> None:
         raise DeclarationError(
             f"{kind}() name {name!r} is invalid: use 1-80 letters, digits, '-', '_' or '.', starting "
             "with a letter or digit."
+        )
+
+
+def _check_auth(declared: str, auth: Any) -> None:
+    from .auth import Verifier
+
+    if not isinstance(auth, Verifier):
+        raise DeclarationError(
+            f"{declared}: auth={auth!r} is not a way to verify callers; use auth=jwt(issuer=..., audience=...) "
+            "or auth=api_key(secret=...) (from portable_fn)."
         )
 
 

@@ -28,6 +28,10 @@ What this gives, on every cloud alike:
 - a step that fails after its retries raises `StepFailed` in the workflow; unless the workflow catches it,
   the compensations of the finished steps run in reverse (a saga) and the instance ends `failed`.
 
+An instance started for a tenant (`start_workflow(..., tenant=)`, or by a function serving one) serves that
+tenant: its runner's messages carry the `tenantid` extension, so its steps' states are that tenant's and the
+events they emit carry it (`runtime.tenants`).
+
 Instances live in the state `pfn-workflows` (key `wf#<id>`), one record each: its status, input, result or
 error, and its history. A record is at most `MAX_VALUE_BYTES` on every cloud: a history that would pass it
 fails the instance with a message saying so, before a store refuses it.
@@ -61,6 +65,8 @@ from .state import (
     VersionConflictError,
     to_jsonable,
 )
+from .tenants import EXTENSION as TENANT_EXTENSION
+from .tenants import current_tenant, valid
 from .triggers import Queue, Trigger
 
 if TYPE_CHECKING:
@@ -241,14 +247,18 @@ def _converter_for(fn: Callable[..., Any], hint_name: str, owner: str) -> Callab
 # -- starting and signalling -----------------------------------------------------------------------
 
 
-def start_workflow(defn: WorkflowDef, input: Any = None, *, id: str | None = None) -> str:
+def start_workflow(defn: WorkflowDef, input: Any = None, *, id: str | None = None, tenant: str | None = None) -> str:
     """Start an instance of `defn` with `input` (JSON-serialisable: a dict, a pydantic model, a dataclass);
     its id. An `id` already started is not started again (its id is returned): starting is idempotent.
-    Inside a function, it must declare `uses=[<the workflow>]`."""
+    The instance serves `tenant` (default: the calling function's tenant, if any): its steps' states are that
+    tenant's and its events carry it. Inside a function, it must declare `uses=[<the workflow>]`."""
     _check_declared(defn)
     instance_id = id or os.urandom(16).hex()
     if not isinstance(instance_id, str) or not 1 <= len(instance_id) <= 200:
         raise WorkflowError(f"start_workflow({defn.name}): id {instance_id!r} must be a string of 1 to 200 characters.")
+    tenant = current_tenant() if tenant is None else tenant
+    if tenant is not None and not valid(tenant):
+        raise WorkflowError(f"start_workflow({defn.name}): tenant {tenant!r} must be 1 to 64 of A-Z a-z 0-9 . _ -.")
     now = _clock()
     record = {
         "id": instance_id,
@@ -260,6 +270,8 @@ def start_workflow(defn: WorkflowDef, input: Any = None, *, id: str | None = Non
         "history": [],
         "attempts": {},
     }
+    if tenant is not None:
+        record["tenant"] = tenant
     size = len(json.dumps(record, default=str).encode())
     if size > MAX_VALUE_BYTES // 2:
         raise WorkflowError(
@@ -271,7 +283,7 @@ def start_workflow(defn: WorkflowDef, input: Any = None, *, id: str | None = Non
         STORE.create(_key(instance_id), record)
     except KeyExistsError:
         pass  # started already (a duplicate delivery, a retried request): the same instance
-    _send(defn, {"instance": instance_id, "kind": "start"})  # again after a duplicate start: harmless
+    _send(defn, {"instance": instance_id, "kind": "start"}, tenant=tenant or "")  # again after a duplicate: harmless
     return instance_id
 
 
@@ -295,7 +307,7 @@ def send_event(type: str | CloudEvent[Any], match: str | None = None, data: Any 
     if defn is None:
         raise WorkflowError(f"send_event: workflow {waiter['workflow']!r} waits for {type!r} but is not loaded here.")
     _check_declared(defn)
-    _send(defn, {"instance": waiter["instance"], "kind": "event"})
+    _send(defn, {"instance": waiter["instance"], "kind": "event"}, tenant=waiter.get("tenant", ""))
     return 1
 
 
@@ -485,7 +497,8 @@ class Workflow:
             seconds = _seconds(timeout, "wf.wait_for_event(timeout=...)")
             until = None if seconds is None else _clock() + float(seconds)
             ttl = None if seconds is None else float(seconds) + 24 * 3600
-            STORE.put("wait#" + name, {"instance": self.id, "workflow": self.name}, ttl=ttl)  # before looking
+            waiter = {"instance": self.id, "workflow": self.name, "tenant": current_tenant() or ""}
+            STORE.put("wait#" + name, waiter, ttl=ttl)  # before looking
             entry = {"kind": "event", "name": name, "type": type, "match": str(match), "until": until}
             self._append(entry)
             if not self._take_event(entry):
@@ -846,10 +859,12 @@ def _clock() -> float:
     return _clock_fn()
 
 
-def _send(defn: WorkflowDef, message: dict[str, Any], delay_s: float = 0.0) -> None:
+def _send(defn: WorkflowDef, message: dict[str, Any], delay_s: float = 0.0, tenant: str | None = None) -> None:
     """Put a message for the runner on the workflow's queue (after `delay_s`, in hops of at most what the
-    cloud's queue allows: the runner sends the rest again)."""
+    cloud's queue allows: the runner sends the rest again), carrying the instance's `tenant` ("" for none;
+    None: the running call's, which is the instance's in its runner) so the runner serves that tenant."""
     sender = publisher()
+    tenant = current_tenant() if tenant is None else tenant
     event: CloudEvent[Any] = CloudEvent(
         id=os.urandom(16).hex(),
         source=f"/workflows/{defn.name}",
@@ -857,6 +872,7 @@ def _send(defn: WorkflowDef, message: dict[str, Any], delay_s: float = 0.0) -> N
         subject=message["instance"],
         datacontenttype="application/json",
         data=message,
+        extensions={TENANT_EXTENSION: tenant} if tenant else None,
     )
     sender.publish(defn.channel, [event], delay_s=max(0.0, min(delay_s, sender.max_delay_s)))
 
@@ -922,7 +938,7 @@ def cancel(instance_id: str, reason: str = "cancelled") -> dict[str, Any]:
         raise WorkflowError(f"instance {instance_id!r} is {record['status']} already; nothing to cancel.")
     record["status"], record["cancel_reason"] = CANCELLING, reason
     STORE.update(_key(instance_id), record, item.version)
-    _send(_definition(record), {"instance": instance_id, "kind": "cancel"})
+    _send(_definition(record), {"instance": instance_id, "kind": "cancel"}, tenant=record.get("tenant", ""))
     return dict(record)
 
 
@@ -956,7 +972,7 @@ def retry(instance_id: str) -> dict[str, Any]:
         for field in ("error", "diverged_at", "waiting"):
             record.pop(field, None)
         STORE.update(_key(instance_id), record, item.version)
-    _send(_definition(record), {"instance": instance_id, "kind": "retry"})
+    _send(_definition(record), {"instance": instance_id, "kind": "retry"}, tenant=record.get("tenant", ""))
     return dict(record)
 
 

@@ -1,0 +1,1 @@
+"""The saas sample app: see functions.py."""

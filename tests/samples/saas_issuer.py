@@ -1,0 +1,81 @@
+"""An OpenID issuer on 127.0.0.1 for the saas sample's tests: its discovery document and JWKS served over
+HTTP, tokens signed with PyJWT (RS256, a key made for the test run)."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+AUDIENCE = "saas-api"
+
+
+class Issuer:
+    """Signs tokens as `url` (the issuer); `jwks_requests` counts how often its keys were fetched."""
+
+    def __init__(self) -> None:
+        self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self.kid = "saas-test-1"
+        self.url = ""
+        self.jwks_requests = 0
+
+    def jwks(self) -> dict[str, Any]:
+        public = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(self.key.public_key()))
+        return {"keys": [{**public, "kid": self.kid, "use": "sig", "alg": "RS256"}]}
+
+    def token(self, sub: str = "alice", *, org: str | None = "acme", scope: str = "", **claims: Any) -> str:
+        """A token for `sub` of tenant `org` holding `scope` (space separated); `claims` override any claim."""
+        now = int(time.time())
+        body: dict[str, Any] = {"iss": self.url, "aud": AUDIENCE, "sub": sub, "iat": now, "exp": now + 600}
+        if org is not None:
+            body["org_id"] = org
+        if scope:
+            body["scope"] = scope
+        body.update(claims)
+        return jwt.encode(body, self.key, algorithm="RS256", headers={"kid": self.kid})
+
+    def bearer(self, sub: str = "alice", **options: Any) -> dict[str, str]:
+        return {"authorization": "Bearer " + self.token(sub, **options)}
+
+
+@contextmanager
+def serving() -> Iterator[Issuer]:
+    """An Issuer whose discovery document and JWKS are served on 127.0.0.1 while the block runs."""
+    issuer = Issuer()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.path.endswith("/.well-known/openid-configuration"):
+                body = {"issuer": issuer.url, "jwks_uri": issuer.url + ".well-known/jwks.json"}
+            elif self.path.endswith("/.well-known/jwks.json"):
+                issuer.jwks_requests += 1
+                body = issuer.jwks()
+            else:
+                self.send_error(404)
+                return
+            data = json.dumps(body).encode()
+            self.send_response(200)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    issuer.url = f"http://127.0.0.1:{server.server_address[1]}/"
+    try:
+        yield issuer
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -34,6 +34,7 @@ from ..runtime.function import FunctionOptions, FunctionSpec
 from ..runtime.outcomes import ACK, DEAD_LETTER, DeadLetter, Result, Retry
 from ..runtime.pipeline import call_batch, close_loop
 from ..runtime.retry import RetryPolicy
+from ..runtime.secrets import redact
 from ..runtime.views import MessageMeta
 from .journal import Journal, Pending
 
@@ -209,7 +210,7 @@ class Subscription:
         for pending, result in attempted:
             self._log_invocation(self.spec, pending.event.id, _describe(result, pending.attempt), elapsed_ms)
             if _is_crash(result.error):  # the handler raised on its own: show where
-                self._log("".join(traceback.format_exception(result.error)).rstrip())
+                self._log(redact("".join(traceback.format_exception(result.error)).rstrip()))
         with self.journal.transaction():  # the whole batch is settled at once
             for pending, result in attempted:
                 self._settle(pending, result)

@@ -257,7 +257,9 @@ def failure_of(exc: Exception, event_id: str | None) -> Result:
         return Result(DEAD_LETTER, None, str(exc), exc, event_id)
     if isinstance(exc, Retry):
         return Result(RETRY, None, exc.reason, exc, event_id)
-    return Result(RETRY, None, f"{exc.__class__.__name__}: {exc}", exc, event_id)
+    from .secrets import redact  # the reason is logged and rides on dead letters: no secret's value in it
+
+    return Result(RETRY, None, redact(f"{exc.__class__.__name__}: {exc}"), exc, event_id)
 
 
 def http_failure(spec: FunctionSpec, exc: Exception) -> Response:

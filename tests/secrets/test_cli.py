@@ -97,7 +97,7 @@ def test_list_shows_who_declares_each_secret_and_what_is_not_set(keyed: Path) ->
     assert [line.split() for line in lines] == [
         ["NAME", "DECLARED", "BY", "VERSION", "UPDATED"],
         ["legacy-key", "-", "1", stored(keyed)["legacy-key"]["updated"]],
-        ["stripe-key", "charge", "2", updated],
+        ["stripe-key", "charge,", "refund", "2", updated],
         ["webhook-key", "webhook", "not", "set", "-"],
     ]
     assert "sk_live" not in ran.out + ran.err and "lk_old" not in ran.out + ran.err
@@ -116,7 +116,7 @@ def test_list_as_json(keyed: Path) -> None:
     updated = data["secrets"][0].pop("updated")
     assert updated == stored(keyed)["stripe-key"]["updated"]
     assert data["secrets"] == [
-        {"name": "stripe-key", "declared_by": ["charge"], "set": True, "version": "1"},
+        {"name": "stripe-key", "declared_by": ["charge", "refund"], "set": True, "version": "1"},
         {"name": "webhook-key", "declared_by": ["webhook"], "set": False, "version": None, "updated": None},
     ]
 

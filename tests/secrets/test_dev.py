@@ -85,6 +85,11 @@ def test_dev_serves_the_value_set_to_the_handler_and_never_prints_it(keyed: Path
     assert call(base + "/charge") == (200, {"sha256": hashlib.sha256(SECOND.encode()).hexdigest(), "version": "2"})
     assert call(base + "/webhook")[0] == 500  # declared, never set
     assert call(base + "/peek", "GET")[0] == 500  # set, but not declared by `peek`
+    assert call(base + "/_local/queues/refunds")[0] == 202
+    deadline = time.monotonic() + 60
+    while "refund [queue]" not in dev.text():
+        assert time.monotonic() < deadline, dev.text()
+        time.sleep(0.05)
     dev.stop()
 
     shown = dev.text()
@@ -93,3 +98,5 @@ def test_dev_serves_the_value_set_to_the_handler_and_never_prints_it(keyed: Path
     assert "ValueError: card declined for key [secret stripe-key]" in shown
     assert "`portable-fn secrets set webhook-key --provider local --stage dev`" in shown
     assert "Function 'peek' uses secret('stripe-key') without declaring it" in shown
+    assert "-> retry: ValueError: refund refused for key [secret stripe-key]" in shown
+    assert "\nValueError: refund refused for key [secret stripe-key]" in shown  # the traceback's last line

@@ -25,6 +25,11 @@ def reads(event: CloudEvent[dict]) -> None:
     assert api_key.value == event.data["expected"]
 
 
+@function(trigger=queue("rejects"), uses=[api_key])
+def rejects(event: CloudEvent[dict]) -> None:
+    raise ValueError(f"rejected with {api_key.value}")
+
+
 @function(trigger=queue("peeks"))
 def peeks(event: CloudEvent[dict]) -> None:
     api_key.value  # noqa: B018 - reading it is the point
@@ -154,6 +159,14 @@ def test_only_a_function_that_declares_the_secret_reads_it() -> None:
         "Function 'peeks' uses secret('api-key') without declaring it, so deploy grants it no access; add "
         "uses=[api_key.read()] to its @function."
     )
+
+
+def test_the_reason_of_a_handler_that_raised_with_the_value_holds_the_marker() -> None:
+    with secrets({"api-key": "ak_test_0004"}):
+        result = invoke(rejects, make_event({}))
+    assert result.outcome == "retry"
+    assert str(result.error) == "rejected with ak_test_0004"  # the exception itself is the handler's, untouched
+    assert result.reason == "ValueError: rejected with [secret api-key]"
 
 
 def test_the_testing_helper_serves_given_values_and_only_those() -> None:

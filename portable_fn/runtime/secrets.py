@@ -156,7 +156,7 @@ def _failed(declared: Secret, backend: SecretBackend, exc: Exception) -> str:
     call = current_call()
     who = f"Function {call.invocation.spec.name!r}" if call is not None else "This process"
     return (
-        f"{who} could not read secret {declared.name!r} from {where(backend)}: {type(exc).__name__}: {exc}. "
+        f"{who} could not read secret {declared.name!r} from {_where(backend)}: {type(exc).__name__}: {exc}. "
         "Check that the store is reachable and that deploy granted the function access (`portable-fn plan` "
         "lists its grants)."
     )
@@ -174,7 +174,7 @@ def not_found(name: str, where: str) -> SecretNotFoundError:
     )
 
 
-def where(backend: SecretBackend) -> str:
+def _where(backend: SecretBackend) -> str:
     """The store `backend` reads, for messages."""
     named = getattr(backend, "where", None)
     return str(named) if named else f"the {os.environ.get('PORTABLE_FN_PROVIDER', 'local')} secret store"

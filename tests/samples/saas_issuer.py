@@ -1,5 +1,5 @@
-"""An OpenID issuer on 127.0.0.1 for the saas sample's tests: its discovery document and JWKS served over
-HTTP, tokens signed with PyJWT (RS256, a key made for the test run)."""
+"""What the saas sample's tests serve on 127.0.0.1: an OpenID issuer (its discovery document and JWKS; tokens
+signed with PyJWT, RS256, a key made for the test run) and the billing system the export posts to."""
 
 from __future__ import annotations
 
@@ -76,6 +76,31 @@ def serving() -> Iterator[Issuer]:
     issuer.url = f"http://127.0.0.1:{server.server_address[1]}/"
     try:
         yield issuer
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@contextmanager
+def billing_system() -> Iterator[tuple[str, list[tuple[dict[str, str], bytes]]]]:
+    """A billing system's export endpoint on 127.0.0.1 while the block runs: (its URL, the (headers with
+    lower-case names, body) of each export it received)."""
+    received: list[tuple[dict[str, str], bytes]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["content-length"]))
+            received.append(({k.lower(): v for k, v in self.headers.items()}, body))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/exports", received
     finally:
         server.shutdown()
         server.server_close()

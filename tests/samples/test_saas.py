@@ -9,9 +9,7 @@ import hmac
 import json
 import shutil
 import sys
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +19,7 @@ from portable_fn.app import App, load_app
 from portable_fn.runtime.outcomes import RETRY
 from portable_fn.testing import WorkflowDriver, invoke, make_event, make_request
 
-from .saas_issuer import Issuer, serving
+from .saas_issuer import Issuer, billing_system, serving
 
 REPO = Path(__file__).resolve().parents[2]
 SAAS = REPO / "samples" / "saas"
@@ -282,26 +280,10 @@ def test_every_call_for_a_tenant_logs_one_usage_line(
 
 @pytest.fixture
 def billing(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[dict[str, str], bytes]]]:
-    """A billing system on 127.0.0.1 (BILLING_URL points at it): the (headers, body) of each export."""
-    received: list[tuple[dict[str, str], bytes]] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            received.append(
-                ({k.lower(): v for k, v in self.headers.items()}, self.rfile.read(int(self.headers["content-length"])))
-            )
-            self.send_response(204)
-            self.end_headers()
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    monkeypatch.setenv("BILLING_URL", f"http://127.0.0.1:{server.server_address[1]}/exports")
-    yield received
-    server.shutdown()
-    server.server_close()
+    """The billing system the export posts to (BILLING_URL points at it): what it received."""
+    with billing_system() as (url, received):
+        monkeypatch.setenv("BILLING_URL", url)
+        yield received
 
 
 def test_the_billing_export_posts_the_tenants_signed_with_the_billing_key(

@@ -1,11 +1,15 @@
 """`portable-fn secrets set|list|remove` against the local store, run with click's CliRunner: the value from
-stdin (`input=`), never an argument and never printed; declared-but-unset secrets listed as "not set"."""
+stdin (`input=`), never an argument and never printed; declared-but-unset secrets listed as "not set". The
+prompts a person answers at a terminal are answered on a pseudo-terminal."""
 
 from __future__ import annotations
 
 import io
 import json
+import os
+import pty
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -150,3 +154,55 @@ def test_every_command_has_help_with_an_example() -> None:
         assert ran.exit_code == 0
     shown = CliRunner().invoke(cli, ["secrets", "set", "--help"]).output
     assert "Examples:" in shown and "--verbose" in shown and "--stage" in shown
+
+
+def _converse(argv: list[str], answers: list[tuple[bytes, bytes]], timeout: float = 60.0) -> str:
+    """Run `argv` on a pseudo-terminal, answering each prompt (the text that ends it) as a person would;
+    everything the terminal showed."""
+    controller, terminal = pty.openpty()
+    process = subprocess.Popen(argv, stdin=terminal, stdout=terminal, stderr=terminal, close_fds=True)
+    os.close(terminal)
+    shown = b""
+    try:
+        for prompt, answer in answers:
+            deadline = time.monotonic() + timeout
+            while prompt not in shown:
+                assert time.monotonic() < deadline, shown
+                shown += os.read(controller, 1024)
+            os.write(controller, answer)
+        process.wait(timeout)
+        while True:
+            try:
+                chunk = os.read(controller, 1024)
+            except OSError:  # the terminal closed with the process
+                break
+            if not chunk:
+                break
+            shown += chunk
+    finally:
+        os.close(controller)
+        if process.poll() is None:
+            process.kill()
+    return shown.decode("utf-8", "replace")
+
+
+def test_on_a_terminal_the_value_is_asked_twice_and_not_echoed(keyed: Path) -> None:
+    value = b"sk_live_typed_at_the_prompt"
+    shown = _converse(
+        ["portable-fn", "secrets", "set", "stripe-key", str(keyed)],
+        [(b"Value of secret stripe-key: ", value + b"\n"), (b"Repeat for confirmation: ", value + b"\n")],
+    )
+    assert "Set secret stripe-key (version 1) for keyed on local (dev)" in shown
+    assert value.decode() not in shown
+    assert stored(keyed)["stripe-key"]["value"] == value.decode()
+
+
+def test_on_a_terminal_remove_asks_first(keyed: Path) -> None:
+    secrets_cli("set", "stripe-key", str(keyed), input="sk_live_kept_on_no\n")
+    argv = ["portable-fn", "secrets", "remove", "stripe-key", str(keyed)]
+    shown = _converse(argv, [(b"[y/N]: ", b"n\n")])
+    assert "Remove secret stripe-key of keyed on local (dev)? Functions that declare it cannot read it" in shown
+    assert "was not confirmed; nothing was changed" in shown
+    assert "stripe-key" in stored(keyed)
+    _converse(argv, [(b"[y/N]: ", b"y\n")])
+    assert stored(keyed) == {}

@@ -36,6 +36,7 @@ def test_every_command_is_listed() -> None:
         "providers",
         "remove",
         "secrets",
+        "token",
         "workflows",
     ]
 

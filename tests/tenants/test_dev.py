@@ -5,12 +5,17 @@ serving a tenant writes its usage line to the dev log."""
 from __future__ import annotations
 
 import sqlite3
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from portable_fn.app import load_app
+from portable_fn.cli import main
+from portable_fn.local.host import LocalHost
 
 from ..local.conftest import Client, DevProcess
 
@@ -66,3 +71,59 @@ def test_two_tenants_never_see_each_others_notes_in_dev(dev: DevProcess, tmp_pat
         ]
     said = wait_for(lambda: dev.text().count("'usage'") >= 6 and dev.text(), what="the usage lines in the dev log")
     assert "{'usage': {'tenant': 'globex', 'function': 'put_note', 'invocations': 1, 'duration_ms': " in said
+
+
+@pytest.fixture
+def host(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalHost]:
+    monkeypatch.delitem(sys.modules, "tenant_notes", raising=False)  # a fresh import of the app
+    started = LocalHost(load_app(NOTES_APP), host="127.0.0.1", port=0, state_dir=tmp_path / "state", log=lambda _: None)
+    started.start()
+    yield started
+    started.stop()
+
+
+def test_the_tenant_of_a_verified_token_reads_that_tenants_notes(
+    host: LocalHost, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A real ES256 token from `portable-fn token` (the dev host's issuer), verified by the route's jwt(),
+    its org_id claim naming the tenant."""
+
+    def token(org: str) -> str:
+        capsys.readouterr()
+        assert (
+            main(
+                [
+                    "token",
+                    str(NOTES_APP),
+                    "--state-dir",
+                    str(host.state_dir),
+                    "--sub",
+                    "ann",
+                    "--claim",
+                    f"org_id={org}",
+                    "--audience",
+                    "api://notes",
+                ]
+            )
+            == 0
+        )
+        return capsys.readouterr().out.strip()
+
+    client = Client(host.url)
+    assert client.request("PUT", "/notes/plan", body="acme's plan", headers={"X-Tenant-Id": "acme"}).status == 201
+    acme = client.request("GET", "/my/notes/plan", headers={"Authorization": f"Bearer {token('acme')}"})
+    globex = client.request("GET", "/my/notes/plan", headers={"Authorization": f"Bearer {token('globex')}"})
+    assert (acme.status, acme.json()) == (200, {"tenant": "acme", "subject": "ann", "note": "acme's plan"})
+    assert (globex.status, globex.json()) == (200, {"tenant": "globex", "subject": "ann", "note": None})
+    capsys.readouterr()
+    assert (
+        main(["token", str(NOTES_APP), "--state-dir", str(host.state_dir), "--sub", "ann", "--audience", "api://notes"])
+        == 0
+    )
+    no_org = client.request(
+        "GET", "/my/notes/plan", headers={"Authorization": f"Bearer {capsys.readouterr().out.strip()}"}
+    )
+    assert (no_org.status, no_org.json()) == (
+        403,
+        {"error": "my_note: the caller's token has no 'org_id' claim naming its tenant."},
+    )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from portable_fn import Context, Request, Response, function, http, state, tenant_from
+from portable_fn import Context, Request, Response, function, http, jwt, state, tenant_from
 
 notes = state("notes")
 TENANT = tenant_from(header="X-Tenant-Id")
@@ -20,3 +20,15 @@ def get_note(request: Request, ctx: Context) -> Response:
     if note is None:
         return Response.json({"tenant": ctx.tenant, "error": "no such note"}, status=404)
     return Response.json({"tenant": ctx.tenant, "note": note})
+
+
+@function(
+    trigger=http("GET", "/my/notes/{key}", auth=jwt("https://id.example.test/", "api://notes")),
+    tenant=tenant_from(claim="org_id"),
+    uses=[notes.read()],
+)
+def my_note(request: Request, ctx: Context) -> Response:
+    """The same notes, the tenant read from the caller's verified token instead of a header."""
+    return Response.json(
+        {"tenant": ctx.tenant, "subject": request.auth.subject, "note": notes.get(request.path_params["key"])}
+    )

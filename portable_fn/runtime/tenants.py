@@ -7,13 +7,13 @@
 
 Where `TenantMiddleware` reads the tenant from (after Auth, so a claim is a verified one):
 
-| function                        | read from                                       | when it is missing or bad      |
-|---------------------------------|-------------------------------------------------|--------------------------------|
-| http, `tenant_from(header=H)`   | the request header H                            | 400, saying which header       |
-| http, `tenant_from(claim=C)`    | claim C of `request.auth.claims` (auth=)        | 403 (401 with no verified auth) |
-| http, no `tenant=`              | nothing: None                                   |                                |
-| event (any trigger but http)    | the CloudEvent extension `tenantid` (or the     | missing: None; bad: dead-      |
-|                                 | `extension=` a declared `tenant_from` names)    | lettered, saying why           |
+| function                        | read from                                       | when it is missing or bad        |
+|---------------------------------|-------------------------------------------------|----------------------------------|
+| http, `tenant_from(header=H)`   | the request header H                            | 400, saying which header         |
+| http, `tenant_from(claim=C)`    | claim C of `request.auth.claims` (auth=)        | 403 (401 with no verified auth)  |
+| http, no `tenant=`              | nothing: None                                   |                                  |
+| event (any trigger but http)    | the CloudEvent extension `tenantid` (or the     | missing: None; bad: dead-        |
+|                                 | `extension=` a declared `tenant_from` names)    | lettered, saying why             |
 
 A tenant id is 1 to 64 of `A-Z a-z 0-9 . _ -`. A shim that knows the tenant itself (AWS Lambda's tenant
 isolation mode gives the context a `tenant_id`) passes a Context whose `tenant` is set: that one is kept.
@@ -200,7 +200,8 @@ def _read(call: Call) -> str | None:
     if value is None:
         return None
     if not valid(value):
-        raise _Refused(0, f"the event's {extension!r} extension {value!r} {_RULE}; it is dead-lettered.")
+        reason = f"the event's {extension!r} extension {value!r} {_RULE}; it is dead-lettered."
+        raise _Refused(0, reason)  # no status: an event is answered with a dead letter
     return str(value)
 
 

@@ -16,6 +16,7 @@ import pytest
 from portable_fn.runtime import ACK, CloudEvent, FunctionSpec, Request, Response, call_event, call_http, spec_of
 from portable_fn.runtime.state import MAX_KEY_CHARS, stored_key
 
+from ..state_contract import AWKWARD_KEYS
 from .conftest import Recording
 from .handlers import tenanted
 
@@ -84,6 +85,16 @@ def test_a_tenant_key_too_long_for_every_store_is_stored_by_its_hash() -> None:
     assert stored_key("acme", "k" * (MAX_KEY_CHARS - len("t/acme/"))) == "t/acme/" + "k" * (MAX_KEY_CHARS - 7)
     put("acme", key, "long")
     assert get("acme", key)["note"] == "long" and get("globex", key)["note"] is None
+
+
+@pytest.mark.parametrize("key", AWKWARD_KEYS, ids=range(len(AWKWARD_KEYS)))
+def test_awkward_keys_stay_within_their_tenant(key: str) -> None:
+    """Slashes, dots, '#', unicode and the longest key: none reaches out of its tenant's prefix."""
+    put("acme", key, f"acme {key}")
+    put("acme.eu", key, f"acme.eu {key}")  # a tenant whose id starts with another's
+    assert (get("acme", key)["note"], get("acme.eu", key)["note"]) == (f"acme {key}", f"acme.eu {key}")
+    assert get("globex", key)["note"] is None
+    assert get("acme", "../acme.eu/" + key[:400])["note"] is None
 
 
 def test_an_events_tenant_scopes_what_its_handler_writes(stores: Path, published: Recording) -> None:

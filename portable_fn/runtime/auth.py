@@ -18,19 +18,20 @@ names a key it does not hold (keys rotate). In `portable-fn dev`, tokens of the 
 
 from __future__ import annotations
 
-import hmac
 import json
 import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from .errors import DeclarationError, PortableFnError
 from .http import Request, Response
-from .jose import ALGORITHMS, EcPublicKey, JoseError, RsaPublicKey, Token, public_key
 from .pipeline import Call, Middleware
 from .resources import Use
+
+if TYPE_CHECKING:  # jose (and hashlib, hmac) load when a token is first verified, not at every cold start
+    from .jose import EcPublicKey, RsaPublicKey, Token
 
 JWKS_TTL_S = 600.0  # how long fetched signing keys are used before they are fetched again
 REFETCH_S = 30.0  # at most one early fetch per this many seconds, for a token naming an unknown key
@@ -39,8 +40,9 @@ DEV_ISSUER_ENV = "PORTABLE_FN_DEV_ISSUER"
 DISCOVERY = "/.well-known/openid-configuration"
 
 Fetch = Callable[[str], Any]  # URL -> the JSON document there (raises OSError / ValueError when it cannot)
-Key = RsaPublicKey | EcPublicKey
-Keys = tuple[float, dict[str, Key], list[Key]]  # (fetched at, by kid, every key) of one JWKS
+ALGORITHMS = ("RS256", "ES256")  # what `jose` verifies; never a shared secret, never `none`
+Key: TypeAlias = "RsaPublicKey | EcPublicKey"
+Keys: TypeAlias = "tuple[float, dict[str, Key], list[Key]]"  # (fetched at, by kid, every key) of one JWKS
 
 
 class Auth:
@@ -221,6 +223,8 @@ def check_scopes(verifier: Any, auth: Auth) -> Auth:
 
 
 def _bearer(request: Request) -> Token:
+    from .jose import JoseError, Token
+
     header = request.headers.get("authorization")
     if not header:
         raise Denied("missing Authorization header: send 'Authorization: Bearer <token>'", 401, "Bearer")
@@ -311,6 +315,8 @@ def _warn(message: str) -> None:
 
 
 def _read_jwks(document: Any) -> tuple[dict[str, Key], list[Key]]:
+    from .jose import JoseError, public_key
+
     jwks = document.get("keys") if isinstance(document, dict) else None
     if not isinstance(jwks, list):
         raise ValueError("the JWKS has no 'keys' list")
@@ -383,6 +389,8 @@ class ApiKey(Verifier):
         if not given:
             raise Denied(f"missing {self.header} header", 401, challenge)
         name = None
+        import hmac
+
         for key, owner in self._keys().items():  # every key compared, so timing says nothing about which
             if hmac.compare_digest(key.encode(), given.encode()):
                 name = owner

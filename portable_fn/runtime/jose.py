@@ -25,7 +25,6 @@ from .errors import PortableFnError
 
 RS256 = "RS256"
 ES256 = "ES256"
-ALGORITHMS = (RS256, ES256)
 MIN_RSA_BITS = 2048
 MAX_TOKEN_CHARS = 16 * 1024  # far above any real token; a header beyond it is refused before parsing
 

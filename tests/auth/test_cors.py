@@ -173,3 +173,32 @@ def test_without_a_policy_nothing_changes() -> None:
     response = call_http(spec(routes.open_route), Request("GET", "/open", headers={"Origin": ORIGIN}))
     assert response.headers.multi_items() == [("content-type", "application/json")]
     assert not_routed(Router([Route("POST", "/orders")]), preflight()).status == 405
+
+
+# -- the clouds' own routing: a preflight for a POST route reaches no handler, the shim answers it -----
+
+
+def test_the_gcp_entry_point_answers_a_preflight_for_a_post_route(cors: AppConfig) -> None:
+    from portable_fn_gcp.shim import entry_point
+    from werkzeug.test import EnvironBuilder
+    from werkzeug.wrappers import Request as WerkzeugRequest
+
+    native = WerkzeugRequest(
+        EnvironBuilder(method="OPTIONS", path="/orders", headers=preflight().headers.multi_items()).get_environ()
+    )
+    body, status, headers = entry_point(spec(routes.create_order))(native)
+    assert (status, body, headers["access-control-allow-origin"]) == (204, b"", [ORIGIN])
+    assert headers["access-control-allow-methods"] == ["GET, POST"]
+
+
+def test_the_azure_entry_answers_a_preflight_for_a_post_route(cors: AppConfig) -> None:
+    import azure.functions as func
+    from portable_fn_azure.shim import http_entry
+
+    entry = http_entry(spec(routes.create_order), func.HttpResponse)
+    native = func.HttpRequest(
+        "OPTIONS", "https://authed.azurewebsites.net/orders", headers=dict(preflight().headers), body=b""
+    )
+    answer = entry(native)
+    assert (answer.status_code, answer.get_body()) == (204, b"")
+    assert (answer.headers["Access-Control-Allow-Origin"], answer.headers["Access-Control-Max-Age"]) == (ORIGIN, "600")

@@ -44,7 +44,7 @@ from .delivery import DeadLetters, Policy, Subscription
 from .environment import ProcessEnv, dev_env
 from .events import message_events, now, rfc3339, schedule_event, storage_event
 from .function_logs import FunctionLogs
-from .issuer import LocalIssuer, issuer_env
+from .issuer import LocalIssuer, issuer_env, issuer_url
 from .issuer import serves as serves_issuer
 from .journal import Journal, Pending
 from .limits import Limits, deploy_targets
@@ -445,6 +445,10 @@ class LocalHost:
         if self.app.states:
             stores = ", ".join(f"{s.name} ({s.name}.sqlite3)" for s in self.app.states)
             lines.append(f"  states: {stores}")
+        if any(getattr(s.trigger, "auth", None) is not None for s in self.app.functions):
+            lines.append(
+                f"  tokens: portable-fn token --sub NAME (signed by {issuer_url(self.url)}, trusted in dev only)"
+            )
         lines.append(
             f"  dead letters: {self.url}{control.PREFIX}/dead-letters   "
             f"functions: {self.url}{control.PREFIX}/functions   "

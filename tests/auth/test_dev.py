@@ -119,3 +119,8 @@ def test_token_needs_dev_to_have_run_once(tmp_path: Path, capsys: pytest.Capture
 def test_token_claims_must_be_name_value(host: LocalHost, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["token", str(APP), "--state-dir", str(host.state_dir), "--sub", "a", "--claim", "oops"]) == 2
     assert "--claim 'oops': write NAME=VALUE" in capsys.readouterr().err
+
+
+def test_the_banner_says_how_to_get_a_token(host: LocalHost) -> None:
+    line = f"  tokens: portable-fn token --sub NAME (signed by {host.url}/_local/issuer, trusted in dev only)"
+    assert line in host.banner().splitlines()

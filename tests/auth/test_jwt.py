@@ -254,3 +254,23 @@ def test_a_route_takes_only_its_declared_algorithms(issuer: JwksServer) -> None:
 
 def test_verifying_is_timed_with_the_clock_it_is_given() -> None:
     assert abs(AuthMiddleware().clock() - time.time()) < 5
+
+
+def test_the_dev_issuer_is_trusted_locally_and_never_on_a_cloud(monkeypatch: pytest.MonkeyPatch) -> None:
+    from portable_fn.runtime.jose import EcPrivateKey, sign
+
+    dev = "http://127.0.0.1:8080/_local/issuer"
+    key = EcPrivateKey.generate()
+    documents = {dev + "/.well-known/openid-configuration": {"jwks_uri": dev + "/jwks.json"}}
+    documents[dev + "/jwks.json"] = {"keys": [key.public.jwk("dev-1")]}
+    text = sign(claims(iss=dev), key, "dev-1")
+    monkeypatch.setenv("PORTABLE_FN_DEV_ISSUER", dev)
+    monkeypatch.setenv("PORTABLE_FN_PROVIDER", "local")
+    assert serve(middleware(documents=documents), routes.list_orders, bearer(text)).response.status == 200
+    for cloud in ("aws", "gcp", "azure"):
+        monkeypatch.setenv("PORTABLE_FN_PROVIDER", cloud)
+        call = serve(middleware(documents=documents), routes.list_orders, bearer(text))
+        assert refused(call)[:2] == (
+            401,
+            {"error": "unauthorized", "reason": "wrong issuer: expected 'https://id.example.test/'"},
+        )

@@ -211,7 +211,8 @@ def check_scopes(verifier: Any, auth: Auth) -> Auth:
     claims = auth.claims
     granted = set(str(claims.get("scope") or "").split())
     scp = claims.get("scp")
-    granted.update(scp if isinstance(scp, list) else str(scp or "").split())
+    listed = scp if isinstance(scp, list) else str(scp or "").split()
+    granted.update(s for s in listed if isinstance(s, str))
     missing = [s for s in required if s not in granted]
     if missing:
         raise Denied(
@@ -248,7 +249,10 @@ def _subject(claims: Mapping[str, Any]) -> str | None:
 
 
 def _when(seconds: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
+    try:
+        return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
+    except (OverflowError, OSError, ValueError):  # beyond what the platform's time functions take
+        return f"{seconds:g} s after the epoch"
 
 
 def dev_issuer() -> str | None:
@@ -271,6 +275,8 @@ class JwksCache:
     def key(self, url: str, kid: Any, alg: str) -> Key:
         """The key `kid` (or the one key for `alg` when the token names none) of the JWKS at `url`; Denied
         naming why not."""
+        if kid is not None and not isinstance(kid, str):
+            raise _invalid("the token's 'kid' is not a string")
         now = self.clock()
         with self._lock:
             entry = self._keys.get(url)

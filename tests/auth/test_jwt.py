@@ -10,6 +10,8 @@ from typing import Any
 import jwt as pyjwt
 import pytest
 from cryptography.hazmat.primitives import serialization
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from portable_fn.runtime import DeclarationError, Request, http, jwt
 from portable_fn.runtime.auth import Auth, AuthMiddleware, JwksCache, verified
@@ -274,3 +276,30 @@ def test_the_dev_issuer_is_trusted_locally_and_never_on_a_cloud(monkeypatch: pyt
             401,
             {"error": "unauthorized", "reason": "wrong issuer: expected 'https://id.example.test/'"},
         )
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3),
+    max_leaves=6,
+)
+CLAIMS = ("iss", "aud", "exp", "nbf", "iat", "sub", "scope", "scp")
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    kid=st.one_of(st.just("rsa-1"), JSON),
+    claims_=st.dictionaries(st.sampled_from(CLAIMS), JSON),
+    signed=st.booleans(),
+)
+def test_any_token_is_answered_never_raised(kid: Any, claims_: dict[str, Any], signed: bool) -> None:
+    """Whatever a token holds, signed with the right key or not: 200, 401 or 403, never an exception."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    parts = ({"alg": "RS256", "kid": kid}, {"iss": routes.ISSUER, **claims_})
+    signing_input = ".".join(pyjwt.utils.base64url_encode(json.dumps(p).encode()).decode() for p in parts)
+    signature = RSA_KEY.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256()) if signed else b"\0"
+    text = f"{signing_input}.{pyjwt.utils.base64url_encode(signature).decode()}"
+    call = serve(middleware(), routes.create_order, bearer(text, method="POST"))
+    assert call.response.status in (200, 401, 403)

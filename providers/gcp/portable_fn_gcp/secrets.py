@@ -26,9 +26,12 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from typing import Any
 
-from portable_fn.runtime.secrets import SecretError, SecretNotFoundError
+from portable_fn.runtime.secrets import LOCATOR_ENV, SecretError, not_found
+
+__all__ = ["ENDPOINT_ENV", "LOCATOR_ENV", "SecretManagerBackend", "backend", "secret_id"]
 
 ENDPOINT_ENV = "PORTABLE_FN_GCP_SECRETS_ENDPOINT"
 LOCATOR = re.compile(r"projects/[^/]+/secrets/[A-Za-z0-9_-]*\Z")
@@ -54,10 +57,10 @@ class SecretManagerBackend:
     """Reads the latest version of a secret under one locator, through one client (made on first use unless
     given; thread-safe, shared by the threads)."""
 
-    def __init__(self, locator: str, client: Any = None, environ: dict[str, str] | None = None) -> None:
+    def __init__(self, locator: str, client: Any = None, environ: Mapping[str, str] | None = None) -> None:
         self.locator = locator
         self._client = client
-        self.environ = os.environ if environ is None else environ
+        self.environ: Mapping[str, str] = os.environ if environ is None else environ
 
     def fetch(self, name: str) -> tuple[str, str]:
         """(value, version number) of the latest version of secret `name`."""
@@ -67,10 +70,7 @@ class SecretManagerBackend:
         try:
             found = self.client().access_secret_version(name=path)
         except exceptions.NotFound as exc:
-            raise SecretNotFoundError(
-                f"secret {name!r} on gcp has no value: Secret Manager has no version of {path.rsplit('/', 2)[0]}. "
-                f"Set it with `portable-fn secrets set {name} --provider gcp --stage {self.stage}`."
-            ) from exc
+            raise not_found(name, f"Secret Manager ({path.rsplit('/', 2)[0]} has no version)") from exc
         except exceptions.BadRequest as exc:  # FAILED_PRECONDITION comes over REST as a 400
             raise SecretError(
                 f"secret {name!r} on gcp: its latest version cannot be read ({exc.message}). Enable that version "
@@ -84,6 +84,10 @@ class SecretManagerBackend:
                 "roles/secretmanager.secretAccessor on it."
             ) from exc
         return found.payload.data.decode("utf-8"), str(found.name).rsplit("/", 1)[-1]
+
+    @property
+    def where(self) -> str:
+        return f"Secret Manager ({self.locator}*)"
 
     @property
     def stage(self) -> str:

@@ -23,7 +23,8 @@ class GcpSettings(ProviderSettings):
     grant_wait_s: float = Field(default=420, ge=0)  # how long a storage trigger waits for that grant
     retry_every_s: float = Field(default=15, ge=0)
     subscription_wait_s: float = Field(default=120, ge=0)  # how long a route waits for Eventarc's subscription
-    # the API endpoints per service (functions, pubsub, scheduler, run, storage, resourcemanager, eventarc), and
+    # the API endpoints per service (functions, pubsub, scheduler, run, storage, resourcemanager, eventarc,
+    # firestore, tasks, iam, secretmanager), and
     # how long-running operations are polled
     endpoints: dict[str, str] | None = None
     poll_s: float = Field(default=2, ge=0)

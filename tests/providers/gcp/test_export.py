@@ -43,6 +43,7 @@ APPS = [
     "tests/providers/gcp/apps/orders",
     "tests/providers/gcp/apps/probe",
     "tests/providers/gcp/apps/sender",
+    "tests/providers/gcp/deploy/apps/secretive",
     "tests/providers/azure/apps/every_trigger",
     "tests/providers/azure/apps/retrying",
 ]

@@ -10,7 +10,8 @@ from collections.abc import Iterator
 import pytest
 from portable_fn_gcp.secrets import ENDPOINT_ENV, SecretManagerBackend, backend, secret_id
 
-from portable_fn.runtime.secrets import SecretError, SecretNotFoundError
+from portable_fn.runtime import secrets as runtime_secrets
+from portable_fn.runtime.secrets import Secret, SecretError, SecretNotFoundError
 
 from .secretmanager_api import SecretManagerApi
 
@@ -28,6 +29,14 @@ def api(server: SecretManagerApi) -> Iterator[SecretManagerApi]:
     server.reset()
     yield server
     assert server.answer_problems == []
+
+
+@pytest.fixture
+def deployed_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What deploy sets on a function that reads a secret (and the endpoint, which only tests set)."""
+    monkeypatch.setenv("PORTABLE_FN_PROVIDER", "gcp")
+    monkeypatch.setenv("PORTABLE_FN_STAGE", "dev")
+    monkeypatch.setenv("PORTABLE_FN_SECRETS", LOCATOR)
 
 
 def put(api: SecretManagerApi, secret: str, value: str) -> None:
@@ -60,14 +69,14 @@ def test_the_latest_version_is_read_with_its_number(api: SecretManagerApi) -> No
     ]
 
 
-def test_a_secret_never_set_names_the_command_that_sets_it(api: SecretManagerApi) -> None:
+def test_a_secret_never_set_names_the_command_that_sets_it(api: SecretManagerApi, deployed_env: None) -> None:
     with pytest.raises(SecretNotFoundError) as raised:
         reader(api).fetch("stripe-key")
     assert "projects/p/secrets/shop-dev-stripe-key" in str(raised.value)
     assert "portable-fn secrets set stripe-key --provider gcp --stage dev" in str(raised.value)
 
 
-def test_a_secret_without_a_version_is_not_found(api: SecretManagerApi) -> None:
+def test_a_secret_without_a_version_is_not_found(api: SecretManagerApi, deployed_env: None) -> None:
     api.handle(
         "POST", "/v1/projects/p/secrets", {"secretId": "shop-dev-stripe-key"}, {"replication": {"automatic": {}}}
     )
@@ -93,3 +102,23 @@ def test_a_locator_that_is_not_a_secret_prefix_says_deploy_sets_it() -> None:
 def test_secret_ids_hold_only_what_secret_manager_takes() -> None:
     assert secret_id("shop-dev-", "stripe-key") == "shop-dev-stripe-key"
     assert secret_id("my.app-dev-", "a b") == "my-app-dev-a-b"
+
+
+def test_a_declared_secret_reads_through_the_runtime_and_picks_up_a_rotation_after_max_age(
+    api: SecretManagerApi, deployed_env: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`stripe_key.value` as a deployed function reads it: the runtime opens this backend by PORTABLE_FN_PROVIDER
+    and PORTABLE_FN_SECRETS, serves the value for max_age seconds of its clock, then fetches the new version."""
+    monkeypatch.setenv(ENDPOINT_ENV, api.url)
+    runtime_secrets.use_backends(None)  # nothing held from other tests
+    now = [1000.0]
+    stripe_key = Secret("stripe-key", max_age=60, clock=lambda: now[0])
+    put(api, "shop-dev-stripe-key", "sk_test_1")
+    assert (stripe_key.value, stripe_key.version) == ("sk_test_1", "1")
+    put(api, "shop-dev-stripe-key", "sk_test_2")  # rotated
+    now[0] += 59
+    assert stripe_key.value == "sk_test_1"  # still within max_age: no request
+    now[0] += 1
+    assert (stripe_key.value, stripe_key.version) == ("sk_test_2", "2")
+    assert api.methods().count("secrets.versions.access") == 2
+    assert runtime_secrets.redact("charged with sk_test_2") == "charged with [secret stripe-key]"

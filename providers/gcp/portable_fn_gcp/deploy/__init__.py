@@ -14,6 +14,10 @@
 A topic or queue some function sends to is a Pub/Sub topic, named to the functions that declare it; a queue's
 delayed sends wait as Cloud Tasks tasks on the app's delay queue (see `desired` for both and their grants).
 
+A secret some function reads is a Secret Manager secret (`<app>-<stage>-<name>`), kept by `remove` unless
+`--delete-data`; the account each function that declares it runs as holds roles/secretmanager.secretAccessor
+on that secret alone, and the functions get `PORTABLE_FN_SECRETS` (see `desired`).
+
 A state some function uses gets its own Firestore database (`<app>-<stage>-<state>`, TTL policy on
 `expires_at`), named to the functions that declare it in `PORTABLE_FN_STATE_<NAME>`; the app's own
 `service_account` is granted roles/datastore.user or .viewer on the project under an IAM condition naming
@@ -57,6 +61,7 @@ from .desired import (
     MAX_EVENT_TIMEOUT_S,
     Target,
     desired,
+    secret_readers,
     wants_delays,
     wants_event_receiver_grant,
     wants_storage_agent_grant,
@@ -133,6 +138,7 @@ class GcpDeployer(Deployer[GcpClient, Names]):
             states=bool(app.states),
             channels=frozenset(self.names(app, stage).topic(channel.name) for channel in app.channels),
             delays=wants_delays(app),
+            secrets={self.names(app, stage).secret(s.name): secret_readers(app, config, s) for s in app.secrets},
         ).read()
 
     def appliers(self, app: App, stage: str) -> Appliers:

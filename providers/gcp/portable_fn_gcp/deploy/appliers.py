@@ -42,6 +42,8 @@ from .resources import (
     PublicInvoker,
     PublisherGrant,
     SchedulerJob,
+    SecretContainer,
+    SecretGrant,
     StateDatabase,
     StateGrant,
     StorageAgentGrant,
@@ -104,7 +106,9 @@ class ApplyContext(BaseApplyContext):
         self.settings = settings or GcpSettings()
         self.labels = labels(names.app, names.stage)
 
-    def labels_for(self, resource: Topic | Bucket | Function | DeadLetterSubscription) -> dict[str, str]:
+    def labels_for(
+        self, resource: Topic | Bucket | Function | DeadLetterSubscription | SecretContainer
+    ) -> dict[str, str]:
         """The labels to set on `resource` (Google replaces them all at once): the audit trail's that were
         there, the user's, portable-fn's own."""
         return {**dict(resource.audit_labels), **dict(resource.tags), **self.labels}
@@ -688,6 +692,54 @@ class StateGrants(Applier[StateGrant]):
             ) from exc
 
 
+class SecretContainers(Applier[SecretContainer]):
+    """A declared secret's Secret Manager secret, without a version (values come from `portable-fn secrets set`),
+    replicated automatically. One that exists unlabelled (made by hand) is adopted: its labels are set."""
+
+    def create(self, resource: SecretContainer) -> None:
+        body = {"replication": {"automatic": {}}, "labels": self.ctx.labels_for(resource)}
+        request = {"parent": f"projects/{self.names.project}", "secret_id": resource.name, "secret": body}
+        try:
+            self.gcp.call("secretmanager", "create_secret", request=request)
+        except AlreadyExists:
+            self.set_labels(resource)
+
+    def update(self, resource: SecretContainer, previous: SecretContainer, changes: tuple[str, ...]) -> None:
+        self.set_labels(replace(resource, audit_labels=previous.audit_labels))
+
+    def set_labels(self, resource: SecretContainer) -> None:
+        secret = {"name": self.names.secret_path(resource.name), "labels": self.ctx.labels_for(resource)}
+        self.gcp.call(
+            "secretmanager", "update_secret", request={"secret": secret, "update_mask": {"paths": ["labels"]}}
+        )
+
+    def delete(self, resource: SecretContainer) -> None:
+        path = self.names.secret_path(resource.name)
+        self.tolerate_missing(lambda: self.gcp.call("secretmanager", "delete_secret", request={"name": path}))
+
+
+class SecretGrants(Applier[SecretGrant]):
+    """The accessor role's members in the secret's own IAM policy (read-modify-write, the etag guarding it): those
+    wanted added, those no longer wanted taken out."""
+
+    def create(self, resource: SecretGrant) -> None:
+        for member in resource.members:
+            grant(self.gcp, "secretmanager", resource.secret, resource.role, member)
+
+    def update(self, resource: SecretGrant, previous: SecretGrant, changes: tuple[str, ...]) -> None:
+        for member in sorted(set(previous.members) - set(resource.members)):
+            revoke(self.gcp, "secretmanager", resource.secret, resource.role, member)
+        self.create(resource)
+
+    def delete(self, resource: SecretGrant) -> None:
+        for member in resource.members:
+            self.revoke(resource, member)
+
+    def revoke(self, resource: SecretGrant, member: str) -> None:
+        """Take `member` out (a secret already deleted took its policy with it)."""
+        self.tolerate_missing(lambda: revoke(self.gcp, "secretmanager", resource.secret, resource.role, member))
+
+
 class SchedulerJobs(Applier[SchedulerJob]):
     def create(self, resource: SchedulerJob) -> None:
         try:
@@ -732,4 +784,6 @@ APPLIERS: dict[type[Resource], type[Applier[Any]]] = {
     DelayQueue: DelayQueues,
     EnqueuerGrant: EnqueuerGrants,
     TokenGrant: TokenGrants,
+    SecretContainer: SecretContainers,
+    SecretGrant: SecretGrants,
 }

@@ -64,11 +64,13 @@ from portable_fn.runtime.channels import QUEUE, Channel
 from portable_fn.runtime.channels import locator_env as channel_env
 from portable_fn.runtime.function import FunctionOptions, FunctionSpec
 from portable_fn.runtime.retry import RetryPolicy
+from portable_fn.runtime.secrets import Secret
 from portable_fn.runtime.state import State, locator_env
 from portable_fn.runtime.triggers import Http, Queue, Schedule, Storage
 from portable_fn.runtime.triggers import Topic as TopicTrigger
 
 from ..publish import DELAY_ACCOUNT_ENV, DELAY_QUEUE_ENV
+from ..secrets import LOCATOR_ENV as SECRETS_ENV
 from ..settings import GcpSettings
 from .naming import TAG_RULES, Names, source_label
 from .resources import (
@@ -82,6 +84,8 @@ from .resources import (
     PublicInvoker,
     PublisherGrant,
     SchedulerJob,
+    SecretContainer,
+    SecretGrant,
     StateDatabase,
     StateGrant,
     StorageAgentGrant,
@@ -109,6 +113,7 @@ TIMEOUT_ENV = "PORTABLE_FN_TIMEOUT_S"  # the shim's Context deadline (Google doe
 MIN_DELIVERY_ATTEMPTS, MAX_DELIVERY_ATTEMPTS = 5, 100  # what a Pub/Sub dead-letter policy accepts
 MAX_BACKOFF_S = 600  # what a Pub/Sub retry policy's backoffs accept
 DATASTORE_USER, DATASTORE_VIEWER = "roles/datastore.user", "roles/datastore.viewer"
+SECRET_ACCESSOR = "roles/secretmanager.secretAccessor"
 
 
 @dataclass(frozen=True)
@@ -130,6 +135,7 @@ def desired(target: Target) -> list[Resource]:
     if wants_event_receiver_grant(target.app, target.settings):
         resources.append(EventReceiverGrant(target.settings.service_account, project=target.names.project))
     resources += state_resources(target)
+    resources += secret_resources(target)
     resources += channel_resources(target)
     for spec in target.app.functions:
         resources += FunctionResources(target, spec).build()
@@ -155,6 +161,50 @@ def state_resources(target: Target) -> list[Resource]:
                 )
             )
     return out
+
+
+def secret_resources(target: Target) -> list[Resource]:
+    """The Secret Manager secret of each declared secret, and its accessor grant for the runtime accounts of the
+    functions that declare reading it (none for a function that runs as Google's default account)."""
+    names, app = target.names, target.app
+    out: list[Resource] = []
+    for secret in app.secrets:
+        secret_id = names.secret(secret.name)
+        out.append(SecretContainer(secret_id))
+        if readers := secret_readers(app, target.settings, secret):
+            members = tuple(sorted({member for _, member in readers}))
+            out.append(SecretGrant(secret_id, secret=names.secret_path(secret_id), members=members, readers=readers))
+    return out
+
+
+def secret_readers(app: App, settings: GcpSettings, secret: Secret) -> tuple[tuple[str, str], ...]:
+    """Each function that declares reading `secret`, with the IAM member it runs as (those deploy grants)."""
+    return tuple(sorted((s.name, m) for s in app.readers(secret) if (m := runtime_member(settings, s))))
+
+
+def runtime_member(settings: GcpSettings, spec: FunctionSpec) -> str:
+    """The IAM member a function runs as: the app's account ('' for Google's default one, which deploy grants
+    nothing)."""
+    account = settings.service_account
+    return f"serviceAccount:{account}" if account else ""
+
+
+def secret_notes(app: App, settings: GcpSettings) -> list[str]:
+    """What `plan` says of the secrets' grants: none for want of an account, or one account for the whole app."""
+    readers = sorted({spec.name for secret in app.secrets for spec in app.readers(secret)})
+    if not readers:
+        return []
+    if not settings.service_account:
+        return [
+            f"{', '.join(readers)} read secrets: service_account is unset, so they run as Google's default compute "
+            f"account and deploy grants it nothing. Set service_account under [tool.portable-fn.gcp] to have deploy "
+            f"grant it {SECRET_ACCESSOR} on exactly the secrets they declare."
+        ]
+    return [
+        f"Secrets: every function runs as {settings.service_account} (service_account), so a secret's "
+        f"{SECRET_ACCESSOR} grant is the app's: any of its functions could read what {', '.join(readers)} declare "
+        "(each function's own declaration is still enforced at run time)."
+    ]
 
 
 def channel_resources(target: Target) -> list[Resource]:
@@ -243,7 +293,7 @@ class FunctionResources:
         if dead_letter := self.dead_letter_topic():
             own.append(self.dead_letter_route(dead_letter))
             own.append(DeadLetterSubscription(dead_letter, topic=names.topic_path(dead_letter)))
-        if isinstance(trigger, Http) and trigger.public:
+        if isinstance(trigger, Http) and trigger.open_at_edge:  # public, or verified by the function (auth=)
             own.append(PublicInvoker(self.id))
         if trigger.is_event and (account := self.t.settings.service_account):
             own.append(TriggerInvoker(self.id, member=f"serviceAccount:{account}"))
@@ -331,6 +381,8 @@ class FunctionResources:
         for use in self.options.uses:
             if isinstance(use.resource, State):
                 own[locator_env(use.resource.name)] = self.t.names.state_locator(use.resource.name)
+        if any(isinstance(use.resource, Secret) for use in self.options.uses):
+            own[SECRETS_ENV] = self.t.names.secrets_locator
         own.update(self.channel_env())
         return {**config.defaults.env, **(stage.env if stage else {}), **self.spec.options.env, **own}
 

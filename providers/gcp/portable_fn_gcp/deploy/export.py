@@ -48,6 +48,8 @@ from .resources import (
     PublicInvoker,
     PublisherGrant,
     SchedulerJob,
+    SecretContainer,
+    SecretGrant,
     StateDatabase,
     StateGrant,
     StorageAgentGrant,
@@ -120,6 +122,7 @@ def _register_ids(doc: TerraformGcp, desired: list[Resource]) -> None:
         Topic: ("google_pubsub_topic", names.topic_path),
         DelayQueue: ("google_cloud_tasks_queue", names.queue_path),
         StateDatabase: ("google_firestore_database", names.database_path),
+        SecretContainer: ("google_secret_manager_secret", names.secret_path),
     }
     for resource in desired:
         if type(resource) in kinds:
@@ -229,6 +232,21 @@ def _state_grant(doc: TerraformGcp, grant: StateGrant) -> None:
     condition["expression"] = f'resource.name == "{doc.ref(grant.database)}"'
     body = {"project": grant.project, "role": grant.role, "member": grant.member, "condition": [condition]}
     doc.add("google_project_iam_member", f"{grant.name}-access", body, "portable-fn: this state's database only")
+
+
+def _secret(doc: TerraformGcp, secret: SecretContainer) -> None:
+    body = {"secret_id": secret.name, "replication": [{"auto": [{}]}], "labels": doc.resource_labels()}
+    comment = (
+        f"portable-fn {secret.kind}: no version here; set its value with `portable-fn secrets set` (a value in "
+        "Terraform would sit in its state)"
+    )
+    doc.add("google_secret_manager_secret", secret.name, body, comment)
+
+
+def _secret_grant(doc: TerraformGcp, grant: SecretGrant) -> None:
+    for fn, member in grant.readers:
+        body = {"secret_id": doc.ref(grant.secret), "role": grant.role, "member": member}
+        doc.add("google_secret_manager_secret_iam_member", f"{grant.name}-{fn}", body, f"portable-fn: {fn} reads it")
 
 
 def _storage_agent(doc: TerraformGcp, grant: StorageAgentGrant) -> None:
@@ -414,6 +432,8 @@ EXPORTERS: dict[type[Resource], Callable[[TerraformGcp, Any], None]] = {
     Bucket: _bucket,
     StateDatabase: _database,
     StateGrant: _state_grant,
+    SecretContainer: _secret,
+    SecretGrant: _secret_grant,
     Function: _function,
     DeadLetterRoute: _dead_letter_route,
     DeadLetterSubscription: _dead_letter_subscription,

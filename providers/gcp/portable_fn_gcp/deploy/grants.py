@@ -23,6 +23,7 @@ from .resources import (
     Function,
     PublicInvoker,
     PublisherGrant,
+    SecretGrant,
     StateGrant,
     StorageAgentGrant,
     TokenGrant,
@@ -36,7 +37,7 @@ STORAGE_AGENT = f"serviceAccount:service-PROJECT_NUMBER@{AGENT_DOMAIN}"
 
 # The permissions of each predefined role deploy grants, as Google's role reference lists them
 # (https://cloud.google.com/iam/docs/roles-permissions/pubsub, .../cloudtasks, .../iam, .../datastore,
-# .../run, .../eventarc; read 2026-12-06).
+# .../run, .../eventarc, .../secretmanager; read 2026-12-06).
 PERMISSIONS: dict[str, tuple[str, ...]] = {
     PUBLISHER: ("pubsub.topics.publish",),
     SUBSCRIBER: ("pubsub.snapshots.seek", "pubsub.subscriptions.consume", "pubsub.topics.attachSubscription"),
@@ -84,6 +85,7 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
         "resourcemanager.projects.list",
     ),
     INVOKER: ("run.jobs.run", "run.routes.invoke"),
+    "roles/secretmanager.secretAccessor": ("secretmanager.versions.access",),
     "roles/eventarc.eventReceiver": ("eventarc.events.receiveAuditLogWritten", "eventarc.events.receiveEvent"),
 }
 
@@ -104,6 +106,8 @@ def _grants_of(resource: Resource, functions: dict[str, Function]) -> list[Grant
         return [grant(None, resource.member, resource.role, resource.queue)]
     if isinstance(resource, TokenGrant):
         return [grant(None, resource.member, resource.role, f"projects/-/serviceAccounts/{resource.name}")]
+    if isinstance(resource, SecretGrant):  # one per function that reads the secret, as the account it runs as
+        return [grant(fn or None, member, resource.role, resource.secret) for fn, member in resource.readers]
     if isinstance(resource, StateGrant):  # bound on the project, its condition naming this one database
         return [grant(None, resource.member, resource.role, resource.database)]
     if isinstance(resource, EventReceiverGrant):

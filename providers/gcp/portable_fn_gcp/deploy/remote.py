@@ -25,6 +25,12 @@ account's binding on itself when the app sends to a queue or a deployed function
 (`PORTABLE_FN_DELAY_QUEUE`), so an app that sends nothing never asks Cloud Tasks or IAM. The account's binding
 on itself names the function of another app or stage that still sends later as it, if any, so `remove` keeps it.
 
+A declared secret's Secret Manager secret is found by its name (`<app>-<stage>-`, listed with a `name:` filter)
+and its labels, with the service accounts holding roles/secretmanager.secretAccessor in its policy; only when the
+app declares a secret or a deployed function of it was told where they are (`PORTABLE_FN_SECRETS`), so an app
+without one never asks Secret Manager. A secret no function declares any more is found, and kept by `remove`
+(`SecretContainer.holds_data`).
+
 The Cloud Storage service agent's publisher grant on the project (`storage_agent`) is read for an app with
 a storage trigger; plans never delete it (`StorageAgentGrant.kept_because`: it is project-wide), so
 `remove` lists it as kept. A policy Google refuses to show (403) reads as no grant: deploy then tries to
@@ -34,6 +40,7 @@ make it, and explains.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -42,6 +49,7 @@ from portable_fn.deploy.tags import audit_tags, user_tags
 from portable_fn.runtime.channels import QUEUE, TOPIC, locator_env
 
 from ..publish import DELAY_ACCOUNT_ENV, DELAY_QUEUE_ENV
+from ..secrets import LOCATOR_ENV as SECRETS_ENV
 from ..settings import GcpSettings
 from ..state import EXPIRES_AT
 from .client import Forbidden, GcpClient, NotFound
@@ -56,9 +64,12 @@ from .resources import (
     EnqueuerGrant,
     EventReceiverGrant,
     Function,
+    Pairs,
     PublicInvoker,
     PublisherGrant,
     SchedulerJob,
+    SecretContainer,
+    SecretGrant,
     StateDatabase,
     StateGrant,
     StorageAgentGrant,
@@ -67,7 +78,7 @@ from .resources import (
     TriggerInvoker,
     in_order,
 )
-from .routes import POLICY_V3, PUBLISHER, has_member, short, trigger_subscription
+from .routes import POLICY_V3, PUBLISHER, has_member, short, trigger_subscription, unconditional
 from .storage_agent import holds_publisher, storage_agent
 
 INVOKER_ROLE, ALL_USERS = "roles/run.invoker", "allUsers"
@@ -115,6 +126,7 @@ class RemoteReader:
         states: bool = False,
         channels: frozenset[str] = frozenset(),
         delays: bool = False,
+        secrets: Mapping[str, Pairs] | None = None,
     ) -> None:
         self.gcp = gcp
         self.names = names
@@ -124,6 +136,7 @@ class RemoteReader:
         self.states = states  # whether it uses a state: else Firestore is never asked (its API may be off)
         self.channels = channels  # the topics the app sends to (desired)
         self.delays = delays  # whether it sends to a queue (desired): else Cloud Tasks is asked only if it did
+        self.secrets = secrets or {}  # each declared secret's id -> its readers and their members (desired)
 
     def read(self) -> RemoteState:
         found = self.found_functions()
@@ -138,7 +151,7 @@ class RemoteReader:
             *self.buckets(),
         ]
         databases = self.state_databases()
-        resources += [*databases, *self.state_grants(databases), *functions]
+        resources += [*databases, *self.state_grants(databases), *self.secret_resources(found), *functions]
         resources += self.invokers([f for f in functions if not f.event_type and f.service])
         resources += self.trigger_invokers([f for f in functions if f.event_type and f.service])
         routes = [route for f in found if (route := self.dead_letter_route(f)) is not None]
@@ -285,6 +298,34 @@ class RemoteReader:
                 if member in binding.members and binding.condition.expression == wanted.condition["expression"]:
                     out.append(replace(wanted, member=member, role=binding.role))
         return out
+
+    def secret_resources(self, found: list[Any]) -> list[Resource]:
+        """The app and stage's secrets (by prefix and labels) and the service accounts holding the accessor role on
+        each, when the app declares a secret or a deployed function of it was told where they are."""
+        told = any(SECRETS_ENV in f.service_config.environment_variables for f in found)
+        if not (self.secrets or told):
+            return []
+        prefix, out = self.names.secret(""), []
+        request = {"parent": f"projects/{self.names.project}", "filter": f"name:{prefix}"}
+        for secret in self.gcp.pages("secretmanager", "list_secrets", request=request):
+            secret_id, found_labels = short(secret.name), dict(secret.labels)
+            if secret_id.startswith(prefix) and has_labels(found_labels, self.names.app, self.names.stage):
+                tags, audit = user_tags(found_labels), audit_tags(found_labels)
+                out += [SecretContainer(secret_id, tags=tags, audit_labels=audit), *self.secret_grant(secret_id)]
+        return out
+
+    def secret_grant(self, secret_id: str) -> list[SecretGrant]:
+        """The accessor role's service accounts on one secret, each paired with the function declared to read as it
+        ('' for one no function does)."""
+        path = self.names.secret_path(secret_id)
+        policy = self.iam_policy("secretmanager", path)
+        held = {m for b in unconditional(policy) if b.role == SecretGrant.role for m in b.members}
+        members = tuple(sorted(m for m in held if m.startswith("serviceAccount:")))
+        if not members:
+            return []
+        declared = [(fn, m) for fn, m in self.secrets.get(secret_id, ()) if m in members]
+        readers = tuple(sorted({*declared, *(("", m) for m in members if m not in {m for _, m in declared})}))
+        return [SecretGrant(secret_id, secret=path, members=members, readers=readers)]
 
     def functions(self) -> list[Function]:
         return [self.function(f) for f in self.found_functions()]

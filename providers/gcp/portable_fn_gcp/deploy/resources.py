@@ -134,6 +134,38 @@ class StateGrant(Resource):
 
 
 @dataclass(frozen=True)
+class SecretContainer(Resource):
+    """The Secret Manager secret of one declared secret, `<app>-<stage>-<name>`, replicated automatically and
+    labelled: the container whose versions `portable-fn secrets set` adds and the functions read (deploy never
+    reads or writes a value). It may exist before the first deploy (a `secrets set` made it): then it is found
+    and kept. Its value is the user's data, so `remove` keeps it unless told `--delete-data`."""
+
+    kind = "secret manager secret"
+    ignore_on_compare = frozenset({"audit_labels"})
+    tags: Pairs = ()  # the user's labels (`portable_fn.deploy.tags`), beside portable-fn's own
+    audit_labels: Pairs = ()  # the audit trail's, kept when the labels are set again
+
+    def holds_data(self) -> bool:
+        return True
+
+
+@dataclass(frozen=True)
+class SecretGrant(Resource):
+    """`roles/secretmanager.secretAccessor` on one secret, in that secret's own IAM policy, for the runtime
+    accounts of exactly the functions that declare reading it (`members`), named like the secret. Deploy owns
+    the role's service account members on the app's own secrets: one found there that no function reads as is
+    taken out. `readers` pairs each such function with its member (what `grants` shows; not compared, as the
+    binding says nothing of functions)."""
+
+    kind = "secret accessor grant"
+    ignore_on_compare = frozenset({"readers"})
+    secret: str = ""  # projects/P/secrets/S
+    members: tuple[str, ...] = ()  # serviceAccount:EMAIL, sorted
+    role: str = "roles/secretmanager.secretAccessor"
+    readers: Pairs = ()  # (function name, member)
+
+
+@dataclass(frozen=True)
 class Function(Resource):
     """A Cloud Functions (2nd gen) function, named by its id. `source_sha` is kept in a label, since
     the stored source object changes with every upload; `state` is "ACTIVE" when desired, so a function
@@ -173,7 +205,8 @@ SOURCE_FIELDS = frozenset({"source_sha"})
 @dataclass(frozen=True)
 class PublicInvoker(Resource):
     """`allUsers` holding `roles/run.invoker` on the Cloud Run service behind an HTTP function (named
-    after the function's id): what makes `http(..., public=True)` reachable without a token."""
+    after the function's id): what makes `http(..., public=True)` reachable without a token, and a route that
+    verifies its callers itself (`auth=jwt(...)`, `auth=api_key(...)`: `Http.open_at_edge`) reachable by them."""
 
     kind = "public invoker"
     member: str = "allUsers"
@@ -310,6 +343,8 @@ ORDER: tuple[type[Resource], ...] = (
     Bucket,
     StateDatabase,
     StateGrant,
+    SecretContainer,
+    SecretGrant,
     Function,
     DeadLetterRoute,
     DeadLetterSubscription,

@@ -97,6 +97,7 @@ def test_endpoints_can_be_set_per_service_and_the_pubsub_emulator_is_honoured(mo
         "documents": "http://127.0.0.1:4",  # the same API as firestore (its data plane)
         "tasks": "http://127.0.0.1:1",
         "iam": "http://127.0.0.1:1",
+        "secretmanager": "http://127.0.0.1:1",
     }
     assert type(client.service("documents").transport).__name__ == "FirestoreRestTransport"
     assert type(client.service("scheduler").transport).__name__ == "CloudSchedulerRestTransport"

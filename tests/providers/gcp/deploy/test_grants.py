@@ -19,6 +19,7 @@ from portable_fn.deploy import Artifact
 from portable_fn.deploy.grants import Grant
 from portable_fn.runtime.channels import QUEUE
 from portable_fn.runtime.function import FunctionSpec
+from portable_fn.runtime.secrets import Secret
 from portable_fn.runtime.triggers import Http, Storage
 
 from ....grants_contract import untraced, unused
@@ -31,6 +32,7 @@ APPS = [
     REPO / "tests" / "apps" / "emitter",
     Path(__file__).with_name("apps") / "channels",
     Path(__file__).with_name("apps") / "stateful",
+    Path(__file__).with_name("apps") / "secretive",
 ]
 PROJECT, REGION, STAGE = "p", "europe-west1", "dev"
 ACCOUNT = "app@p.iam.gserviceaccount.com"
@@ -78,7 +80,11 @@ def function_allowed(app: App, names: Names, spec: FunctionSpec, account: str) -
     fn, trigger, options = spec.name, spec.trigger, app.options(spec)
     service = f"{names.location}/services/{names.function_id(fn)}"
     out: Allowed = {}
-    if (isinstance(trigger, Http) and trigger.public) or (trigger.is_event and account):
+    for use in options.uses:
+        if isinstance(use.resource, Secret) and account:
+            path = f"projects/{PROJECT}/secrets/{names.secret(use.resource.name)}"
+            out[(fn, path)] = (frozenset({"roles/secretmanager.secretAccessor"}), f"reads {use.resource}")
+    if (isinstance(trigger, Http) and trigger.open_at_edge) or (trigger.is_event and account):
         out[(fn, service)] = (frozenset({"roles/run.invoker"}), "its trigger")
     if dead_letter := dead_letter_topic(names, spec, options):
         out[(fn, names.topic_path(dead_letter))] = (frozenset({"roles/pubsub.publisher"}), "its dead-letter topic")
@@ -142,3 +148,20 @@ def test_the_shop_public_api_and_its_dead_letter_topics() -> None:
             "roles/pubsub.subscriber",
         ),
     ]
+
+
+def test_each_function_that_reads_a_secret_is_granted_access_to_that_secret_alone() -> None:
+    app = load_app(Path(__file__).with_name("apps") / "secretive")
+    secrets = [g for g in grants_of(app, ACCOUNT) if "/secrets/" in g.resource]
+    member, accessor, access = (
+        f"serviceAccount:{ACCOUNT}",
+        "roles/secretmanager.secretAccessor",
+        ("secretmanager.versions.access",),
+    )
+    assert secrets == [
+        Grant("charge", member, access, "projects/p/secrets/secretive-dev-stripe-key", accessor),
+        Grant("refund", member, access, "projects/p/secrets/secretive-dev-stripe-key", accessor),
+        Grant("refund", member, access, "projects/p/secrets/secretive-dev-webhook-secret", accessor),
+        Grant("partners", member, access, "projects/p/secrets/secretive-dev-partner-keys", accessor),
+    ]
+    assert [g for g in grants_of(app, "") if "/secrets/" in g.resource] == []

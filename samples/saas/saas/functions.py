@@ -32,6 +32,7 @@ from portable_fn import (
     Request,
     Response,
     ScheduleTick,
+    State,
     VersionConflictError,
     Workflow,
     cron,
@@ -58,7 +59,7 @@ from .models import (
     Welcome,
 )
 
-ISSUER = os.environ.get("SAAS_ISSUER", "https://auth.saas.example/")  # the stage's, from pyproject.toml
+ISSUER = os.environ.get("SAAS_ISSUER", "https://auth.saas.example/")  # per stage in pyproject.toml (default: dev's)
 AUDIENCE = "saas-api"
 ACTIVITY_LIMIT = 100  # events kept in a tenant's activity log
 
@@ -79,7 +80,7 @@ tenant_events = topic("tenant-events")
 billing_key = secret("billing-key")  # signs the billing export; set with `portable-fn secrets set`
 
 
-def _change(store: Any, key: str, empty: Any, change: Callable[[Any], None]) -> None:
+def _change(store: State, key: str, empty: Any, change: Callable[[Any], None]) -> None:
     """Apply `change` to the record `key` of `store` (made from `empty` on first use) in one
     compare-and-set write, read again and retried when another call changed it first."""
     while True:
@@ -132,7 +133,7 @@ def _add_project(project: Project) -> None:
     tenant=BY_ORG,
     uses=[projects.write(), project_ids.write(), tenant_events.publish()],
 )
-def create_project(request: Request, ctx: Context) -> Response:
+def create_project(request: Request) -> Response:
     """Create a project for the caller's tenant and announce it on tenant-events."""
     wanted = NewProject.model_validate_json(request.body)
     project = Project(id="p-" + os.urandom(6).hex(), name=wanted.name, created_by=request.auth.subject)

@@ -159,7 +159,7 @@ class AwsProvider(Provider):
         deployer = self.deployer
         assert isinstance(deployer, AwsDeployer)
         not_built = Artifact(Path("not-built.zip"), "", 0, 0)  # a function's env names no package
-        target = Target(app, stage, deployer.names(app, stage), deployer.arns(), not_built)
+        target = Target(app, stage, deployer.names(app, stage), deployer.arns(), not_built, secrets=self.config.secrets)
         env: dict[str, str] = {}
         for spec in app.functions:
             if any(use.resource == STORE for use in app.options(spec).uses):

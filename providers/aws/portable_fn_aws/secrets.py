@@ -13,16 +13,16 @@ Deploy names where the app's secrets live in `PORTABLE_FN_SECRETS`, the locator 
 | `secretsmanager:portable-fn/<app>/<stage>/`    | the Secrets Manager secret `<prefix>NAME`,  | VersionId  |
 |                                                | read with GetSecretValue (AWSCURRENT)       |            |
 
-A secret with no value is a `SecretNotFoundError` naming the command that sets it; any other refusal is a
-`SecretError` naming the store and what to check. Neither message ever holds a value. The client honours
-`AWS_ENDPOINT_URL` (an emulator) as boto3 does.
+A secret with no value is a `SecretNotFoundError` naming the command that sets it (`runtime.secrets.not_found`);
+any other refusal is a `SecretError` naming the store and what to check. Neither message ever holds a value.
+The client honours `AWS_ENDPOINT_URL` (an emulator) as boto3 does.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from portable_fn.runtime.secrets import SecretError, SecretNotFoundError
+from portable_fn.runtime.secrets import SecretError, not_found
 
 SSM, SECRETS_MANAGER = "ssm", "secretsmanager"
 STORES = (SSM, SECRETS_MANAGER)
@@ -63,23 +63,21 @@ class AwsSecretBackend:
         except ClientError as exc:
             code = str(exc.response.get("Error", {}).get("Code", ""))
             if code in NOT_FOUND[self.store]:
-                raise SecretNotFoundError(self._unset(name, physical)) from None
+                raise not_found(name, self._where(physical)) from None
             raise SecretError(self._refused(name, physical, code)) from None
         except (BotoCoreError, KeyError) as exc:
             raise SecretError(self._refused(name, physical, type(exc).__name__)) from None
-
-    def _unset(self, name: str, physical: str) -> str:
-        stage = self.prefix.rstrip("/").rsplit("/", 1)[-1]
-        return (
-            f"secret {name!r} has no value in {self._where(physical)}; set it with "
-            f"`portable-fn secrets set {name} --provider aws --stage {stage}`."
-        )
 
     def _refused(self, name: str, physical: str, code: str) -> str:
         return (
             f"secret {name!r} could not be read from {self._where(physical)} ({code}); check that the function "
             "declares it in uses= and was deployed since (its role may read that secret alone)."
         )
+
+    @property
+    def where(self) -> str:
+        """The store, for the runtime's messages."""
+        return f"SSM Parameter Store under {self.prefix}" if self.store == SSM else f"Secrets Manager ({self.prefix}*)"
 
     def _where(self, physical: str) -> str:
         return f"SSM parameter {physical}" if self.store == SSM else f"Secrets Manager secret {physical}"

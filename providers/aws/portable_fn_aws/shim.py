@@ -45,6 +45,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from portable_fn.runtime.cloudevent import CloudEvent
+from portable_fn.runtime.context import Context
 from portable_fn.runtime.contract import Invocation, LazyCarrier, http_carrier, run, serve
 from portable_fn.runtime.errors import InvalidEventError, PortableFnError
 from portable_fn.runtime.function import FunctionSpec
@@ -191,6 +192,18 @@ def _deliver_http(
     return Delivery(source, _serve_http(spec, source, event, context, router))
 
 
+def edge_claims(spec: FunctionSpec, event: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The claims the HTTP API's JWT authorizer verified (`requestContext.authorizer.jwt.claims`), when the
+    route declares that `jwt` and the token is of its issuer; else None (the runtime verifies the token)."""
+    auth = getattr(spec.trigger, "auth", None)
+    authorizer = event["requestContext"].get("authorizer")
+    jwt = authorizer.get("jwt") if isinstance(authorizer, Mapping) else None
+    claims = jwt.get("claims") if isinstance(jwt, Mapping) else None
+    if not isinstance(claims, Mapping) or claims.get("iss") != getattr(auth, "issuer", None):
+        return None
+    return dict(claims)
+
+
 def _serve_http(spec: FunctionSpec, source: str, event: Mapping[str, Any], context: Any, route: Router) -> Any:
     """The answer to one HTTP event in the shape `source` wants (never raises for the handler's errors):
     404 / 405 as `dev` answers them for a request the function did not declare."""
@@ -206,8 +219,13 @@ def _serve_http(spec: FunctionSpec, source: str, event: Mapping[str, Any], conte
     if found is None:
         return to_native_response(source, not_routed(route, request), event)
     request.path_params = found[1]
+    claims = edge_claims(spec, event)
+    if claims is not None:
+        from portable_fn.runtime.auth import verified
+
+        verified(request, claims)
     invocation = _invocation(spec, context, event, http_carrier(request.headers, LazyCarrier(_lambda_trace_header)))
-    invocation.request(request)
+    invocation.request(request, tenant_context(invocation, context))
     return to_native_response(source, serve(invocation), event)
 
 
@@ -220,8 +238,9 @@ def _deliver_records(
     invocation.meta_of, invocation.carrier_of = source.message_meta, _record_carrier
     invocation.raw_of = lambda record: NativeInvocation(context, event, record)
     events = [_decode(source, record, index) for index, record in enumerate(records)]
+    tenant = tenant_of(context)
     for decoded, record in zip(events, records):
-        invocation.add(decoded, record)
+        invocation.add(decoded, record, ctx=tenant_context(invocation, context, source, record) if tenant else None)
     results = run(invocation)
     failures = {i: result for i, result in enumerate(results) if result.outcome != ACK}
     sent = dead_letter.settle(spec, source, records, events, failures) if failures else set()
@@ -234,6 +253,41 @@ def _deliver_records(
         return Delivery(source.name, None, results, error)
     item_id = source.item_id
     return Delivery(source.name, {"batchItemFailures": [{"itemIdentifier": item_id(r)} for r, _ in failed]}, results)
+
+
+def tenant_of(context: Any) -> str | None:
+    """The tenant Lambda's tenant isolation mode ran this invocation for (`tenant_id` of the context, which
+    awslambdaric reads from the Runtime API's `Lambda-Runtime-Aws-Tenant-Id`), or None."""
+    tenant = getattr(context, "tenant_id", None)
+    return tenant if isinstance(tenant, str) and tenant else None
+
+
+def tenant_context(
+    invocation: Invocation, context: Any, source: RecordSource | None = None, record: Any = None
+) -> Context | None:
+    """A Context whose `tenant` is the invocation's (`tenant_of`), which the runtime keeps as the call's
+    tenant; None when Lambda named none (the runtime then reads the tenant the function declares)."""
+    tenant = tenant_of(context)
+    if tenant is None:
+        return None
+    meta = _message_meta(source, record) if source is not None else None
+    return Context(
+        invocation.invocation_id,
+        invocation.spec.name,
+        PROVIDER,
+        meta.delivery_count if meta is not None else 1,
+        invocation.deadline,
+        meta,
+        NativeInvocation(context, invocation.raw.event, record) if record is not None else invocation.raw,
+        tenant=tenant,
+    )
+
+
+def _message_meta(source: RecordSource, record: Any) -> Any:
+    try:
+        return source.message_meta(record)
+    except Exception:  # a record that cannot be read has no meta; the pipeline says why it failed
+        return None
 
 
 def _invocation(spec: FunctionSpec, context: Any, event: Any, carrier: Mapping[str, str] | None) -> Invocation:

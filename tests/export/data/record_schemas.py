@@ -40,6 +40,7 @@ BASES = ("cdktf.TerraformResource", "cdktf.TerraformDataSource")
 WANTED = {
     "aws": [
         "aws_apigatewayv2_api",
+        "aws_apigatewayv2_authorizer",
         "aws_apigatewayv2_integration",
         "aws_apigatewayv2_route",
         "aws_apigatewayv2_stage",

@@ -41,6 +41,8 @@ APPS: dict[str, tuple[Path, dict[str, Any]]] = {
     "gateway": (DEPLOY_APPS / "gateway", {"direct_upload_limit_mb": 0}),
     "senders": (DEPLOY_APPS / "senders", {}),
     "stateful": (DEPLOY_APPS / "stateful", {}),
+    "secured": (DEPLOY_APPS / "secured", {}),  # JWT authorizers, CORS on the HTTP API, secrets
+    "secured_urls": (DEPLOY_APPS / "secured", {"http": "function-url"}),  # CORS on each Function URL
 }
 
 

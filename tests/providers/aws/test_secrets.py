@@ -12,10 +12,17 @@ from portable_fn_aws.deploy.client import AwsClient
 from portable_fn_aws.secret_store import AwsSecretStore
 from portable_fn_aws.secrets import SECRETS_MANAGER, SSM, backend, locator
 
-from portable_fn.runtime.secrets import SecretError, SecretNotFoundError
+from portable_fn.runtime.secrets import Secret, SecretError, SecretNotFoundError, use_backends
 
 REGION = "eu-west-1"
 TAGS = {"portable-fn:app": "shop", "portable-fn:stage": "dev"}
+
+
+@pytest.fixture(autouse=True)
+def deployed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What deploy sets on every function: its provider and stage name the command in messages."""
+    monkeypatch.setenv("PORTABLE_FN_PROVIDER", "aws")
+    monkeypatch.setenv("PORTABLE_FN_STAGE", "dev")
 
 
 @pytest.fixture(params=[SSM, SECRETS_MANAGER])
@@ -98,7 +105,7 @@ def test_a_secret_never_set_names_the_command_that_sets_it(store: AwsSecretStore
         reader(store, endpoint).fetch("stripe-key")
     where = "SSM parameter /portable-fn/shop/dev/" if store.store == SSM else "Secrets Manager secret portable-fn/"
     assert where in str(raised.value)
-    assert str(raised.value).endswith("`portable-fn secrets set stripe-key --provider aws --stage dev`.")
+    assert "`portable-fn secrets set stripe-key --provider aws --stage dev`" in str(raised.value)
 
 
 def test_a_refusal_names_the_secret_and_never_its_value(endpoint: str) -> None:
@@ -128,3 +135,22 @@ def test_a_locator_naming_no_store_is_refused(bad: str) -> None:
     with pytest.raises(SecretError) as raised:
         backend(bad, client=object())
     assert f"PORTABLE_FN_SECRETS={bad!r}" in str(raised.value)
+
+
+def test_a_function_reads_the_value_and_sees_a_rotation_after_max_age(
+    store: AwsSecretStore, endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`Secret.value` as a deployed function reads it: the runtime opens this backend from
+    `PORTABLE_FN_PROVIDER` and `PORTABLE_FN_SECRETS`, and holds a value for `max_age` seconds."""
+    monkeypatch.setenv("PORTABLE_FN_SECRETS", locator(store.store, "shop", "dev"))
+    monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
+    use_backends(None)  # nothing opened by an earlier test is reused
+    now = [1000.0]
+    stripe_key = Secret("stripe-key", max_age=300, clock=lambda: now[0])
+    first = store.set("stripe-key", "sk_test_one")
+    assert (stripe_key.value, stripe_key.version) == ("sk_test_one", first)
+    second = store.set("stripe-key", "sk_test_two")
+    now[0] += 299
+    assert stripe_key.value == "sk_test_one"  # held: fetched less than max_age ago
+    now[0] += 1
+    assert (stripe_key.value, stripe_key.version) == ("sk_test_two", second)

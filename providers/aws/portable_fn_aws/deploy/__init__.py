@@ -97,6 +97,7 @@ class AwsDeployer(Deployer[AwsClient, Names]):
         if self.config.http == HTTP_API:
             check_routes(app)
         check_channels(app)
+        check_tenancy(app)
         for spec in app.functions:
             if isinstance(spec.trigger, Schedule):
                 schedule_expression(spec.name, spec.trigger)
@@ -119,6 +120,7 @@ class AwsDeployer(Deployer[AwsClient, Names]):
                 self.config.log_retention_days,
                 self.config.http,
                 size_budget(self.config),
+                self.config.secrets,
             )
         )
 
@@ -162,6 +164,23 @@ def check_channels(app: App) -> None:
                     f"Function {spec.name!r} on aws: it sends to {use.resource!r}, whose locator {QUEUE_URL_ENV} is "
                     "the variable the Lambda shim reads its own queue's URL from. Rename the queue."
                 )
+
+
+def check_tenancy(app: App) -> None:
+    """Lambda's tenant isolation needs each invocation to carry a tenant id, which only a direct Invoke (its
+    TenantId) or an API Gateway REST API mapping a request value onto `X-Amz-Tenant-Id` can pass: not a Function
+    URL, not an HTTP API, not the SQS, SNS, S3 and Scheduler triggers deploy makes
+    (https://docs.aws.amazon.com/lambda/latest/dg/tenant-isolation-invoke.html, read 2026-12-06). So every
+    trigger portable-fn deploys refuses `tenant_isolation=True` here, before anything is made."""
+    for spec in app.functions:
+        if getattr(app.options(spec), "tenant_isolation", False):
+            raise UnsupportedTriggerError(
+                f"Function {spec.name!r} on aws: tenant_isolation=True deploys Lambda's per-tenant isolation, which "
+                f"needs every invocation to carry a tenant id, and its {spec.trigger.kind} trigger cannot pass one "
+                "(only a direct Invoke with TenantId or an API Gateway REST API can; not a Function URL, an HTTP "
+                "API, SQS, SNS, S3 or Scheduler). Remove tenant_isolation=True: ctx.tenant and the per-tenant "
+                "scoping of state, idempotency and rate limits work without it."
+            )
 
 
 def check_routes(app: App) -> None:

@@ -22,12 +22,14 @@ from portable_fn.deploy import Resource, while_settling
 from portable_fn.deploy.tags import managed, tag_changes
 
 from ..settings import AwsSettings
+from . import edge
 from .client import AwsClient, error_code, missing
 from .naming import TAG_RECORD, Arns, tag_dict, tag_list, tags
 from .policies import POLICY_NAME
 from .resources import (
     CODE_FIELDS,
     PUBLIC_ACCESS_BLOCK,
+    ApiAuthorizer,
     ApiIntegration,
     ApiPermission,
     ApiRoute,
@@ -72,6 +74,7 @@ class ApplyContext(BaseApplyContext):
         self.wait_attempts = settings.wait_max_attempts
         self.propagation_attempts = settings.iam_propagation_attempts
         self.api_ids: dict[str, str] = {}  # name -> id of the app's HTTP API, once made or found
+        self.authorizer_ids: dict[str, str] = {}  # `ApiAuthorizer` name -> its id, once made or found
 
     def tags_for(self, resource: Resource) -> dict[str, str]:
         """What to tag `resource` with: the user's tags (its `tags`), portable-fn's own over them."""
@@ -97,6 +100,20 @@ class ApplyContext(BaseApplyContext):
             if item.get("IntegrationUri") == function_arn:
                 return str(item["IntegrationId"])
         raise RuntimeError(f"the HTTP API {api!r} has no integration with {function_arn}")
+
+    def authorizer_id(self, authorizer: str, api: str) -> str:
+        """The id of the JWT authorizer `authorizer` (an `ApiAuthorizer`'s name): made earlier in this run, or
+        found through the routes that use it (API Gateway's GetAuthorizers is not read: remote reads the
+        authorizers routes use, so these are the ones deploy knows)."""
+        if authorizer not in self.authorizer_ids:
+            client, api_id = self.aws.apigatewayv2, self.api_id(api)
+            for route in self.aws.pages(client, "get_routes", "Items", ApiId=api_id):
+                if route.get("AuthorizerId"):
+                    found = client.get_authorizer(ApiId=api_id, AuthorizerId=route["AuthorizerId"])
+                    self.authorizer_ids.setdefault(f"{api}/{found['Name']}", found["AuthorizerId"])
+        if authorizer not in self.authorizer_ids:
+            raise RuntimeError(f"the JWT authorizer {authorizer!r} of the HTTP API {api!r} was not found")
+        return self.authorizer_ids[authorizer]
 
     def after_iam(self, call: Callable[[], T], what: str) -> T:
         """`call()`, retried while AWS says a freshly made role cannot be used yet (`propagating`), for as
@@ -237,6 +254,7 @@ class Functions(Applier[Function]):
                 Code=self.code(resource),
                 Architectures=[resource.architecture],
                 Tags=self.ctx.tags_for(resource),
+                **self.tenancy(resource),
                 **self.configuration(resource),
             ),
             f"creating function {resource.name}",
@@ -244,6 +262,9 @@ class Functions(Applier[Function]):
         self.ctx.wait("function_active_v2", resource.name)
 
     def update(self, resource: Function, previous: Function, changes: tuple[str, ...]) -> None:
+        if "tenancy" in changes:  # Lambda sets it at creation only: the function is made again
+            self.replace(resource, previous)
+            return
         lambda_, arn = self.aws.lambda_, previous.arn or resource.arn
         changes = self.retag(
             resource,
@@ -281,6 +302,10 @@ class Functions(Applier[Function]):
         }
 
     @staticmethod
+    def tenancy(resource: Function) -> dict[str, Any]:
+        return {"TenancyConfig": {"TenantIsolationMode": resource.tenancy}} if resource.tenancy else {}
+
+    @staticmethod
     def code(resource: Function) -> dict[str, Any]:
         """Where Lambda takes the code from: the deployment bucket's object, or the zip sent in the request."""
         if resource.code_key:
@@ -309,10 +334,13 @@ class InvokeConfigs(Applier[InvokeConfig]):
 
 class FunctionUrls(Applier[FunctionUrl]):
     def create(self, resource: FunctionUrl) -> None:
-        self.aws.lambda_.create_function_url_config(FunctionName=resource.name, AuthType=resource.auth_type)
+        cors = {"Cors": edge.parameters(resource.cors)} if resource.cors else {}
+        self.aws.lambda_.create_function_url_config(FunctionName=resource.name, AuthType=resource.auth_type, **cors)
 
     def update(self, resource: FunctionUrl, previous: FunctionUrl, changes: tuple[str, ...]) -> None:
-        self.aws.lambda_.update_function_url_config(FunctionName=resource.name, AuthType=resource.auth_type)
+        self.aws.lambda_.update_function_url_config(
+            FunctionName=resource.name, AuthType=resource.auth_type, Cors=edge.parameters(resource.cors)
+        )
 
     def delete(self, resource: FunctionUrl) -> None:
         self.tolerate_missing(lambda: self.aws.lambda_.delete_function_url_config(FunctionName=resource.name))
@@ -358,6 +386,7 @@ class HttpApis(Applier[HttpApi]):
             ProtocolType="HTTP",
             Tags=self.ctx.tags_for(resource),
             Description="Created by portable-fn deploy",
+            **({"CorsConfiguration": edge.parameters(resource.cors)} if resource.cors else {}),
         )
         self.ctx.api_ids[resource.name] = made["ApiId"]
         self.create_stage(made["ApiId"])
@@ -373,7 +402,9 @@ class HttpApis(Applier[HttpApi]):
             lambda tags: client.tag_resource(ResourceArn=arn, Tags=tags),
             lambda keys: client.untag_resource(ResourceArn=arn, TagKeys=keys),
         )
-        if not changes:
+        if "cors" in changes:
+            self.set_cors(resource, previous.api_id)
+        if "auto_deploy" not in changes:
             return
         try:
             self.aws.apigatewayv2.get_stage(ApiId=previous.api_id, StageName=DEFAULT_STAGE)
@@ -383,6 +414,13 @@ class HttpApis(Applier[HttpApi]):
             self.create_stage(previous.api_id)
             return
         self.aws.apigatewayv2.update_stage(ApiId=previous.api_id, StageName=DEFAULT_STAGE, AutoDeploy=True)
+
+    def set_cors(self, resource: HttpApi, api_id: str) -> None:
+        client = self.aws.apigatewayv2
+        if resource.cors:
+            client.update_api(ApiId=api_id, CorsConfiguration=edge.parameters(resource.cors))
+        else:
+            self.tolerate_missing(lambda: client.delete_cors_configuration(ApiId=api_id))
 
     def create_stage(self, api_id: str) -> None:
         self.aws.apigatewayv2.create_stage(ApiId=api_id, StageName=DEFAULT_STAGE, AutoDeploy=True, Tags=self.ctx.tags)
@@ -417,13 +455,44 @@ class ApiIntegrations(Applier[ApiIntegration]):
         }
 
 
+class ApiAuthorizers(Applier[ApiAuthorizer]):
+    """JWT authorizers: API Gateway checks the token's signature (the issuer's published keys), `iss`, `aud`
+    and times before the function runs."""
+
+    def create(self, resource: ApiAuthorizer) -> None:
+        made = self.aws.apigatewayv2.create_authorizer(
+            ApiId=self.ctx.api_id(resource.api), AuthorizerType="JWT", **self.settings(resource)
+        )
+        self.ctx.authorizer_ids[resource.name] = made["AuthorizerId"]
+
+    def update(self, resource: ApiAuthorizer, previous: ApiAuthorizer, changes: tuple[str, ...]) -> None:
+        self.aws.apigatewayv2.update_authorizer(
+            ApiId=self.ctx.api_id(resource.api), AuthorizerId=previous.authorizer_id, **self.settings(resource)
+        )
+
+    def delete(self, resource: ApiAuthorizer) -> None:
+        self.tolerate_missing(
+            lambda: self.aws.apigatewayv2.delete_authorizer(
+                ApiId=self.ctx.api_id(resource.api), AuthorizerId=resource.authorizer_id
+            )
+        )
+
+    @staticmethod
+    def settings(resource: ApiAuthorizer) -> dict[str, Any]:
+        return {
+            "Name": resource.authorizer_name,
+            "IdentitySource": [resource.identity_source],
+            "JwtConfiguration": {"Issuer": resource.issuer, "Audience": list(resource.audience)},
+        }
+
+
 class ApiRoutes(Applier[ApiRoute]):
     def create(self, resource: ApiRoute) -> None:
         self.aws.apigatewayv2.create_route(ApiId=self.ctx.api_id(resource.api), **self.settings(resource))
 
     def update(self, resource: ApiRoute, previous: ApiRoute, changes: tuple[str, ...]) -> None:
         self.aws.apigatewayv2.update_route(
-            ApiId=self.ctx.api_id(resource.api), RouteId=previous.route_id, **self.settings(resource)
+            ApiId=self.ctx.api_id(resource.api), RouteId=previous.route_id, **self.settings(resource, previous)
         )
 
     def delete(self, resource: ApiRoute) -> None:
@@ -431,13 +500,19 @@ class ApiRoutes(Applier[ApiRoute]):
             lambda: self.aws.apigatewayv2.delete_route(ApiId=self.ctx.api_id(resource.api), RouteId=resource.route_id)
         )
 
-    def settings(self, resource: ApiRoute) -> dict[str, Any]:
+    def settings(self, resource: ApiRoute, previous: ApiRoute | None = None) -> dict[str, Any]:
         target = self.ctx.integration_id(resource.api, resource.function_arn)
-        return {
+        out: dict[str, Any] = {
             "RouteKey": resource.route_key,
             "AuthorizationType": resource.authorization_type,
             "Target": f"integrations/{target}",
         }
+        if resource.authorizer or (previous and previous.authorizer):  # '' takes a route off its authorizer
+            jwt = self.ctx.authorizer_id(resource.authorizer, resource.api) if resource.authorizer else ""
+            out["AuthorizerId"] = jwt
+        if resource.scopes or (previous and previous.scopes):
+            out["AuthorizationScopes"] = list(resource.scopes)
+        return out
 
 
 class ApiPermissions(Applier[ApiPermission]):
@@ -876,6 +951,7 @@ APPLIERS: dict[type[Resource], type[Applier[Any]]] = {
     Schedule: Schedules,
     HttpApi: HttpApis,
     ApiIntegration: ApiIntegrations,
+    ApiAuthorizer: ApiAuthorizers,
     ApiRoute: ApiRoutes,
     ApiPermission: ApiPermissions,
 }

@@ -19,10 +19,12 @@ from typing import Any
 from portable_fn.deploy import Resource
 from portable_fn.export import Export
 
+from . import edge
 from .export import ARN, PLACEHOLDER, Exported, Reference, logical_id, unused
 from .policies import POLICY_NAME
 from .resources import (
     PUBLIC_ACCESS_BLOCK,
+    ApiAuthorizer,
     ApiIntegration,
     ApiPermission,
     ApiRoute,
@@ -59,6 +61,7 @@ SUFFIX: dict[type[Resource], str] = {
     Permission: "Permission",
     HttpApi: "HttpApi",
     ApiIntegration: "Integration",
+    ApiAuthorizer: "Authorizer",
     ApiRoute: "Route",
     ApiPermission: "ApiPermission",
     Queue: "Queue",
@@ -180,7 +183,7 @@ class Template:
         self.add(r, "AWS::IAM::Role", properties)
 
     def function(self, r: Function) -> None:
-        properties = {
+        properties: dict[str, Any] = {
             "FunctionName": r.name,
             "Role": self.value(r.role_arn),
             "Handler": r.handler,
@@ -192,6 +195,8 @@ class Template:
             "Code": self.x.zip_of(r),
             "Tags": self.tag_list(r),
         }
+        if r.tenancy:
+            properties["TenancyConfig"] = {"TenantIsolationMode": r.tenancy}
         logs = self.x.find(LogGroup, f"/aws/lambda/{r.name}")
         depends = {"DependsOn": [self.ids[logs.key]]} if logs else {}
         self.add(r, "AWS::Lambda::Function", properties, **depends)
@@ -208,6 +213,8 @@ class Template:
 
     def function_url(self, r: FunctionUrl) -> None:
         properties = {"TargetFunctionArn": self.function_ref(r.name), "AuthType": r.auth_type}
+        if r.cors:
+            properties["Cors"] = edge.parameters(r.cors)
         logical = self.add(r, "AWS::Lambda::Url", properties)
         self.outputs[logical] = {
             "Description": f"The URL of {r.name}",
@@ -230,7 +237,13 @@ class Template:
 
     def http_api(self, r: HttpApi) -> None:
         tags = self.x.tags(r)
-        properties = {"Name": r.name, "ProtocolType": "HTTP", "Description": "Created by portable-fn export"}
+        properties: dict[str, Any] = {
+            "Name": r.name,
+            "ProtocolType": "HTTP",
+            "Description": "Created by portable-fn export",
+        }
+        if r.cors:
+            properties["CorsConfiguration"] = edge.parameters(r.cors)
         logical = self.add(r, "AWS::ApiGatewayV2::Api", {**properties, "Tags": tags})
         stage = {"ApiId": {"Ref": logical}, "StageName": "$default", "AutoDeploy": r.auto_deploy, "Tags": tags}
         self.resources[f"{logical}DefaultStage"] = {"Type": "AWS::ApiGatewayV2::Stage", "Properties": stage}
@@ -253,15 +266,29 @@ class Template:
         }
         self.add(r, "AWS::ApiGatewayV2::Integration", properties)
 
+    def api_authorizer(self, r: ApiAuthorizer) -> None:
+        properties = {
+            "ApiId": self.api_id(r.api),
+            "AuthorizerType": "JWT",
+            "Name": r.authorizer_name,
+            "IdentitySource": [r.identity_source],
+            "JwtConfiguration": {"Issuer": r.issuer, "Audience": list(r.audience)},
+        }
+        self.add(r, "AWS::ApiGatewayV2::Authorizer", properties)
+
     def api_route(self, r: ApiRoute) -> None:
         integration = self.x.find(ApiIntegration, r.name)  # an integration is named like its route
         assert integration is not None, r.name
-        properties = {
+        properties: dict[str, Any] = {
             "ApiId": self.api_id(r.api),
             "RouteKey": r.route_key,
             "AuthorizationType": r.authorization_type,
             "Target": {"Fn::Sub": f"integrations/${{{self.ids[integration.key]}}}"},
         }
+        if r.authorizer:
+            properties["AuthorizerId"] = {"Ref": self.ids[(ApiAuthorizer.kind, r.authorizer)]}
+        if r.scopes:
+            properties["AuthorizationScopes"] = list(r.scopes)
         self.add(r, "AWS::ApiGatewayV2::Route", properties)
 
     def api_permission(self, r: ApiPermission) -> None:
@@ -398,6 +425,7 @@ WRITERS: dict[type[Resource], Callable[[Template, Any], None]] = {
     Permission: Template.permission,
     HttpApi: Template.http_api,
     ApiIntegration: Template.api_integration,
+    ApiAuthorizer: Template.api_authorizer,
     ApiRoute: Template.api_route,
     ApiPermission: Template.api_permission,
     Queue: Template.queue,

@@ -4,9 +4,12 @@ One function brings its log group, role and Lambda function (and, when its zip i
 upload limit, the zip as an object of the app's deployment bucket, which Lambda reads it from), then
 what its trigger needs:
 
-    http      a Function URL (AWS_IAM, or NONE plus the public invoke permissions when public=True); or,
-              with `http = "http-api"`, a route (AWS_IAM, or NONE when public=True) on the app's one
-              HTTP API, its Lambda proxy integration and the permission for that API and route
+    http      a Function URL (AWS_IAM, or NONE plus the public invoke permissions when the trigger is open at
+              the edge: public=True, or auth= the function verifies); or, with `http = "http-api"`, a route
+              (AWS_IAM, NONE when open at the edge, JWT with its authorizer for an `auth=jwt(...)` API
+              Gateway can verify, `edge.at_edge`) on the app's one HTTP API, its Lambda proxy integration
+              and the permission for that API and route. `[tool.portable-fn.cors]` is the HTTP API's or each
+              Function URL's CORS configuration (`edge`).
     queue     the queue, its dead-letter queue with a redrive policy, an event source mapping
     topic     the topic, a subscription and the permission for SNS to invoke the function
     storage   the bucket (unless settings map it: public access blocked, SSE-S3 default encryption), a
@@ -20,6 +23,11 @@ Each state some function declares in `uses=` is a DynamoDB table (`Table`, `<app
 function that declares it gets the table's name in `PORTABLE_FN_STATE_<NAME>` (what
 `portable_fn_aws.state` opens) and, in its role, GetItem on that table (`.read()`) or GetItem, PutItem,
 UpdateItem and DeleteItem (`.write()`); a function that does not declare it gets neither.
+
+Each secret a function declares (`uses=[stripe_key]`) lives under the app and stage's prefix in SSM Parameter
+Store or Secrets Manager (the setting `secrets`, `portable_fn_aws.secrets`): deploy never makes or reads it
+(`portable-fn secrets set` does). The function gets the prefix in `PORTABLE_FN_SECRETS` and, in its role,
+`ssm:GetParameter` on each declared parameter or `secretsmanager:GetSecretValue` on each declared secret.
 
 Each topic and queue some function sends to (`uses=[order_events.publish()]`, a `Channel`) is an SNS
 topic or SQS queue, made whether or not a function of the app receives from it. A function that declares
@@ -51,16 +59,22 @@ from portable_fn.deploy.tags import checked, with_tags
 from portable_fn.runtime.channels import QUEUE, TOPIC, Channel
 from portable_fn.runtime.channels import locator_env as channel_env
 from portable_fn.runtime.function import FunctionOptions, FunctionSpec
+from portable_fn.runtime.secrets import LOCATOR_ENV as SECRETS_ENV
+from portable_fn.runtime.secrets import Secret
 from portable_fn.runtime.state import State, locator_env
 from portable_fn.runtime.triggers import Http, Queue, Schedule, Storage, Topic
 
 from ..packaging import LAMBDA_LIMITS, LambdaArtifact, SizeBudget
 from ..publish import DELAY_GROUP_ENV, DELAY_ROLE_ENV
+from ..secrets import SSM
+from ..secrets import locator as secrets_locator
+from ..secrets import prefix as secrets_prefix
 from ..visibility import QUEUE_URL_ENV
-from . import policies
+from . import edge, policies
 from .expressions import schedule_expression
 from .naming import STATEMENT_PREFIX, TAG_RULES, Arns, Names
 from .resources import (
+    ApiAuthorizer,
     ApiIntegration,
     ApiPermission,
     ApiRoute,
@@ -122,6 +136,7 @@ class Target:
     log_retention_days: int = DEFAULT_LOG_RETENTION_DAYS
     http: str = FUNCTION_URL  # one of HTTP_FRONTS
     budget: SizeBudget = LAMBDA_LIMITS  # a zip over `direct_upload` goes through the deployment bucket
+    secrets: str = SSM  # where the app's secrets live: the setting `secrets`
 
 
 def desired(target: Target) -> list[Resource]:
@@ -179,8 +194,21 @@ class FunctionResources:
                 dead_letter_arn,
                 {self.t.arns.table(table): writes for table, writes in self.tables().items()},
                 self.sends(),
+                self.reads(),
             ),
         )
+
+    def secrets(self) -> list[Secret]:
+        """The secrets the function declares reading, by name."""
+        found = {u.resource.name: u.resource for u in self.options.uses if isinstance(u.resource, Secret)}
+        return [found[name] for name in sorted(found)]
+
+    def reads(self) -> policies.Reads:
+        """What its role may read: each secret it declares, that one parameter or secret alone."""
+        store, arns = self.t.secrets, self.t.arns
+        where = secrets_prefix(store, self.t.app.name, self.t.stage)
+        by_name = arns.parameter if store == SSM else arns.secret
+        return policies.Reads(store, tuple(by_name(where + s.name) for s in self.secrets()))
 
     def channels(self) -> list[Channel]:
         """The topics and queues the function declares sending to."""
@@ -221,6 +249,7 @@ class FunctionResources:
             zip_path=str(artifact.path),
             code_bucket=code.bucket if code else "",
             code_key=code.object_key if code else "",
+            tenancy="PER_TENANT" if getattr(options, "tenant_isolation", False) else "",
             arn=self.arn,
         )
 
@@ -240,6 +269,8 @@ class FunctionResources:
             if isinstance(use.resource, State)
         }
         own |= {channel_env(c.kind, c.name): channel_locator(self.t, c) for c in self.channels()}
+        if self.secrets():  # where they live, never a value
+            own[SECRETS_ENV] = secrets_locator(self.t.secrets, self.t.app.name, self.t.stage)
         if any(c.kind == QUEUE for c in self.channels()):
             names = self.t.names
             own[DELAY_GROUP_ENV] = names.delay_group
@@ -282,17 +313,20 @@ class FunctionResources:
     def http(self, trigger: Http) -> list[Resource]:
         if self.t.http == HTTP_API:
             return self.http_api_route(trigger)
-        if not trigger.public:
-            return [FunctionUrl(self.name, auth_type="AWS_IAM")]
+        cors = edge.document(getattr(self.t.app.config, "cors", None))
+        if not trigger.open_at_edge:
+            return [FunctionUrl(self.name, auth_type="AWS_IAM", cors=cors)]
         return [
-            FunctionUrl(self.name, auth_type="NONE"),
+            FunctionUrl(self.name, auth_type="NONE", cors=cors),
             self.permission("url", "*", action="lambda:InvokeFunctionUrl", url_auth_type="NONE"),
             self.permission("url-invoke", "*", via_function_url=True),
         ]
 
     def http_api_route(self, trigger: Http) -> list[Resource]:
         api, sid = self.t.names.http_api, f"{STATEMENT_PREFIX}http-api"
+        authorizer = jwt_authorizer(api, trigger)
         return [
+            *([authorizer] if authorizer else []),
             ApiPermission(
                 f"{self.name}/{sid}", function=self.name, statement_id=sid, api=api, source_route=source_route(trigger)
             ),
@@ -301,7 +335,9 @@ class FunctionResources:
                 f"{api}/{self.name}",
                 api=api,
                 route_key=f"{trigger.method} {trigger.path}",
-                authorization_type="NONE" if trigger.public else "AWS_IAM",
+                authorization_type="JWT" if authorizer else "NONE" if trigger.open_at_edge else "AWS_IAM",
+                authorizer=authorizer.name if authorizer else "",
+                scopes=tuple(sorted(trigger.auth.scopes)) if authorizer else (),
                 function_arn=self.arn,
             ),
         ]
@@ -495,7 +531,18 @@ def http_api_resources(target: Target) -> list[Resource]:
     """The app's HTTP API, when HTTP functions are fronted by one and the app has any."""
     if target.http != HTTP_API or not any(isinstance(s.trigger, Http) for s in target.app.functions):
         return []
-    return [HttpApi(target.names.http_api)]
+    return [HttpApi(target.names.http_api, cors=edge.document(getattr(target.app.config, "cors", None)))]
+
+
+def jwt_authorizer(api: str, trigger: Http) -> ApiAuthorizer | None:
+    """The JWT authorizer of the route's `auth=jwt(...)` when API Gateway can verify it (`edge.at_edge`):
+    one per issuer and audiences, so routes declaring the same `jwt` share it."""
+    auth = trigger.auth
+    if not edge.at_edge(auth):
+        return None
+    audiences = tuple(sorted(auth.audiences))
+    name = edge.authorizer_name(auth.issuer, audiences)
+    return ApiAuthorizer(f"{api}/{name}", api=api, issuer=auth.issuer, audience=audiences)
 
 
 def source_route(trigger: Http) -> str:

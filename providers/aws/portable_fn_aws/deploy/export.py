@@ -75,7 +75,15 @@ class Exported:
         deployer.check(app)
         config, names = deployer.config, deployer.names(app, stage)
         target = Target(
-            app, stage, names, PLACEHOLDER, artifact, config.log_retention_days, config.http, size_budget(config)
+            app,
+            stage,
+            names,
+            PLACEHOLDER,
+            artifact,
+            config.log_retention_days,
+            config.http,
+            size_budget(config),
+            config.secrets,
         )
         resources = tuple(desired(target))
         return cls(app, stage, names, resources, config.region)

@@ -202,6 +202,17 @@ class Arns:
     def table(self, name: str) -> str:
         return f"arn:{self.partition}:dynamodb:{self.region}:{self.account}:table/{name}"
 
+    def parameter(self, name: str) -> str:
+        """An SSM parameter's ARN; `name` is its full path (`/portable-fn/<app>/<stage>/<secret>`)."""
+        return f"arn:{self.partition}:ssm:{self.region}:{self.account}:parameter{name}"
+
+    def secret(self, name: str) -> str:
+        """The ARN of the Secrets Manager secret named `name`, whatever the six random characters Secrets Manager
+        ends it with: `??????` matches exactly six, so no other secret's name does (IAM's documented way to name
+        one secret whose ARN suffix is random: https://docs.aws.amazon.com/secretsmanager/latest/userguide/
+        permissions_grant-limited-resources.html, read 2026-12-06)."""
+        return f"arn:{self.partition}:secretsmanager:{self.region}:{self.account}:secret:{name}-??????"
+
     def schedules_in(self, group: str) -> str:
         """Every schedule of the group `group` (their names are chosen when they are made)."""
         return f"arn:{self.partition}:scheduler:{self.region}:{self.account}:schedule/{group}/*"

@@ -3,7 +3,9 @@
 A function's role may write its own log group, consume its own queue (and set the visibility of a
 message it failed, the retry policy's backoff), send to its own dead-letter queue (the on-failure
 destination of asynchronous invocations), read, or read and write, the table of each state it
-declares in `uses=`, and publish to each topic and send to each queue it declares; nothing else, no `*`
+declares in `uses=`, read each secret it declares (`ssm:GetParameter` on its parameter, or
+`secretsmanager:GetSecretValue` on its secret), and publish to each topic and send to each queue it
+declares; nothing else, no `*`
 action, every resource an exact ARN. A function that sends to a queue may also make one-time schedules
 in the app's delay group (a delay past SQS's 900 s, see `portable_fn_aws.publish`) and pass them the
 delay role, which may only send to the queues some function of the app sends to: the one resource
@@ -35,6 +37,11 @@ PUBLISH_ACTIONS = ("sns:Publish",)
 SEND_ACTIONS = ("sqs:SendMessage",)
 DELAY_ACTIONS = ("scheduler:CreateSchedule",)
 PASS_ROLE_ACTIONS = ("iam:PassRole",)
+# What `portable_fn_aws.secrets` calls, by store. No kms:Decrypt: the values are encrypted with the AWS managed
+# keys (aws/ssm, aws/secretsmanager), whose key policies let the account's principals decrypt through the
+# service (https://docs.aws.amazon.com/systems-manager/latest/userguide/ps-restrict-decryption.html,
+# https://docs.aws.amazon.com/secretsmanager/latest/userguide/security-encryption.html, read 2026-12-06).
+SECRET_ACTIONS = {"ssm": ("ssm:GetParameter",), "secretsmanager": ("secretsmanager:GetSecretValue",)}
 SCHEDULER_SERVICE = "scheduler.amazonaws.com"
 
 
@@ -64,6 +71,14 @@ def statement(sid: str, actions: tuple[str, ...], resources: list[str]) -> dict[
 
 
 @dataclass(frozen=True)
+class Reads:
+    """The secrets a function declares: where they live (`ssm`, `secretsmanager`) and the ARN of each."""
+
+    store: str = "ssm"
+    secrets: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Sends:
     """What a function may send to: the ARNs of the topics and queues it declares, and, when it sends to
     a queue, the ARN pattern of the delay group's schedules and the delay role's ARN."""
@@ -80,9 +95,10 @@ def function_policy(
     dead_letter_arn: str,
     tables: Mapping[str, bool] | None = None,
     sends: Sends = Sends(),
+    reads: Reads = Reads(),
 ) -> str:
     """The inline policy of one function's role; `tables` maps the ARN of each state's table the function
-    declares to whether it writes it."""
+    declares to whether it writes it; `reads` names the secrets it declares."""
     statements = [statement("Logs", LOG_ACTIONS, [f"{log_group_arn}:*"])]
     if queue_arn:
         statements.append(statement("ConsumeQueue", QUEUE_ACTIONS, [queue_arn]))
@@ -94,6 +110,8 @@ def function_policy(
         statements.append(statement("ReadState", STATE_READ_ACTIONS, read))
     if written:
         statements.append(statement("WriteState", STATE_WRITE_ACTIONS, written))
+    if reads.secrets:
+        statements.append(statement("ReadSecrets", SECRET_ACTIONS[reads.store], list(reads.secrets)))
     return canonical({"Version": VERSION, "Statement": statements + send_statements(sends)})
 
 

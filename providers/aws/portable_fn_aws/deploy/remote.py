@@ -6,9 +6,9 @@ listed under the app's role path and their tags checked; schedule groups by name
 HTTP API among the APIs of its name, by the tags it carries. What AWS cannot tag is read through its
 tagged parent: a function's URL, permissions, async invoke config and event source mappings; a topic's
 subscriptions; a schedule group's schedules (not the delay group's: functions make those); a bucket's
-notification entries (whose `Id` names app and stage); an HTTP API's stage, integrations and routes; the
-deployment bucket's objects (all of them are the app's zips). Only Describe/Get/List calls are made here,
-and a Scan of one item of each state table (whether it holds data).
+notification entries (whose `Id` names app and stage); an HTTP API's stage, integrations, routes and the
+JWT authorizers its routes use; the deployment bucket's objects (all of them are the app's zips). Only
+Describe/Get/List calls are made here, and a Scan of one item of each state table (whether it holds data).
 """
 
 from __future__ import annotations
@@ -23,11 +23,13 @@ from botocore.exceptions import ClientError  # type: ignore[import-untyped]
 from portable_fn.deploy import RemoteState, Resource
 from portable_fn.deploy.tags import user_tags
 
+from . import edge
 from .client import AwsClient, missing
 from .naming import STATEMENT_PREFIX, TAG_RECORD, Arns, Names, has_tags, tag_dict, tags
 from .policies import POLICY_NAME, read_document
 from .resources import (
     PUBLIC_ACCESS_BLOCK,
+    ApiAuthorizer,
     ApiIntegration,
     ApiPermission,
     ApiRoute,
@@ -205,17 +207,29 @@ class RemoteReader:
         auto_deploy = any(s["StageName"] == DEFAULT_STAGE and s.get("AutoDeploy") for s in stages)
         integrations = list(self.aws.pages(client, "get_integrations", "Items", ApiId=api_id))
         uris = {i["IntegrationId"]: i.get("IntegrationUri", "") for i in integrations}
+        routes = list(self.aws.pages(client, "get_routes", "Items", ApiId=api_id))
+        authorizers = self.authorizers(name, api_id, routes)
+        names = {a.authorizer_id: a.name for a in authorizers}
         return [
             HttpApi(
                 name,
                 auto_deploy=auto_deploy,
+                cors=edge.read(api.get("CorsConfiguration")),
                 api_id=api_id,
                 endpoint=api.get("ApiEndpoint", ""),
                 tags=user_tags(api.get("Tags"), TAG_RECORD),
             ),
             *(integration_from(name, i) for i in integrations),
-            *(route_from(name, r, uris) for r in self.aws.pages(client, "get_routes", "Items", ApiId=api_id)),
+            *authorizers,
+            *(route_from(name, r, uris, names) for r in routes),
         ]
+
+    def authorizers(self, api: str, api_id: str, routes: list[dict[str, Any]]) -> list[ApiAuthorizer]:
+        """The JWT authorizers the API's routes use (each read by its id: what a route no longer uses is
+        deleted with the route's change that left it, or with the API)."""
+        ids = sorted({str(r["AuthorizerId"]) for r in routes if r.get("AuthorizerId")})
+        found = [self._get(self.aws.apigatewayv2.get_authorizer, ApiId=api_id, AuthorizerId=i) for i in ids]
+        return [authorizer_from(api, a) for a in found if a is not None and a.get("AuthorizerType") == "JWT"]
 
     # -- a function and what hangs off it ---------------------------------------------------------
     def function(self, name: str) -> list[Resource]:
@@ -223,7 +237,9 @@ class RemoteReader:
         out: list[Resource] = [dataclasses.replace(function_from(config), tags=self.tags("lambda", name))]
         url = self._get(self.aws.lambda_.get_function_url_config, FunctionName=name)
         if url is not None:
-            out.append(FunctionUrl(name, auth_type=url["AuthType"], url=url["FunctionUrl"]))
+            out.append(
+                FunctionUrl(name, auth_type=url["AuthType"], cors=edge.read(url.get("Cors")), url=url["FunctionUrl"])
+            )
         invoke = self._get(self.aws.lambda_.get_function_event_invoke_config, FunctionName=name)
         if invoke is not None:
             on_failure = invoke.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination", "")
@@ -355,6 +371,7 @@ def function_from(config: dict[str, Any]) -> Function:
         env=tuple(sorted(config.get("Environment", {}).get("Variables", {}).items())),
         architecture=(config.get("Architectures") or ["x86_64"])[0],
         code_sha256=config.get("CodeSha256", ""),
+        tenancy=(config.get("TenancyConfig") or {}).get("TenantIsolationMode", ""),
         arn=config["FunctionArn"],
     )
 
@@ -443,16 +460,32 @@ def integration_from(api: str, integration: dict[str, Any]) -> ApiIntegration:
     )
 
 
-def route_from(api: str, route: dict[str, Any], uris: dict[str, str]) -> ApiRoute:
-    """A route, named after the function its integration proxies to (or its id when there is none)."""
+def route_from(api: str, route: dict[str, Any], uris: dict[str, str], authorizers: dict[str, str]) -> ApiRoute:
+    """A route, named after the function its integration proxies to (or its id when there is none);
+    `authorizers` maps the ids of the JWT authorizers read to their names (`ApiAuthorizer`)."""
     uri = uris.get(str(route.get("Target", "")).removeprefix("integrations/"), "")
+    jwt = route.get("AuthorizationType") == "JWT"
     return ApiRoute(
         f"{api}/{target_name(uri, route['RouteId'])}",
         api=api,
         route_key=route["RouteKey"],
         authorization_type=route.get("AuthorizationType", "NONE"),
+        authorizer=authorizers.get(str(route.get("AuthorizerId") or ""), "") if jwt else "",
+        scopes=tuple(sorted(route.get("AuthorizationScopes") or ())) if jwt else (),
         function_arn=uri,
         route_id=route["RouteId"],
+    )
+
+
+def authorizer_from(api: str, found: dict[str, Any]) -> ApiAuthorizer:
+    jwt = found.get("JwtConfiguration") or {}
+    return ApiAuthorizer(
+        f"{api}/{found['Name']}",
+        api=api,
+        issuer=jwt.get("Issuer", ""),
+        audience=tuple(sorted(jwt.get("Audience") or ())),
+        identity_source=",".join(found.get("IdentitySource") or ()),
+        authorizer_id=found["AuthorizerId"],
     )
 
 

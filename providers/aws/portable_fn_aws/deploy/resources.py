@@ -53,6 +53,7 @@ class Function(Resource):
     env: Pairs = ()
     architecture: str = "x86_64"
     code_sha256: str = ""  # base64 of the zip's SHA-256 digest, as Lambda reports CodeSha256
+    tenancy: str = ""  # "PER_TENANT" (`tenant_isolation=True`): set at creation only, so a change replaces it
     zip_path: str = ""
     code_bucket: str = ""
     code_key: str = ""
@@ -80,6 +81,7 @@ class FunctionUrl(Resource):
     kind = "function url"
     ignore_on_compare = frozenset({"url"})
     auth_type: str = "AWS_IAM"
+    cors: str = ""  # its CORS configuration as canonical JSON (`cors.document`), '' for none
     url: str = ""
 
 
@@ -104,6 +106,7 @@ class HttpApi(Resource):
     kind = "http api"
     ignore_on_compare = frozenset({"api_id", "endpoint"})
     auto_deploy: bool = True  # the `$default` stage exists and deploys automatically
+    cors: str = ""  # its CorsConfiguration as canonical JSON (`cors.document`), '' for none
     api_id: str = ""
     endpoint: str = ""
     tags: Pairs = ()  # the user's tags (`portable_fn.deploy.tags`), beside portable-fn's own
@@ -122,6 +125,24 @@ class ApiIntegration(Resource):
 
 
 @dataclass(frozen=True)
+class ApiAuthorizer(Resource):
+    """A JWT authorizer of the app's HTTP API, named `<api>/<authorizer>`: one per issuer and audiences some
+    route declares (`auth=jwt(...)`), the token read from the Authorization header."""
+
+    kind = "http api authorizer"
+    ignore_on_compare = frozenset({"authorizer_id"})
+    api: str = ""
+    issuer: str = ""
+    audience: tuple[str, ...] = ()
+    identity_source: str = "$request.header.Authorization"
+    authorizer_id: str = ""
+
+    @property
+    def authorizer_name(self) -> str:
+        return self.name.rsplit("/", 1)[-1]
+
+
+@dataclass(frozen=True)
 class ApiRoute(Resource):
     """The route of one function (`GET /orders/{id}`) to its integration, named `<api>/<function>`."""
 
@@ -130,6 +151,8 @@ class ApiRoute(Resource):
     api: str = ""
     route_key: str = ""
     authorization_type: str = "AWS_IAM"
+    authorizer: str = ""  # the `ApiAuthorizer` (its name) of a JWT route
+    scopes: tuple[str, ...] = ()  # the scopes a JWT route requires (one of them)
     function_arn: str = ""  # whose integration the route targets
     route_id: str = ""
 
@@ -306,6 +329,7 @@ ORDER: tuple[type[Resource], ...] = (
     Permission,
     ApiPermission,
     ApiIntegration,
+    ApiAuthorizer,
     ApiRoute,
     EventSourceMapping,
     Subscription,

@@ -19,10 +19,12 @@ from portable_fn.deploy import Resource
 from portable_fn.export import Export, TerraformBuilder, TerraformDocument, terraform_export
 from portable_fn.export.hcl import COMMENT
 
+from . import edge
 from .export import ARN, PLACEHOLDER, URL, Exported, Reference, unused
 from .policies import POLICY_NAME
 from .resources import (
     PUBLIC_ACCESS_BLOCK,
+    ApiAuthorizer,
     ApiIntegration,
     ApiPermission,
     ApiRoute,
@@ -67,6 +69,7 @@ TYPES: dict[type[Resource], str] = {
     Permission: "aws_lambda_permission",
     HttpApi: "aws_apigatewayv2_api",
     ApiIntegration: "aws_apigatewayv2_integration",
+    ApiAuthorizer: "aws_apigatewayv2_authorizer",
     ApiRoute: "aws_apigatewayv2_route",
     ApiPermission: "aws_lambda_permission",
     Queue: "aws_sqs_queue",
@@ -186,6 +189,8 @@ class Configuration(TerraformBuilder):
             body["filename"] = f"${{path.module}}/{self.x.zip_of(r)}"
         body["source_code_hash"] = r.code_sha256
         body["environment"] = [{"variables": {k: self.value(v) for k, v in r.env}}]
+        if r.tenancy:
+            body["tenancy_config"] = [{"tenant_isolation_mode": r.tenancy}]
         body["tags"] = self.x.tags(r)
         # Its log group before it, and its role's policy: a queue's mapping is checked against it.
         logs = self.x.find(LogGroup, f"/aws/lambda/{r.name}")
@@ -201,7 +206,10 @@ class Configuration(TerraformBuilder):
         self.put(r, body)
 
     def function_url(self, r: FunctionUrl) -> None:
-        name = self.put(r, {"function_name": self.function(r.name), "authorization_type": r.auth_type})
+        body: dict[str, Any] = {"function_name": self.function(r.name), "authorization_type": r.auth_type}
+        if r.cors:
+            body["cors"] = [cors_block(r.cors)]
+        name = self.put(r, body)
         self.outputs[f"{name}_url"] = {"value": self.address(r, "function_url")}
 
     def permission(self, r: Permission) -> None:
@@ -236,7 +244,10 @@ class Configuration(TerraformBuilder):
 
     def http_api(self, r: HttpApi) -> None:
         tags = self.x.tags(r)
-        api = {"name": r.name, "protocol_type": "HTTP", "description": "Created by portable-fn export", "tags": tags}
+        api: dict[str, Any] = {"name": r.name, "protocol_type": "HTTP", "description": "Created by portable-fn export"}
+        api["tags"] = tags
+        if r.cors:
+            api["cors_configuration"] = [cors_block(r.cors)]
         name = self.put(r, api)
         stage = {"api_id": self.address(r, "id"), "name": "$default", "auto_deploy": r.auto_deploy, "tags": tags}
         self.put(r, stage, "aws_apigatewayv2_stage")
@@ -256,15 +267,30 @@ class Configuration(TerraformBuilder):
         }
         self.put(r, body)
 
+    def api_authorizer(self, r: ApiAuthorizer) -> None:
+        body = {
+            "api_id": self.api(r.api),
+            "authorizer_type": "JWT",
+            "name": r.authorizer_name,
+            "identity_sources": [r.identity_source],
+            "jwt_configuration": [{"issuer": r.issuer, "audience": list(r.audience)}],
+        }
+        self.put(r, body)
+
     def api_route(self, r: ApiRoute) -> None:
         integration = self.x.find(ApiIntegration, r.name)  # an integration is named like its route
         assert integration is not None, r.name
-        body = {
+        body: dict[str, Any] = {
             "api_id": self.api(r.api),
             "route_key": r.route_key,
             "authorization_type": r.authorization_type,
             "target": f"integrations/{self.address(integration, 'id')}",
         }
+        authorizer = self.x.find(ApiAuthorizer, r.authorizer) if r.authorizer else None
+        if authorizer is not None:
+            body["authorizer_id"] = self.address(authorizer, "id")
+        if r.scopes:
+            body["authorization_scopes"] = list(r.scopes)
         self.put(r, body)
 
     def api_permission(self, r: ApiPermission) -> None:
@@ -418,6 +444,15 @@ def identifier(short: str) -> str:
     return name if name[:1].isalpha() else f"r_{name}"
 
 
+def cors_block(document: str) -> dict[str, Any]:
+    """A CORS `edge.document` as the `cors` / `cors_configuration` block: the same fields, snake_case."""
+    return {_snake(k): v for k, v in edge.parameters(document).items()}
+
+
+def _snake(name: str) -> str:
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in name).lstrip("_")
+
+
 # The public access block's arguments, in `PUBLIC_ACCESS_BLOCK`'s order.
 PUBLIC_ACCESS_SETTINGS = ("block_public_acls", "ignore_public_acls", "block_public_policy", "restrict_public_buckets")
 assert len(PUBLIC_ACCESS_SETTINGS) == len(PUBLIC_ACCESS_BLOCK)
@@ -432,6 +467,7 @@ WRITERS: dict[type[Resource], Callable[[Configuration, Any], None]] = {
     Permission: Configuration.permission,
     HttpApi: Configuration.http_api,
     ApiIntegration: Configuration.api_integration,
+    ApiAuthorizer: Configuration.api_authorizer,
     ApiRoute: Configuration.api_route,
     ApiPermission: Configuration.api_permission,
     Queue: Configuration.queue,

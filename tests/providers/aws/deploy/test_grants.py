@@ -16,6 +16,7 @@ from portable_fn.app import App, load_app
 from portable_fn.deploy import Artifact
 from portable_fn.deploy.grants import Grant
 from portable_fn.runtime.channels import TOPIC, Channel
+from portable_fn.runtime.secrets import Secret
 from portable_fn.runtime.state import State
 from portable_fn.runtime.triggers import Queue, Schedule
 
@@ -29,6 +30,7 @@ APPS = [
     REPO / "tests" / "apps" / "emitter",
     Path(__file__).with_name("apps") / "senders",
     Path(__file__).with_name("apps") / "stateful",
+    Path(__file__).with_name("apps") / "secured",
 ]
 ARNS = Arns("aws", "eu-west-1", "123456789012")
 STAGE = "dev"
@@ -46,15 +48,30 @@ PATTERNS = {
 }
 
 
-def grants_of(app: App) -> list[Grant]:
+STORES = ("ssm", "secretsmanager")
+
+
+def grants_of(app: App, store: str = "ssm") -> list[Grant]:
     artifact = Artifact(Path("/tmp/app.zip"), "ab" * 32, 1, 1)
-    return AwsProvider().grants(desired(Target(app, STAGE, Names(app.name, STAGE), ARNS, artifact)))
+    return AwsProvider().grants(desired(Target(app, STAGE, Names(app.name, STAGE), ARNS, artifact, secrets=store)))
 
 
-def allowed(app: App) -> dict[tuple[str | None, str], tuple[frozenset[str], str]]:
-    """What the app's declarations allow, built from the app alone (names from `Names`, actions spelled here)."""
+def secret_arn(app: App, name: str, store: str) -> str:
+    """The one parameter or secret `name` is, spelled from the README's naming (not from the code under test)."""
+    if store == "ssm":
+        return f"arn:aws:ssm:eu-west-1:123456789012:parameter/portable-fn/{app.name}/{STAGE}/{name}"
+    return f"arn:aws:secretsmanager:eu-west-1:123456789012:secret:portable-fn/{app.name}/{STAGE}/{name}-??????"
+
+
+def allowed(app: App, store: str = "ssm") -> dict[tuple[str | None, str], tuple[frozenset[str], str]]:
+    """What the app's declarations allow, built from the app alone (names from `Names`, actions spelled here):
+    a secret only for the functions the app says read it (`App.readers`)."""
     names = Names(app.name, STAGE)
     out: dict[tuple[str | None, str], tuple[frozenset[str], str]] = {}
+    read = frozenset({"ssm:GetParameter"} if store == "ssm" else {"secretsmanager:GetSecretValue"})
+    for declared in app.secrets:
+        for reader in app.readers(declared):
+            out[(reader.name, secret_arn(app, declared.name, store))] = (read, f"uses {declared}")
     for spec in app.functions:
         fn, options, trigger = spec.name, app.options(spec), spec.trigger
         out[(fn, f"{ARNS.log_group(names.log_group(fn))}:*")] = (LOGS, "its log group")
@@ -64,6 +81,8 @@ def allowed(app: App) -> dict[tuple[str | None, str], tuple[frozenset[str], str]
             out[(fn, ARNS.queue(dead_letter))] = (SEND, "its dead-letter queue")
         for use in options.uses:
             resource = use.resource
+            if isinstance(resource, Secret):
+                continue  # from `App.readers` above
             if isinstance(resource, State):
                 out[(fn, ARNS.table(names.table(resource.name)))] = (WRITE if use.writes else READ, f"uses {resource}")
             elif isinstance(resource, Channel) and resource.kind == TOPIC:
@@ -90,16 +109,40 @@ def app(request: pytest.FixtureRequest) -> App:
     return load_app(request.param)
 
 
-def test_every_grant_traces_to_a_declaration_and_names_its_resource(app: App) -> None:
-    grants = grants_of(app)
+@pytest.mark.parametrize("store", STORES)
+def test_every_grant_traces_to_a_declaration_and_names_its_resource(app: App, store: str) -> None:
+    grants = grants_of(app, store)
     assert grants, "the app's roles grant nothing"
     patterns = {
         g.resource: PATTERNS["log streams" if g.resource.endswith(":*") else "delay schedules"]
         for g in grants
         if g.resource.endswith(":*") or g.resource == ARNS.schedules_in(Names(app.name, STAGE).delay_group)
     }
-    assert untraced(grants, allowed(app), patterns) == []
-    assert unused(grants, allowed(app)) == []
+    assert untraced(grants, allowed(app, store), patterns) == []
+    assert unused(grants, allowed(app, store)) == []
+
+
+@pytest.mark.parametrize("store", STORES)
+def test_each_secret_is_granted_to_its_readers_alone_one_secret_a_grant(store: str) -> None:
+    app = load_app(Path(__file__).with_name("apps") / "secured")
+    found = {
+        (g.function, g.actions, g.resource)
+        for g in grants_of(app, store)
+        if ":ssm:" in g.resource or ":secretsmanager:" in g.resource
+    }
+    action = ("ssm:GetParameter",) if store == "ssm" else ("secretsmanager:GetSecretValue",)
+    assert found == {
+        ("create_order", action, secret_arn(app, "stripe-key", store)),
+        ("charge", action, secret_arn(app, "stripe-key", store)),
+        ("partner_order", action, secret_arn(app, "partner-keys", store)),  # api_key(secret=...) declares it
+    }
+
+
+def test_a_secret_granted_to_a_function_that_did_not_declare_it_is_named() -> None:
+    app = load_app(Path(__file__).with_name("apps") / "secured")
+    role = "arn:aws:iam::123456789012:role/portable-fn/secured/dev/secured-dev-list_orders"
+    taken = Grant("list_orders", role, ("ssm:GetParameter",), secret_arn(app, "stripe-key", "ssm"))
+    assert untraced([taken], allowed(app)) == [f"not declared: {taken.describe()}"]
 
 
 def test_the_shop_fulfilment_grants_exactly_its_queue_dead_letter_queue_and_logs() -> None:

@@ -1,0 +1,73 @@
+"""What stands in front of HTTP functions on AWS besides IAM: CORS and JWT authorizers. Pure: no AWS call.
+
+CORS (`[tool.portable-fn.cors]`, `AppConfig.cors`) becomes the HTTP API's `CorsConfiguration`, or each
+Function URL's `Cors`: the same six fields in both APIs. One canonical JSON spelling (`document`) is what
+desired builds and remote reads back, so an unchanged policy compares equal: lists sorted, header names
+lower-cased (they are case-insensitive, and AWS may answer them lower-cased), empty fields left out.
+
+A route declaring `auth=jwt(issuer, audience, scopes=...)` behind the HTTP API gets a JWT authorizer (one
+per issuer and audiences, `authorizer_name`) reading `Authorization`, the route requiring it with the
+declared scopes. API Gateway finds the issuer's keys through its OpenID discovery document, so a `jwt`
+naming its own `jwks_url` is verified in the function instead (`at_edge` False), as on a Function URL.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any
+
+FIELDS = ("AllowOrigins", "AllowMethods", "AllowHeaders", "ExposeHeaders", "MaxAge", "AllowCredentials")
+HEADER_FIELDS = ("AllowHeaders", "ExposeHeaders")
+IDENTITY_SOURCE = "$request.header.Authorization"
+
+
+def document(cors: Any) -> str:
+    """The app's CORS policy (a `CorsConfig`, or None) as AWS's fields in canonical JSON; '' for none."""
+    if cors is None:
+        return ""
+    return canonical(
+        {
+            "AllowOrigins": cors.allow_origins,
+            "AllowMethods": cors.allow_methods,
+            "AllowHeaders": cors.allow_headers,
+            "ExposeHeaders": cors.expose_headers,
+            "MaxAge": cors.max_age,
+            "AllowCredentials": cors.allow_credentials,
+        }
+    )
+
+
+def read(found: Mapping[str, Any] | None) -> str:
+    """A `CorsConfiguration` / `Cors` as AWS answered it, in the spelling of `document`."""
+    return canonical(found or {})
+
+
+def canonical(fields: Mapping[str, Any]) -> str:
+    kept: dict[str, Any] = {}
+    for name in FIELDS:
+        value = fields.get(name)
+        if isinstance(value, (list, tuple)):
+            value = sorted({v.lower() if name in HEADER_FIELDS else v for v in value})
+        if value not in (None, False, [], ""):
+            kept[name] = value
+    return json.dumps(kept, sort_keys=True, separators=(",", ":")) if kept else ""
+
+
+def parameters(text: str) -> dict[str, Any]:
+    """A `document` as the request parameter (`CorsConfiguration`, `Cors`) takes it."""
+    return dict(json.loads(text)) if text else {}
+
+
+def at_edge(auth: Any) -> bool:
+    """Whether API Gateway can verify the route's callers itself: a `jwt` whose keys come from its issuer's
+    discovery document (an `api_key` or a `jwt` with its own `jwks_url` is verified in the function)."""
+    return hasattr(auth, "issuer") and hasattr(auth, "audiences") and not getattr(auth, "jwks_url", None)
+
+
+def authorizer_name(issuer: str, audiences: tuple[str, ...]) -> str:
+    """The name of the authorizer of one issuer and audiences: stable, unique to them, within API Gateway's
+    128 characters."""
+    digest = hashlib.sha256("\n".join([issuer, *sorted(audiences)]).encode()).hexdigest()[:12]
+    return f"portable-fn-jwt-{digest}"

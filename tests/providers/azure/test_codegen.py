@@ -108,3 +108,20 @@ def test_service_bus_is_the_configurable_alternative(tmp_path: Any) -> None:
     _with_settings(app, queue_transport="kafka")
     with pytest.raises(UnsupportedTriggerError, match="queue_transport = 'kafka'.*storage_queue"):
         AzureProvider().check(app)
+
+
+def test_a_route_is_anonymous_at_the_edge_when_public_or_verified_in_the_function(indexed: Any) -> None:
+    """`public=True` and `auth=` both let callers reach the function (`Http.open_at_edge`), which verifies
+    `auth=` callers itself; any other route keeps the host's function key."""
+    from portable_fn.app import load_app
+
+    app = load_app(Path(__file__).resolve().parent / "apps" / "keyed")
+    levels = {
+        name: next(b.auth_level for b in fn.get_bindings() if b.type == "httpTrigger")
+        for name, fn in indexed(app).items()
+    }
+    assert {name: str(level) for name, level in levels.items()} == {
+        "charge": "ANONYMOUS",  # public=True
+        "refund": "ANONYMOUS",  # auth=jwt(...)
+        "ping": "FUNCTION",
+    }

@@ -37,12 +37,14 @@ from portable_fn.runtime.errors import DeployError
 
 from ..codegen import transports
 from ..publish import EVENT_GRID
+from ..secrets import vault_url
 from ..settings import AzureSettings
 from .grid import EVENT_RETRY
 from .naming import PACKAGES_CONTAINER, ROLE_DESCRIPTION, Names, tags
 from .resources import (
     APP_HOST,
     APP_IDENTITY,
+    DEPLOYER,
     DEPLOYMENT_CONNECTION,
     STORAGE_CONNECTION,
     TOPIC_ENDPOINT,
@@ -53,6 +55,7 @@ from .resources import (
     EventSubscription,
     FunctionApp,
     FunctionPlan,
+    KeyVault,
     PackageBlob,
     Release,
     ResourceGroup,
@@ -177,6 +180,11 @@ def _register_ids(doc: TerraformAzure, desired: list[Resource], blob_endpoint: s
             ids[names.topic_id(resource.name)] = f"${{{stem}.id}}"
             ids[TOPIC_ENDPOINT + resource.name] = f"{EVENT_GRID}:${{{stem}.endpoint}}"
             ids[TOPIC_KEY + resource.name] = f"${{{stem}.primary_access_key}}"
+        elif isinstance(resource, KeyVault):
+            stem = doc.stem("azurerm_key_vault", resource.name)
+            ids[names.vault_id] = f"${{{stem}.id}}"
+            ids[vault_url(resource.name)] = f"${{{stem}.vault_uri}}"
+            ids[DEPLOYER] = f"${{{doc.source('azurerm_client_config', 'current')}.object_id}}"
         elif isinstance(resource, PackageBlob):
             blob = doc.stem("azurerm_storage_blob", resource.name)
             ids[f"{blob_endpoint.rstrip('/')}/{PACKAGES_CONTAINER}/{resource.blob}"] = f"${{{blob}.url}}"
@@ -360,10 +368,32 @@ def _role(doc: TerraformAzure, role: RoleAssignment) -> None:
         "scope": doc.ref(role.scope),
         "role_definition_name": role.name.rsplit("/", 1)[1],
         "principal_id": doc.ref(role.principal),
-        "principal_type": "ServicePrincipal",
+        **({} if role.principal == DEPLOYER else {"principal_type": "ServicePrincipal"}),
         "description": ROLE_DESCRIPTION,
     }
-    doc.add("azurerm_role_assignment", role.name, body, "the function app's identity")
+    who = "whoever applies this (it sets the secrets)" if role.principal == DEPLOYER else "the function app's identity"
+    doc.add("azurerm_role_assignment", role.name, body, who)
+
+
+def _vault(doc: TerraformAzure, vault: KeyVault) -> None:
+    """The app's Key Vault; its secrets' values are never in the document, so each secret's role (scoped to it)
+    applies only once the secret exists, as with deploy."""
+    body = {
+        "name": vault.name,
+        "location": vault.location,
+        "resource_group_name": doc.group,
+        "tenant_id": f"${{{doc.source('azurerm_client_config', 'current')}.tenant_id}}",
+        "sku_name": vault.sku,
+        "enable_rbac_authorization": vault.rbac,
+        "soft_delete_retention_days": vault.retention_days,
+        "tags": doc.tags,
+    }
+    doc.add("azurerm_key_vault", vault.name, body, "the app's secrets (values set with `portable-fn secrets set`)")
+    doc.notes.append(
+        f"Key Vault {vault.name}: a role scoped to a secret needs the secret to exist; set each with `portable-fn "
+        f"secrets set NAME --provider azure --stage {doc.stage}` after the vault exists and before the apply that "
+        "grants it (the document holds no secret value)."
+    )
 
 
 def _topic(doc: TerraformAzure, topic: EventGridTopic) -> None:
@@ -477,6 +507,7 @@ EXPORTERS: dict[type[Resource], Callable[[TerraformAzure, Any], None]] = {
     FunctionApp: _function_app,
     EventGridTopic: _topic,
     RoleAssignment: _role,
+    KeyVault: _vault,
     AppSettings: _app_settings,
     Release: _release,
     SystemTopic: _system_topic,

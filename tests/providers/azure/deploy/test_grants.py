@@ -30,6 +30,7 @@ APPS = [
     REPO / "tests" / "providers" / "azure" / "apps" / "stateful",
     REPO / "tests" / "providers" / "azure" / "apps" / "sender",
     REPO / "tests" / "providers" / "azure" / "apps" / "fifo_sender",
+    REPO / "tests" / "providers" / "azure" / "apps" / "keyed",
 ]
 SUBSCRIPTION = "11111111-2222-3333-4444-555555555555"
 ARTIFACT = Artifact(Path("/tmp/app.zip"), "ab" * 32, 10, 1)
@@ -41,6 +42,8 @@ WILDCARD_ROLES = {
     "its Microsoft.Storage/storageAccounts/* is the app's own account",
     "EventGrid Data Sender": "Microsoft.Authorization/*/read on the one topic: reading its role assignments",
     "Azure Service Bus Data Sender": "*/send/action on the one queue or topic entity",
+    "Key Vault Secrets Officer": "secrets/* of the app's own vault, for the deploying principal: what "
+    "`portable-fn secrets set|list|remove` does",
 }
 QUEUE_SENDER = frozenset({"Storage Queue Data Message Sender"})
 TOPIC_SENDER = frozenset({"EventGrid Data Sender"})
@@ -68,6 +71,12 @@ def allowed(app: App) -> Allowed:
         writes = any(u.writes for s in app.functions for u in app.options(s).uses if u.resource is state)
         role = "Storage Table Data Contributor" if writes else "Storage Table Data Reader"
         out[(None, names.table_id(table_name(state.name)))] = (frozenset({role}), f"uses {state}")
+    if app.secrets:
+        officer = "the deploying principal sets the secrets (`portable-fn secrets set`)"
+        out[(None, names.vault_id)] = (frozenset({"Key Vault Secrets Officer"}), officer)
+    for secret in app.secrets:
+        readers = ", ".join(f.name for f in app.readers(secret))
+        out[(None, names.secret_id(secret.name))] = (frozenset({"Key Vault Secrets User"}), f"read by {readers}")
     for channel in app.channels:
         if transport_of(app, channel) == "event_grid":
             out[(None, names.topic_id(names.topic(channel.name)))] = (TOPIC_SENDER, f"sends to {channel}")
@@ -114,3 +123,22 @@ def test_a_state_only_read_gets_the_table_reader_role_on_its_table_alone() -> No
         "Microsoft.Storage/storageAccounts/tableServices/tables/entities/read",
     )
     assert reader.resource.startswith(names.account_id + "/tableServices/default/tables/")
+
+
+def test_each_secret_is_granted_alone_to_the_apps_identity_and_the_vault_to_the_deployer_only() -> None:
+    app = load_app(REPO / "tests" / "providers" / "azure" / "apps" / "keyed")
+    names = Names(app.name, "dev", SUBSCRIPTION)
+    vault = [g for g in grants_of(app) if g.resource.startswith(names.vault_id)]
+    assert sorted((g.principal, g.role, g.resource) for g in vault) == [
+        ("@portable-fn:deployer", "Key Vault Secrets Officer", names.vault_id),
+        ("@portable-fn:function-app-identity", "Key Vault Secrets User", names.secret_id("stripe-key")),
+        ("@portable-fn:function-app-identity", "Key Vault Secrets User", names.secret_id("webhook-secret")),
+    ]
+    reader = next(g for g in vault if g.role == "Key Vault Secrets User")
+    assert reader.actions == (
+        "Microsoft.KeyVault/vaults/secrets/getSecret/action",
+        "Microsoft.KeyVault/vaults/secrets/readMetadata/action",
+    )
+    # an app without secrets gets no vault and no Key Vault role
+    plain = load_app(REPO / "tests" / "providers" / "azure" / "apps" / "stateful")
+    assert [g for g in grants_of(plain) if "KeyVault" in g.resource or (g.role or "").startswith("Key Vault")] == []

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from azure.core.exceptions import HttpResponseError
 from portable_fn_azure.provider import secret_notes
 from portable_fn_azure.secret_store import KeyVaultStore, store_for
 
@@ -133,3 +134,21 @@ def test_plan_says_where_secrets_live_who_reads_them_and_to_set_them_first(keyed
     assert "Key Vault Secrets Officer" in notes[1] and "`portable-fn secrets set`" in notes[1]
     assert "portable-fn secrets set NAME --provider azure --stage dev" in notes[2]
     assert secret_notes(load_app(KEYED.parent / "stateful"), "dev", "") == []
+
+
+def test_the_fake_arm_holds_a_vault_to_the_published_schema(provider: Any, arm: Any) -> None:
+    client = provider.deployer.client
+    client.resources.resource_groups.create_or_update("keyed-dev-rg", {"location": "westeurope"})
+    vaults, sku = client.keyvault.vaults, {"family": "A", "name": "standard"}
+    misspelt = {"location": "westeurope", "properties": {"tenantId": TENANT, "sku": sku, "enableRbac": True}}
+    with pytest.raises(
+        HttpResponseError, match="Could not find member 'enableRbac' on object of type 'VaultProperties'"
+    ):
+        vaults.begin_create_or_update("keyed-dev-rg", "keyedprobekv", misspelt).result()
+    no_sku = {"location": "westeurope", "properties": {"tenantId": TENANT}}
+    with pytest.raises(HttpResponseError, match="has no 'properties.sku', which VaultProperties requires"):
+        vaults.begin_create_or_update("keyed-dev-rg", "keyedprobekv", no_sku).result()
+    premium = {"location": "westeurope", "properties": {"tenantId": TENANT, "sku": {"family": "A", "name": "gold"}}}
+    with pytest.raises(HttpResponseError, match="is not one of the values the spec allows for SkuName"):
+        vaults.begin_create_or_update("keyed-dev-rg", "keyedprobekv", premium).result()
+    assert arm.find("/vaults/keyedprobekv") is None

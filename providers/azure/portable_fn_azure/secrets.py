@@ -7,8 +7,8 @@ secret alone (`<vault id>/secrets/<name>`).
 
 - `backend(locator)`: the runtime side (`portable_fn.runtime.secrets` finds it by
   `PORTABLE_FN_PROVIDER=azure`). Ships in the package zip when a function declares a secret; the SDK
-  (azure-keyvault-secrets, azure-identity) is imported on the first read only. A secret with no value is a
-  `SecretNotFoundError` naming the command that sets it; any other refusal a `SecretError` naming the vault
+  (azure-keyvault-secrets, azure-identity) is imported on the first read only. A secret with no value is the
+  runtime's `not_found` (naming the command that sets it); any other refusal a `SecretError` naming the vault
   and what to check. Neither message holds a value.
 The CLI side, `portable-fn secrets set|list|remove`, is `secret_store.KeyVaultStore` (never shipped). Both
 reach the vault through `make_client`: the SDK's `SecretClient`, which answers Key Vault's bearer
@@ -18,11 +18,10 @@ challenge itself (a first request without a token, a 401 naming the resource to 
 
 from __future__ import annotations
 
-import os
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from portable_fn.runtime.secrets import SecretError, SecretNotFoundError
+from portable_fn.runtime.secrets import SecretError, not_found
 
 VAULT_SUFFIX = "vault.azure.net"  # Azure's public cloud: https://<vault>.vault.azure.net/
 
@@ -48,6 +47,7 @@ class KeyVaultBackend:
 
     def __init__(self, url: str, client: Any = None) -> None:
         self.url = url
+        self.where = f"the Key Vault {url}"  # the store, named for people (the runtime's messages say it)
         self._client = client
 
     @property
@@ -65,24 +65,17 @@ class KeyVaultBackend:
         try:
             found = self.client.get_secret(name)
         except ResourceNotFoundError:
-            raise SecretNotFoundError(self._unset(name)) from None
+            raise not_found(name, self.where) from None
         except AzureError as exc:
             raise SecretError(self._refused(name, reason(exc))) from None
         if found.value is None:
-            raise SecretNotFoundError(self._unset(name))
+            raise not_found(name, self.where)
         return str(found.value), str(found.properties.version)
-
-    def _unset(self, name: str) -> str:
-        stage = os.environ.get("PORTABLE_FN_STAGE") or "STAGE"
-        return (
-            f"secret {name!r} has no value in the Key Vault {self.url}; set it with "
-            f"`portable-fn secrets set {name} --provider azure --stage {stage}`."
-        )
 
     def _refused(self, name: str, why: str) -> str:
         return (
-            f"secret {name!r} could not be read from the Key Vault {self.url} ({why}); check that the function "
-            "declares it in uses= and that the app was deployed since (its identity may read that secret alone)."
+            f"secret {name!r} could not be read from {self.where} ({why}); check that the function declares it in "
+            "uses= and that the app was deployed since (its identity may read that secret alone)."
         )
 
 

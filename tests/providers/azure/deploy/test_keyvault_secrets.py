@@ -78,12 +78,13 @@ def test_the_runtime_reads_the_current_value_and_its_version_and_sees_a_rotation
 
 
 def test_a_secret_with_no_value_names_the_command_that_sets_it(client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PORTABLE_FN_PROVIDER", "azure")
     monkeypatch.setenv("PORTABLE_FN_STAGE", "dev")
     with pytest.raises(SecretNotFoundError) as caught:
         backend(vault_url(VAULT), client).fetch("stripe-key")
-    assert str(caught.value) == (
-        f"secret 'stripe-key' has no value in the Key Vault https://{HOST}/; set it with "
-        "`portable-fn secrets set stripe-key --provider azure --stage dev`."
+    assert str(caught.value).startswith(
+        f"Secret 'stripe-key' has no value in the Key Vault https://{HOST}/. Set it with "
+        "`portable-fn secrets set stripe-key --provider azure --stage dev`"
     )
 
 
@@ -107,3 +108,31 @@ def test_a_refusal_is_a_secret_error_naming_the_vault_and_never_a_value(
 def test_a_locator_that_is_not_a_vault_url_is_refused() -> None:
     with pytest.raises(SecretError, match="is not a Key Vault URL"):
         backend("ssm:/portable-fn/shop/dev/")
+
+
+def test_a_declared_secret_reads_through_the_runtime_and_picks_up_a_rotation_after_max_age(
+    store: KeyVaultStore, client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`stripe_key.value` served by this backend (given to the runtime as its factory, with the test's client),
+    for max_age seconds of its clock, then the vault's new version; the value is redacted from text."""
+    from portable_fn.runtime import secrets as runtime_secrets
+    from portable_fn.runtime.secrets import Secret
+
+    monkeypatch.setenv("PORTABLE_FN_PROVIDER", "azure")
+    monkeypatch.setenv("PORTABLE_FN_SECRETS", vault_url(VAULT))
+    opened: list[str | None] = []
+    previous = runtime_secrets.use_backends(lambda locator: opened.append(locator) or backend(str(locator), client))
+    try:
+        now = [1000.0]
+        stripe_key = Secret("stripe-key", max_age=60, clock=lambda: now[0])
+        first = store.set("stripe-key", "sk_test_azure_1")
+        assert (stripe_key.value, stripe_key.version) == ("sk_test_azure_1", first)
+        rotated = store.set("stripe-key", "sk_test_azure_2")
+        now[0] += 59
+        assert stripe_key.value == "sk_test_azure_1"  # still within max_age
+        now[0] += 1
+        assert (stripe_key.value, stripe_key.version) == ("sk_test_azure_2", rotated)
+        assert opened == [vault_url(VAULT)]  # the locator deploy writes, opened once
+        assert runtime_secrets.redact("charged with sk_test_azure_2") == "charged with [secret stripe-key]"
+    finally:
+        runtime_secrets.use_backends(previous)

@@ -326,3 +326,13 @@ def test_an_app_using_state_ships_the_table_sdks_and_the_backend() -> None:
     assert requirement_lines(stateful) == ["azure-functions", "azure-data-tables>=12.4", "azure-identity>=1.15"]
     assert "portable_fn_azure/state.py" in {name for name, _ in shim_files("", state=True)}
     assert "portable_fn_azure/state.py" not in {name for name, _ in shim_files("")}
+
+
+def test_an_app_reading_secrets_ships_the_key_vault_sdk_and_the_backend_but_not_the_store() -> None:
+    """`portable_fn.runtime.secrets` imports `portable_fn_azure.secrets` by name on first read, and that imports
+    azure-keyvault-secrets (and azure-identity for the app's managed identity); the CLI's store never ships."""
+    keyed = load_app(Path(__file__).resolve().parents[1] / "apps" / "keyed")
+    assert requirement_lines(keyed) == ["azure-functions", "azure-keyvault-secrets>=4.8", "azure-identity>=1.15"]
+    shipped = {name for name, _ in shim_files("", secrets=True)}
+    assert "portable_fn_azure/secrets.py" in shipped and "portable_fn_azure/secret_store.py" not in shipped
+    assert "portable_fn_azure/secrets.py" not in {name for name, _ in shim_files("")}

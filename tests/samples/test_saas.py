@@ -48,7 +48,10 @@ def saas_app(saas_dir: Path, issuer: Issuer, tmp_path: Path, monkeypatch: pytest
         monkeypatch.delitem(sys.modules, name)
     monkeypatch.setenv("SAAS_ISSUER", issuer.url)
     monkeypatch.setenv("PORTABLE_FN_STATE_DIR", str(tmp_path / "state"))
-    return load_app(saas_dir)
+    app = load_app(saas_dir)
+    for name, value in app.config.runtime_env().items():  # what deploy gives every function: the CORS policy
+        monkeypatch.setenv(name, value)
+    return app
 
 
 @pytest.fixture
@@ -187,6 +190,32 @@ def test_each_tenant_may_create_60_projects_a_minute_then_gets_429_with_retry_af
     clock[0] += 1.0  # a second later one token is back
     assert call(saas.create_project, "POST", "/projects", bob, {"name": "p60"})[0] == 201
     assert call(saas.create_project, "POST", "/projects", bob, {"name": "p61"})[0] == 429
+
+
+def test_the_browser_app_is_answered_a_preflight_and_can_read_a_refusal(saas: Any, driver: WorkflowDriver) -> None:
+    app, stranger = "https://app.saas.example", "https://evil.example"
+    asked = {"access-control-request-method": "POST", "access-control-request-headers": "authorization,content-type"}
+    preflight = invoke(saas.create_project, make_request("OPTIONS", "/projects", headers={"origin": app, **asked}))
+    assert (preflight.status, dict(preflight.headers.items())) == (
+        204,
+        {
+            "access-control-allow-origin": app,
+            "vary": "Origin",
+            "access-control-allow-methods": "POST",
+            "access-control-allow-headers": "authorization, content-type",
+            "access-control-max-age": "600",
+        },
+    )
+    refused = invoke(
+        saas.create_project, make_request("POST", "/projects", json={"name": "x"}, headers={"origin": app})
+    )
+    assert refused.status == 401  # no token, but the page may read why, and Retry-After on a 429
+    assert (refused.headers["access-control-allow-origin"], refused.headers["access-control-expose-headers"]) == (
+        app,
+        "retry-after",
+    )
+    elsewhere = invoke(saas.list_projects, make_request("GET", "/projects", headers={"origin": stranger}))
+    assert elsewhere.status == 401 and "access-control-allow-origin" not in elsewhere.headers
 
 
 # -- onboarding and the audit trail -------------------------------------------------------------------

@@ -109,6 +109,11 @@ def web_module() -> types.ModuleType:
 
 
 @pytest.fixture(scope="session")
+def secured_module() -> types.ModuleType:
+    return load_handlers("secured")
+
+
+@pytest.fixture(scope="session")
 def adapter() -> types.SimpleNamespace:
     """The helpers above, for test modules (which cannot import this conftest)."""
     return types.SimpleNamespace(

@@ -20,6 +20,13 @@ from portable_fn.deploy import pipeline
 SAAS = Path(__file__).resolve().parents[4] / "samples" / "saas"
 ACCOUNT, REGION = "123456789012", "eu-west-1"
 PARAMETER = f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/portable-fn/saas/dev/billing-key"
+CORS = {  # [tool.portable-fn.cors] of the sample, in AWS's fields
+    "AllowOrigins": ["https://app.saas.example"],
+    "AllowMethods": ["*"],
+    "AllowHeaders": ["authorization", "content-type"],
+    "ExposeHeaders": ["retry-after"],
+    "MaxAge": 600,
+}
 
 
 @pytest.fixture
@@ -75,6 +82,8 @@ def test_only_billing_export_may_read_billing_key_and_knows_where_it_is(
         "billing_export": (["ssm:GetParameter"], [PARAMETER]),
         "billing_export env": "ssm:/portable-fn/saas/dev/",
     }
+    url = lambdas.get_function_url_config(FunctionName="saas-dev-create_project")
+    assert (url["AuthType"], url["Cors"]) == ("NONE", CORS)  # open at the edge: the function verifies the token
 
 
 def test_behind_an_http_api_the_jwt_routes_have_an_authorizer_of_the_stages_issuer(
@@ -85,6 +94,7 @@ def test_behind_an_http_api_the_jwt_routes_have_an_authorizer_of_the_stages_issu
     pipeline.deploy(provider, saas, "dev")
     apigw = client(endpoint, "apigatewayv2")
     [api] = apigw.get_apis()["Items"]
+    assert api["CorsConfiguration"] == CORS  # API Gateway answers the browser app's preflights itself
     routes = {r["RouteKey"]: r for r in apigw.get_routes(ApiId=api["ApiId"])["Items"]}
     checked = {key: r for key, r in routes.items() if r.get("AuthorizationType") == "JWT"}
     assert {key: sorted(r["AuthorizationScopes"]) for key, r in checked.items()} == {

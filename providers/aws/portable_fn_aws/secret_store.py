@@ -43,6 +43,11 @@ class AwsSecretStore:
         self.app, self.stage = app, stage
         self.prefix = prefix(store, app, stage)
 
+    @property
+    def where(self) -> str:
+        """The store, for people: `SSM Parameter Store (/portable-fn/shop/dev/)` or `Secrets Manager (...)`."""
+        return f"{'SSM Parameter Store' if self.store == SSM else 'Secrets Manager'} ({self.prefix})"
+
     def set(self, name: str, value: str) -> str:
         """Store `value` as secret `name`'s current value; its new version."""
         return self._ssm_set(name, value) if self.store == SSM else self._sm_set(name, value)

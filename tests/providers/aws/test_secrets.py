@@ -4,6 +4,10 @@ Manager alike; a value set again is read as a new version; errors name the secre
 
 from __future__ import annotations
 
+import io
+import json
+import shutil
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -12,6 +16,7 @@ from portable_fn_aws.deploy.client import AwsClient
 from portable_fn_aws.secret_store import AwsSecretStore
 from portable_fn_aws.secrets import SECRETS_MANAGER, SSM, backend, locator
 
+from portable_fn.cli import main
 from portable_fn.runtime.secrets import Secret, SecretError, SecretNotFoundError, use_backends
 
 REGION = "eu-west-1"
@@ -154,3 +159,28 @@ def test_a_function_reads_the_value_and_sees_a_rotation_after_max_age(
     assert stripe_key.value == "sk_test_one"  # held: fetched less than max_age ago
     now[0] += 1
     assert (stripe_key.value, stripe_key.version) == ("sk_test_two", second)
+
+
+def test_the_cli_sets_lists_and_removes_a_secret_on_aws(
+    endpoint: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """`portable-fn secrets` as a user runs it, the value piped in; the app's functions declare the secrets."""
+    app = tmp_path / "secured"
+    shutil.copytree(Path(__file__).parent / "deploy" / "apps" / "secured", app)
+    common = ("--app", str(app), "--provider", "aws", "--stage", "dev", "--endpoint-url", endpoint)
+    monkeypatch.setattr("sys.stdin", io.StringIO("sk_live_never_shown\n"))
+    assert main(["secrets", "set", "stripe-key", *common]) == 0
+    out, err = capsys.readouterr()
+    assert "Set secret stripe-key (version 1) for secured on aws (dev)" in out + err
+    assert "sk_live" not in out + err
+
+    assert main(["secrets", "list", *common, "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert listed["where"] == "SSM Parameter Store (/portable-fn/secured/dev/)"
+    assert "sk_live" not in json.dumps(listed)
+    client = boto3.client("ssm", region_name=REGION, endpoint_url=endpoint)
+    stored = client.get_parameter(Name="/portable-fn/secured/dev/stripe-key", WithDecryption=True)["Parameter"]
+    assert (stored["Value"], stored["Type"]) == ("sk_live_never_shown", "SecureString")
+
+    assert main(["secrets", "remove", "stripe-key", *common, "--yes"]) == 0
+    assert "Removed secret stripe-key of secured on aws (dev)" in "".join(capsys.readouterr())

@@ -16,7 +16,9 @@ from typing import Any
 import pytest
 
 from portable_fn.app import App, load_app
+from portable_fn.runtime import pipeline
 from portable_fn.runtime.outcomes import RETRY
+from portable_fn.runtime.ratelimit import RateLimitMiddleware
 from portable_fn.testing import WorkflowDriver, invoke, make_event, make_request
 
 from .saas_issuer import Issuer, billing_system, serving
@@ -155,20 +157,24 @@ def test_a_token_without_the_scope_or_the_tenant_claim_is_refused_with_403(
     )
 
 
+def install(chain: tuple[Any, ...]) -> None:
+    """Make `chain` the pipeline's middleware, in its order."""
+    for item in pipeline.middleware():
+        pipeline.remove(item)
+    for item in chain:
+        pipeline.use(item)
+
+
 @pytest.fixture
 def clock() -> Iterator[list[float]]:
-    """The rate limiter's clock, set by the test (`clock[0]`): a limiter reading it replaces the default one
-    while the test runs, so a bucket refills only when the test moves the clock."""
-    from portable_fn.runtime import pipeline
-    from portable_fn.runtime.ratelimit import RateLimitMiddleware
-
+    """The rate limiter's clock, set by the test (`clock[0]`): a limiter reading it stands in the default one's
+    place while the test runs, so a bucket refills only when the test moves the clock."""
     now = [1_800_000_000.0]
-    [default] = [m for m in pipeline.middleware() if isinstance(m, RateLimitMiddleware)]
-    pipeline.remove(default)
-    limiter = pipeline.use(RateLimitMiddleware(clock=lambda: now[0]))
+    before = pipeline.middleware()
+    limiter = RateLimitMiddleware(clock=lambda: now[0])
+    install(tuple(limiter if isinstance(item, RateLimitMiddleware) else item for item in before))
     yield now
-    pipeline.remove(limiter)
-    pipeline.use(default)
+    install(before)
 
 
 def test_each_tenant_may_create_60_projects_a_minute_then_gets_429_with_retry_after(

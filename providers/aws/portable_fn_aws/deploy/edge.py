@@ -71,3 +71,19 @@ def authorizer_name(issuer: str, audiences: tuple[str, ...]) -> str:
     128 characters."""
     digest = hashlib.sha256("\n".join([issuer, *sorted(audiences)]).encode()).hexdigest()[:12]
     return f"portable-fn-jwt-{digest}"
+
+
+def preflight_notes(app: Any, http: str) -> list[str]:
+    """What `plan` says of an `ANY` route behind a JWT authorizer when the app has CORS on the HTTP API: its
+    route matches the browser's preflight OPTIONS too, so the authorizer refuses the preflight (it carries no
+    token) instead of API Gateway answering it
+    (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-cors.html, read 2026-12-06)."""
+    if http != "http-api" or getattr(app.config, "cors", None) is None:
+        return []
+    return [
+        f"Function {spec.name!r} on aws: its route ANY {spec.trigger.path} requires a JWT at the HTTP API, which a "
+        "browser's CORS preflight (OPTIONS) does not carry, so API Gateway refuses the preflight. Declare the "
+        "methods it serves one function each, or verify in the function (give the jwt a jwks_url)."
+        for spec in app.functions
+        if getattr(spec.trigger, "method", None) == "ANY" and at_edge(getattr(spec.trigger, "auth", None))
+    ]

@@ -15,6 +15,7 @@ from portable_fn_aws.deploy import AwsDeployer
 from portable_fn_aws.deploy.appliers import APPLIERS, ApplyContext
 from portable_fn_aws.deploy.naming import Arns
 from portable_fn_aws.deploy.resources import Function
+from portable_fn_aws.provider import AwsProvider
 from portable_fn_aws.settings import AwsSettings
 
 from portable_fn.app import load_app
@@ -142,7 +143,7 @@ def test_a_route_that_drops_its_jwt_leaves_the_authorizer_and_the_unused_authori
 def test_cors_is_the_http_apis_and_a_change_is_an_update(
     endpoint: str, secured_dir: Path, boto: Any, helpers: Any
 ) -> None:
-    provider, app = deploy(helpers, endpoint, secured_dir)
+    provider, _ = deploy(helpers, endpoint, secured_dir)
     [api] = [a for a in boto.apigw.get_apis()["Items"] if a["Name"] == "secured-dev"]
     assert boto.apigw.get_api(ApiId=api["ApiId"])["CorsConfiguration"] == CORS
 
@@ -218,3 +219,19 @@ def test_a_tenant_isolated_function_is_created_with_its_tenancy_and_replaced_whe
     applier.update(shared, function, ("tenancy",))
     assert [name for name, _ in sent] == ["DeleteFunction", "CreateFunction", "GetFunction"]
     assert "TenancyConfig" not in json.loads(sent[1][1])
+
+
+def test_plan_says_a_jwt_any_route_would_refuse_cors_preflights(secured_dir: Path) -> None:
+    api_py = secured_dir / "secured" / "api.py"
+    api_py.write_text(
+        api_py.read_text().replace('http("GET", "/orders", auth=jwt(', 'http("ANY", "/orders", auth=jwt(')
+    )
+    app = load_app(secured_dir)
+    notes = AwsProvider(app.config.provider_settings("aws", "dev")).plan_notes(app, "dev")
+    assert [n for n in notes if "preflight" in n] == [
+        "Function 'list_orders' on aws: its route ANY /orders requires a JWT at the HTTP API, which a browser's CORS "
+        "preflight (OPTIONS) does not carry, so API Gateway refuses the preflight. Declare the methods it serves "
+        "one function each, or verify in the function (give the jwt a jwks_url)."
+    ]
+    urls = AwsProvider({**app.config.provider_settings("aws", "dev"), "http": "function-url"})
+    assert [n for n in urls.plan_notes(app, "dev") if "preflight" in n] == []

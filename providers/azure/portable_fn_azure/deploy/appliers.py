@@ -415,7 +415,7 @@ class FunctionApps(Applier[FunctionApp]):
 class KeyVaults(Applier[KeyVault]):
     """The app's Key Vault through ARM (`Vaults_CreateOrUpdate`): RBAC mode, soft delete on, in the tenant of
     the deploying credential (`tenant`, read when first needed). Deleting it (`remove --delete-data` only)
-    leaves it soft-deleted for its retention, as Azure does: its name stays taken until then."""
+    purges it too (see `delete`)."""
 
     def __init__(self, ctx: ApplyContext, tenant: Callable[[], str]) -> None:
         super().__init__(ctx)
@@ -444,8 +444,16 @@ class KeyVaults(Applier[KeyVault]):
             self.create(resource)
 
     def delete(self, resource: KeyVault) -> None:
+        """Delete the vault (`remove --delete-data` only), then purge it: a deleted vault is kept soft-deleted,
+        its name taken, and its secrets recoverable, which `--delete-data` says they are not."""
         vaults = self.azure.keyvault.vaults
         self.tolerate_missing(lambda: vaults.delete(resource.resource_group, resource.name))
+        if resource.soft_delete:
+            self.tolerate_missing(lambda: self.purge(resource))
+
+    def purge(self, resource: KeyVault) -> None:
+        poller = self.azure.keyvault.vaults.begin_purge_deleted(resource.name, resource.location)
+        self.ctx.wait(poller, f"purging key vault {resource.name}")
 
 
 class RoleAssignments(Applier[RoleAssignment]):

@@ -38,7 +38,11 @@ runtime", as Azure does). Event Grid reaches a function or the blobs webhook onl
 package. With `state.role_delay` set, a new role assignment takes effect only after that many checks of it
 failed, as Azure applies them after a while; with `state.host_start_delay`, a host that took a package
 answers Event Grid only after that many tries, as it takes a while to start. The Tags API (`Merge`, `Replace`, `Delete`)
-is played at a site's scope. Paths are case-insensitive, as in ARM. Every request is kept in `requests`
+is played at a site's scope. A Key Vault gets its spec's defaults and its `vaultUri`; deleting it keeps it
+soft-deleted (its name refused, ConflictError) until purged; its secrets are resources here once the fake Key
+Vault has them, so a role scoped to a missing secret is ResourceNotFound, as ARM answers; `state.directory`
+holds the users and service principals (a deployer) a role may name besides the sites' identities. Paths are
+case-insensitive, as in ARM. Every request is kept in `requests`
 for the tests (`mutating` and `tagged` list those that change something and the Tags API's), and
 `fail_once` makes the next matching request answer with an error.
 """
@@ -92,6 +96,7 @@ QUEUE_ROLES = ACCOUNT + r"/queueservices/default/queues/[^/]+/providers/microsof
 TOPIC_ROLES = GRID + r"/providers/microsoft\.authorization/roleassignments"
 VAULT = GROUP + r"/providers/microsoft\.keyvault/vaults/(?P<vault>[^/]+)"
 VAULT_ROLES = VAULT + r"(/secrets/[^/]+)?/providers/microsoft\.authorization/roleassignments"
+PURGE = SUB + r"/providers/microsoft\.keyvault/locations/(?P<location>[^/]+)/deletedvaults/(?P<vault>[^/]+)/purge"
 BUS_ROLES = (
     SUB + r"/resourcegroups/[^/]+/providers/microsoft\.servicebus/namespaces/[^/]+/(queues|topics)/[^/]+"
     r"/providers/microsoft\.authorization/roleassignments"
@@ -161,6 +166,8 @@ class ArmState:
     failed_deployments: int = 0  # the next this many Kudu publishes end failed (status 3)
     kudu_deployments: dict[str, dict[str, Any]] = field(default_factory=dict)  # by deployment id
     directory: set[str] = field(default_factory=set)  # object ids of users and service principals (not identities)
+    deleted_vaults: dict[str, dict[str, Any]] = field(default_factory=dict)  # soft-deleted, by lowercase name
+    incarnations: dict[str, str] = field(default_factory=dict)  # a vault made anew gets a new one, by its id
 
 
 class ArmError(Exception):
@@ -1174,6 +1181,13 @@ def vault(arm: FakeArm, method: str, path: str, ids: dict[str, str], query: dict
     name = path.rsplit("/", 1)[-1]
     if method == "PUT":
         arm.require_group(ids["sub"], ids["group"])
+        if name.lower() in arm.state.deleted_vaults:
+            raise ArmError(
+                409,
+                "ConflictError",
+                "A vault with the same name already exists in deleted state. You need to either recover or purge "
+                "existing key vault.",
+            )
         if not VAULT_NAME.fullmatch(name):
             raise ArmError(
                 400, "VaultNameNotValid", f"The vault name '{name}' is not valid: 3-24 letters, digits and hyphens."
@@ -1202,10 +1216,25 @@ def vault(arm: FakeArm, method: str, path: str, ids: dict[str, str], query: dict
             "properties": props,
         }
         status, _ = arm.put(path, stored)
+        if status == 201:  # a new vault, empty (the fake Key Vault tells it from one deleted before by this)
+            arm.state.incarnations[path.lower()] = uuid.uuid4().hex
         return status, {}, stored
     if method == "DELETE":
+        found = arm.state.resources.get(path.lower())
+        if found and found["properties"].get("enableSoftDelete"):  # kept deleted, its name taken, until purged
+            arm.state.deleted_vaults[name.lower()] = found
         return arm.delete(path), {}, None
     return 200, {}, arm.get(path)
+
+
+def purge_vault(arm: FakeArm, method: str, path: str, ids: dict[str, str], query: dict[str, str], body: Any) -> Answer:
+    found = arm.state.deleted_vaults.get(ids["vault"])
+    if found is None or found["location"].lower() != ids["location"]:
+        raise ArmError(
+            404, "ResourceNotFound", f"The deleted vault '{ids['vault']}' was not found in {ids['location']}."
+        )
+    del arm.state.deleted_vaults[ids["vault"]]
+    return 202, {"Location": arm.operation("location", 2)}, None
 
 
 # -- role assignments -----------------------------------------------------------------------------------
@@ -1309,6 +1338,7 @@ ROUTES: list[tuple[str, Any]] = [
     (VAULT_ROLES, role_assignments),
     (VAULT_ROLES + r"/[^/]+", role_assignment),
     (VAULT, vault),
+    (PURGE, purge_vault),
     (VAULT + r"/providers/microsoft\.resources/tags/default", tags),
     (GRID, topic),
     (GRID + r"/listkeys", topic_keys),

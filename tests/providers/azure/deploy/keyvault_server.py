@@ -13,7 +13,8 @@ which the SDK answers by asking its credential for a token of that resource and 
 (its challenge policy sends the first request without a body, as the service expects); a wrong token is 401.
 Vaults are told apart by the `Host` the request names (`<vault>.vault.azure.net`): a client reaches this
 endpoint through `portable_fn_azure.secrets.make_client(..., endpoint=url)`. With a fake ARM given, a vault
-is served only once ARM holds it (`Microsoft.KeyVault/vaults`, its `vaultUri` on that host), and each secret
+is served only while ARM holds it (`Microsoft.KeyVault/vaults`, its `vaultUri` on that host; one made anew
+starts empty), and each secret
 set is a resource of ARM too (`<vault id>/secrets/<name>`), as it is on Azure: what a role assignment can be
 scoped to. Soft delete is played: a deleted secret is listed under `/deletedsecrets` with its recovery id,
 and setting its name again is refused (409 Conflict, ObjectIsDeletedButRecoverable) until it is purged.
@@ -74,6 +75,8 @@ class Version:
 @dataclass
 class Vault:
     host: str
+    standalone: bool = False  # added by a test, not held by ARM
+    incarnation: str = ""  # which creation of the ARM vault this is (a vault made anew starts empty)
     secrets: dict[str, list[Version]] = field(default_factory=dict)
     deleted: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -129,7 +132,7 @@ class FakeKeyVault:
 
     def add_vault(self, host: str) -> Vault:
         """A vault served without ARM (the runtime and store tests)."""
-        return self.vaults.setdefault(host.lower(), Vault(host.lower()))
+        return self.vaults.setdefault(host.lower(), Vault(host.lower(), standalone=True))
 
     def tick(self) -> int:
         self.clock += 1
@@ -173,15 +176,20 @@ class FakeKeyVault:
             checker.value(value, schema, "")
 
     def vault(self, host: str) -> Vault:
+        """The vault at `host`: one a test added, or one ARM holds (a vault ARM no longer holds is gone, with its
+        secrets)."""
         host = host.split(":")[0].lower()
-        if self.arm is not None and host not in self.vaults:
-            for resource in self.arm.state.resources.values():
-                uri = (resource.get("properties") or {}).get("vaultUri") or ""
-                if resource.get("type") == "Microsoft.KeyVault/vaults" and urlsplit(uri).hostname == host:
-                    self.vaults[host] = Vault(host)
-        if host not in self.vaults:
+        found = self.vaults.get(host)
+        if found is not None and found.standalone:
+            return found
+        secret = None if self.arm is None else self.arm_id(Vault(host), "")
+        if secret is None:
+            self.vaults.pop(host, None)
             raise VaultError(404, "VaultNotFound", f"No vault answers at {host}.")
-        return self.vaults[host]
+        incarnation = self.arm.state.incarnations.get(secret.rsplit("/secrets/", 1)[0].lower(), "")
+        if found is None or found.incarnation != incarnation:
+            found = self.vaults[host] = Vault(host, incarnation=incarnation)
+        return found
 
     def arm_id(self, vault: Vault, name: str) -> str | None:
         """The ARM id of secret `name` of `vault`, when ARM holds the vault."""

@@ -121,6 +121,10 @@ def test_remove_keeps_the_vault_and_its_group_unless_told(provider: Any, keyed: 
     gone = pipeline.remove(provider, keyed, "dev", delete_data=True).plan
     assert not gone.kept
     assert {key: found["tags"] for key, found in arm.state.resources.items()} == helpers.audit_trail("keyed", "dev")
+    # purged, not left soft-deleted: its name is free and its secrets are gone, so the stage deploys again
+    assert arm.state.deleted_vaults == {}
+    pipeline.deploy(provider, keyed, "dev")
+    assert store(provider, keyed).list() == []
 
 
 def test_plan_says_where_secrets_live_who_reads_them_and_to_set_them_first(keyed: App) -> None:

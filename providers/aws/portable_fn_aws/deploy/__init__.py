@@ -15,7 +15,8 @@ or "http-api": one API Gateway HTTP API for the app and stage, a route per HTTP 
 `log_retention_days` (14), `buckets` (logical bucket name -> an existing bucket to use instead of
 creating `<app>-<stage>-<name>`), `wait_delay_s` (2) and `wait_max_attempts` (150) for the Lambda state
 waiters, `iam_propagation_attempts` (10), `max_attempts` (8, botocore's
-"standard" retry mode for throttling and transient errors).
+"standard" retry mode for throttling and transient errors), `secrets` ("ssm", the default: SSM Parameter Store
+SecureStrings; or "secretsmanager": where the app's secrets live, `portable_fn_aws.secrets`).
 
 Code: a zip of up to `direct_upload_limit_mb` (50, Lambda's limit; 0 sends every zip through S3) is sent
 in the CreateFunction/UpdateFunctionCode request. A larger one is uploaded to the app's deployment bucket
@@ -92,8 +93,9 @@ class AwsDeployer(Deployer[AwsClient, Names]):
 
     def check(self, app: App) -> None:
         """Raise UnsupportedTriggerError for a schedule EventBridge Scheduler cannot express, for two
-        functions on one route of the HTTP API, or for a queue whose locator would be the shim's own
-        variable (the settings were checked when `config` was made)."""
+        functions on one route of the HTTP API, for a queue whose locator would be the shim's own
+        variable, or for `tenant_isolation=True` (`check_tenancy`); the settings were checked when `config`
+        was made."""
         if self.config.http == HTTP_API:
             check_routes(app)
         check_channels(app)

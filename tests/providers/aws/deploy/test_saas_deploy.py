@@ -54,15 +54,20 @@ def policy(iam: Any, function: str) -> dict[str, tuple[list[str], list[str]]]:
 def test_the_saas_sample_deploys_its_tables_and_a_second_plan_is_a_no_op(
     provider: Any, saas: App, endpoint: str
 ) -> None:
+    first = pipeline.plan(provider, saas, "dev")
+    assert first.grants is not None
+    assert [(g.function, g.actions, g.resource) for g in first.grants.added if ":ssm:" in g.resource] == [
+        ("billing_export", ("ssm:GetParameter",), PARAMETER)  # the plan lists the one secret grant
+    ]
     pipeline.deploy(provider, saas, "dev")
     assert sorted(client(endpoint, "dynamodb").list_tables()["TableNames"]) == sorted(
         f"saas-dev-{s}"
         for s in ("projects", "project-ids", "api-keys", "activity", "tenants", "pfn-rate-limits", "pfn-outbox")
         + ("pfn-workflows",)
     )
-    provider.deployer.client.calls.clear()
-    again = pipeline.plan(provider, saas, "dev").plan
-    assert again is not None and again.empty, [s.describe() for s in again.steps]
+    again = pipeline.plan(provider, saas, "dev")
+    assert again.plan is not None and again.plan.empty, [s.describe() for s in again.plan.steps]
+    assert again.grants is not None and (again.grants.added, again.grants.removed) == ((), ())
 
 
 def test_only_billing_export_may_read_billing_key_and_knows_where_it_is(

@@ -17,6 +17,7 @@ from portable_fn_azure.secret_store import store_for
 
 from portable_fn.app import App, load_app
 from portable_fn.deploy import pipeline
+from portable_fn.deploy.grants import grant_changes
 
 SAAS = Path(__file__).resolve().parents[4] / "samples" / "saas"
 SUB = "/subscriptions/11111111-2222-3333-4444-555555555555"
@@ -60,7 +61,7 @@ def secret_grants(provider: Any, saas: App, tmp_path: Path) -> list[tuple[str | 
 
 
 def test_the_saas_sample_deploys_its_states_and_vault_and_a_second_plan_is_a_no_op(
-    provider: Any, saas: App, arm: Any, azurite: str
+    provider: Any, saas: App, arm: Any, azurite: str, tmp_path: Path
 ) -> None:
     names = provider.deployer.names(saas, "dev")
     states = {s.name for s in saas.states}
@@ -97,6 +98,9 @@ def test_the_saas_sample_deploys_its_states_and_vault_and_a_second_plan_is_a_no_
     again = pipeline.plan(provider, saas, "dev").plan
     assert again.empty, [s.describe() for s in again.steps]
     assert provider.deployer.client.mutating_calls() == []
+    desired = provider.desired(saas, "dev", provider.package(saas, "dev", tmp_path / "build", None))
+    changes = grant_changes(grants(list(provider.read_remote(saas, "dev"))), grants(desired))
+    assert (changes.added, changes.removed) == ((), ())  # what ARM holds reads back as what deploy wanted
 
 
 def test_the_one_secret_grant_names_billing_key_alone(provider: Any, saas: App, tmp_path: Path) -> None:

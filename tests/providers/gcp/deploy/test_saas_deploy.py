@@ -11,10 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from portable_fn_gcp.deploy.grants import grants
 from portable_fn_gcp.provider import GcpProvider
 
 from portable_fn.app import App, load_app
 from portable_fn.deploy import pipeline
+from portable_fn.deploy.grants import grant_changes
 
 SAAS = Path(__file__).resolve().parents[4] / "samples" / "saas"
 PROJECT, REGION = "shop-project", "europe-west1"
@@ -43,7 +45,7 @@ def function_id(name: str) -> str:
 
 
 def test_the_saas_sample_deploys_its_databases_and_secret_and_a_second_plan_is_a_no_op(
-    provider: Any, saas: App, google: Any
+    provider: Any, saas: App, google: Any, tmp_path: Path
 ) -> None:
     pipeline.deploy(provider, saas, "dev")
     assert sorted(google.databases) == sorted(f"projects/{PROJECT}/databases/saas-dev-{s.name}" for s in saas.states)
@@ -52,6 +54,9 @@ def test_the_saas_sample_deploys_its_databases_and_secret_and_a_second_plan_is_a
     assert google.answer_problems == [] and google.secrets.answer_problems == []
     again = pipeline.plan(provider, saas, "dev").plan
     assert again.empty, [s.describe() for s in again.steps]
+    desired = provider.desired(saas, "dev", provider.package(saas, "dev", tmp_path / "build", None))
+    changes = grant_changes(grants(list(provider.read_remote(saas, "dev"))), grants(desired))
+    assert (changes.added, changes.removed) == ((), ())  # what Google holds reads back as what deploy wanted
 
 
 def test_only_billing_export_reads_billing_key(provider: Any, saas: App, google: Any, tmp_path: Path) -> None:
@@ -65,8 +70,8 @@ def test_only_billing_export_reads_billing_key(provider: Any, saas: App, google:
             told[spec.name] = variables["PORTABLE_FN_SECRETS"]
     assert told == {"billing_export": f"projects/{PROJECT}/secrets/saas-dev-"}
     desired = provider.desired(saas, "dev", provider.package(saas, "dev", tmp_path / "build", None))
-    grants = GcpProvider(provider.settings).grants(desired)
-    assert sorted((g.function, g.resource, g.role) for g in grants if "/secrets/" in g.resource) == [
+    granted = GcpProvider(provider.settings).grants(desired)
+    assert sorted((g.function, g.resource, g.role) for g in granted if "/secrets/" in g.resource) == [
         ("billing_export", f"projects/{PROJECT}/secrets/saas-dev-billing-key", ACCESSOR)
     ]
 

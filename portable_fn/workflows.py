@@ -84,9 +84,11 @@ class WorkflowDriver:
 
     # -- driving --------------------------------------------------------------------------------------
 
-    def start(self, defn: workflow.WorkflowDef, input: Any = None, *, id: str | None = None) -> str:
-        """Start an instance (as `start_workflow` does from a function); its id."""
-        return workflow.start_workflow(defn, input, id=id)
+    def start(
+        self, defn: workflow.WorkflowDef, input: Any = None, *, id: str | None = None, tenant: str | None = None
+    ) -> str:
+        """Start an instance (as `start_workflow` does from a function), serving `tenant` if given; its id."""
+        return workflow.start_workflow(defn, input, id=id, tenant=tenant)
 
     def send_event(self, type: str, match: Any, data: Any = None) -> int:
         """Deliver an awaited event (as `send_event` does from a function)."""

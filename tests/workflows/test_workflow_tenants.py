@@ -59,7 +59,7 @@ def test_every_step_of_an_instance_started_for_a_tenant_is_that_tenants(flow: An
 
 
 def test_a_cancelled_instance_is_compensated_as_its_tenant(flow: Any, driver: WorkflowDriver) -> None:
-    start_workflow(flow.order_flow, ORDER, id="o-1", tenant="acme")
+    driver.start(flow.order_flow, ORDER, id="o-1", tenant="acme")  # the driver starts it as start_workflow does
     driver.run(for_s=60)
     workflow.cancel("o-1", "customer cancelled")
     driver.run()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import sys
 import traceback
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -108,8 +109,13 @@ class App:
         return f"App({self.name!r}, {len(self.functions)} functions)"
 
 
-def load_app(path: str | Path = ".") -> App:
-    """Load the app in `path` (a directory holding pyproject.toml with [tool.portable-fn])."""
+def load_app(path: str | Path = ".", stage: str | None = None) -> App:
+    """Load the app in `path` (a directory holding pyproject.toml with [tool.portable-fn]).
+
+    With a declared `stage`, its modules are imported under the stage's `env` settings (`defaults.env` <
+    the stage's `env`), as its functions are on a cloud: a module that reads a variable when imported (the
+    issuer its `jwt()` trusts, say) declares what that stage's functions will see, and deploy configures
+    the cloud (an HTTP API's JWT authorizer) from that. The process environment is restored afterwards."""
     root = Path(path).resolve()
     if not root.is_dir():
         raise AppLoadError(f"{root} is not a directory; pass the app's directory (the one with pyproject.toml).")
@@ -117,8 +123,9 @@ def load_app(path: str | Path = ".") -> App:
     source = (root / config.source).resolve()
     functions: list[FunctionSpec] = []
     seen: dict[str, str] = {}
-    for module_name in config.modules:
-        module = _import(module_name, source, root)
+    with _stage_env(config, stage):
+        modules = [_import(module_name, source, root) for module_name in config.modules]
+    for module_name, module in zip(config.modules, modules):
         for spec in _specs_in(module):
             if spec.name in seen and seen[spec.name] != f"{module_name}:{spec.handler.__qualname__}":
                 raise AppLoadError(
@@ -134,6 +141,16 @@ def load_app(path: str | Path = ".") -> App:
             "decorated with @function(trigger=...)."
         )
     return App(root, config, functions)
+
+
+def _stage_env(config: AppConfig, stage: str | None) -> AbstractContextManager[Any]:
+    """The stage's `env` settings in the process environment while the app's modules are imported."""
+    declared = config.stages.get(stage) if stage is not None else None
+    if declared is None:
+        return nullcontext()
+    from .local.environment import ProcessEnv
+
+    return ProcessEnv({**config.defaults.env, **declared.env})
 
 
 def _import(module_name: str, source: Path, root: Path) -> Any:

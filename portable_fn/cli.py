@@ -271,10 +271,11 @@ def dev(
     APP is the app directory (default: .).
     """
     from .app import load_app
+    from .config import load_config
     from .local.host import LocalHost
 
-    loaded = load_app(app)
-    stage = stage or next(iter(loaded.config.stages))
+    stage = stage or next(iter(load_config(Path(app).resolve()).stages))
+    loaded = load_app(app, stage)
     loaded.config.check_stage(stage, loaded.root / "pyproject.toml")
     port = port if port is not None else int(loaded.config.provider_settings("local", stage).get("port", 8080))
     if provider:  # emulating one cloud: refuse what its deploy would refuse, before serving anything
@@ -963,10 +964,11 @@ def completion(console: Console, shell: str) -> int:
 
 def _load(target: Target) -> tuple[Any, Any, str]:
     from .app import load_app
+    from .config import load_config
     from .provider import load_provider
 
-    app = load_app(target.directory)
-    stage = target.stage or next(iter(app.config.stages))
+    stage = target.stage or next(iter(load_config(Path(target.directory).resolve()).stages))
+    app = load_app(target.directory, stage)
     app.config.check_stage(stage, app.root / "pyproject.toml")
     settings = app.config.provider_settings(target.provider, stage)
     provider = load_provider(target.provider, settings, target.endpoint_url)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -97,3 +99,30 @@ def test_apps_with_a_module_of_the_same_name_load_their_own_module_each_time(tmp
         )
     names = [[spec.name for spec in load_app(tmp_path / app).functions] for app in ("one", "two", "one")]
     assert names == [["first"], ["second"], ["first"]]
+
+
+def test_loading_for_a_stage_imports_under_its_env_and_restores_the_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What a module reads from its environment when imported is what the stage's functions will see on a
+    cloud (defaults.env < the stage's env), and the process gets its own environment back."""
+    app = tmp_path / "staged"
+    (app / "staged_fns").mkdir(parents=True)
+    (app / "pyproject.toml").write_text(
+        '[tool.portable-fn]\napp = "staged"\nmodules = ["staged_fns.api"]\n'
+        '[tool.portable-fn.defaults]\nenv = { ISSUER = "https://default.example/", REGION_HINT = "eu" }\n'
+        "[tool.portable-fn.stages.dev]\n"
+        '[tool.portable-fn.stages.prod]\nenv = { ISSUER = "https://prod.example/" }\n'
+    )
+    (app / "staged_fns" / "__init__.py").write_text("")
+    (app / "staged_fns" / "api.py").write_text(
+        "import os\nfrom portable_fn import function, http\n\n"
+        "SEEN = (os.environ.get('ISSUER'), os.environ.get('REGION_HINT'))\n\n"
+        "@function(trigger=http('GET', '/'))\ndef home() -> dict:\n    return {}\n"
+    )
+    monkeypatch.setenv("ISSUER", "from-the-shell")
+    monkeypatch.delenv("REGION_HINT", raising=False)
+    loaded = load_app(app, "prod")
+    assert sys.modules["staged_fns.api"].SEEN == ("https://prod.example/", "eu")
+    assert loaded.function("home").name == "home"
+    assert (os.environ["ISSUER"], os.environ.get("REGION_HINT")) == ("from-the-shell", None)

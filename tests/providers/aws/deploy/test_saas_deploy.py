@@ -120,14 +120,13 @@ def test_behind_an_http_api_the_jwt_routes_have_an_authorizer_of_the_stages_issu
     assert again is not None and again.empty, [s.describe() for s in again.steps]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the CLI imports the app before the stage's env applies, so jwt(issuer=SAAS_ISSUER) is read without "
-    "prod's SAAS_ISSUER: the authorizer gets the sample's default issuer (reported to the lead)",
-)
-def test_a_prod_deploy_gives_the_authorizer_prods_issuer(saas: App, endpoint: str, helpers: Any) -> None:
-    settings = {**saas.config.provider_settings("aws", "prod"), "http": "http-api", "wait_delay_s": 0.1}
-    pipeline.deploy(helpers.MotoProvider(settings, endpoint), saas, "prod")
+def test_a_prod_deploy_gives_the_authorizer_prods_issuer(tmp_path: Path, endpoint: str, helpers: Any) -> None:
+    """The app is loaded for its stage (as the CLI loads it): its module reads prod's SAAS_ISSUER."""
+    target = tmp_path / "saas-prod"
+    shutil.copytree(SAAS, target, ignore=shutil.ignore_patterns(".portable-fn", "__pycache__"))
+    prod = load_app(target, "prod")
+    settings = {**prod.config.provider_settings("aws", "prod"), "http": "http-api", "wait_delay_s": 0.1}
+    pipeline.deploy(helpers.MotoProvider(settings, endpoint), prod, "prod")
     apigw = client(endpoint, "apigatewayv2")
     [api] = apigw.get_apis()["Items"]
     [authorizer_id] = {

@@ -1,6 +1,6 @@
 """The deploy side of portable-fn on Azure Functions: plan, deploy, remove and info with the official
 Azure SDK clients (azure-mgmt-resource, azure-mgmt-storage, azure-mgmt-web, azure-mgmt-eventgrid,
-azure-storage-blob).
+azure-mgmt-keyvault, azure-storage-blob).
 
 `AzureDeployer` (a `portable_fn.deploy.Deployer`) is what `AzureProvider` delegates `check`, `desired`,
 `read_remote`, `executor` and `outputs` to. The parts follow the shared pipeline (see `portable_fn.deploy`):
@@ -25,6 +25,9 @@ queue, Event Grid topic or (with `service_bus_namespace_id`) Service Bus entity 
 `desired`), and the
 host finds it by `AzureWebJobsStorage__accountName`; `connection_string`: the
 account key in `AzureWebJobsStorage`, for deployers who may not create role assignments),
+`tenant_id` and `secrets_officer_id` (when a function declares a secret: the tenant the app's Key Vault trusts
+and the object id given Key Vault Secrets Officer on it, else the `tid` and `oid` of the deploying credential's
+ARM token; see `desired`), `keyvault_endpoint` (where requests to a vault go, its host in `Host`: emulators),
 `package_sas_days` (3650), `arm_endpoint`, `scm_endpoint` (where requests to a site's SCM host go, the host
 in `Host`) and `storage_connection_string` (emulators; the `endpoint_url` given to the provider is the ARM
 endpoint too), `connection_verify` (a CA bundle path, or false),
@@ -80,7 +83,7 @@ from .appliers import (
     StorageQueues,
 )
 from .audit import BlobAuditStore
-from .checks import FLEX_SKU, check_env, check_flex
+from .checks import FLEX_SKU, check_env, check_flex, check_secrets
 from .client import AzureClient, explain
 from .desired import Target, bus_grants, desired, secret_grants
 from .grid import EventGridTopics, EventSubscriptions, SystemTopics
@@ -161,6 +164,7 @@ class AzureDeployer(Deployer[AzureClient, Names]):
         """Raise UnsupportedTriggerError for what one function app cannot hold (the settings' values were
         checked when `config` was made)."""
         check_env(app)
+        check_secrets(app)
 
     def names(self, app: App, stage: str) -> Names:
         return Names(app.name, stage, self.subscription(), self.config.resource_group)

@@ -156,3 +156,21 @@ def test_the_fake_arm_holds_a_vault_to_the_published_schema(provider: Any, arm: 
     with pytest.raises(HttpResponseError, match="is not one of the values the spec allows for SkuName"):
         vaults.begin_create_or_update("keyed-dev-rg", "keyedprobekv", premium).result()
     assert arm.find("/vaults/keyedprobekv") is None
+
+
+def test_a_secret_name_key_vault_cannot_hold_is_refused_before_anything_is_made(tmp_path: Path) -> None:
+    from portable_fn_azure.deploy import AzureDeployer
+
+    from portable_fn.runtime.errors import UnsupportedTriggerError
+
+    target = tmp_path / "keyed"
+    shutil.copytree(KEYED, target, ignore=shutil.ignore_patterns("__pycache__"))
+    code = target / "keyed.py"
+    code.write_text(code.read_text().replace('secret("stripe-key")', 'secret("stripe_key")'))
+    deployer = AzureDeployer({"location": "westeurope", "subscription_id": SUB.rsplit("/", 1)[-1]})
+    with pytest.raises(UnsupportedTriggerError) as caught:
+        deployer.check(load_app(target))
+    assert str(caught.value) == (
+        "Secret 'stripe_key' on azure: Key Vault names a secret with 1-127 letters, digits and dashes only. "
+        "Rename it, e.g. secret('stripe-key')."
+    )

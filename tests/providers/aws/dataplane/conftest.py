@@ -57,7 +57,7 @@ class RuntimeApi:
     """A Lambda Runtime API endpoint: queues invocations, records what the runtime client answers."""
 
     def __init__(self) -> None:
-        self.pending: queue.Queue[tuple[str, str, bytes]] = queue.Queue()
+        self.pending: queue.Queue[tuple[str, str, bytes, dict[str, str]]] = queue.Queue()
         self.answers: dict[str, queue.Queue[Answer]] = {}
         self.init_errors: list[Answer] = []
         self.closed = threading.Event()
@@ -69,10 +69,11 @@ class RuntimeApi:
     def address(self) -> str:
         return f"127.0.0.1:{self.server.server_address[1]}"
 
-    def enqueue(self, function: str, event: Any) -> queue.Queue[Answer]:
+    def enqueue(self, function: str, event: Any, headers: dict[str, str] | None = None) -> queue.Queue[Answer]:
+        """Queue one invocation; `headers` go with it beside the usual ones (Lambda-Runtime-Aws-Tenant-Id, say)."""
         request_id = str(uuid.uuid4())
         self.answers[request_id] = answer = queue.Queue(maxsize=1)
-        self.pending.put((request_id, function, json.dumps(event).encode()))
+        self.pending.put((request_id, function, json.dumps(event).encode(), headers or {}))
         return answer
 
     def close(self) -> None:
@@ -90,7 +91,7 @@ def _handler_for(api: RuntimeApi) -> type[BaseHTTPRequestHandler]:
                 return self._send(404, {"errorMessage": f"no route {self.path}"})
             while not api.closed.is_set():
                 try:
-                    request_id, function, body = api.pending.get(timeout=0.1)
+                    request_id, function, body, extra = api.pending.get(timeout=0.1)
                 except queue.Empty:
                     continue
                 deadline_ms = int((time.time() + 30) * 1000)
@@ -102,6 +103,7 @@ def _handler_for(api: RuntimeApi) -> type[BaseHTTPRequestHandler]:
                         "Lambda-Runtime-Deadline-Ms": str(deadline_ms),
                         "Lambda-Runtime-Invoked-Function-Arn": FUNCTION_ARN.format(function),
                         "Lambda-Runtime-Trace-Id": "Root=1-5e1b4151-5ac6c58f5b5daa6532e4f2d6;Parent=1;Sampled=0",
+                        **extra,
                     },
                 )
             return None
@@ -171,9 +173,10 @@ class LambdaProcess:
         with self.log.open("w") as log:
             self.process = subprocess.Popen(self.command, cwd=task, env=self.env, stdout=log, stderr=subprocess.STDOUT)
 
-    def invoke(self, event: Any, timeout: float = 60) -> Answer:
-        """Send one event through the Runtime API and wait for the runtime's answer."""
-        answer = self.api.enqueue(self.function, event)
+    def invoke(self, event: Any, timeout: float = 60, headers: dict[str, str] | None = None) -> Answer:
+        """Send one event through the Runtime API (with `headers` beside the usual ones) and wait for the
+        runtime's answer."""
+        answer = self.api.enqueue(self.function, event, headers)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:

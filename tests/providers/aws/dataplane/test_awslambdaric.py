@@ -130,3 +130,18 @@ def test_the_dependencies_come_from_the_zip_not_from_this_machine(
     )
     assert done.returncode == 0, done.stderr
     assert all(Path(f).is_relative_to(shop_task) for f in done.stdout.split())
+
+
+def test_the_tenant_lambda_names_is_the_calls_tenant(lambda_function: Any, event: Any, shop_data: Path) -> None:
+    """Tenant isolation mode: the Runtime API names the tenant in `Lambda-Runtime-Aws-Tenant-Id`, awslambdaric
+    puts it on the context as `tenant_id`, and the shim makes it the call's tenant, which the runtime's usage
+    line reports; an invocation without one has no tenant (and no usage line)."""
+    shop_data.mkdir(parents=True)
+    (shop_data / "orders.jsonl").write_text(json.dumps({"id": "o-1", "customer": "ada", "lines": []}) + "\n")
+    runtime = lambda_function("get_order")
+    found = runtime.invoke(event("httpGetOrder.json"), headers={"Lambda-Runtime-Aws-Tenant-Id": "acme"})
+    assert found.body["statusCode"] == 200
+    runtime.invoke(event("httpGetOrder.json"))
+    lines = [json.loads(line) for line in runtime.output().splitlines() if line.startswith("{")]
+    usage = [line for line in lines if "usage" in str(line.get("message", ""))]
+    assert [line["message"]["usage"]["tenant"] for line in usage] == ["acme"]

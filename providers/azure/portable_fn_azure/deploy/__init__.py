@@ -83,7 +83,7 @@ from .appliers import (
     StorageQueues,
 )
 from .audit import BlobAuditStore
-from .checks import FLEX_SKU, check_env, check_flex, check_secrets
+from .checks import FLEX_SKU, check_env, check_flex
 from .client import AzureClient, explain
 from .desired import Target, bus_grants, desired, secret_grants
 from .grid import EventGridTopics, EventSubscriptions, SystemTopics
@@ -164,7 +164,6 @@ class AzureDeployer(Deployer[AzureClient, Names]):
         """Raise UnsupportedTriggerError for what one function app cannot hold (the settings' values were
         checked when `config` was made)."""
         check_env(app)
-        check_secrets(app)
 
     def names(self, app: App, stage: str) -> Names:
         return Names(app.name, stage, self.subscription(), self.config.resource_group)

@@ -3,7 +3,6 @@ error says what to change), and the Flex Consumption settings. `AzureSettings` c
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -22,9 +21,6 @@ PLAN_TIERS = {
     "EP3": "ElasticPremium",
 }
 FLEX_SKU = "FC1"
-# What Key Vault takes as a secret's name: 1-127 letters, digits and dashes (SetSecret's `secret-name` pattern in
-# the data-plane spec, and Key Vault's object naming rules)
-SECRET_NAME = re.compile(r"[0-9a-zA-Z-]{1,127}")
 
 
 @dataclass(frozen=True)
@@ -55,13 +51,3 @@ def check_flex(settings: AzureSettings) -> Flex | None:
     if settings.plan_sku != FLEX_SKU:
         return None
     return Flex(settings.instance_memory_mb, settings.maximum_instance_count)
-
-
-def check_secrets(app: App) -> None:
-    """Each declared secret is kept in Key Vault under its own name, so the name must be one Key Vault takes."""
-    for declared in app.secrets:
-        if not SECRET_NAME.fullmatch(declared.name):
-            raise UnsupportedTriggerError(
-                f"Secret {declared.name!r} on azure: Key Vault names a secret with 1-127 letters, digits and dashes "
-                f"only. Rename it, e.g. secret({re.sub(r'[^0-9a-zA-Z-]', '-', declared.name)[:127]!r})."
-            )

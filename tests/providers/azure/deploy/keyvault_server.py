@@ -11,6 +11,9 @@ It authenticates as Key Vault does: a request without a bearer token is answered
 `WWW-Authenticate: Bearer authorization="<authority>/<tenant>", resource="https://vault.azure.net"` challenge,
 which the SDK answers by asking its credential for a token of that resource and sending the request again
 (its challenge policy sends the first request without a body, as the service expects); a wrong token is 401.
+A token listed in `principals` stands for that principal, and is held to Key Vault's RBAC mode: the operation's
+data action must be in a role the principal holds in the fake ARM on the vault or on that secret, else 403
+ForbiddenByRbac (the suite's own token is not checked).
 Vaults are told apart by the `Host` the request names (`<vault>.vault.azure.net`): a client reaches this
 endpoint through `portable_fn_azure.secrets.make_client(..., endpoint=url)`. With a fake ARM given, a vault
 is served only while ARM holds it (`Microsoft.KeyVault/vaults`, its `vaultUri` on that host; one made anew
@@ -105,6 +108,7 @@ class FakeKeyVault:
         self.tenant = str(uuid.uuid4())
         self.spec = KeyVaultSpec(Path(str(EXCERPT).format(version=api_version)))
         self.arm = arm
+        self.principals: dict[str, str] = {}  # bearer token -> the principal (object id) it stands for
         self.vaults: dict[str, Vault] = {}
         self.requests: list[tuple[str, str, str, int]] = []
         self.clock = START
@@ -129,6 +133,7 @@ class FakeKeyVault:
         with self.lock:
             self.vaults.clear()
             self.requests.clear()
+            self.principals.clear()
 
     def add_vault(self, host: str) -> Vault:
         """A vault served without ARM (the runtime and store tests)."""
@@ -142,7 +147,8 @@ class FakeKeyVault:
     def handle(self, method: str, host: str, path: str, query: dict[str, str], auth: str | None, body: Any) -> Any:
         if not auth:
             raise Challenge(self.tenant)
-        if auth != f"Bearer {self.token}":
+        token = auth.removeprefix("Bearer ")
+        if token != self.token and token not in self.principals:
             raise VaultError(401, "Unauthorized", "AKV10022: Invalid audience or token.")
         if query.get("api-version") != self.api_version:
             raise VaultError(
@@ -153,6 +159,8 @@ class FakeKeyVault:
             operation = self.spec.operation(method, path)
             self.check(operation, body, request=True)
         name = unquote(path.split("/")[2]) if path.count("/") >= 2 else ""
+        if token in self.principals:
+            self.authorize(self.principals[token], vault, operation.operation_id, name)
         status, answer = ROUTES[operation.operation_id](self, vault, name, path, body)
         with spec_words():
             if str(status) not in operation.spec["responses"]:
@@ -174,6 +182,31 @@ class FakeKeyVault:
         schema = operation.spec["responses"][str(status)].get("schema")
         if schema and value is not None:
             checker.value(value, schema, "")
+
+    def authorize(self, principal: str, vault: Vault, operation: str, name: str) -> None:
+        """Key Vault's RBAC mode: the data action of `operation` must be in a role `principal` holds (in ARM) on
+        the vault or on the secret itself; else 403 ForbiddenByRbac, as the service answers."""
+        action, on_secret = DATA_ACTIONS[operation]
+        secret = self.arm_id(vault, name) if self.arm is not None else None
+        if secret is None:
+            return  # a vault ARM does not hold: not checked
+        vault_id = secret.rsplit("/secrets/", 1)[0]
+        scopes = {vault_id.lower(), secret.lower()} if on_secret else {vault_id.lower()}
+        for found in self.arm.state.resources.values():
+            props = found.get("properties") or {}
+            if found.get("type") != "Microsoft.Authorization/roleAssignments" or props.get("principalId") != principal:
+                continue
+            role = props["roleDefinitionId"].rsplit("/", 1)[-1]
+            if props["scope"].lower() in scopes and action in ROLE_DATA_ACTIONS.get(role, ()):
+                return
+        resource = secret if on_secret else vault_id
+        raise VaultError(
+            403,
+            "Forbidden",
+            f"Caller is not authorized to perform action on resource. Caller: ObjectId={principal}; Action: "
+            f"'Microsoft.KeyVault/vaults/secrets/{action}'; Resource: '{resource.lower()}'; Vault: {vault.host}. "
+            "(ForbiddenByRbac)",
+        )
 
     def vault(self, host: str) -> Vault:
         """The vault at `host`: one a test added, or one ARM holds (a vault ARM no longer holds is gone, with its
@@ -200,6 +233,23 @@ class FakeKeyVault:
             if resource.get("type") == "Microsoft.KeyVault/vaults" and urlsplit(uri).hostname == vault.host:
                 return f"{resource['id']}/secrets/{name}"
         return None
+
+
+# Each operation's data action, and whether it acts on one secret (a role on that secret may allow it) or the vault
+# (https://learn.microsoft.com/azure/key-vault/general/rbac-guide, read 2026-12-06).
+DATA_ACTIONS = {
+    "SetSecret": ("setSecret/action", True),
+    "GetSecret": ("getSecret/action", True),
+    "GetSecretVersions": ("readMetadata/action", True),
+    "GetSecrets": ("readMetadata/action", False),
+    "DeleteSecret": ("delete", True),
+    "GetDeletedSecret": ("readMetadata/action", True),
+}
+# The data actions of the two built-in roles deploy assigns (by role definition GUID; the Officer's are secrets/*).
+ROLE_DATA_ACTIONS = {
+    "4633458b-17de-408a-b874-0445c86b69e6": ("getSecret/action", "readMetadata/action"),  # Key Vault Secrets User
+    "b86a8fe4-44ce-4948-aee5-eccb2c155cd7": tuple(action for action, _ in DATA_ACTIONS.values()),  # ...Officer
+}
 
 
 class Challenge(Exception):

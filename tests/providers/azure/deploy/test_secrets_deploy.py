@@ -2,7 +2,9 @@
 spec) and the fake Key Vault: a vault per app and stage (RBAC, soft delete, the app's tags), the deploying
 principal Key Vault Secrets Officer on it, `PORTABLE_FN_SECRETS` its URL, and the function app's identity Key
 Vault Secrets User on each declared secret alone, made once the secret has a value (ARM refuses the scope of a
-missing secret). A second plan is a no-op; `remove` keeps the vault (and its group) unless `--delete-data`."""
+missing secret). The fake Key Vault holds each token to its principal's roles (RBAC mode): the app's identity reads
+its declared secrets once granted, and no other secret of the vault. A second plan is a no-op; `remove` keeps the
+vault (and its group) unless `--delete-data`, which purges it."""
 
 from __future__ import annotations
 
@@ -14,9 +16,11 @@ import pytest
 from azure.core.exceptions import HttpResponseError
 from portable_fn_azure.provider import secret_notes
 from portable_fn_azure.secret_store import KeyVaultStore, store_for
+from portable_fn_azure.secrets import backend, make_client, vault_url
 
 from portable_fn.app import App, load_app
 from portable_fn.deploy import pipeline
+from portable_fn.runtime.secrets import SecretError
 
 SUB = "/subscriptions/11111111-2222-3333-4444-555555555555"
 GROUP = f"{SUB}/resourceGroups/keyed-dev-rg"
@@ -58,7 +62,7 @@ def store(provider: Any, app: App) -> KeyVaultStore:
 
 
 def test_deploy_makes_the_vault_grants_its_officer_and_each_secret_once_it_has_a_value(
-    provider: Any, keyed: App, arm: Any, keyvault: Any
+    provider: Any, keyed: App, arm: Any, keyvault: Any, helpers: Any, certificate: Any
 ) -> None:
     said: list[str] = []
     first = pipeline.deploy(provider, keyed, "dev", said.append)
@@ -94,15 +98,35 @@ def test_deploy_makes_the_vault_grants_its_officer_and_each_secret_once_it_has_a
         f"{vault}/{n}/Key Vault Secrets User" for n in ("stripe-key", "webhook-secret")
     )
 
-    # the officer sets both through the SDK, against the vault deploy made (served once ARM holds it)
+    # the officer sets both through the SDK, against the vault deploy made (served once ARM holds it), the
+    # fake Key Vault holding each token to the roles its principal has (RBAC mode)
+    keyvault.principals[helpers.StaticToken().token] = OFFICER
     values = store(provider, keyed)
     values.set("stripe-key", "sk_test_1")
     values.set("webhook-secret", "whsec_1")
-    pipeline.deploy(provider, keyed, "dev")
+    values.set("payroll-key", "not-for-this-app")  # in the vault, declared by no function
     principal = site["identity"]["principalId"]
+    keyvault.principals["function-app-token"] = principal
+    as_app = backend(
+        vault_url(vault),
+        make_client(
+            vault_url(vault),
+            helpers.StaticToken("function-app-token"),
+            endpoint=keyvault.url,
+            connection_verify=str(certificate[0]),
+        ),
+    )
+    with pytest.raises(SecretError, match="ForbiddenByRbac"):  # set, but not granted yet
+        as_app.fetch("stripe-key")
+
+    pipeline.deploy(provider, keyed, "dev")
     assert roles_at(arm, f"{vault_id}/secrets/stripe-key") == {USER: principal}
     assert roles_at(arm, f"{vault_id}/secrets/webhook-secret") == {USER: principal}
     assert roles_at(arm, vault_id) == {OFFICER_ROLE: OFFICER}  # nothing vault-wide for the app
+    assert as_app.fetch("stripe-key")[0] == "sk_test_1"  # what the function app's identity reads now
+    assert as_app.fetch("webhook-secret")[0] == "whsec_1"
+    with pytest.raises(SecretError, match="ForbiddenByRbac"):  # only the declared secrets, each on its own scope
+        as_app.fetch("payroll-key")
 
     provider.deployer.client.calls.clear()
     assert pipeline.deploy(provider, keyed, "dev").plan.empty

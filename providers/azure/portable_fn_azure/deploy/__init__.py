@@ -300,9 +300,10 @@ def claim(credential: Any, name: str, setting: str) -> str:
     """Claim `name` of the deploying credential's ARM token; a ConfigError naming `setting` when it has none."""
     found = token_claims(credential).get(name)
     if not found:
+        what = "tenant id" if name == "tid" else "object id"
         raise ConfigError(
             f"Deploying secrets to azure needs {setting}: the deploying credential's token names no `{name}`. Set "
-            f'{setting} = "<object id>" under [tool.portable-fn.azure] in pyproject.toml.'
+            f'{setting} = "<{what}>" under [tool.portable-fn.azure] in pyproject.toml.'
         )
     return str(found)
 

@@ -196,3 +196,33 @@ def test_every_name_a_secret_may_be_declared_with_is_one_key_vault_takes() -> No
     pattern = next(p["pattern"] for p in put if p.get("name") == "secret-name")
     for name in ("ab", "stripe-key", "a" * 40, "k8s-token-2"):
         assert re.fullmatch(pattern[1:-1], secret(name).name)
+
+
+def test_the_tenant_and_the_officer_default_to_the_deploying_tokens_claims(helpers: Any) -> None:
+    """Without `tenant_id` and `secrets_officer_id`, the vault trusts the tenant (`tid`) of whoever deploys and
+    makes them (`oid`) its officer; a token naming neither is a ConfigError saying which setting to give."""
+    import base64
+    import json
+
+    from portable_fn_azure.deploy import AzureDeployer
+
+    from portable_fn.runtime.errors import ConfigError
+
+    def jwt(claims: dict[str, str]) -> str:
+        part = base64.urlsafe_b64encode(json.dumps(claims).encode()).decode().rstrip("=")
+        return f"eyJhbGciOiJSUzI1NiJ9.{part}.c2ln"
+
+    settings = {"subscription_id": SUB.rsplit("/", 1)[-1], "location": "westeurope"}
+    signed_in = AzureDeployer(settings, credential=helpers.StaticToken(jwt({"tid": TENANT, "oid": OFFICER})))
+    assert (signed_in.tenant_id(), signed_in.deployer_id()) == (TENANT, OFFICER)
+    given = AzureDeployer(
+        {**settings, "tenant_id": "t-1", "secrets_officer_id": "o-1"}, credential=signed_in.client.credential
+    )
+    assert (given.tenant_id(), given.deployer_id()) == ("t-1", "o-1")
+    anonymous = AzureDeployer(settings, credential=helpers.StaticToken("not-a-jwt"))
+    with pytest.raises(ConfigError) as caught:
+        anonymous.deployer_id()
+    assert str(caught.value) == (
+        "Deploying secrets to azure needs secrets_officer_id: the deploying credential's token names no `oid`. Set "
+        'secrets_officer_id = "<object id>" under [tool.portable-fn.azure] in pyproject.toml.'
+    )

@@ -123,12 +123,12 @@ class GcpProvider(Provider):
 
     def plan_notes(self, app: App, stage: str) -> list[str]:
         """What `plan` says beside its steps: each function whose retry policy Google clamps or cannot honour
-        (`deploy.retries`), functions that send with nothing granted for want of a service account
-        (`deploy.desired.channel_notes`), and whose account the secrets' grants go to (`secret_notes`)."""
-        from .deploy.desired import channel_notes, secret_notes
+        (`deploy.retries`), and that grants are per app when every function runs as `service_account`
+        (`deploy.desired.account_notes`)."""
+        from .deploy.desired import account_notes
         from .deploy.retries import retry_notes
 
-        return [*retry_notes(app), *channel_notes(app, self.config), *secret_notes(app, self.config)]
+        return [*retry_notes(app), *account_notes(app, self.config)]
 
     def workflow_env(self, app: App, stage: str) -> dict[str, str]:
         """What deploy sets on the functions that use the workflow store (`desired.FunctionResources.env`:

@@ -13,7 +13,7 @@ class GcpSettings(ProviderSettings):
 
     project: str | None = None  # else GOOGLE_CLOUD_PROJECT / CLOUDSDK_CORE_PROJECT
     region: str | None = None  # else CLOUDSDK_FUNCTIONS_REGION
-    service_account: str = ""  # the functions' runtime account ("" : the default compute account)
+    service_account: str = ""  # one runtime account for every function ("": each its own, made by deploy)
     ingress: str = "ALLOW_ALL"  # ALLOW_ALL, ALLOW_INTERNAL_ONLY or ALLOW_INTERNAL_AND_GCLB
     min_instances: int = Field(default=0, ge=0)
     max_instances: int = Field(default=100, ge=1)

@@ -2,7 +2,8 @@
 no emulator, so what the publisher and deploy send it is held to Google's Discovery documents instead.
 
 It serves queues (create, get, delete, getIamPolicy, setIamPolicy), tasks.create and IAM's
-projects.serviceAccounts getIamPolicy / setIamPolicy, the methods of the excerpts cloudtasks.v2.json and
+projects.serviceAccounts create, get, list, delete, getIamPolicy and setIamPolicy, the methods of the excerpts
+cloudtasks.v2.json and
 iam.v1.json (tests/data/gcp/discovery/, from google-api-python-client's discovery cache). Every request is
 first held to those documents by `discovery.Discovery` (a method they do not describe is a 404, a body or
 query they do not allow a 400 in their words), and every answer to the method's response schema (a stray
@@ -13,7 +14,9 @@ hyphens (at most 100) under its location; a deleted queue's name in its tombston
 a create "may appear to recreate the queue" but a get still finds none; a task's queue existing, an HTTP task
 with a url beginning http:// or https://, a body only with POST, PUT or PATCH, a `scheduleTime` at most 30
 days ahead, an OAuth token naming a service account, the task's body at most 100KB; IAM policies set only
-with the etag last read.
+with the etag last read; a service account id of 6 to 30 lowercase letters, digits and hyphens starting with a
+letter, unique in its project (ALREADY_EXISTS), its email `<id>@<project>.iam.gserviceaccount.com`. Service
+accounts deploy did not make (an app's own `service_account`) are taken to exist for their IAM policies.
 
 `tasks` holds every task made (as sent, its body decoded), `requests` every (method id, body) served;
 `dispatch(until)` does what Cloud Tasks does with each task due by then: sends its HTTP request (its method,
@@ -53,6 +56,8 @@ def _discovery() -> ModuleType:
 discovery = _discovery()
 DOCUMENTS = discovery.Discovery(("cloudtasks.v2", "iam.v1"))
 QUEUE = re.compile(r"(?P<parent>projects/[^/]+/locations/[^/]+)/queues/(?P<id>[A-Za-z0-9-]{1,100})\Z")
+ACCOUNT_ID = re.compile(r"[a-z][a-z0-9-]{4,28}[a-z0-9]\Z")
+ACCOUNT_IAM = "iam.projects.serviceAccounts."
 MAX_AHEAD = timedelta(days=30)
 MAX_TASK_BYTES = 100 * 1024  # "The maximum task size is 100KB" (tasks.create)
 BODY_METHODS = ("POST", "PUT", "PATCH")
@@ -81,6 +86,7 @@ class CloudTasksApi:
         self.deleted: set[str] = set()  # queue names Cloud Tasks still keeps
         self.policies: dict[str, dict[str, Any]] = {}  # queue or service account -> IAM policy
         self.tasks: list[dict[str, Any]] = []
+        self.accounts: dict[str, dict[str, Any]] = {}  # service accounts made, by email
         self.requests: list[tuple[str, Any]] = []
         self.answer_problems: list[str] = []
         self._ids = itertools.count(1)
@@ -105,6 +111,7 @@ class CloudTasksApi:
             self.deleted.clear()
             self.policies.clear()
             self.tasks.clear()
+            self.accounts.clear()
             self.requests.clear()
             self.answer_problems.clear()
 
@@ -153,8 +160,12 @@ class CloudTasksApi:
             raise ApiError(404, "NOT_FOUND", f"{http_method} {path}: no such method")
         self.requests.append((served.id, body))
         method = served.id.rsplit(".", 1)[-1]
+        if ".queues.tasks." in served.id:
+            method = "create_task"
+        elif served.id.startswith(ACCOUNT_IAM) and not method.endswith("IamPolicy"):
+            method = f"account_{method}"
         where = served.params.get("name") or served.params.get("parent") or served.params.get("resource", "")
-        answer = getattr(self, "create_task" if ".queues.tasks." in served.id else method)(where, body or {}, query)
+        answer = getattr(self, method)(where, body or {}, query)
         self.answer_problems += DOCUMENTS.answer(served, answer)
         return answer
 
@@ -223,6 +234,53 @@ class CloudTasksApi:
         answer = {k: v for k, v in task.items() if k != "httpRequest"}
         basic = {k: v for k, v in http.items() if k != "body"}  # the BASIC view leaves the body out
         return {**answer, "name": name, "scheduleTime": due.isoformat(), "httpRequest": basic, "view": "BASIC"}
+
+    def account_create(self, project: str, body: dict[str, Any], query: dict[str, str]) -> dict[str, Any]:
+        account_id = body.get("accountId", "")
+        if not ACCOUNT_ID.match(account_id):
+            raise ApiError(
+                400, "INVALID_ARGUMENT", f"accountId {account_id!r} must match [a-z][a-z0-9-]{{4,28}}[a-z0-9]"
+            )
+        project_id = project.removeprefix("projects/")
+        email = f"{account_id}@{project_id}.iam.gserviceaccount.com"
+        if email in self.accounts:
+            raise ApiError(
+                409, "ALREADY_EXISTS", f"Service account {account_id} already exists within project {project}."
+            )
+        given = body.get("serviceAccount") or {}
+        made = {
+            **{k: v for k, v in given.items() if k in ("displayName", "description")},
+            "name": f"{project}/serviceAccounts/{email}",
+            "projectId": project_id,
+            "email": email,
+            "uniqueId": str(100000000000000000000 + len(self.accounts)),
+        }
+        self.accounts[email] = made
+        return made
+
+    def account_get(self, name: str, body: Any, query: dict[str, str]) -> dict[str, Any]:
+        return self.account(name)
+
+    def account_list(self, project: str, body: Any, query: dict[str, str]) -> dict[str, Any]:
+        found = [a for a in self.accounts.values() if a["name"].startswith(f"{project}/")]
+        start, size = int(query.get("pageToken") or 0), int(query.get("pageSize") or 2)
+        answer: dict[str, Any] = {"accounts": found[start : start + size]} if found[start : start + size] else {}
+        if start + size < len(found):
+            answer["nextPageToken"] = str(start + size)
+        return answer
+
+    def account_delete(self, name: str, body: Any, query: dict[str, str]) -> dict[str, Any]:
+        account = self.account(name)
+        del self.accounts[account["email"]]
+        self.policies.pop(name, None)
+        return {}
+
+    def account(self, name: str) -> dict[str, Any]:
+        """A service account by its name (`projects/P/serviceAccounts/EMAIL`, P may be `-`)."""
+        email = name.rsplit("/", 1)[-1]
+        if email not in self.accounts:
+            raise ApiError(404, "NOT_FOUND", f"Unknown service account {email}")
+        return self.accounts[email]
 
     def queue(self, name: str) -> dict[str, Any]:
         if name not in self.queues:

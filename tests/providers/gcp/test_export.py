@@ -245,7 +245,7 @@ def test_dead_letters_are_kept_and_their_policy_is_left_to_gcloud(shop: App) -> 
     assert without_comments(resources["google_pubsub_topic_iam_member"]["fulfil_dead_letters"]) == {
         "topic": "${google_pubsub_topic.orders_dlq.name}",
         "role": "roles/pubsub.publisher",
-        "member": "serviceAccount:${data.google_compute_default_service_account.default.email}",
+        "member": "serviceAccount:${google_service_account.fulfil.email}",  # the account fulfil runs as
     }
     assert resources["google_cloudfunctions2_function"]["fulfil"]["//"][-2:] == [
         "  gcloud pubsub subscriptions update $SUB --dead-letter-topic=projects/proj/topics/shop-dev-orders-dlq "
@@ -273,7 +273,8 @@ def test_a_schedule_publishes_the_tick_deploy_sends(shop: App) -> None:
 def test_public_http_functions_get_the_invoker_on_their_service(shop: App) -> None:
     document, _, _ = export(shop)
     invokers = document["resource"]["google_cloud_run_service_iam_member"]
-    assert sorted(invokers) == ["confirm_payment_public", "create_order_public", "get_order_public"]
+    public = [name for name, body in invokers.items() if body["member"] == "allUsers"]
+    assert sorted(public) == ["confirm_payment_public", "create_order_public", "get_order_public"]
     assert without_comments(invokers["create_order_public"]) == {
         "location": "${google_cloudfunctions2_function.create_order.location}",
         "service": "${google_cloudfunctions2_function.create_order.name}",
@@ -281,6 +282,22 @@ def test_public_http_functions_get_the_invoker_on_their_service(shop: App) -> No
         "member": "allUsers",
     }
     assert document["output"]["create_order_url"] == {"value": "${google_cloudfunctions2_function.create_order.url}"}
+
+
+def test_each_function_runs_as_an_account_of_its_own_referred_to_by_its_grants(shop: App) -> None:
+    document, _, _ = export(shop)
+    resources = document["resource"]
+    assert without_comments(resources["google_service_account"]["fulfil"]) == {
+        "account_id": "shop-dev-fulfil",
+        "display_name": "portable-fn shop dev fulfil",
+        "description": "portable-fn:shop:dev",
+    }
+    function = resources["google_cloudfunctions2_function"]["fulfil"]
+    assert function["service_config"][0]["service_account_email"] == "${google_service_account.fulfil.email}"
+    assert without_comments(resources["google_cloud_run_service_iam_member"]["fulfil_trigger_invoker"])["member"] == (
+        "serviceAccount:${google_service_account.fulfil.email}"
+    )
+    assert "google_service_account" not in export(shop, service_account=ACCOUNT)[0]["resource"]
 
 
 def test_the_stage_s_tags_are_carried_as_labels(tmp_path: Path) -> None:

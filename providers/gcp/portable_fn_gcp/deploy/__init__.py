@@ -19,14 +19,19 @@ A secret some function reads is a Secret Manager secret (`<app>-<stage>-<name>`)
 on that secret alone, and the functions get `PORTABLE_FN_SECRETS` (see `desired`).
 
 A state some function uses gets its own Firestore database (`<app>-<stage>-<state>`, TTL policy on
-`expires_at`), named to the functions that declare it in `PORTABLE_FN_STATE_<NAME>`; the app's own
-`service_account` is granted roles/datastore.user or .viewer on the project under an IAM condition naming
-that database (see `desired`).
+`expires_at`), named to the functions that declare it in `PORTABLE_FN_STATE_<NAME>`; the account each of them
+runs as is granted roles/datastore.user or .viewer on the project under an IAM condition naming that database
+(see `desired`).
+
+Each function runs as a service account of its own, made by deploy (`<app>-<stage>-<function>`, cut to 30
+characters with a hash), granted exactly what that function declares and its trigger needs; when the settings
+name a `service_account`, every function runs as it instead and the grants are the app's as a whole (plan
+says so).
 
 Settings (`[tool.portable-fn.gcp]`, stage overrides applied): `project` (else GOOGLE_CLOUD_PROJECT or
-CLOUDSDK_CORE_PROJECT), `region` (else CLOUDSDK_FUNCTIONS_REGION), `service_account` (runtime and trigger
-identity, which deploy grants `roles/run.invoker` on each event function's service and, for a storage trigger,
-`roles/eventarc.eventReceiver` on the project; Google's default when unset, and then granted nothing),
+CLOUDSDK_CORE_PROJECT), `region` (else CLOUDSDK_FUNCTIONS_REGION), `service_account` (one runtime and trigger
+identity for every function, granted what any of them declares, `roles/run.invoker` on each event function's
+service and, for a storage trigger, `roles/eventarc.eventReceiver` on the project; unset: each function's own),
 `ingress` (ALLOW_ALL), `min_instances` (0), `max_instances` (100; a function's max_concurrency wins),
 `buckets` (logical bucket -> the bucket a storage trigger watches, else `<app>-<stage>-<name>`; deploy does
 not create buckets), `endpoints` (per-service endpoint overrides), `project_number` (for the Pub/Sub and Cloud
@@ -42,6 +47,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from google.auth.credentials import Credentials
@@ -60,6 +66,7 @@ from .desired import (
     DEAD_LETTER_ENV,
     MAX_EVENT_TIMEOUT_S,
     Target,
+    account_of,
     desired,
     secret_readers,
     wants_delays,
@@ -128,17 +135,19 @@ class GcpDeployer(Deployer[GcpClient, Names]):
         return desired(Target(app, stage, self.names(app, stage), artifact, self.config))
 
     def read_remote(self, app: App, stage: str) -> RemoteState:
-        config = self.config
+        config, names = self.config, self.names(app, stage)
+        target = Target(app, stage, names, Artifact(Path("not-built.zip"), "", 0, 0), config)  # no artifact read
         return RemoteReader(
             self.client,
-            self.names(app, stage),
+            names,
             config,
             storage_agent=wants_storage_agent_grant(app, config),
             event_receiver=wants_event_receiver_grant(app, config),
             states=bool(app.states),
             channels=frozenset(self.names(app, stage).topic(channel.name) for channel in app.channels),
             delays=wants_delays(app),
-            secrets={self.names(app, stage).secret(s.name): secret_readers(app, config, s) for s in app.secrets},
+            secrets={names.secret(s.name): secret_readers(target, s) for s in app.secrets},
+            accounts=frozenset(account_of(target, spec) for spec in app.functions),
         ).read()
 
     def appliers(self, app: App, stage: str) -> Appliers:

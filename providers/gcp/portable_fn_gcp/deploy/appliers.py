@@ -14,6 +14,7 @@ that one resource's IAM policy, as the dead-letter grants are.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -44,6 +45,7 @@ from .resources import (
     SchedulerJob,
     SecretContainer,
     SecretGrant,
+    ServiceAccount,
     StateDatabase,
     StateGrant,
     StorageAgentGrant,
@@ -67,6 +69,7 @@ from .routes import (
 from .storage_agent import grant_publisher, refused, storage_agent
 
 R = TypeVar("R", bound=Resource)
+AGENT_NUMBER = re.compile(r"serviceAccount:service-(\d+)@")
 
 # Function fields -> the update-mask paths that change them (snake_case; the REST client sends camelCase).
 FUNCTION_MASK = {
@@ -132,6 +135,34 @@ class Applier(BaseApplier[R, ApplyContext]):
 
     def missing(self, exc: BaseException, *codes: str) -> bool:
         return isinstance(exc, NotFound)
+
+
+class ServiceAccounts(Applier[ServiceAccount]):
+    """A function's own service account (IAM's projects.serviceAccounts), adopted when it exists; deleted last on
+    `remove`, after every grant to it. A caller Google refuses (403) is told what role making accounts needs."""
+
+    def create(self, resource: ServiceAccount) -> None:
+        body = {"displayName": resource.display_name, "description": resource.description}  # IAM's JSON, as sent
+        request = {"name": f"projects/{self.names.project}", "account_id": resource.name, "service_account": body}
+        try:
+            self.gcp.call("iam", "create_service_account", request=request)
+        except AlreadyExists:
+            self.gcp.progress(f"      service account {resource.name} exists already: adopted")
+        except Forbidden as exc:
+            raise not_enabled(exc, self.names.project) or DeployError(
+                f"Deploying to gcp: each function runs as a service account of its own, and Google refused to let "
+                f"deploy make {resource.name} in project {self.names.project!r} ({type(exc).__name__}: {exc}). Deploy "
+                "as someone holding roles/iam.serviceAccountAdmin (and roles/iam.serviceAccountUser to deploy "
+                "functions as those accounts), or set service_account under [tool.portable-fn.gcp] to an account "
+                "all functions share."
+            ) from exc
+
+    def update(self, resource: ServiceAccount, previous: ServiceAccount, changes: tuple[str, ...]) -> None:
+        """Nothing portable-fn reads changes in place but the marker it writes once; a name is the account."""
+
+    def delete(self, resource: ServiceAccount) -> None:
+        path = f"projects/{self.names.project}/serviceAccounts/{self.names.account_email(resource.name)}"
+        self.tolerate_missing(lambda: self.gcp.call("iam", "delete_service_account", request={"name": path}))
 
 
 class StorageAgentGrants(Applier[StorageAgentGrant]):
@@ -441,8 +472,7 @@ class DeadLetterRoutes(Applier[DeadLetterRoute]):
 
     def route_subscription(self, resource: DeadLetterRoute, found: Any, account: str) -> None:
         subscription = self.subscription(resource, found)
-        number = project_number(self.ctx.settings.project_number, account)
-        if number:
+        if number := project_number(self.ctx.settings.project_number, account) or self.number_of_project():
             grant(self.gcp, "pubsub", resource.dead_letter_topic, PUBLISHER, pubsub_agent(number))
             grant(self.gcp, "subscriber", subscription, SUBSCRIBER, pubsub_agent(number))
         else:
@@ -452,6 +482,16 @@ class DeadLetterRoutes(Applier[DeadLetterRoute]):
                 "until then messages that keep failing are not moved to the dead-letter topic"
             )
         self.set_policy(subscription, resource)
+
+    def number_of_project(self) -> str:
+        """The project's number, read from its Cloud Storage service agent's address (`service-<number>@...`), as
+        no account of a function names it when each runs as its own; '' when Google will not say."""
+        try:
+            agent = storage_agent(self.gcp, self.names.project, "")
+        except (Forbidden, NotFound):
+            return ""
+        found = AGENT_NUMBER.match(agent)
+        return found.group(1) if found else ""
 
     def subscription(self, resource: DeadLetterRoute, found: Any) -> str:
         """The subscription the function's Eventarc trigger names. Eventarc names it once it has made it, which
@@ -768,6 +808,7 @@ class SchedulerJobs(Applier[SchedulerJob]):
 
 
 APPLIERS: dict[type[Resource], type[Applier[Any]]] = {
+    ServiceAccount: ServiceAccounts,
     StorageAgentGrant: StorageAgentGrants,
     Topic: Topics,
     Bucket: Buckets,

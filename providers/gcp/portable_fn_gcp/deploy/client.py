@@ -247,9 +247,10 @@ def _client_class(name: str) -> Any:
 
 
 class ServiceAccountsIam:
-    """IAM's `projects.serviceAccounts` getIamPolicy / setIamPolicy over REST (google-cloud-iam's client speaks
-    gRPC only), taking and giving `google.iam.v1` Policy messages as the generated clients' IAM methods do, so
-    `routes.grant` edits a service account's policy as it edits a topic's. Errors are google.api_core's."""
+    """IAM's `projects.serviceAccounts` over REST (google-cloud-iam's client speaks gRPC only): getIamPolicy /
+    setIamPolicy taking and giving `google.iam.v1` Policy messages as the generated clients' IAM methods do, so
+    `routes.grant` edits a service account's policy as it edits a topic's; create, get, list and delete giving
+    the ServiceAccount as JSON (a dict). Errors are google.api_core's."""
 
     ROOT = "https://iam.googleapis.com"
     SCOPES = ("https://www.googleapis.com/auth/cloud-platform",)
@@ -269,15 +270,45 @@ class ServiceAccountsIam:
 
         return self._post(request["resource"], "setIamPolicy", {"policy": json_format.MessageToDict(request["policy"])})
 
+    def create_service_account(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        body = {"accountId": request["account_id"], "serviceAccount": request.get("service_account") or {}}
+        return self._json("POST", f"{request['name']}/serviceAccounts", body)
+
+    def get_service_account(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        return self._json("GET", request["name"])
+
+    def list_service_accounts(self, request: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """Every service account of the project `request["name"]`, across pages."""
+        found: list[dict[str, Any]] = []
+        token = ""
+        while True:
+            page = self._json(
+                "GET", f"{request['name']}/serviceAccounts", query={"pageToken": token} if token else None
+            )
+            found += page.get("accounts", [])
+            if not (token := page.get("nextPageToken", "")):
+                return found
+
+    def delete_service_account(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        return self._json("DELETE", request["name"])
+
     def _post(self, resource: str, verb: str, body: dict[str, Any] | None, query: dict[str, Any] | None = None) -> Any:
-        from google.api_core import exceptions
         from google.iam.v1 import policy_pb2  # type: ignore[import-untyped]
         from google.protobuf import json_format
 
-        answer = self.session().post(f"{self.root}/v1/{resource}:{verb}", json=body, params=query, timeout=60)
+        answer = self._json("POST", f"{resource}:{verb}", body, query)
+        return json_format.ParseDict(answer, policy_pb2.Policy(), ignore_unknown_fields=True)
+
+    def _json(
+        self, method: str, path: str, body: dict[str, Any] | None = None, query: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        from google.api_core import exceptions
+
+        answer = self.session().request(method, f"{self.root}/v1/{path}", json=body, params=query, timeout=60)
         if answer.status_code >= 400:
             raise exceptions.from_http_response(answer)  # type: ignore[no-untyped-call]
-        return json_format.ParseDict(answer.json(), policy_pb2.Policy(), ignore_unknown_fields=True)
+        found: dict[str, Any] = answer.json() if answer.content else {}
+        return found
 
     def session(self) -> Any:
         if self._session is None:

@@ -72,7 +72,7 @@ from portable_fn.runtime.triggers import Topic as TopicTrigger
 from ..publish import DELAY_ACCOUNT_ENV, DELAY_QUEUE_ENV
 from ..secrets import LOCATOR_ENV as SECRETS_ENV
 from ..settings import GcpSettings
-from .naming import TAG_RULES, Names, source_label
+from .naming import TAG_RULES, Names, grant_name, source_label
 from .resources import (
     Bucket,
     DeadLetterRoute,
@@ -86,6 +86,7 @@ from .resources import (
     SchedulerJob,
     SecretContainer,
     SecretGrant,
+    ServiceAccount,
     StateDatabase,
     StateGrant,
     StorageAgentGrant,
@@ -129,11 +130,12 @@ class Target:
 
 def desired(target: Target) -> list[Resource]:
     """Every resource of the app, dependencies first."""
-    resources: list[Resource] = []
+    resources: list[Resource] = [*service_accounts(target)]
     if wants_storage_agent_grant(target.app, target.settings):
         resources.append(StorageAgentGrant(target.names.project))
-    if wants_event_receiver_grant(target.app, target.settings):
-        resources.append(EventReceiverGrant(target.settings.service_account, project=target.names.project))
+    receivers = [s for s in target.app.functions if isinstance(s.trigger, Storage)]
+    for account in accounts_of(target, receivers):
+        resources.append(EventReceiverGrant(account, project=target.names.project))
     resources += state_resources(target)
     resources += secret_resources(target)
     resources += channel_resources(target)
@@ -142,22 +144,54 @@ def desired(target: Target) -> list[Resource]:
     return with_tags(in_order(resources), checked(target.app.config, target.stage, TAG_RULES))
 
 
+def service_accounts(target: Target) -> list[Resource]:
+    """The service account of each function, when the app names none for them all to share."""
+    names, app = target.names, target.app
+    if target.settings.service_account:
+        return []
+    return [
+        ServiceAccount(
+            names.function_account(spec.name),
+            display_name=f"portable-fn {app.name} {target.stage} {spec.name}"[:100],
+            description=names.account_marker,
+        )
+        for spec in app.functions
+    ]
+
+
+def account_of(target: Target, spec: FunctionSpec) -> str:
+    """The email of the service account a function runs as: the app's `service_account` when set (all its
+    functions share it), else its own (`service_accounts`)."""
+    names = target.names
+    return target.settings.service_account or names.account_email(names.function_account(spec.name))
+
+
+def accounts_of(target: Target, specs: list[FunctionSpec]) -> list[str]:
+    """The accounts `specs` run as, each once, sorted."""
+    return sorted({account_of(target, spec) for spec in specs})
+
+
 def state_resources(target: Target) -> list[Resource]:
-    """A database per state some function uses, and the app's account's conditional grant on each."""
-    names, account, app = target.names, target.settings.service_account, target.app
+    """A database per state some function uses, and a conditional grant on it for each account its users run as
+    (write if any of them writes)."""
+    names, app, shared = target.names, target.app, bool(target.settings.service_account)
     out: list[Resource] = []
     for state in app.states:
         database = names.database(state.name)
         out.append(StateDatabase(database, location=names.region))
-        if account:
-            writes = any(u.writes for s in app.functions for u in app.options(s).uses if u.resource is state)
+        writes: dict[str, bool] = {}
+        for spec in app.functions:
+            for use in (u for u in app.options(spec).uses if u.resource is state):
+                account = account_of(target, spec)
+                writes[account] = writes.get(account, False) or use.writes
+        for account, written in sorted(writes.items()):
             out.append(
                 StateGrant(
-                    database,
+                    grant_name(database, account, shared),
                     project=names.project,
                     database=names.database_path(database),
                     member=f"serviceAccount:{account}",
-                    role=DATASTORE_USER if writes else DATASTORE_VIEWER,
+                    role=DATASTORE_USER if written else DATASTORE_VIEWER,
                 )
             )
     return out
@@ -171,61 +205,36 @@ def secret_resources(target: Target) -> list[Resource]:
     for secret in app.secrets:
         secret_id = names.secret(secret.name)
         out.append(SecretContainer(secret_id))
-        if readers := secret_readers(app, target.settings, secret):
+        if readers := secret_readers(target, secret):
             members = tuple(sorted({member for _, member in readers}))
             out.append(SecretGrant(secret_id, secret=names.secret_path(secret_id), members=members, readers=readers))
     return out
 
 
-def secret_readers(app: App, settings: GcpSettings, secret: Secret) -> tuple[tuple[str, str], ...]:
+def secret_readers(target: Target, secret: Secret) -> tuple[tuple[str, str], ...]:
     """Each function that declares reading `secret`, with the IAM member it runs as (those deploy grants)."""
-    return tuple(sorted((s.name, m) for s in app.readers(secret) if (m := runtime_member(settings, s))))
-
-
-def runtime_member(settings: GcpSettings, spec: FunctionSpec) -> str:
-    """The IAM member a function runs as: the app's account ('' for Google's default one, which deploy grants
-    nothing)."""
-    account = settings.service_account
-    return f"serviceAccount:{account}" if account else ""
-
-
-def secret_notes(app: App, settings: GcpSettings) -> list[str]:
-    """What `plan` says of the secrets' grants: none for want of an account, or one account for the whole app."""
-    readers = sorted({spec.name for secret in app.secrets for spec in app.readers(secret)})
-    if not readers:
-        return []
-    if not settings.service_account:
-        return [
-            f"{', '.join(readers)} read secrets: service_account is unset, so they run as Google's default compute "
-            f"account and deploy grants it nothing. Set service_account under [tool.portable-fn.gcp] to have deploy "
-            f"grant it {SECRET_ACCESSOR} on exactly the secrets they declare."
-        ]
-    return [
-        f"Secrets: every function runs as {settings.service_account} (service_account), so a secret's "
-        f"{SECRET_ACCESSOR} grant is the app's: any of its functions could read what {', '.join(readers)} declare "
-        "(each function's own declaration is still enforced at run time)."
-    ]
+    return tuple(sorted((s.name, f"serviceAccount:{account_of(target, s)}") for s in target.app.readers(secret)))
 
 
 def channel_resources(target: Target) -> list[Resource]:
-    """A topic per channel some function sends to, the delay queue when one is a queue, and the app's account's
-    grants on each (none without an account)."""
-    names, account, app = target.names, target.settings.service_account, target.app
-    member = f"serviceAccount:{account}"
+    """A topic per channel some function sends to, the delay queue when one is a queue, and the grants of the
+    accounts its senders run as on each (for a queue's delays, also each account's use of itself)."""
+    names, app, shared = target.names, target.app, bool(target.settings.service_account)
     out: list[Resource] = []
     for channel in app.channels:
         topic = names.topic(channel.name)
         out.append(Topic(topic))
-        if account:
-            out.append(PublisherGrant(topic, topic=names.topic_path(topic), member=member))
+        for account in accounts_of(target, app.senders(channel)):
+            member = f"serviceAccount:{account}"
+            out.append(PublisherGrant(grant_name(topic, account, shared), topic=names.topic_path(topic), member=member))
     if wants_delays(app):
         queue = names.delay_queue
         out.append(DelayQueue(queue))
-        if account:
-            out += [
-                EnqueuerGrant(queue, queue=names.queue_path(queue), member=member),
-                TokenGrant(account, member=member),
-            ]
+        delayers = [s for c in app.channels if c.kind == QUEUE for s in app.senders(c)]
+        for account in accounts_of(target, delayers):
+            member = f"serviceAccount:{account}"
+            out.append(EnqueuerGrant(grant_name(queue, account, shared), queue=names.queue_path(queue), member=member))
+            out.append(TokenGrant(account, member=member))
     return out
 
 
@@ -234,20 +243,16 @@ def wants_delays(app: App) -> bool:
     return any(channel.kind == QUEUE for channel in app.channels)
 
 
-def channel_notes(app: App, settings: GcpSettings) -> list[str]:
-    """What `plan` says when functions send to topics or queues and deploy grants nothing for want of an account."""
-    if settings.service_account or not app.channels:
+def account_notes(app: App, settings: GcpSettings) -> list[str]:
+    """What `plan` says when every function runs as the app's `service_account`: the grants are the app's."""
+    declared = sorted({s.name for s in app.functions if app.options(s).uses or s.trigger.is_event})
+    if not settings.service_account or not declared:
         return []
-    senders = sorted({spec.name for channel in app.channels for spec in app.senders(channel)})
-    delays = wants_delays(app)
-    needs = "roles/pubsub.publisher on exactly those topics"
-    if delays:
-        needs += " and what a delayed send needs (roles/cloudtasks.enqueuer on the delay queue, "
-        needs += "roles/iam.serviceAccountUser on itself)"
     return [
-        f"{', '.join(senders)} send to {', '.join(repr(c) for c in app.channels)}: service_account is unset, so "
-        "deploy grants nothing and they send as Google's default compute account. Set service_account under "
-        f"[tool.portable-fn.gcp] to have deploy grant it {needs}."
+        f"Every function runs as {settings.service_account} (service_account), so what deploy grants is per app: "
+        f"each of {', '.join(declared)} may use what any of them declares (each function's own declaration is "
+        "still enforced at run time). Leave service_account unset to have deploy make each function an account of "
+        "its own, granted only what it declares."
     ]
 
 
@@ -270,9 +275,9 @@ def wants_storage_agent_grant(app: App, settings: GcpSettings) -> bool:
 
 
 def wants_event_receiver_grant(app: App, settings: GcpSettings) -> bool:
-    """Whether deploy grants the app's own service account `roles/eventarc.eventReceiver`: it names one and
-    has a storage trigger (Eventarc's Pub/Sub triggers need no such role)."""
-    return bool(settings.service_account) and any(isinstance(spec.trigger, Storage) for spec in app.functions)
+    """Whether deploy grants `roles/eventarc.eventReceiver` on the project to the accounts of the functions with
+    a storage trigger (Eventarc's Pub/Sub triggers need no such role)."""
+    return any(isinstance(spec.trigger, Storage) for spec in app.functions)
 
 
 class FunctionResources:
@@ -283,6 +288,7 @@ class FunctionResources:
         self.spec = spec
         self.options: FunctionOptions = target.app.options(spec)
         self.id = target.names.function_id(spec.name)
+        self.account = account_of(target, spec)
 
     def build(self) -> list[Resource]:
         trigger, names = self.spec.trigger, self.t.names
@@ -295,8 +301,8 @@ class FunctionResources:
             own.append(DeadLetterSubscription(dead_letter, topic=names.topic_path(dead_letter)))
         if isinstance(trigger, Http) and trigger.open_at_edge:  # public, or verified by the function (auth=)
             own.append(PublicInvoker(self.id))
-        if trigger.is_event and (account := self.t.settings.service_account):
-            own.append(TriggerInvoker(self.id, member=f"serviceAccount:{account}"))
+        if trigger.is_event:
+            own.append(TriggerInvoker(self.id, member=f"serviceAccount:{self.account}"))
         if isinstance(trigger, Schedule):
             data = json.dumps(
                 {"schedule": trigger.expression, "name": names.job(self.spec.name)},
@@ -327,7 +333,7 @@ class FunctionResources:
             env=tuple(sorted(self.env().items())),
             min_instances=settings.min_instances,
             max_instances=max_instances,
-            service_account=settings.service_account,
+            service_account=self.account,
             ingress=settings.ingress.upper(),
             **self.event_trigger(),
             source_sha=source_label(self.t.artifact.sha256),
@@ -344,7 +350,7 @@ class FunctionResources:
         return DeadLetterRoute(
             self.id,
             dead_letter_topic=names.topic_path(dead_letter),
-            publisher=self.t.settings.service_account,
+            publisher=self.account,
             trigger_source=source,
             max_delivery_attempts=attempts if source else 0,
             minimum_backoff_s=minimum,
@@ -388,13 +394,12 @@ class FunctionResources:
 
     def channel_env(self) -> dict[str, str]:
         """Where each channel the function sends to is, and for a sender to a queue where delays go and as whom."""
-        names, account = self.t.names, self.t.settings.service_account
+        names = self.t.names
         channels = [use.resource for use in self.options.uses if isinstance(use.resource, Channel)]
         out = {channel_env(c.kind, c.name): names.topic_path(names.topic(c.name)) for c in channels}
         if any(channel.kind == QUEUE for channel in channels):
             out[DELAY_QUEUE_ENV] = names.queue_path(names.delay_queue)
-            if account:
-                out[DELAY_ACCOUNT_ENV] = account
+            out[DELAY_ACCOUNT_ENV] = self.account
         return out
 
     def event_trigger(self) -> dict[str, Any]:

@@ -50,6 +50,7 @@ from .resources import (
     SchedulerJob,
     SecretContainer,
     SecretGrant,
+    ServiceAccount,
     StateDatabase,
     StateGrant,
     StorageAgentGrant,
@@ -86,9 +87,10 @@ class TerraformGcp(TerraformBuilder):
         return {**stage_tags(self.app.config, self.stage), **labels(self.names.app, self.names.stage), **extra}
 
     def member_of(self, account: str) -> str:
-        """`serviceAccount:<account>`, or Google's default compute account when the app names none."""
+        """`serviceAccount:<account>` (a reference to it when the document makes it), or Google's default compute
+        account for none."""
         if account:
-            return f"serviceAccount:{account}"
+            return self.ref(f"serviceAccount:{account}")
         default = self.source("google_compute_default_service_account", "default")
         return f"serviceAccount:${{{default}.email}}"
 
@@ -128,6 +130,10 @@ def _register_ids(doc: TerraformGcp, desired: list[Resource]) -> None:
         if type(resource) in kinds:
             tf_type, path = kinds[type(resource)]
             doc.ids[path(resource.name)] = f"${{{doc.stem(tf_type, resource.name)}.id}}"
+        if isinstance(resource, ServiceAccount):  # its email, as a member and as a function's account
+            email = f"${{{doc.stem('google_service_account', resource.name)}.email}}"
+            doc.ids[f"serviceAccount:{names.account_email(resource.name)}"] = f"serviceAccount:{email}"
+            doc.ids[names.account_email(resource.name)] = email
 
 
 def _source_zip(doc: TerraformGcp) -> None:
@@ -166,7 +172,7 @@ def _topic(doc: TerraformGcp, topic: Topic) -> None:
 
 
 def _publisher(doc: TerraformGcp, grant: PublisherGrant) -> None:
-    body = {"topic": doc.ref(grant.topic), "role": grant.role, "member": grant.member}
+    body = {"topic": doc.ref(grant.topic), "role": grant.role, "member": doc.ref(grant.member)}
     doc.add("google_pubsub_topic_iam_member", grant.name, body, f"portable-fn {grant.kind}")
 
 
@@ -177,15 +183,15 @@ def _delay_queue(doc: TerraformGcp, queue: DelayQueue) -> None:
 
 def _enqueuer(doc: TerraformGcp, grant: EnqueuerGrant) -> None:
     queue = doc.ref(doc.names.queue_path(grant.name)).replace(".id}", ".name}")
-    body = {"name": queue, "location": doc.names.region, "role": grant.role, "member": grant.member}
+    body = {"name": queue, "location": doc.names.region, "role": grant.role, "member": doc.ref(grant.member)}
     doc.add("google_cloud_tasks_queue_iam_member", grant.name, body, f"portable-fn {grant.kind}")
 
 
 def _token(doc: TerraformGcp, grant: TokenGrant) -> None:
     body = {
-        "service_account_id": f"projects/{doc.names.project}/serviceAccounts/{grant.name}",
+        "service_account_id": f"projects/{doc.names.project}/serviceAccounts/{doc.ref(grant.name)}",
         "role": grant.role,
-        "member": grant.member,
+        "member": doc.ref(grant.member),
     }
     doc.add("google_service_account_iam_member", grant.name, body, f"portable-fn {grant.kind}")
 
@@ -230,8 +236,13 @@ def _database(doc: TerraformGcp, database: StateDatabase) -> None:
 def _state_grant(doc: TerraformGcp, grant: StateGrant) -> None:
     condition = dict(grant.condition)
     condition["expression"] = f'resource.name == "{doc.ref(grant.database)}"'
-    body = {"project": grant.project, "role": grant.role, "member": grant.member, "condition": [condition]}
+    body = {"project": grant.project, "role": grant.role, "member": doc.ref(grant.member), "condition": [condition]}
     doc.add("google_project_iam_member", f"{grant.name}-access", body, "portable-fn: this state's database only")
+
+
+def _service_account(doc: TerraformGcp, account: ServiceAccount) -> None:
+    body = {"account_id": account.name, "display_name": account.display_name, "description": account.description}
+    doc.add("google_service_account", account.name, body, "portable-fn: the account one function runs as")
 
 
 def _secret(doc: TerraformGcp, secret: SecretContainer) -> None:
@@ -245,7 +256,7 @@ def _secret(doc: TerraformGcp, secret: SecretContainer) -> None:
 
 def _secret_grant(doc: TerraformGcp, grant: SecretGrant) -> None:
     for fn, member in grant.readers:
-        body = {"secret_id": doc.ref(grant.secret), "role": grant.role, "member": member}
+        body = {"secret_id": doc.ref(grant.secret), "role": grant.role, "member": doc.ref(member)}
         doc.add("google_secret_manager_secret_iam_member", f"{grant.name}-{fn}", body, f"portable-fn: {fn} reads it")
 
 
@@ -261,7 +272,7 @@ def _storage_agent(doc: TerraformGcp, grant: StorageAgentGrant) -> None:
 
 
 def _event_receiver(doc: TerraformGcp, grant: EventReceiverGrant) -> None:
-    body = {"project": grant.project, "role": grant.role, "member": f"serviceAccount:{grant.name}"}
+    body = {"project": grant.project, "role": grant.role, "member": doc.ref(f"serviceAccount:{grant.name}")}
     doc.add("google_project_iam_member", "event-receiver", body, f"portable-fn {grant.kind}: storage triggers")
 
 
@@ -277,7 +288,7 @@ def _function(doc: TerraformGcp, function: Function) -> None:
         "all_traffic_on_latest_revision": True,
     }
     if function.service_account:
-        service["service_account_email"] = function.service_account
+        service["service_account_email"] = doc.ref(function.service_account)
     source = doc.resources["google_storage_bucket_object"]
     object_stem = f"google_storage_bucket_object.{next(iter(source))}"
     body: Body = {
@@ -332,7 +343,7 @@ def _event_trigger(doc: TerraformGcp, function: Function) -> Body:
             for key, value in function.event_filters
         ]
     if function.service_account:
-        trigger["service_account_email"] = function.service_account
+        trigger["service_account_email"] = doc.ref(function.service_account)
     return trigger
 
 
@@ -353,7 +364,7 @@ def _invoker(doc: TerraformGcp, grant: PublicInvoker | TriggerInvoker) -> None:
         "location": f"${{{function}.location}}",
         "service": f"${{{function}.name}}",
         "role": grant.role,
-        "member": grant.member,
+        "member": doc.ref(grant.member),
     }
     suffix = "public" if isinstance(grant, PublicInvoker) else "trigger-invoker"
     doc.add("google_cloud_run_service_iam_member", f"{grant.name}-{suffix}", body, f"portable-fn {grant.kind}")
@@ -422,6 +433,7 @@ def _scheduler_job(doc: TerraformGcp, job: SchedulerJob) -> None:
 
 # Every resource type `desired` returns, and how it is written.
 EXPORTERS: dict[type[Resource], Callable[[TerraformGcp, Any], None]] = {
+    ServiceAccount: _service_account,
     StorageAgentGrant: _storage_agent,
     EventReceiverGrant: _event_receiver,
     Topic: _topic,

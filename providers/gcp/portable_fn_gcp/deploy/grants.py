@@ -1,16 +1,18 @@
 """What an app's IAM bindings grant on Google Cloud, as `Grant`s: one per binding resource `desired` builds
 (`resources`), each predefined role expanded to its permissions (`PERMISSIONS`). Pure: no Google call.
 
-The app's own service account is shared by its functions, so the grants to it are the app's as a whole
-(`function` None; each function's own declaration is enforced at run time, `check_access`). The bindings that
-go with one function (its public or trigger invoker, its dead-letter route) are that function's. Members
-deploy learns only when it applies (the default compute account, the Pub/Sub service agent) are spelled with
-`PROJECT_NUMBER` in their place.
+Each function runs as a service account of its own unless the app names one (`service_account`), so a grant
+to an account one function alone runs as is that function's (`owners_of`); the grants to an account its
+functions share are the app's as a whole (`function` None; each function's own declaration is still enforced at
+run time, `check_access`). The bindings that go with one function (its public or trigger invoker, its
+dead-letter route, its secrets) are that function's. Members deploy learns only when it applies (the default
+compute account of a function deployed before, the Pub/Sub service agent) are spelled with `PROJECT_NUMBER` in
+their place.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from portable_fn.deploy import Resource
 from portable_fn.deploy.grants import Grant
@@ -93,25 +95,37 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
 def grants(desired: Sequence[Resource]) -> list[Grant]:
     """Every binding in `desired`, as a `Grant` with its role's permissions."""
     functions = {r.name: r for r in desired if isinstance(r, Function)}
+    owners = owners_of(functions.values())
     out: list[Grant] = []
     for resource in desired:
-        out += _grants_of(resource, functions)
+        out += _grants_of(resource, functions, owners)
     return out
 
 
-def _grants_of(resource: Resource, functions: dict[str, Function]) -> list[Grant]:
+def owners_of(functions: Iterable[Function]) -> dict[str, str]:
+    """Each IAM member one function alone runs as -> that function's name (an account functions share is the
+    app's: not in the map)."""
+    found: dict[str, list[str]] = {}
+    for function in functions:
+        found.setdefault(f"serviceAccount:{function.service_account}", []).append(function_name(function) or "")
+    return {member: names[0] for member, names in found.items() if len(names) == 1 and names[0]}
+
+
+def _grants_of(resource: Resource, functions: dict[str, Function], owners: dict[str, str]) -> list[Grant]:
     if isinstance(resource, PublisherGrant):
-        return [grant(None, resource.member, resource.role, resource.topic)]
+        return [grant(owners.get(resource.member), resource.member, resource.role, resource.topic)]
     if isinstance(resource, EnqueuerGrant):
-        return [grant(None, resource.member, resource.role, resource.queue)]
+        return [grant(owners.get(resource.member), resource.member, resource.role, resource.queue)]
     if isinstance(resource, TokenGrant):
-        return [grant(None, resource.member, resource.role, f"projects/-/serviceAccounts/{resource.name}")]
+        account = f"projects/-/serviceAccounts/{resource.name}"
+        return [grant(owners.get(resource.member), resource.member, resource.role, account)]
     if isinstance(resource, SecretGrant):  # one per function that reads the secret, as the account it runs as
         return [grant(fn or None, member, resource.role, resource.secret) for fn, member in resource.readers]
     if isinstance(resource, StateGrant):  # bound on the project, its condition naming this one database
-        return [grant(None, resource.member, resource.role, resource.database)]
+        return [grant(owners.get(resource.member), resource.member, resource.role, resource.database)]
     if isinstance(resource, EventReceiverGrant):
-        return [grant(None, f"serviceAccount:{resource.name}", resource.role, f"projects/{resource.project}")]
+        member = f"serviceAccount:{resource.name}"
+        return [grant(owners.get(member), member, resource.role, f"projects/{resource.project}")]
     if isinstance(resource, StorageAgentGrant):
         # named by its pattern whether read or wanted: deploy learns the project number only when it applies,
         # and a plan compares the grants it reads back with those it wants

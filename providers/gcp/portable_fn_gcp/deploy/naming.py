@@ -24,6 +24,7 @@ LABEL_SOURCE = "portable-fn-source"  # the first 32 hex digits of the source zip
 JOB_MARKER = "portable-fn"
 
 MAX_FUNCTION, MAX_TOPIC, MAX_JOB, MAX_LABEL, MAX_DATABASE, MAX_QUEUE = 63, 255, 500, 63, 63, 100
+MIN_ACCOUNT, MAX_ACCOUNT = 6, 30  # a service account id: [a-z][a-z0-9-]{4,28}[a-z0-9]
 STATE_COLLECTION = "items"  # the one collection of a state's database
 _NOT_FUNCTION = re.compile(r"[^a-z0-9-]+")
 _NOT_LABEL = re.compile(r"[^a-z0-9_-]+")
@@ -58,6 +59,11 @@ TAG_RULES = TagRules(
     allowed="Google takes only lowercase letters, digits, '_' and '-' in a label (a key starts with a letter)",
     reserved=("goog",),
 )
+
+
+def grant_name(thing: str, account: str, shared: bool) -> str:
+    """A grant's name: what it is on, and, when each function runs as its own account (not `shared`), whose."""
+    return thing if shared else f"{thing}/{account.split('@', 1)[0]}"
 
 
 def labels(app: str, stage: str) -> dict[str, str]:
@@ -142,6 +148,22 @@ class Names:
     def secrets_locator(self) -> str:
         """What `PORTABLE_FN_SECRETS` holds: the path every secret of the app and stage starts with."""
         return self.secret_path(self.secret(""))
+
+    def function_account(self, fn: str) -> str:
+        """The id of the service account function `fn` runs as when the app names none (6 to 30 characters of
+        `[a-z0-9-]`, starting with a letter): `<app>-<stage>-<fn>`, cut to a hash-ended 30 when longer."""
+        text = _NOT_FUNCTION.sub("-", f"{self.prefix}-{fn}".lower()).strip("-")
+        text = text if text[:1].isalpha() else f"f{text}"
+        return fit(text.ljust(MIN_ACCOUNT, "0"), MAX_ACCOUNT)
+
+    def account_email(self, account_id: str) -> str:
+        return f"{account_id}@{self.project}.iam.gserviceaccount.com"
+
+    @property
+    def account_marker(self) -> str:
+        """The description of every service account deploy makes for this app and stage (accounts carry no labels:
+        remote finds them by it)."""
+        return f"{JOB_MARKER}:{self.app}:{self.stage}"
 
     @staticmethod
     def account_path(email: str) -> str:

@@ -55,7 +55,7 @@ from ..state import EXPIRES_AT
 from .client import Forbidden, GcpClient, NotFound
 from .desired import DEAD_LETTER_ENV, MESSAGE_PUBLISHED
 from .errors import not_enabled
-from .naming import LABEL_SOURCE, STATE_COLLECTION, Names, has_labels, labels
+from .naming import LABEL_SOURCE, STATE_COLLECTION, Names, grant_name, has_labels, labels
 from .resources import (
     Bucket,
     DeadLetterRoute,
@@ -70,6 +70,7 @@ from .resources import (
     SchedulerJob,
     SecretContainer,
     SecretGrant,
+    ServiceAccount,
     StateDatabase,
     StateGrant,
     StorageAgentGrant,
@@ -127,6 +128,7 @@ class RemoteReader:
         channels: frozenset[str] = frozenset(),
         delays: bool = False,
         secrets: Mapping[str, Pairs] | None = None,
+        accounts: frozenset[str] = frozenset(),
     ) -> None:
         self.gcp = gcp
         self.names = names
@@ -137,12 +139,19 @@ class RemoteReader:
         self.channels = channels  # the topics the app sends to (desired)
         self.delays = delays  # whether it sends to a queue (desired): else Cloud Tasks is asked only if it did
         self.secrets = secrets or {}  # each declared secret's id -> its readers and their members (desired)
+        self.accounts = set(accounts)  # the accounts the functions run as (desired); `read` adds those found
+        self.shared = bool(settings.service_account)
 
     def read(self) -> RemoteState:
         found = self.found_functions()
         functions = [self.function(f) for f in found]
+        # the functions' own accounts, looked for unless they all run as the app's (and did already)
+        switched = any(f.service_account != self.settings.service_account for f in functions)
+        accounts = self.service_accounts() if not self.shared or switched else []
+        self.accounts |= {self.names.account_email(a.name) for a in accounts}  # made by deploy, still granted
         topics = self.topics()
         resources: list[Resource] = [
+            *accounts,
             *self.storage_agent_grant(),
             *self.event_receiver_grant(),
             *topics,
@@ -171,9 +180,21 @@ class RemoteReader:
             return []
         return [StorageAgentGrant(project, member=member)] if held else []
 
+    def service_accounts(self) -> list[ServiceAccount]:
+        """The accounts deploy made for the app and stage's functions (by the marker in their description)."""
+        try:
+            found = self.gcp.call("iam", "list_service_accounts", request={"name": f"projects/{self.names.project}"})
+        except Forbidden:  # cannot tell: deploy tries to make them and explains a refusal
+            return []
+        return [
+            ServiceAccount(a["email"].split("@", 1)[0], display_name=a.get("displayName", ""), description=marker)
+            for a in found
+            if (marker := a.get("description", "")) == self.names.account_marker
+        ]
+
     def event_receiver_grant(self) -> list[EventReceiverGrant]:
-        """The app's account's event receiver grant when the app wants it and the project's policy has it."""
-        account, project = self.settings.service_account, self.names.project
+        """The event receiver grant of each of the app's accounts that holds it, when the app wants it."""
+        project = self.names.project
         if not self.event_receiver:
             return []
         try:
@@ -182,9 +203,11 @@ class RemoteReader:
             )
         except Forbidden:  # cannot tell: deploy tries to grant it and explains a refusal
             return []
-        if not has_member(policy, EventReceiverGrant.role, f"serviceAccount:{account}"):
-            return []
-        return [EventReceiverGrant(account, project=project, shared_with=self.receiving_elsewhere(account))]
+        return [
+            EventReceiverGrant(account, project=project, shared_with=self.receiving_elsewhere(account))
+            for account in sorted(self.accounts)
+            if has_member(policy, EventReceiverGrant.role, f"serviceAccount:{account}")
+        ]
 
     def receiving_elsewhere(self, account: str) -> str:
         """A function of another app or stage in the region whose Eventarc trigger (other than Pub/Sub's)
@@ -202,15 +225,15 @@ class RemoteReader:
 
     def publisher_grants(self, topics: list[Topic], found: list[Any]) -> list[PublisherGrant]:
         """The app's account's publisher binding on each topic it sends to, or a deployed function was told of."""
-        if not (account := self.settings.service_account):
-            return []
         told = {short(v) for f in found for k, v in f.service_config.environment_variables.items() if sent_to(k)}
-        member, out = f"serviceAccount:{account}", []
+        out = []
         for topic in (t for t in topics if t.name in self.channels | told):
             path = self.names.topic_path(topic.name)
             policy = self.gcp.call("pubsub", "get_iam_policy", request={"resource": path})
-            if has_member(policy, PublisherGrant.role, member):
-                out.append(PublisherGrant(topic.name, topic=path, member=member))
+            for account in sorted(self.accounts):
+                if has_member(policy, PublisherGrant.role, member := f"serviceAccount:{account}"):
+                    name = grant_name(topic.name, account, self.shared)
+                    out.append(PublisherGrant(name, topic=path, member=member))
         return out
 
     def delay_resources(self, found: list[Any]) -> list[Resource]:
@@ -219,8 +242,8 @@ class RemoteReader:
         told = any(DELAY_QUEUE_ENV in f.service_config.environment_variables for f in found)
         if not (self.delays or told):
             return []
-        queue, account = self.names.delay_queue, self.settings.service_account
-        path, member = self.names.queue_path(queue), f"serviceAccount:{account}"
+        queue = self.names.delay_queue
+        path = self.names.queue_path(queue)
         out: list[Resource] = []
         try:
             self.gcp.call("tasks", "get_queue", request={"name": path})
@@ -231,13 +254,23 @@ class RemoteReader:
             if (disabled := not_enabled(exc, self.names.project)) is None:
                 raise
             raise disabled from exc
-        if not account:
-            return out
-        if out and has_member(self.iam_policy("tasks", path), EnqueuerGrant.role, member):
-            out.append(EnqueuerGrant(queue, queue=path, member=member))
-        if has_member(self.iam_policy("iam", self.names.account_path(account)), TokenGrant.role, member):
-            out.append(TokenGrant(account, member=member, shared_with=self.delaying_elsewhere(account)))
+        policy = self.iam_policy("tasks", path) if out else None
+        delaying = {f.service_config.environment_variables.get(DELAY_ACCOUNT_ENV) for f in found}
+        for account in sorted(self.accounts):
+            member = f"serviceAccount:{account}"
+            if policy is not None and has_member(policy, EnqueuerGrant.role, member):
+                out.append(EnqueuerGrant(grant_name(queue, account, self.shared), queue=path, member=member))
+            if (self.shared or account in delaying) and self.account_holds_itself(account, member):
+                out.append(TokenGrant(account, member=member, shared_with=self.delaying_elsewhere(account)))
         return out
+
+    def account_holds_itself(self, account: str, member: str) -> bool:
+        """Whether `account` may act as itself, asked of the shared account and of those a deployed function sends
+        later as (one deploy made may be gone already: then it holds nothing)."""
+        try:
+            return has_member(self.iam_policy("iam", self.names.account_path(account)), TokenGrant.role, member)
+        except NotFound:
+            return False
 
     def iam_policy(self, service: str, resource: str) -> Any:
         return self.gcp.call(service, "get_iam_policy", request={"resource": resource})
@@ -282,7 +315,7 @@ class RemoteReader:
 
     def state_grants(self, databases: list[StateDatabase]) -> list[StateGrant]:
         """The app's account's grants limited to one of `databases` (by the condition deploy writes)."""
-        if not (account := self.settings.service_account) or not databases:
+        if not databases:
             return []
         project = self.names.project
         try:
@@ -291,11 +324,13 @@ class RemoteReader:
             )
         except Forbidden:  # cannot tell: deploy tries to grant and explains a refusal
             return []
-        member, out = f"serviceAccount:{account}", []
-        for database in databases:
-            wanted = StateGrant(database.name, project=project, database=self.names.database_path(database.name))
+        out = []
+        for database, account in ((d, a) for d in databases for a in sorted(self.accounts)):
+            name, member = grant_name(database.name, account, self.shared), f"serviceAccount:{account}"
+            wanted = StateGrant(name, project=project, database=self.names.database_path(database.name))
             for binding in policy.bindings:
-                if member in binding.members and binding.condition.expression == wanted.condition["expression"]:
+                expression = f'resource.name == "{wanted.database}"'
+                if member in binding.members and binding.condition.expression == expression:
                     out.append(replace(wanted, member=member, role=binding.role))
         return out
 
@@ -360,7 +395,7 @@ class RemoteReader:
         return DeadLetterRoute(
             short(found.name),
             dead_letter_topic=topic,
-            publisher=account if self.settings.service_account else "",
+            publisher=account,
             trigger_source=trigger_source(found) if routed else "",
             max_delivery_attempts=dead_letter.max_delivery_attempts if routed and dead_letter else 0,
             minimum_backoff_s=minimum,
@@ -410,8 +445,7 @@ class RemoteReader:
             env=tuple(sorted(service.environment_variables.items())),
             min_instances=service.min_instance_count,
             max_instances=service.max_instance_count,
-            # Google fills in the default service account when none is given: only compare a chosen one.
-            service_account=service.service_account_email if self.settings.service_account else "",
+            service_account=service.service_account_email,
             ingress=service.ingress_settings.name,
             event_type=event_type,
             pubsub_topic=trigger.pubsub_topic if event_type else "",
@@ -471,11 +505,10 @@ class RemoteReader:
         return out
 
     def trigger_invokers(self, functions: list[Function]) -> list[TriggerInvoker]:
-        """The app's account's invoker binding on each event function's service (none without an account)."""
-        if not (account := self.settings.service_account):
-            return []
-        member, out = f"serviceAccount:{account}", []
+        """The invoker binding on each event function's service for the account the function runs as."""
+        out = []
         for function in functions:
+            member = f"serviceAccount:{function.service_account}"
             try:
                 policy = self.gcp.call("run", "get_iam_policy", request={"resource": function.service})
             except NotFound:

@@ -15,6 +15,18 @@ Pairs = tuple[tuple[str, str], ...]
 
 
 @dataclass(frozen=True)
+class ServiceAccount(Resource):
+    """The service account one function runs as when the app names none (`service_account` unset), named by its
+    id (`Names.function_account`): each function then holds exactly the grants its own declarations and trigger
+    need, nothing another function declared. Service accounts carry no labels, so `description` is the app and
+    stage's marker, by which remote finds them; `remove` deletes them after everything granted to them."""
+
+    kind = "service account"
+    display_name: str = ""
+    description: str = ""
+
+
+@dataclass(frozen=True)
 class Topic(Resource):
     """A Pub/Sub topic the app owns (a queue, a topic, a schedule's or a dead-letter topic)."""
 
@@ -26,9 +38,10 @@ class Topic(Resource):
 
 @dataclass(frozen=True)
 class PublisherGrant(Resource):
-    """The app's service account holding `roles/pubsub.publisher` on one topic some function sends to (a topic
-    or a queue: both are Pub/Sub topics here), named like the topic: the functions share the account, so it may
-    publish to the topics any of them declares, and each function's own declaration is enforced at run time."""
+    """A runtime account holding `roles/pubsub.publisher` on one topic some function sends to (a topic or a queue:
+    both are Pub/Sub topics here): named like the topic when the functions share the app's account (which may then
+    publish to the topics any of them declares; each function's own declaration is enforced at run time), else
+    `<topic>/<account id>`, one for each function that sends to it."""
 
     kind = "topic publisher grant"
     topic: str = ""  # projects/P/topics/T
@@ -48,8 +61,9 @@ class DelayQueue(Resource):
 
 @dataclass(frozen=True)
 class EnqueuerGrant(Resource):
-    """The app's service account holding `roles/cloudtasks.enqueuer` on the delay queue, named like the queue:
-    what a function needs to create a delayed send's task there."""
+    """A runtime account holding `roles/cloudtasks.enqueuer` on the delay queue, named like the queue (or
+    `<queue>/<account id>` for a function's own account): what a function needs to create a delayed send's task
+    there."""
 
     kind = "delay enqueuer grant"
     queue: str = ""  # projects/P/locations/L/queues/Q
@@ -113,10 +127,11 @@ class StateDatabase(Resource):
 
 @dataclass(frozen=True)
 class StateGrant(Resource):
-    """The app's service account holding `role` (roles/datastore.user to write, roles/datastore.viewer to
-    read) on the project, under an IAM condition that limits it to one state's database
-    (`resource.name == "projects/P/databases/D"`), named after that database: Firestore has no IAM policy of
-    its own below the project, and a database is the smallest thing a condition can name."""
+    """A runtime account holding `role` (roles/datastore.user to write, roles/datastore.viewer to read) on the
+    project, under an IAM condition that limits it to one state's database (`resource.name ==
+    "projects/P/databases/D"`), named after that database (`<database>/<account id>` for a function's own
+    account): Firestore has no IAM policy of its own below the project, and a database is the smallest thing a
+    condition can name."""
 
     kind = "state access grant"
     project: str = ""
@@ -333,6 +348,7 @@ def gcloud(verb: str, project: str, member: str) -> str:
 # agent's grant and the event receiver grant come before the functions whose storage triggers need them; a
 # topic or queue before the grants on it.
 ORDER: tuple[type[Resource], ...] = (
+    ServiceAccount,
     StorageAgentGrant,
     EventReceiverGrant,
     Topic,

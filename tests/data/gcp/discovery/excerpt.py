@@ -82,7 +82,14 @@ METHODS = {
         "cloudtasks.projects.locations.queues.setIamPolicy",
         "cloudtasks.projects.locations.queues.tasks.create",
     ],
-    "iam.v1": ["iam.projects.serviceAccounts.getIamPolicy", "iam.projects.serviceAccounts.setIamPolicy"],
+    "iam.v1": [
+        "iam.projects.serviceAccounts.getIamPolicy",
+        "iam.projects.serviceAccounts.setIamPolicy",
+        "iam.projects.serviceAccounts.create",
+        "iam.projects.serviceAccounts.get",
+        "iam.projects.serviceAccounts.list",
+        "iam.projects.serviceAccounts.delete",
+    ],
     "secretmanager.v1": [
         "secretmanager.projects.secrets.create",
         "secretmanager.projects.secrets.get",

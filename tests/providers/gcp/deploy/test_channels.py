@@ -136,24 +136,30 @@ def test_plan_shows_them_and_a_second_deploy_changes_nothing(provider: Any, app:
     made = len(tasks.requests)
     again = pipeline.plan(provider, app, "dev")
     assert again.plan.empty, [s.describe() for s in again.plan.steps]
-    assert all(method.endswith(("get", "getIamPolicy")) for method, _ in tasks.requests[made:])
+    assert all(method.endswith(("get", "list", "getIamPolicy")) for method, _ in tasks.requests[made:])
 
 
-def test_without_an_own_account_nothing_is_granted_and_plan_says_so(
+def test_without_an_app_account_each_sender_s_own_is_granted_what_it_sends_to(
     google: Any, google_server: Any, helpers: Any, app: App, tasks: Any
 ) -> None:
     from portable_fn_gcp.provider import GcpProvider
 
     provider = make_provider(helpers, app, google_server, tasks, account="")
-    notes = " ".join(GcpProvider(provider.settings).plan_notes(app, "dev"))
-    named = GcpProvider({**provider.settings, "service_account": ACCOUNT}).plan_notes(app, "dev")
-    assert not [note for note in named if "service_account" in note]
-    assert "audit, fulfil send to topic('order-events'), queue('shipments'): service_account is unset" in notes
-    assert "roles/cloudtasks.enqueuer" in notes
+    notes = GcpProvider(provider.settings).plan_notes(app, "dev")
+    assert not [note for note in notes if "service_account" in note]  # nothing shared to warn of
+    named = " ".join(GcpProvider({**provider.settings, "service_account": ACCOUNT}).plan_notes(app, "dev"))
+    assert f"Every function runs as {ACCOUNT} (service_account), so what deploy grants is per app" in named
     pipeline.deploy(provider, app, "dev")
-    assert list(tasks.queues) == [QUEUE] and tasks.policies == {}
-    assert publishers(google, "order-events") == [] and publishers(google, "shipments") == []
-    assert "PORTABLE_FN_DELAY_ACCOUNT" not in env(google, "fulfil")  # the publisher asks the metadata server
+    fulfil, audit = (f"channels-dev-{fn}@{PROJECT}.iam.gserviceaccount.com" for fn in ("fulfil", "audit"))
+    assert publishers(google, "order-events") == [f"serviceAccount:{audit}", f"serviceAccount:{fulfil}"]
+    assert publishers(google, "shipments") == [f"serviceAccount:{fulfil}"]  # audit sends to the topic only
+    assert tasks.members(QUEUE, ENQUEUER) == [f"serviceAccount:{fulfil}"]
+    own = f"projects/-/serviceAccounts/{fulfil}"
+    assert tasks.members(own, USER) == [f"serviceAccount:{fulfil}"]  # a task's token is minted for itself
+    assert env(google, "fulfil")["PORTABLE_FN_DELAY_ACCOUNT"] == fulfil
+    assert sorted(tasks.accounts) == sorted(
+        f"channels-dev-{s.name}@{PROJECT}.iam.gserviceaccount.com" for s in app.functions
+    )
     assert pipeline.plan(provider, app, "dev").plan.empty
 
 

@@ -137,7 +137,7 @@ def subscription_of(google: Any, fn: str) -> dict[str, Any]:
 def test_dead_letter_routes_grant_publishing_and_set_the_trigger_subscriptions_policy(
     deployed: Any, google: Any
 ) -> None:
-    runtime = "serviceAccount:123456789-compute@developer.gserviceaccount.com"
+    runtime = f"serviceAccount:shop-dev-fulfil@{PROJECT}.iam.gserviceaccount.com"  # the account fulfil runs as
     agent = "serviceAccount:service-123456789@gcp-sa-pubsub.iam.gserviceaccount.com"
     # fulfil: retries=2 -> 3 attempts, raised to Pub/Sub's minimum of 5 on its subscription
     fulfil = subscription_of(google, "fulfil")
@@ -156,7 +156,7 @@ def test_dead_letter_routes_grant_publishing_and_set_the_trigger_subscriptions_p
     ]:
         assert subscription_of(google, fn)["deadLetterPolicy"]["deadLetterTopic"] == topic(dlq)
     assert google.policies[topic("on_upload-dlq")]["bindings"] == [
-        {"role": "roles/pubsub.publisher", "members": [runtime, agent]}
+        {"role": "roles/pubsub.publisher", "members": [runtime.replace("fulfil", "on-upload"), agent]}
     ]
     assert subscription_of(google, "on_upload")["topic"] != topic("uploads")  # Eventarc's, not one of the app's
     assert google.policies[topic("orders")]["bindings"] == []  # nothing granted on the trigger topics
@@ -191,7 +191,10 @@ def test_public_http_functions_get_the_run_invoker_binding_for_all_users(deploye
     for fn in ("create_order", "get_order"):
         service = function(google, fn)["serviceConfig"]["service"]
         assert google.policies[service]["bindings"] == [{"role": "roles/run.invoker", "members": ["allUsers"]}]
-    assert google.policies[function(google, "fulfil")["serviceConfig"]["service"]]["bindings"] == []
+    fulfil = f"serviceAccount:shop-dev-fulfil@{PROJECT}.iam.gserviceaccount.com"  # its trigger's identity: itself
+    assert google.policies[function(google, "fulfil")["serviceConfig"]["service"]]["bindings"] == [
+        {"role": "roles/run.invoker", "members": [fulfil]}
+    ]
 
 
 def test_outputs_name_urls_topics_and_jobs(deployed: Any, shop: Any) -> None:
@@ -215,7 +218,7 @@ def test_outputs_name_urls_topics_and_jobs(deployed: Any, shop: Any) -> None:
 # -- plan, redeploy, change ------------------------------------------------------------------------
 def test_plan_changes_nothing(provider: Any, shop: Any, google: Any) -> None:
     outcome = pipeline.plan(provider, shop, "dev")
-    assert outcome.plan.summary() == "44 to create, 0 to update, 0 to delete, 0 unchanged"
+    assert outcome.plan.summary() == "76 to create, 0 to update, 0 to delete, 0 unchanged"
     assert google.mutating() == [] and provider.deployer.client.mutating_calls() == []
     assert google.functions == {} and google.topics == {} and google.jobs == {}
     assert google.audit_writes() == [] and google.buckets == {}  # a plan is no change: nothing is recorded
@@ -234,9 +237,16 @@ def test_redeploy_with_nothing_changed_makes_no_mutating_call(deployed: Any, sho
         ("storage", "patch_bucket", AUDIT),
     ]
     assert audit_writes(google) == audit_trail(record)
-    # GETs only, the project policy's read, which Resource Manager takes as a POST, and the audit trail's writes
+    # GETs only, the IAM policy reads Google takes as a POST (the project's; the delay queue's and the accounts'
+    # of the functions that send later, as each runs as its own), and the audit trail's writes
+    accounts = ("create-order", "confirm-payment", "place-order-run")
     assert {r.path for r in google.requests if r.method != "GET"} == {
         f"/v3/projects/{PROJECT}:getIamPolicy",
+        f"/v2/{LOCATION}/queues/shop-dev-pfn-delays:getIamPolicy",
+        *(
+            f"/v1/projects/-/serviceAccounts/shop-dev-{a}@{PROJECT}.iam.gserviceaccount.com:getIamPolicy"
+            for a in accounts
+        ),
         f"/upload/storage/v1/b/{AUDIT}/o",
         f"/storage/v1/b/{AUDIT}",
     }
@@ -325,7 +335,7 @@ def test_remove_deletes_exactly_what_the_app_and_stage_made(
 
     google.requests.clear()
     outcome = pipeline.remove(provider, shop, "dev")
-    assert outcome.plan.summary() == "0 to create, 0 to update, 43 to delete, 0 unchanged, 1 kept"
+    assert outcome.plan.summary() == "0 to create, 0 to update, 75 to delete, 0 unchanged, 1 kept"
     assert not any("shop-dev-" in name for name in [*google.functions, *google.jobs, *google.app_buckets()])
     assert "shop-prod-uploads" in google.buckets
     # each stage's audit trail outlives it; the remove is its last record

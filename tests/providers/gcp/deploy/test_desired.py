@@ -128,3 +128,23 @@ def test_the_recording_endpoint_refuses_what_google_would(google: Any, google_se
     assert status == 400 and "updateMask" in answer["error"]["message"]
     status, answer = send(f"{base}/f?updateMask=serviceConfig.memory", "PATCH", {})
     assert status == 400 and "serviceConfig.memory" in answer["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("app", "fn", "expected"),
+    [
+        ("shop", "create_order", "shop-dev-create-order"),
+        ("shop", "a" * 40, "shop-dev-aaaaaaaaaaaa-6d6db4ec"),  # cut, ending in a hash of the whole
+        ("a", "b", "a-dev-b"),
+        ("9lives", "f", "f9lives-dev-f"),  # an account id starts with a letter
+        ("x", "y", "x-dev-y"),
+    ],
+)
+def test_each_function_s_own_account_id_is_one_iam_takes_and_always_the_same(app: str, fn: str, expected: str) -> None:
+    """IAM's rule for an account id (projects.serviceAccounts.create, accountId): 6 to 30 characters, lowercase
+    letters, digits and hyphens, starting with a letter and not ending with a hyphen."""
+    import re
+
+    found = Names(app, "dev", "p", "europe-west1").function_account(fn)
+    assert found == expected and re.fullmatch(r"[a-z][a-z0-9-]{4,28}[a-z0-9]", found)
+    assert Names(app, "dev", "p", "europe-west1").account_email(found) == f"{expected}@p.iam.gserviceaccount.com"

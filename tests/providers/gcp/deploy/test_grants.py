@@ -20,6 +20,7 @@ from portable_fn.deploy.grants import Grant
 from portable_fn.runtime.channels import QUEUE
 from portable_fn.runtime.function import FunctionSpec
 from portable_fn.runtime.secrets import Secret
+from portable_fn.runtime.state import State
 from portable_fn.runtime.triggers import Http, Storage
 
 from ....grants_contract import untraced, unused
@@ -53,26 +54,32 @@ def grants_of(app: App, account: str) -> list[Grant]:
 
 
 def allowed(app: App, account: str) -> Allowed:
-    """What the app's declarations allow, built from the app alone (paths from `Names`, roles spelled here)."""
+    """What the app's declarations allow, built from the app alone (paths from `Names`, roles spelled here): each
+    function's own when it runs as its own account (`account` empty), else the app's as a whole (function None)."""
     names = Names(app.name, STAGE, PROJECT, REGION)
     out: Allowed = {}
+
+    def allow(spec: FunctionSpec | None, resource: str, roles: set[str], why: str) -> None:
+        key = (None if spec is None or account else spec.name, resource)
+        out[key] = (out.get(key, (frozenset(), why))[0] | roles, why)
+
     if any(isinstance(s.trigger, Storage) for s in app.functions):
-        roles = {"roles/pubsub.publisher"} | ({"roles/eventarc.eventReceiver"} if account else set())
-        out[(None, f"projects/{PROJECT}")] = (frozenset(roles), "a storage trigger")
+        allow(None, f"projects/{PROJECT}", {"roles/pubsub.publisher"}, "a storage trigger (the storage agent)")
     for spec in app.functions:
         out.update(function_allowed(app, names, spec, account))
-    if not account:
-        return out
-    for state in app.states:
-        writes = any(u.writes for s in app.functions for u in app.options(s).uses if u.resource is state)
-        role = "roles/datastore.user" if writes else "roles/datastore.viewer"
-        out[(None, names.database_path(names.database(state.name)))] = (frozenset({role}), f"uses {state}")
-    for channel in app.channels:
-        out[(None, names.topic_path(names.topic(channel.name)))] = (frozenset({"roles/pubsub.publisher"}), "sends")
-    if any(c.kind == QUEUE for c in app.channels):
-        out[(None, names.queue_path(names.delay_queue))] = (frozenset({"roles/cloudtasks.enqueuer"}), "sends later")
-        token = (frozenset({"roles/iam.serviceAccountUser"}), "a delayed send's token")
-        out[(None, f"projects/-/serviceAccounts/{account}")] = token
+        options = app.options(spec)
+        if isinstance(spec.trigger, Storage):
+            allow(spec, f"projects/{PROJECT}", {"roles/eventarc.eventReceiver"}, "its storage trigger")
+        for use in options.uses:
+            if isinstance(use.resource, State):
+                database = names.database_path(names.database(use.resource.name))
+                allow(spec, database, {"roles/datastore.user", "roles/datastore.viewer"}, f"uses {use.resource}")
+        for channel in (c for c in app.channels if spec in app.senders(c)):
+            allow(spec, names.topic_path(names.topic(channel.name)), {"roles/pubsub.publisher"}, "sends")
+            if channel.kind == QUEUE:
+                allow(spec, names.queue_path(names.delay_queue), {"roles/cloudtasks.enqueuer"}, "sends later")
+                own = account or names.account_email(names.function_account(spec.name))
+                allow(spec, f"projects/-/serviceAccounts/{own}", {"roles/iam.serviceAccountUser"}, "a delay's token")
     return out
 
 
@@ -81,10 +88,10 @@ def function_allowed(app: App, names: Names, spec: FunctionSpec, account: str) -
     service = f"{names.location}/services/{names.function_id(fn)}"
     out: Allowed = {}
     for use in options.uses:
-        if isinstance(use.resource, Secret) and account:
+        if isinstance(use.resource, Secret):
             path = f"projects/{PROJECT}/secrets/{names.secret(use.resource.name)}"
             out[(fn, path)] = (frozenset({"roles/secretmanager.secretAccessor"}), f"reads {use.resource}")
-    if (isinstance(trigger, Http) and trigger.open_at_edge) or (trigger.is_event and account):
+    if (isinstance(trigger, Http) and trigger.open_at_edge) or trigger.is_event:
         out[(fn, service)] = (frozenset({"roles/run.invoker"}), "its trigger")
     if dead_letter := dead_letter_topic(names, spec, options):
         out[(fn, names.topic_path(dead_letter))] = (frozenset({"roles/pubsub.publisher"}), "its dead-letter topic")
@@ -122,30 +129,37 @@ def test_a_state_only_read_gets_the_viewer_role_on_its_database_alone() -> None:
     assert "datastore.entities.update" not in viewer.actions and "datastore.entities.get" in viewer.actions
 
 
-def test_the_shop_public_api_and_its_dead_letter_topics() -> None:
+def test_the_shop_fulfil_function_its_own_account_and_its_dead_letter_topic() -> None:
     grants = grants_of(load_app(REPO / "samples" / "shop"), "")
     fulfil = [g for g in grants if g.function == "fulfil"]
+    own, agent = (
+        "serviceAccount:shop-dev-fulfil@p.iam.gserviceaccount.com",
+        "serviceAccount:service-PROJECT_NUMBER@gcp-sa-pubsub.iam.gserviceaccount.com",
+    )
     assert fulfil == [
         Grant(
+            "fulfil", own, ("pubsub.topics.publish",), "projects/p/topics/shop-dev-orders-dlq", "roles/pubsub.publisher"
+        ),
+        Grant(
             "fulfil",
-            "serviceAccount:PROJECT_NUMBER-compute@developer.gserviceaccount.com",
+            agent,
             ("pubsub.topics.publish",),
             "projects/p/topics/shop-dev-orders-dlq",
             "roles/pubsub.publisher",
         ),
         Grant(
             "fulfil",
-            "serviceAccount:service-PROJECT_NUMBER@gcp-sa-pubsub.iam.gserviceaccount.com",
-            ("pubsub.topics.publish",),
-            "projects/p/topics/shop-dev-orders-dlq",
-            "roles/pubsub.publisher",
-        ),
-        Grant(
-            "fulfil",
-            "serviceAccount:service-PROJECT_NUMBER@gcp-sa-pubsub.iam.gserviceaccount.com",
+            agent,
             ("pubsub.snapshots.seek", "pubsub.subscriptions.consume", "pubsub.topics.attachSubscription"),
             "projects/p/subscriptions/eventarc-europe-west1-shop-dev-fulfil-*",
             "roles/pubsub.subscriber",
+        ),
+        Grant(
+            "fulfil",
+            own,
+            ("run.jobs.run", "run.routes.invoke"),
+            "projects/p/locations/europe-west1/services/shop-dev-fulfil",
+            "roles/run.invoker",
         ),
     ]
 
@@ -164,4 +178,26 @@ def test_each_function_that_reads_a_secret_is_granted_access_to_that_secret_alon
         Grant("refund", member, access, "projects/p/secrets/secretive-dev-webhook-secret", accessor),
         Grant("partners", member, access, "projects/p/secrets/secretive-dev-partner-keys", accessor),
     ]
-    assert [g for g in grants_of(app, "") if "/secrets/" in g.resource] == []
+    own = [(g.function, g.principal, g.resource) for g in grants_of(app, "") if "/secrets/" in g.resource]
+    assert own == [
+        (
+            "charge",
+            "serviceAccount:secretive-dev-charge@p.iam.gserviceaccount.com",
+            "projects/p/secrets/secretive-dev-stripe-key",
+        ),
+        (
+            "refund",
+            "serviceAccount:secretive-dev-refund@p.iam.gserviceaccount.com",
+            "projects/p/secrets/secretive-dev-stripe-key",
+        ),
+        (
+            "refund",
+            "serviceAccount:secretive-dev-refund@p.iam.gserviceaccount.com",
+            "projects/p/secrets/secretive-dev-webhook-secret",
+        ),
+        (
+            "partners",
+            "serviceAccount:secretive-dev-partners@p.iam.gserviceaccount.com",
+            "projects/p/secrets/secretive-dev-partner-keys",
+        ),
+    ]

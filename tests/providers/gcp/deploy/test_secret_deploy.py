@@ -139,16 +139,24 @@ def test_a_secret_no_function_reads_any_more_loses_its_grant_and_is_kept(
     assert "secretive-dev-webhook-secret" in google.secrets.secrets  # kept: it may hold a value
 
 
-def test_without_an_own_account_the_secrets_are_made_and_the_plan_says_nothing_is_granted(
+def test_without_an_app_account_each_reader_s_own_account_is_granted_its_secrets_alone(
     google: Any, google_server: Any, helpers: Any, app: App
 ) -> None:
     from portable_fn_gcp.provider import GcpProvider
 
-    pipeline.deploy(helpers.RecordingProvider(settings(app), google_server.url), app, "dev")
-    assert len(google.secrets.secrets) == 3
-    assert [google.secrets.members(s, ACCESSOR) for s in google.secrets.secrets] == [[], [], []]
-    notes = GcpProvider(settings(app)).plan_notes(app, "dev")
-    assert any("charge, partners, refund read secrets" in n and "service_account is unset" in n for n in notes), notes
+    provider = helpers.RecordingProvider(settings(app), google_server.url)
+    pipeline.deploy(provider, app, "dev")
+    own = {
+        fn: f"serviceAccount:secretive-dev-{fn}@{PROJECT}.iam.gserviceaccount.com"
+        for fn in ("charge", "refund", "partners")
+    }
+    assert google.secrets.members("secretive-dev-stripe-key", ACCESSOR) == [own["charge"], own["refund"]]
+    assert google.secrets.members("secretive-dev-webhook-secret", ACCESSOR) == [own["refund"]]
+    assert google.secrets.members("secretive-dev-partner-keys", ACCESSOR) == [own["partners"]]
+    assert not [n for n in GcpProvider(settings(app)).plan_notes(app, "dev") if "service_account" in n]
+    named = GcpProvider(settings(app, service_account=ACCOUNT)).plan_notes(app, "dev")
+    assert any("so what deploy grants is per app" in n and "charge, partners, refund" in n for n in named), named
+    assert pipeline.plan(provider, app, "dev").plan.empty
 
 
 def test_the_secret_grants_plan_lists_read_back_unchanged_after_a_deploy(provider: Any, app: App) -> None:

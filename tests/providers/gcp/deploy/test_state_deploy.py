@@ -89,10 +89,25 @@ def test_plan_shows_the_databases_and_grants_and_a_second_deploy_changes_nothing
     assert again.plan.empty, [s.describe() for s in again.plan.steps]
 
 
-def test_without_an_own_account_nothing_is_granted(google: Any, google_server: Any, helpers: Any, app: App) -> None:
+def test_without_an_app_account_each_function_s_own_gets_exactly_its_access(
+    google: Any, google_server: Any, helpers: Any, app: App
+) -> None:
     settings = {**app.config.provider_settings("gcp", "dev"), "project": PROJECT, "poll_s": 0.01}
-    pipeline.deploy(helpers.RecordingProvider(settings, google_server.url), app, "dev")
-    assert len(google.databases) == 3 and state_bindings(google) == []
+    provider = helpers.RecordingProvider(settings, google_server.url)
+    pipeline.deploy(provider, app, "dev")
+    own = {
+        fn: f"serviceAccount:stateful-dev-{fn}@{PROJECT}.iam.gserviceaccount.com"
+        for fn in ("create-order", "fulfil", "charge")
+    }
+    found = {(b["role"], b["condition"]["expression"]): b["members"] for b in state_bindings(google)}
+    assert found == {
+        ("roles/datastore.user", f'resource.name == "{DB}-orders"'): [own["create-order"]],  # it writes orders
+        ("roles/datastore.viewer", f'resource.name == "{DB}-orders"'): [own["fulfil"]],  # fulfil only reads them
+        ("roles/datastore.viewer", f'resource.name == "{DB}-audit"'): [own["fulfil"]],
+        ("roles/datastore.user", f'resource.name == "{DB}-pfn-idempotency"'): [own["charge"]],
+    }
+    planned = [s.describe() for s in pipeline.plan(provider, app, "dev").plan.steps]
+    assert planned == []
 
 
 def test_remove_keeps_a_database_holding_documents_unless_told_to_delete_data(

@@ -1,8 +1,8 @@
 """What Eventarc's delivery needs of an app's own service account, granted by deploy: `roles/run.invoker` on
 each event function's Cloud Run service, and for a storage trigger `roles/eventarc.eventReceiver` on the
 project (Google's "Roles and permissions for Cloud Run functions targets": a Pub/Sub trigger needs no event
-receiver role). Google's default compute account is left alone. Plans show the grants, a rerun sends
-nothing, and `remove` takes back what deploy granted.
+receiver role); without an app account, each event function's own account, on its own service. Plans show
+the grants, a rerun sends nothing, and `remove` takes back what deploy granted.
 """
 
 from __future__ import annotations
@@ -81,11 +81,16 @@ def test_a_lost_grant_is_put_back_alone(own_account: Any, shop: Any, google: Any
     assert service_policy(google, "fulfil") == [{"role": "roles/run.invoker", "members": [MEMBER]}]
 
 
-def test_the_default_account_gets_no_grant_from_deploy(provider: Any, shop: Any, google: Any) -> None:
+def test_without_an_app_account_each_event_function_is_delivered_to_as_its_own(
+    provider: Any, shop: Any, google: Any
+) -> None:
     steps = [s.describe() for s in pipeline.deploy(provider, shop, "dev").plan.steps]
-    assert not [s for s in steps if "trigger invoker" in s or "event receiver" in s]
-    assert receivers(google) == []
-    assert service_policy(google, "fulfil") == []
+    own = f"shop-dev-on-upload@{PROJECT}.iam.gserviceaccount.com"
+    assert [s for s in steps if "event receiver" in s] == [f"+ create event receiver grant {own}"]
+    assert receivers(google) == [f"serviceAccount:{own}"]  # the storage trigger's account alone
+    for fn in EVENT_FUNCTIONS:
+        member = f"serviceAccount:shop-dev-{fn}@{PROJECT}.iam.gserviceaccount.com"
+        assert service_policy(google, fn) == [{"role": "roles/run.invoker", "members": [member]}]
 
 
 def test_remove_takes_back_the_project_grant(own_account: Any, shop: Any, google: Any) -> None:

@@ -16,7 +16,9 @@ with a url beginning http:// or https://, a body only with POST, PUT or PATCH, a
 days ahead, an OAuth token naming a service account, the task's body at most 100KB; IAM policies set only
 with the etag last read; a service account id of 6 to 30 lowercase letters, digits and hyphens starting with a
 letter, unique in its project (ALREADY_EXISTS), its email `<id>@<project>.iam.gserviceaccount.com`. Service
-accounts deploy did not make (an app's own `service_account`) are taken to exist for their IAM policies.
+accounts deploy did not make (an app's own `service_account`) are taken to exist for their IAM policies. With
+`account_delay` set, a new account is unknown to that many IAM policy writes naming it (`unknown`, asked by the
+recording endpoint too), as IAM is eventually consistent.
 
 `tasks` holds every task made (as sent, its body decoded), `requests` every (method id, body) served;
 `dispatch(until)` does what Cloud Tasks does with each task due by then: sends its HTTP request (its method,
@@ -87,6 +89,8 @@ class CloudTasksApi:
         self.policies: dict[str, dict[str, Any]] = {}  # queue or service account -> IAM policy
         self.tasks: list[dict[str, Any]] = []
         self.accounts: dict[str, dict[str, Any]] = {}  # service accounts made, by email
+        self.account_delay = 0  # uses of a new account refused (it "does not exist") before IAM knows it
+        self.unknown_for: dict[str, int] = {}  # of those, how many are left per account
         self.requests: list[tuple[str, Any]] = []
         self.answer_problems: list[str] = []
         self._ids = itertools.count(1)
@@ -112,6 +116,8 @@ class CloudTasksApi:
             self.policies.clear()
             self.tasks.clear()
             self.accounts.clear()
+            self.account_delay = 0
+            self.unknown_for.clear()
             self.requests.clear()
             self.answer_problems.clear()
 
@@ -256,7 +262,17 @@ class CloudTasksApi:
             "uniqueId": str(100000000000000000000 + len(self.accounts)),
         }
         self.accounts[email] = made
+        self.unknown_for[email] = self.account_delay
         return made
+
+    def unknown(self, member: str) -> str | None:
+        """The email of `member` when it is an account made so recently IAM does not know it yet (and one use of
+        it less to refuse), else None."""
+        email = member.removeprefix("serviceAccount:")
+        if self.unknown_for.get(email, 0) <= 0:
+            return None
+        self.unknown_for[email] -= 1
+        return email
 
     def account_get(self, name: str, body: Any, query: dict[str, str]) -> dict[str, Any]:
         return self.account(name)

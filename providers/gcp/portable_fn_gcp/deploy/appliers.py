@@ -29,7 +29,7 @@ from portable_fn.runtime.errors import DeployError
 
 from ..settings import GcpSettings
 from ..state import EXPIRES_AT
-from .client import AlreadyExists, Forbidden, GcpClient, NotFound
+from .client import AlreadyExists, BadRequest, Forbidden, GcpClient, NotFound
 from .errors import not_enabled, storage_agent_not_ready
 from .naming import LABEL_SOURCE, STATE_COLLECTION, Names, labels
 from .resources import (
@@ -136,18 +136,23 @@ class Applier(BaseApplier[R, ApplyContext]):
     def missing(self, exc: BaseException, *codes: str) -> bool:
         return isinstance(exc, NotFound)
 
+    def until_known(self, resource: Resource, call: Callable[[], Any]) -> Any:
+        """`call()`, retried while IAM does not know yet a service account this run made (`ServiceAccounts`)."""
+        return self.until_settled(call, f"{resource.kind} {resource.name}")
+
 
 class ServiceAccounts(Applier[ServiceAccount]):
     """A function's own service account (IAM's projects.serviceAccounts), adopted when it exists; deleted last on
     `remove`, after every grant to it. A caller Google refuses (403) is told what role making accounts needs."""
 
-    def create(self, resource: ServiceAccount) -> None:
+    def create(self, resource: ServiceAccount) -> bool | None:
         body = {"displayName": resource.display_name, "description": resource.description}  # IAM's JSON, as sent
         request = {"name": f"projects/{self.names.project}", "account_id": resource.name, "service_account": body}
         try:
             self.gcp.call("iam", "create_service_account", request=request)
         except AlreadyExists:
             self.gcp.progress(f"      service account {resource.name} exists already: adopted")
+            return False  # nothing new for IAM to learn
         except Forbidden as exc:
             raise not_enabled(exc, self.names.project) or DeployError(
                 f"Deploying to gcp: each function runs as a service account of its own, and Google refused to let "
@@ -157,12 +162,33 @@ class ServiceAccounts(Applier[ServiceAccount]):
                 "all functions share."
             ) from exc
 
+        return None
+
+    def settles(self) -> Settling:
+        """IAM is eventually consistent: an account just made may be unknown to a policy or a function for a while
+        (https://cloud.google.com/iam/docs/service-accounts-create: wait 60 seconds or more before using it)."""
+        settings = self.ctx.settings
+        return Settling(
+            account_unknown,
+            wait_s=settings.grant_wait_s,
+            every_s=settings.retry_every_s,
+            waiting_for="the functions' new service accounts to reach IAM",
+            why="deploy made service accounts this run, and IAM takes a while to know a new one everywhere",
+            setting="grant_wait_s",
+        )
+
     def update(self, resource: ServiceAccount, previous: ServiceAccount, changes: tuple[str, ...]) -> None:
         """Nothing portable-fn reads changes in place but the marker it writes once; a name is the account."""
 
     def delete(self, resource: ServiceAccount) -> None:
         path = f"projects/{self.names.project}/serviceAccounts/{self.names.account_email(resource.name)}"
         self.tolerate_missing(lambda: self.gcp.call("iam", "delete_service_account", request={"name": path}))
+
+
+def account_unknown(exc: BaseException) -> bool:
+    """Whether Google refused a call for naming a service account it does not know (yet): a 400 or 404 saying the
+    account does not exist."""
+    return isinstance(exc, (BadRequest, NotFound)) and "does not exist" in str(exc) and "ervice account" in str(exc)
 
 
 class StorageAgentGrants(Applier[StorageAgentGrant]):
@@ -224,7 +250,7 @@ class PublisherGrants(Applier[PublisherGrant]):
     """The app's account in the topic's `roles/pubsub.publisher` binding."""
 
     def create(self, resource: PublisherGrant) -> None:
-        grant(self.gcp, "pubsub", resource.topic, resource.role, resource.member)
+        self.until_known(resource, lambda: grant(self.gcp, "pubsub", resource.topic, resource.role, resource.member))
 
     def update(self, resource: PublisherGrant, previous: PublisherGrant, changes: tuple[str, ...]) -> None:
         self.delete(previous)
@@ -263,7 +289,7 @@ class EnqueuerGrants(Applier[EnqueuerGrant]):
     """The app's account in the delay queue's `roles/cloudtasks.enqueuer` binding."""
 
     def create(self, resource: EnqueuerGrant) -> None:
-        grant(self.gcp, "tasks", resource.queue, resource.role, resource.member)
+        self.until_known(resource, lambda: grant(self.gcp, "tasks", resource.queue, resource.role, resource.member))
 
     def update(self, resource: EnqueuerGrant, previous: EnqueuerGrant, changes: tuple[str, ...]) -> None:
         self.delete(previous)
@@ -286,7 +312,7 @@ class TokenGrants(Applier[TokenGrant]):
     def edit(self, resource: TokenGrant, change: Callable[..., bool], verb: str) -> None:
         account = self.names.account_path(resource.name)
         try:
-            change(self.gcp, "iam", account, resource.role, resource.member)
+            self.until_known(resource, lambda: change(self.gcp, "iam", account, resource.role, resource.member))
         except NotFound:
             if verb == "add":
                 raise
@@ -454,7 +480,8 @@ class DeadLetterRoutes(Applier[DeadLetterRoute]):
     def create(self, resource: DeadLetterRoute) -> None:
         found = self.function(resource)
         account = found.service_config.service_account_email
-        grant(self.gcp, "pubsub", resource.dead_letter_topic, PUBLISHER, f"serviceAccount:{account}")
+        member = f"serviceAccount:{account}"
+        self.until_known(resource, lambda: grant(self.gcp, "pubsub", resource.dead_letter_topic, PUBLISHER, member))
         if resource.trigger_source:
             self.route_subscription(resource, found, account)
 
@@ -621,7 +648,8 @@ class TriggerInvokers(Applier[TriggerInvoker]):
     """The app's account may invoke an event function's Cloud Run service (read-modify-write of its policy)."""
 
     def create(self, resource: TriggerInvoker) -> None:
-        grant(self.gcp, "run", self.service(resource), resource.role, resource.member)
+        service = self.service(resource)
+        self.until_known(resource, lambda: grant(self.gcp, "run", service, resource.role, resource.member))
 
     def update(self, resource: TriggerInvoker, previous: TriggerInvoker, changes: tuple[str, ...]) -> None:
         self.delete(previous)
@@ -651,7 +679,9 @@ class EventReceiverGrants(Applier[EventReceiverGrant]):
     def edit(self, resource: EventReceiverGrant, change: Callable[..., bool], verb: str) -> None:
         project, member = f"projects/{resource.project}", f"serviceAccount:{resource.name}"
         try:
-            change(self.gcp, "resourcemanager", project, resource.role, member, POLICY_V3)
+            self.until_known(
+                resource, lambda: change(self.gcp, "resourcemanager", project, resource.role, member, POLICY_V3)
+            )
         except Forbidden as exc:
             raise not_enabled(exc, resource.project) or DeployError(
                 f"Deploying to gcp: storage triggers receive events as {resource.name}, and Google refused to let "
@@ -720,7 +750,10 @@ class StateGrants(Applier[StateGrant]):
 
     def edit(self, resource: StateGrant, change: Callable[..., bool], verb: str) -> None:
         try:
-            change(self.gcp, f"projects/{resource.project}", resource.role, resource.member, resource.condition)
+            project = f"projects/{resource.project}"
+            self.until_known(
+                resource, lambda: change(self.gcp, project, resource.role, resource.member, resource.condition)
+            )
         except Forbidden as exc:
             condition = resource.condition
             raise not_enabled(exc, resource.project) or DeployError(
@@ -764,7 +797,10 @@ class SecretGrants(Applier[SecretGrant]):
 
     def create(self, resource: SecretGrant) -> None:
         for member in resource.members:
-            grant(self.gcp, "secretmanager", resource.secret, resource.role, member)
+            self.add(resource, member)
+
+    def add(self, resource: SecretGrant, member: str) -> None:
+        self.until_known(resource, lambda: grant(self.gcp, "secretmanager", resource.secret, resource.role, member))
 
     def update(self, resource: SecretGrant, previous: SecretGrant, changes: tuple[str, ...]) -> None:
         for member in sorted(set(previous.members) - set(resource.members)):

@@ -63,6 +63,7 @@ SERVICES = (
 )
 SAME_ENDPOINT = {"subscriber": "pubsub", "documents": "firestore"}  # each pair is one API
 NotFound, AlreadyExists, Forbidden = google_errors.NotFound, google_errors.Conflict, google_errors.Forbidden
+BadRequest = google_errors.BadRequest
 API_LOG = logging.getLogger("portable_fn.api")
 # The request fields that name what a call acts on, first found wins; a message in one stands for its name.
 RESOURCE_FIELDS = (

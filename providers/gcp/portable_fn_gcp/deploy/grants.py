@@ -87,7 +87,11 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
         "resourcemanager.projects.list",
     ),
     INVOKER: ("run.jobs.run", "run.routes.invoke"),
-    "roles/secretmanager.secretAccessor": ("secretmanager.versions.access",),
+    "roles/secretmanager.secretAccessor": (
+        "resourcemanager.projects.get",
+        "resourcemanager.projects.list",
+        "secretmanager.versions.access",
+    ),
     "roles/eventarc.eventReceiver": ("eventarc.events.receiveAuditLogWritten", "eventarc.events.receiveEvent"),
 }
 

@@ -7,9 +7,12 @@ public invoker binding is there. A function deployed with a dead-letter topic ha
 the topic's IAM policy and its trigger subscription's dead-letter policy (`routes`). Only get_*/list_*
 calls are made here.
 
-An app that names its own service account has its delivery grants read too: `roles/run.invoker` on each
-event function's Cloud Run service, and for a storage trigger `roles/eventarc.eventReceiver` on the project
-(with the function of another app or stage that still relies on it, if any, so `remove` keeps it then).
+The service accounts deploy made for the functions are listed and found by the marker in their description
+(unless every function runs as the app's `service_account`, and did already). The grants below are read for
+the accounts the functions run as (the app's, or each function's own, and those found): the delivery grants
+`roles/run.invoker` on each event function's Cloud Run service, and for a storage trigger
+`roles/eventarc.eventReceiver` on the project (with the function of another app or stage that still relies on
+it, if any, so `remove` keeps it then).
 
 A state's Firestore database is found by its name (`<app>-<stage>-`: databases carry no labels), with its TTL
 policy (the `expires_at` field of the `items` collection group) and whether its collection holds any
@@ -18,7 +21,7 @@ so an app without one needs no Firestore API (the database of a state the app no
 its prefix, while it uses another). The app's account's conditional grants on
 them are read from the project's IAM policy (version 3, where conditions are kept).
 
-Sending has its grants read only where there is reason to: the app's account's publisher binding on each
+Sending has its grants read only where there is reason to: the accounts' publisher bindings on each
 topic the app sends to or a deployed function of it was told of (`PORTABLE_FN_TOPIC_*`/`PORTABLE_FN_QUEUE_*`),
 and the Cloud Tasks delay queue (found by its name: queues carry no labels), its enqueuer binding and the
 account's binding on itself when the app sends to a queue or a deployed function was told of the queue

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from portable_fn.deploy import Resource
 
 Pairs = tuple[tuple[str, str], ...]
+NEW_ACCOUNT = frozenset({"service account"})  # a grant to a function's account waits for IAM to know a new one
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,7 @@ class PublisherGrant(Resource):
     `<topic>/<account id>`, one for each function that sends to it."""
 
     kind = "topic publisher grant"
+    waits_for_kinds = NEW_ACCOUNT
     topic: str = ""  # projects/P/topics/T
     member: str = ""  # serviceAccount:EMAIL
     role: str = "roles/pubsub.publisher"
@@ -66,6 +68,7 @@ class EnqueuerGrant(Resource):
     there."""
 
     kind = "delay enqueuer grant"
+    waits_for_kinds = NEW_ACCOUNT
     queue: str = ""  # projects/P/locations/L/queues/Q
     member: str = ""
     role: str = "roles/cloudtasks.enqueuer"
@@ -79,6 +82,7 @@ class TokenGrant(Resource):
     account (`shared_with`, found when read, names it)."""
 
     kind = "token account user grant"
+    waits_for_kinds = NEW_ACCOUNT
     ignore_on_compare = frozenset({"shared_with"})
     member: str = ""
     role: str = "roles/iam.serviceAccountUser"
@@ -134,6 +138,7 @@ class StateGrant(Resource):
     condition can name."""
 
     kind = "state access grant"
+    waits_for_kinds = NEW_ACCOUNT
     project: str = ""
     database: str = ""  # projects/P/databases/D
     member: str = ""  # serviceAccount:EMAIL
@@ -173,6 +178,7 @@ class SecretGrant(Resource):
     binding says nothing of functions)."""
 
     kind = "secret accessor grant"
+    waits_for_kinds = NEW_ACCOUNT
     ignore_on_compare = frozenset({"readers"})
     secret: str = ""  # projects/P/secrets/S
     members: tuple[str, ...] = ()  # serviceAccount:EMAIL, sorted
@@ -189,7 +195,7 @@ class Function(Resource):
     until the grant reaches it)."""
 
     kind = "cloud function"
-    waits_for_kinds = frozenset({"storage agent publisher grant"})
+    waits_for_kinds = frozenset({"storage agent publisher grant", "service account"})
     ignore_on_compare = frozenset({"zip_path", "url", "service", "audit_labels"})
     runtime: str = ""
     entry_point: str = ""
@@ -235,6 +241,7 @@ class TriggerInvoker(Resource):
     as that account. Only wanted when the app names its own account; the binding goes with the function."""
 
     kind = "trigger invoker grant"
+    waits_for_kinds = NEW_ACCOUNT
     member: str = ""  # serviceAccount:EMAIL
     role: str = "roles/run.invoker"
 
@@ -248,6 +255,7 @@ class EventReceiverGrant(Resource):
     for such a trigger (`shared_with`, found when read, names it)."""
 
     kind = "event receiver grant"
+    waits_for_kinds = NEW_ACCOUNT
     ignore_on_compare = frozenset({"shared_with"})
     project: str = ""
     role: str = "roles/eventarc.eventReceiver"
@@ -289,6 +297,7 @@ class DeadLetterRoute(Resource):
     service agent gets the publisher and subscriber roles that policy needs."""
 
     kind = "dead-letter route"
+    waits_for_kinds = NEW_ACCOUNT
     dead_letter_topic: str = ""  # full path, projects/P/topics/T
     publisher: str = ""
     trigger_source: str = ""  # projects/P/topics/T, or gs://BUCKET

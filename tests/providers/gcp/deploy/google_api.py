@@ -757,6 +757,9 @@ class GoogleApi:
                 or not all(MEMBER.fullmatch(m) for m in binding["members"])
             ):
                 raise ApiError(400, f"Invalid binding {binding}")
+            for member in binding["members"]:
+                if unknown := self.tasks.unknown(member):  # made moments ago: IAM does not know it yet
+                    raise ApiError(400, f"Service account {unknown} does not exist.")
         self.policies[service] = {"version": 1, "bindings": policy.get("bindings", []), "etag": self.etag()}
         return self.policies[service]
 

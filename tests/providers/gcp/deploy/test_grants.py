@@ -170,7 +170,7 @@ def test_each_function_that_reads_a_secret_is_granted_access_to_that_secret_alon
     member, accessor, access = (
         f"serviceAccount:{ACCOUNT}",
         "roles/secretmanager.secretAccessor",
-        ("secretmanager.versions.access",),
+        ("resourcemanager.projects.get", "resourcemanager.projects.list", "secretmanager.versions.access"),
     )
     assert secrets == [
         Grant("charge", member, access, "projects/p/secrets/secretive-dev-stripe-key", accessor),

@@ -124,3 +124,46 @@ def test_a_caller_google_refuses_is_told_the_gcloud_command(own_account: Any, sh
     with pytest.raises(DeployError) as failed:
         pipeline.deploy(own_account, shop, "dev")
     assert f"gcloud projects add-iam-policy-binding {PROJECT} --member={MEMBER} --role={RECEIVER}" in str(failed.value)
+
+
+def test_grants_to_accounts_made_this_run_wait_until_iam_knows_them(
+    shop: Any, google: Any, google_server: Any, helpers: Any
+) -> None:
+    """IAM is eventually consistent: a service account deploy just made is refused ("does not exist") by the first
+    policies naming it; those grants are retried every retry_every_s until IAM knows it."""
+    google.tasks.account_delay = 1
+    settings = {
+        **shop.config.provider_settings("gcp", "dev"),
+        "project": PROJECT,
+        "poll_s": 0.01,
+        "retry_every_s": 0.01,
+    }
+    messages: list[str] = []
+    provider = helpers.RecordingProvider(settings, google_server.url)
+    pipeline.deploy(provider, shop, "dev", messages.append)
+    waits = [m for m in messages if "waiting for the functions' new service accounts to reach IAM" in m]
+    assert waits and all("refused" in m for m in waits)
+    assert service_policy(google, "fulfil") == [
+        {"role": "roles/run.invoker", "members": [f"serviceAccount:shop-dev-fulfil@{PROJECT}.iam.gserviceaccount.com"]}
+    ]
+    assert pipeline.plan(provider, shop, "dev").plan.empty
+
+
+def test_an_account_iam_never_learns_fails_naming_the_setting_and_a_rerun_converges(
+    shop: Any, google: Any, google_server: Any, helpers: Any
+) -> None:
+    google.tasks.account_delay = 10_000
+    settings = {
+        **shop.config.provider_settings("gcp", "dev"),
+        "project": PROJECT,
+        "poll_s": 0.01,
+        "retry_every_s": 0.01,
+        "grant_wait_s": 0.1,
+    }
+    provider = helpers.RecordingProvider(settings, google_server.url)
+    with pytest.raises(DeployError) as raised:
+        pipeline.deploy(provider, shop, "dev")
+    assert "does not exist" in str(raised.value) and "grant_wait_s" in str(raised.value)
+    google.tasks.unknown_for.clear()  # IAM knows them now
+    pipeline.deploy(provider, shop, "dev")
+    assert pipeline.plan(provider, shop, "dev").plan.empty

@@ -5,16 +5,22 @@ secrets with their latest version; remove deletes the secret; the function reads
 
 from __future__ import annotations
 
+import io
+import json
 import logging
+import shutil
+from pathlib import Path
 from typing import Any
 
 import pytest
 from portable_fn_gcp.provider import GcpProvider
 from portable_fn_gcp.secrets import ENDPOINT_ENV, SecretManagerBackend
 
+from portable_fn.cli import main
 from portable_fn.secrets import SecretInfo
 
 PROJECT = "shop-project"
+SECRETIVE = Path(__file__).with_name("apps") / "secretive"
 
 
 @pytest.fixture
@@ -74,3 +80,33 @@ def test_a_value_set_is_what_the_function_reads_and_never_logged(
         "gcp secretmanager AddSecretVersion projects/shop-project/secrets/shop-dev-stripe-key",
     ]
     assert "sk_live_value" not in caplog.text
+
+
+def test_the_cli_sets_lists_and_removes_a_secret_on_gcp(
+    google: Any,
+    google_server: Any,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`portable-fn secrets` as a user runs it against the recording endpoint, the value piped in."""
+    app = tmp_path / "secretive"
+    shutil.copytree(SECRETIVE, app, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", PROJECT)
+    common = ("--app", str(app), "--provider", "gcp", "--stage", "dev", "--endpoint-url", google_server.url)
+    monkeypatch.setattr("sys.stdin", io.StringIO("sk_live_never_shown\n"))
+    assert main(["secrets", "set", "stripe-key", *common]) == 0
+    out, err = capsys.readouterr()
+    assert "Set secret stripe-key (version 1) for secretive on gcp (dev)" in out + err
+    assert "sk_live" not in out + err
+    assert google.secrets.versions["secretive-dev-stripe-key"][0]["data"] == b"sk_live_never_shown"
+
+    assert main(["secrets", "list", *common, "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert listed["where"] == f"Secret Manager in project {PROJECT} (secrets secretive-dev-*)"
+    assert "sk_live" not in json.dumps(listed)
+    assert [(s["name"], s["version"]) for s in listed["secrets"] if s["version"]] == [("stripe-key", "1")]
+
+    assert main(["secrets", "remove", "stripe-key", *common, "--yes"]) == 0
+    assert "Removed secret stripe-key of secretive on gcp (dev)" in "".join(capsys.readouterr())
+    assert google.secrets.secrets == {}

@@ -26,6 +26,7 @@ REPO = Path(__file__).resolve().parents[4]
 APPS = [
     REPO / "samples" / "shop",
     REPO / "samples" / "telemetry",
+    REPO / "samples" / "saas",
     REPO / "tests" / "apps" / "flow",
     REPO / "tests" / "apps" / "emitter",
     Path(__file__).with_name("apps") / "senders",

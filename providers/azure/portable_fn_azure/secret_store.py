@@ -39,8 +39,20 @@ class KeyVaultStore:
         self.where = where  # "the Key Vault <name> of <app> in stage <stage>", for messages
 
     def set(self, name: str, value: str) -> str:
-        """Store `value` as a new version of secret `name`; its version id."""
-        return str(self._call(lambda: self.client.set_secret(name, value)).properties.version)
+        """Store `value` as a new version of secret `name`; its version id. A secret removed before (kept
+        recoverable by the vault's soft delete, its name unusable meanwhile) is recovered first."""
+        from azure.core.exceptions import ResourceExistsError
+
+        def put() -> Any:
+            try:
+                return self.client.set_secret(name, value)
+            except ResourceExistsError as exc:
+                if not _deleted_but_recoverable(exc):
+                    raise
+            self.client.begin_recover_deleted_secret(name).wait()
+            return self.client.set_secret(name, value)
+
+        return str(self._call(put).properties.version)
 
     def list(self) -> list[SecretInfo]:
         """Every secret of the vault, by name: its current version and when it was last set."""
@@ -89,6 +101,12 @@ class KeyVaultStore:
                 f"{self.where} refused ({reason(exc)}); the deploying principal gets Key Vault Secrets Officer on "
                 "it at deploy time: deploy again, or ask for that role on the vault."
             ) from None
+
+
+def _deleted_but_recoverable(exc: Exception) -> bool:
+    """Key Vault's refusal to reuse the name of a secret it keeps soft-deleted (ObjectIsDeletedButRecoverable)."""
+    text = str(exc)
+    return "ObjectIsDeletedButRecoverable" in text or "deleted but recoverable" in text
 
 
 def iso(when: datetime | None) -> str | None:

@@ -82,6 +82,7 @@ class Vault:
     incarnation: str = ""  # which creation of the ARM vault this is (a vault made anew starts empty)
     secrets: dict[str, list[Version]] = field(default_factory=dict)
     deleted: dict[str, dict[str, Any]] = field(default_factory=dict)
+    recoverable: dict[str, Version] = field(default_factory=dict)  # a deleted secret's latest version
 
 
 class KeyVaultSpec(arm_spec.Spec):  # type: ignore[misc,name-defined]
@@ -360,6 +361,7 @@ def delete_secret(kv: FakeKeyVault, vault: Vault, name: str, path: str, body: An
     if name not in vault.secrets:
         raise not_found(name, vault)
     latest, now = vault.secrets.pop(name)[-1], kv.tick()
+    vault.recoverable[name] = latest
     deleted = {
         **bundle(vault, name, latest),
         "recoveryId": f"https://{vault.host}/deletedsecrets/{name}",
@@ -380,7 +382,21 @@ def get_deleted(kv: FakeKeyVault, vault: Vault, name: str, path: str, body: Any)
     return 200, vault.deleted[name]
 
 
+def recover_deleted(kv: FakeKeyVault, vault: Vault, name: str, path: str, body: Any) -> tuple[int, Any]:
+    """The deleted secret back with its versions' latest, as Key Vault recovers it (to its latest version)."""
+    deleted = vault.deleted.pop(name, None)
+    if deleted is None:
+        raise VaultError(404, "DeletedSecretNotFound", f"Deleted Secret not found: {name}")
+    version = vault.recoverable.pop(name)
+    vault.secrets[name] = [version]
+    scope = kv.arm_id(vault, name)
+    if scope is not None:
+        kv.arm.state.resources[scope.lower()] = {"id": scope, "name": name, "type": "Microsoft.KeyVault/vaults/secrets"}
+    return 200, bundle(vault, name, version)
+
+
 ROUTES = {
+    "RecoverDeletedSecret": recover_deleted,
     "SetSecret": set_secret,
     "GetSecret": get_secret,
     "GetSecrets": list_secrets,

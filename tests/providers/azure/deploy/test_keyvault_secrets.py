@@ -55,11 +55,15 @@ def test_the_store_sets_lists_and_removes_and_the_sdk_answered_the_challenge_fir
     assert [i.name for i in store.list()] == ["webhook-secret"]
 
 
-def test_a_removed_name_stays_deleted_but_recoverable_as_in_a_soft_delete_vault(store: KeyVaultStore) -> None:
+def test_setting_a_removed_name_recovers_it_from_soft_delete_then_sets_the_new_value(store: KeyVaultStore) -> None:
+    """A soft-delete vault refuses the name of a deleted secret (ObjectIsDeletedButRecoverable, as the fake
+    plays it) until it is recovered: `secrets set` recovers it and stores the new value as its latest."""
     store.set("stripe-key", "sk_test_1")
     store.remove("stripe-key")
-    with pytest.raises(SecretError, match="ObjectIsDeletedButRecoverable"):
-        store.set("stripe-key", "sk_test_2")
+    assert store.list() == []
+    version = store.set("stripe-key", "sk_test_2")
+    assert [(i.name, i.version) for i in store.list()] == [("stripe-key", version)]
+    assert store.client.get_secret("stripe-key").value == "sk_test_2"
 
 
 def test_the_fake_refuses_a_name_the_spec_refuses(store: KeyVaultStore) -> None:

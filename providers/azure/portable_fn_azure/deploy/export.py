@@ -384,7 +384,7 @@ def _vault(doc: TerraformAzure, vault: KeyVault) -> None:
         "resource_group_name": doc.group,
         "tenant_id": f"${{{doc.source('azurerm_client_config', 'current')}.tenant_id}}",
         "sku_name": vault.sku,
-        "enable_rbac_authorization": vault.rbac,
+        "rbac_authorization_enabled": vault.rbac,  # azurerm 4.x's name; enable_rbac_authorization is its old one
         "soft_delete_retention_days": vault.retention_days,
         "tags": doc.tags,
     }
@@ -392,7 +392,8 @@ def _vault(doc: TerraformAzure, vault: KeyVault) -> None:
     doc.notes.append(
         f"Key Vault {vault.name}: a role scoped to a secret needs the secret to exist; set each with `portable-fn "
         f"secrets set NAME --provider azure --stage {doc.stage}` after the vault exists and before the apply that "
-        "grants it (the document holds no secret value)."
+        "grants it (the document holds no secret value). Once the function app exists, `secrets set` makes that "
+        "role itself: `terraform import` it into the secret's azurerm_role_assignment."
     )
 
 

@@ -7,12 +7,7 @@ can read. Apps are imported afresh for each test, so module-level records start 
 from __future__ import annotations
 
 import json
-import os
-import re
-import signal
-import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -24,6 +19,9 @@ import pytest
 
 from portable_fn.app import App, load_app
 from portable_fn.local.host import LocalHost
+
+from ..dev_process import DevProcess
+from ..dev_process import wait_for as poll
 
 LOCAL_APPS = Path(__file__).resolve().parent / "apps"
 
@@ -87,18 +85,7 @@ def connect() -> Callable[[str], Client]:
 @pytest.fixture
 def wait_for() -> Callable[..., Any]:
     """Poll `predicate` until it returns something truthy (returned) or fail after `timeout` s."""
-
-    def wait(predicate: Callable[[], Any], timeout: float = 60.0, what: str = "condition") -> Any:
-        deadline = time.monotonic() + timeout
-        while True:
-            value = predicate()
-            if value:
-                return value
-            if time.monotonic() > deadline:
-                pytest.fail(f"timed out after {timeout} s waiting for {what}")
-            time.sleep(0.02)
-
-    return wait
+    return poll
 
 
 @pytest.fixture
@@ -146,50 +133,6 @@ def shop_records(tmp_path: Path) -> Callable[[str], list[dict[str, Any]]]:
         return [json.loads(line) for line in path.read_text().splitlines()]
 
     return read
-
-
-class DevProcess:
-    """One `portable-fn dev` subprocess (as a user runs it) on a free port; its output goes to a file."""
-
-    def __init__(
-        self, app_dir: Path, state_dir: Path, output: Path, env: dict[str, str] | None = None, reload: bool = False
-    ) -> None:
-        self.output = output
-        command = ["portable-fn", "dev", str(app_dir), "--port", "0", "--state-dir", str(state_dir)]
-        with output.open("wb") as out:
-            self.process = subprocess.Popen(
-                [*command, "--reload" if reload else "--no-reload"],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                env={**os.environ, **(env or {})},
-            )
-
-    def url(self, wait_for: Callable[..., Any], timeout: float = 120.0) -> str:
-        def banner() -> str | None:
-            assert self.process.poll() is None, f"portable-fn dev exited:\n{self.text()}"
-            found = re.search(r"portable-fn dev: app '[^']+' on (http://127\.0\.0\.1:\d+) ", self.text())
-            return found.group(1) if found else None
-
-        return wait_for(banner, timeout=timeout, what="the dev host's banner")  # type: ignore[no-any-return]
-
-    def text(self) -> str:
-        return self.output.read_text(encoding="utf-8", errors="replace")
-
-    def stop(self) -> None:
-        """Ctrl-C, as a user stops it (killed if it does not end)."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-        self.process.wait()
-
-    def kill(self) -> None:
-        """SIGKILL: the host dies at once, with no chance to tidy up."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
-        self.process.wait()
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ import json
 import shutil
 import sys
 import threading
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -22,6 +21,8 @@ from portable_fn.app import App, load_app
 from portable_fn.local.host import LocalHost
 from portable_fn.runtime.state import use_backends
 from portable_fn.runtime.state_sqlite import SqliteBackend
+
+from ..dev_process import wait_for as poll
 
 REPO = Path(__file__).resolve().parents[2]
 TELEMETRY = REPO / "samples" / "telemetry"
@@ -148,15 +149,4 @@ def dev(telemetry: App, tmp_path: Path) -> Iterator[Dev]:
 @pytest.fixture
 def wait_for() -> Callable[..., Any]:
     """Poll `predicate` until it returns something truthy (returned) or fail after `timeout` s."""
-
-    def wait(predicate: Callable[[], Any], timeout: float = 60.0, what: str = "condition") -> Any:
-        deadline = time.monotonic() + timeout
-        while True:
-            value = predicate()
-            if value:
-                return value
-            if time.monotonic() > deadline:
-                pytest.fail(f"timed out after {timeout} s waiting for {what}")
-            time.sleep(0.02)
-
-    return wait
+    return poll

@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import sqlite3
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,20 +16,10 @@ from portable_fn.app import load_app
 from portable_fn.cli import main
 from portable_fn.local.host import LocalHost
 
-from ..local.conftest import Client, DevProcess
+from ..dev_process import DevProcess, wait_for
+from ..local.conftest import Client
 
 NOTES_APP = Path(__file__).resolve().parent / "apps" / "notes"
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float = 120.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.05)
 
 
 @pytest.fixture
@@ -42,7 +31,7 @@ def dev(tmp_path: Path) -> Iterator[DevProcess]:
 
 @pytest.mark.slow
 def test_two_tenants_never_see_each_others_notes_in_dev(dev: DevProcess, tmp_path: Path) -> None:
-    client = Client(dev.url(wait_for))
+    client = Client(dev.url())
 
     def put(tenant: str, key: str, text: str) -> Any:
         return client.request("PUT", f"/notes/{key}", body=text, headers={"X-Tenant-Id": tenant})
@@ -69,7 +58,9 @@ def test_two_tenants_never_see_each_others_notes_in_dev(dev: DevProcess, tmp_pat
             ("t/acme/plan", '"acme\'s plan"'),
             ("t/globex/plan", '"globex\'s plan"'),
         ]
-    said = wait_for(lambda: dev.text().count("'usage'") >= 6 and dev.text(), what="the usage lines in the dev log")
+    said = wait_for(
+        lambda: dev.text().count("'usage'") >= 6 and dev.text(), timeout=120.0, what="the usage lines in the dev log"
+    )
     assert "{'usage': {'tenant': 'globex', 'function': 'put_note', 'invocations': 1, 'duration_ms': " in said
 
 

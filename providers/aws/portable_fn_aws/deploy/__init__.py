@@ -42,6 +42,7 @@ from portable_fn.runtime.triggers import Http, Schedule
 from ..packaging import size_budget
 from ..settings import AwsSettings
 from ..visibility import QUEUE_URL_ENV
+from . import rest_api
 from .appliers import APPLIERS, ApplyContext
 from .audit import S3AuditStore
 from .client import AwsClient, explain
@@ -94,8 +95,8 @@ class AwsDeployer(Deployer[AwsClient, Names]):
     def check(self, app: App) -> None:
         """Raise UnsupportedTriggerError for a schedule EventBridge Scheduler cannot express, for two
         functions on one route of the HTTP API, for a queue whose locator would be the shim's own
-        variable, or for `tenant_isolation=True` (`check_tenancy`); the settings were checked when `config`
-        was made."""
+        variable, or for a `tenant_isolation=True` no REST API can front (`check_tenancy`); the settings were
+        checked when `config` was made."""
         if self.config.http == HTTP_API:
             check_routes(app)
         check_channels(app)
@@ -131,7 +132,7 @@ class AwsDeployer(Deployer[AwsClient, Names]):
 
     def appliers(self, app: App, stage: str) -> Appliers:
         ctx = ApplyContext(self.client, app.name, stage, self.arns(), self.config)
-        return {kind: make(ctx) for kind, make in APPLIERS.items()}
+        return {kind: make(ctx) for kind, make in {**APPLIERS, **rest_api.APPLIERS}.items()}
 
     def explain(self, exc: BaseException) -> str | None:
         return explain(exc)
@@ -172,17 +173,12 @@ def check_tenancy(app: App) -> None:
     """Lambda's tenant isolation needs each invocation to carry a tenant id, which only a direct Invoke (its
     TenantId) or an API Gateway REST API mapping a request value onto `X-Amz-Tenant-Id` can pass: not a Function
     URL, not an HTTP API, not the SQS, SNS, S3 and Scheduler triggers deploy makes
-    (https://docs.aws.amazon.com/lambda/latest/dg/tenant-isolation-invoke.html, read 2026-12-06). So every
-    trigger portable-fn deploys refuses `tenant_isolation=True` here, before anything is made."""
-    for spec in app.functions:
-        if getattr(app.options(spec), "tenant_isolation", False):
-            raise UnsupportedTriggerError(
-                f"Function {spec.name!r} on aws: tenant_isolation=True deploys Lambda's per-tenant isolation, which "
-                f"needs every invocation to carry a tenant id, and its {spec.trigger.kind} trigger cannot pass one "
-                "(only a direct Invoke with TenantId or an API Gateway REST API can; not a Function URL, an HTTP "
-                "API, SQS, SNS, S3 or Scheduler). Remove tenant_isolation=True: ctx.tenant and the per-tenant "
-                "scoping of state, idempotency and rate limits work without it."
-            )
+    (https://docs.aws.amazon.com/lambda/latest/dg/tenant-isolation-invoke.html, read 2026-12-06). An HTTP
+    function whose tenant is a header deploys behind the tenants' REST API (`rest_api`); every other
+    `tenant_isolation=True` is refused here, before anything is made (`rest_api.refusal` says why)."""
+    refused = rest_api.refusal(app)
+    if refused:
+        raise UnsupportedTriggerError(refused)
 
 
 def check_routes(app: App) -> None:

@@ -106,6 +106,10 @@ class AwsClient:
         return self.service("scheduler")
 
     @property
+    def apigateway(self) -> Any:
+        return self.service("apigateway")
+
+    @property
     def apigatewayv2(self) -> Any:
         return self.service("apigatewayv2")
 

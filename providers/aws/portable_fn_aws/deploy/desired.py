@@ -70,7 +70,7 @@ from ..secrets import SSM
 from ..secrets import locator as secrets_locator
 from ..secrets import prefix as secrets_prefix
 from ..visibility import QUEUE_URL_ENV
-from . import edge, policies
+from . import edge, policies, rest_api
 from .expressions import schedule_expression
 from .naming import STATEMENT_PREFIX, TAG_RULES, Arns, Names
 from .resources import (
@@ -148,6 +148,7 @@ def desired(target: Target) -> list[Resource]:
     resources += channel_resources(target)  # after the functions: a queue's receiver says how it is made
     resources += scheduler_resources(target)
     resources += http_api_resources(target)
+    resources += rest_api.resources(target.app, target.stage, target.names, target.arns)
     resources += deployment_bucket(target, resources)
     return with_tags(in_order(resources), checked(target.app.config, target.stage, TAG_RULES))
 
@@ -311,6 +312,8 @@ class FunctionResources:
         return []
 
     def http(self, trigger: Http) -> list[Resource]:
+        if rest_api.isolated(self.options):  # behind the tenants' REST API (`rest_api`) instead
+            return [rest_api.permission(self.t.names, self.spec)]
         if self.t.http == HTTP_API:
             return self.http_api_route(trigger)
         cors = edge.document(getattr(self.t.app.config, "cors", None))
@@ -529,7 +532,8 @@ def scheduler_resources(target: Target) -> list[Resource]:
 
 def http_api_resources(target: Target) -> list[Resource]:
     """The app's HTTP API, when HTTP functions are fronted by one and the app has any."""
-    if target.http != HTTP_API or not any(isinstance(s.trigger, Http) for s in target.app.functions):
+    fronted = [s for s in target.app.functions if not rest_api.isolated(target.app.options(s))]
+    if target.http != HTTP_API or not any(isinstance(s.trigger, Http) for s in fronted):
         return []
     return [HttpApi(target.names.http_api, cors=edge.document(getattr(target.app.config, "cors", None)))]
 

@@ -9,9 +9,10 @@ from typing import TYPE_CHECKING, Any
 from portable_fn.deploy import RemoteState
 from portable_fn.runtime import triggers
 
+from . import rest_api
 from .desired import channel_name
 from .naming import Arns, Names
-from .resources import ApiRoute, DeploymentBucket, Function, FunctionUrl, HttpApi, Queue, Schedule, Topic
+from .resources import ApiRoute, DeploymentBucket, Function, FunctionUrl, HttpApi, Queue, RestApi, Schedule, Topic
 
 if TYPE_CHECKING:
     from portable_fn.app import App
@@ -39,6 +40,9 @@ def outputs(app: App, stage: str, remote: RemoteState, names: Names, arns: Arns)
     api = remote.get((HttpApi.kind, names.http_api))
     if isinstance(api, HttpApi):
         out["http_api"] = api.endpoint
+    tenants = remote.get((RestApi.kind, rest_api.api_name(names)))
+    if isinstance(tenants, RestApi):
+        out["tenants_api"] = tenants.endpoint
     for bucket in (r for r in remote if isinstance(r, DeploymentBucket)):
         out["deployment_bucket"] = bucket.name
     return out
@@ -79,6 +83,8 @@ def trigger_outputs(spec: FunctionSpec, remote: RemoteState, names: Names, arns:
 def http_outputs(spec: FunctionSpec, trigger: triggers.Http, remote: RemoteState, names: Names) -> dict[str, Any]:
     """The function's Function URL, or its route on the HTTP API (the URL with its `{param}`s as declared)."""
     function = names.function(spec.name)
+    if tenants := rest_api.url(remote, names, spec):
+        return tenants
     url = remote.get((FunctionUrl.kind, function))
     if isinstance(url, FunctionUrl):
         return {"url": url.url, "auth": url.auth_type}

@@ -23,7 +23,7 @@ from botocore.exceptions import ClientError  # type: ignore[import-untyped]
 from portable_fn.deploy import RemoteState, Resource
 from portable_fn.deploy.tags import user_tags
 
-from . import edge
+from . import edge, rest_api
 from .client import AwsClient, missing
 from .naming import STATEMENT_PREFIX, TAG_RECORD, Arns, Names, has_tags, tag_dict, tags
 from .policies import POLICY_NAME, read_document
@@ -95,6 +95,7 @@ class RemoteReader:
             resources += self.deployment_bucket(deployment)
         resources += self.roles()
         resources += self.http_apis()
+        resources += rest_api.read(self.aws, self.names, self.api_names)
         for name in tagged["lambda"]:
             resources += self.function(name)
         functions = {r.arn for r in resources if isinstance(r, Function)}
@@ -380,7 +381,11 @@ def permissions_from(function: str, policy: dict[str, Any], api_names: dict[str,
     """The statements deploy added (Sid `portable-fn-...`) of a function's resource policy; `api_names`
     maps the ids of the app's HTTP APIs to their names."""
     return [
-        api_permission_from(function, s, api_names) if s["Sid"] == API_STATEMENT else permission_from(function, s)
+        api_permission_from(function, s, api_names)
+        if s["Sid"] == API_STATEMENT
+        else rest_api.permission_from(function, s, api_names)
+        if s["Sid"] == rest_api.STATEMENT
+        else permission_from(function, s)
         for s in policy.get("Statement", [])
         if str(s.get("Sid", "")).startswith(STATEMENT_PREFIX)
     ]

@@ -171,6 +171,35 @@ class ApiPermission(Resource):
 
 
 @dataclass(frozen=True)
+class RestApi(Resource):
+    """The app's API Gateway REST API for its tenant-isolated HTTP functions (`<app>-<stage>-tenants`, see
+    `rest_api`): a stage named after the app's stage, and per function a route `(method, path, header,
+    authorization, function ARN)`, its method requiring the tenant header and its Lambda proxy integration
+    mapping that header onto `X-Amz-Tenant-Id`. A change of routes rebuilds them and deploys the stage again."""
+
+    kind = "rest api"
+    ignore_on_compare = frozenset({"api_id", "endpoint"})
+    stage: str = ""
+    routes: tuple[tuple[str, str, str, str, str], ...] = ()
+    api_id: str = ""
+    endpoint: str = ""
+    tags: Pairs = ()  # the user's tags (`portable_fn.deploy.tags`), beside portable-fn's own
+
+
+@dataclass(frozen=True)
+class RestApiPermission(Resource):
+    """The statement letting the tenants' REST API invoke one function on its route, named
+    `<function>/<statement id>`; like `ApiPermission`, the source ARN is kept as the API's name and the part
+    after its id."""
+
+    kind = "rest api permission"
+    function: str = ""
+    statement_id: str = ""
+    api: str = ""
+    source_route: str = ""
+
+
+@dataclass(frozen=True)
 class Queue(Resource):
     """An SQS queue; `dead_letter_arn` and `max_receive_count` make its redrive policy."""
 
@@ -328,6 +357,8 @@ ORDER: tuple[type[Resource], ...] = (
     FunctionUrl,
     Permission,
     ApiPermission,
+    RestApi,
+    RestApiPermission,
     ApiIntegration,
     ApiAuthorizer,
     ApiRoute,

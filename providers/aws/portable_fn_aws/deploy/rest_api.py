@@ -1,0 +1,351 @@
+"""Lambda's tenant isolation behind an API Gateway REST API: the one HTTP front that can pass a tenant id.
+
+A function declared `tenant_isolation=True` runs with Lambda's TenancyConfig PER_TENANT, and Lambda then
+refuses every invocation that names no tenant. A Function URL and an HTTP API cannot name one; a REST API
+can, by mapping a request value onto the integration request header `X-Amz-Tenant-Id`
+(https://docs.aws.amazon.com/lambda/latest/dg/tenant-isolation-invoke.html, read 2026-12-06; the mapping
+expressions: https://docs.aws.amazon.com/apigateway/latest/developerguide/rest-api-parameter-mapping.html and
+https://docs.aws.amazon.com/apigateway/latest/developerguide/request-response-data-mappings.html). So an
+HTTP function with `tenant_isolation=True` and `tenant=tenant_from(header="X-Tenant-Id")` gets, instead of a
+Function URL or an HTTP API route:
+
+    RestApi             `<app>-<stage>-tenants`, one per app and stage, tagged; a resource per path segment
+                        (`{id}` and `{rest+}` as API Gateway spells them), per function its method with
+                        `method.request.header.<H>` required, and an AWS_PROXY integration whose
+                        requestParameters map `integration.request.header.X-Amz-Tenant-Id` from it; a
+                        deployment and a stage named after the app's stage
+    RestApiPermission   lambda:InvokeFunction for that API on the function's method and path
+
+`check` refuses what cannot work (`refusal`): tenant isolation on an event trigger (no trigger deploy makes
+passes a tenant id), and on an HTTP function whose tenant is not a header (a claim would need a Lambda or
+Cognito authorizer to become a mapping source). The shim sets `ctx.tenant` from the Lambda context's
+`tenant_id` and reads the REST API's payload 1.0 events, stage and path parameters included
+(`portable_fn_aws.http_events`).
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from typing import TYPE_CHECKING, Any
+
+from portable_fn.deploy import Resource
+from portable_fn.deploy.tags import user_tags
+from portable_fn.runtime.triggers import Http
+
+from .appliers import Applier, Permissions
+from .client import AwsClient
+from .naming import STATEMENT_PREFIX, TAG_RECORD, Arns, Names, fit, has_tags
+from .resources import Permission, RestApi, RestApiPermission
+
+if TYPE_CHECKING:
+    from portable_fn.app import App
+    from portable_fn.runtime.function import FunctionOptions, FunctionSpec
+
+TENANT_HEADER = "X-Amz-Tenant-Id"  # what Lambda reads the tenant of an invocation from
+INTEGRATION_PARAMETER = f"integration.request.header.{TENANT_HEADER}"
+METHOD_HEADER = "method.request.header."
+STATEMENT = f"{STATEMENT_PREFIX}tenants"  # Sid of the statement letting the REST API invoke a function
+MAX_NAME = 128
+Route = tuple[str, str, str, str, str]  # method, path, tenant header, authorization type, function ARN
+
+
+def api_name(names: Names) -> str:
+    """The app and stage's REST API (names need not be unique in API Gateway: its tags find it)."""
+    return fit(f"{names.prefix}-tenants", MAX_NAME)
+
+
+def isolated(options: FunctionOptions) -> bool:
+    return bool(getattr(options, "tenant_isolation", False))
+
+
+def tenant_header(options: FunctionOptions) -> str | None:
+    """The request header the function's tenant comes from (`tenant_from(header=...)`), or None."""
+    header = getattr(getattr(options, "tenant", None), "header", None)
+    return header if isinstance(header, str) and header else None
+
+
+def refusal(app: App) -> str | None:
+    """Why the app's `tenant_isolation=True` cannot deploy on AWS (the first function it cannot), or None."""
+    supported = (
+        "Lambda's tenant isolation needs each invocation to carry a tenant id, which portable-fn passes only "
+        "for an HTTP function whose tenant is a header (tenant=tenant_from(header='X-Tenant-Id')): it is "
+        "fronted by an API Gateway REST API mapping that header onto X-Amz-Tenant-Id."
+    )
+    owner: dict[tuple[str, str], str] = {}
+    for spec in app.functions:
+        options = app.options(spec)
+        if not isolated(options):
+            continue
+        said = f"Function {spec.name!r} on aws: tenant_isolation=True deploys Lambda's per-tenant isolation"
+        if not isinstance(spec.trigger, Http):
+            return (
+                f"{said}, which needs every invocation to carry a tenant id, and its {spec.trigger.kind} trigger "
+                f"cannot pass one (SQS, SNS, S3 and Scheduler name no tenant). {supported} Remove "
+                "tenant_isolation=True: ctx.tenant and the per-tenant scoping of state, idempotency and rate "
+                "limits work without it."
+            )
+        if tenant_header(options) is None:
+            source = "a claim" if getattr(getattr(options, "tenant", None), "claim", None) else "no tenant="
+            return (
+                f"{said}, and its tenant is {source}: API Gateway can map a request header onto X-Amz-Tenant-Id, "
+                "but a token claim only through a Lambda or Cognito authorizer, which portable-fn does not deploy. "
+                f"{supported} Read the tenant from a header, or remove tenant_isolation=True."
+            )
+        route = (spec.trigger.method, spec.trigger.path)
+        if route in owner:
+            return (
+                f"Functions {owner[route]!r} and {spec.name!r} on aws: both declare {' '.join(route)} with "
+                "tenant_isolation=True, and the tenants' REST API sends a method and path to one function. "
+                "Change one of the paths."
+            )
+        owner[route] = spec.name
+    return None
+
+
+def source_route(trigger: Http) -> str:
+    """The part after the API id of the ARN the route invokes with: any stage, the method (`*` for ANY), the
+    path with each `{param}` as a glob."""
+    method = "*" if trigger.method == "ANY" else trigger.method
+    return f"*/{method}{re.sub(r'[{][^}]*[}]', '*', trigger.path)}"
+
+
+# -- desired ------------------------------------------------------------------------------------------
+
+
+def permission(names: Names, spec: FunctionSpec) -> RestApiPermission:
+    """What an isolated HTTP function brings in place of its Function URL or HTTP API route."""
+    function = names.function(spec.name)
+    assert isinstance(spec.trigger, Http)
+    return RestApiPermission(
+        f"{function}/{STATEMENT}",
+        function=function,
+        statement_id=STATEMENT,
+        api=api_name(names),
+        source_route=source_route(spec.trigger),
+    )
+
+
+def resources(app: App, stage: str, names: Names, arns: Arns) -> list[Resource]:
+    """The REST API of the app's tenant-isolated HTTP functions, when it has any."""
+    routes: list[Route] = []
+    for spec in app.functions:
+        options, trigger = app.options(spec), spec.trigger
+        header = tenant_header(options)
+        if isolated(options) and isinstance(trigger, Http) and header:
+            authorization = "NONE" if trigger.open_at_edge else "AWS_IAM"
+            function_arn = arns.function(names.function(spec.name))
+            routes.append((trigger.method, trigger.path, header, authorization, function_arn))
+    if not routes:
+        return []
+    return [RestApi(api_name(names), stage=stage, routes=tuple(sorted(routes)))]
+
+
+# -- remote -------------------------------------------------------------------------------------------
+
+
+def read(aws: AwsClient, names: Names, api_names: dict[str, str]) -> list[Resource]:
+    """The app and stage's REST API (found by name and tags) as deploy made it; adds its id to `api_names`."""
+    found: list[Resource] = []
+    client, name = aws.apigateway, api_name(names)
+    for api in aws.pages(client, "get_rest_apis", "items"):
+        if api.get("name") == name and has_tags(api.get("tags") or {}, names.app, names.stage):
+            api_names[api["id"]] = name
+            found.append(read_api(aws, api))
+    return found
+
+
+def read_api(aws: AwsClient, api: dict[str, Any]) -> RestApi:
+    client, api_id = aws.apigateway, api["id"]
+    routes: list[Route] = []
+    for item in aws.pages(client, "get_resources", "items", restApiId=api_id):
+        for method in sorted(item.get("resourceMethods") or {}):
+            found = client.get_method(restApiId=api_id, resourceId=item["id"], httpMethod=method)
+            routes.append(route_from(item["path"], found))
+    stages = client.get_stages(restApiId=api_id).get("item", [])
+    stage = next((s["stageName"] for s in stages if s.get("deploymentId")), "")
+    return RestApi(
+        api["name"],
+        stage=stage,
+        routes=tuple(sorted(routes)),
+        api_id=api_id,
+        endpoint=f"https://{api_id}.execute-api.{aws.region}.amazonaws.com/{stage}" if stage else "",
+        tags=user_tags(api.get("tags"), TAG_RECORD),
+    )
+
+
+def route_from(path: str, method: dict[str, Any]) -> Route:
+    """A method as deploy made it; a header it does not require, or does not map, reads as '' (so it is redone)."""
+    integration = method.get("methodIntegration") or {}
+    mapped = str((integration.get("requestParameters") or {}).get(INTEGRATION_PARAMETER, ""))
+    header = mapped.removeprefix(METHOD_HEADER) if mapped.startswith(METHOD_HEADER) else ""
+    if not (method.get("requestParameters") or {}).get(METHOD_HEADER + header):
+        header = ""
+    uri = str(integration.get("uri", ""))
+    function_arn = uri.split("/functions/", 1)[1].removesuffix("/invocations") if "/functions/" in uri else uri
+    return (method["httpMethod"], path, header, str(method.get("authorizationType", "")), function_arn)
+
+
+def permission_from(function: str, statement: dict[str, Any], api_names: dict[str, str]) -> RestApiPermission:
+    """The REST API's statement; one naming an API that is not the app's reads as naming none (so it is redone)."""
+    source_arn = statement.get("Condition", {}).get("ArnLike", {}).get("AWS:SourceArn", "")
+    api_id, _, route = source_arn.rsplit(":", 1)[-1].partition("/")
+    return RestApiPermission(
+        f"{function}/{statement['Sid']}",
+        function=function,
+        statement_id=statement["Sid"],
+        api=api_names.get(api_id, ""),
+        source_route=route,
+    )
+
+
+def url(remote: Any, names: Names, spec: FunctionSpec) -> dict[str, Any]:
+    """The function's URL on the REST API (its path as declared), or {} when it has none."""
+    api = remote.get((RestApi.kind, api_name(names)))
+    trigger = spec.trigger
+    if not isinstance(api, RestApi) or not isinstance(trigger, Http) or not api.endpoint:
+        return {}
+    for method, path, header, authorization, _ in api.routes:
+        if (method, path) == (trigger.method, trigger.path):
+            return {"url": f"{api.endpoint}{path}", "auth": authorization, "tenant_header": header}
+    return {}
+
+
+# -- appliers -----------------------------------------------------------------------------------------
+
+
+class RestApis(Applier[RestApi]):
+    """Made whole on create; a change of routes or stage rebuilds every resource and method under the same
+    API (so its URL stays) and deploys the stage again."""
+
+    def create(self, resource: RestApi) -> None:
+        made = self.aws.apigateway.create_rest_api(
+            name=resource.name,
+            description="Created by portable-fn deploy: tenant-isolated functions",
+            endpointConfiguration={"types": ["REGIONAL"]},
+            tags=self.ctx.tags_for(resource),
+        )
+        self.ctx.api_ids[resource.name] = made["id"]
+        self.build(resource, made["id"])
+
+    def update(self, resource: RestApi, previous: RestApi, changes: tuple[str, ...]) -> None:
+        client, api_id = self.aws.apigateway, previous.api_id
+        self.ctx.api_ids[resource.name] = api_id
+        arn = f"arn:{self.ctx.arns.partition}:apigateway:{self.ctx.arns.region}::/restapis/{api_id}"
+        changes = self.retag(
+            resource,
+            previous,
+            changes,
+            lambda tags: client.tag_resource(resourceArn=arn, tags=tags),
+            lambda keys: client.untag_resource(resourceArn=arn, tagKeys=keys),
+        )
+        if changes:
+            self.clear(api_id)
+            self.build(resource, api_id, previous.stage)
+
+    def clear(self, api_id: str) -> None:
+        """Every resource but the root (deepest first) and every method of the root."""
+        client = self.aws.apigateway
+        items = list(self.aws.pages(client, "get_resources", "items", restApiId=api_id))
+        for item in sorted(items, key=lambda i: -len(i["path"])):
+            resource_id: str = item["id"]
+            if item["path"] == "/":
+                for method in item.get("resourceMethods") or {}:
+                    client.delete_method(restApiId=api_id, resourceId=resource_id, httpMethod=method)
+            else:  # a parent deleted first takes its children with it: tolerated
+                delete = functools.partial(client.delete_resource, restApiId=api_id, resourceId=resource_id)
+                self.tolerate_missing(delete)
+
+    def build(self, resource: RestApi, api_id: str, previous_stage: str = "") -> None:
+        client = self.aws.apigateway
+        ids = {i["path"]: i["id"] for i in self.aws.pages(client, "get_resources", "items", restApiId=api_id)}
+        for method, path, header, authorization, function_arn in resource.routes:
+            resource_id = self.path_id(api_id, path, ids)
+            client.put_method(
+                restApiId=api_id,
+                resourceId=resource_id,
+                httpMethod=method,
+                authorizationType=authorization,
+                requestParameters={METHOD_HEADER + header: True},
+            )
+            client.put_integration(
+                restApiId=api_id,
+                resourceId=resource_id,
+                httpMethod=method,
+                type="AWS_PROXY",
+                integrationHttpMethod="POST",
+                uri=self.invoke_uri(function_arn),
+                requestParameters={INTEGRATION_PARAMETER: METHOD_HEADER + header},
+            )
+        deployment = client.create_deployment(restApiId=api_id, description="portable-fn deploy")["id"]
+        if previous_stage == resource.stage:
+            client.update_stage(
+                restApiId=api_id,
+                stageName=resource.stage,
+                patchOperations=[{"op": "replace", "path": "/deploymentId", "value": deployment}],
+            )
+            return
+        if previous_stage:
+            self.tolerate_missing(lambda: client.delete_stage(restApiId=api_id, stageName=previous_stage))
+        client.create_stage(
+            restApiId=api_id, stageName=resource.stage, deploymentId=deployment, tags=self.ctx.tags_for(resource)
+        )
+
+    def path_id(self, api_id: str, path: str, ids: dict[str, str]) -> str:
+        """The id of the resource at `path`, making it and its missing parents (`ids`: path -> id, updated)."""
+        parent = ids["/"]
+        walked = ""
+        for part in [p for p in path.split("/") if p]:
+            walked += "/" + part
+            if walked not in ids:
+                made = self.aws.apigateway.create_resource(restApiId=api_id, parentId=parent, pathPart=part)
+                ids[walked] = made["id"]
+            parent = ids[walked]
+        return parent
+
+    def invoke_uri(self, function_arn: str) -> str:
+        arns = self.ctx.arns
+        lambda_path = f"lambda:path/2015-03-31/functions/{function_arn}/invocations"
+        return f"arn:{arns.partition}:apigateway:{arns.region}:{lambda_path}"
+
+    def delete(self, resource: RestApi) -> None:
+        self.tolerate_missing(lambda: self.aws.apigateway.delete_rest_api(restApiId=resource.api_id))
+        self.ctx.api_ids.pop(resource.name, None)
+
+
+class RestApiPermissions(Applier[RestApiPermission]):
+    """The statement letting the REST API invoke a function; its source ARN is made with the API's id."""
+
+    def create(self, resource: RestApiPermission) -> None:
+        source_arn = self.ctx.arns.execute_api(self.api_id(resource.api), resource.source_route)
+        Permissions(self.ctx).create(
+            Permission(
+                resource.name,
+                function=resource.function,
+                statement_id=resource.statement_id,
+                principal="apigateway.amazonaws.com",
+                source_arn=source_arn,
+            )
+        )
+
+    def api_id(self, name: str) -> str:
+        """The REST API's id: made earlier in this run, or found by its name and tags."""
+        if name not in self.ctx.api_ids:
+            for api in self.aws.pages(self.aws.apigateway, "get_rest_apis", "items"):
+                if api.get("name") == name and (api.get("tags") or {}).items() >= self.ctx.tags.items():
+                    self.ctx.api_ids[name] = api["id"]
+        if name not in self.ctx.api_ids:
+            raise RuntimeError(f"the REST API {name!r} tagged with this app and stage was not found")
+        return self.ctx.api_ids[name]
+
+    def update(self, resource: RestApiPermission, previous: RestApiPermission, changes: tuple[str, ...]) -> None:
+        self.replace(resource, previous)
+
+    def delete(self, resource: RestApiPermission) -> None:
+        lambda_ = self.aws.lambda_
+        self.tolerate_missing(
+            lambda: lambda_.remove_permission(FunctionName=resource.function, StatementId=resource.statement_id)
+        )
+
+
+APPLIERS: dict[type[Resource], type[Applier[Any]]] = {RestApi: RestApis, RestApiPermission: RestApiPermissions}

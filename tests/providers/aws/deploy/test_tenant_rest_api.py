@@ -1,0 +1,223 @@
+"""Lambda's tenant isolation behind the tenants' REST API against the moto server: an HTTP function declared
+`tenant_isolation=True` with its tenant in a header deploys with TenancyConfig PER_TENANT (asserted on the
+request botocore sends: moto drops it) behind an API Gateway REST API whose method requires the header and whose
+Lambda proxy integration maps it onto X-Amz-Tenant-Id; a second plan is empty; remove deletes it; `check` refuses
+what no REST API can front, and export says it cannot write it yet."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from portable_fn_aws.deploy import AwsDeployer
+from portable_fn_aws.deploy.export import export
+
+from portable_fn.app import load_app
+from portable_fn.deploy import pipeline
+from portable_fn.runtime.errors import ProviderError, UnsupportedTriggerError
+
+ISOLATED = Path(__file__).with_name("apps") / "isolated"
+ACCOUNT = "123456789012"
+REGION = "eu-west-1"
+
+
+@pytest.fixture
+def isolated_dir(tmp_path: Path) -> Path:
+    target = tmp_path / "isolated"
+    shutil.copytree(ISOLATED, target, ignore=shutil.ignore_patterns(".portable-fn", "__pycache__"))
+    return target
+
+
+def provider_for(helpers: Any, endpoint: str, app: Any) -> Any:
+    return helpers.MotoProvider({**app.config.provider_settings("aws", "dev"), "wait_delay_s": 0.1}, endpoint)
+
+
+def fn_arn(function: str) -> str:
+    return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:isolated-dev-{function}"
+
+
+def invoke_uri(function: str) -> str:
+    return f"arn:aws:apigateway:{REGION}:lambda:path/2015-03-31/functions/{fn_arn(function)}/invocations"
+
+
+def returns_tenancy(parsed: dict[str, Any], **_: Any) -> None:
+    """Stand in for Lambda's GetFunctionConfiguration, which returns the TenancyConfig moto drops."""
+    if parsed.get("FunctionName", "").split("-")[-1] in ("get_order", "put_file"):
+        parsed["TenancyConfig"] = {"TenantIsolationMode": "PER_TENANT"}
+
+
+def test_deploy_makes_the_rest_api_with_the_tenant_header_mapped(
+    endpoint: str, isolated_dir: Path, helpers: Any
+) -> None:
+    app = load_app(isolated_dir)
+    provider = provider_for(helpers, endpoint, app)
+    sent: list[tuple[str, Any]] = []
+    client = provider.deployer.client
+    client.register("before-call.lambda", lambda model, params, **_: sent.append((model.name, params["body"])))
+    result = pipeline.deploy(provider, app, "dev")
+
+    tenancy = {
+        json.loads(body)["FunctionName"]: json.loads(body).get("TenancyConfig")
+        for name, body in sent
+        if name == "CreateFunction"
+    }
+    assert tenancy == {
+        "isolated-dev-get_order": {"TenantIsolationMode": "PER_TENANT"},
+        "isolated-dev-put_file": {"TenantIsolationMode": "PER_TENANT"},
+        "isolated-dev-health": None,
+    }
+
+    gateway = client.apigateway
+    [api] = gateway.get_rest_apis()["items"]
+    assert api["name"] == "isolated-dev-tenants"
+    assert api["tags"] == {"portable-fn:app": "isolated", "portable-fn:stage": "dev"}
+    api_id = api["id"]
+    paths = {r["path"]: r for r in gateway.get_resources(restApiId=api_id)["items"]}
+    assert sorted(paths) == ["/", "/files", "/files/{path+}", "/orders", "/orders/{order_id}"]
+
+    methods = {
+        (path, method): gateway.get_method(restApiId=api_id, resourceId=paths[path]["id"], httpMethod=method)
+        for path, item in paths.items()
+        for method in item.get("resourceMethods") or {}
+    }
+    assert sorted(methods) == [("/files/{path+}", "POST"), ("/orders/{order_id}", "GET")]
+    get_order = methods[("/orders/{order_id}", "GET")]
+    assert get_order["authorizationType"] == "AWS_IAM"
+    assert get_order["requestParameters"] == {"method.request.header.X-Tenant-Id": True}
+    integration = get_order["methodIntegration"]
+    assert integration["type"] == "AWS_PROXY"
+    assert integration["httpMethod"] == "POST"
+    assert integration["uri"] == invoke_uri("get_order")
+    assert integration["requestParameters"] == {
+        "integration.request.header.X-Amz-Tenant-Id": "method.request.header.X-Tenant-Id"
+    }
+    assert methods[("/files/{path+}", "POST")]["authorizationType"] == "NONE"
+    assert methods[("/files/{path+}", "POST")]["methodIntegration"]["uri"] == invoke_uri("put_file")
+
+    [stage] = gateway.get_stages(restApiId=api_id)["item"]
+    assert stage["stageName"] == "dev"
+    assert stage["deploymentId"] in {d["id"] for d in gateway.get_deployments(restApiId=api_id)["items"]}
+
+    policy = json.loads(client.lambda_.get_policy(FunctionName="isolated-dev-get_order")["Policy"])
+    [statement] = policy["Statement"]
+    assert statement["Sid"] == "portable-fn-tenants"
+    assert statement["Action"] == "lambda:InvokeFunction"
+    assert statement["Principal"] == {"Service": "apigateway.amazonaws.com"}
+    assert statement["Condition"] == {
+        "ArnLike": {"AWS:SourceArn": f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{api_id}/*/GET/orders/*"}
+    }
+    for function in ("get_order", "put_file"):
+        with pytest.raises(client.lambda_.exceptions.ResourceNotFoundException):
+            client.lambda_.get_function_url_config(FunctionName=f"isolated-dev-{function}")
+    assert client.lambda_.get_function_url_config(FunctionName="isolated-dev-health")["AuthType"] == "NONE"
+
+    endpoint_url = f"https://{api_id}.execute-api.{REGION}.amazonaws.com/dev"
+    outputs = result.outputs
+    assert outputs["tenants_api"] == endpoint_url
+    assert outputs["functions"]["get_order"]["url"] == f"{endpoint_url}/orders/{{order_id}}"
+    assert outputs["functions"]["get_order"]["tenant_header"] == "X-Tenant-Id"
+    assert outputs["functions"]["put_file"]["auth"] == "NONE"
+
+    # moto neither keeps nor returns TenancyConfig: the reads answer what Lambda answers for these functions
+    client.register("after-call.lambda.GetFunctionConfiguration", returns_tenancy)
+    assert pipeline.plan(provider, app, "dev").plan.empty
+
+    pipeline.remove(provider, app, "dev")
+    assert client.apigateway.get_rest_apis()["items"] == []
+
+
+def rewrite(app_dir: Path, old: str, new: str) -> Any:
+    """The app with `old` in its module replaced by `new` (CloudEvent, jwt and queue imported for the new text)."""
+    api_py = app_dir / "isolated" / "api.py"
+    text = api_py.read_text().replace(
+        "Context, Request, Response, function, http, tenant_from",
+        "CloudEvent, Context, Request, Response, function, http, jwt, queue, tenant_from",
+    )
+    assert old in text
+    api_py.write_text(text.replace(old, new))
+    return load_app(app_dir)
+
+
+SUPPORTED = (
+    "Lambda's tenant isolation needs each invocation to carry a tenant id, which portable-fn passes only for an "
+    "HTTP function whose tenant is a header (tenant=tenant_from(header='X-Tenant-Id')): it is fronted by an API "
+    "Gateway REST API mapping that header onto X-Amz-Tenant-Id."
+)
+
+
+def refused(app: Any) -> str:
+    with pytest.raises(UnsupportedTriggerError) as caught:
+        AwsDeployer({"region": REGION}).check(app)
+    return str(caught.value)
+
+
+def test_check_refuses_isolation_on_an_event_trigger(isolated_dir: Path) -> None:
+    app = rewrite(
+        isolated_dir,
+        '@function(trigger=http("GET", "/health", public=True))\ndef health(request: Request)',
+        '@function(trigger=queue("jobs"), tenant_isolation=True)\ndef health(request: CloudEvent)',
+    )
+    assert refused(app) == (
+        "Function 'health' on aws: tenant_isolation=True deploys Lambda's per-tenant isolation, which needs every "
+        "invocation to carry a tenant id, and its queue trigger cannot pass one (SQS, SNS, S3 and Scheduler name "
+        f"no tenant). {SUPPORTED} Remove tenant_isolation=True: ctx.tenant and the per-tenant scoping of state, "
+        "idempotency and rate limits work without it."
+    )
+
+
+def test_check_refuses_isolation_when_the_tenant_is_a_claim(isolated_dir: Path) -> None:
+    app = rewrite(
+        isolated_dir,
+        'trigger=http("GET", "/orders/{order_id}"),\n    tenant=tenant_from(header="X-Tenant-Id"),',
+        'trigger=http("GET", "/orders/{order_id}", auth=jwt("https://id.example.com/", "orders")),\n'
+        '    tenant=tenant_from(claim="org_id"),',
+    )
+    assert refused(app) == (
+        "Function 'get_order' on aws: tenant_isolation=True deploys Lambda's per-tenant isolation, and its tenant "
+        "is a claim: API Gateway can map a request header onto X-Amz-Tenant-Id, but a token claim only through a "
+        f"Lambda or Cognito authorizer, which portable-fn does not deploy. {SUPPORTED} Read the tenant from a "
+        "header, or remove tenant_isolation=True."
+    )
+
+
+def test_check_refuses_isolation_without_a_tenant(isolated_dir: Path) -> None:
+    app = rewrite(
+        isolated_dir,
+        'trigger=http("POST", "/files/{path+}", public=True),\n    tenant=tenant_from(header="X-Tenant-Id"),',
+        'trigger=http("POST", "/files/{path+}", public=True),',
+    )
+    assert refused(app) == (
+        "Function 'put_file' on aws: tenant_isolation=True deploys Lambda's per-tenant isolation, and its tenant "
+        "is no tenant=: API Gateway can map a request header onto X-Amz-Tenant-Id, but a token claim only through "
+        f"a Lambda or Cognito authorizer, which portable-fn does not deploy. {SUPPORTED} Read the tenant from a "
+        "header, or remove tenant_isolation=True."
+    )
+
+
+def test_check_refuses_two_isolated_functions_on_one_route(isolated_dir: Path) -> None:
+    app = rewrite(
+        isolated_dir,
+        'trigger=http("POST", "/files/{path+}", public=True),',
+        'trigger=http("GET", "/orders/{order_id}"),',
+    )
+    assert refused(app) == (
+        "Functions 'get_order' and 'put_file' on aws: both declare GET /orders/{order_id} with "
+        "tenant_isolation=True, and the tenants' REST API sends a method and path to one function. Change one of "
+        "the paths."
+    )
+
+
+def test_export_says_it_cannot_write_the_rest_api_yet(isolated_dir: Path, tmp_path: Path, helpers: Any) -> None:
+    app = load_app(isolated_dir)
+    artifact = helpers.make_artifact(tmp_path / "zip", "# code\n")
+    for fmt in ("cloudformation", "terraform"):
+        with pytest.raises(ProviderError) as caught:
+            export(AwsDeployer({"region": REGION}), app, "dev", artifact, fmt)
+        assert str(caught.value) == (
+            f"Provider 'aws' cannot export --format {fmt} for this app: the REST API 'isolated-dev-tenants' that "
+            "fronts its tenant_isolation=True functions is not written to CloudFormation or Terraform yet. Deploy "
+            "it with portable-fn deploy --provider aws, or export without tenant_isolation=True."
+        )

@@ -221,3 +221,38 @@ def test_export_says_it_cannot_write_the_rest_api_yet(isolated_dir: Path, tmp_pa
             "fronts its tenant_isolation=True functions is not written to CloudFormation or Terraform yet. Deploy "
             "it with portable-fn deploy --provider aws, or export without tenant_isolation=True."
         )
+
+
+def test_a_changed_route_is_rebuilt_under_the_same_api_and_deployed_again(
+    endpoint: str, isolated_dir: Path, tmp_path: Path, helpers: Any
+) -> None:
+    app = load_app(isolated_dir)
+    provider = provider_for(helpers, endpoint, app)
+    client = provider.deployer.client
+    client.register("after-call.lambda.GetFunctionConfiguration", returns_tenancy)
+    pipeline.deploy(provider, app, "dev")
+    [api] = client.apigateway.get_rest_apis()["items"]
+
+    moved = tmp_path / "v2" / "isolated"  # another directory: load_app imports the changed module afresh
+    shutil.copytree(isolated_dir, moved, ignore=shutil.ignore_patterns(".portable-fn", "__pycache__"))
+    changed = rewrite(moved, '"/files/{path+}"', '"/uploads/{key}"')
+    outcome = pipeline.plan(provider, changed, "dev")
+    assert sorted((s.action, s.resource.kind, s.changes) for s in outcome.plan.steps) == [
+        ("update", "rest api", ("routes",)),
+        ("update", "rest api permission", ("source_route",)),
+    ]
+    pipeline.deploy(provider, changed, "dev")
+
+    [again] = client.apigateway.get_rest_apis()["items"]
+    assert again["id"] == api["id"]
+    paths = sorted(r["path"] for r in client.apigateway.get_resources(restApiId=api["id"])["items"])
+    assert paths == ["/", "/orders", "/orders/{order_id}", "/uploads", "/uploads/{key}"]
+    assert len(client.apigateway.get_deployments(restApiId=api["id"])["items"]) == 2
+    [stage] = client.apigateway.get_stages(restApiId=api["id"])["item"]
+    latest = max(client.apigateway.get_deployments(restApiId=api["id"])["items"], key=lambda d: d["createdDate"])
+    assert stage["deploymentId"] == latest["id"]
+    policy = json.loads(client.lambda_.get_policy(FunctionName="isolated-dev-put_file")["Policy"])
+    assert [s["Condition"]["ArnLike"]["AWS:SourceArn"] for s in policy["Statement"]] == [
+        f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{api['id']}/*/POST/uploads/*"
+    ]
+    assert pipeline.plan(provider, changed, "dev").plan.empty

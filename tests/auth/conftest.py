@@ -4,10 +4,8 @@ code under test), a JWKS server on 127.0.0.1, and the stores the middleware keep
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +18,7 @@ from portable_fn.runtime.pipeline import Call, Invocation, Middleware
 from portable_fn.runtime.ratelimit import STORE
 from portable_fn.runtime.state_sqlite import SqliteBackend
 
+from ..json_server import JwksServer
 from .handlers import routes
 
 RSA_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -97,44 +96,6 @@ def buckets(tmp_path: Path) -> Iterator[SqliteBackend]:
     previous, STORE.backend = STORE._backend, backend
     yield backend
     STORE.backend = previous
-
-
-class JwksServer:
-    """An issuer on 127.0.0.1: its discovery document and a JWKS the test can swap (key rotation)."""
-
-    def __init__(self) -> None:
-        self.jwks: dict[str, Any] = {"keys": []}
-        self.hits: list[str] = []
-        owner = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                owner.hits.append(self.path)
-                if self.path == "/.well-known/openid-configuration":
-                    body = {"issuer": owner.url + "/", "jwks_uri": owner.url + "/keys"}
-                elif self.path == "/keys":
-                    body = owner.jwks
-                else:
-                    self.send_error(404)
-                    return
-                data = json.dumps(body).encode()
-                self.send_response(200)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,7 @@ from portable_fn.runtime.state import use_backends
 from portable_fn.runtime.state_sqlite import SqliteBackend
 
 from ..dev_process import wait_for as poll
+from ..json_server import Quiet, send_json, serving
 
 REPO = Path(__file__).resolve().parents[2]
 TELEMETRY = REPO / "samples" / "telemetry"
@@ -79,29 +79,17 @@ def flaky_api(monkeypatch: pytest.MonkeyPatch) -> Iterator[FlakyApi]:
     api = FlakyApi()
     lock = threading.Lock()
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(Quiet):
         def do_POST(self) -> None:
             alert = json.loads(self.rfile.read(int(self.headers["content-length"])))
             with lock:
                 status, body = api.answer(alert)
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("content-type", "application/json")
-            self.send_header("content-length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            send_json(self, status, body)
 
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    api.url = f"http://127.0.0.1:{server.server_address[1]}/tickets"
-    monkeypatch.setenv("MAINTENANCE_URL", api.url)
-    yield api
-    server.shutdown()
-    server.server_close()
+    with serving(Handler) as url:
+        api.url = f"{url}/tickets"
+        monkeypatch.setenv("MAINTENANCE_URL", api.url)
+        yield api
 
 
 @dataclass

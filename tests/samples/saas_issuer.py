@@ -4,27 +4,27 @@ signed with PyJWT, RS256, a key made for the test run) and the billing system th
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from ..json_server import JwksServer, Quiet
+from ..json_server import serving as serving_json
+
 AUDIENCE = "saas-api"
 
 
 class Issuer:
-    """Signs tokens as `url` (the issuer); `jwks_requests` counts how often its keys were fetched."""
+    """Signs tokens as `url` (the issuer)."""
 
     def __init__(self) -> None:
         self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         self.kid = "saas-test-1"
         self.url = ""
-        self.jwks_requests = 0
 
     def jwks(self) -> dict[str, Any]:
         public = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(self.key.public_key()))
@@ -49,36 +49,10 @@ class Issuer:
 def serving() -> Iterator[Issuer]:
     """An Issuer whose discovery document and JWKS are served on 127.0.0.1 while the block runs."""
     issuer = Issuer()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            if self.path.endswith("/.well-known/openid-configuration"):
-                body = {"issuer": issuer.url, "jwks_uri": issuer.url + ".well-known/jwks.json"}
-            elif self.path.endswith("/.well-known/jwks.json"):
-                issuer.jwks_requests += 1
-                body = issuer.jwks()
-            else:
-                self.send_error(404)
-                return
-            data = json.dumps(body).encode()
-            self.send_response(200)
-            self.send_header("content-type", "application/json")
-            self.send_header("content-length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    issuer.url = f"http://127.0.0.1:{server.server_address[1]}/"
-    try:
+    with JwksServer(jwks_path="/.well-known/jwks.json") as server:
+        server.jwks = issuer.jwks()
+        issuer.url = server.url + "/"
         yield issuer
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @contextmanager
@@ -87,20 +61,12 @@ def billing_system() -> Iterator[tuple[str, list[tuple[dict[str, str], bytes]]]]
     lower-case names, body) of each export it received)."""
     received: list[tuple[dict[str, str], bytes]] = []
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(Quiet):
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers["content-length"]))
             received.append(({k.lower(): v for k, v in self.headers.items()}, body))
             self.send_response(204)
             self.end_headers()
 
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/exports", received
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving_json(Handler) as url:
+        yield f"{url}/exports", received

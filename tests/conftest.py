@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
+from .app_copy import copy_app
+
 # The suite must pass on a busy machine: no deadlines, no timing health checks, and a fixed seed so a
 # run is repeatable (a failure prints its example and `@reproduce_failure` blob). The database is off
 # so a run leaves nothing behind in the checkout.
@@ -113,9 +115,6 @@ def apps() -> Path:
 @pytest.fixture
 def shop_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A private copy of samples/shop (deploys write into the app directory), data kept in tmp."""
-    import shutil
-
-    target = tmp_path / "shop"
-    shutil.copytree(REPO / "samples" / "shop", target, ignore=shutil.ignore_patterns(".portable-fn", "__pycache__"))
+    target = copy_app(REPO / "samples" / "shop", tmp_path)
     monkeypatch.setenv("SHOP_DATA_DIR", str(tmp_path / "shop-data"))
     return target

@@ -13,7 +13,6 @@ next to its own tests and conftest.py; each zip, unpacked, imports the function 
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 import zipfile
@@ -33,6 +32,8 @@ from portable_fn.cli import main
 from portable_fn.local.provider import LocalProvider
 from portable_fn.packaging import app_files
 from portable_fn.runtime.errors import ConfigError, DeployError
+
+from .app_copy import copy_app
 
 VAULT = Path(__file__).parent / "apps" / "vault"
 SPLITS = Path(__file__).parent / "apps" / "splits"
@@ -253,16 +254,12 @@ GENERATED = {
 
 @pytest.fixture
 def vault(tmp_path: Path) -> Path:
-    target = tmp_path / "vault"
-    shutil.copytree(VAULT, target, ignore=shutil.ignore_patterns(".portable-fn", "__pycache__"))
-    return target
+    return copy_app(VAULT, tmp_path)
 
 
 @pytest.fixture
 def splits(tmp_path: Path) -> Path:
-    target = tmp_path / "splits"
-    shutil.copytree(SPLITS, target, ignore=shutil.ignore_patterns(".portable-fn", "__pycache__"))
-    return target
+    return copy_app(SPLITS, tmp_path)
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ flaky maintenance API on 127.0.0.1, and the sample served by the local dev host.
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 import threading
 import urllib.error
@@ -21,6 +20,7 @@ from portable_fn.local.host import LocalHost
 from portable_fn.runtime.state import use_backends
 from portable_fn.runtime.state_sqlite import SqliteBackend
 
+from ..app_copy import copy_app
 from ..dev_process import wait_for as poll
 from ..json_server import Quiet, send_json, serving
 
@@ -31,9 +31,7 @@ TELEMETRY = REPO / "samples" / "telemetry"
 @pytest.fixture
 def telemetry_dir(tmp_path: Path) -> Path:
     """A private copy of samples/telemetry (dev and deploy write into the app directory)."""
-    target = tmp_path / "telemetry"
-    shutil.copytree(TELEMETRY, target, ignore=shutil.ignore_patterns(".portable-fn", "__pycache__"))
-    return target
+    return copy_app(TELEMETRY, tmp_path)
 
 
 @pytest.fixture

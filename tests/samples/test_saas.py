@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import shutil
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +20,7 @@ from portable_fn.runtime.outcomes import RETRY
 from portable_fn.runtime.ratelimit import RateLimitMiddleware
 from portable_fn.testing import WorkflowDriver, invoke, make_event, make_request
 
+from ..app_copy import copy_app
 from .saas_issuer import Issuer, billing_system, serving
 
 REPO = Path(__file__).resolve().parents[2]
@@ -38,9 +38,7 @@ def issuer() -> Iterator[Issuer]:
 @pytest.fixture
 def saas_dir(tmp_path: Path) -> Path:
     """A private copy of samples/saas."""
-    target = tmp_path / "saas"
-    shutil.copytree(SAAS, target, ignore=shutil.ignore_patterns(".portable-fn", "__pycache__"))
-    return target
+    return copy_app(SAAS, tmp_path)
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ import hmac
 import json
 import os
 import re
-import shutil
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from ..app_copy import copy_app
 from ..local.conftest import Client, DevProcess, dev_process  # noqa: F401 - the dev host fixture, shared
 from .saas_issuer import billing_system
 
@@ -29,9 +29,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture
 def saas_copy(tmp_path: Path) -> Path:
-    target = tmp_path / "saas"
-    shutil.copytree(SAAS, target, ignore=shutil.ignore_patterns(".portable-fn", "__pycache__"))
-    return target
+    return copy_app(SAAS, tmp_path)
 
 
 def portable_fn(*args: str, stdin: str | None = None, env: dict[str, str] | None = None) -> str:

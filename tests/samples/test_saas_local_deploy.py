@@ -3,20 +3,20 @@ channels, state stores and each function's grant on the states it declares; a se
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 from portable_fn.app import load_app
 from portable_fn.deploy import pipeline
 from portable_fn.local.provider import LocalCloud, LocalDeployer, LocalProvider
 
+from ..app_copy import copy_app
+
 SAAS = Path(__file__).resolve().parents[2] / "samples" / "saas"
 KINDS = ("local state", "local grant")
 
 
 def test_the_saas_sample_deploys_to_the_local_cloud_and_a_second_deploy_changes_nothing(tmp_path: Path) -> None:
-    target = tmp_path / "saas"
-    shutil.copytree(SAAS, target, ignore=shutil.ignore_patterns(".portable-fn", "__pycache__"))
+    target = copy_app(SAAS, tmp_path)
     app = load_app(target)
     cloud_dir = tmp_path / "local-cloud"
     first = pipeline.deploy(LocalProvider({"state_dir": str(cloud_dir)}), app, "dev")

@@ -3,7 +3,6 @@ secret store that counts its reads, and a runtime whose secret backends are put 
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,6 +10,8 @@ import pytest
 
 from portable_fn.runtime import secrets as runtime_secrets
 from portable_fn.runtime.secrets import not_found
+
+from ..app_copy import copy_app
 
 KEYED = Path(__file__).resolve().parent / "apps" / "keyed"
 
@@ -76,6 +77,4 @@ def store() -> Iterator[Store]:
 @pytest.fixture
 def keyed(tmp_path: Path) -> Path:
     """A private copy of tests/secrets/apps/keyed (the local store writes into the app directory)."""
-    target = tmp_path / "keyed"
-    shutil.copytree(KEYED, target, ignore=shutil.ignore_patterns(".portable-fn", "__pycache__"))
-    return target
+    return copy_app(KEYED, tmp_path)

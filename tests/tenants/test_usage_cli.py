@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
 import urllib.request
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -20,16 +19,12 @@ from portable_fn.runtime.tenants import USAGE_LOGGER
 
 from ..providers.aws.conftest import moto_endpoint  # noqa: F401  (the session's moto server, for this module)
 
-REPO = Path(__file__).resolve().parents[2]
 REGION = "eu-west-1"
 
 
 @pytest.fixture
-def shop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    target = tmp_path / "shop"
-    shutil.copytree(REPO / "samples" / "shop", target, ignore=shutil.ignore_patterns(".portable-fn", "__pycache__"))
-    monkeypatch.setenv("SHOP_DATA_DIR", str(tmp_path / "shop-data"))
-    return target
+def shop(shop_copy: Path) -> Path:
+    return shop_copy
 
 
 def usage_line(tenant: str, duration_ms: float) -> str:

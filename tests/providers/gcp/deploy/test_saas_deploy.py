@@ -6,7 +6,6 @@ nothing to do."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,8 @@ from portable_fn_gcp.provider import GcpProvider
 from portable_fn.app import App, load_app
 from portable_fn.deploy import pipeline
 from portable_fn.deploy.grants import grant_changes
+
+from ....app_copy import copy_app
 
 SAAS = Path(__file__).resolve().parents[4] / "samples" / "saas"
 PROJECT, REGION = "shop-project", "europe-west1"
@@ -29,9 +30,7 @@ SERVICES = f"projects/{PROJECT}/locations/{REGION}/services/saas-dev-"
 
 @pytest.fixture
 def saas(tmp_path: Path) -> App:
-    target = tmp_path / "saas"
-    shutil.copytree(SAAS, target, ignore=shutil.ignore_patterns(".portable-fn", "__pycache__"))
-    return load_app(target)
+    return load_app(copy_app(SAAS, tmp_path))
 
 
 @pytest.fixture

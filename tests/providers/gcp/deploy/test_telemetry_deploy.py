@@ -5,7 +5,6 @@ only, and every retrying event function given its dead-letter and retry policies
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +12,8 @@ import pytest
 
 from portable_fn.app import App, load_app
 from portable_fn.deploy import pipeline
+
+from ....app_copy import copy_app
 
 TELEMETRY = Path(__file__).resolve().parents[4] / "samples" / "telemetry"
 PROJECT, REGION = "shop-project", "europe-west1"
@@ -23,9 +24,7 @@ FUNCTIONS = f"projects/{PROJECT}/locations/{REGION}/functions/telemetry-dev"
 
 @pytest.fixture
 def telemetry(tmp_path: Path) -> App:
-    target = tmp_path / "telemetry"
-    shutil.copytree(TELEMETRY, target, ignore=shutil.ignore_patterns(".portable-fn", "__pycache__"))
-    return load_app(target)
+    return load_app(copy_app(TELEMETRY, tmp_path))
 
 
 @pytest.fixture

@@ -15,10 +15,12 @@ from urllib.parse import unquote
 import pytest
 from botocore.awsrequest import AWSResponse  # type: ignore[import-untyped]
 from portable_fn_aws.deploy import AwsDeployer
+from portable_fn_aws.deploy.desired import Target, desired
 from portable_fn_aws.deploy.export import export
+from portable_fn_aws.deploy.naming import Arns, Names
 
 from portable_fn.app import load_app
-from portable_fn.deploy import pipeline
+from portable_fn.deploy import Artifact, pipeline
 from portable_fn.runtime.errors import ProviderError, UnsupportedTriggerError
 
 ISOLATED = Path(__file__).with_name("apps") / "isolated"
@@ -309,3 +311,40 @@ def test_a_changed_tag_is_put_on_the_rest_api_in_place(
             "owner": "billing",
         }
     }
+
+
+def kinds(app: Any, http: str) -> list[tuple[str, str]]:
+    """What `desired` makes of the app's HTTP fronts with `http = <http>`: (kind, name) of each."""
+    names = Names(app.name, "dev")
+    target = Target(
+        app, "dev", names, Arns("aws", REGION, ACCOUNT), Artifact(Path("app.zip"), "ab" * 32, 1, 1), http=http
+    )
+    fronts = ("function url", "http api", "http api route", "rest api", "rest api permission")
+    return sorted((r.kind, r.name) for r in desired(target) if r.kind in fronts)
+
+
+@pytest.mark.parametrize("http", ["function-url", "http-api"])
+def test_isolated_functions_are_only_on_the_rest_api(isolated_dir: Path, http: str) -> None:
+    app = load_app(isolated_dir)
+    shared = (
+        [("function url", "isolated-dev-health")]
+        if http == "function-url"
+        else [("http api", "isolated-dev"), ("http api route", "isolated-dev/isolated-dev-health")]
+    )
+    assert kinds(app, http) == sorted(
+        [
+            *shared,
+            ("rest api", "isolated-dev-tenants"),
+            ("rest api permission", "isolated-dev-get_order/portable-fn-tenants"),
+            ("rest api permission", "isolated-dev-put_file/portable-fn-tenants"),
+        ]
+    )
+
+
+def test_no_http_api_when_every_http_function_is_isolated(isolated_dir: Path) -> None:
+    app = rewrite(
+        isolated_dir,
+        '@function(trigger=http("GET", "/health", public=True))\ndef health(request: Request)',
+        '@function(trigger=queue("jobs"))\ndef health(request: CloudEvent)',
+    )
+    assert [kind for kind, _ in kinds(app, "http-api")] == ["rest api", "rest api permission", "rest api permission"]

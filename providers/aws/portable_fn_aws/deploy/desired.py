@@ -9,7 +9,8 @@ what its trigger needs:
               (AWS_IAM, NONE when open at the edge, JWT with its authorizer for an `auth=jwt(...)` API
               Gateway can verify, `edge.at_edge`) on the app's one HTTP API, its Lambda proxy integration
               and the permission for that API and route. `[tool.portable-fn.cors]` is the HTTP API's or each
-              Function URL's CORS configuration (`edge`).
+              Function URL's CORS configuration (`edge`). A `tenant_isolation=True` function is on neither:
+              it is a route of the tenants' REST API, which passes Lambda its tenant (`rest_api`).
     queue     the queue, its dead-letter queue with a redrive policy, an event source mapping
     topic     the topic, a subscription and the permission for SNS to invoke the function
     storage   the bucket (unless settings map it: public access blocked, SSE-S3 default encryption), a

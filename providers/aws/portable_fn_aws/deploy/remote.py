@@ -7,7 +7,8 @@ HTTP API among the APIs of its name, by the tags it carries. What AWS cannot tag
 tagged parent: a function's URL, permissions, async invoke config and event source mappings; a topic's
 subscriptions; a schedule group's schedules (not the delay group's: functions make those); a bucket's
 notification entries (whose `Id` names app and stage); an HTTP API's stage, integrations, routes and the
-JWT authorizers its routes use; the deployment bucket's objects (all of them are the app's zips). Only
+JWT authorizers its routes use; the tenants' REST API (by name and tags) with its methods and stage
+(`rest_api`); the deployment bucket's objects (all of them are the app's zips). Only
 Describe/Get/List calls are made here, and a Scan of one item of each state table (whether it holds data).
 """
 

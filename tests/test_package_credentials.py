@@ -176,11 +176,14 @@ def _quiet(message: str) -> None:
     pass
 
 
-def build_all(app_dir: Path, out: Path) -> dict[str, list[Path]]:
-    """Every provider's zips of the app at `app_dir`, built as deploy builds them (no network)."""
+def build_all(
+    app_dir: Path, out: Path, resolve: Callable[[Sequence[str], Any], list[str]] = _pins
+) -> dict[str, list[Path]]:
+    """Every provider's zips of the app at `app_dir`, built as deploy builds them (no network; `resolve` pins
+    what the Google package needs, in place of pip)."""
     app = load_app(app_dir)
     aws = build_aws(app, "dev", out / "aws", _quiet, pip_download=_no_download, cache_dir=out / "wheels")
-    gcp = build_gcp(app, "dev", out / "gcp", _quiet, resolve=_pins, cache_dir=out / "pins")
+    gcp = build_gcp(app, "dev", out / "gcp", _quiet, resolve=resolve, cache_dir=out / "pins")
     azure = build_azure(app, "dev", out / "azure", _quiet, pip_download=_no_download, cache_dir=out / "wheels")
     local = LocalProvider().package(app, "dev", out / "local", _quiet)
     return {

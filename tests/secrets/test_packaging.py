@@ -8,40 +8,17 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from portable_fn_aws.packaging import build_package as build_aws
-from portable_fn_azure.packaging import build_package as build_azure
-from portable_fn_gcp.packaging import build_package as build_gcp
-
 from portable_fn.app import load_app
 from portable_fn.local.provider import LocalProvider
 
-from ..test_package_credentials import shipped
+from ..test_package_credentials import build_all, shipped
 
 VALUE = "sk_live_PackagingNeverShipsThis0001"
-
-
-def _no_download(*args: Any) -> None:
-    raise AssertionError(f"an app with no dependencies of its own downloaded something: {args!r}")
 
 
 def _pins(requirements: Sequence[str], target: Any) -> list[str]:
     """What the resolver would pin, without asking pip: each requirement at a fixed version."""
     return [f"{re.split(r'[<>=!~ ]', r, maxsplit=1)[0]}==3.10.2" if "==" not in r else r for r in requirements]
-
-
-def build_all(app_dir: Path, out: Path) -> dict[str, list[Path]]:
-    """Every provider's zips of the app at `app_dir`, as deploy builds them (no network)."""
-    app, quiet = load_app(app_dir), (lambda message: None)
-    aws = build_aws(app, "dev", out / "aws", quiet, pip_download=_no_download, cache_dir=out / "wheels")
-    gcp = build_gcp(app, "dev", out / "gcp", quiet, resolve=_pins, cache_dir=out / "pins")
-    azure = build_azure(app, "dev", out / "azure", quiet, pip_download=_no_download, cache_dir=out / "wheels")
-    local = LocalProvider().package(app, "dev", out / "local", quiet)
-    return {
-        "aws": [z.path for _, z in aws.functions] or [aws.path],
-        "gcp": [gcp.path],
-        "azure": [azure.path],
-        "local": [local.path],
-    }
 
 
 def test_no_artifact_holds_the_local_secrets_file_or_its_value(keyed: Path, tmp_path: Path) -> None:
@@ -50,7 +27,7 @@ def test_no_artifact_holds_the_local_secrets_file_or_its_value(keyed: Path, tmp_
     LocalProvider().secret_store(app, "qa").set("webhook-key", VALUE + "-qa")
     assert (keyed / ".portable-fn" / "local" / "secrets.json").read_text().count(VALUE) == 2
 
-    zips = build_all(keyed, tmp_path / "out")
+    zips = build_all(keyed, tmp_path / "out", resolve=_pins)
     assert sorted(zips) == ["aws", "azure", "gcp", "local"] and all(zips.values())
     for provider, paths in zips.items():
         for path in paths:

@@ -5,13 +5,16 @@ refuses every invocation that names no tenant. A Function URL and an HTTP API ca
 can, by mapping a request value onto the integration request header `X-Amz-Tenant-Id`
 (https://docs.aws.amazon.com/lambda/latest/dg/tenant-isolation-invoke.html, read 2026-12-06; the mapping
 expressions: https://docs.aws.amazon.com/apigateway/latest/developerguide/rest-api-parameter-mapping.html and
-https://docs.aws.amazon.com/apigateway/latest/developerguide/request-response-data-mappings.html). So an
-HTTP function with `tenant_isolation=True` and `tenant=tenant_from(header="X-Tenant-Id")` gets, instead of a
-Function URL or an HTTP API route:
+https://docs.aws.amazon.com/apigateway/latest/developerguide/request-response-data-mappings.html; the
+validator: https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-method-request-validation.html).
+So an HTTP function with `tenant_isolation=True` and `tenant=tenant_from(header="X-Tenant-Id")` gets, instead
+of a Function URL or an HTTP API route:
 
     RestApi             `<app>-<stage>-tenants`, one per app and stage, tagged; a resource per path segment
                         (`{id}` and `{rest+}` as API Gateway spells them), per function its method with
-                        `method.request.header.<H>` required, and an AWS_PROXY integration whose
+                        `method.request.header.<H>` required and checked by the API's request validator
+                        (`VALIDATOR`: a request without the header is answered 400 rather than invoking
+                        Lambda with no tenant), and an AWS_PROXY integration whose
                         requestParameters map `integration.request.header.X-Amz-Tenant-Id` from it; a
                         deployment and a stage named after the app's stage
     RestApiPermission   lambda:InvokeFunction for that API on the function's method and path
@@ -47,6 +50,7 @@ INTEGRATION_PARAMETER = f"integration.request.header.{TENANT_HEADER}"
 METHOD_HEADER = "method.request.header."
 STATEMENT = f"{STATEMENT_PREFIX}tenants"  # Sid of the statement letting the REST API invoke a function
 MAX_NAME = 128
+VALIDATOR = "portable-fn-tenant-header"  # the request validator checking each method's required header
 Route = tuple[str, str, str, str, str]  # method, path, tenant header, authorization type, function ARN
 
 
@@ -179,7 +183,7 @@ def route_from(path: str, method: dict[str, Any]) -> Route:
     integration = method.get("methodIntegration") or {}
     mapped = str((integration.get("requestParameters") or {}).get(INTEGRATION_PARAMETER, ""))
     header = mapped.removeprefix(METHOD_HEADER) if mapped.startswith(METHOD_HEADER) else ""
-    if not (method.get("requestParameters") or {}).get(METHOD_HEADER + header):
+    if not (method.get("requestParameters") or {}).get(METHOD_HEADER + header) or not method.get("requestValidatorId"):
         header = ""
     uri = str(integration.get("uri", ""))
     function_arn = uri.split("/functions/", 1)[1].removesuffix("/invocations") if "/functions/" in uri else uri
@@ -259,6 +263,7 @@ class RestApis(Applier[RestApi]):
     def build(self, resource: RestApi, api_id: str, previous_stage: str = "") -> None:
         client = self.aws.apigateway
         ids = {i["path"]: i["id"] for i in self.aws.pages(client, "get_resources", "items", restApiId=api_id)}
+        validator = self.validator(api_id)
         for method, path, header, authorization, function_arn in resource.routes:
             resource_id = self.path_id(api_id, path, ids)
             client.put_method(
@@ -267,6 +272,7 @@ class RestApis(Applier[RestApi]):
                 httpMethod=method,
                 authorizationType=authorization,
                 requestParameters={METHOD_HEADER + header: True},
+                requestValidatorId=validator,
             )
             client.put_integration(
                 restApiId=api_id,
@@ -290,6 +296,17 @@ class RestApis(Applier[RestApi]):
         client.create_stage(
             restApiId=api_id, stageName=resource.stage, deploymentId=deployment, tags=self.ctx.tags_for(resource)
         )
+
+    def validator(self, api_id: str) -> str:
+        """The id of the API's request validator checking request parameters (`VALIDATOR`), made when missing."""
+        client = self.aws.apigateway
+        for found in client.get_request_validators(restApiId=api_id).get("items", []):
+            if found.get("name") == VALIDATOR and found.get("validateRequestParameters"):
+                return str(found["id"])
+        made = client.create_request_validator(
+            restApiId=api_id, name=VALIDATOR, validateRequestBody=False, validateRequestParameters=True
+        )
+        return str(made["id"])
 
     def path_id(self, api_id: str, path: str, ids: dict[str, str]) -> str:
         """The id of the resource at `path`, making it and its missing parents (`ids`: path -> id, updated)."""

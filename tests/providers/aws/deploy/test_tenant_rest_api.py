@@ -92,6 +92,10 @@ def test_deploy_makes_the_rest_api_with_the_tenant_header_mapped(
     get_order = methods[("/orders/{order_id}", "GET")]
     assert get_order["authorizationType"] == "AWS_IAM"
     assert get_order["requestParameters"] == {"method.request.header.X-Tenant-Id": True}
+    [validator] = gateway.get_request_validators(restApiId=api_id)["items"]
+    assert (validator["name"], validator["validateRequestParameters"]) == ("portable-fn-tenant-header", True)
+    assert get_order["requestValidatorId"] == validator["id"]
+    assert methods[("/files/{path+}", "POST")]["requestValidatorId"] == validator["id"]
     integration = get_order["methodIntegration"]
     assert integration["type"] == "AWS_PROXY"
     assert integration["httpMethod"] == "POST"

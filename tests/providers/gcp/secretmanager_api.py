@@ -24,10 +24,7 @@ import importlib.util
 import json
 import re
 import sys
-import threading
-import urllib.parse
 from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -54,46 +51,25 @@ MAX_PAYLOAD = 64 * 1024
 PAGE_SIZE = 2  # small, so the clients' pagers really follow nextPageToken
 
 
-class ApiError(Exception):
-    def __init__(self, code: int, status: str, message: str) -> None:
-        super().__init__(message)
-        self.code, self.status = code, status
-
-    def body(self) -> dict[str, Any]:
-        return {"error": {"code": self.code, "message": str(self), "status": self.status}}
+ApiError = discovery.ApiError
 
 
 def now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-class SecretManagerApi:
-    """The fake: `handle` answers one request; as a context manager it also serves them over HTTP, `url` its
-    endpoint (a client's `api_endpoint`). The recording endpoint of the deploy tests (deploy/google_api.py) hands
-    it the requests `handles` claims. `secrets` holds each secret by id, `versions` each secret's versions (the
-    payload decoded), `policies` each secret's IAM policy."""
+class SecretManagerApi(discovery.DiscoveryFake):  # type: ignore[misc]
+    """The fake (a `discovery.DiscoveryFake`: `handle`, served over HTTP as a context manager). `secrets` holds
+    each secret by id, `versions` each secret's versions (the payload decoded), `policies` each secret's IAM
+    policy."""
+
+    DOCUMENTS = DOCUMENTS
 
     def __init__(self, project_number: str = "123456789") -> None:
+        super().__init__()
         self.project_number = project_number
         self.secrets: dict[str, dict[str, Any]] = {}
         self.versions: dict[str, list[dict[str, Any]]] = {}
-        self.policies: dict[str, dict[str, Any]] = {}
-        self.requests: list[tuple[str, Any]] = []
-        self.answer_problems: list[str] = []
-        self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-        self.url = ""
-
-    def __enter__(self) -> SecretManagerApi:
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        assert self._server is not None
-        self._server.shutdown()
-        self._server.server_close()
 
     def reset(self) -> None:
         with self._lock:
@@ -103,41 +79,13 @@ class SecretManagerApi:
             self.requests.clear()
             self.answer_problems.clear()
 
-    def members(self, secret: str, role: str) -> list[str]:
-        """Who holds `role` on secret id `secret`."""
-        bindings = self.policies.get(secret, {}).get("bindings", [])
-        return sorted(m for b in bindings if b["role"] == role for m in b["members"])
-
     def methods(self) -> list[str]:
         """The method ids served, in order (`secrets.create`, `secrets.versions.access`, ...)."""
         return [method.removeprefix("secretmanager.projects.") for method, _ in self.requests]
 
     # -- the methods ------------------------------------------------------------------------------------
-    @staticmethod
-    def handles(http_method: str, path: str) -> bool:
-        """Whether a request is for a method of the document."""
-        return DOCUMENTS.find(http_method, path) is not None
-
-    def handle(self, http_method: str, path: str, query: dict[str, str], body: Any) -> tuple[int, Any]:
-        """The status and JSON answer to one request."""
-        with self._lock:
-            try:
-                return 200, self.serve(http_method, path, query, body)
-            except discovery.Refused as exc:
-                return 400, ApiError(400, "INVALID_ARGUMENT", str(exc)).body()
-            except ApiError as exc:
-                return exc.code, exc.body()
-
-    def serve(self, http_method: str, path: str, query: dict[str, str], body: Any) -> Any:
-        served, body = DOCUMENTS.request(http_method, path, query, body)
-        if served is None:
-            raise ApiError(404, "NOT_FOUND", f"{http_method} {path}: no such method")
-        self.requests.append((served.id, body))
-        method = served.id.removeprefix("secretmanager.projects.").replace(".", "_")
-        where = served.params.get("name") or served.params.get("parent") or served.params.get("resource", "")
-        answer = getattr(self, method)(where, body or {}, query)
-        self.answer_problems += DOCUMENTS.answer(served, answer)
-        return answer
+    def method_name(self, served: Any) -> str:
+        return str(served.id.removeprefix("secretmanager.projects.").replace(".", "_"))
 
     def secrets_create(self, parent: str, secret: dict[str, Any], query: dict[str, str]) -> dict[str, Any]:
         secret_id = query.get("secretId", "")
@@ -198,20 +146,10 @@ class SecretManagerApi:
         return {**version, "etag": f'"{number}"'}
 
     def secrets_getIamPolicy(self, resource: str, body: Any, query: dict[str, str]) -> dict[str, Any]:
-        policy = self.policies.setdefault(self.secret(resource), {"bindings": []})
-        etag = base64.b64encode(hashlib.sha256(json.dumps(policy, sort_keys=True).encode()).digest()[:8]).decode()
-        return {"version": 1, "etag": etag, **({"bindings": policy["bindings"]} if policy["bindings"] else {})}
+        return self.iam_policy(self.secret(resource))
 
     def secrets_setIamPolicy(self, resource: str, body: dict[str, Any], query: dict[str, str]) -> dict[str, Any]:
-        current = self.secrets_getIamPolicy(resource, None, query)
-        policy = body.get("policy", {})
-        if policy.get("etag") not in (None, current["etag"]):
-            raise ApiError(409, "ABORTED", "There were concurrent policy changes (the etag does not match)")
-        for binding in policy.get("bindings", []):
-            if not binding.get("role", "").startswith("roles/") or not binding.get("members"):
-                raise ApiError(400, "INVALID_ARGUMENT", f"Invalid binding {binding}")
-        self.policies[self.secret(resource)] = {"bindings": policy.get("bindings", [])}
-        return self.secrets_getIamPolicy(resource, None, query)
+        return self.set_iam_policy(self.secret(resource), body)
 
     def secrets_versions_access(self, name: str, body: Any, query: dict[str, str]) -> dict[str, Any]:
         version = self.version(name)
@@ -254,31 +192,6 @@ class SecretManagerApi:
     @staticmethod
     def etag(secret: dict[str, Any]) -> str:
         return '"' + hashlib.sha256(json.dumps(secret, sort_keys=True).encode()).hexdigest()[:12] + '"'
-
-    # -- HTTP --------------------------------------------------------------------------------------------
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
-        api = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def _any(self) -> None:
-                parts = urllib.parse.urlsplit(self.path)
-                query = dict(urllib.parse.parse_qsl(parts.query))
-                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                body = json.loads(raw) if raw else None
-                status, answer = api.handle(self.command, urllib.parse.unquote(parts.path), query, body)
-                data = json.dumps(answer).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json; charset=UTF-8")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            do_GET = do_POST = do_DELETE = do_PATCH = _any
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        return Handler
 
 
 def matches(secret: dict[str, Any], text: str) -> bool:

@@ -28,16 +28,11 @@ url, headers and body; the OAuth token is not minted offline), and drops the tas
 from __future__ import annotations
 
 import base64
-import hashlib
 import importlib.util
 import itertools
-import json
 import re
 import sys
-import threading
-import urllib.parse
 from datetime import datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -69,45 +64,24 @@ def scheduled(task: dict[str, Any]) -> datetime:
     return datetime.fromisoformat(task["scheduleTime"].replace("Z", "+00:00"))
 
 
-class ApiError(Exception):
-    def __init__(self, code: int, status: str, message: str) -> None:
-        super().__init__(message)
-        self.code, self.status = code, status
-
-    def body(self) -> dict[str, Any]:
-        return {"error": {"code": self.code, "message": str(self), "status": self.status}}
+ApiError = discovery.ApiError
 
 
-class CloudTasksApi:
-    """The fake: `handle` answers one request; as a context manager it also serves them over HTTP, `url` its
-    endpoint (for `endpoints = {tasks = ..., iam = ...}` or a client's `api_endpoint`). The recording endpoint of
-    the deploy tests (deploy/google_api.py) hands it the requests `handles` claims."""
+class CloudTasksApi(discovery.DiscoveryFake):  # type: ignore[misc]
+    """The fake (a `discovery.DiscoveryFake`: `handle`, served over HTTP as a context manager, `url` for
+    `endpoints = {tasks = ..., iam = ...}`); `policies` holds each queue's or service account's IAM policy."""
+
+    DOCUMENTS = DOCUMENTS
 
     def __init__(self) -> None:
+        super().__init__()
         self.queues: dict[str, dict[str, Any]] = {}
         self.deleted: set[str] = set()  # queue names Cloud Tasks still keeps
-        self.policies: dict[str, dict[str, Any]] = {}  # queue or service account -> IAM policy
         self.tasks: list[dict[str, Any]] = []
         self.accounts: dict[str, dict[str, Any]] = {}  # service accounts made, by email
         self.account_delay = 0  # uses of a new account refused (it "does not exist") before IAM knows it
         self.unknown_for: dict[str, int] = {}  # of those, how many are left per account
-        self.requests: list[tuple[str, Any]] = []
-        self.answer_problems: list[str] = []
         self._ids = itertools.count(1)
-        self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-        self.url = ""
-
-    def __enter__(self) -> CloudTasksApi:
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        assert self._server is not None
-        self._server.shutdown()
-        self._server.server_close()
 
     def reset(self) -> None:
         with self._lock:
@@ -139,41 +113,14 @@ class CloudTasksApi:
                         self.tasks.remove(task)
         return len(due)
 
-    def members(self, resource: str, role: str) -> list[str]:
-        """Who holds `role` on a queue or service account."""
-        bindings = self.policies.get(resource, {}).get("bindings", [])
-        return sorted(m for b in bindings if b["role"] == role for m in b["members"])
-
     # -- the methods ------------------------------------------------------------------------------------
-    @staticmethod
-    def handles(http_method: str, path: str) -> bool:
-        """Whether a request is for a method of these documents (Cloud Tasks, IAM's service accounts)."""
-        return DOCUMENTS.find(http_method, path) is not None
-
-    def handle(self, http_method: str, path: str, query: dict[str, str], body: Any) -> tuple[int, Any]:
-        """The status and JSON answer to one request."""
-        with self._lock:
-            try:
-                return 200, self.serve(http_method, path, query, body)
-            except discovery.Refused as exc:
-                return 400, ApiError(400, "INVALID_ARGUMENT", str(exc)).body()
-            except ApiError as exc:
-                return exc.code, exc.body()
-
-    def serve(self, http_method: str, path: str, query: dict[str, str], body: Any) -> Any:
-        served, body = DOCUMENTS.request(http_method, path, query, body)
-        if served is None:
-            raise ApiError(404, "NOT_FOUND", f"{http_method} {path}: no such method")
-        self.requests.append((served.id, body))
-        method = served.id.rsplit(".", 1)[-1]
+    def method_name(self, served: Any) -> str:
+        method = str(served.id.rsplit(".", 1)[-1])
         if ".queues.tasks." in served.id:
-            method = "create_task"
-        elif served.id.startswith(ACCOUNT_IAM) and not method.endswith("IamPolicy"):
-            method = f"account_{method}"
-        where = served.params.get("name") or served.params.get("parent") or served.params.get("resource", "")
-        answer = getattr(self, method)(where, body or {}, query)
-        self.answer_problems += DOCUMENTS.answer(served, answer)
-        return answer
+            return "create_task"
+        if served.id.startswith(ACCOUNT_IAM) and not method.endswith("IamPolicy"):
+            return f"account_{method}"
+        return method
 
     def create(self, parent: str, queue: dict[str, Any], query: dict[str, str]) -> dict[str, Any]:
         found = QUEUE.match(queue.get("name", ""))
@@ -199,20 +146,11 @@ class CloudTasksApi:
 
     def getIamPolicy(self, resource: str, body: Any, query: dict[str, str]) -> dict[str, Any]:
         self.owner(resource)
-        policy = self.policies.setdefault(resource, {"bindings": []})
-        etag = base64.b64encode(hashlib.sha256(json.dumps(policy, sort_keys=True).encode()).digest()[:8]).decode()
-        return {"version": 1, "etag": etag, **({"bindings": policy["bindings"]} if policy["bindings"] else {})}
+        return self.iam_policy(resource)
 
     def setIamPolicy(self, resource: str, body: dict[str, Any], query: dict[str, str]) -> dict[str, Any]:
-        current = self.getIamPolicy(resource, None, query)
-        policy = body.get("policy", {})
-        if policy.get("etag") not in (None, current["etag"]):
-            raise ApiError(409, "ABORTED", "There were concurrent policy changes (the etag does not match)")
-        for binding in policy.get("bindings", []):
-            if not binding.get("role", "").startswith("roles/") or not binding.get("members"):
-                raise ApiError(400, "INVALID_ARGUMENT", f"Invalid binding {binding}")
-        self.policies[resource] = {"bindings": policy.get("bindings", [])}
-        return self.getIamPolicy(resource, None, query)
+        self.owner(resource)
+        return self.set_iam_policy(resource, body)
 
     def create_task(self, parent: str, body: dict[str, Any], query: dict[str, str]) -> dict[str, Any]:
         self.queue(parent)
@@ -307,28 +245,3 @@ class CloudTasksApi:
         """A queue's policy needs the queue; a service account's is always there (deploy never makes one)."""
         if "/queues/" in resource:
             self.queue(resource)
-
-    # -- HTTP --------------------------------------------------------------------------------------------
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
-        api = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def _any(self) -> None:
-                parts = urllib.parse.urlsplit(self.path)
-                query = dict(urllib.parse.parse_qsl(parts.query))
-                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                body = json.loads(raw) if raw else None
-                status, answer = api.handle(self.command, urllib.parse.unquote(parts.path), query, body)
-                data = json.dumps(answer).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json; charset=UTF-8")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            do_GET = do_POST = do_DELETE = do_PATCH = _any
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        return Handler

@@ -234,6 +234,33 @@ def provider(google: GoogleApi, google_server: GoogleApiServer, shop: Any) -> Re
     return RecordingProvider(settings, google_server.url)
 
 
+class ZipBuilder:
+    """An app's zip built as deploy builds it into `out`, pip's resolver replaced: `asked` holds the requirements
+    each build asked it to pin."""
+
+    def __init__(self, out: Path) -> None:
+        self.out = out
+        self.asked: list[tuple[str, ...]] = []
+
+    def resolve(self, requirements: Any, target: Any) -> list[str]:
+        self.asked.append(tuple(requirements))
+        return ["functions-framework==3.10.2"]
+
+    def shipped(self, app: Any, name: str) -> set[str]:
+        """The archive names of the app's zip, built in `out/name`."""
+        from portable_fn_gcp.packaging import build_package
+
+        where = self.out / name
+        artifact = build_package(app, "dev", where, lambda m: None, cache_dir=where, resolve=self.resolve)
+        return set(zipfile.ZipFile(artifact.path).namelist())
+
+
+@pytest.fixture
+def zips(tmp_path: Path) -> ZipBuilder:
+    """A ZipBuilder writing into tmp_path."""
+    return ZipBuilder(tmp_path)
+
+
 @pytest.fixture
 def helpers() -> types.SimpleNamespace:
     """Module-level helpers for the test modules (which cannot import this conftest)."""

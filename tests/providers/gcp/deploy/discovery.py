@@ -13,18 +13,24 @@ document's words. `Discovery.answer` checks what a fake answers against the meth
 the same way and lists the problems.
 
 What the documents do not say (value ranges, formats described only in prose, which fields an update
-may name) stays with the fake.
+may name) stays with the fake. `DiscoveryFake` is what every such fake of one or two APIs shares: answering a
+request held to its documents (a method of the fake per method id), serving over HTTP on 127.0.0.1, and
+the IAM policy methods.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 import re
+import threading
+import urllib.parse
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 FOLDER = Path(__file__).resolve().parents[3] / "data" / "gcp" / "discovery"
 DOCUMENTS = (
@@ -278,3 +284,119 @@ def is_base64(text: str) -> bool:
     except (binascii.Error, ValueError):
         return False
     return True
+
+
+class ApiError(Exception):
+    """An error answer of a Google API: its HTTP code, its status name and message."""
+
+    def __init__(self, code: int, status: str, message: str) -> None:
+        super().__init__(message)
+        self.code, self.status = code, status
+
+    def body(self) -> dict[str, Any]:
+        return {"error": {"code": self.code, "message": str(self), "status": self.status}}
+
+
+class DiscoveryFake:
+    """A fake of the methods of `DOCUMENTS`: `handle` answers one request; as a context manager it also serves
+    them over HTTP, `url` its endpoint (a client's `api_endpoint`). The recording endpoint of the deploy tests
+    (google_api.py) hands it the requests `handles` claims. A subclass says which of its methods answers a
+    method id (`method_name`); that method takes (the request's name, parent or resource; its body; its query).
+    `requests` holds (method id, body) of each request served, `answer_problems` each way an answer strayed
+    from the method's response schema, `policies` each resource's IAM policy."""
+
+    DOCUMENTS: ClassVar[Discovery]
+
+    def __init__(self) -> None:
+        self.policies: dict[str, dict[str, Any]] = {}
+        self.requests: list[tuple[str, Any]] = []
+        self.answer_problems: list[str] = []
+        self._lock = threading.Lock()
+        self._server: ThreadingHTTPServer | None = None
+        self.url = ""
+
+    def __enter__(self) -> Any:
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        assert self._server is not None
+        self._server.shutdown()
+        self._server.server_close()
+
+    def method_name(self, served: Served) -> str:
+        raise NotImplementedError
+
+    @classmethod
+    def handles(cls, http_method: str, path: str) -> bool:
+        """Whether a request is for a method of the documents."""
+        return cls.DOCUMENTS.find(http_method, path) is not None
+
+    def handle(self, http_method: str, path: str, query: dict[str, str], body: Any) -> tuple[int, Any]:
+        """The status and JSON answer to one request."""
+        with self._lock:
+            try:
+                return 200, self.serve(http_method, path, query, body)
+            except Refused as exc:
+                return 400, ApiError(400, "INVALID_ARGUMENT", str(exc)).body()
+            except ApiError as exc:
+                return exc.code, exc.body()
+
+    def serve(self, http_method: str, path: str, query: dict[str, str], body: Any) -> Any:
+        served, body = self.DOCUMENTS.request(http_method, path, query, body)
+        if served is None:
+            raise ApiError(404, "NOT_FOUND", f"{http_method} {path}: no such method")
+        self.requests.append((served.id, body))
+        where = served.params.get("name") or served.params.get("parent") or served.params.get("resource", "")
+        answer = getattr(self, self.method_name(served))(where, body or {}, query)
+        self.answer_problems += self.DOCUMENTS.answer(served, answer)
+        return answer
+
+    def members(self, resource: str, role: str) -> list[str]:
+        """Who holds `role` on `resource` (as the subclass keys its policies)."""
+        bindings = self.policies.get(resource, {}).get("bindings", [])
+        return sorted(m for b in bindings if b["role"] == role for m in b["members"])
+
+    def iam_policy(self, resource: str) -> dict[str, Any]:
+        """getIamPolicy's answer for `resource`: its bindings (none at first) and an etag of them."""
+        policy = self.policies.setdefault(resource, {"bindings": []})
+        etag = base64.b64encode(hashlib.sha256(json.dumps(policy, sort_keys=True).encode()).digest()[:8]).decode()
+        return {"version": 1, "etag": etag, **({"bindings": policy["bindings"]} if policy["bindings"] else {})}
+
+    def set_iam_policy(self, resource: str, body: dict[str, Any]) -> dict[str, Any]:
+        """setIamPolicy: the policy given, set only with the etag last read and bindings of a role and members."""
+        current = self.iam_policy(resource)
+        policy = body.get("policy", {})
+        if policy.get("etag") not in (None, current["etag"]):
+            raise ApiError(409, "ABORTED", "There were concurrent policy changes (the etag does not match)")
+        for binding in policy.get("bindings", []):
+            if not binding.get("role", "").startswith("roles/") or not binding.get("members"):
+                raise ApiError(400, "INVALID_ARGUMENT", f"Invalid binding {binding}")
+        self.policies[resource] = {"bindings": policy.get("bindings", [])}
+        return self.iam_policy(resource)
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        api = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _any(self) -> None:
+                parts = urllib.parse.urlsplit(self.path)
+                query = dict(urllib.parse.parse_qsl(parts.query))
+                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                body = json.loads(raw) if raw else None
+                status, answer = api.handle(self.command, urllib.parse.unquote(parts.path), query, body)
+                data = json.dumps(answer).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json; charset=UTF-8")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = do_DELETE = do_PATCH = _any
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        return Handler

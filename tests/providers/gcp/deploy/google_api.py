@@ -54,36 +54,28 @@ from types import ModuleType
 from typing import Any, ClassVar
 
 
-def _sibling(name: str) -> ModuleType:
-    """A module next to this one (tests run with --import-mode=importlib: no sys.path entry for this folder)."""
+def _module(path: Path, defines: str) -> ModuleType:
+    """The test module at `path`, loaded once as `portable_fn_tests_<its name>` (tests run with
+    --import-mode=importlib: no sys.path entry for these folders)."""
     import importlib.util
     import sys
 
-    spec = importlib.util.spec_from_file_location(f"portable_fn_tests_{name}", Path(__file__).with_name(f"{name}.py"))
+    spec = importlib.util.spec_from_file_location(f"portable_fn_tests_{path.stem}", path)
     assert spec is not None and spec.loader is not None
     module = sys.modules.setdefault(spec.name, importlib.util.module_from_spec(spec))
-    if not hasattr(module, "Discovery"):
+    if not hasattr(module, defines):
         spec.loader.exec_module(module)
     return module
 
 
-discovery = _sibling("discovery")
+discovery = _module(Path(__file__).with_name("discovery.py"), "Discovery")
 
 
 def _storage_api() -> ModuleType:
     """storage_api.py beside this file: the Cloud Storage JSON API fake (held to its Discovery excerpt) this
     endpoint hands `/storage/v1`, `/upload/storage/v1` and `/download/storage/v1` requests to, where deploy
     writes its audit records."""
-    import importlib.util
-    import sys
-
-    path = Path(__file__).with_name("storage_api.py")
-    spec = importlib.util.spec_from_file_location("portable_fn_tests_storage_api", path)
-    assert spec is not None and spec.loader is not None
-    module = sys.modules.setdefault(spec.name, importlib.util.module_from_spec(spec))
-    if not hasattr(module, "StorageApi"):
-        spec.loader.exec_module(module)
-    return module
+    return _module(Path(__file__).with_name("storage_api.py"), "StorageApi")
 
 
 AUDIT_BUCKET = re.compile(r"[a-z0-9-]+-audit-[0-9a-f]{12}")  # the name audit_bucket() gives (deploy/audit.py)
@@ -94,31 +86,13 @@ BUCKET_PATH = re.compile(r"/(?:upload/|download/)?storage/v1/b/([^/]+)(?:/.*)?")
 def _tasks_api() -> ModuleType:
     """tests/providers/gcp/tasks_api.py: the Cloud Tasks and IAM service account fake this endpoint hands those
     requests to."""
-    import importlib.util
-    import sys
-
-    path = Path(__file__).parents[1] / "tasks_api.py"
-    spec = importlib.util.spec_from_file_location("portable_fn_tests_tasks_api", path)
-    assert spec is not None and spec.loader is not None
-    module = sys.modules.setdefault(spec.name, importlib.util.module_from_spec(spec))
-    if not hasattr(module, "CloudTasksApi"):
-        spec.loader.exec_module(module)
-    return module
+    return _module(Path(__file__).parents[1] / "tasks_api.py", "CloudTasksApi")
 
 
 def _secretmanager_api() -> ModuleType:
     """tests/providers/gcp/secretmanager_api.py: the Secret Manager fake (held to secretmanager.v1's Discovery
     document) this endpoint hands those requests to."""
-    import importlib.util
-    import sys
-
-    path = Path(__file__).parents[1] / "secretmanager_api.py"
-    spec = importlib.util.spec_from_file_location("portable_fn_tests_secretmanager_api", path)
-    assert spec is not None and spec.loader is not None
-    module = sys.modules.setdefault(spec.name, importlib.util.module_from_spec(spec))
-    if not hasattr(module, "SecretManagerApi"):
-        spec.loader.exec_module(module)
-    return module
+    return _module(Path(__file__).parents[1] / "secretmanager_api.py", "SecretManagerApi")
 
 
 PAGE_SIZE = 4  # small, so the clients' pagers really follow nextPageToken

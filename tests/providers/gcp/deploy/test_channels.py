@@ -202,25 +202,11 @@ def test_an_app_that_sends_nothing_never_asks_cloud_tasks_or_iam(
     assert tasks.requests == []
 
 
-def test_the_zip_ships_the_publisher_and_its_clients_only_when_the_app_sends(tmp_path: Path, app: App) -> None:
-    import zipfile
+def test_the_zip_ships_the_publisher_and_its_clients_only_when_the_app_sends(zips: Any, app: App) -> None:
+    from portable_fn_gcp.packaging import PUBSUB, TASKS
 
-    from portable_fn_gcp.packaging import PUBSUB, TASKS, build_package
-
-    asked: list[tuple[str, ...]] = []
-
-    def resolve(requirements: Any, target: Any) -> list[str]:
-        asked.append(tuple(requirements))
-        return ["functions-framework==3.10.2"]
-
-    def shipped(sender: App, out: str) -> set[str]:
-        artifact = build_package(
-            sender, "dev", tmp_path / out, lambda m: None, cache_dir=tmp_path / out, resolve=resolve
-        )
-        return set(zipfile.ZipFile(artifact.path).namelist())
-
-    assert "portable_fn_gcp/publish.py" in shipped(app, "sends")
-    assert PUBSUB in asked[-1] and TASKS in asked[-1]
+    assert "portable_fn_gcp/publish.py" in zips.shipped(app, "sends")
+    assert PUBSUB in zips.asked[-1] and TASKS in zips.asked[-1]
     quiet = load_app(Path(__file__).with_name("apps") / "no_storage")
-    assert "portable_fn_gcp/publish.py" not in shipped(quiet, "quiet")
-    assert PUBSUB not in asked[-1] and TASKS not in asked[-1]
+    assert "portable_fn_gcp/publish.py" not in zips.shipped(quiet, "quiet")
+    assert PUBSUB not in zips.asked[-1] and TASKS not in zips.asked[-1]

@@ -181,26 +181,12 @@ def test_the_secret_grants_plan_lists_read_back_unchanged_after_a_deploy(provide
 
 
 def test_the_zip_ships_the_secret_backend_and_its_client_only_when_a_function_reads_a_secret(
-    tmp_path: Path, app: App
+    zips: Any, app: App
 ) -> None:
-    import zipfile
+    from portable_fn_gcp.packaging import SECRET_MANAGER
 
-    from portable_fn_gcp.packaging import SECRET_MANAGER, build_package
-
-    asked: list[tuple[str, ...]] = []
-
-    def resolve(requirements: Any, target: Any) -> list[str]:
-        asked.append(tuple(requirements))
-        return ["functions-framework==3.10.2"]
-
-    def shipped(reader: App, out: str) -> set[str]:
-        artifact = build_package(
-            reader, "dev", tmp_path / out, lambda m: None, cache_dir=tmp_path / out, resolve=resolve
-        )
-        return set(zipfile.ZipFile(artifact.path).namelist())
-
-    files = shipped(app, "reads")
-    assert "portable_fn_gcp/secrets.py" in files and SECRET_MANAGER in asked[-1]
+    files = zips.shipped(app, "reads")
+    assert "portable_fn_gcp/secrets.py" in files and SECRET_MANAGER in zips.asked[-1]
     assert not [f for f in files if f.endswith("secret_store.py") or "secrets.json" in f]  # no CLI side, no values
     quiet = load_app(Path(__file__).with_name("apps") / "no_storage")
-    assert "portable_fn_gcp/secrets.py" not in shipped(quiet, "quiet") and SECRET_MANAGER not in asked[-1]
+    assert "portable_fn_gcp/secrets.py" not in zips.shipped(quiet, "quiet") and SECRET_MANAGER not in zips.asked[-1]

@@ -31,6 +31,7 @@ from .pipeline import Call, Middleware
 from .resources import Use
 
 if TYPE_CHECKING:  # jose (and hashlib, hmac) load when a token is first verified, not at every cold start
+    from .function import FunctionSpec
     from .jose import EcPublicKey, RsaPublicKey, Token
 
 JWKS_TTL_S = 600.0  # how long fetched signing keys are used before they are fetched again
@@ -464,6 +465,9 @@ class AuthMiddleware(Middleware):
     """Answers preflights (CORS), refuses callers the trigger's `auth` does not let through, sets
     `request.auth`, and puts the CORS headers on every answer. `keys` caches signing keys; `clock` is the
     time the token's times are checked against (epoch seconds)."""
+
+    def wanted(self, spec: FunctionSpec) -> bool:
+        return not spec.trigger.is_event  # HTTP functions: CORS for every one, callers checked where declared
 
     def __init__(self, keys: JwksCache | None = None, clock: Callable[[], float] = time.time) -> None:
         self.keys = keys or JwksCache()

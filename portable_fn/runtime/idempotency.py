@@ -37,6 +37,8 @@ from .tenants import tenant_of
 if TYPE_CHECKING:
     from datetime import timedelta  # annotations only: datetime costs a cold start ~1.5 ms
 
+    from .function import FunctionSpec
+
 STORE = State("pfn-idempotency", internal=True)  # every idempotent function's records, keyed per function
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -121,6 +123,9 @@ class _Claim:
 
 class IdempotencyMiddleware(Middleware):
     """Guards the calls of functions declared `idempotent`; every other call passes untouched."""
+
+    def wanted(self, spec: FunctionSpec) -> bool:
+        return spec.options.idempotent is not False
 
     def __init__(self, store: State = STORE) -> None:
         self.store = store

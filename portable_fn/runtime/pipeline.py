@@ -296,6 +296,11 @@ def _read(reader: Callable[[Any], Any] | None, native: Any) -> Any:
 class Middleware:
     """Cross-cutting work around every invocation. Override what you need; every hook may be async."""
 
+    def wanted(self, spec: FunctionSpec) -> bool:
+        """Whether this middleware has work for `spec`'s invocations (asked once per function, so the calls
+        of a function that declares none of what it serves do not run its hooks)."""
+        return True
+
     def start(self, invocation: Invocation) -> Any:
         """Before the first call of an invocation."""
 
@@ -331,6 +336,7 @@ class _Hooks:
 
 _chain: list[Middleware] = []
 _hooks = _Hooks(())
+_by_function: dict[int, tuple[FunctionSpec, _Hooks]] = {}  # id(spec) -> its hooks (the wanted middleware's)
 _current: contextvars.ContextVar[Call | None] = contextvars.ContextVar("portable_fn_call", default=None)
 
 
@@ -340,6 +346,7 @@ def use(item: Middleware) -> Middleware:
     if item not in _chain:
         _chain.append(item)
         _hooks = _Hooks(_chain)
+        _by_function.clear()
     return item
 
 
@@ -349,11 +356,21 @@ def remove(item: Middleware) -> None:
     if item in _chain:
         _chain.remove(item)
         _hooks = _Hooks(_chain)
+        _by_function.clear()
 
 
 def middleware() -> tuple[Middleware, ...]:
     """The registered middleware, in the order they run."""
     return _hooks.chain
+
+
+def _hooks_of(spec: FunctionSpec) -> _Hooks:
+    """The hooks that run for `spec`'s invocations: those of the middleware that want it, worked out on its
+    first invocation since the chain last changed."""
+    found = _by_function.get(id(spec))
+    if found is None or found[0] is not spec:
+        found = _by_function[id(spec)] = (spec, _Hooks([m for m in _chain if m.wanted(spec)]))
+    return found[1]
 
 
 def current_call() -> Call | None:
@@ -371,7 +388,7 @@ def run(invocation: Invocation) -> list[Result]:
     Once the last hook has run, the invocation lets go of its calls (`calls` is empty): each call refers
     to its invocation, so keeping them would make every batch a reference cycle, freed by the garbage
     collector rather than as soon as the shim has answered."""
-    hooks = _hooks
+    hooks = _hooks_of(invocation.spec)
     calls = invocation.calls
     try:
         _run_hooks(hooks.start, invocation)
@@ -393,7 +410,7 @@ def run(invocation: Invocation) -> list[Result]:
 def serve(invocation: Invocation) -> Response:
     """Serve the invocation's one request. Bad input is a 400 naming the problem; a crash is a 500.
     The invocation lets go of its call afterwards, as in `run`."""
-    hooks = _hooks
+    hooks = _hooks_of(invocation.spec)
     calls = invocation.calls
     try:
         _run_hooks(hooks.start, invocation)

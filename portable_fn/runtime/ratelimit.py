@@ -14,12 +14,15 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import DeclarationError
 from .http import Request, Response
 from .pipeline import Call, Middleware
 from .state import MAX_KEY_CHARS, Record, State, new_version
+
+if TYPE_CHECKING:
+    from .function import FunctionSpec
 
 STORE = State("pfn-rate-limits", internal=True)  # every rate-limited function's buckets, keyed per function
 PERIODS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
@@ -77,6 +80,9 @@ def client_address(request: Request) -> str:
 
 class RateLimitMiddleware(Middleware):
     """Refuses requests beyond their function's `rate_limit`; `clock` gives epoch seconds."""
+
+    def wanted(self, spec: FunctionSpec) -> bool:
+        return getattr(spec.trigger, "rate_limit", None) is not None
 
     def __init__(self, store: State = STORE, clock: Callable[[], float] = time.time) -> None:
         self.store = store

@@ -123,6 +123,33 @@ def test_registering_twice_runs_once(registered: list[Middleware]) -> None:
     assert [s for s in SEEN if s[:2] == ("a", "start")] == [("a", "start", 1)]
 
 
+def test_a_middleware_runs_only_for_the_functions_it_wants(registered: list[Middleware]) -> None:
+    """`wanted(spec)` is asked once per function: the calls of a function it does not want run none of its
+    hooks (what keeps HTTP auth, rate limits and idempotency off an event function's path)."""
+    asked: list[str] = []
+
+    class HttpOnly(Recorder):
+        def wanted(self, spec: Any) -> bool:
+            asked.append(spec.name)
+            return not spec.trigger.is_event
+
+    use(registered, HttpOnly("http-only"))
+    pipeline.run(batch({"n": 1}, {"n": 2}))
+    pipeline.run(batch({"n": 3}))
+    request = Request(method="POST", path="/orders", body=b"{}")
+    assert pipeline.call_http(create.__portable_fn__, request).status == 201  # type: ignore[attr-defined]
+    assert [s[:2] for s in SEEN if s[0] == "http-only"] == [
+        ("http-only", "start"),
+        ("http-only", "before"),
+        ("http-only", "after"),
+        ("http-only", "finish"),
+    ]
+    assert asked == ["take", "create"]  # once per function, not per invocation
+    use(registered, Recorder("later"))  # the chain changed: asked again
+    pipeline.run(batch({"n": 4}))
+    assert asked == ["take", "create", "take"]
+
+
 def test_a_before_hook_answers_a_call_without_the_handler(registered: list[Middleware]) -> None:
     class Replay(Middleware):  # what idempotency does with a duplicate
         def before(self, call: Call) -> None:

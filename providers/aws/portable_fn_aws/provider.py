@@ -137,14 +137,21 @@ class AwsProvider(Provider):
 
     def plan_notes(self, app: App, stage: str) -> list[str]:
         """What `plan` says beside its steps: the app's Python when Lambda has deprecated it (`runtimes`), each
-        function whose retry policy AWS clamps or cannot honour (`deploy.retries`), and each ANY route whose JWT
-        authorizer would refuse CORS preflights (`deploy.edge`)."""
+        function whose retry policy AWS clamps or cannot honour (`deploy.retries`), each ANY route whose JWT
+        authorizer would refuse CORS preflights (`deploy.edge`), and where each tenant-isolated function is
+        reached (`deploy.rest_api`)."""
+        from .deploy import rest_api
         from .deploy.edge import preflight_notes
         from .deploy.retries import retry_notes
         from .runtimes import runtime_note
 
         said = runtime_note(app.config.python, datetime.now(timezone.utc).date())
-        return [*([said] if said else []), *retry_notes(app), *preflight_notes(app, self.config.http)]
+        return [
+            *([said] if said else []),
+            *retry_notes(app),
+            *preflight_notes(app, self.config.http),
+            *rest_api.notes(app, stage),
+        ]
 
     def workflow_env(self, app: App, stage: str) -> dict[str, str]:
         """What deploy sets on the functions that use the workflow store (`desired.FunctionResources.env`:

@@ -107,6 +107,21 @@ def refusal(app: App) -> str | None:
     return None
 
 
+def notes(app: App, stage: str) -> list[str]:
+    """What `plan` says of each tenant-isolated HTTP function: where it is reached and what a caller sends."""
+    said = []
+    for spec in app.functions:
+        header, trigger = tenant_header(app.options(spec)), spec.trigger
+        if isolated(app.options(spec)) and isinstance(trigger, Http) and header:
+            said.append(
+                f"Function {spec.name!r} (tenant_isolation=True) is reached only through the REST API "
+                f"{api_name(Names(app.name, stage))!r} ({trigger.method} {trigger.path} on its stage {stage!r}), not a "
+                f"Function URL or the HTTP API: each request sends {header}, which API Gateway passes to Lambda as "
+                "the tenant (a request without it is answered 400), and CORS preflights are not answered there."
+            )
+    return said
+
+
 def source_route(trigger: Http) -> str:
     """The part after the API id of the ARN the route invokes with: any stage, the method (`*` for ANY), the
     path with each `{param}` as a glob."""

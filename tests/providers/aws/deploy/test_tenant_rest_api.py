@@ -18,6 +18,7 @@ from portable_fn_aws.deploy import AwsDeployer
 from portable_fn_aws.deploy.desired import Target, desired
 from portable_fn_aws.deploy.export import export
 from portable_fn_aws.deploy.naming import Arns, Names
+from portable_fn_aws.provider import AwsProvider
 
 from portable_fn.app import load_app
 from portable_fn.deploy import Artifact, pipeline
@@ -352,3 +353,15 @@ def test_no_http_api_when_every_http_function_is_isolated(isolated_dir: Path) ->
         '@function(trigger=queue("jobs"))\ndef health(request: CloudEvent)',
     )
     assert [kind for kind, _ in kinds(app, "http-api")] == ["rest api", "rest api permission", "rest api permission"]
+
+
+def test_plan_says_where_an_isolated_function_is_reached(isolated_dir: Path) -> None:
+    app = load_app(isolated_dir)
+    notes = AwsProvider(app.config.provider_settings("aws", "dev")).plan_notes(app, "dev")
+    assert [n for n in notes if "tenant_isolation" in n] == [
+        f"Function {name!r} (tenant_isolation=True) is reached only through the REST API 'isolated-dev-tenants' "
+        f"({route} on its stage 'dev'), not a Function URL or the HTTP API: each request sends X-Tenant-Id, which "
+        "API Gateway passes to Lambda as the tenant (a request without it is answered 400), and CORS preflights "
+        "are not answered there."
+        for name, route in (("get_order", "GET /orders/{order_id}"), ("put_file", "POST /files/{path+}"))
+    ]

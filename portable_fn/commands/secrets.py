@@ -69,8 +69,11 @@ def secrets_set(console: Console, target: Target, name: str, verbose: bool) -> i
     with _api_log(console, verbose):
         app, provider, stage = _load(target)
         _warn_undeclared(console, app, name)
-        version = provider.secret_store(app, stage).set(name, value)
+        store = provider.secret_store(app, stage)
+        version = store.set(name, value)
     console.done(f"Set secret {name} (version {version}) for {app.name} on {provider.name} ({stage})")
+    for note in getattr(store, "notes", ()):  # what the store did beside storing (Azure: the app's grant)
+        console.say(note)
     return 0
 
 

@@ -320,7 +320,7 @@ class AzureProvider(Provider):
 
 def secret_notes(app: App, stage: str, vault: str) -> list[str]:
     """What `plan` says about the app's secrets on Azure: where they are, who may read and set them, and that a
-    secret's grant waits for its value."""
+    secret's grant waits for its value (`secrets set` makes it)."""
     if not app.secrets:
         return []
     readers = "; ".join(f"{s.name}: {', '.join(f.name for f in app.readers(s))}" for s in app.secrets)
@@ -329,9 +329,9 @@ def secret_notes(app: App, stage: str, vault: str) -> list[str]:
         "as one function app with one identity: it gets Key Vault Secrets User on each declared secret alone, and "
         f"each function may read only the secrets it declares, checked at run time ({readers}).",
         "The deploying principal gets Key Vault Secrets Officer on the vault, so `portable-fn secrets set` works.",
-        "A role can be scoped to a secret only once it exists (ARM refuses a scope that does not): set each with "
-        f"`portable-fn secrets set NAME --provider azure --stage {stage}` first; deploy skips the grant of a secret "
-        "with no value, and the next deploy makes it.",
+        "A role can be scoped to a secret only once it exists (ARM refuses a scope that does not): deploy skips the "
+        f"grant of a secret with no value, and `portable-fn secrets set NAME --provider azure --stage {stage}` "
+        "stores the value and makes the grant (on an app not deployed, the next deploy makes it).",
     ]
 
 

@@ -1,11 +1,15 @@
 """`portable-fn secrets set|list|remove` on Azure (`AzureProvider.secret_store`): the app and stage's Key Vault,
 written through the SDK with the deploying credential, which deploy grants Key Vault Secrets Officer on the
-vault. Provider side: never shipped (the function reads through `secrets.backend`)."""
+vault. Provider side: never shipped (the function reads through `secrets.backend`).
+
+ARM scopes a role to a secret only once the secret exists, so deploy cannot grant one that has no value yet;
+`set` makes that grant right after storing the value (`ReaderGrant`, through deploy's own applier), so deploy
+then `secrets set` is enough, and the next plan finds the grant made."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from portable_fn.runtime.secrets import SecretError
 from portable_fn.secrets import SecretInfo
@@ -16,11 +20,13 @@ if TYPE_CHECKING:
     from portable_fn.app import App
 
     from .deploy import AzureDeployer
+    from .deploy.appliers import RoleAssignments
 
 
 def store_for(deployer: AzureDeployer, app: App, stage: str) -> KeyVaultStore:
     """The store of `app` in `stage`: its vault (`naming.Names.vault`), reached with the deploying credential
-    (and `keyvault_endpoint`, `connection_verify` from the settings)."""
+    (and `keyvault_endpoint`, `connection_verify` from the settings), granting each declared secret it sets to
+    the function app's identity (`ReaderGrant`)."""
     vault, config = deployer.names(app, stage).vault, deployer.config
     client = make_client(
         vault_url(vault),
@@ -28,19 +34,30 @@ def store_for(deployer: AzureDeployer, app: App, stage: str) -> KeyVaultStore:
         endpoint=config.keyvault_endpoint,
         connection_verify=config.connection_verify,
     )
-    return KeyVaultStore(client, f"the Key Vault {vault} of {app.name!r} in stage {stage!r}")
+    where = f"the Key Vault {vault} of {app.name!r} in stage {stage!r}"
+    return KeyVaultStore(client, where, ReaderGrant(deployer, app, stage))
 
 
 class KeyVaultStore:
-    """`portable-fn secrets set|list|remove` on Azure: the app and stage's vault through one `SecretClient`."""
+    """`portable-fn secrets set|list|remove` on Azure: the app and stage's vault through one `SecretClient`.
+    What `set` did beside storing (the grant to the app's identity) is in `notes`, for the CLI to show."""
 
-    def __init__(self, client: Any, where: str) -> None:
+    def __init__(self, client: Any, where: str, grant: ReaderGrant | None = None) -> None:
         self.client = client
         self.where = where  # "the Key Vault <name> of <app> in stage <stage>", for messages
+        self.grant = grant
+        self.notes: list[str] = []
 
     def set(self, name: str, value: str) -> str:
         """Store `value` as a new version of secret `name`; its version id. A secret removed before (kept
-        recoverable by the vault's soft delete, its name unusable meanwhile) is recovered first."""
+        recoverable by the vault's soft delete, its name unusable meanwhile) is recovered first. A declared
+        secret is then granted to the deployed function app's identity (`ReaderGrant`)."""
+        version = self._store(name, value)
+        if self.grant is not None:
+            self.notes += self.grant(name)
+        return version
+
+    def _store(self, name: str, value: str) -> str:
         from azure.core.exceptions import ResourceExistsError
 
         def put() -> Any:
@@ -100,6 +117,76 @@ class KeyVaultStore:
             raise SecretError(
                 f"{self.where} refused ({reason(exc)}); the deploying principal gets Key Vault Secrets Officer on "
                 "it at deploy time: deploy again, or ask for that role on the vault."
+            ) from None
+
+
+class ReaderGrant:
+    """The function app's identity's role on one secret (Key Vault Secrets User), made by `set` once the secret
+    exists: the grant `desired.secret_grants` plans, through deploy's own `RoleAssignments` applier, so the
+    next plan reads it back as made. Nothing is granted for a secret no function declares, and nothing before
+    the app is deployed (deploy grants every declared secret that has a value)."""
+
+    def __init__(self, deployer: AzureDeployer, app: App, stage: str) -> None:
+        self.deployer = deployer
+        self.app = app
+        self.stage = stage
+
+    def __call__(self, name: str) -> list[str]:
+        """Grant secret `name` if it is declared and the app deployed; what was done, as lines to show."""
+        from .deploy.desired import secret_grants
+
+        if name not in {s.name for s in self.app.secrets}:
+            return []
+        names = self.deployer.names(self.app, self.stage)
+        site, grant = names.function_app, secret_grants(names, [name])[0]
+        applier = self._applier()
+        deploy = f"`portable-fn deploy --provider azure --stage {self.stage}`"
+        principal = self._call(name, lambda: self._principal(applier))
+        if principal is None:
+            return [
+                f"{self.app.name!r} is not deployed in stage {self.stage!r}: the next {deploy} grants secret {name} "
+                "to the function app's identity."
+            ]
+        held = self._call(name, lambda: applier.held_at(grant.scope)) or []
+        if (grant.role_definition_id.lower(), principal) in {(role.lower(), who) for role, who in held}:
+            return [f"Secret {name} was already granted to the function app {site}'s identity."]
+        if self._call(name, lambda: applier.create(grant)) is False:
+            return [f"Azure does not show secret {name} to role assignments yet: the next {deploy} grants it."]
+        return [
+            f"Secret {name} granted to the function app {site}'s identity (Key Vault Secrets User on that secret "
+            "alone); Azure applies a new role within minutes."
+        ]
+
+    def _applier(self) -> RoleAssignments:
+        from .deploy.appliers import RoleAssignments
+        from .deploy.resources import RoleAssignment
+
+        return cast(RoleAssignments, self.deployer.appliers(self.app, self.stage)[RoleAssignment])
+
+    @staticmethod
+    def _principal(applier: RoleAssignments) -> str | None:
+        """The app's identity, or None when the function app does not exist (not deployed)."""
+        from .deploy.client import missing
+
+        try:
+            return applier.principal()
+        except Exception as exc:
+            if missing(exc):
+                return None
+            raise
+
+    def _call(self, name: str, action: Any) -> Any:
+        """`action()`, an ARM refusal said as what was stored, what failed and what to run."""
+        from azure.core.exceptions import AzureError
+
+        try:
+            return action()
+        except (AzureError, LookupError) as exc:
+            said = reason(exc) if isinstance(exc, AzureError) else str(exc)
+            raise SecretError(
+                f"Secret {name} is stored, but granting it to the function app's identity failed ({said}); "
+                f"`portable-fn deploy --provider azure --stage {self.stage}` makes the grant, as a principal that may "
+                "create role assignments (Owner or User Access Administrator on the app's resource group)."
             ) from None
 
 

@@ -463,9 +463,9 @@ class RoleAssignments(Applier[RoleAssignment]):
     new assignment: the old one is deleted first.
 
     A role scoped to one secret needs the secret to exist: ARM answers ResourceNotFound for the scope of a
-    missing resource, and deploy never holds a value to create it with. Such a grant is skipped with a
-    message saying to set the secret first; the plan keeps showing it until a deploy after
-    `portable-fn secrets set` makes it."""
+    missing resource, and deploy never holds a value to create it with. Such a grant is skipped (`create`
+    answers False) with a message saying to set the secret: `portable-fn secrets set` makes the grant through
+    this applier once the value is stored (`secret_store.ReaderGrant`), and the plan shows it until then."""
 
     def __init__(self, ctx: ApplyContext, group: str, site: str, deployer: Callable[[], str] | None = None) -> None:
         super().__init__(ctx)
@@ -473,14 +473,14 @@ class RoleAssignments(Applier[RoleAssignment]):
         self.site = site
         self.deployer = deployer
 
-    def create(self, resource: RoleAssignment) -> None:
+    def create(self, resource: RoleAssignment) -> bool | None:
         if is_secret_scope(resource.scope) and not self.scope_exists(resource.scope):
             secret, stage = resource.scope.rsplit("/", 1)[-1], self.ctx.tags.get(TAG_STAGE, "STAGE")
             self.ctx.progress(
-                f"    skipped: secret {secret!r} has no value yet, so it cannot be granted; run `portable-fn secrets "
-                f"set {secret} --provider azure --stage {stage}`, then deploy again"
+                f"    skipped: secret {secret!r} has no value yet, so it cannot be granted; `portable-fn secrets set "
+                f"{secret} --provider azure --stage {stage}` stores it and grants it"
             )
-            return
+            return False
         principal = self.deployer_id() if resource.principal == DEPLOYER else self.principal()
         name = uuid.uuid5(ROLE_NAMESPACE, f"{resource.scope}|{resource.role_definition_id}|{principal}".lower())
         body = {
@@ -505,6 +505,7 @@ class RoleAssignments(Applier[RoleAssignment]):
             why="Azure can take longer to replicate a new managed identity",
             setting="role_wait_s",
         )
+        return None
 
     def settles(self) -> Settling:
         """Azure applies a new role assignment after a while: until then what acts with the app's identity
@@ -530,13 +531,19 @@ class RoleAssignments(Applier[RoleAssignment]):
     def scope_exists(self, scope: str) -> bool:
         """Whether ARM holds the resource at `scope` (a secret of the app's vault), asked as the role assignments
         at it: ARM answers ResourceNotFound for a scope whose resource does not exist."""
+        return self.held_at(scope) is not None
+
+    def held_at(self, scope: str) -> list[tuple[str, str]] | None:
+        """(role definition id, principal id) of each role assignment at `scope` itself; None when ARM holds no
+        resource there."""
         try:
-            list(self.azure.authorization.role_assignments.list_for_scope(scope, filter="atScope()"))
+            found = list(self.azure.authorization.role_assignments.list_for_scope(scope, filter="atScope()"))
         except Exception as exc:
             if missing(exc):
-                return False
+                return None
             raise
-        return True
+        props = [arm_json(item).get("properties") or {} for item in found]
+        return [(str(p.get("roleDefinitionId", "")), str(p.get("principalId", ""))) for p in props]
 
     def principal(self) -> str:
         site = arm_json(self.azure.web.web_apps.get(self.group, self.site))

@@ -1,7 +1,8 @@
 """`portable-fn secrets set|list|remove --provider azure` as a user runs it, against the fake ARM and the fake Key
 Vault, with the real credential chain (azure-identity's DefaultAzureCredential limited to the Azure CLI credential,
 a stand-in `az` printing the test token, as test_cli_deploy does): deploy makes the vault, the value goes in from
-stdin and is never printed, and the next deploy grants the secret to the app's identity."""
+stdin and is never printed, and `secrets set` grants the secret to the deployed app's identity, so the next plan has
+nothing to do."""
 
 from __future__ import annotations
 
@@ -69,16 +70,20 @@ def test_secrets_set_list_remove_on_azure_with_the_cli(keyed_dir: Path, arm: Any
     code, out, err = run("secrets", "set", "stripe-key", str(keyed_dir), *common, input="sk_live_from_stdin\n")
     assert code == 0, err
     assert "sk_live_from_stdin" not in out + err and "Set secret stripe-key (version " in out + err
+    site = next(r["name"] for r in arm.state.resources.values() if r.get("type") == "Microsoft.Web/sites")
+    assert err.splitlines()[-1] == (
+        f"Secret stripe-key granted to the function app {site}'s identity (Key Vault Secrets User on that secret "
+        "alone); Azure applies a new role within minutes."
+    )
     code, out, err = run("secrets", "set", "webhook-secret", str(keyed_dir), *common, input="whsec_1\n")
     assert code == 0, err
+    assert err.splitlines()[-1].startswith(f"Secret webhook-secret granted to the function app {site}'s identity")
 
     code, out, err = run("secrets", "list", str(keyed_dir), *common, "--json")
     assert code == 0, err
     assert {s["name"]: s["set"] for s in json.loads(out)["secrets"]} == {"stripe-key": True, "webhook-secret": True}
     assert "sk_live" not in out
 
-    code, _, err = run("deploy", str(keyed_dir), *common)
-    assert code == 0, err
     scope = f"/subscriptions/{SUBSCRIPTION}/resourcegroups/keyed-dev-rg/providers/microsoft.keyvault/vaults/"
     granted = [
         r["properties"]["scope"].lower()
@@ -87,6 +92,10 @@ def test_secrets_set_list_remove_on_azure_with_the_cli(keyed_dir: Path, arm: Any
     ]
     assert sorted(s.rsplit("/", 1)[-1] for s in granted) == ["stripe-key", "webhook-secret"]
     assert all(s.startswith(scope) for s in granted)
+    code, out, err = run("plan", str(keyed_dir), *common)  # deploy, secrets set: nothing left to do
+    assert code == 0, err
+    assert "Plan: 0 to create, 0 to update, 0 to delete, 14 unchanged" in out, out
+    assert "Grants (0 to grant, 0 to take away, 5 unchanged):" in out, out
 
     code, _, err = run("secrets", "remove", "webhook-secret", str(keyed_dir), *common, "--yes")
     assert code == 0, err

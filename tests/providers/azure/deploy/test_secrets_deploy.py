@@ -2,18 +2,21 @@
 spec) and the fake Key Vault: a vault per app and stage (RBAC, soft delete, the app's tags), the deploying
 principal Key Vault Secrets Officer on it, `PORTABLE_FN_SECRETS` its URL, and the function app's identity Key
 Vault Secrets User on each declared secret alone, made once the secret has a value (ARM refuses the scope of a
-missing secret). The fake Key Vault holds each token to its principal's roles (RBAC mode): the app's identity reads
-its declared secrets once granted, and no other secret of the vault. A second plan is a no-op; `remove` keeps the
-vault (and its group) unless `--delete-data`, which purges it."""
+missing secret): by `secrets set` on a deployed app, else by the next deploy. The fake Key Vault holds each
+token to its principal's roles (RBAC mode): the app's identity reads its declared secrets once granted, and no
+other secret of the vault. A second plan is a no-op; `remove` keeps the vault (and its group) unless
+`--delete-data`, which purges it."""
 
 from __future__ import annotations
 
 import shutil
+import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from azure.core.exceptions import HttpResponseError
+from portable_fn_azure.deploy.appliers import ROLE_NAMESPACE
 from portable_fn_azure.provider import secret_notes
 from portable_fn_azure.secret_store import KeyVaultStore, store_for
 from portable_fn_azure.secrets import backend, make_client, vault_url
@@ -84,10 +87,10 @@ def test_deploy_makes_the_vault_grants_its_officer_and_each_secret_once_it_has_a
     assert roles_at(arm, f"{vault_id}/secrets/stripe-key") == {}
     skipped = [line.strip() for line in said if "skipped" in line]
     assert skipped == [
-        "skipped: secret 'stripe-key' has no value yet, so it cannot be granted; run `portable-fn secrets set "
-        "stripe-key --provider azure --stage dev`, then deploy again",
-        "skipped: secret 'webhook-secret' has no value yet, so it cannot be granted; run `portable-fn secrets set "
-        "webhook-secret --provider azure --stage dev`, then deploy again",
+        "skipped: secret 'stripe-key' has no value yet, so it cannot be granted; `portable-fn secrets set "
+        "stripe-key --provider azure --stage dev` stores it and grants it",
+        "skipped: secret 'webhook-secret' has no value yet, so it cannot be granted; `portable-fn secrets set "
+        "webhook-secret --provider azure --stage dev` stores it and grants it",
     ]
     assert {s.resource.name for s in first.plan.steps if "/secrets/" in getattr(s.resource, "scope", "")} == {
         f"{vault}/stripe-key/Key Vault Secrets User",
@@ -99,13 +102,10 @@ def test_deploy_makes_the_vault_grants_its_officer_and_each_secret_once_it_has_a
     )
 
     # the officer sets both through the SDK, against the vault deploy made (served once ARM holds it), the
-    # fake Key Vault holding each token to the roles its principal has (RBAC mode)
+    # fake Key Vault holding each token to the roles its principal has (RBAC mode); setting a declared secret
+    # grants it to the app's identity through deploy's applier (every role PUT held to the spec by the fake ARM)
     keyvault.principals[helpers.StaticToken().token] = OFFICER
-    values = store(provider, keyed)
-    values.set("stripe-key", "sk_test_1")
-    values.set("webhook-secret", "whsec_1")
-    values.set("payroll-key", "not-for-this-app")  # in the vault, declared by no function
-    principal = site["identity"]["principalId"]
+    principal, app_name = site["identity"]["principalId"], site["name"]
     keyvault.principals["function-app-token"] = principal
     as_app = backend(
         vault_url(vault),
@@ -116,21 +116,63 @@ def test_deploy_makes_the_vault_grants_its_officer_and_each_secret_once_it_has_a
             connection_verify=str(certificate[0]),
         ),
     )
-    with pytest.raises(SecretError, match="ForbiddenByRbac"):  # set, but not granted yet
-        as_app.fetch("stripe-key")
-
-    pipeline.deploy(provider, keyed, "dev")
+    values = store(provider, keyed)
+    provider.deployer.client.calls.clear()
+    values.set("stripe-key", "sk_test_1")
+    assert values.notes == [
+        f"Secret stripe-key granted to the function app {app_name}'s identity (Key Vault Secrets User on that "
+        "secret alone); Azure applies a new role within minutes."
+    ]
+    scope = f"{vault_id}/secrets/stripe-key"
+    role_id = uuid.uuid5(ROLE_NAMESPACE, f"{scope}|{USER}|{principal}".lower())  # the name deploy gives it
+    assert [c[1:] for c in provider.deployer.client.mutating_calls()] == [
+        ("PUT", f"{scope}/providers/Microsoft.Authorization/roleAssignments/{role_id}")
+    ]
+    assert as_app.fetch("stripe-key")[0] == "sk_test_1"  # granted by the set, no deploy in between
+    with pytest.raises(SecretError, match="ForbiddenByRbac"):  # not set, so not granted yet
+        as_app.fetch("webhook-secret")
+    values.set("webhook-secret", "whsec_1")
+    values.set("payroll-key", "not-for-this-app")  # in the vault, declared by no function: granted to none
+    values.set("stripe-key", "sk_test_2")  # a new version: the grant is there already
+    assert values.notes[1:] == [
+        f"Secret webhook-secret granted to the function app {app_name}'s identity (Key Vault Secrets User on that "
+        "secret alone); Azure applies a new role within minutes.",
+        f"Secret stripe-key was already granted to the function app {app_name}'s identity.",
+    ]
+    assert roles_at(arm, f"{vault_id}/secrets/payroll-key") == {}
     assert roles_at(arm, f"{vault_id}/secrets/stripe-key") == {USER: principal}
     assert roles_at(arm, f"{vault_id}/secrets/webhook-secret") == {USER: principal}
     assert roles_at(arm, vault_id) == {OFFICER_ROLE: OFFICER}  # nothing vault-wide for the app
-    assert as_app.fetch("stripe-key")[0] == "sk_test_1"  # what the function app's identity reads now
+    assert as_app.fetch("stripe-key")[0] == "sk_test_2"  # what the function app's identity reads now
     assert as_app.fetch("webhook-secret")[0] == "whsec_1"
     with pytest.raises(SecretError, match="ForbiddenByRbac"):  # only the declared secrets, each on its own scope
         as_app.fetch("payroll-key")
 
-    provider.deployer.client.calls.clear()
+    provider.deployer.client.calls.clear()  # the grants made by `set` read back as the ones deploy plans
     assert pipeline.deploy(provider, keyed, "dev").plan.empty
     assert provider.deployer.client.mutating_calls() == []
+
+
+def test_a_secret_set_while_the_app_is_not_deployed_is_granted_by_the_next_deploy(
+    provider: Any, keyed: App, arm: Any, keyvault: Any, helpers: Any
+) -> None:
+    pipeline.deploy(provider, keyed, "dev")
+    # the vault is kept (it holds data); the function app is gone, and so is the officer's role deploy gave, so
+    # the value is set as someone the vault lets in otherwise (the suite's token, which the fake does not hold
+    # to RBAC)
+    pipeline.remove(provider, keyed, "dev")
+    values = store(provider, keyed)
+    values.set("stripe-key", "sk_test_1")
+    assert values.notes == [
+        "'keyed' is not deployed in stage 'dev': the next `portable-fn deploy --provider azure --stage dev` grants "
+        "secret stripe-key to the function app's identity."
+    ]
+    vault_id = f"{GROUP}/providers/Microsoft.KeyVault/vaults/{vault_of(provider, keyed)}"
+    assert roles_at(arm, f"{vault_id}/secrets/stripe-key") == {}
+
+    pipeline.deploy(provider, keyed, "dev")
+    site = arm.get(f"{GROUP}/providers/Microsoft.Web/sites/{provider.deployer.names(keyed, 'dev').function_app}")
+    assert roles_at(arm, f"{vault_id}/secrets/stripe-key") == {USER: site["identity"]["principalId"]}
 
 
 def test_remove_keeps_the_vault_and_its_group_unless_told(provider: Any, keyed: App, arm: Any, helpers: Any) -> None:
@@ -160,7 +202,11 @@ def test_plan_says_where_secrets_live_who_reads_them_and_to_set_them_first(keyed
         "refund; webhook-secret: charge)."
     )
     assert "Key Vault Secrets Officer" in notes[1] and "`portable-fn secrets set`" in notes[1]
-    assert "portable-fn secrets set NAME --provider azure --stage dev" in notes[2]
+    assert notes[2] == (
+        "A role can be scoped to a secret only once it exists (ARM refuses a scope that does not): deploy skips the "
+        "grant of a secret with no value, and `portable-fn secrets set NAME --provider azure --stage dev` stores the "
+        "value and makes the grant (on an app not deployed, the next deploy makes it)."
+    )
     assert secret_notes(load_app(KEYED.parent / "stateful"), "dev", "") == []
 
 
@@ -225,4 +271,20 @@ def test_the_tenant_and_the_officer_default_to_the_deploying_tokens_claims(helpe
     assert str(caught.value) == (
         "Deploying secrets to azure needs secrets_officer_id: the deploying credential's token names no `oid`. Set "
         'secrets_officer_id = "<object id>" under [tool.portable-fn.azure] in pyproject.toml.'
+    )
+
+
+def test_a_grant_that_fails_says_the_value_is_stored_and_what_makes_the_grant(keyed: App) -> None:
+    from portable_fn_azure.secret_store import ReaderGrant
+
+    def no_identity() -> None:  # what `RoleAssignments.principal` raises for an app without its identity
+        raise LookupError("function app keyed-dev-fn has no system-assigned identity yet")
+
+    with pytest.raises(SecretError) as caught:
+        ReaderGrant(cast(Any, None), keyed, "dev")._call("stripe-key", no_identity)
+    assert str(caught.value) == (
+        "Secret stripe-key is stored, but granting it to the function app's identity failed (function app "
+        "keyed-dev-fn has no system-assigned identity yet); `portable-fn deploy --provider azure --stage dev` makes "
+        "the grant, as a principal that may create role assignments (Owner or User Access Administrator on the app's "
+        "resource group)."
     )

@@ -5,7 +5,6 @@ command's errors. Each cloud's reader is tested in tests/providers/<cloud>/test_
 from __future__ import annotations
 
 import json
-import shutil
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -24,6 +23,8 @@ from portable_fn.logread import (
     parse_since,
     with_trace,
 )
+
+from .app_copy import copy_app
 
 REPO = Path(__file__).resolve().parents[1]
 NOW = datetime(2026, 1, 31, 12, 0, 0, tzinfo=timezone.utc)
@@ -205,8 +206,7 @@ def test_follow_ends_with_ctrl_c_after_showing_what_it_read() -> None:
 
 @pytest.fixture
 def shop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    target = tmp_path / "shop"
-    shutil.copytree(REPO / "samples" / "shop", target, ignore=shutil.ignore_patterns(".portable-fn", "__pycache__"))
+    target = copy_app(REPO / "samples" / "shop", tmp_path)
     monkeypatch.setenv("SHOP_DATA_DIR", str(tmp_path / "shop-data"))
     return target
 

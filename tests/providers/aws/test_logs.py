@@ -8,7 +8,6 @@ START/END/REPORT lines), then read back through the provider and through the CLI
 from __future__ import annotations
 
 import json
-import shutil
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,8 @@ from portable_fn.cli import main
 from portable_fn.logread import LogsError, format_time
 from portable_fn.provider import load_provider
 
+from ...app_copy import copy_app
+
 REGION = "eu-west-1"
 REPO = Path(__file__).resolve().parents[3]
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -38,8 +39,7 @@ def logs(endpoint: str) -> Any:
 
 @pytest.fixture
 def shop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    target = tmp_path / "shop"
-    shutil.copytree(REPO / "samples" / "shop", target, ignore=shutil.ignore_patterns(".portable-fn", "__pycache__"))
+    target = copy_app(REPO / "samples" / "shop", tmp_path)
     monkeypatch.setenv("SHOP_DATA_DIR", str(tmp_path / "shop-data"))
     return target
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import shutil
 import sys
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
@@ -19,6 +18,8 @@ from portable_fn.app import load_app
 from portable_fn.cli import main
 from portable_fn.logread import LogsError, format_time
 from portable_fn.provider import load_provider
+
+from ...app_copy import copy_app
 
 REPO = Path(__file__).resolve().parents[3]
 PROJECT, REGION = "shop-project", "europe-west1"
@@ -52,8 +53,7 @@ def base() -> datetime:
 
 @pytest.fixture
 def shop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    target = tmp_path / "shop"
-    shutil.copytree(REPO / "samples" / "shop", target, ignore=shutil.ignore_patterns(".portable-fn", "__pycache__"))
+    target = copy_app(REPO / "samples" / "shop", tmp_path)
     monkeypatch.setenv("SHOP_DATA_DIR", str(tmp_path / "shop-data"))
     monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", PROJECT)
     monkeypatch.delenv("GOOGLE_APPLICATION_CREDENTIALS", raising=False)

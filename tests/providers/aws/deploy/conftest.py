@@ -7,7 +7,6 @@ and the control plane only needs its hash and the handler string.
 from __future__ import annotations
 
 import hashlib
-import shutil
 import types
 import zipfile
 from pathlib import Path
@@ -20,6 +19,8 @@ from portable_fn_aws.deploy import AwsDeployer
 from portable_fn.app import load_app
 from portable_fn.deploy import Artifact
 from portable_fn.provider import Provider
+
+from ....app_copy import copy_app
 
 REGION = "eu-west-1"
 REPO = Path(__file__).resolve().parents[4]
@@ -73,8 +74,7 @@ class MotoProvider(Provider):
 @pytest.fixture
 def shop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
     """samples/shop, loaded from a private copy (deploys write their build directory into it)."""
-    target = tmp_path / "shop"
-    shutil.copytree(REPO / "samples" / "shop", target, ignore=shutil.ignore_patterns(".portable-fn", "__pycache__"))
+    target = copy_app(REPO / "samples" / "shop", tmp_path)
     monkeypatch.setenv("SHOP_DATA_DIR", str(tmp_path / "shop-data"))
     return load_app(target)
 

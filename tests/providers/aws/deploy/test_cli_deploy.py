@@ -12,13 +12,14 @@ import pytest
 
 from portable_fn.cli import main
 
+from ....app_copy import copy_app
+
 REPO = Path(__file__).resolve().parents[4]
 
 
 @pytest.fixture
 def shop_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    target = tmp_path / "shop"
-    shutil.copytree(REPO / "samples" / "shop", target, ignore=shutil.ignore_patterns(".portable-fn", "__pycache__"))
+    target = copy_app(REPO / "samples" / "shop", tmp_path)
     monkeypatch.setenv("SHOP_DATA_DIR", str(tmp_path / "shop-data"))
     return target
 

@@ -20,6 +20,8 @@ from portable_fn.app import load_app
 from portable_fn.cli import main
 from portable_fn.deploy import pipeline
 
+from ....app_copy import copy_app
+
 ACCOUNT = "123456789012"
 GATEWAY = Path(__file__).with_name("apps") / "gateway"
 ROUTES = {  # function -> (route key, authorization, permission's source route)
@@ -32,9 +34,7 @@ ROUTES = {  # function -> (route key, authorization, permission's source route)
 
 @pytest.fixture
 def gateway_dir(tmp_path: Path) -> Path:
-    target = tmp_path / "gateway"
-    shutil.copytree(GATEWAY, target, ignore=shutil.ignore_patterns(".portable-fn", "__pycache__"))
-    return target
+    return copy_app(GATEWAY, tmp_path)
 
 
 def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, Any, str]:

@@ -17,6 +17,8 @@ import pytest
 from portable_fn.app import App, load_app
 from portable_fn.deploy import pipeline
 
+from ....app_copy import copy_app
+
 SAAS = Path(__file__).resolve().parents[4] / "samples" / "saas"
 ACCOUNT, REGION = "123456789012", "eu-west-1"
 PARAMETER = f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/portable-fn/saas/dev/billing-key"
@@ -31,9 +33,7 @@ CORS = {  # [tool.portable-fn.cors] of the sample, in AWS's fields
 
 @pytest.fixture
 def saas(tmp_path: Path) -> App:
-    target = tmp_path / "saas"
-    shutil.copytree(SAAS, target, ignore=shutil.ignore_patterns(".portable-fn", "__pycache__"))
-    return load_app(target)
+    return load_app(copy_app(SAAS, tmp_path))
 
 
 @pytest.fixture

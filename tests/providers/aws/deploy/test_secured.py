@@ -22,6 +22,8 @@ from portable_fn.app import load_app
 from portable_fn.deploy import pipeline
 from portable_fn.runtime.errors import UnsupportedTriggerError
 
+from ....app_copy import copy_app
+
 ACCOUNT = "123456789012"
 SECURED = Path(__file__).with_name("apps") / "secured"
 CORS = {
@@ -36,9 +38,7 @@ CORS = {
 
 @pytest.fixture
 def secured_dir(tmp_path: Path) -> Path:
-    target = tmp_path / "secured"
-    shutil.copytree(SECURED, target, ignore=shutil.ignore_patterns(".portable-fn", "__pycache__"))
-    return target
+    return copy_app(SECURED, tmp_path)
 
 
 def deploy(helpers: Any, endpoint: str, app_dir: Path, **settings: Any) -> Any:

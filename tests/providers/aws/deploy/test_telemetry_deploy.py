@@ -5,7 +5,6 @@ makes them, and each function's role may use exactly the tables its `uses=` decl
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -15,15 +14,15 @@ import pytest
 from portable_fn.app import App, load_app
 from portable_fn.deploy import pipeline
 
+from ....app_copy import copy_app
+
 TELEMETRY = Path(__file__).resolve().parents[4] / "samples" / "telemetry"
 ACCOUNT, REGION = "123456789012", "eu-west-1"
 
 
 @pytest.fixture
 def telemetry(tmp_path: Path) -> App:
-    target = tmp_path / "telemetry"
-    shutil.copytree(TELEMETRY, target, ignore=shutil.ignore_patterns(".portable-fn", "__pycache__"))
-    return load_app(target)
+    return load_app(copy_app(TELEMETRY, tmp_path))
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ import base64
 import dataclasses
 import hashlib
 import importlib.util
-import shutil
 import sys
 import types
 import zipfile
@@ -32,6 +31,8 @@ from portable_fn.app import load_app
 from portable_fn.deploy import Artifact
 from portable_fn.emulators import Emulator
 from portable_fn.provider import Provider
+
+from ....app_copy import copy_app
 
 PROJECT, REGION, UPLOAD_BUCKET = "shop-project", "europe-west1", "gcf-v2-uploads-123456789-europe-west1"
 REPO = Path(__file__).resolve().parents[4]
@@ -221,8 +222,7 @@ class RecordingProvider(Provider):
 @pytest.fixture
 def shop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
     """samples/shop, loaded from a private copy (deploys write their build directory into it)."""
-    target = tmp_path / "shop"
-    shutil.copytree(REPO / "samples" / "shop", target, ignore=shutil.ignore_patterns(".portable-fn", "__pycache__"))
+    target = copy_app(REPO / "samples" / "shop", tmp_path)
     monkeypatch.setenv("SHOP_DATA_DIR", str(tmp_path / "shop-data"))
     return load_app(target)
 

@@ -8,7 +8,6 @@ import hashlib
 import importlib.util
 import json
 import re
-import shutil
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,6 +24,8 @@ from portable_fn_gcp.deploy.naming import Names
 from portable_fn import audit
 from portable_fn.app import load_app
 from portable_fn.deploy import DeployTarget, pipeline
+
+from ....app_copy import copy_app
 
 PROJECT, REGION = "shop-project", "europe-west1"
 NO_STORAGE_APP = Path(__file__).with_name("apps") / "no_storage"  # deploy makes no Cloud Storage call for it
@@ -57,9 +58,7 @@ def storage(storage_server: Any) -> Any:
 
 @pytest.fixture
 def app(tmp_path: Path) -> Any:
-    target = tmp_path / "no_storage"
-    shutil.copytree(NO_STORAGE_APP, target, ignore=shutil.ignore_patterns(".portable-fn", "__pycache__"))
-    return load_app(target)
+    return load_app(copy_app(NO_STORAGE_APP, tmp_path))
 
 
 @pytest.fixture

@@ -1,15 +1,19 @@
-"""`portable-fn dev` run as a user runs it, and polling for what it does: one way for every test that starts
-the dev host as a subprocess (the local host's, the tenants', the secrets', the samples'). Tests import it
-relatively (`from ..dev_process import DevProcess, wait_for`): they run with --import-mode=importlib."""
+"""`portable-fn dev` run as a user runs it, a client for a dev host, and polling for what it does: one way for
+every test that starts the dev host (the local host's, the tenants', the secrets', the samples'). Tests import
+it relatively (`from ..dev_process import DevProcess, wait_for`): they run with --import-mode=importlib."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
 import subprocess
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +32,42 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 60.0, what: str = "c
         if time.monotonic() > deadline:
             pytest.fail(f"timed out after {timeout} s waiting for {what}")
         time.sleep(0.02)
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: Any
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+class Client:
+    """urllib against one host; error statuses are returned, not raised."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: bytes | str | None = None,
+        headers: dict[str, str] | None = None,
+        json_body: Any = None,
+    ) -> Reply:
+        if json_body is not None:
+            body = json.dumps(json_body)
+            headers = {"content-type": "application/json", **(headers or {})}
+        data = body.encode("utf-8") if isinstance(body, str) else body
+        req = urllib.request.Request(self.base + path, data=data, method=method, headers=headers or {})
+        try:
+            with urllib.request.urlopen(req, timeout=10) as resp:
+                return Reply(resp.status, resp.headers, resp.read())
+        except urllib.error.HTTPError as err:
+            return Reply(err.code, err.headers, err.read())
 
 
 class DevProcess:

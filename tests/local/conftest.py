@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 import sys
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,46 +18,10 @@ import pytest
 from portable_fn.app import App, load_app
 from portable_fn.local.host import LocalHost
 
-from ..dev_process import DevProcess
+from ..dev_process import Client, DevProcess
 from ..dev_process import wait_for as poll
 
 LOCAL_APPS = Path(__file__).resolve().parent / "apps"
-
-
-@dataclass
-class Reply:
-    status: int
-    headers: Any
-    body: bytes
-
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-
-class Client:
-    """urllib against one host; error statuses are returned, not raised."""
-
-    def __init__(self, base: str) -> None:
-        self.base = base
-
-    def request(
-        self,
-        method: str,
-        path: str,
-        body: bytes | str | None = None,
-        headers: dict[str, str] | None = None,
-        json_body: Any = None,
-    ) -> Reply:
-        if json_body is not None:
-            body = json.dumps(json_body)
-            headers = {"content-type": "application/json", **(headers or {})}
-        data = body.encode("utf-8") if isinstance(body, str) else body
-        req = urllib.request.Request(self.base + path, data=data, method=method, headers=headers or {})
-        try:
-            with urllib.request.urlopen(req, timeout=10) as resp:
-                return Reply(resp.status, resp.headers, resp.read())
-        except urllib.error.HTTPError as err:
-            return Reply(err.code, err.headers, err.read())
 
 
 @dataclass

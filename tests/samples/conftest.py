@@ -6,8 +6,6 @@ from __future__ import annotations
 import json
 import sys
 import threading
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +19,7 @@ from portable_fn.runtime.state import use_backends
 from portable_fn.runtime.state_sqlite import SqliteBackend
 
 from ..app_copy import copy_app
+from ..dev_process import Client, Reply
 from ..dev_process import wait_for as poll
 from ..json_server import Quiet, send_json, serving
 
@@ -91,15 +90,6 @@ def flaky_api(monkeypatch: pytest.MonkeyPatch) -> Iterator[FlakyApi]:
 
 
 @dataclass
-class Reply:
-    status: int
-    body: bytes
-
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-
-@dataclass
 class Dev:
     """The sample served by a LocalHost: its URL, app, log lines; `request` calls it over HTTP."""
 
@@ -108,14 +98,7 @@ class Dev:
     logs: list[str]
 
     def request(self, method: str, path: str, json_body: Any = None, headers: dict[str, str] | None = None) -> Reply:
-        data = None if json_body is None else json.dumps(json_body).encode()
-        sent = {"content-type": "application/json", **(headers or {})} if data is not None else headers or {}
-        req = urllib.request.Request(self.host.url + path, data=data, method=method, headers=sent)
-        try:
-            with urllib.request.urlopen(req, timeout=10) as resp:
-                return Reply(resp.status, resp.read())
-        except urllib.error.HTTPError as err:
-            return Reply(err.code, err.read())
+        return Client(self.host.url).request(method, path, headers=headers, json_body=json_body)
 
 
 @pytest.fixture

@@ -43,7 +43,7 @@ from .outcomes import DEAD_LETTER, DeadLetter, Result
 from .pipeline import Call, Middleware, current_call
 
 if TYPE_CHECKING:
-    from .function import FunctionSpec
+    pass
 
 __all__ = ["EXTENSION", "TenantMiddleware", "TenantSource", "current_tenant", "tenant_from", "tenant_of", "valid"]
 
@@ -156,12 +156,6 @@ class _Refused(Exception):
 
 class TenantMiddleware(Middleware):
     """Sets `ctx.tenant` for each call (keeping one a shim set) and logs each tenant's usage after it."""
-
-    def wanted(self, spec: FunctionSpec) -> bool:
-        """Event functions (an event may carry `tenantid`), and HTTP functions that declare a tenant or run
-        tenant-isolated (the shim sets the tenant its cloud passed)."""
-        options = spec.options
-        return spec.trigger.is_event or options.tenant is not None or bool(options.tenant_isolation)
 
     def __init__(self) -> None:
         # per call index: (the Context the shim passed, the tenant it said, the call's tenant, when it began)

@@ -13,12 +13,14 @@ from typing import Any
 import pytest
 from azure.data.tables import TableServiceClient
 from portable_fn_azure.deploy import AzureDeployer
+from portable_fn_azure.deploy.grants import grants
 from portable_fn_azure.deploy.naming import TABLE_ROLES, table_name
 from portable_fn_azure.deploy.resources import RoleAssignment, StateTable
 from portable_fn_azure.state import open_backend
 
 from portable_fn.app import App, load_app
 from portable_fn.deploy import Artifact, pipeline
+from portable_fn.deploy.grants import grant_changes
 from portable_fn.runtime.state import Record, locator_env
 
 SUB = "/subscriptions/11111111-2222-3333-4444-555555555555"
@@ -161,3 +163,39 @@ def test_generated_table_grants_are_exactly_the_declared_uses(stateful: App) -> 
     for grant in table_grants:
         assert "*" not in grant.scope and grant.scope.rsplit("/", 1)[-1] in {table_name(n) for n in declared}
         assert grant.scope.startswith(names.account_id + "/tableServices/default/tables/")
+
+
+# The grants `plan` lists, read back from the fake ARM: after a deploy none is added or taken away; a use
+# going from read to write swaps that table's role for the function app's identity and nothing else.
+
+
+def planned_grants(provider: Any, app: App) -> Any:
+    desired = provider.desired(app, "dev", pipeline.package(provider, app, "dev").artifact)
+    return grant_changes(grants(list(provider.read_remote(app, "dev"))), grants(desired))
+
+
+def test_what_deploy_granted_reads_back_unchanged(provider: Any, stateful: App) -> None:
+    before = planned_grants(provider, stateful)
+    assert before.kept == () and len(before.added) >= 2
+    pipeline.deploy(provider, stateful, "dev")
+    after = planned_grants(provider, stateful)
+    assert (after.added, after.removed) == ((), ())
+    assert sorted(after.kept, key=repr) == sorted(before.added, key=repr)
+
+
+def test_a_use_going_from_read_to_write_swaps_that_tables_role_only(provider: Any, stateful: App) -> None:
+    pipeline.deploy(provider, stateful, "dev")
+    copy = shutil.copytree(
+        stateful.root, stateful.root.with_name("changed"), ignore=shutil.ignore_patterns("__pycache__")
+    )
+    source = next(p for p in copy.rglob("*.py") if "prices.read()" in p.read_text())
+    source.write_text(source.read_text().replace("prices.read()", "prices.write()"))
+    changes = planned_grants(provider, load_app(copy))
+    assert [g.resource.rsplit("/", 1)[-1] for g in changes.removed] == [
+        g.resource.rsplit("/", 1)[-1] for g in changes.added
+    ]
+    assert len(changes.added) == 1 and "/tables/pfsprices" in changes.added[0].resource
+    assert (changes.removed[0].role, changes.added[0].role) == (
+        "Storage Table Data Reader",
+        "Storage Table Data Contributor",
+    )

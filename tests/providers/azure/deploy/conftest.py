@@ -295,6 +295,21 @@ def audit_trail(app: str, stage: str, resource_group: str | None = None) -> dict
     return {**({} if resource_group else {group: tags}), account: tags}
 
 
+def fake_az(directory: Path, token: str) -> Path:
+    """An `az` that answers `az account get-access-token` with `token`, and records what it was asked."""
+    directory.mkdir(parents=True, exist_ok=True)
+    script = directory / "az"
+    script.write_text(
+        f"#!{sys.executable}\nimport json, sys, time\n"
+        f"open({str(directory / 'calls')!r}, 'a').write(' '.join(sys.argv[1:]) + '\\n')\n"
+        f"print(json.dumps({{'accessToken': {token!r}, 'expires_on': int(time.time()) + 3600, "
+        "'tokenType': 'Bearer'}))\n",
+        encoding="utf-8",
+    )
+    script.chmod(0o755)
+    return directory
+
+
 @pytest.fixture
 def helpers() -> types.SimpleNamespace:
     """Module-level helpers for the test modules (which cannot import this conftest)."""
@@ -304,4 +319,5 @@ def helpers() -> types.SimpleNamespace:
         settings_for=settings_for,
         make_artifact=make_artifact,
         audit_trail=audit_trail,
+        fake_az=fake_az,
     )

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -27,21 +26,6 @@ READ_POSTS = ("/list", "/listkeys", "/getfullurl")
 SITE = Names("shop", "dev", SUBSCRIPTION).function_app
 
 
-def fake_az(directory: Path, token: str) -> Path:
-    """An `az` that answers `az account get-access-token` with `token`, and records what it was asked."""
-    directory.mkdir(parents=True, exist_ok=True)
-    script = directory / "az"
-    script.write_text(
-        f"#!{sys.executable}\nimport json, sys, time\n"
-        f"open({str(directory / 'calls')!r}, 'a').write(' '.join(sys.argv[1:]) + '\\n')\n"
-        f"print(json.dumps({{'accessToken': {token!r}, 'expires_on': int(time.time()) + 3600, "
-        "'tokenType': 'Bearer'}))\n",
-        encoding="utf-8",
-    )
-    script.chmod(0o755)
-    return directory
-
-
 def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, Any, str]:
     code = main(list(argv))
     out, err = capsys.readouterr()
@@ -50,7 +34,13 @@ def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, Any, str]:
 
 @pytest.fixture
 def shop_dir(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, arm: Any, blobs: Any, azurite: str, certificate: tuple[Path, Path]
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    arm: Any,
+    blobs: Any,
+    azurite: str,
+    certificate: tuple[Path, Path],
+    helpers: Any,
 ) -> Path:
     """A copy of samples/shop whose [tool.portable-fn.azure] and environment point at the local endpoints."""
     app = tmp_path / "shop"
@@ -67,7 +57,7 @@ def shop_dir(
             ),
         )
     )
-    bin_dir = fake_az(tmp_path / "bin", arm.token)
+    bin_dir = helpers.fake_az(tmp_path / "bin", arm.token)
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
     monkeypatch.setenv("AZURE_TOKEN_CREDENTIALS", "AzureCliCredential")
     monkeypatch.setenv("SHOP_DATA_DIR", str(tmp_path / "shop-data"))

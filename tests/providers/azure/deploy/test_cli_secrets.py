@@ -35,10 +35,15 @@ def run(*args: str, input: str | None = None) -> tuple[int, str, str]:
 
 @pytest.fixture
 def keyed_dir(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, arm: Any, keyvault: Any, blobs: Any, azurite: str, certificate: Any
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    arm: Any,
+    keyvault: Any,
+    blobs: Any,
+    azurite: str,
+    certificate: Any,
+    helpers: Any,
 ) -> Path:
-    from .test_cli_deploy import fake_az
-
     app = tmp_path / "keyed"
     shutil.copytree(KEYED, app, ignore=shutil.ignore_patterns(".portable-fn", "__pycache__"))
     pyproject = app / "pyproject.toml"
@@ -52,7 +57,7 @@ def keyed_dir(
         )
     )
     arm.state.directory.add(OFFICER)
-    bin_dir = fake_az(tmp_path / "bin", arm.token)
+    bin_dir = helpers.fake_az(tmp_path / "bin", arm.token)
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
     monkeypatch.setenv("AZURE_TOKEN_CREDENTIALS", "AzureCliCredential")
     monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", azurite)

@@ -47,7 +47,8 @@ SQS_TYPE = "com.amazonaws.sqs.message"
 # -- the event: Powertools' SQS fixture record, repeated with unique ids and ~300-byte JSON bodies ------
 
 
-def sqs_event() -> dict[str, Any]:
+def sqs_event(failing: int | None = FAILING) -> dict[str, Any]:
+    """A batch of BATCH records; the handler raises for the one at index `failing` (None: all succeed)."""
     template = json.loads(FIXTURE.read_text())["Records"][1]  # the JSON-body record, no message attributes
     records = []
     for i in range(BATCH):
@@ -56,7 +57,7 @@ def sqs_event() -> dict[str, Any]:
         record["receiptHandle"] = f"AQEBwJnKyrHigUMZj6rYigCgxlaS3SLy0a{i:04d}"
         record["attributes"]["SentTimestamp"] = str(1545082650636 + i)
         record["body"] = json.dumps(
-            {**DATA, "order_id": f"ord_8f14e45fceea167a5a36dedd4bea{i:04d}", "fail": i == FAILING},
+            {**DATA, "order_id": f"ord_8f14e45fceea167a5a36dedd4bea{i:04d}", "fail": i == failing},
             separators=(",", ":"),
         )
         records.append(record)
@@ -145,9 +146,10 @@ def contenders() -> dict[str, Callable[[dict[str, Any], Any], Any]]:
     }
 
 
-def check(event: dict[str, Any], context: Any) -> None:
+def check(event: dict[str, Any], context: Any, failing: int | None) -> None:
     """Refuse to time contenders that do not report the same failed record, or build other events."""
-    want = {"batchItemFailures": [{"itemIdentifier": event["Records"][FAILING]["messageId"]}]}
+    failed = [] if failing is None else [{"itemIdentifier": event["Records"][failing]["messageId"]}]
+    want = {"batchItemFailures": failed}
     for name, handler in contenders().items():
         got = handler(event, context)
         assert got == want, (name, got, want)
@@ -192,9 +194,9 @@ def measure_rotating(contenders: dict[str, Callable[[], Any]], quick: bool) -> d
     }
 
 
-def bench(quick: bool) -> list[dict[str, Any]]:
-    event, context = sqs_event(), FakeLambdaContext()
-    check(event, context)
+def bench(quick: bool, failing: int | None) -> dict[str, Any]:
+    event, context = sqs_event(failing), FakeLambdaContext()
+    check(event, context, failing)
     t = measure_rotating({name: lambda h=h: h(event, context) for name, h in contenders().items()}, quick)
     rows = []
     for name in ("ours CloudEvent", "ours CloudEvent[dict]"):
@@ -209,14 +211,15 @@ def bench(quick: bool) -> list[dict[str, Any]]:
                 "met_loop": vs_loop <= LOOP_GOAL,
             }
         )
-    return [{"times": t, "rows": rows}]
+    return {"failing": failing, "times": t, "rows": rows}
 
 
 def print_report(result: dict[str, Any], info: dict[str, Any]) -> None:
     t = result["times"]
     print(f"\nPython {info['python']} on {info['cores']} cores ({info['cpu']}); per-batch min of repeats")
+    which = "one failing" if result["failing"] is not None else "none failing"
     print(
-        f"SQS batch of {BATCH}, one failing -> batchItemFailures; "
+        f"SQS batch of {BATCH}, {which} -> batchItemFailures; "
         f"powertools {t['powertools']['min_ns'] / 1000:.2f} µs, "
         f"hand-written {t['hand-written']['min_ns'] / 1000:.2f} µs"
     )
@@ -253,13 +256,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     # The shim logs each failed record at WARNING; Lambda's runtime would ship that line to CloudWatch.
     # A NullHandler keeps the cost of building the record and leaves the terminal quiet.
-    logging.getLogger("portable_fn.aws").addHandler(logging.NullHandler())
-    [result] = bench(args.quick)
+    logging.getLogger("portable_fn").addHandler(logging.NullHandler())
     info = machine()
-    print_report(result, info)
-    print_order_effect(result)
+    results = {}
+    for key, failing in (("aws_sqs", FAILING), ("aws_sqs_none_failing", None)):
+        results[key] = result = bench(args.quick, failing)
+        print_report(result, info)
+        print_order_effect(result)
     args.out.write_text(
-        json.dumps({"machine": info, "quick": args.quick, "aws_sqs": result}, indent=2, ensure_ascii=False) + "\n"
+        json.dumps({"machine": info, "quick": args.quick, **results}, indent=2, ensure_ascii=False) + "\n"
     )
     print(f"\nwrote {args.out}")
     return 0

@@ -241,23 +241,36 @@ def follow(
 
 # -- usage per tenant (`portable-fn logs FUNCTION --usage`) ------------------------------------------
 
-USAGE_COLUMNS = ("tenant", "invocations", "total_ms", "mean_ms")
+USAGE_COLUMNS = ("tenant", "invocations", "refused", "failed", "total_ms", "mean_ms")
+REFUSED = ("refused",)  # a request answered 4xx (`runtime.tenants.outcome_of`)
+FAILED = ("error", "retry", "dead_letter")  # a request answered 5xx; an event not acknowledged
 
 
 @dataclass(frozen=True)
 class TenantUsage:
-    """What one tenant's calls added up to: how many, and how long they took in all (milliseconds)."""
+    """What one tenant's calls added up to: how many, how long they took in all (milliseconds), and how
+    many ended each way (`outcomes`: "ack", "refused", "error", "retry", "dead_letter")."""
 
     tenant: str
     invocations: int
     total_ms: float
+    outcomes: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def mean_ms(self) -> float:
         return self.total_ms / self.invocations if self.invocations else 0.0
 
-    def row(self) -> tuple[str, str, str, str]:
-        return (self.tenant, str(self.invocations), f"{self.total_ms:.1f}", f"{self.mean_ms:.1f}")
+    @property
+    def refused(self) -> int:
+        return sum(self.outcomes.get(o, 0) for o in REFUSED)
+
+    @property
+    def failed(self) -> int:
+        return sum(self.outcomes.get(o, 0) for o in FAILED)
+
+    def row(self) -> tuple[str, ...]:
+        counts = (self.invocations, self.refused, self.failed)
+        return (self.tenant, *map(str, counts), f"{self.total_ms:.1f}", f"{self.mean_ms:.1f}")
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -265,6 +278,7 @@ class TenantUsage:
             "invocations": self.invocations,
             "total_ms": round(self.total_ms, 3),
             "mean_ms": round(self.mean_ms, 3),
+            "outcomes": dict(sorted(self.outcomes.items())),
         }
 
 
@@ -279,16 +293,20 @@ def usage_of(entry: LogEntry) -> Mapping[str, Any] | None:
 
 
 def usage_by_tenant(entries: Iterable[LogEntry]) -> list[TenantUsage]:
-    """The usage lines among `entries` summed per tenant, by tenant name."""
-    sums: dict[str, tuple[int, float]] = {}
+    """The usage lines among `entries` summed per tenant, by tenant name; a line's invocations are counted
+    under its `outcome` (a line without one is counted in the total only)."""
+    sums: dict[str, tuple[int, float, dict[str, int]]] = {}
     for entry in entries:
         usage = usage_of(entry)
         if usage is None:
             continue
-        count, total = sums.get(usage["tenant"], (0, 0.0))
-        count += _number(usage.get("invocations"), 1)
-        sums[usage["tenant"]] = (count, total + _number(usage.get("duration_ms")))
-    return [TenantUsage(tenant, int(count), total) for tenant, (count, total) in sorted(sums.items())]
+        count, total, outcomes = sums.get(usage["tenant"], (0, 0.0, {}))
+        invocations = _number(usage.get("invocations"), 1)
+        outcome = usage.get("outcome")
+        if isinstance(outcome, str) and outcome:
+            outcomes[outcome] = outcomes.get(outcome, 0) + int(invocations)
+        sums[usage["tenant"]] = (count + invocations, total + _number(usage.get("duration_ms")), outcomes)
+    return [TenantUsage(t, int(count), total, outcomes) for t, (count, total, outcomes) in sorted(sums.items())]
 
 
 def _number(value: Any, default: float = 0.0) -> Any:

@@ -78,13 +78,15 @@ class Auth:
 
 class Denied(PortableFnError):
     """A call that is not let through: `status` 401 (no or bad credential) or 403 (not allowed), `reason`
-    (never the credential), `challenge` for the WWW-Authenticate header."""
+    (never the credential), `challenge` for the WWW-Authenticate header, and for a 403 the verified caller
+    refused (`auth`)."""
 
-    def __init__(self, reason: str, status: int = 401, challenge: str | None = None) -> None:
+    def __init__(self, reason: str, status: int = 401, challenge: str | None = None, auth: Auth | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
         self.status = status
         self.challenge = challenge
+        self.auth = auth
 
     def response(self) -> Response:
         error = {401: "unauthorized", 403: "forbidden"}.get(self.status, "unavailable")
@@ -220,6 +222,7 @@ def check_scopes(verifier: Any, auth: Auth) -> Auth:
             f"missing scope(s): {' '.join(missing)}",
             403,
             f'Bearer error="insufficient_scope", scope="{" ".join(required)}"',
+            auth,
         )
     return auth
 
@@ -492,6 +495,7 @@ class AuthMiddleware(Middleware):
             else:
                 check_scopes(verifier, request.auth)
         except Denied as exc:
+            request.auth = exc.auth  # a verified caller refused (403) is who called: its tenant's usage counts it
             call.response = exc.response()
         except PortableFnError as exc:  # the credentials' store: the deployment's fault, not the caller's
             _refused(call, exc)

@@ -274,6 +274,12 @@ class Call:
         return ctx
 
     @property
+    def ctx_if_any(self) -> Context | None:
+        """The handler's `Context` if there is one yet (the one the shim passed, or made by `ctx`), without
+        making one."""
+        return self._ctx
+
+    @property
     def event_id(self) -> str | None:
         event = self.event
         return event.id if isinstance(event, CloudEvent) else None

@@ -20,13 +20,27 @@ isolation mode gives the context a `tenant_id`) passes a Context whose `tenant` 
 
 What follows, with nothing for the handler to do: a user state's keys are stored under `t/<tenant>/`
 (`state`), idempotency keys and the outbox ledger include the tenant, emitted events carry `tenantid`
-(`emit`), rate-limit buckets are per tenant, and every call with a tenant writes one usage line:
+(`emit`), rate-limit buckets are per tenant, and every call that serves a tenant, however it ends, writes
+one usage line:
 
     {"message": {"usage": {"tenant": "acme", "function": "list_orders", "invocations": 1,
-                           "duration_ms": 12.3, "outcome": "ack"}}, ...the JSON logger's keys}
+                           "duration_ms": 12.3, "outcome": "ack", "status": 200}}, ...the JSON logger's keys}
 
 through the logger `portable_fn.usage` (at INFO, written whatever LOG_LEVEL says); the usage is the
-message itself, so every cloud's log reader gives it back whole (`portable_fn.logread.usage_of`).
+message itself, so every cloud's log reader gives it back whole (`portable_fn.logread.usage_of`). A call
+counts as one invocation whatever became of it; `outcome` says what:
+
+| call                 | outcome                                   | examples                                    |
+|----------------------|-------------------------------------------|---------------------------------------------|
+| a request            | "ack" (status < 400), "refused" (4xx),    | 403 missing scope, 429 rate limited, 400 a  |
+|                      | "error" (5xx), with its `status`          | body the handler cannot take, 500 a crash;  |
+|                      |                                           | an idempotent replay: the stored status     |
+| an event             | "ack", "retry" or "dead_letter"           | a handler's DeadLetter, an unsendable emit  |
+
+A request refused before the tenant can be known writes no line: no tenant names it (401: no or bad
+credential, so a claim or a header of an unverified caller is not believed; 400/403: the header or claim
+naming the tenant is missing or bad), nor does an event whose `tenantid` is not a tenant id. A request
+refused by `auth=` after verifying its caller (403: a scope is missing) counts for the caller's tenant.
 """
 
 from __future__ import annotations
@@ -34,21 +48,19 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .cloudevent import CloudEvent
 from .errors import DeclarationError
 from .http import Response
-from .outcomes import DEAD_LETTER, DeadLetter, Result
-from .pipeline import Call, Middleware, current_call
-
-if TYPE_CHECKING:
-    pass
+from .outcomes import ACK, DEAD_LETTER, DeadLetter, Result
+from .pipeline import Call, Invocation, Middleware, current_call
 
 __all__ = ["EXTENSION", "TenantMiddleware", "TenantSource", "current_tenant", "tenant_from", "tenant_of", "valid"]
 
 EXTENSION = "tenantid"  # the CloudEvent extension a tenant travels in
 USAGE_LOGGER = "portable_fn.usage"
+ERROR = "error"  # a usage line's outcome for a request answered 5xx, or an event with no Result
 _TENANT = r"[A-Za-z0-9._-]{1,64}\Z"  # compiled (and cached by re) on first use
 _TOKEN = r"[A-Za-z0-9!#$%&'*+.^_`|~-]+\Z"  # an HTTP header name (RFC 9110 token)
 _EXTENSION_NAME = r"[a-z0-9]{1,20}\Z"  # CloudEvents: lower-case letters and digits, 20 at most
@@ -134,7 +146,7 @@ def valid(tenant: Any) -> bool:
 
 def tenant_of(call: Call | None) -> str | None:
     """The tenant `call` serves (None without one, or outside a call)."""
-    ctx = call._ctx if call is not None else None
+    ctx = call.ctx_if_any if call is not None else None
     return ctx.tenant if ctx is not None else None
 
 
@@ -160,9 +172,13 @@ class TenantMiddleware(Middleware):
     def __init__(self) -> None:
         # per call index: (the Context the shim passed, the tenant it said, the call's tenant, when it began)
         self._key = f"{__name__}.{id(self)}"
+        self._started = f"{self._key}.started"  # when the invocation began: a refused request's duration
+
+    def start(self, invocation: Invocation) -> None:
+        invocation.state[self._started] = time.perf_counter()
 
     def before(self, call: Call) -> None:
-        given = call._ctx  # the Context a shim passed, if any (one may serve every call of a batch)
+        given = call.ctx_if_any  # the Context a shim passed, if any (one may serve every call of a batch)
         preset = given.tenant if given is not None else None
         try:
             tenant = preset if preset is not None else _read(call)
@@ -174,14 +190,36 @@ class TenantMiddleware(Middleware):
         call.invocation.state.setdefault(self._key, {})[call.index] = (given, preset, tenant, time.perf_counter())
 
     def after(self, call: Call) -> None:
-        held = call.invocation.state.get(self._key)
+        state = call.invocation.state
+        held = state.get(self._key)
         began = held.pop(call.index, None) if held else None
-        if began is None:
-            return
-        given, preset, tenant, started = began
-        if given is not None:
-            given.tenant = preset  # the shim's Context as it was: the next call of a batch reads its own tenant
+        if began is not None:
+            given, preset, tenant, started = began
+            if given is not None:
+                given.tenant = preset  # the shim's Context as it was: the next call of a batch reads its own
+        else:
+            tenant, started = _answered_before(call), state.get(self._started, time.perf_counter())
+            if tenant is None:
+                return
         usage_log().info({"usage": usage(call, tenant, (time.perf_counter() - started) * 1000)})
+
+
+def _answered_before(call: Call) -> str | None:
+    """The tenant of a request answered before `before` read it (by `auth=`, which runs first): the one a
+    shim said, else the one the function reads, but only from a verified caller (a 403 missing a scope): an
+    unverified caller's header or claim names no one."""
+    request = call.request
+    if request is None or call.response is None:
+        return None
+    given = call.ctx_if_any
+    if given is not None and given.tenant is not None:
+        return str(given.tenant)
+    if getattr(request, "auth", None) is None or call.invocation.spec.options.tenant is None:
+        return None
+    try:
+        return _read(call)
+    except _Refused:
+        return None
 
 
 def _read(call: Call) -> str | None:
@@ -248,7 +286,7 @@ def _refuse(call: Call, refused: _Refused) -> None:
 
 def usage(call: Call, tenant: str, duration_ms: float) -> dict[str, Any]:
     """One call's usage line: tenant, function, 1 invocation, its duration and how it ended (an event's
-    outcome; a request's status, and "ack" below 500 or "error")."""
+    outcome; a request's status, and `outcome_of(status)`)."""
     line: dict[str, Any] = {
         "tenant": tenant,
         "function": call.invocation.spec.name,
@@ -258,10 +296,18 @@ def usage(call: Call, tenant: str, duration_ms: float) -> dict[str, Any]:
     response = call.response
     if call.request is not None:
         status = response.status if response is not None else 500
-        line["outcome"], line["status"] = ("ack" if status < 500 else "error"), status
+        line["outcome"], line["status"] = outcome_of(status), status
     else:
-        line["outcome"] = call.result.outcome if call.result is not None else "error"
+        line["outcome"] = call.result.outcome if call.result is not None else ERROR
     return line
+
+
+REFUSED = "refused"  # a request answered with a 4xx: counted, not served
+
+
+def outcome_of(status: int) -> str:
+    """A request's outcome in a usage line: "ack" below 400, "refused" for a 4xx, "error" from 500."""
+    return ACK if status < 400 else REFUSED if status < 500 else ERROR
 
 
 _usage_log: Any = None

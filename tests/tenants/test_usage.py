@@ -157,8 +157,8 @@ def test_every_clouds_reader_gives_the_usage_back_and_it_sums_per_tenant(
     assert first is not None and first["tenant"] == "acme" and first["function"] == "put_note"
     totals = durations(lines)
     assert usage_by_tenant(entries) == [
-        TenantUsage("acme", 3, pytest.approx(totals["acme"], abs=0.01)),  # type: ignore[arg-type]
-        TenantUsage("globex", 2, pytest.approx(totals["globex"], abs=0.01)),  # type: ignore[arg-type]
+        TenantUsage("acme", 3, pytest.approx(totals["acme"], abs=0.01), {"ack": 3}),  # type: ignore[arg-type]
+        TenantUsage("globex", 2, pytest.approx(totals["globex"], abs=0.01), {"ack": 2}),  # type: ignore[arg-type]
     ]
 
 
@@ -182,8 +182,8 @@ def test_summing_adds_invocations_and_durations_and_skips_every_other_line() -> 
     summed = usage_by_tenant(entries)
     assert summed == [TenantUsage("a", 4, 4.0), TenantUsage("b", 1, 10.0)]
     assert [t.to_dict() for t in summed] == [
-        {"tenant": "a", "invocations": 4, "total_ms": 4.0, "mean_ms": 1.0},
-        {"tenant": "b", "invocations": 1, "total_ms": 10.0, "mean_ms": 10.0},
+        {"tenant": "a", "invocations": 4, "total_ms": 4.0, "mean_ms": 1.0, "outcomes": {}},
+        {"tenant": "b", "invocations": 1, "total_ms": 10.0, "mean_ms": 10.0, "outcomes": {}},
     ]
-    assert summed[0].row() == ("a", "4", "4.0", "1.0")
+    assert summed[0].row() == ("a", "4", "0", "0", "4.0", "1.0")
     assert usage_by_tenant([]) == []

@@ -27,9 +27,9 @@ def shop(shop_copy: Path) -> Path:
     return shop_copy
 
 
-def usage_line(tenant: str, duration_ms: float) -> str:
+def usage_line(tenant: str, duration_ms: float, outcome: str = "ack") -> str:
     """The line Lambda's log stream holds for one call's usage (JSON log format)."""
-    usage = {"tenant": tenant, "function": "fulfil", "invocations": 1, "duration_ms": duration_ms, "outcome": "ack"}
+    usage = {"tenant": tenant, "function": "fulfil", "invocations": 1, "duration_ms": duration_ms, "outcome": outcome}
     record = logging.LogRecord(USAGE_LOGGER, logging.INFO, __file__, 1, {"usage": usage}, None, None)
     return JsonFormatter("aws", {"AWS_LAMBDA_LOG_FORMAT": "JSON"}, end="\n").format(record)
 
@@ -42,7 +42,7 @@ def usage_logs(moto_endpoint: str) -> None:  # noqa: F811
     logs.create_log_group(logGroupName=group)
     for stream, lines in (
         ("2026/12/06/[$LATEST]aaa", [usage_line("acme", 12.5), "START RequestId: 1 Version: $LATEST\n"]),
-        ("2026/12/06/[$LATEST]bbb", [usage_line("globex", 3.0), "a print\n", usage_line("acme", 7.5)]),
+        ("2026/12/06/[$LATEST]bbb", [usage_line("globex", 3.0), "a print\n", usage_line("acme", 7.5, "refused")]),
     ):
         logs.create_log_stream(logGroupName=group, logStreamName=stream)
         at = [int((base + timedelta(seconds=i)).timestamp() * 1000) for i in range(len(lines))]
@@ -71,9 +71,9 @@ def test_logs_usage_prints_a_table_per_tenant(
     code, out, err = run(capsys, shop, moto_endpoint)
     assert code == 0, err
     assert out.splitlines() == [
-        "TENANT  INVOCATIONS  TOTAL_MS  MEAN_MS",
-        "acme    2            20.0      10.0",
-        "globex  1            3.0       3.0",
+        "TENANT  INVOCATIONS  REFUSED  FAILED  TOTAL_MS  MEAN_MS",
+        "acme    2            1        0       20.0      10.0",
+        "globex  1            0        0       3.0       3.0",
     ]
 
 
@@ -87,7 +87,13 @@ def test_logs_usage_as_json(
     assert code == 0, err
     assert json.loads(out) == {
         "usage": [
-            {"tenant": "acme", "invocations": 2, "total_ms": 20.0, "mean_ms": 10.0},
-            {"tenant": "globex", "invocations": 1, "total_ms": 3.0, "mean_ms": 3.0},
+            {
+                "tenant": "acme",
+                "invocations": 2,
+                "total_ms": 20.0,
+                "mean_ms": 10.0,
+                "outcomes": {"ack": 1, "refused": 1},
+            },
+            {"tenant": "globex", "invocations": 1, "total_ms": 3.0, "mean_ms": 3.0, "outcomes": {"ack": 1}},
         ]
     }

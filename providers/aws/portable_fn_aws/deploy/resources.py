@@ -175,12 +175,14 @@ class RestApi(Resource):
     """The app's API Gateway REST API for its tenant-isolated HTTP functions (`<app>-<stage>-tenants`, see
     `rest_api`): a stage named after the app's stage, and per function a route `(method, path, header,
     authorization, function ARN)`, its method requiring the tenant header and its Lambda proxy integration
-    mapping that header onto `X-Amz-Tenant-Id`. A change of routes rebuilds them and deploys the stage again."""
+    mapping that header onto `X-Amz-Tenant-Id`; with CORS, each route's path answers preflights. A change of routes
+    or CORS rebuilds them and deploys the stage again."""
 
     kind = "rest api"
     ignore_on_compare = frozenset({"api_id", "endpoint"})
     stage: str = ""
     routes: tuple[tuple[str, str, str, str, str], ...] = ()
+    cors: str = ""  # the app's CORS policy (`edge.document`), answered by an OPTIONS method on each route's path
     api_id: str = ""
     endpoint: str = ""
     tags: Pairs = ()  # the user's tags (`portable_fn.deploy.tags`), beside portable-fn's own

@@ -19,6 +19,18 @@ of a Function URL or an HTTP API route:
                         deployment and a stage named after the app's stage
     RestApiPermission   lambda:InvokeFunction for that API on the function's method and path
 
+With `[tool.portable-fn.cors]`, each resource carrying a tenant method also gets an OPTIONS method (`Preflight`):
+no required header, no authorization, a MOCK integration answering 200 as the console's "Enable CORS" does
+(https://docs.aws.amazon.com/apigateway/latest/developerguide/how-to-cors-console.html, read 2026-12-06), with
+the headers the HTTP API's CorsConfiguration would send, from the same `edge.document`. What is fixed is a
+static response parameter; what depends on the request is set by the integration response's template through
+`$context.responseOverride.header` (https://docs.aws.amazon.com/apigateway/latest/developerguide/
+apigateway-override-request-response-parameters.html): the request's Origin echoed when it is one of the listed
+origins (so several origins work, as on the HTTP API, where a static value could name only one), and the
+requested method and headers when `allow_methods` / `allow_headers` are "*". The template's first line holds the
+policy, which `read` takes back and checks against what it would write. The functions' own answers carry
+Access-Control-Allow-Origin from the runtime (`PORTABLE_FN_CORS`, payload 1.0 events included).
+
 `check` refuses what cannot work (`refusal`): tenant isolation on an event trigger (no trigger deploy makes
 passes a tenant id), and on an HTTP function whose tenant is not a header (a claim would need a Lambda or
 Cognito authorizer to become a mapping source). The shim sets `ctx.tenant` from the Lambda context's
@@ -29,13 +41,16 @@ Cognito authorizer to become a mapping source). The shim sets `ctx.tenant` from 
 from __future__ import annotations
 
 import functools
+import json
 import re
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from portable_fn.deploy import Resource
 from portable_fn.deploy.tags import user_tags
 from portable_fn.runtime.triggers import Http
 
+from . import edge
 from .appliers import Applier, Permissions
 from .client import AwsClient
 from .naming import STATEMENT_PREFIX, TAG_RECORD, Arns, Names, fit, has_tags
@@ -52,6 +67,13 @@ STATEMENT = f"{STATEMENT_PREFIX}tenants"  # Sid of the statement letting the RES
 MAX_NAME = 128
 VALIDATOR = "portable-fn-tenant-header"  # the request validator checking each method's required header
 Route = tuple[str, str, str, str, str]  # method, path, tenant header, authorization type, function ARN
+PREFLIGHT = "OPTIONS"
+PREFLIGHT_STATUS = "200"  # what the console's "Enable CORS" answers a preflight with
+PREFLIGHT_REQUEST = {"application/json": '{"statusCode": 200}'}  # a MOCK integration's status comes from it
+JSON = "application/json"
+RESPONSE_HEADER = "method.response.header."
+POLICY_LINE = "## portable-fn cors "  # the template's first line: a VTL comment holding the policy it answers
+DRIFTED = "(preflights changed outside portable-fn)"  # what `read` says of OPTIONS methods it would not write
 
 
 def api_name(names: Names) -> str:
@@ -89,12 +111,24 @@ def refusal(app: App) -> str | None:
                 "tenant_isolation=True: ctx.tenant and the per-tenant scoping of state, idempotency and rate "
                 "limits work without it."
             )
-        if tenant_header(options) is None:
-            source = "a claim" if getattr(getattr(options, "tenant", None), "claim", None) else "no tenant="
+        if tenant_header(options) is None and getattr(getattr(options, "tenant", None), "claim", None):
             return (
-                f"{said}, and its tenant is {source}: API Gateway can map a request header onto X-Amz-Tenant-Id, "
+                f"{said}, and its tenant is a claim: API Gateway can map a request header onto X-Amz-Tenant-Id, "
                 "but a token claim only through a Lambda or Cognito authorizer, which portable-fn does not deploy. "
-                f"{supported} Read the tenant from a header, or remove tenant_isolation=True."
+                f'{supported} Read the tenant from a header (tenant=tenant_from(header="X-Tenant-Id")), or remove '
+                "tenant_isolation=True."
+            )
+        if tenant_header(options) is None:
+            return (
+                f"{said}, and it declares no tenant, so no invocation of it would name one. {supported} Add "
+                f'tenant=tenant_from(header="X-Tenant-Id") to its @function (callers then send that header), or '
+                "remove tenant_isolation=True."
+            )
+        if spec.trigger.method == PREFLIGHT and getattr(app.config, "cors", None) is not None:
+            return (
+                f"{said}, and its route OPTIONS {spec.trigger.path} is the method the tenants' REST API answers CORS "
+                "preflights with on that path ([tool.portable-fn.cors] is set). Declare another method for the "
+                "function, or remove [tool.portable-fn.cors]."
             )
         route = (spec.trigger.method, spec.trigger.path)
         if route in owner:
@@ -110,15 +144,28 @@ def refusal(app: App) -> str | None:
 def notes(app: App, stage: str) -> list[str]:
     """What `plan` says of each tenant-isolated HTTP function: where it is reached and what a caller sends."""
     said = []
+    cors = getattr(app.config, "cors", None)
     for spec in app.functions:
         header, trigger = tenant_header(app.options(spec)), spec.trigger
         if isolated(app.options(spec)) and isinstance(trigger, Http) and header:
+            preflights = (
+                f"CORS preflights (OPTIONS {trigger.path}) are answered there from [tool.portable-fn.cors]"
+                if cors is not None
+                else "CORS preflights are not answered there (no [tool.portable-fn.cors])"
+            )
             said.append(
                 f"Function {spec.name!r} (tenant_isolation=True) is reached only through the REST API "
                 f"{api_name(Names(app.name, stage))!r} ({trigger.method} {trigger.path} on its stage {stage!r}), not a "
                 f"Function URL or the HTTP API: each request sends {header}, which API Gateway passes to Lambda as "
-                "the tenant (a request without it is answered 400), and CORS preflights are not answered there."
+                f"the tenant (a request without it is answered 400), and {preflights}."
             )
+            allowed = [h.lower() for h in (cors.allow_headers if cors is not None else ["*"])]
+            if "*" not in allowed and header.lower() not in allowed:
+                said.append(
+                    f"Function {spec.name!r}: a browser asks the preflight to allow the header {header}, which "
+                    f"[tool.portable-fn.cors] allow_headers does not list, so it will not send the request. Add "
+                    f'"{header}" to allow_headers.'
+                )
     return said
 
 
@@ -127,6 +174,61 @@ def source_route(trigger: Http) -> str:
     path with each `{param}` as a glob."""
     method = "*" if trigger.method == "ANY" else trigger.method
     return f"*/{method}{re.sub(r'[{][^}]*[}]', '*', trigger.path)}"
+
+
+@dataclass(frozen=True)
+class Preflight:
+    """How each OPTIONS method answers a preflight under one CORS policy (an `edge.document`): the headers its
+    method response declares, the static values its integration response maps onto them, and its template."""
+
+    declared: dict[str, bool]
+    static: dict[str, str]
+    template: str
+
+    @classmethod
+    def of(cls, cors: str) -> Preflight:
+        fields = edge.parameters(cors)
+        origins, methods = fields.get("AllowOrigins", []), fields.get("AllowMethods", ["*"])
+        headers = fields.get("AllowHeaders", ["*"])
+        static: dict[str, str] = {}
+        lines = [
+            POLICY_LINE + cors,
+            "#set($h = $input.params().header)",  # a header as sent: HTTP/2 clients send it lower-cased
+        ]
+        if "*" in origins:  # CorsConfig refuses "*" with credentials
+            static["Access-Control-Allow-Origin"] = "*"
+        else:
+            static["Vary"] = "Origin"
+            lines += [
+                "#set($origin = \"$!h.get('Origin')$!h.get('origin')\")",
+                f"#if({json.dumps(origins)}.contains($origin))",
+                "#set($context.responseOverride.header.Access-Control-Allow-Origin = $origin)",
+                "#end",
+            ]
+        for header, asked, allowed in (
+            ("Access-Control-Allow-Methods", "Access-Control-Request-Method", methods),
+            ("Access-Control-Allow-Headers", "Access-Control-Request-Headers", headers),
+        ):
+            if "*" in allowed:  # what the preflight asks for, as the runtime's `cors.preflight` answers
+                echoed = f"\"$!h.get('{asked}')$!h.get('{asked.lower()}')\""
+                lines.append(f"#set($context.responseOverride.header.{header} = {echoed})")
+            else:
+                static[header] = ",".join(allowed)
+        if "MaxAge" in fields:
+            static["Access-Control-Max-Age"] = str(fields["MaxAge"])
+        if fields.get("AllowCredentials"):
+            static["Access-Control-Allow-Credentials"] = "true"
+        names = {"Access-Control-Allow-Origin", "Access-Control-Allow-Methods", "Access-Control-Allow-Headers", *static}
+        return cls(
+            declared={RESPONSE_HEADER + name: False for name in sorted(names)},
+            static={RESPONSE_HEADER + name: f"'{value}'" for name, value in sorted(static.items())},
+            template="\n".join(lines) + "\n",
+        )
+
+
+def preflight_paths(routes: tuple[Route, ...]) -> list[str]:
+    """The paths whose resources get an OPTIONS method: each one a tenant method is on."""
+    return sorted({path for _, path, *_ in routes})
 
 
 # -- desired ------------------------------------------------------------------------------------------
@@ -157,7 +259,8 @@ def resources(app: App, stage: str, names: Names, arns: Arns) -> list[Resource]:
             routes.append((trigger.method, trigger.path, header, authorization, function_arn))
     if not routes:
         return []
-    return [RestApi(api_name(names), stage=stage, routes=tuple(sorted(routes)))]
+    cors = edge.document(getattr(app.config, "cors", None))
+    return [RestApi(api_name(names), stage=stage, routes=tuple(sorted(routes)), cors=cors)]
 
 
 # -- remote -------------------------------------------------------------------------------------------
@@ -177,16 +280,21 @@ def read(aws: AwsClient, names: Names, api_names: dict[str, str]) -> list[Resour
 def read_api(aws: AwsClient, api: dict[str, Any]) -> RestApi:
     client, api_id = aws.apigateway, api["id"]
     routes: list[Route] = []
+    preflights: dict[str, str] = {}  # path -> the policy its OPTIONS method answers
     for item in aws.pages(client, "get_resources", "items", restApiId=api_id):
         for method in sorted(item.get("resourceMethods") or {}):
             found = client.get_method(restApiId=api_id, resourceId=item["id"], httpMethod=method)
-            routes.append(route_from(item["path"], found))
+            if method == PREFLIGHT and (found.get("methodIntegration") or {}).get("type") == "MOCK":
+                preflights[item["path"]] = preflight_from(found)
+            else:
+                routes.append(route_from(item["path"], found))
     stages = client.get_stages(restApiId=api_id).get("item", [])
     stage = next((s["stageName"] for s in stages if s.get("deploymentId")), "")
     return RestApi(
         api["name"],
         stage=stage,
         routes=tuple(sorted(routes)),
+        cors=cors_of(tuple(routes), preflights),
         api_id=api_id,
         endpoint=f"https://{api_id}.execute-api.{aws.region}.amazonaws.com/{stage}" if stage else "",
         tags=user_tags(api.get("tags"), TAG_RECORD),
@@ -203,6 +311,38 @@ def route_from(path: str, method: dict[str, Any]) -> Route:
     uri = str(integration.get("uri", ""))
     function_arn = uri.split("/functions/", 1)[1].removesuffix("/invocations") if "/functions/" in uri else uri
     return (method["httpMethod"], path, header, str(method.get("authorizationType", "")), function_arn)
+
+
+def preflight_from(method: dict[str, Any]) -> str:
+    """The policy an OPTIONS method answers (its template's first line), or `DRIFTED` when the method, its
+    responses or its template are not what deploy writes for that policy."""
+    integration = method.get("methodIntegration") or {}
+    answer = (integration.get("integrationResponses") or {}).get(PREFLIGHT_STATUS) or {}
+    template = str((answer.get("responseTemplates") or {}).get(JSON) or "")
+    first = template.split("\n", 1)[0]
+    cors = first.removeprefix(POLICY_LINE) if first.startswith(POLICY_LINE) else ""
+    expected = Preflight.of(cors) if cors else None
+    declared = ((method.get("methodResponses") or {}).get(PREFLIGHT_STATUS) or {}).get("responseParameters") or {}
+    written = expected is not None and (
+        method.get("authorizationType") == "NONE"
+        and not method.get("requestParameters")
+        and integration.get("requestTemplates") == PREFLIGHT_REQUEST
+        and declared == expected.declared
+        and (answer.get("responseParameters") or {}) == expected.static
+        and template == expected.template
+    )
+    return cors if written else DRIFTED
+
+
+def cors_of(routes: tuple[Route, ...], preflights: dict[str, str]) -> str:
+    """The policy the API's preflights answer: '' with none, the one policy every route's path answers, or
+    `DRIFTED` (an OPTIONS method missing, on a path with no route, or answering another policy)."""
+    if not preflights:
+        return ""
+    answered = {preflights.get(path, DRIFTED) for path in preflight_paths(routes)}
+    if len(answered) != 1 or set(preflights) != set(preflight_paths(routes)):
+        return DRIFTED
+    return answered.pop()
 
 
 def permission_from(function: str, statement: dict[str, Any], api_names: dict[str, str]) -> RestApiPermission:
@@ -298,6 +438,8 @@ class RestApis(Applier[RestApi]):
                 uri=self.invoke_uri(function_arn),
                 requestParameters={INTEGRATION_PARAMETER: METHOD_HEADER + header},
             )
+        if resource.cors:
+            self.preflights(resource, api_id, ids)
         deployment = client.create_deployment(restApiId=api_id, description="portable-fn deploy")["id"]
         if previous_stage == resource.stage:
             client.update_stage(
@@ -311,6 +453,21 @@ class RestApis(Applier[RestApi]):
         client.create_stage(
             restApiId=api_id, stageName=resource.stage, deploymentId=deployment, tags=self.ctx.tags_for(resource)
         )
+
+    def preflights(self, resource: RestApi, api_id: str, ids: dict[str, str]) -> None:
+        """An OPTIONS method answering CORS preflights on each path a route is on (`Preflight`)."""
+        client, answer = self.aws.apigateway, Preflight.of(resource.cors)
+        for path in preflight_paths(resource.routes):
+            where = {"restApiId": api_id, "resourceId": self.path_id(api_id, path, ids), "httpMethod": PREFLIGHT}
+            client.put_method(**where, authorizationType="NONE")
+            client.put_method_response(**where, statusCode=PREFLIGHT_STATUS, responseParameters=answer.declared)
+            client.put_integration(**where, type="MOCK", requestTemplates=PREFLIGHT_REQUEST)
+            client.put_integration_response(
+                **where,
+                statusCode=PREFLIGHT_STATUS,
+                responseParameters=answer.static,
+                responseTemplates={JSON: answer.template},
+            )
 
     def validator(self, api_id: str) -> str:
         """The id of the API's request validator checking request parameters (`VALIDATOR`), made when missing."""

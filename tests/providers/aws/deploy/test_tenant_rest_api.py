@@ -190,7 +190,7 @@ def test_check_refuses_isolation_when_the_tenant_is_a_claim(isolated_dir: Path) 
         "Function 'get_order' on aws: tenant_isolation=True deploys Lambda's per-tenant isolation, and its tenant "
         "is a claim: API Gateway can map a request header onto X-Amz-Tenant-Id, but a token claim only through a "
         f"Lambda or Cognito authorizer, which portable-fn does not deploy. {SUPPORTED} Read the tenant from a "
-        "header, or remove tenant_isolation=True."
+        'header (tenant=tenant_from(header="X-Tenant-Id")), or remove tenant_isolation=True.'
     )
 
 
@@ -201,10 +201,10 @@ def test_check_refuses_isolation_without_a_tenant(isolated_dir: Path) -> None:
         'trigger=http("POST", "/files/{path+}", public=True),',
     )
     assert refused(app) == (
-        "Function 'put_file' on aws: tenant_isolation=True deploys Lambda's per-tenant isolation, and its tenant "
-        "is no tenant=: API Gateway can map a request header onto X-Amz-Tenant-Id, but a token claim only through "
-        f"a Lambda or Cognito authorizer, which portable-fn does not deploy. {SUPPORTED} Read the tenant from a "
-        "header, or remove tenant_isolation=True."
+        "Function 'put_file' on aws: tenant_isolation=True deploys Lambda's per-tenant isolation, and it declares "
+        f"no tenant, so no invocation of it would name one. {SUPPORTED} Add "
+        'tenant=tenant_from(header="X-Tenant-Id") to its @function (callers then send that header), or remove '
+        "tenant_isolation=True."
     )
 
 
@@ -363,6 +363,6 @@ def test_plan_says_where_an_isolated_function_is_reached(isolated_dir: Path) -> 
         f"Function {name!r} (tenant_isolation=True) is reached only through the REST API 'isolated-dev-tenants' "
         f"({route} on its stage 'dev'), not a Function URL or the HTTP API: each request sends X-Tenant-Id, which "
         "API Gateway passes to Lambda as the tenant (a request without it is answered 400), and CORS preflights "
-        "are not answered there."
+        "are not answered there (no [tool.portable-fn.cors])."
         for name, route in (("get_order", "GET /orders/{order_id}"), ("put_file", "POST /files/{path+}"))
     ]

@@ -90,9 +90,9 @@ class WorkflowDriver:
         """Start an instance (as `start_workflow` does from a function), serving `tenant` if given; its id."""
         return workflow.start_workflow(defn, input, id=id, tenant=tenant)
 
-    def send_event(self, type: str, match: Any, data: Any = None) -> int:
-        """Deliver an awaited event (as `send_event` does from a function)."""
-        return workflow.send_event(type, match, data)
+    def send_event(self, type: str, match: Any, data: Any = None, *, tenant: str | None = None) -> int:
+        """Deliver an awaited event (as `send_event` does from a function), to `tenant`'s instances if given."""
+        return workflow.send_event(type, match, data, tenant=tenant)
 
     def run(self, for_s: float = math.inf, limit: int = 10_000) -> int:
         """Deliver messages in order of when they are due, the clock jumping to each, until none is due

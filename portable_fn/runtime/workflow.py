@@ -30,7 +30,11 @@ What this gives, on every cloud alike:
 
 An instance started for a tenant (`start_workflow(..., tenant=)`, or by a function serving one) serves that
 tenant: its runner's messages carry the `tenantid` extension, so its steps' states are that tenant's and the
-events they emit carry it (`runtime.tenants`).
+events they emit carry it (`runtime.tenants`). The events it awaits are that tenant's too: `send_event`
+wakes the instances of the tenant it names (`tenant=`, by default the calling function's), so a function
+serving no tenant (a payment provider's webhook, a schedule) names the tenant it signals, and a function
+serving one tenant can neither start nor signal another's instances. Operating an instance by its id
+(`get_instance`, `cancel`, `retry`) needs no tenant: an instance id names one instance of one tenant.
 
 Instances live in the state `pfn-workflows` (key `wf#<id>`), one record each: its status, input, result or
 error, and its history. A record is at most `MAX_VALUE_BYTES` on every cloud: a history that would pass it
@@ -63,6 +67,7 @@ from .state import (
     StateError,
     ValueTooLargeError,
     VersionConflictError,
+    stored_key,
     to_jsonable,
 )
 from .tenants import EXTENSION as TENANT_EXTENSION
@@ -256,9 +261,7 @@ def start_workflow(defn: WorkflowDef, input: Any = None, *, id: str | None = Non
     instance_id = id or os.urandom(16).hex()
     if not isinstance(instance_id, str) or not 1 <= len(instance_id) <= 200:
         raise WorkflowError(f"start_workflow({defn.name}): id {instance_id!r} must be a string of 1 to 200 characters.")
-    tenant = current_tenant() if tenant is None else tenant
-    if tenant is not None and not valid(tenant):
-        raise WorkflowError(f"start_workflow({defn.name}): tenant {tenant!r} must be 1 to 64 of A-Z a-z 0-9 . _ -.")
+    tenant = _tenant(f"start_workflow({defn.name})", tenant)
     now = _clock()
     record = {
         "id": instance_id,
@@ -287,20 +290,28 @@ def start_workflow(defn: WorkflowDef, input: Any = None, *, id: str | None = Non
     return instance_id
 
 
-def send_event(type: str | CloudEvent[Any], match: str | None = None, data: Any = None) -> int:
+def send_event(
+    type: str | CloudEvent[Any], match: str | None = None, data: Any = None, *, tenant: str | None = None
+) -> int:
     """Deliver an event to the workflow instances waiting for it (`wf.wait_for_event(type, match=...)`),
     or keep it for the one that will (for 30 days); the number of instances woken (0 or 1). Give the type,
     match and data, or a CloudEvent (its type, subject and data). The function calling it must declare the
-    workflows it signals in `uses=`."""
+    workflows it signals in `uses=`.
+
+    The event is for the instances serving `tenant` (default: the calling function's tenant, if any): a
+    function serving no tenant (a payment provider's webhook) names the tenant whose instance it wakes; a
+    function serving one tenant cannot send to another's."""
     if isinstance(type, CloudEvent):
         event = type
         type, match, data = event.type, match if match is not None else event.subject, event.data
     if not isinstance(type, str) or not type or match is None:
         raise WorkflowError("send_event(type, match=..., data=...): give the event type and the value it matches.")
+    tenant = _tenant(f"send_event({type!r})", tenant)
     _check_declared(None)
     name = _event_name(type, str(match))
-    STORE.put("ev#" + name, {"type": type, "match": str(match), "data": to_jsonable(data)}, ttl=EVENT_TTL_S)
-    waiter = STORE.get("wait#" + name)
+    event_data = {"type": type, "match": str(match), "data": to_jsonable(data)}
+    STORE.put(_event_key("ev", name, tenant), event_data, ttl=EVENT_TTL_S)
+    waiter = STORE.get(_event_key("wait", name, tenant))
     if waiter is None:
         return 0
     defn = _workflows.get(waiter["workflow"])
@@ -309,6 +320,23 @@ def send_event(type: str | CloudEvent[Any], match: str | None = None, data: Any 
     _check_declared(defn)
     _send(defn, {"instance": waiter["instance"], "kind": "event"}, tenant=waiter.get("tenant", ""))
     return 1
+
+
+def _tenant(said: str, tenant: str | None) -> str | None:
+    """The tenant an instance is started or signalled for: `tenant`, else the running call's. A bad id, or
+    another tenant than the one the running call serves, is a WorkflowError naming the fix."""
+    running = current_tenant()
+    if tenant is None:
+        return running
+    if not valid(tenant):
+        raise WorkflowError(f"{said}: tenant {tenant!r} must be 1 to 64 of A-Z a-z 0-9 . _ -.")
+    if running is not None and tenant != running:
+        raise WorkflowError(
+            f"{said}: tenant={tenant!r}, but this call serves tenant {running!r}, and a call serving one tenant "
+            f"cannot reach another's workflows. Leave tenant= out (or pass {running!r}), or do this from a function "
+            "that serves no tenant (a webhook, a schedule) and names the tenant."
+        )
+    return tenant
 
 
 def _check_declared(defn: WorkflowDef | None) -> None:
@@ -418,6 +446,7 @@ class Workflow:
         self._attempt = attempt
         self._cancelling = record.get("status") == CANCELLING
         self._was_waiting: dict[str, Any] = {}  # what the instance waited for when this replay began
+        self._tenant: str | None = record.get("tenant")  # the tenant it serves: its awaited events are that one's
 
     # -- the workflow's API ---------------------------------------------------------------------
 
@@ -497,8 +526,8 @@ class Workflow:
             seconds = _seconds(timeout, "wf.wait_for_event(timeout=...)")
             until = None if seconds is None else _clock() + float(seconds)
             ttl = None if seconds is None else float(seconds) + 24 * 3600
-            waiter = {"instance": self.id, "workflow": self.name, "tenant": current_tenant() or ""}
-            STORE.put("wait#" + name, waiter, ttl=ttl)  # before looking
+            waiter = {"instance": self.id, "workflow": self.name, "tenant": self._tenant or ""}
+            STORE.put(_event_key("wait", name, self._tenant), waiter, ttl=ttl)  # before looking
             entry = {"kind": "event", "name": name, "type": type, "match": str(match), "until": until}
             self._append(entry)
             if not self._take_event(entry):
@@ -515,7 +544,7 @@ class Workflow:
         if until is not None and _clock() >= until - EARLY_S:
             entry["timed_out"] = True
             self._save()
-            STORE.delete("wait#" + name)
+            STORE.delete(_event_key("wait", name, self._tenant))
             raise EventTimeout(f"no {type!r} event matching {match!r} came before the timeout")
         self._still_waiting({"for": "event", "type": type, "match": str(match), "until": until}, until)
 
@@ -692,13 +721,13 @@ class Workflow:
     def _take_event(self, entry: dict[str, Any]) -> bool:
         """Take the event the entry waits for if it has come: recorded first, then removed."""
         name = entry["name"]
-        item = STORE.item("ev#" + name)
+        item = STORE.item(_event_key("ev", name, self._tenant))
         if item is None:
             return False
         entry["data"] = item.value.get("data")
         self._save()
-        STORE.delete("ev#" + name, item.version)
-        STORE.delete("wait#" + name)
+        STORE.delete(_event_key("ev", name, self._tenant), item.version)
+        STORE.delete(_event_key("wait", name, self._tenant))
         return True
 
     def _run_branch(self, calls: Sequence[Sequence[Any]], position: int, index: int, policy: RetryPolicy) -> None:
@@ -892,6 +921,14 @@ def _branch_key(instance_id: str, position: int, index: int) -> str:
 
 def _event_name(type: str, match: str) -> str:
     return f"{type}#{match}"
+
+
+def _event_key(kind: str, name: str, tenant: str | None) -> str:
+    """Where an awaited event (`ev`) or its waiter (`wait`) is kept: under the tenant's keys for an instance
+    serving one (`pfn-` states are not scoped by the state layer), so one tenant's event never wakes
+    another's instance."""
+    key = f"{kind}#{name}"
+    return stored_key(tenant, key) if tenant else key
 
 
 def _log() -> Any:

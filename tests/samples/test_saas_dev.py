@@ -68,7 +68,8 @@ def test_the_saas_sample_runs_under_portable_fn_dev_as_its_readme_says(
         ("acme", "get_activity"),
         ("acme", "audit"),
         ("globex", "get_project"),
-        ("globex", "list_projects"),  # not create_project: refused (403) before its tenant is read
+        ("globex", "list_projects"),
+        ("globex", "create_project"),  # refused (403, a scope missing) once its caller was verified: counted
         ("globex", "onboard_tenant-run"),
         ("globex", "get_activity"),
         ("globex", "audit"),

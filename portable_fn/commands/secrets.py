@@ -2,12 +2,15 @@
 stage (`Provider.secret_store`, `portable_fn.secrets`) and read by the functions that declare them.
 
 A value comes from stdin or a hidden prompt, never from an argument (which shell history and `ps` keep),
-and is never printed: the commands show names, versions and when each was set.
+and is never printed: the commands show names, versions and when each was set. Locally the store is the
+secrets file of the dev host's state directory: the app's own unless `--state-dir` names the one
+`portable-fn dev --state-dir` is given.
 """
 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -29,6 +32,14 @@ from ..cli import (
 from ..console import Console
 
 COLUMNS = ("name", "declared by", "version", "updated")
+
+_state_dir_option = click.option(
+    "--state-dir",
+    default=None,
+    metavar="DIR",
+    help="The dev host's state directory (default: APP/.portable-fn/local), where its secrets file is "
+    "(--provider local only).",
+)
 
 
 @cli.group(
@@ -53,13 +64,15 @@ def secrets() -> None:
     epilog=_example(
         "portable-fn secrets set stripe-key shop   # asks for the value, twice, without showing it",
         'printf %s "$STRIPE_KEY" | portable-fn secrets set stripe-key --provider aws --stage prod',
+        "portable-fn secrets set stripe-key shop --provider local --state-dir /tmp/shop-state",
     ),
 )
 @click.argument("name")
 @_target_options
+@_state_dir_option
 @_verbose_option
 @click.pass_obj
-def secrets_set(console: Console, target: Target, name: str, verbose: bool) -> int:
+def secrets_set(console: Console, target: Target, name: str, state_dir: str | None, verbose: bool) -> int:
     """Set secret NAME's value for the stage: a new version, which functions read within their max_age.
 
     The value is read from stdin when it is not a terminal (one trailing newline dropped), else asked
@@ -69,20 +82,28 @@ def secrets_set(console: Console, target: Target, name: str, verbose: bool) -> i
     with _api_log(console, verbose):
         app, provider, stage = _load(target)
         _warn_undeclared(console, app, name)
-        store = provider.secret_store(app, stage)
+        store = _store(provider, app, stage, state_dir)
         version = store.set(name, value)
-    console.done(f"Set secret {name} (version {version}) for {app.name} on {provider.name} ({stage})")
+    where = f", in {store.path}" if state_dir else ""
+    console.done(f"Set secret {name} (version {version}) for {app.name} on {provider.name} ({stage}){where}")
     for note in getattr(store, "notes", ()):  # what the store did beside storing (Azure: the app's grant)
         console.say(note)
     return 0
 
 
-@secrets.command("list", epilog=_example("portable-fn secrets list shop --provider aws --stage prod --json"))
+@secrets.command(
+    "list",
+    epilog=_example(
+        "portable-fn secrets list shop --provider aws --stage prod --json",
+        "portable-fn secrets list shop --provider local --state-dir /tmp/shop-state",
+    ),
+)
 @_target_options
+@_state_dir_option
 @_json_option
 @_verbose_option
 @click.pass_obj
-def secrets_list(console: Console, target: Target, as_json: bool, verbose: bool) -> int:
+def secrets_list(console: Console, target: Target, state_dir: str | None, as_json: bool, verbose: bool) -> int:
     """List the app's secrets: each one's functions, version and when it was set (never its value).
 
     A secret some function declares and the store holds no value for is shown as "not set"; one the
@@ -90,7 +111,7 @@ def secrets_list(console: Console, target: Target, as_json: bool, verbose: bool)
     """
     with _api_log(console, verbose):
         app, provider, stage = _load(target)
-        store = provider.secret_store(app, stage)
+        store = _store(provider, app, stage, state_dir)
         rows = _rows(app, store.list())
     if as_json:
         data = {"app": app.name, "provider": provider.name, "stage": stage, "where": _where(store)}
@@ -113,10 +134,11 @@ def secrets_list(console: Console, target: Target, as_json: bool, verbose: bool)
 )
 @click.argument("name")
 @_target_options
+@_state_dir_option
 @click.option("--yes", "-y", is_flag=True, help="Go ahead without asking (for scripts and CI).")
 @_verbose_option
 @click.pass_obj
-def secrets_remove(console: Console, target: Target, name: str, yes: bool, verbose: bool) -> int:
+def secrets_remove(console: Console, target: Target, name: str, state_dir: str | None, yes: bool, verbose: bool) -> int:
     """Delete secret NAME, every version of it, from the stage's secret store.
 
     Asks first on a terminal (--yes skips that); a function that declares it then fails to read it until
@@ -125,16 +147,33 @@ def secrets_remove(console: Console, target: Target, name: str, yes: bool, verbo
     with _api_log(console, verbose):
         app, provider, stage = _load(target)
         said = f"secret {name} of {app.name} on {provider.name} ({stage})"
+        store = _store(provider, app, stage, state_dir)
         if not yes:
-            _confirm_removal(
-                said, f"`portable-fn secrets remove {name} {app.root} --provider {provider.name} --stage {stage} --yes`"
-            )
-        removed = provider.secret_store(app, stage).remove(name)
+            where = f" --state-dir {state_dir}" if state_dir else ""
+            again = f"portable-fn secrets remove {name} {app.root} --provider {provider.name} --stage {stage}{where}"
+            _confirm_removal(said, f"`{again} --yes`")
+        removed = store.remove(name)
     if removed:
         console.done(f"Removed {said}")
     else:
         console.result(f"No {said} is set; nothing was removed.")
     return 0
+
+
+def _store(provider: Any, app: Any, stage: str, state_dir: str | None) -> Any:
+    """The stage's secret store: the provider's, or for `--state-dir` the secrets file of that dev state
+    directory (the one `portable-fn dev --state-dir` reads)."""
+    if state_dir is None:
+        return provider.secret_store(app, stage)
+    if provider.name != "local":
+        raise UsageError(
+            f"--state-dir names a dev host's state directory, where the local provider keeps secrets; {provider.name} "
+            "keeps them in its own secret store. Drop --state-dir, or use --provider local."
+        )
+    from ..runtime.secrets_file import FILE_NAME
+    from ..secrets import LocalSecretStore
+
+    return LocalSecretStore(Path(state_dir) / FILE_NAME, stage)
 
 
 def _value(name: str) -> str:

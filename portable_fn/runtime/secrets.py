@@ -254,9 +254,18 @@ def remember(name: str, value: str) -> None:
         return
     global _pattern
     with _remembering:
-        REDACTIONS[value] = _marker(name)
+        for shown in _shown(value):
+            REDACTIONS[shown] = _marker(name)
         longest_first = sorted(REDACTIONS, key=len, reverse=True)  # a value inside another is not cut in two
         _pattern = re.compile("|".join(re.escape(v) for v in longest_first))
+
+
+def _shown(value: str) -> set[str]:
+    """The ways text shows `value`: as it is, escaped by repr() (`%r`, a dict or a KeyError holding it) and by
+    JSON (a handler logging JSON it made); they differ for a value with quotes, backslashes or newlines."""
+    import json
+
+    return {value, repr(value)[1:-1], json.dumps(value)[1:-1], json.dumps(value, ensure_ascii=False)[1:-1]}
 
 
 def redact(text: str) -> str:

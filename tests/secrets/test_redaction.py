@@ -128,3 +128,44 @@ def test_a_field_json_would_write_as_its_str_is_redacted_only_when_it_holds_a_va
         1250,
         [{"sku": MARKER}],
     )
+
+
+AWKWARD = '-----BEGIN KEY-----\nMIIBOgIBAAJBAKj34GkxFhD9\\0 "quoted" it\'s\n-----END KEY-----'  # a PEM-like value
+
+
+def test_a_value_with_quotes_backslashes_and_newlines_is_redacted_however_the_text_escapes_it(
+    keyed_app: App, capture: list[Lines]
+) -> None:
+    """repr() (`%r`, a dict in the arguments, a KeyError's message, an object showing its fields) and JSON
+    escape such a value: each escaped form is redacted too."""
+
+    class Card:
+        def __str__(self) -> str:
+            return f"Card(key={AWKWARD!r})"
+
+    log = logging.getLogger("keyed")
+    with secrets({"stripe-key": AWKWARD}):
+        assert invoke(keyed_app.function("charge"), make_request("POST", "/charge")).status == 200
+    log.info("settings %s", {"stripe": AWKWARD})
+    log.info("as JSON: %s", json.dumps({"stripe": AWKWARD}))
+    try:
+        {}[AWKWARD]
+    except KeyError:
+        log.error("lookup failed", exc_info=True)
+    log.info("card", extra={"card": Card()})
+    for handler in capture:
+        text = "\n".join(handler.lines)
+        assert "MIIBOgIBAAJBAKj34GkxFhD9" not in text, text
+    aws = [json.loads(line) for line in capture[0].lines]
+    assert [line["message"] for line in aws] == [
+        f"charging with {MARKER}",
+        f"charging with {MARKER}",
+        f"the key is '{MARKER}'",
+        "declined",
+        f"settings {{'stripe': '{MARKER}'}}",
+        f'as JSON: {{"stripe": "{MARKER}"}}',
+        "lookup failed",
+        "card",
+    ]
+    assert (aws[2]["key"], aws[6]["errorMessage"], aws[7]["card"]) == (MARKER, f"'{MARKER}'", f"Card(key='{MARKER}')")
+    assert aws[6]["exception"].endswith(f"KeyError: '{MARKER}'")

@@ -398,6 +398,8 @@ class Functions(Applier[Function]):
         if "state" in changes:  # a failed deploy left it broken: send everything again
             changes = tuple(FUNCTION_MASK)
         paths = sorted({path for field in changes for path in FUNCTION_MASK.get(field, ())})
+        if "service_account" in changes and resource.event_type:  # Eventarc delivers as the same account
+            paths = sorted({*paths, "event_trigger"})
         source = self.upload(resource) if "build_config.source" in paths else None
         request = {"function": self.message(resource, source), "update_mask": {"paths": paths}}
         operation = self.gcp.call("functions", "update_function", request=request)
@@ -487,12 +489,23 @@ class DeadLetterRoutes(Applier[DeadLetterRoute]):
 
     def update(self, resource: DeadLetterRoute, previous: DeadLetterRoute, changes: tuple[str, ...]) -> None:
         self.create(resource)
+        if previous.publisher and previous.publisher != resource.publisher:  # the function runs as another account
+            self.revoke(previous)
         no_longer_retries = previous.trigger_source and not resource.trigger_source
         if no_longer_retries and (subscription := trigger_subscription(self.gcp, self.function(resource))):
             self.set_policy(subscription, None)
 
     def delete(self, resource: DeadLetterRoute) -> None:
-        """Nothing to undo: the trigger subscription goes with the function, the grant with the topic."""
+        """The trigger subscription goes with the function. The publisher grant goes with the topic, or is taken
+        back here when the topic stays (another function dead-letters there) unless it is the app's
+        `service_account`'s, which the functions left may still publish there as."""
+        if resource.publisher and resource.publisher != self.ctx.settings.service_account:
+            self.revoke(resource)
+
+    def revoke(self, resource: DeadLetterRoute) -> None:
+        """Take the route's publisher out of the dead-letter topic's policy (a topic gone took it along)."""
+        member = f"serviceAccount:{resource.publisher}"
+        self.tolerate_missing(lambda: revoke(self.gcp, "pubsub", resource.dead_letter_topic, PUBLISHER, member))
 
     def function(self, resource: DeadLetterRoute) -> Any:
         return self.gcp.call("functions", "get_function", request={"name": self.names.function_path(resource.name)})

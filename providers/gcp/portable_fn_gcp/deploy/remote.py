@@ -9,17 +9,24 @@ calls are made here.
 
 The service accounts deploy made for the functions are listed and found by the marker in their description
 (unless every function runs as the app's `service_account`, and did already). The grants below are read for
-the accounts the functions run as (the app's, or each function's own, and those found): the delivery grants
-`roles/run.invoker` on each event function's Cloud Run service, and for a storage trigger
-`roles/eventarc.eventReceiver` on the project (with the function of another app or stage that still relies on
-it, if any, so `remove` keeps it then).
+the accounts the functions run as (the app's, or each function's own), those found, and the accounts the
+deployed functions run as (an earlier `service_account`; never Google's default compute account): so an account
+the app switched away from is seen holding its grants, which go before a made account is deleted. A grant to the
+app's `service_account` is named after what it is on, one to any other account after that and the account's id
+(`grant_name`), so two found never share a name. Read: the delivery grants `roles/run.invoker` on each event
+function's Cloud Run service, and `roles/eventarc.eventReceiver` on the project when the app has a storage
+trigger, a deployed function has one, or an account read is no longer one the functions run as (with the
+function of another app or stage that still relies on it, if any, so `remove` keeps it then).
 
 A state's Firestore database is found by its name (`<app>-<stage>-`: databases carry no labels), with its TTL
 policy (the `expires_at` field of the `items` collection group) and whether its collection holds any
-document (a one-document page), so `remove` keeps one with data. Only an app that uses a state has them read,
-so an app without one needs no Firestore API (the database of a state the app no longer uses is found, by
-its prefix, while it uses another). The app's account's conditional grants on
-them are read from the project's IAM policy (version 3, where conditions are kept).
+document (a one-document page), so `remove` keeps one with data. Only an app that uses a state, or whose deployed
+functions were told of one (`PORTABLE_FN_STATE_*`), has them read, so an app without one needs no Firestore API
+(the database of a state the app no longer uses is found, by its prefix). The accounts' conditional grants are
+read from the project's IAM policy (version 3, where conditions are kept): each binding whose condition names one
+of the app and stage's databases (`resource.name == "projects/P/databases/<app>-<stage>-..."`, as deploy writes
+it), whether or not the database is still there; also when an account read is no longer one the functions run as.
+Other bindings, and other members of these, are never the app's.
 
 Sending has its grants read only where there is reason to: the accounts' publisher bindings on each
 topic the app sends to or a deployed function of it was told of (`PORTABLE_FN_TOPIC_*`/`PORTABLE_FN_QUEUE_*`),
@@ -44,12 +51,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import replace
 from typing import Any
 
 from portable_fn.deploy import RemoteState, Resource
 from portable_fn.deploy.tags import audit_tags, user_tags
 from portable_fn.runtime.channels import QUEUE, TOPIC, locator_env
+from portable_fn.runtime.state import locator_env as state_env
 
 from ..publish import DELAY_ACCOUNT_ENV, DELAY_QUEUE_ENV
 from ..secrets import LOCATOR_ENV as SECRETS_ENV
@@ -87,6 +94,8 @@ from .storage_agent import holds_publisher, storage_agent
 
 INVOKER_ROLE, ALL_USERS = "roles/run.invoker", "allUsers"
 CHANNEL_ENVS = (locator_env(TOPIC, ""), locator_env(QUEUE, ""))  # PORTABLE_FN_TOPIC_, PORTABLE_FN_QUEUE_
+STATE_ENV = state_env("")  # PORTABLE_FN_STATE_
+CONDITION = re.compile(r'resource\.name == "([^"]+)"')  # what a state grant's condition says (StateGrant)
 _MEMORY = re.compile(r"(\d+)\s*(Ki|Mi|Gi|k|M|G)?\Z")
 _MB = {
     "Ki": 1 / 1024,
@@ -104,6 +113,17 @@ def trigger_source(found: Any) -> str:
     trigger = found.event_trigger
     bucket = next((f.value for f in trigger.event_filters if f.attribute == "bucket"), "")
     return str(trigger.pubsub_topic) or (f"gs://{bucket}" if bucket else "")
+
+
+def told_of_state(found: list[Any]) -> bool:
+    """Whether a deployed function was told where a state is (`PORTABLE_FN_STATE_<NAME>`)."""
+    return any(k.startswith(STATE_ENV) for f in found for k in f.service_config.environment_variables)
+
+
+def user_managed(account: str) -> bool:
+    """Whether a deployed function's account is one a user or deploy made (`...iam.gserviceaccount.com`), not
+    Google's default compute account, which the whole project shares and deploy never grants anything."""
+    return account.endswith(".iam.gserviceaccount.com")
 
 
 def sent_to(variable: str) -> bool:
@@ -143,7 +163,9 @@ class RemoteReader:
         self.delays = delays  # whether it sends to a queue (desired): else Cloud Tasks is asked only if it did
         self.secrets = secrets or {}  # each declared secret's id -> its readers and their members (desired)
         self.accounts = set(accounts)  # the accounts the functions run as (desired); `read` adds those found
+        self.wanted = frozenset(accounts)
         self.shared = bool(settings.service_account)
+        self._project_policy: Any = None
 
     def read(self) -> RemoteState:
         found = self.found_functions()
@@ -152,18 +174,19 @@ class RemoteReader:
         switched = any(f.service_account != self.settings.service_account for f in functions)
         accounts = self.service_accounts() if not self.shared or switched else []
         self.accounts |= {self.names.account_email(a.name) for a in accounts}  # made by deploy, still granted
+        self.accounts |= {f.service_account for f in functions if user_managed(f.service_account)}  # an old app's
         topics = self.topics()
         resources: list[Resource] = [
             *accounts,
             *self.storage_agent_grant(),
-            *self.event_receiver_grant(),
+            *self.event_receiver_grant(found),
             *topics,
             *self.publisher_grants(topics, found),
             *self.delay_resources(found),
             *self.buckets(),
         ]
-        databases = self.state_databases()
-        resources += [*databases, *self.state_grants(databases), *self.secret_resources(found), *functions]
+        databases = self.state_databases(found)
+        resources += [*databases, *self.state_grants(found), *self.secret_resources(found), *functions]
         resources += self.invokers([f for f in functions if not f.event_type and f.service])
         resources += self.trigger_invokers([f for f in functions if f.event_type and f.service])
         routes = [route for f in found if (route := self.dead_letter_route(f)) is not None]
@@ -195,15 +218,15 @@ class RemoteReader:
             if (marker := a.get("description", "")) == self.names.account_marker
         ]
 
-    def event_receiver_grant(self) -> list[EventReceiverGrant]:
-        """The event receiver grant of each of the app's accounts that holds it, when the app wants it."""
+    def event_receiver_grant(self, found: list[Any]) -> list[EventReceiverGrant]:
+        """The event receiver grant of each of the app's accounts that holds it, when the app wants it, a deployed
+        function of it has a storage trigger, or an account that held it may be going (`orphaned`)."""
         project = self.names.project
-        if not self.event_receiver:
+        told = any("event_trigger" in f and f.event_trigger.event_type != MESSAGE_PUBLISHED for f in found)
+        if not (self.event_receiver or told or self.orphaned()):
             return []
         try:
-            policy = self.gcp.call(
-                "resourcemanager", "get_iam_policy", request={"resource": f"projects/{project}", "options": POLICY_V3}
-            )
+            policy = self.project_policy()
         except Forbidden:  # cannot tell: deploy tries to grant it and explains a refusal
             return []
         return [
@@ -211,6 +234,24 @@ class RemoteReader:
             for account in sorted(self.accounts)
             if has_member(policy, EventReceiverGrant.role, f"serviceAccount:{account}")
         ]
+
+    def orphaned(self) -> bool:
+        """Whether an account the app's functions ran as is no longer one they run as: its grants are read wherever
+        they may be, so they go (before the account, when deploy made it)."""
+        return bool(self.accounts - self.wanted)
+
+    def project_policy(self) -> Any:
+        """The project's IAM policy (version 3, conditions kept), read once per read of the app."""
+        if self._project_policy is None:
+            request = {"resource": f"projects/{self.names.project}", "options": POLICY_V3}
+            self._project_policy = self.gcp.call("resourcemanager", "get_iam_policy", request=request)
+        return self._project_policy
+
+    def grant_name(self, thing: str, account: str) -> str:
+        """A grant's name as `desired` gives it: the thing alone for the app's `service_account`, the thing and the
+        account's id for any other (a function's own, or an account the app no longer names), so no two grants
+        found share a name, and one to an account no longer wanted is never taken for a wanted one."""
+        return grant_name(thing, account, shared=account == self.settings.service_account)
 
     def receiving_elsewhere(self, account: str) -> str:
         """A function of another app or stage in the region whose Eventarc trigger (other than Pub/Sub's)
@@ -235,7 +276,7 @@ class RemoteReader:
             policy = self.gcp.call("pubsub", "get_iam_policy", request={"resource": path})
             for account in sorted(self.accounts):
                 if has_member(policy, PublisherGrant.role, member := f"serviceAccount:{account}"):
-                    name = grant_name(topic.name, account, self.shared)
+                    name = self.grant_name(topic.name, account)
                     out.append(PublisherGrant(name, topic=path, member=member))
         return out
 
@@ -262,7 +303,7 @@ class RemoteReader:
         for account in sorted(self.accounts):
             member = f"serviceAccount:{account}"
             if policy is not None and has_member(policy, EnqueuerGrant.role, member):
-                out.append(EnqueuerGrant(grant_name(queue, account, self.shared), queue=path, member=member))
+                out.append(EnqueuerGrant(self.grant_name(queue, account), queue=path, member=member))
             if (self.shared or account in delaying) and self.account_holds_itself(account, member):
                 out.append(TokenGrant(account, member=member, shared_with=self.delaying_elsewhere(account)))
         return out
@@ -288,9 +329,10 @@ class RemoteReader:
                 return short(found.name)
         return ""
 
-    def state_databases(self) -> list[StateDatabase]:
-        """The app and stage's state databases (by name), each with its TTL policy and whether it holds data."""
-        if not self.states:
+    def state_databases(self, found: list[Any]) -> list[StateDatabase]:
+        """The app and stage's state databases (by name), each with its TTL policy and whether it holds data, when the
+        app uses a state or a deployed function of it was told of one."""
+        if not (self.states or told_of_state(found)):
             return []
         prefix, project = self.names.database_prefix, f"projects/{self.names.project}"
         try:
@@ -316,26 +358,32 @@ class RemoteReader:
             documents=documents,
         )
 
-    def state_grants(self, databases: list[StateDatabase]) -> list[StateGrant]:
-        """The app's account's grants limited to one of `databases` (by the condition deploy writes)."""
-        if not databases:
+    def state_grants(self, found: list[Any]) -> list[StateGrant]:
+        """The app's accounts' grants on the project limited to one of the app and stage's databases (by the
+        condition deploy writes, whether or not the database is still there), when the app uses a state, a
+        deployed function of it was told of one, or an account that held one may be going (`orphaned`)."""
+        if not (self.states or told_of_state(found) or self.orphaned()):
             return []
         project = self.names.project
         try:
-            policy = self.gcp.call(
-                "resourcemanager", "get_iam_policy", request={"resource": f"projects/{project}", "options": POLICY_V3}
-            )
+            policy = self.project_policy()
         except Forbidden:  # cannot tell: deploy tries to grant and explains a refusal
             return []
         out = []
-        for database, account in ((d, a) for d in databases for a in sorted(self.accounts)):
-            name, member = grant_name(database.name, account, self.shared), f"serviceAccount:{account}"
-            wanted = StateGrant(name, project=project, database=self.names.database_path(database.name))
-            for binding in policy.bindings:
-                expression = f'resource.name == "{wanted.database}"'
-                if member in binding.members and binding.condition.expression == expression:
-                    out.append(replace(wanted, member=member, role=binding.role))
+        for binding in policy.bindings:
+            database = self.database_of(binding.condition.expression) if binding.condition.expression else ""
+            for account in sorted(self.accounts) if database else ():
+                if (member := f"serviceAccount:{account}") in binding.members:
+                    name = self.grant_name(short(database), account)
+                    out.append(StateGrant(name, project=project, database=database, member=member, role=binding.role))
         return out
+
+    def database_of(self, expression: str) -> str:
+        """The path of the app and stage's database a condition deploy wrote names ('' for any other condition)."""
+        found = CONDITION.fullmatch(expression)
+        database = found.group(1) if found else ""
+        prefix = self.names.database_path(self.names.database_prefix)
+        return database if database.startswith(prefix) and "/" not in database[len(prefix) :] else ""
 
     def secret_resources(self, found: list[Any]) -> list[Resource]:
         """The app and stage's secrets (by prefix and labels) and the service accounts holding the accessor role on

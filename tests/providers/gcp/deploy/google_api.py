@@ -14,9 +14,11 @@ for, and set only with the etag of the last read, and as version 3 when a bindin
 Eventarc, a Cloud Storage trigger fails while the Cloud Storage service agent may not publish to Pub/Sub
 in the project; with `agent_grant_delay` set, a grant made by setIamPolicy reaches it only after that many
 triggers were refused, as IAM changes take a while to; the refusal is the function operation's error with
-code 7 PERMISSION_DENIED, as Google reports it. `refuse` answers the named project IAM methods with 403 and
-an ErrorInfo IAM_PERMISSION_DENIED, as for a caller without the permission; `disabled` answers every path
-under a prefix with 403 and an ErrorInfo SERVICE_DISABLED, as for an API the project has not enabled.
+code 7 PERMISSION_DENIED, as Google reports it. With `concurrent_writes` set, that many project policy writes
+find the policy changed by someone else since they read it (a new etag) and are refused 409 ABORTED. `refuse`
+answers the named project IAM methods with 403 and an ErrorInfo IAM_PERMISSION_DENIED, as for a caller without
+the permission; `disabled` answers every path under a prefix with 403 and an ErrorInfo SERVICE_DISABLED, as for
+an API the project has not enabled.
 
 Every request is first held to Google's Discovery document of its API (`discovery.py`): a method the
 documents do not describe is a 404, a body or query they do not allow a 400 in the documents' words, and
@@ -286,6 +288,7 @@ class GoogleApi:
         self.failures: dict[str, str] = {}
         self.projects: dict[str, dict[str, Any]] = {}  # project path -> its IAM policy, made on first use
         self.refuse: set[str] = set()  # "getIamPolicy" / "setIamPolicy": project IAM answered 403
+        self.concurrent_writes = 0  # project policy writes that someone else's write beats (409 ABORTED)
         self.disabled: set[str] = set()  # APIs not enabled, by path prefix ("/v3/": Resource Manager)
         self.agent_grant_delay = 0  # triggers refused after the storage agent's grant before it takes effect
         self.agent_pending = 0  # of those, how many are left
@@ -760,6 +763,9 @@ class GoogleApi:
                 details=[denied("resourcemanager.projects.setIamPolicy", project)],
             )
         stored, policy = self.project_policy(project.split("/", 1)[1]), body["policy"]
+        if self.concurrent_writes > 0:  # another tool set the policy between this caller's read and write
+            self.concurrent_writes -= 1
+            stored["etag"] = self.etag()
         if policy.get("etag") != stored["etag"]:
             raise ApiError(
                 409,

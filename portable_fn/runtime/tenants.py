@@ -40,7 +40,8 @@ counts as one invocation whatever became of it; `outcome` says what:
 A request refused before the tenant can be known writes no line: no tenant names it (401: no or bad
 credential, so a claim or a header of an unverified caller is not believed; 400/403: the header or claim
 naming the tenant is missing or bad), nor does an event whose `tenantid` is not a tenant id. A request
-refused by `auth=` after verifying its caller (403: a scope is missing) counts for the caller's tenant.
+refused by `auth=` after verifying its caller (403: a scope is missing) counts for the caller's tenant, and
+one a shim was given the tenant of (Lambda's tenant isolation) counts for that tenant whatever the answer.
 """
 
 from __future__ import annotations

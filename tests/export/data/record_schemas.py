@@ -39,6 +39,15 @@ BASES = ("cdktf.TerraformResource", "cdktf.TerraformDataSource")
 # The types each provider's export writes (data sources prefixed `data.`); a type an export adds must be added here.
 WANTED = {
     "aws": [
+        "aws_api_gateway_deployment",
+        "aws_api_gateway_integration",
+        "aws_api_gateway_integration_response",
+        "aws_api_gateway_method",
+        "aws_api_gateway_method_response",
+        "aws_api_gateway_request_validator",
+        "aws_api_gateway_resource",
+        "aws_api_gateway_rest_api",
+        "aws_api_gateway_stage",
         "aws_apigatewayv2_api",
         "aws_apigatewayv2_authorizer",
         "aws_apigatewayv2_integration",

@@ -43,6 +43,8 @@ APPS: dict[str, tuple[Path, dict[str, Any]]] = {
     "stateful": (DEPLOY_APPS / "stateful", {}),
     "secured": (DEPLOY_APPS / "secured", {}),  # JWT authorizers, CORS on the HTTP API, secrets
     "secured_urls": (DEPLOY_APPS / "secured", {"http": "function-url"}),  # CORS on each Function URL
+    "isolated": (DEPLOY_APPS / "isolated", {}),  # the tenants' REST API
+    "tenants_cors": (DEPLOY_APPS / "tenants_cors", {}),  # its CORS preflights
 }
 
 

@@ -5,13 +5,16 @@ Functions are plain `AWS::Lambda::Function`s whose `Code` is the zip's path besi
 deployment bucket and the zips in it (`DeploymentBucket`, `CodeObject`) are left to that step. S3 can only
 notify a function of a bucket CloudFormation declares (its `NotificationConfiguration`): a bucket the
 settings map to an existing one keeps its notification out of the template, said in the notes and in the
-template's Metadata. Property names follow the CloudFormation resource reference
+template's Metadata. The tenants' REST API (`rest_api`) is AWS::ApiGateway::* resources; CloudFormation makes a
+deployment only when its logical id is new, so that id ends in a digest of the routes and CORS. Property names
+follow the CloudFormation resource reference
 (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-template-resource-type-ref.html,
 read 2026-12-06); `cfn-lint` checks them in the tests.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable
 from typing import Any
@@ -19,7 +22,7 @@ from typing import Any
 from portable_fn.deploy import Resource
 from portable_fn.export import Export
 
-from . import edge
+from . import edge, rest_api
 from .export import ARN, PLACEHOLDER, Exported, Reference, logical_id, unused
 from .policies import POLICY_NAME
 from .resources import (
@@ -40,6 +43,8 @@ from .resources import (
     LogGroup,
     Permission,
     Queue,
+    RestApi,
+    RestApiPermission,
     Role,
     Schedule,
     ScheduleGroup,
@@ -75,6 +80,8 @@ SUFFIX: dict[type[Resource], str] = {
     BucketNotification: "Notification",
     ScheduleGroup: "ScheduleGroup",
     Schedule: "Schedule",
+    RestApi: "RestApi",
+    RestApiPermission: "Permission",
 }
 GET_ATT = frozenset({(Function, ARN), (Role, ARN), (Queue, ARN), (Table, ARN)})  # the rest: Ref
 
@@ -414,6 +421,117 @@ class Template:
         }
         self.add(r, "AWS::Scheduler::Schedule", properties)
 
+    def rest_api(self, r: RestApi) -> None:
+        """The tenants' REST API as AWS::ApiGateway::* resources: one per path part, per route its method (the
+        tenant header required, checked by the request validator) with its Lambda proxy integration, the CORS
+        preflights (`rest_api.Preflight`), a deployment and the stage. CloudFormation makes a deployment once:
+        its logical id ends in a digest of the routes and CORS, so a change makes a new one for the stage."""
+        tags = self.tag_list(r)
+        properties: dict[str, Any] = {
+            "Name": r.name,
+            "Description": "Created by portable-fn export",
+            "EndpointConfiguration": {"Types": ["REGIONAL"]},
+            "Tags": tags,
+        }
+        api = self.add(r, "AWS::ApiGateway::RestApi", properties)
+        ref = {"Ref": api}
+        ids: dict[str, Any] = {"/": {"Fn::GetAtt": [api, "RootResourceId"]}}
+        for path, parent, part in rest_api.tree(r.routes):
+            logical = f"{api}Resource{logical_id(path, '')}"
+            properties = {"RestApiId": ref, "ParentId": ids[parent], "PathPart": part}
+            self.resources[logical] = {"Type": "AWS::ApiGateway::Resource", "Properties": properties}
+            ids[path] = {"Ref": logical}
+        validator = f"{api}Validator"
+        properties = {
+            "RestApiId": ref,
+            "Name": rest_api.VALIDATOR,
+            "ValidateRequestBody": False,
+            "ValidateRequestParameters": True,
+        }
+        self.resources[validator] = {"Type": "AWS::ApiGateway::RequestValidator", "Properties": properties}
+        methods = []
+        for method, path, header, authorization, function_arn in r.routes:
+            function = self.reference(self.refs[function_arn])["Fn::GetAtt"][0]
+            uri = f"arn:${{AWS::Partition}}:apigateway:${{AWS::Region}}:{rest_api.invoke_path(f'${{{function}.Arn}}')}"
+            integration = {
+                "Type": "AWS_PROXY",
+                "IntegrationHttpMethod": "POST",
+                "Uri": {"Fn::Sub": uri},
+                "RequestParameters": {rest_api.INTEGRATION_PARAMETER: rest_api.METHOD_HEADER + header},
+            }
+            properties = {
+                "RestApiId": ref,
+                "ResourceId": ids[path],
+                "HttpMethod": method,
+                "AuthorizationType": authorization,
+                "RequestParameters": {rest_api.METHOD_HEADER + header: True},
+                "RequestValidatorId": {"Ref": validator},
+                "Integration": integration,
+            }
+            methods.append(f"{api}{logical_id(method.lower() + path, '')}")
+            self.resources[methods[-1]] = {"Type": "AWS::ApiGateway::Method", "Properties": properties}
+        if r.cors:
+            methods += self.preflights(r, api, ids)
+        digest = hashlib.sha256(json.dumps([r.routes, r.cors]).encode()).hexdigest()[:10]
+        deployment = f"{api}Deployment{digest}"
+        properties = {"RestApiId": ref, "Description": "portable-fn export"}
+        self.resources[deployment] = {
+            "Type": "AWS::ApiGateway::Deployment",
+            "Properties": properties,
+            "DependsOn": methods,
+        }
+        stage = {"RestApiId": ref, "DeploymentId": {"Ref": deployment}, "StageName": r.stage, "Tags": tags}
+        self.resources[f"{api}Stage"] = {"Type": "AWS::ApiGateway::Stage", "Properties": stage}
+        self.outputs[api] = {
+            "Description": f"The URL of the REST API {r.name}'s stage {r.stage}",
+            "Value": {
+                "Fn::Sub": f"https://${{{api}}}.execute-api.${{AWS::Region}}.${{AWS::URLSuffix}}/${{{api}Stage}}"
+            },
+        }
+
+    def preflights(self, r: RestApi, api: str, ids: dict[str, Any]) -> list[str]:
+        """An OPTIONS method answering CORS preflights on each path a route is on; their logical ids."""
+        answer, made = rest_api.Preflight.of(r.cors), []
+        status = rest_api.PREFLIGHT_STATUS
+        for path in rest_api.preflight_paths(r.routes):
+            integration = {
+                "Type": "MOCK",
+                "RequestTemplates": rest_api.PREFLIGHT_REQUEST,
+                "IntegrationResponses": [
+                    {
+                        "StatusCode": status,
+                        "ResponseParameters": answer.static,
+                        "ResponseTemplates": {rest_api.JSON: answer.template},
+                    }
+                ],
+            }
+            properties = {
+                "RestApiId": {"Ref": api},
+                "ResourceId": ids[path],
+                "HttpMethod": rest_api.PREFLIGHT,
+                "AuthorizationType": "NONE",
+                "Integration": integration,
+                "MethodResponses": [{"StatusCode": status, "ResponseParameters": answer.declared}],
+            }
+            made.append(f"{api}{logical_id(rest_api.PREFLIGHT.lower() + path, '')}")
+            self.resources[made[-1]] = {"Type": "AWS::ApiGateway::Method", "Properties": properties}
+        return made
+
+    def rest_api_permission(self, r: RestApiPermission) -> None:
+        api = self.x.find(RestApi, r.api)
+        assert api is not None, r.api
+        logical = self.ids[api.key]
+        source = (
+            f"arn:${{AWS::Partition}}:execute-api:${{AWS::Region}}:${{AWS::AccountId}}:${{{logical}}}/{r.source_route}"
+        )
+        properties = {
+            "FunctionName": self.function_ref(r.function),
+            "Action": "lambda:InvokeFunction",
+            "Principal": "apigateway.amazonaws.com",
+            "SourceArn": {"Fn::Sub": source},
+        }
+        self.add(r, "AWS::Lambda::Permission", properties)
+
 
 # What writes each type `desired` returns; a type missing here fails the export tests.
 WRITERS: dict[type[Resource], Callable[[Template, Any], None]] = {
@@ -439,4 +557,6 @@ WRITERS: dict[type[Resource], Callable[[Template, Any], None]] = {
     CodeObject: Template.packaged,
     ScheduleGroup: Template.schedule_group,
     Schedule: Template.schedule,
+    RestApi: Template.rest_api,
+    RestApiPermission: Template.rest_api_permission,
 }

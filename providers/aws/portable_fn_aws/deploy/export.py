@@ -31,8 +31,6 @@ from .resources import (
     DeploymentBucket,
     Function,
     Queue,
-    RestApi,
-    RestApiPermission,
     Role,
     Table,
     Topic,
@@ -50,8 +48,9 @@ PLACEHOLDER = Arns(partition="pfn-partition", region="pfn-region", account="pfn-
 ARTIFACTS = "artifacts"
 URL, ARN = "url", "arn"  # the two attributes a reference may point at (a queue has both)
 NOT_IN_IDS = re.compile(r"[^A-Za-z0-9]+")
-# What neither format writes yet: `export` refuses an app that needs them, naming the REST API (`rest_api`).
-NOT_EXPORTED: frozenset[type[Resource]] = frozenset({RestApi, RestApiPermission})
+# What neither format writes yet (nothing, now the tenants' REST API is written): `export` refuses an app that
+# needs one of them, naming it.
+NOT_EXPORTED: frozenset[type[Resource]] = frozenset()
 
 
 def export(deployer: AwsDeployer, app: App, stage: str, artifact: Artifact, fmt: str) -> Export:
@@ -62,12 +61,12 @@ def export(deployer: AwsDeployer, app: App, stage: str, artifact: Artifact, fmt:
     from .terraform import terraform
 
     exported = Exported.of(deployer, app, stage, artifact)
-    tenants = [r for r in exported.resources if isinstance(r, RestApi)]
-    if tenants:
+    unwritten = [r for r in exported.resources if type(r) in NOT_EXPORTED]
+    if unwritten:
         raise ProviderError(
-            f"Provider 'aws' cannot export --format {fmt} for this app: the REST API {tenants[0].name!r} that "
-            "fronts its tenant_isolation=True functions is not written to CloudFormation or Terraform yet. "
-            "Deploy it with portable-fn deploy --provider aws, or export without tenant_isolation=True."
+            f"Provider 'aws' cannot export --format {fmt} for this app: its {unwritten[0].kind} "
+            f"{unwritten[0].name!r} is not written to CloudFormation or Terraform yet. Deploy it with portable-fn "
+            "deploy --provider aws."
         )
     return cloudformation(exported) if fmt == CLOUDFORMATION else terraform(exported)
 

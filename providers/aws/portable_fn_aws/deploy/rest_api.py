@@ -226,6 +226,23 @@ class Preflight:
         )
 
 
+def tree(routes: tuple[Route, ...]) -> list[tuple[str, str, str]]:
+    """Every resource the routes' paths need below the root, parents first: (path, parent's path, path part)."""
+    found: dict[str, tuple[str, str]] = {}
+    for _, path, *_ in routes:
+        parent = "/"
+        for part in [p for p in path.split("/") if p]:
+            walked = parent.rstrip("/") + "/" + part
+            found[walked] = (parent, part)
+            parent = walked
+    return [(path, *found[path]) for path in sorted(found, key=lambda p: (p.count("/"), p))]
+
+
+def invoke_path(function_arn: str) -> str:
+    """What follows `arn:<partition>:apigateway:<region>:` in the URI of a Lambda proxy integration."""
+    return f"lambda:path/2015-03-31/functions/{function_arn}/invocations"
+
+
 def preflight_paths(routes: tuple[Route, ...]) -> list[str]:
     """The paths whose resources get an OPTIONS method: each one a tenant method is on."""
     return sorted({path for _, path, *_ in routes})
@@ -494,8 +511,7 @@ class RestApis(Applier[RestApi]):
 
     def invoke_uri(self, function_arn: str) -> str:
         arns = self.ctx.arns
-        lambda_path = f"lambda:path/2015-03-31/functions/{function_arn}/invocations"
-        return f"arn:{arns.partition}:apigateway:{arns.region}:{lambda_path}"
+        return f"arn:{arns.partition}:apigateway:{arns.region}:{invoke_path(function_arn)}"
 
     def delete(self, resource: RestApi) -> None:
         self.tolerate_missing(lambda: self.aws.apigateway.delete_rest_api(restApiId=resource.api_id))

@@ -5,7 +5,9 @@ access block and encryption are resources of their own there), named after the r
 app and stage (`aws_sqs_queue.orders_dlq`). A function's `filename` is its zip beside `main.tf`; a zip
 over the direct upload limit goes through the deployment bucket as an `aws_s3_object`, as deploy sends
 it. A bucket's notifications are one `aws_s3_bucket_notification`, which owns the bucket's whole
-notification configuration. Arguments follow the provider's documentation
+notification configuration. The tenants' REST API (`rest_api`) is the provider's aws_api_gateway_* resources,
+its deployment's `triggers` hashing every method and integration, so a change deploys the stage again. Arguments
+follow the provider's documentation
 (https://registry.terraform.io/providers/hashicorp/aws/latest/docs, read 2026-12-06).
 """
 
@@ -18,8 +20,9 @@ from typing import Any
 from portable_fn.deploy import Resource
 from portable_fn.export import Export, TerraformBuilder, TerraformDocument, terraform_export
 from portable_fn.export.hcl import COMMENT
+from portable_fn.export.terraform import identifier as snake_case
 
-from . import edge
+from . import edge, rest_api
 from .export import ARN, PLACEHOLDER, URL, Exported, Reference, unused
 from .policies import POLICY_NAME
 from .resources import (
@@ -40,6 +43,8 @@ from .resources import (
     LogGroup,
     Permission,
     Queue,
+    RestApi,
+    RestApiPermission,
     Role,
     Schedule,
     ScheduleGroup,
@@ -83,6 +88,8 @@ TYPES: dict[type[Resource], str] = {
     CodeObject: "aws_s3_object",
     ScheduleGroup: "aws_scheduler_schedule_group",
     Schedule: "aws_scheduler_schedule",
+    RestApi: "aws_api_gateway_rest_api",
+    RestApiPermission: "aws_lambda_permission",
 }
 ATTRIBUTE = {ARN: "arn", URL: "url"}
 
@@ -437,6 +444,114 @@ class Configuration(TerraformBuilder):
         }
         self.put(r, body)
 
+    def rest_api(self, r: RestApi) -> None:
+        """The tenants' REST API as the provider's aws_api_gateway_* resources: one per path part, per route
+        its method (the tenant header required, checked by the request validator) and Lambda proxy
+        integration, the CORS preflights (`rest_api.Preflight`), and a deployment whose `triggers` hash every
+        one of them, so a change deploys the stage again."""
+        api = self.put(r, {"name": r.name, "description": "Created by portable-fn export"} | self.rest_api_body(r))
+        rest_api_id = self.address(r, "id")
+        ids = {"/": self.address(r, "root_resource_id")}
+        for path, parent, part in rest_api.tree(r.routes):
+            label = self.put(
+                r,
+                {"rest_api_id": rest_api_id, "parent_id": ids[parent], "path_part": part},
+                "aws_api_gateway_resource",
+                "_" + snake_case(path),
+            )
+            ids[path] = f"${{aws_api_gateway_resource.{label}.id}}"
+        validator = {
+            "name": rest_api.VALIDATOR,
+            "rest_api_id": rest_api_id,
+            "validate_request_body": False,
+            "validate_request_parameters": True,
+        }
+        self.put(r, validator, "aws_api_gateway_request_validator")
+        parts: list[str] = []  # what the deployment's trigger hashes
+        for method, path, header, authorization, function_arn in r.routes:
+            where = {"rest_api_id": rest_api_id, "resource_id": ids[path], "http_method": method}
+            body = {
+                **where,
+                "authorization": authorization,
+                "request_parameters": {rest_api.METHOD_HEADER + header: True},
+                "request_validator_id": f"${{aws_api_gateway_request_validator.{api}.id}}",
+            }
+            label = self.put(r, body, "aws_api_gateway_method", f"_{snake_case(method + path)}")
+            function = self.refs[function_arn].resource
+            integration = {
+                **where,
+                "type": "AWS_PROXY",
+                "integration_http_method": "POST",
+                "uri": self.address(function, "invoke_arn"),
+                "request_parameters": {rest_api.INTEGRATION_PARAMETER: rest_api.METHOD_HEADER + header},
+                "depends_on": [f"${{aws_api_gateway_method.{label}}}"],
+            }
+            self.put(r, integration, "aws_api_gateway_integration", f"_{snake_case(method + path)}")
+            parts += [f"aws_api_gateway_method.{label}.id", f"aws_api_gateway_integration.{label}.id"]
+        if r.cors:
+            parts += self.preflights(r, rest_api_id, ids)
+        deployment = {
+            "rest_api_id": rest_api_id,
+            "description": "portable-fn export",
+            "triggers": {"redeployment": f"${{sha1(jsonencode([{', '.join(parts)}]))}}"},
+            "lifecycle": [{"create_before_destroy": True}],  # the stage moves to the new one before the old goes
+        }
+        self.put(r, deployment, "aws_api_gateway_deployment")
+        stage = {
+            "rest_api_id": rest_api_id,
+            "deployment_id": f"${{aws_api_gateway_deployment.{api}.id}}",
+            "stage_name": r.stage,
+            "tags": self.x.tags(r),
+        }
+        self.put(r, stage, "aws_api_gateway_stage")
+        self.outputs[f"{api}_api"] = {"value": f"${{aws_api_gateway_stage.{api}.invoke_url}}"}
+
+    def rest_api_body(self, r: RestApi) -> dict[str, Any]:
+        return {"endpoint_configuration": [{"types": ["REGIONAL"]}], "tags": self.x.tags(r)}
+
+    def preflights(self, r: RestApi, rest_api_id: str, ids: dict[str, str]) -> list[str]:
+        """An OPTIONS method answering CORS preflights on each path a route is on; what the trigger hashes."""
+        answer, parts = rest_api.Preflight.of(r.cors), []
+        for path in rest_api.preflight_paths(r.routes):
+            suffix = f"_{snake_case(rest_api.PREFLIGHT + path)}"
+            where = {"rest_api_id": rest_api_id, "resource_id": ids[path], "http_method": rest_api.PREFLIGHT}
+            label = self.put(r, {**where, "authorization": "NONE"}, "aws_api_gateway_method", suffix)
+            method = f"${{aws_api_gateway_method.{label}}}"
+            response = {**where, "status_code": rest_api.PREFLIGHT_STATUS, "response_parameters": answer.declared}
+            self.put(r, {**response, "depends_on": [method]}, "aws_api_gateway_method_response", suffix)
+            integration = {**where, "type": "MOCK", "request_templates": rest_api.PREFLIGHT_REQUEST}
+            self.put(r, {**integration, "depends_on": [method]}, "aws_api_gateway_integration", suffix)
+            answered = {
+                **where,
+                "status_code": rest_api.PREFLIGHT_STATUS,
+                "response_parameters": answer.static,
+                "response_templates": {rest_api.JSON: self.value(answer.template)},
+                "depends_on": [
+                    f"${{aws_api_gateway_integration.{label}}}",
+                    f"${{aws_api_gateway_method_response.{label}}}",
+                ],
+            }
+            self.put(r, answered, "aws_api_gateway_integration_response", suffix)
+            parts += [
+                f"aws_api_gateway_method.{label}.id",
+                f"aws_api_gateway_integration.{label}.id",
+                f"aws_api_gateway_method_response.{label}.id",
+                f"aws_api_gateway_integration_response.{label}.id",
+            ]
+        return parts
+
+    def rest_api_permission(self, r: RestApiPermission) -> None:
+        api = self.x.find(RestApi, r.api)
+        assert api is not None, r.api
+        body = {
+            "statement_id": r.statement_id,
+            "action": "lambda:InvokeFunction",
+            "function_name": self.function(r.function),
+            "principal": "apigateway.amazonaws.com",
+            "source_arn": f"{self.address(api, 'execution_arn')}/{r.source_route}",
+        }
+        self.put(r, body)
+
 
 def identifier(short: str) -> str:
     """A Terraform resource name (letters, digits, underscores) from a resource's short name."""
@@ -481,4 +596,6 @@ WRITERS: dict[type[Resource], Callable[[Configuration, Any], None]] = {
     CodeObject: Configuration.code_object,
     ScheduleGroup: Configuration.schedule_group,
     Schedule: Configuration.schedule,
+    RestApi: Configuration.rest_api,
+    RestApiPermission: Configuration.rest_api_permission,
 }

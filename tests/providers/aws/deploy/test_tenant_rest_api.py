@@ -2,7 +2,7 @@
 `tenant_isolation=True` with its tenant in a header deploys with TenancyConfig PER_TENANT (asserted on the
 request botocore sends: moto drops it) behind an API Gateway REST API whose method requires the header and whose
 Lambda proxy integration maps it onto X-Amz-Tenant-Id; a second plan is empty; remove deletes it; `check` refuses
-what no REST API can front, and export says it cannot write it yet."""
+what no REST API can front, and export writes it."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from portable_fn_aws.provider import AwsProvider
 
 from portable_fn.app import load_app
 from portable_fn.deploy import Artifact, pipeline
-from portable_fn.runtime.errors import ProviderError, UnsupportedTriggerError
+from portable_fn.runtime.errors import UnsupportedTriggerError
 
 ISOLATED = Path(__file__).with_name("apps") / "isolated"
 ACCOUNT = "123456789012"
@@ -221,17 +221,15 @@ def test_check_refuses_two_isolated_functions_on_one_route(isolated_dir: Path) -
     )
 
 
-def test_export_says_it_cannot_write_the_rest_api_yet(isolated_dir: Path, tmp_path: Path, helpers: Any) -> None:
+def test_export_writes_the_rest_api_in_both_formats(isolated_dir: Path, tmp_path: Path, helpers: Any) -> None:
     app = load_app(isolated_dir)
     artifact = helpers.make_artifact(tmp_path / "zip", "# code\n")
-    for fmt in ("cloudformation", "terraform"):
-        with pytest.raises(ProviderError) as caught:
-            export(AwsDeployer({"region": REGION}), app, "dev", artifact, fmt)
-        assert str(caught.value) == (
-            f"Provider 'aws' cannot export --format {fmt} for this app: the REST API 'isolated-dev-tenants' that "
-            "fronts its tenant_isolation=True functions is not written to CloudFormation or Terraform yet. Deploy "
-            "it with portable-fn deploy --provider aws, or export without tenant_isolation=True."
-        )
+    template = json.loads(
+        export(AwsDeployer({"region": REGION}), app, "dev", artifact, "cloudformation").files["template.json"]
+    )
+    assert template["Resources"]["TenantsRestApi"]["Properties"]["Name"] == "isolated-dev-tenants"
+    main_tf = export(AwsDeployer({"region": REGION}), app, "dev", artifact, "terraform").files["main.tf"]
+    assert 'resource "aws_api_gateway_rest_api" "tenants" {' in main_tf
 
 
 def test_a_changed_route_is_rebuilt_under_the_same_api_and_deployed_again(

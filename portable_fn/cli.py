@@ -272,11 +272,14 @@ def dev(
     """
     from .app import load_app
     from .config import load_config
+    from .local import secrets_notice
     from .local.host import LocalHost
 
     stage = stage or next(iter(load_config(Path(app).resolve()).stages))
     loaded = load_app(app, stage)
     loaded.config.check_stage(stage, loaded.root / "pyproject.toml")
+    if state_dir and (notice := secrets_notice(loaded, Path(state_dir))):
+        console.say(notice, "yellow")
     port = port if port is not None else int(loaded.config.provider_settings("local", stage).get("port", 8080))
     if provider:  # emulating one cloud: refuse what its deploy would refuse, before serving anything
         from .provider import load_provider

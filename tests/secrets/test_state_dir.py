@@ -77,3 +77,16 @@ def test_dev_with_a_state_dir_serves_the_secret_set_there(keyed: Path, tmp_path:
     finally:
         dev.stop()
     assert VALUE not in dev.text()
+
+
+def test_dev_with_a_state_dir_without_secrets_says_where_the_apps_secrets_are(keyed: Path, tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    assert secrets_cli("set", "stripe-key", str(keyed), input=VALUE).exit_code == 0  # the app's default file
+    dev = DevProcess(keyed, state, tmp_path / "dev.log", env={"NO_COLOR": "1"})
+    try:
+        dev.url()  # serving: the notice came before
+    finally:
+        dev.stop()
+    notice = secrets_notice(load_app(keyed), state)
+    assert notice is not None and notice in " ".join(dev.text().split())
+    assert VALUE not in dev.text()

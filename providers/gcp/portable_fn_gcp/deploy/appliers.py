@@ -40,6 +40,7 @@ from .resources import (
     EnqueuerGrant,
     EventReceiverGrant,
     Function,
+    LeftoverBinding,
     PublicInvoker,
     PublisherGrant,
     SchedulerJob,
@@ -189,6 +190,25 @@ def account_unknown(exc: BaseException) -> bool:
     """Whether Google refused a call for naming a service account it does not know (yet): a 400 or 404 saying the
     account does not exist."""
     return isinstance(exc, (BadRequest, NotFound)) and "does not exist" in str(exc) and "ervice account" in str(exc)
+
+
+class LeftoverBindings(Applier[LeftoverBinding]):
+    """A binding on the project to an account deploy made that is going (read-modify-write at version 3): taken
+    back; `create` puts it back, for symmetry only (nothing wants one)."""
+
+    def create(self, resource: LeftoverBinding) -> None:
+        project = f"projects/{resource.project}"
+        if resource.condition:
+            grant_conditional(self.gcp, project, resource.role, resource.member, dict(resource.condition))
+        else:
+            grant(self.gcp, "resourcemanager", project, resource.role, resource.member, POLICY_V3)
+
+    def delete(self, resource: LeftoverBinding) -> None:
+        project = f"projects/{resource.project}"
+        if resource.condition:
+            revoke_conditional(self.gcp, project, resource.role, resource.member, dict(resource.condition))
+        else:
+            revoke(self.gcp, "resourcemanager", project, resource.role, resource.member, POLICY_V3)
 
 
 class StorageAgentGrants(Applier[StorageAgentGrant]):
@@ -858,6 +878,7 @@ class SchedulerJobs(Applier[SchedulerJob]):
 
 APPLIERS: dict[type[Resource], type[Applier[Any]]] = {
     ServiceAccount: ServiceAccounts,
+    LeftoverBinding: LeftoverBindings,
     StorageAgentGrant: StorageAgentGrants,
     Topic: Topics,
     Bucket: Buckets,

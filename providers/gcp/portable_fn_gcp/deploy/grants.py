@@ -23,6 +23,7 @@ from .resources import (
     EnqueuerGrant,
     EventReceiverGrant,
     Function,
+    LeftoverBinding,
     PublicInvoker,
     PublisherGrant,
     SecretGrant,
@@ -116,6 +117,11 @@ def owners_of(functions: Iterable[Function]) -> dict[str, str]:
 
 
 def _grants_of(resource: Resource, functions: dict[str, Function], owners: dict[str, str]) -> list[Grant]:
+    if isinstance(resource, LeftoverBinding):  # any role: its permissions are listed only when deploy grants it
+        actions = PERMISSIONS.get(resource.role, ())
+        return [
+            Grant(owners.get(resource.member), resource.member, actions, f"projects/{resource.project}", resource.role)
+        ]
     if isinstance(resource, PublisherGrant):
         return [grant(owners.get(resource.member), resource.member, resource.role, resource.topic)]
     if isinstance(resource, EnqueuerGrant):
@@ -146,7 +152,7 @@ def route_grants(route: DeadLetterRoute, function: Function) -> list[Grant]:
     """The runtime account's publisher role on the dead-letter topic; for a retrying trigger, the Pub/Sub
     service agent's publisher role there and subscriber role on the subscription Eventarc made for it."""
     fn, publisher = function_name(function), f"serviceAccount:{route.publisher}" if route.publisher else DEFAULT_ACCOUNT
-    out = [grant(fn, publisher, PUBLISHER, route.dead_letter_topic)]
+    out = [grant(fn, publisher, PUBLISHER, route.dead_letter_topic)] if route.granted else []
     if route.trigger_source:
         agent, project = pubsub_agent("PROJECT_NUMBER"), route.dead_letter_topic.split("/")[1]
         out.append(grant(fn, agent, PUBLISHER, route.dead_letter_topic))

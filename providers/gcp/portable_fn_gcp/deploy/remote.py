@@ -74,6 +74,7 @@ from .resources import (
     EnqueuerGrant,
     EventReceiverGrant,
     Function,
+    LeftoverBinding,
     Pairs,
     PublicInvoker,
     PublisherGrant,
@@ -178,6 +179,7 @@ class RemoteReader:
         topics = self.topics()
         resources: list[Resource] = [
             *accounts,
+            *self.leftover_bindings({self.names.account_email(a.name) for a in accounts}),
             *self.storage_agent_grant(),
             *self.event_receiver_grant(found),
             *topics,
@@ -234,6 +236,44 @@ class RemoteReader:
             for account in sorted(self.accounts)
             if has_member(policy, EventReceiverGrant.role, f"serviceAccount:{account}")
         ]
+
+    def leftover_bindings(self, made: set[str]) -> list[LeftoverBinding]:
+        """The project's bindings naming an account deploy made (`made`) that no function runs as any more, but those
+        the grants read here stand for (a state's, the event receiver role)."""
+        going = sorted(made - self.wanted)
+        if not going:
+            return []
+        try:
+            policy = self.project_policy()
+        except Forbidden:  # cannot tell: the account's delete leaves them to a deleted account
+            return []
+        out = []
+        for binding, account in ((b, a) for b in policy.bindings for a in going):
+            conditional, member = binding.HasField("condition"), f"serviceAccount:{account}"
+            modelled = self.database_of(binding.condition.expression) or (
+                binding.role == EventReceiverGrant.role and not conditional
+            )
+            if member in binding.members and not modelled:
+                condition = binding.condition
+                title = f"/{condition.title}" if conditional else ""
+                out.append(
+                    LeftoverBinding(
+                        f"{account.split('@', 1)[0]}/{binding.role}{title}",
+                        project=self.names.project,
+                        member=member,
+                        role=binding.role,
+                        condition=(
+                            (
+                                ("title", condition.title),
+                                ("description", condition.description),
+                                ("expression", condition.expression),
+                            )
+                            if conditional
+                            else ()
+                        ),
+                    )
+                )
+        return out
 
     def orphaned(self) -> bool:
         """Whether an account the app's functions ran as is no longer one they run as: its grants are read wherever

@@ -28,6 +28,20 @@ class ServiceAccount(Resource):
 
 
 @dataclass(frozen=True)
+class LeftoverBinding(Resource):
+    """A binding on the project naming an account deploy made for a function that no function runs as any more, of
+    a role no other resource here stands for (one granted by hand, say), named `<account id>/<role>` (and the
+    condition's title when it has one). Never wanted, only read: deploy takes it back before it deletes the
+    account, which would otherwise leave the binding to a deleted account."""
+
+    kind = "leftover project binding"
+    project: str = ""
+    member: str = ""  # serviceAccount:EMAIL
+    role: str = ""
+    condition: Pairs = ()  # the binding's condition (title, description, expression), () for none
+
+
+@dataclass(frozen=True)
 class Topic(Resource):
     """A Pub/Sub topic the app owns (a queue, a topic, a schedule's or a dead-letter topic)."""
 
@@ -358,6 +372,7 @@ def gcloud(verb: str, project: str, member: str) -> str:
 # topic or queue before the grants on it.
 ORDER: tuple[type[Resource], ...] = (
     ServiceAccount,
+    LeftoverBinding,
     StorageAgentGrant,
     EventReceiverGrant,
     Topic,

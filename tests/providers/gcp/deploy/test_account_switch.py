@@ -94,6 +94,8 @@ def holding(google: Any, *emails: str) -> list[tuple[str, str, str]]:
 
 
 def planned_grants(deployer: Any, app: App) -> Any:
+    """The grants `plan` shows it adds and takes back (`pipeline._grants`: the GCP provider's `grants` of what is
+    read against what is wanted)."""
     desired = deployer.desired(app, "dev", pipeline.package(deployer, app, "dev").artifact)
     return grant_changes(grants(list(deployer.read_remote(app, "dev"))), grants(desired))
 
@@ -102,6 +104,8 @@ def test_per_function_accounts_to_a_shared_one_takes_back_every_grant_then_delet
     google: Any, google_server: Any, helpers: Any, app: App
 ) -> None:
     pipeline.deploy(provider(helpers, google_server, app), app, "dev")
+    by_hand = {"role": "roles/logging.logWriter", "members": [f"serviceAccount:{OWN['place']}", OTHERS]}
+    google.project_policy(PROJECT)["bindings"].append(by_hand)  # granted outside deploy
     held = holding(google, *OWN.values())
     assert {r for r, _, _ in held} >= {f"projects/{PROJECT}", f"projects/{PROJECT}/topics/accounts-dev-order-events"}
     shared = provider(helpers, google_server, app, SHARED)
@@ -110,9 +114,15 @@ def test_per_function_accounts_to_a_shared_one_takes_back_every_grant_then_delet
         (m, role, resource) for resource, role, m in held
     )
     assert {g.principal for g in changes.added} == {f"serviceAccount:{SHARED}"}
+    start = len(google.requests)
     pipeline.deploy(shared, app, "dev")
     assert holding(google, *OWN.values()) == []
     assert google.tasks.accounts == {}
+    sent = [(r.method, r.path) for r in google.requests[start:]]
+    account_deletes = [i for i, (method, path) in enumerate(sent) if method == "DELETE" and "/serviceAccounts/" in path]
+    policy_writes = [i for i, (_, path) in enumerate(sent) if path.endswith(":setIamPolicy")]
+    assert len(account_deletes) == 3 and max(policy_writes) < min(account_deletes)  # every grant taken back first
+    assert {"role": "roles/logging.logWriter", "members": [OTHERS]} in google.project_policy(PROJECT)["bindings"]
     assert holding(google, SHARED) == SHARED_HOLDS
     assert pipeline.plan(shared, app, "dev").plan.empty
     triggers = {fn: google.functions[f"{FUNCTIONS}-{fn}"]["eventTrigger"] for fn in ("fulfil", "on-upload")}

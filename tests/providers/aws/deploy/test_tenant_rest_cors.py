@@ -21,6 +21,7 @@ from portable_fn_aws.shim import deliver
 
 from portable_fn.app import load_app
 from portable_fn.deploy import pipeline
+from portable_fn.deploy.diff import field_changes
 from portable_fn.runtime.errors import UnsupportedTriggerError
 
 APP = Path(__file__).with_name("apps") / "tenants_cors"
@@ -158,6 +159,18 @@ def test_a_changed_policy_rewrites_the_preflights_and_no_policy_removes_them(
         ("update", "function url", ("cors",)),  # the shared function's
         *[("update", "lambda function", ("env",))] * 4,  # PORTABLE_FN_CORS, for the functions' own answers
         ("update", "rest api", ("cors",)),
+    ]
+    [step] = [s for s in steps if s.resource.kind == "rest api"]
+    assert [c.describe() for c in field_changes(step)] == [  # what `plan` shows ("credential": never printed)
+        "cors.AllowCredentials: (sensitive) -> (none)",
+        'cors.AllowHeaders[0]: "content-type" -> "*"',
+        'cors.AllowHeaders[1]: "x-tenant-id" -> (none)',
+        'cors.AllowMethods[0]: "GET" -> "*"',
+        'cors.AllowMethods[1]: "POST" -> (none)',
+        'cors.AllowOrigins[0]: "https://admin.example.com" -> "*"',
+        'cors.AllowOrigins[1]: "https://app.example.com" -> (none)',
+        'cors.ExposeHeaders: ["x-request-id"] -> (none)',
+        "cors.MaxAge: 600 -> (none)",
     ]
     pipeline.deploy(provider, anyone, "dev")
     options = methods(gateway)[("/projects", "OPTIONS")]

@@ -24,16 +24,19 @@ no required header, no authorization, a MOCK integration answering 200 as the co
 (https://docs.aws.amazon.com/apigateway/latest/developerguide/how-to-cors-console.html, read 2026-12-06), with
 the headers the HTTP API's CorsConfiguration would send, from the same `edge.document`. What is fixed is a
 static response parameter; what depends on the request is set by the integration response's template through
-`$context.responseOverride.header` (https://docs.aws.amazon.com/apigateway/latest/developerguide/
-apigateway-override-request-response-parameters.html): the request's Origin echoed when it is one of the listed
-origins (so several origins work, as on the HTTP API, where a static value could name only one), and the
-requested method and headers when `allow_methods` / `allow_headers` are "*". The template's first line holds the
-policy, which `read` takes back and checks against what it would write. The functions' own answers carry
-Access-Control-Allow-Origin from the runtime (`PORTABLE_FN_CORS`, payload 1.0 events included).
+`$context.responseOverride.header`
+(https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-override-request-response-parameters.html,
+read 2026-12-06): the request's Origin echoed when it is one of the listed origins (so several origins work, as
+on the HTTP API, where a static value could name only one), and the requested method and headers when
+`allow_methods` / `allow_headers` are "*". The template's first line holds the policy, which `read` takes back
+and checks against what it would write. The functions' own answers carry Access-Control-Allow-Origin from the
+runtime (`PORTABLE_FN_CORS`, payload 1.0 events included); API Gateway's own refusals (the validator's 400, IAM's
+403) do not.
 
 `check` refuses what cannot work (`refusal`): tenant isolation on an event trigger (no trigger deploy makes
-passes a tenant id), and on an HTTP function whose tenant is not a header (a claim would need a Lambda or
-Cognito authorizer to become a mapping source). The shim sets `ctx.tenant` from the Lambda context's
+passes a tenant id), on an HTTP function whose tenant is not a header (a claim would need a Lambda or Cognito
+authorizer to become a mapping source) or that declares none, and on an OPTIONS route when CORS answers
+preflights there. The shim sets `ctx.tenant` from the Lambda context's
 `tenant_id` and reads the REST API's payload 1.0 events, stage and path parameters included
 (`portable_fn_aws.http_events`).
 """
@@ -540,7 +543,11 @@ class RestApiPermissions(Applier[RestApiPermission]):
                 if api.get("name") == name and (api.get("tags") or {}).items() >= self.ctx.tags.items():
                     self.ctx.api_ids[name] = api["id"]
         if name not in self.ctx.api_ids:
-            raise RuntimeError(f"the REST API {name!r} tagged with this app and stage was not found")
+            raise RuntimeError(
+                f"the REST API {name!r} tagged with this app and stage was not found, so the permission letting it "
+                "invoke the function cannot name it. Deploy makes the API before its permissions: run portable-fn "
+                "plan to see whether it is missing, then portable-fn deploy again."
+            )
         return self.ctx.api_ids[name]
 
     def update(self, resource: RestApiPermission, previous: RestApiPermission, changes: tuple[str, ...]) -> None:

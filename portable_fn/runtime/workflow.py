@@ -539,6 +539,7 @@ class Workflow:
         if self._take_event(entry):
             return entry["data"]
         if self._cancelling:
+            STORE.delete(_event_key("wait", name, self._tenant))  # an event sent now wakes no one
             raise WorkflowCancelled(f"instance {self.id} cancelled while waiting for {type!r}")
         until = entry.get("until")
         if until is not None and _clock() >= until - EARLY_S:

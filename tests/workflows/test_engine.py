@@ -283,6 +283,7 @@ def test_cancel_undoes_the_finished_steps(flow: Any) -> None:
         ]
         with pytest.raises(WorkflowError, match="cancelled already"):
             cancel(instance_id)
+        assert send_event(flow.APPROVAL, match=ORDER["id"], data={"by": "webhook"}) == 0  # it waits no more
 
 
 def big() -> str:

@@ -201,3 +201,16 @@ def test_a_policy_changed_between_read_and_write_stops_the_deploy_and_a_rerun_co
     pipeline.deploy(shared, app, "dev")
     assert holding(google, *OWN.values()) == []
     assert pipeline.plan(shared, app, "dev").plan.empty
+
+
+def test_one_shared_account_to_another_moves_every_grant(
+    google: Any, google_server: Any, helpers: Any, app: App
+) -> None:
+    before = "accounts-before@shop-project.iam.gserviceaccount.com"
+    pipeline.deploy(provider(helpers, google_server, app, before), app, "dev")
+    assert len(holding(google, before)) == len(SHARED_HOLDS)
+    shared = provider(helpers, google_server, app, SHARED)
+    pipeline.deploy(shared, app, "dev")
+    assert holding(google, before) == []
+    assert holding(google, SHARED) == SHARED_HOLDS
+    assert pipeline.plan(shared, app, "dev").plan.empty

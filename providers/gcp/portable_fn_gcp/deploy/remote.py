@@ -26,7 +26,8 @@ functions were told of one (`PORTABLE_FN_STATE_*`), has them read, so an app wit
 read from the project's IAM policy (version 3, where conditions are kept): each binding whose condition names one
 of the app and stage's databases (`resource.name == "projects/P/databases/<app>-<stage>-..."`, as deploy writes
 it), whether or not the database is still there; also when an account read is no longer one the functions run as.
-Other bindings, and other members of these, are never the app's.
+Other bindings, and other members of these, are never the app's, but one naming an account deploy made that no
+function runs as any more (`LeftoverBinding`: a role granted it by hand): it goes before the account does.
 
 Sending has its grants read only where there is reason to: the accounts' publisher bindings on each
 topic the app sends to or a deployed function of it was told of (`PORTABLE_FN_TOPIC_*`/`PORTABLE_FN_QUEUE_*`),
@@ -119,6 +120,12 @@ def trigger_source(found: Any) -> str:
 def told_of_state(found: list[Any]) -> bool:
     """Whether a deployed function was told where a state is (`PORTABLE_FN_STATE_<NAME>`)."""
     return any(k.startswith(STATE_ENV) for f in found for k in f.service_config.environment_variables)
+
+
+def condition_of(binding: Any) -> Pairs:
+    """A conditional binding's condition as (field, value) pairs, as `LeftoverBinding` keeps it."""
+    condition = binding.condition
+    return (("title", condition.title), ("description", condition.description), ("expression", condition.expression))
 
 
 def user_managed(account: str) -> bool:
@@ -254,24 +261,13 @@ class RemoteReader:
                 binding.role == EventReceiverGrant.role and not conditional
             )
             if member in binding.members and not modelled:
-                condition = binding.condition
-                title = f"/{condition.title}" if conditional else ""
+                name = f"{account.split('@', 1)[0]}/{binding.role}" + (
+                    f"/{binding.condition.title}" if conditional else ""
+                )
+                condition = condition_of(binding) if conditional else ()
+                project = self.names.project
                 out.append(
-                    LeftoverBinding(
-                        f"{account.split('@', 1)[0]}/{binding.role}{title}",
-                        project=self.names.project,
-                        member=member,
-                        role=binding.role,
-                        condition=(
-                            (
-                                ("title", condition.title),
-                                ("description", condition.description),
-                                ("expression", condition.expression),
-                            )
-                            if conditional
-                            else ()
-                        ),
-                    )
+                    LeftoverBinding(name, project=project, member=member, role=binding.role, condition=condition)
                 )
         return out
 

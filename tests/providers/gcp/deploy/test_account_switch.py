@@ -80,12 +80,16 @@ def on_project(held: list[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
     return [h for h in held if h[0] == P or h[0].startswith(f"{P}/databases/")]
 
 
+def expression(binding: dict[str, Any]) -> str:
+    return str(binding.get("condition", {}).get("expression", ""))
+
+
 def holding(google: Any, *emails: str) -> list[tuple[str, str, str]]:
     """(resource, role, member) of each binding naming one of `emails`, sorted; a binding on the project under a
     condition naming one database is on that database (as `grants` says)."""
     members = {f"serviceAccount:{email}" for email in emails}
     return sorted(
-        (CONDITION.sub(r"\1", b.get("condition", {}).get("expression", "")) or resource, b["role"], m)
+        (on_database.group(1) if (on_database := CONDITION.fullmatch(expression(b))) else resource, b["role"], m)
         for resource, policy in policies(google).items()
         for b in policy.get("bindings", [])
         for m in b["members"]
@@ -105,7 +109,9 @@ def test_per_function_accounts_to_a_shared_one_takes_back_every_grant_then_delet
 ) -> None:
     pipeline.deploy(provider(helpers, google_server, app), app, "dev")
     by_hand = {"role": "roles/logging.logWriter", "members": [f"serviceAccount:{OWN['place']}", OTHERS]}
-    google.project_policy(PROJECT)["bindings"].append(by_hand)  # granted outside deploy
+    condition = {"title": "by hand", "expression": 'resource.name.startsWith("projects/_/buckets/reports")'}
+    conditional = {"role": "roles/storage.objectViewer", "members": [f"serviceAccount:{OWN['fulfil']}"]}
+    google.project_policy(PROJECT)["bindings"] += [by_hand, {**conditional, "condition": condition}]  # not deploy's
     held = holding(google, *OWN.values())
     assert {r for r, _, _ in held} >= {f"projects/{PROJECT}", f"projects/{PROJECT}/topics/accounts-dev-order-events"}
     shared = provider(helpers, google_server, app, SHARED)

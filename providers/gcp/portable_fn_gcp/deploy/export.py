@@ -45,6 +45,7 @@ from .resources import (
     EnqueuerGrant,
     EventReceiverGrant,
     Function,
+    LeftoverBinding,
     PublicInvoker,
     PublisherGrant,
     SchedulerJob,
@@ -238,6 +239,14 @@ def _state_grant(doc: TerraformGcp, grant: StateGrant) -> None:
     condition["expression"] = f'resource.name == "{doc.ref(grant.database)}"'
     body = {"project": grant.project, "role": grant.role, "member": doc.ref(grant.member), "condition": [condition]}
     doc.add("google_project_iam_member", f"{grant.name}-access", body, "portable-fn: this state's database only")
+
+
+def _leftover(doc: TerraformGcp, binding: LeftoverBinding) -> None:
+    """Never desired (only read, to be taken back): written as the binding it is, should one ever be exported."""
+    body: Body = {"project": binding.project, "role": binding.role, "member": doc.ref(binding.member)}
+    if binding.condition:
+        body["condition"] = [dict(binding.condition)]
+    doc.add("google_project_iam_member", binding.name, body, f"portable-fn {binding.kind}")
 
 
 def _service_account(doc: TerraformGcp, account: ServiceAccount) -> None:
@@ -434,6 +443,7 @@ def _scheduler_job(doc: TerraformGcp, job: SchedulerJob) -> None:
 # Every resource type `desired` returns, and how it is written.
 EXPORTERS: dict[type[Resource], Callable[[TerraformGcp, Any], None]] = {
     ServiceAccount: _service_account,
+    LeftoverBinding: _leftover,
     StorageAgentGrant: _storage_agent,
     EventReceiverGrant: _event_receiver,
     Topic: _topic,

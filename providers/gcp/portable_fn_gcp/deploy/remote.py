@@ -128,6 +128,14 @@ def condition_of(binding: Any) -> Pairs:
     return (("title", condition.title), ("description", condition.description), ("expression", condition.expression))
 
 
+def runs_as(found: Any) -> str:
+    """A deployed function's account; for an event function whose trigger delivers as another (left by a switch of
+    accounts that updated one and not the other), the trigger's, so the plan updates both to the one wanted."""
+    account, trigger = found.service_config.service_account_email, found.event_trigger
+    held = trigger.service_account_email if "event_trigger" in found else ""
+    return held if held and held != account else account
+
+
 def user_managed(account: str) -> bool:
     """Whether a deployed function's account is one a user or deploy made (`...iam.gserviceaccount.com`), not
     Google's default compute account, which the whole project shares and deploy never grants anything."""
@@ -532,7 +540,7 @@ class RemoteReader:
             env=tuple(sorted(service.environment_variables.items())),
             min_instances=service.min_instance_count,
             max_instances=service.max_instance_count,
-            service_account=service.service_account_email,
+            service_account=runs_as(found),
             ingress=service.ingress_settings.name,
             event_type=event_type,
             pubsub_topic=trigger.pubsub_topic if event_type else "",
@@ -592,14 +600,16 @@ class RemoteReader:
         return out
 
     def trigger_invokers(self, functions: list[Function]) -> list[TriggerInvoker]:
-        """The invoker binding on each event function's service for the account the function runs as."""
+        """The invoker binding on each event function's service for one of the app's accounts: one no function runs
+        as any more first (so an update takes it out), else the one the function runs as."""
         out = []
         for function in functions:
-            member = f"serviceAccount:{function.service_account}"
             try:
                 policy = self.gcp.call("run", "get_iam_policy", request={"resource": function.service})
             except NotFound:
                 continue
-            if has_member(policy, INVOKER_ROLE, member):
-                out.append(TriggerInvoker(function.name, member=member))
+            candidates = sorted(self.accounts | {function.service_account}, key=lambda a: (a in self.wanted, a))
+            held = [a for a in candidates if has_member(policy, INVOKER_ROLE, f"serviceAccount:{a}")]
+            if held:
+                out.append(TriggerInvoker(function.name, member=f"serviceAccount:{held[0]}"))
         return out

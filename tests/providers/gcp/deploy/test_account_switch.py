@@ -220,3 +220,18 @@ def test_one_shared_account_to_another_moves_every_grant(
     assert holding(google, before) == []
     assert holding(google, SHARED) == SHARED_HOLDS
     assert pipeline.plan(shared, app, "dev").plan.empty
+
+
+def test_an_event_trigger_left_delivering_as_another_account_is_brought_back_to_the_functions(
+    google: Any, google_server: Any, helpers: Any, app: App
+) -> None:
+    shared = provider(helpers, google_server, app, SHARED)
+    pipeline.deploy(shared, app, "dev")
+    fulfil = google.functions[f"{FUNCTIONS}-fulfil"]
+    fulfil["eventTrigger"]["serviceAccountEmail"] = OWN["fulfil"]  # as an update of the service alone left it
+    assert [s.describe() for s in pipeline.plan(shared, app, "dev").plan.steps] == [
+        "~ update cloud function accounts-dev-fulfil (service_account)"
+    ]
+    pipeline.deploy(shared, app, "dev")
+    assert google.functions[f"{FUNCTIONS}-fulfil"]["eventTrigger"]["serviceAccountEmail"] == SHARED
+    assert pipeline.plan(shared, app, "dev").plan.empty

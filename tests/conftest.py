@@ -8,7 +8,10 @@ import functools
 import os
 import shutil
 import subprocess
+import sys
+import threading
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -49,7 +52,11 @@ SLOW_FIXTURES = {
     "firestore_emulator",  # gcloud's Firestore emulator under Java
     "storage_emulator",  # gcp-storage-emulator (GCP deploy)
     "lambda_function",  # the real awslambdaric client, one process per function
+    "dev_process",  # `portable-fn dev` as a process of its own (tests/local/conftest.py)
+    "runners",  # every cloud's runner for the portability contract, each behind its emulator
 }
+# What a test not marked `slow` may start: git answers `rev-parse` in milliseconds (deploy records the commit).
+FAST_PROGRAMS = {"git"}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -61,10 +68,52 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.slow)
 
 
+# A process started by a test (an interpreter, `portable-fn`, a server) costs it a second or more, so a test
+# that starts one is `slow`. The audit hook sees every process the test's own thread starts, its fixtures'
+# included; a test not marked `slow` that starts one fails, naming it. Other threads are not watched: one
+# left running by an earlier test must not fail this one.
+_watched: list[list[str]] = []  # the processes the running test has started
+_watching: dict[str, bool] = {"on": False}
+
+
+def _audit(event: str, args: tuple[object, ...]) -> None:
+    if not _watching["on"] or threading.current_thread() is not threading.main_thread():
+        return
+    if event == "subprocess.Popen":
+        argv = args[1] if isinstance(args[1], (list, tuple)) else [args[1]]
+        if Path(os.fsdecode(args[0] or argv[0])).name not in FAST_PROGRAMS:  # type: ignore[arg-type]
+            _watched.append([str(a) for a in argv])
+    elif event in ("os.system", "os.posix_spawn", "os.fork", "os.forkpty"):
+        _watched.append([event, *(str(a) for a in args[:1])])
+
+
+sys.addaudithook(_audit)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    try:
+        outcome = yield  # a test that fails anyway keeps its own failure
+    finally:
+        started, _watching["on"] = list(_watched), False
+    if started:
+        shown = "; ".join(" ".join(argv)[:120] for argv in started[:3])
+        pytest.fail(
+            f"this test is not marked slow but started {len(started)} process(es): {shown}. A process costs the"
+            " fast loop (`pytest -m 'not slow'`) a second or more: mark the test `@pytest.mark.slow  # <what it"
+            " starts>` (or its module: `pytestmark = pytest.mark.slow`), or add the fixture that starts it to"
+            " SLOW_FIXTURES in tests/conftest.py.",
+            pytrace=False,
+        )
+    return outcome
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
     """Skip a test marked `registry("pypi")` / `registry("npm")`, before its fixtures download anything,
-    when that registry does not answer."""
+    when that registry does not answer. Then start watching for processes the test starts (see `_audit`)."""
+    _watched.clear()
+    _watching["on"] = item.get_closest_marker("slow") is None
     for mark in item.iter_markers("registry"):
         problem = registry_problem(mark.args[0])
         if problem:

@@ -11,6 +11,8 @@ import marshal
 import sys
 from pathlib import Path
 
+import pytest
+
 from portable_fn.bytecode import Compiler, Interpreters, with_bytecode
 
 THIS = f"{sys.version_info[0]}.{sys.version_info[1]}"
@@ -47,6 +49,7 @@ def test_candidates_are_the_running_interpreter_then_path_then_pyenv_newest_firs
     ]
 
 
+@pytest.mark.slow  # runs each candidate interpreter to ask its version
 def test_find_skips_what_cannot_run_or_is_another_version(tmp_path: Path) -> None:
     script(tmp_path / "bin" / f"python{THIS}", "echo 'pyenv: command not found' >&2; exit 127")
     real = pyenv_version(tmp_path / "pyenv", f"{THIS}.99", sys.executable)
@@ -58,6 +61,7 @@ def test_find_skips_what_cannot_run_or_is_another_version(tmp_path: Path) -> Non
     assert offered.compiler("3.0") is None
 
 
+@pytest.mark.slow  # compiles bytecode with an interpreter of the app's Python
 def test_pycs_sit_in_pycache_unchecked_hash_based_named_by_archive_path_and_deterministic(tmp_path: Path) -> None:
     source = tmp_path / "mod.py"
     source.write_text("VALUE = {'a', 'b', 'c'}\n")
@@ -83,6 +87,7 @@ def test_pycs_sit_in_pycache_unchecked_hash_based_named_by_archive_path_and_dete
     assert code.co_filename == "pkg/mod.py" and "VALUE" in code.co_names
 
 
+@pytest.mark.slow  # compiles bytecode with an interpreter of the app's Python
 def test_a_compiler_compiles_a_source_it_has_compiled_once(tmp_path: Path) -> None:
     """The zips of one build share most files: the second zip's compile runs only for what is new."""
     compiler = Compiler(THIS, sys.executable)
@@ -93,6 +98,7 @@ def test_a_compiler_compiles_a_source_it_has_compiled_once(tmp_path: Path) -> No
     assert second[1] == first[1] and second[0] != first[0]  # sorted: portable_fn_entry, then shared
 
 
+@pytest.mark.slow  # compiles bytecode with an interpreter of the app's Python
 def test_without_a_compiler_the_entries_ship_alone() -> None:
     entries = [("top.py", b"X = 1\n")]
     assert with_bytecode(entries, None) == entries

@@ -226,6 +226,7 @@ def clear_cloud_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> 
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
 
 
+@pytest.mark.slow  # runs bash
 def test_gitlab_jobs_hand_each_sdk_its_oidc_token(
     shop_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -306,6 +307,7 @@ def test_the_gitlab_aws_job_assumes_its_role_through_sts(
 # -- both -----------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # check-jsonschema in a process of its own
 @pytest.mark.parametrize("system", ["github", "gitlab"])
 def test_the_pipelines_pass_their_ci_systems_schema(shop_copy: Path, aws_app: Path, system: str) -> None:
     for app in (shop_copy, aws_app):
@@ -313,6 +315,7 @@ def test_the_pipelines_pass_their_ci_systems_schema(shop_copy: Path, aws_app: Pa
         assert validate(path, SCHEMAS[path.relative_to(app)]).returncode == 0
 
 
+@pytest.mark.slow  # check-jsonschema in a process of its own
 def test_the_schemas_reject_a_broken_pipeline(shop_copy: Path) -> None:
     """The schema check can fail: a GitHub job without `runs-on` and a GitLab job with an unknown key."""
     github = write_pipeline(shop_copy, "github").path
@@ -384,6 +387,7 @@ def test_an_existing_pipeline_is_kept_unless_forced(aws_app: Path, capsys: pytes
     assert "plan-aws" in yaml.safe_load(path.read_text("utf-8"))
 
 
+@pytest.mark.slow  # check-jsonschema in a process of its own
 def test_init_with_ci_writes_a_pipeline_that_runs_the_tests(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

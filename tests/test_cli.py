@@ -63,6 +63,7 @@ def test_unknown_function_is_a_usage_error_with_the_list(capsys, shop_copy: Path
     assert code == 2 and "has no function 'ghost'" in err and "create_order" in err
 
 
+@pytest.mark.slow  # the CLI in a process of its own
 def test_usage_errors_exit_2(capsys) -> None:
     assert main(["deploy", "--provider", "ibm"]) == 2
     err = capsys.readouterr().err
@@ -110,6 +111,7 @@ def test_two_different_app_directories_are_a_usage_error(capsys, shop_copy: Path
     assert code == 2 and "Two app directories" in err and str(tmp_path) in err
 
 
+@pytest.mark.slow  # the new app's own tests in a pytest of its own
 def test_init_scaffolds_an_app_whose_own_tests_pass(tmp_path: Path) -> None:
     created = subprocess.run(["portable-fn", "init", "hello-app"], cwd=tmp_path, capture_output=True, text=True)
     assert created.returncode == 0, created.stderr

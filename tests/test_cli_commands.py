@@ -39,6 +39,7 @@ def test_an_unknown_template_is_a_usage_error_listing_them(capsys, tmp_path: Pat
     assert not (tmp_path / "my-app").exists()
 
 
+@pytest.mark.slow  # the CLI in a process of its own
 def test_new_adds_a_function_and_prints_the_files_written(capsys, tmp_path: Path) -> None:
     app = tmp_path / "photos"
     assert main(["init", str(app)]) == 0
@@ -112,6 +113,7 @@ def _ctrl_c_works() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
+@pytest.mark.slow  # `portable-fn dev` in a process of its own
 def test_dev_reloads_by_default(tmp_path: Path) -> None:
     app = tmp_path / "watched"
     assert subprocess.run(["portable-fn", "init", str(app)], capture_output=True).returncode == 0
@@ -119,6 +121,7 @@ def test_dev_reloads_by_default(tmp_path: Path) -> None:
     assert f"  reloading when a file of the app changes ({app})\n" in seen, "".join(seen)
 
 
+@pytest.mark.slow  # `portable-fn dev` in a process of its own
 def test_dev_with_no_reload_does_not_watch(tmp_path: Path) -> None:
     """The host logs that it watches before it has started, and `stopping` only once started; so a run
     that got to `stopping` without the watcher's line did not watch. (Ctrl-C while it was still starting,

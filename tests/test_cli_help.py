@@ -60,6 +60,7 @@ def test_the_top_level_help_lists_commands_and_an_example(capsys: pytest.Capture
     assert "Examples:\n    portable-fn init shop" in shown
 
 
+@pytest.mark.slow  # runs bash
 @pytest.mark.parametrize(
     ("shell", "marker"),
     [
@@ -76,6 +77,7 @@ def test_completion_prints_the_script_for_each_shell(
     assert marker in script and "_PORTABLE_FN_COMPLETE" in script
 
 
+@pytest.mark.slow  # the CLI in a process of its own
 def test_the_bash_script_loads_in_bash() -> None:
     script = subprocess.run(["portable-fn", "completion", "bash"], capture_output=True, text=True, check=True).stdout
     loaded = subprocess.run(["bash", "-c", script + "\ncomplete -p portable-fn"], capture_output=True, text=True)
@@ -102,6 +104,7 @@ def complete(words: str) -> list[str]:
     return [line.split(",", 1)[1] for line in done.stdout.splitlines()]
 
 
+@pytest.mark.slow  # the CLI in a process of its own
 def test_completion_offers_commands_and_the_installed_providers() -> None:
     assert complete("portable-fn pl") == ["plan"]
     assert complete("portable-fn deploy --provider ") == ["aws", "azure", "gcp", "local"]

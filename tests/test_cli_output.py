@@ -48,6 +48,7 @@ def on_a_terminal(argv: list[str], env: dict[str, str]) -> tuple[int, str]:
     return process.wait(), b"".join(written).decode("utf-8", "replace")
 
 
+@pytest.mark.slow  # the CLI in a process of its own
 def test_a_terminal_gets_colour_a_spinner_with_the_elapsed_time_and_tables(shop_copy: Path, tmp_path: Path) -> None:
     code, shown = on_a_terminal(["portable-fn", "deploy", str(shop_copy)], environment(tmp_path))
     assert code == 0, shown
@@ -58,6 +59,7 @@ def test_a_terminal_gets_colour_a_spinner_with_the_elapsed_time_and_tables(shop_
     assert "┃ function " in text and "│ create_order " in text  # the outputs, boxed
 
 
+@pytest.mark.slow  # the CLI in a process of its own
 @pytest.mark.parametrize("setting", [{"NO_COLOR": "1"}, {"CI": "true"}])
 def test_no_color_or_ci_on_a_terminal_is_plain(shop_copy: Path, tmp_path: Path, setting: dict[str, str]) -> None:
     code, shown = on_a_terminal(["portable-fn", "deploy", str(shop_copy)], environment(tmp_path, **setting))
@@ -67,6 +69,7 @@ def test_no_color_or_ci_on_a_terminal_is_plain(shop_copy: Path, tmp_path: Path, 
     assert re.search(r"^create_order +http +http://127\.0\.0\.1:8080/orders\r$", shown, re.M)
 
 
+@pytest.mark.slow  # the CLI in a process of its own
 def test_piped_output_is_plain_aligned_text(shop_copy: Path, tmp_path: Path) -> None:
     env = environment(tmp_path)
     planned = subprocess.run(["portable-fn", "plan", str(shop_copy)], capture_output=True, text=True, env=env)

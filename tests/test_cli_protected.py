@@ -36,6 +36,7 @@ def deployed(app: Path, stage: str = "prod") -> list[str]:
     return sorted(json.loads(info.stdout)["outputs"]["functions"])
 
 
+@pytest.mark.slow  # the CLI in a process of its own
 def test_a_remove_without_a_terminal_refuses_and_with_yes_removes(shop: Path) -> None:
     first = cli("deploy", str(shop), "--stage", "prod")  # creates only: nothing to confirm
     assert first.returncode == 0, first.stderr
@@ -55,6 +56,7 @@ def test_an_unprotected_stage_is_removed_without_a_question(capsys, shop: Path) 
     assert capsys.readouterr().out.endswith("Removed 25 resources.\n")
 
 
+@pytest.mark.slow  # the CLI in a process of its own
 def test_a_deploy_that_deletes_on_a_protected_stage_needs_yes(shop: Path) -> None:
     assert cli("deploy", str(shop), "--stage", "prod").returncode == 0
     functions = shop / "shop" / "functions.py"
@@ -96,6 +98,7 @@ def answered(answer: str, *argv: str) -> subprocess.CompletedProcess[str]:
         os.close(controller)
 
 
+@pytest.mark.slow  # the CLI in a process of its own
 def test_on_a_terminal_the_question_decides(shop: Path) -> None:
     assert cli("deploy", str(shop), "--stage", "prod").returncode == 0
     declined = answered("n", "remove", str(shop), "--stage", "prod")

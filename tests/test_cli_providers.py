@@ -49,6 +49,7 @@ def portable_fn(*argv: str, path: Path, cwd: Path | None = None, **env: str) -> 
     return subprocess.run(["portable-fn", *argv], capture_output=True, text=True, env=environ, cwd=cwd)
 
 
+@pytest.mark.slow  # the CLI in a process of its own
 def test_providers_lists_each_with_its_distribution_and_version(plugin_path: Path) -> None:
     listed = portable_fn("providers", "--json", path=plugin_path)
     assert listed.returncode == 0, listed.stderr
@@ -67,6 +68,7 @@ def test_providers_lists_each_with_its_distribution_and_version(plugin_path: Pat
     assert ["acme", "acme-fn", "1.2.3"] in [line.split() for line in table.stdout.splitlines()]
 
 
+@pytest.mark.slow  # the CLI in a process of its own
 def test_a_third_party_provider_is_selectable(plugin_path: Path, shop_copy: Path, tmp_path: Path) -> None:
     cloud = str(tmp_path / "cloud")
     deployed = portable_fn(
@@ -88,6 +90,7 @@ def test_an_uninstalled_provider_is_a_usage_error_naming_the_installed_ones(caps
     assert "installed: aws, azure, gcp, local." in err
 
 
+@pytest.mark.slow  # the CLI in a process of its own
 def test_verbose_shows_each_api_call_the_provider_logs(plugin_path: Path, shop_copy: Path, tmp_path: Path) -> None:
     cloud = str(tmp_path / "cloud")
     quiet = portable_fn("plan", str(shop_copy), "--provider", "acme", path=plugin_path, PORTABLE_FN_LOCAL_CLOUD=cloud)

@@ -9,6 +9,8 @@ import pytest
 
 from portable_fn.emulators import Emulator, EmulatorError
 
+pytestmark = pytest.mark.slow  # every test here starts a child process, as the emulators are
+
 
 def test_an_emulator_is_up_once_it_answers_and_stopped_on_exit(tmp_path: Path) -> None:
     import urllib.request

@@ -51,6 +51,7 @@ def test_the_facade_re_exports_the_runtime_objects_themselves() -> None:
         assert getattr(portable_fn, name) is getattr(home, name), name
 
 
+@pytest.mark.slow  # imports in a fresh interpreter
 def test_workflows_are_not_imported_by_the_runtime_a_function_loads() -> None:
     import subprocess
     import sys

@@ -68,6 +68,7 @@ def test_through_main_with_capsys(capsys: pytest.CaptureFixture[str], tmp_path: 
     assert "working on" in err and "working on" not in out
 
 
+@pytest.mark.slow  # the CLI in a process of its own
 def test_a_real_process_prints_only_json_on_stdout() -> None:
     """The console script, as a user runs it: the app prints at import and logs to stdout in the handler."""
     ran = subprocess.run(

@@ -129,6 +129,7 @@ def test_enabled_by_environment(environ: dict[str, str], enabled: bool) -> None:
     assert otel.enabled_by_environment(environ) is enabled
 
 
+@pytest.mark.slow  # imports in a fresh interpreter
 def test_deciding_imports_no_opentelemetry() -> None:
     """What every cold start runs costs no OpenTelemetry import."""
     probe = (
@@ -362,6 +363,7 @@ ENVIRONMENT_PROBE = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow  # imports in a fresh interpreter
 def test_install_builds_the_otlp_exporter_from_the_standard_variables() -> None:
     """OTEL_EXPORTER_OTLP_ENDPOINT and OTEL_SERVICE_NAME, read as the SDK documents them; no entry point is
     scanned (no instrumentation or propagator discovery at start)."""
@@ -395,6 +397,7 @@ def test_install_builds_the_otlp_exporter_from_the_standard_variables() -> None:
     assert report["scanned"] in (None, 0) and report["propagate"] is False
 
 
+@pytest.mark.slow  # imports in a fresh interpreter
 def test_an_exporter_portable_fn_cannot_build_is_named_with_the_fix() -> None:
     probe = "from portable_fn import otel; otel.install()"
     env = {"PATH": "/usr/bin:/bin", "OTEL_TRACES_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"}

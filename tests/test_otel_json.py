@@ -175,6 +175,7 @@ PROBE = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow  # imports in a fresh interpreter
 def test_http_json_is_chosen_by_the_standard_protocol_variable_and_loads_no_requests_or_protobuf() -> None:
     with otlp_receiver() as receiver:
         env = {

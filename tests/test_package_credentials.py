@@ -279,6 +279,7 @@ def test_more_than_twenty_credential_shaped_files_are_planted() -> None:
     assert len(BY_CONTENT) >= 6
 
 
+@pytest.mark.slow  # compiles bytecode with an interpreter of the app's Python
 def test_no_planted_file_reaches_any_artifact(planted: Path, tmp_path: Path) -> None:
     configure(planted, exclude=sorted(BY_CONTENT))  # the content check is the next test's subject
     for provider, zips in build_all(planted, tmp_path / "out").items():
@@ -290,6 +291,7 @@ def test_no_planted_file_reaches_any_artifact(planted: Path, tmp_path: Path) -> 
             assert {"vault/__init__.py", "vault/data/prices.json", "templates/page.html"} <= user_files(zip_path)
 
 
+@pytest.mark.slow  # compiles bytecode with an interpreter of the app's Python
 @pytest.mark.parametrize("builder", ["aws", "gcp", "azure", "local"])
 def test_a_file_that_looks_like_a_credential_stops_the_build_naming_it(
     planted: Path, tmp_path: Path, builder: str
@@ -306,6 +308,7 @@ def test_a_file_that_looks_like_a_credential_stops_the_build_naming_it(
     assert not list(out.glob("*.zip"))
 
 
+@pytest.mark.slow  # compiles bytecode with an interpreter of the app's Python
 def test_an_exact_include_ships_a_flagged_or_hidden_file_and_a_glob_does_not_waive_the_check(
     planted: Path, tmp_path: Path
 ) -> None:
@@ -371,6 +374,7 @@ def test_a_module_the_app_declares_ships_from_a_tests_folder(tmp_path: Path) -> 
     }
 
 
+@pytest.mark.slow  # compiles bytecode with an interpreter of the app's Python
 def test_the_shop_sample_ships_the_same_files_as_before(shop_copy: Path, tmp_path: Path) -> None:
     before = ["pyproject.toml", "shop/__init__.py", "shop/functions.py", "shop/models.py"]
     app = load_app(shop_copy)
@@ -389,6 +393,7 @@ def _names_by_zip(data: dict[str, Any]) -> dict[str, list[str]]:
     return {Path(path).name: names for path, names in data["shipped"].items()}
 
 
+@pytest.mark.slow  # compiles bytecode with an interpreter of the app's Python
 def test_package_list_shows_every_file_of_every_zip(vault: Path, capsys: Any) -> None:
     assert main(["package", str(vault), "--provider", "aws", "--list"]) == 0
     out = capsys.readouterr().out
@@ -430,6 +435,7 @@ IMPORT_PROBE = (
 )
 
 
+@pytest.mark.slow  # compiles bytecode with an interpreter of the app's Python
 def test_a_module_the_app_imports_ships_on_every_provider_whatever_its_name(splits: Path, tmp_path: Path) -> None:
     for provider, zips in build_all(splits, tmp_path / "out").items():
         for zip_path in zips:
@@ -446,6 +452,7 @@ def test_a_module_the_app_imports_ships_on_every_provider_whatever_its_name(spli
             assert (run.returncode, run.stdout.strip()) == (0, "one-page"), f"{provider}: {run.stderr}"
 
 
+@pytest.mark.slow  # compiles bytecode with an interpreter of the app's Python
 @pytest.mark.parametrize("builder", ["aws", "gcp", "azure", "local"])
 def test_an_imported_module_that_exclude_leaves_out_stops_the_build_naming_the_import(
     splits: Path, tmp_path: Path, builder: str

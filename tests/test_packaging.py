@@ -83,6 +83,7 @@ def test_entries_are_sorted_with_fixed_times_and_modes(tmp_path: Path) -> None:
     assert artifact.files == 3
 
 
+@pytest.mark.slow  # imports in a fresh interpreter
 def test_the_packaged_runtime_imports_with_the_standard_library_alone(shop_copy: Path, tmp_path: Path) -> None:
     _, data = build(shop_copy, tmp_path / "out")
     unpacked = tmp_path / "unpacked"

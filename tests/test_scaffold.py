@@ -48,6 +48,7 @@ def test_a_plain_pytest_passes_in_the_new_app(tmp_path: Path) -> None:
     assert "3 passed" in ran.stdout
 
 
+@pytest.mark.slow  # the CLI in a process of its own
 def test_git_ignores_the_local_state(tmp_path: Path) -> None:
     app = init(tmp_path)
     lines = (app / ".gitignore").read_text(encoding="utf-8").splitlines()

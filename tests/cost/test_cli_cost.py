@@ -88,6 +88,7 @@ sys.exit(main(sys.argv[1:]))
 """
 
 
+@pytest.mark.slow  # imports in a fresh interpreter
 def test_it_needs_no_network_and_no_credentials(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "GOOGLE_", "CLOUDSDK_", "AZURE_"))}
     env["HOME"] = str(tmp_path)  # no ~/.aws, ~/.config/gcloud or ~/.azure

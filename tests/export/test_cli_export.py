@@ -29,6 +29,7 @@ def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, Any, str]:
     return code, (json.loads(out) if out.startswith("{") else out), err
 
 
+@pytest.mark.slow  # compiles bytecode with an interpreter of the app's Python
 def test_export_writes_terraform_and_the_zip_under_the_app(capsys: pytest.CaptureFixture[str], senders: Path) -> None:
     code, out, err = cli(capsys, "export", str(senders), "--provider", "aws", "--format", "terraform", "--json")
     assert code == 0, err
@@ -48,6 +49,7 @@ def test_export_writes_terraform_and_the_zip_under_the_app(capsys: pytest.Captur
     assert 'resource "aws_lambda_function" "place"' in (directory / "main.tf").read_text()
 
 
+@pytest.mark.slow  # compiles bytecode with an interpreter of the app's Python
 def test_export_prints_what_it_wrote_where_it_was_told(
     capsys: pytest.CaptureFixture[str], senders: Path, tmp_path: Path
 ) -> None:

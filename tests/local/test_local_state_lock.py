@@ -84,6 +84,7 @@ def dev(tmp_path: Path) -> Iterator[Dev]:
     process.kill()
 
 
+@pytest.mark.slow  # `portable-fn dev` in a process of its own
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX")
 def test_a_second_dev_command_exits_1_and_a_killed_holder_leaves_nothing_to_clean(
     dev: Dev, wait_for: Wait, tmp_path: Path

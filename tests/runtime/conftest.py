@@ -9,6 +9,7 @@ types, bytes under opaque ones.
 from __future__ import annotations
 
 import base64
+import functools
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
@@ -142,25 +143,30 @@ def _data_and_type(with_absent_type: bool) -> st.SearchStrategy[tuple[Any, str |
     )
 
 
+@functools.cache  # built once per variant: building strategies per example cost more than drawing them
 def _events(upper_time: bool, sdk_safe: bool, with_absent_type: bool) -> st.SearchStrategy[CloudEvent[Any]]:
     names = st.from_regex(r"[a-z0-9]{1,20}", fullmatch=True).filter(
         lambda n: n not in CONTEXT_ATTRIBUTES and n != "data"
     )
     optional_text = st.one_of(st.none(), _hostile_text())
+    data_and_type, text, uri = _data_and_type(with_absent_type), _hostile_text(), _uri_references()
+    dataschema = st.one_of(st.none(), _uri_references(absolute=True))
+    time = st.one_of(st.none(), _rfc3339(upper_time, 6 if sdk_safe else 9))
+    extensions = st.dictionaries(names, _extension_values(sdk_safe), max_size=4)
 
     @st.composite
     def build(draw: st.DrawFn) -> CloudEvent[Any]:
-        data, content_type = draw(_data_and_type(with_absent_type))
+        data, content_type = draw(data_and_type)
         return CloudEvent(
-            id=draw(_hostile_text()),
-            source=draw(_uri_references()),
-            type=draw(_hostile_text()),
+            id=draw(text),
+            source=draw(uri),
+            type=draw(text),
             subject=draw(optional_text),
-            dataschema=draw(st.one_of(st.none(), _uri_references(absolute=True))),
-            time=draw(st.one_of(st.none(), _rfc3339(upper_time, 6 if sdk_safe else 9))),
+            dataschema=draw(dataschema),
+            time=draw(time),
             datacontenttype=content_type,
             data=data,
-            extensions=draw(st.dictionaries(names, _extension_values(sdk_safe), max_size=4)),
+            extensions=draw(extensions),
         )
 
     return build()

@@ -431,6 +431,7 @@ def test_an_invalid_level_names_the_setting_and_the_valid_ones() -> None:
         configure("aws", "loud", root=root, environ={})
 
 
+@pytest.mark.slow  # imports in a fresh interpreter
 def test_the_middleware_does_not_import_logging() -> None:
     """Every function imports `logs`; `logging` (about 6 ms cold) only where `configure` installs the
     formatter, on clouds whose runtimes imported it already."""

@@ -122,6 +122,7 @@ print(json.dumps({{"loaded": loaded, "file": portable_fn.runtime.__file__}}))
 """
 
 
+@pytest.mark.slow  # imports in a fresh interpreter
 def test_importing_the_runtime_loads_only_the_standard_library() -> None:
     root = str(RUNTIME.parent.parent)
     done = subprocess.run(

@@ -72,6 +72,7 @@ def test_an_empty_value_is_refused(keyed: Path) -> None:
     assert not (keyed / ".portable-fn" / "local" / "secrets.json").exists()
 
 
+@pytest.mark.slow  # the CLI in a process of its own
 def test_an_empty_value_exits_2_as_a_usage_error(keyed: Path) -> None:
     ran = subprocess.run(
         ["portable-fn", "secrets", "set", "stripe-key", str(keyed)], input="", capture_output=True, text=True
@@ -186,6 +187,7 @@ def _converse(argv: list[str], answers: list[tuple[bytes, bytes]], timeout: floa
     return shown.decode("utf-8", "replace")
 
 
+@pytest.mark.slow  # the CLI in a process of its own
 def test_on_a_terminal_the_value_is_asked_twice_and_not_echoed(keyed: Path) -> None:
     value = b"sk_live_typed_at_the_prompt"
     shown = _converse(
@@ -197,6 +199,7 @@ def test_on_a_terminal_the_value_is_asked_twice_and_not_echoed(keyed: Path) -> N
     assert stored(keyed)["stripe-key"]["value"] == value.decode()
 
 
+@pytest.mark.slow  # the CLI in a process of its own
 def test_on_a_terminal_remove_asks_first(keyed: Path) -> None:
     secrets_cli("set", "stripe-key", str(keyed), input="sk_live_kept_on_no\n")
     argv = ["portable-fn", "secrets", "remove", "stripe-key", str(keyed)]

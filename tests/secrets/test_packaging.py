@@ -8,6 +8,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from portable_fn.app import load_app
 from portable_fn.local.provider import LocalProvider
 
@@ -21,6 +23,7 @@ def _pins(requirements: Sequence[str], target: Any) -> list[str]:
     return [f"{re.split(r'[<>=!~ ]', r, maxsplit=1)[0]}==3.10.2" if "==" not in r else r for r in requirements]
 
 
+@pytest.mark.slow  # compiles bytecode with an interpreter of the app's Python
 def test_no_artifact_holds_the_local_secrets_file_or_its_value(keyed: Path, tmp_path: Path) -> None:
     app = load_app(keyed)
     LocalProvider().secret_store(app, "dev").set("stripe-key", VALUE)

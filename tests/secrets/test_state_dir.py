@@ -8,6 +8,8 @@ import hashlib
 import json
 from pathlib import Path
 
+import pytest
+
 from portable_fn.app import load_app
 from portable_fn.cli import UsageError
 from portable_fn.local import secrets_notice
@@ -67,6 +69,7 @@ def test_the_notice_names_both_files_when_only_the_default_one_holds_secrets(key
     assert secrets_notice(app, state) is None  # the state directory has its own
 
 
+@pytest.mark.slow  # `portable-fn dev` in a process of its own
 def test_dev_with_a_state_dir_serves_the_secret_set_there(keyed: Path, tmp_path: Path) -> None:
     state = tmp_path / "state"
     assert secrets_cli("set", "stripe-key", str(keyed), "--state-dir", str(state), input=VALUE).exit_code == 0
@@ -79,6 +82,7 @@ def test_dev_with_a_state_dir_serves_the_secret_set_there(keyed: Path, tmp_path:
     assert VALUE not in dev.text()
 
 
+@pytest.mark.slow  # `portable-fn dev` in a process of its own
 def test_dev_with_a_state_dir_without_secrets_says_where_the_apps_secrets_are(keyed: Path, tmp_path: Path) -> None:
     state = tmp_path / "state"
     assert secrets_cli("set", "stripe-key", str(keyed), input=VALUE).exit_code == 0  # the app's default file

@@ -86,6 +86,7 @@ print(json.dumps(sorted(set(sys.modules) - before)))
 """
 
 
+@pytest.mark.slow  # imports in a fresh interpreter
 def test_importing_the_shim_loads_nothing_but_the_standard_library_and_the_runtime() -> None:
     done = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr
@@ -103,6 +104,7 @@ def test_importing_the_shim_loads_nothing_but_the_standard_library_and_the_runti
     assert "portable_fn_aws.provider" not in loaded
 
 
+@pytest.mark.slow  # imports in a fresh interpreter
 def test_the_state_backend_imports_boto3_only_when_a_state_is_opened() -> None:
     probe = "import json, sys\nimport portable_fn_aws.state\nprint(json.dumps('boto3' in sys.modules))"
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=False)

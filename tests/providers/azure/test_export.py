@@ -322,6 +322,7 @@ def test_the_provider_exports_main_tf_with_the_zip_beside_it(shop: App) -> None:
         AzureProvider(given).export(shop, "dev", ARTIFACT, "cloudformation")
 
 
+@pytest.mark.slow  # compiles bytecode with an interpreter of the app's Python
 def test_portable_fn_export_writes_main_tf_and_the_package_it_runs(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

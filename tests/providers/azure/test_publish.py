@@ -444,6 +444,7 @@ def test_event_grid_takes_the_events_in_posts_of_up_to_one_megabyte(grid: GridTo
         publisher.publish(ORDER_EVENTS, [huge])
 
 
+@pytest.mark.slow  # imports in a fresh interpreter
 def test_the_publisher_imports_its_sdks_only_when_it_sends() -> None:
     import subprocess
 

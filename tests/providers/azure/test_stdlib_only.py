@@ -89,6 +89,7 @@ print(json.dumps(sorted(set(sys.modules) - before)))
 """
 
 
+@pytest.mark.slow  # imports in a fresh interpreter
 def test_importing_the_shim_loads_nothing_but_the_standard_library_and_the_runtime() -> None:
     done = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr
@@ -106,6 +107,7 @@ def test_importing_the_shim_loads_nothing_but_the_standard_library_and_the_runti
     assert not {"portable_fn_azure.codegen", "portable_fn_azure.provider", "azure.functions"} & set(loaded)
 
 
+@pytest.mark.slow  # imports in a fresh interpreter
 def test_the_state_backend_imports_its_sdk_only_when_a_state_is_opened() -> None:
     probe = "import json, sys\nimport portable_fn_azure.state\nprint(json.dumps('azure.data.tables' in sys.modules))"
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=False)

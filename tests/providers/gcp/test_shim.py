@@ -324,6 +324,7 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+@pytest.mark.slow  # the functions-framework server in a process of its own
 def test_the_functions_framework_command_serves_main_py(probe_app, main_py: Path, tmp_path: Path, send_to) -> None:
     port, out = _free_port(), tmp_path / "seen.json"
     env = {

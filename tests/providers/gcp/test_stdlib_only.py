@@ -98,6 +98,7 @@ print(json.dumps(sorted(set(sys.modules) - before)))
 """
 
 
+@pytest.mark.slow  # imports in a fresh interpreter
 def test_importing_the_shim_loads_nothing_but_the_standard_library_and_the_runtime() -> None:
     done = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr

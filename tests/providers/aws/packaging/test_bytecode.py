@@ -105,6 +105,7 @@ def test_a_read_only_copy_imports_the_handlers_from_bytecode_without_compiling(
     assert any("pydantic/__pycache__/" in o for o in from_bytecode)
 
 
+@pytest.mark.slow  # compiles bytecode with an interpreter of the app's Python
 @needs_312
 def test_the_bytecode_is_for_the_apps_python_not_this_one(tmp_path: Path, load_test_app: Any, fake_pip: Any) -> None:
     assert PYTHON_312 is not None
@@ -160,6 +161,7 @@ def test_without_an_interpreter_of_the_apps_python_the_zip_ships_sources_after_a
     assert "python3.12 on PATH" in warning and "pyenv install 3.12" in warning
 
 
+@pytest.mark.slow  # compiles bytecode with an interpreter of the app's Python
 def test_an_interpreter_of_another_version_never_compiles_it(tmp_path: Path, load_test_app: Any, fake_pip: Any) -> None:
     """This interpreter (3.11) offered as the app's 3.12: it is asked, says no, and compiles nothing."""
     nowhere = tmp_path / "empty"

@@ -114,6 +114,7 @@ def test_the_entry_module_exposes_one_handler_per_function(
     ]
 
 
+@pytest.mark.slow  # compiles bytecode with an interpreter of the app's Python
 def test_the_entry_module_imports_with_only_the_zip_on_the_path(
     tmp_path: Path, load_test_app: Any, fake_pip: Any
 ) -> None:
@@ -199,6 +200,7 @@ def test_a_requirements_file_passes_index_options_and_refuses_nested_files(tmp_p
         requirements(load_app(app_dir))
 
 
+@pytest.mark.slow  # compiles bytecode with an interpreter of the app's Python
 def test_over_the_direct_upload_limit_the_zip_goes_through_s3(
     tmp_path: Path, load_test_app: Any, fake_pip: Any
 ) -> None:
@@ -216,6 +218,7 @@ def test_over_the_direct_upload_limit_the_zip_goes_through_s3(
     assert "uploaded through S3" in notes[-1]
 
 
+@pytest.mark.slow  # compiles bytecode with an interpreter of the app's Python
 def test_over_the_unzipped_limit_is_an_error_before_anything_is_written(
     tmp_path: Path, load_test_app: Any, fake_pip: Any
 ) -> None:

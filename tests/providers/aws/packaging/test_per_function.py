@@ -62,6 +62,7 @@ def build(app_dir: Path, out: Path, fake_pip: Any, layout: str = "auto", notes: 
     )
 
 
+@pytest.mark.slow  # compiles bytecode with an interpreter of the app's Python
 def test_functions_importing_different_modules_get_a_zip_each(split_dir: Path, tmp_path: Path, fake_pip: Any) -> None:
     notes: list[str] = []
     artifact = build(split_dir, tmp_path / "out", fake_pip, notes=notes)
@@ -82,6 +83,7 @@ def test_functions_importing_different_modules_get_a_zip_each(split_dir: Path, t
     assert len(fake_pip.calls) == 1  # one dependency set, resolved once for all the zips
 
 
+@pytest.mark.slow  # compiles bytecode with an interpreter of the app's Python
 def test_each_function_zip_is_smaller_than_the_one_app_zip(split_dir: Path, tmp_path: Path, fake_pip: Any) -> None:
     split = build(split_dir, tmp_path / "per-function", fake_pip)
     whole = build(split_dir, tmp_path / "whole", fake_pip, layout="app")
@@ -92,6 +94,7 @@ def test_each_function_zip_is_smaller_than_the_one_app_zip(split_dir: Path, tmp_
     assert dict(split.functions)["hello"].size < whole.size - 2000  # heavy.py is left out
 
 
+@pytest.mark.slow  # compiles bytecode with an interpreter of the app's Python
 def test_per_function_zips_are_deterministic_and_a_change_reaches_only_its_importers(
     split_dir: Path, tmp_path: Path, fake_pip: Any
 ) -> None:
@@ -112,6 +115,7 @@ def test_per_function_zips_are_deterministic_and_a_change_reaches_only_its_impor
     assert sorted(n for n in changed_again if changed_again[n].sha256 != changed[n].sha256) == ["echo", "hello"]
 
 
+@pytest.mark.slow  # compiles bytecode with an interpreter of the app's Python
 def test_a_function_zip_runs_with_only_itself_on_the_path(split_dir: Path, tmp_path: Path, fake_pip: Any) -> None:
     zips = dict(build(split_dir, tmp_path / "out", fake_pip).functions)
     for name, module in (("hello", "split.formatting"), ("nightly", "split.heavy")):
@@ -132,6 +136,7 @@ def test_a_function_zip_runs_with_only_itself_on_the_path(split_dir: Path, tmp_p
         assert done.stdout.split() == ["True"]
 
 
+@pytest.mark.slow  # compiles bytecode with an interpreter of the app's Python
 def test_one_module_apps_keep_one_zip_unless_told(tmp_path: Path, fake_pip: Any) -> None:
     notes: list[str] = []
     auto = build(APPS / "tiny", tmp_path / "auto", fake_pip, notes=notes)
@@ -144,6 +149,7 @@ def test_one_module_apps_keep_one_zip_unless_told(tmp_path: Path, fake_pip: Any)
     assert not (tmp_path / "forced" / "tiny-aws.zip").exists()
 
 
+@pytest.mark.slow  # compiles bytecode with an interpreter of the app's Python
 def test_a_rebuild_in_the_other_layout_leaves_no_stale_zip(split_dir: Path, tmp_path: Path, fake_pip: Any) -> None:
     out = tmp_path / "out"
     build(split_dir, out, fake_pip)
@@ -151,6 +157,7 @@ def test_a_rebuild_in_the_other_layout_leaves_no_stale_zip(split_dir: Path, tmp_
     assert [p.name for p in out.glob("*.zip")] == ["split-aws.zip"]
 
 
+@pytest.mark.slow  # compiles bytecode with an interpreter of the app's Python
 def test_functions_on_different_architectures_get_a_zip_each_with_their_wheels(tmp_path: Path, fake_pip: Any) -> None:
     artifact = build(APPS / "mixed", tmp_path / "out", fake_pip)
     zips = dict(artifact.functions)
@@ -182,6 +189,7 @@ def test_the_closure_follows_relative_absolute_and_lazy_imports(split_dir: Path)
     }
 
 
+@pytest.mark.slow  # compiles bytecode with an interpreter of the app's Python
 def test_dynamic_imports_are_followed_and_a_name_built_at_run_time_ships_every_module(
     split_dir: Path, tmp_path: Path, fake_pip: Any
 ) -> None:
@@ -230,6 +238,7 @@ def test_the_closure_follows_a_relative_import_module_and_skips_type_checking_im
     }
 
 
+@pytest.mark.slow  # compiles bytecode with an interpreter of the app's Python
 def test_portable_fn_package_reports_the_zips_it_built(split_dir: Path, capsys: Any) -> None:
     pyproject = split_dir / "pyproject.toml"  # no dependencies, so nothing is downloaded
     pyproject.write_text(pyproject.read_text().replace(', "tinydep==1.0"', ""))

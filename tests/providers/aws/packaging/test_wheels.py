@@ -70,6 +70,7 @@ def test_a_dependency_without_a_wheel_is_an_error_naming_it_and_the_options(tmp_
     assert not list((tmp_path / "cache").iterdir())  # a failed download leaves nothing to be taken as cached
 
 
+@pytest.mark.slow  # compiles bytecode with an interpreter of the app's Python
 def test_a_second_build_takes_the_wheels_from_the_cache(tmp_path: Path, load_test_app: Any, fake_pip: Any) -> None:
     app = load_test_app("tiny")
     notes: list[str] = []

@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 
+import pytest
 from portable_fn_azure import codegen, names
 from portable_fn_azure.deploy import naming
 
@@ -34,6 +35,7 @@ def test_codegen_binds_to_the_names_deploy_creates() -> None:
     assert codegen.physical_container("photos") == naming.container_name("photos")
 
 
+@pytest.mark.slow  # imports in a fresh interpreter
 def test_the_names_import_without_the_azure_sdk() -> None:
     probe = (
         "import json, sys\nimport portable_fn_azure.names\n"

@@ -193,6 +193,7 @@ def test_the_unzipped_package_imports_and_azure_functions_indexes_every_function
     assert str(root / SITE / "pydantic_core" / "__pycache__" / "__init__.cpython-311.pyc") in ours
 
 
+@pytest.mark.slow  # compiles bytecode with an interpreter of the app's Python
 def test_a_remote_build_ships_source_and_requirements_only(tmp_path: Path, load_test_app: Any, fake_pip: Any) -> None:
     app = load_test_app("tiny")
     remote = build_package(
@@ -218,6 +219,7 @@ def test_a_remote_build_ships_source_and_requirements_only(tmp_path: Path, load_
     assert read(remote.path, "requirements.txt") == "tinydep==1.0\nazure-functions\n"
 
 
+@pytest.mark.slow  # compiles bytecode with an interpreter of the app's Python
 def test_the_remote_build_setting_is_read_per_stage(tmp_path: Path, load_test_app: Any, fake_pip: Any) -> None:
     app = load_test_app("tiny")
     prod = build_package(app, "prod", tmp_path / "p", lambda m: None, cache_dir=tmp_path / "c", pip_download=fake_pip)

@@ -29,6 +29,7 @@ def test_a_dependency_without_a_wheel_is_an_error_naming_it_and_the_options(tmp_
     assert not list((tmp_path / "cache").iterdir())  # a failed download leaves nothing to be taken as cached
 
 
+@pytest.mark.slow  # compiles bytecode with an interpreter of the app's Python
 def test_a_second_build_takes_the_wheels_from_the_cache(tmp_path: Path, load_test_app: Any, fake_pip: Any) -> None:
     app = load_test_app("tiny")
     notes: list[str] = []
@@ -39,6 +40,7 @@ def test_a_second_build_takes_the_wheels_from_the_cache(tmp_path: Path, load_tes
     assert any("from the cache" in note for note in notes)
 
 
+@pytest.mark.slow  # compiles bytecode with an interpreter of the app's Python
 def test_another_requirement_set_is_downloaded_again(tmp_path: Path, load_test_app: Any, fake_pip: Any) -> None:
     import shutil
 
@@ -106,6 +108,7 @@ def test_wheels_azure_cannot_load_are_refused(filename: str) -> None:
         check_fits(filename, Target("3.11"))
 
 
+@pytest.mark.slow  # compiles bytecode with an interpreter of the app's Python
 def test_a_wheel_for_this_machine_from_the_downloader_is_refused(
     tmp_path: Path, load_test_app: Any, fake_pip: Any
 ) -> None:

@@ -107,6 +107,7 @@ def test_main_py_is_the_generated_entry_module(shop_copy: Path, tmp_path: Path, 
     assert files["main.py"].decode() == generate_main(app)
 
 
+@pytest.mark.slow  # compiles bytecode with an interpreter of the app's Python
 def test_the_zip_imports_with_only_itself_on_the_path(tmp_path: Path, load_test_app: Any, fake_resolve: Any) -> None:
     """Unzipped alone (no site-packages), the shim and the runtime import: they need the stdlib only."""
     artifact = build_package(

@@ -130,7 +130,9 @@ def _grants_of(resource: Resource, functions: dict[str, Function], owners: dict[
         account = f"projects/-/serviceAccounts/{resource.name}"
         return [grant(owners.get(resource.member), resource.member, resource.role, account)]
     if isinstance(resource, SecretGrant):  # one per function that reads the secret, as the account it runs as
-        return [grant(fn or None, member, resource.role, resource.secret) for fn, member in resource.readers]
+        # a member no function declares reading as (an account the app is leaving) is its function's, if one
+        readers = [(fn or owners.get(member), member) for fn, member in resource.readers]
+        return [grant(fn, member, resource.role, resource.secret) for fn, member in readers]
     if isinstance(resource, StateGrant):  # bound on the project, its condition naming this one database
         return [grant(owners.get(resource.member), resource.member, resource.role, resource.database)]
     if isinstance(resource, EventReceiverGrant):

@@ -120,6 +120,8 @@ def test_per_function_accounts_to_a_shared_one_takes_back_every_grant_then_delet
         (m, role, resource) for resource, role, m in held
     )
     assert {g.principal for g in changes.added} == {f"serviceAccount:{SHARED}"}
+    own = {fn: {g.function for g in changes.removed if g.principal == f"serviceAccount:{e}"} for fn, e in OWN.items()}
+    assert own == {fn: {fn} for fn in OWN}  # each taken from the function that ran as it
     start = len(google.requests)
     pipeline.deploy(shared, app, "dev")
     assert holding(google, *OWN.values()) == []

@@ -337,7 +337,7 @@ class _InitCommand(click.Command):
 @cli.command(
     cls=_InitCommand,
     epilog=_example(
-        "portable-fn init shop", "portable-fn init jobs --template worker", "portable-fn init shop --ci github"
+        "portable-fn init shop", "portable-fn init jobs --template queue-worker", "portable-fn init shop --ci github"
     ),
 )
 @click.argument("name")

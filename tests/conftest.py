@@ -31,6 +31,15 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example],
 )
 settings.load_profile("suite")
+# The fast loop (`pytest -m "not slow"`) tries 10 examples where a property test sets no number of its own,
+# as hypothesis's documentation suggests for development; the whole suite tries its default 100.
+settings.register_profile("fast", parent=settings.get_profile("suite"), max_examples=10)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if "not slow" in (config.getoption("markexpr", None) or ""):
+        settings.load_profile("fast")
+
 
 DEFAULT_REGISTRIES = {"pypi": "https://pypi.org/simple/", "npm": "https://registry.npmjs.org/"}
 # Fixtures that download from a registry: a test using one (directly or not) is marked `registry(...)`.

@@ -286,6 +286,7 @@ JSON = st.recursive(
 CLAIMS = ("iss", "aud", "exp", "nbf", "iat", "sub", "scope", "scp")
 
 
+@pytest.mark.slow  # 150 generated tokens
 @settings(max_examples=150, deadline=None)
 @given(
     kid=st.one_of(st.just("rsa-1"), JSON),

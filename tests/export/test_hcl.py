@@ -98,6 +98,7 @@ ATTRIBUTES = VALUES.filter(lambda v: not (isinstance(v, list) and v and all(isin
 
 
 # A list of maps in a block's body is a list of nested blocks (see `hcl`), so attributes are anything else.
+@pytest.mark.slow  # python-hcl2 parses each generated body slowly
 @settings(max_examples=25)  # python-hcl2 parses slowly
 @given(st.dictionaries(st.from_regex(r"[a-z_][a-z0-9_]{0,8}", fullmatch=True), ATTRIBUTES, min_size=1, max_size=5))
 @example({"_": {"quoted key": [{"0": None}], "n": "line\n$${x}"}})

@@ -393,6 +393,7 @@ BODIES = st.one_of(
 )
 
 
+@pytest.mark.slow  # 120 generated requests to the dev host
 @settings(max_examples=120)
 @given(method=METHODS, path=PATHS, headers=st.lists(st.tuples(HEADER_NAMES, HEADER_VALUES), max_size=5), body=BODIES)
 def test_any_request_gets_a_well_formed_answer_below_500(

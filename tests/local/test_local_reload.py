@@ -57,6 +57,7 @@ def received(running: Running) -> list[dict[str, Any]]:
     return running.host.app.function("work").handler.__globals__["RECEIVED"]  # type: ignore[no-any-return]
 
 
+@pytest.mark.slow  # waits for the watcher's polls to see each edit
 def test_the_next_request_after_a_change_sees_the_new_code(running: Running, app_copy: Path, wait_for: Wait) -> None:
     assert answered_version(running) == 1
     edit(app_copy, "functions_v2.py")
@@ -65,6 +66,7 @@ def test_the_next_request_after_a_change_sees_the_new_code(running: Running, app
     assert running.client.request("GET", "/added").json() == {"added": True}
 
 
+@pytest.mark.slow  # waits for the watcher's polls to see each edit
 def test_a_message_retrying_across_the_reload_is_delivered_to_the_new_code(
     running: Running, app_copy: Path, wait_for: Wait
 ) -> None:
@@ -77,6 +79,7 @@ def test_a_message_retrying_across_the_reload_is_delivered_to_the_new_code(
     assert running.client.request("GET", "/_local/dead-letters").json() == []
 
 
+@pytest.mark.slow  # waits for the watcher's polls to see each edit
 @pytest.mark.parametrize(
     ("version", "line", "says"),
     [
@@ -95,6 +98,7 @@ def test_a_broken_edit_keeps_the_old_code_serving_until_it_is_fixed(
     wait_for(lambda: answered_version(running) == 2, what="version 2 answering once fixed")
 
 
+@pytest.mark.slow  # waits for the watcher's polls to see each edit
 def test_functions_added_and_removed_are_picked_up(running: Running, app_copy: Path, wait_for: Wait) -> None:
     assert running.client.request("POST", "/_local/topics/news", json_body={"n": 1}).status == 404
     edit(app_copy, "functions_v2.py")
@@ -107,6 +111,7 @@ def test_functions_added_and_removed_are_picked_up(running: Running, app_copy: P
     assert logged(running, "tick: removed")
 
 
+@pytest.mark.slow  # waits for the watcher's polls to see each edit
 def test_a_trigger_change_that_strands_messages_is_said_in_the_log(
     running: Running, app_copy: Path, wait_for: Wait
 ) -> None:
@@ -125,6 +130,7 @@ def test_without_reload_a_change_is_not_picked_up(start_host: Callable[..., Runn
     assert answered_version(running) == 1
 
 
+@pytest.mark.slow  # waits for the watcher's polls to see each edit
 def test_a_module_written_after_the_import_that_needs_it_is_picked_up(
     running: Running, app_copy: Path, wait_for: Wait
 ) -> None:

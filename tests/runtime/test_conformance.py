@@ -190,6 +190,7 @@ def test_v03_vector_is_refused_with_a_specversion_error(vector: dict[str, Any]) 
 # -- the JSON schema against generated events --------------------------------------------------------
 
 
+@pytest.mark.slow  # 150 generated events through the JSON schema
 @settings(max_examples=150)
 @given(st.data())
 def test_structured_output_satisfies_the_schema(ce: Any, data: st.DataObject) -> None:

@@ -31,6 +31,7 @@ BINARY = {"ce-specversion": "1.0", "ce-id": "1", "ce-source": "/orders", "ce-typ
 # -- round trips --------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # 200 generated events through binary mode
 @settings(max_examples=200)
 @given(st.data())
 def test_binary_mode_round_trips(ce: Any, forms: Any, data: st.DataObject) -> None:
@@ -40,6 +41,7 @@ def test_binary_mode_round_trips(ce: Any, forms: Any, data: st.DataObject) -> No
     assert from_http(headers, body) == forms.binary(event)
 
 
+@pytest.mark.slow  # 200 generated events through the JSON format
 @settings(max_examples=200)
 @given(st.data())
 def test_structured_mode_round_trips(ce: Any, forms: Any, data: st.DataObject) -> None:
@@ -50,6 +52,7 @@ def test_structured_mode_round_trips(ce: Any, forms: Any, data: st.DataObject) -
     assert CloudEvent.from_json(event.to_json()) == forms.structured(event)
 
 
+@pytest.mark.slow  # 60 generated batches
 @settings(max_examples=60)
 @given(st.data())
 def test_batch_mode_round_trips(ce: Any, forms: Any, data: st.DataObject) -> None:

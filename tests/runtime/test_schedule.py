@@ -258,6 +258,7 @@ def _brute_force(fires: Callable[[datetime], bool], start: datetime, minutes: in
 WINDOW = 3 * 24 * 60  # three days of minutes
 
 
+@pytest.mark.slow  # 300 expressions, each searched minute by minute over three days
 @settings(max_examples=300, deadline=None)
 @given(
     minute=_field(0, 59),

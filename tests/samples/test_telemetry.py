@@ -9,6 +9,8 @@ from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+import pytest
+
 from portable_fn import CircuitOpenError
 from portable_fn.runtime.outcomes import ACK, RETRY
 from portable_fn.runtime.state import Record
@@ -244,6 +246,7 @@ def test_dev_records_an_anomaly(dev: Any, functions: Any, wait_for: Callable[...
     assert (raised.value, raised.ticket) == (45.0, None)
 
 
+@pytest.mark.slow  # waits out the 1.5 s and 0.5 s redeliveries the breaker asks for
 def test_dev_retries_an_alert_through_the_open_circuit_until_a_ticket_opens(
     dev: Any, functions: Any, flaky_api: Any, wait_for: Callable[..., Any]
 ) -> None:

@@ -138,6 +138,7 @@ def test_every_resource_is_in_the_terraform_or_its_notes(cases: dict[str, Case])
 PACKAGE_WARNING, RUNTIME_DEPRECATED = "W3002", "E2533"
 
 
+@pytest.mark.slow  # cfn-lint over each app's template, a second or two each
 @pytest.mark.parametrize("name", list(APPS))
 def test_cfn_lint_finds_no_error_in_the_template(cases: dict[str, Case], name: str) -> None:
     case = cases[name]
@@ -191,12 +192,14 @@ def test_an_existing_bucket_s_notification_is_in_the_notes_and_the_metadata(case
 
 
 # -- Terraform -----------------------------------------------------------------------------------------------
+@pytest.mark.slow  # every app's main.tf read back by python-hcl2
 @pytest.mark.parametrize("name", list(APPS))
 def test_main_tf_parses_back_to_the_document(cases: dict[str, Case], name: str) -> None:
     case = cases[name]
     assert parse(case.tf.files["main.tf"]) == without_comments(case.document)
 
 
+@pytest.mark.slow  # every app's main.tf read back by python-hcl2 and held to the schema
 @pytest.mark.parametrize("name", list(APPS))
 def test_main_tf_holds_to_hashicorp_aws_s_schema_and_evaluates(
     cases: dict[str, Case], name: str, tmp_path: Path

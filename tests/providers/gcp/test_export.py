@@ -87,6 +87,7 @@ def test_a_kind_without_an_exporter_is_refused_naming_it(shop: App) -> None:
         terraform_document(shop, "dev", [Unknown("x")], ARTIFACT, names=deployer.names(shop, "dev"))
 
 
+@pytest.mark.slow  # every app under each setting: rendered, read back by python-hcl2 and held to the schema
 @pytest.mark.parametrize("settings", SETTINGS.values(), ids=SETTINGS.keys())
 @pytest.mark.parametrize("path", APPS)
 def test_the_export_of_each_app_reads_back_and_holds_to_the_google_schema(

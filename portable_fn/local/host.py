@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import shlex
 import sys
 import threading
 import time
@@ -447,7 +448,8 @@ class LocalHost:
             lines.append(f"  states: {stores}")
         if any(getattr(s.trigger, "auth", None) is not None for s in self.app.functions):
             lines.append(
-                f"  tokens: portable-fn token --sub NAME (signed by {issuer_url(self.url)}, trusted in dev only)"
+                f"  tokens: {token_command(self.app, self.state_dir)} (signed by {issuer_url(self.url)}, "
+                "trusted in dev only)"
             )
         lines.append(
             f"  dead letters: {self.url}{control.PREFIX}/dead-letters   "
@@ -551,6 +553,27 @@ class LocalHost:
 def dev_state_dir(app: App) -> Path:
     """Where `portable-fn dev` keeps its journal, dead letters and states unless told `--state-dir`."""
     return app.root / ".portable-fn" / "local"
+
+
+def token_command(app: App, state_dir: Path) -> str:
+    """The `portable-fn token` command that signs with this host's issuer: run from here, for this app
+    and, when the host keeps its state elsewhere than the app's default, that state directory."""
+    words = ["portable-fn", "token"]
+    where = _shown_path(app.root)
+    if where != ".":
+        words.append(where)
+    if Path(state_dir).resolve() != dev_state_dir(app).resolve():
+        words += ["--state-dir", _shown_path(Path(state_dir))]
+    return " ".join(shlex.quote(word) for word in words) + " --sub NAME"
+
+
+def _shown_path(path: Path) -> str:
+    """`path` relative to the working directory when it is below it, else absolute."""
+    absolute = Path(path).resolve()
+    try:
+        return str(absolute.relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(absolute)
 
 
 def reopen_states(app: App) -> None:

@@ -74,7 +74,9 @@ class LocalIssuer:
         if saved is None:
             raise PortableFnError(
                 f"There is no dev token issuer in {self.path.parent} yet: start `portable-fn dev` once (it makes the "
-                "issuer's key there), then run `portable-fn token` again."
+                "issuer's key there), then run `portable-fn token` again. If `portable-fn dev` runs with "
+                "--state-dir DIR, give `portable-fn token` the same --state-dir DIR (dev's first lines show the "
+                "command)."
             )
         issued = int(time.time() if now is None else now)
         body = {"iss": saved["issuer"], "aud": audience, "iat": issued, "exp": issued + expires_s, **claims}

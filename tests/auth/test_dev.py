@@ -4,6 +4,7 @@ JWT route takes the token through the whole pipeline, preflights and rate limits
 from __future__ import annotations
 
 import json
+import shlex
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -15,7 +16,7 @@ import pytest
 
 from portable_fn.app import load_app
 from portable_fn.cli import main
-from portable_fn.local.host import LocalHost
+from portable_fn.local.host import LocalHost, dev_state_dir, token_command
 
 APP = Path(__file__).resolve().parent / "apps" / "authed"
 
@@ -121,6 +122,35 @@ def test_token_claims_must_be_name_value(host: LocalHost, capsys: pytest.Capture
     assert "--claim 'oops': write NAME=VALUE" in capsys.readouterr().err
 
 
-def test_the_banner_says_how_to_get_a_token(host: LocalHost) -> None:
-    line = f"  tokens: portable-fn token --sub NAME (signed by {host.url}/_local/issuer, trusted in dev only)"
+def test_the_banner_says_how_to_get_a_token(host: LocalHost, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(APP)
+    line = (
+        f"  tokens: portable-fn token --state-dir {host.state_dir} --sub NAME (signed by {host.url}/_local/issuer, "
+        "trusted in dev only)"
+    )
     assert line in host.banner().splitlines()
+
+
+def test_the_banners_token_command_names_the_app_and_only_a_state_dir_of_its_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(APP.parent)
+    app = load_app(APP)
+    assert token_command(app, dev_state_dir(app)) == "portable-fn token authed --sub NAME"
+    assert token_command(app, APP / "state") == "portable-fn token authed --state-dir authed/state --sub NAME"
+    shown = token_command(app, tmp_path / "my state")
+    assert shown == f"portable-fn token authed --state-dir '{tmp_path / 'my state'}' --sub NAME"
+    # and the command shown works: a host started on that state directory signs for it
+    started = LocalHost(app, host="127.0.0.1", port=0, state_dir=tmp_path / "my state", log=lambda line: None)
+    started.start()
+    try:
+        capsys.readouterr()
+        assert main(shlex.split(shown.replace("NAME", "alice"))[1:]) == 0
+        assert capsys.readouterr().out.count(".") == 2  # a JWT
+    finally:
+        started.stop()
+
+
+def test_token_without_the_hosts_state_dir_says_to_pass_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["token", str(APP), "--state-dir", str(tmp_path), "--sub", "alice"]) == 1
+    assert "give `portable-fn token` the same --state-dir DIR" in capsys.readouterr().err

@@ -227,4 +227,4 @@ def test_a_bad_since_is_a_usage_error(shop: Path, capsys: pytest.CaptureFixture[
 
 def test_the_local_provider_points_at_dev(shop: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["logs", "fulfil", str(shop)]) == 1
-    assert "keeps no logs to read; `portable-fn dev` prints the local functions' logs" in capsys.readouterr().err
+    assert "`portable-fn dev` has kept no logs in " in capsys.readouterr().err

@@ -7,19 +7,30 @@ the clouds' log streams keep it. The dev host attaches this handler while it run
 parent, and, when the app configured no logging of its own, on the root logger too, so what the app's
 own loggers write during a call shows as well (and WARNING and up from anywhere, as Python would show
 it). The level is the clouds' (`LOG_LEVEL`, else INFO).
+
+It also keeps each call's records, as the clouds' JSON lines with the stage added, in the state
+directory's `function-logs.jsonl` (the previous 16 MiB in `function-logs.1.jsonl`), so `portable-fn logs
+FUNCTION --usage` reads them back on the local provider as it reads a cloud's (`read_kept`).
 """
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
+from ..logread import LogEntry, LogsError, entry_from_fields
+from ..runtime.cloudevent import parse_rfc3339
 from ..runtime.log_format import JsonFormatter
 from ..runtime.logs import current_facts, log_level
 
 LOGGER = "portable_fn.function"
+KEPT = "function-logs.jsonl"
+KEPT_BEFORE = "function-logs.1.jsonl"
+KEPT_MAX_BYTES = 16 * 1024 * 1024
 
 # the facts shown after the message, under the names a reader knows them by, in this order
 _FACTS = (
@@ -49,18 +60,38 @@ _SHOWN = frozenset(
 class FunctionLogs(logging.Handler):
     """Writes log records to the dev log; `attach` while the host runs, `detach` after."""
 
-    def __init__(self, log: Callable[[str], None]) -> None:
+    def __init__(
+        self, log: Callable[[str], None], keep_in: Path | None = None, stage: str = "", max_bytes: int = KEPT_MAX_BYTES
+    ) -> None:
         super().__init__()
         self._log = log
         self._fields = JsonFormatter("local")  # the facts, read as the clouds' formatter reads them
         self._saved: dict[str, tuple[int, bool]] = {}
+        self._keep_in = keep_in
+        self._stage = stage
+        self._max_bytes = max_bytes
         self.addFilter(_shown_in_dev)
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
             self._log(self.line(record))
+            self._keep(record)
         except Exception:
             self.handleError(record)
+
+    def _keep(self, record: logging.LogRecord) -> None:
+        """Append a call's record to the kept lines (emit runs under the handler's lock)."""
+        if self._keep_in is None:
+            return
+        fields = self._fields.fields(record)
+        if not fields.get("function"):
+            return  # not written during a call: no function's log on a cloud either
+        path = self._keep_in / KEPT
+        line = json.dumps({**fields, "stage": self._stage}, default=str) + "\n"
+        if path.exists() and path.stat().st_size + len(line) > self._max_bytes:
+            path.replace(self._keep_in / KEPT_BEFORE)
+        with path.open("a", encoding="utf-8") as file:
+            file.write(line)
 
     def line(self, record: logging.LogRecord) -> str:
         """`09:35:55.123 ship [log] INFO shipping 7  invocation=... event=... trace=... attempt=2`."""
@@ -121,3 +152,33 @@ def _facts(record: logging.LogRecord, fields: dict[str, Any]) -> list[str]:
 
 def _is_function_log(record: logging.LogRecord) -> bool:
     return record.name == LOGGER or record.name.startswith(LOGGER + ".")
+
+
+def read_kept(state_dir: Path, stage: str, functions: Collection[str], since: datetime) -> list[LogEntry]:
+    """The records `functions` logged in `dev` for `stage` at or after `since`, oldest first, from the
+    lines the host kept in `state_dir` (a line that is not one of ours is passed over)."""
+    if not (state_dir / KEPT).exists() and not (state_dir / KEPT_BEFORE).exists():
+        raise LogsError(
+            f"`portable-fn dev` has kept no logs in {state_dir}: it keeps its functions' logs there while it runs. "
+            "Run `portable-fn dev` for this app and call its functions (a dev started with --state-dir keeps them "
+            "in that directory instead, which `portable-fn logs` does not read)."
+        )
+    entries = []
+    for name in (KEPT_BEFORE, KEPT):
+        try:
+            lines = (state_dir / name).read_text(encoding="utf-8").splitlines()
+        except FileNotFoundError:
+            continue
+        for number, line in enumerate(lines):
+            try:
+                fields = json.loads(line)
+                moment = parse_rfc3339(fields["time"])
+            except (ValueError, KeyError, TypeError):
+                continue  # a line cut short by a host stopped while writing it
+            if fields.get("function") not in functions or fields.get("stage") != stage or moment < since:
+                continue
+            entry_id = f"{name}:{number}"
+            entries.append(
+                entry_from_fields(fields, line, time=moment, function=fields["function"], raw=fields, entry_id=entry_id)
+            )
+    return sorted(entries, key=lambda entry: entry.time)

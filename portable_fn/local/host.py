@@ -94,7 +94,7 @@ class LocalHost:
         app.config.check_stage(self.stage, app.root / "pyproject.toml")
         self.state_dir = Path(state_dir) if state_dir else dev_state_dir(app)
         self.env = self._env(app)
-        self.function_logs = FunctionLogs(log)
+        self.function_logs = FunctionLogs(log, keep_in=self.state_dir, stage=self.stage)
         self.log = log
         self.state_lock = StateLock(self.state_dir)
         self.journal = Journal(self.state_dir / "journal.sqlite3")

@@ -27,7 +27,9 @@ import json
 import os
 import sqlite3
 import tempfile
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +38,7 @@ from ..deploy.deployer import Deployer
 from ..deploy.executor import Appliers, Progress
 from ..deploy.models import Artifact, DeployTarget, RemoteState, Resource
 from ..deploy.tags import stage_tags, with_tags
+from ..logread import LogEntry
 from ..packaging import app_files, runtime_files, write_zip
 from ..provider import DeadLetterEntry, Provider
 from ..runtime.cloudevent import CloudEvent
@@ -159,6 +162,13 @@ class LocalProvider(Provider):
 
         entries, where = letters.dead_letters(dev_state_dir(app), spec.name, redrive)
         return [_entry(e, where, redrive) for e in entries]
+
+    def read_logs(self, app: App, stage: str, functions: Sequence[FunctionSpec], since: datetime) -> list[LogEntry]:
+        """What `functions` logged under `portable-fn dev` for `stage` (`function_logs.read_kept`)."""
+        from .function_logs import read_kept
+        from .host import dev_state_dir
+
+        return read_kept(dev_state_dir(app), stage, {spec.name for spec in functions}, since)
 
     def workflows(self, app: App, stage: str, operation: str, *args: Any) -> Any:
         """The instances the dev host keeps in the app's state directory (through the host when it runs)."""

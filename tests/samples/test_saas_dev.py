@@ -61,6 +61,7 @@ def test_the_saas_sample_runs_under_portable_fn_dev_as_its_readme_says(
     host.stop()
     output = host.text()
     assert key not in output
+    assert key not in (state / "function-logs.jsonl").read_text(encoding="utf-8")  # the lines dev kept
     usage = {(u["tenant"], u["function"]) for u in usage_lines(output)}
     assert usage == {
         ("acme", "create_project"),
@@ -74,6 +75,13 @@ def test_the_saas_sample_runs_under_portable_fn_dev_as_its_readme_says(
         ("globex", "get_activity"),
         ("globex", "audit"),
     }
+    # what dev printed, `portable-fn logs --usage` sums from what dev kept
+    functions = ",".join(sorted({function for _, function in usage}))
+    summed = json.loads(portable_fn("logs", functions, app, "--usage", "--since", "1h", "--json"))["usage"]
+    printed = usage_lines(output)
+    assert [(t["tenant"], t["invocations"]) for t in summed] == [
+        (tenant, sum(1 for u in printed if u["tenant"] == tenant)) for tenant in ("acme", "globex")
+    ]
 
 
 def tenants_api(client: Client, app: str, wait_for: Callable[..., Any]) -> None:

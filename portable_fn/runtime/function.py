@@ -6,6 +6,7 @@ attaches a `FunctionSpec` under `__portable_fn__`. App loading finds functions b
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
@@ -159,8 +160,24 @@ class FunctionSpec:
         return f"FunctionSpec({self.name!r}, {self.trigger!r})"
 
 
-def function(trigger: Trigger, *, name: str | None = None, **options: Any) -> Callable[[F], F]:
+_NO_TRIGGER: Any = object()  # `@function(...)` written without trigger=
+
+
+def function(trigger: Trigger = _NO_TRIGGER, *, name: str | None = None, **options: Any) -> Callable[[F], F]:
     """Declare a portable function. See `FunctionOptions` for `memory_mb`, `timeout_s`, `env`, ..."""
+    unknown = set(options) - set(FunctionOptions.__slots__)
+    if unknown:  # first: a misspelt `trigger=` is one of them
+        known = [*FunctionOptions.__slots__, "name", "trigger"]
+        meant = [m for u in sorted(unknown) for m in difflib.get_close_matches(u, known, n=1, cutoff=0.6)]
+        raise DeclarationError(
+            f"@function got unknown option(s) {sorted(unknown)}; the options are "
+            f"{sorted(FunctionOptions.__slots__)} and name." + (f" Did you mean {', '.join(meant)}?" if meant else "")
+        )
+    if trigger is _NO_TRIGGER:
+        raise DeclarationError(
+            "@function needs a trigger: write @function(trigger=http('GET', '/path')) (or queue(...), topic(...), "
+            "schedule(...), storage(...))."
+        )
     if callable(trigger) and not isinstance(trigger, Trigger):
         raise DeclarationError(
             f"@function on {getattr(trigger, '__name__', trigger)!r} needs a trigger: write "
@@ -170,12 +187,6 @@ def function(trigger: Trigger, *, name: str | None = None, **options: Any) -> Ca
         raise DeclarationError(
             f"@function(trigger={trigger!r}): the trigger must come from http(), queue(), topic(), "
             "schedule(), cron() or storage()."
-        )
-    unknown = set(options) - set(FunctionOptions.__slots__)
-    if unknown:
-        raise DeclarationError(
-            f"@function got unknown option(s) {sorted(unknown)}; the options are "
-            f"{sorted(FunctionOptions.__slots__)} and name."
         )
 
     def decorate(handler: F) -> F:

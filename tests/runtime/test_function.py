@@ -170,6 +170,21 @@ def test_unknown_option_lists_the_options() -> None:
         function(trigger=queue("images"), memory=256, timeout=3)
 
 
+def test_a_misspelt_option_is_named_with_the_one_meant() -> None:
+    with pytest.raises(DeclarationError, match=r"unknown option\(s\) \['memroy_mb'\];.* Did you mean memory_mb\?$"):
+        function(trigger=queue("images"), memroy_mb=256)
+
+
+def test_a_misspelt_trigger_is_named_not_reported_missing() -> None:
+    with pytest.raises(DeclarationError, match=r"unknown option\(s\) \['triger'\];.* Did you mean trigger\?$"):
+        function(triger=queue("images"))
+
+
+def test_no_trigger_at_all_says_how_to_write_one() -> None:
+    with pytest.raises(DeclarationError, match=r"^@function needs a trigger: write @function\(trigger=http"):
+        function()
+
+
 # -- names ------------------------------------------------------------------------------------------
 
 

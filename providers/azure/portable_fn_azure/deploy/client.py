@@ -109,6 +109,7 @@ class AzureClient:
         if self._credential is None:
             from azure.identity import DefaultAzureCredential
 
+            quiet_credential_chain()
             self._credential = DefaultAzureCredential()
         return self._credential
 
@@ -289,6 +290,15 @@ def describe(exc: BaseException) -> str:
 
 
 # -- credentials: what a user can do about them -----------------------------------------------------
+def quiet_credential_chain() -> None:
+    """azure-identity logs each credential it tried, a dozen lines at WARNING, when none works; with no logging
+    configured Python prints them on stderr before `explain` says the same in one line with the fix. Keep
+    its logger to ERROR, unless the program using portable-fn chose a level for it."""
+    logger = logging.getLogger("azure.identity")
+    if logger.level == logging.NOTSET:
+        logger.setLevel(logging.ERROR)
+
+
 def explain(exc: BaseException) -> str | None:
     """No credential at all, or one Azure refused, said with what to do; None for the rest (ARM's own
     message says it)."""

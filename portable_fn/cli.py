@@ -74,6 +74,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PortableFnError as exc:
         console.error(str(exc))
         return 1
+    except OSError as exc:  # a file the command line names (--output, --sarif, ...) cannot be read or written
+        if exc.filename is None or "--verbose" in args or "-v" in args:
+            raise
+        console.error(
+            f"{exc.strerror or exc}: {exc.filename}. Check the path (its directory must exist) and your "
+            "permissions on it, then run the command again."
+        )
+        return 1
     except (KeyboardInterrupt, click.Abort):
         return 130
 

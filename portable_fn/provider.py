@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import os
+import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -253,7 +255,14 @@ def invocation_failed(result: Mapping[str, Any]) -> bool:
 
 def available() -> dict[str, Any]:
     """Installed providers by name (entry points, not yet loaded)."""
-    return {ep.name: ep for ep in entry_points(group=GROUP)}
+    return dict(_entry_points(tuple(sys.path)))
+
+
+@functools.lru_cache(maxsize=4)
+def _entry_points(path: tuple[str, ...]) -> tuple[tuple[str, Any], ...]:
+    """The providers' entry points on `path` (sys.path): reading them scans every installed distribution's
+    metadata (tens of milliseconds), so it is done once per process and search path, not once per call."""
+    return tuple((ep.name, ep) for ep in entry_points(group=GROUP))
 
 
 def settings_models(installed: dict[str, Any] | None = None) -> dict[str, type[BaseModel]]:

@@ -171,10 +171,17 @@ def _import(module_name: str, source: Path, root: Path) -> Any:
         raise AppLoadError(
             f"Importing {module_name} from {root} failed: {exc}. Install the app's dependencies."
         ) from exc
-    except Exception as exc:
-        where = traceback.extract_tb(exc.__traceback__)[-1]
+    except SyntaxError as exc:  # where it is: the app's file and line, not importlib's frame that compiled it
+        code = f": {exc.text.strip()}" if exc.text and exc.text.strip() else ""
         raise AppLoadError(
-            f"Importing {module_name} from {root} raised {type(exc).__name__}: {exc} ({where.filename}:{where.lineno})."
+            f"Importing {module_name} from {root} raised {type(exc).__name__}: {exc.msg} at "
+            f"{exc.filename}:{exc.lineno}{code}"
+        ) from exc
+    except Exception as exc:
+        last = traceback.extract_tb(exc.__traceback__)[-1]
+        where = _user_frame(exc, source) or f"{last.filename}:{last.lineno}"
+        raise AppLoadError(
+            f"Importing {module_name} from {root} raised {type(exc).__name__}: {exc} ({where})."
         ) from exc
 
 

@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
+import sysconfig
 import threading
 import urllib.request
 from collections.abc import Iterator
@@ -66,6 +67,10 @@ SLOW_FIXTURES = {
 }
 # What a test not marked `slow` may start: git answers `rev-parse` in milliseconds (deploy records the commit).
 FAST_PROGRAMS = {"git"}
+# The standard library's own probes of the machine (`uname -p`, `file`, `ldconfig -p`), run once per process by
+# whichever test first asks: `platform` and `ctypes.util` start them, not the test.
+_STDLIB = Path(sysconfig.get_paths()["stdlib"])
+STDLIB_PROBES = {str(_STDLIB / "platform.py"), str(_STDLIB / "ctypes" / "util.py")}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -90,10 +95,20 @@ def _audit(event: str, args: tuple[object, ...]) -> None:
         return
     if event == "subprocess.Popen":
         argv = args[1] if isinstance(args[1], (list, tuple)) else [args[1]]
-        if Path(os.fsdecode(args[0] or argv[0])).name not in FAST_PROGRAMS:  # type: ignore[arg-type]
+        program = Path(os.fsdecode(args[0] or argv[0])).name  # type: ignore[arg-type]
+        if program not in FAST_PROGRAMS and not _started_by_a_stdlib_probe():
             _watched.append([str(a) for a in argv])
     elif event in ("os.system", "os.posix_spawn", "os.fork", "os.forkpty"):
         _watched.append([event, *(str(a) for a in args[:1])])
+
+
+def _started_by_a_stdlib_probe() -> bool:
+    frame = sys._getframe(2)
+    while frame is not None:
+        if frame.f_code.co_filename in STDLIB_PROBES:
+            return True
+        frame = frame.f_back
+    return False
 
 
 sys.addaudithook(_audit)

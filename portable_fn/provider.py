@@ -255,14 +255,28 @@ def invocation_failed(result: Mapping[str, Any]) -> bool:
 
 def available() -> dict[str, Any]:
     """Installed providers by name (entry points, not yet loaded)."""
-    return dict(_entry_points(tuple(sys.path)))
+    return dict(_entry_points(_metadata_dirs()))
 
 
 @functools.lru_cache(maxsize=4)
-def _entry_points(path: tuple[str, ...]) -> tuple[tuple[str, Any], ...]:
-    """The providers' entry points on `path` (sys.path): reading them scans every installed distribution's
-    metadata (tens of milliseconds), so it is done once per process and search path, not once per call."""
+def _entry_points(metadata_dirs: tuple[str, ...]) -> tuple[tuple[str, Any], ...]:
+    """The providers' entry points, read from the distributions in `metadata_dirs`: reading them scans every
+    installed distribution's metadata (tens of milliseconds), so it is done once per process and set of
+    directories, not on each call (an app's directory put on sys.path changes nothing here)."""
     return tuple((ep.name, ep) for ep in entry_points(group=GROUP))
+
+
+def _metadata_dirs() -> tuple[str, ...]:
+    """The entries of sys.path that hold distribution metadata (*.dist-info, *.egg-info)."""
+    found = []
+    for entry in sys.path:
+        try:
+            names = os.listdir(entry or ".")
+        except OSError:
+            continue
+        if any(name.endswith((".dist-info", ".egg-info")) for name in names):
+            found.append(entry)
+    return tuple(found)
 
 
 def settings_models(installed: dict[str, Any] | None = None) -> dict[str, type[BaseModel]]:

@@ -6,6 +6,7 @@ import click
 
 from ..cli import Target, _api_log, _emit, _example, _json_option, _load, _target_options, _verbose_option, cli
 from ..console import Console
+from .cloud_errors import explained
 
 COLUMNS = ("when", "verb", "who", "digest", "commit", "changes", "outcome")
 
@@ -44,10 +45,11 @@ def history(console: Console, target: Target, as_json: bool, limit: int, resend:
 
     with _api_log(console, verbose):
         app, provider, stage = _load(target)
-        for where in audit.resend(provider, app, stage) if resend else []:
-            console.say(f"Wrote {where}")
-        store = audit.store_of(provider, app, stage)
-        records = audit.history(provider, app, stage)[:limit]
+        with explained(provider, f"Reading the audit trail of {app.name!r} (stage {stage!r}) on {provider.name}"):
+            for where in audit.resend(provider, app, stage) if resend else []:
+                console.say(f"Wrote {where}")
+            store = audit.store_of(provider, app, stage)
+            records = audit.history(provider, app, stage)[:limit]
     if as_json:
         data = {"app": app.name, "provider": provider.name, "stage": stage, "where": store.where}
         _emit(console, True, {**data, "records": [r.to_dict() for r in records]}, "")

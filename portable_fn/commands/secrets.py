@@ -10,8 +10,6 @@ secrets file of the dev host's state directory: the app's own unless `--state-di
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +30,7 @@ from ..cli import (
     cli,
 )
 from ..console import Console
-from ..runtime.errors import PortableFnError
+from .cloud_errors import explained
 
 COLUMNS = ("name", "declared by", "version", "updated")
 
@@ -86,7 +84,7 @@ def secrets_set(console: Console, target: Target, name: str, state_dir: str | No
         app, provider, stage = _load(target)
         _warn_undeclared(console, app, name)
         store = _store(provider, app, stage, state_dir)
-        with _explained(provider, f"Setting secret {name} of {app.name} on {provider.name} ({stage})"):
+        with explained(provider, f"Setting secret {name} of {app.name} on {provider.name} ({stage})"):
             version = store.set(name, value)
     where = f", in {store.path}" if state_dir else ""
     console.done(f"Set secret {name} (version {version}) for {app.name} on {provider.name} ({stage}){where}")
@@ -116,7 +114,7 @@ def secrets_list(console: Console, target: Target, state_dir: str | None, as_jso
     with _api_log(console, verbose):
         app, provider, stage = _load(target)
         store = _store(provider, app, stage, state_dir)
-        with _explained(provider, f"Listing the secrets of {app.name} on {provider.name} ({stage})"):
+        with explained(provider, f"Listing the secrets of {app.name} on {provider.name} ({stage})"):
             rows = _rows(app, store.list())
     if as_json:
         data = {"app": app.name, "provider": provider.name, "stage": stage, "where": _where(store)}
@@ -157,26 +155,13 @@ def secrets_remove(console: Console, target: Target, name: str, state_dir: str |
             where = f" --state-dir {state_dir}" if state_dir else ""
             again = f"portable-fn secrets remove {name} {app.root} --provider {provider.name} --stage {stage}{where}"
             _confirm_removal(said, f"`{again} --yes`")
-        with _explained(provider, f"Removing {said}"):
+        with explained(provider, f"Removing {said}"):
             removed = store.remove(name)
     if removed:
         console.done(f"Removed {said}")
     else:
         console.result(f"No {said} is set; nothing was removed.")
     return 0
-
-
-@contextmanager
-def _explained(provider: Any, doing: str) -> Iterator[None]:
-    """A cloud's failure (no credentials, a refusal) as an error saying what failed and what to do, in the
-    provider's words when it can tell, never a traceback."""
-    try:
-        yield
-    except (PortableFnError, click.ClickException):
-        raise
-    except Exception as exc:
-        why = provider.explain(exc) or f"{type(exc).__name__}: {exc}"
-        raise PortableFnError(f"{doing} failed: {why}") from exc
 
 
 def _store(provider: Any, app: Any, stage: str, state_dir: str | None) -> Any:

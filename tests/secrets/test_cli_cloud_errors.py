@@ -50,3 +50,13 @@ def test_secrets_without_credentials_say_how_to_sign_in(
     doing = "Setting secret billing-key of saas" if command == "set" else "Listing the secrets of saas"
     assert f"{doing} on {provider} (dev) failed: {ADVICE[provider]}" in err
     assert FIX[provider] in err and "Traceback" not in err and "bk_test_value" not in err
+
+
+def test_history_without_credentials_says_how_to_sign_in(
+    no_credentials: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    app = copy_app(SAAS, tmp_path)
+    assert main(["history", str(app), "--provider", "aws", "--endpoint-url", f"https://{CLOSED}"]) == 1
+    err = capsys.readouterr().err
+    assert f"Reading the audit trail of 'saas' (stage 'dev') on aws failed: {ADVICE['aws']}" in err
+    assert FIX["aws"] in err and "Traceback" not in err

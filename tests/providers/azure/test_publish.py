@@ -253,7 +253,7 @@ class GridTopic:
         context.load_cert_chain(str(cert), str(key))
         self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
         self.endpoint = f"https://127.0.0.1:{self.server.server_address[1]}/api/events"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
 
     def check(self, path: str, headers: Any, body: bytes) -> tuple[int, str]:
         if headers.get("Authorization") != f"Bearer {TOKEN}" and headers.get("aeg-sas-key") != KEY:

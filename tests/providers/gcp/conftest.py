@@ -93,7 +93,7 @@ def _serve(target: str, main: Path) -> Any:
     from werkzeug.serving import make_server
 
     server = make_server("127.0.0.1", 0, framework_app(target, main), threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
     return server
 
 

@@ -298,7 +298,7 @@ def test_without_a_named_account_the_task_carries_the_functions_own(
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Metadata)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
     try:
         monkeypatch.setenv("GCE_METADATA_HOST", f"127.0.0.1:{server.server_address[1]}")
         monkeypatch.delenv(DELAY_ACCOUNT_ENV)

@@ -8,7 +8,10 @@ the handler's annotations: a `CloudEvent[Model]` parameter is a CloudEvent reque
 model, a return annotation the 200 response; a handler taking `Request` with nothing declared has no
 request schema. Models become JSON Schemas in `components.schemas` (pydantic's, so dataclasses and
 `list[Model]` work too). Every operation lists the errors the runtime answers by itself, and a private
-function (`public=False`) the cloud's authentication.
+function (`public=False`) the cloud's authentication; a route declaring `auth=` is opened at the cloud's
+edge for the function to verify its callers, so it lists that scheme instead (`jwt()`: a bearer JWT with
+the route's scopes; `api_key()`: the key's header) with its 401 and 403, a `rate_limit=` its 429, and a
+tenant taken from a header that header.
 """
 
 from __future__ import annotations
@@ -75,13 +78,15 @@ def openapi_document(app: App) -> dict[str, Any]:
     bodies = {s.name: bodies_of(s) for s in specs}
     schemas, definitions = _json_schemas(bodies)
     every_method = {openapi_path(_route(s).path) for s in specs if _route(s).method == "ANY"}
+    schemes = _auth_schemes(specs)
     paths: dict[str, dict[str, Any]] = {}
     for spec, method, operation_id in _operations(specs):
         path = openapi_path(_route(spec).path)
         operation = _operation(spec, operation_id, bodies[spec.name], schemas, path not in every_method)
+        _secure(operation, spec, schemes)
         paths.setdefault(path, {})[method] = operation
     document: dict[str, Any] = {"openapi": OPENAPI_VERSION, "info": _info(app), "paths": paths}
-    document["components"] = _components(definitions, specs)
+    document["components"] = _components(definitions, specs, schemes)
     return copy.deepcopy(document)  # its parts below are shared constants: the caller's copy is its own
 
 
@@ -229,9 +234,90 @@ def _operation(
     if bodies.request is not None:
         operation["requestBody"] = _request_body(bodies, schemas.get((spec.name, "request")))
     operation["responses"] = _responses(spec.name, bodies, schemas, refuses_methods)
-    if not trigger.public:
-        operation["security"] = [{CLOUD_AUTH: []}]
     return operation
+
+
+# -- who may call -------------------------------------------------------------------------------------
+
+
+def _auth_key(verifier: Any) -> tuple[str, ...] | None:
+    """What tells one declared scheme from another: a JWT issuer and audiences, an API key's secret and header."""
+    from .runtime.auth import ApiKey, Jwt
+
+    if isinstance(verifier, Jwt):
+        return ("jwt", verifier.issuer, *verifier.audiences)
+    if isinstance(verifier, ApiKey):
+        return ("apiKey", verifier.secret.name, verifier.header)
+    return None
+
+
+def _auth_schemes(specs: list[FunctionSpec]) -> dict[tuple[str, ...], tuple[str, dict[str, Any]]]:
+    """Each scheme the routes' `auth=` declare: its key -> (its name in the document, the scheme). A kind
+    declared once is named `jwt` or `apiKey`; several are numbered in the order of their keys."""
+    verifiers = {key: _route(s).auth for s in specs if (key := _auth_key(_route(s).auth))}
+    schemes: dict[tuple[str, ...], tuple[str, dict[str, Any]]] = {}
+    for kind in ("jwt", "apiKey"):
+        keys = sorted(k for k in verifiers if k[0] == kind)
+        for number, key in enumerate(keys, start=1):
+            name = kind if len(keys) == 1 else f"{kind}{number}"
+            schemes[key] = (name, _scheme(verifiers[key]))
+    return schemes
+
+
+def _scheme(verifier: Any) -> dict[str, Any]:
+    from .runtime.auth import Jwt
+
+    if isinstance(verifier, Jwt):
+        audiences = ", ".join(verifier.audiences)
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "bearerFormat": "JWT",
+            "description": (
+                f"A JWT issued by {verifier.issuer} for the audience {audiences} "
+                f"({'/'.join(verifier.algorithms)}), sent as `Authorization: Bearer <token>`; the scopes an "
+                "operation lists must be in its `scope` claim. Verified by the function (on AWS HTTP APIs by "
+                "API Gateway first)."
+            ),
+        }
+    return {
+        "type": "apiKey",
+        "in": "header",
+        "name": verifier.header,
+        "description": f"An API key kept in the secret {verifier.secret.name!r}, verified by the function.",
+    }
+
+
+def _secure(operation: dict[str, Any], spec: FunctionSpec, schemes: dict[tuple[str, ...], Any]) -> None:
+    """Who may call the operation and the refusals that follow from it: the route's `auth=` scheme (the
+    cloud's edge lets every caller through to the function then) or, private, the cloud's own; 401/403
+    for a verified route, 429 for a rate-limited one, and the tenant header a function takes its tenant from."""
+    from .runtime.auth import Jwt
+
+    trigger, responses = _route(spec), operation["responses"]
+    key = _auth_key(getattr(trigger, "auth", None))
+    if key is not None:
+        verifier = trigger.auth
+        scopes = list(verifier.scopes) if isinstance(verifier, Jwt) else []
+        operation["security"] = [{schemes[key][0]: scopes}]
+        responses.setdefault("401", {"$ref": "#/components/responses/Unauthorized"})
+        if isinstance(verifier, Jwt):  # a scope or the tenant claim missing from a verified token
+            responses.setdefault("403", {"$ref": "#/components/responses/Forbidden"})
+    elif not trigger.public:
+        operation["security"] = [{CLOUD_AUTH: []}]
+    if getattr(trigger, "rate_limit", None):
+        responses.setdefault("429", {"$ref": "#/components/responses/TooManyRequests"})
+    header = getattr(spec.options.tenant, "header", None)
+    if header:
+        parameter = {
+            "name": header,
+            "in": "header",
+            "required": True,
+            "schema": {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,64}$"},
+            "description": "The tenant the call is for (a missing or bad one: 400).",
+        }
+        operation["parameters"] = [*operation.get("parameters", []), parameter]
+    operation["responses"] = dict(sorted(responses.items()))
 
 
 def _doc(spec: FunctionSpec) -> tuple[str, str]:
@@ -349,13 +435,18 @@ def _info(app: App) -> dict[str, Any]:
     return info
 
 
-def _components(definitions: dict[str, Any], specs: list[FunctionSpec]) -> dict[str, Any]:
+def _components(
+    definitions: dict[str, Any], specs: list[FunctionSpec], schemes: dict[tuple[str, ...], tuple[str, Any]]
+) -> dict[str, Any]:
     components: dict[str, Any] = {
         "schemas": {**definitions, **_RUNTIME_SCHEMAS},
         "responses": _RUNTIME_RESPONSES,
     }
-    if any(not _route(s).public for s in specs):
-        components["securitySchemes"] = {CLOUD_AUTH: _CLOUD_AUTH}
+    declared = dict(schemes.values())
+    if any(not _route(s).public and _auth_key(getattr(_route(s), "auth", None)) is None for s in specs):
+        declared[CLOUD_AUTH] = _CLOUD_AUTH
+    if declared:
+        components["securitySchemes"] = dict(sorted(declared.items()))
     return components
 
 
@@ -380,6 +471,10 @@ _RUNTIME_SCHEMAS: dict[str, Any] = {
     "portable_fn.MethodNotAllowed": _error(
         "The path is served, for other methods.",
         allowed={"type": "array", "items": {"type": "string"}, "description": "The methods the path serves."},
+    ),
+    "portable_fn.Refusal": _error(
+        "A caller the function refused: not verified (401), not allowed (403), or over its rate limit (429).",
+        reason={"type": "string", "description": "Why, in words (never the token or key)."},
     ),
     "portable_fn.InternalError": _error(
         "The function raised; the function's log holds the traceback.",
@@ -423,6 +518,20 @@ _RUNTIME_RESPONSES: dict[str, Any] = {
         headers={"Allow": {"description": "The methods the path serves.", "schema": {"type": "string"}}},
     ),
     "InternalError": _json_response("The function raised.", "portable_fn.InternalError"),
+    "Unauthorized": _json_response(
+        "No credential, or one that does not verify (malformed, badly signed, expired, another issuer or "
+        "audience, an unknown key).",
+        "portable_fn.Refusal",
+        headers={"WWW-Authenticate": {"description": "The scheme and the error.", "schema": {"type": "string"}}},
+    ),
+    "Forbidden": _json_response(
+        "A verified caller without what the route needs (a scope, the tenant claim).", "portable_fn.Refusal"
+    ),
+    "TooManyRequests": _json_response(
+        "The caller (its tenant, key, subject or address) is over the route's rate limit.",
+        "portable_fn.Refusal",
+        headers={"Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer"}}},
+    ),
 }
 
 _CLOUD_AUTH = {

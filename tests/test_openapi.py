@@ -238,3 +238,47 @@ def test_declared_bodies_are_part_of_the_trigger(shop: App) -> None:
     assert hash(http("GET", "/o", response=order)) == hash(http("GET", "/o", response={200: order}))
     assert http("GET", "/o", response=order) != http("GET", "/o")
     assert http("GET", "/o").bodies is None
+
+
+# -- routes that verify their callers -------------------------------------------------------------------
+
+SAAS = ROOT / "samples" / "saas"
+NOTES = Path(__file__).resolve().parent / "tenants" / "apps" / "notes"
+
+
+def test_a_jwt_route_documents_its_bearer_scheme_scopes_and_refusals_not_the_clouds_auth() -> None:
+    document = openapi_document(load_app(SAAS))
+    validate(document)
+    ops = operations(document)
+    _, _, create = ops["create_project"]
+    assert create["security"] == [{"jwt": ["projects:write"]}]
+    assert ops["create_tenant"][2]["security"] == [{"jwt": ["tenants:admin"]}]
+    assert {code: create["responses"][code] for code in ("401", "403", "429")} == {
+        "401": {"$ref": "#/components/responses/Unauthorized"},
+        "403": {"$ref": "#/components/responses/Forbidden"},
+        "429": {"$ref": "#/components/responses/TooManyRequests"},
+    }
+    assert "429" not in ops["list_projects"][2]["responses"]  # only create_project is rate-limited
+    schemes = document["components"]["securitySchemes"]
+    assert list(schemes) == ["jwt"]  # every route verifies its callers: none needs the cloud's auth
+    jwt_scheme = schemes["jwt"]
+    assert (jwt_scheme["type"], jwt_scheme["scheme"], jwt_scheme["bearerFormat"]) == ("http", "bearer", "JWT")
+
+
+def test_the_runtimes_refusals_fit_the_documented_refusal() -> None:
+    app = load_app(SAAS)
+    schema = openapi_document(app)["components"]["schemas"]["portable_fn.Refusal"]
+    answer = call_http(app.function("create_project"), Request("POST", "/projects", body=b"{}"))
+    assert answer.status == 401
+    Draft202012Validator(schema).validate(json.loads(answer.body))
+
+
+def test_a_tenant_header_is_a_required_parameter_and_cloud_auth_stays_for_private_routes() -> None:
+    document = openapi_document(load_app(NOTES))
+    validate(document)
+    ops = operations(document)
+    header = [p for p in ops["put_note"][2]["parameters"] if p["in"] == "header"]
+    assert [(p["name"], p["required"]) for p in header] == [("X-Tenant-Id", True)]
+    assert ops["put_note"][2]["security"] == [{"cloudAuth": []}]
+    assert ops["my_note"][2]["security"] == [{"jwt": []}]
+    assert sorted(document["components"]["securitySchemes"]) == ["cloudAuth", "jwt"]

@@ -385,7 +385,7 @@ def _unknown_key(key: str, owner: type[BaseModel] | None) -> str:
     close = difflib.get_close_matches(key, valid, n=1, cutoff=0.6)
     hint = f"; did you mean {close[0]!r}?" if close else ""
     listed = f" Valid keys: {', '.join(valid)}." if valid else ""
-    return f"unknown key{hint}{listed}"
+    return f"unknown key{(hint or '.') if listed else hint}{listed}"
 
 
 def _owner(model: type[BaseModel], loc: list[str]) -> type[BaseModel] | None:

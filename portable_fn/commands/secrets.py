@@ -10,7 +10,6 @@ secrets file of the dev host's state directory: the app's own unless `--state-di
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import Any
 
 import click
@@ -31,16 +30,11 @@ from ..cli import (
 )
 from ..console import Console
 from .cloud_errors import explained
+from .dev_state import state_dir_option, use_state_dir
 
 COLUMNS = ("name", "declared by", "version", "updated")
 
-_state_dir_option = click.option(
-    "--state-dir",
-    default=None,
-    metavar="DIR",
-    help="The dev host's state directory (default: APP/.portable-fn/local), where its secrets file is "
-    "(--provider local only).",
-)
+_state_dir_option = state_dir_option
 
 
 @cli.group(
@@ -165,19 +159,10 @@ def secrets_remove(console: Console, target: Target, name: str, state_dir: str |
 
 
 def _store(provider: Any, app: Any, stage: str, state_dir: str | None) -> Any:
-    """The stage's secret store: the provider's, or for `--state-dir` the secrets file of that dev state
+    """The stage's secret store: the provider's; for `--state-dir`, the secrets file of that dev state
     directory (the one `portable-fn dev --state-dir` reads)."""
-    if state_dir is None:
-        return provider.secret_store(app, stage)
-    if provider.name != "local":
-        raise UsageError(
-            f"--state-dir names a dev host's state directory, where the local provider keeps secrets; {provider.name} "
-            "keeps them in its own secret store. Drop --state-dir, or use --provider local."
-        )
-    from ..runtime.secrets_file import FILE_NAME
-    from ..secrets import LocalSecretStore
-
-    return LocalSecretStore(Path(state_dir) / FILE_NAME, stage)
+    use_state_dir(provider, state_dir)
+    return provider.secret_store(app, stage)
 
 
 def _value(name: str) -> str:

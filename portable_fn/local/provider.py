@@ -109,6 +109,18 @@ class LocalProvider(Provider):
 
     name = "local"
     settings_model = LocalSettings
+    dev_state: Path | None = None  # the dev host's state directory when not the app's own (`use_dev_state_dir`)
+
+    def use_dev_state_dir(self, state_dir: Path) -> None:
+        """Read and write what `portable-fn dev --state-dir DIR` keeps (journal, dead letters, workflow
+        instances, kept logs, secrets) in `state_dir` instead of the app's `.portable-fn/local`."""
+        self.dev_state = Path(state_dir)
+
+    def dev_dir(self, app: App) -> Path:
+        """The dev host's state directory this provider reads: `use_dev_state_dir`'s, else the app's own."""
+        from .host import dev_state_dir
+
+        return self.dev_state if self.dev_state is not None else dev_state_dir(app)
 
     def make_deployer(self) -> LocalDeployer:
         return LocalDeployer(self.settings)
@@ -134,13 +146,13 @@ class LocalProvider(Provider):
         from ..runtime.channels import use_publisher
         from ..testing import invoke_native
         from .environment import ProcessEnv, function_env
-        from .host import STATE_DIR_ENV, dev_state_dir, reopen_states
+        from .host import STATE_DIR_ENV, reopen_states
         from .journal import Journal
         from .letters import JOURNAL
         from .workflow_ops import JournalPublisher
 
         env = function_env(app, spec, stage or next(iter(app.config.stages)))
-        state_dir = dev_state_dir(app)
+        state_dir = self.dev_dir(app)
         with ProcessEnv({**env, STATE_DIR_ENV: str(state_dir)}), Journal(state_dir / JOURNAL) as journal:
             reopen_states(app)  # the states `dev` keeps
             before = use_publisher(JournalPublisher(app, journal))
@@ -151,31 +163,29 @@ class LocalProvider(Provider):
 
     def secret_store(self, app: App, stage: str) -> LocalSecretStore:
         """The dev host's secrets file, in the app's state directory (`portable_fn.secrets`)."""
+        from ..runtime.secrets_file import FILE_NAME
         from ..secrets import LocalSecretStore
 
-        return LocalSecretStore.of(app, stage)
+        return LocalSecretStore(self.dev_dir(app) / FILE_NAME, stage)
 
     def dead_letters(self, app: App, stage: str, spec: FunctionSpec, redrive: bool = False) -> list[DeadLetterEntry]:
         """The dead letters the dev host kept for `spec` in its journal (see `letters`)."""
         from . import letters
-        from .host import dev_state_dir
 
-        entries, where = letters.dead_letters(dev_state_dir(app), spec.name, redrive)
+        entries, where = letters.dead_letters(self.dev_dir(app), spec.name, redrive)
         return [_entry(e, where, redrive) for e in entries]
 
     def read_logs(self, app: App, stage: str, functions: Sequence[FunctionSpec], since: datetime) -> list[LogEntry]:
         """What `functions` logged under `portable-fn dev` for `stage` (`function_logs.read_kept`)."""
         from .function_logs import read_kept
-        from .host import dev_state_dir
 
-        return read_kept(dev_state_dir(app), stage, {spec.name for spec in functions}, since)
+        return read_kept(self.dev_dir(app), stage, {spec.name for spec in functions}, since)
 
     def workflows(self, app: App, stage: str, operation: str, *args: Any) -> Any:
         """The instances the dev host keeps in the app's state directory (through the host when it runs)."""
-        from .host import dev_state_dir
         from .workflow_ops import operate
 
-        return operate(app, dev_state_dir(app), operation, *args)
+        return operate(app, self.dev_dir(app), operation, *args)
 
 
 def _entry(entry: dict[str, Any], where: str, redriven: bool) -> DeadLetterEntry:

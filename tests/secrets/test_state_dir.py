@@ -48,8 +48,8 @@ def test_state_dir_is_for_the_local_provider_only(keyed: Path, tmp_path: Path) -
     ran = secrets_cli("list", str(keyed), "--provider", "gcp", "--state-dir", str(tmp_path))
     assert isinstance(ran.exception, UsageError)
     assert str(ran.exception) == (
-        "--state-dir names a dev host's state directory, where the local provider keeps secrets; gcp keeps them "
-        "in its own secret store. Drop --state-dir, or use --provider local."
+        "--state-dir names a dev host's state directory, where the local provider keeps its data; gcp keeps it "
+        "in the cloud. Drop --state-dir, or use --provider local."
     )
 
 

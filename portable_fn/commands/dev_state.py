@@ -1,0 +1,32 @@
+"""`--state-dir DIR` for the commands that read what the dev host keeps (secrets, dead letters, workflow
+instances, logs): the directory `portable-fn dev --state-dir DIR` was given, instead of the app's own
+`.portable-fn/local`. Only the local provider keeps its data there."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ..cli import UsageError
+
+state_dir_option = click.option(
+    "--state-dir",
+    default=None,
+    metavar="DIR",
+    help="The dev host's state directory, as given to `portable-fn dev --state-dir` (default: "
+    "APP/.portable-fn/local; --provider local only).",
+)
+
+
+def use_state_dir(provider: Any, state_dir: str | None) -> None:
+    """Have `provider` (the local one) read the dev host's `state_dir`; a usage error for a cloud provider."""
+    if state_dir is None:
+        return
+    if not callable(getattr(provider, "use_dev_state_dir", None)):
+        raise UsageError(
+            f"--state-dir names a dev host's state directory, where the local provider keeps its data; "
+            f"{provider.name} keeps it in the cloud. Drop --state-dir, or use --provider local."
+        )
+    provider.use_dev_state_dir(Path(state_dir))

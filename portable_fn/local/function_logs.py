@@ -160,8 +160,8 @@ def read_kept(state_dir: Path, stage: str, functions: Collection[str], since: da
     if not (state_dir / KEPT).exists() and not (state_dir / KEPT_BEFORE).exists():
         raise LogsError(
             f"`portable-fn dev` has kept no logs in {state_dir}: it keeps its functions' logs there while it runs. "
-            "Run `portable-fn dev` for this app and call its functions (a dev started with --state-dir keeps them "
-            "in that directory instead, which `portable-fn logs` does not read)."
+            "Run `portable-fn dev` for this app and call its functions (a dev started with --state-dir DIR keeps "
+            "them in DIR instead)."
         )
     entries = []
     for name in (KEPT_BEFORE, KEPT):

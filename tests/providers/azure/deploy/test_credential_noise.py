@@ -11,8 +11,6 @@ from portable_fn_azure.deploy.client import AzureClient
 
 SUBSCRIPTION = "11111111-2222-3333-4444-555555555555"
 
-pytestmark = pytest.mark.slow  # making a DefaultAzureCredential runs `uname -p` (platform.processor)
-
 
 @pytest.fixture
 def identity_logger() -> Iterator[logging.Logger]:

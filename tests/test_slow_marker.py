@@ -68,10 +68,13 @@ def test_the_probe_starts_what_it_is_told() -> None:
 
 
 @pytest.mark.slow  # runs pytest in a process of its own
-def test_a_test_not_marked_slow_that_starts_a_process_fails_naming_it() -> None:
-    started = pytest_in_a_process(PROBE, env={"PORTABLE_FN_TEST_PROBE": "python"})
+def test_a_test_not_marked_slow_that_starts_a_process_fails_the_fast_loop_naming_it() -> None:
+    started = pytest_in_a_process("-m", "not slow", PROBE, env={"PORTABLE_FN_TEST_PROBE": "python"})
     assert started.returncode == 1, started.stdout + started.stderr
     assert f"this test is not marked slow but started 1 process(es): {sys.executable} -c pass." in started.stdout
     assert "mark the test `@pytest.mark.slow  # <what it starts>`" in started.stdout
 
-    assert pytest_in_a_process(PROBE, env={"PORTABLE_FN_TEST_PROBE": "git"}).returncode == 0  # git is quick
+    quick = pytest_in_a_process("-m", "not slow", PROBE, env={"PORTABLE_FN_TEST_PROBE": "git"})
+    assert quick.returncode == 0, quick.stdout + quick.stderr  # git is quick
+    whole = pytest_in_a_process(PROBE, env={"PORTABLE_FN_TEST_PROBE": "python"})  # the whole suite does not watch
+    assert whole.returncode == 0, whole.stdout + whole.stderr

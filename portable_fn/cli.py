@@ -187,6 +187,15 @@ class Target:
         return positional or named or "."
 
 
+_state_dir_option = click.option(
+    "--state-dir",
+    default=None,
+    metavar="DIR",
+    help="The dev host's state directory, as given to `portable-fn dev --state-dir` (default: "
+    "APP/.portable-fn/local; --provider local only).",
+)
+
+
 def _target_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """The app, provider, stage and endpoint options every cloud command takes, gathered into a Target."""
     options = [
@@ -316,7 +325,8 @@ def dev(
 @click.argument("function")
 @_target_options
 @click.option("--event", required=True, metavar="FILE", help="The event: a JSON file, or - for stdin.")
-def invoke(target: Target, function: str, event: str) -> int:
+@_state_dir_option
+def invoke(target: Target, function: str, event: str, state_dir: str | None) -> int:
     """Run one function once; print the result as JSON.
 
     FUNCTION is the function's name; APP the app directory (default: .). Exit code 1 when the
@@ -325,7 +335,7 @@ def invoke(target: Target, function: str, event: str) -> int:
     from .provider import invocation_failed
 
     with contextlib.redirect_stdout(sys.stderr):  # stdout holds only the JSON result
-        app, provider, stage = _load(target)
+        app, provider, stage = _load(target, state_dir)
         spec = _function(app, function)
         result = _invoked(provider, app, spec, _event(event), stage)
     print(json.dumps(result, indent=2, sort_keys=True, default=str))
@@ -630,6 +640,7 @@ def _show_outputs(console: Console, outputs: dict[str, Any]) -> None:
 @click.option("--follow", "-f", is_flag=True, help="Keep printing new lines as they come, until Ctrl-C.")
 @click.option("--trace", "trace_id", default=None, metavar="ID", help="Only the lines of this trace id.")
 @click.option("--usage", is_flag=True, help="Sum the tenants' usage lines: invocations and duration per tenant.")
+@_state_dir_option
 @_json_option
 @_verbose_option
 @click.option(
@@ -651,6 +662,7 @@ def logs(
     follow: bool,
     trace_id: str | None,
     usage: bool,
+    state_dir: str | None,
     as_json: bool,
     verbose: bool,
     poll_s: float,
@@ -666,7 +678,7 @@ def logs(
     from . import logread
 
     with _api_log(console, verbose):
-        app, provider, stage = _load(target)
+        app, provider, stage = _load(target, state_dir)
         specs = [_function(app, name.strip()) for name in function.split(",") if name.strip()]
         try:
             start = logread.parse_since(since, datetime.now(timezone.utc))
@@ -703,17 +715,20 @@ def logs(
 @click.option(
     "--redrive", is_flag=True, help="Send each dead letter back to the function's trigger, and remove it from there."
 )
+@_state_dir_option
 @_json_option
 @_verbose_option
 @click.pass_obj
-def dead_letters(console: Console, target: Target, function: str, redrive: bool, as_json: bool, verbose: bool) -> int:
+def dead_letters(
+    console: Console, target: Target, function: str, redrive: bool, state_dir: str | None, as_json: bool, verbose: bool
+) -> int:
     """List the events a function gave up on, with their reason and attempts.
 
     FUNCTION is the function's name; APP the app directory (default: .). Read from the function's
     dead-letter target (locally, the dev host's journal), oldest first.
     """
     with _api_log(console, verbose):
-        app, provider, stage = _load(target)
+        app, provider, stage = _load(target, state_dir)
         spec = _function(app, function)
         if not spec.trigger.is_event:
             raise UsageError(
@@ -763,11 +778,14 @@ def workflows() -> None:
 @_target_options
 @click.option("--workflow", "name", default=None, help="Only this workflow's instances.")
 @click.option("--status", default=None, help="Only instances in this status (running, waiting, completed, failed...).")
+@_state_dir_option
 @_json_option
 @click.pass_obj
-def workflows_list(console: Console, target: Target, name: str | None, status: str | None, as_json: bool) -> int:
+def workflows_list(
+    console: Console, target: Target, name: str | None, status: str | None, state_dir: str | None, as_json: bool
+) -> int:
     """List instances, newest first: id, workflow, status, steps done, when started and last changed."""
-    app, provider, stage = _load(target)
+    app, provider, stage = _load(target, state_dir)
     found = _workflows(provider, app, stage, "list_instances", name, status)
     if as_json:
         _emit(console, True, {"provider": provider.name, "stage": stage, "instances": found}, "")
@@ -797,11 +815,12 @@ def workflows_list(console: Console, target: Target, name: str | None, status: s
 @workflows.command("show", epilog=_example("portable-fn workflows show 3f2a... shop --json"))
 @click.argument("instance")
 @_target_options
+@_state_dir_option
 @_json_option
 @click.pass_obj
-def workflows_show(console: Console, target: Target, instance: str, as_json: bool) -> int:
+def workflows_show(console: Console, target: Target, instance: str, state_dir: str | None, as_json: bool) -> int:
     """Show one instance: its status, input, result or error, what it waits for, and every step."""
-    app, provider, stage = _load(target)
+    app, provider, stage = _load(target, state_dir)
     found = _workflows(provider, app, stage, "get_instance", instance)
     if found is None:
         raise UsageError(f"No workflow instance {instance!r} on {provider.name} (stage {stage!r}).")
@@ -827,11 +846,14 @@ def workflows_show(console: Console, target: Target, instance: str, as_json: boo
 @click.argument("instance")
 @_target_options
 @click.option("--reason", default="cancelled", show_default=True, help="Why, recorded on the instance.")
+@_state_dir_option
 @_json_option
 @click.pass_obj
-def workflows_cancel(console: Console, target: Target, instance: str, reason: str, as_json: bool) -> int:
+def workflows_cancel(
+    console: Console, target: Target, instance: str, reason: str, state_dir: str | None, as_json: bool
+) -> int:
     """Cancel a running or waiting instance: its finished steps are compensated, in reverse."""
-    app, provider, stage = _load(target)
+    app, provider, stage = _load(target, state_dir)
     done = _workflows(provider, app, stage, "cancel", instance, reason)
     _emit(console, as_json, _summary(done), f"Cancelling {instance}: its finished steps are being compensated.")
     return 0
@@ -840,13 +862,14 @@ def workflows_cancel(console: Console, target: Target, instance: str, reason: st
 @workflows.command("retry", epilog=_example("portable-fn workflows retry 3f2a... shop --provider aws"))
 @click.argument("instance")
 @_target_options
+@_state_dir_option
 @_json_option
 @click.pass_obj
-def workflows_retry(console: Console, target: Target, instance: str, as_json: bool) -> int:
+def workflows_retry(console: Console, target: Target, instance: str, state_dir: str | None, as_json: bool) -> int:
     """Run a failed or diverged instance again from the step that failed (or diverged), with the code
     deployed now; the steps before it keep their results. An unfinished instance is sent a message to go on.
     One whose finished steps were compensated is refused: start a new instance."""
-    app, provider, stage = _load(target)
+    app, provider, stage = _load(target, state_dir)
     done = _workflows(provider, app, stage, "retry", instance)
     _emit(console, as_json, _summary(done), f"Retrying {instance}: it goes on from where it stopped.")
     return 0
@@ -973,7 +996,7 @@ def completion(console: Console, shell: str) -> int:
 # -- the wiring --------------------------------------------------------------------------------------------
 
 
-def _load(target: Target) -> tuple[Any, Any, str]:
+def _load(target: Target, state_dir: str | None = None) -> tuple[Any, Any, str]:
     from .app import load_app
     from .config import load_config
     from .provider import load_provider
@@ -984,6 +1007,10 @@ def _load(target: Target) -> tuple[Any, Any, str]:
     settings = app.config.provider_settings(target.provider, stage)
     provider = load_provider(target.provider, settings, target.endpoint_url)
     provider.check(app)
+    if state_dir is not None:  # what `dev --state-dir DIR` kept: the local provider reads DIR
+        from .commands.dev_state import use_state_dir
+
+        use_state_dir(provider, state_dir)
     return app, provider, stage
 
 

@@ -7,17 +7,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import click
-
 from ..cli import UsageError
+from ..cli import _state_dir_option as state_dir_option
 
-state_dir_option = click.option(
-    "--state-dir",
-    default=None,
-    metavar="DIR",
-    help="The dev host's state directory, as given to `portable-fn dev --state-dir` (default: "
-    "APP/.portable-fn/local; --provider local only).",
-)
+__all__ = ["state_dir_option", "use_state_dir"]
 
 
 def use_state_dir(provider: Any, state_dir: str | None) -> None:

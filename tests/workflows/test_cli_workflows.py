@@ -32,11 +32,12 @@ def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
     return code, out, err
 
 
-def waiting_instance(app_dir: Path) -> str:
-    """An instance of the contract workflow waiting for its approval, kept where `dev` keeps states."""
+def waiting_instance(app_dir: Path, state_dir: Path | None = None) -> str:
+    """An instance of the contract workflow waiting for its approval, kept where `dev` keeps states (or
+    where `dev --state-dir` would)."""
     app = load_app(app_dir)
     flow: Any = __import__("flow")
-    with WorkflowDriver(state_dir=dev_state_dir(app)) as driver:
+    with WorkflowDriver(state_dir=state_dir or dev_state_dir(app)) as driver:
         instance_id = driver.start(flow.order_flow, {"id": "o-7", "qty": 2})
         driver.run(for_s=60)
     return instance_id
@@ -131,3 +132,20 @@ def test_local_invoke_of_a_function_that_emits_leaves_the_events_for_dev(
     code, out, err = cli(capsys, "invoke", "shout", str(app_dir), "--event", str(tmp_path / "shout.json"))
     assert code == 0 and json.loads(out)["status"] == 200
     assert "topic('nobody-listens')" in err and "dropped" in err
+
+
+def test_the_commands_read_the_state_dir_dev_was_given(
+    app_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    instance_id = waiting_instance(app_dir, elsewhere)
+    code, out, _ = cli(capsys, "workflows", "list", str(app_dir), "--json")
+    assert (code, json.loads(out)["instances"]) == (0, [])  # the app's own state directory holds none
+    code, out, _ = cli(capsys, "workflows", "list", str(app_dir), "--state-dir", str(elsewhere), "--json")
+    assert code == 0 and [i["id"] for i in json.loads(out)["instances"]] == [instance_id]
+    code, out, _ = cli(capsys, "workflows", "show", instance_id, str(app_dir), "--state-dir", str(elsewhere), "--json")
+    assert code == 0 and json.loads(out)["waiting"]["for"] == "event"
+    code, _, err = cli(capsys, "logs", "approve", str(app_dir), "--state-dir", str(elsewhere))
+    assert code == 1 and str(elsewhere) in err  # no dev ran there: it says where it looked
+    assert main(["workflows", "list", str(app_dir), "--provider", "aws", "--state-dir", str(elsewhere)]) == 2
+    assert "--state-dir names a dev host's state directory" in capsys.readouterr().err

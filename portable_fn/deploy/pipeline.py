@@ -89,10 +89,11 @@ def package(provider: Provider, app: App, stage: str, progress: Progress = quiet
 
 def plan(provider: Provider, app: App, stage: str, progress: Progress = quiet) -> Outcome:
     """What `deploy` would change; changes nothing."""
+    provider.check(app)
+    target = _target(provider, app, stage)  # a missing setting or credential is said before packaging
     built = package(provider, app, stage, progress)
     artifact = built.artifact
     assert artifact is not None
-    target = _target(provider, app, stage)
     desired = _asking(provider, app, stage, lambda: provider.desired(app, stage, artifact))
     progress(f"Reading what exists for {app.name!r} (stage {stage}) on {_where(provider, target)}")
     remote = _remote(provider, app, stage)
@@ -119,10 +120,11 @@ def deploy(
 ) -> Outcome:
     """Package, plan, apply, and report outputs. A rerun after a failure converges. `confirm(plan)`, when
     given, sees the plan before anything changes and raises to stop it."""
+    provider.check(app)
+    target = _target(provider, app, stage)  # a missing setting or credential is said before packaging
     built = package(provider, app, stage, progress)
     artifact = built.artifact
     assert artifact is not None
-    target = _target(provider, app, stage)
     desired = _asking(provider, app, stage, lambda: provider.desired(app, stage, artifact))
     remote = _remote(provider, app, stage)
     the_plan = make_plan(desired, remote)

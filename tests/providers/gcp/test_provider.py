@@ -229,3 +229,28 @@ def invoke_cli(app: Any, function: str, event: Any, tmp_path: Any, capsys: Any) 
     code = main(["invoke", function, str(app.root), "--provider", "gcp", "--event", str(path)])
     captured = capsys.readouterr()
     return code, captured.out, captured.err
+
+
+def test_plan_without_project_and_region_names_both_before_packaging(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from portable_fn.cli import main
+    from portable_fn.scaffold import create_app
+
+    for variable in ("GOOGLE_CLOUD_PROJECT", "CLOUDSDK_CORE_PROJECT", "CLOUDSDK_FUNCTIONS_REGION"):
+        monkeypatch.delenv(variable, raising=False)
+    app = create_app(tmp_path / "orders")
+    for command in ("plan", "deploy"):
+        assert (
+            main(
+                [command, str(app), "--provider", "gcp", "--yes"]
+                if command == "deploy"
+                else [command, str(app), "--provider", "gcp"]
+            )
+            == 1
+        )
+        err = capsys.readouterr().err
+        assert "Deploying to gcp needs a project and a region: set project = " in err
+        assert "GOOGLE_CLOUD_PROJECT or CLOUDSDK_CORE_PROJECT environment variable; region = " in err
+        assert "CLOUDSDK_FUNCTIONS_REGION" in err
+        assert not (app / ".portable-fn" / "build").exists()  # said before packaging anything

@@ -125,9 +125,13 @@ class GcpDeployer(Deployer[GcpClient, Names]):
                     "an event-driven Cloud Function may run. Lower it, or split the work."
                 )
 
+    def project_and_region(self) -> tuple[str, str]:
+        """The project and region deploy acts on: the settings, else the environment (`required`)."""
+        found = required({"project": self.config.project, "region": self.config.region})
+        return found["project"], found["region"]
+
     def names(self, app: App, stage: str) -> Names:
-        project = required("project", self.config.project, "GOOGLE_CLOUD_PROJECT", "CLOUDSDK_CORE_PROJECT")
-        region = required("region", self.config.region, "CLOUDSDK_FUNCTIONS_REGION")
+        project, region = self.project_and_region()
         return Names(app.name, stage, project, region, tuple(sorted(self.config.buckets.items())))
 
     def desired(self, app: App, stage: str, artifact: Artifact) -> list[Resource]:
@@ -167,8 +171,7 @@ class GcpDeployer(Deployer[GcpClient, Names]):
     def target(self) -> DeployTarget:
         """The project and region deploy acts on (the settings, else the environment), and the account
         of the credentials given or found by google-auth when it names one."""
-        project = required("project", self.config.project, "GOOGLE_CLOUD_PROJECT", "CLOUDSDK_CORE_PROJECT")
-        region = required("region", self.config.region, "CLOUDSDK_FUNCTIONS_REGION")
+        project, region = self.project_and_region()
         return DeployTarget(self.provider, "project", project, region, principal_of(self.credentials))
 
 
@@ -191,12 +194,25 @@ def principal_of(credentials: Credentials | None) -> str | None:
     return None
 
 
-def required(key: str, value: str | None, *variables: str) -> str:
-    """The setting `key`, else the first of the environment `variables` set; neither: a ConfigError."""
-    found = value or next((os.environ[v] for v in variables if os.environ.get(v)), None)
-    if not found:
-        raise ConfigError(
-            f'Deploying to gcp needs a {key}: set {key} = "..." under [tool.portable-fn.gcp] in '
-            f"pyproject.toml, or the {' or '.join(variables)} environment variable."
+REQUIRED = {  # what every deploy needs: the setting, else the first of these environment variables set
+    "project": ("GOOGLE_CLOUD_PROJECT", "CLOUDSDK_CORE_PROJECT"),
+    "region": ("CLOUDSDK_FUNCTIONS_REGION",),
+}
+
+
+def required(settings: dict[str, str | None]) -> dict[str, str]:
+    """Each of `REQUIRED`'s keys from `settings`, else from its environment variables; one ConfigError
+    naming every key that has neither, so a user fixes them all at once."""
+    found = {
+        key: settings.get(key) or next((os.environ[v] for v in variables if os.environ.get(v)), None)
+        for key, variables in REQUIRED.items()
+    }
+    missing = [key for key, value in found.items() if not value]
+    if missing:
+        ways = "; ".join(
+            f'{key} = "..." under [tool.portable-fn.gcp] in pyproject.toml, or the '
+            f"{' or '.join(REQUIRED[key])} environment variable"
+            for key in missing
         )
-    return found
+        raise ConfigError(f"Deploying to gcp needs a {' and a '.join(missing)}: set {ways}.")
+    return {key: value for key, value in found.items() if value}

@@ -38,17 +38,16 @@ A topic or queue some function sends to (`uses=[order_events.publish()]`, `uses=
 topic (`Names.topic`, the one a trigger on it subscribes to), made whether or not a function of the app receives
 from it; each function that declares it gets `PORTABLE_FN_TOPIC_<NAME>` / `PORTABLE_FN_QUEUE_<NAME>` (the topic's
 path). When some function sends to a queue, the app gets a Cloud Tasks queue for delayed sends (`DelayQueue`),
-named to the functions that send to a queue in `PORTABLE_FN_DELAY_QUEUE`. With an app's own `service_account`,
-that account is granted `roles/pubsub.publisher` on each such topic (`PublisherGrant`), and for delays
-`roles/cloudtasks.enqueuer` on the queue (`EnqueuerGrant`) and `roles/iam.serviceAccountUser` on itself
-(`TokenGrant`: a task publishes with its token), its email in `PORTABLE_FN_DELAY_ACCOUNT`; without one nothing
-is granted (`channel_notes` says so in `plan`).
+named to the functions that send to a queue in `PORTABLE_FN_DELAY_QUEUE`. The account each sending function
+runs as (`account_of`: its own, or the app's `service_account`) is granted `roles/pubsub.publisher` on each
+topic it sends to (`PublisherGrant`), and for delays `roles/cloudtasks.enqueuer` on the queue (`EnqueuerGrant`)
+and `roles/iam.serviceAccountUser` on itself (`TokenGrant`: a task publishes with its token), its email in
+`PORTABLE_FN_DELAY_ACCOUNT`.
 
-An app that names its own `service_account` (the runtime and trigger identity) has deploy grant it what
-Eventarc's delivery needs: `roles/run.invoker` on each event function's Cloud Run service
-(`TriggerInvoker`), and with a storage trigger `roles/eventarc.eventReceiver` on the project
-(`EventReceiverGrant`; Pub/Sub triggers need none). Google's default compute account is left alone: it is
-shared by the whole project, so the README's checklist says what to grant it.
+Event triggers deliver as the account their function runs as, which deploy grants what Eventarc's delivery
+needs: `roles/run.invoker` on the function's Cloud Run service (`TriggerInvoker`), and with a storage trigger
+`roles/eventarc.eventReceiver` on the project (`EventReceiverGrant`; Pub/Sub triggers need none). Google's
+default compute account is never used, so never changed.
 """
 
 from __future__ import annotations
@@ -199,7 +198,7 @@ def state_resources(target: Target) -> list[Resource]:
 
 def secret_resources(target: Target) -> list[Resource]:
     """The Secret Manager secret of each declared secret, and its accessor grant for the runtime accounts of the
-    functions that declare reading it (none for a function that runs as Google's default account)."""
+    functions that declare reading it."""
     names, app = target.names, target.app
     out: list[Resource] = []
     for secret in app.secrets:

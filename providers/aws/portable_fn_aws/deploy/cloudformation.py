@@ -299,10 +299,13 @@ class Template:
         self.add(r, "AWS::ApiGatewayV2::Route", properties)
 
     def api_permission(self, r: ApiPermission) -> None:
-        api = self.api_id(r.api)["Ref"]
-        source = f"arn:${{AWS::Partition}}:execute-api:${{AWS::Region}}:${{AWS::AccountId}}:${{{api}}}/{r.source_route}"
+        self.api_gateway_invokes(r, r.function, self.api_id(r.api)["Ref"], r.source_route)
+
+    def api_gateway_invokes(self, r: Resource, function: str, api: str, route: str) -> None:
+        """The permission letting the API of logical id `api` invoke `function` on `route` alone."""
+        source = f"arn:${{AWS::Partition}}:execute-api:${{AWS::Region}}:${{AWS::AccountId}}:${{{api}}}/{route}"
         properties = {
-            "FunctionName": self.function_ref(r.function),
+            "FunctionName": self.function_ref(function),
             "Action": "lambda:InvokeFunction",
             "Principal": "apigateway.amazonaws.com",
             "SourceArn": {"Fn::Sub": source},
@@ -520,17 +523,7 @@ class Template:
     def rest_api_permission(self, r: RestApiPermission) -> None:
         api = self.x.find(RestApi, r.api)
         assert api is not None, r.api
-        logical = self.ids[api.key]
-        source = (
-            f"arn:${{AWS::Partition}}:execute-api:${{AWS::Region}}:${{AWS::AccountId}}:${{{logical}}}/{r.source_route}"
-        )
-        properties = {
-            "FunctionName": self.function_ref(r.function),
-            "Action": "lambda:InvokeFunction",
-            "Principal": "apigateway.amazonaws.com",
-            "SourceArn": {"Fn::Sub": source},
-        }
-        self.add(r, "AWS::Lambda::Permission", properties)
+        self.api_gateway_invokes(r, r.function, self.ids[api.key], r.source_route)
 
 
 # What writes each type `desired` returns; a type missing here fails the export tests.

@@ -108,10 +108,11 @@ class KeyVaultStore:
             if missing_ok:
                 raise
             raise SecretError(f"{self.where}: not found; run `portable-fn deploy --provider azure` first.") from None
-        except ServiceRequestError as exc:
+        except ServiceRequestError as exc:  # sent before any token is asked for: Key Vault's challenge comes first
             raise SecretError(
-                f"{self.where} cannot be reached ({type(exc).__name__}); it is made by `portable-fn deploy "
-                "--provider azure` for this stage when a function declares a secret: deploy first."
+                f"{self.where} cannot be reached ({type(exc).__name__}). Either it does not exist "
+                "yet (`portable-fn deploy --provider azure` makes it for this stage when a function declares a "
+                "secret: deploy first), or this machine cannot reach *.vault.azure.net (network, proxy, firewall)."
             ) from None
         except AzureError as exc:
             raise SecretError(

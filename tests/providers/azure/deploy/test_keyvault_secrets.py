@@ -140,3 +140,25 @@ def test_a_declared_secret_reads_through_the_runtime_and_picks_up_a_rotation_aft
         assert runtime_secrets.redact("charged with sk_test_azure_2") == "charged with [secret stripe-key]"
     finally:
         runtime_secrets.use_backends(previous)
+
+
+@pytest.mark.slow  # the SDK retries a refused connection, backing off for seconds
+def test_a_vault_that_cannot_be_reached_says_both_causes(certificate: Any, helpers: Any) -> None:
+    import socket
+
+    with socket.socket() as probe:  # a port on 127.0.0.1 nothing listens on once closed
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    unreachable = make_client(
+        vault_url(VAULT),
+        helpers.StaticToken(),
+        endpoint=f"https://127.0.0.1:{port}",
+        connection_verify=str(certificate[0]),
+    )
+    with pytest.raises(SecretError) as caught:
+        KeyVaultStore(unreachable, f"the Key Vault {VAULT}").list()
+    assert str(caught.value) == (
+        f"the Key Vault {VAULT} cannot be reached (ServiceRequestError). Either it does not exist yet "
+        "(`portable-fn deploy --provider azure` makes it for this stage when a function declares a secret: deploy "
+        "first), or this machine cannot reach *.vault.azure.net (network, proxy, firewall)."
+    )

@@ -109,6 +109,7 @@ class ApplyContext(BaseApplyContext):
         self.names = names
         self.settings = settings or GcpSettings()
         self.labels = labels(names.app, names.stage)
+        self.project_policy: Any = None  # the project's IAM policy as last read or set here (`take_back_bindings`)
 
     def labels_for(
         self, resource: Topic | Bucket | Function | DeadLetterSubscription | SecretContainer
@@ -144,7 +145,17 @@ class Applier(BaseApplier[R, ApplyContext]):
 
 class ServiceAccounts(Applier[ServiceAccount]):
     """A function's own service account (IAM's projects.serviceAccounts), adopted when it exists; deleted last on
-    `remove`, after every grant to it. A caller Google refuses (403) is told what role making accounts needs."""
+    `remove`, after every grant to it. A caller Google refuses (403) is told what role making accounts needs.
+
+    Before the account goes, every binding of the project's IAM policy naming it is taken back, whatever granted
+    it (a role granted by hand included): Google leaves a deleted account's bindings in the policy, as
+    `deleted:serviceAccount:EMAIL?uid=ID`, until it purges them up to 60 days later
+    (https://cloud.google.com/iam/docs/service-accounts-delete-undelete, read 2026-12-07), and they come back
+    with the account if it is undeleted (`Binding.members`, cloudresourcemanager v3 Discovery document). The
+    policy is read once per run, at the first account going (none when no account goes), and kept as each write
+    leaves it, so removing N accounts reads it once; a write that finds it changed since (409 ABORTED) stops the
+    run, and a rerun reads it again. A caller Google refuses the policy (403) has the account deleted as before,
+    and is told which account may keep bindings and what to grant so remove cleans them."""
 
     def create(self, resource: ServiceAccount) -> bool | None:
         body = {"displayName": resource.display_name, "description": resource.description}  # IAM's JSON, as sent
@@ -182,8 +193,58 @@ class ServiceAccounts(Applier[ServiceAccount]):
         """Nothing portable-fn reads changes in place but the marker it writes once; a name is the account."""
 
     def delete(self, resource: ServiceAccount) -> None:
-        path = f"projects/{self.names.project}/serviceAccounts/{self.names.account_email(resource.name)}"
+        email = self.names.account_email(resource.name)
+        self.take_back_bindings(email)
+        path = f"projects/{self.names.project}/serviceAccounts/{email}"
         self.tolerate_missing(lambda: self.gcp.call("iam", "delete_service_account", request={"name": path}))
+
+    def take_back_bindings(self, email: str) -> None:
+        """Take `email` out of every binding of the project's policy (conditional ones too; one left with no
+        member goes), in one read-modify-write at version 3 with the etag read; nothing sent when none names it."""
+        project, member = f"projects/{self.names.project}", f"serviceAccount:{email}"
+        try:
+            policy = self.ctx.project_policy or self.gcp.call(
+                "resourcemanager", "get_iam_policy", request={"resource": project, "options": POLICY_V3}
+            )
+        except Forbidden as exc:
+            self.gcp.progress(bindings_kept(self.names.project, email, "getIamPolicy", exc))
+            return
+        self.ctx.project_policy = policy
+        held = [b for b in policy.bindings if member in b.members]
+        if not held:
+            return
+        roles = ", ".join(sorted({b.role for b in held}))
+        for binding in held:
+            binding.members.remove(member)
+            if not binding.members:
+                policy.bindings.remove(binding)
+        policy.version = 3
+        try:
+            answer = self.gcp.call("resourcemanager", "set_iam_policy", request={"resource": project, "policy": policy})
+        except Forbidden as exc:
+            self.ctx.project_policy = None
+            self.gcp.progress(bindings_kept(self.names.project, email, "setIamPolicy", exc))
+            return
+        except Exception:
+            self.ctx.project_policy = None  # changed by someone else since read (409 ABORTED): a rerun reads it again
+            raise
+        policy.etag = answer.etag  # the policy stored is the one sent, under the etag the write gave it
+        self.ctx.project_policy = policy if answer.etag else None
+        self.gcp.progress(f"      took back {roles} on project {self.names.project} from {email} before deleting it")
+
+
+def bindings_kept(project: str, email: str, permission: str, exc: BaseException) -> str:
+    """What a run says when Google refuses deploy the project's policy as it deletes an account it made: which
+    account may keep bindings, and what to grant (or run by hand) so none is left."""
+    return (
+        f"      ! Google refused resourcemanager.projects.{permission} on project {project!r} "
+        f"({type(exc).__name__}), so a role granted by hand to {email} may stay in the project's IAM policy as "
+        f"deleted:serviceAccount:{email}?uid=... once the account is deleted. To have deploy and remove take such "
+        "bindings back, grant the deploying principal roles/resourcemanager.projectIamAdmin (it holds "
+        "resourcemanager.projects.getIamPolicy and setIamPolicy) on the project; to clear one left now: "
+        f"gcloud projects remove-iam-policy-binding {project} --member='deleted:serviceAccount:{email}?uid=UID' "
+        "--role=ROLE (`gcloud projects get-iam-policy` shows both)."
+    )
 
 
 def account_unknown(exc: BaseException) -> bool:

@@ -18,7 +18,8 @@ code 7 PERMISSION_DENIED, as Google reports it. With `concurrent_writes` set, th
 find the policy changed by someone else since they read it (a new etag) and are refused 409 ABORTED. `refuse`
 answers the named project IAM methods with 403 and an ErrorInfo IAM_PERMISSION_DENIED, as for a caller without
 the permission; `disabled` answers every path under a prefix with 403 and an ErrorInfo SERVICE_DISABLED, as for
-an API the project has not enabled.
+an API the project has not enabled. A service account deleted (through `tasks`, the IAM fake) stays in the
+bindings naming it as `deleted:serviceAccount:EMAIL?uid=ID`, as Google keeps it (`account_deleted`).
 
 Every request is first held to Google's Discovery document of its API (`discovery.py`): a method the
 documents do not describe is a 404, a body or query they do not allow a 400 in the documents' words, and
@@ -122,7 +123,7 @@ FIRESTORE_ADMIN = "type.googleapis.com/google.firestore.admin.v1."
 DISCOVERY = discovery.Discovery()  # every request served, and every answer, held to these documents
 FUNCTION, JOB = DISCOVERY.fields("cloudfunctions", "Function"), DISCOVERY.fields("cloudscheduler", "Job")
 TOPIC, SUBSCRIPTION = DISCOVERY.fields("pubsub", "Topic"), DISCOVERY.fields("pubsub", "Subscription")
-MEMBER = re.compile(r"(user|serviceAccount|group|domain):[^\s]+|allUsers|allAuthenticatedUsers")
+MEMBER = re.compile(r"(deleted:)?(user|serviceAccount|group|domain):[^\s]+|allUsers|allAuthenticatedUsers")
 
 
 class ApiError(Exception):
@@ -367,7 +368,11 @@ class GoogleApi:
         with self.lock:
             self.requests.append(Recorded(method, path, query, body))
             if self.tasks.handles(method, path):
-                return self.tasks.handle(method, path, query, body)  # type: ignore[no-any-return]
+                known = dict(self.tasks.accounts)
+                answer = self.tasks.handle(method, path, query, body)
+                for email in known.keys() - self.tasks.accounts.keys():
+                    self.account_deleted(email, known[email]["uniqueId"])
+                return answer  # type: ignore[no-any-return]
             if self.secrets.handles(method, path):
                 return self.secrets.handle(method, path, query, body)  # type: ignore[no-any-return]
             try:
@@ -795,6 +800,19 @@ class GoogleApi:
 
     def storage_service_account(self, project: str, query: dict[str, str], body: Any) -> dict[str, Any]:
         return {"email_address": self.storage_agent.split(":", 1)[1], "kind": "storage#serviceAccount"}
+
+    def account_deleted(self, email: str, unique_id: str) -> None:
+        """What IAM does to the policies naming an account just deleted: each binding keeps it, as
+        `deleted:serviceAccount:EMAIL?uid=ID` (`Binding.members` in the Discovery documents), until Google purges
+        it up to 60 days later (https://cloud.google.com/iam/docs/service-accounts-delete-undelete, read
+        2026-12-07); the policies' etags change."""
+        member, deleted = f"serviceAccount:{email}", f"deleted:serviceAccount:{email}?uid={unique_id}"
+        for policy in [*self.projects.values(), *self.policies.values()]:
+            named = [b for b in policy.get("bindings", []) if member in b["members"]]
+            for binding in named:
+                binding["members"] = [deleted if m == member else m for m in binding["members"]]
+            if named:
+                policy["etag"] = self.etag()
 
     def etag(self) -> str:
         return base64.b64encode(hashlib.sha256(str(next(self._ids)).encode()).digest()[:8]).decode()

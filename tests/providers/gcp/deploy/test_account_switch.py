@@ -85,15 +85,16 @@ def expression(binding: dict[str, Any]) -> str:
 
 
 def holding(google: Any, *emails: str) -> list[tuple[str, str, str]]:
-    """(resource, role, member) of each binding naming one of `emails`, sorted; a binding on the project under a
-    condition naming one database is on that database (as `grants` says)."""
+    """(resource, role, member) of each binding naming one of `emails`, sorted, a deleted account's too (as
+    `deleted:serviceAccount:EMAIL?uid=ID`); a binding on the project under a condition naming one database is on
+    that database (as `grants` says)."""
     members = {f"serviceAccount:{email}" for email in emails}
     return sorted(
         (on_database.group(1) if (on_database := CONDITION.fullmatch(expression(b))) else resource, b["role"], m)
         for resource, policy in policies(google).items()
         for b in policy.get("bindings", [])
         for m in b["members"]
-        if m in members
+        if m.removeprefix("deleted:").split("?uid=", 1)[0] in members
     )
 
 

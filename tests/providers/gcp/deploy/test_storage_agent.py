@@ -16,6 +16,7 @@ from portable_fn.app import load_app
 from portable_fn.deploy import pipeline
 from portable_fn.runtime.errors import ConfigError, DeployError
 
+from ....app_copy import copy_app
 from .conftest import audit_trail, audit_writes
 
 PROJECT = "shop-project"
@@ -109,17 +110,18 @@ def test_a_grant_already_there_is_not_sent_again(provider: Any, shop: Any, googl
     assert publishing(google) == [OWNER, {"role": PUBLISHER, "members": [AGENT]}]
 
 
-def test_an_app_without_storage_triggers_never_touches_project_iam(
-    google: Any, google_server: Any, helpers: Any
+def test_an_app_without_storage_triggers_never_touches_project_iam_but_to_clear_its_accounts_on_remove(
+    google: Any, google_server: Any, helpers: Any, tmp_path: Path
 ) -> None:
-    app = load_app(NO_STORAGE_APP)
+    app = load_app(copy_app(NO_STORAGE_APP, tmp_path))
     provider = helpers.RecordingProvider(
         {**app.config.provider_settings("gcp", "dev"), "project": PROJECT, "poll_s": 0.01}, google_server.url
     )
     pipeline.deploy(provider, app, "dev")
     pipeline.deploy(provider, app, "dev")
-    pipeline.remove(provider, app, "dev")
     assert paths(google) == [] and google.projects == {}
+    pipeline.remove(provider, app, "dev")  # the accounts deploy made go: a binding naming them would go first
+    assert paths(google) == [GET]  # one read for both accounts, and nothing names them: nothing written
 
 
 def test_a_caller_google_refuses_is_told_the_gcloud_command(provider: Any, shop: Any, google: Any) -> None:

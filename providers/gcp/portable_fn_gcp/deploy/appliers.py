@@ -53,6 +53,7 @@ from .resources import (
     TokenGrant,
     Topic,
     TriggerInvoker,
+    UnreadBindings,
 )
 from .routes import (
     POLICY_V3,
@@ -270,6 +271,17 @@ class LeftoverBindings(Applier[LeftoverBinding]):
             revoke_conditional(self.gcp, project, resource.role, resource.member, dict(resource.condition))
         else:
             revoke(self.gcp, "resourcemanager", project, resource.role, resource.member, POLICY_V3)
+
+
+class UnreadBindingsKept(Applier[UnreadBindings]):
+    """Nothing to apply: the plan only ever keeps an `UnreadBindings` (it says why); the account's delete takes its
+    bindings back if Google lets it read them by then."""
+
+    def create(self, resource: UnreadBindings) -> None:
+        """Never planned: nothing wants one."""
+
+    def delete(self, resource: UnreadBindings) -> None:
+        """Never planned: `kept_because` keeps it."""
 
 
 class StorageAgentGrants(Applier[StorageAgentGrant]):
@@ -940,6 +952,7 @@ class SchedulerJobs(Applier[SchedulerJob]):
 APPLIERS: dict[type[Resource], type[Applier[Any]]] = {
     ServiceAccount: ServiceAccounts,
     LeftoverBinding: LeftoverBindings,
+    UnreadBindings: UnreadBindingsKept,
     StorageAgentGrant: StorageAgentGrants,
     Topic: Topics,
     Bucket: Buckets,

@@ -89,6 +89,7 @@ from .resources import (
     TokenGrant,
     Topic,
     TriggerInvoker,
+    UnreadBindings,
     in_order,
 )
 from .routes import POLICY_V3, PUBLISHER, has_member, short, trigger_subscription, unconditional
@@ -252,17 +253,19 @@ class RemoteReader:
             if has_member(policy, EventReceiverGrant.role, f"serviceAccount:{account}")
         ]
 
-    def leftover_bindings(self, made: set[str]) -> list[LeftoverBinding]:
+    def leftover_bindings(self, made: set[str]) -> list[LeftoverBinding | UnreadBindings]:
         """The project's bindings naming an account deploy made (`made`) that no function runs as any more, but those
-        the grants read here stand for (a state's, the event receiver role)."""
+        the grants read here stand for (a state's, the event receiver role); when Google refuses the policy, one
+        `UnreadBindings` per such account, which the plan keeps and names."""
         going = sorted(made - self.wanted)
         if not going:
             return []
+        project = self.names.project
         try:
             policy = self.project_policy()
-        except Forbidden:  # cannot tell: the account's delete leaves them to a deleted account
-            return []
-        out = []
+        except Forbidden:  # cannot tell: the plan says which accounts may keep bindings once deleted
+            return [UnreadBindings(a.split("@", 1)[0], project=project, member=f"serviceAccount:{a}") for a in going]
+        out: list[LeftoverBinding | UnreadBindings] = []
         for binding, account in ((b, a) for b in policy.bindings for a in going):
             conditional, member = binding.HasField("condition"), f"serviceAccount:{account}"
             modelled = self.database_of(binding.condition.expression) or (
@@ -273,7 +276,6 @@ class RemoteReader:
                     f"/{binding.condition.title}" if conditional else ""
                 )
                 condition = condition_of(binding) if conditional else ()
-                project = self.names.project
                 out.append(
                     LeftoverBinding(name, project=project, member=member, role=binding.role, condition=condition)
                 )

@@ -42,6 +42,27 @@ class LeftoverBinding(Resource):
 
 
 @dataclass(frozen=True)
+class UnreadBindings(Resource):
+    """The project bindings of an account deploy made that is going, when Google refused deploy the project's IAM
+    policy (403), named after the account's id: read only, never wanted, never deleted (`kept_because` says in
+    `plan`, `deploy` and `remove` which account may keep roles granted it by hand, and what to grant). The account's
+    delete still tries to take them back (`appliers.ServiceAccounts`)."""
+
+    kind = "unread project bindings of"
+    project: str = ""
+    member: str = ""  # serviceAccount:EMAIL
+
+    def kept_because(self) -> str:
+        email = self.member.removeprefix("serviceAccount:")
+        return (
+            f"Google refused deploy resourcemanager.projects.getIamPolicy on project {self.project!r}, so a role "
+            f"granted {email} by hand is not seen, and may stay in the project's IAM policy as "
+            f"deleted:serviceAccount:{email}?uid=... once the account is deleted; grant the deploying principal "
+            "roles/resourcemanager.projectIamAdmin on the project to have them taken back"
+        )
+
+
+@dataclass(frozen=True)
 class Topic(Resource):
     """A Pub/Sub topic the app owns (a queue, a topic, a schedule's or a dead-letter topic)."""
 
@@ -394,9 +415,13 @@ ORDER: tuple[type[Resource], ...] = (
 )
 
 
+# Kinds only ever read, never desired (so not in ORDER, nor exported), each sorted as the kind it stands beside.
+READ_ONLY: dict[type[Resource], type[Resource]] = {UnreadBindings: LeftoverBinding}
+
+
 def in_order(resources: list[Resource]) -> list[Resource]:
     """`resources` sorted by `ORDER` (stable within a type), first occurrence of each key kept."""
     seen: dict[tuple[str, str], Resource] = {}
-    for resource in sorted(resources, key=lambda r: ORDER.index(type(r))):
+    for resource in sorted(resources, key=lambda r: ORDER.index(READ_ONLY.get(type(r), type(r)))):
         seen.setdefault(resource.key, resource)
     return list(seen.values())

@@ -159,3 +159,30 @@ def test_the_users_own_account_keeps_what_deploy_did_not_grant_it(
     before = google.project_policy(PROJECT)["bindings"]
     pipeline.remove(shared, app, "dev")
     assert google.project_policy(PROJECT)["bindings"] == before and project_iam(google) == []
+
+
+def test_a_plan_that_may_not_read_the_project_policy_names_the_account_that_may_keep_bindings(
+    google: Any, google_server: Any, helpers: Any, app: App, tmp_path: Path
+) -> None:
+    deployer = provider(helpers, google_server, app)
+    pipeline.deploy(deployer, app, "dev")
+    by_hand(google, WORK)
+    source = app.root / "no_storage_functions.py"
+    source.write_text(source.read_text().split("@function(trigger=queue")[0])
+    dropped = load_app(copy_app(app.root, tmp_path / "dropped"))
+    google.refuse = {"getIamPolicy"}
+    planned = pipeline.plan(deployer, dropped, "dev").plan
+    assert planned.kept_lines() == [
+        "= keep unread project bindings of nostore-dev-work: Google refused deploy "
+        f"resourcemanager.projects.getIamPolicy on project {PROJECT!r}, so a role granted {WORK} by hand is not "
+        f"seen, and may stay in the project's IAM policy as deleted:serviceAccount:{WORK}?uid=... once the account "
+        "is deleted; grant the deploying principal roles/resourcemanager.projectIamAdmin on the project to have "
+        "them taken back"
+    ]
+    messages: list[str] = []
+    pipeline.deploy(deployer, dropped, "dev", messages.append)
+    assert planned.kept_lines()[0] in [m.strip() for m in messages]  # deploy says it before it applies
+    assert list(google.tasks.accounts) == [PING]  # the account went, as before
+    google.refuse = set()
+    google.requests.clear()
+    assert pipeline.plan(deployer, dropped, "dev").plan.empty and project_iam(google) == []

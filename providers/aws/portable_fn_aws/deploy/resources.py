@@ -175,14 +175,16 @@ class RestApi(Resource):
     """The app's API Gateway REST API for its tenant-isolated HTTP functions (`<app>-<stage>-tenants`, see
     `rest_api`): a stage named after the app's stage, and per function a route `(method, path, header,
     authorization, function ARN)`, its method requiring the tenant header and its Lambda proxy integration
-    mapping that header onto `X-Amz-Tenant-Id`; with CORS, each route's path answers preflights. A change of routes
-    or CORS rebuilds them and deploys the stage again."""
+    mapping that header onto `X-Amz-Tenant-Id`; with CORS, each route's path answers preflights and API Gateway's
+    own refusals carry the allowed origin (`gateway_responses`). A change of routes or CORS rebuilds them and
+    deploys the stage again; a change of the gateway responses alone puts them and deploys the stage again."""
 
     kind = "rest api"
     ignore_on_compare = frozenset({"api_id", "endpoint"})
     stage: str = ""
     routes: tuple[tuple[str, str, str, str, str], ...] = ()
     cors: str = ""  # the app's CORS policy (`edge.document`), answered by an OPTIONS method on each route's path
+    gateway_responses: str = ""  # the headers of its DEFAULT_4XX and DEFAULT_5XX answers (`rest_api.refusals`)
     api_id: str = ""
     endpoint: str = ""
     tags: Pairs = ()  # the user's tags (`portable_fn.deploy.tags`), beside portable-fn's own

@@ -30,8 +30,14 @@ read 2026-12-06): the request's Origin echoed when it is one of the listed origi
 on the HTTP API, where a static value could name only one), and the requested method and headers when
 `allow_methods` / `allow_headers` are "*". The template's first line holds the policy, which `read` takes back
 and checks against what it would write. The functions' own answers carry Access-Control-Allow-Origin from the
-runtime (`PORTABLE_FN_CORS`, payload 1.0 events included); API Gateway's own refusals (the validator's 400, IAM's
-403) do not.
+runtime (`PORTABLE_FN_CORS`, payload 1.0 events included). API Gateway's own refusals (the validator's 400, IAM's
+403, throttling's 429, a failed integration's 5xx) carry it through the API's gateway responses DEFAULT_4XX and
+DEFAULT_5XX (`refusals`; the gateway responses:
+https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-gatewayResponse-definition.html, for CORS:
+https://docs.aws.amazon.com/apigateway/latest/developerguide/how-to-cors-console.html, read 2026-12-07), which
+keep API Gateway's status and `{"message": ...}` body. A gateway response's header is a static or a request value,
+never a choice, so it names "*" or the policy's one origin; with several origins the refusals carry none, and
+`plan` says a browser reports them as CORS errors (`refusal_note`).
 
 `check` refuses what cannot work (`refusal`): tenant isolation on an event trigger (no trigger deploy makes
 passes a tenant id), on an HTTP function whose tenant is not a header (a claim would need a Lambda or Cognito
@@ -46,6 +52,7 @@ from __future__ import annotations
 import functools
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -77,6 +84,10 @@ JSON = "application/json"
 RESPONSE_HEADER = "method.response.header."
 POLICY_LINE = "## portable-fn cors "  # the template's first line: a VTL comment holding the policy it answers
 DRIFTED = "(preflights changed outside portable-fn)"  # what `read` says of OPTIONS methods it would not write
+REFUSALS = ("DEFAULT_4XX", "DEFAULT_5XX")  # the gateway responses every other 4XX and 5XX one falls back to
+REFUSAL_HEADER = "gatewayresponse.header."
+REFUSAL_BODY = {JSON: '{"message":$context.error.messageString}'}  # API Gateway's own body for its refusals
+CHANGED = "(changed outside portable-fn)"  # what `read` says of a gateway response it would not write
 
 
 def api_name(names: Names) -> str:
@@ -145,7 +156,8 @@ def refusal(app: App) -> str | None:
 
 
 def notes(app: App, stage: str) -> list[str]:
-    """What `plan` says of each tenant-isolated HTTP function: where it is reached and what a caller sends."""
+    """What `plan` says of each tenant-isolated HTTP function (where it is reached and what a caller sends), and
+    what a browser reads of the REST API's own refusals (`refusal_note`)."""
     said = []
     cors = getattr(app.config, "cors", None)
     for spec in app.functions:
@@ -169,7 +181,30 @@ def notes(app: App, stage: str) -> list[str]:
                     f"[tool.portable-fn.cors] allow_headers does not list, so it will not send the request. Add "
                     f'"{header}" to allow_headers.'
                 )
+    if said and cors is not None:
+        said.append(refusal_note(api_name(Names(app.name, stage)), edge.document(cors)))
     return said
+
+
+def refusal_note(api: str, cors: str) -> str:
+    """Whether the REST API's own refusals carry the policy's origin (`refusals`), and what a browser sees if not."""
+    refused = (
+        f"The REST API {api!r} answers some requests itself, without invoking a function (400 for a request "
+        "without the tenant header, 403 from IAM, 429 when throttled, 5xx when Lambda fails)"
+    )
+    if answered := refusals(cors):
+        origin = json.loads(answered)[REFUSALS[0]]["Access-Control-Allow-Origin"]
+        return (
+            f"{refused}: its gateway responses {' and '.join(REFUSALS)} add Access-Control-Allow-Origin: {origin}, "
+            "so a browser's script reads their status and message."
+        )
+    origins = edge.parameters(cors).get("AllowOrigins", [])
+    return (
+        f"{refused}: those answers carry no Access-Control-Allow-Origin, because a gateway response names one "
+        f"origin and [tool.portable-fn.cors] allow_origins lists {len(origins)} ({', '.join(origins)}), so a "
+        "browser at any of them reports a CORS error instead of the status and message (the functions' own "
+        "answers carry the header). List one origin in allow_origins to have them carry it."
+    )
 
 
 def source_route(trigger: Http) -> str:
@@ -229,6 +264,39 @@ class Preflight:
         )
 
 
+def refusals(cors: str) -> str:
+    """The headers API Gateway's own 4XX and 5XX answers carry under one CORS policy (an `edge.document`), by
+    gateway response type, in canonical JSON; '' for none.
+
+    A gateway response maps each header from a static value or a request value, with no condition between them
+    (its template is not VTL: https://docs.aws.amazon.com/apigateway/latest/developerguide/customize-gateway-responses.html,
+    the mapping sources:
+    https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-swagger-extensions-gateway-responses.responseParameters.html,
+    both read 2026-12-07). So it can name "*" or the policy's one origin; echoing the request's Origin would allow
+    every origin, so with several origins the refusals carry no CORS header and `refusal_note` says what a browser
+    sees. Their status and body stay API Gateway's (`REFUSAL_BODY`)."""
+    fields = edge.parameters(cors)
+    origins = fields.get("AllowOrigins", [])
+    origin = "*" if "*" in origins else (origins[0] if len(origins) == 1 else "")
+    if not origin:
+        return ""
+    headers = {"Access-Control-Allow-Origin": origin}
+    if fields.get("AllowCredentials"):
+        headers["Access-Control-Allow-Credentials"] = "true"
+    if fields.get("ExposeHeaders"):
+        headers["Access-Control-Expose-Headers"] = ",".join(fields["ExposeHeaders"])
+    return canonical({kind: headers for kind in REFUSALS})
+
+
+def refusal_parameters(headers: dict[str, str]) -> dict[str, str]:
+    """A gateway response's `responseParameters` for `headers`: each a static (quoted) value."""
+    return {REFUSAL_HEADER + name: f"'{value}'" for name, value in sorted(headers.items())}
+
+
+def canonical(document: dict[str, Any]) -> str:
+    return json.dumps(document, sort_keys=True, separators=(",", ":")) if document else ""
+
+
 def tree(routes: tuple[Route, ...]) -> list[tuple[str, str, str]]:
     """Every resource the routes' paths need below the root, parents first: (path, parent's path, path part)."""
     found: dict[str, tuple[str, str]] = {}
@@ -280,7 +348,9 @@ def resources(app: App, stage: str, names: Names, arns: Arns) -> list[Resource]:
     if not routes:
         return []
     cors = edge.document(getattr(app.config, "cors", None))
-    return [RestApi(api_name(names), stage=stage, routes=tuple(sorted(routes)), cors=cors)]
+    return [
+        RestApi(api_name(names), stage=stage, routes=tuple(sorted(routes)), cors=cors, gateway_responses=refusals(cors))
+    ]
 
 
 # -- remote -------------------------------------------------------------------------------------------
@@ -315,6 +385,7 @@ def read_api(aws: AwsClient, api: dict[str, Any]) -> RestApi:
         stage=stage,
         routes=tuple(sorted(routes)),
         cors=cors_of(tuple(routes), preflights),
+        gateway_responses=refusals_from(aws.pages(client, "get_gateway_responses", "items", restApiId=api_id)),
         api_id=api_id,
         endpoint=f"https://{api_id}.execute-api.{aws.region}.amazonaws.com/{stage}" if stage else "",
         tags=user_tags(api.get("tags"), TAG_RECORD),
@@ -352,6 +423,27 @@ def preflight_from(method: dict[str, Any]) -> str:
         and template == expected.template
     )
     return cors if written else DRIFTED
+
+
+def refusals_from(items: Iterable[dict[str, Any]]) -> str:
+    """The gateway responses of `REFUSALS` the API has customized (API Gateway also lists its defaults, marked
+    `defaultResponse`), in the spelling of `refusals`; one that is not what deploy writes reads as `CHANGED`."""
+    found: dict[str, Any] = {}
+    for item in items:
+        if item.get("responseType") in REFUSALS and not item.get("defaultResponse"):
+            parameters = item.get("responseParameters") or {}
+            headers = {
+                name.removeprefix(REFUSAL_HEADER): value[1:-1]
+                for name, value in parameters.items()
+                if name.startswith(REFUSAL_HEADER) and len(value) > 1 and value[0] == value[-1] == "'"
+            }
+            written = (
+                refusal_parameters(headers) == parameters
+                and not item.get("statusCode")
+                and item.get("responseTemplates") == REFUSAL_BODY
+            )
+            found[item["responseType"]] = headers if written else CHANGED
+    return canonical(found)
 
 
 def cors_of(routes: tuple[Route, ...], preflights: dict[str, str]) -> str:
@@ -394,8 +486,12 @@ def url(remote: Any, names: Names, spec: FunctionSpec) -> dict[str, Any]:
 
 
 class RestApis(Applier[RestApi]):
-    """Made whole on create; a change of routes or stage rebuilds every resource and method under the same
-    API (so its URL stays) and deploys the stage again."""
+    """Made whole on create; a change of routes, CORS or stage rebuilds every resource and method under the same
+    API (so its URL stays) and deploys the stage again; a change of the gateway responses alone puts them and
+    deploys the stage again (a gateway response takes effect with the next deployment:
+    https://docs.aws.amazon.com/apigateway/latest/developerguide/set-up-gateway-response-using-the-console.html,
+    read 2026-12-07). Each change makes one deployment: API Gateway takes one CreateDeployment per account every
+    5 seconds (https://docs.aws.amazon.com/apigateway/latest/developerguide/limits.html, read 2026-12-07)."""
 
     def create(self, resource: RestApi) -> None:
         made = self.aws.apigateway.create_rest_api(
@@ -418,9 +514,12 @@ class RestApis(Applier[RestApi]):
             lambda tags: client.tag_resource(resourceArn=arn, tags=tags),
             lambda keys: client.untag_resource(resourceArn=arn, tagKeys=keys),
         )
-        if changes:
+        if changes == ("gateway_responses",):
+            self.answer_refusals(api_id, resource.gateway_responses, previous.gateway_responses)
+            self.deploy(resource, api_id, previous.stage)
+        elif changes:
             self.clear(api_id)
-            self.build(resource, api_id, previous.stage)
+            self.build(resource, api_id, previous)
 
     def clear(self, api_id: str) -> None:
         """Every resource but the root (deepest first) and every method of the root."""
@@ -435,7 +534,7 @@ class RestApis(Applier[RestApi]):
                 delete = functools.partial(client.delete_resource, restApiId=api_id, resourceId=resource_id)
                 self.tolerate_missing(delete)
 
-    def build(self, resource: RestApi, api_id: str, previous_stage: str = "") -> None:
+    def build(self, resource: RestApi, api_id: str, previous: RestApi | None = None) -> None:
         client = self.aws.apigateway
         ids = {i["path"]: i["id"] for i in self.aws.pages(client, "get_resources", "items", restApiId=api_id)}
         validator = self.validator(api_id)
@@ -460,6 +559,13 @@ class RestApis(Applier[RestApi]):
             )
         if resource.cors:
             self.preflights(resource, api_id, ids)
+        found = previous.gateway_responses if previous else ""
+        self.answer_refusals(api_id, resource.gateway_responses, found)
+        self.deploy(resource, api_id, previous.stage if previous else "")
+
+    def deploy(self, resource: RestApi, api_id: str, previous_stage: str) -> None:
+        """A deployment of the API as it now is, on the stage (made, or moved from `previous_stage`)."""
+        client = self.aws.apigateway
         deployment = client.create_deployment(restApiId=api_id, description="portable-fn deploy")["id"]
         if previous_stage == resource.stage:
             client.update_stage(
@@ -488,6 +594,23 @@ class RestApis(Applier[RestApi]):
                 responseParameters=answer.static,
                 responseTemplates={JSON: answer.template},
             )
+
+    def answer_refusals(self, api_id: str, wanted: str, found: str) -> None:
+        """Put each gateway response `wanted` (`refusals`) that `found` does not hold as it is; delete the ones
+        found that are not wanted (API Gateway's own answer comes back)."""
+        client = self.aws.apigateway
+        want, had = (dict(json.loads(text)) if text else {} for text in (wanted, found))
+        for kind, headers in want.items():
+            if had.get(kind) != headers:
+                client.put_gateway_response(
+                    restApiId=api_id,
+                    responseType=kind,
+                    responseParameters=refusal_parameters(headers),
+                    responseTemplates=REFUSAL_BODY,
+                )
+        for kind in sorted(had.keys() - want.keys()):
+            delete = functools.partial(client.delete_gateway_response, restApiId=api_id, responseType=kind)
+            self.tolerate_missing(delete)
 
     def validator(self, api_id: str) -> str:
         """The id of the API's request validator checking request parameters (`VALIDATOR`), made when missing."""

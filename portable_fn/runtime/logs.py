@@ -29,12 +29,20 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigError
-from .pipeline import Call, Invocation, Middleware, current_call
+from .pipeline import Call, Invocation, Middleware, current_call, within
 
 if TYPE_CHECKING:
     import logging
 
-__all__ = ["Facts", "LoggingMiddleware", "configure", "configure_deployed", "current_facts", "log_level"]
+__all__ = [
+    "Facts",
+    "LoggingMiddleware",
+    "configure",
+    "configure_deployed",
+    "current_facts",
+    "log_failure",
+    "log_level",
+]
 
 CLOUDS = ("aws", "gcp", "azure")
 
@@ -112,16 +120,19 @@ class LoggingMiddleware(Middleware):
 
     def on_error(self, call: Call, error: BaseException) -> None:
         """On a cloud, an event handler that raised on its own (not Retry, DeadLetter or invalid data) is
-        logged at ERROR with its traceback, in the call (its facts on the line): the shim's own line says
-        only what becomes of the record. `dev` shows the traceback its own way; a request's crash is
-        logged where it becomes a 500."""
-        if call.request is not None or call.invocation.provider not in CLOUDS or _signalled(error):
+        logged at ERROR with its traceback, in the call, unless its shim writes the record's one line
+        (`Invocation.logs_failures`, `log_failure`). `dev` shows the traceback its own way; a request's
+        crash is logged where it becomes a 500."""
+        invocation = call.invocation
+        if call.request is not None or invocation.provider not in CLOUDS or invocation.logs_failures:
+            return
+        if _signalled(error):
             return
         import logging
 
         logging.getLogger("portable_fn").error(
             "function %s: event %s raised %s",
-            call.invocation.spec.name,
+            invocation.spec.name,
             call.event_id,
             type(error).__name__,
             exc_info=error,
@@ -131,6 +142,27 @@ class LoggingMiddleware(Middleware):
         token = invocation.state.pop(self._key, None)
         if token is not None:
             _invocation.reset(token)
+
+
+def log_failure(call: Call, message: str, *args: Any, logger: str = "portable_fn") -> None:
+    """The one line of an event the handler did not acknowledge, written by the shim once it knows what
+    becomes of it (`message % args` says so: retried, dead-lettered, reported as a batch item failure, with
+    the attempt), with the call's facts. A crash is an ERROR with its traceback; the handler's own Retry or
+    DeadLetter, or data it could not read, is a WARNING.
+
+    The line holds the traceback from then on, so the exception lets go of its frames: they reach every call
+    of the batch, which reference counting then frees as soon as the shim answers (not the garbage
+    collector). `call.result.error` is still the exception."""
+    import logging
+
+    error = call.result.error if call.result is not None else None
+    crashed = error is not None and not _signalled(error)
+    level = logging.ERROR if crashed else logging.WARNING
+    log = logging.getLogger(logger).log
+    # stacklevel: the line's location is the shim's call of `log_failure`, not `within` or this function
+    within(call, log, level, message, *args, exc_info=error if crashed else None, stacklevel=3)
+    if error is not None:
+        error.__traceback__ = None
 
 
 def _signalled(error: BaseException) -> bool:

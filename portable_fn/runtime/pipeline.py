@@ -52,6 +52,7 @@ __all__ = [
     "run",
     "serve",
     "use",
+    "within",
 ]
 
 _NO_CARRIER: Mapping[str, str] = {}
@@ -81,6 +82,7 @@ class Invocation:
         "meta_of",
         "carrier_of",
         "raw_of",
+        "logs_failures",
         "state",
         "calls",
         "_trace",
@@ -113,6 +115,9 @@ class Invocation:
         self.meta_of = meta_of
         self.carrier_of = carrier_of
         self.raw_of = raw_of
+        # The shim writes each failed call's one line itself, once it knows what becomes of the record
+        # (`logs.log_failure`); a shim that does not leaves the crash to be logged in the call.
+        self.logs_failures = False
         self.state: dict[str, Any] = {}  # scratch space per middleware
         self.calls: list[Call] = []
         self._trace: Any = None
@@ -384,6 +389,16 @@ def current_call() -> Call | None:
     return _current.get()
 
 
+def within(call: Call, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """`fn(*args, **kwargs)` with `call` as the current call: what a shim logs about a call once `run` has
+    returned (what became of its record) carries the call's facts."""
+    token = _current.set(call)
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        _current.reset(token)
+
+
 # -- running -----------------------------------------------------------------------------------------
 
 
@@ -468,8 +483,8 @@ def _middleware_failed(spec: FunctionSpec, call: Call, exc: Exception) -> None:
         call.result = Result(RETRY, None, f"middleware failed: {type(exc).__name__}: {exc}", exc, call.event_id)
 
 
-# A handler's exception keeps its traceback (in `Result.error`, for the logs), and with it every frame that
-# was running, up to the shim's: a batch with a failure is a reference cycle the garbage collector frees.
+# A handler's exception keeps its traceback (in `Result.error`) until the shim has logged it
+# (`logs.log_failure`, which then lets the frames go): the frames reach every call of the batch.
 
 
 def _outcome(

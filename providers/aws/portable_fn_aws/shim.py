@@ -28,8 +28,9 @@ the function has no dead-letter queue, the send fails, or the record could not b
 CloudEvent to send), it is reported exactly like a retry (a batch item failure, or a raise): the queue's
 redrive policy moves it to the DLQ after `maxReceiveCount` receives, a stream's event source mapping sends
 it to its on-failure destination after its retry attempts, an asynchronous invocation goes to the
-function's on-failure destination after two retries. Nothing is ever lost. Each one is logged at WARNING
-with its reason. A record that cannot be decoded is dead-lettered alone: the rest of its batch is
+function's on-failure destination after two retries. Nothing is ever lost. Each failed record is one log
+line (`logs.log_failure`): its reason, what becomes of it and the attempt, with the traceback (at ERROR)
+when the handler crashed. A record that cannot be decoded is dead-lettered alone: the rest of its batch is
 delivered.
 
 RETRY on SQS: each failed message is hidden for its retry policy's delay before the batch's failures are
@@ -46,11 +47,11 @@ from typing import Any
 
 from portable_fn.runtime.cloudevent import CloudEvent
 from portable_fn.runtime.context import Context
-from portable_fn.runtime.contract import Invocation, LazyCarrier, http_carrier, run, serve
+from portable_fn.runtime.contract import Call, Invocation, LazyCarrier, http_carrier, run, serve
 from portable_fn.runtime.errors import InvalidEventError, PortableFnError
 from portable_fn.runtime.function import FunctionSpec
 from portable_fn.runtime.http import Response
-from portable_fn.runtime.logs import configure_deployed
+from portable_fn.runtime.logs import configure_deployed, log_failure
 from portable_fn.runtime.outcomes import ACK, Result
 from portable_fn.runtime.routes import Route, Router, not_routed
 from portable_fn.runtime.triggers import Http, Schedule
@@ -237,16 +238,19 @@ def _deliver_records(
     invocation.ordered = bool(getattr(spec.trigger, "fifo", False)) or (bool(records) and source.ordered(records[0]))
     invocation.meta_of, invocation.carrier_of = source.message_meta, _record_carrier
     invocation.raw_of = lambda record: NativeInvocation(context, event, record)
+    invocation.logs_failures = True  # `_log_failures`, once each record's fate is known
     events = [_decode(source, record, index) for index, record in enumerate(records)]
     tenant = tenant_of(context)
-    for decoded, record in zip(events, records):
+    calls = [
         invocation.add(decoded, record, ctx=tenant_context(invocation, context, source, record) if tenant else None)
+        for decoded, record in zip(events, records)
+    ]
     results = run(invocation)
     failures = {i: result for i, result in enumerate(results) if result.outcome != ACK}
     sent = dead_letter.settle(spec, source, records, events, failures) if failures else set()
     failed = [(records[i], result) for i, result in failures.items() if i not in sent]
     if failed:
-        _log_failures(spec, source, failed)
+        _log_failures(spec, source, [calls[i] for i in failures if i not in sent])
         visibility.back_off(spec, source, failed)  # SQS: each failed message waits its retry policy's delay
     if source.item_id is None:
         error = DeliveryFailed(_failure_message(spec, source, failed)) if failed else None
@@ -365,15 +369,24 @@ def _failure_message(spec: FunctionSpec, source: RecordSource, failed: list[tupl
     return f"Function {spec.name!r} did not acknowledge {len(failed)} {source.name} event(s): {reasons}"
 
 
-def _log_failures(spec: FunctionSpec, source: RecordSource, failed: list[tuple[Any, Result]]) -> None:
-    """One WARNING per failed record, its fields in `args` (function, source, message id, outcome, reason)
-    for structured handlers."""
-    import logging  # only paid for when a record failed
-
-    log = logging.getLogger("portable_fn.aws")
-    for _, result in failed:
-        log.warning(
-            "function %s: %s event %s -> %s: %s", spec.name, source.name, result.event_id, result.outcome, result.reason
+def _log_failures(spec: FunctionSpec, source: RecordSource, calls: list[Call]) -> None:
+    """One line per failed record, with its call's facts (`log_failure`): what it raised or why it failed,
+    and what becomes of it."""
+    fate = "reported as a batch item failure" if source.item_id is not None else "raised to Lambda for its retries"
+    for call in calls:
+        result = call.result
+        assert result is not None  # `run` gave every call its Result
+        log_failure(
+            call,
+            "function %s: %s event %s -> %s (%s, attempt %d): %s",
+            spec.name,
+            source.name,
+            result.event_id,
+            result.outcome,
+            fate,
+            call.attempt,
+            result.reason,
+            logger="portable_fn.aws",
         )
 
 

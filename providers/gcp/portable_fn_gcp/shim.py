@@ -53,12 +53,12 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from portable_fn.runtime.cloudevent import CloudEvent
-from portable_fn.runtime.contract import Invocation, LazyCarrier, http_carrier, run, serve
+from portable_fn.runtime.contract import Call, Invocation, LazyCarrier, http_carrier, run, serve
 from portable_fn.runtime.errors import InvalidEventError, PortableFnError
 from portable_fn.runtime.function import FunctionSpec, top_level_name
 from portable_fn.runtime.http import Response
 from portable_fn.runtime.http_binding import from_http
-from portable_fn.runtime.logs import configure_deployed
+from portable_fn.runtime.logs import configure_deployed, log_failure
 from portable_fn.runtime.outcomes import ACK, DEAD_LETTER, RETRY, Result
 from portable_fn.runtime.triggers import Http
 from portable_fn.runtime.views import MessageMeta
@@ -210,16 +210,17 @@ def deliver(
         event = schedule_tick(event, spec.trigger, spec.name)
     invocation = _invocation(spec, event.id, timeout, native, LazyCarrier(_request_carrier))
     # A tick's Pub/Sub message only carried it: its delivery count is the attempt, it is no `message`.
-    invocation.add(
+    call = invocation.add(
         event,
         meta=None if ticks else meta,
         attempt=_attempt_of(meta),
         carrier=LazyCarrier(lambda: _message_carrier(meta)),
     )
-    return _answer(spec, event, run(invocation)[0], _attempt_of(meta))
+    invocation.logs_failures = True  # `_answer` logs a failed event once, saying what becomes of it
+    return _answer(spec, event, run(invocation)[0], _attempt_of(meta), call)
 
 
-def _answer(spec: FunctionSpec, event: CloudEvent[Any], result: Result, attempt: int) -> Answer:
+def _answer(spec: FunctionSpec, event: CloudEvent[Any], result: Result, attempt: int, call: Call) -> Answer:
     """What to answer for the handler's Result (routing a dead-lettered event first)."""
     outcome = result.outcome
     if outcome == ACK:
@@ -232,7 +233,7 @@ def _answer(spec: FunctionSpec, event: CloudEvent[Any], result: Result, attempt:
         reason = dead_letter.missing_topic(spec.name)  # kept (redelivered) until the topic is named
         _log(spec, event, Result(RETRY, reason=f"{result.reason}; {reason}"))
         return Answer(500, reason, result, event)
-    _log(spec, event, result)
+    _log(spec, event, result, call=call)
     return Answer(500 if outcome == RETRY else 200, result.reason, result, event)
 
 
@@ -398,19 +399,23 @@ def _timeout() -> float | None:
 
 
 def _log(
-    spec: FunctionSpec, event: CloudEvent[Any] | None, result: Result, where: str = "", event_id: str = "?"
+    spec: FunctionSpec,
+    event: CloudEvent[Any] | None,
+    result: Result,
+    where: str = "",
+    event_id: str = "?",
+    call: Call | None = None,
 ) -> None:
+    """One WARNING for an event that was not acknowledged; given its `call`, the call's one line
+    (`log_failure`: its facts, and the traceback at ERROR when the handler crashed)."""
     import logging  # only paid for when something was not acknowledged
 
     what = {RETRY: "will be retried", DEAD_LETTER: "dead-lettered"}.get(result.outcome, result.outcome)
-    logging.getLogger("portable_fn.gcp").warning(
-        "function %s: event %s %s: %s%s",
-        spec.name,
-        event.id if event is not None else event_id,
-        what,
-        result.reason,
-        where,
-    )
+    args = (spec.name, event.id if event is not None else event_id, what, result.reason, where)
+    if call is not None:
+        log_failure(call, "function %s: event %s %s: %s%s", *args, logger="portable_fn.gcp")
+    else:
+        logging.getLogger("portable_fn.gcp").warning("function %s: event %s %s: %s%s", *args)
 
 
 configure_deployed(PROVIDER)  # cold start, on the cloud only: JSON log lines with the same keys everywhere

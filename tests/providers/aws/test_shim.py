@@ -70,6 +70,40 @@ def test_dead_letters_and_retries_are_logged_with_their_reason(
     assert "dead_letter" in caplog.text and "asked to dead-letter" in caplog.text and "picky" in caplog.text
 
 
+def test_each_failed_record_is_one_line_saying_what_becomes_of_it(
+    adapter, events_module, lambda_context, caplog: pytest.LogCaptureFixture
+) -> None:
+    event = sqs_batch(adapter, [{"n": 0}, {"do": "crash"}, {"do": "retry"}, {"do": "dead"}])
+    with caplog.at_level(logging.DEBUG, logger="portable_fn"):
+        handler_for(events_module.picky)(event, lambda_context)
+    lines = [(r.levelname, r.getMessage()) for r in caplog.records if r.name.startswith("portable_fn")]
+    fate = "reported as a batch item failure, attempt 1"
+    assert lines == [
+        ("ERROR", f"function picky: SQS event m1 -> retry ({fate}): RuntimeError: boom"),
+        ("WARNING", f"function picky: SQS event m2 -> retry ({fate}): asked to retry"),
+        ("WARNING", f"function picky: SQS event m3 -> dead_letter ({fate}): asked to dead-letter"),
+    ]
+    crash = caplog.records[0]
+    assert crash.exc_info is not None and str(crash.exc_info[1]) == "boom"
+    assert crash.exc_info[2] is not None  # the traceback, down to the handler, held by the line
+
+
+def test_an_asynchronous_failure_is_one_line_saying_lambda_retries_it(
+    adapter, events_module, lambda_context, caplog: pytest.LogCaptureFixture
+) -> None:
+    event = adapter.load_event("snsEvent.json")
+    event["Records"][0]["Sns"]["Message"] = "fail"
+    with caplog.at_level(logging.DEBUG, logger="portable_fn"), pytest.raises(DeliveryFailed):
+        handler_for(events_module.on_topic)(event, lambda_context)
+    (line,) = [(r.levelname, r.getMessage()) for r in caplog.records if r.name.startswith("portable_fn")]
+    message_id = event["Records"][0]["Sns"]["MessageId"]
+    assert line == (
+        "ERROR",
+        f"function on_topic: SNS event {message_id} -> retry (raised to Lambda for its retries, attempt 1): "
+        "RuntimeError: topic handler failed",
+    )
+
+
 def test_fifo_stops_at_the_first_failure_and_reports_it_and_all_after(adapter, events_module, lambda_context) -> None:
     event = adapter.load_event("sqsFifoEvent.json")  # the second of three asks for a retry
     delivery = deliver(spec_of(events_module.picky), event, lambda_context)

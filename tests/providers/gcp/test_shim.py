@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import http.client
 import json
+import logging
 import os
 import socket
 import subprocess
@@ -214,6 +215,17 @@ def test_outcomes_become_statuses(action, status, served, send_to, seen, caplog,
         assert "will be retried: asked to dead-letter; Function 'record' on gcp" in caplog.text
     if action == "retry":
         assert b"asked to retry" in reply.body
+
+
+def test_a_crash_is_one_line_with_its_traceback_saying_it_will_be_retried(served, send_to, seen, caplog) -> None:
+    payload = json.dumps({"do": "crash"}).encode()
+    with caplog.at_level(logging.DEBUG, logger="portable_fn"):
+        reply = post(send_to, served.url("record"), message_published(payload))
+    assert reply.status == 500
+    (line,) = [r for r in caplog.records if "m-1" in r.getMessage()]
+    assert (line.levelname, line.name, line.funcName) == ("ERROR", "portable_fn.gcp", "_log")
+    assert line.getMessage() == "function record: event m-1 will be retried: RuntimeError: boom"
+    assert line.exc_info is not None and line.exc_info[2] is not None  # the traceback, held by the line
 
 
 def test_with_dead_letters_off_a_dead_letter_is_acknowledged_and_logged(served, send_to, caplog) -> None:

@@ -129,9 +129,9 @@ def http_entry(
             return to_http_response(response, http_response)
         if request.method != declared and declared != "ANY":  # a method the route lets through: see codegen
             return to_http_response(not_routed(router, request), http_response)
-        invocation = _invocation(
-            spec, context, timeout_s, req, http_carrier(request.headers, LazyCarrier(lambda: _host_carrier(context)))
-        )
+        # The request's headers are read only if something asks for the trace (most invocations do not).
+        carrier = LazyCarrier(lambda: http_carrier(request.headers, _host_carrier(context)))
+        invocation = _invocation(spec, context, timeout_s, req, carrier)
         invocation.request(request)
         return to_http_response(serve(invocation), http_response)
 

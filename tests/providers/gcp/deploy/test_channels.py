@@ -17,6 +17,8 @@ import pytest
 from portable_fn.app import App, load_app
 from portable_fn.deploy import pipeline
 
+from ....app_copy import copy_app
+
 PROJECT, REGION = "shop-project", "europe-west1"
 ACCOUNT = "channels-runtime@shop-project.iam.gserviceaccount.com"
 MEMBER = f"serviceAccount:{ACCOUNT}"
@@ -51,8 +53,8 @@ def tasks(tasks_server: Any) -> Any:
 
 
 @pytest.fixture
-def app() -> App:
-    return load_app(CHANNELS)
+def app(tmp_path: Path) -> App:
+    return load_app(copy_app(CHANNELS, tmp_path / "app"))  # deploys write into the app's directory
 
 
 def make_provider(helpers: Any, app: App, google_server: Any, tasks: Any, account: str = ACCOUNT) -> Any:
@@ -193,9 +195,9 @@ def test_the_account_stays_its_own_user_while_another_stage_still_sends_later(
 
 
 def test_an_app_that_sends_nothing_never_asks_cloud_tasks_or_iam(
-    google: Any, google_server: Any, helpers: Any, tasks: Any
+    google: Any, google_server: Any, helpers: Any, tasks: Any, tmp_path: Path
 ) -> None:
-    stateful = load_app(Path(__file__).with_name("apps") / "stateful")
+    stateful = load_app(copy_app(Path(__file__).with_name("apps") / "stateful", tmp_path / "stateful"))
     provider = make_provider(helpers, stateful, google_server, tasks)
     pipeline.deploy(provider, stateful, "dev")
     pipeline.remove(provider, stateful, "dev")

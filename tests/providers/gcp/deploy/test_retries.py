@@ -17,14 +17,16 @@ from portable_fn.deploy import pipeline
 from portable_fn.runtime.function import spec_of
 from portable_fn.runtime.retry import RetryPolicy, exponential, fixed
 
+from ....app_copy import copy_app
+
 PROJECT = "shop-project"
 STATEFUL = Path(__file__).with_name("apps") / "stateful"
 FUNCTIONS = f"projects/{PROJECT}/locations/europe-west1/functions/stateful-dev"
 
 
 @pytest.fixture
-def app() -> App:
-    return load_app(STATEFUL)
+def app(tmp_path: Path) -> App:
+    return load_app(copy_app(STATEFUL, tmp_path / "app"))  # deploys write into the app's directory
 
 
 @pytest.fixture

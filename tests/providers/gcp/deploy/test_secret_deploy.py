@@ -15,6 +15,8 @@ import pytest
 from portable_fn.app import App, load_app
 from portable_fn.deploy import pipeline
 
+from ....app_copy import copy_app
+
 PROJECT, REGION = "shop-project", "europe-west1"
 ACCOUNT = "secretive-runtime@shop-project.iam.gserviceaccount.com"
 MEMBER = f"serviceAccount:{ACCOUNT}"
@@ -25,8 +27,8 @@ LOCATOR = f"projects/{PROJECT}/secrets/secretive-dev-"
 
 
 @pytest.fixture
-def app() -> App:
-    return load_app(SECRETIVE)
+def app(tmp_path: Path) -> App:
+    return load_app(copy_app(SECRETIVE, tmp_path / "app"))  # deploys write into the app's directory
 
 
 def settings(app: App, **more: Any) -> dict[str, Any]:

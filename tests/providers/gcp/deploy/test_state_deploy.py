@@ -13,6 +13,8 @@ import pytest
 from portable_fn.app import App, load_app
 from portable_fn.deploy import pipeline
 
+from ....app_copy import copy_app
+
 PROJECT, REGION = "shop-project", "europe-west1"
 ACCOUNT = "stateful-runtime@shop-project.iam.gserviceaccount.com"
 STATEFUL = Path(__file__).with_name("apps") / "stateful"
@@ -21,8 +23,8 @@ FUNCTIONS = f"projects/{PROJECT}/locations/{REGION}/functions/stateful-dev"
 
 
 @pytest.fixture
-def app() -> App:
-    return load_app(STATEFUL)
+def app(tmp_path: Path) -> App:
+    return load_app(copy_app(STATEFUL, tmp_path / "app"))  # deploys write into the app's directory
 
 
 @pytest.fixture

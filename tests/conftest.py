@@ -1,6 +1,6 @@
-"""Shared fixtures: paths to the repository, its sample and the test apps; the suite's hypothesis profile;
-the `registry` marker, which skips a test that needs PyPI or npm when that registry cannot be reached; the
-`slow` marker, which `pytest -m "not slow"` leaves out for a fast inner loop."""
+"""Shared fixtures: paths to the repository, its sample and the test apps; the suite's bytecode cache and
+hypothesis profile; the `registry` marker, which skips a test that needs PyPI or npm when that registry
+cannot be reached; the `slow` marker, which `pytest -m "not slow"` leaves out for a fast inner loop."""
 
 from __future__ import annotations
 
@@ -10,15 +10,41 @@ import shutil
 import subprocess
 import sys
 import sysconfig
+import tempfile
 import threading
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, MutableMapping
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
 
 from .app_copy import copy_app
+
+
+def use_bytecode_cache(cache: Path, environ: MutableMapping[str, str]) -> None:
+    """Keep bytecode in `cache`, for this interpreter and every one it starts.
+
+    This machine's environment (like many CI images) sets PYTHONDONTWRITEBYTECODE, so every interpreter the
+    suite starts (each xdist worker, `portable-fn`, the runtimes behind the emulators) would compile all it
+    imports, and pytest would rewrite the assertions of every test module again on each run: about a third of
+    the fast loop's CPU. A bytecode cache outside the checkout (Python's `PYTHONPYCACHEPREFIX`, which pytest's
+    assertion rewriting honours too) writes nothing next to the sources, which is what that setting is there
+    for. Python trusts a cached .pyc on its source's mtime in seconds and size, like any `__pycache__`: code
+    that rewrites a module and imports it again within a second drops the .pyc first (`dev`'s reload does).
+    A prefix already set is kept; PORTABLE_FN_TEST_BYTECODE=0 turns the cache off. The mirror of the temporary
+    directory (tests' own apps, gone after the run) is cleared when a run starts, so the cache stays the size
+    of the environment's code."""
+    if environ.get("PORTABLE_FN_TEST_BYTECODE") == "0":
+        return
+    prefix = environ.setdefault("PYTHONPYCACHEPREFIX", str(cache))
+    environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    if "PYTEST_XDIST_WORKER" not in environ:  # the run's first process, before any worker starts
+        shutil.rmtree(Path(prefix, *Path(tempfile.gettempdir()).resolve().parts[1:]), ignore_errors=True)
+    sys.pycache_prefix, sys.dont_write_bytecode = prefix, False
+
+
+use_bytecode_cache(Path(__file__).resolve().parent.parent / ".pytest_cache" / "pycache", os.environ)
 
 # The suite must pass on a busy machine: no deadlines, no timing health checks, and a fixed seed so a
 # run is repeatable (a failure prints its example and `@reproduce_failure` blob). The database is off

@@ -9,7 +9,8 @@ then a PUT to the signed URL) and wait for the long-running operation. The one p
 the Cloud Storage service agent's publisher grant, is added when missing and never revoked; the app's own
 account's event receiver grant on the project is added, and taken back on `remove`. The grants for sending
 (publisher on a topic, enqueuer on the delay queue, user of the account itself) are read-modify-writes of
-that one resource's IAM policy, as the dead-letter grants are.
+that one resource's IAM policy, as the dead-letter grants are. An account deploy made is deleted only once no
+binding of the project's policy names it any more (`ServiceAccounts.take_back_bindings`).
 """
 
 from __future__ import annotations
@@ -119,6 +120,27 @@ class ApplyContext(BaseApplyContext):
         there, the user's, portable-fn's own."""
         return {**dict(resource.audit_labels), **dict(resource.tags), **self.labels}
 
+    def read_project_policy(self) -> Any:
+        """The project's IAM policy at version 3: read on first use in a run, then as the last write here left it."""
+        if self.project_policy is None:
+            request = {"resource": f"projects/{self.names.project}", "options": POLICY_V3}
+            self.project_policy = self.gcp.call("resourcemanager", "get_iam_policy", request=request)
+        return self.project_policy
+
+    def write_project_policy(self, policy: Any) -> None:
+        """Set `policy` (as read, edited) at version 3 under the etag read, and keep it with the etag the write gave
+        it, so the next edit needs no read; a write refused (409 ABORTED: changed since read) leaves nothing kept,
+        and a rerun reads the policy again."""
+        policy.version = 3
+        request = {"resource": f"projects/{self.names.project}", "policy": policy}
+        try:
+            answer = self.gcp.call("resourcemanager", "set_iam_policy", request=request)
+        except Exception:
+            self.project_policy = None
+            raise
+        policy.etag = answer.etag
+        self.project_policy = policy if answer.etag else None
+
     @property
     def progress(self) -> Progress:
         return self.gcp.progress
@@ -202,15 +224,12 @@ class ServiceAccounts(Applier[ServiceAccount]):
     def take_back_bindings(self, email: str) -> None:
         """Take `email` out of every binding of the project's policy (conditional ones too; one left with no
         member goes), in one read-modify-write at version 3 with the etag read; nothing sent when none names it."""
-        project, member = f"projects/{self.names.project}", f"serviceAccount:{email}"
+        member = f"serviceAccount:{email}"
         try:
-            policy = self.ctx.project_policy or self.gcp.call(
-                "resourcemanager", "get_iam_policy", request={"resource": project, "options": POLICY_V3}
-            )
+            policy = self.ctx.read_project_policy()
         except Forbidden as exc:
             self.gcp.progress(bindings_kept(self.names.project, email, "getIamPolicy", exc))
             return
-        self.ctx.project_policy = policy
         held = [b for b in policy.bindings if member in b.members]
         if not held:
             return
@@ -219,18 +238,11 @@ class ServiceAccounts(Applier[ServiceAccount]):
             binding.members.remove(member)
             if not binding.members:
                 policy.bindings.remove(binding)
-        policy.version = 3
         try:
-            answer = self.gcp.call("resourcemanager", "set_iam_policy", request={"resource": project, "policy": policy})
+            self.ctx.write_project_policy(policy)
         except Forbidden as exc:
-            self.ctx.project_policy = None
             self.gcp.progress(bindings_kept(self.names.project, email, "setIamPolicy", exc))
             return
-        except Exception:
-            self.ctx.project_policy = None  # changed by someone else since read (409 ABORTED): a rerun reads it again
-            raise
-        policy.etag = answer.etag  # the policy stored is the one sent, under the etag the write gave it
-        self.ctx.project_policy = policy if answer.etag else None
         self.gcp.progress(f"      took back {roles} on project {self.names.project} from {email} before deleting it")
 
 
@@ -255,22 +267,36 @@ def account_unknown(exc: BaseException) -> bool:
 
 
 class LeftoverBindings(Applier[LeftoverBinding]):
-    """A binding on the project to an account deploy made that is going (read-modify-write at version 3): taken
-    back; `create` puts it back, for symmetry only (nothing wants one)."""
+    """A binding on the project to an account deploy made that is going (read-modify-write at version 3, the policy
+    read once for all of them and the account's delete after them: `ApplyContext.read_project_policy`): taken back;
+    `create` puts it back, for symmetry only (nothing wants one)."""
 
     def create(self, resource: LeftoverBinding) -> None:
         project = f"projects/{resource.project}"
+        self.ctx.project_policy = None  # written below without it: read again next time
         if resource.condition:
             grant_conditional(self.gcp, project, resource.role, resource.member, dict(resource.condition))
         else:
             grant(self.gcp, "resourcemanager", project, resource.role, resource.member, POLICY_V3)
 
     def delete(self, resource: LeftoverBinding) -> None:
-        project = f"projects/{resource.project}"
-        if resource.condition:
-            revoke_conditional(self.gcp, project, resource.role, resource.member, dict(resource.condition))
-        else:
-            revoke(self.gcp, "resourcemanager", project, resource.role, resource.member, POLICY_V3)
+        policy, expression = self.ctx.read_project_policy(), dict(resource.condition).get("expression", "")
+        binding = next(
+            (
+                b
+                for b in policy.bindings
+                if b.role == resource.role
+                and resource.member in b.members
+                and (b.condition.expression == expression if expression else not b.HasField("condition"))
+            ),
+            None,
+        )
+        if binding is None:
+            return
+        binding.members.remove(resource.member)
+        if not binding.members:
+            policy.bindings.remove(binding)
+        self.ctx.write_project_policy(policy)
 
 
 class UnreadBindingsKept(Applier[UnreadBindings]):

@@ -27,7 +27,10 @@ read from the project's IAM policy (version 3, where conditions are kept): each 
 of the app and stage's databases (`resource.name == "projects/P/databases/<app>-<stage>-..."`, as deploy writes
 it), whether or not the database is still there; also when an account read is no longer one the functions run as.
 Other bindings, and other members of these, are never the app's, but one naming an account deploy made that no
-function runs as any more (`LeftoverBinding`: a role granted it by hand): it goes before the account does.
+function runs as any more (`LeftoverBinding`: a role granted it by hand): it goes before the account does. A policy
+Google refuses (403) gives instead one `UnreadBindings` per such account, which plans keep and name. On `remove`
+nothing is read here for them: the delete of each account deploy made takes back whatever binding of the project
+still names it (`appliers.ServiceAccounts`), with one read of the policy for all of them.
 
 Sending has its grants read only where there is reason to: the accounts' publisher bindings on each
 topic the app sends to or a deployed function of it was told of (`PORTABLE_FN_TOPIC_*`/`PORTABLE_FN_QUEUE_*`),

@@ -143,9 +143,11 @@ def test_a_deploy_that_drops_a_function_lists_and_takes_back_its_accounts_bindin
         "- delete leftover project binding nostore-dev-work/roles/cloudsql.client",
         "- delete service account nostore-dev-work",
     ]
+    google.requests.clear()
     pipeline.deploy(deployer, dropped, "dev")
     assert google.project_policy(PROJECT)["bindings"] == [OWNER, {"role": "roles/cloudsql.client", "members": [OTHERS]}]
     assert list(google.tasks.accounts) == [PING]
+    assert project_iam(google) == [GET, GET, SET, SET, SET]  # the plan's read, the run's: none for the account's
     google.requests.clear()
     assert pipeline.plan(deployer, dropped, "dev").plan.empty and project_iam(google) == []
 

@@ -380,7 +380,10 @@ def init(console: Console, name: str, template: str | None, ci_system: str | Non
     if template is not None and not hasattr(scaffold, "TEMPLATES"):
         raise _unavailable("init --template", "portable_fn.scaffold.TEMPLATES")
     make: Callable[..., Path] = scaffold.create_app
-    root = make(Path(name)) if template is None else make(Path(name), template=template)
+    try:
+        root = make(Path(name)) if template is None else make(Path(name), template=template)
+    except scaffold.BadName as exc:
+        raise UsageError(str(exc)) from None
     console.result(f"Created {root}. Next: portable-fn dev {root}")
     if ci_system is not None:
         from .ci import write_pipeline
@@ -400,8 +403,12 @@ def new(console: Console, name: str, app: str, trigger: str) -> int:
 
     NAME is the new function's name; APP the app directory (default: .).
     """
-    new_function = _optional("portable_fn.scaffold", "new_function", "new")
-    written = new_function(Path(app), name, trigger)
+    from .scaffold import BadName, new_function
+
+    try:
+        written = new_function(Path(app), name, trigger)
+    except BadName as exc:
+        raise UsageError(str(exc)) from None
     console.result("\n".join(str(path) for path in written))
     return 0
 

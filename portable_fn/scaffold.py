@@ -37,15 +37,27 @@ _NAME = re.compile(r"[a-z][a-z0-9-]{1,30}[a-z0-9]\Z")
 _FUNCTION = re.compile(r"[a-z][a-z0-9_]{0,62}\Z")  # a module name, and a function name every cloud takes
 
 
+class BadName(ConfigError):
+    """A name given on the command line that cannot name an app or a function (a usage error: exit code 2)."""
+
+
+def suggested(name: str, pattern: re.Pattern[str], separator: str) -> str:
+    """ " Try 'x'." with the name `name` most likely meant, when `pattern` accepts it: lower case, each run of
+    other characters one `separator` ("Make Thumbnail" -> "make_thumbnail"). Otherwise ""."""
+    guess = separator.join(re.findall(r"[a-z0-9]+", name.lower()))
+    usable = pattern.match(guess) and not (separator == "_" and keyword.iskeyword(guess))
+    return f" Try {guess!r}." if usable else ""
+
+
 def create_app(target: Path, template: str = "api") -> Path:
     """Write the template into `target` (which must not exist yet); the app is named after it."""
     name = target.name
     if template not in TEMPLATES:
         raise ConfigError(f"There is no template {template!r}; choose one of {', '.join(TEMPLATES)}.")
     if not _NAME.match(name):
-        raise ConfigError(
+        raise BadName(
             f"App name {name!r} is invalid: use 3-32 lowercase letters, digits and '-', starting with a "
-            "letter (it names every cloud resource)."
+            f"letter (it names every cloud resource).{suggested(name, _NAME, '-')}"
         )
     if target.exists():
         raise ConfigError(f"{target} already exists; choose a new directory name.")
@@ -82,10 +94,10 @@ def _check_new(name: str, trigger: str, source: Path, modules: list[str], files:
     if trigger not in TRIGGERS:
         raise ConfigError(f"There is no trigger {trigger!r}; choose one of {', '.join(TRIGGERS)}.")
     if not _FUNCTION.match(name) or keyword.iskeyword(name):
-        raise ConfigError(
+        raise BadName(
             f"Function name {name!r} is invalid: use up to 63 lowercase letters, digits and '_', starting "
             "with a letter, and not a Python keyword (it names the module, the handler and the cloud "
-            "function)."
+            f"function).{suggested(name, _FUNCTION, '_')}"
         )
     declared = _declared_functions(source, modules)
     if name in declared:

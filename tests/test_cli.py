@@ -130,7 +130,16 @@ def test_init_scaffolds_an_app_whose_own_tests_pass(tmp_path: Path) -> None:
 def test_init_rejects_a_bad_name(capsys, tmp_path: Path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
     code, _, err = run(capsys, "init", "Bad_Name")
-    assert code == 1 and "App name 'Bad_Name' is invalid" in err
+    assert code == 2 and "App name 'Bad_Name' is invalid" in err and err.rstrip().endswith("Try 'bad-name'.")
+    assert not (tmp_path / "Bad_Name").exists()
+
+
+def test_new_rejects_a_bad_name_as_a_usage_error_with_the_name_meant(capsys, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert run(capsys, "init", "demo-app")[0] == 0
+    code, _, err = run(capsys, "new", "Make Thumbnail", "demo-app", "--trigger", "storage")
+    assert code == 2 and "Function name 'Make Thumbnail' is invalid" in err
+    assert err.rstrip().endswith("Try 'make_thumbnail'.")
 
 
 def test_version(capsys) -> None:

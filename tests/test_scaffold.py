@@ -22,7 +22,7 @@ from portable_fn.app import load_app
 from portable_fn.local.host import LocalHost
 from portable_fn.runtime.errors import ConfigError
 from portable_fn.runtime.function import FunctionSpec
-from portable_fn.scaffold import TEMPLATES, TRIGGERS, create_app, new_function
+from portable_fn.scaffold import TEMPLATES, TRIGGERS, BadName, create_app, new_function
 
 PYTEST = Path(sys.executable).parent / "pytest"  # the console script of this environment
 
@@ -190,12 +190,42 @@ def test_new_function_keeps_the_rest_of_pyproject_as_it_was(tmp_path: Path) -> N
 
 
 @pytest.mark.parametrize(
+    ("name", "ends"),
+    [
+        ("Resize", "the cloud function). Try 'resize'."),
+        ("make-thumbnail", "the cloud function). Try 'make_thumbnail'."),
+        ("Make  Thumbnail!", "the cloud function). Try 'make_thumbnail'."),
+        ("2nd-pass", "the cloud function)."),  # no name close enough starts with a letter
+        ("Class", "the cloud function)."),  # "class" is a keyword
+    ],
+)
+def test_a_bad_function_name_is_answered_with_the_name_meant_when_there_is_one(
+    tmp_path: Path, name: str, ends: str
+) -> None:
+    app = create_app(tmp_path / "demo-app")
+    with pytest.raises(BadName) as refused:
+        new_function(app, name, "queue")
+    assert str(refused.value).endswith(ends)
+
+
+@pytest.mark.parametrize(
+    ("name", "ends"),
+    [("Bad_Name", "Try 'bad-name'."), ("My Shop 2", "Try 'my-shop-2'."), ("2shop", "(it names every cloud resource).")],
+)
+def test_a_bad_app_name_is_answered_with_the_name_meant_when_there_is_one(tmp_path: Path, name: str, ends: str) -> None:
+    with pytest.raises(BadName) as refused:
+        create_app(tmp_path / name)
+    assert str(refused.value).endswith(ends)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
     ("name", "trigger", "says"),
     [
         ("hello", "http", "already has a function named 'hello' (demo_app/functions.py:"),
         ("Resize", "queue", "Function name 'Resize' is invalid"),
         ("make-thumbnail", "queue", "Function name 'make-thumbnail' is invalid"),
-        ("class", "queue", "not a Python keyword"),
+        ("class", "queue", "not a Python keyword (it names the module, the handler and the cloud function)."),
         ("resize", "email", "There is no trigger 'email'; choose one of http, queue, topic, schedule, storage"),
     ],
 )

@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, TypeAlias
 
+from . import cors
 from .errors import DeclarationError, PortableFnError
 from .http import Request, Response
 from .pipeline import Call, Middleware
@@ -480,8 +481,6 @@ class AuthMiddleware(Middleware):
         request = call.request
         if request is None:
             return
-        from . import cors
-
         answer = cors.preflight(request)
         if answer is not None:
             call.response = answer
@@ -502,8 +501,6 @@ class AuthMiddleware(Middleware):
 
     def after(self, call: Call) -> None:
         if call.request is not None and call.response is not None:
-            from . import cors
-
             call.response = cors.decorate(call.request, call.response)
 
 

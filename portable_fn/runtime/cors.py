@@ -70,8 +70,10 @@ def is_preflight(request: Request) -> bool:
 
 def preflight(request: Request, cors: Policy | None = None) -> Response | None:
     """The answer to a preflight under the app's policy; None for any other request, or without a policy."""
+    if not is_preflight(request):  # asked first: most requests are not, and reading the policy costs more
+        return None
     cors = cors or policy()
-    if cors is None or not is_preflight(request):
+    if cors is None:
         return None
     origin = request.headers.get("origin")
     method = request.headers.get("access-control-request-method", "").upper()

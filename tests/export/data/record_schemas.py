@@ -40,6 +40,7 @@ BASES = ("cdktf.TerraformResource", "cdktf.TerraformDataSource")
 WANTED = {
     "aws": [
         "aws_api_gateway_deployment",
+        "aws_api_gateway_gateway_response",
         "aws_api_gateway_integration",
         "aws_api_gateway_integration_response",
         "aws_api_gateway_method",

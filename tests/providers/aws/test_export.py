@@ -45,6 +45,7 @@ APPS: dict[str, tuple[Path, dict[str, Any]]] = {
     "secured_urls": (DEPLOY_APPS / "secured", {"http": "function-url"}),  # CORS on each Function URL
     "isolated": (DEPLOY_APPS / "isolated", {}),  # the tenants' REST API
     "tenants_cors": (DEPLOY_APPS / "tenants_cors", {}),  # its CORS preflights
+    "tenants_origin": (DEPLOY_APPS / "tenants_origin", {}),  # the gateway responses of its refusals
 }
 
 

@@ -427,8 +427,9 @@ class Template:
     def rest_api(self, r: RestApi) -> None:
         """The tenants' REST API as AWS::ApiGateway::* resources: one per path part, per route its method (the
         tenant header required, checked by the request validator) with its Lambda proxy integration, the CORS
-        preflights (`rest_api.Preflight`), a deployment and the stage. CloudFormation makes a deployment once:
-        its logical id ends in a digest of the routes and CORS, so a change makes a new one for the stage."""
+        preflights (`rest_api.Preflight`), the gateway responses carrying CORS headers on API Gateway's own
+        refusals, a deployment and the stage. CloudFormation makes a deployment once: its logical id ends in a
+        digest of the routes and CORS, so a change makes a new one for the stage."""
         tags = self.tag_list(r)
         properties: dict[str, Any] = {
             "Name": r.name,
@@ -475,6 +476,7 @@ class Template:
             self.resources[methods[-1]] = {"Type": "AWS::ApiGateway::Method", "Properties": properties}
         if r.cors:
             methods += self.preflights(r, api, ids)
+        methods += self.refusals(r, api)
         digest = hashlib.sha256(json.dumps([r.routes, r.cors]).encode()).hexdigest()[:10]
         deployment = f"{api}Deployment{digest}"
         properties = {"RestApiId": ref, "Description": "portable-fn export"}
@@ -518,6 +520,21 @@ class Template:
             }
             made.append(f"{api}{logical_id(rest_api.PREFLIGHT.lower() + path, '')}")
             self.resources[made[-1]] = {"Type": "AWS::ApiGateway::Method", "Properties": properties}
+        return made
+
+    def refusals(self, r: RestApi, api: str) -> list[str]:
+        """The gateway responses carrying CORS headers on API Gateway's own refusals (`rest_api.refusals`, which
+        the CORS policy in the deployment's digest decides); their logical ids."""
+        made = []
+        for kind, headers in (json.loads(r.gateway_responses) if r.gateway_responses else {}).items():
+            properties = {
+                "RestApiId": {"Ref": api},
+                "ResponseType": kind,
+                "ResponseParameters": rest_api.refusal_parameters(headers),
+                "ResponseTemplates": rest_api.REFUSAL_BODY,
+            }
+            made.append(f"{api}GatewayResponse{logical_id(kind.lower(), '')}")
+            self.resources[made[-1]] = {"Type": "AWS::ApiGateway::GatewayResponse", "Properties": properties}
         return made
 
     def rest_api_permission(self, r: RestApiPermission) -> None:

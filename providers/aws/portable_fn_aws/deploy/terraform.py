@@ -6,7 +6,8 @@ app and stage (`aws_sqs_queue.orders_dlq`). A function's `filename` is its zip b
 over the direct upload limit goes through the deployment bucket as an `aws_s3_object`, as deploy sends
 it. A bucket's notifications are one `aws_s3_bucket_notification`, which owns the bucket's whole
 notification configuration. The tenants' REST API (`rest_api`) is the provider's aws_api_gateway_* resources,
-its deployment's `triggers` hashing every method and integration, so a change deploys the stage again. Arguments
+its deployment's `triggers` hashing every method and integration and the gateway responses' headers, so a change
+deploys the stage again. Arguments
 follow the provider's documentation
 (https://registry.terraform.io/providers/hashicorp/aws/latest/docs, read 2026-12-06).
 """
@@ -447,8 +448,9 @@ class Configuration(TerraformBuilder):
     def rest_api(self, r: RestApi) -> None:
         """The tenants' REST API as the provider's aws_api_gateway_* resources: one per path part, per route
         its method (the tenant header required, checked by the request validator) and Lambda proxy
-        integration, the CORS preflights (`rest_api.Preflight`), and a deployment whose `triggers` hash every
-        one of them, so a change deploys the stage again."""
+        integration, the CORS preflights (`rest_api.Preflight`), the gateway responses carrying CORS headers on
+        API Gateway's own refusals, and a deployment whose `triggers` hash every one of them, so a change deploys
+        the stage again."""
         api = self.put(r, {"name": r.name, "description": "Created by portable-fn export"} | self.rest_api_body(r))
         rest_api_id = self.address(r, "id")
         ids = {"/": self.address(r, "root_resource_id")}
@@ -490,6 +492,7 @@ class Configuration(TerraformBuilder):
             parts += [f"aws_api_gateway_method.{label}.id", f"aws_api_gateway_integration.{label}.id"]
         if r.cors:
             parts += self.preflights(r, rest_api_id, ids)
+        parts += self.refusals(r, rest_api_id)
         deployment = {
             "rest_api_id": rest_api_id,
             "description": "portable-fn export",
@@ -538,6 +541,21 @@ class Configuration(TerraformBuilder):
                 f"aws_api_gateway_method_response.{label}.id",
                 f"aws_api_gateway_integration_response.{label}.id",
             ]
+        return parts
+
+    def refusals(self, r: RestApi, rest_api_id: str) -> list[str]:
+        """The gateway responses carrying CORS headers on API Gateway's own refusals (`rest_api.refusals`); what
+        the trigger hashes: their headers, as an update keeps a gateway response's id."""
+        parts = []
+        for kind, headers in (json.loads(r.gateway_responses) if r.gateway_responses else {}).items():
+            body = {
+                "rest_api_id": rest_api_id,
+                "response_type": kind,
+                "response_parameters": rest_api.refusal_parameters(headers),
+                "response_templates": {key: self.value(text) for key, text in rest_api.REFUSAL_BODY.items()},
+            }
+            label = self.put(r, body, "aws_api_gateway_gateway_response", f"_{snake_case(kind)}")
+            parts.append(f"aws_api_gateway_gateway_response.{label}.response_parameters")
         return parts
 
     def rest_api_permission(self, r: RestApiPermission) -> None:

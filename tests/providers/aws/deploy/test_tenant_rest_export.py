@@ -234,3 +234,52 @@ def test_terraform_holds_the_rest_api_with_a_deployment_triggered_by_every_metho
         "source_arn": "${aws_api_gateway_rest_api.tenants.execution_arn}/*/GET/projects/*",
     }
     assert document["output"]["tenants_api"] == {"value": "${aws_api_gateway_stage.tenants.invoke_url}"}
+
+
+REFUSAL_HEADERS = {
+    "gatewayresponse.header.Access-Control-Allow-Credentials": "'true'",
+    "gatewayresponse.header.Access-Control-Allow-Origin": "'https://app.example.com'",
+    "gatewayresponse.header.Access-Control-Expose-Headers": "'retry-after,x-request-id'",
+}
+REFUSAL_BODY = {"application/json": '{"message":$context.error.messageString}'}
+
+
+def test_the_template_holds_the_gateway_responses_the_deployment_waits_for(tmp_path: Path) -> None:
+    resources = template(tmp_path, "tenants_origin")["Resources"]
+    for kind, logical in (("DEFAULT_4XX", "Default4xx"), ("DEFAULT_5XX", "Default5xx")):
+        assert resources[f"TenantsRestApiGatewayResponse{logical}"] == {
+            "Type": "AWS::ApiGateway::GatewayResponse",
+            "Properties": {
+                "RestApiId": {"Ref": "TenantsRestApi"},
+                "ResponseType": kind,
+                "ResponseParameters": REFUSAL_HEADERS,
+                "ResponseTemplates": REFUSAL_BODY,
+            },
+        }
+    [deployment] = [r for r in resources.values() if r["Type"] == "AWS::ApiGateway::Deployment"]
+    assert deployment["DependsOn"] == [
+        "TenantsRestApiGetProjectsProjectId",
+        "TenantsRestApiOptionsProjectsProjectId",
+        "TenantsRestApiGatewayResponseDefault4xx",
+        "TenantsRestApiGatewayResponseDefault5xx",
+    ]
+    several = template(tmp_path / "several", "tenants_cors")["Resources"]
+    assert [k for k, r in several.items() if r["Type"] == "AWS::ApiGateway::GatewayResponse"] == []
+
+
+def test_terraform_holds_the_gateway_responses_and_redeploys_when_their_headers_change(tmp_path: Path) -> None:
+    resources = parse(exported(tmp_path, "tenants_origin", "terraform").files["main.tf"])["resource"]
+    assert resources["aws_api_gateway_gateway_response"] == {
+        f"tenants_{kind.lower()}": {
+            "rest_api_id": "${aws_api_gateway_rest_api.tenants.id}",
+            "response_type": kind,
+            "response_parameters": REFUSAL_HEADERS,
+            "response_templates": REFUSAL_BODY,
+        }
+        for kind in ("DEFAULT_4XX", "DEFAULT_5XX")
+    }
+    trigger = resources["aws_api_gateway_deployment"]["tenants"]["triggers"]["redeployment"]
+    assert trigger.endswith(
+        "aws_api_gateway_gateway_response.tenants_default_4xx.response_parameters, "
+        "aws_api_gateway_gateway_response.tenants_default_5xx.response_parameters]))}"
+    )

@@ -28,7 +28,8 @@ import sys
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from .errors import ConfigError
+from .errors import ConfigError, InvalidEventError
+from .outcomes import DeadLetter, Retry
 from .pipeline import Call, Invocation, Middleware, current_call, within
 
 if TYPE_CHECKING:
@@ -167,9 +168,6 @@ def log_failure(call: Call, message: str, *args: Any, logger: str = "portable_fn
 
 def _signalled(error: BaseException) -> bool:
     """A handler's own word on the outcome (Retry, DeadLetter) or data it could not read: no crash."""
-    from .errors import InvalidEventError
-    from .outcomes import DeadLetter, Retry
-
     return isinstance(error, (Retry, DeadLetter, InvalidEventError))
 
 

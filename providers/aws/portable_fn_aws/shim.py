@@ -196,11 +196,13 @@ def _deliver_http(
 def edge_claims(spec: FunctionSpec, event: Mapping[str, Any]) -> dict[str, Any] | None:
     """The claims the HTTP API's JWT authorizer verified (`requestContext.authorizer.jwt.claims`), when the
     route declares that `jwt` and the token is of its issuer; else None (the runtime verifies the token)."""
-    auth = getattr(spec.trigger, "auth", None)
+    issuer = getattr(getattr(spec.trigger, "auth", None), "issuer", None)
+    if issuer is None:  # the route verifies no JWT: whatever the API's authorizer saw is not its caller's
+        return None
     authorizer = event["requestContext"].get("authorizer")
     jwt = authorizer.get("jwt") if isinstance(authorizer, Mapping) else None
     claims = jwt.get("claims") if isinstance(jwt, Mapping) else None
-    if not isinstance(claims, Mapping) or claims.get("iss") != getattr(auth, "issuer", None):
+    if not isinstance(claims, Mapping) or claims.get("iss") != issuer:
         return None
     return dict(claims)
 

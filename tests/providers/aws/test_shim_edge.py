@@ -44,6 +44,10 @@ def test_claims_of_another_issuer_are_not_taken_and_the_function_verifies_the_to
 
 def test_a_route_without_jwt_takes_no_claims(adapter: Any, secured: Any) -> None:
     assert edge_claims(spec_of(secured.tenant_of_request), authorized(adapter, CLAIMS)) is None
+    # AWS's sample claims name no issuer: still not the caller of a route that declares none
+    sample = adapter.load_event("apiGatewayProxyV2Event_GET.json")
+    assert "iss" not in sample["requestContext"]["authorizer"]["jwt"]["claims"]
+    assert edge_claims(spec_of(secured.tenant_of_request), sample) is None
 
 
 def test_the_lambda_contexts_tenant_is_the_calls_tenant(adapter: Any, secured: Any) -> None:

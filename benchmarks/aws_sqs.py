@@ -254,8 +254,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="fast smoke run with few repeats")
     parser.add_argument("--out", type=Path, default=HERE / "results_aws_sqs.json", help="where to write JSON")
     args = parser.parse_args(argv)
-    # The shim logs each failed record at WARNING; Lambda's runtime would ship that line to CloudWatch.
-    # A NullHandler keeps the cost of building the record and leaves the terminal quiet.
+    # The shim logs each failed record once (ERROR with its traceback for a crash); Lambda's runtime would
+    # format that line and ship it to CloudWatch. A NullHandler keeps the cost of building the record
+    # (not of formatting the traceback) and leaves the terminal quiet.
     logging.getLogger("portable_fn").addHandler(logging.NullHandler())
     info = machine()
     results = {}

@@ -472,15 +472,17 @@ def _run_call(spec: FunctionSpec, binding: Any, call: Call, hooks: _Hooks) -> No
 
 
 def _middleware_failed(spec: FunctionSpec, call: Call, exc: Exception) -> None:
+    if call.request is not None:
+        call.response = Response.json({"error": "internal error", "function": spec.name}, status=500)
+    else:
+        call.result = Result(RETRY, None, f"middleware failed: {type(exc).__name__}: {exc}", exc, call.event_id)
+        if call.invocation.logs_failures:
+            return  # the shim's one line for the record says it, with the traceback
     import logging
 
     logging.getLogger("portable_fn").error(
         "function %s: middleware raised %s", spec.name, type(exc).__name__, exc_info=exc
     )
-    if call.request is not None:
-        call.response = Response.json({"error": "internal error", "function": spec.name}, status=500)
-    else:
-        call.result = Result(RETRY, None, f"middleware failed: {type(exc).__name__}: {exc}", exc, call.event_id)
 
 
 # A handler's exception keeps its traceback (in `Result.error`) until the shim has logged it

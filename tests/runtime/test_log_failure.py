@@ -16,7 +16,7 @@ import pytest
 from portable_fn.runtime import CloudEvent, Retry, function, queue
 from portable_fn.runtime.log_format import JsonFormatter
 from portable_fn.runtime.logs import log_failure
-from portable_fn.runtime.pipeline import Call, Invocation, current_call, run, within
+from portable_fn.runtime.pipeline import Call, Invocation, Middleware, current_call, remove, run, use, within
 
 kept: list[weakref.ref[Any]] = []
 
@@ -137,3 +137,27 @@ def test_the_pipeline_logs_a_crash_itself_only_when_the_shim_does_not(
         run(invocation)
     crashes = [r.getMessage() for r in caplog.records if r.name == "portable_fn"]
     assert crashes == ([] if logs_failures else ["function take: event e0 raised ValueError"])
+
+
+class Broken(Middleware):
+    def before(self, call: Call) -> None:
+        raise RuntimeError("store down")
+
+
+@pytest.mark.parametrize("logs_failures", [True, False])
+def test_a_middleware_that_fails_a_record_is_logged_once(logs_failures: bool, caplog: pytest.LogCaptureFixture) -> None:
+    broken = use(Broken())
+    try:
+        invocation, calls = batch("ack")
+        invocation.logs_failures = logs_failures
+        with caplog.at_level(logging.DEBUG, logger="portable_fn"):
+            (result,) = run(invocation)
+            if logs_failures:
+                log_failure(calls[0], "event e0 -> %s: %s", result.outcome, result.reason)
+    finally:
+        remove(broken)
+    assert (result.outcome, result.reason) == ("retry", "middleware failed: RuntimeError: store down")
+    (line,) = [r for r in caplog.records if r.name == "portable_fn"]
+    assert line.levelname == "ERROR" and line.exc_info is not None and str(line.exc_info[1]) == "store down"
+    expected = "event e0 -> retry: middleware failed: RuntimeError: store down"
+    assert line.getMessage() == (expected if logs_failures else "function take: middleware raised RuntimeError")

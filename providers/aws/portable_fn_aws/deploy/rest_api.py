@@ -33,7 +33,7 @@ and checks against what it would write. The functions' own answers carry Access-
 runtime (`PORTABLE_FN_CORS`, payload 1.0 events included). API Gateway's own refusals (the validator's 400, IAM's
 403, throttling's 429, a failed integration's 5xx) carry it through the API's gateway responses DEFAULT_4XX and
 DEFAULT_5XX (`refusals`; the gateway responses:
-https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-gatewayResponse-definition.html, for CORS:
+https://docs.aws.amazon.com/apigateway/latest/developerguide/customize-gateway-responses.html, for CORS:
 https://docs.aws.amazon.com/apigateway/latest/developerguide/how-to-cors-console.html, read 2026-12-07), which
 keep API Gateway's status and `{"message": ...}` body. A gateway response's header is a static or a request value,
 never a choice, so it names "*" or the policy's one origin; with several origins the refusals carry none, and

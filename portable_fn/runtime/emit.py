@@ -35,9 +35,9 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .channels import Channel, PublishError, _verb, publisher
+from .channels import QUEUE, TOPIC, Channel, PublishError, _verb, publisher
 from .cloudevent import CloudEvent
 from .dispatch import retry_after
 from .errors import PortableFnError
@@ -48,6 +48,9 @@ from .resources import WRITE, UndeclaredResourceError, check_access
 from .state import MAX_KEY_CHARS, Record, State, new_version
 from .tenants import EXTENSION as TENANT_EXTENSION
 from .tenants import tenant_of
+
+if TYPE_CHECKING:
+    from .function import FunctionSpec
 
 OUTBOX = State("pfn-outbox", internal=True)  # the ledger: which calls' events were published
 HOPS = "pfnhops"
@@ -255,6 +258,10 @@ class OutboxMiddleware(Middleware):
 
     def __init__(self, ledger: State = OUTBOX) -> None:
         self.ledger = ledger
+
+    def wanted(self, spec: FunctionSpec) -> bool:
+        """A function emits only to a topic or queue it declares with write access (`_check_declared`)."""
+        return any(use.writes and use.resource.kind in (TOPIC, QUEUE) for use in spec.options.uses)
 
     def after(self, call: Call) -> None:
         held = call.invocation.state.get(_HELD)

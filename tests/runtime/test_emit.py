@@ -345,3 +345,13 @@ def test_emit_refuses_what_is_not_a_topic_or_queue() -> None:
 def test_data_that_is_not_json_fails_the_emit_saying_so() -> None:
     with pytest.raises(Exception, match="'shop.odd': the event cannot be sent as JSON"):
         emit(handlers.ORDER_EVENTS, data={"when": object()}, type="shop.odd")
+
+
+def test_the_outbox_has_work_only_for_a_function_that_declares_a_topic_or_queue_to_send_to() -> None:
+    """The pipeline asks `wanted` once per function: one that declares nothing to send to (and so cannot
+    emit: `emit` refuses an undeclared channel) runs none of the outbox's hooks."""
+    from portable_fn.runtime.emit import OutboxMiddleware
+
+    outbox = OutboxMiddleware()
+    wanted = {h.__name__: outbox.wanted(spec_of(h)) for h in (handlers.announce, handlers.announce_too, handlers.quiet)}
+    assert wanted == {"announce": True, "announce_too": True, "quiet": False}

@@ -32,8 +32,13 @@ function: the highest of them) is dead-lettered by the shim when a retry is aske
     the output binding). Elsewhere a dead-lettered event is raised like a retry, so nothing is lost: the
     transport's own retries run out and send it to its dead-letter target (Service Bus: the entity's
     `$deadletterqueue`, with Service Bus's own `DeadLetterReason` `MaxDeliveryCountExceeded`; Event Grid:
-    the subscription's dead-letter container). The reason the function gave is in the WARNING line logged
-    for each one, not on the message.
+    the subscription's dead-letter container). The reason the function gave is in the event's log line,
+    not on the message.
+
+Each event that was not acknowledged is one log line (`logs.log_failure`), written once the shim knows what
+becomes of it, with the call's facts (function, invocation and event id, trace, attempt): its reason and
+fate, at ERROR with the traceback when the handler crashed, at WARNING for its own Retry or DeadLetter or
+data that could not be read.
 
 An http function answers only what it declared: the host routes by the declared route, and a method the
 function did not declare (which the generated route lets through, see `codegen`) is answered 405 with
@@ -52,12 +57,12 @@ from datetime import datetime, timezone
 from typing import Any
 
 from portable_fn.runtime.cloudevent import CloudEvent
-from portable_fn.runtime.contract import Invocation, LazyCarrier, http_carrier, run, serve
+from portable_fn.runtime.contract import Call, Invocation, LazyCarrier, http_carrier, run, serve
 from portable_fn.runtime.dead_letters import dead_letter_event
 from portable_fn.runtime.errors import InvalidEventError, PortableFnError
 from portable_fn.runtime.function import FunctionSpec
 from portable_fn.runtime.http import Response
-from portable_fn.runtime.logs import configure_deployed
+from portable_fn.runtime.logs import configure_deployed, log_failure
 from portable_fn.runtime.outcomes import ACK, DEAD_LETTER, Result
 from portable_fn.runtime.routes import Route, Router, not_routed
 from portable_fn.runtime.triggers import Http
@@ -148,18 +153,10 @@ def queue_entry(
 
     def handle(msg: Any, poison: Any, context: Any = None) -> None:
         decoded = _decode(queue_message_to_cloudevent, msg, source)
-        result = _run_one(spec, context, timeout_s, msg, decoded, queue_message_meta)
-        if result.outcome != ACK:
-            _queue_failure(
-                spec,
-                queue,
-                source,
-                max_attempts,
-                msg,
-                poison,
-                decoded if isinstance(decoded, CloudEvent) else None,
-                result,
-            )
+        call = _run_one(spec, context, timeout_s, msg, decoded, queue_message_meta)
+        if _result(call).outcome != ACK:
+            event = decoded if isinstance(decoded, CloudEvent) else None
+            _queue_failure(spec, queue, source, max_attempts, msg, poison, event, call)
 
     return handle
 
@@ -172,18 +169,19 @@ def _queue_failure(
     msg: Any,
     poison: Any,
     event: CloudEvent[Any] | None,
-    result: Result,
+    call: Call,
 ) -> None:
     """A message that was not acknowledged: its dead letter to the poison queue now (dead-letter, or the
     last attempt), else raise so the queue redelivers it."""
+    result = _result(call)
     attempt = queue_message_meta(msg).delivery_count
     if result.outcome is DEAD_LETTER or attempt >= max_attempts:
         carried = event if event is not None else undecodable_event(msg, source)
         letter = dead_letter_event(carried, function=spec.name, reason=str(result.reason), attempt=attempt)
         poison.set(letter.to_json())
-        _log(spec, "queue", result, f"moved to {queue}-poison")
+        _log(spec, "queue", call, f"moved to {queue}-poison", carried.id)
         return
-    _log(spec, "queue", result, f"attempt {attempt} of {max_attempts}")
+    _log(spec, "queue", call, f"attempt {attempt} of {max_attempts}")
     raise DeliveryFailed(_failure(spec, "queue message", result), str(result.outcome), result.reason)
 
 
@@ -272,16 +270,20 @@ def _run_one(
     event: CloudEvent[Any] | BaseException,
     meta_of: Callable[[Any], MessageMeta | None] | None = None,
     carrier_of: Callable[[Any], Mapping[str, str] | None] | None = None,
-) -> Result:
-    """One event (or the error saying why the native object has none) through the pipeline; its
-    `MessageMeta` (`meta_of(native)`) and producer's carrier (`carrier_of(native)`) read when asked."""
+) -> Call:
+    """The call of one event (or of the error saying why the native object has none), run through the
+    pipeline (`call.result`); its `MessageMeta` (`meta_of(native)`) and producer's carrier
+    (`carrier_of(native)`) read when asked. A failure is not logged in the call: the entry writes its one
+    line (`_log`) once it knows what becomes of the event."""
     invocation = _invocation(spec, context, timeout_s, native, LazyCarrier(lambda: _host_carrier(context)))
     invocation.meta_of, invocation.carrier_of = meta_of, carrier_of
+    invocation.logs_failures = True
     if meta_of is None:  # no message: the host's retry count is the attempt
-        invocation.add(event, native, meta=None, attempt=_retry_attempt(context))
+        call = invocation.add(event, native, meta=None, attempt=_retry_attempt(context))
     else:
-        invocation.add(event, native)
-    return run(invocation)[0]
+        call = invocation.add(event, native)
+    run(invocation)
+    return call
 
 
 def _invocation(
@@ -378,9 +380,16 @@ def _blob_matches(event: CloudEvent[Any], blobs: tuple[str, str, str]) -> bool:
     return bool(rest) and rest.startswith(prefix) and rest.endswith(suffix)
 
 
-def _settle(spec: FunctionSpec, what: str, result: Result) -> None:
+def _result(call: Call) -> Result:
+    result = call.result
+    assert result is not None  # `run` gave the call its Result
+    return result
+
+
+def _settle(spec: FunctionSpec, what: str, call: Call) -> None:
+    result = _result(call)
     if result.outcome is not ACK:
-        _log(spec, what, result, "raised for redelivery")
+        _log(spec, what, call, "raised for redelivery")
         raise DeliveryFailed(_failure(spec, f"{what} event", result), str(result.outcome), result.reason)
 
 
@@ -391,17 +400,21 @@ def _failure(spec: FunctionSpec, what: str, result: Result) -> str:
     )
 
 
-def _log(spec: FunctionSpec, what: str, result: Result, action: str) -> None:
-    import logging  # only paid for when something failed
-
-    logging.getLogger("portable_fn.azure").warning(
+def _log(spec: FunctionSpec, what: str, call: Call, action: str, event_id: str | None = None) -> None:
+    """The one line of an event that was not acknowledged, with its call's facts (`log_failure`): why, and
+    what becomes of it (`action`); at ERROR with the traceback when the handler crashed. `event_id` names
+    a message that could not be read (its dead letter's id)."""
+    result = _result(call)
+    log_failure(
+        call,
         "function %s: %s event %s -> %s (%s): %s",
         spec.name,
         what,
-        result.event_id,
+        result.event_id or event_id or "?",
         result.outcome,
         action,
         result.reason,
+        logger="portable_fn.azure",
     )
 
 

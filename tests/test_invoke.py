@@ -24,13 +24,16 @@ AWS_EVENTS = Path(__file__).parent / "data" / "aws" / "events"
 
 
 def invoke(function: str, event: Any, *options: str, event_text: str | None = None) -> tuple[int, str, str]:
-    """`portable-fn invoke FUNCTION APP --event FILE ...` in this process: (exit code, stdout, stderr)."""
+    """`portable-fn invoke FUNCTION APP --event FILE ...` in this process: (exit code, stdout, stderr). On the
+    local provider the dev state (its journal) goes to the temporary folder, not into the app's directory."""
     out, err = io.StringIO(), io.StringIO()
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "event.json"
         path.write_text(json.dumps(event) if event_text is None else event_text, encoding="utf-8")
+        provider = options[options.index("--provider") + 1] if "--provider" in options else "local"
+        state = ["--state-dir", str(Path(folder) / "dev")] if provider == "local" else []
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            code = main(["invoke", function, str(APP), "--event", str(path), *options])
+            code = main(["invoke", function, str(APP), "--event", str(path), *state, *options])
     return code, out.getvalue(), err.getvalue()
 
 
@@ -62,17 +65,17 @@ def test_what_the_handler_prints_goes_to_stderr() -> None:
 def test_through_main_with_capsys(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     event = tmp_path / "job.json"
     event.write_text('"a job"', encoding="utf-8")
-    code = main(["invoke", "work", str(APP), "--event", str(event)])
+    code = main(["invoke", "work", str(APP), "--event", str(event), "--state-dir", str(tmp_path / "dev")])
     out, err = capsys.readouterr()
     assert code == 0 and json.loads(out)["results"][0]["outcome"] == "ack"
     assert "working on" in err and "working on" not in out
 
 
 @pytest.mark.slow  # the CLI in a process of its own
-def test_a_real_process_prints_only_json_on_stdout() -> None:
+def test_a_real_process_prints_only_json_on_stdout(tmp_path: Path) -> None:
     """The console script, as a user runs it: the app prints at import and logs to stdout in the handler."""
     ran = subprocess.run(
-        ["portable-fn", "invoke", "logged", str(APP), "--event", "-"],
+        ["portable-fn", "invoke", "logged", str(APP), "--event", "-", "--state-dir", str(tmp_path / "dev")],
         input='{"n": 1}',
         capture_output=True,
         text=True,
@@ -233,8 +236,8 @@ def test_usage_errors_exit_2_with_a_message(argv_tail: list[str], event_text: st
     assert code == 2 and says in err and out == ""
 
 
-def test_a_missing_event_file_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["invoke", "work", str(APP), "--event", "nope.json"])
+def test_a_missing_event_file_is_a_usage_error(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code = main(["invoke", "work", str(APP), "--event", "nope.json", "--state-dir", str(tmp_path / "dev")])
     assert code == 2 and "--event nope.json: cannot read it" in capsys.readouterr().err
 
 

@@ -98,11 +98,13 @@ def test_two_functions_disagreeing_on_a_variable_are_refused_by_dev(tmp_path: Pa
         LocalHost(load_app(app_dir), port=0, state_dir=tmp_path / "state")
 
 
-def test_invoke_local_gives_one_function_exactly_its_cloud_env(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_invoke_local_gives_one_function_exactly_its_cloud_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     for name in ("OWN", "QUEUE_OWN", "STAGE_NAME"):
         monkeypatch.delenv(name, raising=False)
     app = load_app(APP)
-    result = LocalProvider().invoke(app, app.function("env_own"), GET_ENV, stage="prod")
+    provider = LocalProvider()
+    provider.use_dev_state_dir(tmp_path)  # its journal, not in the app's directory
+    result = provider.invoke(app, app.function("env_own"), GET_ENV, stage="prod")
     assert result["body"] == {
         "SHARED": "from-defaults",
         "OVERRIDDEN": "from-function",
@@ -114,7 +116,7 @@ def test_invoke_local_gives_one_function_exactly_its_cloud_env(monkeypatch: pyte
         "PORTABLE_FN_FUNCTION": "env_own",
         "PORTABLE_FN_PROVIDER": "local",
     }
-    plain = LocalProvider().invoke(app, app.function("env_plain"), {"method": "GET", "path": "/env-plain"})["body"]
+    plain = provider.invoke(app, app.function("env_plain"), {"method": "GET", "path": "/env-plain"})["body"]
     assert (plain["OWN"], plain["OVERRIDDEN"], plain["STAGE_NAME"]) == (None, "from-defaults", "dev")
     assert "OWN" not in os.environ and "STAGE_NAME" not in os.environ
 
@@ -122,7 +124,8 @@ def test_invoke_local_gives_one_function_exactly_its_cloud_env(monkeypatch: pyte
 def test_invoke_cli_applies_env(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     event = tmp_path / "event.json"
     event.write_text(json.dumps({"method": "GET", "path": "/env"}))
-    assert main(["invoke", "env_own", str(APP), "--provider", "local", "--event", str(event)]) == 0
+    state = ["--state-dir", str(tmp_path / "dev")]
+    assert main(["invoke", "env_own", str(APP), "--provider", "local", "--event", str(event), *state]) == 0
     seen = json.loads(capsys.readouterr().out)["body"]
     assert (seen["OWN"], seen["SHARED"], seen["PORTABLE_FN_FUNCTION"]) == ("env-function", "from-defaults", "env_own")
 
@@ -130,7 +133,8 @@ def test_invoke_cli_applies_env(tmp_path: Path, capsys: pytest.CaptureFixture[st
 def test_invoke_cli_applies_the_stage_it_is_given(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     event = tmp_path / "event.json"
     event.write_text(json.dumps({"method": "GET", "path": "/env"}))
-    assert main(["invoke", "env_own", str(APP), "--provider", "local", "--stage", "prod", "--event", str(event)]) == 0
+    target = [str(APP), "--provider", "local", "--stage", "prod", "--state-dir", str(tmp_path / "dev")]
+    assert main(["invoke", "env_own", *target, "--event", str(event)]) == 0
     seen = json.loads(capsys.readouterr().out)["body"]
     assert (seen["STAGE_NAME"], seen["PORTABLE_FN_STAGE"]) == ("prod", "prod")
 

@@ -49,16 +49,13 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .cloudevent import CloudEvent
 from .errors import DeclarationError
 from .http import Response
 from .outcomes import ACK, DEAD_LETTER, DeadLetter, Result
 from .pipeline import Call, Invocation, Middleware, current_call
-
-if TYPE_CHECKING:
-    from .function import FunctionSpec
 
 __all__ = ["EXTENSION", "TenantMiddleware", "TenantSource", "current_tenant", "tenant_from", "tenant_of", "valid"]
 
@@ -177,12 +174,6 @@ class TenantMiddleware(Middleware):
         # per call index: (the Context the shim passed, the tenant it said, the call's tenant, when it began)
         self._key = f"{__name__}.{id(self)}"
         self._started = f"{self._key}.started"  # when the invocation began: a refused request's duration
-
-    def wanted(self, spec: FunctionSpec) -> bool:
-        """An event may carry a tenant whatever its function declares; a request has one only when its function
-        declares where it is read (or Lambda's tenant isolation names it)."""
-        options = spec.options
-        return spec.trigger.is_event or options.tenant is not None or options.tenant_isolation
 
     def start(self, invocation: Invocation) -> None:
         invocation.state[self._started] = time.perf_counter()

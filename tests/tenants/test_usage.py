@@ -187,17 +187,3 @@ def test_summing_adds_invocations_and_durations_and_skips_every_other_line() -> 
     ]
     assert summed[0].row() == ("a", "4", "0", "0", "4.0", "1.0")
     assert usage_by_tenant([]) == []
-
-
-def test_the_tenant_middleware_has_work_only_where_a_tenant_can_be_served() -> None:
-    """An HTTP function declaring no tenant runs none of its hooks (the pipeline asks `wanted` once per
-    function); every event function does: an event's `tenantid` extension names its tenant."""
-    from portable_fn.runtime.tenants import TenantMiddleware
-
-    middleware = TenantMiddleware()
-    assert [middleware.wanted(spec(h)) for h in (tenanted.untenanted, tenanted.put_note, tenanted.whoami)] == [
-        False,
-        True,
-        True,
-    ]
-    assert [middleware.wanted(spec(h)) for h in (tenanted.job, tenanted.renamed, tenanted.charge)] == [True] * 3

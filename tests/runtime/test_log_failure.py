@@ -4,19 +4,18 @@ when the handler crashed, and what becomes of it; once written, the exception le
 from __future__ import annotations
 
 import gc
-import json
 import logging
 import weakref
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from typing import Any
 
 import pytest
 
 from portable_fn.runtime import CloudEvent, Retry, function, queue
-from portable_fn.runtime.log_format import JsonFormatter
 from portable_fn.runtime.logs import log_failure
 from portable_fn.runtime.pipeline import Call, Invocation, Middleware, current_call, remove, run, use, within
+
+from .. import json_lines
 
 kept: list[weakref.ref[Any]] = []
 
@@ -35,32 +34,9 @@ def take(event: CloudEvent) -> None:
         raise Retry("stock arrives tomorrow")
 
 
-class Lines(logging.Handler):
-    """The lines written, formatted as they are written (when the call's facts are read)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.setFormatter(JsonFormatter("aws", environ={}))
-        self.lines: list[dict[str, Any]] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append(json.loads(self.format(record)))
-
-
-@contextmanager
-def written(name: str = "shop") -> Iterator[list[dict[str, Any]]]:
-    """The JSON lines `name` writes, and nothing else sees them (pytest's own capture keeps tracebacks)."""
-    logger, handler = logging.getLogger(name), Lines()
-    saved = logger.level, logger.propagate
-    logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG)
-    logger.propagate = False
-    try:
-        yield handler.lines
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(saved[0])
-        logger.propagate = saved[1]
+def written(name: str = "shop") -> AbstractContextManager[list[dict[str, Any]]]:
+    """The JSON lines logger `name` writes, as on aws (`tests/json_lines.py`)."""
+    return json_lines.written(name, "aws")
 
 
 def batch(*actions: str) -> tuple[Invocation, list[Call]]:

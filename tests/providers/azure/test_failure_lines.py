@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import gc
 import json
-import logging
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -27,9 +26,9 @@ from portable_fn_azure.shim import DeliveryFailed
 from portable_fn.app import App, load_app
 from portable_fn.runtime.cloudevent import CloudEvent
 from portable_fn.runtime.dead_letters import dead_letter_info
-from portable_fn.runtime.log_format import JsonFormatter
 from portable_fn.runtime.pipeline import Call, Middleware, remove, use
 
+from ... import json_lines
 from .host_objects import Captured, HostContext
 
 FAILING = Path(__file__).resolve().parent / "apps" / "failing"
@@ -66,33 +65,9 @@ class Host(HostContext):
     retry_context = property(lambda self: self._retry)
 
 
-class Lines(logging.Handler):
-    """The lines written, formatted as the deployed function formats them, as they are written (when the
-    call's facts are read). Keeps no LogRecord, so no traceback outlives its line."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.setFormatter(JsonFormatter("azure", environ={}))
-        self.lines: list[dict[str, Any]] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append(json.loads(self.format(record)))
-
-
-@contextmanager
-def written() -> Iterator[list[dict[str, Any]]]:
-    """Every line of the `portable_fn` loggers (the runtime's, the shim's), and nothing else sees them."""
-    logger, handler = logging.getLogger("portable_fn"), Lines()
-    saved = logger.level, logger.propagate
-    logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG)
-    logger.propagate = False
-    try:
-        yield handler.lines
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(saved[0])
-        logger.propagate = saved[1]
+def written(name: str = "portable_fn") -> AbstractContextManager[list[dict[str, Any]]]:
+    """The JSON lines logger `name` writes, as on azure (`tests/json_lines.py`)."""
+    return json_lines.written(name, "azure")
 
 
 @pytest.fixture

@@ -134,7 +134,8 @@ CREDENTIALS = {
 UNSET = ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE")
 
 
-MOTO_SERVER = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", "{port}"]
+# moto.server with DynamoDB requests served one at a time, so conditional writes are atomic as on DynamoDB
+MOTO_SERVER = [sys.executable, str(Path(__file__).with_name("moto_server.py")), "-H", "127.0.0.1", "-p", "{port}"]
 
 
 @pytest.fixture(scope="session")

@@ -469,6 +469,17 @@ CREDENTIAL_SHAPES: tuple[tuple[str, Callable[[str], object]], ...] = (
 )
 
 
+def user_cache(name: str) -> Path:
+    """Where packaging keeps what it downloads or resolves once for every app (`name`: `wheels`, `gcp-pins`,
+    ...): under `PORTABLE_FN_CACHE_DIR` when set, else `$XDG_CACHE_HOME/portable-fn`, else
+    `~/.cache/portable-fn`. Read at each build, so a CI job or a test can point it elsewhere."""
+    root = os.environ.get("PORTABLE_FN_CACHE_DIR")
+    if root:
+        return Path(root) / name
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "portable-fn" / name
+
+
 def runtime_files(requirements: Iterable[str] = ()) -> Iterator[tuple[str, Path]]:
     """The portable runtime as it ships inside a function: `portable_fn/__init__.py` and `runtime/`, and
     portable-fn's OpenTelemetry modules when the app's `requirements` (`app_requirements`) hold the

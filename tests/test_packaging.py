@@ -23,6 +23,7 @@ from portable_fn.packaging import (
     module_closure,
     package_imports,
     runtime_files,
+    user_cache,
     write_zip,
 )
 from portable_fn.runtime.errors import DeployError
@@ -351,3 +352,14 @@ def test_the_stdlib_only_scan_reports_each_foreign_import_once_and_a_name_built_
         (3, "portable_fn.app"),
         (6, "*"),
     ]
+
+
+def test_the_download_cache_is_where_the_environment_says(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("PORTABLE_FN_CACHE_DIR", raising=False)
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert user_cache("wheels") == tmp_path / "home" / ".cache" / "portable-fn" / "wheels"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert user_cache("gcp-pins") == tmp_path / "xdg" / "portable-fn" / "gcp-pins"
+    monkeypatch.setenv("PORTABLE_FN_CACHE_DIR", str(tmp_path / "ci-cache"))
+    assert user_cache("azure-wheels") == tmp_path / "ci-cache" / "azure-wheels"

@@ -7,13 +7,10 @@ is Lambda's platform: its glibc per Python runtime, its architectures, and the w
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from portable_fn import wheels
 from portable_fn.wheels import PipDownload, cache_key, check_fits, download_error, pip_download, resolve, unpacked
 
 __all__ = [
-    "DEFAULT_CACHE",
     "GLIBC_BY_PYTHON",
     "MACHINE_BY_ARCHITECTURE",
     "PipDownload",
@@ -30,7 +27,6 @@ __all__ = [
 # (python3.12 and later: glibc 2.34); a manylinux wheel needing a newer glibc would not load there.
 GLIBC_BY_PYTHON = {"3.10": 26, "3.11": 26, "3.12": 34, "3.13": 34}
 MACHINE_BY_ARCHITECTURE = {"x86_64": "x86_64", "arm64": "aarch64"}
-DEFAULT_CACHE = Path.home() / ".cache" / "portable-fn" / "wheels"
 OPTIONS = (
     "pick a version of {requirement!r} that publishes a manylinux wheel for {cp} (or a pure-Python "
     "py3-none-any one); use a pure-Python alternative; or build the dependencies in a container that matches "

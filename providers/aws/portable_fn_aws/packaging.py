@@ -50,13 +50,14 @@ from portable_fn.packaging import (
     app_requirements,
     module_closure,
     runtime_files,
+    user_cache,
     write_zip,
 )
 from portable_fn.runtime.errors import ConfigError, DeployError
 from portable_fn.runtime.function import top_level_name
 
 from . import _wheels
-from ._wheels import DEFAULT_CACHE, PipDownload, Target, pip_download
+from ._wheels import PipDownload, Target, pip_download
 
 if TYPE_CHECKING:
     from portable_fn.app import App
@@ -243,7 +244,7 @@ def dependencies(
 ) -> list[Path]:
     """The wheels of the app's requirements for `target`, Lambda's Python on one architecture."""
     try:
-        return _wheels.resolve(requirements(app), target, cache_dir or DEFAULT_CACHE, download, progress)
+        return _wheels.resolve(requirements(app), target, cache_dir or user_cache("wheels"), download, progress)
     except DeployError as exc:
         raise DeployError(f"Packaging {app.name!r} for aws: {exc}") from exc
 

@@ -8,13 +8,10 @@ platform and the ways out it suggests. `resolve` takes pip arguments: requiremen
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from portable_fn import wheels
 from portable_fn.wheels import PipDownload, cache_key, check_fits, download_error, pip_download, resolve, unpacked
 
 __all__ = [
-    "DEFAULT_CACHE",
     "MACHINE",
     "NEWEST_GLIBC",
     "PipDownload",
@@ -31,7 +28,6 @@ __all__ = [
 # manylinux_2_N up to 2_28 loads there.
 NEWEST_GLIBC = 28
 MACHINE = "x86_64"
-DEFAULT_CACHE = Path.home() / ".cache" / "portable-fn" / "azure-wheels"
 OPTIONS = (
     "let Azure build the dependencies (a remote build: set `remote_build = true` under "
     "[tool.portable-fn.azure], or pass remote_build=True); pick another version of {name!r} that publishes "

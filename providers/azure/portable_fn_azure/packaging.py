@@ -49,12 +49,13 @@ from portable_fn.packaging import (
     module_closure,
     package_imports,
     runtime_files,
+    user_cache,
     write_zip,
 )
 from portable_fn.runtime.errors import DeployError
 
 from . import _wheels
-from ._wheels import DEFAULT_CACHE, PipDownload, Target, pip_download
+from ._wheels import PipDownload, Target, pip_download
 from .codegen import function_app_source, host_json_source, transports
 
 if TYPE_CHECKING:
@@ -115,7 +116,7 @@ def build_package(
         *app_files(app, skip=out_dir, context=f"Packaging {app.name!r} for azure"),
         *runtime_files(lines),
         *shim_files(function_app, state=bool(app.states), publish=bool(app.channels), secrets=bool(app.secrets)),
-        *([] if remote else _vendored(app, lines, target, cache_dir or DEFAULT_CACHE, pip_download, progress)),
+        *([] if remote else _vendored(app, lines, target, cache_dir, pip_download, progress)),
     ]
     artifact = write_zip(out_dir / f"{app.name}-azure.zip", with_bytecode(entries, compiler))
     how = "source only, for a remote build" if remote else f"dependencies for {target.describe()}"
@@ -196,10 +197,12 @@ def shim_files(
 
 
 def _vendored(
-    app: App, lines: list[str], target: Target, cache_dir: Path, download: PipDownload, progress: Progress
+    app: App, lines: list[str], target: Target, cache_dir: Path | None, download: PipDownload, progress: Progress
 ) -> list[Entry]:
-    """The dependencies unpacked under `.python_packages/lib/site-packages/`."""
+    """The dependencies unpacked under `.python_packages/lib/site-packages/` (wheels cached in `cache_dir`, by
+    default `user_cache("azure-wheels")`)."""
     progress(f"azure: packaging {app.name!r} for {target.describe()}")
+    cache_dir = cache_dir or user_cache("azure-wheels")
     try:
         wheels = _wheels.resolve(pip_arguments(lines), target, cache_dir, download, progress)
     except DeployError as exc:

@@ -31,7 +31,6 @@ from portable_fn.runtime.errors import DeployError
 # Cloud Functions (2nd gen) Python runtimes run on Ubuntu 22.04 (glibc 2.35) up to python312 and on
 # Ubuntu 24.04 (glibc 2.39) from python313; a wheel that needs a newer glibc would not load there.
 GLIBC_BY_PYTHON = {"3.10": 35, "3.11": 35, "3.12": 35, "3.13": 39}
-DEFAULT_CACHE = Path.home() / ".cache" / "portable-fn" / "gcp-pins"
 
 
 @dataclass(frozen=True)

@@ -46,12 +46,13 @@ from portable_fn.packaging import (
     module_closure,
     package_imports,
     runtime_files,
+    user_cache,
     write_zip,
 )
 from portable_fn.runtime.channels import QUEUE
 from portable_fn.runtime.errors import DeployError
 
-from ._pins import DEFAULT_CACHE, Resolve, Target, canonical, pinned, pip_resolve
+from ._pins import Resolve, Target, canonical, pinned, pip_resolve
 from .shim import generate_main
 
 if TYPE_CHECKING:
@@ -89,7 +90,7 @@ def build_package(
     main = generate_main(app)
     wanted = with_sdks(app, requirements(app))
     try:
-        pins = pinned(with_functions_framework(wanted), target, cache_dir or DEFAULT_CACHE, resolve, progress)
+        pins = pinned(with_functions_framework(wanted), target, cache_dir or user_cache("gcp-pins"), resolve, progress)
     except DeployError as exc:
         raise DeployError(f"Packaging {app.name!r} for gcp: {exc}") from exc
     artifact = write_zip(

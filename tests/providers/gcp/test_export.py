@@ -8,6 +8,7 @@ import base64
 import hashlib
 import json
 import shutil
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ import pytest
 from portable_fn_gcp.deploy import GcpDeployer
 from portable_fn_gcp.deploy import resources as gcp_resources
 from portable_fn_gcp.deploy.export import EXPORTERS, terraform_document
+from portable_fn_gcp.packaging import build_package
 from portable_fn_gcp.provider import GcpProvider
 
 from portable_fn.app import App, load_app
@@ -352,12 +354,17 @@ def test_portable_fn_export_writes_main_tf_and_the_zip_it_uploads(
     shutil.copytree(REPO / "tests" / "apps" / "splits", app, ignore=shutil.ignore_patterns(".portable-fn"))
     monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", "proj")
     monkeypatch.setenv("CLOUDSDK_FUNCTIONS_REGION", "europe-west1")
+    # the pins come from the packaging cache, filled here without PyPI: the CLI asks no index
+    monkeypatch.setenv("PORTABLE_FN_CACHE_DIR", str(tmp_path / "cache"))
+    pins = ["functions-framework==3.10.2"]
+    build_package(load_app(app), "dev", tmp_path / "seed", lambda m: None, resolve=lambda r, t: pins)
     argv = ["export", str(app), "--provider", "gcp", "--format", "terraform", "-o", str(tmp_path / "tf")]
     assert main([*argv, "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert (out["files"], out["artifacts"]) == (["main.tf"], ["splits-gcp.zip"])
     built = app / ".portable-fn" / "build" / "gcp" / "dev" / "splits-gcp.zip"
     assert (tmp_path / "tf" / "splits-gcp.zip").read_bytes() == built.read_bytes()
+    assert b"functions-framework==3.10.2" in zipfile.ZipFile(built).read("requirements.txt")
     document = parse((tmp_path / "tf" / "main.tf").read_text(encoding="utf-8"))
     source = document["resource"]["google_storage_bucket_object"]["source"]
     assert source["source"] == "${path.module}/splits-gcp.zip"

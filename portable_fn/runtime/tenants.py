@@ -180,6 +180,8 @@ class TenantMiddleware(Middleware):
 
     def before(self, call: Call) -> None:
         given = call.ctx_if_any  # the Context a shim passed, if any (one may serve every call of a batch)
+        if given is None and call.request is None and not getattr(call.event, "extensions", None):
+            return  # an event with no extension names no tenant (most events): nothing to read or count
         preset = given.tenant if given is not None else None
         try:
             tenant = preset if preset is not None else _read(call)
@@ -199,9 +201,12 @@ class TenantMiddleware(Middleware):
             if given is not None:
                 given.tenant = preset  # the shim's Context as it was: the next call of a batch reads its own
         else:
-            tenant, started = _answered_before(call), state.get(self._started, time.perf_counter())
+            if call.request is None:
+                return  # an event `before` found no tenant in (most calls): nothing to count
+            tenant = _answered_before(call)
             if tenant is None:
                 return
+            started = state.get(self._started, time.perf_counter())
         usage_log().info({"usage": usage(call, tenant, (time.perf_counter() - started) * 1000)})
 
 

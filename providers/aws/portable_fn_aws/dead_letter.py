@@ -67,14 +67,15 @@ def settle(
 ) -> set[int]:
     """Send each record of a batch that the handler dead-lettered to the function's dead-letter queue;
     the indexes of those sent, which the shim then acknowledges. `source` is the records' `RecordSource`."""
-    url = queue_url()
     sent: set[int] = set()
+    # A record that could not be read has no CloudEvent to send. Most failures are retries: the queue's URL
+    # is read only for a batch with something to send.
+    dead_lettered = [i for i, r in failures.items() if r.outcome == DEAD_LETTER and isinstance(events[i], CloudEvent)]
+    url = queue_url() if dead_lettered else ""
     if not url:
         return sent
-    for index, result in failures.items():
-        event = events[index]
-        if result.outcome != DEAD_LETTER or not isinstance(event, CloudEvent):  # unread: nothing to send
-            continue
+    for index in dead_lettered:
+        event, result = events[index], failures[index]
         dead = dead_letter_event(
             event, function=spec.name, reason=result.reason or "dead-lettered", attempt=attempt(source, records[index])
         )

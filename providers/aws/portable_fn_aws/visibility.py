@@ -61,10 +61,12 @@ def back_off(
 ) -> dict[str, int]:
     """Hide each failed SQS record for its delay (`delay_s`); the delays set, by message id. A failed
     call stops the rest (the endpoint is likely down for all), leaving them the queue's own timeout."""
+    done: dict[str, int] = {}
+    if source.name != "SQS":
+        return done
     env = os.environ if environ is None else environ
     url = env.get(QUEUE_URL_ENV, "")
-    done: dict[str, int] = {}
-    if not url or source.name != "SQS":
+    if not url:
         return done
     for record, result in failed:
         handle = record.get("receiptHandle") if isinstance(record, Mapping) else None

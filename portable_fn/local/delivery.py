@@ -33,8 +33,8 @@ from ..runtime.errors import InvalidEventError
 from ..runtime.function import FunctionOptions, FunctionSpec
 from ..runtime.outcomes import ACK, DEAD_LETTER, DeadLetter, Result, Retry
 from ..runtime.pipeline import call_batch, close_loop
+from ..runtime.redaction import redact
 from ..runtime.retry import RetryPolicy
-from ..runtime.secrets import redact
 from ..runtime.views import MessageMeta
 from .journal import Journal, Pending
 

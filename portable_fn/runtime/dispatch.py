@@ -18,6 +18,7 @@ from .context import Context
 from .errors import DataValidationError, DeclarationError, InvalidEventError
 from .http import Request, Response, to_response
 from .outcomes import DEAD_LETTER, RETRY, DeadLetter, Result, Retry
+from .redaction import redact
 
 if TYPE_CHECKING:
     from .function import FunctionSpec
@@ -257,8 +258,7 @@ def failure_of(exc: Exception, event_id: str | None) -> Result:
         return Result(DEAD_LETTER, None, str(exc), exc, event_id)
     if isinstance(exc, Retry):
         return Result(RETRY, None, exc.reason, exc, event_id)
-    from .secrets import redact  # the reason is logged and rides on dead letters: no secret's value in it
-
+    # the reason is logged and rides on dead letters: no secret's value in it
     return Result(RETRY, None, redact(f"{exc.__class__.__name__}: {exc}"), exc, event_id)
 
 

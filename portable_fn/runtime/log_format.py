@@ -3,7 +3,7 @@
 Imported by `logs.configure` on a cloud (and by the dev host, which shows the same facts), never by the
 runtime on its own: see `logs` for the keys, and for where each cloud's runtime meets this formatter.
 Once a function has read a secret, every field of every line (the message with its arguments, the
-exception, `extra=` fields) has that secret's value replaced by `[secret NAME]` (`secrets.redact`).
+exception, `extra=` fields) has that secret's value replaced by `[secret NAME]` (`redaction.redact`).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from .logs import Facts, current_facts
-from .secrets import REDACTIONS, redact
+from .redaction import REDACTIONS, redact
 
 __all__ = ["JsonFormatter", "gcp_project", "rfc3339"]
 

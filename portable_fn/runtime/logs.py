@@ -6,7 +6,7 @@ sees them: `ctx.logger`, the user's own `logging.getLogger(...)` loggers, async 
 with a copy of the context (`asyncio.to_thread`, `contextvars.copy_context().run`).
 `log_format.JsonFormatter` writes them; `configure(provider)` puts it on the handlers the cloud's runtime
 installed on the root logger, so nothing is written twice, and with no secret's value in it (a handler
-that logs one shows `[secret NAME]`: `secrets.redact`):
+that logs one shows `[secret NAME]`: `redaction.redact`):
 
 - AWS: awslambdaric's handler (it adds the request id and writes to Lambda's telemetry log sink); the line
   also holds the keys of Lambda's own JSON log format (`AWS_LAMBDA_LOG_FORMAT=JSON`).

@@ -16,13 +16,13 @@ so a rotated value shows within `max_age` (`refresh()` fetches at once; `version
 Which store serves it is decided as for states: `PORTABLE_FN_PROVIDER` picks the provider's module
 (`portable_fn_aws.secrets`, ...; `secrets_file` locally), whose `backend(locator)` opens the store that
 `PORTABLE_FN_SECRETS` names (where the function's secrets live, never a value). Every value fetched is
-remembered so `redact` can take it out of any text: the JSON logger does so for every line it writes.
+remembered so `redaction.redact` can take it out of any text: the JSON logger does so for every line it
+writes.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import threading
 import time
 from collections.abc import Callable
@@ -30,11 +30,11 @@ from typing import Protocol
 
 from .errors import DeclarationError, PortableFnError
 from .pipeline import current_call
+from .redaction import redact, remember
 from .resources import READ, Resource, Use, check_access
 
 DEFAULT_MAX_AGE = 300.0  # seconds a value is served from the instance's cache before it is fetched again
 LOCATOR_ENV = "PORTABLE_FN_SECRETS"  # where this function's secrets live (provider-defined), set by deploy
-MIN_REDACTED = 4  # characters; a shorter value would turn ordinary words of a log line into markers
 
 
 class SecretError(PortableFnError):
@@ -237,48 +237,3 @@ def _open(locator: str | None) -> SecretBackend:
 def _source() -> tuple[int, str | None]:
     """Which store a value comes from: the `use_backends` generation and the locator."""
     return _generation, os.environ.get(LOCATOR_ENV) or None
-
-
-# -- redaction ------------------------------------------------------------------------------------
-
-# Every value fetched in this process (MIN_REDACTED characters or more) -> what replaces it in text. Checked
-# for emptiness by the JSON logger on every line, so a function that never reads a secret pays nothing more.
-REDACTIONS: dict[str, str] = {}
-_pattern: re.Pattern[str] | None = None
-_remembering = threading.Lock()
-
-
-def remember(name: str, value: str) -> None:
-    """Have `redact` replace `value` by `[secret NAME]` from now on in this process."""
-    if len(value) < MIN_REDACTED or REDACTIONS.get(value) == _marker(name):
-        return
-    global _pattern
-    with _remembering:
-        for shown in _shown(value):
-            REDACTIONS[shown] = _marker(name)
-        longest_first = sorted(REDACTIONS, key=len, reverse=True)  # a value inside another is not cut in two
-        _pattern = re.compile("|".join(re.escape(v) for v in longest_first))
-
-
-def _shown(value: str) -> set[str]:
-    """The ways text shows `value`: as it is, escaped by repr() (`%r`, a dict or a KeyError holding it) and by
-    JSON (a handler logging JSON it made); they differ for a value with quotes, backslashes or newlines."""
-    import json
-
-    return {value, repr(value)[1:-1], json.dumps(value)[1:-1], json.dumps(value, ensure_ascii=False)[1:-1]}
-
-
-def redact(text: str) -> str:
-    """`text` with each secret value fetched in this process replaced by `[secret NAME]`."""
-    pattern = _pattern
-    if pattern is None:
-        return text
-    return pattern.sub(_replacement, text)
-
-
-def _replacement(match: re.Match[str]) -> str:
-    return REDACTIONS.get(match.group(0), "[secret]")
-
-
-def _marker(name: str) -> str:
-    return f"[secret {name}]"

@@ -13,9 +13,9 @@ import pytest
 
 from portable_fn.app import App, load_app
 from portable_fn.local.function_logs import FunctionLogs
-from portable_fn.runtime import secrets as runtime_secrets
+from portable_fn.runtime import redaction
 from portable_fn.runtime.log_format import JsonFormatter
-from portable_fn.runtime.secrets import redact, remember
+from portable_fn.runtime.redaction import redact, remember
 from portable_fn.testing import invoke, make_request, secrets
 
 VALUE = "sk_live_51HqLyjWDarjtT1zdp7dc"
@@ -103,7 +103,7 @@ def test_redact_replaces_longer_values_first_and_leaves_short_ones() -> None:
     assert redact("pw=hunter2-and-more; prefix=hunter2; pin=123") == (
         "pw=[secret db-password]; prefix=[secret db-prefix]; pin=123"
     )
-    assert "123" not in runtime_secrets.REDACTIONS
+    assert "123" not in redaction.REDACTIONS
 
 
 def test_a_rotated_out_value_stays_redacted() -> None:

@@ -105,6 +105,10 @@ class Provider:
         """What exists in the cloud for this app and stage (found by tags or labels)."""
         return self.deployer.read_remote(app, stage)
 
+    def read_remote_to_remove(self, app: App, stage: str) -> RemoteState:
+        """What exists that `remove` deletes, as the deployer reads it when no function stays."""
+        return self.deployer.read_remote_to_remove(app, stage)
+
     def executor(self, app: App, stage: str) -> Executor:
         """The executor that applies plans to this cloud."""
         return self.deployer.executor(app, stage)

@@ -172,7 +172,8 @@ def remove(
     """Delete exactly what the app created for this stage (found by tag), nothing else; `confirm` as for
     `deploy`. A state store holding data is kept (and the plan says so) unless `delete_data`."""
     target = _target(provider, app, stage)
-    the_plan = make_plan([], _remote(provider, app, stage), delete_data)
+    remote = _asking(provider, app, stage, lambda: provider.read_remote_to_remove(app, stage))
+    the_plan = make_plan([], remote, delete_data)
     progress(f"Plan for {_where(provider, target)}: {the_plan.summary()}")
     _say_kept(the_plan, progress)
     if confirm is not None:

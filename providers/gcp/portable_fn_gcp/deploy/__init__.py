@@ -138,7 +138,7 @@ class GcpDeployer(Deployer[GcpClient, Names]):
         self.check(app)
         return desired(Target(app, stage, self.names(app, stage), artifact, self.config))
 
-    def read_remote(self, app: App, stage: str) -> RemoteState:
+    def read_remote(self, app: App, stage: str, removing: bool = False) -> RemoteState:
         config, names = self.config, self.names(app, stage)
         target = Target(app, stage, names, Artifact(Path("not-built.zip"), "", 0, 0), config)  # no artifact read
         return RemoteReader(
@@ -152,7 +152,13 @@ class GcpDeployer(Deployer[GcpClient, Names]):
             delays=wants_delays(app),
             secrets={names.secret(s.name): secret_readers(target, s) for s in app.secrets},
             accounts=frozenset(account_of(target, spec) for spec in app.functions),
+            removing=removing,
         ).read()
+
+    def read_remote_to_remove(self, app: App, stage: str) -> RemoteState:
+        """`read_remote` with every account deploy made counted as going, so the remove plan lists (and takes back)
+        each project binding naming one, as a deploy that drops a function does."""
+        return self.read_remote(app, stage, removing=True)
 
     def appliers(self, app: App, stage: str) -> Appliers:
         ctx = ApplyContext(self.client, self.names(app, stage), self.config)

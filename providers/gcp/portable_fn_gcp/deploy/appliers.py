@@ -174,7 +174,8 @@ class ServiceAccounts(Applier[ServiceAccount]):
     it (a role granted by hand included): Google leaves a deleted account's bindings in the policy, as
     `deleted:serviceAccount:EMAIL?uid=ID`, until it purges them up to 60 days later
     (https://cloud.google.com/iam/docs/service-accounts-delete-undelete, read 2026-12-07), and they come back
-    with the account if it is undeleted (`Binding.members`, cloudresourcemanager v3 Discovery document). The
+    with the account if it is undeleted (`Binding.members`, cloudresourcemanager v3 Discovery document). The plan
+    lists and takes back those it read (`LeftoverBinding`) first; this catches any granted since. The
     policy is read once per run, at the first account going (none when no account goes), and kept as each write
     leaves it, so removing N accounts reads it once; a write that finds it changed since (409 ABORTED) stops the
     run, and a rerun reads it again. A caller Google refuses the policy (403) has the account deleted as before,

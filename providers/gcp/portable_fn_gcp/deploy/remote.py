@@ -28,9 +28,9 @@ of the app and stage's databases (`resource.name == "projects/P/databases/<app>-
 it), whether or not the database is still there; also when an account read is no longer one the functions run as.
 Other bindings, and other members of these, are never the app's, but one naming an account deploy made that no
 function runs as any more (`LeftoverBinding`: a role granted it by hand): it goes before the account does. A policy
-Google refuses (403) gives instead one `UnreadBindings` per such account, which plans keep and name. On `remove`
-nothing is read here for them: the delete of each account deploy made takes back whatever binding of the project
-still names it (`appliers.ServiceAccounts`), with one read of the policy for all of them.
+Google refuses (403) gives instead one `UnreadBindings` per such account, which plans keep and name. Read for
+`remove` (`removing`), every account deploy made counts as going, so the plan it confirms lists these bindings
+too; the delete of each account still takes back any binding naming it by then (`appliers.ServiceAccounts`).
 
 Sending has its grants read only where there is reason to: the accounts' publisher bindings on each
 topic the app sends to or a deployed function of it was told of (`PORTABLE_FN_TOPIC_*`/`PORTABLE_FN_QUEUE_*`),
@@ -172,6 +172,7 @@ class RemoteReader:
         delays: bool = False,
         secrets: Mapping[str, Pairs] | None = None,
         accounts: frozenset[str] = frozenset(),
+        removing: bool = False,
     ) -> None:
         self.gcp = gcp
         self.names = names
@@ -184,6 +185,7 @@ class RemoteReader:
         self.secrets = secrets or {}  # each declared secret's id -> its readers and their members (desired)
         self.accounts = set(accounts)  # the accounts the functions run as (desired); `read` adds those found
         self.wanted = frozenset(accounts)
+        self.removing = removing  # read for `remove`, after which no function stays
         self.shared = bool(settings.service_account)
         self._project_policy: Any = None
 
@@ -193,12 +195,15 @@ class RemoteReader:
         # the functions' own accounts, looked for unless they all run as the app's (and did already)
         switched = any(f.service_account != self.settings.service_account for f in functions)
         accounts = self.service_accounts() if not self.shared or switched else []
-        self.accounts |= {self.names.account_email(a.name) for a in accounts}  # made by deploy, still granted
+        made = {self.names.account_email(a.name) for a in accounts}
+        self.accounts |= made  # made by deploy, still granted
         self.accounts |= {f.service_account for f in functions if user_managed(f.service_account)}  # an old app's
+        if self.removing:  # every account deploy made goes: its grants and leftover bindings are read, and listed
+            self.wanted -= made
         topics = self.topics()
         resources: list[Resource] = [
             *accounts,
-            *self.leftover_bindings({self.names.account_email(a.name) for a in accounts}),
+            *self.leftover_bindings(made),
             *self.storage_agent_grant(),
             *self.event_receiver_grant(found),
             *topics,

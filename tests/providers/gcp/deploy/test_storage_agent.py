@@ -121,7 +121,7 @@ def test_an_app_without_storage_triggers_never_touches_project_iam_but_to_clear_
     pipeline.deploy(provider, app, "dev")
     assert paths(google) == [] and google.projects == {}
     pipeline.remove(provider, app, "dev")  # the accounts deploy made go: a binding naming them would go first
-    assert paths(google) == [GET]  # one read for both accounts, and nothing names them: nothing written
+    assert paths(google) == [GET, GET]  # the plan's read, the run's (both accounts): nothing names them, none written
 
 
 def test_a_caller_google_refuses_is_told_the_gcloud_command(provider: Any, shop: Any, google: Any) -> None:

@@ -106,8 +106,10 @@ class Provider:
         return self.deployer.read_remote(app, stage)
 
     def read_remote_to_remove(self, app: App, stage: str) -> RemoteState:
-        """What exists that `remove` deletes, as the deployer reads it when no function stays."""
-        return self.deployer.read_remote_to_remove(app, stage)
+        """What exists that `remove` deletes: `read_remote`, unless the provider reads more when no function
+        stays (GCP: the project bindings of every account deploy made, each of which goes). A plugin that
+        overrides `read_remote` alone has it used by `remove` too."""
+        return self.read_remote(app, stage)
 
     def executor(self, app: App, stage: str) -> Executor:
         """The executor that applies plans to this cloud."""

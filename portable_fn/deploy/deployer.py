@@ -7,7 +7,7 @@ SDK) and answers the pipeline's questions for one set of settings and one endpoi
     names       the names of the app's resources for a stage (the provider's `naming` module)
     client      the one I/O boundary (`make_client`, made on first use, so `check` needs no login)
     desired     app -> the resources it needs, dependencies first (pure)
-    read_remote the cloud -> `RemoteState` (reads only); `read_remote_to_remove`, the same for `remove`
+    read_remote the cloud -> `RemoteState` (reads only)
     appliers    resource type -> `Applier`, which the shared `Executor` dispatches each step to
     outputs     URLs and names a user needs after a deploy
     explain     what a cloud error means and what to do (no credentials, say)
@@ -61,11 +61,6 @@ class Deployer(Generic[Client, Names]):
 
     def read_remote(self, app: App, stage: str) -> RemoteState:
         raise NotImplementedError
-
-    def read_remote_to_remove(self, app: App, stage: str) -> RemoteState:
-        """What `remove` plans to delete: `read_remote`'s reading, unless the provider reads more when no function
-        stays (GCP: the project bindings of every account deploy made, each of which goes)."""
-        return self.read_remote(app, stage)
 
     def appliers(self, app: App, stage: str) -> Appliers:
         """An applier for every resource type `desired` and `read_remote` return, sharing one context."""

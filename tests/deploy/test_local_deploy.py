@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from portable_fn.app import load_app
-from portable_fn.deploy import Deployer, Executor, Resource, pipeline
+from portable_fn.app import App, load_app
+from portable_fn.deploy import Deployer, Executor, RemoteState, Resource, pipeline
 from portable_fn.local.provider import (
     LocalChannel,
     LocalCloud,
@@ -74,6 +74,23 @@ def test_remove_deletes_only_this_apps_stage(shop_copy: Path, cloud_dir: Path) -
     remaining = LocalCloud(cloud_dir).records()
     assert len(remaining) == 25 and {r["tags"]["stage"] for r in remaining} == {"prod"}
     assert pipeline.info(provider(cloud_dir), app, "dev").outputs["functions"] == {}
+
+
+def test_remove_reads_through_a_plugins_own_read_remote(shop_copy: Path, cloud_dir: Path) -> None:
+    """A provider plugin that overrides `read_remote` alone has `remove` plan from it too."""
+    app = load_app(shop_copy)
+    pipeline.deploy(provider(cloud_dir), app, "dev")
+    reads: list[str] = []
+
+    class Plugin(LocalProvider):
+        def read_remote(self, app: App, stage: str) -> RemoteState:
+            reads.append(stage)
+            remote = super().read_remote(app, stage)
+            return RemoteState([r for r in remote if r.kind != "local function"])
+
+    removed = pipeline.remove(Plugin({"state_dir": str(cloud_dir)}), app, "dev")
+    assert reads == ["dev"]
+    assert removed.plan is not None and removed.plan.count("delete") == 25 - len(app.functions)
 
 
 def test_a_deploy_that_fails_half_way_converges_when_rerun(shop_copy: Path, cloud_dir: Path) -> None:

@@ -32,7 +32,7 @@ from .shim import deliver_cloudevent, entry_point
 if TYPE_CHECKING:
     from portable_fn.app import App
     from portable_fn.cost import Sizing
-    from portable_fn.deploy import Artifact, Resource
+    from portable_fn.deploy import Artifact, RemoteState, Resource
     from portable_fn.deploy.grants import Grant
     from portable_fn.export import Export
     from portable_fn.logread import LogEntry
@@ -65,6 +65,11 @@ class GcpProvider(Provider):
     def config(self) -> GcpSettings:
         """The settings as a `GcpSettings`, every default filled in (`settings` holds the keys given)."""
         return typed_settings(GcpSettings, self.settings, "tool.portable-fn.gcp")
+
+    def read_remote_to_remove(self, app: App, stage: str) -> RemoteState:
+        """`read_remote` with every account deploy made counted as going: `remove`'s plan lists each project
+        binding naming one, roles granted by hand included, before it asks or applies."""
+        return cast("GcpDeployer", self.deployer).read_remote_to_remove(app, stage)
 
     def package(self, app: App, stage: str, out_dir: Path, progress: Progress) -> Artifact:
         from .packaging import build_package

@@ -212,6 +212,9 @@ class RecordingProvider(Provider):
     def read_remote(self, app: Any, stage: str) -> Any:
         return self.deployer.read_remote(app, stage)
 
+    def read_remote_to_remove(self, app: Any, stage: str) -> Any:
+        return self.deployer.read_remote_to_remove(app, stage)  # as GcpProvider's
+
     def executor(self, app: Any, stage: str) -> Any:
         return self.deployer.executor(app, stage)
 

@@ -322,7 +322,7 @@ def _record_carrier(record: Any) -> dict[str, str] | None:
 
 
 def _decode(source: RecordSource, record: Any, index: int) -> CloudEvent[Any] | BaseException:
-    """The record's CloudEvent, or the error saying why it has none (`_deliver_records` inlines this)."""
+    """The record's CloudEvent, or the error saying why it has none (kept in the batch, never raised)."""
     try:
         return source.to_cloudevent(record)
     except Exception as exc:

@@ -255,7 +255,12 @@ _yes_option = click.option(
 )
 @click.argument("app", default=".", metavar="[APP]")
 @click.option("--host", default="127.0.0.1", show_default=True, help="The address to listen on.")
-@click.option("--port", type=int, default=None, help="The port (default: the stage's local port setting, else 8080).")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=None,
+    help="The port, 0 for a free one (default: the stage's local port setting, else 8080).",
+)
 @click.option("--stage", default=None, help="The stage whose env and local settings apply (default: the first).")
 @click.option(
     "--provider",

@@ -58,6 +58,11 @@ def test_invoke_with_a_missing_event_file_is_a_usage_error(capsys, shop_copy: Pa
     assert code == 2 and "--event nope.json: cannot read it" in err
 
 
+def test_dev_on_a_port_no_machine_has_is_a_usage_error(capsys, shop_copy: Path) -> None:
+    code, _, err = run(capsys, "dev", str(shop_copy), "--port", "99999")
+    assert code == 2 and "Invalid value for '--port': 99999 is not in the range 0<=x<=65535" in err
+
+
 def test_unknown_function_is_a_usage_error_with_the_list(capsys, shop_copy: Path) -> None:
     code, _, err = run(capsys, "invoke", "ghost", "--app", str(shop_copy), "--event", "-")
     assert code == 2 and "has no function 'ghost'" in err and "create_order" in err

@@ -201,8 +201,7 @@ class LocalHost:
             server = DevServer((self.host, self.port), self)
         except OSError as exc:
             raise PortableFnError(
-                f"portable-fn dev: cannot listen on {self.host}:{self.port} ({exc.strerror or exc}). "
-                "Is another dev host running? Pick another --port, or --port 0 for a free one."
+                f"portable-fn dev: cannot listen on {self.host}:{self.port} ({exc.strerror or exc}). {_bind_hint(exc)}"
             ) from exc
         return server
 
@@ -574,6 +573,18 @@ def _shown_path(path: Path) -> str:
         return str(absolute.relative_to(Path.cwd().resolve()))
     except ValueError:
         return str(absolute)
+
+
+def _bind_hint(exc: OSError) -> str:
+    """What to do when the host cannot listen: the port is taken, or --host is not an address of this machine."""
+    import errno
+    import socket
+
+    if isinstance(exc, socket.gaierror) or exc.errno == errno.EADDRNOTAVAIL:
+        return "--host must be an address of this machine: 127.0.0.1 (the default), or 0.0.0.0 for every interface."
+    if exc.errno == errno.EACCES:
+        return "Ports below 1024 need privileges: pick another --port, or --port 0 for a free one."
+    return "Is another dev host running? Pick another --port, or --port 0 for a free one."
 
 
 def reopen_states(app: App) -> None:

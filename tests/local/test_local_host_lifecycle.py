@@ -42,6 +42,15 @@ def test_a_port_in_use_says_what_to_do(tmp_path: Path) -> None:
             second.start()
 
 
+def test_a_host_that_is_not_an_address_of_this_machine_says_which_to_give(tmp_path: Path) -> None:
+    host = LocalHost(load_app(WORKERS), host="192.0.2.1", port=0, state_dir=tmp_path, log=lambda line: None)
+    with pytest.raises(
+        PortableFnError, match=r"cannot listen on 192\.0\.2\.1:0 .*--host must be an address"
+    ) as refused:
+        host.start()
+    assert "another dev host" not in str(refused.value)
+
+
 def test_the_state_dir_defaults_to_the_app_folder() -> None:
     app = load_app(WORKERS)
     assert LocalHost(app, port=0).state_dir == WORKERS / ".portable-fn" / "local"

@@ -177,6 +177,15 @@ def test_new_function_adds_each_trigger_kind_with_a_test_that_passes(tmp_path: P
     assert len(served(app, tmp_path / "state")) == len(kinds)
 
 
+@pytest.mark.slow  # runs pytest in a process of its own
+def test_a_function_whose_name_starts_with_test_is_not_collected_as_a_test(tmp_path: Path) -> None:
+    app = create_app(tmp_path / "demo-app")
+    new_function(app, "testimonials", "http")  # imported by its test module, where pytest looks for test*
+    ran = run_tests(app)
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert "tests/test_testimonials.py::test_testimonials_answers PASSED" in ran.stdout, ran.stdout
+
+
 def test_new_function_keeps_the_rest_of_pyproject_as_it_was(tmp_path: Path) -> None:
     app = create_app(tmp_path / "demo-app")
     pyproject = app / "pyproject.toml"

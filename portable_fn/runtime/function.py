@@ -201,6 +201,8 @@ def function(trigger: Trigger = _NO_TRIGGER, *, name: str | None = None, **optio
             spec.options.tenant.check(fn_name, trigger)
         _ = spec.binding  # check the signature now, so mistakes surface at import time
         handler.__portable_fn__ = spec  # type: ignore[attr-defined]
+        # pytest collects functions named test*: a handler imported into a test module is not one of its tests
+        handler.__test__ = False  # type: ignore[attr-defined]
         return handler
 
     return decorate

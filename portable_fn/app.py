@@ -6,6 +6,7 @@ so loading an app is also its first validation.
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import sys
 import traceback
@@ -45,9 +46,11 @@ class App:
         for spec in self.functions:
             if spec.name == name:
                 return spec
+        names = [s.name for s in self.functions]
+        meant = difflib.get_close_matches(name, names, n=1)
         raise AppLoadError(
-            f"App {self.name!r} has no function {name!r}; its functions are "
-            f"{', '.join(s.name for s in self.functions)}."
+            f"App {self.name!r} has no function {name!r}; its functions are {', '.join(names)}."
+            + (f" Try {meant[0]!r}." if meant else "")
         )
 
     def options(self, spec: FunctionSpec) -> FunctionOptions:

@@ -68,6 +68,11 @@ def test_unknown_function_is_a_usage_error_with_the_list(capsys, shop_copy: Path
     assert code == 2 and "has no function 'ghost'" in err and "create_order" in err
 
 
+def test_a_misspelt_function_is_answered_with_the_name_meant(capsys, shop_copy: Path) -> None:
+    code, _, err = run(capsys, "invoke", "fulfl", "--app", str(shop_copy), "--event", "-")
+    assert code == 2 and err.rstrip().endswith("Try 'fulfil'.")
+
+
 @pytest.mark.slow  # the CLI in a process of its own
 def test_usage_errors_exit_2(capsys) -> None:
     assert main(["deploy", "--provider", "ibm"]) == 2

@@ -9,6 +9,7 @@ example, and `portable-fn completion SHELL` prints click's completion script for
 from __future__ import annotations
 
 import contextlib
+import difflib
 import functools
 import importlib
 import inspect
@@ -132,9 +133,24 @@ class ProviderName(StrParam):
         names = self.names()
         if value in names:
             return str(value)
-        hint = "Install portable-fn[aws], [gcp] or [azure] with pip, or a third-party provider package."
+        installed = ", ".join(names) or "none"
         self.fail(
-            f"{value!r} is not an installed provider; installed: {', '.join(names) or 'none'}. {hint}", param, ctx
+            f"{value!r} is not an installed provider; installed: {installed}. {self.hint(value, names)}", param, ctx
+        )
+
+    @staticmethod
+    def hint(value: str, names: list[str]) -> str:
+        """How to get `value`: install a built-in cloud (the extra is not on PyPI yet, so from a checkout too),
+        or the installed name probably meant."""
+        checkout = "from a checkout of portable-fn: pip install -e ./providers/{}"
+        if value in ("aws", "gcp", "azure"):
+            return f"Install it: pip install 'portable-fn[{value}]' ({checkout.format(value)})."
+        meant = difflib.get_close_matches(value, names, n=1)
+        if meant:
+            return f"Try {meant[0]!r}."
+        return (
+            f"Install portable-fn[aws], [gcp] or [azure] with pip ({checkout.format('NAME')}), "
+            "or a third-party provider package."
         )
 
     def shell_complete(

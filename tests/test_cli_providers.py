@@ -10,9 +10,10 @@ import subprocess
 from importlib.metadata import version
 from pathlib import Path
 
+import click
 import pytest
 
-from portable_fn.cli import main
+from portable_fn.cli import ProviderName, main
 
 PLUGIN = '''import logging
 
@@ -88,6 +89,27 @@ def test_an_uninstalled_provider_is_a_usage_error_naming_the_installed_ones(caps
     err = capsys.readouterr().err
     assert "Invalid value for '--provider': 'acme' is not an installed provider" in err
     assert "installed: aws, azure, gcp, local." in err
+
+
+class OnlyLocalInstalled(ProviderName):
+    """The parameter as a fresh `pip install -e .` sees it: no cloud provider installed."""
+
+    def names(self) -> list[str]:
+        return ["local"]
+
+
+def test_an_uninstalled_cloud_says_how_to_install_it_from_a_checkout_too() -> None:
+    with pytest.raises(click.BadParameter) as refused:
+        OnlyLocalInstalled().convert("aws", None, None)
+    assert str(refused.value) == (
+        "'aws' is not an installed provider; installed: local. Install it: pip install 'portable-fn[aws]' "
+        "(from a checkout of portable-fn: pip install -e ./providers/aws)."
+    )
+
+
+def test_a_misspelt_provider_is_answered_with_the_installed_one_meant(capsys, shop_copy: Path) -> None:
+    assert main(["plan", str(shop_copy), "--provider", "aw"]) == 2
+    assert capsys.readouterr().err.rstrip().endswith("installed: aws, azure, gcp, local. Try 'aws'.")
 
 
 @pytest.mark.slow  # the CLI in a process of its own

@@ -110,6 +110,8 @@ class FunctionLogs(logging.Handler):
     def attach(self) -> None:
         if self._saved:
             return
+        if self._keep_in is not None:  # served, even if no function logs: `logs` then finds nothing, not "no dev"
+            (self._keep_in / KEPT).touch()
         level = log_level()
         self.setLevel(level)
         function_logger = logging.getLogger(LOGGER)

@@ -10,8 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from portable_fn.app import load_app
 from portable_fn.cli import main
 from portable_fn.local.function_logs import KEPT, KEPT_BEFORE, FunctionLogs, read_kept
+from portable_fn.local.host import LocalHost
 
 from ..app_copy import copy_app
 from .test_function_logs import bare_root, running, ship  # noqa: F401 - `running` is a fixture
@@ -101,3 +103,15 @@ def test_with_nothing_kept_logs_says_where_it_looked(tmp_path: Path, capsys: pyt
     err = capsys.readouterr().err
     assert f"`portable-fn dev` has kept no logs in {app / '.portable-fn' / 'local'}: " in err
     assert "Traceback" not in err
+
+
+def test_after_a_dev_session_whose_functions_logged_nothing_logs_finds_nothing_and_succeeds(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    app, state = copy_app(SAAS, tmp_path), tmp_path / "state"
+    with LocalHost(load_app(app), port=0, state_dir=state, log=lambda line: None):
+        pass  # served, never called
+    capsys.readouterr()
+    assert main(["logs", "create_project", str(app), "--state-dir", str(state), "--json"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == "" and "kept no logs" not in captured.err

@@ -12,6 +12,7 @@ import ast
 import keyword
 import re
 import sys
+import unicodedata
 from pathlib import Path
 
 if sys.version_info >= (3, 11):
@@ -44,7 +45,8 @@ class BadName(ConfigError):
 def suggested(name: str, pattern: re.Pattern[str], separator: str) -> str:
     """ " Try 'x'." with the name `name` most likely meant, when `pattern` accepts it: lower case, each run of
     other characters one `separator` ("Make Thumbnail" -> "make_thumbnail"). Otherwise ""."""
-    guess = separator.join(re.findall(r"[a-z0-9]+", name.lower()))
+    plain = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()  # "Über" -> "Uber"
+    guess = separator.join(re.findall(r"[a-z0-9]+", plain.lower()))
     usable = pattern.match(guess) and not (separator == "_" and keyword.iskeyword(guess))
     return f" Try {guess!r}." if usable else ""
 

@@ -204,6 +204,7 @@ def test_new_function_keeps_the_rest_of_pyproject_as_it_was(tmp_path: Path) -> N
         ("Resize", "the cloud function). Try 'resize'."),
         ("make-thumbnail", "the cloud function). Try 'make_thumbnail'."),
         ("Make  Thumbnail!", "the cloud function). Try 'make_thumbnail'."),
+        ("Über-Résumé", "the cloud function). Try 'uber_resume'."),
         ("2nd-pass", "the cloud function)."),  # no name close enough starts with a letter
         ("Class", "the cloud function)."),  # "class" is a keyword
     ],

@@ -274,9 +274,20 @@ def http_failure(spec: FunctionSpec, exc: Exception) -> Response:
     if isinstance(exc, DeadLetter):
         return Response.json({"error": exc.reason}, status=422)
     if type(exc).__module__.startswith("pydantic"):  # the handler validated the body and it failed
-        return Response.json({"error": f"Invalid request body: {_one_line(exc)}"}, status=400)
+        return Response.json({"error": f"Invalid request body: {_body_problem(exc)}"}, status=400)
     _log_crash(spec, exc)
     return Response.json({"error": "internal error", "function": spec.name}, status=500)
+
+
+def _body_problem(exc: Exception) -> str:
+    """What was wrong with a body a handler validated; a body that is no JSON at all says what to send."""
+    listed = getattr(exc, "errors", None)
+    errors = listed() if callable(listed) else []
+    if len(errors) != 1 or errors[0].get("type") != "json_invalid":
+        return _one_line(exc)
+    error = errors[0]
+    problem = f"it is not JSON ({error.get('ctx', {}).get('error')})" if error.get("input") else "it is empty"
+    return f"{problem}; send a JSON document with content-type: application/json."
 
 
 def retry_after(delay_s: float | None) -> dict[str, str] | None:

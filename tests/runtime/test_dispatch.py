@@ -355,6 +355,23 @@ def test_malformed_json_body_is_400_with_the_reason() -> None:
     assert body_of(response)["error"].startswith("The request body is not valid JSON")
 
 
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        (b"", "Invalid request body: it is empty; send a JSON document with content-type: application/json."),
+        (
+            b"id=1&item=pen",
+            "Invalid request body: it is not JSON (expected value at line 1 column 1); send a JSON document with "
+            "content-type: application/json.",
+        ),
+        (b'{"id": 1}', "Invalid request body: item: Field required"),
+    ],
+)
+def test_a_body_the_handler_validates_is_refused_saying_what_to_send(body: bytes, error: str) -> None:
+    response = call_http(spec(web.create_validated_order), Request("POST", "/orders/validated", body=body))
+    assert (response.status, body_of(response)["error"]) == (400, error)
+
+
 def test_binary_mode_cloudevent_request() -> None:
     request = Request(
         "POST",

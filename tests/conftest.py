@@ -32,16 +32,30 @@ def use_bytecode_cache(cache: Path, environ: MutableMapping[str, str]) -> None:
     assertion rewriting honours too) writes nothing next to the sources, which is what that setting is there
     for. Python trusts a cached .pyc on its source's mtime in seconds and size, like any `__pycache__`: code
     that rewrites a module and imports it again within a second drops the .pyc first (`dev`'s reload does).
-    A prefix already set is kept; PORTABLE_FN_TEST_BYTECODE=0 turns the cache off. The mirror of the temporary
-    directory (tests' own apps, gone after the run) is cleared when a run starts, so the cache stays the size
-    of the environment's code."""
+    A prefix already set is kept; PORTABLE_FN_TEST_BYTECODE=0 turns the cache off. When a run starts, the
+    mirror of each temporary directory that is gone (tests' own apps and virtualenvs of earlier runs) is
+    cleared, so the cache stays the size of the environment's code; a directory that still exists may be
+    another run's, going on beside this one (two nox sessions), and keeps its mirror."""
     if environ.get("PORTABLE_FN_TEST_BYTECODE") == "0":
         return
     prefix = environ.setdefault("PYTHONPYCACHEPREFIX", str(cache))
     environ.pop("PYTHONDONTWRITEBYTECODE", None)
     if "PYTEST_XDIST_WORKER" not in environ:  # the run's first process, before any worker starts
-        shutil.rmtree(Path(prefix, *Path(tempfile.gettempdir()).resolve().parts[1:]), ignore_errors=True)
+        prune_mirror(Path(prefix), Path(tempfile.gettempdir()).resolve())
     sys.pycache_prefix, sys.dont_write_bytecode = prefix, False
+
+
+def prune_mirror(prefix: Path, real: Path, depth: int = 3) -> None:
+    """Remove what `prefix` mirrors under `real` whose directory no longer exists, `depth` levels down
+    (`/tmp/pytest-of-USER/pytest-N/...`: pytest keeps the last three runs' directories)."""
+    mirror = prefix.joinpath(*real.parts[1:])
+    if depth == 0 or not mirror.is_dir():
+        return
+    for cached in mirror.iterdir():
+        if (real / cached.name).is_dir():
+            prune_mirror(prefix, real / cached.name, depth - 1)
+        else:
+            shutil.rmtree(cached, ignore_errors=True)
 
 
 use_bytecode_cache(Path(__file__).resolve().parent.parent / ".pytest_cache" / "pycache", os.environ)
@@ -127,8 +141,14 @@ def _audit(event: str, args: tuple[object, ...]) -> None:
         program = Path(os.fsdecode(args[0] or argv[0])).name  # type: ignore[arg-type]
         if program not in FAST_PROGRAMS and not _started_by_a_stdlib_probe():
             _watched.append([str(a) for a in argv])
-    elif event in ("os.system", "os.posix_spawn", "os.fork", "os.forkpty"):
+    elif event in ("os.system", "os.posix_spawn", "os.fork", "os.forkpty") and not _inside_popen():
         _watched.append([event, *(str(a) for a in args[:1])])
+
+
+def _inside_popen() -> bool:
+    """Whether the process is being started by `subprocess.Popen`, already counted by its own event (from
+    Python 3.13 Popen starts many programs with os.posix_spawn)."""
+    return sys._getframe(2).f_code.co_filename == subprocess.__file__
 
 
 def _started_by_a_stdlib_probe() -> bool:

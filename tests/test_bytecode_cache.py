@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import use_bytecode_cache
+from .conftest import prune_mirror, use_bytecode_cache
 
 
 @pytest.fixture
@@ -60,3 +60,20 @@ def test_an_interpreter_started_under_the_cache_writes_nothing_beside_the_source
     assert sorted(p.name for p in app.iterdir()) == ["handlers.py"]  # no __pycache__ beside the source
     cached = Path(tmp_path / "cache", *app.resolve().parts[1:], f"handlers.{sys.implementation.cache_tag}.pyc")
     assert cached.is_file()
+
+
+def test_a_run_clears_the_mirror_of_gone_directories_and_keeps_a_live_runs(tmp_path: Path) -> None:
+    real, cache = tmp_path / "tmp", tmp_path / "cache"
+    live = real / "pytest-of-me" / "pytest-8" / "popen-gw0" / "venv"  # another run, going on
+    live.mkdir(parents=True)
+    mirrored = {
+        "live": cache.joinpath(*live.parts[1:], "site.cpython-311.pyc"),
+        "gone run": cache.joinpath(*real.parts[1:], "pytest-of-me", "pytest-5", "app", "mod.cpython-311.pyc"),
+        "gone dir": cache.joinpath(*real.parts[1:], "tmpab12cd", "mod.cpython-311.pyc"),
+    }
+    for pyc in mirrored.values():
+        pyc.parent.mkdir(parents=True, exist_ok=True)
+        pyc.write_bytes(b"")
+    prune_mirror(cache, real)
+    assert {name for name, pyc in mirrored.items() if pyc.exists()} == {"live"}
+    assert not cache.joinpath(*real.parts[1:], "pytest-of-me", "pytest-5").exists()

@@ -3,13 +3,13 @@ source, compiled by an interpreter of exactly that version, which the target Pyt
 read-only copy of the zip without compiling anything. Without such an interpreter the zip ships sources
 only, after a warning.
 
-The tiny app runs on Python 3.12 (compiled with the pyenv or PATH interpreter of that version; the tests
-that need it are skipped where there is none); the shop sample on 3.11, this interpreter's version.
+The tiny app runs on Python 3.12, the shop sample on 3.11: each is compiled, and its zip imported, by an
+interpreter of that version (this one, or one on PATH or pyenv's; the tests that need one are skipped where
+there is none), so the suite means the same under every Python it runs on.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import shutil
 import stat
@@ -26,8 +26,21 @@ from portable_fn.app import load_app
 from portable_fn.bytecode import Interpreters
 
 APPS = Path(__file__).with_name("apps")
-COMPILER_312 = Interpreters().compiler("3.12")
-PYTHON_312 = COMPILER_312.executable if COMPILER_312 else None
+
+
+def interpreter(python: str) -> tuple[str | None, str | None]:
+    """(the executable packaging compiles Python `python` with, the interpreter it runs: a pyenv shim's own
+    binary, which runs without the shim's environment), or (None, None) when there is none here."""
+    compiler = Interpreters().compiler(python)
+    if compiler is None:
+        return None, None
+    run = [compiler.executable, "-c", "import sys; print(sys.executable)"]
+    return compiler.executable, subprocess.run(run, capture_output=True, text=True, check=True).stdout.strip()
+
+
+COMPILER_311, PYTHON_311 = interpreter("3.11")
+COMPILER_312, PYTHON_312 = interpreter("3.12")
+needs_311 = pytest.mark.skipif(PYTHON_311 is None, reason="no Python 3.11 interpreter here")
 needs_312 = pytest.mark.skipif(PYTHON_312 is None, reason="no Python 3.12 interpreter here")
 UNCHECKED_HASH = 0b01  # PEP 552 flags: hash-based, not checked against the source
 
@@ -66,6 +79,13 @@ def pyc_header(data: bytes) -> tuple[bytes, int]:
     return data[:4], int.from_bytes(data[4:8], "little")
 
 
+def magic_of(python: str) -> bytes:
+    """The magic number of the bytecode `python` writes."""
+    run = [python, "-c", "import importlib.util; print(importlib.util.MAGIC_NUMBER.hex())"]
+    return bytes.fromhex(subprocess.run(run, capture_output=True, text=True, check=True).stdout.strip())
+
+
+@needs_311
 def test_the_shop_zip_ships_unchecked_hash_pycs_for_its_python_and_rebuilds_byte_identical(
     shop_copy: Path, tmp_path: Path, real_wheel_cache: Path
 ) -> None:
@@ -74,6 +94,8 @@ def test_the_shop_zip_ships_unchecked_hash_pycs_for_its_python_and_rebuilds_byte
     first = build_package(app, "dev", tmp_path / "a", lambda m: None, cache_dir=real_wheel_cache)
     again = build_package(load_app(shop_copy), "dev", tmp_path / "b", lambda m: None, cache_dir=real_wheel_cache)
     assert first.path.read_bytes() == again.path.read_bytes()
+    assert PYTHON_311 is not None
+    magic = magic_of(PYTHON_311)
     with zipfile.ZipFile(first.path) as archive:
         names = set(archive.namelist())
         sources = {n for n in names if n.endswith(".py")}
@@ -87,17 +109,19 @@ def test_the_shop_zip_ships_unchecked_hash_pycs_for_its_python_and_rebuilds_byte
             folder, _, file = source.rpartition("/")
             pyc = f"{folder}/__pycache__/{file[:-3]}.cpython-311.pyc".lstrip("/")
             assert pyc in names
-            assert pyc_header(archive.read(pyc)) == (importlib.util.MAGIC_NUMBER, UNCHECKED_HASH)
+            assert pyc_header(archive.read(pyc)) == (magic, UNCHECKED_HASH)
     assert len([n for n in names if n.endswith(".cpython-311.pyc")]) == len(sources)
 
 
+@needs_311
 def test_a_read_only_copy_imports_the_handlers_from_bytecode_without_compiling(
     shop_copy: Path, tmp_path: Path, real_wheel_cache: Path
 ) -> None:
     artifact = build_package(load_app(shop_copy), "dev", tmp_path / "out", lambda m: None, cache_dir=real_wheel_cache)
     task = unzipped_read_only(artifact.path, tmp_path / "task")
+    assert PYTHON_311 is not None
     try:
-        from_bytecode, compiled = loaded_from(sys.executable, task, "portable_fn_entry")
+        from_bytecode, compiled = loaded_from(PYTHON_311, task, "portable_fn_entry")
     finally:
         writable_again(task)
     assert compiled == []
@@ -118,17 +142,11 @@ def test_the_bytecode_is_for_the_apps_python_not_this_one(tmp_path: Path, load_t
         cache_dir=tmp_path / "cache",
         pip_download=fake_pip,
     )
-    assert f"aws: bytecode for Python 3.12 compiled by {PYTHON_312}" in notes
-    magic = subprocess.run(
-        [PYTHON_312, "-c", "import importlib.util; print(importlib.util.MAGIC_NUMBER.hex())"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+    assert f"aws: bytecode for Python 3.12 compiled by {COMPILER_312}" in notes
     with zipfile.ZipFile(artifact.path) as archive:
         names = set(archive.namelist())
         header = pyc_header(archive.read("__pycache__/tiny_app.cpython-312.pyc"))
-    assert header == (bytes.fromhex(magic), UNCHECKED_HASH)
+    assert header == (magic_of(PYTHON_312), UNCHECKED_HASH)
     assert not [n for n in names if ".cpython-311" in n]
     assert "tinydep/__pycache__/__init__.cpython-312.pyc" in names  # the wheel's stale 3.12 pyc is replaced
     task = unzipped_read_only(artifact.path, tmp_path / "task")
@@ -162,8 +180,9 @@ def test_without_an_interpreter_of_the_apps_python_the_zip_ships_sources_after_a
 
 
 @pytest.mark.slow  # compiles bytecode with an interpreter of the app's Python
+@pytest.mark.skipif(sys.version_info[:2] == (3, 12), reason="this interpreter is the tiny app's Python, 3.12")
 def test_an_interpreter_of_another_version_never_compiles_it(tmp_path: Path, load_test_app: Any, fake_pip: Any) -> None:
-    """This interpreter (3.11) offered as the app's 3.12: it is asked, says no, and compiles nothing."""
+    """This interpreter (not 3.12) offered as the app's 3.12: it is asked, says no, and compiles nothing."""
     nowhere = tmp_path / "empty"
     nowhere.mkdir()
     notes: list[str] = []

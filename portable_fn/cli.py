@@ -133,6 +133,10 @@ class ProviderName(StrParam):
         names = self.names()
         if value in names:
             return str(value)
+        if self.clouds_only and value == "local":
+            self.fail(
+                f"dev serves locally without it; name the cloud whose checks and limits to apply: {', '.join(names)}."
+            )
         installed = ", ".join(names) or "none"
         self.fail(
             f"{value!r} is not an installed provider; installed: {installed}. {self.hint(value, names)}", param, ctx

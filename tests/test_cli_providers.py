@@ -112,6 +112,13 @@ def test_a_misspelt_provider_is_answered_with_the_installed_one_meant(capsys, sh
     assert capsys.readouterr().err.rstrip().endswith("installed: aws, azure, gcp, local. Try 'aws'.")
 
 
+def test_dev_provider_local_says_it_takes_a_cloud(capsys, shop_copy: Path) -> None:
+    assert main(["dev", str(shop_copy), "--provider", "local"]) == 2
+    err = capsys.readouterr().err
+    assert "dev serves locally without it; name the cloud whose checks and limits to apply: aws, azure, gcp." in err
+    assert "not an installed provider" not in err
+
+
 @pytest.mark.slow  # the CLI in a process of its own
 def test_verbose_shows_each_api_call_the_provider_logs(plugin_path: Path, shop_copy: Path, tmp_path: Path) -> None:
     cloud = str(tmp_path / "cloud")

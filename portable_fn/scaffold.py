@@ -54,6 +54,11 @@ def suggested(name: str, pattern: re.Pattern[str], separator: str) -> str:
 def create_app(target: Path, template: str = "api") -> Path:
     """Write the template into `target` (which must not exist yet); the app is named after it."""
     name = target.name
+    if name in ("", ".."):  # `init .`: the directory exists, and its path names no app
+        raise BadName(
+            f"init creates a new directory named after the app, and {str(target)!r} names none: give the app's "
+            "name, like `portable-fn init my-app`."
+        )
     if template not in TEMPLATES:
         raise ConfigError(f"There is no template {template!r}; choose one of {', '.join(TEMPLATES)}.")
     if not _NAME.match(name):

@@ -262,6 +262,16 @@ def test_new_function_refuses_a_function_named_by_name_and_a_module_that_exists(
         new_function(app, "notes", "http")
 
 
+@pytest.mark.parametrize("given", [".", ".."])
+def test_init_of_a_path_that_names_no_directory_asks_for_the_apps_name(given: str) -> None:
+    with pytest.raises(BadName) as refused:
+        create_app(Path(given))
+    assert str(refused.value) == (
+        f"init creates a new directory named after the app, and {given!r} names none: give the app's name, like "
+        "`portable-fn init my-app`."
+    )
+
+
 def test_an_unknown_template_lists_the_ones_there_are(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="There is no template 'flask'; choose one of api, queue-worker"):
         create_app(tmp_path / "demo-app", "flask")

@@ -234,10 +234,11 @@ class Subscription:
         event = pending.event
         self.journal.remove(pending.seq)
         if self.policy.dead_letter is False:
-            self._log(f"{self.spec.name}: dropped event {event.id} ({reason}); dead_letter=False")
+            self._log(f"{self.spec.name}: dropped event {event.id} ({one_line(reason)}); dead_letter=False")
             return
         self.dead_letters.add(self.spec.name, event, reason, pending.attempt, self.policy.dead_letter)
-        self._log(f"{self.spec.name}: dead-lettered event {event.id} after {pending.attempt} attempt(s): {reason}")
+        said = one_line(reason)
+        self._log(f"{self.spec.name}: dead-lettered event {event.id} after {pending.attempt} attempt(s): {said}")
 
     def _context(self, pending: Pending) -> Context:
         deadline = time.time() + self.policy.timeout_s if self.policy.timeout_s else None
@@ -254,3 +255,13 @@ def _is_crash(error: BaseException | None) -> bool:
 def _describe(result: Result, attempt: int) -> str:
     text = result.outcome if attempt == 1 else f"{result.outcome} (attempt {attempt})"
     return f"{text}: {result.reason}" if result.reason and not result.ok else text
+
+
+# control characters as Python writes them in a string literal: "\n" -> "\\n", "\x00" -> "\\x00"
+_ESCAPED = {code: repr(chr(code))[1:-1] for code in (*range(0x20), *range(0x7F, 0xA0))}
+
+
+def one_line(text: str) -> str:
+    """`text` for one line of the dev log: a request path, an error or a reason carries what the caller sent,
+    and a newline in it must not start a line that looks like the host's own."""
+    return text.translate(_ESCAPED)

@@ -41,7 +41,7 @@ from ..runtime.triggers import Http, Queue, Schedule, Storage, Topic
 from . import control
 from .buckets import BucketWatcher, ObjectInfo, object_info
 from .control import ControlError
-from .delivery import DeadLetters, Policy, Subscription
+from .delivery import DeadLetters, Policy, Subscription, one_line
 from .environment import ProcessEnv, dev_env
 from .events import message_events, now, rfc3339, schedule_event, storage_event
 from .function_logs import FunctionLogs
@@ -329,7 +329,7 @@ class LocalHost:
     def log_refusal(self, method: str, path: str, status: int, reason: str) -> None:
         """One dev log line for a request refused before any function ran, saying why."""
         stamp = datetime.now().strftime("%H:%M:%S.%f")[:-3]
-        self.log(f"{stamp} {method} {path} -> {status}: {reason}")
+        self.log(f"{stamp} {method} {one_line(path)} -> {status}: {one_line(reason)}")
 
     def _refused(self, request: Request, response: Response) -> Response:
         if response.status >= 400:
@@ -534,7 +534,9 @@ class LocalHost:
 
     def _log_invocation(self, spec: FunctionSpec, what: str, outcome: str, elapsed_ms: float) -> None:
         stamp = datetime.now().strftime("%H:%M:%S.%f")[:-3]
-        self.log(f"{stamp} {spec.name} [{spec.trigger.kind}] {what} -> {outcome} ({elapsed_ms:.1f} ms)")
+        self.log(
+            f"{stamp} {spec.name} [{spec.trigger.kind}] {one_line(what)} -> {one_line(outcome)} ({elapsed_ms:.1f} ms)"
+        )
 
     def _report_kept(self) -> None:
         """Say what the journal kept from an earlier run: delivered now, or left for a missing function."""

@@ -118,3 +118,14 @@ def test_the_banner_says_how_to_trigger_every_function(shop: Any) -> None:
     curl = "curl -X POST -H 'content-type: application/json' -d '{...}'"
     assert f"{curl} {shop.host.url}/_local/queues/orders" in banner
     assert str(shop.host.state_dir / "buckets" / "uploads" / "in") in banner
+
+
+def test_what_a_caller_sends_cannot_forge_a_line_of_the_dev_log(shop: Any, wait_for: Callable[..., Any]) -> None:
+    forged = "04:00:00.000 create_order [http] POST /orders -> 201 (1.0 ms)"
+    assert shop.client.request("GET", "/orders/x%0A" + forged.replace(" ", "%20").replace("/", "%2F")).status == 404
+    recalled = {**ORDER, "id": "o-9\n" + forged, "lines": [{"sku": "recalled-widget", "quantity": 1}]}
+    shop.client.request("POST", "/_local/queues/orders", json_body=recalled)
+    wait_for(lambda: any("dead-lettered event" in line for line in shop.logs), what="the dead-letter line")
+    assert not [part for line in shop.logs for part in line.splitlines() if part.startswith("04:00:00.000")]
+    assert any("-> 404: order x\\n04:00:00.000 create_order" in line for line in shop.logs)
+    assert any("contains a recalled SKU" in line and "o-9\\n04:00" in line for line in shop.logs)

@@ -806,10 +806,24 @@ def workflows() -> None:
     """
 
 
+def _workflow_status(value: str | None) -> str | None:
+    """`--status` as given, when an instance can be in it (a misspelt one would list nothing, silently)."""
+    from .runtime.workflow import STATUSES
+
+    if value is not None and value not in STATUSES:
+        raise click.BadParameter(f"{value!r} is not a status; choose one of {', '.join(STATUSES)}.")
+    return value
+
+
 @workflows.command("list", epilog=_example("portable-fn workflows list shop --status failed --json"))
 @_target_options
 @click.option("--workflow", "name", default=None, help="Only this workflow's instances.")
-@click.option("--status", default=None, help="Only instances in this status (running, waiting, completed, failed...).")
+@click.option(
+    "--status",
+    default=None,
+    callback=lambda _ctx, _param, value: _workflow_status(value),
+    help="Only instances in this status (running, waiting, completed, failed...).",
+)
 @_state_dir_option
 @_json_option
 @click.pass_obj

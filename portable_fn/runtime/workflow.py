@@ -89,6 +89,7 @@ RUNNER_RETRY = RetryPolicy(10, exponential(1, max=60))  # a runner cut off mid-s
 RUNNING, WAITING, COMPLETED, FAILED = "running", "waiting", "completed", "failed"
 CANCELLING, CANCELLED, DIVERGED = "cancelling", "cancelled", "diverged"
 FINISHED = (COMPLETED, FAILED, CANCELLED, DIVERGED)
+STATUSES = (RUNNING, WAITING, CANCELLING, *FINISHED)
 
 
 class WorkflowError(PortableFnError):

@@ -74,6 +74,14 @@ def test_cancel_without_a_host_leaves_the_message_in_the_journal(
     assert kinds == ["cancel", "retry"]
 
 
+def test_a_misspelt_status_is_a_usage_error_listing_the_statuses(
+    app_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = cli(capsys, "workflows", "list", str(app_dir), "--status", "complete")
+    assert (code, out) == (2, "")
+    assert "'complete' is not a status; choose one of running, waiting, cancelling, completed, failed, " in err
+
+
 def test_an_unknown_instance_is_named(app_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = cli(capsys, "workflows", "show", "nope", str(app_dir))
     assert code != 0 and "No workflow instance 'nope'" in err

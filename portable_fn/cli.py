@@ -209,6 +209,7 @@ class Target:
 
 _state_dir_option = click.option(
     "--state-dir",
+    type=click.Path(file_okay=False),  # a file there: a usage error naming it
     default=None,
     metavar="DIR",
     help="The dev host's state directory, as given to `portable-fn dev --state-dir` (default: "
@@ -290,6 +291,7 @@ _yes_option = click.option(
 )
 @click.option(
     "--state-dir",
+    type=click.Path(file_okay=False),  # a file there: a usage error naming it
     default=None,
     metavar="DIR",
     help="Where states, local buckets, pending messages and dead letters live (default: APP/.portable-fn/local).",

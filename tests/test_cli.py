@@ -63,6 +63,14 @@ def test_dev_on_a_port_no_machine_has_is_a_usage_error(capsys, shop_copy: Path) 
     assert code == 2 and "Invalid value for '--port': 99999 is not in the range 0<=x<=65535" in err
 
 
+@pytest.mark.parametrize("verb", [("dev",), ("logs", "fulfil")])
+def test_a_state_dir_that_is_a_file_is_a_usage_error_naming_it(capsys, shop_copy: Path, verb: tuple[str, ...]) -> None:
+    code, _, err = run(capsys, *verb, str(shop_copy), "--state-dir", str(shop_copy / "pyproject.toml"))
+    assert (
+        code == 2 and f"Invalid value for '--state-dir': Directory '{shop_copy / 'pyproject.toml'}' is a file." in err
+    )
+
+
 def test_unknown_function_is_a_usage_error_with_the_list(capsys, shop_copy: Path) -> None:
     code, _, err = run(capsys, "invoke", "ghost", "--app", str(shop_copy), "--event", "-")
     assert code == 2 and "has no function 'ghost'" in err and "create_order" in err

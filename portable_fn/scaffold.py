@@ -13,6 +13,7 @@ import keyword
 import re
 import sys
 import unicodedata
+from collections.abc import Collection
 from pathlib import Path
 
 if sys.version_info >= (3, 11):
@@ -42,12 +43,12 @@ class BadName(ConfigError):
     """A name given on the command line that cannot name an app or a function (a usage error: exit code 2)."""
 
 
-def suggested(name: str, pattern: re.Pattern[str], separator: str) -> str:
-    """ " Try 'x'." with the name `name` most likely meant, when `pattern` accepts it: lower case, each run of
-    other characters one `separator` ("Make Thumbnail" -> "make_thumbnail"). Otherwise ""."""
+def suggested(name: str, pattern: re.Pattern[str], separator: str, taken: Collection[str] = ()) -> str:
+    """ " Try 'x'." with the name `name` most likely meant, when `pattern` accepts it and it is not `taken`: lower
+    case, each run of other characters one `separator` ("Make Thumbnail" -> "make_thumbnail"). Otherwise ""."""
     plain = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()  # "Über" -> "Uber"
     guess = separator.join(re.findall(r"[a-z0-9]+", plain.lower()))
-    usable = pattern.match(guess) and not (separator == "_" and keyword.iskeyword(guess))
+    usable = pattern.match(guess) and not (separator == "_" and keyword.iskeyword(guess)) and guess not in taken
     return f" Try {guess!r}." if usable else ""
 
 
@@ -100,13 +101,13 @@ def _check_new(name: str, trigger: str, source: Path, modules: list[str], files:
     """Refuse an unknown trigger, a name that cannot be a module and a function, or one in use."""
     if trigger not in TRIGGERS:
         raise ConfigError(f"There is no trigger {trigger!r}; choose one of {', '.join(TRIGGERS)}.")
+    declared = _declared_functions(source, modules)
     if not _FUNCTION.match(name) or keyword.iskeyword(name):
         raise BadName(
             f"Function name {name!r} is invalid: use up to 63 lowercase letters, digits and '_', starting "
             "with a letter, and not a Python keyword (it names the module, the handler and the cloud "
-            f"function).{suggested(name, _FUNCTION, '_')}"
+            f"function).{suggested(name, _FUNCTION, '_', taken=declared)}"
         )
-    declared = _declared_functions(source, modules)
     if name in declared:
         raise ConfigError(f"The app already has a function named {name!r} ({declared[name]}); choose another name.")
     existing = next((f for f in files if f.exists()), None)

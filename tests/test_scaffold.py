@@ -207,6 +207,7 @@ def test_new_function_keeps_the_rest_of_pyproject_as_it_was(tmp_path: Path) -> N
         ("Über-Résumé", "the cloud function). Try 'uber_resume'."),
         ("2nd-pass", "the cloud function)."),  # no name close enough starts with a letter
         ("Class", "the cloud function)."),  # "class" is a keyword
+        ("Hello", "the cloud function)."),  # the app's function "hello" has that name already
     ],
 )
 def test_a_bad_function_name_is_answered_with_the_name_meant_when_there_is_one(

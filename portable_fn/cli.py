@@ -135,7 +135,9 @@ class ProviderName(StrParam):
             return str(value)
         if self.clouds_only and value == "local":
             self.fail(
-                f"dev serves locally without it; name the cloud whose checks and limits to apply: {', '.join(names)}."
+                f"dev serves locally without it; name the cloud whose checks and limits to apply: {', '.join(names)}.",
+                param,
+                ctx,
             )
         installed = ", ".join(names) or "none"
         self.fail(

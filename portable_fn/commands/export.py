@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from ..cli import Target, _api_log, _emit, _example, _json_option, _load, _target_options, _verbose_option, cli
 from ..console import Console
+
+if TYPE_CHECKING:
+    from ..app import App
+    from ..provider import Provider
 
 
 @cli.command(
@@ -49,6 +54,7 @@ def export(console: Console, target: Target, fmt: str, output: str | None, as_js
         app, provider, stage = _load(target)
         if fmt not in provider.export_formats:  # before packaging, which takes a while
             raise unsupported_format(provider.name, fmt, provider.export_formats)
+        _names_before_packaging(provider, app, stage)
         with console.steps() as progress:
             artifact = pipeline.package(provider, app, stage, progress).artifact
             assert artifact is not None
@@ -59,3 +65,12 @@ def export(console: Console, target: Target, fmt: str, output: str | None, as_js
     lines = [f"Wrote {len(written)} files to {directory}:", *(f"  {p.relative_to(directory)}" for p in written)]
     _emit(console, as_json, data, "\n".join(lines + [f"! {note}" for note in exported.notes]))
     return 0
+
+
+def _names_before_packaging(provider: Provider, app: App, stage: str) -> None:
+    """Name the app's resources, offline, before packaging (which takes a while, and on Azure downloads the
+    dependencies): a setting the names need (GCP's project and region, Azure's subscription) is said first."""
+    try:
+        provider.deployer.names(app, stage)
+    except NotImplementedError:
+        pass  # a provider plugin whose deployer names nothing up front: its export says what it misses

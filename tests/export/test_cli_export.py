@@ -78,3 +78,26 @@ def test_export_for_the_local_provider_says_to_export_for_a_cloud(
     assert code == 1
     assert "Provider 'local' has nothing to export as infrastructure as code" in err
     assert "portable-fn export --provider aws|gcp|azure --format terraform." in err
+
+
+@pytest.mark.parametrize(
+    ("provider", "unset", "said"),
+    [
+        ("gcp", ("GOOGLE_CLOUD_PROJECT", "GCLOUD_PROJECT", "CLOUDSDK_CORE_PROJECT"), "project"),
+        ("azure", ("AZURE_SUBSCRIPTION_ID",), "subscription_id"),
+    ],
+)
+def test_export_says_a_missing_setting_before_packaging(
+    capsys: pytest.CaptureFixture[str],
+    senders: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    provider: str,
+    unset: Any,
+    said: str,
+) -> None:
+    for name in unset:
+        monkeypatch.delenv(name, raising=False)
+    code, _, err = cli(capsys, "export", str(senders), "--provider", provider, "--format", "terraform")
+    assert code == 1
+    assert said in err and "Packaging" not in err
+    assert not (senders / ".portable-fn" / "build").exists()  # nothing was packaged

@@ -290,7 +290,8 @@ class AzureProvider(Provider):
 
         The event is an `azure.functions` object, its JSON shape, or a list of them (one invocation each).
         HTTP: method, url or path, headers, body, route_params (read from the path when left out). Queue: id,
-        body, dequeue_count (a CloudEvent in the JSON format is taken as the body). Topic and storage: Event
+        body, dequeue_count (an object with no `body`, such as a CloudEvent in the JSON format or the order a
+        sender writes, is taken as the body, as any other JSON value is). Topic and storage: Event
         Grid events in either schema; storage `on="created"` also the blob trigger's name, uri, length,
         properties. Schedule: anything.
 
@@ -645,7 +646,7 @@ def _native(spec: FunctionSpec, event: Any) -> Any:
             )
         event = {"body": event}  # any other JSON value: the message body
     if kind == "queue" or kind == "topic":  # a topic on Service Bus (on Event Grid: see _delivered)
-        if "body" not in event and "specversion" in event:  # a CloudEvent: the body that carries it
+        if "body" not in event:  # a CloudEvent or any other JSON object: the body that carries it
             event = {"body": dict(event)}
         return _Native(
             {

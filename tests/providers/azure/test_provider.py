@@ -63,6 +63,16 @@ def test_invoke_runs_native_shapes_through_the_shim(every_app: Any, every_module
     assert (dead["dead_letter"]["data"], dead["dead_letter"]["deadletterfunction"]) == ({"fail": "dead"}, "work")
 
 
+def test_invoke_takes_an_object_without_a_body_as_the_message_body(every_app: Any, every_module: Any) -> None:
+    """`portable-fn invoke work --provider azure --event order.json`, the order as its sender wrote it: its
+    `id` is the order's, not the queue message's, and the handler gets the whole object as its data."""
+    order = {"id": "o-1", "customer": "ada", "n": 1}
+    got = AzureProvider().invoke(every_app, every_app.function("work"), order)
+    assert [r["outcome"] for r in got["results"]] == ["ack"]
+    event, attempt = every_module.SEEN[-1][1]
+    assert (event.data, attempt) == (order, 1)
+
+
 def test_generate_shim_writes_function_app_and_host_json(every_app: Any, tmp_path: Path) -> None:
     written = AzureProvider().generate_shim(every_app, tmp_path)
     assert [p.name for p in written] == ["function_app.py", "host.json"]

@@ -473,6 +473,8 @@ class Workflow:
                 self._finished_steps.append((label, compensate, args, kwargs))
             return _rebuild(entry.get("result"), fn)  # type: ignore[no-any-return]
         self._new_operation()
+        if self._dirty:
+            self._save()  # values recorded since the last checkpoint: a rerun of this step gets the same ones
         attempts = self._record.setdefault("attempts", {})
         attempt = int(attempts.get(str(position), 0)) + 1
         started = _clock()

@@ -106,6 +106,16 @@ def test_the_same_order_posted_twice_is_placed_once(shop_app: App, shop: Any, dr
     assert shape(driver.instance("o-1")) == PAID_SHAPE[:3]
 
 
+def test_an_order_id_too_long_to_name_its_workflow_is_refused_with_400_before_anything_is_kept(
+    shop_app: App, shop: Any, driver: WorkflowDriver
+) -> None:
+    """The id names the order's workflow instance, which takes 1 to 200 characters: a longer one is the
+    client's mistake, said as such, not a 500 after the order was written down."""
+    status, body = post(shop_app, "create_order", "/orders", {**ORDER, "id": "o" * 201})
+    assert status == 400 and "id: String should have at most 200 characters" in body["error"]
+    assert not (shop.DATA_DIR / "orders.jsonl").exists()
+
+
 def test_a_declined_card_releases_the_stock_and_fails_the_order_with_the_reason(
     shop: Any, driver: WorkflowDriver
 ) -> None:

@@ -11,7 +11,7 @@ class Line(BaseModel):
 
 
 class Order(BaseModel):
-    id: str = Field(min_length=1)
+    id: str = Field(min_length=1, max_length=200)  # it names the order's workflow instance: 1-200 characters
     customer: str
     lines: list[Line] = Field(min_length=1)
 

@@ -12,11 +12,14 @@ import importlib
 import inspect
 import os
 import re
-from collections.abc import Iterable, Mapping, Sequence
+import sys
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..runtime.errors import ConfigError, PortableFnError
+from ..runtime.function import FunctionSpec, spec_of
+from ..runtime.workflow import WorkflowDef
 from .model import Finding, PolicyContext, PolicyReport, Rule, RuleSkipped
 from .rules import BUILTIN_RULES
 from .settings import PolicyConfig, Waiver
@@ -183,11 +186,21 @@ def locate(app: App, finding: Finding) -> Finding:
         path = _pyproject(app)
         return _replace(finding, file=str(path), line=config_line(path, finding.key or POLICY_TABLE))
     try:
-        handler = app.function(finding.function).handler
-        return _replace(finding, file=inspect.getsourcefile(handler), line=inspect.getsourcelines(handler)[1])
+        written = _written(app.function(finding.function))
+        return _replace(finding, file=inspect.getsourcefile(written), line=inspect.getsourcelines(written)[1])
     except (PortableFnError, OSError, TypeError):  # a grant of a function the app does not know by that name
         path = _pyproject(app)
         return _replace(finding, file=str(path), line=1)
+
+
+def _written(spec: FunctionSpec) -> Callable[..., Any]:
+    """The function the user wrote for `spec`: its handler, or, for a workflow's starter or runner (whose
+    handlers are portable-fn's own), the decorated workflow, so a finding points into the app's code."""
+    module = sys.modules.get(spec.module)
+    for value in vars(module).values() if module is not None else ():
+        if isinstance(value, WorkflowDef) and spec in (spec_of(value), spec_of(value.runner)):
+            return value.fn
+    return spec.handler
 
 
 def config_line(path: Path, key: str) -> int:

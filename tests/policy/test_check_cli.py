@@ -103,6 +103,24 @@ def test_sarif_is_valid_and_points_at_the_lines(tmp_path: Path) -> None:
     assert all(r["level"] == "error" and r["ruleIndex"] == int(r["ruleId"][-1]) - 1 for r in run["results"])
 
 
+def test_a_workflow_s_findings_point_at_its_decorator_in_the_app(shop_copy: Path, tmp_path: Path) -> None:
+    """A workflow's runner and starter are portable-fn's own functions: the finding is placed at the app's
+    `@workflow`, a line code scanning can show, not in portable_fn's installed sources."""
+    pyproject = shop_copy / "pyproject.toml"
+    pyproject.write_text(
+        pyproject.read_text(encoding="utf-8") + "\n[tool.portable-fn.policy]\nmemory_mb = { max = 128 }\n"
+    )
+    out = tmp_path / "shop.sarif"
+    assert main(["check", str(shop_copy), "--sarif", str(out)]) == 1
+    run = sarif_of(out)["runs"][0]
+    where = {r["properties"]["function"]: r["locations"][0]["physicalLocation"] for r in run["results"]}
+    runner = where["place_order-run"]
+    assert runner["artifactLocation"] == {"uri": "shop/functions.py", "uriBaseId": "%SRCROOT%"}
+    lines = (shop_copy / "shop" / "functions.py").read_text(encoding="utf-8").splitlines()
+    assert lines[runner["region"]["startLine"] - 1].startswith("@workflow(")
+    assert all(w["artifactLocation"].get("uriBaseId") == "%SRCROOT%" for w in where.values()), where
+
+
 def test_sarif_carries_a_waiver_as_a_suppression_and_the_teams_own_rule_ids(tmp_path: Path) -> None:
     out = tmp_path / "custom.sarif"
     assert main(["check", str(APPS / "custom"), "--sarif", str(out)]) == 1

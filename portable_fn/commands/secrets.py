@@ -10,7 +10,7 @@ secrets file of the dev host's state directory: the app's own unless `--state-di
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -29,8 +29,14 @@ from ..cli import (
     cli,
 )
 from ..console import Console
+from ..secrets import LocalSecretStore
 from .cloud_errors import explained
 from .dev_state import state_dir_option, use_state_dir
+
+if TYPE_CHECKING:
+    from ..app import App
+    from ..provider import Provider
+    from ..secrets import SecretInfo, SecretStore
 
 COLUMNS = ("name", "declared by", "version", "updated")
 
@@ -80,7 +86,7 @@ def secrets_set(console: Console, target: Target, name: str, state_dir: str | No
         store = _store(provider, app, stage, state_dir)
         with explained(provider, f"Setting secret {name} of {app.name} on {provider.name} ({stage})"):
             version = store.set(name, value)
-    where = f", in {store.path}" if state_dir else ""
+    where = f", in {store.path}" if state_dir and isinstance(store, LocalSecretStore) else ""
     console.done(f"Set secret {name} (version {version}) for {app.name} on {provider.name} ({stage}){where}")
     for note in getattr(store, "notes", ()):  # what the store did beside storing (Azure: the app's grant)
         console.say(note)
@@ -158,7 +164,7 @@ def secrets_remove(console: Console, target: Target, name: str, state_dir: str |
     return 0
 
 
-def _store(provider: Any, app: Any, stage: str, state_dir: str | None) -> Any:
+def _store(provider: Provider, app: App, stage: str, state_dir: str | None) -> SecretStore:
     """The stage's secret store: the provider's; for `--state-dir`, the secrets file of that dev state
     directory (the one `portable-fn dev --state-dir` reads)."""
     use_state_dir(provider, state_dir)
@@ -181,7 +187,7 @@ def _value(name: str) -> str:
     return value
 
 
-def _warn_undeclared(console: Console, app: Any, name: str) -> None:
+def _warn_undeclared(console: Console, app: App, name: str) -> None:
     declared = sorted(s.name for s in app.secrets)
     if name in declared:
         return
@@ -193,7 +199,7 @@ def _warn_undeclared(console: Console, app: Any, name: str) -> None:
     )
 
 
-def _rows(app: Any, stored: list[Any]) -> list[dict[str, Any]]:
+def _rows(app: App, stored: list[SecretInfo]) -> list[dict[str, Any]]:
     """One row per secret declared or stored, by name: who reads it, its version and when it was set."""
     held = {info.name: info for info in stored}
     declared = {s.name: [f.name for f in app.readers(s)] for s in app.secrets}

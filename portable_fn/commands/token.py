@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from ..cli import UsageError, _emit, _example, _json_option, cli
 from ..console import Console
+
+if TYPE_CHECKING:
+    from ..app import App
 
 
 @cli.command(
@@ -89,7 +92,7 @@ def _claim(text: str) -> tuple[str, Any]:
     return name.strip(), value
 
 
-def _audience(app: Any) -> str:
+def _audience(app: App) -> str:
     """The one audience the app's jwt() routes declare; a UsageError when there is none or several."""
     from ..runtime.auth import Jwt
 

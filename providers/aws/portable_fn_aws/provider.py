@@ -182,7 +182,7 @@ class AwsProvider(Provider):
             env["AWS_PROFILE"] = self.config.profile
         return env
 
-    def read_logs(self, app: App, stage: str, functions: Sequence[Any], since: datetime) -> list[LogEntry]:
+    def read_logs(self, app: App, stage: str, functions: Sequence[FunctionSpec], since: datetime) -> list[LogEntry]:
         """The functions' CloudWatch Logs events (see `logs`), through the deploy side's client."""
         from .logs import CloudWatchLogs
 

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from portable_fn.export import Export
     from portable_fn.logread import LogEntry
     from portable_fn.runtime.channels import Channel
-    from portable_fn.runtime.function import FunctionSpec
+    from portable_fn.runtime.function import FunctionOptions, FunctionSpec
     from portable_fn.secrets import SecretStore
 
     from .deploy import AzureDeployer
@@ -264,7 +264,7 @@ class AzureProvider(Provider):
         env[TABLES_CONNECTION_SETTING] = connection
         return {**env, **app.config.runtime_env()}
 
-    def read_logs(self, app: App, stage: str, functions: Sequence[Any], since: datetime) -> list[LogEntry]:
+    def read_logs(self, app: App, stage: str, functions: Sequence[FunctionSpec], since: datetime) -> list[LogEntry]:
         """The functions' `AppTraces` lines from the Log Analytics workspace `logs_workspace_id` names (else
         AZURE_LOG_ANALYTICS_WORKSPACE_ID), queried at `logs_endpoint` (see `logs`)."""
         import os
@@ -336,7 +336,7 @@ def secret_notes(app: App, stage: str, vault: str) -> list[str]:
     ]
 
 
-def _check_function(spec: FunctionSpec, options: Any) -> None:
+def _check_function(spec: FunctionSpec, options: FunctionOptions) -> None:
     """What no Azure plan can honour for one function."""
     where = f"Function {spec.name!r} on azure"
     if options.architecture not in (None, "x86_64"):

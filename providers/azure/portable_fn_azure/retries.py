@@ -20,13 +20,13 @@ Queue message comes back after `visibilityTimeout`, whatever the handler asked.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from portable_fn.runtime.triggers import Queue, Schedule
 
 if TYPE_CHECKING:
     from portable_fn.app import App
-    from portable_fn.runtime.function import FunctionSpec
+    from portable_fn.runtime.function import FunctionOptions, FunctionSpec
 
 MAX_VISIBILITY_S = 7 * 24 * 3600  # a queue message's visibility timeout stops at 7 days
 MAX_GRID_ATTEMPTS = 30  # an Event Grid subscription's maxDeliveryAttempts: 1 to 30
@@ -39,7 +39,7 @@ def hhmmss(seconds: float) -> str:
     return f"{whole // 3600:02d}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
 
 
-def options_of(app: App, spec: FunctionSpec) -> Any:
+def options_of(app: App, spec: FunctionSpec) -> FunctionOptions:
     options = getattr(app, "options", None)
     return options(spec) if callable(options) else spec.options
 
@@ -95,7 +95,7 @@ def retry_notes(app: App, storage_queue: bool) -> list[str]:
     return notes
 
 
-def queue_notes(options: Any, visibility: float | None) -> list[str]:
+def queue_notes(options: FunctionOptions, visibility: float | None) -> list[str]:
     policy, notes = options.retry_policy, list[str]()
     if options.retry is None or policy.attempts < 2:
         return notes
@@ -112,7 +112,7 @@ def queue_notes(options: Any, visibility: float | None) -> list[str]:
     return notes
 
 
-def service_bus_notes(options: Any) -> list[str]:
+def service_bus_notes(options: FunctionOptions) -> list[str]:
     policy = options.retry_policy
     if policy.attempts < 2:
         return []
@@ -123,7 +123,7 @@ def service_bus_notes(options: Any) -> list[str]:
     ]
 
 
-def timer_notes(options: Any) -> list[str]:
+def timer_notes(options: FunctionOptions) -> list[str]:
     policy, notes = options.retry_policy, list[str]()
     if options.retry is None or policy.attempts < 2:
         return notes
@@ -136,7 +136,7 @@ def timer_notes(options: Any) -> list[str]:
     return notes
 
 
-def grid_notes(spec: FunctionSpec, options: Any) -> list[str]:
+def grid_notes(spec: FunctionSpec, options: FunctionOptions) -> list[str]:
     policy, notes = options.retry_policy, list[str]()
     if options.retry is None:
         return notes

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from portable_fn.export import Export
     from portable_fn.logread import LogEntry
     from portable_fn.provider import DeadLetterEntry
-    from portable_fn.runtime.function import FunctionSpec
+    from portable_fn.runtime.function import FunctionOptions, FunctionSpec
 
     from .deploy import GcpDeployer
     from .secret_store import SecretManagerStore
@@ -155,7 +155,7 @@ class GcpProvider(Provider):
             env.pop(own, None)
         return env
 
-    def read_logs(self, app: App, stage: str, functions: Sequence[Any], since: datetime) -> list[LogEntry]:
+    def read_logs(self, app: App, stage: str, functions: Sequence[FunctionSpec], since: datetime) -> list[LogEntry]:
         """The functions' Cloud Logging entries (see `logs`), from the endpoint `endpoints.logging` names,
         else the provider's endpoint, else Google's."""
         from .logs import CloudLogging
@@ -203,7 +203,7 @@ class GcpProvider(Provider):
         return out
 
 
-def _check_function(spec: FunctionSpec, options: Any) -> None:
+def _check_function(spec: FunctionSpec, options: FunctionOptions) -> None:
     where = f"Function {spec.name!r} on gcp"
     if spec.module.split(".")[0] == RESERVED_MODULE:
         raise UnsupportedTriggerError(

@@ -53,7 +53,7 @@ import base64
 import math
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from portable_fn.deploy import Artifact, Resource
 from portable_fn.deploy.tags import checked, with_tags
@@ -63,7 +63,7 @@ from portable_fn.runtime.function import FunctionOptions, FunctionSpec
 from portable_fn.runtime.secrets import LOCATOR_ENV as SECRETS_ENV
 from portable_fn.runtime.secrets import Secret
 from portable_fn.runtime.state import State, locator_env
-from portable_fn.runtime.triggers import Http, Queue, Schedule, Storage, Topic
+from portable_fn.runtime.triggers import Http, Queue, Schedule, Storage, Topic, Trigger
 
 from ..packaging import LAMBDA_LIMITS, LambdaArtifact, SizeBudget
 from ..publish import DELAY_GROUP_ENV, DELAY_ROLE_ENV
@@ -299,7 +299,7 @@ class FunctionResources:
         return dead_letter_queue(self.t.names, self.spec, self.options)
 
     # -- what the trigger needs -------------------------------------------------------------------
-    def trigger_resources(self, trigger: Any) -> list[Resource]:
+    def trigger_resources(self, trigger: Trigger) -> list[Resource]:
         if isinstance(trigger, Http):
             return self.http(trigger)
         if isinstance(trigger, Queue):
@@ -317,7 +317,7 @@ class FunctionResources:
             return [rest_api.permission(self.t.names, self.spec)]
         if self.t.http == HTTP_API:
             return self.http_api_route(trigger)
-        cors = edge.document(getattr(self.t.app.config, "cors", None))
+        cors = edge.document(self.t.app.config.cors)
         if not trigger.open_at_edge:
             return [FunctionUrl(self.name, auth_type="AWS_IAM", cors=cors)]
         return [

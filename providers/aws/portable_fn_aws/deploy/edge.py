@@ -16,14 +16,21 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from portable_fn.runtime.auth import Jwt
+from portable_fn.runtime.triggers import Http
+
+if TYPE_CHECKING:
+    from portable_fn.app import App
+    from portable_fn.config import CorsConfig
 
 FIELDS = ("AllowOrigins", "AllowMethods", "AllowHeaders", "ExposeHeaders", "MaxAge", "AllowCredentials")
 HEADER_FIELDS = ("AllowHeaders", "ExposeHeaders")
 IDENTITY_SOURCE = "$request.header.Authorization"
 
 
-def document(cors: Any) -> str:
+def document(cors: CorsConfig | None) -> str:
     """The app's CORS policy (a `CorsConfig`, or None) as AWS's fields in canonical JSON; '' for none."""
     if cors is None:
         return ""
@@ -60,10 +67,10 @@ def parameters(text: str) -> dict[str, Any]:
     return dict(json.loads(text)) if text else {}
 
 
-def at_edge(auth: Any) -> bool:
+def at_edge(auth: object) -> bool:
     """Whether API Gateway can verify the route's callers itself: a `jwt` whose keys come from its issuer's
     discovery document (an `api_key` or a `jwt` with its own `jwks_url` is verified in the function)."""
-    return hasattr(auth, "issuer") and hasattr(auth, "audiences") and not getattr(auth, "jwks_url", None)
+    return isinstance(auth, Jwt) and not auth.jwks_url
 
 
 def authorizer_name(issuer: str, audiences: tuple[str, ...]) -> str:
@@ -73,17 +80,17 @@ def authorizer_name(issuer: str, audiences: tuple[str, ...]) -> str:
     return f"portable-fn-jwt-{digest}"
 
 
-def preflight_notes(app: Any, http: str) -> list[str]:
+def preflight_notes(app: App, http: str) -> list[str]:
     """What `plan` says of an `ANY` route behind a JWT authorizer when the app has CORS on the HTTP API: its
     route matches the browser's preflight OPTIONS too, so the authorizer refuses the preflight (it carries no
     token) instead of API Gateway answering it
     (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-cors.html, read 2026-12-06)."""
-    if http != "http-api" or getattr(app.config, "cors", None) is None:
+    if http != "http-api" or app.config.cors is None:
         return []
     return [
         f"Function {spec.name!r} on aws: its route ANY {spec.trigger.path} requires a JWT at the HTTP API, which a "
         "browser's CORS preflight (OPTIONS) does not carry, so API Gateway refuses the preflight. Declare the "
         "methods it serves one function each, or verify in the function (give the jwt a jwks_url)."
         for spec in app.functions
-        if getattr(spec.trigger, "method", None) == "ANY" and at_edge(getattr(spec.trigger, "auth", None))
+        if isinstance(spec.trigger, Http) and spec.trigger.method == "ANY" and at_edge(spec.trigger.auth)
     ]

@@ -56,7 +56,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from portable_fn.deploy import Resource
+from portable_fn.deploy import RemoteState, Resource
 from portable_fn.deploy.tags import user_tags
 from portable_fn.runtime.triggers import Http
 
@@ -470,7 +470,7 @@ def permission_from(function: str, statement: dict[str, Any], api_names: dict[st
     )
 
 
-def url(remote: Any, names: Names, spec: FunctionSpec) -> dict[str, Any]:
+def url(remote: RemoteState, names: Names, spec: FunctionSpec) -> dict[str, Any]:
     """The function's URL on the REST API (its path as declared), or {} when it has none."""
     api = remote.get((RestApi.kind, api_name(names)))
     trigger = spec.trigger

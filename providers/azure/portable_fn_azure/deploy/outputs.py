@@ -97,11 +97,11 @@ def state_outputs(app: App, remote: RemoteState, names: Names) -> dict[str, str 
     return {name: key.split("/", 1)[1] if (StateTable.kind, key) in remote else None for name, key in tables.items()}
 
 
-def trigger_outputs(trigger: Any, host: str) -> dict[str, Any]:
-    if trigger.kind == "http":
+def trigger_outputs(trigger: triggers.Trigger, host: str) -> dict[str, Any]:
+    if isinstance(trigger, triggers.Http):
         return {"url": f"https://{host}/api{trigger.path}" if host else "", "method": trigger.method}
-    if trigger.kind == "queue":
+    if isinstance(trigger, triggers.Queue):
         return {"queue": queue_name(trigger.name), "poison_queue": queue_name(trigger.name) + POISON_SUFFIX}
-    if trigger.kind == "storage":
+    if isinstance(trigger, triggers.Storage):
         return {"container": container_name(trigger.bucket)}
     return {}

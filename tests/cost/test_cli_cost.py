@@ -75,6 +75,22 @@ def test_all_clouds_side_by_side(capsys: pytest.CaptureFixture[str]) -> None:
     assert "Free tier run.request: 2,000,000 requests a month, per billing account, shared." in out
 
 
+def test_the_governance_note_shows_the_shops_table_as_the_cli_prints_it(capsys: pytest.CaptureFixture[str]) -> None:
+    """docs/governance.md shows samples/shop's month on the three clouds: it must stay what `cost` prints, and
+    say truly how many of the prices behind it were confirmed on the provider's page."""
+    assert main(["cost", str(SHOP), "--provider", "all"]) == 0
+    out = capsys.readouterr().out
+    side = out[out.index("Side by side (USD/month):") :]
+    note = (SHOP.parents[1] / "docs" / "governance.md").read_text(encoding="utf-8")
+    assert f"```text\n{side}```\n" in note
+    counts = []
+    for cloud, name in (("aws", "AWS"), ("gcp", "Google"), ("azure", "Azure")):
+        prices = json.loads((SHOP.parents[1] / "portable_fn" / "cost" / "prices" / f"{cloud}.json").read_text())
+        checked = [price["checked"] for price in prices["prices"].values()]
+        counts.append(f"{sum(checked) or 'none'} of {name}'s {len(checked)}")
+    assert " ".join(f"{', '.join(counts[:2])}, {counts[2]})".split()) in " ".join(note.split())
+
+
 AUDITED = """
 import sys
 

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 from ..runtime.dispatch import close_loop
 from ..runtime.http import Request, Response
+from ..runtime.http_binding import utf8_header_value
 from .framing import RequestError, read_body
 from .limits import Limits
 
@@ -76,7 +77,7 @@ class _Handler(BaseHTTPRequestHandler):
             host.log_refusal(self.command, path, exc.status, str(exc))
             self._answer(Response.json(exc.body(), status=exc.status))
             return
-        request = Request(self.command, path, headers=list(self.headers.items()), query=query, body=body, raw=self)
+        request = Request(self.command, path, headers=self._header_items(), query=query, body=body, raw=self)
         try:
             response = host.handle(request)
         except Exception as exc:  # a bug of the host: the log has it all, the answer names no path
@@ -85,6 +86,14 @@ class _Handler(BaseHTTPRequestHandler):
                 {"error": f"The dev host failed ({type(exc).__name__}); its log says why."}, status=500
             )
         self._answer(response)
+
+    def _header_items(self) -> list[tuple[str, str]]:
+        """The request's headers, `ce-*` values read as the UTF-8 a client sends raw (the server reads
+        latin-1), as the GCP shim reads them behind WSGI: a CloudEvent attribute arrives as it was sent."""
+        return [
+            (name, utf8_header_value(value) if name[:3].lower() == "ce-" else value)
+            for name, value in self.headers.items()
+        ]
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         """The stdlib's own refusals (bad request line, header too long, ...) as JSON."""

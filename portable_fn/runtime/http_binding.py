@@ -146,6 +146,17 @@ def encode_header_value(value: Any) -> str:
     return quote(text, safe=_SAFE)
 
 
+def utf8_header_value(value: str) -> str:
+    """A header value a server read as latin-1 (WSGI, the standard library's http.server), read again as
+    the UTF-8 it was sent in; kept as it is when it is not UTF-8."""
+    if value.isascii():
+        return value
+    try:
+        return value.encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return value
+
+
 def decode_header_value(value: str) -> str:
     """Undo the binding's percent-encoding (UTF-8)."""
     return unquote(value, errors="strict") if "%" in value else value
@@ -265,4 +276,5 @@ __all__ = [
     "to_batch",
     "to_binary",
     "to_structured",
+    "utf8_header_value",
 ]

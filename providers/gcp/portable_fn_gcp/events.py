@@ -69,7 +69,13 @@ from portable_fn.runtime.cloudevent import (
     rfc3339_shape,
 )
 from portable_fn.runtime.errors import InvalidEventError
-from portable_fn.runtime.http_binding import decode_data, decode_header_value, from_http, undeclared_data
+from portable_fn.runtime.http_binding import (
+    decode_data,
+    decode_header_value,
+    from_http,
+    undeclared_data,
+    utf8_header_value,
+)
 from portable_fn.runtime.views import MessageMeta
 
 MESSAGE_PUBLISHED = "google.cloud.pubsub.topic.v1.messagePublished"
@@ -328,25 +334,15 @@ def header_attributes(attrs: Mapping[str, Any]) -> dict[str, Any]:
 
 def wsgi_headers(items: Any) -> dict[str, str]:
     """A WSGI request's headers with `ce-*` values re-read as UTF-8 (percent-decoding is `from_http`'s)."""
-    return {name: utf8(value) if name[:3].lower() == "ce-" else value for name, value in items}
+    return {name: utf8_header_value(value) if name[:3].lower() == "ce-" else value for name, value in items}
 
 
 def header_value(name: str, value: str) -> str:
     """One `ce-*` header value as the event attribute it encodes."""
-    value = utf8(value)
+    value = utf8_header_value(value)
     if "%" not in value:
         return value
     try:
         return decode_header_value(value)
     except UnicodeDecodeError:
         raise InvalidEventError(f"Header '{name}' is not valid percent-encoded UTF-8.", name[3:]) from None
-
-
-def utf8(value: str) -> str:
-    """A header value the server decoded as latin-1, re-read as the UTF-8 it was (kept when it is not)."""
-    if value.isascii():
-        return value
-    try:
-        return value.encode("latin-1").decode("utf-8")
-    except (UnicodeEncodeError, UnicodeDecodeError):
-        return value

@@ -57,6 +57,9 @@ STORAGE_CONNECTION = "AzureWebJobsStorage"
 SERVICE_BUS_CONNECTION = "ServiceBusConnection"
 TRANSPORTS = {"queue_transport": ("storage_queue", "service_bus"), "topic_transport": ("event_grid", "service_bus")}
 MAX_QUEUE_BATCH = 32  # host.json queues.batchSize: messages fetched (and run) together per instance
+# How long the host lets a function run when host.json sets no functionTimeout, by plan_sku (Microsoft Learn,
+# "Function app timeout duration": Consumption 5 minutes; Flex Consumption and Premium 30 minutes).
+DEFAULT_TIMEOUT_S = {"Y1": 300, "FC1": 1800, "EP1": 1800, "EP2": 1800, "EP3": 1800}
 RESERVED = {"app", "func", "shim", "_routes"}
 # The methods an http trigger can list (azure.functions.HttpMethod), in the order they are written.
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
@@ -171,11 +174,24 @@ def host_json_source(app: App) -> str:
         if visibility is not None:
             extensions["queues"]["visibilityTimeout"] = hhmmss(visibility)
     host: dict[str, Any] = {"version": "2.0", "extensionBundle": EXTENSION_BUNDLE, "extensions": extensions}
-    timeouts = [t for t in (_timeout(app, spec) for spec in app.functions) if t]
-    if timeouts:
-        seconds = int(-(-max(timeouts) // 1))
+    seconds = _declared_timeout_s(app)
+    if seconds is not None:
         host["functionTimeout"] = f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
     return json.dumps(host, indent=2) + "\n"
+
+
+def host_timeout_s(app: App, plan_sku: str) -> int:
+    """How long the host lets any function of the app run (host.json's `functionTimeout` is one for the app):
+    the longest `timeout_s` declared, else the plan's default. Each function's `Context.deadline`, so the lease
+    of an idempotent call ends when the host stops it, not 15 minutes later (or, on Flex, before)."""
+    declared = _declared_timeout_s(app)
+    return declared if declared is not None else DEFAULT_TIMEOUT_S.get(plan_sku, DEFAULT_TIMEOUT_S["Y1"])
+
+
+def _declared_timeout_s(app: App) -> int | None:
+    """The longest `timeout_s` of the app's functions in whole seconds (rounded up), or None."""
+    timeouts = [t for t in (_timeout(app, spec) for spec in app.functions) if t]
+    return int(-(-max(timeouts) // 1)) if timeouts else None
 
 
 def max_dequeue_count(app: App) -> int:
@@ -200,9 +216,11 @@ def _timeout(app: App, spec: FunctionSpec) -> float | None:
 # -- function_app.py ---------------------------------------------------------------------------------
 
 
-def function_app_source(app: App) -> str:
-    """function_app.py: imports the app's modules, one decorated function per portable function."""
+def function_app_source(app: App, plan_sku: str = "Y1") -> str:
+    """function_app.py: imports the app's modules, one decorated function per portable function, each told
+    how long the host of `plan_sku` lets it run (`host_timeout_s`)."""
     chosen = transports(app)
+    timeout = host_timeout_s(app, plan_sku)
     modules = sorted({spec.module for spec in app.functions})
     alias = {module: f"_m{i}" for i, module in enumerate(modules)}
     lines = [
@@ -228,12 +246,14 @@ def function_app_source(app: App) -> str:
         python_name = _python_name(spec.name, index, used)
         handler = top_level_name(spec, "Generating function_app.py on azure", "function_app.py")
         spec_ref = f"{alias[spec.module]}.{handler}.__portable_fn__"
-        lines += ["", ""] + _function(app, spec, spec_ref, f"_entry{index}", python_name, chosen)
+        lines += ["", ""] + _function(app, spec, spec_ref, f"_entry{index}", python_name, chosen, timeout)
     return "\n".join(lines) + "\n"
 
 
-def _function(app: App, spec: FunctionSpec, spec_ref: str, entry: str, name: str, chosen: dict[str, str]) -> list[str]:
-    kind, timeout = spec.trigger.kind, _timeout(app, spec)
+def _function(
+    app: App, spec: FunctionSpec, spec_ref: str, entry: str, name: str, chosen: dict[str, str], timeout: float
+) -> list[str]:
+    kind = spec.trigger.kind
     made = {"http": _http, "queue": _queue, "topic": _topic, "schedule": _schedule, "storage": _storage}[kind]
     setup, decorators, params, call = made(app, spec, spec_ref, timeout, chosen)
     returns = "func.HttpResponse" if kind == "http" else "None"

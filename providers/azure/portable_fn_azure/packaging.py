@@ -107,7 +107,7 @@ def build_package(
     remote = wants_remote_build(app, stage) if remote_build is None else remote_build
     target = Target(app.config.python)
     lines = requirement_lines(app)
-    function_app = function_app_source(app)
+    function_app = function_app_source(app, plan_sku(app, stage))
     compiler = compiler_for(target.python, "azure", progress, interpreters)
     entries: list[Entry] = [  # the first entry of a name wins in `write_zip`: generated files over the user's
         ("function_app.py", function_app.encode("utf-8")),
@@ -127,6 +127,11 @@ def build_package(
     return AzureArtifact(
         artifact.path, artifact.sha256, artifact.size, artifact.files, remote_build=remote, python=target.python
     )
+
+
+def plan_sku(app: App, stage: str) -> str:
+    """The stage's `plan_sku` (`[tool.portable-fn.azure]`, with the stage's override): how long functions may run."""
+    return str(app.config.provider_settings("azure", stage).get("plan_sku", "Y1"))
 
 
 def wants_remote_build(app: App, stage: str) -> bool:

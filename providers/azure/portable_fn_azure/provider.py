@@ -90,7 +90,7 @@ class AzureProvider(Provider):
         """Write `function_app.py` and `host.json` into `out_dir`."""
         out_dir.mkdir(parents=True, exist_ok=True)
         written = [
-            (out_dir / "function_app.py", codegen.function_app_source(app)),
+            (out_dir / "function_app.py", codegen.function_app_source(app, self.config.plan_sku)),
             (out_dir / "host.json", codegen.host_json_source(app)),
         ]
         for path, text in written:

@@ -48,9 +48,10 @@ DIFFERENCES = [
         "seen[*].context.has_deadline",
         "*",
         "`ctx.deadline` is known where the runtime is told when the invocation is cut off: Lambda says "
-        "so, and Cloud Functions gets the timeout deploy sets; the Azure worker does not pass the host's "
-        "functionTimeout on, and the dev host cuts off only a function that declares `timeout_s`",
-        "local, azure",
+        "so, Cloud Functions gets the timeout deploy sets, and Azure's generated function_app.py the "
+        "host's functionTimeout (the plan's default unless declared); the dev host cuts off only a "
+        "function that declares `timeout_s`",
+        "local",
     ),
     # What names the cloud's own resource or is assigned by it. A carried CloudEvent keeps all of these.
     Difference(

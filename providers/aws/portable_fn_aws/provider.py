@@ -195,7 +195,7 @@ class AwsProvider(Provider):
         options = app.options(spec)
         context = InvokeContext(f"{app.name}-{spec.name}", options.timeout_s or 3, options.memory_mb or 128)
         event, skipped = _filtered(spec, event)
-        if event is None:  # the S3 notification (or EventBridge rule) would not have invoked it
+        if event is None and skipped:  # the S3 notification (or EventBridge rule) would not have invoked it
             return {"function": spec.name, "results": [], "skipped": skipped}
         delivery = deliver(spec, event, context)
         out: dict[str, Any] = {"function": spec.name, "source": delivery.source, "response": delivery.response}

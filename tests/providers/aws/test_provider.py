@@ -119,6 +119,17 @@ def test_invoke_a_schedule_with_an_eventbridge_scheduled_event(capsys, shop_copy
     assert "error" not in out and out["response"] is None
 
 
+@pytest.mark.parametrize("function", ["fulfil", "on_upload", "create_order"])
+def test_invoke_with_a_null_event_runs_nothing_and_says_so(capsys, shop_copy, tmp_path, function) -> None:
+    """`--event` holding `null` is no event Lambda sends: an error and exit 1, not an empty success
+    (the "nothing left after the trigger's filters" answer is for events the trigger filtered out)."""
+    event = write(tmp_path, "null.json", None)
+    code = main(["invoke", function, "--app", str(shop_copy), "--provider", "aws", "--event", event])
+    out, err = capsys.readouterr()
+    assert (code, out) == (1, "")
+    assert f"Function {function!r} on aws has a" in err and "with a NoneType" in err
+
+
 def test_invoke_a_topic_function_that_fails_reports_the_error(capsys, shop_copy, tmp_path, adapter) -> None:
     event = copy.deepcopy(adapter.load_event("snsEvent.json"))
     event["Records"][0]["Sns"]["Message"] = json.dumps({"specversion": "1.0", "id": "x"})  # no source/type

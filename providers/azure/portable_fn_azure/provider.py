@@ -439,10 +439,12 @@ def _delivered(app: App, spec: FunctionSpec, item: Any) -> tuple[Any, dict[str, 
             return dict(item), skip
         return _blob_of(decoded) if decoded is not None else dict(item), None
     if trigger.kind == "topic" and codegen.transports(app)["topic_transport"] == "event_grid":
-        if not isinstance(item, Mapping):
+        if not isinstance(item, Mapping) or not _is_grid_event(item):
+            given = f"an object without either (keys: {', '.join(item)})" if isinstance(item, Mapping) else None
             raise InvalidEventError(
-                f"Invoking {spec.name!r} on azure: a topic trigger takes an Event Grid event "
-                f"(a JSON object, in either schema) or a list of them, not {type(item).__name__}."
+                f"Invoking {spec.name!r} on azure: a topic trigger takes an Event Grid event (a JSON object in "
+                "the Event Grid schema, with eventType, or the CloudEvents schema, with specversion) or a list of "
+                f"them, not {given or type(item).__name__}."
             )
         return dict(item), None
     return _native(spec, item), None

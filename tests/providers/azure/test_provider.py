@@ -73,6 +73,17 @@ def test_invoke_takes_an_object_without_a_body_as_the_message_body(every_app: An
     assert (event.data, attempt) == (order, 1)
 
 
+@pytest.mark.parametrize("event", [{"order": "o-1"}, [{"order": "o-1"}], 7])
+def test_invoke_refuses_what_is_no_event_grid_event_for_a_topic_saying_what_it_takes(
+    every_app: Any, every_module: Any, event: Any
+) -> None:
+    """Event Grid delivers only events: a bare object is refused with what to send, not run and failed
+    with the shim's KeyError."""
+    with pytest.raises(PortableFnError, match=r"takes an Event Grid event .*eventType.*specversion.*, not ") as refused:
+        AzureProvider().invoke(every_app, every_app.function("on_news"), event)
+    assert "KeyError" not in str(refused.value)
+
+
 def test_generate_shim_writes_function_app_and_host_json(every_app: Any, tmp_path: Path) -> None:
     written = AzureProvider().generate_shim(every_app, tmp_path)
     assert [p.name for p in written] == ["function_app.py", "host.json"]

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from . import __version__
+from .ci import CLOUDS
 from .console import Console, Steps
 from .runtime.errors import PortableFnError
 
@@ -384,7 +385,9 @@ class _InitCommand(click.Command):
 @cli.command(
     cls=_InitCommand,
     epilog=_example(
-        "portable-fn init shop", "portable-fn init jobs --template queue-worker", "portable-fn init shop --ci github"
+        "portable-fn init shop",
+        "portable-fn init jobs --template queue-worker",
+        "portable-fn init shop --ci github --provider aws",
     ),
 )
 @click.argument("name")
@@ -398,13 +401,23 @@ class _InitCommand(click.Command):
     default=None,
     help="Also write a CI/CD pipeline for it (`portable-fn ci --help` says what it runs).",
 )
+@click.option(
+    "--provider",
+    "providers",
+    type=click.Choice(CLOUDS),
+    multiple=True,
+    help="With --ci: a cloud the pipeline plans and deploys to; repeat for more (a new app targets none yet).",
+)
 @click.pass_obj
-def init(console: Console, name: str, template: str | None, ci_system: str | None) -> int:
+def init(console: Console, name: str, template: str | None, ci_system: str | None, providers: tuple[str, ...]) -> int:
     """Create a new app.
 
     NAME is the app's name and its new directory.
     """
     from . import scaffold
+
+    if providers and ci_system is None:
+        raise UsageError("--provider names the clouds of the pipeline --ci writes; add --ci github or --ci gitlab.")
 
     if template is not None and not hasattr(scaffold, "TEMPLATES"):
         raise _unavailable("init --template", "portable_fn.scaffold.TEMPLATES")
@@ -418,7 +431,7 @@ def init(console: Console, name: str, template: str | None, ci_system: str | Non
         from .ci import write_pipeline
         from .commands.ci import summary
 
-        console.result(summary(write_pipeline(root, ci_system)))
+        console.result(summary(write_pipeline(root, ci_system, list(providers))))
     return 0
 
 

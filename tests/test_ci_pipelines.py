@@ -401,6 +401,20 @@ def test_init_with_ci_writes_a_pipeline_that_runs_the_tests(
     assert validate(tmp_path / "demo" / GITHUB, SCHEMAS[GITHUB]).returncode == 0
 
 
+def test_init_with_ci_and_a_provider_writes_that_clouds_jobs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A new app targets no cloud yet: `--provider` says which ones its first pipeline plans and deploys to."""
+    monkeypatch.chdir(tmp_path)
+    assert main(["init", "demo", "--ci", "gitlab", "--provider", "aws", "--provider", "azure"]) == 0
+    pipeline = yaml.safe_load((tmp_path / "demo" / GITLAB).read_text("utf-8"))
+    assert {"plan-aws", "deploy-aws", "plan-azure", "deploy-azure"} <= set(pipeline)
+    assert not any(job.endswith("-gcp") for job in pipeline)
+    assert "Wrote " in capsys.readouterr().out
+    assert main(["init", "other", "--provider", "aws"]) == 2  # a cloud for no pipeline
+    assert "add --ci github or --ci gitlab" in capsys.readouterr().err and not (tmp_path / "other").exists()
+
+
 def test_an_app_below_the_repository_root_gets_the_pipeline_at_the_root(tmp_path: Path) -> None:
     (tmp_path / ".git").mkdir()
     app = create_app(tmp_path / "services" / "orders")

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from .errors import DeclarationError, PortableFnError
 
 if TYPE_CHECKING:  # schedule.py (and datetime) load only when an app declares a schedule
+    from .auth import Verifier
     from .resources import Use
     from .timing import CronExpression
 
@@ -72,7 +73,7 @@ class Http(Trigger):
     path: str
     public: bool
     bodies: HttpBodies | None
-    auth: Any  # None, or how callers are verified: `jwt(...)`, `api_key(...)` (runtime/auth.py)
+    auth: Verifier | None  # how callers are verified: `jwt(...)`, `api_key(...)` (runtime/auth.py)
     rate_limit: str | None  # "100/minute": requests per caller (tenant, key, subject or address)
 
     def __init__(
@@ -82,7 +83,7 @@ class Http(Trigger):
         public: bool = False,
         request: type | None = None,
         response: type | Mapping[int, type | None] | None = None,
-        auth: Any = None,
+        auth: Verifier | None = None,
         rate_limit: str | None = None,
     ) -> None:
         verb = method.upper() if isinstance(method, str) else method
@@ -343,7 +344,7 @@ def http(
     *,
     request: type | None = None,
     response: type | Mapping[int, type | None] | None = None,
-    auth: Any = None,
+    auth: Verifier | None = None,
     rate_limit: str | None = None,
 ) -> Http:
     """An HTTP trigger: `http("POST", "/orders")`. `public=True` allows unauthenticated calls; `auth=jwt(...)`

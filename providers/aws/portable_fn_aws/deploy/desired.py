@@ -341,7 +341,7 @@ class FunctionResources:
                 route_key=f"{trigger.method} {trigger.path}",
                 authorization_type="JWT" if authorizer else "NONE" if trigger.open_at_edge else "AWS_IAM",
                 authorizer=authorizer.name if authorizer else "",
-                scopes=tuple(sorted(trigger.auth.scopes)) if authorizer else (),
+                scopes=tuple(sorted(trigger.auth.scopes)) if authorizer and edge.at_edge(trigger.auth) else (),
                 function_arn=self.arn,
             ),
         ]

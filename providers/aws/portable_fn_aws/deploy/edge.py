@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 from portable_fn.runtime.auth import Jwt
 from portable_fn.runtime.triggers import Http
@@ -67,7 +67,7 @@ def parameters(text: str) -> dict[str, Any]:
     return dict(json.loads(text)) if text else {}
 
 
-def at_edge(auth: object) -> bool:
+def at_edge(auth: object) -> TypeGuard[Jwt]:
     """Whether API Gateway can verify the route's callers itself: a `jwt` whose keys come from its issuer's
     discovery document (an `api_key` or a `jwt` with its own `jwks_url` is verified in the function)."""
     return isinstance(auth, Jwt) and not auth.jwks_url

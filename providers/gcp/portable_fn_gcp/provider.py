@@ -23,7 +23,7 @@ from portable_fn.runtime.cloudevent import CloudEvent
 from portable_fn.runtime.errors import InvalidEventError, UnsupportedTriggerError
 from portable_fn.runtime.http import Headers
 from portable_fn.runtime.http_binding import from_http, is_cloudevent
-from portable_fn.runtime.triggers import Queue
+from portable_fn.runtime.triggers import Queue, Storage, Trigger
 
 from .events import MESSAGE_PUBLISHED, STORAGE_EVENTS, from_sdk_event
 from .settings import GcpSettings
@@ -322,12 +322,13 @@ def _legacy_event(event: Mapping[str, Any]) -> CloudEvent[Any]:
         raise InvalidEventError(f"the legacy event cannot be converted ({exc}).") from None
 
 
-def _not_delivered(trigger: Any, event: CloudEvent[Any]) -> str | None:
+def _not_delivered(trigger: Trigger, event: CloudEvent[Any]) -> str | None:
     """Why the deployed trigger's Eventarc filter would not deliver `event`, or None."""
-    wanted = STORAGE_EVENTS[trigger.on] if trigger.kind == "storage" else MESSAGE_PUBLISHED
+    storage = trigger if isinstance(trigger, Storage) else None
+    wanted = STORAGE_EVENTS[storage.on] if storage else MESSAGE_PUBLISHED
     if event.type == wanted:
         return None
-    what = f"storage({trigger.bucket!r}, on={trigger.on!r})" if trigger.kind == "storage" else trigger.kind
+    what = f"storage({storage.bucket!r}, on={storage.on!r})" if storage else trigger.kind
     return (
         f"the function's trigger ({what}) is deployed for {wanted} events; Eventarc would not deliver "
         f"this {event.type} event to it, so it did not run."

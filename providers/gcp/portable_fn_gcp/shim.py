@@ -50,7 +50,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from portable_fn.runtime.cloudevent import CloudEvent
 from portable_fn.runtime.contract import Call, Invocation, LazyCarrier, http_carrier, run, serve
@@ -62,6 +62,9 @@ from portable_fn.runtime.logs import configure_deployed, log_failure
 from portable_fn.runtime.outcomes import ACK, DEAD_LETTER, RETRY, Result
 from portable_fn.runtime.triggers import Http
 from portable_fn.runtime.views import MessageMeta
+
+if TYPE_CHECKING:  # packaging's side only: the function never loads it
+    from portable_fn.app import App
 
 from . import dead_letter
 from .events import from_sdk_message, schedule_tick, to_cloudevent, wsgi_headers
@@ -102,7 +105,7 @@ class Answer:
 # -- main.py -------------------------------------------------------------------------------------
 
 
-def generate_main(app: Any) -> str:
+def generate_main(app: App) -> str:
     """The source of `main.py`: imports the app's modules, one entry point per function."""
     modules = sorted({spec.module for spec in app.functions})
     alias = {module: f"_m{i}" for i, module in enumerate(modules)}

@@ -16,7 +16,11 @@ Every response carries `body` and `isBase64Encoded`: binary bodies (`Response.is
 A request body flagged `isBase64Encoded` that is not valid base64 (hand-written events and test payloads
 do this) is taken as the text it is, never an error.
 
-The path is the one the function's route sees: a named API Gateway stage (`requestContext.stage` other
+The path is the one the client sent, percent-encoded, as on every cloud: an HTTP API hands it over
+decoded (Function URLs, REST APIs and ALB do not), so a path holding a space or non-ASCII letters is
+encoded again (all but what stands in an encoded path as it is). ASCII punctuation the API decoded
+(`%7B` to `{`) stays as it came, as a `%2F` decoded into `/` must.
+It is the one the function's route sees: a named API Gateway stage (`requestContext.stage` other
 than `$default`) that starts the path is taken off it (an HTTP API puts `/prod` in `rawPath`; a REST API
 keeps it out of `path` unless a custom domain's base path repeats it). The shim matches the request
 against the function's route (`portable_fn.runtime.routes`) and fills the path parameters from it; a
@@ -33,7 +37,7 @@ import binascii
 from collections.abc import Callable, Mapping
 from http import HTTPStatus
 from typing import Any
-from urllib.parse import unquote_plus
+from urllib.parse import quote, unquote_plus
 
 from portable_fn.runtime.errors import InvalidEventError
 from portable_fn.runtime.http import Headers, QueryParams, Request, Response, request_from_native
@@ -43,6 +47,8 @@ HTTP_V2 = "API Gateway HTTP API / Function URL (payload 2.0)"
 ALB = "Application Load Balancer"
 
 Native = Mapping[str, Any]
+# What stands in an encoded path as it is: RFC 3986's pchar, "/", and "%" (an escape already made).
+_PATH_SAFE = "/%!$&'()*+,;=:@-._~"
 
 
 def http_source(event: Native) -> str | None:
@@ -102,6 +108,8 @@ def _from_http_v2(event: Native) -> Request:
     headers = _V2Headers(event.get("headers"), event.get("cookies"))
     if not headers.well_formed():
         headers.multi_items()  # read now: a malformed event is a 400 here, not an error on first read
+    if not path.isascii() or " " in path:  # an HTTP API's decoded path (0.1 µs, a regex 1 µs)
+        path = quote(path, safe=_PATH_SAFE)
     return request_from_native(
         _string(http, "method"), _unstaged(path, context), headers, query, _body(event), _path_params(event), event
     )

@@ -8,10 +8,20 @@
 | storage       | an S3 bucket notification (ObjectCreated:* / ObjectRemoved:*)        | one S3 record         |
 | schedule      | an EventBridge Scheduler schedule with no `Input`                    | its Scheduled Event   |
 | HTTP          | a Function URL per function (the default `http = "function-url"`)    | payload 2.0           |
+| HTTP (paths   | `http = "http-api"`: the app's HTTP API, a route `METHOD /path` per  | payload 2.0 with the  |
+| "http-api",   | function (AWS_IAM unless public) on stage `$default`; the second is  | routeKey, the IAM     |
+| "http-api-    | that API through a named stage (`prod`), as a stage added by hand or | caller and path-      |
+| stage")       | a custom domain's base path puts it in front of `rawPath`            | Parameters            |
 
-Shapes follow tests/data/aws/events (from the official projects). Dead letters go where Lambda would send
-them: the shim writes them to the function's dead-letter queue, here a real SQS queue of a moto server on
-127.0.0.1, read back after each delivery.
+Shapes follow tests/data/aws/events (from the official projects); an HTTP API request starts from
+apiGatewayProxyV2IamEvent.json, the event of a route whose authorization is AWS_IAM. API Gateway answers a
+request no route matches itself, 404 `{"message":"Not Found"}` (deploy makes no `$default` route), and 404
+too for a path whose routes take other methods: the function is not invoked. An HTTP API hands the
+function the path percent-decoded, in `rawPath` and `requestContext.http.path` alike (Function URLs and
+REST APIs keep it encoded), as live captures show (hotsock/voker#8, cited by middleapi/standard-server#93).
+
+Dead letters go where Lambda would send them: the shim writes them to the function's dead-letter queue,
+here a real SQS queue of a moto server on 127.0.0.1, read back after each delivery.
 """
 
 from __future__ import annotations
@@ -24,6 +34,7 @@ import sys
 import uuid
 from collections.abc import Iterator
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, quote_plus, unquote
 
@@ -51,6 +62,9 @@ CREDENTIALS = {
     "AWS_REGION": REGION,
 }
 AMZ_ID_2 = "vlR7PnpV2Ce81l0PRw6jlUpck7Jo5ZsQjryTjKlc5aLWGVHPZLj5NeC6qMa0emYBDXOo6QBU0Wo="  # s3Event.json's
+EVENTS = Path(__file__).resolve().parents[2] / "data" / "aws" / "events"
+API_ID = "a1b2c3d4e5"
+HTTP_API_STAGES = {"http-api": "$default", "http-api-stage": "prod"}  # delivery path -> the stage it goes through
 MOTO_SERVER = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", "{port}"]
 
 
@@ -84,8 +98,14 @@ class AwsRunner:
             spec.name: self._dead_letter_queue(spec) for spec in app.functions if spec.trigger.is_event
         }
 
-    def deliver(self, event: LogicalEvent) -> Delivery:
+    def paths(self, event: LogicalEvent) -> tuple[str, ...]:
+        """An HTTP request also reaches the function through the app's HTTP API (`http = "http-api"`)."""
+        return tuple(HTTP_API_STAGES) if isinstance(event, HttpCall) else ()
+
+    def deliver(self, event: LogicalEvent, path: str = "") -> Delivery:
         self.seen.clear()
+        if isinstance(event, HttpCall) and path in HTTP_API_STAGES:
+            return self._http_api(event, HTTP_API_STAGES[path])
         if isinstance(event, QueueDelivery):
             return self._queue(event)
         if isinstance(event, TopicDelivery):
@@ -231,7 +251,10 @@ class AwsRunner:
 
     def _http(self, call: HttpCall) -> Delivery:
         function = self._url_owner(call.path)
-        answer = self._invoke(function, self._function_url_event(call))
+        return self._answered(self._invoke(function, self._function_url_event(call)))
+
+    def _answered(self, answer: dict[str, Any]) -> Delivery:
+        """The payload 2.0 response as the client gets it: the status, the body, the Set-Cookie headers."""
         body = base64.b64decode(answer["body"]) if answer.get("isBase64Encoded") else answer.get("body", "")
         try:
             parsed = json.loads(body)
@@ -252,13 +275,7 @@ class AwsRunner:
     def _function_url_event(self, call: HttpCall) -> dict[str, Any]:
         """A Function URL request (lambdaFunctionUrlEvent.json): headers lower-cased, repeats comma-joined,
         cookies moved to `cookies`, the body base64 unless its type is text (as Function URLs decide)."""
-        headers: dict[str, str] = {}
-        cookies: list[str] = []
-        for name, value in call.headers:
-            if name.lower() == "cookie":
-                cookies += [c.strip() for c in value.split(";") if c.strip()]
-            else:
-                headers[name.lower()] = f"{headers[name.lower()]},{value}" if name.lower() in headers else value
+        headers, cookies = _v2_headers(call)
         url_id = "abcdefghijklmnopqrstuvwxyz012345"
         host = f"{url_id}.lambda-url.{REGION}.on.aws"
         headers.update(
@@ -281,10 +298,7 @@ class AwsRunner:
         if cookies:
             event["cookies"] = cookies
         if call.query:
-            query: dict[str, str] = {}
-            for name, value in parse_qsl(call.query, keep_blank_values=True):
-                query[name] = f"{query[name]},{value}" if name in query else value
-            event["queryStringParameters"] = query
+            event["queryStringParameters"] = _v2_query(call.query)
         event["requestContext"] = {
             "accountId": "anonymous",
             "apiId": url_id,
@@ -303,12 +317,89 @@ class AwsRunner:
             "time": "01/May/2026:10:00:00 +0000",
             "timeEpoch": _epoch_ms_of("2026-05-01T10:00:00.000Z"),
         }
+        event.update(_v2_body(call, headers))
+        return event
+
+    # -- HTTP: the app's API Gateway HTTP API, payload 2.0 ------------------------------------------------
+
+    def _http_api(self, call: HttpCall, stage: str) -> Delivery:
+        """API Gateway picks the route; a request no route takes is its own 404 and reaches no function."""
+        routed = self._api_route(call)
+        if routed is None:
+            return Delivery(status=404, json={"message": "Not Found"})
+        function, route_key, params = routed
+        return self._answered(self._invoke(function, self._http_api_event(call, stage, route_key, params)))
+
+    def _api_route(self, call: HttpCall) -> tuple[str, str, dict[str, str]] | None:
+        """(function, routeKey, pathParameters) of the route API Gateway selects: the routes deploy makes
+        (`METHOD /path`, `ANY` for every method), one taking the method before an `ANY` one; path
+        variables match one decoded segment."""
+        segments = _decoded_path(call.path).strip("/").split("/")
+        found = []
+        for spec in self.app.functions:
+            trigger = spec.trigger
+            if trigger.kind != "http" or trigger.method not in (call.method, "ANY"):
+                continue
+            params = _api_params(trigger.path.strip("/").split("/"), segments)
+            if params is not None:
+                found.append((trigger.method == "ANY", spec.name, f"{trigger.method} {trigger.path}", params))
+        return min(found, key=lambda route: route[0])[1:] if found else None
+
+    def _http_api_event(self, call: HttpCall, stage: str, route_key: str, params: dict[str, str]) -> dict[str, Any]:
+        """The request as the HTTP API hands it to the route's integration: apiGatewayProxyV2IamEvent.json
+        with this request in it (the caller signed it: the route is AWS_IAM), the path decoded and, on a
+        named stage, led by it."""
+        event = json.loads((EVENTS / "apiGatewayProxyV2IamEvent.json").read_text(encoding="utf-8"))
+        headers, cookies = _v2_headers(call)
+        host = f"{API_ID}.execute-api.{REGION}.amazonaws.com"
+        headers.update(
+            {
+                "host": host,
+                "authorization": "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20260501/eu-west-1/"
+                "execute-api/aws4_request, SignedHeaders=host;x-amz-date, Signature=0f1e",
+                "x-amz-date": "20260501T100000Z",
+                "x-amzn-trace-id": "Root=1-62ecd163-5f302e550dcde3b12402207d",
+                "x-forwarded-proto": "https",
+                "x-forwarded-port": "443",
+                "x-forwarded-for": "203.0.113.9",
+                "user-agent": "python-http.client",
+            }
+        )
         if call.body:
-            textual = headers.get("content-type", "").startswith(("text/", "application/json"))
-            event["body"] = call.body.decode() if textual else base64.b64encode(call.body).decode("ascii")
-            event["isBase64Encoded"] = not textual
-        else:
-            event["isBase64Encoded"] = False
+            headers["content-length"] = str(len(call.body))
+        path = _decoded_path(call.path) if stage == "$default" else f"/{stage}{_decoded_path(call.path)}"
+        event.update(routeKey=route_key, rawPath=path, rawQueryString=call.query, headers=headers)
+        for optional in ("cookies", "queryStringParameters", "pathParameters", "stageVariables", "body"):
+            event.pop(optional, None)
+        if cookies:
+            event["cookies"] = cookies
+        if call.query:
+            event["queryStringParameters"] = _v2_query(call.query)
+        if params:
+            event["pathParameters"] = params
+        context = event["requestContext"]
+        context.update(
+            routeKey=route_key,
+            accountId=ACCOUNT,
+            stage=stage,
+            requestId="Ab1cDEfGhIjKLmN=",
+            apiId=API_ID,
+            domainName=host,
+            domainPrefix=API_ID,
+            time="01/May/2026:10:00:00 +0000",
+            timeEpoch=_epoch_ms_of("2026-05-01T10:00:00.000Z"),
+        )
+        context["http"].update(method=call.method, path=path, sourceIp="203.0.113.9", userAgent="python-http.client")
+        context["authorizer"]["iam"] = {
+            "accessKey": "AKIAIOSFODNN7EXAMPLE",
+            "accountId": ACCOUNT,
+            "callerId": "AIDAJQABLZS4A3QDU576Q",
+            "cognitoIdentity": None,
+            "principalOrgId": None,
+            "userArn": f"arn:aws:iam::{ACCOUNT}:user/caller",
+            "userId": "AIDAJQABLZS4A3QDU576Q",
+        }
+        event.update(_v2_body(call, headers))
         return event
 
     # -- Lambda and the dead-letter queues ----------------------------------------------------------------
@@ -407,3 +498,49 @@ def _epoch_ms_of(stamp: str) -> int:
 
 def _decoded_path(path: str) -> str:
     return unquote(path)
+
+
+def _api_params(route: list[str], segments: list[str]) -> dict[str, str] | None:
+    """The path parameters when the decoded segments fit an HTTP API route template (`{name}` one
+    segment, `{name+}` the rest), else None."""
+    params: dict[str, str] = {}
+    for i, part in enumerate(route):
+        if part.startswith("{") and part.endswith("+}"):
+            params[part[1:-2]] = "/".join(segments[i:])
+            return params if i < len(segments) else None
+        if i >= len(segments):
+            return None
+        if part.startswith("{") and part.endswith("}"):
+            params[part[1:-1]] = segments[i]
+        elif part != segments[i]:
+            return None
+    return params if len(route) == len(segments) else None
+
+
+def _v2_headers(call: HttpCall) -> tuple[dict[str, str], list[str]]:
+    """Payload 2.0 headers: names lower-cased, repeats comma-joined, the Cookie header moved to `cookies`."""
+    headers: dict[str, str] = {}
+    cookies: list[str] = []
+    for name, value in call.headers:
+        if name.lower() == "cookie":
+            cookies += [c.strip() for c in value.split(";") if c.strip()]
+        else:
+            headers[name.lower()] = f"{headers[name.lower()]},{value}" if name.lower() in headers else value
+    return headers, cookies
+
+
+def _v2_query(raw: str) -> dict[str, str]:
+    """`queryStringParameters`: decoded, repeated names comma-joined (`rawQueryString` keeps them apart)."""
+    query: dict[str, str] = {}
+    for name, value in parse_qsl(raw, keep_blank_values=True):
+        query[name] = f"{query[name]},{value}" if name in query else value
+    return query
+
+
+def _v2_body(call: HttpCall, headers: dict[str, str]) -> dict[str, Any]:
+    """`body` and `isBase64Encoded`: text when the content type is, else base64."""
+    if not call.body:
+        return {"isBase64Encoded": False}
+    textual = headers.get("content-type", "").startswith(("text/", "application/json"))
+    body = call.body.decode() if textual else base64.b64encode(call.body).decode("ascii")
+    return {"body": body, "isBase64Encoded": not textual}

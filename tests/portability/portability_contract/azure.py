@@ -17,6 +17,21 @@ What reaches which function follows what `portable-fn deploy` creates on Azure (
 | schedule       | the timer trigger's TimerRequest, its schedule status naming the due occurrence (`Next`) |
 | http           | the host's route table (host.json `routePrefix`, each function's route and methods); a   |
 |                | path no route matches is answered 404 by the host, no function runs                      |
+
+Other paths (compared as `azure:<path>`), through the function_app.py generated for the same app:
+
+| path        | logical event | native delivery                                                                 |
+|-------------|---------------|---------------------------------------------------------------------------------|
+| service-bus | queue         | `queue_transport = "service_bus"`: the Service Bus queue trigger, one           |
+|             |               | ServiceBusMessage per message as the worker's converter builds it from the      |
+|             |               | host's trigger metadata (content type, application properties, delivery count,  |
+|             |               | enqueued time in milliseconds); raising abandons the message                    |
+| service-bus | topic         | `topic_transport = "service_bus"`: the function's subscription of the Service   |
+|             |               | Bus topic, the same ServiceBusMessage                                           |
+| event-grid  | storage       | created: the storage account's BlobCreated event (Event Grid schema), which     |
+|             |               | feeds the blob trigger, delivered itself to the entry function_app.py gives a   |
+|             |               | storage function bound to an Event Grid subscription (`deleted` functions have  |
+|             |               | it): one upload, named alike by either trigger                                  |
 """
 
 from __future__ import annotations
@@ -37,10 +52,12 @@ from azure.functions.blob import BlobConverter
 from azure.functions.eventgrid import EventGridEventInConverter
 from azure.functions.meta import Datum
 from azure.functions.queue import QueueMessageInConverter
+from azure.functions.servicebus import ServiceBusMessageInConverter
 from azure.functions.timer import TimerRequestConverter
 from portable_fn_azure.codegen import function_app_source as generate_function_app
 from portable_fn_azure.codegen import host_json_source as host_json
-from portable_fn_azure.codegen import physical_container, physical_queue
+from portable_fn_azure.codegen import host_timeout_s, physical_container, physical_queue
+from portable_fn_azure.shim import event_grid_entry
 
 from portable_fn.app import App
 from portable_fn.runtime import CloudEvent
@@ -56,6 +73,8 @@ BLOBS = f"https://{ACCOUNT}.blob.core.windows.net"
 SUBSCRIPTION = "/subscriptions/00000000-0000-4000-8000-000000000000/resourceGroups/contract-probe"
 STORAGE_ACCOUNT = f"{SUBSCRIPTION}/providers/Microsoft.Storage/storageAccounts/{ACCOUNT}"
 ETAG = "0x8DE8A3C5F3B2E10"  # what Azure Storage gives an upload (no MD5)
+NAMESPACE = f"{SITE}.servicebus.windows.net"
+SERVICE_BUS = {"queue_transport": "service_bus", "topic_transport": "service_bus"}
 BLOB_EVENTS = {"created": "Microsoft.Storage.BlobCreated", "deleted": "Microsoft.Storage.BlobDeleted"}
 
 
@@ -63,7 +82,14 @@ BLOB_EVENTS = {"created": "Microsoft.Storage.BlobCreated", "deleted": "Microsoft
 def open_runner(app: App, seen: list[dict[str, Any]], tmp: pytest.TempPathFactory) -> Iterator[AzureRunner]:
     directory = tmp.mktemp("azure-function-app")
     (directory / "host.json").write_text(host_json(app), encoding="utf-8")
-    yield AzureRunner(app, _import_function_app(app, directory), directory, seen)
+    # The same app with its queues and topics on Service Bus, connected by identity as its app settings say.
+    on_service_bus = App(
+        app.root, app.config.model_copy(update={"azure": {**app.config.azure, **SERVICE_BUS}}), app.functions
+    )
+    with pytest.MonkeyPatch.context() as env:  # read when function_app.py makes each entry
+        env.setenv("ServiceBusConnection__fullyQualifiedNamespace", NAMESPACE)
+        service_bus = _import_function_app(on_service_bus, tmp.mktemp("azure-function-app-service-bus"))
+    yield AzureRunner(app, _import_function_app(app, directory), directory, seen, service_bus)
 
 
 def _import_function_app(app: App, directory: Path) -> Any:
@@ -109,16 +135,28 @@ class PoisonQueue(func.Out):  # type: ignore[type-arg]
 class AzureRunner:
     name = "azure"
 
-    def __init__(self, app: App, module: Any, directory: Path, seen: list[dict[str, Any]]) -> None:
+    def __init__(self, app: App, module: Any, directory: Path, seen: list[dict[str, Any]], service_bus: Any) -> None:
         self.app = app
         self.functions = {fn.get_function_name(): fn for fn in module.app.get_functions()}
+        self.on_service_bus = {fn.get_function_name(): fn for fn in service_bus.app.get_functions()}
         host = json.loads((directory / "host.json").read_text(encoding="utf-8"))
         self.route_prefix = "/" + host["extensions"]["http"]["routePrefix"].strip("/")
         self.seen = seen
         self.invocations = 0
 
-    def deliver(self, event: LogicalEvent) -> Delivery:
+    def paths(self, event: LogicalEvent) -> tuple[str, ...]:
+        if isinstance(event, (QueueDelivery, TopicDelivery)):
+            return ("service-bus",)
+        if isinstance(event, ObjectChange) and event.change == "created":
+            return ("event-grid",)
+        return ()
+
+    def deliver(self, event: LogicalEvent, path: str = "") -> Delivery:
         self.seen.clear()
+        if path == "service-bus" and isinstance(event, (QueueDelivery, TopicDelivery)):
+            return self._service_bus(event)
+        if path == "event-grid" and isinstance(event, ObjectChange):
+            return self._blob_created_by_event_grid(event)
         if isinstance(event, QueueDelivery):
             return self._queue(event)
         if isinstance(event, TopicDelivery):
@@ -144,6 +182,35 @@ class AzureRunner:
                 outcome = "dead-letter"
             outcomes.append(outcome)
         return Delivery(seen=list(self.seen), outcomes=outcomes, letters=letters)
+
+    def _service_bus(self, event: QueueDelivery | TopicDelivery) -> Delivery:
+        """One invocation per message (cardinality one) of the queue's function, or of each function's
+        subscription of the topic. Returning completes the message; raising abandons it, so Service Bus
+        delivers it again until MaxDeliveryCount, then moves it to the entity's dead-letter queue itself:
+        the shim writes no dead letter of its own."""
+        if isinstance(event, QueueDelivery):
+            entity, kind, messages = physical_queue(event.queue), "queueName", event.messages
+        else:
+            entity, kind, messages = physical_queue(event.topic), "topicName", (event.message,)
+        names = [
+            name for name, fn in self.on_service_bus.items() if fn.get_trigger().get_dict_repr().get(kind) == entity
+        ]
+        outcomes = [
+            self._run(name, _service_bus_message(message), functions=self.on_service_bus)
+            for message in messages
+            for name in names
+        ]
+        return Delivery(seen=list(self.seen), outcomes=outcomes)
+
+    def _blob_created_by_event_grid(self, event: ObjectChange) -> Delivery:
+        """The upload's BlobCreated event, given to the entry of a storage function bound to Event Grid."""
+        for spec in self.app.functions:
+            trigger = spec.trigger
+            if trigger.kind == "storage" and trigger.bucket == event.bucket and trigger.on == event.change:
+                blobs = (physical_container(trigger.bucket), trigger.prefix, trigger.suffix)
+                entry = event_grid_entry(spec, host_timeout_s(self.app, "Y1"), blobs=blobs)
+                entry(_event_grid(_blob_event(event)), self._context(spec.name))
+        return Delivery(seen=list(self.seen))
 
     def _topic(self, event: TopicDelivery) -> Delivery:
         """The Event Grid subscription of each function of the topic, in the CloudEvents 1.0 schema."""
@@ -231,10 +298,10 @@ class AzureRunner:
                 return name, params
         return None
 
-    def _run(self, name: str, native: Any, *outputs: Any) -> str:
+    def _run(self, name: str, native: Any, *outputs: Any, functions: dict[str, Any] | None = None) -> str:
         """Call the function as the worker does: returning acknowledges, raising has the host redeliver."""
         try:
-            self.functions[name].get_user_function()(native, *outputs, self._context(name))
+            (functions or self.functions)[name].get_user_function()(native, *outputs, self._context(name))
         except Exception:
             return "retry"
         return "ack"
@@ -281,6 +348,32 @@ def _queue_message(message: Message) -> Any:
         "PopReceipt": Datum("AgAAAAMAAAAAAAAA", "string"),
     }
     return QueueMessageInConverter.decode(body, trigger_metadata=metadata)
+
+
+def _service_bus_message(message: Message) -> Any:
+    """What the worker builds from the Service Bus trigger (cardinality one): the body, and the host's
+    trigger metadata of the message: its id, the content type the sender set, application properties (the
+    message's attributes), the delivery count (the attempt), the enqueued time to the millisecond."""
+    sent = _time(SENT)
+    try:
+        body = Datum(message.body.decode("utf-8"), "string")
+    except UnicodeDecodeError:
+        body = Datum(message.body, "bytes")
+    properties = json.dumps(dict(message.attributes))
+    metadata = {
+        "MessageId": Datum(message.id, "string"),
+        "DeliveryCount": Datum(message.attempt, "int"),
+        "EnqueuedTimeUtc": Datum(sent.isoformat(), "string"),
+        "ExpiresAtUtc": Datum((sent + timedelta(days=14)).isoformat(), "string"),
+        "LockedUntil": Datum((sent + timedelta(minutes=1)).isoformat(), "string"),
+        "LockToken": Datum("87931fd2-39f4-415a-9fdc-adfdcbed3148", "string"),
+        "SequenceNumber": Datum(3, "int"),
+        "ApplicationProperties": Datum(properties, "json"),
+        "UserProperties": Datum(properties, "json"),
+    }
+    if message.content_type:
+        metadata["ContentType"] = Datum(message.content_type, "string")
+    return ServiceBusMessageInConverter.decode(body, trigger_metadata=metadata)
 
 
 def _published(message: Message, topic: str) -> dict[str, Any]:

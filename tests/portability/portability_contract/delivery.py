@@ -1,7 +1,9 @@
 """What one cloud made of one logical event: what the handlers saw and the answer the cloud acts on.
 
 Every cloud's runner returns a `Delivery`; `CannotCarry` says a cloud has no way to deliver the event at
-all (it must then be listed in `differences.NOT_CARRIED`, with the reason).
+all (it must then be listed in `differences.NOT_CARRIED`, with the reason). A cloud that can bring the same
+event to the function another way (AWS's HTTP API beside Function URLs, Azure's Service Bus beside Storage
+Queues) names that delivery path: its delivery is compared as `<cloud>:<path>`, a cloud of its own.
 """
 
 from __future__ import annotations
@@ -34,7 +36,11 @@ class Delivery:
 class Runner(Protocol):
     name: str  # "local" | "aws" | "gcp" | "azure"
 
-    def deliver(self, event: LogicalEvent) -> Delivery:
-        """Build the native delivery of `event`, run it through the cloud's real entry point, read the answer.
-        The probe's SEEN is cleared before."""
+    def paths(self, event: LogicalEvent) -> tuple[str, ...]:
+        """The other delivery paths that carry `event` on this cloud, besides the default one."""
+        ...
+
+    def deliver(self, event: LogicalEvent, path: str = "") -> Delivery:
+        """Build the native delivery of `event` (by `path`, "" the default), run it through the cloud's real
+        entry point, read the answer. The probe's SEEN is cleared before."""
         ...

@@ -193,7 +193,10 @@ class GcpRunner:
         self.env = env
         self._clients: dict[str, Any] = {}
 
-    def deliver(self, event: LogicalEvent) -> Delivery:
+    def paths(self, event: LogicalEvent) -> tuple[str, ...]:
+        return ()  # one way to deliver each event
+
+    def deliver(self, event: LogicalEvent, path: str = "") -> Delivery:
         self.seen.clear()
         if isinstance(event, (QueueDelivery, TopicDelivery)):
             return self._messages(event)

@@ -50,7 +50,10 @@ class LocalRunner:
         self.host = host
         self.seen = seen
 
-    def deliver(self, event: LogicalEvent) -> Delivery:
+    def paths(self, event: LogicalEvent) -> tuple[str, ...]:
+        return ()  # one way to deliver each event
+
+    def deliver(self, event: LogicalEvent, path: str = "") -> Delivery:
         self.seen.clear()
         if isinstance(event, (QueueDelivery, TopicDelivery)):
             return self._messages(event)

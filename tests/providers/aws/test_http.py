@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
 from portable_fn_aws.http_events import ALB, HTTP_V2, REST_V1, http_source, to_request
@@ -575,6 +576,27 @@ def test_a_named_rest_api_stage_is_not_in_the_path_the_handler_sees(path, lambda
     event["path"] = path
     response = handler_for(hello)(event, lambda_context)
     assert json.loads(response["body"]) == {"path": "/hello", "path_params": {}}
+
+
+@pytest.mark.parametrize(
+    "raw_path, seen",
+    [
+        ("/my/o 2 Ünï +€", "/my/o%202%20%C3%9Cn%C3%AF%20+%E2%82%AC"),  # an HTTP API decoded it: encoded again
+        ("/my/o%202%C3%9C", "/my/o%202%C3%9C"),  # a Function URL's, already encoded: as it is
+        ("/my/€?#", "/my/%E2%82%AC%3F%23"),
+        ("/my/x;y=1,z@w:v!$&'()*~{", "/my/x;y=1,z@w:v!$&'()*~{"),  # ASCII only, no space: as it came
+    ],
+)
+def test_the_path_is_percent_encoded_as_the_client_sent_it(raw_path: str, seen: str, adapter, lambda_context) -> None:
+    """An HTTP API hands the function the path decoded (rawPath and requestContext.http.path): the
+    handler still gets it encoded, as from a Function URL and on every other cloud, its parameters
+    decoded."""
+    event = adapter.load_event("apiGatewayProxyV2Event.json")
+    set_path(event, raw_path)
+    assert to_request(HTTP_V2, event).path == seen
+    response = handler_for(where)(event, lambda_context)
+    name = unquote(seen.split("/")[2])
+    assert json.loads(response["body"]) == {"path": seen, "path_params": {"name": name}}
 
 
 @pytest.mark.parametrize(

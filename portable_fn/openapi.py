@@ -24,7 +24,7 @@ import typing
 from collections.abc import Iterable
 from dataclasses import dataclass
 from http import HTTPStatus
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import TypeAdapter
 from pydantic.errors import PydanticUserError
@@ -41,11 +41,15 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
+if TYPE_CHECKING:
+    from .runtime.auth import Verifier
+
 __all__ = ["openapi_document"]
 
 OPENAPI_VERSION = "3.1.0"
 ANY_METHODS = ("get", "put", "post", "delete", "options", "head", "patch")  # what an ANY route serves
 CLOUD_AUTH = "cloudAuth"
+Scheme = tuple[str, dict[str, Any]]  # a security scheme: its name in the document, and what it says
 JSON = "application/json"
 _MEDIA = {str: "text/plain", bytes: "application/octet-stream", bytearray: "application/octet-stream"}
 _GREEDY = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\+\}")
@@ -240,7 +244,7 @@ def _operation(
 # -- who may call -------------------------------------------------------------------------------------
 
 
-def _auth_key(verifier: Any) -> tuple[str, ...] | None:
+def _auth_key(verifier: Verifier | None) -> tuple[str, ...] | None:
     """What tells one declared scheme from another: a JWT issuer and audiences, an API key's secret and header."""
     from .runtime.auth import ApiKey, Jwt
 
@@ -251,11 +255,11 @@ def _auth_key(verifier: Any) -> tuple[str, ...] | None:
     return None
 
 
-def _auth_schemes(specs: list[FunctionSpec]) -> dict[tuple[str, ...], tuple[str, dict[str, Any]]]:
+def _auth_schemes(specs: list[FunctionSpec]) -> dict[tuple[str, ...], Scheme]:
     """Each scheme the routes' `auth=` declare: its key -> (its name in the document, the scheme). A kind
     declared once is named `jwt` or `apiKey`; several are numbered in the order of their keys."""
-    verifiers = {key: _route(s).auth for s in specs if (key := _auth_key(_route(s).auth))}
-    schemes: dict[tuple[str, ...], tuple[str, dict[str, Any]]] = {}
+    verifiers = {key: auth for s in specs if (auth := _route(s).auth) and (key := _auth_key(auth))}
+    schemes: dict[tuple[str, ...], Scheme] = {}
     for kind in ("jwt", "apiKey"):
         keys = sorted(k for k in verifiers if k[0] == kind)
         for number, key in enumerate(keys, start=1):
@@ -264,8 +268,8 @@ def _auth_schemes(specs: list[FunctionSpec]) -> dict[tuple[str, ...], tuple[str,
     return schemes
 
 
-def _scheme(verifier: Any) -> dict[str, Any]:
-    from .runtime.auth import Jwt
+def _scheme(verifier: Verifier) -> dict[str, Any]:
+    from .runtime.auth import ApiKey, Jwt
 
     if isinstance(verifier, Jwt):
         audiences = ", ".join(verifier.audiences)
@@ -280,6 +284,7 @@ def _scheme(verifier: Any) -> dict[str, Any]:
                 "API Gateway first)."
             ),
         }
+    assert isinstance(verifier, ApiKey), verifier  # `_auth_key` names a Jwt's scheme or an ApiKey's, no other
     return {
         "type": "apiKey",
         "in": "header",
@@ -288,14 +293,14 @@ def _scheme(verifier: Any) -> dict[str, Any]:
     }
 
 
-def _secure(operation: dict[str, Any], spec: FunctionSpec, schemes: dict[tuple[str, ...], Any]) -> None:
+def _secure(operation: dict[str, Any], spec: FunctionSpec, schemes: dict[tuple[str, ...], Scheme]) -> None:
     """Who may call the operation and the refusals that follow from it: the route's `auth=` scheme (the
     cloud's edge lets every caller through to the function then) or, private, the cloud's own; 401/403
     for a verified route, 429 for a rate-limited one, and the tenant header a function takes its tenant from."""
     from .runtime.auth import Jwt
 
     trigger, responses = _route(spec), operation["responses"]
-    key = _auth_key(getattr(trigger, "auth", None))
+    key = _auth_key(trigger.auth)
     if key is not None:
         verifier = trigger.auth
         scopes = list(verifier.scopes) if isinstance(verifier, Jwt) else []
@@ -436,14 +441,14 @@ def _info(app: App) -> dict[str, Any]:
 
 
 def _components(
-    definitions: dict[str, Any], specs: list[FunctionSpec], schemes: dict[tuple[str, ...], tuple[str, Any]]
+    definitions: dict[str, Any], specs: list[FunctionSpec], schemes: dict[tuple[str, ...], Scheme]
 ) -> dict[str, Any]:
     components: dict[str, Any] = {
         "schemas": {**definitions, **_RUNTIME_SCHEMAS},
         "responses": _RUNTIME_RESPONSES,
     }
     declared = dict(schemes.values())
-    if any(not _route(s).public and _auth_key(getattr(_route(s), "auth", None)) is None for s in specs):
+    if any(not _route(s).public and _auth_key(_route(s).auth) is None for s in specs):
         declared[CLOUD_AUTH] = _CLOUD_AUTH
     if declared:
         components["securitySchemes"] = dict(sorted(declared.items()))

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
 
 from ..deploy.grants import Grant
+from ..deploy.models import Resource
 from ..runtime.triggers import Http
 from .model import Finding, PolicyContext, Rule, RuleSkipped, rule
 
@@ -77,7 +77,7 @@ def public_http(ctx: PolicyContext) -> Iterator[Finding]:
             )
 
 
-def _opened(desired: Sequence[Any]) -> set[str]:
+def _opened(desired: Sequence[Resource]) -> set[str]:
     """The app's functions some desired resource opens to anyone (`OPEN_TO_ANYONE`)."""
     names = _function_names(desired)
     opened = set()
@@ -88,7 +88,7 @@ def _opened(desired: Sequence[Any]) -> set[str]:
     return opened
 
 
-def _function_names(desired: Sequence[Any]) -> dict[str, str]:
+def _function_names(desired: Sequence[Resource]) -> dict[str, str]:
     """Cloud name -> the app's function name, from each function resource's PORTABLE_FN_FUNCTION."""
     out = {}
     for resource in desired:
@@ -98,7 +98,7 @@ def _function_names(desired: Sequence[Any]) -> dict[str, str]:
     return out
 
 
-def _names_of(resource: Any) -> set[str]:
+def _names_of(resource: Resource) -> set[str]:
     """The names a resource may give its function by: its own, its last path segment, `function`,
     the last part of `function_arn`."""
     found = {resource.name, resource.name.rsplit("/", 1)[-1], str(getattr(resource, "function", ""))}

@@ -30,6 +30,7 @@ from .errors import DeclarationError, PortableFnError
 from .http import Request, Response
 from .pipeline import Call, Middleware
 from .resources import Use
+from .triggers import Http
 
 if TYPE_CHECKING:  # jose (and hashlib, hmac) load when a token is first verified, not at every cold start
     from .function import FunctionSpec
@@ -206,7 +207,7 @@ class Jwt(Verifier):
             raise _invalid(f"wrong audience: expected {expected}")
 
 
-def check_scopes(verifier: Any, auth: Auth) -> Auth:
+def check_scopes(verifier: Verifier, auth: Auth) -> Auth:
     """`auth` when its token grants every scope `verifier` requires (the `scope` claim, space separated,
     or an `scp` list); else Denied 403 naming the missing ones."""
     required = getattr(verifier, "scopes", ())
@@ -485,7 +486,8 @@ class AuthMiddleware(Middleware):
         if answer is not None:
             call.response = answer
             return
-        verifier = getattr(call.invocation.spec.trigger, "auth", None)
+        trigger = call.invocation.spec.trigger
+        verifier = trigger.auth if isinstance(trigger, Http) else None
         if verifier is None:
             return
         try:

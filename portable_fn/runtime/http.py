@@ -9,9 +9,12 @@ from __future__ import annotations
 import json
 import json.encoder
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .cloudevent import _jsonable, loads
+
+if TYPE_CHECKING:  # auth imports this module
+    from .auth import Auth
 
 Pairs = Iterable[tuple[str, str]]
 
@@ -126,7 +129,7 @@ class Request:
         self.path_params = dict(path_params or {})
         self._cookies = dict(cookies) if cookies is not None else None
         self.raw = raw  # the provider's native request, for the rare handler that needs it
-        self.auth: Any = None  # who called, when the route verifies callers (`runtime.auth.Auth`)
+        self.auth: Auth | None = None  # who called, when the route verifies callers
 
     @property
     def text(self) -> str:

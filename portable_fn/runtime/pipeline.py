@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from .cloudevent import CloudEvent
 from .context import Context
-from .dispatch import call_with_event, call_with_request, close_loop, failure_of, http_failure, run_coroutine
+from .dispatch import Binding, call_with_event, call_with_request, close_loop, failure_of, http_failure, run_coroutine
 from .http import Request, Response
 from .outcomes import ACK, DEAD_LETTER, RETRY, Result
 from .views import MessageMeta
@@ -445,7 +445,7 @@ def serve(invocation: Invocation) -> Response:
         calls.clear()
 
 
-def _run_call(spec: FunctionSpec, binding: Any, call: Call, hooks: _Hooks) -> None:
+def _run_call(spec: FunctionSpec, binding: Binding, call: Call, hooks: _Hooks) -> None:
     token = _current.set(call)
     try:
         for hook in hooks.before:
@@ -490,7 +490,7 @@ def _middleware_failed(spec: FunctionSpec, call: Call, exc: Exception) -> None:
 
 
 def _outcome(
-    spec: FunctionSpec, binding: Any, event: CloudEvent[Any] | BaseException | None, ctx: Context | None
+    spec: FunctionSpec, binding: Binding, event: CloudEvent[Any] | BaseException | None, ctx: Context | None
 ) -> Result:
     """The Result of calling the handler with one record (a record that could not be decoded is
     dead-lettered with the reason it could not)."""
@@ -504,7 +504,7 @@ def _outcome(
 
 
 def _respond(
-    spec: FunctionSpec, binding: Any, request: Request, ctx: Context | None
+    spec: FunctionSpec, binding: Binding, request: Request, ctx: Context | None
 ) -> tuple[Response, Exception | None]:
     """The Response to one request, and the exception the handler raised, if any."""
     try:

@@ -48,14 +48,17 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .cloudevent import CloudEvent
 from .errors import DeclarationError
-from .http import Response
+from .http import Request, Response
 from .outcomes import ACK, DEAD_LETTER, DeadLetter, Result
 from .pipeline import Call, Invocation, Middleware, current_call
+from .triggers import Http, Trigger
+
+if TYPE_CHECKING:  # logging loads on first usage line (`usage_log`)
+    from logging import Logger
 
 __all__ = ["EXTENSION", "TenantMiddleware", "TenantSource", "current_tenant", "tenant_from", "tenant_of", "valid"]
 
@@ -96,10 +99,10 @@ class TenantSource:
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError("TenantSource is immutable.")
 
-    def check(self, fn_name: str, trigger: Any) -> None:
+    def check(self, fn_name: str, trigger: Trigger) -> None:
         """Refuse a source the function's trigger cannot give (DeclarationError naming the fix)."""
         said = f"@function {fn_name!r}: tenant={self!r}"
-        if getattr(trigger, "is_event", True):
+        if not isinstance(trigger, Http):
             if self.claim is not None or self.header is not None:
                 raise DeclarationError(
                     f"{said} reads an HTTP request, but the function is {trigger.kind}-triggered: its events carry "
@@ -112,7 +115,7 @@ class TenantSource:
                 f"{said}: an HTTP function reads its tenant from a claim or a header; write "
                 "tenant_from(claim='org_id') (with auth= on its http trigger) or tenant_from(header='X-Tenant-Id')."
             )
-        if self.claim is not None and getattr(trigger, "auth", None) is None:
+        if self.claim is not None and trigger.auth is None:
             raise DeclarationError(
                 f"{said} reads a claim of the caller's verified token, but {_route(trigger)} verifies no caller; add "
                 "auth=jwt(issuer=..., audience=...) to its http trigger, or read the tenant from a header with "
@@ -140,7 +143,7 @@ def tenant_from(claim: str | None = None, header: str | None = None, extension: 
     return TenantSource(claim, header, extension)
 
 
-def valid(tenant: Any) -> bool:
+def valid(tenant: object) -> bool:
     """True for a tenant id: a string of 1 to 64 letters, digits, '.', '_' or '-'."""
     return isinstance(tenant, str) and re.match(_TENANT, tenant) is not None
 
@@ -220,7 +223,7 @@ def _answered_before(call: Call) -> str | None:
     given = call.ctx_if_any
     if given is not None and given.tenant is not None:
         return str(given.tenant)
-    if getattr(request, "auth", None) is None or call.invocation.spec.options.tenant is None:
+    if request.auth is None or call.invocation.spec.options.tenant is None:
         return None
     try:
         return _read(call)
@@ -255,7 +258,7 @@ def _read(call: Call) -> str | None:
 _RULE = "is not a tenant id (1 to 64 of A-Z a-z 0-9 . _ -)"
 
 
-def _from_header(request: Any, header: str) -> str:
+def _from_header(request: Request, header: str) -> str:
     value = request.headers.get(header)
     if not value:
         raise _Refused(400, f"this request needs a {header} header naming its tenant.")
@@ -264,12 +267,11 @@ def _from_header(request: Any, header: str) -> str:
     return str(value)
 
 
-def _from_claim(request: Any, claim: str) -> str:
-    auth = getattr(request, "auth", None)
+def _from_claim(request: Request, claim: str) -> str:
+    auth = request.auth
     if auth is None:
         raise _Refused(401, "this request is not authenticated, so it names no tenant.")
-    claims = getattr(auth, "claims", None)
-    value = claims.get(claim) if isinstance(claims, Mapping) else None
+    value = auth.claims.get(claim)
     if isinstance(value, int) and not isinstance(value, bool):
         value = str(value)
     if value is None:
@@ -316,10 +318,10 @@ def outcome_of(status: int) -> str:
     return ACK if status < 400 else REFUSED if status < 500 else ERROR
 
 
-_usage_log: Any = None
+_usage_log: Logger | None = None
 
 
-def usage_log() -> Any:
+def usage_log() -> Logger:
     """The usage logger, at INFO whatever the root's level (`LOG_LEVEL`): usage is never filtered out.
     `logging` is imported on first use: a function without tenants never pays for it."""
     global _usage_log
@@ -333,12 +335,12 @@ def usage_log() -> Any:
     return _usage_log
 
 
-def _call_text(claim: Any, header: Any, extension: Any) -> str:
+def _call_text(claim: object, header: object, extension: object) -> str:
     given = [f"{k}={v!r}" for k, v in (("claim", claim), ("header", header)) if v is not None]
     if extension != EXTENSION:
         given.append(f"extension={extension!r}")
     return f"tenant_from({', '.join(given)})"
 
 
-def _route(trigger: Any) -> str:
-    return f"http({getattr(trigger, 'method', '?')!r}, {getattr(trigger, 'path', '?')!r})"
+def _route(trigger: Http) -> str:
+    return f"http({trigger.method!r}, {trigger.path!r})"

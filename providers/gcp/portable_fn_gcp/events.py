@@ -57,7 +57,7 @@ import binascii
 import sys
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from portable_fn.runtime.cloudevent import (
     ODD_DAYS,
@@ -77,6 +77,9 @@ from portable_fn.runtime.http_binding import (
     utf8_header_value,
 )
 from portable_fn.runtime.views import MessageMeta
+
+if TYPE_CHECKING:
+    from portable_fn.runtime.triggers import Schedule
 
 MESSAGE_PUBLISHED = "google.cloud.pubsub.topic.v1.messagePublished"
 MESSAGE_TYPE = "com.google.cloud.pubsub.message"
@@ -227,7 +230,7 @@ def _senders(attributes: Mapping[str, str]) -> Mapping[str, str]:
 # -- Cloud Scheduler ticks --------------------------------------------------------------------------
 
 
-def schedule_tick(event: CloudEvent[Any], trigger: Any, function: str) -> CloudEvent[Any]:
+def schedule_tick(event: CloudEvent[Any], trigger: Schedule, function: str) -> CloudEvent[Any]:
     """The tick a Cloud Scheduler message (`event`, time = its publish time) stands for, as every cloud
     gives it: time = when it was due, data `{"scheduled_time", "schedule", "name"}` from the function's
     declaration (`trigger`, a `Schedule`)."""
@@ -236,7 +239,7 @@ def schedule_tick(event: CloudEvent[Any], trigger: Any, function: str) -> CloudE
     return event.replace(time=due, datacontenttype="application/json", data=tick)
 
 
-def due_time(trigger: Any, published: datetime | None) -> str | None:
+def due_time(trigger: Schedule, published: datetime | None) -> str | None:
     """The schedule's latest firing at or before `published` (RFC 3339, whole seconds), None when there is
     none within LATE_TICK minutes. Deploy's crons for a rate fire on multiples of it since midnight UTC."""
     if published is None:
@@ -244,7 +247,10 @@ def due_time(trigger: Any, published: datetime | None) -> str | None:
     if trigger.every_s:
         whole = int(published.timestamp()) // trigger.every_s * trigger.every_s
         return datetime.fromtimestamp(whole, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    cron, minute = trigger.cron_expression(), published.astimezone(timezone.utc).replace(second=0, microsecond=0)
+    cron = trigger.cron_expression()
+    if cron is None:  # a Schedule is a rate or a cron: never reached
+        return None
+    minute = published.astimezone(timezone.utc).replace(second=0, microsecond=0)
     for _ in range(LATE_TICK + 1):
         if cron.matches(minute):
             return minute.strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -60,7 +60,7 @@ from portable_fn.runtime.http import Response
 from portable_fn.runtime.http_binding import from_http
 from portable_fn.runtime.logs import configure_deployed, log_failure
 from portable_fn.runtime.outcomes import ACK, DEAD_LETTER, RETRY, Result
-from portable_fn.runtime.triggers import Http
+from portable_fn.runtime.triggers import Http, Schedule, Storage, Trigger
 from portable_fn.runtime.views import MessageMeta
 
 if TYPE_CHECKING:  # packaging's side only: the function never loads it
@@ -208,14 +208,14 @@ def deliver(
     """Call the function with the event it gets (`events.to_cloudevent`) and say what to answer."""
     if not _wanted(spec.trigger, event):
         return Answer(200, "filtered out by the trigger's prefix/suffix", None, event)
-    ticks = spec.trigger.kind == "schedule"
-    if ticks and meta is not None:
-        event = schedule_tick(event, spec.trigger, spec.name)
+    schedule = spec.trigger if isinstance(spec.trigger, Schedule) else None
+    if schedule is not None and meta is not None:
+        event = schedule_tick(event, schedule, spec.name)
     invocation = _invocation(spec, event.id, timeout, native, LazyCarrier(_request_carrier))
     # A tick's Pub/Sub message only carried it: its delivery count is the attempt, it is no `message`.
     call = invocation.add(
         event,
-        meta=None if ticks else meta,
+        meta=None if schedule is not None else meta,
         attempt=_attempt_of(meta),
         carrier=LazyCarrier(lambda: _message_carrier(meta)),
     )
@@ -269,9 +269,9 @@ def _attempt_of(meta: MessageMeta | None) -> int:
     return meta.delivery_count if meta is not None else 1
 
 
-def _wanted(trigger: Any, event: CloudEvent[Any]) -> bool:
+def _wanted(trigger: Trigger, event: CloudEvent[Any]) -> bool:
     """Eventarc filters Cloud Storage events by bucket only: the key prefix and suffix are checked here."""
-    if trigger.kind != "storage" or not (trigger.prefix or trigger.suffix):
+    if not isinstance(trigger, Storage) or not (trigger.prefix or trigger.suffix):
         return True
     name = event.data.get("name") if isinstance(event.data, Mapping) else None
     return isinstance(name, str) and trigger.matches(name)

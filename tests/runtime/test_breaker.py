@@ -1,32 +1,25 @@
-"""Circuit breakers. Two Breaker objects of one name, each opening the same SQLite file through its own
-connection, stand for two instances of a function; a fake clock stands for the time passing."""
+"""Circuit breakers: the shared-state rules of tests/breaker_contract.py on SQLite (each instance opens the
+same file through its own connection; a fake clock stands for the time passing), then what stays in the
+instance and in the pipeline: the decorator, the answers an open circuit gives, the declaration."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from portable_fn import CircuitOpenError, DeclarationError, Retry, breaker
+from portable_fn import CircuitOpenError, DeclarationError, breaker
 from portable_fn.runtime import RETRY, CloudEvent, Request, call_event, call_http, spec_of
 from portable_fn.runtime.breaker import STORE, Breaker
-from portable_fn.runtime.state import State
+from portable_fn.runtime.state import State, locator_env
 from portable_fn.runtime.state_sqlite import SqliteBackend
 
-from ..state_contract import race
+from ..breaker_contract import BreakerContract, Clock, fail, instance, store_of, succeed
 from .handlers import breakers as handlers
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture
@@ -39,96 +32,19 @@ def path(tmp_path: Path) -> str:
     return str(tmp_path / "pfn-breakers.sqlite3")
 
 
-def instance(path: str, clock: Clock, failures: int = 3) -> Breaker:
-    """The `payments` breaker as one instance of the function has it: its own connection to the store."""
-    store = State("pfn-breakers", internal=True)
-    store.backend = SqliteBackend(path)
-    return Breaker("payments", failures=failures, reset_after=30, store=store, clock=clock)
+class TestBreakerOnSqlite(BreakerContract):
+    """The shared-state rules on SQLite: each instance opens the same file through its own connection."""
 
+    @pytest.fixture
+    def connect(self, path: str) -> Callable[[], SqliteBackend]:
+        return lambda: SqliteBackend(path)
 
-def fail(guard: Breaker) -> None:
-    with pytest.raises(ConnectionError), guard:
-        raise ConnectionError("timed out")
-
-
-def succeed(guard: Breaker) -> str:
-    with guard:
-        return "ok"
-
-
-def test_failures_in_a_row_open_the_circuit_for_every_instance(path: str, clock: Clock) -> None:
-    a, b = instance(path, clock), instance(path, clock)
-    fail(a)
-    fail(a)
-    assert succeed(a) == "ok"  # a success resets the count
-    for _ in range(3):
-        fail(a)
-    assert a.state == b.state == "open"
-    clock.now += 10
-    with pytest.raises(CircuitOpenError) as raised, b:
-        pytest.fail("an open circuit never runs the guarded call")
-    assert raised.value.after == 20 and raised.value.breaker == "payments"
-    assert isinstance(raised.value, Retry) and "'payments' is open" in raised.value.reason
-
-
-def test_failure_counts_stay_in_the_instance(path: str, clock: Clock) -> None:
-    a, b = instance(path, clock), instance(path, clock)
-    fail(a)
-    fail(a)
-    fail(b)
-    fail(b)
-    assert a.state == "closed"
-
-
-def test_after_reset_after_one_probe_is_elected_and_its_success_closes(path: str, clock: Clock) -> None:
-    a, b = instance(path, clock), instance(path, clock)
-    for _ in range(3):
-        fail(a)
-    clock.now += 30
-    with a:  # the probe
-        assert a.state == "half_open"
-        with pytest.raises(CircuitOpenError), b:
-            pass
-    assert a.state == b.state == "closed"
-    assert succeed(b) == "ok"
-
-
-def test_a_failed_probe_reopens_the_circuit(path: str, clock: Clock) -> None:
-    a, b = instance(path, clock), instance(path, clock)
-    for _ in range(3):
-        fail(a)
-    clock.now += 31
-    fail(b)  # b was elected: its failure re-opens for another reset_after
-    clock.now += 29
-    with pytest.raises(CircuitOpenError) as raised, a:
-        pass
-    assert raised.value.after == 1
-
-
-def test_exactly_one_of_many_instances_becomes_the_probe(path: str, clock: Clock) -> None:
-    instances = [instance(path, clock) for _ in range(12)]
-    for _ in range(3):
-        fail(instances[0])
-    clock.now += 30
-
-    def enter(i: int) -> bool:
-        try:
-            instances[i].__enter__()
-        except CircuitOpenError:
-            return False
-        return True
-
-    assert race(12, enter).count(True) == 1
-
-
-def test_a_probe_that_never_reports_is_replaced_after_reset_after(path: str, clock: Clock) -> None:
-    a, b = instance(path, clock), instance(path, clock)
-    for _ in range(3):
-        fail(a)
-    clock.now += 30
-    a.__enter__()  # elected, then its instance died
-    clock.now += 30
-    assert succeed(b) == "ok" and b.state == "closed"
+    @pytest.fixture
+    def unreachable(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> State:
+        """A state file under a path that is a file, not a directory: SQLite cannot open it."""
+        (tmp_path / "not-a-directory").write_text("", encoding="utf-8")
+        monkeypatch.setenv(locator_env("pfn-breakers"), str(tmp_path / "not-a-directory" / "breakers.sqlite3"))
+        return State("pfn-breakers", internal=True)
 
 
 class Unreachable:
@@ -152,7 +68,7 @@ def test_an_unreachable_store_fails_open_with_one_warning(clock: Clock, caplog: 
 
 
 def test_the_decorator_guards_plain_and_async_functions(path: str, clock: Clock) -> None:
-    guard = instance(path, clock, failures=1)
+    guard = instance(store_of(SqliteBackend(path)), clock, failures=1)
     calls: list[str] = []
 
     @guard

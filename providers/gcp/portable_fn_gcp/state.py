@@ -28,6 +28,11 @@ transaction's retries: `create` is a document create (it fails when the document
 then updated only if it is still the one read, by its update time), `replace` and a versioned `delete`
 act only at the update time of the document whose version was read. The client honours
 `FIRESTORE_EMULATOR_HOST` (the emulator) as the library does.
+
+Every call retries what the library retries (an unavailable or overloaded store) for `RETRY_S` seconds at
+most. The library's own deadlines (60 s for a write, 300 s for a read) outlast a function's timeout, so a
+store that cannot be reached would hang the function instead of failing the call: a circuit breaker could
+not fail open, a function could not answer.
 """
 
 from __future__ import annotations
@@ -45,6 +50,7 @@ MAX_ID_BYTES = 1500
 LOCATOR = re.compile(r"projects/(?P<project>[^/]+)/databases/(?P<database>[^/]+)/documents/(?P<collection>[^/]+)\Z")
 MAX_CODE_POINT, SURROGATES_START, SURROGATES_END = 0x10FFFF, 0xD800, 0xE000
 ATTEMPTS = 20  # a conditional write that raced a change reads again; this many rounds at most
+RETRY_S = 5.0  # how long one call retries a store that does not answer
 
 
 def open_backend(name: str, locator: str) -> FirestoreBackend:
@@ -80,23 +86,28 @@ class FirestoreBackend:
         self.name = name or collection
         self._lost = (exceptions.FailedPrecondition, exceptions.NotFound, exceptions.Conflict)
         self._exists = exceptions.Conflict  # AlreadyExists, 409
+        busy = (exceptions.ServiceUnavailable, exceptions.ResourceExhausted)
+        # What the library itself retries: a read on all four; a write only when the store refused it, as a
+        # write that timed out or failed inside may have been applied.
+        self._reading = bounded(*busy, exceptions.DeadlineExceeded, exceptions.InternalServerError)
+        self._writing = bounded(*busy)
 
     def read(self, key: str) -> Record | None:
-        found = self._ref(key).get()
+        found = self._ref(key).get(**self._reading)
         return record_of(found.to_dict()) if found.exists else None
 
     def write(self, record: Record) -> None:
-        self._ref(record.key).set(fields(record))
+        self._ref(record.key).set(fields(record), **self._writing)
 
     def create(self, record: Record, now: float) -> bool:
         ref = self._ref(record.key)
         for _ in range(ATTEMPTS):
             try:
-                ref.create(fields(record))
+                ref.create(fields(record), **self._writing)
                 return True
             except self._exists:
                 pass
-            found = ref.get()
+            found = ref.get(**self._reading)
             if found.exists and not record_of(found.to_dict()).expired(now):
                 return False
             if found.exists and self._update_at(ref, record, found.update_time):
@@ -105,7 +116,7 @@ class FirestoreBackend:
 
     def replace(self, record: Record, version: str) -> bool:
         ref = self._ref(record.key)
-        found = ref.get()
+        found = ref.get(**self._reading)
         if not found.exists or found.get(VERSION) != version:
             return False
         return self._update_at(ref, record, found.update_time)
@@ -113,11 +124,11 @@ class FirestoreBackend:
     def delete(self, key: str, version: str | None = None) -> bool:
         ref = self._ref(key)
         for _ in range(ATTEMPTS):
-            found = ref.get()
+            found = ref.get(**self._reading)
             if not found.exists or (version is not None and found.get(VERSION) != version):
                 return False
             try:
-                ref.delete(option=self.client.write_option(last_update_time=found.update_time))
+                ref.delete(option=self.client.write_option(last_update_time=found.update_time), **self._writing)
                 return True
             except self._lost:
                 if version is not None:
@@ -132,12 +143,12 @@ class FirestoreBackend:
         query = self.collection.where(filter=FieldFilter(KEY, ">=", prefix))
         if (end := past(prefix)) is not None:
             query = query.where(filter=FieldFilter(KEY, "<", end))
-        return [record_of(document.to_dict()) for document in query.order_by(KEY).limit(limit).stream()]
+        return [record_of(document.to_dict()) for document in query.order_by(KEY).limit(limit).stream(**self._reading)]
 
     def _update_at(self, ref: Any, record: Record, update_time: Any) -> bool:
         """Write `record` over the document only if it is still at `update_time`; False when it changed."""
         try:
-            ref.update(fields(record), option=self.client.write_option(last_update_time=update_time))
+            ref.update(fields(record), option=self.client.write_option(last_update_time=update_time), **self._writing)
             return True
         except self._lost:
             return False
@@ -150,6 +161,13 @@ class FirestoreBackend:
             f"state {self.name!r} on gcp: {what} of key {key!r} kept racing other writers ({ATTEMPTS} rounds); "
             "retry the invocation."
         )
+
+
+def bounded(*transient: type[Exception]) -> dict[str, Any]:
+    """The `retry=` of a call: on the `transient` errors, backing off from 0.1 s to 1 s, for RETRY_S in all."""
+    from google.api_core import retry
+
+    return {"retry": retry.Retry(retry.if_exception_type(*transient), initial=0.1, maximum=1.0, timeout=RETRY_S)}
 
 
 def past(prefix: str) -> str | None:

@@ -1,18 +1,21 @@
-"""The DynamoDB state backend against the state backend contract and the idempotency races, on moto's
-DynamoDB (a real server on 127.0.0.1), and the items it writes as deploy's table expects them."""
+"""The DynamoDB state backend against the state backend contract, the idempotency races and the circuit
+breaker's shared-state rules, on moto's DynamoDB (a real server on 127.0.0.1), and the items it writes as
+deploy's table expects them."""
 
 from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import boto3
 import pytest
 from portable_fn_aws.state import DynamoDbBackend, open_backend
 
-from portable_fn.runtime.state import Record, StateError, create_or_read, new_version
+from portable_fn.runtime.state import Record, State, StateError, create_or_read, new_version
 
+from ...breaker_contract import BreakerContract, closed_port, store_of
 from ...state_contract import BackendContract, IdempotencyContract
 
 REGION = "eu-west-1"
@@ -53,6 +56,18 @@ class TestIdempotencyOnDynamoDb(IdempotencyContract):
     @pytest.fixture
     def backend(self, table: str) -> DynamoDbBackend:
         return open_backend("pfn-idempotency", table)
+
+
+class TestBreakerOnDynamoDb(BreakerContract):
+    @pytest.fixture
+    def connect(self, table: str) -> Callable[[], DynamoDbBackend]:
+        """Each instance's own client, made from the environment as in Lambda."""
+        return lambda: open_backend("pfn-breakers", table)
+
+    @pytest.fixture
+    def unreachable(self, dynamodb: Any, table: str, monkeypatch: pytest.MonkeyPatch) -> State:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{closed_port()}")
+        return store_of(open_backend("pfn-breakers", table))
 
 
 def test_items_carry_the_ttl_attribute_dynamodb_cleans_up_by(dynamodb: Any, table: str) -> None:

@@ -1,19 +1,22 @@
 """The Azure Table Storage state backend against the state backend contract, on Azurite's table service
-(a real server on 127.0.0.1), the idempotency races on it, and the entities it writes as Table Storage
-limits them."""
+(a real server on 127.0.0.1), the idempotency races and the circuit breaker's shared-state rules on it,
+and the entities it writes as Table Storage limits them."""
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-from azure.data.tables import TableServiceClient
+from azure.data.tables import TableClient, TableServiceClient
 from portable_fn_azure.state import CONNECTION_ENV, ROW_KEY, TablesBackend, open_backend, partition_key
 
-from portable_fn.runtime.state import MAX_VALUE_BYTES, Record, StateError, new_version
+from portable_fn.runtime.state import MAX_VALUE_BYTES, Record, State, StateError, new_version
 
+from ...breaker_contract import BreakerContract, closed_port, store_of
 from ...state_contract import AWKWARD_KEYS, BackendContract, IdempotencyContract
 
 FORBIDDEN_IN_TABLE_KEYS = set("/\\#?") | {chr(c) for c in range(0x20)} | {chr(c) for c in range(0x7F, 0xA0)}
@@ -37,6 +40,23 @@ class TestTablesOnAzurite(BackendContract):
 
 class TestIdempotencyOnAzurite(IdempotencyContract):
     """The idempotency races (50 concurrent duplicates, a lease taken over, a late writer) on Azurite's tables."""
+
+
+class TestBreakerOnAzurite(BreakerContract):
+    """The breaker's shared-state rules on Azurite's tables."""
+
+    @pytest.fixture
+    def connect(self, azurite: str, backend: TablesBackend) -> Callable[[], TablesBackend]:
+        """Each instance's own client of the fresh table, through the connection string."""
+        table = backend.client.table_name
+        return lambda: TablesBackend(TableClient.from_connection_string(azurite, table_name=table))
+
+    @pytest.fixture
+    def unreachable(self, azurite: str) -> State:
+        """Azurite's connection string with the table endpoint moved to a closed port."""
+        elsewhere = re.sub(r"(TableEndpoint=http://127\.0\.0\.1:)\d+", rf"\g<1>{closed_port()}", azurite)
+        assert elsewhere != azurite
+        return store_of(TablesBackend(TableClient.from_connection_string(elsewhere, table_name="breakers")))
 
 
 def test_entities_keep_table_key_rules_and_property_limits(backend: TablesBackend) -> None:

@@ -1,18 +1,20 @@
-"""The Firestore backend against the state backend contract, on gcloud's Firestore emulator, and its
-document ids against what Firestore forbids in them."""
+"""The Firestore backend against the state backend contract, the idempotency races and the circuit
+breaker's shared-state rules, on gcloud's Firestore emulator, and its document ids against what Firestore
+forbids in them."""
 
 from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from portable_fn_gcp.state import MAX_ID_BYTES, FirestoreBackend, document_id, open_backend
 
-from portable_fn.runtime.state import MAX_KEY_CHARS, StateError
+from portable_fn.runtime.state import MAX_KEY_CHARS, State, StateError
 
+from ...breaker_contract import BreakerContract, closed_port, store_of
 from ...state_contract import AWKWARD_KEYS, BackendContract, IdempotencyContract
 
 PROJECT = "portable-fn"
@@ -44,6 +46,31 @@ class TestFirestoreIdempotency(IdempotencyContract):
     def backend(self, emulated: str) -> Iterator[FirestoreBackend]:
         backend = open_backend("pfn-idempotency", locator(f"idempotency-{uuid.uuid4().hex}"))
         yield backend
+        backend.client.close()
+
+
+class TestFirestoreBreaker(BreakerContract):
+    """The breaker's shared-state rules on the emulator, each instance with a Firestore client of its own."""
+
+    pytestmark = pytest.mark.slow  # `unreachable` waits out the client's retries against a closed port
+
+    @pytest.fixture
+    def connect(self, emulated: str) -> Iterator[Callable[[], FirestoreBackend]]:
+        collection, opened = locator(f"breakers-{uuid.uuid4().hex}"), []
+
+        def connect() -> FirestoreBackend:
+            opened.append(open_backend("pfn-breakers", collection))
+            return opened[-1]
+
+        yield connect
+        for backend in opened:
+            backend.client.close()
+
+    @pytest.fixture
+    def unreachable(self, monkeypatch: pytest.MonkeyPatch) -> Iterator[State]:
+        monkeypatch.setenv("FIRESTORE_EMULATOR_HOST", f"127.0.0.1:{closed_port()}")
+        backend = open_backend("pfn-breakers", locator("breakers"))
+        yield store_of(backend)
         backend.client.close()
 
 

@@ -38,6 +38,10 @@ COMPLETE_VAR = "_PORTABLE_FN_COMPLETE"  # set by the completion scripts when the
 
 if TYPE_CHECKING:
     from .app import App
+    from .deploy import DeployTarget
+    from .deploy.planner import Plan, Step
+    from .logread import LogEntry
+    from .provider import DeadLetterEntry, Provider
     from .runtime.function import FunctionSpec
 
     StrParam = click.ParamType[str]
@@ -538,7 +542,7 @@ def plan(console: Console, target: Target, as_json: bool, verbose: bool, detaile
     return exit_code
 
 
-def _target_line(provider: str, target: Any) -> str:
+def _target_line(provider: str, target: DeployTarget | None) -> str:
     """Where a plan acts and as whom: "Target: aws account 123456789012, region eu-west-1, as arn:..."."""
     if target is None:
         return f"Target: {provider} (the provider does not say which account or region)"
@@ -938,7 +942,7 @@ def workflows_retry(console: Console, target: Target, instance: str, state_dir: 
     return 0
 
 
-def _workflows(provider: Any, app: App, stage: str, operation: str, *args: Any) -> Any:
+def _workflows(provider: Provider, app: App, stage: str, operation: str, *args: Any) -> Any:
     """`provider.workflows`, whose failures are errors saying what and what next, never tracebacks."""
     from .runtime.workflow import WorkflowError
 
@@ -1059,7 +1063,7 @@ def completion(console: Console, shell: str) -> int:
 # -- the wiring --------------------------------------------------------------------------------------------
 
 
-def _load(target: Target, state_dir: str | None = None) -> tuple[Any, Any, str]:
+def _load(target: Target, state_dir: str | None = None) -> tuple[App, Provider, str]:
     from .app import load_app
     from .config import load_config
     from .provider import load_provider
@@ -1126,13 +1130,13 @@ class _ConsoleHandler(logging.Handler):
 
 def _guard(
     console: Console, steps: Steps, app: App, provider: str, stage: str, verb: str, yes: bool
-) -> Callable[[Any], None] | None:
+) -> Callable[[Plan], None] | None:
     """What checks a plan before it is applied: on a protected stage (and without --yes), a plan that deletes
     or replaces something is confirmed on a terminal, and refused when there is none to ask on."""
     if yes or not app.config.stages[stage].protected:
         return None
 
-    def confirm(plan: Any) -> None:
+    def confirm(plan: Plan) -> None:
         doomed = destroyed(plan)
         if not doomed:
             return
@@ -1153,7 +1157,7 @@ def _guard(
     return confirm
 
 
-def destroyed(plan: Any) -> list[Any]:
+def destroyed(plan: Plan) -> list[Step]:
     """The steps of a plan that delete a resource or replace one (an update whose change says "replace:",
     as a plan that moves an Azure app to Flex Consumption does)."""
     return [s for s in plan.steps if s.action == "delete" or any(c.startswith("replace:") for c in s.changes)]
@@ -1166,7 +1170,7 @@ def _confirmed(question: str) -> bool:
         return False
 
 
-def _counts(plan: Any) -> str:
+def _counts(plan: Plan) -> str:
     """What a plan did, in its own counts, for a closing line: "3 created, 45 unchanged"."""
     counts = [
         (plan.count("create"), "created"),
@@ -1207,11 +1211,10 @@ def _event(where: str) -> Any:
         raise UsageError(f"--event {where}: the JSON is nested too deeply to read.") from None
 
 
-def _invoked(provider: Any, app: App, spec: FunctionSpec, event: Any, stage: str) -> dict[str, Any]:
+def _invoked(provider: Provider, app: App, spec: FunctionSpec, event: Any, stage: str) -> dict[str, Any]:
     """`provider.invoke`, whose failures are errors saying what and what next, never tracebacks."""
     try:
-        result: dict[str, Any] = provider.invoke(app, spec, event, stage=stage)
-        return result
+        return provider.invoke(app, spec, event, stage=stage)
     except PortableFnError:
         raise
     except RecursionError:
@@ -1224,11 +1227,10 @@ def _invoked(provider: Any, app: App, spec: FunctionSpec, event: Any, stage: str
         ) from exc
 
 
-def _read_logs(provider: Any, app: App, stage: str, specs: list[FunctionSpec], since: Any) -> list[Any]:
+def _read_logs(provider: Provider, app: App, stage: str, specs: list[FunctionSpec], since: datetime) -> list[LogEntry]:
     """`provider.read_logs`, whose failures are errors saying what and what next, never tracebacks."""
     try:
-        entries: list[Any] = provider.read_logs(app, stage, specs, since)
-        return entries
+        return provider.read_logs(app, stage, specs, since)
     except PortableFnError:
         raise
     except Exception as exc:
@@ -1239,11 +1241,10 @@ def _read_logs(provider: Any, app: App, stage: str, specs: list[FunctionSpec], s
         ) from exc
 
 
-def _dead_letters(provider: Any, app: App, stage: str, spec: FunctionSpec, redrive: bool) -> list[Any]:
+def _dead_letters(provider: Provider, app: App, stage: str, spec: FunctionSpec, redrive: bool) -> list[DeadLetterEntry]:
     """`provider.dead_letters`, whose failures are errors saying what and what next, never tracebacks."""
     try:
-        entries: list[Any] = provider.dead_letters(app, stage, spec, redrive)
-        return entries
+        return provider.dead_letters(app, stage, spec, redrive)
     except PortableFnError:
         raise
     except Exception as exc:

@@ -64,7 +64,7 @@ from .runtime.function import FunctionSpec, spec_of
 from .runtime.pipeline import call_batch, call_event, call_http
 from .runtime.routes import Route, Router, not_routed
 from .runtime.state import Backend, use_backends
-from .runtime.triggers import route_pattern
+from .runtime.triggers import Http, Queue, Topic, route_pattern
 from .workflows import WorkflowDriver, run_workflow
 
 __all__ = [
@@ -212,7 +212,7 @@ class Sent(NamedTuple):
 class Emitted(list[Sent]):
     """What `emitted()` captured, in the order it was published."""
 
-    def to(self, target: Any) -> list[CloudEvent[Any]]:
+    def to(self, target: Topic | Queue | Channel) -> list[CloudEvent[Any]]:
         """The events sent to `target` (a `topic(...)` / `queue(...)` or a Channel)."""
         channel = channel_of(target)
         return [sent.event for sent in self if sent.channel == channel]
@@ -295,7 +295,9 @@ def invoke_native(spec: FunctionSpec, event: Any, provider: str = "local") -> di
             decoded.append(one)
         else:
             skipped.append({"id": one.id, "reason": reason})
-    results = call_batch(spec, decoded, ctx, ordered=bool(getattr(spec.trigger, "fifo", False))) if decoded else []
+    results = (
+        call_batch(spec, decoded, ctx, ordered=isinstance(spec.trigger, Queue) and spec.trigger.fifo) if decoded else []
+    )
     out: dict[str, Any] = {"function": spec.name, "results": [_jsonable_result(r) for r in results]}
     if skipped:
         out["skipped"] = skipped
@@ -304,7 +306,7 @@ def invoke_native(spec: FunctionSpec, event: Any, provider: str = "local") -> di
 
 def _routed(spec: FunctionSpec, request: Request, ctx: Context) -> Response:
     """The function's answer, or the 404 / 405 every cloud gives a request outside its route."""
-    trigger: Any = spec.trigger
+    trigger = spec.trigger_as(Http)
     router = Router([Route(trigger.method, trigger.path, spec)])
     if router.match(request.method, request.path) is None:
         return not_routed(router, request)

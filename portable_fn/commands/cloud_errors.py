@@ -5,15 +5,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
 from ..runtime.errors import PortableFnError
 
+if TYPE_CHECKING:
+    from ..provider import Provider
+
 
 @contextmanager
-def explained(provider: Any, doing: str) -> Iterator[None]:
+def explained(provider: Provider, doing: str) -> Iterator[None]:
     """Run the block; a failure that is not already ours becomes `PortableFnError("<doing> failed: <why>")`."""
     try:
         yield

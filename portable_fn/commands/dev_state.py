@@ -5,19 +5,24 @@ instances, logs): the directory `portable-fn dev --state-dir DIR` was given, ins
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ..cli import UsageError
 from ..cli import _state_dir_option as state_dir_option
 
+if TYPE_CHECKING:
+    from ..provider import Provider
+
 __all__ = ["state_dir_option", "use_state_dir"]
 
 
-def use_state_dir(provider: Any, state_dir: str | None) -> None:
+def use_state_dir(provider: Provider, state_dir: str | None) -> None:
     """Have `provider` (the local one) read the dev host's `state_dir`; a usage error for a cloud provider."""
     if state_dir is None:
         return
-    if not callable(getattr(provider, "use_dev_state_dir", None)):
+    from ..local.provider import LocalProvider  # a command given --state-dir alone loads it
+
+    if not isinstance(provider, LocalProvider):
         raise UsageError(
             f"--state-dir names a dev host's state directory, where the local provider keeps its data; "
             f"{provider.name} keeps it in the cloud. Drop --state-dir, or use --provider local."

@@ -464,29 +464,30 @@ class LocalHost:
         return "\n".join(lines)
 
     def _endpoint(self, spec: FunctionSpec) -> str:
-        trigger: Any = spec.trigger
-        if trigger.kind == "http":
+        trigger = spec.trigger
+        if isinstance(trigger, Http):
             return f"{self.url}{trigger.path}"
-        if trigger.kind in ("queue", "topic"):
+        if isinstance(trigger, (Queue, Topic)):
             return f"{self.url}{control.PREFIX}/{trigger.kind}s/{trigger.name}"
-        if trigger.kind == "storage":
+        if isinstance(trigger, Storage):
             return str(self.watcher.folder(trigger.bucket) / trigger.prefix)
         return f"{self.url}{control.PREFIX}/schedules/{spec.name}/fire"
 
     def _how_to_trigger(self, spec: FunctionSpec) -> str:
-        trigger: Any = spec.trigger
+        trigger = spec.trigger
         endpoint = self._endpoint(spec)
-        if trigger.kind == "http":
+        if isinstance(trigger, Http):
             return f"{trigger.method} {endpoint}"
-        if trigger.kind == "queue" and trigger.name.startswith("pfn-wf-"):
+        if isinstance(trigger, Queue) and trigger.name.startswith("pfn-wf-"):
             return f"runs the workflow's steps; its instances: {self.url}{control.PREFIX}/workflows"
-        if trigger.kind in ("queue", "topic"):
+        if isinstance(trigger, (Queue, Topic)):
             return f"curl -X POST -H 'content-type: application/json' -d '{{...}}' {endpoint}"
-        if trigger.kind == "storage":
+        if isinstance(trigger, Storage):
             what = "drop files into" if trigger.on == "created" else "delete files from"
             suffix = f" (*{trigger.suffix})" if trigger.suffix else ""
             return f"{what} {endpoint}{suffix}"
-        return f"{trigger.expression}; now: curl -X POST {endpoint}"
+        expression = trigger.expression if isinstance(trigger, Schedule) else trigger.kind
+        return f"{expression}; now: curl -X POST {endpoint}"
 
     # -- event sources --------------------------------------------------------------------------
 

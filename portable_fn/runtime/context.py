@@ -4,9 +4,19 @@ from __future__ import annotations
 
 import time as _time
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .views import MessageMeta
+
+if TYPE_CHECKING:  # what these load is loaded by then, or on first use (logging)
+    import weakref
+    from logging import Logger
+
+    from .channels import Channel
+    from .cloudevent import CloudEvent
+    from .pipeline import Call
+    from .tracing import TraceContext
+    from .triggers import Queue, Topic
 
 
 class Context:
@@ -52,12 +62,12 @@ class Context:
         self.message = message
         self.raw = raw
         self.tenant = tenant  # a shim that knows it sets it (AWS tenant isolation); else TenantMiddleware
-        self._trace: Any = None
-        self._call: Any = None  # a weak reference to the pipeline's call this context belongs to
-        self._logger: Any = None
+        self._trace: TraceContext | None = None
+        self._call: weakref.ref[Call] | None = None  # the pipeline's call this context belongs to
+        self._logger: Logger | None = None
 
     @property
-    def trace(self) -> Any:
+    def trace(self) -> TraceContext | None:
         """The invocation's trace context (`tracing.TraceContext`), worked out on first use from what the
         transport carried; None outside an invocation."""
         if self._trace is None and self._call is not None:
@@ -67,7 +77,7 @@ class Context:
         return self._trace
 
     @trace.setter
-    def trace(self, value: Any) -> None:
+    def trace(self, value: TraceContext | None) -> None:
         self._trace = value
 
     @property
@@ -82,7 +92,7 @@ class Context:
         return max(0, int((self.deadline - _time.time()) * 1000))
 
     @property
-    def logger(self) -> Any:
+    def logger(self) -> Logger:
         """A `logging.Logger` named after the function (the logging module is imported on first use)."""
         if self._logger is None:
             import logging
@@ -92,7 +102,7 @@ class Context:
 
     def emit(
         self,
-        target: Any,
+        target: Topic | Queue | Channel,
         data: Any = None,
         *,
         type: str,
@@ -100,7 +110,7 @@ class Context:
         source: str | None = None,
         datacontenttype: str | None = None,
         extensions: Mapping[str, Any] | None = None,
-    ) -> Any:
+    ) -> CloudEvent[Any]:
         """Send a CloudEvent to `target`, a topic or queue the function declares in `uses=`: published when
         this invocation succeeds (`portable_fn.runtime.emit`). Returns the event."""
         from .emit import emit_from

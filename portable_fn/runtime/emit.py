@@ -51,6 +51,7 @@ from .tenants import tenant_of
 
 if TYPE_CHECKING:
     from .function import FunctionSpec
+    from .triggers import Queue, Topic
 
 OUTBOX = State("pfn-outbox", internal=True)  # the ledger: which calls' events were published
 HOPS = "pfnhops"
@@ -63,7 +64,7 @@ _STEPS = __name__ + ".steps"  # events emitted so far per workflow step key, in 
 
 
 def emit(
-    target: Any,
+    target: Topic | Queue | Channel,
     data: Any = None,
     *,
     type: str,
@@ -79,7 +80,7 @@ def emit(
 
 def emit_from(
     call: Call | None,
-    target: Any,
+    target: Topic | Queue | Channel,
     data: Any,
     type: str,
     subject: str | None,
@@ -107,7 +108,7 @@ def emit_from(
     return event
 
 
-def channel_of(target: Any) -> Channel:
+def channel_of(target: Topic | Queue | Channel) -> Channel:
     """The channel a `topic(...)` / `queue(...)` trigger value (or a Channel) names."""
     if isinstance(target, Channel):
         return target

@@ -35,6 +35,7 @@ from .views import MessageMeta
 
 if TYPE_CHECKING:
     from .function import FunctionSpec
+    from .tracing import TraceContext
 
 __all__ = [
     "Call",
@@ -120,10 +121,10 @@ class Invocation:
         self.logs_failures = False
         self.state: dict[str, Any] = {}  # scratch space per middleware
         self.calls: list[Call] = []
-        self._trace: Any = None
+        self._trace: TraceContext | None = None
 
     @property
-    def trace(self) -> Any:
+    def trace(self) -> TraceContext:
         """The invocation's own span (`tracing.TraceContext`), worked out on first use from what the
         transport carried (`tracing.trace_of`): an invocation nobody asks about pays nothing for it."""
         if self._trace is None:
@@ -133,7 +134,7 @@ class Invocation:
         return self._trace
 
     @trace.setter
-    def trace(self, value: Any) -> None:
+    def trace(self, value: TraceContext) -> None:
         self._trace = value
 
     def add(
@@ -206,7 +207,7 @@ class Call:
         self.event = event  # a CloudEvent, the InvalidEventError of a record that could not be read, or None
         self.request = request
         self.native = native  # the native record, when the shim gave it
-        self._trace: Any = None
+        self._trace: TraceContext | None = None
         self.result: Result | None = None  # the outcome of an event
         self.response: Response | None = None  # the answer to a request
         self._ctx = ctx
@@ -246,7 +247,7 @@ class Call:
         return self._raw
 
     @property
-    def trace(self) -> Any:
+    def trace(self) -> TraceContext:
         """The invocation's span as this call sees it: linked to its record's producer (`tracing.call_trace`),
         worked out on first use."""
         if self._trace is None:
@@ -256,7 +257,7 @@ class Call:
         return self._trace
 
     @trace.setter
-    def trace(self, value: Any) -> None:
+    def trace(self, value: TraceContext) -> None:
         self._trace = value
 
     @property

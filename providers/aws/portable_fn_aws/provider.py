@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from portable_fn.logread import LogEntry
     from portable_fn.provider import DeadLetterEntry
     from portable_fn.runtime.function import FunctionSpec
+    from portable_fn.runtime.outcomes import Result
 
     from .deploy import AwsDeployer
     from .secret_store import AwsSecretStore
@@ -263,7 +264,7 @@ def _single_source(event: Any) -> Any:
     return CLOUDEVENT if "specversion" in event else None
 
 
-def _result_dict(result: Any) -> dict[str, Any]:
+def _result_dict(result: Result) -> dict[str, Any]:
     out: dict[str, Any] = result.to_dict()
     if "value" in out and not isinstance(out["value"], (str, int, float, bool, list, dict)):
         out["value"] = repr(out["value"])

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from portable_fn.logread import LogEntry
     from portable_fn.provider import DeadLetterEntry
     from portable_fn.runtime.function import FunctionOptions, FunctionSpec
+    from portable_fn.runtime.outcomes import Result
 
     from .deploy import GcpDeployer
     from .secret_store import SecretManagerStore
@@ -380,7 +381,7 @@ class InvokeRequest:
         return self._body
 
 
-def _result_dict(result: Any) -> dict[str, Any]:
+def _result_dict(result: Result) -> dict[str, Any]:
     out: dict[str, Any] = result.to_dict()
     if "value" in out and not isinstance(out["value"], (str, int, float, bool, list, dict)):
         out["value"] = repr(out["value"])

@@ -9,12 +9,17 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .errors import DeclarationError
 from .resources import Use, uses_of
 from .retry import RetryPolicy
 from .triggers import Trigger
+
+if TYPE_CHECKING:  # loaded on first use (a handler's first call, an idempotent or tenant declaration)
+    from .dispatch import Binding
+    from .idempotency import Idempotency
+    from .tenants import TenantSource
 
 F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T", bound=Trigger)
@@ -53,9 +58,9 @@ class FunctionOptions:
         retries: int | None = None,
         dead_letter: bool | str = True,
         uses: Iterable[Any] | None = None,
-        idempotent: Any = False,
+        idempotent: bool | Idempotency = False,
         retry: RetryPolicy | None = None,
-        tenant: Any = None,
+        tenant: TenantSource | None = None,
         tenant_isolation: bool = False,
     ) -> None:
         def fail(option: str, value: Any, fix: str) -> DeclarationError:
@@ -134,10 +139,10 @@ class FunctionSpec:
         self.trigger = trigger
         self.options = options
         self.module = getattr(handler, "__module__", "")
-        self._binding: Any = None
+        self._binding: Binding | None = None
 
     @property
-    def binding(self) -> Any:
+    def binding(self) -> Binding:
         """How to call the handler, worked out from its signature (once)."""
         if self._binding is None:
             from .dispatch import bind_handler
@@ -237,7 +242,7 @@ def top_level_name(spec: FunctionSpec, generating: str, host: str) -> str:
     )
 
 
-def _with_store(uses: Iterable[Any] | None, idempotent: Any) -> Iterable[Any] | None:
+def _with_store(uses: Iterable[Any] | None, idempotent: bool | Idempotency) -> Iterable[Any] | None:
     """`uses` and, for an idempotent function, write access to the idempotency store (so deploy grants it)."""
     if idempotent is False or isinstance(uses, (str, bytes)) or not isinstance(uses, (Iterable, type(None))):
         return uses  # nothing to add, or a mistake `uses_of` names
@@ -256,7 +261,7 @@ def _with_trigger(trigger: Trigger, options: dict[str, Any]) -> dict[str, Any]:
     return {**options, "uses": [*(uses or ()), *needed]}
 
 
-def _with_outbox(uses: tuple[Use, ...], idempotent: Any) -> tuple[Use, ...]:
+def _with_outbox(uses: tuple[Use, ...], idempotent: bool | Idempotency) -> tuple[Use, ...]:
     """`uses` and, for a function that emits to a topic or queue, write access to the outbox ledger (`emit`).
     An idempotent function needs none: its duplicates are answered without running, so never emit twice."""
     if idempotent is not False:
@@ -276,7 +281,7 @@ def _internal(use: Use) -> bool:
     return use.resource.name.startswith(RESERVED_PREFIX)
 
 
-def _is_tenant_source(value: Any) -> bool:
+def _is_tenant_source(value: object) -> bool:
     from .tenants import TenantSource
 
     return isinstance(value, TenantSource)

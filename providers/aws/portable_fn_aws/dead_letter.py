@@ -42,6 +42,8 @@ from portable_fn.runtime.outcomes import DEAD_LETTER, Result
 if TYPE_CHECKING:
     from datetime import datetime
 
+    from .records import Record, RecordSource
+
 # hashlib, hmac and datetime are imported where an event is dead-lettered, not at every cold start (~5 ms).
 
 QUEUE_URL_ENV = "PORTABLE_FN_DEAD_LETTER_QUEUE_URL"
@@ -63,7 +65,11 @@ def queue_url() -> str:
 
 
 def settle(
-    spec: FunctionSpec, source: Any, records: Sequence[Any], events: Sequence[Any], failures: Mapping[int, Result]
+    spec: FunctionSpec,
+    source: RecordSource,
+    records: Sequence[Record],
+    events: Sequence[Any],
+    failures: Mapping[int, Result],
 ) -> set[int]:
     """Send each record of a batch that the handler dead-lettered to the function's dead-letter queue;
     the indexes of those sent, which the shim then acknowledges. `source` is the records' `RecordSource`."""
@@ -206,7 +212,7 @@ def _origin(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}/"
 
 
-def attempt(source: Any, record: Any) -> int:
+def attempt(source: RecordSource, record: Record) -> int:
     """The delivery attempt of a record (SQS's receive count; 1 where the source tells none)."""
     try:
         meta = source.message_meta(record)
@@ -215,7 +221,7 @@ def attempt(source: Any, record: Any) -> int:
     return int(meta.delivery_count) if meta is not None else 1
 
 
-def _log(spec: FunctionSpec, source: Any, event: CloudEvent[Any], what: str, *args: Any) -> None:
+def _log(spec: FunctionSpec, source: RecordSource, event: CloudEvent[Any], what: str, *args: Any) -> None:
     import logging
 
     logging.getLogger("portable_fn.aws").warning(

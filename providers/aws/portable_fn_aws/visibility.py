@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from portable_fn.runtime.function import FunctionSpec
 from portable_fn.runtime.outcomes import Result, Retry
@@ -30,6 +30,8 @@ from . import dead_letter
 
 if TYPE_CHECKING:
     from datetime import datetime
+
+    from .records import Record, RecordSource
 
 QUEUE_URL_ENV = "PORTABLE_FN_QUEUE_URL"
 CHANGE_VISIBILITY = "AmazonSQS.ChangeMessageVisibility"
@@ -54,8 +56,8 @@ def clamp(seconds: float) -> int:
 
 def back_off(
     spec: FunctionSpec,
-    source: Any,
-    failed: Sequence[tuple[Any, Result]],
+    source: RecordSource,
+    failed: Sequence[tuple[Record, Result]],
     environ: Mapping[str, str] | None = None,
     now: datetime | None = None,
 ) -> dict[str, int]:
@@ -88,7 +90,7 @@ def _requested(error: BaseException | None) -> float | None:
     return error.after if isinstance(error, Retry) else None
 
 
-def _warn(spec: FunctionSpec, record: Any, url: str, exc: BaseException) -> None:
+def _warn(spec: FunctionSpec, record: Record, url: str, exc: BaseException) -> None:
     import logging
 
     from portable_fn.runtime.dead_letters import send_failure

@@ -21,10 +21,15 @@ import logging
 import os
 import urllib.parse
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+    from opentelemetry.trace import SpanContext
+    from opentelemetry.util.types import Attributes
 
 __all__ = ["OtlpJsonSpanExporter", "encode_spans"]
 
@@ -142,22 +147,22 @@ def _span(span: ReadableSpan) -> dict[str, Any]:
     return encoded
 
 
-def _flags(context: Any) -> int:
+def _flags(context: SpanContext | None) -> int:
     """SpanFlags: whether the context's remoteness is known (it is), and whether it is remote."""
     return _HAS_IS_REMOTE | (_IS_REMOTE if context is not None and context.is_remote else 0)
 
 
-def _scope(scope: Any) -> dict[str, Any]:
+def _scope(scope: InstrumentationScope | None) -> dict[str, Any]:
     if scope is None:
         return {}
     return {"name": scope.name, "version": scope.version or "", "attributes": _attributes(scope.attributes)}
 
 
-def _scope_schema(scope: Any) -> str:
+def _scope_schema(scope: InstrumentationScope | None) -> str:
     return (scope.schema_url or "") if scope is not None else ""
 
 
-def _attributes(attributes: Any) -> list[dict[str, Any]]:
+def _attributes(attributes: Attributes) -> list[dict[str, Any]]:
     return [{"key": key, "value": _value(value)} for key, value in (attributes or {}).items()]
 
 

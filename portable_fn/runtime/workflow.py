@@ -75,7 +75,9 @@ from .tenants import current_tenant, valid
 from .triggers import Queue, Trigger
 
 if TYPE_CHECKING:
+    from contextvars import ContextVar
     from datetime import datetime, timedelta
+    from logging import Logger
 
 T = TypeVar("T")
 
@@ -807,7 +809,7 @@ class Workflow:
 
 # -- steps ----------------------------------------------------------------------------------------
 
-_step_key: Any = None  # a ContextVar made on first use
+_step_key: ContextVar[str | None] | None = None  # made on first use
 
 
 def step_key() -> str:
@@ -935,7 +937,7 @@ def _event_key(kind: str, name: str, tenant: str | None) -> str:
     return stored_key(tenant, key) if tenant else key
 
 
-def _log() -> Any:
+def _log() -> Logger:
     import logging
 
     return logging.getLogger("portable_fn.workflow")

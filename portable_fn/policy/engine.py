@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from ..runtime.errors import ConfigError, PortableFnError
 from ..runtime.function import FunctionSpec, spec_of
 from ..runtime.workflow import WorkflowDef
-from .model import Finding, PolicyContext, PolicyReport, Rule, RuleSkipped
+from .model import Check, Finding, PolicyContext, PolicyReport, Rule, RuleSkipped
 from .rules import BUILTIN_RULES
 from .settings import PolicyConfig, Waiver
 
@@ -126,7 +126,7 @@ def load_rule(app: App, ref: str) -> Rule:
     return Rule(ref, attribute, doc, fix, _guarded(ref, target), own_ids=True)
 
 
-def _guarded(ref: str, check: Any) -> Any:
+def _guarded(ref: str, check: Check) -> Check:
     """A team's rule whose own failure is reported as the rule's, not as a traceback."""
 
     def run(context: PolicyContext) -> Iterable[Finding]:

@@ -14,6 +14,7 @@ from .errors import DeclarationError, PortableFnError
 
 if TYPE_CHECKING:  # schedule.py (and datetime) load only when an app declares a schedule
     from .auth import Verifier
+    from .cloudevent import CloudEvent
     from .resources import Use
     from .timing import CronExpression
 
@@ -57,7 +58,7 @@ class Trigger:
         """True for triggers that deliver CloudEvents (everything but HTTP)."""
         return True
 
-    def skip_reason(self, event: Any) -> str | None:
+    def skip_reason(self, event: CloudEvent[Any]) -> str | None:
         """Why the deployed trigger would not deliver `event` (a CloudEvent) to the function, or None when
         it would: the one rule `invoke` and every shim that filters for its cloud apply."""
         return None
@@ -300,7 +301,7 @@ class Storage(Trigger):
         """True when an object key passes the prefix and suffix filters."""
         return key.startswith(self.prefix) and key.endswith(self.suffix)
 
-    def skip_reason(self, event: Any) -> str | None:
+    def skip_reason(self, event: CloudEvent[Any]) -> str | None:
         """A storage event the trigger does not take: the other change (`on`), or a key outside the prefix
         and suffix. An event that is not a storage event is not skipped: the handler's binding says why."""
         from .views import StorageObject

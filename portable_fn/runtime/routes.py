@@ -2,7 +2,8 @@
 
 Every host answers a request no route serves the same way (`not_routed`): the local dev host for the
 whole app, and each cloud shim for the one function it fronts (a Lambda Function URL passes every
-method and path to the function, so the shim has to refuse what was not declared).
+method and path to the function, so the shim has to refuse what was not declared), or for the whole app
+where the cloud routes what no function takes to one function (`not_served`).
 
 Templates are the ones `http()` accepts: literal segments, `{param}` segments and a final greedy
 `{rest+}` (one or more segments). When several routes match, the most specific wins: at the first
@@ -128,6 +129,21 @@ def not_routed(router: Router, request: Request) -> Response:
             status=405,
             headers={"allow": ", ".join(allowed)},
         )
+    return not_found(router, request)
+
+
+def not_served(router: Router, request: Request) -> Response:
+    """What a cloud's catch-all answers for a request its router sent to no function of `router`'s routes
+    (an API Gateway `$default` or `ANY /path` route, an Azure `{*path}` function): `not_routed`, except that a
+    request some route takes, which the cloud's own matching did not send to it (it differs from this
+    module's, e.g. on a trailing slash), is a 404: nothing serves it there."""
+    if router.match(request.method, request.path) is not None:
+        return not_found(router, request)
+    return not_routed(router, request)
+
+
+def not_found(router: Router, request: Request) -> Response:
+    """404 listing the routes: what `not_routed` answers for a path no route takes."""
     return Response.json(
         {"error": f"Nothing serves {request.method} {request.path}", "routes": router.describe()},
         status=404,

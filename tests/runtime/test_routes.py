@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from portable_fn.runtime.routes import Route, Router
+from portable_fn.runtime.http import Request
+from portable_fn.runtime.routes import Route, Router, not_routed, not_served
 
 ROUTER = Router(
     [
@@ -65,3 +66,19 @@ def test_describe_lists_routes_most_specific_first() -> None:
     described = ROUTER.describe()
     assert described.index("GET /items/special") < described.index("GET /items/{item_id}")
     assert described.index("GET /files/{name}") < described.index("ANY /files/{path+}")
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [
+        ("DELETE", "/orders", 405),  # as `not_routed`
+        ("GET", "/nothing", 404),  # as `not_routed`
+        ("POST", "/orders/", 404),  # a route takes it, but the cloud sent it to its catch-all: nothing serves it
+    ],
+)
+def test_a_catch_all_answers_as_dev_except_for_what_a_route_takes(method: str, path: str, status: int) -> None:
+    router = Router([Route("POST", "/orders"), Route("GET", "/orders")])
+    answer = not_served(router, Request(method, path))
+    assert answer.status == status
+    if status != 404 or path == "/nothing":
+        assert answer.body == not_routed(router, Request(method, path)).body

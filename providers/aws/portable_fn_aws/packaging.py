@@ -55,6 +55,7 @@ from portable_fn.packaging import (
 )
 from portable_fn.runtime.errors import ConfigError, DeployError
 from portable_fn.runtime.function import top_level_name
+from portable_fn.runtime.triggers import Http
 
 from . import _wheels
 from ._wheels import PipDownload, Target, pip_download
@@ -343,7 +344,9 @@ def requirements(app: App) -> list[str]:
 
 def entry_module(app: App, specs: Sequence[FunctionSpec] | None = None) -> str:
     """The source of `portable_fn_entry.py`: imports the modules of `specs` (all the app's functions
-    by default), one Lambda handler per function."""
+    by default), one Lambda handler per function. Every HTTP handler gets `ROUTES`, the (method, path) of
+    each HTTP function of the app on its HTTP API, whichever zip it is in: what the API's 404 and 405 name
+    (`http_routes`)."""
     specs = app.functions if specs is None else specs
     modules = sorted({spec.module for spec in specs})
     alias = {module: f"_m{i}" for i, module in enumerate(modules)}
@@ -354,11 +357,25 @@ def entry_module(app: App, specs: Sequence[FunctionSpec] | None = None) -> str:
         "",
     ]
     lines += [f"import {module} as {alias[module]}" for module in modules] + [""]
+    if any(isinstance(spec.trigger, Http) for spec in specs):
+        lines += [f"ROUTES = {http_api_routes(app)!r}", ""]
     for spec in specs:
         handler = top_level_name(spec, "Packaging for aws", "Lambda")
-        made = f"make_handler({alias[spec.module]}.{handler}.__portable_fn__)"
+        routes = ", ROUTES" if isinstance(spec.trigger, Http) else ""
+        made = f"make_handler({alias[spec.module]}.{handler}.__portable_fn__{routes})"
         lines.append(f"{spec.name} = {made}" if spec.name.isidentifier() else f"globals()[{spec.name!r}] = {made}")
     return "\n".join(lines) + "\n"
+
+
+def http_api_routes(app: App) -> tuple[tuple[str, str], ...]:
+    """(method, path) of each HTTP function the app's HTTP API would front (not the tenant-isolated ones,
+    which are on the tenants' REST API, as `deploy.rest_api.isolated` says), in the app's order: the
+    order `dev`'s 404 lists routes of equal precedence in."""
+    return tuple(
+        (spec.trigger.method, spec.trigger.path)
+        for spec in app.functions
+        if isinstance(spec.trigger, Http) and not getattr(app.options(spec), "tenant_isolation", False)
+    )
 
 
 def shim_files(package_dir: Path = PACKAGE_DIR) -> list[Entry]:

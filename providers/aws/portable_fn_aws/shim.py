@@ -19,7 +19,8 @@ An event of the function's kind is never refused whole for what is in it. A reco
 one safe answer when Lambda cannot be told which record to deliver again. An HTTP event that cannot be
 read is a 400 naming the field. An HTTP function answers only its declared route, as `portable-fn dev`
 does: another path is a 404, another method a 405 with `Allow` (a Function URL passes every request to
-the function), and a named API Gateway stage is not in the path the handler sees (`http_events`).
+the function; the app's HTTP API routes to a function what it would otherwise refuse itself: `http_routes`),
+and a named API Gateway stage is not in the path the handler sees (`http_events`).
 
 DEAD_LETTER: the shim sends the dead-lettered event (the original CloudEvent plus the reason, the function
 and the attempt: `portable_fn.runtime.dead_letters`) to the function's dead-letter queue itself
@@ -42,7 +43,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from portable_fn.runtime.cloudevent import CloudEvent
@@ -53,11 +54,11 @@ from portable_fn.runtime.function import FunctionSpec
 from portable_fn.runtime.http import Response
 from portable_fn.runtime.logs import configure_deployed, log_failure
 from portable_fn.runtime.outcomes import ACK, Result
-from portable_fn.runtime.routes import Route, Router, not_routed
-from portable_fn.runtime.triggers import Http, Schedule
+from portable_fn.runtime.triggers import Schedule
 
 from . import dead_letter, visibility
 from .http_events import HTTP_V2, http_source, to_native_response, to_request
+from .http_routes import FRONT_ENV, HttpRoutes
 from .records import CLOUDEVENT, EVENTBRIDGE, TRIGGER_SOURCES, RecordSource, record_source, scheduled_tick
 
 PROVIDER = "aws"
@@ -99,11 +100,12 @@ class Delivery:
         self.error = error
 
 
-def make_handler(spec: FunctionSpec) -> LambdaHandler:
-    """The `lambda_handler(event, context)` for one function; its signature is checked now (cold start)."""
+def make_handler(spec: FunctionSpec, routes: Iterable[tuple[str, str]] = ()) -> LambdaHandler:
+    """The `lambda_handler(event, context)` for one function; its signature is checked now (cold start).
+    `routes`: (method, path) of every HTTP function of the app, which its HTTP API's refusals name."""
     spec.binding  # noqa: B018 - a handler the runtime cannot call fails at import, not on the first event
     if spec.trigger.kind == "http":
-        return _http_handler(spec, router_of(spec))
+        return _http_handler(spec, HttpRoutes(spec, os.environ.get(FRONT_ENV), routes))
 
     def lambda_handler(event: Any, context: Any) -> Any:
         delivery = deliver(spec, event, context)
@@ -114,16 +116,10 @@ def make_handler(spec: FunctionSpec) -> LambdaHandler:
     return lambda_handler
 
 
-def router_of(spec: FunctionSpec) -> Router:
-    """The routes an HTTP function serves: the one it declared (a Function URL passes it every request)."""
-    trigger = spec.trigger_as(Http)
-    return Router([Route(trigger.method, trigger.path, spec)])
-
-
-def deliver(spec: FunctionSpec, event: Any, context: Any, route: Router | None = None) -> Delivery:
+def deliver(spec: FunctionSpec, event: Any, context: Any, route: HttpRoutes | None = None) -> Delivery:
     """Recognise a native event, call the function, and say what to answer Lambda (never raises for
     anything the handler or a record does; an event of the wrong kind raises InvalidEventError).
-    `route`: the function's `router_of(spec)`, built here when not given."""
+    `route`: what an HTTP function serves (`http_routes`); its own route alone when not given."""
     if event.__class__ is not dict and not isinstance(event, Mapping):  # Lambda passes a dict
         raise _wrong_event(spec, f"a {type(event).__name__}")
     http = http_source(event)
@@ -175,7 +171,7 @@ def _record_source(event: Mapping[str, Any], trigger_kind: str = "") -> tuple[Re
     )
 
 
-def _http_handler(spec: FunctionSpec, route: Router) -> LambdaHandler:
+def _http_handler(spec: FunctionSpec, route: HttpRoutes) -> LambdaHandler:
     """The `lambda_handler` of an HTTP function: what `deliver` answers."""
 
     def lambda_handler(event: Any, context: Any) -> Any:
@@ -185,11 +181,11 @@ def _http_handler(spec: FunctionSpec, route: Router) -> LambdaHandler:
 
 
 def _deliver_http(
-    spec: FunctionSpec, source: str, event: Mapping[str, Any], context: Any, route: Router | None
+    spec: FunctionSpec, source: str, event: Mapping[str, Any], context: Any, route: HttpRoutes | None
 ) -> Delivery:
     if spec.trigger.kind != "http":
         raise _wrong_event(spec, f"an HTTP event ({source})")
-    router = route if route is not None else router_of(spec)
+    router = route if route is not None else HttpRoutes(spec)
     return Delivery(source, _serve_http(spec, source, event, context, router))
 
 
@@ -207,20 +203,18 @@ def edge_claims(spec: FunctionSpec, event: Mapping[str, Any]) -> dict[str, Any] 
     return dict(claims)
 
 
-def _serve_http(spec: FunctionSpec, source: str, event: Mapping[str, Any], context: Any, route: Router) -> Any:
+def _serve_http(spec: FunctionSpec, source: str, event: Mapping[str, Any], context: Any, route: HttpRoutes) -> Any:
     """The answer to one HTTP event in the shape `source` wants (never raises for the handler's errors):
-    404 / 405 as `dev` answers them for a request the function did not declare."""
+    404 / 405 as `dev` answers them for a request the function does not serve (`HttpRoutes.refuse`)."""
     try:
         request = to_request(source, event)
     except Exception as exc:  # a malformed native request (reading it only reads the event)
         reason = str(exc) if isinstance(exc, InvalidEventError) else f"{type(exc).__name__}: {exc}."
         response = Response.json({"error": f"Malformed {source} event: {reason}"}, 400)
         return to_native_response(source, response, event)
-    found = route.match(request.method, request.path) or (
-        route.match("GET", request.path) if request.method == "HEAD" else None
-    )
+    found = route.match(request, event)
     if found is None:
-        return to_native_response(source, not_routed(route, request), event)
+        return to_native_response(source, route.refuse(request), event)
     request.path_params = found[1]
     claims = edge_claims(spec, event)
     if claims is not None:

@@ -19,7 +19,14 @@ import pytest
 from cfnlint.api import lint
 from portable_fn_aws.deploy import AwsDeployer, cloudformation, terraform
 from portable_fn_aws.deploy.export import NOT_EXPORTED, Exported
-from portable_fn_aws.deploy.resources import ORDER, BucketNotification, CodeObject, DeploymentBucket, Permission
+from portable_fn_aws.deploy.resources import (
+    ORDER,
+    ApiRoute,
+    BucketNotification,
+    CodeObject,
+    DeploymentBucket,
+    Permission,
+)
 
 from portable_fn.app import load_app
 from portable_fn.deploy import Artifact
@@ -343,6 +350,40 @@ def test_moto_creates_the_shop_s_stack_from_the_template(cases: dict[str, Case],
     queue_url = f"https://sqs.eu-west-1.amazonaws.com/{account}/shop-dev-orders"
     assert fulfil["Environment"]["Variables"]["PORTABLE_FN_QUEUE_URL"] == queue_url
     assert fulfil["Role"] == client("iam").get_role(RoleName="shop-dev-fulfil")["Role"]["Arn"]
+
+
+def test_both_formats_route_what_the_http_api_would_refuse_to_the_function_deploy_routes_it_to(
+    cases: dict[str, Case],
+) -> None:
+    """`ANY /path` and `$default` (`desired.refusal_routes`) with the authorization and target deploy gives them."""
+    case = cases["gateway"]
+    wanted = {
+        r.route_key: (r.authorization_type, r.function_arn.rsplit("-", 1)[-1])
+        for r in case.source.resources
+        if isinstance(r, ApiRoute)
+    }
+    assert {"ANY /items", "ANY /items/{item_id}", "$default"} <= set(wanted)
+    resources = case.template["Resources"]
+    integrations = {
+        logical: r["Properties"]["IntegrationUri"]["Fn::GetAtt"][0]
+        for logical, r in resources.items()
+        if r["Type"] == "AWS::ApiGatewayV2::Integration"
+    }
+    in_template = {
+        r["Properties"]["RouteKey"]: (
+            r["Properties"]["AuthorizationType"],
+            integrations[r["Properties"]["Target"]["Fn::Sub"].removeprefix("integrations/${")[:-1]],
+        )
+        for r in resources.values()
+        if r["Type"] == "AWS::ApiGatewayV2::Route"
+    }
+    functions = {f"{''.join(p.title() for p in name.split('_'))}Function": name for _, name in wanted.values()}
+    assert {key: (auth, functions[logical]) for key, (auth, logical) in in_template.items()} == wanted
+    in_terraform = {
+        r["route_key"]: (r["authorization_type"], r["target"].split(".")[1])
+        for r in case.document["resource"]["aws_apigatewayv2_route"].values()
+    }
+    assert in_terraform == wanted
 
 
 def test_the_app_s_and_the_stage_s_tags_are_on_what_deploy_tags(tmp_path: Path) -> None:

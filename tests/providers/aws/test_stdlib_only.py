@@ -21,6 +21,7 @@ SHIPPED = [
     "__init__.py",
     "shim.py",
     "http_events.py",
+    "http_routes.py",
     "records.py",
     "dead_letter.py",
     "visibility.py",

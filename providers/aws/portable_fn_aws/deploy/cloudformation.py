@@ -284,8 +284,7 @@ class Template:
         self.add(r, "AWS::ApiGatewayV2::Authorizer", properties)
 
     def api_route(self, r: ApiRoute) -> None:
-        integration = self.x.find(ApiIntegration, r.name)  # an integration is named like its route
-        assert integration is not None, r.name
+        integration = self.x.integration(r)
         properties: dict[str, Any] = {
             "ApiId": self.api_id(r.api),
             "RouteKey": r.route_key,

@@ -8,7 +8,8 @@ what its trigger needs:
               the edge: public=True, or auth= the function verifies); or, with `http = "http-api"`, a route
               (AWS_IAM, NONE when open at the edge, JWT with its authorizer for an `auth=jwt(...)` API
               Gateway can verify, `edge.at_edge`) on the app's one HTTP API, its Lambda proxy integration
-              and the permission for that API and route. `[tool.portable-fn.cors]` is the HTTP API's or each
+              and the permission for that API and route; the API's refusals go to a function too
+              (`refusal_routes`). `[tool.portable-fn.cors]` is the HTTP API's or each
               Function URL's CORS configuration (`edge`). A `tenant_isolation=True` function is on neither:
               it is a route of the tenants' REST API, which passes Lambda its tenant (`rest_api`).
     queue     the queue, its dead-letter queue with a redrive policy, an event source mapping
@@ -65,6 +66,7 @@ from portable_fn.runtime.secrets import Secret
 from portable_fn.runtime.state import State, locator_env
 from portable_fn.runtime.triggers import Http, Queue, Schedule, Storage, Topic, Trigger
 
+from ..http_routes import FRONT_ENV
 from ..packaging import LAMBDA_LIMITS, LambdaArtifact, SizeBudget
 from ..publish import DELAY_GROUP_ENV, DELAY_ROLE_ENV
 from ..secrets import SSM
@@ -73,7 +75,7 @@ from ..secrets import prefix as secrets_prefix
 from ..visibility import QUEUE_URL_ENV
 from . import edge, policies, rest_api
 from .expressions import schedule_expression
-from .naming import STATEMENT_PREFIX, TAG_RULES, Arns, Names
+from .naming import DEFAULT_ROUTE, STATEMENT_PREFIX, TAG_RULES, Arns, Names, api_route
 from .resources import (
     ApiAuthorizer,
     ApiIntegration,
@@ -273,6 +275,8 @@ class FunctionResources:
         own |= {channel_env(c.kind, c.name): channel_locator(self.t, c) for c in self.channels()}
         if self.secrets():  # where they live, never a value
             own[SECRETS_ENV] = secrets_locator(self.t.secrets, self.t.app.name, self.t.stage)
+        if self.t.http == HTTP_API and self.spec in http_api_functions(self.t):  # `http_routes`: how it refuses
+            own[FRONT_ENV] = HTTP_API
         if any(c.kind == QUEUE for c in self.channels()):
             names = self.t.names
             own[DELAY_GROUP_ENV] = names.delay_group
@@ -329,16 +333,21 @@ class FunctionResources:
     def http_api_route(self, trigger: Http) -> list[Resource]:
         api, sid = self.t.names.http_api, f"{STATEMENT_PREFIX}http-api"
         authorizer = jwt_authorizer(api, trigger)
+        refusals = [key for key, owner in refusal_keys(self.t).items() if owner is self.spec]
         return [
             *([authorizer] if authorizer else []),
             ApiPermission(
-                f"{self.name}/{sid}", function=self.name, statement_id=sid, api=api, source_route=source_route(trigger)
+                f"{self.name}/{sid}",
+                function=self.name,
+                statement_id=sid,
+                api=api,
+                source_route=source_route(trigger, refusals),
             ),
             ApiIntegration(f"{api}/{self.name}", api=api, function_arn=self.arn),
             ApiRoute(
-                f"{api}/{self.name}",
+                api_route(api, route_key(trigger), self.name),
                 api=api,
-                route_key=f"{trigger.method} {trigger.path}",
+                route_key=route_key(trigger),
                 authorization_type="JWT" if authorizer else "NONE" if trigger.open_at_edge else "AWS_IAM",
                 authorizer=authorizer.name if authorizer else "",
                 scopes=tuple(sorted(trigger.auth.scopes)) if authorizer and edge.at_edge(trigger.auth) else (),
@@ -531,12 +540,90 @@ def scheduler_resources(target: Target) -> list[Resource]:
     ]
 
 
+def http_api_functions(target: Target) -> list[FunctionSpec]:
+    """The HTTP functions the app's HTTP API fronts (the tenant-isolated ones are on the tenants' REST API),
+    by name."""
+    return sorted(
+        (
+            spec
+            for spec in target.app.functions
+            if isinstance(spec.trigger, Http) and not rest_api.isolated(target.app.options(spec))
+        ),
+        key=lambda spec: spec.name,
+    )
+
+
 def http_api_resources(target: Target) -> list[Resource]:
-    """The app's HTTP API, when HTTP functions are fronted by one and the app has any."""
-    fronted = [s for s in target.app.functions if not rest_api.isolated(target.app.options(s))]
-    if target.http != HTTP_API or not any(isinstance(s.trigger, Http) for s in fronted):
+    """The app's HTTP API and the routes of its refusals, when HTTP functions are fronted by one and the app
+    has any."""
+    if target.http != HTTP_API or not http_api_functions(target):
         return []
-    return [HttpApi(target.names.http_api, cors=edge.document(getattr(target.app.config, "cors", None)))]
+    cors = edge.document(getattr(target.app.config, "cors", None))
+    return [HttpApi(target.names.http_api, cors=cors), *refusal_routes(target)]
+
+
+def route_key(trigger: Http) -> str:
+    return f"{trigger.method} {trigger.path}"
+
+
+def refusal_keys(target: Target) -> dict[str, FunctionSpec]:
+    """The routes that hand to a function what API Gateway would otherwise refuse itself, with a bare
+    `404 {"message":"Not Found"}`, and the function each goes to: `ANY /path` for each declared path no
+    function declared ANY on (a method not declared there: API Gateway picks an explicit method's route
+    first), and `$default` (a path no route takes). Each goes to the first function by name open at the edge
+    (public=True or auth=) among those it may go to, else to the first of them (`refusal_routes` says why).
+    Paths differing only in their parameters' names are one path to API Gateway."""
+    fronted = http_api_functions(target)
+    if target.http != HTTP_API or not fronted:
+        return {}
+    by_shape: dict[str, list[FunctionSpec]] = {}
+    for spec in fronted:
+        by_shape.setdefault(_shape(spec.trigger_as(Http).path), []).append(spec)
+    cors = getattr(target.app.config, "cors", None) is not None
+    keys = {}
+    for specs in by_shape.values():
+        owner = _most_open(specs)
+        if any(spec.trigger_as(Http).method == "ANY" for spec in specs):
+            continue  # a function takes every method there
+        if cors and not owner.trigger_as(Http).open_at_edge:
+            continue  # an AWS_IAM `ANY` would refuse the preflights API Gateway answers (`refusal_routes`)
+        keys[f"ANY {owner.trigger_as(Http).path}"] = owner
+    return {**keys, DEFAULT_ROUTE: _most_open(fronted)}
+
+
+def _most_open(specs: list[FunctionSpec]) -> FunctionSpec:
+    return next((spec for spec in specs if spec.trigger_as(Http).open_at_edge), specs[0])
+
+
+def refusal_routes(target: Target) -> list[Resource]:
+    """The routes of `refusal_keys`, each to its function's integration; the function's shim answers what
+    they bring as `portable-fn dev` does: 405 with `Allow`, or 404 (`portable_fn_aws.http_routes`).
+
+    They open nothing. What they bring never reaches a handler (the shim serves only the route key its
+    function declared), and a 405 or 404 holds no data; every method a function declared still goes
+    through its own route with its AWS_IAM or JWT authorizer. Each is as open as the function it goes to:
+    no authorization to a function open at the edge (anyone may invoke it already), AWS_IAM to a private
+    one (an unsigned request gets API Gateway's 403, a signed one the 405 or 404), so no route lets anyone
+    invoke a private function. A CORS preflight on a declared path goes through `ANY /path` to the
+    function, whose runtime answers it under the same `[tool.portable-fn.cors]` as the API's; API Gateway
+    answers preflights itself only where no route takes OPTIONS, so a private path of an app with CORS keeps
+    API Gateway's own refusal of a method it does not serve (its 404) rather than refuse the preflight."""
+    api, names, arns = target.names.http_api, target.names, target.arns
+    return [
+        ApiRoute(
+            api_route(api, key, names.function(spec.name)),
+            api=api,
+            route_key=key,
+            authorization_type="NONE" if spec.trigger_as(Http).open_at_edge else "AWS_IAM",
+            function_arn=arns.function(names.function(spec.name)),
+        )
+        for key, spec in refusal_keys(target).items()
+    ]
+
+
+def _shape(path: str) -> str:
+    """`path` with each parameter's name left out: how API Gateway tells routes' paths apart."""
+    return re.sub(r"[{][^}+]*([+]?)[}]", r"{\1}", path)
 
 
 def jwt_authorizer(api: str, trigger: Http) -> ApiAuthorizer | None:
@@ -550,8 +637,12 @@ def jwt_authorizer(api: str, trigger: Http) -> ApiAuthorizer | None:
     return ApiAuthorizer(f"{api}/{name}", api=api, issuer=auth.issuer, audience=audiences)
 
 
-def source_route(trigger: Http) -> str:
-    """The part after the API id of the ARN the route invokes with: any stage, the method (`*` for ANY),
-    the path with each `{param}` as a glob, so the permission holds for every value of it."""
-    method = "*" if trigger.method == "ANY" else trigger.method
+def source_route(trigger: Http, refusals: list[str] | tuple[str, ...] = ()) -> str:
+    """The part after the API id of the ARN the routes invoke the function with: any stage, the method
+    (`*` for ANY), the path with each `{param}` as a glob, so the permission holds for every value of it.
+    `refusals`: the `refusal_keys` that go to the function too: `ANY` on its path (any method), `$default`
+    (any method and path: `*/*`, the ARN API Gateway invokes a `$default` route with)."""
+    if DEFAULT_ROUTE in refusals:
+        return "*/*"
+    method = "*" if trigger.method == "ANY" or refusals else trigger.method
     return f"*/{method}{re.sub(r'[{][^}]*[}]', '*', trigger.path)}"

@@ -26,6 +26,8 @@ from .desired import Target, desired
 from .naming import Arns, Names
 from .naming import tags as own_tags
 from .resources import (
+    ApiIntegration,
+    ApiRoute,
     BucketNotification,
     CodeObject,
     DeploymentBucket,
@@ -154,6 +156,11 @@ class Exported:
     def find(self, kind: type[Resource], name: str) -> Resource | None:
         """The resource of type `kind` named `name`, when the export holds it."""
         return next((r for r in self.resources if isinstance(r, kind) and r.name == name), None)
+
+    def integration(self, route: ApiRoute) -> ApiIntegration:
+        """The integration `route` targets: its API's proxy to the function it names."""
+        found = (r for r in self.resources if isinstance(r, ApiIntegration) and r.api == route.api)
+        return next(r for r in found if r.function_arn == route.function_arn)
 
     def zip_of(self, function: Function) -> str:
         """Where the function's zip is copied, relative to the files: `artifacts/<zip>`."""

@@ -24,6 +24,7 @@ from portable_fn.deploy.tags import TagRules
 TAG_APP = "portable-fn:app"
 TAG_STAGE = "portable-fn:stage"
 STATEMENT_PREFIX = "portable-fn-"  # Sid of every Lambda permission statement deploy adds
+DEFAULT_ROUTE = "$default"  # the HTTP API route key of what no other route takes
 NOTIFICATION_PREFIX = "portable-fn"  # Id of every S3 notification entry: portable-fn:<app>:<stage>:<function>
 
 MAX_LAMBDA, MAX_ROLE, MAX_QUEUE, MAX_TOPIC, MAX_BUCKET, MAX_SCHEDULE, MAX_API = 64, 64, 80, 256, 63, 64, 128
@@ -166,6 +167,17 @@ class Names:
     @property
     def notification_prefix(self) -> str:
         return f"{NOTIFICATION_PREFIX}:{self.app}:{self.stage}:"
+
+
+def api_route(api: str, route_key: str, function: str) -> str:
+    """The name deploy knows an HTTP API route by: `<api>/<function>` for a function's `METHOD /path`, so a
+    changed method or path updates that route; `<api>/<route key>` for `ANY /path` and `$default`, which
+    either a function declares or deploy adds to hand API Gateway's refusals to a function
+    (`desired.refusal_routes`): one name for the key, so one can become the other by an update, never by a
+    create that API Gateway refuses while the other still holds the key."""
+    if route_key == DEFAULT_ROUTE or route_key.startswith("ANY "):
+        return f"{api}/{route_key}"
+    return f"{api}/{function}"
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,8 @@ from portable_fn.deploy import RemoteState
 from portable_fn.runtime import triggers
 
 from . import rest_api
-from .desired import channel_name
-from .naming import Arns, Names
+from .desired import channel_name, route_key
+from .naming import Arns, Names, api_route
 from .resources import ApiRoute, DeploymentBucket, Function, FunctionUrl, HttpApi, Queue, RestApi, Schedule, Topic
 
 if TYPE_CHECKING:
@@ -88,7 +88,8 @@ def http_outputs(spec: FunctionSpec, trigger: triggers.Http, remote: RemoteState
     url = remote.get((FunctionUrl.kind, function))
     if isinstance(url, FunctionUrl):
         return {"url": url.url, "auth": url.auth_type}
-    api, route = remote.get((HttpApi.kind, names.http_api)), remote.get((ApiRoute.kind, f"{names.http_api}/{function}"))
+    route_name = api_route(names.http_api, route_key(trigger), function)
+    api, route = remote.get((HttpApi.kind, names.http_api)), remote.get((ApiRoute.kind, route_name))
     if isinstance(api, HttpApi) and isinstance(route, ApiRoute):
         return {"url": f"{api.endpoint}{trigger.path}", "auth": route.authorization_type, "route": route.route_key}
     return {}

@@ -26,7 +26,7 @@ from portable_fn.deploy.tags import user_tags
 
 from . import edge, rest_api
 from .client import AwsClient, missing
-from .naming import STATEMENT_PREFIX, TAG_RECORD, Arns, Names, has_tags, tag_dict, tags
+from .naming import STATEMENT_PREFIX, TAG_RECORD, Arns, Names, api_route, has_tags, tag_dict, tags
 from .policies import POLICY_NAME, read_document
 from .resources import (
     PUBLIC_ACCESS_BLOCK,
@@ -467,12 +467,13 @@ def integration_from(api: str, integration: dict[str, Any]) -> ApiIntegration:
 
 
 def route_from(api: str, route: dict[str, Any], uris: dict[str, str], authorizers: dict[str, str]) -> ApiRoute:
-    """A route, named after the function its integration proxies to (or its id when there is none);
-    `authorizers` maps the ids of the JWT authorizers read to their names (`ApiAuthorizer`)."""
+    """A route, named as deploy names it (`naming.api_route`: after the function its integration proxies to,
+    or its id when there is none, or after its key); `authorizers` maps the ids of the JWT authorizers read
+    to their names (`ApiAuthorizer`)."""
     uri = uris.get(str(route.get("Target", "")).removeprefix("integrations/"), "")
     jwt = route.get("AuthorizationType") == "JWT"
     return ApiRoute(
-        f"{api}/{target_name(uri, route['RouteId'])}",
+        api_route(api, route["RouteKey"], target_name(uri, route["RouteId"])),
         api=api,
         route_key=route["RouteKey"],
         authorization_type=route.get("AuthorizationType", "NONE"),

@@ -286,8 +286,7 @@ class Configuration(TerraformBuilder):
         self.put(r, body)
 
     def api_route(self, r: ApiRoute) -> None:
-        integration = self.x.find(ApiIntegration, r.name)  # an integration is named like its route
-        assert integration is not None, r.name
+        integration = self.x.integration(r)
         body: dict[str, Any] = {
             "api_id": self.api(r.api),
             "route_key": r.route_key,

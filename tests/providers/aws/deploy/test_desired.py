@@ -267,16 +267,90 @@ def test_an_http_api_replaces_function_urls_with_one_route_per_function() -> Non
     assert [k for k in found if k[0] == "http api"] == [("http api", "gateway-dev")]
     assert not [k for k in found if k[0] in ("function url", "lambda permission")]
     routes = {r.name: (r.route_key, r.authorization_type) for r in found.values() if isinstance(r, ApiRoute)}
-    assert routes == {
+    assert {name: route for name, route in routes.items() if route[0] != "$default" and "ANY /items" not in name} == {
         "gateway-dev/gateway-dev-list_items": ("GET /items", "NONE"),
         "gateway-dev/gateway-dev-get_item": ("GET /items/{item_id}", "NONE"),
         "gateway-dev/gateway-dev-put_item": ("PUT /items/{item_id}", "AWS_IAM"),
-        "gateway-dev/gateway-dev-files": ("ANY /files/{path+}", "AWS_IAM"),
+        "gateway-dev/ANY /files/{path+}": ("ANY /files/{path+}", "AWS_IAM"),  # ANY: named by its key
     }
     integration = found[("http api integration", "gateway-dev/gateway-dev-files")]
     assert (integration.function_arn, integration.payload_format) == (ARNS.function("gateway-dev-files"), "2.0")
-    permission = found[("http api permission", "gateway-dev-files/portable-fn-http-api")]
-    assert (permission.api, permission.source_route) == ("gateway-dev", "*/*/files/*")
+    permission = found[("http api permission", "gateway-dev-list_items/portable-fn-http-api")]
+    assert (permission.api, permission.source_route) == ("gateway-dev", "*/*/items")  # it takes ANY /items too
+
+
+def test_the_http_api_hands_what_it_would_refuse_to_a_function_no_more_open_than_that_function() -> None:
+    """`ANY /path` for each declared path without ANY, and `$default`, each to the first function by name
+    open at the edge that may take it (no authorization: anyone may invoke that one already); each
+    function's one permission covers the routes to it."""
+    found = gateway_resources()
+    refusals = {
+        r.route_key: (r.name, r.authorization_type, r.authorizer, r.function_arn)
+        for r in found.values()
+        if isinstance(r, ApiRoute) and (r.route_key == "$default" or r.route_key.startswith("ANY /items"))
+    }
+    assert refusals == {
+        "ANY /items": ("gateway-dev/ANY /items", "NONE", "", ARNS.function("gateway-dev-list_items")),
+        "ANY /items/{item_id}": (
+            "gateway-dev/ANY /items/{item_id}",
+            "NONE",
+            "",
+            ARNS.function("gateway-dev-get_item"),  # public; put_item, on the same path, is private
+        ),
+        "$default": ("gateway-dev/$default", "NONE", "", ARNS.function("gateway-dev-get_item")),  # not files
+    }
+    sources = {
+        r.function: r.source_route for r in found.values() if isinstance(r, ApiPermission) and r.api == "gateway-dev"
+    }
+    assert sources == {
+        "gateway-dev-files": "*/*/files/*",
+        "gateway-dev-get_item": "*/*",  # $default: any method, any path
+        "gateway-dev-list_items": "*/*/items",
+        "gateway-dev-put_item": "*/PUT/items/*",
+    }
+    fronted = {r.name: dict(r.env).get("PORTABLE_FN_HTTP_FRONT") for r in found.values() if isinstance(r, Function)}
+    assert set(fronted.values()) == {"http-api"}  # the shim refuses as the API would (`http_routes`)
+
+
+def private_gateway(tmp_path: Path, cors: bool = False) -> Path:
+    """The gateway app with every function private (no public=True), and CORS when `cors`."""
+    app_dir = tmp_path / "gateway"
+    shutil.copytree(GATEWAY, app_dir, ignore=shutil.ignore_patterns(".portable-fn", "__pycache__"))
+    items = app_dir / "gateway" / "items.py"
+    items.write_text(items.read_text().replace(", public=True", ""))
+    if cors:
+        with (app_dir / "pyproject.toml").open("a") as config:
+            config.write('\n[tool.portable-fn.cors]\nallow_origins = ["https://shop.example"]\n')
+    return app_dir
+
+
+def test_what_a_private_function_refuses_needs_iam_and_with_cors_only_default_goes_to_it(tmp_path: Path) -> None:
+    def refusals(app_dir: Path) -> dict[str, tuple[str, str]]:
+        found = gateway_resources(app_dir).values()
+        return {
+            r.route_key: (r.authorization_type, r.function_arn.rsplit("-", 1)[-1])
+            for r in found
+            if isinstance(r, ApiRoute) and r.route_key in ("$default", "ANY /items", "ANY /items/{item_id}")
+        }
+
+    assert refusals(private_gateway(tmp_path / "a")) == {
+        "ANY /items": ("AWS_IAM", "list_items"),
+        "ANY /items/{item_id}": ("AWS_IAM", "get_item"),
+        "$default": ("AWS_IAM", "files"),
+    }
+    # An AWS_IAM `ANY` would take the browsers' preflights, which API Gateway answers under the app's CORS.
+    assert refusals(private_gateway(tmp_path / "b", cors=True)) == {"$default": ("AWS_IAM", "files")}
+
+
+def test_a_path_declared_for_any_method_gets_no_refusal_route_even_under_another_parameter_name(
+    tmp_path: Path,
+) -> None:
+    app_dir = tmp_path / "gateway"
+    shutil.copytree(GATEWAY, app_dir, ignore=shutil.ignore_patterns(".portable-fn", "__pycache__"))
+    files = app_dir / "gateway" / "files.py"
+    files.write_text(files.read_text().replace('http("ANY", "/files/{path+}")', 'http("ANY", "/items/{sku}")'))
+    routes = {r.route_key for r in gateway_resources(app_dir).values() if isinstance(r, ApiRoute)}
+    assert "ANY /items/{sku}" in routes and "ANY /items/{item_id}" not in routes and "ANY /items" in routes
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,9 @@
 
 The gateway test app (apps/gateway) has public and private routes, a path parameter and a greedy one
 for ANY method. It goes through the CLI as a user runs it (real packaging: it has no dependencies, so
-nothing is downloaded), and through the pipeline where calls are counted.
+nothing is downloaded), and through the pipeline where calls are counted. Besides each function's route,
+the API hands what it would refuse itself to a function (`ANY /path`, `$default`), which answers it as
+`portable-fn dev` does.
 """
 
 from __future__ import annotations
@@ -25,10 +27,15 @@ from ....app_copy import copy_app
 ACCOUNT = "123456789012"
 GATEWAY = Path(__file__).with_name("apps") / "gateway"
 ROUTES = {  # function -> (route key, authorization, permission's source route)
-    "list_items": ("GET /items", "NONE", "*/GET/items"),
-    "get_item": ("GET /items/{item_id}", "NONE", "*/GET/items/*"),
+    "list_items": ("GET /items", "NONE", "*/*/items"),  # the source covers its `ANY /items` refusals
+    "get_item": ("GET /items/{item_id}", "NONE", "*/*"),  # and `$default`'s: any method and path
     "put_item": ("PUT /items/{item_id}", "AWS_IAM", "*/PUT/items/*"),
     "files": ("ANY /files/{path+}", "AWS_IAM", "*/*/files/*"),
+}
+REFUSALS = {  # route key -> the function it goes to (one open at the edge where there is one), authorization
+    "ANY /items": ("list_items", "NONE"),
+    "ANY /items/{item_id}": ("get_item", "NONE"),
+    "$default": ("get_item", "NONE"),
 }
 
 
@@ -52,9 +59,11 @@ def function_arn(name: str) -> str:
     return f"arn:aws:lambda:eu-west-1:{ACCOUNT}:function:gateway-dev-{name}"
 
 
-def check_api(boto: Any, routes: dict[str, tuple[str, str, str]]) -> None:
+def check_api(
+    boto: Any, routes: dict[str, tuple[str, str, str]], refusals: dict[str, tuple[str, str]] | None = None
+) -> None:
     """One tagged API with an auto-deploying $default stage, a route, an integration and a permission
-    per HTTP function, and no Function URL."""
+    per HTTP function, the routes of its refusals, and no Function URL."""
     api = the_api(boto)
     assert api["ProtocolType"] == "HTTP"
     assert api["Tags"] == {"portable-fn:app": "gateway", "portable-fn:stage": "dev"}
@@ -66,8 +75,8 @@ def check_api(boto: Any, routes: dict[str, tuple[str, str, str]]) -> None:
     found = {}
     for route in boto.apigw.get_routes(ApiId=api["ApiId"])["Items"]:
         target = integrations[route["Target"].removeprefix("integrations/")]["IntegrationUri"]
-        found[target.rsplit("-", 1)[-1]] = (route["RouteKey"], route["AuthorizationType"])
-    assert found == {f: (key, auth) for f, (key, auth, _) in routes.items()}
+        found[route["RouteKey"]] = (target.rsplit("-", 1)[-1], route["AuthorizationType"])
+    assert found == {**(REFUSALS if refusals is None else refusals), **{k: (f, a) for f, (k, a, _) in routes.items()}}
     for name, (_, _, source) in routes.items():
         [statement] = json.loads(boto.lambda_.get_policy(FunctionName=f"gateway-dev-{name}")["Policy"])["Statement"]
         assert statement["Principal"] == {"Service": "apigateway.amazonaws.com"}
@@ -126,7 +135,7 @@ def test_a_redeploy_makes_no_mutating_call(endpoint: str, gateway_dir: Path) -> 
     assert ("apigatewayv2", "GetRoutes") in client.calls and client.mutating_calls() == []
 
 
-def test_a_changed_route_updates_only_that_route_and_its_permission(
+def test_a_changed_route_updates_only_that_route_its_permission_and_the_refusals_of_its_path(
     endpoint: str, gateway_dir: Path, tmp_path: Path, boto: Any, helpers: Any
 ) -> None:
     app = load_app(gateway_dir)
@@ -143,13 +152,16 @@ def test_a_changed_route_updates_only_that_route_and_its_permission(
     assert [s.describe() for s in outcome.plan.steps] == [
         "~ update http api permission gateway-dev-put_item/portable-fn-http-api (source_route)",
         "~ update http api route gateway-dev/gateway-dev-put_item (route_key)",
+        "+ create http api route gateway-dev/ANY /stock/{sku}",  # a new path: its other methods' 405
     ]
     assert provider.deployer.client.mutating_calls() == [
         ("lambda", "RemovePermission"),
         ("lambda", "AddPermission"),
         ("apigatewayv2", "UpdateRoute"),
+        ("apigatewayv2", "CreateRoute"),
     ]
-    check_api(boto, {**ROUTES, "put_item": ("PUT /stock/{sku}", "AWS_IAM", "*/PUT/stock/*")})
+    moved_routes = {**ROUTES, "put_item": ("PUT /stock/{sku}", "AWS_IAM", "*/*/stock/*")}
+    check_api(boto, moved_routes, {**REFUSALS, "ANY /stock/{sku}": ("put_item", "AWS_IAM")})  # private
     assert the_api(boto)["ApiId"] == api_id
     assert pipeline.plan(provider, load_app(moved), "dev").plan.empty
 
@@ -165,7 +177,8 @@ def test_switching_between_function_urls_and_the_http_api(
 
     api = helpers.MotoProvider({"region": "eu-west-1", "http": "http-api", "wait_delay_s": 0.1}, endpoint)
     outcome = pipeline.deploy(api, app, "dev")
-    assert outcome.plan.count("update") == 0
+    updated = {(s.resource.kind, s.changes) for s in outcome.plan.steps if s.action == "update"}
+    assert updated == {("lambda function", ("env",))}  # PORTABLE_FN_HTTP_FRONT: they now refuse as the API would
     assert {s.resource.kind for s in outcome.plan.steps if s.action == "delete"} == {
         "function url",
         "lambda permission",
@@ -189,12 +202,12 @@ def test_a_deleted_stage_or_route_is_put_back(endpoint: str, gateway_dir: Path, 
     pipeline.deploy(provider, app, "dev")
     api_id = the_api(boto)["ApiId"]
     boto.apigw.delete_stage(ApiId=api_id, StageName="$default")
-    [files] = [r for r in boto.apigw.get_routes(ApiId=api_id)["Items"] if r["RouteKey"].startswith("ANY ")]
+    [files] = [r for r in boto.apigw.get_routes(ApiId=api_id)["Items"] if r["RouteKey"].startswith("ANY /files")]
     boto.apigw.delete_route(ApiId=api_id, RouteId=files["RouteId"])
 
     outcome = pipeline.deploy(provider, app, "dev")
     assert sorted(s.describe() for s in outcome.plan.steps) == [
-        "+ create http api route gateway-dev/gateway-dev-files",
+        "+ create http api route gateway-dev/ANY /files/{path+}",
         "~ update http api gateway-dev (auto_deploy)",
     ]
     check_api(boto, ROUTES)

@@ -333,7 +333,12 @@ def test_isolated_functions_are_only_on_the_rest_api(isolated_dir: Path, http: s
     shared = (
         [("function url", "isolated-dev-health")]
         if http == "function-url"
-        else [("http api", "isolated-dev"), ("http api route", "isolated-dev/isolated-dev-health")]
+        else [
+            ("http api", "isolated-dev"),
+            ("http api route", "isolated-dev/isolated-dev-health"),
+            ("http api route", "isolated-dev/$default"),  # the API's refusals go to health, never to them
+            ("http api route", "isolated-dev/ANY /health"),
+        ]
     )
     assert kinds(app, http) == sorted(
         [

@@ -27,6 +27,7 @@ SHIPPED_SHIM = {
     "__init__.py",
     "shim.py",
     "http_events.py",
+    "http_routes.py",
     "records.py",
     "dead_letter.py",
     "visibility.py",
@@ -105,7 +106,8 @@ def test_the_entry_module_exposes_one_handler_per_function(
         source = archive.read("portable_fn_entry.py").decode()
     assert "from portable_fn_aws.shim import make_handler" in source
     assert "import shop.functions as _m0" in source
-    assert "create_order = make_handler(_m0.create_order.__portable_fn__)" in source
+    assert "create_order = make_handler(_m0.create_order.__portable_fn__, ROUTES)" in source  # an HTTP function
+    assert "\nROUTES = (('POST', '/orders')," in source  # every HTTP route of the app: its HTTP API's 405 and 404
     assert "globals()['place_order-run'] = make_handler(_m0.place_order.runner.__portable_fn__)" in source
     assert [handler_string(s) for s in app.functions][:3] == [
         "portable_fn_entry.place_order-run",  # the workflow's runner: Lambda looks the name up as it is

@@ -79,7 +79,8 @@ def test_functions_importing_different_modules_get_a_zip_each(split_dir: Path, t
     assert {"split/api.py", "split/formatting.py"} <= hello and not {"split/reports.py", "split/heavy.py"} & hello
     assert {"split/reports.py", "split/heavy.py"} <= nightly and not {"split/api.py", "split/formatting.py"} & nightly
     assert "hello = make_handler(" in entry_of(zips["hello"].path)
-    assert "echo" not in entry_of(zips["hello"].path) and "split.api" not in entry_of(zips["nightly"].path)
+    assert "echo = " not in entry_of(zips["hello"].path) and "split.api" not in entry_of(zips["nightly"].path)
+    assert "('POST', '/echo')" in entry_of(zips["hello"].path)  # the app's routes, which its 404 and 405 name
     assert len(fake_pip.calls) == 1  # one dependency set, resolved once for all the zips
 
 

@@ -223,7 +223,7 @@ def _line(row: dict[str, Any]) -> tuple[str, str, str, str]:
     return row["name"], ", ".join(row["declared_by"]) or "-", str(version or "-"), row["updated"] or "-"
 
 
-def _where(store: Any) -> str:
+def _where(store: SecretStore) -> str:
     return str(getattr(store, "where", None) or "the provider's secret store")
 
 

@@ -14,10 +14,13 @@ import os
 import time
 import traceback
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .logs import Facts, current_facts
 from .redaction import REDACTIONS, redact
+
+if TYPE_CHECKING:
+    from .tracing import TraceContext
 
 __all__ = ["JsonFormatter", "gcp_project", "rfc3339"]
 
@@ -78,7 +81,7 @@ _LAMBDA_JSON_FRAMES = {
     )
 }
 
-CloudFields = Callable[["JsonFormatter", logging.LogRecord, Any, dict[str, Any]], None]
+CloudFields = Callable[["JsonFormatter", logging.LogRecord, "TraceContext | None", dict[str, Any]], None]
 
 
 class JsonFormatter(logging.Formatter):
@@ -141,8 +144,8 @@ def _call_fields(facts: Facts) -> dict[str, Any]:
         "function": facts.function,
         "invocation_id": facts.invocation_id or None,
         "event_id": facts.event_id,
-        "trace_id": getattr(trace, "trace_id", None),
-        "span_id": getattr(trace, "span_id", None),
+        "trace_id": trace.trace_id,
+        "span_id": trace.span_id,
         "cold_start": facts.cold_start,
         "provider": facts.provider,
         "attempt": facts.attempt,
@@ -183,7 +186,9 @@ def _has_exception(record: logging.LogRecord) -> bool:
     return bool(record.exc_info) and record.exc_info[0] is not None  # type: ignore[index]
 
 
-def _aws_fields(formatter: JsonFormatter, record: logging.LogRecord, trace: Any, fields: dict[str, Any]) -> None:
+def _aws_fields(
+    formatter: JsonFormatter, record: logging.LogRecord, trace: TraceContext | None, fields: dict[str, Any]
+) -> None:
     """Lambda's JSON log format keys: timestamp, requestId, tenantId, and errorType, errorMessage,
     stackTrace, location for an exception (awslambdaric/lambda_runtime_log_utils.py, JsonFormatter)."""
     fields["timestamp"] = fields["time"]
@@ -203,19 +208,22 @@ def _aws_fields(formatter: JsonFormatter, record: logging.LogRecord, trace: Any,
         record._frame_type = _LAMBDA_JSON_FRAMES[min(50, max(0, record.levelno)) // 10 * 10]
 
 
-def _gcp_fields(formatter: JsonFormatter, record: logging.LogRecord, trace: Any, fields: dict[str, Any]) -> None:
+def _gcp_fields(
+    formatter: JsonFormatter, record: logging.LogRecord, trace: TraceContext | None, fields: dict[str, Any]
+) -> None:
     """Cloud Logging's special fields of a structured log line."""
     fields["severity"] = next((name for level, name in _SEVERITIES if record.levelno >= level), "DEFAULT")
     if fields["trace_id"] and formatter.project:
         fields["logging.googleapis.com/trace"] = f"projects/{formatter.project}/traces/{fields['trace_id']}"
     if fields["span_id"]:
         fields["logging.googleapis.com/spanId"] = fields["span_id"]
-    sampled = getattr(trace, "sampled", None)
-    if sampled is not None:
-        fields["logging.googleapis.com/trace_sampled"] = sampled
+    if trace is not None:
+        fields["logging.googleapis.com/trace_sampled"] = trace.sampled
 
 
-def _azure_fields(formatter: JsonFormatter, record: logging.LogRecord, trace: Any, fields: dict[str, Any]) -> None:
+def _azure_fields(
+    formatter: JsonFormatter, record: logging.LogRecord, trace: TraceContext | None, fields: dict[str, Any]
+) -> None:
     """Application Insights' operation_Id: the trace id of the invocation's trace context."""
     if fields["trace_id"]:
         fields["operation_Id"] = fields["trace_id"]

@@ -35,6 +35,8 @@ from .pipeline import Call, Invocation, Middleware, current_call, within
 if TYPE_CHECKING:
     import logging
 
+    from .tracing import TraceContext
+
 __all__ = [
     "Facts",
     "LoggingMiddleware",
@@ -86,8 +88,8 @@ class Facts:
         return self.call.attempt if self.call is not None else None
 
     @property
-    def trace(self) -> Any:
-        """The call's trace context (`trace_id`, `span_id`, `sampled`), else the invocation's, or None."""
+    def trace(self) -> TraceContext:
+        """The call's trace context (`trace_id`, `span_id`, `sampled`), else the invocation's."""
         if self.call is not None and self.call.trace is not None:
             return self.call.trace
         return self.invocation.trace

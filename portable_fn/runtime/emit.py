@@ -50,6 +50,8 @@ from .tenants import EXTENSION as TENANT_EXTENSION
 from .tenants import tenant_of
 
 if TYPE_CHECKING:
+    from logging import Logger
+
     from .function import FunctionSpec
     from .triggers import Queue, Topic
 
@@ -347,7 +349,7 @@ def _name(call: Call) -> str:
     return call.invocation.spec.name
 
 
-def _log() -> Any:
+def _log() -> Logger:
     import logging  # only when something is logged
 
     return logging.getLogger("portable_fn")

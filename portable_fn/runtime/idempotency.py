@@ -36,6 +36,7 @@ from .tenants import tenant_of
 
 if TYPE_CHECKING:
     from datetime import timedelta  # annotations only: datetime costs a cold start ~1.5 ms
+    from logging import Logger
 
     from .function import FunctionSpec
 
@@ -270,7 +271,7 @@ def _answer(call: Call, outcome: str, reason: str, status: int, wait_s: float | 
 # -- keys and payloads ---------------------------------------------------------------------------
 
 
-def _log() -> Any:
+def _log() -> Logger:
     import logging  # only when something is logged (about 6 ms cold)
 
     return logging.getLogger("portable_fn")

@@ -9,14 +9,17 @@
 | schedule      | an EventBridge Scheduler schedule with no `Input`                    | its Scheduled Event   |
 | HTTP          | a Function URL per function (the default `http = "function-url"`)    | payload 2.0           |
 | HTTP (paths   | `http = "http-api"`: the app's HTTP API, a route `METHOD /path` per  | payload 2.0 with the  |
-| "http-api",   | function (AWS_IAM unless public) on stage `$default`; the second is  | routeKey, the IAM     |
-| "http-api-    | that API through a named stage (`prod`), as a stage added by hand or | caller and path-      |
-| stage")       | a custom domain's base path puts it in front of `rawPath`            | Parameters            |
+| "http-api",   | function (AWS_IAM unless public) on stage `$default`, plus `ANY      | routeKey, the IAM     |
+| "http-api-    | /path` and `$default` routes for what no function declared; the      | caller and path-      |
+| stage")       | second is that API through a named stage (`prod`), as a stage added  | Parameters            |
+|               | by hand or a custom domain's base path puts it in front of `rawPath` |                       |
 
 Shapes follow tests/data/aws/events (from the official projects); an HTTP API request starts from
-apiGatewayProxyV2IamEvent.json, the event of a route whose authorization is AWS_IAM. API Gateway answers a
-request no route matches itself, 404 `{"message":"Not Found"}` (deploy makes no `$default` route), and 404
-too for a path whose routes take other methods: the function is not invoked. An HTTP API hands the
+apiGatewayProxyV2IamEvent.json, the event of a route whose authorization is AWS_IAM. A request no declared
+route takes goes through the refusal route API Gateway selects among those deploy makes
+(`desired.refusal_keys`: `ANY /path` for a declared path, else `$default`) to the function deploy names,
+whose handler comes from the generated entry module with the app's route table and the environment deploy
+sets (`PORTABLE_FN_HTTP_FRONT`), as in the zip: it answers 405 with `Allow` or 404, as dev does. An HTTP API hands the
 function the path percent-decoded, in `rawPath` and `requestContext.http.path` alike (Function URLs and
 REST APIs keep it encoded), as live captures show (hotsock/voker#8, cited by middleapi/standard-server#93).
 
@@ -35,13 +38,16 @@ import uuid
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qsl, quote_plus, unquote
 
 import boto3
 import pytest
 from portable_fn_aws.dead_letter import QUEUE_URL_ENV
-from portable_fn_aws.deploy.naming import Arns, Names
+from portable_fn_aws.deploy.desired import Target, refusal_keys
+from portable_fn_aws.deploy.naming import DEFAULT_ROUTE, Arns, Names
+from portable_fn_aws.http_routes import FRONT_ENV, HTTP_API
+from portable_fn_aws.packaging import entry_module
 from portable_fn_aws.records import sqs_to_cloudevent
 from portable_fn_aws.shim import make_handler
 
@@ -83,6 +89,16 @@ def open_runner(app: App, seen: list[dict[str, Any]], tmp: pytest.TempPathFactor
             yield AwsRunner(app, seen, boto3.client("sqs", endpoint_url=moto.url, region_name=REGION), env)
 
 
+class _HttpApiTarget:
+    """What `refusal_keys` reads of a deploy target (the app, and that an HTTP API fronts it): the rest of a
+    `Target` (names, ARNs, the built artifact) plays no part in which refusal routes deploy makes."""
+
+    http = HTTP_API
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+
+
 class AwsRunner:
     name = "aws"
 
@@ -94,6 +110,8 @@ class AwsRunner:
         self.names = Names(app.name, STAGE)
         self.arns = Arns("aws", REGION, ACCOUNT)
         self.handlers = {spec.name: make_handler(spec) for spec in app.functions}  # portable_fn_entry.<name>
+        self.api_handlers = self._entry_behind_http_api()
+        self.refusals = refusal_keys(cast(Target, _HttpApiTarget(app)))
         self.dead_letter_queues = {
             spec.name: self._dead_letter_queue(spec) for spec in app.functions if spec.trigger.is_event
         }
@@ -323,12 +341,36 @@ class AwsRunner:
     # -- HTTP: the app's API Gateway HTTP API, payload 2.0 ------------------------------------------------
 
     def _http_api(self, call: HttpCall, stage: str) -> Delivery:
-        """API Gateway picks the route; a request no route takes is its own 404 and reaches no function."""
-        routed = self._api_route(call)
+        """API Gateway picks the route: a declared one, else one of the routes deploy makes so that API
+        Gateway never refuses on its own (`refusal_keys`: `ANY /path`, `$default`); with none, its own 404."""
+        routed = self._api_route(call) or self._refusal_route(call)
         if routed is None:
             return Delivery(status=404, json={"message": "Not Found"})
         function, route_key, params = routed
-        return self._answered(self._invoke(function, self._http_api_event(call, stage, route_key, params)))
+        event = self._http_api_event(call, stage, route_key, params)
+        return self._answered(self._invoke(function, event, self.api_handlers))
+
+    def _refusal_route(self, call: HttpCall) -> tuple[str, str, dict[str, str]] | None:
+        """(function, routeKey, {}) of the refusal route API Gateway selects for a request no declared route
+        takes: `ANY /path` when its path fits, else `$default`."""
+        segments = _decoded_path(call.path).strip("/").split("/")
+        for key, spec in self.refusals.items():
+            path = key.partition(" ")[2]
+            if key != DEFAULT_ROUTE and _api_params(path.strip("/").split("/"), segments) is not None:
+                return spec.name, key, {}
+        default = self.refusals.get(DEFAULT_ROUTE)
+        return (default.name, DEFAULT_ROUTE, {}) if default else None
+
+    def _entry_behind_http_api(self) -> dict[str, Any]:
+        """The handlers of the module Lambda imports (`portable_fn_entry`, with the app's route table), made
+        with the environment deploy gives a function behind the HTTP API."""
+        self.env.setenv(FRONT_ENV, HTTP_API)
+        try:
+            namespace: dict[str, Any] = {"__name__": "portable_fn_entry"}
+            exec(compile(entry_module(self.app), "portable_fn_entry.py", "exec"), namespace)
+        finally:
+            self.env.delenv(FRONT_ENV)
+        return {spec.name: namespace[spec.name] for spec in self.app.functions if spec.trigger.kind == "http"}
 
     def _api_route(self, call: HttpCall) -> tuple[str, str, dict[str, str]] | None:
         """(function, routeKey, pathParameters) of the route API Gateway selects: the routes deploy makes
@@ -404,14 +446,15 @@ class AwsRunner:
 
     # -- Lambda and the dead-letter queues ----------------------------------------------------------------
 
-    def _invoke(self, function: str, native: dict[str, Any]) -> Any:
+    def _invoke(self, function: str, native: dict[str, Any], handlers: dict[str, Any] | None = None) -> Any:
         """The function's `lambda_handler` with Lambda's environment for it (its dead-letter queue's URL)."""
         url = self.dead_letter_queues.get(function)
         if url:
             self.env.setenv(QUEUE_URL_ENV, url)
         else:
             self.env.delenv(QUEUE_URL_ENV, raising=False)
-        return self.handlers[function](native, LambdaContext(self.names.function(function)))
+        handler = (self.handlers if handlers is None else handlers)[function]
+        return handler(native, LambdaContext(self.names.function(function)))
 
     def _dead_letter_queue(self, spec: Any) -> str:
         """The queue deploy makes the function's dead-letter queue, created on moto; its URL as deploy

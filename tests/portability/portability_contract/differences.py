@@ -176,30 +176,6 @@ DIFFERENCES = [
         "lists that route; the dev host serves every route of the app on one address",
         "aws",
     ),
-    Difference(
-        "json*",
-        "http-undeclared-path",
-        "API Gateway answers a request no route of the HTTP API matches itself, 404 "
-        '`{"message":"Not Found"}`, before any function runs (deploy makes a route per function and no '
-        "`$default` route); the dev host's 404 names the routes it serves",
-        "aws:http-api, aws:http-api-stage",
-    ),
-    Difference(
-        "json*",
-        "http-undeclared-method",
-        "an HTTP API route is a method and a path (`GET /status`): API Gateway answers a method no route "
-        'of the path takes as a path it does not serve, 404 `{"message":"Not Found"}`, and the function '
-        "that would answer 405 with `Allow` is not reached",
-        "aws:http-api, aws:http-api-stage",
-    ),
-    Difference(
-        "status",
-        "http-undeclared-method",
-        "an HTTP API route is a method and a path (`GET /status`): API Gateway answers a method no route "
-        'of the path takes as a path it does not serve, 404 `{"message":"Not Found"}`, and the function '
-        "that would answer 405 with `Allow` is not reached",
-        "aws:http-api, aws:http-api-stage",
-    ),
     # GCP
     Difference(
         "seen[*].context.message.subscription",

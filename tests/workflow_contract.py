@@ -91,6 +91,36 @@ def check_cli_shows(capsys: Any, where: list[str], instance_id: str, done: dict[
     assert all(name in table for name in ("validate", "capture", f"{APPROVAL}#{order_id}", "receipt"))
 
 
+REFUSED_AT = "price"  # where a retried order fails: before any step with a compensation has finished
+
+
+def check_refused_at_price(instance: dict[str, Any]) -> None:
+    """An order with `fail_at="price"`: failed there, with nothing to compensate (validate has no compensation),
+    so `portable-fn workflows retry` may run it on."""
+    assert instance["status"] == "failed"
+    assert f"{REFUSED_AT} refused order" in instance["error"]
+    assert shape(instance) == [("step", "validate"), ("step", REFUSED_AT)]
+    assert "error" in instance["history"][-1]
+
+
+def retry_with_cli(capsys: Any, where: list[str], instance_id: str) -> None:
+    """`portable-fn workflows retry ID`, run with `where` (the app directory and the provider's options): the
+    failed step and what followed it are dropped and the instance is running again, its message sent."""
+    from portable_fn.cli import main
+
+    capsys.readouterr()
+    assert main(["workflows", "retry", instance_id, *where, "--json"]) == 0
+    retried = json.loads(capsys.readouterr().out)
+    assert retried["status"] == "running" and "error" not in retried
+
+
+def check_retried(instance: dict[str, Any], effects: dict[str, Any], runs: dict[int, int], order_id: str) -> None:
+    """A retried order (see `check_refused_at_price`) completed as on every provider: validate (step 0) kept its
+    result and did not run again, price (step 1) ran twice; `runs` holds the runs of each step by position."""
+    check_completed(instance, effects, order_id)
+    assert (runs[0], runs[1]) == (1, 2)
+
+
 class KillAfterEffect:
     """Kills the runner once (raises `crash`, a BaseException the harness treats as the process dying),
     right after the first write of `step`'s effect to the ledger: the effect is stored, the step's result not

@@ -1,6 +1,8 @@
 """The workflow every provider runs the same: ten steps, two sleeps, one awaited event, one compensation
 path (an order whose `fail_at` names a step fails there; the finished steps with a compensation are undone
-in reverse).
+in reverse). The step refuses until a `fixed#<order id>` record in the ledger says what refused it was
+fixed: an instance that failed before any step with a compensation finished then runs on with
+`portable-fn workflows retry`.
 
 Every step records its side effect in the `ledger` state under its `step_key()` (create: only once per
 key), and counts its runs under `runs#<key>`, so a test can tell "ran twice" from "applied twice". With
@@ -30,7 +32,7 @@ def _effect(name: str, order: dict, value: object) -> object:
     runs = ledger.item("runs#" + key)
     ledger.put("runs#" + key, (runs.value if runs else 0) + 1)
     _hold(name)
-    if order.get("fail_at") == name:
+    if order.get("fail_at") == name and ledger.get("fixed#" + order["id"]) is None:
         raise DeadLetter(f"{name} refused order {order['id']}")
     if ledger.get(key) is None:
         ledger.create(key, {"step": name, "order": order["id"], "value": value})

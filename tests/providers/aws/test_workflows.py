@@ -42,10 +42,20 @@ from portable_fn.provider import runtime_environment
 from portable_fn.runtime import workflow
 from portable_fn.runtime.channels import QUEUE, Channel, publisher
 from portable_fn.runtime.cloudevent import CloudEvent
-from portable_fn.runtime.state import locator_env
+from portable_fn.runtime.state import Record, locator_env, new_version
 from portable_fn.runtime.triggers import Queue
 
-from ...workflow_contract import FLOW_DIR, check_cli_shows, check_compensated, check_completed, order
+from ...workflow_contract import (
+    FLOW_DIR,
+    REFUSED_AT,
+    check_cli_shows,
+    check_compensated,
+    check_completed,
+    check_refused_at_price,
+    check_retried,
+    order,
+    retry_with_cli,
+)
 from .dataplane.conftest import _copy_distribution
 from .lambda_cloud import PYTHON, Deployed, LambdaCloud, deploy
 
@@ -412,6 +422,33 @@ def test_portable_fn_workflows_cancels_a_waiting_instance_through_its_queue(
         "void (undoing authorize)",
         "release (undoing reserve)",
     ]
+
+
+def runs(cloud: LambdaCloud, instance_id: str, position: int) -> int:
+    """How many times the instance's step at `position` ran (the ledger's `runs#<id>#<n>` counter)."""
+    found = open_backend_of(cloud, "ledger").read(f"runs#{instance_id}#{position}")
+    return 0 if found is None else int(json.loads(found.value))
+
+
+def test_portable_fn_workflows_retries_a_failed_instance_from_its_failed_step(
+    cloud: LambdaCloud, endpoint: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An order refused at price fails with nothing to compensate; once what refused it is fixed, the CLI
+    rewinds the instance to price and sends to the workflow's queue itself; the runner, handed that message by
+    the mapping, runs it on from price to the end, and `workflows show` shows it completed."""
+    instance_id = start(cloud, "o-7", fail_at=REFUSED_AT)
+
+    def failed() -> dict[str, Any] | None:
+        found = instance(cloud, instance_id)
+        return found if found["status"] == "failed" else None
+
+    check_refused_at_price(cloud.run_until(failed, timeout=240, what="the instance to fail at price"))
+    open_backend_of(cloud, "ledger").write(Record("fixed#o-7", "true", new_version()))
+    common = [str(cloud.deployed.app.root), "--provider", "aws", "--stage", STAGE, "--endpoint-url", endpoint]
+    retry_with_cli(capsys, common, instance_id)
+    done = finish(cloud, instance_id, "o-7")
+    check_retried(done, ledger(cloud, instance_id), {n: runs(cloud, instance_id, n) for n in (0, 1)}, "o-7")
+    check_cli_shows(capsys, common, instance_id, done, "o-7")
 
 
 def test_workflow_env_is_what_deploy_sets_on_the_workflow_functions(deployed: Deployed, endpoint: str) -> None:

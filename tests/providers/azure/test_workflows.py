@@ -38,10 +38,21 @@ from portable_fn_azure.state import open_backend as open_table
 from portable_fn.app import App, load_app
 from portable_fn.cli import main
 from portable_fn.runtime.channels import use_publisher
-from portable_fn.runtime.state import locator_env, use_backends
+from portable_fn.runtime.state import Record, locator_env, new_version, use_backends
 from portable_fn.runtime.workflow import EARLY_S
 
-from ...workflow_contract import FLOW_DIR, KillAfterEffect, check_cli_shows, check_compensated, check_completed, order
+from ...workflow_contract import (
+    FLOW_DIR,
+    REFUSED_AT,
+    KillAfterEffect,
+    check_cli_shows,
+    check_compensated,
+    check_completed,
+    check_refused_at_price,
+    check_retried,
+    order,
+    retry_with_cli,
+)
 from .host_objects import Captured, HostContext
 from .test_shop_workflow import as_host_delivers, deployed_settings, http
 
@@ -291,6 +302,38 @@ def test_portable_fn_workflows_cancels_a_waiting_instance_through_its_storage_qu
         "void (undoing authorize)",
         "release (undoing reserve)",
     ]
+
+
+def runs(instance_id: str, position: int) -> int:
+    """How many times the instance's step at `position` ran (the ledger's `runs#<id>#<n>` counter)."""
+    found = store("ledger").read(f"runs#{instance_id}#{position}")
+    return 0 if found is None else int(json.loads(found.value))
+
+
+def test_portable_fn_workflows_retries_a_failed_instance_from_its_failed_step(
+    host: FunctionsHost, azurite: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An order refused at price fails with nothing to compensate; once what refused it is fixed, the CLI
+    rewinds the instance to price and puts a message on the workflow's queue itself; the runner, handed that
+    message, runs it on from price to the end, and `workflows show` shows it completed."""
+    instance_id = start(host, "o-5", fail_at=REFUSED_AT)
+
+    def failed() -> dict[str, Any] | None:
+        found = instance(instance_id)
+        return found if found["status"] == "failed" else None
+
+    check_refused_at_price(host.run_until(failed, what="the instance to fail at price"))
+    store("ledger").write(Record("fixed#o-5", "true", new_version()))
+    settings = {name: os.environ[name] for name in os.environ if name.startswith("PORTABLE_FN_")}
+    retry_with_cli(capsys, as_a_user(monkeypatch, azurite), instance_id)
+
+    for name, value in settings.items():  # the function app's settings again, for the runner
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("AzureWebJobsStorage", azurite)
+    done = finish(host, instance_id, "o-5")
+    check_retried(done, ledger(instance_id), {n: runs(instance_id, n) for n in (0, 1)}, "o-5")
+    assert host.failures == [] and list(host.poison.peek_messages()) == []  # the step failed, not the runner
+    check_cli_shows(capsys, as_a_user(monkeypatch, azurite), instance_id, done, "o-5")
 
 
 def test_workflow_env_is_what_deploy_sets_on_the_function_app(flow_app: App, azurite: str) -> None:

@@ -27,9 +27,20 @@ from portable_fn_gcp.state import open_backend as open_firestore
 from portable_fn.app import App, load_app
 from portable_fn.cli import main
 from portable_fn.runtime.channels import use_publisher
-from portable_fn.runtime.state import locator_env, use_backends
+from portable_fn.runtime.state import Record, locator_env, new_version, use_backends
 
-from ...workflow_contract import FLOW_DIR, KillAfterEffect, check_cli_shows, check_compensated, check_completed, order
+from ...workflow_contract import (
+    FLOW_DIR,
+    REFUSED_AT,
+    KillAfterEffect,
+    check_cli_shows,
+    check_compensated,
+    check_completed,
+    check_refused_at_price,
+    check_retried,
+    order,
+    retry_with_cli,
+)
 from .google_cloud import UNBUILT, Crash, GoogleCloud, deploy
 from .tasks_api import CloudTasksApi
 from .test_publish import tasks_client
@@ -180,6 +191,33 @@ def test_portable_fn_workflows_cancels_a_waiting_instance_through_its_queue(
         "void (undoing authorize)",
         "release (undoing reserve)",
     ]
+
+
+def runs(google: GoogleCloud, instance_id: str, position: int) -> int:
+    """How many times the instance's step at `position` ran (the ledger's `runs#<id>#<n>` counter)."""
+    found = store(google, "ledger").read(f"runs#{instance_id}#{position}")
+    return 0 if found is None else int(json.loads(found.value))
+
+
+def test_portable_fn_workflows_retries_a_failed_instance_from_its_failed_step(
+    cloud: GoogleCloud, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An order refused at price fails with nothing to compensate; once what refused it is fixed, the CLI
+    rewinds the instance to price and publishes to the workflow's topic itself; the runner, pushed that
+    message, runs it on from price to the end, and `workflows show` shows it completed."""
+    instance_id = start(cloud, "o-5", fail_at=REFUSED_AT)
+
+    def failed() -> dict[str, Any] | None:
+        found = instance(cloud, instance_id)
+        return found if found["status"] == "failed" else None
+
+    check_refused_at_price(cloud.run_until(failed, timeout=180, what="the instance to fail at price"))
+    store(cloud, "ledger").write(Record("fixed#o-5", "true", new_version()))
+    common = [str(FLOW_DIR), "--provider", "gcp", "--stage", STAGE]
+    retry_with_cli(capsys, common, instance_id)
+    done = finish(cloud, instance_id, "o-5")
+    check_retried(done, ledger(cloud, instance_id), {n: runs(cloud, instance_id, n) for n in (0, 1)}, "o-5")
+    check_cli_shows(capsys, common, instance_id, done, "o-5")
 
 
 def test_workflow_env_is_what_deploy_sets_on_the_workflow_functions(cloud: GoogleCloud) -> None:

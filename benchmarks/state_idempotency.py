@@ -1,4 +1,4 @@
-"""Measure idempotency per invocation against Powertools' on the same DynamoDB, and state calls against boto3.
+"""Idempotency per invocation against Powertools' on DynamoDB; state calls against each cloud's SDK.
 
 Why it exists: issue 14 puts a store round trip into every idempotent invocation and behind every state
 call, on every cloud. On AWS, Powertools' idempotency utility does the same job on the same DynamoDB, and
@@ -17,14 +17,20 @@ figure is moto's HTTP round trip on this machine: the tables give the ratio and 
    same JSON text and version; and the same two sides over a client answering from a dict
    (`DictClient`), which leaves each side's own work: the µs the state layer adds.
 
+3. The same state calls and `orders.delete` on the two other clouds' backends against their SDKs called
+   directly: portable-fn's Firestore backend (`portable_fn_gcp.state`) against google-cloud-firestore on
+   gcloud's Firestore emulator, and its Table Storage backend (`portable_fn_azure.state`) against
+   azure-data-tables on Azurite's table service, each started here on 127.0.0.1 at a free port as the
+   test suite starts them (skipped, with a note, when the emulator is not installed).
+
 Both sides use one boto3 client configuration and the same moto server. Contenders are interleaved call
 by call, in a new (seeded) order each sweep, with the garbage collector on (`measure_interleaved`): the
 machine these run on is shared, and a burst of load then falls on every contender alike. Before timing,
 each contender is checked (same answer; the handler runs for a new message, not for a duplicate) and the
 DynamoDB calls it sends are counted.
 
-    python benchmarks/state_idempotency.py            # full run (1-2 min), writes results_state_idempotency.json
-    python benchmarks/state_idempotency.py --quick    # smoke run (about 15 s), same tables, rougher numbers
+    python benchmarks/state_idempotency.py            # full run (about 3 min), writes results_state_idempotency.json
+    python benchmarks/state_idempotency.py --quick    # smoke run (about 1 min), same tables, rougher numbers
 
 Goals: none set by the issue; the figures say what idempotency and the state API add per call.
 """
@@ -38,7 +44,10 @@ import json
 import logging
 import os
 import random
+import shutil
+import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -62,7 +71,7 @@ from portable_fn_aws.shim import make_handler
 from portable_fn_aws.state import DynamoDbBackend, make_client
 from run import DATA, _loops_for, machine
 
-from portable_fn.emulators import Emulator
+from portable_fn.emulators import Emulator, EmulatorError
 from portable_fn.runtime import CloudEvent, function, queue
 from portable_fn.runtime.state import State, locator_env, use_backends
 
@@ -334,6 +343,8 @@ def check_state(contenders: dict[str, Callable[[], Any]]) -> None:
         got = call()
         if name.endswith(" get"):
             assert got == DATA, (name, got)
+        elif name.endswith(" delete"):
+            assert got is True, (name, got)
         else:
             assert isinstance(got, str) and got, (name, got)
 
@@ -418,7 +429,7 @@ def measure_interleaved(contenders: dict[str, Callable[[], Any]], quick: bool) -
     calls); but interleaved call by call, every contender once per sweep in a new (seeded) order, so a
     burst of load on this shared machine falls on all of them alike. The garbage collector stays on, as in
     `aws_sqs.measure_rotating`."""
-    rounds, sweeps = (5, 4) if quick else (31, 10)
+    rounds, sweeps = interleaving(quick)
     wall: dict[str, list[list[int]]] = {name: [] for name in contenders}
     cpu: dict[str, list[list[int]]] = {name: [] for name in contenders}
     order, shuffle = list(contenders), random.Random(SEED).shuffle
@@ -433,6 +444,17 @@ def measure_interleaved(contenders: dict[str, Callable[[], Any]], quick: bool) -
                 wall[name][-1].append(w)
                 cpu[name][-1].append(c)
     return {name: {**_stats("", wall[name]), **_stats("cpu_", cpu[name])} for name in contenders}
+
+
+def interleaving(quick: bool) -> tuple[int, int]:
+    """Rounds, and sweeps per round, of `measure_interleaved`."""
+    return (5, 4) if quick else (31, 10)
+
+
+def timed_calls(quick: bool) -> int:
+    """How many times `measure_interleaved` calls each contender."""
+    rounds, sweeps = interleaving(quick)
+    return rounds * sweeps
 
 
 def _time(fn: Callable[[], Any]) -> tuple[int, int]:
@@ -468,7 +490,10 @@ def bench(quick: bool, log_dir: Path) -> dict[str, Any]:
     counter = CallCounter()
     with moto_server(log_dir):
         result = on_moto(quick, counter)
-    return {**result, "own_work": own_work(quick, counter)}
+    result["own_work"] = own_work(quick, counter)
+    # one emulator at a time, so the one being measured does not share the 2 cores with an idle other
+    result["other_backends"] = {"firestore": on_firestore(quick, log_dir), "tables": on_azurite(quick, log_dir)}
+    return result
 
 
 def on_moto(quick: bool, counter: CallCounter) -> dict[str, Any]:
@@ -492,6 +517,273 @@ def _requests_of(call: Callable[[], Any], counter: CallCounter) -> list[str]:
     return counter.take()
 
 
+# -- 3. state calls on Firestore and Azure Table Storage against their SDKs -------------------------------
+
+PROJECT = "portable-fn"  # the emulated Google Cloud project
+FIRESTORE_BIN = "platform/cloud-firestore-emulator/cloud_firestore_emulator"  # in the Google Cloud SDK
+AZURITE_VERSION = "3.35"  # the line the tests install (runs on Node 20)
+AZURITE_CACHE = HERE.parent / ".pytest_cache" / "d" / "azurite"  # where the Azure tests install it
+AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+ROW = "item"  # the SDK side's RowKey, as ours': one entity per partition
+# the calls to the service each state call makes, counted by wrapping these methods while checking
+FIRESTORE_RPCS = ("batch_get_documents", "get_document", "commit")  # of the gapic FirestoreClient
+TABLE_CALLS = ("get_entity", "create_entity", "upsert_entity", "update_entity", "delete_entity")
+
+
+class GroupEmulator(Emulator):
+    """An `Emulator` whose stop ends its whole process group, and whose failure to start shows its log.
+    gcloud's `cloud_firestore_emulator` is a bash script that starts Java as its child: terminating the
+    script alone leaves Java running. (The child is started in a session of its own: its group is its pid.)"""
+
+    def stop(self) -> None:
+        process = self._process
+        if process is not None:  # the script may be gone and Java left in its group
+            try:
+                os.killpg(process.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        super().stop()
+
+    def start(self) -> None:
+        """Start, or fail with the end of the emulator's log (its directory is gone when the run ends)."""
+        try:
+            super().start()
+        except EmulatorError as error:
+            tail = self.log_path.read_text(errors="replace")[-2000:] if self.log_path.exists() else ""
+            raise EmulatorError(f"{error}\n{tail}") from None
+
+
+@contextmanager
+def firestore_emulator(log_dir: Path) -> Iterator[str | None]:
+    """gcloud's Firestore emulator on 127.0.0.1 (`host:port`), started as tests/providers/gcp/conftest.py
+    starts it; None when the SDK component or Java is missing."""
+    gcloud = shutil.which("gcloud")
+    roots = [Path(gcloud).resolve().parent.parent] if gcloud else []
+    binary = next(
+        (r / FIRESTORE_BIN for r in [*roots, Path("/usr/lib/google-cloud-sdk")] if (r / FIRESTORE_BIN).exists()), None
+    )
+    if binary is None or shutil.which("java") is None:
+        yield None
+        return
+    command = [str(binary), "start", "--host=127.0.0.1", "--port={port}"]
+    with GroupEmulator(command, "http://127.0.0.1:{port}/", log_dir, "firestore-emulator") as emulator:
+        yield f"127.0.0.1:{emulator.port}"
+
+
+@contextmanager
+def azurite_tables(log_dir: Path) -> Iterator[str | None]:
+    """Azurite's table service on 127.0.0.1 (its connection string), the Azurite the Azure tests install
+    (npm, into the pytest cache; installed here the same way when missing); None without Node.js."""
+    entry = AZURITE_CACHE / "node_modules" / "azurite" / "dist" / "src" / "table" / "main.js"
+    if not entry.is_file():
+        if shutil.which("npm") is None or shutil.which("node") is None:
+            yield None
+            return
+        AZURITE_CACHE.mkdir(parents=True, exist_ok=True)
+        install = ["npm", "install", "--prefix", str(AZURITE_CACHE), f"azurite@{AZURITE_VERSION}"]
+        subprocess.run([*install, "--no-audit", "--no-fund", "--loglevel=error"], check=True, timeout=600)
+    command = ["node", str(entry), "--tableHost", "127.0.0.1", "--tablePort", "{port}"]
+    command += ["--location", str(log_dir / "azurite"), "--disableTelemetry", "--skipApiVersionCheck", "--silent"]
+    with GroupEmulator(command, "http://127.0.0.1:{port}/", log_dir, "azurite-table") as emulator:
+        yield (
+            f"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={AZURITE_KEY};"
+            f"TableEndpoint={emulator.url}/devstoreaccount1;"
+        )
+
+
+def deletable(count: int) -> int:
+    """How many keys each side's `delete` takes in a run: every timed call, the checks, and a spare."""
+    return count + 3
+
+
+def ours_state_deleting(orders: State, count: int) -> dict[str, Callable[[], Any]]:
+    """`ours_state` and `orders.delete` of a key that exists (written beforehand, one per call)."""
+    names = [f"ours-del-{i:09d}" for i in range(deletable(count))]
+    for key in names:
+        orders.put(key, DATA)
+    keys = iter(names)
+    return {**ours_state(orders), "delete": lambda: orders.delete(next(keys))}
+
+
+def firestore_sdk_side(client: Any, collection: str, count: int) -> dict[str, Callable[[], Any]]:
+    """The least google-cloud-firestore code doing what the state calls do, one document per key (`key`,
+    the JSON text, the version token): `get` reads the document, `put` sets it, `create` creates it (which
+    fails when it exists), `update` updates it only at the update time its previous write returned (one
+    call: the caller keeps that time; ours keeps its own version token, so reads the document first to
+    learn the update time it is at), `delete` deletes a document that exists."""
+    documents = client.collection(collection)
+    keys = (f"sdk-new-{i:09d}" for i in itertools.count())
+    names = [f"sdk-del-{i:09d}" for i in range(deletable(count))]
+    for name in names:
+        documents.document(name).set(_sdk_document(name))
+    gone = iter(names)
+    hot = documents.document("sdk-hot")
+    current = {"at": hot.set(_sdk_document("sdk-hot")).update_time}
+
+    def get() -> Any:
+        found = hot.get()
+        return json.loads(found.get("value")) if found.exists else None
+
+    def put() -> str:
+        document = _sdk_document("sdk-put")
+        documents.document("sdk-put").set(document)
+        return str(document["version"])
+
+    def create() -> str:
+        key = next(keys)
+        document = _sdk_document(key)
+        documents.document(key).create(document)
+        return str(document["version"])
+
+    def update() -> str:
+        document = _sdk_document("sdk-hot")
+        written = hot.update(document, option=client.write_option(last_update_time=current["at"]))
+        current["at"] = written.update_time
+        return str(document["version"])
+
+    def delete() -> bool:
+        documents.document(next(gone)).delete()
+        return True
+
+    return {"get": get, "put": put, "create": create, "update": update, "delete": delete}
+
+
+def _sdk_document(key: str) -> dict[str, Any]:
+    text = json.dumps(DATA, separators=(",", ":"), ensure_ascii=False)
+    return {"key": key, "value": text, "version": os.urandom(16).hex()}
+
+
+def tables_sdk_side(client: Any, count: int) -> dict[str, Callable[[], Any]]:
+    """The least azure-data-tables code doing the same on the same table, one entity per key
+    (PartitionKey the key, `value`, `version`): `get_entity`, `upsert_entity` (replace), `create_entity`
+    (refused when it exists), `update_entity` (replace) only at the ETag its previous write returned (one
+    call; ours reads the entity first for its ETag, its version token being its own property),
+    `delete_entity` of an entity that exists."""
+    from azure.core import MatchConditions
+    from azure.data.tables import UpdateMode
+
+    keys = (f"sdk-new-{i:09d}" for i in itertools.count())
+    names = [f"sdk-del-{i:09d}" for i in range(deletable(count))]
+    for name in names:
+        client.upsert_entity(_sdk_entity(name), mode=UpdateMode.REPLACE)
+    gone = iter(names)
+    current = {"etag": client.upsert_entity(_sdk_entity("sdk-hot"), mode=UpdateMode.REPLACE)["etag"]}
+
+    def get() -> Any:
+        return json.loads(client.get_entity(partition_key="sdk-hot", row_key=ROW)["value"])
+
+    def put() -> str:
+        entity = _sdk_entity("sdk-put")
+        client.upsert_entity(entity, mode=UpdateMode.REPLACE)
+        return str(entity["version"])
+
+    def create() -> str:
+        entity = _sdk_entity(next(keys))
+        client.create_entity(entity)
+        return str(entity["version"])
+
+    def update() -> str:
+        entity = _sdk_entity("sdk-hot")
+        written = client.update_entity(
+            entity, mode=UpdateMode.REPLACE, etag=current["etag"], match_condition=MatchConditions.IfNotModified
+        )
+        current["etag"] = written["etag"]
+        return str(entity["version"])
+
+    def delete() -> bool:
+        client.delete_entity(partition_key=next(gone), row_key=ROW)
+        return True
+
+    return {"get": get, "put": put, "create": create, "update": update, "delete": delete}
+
+
+def _sdk_entity(key: str) -> dict[str, Any]:
+    text = json.dumps(DATA, separators=(",", ":"), ensure_ascii=False)
+    return {"PartitionKey": key, "RowKey": ROW, "value": text, "version": os.urandom(16).hex()}
+
+
+@contextmanager
+def counting(owner: type, names: tuple[str, ...], calls: list[str]) -> Iterator[None]:
+    """Every call of `owner`'s methods `names` (on any instance) appended to `calls`, while inside."""
+    saved = {name: getattr(owner, name) for name in names}
+
+    def counted(name: str, method: Callable[..., Any]) -> Callable[..., Any]:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            calls.append(name)
+            return method(*args, **kwargs)
+
+        return call
+
+    for name, method in saved.items():
+        setattr(owner, name, counted(name, method))
+    try:
+        yield
+    finally:
+        for name, method in saved.items():
+            setattr(owner, name, method)
+
+
+def on_other_backend(
+    contenders: dict[str, Callable[[], Any]], owner: type, names: tuple[str, ...], quick: bool
+) -> dict[str, Any]:
+    """Check, count the service calls of, and time (interleaved) one backend's contenders."""
+    check_state(contenders)
+    calls: list[str] = []
+    requests = {}
+    with counting(owner, names, calls):
+        for name, call in contenders.items():
+            calls.clear()
+            call()
+            requests[name] = list(calls)
+    return {"times": measure_interleaved(contenders, quick), "requests": requests}
+
+
+def on_firestore(quick: bool, log_dir: Path) -> dict[str, Any] | None:
+    """Ours on the Firestore backend, opened from the environment deploy sets, against the SDK's client."""
+    from google.cloud import firestore
+    from google.cloud.firestore_v1.services.firestore.client import FirestoreClient
+
+    with firestore_emulator(log_dir) as host:
+        if host is None:
+            print("Firestore: skipped, gcloud's cloud-firestore-emulator component or Java is missing.")
+            return None
+        os.environ["FIRESTORE_EMULATOR_HOST"] = host
+        os.environ["PORTABLE_FN_PROVIDER"] = "gcp"
+        os.environ[locator_env(ORDERS)] = f"projects/{PROJECT}/databases/(default)/documents/{ORDERS}"
+        client = firestore.Client(project=PROJECT)
+        count = timed_calls(quick)
+        try:
+            sides = {
+                "ours": ours_state_deleting(State(ORDERS), count),
+                "sdk": firestore_sdk_side(client, ORDERS, count),
+            }
+            contenders = {f"{side} {op}": fn for side, ops in sides.items() for op, fn in ops.items()}
+            return on_other_backend(contenders, FirestoreClient, FIRESTORE_RPCS, quick)
+        finally:
+            client.close()
+
+
+def on_azurite(quick: bool, log_dir: Path) -> dict[str, Any] | None:
+    """Ours on the Table Storage backend, opened from the environment deploy sets (a connection string, as
+    with `storage_auth = "connection_string"`), against a TableClient made from the same string."""
+    from azure.data.tables import TableClient, TableServiceClient
+
+    with azurite_tables(log_dir) as connection:
+        if connection is None:
+            print("Azure Table Storage: skipped, Azurite needs Node.js and npm.")
+            return None
+        TableServiceClient.from_connection_string(connection).create_table(ORDERS)
+        os.environ["PORTABLE_FN_PROVIDER"] = "azure"
+        os.environ["PORTABLE_FN_TABLES_CONNECTION"] = connection
+        endpoint = connection.split("TableEndpoint=")[1].rstrip(";")
+        os.environ[locator_env(ORDERS)] = f"{endpoint}/{ORDERS}"
+        client = TableClient.from_connection_string(connection, table_name=ORDERS)
+        count = timed_calls(quick)
+        sides = {"ours": ours_state_deleting(State(ORDERS), count), "sdk": tables_sdk_side(client, count)}
+        contenders = {f"{side} {op}": fn for side, ops in sides.items() for op, fn in ops.items()}
+        return on_other_backend(contenders, TableClient, TABLE_CALLS, quick)
+
+
 # -- the report --------------------------------------------------------------------------------------------
 
 
@@ -499,6 +791,7 @@ def _requests_of(call: Callable[[], Any], counter: CallCounter) -> list[str]:
 METRICS = {"wall min": "min_ns", "wall median": "median_ns", "cpu min": "cpu_min_ns", "cpu median": "cpu_median_ns"}
 CASES = ("first", "duplicate", "no idempotency")
 OPS = ("get", "put", "create", "update")
+OTHER_OPS = (*OPS, "delete")  # part 3
 
 
 def idempotency_rows(times: dict[str, dict[str, float]], metrics: dict[str, str] = METRICS) -> list[dict[str, Any]]:
@@ -516,9 +809,11 @@ def idempotency_rows(times: dict[str, dict[str, float]], metrics: dict[str, str]
     return rows
 
 
-def state_rows(times: dict[str, dict[str, float]], metrics: dict[str, str] = METRICS) -> list[dict[str, Any]]:
+def state_rows(
+    times: dict[str, dict[str, float]], metrics: dict[str, str] = METRICS, ops: tuple[str, ...] = OPS
+) -> list[dict[str, Any]]:
     rows = []
-    for op, (metric, field) in itertools.product(OPS, metrics.items()):
+    for op, (metric, field) in itertools.product(ops, metrics.items()):
         ours, sdk = times[f"ours {op}"][field], times[f"sdk {op}"][field]
         rows.append(
             {
@@ -542,6 +837,10 @@ IDEMPOTENCY_COLUMNS = {
     "pt added": "powertools_added",
 }
 STATE_COLUMNS = {"ours": "ours", "boto3": "sdk", "ours/sdk": "ours_over_sdk", "ours-sdk": "ours_minus_sdk"}
+OTHER_BACKENDS = {  # part 3: the SDK's column heading, and what the store is here
+    "firestore": ("firestore", "Firestore (gcloud's emulator): portable_fn_gcp.state against google-cloud-firestore"),
+    "tables": ("data-tables", "Azure Table Storage (Azurite): portable_fn_azure.state against azure-data-tables"),
+}
 
 
 def print_report(result: dict[str, Any], info: dict[str, Any]) -> None:
@@ -558,6 +857,19 @@ def print_report(result: dict[str, Any], info: dict[str, Any]) -> None:
     print("\nOwn work: the same with every store over a client answering from a dict (no botocore, no HTTP)")
     print_table("SQS event, 1 record", IDEMPOTENCY_COLUMNS, result["own_work"]["idempotency"]["rows"], "case", 2)
     print_table("state call", STATE_COLUMNS, result["own_work"]["state"]["rows"], "op", 2)
+    for backend, part in result["other_backends"].items():
+        if part is None:
+            continue
+        heading, what = OTHER_BACKENDS[backend]
+        print(f"\n{what}")
+        columns = {**STATE_COLUMNS}
+        del columns["boto3"]
+        columns = {"ours": "ours", heading: "sdk", **columns}
+        print_table("state call", columns, part["rows"], "op")
+        print(f"\nCalls to the service per state call (ours | {heading})")
+        for op in OTHER_OPS:
+            calls = [", ".join(part["requests"][f"{side} {op}"]) or "none" for side in ("ours", "sdk")]
+            print(f"{op:<20}{calls[0]} | {calls[1]}")
 
 
 def print_table(title: str, columns: dict[str, str], rows: list[dict[str, Any]], name: str, digits: int = 0) -> None:
@@ -592,6 +904,9 @@ def main(argv: list[str] | None = None) -> int:
     for part, rows_of in (("idempotency", idempotency_rows), ("state", state_rows)):
         work = result["own_work"][part]
         result["own_work"][part] = {"times": work, "rows": rows_of(work, {"min": "min_ns"})}
+    for part in result["other_backends"].values():
+        if part is not None:
+            part["rows"] = state_rows(part["times"], ops=OTHER_OPS)
     result["load"] = " ".join(f"{n:.1f}" for n in os.getloadavg())
     info = machine()
     print_report(result, info)

@@ -21,8 +21,9 @@ the cloud (it does not ship).
 An http function answers 405 (with `Allow`) for a method it did not declare, as `portable-fn dev` does, so
 the host must deliver those methods to it: a route only one function declares takes every method (the
 shim refuses the others); where several functions share a route, each takes its own method and the
-first of them also every method none of them declared (`route_methods`). A path no function declares is
-answered 404 by the host itself: no function runs.
+first of them also every method none of them declared (`route_methods`). A path no function declares goes
+to a generated catch-all (`{*path}`, `not_found_name`), which answers dev's JSON 404 (`shim.not_found_entry`)
+where the host itself would answer an empty one.
 
 Settings (`[tool.portable-fn.azure]`): `storage_connection` (the app setting holding the Storage
 connection, default `AzureWebJobsStorage`), `queue_transport` (`storage_queue` or `service_bus`),
@@ -60,7 +61,9 @@ MAX_QUEUE_BATCH = 32  # host.json queues.batchSize: messages fetched (and run) t
 # How long the host lets a function run when host.json sets no functionTimeout, by plan_sku (Microsoft Learn,
 # "Function app timeout duration": Consumption 5 minutes; Flex Consumption and Premium 30 minutes).
 DEFAULT_TIMEOUT_S = {"Y1": 300, "FC1": 1800, "EP1": 1800, "EP2": 1800, "EP3": 1800}
-RESERVED = {"app", "func", "shim", "_routes"}
+RESERVED = {"app", "func", "shim", "_routes", "_not_found", "not_found"}
+NOT_FOUND = "zz_not_found"  # the catch-all's name, unless a function's sorts after it (`not_found_name`)
+MAX_FUNCTION_NAME = 128  # the host's function names: a letter, then up to 127 letters, digits, `_` or `-`
 # The methods an http trigger can list (azure.functions.HttpMethod), in the order they are written.
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 # Rates NCRONTAB can express exactly: its steps restart every hour (minutes) and every day (hours).
@@ -247,6 +250,8 @@ def function_app_source(app: App, plan_sku: str = "Y1") -> str:
         handler = top_level_name(spec, "Generating function_app.py on azure", "function_app.py")
         spec_ref = f"{alias[spec.module]}.{handler}.__portable_fn__"
         lines += ["", ""] + _function(app, spec, spec_ref, f"_entry{index}", python_name, chosen, timeout)
+    if http_routes(app):
+        lines += ["", ""] + _not_found(app)
     return "\n".join(lines) + "\n"
 
 
@@ -282,6 +287,51 @@ def _http(app: App, spec: FunctionSpec, ref: str, timeout: float | None, chosen:
         "req: func.HttpRequest",
         "req",
     )
+
+
+def _not_found(app: App) -> list[str]:
+    """The catch-all http function: every method of every path no function's route takes, answered as `dev`
+    answers it (`shim.not_found_entry`). Open to anyone only when some http function is (a 404 or 405 holds
+    no data), else behind a function key like the rest of the app's routes."""
+    level = "ANONYMOUS" if any(_trigger(s, Http).open_at_edge for s in _http_functions(app)) else "FUNCTION"
+    return [
+        "_not_found = shim.not_found_entry(func.HttpResponse, _routes)",
+        "",
+        "",
+        f"@app.function_name(name={not_found_name(app)!r})",
+        f"@app.route(route='{{*path}}', auth_level=func.AuthLevel.{level})",
+        "def not_found(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:",
+        "    return _not_found(req, context)",
+    ]
+
+
+def not_found_name(app: App) -> str:
+    """The catch-all's function name: one that sorts after every http function's. The host tries the app's
+    routes in the order of its functions, sorted by name (ordinal, case ignored), and the first route that
+    matches wins; it applies no ASP.NET Core route precedence (literal over parameter over catch-all), so
+    `{*path}` must come last. Read in Azure/azure-functions-host (2026-12-07):
+    `FunctionMetadataManager.LoadFunctionMetadata` returns the functions
+    `OrderBy(f => f.Name, StringComparer.OrdinalIgnoreCase)`; `WebScriptHostHttpRoutesManager` maps one
+    route per function in that order with `WebJobsRouteBuilder.MapFunctionRoute`, whose `Build` is a plain
+    `RouteCollection` (Azure/azure-webjobs-sdk-extensions, `Routing/WebJobsRouteBuilder.cs`): first match
+    wins. The host's own routes (`/admin`, `/runtime/webhooks`) are MVC routes matched before any
+    function's (`WebJobsApplicationBuilderExtension`: `UseMvc` before `UseHttpBindingRouting`)."""
+    names = [spec.name for spec in _http_functions(app)]
+    last = max(names, key=str.upper, default="")
+    if NOT_FOUND.upper() > last.upper():
+        return NOT_FOUND
+    name = f"{last}_not_found"  # after `last`, of which it is a longer copy, and so after every other
+    if len(name) > MAX_FUNCTION_NAME:
+        raise UnsupportedTriggerError(
+            f"Function {last!r} on azure: its name sorts after {NOT_FOUND!r}, the function that answers a path "
+            f"no route takes, and is too long for a name after it ({MAX_FUNCTION_NAME} characters at most). Give "
+            f"it a name that sorts before {NOT_FOUND!r}, or a shorter one."
+        )
+    return name
+
+
+def _http_functions(app: App) -> list[FunctionSpec]:
+    return [spec for spec in app.functions if isinstance(spec.trigger, Http)]
 
 
 def http_routes(app: App) -> tuple[tuple[str, str], ...]:
@@ -425,6 +475,8 @@ def poison_suffix() -> str:
 def check(app: App) -> None:
     """Raise UnsupportedTriggerError for what the generated bindings cannot express (settings, schedules)."""
     transports(app)
+    if http_routes(app):
+        not_found_name(app)
     for spec in app.functions:
         if spec.trigger.kind == "schedule":
             ncrontab(spec)

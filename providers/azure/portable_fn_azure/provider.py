@@ -364,10 +364,11 @@ def _check_channel(app: App, channel: Channel) -> None:
 
 
 def _invoke_http(app: App, spec: FunctionSpec, entry: Any, event: Any) -> dict[str, Any]:
-    """The host routes by the declared route: a path that is not this function's gets the 404 of `dev`."""
-    from portable_fn.runtime.routes import Route, Router, not_routed
+    """The host routes by the declared route: a path that is not this function's goes, as on the host, to the
+    generated catch-all (`codegen.not_found_name`), whose shim entry answers the 404 of `dev`."""
+    from portable_fn.runtime.routes import Route, Router
 
-    from .http_adapter import to_http_response, to_request
+    from .http_adapter import to_request
 
     trigger = spec.trigger
     assert isinstance(trigger, Http), "_invoke_http is called for HTTP functions only"
@@ -379,8 +380,8 @@ def _invoke_http(app: App, spec: FunctionSpec, entry: Any, event: Any) -> dict[s
         response = entry(native, InvokeContext(spec.name))
     else:
         if found is None:
-            everyone = Router(Route(method, path, None) for method, path in codegen.http_routes(app))
-            response = to_http_response(not_routed(everyone, request), _HttpResponse)
+            not_found = shim.not_found_entry(_HttpResponse, codegen.http_routes(app))
+            response = not_found(native, InvokeContext(codegen.not_found_name(app)))
         else:
             if isinstance(native, _Native) and not native.__dict__["route_params"]:  # the host reads them
                 native.__dict__["route_params"] = found[1]  # off the path

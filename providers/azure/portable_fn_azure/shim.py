@@ -42,7 +42,8 @@ data that could not be read.
 
 An http function answers only what it declared: the host routes by the declared route, and a method the
 function did not declare (which the generated route lets through, see `codegen`) is answered 405 with
-the methods the path allows, as `portable-fn dev` answers (`portable_fn.runtime.routes.not_routed`).
+the methods the path allows, as `portable-fn dev` answers (`portable_fn.runtime.routes.not_routed`); a path
+no function declared goes to the generated catch-all, answered 404 as `dev` answers it (`not_found_entry`).
 Nothing a trigger object holds escapes as an exception other than `DeliveryFailed`: an event that cannot
 be read is dead-lettered, a request that cannot be read is answered 400.
 """
@@ -64,7 +65,7 @@ from portable_fn.runtime.function import FunctionSpec
 from portable_fn.runtime.http import Response
 from portable_fn.runtime.logs import configure_deployed, log_failure
 from portable_fn.runtime.outcomes import ACK, DEAD_LETTER, Result
-from portable_fn.runtime.routes import Route, Router, not_routed
+from portable_fn.runtime.routes import Route, Router, not_routed, not_served
 from portable_fn.runtime.triggers import Http
 from portable_fn.runtime.views import MessageMeta
 
@@ -130,8 +131,7 @@ def http_entry(
         try:
             request = to_request(req)
         except Exception as exc:  # a malformed native request
-            response = Response.json({"error": f"Malformed HTTP request: {type(exc).__name__}: {exc}."}, 400)
-            return to_http_response(response, http_response)
+            return _malformed(exc, http_response)
         if request.method != declared and declared != "ANY":  # a method the route lets through: see codegen
             return to_http_response(not_routed(router, request), http_response)
         # The request's headers are read only if something asks for the trace (most invocations do not).
@@ -141,6 +141,28 @@ def http_entry(
         return to_http_response(serve(invocation), http_response)
 
     return handle
+
+
+def not_found_entry(http_response: Any, routes: tuple[tuple[str, str], ...]) -> Entry:
+    """`(req, context=None) -> HttpResponse` of the generated catch-all (`codegen.not_found_name`), which the
+    host sends what no function's route takes: `dev`'s JSON 404 naming the app's `routes` (method, path),
+    where the host would answer an empty 404 (`portable_fn.runtime.routes.not_served`)."""
+    router = Router(Route(method, path) for method, path in routes)
+
+    def handle(req: Any, context: Any = None) -> Any:
+        try:
+            request = to_request(req)
+        except Exception as exc:  # a malformed native request
+            return _malformed(exc, http_response)
+        return to_http_response(not_served(router, request), http_response)
+
+    return handle
+
+
+def _malformed(exc: Exception, http_response: Any) -> Any:
+    """The 400 of a request that cannot be read, saying why."""
+    response = Response.json({"error": f"Malformed HTTP request: {type(exc).__name__}: {exc}."}, 400)
+    return to_http_response(response, http_response)
 
 
 def queue_entry(

@@ -124,4 +124,5 @@ def test_a_route_is_anonymous_at_the_edge_when_public_or_verified_in_the_functio
         "charge": "ANONYMOUS",  # public=True
         "refund": "ANONYMOUS",  # auth=jwt(...)
         "ping": "FUNCTION",
+        "zz_not_found": "ANONYMOUS",  # a path no route takes: open as soon as one route is
     }

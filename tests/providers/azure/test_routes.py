@@ -101,3 +101,56 @@ def test_invoke_answers_405_and_404_as_dev(app: App) -> None:
     assert elsewhere["status"] == 404 and json.loads(elsewhere["body"]) == _dev_answer(app, "GET", "/nope")[2]
     served = provider.invoke(app, app.function("get_order"), {"method": "GET", "path": "/orders/9"})
     assert served["status"] == 200 and json.loads(served["body"]) == {"id": "9", "path": "/orders/9"}
+
+
+# -- a path no function declares: the generated catch-all answers dev's 404 -----------------------------------
+
+
+def _http_binding(fn: Any) -> dict[str, Any]:
+    return next(b for b in json.loads(fn.get_function_json())["bindings"] if b["type"] == "httpTrigger")
+
+
+def test_the_generated_app_indexes_a_catch_all_after_every_http_function(indexed_routes: dict[str, Any]) -> None:
+    """The host tries routes in the order of its functions' names (ordinal, case ignored) and takes the first
+    that matches (`codegen.not_found_name`): `{*path}` must be the last http function."""
+    binding = _http_binding(indexed_routes["zz_not_found"])
+    assert (binding["route"], binding.get("methods"), binding["authLevel"]) == ("{*path}", None, "ANONYMOUS")
+    http = [name for name, fn in indexed_routes.items() if any(b.type == "httpTrigger" for b in fn.get_bindings())]
+    assert sorted(http, key=str.upper)[-1] == "zz_not_found"
+
+
+@pytest.mark.parametrize(("method", "path"), [("GET", "/nope"), ("POST", "/"), ("DELETE", "/orders/7/lines")])
+def test_a_path_no_function_declares_gets_the_404_of_dev(
+    app: App, indexed_routes: dict[str, Any], method: str, path: str
+) -> None:
+    request = func.HttpRequest(method, f"https://routes.azurewebsites.net{path}", body=b"", route_params={"path": path})
+    answer = indexed_routes["zz_not_found"].get_user_function()(request, HostContext())
+    status, _, body = _dev_answer(app, method, path)
+    assert (answer.status_code, json.loads(answer.get_body())) == (status, body) == (404, body)
+    assert answer.mimetype == "application/json" and body["routes"]
+
+
+def test_a_request_a_route_takes_that_reaches_the_catch_all_is_a_404(indexed_routes: dict[str, Any]) -> None:
+    """Only when the host's matching and portable-fn's differ: nothing the catch-all gets reaches a handler."""
+    request = func.HttpRequest("POST", "https://routes.azurewebsites.net/orders", body=b"")
+    answer = indexed_routes["zz_not_found"].get_user_function()(request, HostContext())
+    assert answer.status_code == 404 and "created" not in answer.get_body().decode()
+
+
+def test_the_catch_all_sorts_after_a_function_named_past_it(app: App, tmp_path: Path, indexed: Any) -> None:
+    source = (ROUTES / "routes.py").read_text().replace("def files(", "def zz_z_files(")
+    (tmp_path / "pyproject.toml").write_text((ROUTES / "pyproject.toml").read_text().replace('"routes"', '"zrout"'))
+    (tmp_path / "zrout.py").write_text(source)
+    renamed = load_app(tmp_path)
+    names = sorted(indexed(renamed), key=str.upper)
+    assert names[-2:] == ["zz_z_files", "zz_z_files_not_found"]
+
+
+def test_invoke_answers_a_path_no_function_declares_as_the_catch_all_does(
+    app: App, indexed_routes: dict[str, Any]
+) -> None:
+    invoked = AzureProvider().invoke(app, app.function("create_order"), {"method": "GET", "path": "/nope"})
+    request = func.HttpRequest("GET", "https://routes.azurewebsites.net/nope", body=b"")
+    hosted = indexed_routes["zz_not_found"].get_user_function()(request, HostContext())
+    assert (invoked["status"], json.loads(invoked["body"])) == (hosted.status_code, json.loads(hosted.get_body()))
+    assert invoked["headers"]["content-type"].startswith("application/json")

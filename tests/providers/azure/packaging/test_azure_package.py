@@ -37,6 +37,7 @@ SHOP_FUNCTIONS = {
     "notify",
     "confirm_payment",
     "place_order-run",  # the order workflow's runner
+    "zz_not_found",  # what no route takes: dev's 404 (`codegen.not_found_name`)
 }
 # The shop keeps state and sends (its workflow): the state backend, the publisher and their SDKs ship too.
 SHOP_REQUIREMENTS = ["pydantic>=2.5", "azure-functions", "azure-data-tables>=12.4", "azure-identity>=1.15"]

@@ -11,6 +11,8 @@ with its output kept in a log file that errors point to.
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
 import subprocess
 import time
@@ -93,12 +95,34 @@ class Emulator:
                 time.sleep(0.2)
 
     def stop(self) -> None:
+        """Stop the process and everything it started. gcloud's emulators are shell scripts that start Java
+        as their child: ending the script alone would leave the Java server running with no parent. The
+        emulator runs in a session of its own (`start_new_session`), so its process group is exactly what it
+        started: the group gets SIGTERM, and SIGKILL for whatever is left 10 s after the script ended."""
         process, self._process = self._process, None
-        if process is None or process.poll() is not None:
+        if process is None:
             return
-        process.terminate()
+        _signal_group(process, signal.SIGTERM)
         try:
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while _signal_group(process, 0) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        _signal_group(process, signal.SIGKILL)
+
+
+def _signal_group(process: subprocess.Popen[bytes], sig: int) -> bool:
+    """Send `sig` to the process group the emulator leads (signal 0 asks whether any of it is alive);
+    False once the group is gone. Where there are no process groups, only the process itself is signalled."""
+    if not hasattr(os, "killpg"):
+        if sig and process.poll() is None:
+            process.terminate()
+        return process.poll() is None
+    try:
+        os.killpg(process.pid, sig)
+    except ProcessLookupError:
+        return False
+    return True

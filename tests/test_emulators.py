@@ -36,3 +36,36 @@ def test_an_emulator_that_never_answers_is_stopped(tmp_path: Path) -> None:
     with pytest.raises(EmulatorError, match="did not answer"):
         emulator.start()
     assert emulator._process is None
+
+
+def test_stopping_an_emulator_ends_what_it_started(tmp_path: Path) -> None:
+    """A launcher script that starts the server as its child (as gcloud's Firestore emulator starts Java)
+    leaves no server behind once stopped."""
+    import urllib.request
+
+    pid_file = tmp_path / "server.pid"
+    server = (
+        "import http.server, os, sys; open(sys.argv[2], 'w').write(str(os.getpid())); "
+        "http.server.test(http.server.SimpleHTTPRequestHandler, port=int(sys.argv[1]), bind='127.0.0.1')"
+    )
+    launcher = f'"{sys.executable}" -c "{server}" "$1" "{pid_file}"; echo "server ended"'
+    with Emulator(["sh", "-c", launcher, "launcher", "{port}"], "http://127.0.0.1:{port}/", tmp_path, "launcher") as e:
+        with urllib.request.urlopen(e.url + "/", timeout=5) as answer:
+            assert answer.status == 200
+        server_pid = int(pid_file.read_text())
+    assert not running(server_pid)
+
+
+def running(pid: int) -> bool:
+    """Whether `pid` is a live process: a zombie (dead, waiting for whoever adopted it to reap it) is not."""
+    import os
+
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    stat = Path(f"/proc/{pid}/stat")
+    try:
+        return stat.read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, ProcessLookupError):
+        return False

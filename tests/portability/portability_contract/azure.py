@@ -246,7 +246,8 @@ class AzureRunner:
 
     def _http(self, call: HttpCall) -> Delivery:
         """The host matches the route (each route's segments, `{name}` filled with the decoded segment); a path
-        no function's route matches gets the host's own 404, with no body."""
+        no declared route matches goes to the generated catch-all (`codegen.not_found_name`), which answers
+        dev's 404."""
         path = call.path
         if not path.startswith(self.route_prefix):
             return Delivery(status=404, json="")
@@ -287,8 +288,10 @@ class AzureRunner:
         raise CannotCarry(f"no function of the app has a {kind} for this event")
 
     def _route(self, path: str, method: str) -> tuple[str, dict[str, str]] | None:
+        """The first function whose route and methods take the request, trying them as the host does: in the
+        order of their names, case ignored (`codegen.not_found_name` cites the host's source)."""
         segments = path.split("/")
-        for name, fn in self.functions.items():
+        for name, fn in sorted(self.functions.items(), key=lambda item: item[0].upper()):
             trigger = fn.get_trigger().get_dict_repr()
             if trigger["type"] != "httpTrigger":
                 continue

@@ -270,13 +270,6 @@ DIFFERENCES = [
         "azure, azure:event-grid",
     ),
     Difference(
-        "json*",
-        "http-undeclared-path",
-        "the Functions host answers a path no function's route matches itself (404, no body) before any "
-        "function runs; the dev host's 404 names the routes it serves",
-        "azure",
-    ),
-    Difference(
         "outcomes[*]",
         "batch-*",
         "a Service Bus message is settled by how the invocation ends: a dead-letter the handler asks for is "

@@ -30,10 +30,11 @@ DATA = REPO / "tests" / "data" / "azure"
 EVERY = HERE / "apps" / "every_trigger"
 
 
-def import_function_app(app: App, directory: Path) -> ModuleType:
-    """Write the app's function_app.py into `directory` and import it under a name of its own."""
+def import_function_app(app: App, directory: Path, plan_sku: str = "Y1") -> ModuleType:
+    """Write the app's function_app.py (for plan `plan_sku`) into `directory` and import it under a name of
+    its own."""
     path = directory / "function_app.py"
-    path.write_text(generate_function_app(app), encoding="utf-8")
+    path.write_text(generate_function_app(app, plan_sku), encoding="utf-8")
     name = f"function_app_{app.name}_{abs(hash(directory))}"
     spec = importlib.util.spec_from_file_location(name, path)
     assert spec is not None and spec.loader is not None

@@ -5,9 +5,7 @@ lease while it still runs (Flex and Premium let it run 30)."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -15,11 +13,12 @@ from typing import Any
 import azure.functions as func
 import pytest
 from azure.functions.queue import QueueMessage
-from portable_fn_azure.codegen import function_app_source, host_json_source, host_timeout_s
+from portable_fn_azure.codegen import host_json_source, host_timeout_s
 from portable_fn_azure.packaging import plan_sku
 
 from portable_fn.app import App, load_app
 
+from .conftest import import_function_app
 from .host_objects import Captured, HostContext
 
 DEADLINES = Path(__file__).resolve().parent / "apps" / "deadlines"
@@ -32,14 +31,7 @@ def app() -> App:
 
 def functions(app: App, sku: str, directory: Path) -> dict[str, Any]:
     """The generated function_app.py for plan `sku`, imported, its functions by name as the host indexes them."""
-    path = directory / "function_app.py"
-    path.write_text(function_app_source(app, sku), encoding="utf-8")
-    name = f"function_app_deadlines_{sku}_{abs(hash(directory))}"
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
+    module = import_function_app(app, directory, sku)
     return {fn.get_function_name(): fn.get_user_function() for fn in module.app.get_functions()}
 
 

@@ -13,6 +13,30 @@ value is split over `value0`..`valueN` (`chunks` says how many). `version` is th
 (the portable token); conditional writes are made on the entity's ETag after reading that version, so
 nothing written between the read and the write is overwritten (Table Storage refuses with 412).
 
+Every client is built with `CLIENT_BOUNDS`, so a store that cannot be reached fails a call at once instead
+of after azure-core's defaults (300 s connect and read timeouts; three connection retries waiting 0, 1.6 and
+3.2 s, 4.8 s per call on a refused connection), which a circuit breaker would pay on every guarded call
+while its store is down. Microsoft documents these keywords (azure-core's `RetryPolicy` and
+`ConnectionConfiguration`, which TableClient takes) as: `retry_connect` counts errors "raised before the
+request is sent to the remote server"; `retry_read` errors raised after, when "the request may have
+side-effects"; `retry_total` caps every kind; the first retry is immediate ("most errors are resolved
+immediately by a second try without a delay"), later ones wait 0.8 s x 2^n. So:
+
+- one connection retry: a refused connection fails the call in milliseconds; a SYN or TLS handshake lost
+  once is made good by the immediate second attempt;
+- a 1 s connect timeout (urllib3 counts the TLS handshake in it): a connect takes milliseconds in a region,
+  a few hundred across regions, and on 127.0.0.1 the kernel completes it however busy Azurite is. A store
+  that drops packets silently fails the call after 2 s;
+- a 10 s read timeout (the longest wait for the next bytes of an answer), twice the 5 s the Table service
+  lets a query run before it answers with a continuation; one read retry, for a kept-alive connection the
+  server closed. A repeated write never overwrites: an upsert writes the same entity again, a conditional
+  write carries its ETag (a repeat of one that had landed is refused and reads as a lost race), and
+  azure-core never repeats an insert (POST);
+- three retries in all: 503 Server Busy and 500 Operation Timeout keep the SDK's backoff (0, 1.6, 3.2 s),
+  as Microsoft's scalability targets advise for a busy partition.
+
+The managed identity's token comes through the credential's own client, which these bounds do not cover.
+
 The SDK is imported on first use only: a function that uses no state never loads it.
 """
 
@@ -28,6 +52,14 @@ CONNECTION_ENV = "PORTABLE_FN_TABLES_CONNECTION"
 ROW_KEY = "item"  # every entity is alone in its partition
 CHUNK_CHARS = 16 * 1024  # at most 32 Ki UTF-16 units even if every character is outside the BMP
 ATTEMPTS = 8  # rounds of read-then-conditional-write before a create or delete gives up
+# azure-core's keywords bounding one call to a store that does not answer (see the module docstring)
+CLIENT_BOUNDS: dict[str, Any] = {
+    "connection_timeout": 1.0,
+    "read_timeout": 10.0,
+    "retry_total": 3,
+    "retry_connect": 1,
+    "retry_read": 1,
+}
 
 
 class TablesBackend:
@@ -172,7 +204,7 @@ def open_backend(name: str, locator: str) -> TablesBackend:
     endpoint, table = split_locator(locator)
     connection = os.environ.get(CONNECTION_ENV)
     if connection:
-        return TablesBackend(TableClient.from_connection_string(connection, table_name=table))
+        return TablesBackend(TableClient.from_connection_string(connection, table_name=table, **CLIENT_BOUNDS))
     from azure.identity import ManagedIdentityCredential
 
-    return TablesBackend(TableClient(endpoint, table, credential=ManagedIdentityCredential()))
+    return TablesBackend(TableClient(endpoint, table, credential=ManagedIdentityCredential(), **CLIENT_BOUNDS))

@@ -10,8 +10,9 @@ the cloud (it does not ship).
 |                          | (`methods`: see below)                                                                    |
 | `queue`                  | `queue_trigger` + `queue_output` to `<queue>-poison` (connection `storage_connection`), or |
 |                          | `service_bus_queue_trigger` (`queue_transport = "service_bus"`, `service_bus_connection`)  |
+|                          | + `queue_output` to the function's `pfdl-...` queue (`names.dead_letter_queue`)           |
 | `topic`                  | `event_grid_trigger`, or `service_bus_topic_trigger` with subscription = function name     |
-|                          | (`topic_transport = "service_bus"`)                                                       |
+|                          | (`topic_transport = "service_bus"`) + `queue_output` as a Service Bus queue's               |
 | `schedule`               | `timer_trigger` with the 6-field NCRONTAB (`ncrontab`), and `retry` when the function has  |
 |                          | retries: its policy's fixed delay or exponential backoff (`retries.timer_retry`), else 10 s |
 | `storage` (created)      | `blob_trigger(path="<container>/<prefix>{name}<suffix>", source=EVENT_GRID)`               |
@@ -42,7 +43,7 @@ from portable_fn.runtime.errors import UnsupportedTriggerError
 from portable_fn.runtime.function import top_level_name
 from portable_fn.runtime.triggers import Http, Queue, Schedule, Storage, Topic, Trigger
 
-from .names import POISON_SUFFIX, container_name, queue_name
+from .names import POISON_SUFFIX, container_name, dead_letter_queue, queue_name
 from .retries import RETRY_DELAY as RETRY_DELAY  # re-exported: a schedule's retry delay when none is declared
 from .retries import hhmmss, queue_visibility_s, timer_retry
 
@@ -369,12 +370,8 @@ def _queue(app: App, spec: FunctionSpec, ref: str, timeout: float | None, chosen
     name = physical_queue(_trigger(spec, Queue).name)
     if chosen["queue_transport"] == "service_bus":
         connection = chosen["service_bus_connection"]
-        return (
-            f"shim.service_bus_entry({ref}, {name!r}, {connection!r}, {timeout!r})",
-            [f"@app.service_bus_queue_trigger(arg_name='msg', queue_name={name!r}, connection={connection!r})"],
-            "msg: func.ServiceBusMessage",
-            "msg",
-        )
+        trigger = f"@app.service_bus_queue_trigger(arg_name='msg', queue_name={name!r}, connection={connection!r})"
+        return _service_bus(app, spec, ref, timeout, chosen, name, trigger)
     connection = chosen["storage_connection"]
     poison = name + poison_suffix()
     return (
@@ -391,21 +388,39 @@ def _queue(app: App, spec: FunctionSpec, ref: str, timeout: float | None, chosen
 def _topic(app: App, spec: FunctionSpec, ref: str, timeout: float | None, chosen: dict[str, str]) -> tuple[Any, ...]:
     if chosen["topic_transport"] == "service_bus":
         connection, topic = chosen["service_bus_connection"], physical_queue(_trigger(spec, Topic).name)
-        return (
-            f"shim.service_bus_entry({ref}, {topic!r}, {connection!r}, {timeout!r})",
-            [
-                f"@app.service_bus_topic_trigger(arg_name='msg', topic_name={topic!r}, "
-                f"subscription_name={spec.name!r}, connection={connection!r})"
-            ],
-            "msg: func.ServiceBusMessage",
-            "msg",
+        trigger = (
+            f"@app.service_bus_topic_trigger(arg_name='msg', topic_name={topic!r}, "
+            f"subscription_name={spec.name!r}, connection={connection!r})"
         )
+        return _service_bus(app, spec, ref, timeout, chosen, topic, trigger)
     return (
         f"shim.event_grid_entry({ref}, {timeout!r})",
         ["@app.event_grid_trigger(arg_name='event')"],
         "event: func.EventGridEvent",
         "event",
     )
+
+
+def _service_bus(
+    app: App, spec: FunctionSpec, ref: str, timeout: float | None, chosen: dict[str, str], entity: str, trigger: str
+) -> tuple[Any, ...]:
+    """A Service Bus queue or subscription trigger, and the output binding to the function's dead-letter
+    Storage Queue in the app's storage (`dead_letter_queue`), where the shim writes what it dead-letters."""
+    dead, storage = dead_letter_queue(spec.name), chosen["storage_connection"]
+    connection, attempts = chosen["service_bus_connection"], _max_attempts(app, spec)
+    return (
+        f"shim.service_bus_entry({ref}, {entity!r}, {connection!r}, {attempts}, {dead!r}, {timeout!r})",
+        [trigger, f"@app.queue_output(arg_name='dead', queue_name={dead!r}, connection={storage!r})"],
+        "msg: func.ServiceBusMessage, dead: func.Out[str]",
+        "msg, dead",
+    )
+
+
+def on_service_bus(app: App, spec: FunctionSpec) -> bool:
+    """Whether the function is triggered through Service Bus (a queue or a topic subscription), and so has a
+    dead-letter Storage Queue of its own (`dead_letter_queue`)."""
+    kind = spec.trigger.kind
+    return kind in ("queue", "topic") and transports(app)[f"{kind}_transport"] == "service_bus"
 
 
 def _schedule(app: App, spec: FunctionSpec, ref: str, timeout: float | None, chosen: dict[str, str]) -> tuple[Any, ...]:
@@ -473,10 +488,25 @@ def poison_suffix() -> str:
 
 
 def check(app: App) -> None:
-    """Raise UnsupportedTriggerError for what the generated bindings cannot express (settings, schedules)."""
+    """Raise UnsupportedTriggerError for what the generated bindings cannot express (settings, schedules, a
+    queue named like a Service Bus function's dead-letter queue)."""
     transports(app)
     if http_routes(app):
         not_found_name(app)
     for spec in app.functions:
         if spec.trigger.kind == "schedule":
             ncrontab(spec)
+    _check_dead_letter_queues(app)
+
+
+def _check_dead_letter_queues(app: App) -> None:
+    """A queue of the app (a trigger's or a channel's) never takes the name of a dead-letter queue."""
+    dead = {dead_letter_queue(spec.name): spec.name for spec in app.functions if on_service_bus(app, spec)}
+    logical = [s.trigger.name for s in app.functions if isinstance(s.trigger, Queue)]
+    logical += [c.name for c in getattr(app, "channels", ())]
+    for name in logical:
+        if physical_queue(name) in dead:
+            raise UnsupportedTriggerError(
+                f"App {app.name!r} on azure: queue({name!r}) would be the Storage Queue {physical_queue(name)!r}, "
+                f"where function {dead[physical_queue(name)]!r} keeps its Service Bus dead letters. Rename the queue."
+            )

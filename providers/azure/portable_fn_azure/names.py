@@ -11,6 +11,7 @@ import hashlib
 import re
 
 POISON_SUFFIX = "-poison"  # the Functions host moves a message here after maxDequeueCount failures
+DEAD_LETTER_PREFIX = "pfdl-"  # a Service Bus function's dead letters, in a Storage Queue (`dead_letter_queue`)
 MAX_QUEUE, MAX_CONTAINER = 63, 63
 
 
@@ -34,6 +35,15 @@ def dns_label(logical: str, limit: int) -> str:
 def queue_name(logical: str) -> str:
     """The storage queue of `queue(logical)`: the shim's queue trigger binds to this name."""
     return dns_label(logical, MAX_QUEUE - len(POISON_SUFFIX))
+
+
+def dead_letter_queue(function: str) -> str:
+    """The Storage Queue of the app's account where the shim writes a Service Bus function's dead letters:
+    `pfdl-`, the function's name as a queue name, a hash of the name. One per function (a topic's
+    subscriptions each have their own); it ends in hex digits, so it is never a `<queue>-poison`, and
+    `codegen.check` refuses a queue of the app that would take the same name."""
+    stem = dns_label(function, MAX_QUEUE - len(DEAD_LETTER_PREFIX) - 7)
+    return f"{DEAD_LETTER_PREFIX}{stem}-{short_hash(function)}"
 
 
 def container_name(logical: str) -> str:

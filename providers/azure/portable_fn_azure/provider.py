@@ -21,6 +21,7 @@ from portable_fn.runtime.errors import InvalidEventError, ProviderError, Unsuppo
 from portable_fn.runtime.triggers import Http, Queue, Schedule, Storage, Topic
 
 from . import codegen, events, shim
+from .names import dead_letter_queue
 from .settings import AzureSettings
 
 if TYPE_CHECKING:
@@ -99,10 +100,11 @@ class AzureProvider(Provider):
 
     def dead_letters(self, app: App, stage: str, spec: FunctionSpec, redrive: bool = False) -> list[DeadLetterEntry]:
         """The function's dead letters, oldest first: a Storage Queue function's poison queue `<queue>-poison`
-        (`redrive`: each put back on its queue), or, for a function Event Grid delivers to (a topic, blob
-        events), the blobs Event Grid wrote into the app's `portable-fn-dead-letters` container (`redrive`:
-        a topic's published back to it; blob events are refused, see `grid_letters`). Both in the app's
-        storage account; what is redriven is deleted."""
+        (`redrive`: each put back on its queue); a Service Bus function's own dead-letter queue
+        (`names.dead_letter_queue`; `redrive`: each sent to its Service Bus queue or topic, `sb_letters`); for a
+        function Event Grid delivers to (a topic, blob events), the blobs Event Grid wrote into the app's
+        `portable-fn-dead-letters` container (`redrive`: a topic's published back to it; blob events are
+        refused, see `grid_letters`). All in the app's storage account; what is redriven is deleted."""
         from .names import queue_name
         from .redrive import DeadLetters
 
@@ -111,19 +113,33 @@ class AzureProvider(Provider):
         if not isinstance(spec.trigger, (Queue, Topic)):
             raise ProviderError(
                 f"Function {spec.name!r} on azure: a {spec.trigger.kind} function has no dead letters; portable-fn "
-                "reads those of queue functions on Storage Queues and of topic and bucket functions."
-            )
-        if not isinstance(spec.trigger, Queue) or codegen.transports(app)["queue_transport"] != "storage_queue":
-            raise ProviderError(
-                f"Function {spec.name!r} on azure: its {spec.trigger.kind} is on Service Bus, which keeps dead "
-                "letters in the entity's $deadletterqueue in your namespace, not read by portable-fn; look there "
-                "with Service Bus Explorer in the portal."
+                "reads those of queue, topic and bucket functions."
             )
         deployer = self.deployer
         names = deployer.names(app, stage)
         client = deployer.client
         service = client.queues(client.storage_connection_string(names.resource_group, names.storage_account))
+        if codegen.on_service_bus(app, spec):
+            return self.bus_dead_letters(app, spec, service, redrive)
         return DeadLetters(service, spec, queue_name(spec.trigger.name), codegen.max_dequeue_count(app)).read(redrive)
+
+    def bus_dead_letters(self, app: App, spec: FunctionSpec, service: Any, redrive: bool) -> list[DeadLetterEntry]:
+        """A Service Bus function's dead-letter queue; to redrive, its entity's sender, through the connection
+        its binding names as this environment holds it (`sb_letters.sender_for`), found before anything is
+        read so that a missing connection deletes nothing."""
+        import os
+
+        from .names import dead_letter_queue
+        from .sb_letters import ServiceBusDeadLetters, sender_for
+
+        trigger = spec.trigger
+        assert isinstance(trigger, (Queue, Topic)), "bus_dead_letters is called for queue and topic functions only"
+        sender = None
+        if redrive:
+            setting, entity = codegen.transports(app)["service_bus_connection"], codegen.physical_queue(trigger.name)
+            credential = lambda: self.deployer.client.credential  # noqa: E731 (asked for only without a key)
+            sender = sender_for(os.environ, setting, entity, credential, self.config.service_bus_endpoint)
+        return ServiceBusDeadLetters(service, spec, dead_letter_queue(spec.name), sender).read(redrive)
 
     @staticmethod
     def delivered_by_event_grid(app: App, spec: FunctionSpec) -> bool:
@@ -296,8 +312,8 @@ class AzureProvider(Provider):
         properties. Schedule: anything.
 
         The result: HTTP `status`, `headers`, `body`; events `results` (per event `id`, `outcome` ack, retry
-        or dead_letter, `reason`, and a Storage Queue's `dead_letter` message) and `skipped` (`id`,
-        `reason`: what the deployed trigger would not have delivered)."""
+        or dead_letter, `reason`, and the `dead_letter` message the shim wrote for a Storage Queue or Service
+        Bus message) and `skipped` (`id`, `reason`: what the deployed trigger would not have delivered)."""
         entry = _entry(app, spec)
         if spec.trigger.kind == "http":
             return _invoke_http(app, spec, entry, event)
@@ -312,7 +328,7 @@ class AzureProvider(Provider):
             if skip is not None:
                 skipped.append(skip)
             else:
-                results.append(_run(entry, native, _is_storage_queue(app, spec), spec.name))
+                results.append(_run(entry, native, _has_dead_letter_binding(app, spec), spec.name))
         out: dict[str, Any] = {"function": spec.name, "results": results}
         if skipped:
             out["skipped"] = skipped
@@ -404,12 +420,12 @@ def _headers_of(response: Any) -> dict[str, str]:
     return headers
 
 
-def _run(entry: Any, native: Any, storage_queue: bool, name: str) -> dict[str, Any]:
+def _run(entry: Any, native: Any, dead_letter_binding: bool, name: str) -> dict[str, Any]:
     """One invocation: what the host would see (a return, DeliveryFailed, any other raise: a retry)."""
     poison = Poison()
     result: dict[str, Any] = {"id": _id_of(native)}
     try:
-        entry(*((native, poison) if storage_queue else (native,)), InvokeContext(name))
+        entry(*((native, poison) if dead_letter_binding else (native,)), InvokeContext(name))
     except shim.DeliveryFailed as exc:
         result.update(outcome=exc.outcome, reason=exc.reason, error=str(exc))
     except Exception as exc:  # the host retries whatever the function raised
@@ -582,9 +598,10 @@ def _entry(app: App, spec: FunctionSpec) -> Any:
         return shim.queue_entry(
             spec, codegen.physical_queue(trigger.name), chosen["storage_connection"], options.max_attempts, timeout
         )
-    if isinstance(trigger, (Queue, Topic)) and chosen[f"{trigger.kind}_transport"] == "service_bus":
+    if isinstance(trigger, (Queue, Topic)) and codegen.on_service_bus(app, spec):
+        entity, dead = codegen.physical_queue(trigger.name), dead_letter_queue(spec.name)
         return shim.service_bus_entry(
-            spec, codegen.physical_queue(trigger.name), chosen["service_bus_connection"], timeout
+            spec, entity, chosen["service_bus_connection"], options.max_attempts, dead, timeout
         )
     if isinstance(trigger, Schedule):
         return shim.timer_entry(spec, trigger.expression, timeout)
@@ -596,8 +613,11 @@ def _entry(app: App, spec: FunctionSpec) -> Any:
     return shim.event_grid_entry(spec, timeout, blobs=blobs)
 
 
-def _is_storage_queue(app: App, spec: FunctionSpec) -> bool:
-    return spec.trigger.kind == "queue" and codegen.transports(app)["queue_transport"] == "storage_queue"
+def _has_dead_letter_binding(app: App, spec: FunctionSpec) -> bool:
+    """A queue function on Storage Queues (`<queue>-poison`) or any Service Bus function (its `pfdl-` queue):
+    the shim writes its dead letters through an output binding."""
+    storage_queue = spec.trigger.kind == "queue" and codegen.transports(app)["queue_transport"] == "storage_queue"
+    return storage_queue or codegen.on_service_bus(app, spec)
 
 
 def _native_http(spec: FunctionSpec, event: Any) -> Any:

@@ -17,9 +17,10 @@ at once unless redriven. A redrive puts each back on the trigger queue as the ho
 event without its dead-letter extensions, or the original message as it was), then deletes it from the
 poison queue, so a message is never both redriven and kept, nor lost when its send fails.
 
-Event Grid deliveries (topics, blob events) dead-letter into the `portable-fn-dead-letters` container of
-the app's account (see `deploy.desired`): read by `grid_letters`. Service Bus queues dead-letter into their
-`$deadletterqueue` in the user's namespace, not read by portable-fn.
+A Service Bus function's dead letters are in its own Storage Queue of the app's account
+(`names.dead_letter_queue`), written by the shim in the same shape: read by this class too, sent back to
+Service Bus by `sb_letters`. Event Grid deliveries (topics, blob events) dead-letter into the
+`portable-fn-dead-letters` container of the app's account (see `deploy.desired`): read by `grid_letters`.
 """
 
 from __future__ import annotations
@@ -46,12 +47,17 @@ HOST_MOVED = "delivered {n} times without success (moved to the poison queue by 
 
 class DeadLetters:
     """One queue function's poison queue, read through `service` (an azure.storage.queue QueueServiceClient).
-    `max_dequeue` is host.json's `maxDequeueCount`: the attempts of a message the host moved."""
+    `max_dequeue` is host.json's `maxDequeueCount`: the attempts of a message the host moved. `poison` names
+    another queue to read (a Service Bus function's, `sb_letters`, which sends back elsewhere)."""
 
-    def __init__(self, service: Any, spec: FunctionSpec, queue: str, max_dequeue: int) -> None:
+    unmarked = HOST_MOVED  # the reason of a message the shim did not write
+
+    def __init__(
+        self, service: Any, spec: FunctionSpec, queue: str, max_dequeue: int | None, poison: str | None = None
+    ) -> None:
         self.spec = spec
         self.queue = queue
-        self.poison = queue + POISON_SUFFIX
+        self.poison = poison or queue + POISON_SUFFIX
         self.source = service.get_queue_client(queue)
         self.target = service.get_queue_client(self.poison)
         self.max_dequeue = max_dequeue
@@ -62,8 +68,8 @@ class DeadLetters:
         entries = [self.entry(m) for m in messages]
         for entry, message in zip(entries, messages):
             if redrive:
-                self.source.send_message(self.sent_back(message))
-                self.target.delete_message(message)
+                self.send_back(message)
+                self.target.delete_message(message)  # only once it was sent: never both, never lost
                 entry.redriven = True
             else:
                 self.target.update_message(message, visibility_timeout=0)
@@ -87,7 +93,7 @@ class DeadLetters:
         event = self.event(message)
         info = None if event is None else dead_letter_info(event)
         if info is None:
-            reason, attempts = HOST_MOVED.format(n=self.max_dequeue), self.max_dequeue
+            reason, attempts = self.unmarked.format(n=self.max_dequeue), self.max_dequeue
         else:
             reason, attempts = info["reason"], info["attempt"]
         return DeadLetterEntry(
@@ -106,6 +112,10 @@ class DeadLetters:
             return CloudEvent.from_json(text_of(message.content))
         except (InvalidEventError, ValueError, TypeError):
             return None
+
+    def send_back(self, message: Any) -> None:
+        """Put the message back on the trigger queue, as the host reads it."""
+        self.source.send_message(self.sent_back(message))
 
     def sent_back(self, message: Any) -> str:
         """What goes back on the trigger queue: the event without its dead-letter extensions, base64."""

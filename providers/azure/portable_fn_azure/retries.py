@@ -7,8 +7,10 @@ Pure, standard library only (codegen writes host.json and `function_app.py` from
 | queue (Storage Queue)     | host.json `maxDequeueCount` (one for the  | host.json `visibilityTimeout`: one    |
 |                           | app: the highest; the shim dead-letters a | fixed delay for every queue function, |
 |                           | function's own last attempt)              | the longest first delay declared      |
-| queue (Service Bus)       | the queue's `MaxDeliveryCount`: the       | none: redelivered at once             |
-|                           | user's namespace, set there               |                                       |
+| queue, topic (Service Bus)| the shim: a retry on delivery `attempts`  | none: redelivered at once             |
+|                           | is dead-lettered; the entity's            |                                       |
+|                           | `MaxDeliveryCount` (the user's namespace) |                                       |
+|                           | should be `attempts + 1`, the backstop    |                                       |
 | schedule                  | `@app.retry` `max_retry_count`            | `fixed_delay`, or `exponential_backoff`|
 |                           |                                           | from the base to the max (doubling)   |
 | topic, storage            | the Event Grid subscription's             | Event Grid's own schedule             |
@@ -79,14 +81,18 @@ def timer_retry(app: App, spec: FunctionSpec) -> str | None:
 
 def retry_notes(app: App, storage_queue: bool) -> list[str]:
     """One line per function whose retry policy Azure clamps or cannot honour, saying what happens instead."""
+    from .codegen import on_service_bus  # codegen imports this module
+
     notes: list[str] = []
     visibility = queue_visibility_s(app, storage_queue)
     for spec in app.functions:
         if not spec.trigger.is_event:
             continue
         options = options_of(app, spec)
-        if isinstance(spec.trigger, Queue):
-            found = queue_notes(options, visibility) if storage_queue else service_bus_notes(options)
+        if isinstance(spec.trigger, Queue) and storage_queue:
+            found = queue_notes(options, visibility)
+        elif on_service_bus(app, spec):
+            found = service_bus_notes(spec, options)
         elif isinstance(spec.trigger, Schedule):
             found = timer_notes(options)
         else:
@@ -112,15 +118,27 @@ def queue_notes(options: FunctionOptions, visibility: float | None) -> list[str]
     return notes
 
 
-def service_bus_notes(options: FunctionOptions) -> list[str]:
-    policy = options.retry_policy
-    if policy.attempts < 2:
-        return []
-    return [
-        f"attempts={policy.attempts} is kept only if the Service Bus queue's MaxDeliveryCount is {policy.attempts} "
-        "(the namespace is yours: set it there); the backoff and Retry(after=...) are not applied (Service Bus "
-        "redelivers an abandoned message at once)"
-    ]
+def service_bus_notes(spec: FunctionSpec, options: FunctionOptions) -> list[str]:
+    """The entity's MaxDeliveryCount to set (the namespace is the user's; deploy does not change it), and the
+    backoff Service Bus cannot apply. The shim dead-letters on the last attempt; MaxDeliveryCount one above
+    it is what catches an invocation that never returned (a crash, a timeout), with Service Bus's reason."""
+    policy, notes = options.retry_policy, list[str]()
+    entity = (
+        f"the Service Bus queue {spec.trigger.name!r}"
+        if isinstance(spec.trigger, Queue)
+        else f"the subscription {spec.name!r} of the Service Bus topic {getattr(spec.trigger, 'name', '?')!r}"
+    )
+    notes.append(
+        f"set MaxDeliveryCount = {max(policy.attempts, 1) + 1} on {entity} (the namespace is yours): the shim "
+        f"dead-letters on attempt {max(policy.attempts, 1)}, and Service Bus moves a message whose invocation never "
+        "returned to its $deadletterqueue after MaxDeliveryCount deliveries (default 10: a lower value cuts the "
+        "attempts short)"
+    )
+    if policy.attempts > 1:
+        notes.append(
+            "the backoff and Retry(after=...) are not applied (Service Bus redelivers an abandoned message at once)"
+        )
+    return notes
 
 
 def timer_notes(options: FunctionOptions) -> list[str]:

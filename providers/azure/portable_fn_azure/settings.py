@@ -46,6 +46,7 @@ class AzureSettings(ProviderSettings):
     arm_endpoint: str | None = None
     scm_endpoint: str | None = None  # where requests to a site's SCM (Kudu) host go, the host in `Host`
     event_grid_endpoint: str | None = None  # where publishes to a topic's endpoint go, the host in `Host`
+    service_bus_endpoint: str | None = None  # where a redrive's sends to Service Bus go, the namespace in `Host`
     storage_connection_string: str | None = None
     connection_verify: bool | str = True  # false, or a CA bundle's path
     polling_interval_s: float | None = Field(default=None, ge=0)

@@ -18,22 +18,26 @@ becomes what the host expects:
   `deadletterattempt`) in the JSON format, which the queue converter reads back as that very event; a
   message that could not be decoded is carried in an event of type `dev.portable-fn.undecodable`
   (`undecodable_event`) holding its raw body.
-- queue on Service Bus, topic (`eventGridTrigger` or a Service Bus topic subscription), storage
-  (`blobTrigger` with the Event Grid source; `deleted`: `eventGridTrigger`): ack returns; retry raises
-  (abandoned and redelivered up to MaxDeliveryCount, or Event Grid's retry policy), then the transport's
-  dead-letter target (1).
+- queue on Service Bus, topic on a Service Bus subscription (`serviceBusTrigger` + a Storage Queue
+  output binding to the function's own dead-letter queue, `names.dead_letter_queue`, in the app's
+  storage): the same rule as a Storage Queue. Ack returns (the host completes the message); retry raises
+  (the host abandons it, Service Bus delivers it again); dead-letter, and a retry once the message's
+  delivery count reached the function's attempts, write the dead letter to that queue and return, so the
+  message is completed and never delivered again. Service Bus's own MaxDeliveryCount is only the
+  backstop for an invocation that never returned (a crash, a timeout): see `retries`.
+- topic on Event Grid (`eventGridTrigger`), storage (`blobTrigger` with the Event Grid source;
+  `deleted`: `eventGridTrigger`): ack returns; retry raises (Event Grid's retry policy), then the
+  subscription's dead-letter container (1).
 - schedule (`timerTrigger`): ack returns; retry raises: the function's retry policy (`retries`), then
   the next firing.
 
 A queue function whose `retries` is lower than the app's `maxDequeueCount` (one host.json for every queue
 function: the highest of them) is dead-lettered by the shim when a retry is asked on its last attempt.
 
-(1) Without a cloud SDK in the function, only Storage Queues can dead-letter one message at once (through
-    the output binding). Elsewhere a dead-lettered event is raised like a retry, so nothing is lost: the
-    transport's own retries run out and send it to its dead-letter target (Service Bus: the entity's
-    `$deadletterqueue`, with Service Bus's own `DeadLetterReason` `MaxDeliveryCountExceeded`; Event Grid:
-    the subscription's dead-letter container). The reason the function gave is in the event's log line,
-    not on the message.
+(1) Without a cloud SDK in the function, Event Grid cannot be told to dead-letter one event at once: a
+    dead-lettered event is raised like a retry, so nothing is lost: Event Grid's retries run out and
+    write it to the subscription's dead-letter container. The reason the function gave is in the event's
+    log line, not on the message.
 
 Each event that was not acknowledged is one log line (`logs.log_failure`), written once the shim knows what
 becomes of it, with the call's facts (function, invocation and event id, trace, attempt): its reason and
@@ -177,40 +181,44 @@ def queue_entry(
         decoded = _decode(queue_message_to_cloudevent, msg, source)
         call = _run_one(spec, context, timeout_s, msg, decoded, queue_message_meta)
         if _result(call).outcome != ACK:
-            event = decoded if isinstance(decoded, CloudEvent) else None
-            _queue_failure(spec, queue, source, max_attempts, msg, poison, event, call)
+            attempt = queue_message_meta(msg).delivery_count
+            failed = Failed("queue", f"{queue}-poison", source, attempt, max_attempts)
+            _message_failure(spec, failed, msg, poison, decoded, call)
 
     return handle
 
 
-def _queue_failure(
-    spec: FunctionSpec,
-    queue: str,
-    source: str,
-    max_attempts: int,
-    msg: Any,
-    poison: Any,
-    event: CloudEvent[Any] | None,
-    call: Call,
+class Failed:
+    """Where a message that was not acknowledged came from and can go: its transport (`what`, for the log
+    line), the queue its dead letter is written to, its source, and its attempt of the function's attempts."""
+
+    __slots__ = ("what", "dead_letters", "source", "attempt", "max_attempts")
+
+    def __init__(self, what: str, dead_letters: str, source: str, attempt: int, max_attempts: int) -> None:
+        self.what, self.dead_letters, self.source = what, dead_letters, source
+        self.attempt, self.max_attempts = attempt, max_attempts
+
+
+def _message_failure(
+    spec: FunctionSpec, failed: Failed, msg: Any, out: Any, decoded: CloudEvent[Any] | BaseException, call: Call
 ) -> None:
-    """A message that was not acknowledged: its dead letter to the poison queue now (dead-letter, or the
-    last attempt), else raise so the queue redelivers it."""
+    """A message that was not acknowledged: its dead letter written to the output binding `out` now
+    (dead-letter, or a retry on the last attempt), else raised so that its transport delivers it again."""
     result = _result(call)
-    attempt = queue_message_meta(msg).delivery_count
-    if result.outcome is DEAD_LETTER or attempt >= max_attempts:
-        carried = event if event is not None else undecodable_event(msg, source)
-        letter = dead_letter_event(carried, function=spec.name, reason=str(result.reason), attempt=attempt)
-        poison.set(letter.to_json())
-        _log(spec, "queue", call, f"moved to {queue}-poison", carried.id)
+    if result.outcome is DEAD_LETTER or failed.attempt >= failed.max_attempts:
+        carried = decoded if isinstance(decoded, CloudEvent) else undecodable_event(msg, failed.source)
+        letter = dead_letter_event(carried, function=spec.name, reason=str(result.reason), attempt=failed.attempt)
+        out.set(letter.to_json())
+        _log(spec, failed.what, call, f"moved to {failed.dead_letters}", carried.id)
         return
-    _log(spec, "queue", call, f"attempt {attempt} of {max_attempts}")
-    raise DeliveryFailed(_failure(spec, "queue message", result), str(result.outcome), result.reason)
+    _log(spec, failed.what, call, f"attempt {failed.attempt} of {failed.max_attempts}")
+    raise DeliveryFailed(_failure(spec, f"{failed.what} message", result), str(result.outcome), result.reason)
 
 
 def undecodable_event(msg: Any, source: str) -> CloudEvent[Any]:
     """A message that has no CloudEvent, carried whole: type `dev.portable-fn.undecodable`, its id (a new
     one when it has none), its raw body as the data (text when it is UTF-8, else bytes)."""
-    msg_id = getattr(msg, "id", None)
+    msg_id = getattr(msg, "id", None) or getattr(msg, "message_id", None)  # Storage Queue, Service Bus
     try:
         body = msg.get_body()
     except Exception:
@@ -226,18 +234,26 @@ def undecodable_event(msg: Any, source: str) -> CloudEvent[Any]:
     )
 
 
-def service_bus_entry(spec: FunctionSpec, entity: str, connection: str, timeout_s: float | None = None) -> Entry:
-    """`(msg, context=None) -> None` for a Service Bus queue or topic subscription message."""
+def service_bus_entry(
+    spec: FunctionSpec,
+    entity: str,
+    connection: str,
+    max_attempts: int,
+    dead_letters: str,
+    timeout_s: float | None = None,
+) -> Entry:
+    """`(msg, dead, context=None) -> None` for a Service Bus queue or topic subscription message; `dead` is
+    the `Out` of the output binding to the Storage Queue `dead_letters` (`names.dead_letter_queue`)."""
     _check(spec, "queue", "topic")
     source = service_bus_source(connection, entity)
 
-    def handle(msg: Any, context: Any = None) -> None:
+    def handle(msg: Any, dead: Any, context: Any = None) -> None:
         decoded = _decode(service_bus_to_cloudevent, msg, source)
-        _settle(
-            spec,
-            "Service Bus",
-            _run_one(spec, context, timeout_s, msg, decoded, service_bus_meta, _service_bus_carrier),
-        )
+        call = _run_one(spec, context, timeout_s, msg, decoded, service_bus_meta, _service_bus_carrier)
+        if _result(call).outcome != ACK:
+            attempt = service_bus_meta(msg).delivery_count
+            failed = Failed("Service Bus", dead_letters, source, attempt, max_attempts)
+            _message_failure(spec, failed, msg, dead, decoded, call)
 
     return handle
 

@@ -25,7 +25,8 @@ Other paths (compared as `azure:<path>`), through the function_app.py generated 
 | service-bus | queue         | `queue_transport = "service_bus"`: the Service Bus queue trigger, one           |
 |             |               | ServiceBusMessage per message as the worker's converter builds it from the      |
 |             |               | host's trigger metadata (content type, application properties, delivery count,  |
-|             |               | enqueued time in milliseconds); raising abandons the message                    |
+|             |               | enqueued time in milliseconds); raising abandons the message; a dead letter is  |
+|             |               | what the shim writes to the function's dead-letter queue output binding         |
 | service-bus | topic         | `topic_transport = "service_bus"`: the function's subscription of the Service   |
 |             |               | Bus topic, the same ServiceBusMessage                                           |
 | event-grid  | storage       | created: the storage account's BlobCreated event (Event Grid schema), which     |
@@ -120,7 +121,8 @@ class HostContext(func.Context):
 
 
 class PoisonQueue(func.Out):  # type: ignore[type-arg]
-    """The `<queue>-poison` output binding: what the function set, written to the queue when it returns."""
+    """The `<queue>-poison` output binding (a Service Bus function's: its `pfdl-` queue): what the function
+    set, written to the queue when it returns."""
 
     def __init__(self) -> None:
         self.value: Any = None
@@ -186,8 +188,8 @@ class AzureRunner:
     def _service_bus(self, event: QueueDelivery | TopicDelivery) -> Delivery:
         """One invocation per message (cardinality one) of the queue's function, or of each function's
         subscription of the topic. Returning completes the message; raising abandons it, so Service Bus
-        delivers it again until MaxDeliveryCount, then moves it to the entity's dead-letter queue itself:
-        the shim writes no dead letter of its own."""
+        delivers it again; a dead letter is what the shim writes to the function's dead-letter queue output
+        binding (the message is then completed: never delivered again)."""
         if isinstance(event, QueueDelivery):
             entity, kind, messages = physical_queue(event.queue), "queueName", event.messages
         else:
@@ -195,12 +197,17 @@ class AzureRunner:
         names = [
             name for name, fn in self.on_service_bus.items() if fn.get_trigger().get_dict_repr().get(kind) == entity
         ]
-        outcomes = [
-            self._run(name, _service_bus_message(message), functions=self.on_service_bus)
-            for message in messages
-            for name in names
-        ]
-        return Delivery(seen=list(self.seen), outcomes=outcomes)
+        outcomes, letters = [], []
+        for message in messages:
+            for name in names:
+                dead = PoisonQueue()
+                outcome = self._run(name, _service_bus_message(message), dead, functions=self.on_service_bus)
+                if dead.value is not None:
+                    letter = CloudEvent.from_json(dead.value)
+                    letters.append({"id": letter.id, "data": letter.data, **dead_letter_info(letter)})
+                    outcome = "dead-letter"
+                outcomes.append(outcome)
+        return Delivery(seen=list(self.seen), outcomes=outcomes, letters=letters)
 
     def _blob_created_by_event_grid(self, event: ObjectChange) -> Delivery:
         """The upload's BlobCreated event, given to the entry of a storage function bound to Event Grid."""

@@ -269,23 +269,6 @@ DIFFERENCES = [
         "on every cloud",
         "azure, azure:event-grid",
     ),
-    Difference(
-        "outcomes[*]",
-        "batch-*",
-        "a Service Bus message is settled by how the invocation ends: a dead-letter the handler asks for is "
-        "raised like a retry (the message abandoned), and Service Bus moves the message to the entity's "
-        "dead-letter queue itself once MaxDeliveryCount is reached (DeadLetterReason "
-        "MaxDeliveryCountExceeded; the handler's reason is in the invocation's log line). Dead-lettering "
-        "one message at once would need the Service Bus SDK in the function",
-        "azure:service-bus",
-    ),
-    Difference(
-        "letters*",
-        "batch-*",
-        "the shim writes no dead letter for a Service Bus message: Service Bus dead-letters it itself "
-        "after MaxDeliveryCount deliveries, with its own DeadLetterReason, not the handler's",
-        "azure:service-bus",
-    ),
 ]
 # A delivery path that brings the very event its cloud's default path brings (not another transport): the
 # same upload through Event Grid rather than the blob trigger. What the handler sees of the event must

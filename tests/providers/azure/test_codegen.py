@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from portable_fn_azure.codegen import function_app_source, host_json_source, ncrontab
 from portable_fn_azure.http_adapter import azure_route
+from portable_fn_azure.names import dead_letter_queue
 from portable_fn_azure.provider import AzureProvider
 
 from portable_fn.runtime import FunctionSpec, cron, schedule
@@ -104,7 +105,10 @@ def test_service_bus_is_the_configurable_alternative(tmp_path: Any) -> None:
         "@app.service_bus_topic_trigger(arg_name='msg', topic_name='news', subscription_name='on_news', "
         "connection='Bus')"
     ) in source
-    assert "queue_output" not in source and "queues" not in json.loads(host_json_source(app))["extensions"]
+    for function in ("work", "on_news"):  # each Service Bus function: its own dead-letter queue, app's storage
+        dead = dead_letter_queue(function)
+        assert f"@app.queue_output(arg_name='dead', queue_name={dead!r}, connection='AzureWebJobsStorage')" in source
+    assert "-poison" not in source and "queues" not in json.loads(host_json_source(app))["extensions"]
     _with_settings(app, queue_transport="kafka")
     with pytest.raises(UnsupportedTriggerError, match="queue_transport = 'kafka'.*storage_queue"):
         AzureProvider().check(app)

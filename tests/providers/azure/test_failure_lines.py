@@ -21,6 +21,7 @@ from azure.functions.meta import Datum
 from azure.functions.queue import QueueMessage
 from azure.functions.servicebus import ServiceBusMessage
 from azure.functions.timer import TimerRequest
+from portable_fn_azure.names import dead_letter_queue
 from portable_fn_azure.shim import DeliveryFailed
 
 from portable_fn.app import App, load_app
@@ -179,9 +180,16 @@ def test_a_queue_message_without_a_cloudevent_is_one_warning_naming_it(functions
 # -- Service Bus, Event Grid (both schemas), blob, timer: raised for the transport's redelivery ---------
 
 
-@pytest.mark.parametrize("ask, level, reason", [("crash", "ERROR", CRASH), ("dead", "WARNING", "no such order")])
-def test_a_service_bus_message_that_fails_is_one_line(
-    indexed_failing: Callable[[App], dict[str, Any]], ask: str, level: str, reason: str
+@pytest.mark.parametrize(
+    "ask, delivery_count, level, reason",
+    [
+        ("crash", 2, "ERROR", CRASH),  # raised: Service Bus delivers it again
+        ("dead", 2, "WARNING", "no such order"),  # the function's own dead-letter queue, now
+        ("crash", 3, "ERROR", CRASH),  # the last attempt: dead-lettered too
+    ],
+)
+def test_a_service_bus_message_that_fails_is_one_line_saying_what_becomes_of_it(
+    indexed_failing: Callable[[App], dict[str, Any]], ask: str, delivery_count: int, level: str, reason: str
 ) -> None:
     app = load_app(FAILING)
     app.config = app.config.model_copy(update={"azure": {**app.config.azure, "queue_transport": "service_bus"}})
@@ -189,20 +197,25 @@ def test_a_service_bus_message_that_fails_is_one_line(
     message = ServiceBusMessage(
         body=json.dumps({"ask": ask}).encode(),
         message_id="sb-1",
-        delivery_count=2,
+        delivery_count=delivery_count,
         application_properties={},
         user_properties={},
     )
-    lines, raised = deliver(receive, message)
+    dead = Captured()
+    lines, raised = deliver(receive, message, dead)
     outcome = "retry" if ask == "crash" else "dead_letter"
+    kept = ask == "dead" or delivery_count == 3
+    fate = f"moved to {dead_letter_queue('take')}" if kept else f"attempt {delivery_count} of 3"
     assert line(lines, crashed=ask == "crash") == facts(
-        level,
-        f"function take: Service Bus event sb-1 -> {outcome} (raised for redelivery): {reason}",
-        "take",
-        "sb-1",
-        2,
+        level, f"function take: Service Bus event sb-1 -> {outcome} ({fate}): {reason}", "take", "sb-1", delivery_count
     )
-    assert raised == f"Function 'take' did not acknowledge Service Bus event sb-1: {outcome} ({reason})"
+    if kept:  # written to the dead-letter queue: the invocation succeeds, the host completes the message
+        assert raised is None
+        info = dead_letter_info(CloudEvent.from_json(dead.value))
+        assert info == {"reason": reason, "function": "take", "attempt": delivery_count}
+    else:
+        assert dead.value is None
+        assert raised == f"Function 'take' did not acknowledge Service Bus message sb-1: {outcome} ({reason})"
 
 
 def test_an_event_grid_event_that_crashes_is_one_error_line(functions: dict[str, Any]) -> None:

@@ -3,6 +3,7 @@ strategy as the real `azure.functions` library indexes it, and the lines `plan` 
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -62,4 +63,26 @@ def test_plan_notes_say_where_azure_clamps(app: App) -> None:
         "function sweep: Retry(after=...) is not applied: the timer's retry policy waits its own delay",
         "function on_shipment: the backoff exponential(1, max=30) and Retry(after=...) are not applied: Event Grid "
         "retries a topic delivery on its own schedule (10 s, 30 s, 1 min, 5 min, ... up to 24 hours)",
+    ]
+
+
+def test_on_service_bus_plan_names_the_max_delivery_count_to_set(app: App) -> None:
+    """The shim dead-letters on the last attempt; the entity's MaxDeliveryCount, one above, is the backstop
+    for an invocation that never returned, and the namespace is the user's: `plan` names the value."""
+    bus = copy.copy(app)
+    bus.config = app.config.model_copy(
+        update={"azure": {"queue_transport": "service_bus", "topic_transport": "service_bus"}}
+    )
+    notes = [n for n in AzureProvider().plan_notes(bus, "dev") if "MaxDeliveryCount" in n]
+    assert notes == [
+        "function take_order: set MaxDeliveryCount = 6 on the Service Bus queue 'orders' (the namespace is yours): "
+        "the shim dead-letters on attempt 5, and Service Bus moves a message whose invocation never returned to its "
+        "$deadletterqueue after MaxDeliveryCount deliveries (default 10: a lower value cuts the attempts short)",
+        "function refund: set MaxDeliveryCount = 4 on the Service Bus queue 'refunds' (the namespace is yours): "
+        "the shim dead-letters on attempt 3, and Service Bus moves a message whose invocation never returned to its "
+        "$deadletterqueue after MaxDeliveryCount deliveries (default 10: a lower value cuts the attempts short)",
+        "function on_shipment: set MaxDeliveryCount = 7 on the subscription 'on_shipment' of the Service Bus topic "
+        "'shipments' (the namespace is yours): the shim dead-letters on attempt 6, and Service Bus moves a message "
+        "whose invocation never returned to its $deadletterqueue after MaxDeliveryCount deliveries (default 10: a "
+        "lower value cuts the attempts short)",
     ]

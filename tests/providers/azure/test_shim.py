@@ -110,24 +110,60 @@ def test_event_grid_outcomes(functions: dict[str, Any], ask: str | None) -> None
         assert outcomes.SEEN == ["e"]
 
 
-@pytest.mark.parametrize("ask", [None, "retry", "dead", "crash"])
-def test_service_bus_outcomes(indexed: Callable[[App], dict[str, Any]], ask: str | None) -> None:
+@pytest.mark.parametrize(
+    "ask, delivery_count, raised, dead_lettered",
+    [
+        (None, 1, False, False),
+        ("retry", 1, True, False),  # abandoned: Service Bus delivers it again
+        ("retry", 3, False, True),  # the function's last attempt (retries=2)
+        ("dead", 1, False, True),  # at once, with the handler's reason
+        ("crash", 2, True, False),
+        ("crash", 3, False, True),
+    ],
+)
+@pytest.mark.parametrize("transport", ["queue_transport", "topic_transport"])
+def test_service_bus_outcomes(
+    indexed: Callable[[App], dict[str, Any]],
+    transport: str,
+    ask: str | None,
+    delivery_count: int,
+    raised: bool,
+    dead_lettered: bool,
+) -> None:
+    """A Service Bus message follows the Storage Queue rule: its dead letter goes to the function's own
+    Storage Queue through the output binding, and the invocation returns, so the host completes it."""
     app = load_app(OUTCOMES)
-    app.config = app.config.model_copy(update={"azure": {**app.config.azure, "queue_transport": "service_bus"}})
+    app.config = app.config.model_copy(update={"azure": {**app.config.azure, transport: "service_bus"}})
     import outcomes
 
     outcomes.SEEN.clear()
-    receive = _with_context(indexed(app)["act_on_message"].get_user_function())
+    name = "act_on_message" if transport == "queue_transport" else "act_on_event"
+    receive = _with_context(indexed(app)[name].get_user_function())
     message = ServiceBusMessage(
-        body=json.dumps({"ask": ask}).encode(), message_id="sb", application_properties={}, user_properties={}
+        body=json.dumps({"ask": ask}).encode(),
+        message_id="sb",
+        delivery_count=delivery_count,
+        application_properties={},
+        user_properties={},
     )
-    if ask:  # the shim cannot dead-letter one Service Bus message: a dead-letter is raised too (see shim)
-        with pytest.raises(Exception, match="did not acknowledge Service Bus event sb"):
-            receive(message)
-        assert outcomes.SEEN == []
+    dead = Captured()
+    if raised:
+        with pytest.raises(Exception, match="did not acknowledge Service Bus message sb"):
+            receive(message, dead)
     else:
-        receive(message)
-        assert outcomes.SEEN == ["sb"]
+        receive(message, dead)
+    if dead_lettered:
+        letter = CloudEvent.from_json(dead.value)
+        assert (letter.id, letter.data) == ("sb", {"ask": ask})
+        assert dead_letter_info(letter) == {
+            "reason": {"retry": "later", "dead": "never", "crash": "RuntimeError: boom"}[str(ask)],
+            "function": name,
+            "attempt": delivery_count,
+        }
+    else:
+        assert dead.value is None
+    delivered = ["sb"] if ask is None else []
+    assert delivered == outcomes.SEEN
 
 
 def test_a_dead_letter_read_from_the_poison_queue_is_that_event(functions: dict[str, Any]) -> None:

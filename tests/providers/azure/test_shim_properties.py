@@ -228,7 +228,9 @@ def test_a_service_bus_message_never_escapes(
         subject=subject,
         label=subject,
     )
-    _run(functions[name], message)
+    dead = Captured()
+    _run(functions[name], message, dead)
+    _assert_dead_letter(dead.value)
 
 
 @given(

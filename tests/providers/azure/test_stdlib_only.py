@@ -41,6 +41,7 @@ PROVIDER_SIDE = {
     "retries.py",
     "redrive.py",
     "grid_letters.py",
+    "sb_letters.py",
     "cost.py",
     "secret_store.py",
 }

@@ -14,8 +14,11 @@ Azure lets deploy tag (group, storage account, plan, function app, Event Grid to
               `on="created"`, delivered to the blob trigger's webhook; BlobDeleted for `on="deleted"`,
               delivered to the function's Event Grid trigger)
     topic     a custom Event Grid topic taking CloudEvents 1.0 and a subscription delivering them, in
-              that schema, to the function's Event Grid trigger (with `topic_transport = "service_bus"`
-              nothing: the Service Bus namespace is the user's)
+              that schema, to the function's Event Grid trigger
+    Service Bus (a queue with `queue_transport = "service_bus"`, a topic with `topic_transport =
+              "service_bus"`): the function's dead-letter queue in the app's account
+              (`naming.dead_letter_queue`, where the shim writes what it dead-letters); nothing in the
+              namespace, which is the user's
     Event Grid: every subscription retries the function's attempts (at most 30), then dead-letters into
               the `portable-fn-dead-letters` container of the app's account (never drops).
     state     a table per state some function uses (`naming.table_name`), `PORTABLE_FN_STATE_<NAME>` set
@@ -61,7 +64,7 @@ from portable_fn.runtime import channels
 from portable_fn.runtime.state import State, locator_env
 from portable_fn.runtime.triggers import Queue, Storage, Topic
 
-from ..codegen import transports
+from ..codegen import on_service_bus, transports
 from ..publish import SERVICE_BUS, STORAGE_QUEUE
 from ..secrets import vault_url
 from .checks import PLAN_TIERS, Flex
@@ -76,6 +79,7 @@ from .naming import (
     TAG_RULES,
     Names,
     container_name,
+    dead_letter_queue,
     queue_name,
     subscription_name,
     table_name,
@@ -176,6 +180,8 @@ def desired(target: Target) -> list[Resource]:
 
 def trigger_resources(target: Target, spec: FunctionSpec, event_grid_topics: bool) -> list[Resource]:
     names, trigger = target.names, spec.trigger
+    if on_service_bus(target.app, spec):  # the entity is the user's; the dead letters are in the app's account
+        return [queue(names, dead_letter_queue(spec.name))]
     if isinstance(trigger, Queue):
         logical = queue_name(trigger.name)
         return [queue(names, logical), queue(names, logical + POISON_SUFFIX)]

@@ -66,14 +66,23 @@ class DeadLetters:
         """Every message of the poison queue, oldest first; with `redrive`, each sent back and deleted."""
         messages = sorted(self.receive(), key=lambda m: m.inserted_on)
         entries = [self.entry(m) for m in messages]
-        for entry, message in zip(entries, messages):
-            if redrive:
+        if not redrive:
+            self.show(messages)
+            return entries
+        for done, (entry, message) in enumerate(zip(entries, messages)):
+            try:
                 self.send_back(message)
-                self.target.delete_message(message)  # only once it was sent: never both, never lost
-                entry.redriven = True
-            else:
-                self.target.update_message(message, visibility_timeout=0)
+            except Exception:
+                self.show(messages[done:])  # kept, and listed again at once
+                raise
+            self.target.delete_message(message)  # only once it was sent: never both, never lost
+            entry.redriven = True
         return entries
+
+    def show(self, messages: list[Any]) -> None:
+        """Make received messages visible again now, rather than after VISIBILITY_S."""
+        for message in messages:
+            self.target.update_message(message, visibility_timeout=0)
 
     def receive(self) -> list[Any]:
         """Every message, each hidden for VISIBILITY_S once received (an empty answer: none left)."""

@@ -95,18 +95,3 @@ def test_redrive_puts_each_back_on_the_trigger_queue_and_deletes_it(
 def test_an_http_function_has_no_dead_letters(provider: AzureProvider, app: App) -> None:
     with pytest.raises(ProviderError, match="a http function has no dead letters"):
         provider.dead_letters(app, "dev", app.function("act"))
-
-
-def test_a_service_bus_functions_dead_letters_are_said_to_stay_in_its_namespace(
-    provider: AzureProvider, tmp_path: Path
-) -> None:
-    import shutil
-
-    copy = tmp_path / "outcomes"
-    shutil.copytree(OUTCOMES, copy, ignore=shutil.ignore_patterns("__pycache__", ".portable-fn"))
-    with (copy / "pyproject.toml").open("a", encoding="utf-8") as toml:
-        toml.write('\n[tool.portable-fn.azure]\nqueue_transport = "service_bus"\ntopic_transport = "service_bus"\n')
-    app = load_app(copy)
-    for name in ("act_on_message", "act_on_event"):
-        with pytest.raises(ProviderError, match=r"on Service Bus, which keeps dead letters in the entity's \$dead"):
-            provider.dead_letters(app, "dev", app.function(name))

@@ -11,19 +11,22 @@ from typing import Any
 
 import pytest
 from portable_fn_azure.deploy import AzureDeployer, container_name, queue_name
-from portable_fn_azure.deploy.naming import Names, subscription_name
+from portable_fn_azure.deploy.naming import Names, dead_letter_queue, subscription_name
 from portable_fn_azure.deploy.resources import (
     AppSettings,
     EventGridTopic,
     EventSubscription,
     FunctionApp,
     FunctionPlan,
+    StorageQueue,
     SystemTopic,
 )
 from portable_fn_azure.settings import AzureSettings
 
+from portable_fn import queue
 from portable_fn.deploy import Artifact, RemoteState, make_plan
-from portable_fn.runtime.errors import ConfigError
+from portable_fn.runtime.errors import ConfigError, UnsupportedTriggerError
+from portable_fn.runtime.function import FunctionSpec
 
 SUBSCRIPTION = "11111111-2222-3333-4444-555555555555"
 ARTIFACT = Artifact(Path("/tmp/app.zip"), "ab" * 32, 10, 1)
@@ -150,6 +153,38 @@ def test_service_bus_topics_get_no_event_grid_topic(deployer: AzureDeployer, eve
     site = FunctionApp(deployer.names(app, "dev").function_app, host_name="every.azurewebsites.net")
     outputs = deployer.outputs(app, "dev", RemoteState([site]))
     assert outputs["functions"]["on_news"] == {"trigger": "topic", "topic": "news", "provisioned": False}
+
+
+def test_a_service_bus_function_gets_its_dead_letter_queue_and_nothing_in_the_namespace(
+    deployer: AzureDeployer, every_app: Any
+) -> None:
+    """Each Service Bus function's `pfdl-` Storage Queue (what its output binding writes to) is planned in the
+    app's account; the Storage Queues a Storage Queue trigger would have had are not."""
+    app = copy.copy(every_app)
+    app.config = every_app.config.model_copy(
+        update={"azure": {**every_app.config.azure, "queue_transport": "service_bus", "topic_transport": "service_bus"}}
+    )
+    desired = deployer.desired(app, "dev", ARTIFACT)
+    queues = {r.queue for r in desired if isinstance(r, StorageQueue)}
+    assert queues == {dead_letter_queue("work"), dead_letter_queue("slow"), dead_letter_queue("on_news")}
+    planned = [(s.action, s.resource.kind, s.resource.name) for s in make_plan(desired, RemoteState([])).steps]
+    account = deployer.names(app, "dev").storage_account
+    assert ("create", "storage queue", f"{account}/{dead_letter_queue('work')}") in planned
+
+
+def test_a_queue_named_like_a_dead_letter_queue_is_refused(every_app: Any) -> None:
+    from portable_fn_azure.codegen import check
+
+    app = copy.copy(every_app)
+    app.config = every_app.config.model_copy(
+        update={"azure": {**every_app.config.azure, "topic_transport": "service_bus"}}
+    )
+    check(app)
+    clash = next(s for s in app.functions if s.trigger.kind == "queue")
+    renamed = FunctionSpec(clash.name, clash.handler, queue(dead_letter_queue("on_news")), clash.options)
+    app.functions = [renamed] + [s for s in app.functions if s is not clash]
+    with pytest.raises(UnsupportedTriggerError, match=r"where function 'on_news' keeps its Service Bus dead letters"):
+        check(app)
 
 
 def test_flex_consumption_is_a_plan_sku_with_its_own_settings(shop: Any) -> None:

@@ -260,3 +260,19 @@ def test_an_identity_connection_sends_with_an_entra_token_for_service_bus(rest: 
         sender.send(b"{}", "application/json", "m-1")
     assert scopes == ["https://servicebus.azure.net/.default"]
     assert rest.refused == ["Authorization 'Bearer entra-token' is not a SAS token"]
+
+
+def test_invoke_shows_what_the_shim_dead_letters_for_a_service_bus_function(app: App) -> None:
+    """`portable-fn invoke --provider azure` hands the Service Bus entry its dead-letter binding, as the host
+    does: a DeadLetter is reported with its letter, an earlier retry as a retry."""
+    provider = AzureProvider()
+    spec = app.function("act_on_event")
+    dead = provider.invoke(app, spec, {"id": "m-1", "body": {"ask": "dead"}})["results"][0]
+    assert (dead["outcome"], dead["reason"]) == ("dead_letter", "never")
+    assert dead_letter_info(CloudEvent.from_dict(dead["dead_letter"])) == {
+        "reason": "never",
+        "function": "act_on_event",
+        "attempt": 1,
+    }
+    retried = provider.invoke(app, spec, {"id": "m-2", "body": {"ask": "retry"}, "delivery_count": 2})["results"][0]
+    assert (retried["outcome"], "dead_letter" in retried) == ("retry", False)

@@ -22,13 +22,16 @@ class Grant:
     `function` is the app's function the grant is for (None: the app or stage as a whole, say a role
     all its functions share or the scheduler's); `actions` are IAM actions (AWS), the permissions of the
     role (GCP), or the role's actions and dataActions (Azure); `role` the role granted when the grant is
-    a role binding (GCP, Azure)."""
+    a role binding (GCP, Azure). `platform` says why the platform itself needs the grant when no declaration
+    asks for it (Azure: the Functions host's own storage), so the checks that trace each grant to what the app
+    declares can set it apart; empty for every grant a declaration explains."""
 
     function: str | None
     principal: str
     actions: tuple[str, ...]
     resource: str
     role: str | None = None
+    platform: str = ""
 
     def wildcard_actions(self) -> tuple[str, ...]:
         """The actions that name a pattern rather than one action (`*`, `sqs:*`, `Microsoft.Storage/*/read`)."""
@@ -37,7 +40,8 @@ class Grant:
     def describe(self) -> str:
         """One line naming it: "orders-dev-fulfil: dynamodb:GetItem on arn:aws:dynamodb:...:table/t"."""
         what = self.role or ", ".join(self.actions)
-        return f"{self.function or '(app)'} as {self.principal}: {what} on {self.resource}"
+        why = f" (for the platform: {self.platform})" if self.platform else ""
+        return f"{self.function or '(app)'} as {self.principal}: {what} on {self.resource}{why}"
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

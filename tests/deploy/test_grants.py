@@ -31,7 +31,12 @@ def test_a_grant_describes_itself_by_function_principal_role_or_actions_and_reso
         "actions": ("pubsub.topics.publish",),
         "resource": "t",
         "role": "roles/x",
+        "platform": "",
     }
+    host = Grant(None, "@app", ("a/*",), "account", "Storage Blob Data Owner", "the host's own storage")
+    assert host.describe() == (
+        "(app) as @app: Storage Blob Data Owner on account (for the platform: the host's own storage)"
+    )
 
 
 def test_a_provider_grants_nothing_unless_it_says_what() -> None:

@@ -1,6 +1,7 @@
 """`portable-fn secrets set|list|remove` on Azure (`AzureProvider.secret_store`): the app and stage's Key Vault,
-written through the SDK with the deploying credential, which deploy grants Key Vault Secrets Officer on the
-vault. Provider side: never shipped (the function reads through `secrets.backend`).
+written through the SDK with the deploying credential, which deploy grants its secrets officer role on the
+vault (`deploy.roles`: set, list, delete, recover). Provider side: never shipped (the function reads through
+`secrets.backend`).
 
 ARM scopes a role to a secret only once the secret exists, so deploy cannot grant one that has no value yet;
 `set` makes that grant right after storing the value (`ReaderGrant`, through deploy's own applier), so deploy
@@ -116,13 +117,13 @@ class KeyVaultStore:
             ) from None
         except AzureError as exc:
             raise SecretError(
-                f"{self.where} refused ({reason(exc)}); the deploying principal gets Key Vault Secrets Officer on "
-                "it at deploy time: deploy again, or ask for that role on the vault."
+                f"{self.where} refused ({reason(exc)}); the deploying principal gets portable-fn's secrets officer "
+                "role on it at deploy time: deploy again, or ask for that role on the vault."
             ) from None
 
 
 class ReaderGrant:
-    """The function app's identity's role on one secret (Key Vault Secrets User), made by `set` once the secret
+    """The function app's identity's role on one secret (the secret reader's), made by `set` once the secret
     exists: the grant `desired.secret_grants` plans, through deploy's own `RoleAssignments` applier, so the
     next plan reads it back as made. Nothing is granted for a secret no function declares, and nothing before
     the app is deployed (deploy grants every declared secret that has a value)."""
@@ -154,8 +155,8 @@ class ReaderGrant:
         if self._call(name, lambda: applier.create(grant)) is False:
             return [f"Azure does not show secret {name} to role assignments yet: the next {deploy} grants it."]
         return [
-            f"Secret {name} granted to the function app {site}'s identity (Key Vault Secrets User on that secret "
-            "alone); Azure applies a new role within minutes."
+            f"Secret {name} granted to the function app {site}'s identity (portable-fn's secret reader role: "
+            "getSecret on that secret alone); Azure applies a new role within minutes."
         ]
 
     def _applier(self) -> RoleAssignments:

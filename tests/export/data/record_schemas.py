@@ -109,6 +109,7 @@ WANTED = {
         "azurerm_linux_function_app",
         "azurerm_resource_group",
         "azurerm_role_assignment",
+        "azurerm_role_definition",
         "azurerm_service_plan",
         "azurerm_storage_account",
         "azurerm_storage_blob",
@@ -118,6 +119,7 @@ WANTED = {
         "data.azurerm_client_config",
         "data.azurerm_function_app_host_keys",
         "data.azurerm_storage_account_blob_container_sas",
+        "data.azurerm_subscription",
     ],
 }
 PACKAGES = {"aws": "21.22.1", "google": "16.12.1", "azurerm": "14.23.1"}  # npm @cdktf/provider-<name> releases

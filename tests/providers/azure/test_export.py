@@ -220,14 +220,34 @@ def test_roles_go_to_the_app_s_identity_on_exactly_what_it_uses(shop: App) -> No
     document, _, desired = export(shop)
     roles = document["resource"]["azurerm_role_assignment"]
     assert len(roles) == sum(isinstance(r, azure_resources.RoleAssignment) for r in desired) == 9
-    assert without_comments(roles["pfsstock08c424_storage_table_data_contributor"]) == {
+    writer = "${azurerm_role_definition.portable_fn_state_writer_shop_dev.role_definition_resource_id}"
+    assert without_comments(roles["pfsstock08c424_portable_fn_state_writer"]) == {
         "scope": "${azurerm_storage_table.pfsstock08c424.resource_manager_id}",
-        "role_definition_name": "Storage Table Data Contributor",
+        "role_definition_id": writer,  # the custom role below, by reference
         "principal_id": "${azurerm_linux_function_app.app.identity[0].principal_id}",
         "principal_type": "ServicePrincipal",
         "description": "portable-fn",
     }
-    assert roles["order_events_eventgrid_data_sender"]["scope"] == "${azurerm_eventgrid_topic.order_events.id}"
+    assert roles["order_events_portable_fn_topic_sender"]["scope"] == "${azurerm_eventgrid_topic.order_events.id}"
+    assert roles["storage_blob_data_owner"]["role_definition_name"] == "Storage Blob Data Owner"  # the host's
+    definitions = document["resource"]["azurerm_role_definition"]
+    assert len(definitions) == sum(isinstance(r, azure_resources.RoleDefinition) for r in desired) == 3
+    entities = "Microsoft.Storage/storageAccounts/tableServices/tables/entities"
+    assert without_comments(definitions["portable_fn_state_writer_shop_dev"]) == {
+        "name": "portable-fn state writer shop-dev-326857",
+        "scope": "${data.azurerm_subscription.current.id}",
+        "role_definition_id": next(
+            r.definition_id.rsplit("/", 1)[-1] for r in desired if isinstance(r, azure_resources.RoleDefinition)
+        ),
+        "description": "portable-fn shop (dev): the state writer, exact actions on what is assigned",
+        "permissions": [
+            {
+                "actions": [],
+                "data_actions": [f"{entities}/{a}" for a in ("read", "add/action", "update/action", "write", "delete")],
+            }
+        ],
+        "assignable_scopes": ["${azurerm_resource_group.app.id}"],
+    }
 
 
 def test_event_grid_delivers_to_the_functions_and_dead_letters_to_the_container(shop: App) -> None:
@@ -296,11 +316,13 @@ def test_service_bus_stays_the_user_s_and_its_senders_get_their_roles(tmp_path: 
         "not in main.tf; the app setting ServiceBusConnection must hold its connection."
     )
     roles = document["resource"]["azurerm_role_assignment"]
-    assert (
-        roles["bus_pfn_wf_place_order_azure_service_bus_data_sender"]["scope"]
-        == f"{namespace}/queues/pfn-wf-place-order"
-    )
+    assert roles["bus_pfn_wf_place_order_portable_fn_bus_sender"]["scope"] == f"{namespace}/queues/pfn-wf-place-order"
     assert "azurerm_eventgrid_topic" not in document["resource"]
+    (bus,) = [r for r in document["resource"]["azurerm_role_definition"].values() if "bus sender" in r["name"]]
+    assert (bus["permissions"], bus["assignable_scopes"]) == (
+        [{"actions": [], "data_actions": ["Microsoft.ServiceBus/namespaces/messages/send/action"]}],
+        [namespace],  # the user's namespace alone
+    )
 
 
 def test_the_app_s_tags_are_carried(tmp_path: Path) -> None:
@@ -354,14 +376,14 @@ def test_secrets_export_a_vault_the_applier_and_the_app_identity_are_granted_on_
     ]
     vault, identity = "${azurerm_key_vault.keyeddevkv.id}", "${azurerm_linux_function_app.app.identity[0].principal_id}"
     roles = sorted(
-        (body["role_definition_name"], body["scope"], body["principal_id"])
+        (body["role_definition_id"].split(".")[1], body["scope"], body["principal_id"])
         for body in document["resource"]["azurerm_role_assignment"].values()
-        if body["role_definition_name"].startswith("Key Vault")
+        if "KeyVault" in body["scope"] or "key_vault" in body["scope"]
     )
     assert roles == [
-        ("Key Vault Secrets Officer", vault, "${data.azurerm_client_config.current.object_id}"),
-        ("Key Vault Secrets User", f"{vault}/secrets/stripe-key", identity),
-        ("Key Vault Secrets User", f"{vault}/secrets/webhook-secret", identity),
+        ("portable_fn_secret_reader_keyed_dev", f"{vault}/secrets/stripe-key", identity),
+        ("portable_fn_secret_reader_keyed_dev", f"{vault}/secrets/webhook-secret", identity),
+        ("portable_fn_secrets_officer_keyed_dev", vault, "${data.azurerm_client_config.current.object_id}"),
     ]
     settings = document["resource"]["azurerm_linux_function_app"]["app"]["app_settings"]
     assert settings["PORTABLE_FN_SECRETS"] == "${azurerm_key_vault.keyeddevkv.vault_uri}"

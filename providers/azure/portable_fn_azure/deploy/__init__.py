@@ -78,6 +78,7 @@ from .appliers import (
     Releases,
     ResourceGroups,
     RoleAssignments,
+    RoleDefinitions,
     StateTables,
     StorageAccounts,
     StorageQueues,
@@ -102,6 +103,7 @@ from .resources import (
     Release,
     ResourceGroup,
     RoleAssignment,
+    RoleDefinition,
     StateTable,
     StorageAccount,
     StorageQueue,
@@ -246,6 +248,7 @@ class AzureDeployer(Deployer[AzureClient, Names]):
             EventGridTopic: EventGridTopics(ctx),
             SystemTopic: SystemTopics(ctx),
             EventSubscription: EventSubscriptions(ctx, site),
+            RoleDefinition: RoleDefinitions(ctx),
             RoleAssignment: RoleAssignments(ctx, group, site, self.deployer_id),
             KeyVault: KeyVaults(ctx, self.tenant_id),
         }

@@ -49,6 +49,7 @@ from .resources import (
     Release,
     ResourceGroup,
     RoleAssignment,
+    RoleDefinition,
     StateTable,
     StorageAccount,
     StorageQueue,
@@ -456,6 +457,42 @@ class KeyVaults(Applier[KeyVault]):
         self.ctx.wait(poller, f"purging key vault {resource.name}")
 
 
+class RoleDefinitions(Applier[RoleDefinition]):
+    """Defines one of the app's custom roles (`roles`): a PUT of its exact permissions at its id in the
+    subscription, the same GUID every run, so a rerun or an update is the same PUT. ARM refuses to delete a role
+    that is still assigned (RoleDefinitionHasAssignments), so plans delete it after its assignments (`ORDER`)."""
+
+    def create(self, resource: RoleDefinition) -> None:
+        scope, guid = self.split(resource)
+        body = {
+            "properties": {
+                "roleName": resource.name,
+                "description": resource.description,
+                "type": "CustomRole",
+                "permissions": [
+                    {
+                        "actions": list(resource.actions),
+                        "notActions": [],
+                        "dataActions": list(resource.data_actions),
+                        "notDataActions": [],
+                    }
+                ],
+                "assignableScopes": list(resource.assignable_scopes),
+            }
+        }
+        self.azure.authorization.role_definitions.create_or_update(scope, guid, body)
+
+    def delete(self, resource: RoleDefinition) -> None:
+        scope, guid = self.split(resource)
+        self.tolerate_missing(lambda: self.azure.authorization.role_definitions.delete(scope, guid))
+
+    @staticmethod
+    def split(resource: RoleDefinition) -> tuple[str, str]:
+        """(the subscription's scope, the GUID) of the role's id."""
+        scope, guid = resource.definition_id.split("/providers/Microsoft.Authorization/roleDefinitions/")
+        return scope, guid
+
+
 class RoleAssignments(Applier[RoleAssignment]):
     """Grants the function app's identity a role, or the deploying principal (`DEPLOYER`: `deployer`, read when
     first needed) its role on the app's Key Vault. ARM names an assignment by a GUID, made here from scope,
@@ -492,11 +529,12 @@ class RoleAssignments(Applier[RoleAssignment]):
             }
         }
         # A managed identity made moments ago may not have reached the directory ARM checks the principal
-        # in: PrincipalNotFound until it has ("Troubleshoot Azure RBAC"), retried for up to `role_wait_s`.
+        # in: PrincipalNotFound until it has ("Troubleshoot Azure RBAC"), nor a custom role defined moments ago
+        # every replica of ARM: both retried for up to `role_wait_s`.
         while_settling(
             lambda: self.azure.authorization.role_assignments.create(resource.scope, str(name), body),
             since=time.monotonic(),
-            refusals=errors.principal_not_replicated,
+            refusals=errors.not_replicated,
             wait_s=self.ctx.role_wait_s,
             every_s=self.ctx.retry_every_s,
             progress=self.ctx.progress,

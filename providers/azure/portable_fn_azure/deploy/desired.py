@@ -15,38 +15,43 @@ Azure lets deploy tag (group, storage account, plan, function app, Event Grid to
               delivered to the function's Event Grid trigger)
     topic     a custom Event Grid topic taking CloudEvents 1.0 and a subscription delivering them, in
               that schema, to the function's Event Grid trigger
+    schedule  nothing but the function's dead-letter queue (below)
     Service Bus (a queue with `queue_transport = "service_bus"`, a topic with `topic_transport =
-              "service_bus"`): the function's dead-letter queue in the app's account
-              (`naming.dead_letter_queue`, where the shim writes what it dead-letters); nothing in the
-              namespace, which is the user's
+              "service_bus"`): nothing in the namespace, which is the user's
+    dead letters: every function but an http one and a Storage Queue one (which has `<queue>-poison`) gets
+              its own dead-letter queue in the app's account (`naming.dead_letter_queue`, where the shim
+              writes what it dead-letters: `codegen.has_dead_letter_queue`)
     Event Grid: every subscription retries the function's attempts (at most 30), then dead-letters into
               the `portable-fn-dead-letters` container of the app's account (never drops).
     state     a table per state some function uses (`naming.table_name`), `PORTABLE_FN_STATE_<NAME>` set
-              to its URL; with the app's identity, a role on the table itself: Storage Table Data
-              Contributor when a function writes it, else Storage Table Data Reader. All functions of an
+              to its URL; with the app's identity, a role on the table itself: the custom state writer
+              when a function writes it, else the state reader (`roles`). All functions of an
               app run as the one identity of its function app, so the grant is the union of what they
               declared; the runtime still refuses a state a function did not declare (`check_access`).
               With `storage_auth = "connection_string"` no role: `PORTABLE_FN_TABLES_CONNECTION` holds
               the account's connection string.
     send      per topic or queue some function sends to (`app.channels`), whether or not a function of
-              the app receives from it: the queue in the app's account (Storage Queue Data Message
-              Sender on it), the custom Event Grid topic (EventGrid Data Sender on it), or, on Service
-              Bus, nothing (the namespace is the user's; Azure Service Bus Data Sender on the entity
-              when `service_bus_namespace_id` names the namespace). `PORTABLE_FN_QUEUE_<NAME>` /
+              the app receives from it: the queue in the app's account (the queue sender's role on it),
+              the custom Event Grid topic (the topic sender's), or, on Service Bus, nothing (the
+              namespace is the user's; the bus sender's role on the entity when
+              `service_bus_namespace_id` names the namespace). `PORTABLE_FN_QUEUE_<NAME>` /
               `PORTABLE_FN_TOPIC_<NAME>` hold the locator `portable_fn_azure.publish` reads (a topic's
               endpoint, known once it exists, as the marker `TOPIC_ENDPOINT`). With `storage_auth =
               "connection_string"` no role: a topic's key goes in `PORTABLE_FN_TOPIC_<NAME>_KEY`
               (`TOPIC_KEY`), a queue is reached with the connection string the trigger uses. The roles
               are the union over the app's functions, as for states.
     secret    a Key Vault for the app and stage (`naming.Names.vault`, RBAC mode, soft delete on),
-              `PORTABLE_FN_SECRETS` set to its URL, Key Vault Secrets User for the app's identity on each
-              secret some function reads, scoped to that secret (`<vault id>/secrets/<name>`), and Key Vault
-              Secrets Officer for the deploying principal on the vault (what `portable-fn secrets set` needs).
+              `PORTABLE_FN_SECRETS` set to its URL, the secret reader's role for the app's identity on each
+              secret some function reads, scoped to that secret (`<vault id>/secrets/<name>`), and the secrets
+              officer's for the deploying principal on the vault (what `portable-fn secrets set` needs).
               The grant is per secret, for the one identity all the app's functions run as (the platform's
               granularity); the runtime refuses a secret a function did not declare (`check_access`). A role
               can only be scoped to a secret that exists: ARM refuses the scope of a missing resource
               (ResourceNotFound), and deploy never holds a value to create one, so a secret's grant is made by
               the first deploy after `portable-fn secrets set` (see `appliers.RoleAssignments`).
+
+Each role on what a function declares is a custom role of exact actions (`roles`), defined with the app;
+the host's own roles on the storage account stay Microsoft's built-in ones.
 
 Subscriptions name the function as `function_app.py` registers it (`@app.function_name(name=...)`), so
 `<site>/functions/<name>` and the blobs extension's `Host.Functions.<name>` reach the right function.
@@ -64,7 +69,7 @@ from portable_fn.runtime import channels
 from portable_fn.runtime.state import State, locator_env
 from portable_fn.runtime.triggers import Queue, Storage, Topic
 
-from ..codegen import on_service_bus, transports
+from ..codegen import has_dead_letter_queue, on_service_bus, transports
 from ..publish import SERVICE_BUS, STORAGE_QUEUE
 from ..secrets import vault_url
 from .checks import PLAN_TIERS, Flex
@@ -73,8 +78,6 @@ from .naming import (
     DEPLOYMENT_CONTAINER,
     PACKAGES_CONTAINER,
     POISON_SUFFIX,
-    SECRET_OFFICER,
-    SECRET_READER,
     STORAGE_ROLES,
     TAG_RULES,
     Names,
@@ -112,6 +115,9 @@ from .resources import (
     SystemTopic,
     in_order,
 )
+from .roles import BUS_SENDER, QUEUE_SENDER, SECRET_READER, SECRETS_OFFICER, STATE_READER, STATE_WRITER, TOPIC_SENDER
+from .roles import assignment as custom_role
+from .roles import definitions as role_definitions
 
 if TYPE_CHECKING:
     from portable_fn.app import App
@@ -121,12 +127,6 @@ BLOB_EVENTS = {"created": "Microsoft.Storage.BlobCreated", "deleted": "Microsoft
 RUNTIME_SETTINGS = {"FUNCTIONS_WORKER_RUNTIME": "python", "FUNCTIONS_EXTENSION_VERSION": "~4"}
 TABLES_CONNECTION_SETTING = "PORTABLE_FN_TABLES_CONNECTION"  # read by portable_fn_azure.state
 SECRETS_LOCATOR = "PORTABLE_FN_SECRETS"  # read by portable_fn.runtime.secrets, handed to portable_fn_azure.secrets
-TABLE_READER, TABLE_WRITER = "Storage Table Data Reader", "Storage Table Data Contributor"
-QUEUE_SENDER, TOPIC_SENDER, BUS_SENDER = (
-    "Storage Queue Data Message Sender",
-    "EventGrid Data Sender",
-    "Azure Service Bus Data Sender",
-)
 
 
 @dataclass(frozen=True)
@@ -175,18 +175,23 @@ def desired(target: Target) -> list[Resource]:
     event_grid_topics = transports(target.app)["topic_transport"] == "event_grid"
     for spec in target.app.functions:
         resources += trigger_resources(target, spec, event_grid_topics)
+    resources += role_definitions(names, resources, target.service_bus_namespace)  # the custom roles assigned
     return with_tags(in_order(resources), checked(target.app.config, target.stage, TAG_RULES))
 
 
 def trigger_resources(target: Target, spec: FunctionSpec, event_grid_topics: bool) -> list[Resource]:
     names, trigger = target.names, spec.trigger
+    own: list[Resource] = []  # where the shim writes the function's dead letters
+    if has_dead_letter_queue(target.app, spec):
+        own.append(queue(names, dead_letter_queue(spec.name)))
     if on_service_bus(target.app, spec):  # the entity is the user's; the dead letters are in the app's account
-        return [queue(names, dead_letter_queue(spec.name))]
+        return own
     if isinstance(trigger, Queue):
         logical = queue_name(trigger.name)
         return [queue(names, logical), queue(names, logical + POISON_SUFFIX)]
     if isinstance(trigger, Storage):
         return [
+            *own,
             container(names, DEAD_LETTER_CONTAINER),
             container(names, container_name(trigger.bucket)),
             SystemTopic(
@@ -207,11 +212,12 @@ def trigger_resources(target: Target, spec: FunctionSpec, event_grid_topics: boo
             delivery_schema="CloudEventSchemaV1_0",
         )
         return [
+            *own,
             container(names, DEAD_LETTER_CONTAINER),
             EventGridTopic(topic, resource_group=names.resource_group, location=target.location),
             delivered(target, spec, subscription),
         ]
-    return []
+    return own
 
 
 def delivered(target: Target, spec: FunctionSpec, subscription: EventSubscription) -> EventSubscription:
@@ -330,14 +336,8 @@ def table_grants(target: Target) -> list[RoleAssignment]:
     names, writes = target.names, written_states(target.app)
     grants = []
     for state in target.app.states:
-        table, role = table_name(state.name), TABLE_WRITER if state.name in writes else TABLE_READER
-        grants.append(
-            RoleAssignment(
-                f"{names.storage_account}/{table}/{role}",
-                scope=names.table_id(table),
-                role_definition_id=names.role_definition_id(role),
-            )
-        )
+        table, use = table_name(state.name), STATE_WRITER if state.name in writes else STATE_READER
+        grants.append(custom_role(names, f"{names.storage_account}/{table}", names.table_id(table), use))
     return grants
 
 
@@ -357,23 +357,14 @@ def secret_resources(target: Target) -> list[Resource]:
     if not app.secrets:
         return []
     vault = KeyVault(names.vault, resource_group=names.resource_group, location=target.location)
-    officer = RoleAssignment(
-        f"{names.vault}/{SECRET_OFFICER}",
-        scope=names.vault_id,
-        role_definition_id=names.role_definition_id(SECRET_OFFICER),
-        principal=DEPLOYER,
-    )
+    officer = custom_role(names, names.vault, names.vault_id, SECRETS_OFFICER, principal=DEPLOYER)
     return [vault, officer, *secret_grants(names, [s.name for s in app.secrets])]
 
 
 def secret_grants(names: Names, secrets: list[str]) -> list[RoleAssignment]:
-    """Key Vault Secrets User for the app's identity on each secret alone (`remote` reads them at these scopes)."""
+    """The secret reader's role for the app's identity on each secret alone (`remote` reads them at these scopes)."""
     return [
-        RoleAssignment(
-            f"{names.vault}/{secret}/{SECRET_READER}",
-            scope=names.secret_id(secret),
-            role_definition_id=names.role_definition_id(SECRET_READER),
-        )
+        custom_role(names, f"{names.vault}/{secret}", names.secret_id(secret), SECRET_READER)
         for secret in sorted(set(secrets))
     ]
 
@@ -397,11 +388,11 @@ def channel_resources(target: Target) -> list[Resource]:
         grant: RoleAssignment | None
         if transport == "storage_queue":
             out.append(queue(names, entity))
-            grant = sender_role(names, f"{names.storage_account}/{entity}", names.queue_id(entity), QUEUE_SENDER)
+            grant = custom_role(names, f"{names.storage_account}/{entity}", names.queue_id(entity), QUEUE_SENDER)
         elif transport == "event_grid":
             topic = names.topic(channel.name)
             out.append(EventGridTopic(topic, resource_group=names.resource_group, location=target.location))
-            grant = sender_role(names, topic, names.topic_id(topic), TOPIC_SENDER)
+            grant = custom_role(names, topic, names.topic_id(topic), TOPIC_SENDER)
         else:
             grant = bus_grant(names, target.service_bus_namespace, channel)
         if target.identity and grant is not None:
@@ -409,18 +400,14 @@ def channel_resources(target: Target) -> list[Resource]:
     return out
 
 
-def sender_role(names: Names, label: str, scope: str, role: str) -> RoleAssignment:
-    return RoleAssignment(f"{label}/{role}", scope=scope, role_definition_id=names.role_definition_id(role))
-
-
 def bus_grant(names: Names, namespace: str, channel: channels.Channel) -> RoleAssignment | None:
-    """Azure Service Bus Data Sender on the entity in the user's namespace (its ARM id, `namespace`), or None
-    when the settings do not name it: then the connection's own rights apply."""
+    """The bus sender's role on the entity in the user's namespace (its ARM id, `namespace`), or None when the
+    settings do not name it: then the connection's own rights apply."""
     if not namespace:
         return None
     namespace, entity = namespace.rstrip("/"), queue_name(channel.name)
     scope = f"{namespace}/{'topics' if channel.kind == channels.TOPIC else 'queues'}/{entity}"
-    return sender_role(names, f"{namespace.rsplit('/', 1)[-1]}/{entity}", scope, BUS_SENDER)
+    return custom_role(names, f"{namespace.rsplit('/', 1)[-1]}/{entity}", scope, BUS_SENDER)
 
 
 def bus_grants(app: App, names: Names, namespace: str) -> list[RoleAssignment]:

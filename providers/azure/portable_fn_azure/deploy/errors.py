@@ -88,6 +88,9 @@ host_not_up = refused_by(
 # PrincipalNotFound ("Troubleshoot Azure RBAC": "Principal ... does not exist in the directory"; setting
 # `principalType`, as deploy does, lets ARM skip that lookup).
 principal_not_replicated = refused_by(Rule("PrincipalNotFound"))
+# Either that, or a custom role defined moments ago not yet known to every ARM replica: 400
+# RoleDefinitionDoesNotExist ("Troubleshoot Azure RBAC": changes to role definitions take a while to be detected).
+not_replicated = refused_by(Rule("PrincipalNotFound"), Rule("RoleDefinitionDoesNotExist"))
 
 # A write to a resource while another operation on it runs: ARM's 409 AnotherOperationInProgress
 # ("Troubleshoot common Azure deployment errors": "Wait for concurrent operation to complete").

@@ -60,6 +60,7 @@ from .resources import (
     Release,
     ResourceGroup,
     RoleAssignment,
+    RoleDefinition,
     StateTable,
     StorageAccount,
     StorageQueue,
@@ -185,6 +186,9 @@ def _register_ids(doc: TerraformAzure, desired: list[Resource], blob_endpoint: s
             ids[names.vault_id] = f"${{{stem}.id}}"
             ids[vault_url(resource.name)] = f"${{{stem}.vault_uri}}"
             ids[DEPLOYER] = f"${{{doc.source('azurerm_client_config', 'current')}.object_id}}"
+        elif isinstance(resource, RoleDefinition):
+            stem = doc.stem("azurerm_role_definition", resource.name)
+            ids[resource.definition_id] = f"${{{stem}.role_definition_resource_id}}"
         elif isinstance(resource, PackageBlob):
             blob = doc.stem("azurerm_storage_blob", resource.name)
             ids[f"{blob_endpoint.rstrip('/')}/{PACKAGES_CONTAINER}/{resource.blob}"] = f"${{{blob}.url}}"
@@ -363,10 +367,28 @@ def _release(doc: TerraformAzure, release: Release) -> None:
     )
 
 
+def _role_definition(doc: TerraformAzure, role: RoleDefinition) -> None:
+    """A custom role of exact actions (`roles`), kept in the subscription and assignable in the app's group (or
+    the user's Service Bus namespace) alone; deploy's GUID, so deploy and Terraform name the same role."""
+    names = doc.names
+    group_id = f"/subscriptions/{names.subscription}/resourceGroups/{names.resource_group}"
+    owned = f"${{{doc.stem('azurerm_resource_group', names.resource_group)}.id}}" if names.owns_group else group_id
+    body = {
+        "name": role.name,
+        "scope": f"${{{doc.source('azurerm_subscription', 'current')}.id}}",
+        "role_definition_id": role.definition_id.rsplit("/", 1)[-1],
+        "description": role.description,
+        "permissions": [{"actions": list(role.actions), "data_actions": list(role.data_actions)}],
+        "assignable_scopes": [owned if scope == group_id else scope for scope in role.assignable_scopes],
+    }
+    doc.add("azurerm_role_definition", role.name, body, "exactly the actions the app's declarations need")
+
+
 def _role(doc: TerraformAzure, role: RoleAssignment) -> None:
+    custom = doc.ids.get(role.role_definition_id)  # one of the app's custom roles, else a built-in one by name
     body = {
         "scope": doc.ref(role.scope),
-        "role_definition_name": role.name.rsplit("/", 1)[1],
+        **({"role_definition_id": custom} if custom else {"role_definition_name": role.name.rsplit("/", 1)[1]}),
         "principal_id": doc.ref(role.principal),
         **({} if role.principal == DEPLOYER else {"principal_type": "ServicePrincipal"}),
         "description": ROLE_DESCRIPTION,
@@ -507,6 +529,7 @@ EXPORTERS: dict[type[Resource], Callable[[TerraformAzure, Any], None]] = {
     FunctionPlan: _plan,
     FunctionApp: _function_app,
     EventGridTopic: _topic,
+    RoleDefinition: _role_definition,
     RoleAssignment: _role,
     KeyVault: _vault,
     AppSettings: _app_settings,

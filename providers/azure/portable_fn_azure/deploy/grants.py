@@ -1,6 +1,8 @@
 """What an app's role assignments grant on Azure, as `Grant`s: one per `RoleAssignment` `desired` builds, its
-built-in role (found by the definition's GUID) spelled out as the role's actions and dataActions
-(`DEFINITIONS`), its scope the resource. Pure: no Azure call.
+scope the resource. A custom role (`roles`: what a function declares) is spelled out as the actions and
+dataActions of its `RoleDefinition`, found among the same resources; a built-in role, which deploy keeps only
+for what the platform itself needs (the Functions host's own storage), by its definition's GUID (`DEFINITIONS`),
+with the reason the platform needs it (`Grant.platform`, from `PLATFORM`). Pure: no Azure call.
 
 Every assignment goes to the function app's identity, which all the app's functions share, so the grants are
 the app's as a whole (`function` None; each function's own declaration is enforced at run time), except the
@@ -15,11 +17,11 @@ from dataclasses import dataclass
 from portable_fn.deploy import Resource
 from portable_fn.deploy.grants import Grant
 
-from .naming import BUILT_IN_ROLES
-from .resources import RoleAssignment
+from .naming import STORAGE_ROLES
+from .resources import RoleAssignment, RoleDefinition
 
 _STORAGE = "Microsoft.Storage/storageAccounts"
-_QUEUES, _TABLES = f"{_STORAGE}/queueServices/queues", f"{_STORAGE}/tableServices/tables"
+_QUEUES = f"{_STORAGE}/queueServices/queues"
 
 
 @dataclass(frozen=True)
@@ -28,9 +30,9 @@ class Definition:
     data_actions: tuple[str, ...] = ()
 
 
-# The permissions of each built-in role deploy assigns, by name, as Microsoft lists them
-# (https://learn.microsoft.com/azure/role-based-access-control/built-in-roles/storage and
-# .../built-in-roles/integration; read 2026-12-06). The wildcards are Microsoft's own.
+# The permissions of the built-in roles deploy assigns, by name, as Microsoft lists them
+# (https://learn.microsoft.com/azure/role-based-access-control/built-in-roles/storage; read 2026-12-06). The
+# wildcards are Microsoft's own; each is granted on the app's own storage account alone.
 DEFINITIONS: dict[str, Definition] = {
     "Storage Blob Data Owner": Definition(
         (f"{_STORAGE}/blobServices/containers/*", f"{_STORAGE}/blobServices/generateUserDelegationKey/action"),
@@ -58,69 +60,34 @@ DEFINITIONS: dict[str, Definition] = {
             "Microsoft.Support/*",
         ),
     ),
-    "Storage Table Data Reader": Definition((f"{_TABLES}/read",), (f"{_TABLES}/entities/read",)),
-    "Storage Table Data Contributor": Definition(
-        (f"{_TABLES}/read", f"{_TABLES}/write", f"{_TABLES}/delete"),
-        (
-            f"{_TABLES}/entities/read",
-            f"{_TABLES}/entities/write",
-            f"{_TABLES}/entities/delete",
-            f"{_TABLES}/entities/add/action",
-            f"{_TABLES}/entities/update/action",
-        ),
-    ),
-    "Storage Queue Data Message Sender": Definition((), (f"{_QUEUES}/messages/add/action",)),
-    "EventGrid Data Sender": Definition(
-        (
-            "Microsoft.Authorization/*/read",
-            "Microsoft.EventGrid/topics/read",
-            "Microsoft.EventGrid/domains/read",
-            "Microsoft.EventGrid/partnerNamespaces/read",
-            "Microsoft.Resources/subscriptions/resourceGroups/read",
-            "Microsoft.EventGrid/namespaces/read",
-        ),
-        ("Microsoft.EventGrid/events/send/action",),
-    ),
-    "Azure Service Bus Data Sender": Definition(
-        (
-            "Microsoft.ServiceBus/*/queues/read",
-            "Microsoft.ServiceBus/*/topics/read",
-            "Microsoft.ServiceBus/*/topics/subscriptions/read",
-        ),
-        ("Microsoft.ServiceBus/*/send/action",),
-    ),
 }
-# Key Vault's data-plane roles (https://learn.microsoft.com/azure/role-based-access-control/built-in-roles/security;
-# read 2026-12-06). The Officer's wildcards are Microsoft's own; it is the deploying principal's, on the one vault.
-_VAULTS = "Microsoft.KeyVault/vaults"
-DEFINITIONS["Key Vault Secrets User"] = Definition(
-    (), (f"{_VAULTS}/secrets/getSecret/action", f"{_VAULTS}/secrets/readMetadata/action")
-)
-DEFINITIONS["Key Vault Secrets Officer"] = Definition(
-    (
-        "Microsoft.Authorization/*/read",
-        "Microsoft.Insights/alertRules/*",
-        "Microsoft.Resources/deployments/*",
-        "Microsoft.Resources/subscriptions/resourceGroups/read",
-        "Microsoft.Support/*",
-        "Microsoft.KeyVault/checkNameAvailability/read",
-        "Microsoft.KeyVault/deletedVaults/read",
-        "Microsoft.KeyVault/locations/*/read",
-        f"{_VAULTS}/*/read",
-        "Microsoft.KeyVault/operations/read",
-    ),
-    (f"{_VAULTS}/secrets/*",),
-)
-ROLE_NAMES = {guid: name for name, guid in BUILT_IN_ROLES.items()}
+# Why the platform needs each built-in role, no function having declared it: the Functions host reaches its own
+# storage (`AzureWebJobsStorage__accountName`) with the app's identity, as Microsoft documents for identity-based
+# host storage (https://learn.microsoft.com/azure/azure-functions/functions-reference#connecting-to-host-storage-
+# with-an-identity; read 2026-12-07).
+PLATFORM = {
+    "Storage Blob Data Owner": "the Functions host's own storage: its leases, keys and the app's package",
+    "Storage Queue Data Contributor": "the Functions host's own storage: its trigger and poison queues",
+    "Storage Account Contributor": "the Functions host's blob triggers, on an identity connection",
+}
+ROLE_NAMES = {guid: name for name, guid in STORAGE_ROLES.items()}
 
 
 def grants(desired: Sequence[Resource]) -> list[Grant]:
-    """Every role assignment in `desired`, as a `Grant` on its scope."""
-    return [grant(r) for r in desired if isinstance(r, RoleAssignment)]
+    """Every role assignment in `desired`, as a `Grant` on its scope (custom roles read from `desired` too)."""
+    custom = {r.definition_id.lower(): r for r in desired if isinstance(r, RoleDefinition)}
+    return [grant(r, custom) for r in desired if isinstance(r, RoleAssignment)]
 
 
-def grant(assignment: RoleAssignment) -> Grant:
-    role = ROLE_NAMES[assignment.role_definition_id.rsplit("/", 1)[-1]]
+def grant(assignment: RoleAssignment, custom: dict[str, RoleDefinition] | None = None) -> Grant:
+    """The assignment as a grant: a custom role's exact actions (no role name: the actions are the grant, as on
+    AWS), a built-in role by name with its actions and the platform's reason; a role neither, by its id."""
+    found = (custom or {}).get(assignment.role_definition_id.lower())
+    if found is not None:
+        return Grant(None, assignment.principal, found.actions + found.data_actions, assignment.scope)
+    role = ROLE_NAMES.get(assignment.role_definition_id.rsplit("/", 1)[-1])
+    if role is None:
+        return Grant(None, assignment.principal, (), assignment.scope, assignment.role_definition_id)
     definition = DEFINITIONS[role]
     actions = definition.actions + definition.data_actions
-    return Grant(None, assignment.principal, actions, assignment.scope, role)
+    return Grant(None, assignment.principal, actions, assignment.scope, role, PLATFORM[role])

@@ -36,8 +36,6 @@ from ..names import (
 )
 
 __all__ = [
-    "CHANNEL_ROLES",
-    "SECRET_ROLES",
     "DEAD_LETTER_CONTAINER",
     "DEPLOYMENT_CONTAINER",
     "MAX_CONTAINER",
@@ -46,7 +44,6 @@ __all__ = [
     "POISON_SUFFIX",
     "ROLE_DESCRIPTION",
     "STORAGE_ROLES",
-    "TABLE_ROLES",
     "TAG_APP",
     "TAG_RECORD",
     "TAG_RULES",
@@ -99,26 +96,6 @@ STORAGE_ROLES = {
     "Storage Account Contributor": "17d1049b-9a84-46fb-8f53-869881c3d3ab",
 }
 
-# Built-in roles on one state table: read for `uses=[state.read()]`, write for `state.write()`.
-TABLE_ROLES = {
-    "Storage Table Data Reader": "76199698-9eea-4c19-bc75-cec21354c6b6",
-    "Storage Table Data Contributor": "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3",
-}
-# Built-in roles on one channel a function sends to: the queue, the Event Grid topic, the Service Bus entity.
-CHANNEL_ROLES = {
-    "Storage Queue Data Message Sender": "c6a89b2d-59bc-44d0-9896-0f6e12d7b80a",
-    "EventGrid Data Sender": "d5a91429-5739-47e2-a06b-3470a27159e7",
-    "Azure Service Bus Data Sender": "69a216fc-b8fb-44d8-bc22-1f3c2cd27a39",
-}
-# Built-in roles on the app's Key Vault (https://learn.microsoft.com/azure/key-vault/general/rbac-guide, "Azure
-# built-in roles for Key Vault data plane operations"; read 2026-12-06): the function app's identity reads each
-# secret a function declares, on that secret alone; the deploying principal sets them (`portable-fn secrets`).
-SECRET_READER, SECRET_OFFICER = "Key Vault Secrets User", "Key Vault Secrets Officer"
-SECRET_ROLES = {
-    SECRET_READER: "4633458b-17de-408a-b874-0445c86b69e6",
-    SECRET_OFFICER: "b86a8fe4-44ce-4948-aee5-eccb2c155cd7",
-}
-BUILT_IN_ROLES = {**STORAGE_ROLES, **TABLE_ROLES, **CHANNEL_ROLES, **SECRET_ROLES}
 TABLE_PREFIX = "pfs"  # state tables: pfs<name in letters and digits><6 hex of the name>
 STATE_TABLE = re.compile(rf"{TABLE_PREFIX}[a-z0-9]*[0-9a-f]{{6}}")
 MAX_TABLE = 63
@@ -226,10 +203,11 @@ class Names:
         return self.arm_id("Microsoft.Web/sites", self.function_app)
 
     def role_definition_id(self, role: str) -> str:
-        """The subscription-scoped id of a built-in role (`BUILT_IN_ROLES`)."""
+        """The subscription-scoped id of a built-in role of the host's (`STORAGE_ROLES`; the roles for what the
+        app declares are its own, `roles`)."""
         return (
             f"/subscriptions/{self.subscription}/providers/Microsoft.Authorization/roleDefinitions/"
-            f"{BUILT_IN_ROLES[role]}"
+            f"{STORAGE_ROLES[role]}"
         )
 
     def table_id(self, table: str) -> str:

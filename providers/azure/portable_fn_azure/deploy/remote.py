@@ -11,7 +11,8 @@ app's web config and application settings (and, from its
 subscriptions of its (system) topics (a webhook's host, when it is the function app's, read back as the
 marker `APP_HOST`). Role assignments are read on the account, each state table, each queue of the account
 and each custom topic, and on the Service Bus entities the app's functions send to (`grant_scopes`, outside
-its group); those kept are deploy's (`ROLE_DESCRIPTION`) and any other of the app's identity. A sender's
+its group); those kept are deploy's (`ROLE_DESCRIPTION`) and any other of the app's identity. The app's
+custom roles (`roles`) are read by their ids in the subscription, where ARM keeps them. A sender's
 topic endpoint and key settings are read back as their markers. Only reads are made here (GET, list, and
 the POSTs that list keys and settings and give a webhook subscription's full URL).
 """
@@ -29,10 +30,10 @@ from ..publish import EVENT_GRID
 from .client import AzureClient, arm_json, missing
 from .desired import TABLES_CONNECTION_SETTING
 from .naming import (
-    BUILT_IN_ROLES,
     PACKAGES_CONTAINER,
     ROLE_DESCRIPTION,
     STATE_TABLE,
+    STORAGE_ROLES,
     TAG_APP,
     TAG_RECORD,
     Names,
@@ -64,11 +65,12 @@ from .resources import (
     SystemTopic,
     in_order,
 )
+from .roles import USES, definition, definition_guid, labels
 
 ACCOUNTS, PLANS, SITES = "microsoft.storage/storageaccounts", "microsoft.web/serverfarms", "microsoft.web/sites"
 VAULTS = "microsoft.keyvault/vaults"
 TOPICS, SYSTEM_TOPICS = "microsoft.eventgrid/topics", "microsoft.eventgrid/systemtopics"
-ROLE_NAMES = {guid: role for role, guid in BUILT_IN_ROLES.items()}
+ROLE_NAMES = {guid: role for role, guid in STORAGE_ROLES.items()}
 TOPIC_SETTING = "PORTABLE_FN_TOPIC_"  # `channels.locator_env` of a topic
 
 
@@ -106,6 +108,7 @@ class RemoteReader:
             resources += self.group_contents(group)
         for scope, label in self.grant_scopes:
             resources += self.role_assignments(self.names.resource_group, scope, label)
+        resources += self.role_definitions()
         return RemoteState(in_order(kept_with_their_tables(resources)))
 
     def tag_filter(self) -> str:
@@ -251,7 +254,8 @@ class RemoteReader:
             ):
                 continue
             role_id = props.get("roleDefinitionId", "")
-            role = ROLE_NAMES.get(role_id.rsplit("/", 1)[-1], role_id.rsplit("/", 1)[-1])
+            guid = role_id.rsplit("/", 1)[-1]
+            role = ROLE_NAMES.get(guid) or labels(self.names).get(guid, guid)
             deployer = bool(self.deployer) and props.get("principalId") == self.deployer
             marker = APP_IDENTITY if ours else DEPLOYER if deployer else str(props.get("principalId"))
             name = f"{account}/{role}" if ours or deployer else f"{account}/{role} ({props.get('principalId')})"
@@ -261,6 +265,32 @@ class RemoteReader:
                 )
             )
         return out
+
+    def role_definitions(self) -> list[Resource]:
+        """The app and stage's custom roles (`roles`), each read by its id: ARM keeps them in the subscription,
+        outside the app's group, and their GUIDs are known from the names alone."""
+        found: list[Resource] = []
+        scope = f"/subscriptions/{self.names.subscription}"
+        for use in USES:
+            try:
+                item = arm_json(self.azure.authorization.role_definitions.get(scope, definition_guid(self.names, use)))
+            except Exception as exc:
+                if missing(exc):
+                    continue
+                raise
+            props = item.get("properties") or {}
+            permissions = (props.get("permissions") or [{}])[0]
+            found.append(
+                replace(
+                    definition(self.names, use),
+                    name=str(props.get("roleName", "")),
+                    description=str(props.get("description", "")),
+                    actions=tuple(permissions.get("actions") or ()),
+                    data_actions=tuple(permissions.get("dataActions") or ()),
+                    assignable_scopes=tuple(props.get("assignableScopes") or ()),
+                )
+            )
+        return found
 
     def app_principal(self, group: str) -> str:
         """The principal id of the function app's identity, or "" when there is no app (yet)."""

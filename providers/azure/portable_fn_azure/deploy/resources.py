@@ -257,6 +257,22 @@ class KeyVault(Resource):
 
 
 @dataclass(frozen=True)
+class RoleDefinition(Resource):
+    """A custom role deploy defines for one kind of declared use (`roles.Use`: a state read, a queue sent to, a
+    secret read, ...), named by its `roleName` (`roles.role_name`: unique in the tenant, as Azure requires):
+    exactly `actions` and `data_actions`, no wildcard, assignable only at `assignable_scopes` (the app's resource
+    group; a Service Bus role, the user's namespace). ARM keeps custom roles in the subscription, by a GUID:
+    `definition_id` is the full id the role assignments point at."""
+
+    kind = "role definition"
+    definition_id: str = ""
+    description: str = ""
+    actions: tuple[str, ...] = ()
+    data_actions: tuple[str, ...] = ()
+    assignable_scopes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class RoleAssignment(Resource):
     """A role of the function app's identity on the app's storage account, named `<account>/<role>`, on
     a state table or a queue, named `<account>/<table or queue>/<role>`, on an Event Grid topic,
@@ -336,6 +352,7 @@ ORDER: tuple[type[Resource], ...] = (
     FunctionApp,
     KeyVault,  # before the roles on it and on its secrets
     EventGridTopic,  # before the roles on it and the settings naming its endpoint
+    RoleDefinition,  # before the assignments pointing at it; deleted after them (ARM refuses it while assigned)
     RoleAssignment,
     AppSettings,
     Release,

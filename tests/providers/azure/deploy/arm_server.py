@@ -101,6 +101,7 @@ BUS_ROLES = (
     SUB + r"/resourcegroups/[^/]+/providers/microsoft\.servicebus/namespaces/[^/]+/(queues|topics)/[^/]+"
     r"/providers/microsoft\.authorization/roleassignments"
 )
+DEFINITION = SUB + r"/providers/microsoft\.authorization/roledefinitions/(?P<definition>[^/]+)"
 BUILT_IN_ROLES = {  # from the Azure built-in roles reference, independent of the code under test
     "b7e6dc6d-f1e8-4753-8033-0f276bb0955b": "Storage Blob Data Owner",
     "974c5e8b-45b9-4653-ba55-5f855dd0fb88": "Storage Queue Data Contributor",
@@ -1275,8 +1276,16 @@ def role_assignment(
         rf"/subscriptions/{ids['sub']}/providers/Microsoft\.Authorization/roleDefinitions/(.+)",
         props["roleDefinitionId"],
     )
-    if role is None or role.group(1) not in BUILT_IN_ROLES:
+    custom = arm.state.resources.get(props["roleDefinitionId"].lower()) if role else None
+    if role is None or (role.group(1) not in BUILT_IN_ROLES and custom is None):
         raise ArmError(400, "RoleDefinitionDoesNotExist", f"The role {props['roleDefinitionId']} does not exist.")
+    if custom is not None and not assignable(custom, scope):
+        raise ArmError(  # the fake's own code: ARM refuses it, under a code the reference does not list
+            400,
+            "RoleDefinitionNotAssignableAtScope",
+            f"The role {props['roleDefinitionId']} is assignable at {custom['properties']['assignableScopes']}, "
+            f"not at {scope}.",
+        )
     principals = {(r.get("identity") or {}).get("principalId") for r in arm.state.resources.values()}
     principals |= arm.state.directory
     if arm.state.principal_delay > 0:  # the new identity has not reached the directory yet
@@ -1301,6 +1310,61 @@ def role_assignment(
         arm.state.pending_roles[path.lower()] = arm.state.role_delay
     arm.put(path, stored)
     return 201, {}, stored
+
+
+def assignable(definition: dict[str, Any], scope: str) -> bool:
+    """Whether a custom role may be assigned at `scope`: at or below one of its assignable scopes."""
+    return any(
+        scope.lower() == s.lower() or scope.lower().startswith(s.lower() + "/")
+        for s in definition["properties"]["assignableScopes"]
+    )
+
+
+# -- custom role definitions ----------------------------------------------------------------------------
+DEFINITION_TYPE = "Microsoft.Authorization/roleDefinitions"
+
+
+def role_definition(
+    arm: FakeArm, method: str, path: str, ids: dict[str, str], query: dict[str, str], body: Any
+) -> Answer:
+    """A custom role in the subscription, as ARM checks one: a GUID name, a role name no other role of the
+    subscription has, assignable scopes that exist; deleting one still assigned is refused (the docs: "Remove
+    any role assignments that use the custom role" first)."""
+    if method == "GET":
+        return 200, {}, arm.get(path, "RoleDefinitionDoesNotExist")
+    if method == "DELETE":
+        found = arm.state.resources.get(path.lower())
+        if found is None:
+            return 204, {}, None
+        if any(
+            r.get("type") == ROLE_TYPE and r["properties"]["roleDefinitionId"].lower() == path.lower()
+            for r in arm.state.resources.values()
+        ):
+            raise ArmError(409, "RoleDefinitionHasAssignments", "There are existing role assignments referencing role.")
+        arm.delete(path)
+        return 200, {}, found
+    require(body, "properties.roleName", "properties.permissions", "properties.assignableScopes")
+    if not GUID.fullmatch(ids["definition"]):
+        raise ArmError(400, "InvalidRoleDefinitionId", f"The role definition ID '{ids['definition']}' is not a GUID.")
+    props = body["properties"]
+    for other in arm.state.resources.values():
+        if (
+            other.get("type") == DEFINITION_TYPE
+            and other["id"].lower() != path.lower()
+            and other["properties"]["roleName"] == props["roleName"]
+        ):
+            raise ArmError(409, "RoleDefinitionWithSameNameExists", f"A role named {props['roleName']!r} exists.")
+    for scope in props["assignableScopes"]:  # a scope holding nothing does not exist (a namespace: its entities)
+        if not any(k == scope.lower() or k.startswith(scope.lower() + "/") for k in arm.state.resources):
+            raise ArmError(400, "InvalidAssignableScope", f"The assignable scope '{scope}' does not exist.")
+    stored = {
+        "id": path,
+        "name": ids["definition"],
+        "type": DEFINITION_TYPE,
+        "properties": {**props, "type": "CustomRole"},
+    }
+    arm.put(path, stored)
+    return 201, {}, stored  # the spec lists 201 alone, for a create and an update
 
 
 CONTAINERS = "Microsoft.Storage/storageAccounts/blobServices/containers"
@@ -1335,6 +1399,7 @@ ROUTES: list[tuple[str, Any]] = [
     (TABLE_ROLES + r"/[^/]+", role_assignment),
     *((roles, role_assignments) for roles in (QUEUE_ROLES, TOPIC_ROLES, BUS_ROLES)),
     *((roles + r"/[^/]+", role_assignment) for roles in (QUEUE_ROLES, TOPIC_ROLES, BUS_ROLES)),
+    (DEFINITION, role_definition),
     (VAULT_ROLES, role_assignments),
     (VAULT_ROLES + r"/[^/]+", role_assignment),
     (VAULT, vault),

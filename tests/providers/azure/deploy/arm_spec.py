@@ -25,13 +25,17 @@ from pathlib import Path
 from typing import Any
 
 SPECS = Path(__file__).resolve().parents[3] / "data/azure/azure-rest-api-specs/specification"
-EXCERPTS = {  # namespace, as the fake ARM names it -> the excerpt of the api-version the provider's client sends
+# namespace, as the fake ARM names it -> the excerpt of the api-version the provider's client sends (or the
+# excerpts, when upstream splits the namespace's operations into several files: read as one)
+EXCERPTS: dict[str, str | tuple[str, ...]] = {
     "resources": "resources/resource-manager/Microsoft.Resources/resources/stable/2025-04-01/resources.excerpt.json",
     "microsoft.storage": "storage/resource-manager/Microsoft.Storage/Storage/stable/2026-09-01/openapi.excerpt.json",
     "microsoft.web": "web/resource-manager/Microsoft.Web/AppService/stable/2025-05-01/openapi.excerpt.json",
     "microsoft.authorization": (
         "authorization/resource-manager/Microsoft.Authorization/stable/2022-04-01/"
-        "authorization-RoleAssignmentsCalls.excerpt.json"
+        "authorization-RoleAssignmentsCalls.excerpt.json",
+        "authorization/resource-manager/Microsoft.Authorization/stable/2022-04-01/"
+        "authorization-RoleDefinitionsCalls.excerpt.json",
     ),
     "microsoft.eventgrid": (
         "eventgrid/resource-manager/Microsoft.EventGrid/EventGrid/stable/2025-02-15/openapi.excerpt.json"
@@ -96,9 +100,13 @@ class Operation:
 class Spec:
     """One namespace's excerpt: its paths as patterns, and its definitions."""
 
-    def __init__(self, namespace: str, path: Path) -> None:
+    def __init__(self, namespace: str, *paths: Path) -> None:
         self.namespace = namespace
-        self.document = json.loads(path.read_text())
+        self.document = json.loads(paths[0].read_text())
+        for more in paths[1:]:  # the namespace's other files: their paths and definitions beside the first's
+            other = json.loads(more.read_text())
+            self.document["paths"].update(other["paths"])
+            self.document["definitions"].update(other["definitions"])
         self.patterns = [
             (re.compile(pattern_of(template), re.IGNORECASE), template) for template in self.document["paths"]
         ]
@@ -141,7 +149,8 @@ def spec(namespace: str) -> Spec | None:
     if namespace not in EXCERPTS:
         return None
     if namespace not in _LOADED:
-        _LOADED[namespace] = Spec(namespace, SPECS / EXCERPTS[namespace])
+        files = EXCERPTS[namespace]
+        _LOADED[namespace] = Spec(namespace, *(SPECS / f for f in ((files,) if isinstance(files, str) else files)))
     return _LOADED[namespace]
 
 

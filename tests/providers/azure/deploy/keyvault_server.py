@@ -197,8 +197,7 @@ class FakeKeyVault:
             props = found.get("properties") or {}
             if found.get("type") != "Microsoft.Authorization/roleAssignments" or props.get("principalId") != principal:
                 continue
-            role = props["roleDefinitionId"].rsplit("/", 1)[-1]
-            if props["scope"].lower() in scopes and action in ROLE_DATA_ACTIONS.get(role, ()):
+            if props["scope"].lower() in scopes and action in self.data_actions(props["roleDefinitionId"]):
                 return
         resource = secret if on_secret else vault_id
         raise VaultError(
@@ -208,6 +207,16 @@ class FakeKeyVault:
             f"'Microsoft.KeyVault/vaults/secrets/{action}'; Resource: '{resource.lower()}'; Vault: {vault.host}. "
             "(ForbiddenByRbac)",
         )
+
+    def data_actions(self, role_id: str) -> tuple[str, ...]:
+        """The secrets data actions a role allows: a built-in role's (`ROLE_DATA_ACTIONS`), or those of a custom
+        role ARM holds (`Microsoft.KeyVault/vaults/secrets/<action>`; a wildcard there allows nothing here)."""
+        assert self.arm is not None
+        custom = self.arm.state.resources.get(role_id.lower())
+        if custom is None:
+            return ROLE_DATA_ACTIONS.get(role_id.rsplit("/", 1)[-1], ())
+        allowed = [a for p in custom["properties"]["permissions"] for a in p.get("dataActions", [])]
+        return tuple(a.removeprefix(SECRETS_ACTION) for a in allowed if a.startswith(SECRETS_ACTION))
 
     def vault(self, host: str) -> Vault:
         """The vault at `host`: one a test added, or one ARM holds (a vault ARM no longer holds is gone, with its
@@ -246,6 +255,7 @@ DATA_ACTIONS = {
     "DeleteSecret": ("delete", True),
     "GetDeletedSecret": ("readMetadata/action", True),
 }
+SECRETS_ACTION = "Microsoft.KeyVault/vaults/secrets/"  # a secrets data action, before the short form above
 # The data actions of the two built-in roles deploy assigns (by role definition GUID; the Officer's are secrets/*).
 ROLE_DATA_ACTIONS = {
     "4633458b-17de-408a-b874-0445c86b69e6": ("getSecret/action", "readMetadata/action"),  # Key Vault Secrets User

@@ -31,8 +31,9 @@ TAGS = {TAG_APP: "shop", TAG_STAGE: "dev"}
 # (3 on the account, 4 on the tables, a sender's on the workflow queue and on the order-events topic), settings,
 # the package release, the account's system topic and on_upload's subscription, the order-events topic and
 # notify's subscription
-SHOP_STEPS = 31
+SHOP_STEPS = 34
 SHOP_GRANTS = 9
+SHOP_ROLES = 3  # the shop's custom roles (`roles`): state writer, queue sender, topic sender
 GRID = f"{GROUP}/providers/Microsoft.EventGrid"
 UPLOADS = f"{GRID}/systemTopics/shop-dev-storage-events/eventSubscriptions/{subscription_name('on_upload')}"
 
@@ -248,7 +249,9 @@ def test_storage_auth_connection_string_keeps_the_key_and_grants_nothing(
     switched = helpers.ArmProvider({**settings, "storage_auth": "identity"}, arm.url)
     steps = [(s.action, s.resource.kind) for s in pipeline.deploy(switched, shop, "dev").plan.steps]
     # roles before the switch, and the topic's key gives way to the identity's role
-    assert steps == [("create", "role assignment")] * SHOP_GRANTS + [("update", "app settings")]
+    assert steps == [("create", "role definition")] * SHOP_ROLES + [("create", "role assignment")] * SHOP_GRANTS + [
+        ("update", "app settings")
+    ]
     now = settings_of(arm, n.function_app)
     assert now["AzureWebJobsStorage__accountName"] == n.storage_account
     assert now["WEBSITE_RUN_FROM_PACKAGE"] == url.split("?")[0]  # the SAS is gone, the identity fetches it
@@ -457,6 +460,7 @@ def test_failure_names_the_step_and_a_rerun_converges(provider: Any, shop: Any, 
     rerun = pipeline.deploy(provider, shop, "dev")
     assert rerun.plan.steps[0].describe() == f"+ create function app {site}"
     assert {s.resource.kind for s in rerun.plan.steps[1:]} == {  # what comes after the app
+        "role definition",  # the custom roles come before their assignments: none was made yet
         "role assignment",
         "app settings",
         "package release",
@@ -489,11 +493,18 @@ def test_remove_deletes_exactly_what_the_app_created(
     shop = load_app(shop.root)
     pipeline.deploy(provider, shop, "dev")
     pipeline.deploy(provider, shop, "prod")
-    others = {k for k in arm.state.resources if "/resourcegroups/shop-dev-rg" not in k}
+    suffix = f" shop-dev-{names(provider, shop).suffix}"  # how shop dev's custom roles end (in the subscription)
+    roles = {k for k, r in arm.state.resources.items() if r["properties"].get("roleName", "").endswith(suffix)}
+    assert len(roles) == SHOP_ROLES
+    others = {k for k in arm.state.resources if "/resourcegroups/shop-dev-rg" not in k} - roles
+    since = len(arm.state.requests)
 
     outcome = pipeline.remove(provider, shop, "dev")
     assert outcome.plan.count("delete") == SHOP_STEPS
     assert set(arm.state.resources) == others
+    deleted = [path.lower() for method, path in arm.mutating(since) if method == "DELETE"]
+    last_assignment = max(i for i, path in enumerate(deleted) if "/roleassignments/" in path)
+    assert sorted(deleted[last_assignment + 1 :][: len(roles)]) == sorted(roles)  # after what was assigned them
     packages = [b["name"] for b in blobs.get_container_client("portable-fn-packages").list_blobs()]
     assert sorted(p.split("/")[0] for p in packages) == ["depot-dev", "shop-prod"]
     assert pipeline.plan(other_provider, load_app(other_dir), "dev").plan.empty

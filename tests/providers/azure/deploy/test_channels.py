@@ -20,8 +20,12 @@ from typing import Any
 import pytest
 from azure.storage.queue import QueueServiceClient
 from portable_fn_azure.deploy import AzureDeployer
-from portable_fn_azure.deploy.naming import CHANNEL_ROLES, queue_name
+from portable_fn_azure.deploy.naming import Names, queue_name
 from portable_fn_azure.deploy.resources import RoleAssignment
+from portable_fn_azure.deploy.roles import BUS_SENDER as BUS
+from portable_fn_azure.deploy.roles import QUEUE_SENDER as QUEUE
+from portable_fn_azure.deploy.roles import TOPIC_SENDER as TOPIC
+from portable_fn_azure.deploy.roles import definition_id
 from portable_fn_azure.publish import AzurePublisher
 
 from portable_fn.app import App, load_app
@@ -33,9 +37,8 @@ SUB = "/subscriptions/11111111-2222-3333-4444-555555555555"
 GROUP = f"{SUB}/resourceGroups/sender-dev-rg"
 SENDER = Path(__file__).resolve().parents[1] / "apps" / "sender"
 ROLE_TYPE = "Microsoft.Authorization/roleAssignments"
-QUEUE_SENDER, TOPIC_SENDER, BUS_SENDER = (
-    f"{SUB}/providers/Microsoft.Authorization/roleDefinitions/{g}" for g in CHANNEL_ROLES.values()
-)
+NAMES = Names("sender", "dev", SUB.rsplit("/", 1)[-1])
+QUEUE_SENDER, TOPIC_SENDER, BUS_SENDER = (definition_id(NAMES, use) for use in (QUEUE, TOPIC, BUS))  # custom roles
 TOPIC_KEY = "dG9waWMta2V5LW9uZQ=="  # the fake ARM's key1 of every custom topic
 NAMESPACE = f"{SUB}/resourceGroups/messaging/providers/Microsoft.ServiceBus/namespaces/shop-bus"
 
@@ -71,8 +74,8 @@ def test_each_channel_is_made_granted_exactly_and_located(provider: Any, sender:
     planned = pipeline.plan(provider, sender, "dev").plan
     grants = {s.resource.name for s in planned.steps if s.resource.kind == "role assignment"}
     topics = {name: names.topic(name) for name in ("order-events", "audit-events")}
-    assert {f"{names.storage_account}/orders/Storage Queue Data Message Sender"} | {
-        f"{t}/EventGrid Data Sender" for t in topics.values()
+    assert {f"{names.storage_account}/orders/portable-fn queue sender"} | {
+        f"{t}/portable-fn topic sender" for t in topics.values()
     } <= grants  # what `plan` shows
 
     pipeline.deploy(provider, sender, "dev")
@@ -168,6 +171,9 @@ def test_on_service_bus_the_role_is_on_the_users_entity(
     ]["principalId"]
     for kind, entity in (("queues", "orders"), ("topics", "order-events"), ("topics", "audit-events")):
         assert roles_at(arm, f"{NAMESPACE}/{kind}/{entity}") == {BUS_SENDER: principal}
+    bus_role = arm.get(BUS_SENDER)["properties"]  # exact, and assignable in the user's namespace alone
+    assert bus_role["permissions"][0]["dataActions"] == ["Microsoft.ServiceBus/namespaces/messages/send/action"]
+    assert bus_role["assignableScopes"] == [NAMESPACE]
     assert not [k for k in arm.state.resources if "/microsoft.eventgrid/topics/" in k]  # nothing of Event Grid
     settings = app_settings(arm, provider, sender)
     assert settings[locator_env("queue", "orders")] == "service-bus:ServiceBusConnection/orders"
@@ -178,6 +184,7 @@ def test_on_service_bus_the_role_is_on_the_users_entity(
     assert provider.deployer.client.mutating_calls() == []
     pipeline.remove(provider, sender, "dev")
     assert [k for k in arm.state.resources if "roleassignments" in k] == []  # its grants went with it
+    assert [k for k in arm.state.resources if "roledefinitions" in k] == []  # ...and its custom roles after them
 
 
 # -- the grants, as generated (no endpoint) -----------------------------------------------------------------
@@ -190,7 +197,7 @@ def test_generated_channel_grants_are_exactly_the_declared_channels(sender: App)
     grants = {
         r.scope: r.role_definition_id
         for r in resources
-        if isinstance(r, RoleAssignment) and r.role_definition_id.rsplit("/", 1)[-1] in CHANNEL_ROLES.values()
+        if isinstance(r, RoleAssignment) and r.role_definition_id in (QUEUE_SENDER, TOPIC_SENDER, BUS_SENDER)
     }
     assert grants == {
         names.queue_id("orders"): QUEUE_SENDER,

@@ -77,8 +77,8 @@ def test_secrets_set_list_remove_on_azure_with_the_cli(keyed_dir: Path, arm: Any
     assert "sk_live_from_stdin" not in out + err and "Set secret stripe-key (version " in out + err
     site = next(r["name"] for r in arm.state.resources.values() if r.get("type") == "Microsoft.Web/sites")
     assert err.splitlines()[-1] == (
-        f"Secret stripe-key granted to the function app {site}'s identity (Key Vault Secrets User on that secret "
-        "alone); Azure applies a new role within minutes."
+        f"Secret stripe-key granted to the function app {site}'s identity (portable-fn's secret reader role: "
+        "getSecret on that secret alone); Azure applies a new role within minutes."
     )
     code, out, err = run("secrets", "set", "webhook-secret", str(keyed_dir), *common, input="whsec_1\n")
     assert code == 0, err
@@ -99,7 +99,7 @@ def test_secrets_set_list_remove_on_azure_with_the_cli(keyed_dir: Path, arm: Any
     assert all(s.startswith(scope) for s in granted)
     code, out, err = run("plan", str(keyed_dir), *common)  # deploy, secrets set: nothing left to do
     assert code == 0, err
-    assert "Plan: 0 to create, 0 to update, 0 to delete, 14 unchanged" in out, out
+    assert "Plan: 0 to create, 0 to update, 0 to delete, 16 unchanged" in out, out  # 2 custom roles
     assert "Grants (0 to grant, 0 to take away, 5 unchanged):" in out, out
 
     code, _, err = run("secrets", "remove", "webhook-secret", str(keyed_dir), *common, "--yes")

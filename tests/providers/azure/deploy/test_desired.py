@@ -54,12 +54,14 @@ def test_shop_needs_one_function_app_and_its_storage(deployer: AzureDeployer, sh
         "blob container",
         "blob container",
         "blob container",
-        *["storage queue"] * 4,  # orders and the order workflow's queue, each with its poison queue
+        *["storage queue"] * 8,  # orders and the order workflow's queue, each with its poison queue; the
+        # dead-letter queues of sweep, nightly_report, on_upload and notify (`dead_letter_queue`)
         *["state table"] * 4,
         "package blob",
         "app service plan",
         "function app",
         "event grid topic",
+        *["role definition"] * 3,  # custom (`roles`): the state writer, the queue and the topic sender
         *["role assignment"] * 9,  # 3 on the account, 4 on the tables, a sender's on the workflow queue and topic
         "app settings",
         "package release",
@@ -159,14 +161,16 @@ def test_a_service_bus_function_gets_its_dead_letter_queue_and_nothing_in_the_na
     deployer: AzureDeployer, every_app: Any
 ) -> None:
     """Each Service Bus function's `pfdl-` Storage Queue (what its output binding writes to) is planned in the
-    app's account; the Storage Queues a Storage Queue trigger would have had are not."""
+    app's account, as each timer's and blob function's; the Storage Queues a Storage Queue trigger would
+    have had are not."""
     app = copy.copy(every_app)
     app.config = every_app.config.model_copy(
         update={"azure": {**every_app.config.azure, "queue_transport": "service_bus", "topic_transport": "service_bus"}}
     )
     desired = deployer.desired(app, "dev", ARTIFACT)
     queues = {r.queue for r in desired if isinstance(r, StorageQueue)}
-    assert queues == {dead_letter_queue("work"), dead_letter_queue("slow"), dead_letter_queue("on_news")}
+    functions = ("work", "slow", "on_news", "every_quarter", "weekdays", "on_photo", "on_photo_deleted")
+    assert queues == {dead_letter_queue(name) for name in functions}
     planned = [(s.action, s.resource.kind, s.resource.name) for s in make_plan(desired, RemoteState([])).steps]
     account = deployer.names(app, "dev").storage_account
     assert ("create", "storage queue", f"{account}/{dead_letter_queue('work')}") in planned
@@ -183,7 +187,7 @@ def test_a_queue_named_like_a_dead_letter_queue_is_refused(every_app: Any) -> No
     clash = next(s for s in app.functions if s.trigger.kind == "queue")
     renamed = FunctionSpec(clash.name, clash.handler, queue(dead_letter_queue("on_news")), clash.options)
     app.functions = [renamed] + [s for s in app.functions if s is not clash]
-    with pytest.raises(UnsupportedTriggerError, match=r"where function 'on_news' keeps its Service Bus dead letters"):
+    with pytest.raises(UnsupportedTriggerError, match=r"where function 'on_news' keeps its dead letters"):
         check(app)
 
 

@@ -1,8 +1,10 @@
 """What an app's role assignments grant on Azure (`AzureProvider.grants`), read from the desired resources: for
-the shop and every test app that declares `uses=`, every scope one resource (the storage account only for the
-host's own roles, with the reason), the narrowest built-in role for each use (a reader for a state only read,
-a message sender for a queue), wildcards only inside the Microsoft roles listed below, and each grant traced
-back to a declared use, a trigger or the host; and every declaration honoured."""
+the shop and every test app that declares `uses=`, and with its channels on Service Bus: every grant a
+declaration explains is a custom role of exact actions (no wildcard) on the one resource declared (a table, a
+queue, a topic, a Service Bus entity, a secret), the narrowest for the use (read only for a state only read),
+and traced back to that declaration; every declaration honoured. The only other grants are the platform's own,
+each labelled with its reason and checked apart: Microsoft's built-in roles the Functions host needs on the
+app's own storage account (their wildcards are Microsoft's, on that one account)."""
 
 from __future__ import annotations
 
@@ -12,11 +14,13 @@ import pytest
 from portable_fn_azure.deploy import AzureDeployer, queue_name
 from portable_fn_azure.deploy.desired import transport_of
 from portable_fn_azure.deploy.naming import Names, table_name
+from portable_fn_azure.deploy.resources import RoleDefinition
 from portable_fn_azure.provider import AzureProvider
 
 from portable_fn.app import App, load_app
-from portable_fn.deploy import Artifact
+from portable_fn.deploy import Artifact, Resource
 from portable_fn.deploy.grants import Grant
+from portable_fn.runtime import channels
 from portable_fn.runtime.triggers import Storage
 
 from ....grants_contract import untraced, unused
@@ -25,6 +29,7 @@ REPO = Path(__file__).resolve().parents[4]
 APPS = [
     REPO / "samples" / "shop",
     REPO / "samples" / "telemetry",
+    REPO / "samples" / "saas",
     REPO / "tests" / "apps" / "flow",
     REPO / "tests" / "apps" / "emitter",
     REPO / "tests" / "providers" / "azure" / "apps" / "stateful",
@@ -33,56 +38,77 @@ APPS = [
     REPO / "tests" / "providers" / "azure" / "apps" / "keyed",
 ]
 SUBSCRIPTION = "11111111-2222-3333-4444-555555555555"
+BUS_NAMESPACE = f"/subscriptions/{SUBSCRIPTION}/resourceGroups/messaging/providers/Microsoft.ServiceBus/namespaces/bus"
+ON_SERVICE_BUS = {"queue_transport": "service_bus", "topic_transport": "service_bus"}
 ARTIFACT = Artifact(Path("/tmp/app.zip"), "ab" * 32, 10, 1)
-HOST = "the Functions host keeps its leases, keys, packages and trigger queues across the app's own storage account"
-# Built-in roles whose Microsoft definition holds wildcards, each bounded by the one scope it is assigned on.
-WILDCARD_ROLES = {
-    "Storage Blob Data Owner": "containers/* and blobs/* of the app's own storage account: " + HOST,
-    "Storage Account Contributor": "Microsoft's documented need of blob triggers on an identity connection; "
-    "its Microsoft.Storage/storageAccounts/* is the app's own account",
-    "EventGrid Data Sender": "Microsoft.Authorization/*/read on the one topic: reading its role assignments",
-    "Azure Service Bus Data Sender": "*/send/action on the one queue or topic entity",
-    "Key Vault Secrets Officer": "secrets/* of the app's own vault, for the deploying principal: what "
-    "`portable-fn secrets set|list|remove` does",
-}
-QUEUE_SENDER = frozenset({"Storage Queue Data Message Sender"})
-TOPIC_SENDER = frozenset({"EventGrid Data Sender"})
+
+# The exact actions each declared use needs, spelled here from Microsoft's resource provider operations
+# (independent of the code under test): what the runtime's calls do, nothing more.
+ENTITIES = "Microsoft.Storage/storageAccounts/tableServices/tables/entities"
+READ_STATE = frozenset({f"{ENTITIES}/read"})
+WRITE_STATE = READ_STATE | {f"{ENTITIES}/{a}" for a in ("add/action", "update/action", "write", "delete")}
+SEND_QUEUE = frozenset({"Microsoft.Storage/storageAccounts/queueServices/queues/messages/add/action"})
+SEND_TOPIC = frozenset({"Microsoft.EventGrid/events/send/action"})
+SEND_BUS = frozenset({"Microsoft.ServiceBus/namespaces/messages/send/action"})
+SECRETS = "Microsoft.KeyVault/vaults/secrets"
+READ_SECRET = frozenset({f"{SECRETS}/getSecret/action"})
+SET_SECRETS = frozenset({f"{SECRETS}/{a}" for a in ("getSecret/action", "setSecret/action", "readMetadata/action")})
+OFFICER = SET_SECRETS | {f"{SECRETS}/delete", f"{SECRETS}/recover/action"}  # `portable-fn secrets set|list|remove`
 Allowed = dict[tuple[str | None, str], tuple[frozenset[str], str]]
 
 
-def grants_of(app: App) -> list[Grant]:
-    settings = {
-        "location": "westeurope",
-        **app.config.provider_settings("azure", "dev"),
-        "subscription_id": SUBSCRIPTION,
-    }
-    deployer = AzureDeployer(settings)
-    return AzureProvider().grants(deployer.desired(app, "dev", ARTIFACT))
+def desired_of(app: App, **settings: str) -> list[Resource]:
+    deployer = AzureDeployer(
+        {
+            "location": "westeurope",
+            **app.config.provider_settings("azure", "dev"),
+            "subscription_id": SUBSCRIPTION,
+            **settings,
+        }
+    )
+    return deployer.desired(app, "dev", ARTIFACT)
 
 
-def allowed(app: App) -> Allowed:
-    """What the app's declarations allow, built from the app alone (ids from `Names`, roles spelled here)."""
+def grants_of(app: App, **settings: str) -> list[Grant]:
+    return AzureProvider().grants(desired_of(app, **settings))
+
+
+def declared(grants: list[Grant]) -> list[Grant]:
+    """The grants a declaration must explain: all but the platform's own (`Grant.platform`)."""
+    return [g for g in grants if not g.platform]
+
+
+def allowed(app: App, bus_namespace: str = "") -> Allowed:
+    """What the app's declarations allow, built from the app alone (ids from `Names`, actions spelled here)."""
     names = Names(app.name, "dev", SUBSCRIPTION)
-    host = {"Storage Blob Data Owner", "Storage Queue Data Contributor"}
-    if any(isinstance(s.trigger, Storage) and s.trigger.on == "created" for s in app.functions):
-        host.add("Storage Account Contributor")
-    out: Allowed = {(None, names.account_id): (frozenset(host), HOST)}
+    out: Allowed = {}
     for state in app.states:
         writes = any(u.writes for s in app.functions for u in app.options(s).uses if u.resource is state)
-        role = "Storage Table Data Contributor" if writes else "Storage Table Data Reader"
-        out[(None, names.table_id(table_name(state.name)))] = (frozenset({role}), f"uses {state}")
+        out[(None, names.table_id(table_name(state.name)))] = (WRITE_STATE if writes else READ_STATE, f"uses {state}")
     if app.secrets:
-        officer = "the deploying principal sets the secrets (`portable-fn secrets set`)"
-        out[(None, names.vault_id)] = (frozenset({"Key Vault Secrets Officer"}), officer)
+        out[(None, names.vault_id)] = (OFFICER, "the deploying principal sets the secrets (`portable-fn secrets`)")
     for secret in app.secrets:
         readers = ", ".join(f.name for f in app.readers(secret))
-        out[(None, names.secret_id(secret.name))] = (frozenset({"Key Vault Secrets User"}), f"read by {readers}")
+        out[(None, names.secret_id(secret.name))] = (READ_SECRET, f"read by {readers}")
     for channel in app.channels:
-        if transport_of(app, channel) == "event_grid":
-            out[(None, names.topic_id(names.topic(channel.name)))] = (TOPIC_SENDER, f"sends to {channel}")
-        else:
-            out[(None, names.queue_id(queue_name(channel.name)))] = (QUEUE_SENDER, f"sends to {channel}")
+        transport, why = transport_of(app, channel), f"sends to {channel}"
+        if transport == "event_grid":
+            out[(None, names.topic_id(names.topic(channel.name)))] = (SEND_TOPIC, why)
+        elif transport == "storage_queue":
+            out[(None, names.queue_id(queue_name(channel.name)))] = (SEND_QUEUE, why)
+        elif bus_namespace:
+            kind = "topics" if channel.kind == channels.TOPIC else "queues"
+            out[(None, f"{bus_namespace}/{kind}/{queue_name(channel.name)}")] = (SEND_BUS, why)
     return out
+
+
+def host_roles(app: App) -> set[str]:
+    """The built-in roles the Functions host needs on the app's own account: blobs and queues, and the account
+    itself for blob triggers (Microsoft's documented need on an identity connection)."""
+    roles = {"Storage Blob Data Owner", "Storage Queue Data Contributor"}
+    if any(isinstance(s.trigger, Storage) and s.trigger.on == "created" for s in app.functions):
+        roles.add("Storage Account Contributor")
+    return roles
 
 
 @pytest.fixture(params=APPS, ids=lambda p: p.name)
@@ -90,55 +116,89 @@ def app(request: pytest.FixtureRequest) -> App:
     return load_app(request.param)
 
 
-def test_every_grant_traces_to_a_declaration_and_names_its_scope(app: App) -> None:
-    grants = grants_of(app)
-    assert untraced(grants, allowed(app), wildcard_roles=WILDCARD_ROLES) == []
+def test_every_declared_grant_is_exact_named_and_traced_to_its_declaration(app: App) -> None:
+    grants = declared(grants_of(app))
+    assert untraced(grants, allowed(app)) == []  # no wildcard, no unnamed resource, nothing undeclared
     assert unused(grants, allowed(app)) == []
+    assert [g.describe() for g in grants if set(g.actions) != allowed(app)[(g.function, g.resource)][0]] == []
+    assert [g.describe() for g in grants if g.role is not None] == []  # custom roles: the actions are the grant
+
+
+def test_the_platforms_own_grants_are_the_hosts_built_in_roles_on_its_own_account_each_with_its_reason(
+    app: App,
+) -> None:
     names = Names(app.name, "dev", SUBSCRIPTION)
-    # no subscription or resource group scope; the whole storage account only for the host's roles (`allowed`)
-    assert [
-        g.describe()
-        for g in grants
-        if g.resource.count("/") <= f"/subscriptions/{SUBSCRIPTION}/resourceGroups/g".count("/")
-    ] == []
-    assert {g.role for g in grants if g.resource == names.account_id} <= allowed(app)[(None, names.account_id)][0]
+    platform = [g for g in grants_of(app) if g.platform]
+    assert sorted((g.role or "", g.resource) for g in platform) == sorted(
+        (role, names.account_id) for role in host_roles(app)
+    )
+    assert all("Functions host" in g.platform and "(for the platform: " in g.describe() for g in platform)
 
 
-def test_a_state_only_read_gets_the_table_reader_role_on_its_table_alone() -> None:
+def test_on_service_bus_each_entity_sent_to_is_granted_send_alone_by_a_role_assignable_in_that_namespace() -> None:
+    app = load_app(REPO / "tests" / "providers" / "azure" / "apps" / "sender")
+    app.config = app.config.model_copy(update={"azure": {**app.config.azure, **ON_SERVICE_BUS}})
+    resources = desired_of(app, service_bus_namespace_id=BUS_NAMESPACE)
+    grants = declared(AzureProvider().grants(resources))
+    assert untraced(grants, allowed(app, BUS_NAMESPACE)) == []
+    assert unused(grants, allowed(app, BUS_NAMESPACE)) == []
+    bus_grants = [g for g in grants if g.resource.startswith(BUS_NAMESPACE + "/")]
+    assert {g.resource.rsplit("/", 2)[-2] for g in bus_grants} == {"queues", "topics"}
+    assert {frozenset(g.actions) for g in bus_grants} == {SEND_BUS}
+    (bus,) = [r for r in resources if isinstance(r, RoleDefinition) and "ServiceBus" in str(r.data_actions)]
+    assert (bus.actions, bus.data_actions, bus.assignable_scopes) == ((), tuple(SEND_BUS), (BUS_NAMESPACE,))
+
+
+def test_each_custom_role_is_exact_assignable_in_the_apps_group_alone_and_the_same_on_every_run(app: App) -> None:
+    names = Names(app.name, "dev", SUBSCRIPTION)
+    definitions = [r for r in desired_of(app) if isinstance(r, RoleDefinition)]
+    assert definitions == [r for r in desired_of(app) if isinstance(r, RoleDefinition)]  # same GUIDs: a no-op
+    group = f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{names.resource_group}"
+    for role in definitions:
+        assert [a for a in role.actions + role.data_actions if "*" in a] == []
+        assert role.assignable_scopes == (group,)
+        assert role.definition_id.startswith(f"/subscriptions/{SUBSCRIPTION}/providers/Microsoft.Authorization/")
+        assert app.name in role.name and role.name.startswith("portable-fn ")
+    assert len({r.definition_id for r in definitions}) == len({r.name for r in definitions}) == len(definitions)
+
+
+def test_a_state_only_read_is_granted_entity_reads_on_its_table_alone() -> None:
     app = load_app(REPO / "tests" / "providers" / "azure" / "apps" / "stateful")
     names = Names(app.name, "dev", SUBSCRIPTION)
-    tables = {g.resource.rsplit("/", 1)[-1]: g for g in grants_of(app) if "/tables/" in g.resource}
-    roles = {table: g.role for table, g in tables.items()}
+    tables = {g.resource.rsplit("/", 1)[-1]: set(g.actions) for g in grants_of(app) if "/tables/" in g.resource}
     writes = {s.name for f in app.functions for u in app.options(f).uses if u.writes for s in [u.resource]}
-    assert roles == {
-        table_name(state.name): "Storage Table Data Contributor"
-        if state.name in writes
-        else "Storage Table Data Reader"
-        for state in app.states
+    assert tables == {
+        table_name(state.name): WRITE_STATE if state.name in writes else READ_STATE for state in app.states
     }
-    assert "Storage Table Data Reader" in roles.values()
-    reader = next(g for g in tables.values() if g.role == "Storage Table Data Reader")
-    assert reader.actions == (
-        "Microsoft.Storage/storageAccounts/tableServices/tables/read",
-        "Microsoft.Storage/storageAccounts/tableServices/tables/entities/read",
-    )
-    assert reader.resource.startswith(names.account_id + "/tableServices/default/tables/")
+    assert READ_STATE in tables.values()
+    on_tables = [g for g in grants_of(app) if "/tables/" in g.resource]
+    assert all(g.resource.startswith(names.account_id + "/tableServices/default/tables/") for g in on_tables)
 
 
 def test_each_secret_is_granted_alone_to_the_apps_identity_and_the_vault_to_the_deployer_only() -> None:
     app = load_app(REPO / "tests" / "providers" / "azure" / "apps" / "keyed")
     names = Names(app.name, "dev", SUBSCRIPTION)
     vault = [g for g in grants_of(app) if g.resource.startswith(names.vault_id)]
-    assert sorted((g.principal, g.role, g.resource) for g in vault) == [
-        ("@portable-fn:deployer", "Key Vault Secrets Officer", names.vault_id),
-        ("@portable-fn:function-app-identity", "Key Vault Secrets User", names.secret_id("stripe-key")),
-        ("@portable-fn:function-app-identity", "Key Vault Secrets User", names.secret_id("webhook-secret")),
+    assert sorted((g.principal, g.resource, frozenset(g.actions)) for g in vault) == [
+        ("@portable-fn:deployer", names.vault_id, OFFICER),
+        ("@portable-fn:function-app-identity", names.secret_id("stripe-key"), READ_SECRET),
+        ("@portable-fn:function-app-identity", names.secret_id("webhook-secret"), READ_SECRET),
     ]
-    reader = next(g for g in vault if g.role == "Key Vault Secrets User")
-    assert reader.actions == (
-        "Microsoft.KeyVault/vaults/secrets/getSecret/action",
-        "Microsoft.KeyVault/vaults/secrets/readMetadata/action",
-    )
-    # an app without secrets gets no vault and no Key Vault role
+    # an app without secrets gets no vault and no role on one
     plain = load_app(REPO / "tests" / "providers" / "azure" / "apps" / "stateful")
-    assert [g for g in grants_of(plain) if "KeyVault" in g.resource or (g.role or "").startswith("Key Vault")] == []
+    assert [g for g in grants_of(plain) if "KeyVault" in g.resource + " ".join(g.actions)] == []
+
+
+def test_a_grant_nothing_declares_or_a_wildcard_is_named() -> None:
+    """The checks above can fail: a wildcard, a wider action set or an undeclared resource is each named."""
+    app = load_app(REPO / "tests" / "providers" / "azure" / "apps" / "stateful")
+    (reader,) = [g for g in declared(grants_of(app)) if set(g.actions) == READ_STATE]
+    wider = Grant(None, reader.principal, (*reader.actions, f"{ENTITIES}/write"), reader.resource)
+    wildcard = Grant(None, reader.principal, (f"{ENTITIES}/*",), reader.resource)
+    elsewhere = Grant(None, reader.principal, reader.actions, reader.resource + "x")
+    assert untraced([wider, wildcard, elsewhere], allowed(app)) == [
+        f"not declared: {wider.describe()}",
+        f"wildcard action ('{ENTITIES}/*',): {wildcard.describe()}",
+        f"not declared: {wildcard.describe()}",
+        f"not declared: {elsewhere.describe()}",
+    ]

@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 from azure.data.tables import TableServiceClient
 from portable_fn_azure.deploy.grants import grants
-from portable_fn_azure.deploy.naming import table_name
+from portable_fn_azure.deploy.naming import Names, table_name
+from portable_fn_azure.deploy.roles import SECRET_READER, definition_id
 from portable_fn_azure.secret_store import store_for
 
 from portable_fn.app import App, load_app
@@ -24,7 +25,7 @@ SUB = "/subscriptions/11111111-2222-3333-4444-555555555555"
 GROUP = f"{SUB}/resourceGroups/saas-dev-rg"
 TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 OFFICER = "0d3b7a52-6a1c-4c55-9b7e-2f3c1e5a9d10"  # the deploying user's object id
-SECRETS_USER = f"{SUB}/providers/Microsoft.Authorization/roleDefinitions/4633458b-17de-408a-b874-0445c86b69e6"
+SECRETS_USER = definition_id(Names("saas", "dev", SUB.rsplit("/", 1)[-1]), SECRET_READER)  # a custom role
 ROLE_TYPE = "Microsoft.Authorization/roleAssignments"
 
 
@@ -54,10 +55,10 @@ def roles_at(arm: Any, scope: str) -> dict[str, str]:
     return {r["properties"]["roleDefinitionId"]: r["properties"]["principalId"] for r in found}
 
 
-def secret_grants(provider: Any, saas: App, tmp_path: Path) -> list[tuple[str | None, str, str | None]]:
-    """(function, resource, role) of each grant on a Key Vault secret, from what deploy wants."""
+def secret_grants(provider: Any, saas: App, tmp_path: Path) -> list[tuple[str | None, str, tuple[str, ...]]]:
+    """(function, resource, actions) of each grant on a Key Vault secret, from what deploy wants."""
     desired = provider.desired(saas, "dev", provider.package(saas, "dev", tmp_path / "build", None))
-    return sorted((g.function, g.resource, g.role) for g in grants(desired) if "/secrets/" in g.resource)
+    return sorted((g.function, g.resource, g.actions) for g in grants(desired) if "/secrets/" in g.resource)
 
 
 def test_the_saas_sample_deploys_its_states_and_vault_and_a_second_plan_is_a_no_op(
@@ -104,10 +105,10 @@ def test_the_saas_sample_deploys_its_states_and_vault_and_a_second_plan_is_a_no_
 
 def test_the_one_secret_grant_names_billing_key_alone(provider: Any, saas: App, tmp_path: Path) -> None:
     vault = provider.deployer.names(saas, "dev").vault
-    [(function, resource, role)] = secret_grants(provider, saas, tmp_path)
+    [(function, resource, actions)] = secret_grants(provider, saas, tmp_path)
     # one identity runs every function of an Azure app: the grant is the app's; billing_export is the only
     # function the runtime lets read it (`uses=`)
-    assert (function, role) == (None, "Key Vault Secrets User")
+    assert (function, actions) == (None, ("Microsoft.KeyVault/vaults/secrets/getSecret/action",))
     assert resource.endswith(f"/providers/Microsoft.KeyVault/vaults/{vault}/secrets/billing-key")
     assert [s.name for s in saas.functions if any(u.resource.kind == "secret" for u in s.options.uses)] == [
         "billing_export"

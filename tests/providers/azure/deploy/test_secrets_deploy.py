@@ -1,6 +1,6 @@
 """Secrets on Azure, deployed against the fake ARM (every vault PUT held to the Key Vault resource provider's
 spec) and the fake Key Vault: a vault per app and stage (RBAC, soft delete, the app's tags), the deploying
-principal Key Vault Secrets Officer on it, `PORTABLE_FN_SECRETS` its URL, and the function app's identity Key
+principal a secrets officer's custom role on it, `PORTABLE_FN_SECRETS` its URL, and the function app's identity Key
 Vault Secrets User on each declared secret alone, made once the secret has a value (ARM refuses the scope of a
 missing secret): by `secrets set` on a deployed app, else by the next deploy. The fake Key Vault holds each
 token to its principal's roles (RBAC mode): the app's identity reads its declared secrets once granted, and no
@@ -17,6 +17,8 @@ from typing import Any, cast
 import pytest
 from azure.core.exceptions import HttpResponseError
 from portable_fn_azure.deploy.appliers import ROLE_NAMESPACE
+from portable_fn_azure.deploy.naming import Names
+from portable_fn_azure.deploy.roles import SECRET_READER, SECRETS_OFFICER, definition_id
 from portable_fn_azure.provider import secret_notes
 from portable_fn_azure.secret_store import KeyVaultStore, store_for
 from portable_fn_azure.secrets import backend, make_client, vault_url
@@ -30,8 +32,8 @@ GROUP = f"{SUB}/resourceGroups/keyed-dev-rg"
 KEYED = Path(__file__).resolve().parents[1] / "apps" / "keyed"
 TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 OFFICER = "0d3b7a52-6a1c-4c55-9b7e-2f3c1e5a9d10"  # the deploying user's object id
-USER = f"{SUB}/providers/Microsoft.Authorization/roleDefinitions/4633458b-17de-408a-b874-0445c86b69e6"
-OFFICER_ROLE = f"{SUB}/providers/Microsoft.Authorization/roleDefinitions/b86a8fe4-44ce-4948-aee5-eccb2c155cd7"
+NAMES = Names("keyed", "dev", SUB.rsplit("/", 1)[-1])
+USER, OFFICER_ROLE = definition_id(NAMES, SECRET_READER), definition_id(NAMES, SECRETS_OFFICER)  # custom roles
 ROLE_TYPE = "Microsoft.Authorization/roleAssignments"
 
 
@@ -53,6 +55,13 @@ def provider(arm: Any, keyvault: Any, blobs: Any, azurite: str, certificate: Any
 
 def vault_of(provider: Any, app: App) -> str:
     return str(provider.deployer.names(app, "dev").vault)
+
+
+def data_actions(arm: Any, role: str) -> list[str]:
+    """The data actions of a custom role as the fake ARM holds it (its one permission, nothing else in it)."""
+    (permission,) = arm.get(role)["properties"]["permissions"]
+    assert (permission["actions"], permission["notActions"], permission["notDataActions"]) == ([], [], [])
+    return list(permission["dataActions"])
 
 
 def roles_at(arm: Any, scope: str) -> dict[str, str]:
@@ -80,6 +89,14 @@ def test_deploy_makes_the_vault_grants_its_officer_and_each_secret_once_it_has_a
         "enableSoftDelete": True,
     }
     assert roles_at(arm, vault_id) == {OFFICER_ROLE: OFFICER}  # only the deployer, on the vault
+    assert data_actions(arm, OFFICER_ROLE) == [  # exactly what `portable-fn secrets` calls, no secrets/*
+        "Microsoft.KeyVault/vaults/secrets/getSecret/action",
+        "Microsoft.KeyVault/vaults/secrets/setSecret/action",
+        "Microsoft.KeyVault/vaults/secrets/readMetadata/action",
+        "Microsoft.KeyVault/vaults/secrets/delete",
+        "Microsoft.KeyVault/vaults/secrets/recover/action",
+    ]
+    assert data_actions(arm, USER) == ["Microsoft.KeyVault/vaults/secrets/getSecret/action"]
     site = arm.get(f"{GROUP}/providers/Microsoft.Web/sites/{provider.deployer.names(keyed, 'dev').function_app}")
     settings = arm.get(f"{site['id']}/config/appsettings")["properties"]
     assert settings["PORTABLE_FN_SECRETS"] == f"https://{vault}.vault.azure.net/"
@@ -93,12 +110,12 @@ def test_deploy_makes_the_vault_grants_its_officer_and_each_secret_once_it_has_a
         "webhook-secret --provider azure --stage dev` stores it and grants it",
     ]
     assert {s.resource.name for s in first.plan.steps if "/secrets/" in getattr(s.resource, "scope", "")} == {
-        f"{vault}/stripe-key/Key Vault Secrets User",
-        f"{vault}/webhook-secret/Key Vault Secrets User",
+        f"{vault}/stripe-key/portable-fn secret reader",
+        f"{vault}/webhook-secret/portable-fn secret reader",
     }
     again = pipeline.plan(provider, keyed, "dev").plan  # the two grants are still to make, nothing else
     assert sorted(s.resource.name for s in again.steps) == sorted(
-        f"{vault}/{n}/Key Vault Secrets User" for n in ("stripe-key", "webhook-secret")
+        f"{vault}/{n}/portable-fn secret reader" for n in ("stripe-key", "webhook-secret")
     )
 
     # the officer sets both through the SDK, against the vault deploy made (served once ARM holds it), the
@@ -120,8 +137,8 @@ def test_deploy_makes_the_vault_grants_its_officer_and_each_secret_once_it_has_a
     provider.deployer.client.calls.clear()
     values.set("stripe-key", "sk_test_1")
     assert values.notes == [
-        f"Secret stripe-key granted to the function app {app_name}'s identity (Key Vault Secrets User on that "
-        "secret alone); Azure applies a new role within minutes."
+        f"Secret stripe-key granted to the function app {app_name}'s identity (portable-fn's secret reader role: "
+        "getSecret on that secret alone); Azure applies a new role within minutes."
     ]
     scope = f"{vault_id}/secrets/stripe-key"
     role_id = uuid.uuid5(ROLE_NAMESPACE, f"{scope}|{USER}|{principal}".lower())  # the name deploy gives it
@@ -135,8 +152,8 @@ def test_deploy_makes_the_vault_grants_its_officer_and_each_secret_once_it_has_a
     values.set("payroll-key", "not-for-this-app")  # in the vault, declared by no function: granted to none
     values.set("stripe-key", "sk_test_2")  # a new version: the grant is there already
     assert values.notes[1:] == [
-        f"Secret webhook-secret granted to the function app {app_name}'s identity (Key Vault Secrets User on that "
-        "secret alone); Azure applies a new role within minutes.",
+        f"Secret webhook-secret granted to the function app {app_name}'s identity (portable-fn's secret reader role: "
+        "getSecret on that secret alone); Azure applies a new role within minutes.",
         f"Secret stripe-key was already granted to the function app {app_name}'s identity.",
     ]
     assert roles_at(arm, f"{vault_id}/secrets/payroll-key") == {}

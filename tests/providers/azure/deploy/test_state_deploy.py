@@ -1,6 +1,6 @@
 """State on Azure, deployed: a table per state in the app's storage account (ARM's Table_Create, held to
 the storage spec by the fake ARM, and made in Azurite's table service too), the function app's identity
-granted Storage Table Data Reader or Contributor on each table, `PORTABLE_FN_STATE_<NAME>` in the app
+granted the state reader or writer custom role (`roles`) on each table, `PORTABLE_FN_STATE_<NAME>` in the app
 settings, and `remove` keeping a table that holds entities (with its account and group) unless
 `delete_data`."""
 
@@ -14,8 +14,9 @@ import pytest
 from azure.data.tables import TableServiceClient
 from portable_fn_azure.deploy import AzureDeployer
 from portable_fn_azure.deploy.grants import grants
-from portable_fn_azure.deploy.naming import TABLE_ROLES, table_name
+from portable_fn_azure.deploy.naming import Names, table_name
 from portable_fn_azure.deploy.resources import RoleAssignment, StateTable
+from portable_fn_azure.deploy.roles import STATE_READER, STATE_WRITER, definition_id
 from portable_fn_azure.state import open_backend
 
 from portable_fn.app import App, load_app
@@ -26,7 +27,8 @@ from portable_fn.runtime.state import Record, locator_env
 SUB = "/subscriptions/11111111-2222-3333-4444-555555555555"
 GROUP = f"{SUB}/resourceGroups/stateful-dev-rg"
 STATEFUL = Path(__file__).resolve().parents[1] / "apps" / "stateful"
-READER, WRITER = (f"{SUB}/providers/Microsoft.Authorization/roleDefinitions/{g}" for g in TABLE_ROLES.values())
+NAMES = Names("stateful", "dev", SUB.rsplit("/", 1)[-1])
+READER, WRITER = definition_id(NAMES, STATE_READER), definition_id(NAMES, STATE_WRITER)  # custom roles
 ROLE_TYPE = "Microsoft.Authorization/roleAssignments"
 
 
@@ -144,15 +146,11 @@ def test_with_a_connection_string_the_tables_get_it_and_no_role(
 # -- the grants, as generated (no endpoint) -----------------------------------------------------------------
 def test_generated_table_grants_are_exactly_the_declared_uses(stateful: App) -> None:
     """No wildcard and no account-wide table role: every table role is scoped to one named state table of a
-    declared state, Contributor only where some function declared a write, and no state undeclared."""
+    declared state, the writer only where some function declared a write, and no state undeclared."""
     deployer = AzureDeployer({"subscription_id": SUB.rsplit("/", 1)[-1], "location": "westeurope"})
     resources = deployer.desired(stateful, "dev", Artifact(Path("/tmp/app.zip"), "ab" * 32, 10, 1))
     names = deployer.names(stateful, "dev")
-    table_grants = [
-        r
-        for r in resources
-        if isinstance(r, RoleAssignment) and r.role_definition_id.rsplit("/", 1)[-1] in TABLE_ROLES.values()
-    ]
+    table_grants = [r for r in resources if isinstance(r, RoleAssignment) and r.role_definition_id in (READER, WRITER)]
     declared = {u.resource.name: u.writes for s in stateful.functions for u in s.options.uses}
     declared = {
         n: any(u.writes for s in stateful.functions for u in s.options.uses if u.resource.name == n) for n in declared
@@ -195,7 +193,8 @@ def test_a_use_going_from_read_to_write_swaps_that_tables_role_only(provider: An
         g.resource.rsplit("/", 1)[-1] for g in changes.added
     ]
     assert len(changes.added) == 1 and "/tables/pfsprices" in changes.added[0].resource
-    assert (changes.removed[0].role, changes.added[0].role) == (
-        "Storage Table Data Reader",
-        "Storage Table Data Contributor",
+    assert (changes.removed[0].actions, changes.added[0].actions) == (
+        STATE_READER.data_actions,
+        STATE_WRITER.data_actions,
     )
+    assert "Microsoft.Storage/storageAccounts/tableServices/tables/entities/write" in changes.added[0].actions

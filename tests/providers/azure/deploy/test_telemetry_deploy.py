@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 from azure.data.tables import TableServiceClient
-from portable_fn_azure.deploy.naming import TABLE_ROLES, table_name
+from portable_fn_azure.deploy.naming import Names, table_name
+from portable_fn_azure.deploy.roles import STATE_READER, STATE_WRITER, definition_id
 
 from portable_fn.app import App, load_app
 from portable_fn.deploy import pipeline
@@ -20,7 +21,8 @@ from portable_fn.runtime.state import locator_env
 TELEMETRY = Path(__file__).resolve().parents[4] / "samples" / "telemetry"
 SUB = "/subscriptions/11111111-2222-3333-4444-555555555555"
 GROUP = f"{SUB}/resourceGroups/telemetry-dev-rg"
-READER, WRITER = (f"{SUB}/providers/Microsoft.Authorization/roleDefinitions/{g}" for g in TABLE_ROLES.values())
+NAMES = Names("telemetry", "dev", SUB.rsplit("/", 1)[-1])
+READER, WRITER = definition_id(NAMES, STATE_READER), definition_id(NAMES, STATE_WRITER)  # custom roles
 ROLE_TYPE = "Microsoft.Authorization/roleAssignments"
 
 

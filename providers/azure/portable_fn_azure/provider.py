@@ -205,7 +205,7 @@ class AzureProvider(Provider):
 
     def secret_store(self, app: App, stage: str) -> SecretStore:
         """The app and stage's Key Vault (`secret_store.KeyVaultStore`), which deploy makes when a function declares
-        a secret and whose Key Vault Secrets Officer role it gives the deploying principal."""
+        a secret and on which it gives the deploying principal its secrets officer role (`deploy.roles`)."""
         from .secret_store import store_for
 
         return store_for(cast("AzureDeployer", self.deployer), app, stage)
@@ -343,9 +343,10 @@ def secret_notes(app: App, stage: str, vault: str) -> list[str]:
     readers = "; ".join(f"{s.name}: {', '.join(f.name for f in app.readers(s))}" for s in app.secrets)
     return [
         f"Secrets are kept in the Key Vault {vault} (RBAC, soft delete on). Azure runs all of {app.name!r}'s functions "
-        "as one function app with one identity: it gets Key Vault Secrets User on each declared secret alone, and "
+        "as one function app with one identity: it gets a role reading each declared secret alone (getSecret), and "
         f"each function may read only the secrets it declares, checked at run time ({readers}).",
-        "The deploying principal gets Key Vault Secrets Officer on the vault, so `portable-fn secrets set` works.",
+        "The deploying principal gets a role to set, list and remove secrets on the vault, so `portable-fn secrets "
+        "set` works.",
         "A role can be scoped to a secret only once it exists (ARM refuses a scope that does not): deploy skips the "
         f"grant of a secret with no value, and `portable-fn secrets set NAME --provider azure --stage {stage}` "
         "stores the value and makes the grant (on an app not deployed, the next deploy makes it).",

@@ -2,8 +2,8 @@
 
 One Key Vault per app and stage (RBAC mode; deploy makes it, see `deploy.desired`), a secret `NAME` kept
 there under its own name. Deploy puts the vault's URL in the app settings as `PORTABLE_FN_SECRETS` (the
-locator: never a value), and grants the function app's identity Key Vault Secrets User on each declared
-secret alone (`<vault id>/secrets/<name>`).
+locator: never a value), and grants the function app's identity a custom role reading each declared secret
+alone (`secrets/getSecret/action` on `<vault id>/secrets/<name>`; see `deploy.roles`).
 
 - `backend(locator)`: the runtime side (`portable_fn.runtime.secrets` finds it by
   `PORTABLE_FN_PROVIDER=azure`). Ships in the package zip when a function declares a secret; the SDK

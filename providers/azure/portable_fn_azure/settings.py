@@ -37,7 +37,7 @@ class AzureSettings(ProviderSettings):
     lro_report_every_s: float = Field(default=10, gt=0)
     package_sas_days: int = Field(default=3650, ge=1)  # storage_auth = "connection_string" only
     # Key Vault (when a function declares a secret): the tenant the vault trusts, and the object id of who sets
-    # the secrets (granted Key Vault Secrets Officer on the vault); else the `tid` and `oid` of the deploying
+    # the secrets (granted the secrets officer's custom role on the vault); else the `tid` and `oid` of the deploying
     # credential's token
     tenant_id: str | None = None
     secrets_officer_id: str | None = None

@@ -20,13 +20,14 @@ default 100; or `EP1`-`EP3`; a live app moving to or from FC1 is replaced, app a
 convert it: see `appliers.FunctionPlans` and `remote.RemoteReader`),
 `storage_auth` (`identity`, the default: the function app's system-assigned identity gets Storage Blob Data
 Owner and Storage Queue Data Contributor, plus Storage Account Contributor for blob triggers, on the app's
-storage account, Storage Table Data Reader or Contributor on each state table, and a sender's role on each
-queue, Event Grid topic or (with `service_bus_namespace_id`) Service Bus entity a function sends to (see
-`desired`), and the
+storage account (the host's own), and for what functions declare custom roles of exact actions (`roles`): a
+state reader or writer on each state table, and a sender's role on each queue, Event Grid topic or (with
+`service_bus_namespace_id`) Service Bus entity a function sends to (see `desired`); deploying then needs
+`Microsoft.Authorization/roleDefinitions/write` besides role assignments. The
 host finds it by `AzureWebJobsStorage__accountName`; `connection_string`: the
 account key in `AzureWebJobsStorage`, for deployers who may not create role assignments),
 `tenant_id` and `secrets_officer_id` (when a function declares a secret: the tenant the app's Key Vault trusts
-and the object id given Key Vault Secrets Officer on it, else the `tid` and `oid` of the deploying credential's
+and the object id given the secrets officer's custom role on it, else the `tid` and `oid` of the deploying credential's
 ARM token; see `desired`), `keyvault_endpoint` (where requests to a vault go, its host in `Host`: emulators),
 `package_sas_days` (3650), `arm_endpoint`, `scm_endpoint` (where requests to a site's SCM host go, the host
 in `Host`) and `storage_connection_string` (emulators; the `endpoint_url` given to the provider is the ARM

@@ -27,6 +27,7 @@ READER = (
     "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1"
 )
 SPECS = Path(__file__).resolve().parents[3] / "data/azure/azure-rest-api-specs/specification"
+CUSTOM_GUID = "0b6c5f2e-8d0a-4f5b-9c1e-3a7d2e4f6b81"  # a custom role's name
 
 
 def call(arm: Any, certificate: Any, method: str, path: str, body: Any = None) -> tuple[int, Any]:
@@ -334,3 +335,33 @@ def test_a_site_identity_and_a_host_key_are_held_to_the_spec(arm: Any, certifica
         )
     )
     assert status == 400 and "'key' on object of type 'KeyInfo'" in message
+
+
+def test_a_custom_role_is_held_to_role_definition_and_is_not_deleted_while_assigned(arm: Any, certificate: Any) -> None:
+    with_account(arm, certificate)
+    custom = f"/subscriptions/{SUBSCRIPTION}/providers/Microsoft.Authorization/roleDefinitions/{CUSTOM_GUID}"
+    read = ["Microsoft.Storage/storageAccounts/tableServices/tables/entities/read"]
+    body = {
+        "properties": {
+            "roleName": "reads entities",
+            "type": "CustomRole",
+            "permissions": [{"actions": [], "dataActions": read}],
+            "assignableScopes": [GROUP],
+        }
+    }
+    typo = {"properties": {**body["properties"], "permissions": [{"dataAction": read}]}}
+    status, code, message = refusal(call(arm, certificate, "PUT", custom, typo))
+    assert (status, code) == (400, "InvalidRequestContent")
+    assert "'dataAction' on object of type 'Permission'. Path 'properties.permissions[0].dataAction'" in message
+    elsewhere = {"properties": {**body["properties"], "assignableScopes": [f"{GROUP}x"]}}
+    assert refusal(call(arm, certificate, "PUT", custom, elsewhere))[:2] == (400, "InvalidAssignableScope")
+    assert call(arm, certificate, "PUT", custom, body)[0] == 201
+
+    principal = "00000000-0000-0000-0000-000000000001"
+    arm.state.resources["app"] = {"identity": {"principalId": principal}}  # the principal
+    assigned = {"properties": {"roleDefinitionId": custom, "principalId": principal}}
+    assert call(arm, certificate, "PUT", ROLE, assigned)[0] == 201
+    assert refusal(call(arm, certificate, "DELETE", custom))[:2] == (409, "RoleDefinitionHasAssignments")
+    assert call(arm, certificate, "DELETE", ROLE)[0] == 200
+    assert call(arm, certificate, "DELETE", custom)[0] == 200
+    assert refusal(call(arm, certificate, "GET", custom))[:2] == (404, "RoleDefinitionDoesNotExist")

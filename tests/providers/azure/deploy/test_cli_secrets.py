@@ -100,6 +100,10 @@ def test_secrets_set_list_remove_on_azure_with_the_cli(keyed_dir: Path, arm: Any
     code, out, err = run("plan", str(keyed_dir), *common)  # deploy, secrets set: nothing left to do
     assert code == 0, err
     assert "Plan: 0 to create, 0 to update, 0 to delete, 16 unchanged" in out, out  # 2 custom roles
+    # the grant view: each declared grant as its exact actions, the host's built-in roles as the platform's
+    assert "Microsoft.KeyVault/vaults/secrets/getSecret/action on /subscriptions/" in out
+    assert "Storage Blob Data Owner on /subscriptions/" in out
+    assert "(for the platform: the Functions host's own storage: its leases, keys and the app's package)" in out
     assert "Grants (0 to grant, 0 to take away, 5 unchanged):" in out, out
 
     code, _, err = run("secrets", "remove", "webhook-secret", str(keyed_dir), *common, "--yes")

@@ -214,11 +214,11 @@ def test_plan_says_where_secrets_live_who_reads_them_and_to_set_them_first(keyed
     notes = secret_notes(keyed, "dev", "keyeddevkv0a1b2c")
     assert notes[0] == (
         "Secrets are kept in the Key Vault keyeddevkv0a1b2c (RBAC, soft delete on). Azure runs all of 'keyed''s "
-        "functions as one function app with one identity: it gets Key Vault Secrets User on each declared secret "
-        "alone, and each function may read only the secrets it declares, checked at run time (stripe-key: charge, "
-        "refund; webhook-secret: charge)."
+        "functions as one function app with one identity: it gets a role reading each declared secret alone "
+        "(getSecret), and each function may read only the secrets it declares, checked at run time (stripe-key: "
+        "charge, refund; webhook-secret: charge)."
     )
-    assert "Key Vault Secrets Officer" in notes[1] and "`portable-fn secrets set`" in notes[1]
+    assert "set, list and remove secrets on the vault" in notes[1] and "`portable-fn secrets set`" in notes[1]
     assert notes[2] == (
         "A role can be scoped to a secret only once it exists (ARM refuses a scope that does not): deploy skips the "
         "grant of a secret with no value, and `portable-fn secrets set NAME --provider azure --stage dev` stores the "

@@ -12,12 +12,20 @@ the cloud (it does not ship).
 |                          | `service_bus_queue_trigger` (`queue_transport = "service_bus"`, `service_bus_connection`)  |
 |                          | + `queue_output` to the function's `pfdl-...` queue (`names.dead_letter_queue`)           |
 | `topic`                  | `event_grid_trigger`, or `service_bus_topic_trigger` with subscription = function name     |
-|                          | (`topic_transport = "service_bus"`) + `queue_output` as a Service Bus queue's               |
+|                          | (`topic_transport = "service_bus"`); either + `queue_output` to the function's `pfdl-...`  |
+|                          | queue                                                                                      |
 | `schedule`               | `timer_trigger` with the 6-field NCRONTAB (`ncrontab`), and `retry` when the function has  |
 |                          | retries: its policy's fixed delay or exponential backoff (`retries.timer_retry`), else 10 s |
+|                          | + `queue_output` to the function's `pfdl-...` queue                                        |
 | `storage` (created)      | `blob_trigger(path="<container>/<prefix>{name}<suffix>", source=EVENT_GRID)`               |
+|                          | + `queue_output` to the function's `pfdl-...` queue                                        |
 | `storage` (deleted)      | `event_grid_trigger` (the blob trigger only sees new and changed blobs); the shim keeps     |
-|                          | the container's BlobDeleted events under the prefix and suffix                              |
+|                          | the container's BlobDeleted events under the prefix and suffix; + `queue_output` to the     |
+|                          | function's `pfdl-...` queue                                                                |
+
+Every function but an http one and a Storage Queue one (which has `<queue>-poison`) has a dead-letter
+queue of its own in the app's storage (`has_dead_letter_queue`, `names.dead_letter_queue`): the shim
+writes a `DeadLetter` there and returns, so no transport retries it.
 
 An http function answers 405 (with `Allow`) for a method it did not declare, as `portable-fn dev` does, so
 the host must deliver those methods to it: a route only one function declares takes every method (the
@@ -394,10 +402,10 @@ def _topic(app: App, spec: FunctionSpec, ref: str, timeout: float | None, chosen
         )
         return _service_bus(app, spec, ref, timeout, chosen, topic, trigger)
     return (
-        f"shim.event_grid_entry({ref}, {timeout!r})",
-        ["@app.event_grid_trigger(arg_name='event')"],
-        "event: func.EventGridEvent",
-        "event",
+        f"shim.event_grid_entry({ref}, {dead_letter_queue(spec.name)!r}, {timeout!r})",
+        ["@app.event_grid_trigger(arg_name='event')", _dead_letter_output(spec, chosen)],
+        "event: func.EventGridEvent, dead: func.Out[str]",
+        "event, dead",
     )
 
 
@@ -406,14 +414,29 @@ def _service_bus(
 ) -> tuple[Any, ...]:
     """A Service Bus queue or subscription trigger, and the output binding to the function's dead-letter
     Storage Queue in the app's storage (`dead_letter_queue`), where the shim writes what it dead-letters."""
-    dead, storage = dead_letter_queue(spec.name), chosen["storage_connection"]
     connection, attempts = chosen["service_bus_connection"], _max_attempts(app, spec)
+    dead = dead_letter_queue(spec.name)
     return (
         f"shim.service_bus_entry({ref}, {entity!r}, {connection!r}, {attempts}, {dead!r}, {timeout!r})",
-        [trigger, f"@app.queue_output(arg_name='dead', queue_name={dead!r}, connection={storage!r})"],
+        [trigger, _dead_letter_output(spec, chosen)],
         "msg: func.ServiceBusMessage, dead: func.Out[str]",
         "msg, dead",
     )
+
+
+def _dead_letter_output(spec: FunctionSpec, chosen: dict[str, str]) -> str:
+    """The output binding to the function's dead-letter Storage Queue (`dead_letter_queue`) in the app's
+    storage, named `dead`: where the shim writes what the function dead-letters."""
+    dead, storage = dead_letter_queue(spec.name), chosen["storage_connection"]
+    return f"@app.queue_output(arg_name='dead', queue_name={dead!r}, connection={storage!r})"
+
+
+def has_dead_letter_queue(app: App, spec: FunctionSpec) -> bool:
+    """Whether the function has a dead-letter Storage Queue of its own (`dead_letter_queue`): every function
+    but an http one and a queue one on Storage Queues (whose dead letters go to `<queue>-poison`)."""
+    kind = spec.trigger.kind
+    storage_queue = kind == "queue" and transports(app)["queue_transport"] == "storage_queue"
+    return kind != "http" and not storage_queue
 
 
 def on_service_bus(app: App, spec: FunctionSpec) -> bool:
@@ -428,35 +451,38 @@ def _schedule(app: App, spec: FunctionSpec, ref: str, timeout: float | None, cho
     retry = timer_retry(app, spec)
     if retry:
         decorators.append(retry)
+    decorators.append(_dead_letter_output(spec, chosen))
+    expression, dead = _trigger(spec, Schedule).expression, dead_letter_queue(spec.name)
     return (
-        f"shim.timer_entry({ref}, {_trigger(spec, Schedule).expression!r}, {timeout!r})",
+        f"shim.timer_entry({ref}, {expression!r}, {dead!r}, {timeout!r})",
         decorators,
-        "timer: func.TimerRequest",
-        "timer",
+        "timer: func.TimerRequest, dead: func.Out[str]",
+        "timer, dead",
     )
 
 
 def _storage(app: App, spec: FunctionSpec, ref: str, timeout: float | None, chosen: dict[str, str]) -> tuple[Any, ...]:
     trigger = _trigger(spec, Storage)
-    container = physical_container(trigger.bucket)
+    container, dead = physical_container(trigger.bucket), dead_letter_queue(spec.name)
     if trigger.on == "deleted":
         blobs = (container, trigger.prefix, trigger.suffix)
         return (
-            f"shim.event_grid_entry({ref}, {timeout!r}, blobs={blobs!r})",
-            ["@app.event_grid_trigger(arg_name='event')"],
-            "event: func.EventGridEvent",
-            "event",
+            f"shim.event_grid_entry({ref}, {dead!r}, {timeout!r}, blobs={blobs!r})",
+            ["@app.event_grid_trigger(arg_name='event')", _dead_letter_output(spec, chosen)],
+            "event: func.EventGridEvent, dead: func.Out[str]",
+            "event, dead",
         )
     path = f"{container}/{_braces(trigger.prefix)}{{name}}{_braces(trigger.suffix)}"
     connection = chosen["storage_connection"]
     return (
-        f"shim.blob_entry({ref}, {timeout!r})",
+        f"shim.blob_entry({ref}, {dead!r}, {timeout!r})",
         [
             f"@app.blob_trigger(arg_name='blob', path={path!r}, connection={connection!r}, "
-            "source=func.BlobSource.EVENT_GRID)"
+            "source=func.BlobSource.EVENT_GRID)",
+            _dead_letter_output(spec, chosen),
         ],
-        "blob: func.InputStream",
-        "blob",
+        "blob: func.InputStream, dead: func.Out[str]",
+        "blob, dead",
     )
 
 
@@ -489,7 +515,7 @@ def poison_suffix() -> str:
 
 def check(app: App) -> None:
     """Raise UnsupportedTriggerError for what the generated bindings cannot express (settings, schedules, a
-    queue named like a Service Bus function's dead-letter queue)."""
+    queue named like a function's dead-letter queue)."""
     transports(app)
     if http_routes(app):
         not_found_name(app)
@@ -501,12 +527,12 @@ def check(app: App) -> None:
 
 def _check_dead_letter_queues(app: App) -> None:
     """A queue of the app (a trigger's or a channel's) never takes the name of a dead-letter queue."""
-    dead = {dead_letter_queue(spec.name): spec.name for spec in app.functions if on_service_bus(app, spec)}
+    dead = {dead_letter_queue(spec.name): spec.name for spec in app.functions if has_dead_letter_queue(app, spec)}
     logical = [s.trigger.name for s in app.functions if isinstance(s.trigger, Queue)]
     logical += [c.name for c in getattr(app, "channels", ())]
     for name in logical:
         if physical_queue(name) in dead:
             raise UnsupportedTriggerError(
                 f"App {app.name!r} on azure: queue({name!r}) would be the Storage Queue {physical_queue(name)!r}, "
-                f"where function {dead[physical_queue(name)]!r} keeps its Service Bus dead letters. Rename the queue."
+                f"where function {dead[physical_queue(name)]!r} keeps its dead letters. Rename the queue."
             )

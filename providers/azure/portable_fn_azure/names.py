@@ -11,7 +11,7 @@ import hashlib
 import re
 
 POISON_SUFFIX = "-poison"  # the Functions host moves a message here after maxDequeueCount failures
-DEAD_LETTER_PREFIX = "pfdl-"  # a Service Bus function's dead letters, in a Storage Queue (`dead_letter_queue`)
+DEAD_LETTER_PREFIX = "pfdl-"  # a function's own dead letters, in a Storage Queue (`dead_letter_queue`)
 MAX_QUEUE, MAX_CONTAINER = 63, 63
 
 
@@ -38,7 +38,8 @@ def queue_name(logical: str) -> str:
 
 
 def dead_letter_queue(function: str) -> str:
-    """The Storage Queue of the app's account where the shim writes a Service Bus function's dead letters:
+    """The Storage Queue of the app's account where the shim writes the dead letters of a function that has
+    no `<queue>-poison` (Service Bus, Event Grid, blob and timer triggers: `codegen.has_dead_letter_queue`):
     `pfdl-`, the function's name as a queue name, a hash of the name. One per function (a topic's
     subscriptions each have their own); it ends in hex digits, so it is never a `<queue>-poison`, and
     `codegen.check` refuses a queue of the app that would take the same name."""

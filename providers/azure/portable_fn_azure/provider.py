@@ -102,18 +102,17 @@ class AzureProvider(Provider):
         """The function's dead letters, oldest first: a Storage Queue function's poison queue `<queue>-poison`
         (`redrive`: each put back on its queue); a Service Bus function's own dead-letter queue
         (`names.dead_letter_queue`; `redrive`: each sent to its Service Bus queue or topic, `sb_letters`); for a
-        function Event Grid delivers to (a topic, blob events), the blobs Event Grid wrote into the app's
-        `portable-fn-dead-letters` container (`redrive`: a topic's published back to it; blob events are
-        refused, see `grid_letters`). All in the app's storage account; what is redriven is deleted."""
+        function Event Grid, a blob trigger or a timer delivers to, its own dead-letter queue and the blobs Event
+        Grid wrote into the app's `portable-fn-dead-letters` container, together (`redrive`: a topic's
+        published back to it; blob events and timer firings are refused, see `event_letters`). All in the
+        app's storage account; what is redriven is deleted."""
         from .names import queue_name
         from .redrive import DeadLetters
 
-        if self.delivered_by_event_grid(app, spec):
-            return self.grid_dead_letters(app, stage, spec, redrive)
-        if not isinstance(spec.trigger, (Queue, Topic)):
+        if isinstance(spec.trigger, Http):
             raise ProviderError(
-                f"Function {spec.name!r} on azure: a {spec.trigger.kind} function has no dead letters; portable-fn "
-                "reads those of queue, topic and bucket functions."
+                f"Function {spec.name!r} on azure: a http function has no dead letters (its caller gets the "
+                "answer); portable-fn reads those of queue, topic, storage and schedule functions."
             )
         deployer = self.deployer
         names = deployer.names(app, stage)
@@ -121,7 +120,34 @@ class AzureProvider(Provider):
         service = client.queues(client.storage_connection_string(names.resource_group, names.storage_account))
         if codegen.on_service_bus(app, spec):
             return self.bus_dead_letters(app, spec, service, redrive)
-        return DeadLetters(service, spec, queue_name(spec.trigger.name), codegen.max_dequeue_count(app)).read(redrive)
+        if codegen.has_dead_letter_queue(app, spec):
+            return self.event_dead_letters(app, stage, spec, service, redrive)
+        trigger = spec.trigger
+        assert isinstance(trigger, Queue), "every other function has its own dead-letter queue"
+        return DeadLetters(service, spec, queue_name(trigger.name), codegen.max_dequeue_count(app)).read(redrive)
+
+    def event_dead_letters(
+        self, app: App, stage: str, spec: FunctionSpec, service: Any, redrive: bool
+    ) -> list[DeadLetterEntry]:
+        """An Event Grid, blob or timer function's own dead-letter queue and, when Event Grid delivers to it,
+        its subscription's dead-letter blobs, oldest first. A redrive of letters that cannot be sent back is
+        refused before anything is read; a topic's publisher is asked for once, for both."""
+        from .deploy.naming import DEAD_LETTER_CONTAINER, subscription_name
+        from .event_letters import EventDeadLetters, oldest_first, refusal
+        from .grid_letters import blob_prefix
+
+        names, queue = self.deployer.names(app, stage), dead_letter_queue(spec.name)
+        blobs = f"{DEAD_LETTER_CONTAINER}/{blob_prefix(subscription_name(spec.name))}"
+        refused = refusal(spec, queue, names.system_topic, blobs)
+        if redrive and refused:
+            raise ProviderError(refused)
+        publish = None
+        if redrive and isinstance(spec.trigger, Topic):
+            publish = self.topic_publisher(names.resource_group, names.topic(spec.trigger.name))
+        written = EventDeadLetters(service, spec, queue, publish).read(redrive)
+        if not self.delivered_by_event_grid(app, spec):
+            return written
+        return oldest_first(written, self.grid_dead_letters(app, stage, spec, redrive, publish))
 
     def bus_dead_letters(self, app: App, spec: FunctionSpec, service: Any, redrive: bool) -> list[DeadLetterEntry]:
         """A Service Bus function's dead-letter queue; to redrive, its entity's sender, through the connection
@@ -149,10 +175,12 @@ class AzureProvider(Provider):
             return True
         return isinstance(spec.trigger, Topic) and codegen.transports(app)["topic_transport"] == "event_grid"
 
-    def grid_dead_letters(self, app: App, stage: str, spec: FunctionSpec, redrive: bool) -> list[DeadLetterEntry]:
+    def grid_dead_letters(
+        self, app: App, stage: str, spec: FunctionSpec, redrive: bool, publish: Any = None
+    ) -> list[DeadLetterEntry]:
         """The dead-letter blobs of the function's event subscription, read with the storage credentials
-        the package upload uses; a topic's publisher is asked for (its endpoint and key, from ARM) only to
-        redrive."""
+        the package upload uses; a topic's publisher (`publish`, else asked for: its endpoint and key, from
+        ARM) only to redrive."""
         from .deploy.naming import DEAD_LETTER_CONTAINER, subscription_name
         from .grid_letters import GridDeadLetters
 
@@ -165,7 +193,8 @@ class AzureProvider(Provider):
         if not isinstance(spec.trigger, Topic):
             return GridDeadLetters(container, spec.name, subscription, None, names.system_topic).read(redrive)
         topic = names.topic(spec.trigger.name)
-        publish = self.topic_publisher(names.resource_group, topic) if redrive else None
+        if redrive and publish is None:
+            publish = self.topic_publisher(names.resource_group, topic)
         return GridDeadLetters(container, spec.name, subscription, publish, topic).read(redrive)
 
     def topic_publisher(self, resource_group: str, topic: str) -> Any:
@@ -312,8 +341,8 @@ class AzureProvider(Provider):
         properties. Schedule: anything.
 
         The result: HTTP `status`, `headers`, `body`; events `results` (per event `id`, `outcome` ack, retry
-        or dead_letter, `reason`, and the `dead_letter` message the shim wrote for a Storage Queue or Service
-        Bus message) and `skipped` (`id`, `reason`: what the deployed trigger would not have delivered)."""
+        or dead_letter, `reason`, and the `dead_letter` message the shim wrote to its dead-letter binding) and
+        `skipped` (`id`, `reason`: what the deployed trigger would not have delivered)."""
         entry = _entry(app, spec)
         if spec.trigger.kind == "http":
             return _invoke_http(app, spec, entry, event)
@@ -604,21 +633,21 @@ def _entry(app: App, spec: FunctionSpec) -> Any:
         return shim.service_bus_entry(
             spec, entity, chosen["service_bus_connection"], options.max_attempts, dead, timeout
         )
+    dead = dead_letter_queue(spec.name)
     if isinstance(trigger, Schedule):
-        return shim.timer_entry(spec, trigger.expression, timeout)
+        return shim.timer_entry(spec, trigger.expression, dead, timeout)
     if isinstance(trigger, Storage) and trigger.on == "created":
-        return shim.blob_entry(spec, timeout)
+        return shim.blob_entry(spec, dead, timeout)
     blobs = None
     if isinstance(trigger, Storage):
         blobs = (codegen.physical_container(trigger.bucket), trigger.prefix, trigger.suffix)
-    return shim.event_grid_entry(spec, timeout, blobs=blobs)
+    return shim.event_grid_entry(spec, dead, timeout, blobs=blobs)
 
 
 def _has_dead_letter_binding(app: App, spec: FunctionSpec) -> bool:
-    """A queue function on Storage Queues (`<queue>-poison`) or any Service Bus function (its `pfdl-` queue):
-    the shim writes its dead letters through an output binding."""
-    storage_queue = spec.trigger.kind == "queue" and codegen.transports(app)["queue_transport"] == "storage_queue"
-    return storage_queue or codegen.on_service_bus(app, spec)
+    """Every function but an http one: a queue function on Storage Queues writes its dead letters to
+    `<queue>-poison`, every other to its own `pfdl-` queue, through an output binding."""
+    return spec.trigger.kind != "http"
 
 
 def _native_http(spec: FunctionSpec, event: Any) -> Any:

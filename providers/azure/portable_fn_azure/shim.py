@@ -26,18 +26,18 @@ becomes what the host expects:
   message is completed and never delivered again. Service Bus's own MaxDeliveryCount is only the
   backstop for an invocation that never returned (a crash, a timeout): see `retries`.
 - topic on Event Grid (`eventGridTrigger`), storage (`blobTrigger` with the Event Grid source;
-  `deleted`: `eventGridTrigger`): ack returns; retry raises (Event Grid's retry policy), then the
-  subscription's dead-letter container (1).
-- schedule (`timerTrigger`): ack returns; retry raises: the function's retry policy (`retries`), then
-  the next firing.
+  `deleted`: `eventGridTrigger`), schedule (`timerTrigger`), each + a Storage Queue output binding to the
+  function's own dead-letter queue (`names.dead_letter_queue`): ack returns; dead-letter (an event that
+  cannot be read too) writes the dead letter to that queue and returns, so it is never delivered again;
+  retry raises, so the transport tries again: Event Grid's retry policy, then the subscription's
+  dead-letter container (the event as delivered, with Event Grid's own reason); the blob trigger's
+  retries, then the host's `webjobs-blobtrigger-poison` queue (the blob's name, no reason); the timer's
+  retry policy (`retries`), then the next firing. Only the timer says which retry it runs
+  (`context.retry_context`: `retry_count`, `max_retry_count`), so a timer's retry on its last attempt
+  is written to the queue too; elsewhere the attempt is the host's retry count + 1 (1 without one).
 
 A queue function whose `retries` is lower than the app's `maxDequeueCount` (one host.json for every queue
 function: the highest of them) is dead-lettered by the shim when a retry is asked on its last attempt.
-
-(1) Without a cloud SDK in the function, Event Grid cannot be told to dead-letter one event at once: a
-    dead-lettered event is raised like a retry, so nothing is lost: Event Grid's retries run out and
-    write it to the subscription's dead-letter container. The reason the function gave is in the event's
-    log line, not on the message.
 
 Each event that was not acknowledged is one log line (`logs.log_failure`), written once the shim knows what
 becomes of it, with the call's facts (function, invocation and event id, trace, attempt): its reason and
@@ -92,6 +92,11 @@ PROVIDER = "azure"
 REGION = os.environ.get("REGION_NAME")  # set by the Functions host for the life of the process
 UNDECODABLE = "dev.portable-fn.undecodable"  # a dead letter carrying a message that had no CloudEvent
 Entry = Callable[..., Any]
+# What the library's EventGridEvent (Event Grid schema) and CloudEvent (CloudEvents schema) hold besides data.
+GRID_ATTRIBUTES = ("id", "topic", "subject", "event_type", "event_time", "source", "type", "specversion", "time")
+BLOB_ATTRIBUTES = ("name", "uri", "length")  # of an azure.functions InputStream
+# The source of a dead letter carrying an event that could not be read (the native source may not be a URI).
+GRID_SOURCE, BLOB_SOURCE = "/portable-fn/azure/event-grid", "/portable-fn/azure/blob"
 
 
 class DeliveryFailed(PortableFnError):
@@ -190,13 +195,24 @@ def queue_entry(
 
 class Failed:
     """Where a message that was not acknowledged came from and can go: its transport (`what`, for the log
-    line), the queue its dead letter is written to, its source, and its attempt of the function's attempts."""
+    line), the queue its dead letter is written to, its source, and its attempt of the function's attempts
+    (`max_attempts` None: the shim cannot know the last one, the transport retries). `item` names what
+    was delivered: a message (queues) or an event (Event Grid, blob, timer)."""
 
-    __slots__ = ("what", "dead_letters", "source", "attempt", "max_attempts")
+    __slots__ = ("what", "dead_letters", "source", "attempt", "max_attempts", "item")
 
-    def __init__(self, what: str, dead_letters: str, source: str, attempt: int, max_attempts: int) -> None:
+    def __init__(
+        self, what: str, dead_letters: str, source: str, attempt: int, max_attempts: int | None, item: str = "message"
+    ) -> None:
         self.what, self.dead_letters, self.source = what, dead_letters, source
-        self.attempt, self.max_attempts = attempt, max_attempts
+        self.attempt, self.max_attempts, self.item = attempt, max_attempts, item
+
+    @property
+    def retried(self) -> str:
+        """What becomes of a retry, for the log line."""
+        if self.max_attempts is None:
+            return "raised for redelivery"
+        return f"attempt {self.attempt} of {self.max_attempts}"
 
 
 def _message_failure(
@@ -205,14 +221,15 @@ def _message_failure(
     """A message that was not acknowledged: its dead letter written to the output binding `out` now
     (dead-letter, or a retry on the last attempt), else raised so that its transport delivers it again."""
     result = _result(call)
-    if result.outcome is DEAD_LETTER or failed.attempt >= failed.max_attempts:
+    last = failed.max_attempts is not None and failed.attempt >= failed.max_attempts
+    if result.outcome is DEAD_LETTER or last:
         carried = decoded if isinstance(decoded, CloudEvent) else undecodable_event(msg, failed.source)
         letter = dead_letter_event(carried, function=spec.name, reason=str(result.reason), attempt=failed.attempt)
         out.set(letter.to_json())
         _log(spec, failed.what, call, f"moved to {failed.dead_letters}", carried.id)
         return
-    _log(spec, failed.what, call, f"attempt {failed.attempt} of {failed.max_attempts}")
-    raise DeliveryFailed(_failure(spec, f"{failed.what} message", result), str(result.outcome), result.reason)
+    _log(spec, failed.what, call, failed.retried)
+    raise DeliveryFailed(_failure(spec, f"{failed.what} {failed.item}", result), str(result.outcome), result.reason)
 
 
 def undecodable_event(msg: Any, source: str) -> CloudEvent[Any]:
@@ -220,7 +237,7 @@ def undecodable_event(msg: Any, source: str) -> CloudEvent[Any]:
     one when it has none), its raw body as the data (text when it is UTF-8, else bytes)."""
     msg_id = getattr(msg, "id", None) or getattr(msg, "message_id", None)  # Storage Queue, Service Bus
     try:
-        body = msg.get_body()
+        body = msg.get_body() if hasattr(msg, "get_body") else _described(msg)
     except Exception:
         body = b""
     data = body_text(body) if isinstance(body, bytes) else body if isinstance(body, str) else b""
@@ -232,6 +249,24 @@ def undecodable_event(msg: Any, source: str) -> CloudEvent[Any]:
         data=data,
         datacontenttype="text/plain; charset=utf-8" if isinstance(data, str) else "application/octet-stream",
     )
+
+
+def _described(native: Any) -> bytes:
+    """A trigger object that has no CloudEvent and no raw body, as JSON: an Event Grid event (the library's
+    EventGridEvent or CloudEvent) its attributes that are set and its data, a blob its name, uri and length
+    (not its content); empty for anything else."""
+    import json
+
+    if isinstance(native, Mapping):  # the JSON `invoke` hands over
+        return json.dumps(native, default=str).encode()
+    names = GRID_ATTRIBUTES if hasattr(native, "get_json") else BLOB_ATTRIBUTES if hasattr(native, "uri") else ()
+    fields = {name: getattr(native, name, None) for name in names}
+    if not fields:
+        return b""
+    shown = {name: value for name, value in fields.items() if value is not None}
+    if hasattr(native, "get_json"):
+        shown["data"] = native.get_json()
+    return json.dumps(shown, default=str).encode()
 
 
 def service_bus_entry(
@@ -259,9 +294,10 @@ def service_bus_entry(
 
 
 def event_grid_entry(
-    spec: FunctionSpec, timeout_s: float | None = None, blobs: tuple[str, str, str] | None = None
+    spec: FunctionSpec, dead_letters: str, timeout_s: float | None = None, blobs: tuple[str, str, str] | None = None
 ) -> Entry:
-    """`(event, context=None) -> None` for an Event Grid event in either schema. `blobs` (container,
+    """`(event, dead, context=None) -> None` for an Event Grid event in either schema; `dead` is the `Out` of
+    the output binding to the Storage Queue `dead_letters` (`names.dead_letter_queue`). `blobs` (container,
     prefix, suffix) keeps only the blob events of a `storage(..., on="deleted")` trigger, identified as the
     blob trigger identifies the same blob (`blob_event_to_cloudevent`); a topic message gets its
     `ctx.message`."""
@@ -269,33 +305,43 @@ def event_grid_entry(
     topic = spec.trigger.kind == "topic"
     decode = event_grid_to_cloudevent if blobs is None else blob_event_to_cloudevent
 
-    def handle(event: Any, context: Any = None) -> None:
+    def handle(event: Any, dead: Any, context: Any = None) -> None:
         decoded = _decode(decode, event)
         if isinstance(decoded, CloudEvent) and blobs is not None and not _blob_matches(decoded, blobs):
             return  # the subscription's filter should have kept it away: acknowledged, not delivered
         meta_of = (lambda _: _grid_meta(decoded, context)) if topic and isinstance(decoded, CloudEvent) else None
-        _settle(spec, "Event Grid", _run_one(spec, context, timeout_s, event, decoded, meta_of))
+        call = _run_one(spec, context, timeout_s, event, decoded, meta_of)
+        failed = Failed("Event Grid", dead_letters, GRID_SOURCE, _retry_attempt(context), None, "event")
+        _settle(spec, failed, event, dead, decoded, call)
 
     return handle
 
 
-def blob_entry(spec: FunctionSpec, timeout_s: float | None = None) -> Entry:
-    """`(blob, context=None) -> None` for a blob trigger with the Event Grid source."""
+def blob_entry(spec: FunctionSpec, dead_letters: str, timeout_s: float | None = None) -> Entry:
+    """`(blob, dead, context=None) -> None` for a blob trigger with the Event Grid source; `dead` as an Event
+    Grid trigger's."""
     _check(spec, "storage")
 
-    def handle(blob: Any, context: Any = None) -> None:
-        _settle(spec, "blob", _run_one(spec, context, timeout_s, blob, _decode(blob_to_cloudevent, blob), None))
+    def handle(blob: Any, dead: Any, context: Any = None) -> None:
+        decoded = _decode(blob_to_cloudevent, blob)
+        call = _run_one(spec, context, timeout_s, blob, decoded, None)
+        failed = Failed("blob", dead_letters, BLOB_SOURCE, _retry_attempt(context), None, "event")
+        _settle(spec, failed, blob, dead, decoded, call)
 
     return handle
 
 
-def timer_entry(spec: FunctionSpec, expression: str, timeout_s: float | None = None) -> Entry:
-    """`(timer, context=None) -> None` for a timer trigger; `expression` is the portable schedule."""
+def timer_entry(spec: FunctionSpec, expression: str, dead_letters: str, timeout_s: float | None = None) -> Entry:
+    """`(timer, dead, context=None) -> None` for a timer trigger; `expression` is the portable schedule,
+    `dead` as an Event Grid trigger's. A retry on the timer's last attempt (`retry_context.max_retry_count`
+    retries run) is dead-lettered: nothing tries it again."""
     _check(spec, "schedule")
 
-    def handle(timer: Any, context: Any = None) -> None:
+    def handle(timer: Any, dead: Any, context: Any = None) -> None:
         event = timer_to_cloudevent(timer, spec.name, expression, datetime.now(timezone.utc))
-        _settle(spec, "timer", _run_one(spec, context, timeout_s, timer, event, None))
+        call = _run_one(spec, context, timeout_s, timer, event, None)
+        failed = Failed("timer", dead_letters, event.source, _retry_attempt(context), _timer_attempts(context), "event")
+        _settle(spec, failed, timer, dead, event, call)
 
     return handle
 
@@ -405,6 +451,14 @@ def _retry_attempt(context: Any) -> int:
     return int(getattr(retry, "retry_count", 0) or 0) + 1
 
 
+def _timer_attempts(context: Any) -> int | None:
+    """A timer's attempts under its retry policy (`max_retry_count` + 1), None when the host gives no retry
+    context (no policy: the next firing is the only retry, so the shim does not dead-letter a retry)."""
+    retry = getattr(context, "retry_context", None)
+    retries = getattr(retry, "max_retry_count", None)
+    return int(retries) + 1 if isinstance(retries, int) and retries >= 0 else None
+
+
 def _blob_matches(event: CloudEvent[Any], blobs: tuple[str, str, str]) -> bool:
     """Whether the blob event's subject names a blob of the container under the prefix and suffix (the blob
     name compared percent-decoded, as `StorageObject.key` gives it)."""
@@ -424,11 +478,13 @@ def _result(call: Call) -> Result:
     return result
 
 
-def _settle(spec: FunctionSpec, what: str, call: Call) -> None:
-    result = _result(call)
-    if result.outcome is not ACK:
-        _log(spec, what, call, "raised for redelivery")
-        raise DeliveryFailed(_failure(spec, f"{what} event", result), str(result.outcome), result.reason)
+def _settle(
+    spec: FunctionSpec, failed: Failed, native: Any, out: Any, decoded: CloudEvent[Any] | BaseException, call: Call
+) -> None:
+    """An event that was not acknowledged: dead-lettered through `out` (`_message_failure`), else raised so
+    that its transport tries it again."""
+    if _result(call).outcome is not ACK:
+        _message_failure(spec, failed, native, out, decoded, call)
 
 
 def _failure(spec: FunctionSpec, what: str, result: Result) -> str:

@@ -10,11 +10,13 @@ What reaches which function follows what `portable-fn deploy` creates on Azure (
 |                | insertion time in whole seconds, as the queue records it); a dead letter is what the     |
 |                | shim writes to the `<queue>-poison` output binding                                       |
 | topic          | a custom Event Grid topic taking CloudEvents 1.0, delivered in that schema to the        |
-|                | function's Event Grid trigger: the publisher POSTs the message as a CloudEvent           |
+|                | function's Event Grid trigger: the publisher POSTs the message as a CloudEvent; a dead   |
+|                | letter is what the shim writes to the function's dead-letter queue output binding        |
 | storage        | created: the blob trigger with the Event Grid source (an InputStream with the blob's     |
 |                | properties); deleted: the system topic's BlobDeleted event (Event Grid schema) to the    |
-|                | function's Event Grid trigger                                                            |
-| schedule       | the timer trigger's TimerRequest, its schedule status naming the due occurrence (`Next`) |
+|                | function's Event Grid trigger; each with the dead-letter queue output binding            |
+| schedule       | the timer trigger's TimerRequest, its schedule status naming the due occurrence (`Next`), |
+|                | with the dead-letter queue output binding                                                |
 | http           | the host's route table (host.json `routePrefix`, each function's route and methods); a   |
 |                | path no route matches is answered 404 by the host, no function runs                      |
 
@@ -58,6 +60,7 @@ from azure.functions.timer import TimerRequestConverter
 from portable_fn_azure.codegen import function_app_source as generate_function_app
 from portable_fn_azure.codegen import host_json_source as host_json
 from portable_fn_azure.codegen import host_timeout_s, physical_container, physical_queue
+from portable_fn_azure.names import dead_letter_queue
 from portable_fn_azure.shim import event_grid_entry
 
 from portable_fn.app import App
@@ -215,8 +218,9 @@ class AzureRunner:
             trigger = spec.trigger
             if trigger.kind == "storage" and trigger.bucket == event.bucket and trigger.on == event.change:
                 blobs = (physical_container(trigger.bucket), trigger.prefix, trigger.suffix)
-                entry = event_grid_entry(spec, host_timeout_s(self.app, "Y1"), blobs=blobs)
-                entry(_event_grid(_blob_event(event)), self._context(spec.name))
+                dead = dead_letter_queue(spec.name)
+                entry = event_grid_entry(spec, dead, host_timeout_s(self.app, "Y1"), blobs=blobs)
+                entry(_event_grid(_blob_event(event)), PoisonQueue(), self._context(spec.name))
         return Delivery(seen=list(self.seen))
 
     def _topic(self, event: TopicDelivery) -> Delivery:
@@ -227,8 +231,16 @@ class AzureRunner:
             for spec in self.app.functions
             if spec.trigger.kind == "topic" and spec.trigger.name == event.topic
         ]
-        outcomes = [self._run(name, delivered) for name in names]
-        return Delivery(seen=list(self.seen), outcomes=outcomes)
+        outcomes, letters = [], []
+        for name in names:
+            dead = PoisonQueue()
+            outcome = self._run(name, delivered, dead)
+            if dead.value is not None:  # written to the function's dead-letter queue: never delivered again
+                letter = CloudEvent.from_json(dead.value)
+                letters.append({"id": letter.id, "data": letter.data, **dead_letter_info(letter)})
+                outcome = "dead-letter"
+            outcomes.append(outcome)
+        return Delivery(seen=list(self.seen), outcomes=outcomes, letters=letters)
 
     def _object(self, event: ObjectChange) -> Delivery:
         for spec in self.app.functions:
@@ -236,9 +248,9 @@ class AzureRunner:
             if trigger.kind != "storage" or trigger.bucket != event.bucket or trigger.on != event.change:
                 continue
             if event.change == "created":  # the blob trigger, reached through the blobs extension's webhook
-                self._run(spec.name, _blob(event))
+                self._run(spec.name, _blob(event), PoisonQueue())
             else:  # the system topic's subscription, in the Event Grid schema
-                self._run(spec.name, _event_grid(_blob_event(event)))
+                self._run(spec.name, _event_grid(_blob_event(event)), PoisonQueue())
         return Delivery(seen=list(self.seen))
 
     def _tick(self, tick: Tick) -> Delivery:
@@ -248,7 +260,8 @@ class AzureRunner:
         last = (due - timedelta(minutes=5) + timedelta(microseconds=1643)).isoformat()
         status = {"Last": last, "Next": due.isoformat(), "LastUpdated": last}
         info = {"Schedule": {"AdjustForDST": True}, "ScheduleStatus": status, "IsPastDue": False}
-        self._run(tick.function, TimerRequestConverter.decode(Datum(json.dumps(info), "json"), trigger_metadata={}))
+        timer = TimerRequestConverter.decode(Datum(json.dumps(info), "json"), trigger_metadata={})
+        self._run(tick.function, timer, PoisonQueue())
         return Delivery(seen=list(self.seen))
 
     def _http(self, call: HttpCall) -> Delivery:

@@ -263,7 +263,8 @@ def deployed_by(cloud: str, app: App, shown: list[Any]) -> dict[str, str]:
 
 def label(resource: Any) -> str:
     """The resource's kind, saying which queue or topic holds dead letters."""
-    dead = str(getattr(resource, "name", "")).endswith(("-dlq", "-poison"))
+    name = str(getattr(resource, "name", ""))
+    dead = name.endswith(("-dlq", "-poison")) or name.rpartition("/")[2].startswith("pfdl-")
     return f"{resource.kind} (dead letters)" if dead else str(resource.kind)
 
 

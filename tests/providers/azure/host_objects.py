@@ -3,6 +3,8 @@ generated `function_app.py` functions directly: the invocation `Context` and an 
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable
 from typing import Any
 
 import azure.functions as func
@@ -33,3 +35,11 @@ class Captured(func.Out):  # type: ignore[type-arg]
 
     def get(self) -> Any:
         return self.value
+
+
+def with_dead_letters(function: Callable[..., Any], args: tuple[Any, ...]) -> tuple[Any, ...]:
+    """`args` and a fresh `Out` for the function's dead-letter binding (`dead`), as the worker passes one,
+    when the caller gave only the trigger's object."""
+    if len(args) == 1 and "dead" in inspect.signature(function).parameters:
+        return (*args, Captured())
+    return args

@@ -7,6 +7,7 @@ that could not be read. Through the generated function_app.py, as the host index
 from __future__ import annotations
 
 import gc
+import inspect
 import json
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -89,14 +90,21 @@ def functions(indexed_failing: Callable[[App], dict[str, Callable[..., Any]]]) -
 
 
 def deliver(entry: Callable[..., Any], *args: Any, retry_count: int = 0) -> tuple[list[dict[str, Any]], str | None]:
-    """The lines one invocation writes, and what it raised to the host (None when it returned)."""
+    """The lines one invocation writes, and what it raised to the host (None when it returned); a function
+    with a dead-letter binding (`dead`) and no `Out` given gets one (`DEAD`, what it set)."""
     name = entry.__name__
+    if len(args) == 1 and "dead" in inspect.signature(entry).parameters:
+        DEAD.value = None
+        args = (*args, DEAD)
     with written() as lines:
         try:
             entry(*args, Host(name, retry_count))
         except DeliveryFailed as failed:
             return lines, str(failed)
     return lines, None
+
+
+DEAD = Captured()
 
 
 def line(lines: list[dict[str, Any]], crashed: bool) -> dict[str, Any]:
@@ -260,9 +268,13 @@ def test_a_cloudevents_schema_event_that_cannot_be_read_is_one_warning(functions
         "on_news",
         1,
     )
-    assert only["message"].startswith("function on_news: Event Grid event ? -> dead_letter (raised for redelivery): ")
+    moved = f"(moved to {dead_letter_queue('on_news')}): "
+    assert only["message"].startswith("function on_news: Event Grid event c-1 -> dead_letter " + moved)
     assert "'type'" in only["message"] and "exception" not in only
-    assert raised is not None and "dead_letter" in raised
+    assert raised is None  # written to the function's dead-letter queue: never delivered again
+    letter = CloudEvent.from_json(DEAD.value)
+    assert letter.type == "dev.portable-fn.undecodable" and json.loads(letter.data)["data"]["ask"] == "retry"
+    assert dead_letter_info(letter) == {"reason": only["message"].split(moved)[1], "function": "on_news", "attempt": 1}
 
 
 def test_a_blob_that_crashes_its_function_is_one_error_line(functions: dict[str, Any]) -> None:
@@ -288,9 +300,10 @@ def test_a_deleted_blob_event_that_is_dead_lettered_is_one_warning(functions: di
     }
     lines, raised = deliver(functions["on_gone"], grid_event(ours))
     event_id = deleted["id"]
-    message = f"function on_gone: Event Grid event {event_id} -> dead_letter (raised for redelivery): no such order"
+    moved = f"moved to {dead_letter_queue('on_gone')}"
+    message = f"function on_gone: Event Grid event {event_id} -> dead_letter ({moved}): no such order"
     assert line(lines, crashed=False) == facts("WARNING", message, "on_gone", event_id, 1)
-    assert raised is not None
+    assert raised is None and dead_letter_info(CloudEvent.from_json(DEAD.value))["reason"] == "no such order"
 
 
 def test_a_timer_firing_that_crashes_is_one_error_line_with_the_hosts_attempt(functions: dict[str, Any]) -> None:
@@ -301,7 +314,7 @@ def test_a_timer_firing_that_crashes_is_one_error_line_with_the_hosts_attempt(fu
     (only,) = lines
     event_id = only["event_id"]
     assert event_id.startswith("tick:") and event_id.endswith(":00Z")
-    message = f"function tick: timer event {event_id} -> retry (raised for redelivery): {CRASH}"
+    message = f"function tick: timer event {event_id} -> retry (attempt 2 of 3): {CRASH}"  # max_retry_count 2
     assert line(lines, crashed=True) == facts("ERROR", message, "tick", event_id, 2)
     assert raised == f"Function 'tick' did not acknowledge timer event {event_id}: retry ({CRASH})"
 

@@ -18,6 +18,7 @@ from azure.functions.timer import TimerRequestConverter
 from portable_fn.runtime import StorageObject
 
 from .conftest import DATA
+from .host_objects import with_dead_letters
 
 EXAMPLES = (
     DATA
@@ -44,7 +45,7 @@ class HostContext(func.Context):
 @pytest.fixture
 def functions(every_app: Any, indexed: Any, every_module: Any) -> dict[str, Any]:
     return {
-        name: (lambda f: lambda *args: f(*args, HostContext()))(fn.get_user_function())
+        name: (lambda f: lambda *args: f(*with_dead_letters(f, args), HostContext()))(fn.get_user_function())
         for name, fn in indexed(every_app).items()
     }
 

@@ -41,7 +41,7 @@ from portable_fn.app import App, load_app
 from portable_fn.runtime.channels import CONTENT_TYPE, Channel, PublishError, encode, locator_env
 from portable_fn.runtime.cloudevent import CloudEvent
 
-from .host_objects import Captured, HostContext
+from .host_objects import Captured, HostContext, with_dead_letters
 
 HERE = Path(__file__).resolve().parent
 SENDER = HERE / "apps" / "sender"
@@ -69,7 +69,7 @@ def functions(indexed: Callable[[App], dict[str, Any]]) -> dict[str, Callable[..
 
     sender.SEEN.clear()
     return {
-        name: functools.partial(lambda f, *args: f(*args, HostContext()), fn.get_user_function())
+        name: functools.partial(lambda f, *args: f(*with_dead_letters(f, args), HostContext()), fn.get_user_function())
         for name, fn in indexed(app).items()
     }
 

@@ -167,7 +167,9 @@ def _assert_dead_letter(value: Any) -> None:
 
 @given(body=payloads(), name=st.sampled_from(["on_news", "on_photo_deleted", "act_on_event"]))
 def test_an_event_grid_event_never_escapes(functions: dict[str, Any], body: Any, name: str) -> None:
-    _run(functions[name], _library_event(body))
+    dead = Captured()
+    _run(functions[name], _library_event(body), dead)
+    _assert_dead_letter(dead.value)
 
 
 @given(
@@ -249,12 +251,16 @@ def test_a_blob_never_escapes(
         length=length,
         blob_properties=properties.get("data") if isinstance(properties, dict) else properties,
     )
-    _run(functions["on_photo"], blob)
+    dead = Captured()
+    _run(functions["on_photo"], blob, dead)
+    _assert_dead_letter(dead.value)
 
 
 @given(past_due=odd)
 def test_a_timer_never_escapes(functions: dict[str, Any], past_due: Any) -> None:
-    _run(functions["every_quarter"], TimerRequest(past_due=past_due))
+    dead = Captured()
+    _run(functions["every_quarter"], TimerRequest(past_due=past_due), dead)
+    _assert_dead_letter(dead.value)
 
 
 @given(

@@ -42,6 +42,7 @@ PROVIDER_SIDE = {
     "redrive.py",
     "grid_letters.py",
     "sb_letters.py",
+    "event_letters.py",
     "cost.py",
     "secret_store.py",
 }

@@ -112,9 +112,74 @@ def test_listing_reads_no_key_and_a_topic_not_deployed_is_said(
     provider = provider_for(arm, certificate, azurite, helpers)
     container = planted(blobs)
     assert len(provider.dead_letters(outcomes, "dev", outcomes.function("act_on_event"))) == 3
-    assert {service for service, _, _ in provider.deployer.client.calls} == {"blob"}  # no ARM call to list
+    assert {service for service, _, _ in provider.deployer.client.calls} == {"blob", "queue"}  # no ARM call to list
     with pytest.raises(
         ProviderError, match="it is not deployed .* every dead-letter blob is kept. Run `portable-fn deploy"
     ):
         provider.dead_letters(outcomes, "dev", outcomes.function("act_on_event"), redrive=True)
     assert len(list(container.list_blobs())) == 2  # nothing published, nothing deleted
+
+
+def shim_letter(azurite: str, app: App) -> Any:
+    """The dead letter the shim writes for a DeadLetter of `act_on_event` (what `invoke` shows it setting on the
+    dead-letter binding), put on the function's queue on Azurite as the host's binding writes it."""
+    import base64
+    import json
+
+    from azure.storage.queue import QueueServiceClient
+    from portable_fn_azure.names import dead_letter_queue
+
+    event = {"specversion": "1.0", "id": "order-9", "source": "/shop", "type": "t", "data": {"ask": "dead"}}
+    [result] = AzureProvider().invoke(app, app.function("act_on_event"), event)["results"]
+    service = QueueServiceClient.from_connection_string(azurite)
+    queue = service.get_queue_client(dead_letter_queue("act_on_event"))
+    try:
+        queue.create_queue()
+    except Exception:  # already there: emptied
+        queue.clear_messages()
+    queue.send_message(base64.b64encode(json.dumps(result["dead_letter"]).encode()).decode())
+    return queue
+
+
+def test_the_shims_letters_and_event_grids_blobs_are_listed_together_and_redriven_to_the_topic(
+    arm: Any,
+    blobs: Any,
+    azurite: str,
+    certificate: tuple[Path, Path],
+    helpers: types.SimpleNamespace,
+    grid_endpoint: Any,
+    outcomes: App,
+) -> None:
+    provider = provider_for(arm, certificate, azurite, helpers, event_grid_endpoint=grid_endpoint.url)
+    deployed_topic(arm, provider, outcomes)
+    container, queue = planted(blobs), shim_letter(azurite, outcomes)
+    listed = provider.dead_letters(outcomes, "dev", outcomes.function("act_on_event"))
+    assert [(e.id, e.reason, e.where.split(" ")[0]) for e in listed] == [
+        ("order-0", "never", "blob"),
+        ("order-1", "MaxDeliveryAttemptsExceeded", "blob"),
+        ("order-2", "UndeliverableDueToClientError", "blob"),
+        ("order-9", "never", "storage"),  # written now, after Event Grid's blobs of 2026-12-06
+    ]
+    entries = provider.dead_letters(outcomes, "dev", outcomes.function("act_on_event"), redrive=True)
+    assert sorted((e.id, e.redriven) for e in entries) == [(f"order-{n}", True) for n in (0, 1, 2, 9)]
+    sent = [e for _, _, batch in grid_endpoint.received for e in batch]
+    assert sorted(e["id"] for e in sent) == ["order-0", "order-1", "order-2", "order-9"]
+    [again] = [e for e in sent if e["id"] == "order-9"]
+    assert (again["data"], again["source"]) == ({"ask": "dead"}, "/shop")
+    assert not {k for k in again if k.startswith("deadletter")}  # published as it first was
+    assert queue.peek_messages(max_messages=32) == [] and list(container.list_blobs()) == []
+
+
+def test_a_refused_publish_keeps_the_shims_letters(
+    arm: Any, azurite: str, certificate: tuple[Path, Path], helpers: types.SimpleNamespace, outcomes: App
+) -> None:
+    from ..conftest import free_port
+
+    closed = f"http://127.0.0.1:{free_port()}"  # nothing listens: the publish fails
+    provider = provider_for(arm, certificate, azurite, helpers, event_grid_endpoint=closed)
+    deployed_topic(arm, provider, outcomes)
+    queue = shim_letter(azurite, outcomes)
+    with pytest.raises(Exception, match="Connection refused|Errno"):
+        provider.dead_letters(outcomes, "dev", outcomes.function("act_on_event"), redrive=True)
+    assert len(provider.dead_letters(outcomes, "dev", outcomes.function("act_on_event"))) == 1  # kept, visible
+    assert len(queue.peek_messages(max_messages=32)) == 1

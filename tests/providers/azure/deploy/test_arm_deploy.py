@@ -10,13 +10,16 @@ from __future__ import annotations
 import hashlib
 import shutil
 import urllib.request
+import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
 from azure.core.exceptions import ClientAuthenticationError
 from portable_fn_azure.deploy import TAG_APP, TAG_STAGE, AzureDeployer
+from portable_fn_azure.deploy.appliers import ROLE_NAMESPACE
 from portable_fn_azure.deploy.naming import subscription_name, table_name
+from portable_fn_azure.deploy.roles import QUEUE_SENDER, STATE_WRITER, TOPIC_SENDER, definition_id
 from portable_fn_azure.provider import AzureProvider
 
 from portable_fn.app import load_app
@@ -24,6 +27,7 @@ from portable_fn.deploy import pipeline
 from portable_fn.runtime.errors import DeployError
 
 SUB = "/subscriptions/11111111-2222-3333-4444-555555555555"
+ROLE_TYPE = "Microsoft.Authorization/roleAssignments"
 GROUP = f"{SUB}/resourceGroups/shop-dev-rg"
 TAGS = {TAG_APP: "shop", TAG_STAGE: "dev"}
 # group, account, 3 containers (packages, uploads, Event Grid's dead letters), 4 queues (orders and the order
@@ -861,3 +865,35 @@ def test_a_role_for_an_identity_the_directory_has_not_seen_yet_is_granted_once_i
     refused = [r for r in arm.state.requests if "/roleassignments/" in r.path.lower() and r.status == 400]
     assert len(refused) == 2
     assert pipeline.plan(provider, shop, "dev").plan.empty
+
+
+def test_an_app_granted_built_in_roles_before_moves_to_its_custom_roles(deployed: Any, shop: Any, arm: Any) -> None:
+    """An app deployed before deploy defined custom roles holds Microsoft's built-in roles for what it declares
+    (Storage Table Data Contributor on each state table, the queue and topic senders'): the next deploy defines
+    the custom roles, grants them and takes the built-in ones away, and the plan after it is empty."""
+    n = names(deployed, shop)
+    retired = {  # the built-in role each use had, by GUID (Azure's built-in roles reference)
+        definition_id(n, STATE_WRITER): "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3",
+        definition_id(n, QUEUE_SENDER): "c6a89b2d-59bc-44d0-9896-0f6e12d7b80a",
+        definition_id(n, TOPIC_SENDER): "d5a91429-5739-47e2-a06b-3470a27159e7",
+    }
+    for key, found in list(arm.state.resources.items()):  # back to what the earlier deploy made
+        props = found.get("properties") or {}
+        if found.get("type") == "Microsoft.Authorization/roleDefinitions":
+            del arm.state.resources[key]
+        elif props.get("roleDefinitionId") in retired:
+            del arm.state.resources[key]
+            role = f"{SUB}/providers/Microsoft.Authorization/roleDefinitions/{retired[props['roleDefinitionId']]}"
+            name = uuid.uuid5(ROLE_NAMESPACE, f"{props['scope']}|{role}|{props['principalId']}".lower())
+            path = f"{props['scope']}/providers/Microsoft.Authorization/roleAssignments/{name}"
+            old = {**found, "id": path, "name": str(name), "properties": {**props, "roleDefinitionId": role}}
+            arm.state.resources[path.lower()] = old
+    steps = [(s.action, s.resource.kind) for s in pipeline.deploy(deployed, shop, "dev").plan.steps]
+    assert sorted(steps) == sorted(
+        [("create", "role definition")] * SHOP_ROLES
+        + [("create", "role assignment")] * (SHOP_GRANTS - 3)  # all but the host's 3 on the account
+        + [("delete", "role assignment")] * (SHOP_GRANTS - 3)
+    )
+    held = {r["properties"]["roleDefinitionId"] for r in arm.state.resources.values() if r.get("type") == ROLE_TYPE}
+    assert held.isdisjoint(f"{SUB}/providers/Microsoft.Authorization/roleDefinitions/{g}" for g in retired.values())
+    assert pipeline.plan(deployed, shop, "dev").plan.empty

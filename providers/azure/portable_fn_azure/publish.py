@@ -19,7 +19,8 @@ that names the transport, as the app's `queue_transport` / `topic_transport` cho
 A connection setting is the app setting the queue trigger's binding names (`storage_connection`,
 `service_bus_connection`), read as the Functions host reads it: a connection string in `<setting>`, else
 the identity-based form (`<setting>__queueServiceUri` or `<setting>__accountName`, `<setting>__fullyQualifiedNamespace`)
-reached with the function app's managed identity (`<setting>__clientId` for a user-assigned one). An Event
+reached with the running function's own managed identity (`identity.client_id`), else the app's
+(`<setting>__clientId` for a user-assigned one). An Event
 Grid topic takes the key in `<locator env>_KEY` when deploy set one (`storage_auth = "connection_string"`),
 else an Entra token of the managed identity for `https://eventgrid.azure.net/.default` (EventGrid Data Sender).
 
@@ -43,6 +44,8 @@ from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 from portable_fn.runtime.channels import CONTENT_TYPE, TOPIC, Channel, PublishError, encode, locator, locator_env
+
+from .identity import client_id, managed_identity
 
 if TYPE_CHECKING:
     from portable_fn.runtime.cloudevent import CloudEvent
@@ -136,7 +139,7 @@ class AzurePublisher:
             service = f"https://{account}.queue.core.windows.net"
         if not service:
             raise PublishError(self.no_connection(channel, setting, "__accountName"))
-        credential = self.credential(self.env.get(f"{setting}__clientId"))
+        credential = self.credential(self.identity(setting))
         return QueueClient(service, queue, credential=credential, **self.options)
 
     # -- Service Bus -----------------------------------------------------------------------------------
@@ -159,7 +162,7 @@ class AzurePublisher:
         if connection:
             client = ServiceBusClient.from_connection_string(connection, **self.options)
         elif namespace:
-            client = ServiceBusClient(namespace, self.credential(self.env.get(f"{setting}__clientId")), **self.options)
+            client = ServiceBusClient(namespace, self.credential(self.identity(setting)), **self.options)
         else:
             raise PublishError(self.no_connection(channel, setting, "__fullyQualifiedNamespace"))
         if channel.kind == TOPIC:
@@ -202,15 +205,23 @@ class AzurePublisher:
         key = self.env.get(locator_env(channel.kind, channel.name) + "_KEY")
         if key:
             return {"aeg-sas-key": key}
-        token = self.client("grid-credential", lambda: self.credential(None)).get_token(GRID_SCOPE).token
+        token = self.client("grid-credential", lambda: self.credential(client_id(self.env))).get_token(GRID_SCOPE).token
         return {"Authorization": f"Bearer {token}"}
 
     # -- shared ----------------------------------------------------------------------------------------
     def client(self, key: str, make: Callable[[], Any]) -> Any:
-        """One SDK client per connection, made on first use and kept for the process."""
+        """One SDK client per connection and identity (the running function's own, `identity.client_id`), made
+        on first use and kept for the process: a function never sends with a client another one's identity
+        signed."""
+        key = f"{key}|{client_id(self.env) or ''}"
         if key not in self._clients:
             self._clients[key] = make()
         return self._clients[key]
+
+    def identity(self, setting: str) -> str | None:
+        """The client id to send with: the running function's own identity, else the one the connection
+        setting names (`<setting>__clientId`), else None (the app's system-assigned identity)."""
+        return client_id(self.env) or self.env.get(f"{setting}__clientId")
 
     def no_connection(self, channel: Channel, setting: str, identity_form: str) -> str:
         return (
@@ -238,13 +249,6 @@ def bus_messages(events: Events, delay_s: float = 0.0) -> list[Any]:
         ServiceBusMessage(encode(event), content_type=CONTENT_TYPE, message_id=event.id, scheduled_enqueue_time_utc=at)
         for event in events
     ]
-
-
-def managed_identity(client_id: str | None) -> Any:
-    """The function app's managed identity (system-assigned, or the user-assigned one `client_id` names)."""
-    from azure.identity import ManagedIdentityCredential
-
-    return ManagedIdentityCredential(client_id=client_id) if client_id else ManagedIdentityCredential()
 
 
 def open_publisher() -> AzurePublisher:

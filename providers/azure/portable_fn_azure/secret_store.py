@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
     from .deploy import AzureDeployer
     from .deploy.appliers import RoleAssignments
+    from .deploy.resources import RoleAssignment
 
 
 def store_for(deployer: AzureDeployer, app: App, stage: str) -> KeyVaultStore:
@@ -123,10 +124,10 @@ class KeyVaultStore:
 
 
 class ReaderGrant:
-    """The function app's identity's role on one secret (the secret reader's), made by `set` once the secret
-    exists: the grant `desired.secret_grants` plans, through deploy's own `RoleAssignments` applier, so the
-    next plan reads it back as made. Nothing is granted for a secret no function declares, and nothing before
-    the app is deployed (deploy grants every declared secret that has a value)."""
+    """The secret reader's role on one secret for each function that declares it (its own identity), made by
+    `set` once the secret exists: the grants `desired.secret_grants` plans, through deploy's own `RoleAssignments`
+    applier, so the next plan reads them back as made. Nothing is granted for a secret no function declares, and
+    nothing before the app is deployed (deploy grants every declared secret that has a value)."""
 
     def __init__(self, deployer: AzureDeployer, app: App, stage: str) -> None:
         self.deployer = deployer
@@ -134,30 +135,36 @@ class ReaderGrant:
         self.stage = stage
 
     def __call__(self, name: str) -> list[str]:
-        """Grant secret `name` if it is declared and the app deployed; what was done, as lines to show."""
+        """Grant secret `name` to each function that declares it, if the app is deployed; what was done, as lines
+        to show."""
         from .deploy.desired import secret_grants
 
-        if name not in {s.name for s in self.app.secrets}:
+        grants = secret_grants(self.app, self.deployer.names(self.app, self.stage), only=name)
+        if not grants:
             return []
-        names = self.deployer.names(self.app, self.stage)
-        site, grant = names.function_app, secret_grants(names, [name])[0]
         applier = self._applier()
+        return [self._grant(name, grant, applier) for grant in grants]
+
+    def _grant(self, name: str, grant: RoleAssignment, applier: RoleAssignments) -> str:
+        """Grant one reader function's identity secret `name`: what was done, as a line."""
+        site = self.deployer.names(self.app, self.stage).function_app
+        who = f"function {grant.function}'s identity in the function app {site}"
         deploy = f"`portable-fn deploy --provider azure --stage {self.stage}`"
-        principal = self._call(name, lambda: self._principal(applier))
+        principal = self._call(name, lambda: self._principal(applier, grant.principal))
         if principal is None:
-            return [
+            return (
                 f"{self.app.name!r} is not deployed in stage {self.stage!r}: the next {deploy} grants secret {name} "
-                "to the function app's identity."
-            ]
+                f"to function {grant.function}'s identity."
+            )
         held = self._call(name, lambda: applier.held_at(grant.scope)) or []
         if (grant.role_definition_id.lower(), principal) in {(role.lower(), who) for role, who in held}:
-            return [f"Secret {name} was already granted to the function app {site}'s identity."]
+            return f"Secret {name} was already granted to {who}."
         if self._call(name, lambda: applier.create(grant)) is False:
-            return [f"Azure does not show secret {name} to role assignments yet: the next {deploy} grants it."]
-        return [
-            f"Secret {name} granted to the function app {site}'s identity (portable-fn's secret reader role: "
-            "getSecret on that secret alone); Azure applies a new role within minutes."
-        ]
+            return f"Azure does not show secret {name} to role assignments yet: the next {deploy} grants it."
+        return (
+            f"Secret {name} granted to {who} (portable-fn's secret reader role: getSecret on that secret alone); "
+            "Azure applies a new role within minutes."
+        )
 
     def _applier(self) -> RoleAssignments:
         from .deploy.appliers import RoleAssignments
@@ -166,12 +173,12 @@ class ReaderGrant:
         return cast(RoleAssignments, self.deployer.appliers(self.app, self.stage)[RoleAssignment])
 
     @staticmethod
-    def _principal(applier: RoleAssignments) -> str | None:
-        """The app's identity, or None when the function app does not exist (not deployed)."""
+    def _principal(applier: RoleAssignments, marker: str) -> str | None:
+        """The function's identity, or None when it does not exist (not deployed)."""
         from .deploy.client import missing
 
         try:
-            return applier.principal()
+            return applier.principal(marker)
         except Exception as exc:
             if missing(exc):
                 return None
@@ -186,7 +193,7 @@ class ReaderGrant:
         except (AzureError, LookupError) as exc:
             said = reason(exc) if isinstance(exc, AzureError) else str(exc)
             raise SecretError(
-                f"Secret {name} is stored, but granting it to the function app's identity failed ({said}); "
+                f"Secret {name} is stored, but granting it to its functions' identities failed ({said}); "
                 f"`portable-fn deploy --provider azure --stage {self.stage}` makes the grant, as a principal that may "
                 "create role assignments (Owner or User Access Administrator on the app's resource group)."
             ) from None

@@ -2,8 +2,8 @@
 
 One Key Vault per app and stage (RBAC mode; deploy makes it, see `deploy.desired`), a secret `NAME` kept
 there under its own name. Deploy puts the vault's URL in the app settings as `PORTABLE_FN_SECRETS` (the
-locator: never a value), and grants the function app's identity a custom role reading each declared secret
-alone (`secrets/getSecret/action` on `<vault id>/secrets/<name>`; see `deploy.roles`).
+locator: never a value), and grants the identity of each function that declares a secret (`identity`) a custom
+role reading that secret alone (`secrets/getSecret/action` on `<vault id>/secrets/<name>`; see `deploy.roles`).
 
 - `backend(locator)`: the runtime side (`portable_fn.runtime.secrets` finds it by
   `PORTABLE_FN_PROVIDER=azure`). Ships in the package zip when a function declares a secret; the SDK
@@ -18,10 +18,13 @@ challenge itself (a first request without a token, a 401 naming the resource to 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from portable_fn.runtime.secrets import SecretError, not_found
+
+from .identity import client_id, managed_identity
 
 VAULT_SUFFIX = "vault.azure.net"  # Azure's public cloud: https://<vault>.vault.azure.net/
 
@@ -43,20 +46,28 @@ def backend(locator: str, client: Any = None) -> KeyVaultBackend:
 
 
 class KeyVaultBackend:
-    """The secrets of one vault, read through one `SecretClient` (made on first use)."""
+    """The secrets of one vault, read through `client` when given, else through a `SecretClient` per identity
+    (the running function's own, `identity.client_id`; made on first use by `credential`), so one function's
+    reads never go out under another function's identity."""
 
-    def __init__(self, url: str, client: Any = None) -> None:
+    def __init__(
+        self, url: str, client: Any = None, credential: Callable[[str | None], Any] = managed_identity
+    ) -> None:
         self.url = url
         self.where = f"the Key Vault {url}"  # the store, named for people (the runtime's messages say it)
         self._client = client
+        self._credential = credential
+        self._by_identity: dict[str | None, Any] = {}
 
     @property
     def client(self) -> Any:
-        if self._client is None:
-            from azure.identity import ManagedIdentityCredential
-
-            self._client = make_client(self.url, ManagedIdentityCredential())
-        return self._client
+        if self._client is not None:
+            return self._client
+        who = client_id()
+        found = self._by_identity.get(who)
+        if found is None:
+            found = self._by_identity.setdefault(who, make_client(self.url, self._credential(who)))
+        return found
 
     def fetch(self, name: str) -> tuple[str, str]:
         """The current value of secret `name` and its version (Key Vault's version id)."""

@@ -1,8 +1,9 @@
 """The Azure state backend: one Azure Table Storage table per state, through azure-data-tables.
 
 Deploy makes the table in the app's storage account and sets `PORTABLE_FN_STATE_<NAME>` to its URL,
-`https://<account>.table.core.windows.net/<table>`. The function app reaches it with its managed identity
-(Storage Table Data Reader or Contributor on the table), or, when `PORTABLE_FN_TABLES_CONNECTION` holds a
+`https://<account>.table.core.windows.net/<table>`. A function reaches it with its own managed identity (the
+custom state reader or writer role on the table, granted to the functions that declare the state: see
+`identity`), or, when `PORTABLE_FN_TABLES_CONNECTION` holds a
 storage connection string (deploy with `storage_auth = "connection_string"`, or Azurite), with that; the
 locator then names only the table.
 
@@ -44,9 +45,12 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable
 from typing import Any
 
 from portable_fn.runtime.state import Record, StateError
+
+from .identity import client_id, managed_identity
 
 CONNECTION_ENV = "PORTABLE_FN_TABLES_CONNECTION"
 ROW_KEY = "item"  # every entity is alone in its partition
@@ -63,10 +67,24 @@ CLIENT_BOUNDS: dict[str, Any] = {
 
 
 class TablesBackend:
-    """A state in one table (`client`: an `azure.data.tables.TableClient`)."""
+    """A state in one table: `client`, an `azure.data.tables.TableClient`, or, made by `identity_client` on
+    first use, one per identity (the running function's own, `identity.client_id`), so a function never calls
+    with a client another function's identity signed."""
 
-    def __init__(self, client: Any) -> None:
-        self.client = client
+    def __init__(self, client: Any = None, identity_client: Callable[[str | None], Any] | None = None) -> None:
+        self._client = client
+        self._identity_client = identity_client
+        self._by_identity: dict[str | None, Any] = {}
+
+    @property
+    def client(self) -> Any:
+        if self._identity_client is None:
+            return self._client
+        who = client_id()
+        found = self._by_identity.get(who)
+        if found is None:
+            found = self._by_identity.setdefault(who, self._identity_client(who))
+        return found
 
     def read(self, key: str) -> Record | None:
         found = self._entity(key)
@@ -198,13 +216,15 @@ def split_locator(locator: str) -> tuple[str, str]:
 
 def open_backend(name: str, locator: str) -> TablesBackend:
     """The table of state `name` at `locator`, reached with `PORTABLE_FN_TABLES_CONNECTION` when set, else
-    with the function app's managed identity."""
+    with the running function's managed identity (the app's system-assigned one when it has none)."""
     from azure.data.tables import TableClient
 
     endpoint, table = split_locator(locator)
     connection = os.environ.get(CONNECTION_ENV)
     if connection:
         return TablesBackend(TableClient.from_connection_string(connection, table_name=table, **CLIENT_BOUNDS))
-    from azure.identity import ManagedIdentityCredential
 
-    return TablesBackend(TableClient(endpoint, table, credential=ManagedIdentityCredential(), **CLIENT_BOUNDS))
+    def identity_client(who: str | None) -> Any:
+        return TableClient(endpoint, table, credential=managed_identity(who), **CLIENT_BOUNDS)
+
+    return TablesBackend(identity_client=identity_client)

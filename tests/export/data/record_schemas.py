@@ -116,6 +116,7 @@ WANTED = {
         "azurerm_storage_container",
         "azurerm_storage_queue",
         "azurerm_storage_table",
+        "azurerm_user_assigned_identity",
         "data.azurerm_client_config",
         "data.azurerm_function_app_host_keys",
         "data.azurerm_storage_account_blob_container_sas",

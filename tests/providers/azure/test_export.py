@@ -143,7 +143,15 @@ def test_the_function_app_carries_its_settings_as_references(shop: App) -> None:
         "location": "westeurope",
         "service_plan_id": "${azurerm_service_plan.app.id}",
         "https_only": True,
-        "identity": [{"type": "SystemAssigned"}],
+        "identity": [
+            {
+                "type": "SystemAssigned, UserAssigned",  # the functions' own identities beside the app's
+                "identity_ids": [
+                    f"${{azurerm_user_assigned_identity.{f}.id}}"
+                    for f in ("confirm_payment_9719ed", "create_order_9f972f", "place_order_run_75517a")
+                ],
+            }
+        ],
         "storage_account_name": "${azurerm_storage_account.app.name}",
         "functions_extension_version": "~4",
         "site_config": [{"application_stack": [{"python_version": "3.11"}]}],
@@ -151,6 +159,10 @@ def test_the_function_app_carries_its_settings_as_references(shop: App) -> None:
         "tags": {"portable-fn-app": "shop", "portable-fn-stage": "dev"},
     }
     assert settings == {
+        **{  # each function's own identity's client id, which its clients ask tokens of
+            f"PORTABLE_FN_IDENTITY_{f.upper()}": f"${{azurerm_user_assigned_identity.{f}_{h}.client_id}}"
+            for f, h in (("confirm_payment", "9719ed"), ("create_order", "9f972f"), ("place_order_run", "75517a"))
+        },
         "PORTABLE_FN_APP": "shop",
         "PORTABLE_FN_PROVIDER": "azure",
         "PORTABLE_FN_QUEUE_PFN_WF_PLACE_ORDER": "storage-queue:AzureWebJobsStorage/pfn-wf-place-order",
@@ -216,19 +228,26 @@ def test_a_package_url_with_a_key_carries_a_read_only_sas_of_fixed_dates(shop: A
     )
 
 
-def test_roles_go_to_the_app_s_identity_on_exactly_what_it_uses(shop: App) -> None:
+def test_roles_go_to_each_function_s_own_identity_on_exactly_what_it_uses(shop: App) -> None:
     document, _, desired = export(shop)
     roles = document["resource"]["azurerm_role_assignment"]
-    assert len(roles) == sum(isinstance(r, azure_resources.RoleAssignment) for r in desired) == 9
+    assert len(roles) == sum(isinstance(r, azure_resources.RoleAssignment) for r in desired) == 13
+    identities = document["resource"]["azurerm_user_assigned_identity"]
+    assert sorted((i["name"], i["tags"]["portable-fn-function"]) for i in identities.values()) == [
+        ("shop-dev-confirm-payment-9719ed", "confirm_payment"),
+        ("shop-dev-create-order-9f972f", "create_order"),
+        ("shop-dev-place-order-run-75517a", "place_order-run"),
+    ]
     writer = "${azurerm_role_definition.portable_fn_state_writer_shop_dev.role_definition_resource_id}"
-    assert without_comments(roles["pfsstock08c424_portable_fn_state_writer"]) == {
+    assert without_comments(roles["pfsstock08c424_portable_fn_state_writer_for_place_order_run"]) == {
         "scope": "${azurerm_storage_table.pfsstock08c424.resource_manager_id}",
         "role_definition_id": writer,  # the custom role below, by reference
-        "principal_id": "${azurerm_linux_function_app.app.identity[0].principal_id}",
+        "principal_id": "${azurerm_user_assigned_identity.place_order_run_75517a.principal_id}",
         "principal_type": "ServicePrincipal",
         "description": "portable-fn",
     }
-    assert roles["order_events_portable_fn_topic_sender"]["scope"] == "${azurerm_eventgrid_topic.order_events.id}"
+    topic = roles["order_events_portable_fn_topic_sender_for_place_order_run"]
+    assert topic["scope"] == "${azurerm_eventgrid_topic.order_events.id}"
     assert roles["storage_blob_data_owner"]["role_definition_name"] == "Storage Blob Data Owner"  # the host's
     definitions = document["resource"]["azurerm_role_definition"]
     assert len(definitions) == sum(isinstance(r, azure_resources.RoleDefinition) for r in desired) == 3
@@ -316,7 +335,10 @@ def test_service_bus_stays_the_user_s_and_its_senders_get_their_roles(tmp_path: 
         "not in main.tf; the app setting ServiceBusConnection must hold its connection."
     )
     roles = document["resource"]["azurerm_role_assignment"]
-    assert roles["bus_pfn_wf_place_order_portable_fn_bus_sender"]["scope"] == f"{namespace}/queues/pfn-wf-place-order"
+    senders = [
+        r for label, r in roles.items() if label.startswith("bus_pfn_wf_place_order_portable_fn_bus_sender_for_")
+    ]
+    assert {r["scope"] for r in senders} == {f"{namespace}/queues/pfn-wf-place-order"} and len(senders) == 3
     assert "azurerm_eventgrid_topic" not in document["resource"]
     (bus,) = [r for r in document["resource"]["azurerm_role_definition"].values() if "bus sender" in r["name"]]
     assert (bus["permissions"], bus["assignable_scopes"]) == (
@@ -366,7 +388,7 @@ def test_portable_fn_export_writes_main_tf_and_the_package_it_runs(
     assert package["name"] == f"splits-dev/{hashlib.sha256(built.read_bytes()).hexdigest()}.zip"
 
 
-def test_secrets_export_a_vault_the_applier_and_the_app_identity_are_granted_on_by_reference() -> None:
+def test_secrets_export_a_vault_the_applier_and_each_readers_identity_are_granted_on_by_reference() -> None:
     """The vault, its officer (whoever applies) and each secret's reader role, every id a reference; the note says
     a secret's role needs the secret set first (the vault holds to azurerm's schema with the other APPS)."""
     document, notes, _ = export(load_app(REPO / "tests" / "providers" / "azure" / "apps" / "keyed"))
@@ -374,15 +396,19 @@ def test_secrets_export_a_vault_the_applier_and_the_app_identity_are_granted_on_
     assert [(v["name"], v["rbac_authorization_enabled"], v["tenant_id"]) for v in vaults.values()] == [
         ("keyeddevkvfd14d3", True, "${data.azurerm_client_config.current.tenant_id}")
     ]
-    vault, identity = "${azurerm_key_vault.keyeddevkv.id}", "${azurerm_linux_function_app.app.identity[0].principal_id}"
+    vault = "${azurerm_key_vault.keyeddevkv.id}"
+    charge, refund = (
+        f"${{azurerm_user_assigned_identity.{f}.principal_id}}" for f in ("charge_3f4015", "refund_4f14cc")
+    )
     roles = sorted(
         (body["role_definition_id"].split(".")[1], body["scope"], body["principal_id"])
         for body in document["resource"]["azurerm_role_assignment"].values()
         if "KeyVault" in body["scope"] or "key_vault" in body["scope"]
     )
-    assert roles == [
-        ("portable_fn_secret_reader_keyed_dev", f"{vault}/secrets/stripe-key", identity),
-        ("portable_fn_secret_reader_keyed_dev", f"{vault}/secrets/webhook-secret", identity),
+    assert roles == [  # charge reads both secrets, refund stripe-key alone: each through its own identity
+        ("portable_fn_secret_reader_keyed_dev", f"{vault}/secrets/stripe-key", charge),
+        ("portable_fn_secret_reader_keyed_dev", f"{vault}/secrets/stripe-key", refund),
+        ("portable_fn_secret_reader_keyed_dev", f"{vault}/secrets/webhook-secret", charge),
         ("portable_fn_secrets_officer_keyed_dev", vault, "${data.azurerm_client_config.current.object_id}"),
     ]
     settings = document["resource"]["azurerm_linux_function_app"]["app"]["app_settings"]

@@ -18,7 +18,16 @@ import pytest
 from portable_fn.packaging import foreign_imports
 
 PACKAGE_DIR = Path(portable_fn_azure.__file__).resolve().parent
-SHIPPED = ["__init__.py", "shim.py", "http_adapter.py", "events.py", "state.py", "publish.py", "secrets.py"]
+SHIPPED = [
+    "__init__.py",
+    "shim.py",
+    "http_adapter.py",
+    "events.py",
+    "state.py",
+    "publish.py",
+    "secrets.py",
+    "identity.py",
+]
 # Shipped only when the app uses a state, with its SDKs in the requirements; it imports them when first used.
 WITH_SDK = {
     "state.py": {
@@ -29,6 +38,7 @@ WITH_SDK = {
     },
     "publish.py": {"azure.storage.queue", "azure.servicebus", "azure.identity"},  # when a function sends
     "secrets.py": {"azure.core.exceptions", "azure.identity", "azure.keyvault.secrets"},  # when one reads a secret
+    "identity.py": {"azure.identity"},  # with the modules above: the credential of the running function's identity
 }
 PROVIDER_SIDE = {
     "provider.py",

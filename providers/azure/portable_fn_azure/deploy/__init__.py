@@ -75,6 +75,7 @@ from .appliers import (
     FunctionApps,
     FunctionPlans,
     KeyVaults,
+    ManagedIdentities,
     PackageBlobs,
     Releases,
     ResourceGroups,
@@ -100,6 +101,7 @@ from .resources import (
     FunctionApp,
     FunctionPlan,
     KeyVault,
+    ManagedIdentity,
     PackageBlob,
     Release,
     ResourceGroup,
@@ -218,8 +220,8 @@ class AzureDeployer(Deployer[AzureClient, Names]):
             if self.config.storage_auth == "identity"
             else []
         )
-        grants += secret_grants(names, [s.name for s in app.secrets])
-        scopes = tuple((grant.scope, grant.name.rsplit("/", 1)[0]) for grant in grants)
+        grants += secret_grants(app, names)
+        scopes = tuple(dict.fromkeys((grant.scope, grant.name.rsplit("/", 1)[0]) for grant in grants))
         deployer = self.deployer_id() if app.secrets else ""
         return RemoteReader(self.client, names, self.config.plan_sku == FLEX_SKU, scopes, deployer).read()
 
@@ -252,6 +254,7 @@ class AzureDeployer(Deployer[AzureClient, Names]):
             RoleDefinition: RoleDefinitions(ctx),
             RoleAssignment: RoleAssignments(ctx, group, site, self.deployer_id),
             KeyVault: KeyVaults(ctx, self.tenant_id),
+            ManagedIdentity: ManagedIdentities(ctx),
         }
 
     def explain(self, exc: BaseException) -> str | None:

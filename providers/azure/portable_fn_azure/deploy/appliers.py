@@ -31,9 +31,11 @@ from ..publish import EVENT_GRID
 from ..settings import AzureSettings
 from . import errors
 from .client import AzureClient, arm_json, missing
-from .naming import PACKAGES_CONTAINER, ROLE_DESCRIPTION, TAG_RECORD, TAG_STAGE
+from .naming import FUNCTION_TAG, PACKAGES_CONTAINER, ROLE_DESCRIPTION, TAG_RECORD, TAG_STAGE
 from .resources import (
     DEPLOYER,
+    FUNCTION_IDENTITY,
+    IDENTITY_CLIENT_ID,
     PACKAGE_IDENTITY_SETTING,
     PACKAGE_SETTING,
     RELEASE_TAG,
@@ -45,6 +47,7 @@ from .resources import (
     FunctionApp,
     FunctionPlan,
     KeyVault,
+    ManagedIdentity,
     PackageBlob,
     Release,
     ResourceGroup,
@@ -161,6 +164,58 @@ class Applier(BaseApplier[R, ApplyContext]):
 
 
 SITES = "Microsoft.Web/sites"
+IDENTITIES = "Microsoft.ManagedIdentity/userAssignedIdentities"
+IDENTITY_API = "2023-01-31"  # Microsoft.ManagedIdentity's api-version (no SDK of it is installed: raw ARM requests)
+
+
+class Identities:
+    """A function's user-assigned identities as ARM answers them: `get` by name (its principalId and clientId),
+    through `AzureClient.arm_request` (deploy installs no SDK of Microsoft.ManagedIdentity)."""
+
+    def __init__(self, azure: AzureClient, group: str) -> None:
+        self.azure = azure
+        self.group = group
+
+    def path(self, name: str) -> str:
+        return f"/subscriptions/{self.azure.subscription_id}/resourceGroups/{self.group}/providers/{IDENTITIES}/{name}"
+
+    def get(self, name: str) -> dict[str, Any]:
+        response = self.azure.arm_request("GET", self.path(name), api_version=IDENTITY_API)
+        return dict(response.json() or {})
+
+    def put(self, name: str, body: dict[str, Any]) -> None:
+        self.azure.arm_request("PUT", self.path(name), body, api_version=IDENTITY_API)
+
+    def delete(self, name: str) -> None:
+        self.azure.arm_request("DELETE", self.path(name), api_version=IDENTITY_API)
+
+    def property(self, name: str, key: str) -> str:
+        """`principalId` or `clientId` of identity `name`; LookupError when ARM has none yet."""
+        found = (self.get(name).get("properties") or {}).get(key)
+        if not found:
+            raise LookupError(f"managed identity {name} has no {key} yet; check it in the portal")
+        return str(found)
+
+
+class ManagedIdentities(Applier[ManagedIdentity]):
+    """A function's own user-assigned identity (`Identities_CreateOrUpdate`, a PUT of its location and tags,
+    the function's name among them): the same PUT on a rerun, which keeps its principal. Deleted after the
+    role assignments granted to it and the app it is attached to (`ORDER`)."""
+
+    def create(self, resource: ManagedIdentity) -> None:
+        tags = {**self.ctx.tags_for(resource), FUNCTION_TAG: resource.function}
+        Identities(self.azure, resource.resource_group).put(
+            resource.name, {"location": resource.location, "tags": tags}
+        )
+
+    def update(self, resource: ManagedIdentity, previous: ManagedIdentity, changes: tuple[str, ...]) -> None:
+        """A change of the user's tags through the Tags API (the tags others put there stay), else the PUT."""
+        scope = self.arm_id(resource.resource_group, IDENTITIES, resource.name)
+        if self.retag(resource, previous, changes, scope):
+            self.create(resource)
+
+    def delete(self, resource: ManagedIdentity) -> None:
+        self.tolerate_missing(lambda: Identities(self.azure, resource.resource_group).delete(resource.name))
 
 
 class ResourceGroups(Applier[ResourceGroup]):
@@ -351,7 +406,7 @@ class FunctionApps(Applier[FunctionApp]):
             "location": resource.location,
             "kind": resource.site_kind,
             "tags": self.ctx.tags_for(resource),
-            "identity": {"type": resource.identity},
+            "identity": self.identity(resource),
             "properties": properties,
         }
         poller = self.azure.web.web_apps.begin_create_or_update(resource.resource_group, resource.name, body)
@@ -376,10 +431,21 @@ class FunctionApps(Applier[FunctionApp]):
                 resource.name,
                 {
                     "kind": resource.site_kind,
-                    "identity": {"type": resource.identity},
+                    "identity": self.identity(resource, previous),
                     "properties": {"serverFarmId": resource.plan_id, "httpsOnly": resource.https_only},
                 },
             )
+
+    def identity(self, resource: FunctionApp, previous: FunctionApp | None = None) -> dict[str, Any]:
+        """ARM's `identity` of the site: its type and the functions' identities by id; one attached before and
+        no longer wanted is detached (ARM's PATCH merges the map: a null takes it out)."""
+        if not resource.user_identities and not (previous and previous.user_identities):
+            return {"type": resource.identity}
+        ids = Identities(self.azure, resource.resource_group)
+        attached: dict[str, Any] = {ids.path(name): {} for name in resource.user_identities}
+        for gone in set(previous.user_identities if previous else ()) - set(resource.user_identities):
+            attached[ids.path(gone)] = None
+        return {"type": resource.identity, "userAssignedIdentities": attached}
 
     def put_flex(self, resource: FunctionApp) -> None:
         """The site as Azure holds it, with what deploy manages set: a PUT replaces the site, so the rest
@@ -402,7 +468,7 @@ class FunctionApps(Applier[FunctionApp]):
             "location": resource.location,
             "kind": resource.site_kind,
             "tags": {**(current.get("tags") or {}), **self.ctx.tags_for(resource)},
-            "identity": {**(current.get("identity") or {}), "type": resource.identity},
+            "identity": {**(current.get("identity") or {}), **self.identity(resource)},
             "properties": properties,
         }
         poller = web.begin_create_or_update(resource.resource_group, resource.name, Site(body))
@@ -494,8 +560,9 @@ class RoleDefinitions(Applier[RoleDefinition]):
 
 
 class RoleAssignments(Applier[RoleAssignment]):
-    """Grants the function app's identity a role, or the deploying principal (`DEPLOYER`: `deployer`, read when
-    first needed) its role on the app's Key Vault. ARM names an assignment by a GUID, made here from scope,
+    """Grants a function's own identity (`FUNCTION_IDENTITY`) or the function app's system-assigned identity a
+    role, or the deploying principal (`DEPLOYER`: `deployer`, read when first needed) its role on the app's Key
+    Vault. ARM names an assignment by a GUID, made here from scope,
     role and principal, so a rerun PUTs the same one. A changed principal (the app was recreated) is a
     new assignment: the old one is deleted first.
 
@@ -518,7 +585,7 @@ class RoleAssignments(Applier[RoleAssignment]):
                 f"{secret} --provider azure --stage {stage}` stores it and grants it"
             )
             return False
-        principal = self.deployer_id() if resource.principal == DEPLOYER else self.principal()
+        principal = self.deployer_id() if resource.principal == DEPLOYER else self.principal(resource.principal)
         name = uuid.uuid5(ROLE_NAMESPACE, f"{resource.scope}|{resource.role_definition_id}|{principal}".lower())
         body = {
             "properties": {
@@ -583,7 +650,11 @@ class RoleAssignments(Applier[RoleAssignment]):
         props = [arm_json(item).get("properties") or {} for item in found]
         return [(str(p.get("roleDefinitionId", "")), str(p.get("principalId", ""))) for p in props]
 
-    def principal(self) -> str:
+    def principal(self, marker: str = "") -> str:
+        """The principal id `marker` stands for: a function's own identity (`FUNCTION_IDENTITY`), else the
+        function app's system-assigned one."""
+        if marker.startswith(FUNCTION_IDENTITY):
+            return Identities(self.azure, self.group).property(marker[len(FUNCTION_IDENTITY) :], "principalId")
         site = arm_json(self.azure.web.web_apps.get(self.group, self.site))
         principal = (site.get("identity") or {}).get("principalId")
         if not principal:
@@ -633,6 +704,8 @@ class AppSettingsApplier(Applier[AppSettings]):
         if value.startswith(TOPIC_KEY):
             keys = self.azure.eventgrid.topics.list_shared_access_keys(group, value[len(TOPIC_KEY) :])
             return str(arm_json(keys)["key1"])
+        if value.startswith(IDENTITY_CLIENT_ID):  # the identity exists by now (`resources.ORDER`)
+            return Identities(self.azure, group).property(value[len(IDENTITY_CLIENT_ID) :], "clientId")
         if key == PACKAGE_SETTING and value and sas:
             return f"{value}?{read_sas(value, connection, timedelta(days=self.ctx.sas_days))}"
         return value

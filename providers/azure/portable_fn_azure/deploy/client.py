@@ -162,14 +162,18 @@ class AzureClient:
             self._clients[name] = cls(self.credential, self.subscription_id, **options)
         return self._clients[name]
 
-    def arm_request(self, method: str, url: str, body: Any = None, api: str | None = None) -> Any:
-        """A request the SDK has no method for (polling an operation it did not start), sent
-        through the web client's pipeline: same credential, TLS, endpoint and call record. `api` adds that
-        client's api-version; absolute URLs (operation polls) are used as given."""
+    def arm_request(
+        self, method: str, url: str, body: Any = None, api: str | None = None, api_version: str | None = None
+    ) -> Any:
+        """A request the SDK has no method for (polling an operation it did not start, a namespace deploy
+        installs no SDK for), sent through the web client's pipeline: same credential, TLS, endpoint and call
+        record. `api` adds that client's api-version, `api_version` this one; absolute URLs (operation polls)
+        are used as given, an ARM path is put on the management endpoint."""
         from azure.core.rest import HttpRequest
 
         client = self.web
-        params = {"api-version": client._config.api_version} if api else None
+        version = api_version or (client._config.api_version if api else None)
+        params = {"api-version": version} if version else None
         response = client.send_request(HttpRequest(method, url, json=body, params=params))
         response.raise_for_status()
         return response

@@ -23,29 +23,33 @@ Azure lets deploy tag (group, storage account, plan, function app, Event Grid to
               writes what it dead-letters: `codegen.has_dead_letter_queue`)
     Event Grid: every subscription retries the function's attempts (at most 30), then dead-letters into
               the `portable-fn-dead-letters` container of the app's account (never drops).
+    identity  a user-assigned managed identity per function that declares a use (`naming.Names.identity`;
+              with `storage_auth = "connection_string"` only per function that reads a secret), attached
+              to the function app beside its system-assigned one (which the host keeps for its own storage
+              and the package), `PORTABLE_FN_IDENTITY_<FUNCTION>` set to its client id
+              (`portable_fn_azure.identity`): every role below on what a function declares goes to that
+              function's identity alone, so each function holds exactly its own grants (the functions still
+              share one worker process: see `identity` for that limit).
     state     a table per state some function uses (`naming.table_name`), `PORTABLE_FN_STATE_<NAME>` set
-              to its URL; with the app's identity, a role on the table itself: the custom state writer
-              when a function writes it, else the state reader (`roles`). All functions of an
-              app run as the one identity of its function app, so the grant is the union of what they
-              declared; the runtime still refuses a state a function did not declare (`check_access`).
+              to its URL; with the identities, a role on the table itself for each function that declares
+              it: the custom state writer when that function writes it, else the state reader (`roles`).
               With `storage_auth = "connection_string"` no role: `PORTABLE_FN_TABLES_CONNECTION` holds
               the account's connection string.
     send      per topic or queue some function sends to (`app.channels`), whether or not a function of
               the app receives from it: the queue in the app's account (the queue sender's role on it),
               the custom Event Grid topic (the topic sender's), or, on Service Bus, nothing (the
               namespace is the user's; the bus sender's role on the entity when
-              `service_bus_namespace_id` names the namespace). `PORTABLE_FN_QUEUE_<NAME>` /
+              `service_bus_namespace_id` names the namespace), each role for the identity of each function
+              that declares sending there. `PORTABLE_FN_QUEUE_<NAME>` /
               `PORTABLE_FN_TOPIC_<NAME>` hold the locator `portable_fn_azure.publish` reads (a topic's
               endpoint, known once it exists, as the marker `TOPIC_ENDPOINT`). With `storage_auth =
               "connection_string"` no role: a topic's key goes in `PORTABLE_FN_TOPIC_<NAME>_KEY`
-              (`TOPIC_KEY`), a queue is reached with the connection string the trigger uses. The roles
-              are the union over the app's functions, as for states.
+              (`TOPIC_KEY`), a queue is reached with the connection string the trigger uses.
     secret    a Key Vault for the app and stage (`naming.Names.vault`, RBAC mode, soft delete on),
-              `PORTABLE_FN_SECRETS` set to its URL, the secret reader's role for the app's identity on each
-              secret some function reads, scoped to that secret (`<vault id>/secrets/<name>`), and the secrets
-              officer's for the deploying principal on the vault (what `portable-fn secrets set` needs).
-              The grant is per secret, for the one identity all the app's functions run as (the platform's
-              granularity); the runtime refuses a secret a function did not declare (`check_access`). A role
+              `PORTABLE_FN_SECRETS` set to its URL, the secret reader's role on each secret for the identity
+              of each function that reads it, scoped to that secret (`<vault id>/secrets/<name>`), and the
+              secrets officer's for the deploying principal on the vault (what `portable-fn secrets set`
+              needs). A role
               can only be scoped to a secret that exists: ARM refuses the scope of a missing resource
               (ResourceNotFound), and deploy never holds a value to create one, so a secret's grant is made by
               the first deploy after `portable-fn secrets set` (see `appliers.RoleAssignments`).
@@ -66,10 +70,12 @@ from urllib.parse import quote
 from portable_fn.deploy import Artifact, Resource
 from portable_fn.deploy.tags import checked, with_tags
 from portable_fn.runtime import channels
+from portable_fn.runtime.secrets import Secret
 from portable_fn.runtime.state import State, locator_env
 from portable_fn.runtime.triggers import Queue, Storage, Topic
 
 from ..codegen import has_dead_letter_queue, on_service_bus, transports
+from ..identity import identity_env
 from ..publish import SERVICE_BUS, STORAGE_QUEUE
 from ..secrets import vault_url
 from .checks import PLAN_TIERS, Flex
@@ -89,9 +95,12 @@ from .naming import (
 )
 from .resources import (
     APP_HOST,
+    BOTH_IDENTITIES,
     DEPLOYER,
     DEPLOYMENT_CONNECTION,
     FLEX_PACKAGE_SETTING,
+    FUNCTION_IDENTITY,
+    IDENTITY_CLIENT_ID,
     PACKAGE_IDENTITY_SETTING,
     PACKAGE_SETTING,
     STORAGE_CONNECTION,
@@ -105,6 +114,7 @@ from .resources import (
     FunctionApp,
     FunctionPlan,
     KeyVault,
+    ManagedIdentity,
     PackageBlob,
     Release,
     ResourceGroup,
@@ -115,7 +125,16 @@ from .resources import (
     SystemTopic,
     in_order,
 )
-from .roles import BUS_SENDER, QUEUE_SENDER, SECRET_READER, SECRETS_OFFICER, STATE_READER, STATE_WRITER, TOPIC_SENDER
+from .roles import (
+    BUS_SENDER,
+    QUEUE_SENDER,
+    SECRET_READER,
+    SECRETS_OFFICER,
+    STATE_READER,
+    STATE_WRITER,
+    TOPIC_SENDER,
+    Use,
+)
 from .roles import assignment as custom_role
 from .roles import definitions as role_definitions
 
@@ -163,6 +182,7 @@ def desired(target: Target) -> list[Resource]:
             sku=target.plan_sku,
             tier=PLAN_TIERS[target.plan_sku],
         ),
+        *identities(target),
         function_app(target),
         app_settings(target),
         release(target),
@@ -289,6 +309,9 @@ def function_app(target: Target) -> FunctionApp:
         plan_id=plan_id(names),
         linux_fx_version=f"Python|{python}",
     )
+    attached = tuple(sorted(i.name for i in identities(target)))
+    if attached:
+        app = replace(app, identity=BOTH_IDENTITIES, user_identities=attached)
     if flex is None:
         return app
     return replace(
@@ -331,23 +354,37 @@ def state_tables(target: Target) -> list[StateTable]:
     ]
 
 
+def identities(target: Target) -> list[ManagedIdentity]:
+    """A user-assigned identity per function that declares a use; with `storage_auth = "connection_string"` per
+    function that reads a secret (Key Vault is reached by role alone; the rest with the connection string)."""
+    names = target.names
+    return [
+        ManagedIdentity(
+            names.identity(spec.name), resource_group=names.resource_group, location=target.location, function=spec.name
+        )
+        for spec in target.app.functions
+        if any(target.identity or isinstance(u.resource, Secret) for u in spec.options.uses)
+    ]
+
+
+def granted(names: Names, function: str, label: str, scope: str, use: Use) -> RoleAssignment:
+    """The role of `use` on exactly `scope` for `function`'s own identity, named `<label>/<role> for <function>`."""
+    principal = FUNCTION_IDENTITY + names.identity(function)
+    found = custom_role(names, label, scope, use, principal=principal)
+    return replace(found, name=f"{found.name} for {function}", function=function)
+
+
 def table_grants(target: Target) -> list[RoleAssignment]:
-    """One role per state table for the function app's identity: write if any function writes the state."""
-    names, writes = target.names, written_states(target.app)
-    grants = []
-    for state in target.app.states:
-        table, use = table_name(state.name), STATE_WRITER if state.name in writes else STATE_READER
-        grants.append(custom_role(names, f"{names.storage_account}/{table}", names.table_id(table), use))
+    """One role per state table for each function that declares the state: write if it writes it, else read."""
+    names, grants = target.names, []
+    for spec in target.app.functions:
+        for declared in spec.options.uses:
+            if isinstance(declared.resource, State):
+                table = table_name(declared.resource.name)
+                use = STATE_WRITER if declared.writes else STATE_READER
+                label = f"{names.storage_account}/{table}"
+                grants.append(granted(names, spec.name, label, names.table_id(table), use))
     return grants
-
-
-def written_states(app: App) -> set[str]:
-    return {
-        u.resource.name
-        for spec in app.functions
-        for u in spec.options.uses
-        if u.writes and isinstance(u.resource, State)
-    }
 
 
 def secret_resources(target: Target) -> list[Resource]:
@@ -358,15 +395,24 @@ def secret_resources(target: Target) -> list[Resource]:
         return []
     vault = KeyVault(names.vault, resource_group=names.resource_group, location=target.location)
     officer = custom_role(names, names.vault, names.vault_id, SECRETS_OFFICER, principal=DEPLOYER)
-    return [vault, officer, *secret_grants(names, [s.name for s in app.secrets])]
+    return [vault, officer, *secret_grants(app, names)]
 
 
-def secret_grants(names: Names, secrets: list[str]) -> list[RoleAssignment]:
-    """The secret reader's role for the app's identity on each secret alone (`remote` reads them at these scopes)."""
+def secret_grants(app: App, names: Names, only: str | None = None) -> list[RoleAssignment]:
+    """The secret reader's role on each secret alone (or on secret `only`), for the identity of each function
+    that reads it (`remote` reads them at these scopes)."""
     return [
-        custom_role(names, f"{names.vault}/{secret}", names.secret_id(secret), SECRET_READER)
-        for secret in sorted(set(secrets))
+        granted(names, reader.name, f"{names.vault}/{secret.name}", names.secret_id(secret.name), SECRET_READER)
+        for secret in sorted(app.secrets, key=lambda s: s.name)
+        if only is None or secret.name == only
+        for reader in app.readers(secret)
     ]
+
+
+def identity_settings(target: Target) -> dict[str, str]:
+    """`PORTABLE_FN_IDENTITY_<FUNCTION>`: the client id of each function's own identity (known once it exists:
+    the marker `IDENTITY_CLIENT_ID`), which `portable_fn_azure.identity` asks tokens of."""
+    return {identity_env(i.function): IDENTITY_CLIENT_ID + i.name for i in identities(target)}
 
 
 def secret_settings(target: Target) -> dict[str, str]:
@@ -381,38 +427,53 @@ def transport_of(app: App, channel: channels.Channel) -> str:
 
 
 def channel_resources(target: Target) -> list[Resource]:
-    """Per channel some function sends to: its queue or topic, and the app identity's role on exactly it."""
-    names, out = target.names, list[Resource]()
-    for channel in target.app.channels:
-        transport, entity = transport_of(target.app, channel), queue_name(channel.name)
-        grant: RoleAssignment | None
+    """Per channel some function sends to: its queue or topic, and the role on exactly it of the identity of
+    each function that declares sending there."""
+    names, app, out = target.names, target.app, list[Resource]()
+    for channel in app.channels:
+        transport, entity = transport_of(app, channel), queue_name(channel.name)
         if transport == "storage_queue":
             out.append(queue(names, entity))
-            grant = custom_role(names, f"{names.storage_account}/{entity}", names.queue_id(entity), QUEUE_SENDER)
         elif transport == "event_grid":
             topic = names.topic(channel.name)
             out.append(EventGridTopic(topic, resource_group=names.resource_group, location=target.location))
-            grant = custom_role(names, topic, names.topic_id(topic), TOPIC_SENDER)
-        else:
-            grant = bus_grant(names, target.service_bus_namespace, channel)
-        if target.identity and grant is not None:
-            out.append(grant)
+        if target.identity:
+            out += [
+                grant
+                for sender in app.senders(channel)
+                for grant in [channel_grant(app, names, target.service_bus_namespace, channel, sender.name)]
+                if grant is not None
+            ]
     return out
 
 
-def bus_grant(names: Names, namespace: str, channel: channels.Channel) -> RoleAssignment | None:
-    """The bus sender's role on the entity in the user's namespace (its ARM id, `namespace`), or None when the
-    settings do not name it: then the connection's own rights apply."""
+def channel_grant(
+    app: App, names: Names, namespace: str, channel: channels.Channel, function: str
+) -> RoleAssignment | None:
+    """`function`'s sender role on the channel's queue or topic; on Service Bus the bus sender's role on the
+    entity in the user's namespace (its ARM id, `namespace`), or None when the settings do not name it: then
+    the connection's own rights apply."""
+    transport, entity = transport_of(app, channel), queue_name(channel.name)
+    if transport == "storage_queue":
+        return granted(names, function, f"{names.storage_account}/{entity}", names.queue_id(entity), QUEUE_SENDER)
+    if transport == "event_grid":
+        topic = names.topic(channel.name)
+        return granted(names, function, topic, names.topic_id(topic), TOPIC_SENDER)
     if not namespace:
         return None
-    namespace, entity = namespace.rstrip("/"), queue_name(channel.name)
+    namespace = namespace.rstrip("/")
     scope = f"{namespace}/{'topics' if channel.kind == channels.TOPIC else 'queues'}/{entity}"
-    return custom_role(names, f"{namespace.rsplit('/', 1)[-1]}/{entity}", scope, BUS_SENDER)
+    return granted(names, function, f"{namespace.rsplit('/', 1)[-1]}/{entity}", scope, BUS_SENDER)
 
 
 def bus_grants(app: App, names: Names, namespace: str) -> list[RoleAssignment]:
     """The Service Bus senders' roles (outside the app's group: `remote` reads them at these scopes)."""
-    found = [bus_grant(names, namespace, c) for c in app.channels if transport_of(app, c) == "service_bus"]
+    found = [
+        channel_grant(app, names, namespace, c, sender.name)
+        for c in app.channels
+        if transport_of(app, c) == "service_bus"
+        for sender in app.senders(c)
+    ]
     return [grant for grant in found if grant is not None]
 
 
@@ -501,6 +562,7 @@ def app_settings(target: Target) -> AppSettings:
             **state_settings(target),
             **channel_settings(target),
             **secret_settings(target),
+            **identity_settings(target),
             "PORTABLE_FN_APP": target.app.name,
             "PORTABLE_FN_STAGE": target.stage,
             "PORTABLE_FN_PROVIDER": "azure",

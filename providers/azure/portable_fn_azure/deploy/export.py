@@ -40,12 +40,14 @@ from ..publish import EVENT_GRID
 from ..secrets import vault_url
 from ..settings import AzureSettings
 from .grid import EVENT_RETRY
-from .naming import PACKAGES_CONTAINER, ROLE_DESCRIPTION, Names, tags
+from .naming import FUNCTION_TAG, PACKAGES_CONTAINER, ROLE_DESCRIPTION, Names, tags
 from .resources import (
     APP_HOST,
     APP_IDENTITY,
     DEPLOYER,
     DEPLOYMENT_CONNECTION,
+    FUNCTION_IDENTITY,
+    IDENTITY_CLIENT_ID,
     STORAGE_CONNECTION,
     TOPIC_ENDPOINT,
     TOPIC_KEY,
@@ -56,6 +58,7 @@ from .resources import (
     FunctionApp,
     FunctionPlan,
     KeyVault,
+    ManagedIdentity,
     PackageBlob,
     Release,
     ResourceGroup,
@@ -170,6 +173,11 @@ def _register_ids(doc: TerraformAzure, desired: list[Resource], blob_endpoint: s
             ids[names.site_id] = f"${{{app}.id}}"
             ids[APP_IDENTITY] = f"${{{app}.identity[0].principal_id}}"
             ids[APP_HOST] = f"${{{app}.default_hostname}}"
+        elif isinstance(resource, ManagedIdentity):
+            stem = doc.stem("azurerm_user_assigned_identity", resource.name)
+            ids[names.identity_id(resource.name)] = f"${{{stem}.id}}"
+            ids[FUNCTION_IDENTITY + resource.name] = f"${{{stem}.principal_id}}"
+            ids[IDENTITY_CLIENT_ID + resource.name] = f"${{{stem}.client_id}}"
         elif isinstance(resource, StateTable):
             stem = doc.stem("azurerm_storage_table", resource.name)
             ids[names.table_id(resource.table)] = f"${{{stem}.resource_manager_id}}"
@@ -238,6 +246,16 @@ def _container(doc: TerraformAzure, container: BlobContainer) -> None:
     doc.add("azurerm_storage_container", container.name, body, f"portable-fn {container.kind}")
 
 
+def _identity(doc: TerraformAzure, identity: ManagedIdentity) -> None:
+    body = {
+        "name": identity.name,
+        "resource_group_name": doc.group,
+        "location": identity.location,
+        "tags": {**doc.tags, FUNCTION_TAG: identity.function},
+    }
+    doc.add("azurerm_user_assigned_identity", identity.name, body, f"function {identity.function}'s own identity")
+
+
 def _queue(doc: TerraformAzure, queue: StorageQueue) -> None:
     body = {"name": queue.queue, "storage_account_id": doc.ref(doc.names.account_id), "metadata": doc.tags}
     doc.add("azurerm_storage_queue", queue.name, body, f"portable-fn {queue.kind}")
@@ -284,7 +302,16 @@ def _function_app(doc: TerraformAzure, app: FunctionApp) -> None:
         "location": app.location,
         "service_plan_id": doc.ref(app.plan_id),
         "https_only": app.https_only,
-        "identity": [{"type": app.identity}],
+        "identity": [
+            {
+                "type": app.identity,
+                **(
+                    {"identity_ids": [doc.ref(doc.names.identity_id(i)) for i in app.user_identities]}
+                    if app.user_identities
+                    else {}
+                ),
+            }
+        ],
     }
     if app.flex:
         body |= {
@@ -393,7 +420,13 @@ def _role(doc: TerraformAzure, role: RoleAssignment) -> None:
         **({} if role.principal == DEPLOYER else {"principal_type": "ServicePrincipal"}),
         "description": ROLE_DESCRIPTION,
     }
-    who = "whoever applies this (it sets the secrets)" if role.principal == DEPLOYER else "the function app's identity"
+    who = (
+        "whoever applies this (it sets the secrets)"
+        if role.principal == DEPLOYER
+        else f"function {role.function}'s own identity"
+        if role.function
+        else "the function app's identity"
+    )
     doc.add("azurerm_role_assignment", role.name, body, who)
 
 
@@ -527,6 +560,7 @@ EXPORTERS: dict[type[Resource], Callable[[TerraformAzure, Any], None]] = {
     StateTable: _table,
     PackageBlob: _package_blob,
     FunctionPlan: _plan,
+    ManagedIdentity: _identity,
     FunctionApp: _function_app,
     EventGridTopic: _topic,
     RoleDefinition: _role_definition,

@@ -4,9 +4,10 @@ dataActions of its `RoleDefinition`, found among the same resources; a built-in 
 for what the platform itself needs (the Functions host's own storage), by its definition's GUID (`DEFINITIONS`),
 with the reason the platform needs it (`Grant.platform`, from `PLATFORM`). Pure: no Azure call.
 
-Every assignment goes to the function app's identity, which all the app's functions share, so the grants are
-the app's as a whole (`function` None; each function's own declaration is enforced at run time), except the
-deploying principal's role on the app's Key Vault (`principal` the marker `DEPLOYER`), which sets its secrets.
+A role on what a function declares goes to that function's own user-assigned identity (`principal` the marker
+`FUNCTION_IDENTITY` and the identity's name), so the grant is that function's (`function`). The host's built-in
+roles on its storage go to the function app's system-assigned identity, and the secrets officer's role on the
+app's Key Vault to the deploying principal (`DEPLOYER`): both the app's as a whole (`function` None).
 """
 
 from __future__ import annotations
@@ -84,7 +85,8 @@ def grant(assignment: RoleAssignment, custom: dict[str, RoleDefinition] | None =
     AWS), a built-in role by name with its actions and the platform's reason; a role neither, by its id."""
     found = (custom or {}).get(assignment.role_definition_id.lower())
     if found is not None:
-        return Grant(None, assignment.principal, found.actions + found.data_actions, assignment.scope)
+        function = assignment.function or None
+        return Grant(function, assignment.principal, found.actions + found.data_actions, assignment.scope)
     role = ROLE_NAMES.get(assignment.role_definition_id.rsplit("/", 1)[-1])
     if role is None:
         return Grant(None, assignment.principal, (), assignment.scope, assignment.role_definition_id)

@@ -38,6 +38,7 @@ from ..names import (
 __all__ = [
     "DEAD_LETTER_CONTAINER",
     "DEPLOYMENT_CONTAINER",
+    "FUNCTION_TAG",
     "MAX_CONTAINER",
     "MAX_QUEUE",
     "PACKAGES_CONTAINER",
@@ -80,12 +81,13 @@ TAG_RULES = TagRules(
 )
 TAG_APP = "portable-fn-app"
 TAG_STAGE = "portable-fn-stage"
+FUNCTION_TAG = "portable-fn-function"  # on a function's own identity: which function it is (`remote` reads it)
 PACKAGES_CONTAINER = "portable-fn-packages"  # holds the content-addressed zips WEBSITE_RUN_FROM_PACKAGE points at
 DEPLOYMENT_CONTAINER = "portable-fn-deployment"  # Flex Consumption runs the package deployed into it
 DEAD_LETTER_CONTAINER = "portable-fn-dead-letters"  # where Event Grid puts what it could not deliver
 
 MAX_GROUP, MAX_ACCOUNT, MAX_SITE, MAX_PLAN, MAX_TOPIC, MAX_VAULT = 90, 24, 60, 60, 50, 24
-MAX_SYSTEM_TOPIC, MAX_SUBSCRIPTION = 128, 64
+MAX_SYSTEM_TOPIC, MAX_SUBSCRIPTION, MAX_IDENTITY = 128, 64, 128
 ROLE_DESCRIPTION = "portable-fn"  # the description of the role assignments deploy makes (see remote.py)
 # Built-in roles the function app's identity gets on the app's storage account, so the host reaches its
 # storage (AzureWebJobsStorage__accountName) without a key: blobs and queues, and for blob triggers the
@@ -170,6 +172,17 @@ class Names:
     def secret_id(self, secret: str) -> str:
         """The ARM id of secret `secret` in the app's vault: the scope of the role that reads it."""
         return f"{self.vault_id}/secrets/{secret}"
+
+    def identity(self, function: str) -> str:
+        """The user-assigned managed identity of `function`: 3-128 letters, digits, hyphens and underscores,
+        starting with a letter or digit (Microsoft.ManagedIdentity's rule), unique in the group: the app and
+        stage, the function in lowercase letters, digits and hyphens, a hash of the function's exact name (two
+        names cleaned alike stay apart)."""
+        label = dns_label(f"{self.prefix}-{function}", MAX_IDENTITY - 7)
+        return f"{label}-{short_hash(self.subscription, self.app, self.stage, function)}"
+
+    def identity_id(self, identity: str) -> str:
+        return self.arm_id("Microsoft.ManagedIdentity/userAssignedIdentities", identity)
 
     @property
     def plan(self) -> str:

@@ -12,7 +12,9 @@ subscriptions of its (system) topics (a webhook's host, when it is the function 
 marker `APP_HOST`). Role assignments are read on the account, each state table, each queue of the account
 and each custom topic, and on the Service Bus entities the app's functions send to (`grant_scopes`, outside
 its group); those kept are deploy's (`ROLE_DESCRIPTION`) and any other of the app's identity. The app's
-custom roles (`roles`) are read by their ids in the subscription, where ARM keeps them. A sender's
+custom roles (`roles`) are read by their ids in the subscription, where ARM keeps them. The functions' own
+identities (`ManagedIdentity`) are read first, so a role assignment naming one reads back as that function's
+(`FUNCTION_IDENTITY`) and a setting holding one's client id as its marker (`IDENTITY_CLIENT_ID`). A sender's
 topic endpoint and key settings are read back as their markers. Only reads are made here (GET, list, and
 the POSTs that list keys and settings and give a webhook subscription's full URL).
 """
@@ -26,10 +28,13 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from portable_fn.deploy import RemoteState, Resource
 from portable_fn.deploy.tags import user_tags, with_tags
 
+from ..identity import IDENTITY_ENV_PREFIX
 from ..publish import EVENT_GRID
+from .appliers import Identities
 from .client import AzureClient, arm_json, missing
 from .desired import TABLES_CONNECTION_SETTING
 from .naming import (
+    FUNCTION_TAG,
     PACKAGES_CONTAINER,
     ROLE_DESCRIPTION,
     STATE_TABLE,
@@ -44,6 +49,8 @@ from .resources import (
     APP_IDENTITY,
     DEPLOYER,
     DEPLOYMENT_CONNECTION,
+    FUNCTION_IDENTITY,
+    IDENTITY_CLIENT_ID,
     RELEASE_TAG,
     STORAGE_CONNECTION,
     TOPIC_ENDPOINT,
@@ -55,6 +62,7 @@ from .resources import (
     FunctionApp,
     FunctionPlan,
     KeyVault,
+    ManagedIdentity,
     PackageBlob,
     Release,
     ResourceGroup,
@@ -69,6 +77,7 @@ from .roles import USES, definition, definition_guid, labels
 
 ACCOUNTS, PLANS, SITES = "microsoft.storage/storageaccounts", "microsoft.web/serverfarms", "microsoft.web/sites"
 VAULTS = "microsoft.keyvault/vaults"
+IDENTITIES = "microsoft.managedidentity/userassignedidentities"
 TOPICS, SYSTEM_TOPICS = "microsoft.eventgrid/topics", "microsoft.eventgrid/systemtopics"
 ROLE_NAMES = {guid: role for role, guid in STORAGE_ROLES.items()}
 TOPIC_SETTING = "PORTABLE_FN_TOPIC_"  # `channels.locator_env` of a topic
@@ -98,6 +107,7 @@ class RemoteReader:
         self.grant_scopes = grant_scopes
         self.deployer = deployer  # the deploying principal's object id: its role on the vault is `DEPLOYER`
         self._sites: dict[str, dict[str, Any]] = {}
+        self._identities: dict[str, list[ManagedIdentity]] = {}  # the functions' identities, by group
         self._topics: dict[tuple[str, str], dict[str, Any]] = {}
 
     def read(self) -> RemoteState:
@@ -137,9 +147,9 @@ class RemoteReader:
                 return []
             raise
         out: list[Resource] = []
+        items = [i for i in items if has_tags(i.get("tags"), self.names.app, self.names.stage)]
+        self._identities[group] = [self.identity(group, i) for i in items if i.get("type", "").lower() == IDENTITIES]
         for item in items:
-            if not has_tags(item.get("tags"), self.names.app, self.names.stage):
-                continue
             out += with_found_tags(self.item(group, item), item["name"], user_tags(item.get("tags"), TAG_RECORD))
         return out
 
@@ -158,7 +168,22 @@ class RemoteReader:
             return self.system_topic(group, item["name"])
         if kind == VAULTS:
             return self.vault(group, item["name"])
+        if kind == IDENTITIES:
+            return [i for i in self._identities.get(group, []) if i.name == item["name"]]
         return []
+
+    def identity(self, group: str, item: dict[str, Any]) -> ManagedIdentity:
+        """A function's identity: the function from its tag, its principal and client id as ARM answers them."""
+        found = Identities(self.azure, group).get(item["name"])
+        props = found.get("properties") or {}
+        return ManagedIdentity(
+            item["name"],
+            resource_group=group,
+            location=found.get("location", ""),
+            function=(item.get("tags") or {}).get(FUNCTION_TAG, ""),
+            principal_id=str(props.get("principalId") or ""),
+            client_id=str(props.get("clientId") or ""),
+        )
 
     def vault(self, group: str, name: str) -> list[Resource]:
         """The app's Key Vault and the roles at its scope (the deploying principal's); those on its secrets are
@@ -238,6 +263,7 @@ class RemoteReader:
         or that name the app's identity. One of another principal (the app was recreated) is named apart,
         so the planner replaces it."""
         principal, account = self.app_principal(group), label or scope.rsplit("/", 1)[-1]
+        functions = {i.principal_id: i for i in self._identities.get(group, []) if i.principal_id}
         out: list[Resource] = []
         try:
             found_here = list(self.azure.authorization.role_assignments.list_for_scope(scope, filter="atScope()"))
@@ -250,7 +276,7 @@ class RemoteReader:
             props = found.get("properties", {})
             ours = principal and props.get("principalId") == principal
             if props.get("scope", "").lower() != scope.lower() or not (
-                ours or props.get("description") == ROLE_DESCRIPTION
+                ours or props.get("principalId") in functions or props.get("description") == ROLE_DESCRIPTION
             ):
                 continue
             role_id = props.get("roleDefinitionId", "")
@@ -259,9 +285,17 @@ class RemoteReader:
             deployer = bool(self.deployer) and props.get("principalId") == self.deployer
             marker = APP_IDENTITY if ours else DEPLOYER if deployer else str(props.get("principalId"))
             name = f"{account}/{role}" if ours or deployer else f"{account}/{role} ({props.get('principalId')})"
+            own = functions.get(str(props.get("principalId")))
+            if own is not None:  # a function's own identity
+                marker, name = FUNCTION_IDENTITY + own.name, f"{account}/{role} for {own.function}"
             out.append(
                 RoleAssignment(
-                    name, scope=scope, role_definition_id=role_id, principal=marker, assignment_id=found["name"]
+                    name,
+                    scope=scope,
+                    role_definition_id=role_id,
+                    principal=marker,
+                    assignment_id=found["name"],
+                    function=own.function if own is not None else "",
                 )
             )
         return out
@@ -355,6 +389,7 @@ class RemoteReader:
             site_kind=site.get("kind", ""),
             https_only=bool(props.get("httpsOnly")),
             identity=identity.get("type", "None"),
+            user_identities=tuple(sorted(i.rsplit("/", 1)[-1] for i in identity.get("userAssignedIdentities") or {})),
             linux_fx_version=config.get("linuxFxVersion") or "",
             deployment_storage=storage.get("value") or "",
             deployment_auth=(storage.get("authentication") or {}).get("type") or "",
@@ -382,6 +417,9 @@ class RemoteReader:
         URL without its SAS query."""
         if key == "WEBSITE_RUN_FROM_PACKAGE":
             return urlunsplit(urlsplit(value)._replace(query=""))
+        if key.startswith(IDENTITY_ENV_PREFIX):  # a function's identity's client id, when it is one of the app's
+            named = {i.client_id: i.name for i in self._identities.get(group, []) if i.client_id}
+            return IDENTITY_CLIENT_ID + named[value] if value in named else value
         if key not in ("AzureWebJobsStorage", DEPLOYMENT_CONNECTION, TABLES_CONNECTION_SETTING):
             return value
         try:

@@ -29,6 +29,11 @@ SYSTEM_IDENTITY = "SystemAssigned"  # that setting's value for the app's system-
 FLEX_PACKAGE_SETTING = "PORTABLE_FN_PACKAGE"  # Flex: which package was deployed (its URL, no SAS)
 DEPLOYMENT_CONNECTION = "DEPLOYMENT_STORAGE_CONNECTION_STRING"  # Flex: the setting naming the deployment storage
 APP_IDENTITY = "@portable-fn:function-app-identity"  # the principal id of the function app's identity
+# The principal id of a function's own user-assigned identity (`ManagedIdentity`), and in the app settings its
+# client id: the marker, then the identity's name.
+FUNCTION_IDENTITY = "@portable-fn:function-identity:"
+IDENTITY_CLIENT_ID = "@portable-fn:identity-client-id:"
+BOTH_IDENTITIES = "SystemAssigned, UserAssigned"  # the site's identity type when functions have identities
 DEPLOYER = "@portable-fn:deployer"  # the object id of the principal deploying: it sets the app's secrets
 APP_HOST = "@portable-fn:function-app-host"  # the function app's defaultHostName, as ARM answers it
 # A setting holding an Event Grid topic's publish endpoint or its key (known once the topic exists; the key is a
@@ -150,9 +155,27 @@ class FunctionPlan(Resource):
 
 
 @dataclass(frozen=True)
+class ManagedIdentity(Resource):
+    """A user-assigned managed identity of one function that declares a use (`naming.Names.identity`): the
+    principal its declared roles are assigned to, attached to the function app. `function` is the function's
+    name (its tag: `remote` reads it back); ARM answers `principal_id` and `client_id`."""
+
+    kind = "managed identity"
+    ignore_on_compare = frozenset({"principal_id", "client_id"})
+    resource_group: str = ""
+    location: str = ""
+    function: str = ""
+    principal_id: str = ""
+    client_id: str = ""
+    tags: Pairs = ()  # the user's tags (`portable_fn.deploy.tags`), beside portable-fn's own
+
+
+@dataclass(frozen=True)
 class FunctionApp(Resource):
     """The function app (a `Microsoft.Web/sites` of kind `functionapp,linux`) with a system-assigned
-    identity. `linux_fx_version` changes through the site's web config, the rest through the site.
+    identity, and the user-assigned identities of its functions (`user_identities`, their names; `identity` is
+    then `SystemAssigned, UserAssigned`). `linux_fx_version` changes through the site's web config, the rest
+    through the site.
 
     On Flex Consumption the runtime is not a `linuxFxVersion` but the site's `functionAppConfig`: the
     deployment container the platform runs the package from (and how it authenticates there), the Python
@@ -166,6 +189,7 @@ class FunctionApp(Resource):
     site_kind: str = "functionapp,linux"
     https_only: bool = True
     identity: str = "SystemAssigned"
+    user_identities: tuple[str, ...] = ()  # the functions' identities attached to the app, by name, sorted
     linux_fx_version: str = ""
     deployment_storage: str = ""  # Flex: the blob container URL
     deployment_auth: str = ""  # Flex: SystemAssignedIdentity or StorageAccountConnectionString
@@ -274,18 +298,20 @@ class RoleDefinition(Resource):
 
 @dataclass(frozen=True)
 class RoleAssignment(Resource):
-    """A role of the function app's identity on the app's storage account, named `<account>/<role>`, on
-    a state table or a queue, named `<account>/<table or queue>/<role>`, on an Event Grid topic,
-    `<topic>/<role>`, on a Service Bus entity, `<namespace>/<entity>/<role>`, or on one secret of the app's
-    Key Vault, `<vault>/<secret>/<role>`; or the deploying principal's (`DEPLOYER`) on the vault,
+    """A role of the function app's identity on the app's storage account, named `<account>/<role>`; of one
+    function's identity on a state table or a queue, named `<account>/<table or queue>/<role> for <function>`,
+    on an Event Grid topic, `<topic>/<role> for <function>`, on a Service Bus entity,
+    `<namespace>/<entity>/<role> for <function>`, or on one secret of the app's Key Vault,
+    `<vault>/<secret>/<role> for <function>`; or the deploying principal's (`DEPLOYER`) on the vault,
     `<vault>/<role>` (ARM names it by a GUID, `assignment_id`, derived from scope, role and principal)."""
 
     kind = "role assignment"
     ignore_on_compare = frozenset({"assignment_id"})
     scope: str = ""
     role_definition_id: str = ""
-    principal: str = APP_IDENTITY
+    principal: str = APP_IDENTITY  # or a function's own identity (`FUNCTION_IDENTITY` + its name)
     assignment_id: str = ""
+    function: str = ""  # the function whose declaration the role grants ("" for the app's and the deployer's)
 
 
 @dataclass(frozen=True)
@@ -349,6 +375,7 @@ ORDER: tuple[type[Resource], ...] = (
     StateTable,
     PackageBlob,
     FunctionPlan,
+    ManagedIdentity,  # before the app that attaches it and the roles granted to it; deleted after both
     FunctionApp,
     KeyVault,  # before the roles on it and on its secrets
     EventGridTopic,  # before the roles on it and the settings naming its endpoint

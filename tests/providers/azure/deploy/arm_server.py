@@ -95,6 +95,9 @@ TABLE_ROLES = TABLE + r"/providers/microsoft\.authorization/roleassignments"
 QUEUE_ROLES = ACCOUNT + r"/queueservices/default/queues/[^/]+/providers/microsoft\.authorization/roleassignments"
 TOPIC_ROLES = GRID + r"/providers/microsoft\.authorization/roleassignments"
 VAULT = GROUP + r"/providers/microsoft\.keyvault/vaults/(?P<vault>[^/]+)"
+IDENTITY = GROUP + r"/providers/microsoft\.managedidentity/userassignedidentities/(?P<identity>[^/]+)"
+# Microsoft.ManagedIdentity's rule for an identity's name: 3-128, a letter or digit first, then also - and _
+IDENTITY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{2,127}")
 VAULT_ROLES = VAULT + r"(/secrets/[^/]+)?/providers/microsoft\.authorization/roleassignments"
 PURGE = SUB + r"/providers/microsoft\.keyvault/locations/(?P<location>[^/]+)/deletedvaults/(?P<vault>[^/]+)/purge"
 BUS_ROLES = (
@@ -669,8 +672,13 @@ def site(arm: FakeArm, method: str, path: str, ids: dict[str, str], query: dict[
             if k not in ("siteConfig", "hostNameSslStates") and not readonly("SiteProperties", k)
         }
         identity = {**body["identity"], "principalId": str(uuid.uuid4()), "tenantId": str(uuid.uuid4())}
-        if existing is not None and existing["identity"]["type"] == body["identity"]["type"]:
+        if (
+            existing is not None
+            and "SystemAssigned" in existing["identity"]["type"]
+            and "SystemAssigned" in body["identity"]["type"]
+        ):  # the system-assigned identity stays while the type keeps it
             identity = {**body["identity"], **{k: existing["identity"][k] for k in ("principalId", "tenantId")}}
+        identity = attached_identities(arm, identity, {})
         host = default_host_name(arm, path, body)
         scm = host.replace(".", ".scm.", 1)
         stored = {
@@ -726,12 +734,32 @@ def site(arm: FakeArm, method: str, path: str, ids: dict[str, str], query: dict[
         for key in ("kind", "identity", "tags"):
             if key in body:
                 stored[key] = {**stored.get(key, {}), **body[key]} if isinstance(body[key], dict) else body[key]
+        if "identity" in body:
+            before = (arm.get(path).get("identity") or {}).get("userAssignedIdentities") or {}
+            stored["identity"] = attached_identities(arm, stored["identity"], before)
         return 200, {}, stored
     if method == "DELETE":
         for kept in (arm.state.host_keys, arm.state.mounted, arm.state.deployed):
             kept.pop(path.lower(), None)  # its keys and package go with it
         return arm.delete(path), {}, None
     return 200, {}, arm.get(path)
+
+
+def attached_identities(arm: FakeArm, identity: dict[str, Any], before: dict[str, Any]) -> dict[str, Any]:
+    """A site's identity block as ARM answers it: each user-assigned identity named (by its id; a PATCH merges
+    them into those `before`, a null taking one out) must exist and the type must say UserAssigned; each is
+    answered with its principalId and clientId."""
+    wanted = {**before, **(identity.get("userAssignedIdentities") or {})}
+    kept = {key: value for key, value in wanted.items() if value is not None}
+    if not kept:
+        return {k: v for k, v in identity.items() if k != "userAssignedIdentities"}
+    if "UserAssigned" not in identity["type"]:
+        raise ArmError(400, "BadRequest", f"userAssignedIdentities given with identity type {identity['type']!r}.")
+    answered = {}
+    for key in kept:
+        found = arm.get(key, "ResourceNotFound")
+        answered[key] = {k: found["properties"][k] for k in ("principalId", "clientId")}
+    return {**identity, "userAssignedIdentities": answered}
 
 
 def default_host_name(arm: FakeArm, path: str, body: dict[str, Any]) -> str:
@@ -1287,6 +1315,9 @@ def role_assignment(
             f"not at {scope}.",
         )
     principals = {(r.get("identity") or {}).get("principalId") for r in arm.state.resources.values()}
+    principals |= {
+        r["properties"]["principalId"] for r in arm.state.resources.values() if r.get("type") == IDENTITY_TYPE
+    }
     principals |= arm.state.directory
     if arm.state.principal_delay > 0:  # the new identity has not reached the directory yet
         arm.state.principal_delay -= 1
@@ -1318,6 +1349,40 @@ def assignable(definition: dict[str, Any], scope: str) -> bool:
         scope.lower() == s.lower() or scope.lower().startswith(s.lower() + "/")
         for s in definition["properties"]["assignableScopes"]
     )
+
+
+# -- user-assigned managed identities --------------------------------------------------------------------
+IDENTITY_TYPE = "Microsoft.ManagedIdentity/userAssignedIdentities"
+
+
+def managed_identity(
+    arm: FakeArm, method: str, path: str, ids: dict[str, str], query: dict[str, str], body: Any
+) -> Answer:
+    """A user-assigned identity as Microsoft.ManagedIdentity keeps one: a PUT of its location and tags (200 when
+    it existed, keeping its principal and client id; 201 with new ones), GET, DELETE (200, or 204 when gone)."""
+    if method == "GET":
+        return 200, {}, arm.get(path)
+    if method == "DELETE":
+        found = arm.state.resources.get(path.lower())
+        arm.delete(path)
+        return (200, {}, None) if found else (204, {}, None)
+    arm.require_group(ids["sub"], ids["group"])
+    require(body, "location")
+    name = path.rsplit("/", 1)[-1]
+    if not IDENTITY_NAME.fullmatch(name):
+        raise ArmError(400, "InvalidResourceName", f"The identity name {name!r} is not valid.")
+    existing = arm.state.resources.get(path.lower())
+    made = {k: str(uuid.uuid4()) for k in ("tenantId", "principalId", "clientId")}
+    stored = {
+        "id": path,
+        "name": name,
+        "type": IDENTITY_TYPE,
+        "location": body["location"],
+        "tags": body.get("tags") or {},
+        "properties": existing["properties"] if existing else made,
+    }
+    status, _ = arm.put(path, stored)
+    return status, {}, stored
 
 
 # -- custom role definitions ----------------------------------------------------------------------------
@@ -1403,6 +1468,8 @@ ROUTES: list[tuple[str, Any]] = [
     (VAULT_ROLES, role_assignments),
     (VAULT_ROLES + r"/[^/]+", role_assignment),
     (VAULT, vault),
+    (IDENTITY, managed_identity),
+    (IDENTITY + r"/providers/microsoft\.resources/tags/default", tags),
     (PURGE, purge_vault),
     (VAULT + r"/providers/microsoft\.resources/tags/default", tags),
     (GRID, topic),

@@ -43,6 +43,9 @@ EXCERPTS: dict[str, str | tuple[str, ...]] = {
     "microsoft.keyvault": (
         "keyvault/resource-manager/Microsoft.KeyVault/KeyVault/stable/2026-05-15/openapi.excerpt.json"
     ),
+    "microsoft.managedidentity": (
+        "msi/resource-manager/Microsoft.ManagedIdentity/stable/2023-01-31/ManagedIdentity.excerpt.json"
+    ),
 }
 # common-types/resource-management/v5/types.json, which the excerpts' resources derive from
 COMMON = {

@@ -31,12 +31,15 @@ ROLE_TYPE = "Microsoft.Authorization/roleAssignments"
 GROUP = f"{SUB}/resourceGroups/shop-dev-rg"
 TAGS = {TAG_APP: "shop", TAG_STAGE: "dev"}
 # group, account, 3 containers (packages, uploads, Event Grid's dead letters), 4 queues (orders and the order
-# workflow's, each with its poison queue), 4 state tables, package blob, plan, function app, 9 role assignments
-# (3 on the account, 4 on the tables, a sender's on the workflow queue and on the order-events topic), settings,
-# the package release, the account's system topic and on_upload's subscription, the order-events topic and
-# notify's subscription
-SHOP_STEPS = 34
-SHOP_GRANTS = 9
+# workflow's, each with its poison queue), 4 state tables, package blob, plan, 3 functions' own identities
+# (place_order-run, create_order, confirm_payment: those that declare a use), function app, 13 role assignments
+# (the host's 3 on the account for the app's identity; for the functions' own identities 6 on the tables, 3
+# senders' on the workflow queue and 1 on the order-events topic), settings, the package release, the account's
+# system topic and on_upload's subscription, the order-events topic and notify's subscription
+SHOP_STEPS = 45
+SHOP_GRANTS = 13
+HOST_GRANTS = 3  # the function app's system identity's, on its storage account
+SHOP_IDENTITIES = 3
 SHOP_ROLES = 3  # the shop's custom roles (`roles`): state writer, queue sender, topic sender
 GRID = f"{GROUP}/providers/Microsoft.EventGrid"
 UPLOADS = f"{GRID}/systemTopics/shop-dev-storage-events/eventSubscriptions/{subscription_name('on_upload')}"
@@ -221,8 +224,9 @@ def test_a_recreated_app_identity_gets_the_roles_again(deployed: Any, shop: Any,
     site = arm.get(f"{GROUP}/providers/Microsoft.Web/sites/{n.function_app}")
     site["identity"]["principalId"] = new = "99999999-8888-7777-6666-555555555555"  # as after a recreate
     steps = [(s.action, s.resource.kind) for s in pipeline.deploy(deployed, shop, "dev").plan.steps]
+    # the host's roles follow the app's new identity; the functions' own identities keep theirs
     assert (
-        sorted(steps) == [("create", "role assignment")] * SHOP_GRANTS + [("delete", "role assignment")] * SHOP_GRANTS
+        sorted(steps) == [("create", "role assignment")] * HOST_GRANTS + [("delete", "role assignment")] * HOST_GRANTS
     )
     assert roles_of(arm, n.storage_account) == {guid: new for guid in ROLE_IDS.values()}
     assert pipeline.plan(deployed, shop, "dev").plan.empty
@@ -252,10 +256,11 @@ def test_storage_auth_connection_string_keeps_the_key_and_grants_nothing(
 
     switched = helpers.ArmProvider({**settings, "storage_auth": "identity"}, arm.url)
     steps = [(s.action, s.resource.kind) for s in pipeline.deploy(switched, shop, "dev").plan.steps]
-    # roles before the switch, and the topic's key gives way to the identity's role
-    assert steps == [("create", "role definition")] * SHOP_ROLES + [("create", "role assignment")] * SHOP_GRANTS + [
-        ("update", "app settings")
-    ]
+    # the functions' identities attached to the app, roles before the switch, and the topic's key gives way to
+    # the identity's role
+    assert steps == [("create", "managed identity")] * SHOP_IDENTITIES + [("update", "function app")] + [
+        ("create", "role definition")
+    ] * SHOP_ROLES + [("create", "role assignment")] * SHOP_GRANTS + [("update", "app settings")]
     now = settings_of(arm, n.function_app)
     assert now["AzureWebJobsStorage__accountName"] == n.storage_account
     assert now["WEBSITE_RUN_FROM_PACKAGE"] == url.split("?")[0]  # the SAS is gone, the identity fetches it
@@ -665,7 +670,7 @@ def test_switching_y1_to_fc1_and_back_replaces_the_app_and_its_plan(
     assert f"~ update event subscription {n.topic('order-events')}/notify (destination)" in printed  # new app
     created = [p for p in printed if "role assignment" in p and p.startswith("+")]
     assert created[:3] == [f"+ create role assignment {n.storage_account}/{role}" for role in ROLE_IDS]
-    assert len(created) == SHOP_GRANTS  # the tables' and the channels' roles too
+    assert len(created) == HOST_GRANTS  # the functions' own identities keep their roles on the tables and channels
     assert sorted(p.rsplit("/", 1)[-1] for _, p in arm.mutating()[before:]) == ["getFullUrl", "list"]  # reads
 
     pipeline.deploy(flex, shop, "dev")
@@ -891,9 +896,55 @@ def test_an_app_granted_built_in_roles_before_moves_to_its_custom_roles(deployed
     steps = [(s.action, s.resource.kind) for s in pipeline.deploy(deployed, shop, "dev").plan.steps]
     assert sorted(steps) == sorted(
         [("create", "role definition")] * SHOP_ROLES
-        + [("create", "role assignment")] * (SHOP_GRANTS - 3)  # all but the host's 3 on the account
-        + [("delete", "role assignment")] * (SHOP_GRANTS - 3)
+        + [("create", "role assignment")] * (SHOP_GRANTS - HOST_GRANTS)  # all but the host's 3 on the account
+        + [("delete", "role assignment")] * (SHOP_GRANTS - HOST_GRANTS)
     )
     held = {r["properties"]["roleDefinitionId"] for r in arm.state.resources.values() if r.get("type") == ROLE_TYPE}
     assert held.isdisjoint(f"{SUB}/providers/Microsoft.Authorization/roleDefinitions/{g}" for g in retired.values())
     assert pipeline.plan(deployed, shop, "dev").plan.empty
+
+
+# -- each function's own identity -------------------------------------------------------------------------
+def test_each_declaring_function_gets_its_own_identity_and_a_failure_half_way_converges(
+    provider: Any, shop: Any, arm: Any
+) -> None:
+    """The identities are PUT (held to Microsoft.ManagedIdentity's spec), attached to the site beside its own,
+    their client ids in the settings, every declared role on one of them; an identity PUT that fails is made by
+    the rerun, which then attaches it and grants it; remove deletes the identities after their role assignments."""
+    n = names(provider, shop)
+    functions = ("confirm_payment", "create_order", "place_order-run")  # the shop's functions that declare a use
+    arm.fail_once("PUT", f"/userAssignedIdentities/{n.identity('create_order')}")
+    with pytest.raises(DeployError, match="injected outage"):
+        pipeline.deploy(provider, shop, "dev")
+    rerun = pipeline.deploy(provider, shop, "dev")
+    assert ("create", "managed identity") in [(s.action, s.resource.kind) for s in rerun.plan.steps]
+    identities = f"{GROUP}/providers/Microsoft.ManagedIdentity/userAssignedIdentities"
+    own = {f: arm.get(f"{identities}/{n.identity(f)}") for f in functions}
+    assert {f: found["tags"]["portable-fn-function"] for f, found in own.items()} == {f: f for f in functions}
+    puts = [r for r in arm.state.requests if r.method == "PUT" and "/userassignedidentities/" in r.path.lower()]
+    assert {r.query["api-version"] for r in puts} == {"2023-01-31"} and len({r.path for r in puts}) == 3
+
+    site = site_of(arm, n.function_app)
+    assert site["identity"]["type"] == "SystemAssigned, UserAssigned"
+    assert site["identity"]["userAssignedIdentities"] == {
+        found["id"]: {k: found["properties"][k] for k in ("principalId", "clientId")} for found in own.values()
+    }
+    settings = settings_of(arm, n.function_app)
+    assert {k: v for k, v in settings.items() if k.startswith("PORTABLE_FN_IDENTITY_")} == {
+        "PORTABLE_FN_IDENTITY_" + f.upper().replace("-", "_"): own[f]["properties"]["clientId"] for f in functions
+    }
+    granted = [r["properties"] for r in arm.state.resources.values() if r.get("type") == ROLE_TYPE]
+    principals = {found["properties"]["principalId"] for found in own.values()}
+    assert sum(p["principalId"] in principals for p in granted) == SHOP_GRANTS - HOST_GRANTS
+    assert sum(p["principalId"] == site["identity"]["principalId"] for p in granted) == HOST_GRANTS
+    provider.deployer.client.calls.clear()
+    assert pipeline.deploy(provider, shop, "dev").plan.empty and provider.deployer.client.mutating_calls() == []
+
+    since = len(arm.state.requests)
+    pipeline.remove(provider, shop, "dev")
+    deleted = [r.path.lower() for r in arm.state.requests[since:] if r.method == "DELETE"]
+    last_role = max(i for i, path in enumerate(deleted) if "/roleassignments/" in path)
+    assert [i for i, path in enumerate(deleted) if "/userassignedidentities/" in path] and all(
+        i > last_role for i, path in enumerate(deleted) if "/userassignedidentities/" in path
+    )
+    assert not [k for k in arm.state.resources if "/userassignedidentities/" in k]

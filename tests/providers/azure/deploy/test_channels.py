@@ -64,6 +64,13 @@ def roles_at(arm: Any, scope: str) -> dict[str, str]:
     return {r["properties"]["roleDefinitionId"]: r["properties"]["principalId"] for r in found}
 
 
+def own_principal(arm: Any, provider: Any, app: App, function: str) -> str:
+    """The principal id of `function`'s own user-assigned identity, as the endpoint holds it."""
+    identity = provider.deployer.names(app, "dev").identity(function)
+    found = arm.get(f"{GROUP}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{identity}")
+    return str(found["properties"]["principalId"])
+
+
 def app_settings(arm: Any, provider: Any, app: App) -> dict[str, str]:
     site = provider.deployer.names(app, "dev").function_app
     return dict(arm.get(f"{GROUP}/providers/Microsoft.Web/sites/{site}/config/appsettings")["properties"])
@@ -74,21 +81,23 @@ def test_each_channel_is_made_granted_exactly_and_located(provider: Any, sender:
     planned = pipeline.plan(provider, sender, "dev").plan
     grants = {s.resource.name for s in planned.steps if s.resource.kind == "role assignment"}
     topics = {name: names.topic(name) for name in ("order-events", "audit-events")}
-    assert {f"{names.storage_account}/orders/portable-fn queue sender"} | {
-        f"{t}/portable-fn topic sender" for t in topics.values()
-    } <= grants  # what `plan` shows
+    assert {
+        f"{names.storage_account}/orders/portable-fn queue sender for place",
+        f"{topics['order-events']}/portable-fn topic sender for place",
+        f"{topics['audit-events']}/portable-fn topic sender for audit",
+    } <= grants  # what `plan` shows: each for the one function that declares it
 
     pipeline.deploy(provider, sender, "dev")
-    principal = arm.get(f"{GROUP}/providers/Microsoft.Web/sites/{names.function_app}")["identity"]["principalId"]
+    place, audit = (own_principal(arm, provider, sender, f) for f in ("place", "audit"))
     account = f"{GROUP}/providers/Microsoft.Storage/storageAccounts/{names.storage_account}"
     queue = f"{account}/queueServices/default/queues/orders"
     arm.get(queue)
-    assert roles_at(arm, queue) == {QUEUE_SENDER: principal}
-    for topic in topics.values():  # audit-events too, though no function of the app receives from it
+    assert roles_at(arm, queue) == {QUEUE_SENDER: place}
+    for name, topic in topics.items():  # audit-events too, though no function of the app receives from it
         found = arm.get(f"{GROUP}/providers/Microsoft.EventGrid/topics/{topic}")
         assert found["tags"] == {"portable-fn-app": "sender", "portable-fn-stage": "dev"}
         assert found["properties"]["inputSchema"] == "CloudEventSchemaV1_0"
-        assert roles_at(arm, found["id"]) == {TOPIC_SENDER: principal}
+        assert roles_at(arm, found["id"]) == {TOPIC_SENDER: place if name == "order-events" else audit}
     assert (
         arm.children(
             f"{GROUP}/providers/Microsoft.EventGrid/topics/{topics['audit-events']}",
@@ -166,11 +175,13 @@ def test_on_service_bus_the_role_is_on_the_users_entity(
         }
     provider = provider_for(arm, certificate, azurite, helpers, sender, service_bus_namespace_id=NAMESPACE, **bus)
     pipeline.deploy(provider, sender, "dev")
-    principal = arm.get(f"{GROUP}/providers/Microsoft.Web/sites/{provider.deployer.names(sender, 'dev').function_app}")[
-        "identity"
-    ]["principalId"]
-    for kind, entity in (("queues", "orders"), ("topics", "order-events"), ("topics", "audit-events")):
-        assert roles_at(arm, f"{NAMESPACE}/{kind}/{entity}") == {BUS_SENDER: principal}
+    place, audit = (own_principal(arm, provider, sender, f) for f in ("place", "audit"))
+    for kind, entity, who in (
+        ("queues", "orders", place),
+        ("topics", "order-events", place),
+        ("topics", "audit-events", audit),
+    ):
+        assert roles_at(arm, f"{NAMESPACE}/{kind}/{entity}") == {BUS_SENDER: who}
     bus_role = arm.get(BUS_SENDER)["properties"]  # exact, and assignable in the user's namespace alone
     assert bus_role["permissions"][0]["dataActions"] == ["Microsoft.ServiceBus/namespaces/messages/send/action"]
     assert bus_role["assignableScopes"] == [NAMESPACE]

@@ -84,7 +84,7 @@ def test_deploy_redeploy_change_info_remove_with_the_cli(
 
     code, first, err = cli(capsys, "deploy", *common, "--json")
     assert code == 0, err
-    assert first["applied"] == len(first["plan"]["steps"]) == 34  # as test_arm_deploy.SHOP_STEPS
+    assert first["applied"] == len(first["plan"]["steps"]) == 45  # as test_arm_deploy.SHOP_STEPS
     assert "Packaging 'shop' for azure" in err and "waiting for function app" in err
     kinds = {s["kind"] for s in first["plan"]["steps"]}
     assert {"role assignment", "event grid topic", "event grid system topic", "event subscription"} <= kinds
@@ -119,7 +119,7 @@ def test_deploy_redeploy_change_info_remove_with_the_cli(
 
     code, removed, err = cli(capsys, "remove", *common, "--json")
     assert code == 0, err
-    assert removed["applied"] == 34
+    assert removed["applied"] == 45
     # all but the audit trail's group and account, which outlive the stage
     assert {key: found["tags"] for key, found in arm.state.resources.items()} == helpers.audit_trail("shop", "dev")
     code, after, _ = cli(capsys, "plan", *common, "--json")

@@ -76,13 +76,16 @@ def test_secrets_set_list_remove_on_azure_with_the_cli(keyed_dir: Path, arm: Any
     assert code == 0, err
     assert "sk_live_from_stdin" not in out + err and "Set secret stripe-key (version " in out + err
     site = next(r["name"] for r in arm.state.resources.values() if r.get("type") == "Microsoft.Web/sites")
-    assert err.splitlines()[-1] == (
-        f"Secret stripe-key granted to the function app {site}'s identity (portable-fn's secret reader role: "
-        "getSecret on that secret alone); Azure applies a new role within minutes."
-    )
+    assert err.splitlines()[-2:] == [  # to each function that declares it, through its own identity
+        f"Secret stripe-key granted to function {f}'s identity in the function app {site} (portable-fn's secret "
+        "reader role: getSecret on that secret alone); Azure applies a new role within minutes."
+        for f in ("charge", "refund")
+    ]
     code, out, err = run("secrets", "set", "webhook-secret", str(keyed_dir), *common, input="whsec_1\n")
     assert code == 0, err
-    assert err.splitlines()[-1].startswith(f"Secret webhook-secret granted to the function app {site}'s identity")
+    assert err.splitlines()[-1].startswith(
+        f"Secret webhook-secret granted to function charge's identity in the function app {site} "
+    )
 
     code, out, err = run("secrets", "list", str(keyed_dir), *common, "--json")
     assert code == 0, err
@@ -95,16 +98,16 @@ def test_secrets_set_list_remove_on_azure_with_the_cli(keyed_dir: Path, arm: Any
         for r in arm.state.resources.values()
         if r.get("type") == "Microsoft.Authorization/roleAssignments" and "/secrets/" in r["properties"]["scope"]
     ]
-    assert sorted(s.rsplit("/", 1)[-1] for s in granted) == ["stripe-key", "webhook-secret"]
+    assert sorted(s.rsplit("/", 1)[-1] for s in granted) == ["stripe-key", "stripe-key", "webhook-secret"]
     assert all(s.startswith(scope) for s in granted)
     code, out, err = run("plan", str(keyed_dir), *common)  # deploy, secrets set: nothing left to do
     assert code == 0, err
-    assert "Plan: 0 to create, 0 to update, 0 to delete, 16 unchanged" in out, out  # 2 custom roles
+    assert "Plan: 0 to create, 0 to update, 0 to delete, 19 unchanged" in out, out  # 2 custom roles, 2 identities
     # the grant view: each declared grant as its exact actions, the host's built-in roles as the platform's
     assert "Microsoft.KeyVault/vaults/secrets/getSecret/action on /subscriptions/" in out
     assert "Storage Blob Data Owner on /subscriptions/" in out
     assert "(for the platform: the Functions host's own storage: its leases, keys and the app's package)" in out
-    assert "Grants (0 to grant, 0 to take away, 5 unchanged):" in out, out
+    assert "Grants (0 to grant, 0 to take away, 6 unchanged):" in out, out  # stripe-key twice: charge, refund
 
     code, _, err = run("secrets", "remove", "webhook-secret", str(keyed_dir), *common, "--yes")
     assert code == 0, err

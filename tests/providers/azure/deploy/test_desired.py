@@ -59,10 +59,11 @@ def test_shop_needs_one_function_app_and_its_storage(deployer: AzureDeployer, sh
         *["state table"] * 4,
         "package blob",
         "app service plan",
+        *["managed identity"] * 3,  # the own identities of the functions that declare a use
         "function app",
         "event grid topic",
         *["role definition"] * 3,  # custom (`roles`): the state writer, the queue and the topic sender
-        *["role assignment"] * 9,  # 3 on the account, 4 on the tables, a sender's on the workflow queue and topic
+        *["role assignment"] * 13,  # the host's 3 on the account; per function 6 on tables, 3 on the queue, 1 topic
         "app settings",
         "package release",
         "event grid system topic",

@@ -2,9 +2,11 @@
 the shop and every test app that declares `uses=`, and with its channels on Service Bus: every grant a
 declaration explains is a custom role of exact actions (no wildcard) on the one resource declared (a table, a
 queue, a topic, a Service Bus entity, a secret), the narrowest for the use (read only for a state only read),
-and traced back to that declaration; every declaration honoured. The only other grants are the platform's own,
-each labelled with its reason and checked apart: Microsoft's built-in roles the Functions host needs on the
-app's own storage account (their wildcards are Microsoft's, on that one account)."""
+held by the own identity of the function that declared it and traced back to that function's declaration
+(function X holds exactly what X declared, nothing another function declared); every declaration honoured.
+The only other grants are the platform's own, each labelled with its reason and checked apart: Microsoft's
+built-in roles the Functions host needs on the app's own storage account (their wildcards are Microsoft's, on
+that one account)."""
 
 from __future__ import annotations
 
@@ -21,6 +23,8 @@ from portable_fn.app import App, load_app
 from portable_fn.deploy import Artifact, Resource
 from portable_fn.deploy.grants import Grant
 from portable_fn.runtime import channels
+from portable_fn.runtime.secrets import Secret
+from portable_fn.runtime.state import State
 from portable_fn.runtime.triggers import Storage
 
 from ....grants_contract import untraced, unused
@@ -41,6 +45,7 @@ SUBSCRIPTION = "11111111-2222-3333-4444-555555555555"
 BUS_NAMESPACE = f"/subscriptions/{SUBSCRIPTION}/resourceGroups/messaging/providers/Microsoft.ServiceBus/namespaces/bus"
 ON_SERVICE_BUS = {"queue_transport": "service_bus", "topic_transport": "service_bus"}
 ARTIFACT = Artifact(Path("/tmp/app.zip"), "ab" * 32, 10, 1)
+FUNCTION = "@portable-fn:function-identity:"  # a function's own identity, then its name (`Names.identity`)
 
 # The exact actions each declared use needs, spelled here from Microsoft's resource provider operations
 # (independent of the code under test): what the runtime's calls do, nothing more.
@@ -79,26 +84,29 @@ def declared(grants: list[Grant]) -> list[Grant]:
 
 
 def allowed(app: App, bus_namespace: str = "") -> Allowed:
-    """What the app's declarations allow, built from the app alone (ids from `Names`, actions spelled here)."""
+    """What each function's declarations allow it, built from the app alone (ids from `Names`, actions spelled
+    here): keyed by (function, resource), so a grant to one function of what another declared is not allowed."""
     names = Names(app.name, "dev", SUBSCRIPTION)
     out: Allowed = {}
-    for state in app.states:
-        writes = any(u.writes for s in app.functions for u in app.options(s).uses if u.resource is state)
-        out[(None, names.table_id(table_name(state.name)))] = (WRITE_STATE if writes else READ_STATE, f"uses {state}")
     if app.secrets:
         out[(None, names.vault_id)] = (OFFICER, "the deploying principal sets the secrets (`portable-fn secrets`)")
-    for secret in app.secrets:
-        readers = ", ".join(f.name for f in app.readers(secret))
-        out[(None, names.secret_id(secret.name))] = (READ_SECRET, f"read by {readers}")
-    for channel in app.channels:
-        transport, why = transport_of(app, channel), f"sends to {channel}"
-        if transport == "event_grid":
-            out[(None, names.topic_id(names.topic(channel.name)))] = (SEND_TOPIC, why)
-        elif transport == "storage_queue":
-            out[(None, names.queue_id(queue_name(channel.name)))] = (SEND_QUEUE, why)
-        elif bus_namespace:
-            kind = "topics" if channel.kind == channels.TOPIC else "queues"
-            out[(None, f"{bus_namespace}/{kind}/{queue_name(channel.name)}")] = (SEND_BUS, why)
+    for spec in app.functions:
+        for use in app.options(spec).uses:
+            why, found = f"{spec.name} uses {use}", use.resource
+            if isinstance(found, State):
+                resource = names.table_id(table_name(found.name))
+                out[(spec.name, resource)] = (WRITE_STATE if use.writes else READ_STATE, why)
+            elif isinstance(found, Secret):
+                out[(spec.name, names.secret_id(found.name))] = (READ_SECRET, why)
+            elif isinstance(found, channels.Channel):
+                transport = transport_of(app, found)
+                if transport == "event_grid":
+                    out[(spec.name, names.topic_id(names.topic(found.name)))] = (SEND_TOPIC, why)
+                elif transport == "storage_queue":
+                    out[(spec.name, names.queue_id(queue_name(found.name)))] = (SEND_QUEUE, why)
+                elif bus_namespace:
+                    kind = "topics" if found.kind == channels.TOPIC else "queues"
+                    out[(spec.name, f"{bus_namespace}/{kind}/{queue_name(found.name)}")] = (SEND_BUS, why)
     return out
 
 
@@ -122,6 +130,26 @@ def test_every_declared_grant_is_exact_named_and_traced_to_its_declaration(app: 
     assert unused(grants, allowed(app)) == []
     assert [g.describe() for g in grants if set(g.actions) != allowed(app)[(g.function, g.resource)][0]] == []
     assert [g.describe() for g in grants if g.role is not None] == []  # custom roles: the actions are the grant
+    names = Names(app.name, "dev", SUBSCRIPTION)
+    assert [  # each held by its function's own identity (the deployer's on the vault is the app's)
+        g.describe()
+        for g in grants
+        if g.principal != ("@portable-fn:deployer" if g.function is None else f"{FUNCTION}{names.identity(g.function)}")
+    ] == []
+
+
+def test_no_function_holds_what_only_another_declared(app: App) -> None:
+    """The per-function check can fail: the union of the app's grants given to each function's identity (what one
+    identity for the whole app amounted to) is named for every function that did not declare that much."""
+    grants = [g for g in declared(grants_of(app)) if g.function is not None]
+    functions = sorted({g.function for g in grants if g.function is not None})
+    if len(functions) < 2:
+        pytest.skip("one function declares every use")
+    union = [Grant(f, g.principal, g.actions, g.resource) for f in functions for g in grants if g.function != f]
+    table = allowed(app)
+    wrong = [g for g in union if not set(g.actions) <= table.get((g.function, g.resource), (frozenset(), ""))[0]]
+    assert wrong
+    assert untraced(wrong, table) == [f"not declared: {g.describe()}" for g in wrong]
 
 
 def test_the_platforms_own_grants_are_the_hosts_built_in_roles_on_its_own_account_each_with_its_reason(
@@ -165,25 +193,30 @@ def test_each_custom_role_is_exact_assignable_in_the_apps_group_alone_and_the_sa
 def test_a_state_only_read_is_granted_entity_reads_on_its_table_alone() -> None:
     app = load_app(REPO / "tests" / "providers" / "azure" / "apps" / "stateful")
     names = Names(app.name, "dev", SUBSCRIPTION)
-    tables = {g.resource.rsplit("/", 1)[-1]: set(g.actions) for g in grants_of(app) if "/tables/" in g.resource}
-    writes = {s.name for f in app.functions for u in app.options(f).uses if u.writes for s in [u.resource]}
-    assert tables == {
-        table_name(state.name): WRITE_STATE if state.name in writes else READ_STATE for state in app.states
+    tables = {
+        (g.function, g.resource.rsplit("/", 1)[-1]): set(g.actions) for g in grants_of(app) if "/tables/" in g.resource
     }
-    assert READ_STATE in tables.values()
+    assert tables == {  # take_order writes orders and the audit log; show_order reads orders and prices
+        ("take_order", table_name("orders")): WRITE_STATE,
+        ("take_order", table_name("audit-log")): WRITE_STATE,
+        ("show_order", table_name("orders")): READ_STATE,
+        ("show_order", table_name("prices")): READ_STATE,
+    }
     on_tables = [g for g in grants_of(app) if "/tables/" in g.resource]
     assert all(g.resource.startswith(names.account_id + "/tableServices/default/tables/") for g in on_tables)
 
 
-def test_each_secret_is_granted_alone_to_the_apps_identity_and_the_vault_to_the_deployer_only() -> None:
+def test_each_secret_is_granted_alone_to_its_readers_own_identities_and_the_vault_to_the_deployer_only() -> None:
     app = load_app(REPO / "tests" / "providers" / "azure" / "apps" / "keyed")
     names = Names(app.name, "dev", SUBSCRIPTION)
     vault = [g for g in grants_of(app) if g.resource.startswith(names.vault_id)]
-    assert sorted((g.principal, g.resource, frozenset(g.actions)) for g in vault) == [
-        ("@portable-fn:deployer", names.vault_id, OFFICER),
-        ("@portable-fn:function-app-identity", names.secret_id("stripe-key"), READ_SECRET),
-        ("@portable-fn:function-app-identity", names.secret_id("webhook-secret"), READ_SECRET),
-    ]
+    readers = [(f.name, s.name) for s in app.secrets for f in app.readers(s)]
+    assert sorted((g.function or "", g.principal, g.resource, frozenset(g.actions)) for g in vault) == sorted(
+        [("", "@portable-fn:deployer", names.vault_id, OFFICER)]
+        + [(f, FUNCTION + names.identity(f), names.secret_id(s), READ_SECRET) for f, s in readers]
+    )
+    # both read stripe-key; webhook-secret is granted to the one function that declares it
+    assert sorted(readers) == [("charge", "stripe-key"), ("charge", "webhook-secret"), ("refund", "stripe-key")]
     # an app without secrets gets no vault and no role on one
     plain = load_app(REPO / "tests" / "providers" / "azure" / "apps" / "stateful")
     assert [g for g in grants_of(plain) if "KeyVault" in g.resource + " ".join(g.actions)] == []
@@ -192,10 +225,10 @@ def test_each_secret_is_granted_alone_to_the_apps_identity_and_the_vault_to_the_
 def test_a_grant_nothing_declares_or_a_wildcard_is_named() -> None:
     """The checks above can fail: a wildcard, a wider action set or an undeclared resource is each named."""
     app = load_app(REPO / "tests" / "providers" / "azure" / "apps" / "stateful")
-    (reader,) = [g for g in declared(grants_of(app)) if set(g.actions) == READ_STATE]
-    wider = Grant(None, reader.principal, (*reader.actions, f"{ENTITIES}/write"), reader.resource)
-    wildcard = Grant(None, reader.principal, (f"{ENTITIES}/*",), reader.resource)
-    elsewhere = Grant(None, reader.principal, reader.actions, reader.resource + "x")
+    reader = next(g for g in declared(grants_of(app)) if set(g.actions) == READ_STATE)
+    wider = Grant(reader.function, reader.principal, (*reader.actions, f"{ENTITIES}/write"), reader.resource)
+    wildcard = Grant(reader.function, reader.principal, (f"{ENTITIES}/*",), reader.resource)
+    elsewhere = Grant(reader.function, reader.principal, reader.actions, reader.resource + "x")
     assert untraced([wider, wildcard, elsewhere], allowed(app)) == [
         f"not declared: {wider.describe()}",
         f"wildcard action ('{ENTITIES}/*',): {wildcard.describe()}",

@@ -89,9 +89,13 @@ def test_the_saas_sample_deploys_its_states_and_vault_and_a_second_plan_is_a_no_
 
     store_for(provider.deployer, saas, "dev").set("billing-key", "bk_test_1")  # grants it too: no second deploy
     site = arm.get(f"{GROUP}/providers/Microsoft.Web/sites/{names.function_app}")
-    assert roles_at(arm, f"{vault_id}/secrets/billing-key") == {SECRETS_USER: site["identity"]["principalId"]}
+    identity = f"{GROUP}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{names.identity('billing_export')}"
+    own = arm.get(identity)["properties"]  # billing_export's own identity reads it, not the app's
+    assert roles_at(arm, f"{vault_id}/secrets/billing-key") == {SECRETS_USER: own["principalId"]}
+    assert site["identity"]["userAssignedIdentities"][identity] == {k: own[k] for k in ("principalId", "clientId")}
     settings = arm.get(f"{site['id']}/config/appsettings")["properties"]
     assert settings["PORTABLE_FN_SECRETS"] == f"https://{names.vault}.vault.azure.net/"
+    assert settings["PORTABLE_FN_IDENTITY_BILLING_EXPORT"] == own["clientId"]  # what its clients ask tokens of
     assert "bk_test_1" not in str(settings)
 
     provider.deployer.client.calls.clear()
@@ -106,9 +110,8 @@ def test_the_saas_sample_deploys_its_states_and_vault_and_a_second_plan_is_a_no_
 def test_the_one_secret_grant_names_billing_key_alone(provider: Any, saas: App, tmp_path: Path) -> None:
     vault = provider.deployer.names(saas, "dev").vault
     [(function, resource, actions)] = secret_grants(provider, saas, tmp_path)
-    # one identity runs every function of an Azure app: the grant is the app's; billing_export is the only
-    # function the runtime lets read it (`uses=`)
-    assert (function, actions) == (None, ("Microsoft.KeyVault/vaults/secrets/getSecret/action",))
+    # billing_export, the only function that declares it (`uses=`), holds it through its own identity
+    assert (function, actions) == ("billing_export", ("Microsoft.KeyVault/vaults/secrets/getSecret/action",))
     assert resource.endswith(f"/providers/Microsoft.KeyVault/vaults/{vault}/secrets/billing-key")
     assert [s.name for s in saas.functions if any(u.resource.kind == "secret" for u in s.options.uses)] == [
         "billing_export"

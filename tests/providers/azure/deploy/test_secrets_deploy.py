@@ -34,6 +34,7 @@ TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 OFFICER = "0d3b7a52-6a1c-4c55-9b7e-2f3c1e5a9d10"  # the deploying user's object id
 NAMES = Names("keyed", "dev", SUB.rsplit("/", 1)[-1])
 USER, OFFICER_ROLE = definition_id(NAMES, SECRET_READER), definition_id(NAMES, SECRETS_OFFICER)  # custom roles
+READERS = (("charge", "stripe-key"), ("refund", "stripe-key"), ("charge", "webhook-secret"))  # keyed's uses=
 ROLE_TYPE = "Microsoft.Authorization/roleAssignments"
 
 
@@ -67,6 +68,19 @@ def data_actions(arm: Any, role: str) -> list[str]:
 def roles_at(arm: Any, scope: str) -> dict[str, str]:
     found = arm.children(f"{scope}/providers/Microsoft.Authorization/roleAssignments", ROLE_TYPE)
     return {r["properties"]["roleDefinitionId"]: r["properties"]["principalId"] for r in found}
+
+
+def holders(arm: Any, scope: str) -> set[tuple[str, str]]:
+    """(role definition id, principal id) of each role assignment at `scope`."""
+    found = arm.children(f"{scope}/providers/Microsoft.Authorization/roleAssignments", ROLE_TYPE)
+    return {(r["properties"]["roleDefinitionId"], r["properties"]["principalId"]) for r in found}
+
+
+def own_principal(arm: Any, provider: Any, app: App, function: str) -> str:
+    """The principal id of `function`'s own user-assigned identity, as the endpoint holds it."""
+    identity = provider.deployer.names(app, "dev").identity(function)
+    found = arm.get(f"{GROUP}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{identity}")
+    return str(found["properties"]["principalId"])
 
 
 def store(provider: Any, app: App) -> KeyVaultStore:
@@ -103,67 +117,71 @@ def test_deploy_makes_the_vault_grants_its_officer_and_each_secret_once_it_has_a
     # no secret has a value yet: no grant on either, and deploy said how to get one
     assert roles_at(arm, f"{vault_id}/secrets/stripe-key") == {}
     skipped = [line.strip() for line in said if "skipped" in line]
-    assert skipped == [
-        "skipped: secret 'stripe-key' has no value yet, so it cannot be granted; `portable-fn secrets set "
-        "stripe-key --provider azure --stage dev` stores it and grants it",
-        "skipped: secret 'webhook-secret' has no value yet, so it cannot be granted; `portable-fn secrets set "
-        "webhook-secret --provider azure --stage dev` stores it and grants it",
+    assert skipped == [  # a grant per reader: charge and refund read stripe-key, charge alone webhook-secret
+        f"skipped: secret '{secret}' has no value yet, so it cannot be granted; `portable-fn secrets set "
+        f"{secret} --provider azure --stage dev` stores it and grants it"
+        for secret in ("stripe-key", "stripe-key", "webhook-secret")
     ]
-    assert {s.resource.name for s in first.plan.steps if "/secrets/" in getattr(s.resource, "scope", "")} == {
-        f"{vault}/stripe-key/portable-fn secret reader",
-        f"{vault}/webhook-secret/portable-fn secret reader",
-    }
-    again = pipeline.plan(provider, keyed, "dev").plan  # the two grants are still to make, nothing else
-    assert sorted(s.resource.name for s in again.steps) == sorted(
-        f"{vault}/{n}/portable-fn secret reader" for n in ("stripe-key", "webhook-secret")
-    )
+    readers = {f"{vault}/{n}/portable-fn secret reader for {f}" for f, n in READERS}
+    assert {s.resource.name for s in first.plan.steps if "/secrets/" in getattr(s.resource, "scope", "")} == readers
+    again = pipeline.plan(provider, keyed, "dev").plan  # the three grants are still to make, nothing else
+    assert {s.resource.name for s in again.steps} == readers
 
     # the officer sets both through the SDK, against the vault deploy made (served once ARM holds it), the
     # fake Key Vault holding each token to the roles its principal has (RBAC mode); setting a declared secret
     # grants it to the app's identity through deploy's applier (every role PUT held to the spec by the fake ARM)
     keyvault.principals[helpers.StaticToken().token] = OFFICER
-    principal, app_name = site["identity"]["principalId"], site["name"]
-    keyvault.principals["function-app-token"] = principal
-    as_app = backend(
-        vault_url(vault),
-        make_client(
+    app_name = site["name"]
+    charge, refund = (own_principal(arm, provider, keyed, f) for f in ("charge", "refund"))
+
+    def reading_as(principal: str) -> Any:
+        """The runtime's backend with a token of `principal` (a function's own identity)."""
+        keyvault.principals[f"token-of-{principal}"] = principal
+        client = make_client(
             vault_url(vault),
-            helpers.StaticToken("function-app-token"),
+            helpers.StaticToken(f"token-of-{principal}"),
             endpoint=keyvault.url,
             connection_verify=str(certificate[0]),
-        ),
-    )
+        )
+        return backend(vault_url(vault), client)
+
+    as_charge, as_refund, as_app = reading_as(charge), reading_as(refund), reading_as(site["identity"]["principalId"])
     values = store(provider, keyed)
     provider.deployer.client.calls.clear()
     values.set("stripe-key", "sk_test_1")
     assert values.notes == [
-        f"Secret stripe-key granted to the function app {app_name}'s identity (portable-fn's secret reader role: "
-        "getSecret on that secret alone); Azure applies a new role within minutes."
+        f"Secret stripe-key granted to function {f}'s identity in the function app {app_name} (portable-fn's secret "
+        "reader role: getSecret on that secret alone); Azure applies a new role within minutes."
+        for f in ("charge", "refund")
     ]
     scope = f"{vault_id}/secrets/stripe-key"
-    role_id = uuid.uuid5(ROLE_NAMESPACE, f"{scope}|{USER}|{principal}".lower())  # the name deploy gives it
+    role_ids = [uuid.uuid5(ROLE_NAMESPACE, f"{scope}|{USER}|{p}".lower()) for p in (charge, refund)]  # deploy's names
     assert [c[1:] for c in provider.deployer.client.mutating_calls()] == [
-        ("PUT", f"{scope}/providers/Microsoft.Authorization/roleAssignments/{role_id}")
+        ("PUT", f"{scope}/providers/Microsoft.Authorization/roleAssignments/{role_id}") for role_id in role_ids
     ]
-    assert as_app.fetch("stripe-key")[0] == "sk_test_1"  # granted by the set, no deploy in between
+    assert as_charge.fetch("stripe-key")[0] == as_refund.fetch("stripe-key")[0] == "sk_test_1"  # no deploy between
     with pytest.raises(SecretError, match="ForbiddenByRbac"):  # not set, so not granted yet
-        as_app.fetch("webhook-secret")
+        as_charge.fetch("webhook-secret")
     values.set("webhook-secret", "whsec_1")
     values.set("payroll-key", "not-for-this-app")  # in the vault, declared by no function: granted to none
-    values.set("stripe-key", "sk_test_2")  # a new version: the grant is there already
-    assert values.notes[1:] == [
-        f"Secret webhook-secret granted to the function app {app_name}'s identity (portable-fn's secret reader role: "
-        "getSecret on that secret alone); Azure applies a new role within minutes.",
-        f"Secret stripe-key was already granted to the function app {app_name}'s identity.",
+    values.set("stripe-key", "sk_test_2")  # a new version: the grants are there already
+    assert values.notes[2:] == [
+        f"Secret webhook-secret granted to function charge's identity in the function app {app_name} (portable-fn's "
+        "secret reader role: getSecret on that secret alone); Azure applies a new role within minutes.",
+        *(
+            f"Secret stripe-key was already granted to function {f}'s identity in the function app {app_name}."
+            for f in ("charge", "refund")
+        ),
     ]
     assert roles_at(arm, f"{vault_id}/secrets/payroll-key") == {}
-    assert roles_at(arm, f"{vault_id}/secrets/stripe-key") == {USER: principal}
-    assert roles_at(arm, f"{vault_id}/secrets/webhook-secret") == {USER: principal}
+    assert holders(arm, f"{vault_id}/secrets/stripe-key") == {(USER, charge), (USER, refund)}
+    assert holders(arm, f"{vault_id}/secrets/webhook-secret") == {(USER, charge)}  # refund did not declare it
     assert roles_at(arm, vault_id) == {OFFICER_ROLE: OFFICER}  # nothing vault-wide for the app
-    assert as_app.fetch("stripe-key")[0] == "sk_test_2"  # what the function app's identity reads now
-    assert as_app.fetch("webhook-secret")[0] == "whsec_1"
-    with pytest.raises(SecretError, match="ForbiddenByRbac"):  # only the declared secrets, each on its own scope
-        as_app.fetch("payroll-key")
+    assert as_charge.fetch("stripe-key")[0] == "sk_test_2"  # what charge's own identity reads now
+    assert as_charge.fetch("webhook-secret")[0] == "whsec_1"
+    for refused, secret in ((as_refund, "webhook-secret"), (as_charge, "payroll-key"), (as_app, "stripe-key")):
+        with pytest.raises(SecretError, match="ForbiddenByRbac"):  # each only its own declared secrets
+            refused.fetch(secret)
 
     provider.deployer.client.calls.clear()  # the grants made by `set` read back as the ones deploy plans
     assert pipeline.deploy(provider, keyed, "dev").plan.empty
@@ -182,14 +200,16 @@ def test_a_secret_set_while_the_app_is_not_deployed_is_granted_by_the_next_deplo
     values.set("stripe-key", "sk_test_1")
     assert values.notes == [
         "'keyed' is not deployed in stage 'dev': the next `portable-fn deploy --provider azure --stage dev` grants "
-        "secret stripe-key to the function app's identity."
+        f"secret stripe-key to function {f}'s identity."
+        for f in ("charge", "refund")
     ]
     vault_id = f"{GROUP}/providers/Microsoft.KeyVault/vaults/{vault_of(provider, keyed)}"
     assert roles_at(arm, f"{vault_id}/secrets/stripe-key") == {}
 
     pipeline.deploy(provider, keyed, "dev")
-    site = arm.get(f"{GROUP}/providers/Microsoft.Web/sites/{provider.deployer.names(keyed, 'dev').function_app}")
-    assert roles_at(arm, f"{vault_id}/secrets/stripe-key") == {USER: site["identity"]["principalId"]}
+    assert holders(arm, f"{vault_id}/secrets/stripe-key") == {
+        (USER, own_principal(arm, provider, keyed, f)) for f in ("charge", "refund")
+    }
 
 
 def test_remove_keeps_the_vault_and_its_group_unless_told(provider: Any, keyed: App, arm: Any, helpers: Any) -> None:
@@ -300,7 +320,7 @@ def test_a_grant_that_fails_says_the_value_is_stored_and_what_makes_the_grant(ke
     with pytest.raises(SecretError) as caught:
         ReaderGrant(cast(Any, None), keyed, "dev")._call("stripe-key", no_identity)
     assert str(caught.value) == (
-        "Secret stripe-key is stored, but granting it to the function app's identity failed (function app "
+        "Secret stripe-key is stored, but granting it to its functions' identities failed (function app "
         "keyed-dev-fn has no system-assigned identity yet); `portable-fn deploy --provider azure --stage dev` makes "
         "the grant, as a principal that may create role assignments (Owner or User Access Administrator on the app's "
         "resource group)."

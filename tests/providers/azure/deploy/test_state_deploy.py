@@ -51,10 +51,18 @@ def account_of(provider: Any, app: App) -> str:
     return str(provider.deployer.names(app, "dev").storage_account)
 
 
-def table_roles(arm: Any, account: str, table: str) -> dict[str, str]:
+def table_roles(arm: Any, account: str, table: str) -> set[tuple[str, str]]:
+    """(role definition id, principal id) of each role assignment on the table."""
     scope = f"{GROUP}/providers/Microsoft.Storage/storageAccounts/{account}/tableServices/default/tables/{table}"
     found = arm.children(f"{scope}/providers/Microsoft.Authorization/roleAssignments", ROLE_TYPE)
-    return {r["properties"]["roleDefinitionId"]: r["properties"]["principalId"] for r in found}
+    return {(r["properties"]["roleDefinitionId"], r["properties"]["principalId"]) for r in found}
+
+
+def own_principal(arm: Any, provider: Any, app: App, function: str) -> str:
+    """The principal id of `function`'s own user-assigned identity, as the endpoint holds it."""
+    identity = provider.deployer.names(app, "dev").identity(function)
+    found = arm.get(f"{GROUP}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{identity}")
+    return str(found["properties"]["principalId"])
 
 
 def test_each_state_gets_a_table_its_setting_and_the_role_its_functions_need(
@@ -71,10 +79,16 @@ def test_each_state_gets_a_table_its_setting_and_the_role_its_functions_need(
     assert {t.name for t in TableServiceClient.from_connection_string(azurite).list_tables()} == set(tables.values())
 
     site = arm.get(f"{GROUP}/providers/Microsoft.Web/sites/{provider.deployer.names(stateful, 'dev').function_app}")
-    principal = site["identity"]["principalId"]
-    assert table_roles(arm, account, tables["orders"]) == {WRITER: principal}  # take_order writes it
-    assert table_roles(arm, account, tables["audit-log"]) == {WRITER: principal}
-    assert table_roles(arm, account, tables["prices"]) == {READER: principal}  # only read, by show_order
+    take, show = (own_principal(arm, provider, stateful, f) for f in ("take_order", "show_order"))
+    # each function's own identity holds its own declaration: take_order writes orders, show_order only reads it
+    assert table_roles(arm, account, tables["orders"]) == {(WRITER, take), (READER, show)}
+    assert table_roles(arm, account, tables["audit-log"]) == {(WRITER, take)}
+    assert table_roles(arm, account, tables["prices"]) == {(READER, show)}
+    assert site["identity"]["principalId"] not in {
+        who for t in tables.values() for _, who in table_roles(arm, account, t)
+    }
+    assert site["identity"]["type"] == "SystemAssigned, UserAssigned"
+    assert len(site["identity"]["userAssignedIdentities"]) == 2  # ping declares nothing: no identity
 
     settings = arm.get(f"{site['id']}/config/appsettings")["properties"]
     endpoint = azurite.split("TableEndpoint=")[1].split(";")[0]
@@ -151,13 +165,14 @@ def test_generated_table_grants_are_exactly_the_declared_uses(stateful: App) -> 
     resources = deployer.desired(stateful, "dev", Artifact(Path("/tmp/app.zip"), "ab" * 32, 10, 1))
     names = deployer.names(stateful, "dev")
     table_grants = [r for r in resources if isinstance(r, RoleAssignment) and r.role_definition_id in (READER, WRITER)]
-    declared = {u.resource.name: u.writes for s in stateful.functions for u in s.options.uses}
-    declared = {
-        n: any(u.writes for s in stateful.functions for u in s.options.uses if u.resource.name == n) for n in declared
+    wanted = {  # (function, its identity, table, role): each function's own declaration, nothing of another's
+        (s.name, names.identity(s.name), names.table_id(table_name(u.resource.name)), WRITER if u.writes else READER)
+        for s in stateful.functions
+        for u in s.options.uses
     }
-    wanted = {names.table_id(table_name(n)): (WRITER if w else READER).rsplit("/", 1)[-1] for n, w in declared.items()}
-    assert {r.scope: r.role_definition_id.rsplit("/", 1)[-1] for r in table_grants} == wanted
-    assert len(table_grants) == len(wanted)
+    found = [(r.function, r.principal.rsplit(":", 1)[-1], r.scope, r.role_definition_id) for r in table_grants]
+    assert sorted(found) == sorted(wanted)
+    declared = {u.resource.name for s in stateful.functions for u in s.options.uses}
     for grant in table_grants:
         assert "*" not in grant.scope and grant.scope.rsplit("/", 1)[-1] in {table_name(n) for n in declared}
         assert grant.scope.startswith(names.account_id + "/tableServices/default/tables/")

@@ -1,7 +1,7 @@
 """samples/telemetry deployed to the fake ARM and Azurite: a table for each state the sample uses (its own
 and portable-fn's idempotency and breaker stores) in the app's storage account, shown by `plan`, made
-through ARM and on Azurite's table service, its locator in the app settings, and the function app's
-identity granted on each table what its functions declare."""
+through ARM and on Azurite's table service, its locator in the app settings, and each function's own identity
+granted on each table what that function declares, nothing another function declared."""
 
 from __future__ import annotations
 
@@ -43,10 +43,11 @@ def provider(arm: Any, blobs: Any, azurite: str, certificate: Any, telemetry: Ap
     return helpers.ArmProvider(helpers.settings_for(telemetry, "dev", certificate, azurite), arm.url)
 
 
-def table_roles(arm: Any, account: str, table: str) -> list[str]:
+def table_roles(arm: Any, account: str, table: str) -> set[tuple[str, str]]:
+    """(role definition id, principal id) of each role assignment on the table."""
     scope = f"{GROUP}/providers/Microsoft.Storage/storageAccounts/{account}/tableServices/default/tables/{table}"
     found = arm.children(f"{scope}/providers/Microsoft.Authorization/roleAssignments", ROLE_TYPE)
-    return sorted(r["properties"]["roleDefinitionId"] for r in found)
+    return {(r["properties"]["roleDefinitionId"], r["properties"]["principalId"]) for r in found}
 
 
 def test_plan_shows_a_table_per_state_and_deploy_makes_and_grants_them(
@@ -60,8 +61,20 @@ def test_plan_shows_a_table_per_state_and_deploy_makes_and_grants_them(
     }
     pipeline.deploy(provider, telemetry, "dev")
     assert {t.name for t in TableServiceClient.from_connection_string(azurite).list_tables()} == set(tables.values())
-    for table in tables.values():  # one function app runs every function: some function writes each state
-        assert table_roles(arm, account, table) == [WRITER]
+    identities = f"{GROUP}/providers/Microsoft.ManagedIdentity/userAssignedIdentities"
+    own = {  # each declaring function's own identity, by function
+        spec.name: arm.get(f"{identities}/{NAMES.identity(spec.name)}")["properties"]["principalId"]
+        for spec in telemetry.functions
+        if spec.options.uses
+    }
+    for name, table in tables.items():  # exactly the functions that declare the state, each with its own access
+        wanted = {
+            (WRITER if use.writes else READER, own[spec.name])
+            for spec in telemetry.functions
+            for use in spec.options.uses
+            if use.resource.name == name
+        }
+        assert wanted and table_roles(arm, account, table) == wanted
 
     site = arm.get(f"{GROUP}/providers/Microsoft.Web/sites/{provider.deployer.names(telemetry, 'dev').function_app}")
     settings = arm.get(f"{site['id']}/config/appsettings")["properties"]

@@ -130,7 +130,11 @@ def test_the_zip_holds_the_app_the_runtime_the_shim_and_linux_dependencies(
         }
     )
     shipped = {n for n in names if n.startswith("portable_fn_azure/") and n.endswith(".py")}
-    assert shipped == SHIPPED_SHIM | {"portable_fn_azure/state.py", "portable_fn_azure/publish.py"}
+    assert shipped == SHIPPED_SHIM | {  # the state and publish clients, with the running function's identity
+        "portable_fn_azure/state.py",
+        "portable_fn_azure/publish.py",
+        "portable_fn_azure/identity.py",
+    }
     assert not {".env", "local.settings.json"} & names and not any(n.startswith(".git/") for n in names)
     assert b"hunter2" not in artifact.path.read_bytes() and b"hunter3" not in artifact.path.read_bytes()
     assert read(artifact.path, "requirements.txt") == "\n".join(SHOP_REQUIREMENTS) + "\n"

@@ -175,7 +175,9 @@ def test_an_order_is_placed_through_azure_queues_tables_and_event_grid(
     ]
     assert all(h["content-type"].startswith("application/cloudevents-batch+json") for _, h, _ in grid_endpoint.received)
     notify = EventGridEventInConverter.decode(Datum(json.dumps(shipped[0]), "json"), trigger_metadata={})
-    functions["notify"](notify)  # Event Grid's delivery of it to the topic's function
+    dead = Captured()
+    functions["notify"](notify, dead)  # Event Grid's delivery of it to the topic's function
+    assert dead.value is None, dead.value  # acknowledged: nothing written to its dead-letter queue
 
     assert on_azure.get_queue_properties().approximate_message_count == 1  # the wait's timeout, still hidden
     assert list(on_azure.peek_messages()) == []

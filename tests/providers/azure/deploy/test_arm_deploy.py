@@ -20,6 +20,7 @@ from portable_fn_azure.deploy import TAG_APP, TAG_STAGE, AzureDeployer
 from portable_fn_azure.deploy.appliers import ROLE_NAMESPACE
 from portable_fn_azure.deploy.naming import subscription_name, table_name
 from portable_fn_azure.deploy.roles import QUEUE_SENDER, STATE_WRITER, TOPIC_SENDER, definition_id
+from portable_fn_azure.names import dead_letter_queue
 from portable_fn_azure.provider import AzureProvider
 
 from portable_fn.app import load_app
@@ -72,12 +73,15 @@ def test_resources_are_created_tagged_and_configured(provider: Any, shop: Any, a
     assert account["properties"]["supportsHttpsTrafficOnly"] is True
     assert account["properties"]["allowBlobPublicAccess"] is False
     storage = f"{GROUP}/providers/Microsoft.Storage/storageAccounts/{n.storage_account}"
-    assert [
+    # the queue functions' queues and poison queues, and a dead-letter queue of its own for each function that
+    # has no poison queue (the timers, the blob trigger and the Event Grid topic's function)
+    own_dead_letters = [dead_letter_queue(f) for f in ("sweep", "nightly_report", "on_upload", "notify")]
+    assert sorted(
         q["name"]
         for q in arm.children(
             f"{storage}/queueServices/default/queues", "Microsoft.Storage/storageAccounts/queueServices/queues"
         )
-    ] == ["orders", "orders-poison", "pfn-wf-place-order", "pfn-wf-place-order-poison"]
+    ) == sorted(["orders", "orders-poison", "pfn-wf-place-order", "pfn-wf-place-order-poison", *own_dead_letters])
     assert [
         c["name"]
         for c in arm.children(
@@ -98,9 +102,12 @@ def test_resources_are_created_tagged_and_configured(provider: Any, shop: Any, a
     assert sorted(audited) == ["pfn-audit-at", "pfn-audit-commit", "pfn-audit-digest"]
     assert (site["kind"], site["identity"]["type"], site["tags"]) == (
         "functionapp,linux",
-        "SystemAssigned",
+        "SystemAssigned, UserAssigned",  # the host's own identity, and one per function that declares a use
         {**TAGS, **released, **audited},
     )
+    attached = {i.rsplit("/", 1)[-1] for i in site["identity"]["userAssignedIdentities"]}
+    # create_order, confirm_payment and place_order-run declare uses; the other functions run as none
+    assert len(attached) == 3 and all(i.startswith("shop-dev-") for i in attached)
     assert site["properties"]["httpsOnly"] is True
     assert site["properties"]["serverFarmId"] == f"{GROUP}/providers/Microsoft.Web/serverfarms/shop-dev-plan"
     config = arm.get(f"{GROUP}/providers/Microsoft.Web/sites/{n.function_app}/config/web")

@@ -208,7 +208,7 @@ def _declared_timeout_s(app: App) -> int | None:
 
 def max_dequeue_count(app: App) -> int:
     """host.json's `maxDequeueCount`: the most attempts any queue function declared (one for the app)."""
-    return max((_max_attempts(app, s) for s in app.functions if isinstance(s.trigger, Queue)), default=5)
+    return max((max_attempts(app, s) for s in app.functions if isinstance(s.trigger, Queue)), default=5)
 
 
 def _options(app: App, spec: FunctionSpec) -> Any:
@@ -216,7 +216,8 @@ def _options(app: App, spec: FunctionSpec) -> Any:
     return options(spec) if callable(options) else spec.options
 
 
-def _max_attempts(app: App, spec: FunctionSpec) -> int:
+def max_attempts(app: App, spec: FunctionSpec) -> int:
+    """The attempts the shim gives a message of `spec` before it dead-letters it (its retry policy's)."""
     return int(_options(app, spec).max_attempts)
 
 
@@ -383,7 +384,7 @@ def _queue(app: App, spec: FunctionSpec, ref: str, timeout: float | None, chosen
     connection = chosen["storage_connection"]
     poison = name + poison_suffix()
     return (
-        f"shim.queue_entry({ref}, {name!r}, {connection!r}, {_max_attempts(app, spec)}, {timeout!r})",
+        f"shim.queue_entry({ref}, {name!r}, {connection!r}, {max_attempts(app, spec)}, {timeout!r})",
         [
             f"@app.queue_trigger(arg_name='msg', queue_name={name!r}, connection={connection!r})",
             f"@app.queue_output(arg_name='poison', queue_name={poison!r}, connection={connection!r})",
@@ -414,7 +415,7 @@ def _service_bus(
 ) -> tuple[Any, ...]:
     """A Service Bus queue or subscription trigger, and the output binding to the function's dead-letter
     Storage Queue in the app's storage (`dead_letter_queue`), where the shim writes what it dead-letters."""
-    connection, attempts = chosen["service_bus_connection"], _max_attempts(app, spec)
+    connection, attempts = chosen["service_bus_connection"], max_attempts(app, spec)
     dead = dead_letter_queue(spec.name)
     return (
         f"shim.service_bus_entry({ref}, {entity!r}, {connection!r}, {attempts}, {dead!r}, {timeout!r})",

@@ -274,7 +274,8 @@ class AzureProvider(Provider):
         (`retries`), and how the app's secrets are kept and granted (`secret_notes`)."""
         from .retries import retry_notes
 
-        notes = retry_notes(app, codegen.transports(app)["queue_transport"] == "storage_queue")
+        storage_queue = codegen.transports(app)["queue_transport"] == "storage_queue"
+        notes = retry_notes(app, storage_queue, bool(self.config.service_bus_namespace_id))
         return notes + secret_notes(app, stage, self.deployer.names(app, stage).vault if app.secrets else "")
 
     def workflow_env(self, app: App, stage: str) -> dict[str, str]:

@@ -79,8 +79,10 @@ def timer_retry(app: App, spec: FunctionSpec) -> str | None:
     )
 
 
-def retry_notes(app: App, storage_queue: bool) -> list[str]:
-    """One line per function whose retry policy Azure clamps or cannot honour, saying what happens instead."""
+def retry_notes(app: App, storage_queue: bool, bus_namespace: bool = False) -> list[str]:
+    """One line per function whose retry policy Azure clamps or cannot honour, saying what happens instead.
+    `bus_namespace`: `service_bus_namespace_id` names the Service Bus namespace, so deploy sets its entities'
+    MaxDeliveryCount itself (`deploy.bus`) and the plan shows it as a step, not a note."""
     from .codegen import on_service_bus  # codegen imports this module
 
     notes: list[str] = []
@@ -92,7 +94,7 @@ def retry_notes(app: App, storage_queue: bool) -> list[str]:
         if isinstance(spec.trigger, Queue) and storage_queue:
             found = queue_notes(options, visibility)
         elif on_service_bus(app, spec):
-            found = service_bus_notes(spec, options)
+            found = service_bus_notes(spec, options, bus_namespace)
         elif isinstance(spec.trigger, Schedule):
             found = timer_notes(options)
         else:
@@ -118,27 +120,36 @@ def queue_notes(options: FunctionOptions, visibility: float | None) -> list[str]
     return notes
 
 
-def service_bus_notes(spec: FunctionSpec, options: FunctionOptions) -> list[str]:
-    """The entity's MaxDeliveryCount to set (the namespace is the user's; deploy does not change it), and the
-    backoff Service Bus cannot apply. The shim dead-letters on the last attempt; MaxDeliveryCount one above
-    it is what catches an invocation that never returned (a crash, a timeout), with Service Bus's reason."""
+def service_bus_notes(spec: FunctionSpec, options: FunctionOptions, bus_namespace: bool = False) -> list[str]:
+    """The entity's MaxDeliveryCount to set, unless deploy sets it (`bus_namespace`: the namespace's id is
+    known), and the backoff Service Bus cannot apply. The shim dead-letters on the last attempt;
+    MaxDeliveryCount one above it is what catches an invocation that never returned (a crash, a timeout), with
+    Service Bus's reason."""
     policy, notes = options.retry_policy, list[str]()
+    if bus_namespace:
+        return notes + service_bus_backoff(policy.attempts)
     entity = (
         f"the Service Bus queue {spec.trigger.name!r}"
         if isinstance(spec.trigger, Queue)
         else f"the subscription {spec.name!r} of the Service Bus topic {getattr(spec.trigger, 'name', '?')!r}"
     )
     notes.append(
-        f"set MaxDeliveryCount = {max(policy.attempts, 1) + 1} on {entity} (the namespace is yours): the shim "
+        f"set MaxDeliveryCount = {max(policy.attempts, 1) + 1} on {entity} (the namespace is yours; deploy sets it "
+        "when service_bus_namespace_id names the namespace): the shim "
         f"dead-letters on attempt {max(policy.attempts, 1)}, and Service Bus moves a message whose invocation never "
         "returned to its $deadletterqueue after MaxDeliveryCount deliveries (default 10: a lower value cuts the "
         "attempts short)"
     )
-    if policy.attempts > 1:
-        notes.append(
+    return notes + service_bus_backoff(policy.attempts)
+
+
+def service_bus_backoff(attempts: int) -> list[str]:
+    """What a policy of several attempts loses on Service Bus."""
+    if attempts > 1:
+        return [
             "the backoff and Retry(after=...) are not applied (Service Bus redelivers an abandoned message at once)"
-        )
-    return notes
+        ]
+    return []
 
 
 def timer_notes(options: FunctionOptions) -> list[str]:

@@ -330,10 +330,14 @@ def test_service_bus_stays_the_user_s_and_its_senders_get_their_roles(tmp_path: 
     app = shop_with(tmp_path, 'location = "westeurope"', f'location = "westeurope"\n{transports}')
     document, notes, _ = export(app)
     assert problems(document, "azurerm") == []
-    assert notes[1] == (
+    assert (
         "azure: the Service Bus namespace and its queues and topics are yours (service_bus_namespace_id), so they are "
         "not in main.tf; the app setting ServiceBusConnection must hold its connection."
-    )
+    ) in notes
+    counts = [n for n in notes if "MaxDeliveryCount" in n]  # what deploy sets on the user's entities, as notes
+    assert len(counts) == 3 and all("(yours, so not in main.tf)" in n for n in counts)  # the workflow's queue too
+    assert any(f"{namespace}/queues/orders " in n for n in counts)  # fulfil's queue
+    assert any(f"{namespace}/topics/order-events/subscriptions/notify " in n for n in counts)
     roles = document["resource"]["azurerm_role_assignment"]
     senders = [
         r for label, r in roles.items() if label.startswith("bus_pfn_wf_place_order_portable_fn_bus_sender_for_")

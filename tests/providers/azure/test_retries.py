@@ -75,14 +75,31 @@ def test_on_service_bus_plan_names_the_max_delivery_count_to_set(app: App) -> No
     )
     notes = [n for n in AzureProvider().plan_notes(bus, "dev") if "MaxDeliveryCount" in n]
     assert notes == [
-        "function take_order: set MaxDeliveryCount = 6 on the Service Bus queue 'orders' (the namespace is yours): "
+        "function take_order: set MaxDeliveryCount = 6 on the Service Bus queue 'orders' (the namespace is yours; "
+        "deploy sets it when service_bus_namespace_id names the namespace): "
         "the shim dead-letters on attempt 5, and Service Bus moves a message whose invocation never returned to its "
         "$deadletterqueue after MaxDeliveryCount deliveries (default 10: a lower value cuts the attempts short)",
-        "function refund: set MaxDeliveryCount = 4 on the Service Bus queue 'refunds' (the namespace is yours): "
+        "function refund: set MaxDeliveryCount = 4 on the Service Bus queue 'refunds' (the namespace is yours; "
+        "deploy sets it when service_bus_namespace_id names the namespace): "
         "the shim dead-letters on attempt 3, and Service Bus moves a message whose invocation never returned to its "
         "$deadletterqueue after MaxDeliveryCount deliveries (default 10: a lower value cuts the attempts short)",
         "function on_shipment: set MaxDeliveryCount = 7 on the subscription 'on_shipment' of the Service Bus topic "
-        "'shipments' (the namespace is yours): the shim dead-letters on attempt 6, and Service Bus moves a message "
+        "'shipments' (the namespace is yours; "
+        "deploy sets it when service_bus_namespace_id names the namespace): the shim dead-letters on attempt 6, "
+        "and Service Bus moves a message "
         "whose invocation never returned to its $deadletterqueue after MaxDeliveryCount deliveries (default 10: a "
         "lower value cuts the attempts short)",
     ]
+
+
+def test_with_the_namespace_named_deploy_sets_the_count_and_plan_has_no_such_note(app: App) -> None:
+    """With `service_bus_namespace_id`, deploy sets MaxDeliveryCount itself (`deploy.bus`, a plan step): no
+    note asks the user to; the one about the backoff Service Bus cannot apply stays."""
+    bus = copy.copy(app)
+    bus.config = app.config.model_copy(
+        update={"azure": {"queue_transport": "service_bus", "topic_transport": "service_bus"}}
+    )
+    namespace = "/subscriptions/s/resourceGroups/messaging/providers/Microsoft.ServiceBus/namespaces/bus"
+    notes = AzureProvider({"service_bus_namespace_id": namespace}).plan_notes(bus, "dev")
+    assert not [n for n in notes if "MaxDeliveryCount" in n]
+    assert [n for n in notes if "backoff" in n and "take_order" in n]

@@ -68,6 +68,7 @@ from portable_fn.deploy.executor import Appliers
 from portable_fn.runtime.errors import ConfigError
 
 from ..settings import AzureSettings
+from . import bus
 from .appliers import (
     ApplyContext,
     AppSettingsApplier,
@@ -86,6 +87,7 @@ from .appliers import (
     StorageQueues,
 )
 from .audit import BlobAuditStore
+from .bus import BusDeliveryCounts
 from .checks import FLEX_SKU, check_env, check_flex
 from .client import AzureClient, explain
 from .desired import Target, bus_grants, desired, secret_grants
@@ -96,6 +98,7 @@ from .remote import RemoteReader
 from .resources import (
     AppSettings,
     BlobContainer,
+    BusDeliveryCount,
     EventGridTopic,
     EventSubscription,
     FunctionApp,
@@ -111,6 +114,7 @@ from .resources import (
     StorageAccount,
     StorageQueue,
     SystemTopic,
+    in_order,
 )
 
 if TYPE_CHECKING:
@@ -223,7 +227,9 @@ class AzureDeployer(Deployer[AzureClient, Names]):
         grants += secret_grants(app, names)
         scopes = tuple(dict.fromkeys((grant.scope, grant.name.rsplit("/", 1)[0]) for grant in grants))
         deployer = self.deployer_id() if app.secrets else ""
-        return RemoteReader(self.client, names, self.config.plan_sku == FLEX_SKU, scopes, deployer).read()
+        found = RemoteReader(self.client, names, self.config.plan_sku == FLEX_SKU, scopes, deployer).read()
+        counts = bus.read(self.client, bus.delivery_counts(app, self.config.service_bus_namespace_id or ""))
+        return RemoteState(in_order([*found, *counts])) if counts else found
 
     def deployer_id(self) -> str:
         """The object id of who sets the app's secrets: `secrets_officer_id`, else the deploying credential's."""
@@ -255,6 +261,7 @@ class AzureDeployer(Deployer[AzureClient, Names]):
             RoleAssignment: RoleAssignments(ctx, group, site, self.deployer_id),
             KeyVault: KeyVaults(ctx, self.tenant_id),
             ManagedIdentity: ManagedIdentities(ctx),
+            BusDeliveryCount: BusDeliveryCounts(ctx),
         }
 
     def explain(self, exc: BaseException) -> str | None:

@@ -17,7 +17,9 @@ Azure lets deploy tag (group, storage account, plan, function app, Event Grid to
               that schema, to the function's Event Grid trigger
     schedule  nothing but the function's dead-letter queue (below)
     Service Bus (a queue with `queue_transport = "service_bus"`, a topic with `topic_transport =
-              "service_bus"`): nothing in the namespace, which is the user's
+              "service_bus"`): nothing is made in the namespace, which is the user's; with
+              `service_bus_namespace_id`, the MaxDeliveryCount of the entity each function receives from
+              (`bus`: read and written back, never made or deleted)
     dead letters: every function but an http one and a Storage Queue one (which has `<queue>-poison`) gets
               its own dead-letter queue in the app's account (`naming.dead_letter_queue`, where the shim
               writes what it dead-letters: `codegen.has_dead_letter_queue`)
@@ -78,6 +80,7 @@ from ..codegen import has_dead_letter_queue, on_service_bus, transports
 from ..identity import identity_env
 from ..publish import SERVICE_BUS, STORAGE_QUEUE
 from ..secrets import vault_url
+from . import bus
 from .checks import PLAN_TIERS, Flex
 from .naming import (
     DEAD_LETTER_CONTAINER,
@@ -190,6 +193,7 @@ def desired(target: Target) -> list[Resource]:
         *state_tables(target),
         *(table_grants(target) if target.identity else []),
         *channel_resources(target),
+        *bus.delivery_counts(target.app, target.service_bus_namespace),
         *secret_resources(target),
     ]
     event_grid_topics = transports(target.app)["topic_transport"] == "event_grid"

@@ -53,6 +53,7 @@ from .resources import (
     TOPIC_KEY,
     AppSettings,
     BlobContainer,
+    BusDeliveryCount,
     EventGridTopic,
     EventSubscription,
     FunctionApp,
@@ -551,6 +552,16 @@ def _transport_notes(doc: TerraformAzure) -> None:
     )
 
 
+def _delivery_count(doc: TerraformAzure, resource: BusDeliveryCount) -> None:
+    """The user's Service Bus entity is not in main.tf (see `_transport_notes`): a note names the count deploy
+    would set on it, for where the user manages it (azurerm's `max_delivery_count`)."""
+    doc.notes.append(
+        f"azure: deploy sets MaxDeliveryCount = {resource.max_delivery_count} on the Service Bus entity "
+        f"{resource.name} (yours, so not in main.tf): set max_delivery_count = {resource.max_delivery_count} "
+        "where you manage it."
+    )
+
+
 # Every resource type `desired` returns, and how it is written.
 EXPORTERS: dict[type[Resource], Callable[[TerraformAzure, Any], None]] = {
     ResourceGroup: _resource_group,
@@ -570,5 +581,6 @@ EXPORTERS: dict[type[Resource], Callable[[TerraformAzure, Any], None]] = {
     Release: _release,
     SystemTopic: _system_topic,
     EventSubscription: _subscription,
+    BusDeliveryCount: _delivery_count,
 }
 __all__ = ["EXPORTERS", "terraform_document"]

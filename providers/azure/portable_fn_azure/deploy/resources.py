@@ -315,6 +315,20 @@ class RoleAssignment(Resource):
 
 
 @dataclass(frozen=True)
+class BusDeliveryCount(Resource):
+    """The MaxDeliveryCount of a Service Bus queue, or of the subscription named after a function on a Service
+    Bus topic, in the user's namespace (`service_bus_namespace_id`), named by the entity's ARM id: the
+    function's retry attempts + 1 (see `bus`). The entity is the user's: deploy only sets this count, and
+    `remove` leaves it as it is."""
+
+    kind = "service bus max delivery count"
+    max_delivery_count: int = 10
+
+    def kept_because(self) -> str | None:
+        return "the Service Bus entity is yours: remove leaves it, and its MaxDeliveryCount, as they are"
+
+
+@dataclass(frozen=True)
 class EventGridTopic(Resource):
     """A custom Event Grid topic for `topic(name)` triggers; publishers POST CloudEvents 1.0 to `endpoint`."""
 
@@ -385,6 +399,7 @@ ORDER: tuple[type[Resource], ...] = (
     Release,
     SystemTopic,
     EventSubscription,
+    BusDeliveryCount,  # on the user's entities, which deploy only reads and writes back
 )
 
 

@@ -105,6 +105,10 @@ BUS_ROLES = (
     r"/providers/microsoft\.authorization/roleassignments"
 )
 DEFINITION = SUB + r"/providers/microsoft\.authorization/roledefinitions/(?P<definition>[^/]+)"
+BUS_ENTITY = (
+    SUB + r"/resourcegroups/[^/]+/providers/microsoft\.servicebus/namespaces/[^/]+"
+    r"/(queues/[^/]+|topics/[^/]+/subscriptions/[^/]+)"
+)
 BUILT_IN_ROLES = {  # from the Azure built-in roles reference, independent of the code under test
     "b7e6dc6d-f1e8-4753-8033-0f276bb0955b": "Storage Blob Data Owner",
     "974c5e8b-45b9-4653-ba55-5f855dd0fb88": "Storage Queue Data Contributor",
@@ -1385,6 +1389,21 @@ def managed_identity(
     return status, {}, stored
 
 
+# -- the user's Service Bus entities --------------------------------------------------------------------------
+def bus_entity(arm: FakeArm, method: str, path: str, ids: dict[str, str], query: dict[str, str], body: Any) -> Answer:
+    """A queue or topic subscription of a Service Bus namespace the test put there (deploy never creates one):
+    GET; a PUT replaces its properties with the body's, as Queues_CreateOrUpdate / Subscriptions_CreateOrUpdate
+    do (what the body leaves out is back at Service Bus's default, so an update must send them all)."""
+    if method == "GET":
+        return 200, {}, arm.get(path, "MessagingEntityNotFound")
+    existing = arm.state.resources.get(path.lower())
+    if existing is None:
+        raise ArmError(404, "MessagingEntityNotFound", f"{path} is not there: the test did not make it.")
+    stored = {**existing, "properties": dict((body or {}).get("properties") or {})}
+    arm.put(path, stored)
+    return 200, {}, stored
+
+
 # -- custom role definitions ----------------------------------------------------------------------------
 DEFINITION_TYPE = "Microsoft.Authorization/roleDefinitions"
 
@@ -1465,6 +1484,7 @@ ROUTES: list[tuple[str, Any]] = [
     *((roles, role_assignments) for roles in (QUEUE_ROLES, TOPIC_ROLES, BUS_ROLES)),
     *((roles + r"/[^/]+", role_assignment) for roles in (QUEUE_ROLES, TOPIC_ROLES, BUS_ROLES)),
     (DEFINITION, role_definition),
+    (BUS_ENTITY, bus_entity),
     (VAULT_ROLES, role_assignments),
     (VAULT_ROLES + r"/[^/]+", role_assignment),
     (VAULT, vault),

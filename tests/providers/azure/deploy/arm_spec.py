@@ -43,6 +43,9 @@ EXCERPTS: dict[str, str | tuple[str, ...]] = {
     "microsoft.keyvault": (
         "keyvault/resource-manager/Microsoft.KeyVault/KeyVault/stable/2026-05-15/openapi.excerpt.json"
     ),
+    "microsoft.servicebus": (
+        "servicebus/resource-manager/Microsoft.ServiceBus/stable/2021-11-01/servicebus.excerpt.json"
+    ),
     "microsoft.managedidentity": (
         "msi/resource-manager/Microsoft.ManagedIdentity/stable/2023-01-31/ManagedIdentity.excerpt.json"
     ),

@@ -148,7 +148,12 @@ def sdk_api_versions() -> dict[str, str]:
 
     roles = AuthorizationManagementClient(StaticToken(), SUBSCRIPTION).role_assignments
     # Microsoft.ManagedIdentity: the api-version deploy sends (it has no SDK of that namespace)
-    return {**versions, "microsoft.authorization": roles._config.api_version, "microsoft.managedidentity": "2023-01-31"}
+    return {
+        **versions,
+        "microsoft.authorization": roles._config.api_version,
+        "microsoft.managedidentity": "2023-01-31",
+        "microsoft.servicebus": "2021-11-01",  # likewise Microsoft.ServiceBus (the entities' MaxDeliveryCount)
+    }
 
 
 @pytest.fixture(scope="session")

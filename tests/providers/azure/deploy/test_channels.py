@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 from azure.storage.queue import QueueServiceClient
+from portable_fn_azure.codegen import max_attempts
 from portable_fn_azure.deploy import AzureDeployer
 from portable_fn_azure.deploy.naming import Names, queue_name
 from portable_fn_azure.deploy.resources import RoleAssignment
@@ -172,9 +173,21 @@ def test_on_service_bus_the_role_is_on_the_users_entity(
             "id": path,
             "name": entity,
             "type": f"Microsoft.ServiceBus/namespaces/{kind}",
+            "properties": {"maxDeliveryCount": 10, "lockDuration": "PT2M", "requiresSession": False},
         }
+    receivers = user_entities(arm, sender)  # what take and notify receive from: the queue, notify's subscription
     provider = provider_for(arm, certificate, azurite, helpers, sender, service_bus_namespace_id=NAMESPACE, **bus)
+    planned = pipeline.plan(provider, sender, "dev").plan
+    counts = {(s.action, s.resource.name) for s in planned.steps if s.resource.kind == "service bus max delivery count"}
+    assert counts == {("update", receivers["take"]), ("update", receivers["notify"])}  # from 10, shown in the plan
     pipeline.deploy(provider, sender, "dev")
+    for function, entity in receivers.items():  # the function's attempts + 1, everything else as it was
+        attempts = max_attempts(sender, sender.function(function))
+        assert arm.get(entity)["properties"] == {
+            "maxDeliveryCount": attempts + 1,
+            "lockDuration": "PT2M",
+            "requiresSession": False,
+        }
     place, audit = (own_principal(arm, provider, sender, f) for f in ("place", "audit"))
     for kind, entity, who in (
         ("queues", "orders", place),
@@ -194,8 +207,42 @@ def test_on_service_bus_the_role_is_on_the_users_entity(
     assert pipeline.deploy(provider, sender, "dev").plan.empty
     assert provider.deployer.client.mutating_calls() == []
     pipeline.remove(provider, sender, "dev")
+    assert all(arm.get(e)["properties"]["maxDeliveryCount"] > 1 for e in receivers.values())  # the user's: kept
     assert [k for k in arm.state.resources if "roleassignments" in k] == []  # its grants went with it
     assert [k for k in arm.state.resources if "roledefinitions" in k] == []  # ...and its custom roles after them
+
+
+def user_entities(arm: Any, app: App) -> dict[str, str]:
+    """The Service Bus entity each receiving function of the sender binds (take: the queue `orders`; notify:
+    its own subscription of `order-events`), the subscription made in the user's namespace as a user would."""
+    subscription = f"{NAMESPACE}/topics/order-events/subscriptions/notify"
+    arm.state.resources[subscription.lower()] = {
+        "id": subscription,
+        "name": "notify",
+        "type": "Microsoft.ServiceBus/namespaces/topics/subscriptions",
+        "properties": {"maxDeliveryCount": 10, "lockDuration": "PT2M", "requiresSession": False},
+    }
+    return {"take": f"{NAMESPACE}/queues/orders", "notify": subscription}
+
+
+def test_a_missing_service_bus_entity_is_an_error_naming_it_and_nothing_is_made_there(
+    arm: Any, blobs: Any, sender: App, certificate: Any, azurite: str, helpers: Any
+) -> None:
+    bus = {"queue_transport": "service_bus", "topic_transport": "service_bus"}
+    sender.config = sender.config.model_copy(update={"azure": {**sender.config.azure, **bus}})
+    for kind, entity in (("queues", "orders"), ("topics", "order-events"), ("topics", "audit-events")):
+        path = f"{NAMESPACE}/{kind}/{entity}"  # the user's entities, but not the subscription notify binds
+        arm.state.resources[path.lower()] = {
+            "id": path,
+            "name": entity,
+            "type": f"Microsoft.ServiceBus/namespaces/{kind}",
+        }
+    provider = provider_for(arm, certificate, azurite, helpers, sender, service_bus_namespace_id=NAMESPACE, **bus)
+    with pytest.raises(
+        Exception, match=r"Service Bus subscription .*/order-events/subscriptions/notify does not exist"
+    ):
+        pipeline.deploy(provider, sender, "dev")
+    assert f"{NAMESPACE}/topics/order-events/subscriptions/notify".lower() not in arm.state.resources  # not made
 
 
 # -- the grants, as generated (no endpoint) -----------------------------------------------------------------

@@ -15,6 +15,7 @@ from portable_fn_azure.deploy.naming import DEAD_LETTER_CONTAINER, subscription_
 from portable_fn_azure.provider import AzureProvider
 
 from portable_fn.app import App, load_app
+from portable_fn.emulators import free_port
 from portable_fn.runtime.errors import ProviderError
 
 AZURE = Path(__file__).resolve().parents[1]
@@ -173,8 +174,6 @@ def test_the_shims_letters_and_event_grids_blobs_are_listed_together_and_redrive
 def test_a_refused_publish_keeps_the_shims_letters(
     arm: Any, azurite: str, certificate: tuple[Path, Path], helpers: types.SimpleNamespace, outcomes: App
 ) -> None:
-    from ..conftest import free_port
-
     closed = f"http://127.0.0.1:{free_port()}"  # nothing listens: the publish fails
     provider = provider_for(arm, certificate, azurite, helpers, event_grid_endpoint=closed)
     deployed_topic(arm, provider, outcomes)

@@ -17,6 +17,8 @@ import typing as _typing
 
 from .runtime import (
     Auth,
+    Bucket,
+    BucketError,
     CircuitOpenError,
     CloudEvent,
     Context,
@@ -46,6 +48,7 @@ from .runtime import (
     VersionConflictError,
     api_key,
     breaker,
+    bucket,
     cron,
     current_tenant,
     emit,
@@ -68,6 +71,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Auth",
+    "Bucket",
+    "BucketError",
     "CircuitOpenError",
     "CloudEvent",
     "Context",
@@ -102,6 +107,7 @@ __all__ = [
     "WorkflowError",
     "api_key",
     "breaker",
+    "bucket",
     "cron",
     "current_tenant",
     "emit",

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import AppConfig, load_config
+from .runtime.buckets import Bucket
 from .runtime.channels import Channel
 from .runtime.errors import AppLoadError, PortableFnError
 from .runtime.function import FunctionOptions, FunctionSpec, spec_of
@@ -86,6 +87,12 @@ class App:
     def states(self) -> list[State]:
         """The state stores some function uses."""
         return [r for r in self.resources if isinstance(r, State)]
+
+    @property
+    def buckets(self) -> list[Bucket]:
+        """The buckets some function reads or writes (`uses=[uploads.read()]`): deploy provisions each (the
+        bucket of a `storage(...)` trigger of the same name is the same bucket) and grants exactly those uses."""
+        return [r for r in self.resources if isinstance(r, Bucket)]
 
     @property
     def secrets(self) -> list[Secret]:

@@ -19,6 +19,13 @@ here as it would on a cloud. `local_state` gives the states a test touches fresh
             invoke(count, make_request("POST", "/count/apples"))
             assert counters.get("apples") == 1
 
+`local_buckets` keeps the objects of every declared bucket in a folder per bucket:
+
+    def test_reports_are_written(tmp_path):
+        with local_buckets(tmp_path):
+            invoke(report, make_request("POST", "/reports"))
+            assert uploads.get("out/report.csv") == b"..."
+
 `secrets` serves the secrets a test's functions read from a dict, in this process:
 
     def test_charges_with_the_test_key():
@@ -75,6 +82,7 @@ __all__ = [
     "invoke",
     "invoke_batch",
     "invoke_native",
+    "local_buckets",
     "local_state",
     "make_event",
     "make_request",
@@ -168,6 +176,19 @@ def local_state(directory: str | Path | None = None) -> Iterator[None]:
         yield
     finally:
         use_backends(previous)
+
+
+@contextmanager
+def local_buckets(directory: str | Path) -> Iterator[None]:
+    """Every bucket in the folder `directory/<name>` inside the block (pytest's `tmp_path`, say), as `dev`
+    keeps them in its state directory. The stores in use before come back after the block."""
+    from .runtime.buckets import FolderStore, use_stores
+
+    previous = use_stores(lambda name, locator: FolderStore(Path(directory) / name))
+    try:
+        yield
+    finally:
+        use_stores(previous)
 
 
 @contextmanager

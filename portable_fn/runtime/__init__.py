@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from .auth import Auth, api_key, jwt
 from .breaker import CircuitOpenError, breaker
+from .buckets import Bucket, BucketError, bucket
 from .cloudevent import CloudEvent
 from .context import Context
 from .emit import emit
@@ -35,6 +36,8 @@ __all__ = [
     "DEAD_LETTER",
     "RETRY",
     "Auth",
+    "Bucket",
+    "BucketError",
     "CircuitOpenError",
     "CloudEvent",
     "Context",
@@ -71,6 +74,7 @@ __all__ = [
     "VersionConflictError",
     "api_key",
     "breaker",
+    "bucket",
     "call_batch",
     "call_event",
     "call_http",

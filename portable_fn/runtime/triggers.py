@@ -14,6 +14,7 @@ from .errors import DeclarationError, PortableFnError
 
 if TYPE_CHECKING:  # schedule.py (and datetime) load only when an app declares a schedule
     from .auth import Verifier
+    from .buckets import Bucket
     from .cloudevent import CloudEvent
     from .resources import Use
     from .timing import CronExpression
@@ -284,7 +285,11 @@ class Storage(Trigger):
     prefix: str
     suffix: str
 
-    def __init__(self, bucket: str, on: str = "created", prefix: str = "", suffix: str = "") -> None:
+    def __init__(self, bucket: str | Bucket, on: str = "created", prefix: str = "", suffix: str = "") -> None:
+        from .buckets import Bucket  # here, not at the top: buckets -> resources -> pipeline -> triggers
+
+        if isinstance(bucket, Bucket):  # storage(uploads) for a declared uploads = bucket("uploads")
+            bucket = bucket.name
         if not isinstance(bucket, str) or not re.match(_BUCKET, bucket):
             raise DeclarationError(
                 f"storage() bucket {bucket!r} is not a valid bucket name: use 3-63 lowercase letters, "
@@ -379,8 +384,9 @@ def cron(expression: str) -> Schedule:
     return Schedule(f"cron({expression})")
 
 
-def storage(bucket: str, on: str = "created", prefix: str = "", suffix: str = "") -> Storage:
-    """A storage trigger: `storage("uploads", on="created", prefix="in/")`."""
+def storage(bucket: str | Bucket, on: str = "created", prefix: str = "", suffix: str = "") -> Storage:
+    """A storage trigger: `storage("uploads", on="created", prefix="in/")`, or `storage(uploads, ...)` for a
+    declared `uploads = bucket("uploads")` (the same bucket, which functions may then read or write)."""
     return Storage(bucket, on, prefix, suffix)
 
 

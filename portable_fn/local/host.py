@@ -445,6 +445,9 @@ class LocalHost:
         if self.app.states:
             stores = ", ".join(f"{s.name} ({s.name}.sqlite3)" for s in self.app.states)
             lines.append(f"  states: {stores}")
+        if self.app.buckets:
+            folders = ", ".join(f"{b.name} (buckets/{b.name})" for b in self.app.buckets)
+            lines.append(f"  buckets: {folders}")
         if any(getattr(s.trigger, "auth", None) is not None for s in self.app.functions):
             lines.append(
                 f"  tokens: {token_command(self.app, self.state_dir)} (signed by {issuer_url(self.url)}, "

@@ -25,6 +25,7 @@ import contextlib
 import getpass
 import json
 import os
+import shutil
 import sqlite3
 import tempfile
 from collections.abc import Sequence
@@ -91,17 +92,36 @@ class LocalStateStore(Resource):
 
 
 @dataclass(frozen=True)
+class LocalBucket(Resource):
+    """A declared bucket's folder (`runtime.buckets.FolderStore`, the folder the dev host watches); `objects` is
+    how many files it held when it was read."""
+
+    kind = "local bucket"
+    ignore_on_compare = frozenset({"objects"})
+    path: str = ""
+    objects: int = 0
+    tags: tuple[tuple[str, str], ...] = ()  # the user's tags, recorded beside the app and stage
+
+    def holds_data(self) -> bool:
+        return self.objects > 0
+
+
+@dataclass(frozen=True)
 class LocalGrant(Resource):
-    """A function's access ("read" or "write") to a state store, as a cloud's plan lists its grants."""
+    """A function's access ("read" or "write") to a state store or a bucket, as a cloud's plan lists its
+    grants (one of `state` and `bucket` is set)."""
 
     kind = "local grant"
     function: str = ""
     state: str = ""
     access: str = ""
+    bucket: str = ""
     tags: tuple[tuple[str, str], ...] = ()  # the user's tags, recorded beside the app and stage
 
 
-KINDS: dict[str, type[Resource]] = {c.kind: c for c in (LocalFunction, LocalChannel, LocalStateStore, LocalGrant)}
+KINDS: dict[str, type[Resource]] = {
+    c.kind: c for c in (LocalFunction, LocalChannel, LocalStateStore, LocalBucket, LocalGrant)
+}
 
 
 class LocalProvider(Provider):
@@ -220,6 +240,14 @@ class LocalNames:
     def state(self, name: str) -> str:
         return f"{self.app}-{self.stage}-{name}"
 
+    def bucket(self, name: str) -> str:
+        return f"{self.app}-{self.stage}-{name}"
+
+    def bucket_grant(self, function: str, bucket: str, access: str) -> str:
+        """What a plan shows: `shop-dev-scan reads bucket shop-dev-uploads` (or `writes`)."""
+        verb = "writes" if access == WRITE else "reads"
+        return f"{self.function(function)} {verb} bucket {self.bucket(bucket)}"
+
     def grant(self, function: str, state: str, access: str) -> str:
         """What a plan shows: `shop-dev-fulfil writes shop-dev-orders` (or `reads`)."""
         verb = "writes" if access == WRITE else "reads"
@@ -265,7 +293,13 @@ class LocalDeployer(Deployer["LocalCloud", LocalNames]):
                     names.function(spec.name), trigger=repr(spec.trigger), options=options, code_sha256=artifact.sha256
                 )
             )
-        resources = [*channels.values(), *self._stores(app, names), *functions, *self._grants(app, names)]
+        resources = [
+            *channels.values(),
+            *self._stores(app, names),
+            *self._buckets(app, names),
+            *functions,
+            *self._grants(app, names),
+        ]
         return with_tags(resources, tuple(sorted(stage_tags(app.config, stage).items())))
 
     def _stores(self, app: App, names: LocalNames) -> list[LocalStateStore]:
@@ -275,18 +309,36 @@ class LocalDeployer(Deployer["LocalCloud", LocalNames]):
             for s in app.states
         ]
 
-    def _grants(self, app: App, names: LocalNames) -> list[LocalGrant]:
+    def _buckets(self, app: App, names: LocalNames) -> list[LocalBucket]:
+        """Each declared bucket: a folder in the local cloud, named as a cloud names its bucket."""
         return [
-            LocalGrant(
-                names.grant(spec.name, use.resource.name, use.access),
-                function=names.function(spec.name),
-                state=names.state(use.resource.name),
-                access=use.access,
-            )
-            for spec in app.functions
-            for use in spec.options.uses
-            if use.resource.kind == "state"
+            LocalBucket(names.bucket(b.name), path=str(self.state_dir(app) / "buckets" / names.bucket(b.name)))
+            for b in app.buckets
         ]
+
+    def _grants(self, app: App, names: LocalNames) -> list[LocalGrant]:
+        grants = []
+        for spec in app.functions:
+            for use in spec.options.uses:
+                kind, name = use.resource.kind, use.resource.name
+                if kind == "state":
+                    grant = LocalGrant(
+                        names.grant(spec.name, name, use.access),
+                        function=names.function(spec.name),
+                        state=names.state(name),
+                        access=use.access,
+                    )
+                elif kind == "bucket":
+                    grant = LocalGrant(
+                        names.bucket_grant(spec.name, name, use.access),
+                        function=names.function(spec.name),
+                        access=use.access,
+                        bucket=names.bucket(name),
+                    )
+                else:
+                    continue
+                grants.append(grant)
+        return grants
 
     def read_remote(self, app: App, stage: str) -> RemoteState:
         cloud = self.cloud(app)
@@ -300,6 +352,7 @@ class LocalDeployer(Deployer["LocalCloud", LocalNames]):
             LocalChannel: records,
             LocalGrant: records,
             LocalStateStore: LocalStores(context),
+            LocalBucket: LocalBuckets(context),
         }
 
     def outputs(self, app: App, stage: str, remote: RemoteState) -> dict[str, Any]:
@@ -356,6 +409,8 @@ def _with_items(found: Resource, cloud: LocalCloud) -> Resource:
     """A store as found: with the number of items its file holds now."""
     if isinstance(found, LocalStateStore):
         return replace(found, items=cloud.count_items(Path(found.path)))
+    if isinstance(found, LocalBucket):
+        return replace(found, objects=cloud.count_objects(Path(found.path)))
     return found
 
 
@@ -395,6 +450,24 @@ class LocalCloud:
         for part in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
             part.unlink(missing_ok=True)
         self.mutations += 1
+
+    def create_bucket(self, path: Path) -> None:
+        """A bucket's folder (an existing one is kept as it is)."""
+        path.mkdir(parents=True, exist_ok=True)
+        self.mutations += 1
+
+    def delete_bucket(self, path: Path) -> None:
+        """A bucket's folder, with every object in it, gone."""
+        shutil.rmtree(path, ignore_errors=True)
+        self.mutations += 1
+
+    def count_objects(self, path: Path) -> int:
+        """How many objects a bucket's folder holds (files not hidden: what `FolderStore.keys` lists)."""
+        if not path.is_dir():
+            return 0
+        return sum(
+            1 for f in path.rglob("*") if f.is_file() and not any(p.startswith(".") for p in f.relative_to(path).parts)
+        )
 
     def count_items(self, path: Path) -> int:
         """How many items a state store's file holds (0 when there is no file)."""
@@ -451,4 +524,19 @@ class LocalStores(LocalRecords):
     def delete(self, resource: Resource) -> None:
         assert isinstance(resource, LocalStateStore)
         self.ctx.cloud.delete_store(Path(resource.path))
+        super().delete(resource)
+
+
+class LocalBuckets(LocalRecords):
+    """Applies a bucket: its record and its folder (deleted only when the plan deletes the bucket, which it
+    does for a bucket holding objects only with `remove --delete-data`)."""
+
+    def create(self, resource: Resource) -> None:
+        assert isinstance(resource, LocalBucket)
+        self.ctx.cloud.create_bucket(Path(resource.path))
+        super().create(resource)
+
+    def delete(self, resource: Resource) -> None:
+        assert isinstance(resource, LocalBucket)
+        self.ctx.cloud.delete_bucket(Path(resource.path))
         super().delete(resource)

@@ -11,6 +11,7 @@ import pytest
 from portable_fn.app import App, load_app
 from portable_fn.deploy import Deployer, Executor, RemoteState, Resource, pipeline
 from portable_fn.local.provider import (
+    LocalBucket,
     LocalChannel,
     LocalCloud,
     LocalDeployer,
@@ -125,7 +126,7 @@ def test_the_local_provider_is_built_on_the_shared_deploy_core(shop_copy: Path, 
     executor = local.executor(load_app(shop_copy), "dev")
     assert isinstance(local.deployer, Deployer) and type(executor) is Executor
     assert executor.provider == "local"
-    assert set(executor.appliers) == {LocalFunction, LocalChannel, LocalStateStore, LocalGrant}
+    assert set(executor.appliers) == {LocalFunction, LocalChannel, LocalStateStore, LocalBucket, LocalGrant}
 
 
 # -- state stores and grants --------------------------------------------------------------------------

@@ -29,6 +29,7 @@ def test_an_object_written_by_a_function_fires_the_buckets_storage_trigger(
     assert (summary.status, summary.body) == (200, b"3 words")
     assert running.client.request("GET", "/files?prefix=").json() == {"keys": ["in/notes.txt", "out/notes.txt"]}
     assert running.client.request("GET", "/files/in/missing.txt").status == 404
+    assert "  buckets: uploads (buckets/uploads)" in running.host.banner().splitlines()
 
 
 def test_a_function_that_declared_the_bucket_read_only_cannot_delete_from_it(

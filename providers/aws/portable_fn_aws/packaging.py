@@ -11,7 +11,7 @@ A zip holds, at its root (Lambda's `/var/task`, first on `sys.path`):
 |                               | tests, VCS data, venvs, caches; `include` / `exclude` applied)       |
 | the portable runtime          | `portable_fn.packaging.runtime_files`                                |
 | the shim                      | `portable_fn_aws.shim`, `.state` (the state backend), `.publish`,     |
-|                               | `.secrets` (the secret backend) and                                   |
+|                               | `.secrets` (the secret backend), `.buckets` (the object store) and    |
 |                               | the package modules they import (`portable_fn.packaging.module_closure`)|
 | the dependencies              | wheels for Lambda's platform (`_wheels`), unpacked like an install   |
 
@@ -379,13 +379,14 @@ def http_api_routes(app: App) -> tuple[tuple[str, str], ...]:
 
 
 def shim_files(package_dir: Path = PACKAGE_DIR) -> list[Entry]:
-    """The modules of this package that ship: the shim, the state backend, the publisher and the secret
-    backend (`portable_fn.runtime.state`, `.channels` and `.secrets` import them by name when a state is first
-    used, an event first sent or a secret first read), what they import within the package, `__init__`."""
+    """The modules of this package that ship: the shim, the state backend, the publisher, the secret backend
+    and the object store (`portable_fn.runtime.state`, `.channels`, `.secrets` and `.buckets` import them by
+    name when a state is first used, an event first sent, a secret first read or a bucket first touched), what
+    they import within the package, `__init__`."""
     return module_closure(
         package_dir,
         PACKAGE,
-        ["shim", "state", "publish", "secrets"],
+        ["shim", "state", "publish", "secrets", "buckets"],
         stub_init=b'"""portable-fn on AWS Lambda: the runtime shim."""\n',
     )
 

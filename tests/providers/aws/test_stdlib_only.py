@@ -28,6 +28,7 @@ SHIPPED = [
     "state.py",
     "publish.py",
     "secrets.py",
+    "buckets.py",
 ]
 PROVIDER_SIDE = {
     "provider.py",
@@ -40,11 +41,11 @@ PROVIDER_SIDE = {
     "runtimes.py",
     "secret_store.py",
 }
-# The state backend, the publisher and the secret backend ship but run only once a state is used, an event
-# sent or a secret read, on boto3
+# The state backend, the publisher, the secret backend and the object store ship but run only once a state is
+# used, an event sent, a secret read or a bucket touched, on boto3
 # from the Lambda runtime itself.
 BOTO3 = {"boto3", "botocore.config", "botocore.exceptions"}
-LAMBDA_RUNTIME_SDK = {"state.py": BOTO3, "publish.py": BOTO3, "secrets.py": BOTO3}
+LAMBDA_RUNTIME_SDK = {"state.py": BOTO3, "publish.py": BOTO3, "secrets.py": BOTO3, "buckets.py": BOTO3}
 
 
 def _foreign(path: Path) -> list[tuple[int, str]]:
@@ -106,8 +107,9 @@ def test_importing_the_shim_loads_nothing_but_the_standard_library_and_the_runti
 
 
 @pytest.mark.slow  # imports in a fresh interpreter
-def test_the_state_backend_imports_boto3_only_when_a_state_is_opened() -> None:
-    probe = "import json, sys\nimport portable_fn_aws.state\nprint(json.dumps('boto3' in sys.modules))"
+@pytest.mark.parametrize("module", ["state", "buckets"])
+def test_the_state_backend_and_object_store_import_boto3_only_when_opened(module: str) -> None:
+    probe = f"import json, sys\nimport portable_fn_aws.{module}\nprint(json.dumps('boto3' in sys.modules))"
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) is False

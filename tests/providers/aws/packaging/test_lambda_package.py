@@ -34,6 +34,7 @@ SHIPPED_SHIM = {
     "state.py",
     "publish.py",
     "secrets.py",
+    "buckets.py",
 }
 
 

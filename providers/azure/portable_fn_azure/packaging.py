@@ -68,6 +68,8 @@ SITE_PACKAGES = ".python_packages/lib/site-packages/"
 AZURE_FUNCTIONS = "azure-functions"
 # What `portable_fn_azure.state` imports: Table Storage, reached with the function app's managed identity.
 STATE_REQUIREMENTS = ("azure-data-tables>=12.4", "azure-identity>=1.15")
+# What `portable_fn_azure.buckets` imports: Blob Storage, reached with the function's managed identity.
+BUCKET_REQUIREMENTS = ("azure-storage-blob>=12.19", "azure-identity>=1.15")
 # What `portable_fn_azure.secrets` imports: Key Vault, reached with the function app's managed identity.
 SECRET_REQUIREMENTS = ("azure-keyvault-secrets>=4.8", "azure-identity>=1.15")
 # What `portable_fn_azure.publish` imports for each transport the app sends on (`send_requirements`).
@@ -115,7 +117,13 @@ def build_package(
         ("requirements.txt", ("\n".join(lines) + "\n").encode("utf-8")),
         *app_files(app, skip=out_dir, context=f"Packaging {app.name!r} for azure"),
         *runtime_files(lines),
-        *shim_files(function_app, state=bool(app.states), publish=bool(app.channels), secrets=bool(app.secrets)),
+        *shim_files(
+            function_app,
+            state=bool(app.states),
+            publish=bool(app.channels),
+            secrets=bool(app.secrets),
+            buckets=bool(app.buckets),
+        ),
         *([] if remote else _vendored(app, lines, target, cache_dir, pip_download, progress)),
     ]
     artifact = write_zip(out_dir / f"{app.name}-azure.zip", with_bytecode(entries, compiler))
@@ -149,13 +157,14 @@ def requirement_lines(app: App) -> list[str]:
     """The lines of the shipped `requirements.txt`: the file named by `requirements`, else pyproject's
     `[project].dependencies`; portable-fn's own distributions left out (the runtime ships itself) and
     `azure-functions` added unless listed, and the state backend's SDKs unless listed when a function uses
-    a state, and Key Vault's when one reads a secret."""
+    a state, Blob Storage's when one reads or writes a bucket, and Key Vault's when one reads a secret."""
     lines = app_requirements(
         app, context=f"Packaging {app.name!r} for azure", unresolvable="cannot be resolved for Azure"
     )
     wanted = [
         AZURE_FUNCTIONS,
         *(STATE_REQUIREMENTS if app.states else ()),
+        *(BUCKET_REQUIREMENTS if app.buckets else ()),
         *send_requirements(app),
         *(SECRET_REQUIREMENTS if app.secrets else ()),
     ]
@@ -182,16 +191,19 @@ def shim_files(
     state: bool = False,
     publish: bool = False,
     secrets: bool = False,
+    buckets: bool = False,
 ) -> list[Entry]:
     """The modules of this package that ship: the shim, the state backend when a function uses a state and
-    the publisher when one sends, the secret backend when one reads a secret (`portable_fn.runtime.state`,
-    `.channels` and `.secrets` import them by name on first use), those `function_app` imports, what they
+    the publisher when one sends, the secret backend when one reads a secret, the bucket store when one uses
+    a bucket (`portable_fn.runtime.state`, `.channels`, `.secrets` and `.buckets` import them by name on first
+    use), those `function_app` imports, what they
     import in turn, and `__init__` (`portable_fn.packaging.module_closure`)."""
     named = [
         "shim",
         *(["state"] if state else []),
         *(["publish"] if publish else []),
         *(["secrets"] if secrets else []),
+        *(["buckets"] if buckets else []),
     ]
     return module_closure(
         package_dir,

@@ -26,6 +26,7 @@ SHIPPED = [
     "state.py",
     "publish.py",
     "secrets.py",
+    "buckets.py",
     "identity.py",
 ]
 # Shipped only when the app uses a state, with its SDKs in the requirements; it imports them when first used.
@@ -38,6 +39,7 @@ WITH_SDK = {
     },
     "publish.py": {"azure.storage.queue", "azure.servicebus", "azure.identity"},  # when a function sends
     "secrets.py": {"azure.core.exceptions", "azure.identity", "azure.keyvault.secrets"},  # when one reads a secret
+    "buckets.py": {"azure.core.exceptions", "azure.storage.blob"},  # when a function uses a bucket
     "identity.py": {"azure.identity"},  # with the modules above: the credential of the running function's identity
 }
 PROVIDER_SIDE = {
@@ -122,6 +124,14 @@ def test_importing_the_shim_loads_nothing_but_the_standard_library_and_the_runti
 @pytest.mark.slow  # imports in a fresh interpreter
 def test_the_state_backend_imports_its_sdk_only_when_a_state_is_opened() -> None:
     probe = "import json, sys\nimport portable_fn_azure.state\nprint(json.dumps('azure.data.tables' in sys.modules))"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) is False
+
+
+@pytest.mark.slow  # imports in a fresh interpreter
+def test_the_bucket_store_imports_its_sdk_only_when_a_bucket_is_opened() -> None:
+    probe = "import json, sys\nimport portable_fn_azure.buckets\nprint(json.dumps('azure.storage.blob' in sys.modules))"
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) is False

@@ -343,3 +343,12 @@ def test_an_app_reading_secrets_ships_the_key_vault_sdk_and_the_backend_but_not_
     shipped = {name for name, _ in shim_files("", secrets=True)}
     assert "portable_fn_azure/secrets.py" in shipped and "portable_fn_azure/secret_store.py" not in shipped
     assert "portable_fn_azure/secrets.py" not in {name for name, _ in shim_files("")}
+
+
+def test_an_app_using_a_bucket_ships_the_blob_sdk_and_the_store() -> None:
+    """`portable_fn.runtime.buckets` imports `portable_fn_azure.buckets` by name on first use, and that imports
+    azure-storage-blob (and azure-identity for the function's managed identity): both must be in the zip."""
+    filing = load_app(Path(__file__).resolve().parents[1] / "apps" / "filing")
+    assert requirement_lines(filing) == ["azure-functions", "azure-storage-blob>=12.19", "azure-identity>=1.15"]
+    assert "portable_fn_azure/buckets.py" in {name for name, _ in shim_files("", buckets=True)}
+    assert "portable_fn_azure/buckets.py" not in {name for name, _ in shim_files("")}

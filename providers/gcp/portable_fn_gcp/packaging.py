@@ -9,7 +9,8 @@ Cloud Functions builds remotely: it unpacks the zip, `pip install`s its `require
 | `requirements.txt`     | the app's requirements and functions-framework (and google-cloud-firestore  |
 |                        | when a function uses a state, google-cloud-pubsub when one sends to a topic |
 |                        | or queue, google-cloud-tasks when one sends to a queue,                     |
-|                        | google-cloud-secret-manager when one reads a secret), every distribution    |
+|                        | google-cloud-secret-manager when one reads a secret, google-cloud-storage   |
+|                        | when one declares a bucket), every distribution                             |
 |                        | pinned (`==`) for the runtime's CPython on Linux x86_64 (`_pins`)           |
 | the user's code        | `portable_fn.packaging.app_files` (what the app needs: no credentials,      |
 |                        | tests, VCS data, venvs, caches; `include` / `exclude` applied)              |
@@ -18,7 +19,8 @@ Cloud Functions builds remotely: it unpacks the zip, `pip install`s its `require
 |                        | (`portable_fn.packaging.module_closure`), `portable_fn_gcp.state` (the      |
 |                        | Firestore backend) when a function uses a state, `portable_fn_gcp.publish`  |
 |                        | (the Pub/Sub publisher) when one sends to a topic or queue,                 |
-|                        | `portable_fn_gcp.secrets` (Secret Manager) when one reads a secret          |
+|                        | `portable_fn_gcp.secrets` (Secret Manager) when one reads a secret,         |
+|                        | `portable_fn_gcp.buckets` (Cloud Storage) when one declares a bucket        |
 
 The same inputs give the same bytes (`write_zip`, cached pins), so an unchanged app is never uploaded
 again.
@@ -71,6 +73,8 @@ FIRESTORE = "google-cloud-firestore>=2.16"
 PUBSUB, TASKS = "google-cloud-pubsub>=2.18", "google-cloud-tasks>=2.16"
 # What the secret backend (`portable_fn_gcp.secrets`) needs, added when a function reads a secret.
 SECRET_MANAGER = "google-cloud-secret-manager>=2.20"
+# What the object store (`portable_fn_gcp.buckets`) needs, added when a function declares a bucket.
+CLOUD_STORAGE = "google-cloud-storage>=2.14"
 
 
 def build_package(
@@ -126,23 +130,25 @@ def with_functions_framework(wanted: list[str]) -> list[str]:
 def with_sdks(app: App, wanted: list[str]) -> list[str]:
     """The lines to resolve, plus each client the app's backends need that it does not name itself: Firestore
     when a function uses a state, Pub/Sub when one sends to a topic or queue, Cloud Tasks when to a queue, Secret
-    Manager when one reads a secret."""
+    Manager when one reads a secret, Cloud Storage when one declares a bucket."""
     named = {canonical(m.group(1)) for line in wanted if (m := REQUIREMENT_NAME.match(line))}
     needed = [FIRESTORE] if app.states else []
     needed += [PUBSUB] if app.channels else []
     needed += [TASKS] if any(channel.kind == QUEUE for channel in app.channels) else []
     needed += [SECRET_MANAGER] if app.secrets else []
+    needed += [CLOUD_STORAGE] if app.buckets else []
     return [*wanted, *(line for line in needed if canonical(line.split(">=")[0]) not in named)]
 
 
 def backend_modules(app: App) -> list[str]:
     """The modules of this package the app's backends need: the Firestore backend when a function uses a state,
-    the publisher when one sends, the Secret Manager backend when one reads a secret (the runtime finds each by
-    name, so no import brings it in)."""
+    the publisher when one sends, the Secret Manager backend when one reads a secret, the object store when one
+    declares a bucket (the runtime finds each by name, so no import brings it in)."""
     return [
         *(["state"] if app.states else []),
         *(["publish"] if app.channels else []),
         *(["secrets"] if app.secrets else []),
+        *(["buckets"] if app.buckets else []),
     ]
 
 

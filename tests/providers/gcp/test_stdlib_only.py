@@ -30,8 +30,8 @@ PROVIDER_SIDE = {
     "cost.py",
     "secret_store.py",
 }
-# Shipped only when the app uses a state / sends to a channel / reads a secret, with its SDK in the requirements;
-# each imports the SDK when first used.
+# Shipped only when the app uses a state / sends to a channel / reads a secret / declares a bucket, with its SDK in
+# the requirements; each imports the SDK when first used.
 WITH_SDK = {
     "state.py": {"google.cloud", "google.cloud.firestore", "google.api_core", "google.api_core.exceptions"},
     "publish.py": {"google.cloud", "google.cloud.pubsub_v1", "google.cloud.tasks_v2"},
@@ -41,6 +41,14 @@ WITH_SDK = {
         "google.auth.credentials",
         "google.cloud",
         "google.cloud.secretmanager_v1",
+    },
+    "buckets.py": {
+        "google.api_core",
+        "google.api_core.exceptions",
+        "google.auth.exceptions",
+        "google.cloud",
+        "google.cloud.storage.retry",
+        "requests",
     },
 }
 

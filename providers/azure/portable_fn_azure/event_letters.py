@@ -8,8 +8,11 @@ attempt) and, for Event Grid subscriptions, the blobs Event Grid wrote once its 
 |---------------------------|----------------------------------|--------------------------------------------------|
 | topic on Event Grid       | its queue and its subscription's | each published back to the function's custom     |
 |                           | dead-letter blobs                | topic, deleted only once the publish succeeded   |
-| storage (created/deleted) | its queue and the system topic   | refused, every letter kept: only Azure Storage   |
-|                           | subscription's blobs             | publishes blob events                            |
+| storage (created/deleted) | its queue, the system topic      | refused, every letter kept: only Azure Storage   |
+|                           | subscription's blobs and its     | publishes blob events                            |
+|                           | messages in the host's           |                                                  |
+|                           | `webjobs-blobtrigger-poison`     |                                                  |
+|                           | (`blob_poison`)                  |                                                  |
 | schedule                  | its queue                        | refused, every letter kept: a timer has no input |
 |                           |                                  | to send back; the next firing runs it again      |
 """
@@ -24,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from portable_fn.runtime.dead_letters import undead
 from portable_fn.runtime.errors import ProviderError
 
+from .blob_poison import POISON_QUEUE
 from .grid_letters import SYSTEM_TOPIC_REFUSAL, Publish
 from .redrive import DeadLetters
 
@@ -67,7 +71,7 @@ def refusal(spec: FunctionSpec, queue: str, system_topic: str, blobs: str) -> st
     if kind == "schedule":
         return TIMER_REFUSAL.format(function=spec.name, where=f"the storage queue {queue}")
     if kind == "storage":
-        where = f"the storage queue {queue} and {blobs}"
+        where = f"the storage queue {queue}, the storage queue {POISON_QUEUE} (the host's, for blobs) and {blobs}"
         return SYSTEM_TOPIC_REFUSAL.format(function=spec.name, topic=system_topic, where=where)
     return None
 

@@ -101,11 +101,13 @@ class AzureProvider(Provider):
     def dead_letters(self, app: App, stage: str, spec: FunctionSpec, redrive: bool = False) -> list[DeadLetterEntry]:
         """The function's dead letters, oldest first: a Storage Queue function's poison queue `<queue>-poison`
         (`redrive`: each put back on its queue); a Service Bus function's own dead-letter queue
-        (`names.dead_letter_queue`; `redrive`: each sent to its Service Bus queue or topic, `sb_letters`); for a
-        function Event Grid, a blob trigger or a timer delivers to, its own dead-letter queue and the blobs Event
-        Grid wrote into the app's `portable-fn-dead-letters` container, together (`redrive`: a topic's
-        published back to it; blob events and timer firings are refused, see `event_letters`). All in the
-        app's storage account; what is redriven is deleted."""
+        (`names.dead_letter_queue`) and its entity's `$deadletterqueue` (`sb_dlq`; `redrive`: each sent to its
+        Service Bus queue or topic, `sb_letters`); for a function Event Grid, a blob trigger or a timer
+        delivers to, its own dead-letter queue and the blobs Event Grid wrote into the app's
+        `portable-fn-dead-letters` container, and a blob function's messages in the host's
+        `webjobs-blobtrigger-poison` (`blob_poison`), together (`redrive`: a topic's published back to it; blob
+        events and timer firings are refused, see `event_letters`). All but Service Bus's in the app's storage
+        account; what is redriven is deleted."""
         from .names import queue_name
         from .redrive import DeadLetters
 
@@ -132,6 +134,7 @@ class AzureProvider(Provider):
         """An Event Grid, blob or timer function's own dead-letter queue and, when Event Grid delivers to it,
         its subscription's dead-letter blobs, oldest first. A redrive of letters that cannot be sent back is
         refused before anything is read; a topic's publisher is asked for once, for both."""
+        from .blob_poison import BlobPoison
         from .deploy.naming import DEAD_LETTER_CONTAINER, subscription_name
         from .event_letters import EventDeadLetters, oldest_first, refusal
         from .grid_letters import blob_prefix
@@ -147,25 +150,33 @@ class AzureProvider(Provider):
         written = EventDeadLetters(service, spec, queue, publish).read(redrive)
         if not self.delivered_by_event_grid(app, spec):
             return written
-        return oldest_first(written, self.grid_dead_letters(app, stage, spec, redrive, publish))
+        letters = oldest_first(written, self.grid_dead_letters(app, stage, spec, redrive, publish))
+        if isinstance(spec.trigger, Storage):  # what the Functions host gave up on (a redrive was refused above)
+            return oldest_first(letters, BlobPoison(service, spec).read())
+        return letters
 
     def bus_dead_letters(self, app: App, spec: FunctionSpec, service: Any, redrive: bool) -> list[DeadLetterEntry]:
-        """A Service Bus function's dead-letter queue; to redrive, its entity's sender, through the connection
-        its binding names as this environment holds it (`sb_letters.sender_for`), found before anything is
-        read so that a missing connection deletes nothing."""
+        """A Service Bus function's dead-letter queue (what the shim wrote) and its entity's `$deadletterqueue`
+        (what Service Bus moved itself, `sb_dlq`), oldest first. Both are reached through the connection its
+        binding names as this environment holds it (`sb_letters.connection_for`), found before anything is read
+        so that a missing connection reads and deletes nothing; to redrive, its queue or topic's sender."""
         import os
 
+        from .event_letters import oldest_first
         from .names import dead_letter_queue
+        from .sb_dlq import BrokerDeadLetters, dead_letter_path, receiver_for
         from .sb_letters import ServiceBusDeadLetters, sender_for
 
         trigger = spec.trigger
         assert isinstance(trigger, (Queue, Topic)), "bus_dead_letters is called for queue and topic functions only"
+        setting, endpoint = codegen.transports(app)["service_bus_connection"], self.config.service_bus_endpoint
+        credential = lambda: self.deployer.client.credential  # noqa: E731 (asked for only without a key)
+        receiver = receiver_for(os.environ, setting, dead_letter_path(spec), credential, endpoint)
         sender = None
         if redrive:
-            setting, entity = codegen.transports(app)["service_bus_connection"], codegen.physical_queue(trigger.name)
-            credential = lambda: self.deployer.client.credential  # noqa: E731 (asked for only without a key)
-            sender = sender_for(os.environ, setting, entity, credential, self.config.service_bus_endpoint)
-        return ServiceBusDeadLetters(service, spec, dead_letter_queue(spec.name), sender).read(redrive)
+            sender = sender_for(os.environ, setting, codegen.physical_queue(trigger.name), credential, endpoint)
+        written = ServiceBusDeadLetters(service, spec, dead_letter_queue(spec.name), sender).read(redrive)
+        return oldest_first(written, BrokerDeadLetters(receiver, spec, sender).read(redrive))
 
     @staticmethod
     def delivered_by_event_grid(app: App, spec: FunctionSpec) -> bool:

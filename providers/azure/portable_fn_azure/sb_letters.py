@@ -70,7 +70,8 @@ def sas_authorization(key_name: str, key: str, clock: Callable[[], float] = time
 
 def entra_authorization(credential: Any) -> Authorization:
     """A Bearer token of `credential` (azure-identity's) for Service Bus: the deploying principal, which needs
-    Azure Service Bus Data Sender on the entity."""
+    Azure Service Bus Data Sender on the entity to redrive, and Data Receiver to read its dead-letter queue
+    (`sb_dlq`)."""
     return lambda uri: f"Bearer {credential.get_token(SCOPE).token}"
 
 
@@ -94,9 +95,13 @@ class ServiceBusSender:
         self.host = namespace if endpoint else None
         self.urlopen = urlopen
 
-    def send(self, body: bytes, content_type: str, message_id: str | None) -> None:
-        """One message; a ProviderError saying why when Service Bus did not answer 201."""
+    def send(
+        self, body: bytes, content_type: str, message_id: str | None, properties: Mapping[str, str] | None = None
+    ) -> None:
+        """One message, with its custom `properties` (each header's value as Service Bus carries it); a
+        ProviderError saying why when Service Bus did not answer 201."""
         headers = {
+            **(properties or {}),
             "Authorization": self.authorization(self.resource),
             "Content-Type": content_type,
             "BrokerProperties": json.dumps({"MessageId": message_id} if message_id else {}),
@@ -128,24 +133,42 @@ class ServiceBusSender:
 def sender_for(
     env: Mapping[str, str], setting: str, entity: str, credential: Callable[[], Any], endpoint: str | None = None
 ) -> ServiceBusSender:
-    """The sender of `entity`, through the connection the function's binding names (`setting`), read as the
-    Functions host reads it: a connection string in `<setting>` (its SAS rule signs), else the namespace in
-    `<setting>__fullyQualifiedNamespace` reached with `credential()`'s Entra token."""
+    """The sender of `entity`, through the connection the function's binding names (`setting`, see
+    `connection_for`)."""
+    found = connection_for(env, setting, credential)
+    if found is None:
+        raise ProviderError(
+            f"Redriving to the Service Bus entity {entity!r}: {unset(setting)}, so nothing was sent and every dead "
+            "letter is kept. Set one of them as the function app has it (`service_bus_connection` under "
+            "[tool.portable-fn.azure] names the setting), then redrive again."
+        )
+    namespace, authorization = found
+    return ServiceBusSender(namespace, entity, authorization, endpoint)
+
+
+def connection_for(
+    env: Mapping[str, str], setting: str, credential: Callable[[], Any]
+) -> tuple[str, Authorization] | None:
+    """The namespace (its host name) and how to authorize to it, read as the Functions host reads the
+    binding's connection `setting`: a connection string in `<setting>` (its SAS rule signs), else the
+    namespace in `<setting>__fullyQualifiedNamespace` reached with `credential()`'s Entra token; None when
+    this environment holds neither."""
     connection = env.get(setting)
     if connection:
         parts = dict(p.split("=", 1) for p in connection.split(";") if "=" in p)
         namespace = urlsplit(parts.get("Endpoint", "")).netloc
         if namespace and parts.get("SharedAccessKeyName") and parts.get("SharedAccessKey"):
-            sign = sas_authorization(parts["SharedAccessKeyName"], parts["SharedAccessKey"])
-            return ServiceBusSender(namespace, entity, sign, endpoint)
+            return namespace, sas_authorization(parts["SharedAccessKeyName"], parts["SharedAccessKey"])
     namespace = env.get(f"{setting}__fullyQualifiedNamespace", "")
     if namespace:
-        return ServiceBusSender(namespace, entity, entra_authorization(credential()), endpoint)
-    raise ProviderError(
-        f"Redriving to the Service Bus entity {entity!r}: neither {setting} (a connection string with "
-        f"SharedAccessKeyName and SharedAccessKey) nor {setting}__fullyQualifiedNamespace is set in this "
-        "environment, so nothing was sent and every dead letter is kept. Set one of them as the function app "
-        "has it (`service_bus_connection` under [tool.portable-fn.azure] names the setting), then redrive again."
+        return namespace, entra_authorization(credential())
+    return None
+
+
+def unset(setting: str) -> str:
+    return (
+        f"neither {setting} (a connection string with SharedAccessKeyName and SharedAccessKey) nor "
+        f"{setting}__fullyQualifiedNamespace is set in this environment"
     )
 
 

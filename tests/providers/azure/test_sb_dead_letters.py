@@ -2,21 +2,16 @@
 `azure-functions` library, given `azure.functions.ServiceBusMessage`s; what the shim sets on the dead-letter
 output binding written to Azurite's queue as the host's binding writes it (base64); `dead-letters` listing
 it with reason, function and attempts; `--redrive` sending each back through the Service Bus REST API to a
-server on 127.0.0.1 that checks every request against the Send Message page (see `sb_letters`), and
-deleting it only once the send was answered 201."""
+server on 127.0.0.1 that checks every request against Microsoft's pages (`service_bus_rest`), and deleting it
+only once the send was answered 201. What Service Bus dead-letters itself: `test_sb_dlq`."""
 
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
-import http.server
 import json
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, quote_plus
 
 import pytest
 from azure.functions.servicebus import ServiceBusMessage
@@ -31,78 +26,10 @@ from portable_fn.runtime.dead_letters import dead_letter_info
 from portable_fn.runtime.errors import ProviderError
 
 from .host_objects import Captured, HostContext
+from .service_bus_rest import CONNECTION, NAMESPACE, ServiceBusRest
 
 OUTCOMES = Path(__file__).resolve().parent / "apps" / "outcomes"
-NAMESPACE = "shop-bus.servicebus.windows.net"
-KEY_NAME, KEY = "RootManageSharedAccessKey", "c2VjcmV0LWtleS1vZi10aGUtcnVsZQ=="
-CONNECTION = f"Endpoint=sb://{NAMESPACE}/;SharedAccessKeyName={KEY_NAME};SharedAccessKey={KEY}"
 BUS = {"queue_transport": "service_bus", "topic_transport": "service_bus"}
-
-
-class ServiceBusRest:
-    """Send Message on 127.0.0.1: `POST /{entity}/messages` whose `Authorization` is a SAS token of
-    KEY_NAME/KEY over `https://{NAMESPACE}/{entity}` (the signature recomputed here), with `Content-Type`,
-    `BrokerProperties` JSON and `Host` the namespace. Answers 201 and records (entity, headers, body), or
-    `status` when a test sets it; a request that breaks a rule gets 400 and is recorded in `refused`."""
-
-    def __init__(self) -> None:
-        self.received: list[tuple[str, dict[str, str], bytes]] = []
-        self.refused: list[str] = []
-        self.status = 201
-        rest = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                headers = {k.lower(): v for k, v in self.headers.items()}
-                entity, _, tail = self.path.lstrip("/").partition("/")
-                problem = rest.check(entity, tail, headers)
-                if problem:
-                    rest.refused.append(problem)
-                    status = 400
-                else:
-                    status = rest.status
-                    if status == 201:
-                        rest.received.append((entity, headers, body))
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
-        self.thread.start()
-
-    def check(self, entity: str, tail: str, headers: dict[str, str]) -> str | None:
-        if tail != "messages":
-            return f"path /{entity}/{tail} is not /{{entity}}/messages"
-        if headers.get("host") != NAMESPACE:
-            return f"Host {headers.get('host')!r} is not the namespace"
-        if not headers.get("content-type"):
-            return "no Content-Type"
-        if not isinstance(json.loads(headers.get("brokerproperties", "null")), dict):
-            return "BrokerProperties is not a JSON object"
-        return self.check_sas(entity, headers.get("authorization", ""))
-
-    @staticmethod
-    def check_sas(entity: str, authorization: str) -> str | None:
-        scheme, _, token = authorization.partition(" ")
-        fields = {k: v[0] for k, v in parse_qs(token).items()}
-        if scheme != "SharedAccessSignature" or set(fields) != {"sr", "sig", "se", "skn"}:
-            return f"Authorization {authorization!r} is not a SAS token"
-        resource = f"https://{NAMESPACE}/{entity}"
-        if fields["sr"] != resource or fields["skn"] != KEY_NAME:
-            return f"the token is for {fields['sr']!r} by {fields['skn']!r}"
-        signed = f"{quote_plus(resource)}\n{fields['se']}".encode()
-        expected = base64.b64encode(hmac.new(KEY.encode(), signed, hashlib.sha256).digest()).decode()
-        return None if hmac.compare_digest(expected, fields["sig"]) else "the signature does not match"
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture
@@ -171,8 +98,9 @@ def deliver(functions: dict[str, Any], queues: Any, name: str, ask: str, deliver
 
 @pytest.mark.parametrize("name", ["act_on_message", "act_on_event"])
 def test_a_dead_letter_and_a_last_retry_land_in_the_functions_queue_with_why(
-    functions: dict[str, Any], queues: Any, provider: AzureProvider, app: App, name: str
+    functions: dict[str, Any], queues: Any, provider: AzureProvider, app: App, name: str, monkeypatch: Any
 ) -> None:
+    monkeypatch.setenv("ServiceBusConnection", CONNECTION)  # its entity's $deadletterqueue is read too (empty)
     assert deliver(functions, queues, name, "dead", 1) is None  # completed, never delivered again
     assert "did not acknowledge Service Bus message" in str(deliver(functions, queues, name, "retry", 2))
     assert deliver(functions, queues, name, "retry", 3) is None  # the last of its 3 attempts

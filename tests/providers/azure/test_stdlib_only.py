@@ -55,6 +55,8 @@ PROVIDER_SIDE = {
     "grid_letters.py",
     "sb_letters.py",
     "event_letters.py",
+    "sb_dlq.py",
+    "blob_poison.py",
     "cost.py",
     "secret_store.py",
 }

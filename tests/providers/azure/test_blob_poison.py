@@ -105,3 +105,14 @@ def test_a_redrive_of_a_blob_function_is_refused_and_its_poison_messages_kept(
 
 def test_no_poison_queue_is_no_letters(queues: Any, provider: AzureProvider, app: App) -> None:
     assert provider.dead_letters(app, "dev", app.function("on_upload")) == []
+
+
+def test_past_the_32_messages_a_peek_sees_the_entries_say_there_are_more(
+    queues: Any, provider: AzureProvider, app: App
+) -> None:
+    queues.create_queue(POISON_QUEUE)
+    poison(queues, "on_upload", "first.txt")
+    for n in range(32):
+        poison(queues, "resize", f"{n}.png")
+    [entry] = provider.dead_letters(app, "dev", app.function("on_upload"))
+    assert entry.where == f"storage queue {POISON_QUEUE} (its first 32 messages; it holds more)"

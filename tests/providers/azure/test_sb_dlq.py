@@ -63,7 +63,8 @@ def queues(azurite: str) -> Any:
 
 
 @pytest.fixture
-def provider(azurite: str, rest: ServiceBusRest, monkeypatch: Any) -> AzureProvider:
+def provider(azurite: str, queues: Any, rest: ServiceBusRest, monkeypatch: Any) -> AzureProvider:
+    """The provider of a clean app storage (`queues`) and a Service Bus namespace at `rest`."""
     monkeypatch.setenv("ServiceBusConnection", CONNECTION)  # the binding's connection, as the user holds it
     return AzureProvider(
         {"subscription_id": "11111111-2222-3333-4444-555555555555", "location": "westeurope"}
@@ -240,3 +241,28 @@ def test_without_a_connection_nothing_is_read(
     ):
         provider.dead_letters(app, "dev", app.function("act_on_message"))
     assert rest.requests == []
+
+
+def test_a_portable_dead_letter_in_the_dead_letter_queue_is_read_and_sent_back_without_its_extensions(
+    rest: ServiceBusRest, provider: AzureProvider, app: App
+) -> None:
+    letter = CloudEvent.from_dict(
+        {"specversion": "1.0", "id": "p-1", "source": "/shop", "type": "act", "data": "x"}
+        | {"deadletterreason": "no such order", "deadletterfunction": "act_on_message", "deadletterattempt": 3}
+    )
+    rest.hold(
+        QUEUE_DLQ,
+        encode(letter),
+        message_id="p-1",
+        reason="MaxDeliveryCountExceeded",
+        description="",
+        delivery_count=4,
+        enqueued=EARLIER,
+        content_type=CONTENT_TYPE,
+    )
+    [entry] = provider.dead_letters(app, "dev", app.function("act_on_message"), redrive=True)
+    assert (entry.id, entry.reason, entry.attempts, entry.redriven) == ("p-1", "no such order", 3, True)
+    [(_, headers, body)] = rest.received
+    back = CloudEvent.from_json(body)
+    assert (back.id, back.data, headers["content-type"]) == ("p-1", "x", CONTENT_TYPE)
+    assert not any(name.startswith("deadletter") for name in back.extensions)

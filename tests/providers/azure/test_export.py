@@ -44,6 +44,7 @@ APPS = [
     "tests/apps/trace_relay",
     "tests/apps/vault",
     "tests/providers/azure/apps/every_trigger",
+    "tests/providers/azure/apps/filing",
     "tests/providers/azure/apps/keyed",
     "tests/providers/azure/apps/outcomes",
     "tests/providers/azure/apps/retrying",

@@ -31,7 +31,7 @@ from ..publish import EVENT_GRID
 from ..settings import AzureSettings
 from . import errors
 from .client import AzureClient, arm_json, missing
-from .naming import FUNCTION_TAG, PACKAGES_CONTAINER, ROLE_DESCRIPTION, TAG_RECORD, TAG_STAGE
+from .naming import FUNCTION_TAG, PACKAGES_CONTAINER, ROLE_DESCRIPTION, TAG_RECORD, TAG_STAGE, is_bucket_container
 from .resources import (
     DEPLOYER,
     FUNCTION_IDENTITY,
@@ -273,14 +273,29 @@ class StorageAccounts(Applier[StorageAccount]):
 
 
 class BlobContainers(Applier[BlobContainer]):
+    """A private container, made through ARM. Deleting a bucket's deletes its blobs: the plan does so only when
+    it holds none, or with `--delete-data`. Against an emulator that does not share ARM's view (the storage
+    connection string override: Azurite), a declared bucket's container is made on its data plane too, where
+    the functions and remote's blob check reach it, and a bucket's container is deleted there too."""
+
     def create(self, resource: BlobContainer) -> None:
         self.azure.storage.blob_containers.create(
             resource.resource_group, resource.account, resource.container, {"properties": {"publicAccess": "None"}}
         )
+        if self.azure.storage_override and resource.bucket:
+            from azure.core.exceptions import ResourceExistsError
+
+            try:
+                self.azure.blobs(self.azure.storage_override).create_container(resource.container)
+            except ResourceExistsError:
+                pass
 
     def delete(self, resource: BlobContainer) -> None:
         containers = self.azure.storage.blob_containers
         self.tolerate_missing(lambda: containers.delete(resource.resource_group, resource.account, resource.container))
+        if self.azure.storage_override and is_bucket_container(resource.container):
+            service = self.azure.blobs(self.azure.storage_override)
+            self.tolerate_missing(lambda: service.delete_container(resource.container))
 
 
 class StorageQueues(Applier[StorageQueue]):

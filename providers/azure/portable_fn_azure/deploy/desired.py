@@ -37,6 +37,11 @@ Azure lets deploy tag (group, storage account, plan, function app, Event Grid to
               it: the custom state writer when that function writes it, else the state reader (`roles`).
               With `storage_auth = "connection_string"` no role: `PORTABLE_FN_TABLES_CONNECTION` holds
               the account's connection string.
+    bucket    a container per declared bucket (`names.container_name`: the one a `storage(name)` trigger of that
+              name watches), `PORTABLE_FN_BUCKET_<NAME>` set to its URL; with the identities, a role on the
+              container itself for each function that declares the bucket: the custom bucket writer when that
+              function writes it, else the bucket reader (`roles`). With `storage_auth = "connection_string"`
+              no role: `PORTABLE_FN_BLOBS_CONNECTION` holds the account's connection string.
     send      per topic or queue some function sends to (`app.channels`), whether or not a function of
               the app receives from it: the queue in the app's account (the queue sender's role on it),
               the custom Event Grid topic (the topic sender's), or, on Service Bus, nothing (the
@@ -72,6 +77,8 @@ from urllib.parse import quote
 from portable_fn.deploy import Artifact, Resource
 from portable_fn.deploy.tags import checked, with_tags
 from portable_fn.runtime import channels
+from portable_fn.runtime.buckets import Bucket
+from portable_fn.runtime.buckets import locator_env as bucket_env
 from portable_fn.runtime.secrets import Secret
 from portable_fn.runtime.state import State, locator_env
 from portable_fn.runtime.triggers import Queue, Storage, Topic
@@ -129,6 +136,8 @@ from .resources import (
     in_order,
 )
 from .roles import (
+    BUCKET_READER,
+    BUCKET_WRITER,
     BUS_SENDER,
     QUEUE_SENDER,
     SECRET_READER,
@@ -148,6 +157,7 @@ if TYPE_CHECKING:
 BLOB_EVENTS = {"created": "Microsoft.Storage.BlobCreated", "deleted": "Microsoft.Storage.BlobDeleted"}
 RUNTIME_SETTINGS = {"FUNCTIONS_WORKER_RUNTIME": "python", "FUNCTIONS_EXTENSION_VERSION": "~4"}
 TABLES_CONNECTION_SETTING = "PORTABLE_FN_TABLES_CONNECTION"  # read by portable_fn_azure.state
+BLOBS_CONNECTION_SETTING = "PORTABLE_FN_BLOBS_CONNECTION"  # read by portable_fn_azure.buckets
 SECRETS_LOCATOR = "PORTABLE_FN_SECRETS"  # read by portable_fn.runtime.secrets, handed to portable_fn_azure.secrets
 
 
@@ -192,6 +202,8 @@ def desired(target: Target) -> list[Resource]:
         *(role_assignments(target) if target.identity else []),
         *state_tables(target),
         *(table_grants(target) if target.identity else []),
+        *bucket_containers(target),
+        *(bucket_grants(target) if target.identity else []),
         *channel_resources(target),
         *bus.delivery_counts(target.app, target.service_bus_namespace),
         *secret_resources(target),
@@ -358,6 +370,26 @@ def state_tables(target: Target) -> list[StateTable]:
     ]
 
 
+def bucket_containers(target: Target) -> list[BlobContainer]:
+    """The container of each declared bucket: the same one a `storage(name)` trigger of that name gets."""
+    names = target.names
+    return [replace(container(names, container_name(b.name)), bucket=b.name) for b in target.app.buckets]
+
+
+def bucket_grants(target: Target) -> list[RoleAssignment]:
+    """One role per bucket's container for each function that declares the bucket: write if it writes it, else
+    read."""
+    names, grants = target.names, []
+    for spec in target.app.functions:
+        for declared in spec.options.uses:
+            if isinstance(declared.resource, Bucket):
+                found = container_name(declared.resource.name)
+                use = BUCKET_WRITER if declared.writes else BUCKET_READER
+                label = f"{names.storage_account}/{found}"
+                grants.append(granted(names, spec.name, label, names.container_id(found), use))
+    return grants
+
+
 def identities(target: Target) -> list[ManagedIdentity]:
     """A user-assigned identity per function that declares a use; with `storage_auth = "connection_string"` per
     function that reads a secret (Key Vault is reached by role alone; the rest with the connection string)."""
@@ -509,6 +541,16 @@ def state_settings(target: Target) -> dict[str, str]:
     return values
 
 
+def bucket_settings(target: Target) -> dict[str, str]:
+    """`PORTABLE_FN_BUCKET_<NAME>`: the container's URL, for every declared bucket; the connection string's
+    marker when the app reaches its storage with a key, not its identity."""
+    endpoint = target.blob_endpoint.rstrip("/")
+    values = {bucket_env(b.name): f"{endpoint}/{container_name(b.name)}" for b in target.app.buckets}
+    if values and not target.identity:
+        values[BLOBS_CONNECTION_SETTING] = STORAGE_CONNECTION
+    return values
+
+
 def plan_id(names: Names) -> str:
     return names.arm_id("Microsoft.Web/serverfarms", names.plan)
 
@@ -564,6 +606,7 @@ def app_settings(target: Target) -> AppSettings:
             **storage,
             **platform,
             **state_settings(target),
+            **bucket_settings(target),
             **channel_settings(target),
             **secret_settings(target),
             **identity_settings(target),

@@ -179,6 +179,9 @@ def _register_ids(doc: TerraformAzure, desired: list[Resource], blob_endpoint: s
             ids[names.identity_id(resource.name)] = f"${{{stem}.id}}"
             ids[FUNCTION_IDENTITY + resource.name] = f"${{{stem}.principal_id}}"
             ids[IDENTITY_CLIENT_ID + resource.name] = f"${{{stem}.client_id}}"
+        elif isinstance(resource, BlobContainer):  # the scope of a bucket's roles
+            stem = doc.stem("azurerm_storage_container", resource.name)
+            ids[names.container_id(resource.container)] = f"${{{stem}.resource_manager_id}}"
         elif isinstance(resource, StateTable):
             stem = doc.stem("azurerm_storage_table", resource.name)
             ids[names.table_id(resource.table)] = f"${{{stem}.resource_manager_id}}"

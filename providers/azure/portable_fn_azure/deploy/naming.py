@@ -55,6 +55,7 @@ __all__ = [
     "dns_label",
     "fit",
     "has_tags",
+    "is_bucket_container",
     "queue_name",
     "short_hash",
     "subscription_name",
@@ -85,6 +86,9 @@ FUNCTION_TAG = "portable-fn-function"  # on a function's own identity: which fun
 PACKAGES_CONTAINER = "portable-fn-packages"  # holds the content-addressed zips WEBSITE_RUN_FROM_PACKAGE points at
 DEPLOYMENT_CONTAINER = "portable-fn-deployment"  # Flex Consumption runs the package deployed into it
 DEAD_LETTER_CONTAINER = "portable-fn-dead-letters"  # where Event Grid puts what it could not deliver
+# Containers of the account that are no bucket: deploy's own, and the Functions host's (`azure-webjobs-hosts`,
+# `azure-webjobs-secrets`) and the platform's (`$logs`, `$web`), which `is_bucket_container` tells apart.
+OWN_CONTAINERS = frozenset({PACKAGES_CONTAINER, DEPLOYMENT_CONTAINER, DEAD_LETTER_CONTAINER})
 
 MAX_GROUP, MAX_ACCOUNT, MAX_SITE, MAX_PLAN, MAX_TOPIC, MAX_VAULT = 90, 24, 60, 60, 50, 24
 MAX_SYSTEM_TOPIC, MAX_SUBSCRIPTION, MAX_IDENTITY = 128, 64, 128
@@ -108,6 +112,12 @@ def table_name(state: str) -> str:
     (Table Storage's rule), ending in a hash of the name so `audit-log` and `auditlog` stay apart."""
     alnum = re.sub(r"[^a-z0-9]", "", state.lower())
     return f"{TABLE_PREFIX}{alnum[: MAX_TABLE - len(TABLE_PREFIX) - 6]}{short_hash(state)}"
+
+
+def is_bucket_container(container: str) -> bool:
+    """Whether a container of the app's account is a bucket's (a storage trigger's or a declared bucket's): what
+    it holds is the user's data, which `remove` keeps unless `--delete-data`."""
+    return container not in OWN_CONTAINERS and not container.startswith(("azure-webjobs-", "$"))
 
 
 def tags(app: str, stage: str) -> dict[str, str]:
@@ -226,6 +236,10 @@ class Names:
     def table_id(self, table: str) -> str:
         """The ARM id of a table in the app's account: the scope of its role assignments."""
         return f"{self.account_id}/tableServices/default/tables/{table}"
+
+    def container_id(self, container: str) -> str:
+        """The ARM id of a blob container in the app's account: the scope of a bucket's roles."""
+        return f"{self.account_id}/blobServices/default/containers/{container}"
 
     def queue_id(self, queue: str) -> str:
         """The ARM id of a queue in the app's account: the scope of a sender's role."""

@@ -13,7 +13,15 @@ from portable_fn.runtime import triggers
 from ..codegen import transports
 from .desired import transport_of
 from .naming import POISON_SUFFIX, Names, container_name, queue_name, subscription_name, table_name
-from .resources import EventGridTopic, EventSubscription, FunctionApp, StateTable, StorageAccount, StorageQueue
+from .resources import (
+    BlobContainer,
+    EventGridTopic,
+    EventSubscription,
+    FunctionApp,
+    StateTable,
+    StorageAccount,
+    StorageQueue,
+)
 
 if TYPE_CHECKING:
     from portable_fn.app import App
@@ -32,6 +40,7 @@ def outputs(app: App, stage: str, remote: RemoteState, names: Names, location: s
         "function_app": names.function_app if deployed else None,
         "storage_account": names.storage_account if (StorageAccount.kind, names.storage_account) in remote else None,
         "states": state_outputs(app, remote, names),
+        "buckets": bucket_outputs(app, remote, names),
         "channels": channel_outputs(app, remote, names),
         "functions": {},
     }
@@ -95,6 +104,12 @@ def state_outputs(app: App, remote: RemoteState, names: Names) -> dict[str, str 
     """Each state's table in the app's account (None until deployed)."""
     tables = {s.name: f"{names.storage_account}/{table_name(s.name)}" for s in app.states}
     return {name: key.split("/", 1)[1] if (StateTable.kind, key) in remote else None for name, key in tables.items()}
+
+
+def bucket_outputs(app: App, remote: RemoteState, names: Names) -> dict[str, str | None]:
+    """Each declared bucket's container in the app's account (None until deployed)."""
+    found = {b.name: f"{names.storage_account}/{container_name(b.name)}" for b in app.buckets}
+    return {name: key.split("/", 1)[1] if (BlobContainer.kind, key) in remote else None for name, key in found.items()}
 
 
 def trigger_outputs(trigger: triggers.Trigger, host: str) -> dict[str, Any]:

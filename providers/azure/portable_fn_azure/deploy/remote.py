@@ -9,8 +9,10 @@ entities: a table that does keeps itself, its account and its group on `remove`;
 app's web config and application settings (and, from its
 `portable-fn-release` tag, the package its host took last), the event
 subscriptions of its (system) topics (a webhook's host, when it is the function app's, read back as the
-marker `APP_HOST`). Role assignments are read on the account, each state table, each queue of the account
-and each custom topic, and on the Service Bus entities the app's functions send to (`grant_scopes`, outside
+marker `APP_HOST`). A bucket's container (`naming.is_bucket_container`) is read for whether it holds blobs
+(one that does keeps itself, its account and its group on `remove`, as a state table does). Role assignments
+are read on the account, each state table, each queue and bucket container of the account and each custom
+topic, and on the Service Bus entities the app's functions send to (`grant_scopes`, outside
 its group); those kept are deploy's (`ROLE_DESCRIPTION`) and any other of the app's identity. The app's
 custom roles (`roles`) are read by their ids in the subscription, where ARM keeps them. The functions' own
 identities (`ManagedIdentity`) are read first, so a role assignment naming one reads back as that function's
@@ -32,7 +34,7 @@ from ..identity import IDENTITY_ENV_PREFIX
 from ..publish import EVENT_GRID
 from .appliers import Identities
 from .client import AzureClient, arm_json, missing
-from .desired import TABLES_CONNECTION_SETTING
+from .desired import BLOBS_CONNECTION_SETTING, TABLES_CONNECTION_SETTING
 from .naming import (
     FUNCTION_TAG,
     PACKAGES_CONTAINER,
@@ -43,6 +45,7 @@ from .naming import (
     TAG_RECORD,
     Names,
     has_tags,
+    is_bucket_container,
 )
 from .resources import (
     APP_HOST,
@@ -81,6 +84,13 @@ IDENTITIES = "microsoft.managedidentity/userassignedidentities"
 TOPICS, SYSTEM_TOPICS = "microsoft.eventgrid/topics", "microsoft.eventgrid/systemtopics"
 ROLE_NAMES = {guid: role for role, guid in STORAGE_ROLES.items()}
 TOPIC_SETTING = "PORTABLE_FN_TOPIC_"  # `channels.locator_env` of a topic
+# The settings that may hold the storage connection string (read back as its marker, `STORAGE_CONNECTION`)
+CONNECTION_SETTINGS = (
+    "AzureWebJobsStorage",
+    DEPLOYMENT_CONNECTION,
+    TABLES_CONNECTION_SETTING,
+    BLOBS_CONNECTION_SETTING,
+)
 
 
 class RemoteReader:
@@ -220,7 +230,13 @@ class RemoteReader:
         ]
         for item in storage.blob_containers.list(group, name):
             container = arm_json(item)["name"]
-            out.append(BlobContainer(f"{name}/{container}", resource_group=group, account=name, container=container))
+            found = BlobContainer(f"{name}/{container}", resource_group=group, account=name, container=container)
+            if name == self.names.storage_account and is_bucket_container(container):
+                out.append(replace(found, blobs=self.has_blobs(group, name, container)))
+                scope = f"{account['id']}/blobServices/default/containers/{container}"
+                out += self.role_assignments(group, scope, found.name)  # a function's role on its bucket
+            else:
+                out.append(found)
         for item in storage.queue.list(group, name):
             queue = arm_json(item)["name"]
             out.append(StorageQueue(f"{name}/{queue}", resource_group=group, account=name, queue=queue))
@@ -255,6 +271,16 @@ class RemoteReader:
             return any(True for _ in service.get_table_client(table).list_entities(results_per_page=1, select=["key"]))
         except Exception as exc:
             if missing(exc):
+                return False
+            raise
+
+    def has_blobs(self, group: str, account: str, container: str) -> bool:
+        """Whether a bucket's container holds a blob, asked on the data plane (one name at most is read)."""
+        service = self.azure.blobs(self.azure.storage_connection_string(group, account))
+        try:
+            return any(True for _ in service.get_container_client(container).list_blob_names(results_per_page=1))
+        except Exception as exc:
+            if missing(exc):  # made through ARM only (an emulator that does not share ARM's view): empty
                 return False
             raise
 
@@ -420,7 +446,7 @@ class RemoteReader:
         if key.startswith(IDENTITY_ENV_PREFIX):  # a function's identity's client id, when it is one of the app's
             named = {i.client_id: i.name for i in self._identities.get(group, []) if i.client_id}
             return IDENTITY_CLIENT_ID + named[value] if value in named else value
-        if key not in ("AzureWebJobsStorage", DEPLOYMENT_CONNECTION, TABLES_CONNECTION_SETTING):
+        if key not in CONNECTION_SETTINGS:
             return value
         try:
             current = self.azure.storage_connection_string(group, self.names.storage_account)
@@ -538,10 +564,10 @@ class RemoteReader:
 
 
 def kept_with_their_tables(resources: list[Resource]) -> list[Resource]:
-    """A state table holding entities lives in the app's storage account, in its group: removing either
-    would delete the table, so both hold data too when it does. The Key Vault (which holds data) lives in the
-    group: the group holds data too."""
-    tables = any(isinstance(r, StateTable) and r.holds_data() for r in resources)
+    """A state table holding entities or a bucket's container holding blobs lives in the app's storage account,
+    in its group: removing either would delete it, so both hold data too when it does. The Key Vault (which
+    holds data) lives in the group: the group holds data too."""
+    tables = any(isinstance(r, (StateTable, BlobContainer)) and r.holds_data() for r in resources)
     vault = any(isinstance(r, KeyVault) for r in resources)
     out: list[Resource] = []
     for r in resources:

@@ -50,7 +50,7 @@ class ResourceGroup(Resource):
     kind = "resource group"
     ignore_on_compare = frozenset({"holds_state"})
     location: str = ""
-    holds_state: bool = False  # found holding a state table with entities: kept by remove, as the table is
+    holds_state: bool = False  # found holding a state table with entities or a bucket with blobs: kept by remove
     tags: Pairs = ()  # the user's tags (`portable_fn.deploy.tags`), beside portable-fn's own
 
     def holds_data(self) -> bool:
@@ -60,7 +60,8 @@ class ResourceGroup(Resource):
 @dataclass(frozen=True)
 class StorageAccount(Resource):
     """The app's storage account: queues, containers, state tables, the package blob and AzureWebJobsStorage.
-    A state table lives in it, so the account is kept (and its group) as long as the table is."""
+    A state table and a bucket's container live in it, so the account is kept (and its group) as long as a
+    table or container holding data is."""
 
     kind = "storage account"
     ignore_on_compare = frozenset({"holds_state"})
@@ -80,12 +81,20 @@ class StorageAccount(Resource):
 
 @dataclass(frozen=True)
 class BlobContainer(Resource):
-    """A private container in the app's account, named `<account>/<container>`."""
+    """A private container in the app's account, named `<account>/<container>`. `bucket` is the declared bucket
+    it holds (desired only: a container keeps no tags); `blobs` is whether remote found any in a bucket's
+    container (`naming.is_bucket_container`), which keeps it on `remove` unless `--delete-data`."""
 
     kind = "blob container"
+    ignore_on_compare = frozenset({"bucket", "blobs"})
     resource_group: str = ""
     account: str = ""
     container: str = ""
+    bucket: str = ""
+    blobs: bool = False
+
+    def holds_data(self) -> bool:
+        return self.blobs
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,8 @@ need, and the role assignment on the one resource a function declared points at 
 
     state reader      entities/read of one table                (`state.read()`: portable_fn_azure.state)
     state writer      the entities' read, add, update, write, delete  (`state.write()`)
+    bucket reader     blobs/read of one container: Get Blob and List Blobs (`bucket.read()`: portable_fn_azure.buckets)
+    bucket writer     blobs/read, write (overwrite), add/action (a new blob), delete  (`bucket.write()`)
     queue sender      messages/add/action of one Storage queue   (`queue.send()`: portable_fn_azure.publish)
     topic sender      events/send/action of one Event Grid topic (`topic.publish()`)
     bus sender        messages/send/action of one Service Bus queue or topic (`service_bus_namespace_id`)
@@ -39,6 +41,7 @@ from .resources import APP_IDENTITY, RoleAssignment, RoleDefinition
 
 _STORAGE = "Microsoft.Storage/storageAccounts"
 _ENTITIES = f"{_STORAGE}/tableServices/tables/entities"
+_BLOBS = f"{_STORAGE}/blobServices/containers/blobs"
 _SECRETS = "Microsoft.KeyVault/vaults/secrets"
 ROLE_NAMESPACE = uuid.UUID("0b1f3c57-6a2e-4d55-9c07-3e4f8a9d2c11")  # role definition GUIDs: uuid5(this, ...)
 
@@ -68,6 +71,10 @@ STATE_WRITER = Use(
         f"{_ENTITIES}/delete",
     ),
 )
+BUCKET_READER = Use("bucket reader", (f"{_BLOBS}/read",))
+# Put Blob needs write to replace a blob and add/action to make a new one (Microsoft's permissions for Blob
+# Storage operations, read 2026-12-07); the block uploads of a large put need the same two.
+BUCKET_WRITER = Use("bucket writer", (f"{_BLOBS}/read", f"{_BLOBS}/write", f"{_BLOBS}/add/action", f"{_BLOBS}/delete"))
 QUEUE_SENDER = Use("queue sender", (f"{_STORAGE}/queueServices/queues/messages/add/action",))
 TOPIC_SENDER = Use("topic sender", ("Microsoft.EventGrid/events/send/action",))
 BUS_SENDER = Use("bus sender", ("Microsoft.ServiceBus/namespaces/messages/send/action",))
@@ -82,7 +89,17 @@ SECRETS_OFFICER = Use(
         f"{_SECRETS}/recover/action",  # set again after remove: soft delete keeps the name
     ),
 )
-USES = (STATE_READER, STATE_WRITER, QUEUE_SENDER, TOPIC_SENDER, BUS_SENDER, SECRET_READER, SECRETS_OFFICER)
+USES = (
+    STATE_READER,
+    STATE_WRITER,
+    QUEUE_SENDER,
+    TOPIC_SENDER,
+    BUS_SENDER,
+    SECRET_READER,
+    SECRETS_OFFICER,
+    BUCKET_READER,
+    BUCKET_WRITER,
+)
 
 
 def definition_guid(names: Names, use: Use) -> str:

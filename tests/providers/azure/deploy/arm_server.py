@@ -93,6 +93,7 @@ ROLES = ACCOUNT + r"/providers/microsoft\.authorization/roleassignments"
 TABLE_ROLES = TABLE + r"/providers/microsoft\.authorization/roleassignments"
 # a sender's roles: on a queue, a custom topic, a Service Bus entity (which tests put in `state.resources`)
 QUEUE_ROLES = ACCOUNT + r"/queueservices/default/queues/[^/]+/providers/microsoft\.authorization/roleassignments"
+CONTAINER_ROLES = ACCOUNT + r"/blobservices/default/containers/[^/]+/providers/microsoft\.authorization/roleassignments"
 TOPIC_ROLES = GRID + r"/providers/microsoft\.authorization/roleassignments"
 VAULT = GROUP + r"/providers/microsoft\.keyvault/vaults/(?P<vault>[^/]+)"
 IDENTITY = GROUP + r"/providers/microsoft\.managedidentity/userassignedidentities/(?P<identity>[^/]+)"
@@ -1481,8 +1482,8 @@ ROUTES: list[tuple[str, Any]] = [
     (ROLES + r"/[^/]+", role_assignment),
     (TABLE_ROLES, role_assignments),
     (TABLE_ROLES + r"/[^/]+", role_assignment),
-    *((roles, role_assignments) for roles in (QUEUE_ROLES, TOPIC_ROLES, BUS_ROLES)),
-    *((roles + r"/[^/]+", role_assignment) for roles in (QUEUE_ROLES, TOPIC_ROLES, BUS_ROLES)),
+    *((roles, role_assignments) for roles in (QUEUE_ROLES, CONTAINER_ROLES, TOPIC_ROLES, BUS_ROLES)),
+    *((roles + r"/[^/]+", role_assignment) for roles in (QUEUE_ROLES, CONTAINER_ROLES, TOPIC_ROLES, BUS_ROLES)),
     (DEFINITION, role_definition),
     (BUS_ENTITY, bus_entity),
     (VAULT_ROLES, role_assignments),

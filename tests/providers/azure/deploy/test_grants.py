@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from portable_fn_azure.deploy import AzureDeployer, queue_name
 from portable_fn_azure.deploy.desired import transport_of
-from portable_fn_azure.deploy.naming import Names, table_name
+from portable_fn_azure.deploy.naming import Names, container_name, table_name
 from portable_fn_azure.deploy.resources import RoleDefinition
 from portable_fn_azure.provider import AzureProvider
 
@@ -23,6 +23,7 @@ from portable_fn.app import App, load_app
 from portable_fn.deploy import Artifact, Resource
 from portable_fn.deploy.grants import Grant
 from portable_fn.runtime import channels
+from portable_fn.runtime.buckets import Bucket
 from portable_fn.runtime.secrets import Secret
 from portable_fn.runtime.state import State
 from portable_fn.runtime.triggers import Storage
@@ -40,6 +41,7 @@ APPS = [
     REPO / "tests" / "providers" / "azure" / "apps" / "sender",
     REPO / "tests" / "providers" / "azure" / "apps" / "fifo_sender",
     REPO / "tests" / "providers" / "azure" / "apps" / "keyed",
+    REPO / "tests" / "providers" / "azure" / "apps" / "filing",
 ]
 SUBSCRIPTION = "11111111-2222-3333-4444-555555555555"
 BUS_NAMESPACE = f"/subscriptions/{SUBSCRIPTION}/resourceGroups/messaging/providers/Microsoft.ServiceBus/namespaces/bus"
@@ -52,6 +54,9 @@ FUNCTION = "@portable-fn:function-identity:"  # a function's own identity, then 
 ENTITIES = "Microsoft.Storage/storageAccounts/tableServices/tables/entities"
 READ_STATE = frozenset({f"{ENTITIES}/read"})
 WRITE_STATE = READ_STATE | {f"{ENTITIES}/{a}" for a in ("add/action", "update/action", "write", "delete")}
+BLOBS = "Microsoft.Storage/storageAccounts/blobServices/containers/blobs"
+READ_BUCKET = frozenset({f"{BLOBS}/read"})  # Get Blob and List Blobs
+WRITE_BUCKET = READ_BUCKET | {f"{BLOBS}/{a}" for a in ("write", "add/action", "delete")}  # Put Blob: write or add
 SEND_QUEUE = frozenset({"Microsoft.Storage/storageAccounts/queueServices/queues/messages/add/action"})
 SEND_TOPIC = frozenset({"Microsoft.EventGrid/events/send/action"})
 SEND_BUS = frozenset({"Microsoft.ServiceBus/namespaces/messages/send/action"})
@@ -96,6 +101,9 @@ def allowed(app: App, bus_namespace: str = "") -> Allowed:
             if isinstance(found, State):
                 resource = names.table_id(table_name(found.name))
                 out[(spec.name, resource)] = (WRITE_STATE if use.writes else READ_STATE, why)
+            elif isinstance(found, Bucket):
+                resource = names.container_id(container_name(found.name))
+                out[(spec.name, resource)] = (WRITE_BUCKET if use.writes else READ_BUCKET, why)
             elif isinstance(found, Secret):
                 out[(spec.name, names.secret_id(found.name))] = (READ_SECRET, why)
             elif isinstance(found, channels.Channel):
@@ -239,4 +247,36 @@ def test_a_grant_nothing_declares_or_a_wildcard_is_named() -> None:
         f"wildcard action ('{ENTITIES}/*',): {wildcard.describe()}",
         f"not declared: {wildcard.describe()}",
         f"not declared: {elsewhere.describe()}",
+    ]
+
+
+def test_a_bucket_only_read_is_granted_blob_reads_on_its_container_alone() -> None:
+    app = load_app(REPO / "tests" / "providers" / "azure" / "apps" / "filing")
+    names = Names(app.name, "dev", SUBSCRIPTION)
+    containers = {
+        (g.function, g.resource.rsplit("/", 1)[-1]): set(g.actions)
+        for g in grants_of(app)
+        if "/containers/" in g.resource
+    }
+    assert containers == {  # summarise reads uploads and writes reports; listing reads, upload writes uploads
+        ("summarise", container_name("uploads")): READ_BUCKET,
+        ("summarise", container_name("reports")): WRITE_BUCKET,
+        ("listing", container_name("uploads")): READ_BUCKET,
+        ("upload", container_name("uploads")): WRITE_BUCKET,
+    }
+    on_containers = [g for g in grants_of(app) if "/containers/" in g.resource]
+    assert all(g.resource.startswith(names.account_id + "/blobServices/default/containers/") for g in on_containers)
+
+
+def test_a_read_only_function_given_a_buckets_write_is_named() -> None:
+    """The checks above can fail for buckets: the writer's role on `uploads` handed to `listing`, which only
+    reads it, or a grant on the whole account instead of the container, is each named."""
+    app = load_app(REPO / "tests" / "providers" / "azure" / "apps" / "filing")
+    names = Names(app.name, "dev", SUBSCRIPTION)
+    reader = next(g for g in declared(grants_of(app)) if g.function == "listing")
+    wrote = Grant(reader.function, reader.principal, tuple(sorted(WRITE_BUCKET)), reader.resource)
+    account_wide = Grant(reader.function, reader.principal, reader.actions, names.account_id)
+    assert untraced([wrote, account_wide], allowed(app)) == [
+        f"not declared: {wrote.describe()}",
+        f"not declared: {account_wide.describe()}",
     ]

@@ -18,6 +18,11 @@ A secret some function reads is a Secret Manager secret (`<app>-<stage>-<name>`)
 `--delete-data`; the account each function that declares it runs as holds roles/secretmanager.secretAccessor
 on that secret alone, and the functions get `PORTABLE_FN_SECRETS` (see `desired`).
 
+A bucket some function declares is the bucket a `storage(name)` trigger of that name watches (made unless the
+settings map it to an existing one), named to the functions that declare it in `PORTABLE_FN_BUCKET_<NAME>`; the
+account each of them runs as holds roles/storage.objectViewer (read) or roles/storage.objectUser (write) in that
+bucket's own IAM policy. `remove` keeps a bucket holding objects unless `--delete-data` (see `desired`).
+
 A state some function uses gets its own Firestore database (`<app>-<stage>-<state>`, TTL policy on
 `expires_at`), named to the functions that declare it in `PORTABLE_FN_STATE_<NAME>`; the account each of them
 runs as is granted roles/datastore.user or .viewer on the project under an IAM condition naming that database
@@ -33,9 +38,10 @@ CLOUDSDK_CORE_PROJECT), `region` (else CLOUDSDK_FUNCTIONS_REGION), `service_acco
 identity for every function, granted what any of them declares, `roles/run.invoker` on each event function's
 service and, for a storage trigger, `roles/eventarc.eventReceiver` on the project; unset: each function's own),
 `ingress` (ALLOW_ALL), `min_instances` (0), `max_instances` (100; a function's max_concurrency wins),
-`buckets` (logical bucket -> the bucket a storage trigger watches, else `<app>-<stage>-<name>`; deploy does
-not create buckets), `endpoints` (per-service endpoint overrides), `project_number` (for the Pub/Sub and Cloud
-Storage service agents), `grant_storage_agent` (true: deploy grants the Cloud Storage service agent
+`buckets` (logical bucket -> the existing bucket a storage trigger watches and a declared bucket is, else
+`<app>-<stage>-<name>`, which deploy makes; deploy never makes or deletes a mapped one, only grants on it),
+`endpoints` (per-service endpoint overrides), `project_number` (for the Pub/Sub and Cloud Storage service agents),
+`grant_storage_agent` (true: deploy grants the Cloud Storage service agent
 `roles/pubsub.publisher` on the project when a storage trigger needs it; false when that is done outside
 deploy), `grant_wait_s` (420) and `retry_every_s` (15: how long a storage trigger Eventarc refuses for want of
 a grant this run made is deployed again, as IAM changes take minutes to reach it), `subscription_wait_s` (120:
@@ -153,6 +159,7 @@ class GcpDeployer(Deployer[GcpClient, Names]):
             secrets={names.secret(s.name): secret_readers(target, s) for s in app.secrets},
             accounts=frozenset(account_of(target, spec) for spec in app.functions),
             removing=removing,
+            buckets=frozenset(names.bucket(b.name) for b in app.buckets),
         ).read()
 
     def read_remote_to_remove(self, app: App, stage: str) -> RemoteState:

@@ -7,7 +7,8 @@ points at the Pub/Sub emulator, which the library then dials itself):
     pubsub      google.pubsub_v1.PublisherClient                 topics, their IAM, their subscriptions
     subscriber  google.pubsub_v1.SubscriberClient                the trigger subscriptions' dead-letter policy
     scheduler   google.cloud.scheduler_v1.CloudSchedulerClient   jobs
-    storage     google.cloud.storage.Client                       the buckets storage triggers watch
+    storage     google.cloud.storage.Client                       the buckets (storage triggers', declared ones),
+                                                                  their IAM
     run         google.cloud.run_v2.ServicesClient                the invoker IAM binding
     resourcemanager  google.cloud.resourcemanager_v3.ProjectsClient  the project's IAM (storage agent grant)
     eventarc    google.cloud.eventarc_v1.EventarcClient            the functions' triggers (their subscription)
@@ -151,6 +152,36 @@ class GcpClient:
         """Delete an empty bucket (the storage client deletes through the bucket object)."""
         self.record("storage", "delete_bucket", name)
         self.service("storage").bucket(name).delete()
+
+    def bucket_policy(self, name: str) -> Any:
+        """A bucket's IAM policy at version 3, as the storage client gives it (`google.api_core.iam.Policy`:
+        bindings as dicts, not the generated clients' messages)."""
+        self.record("storage", "get_iam_policy", name)
+        return self.service("storage").bucket(name).get_iam_policy(requested_policy_version=3)
+
+    def set_bucket_policy(self, name: str, policy: Any) -> Any:
+        """Set a bucket's IAM policy (as read, edited: its etag guards it)."""
+        self.record("storage", "set_iam_policy", name)
+        return self.service("storage").bucket(name).set_iam_policy(policy)
+
+    def bucket_holds_objects(self, name: str) -> bool:
+        """Whether a bucket holds any object (a one-object page)."""
+        self.record("storage", "list_blobs", name)
+        return any(True for _ in self.service("storage").list_blobs(name, max_results=1))
+
+    def empty_bucket(self, name: str) -> int:
+        """Delete every object of a bucket, listed whole first (deleting while paging could skip a page); how many
+        went."""
+        storage, deleted = self.service("storage"), 0
+        self.record("storage", "list_blobs", name)
+        for blob in list(storage.list_blobs(name)):
+            self.record("storage", "delete_blob", f"{name}/{blob.name}")
+            try:
+                blob.delete()
+            except NotFound:  # gone already
+                continue
+            deleted += 1
+        return deleted
 
     def mutating_calls(self) -> list[tuple[str, str]]:
         """Recorded calls that are not get_*/list_* (uploads and upload URLs included)."""

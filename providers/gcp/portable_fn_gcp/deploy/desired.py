@@ -34,6 +34,12 @@ under a condition naming that one database (`StateGrant`). The account is shared
 it holds the union of what they declare; each function's own declaration is enforced at run time
 (`check_access`).
 
+A bucket some function declares (`uses=[uploads.read()]`) is the bucket a `storage(uploads)` trigger watches
+(`Names.bucket`: `<app>-<stage>-<name>`, or the existing bucket the settings map it to, which is never made);
+each function that declares it gets `PORTABLE_FN_BUCKET_<NAME>` (the bucket's name), and the account it runs as
+a binding in that bucket's own IAM policy (`BucketGrant`): roles/storage.objectViewer to read,
+roles/storage.objectUser to write.
+
 A topic or queue some function sends to (`uses=[order_events.publish()]`, `uses=[orders.send()]`) is a Pub/Sub
 topic (`Names.topic`, the one a trigger on it subscribes to), made whether or not a function of the app receives
 from it; each function that declares it gets `PORTABLE_FN_TOPIC_<NAME>` / `PORTABLE_FN_QUEUE_<NAME>` (the topic's
@@ -59,6 +65,8 @@ from typing import TYPE_CHECKING, Any
 
 from portable_fn.deploy import Artifact, Resource
 from portable_fn.deploy.tags import checked, with_tags
+from portable_fn.runtime.buckets import Bucket as DeclaredBucket
+from portable_fn.runtime.buckets import locator_env as bucket_env
 from portable_fn.runtime.channels import QUEUE, Channel
 from portable_fn.runtime.channels import locator_env as channel_env
 from portable_fn.runtime.function import FunctionOptions, FunctionSpec
@@ -74,6 +82,7 @@ from ..settings import GcpSettings
 from .naming import TAG_RULES, Names, grant_name, source_label
 from .resources import (
     Bucket,
+    BucketGrant,
     DeadLetterRoute,
     DeadLetterSubscription,
     DelayQueue,
@@ -114,6 +123,7 @@ MIN_DELIVERY_ATTEMPTS, MAX_DELIVERY_ATTEMPTS = 5, 100  # what a Pub/Sub dead-let
 MAX_BACKOFF_S = 600  # what a Pub/Sub retry policy's backoffs accept
 DATASTORE_USER, DATASTORE_VIEWER = "roles/datastore.user", "roles/datastore.viewer"
 SECRET_ACCESSOR = "roles/secretmanager.secretAccessor"
+OBJECT_USER, OBJECT_VIEWER = "roles/storage.objectUser", "roles/storage.objectViewer"
 
 
 @dataclass(frozen=True)
@@ -136,6 +146,7 @@ def desired(target: Target) -> list[Resource]:
     for account in accounts_of(target, receivers):
         resources.append(EventReceiverGrant(account, project=target.names.project))
     resources += state_resources(target)
+    resources += bucket_resources(target)
     resources += secret_resources(target)
     resources += channel_resources(target)
     for spec in target.app.functions:
@@ -191,6 +202,35 @@ def state_resources(target: Target) -> list[Resource]:
                     database=names.database_path(database),
                     member=f"serviceAccount:{account}",
                     role=DATASTORE_USER if written else DATASTORE_VIEWER,
+                )
+            )
+    return out
+
+
+def bucket_resources(target: Target) -> list[Resource]:
+    """The bucket of each bucket some function declares (unless the settings map it to an existing one), and a
+    binding in that bucket's IAM policy for each account its users run as: roles/storage.objectUser if any of
+    them writes it, else roles/storage.objectViewer."""
+    names, app, shared = target.names, target.app, bool(target.settings.service_account)
+    out: list[Resource] = []
+    for declared in app.buckets:
+        bucket = names.bucket(declared.name)
+        if names.owns_bucket(declared.name):
+            out.append(Bucket(bucket, location=names.region))
+        writes: dict[str, bool] = {}
+        for spec in app.functions:
+            for use in app.options(spec).uses:
+                if not isinstance(use.resource, DeclaredBucket) or use.resource.name != declared.name:
+                    continue
+                account = account_of(target, spec)
+                writes[account] = writes.get(account, False) or use.writes
+        for account, written in sorted(writes.items()):
+            out.append(
+                BucketGrant(
+                    grant_name(bucket, account, shared),
+                    bucket=bucket,
+                    member=f"serviceAccount:{account}",
+                    role=OBJECT_USER if written else OBJECT_VIEWER,
                 )
             )
     return out
@@ -386,6 +426,9 @@ class FunctionResources:
         for use in self.options.uses:
             if isinstance(use.resource, State):
                 own[locator_env(use.resource.name)] = self.t.names.state_locator(use.resource.name)
+        for use in self.options.uses:
+            if isinstance(use.resource, DeclaredBucket):
+                own[bucket_env(use.resource.name)] = self.t.names.bucket(use.resource.name)
         if any(isinstance(use.resource, Secret) for use in self.options.uses):
             own[SECRETS_ENV] = self.t.names.secrets_locator
         own.update(self.channel_env())

@@ -39,6 +39,7 @@ from .appliers import ACK_DEADLINE_S
 from .naming import LABEL_SOURCE, STATE_COLLECTION, Names, fit, labels
 from .resources import (
     Bucket,
+    BucketGrant,
     DeadLetterRoute,
     DeadLetterSubscription,
     DelayQueue,
@@ -205,7 +206,19 @@ def _bucket(doc: TerraformGcp, bucket: Bucket) -> None:
         "public_access_prevention": "enforced",
         "labels": doc.resource_labels(),
     }
-    doc.add("google_storage_bucket", bucket.name, body, f"portable-fn {bucket.kind}: a storage trigger's")
+    doc.add(
+        "google_storage_bucket",
+        bucket.name,
+        body,
+        f"portable-fn {bucket.kind}: a storage trigger's or a declared bucket's (force_destroy unset: `terraform "
+        "destroy` leaves one holding objects, as `portable-fn remove` keeps it)",
+    )
+
+
+def _bucket_grant(doc: TerraformGcp, grant: BucketGrant) -> None:
+    buckets = {r["name"]: label for label, r in doc.resources.get("google_storage_bucket", {}).items()}
+    body = {"bucket": _bucket_ref(buckets, grant.bucket), "role": grant.role, "member": doc.ref(grant.member)}
+    doc.add("google_storage_bucket_iam_member", grant.name, body, f"portable-fn {grant.kind}: this bucket only")
 
 
 def _database(doc: TerraformGcp, database: StateDatabase) -> None:
@@ -452,6 +465,7 @@ EXPORTERS: dict[type[Resource], Callable[[TerraformGcp, Any], None]] = {
     EnqueuerGrant: _enqueuer,
     TokenGrant: _token,
     Bucket: _bucket,
+    BucketGrant: _bucket_grant,
     StateDatabase: _database,
     StateGrant: _state_grant,
     SecretContainer: _secret,

@@ -19,6 +19,7 @@ from portable_fn.deploy.grants import Grant
 
 from .resources import (
     AGENT_DOMAIN,
+    BucketGrant,
     DeadLetterRoute,
     EnqueuerGrant,
     EventReceiverGrant,
@@ -40,7 +41,16 @@ STORAGE_AGENT = f"serviceAccount:service-PROJECT_NUMBER@{AGENT_DOMAIN}"
 
 # The permissions of each predefined role deploy grants, as Google's role reference lists them
 # (https://cloud.google.com/iam/docs/roles-permissions/pubsub, .../cloudtasks, .../iam, .../datastore,
-# .../run, .../eventarc, .../secretmanager; read 2026-12-06).
+# .../run, .../eventarc, .../secretmanager; read 2026-12-06; .../storage and
+# https://cloud.google.com/storage/docs/access-control/iam-roles, read 2026-12-07).
+#
+# A declared bucket's roles are granted on that one bucket. What the store calls needs storage.objects.get and
+# .list to read, and .create and .delete besides to write (a put over an existing object needs both). The
+# predefined roles hold a little more: objectViewer the managed folders' get and list; objectUser also
+# storage.objects.update (an object's metadata), the managed folders' create/delete/get/list and
+# storage.multipartUploads.* (listed expanded below, so no wildcard is granted), all on that bucket alone.
+# A custom role of exactly those permissions would be narrower, at the price of a project-level role for
+# deploy to make and keep.
 PERMISSIONS: dict[str, tuple[str, ...]] = {
     PUBLISHER: ("pubsub.topics.publish",),
     SUBSCRIBER: ("pubsub.snapshots.seek", "pubsub.subscriptions.consume", "pubsub.topics.attachSubscription"),
@@ -94,6 +104,32 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
         "secretmanager.versions.access",
     ),
     "roles/eventarc.eventReceiver": ("eventarc.events.receiveAuditLogWritten", "eventarc.events.receiveEvent"),
+    "roles/storage.objectViewer": (
+        "resourcemanager.projects.get",
+        "resourcemanager.projects.list",
+        "storage.managedFolders.get",
+        "storage.managedFolders.list",
+        "storage.objects.get",
+        "storage.objects.list",
+    ),
+    "roles/storage.objectUser": (
+        "orgpolicy.policy.get",
+        "resourcemanager.projects.get",
+        "resourcemanager.projects.list",
+        "storage.managedFolders.create",
+        "storage.managedFolders.delete",
+        "storage.managedFolders.get",
+        "storage.managedFolders.list",
+        "storage.multipartUploads.abort",
+        "storage.multipartUploads.create",
+        "storage.multipartUploads.list",
+        "storage.multipartUploads.listParts",
+        "storage.objects.create",
+        "storage.objects.delete",
+        "storage.objects.get",
+        "storage.objects.list",
+        "storage.objects.update",
+    ),
 }
 
 
@@ -135,6 +171,8 @@ def _grants_of(resource: Resource, functions: dict[str, Function], owners: dict[
         return [grant(fn, member, resource.role, resource.secret) for fn, member in readers]
     if isinstance(resource, StateGrant):  # bound on the project, its condition naming this one database
         return [grant(owners.get(resource.member), resource.member, resource.role, resource.database)]
+    if isinstance(resource, BucketGrant):  # in the bucket's own policy
+        return [grant(owners.get(resource.member), resource.member, resource.role, bucket_path(resource.bucket))]
     if isinstance(resource, EventReceiverGrant):
         member = f"serviceAccount:{resource.name}"
         return [grant(owners.get(member), member, resource.role, f"projects/{resource.project}")]
@@ -164,6 +202,11 @@ def route_grants(route: DeadLetterRoute, function: Function) -> list[Grant]:
 
 def grant(function: str | None, member: str, role: str, resource: str) -> Grant:
     return Grant(function, member, PERMISSIONS[role], resource, role)
+
+
+def bucket_path(bucket: str) -> str:
+    """A Cloud Storage bucket as IAM names it (its full resource name: `_` for the project, as buckets are global)."""
+    return f"projects/_/buckets/{bucket}"
 
 
 def function_name(function: Function) -> str | None:

@@ -59,6 +59,7 @@ from typing import Any
 
 from portable_fn.deploy import RemoteState, Resource
 from portable_fn.deploy.tags import audit_tags, user_tags
+from portable_fn.runtime.buckets import locator_env as bucket_env
 from portable_fn.runtime.channels import QUEUE, TOPIC, locator_env
 from portable_fn.runtime.state import locator_env as state_env
 
@@ -72,6 +73,7 @@ from .errors import not_enabled
 from .naming import LABEL_SOURCE, STATE_COLLECTION, Names, grant_name, has_labels, labels
 from .resources import (
     Bucket,
+    BucketGrant,
     DeadLetterRoute,
     DeadLetterSubscription,
     DelayQueue,
@@ -95,12 +97,14 @@ from .resources import (
     UnreadBindings,
     in_order,
 )
-from .routes import POLICY_V3, PUBLISHER, has_member, short, trigger_subscription, unconditional
+from .routes import POLICY_V3, PUBLISHER, bucket_binding, has_member, short, trigger_subscription, unconditional
 from .storage_agent import holds_publisher, storage_agent
 
 INVOKER_ROLE, ALL_USERS = "roles/run.invoker", "allUsers"
 CHANNEL_ENVS = (locator_env(TOPIC, ""), locator_env(QUEUE, ""))  # PORTABLE_FN_TOPIC_, PORTABLE_FN_QUEUE_
 STATE_ENV = state_env("")  # PORTABLE_FN_STATE_
+BUCKET_ENV = bucket_env("")  # PORTABLE_FN_BUCKET_
+BUCKET_ROLES = ("roles/storage.objectViewer", "roles/storage.objectUser")  # what `desired` grants on a bucket
 CONDITION = re.compile(r'resource\.name == "([^"]+)"')  # what a state grant's condition says (StateGrant)
 _MEMORY = re.compile(r"(\d+)\s*(Ki|Mi|Gi|k|M|G)?\Z")
 _MB = {
@@ -173,6 +177,7 @@ class RemoteReader:
         secrets: Mapping[str, Pairs] | None = None,
         accounts: frozenset[str] = frozenset(),
         removing: bool = False,
+        buckets: frozenset[str] = frozenset(),
     ) -> None:
         self.gcp = gcp
         self.names = names
@@ -186,6 +191,7 @@ class RemoteReader:
         self.accounts = set(accounts)  # the accounts the functions run as (desired); `read` adds those found
         self.wanted = frozenset(accounts)
         self.removing = removing  # read for `remove`, after which no function stays
+        self.declared_buckets = buckets  # the buckets some function declares (desired), by their names
         self.shared = bool(settings.service_account)
         self._project_policy: Any = None
 
@@ -210,6 +216,7 @@ class RemoteReader:
             *self.publisher_grants(topics, found),
             *self.delay_resources(found),
             *self.buckets(),
+            *self.bucket_grants(found),
         ]
         databases = self.state_databases(found)
         resources += [*databases, *self.state_grants(found), *self.secret_resources(found), *functions]
@@ -574,14 +581,37 @@ class RemoteReader:
         ]
 
     def buckets(self) -> list[Bucket]:
+        """The app and stage's buckets (by labels), each with whether it holds any object."""
         found = self.gcp.pages("storage", "list_buckets", project=self.names.project)
         return [
             Bucket(
-                b.name, location=(b.location or "").lower(), tags=user_tags(b.labels), audit_labels=audit_tags(b.labels)
+                b.name,
+                location=(b.location or "").lower(),
+                tags=user_tags(b.labels),
+                audit_labels=audit_tags(b.labels),
+                objects=self.gcp.bucket_holds_objects(b.name),
             )
             for b in found
             if has_labels(dict(b.labels or {}), self.names.app, self.names.stage)
         ]
+
+    def bucket_grants(self, found: list[Any]) -> list[BucketGrant]:
+        """The app's accounts in the object roles of each bucket some function declares or a deployed function of
+        it was told of (`PORTABLE_FN_BUCKET_*`), read from the bucket's own policy; a bucket not there holds none."""
+        told = {v for f in found for k, v in f.service_config.environment_variables.items() if k.startswith(BUCKET_ENV)}
+        out = []
+        for bucket in sorted(self.declared_buckets | told):
+            try:
+                policy = self.gcp.bucket_policy(bucket)
+            except NotFound:
+                continue
+            for role in BUCKET_ROLES:
+                members = set(binding["members"]) if (binding := bucket_binding(policy, role)) else set()
+                for account in sorted(self.accounts):
+                    if (member := f"serviceAccount:{account}") in members:
+                        name = self.grant_name(bucket, account)
+                        out.append(BucketGrant(name, bucket=bucket, member=member, role=role))
+        return out
 
     def jobs(self) -> list[SchedulerJob]:
         found = self.gcp.pages("scheduler", "list_jobs", request={"parent": self.names.location})

@@ -135,15 +135,36 @@ class TokenGrant(Resource):
 
 @dataclass(frozen=True)
 class Bucket(Resource):
-    """A Cloud Storage bucket a storage trigger watches and the app owns (not one the settings map to an
-    existing bucket), with uniform bucket-level access. Its location cannot change once made, so it is
-    never compared; `remove` deletes it only when empty (deploy never deletes data)."""
+    """A Cloud Storage bucket a storage trigger watches or a function declares (`uses=[uploads.read()]`) and the
+    app owns (not one the settings map to an existing bucket), with uniform bucket-level access and public access
+    prevention. Its location cannot change once made, so it is never compared; `objects` is what remote found, so
+    `remove` keeps a bucket holding any unless told `--delete-data`, which empties it first."""
 
     kind = "storage bucket"
-    ignore_on_compare = frozenset({"location", "audit_labels"})
+    ignore_on_compare = frozenset({"location", "audit_labels", "objects"})
     location: str = ""
     tags: Pairs = ()  # the user's labels (`portable_fn.deploy.tags`), beside portable-fn's own
     audit_labels: Pairs = ()  # the audit trail's, kept when the labels are set again
+    objects: bool = False
+
+    def holds_data(self) -> bool:
+        return self.objects
+
+
+@dataclass(frozen=True)
+class BucketGrant(Resource):
+    """A runtime account holding `role` in one Cloud Storage bucket's own IAM policy (uniform bucket-level
+    access, so the binding covers every object of that bucket and nothing else), for a function that declares
+    the bucket: roles/storage.objectViewer when it only reads it (`.read()`), roles/storage.objectUser when it
+    writes it (`.write()`). Named like the bucket when the functions share the app's account, else
+    `<bucket>/<account id>`. A bucket the settings map to an existing one is granted on too (never made or
+    deleted)."""
+
+    kind = "bucket access grant"
+    waits_for_kinds = NEW_ACCOUNT
+    bucket: str = ""  # the bucket's name
+    member: str = ""  # serviceAccount:EMAIL
+    role: str = ""
 
 
 @dataclass(frozen=True)
@@ -402,6 +423,7 @@ ORDER: tuple[type[Resource], ...] = (
     EnqueuerGrant,
     TokenGrant,
     Bucket,
+    BucketGrant,
     StateDatabase,
     StateGrant,
     SecretContainer,

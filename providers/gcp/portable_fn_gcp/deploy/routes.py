@@ -61,6 +61,11 @@ def has_member(policy: Any, role: str, member: str) -> bool:
     return any(b.role == role and member in b.members for b in unconditional(policy))
 
 
+def bucket_binding(policy: Any, role: str) -> dict[str, Any] | None:
+    """The unconditional binding of `role` in a bucket's policy (the storage client's: bindings are dicts)."""
+    return next((b for b in policy.bindings if b["role"] == role and not b.get("condition")), None)
+
+
 def unconditional(policy: Any) -> list[Any]:
     return [b for b in policy.bindings if not b.HasField("condition")]
 

@@ -4,7 +4,8 @@
 
 The same excerpt as `excerpt.py` makes (from the same wheel, google-api-python-client `excerpt.VERSION`),
 cut from the document `SOURCE` (which `excerpt.py` also cuts storage.v1.json from), of the bucket and object
-methods that `portable_fn_gcp.deploy.audit` calls (and the bucket list remote state reads);
+methods that `portable_fn_gcp.deploy.audit` calls (and the bucket list remote state reads, and the object list
+and delete with which `remove --delete-data` empties a bucket);
 tests/providers/gcp/deploy/storage_api.py holds its fake to it. Its "x-portable-fn-source" names `SOURCE`'s
 file in the wheel; tests/providers/gcp/deploy/test_discovery.py checks it against storage.v1.json.
 """
@@ -30,6 +31,7 @@ METHODS = [
     "storage.objects.insert",
     "storage.objects.list",
     "storage.objects.get",
+    "storage.objects.delete",
 ]
 
 

@@ -109,6 +109,8 @@ METHODS = {
         "storage.buckets.get",
         "storage.buckets.patch",
         "storage.buckets.delete",
+        "storage.buckets.getIamPolicy",
+        "storage.buckets.setIamPolicy",
         "storage.projects.serviceAccount.get",
     ],
 }

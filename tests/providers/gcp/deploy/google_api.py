@@ -1,8 +1,8 @@
 """A recording stand-in for the Google Cloud REST APIs deploy calls, on 127.0.0.1.
 
 It serves the subset of Cloud Functions v2, Pub/Sub v1, Cloud Scheduler v1, the Cloud Run v2 IAM methods,
-Cloud Storage buckets and service agent, the Resource Manager v3 project IAM methods and Eventarc v1's
-triggers.get that `portable_fn_gcp.deploy` uses, keeps resources in memory, and checks what it is sent
+Cloud Storage buckets (with their own IAM policies) and service agent, the Resource Manager v3 project IAM methods
+and Eventarc v1's triggers.get that `portable_fn_gcp.deploy` uses, keeps resources in memory, and checks what it is sent
 the way Google does: JSON field names in camelCase (an unknown field is a 400 INVALID_ARGUMENT "Unknown
 name"), enum values by name, an `updateMask` on every PATCH naming existing fields, parents and names
 that agree, sources that were really uploaded (asked of the storage emulator), topics that exist before a
@@ -124,6 +124,7 @@ DISCOVERY = discovery.Discovery()  # every request served, and every answer, hel
 FUNCTION, JOB = DISCOVERY.fields("cloudfunctions", "Function"), DISCOVERY.fields("cloudscheduler", "Job")
 TOPIC, SUBSCRIPTION = DISCOVERY.fields("pubsub", "Topic"), DISCOVERY.fields("pubsub", "Subscription")
 MEMBER = re.compile(r"(deleted:)?(user|serviceAccount|group|domain):[^\s]+|allUsers|allAuthenticatedUsers")
+BUCKET_MEMBER = re.compile(r"project(Owner|Editor|Viewer):[a-z][-a-z0-9]{4,28}[a-z0-9]")  # buckets: convenience values
 
 
 class ApiError(Exception):
@@ -284,7 +285,7 @@ class GoogleApi:
         self.policies: dict[str, dict[str, Any]] = {}
         self.subscriptions: dict[str, dict[str, Any]] = {}
         self.buckets: dict[str, dict[str, Any]] = {}
-        self.bucket_objects: dict[str, int] = {}  # how many objects a test put in a bucket
+        self.bucket_policies: dict[str, dict[str, Any]] = {}  # each bucket's own IAM policy, made with the bucket
         self.upload_urls: set[str] = set()
         self.failures: dict[str, str] = {}
         self.projects: dict[str, dict[str, Any]] = {}  # project path -> its IAM policy, made on first use
@@ -323,6 +324,11 @@ class GoogleApi:
     def audit_buckets(self) -> list[str]:
         """The names of the audit trails' buckets, each made by a deploy's or remove's first record."""
         return sorted(name for name in self.buckets if AUDIT_BUCKET.fullmatch(name))
+
+    def put_object(self, bucket: str, key: str, data: bytes = b"") -> None:
+        """An object in one of the buckets this endpoint made, as an upload by someone else puts it there."""
+        self.cloud_storage.buckets.setdefault(bucket, self.buckets[bucket])
+        self.cloud_storage.objects_insert({"bucket": bucket}, {"name": key}, {}, data)
 
     def fail_next_operation(self, function_id: str, message: str) -> None:
         self.failures[function_id] = message
@@ -435,6 +441,8 @@ class GoogleApi:
             ("GET", r"/storage/v1/b/([^/]+)", self.get_bucket),
             ("PATCH", r"/storage/v1/b/([^/]+)", self.patch_bucket),
             ("DELETE", r"/storage/v1/b/([^/]+)", self.delete_bucket),
+            ("GET", r"/storage/v1/b/([^/]+)/iam", self.get_bucket_policy),
+            ("PUT", r"/storage/v1/b/([^/]+)/iam", self.set_bucket_policy),
             ("POST", r"/v1/(projects/[^/]+)/databases", self.create_database),
             ("GET", r"/v1/(projects/[^/]+)/databases", self.list_databases),
             ("GET", rf"/v1/({DATABASE_PATH})", self.get_database),
@@ -888,10 +896,67 @@ class GoogleApi:
     def delete_bucket(self, name: str, query: dict[str, str], body: Any) -> dict[str, Any]:
         if name not in self.buckets:
             raise ApiError(404, "The specified bucket does not exist.")
-        if self.bucket_objects.get(name):
+        if any(bucket == name for bucket, _ in self.cloud_storage.objects):
             raise ApiError(409, "The bucket you tried to delete is not empty.")
         del self.buckets[name]
+        self.bucket_policies.pop(name, None)
         return {}
+
+    def get_bucket_policy(self, name: str, query: dict[str, str], body: Any) -> dict[str, Any]:
+        """A bucket's own IAM policy; a new bucket's holds the project's legacy roles, as Google makes it with
+        uniform bucket-level access. Asked for less than version 3, a policy with conditions is refused (400), as
+        Google does."""
+        if name not in self.buckets:
+            raise ApiError(404, "The specified bucket does not exist.")
+        policy = self.bucket_policy(name)
+        asked = int(query.get("optionsRequestedPolicyVersion") or 1)
+        conditional = any("condition" in b for b in policy["bindings"])
+        if conditional and asked < 3:
+            raise ApiError(400, "Bucket has conditional role bindings: request the policy at version 3.")
+        return {**policy, "version": 3 if conditional else 1}
+
+    def set_bucket_policy(self, name: str, query: dict[str, str], body: Any) -> dict[str, Any]:
+        """Set a bucket's policy with the etag of the last read (else 412, as Cloud Storage answers a stale
+        one), every binding a known role with members IAM takes."""
+        if name not in self.buckets:
+            raise ApiError(404, "The specified bucket does not exist.")
+        stored = self.bucket_policy(name)
+        if body.get("etag") != stored["etag"]:
+            raise ApiError(412, "Precondition Failed: the policy changed since it was read.")
+        for binding in body.get("bindings", []):
+            members = binding.get("members") or []
+            if not binding.get("role", "").startswith("roles/") or not members:
+                raise ApiError(400, f"Invalid binding {binding}")
+            for member in members:
+                if not (MEMBER.fullmatch(member) or BUCKET_MEMBER.fullmatch(member)):
+                    raise ApiError(400, f"Invalid member {member!r}")
+                if unknown := self.tasks.unknown(member):  # made moments ago: IAM does not know it yet
+                    raise ApiError(400, f"Service account {unknown} does not exist.")
+        stored.update(bindings=body.get("bindings", []), etag=self.etag())
+        return self.get_bucket_policy(name, {"optionsRequestedPolicyVersion": "3"}, None)
+
+    def bucket_policy(self, name: str) -> dict[str, Any]:
+        project = self.buckets[name].get("project", "")
+        return self.bucket_policies.setdefault(
+            name,
+            {
+                "kind": "storage#policy",
+                "resourceId": f"projects/_/buckets/{name}",
+                "etag": self.etag(),
+                "bindings": [
+                    {
+                        "role": "roles/storage.legacyBucketOwner",
+                        "members": [f"projectEditor:{project}", f"projectOwner:{project}"],
+                    },
+                    {"role": "roles/storage.legacyBucketReader", "members": [f"projectViewer:{project}"]},
+                ],
+            },
+        )
+
+    def bucket_members(self, name: str, role: str) -> list[str]:
+        """Who holds `role` in a bucket's policy, sorted (what tests assert)."""
+        bindings = self.bucket_policies.get(name, {}).get("bindings", [])
+        return sorted(m for b in bindings if b["role"] == role and "condition" not in b for m in b["members"])
 
     # -- Cloud Scheduler v1 ------------------------------------------------------------------------
     def create_job(self, parent: str, query: dict[str, str], body: Any) -> dict[str, Any]:

@@ -1,5 +1,6 @@
 """A Cloud Storage JSON API stand-in on 127.0.0.1 for the audit store: buckets (insert, get, list, patch) and objects
-(multipart or media upload, list, get, media download), in memory.
+(multipart or media upload, list, get, media download, delete: how `remove --delete-data` empties a bucket), in
+memory.
 
 Every request is held to the Storage Discovery document excerpt tests/data/gcp/discovery/storage-audit.v1.json
 the way google_api.py holds its APIs (`discovery.py`: the method, its query parameters, the request body
@@ -194,6 +195,11 @@ class StorageApi:
         if start + size < len(items):
             out["nextPageToken"] = str(start + size)  # two a page, so the client's pager really follows it
         return out
+
+    def objects_delete(self, params: dict[str, str], query: dict[str, str], body: Any, data: bytes) -> Any:
+        if self.objects.pop((params["bucket"], params["object"]), None) is None:
+            raise StorageError(404, "No such object.", "notFound")
+        return {}
 
     def objects_get(self, params: dict[str, str], query: dict[str, str], body: Any, data: bytes) -> Any:
         found = self.objects.get((params["bucket"], params["object"]))

@@ -383,23 +383,21 @@ def test_a_bucket_mapped_to_an_existing_one_is_neither_created_nor_deleted(
     assert google.audit_buckets() == [AUDIT]
 
 
-def test_remove_keeps_a_bucket_holding_objects_and_says_how_to_go_on(deployed: Any, shop: Any, google: Any) -> None:
-    google.bucket_objects["shop-dev-uploads"] = 3
-    with pytest.raises(DeployError) as failed:
-        pipeline.remove(deployed, shop, "dev")
-    assert "bucket 'shop-dev-uploads' still holds objects" in str(failed.value)
-    assert "gcloud storage rm --recursive gs://shop-dev-uploads/**" in str(failed.value)
-    google.bucket_objects.clear()
-    pipeline.remove(deployed, shop, "dev")  # converges once emptied
-    assert google.app_buckets() == [] and google.functions == {}
-    assert google.audit_buckets() == [AUDIT]  # holding the deploy's record and both removes'
-    trail = [(r.verb, r.outcome, r.error) for r in audit.history(deployed, shop, "dev")]
-    assert trail == [
-        ("remove", "succeeded", None),
-        ("remove", "failed", trail[1][2]),
-        ("deploy", "succeeded", None),
-    ]
-    assert "bucket 'shop-dev-uploads' still holds objects" in str(trail[1][2])
+def test_remove_keeps_a_bucket_holding_objects_unless_told_to_delete_data(
+    deployed: Any, shop: Any, google: Any
+) -> None:
+    google.put_object("shop-dev-uploads", "in/a.csv", b"a,b")
+    google.put_object("shop-dev-uploads", "in/b.csv", b"c,d")
+    google.put_object("shop-dev-uploads", "in/c.csv", b"e,f")  # more than one page of the fake's listing
+    messages: list[str] = []
+    pipeline.remove(deployed, shop, "dev", messages.append)
+    assert google.app_buckets() == ["shop-dev-uploads"] and google.functions == {}
+    assert any("storage bucket shop-dev-uploads" in m and "--delete-data" in m for m in messages), messages
+    pipeline.remove(deployed, shop, "dev", delete_data=True)  # empties it, then deletes it
+    assert google.app_buckets() == [] and google.audit_buckets() == [AUDIT]
+    assert not [key for key in google.cloud_storage.objects if key[0] == "shop-dev-uploads"]
+    trail = [(r.verb, r.outcome) for r in audit.history(deployed, shop, "dev")]
+    assert trail == [("remove", "succeeded"), ("remove", "succeeded"), ("deploy", "succeeded")]
 
 
 def test_a_bucket_left_unlabelled_by_a_failed_run_is_adopted(provider: Any, shop: Any, google: Any) -> None:

@@ -2,7 +2,8 @@
 for the shop and every test app that declares `uses=`, with and without an app service account: no wildcard
 permission, every resource named (the project-wide and pattern exceptions below, each with its reason), the
 narrowest role for each use (viewer for a state only read), and each grant traced back to a declared use, the
-function's own trigger or dead-letter topic; and every declaration honoured."""
+function's own trigger or dead-letter topic; and every declaration honoured. A bucket only read gets
+roles/storage.objectViewer on that bucket, a bucket written roles/storage.objectUser, neither on anything else."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from portable_fn_gcp.settings import GcpSettings
 from portable_fn.app import App, load_app
 from portable_fn.deploy import Artifact
 from portable_fn.deploy.grants import Grant
+from portable_fn.runtime.buckets import Bucket
 from portable_fn.runtime.channels import QUEUE
 from portable_fn.runtime.function import FunctionSpec
 from portable_fn.runtime.secrets import Secret
@@ -35,6 +37,7 @@ APPS = [
     Path(__file__).with_name("apps") / "channels",
     Path(__file__).with_name("apps") / "stateful",
     Path(__file__).with_name("apps") / "secretive",
+    Path(__file__).with_name("apps") / "files",
 ]
 PROJECT, REGION, STAGE = "p", "europe-west1", "dev"
 ACCOUNT = "app@p.iam.gserviceaccount.com"
@@ -75,6 +78,10 @@ def allowed(app: App, account: str) -> Allowed:
             if isinstance(use.resource, State):
                 database = names.database_path(names.database(use.resource.name))
                 allow(spec, database, {"roles/datastore.user", "roles/datastore.viewer"}, f"uses {use.resource}")
+            if isinstance(use.resource, Bucket):  # on that bucket alone, the role of the access declared
+                path = f"projects/_/buckets/{names.bucket(use.resource.name)}"
+                role = "roles/storage.objectUser" if use.writes else "roles/storage.objectViewer"
+                allow(spec, path, {role}, f"uses {use.resource}")
         for channel in (c for c in app.channels if spec in app.senders(c)):
             allow(spec, names.topic_path(names.topic(channel.name)), {"roles/pubsub.publisher"}, "sends")
             if channel.kind == QUEUE:
@@ -128,6 +135,28 @@ def test_a_state_only_read_gets_the_viewer_role_on_its_database_alone() -> None:
     }
     viewer = by_resource["projects/p/databases/stateful-dev-audit"]
     assert "datastore.entities.update" not in viewer.actions and "datastore.entities.get" in viewer.actions
+
+
+WRITES_OBJECTS = {"storage.objects.create", "storage.objects.delete", "storage.objects.update"}
+
+
+def test_each_function_gets_exactly_its_declared_access_on_each_bucket_and_a_reader_cannot_write() -> None:
+    app = load_app(Path(__file__).with_name("apps") / "files")
+    found = [(g.function, g.resource, g.role) for g in grants_of(app, "") if "/buckets/" in g.resource]
+    viewer, user = "roles/storage.objectViewer", "roles/storage.objectUser"
+    assert sorted(found) == [
+        ("listing", "projects/_/buckets/files-dev-reports", viewer),
+        ("listing", "projects/_/buckets/files-dev-uploads", viewer),
+        ("summarise", "projects/_/buckets/files-dev-archive", user),
+        ("summarise", "projects/_/buckets/files-dev-uploads", user),
+        ("upload", "projects/_/buckets/files-dev-uploads", user),
+    ]
+    listing = [g for g in grants_of(app, "") if g.function == "listing" and "/buckets/" in g.resource]
+    assert all({"storage.objects.get", "storage.objects.list"} <= set(g.actions) for g in listing)
+    assert not [g.describe() for g in listing if WRITES_OBJECTS & set(g.actions)]  # what .read() must never hold
+    writer = next(g for g in grants_of(app, "") if g.function == "upload")
+    assert {"storage.objects.create", "storage.objects.delete"} <= set(writer.actions)
+    assert not [g for g in grants_of(app, "") if any(a.startswith("storage.buckets.") for a in g.actions)]
 
 
 def test_the_shop_fulfil_function_its_own_account_and_its_dead_letter_topic() -> None:

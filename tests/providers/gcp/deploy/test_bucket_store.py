@@ -2,18 +2,23 @@
 against gcp-storage-emulator: objects kept whole and replaced whole, their content type kept, a missing object
 read as None and deleted as False, keys listed in order under a prefix and cut at the limit; a bucket that is
 not there, or a store that cannot be reached, fails as a BucketError naming the bucket; and through
-`Bucket.get/put/keys`, a function reads and writes the bucket deploy named in `PORTABLE_FN_BUCKET_<NAME>`."""
+`Bucket.get/put/keys`, a function reads and writes the bucket deploy named in `PORTABLE_FN_BUCKET_<NAME>`: called
+directly, and as deployed, through the generated main.py behind functions-framework."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from portable_fn_gcp.buckets import CloudStorageStore, open_store
+from portable_fn_gcp.shim import generate_main
 
+from portable_fn.app import load_app
 from portable_fn.emulators import free_port
+from portable_fn.runtime import CloudEvent, to_structured
 from portable_fn.runtime.buckets import BucketError, bucket, locator_env
 
 
@@ -23,12 +28,19 @@ def emulated(storage_emulator: str, monkeypatch: pytest.MonkeyPatch) -> str:
     return storage_emulator
 
 
+FILES = Path(__file__).with_name("apps") / "files"
+
+
+def made(name: str) -> CloudStorageStore:
+    """A store on a bucket of its own, made for the test (deploy makes it on a cloud)."""
+    found = open_store(name, f"{name}-{uuid.uuid4().hex[:12]}")
+    found.client.create_bucket(found.bucket.name)
+    return found
+
+
 @pytest.fixture
 def store(emulated: str) -> Iterator[CloudStorageStore]:
-    """A store on a bucket of its own, made for the test (deploy makes it on a cloud)."""
-    name = f"files-{uuid.uuid4().hex[:12]}"
-    found = open_store("files", name)
-    found.client.create_bucket(name)
+    found = made("files")
     yield found
     found.client.close()
 
@@ -90,3 +102,43 @@ def test_a_function_reads_and_writes_the_bucket_deploy_names(store: Any, monkeyp
     assert files.keys("out/") == ["out/hello.txt"]
     assert files.delete("out/hello.txt") is True
     assert store.get("out/hello.txt") is None
+
+
+def test_the_deployed_functions_read_and_write_their_buckets_through_the_shim(
+    emulated: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The files app's main.py behind functions-framework, as Cloud Functions runs it, with the variables deploy
+    sets: an upload over HTTP lands in the bucket with its content type, its storage event makes the summary and
+    the archive copy, and the listing reads both buckets it declares."""
+    import functions_framework
+
+    app = load_app(FILES)
+    main = tmp_path / "main.py"
+    main.write_text(generate_main(app), encoding="utf-8")
+    uploads, reports, archive = made("uploads"), made("reports"), made("archive")
+    monkeypatch.setenv("PORTABLE_FN_PROVIDER", "gcp")
+    for store in (uploads, reports, archive):
+        monkeypatch.setenv(locator_env(store.name), store.bucket.name)
+    for name in ("FUNCTION_TARGET", "FUNCTION_SIGNATURE_TYPE"):  # create_app sets them; restored after the test
+        monkeypatch.setenv(name, "")
+
+    def client(target: str) -> Any:
+        return functions_framework.create_app(target, str(main)).test_client()
+
+    assert client("upload").put("/files/a.txt", data=b"three small words").status_code == 201
+    assert uploads.get("in/a.txt") == b"three small words"
+    assert uploads.bucket.get_blob("in/a.txt").content_type == "text/plain"
+    event = CloudEvent(
+        id="s-1",
+        source=f"//storage.googleapis.com/projects/_/buckets/{uploads.bucket.name}",
+        type="google.cloud.storage.object.v1.finalized",
+        subject="objects/in/a.txt",
+        datacontenttype="application/json",
+        data={"bucket": uploads.bucket.name, "name": "in/a.txt", "size": "17", "contentType": "text/plain"},
+    )
+    headers, body = to_structured(event)
+    assert client("summarise").post("/", data=body, headers=headers).status_code == 200
+    assert uploads.get("out/a.txt") == b"3 words" and archive.get("in/a.txt") == b"three small words"
+    reports.put("2026/12.csv", b"a,b", "text/csv")
+    listed = client("listing").get("/files").get_json()
+    assert listed == {"uploads": ["in/a.txt", "out/a.txt"], "reports": ["2026/12.csv"]}

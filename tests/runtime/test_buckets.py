@@ -4,6 +4,7 @@ access a function's `uses=` grants, checked before any store is opened."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,8 @@ from portable_fn import (
 from portable_fn.app import load_app
 from portable_fn.runtime.buckets import FolderStore, locator_env, open_store, use_stores
 from portable_fn.testing import invoke, local_buckets, make_event, make_request
+
+from ..bucket_contract import BucketContract
 
 FILES_APP = Path(__file__).resolve().parent.parent / "local" / "apps" / "files"
 
@@ -178,3 +181,12 @@ def test_on_a_cloud_an_unprovisioned_bucket_says_to_declare_it(monkeypatch: pyte
     assert locator_env("my-files") == "PORTABLE_FN_BUCKET_MY_FILES"
     with pytest.raises(BucketError, match="PORTABLE_FN_BUCKET_UPLOADS is unset.*uses="):
         Bucket("uploads").get("k")
+
+
+class TestFolderBucket(BucketContract):
+    """The contract on the local folder store (`dev`, `invoke --provider local`, `testing.local_buckets`)."""
+
+    @pytest.fixture
+    def bucket(self, tmp_path: Path) -> Iterator[Bucket]:
+        with local_buckets(tmp_path):
+            yield Bucket("uploads")

@@ -15,6 +15,7 @@ from portable_fn_azure.buckets import CONNECTION_ENV, open_store, split_locator
 from portable_fn.runtime.buckets import Bucket, BucketError, locator_env
 
 from ...breaker_contract import closed_port
+from ...bucket_contract import BucketContract
 from .conftest import AZURITE_KEY
 
 
@@ -138,3 +139,11 @@ def test_with_no_connection_string_each_function_gets_a_client_of_its_own_identi
     assert (client.url, client.container_name) == ("https://acct.blob.core.windows.net/uploads", "uploads")
     assert client.credential.__class__.__name__ == "ManagedIdentityCredential"
     assert store.client is client
+
+
+class TestBlobStorageBucket(BucketContract):
+    """The contract every store keeps, on a fresh Azurite container reached as a function reaches it."""
+
+    @pytest.fixture
+    def bucket(self, uploads: Bucket) -> Bucket:
+        return uploads

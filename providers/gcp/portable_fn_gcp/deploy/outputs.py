@@ -1,7 +1,7 @@
 """What a user needs after a deploy, read from the remote state: per function its id and how to reach
 or feed it (URL, topic, bucket, schedule), and where its dead-lettered events go and are kept; per state its
-Firestore database and collection; per topic or queue some function sends to its Pub/Sub topic, and the Cloud
-Tasks queue delayed sends wait in."""
+Firestore database and collection; per declared bucket its Cloud Storage bucket; per topic or queue some function
+sends to its Pub/Sub topic, and the Cloud Tasks queue delayed sends wait in."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from portable_fn.deploy import RemoteState
 
 from .naming import Names
 from .resources import (
+    Bucket,
     DeadLetterRoute,
     DeadLetterSubscription,
     DelayQueue,
@@ -44,6 +45,12 @@ def outputs(app: App, stage: str, remote: RemoteState, names: Names) -> dict[str
         if (StateDatabase.kind, database := names.database(state.name)) in remote
     }
     out = {**out, "states": states} if states else out
+    buckets = {  # one the settings map to an existing bucket is there without deploy
+        declared.name: f"gs://{bucket}"
+        for declared in app.buckets
+        if (Bucket.kind, bucket := names.bucket(declared.name)) in remote or not names.owns_bucket(declared.name)
+    }
+    out = {**out, "buckets": buckets} if buckets else out
     return {**out, **channel_outputs(app, remote, names)}
 
 

@@ -80,6 +80,11 @@ def test_buckets_env_and_grants_are_exactly_what_each_function_declares(provider
     assert roles(google, "files-dev-reports") == {**LEGACY, VIEWER: [own("listing")]}
     assert roles(google, "company-archive") == {**LEGACY, USER: [own("summarise")]}
     assert google.answer_problems == []
+    assert pipeline.info(provider, app, "dev").outputs["buckets"] == {
+        "uploads": "gs://files-dev-uploads",
+        "reports": "gs://files-dev-reports",
+        "archive": "gs://company-archive",
+    }
 
 
 def test_plan_lists_the_grants_and_a_second_deploy_changes_nothing(provider: Any, app: App, google: Any) -> None:

@@ -94,6 +94,7 @@ WANTED = {
         "google_service_account",
         "google_service_account_iam_member",
         "google_storage_bucket",
+        "google_storage_bucket_iam_member",
         "google_storage_bucket_object",
         "data.google_compute_default_service_account",
         "data.google_project",

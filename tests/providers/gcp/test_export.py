@@ -46,6 +46,7 @@ APPS = [
     "tests/providers/gcp/apps/probe",
     "tests/providers/gcp/apps/sender",
     "tests/providers/gcp/deploy/apps/secretive",
+    "tests/providers/gcp/deploy/apps/files",
     "tests/providers/azure/apps/every_trigger",
     "tests/providers/azure/apps/retrying",
 ]
@@ -231,6 +232,28 @@ def test_a_storage_trigger_on_an_existing_bucket_names_it_and_waits_only_for_the
     assert upload["depends_on"] == ["${google_project_iam_member.event_receiver}"]
     assert sorted(document["resource"]["google_storage_bucket"]) == ["pfn_sources"]
     assert "google_storage_project_service_account" not in document.get("data", {})
+
+
+def test_each_declared_bucket_s_grants_name_that_bucket_and_each_declaring_function_s_account() -> None:
+    """The files app: a bucket deploy makes is referred to, the existing one its settings map `archive` to is named."""
+    document, _, _ = export(load_app(REPO / "tests/providers/gcp/deploy/apps/files"))
+    grants = {
+        (g["bucket"], g["role"], g["member"])
+        for g in without_comments(document["resource"])["google_storage_bucket_iam_member"].values()
+    }
+    viewer, user = "roles/storage.objectViewer", "roles/storage.objectUser"
+
+    def account(function: str) -> str:
+        return f"serviceAccount:${{google_service_account.{function}.email}}"
+
+    assert grants == {
+        ("${google_storage_bucket.uploads.name}", viewer, account("listing")),
+        ("${google_storage_bucket.uploads.name}", user, account("summarise")),
+        ("${google_storage_bucket.uploads.name}", user, account("upload")),
+        ("${google_storage_bucket.reports.name}", viewer, account("listing")),
+        ("company-archive", user, account("summarise")),
+    }
+    assert sorted(document["resource"]["google_storage_bucket"]) == ["pfn_sources", "reports", "uploads"]
 
 
 def test_dead_letters_are_kept_and_their_policy_is_left_to_gcloud(shop: App) -> None:

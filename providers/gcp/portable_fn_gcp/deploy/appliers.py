@@ -8,9 +8,9 @@ after a failure converges. Function creates and updates upload the source zip fi
 then a PUT to the signed URL) and wait for the long-running operation. The one project-wide change,
 the Cloud Storage service agent's publisher grant, is added when missing and never revoked; the app's own
 account's event receiver grant on the project is added, and taken back on `remove`. The grants for sending
-(publisher on a topic, enqueuer on the delay queue, user of the account itself) are read-modify-writes of
-that one resource's IAM policy, as the dead-letter grants are. An account deploy made is deleted only once no
-binding of the project's policy names it any more (`ServiceAccounts.take_back_bindings`).
+(publisher on a topic, enqueuer on the delay queue, user of the account itself) and a declared bucket's object
+role are read-modify-writes of that one resource's IAM policy, as the dead-letter grants are. An account deploy
+made is deleted only once no binding of the project's policy names it any more (`ServiceAccounts.take_back_bindings`).
 """
 
 from __future__ import annotations

@@ -39,6 +39,11 @@ account's binding on itself when the app sends to a queue or a deployed function
 (`PORTABLE_FN_DELAY_QUEUE`), so an app that sends nothing never asks Cloud Tasks or IAM. The account's binding
 on itself names the function of another app or stage that still sends later as it, if any, so `remove` keeps it.
 
+A labelled bucket is read with whether it holds any object (a one-object page), so `remove` keeps one holding
+objects. The accounts' object roles are read from the own IAM policy of each bucket some function declares or a
+deployed function of it was told of (`PORTABLE_FN_BUCKET_*`), a mapped existing bucket too; a bucket no function
+declares or was told of has no grant of the app's read, so an app without declared buckets never asks for one.
+
 A declared secret's Secret Manager secret is found by its name (`<app>-<stage>-`, listed with a `name:` filter)
 and its labels, with the service accounts holding roles/secretmanager.secretAccessor in its policy; only when the
 app declares a secret or a deployed function of it was told where they are (`PORTABLE_FN_SECRETS`), so an app

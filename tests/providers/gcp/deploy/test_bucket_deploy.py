@@ -11,9 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from portable_fn_gcp.deploy.grants import grants
 
 from portable_fn.app import App, load_app
 from portable_fn.deploy import pipeline
+from portable_fn.deploy.grants import grant_changes
 
 from ....app_copy import copy_app
 
@@ -127,3 +129,31 @@ def test_remove_takes_the_grants_back_and_keeps_a_bucket_holding_objects(provide
     assert roles(google, "company-archive") == LEGACY and roles(google, "files-dev-uploads") == LEGACY
     pipeline.remove(provider, app, "dev", delete_data=True)
     assert google.app_buckets() == ["company-archive"]
+
+
+def planned_grants(provider: Any, app: App) -> Any:
+    desired = provider.desired(app, "dev", pipeline.package(provider, app, "dev").artifact)
+    return grant_changes(grants(list(provider.read_remote(app, "dev"))), grants(desired))
+
+
+def test_the_grants_read_back_as_made_and_a_read_becoming_a_write_changes_that_binding_only(
+    provider: Any, app: App, google: Any, tmp_path: Path
+) -> None:
+    pipeline.deploy(provider, app, "dev")
+    after = planned_grants(provider, app)
+    assert (after.added, after.removed) == ((), ())
+    assert len([g for g in after.kept if "/buckets/" in g.resource]) == 5
+    source = copy_app(FILES, tmp_path / "edited") / "gcp_files.py"
+    source.write_text(
+        source.read_text().replace("uses=[uploads.read(), reports.read()]", "uses=[uploads.write(), reports.read()]")
+    )
+    changed = load_app(source.parent)
+    changes = planned_grants(provider, changed)
+    uploads = "projects/_/buckets/files-dev-uploads"
+    assert [(g.function, g.role, g.resource) for g in changes.removed] == [("listing", VIEWER, uploads)]
+    assert [(g.function, g.role, g.resource) for g in changes.added] == [("listing", USER, uploads)]
+    pipeline.deploy(provider, changed, "dev")
+    assert roles(google, "files-dev-uploads") == {
+        **LEGACY,
+        USER: sorted([own("listing"), own("summarise"), own("upload")]),
+    }

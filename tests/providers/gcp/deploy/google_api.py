@@ -289,7 +289,8 @@ class GoogleApi:
         self.upload_urls: set[str] = set()
         self.failures: dict[str, str] = {}
         self.projects: dict[str, dict[str, Any]] = {}  # project path -> its IAM policy, made on first use
-        self.refuse: set[str] = set()  # "getIamPolicy" / "setIamPolicy": project IAM answered 403
+        self.refuse: set[str] = set()  # "getIamPolicy" / "setIamPolicy": project IAM answered 403; with " <bucket>"
+        # after "storage.buckets.setIamPolicy", that bucket's policy may not be set (403)
         self.concurrent_writes = 0  # project policy writes that someone else's write beats (409 ABORTED)
         self.disabled: set[str] = set()  # APIs not enabled, by path prefix ("/v3/": Resource Manager)
         self.agent_grant_delay = 0  # triggers refused after the storage agent's grant before it takes effect
@@ -920,6 +921,13 @@ class GoogleApi:
         one), every binding a known role with members IAM takes."""
         if name not in self.buckets:
             raise ApiError(404, "The specified bucket does not exist.")
+        if f"storage.buckets.setIamPolicy {name}" in self.refuse:  # the bucket is someone else's to grant on
+            raise ApiError(
+                403,
+                "The caller does not have storage.buckets.setIamPolicy access to the Google Cloud Storage bucket "
+                f"{name}.",
+                details=[denied("storage.buckets.setIamPolicy", f"projects/_/buckets/{name}")],
+            )
         stored = self.bucket_policy(name)
         if body.get("etag") != stored["etag"]:
             raise ApiError(412, "Precondition Failed: the policy changed since it was read.")

@@ -157,3 +157,16 @@ def test_the_grants_read_back_as_made_and_a_read_becoming_a_write_changes_that_b
         **LEGACY,
         USER: sorted([own("listing"), own("summarise"), own("upload")]),
     }
+
+
+def test_a_mapped_bucket_deploy_may_not_grant_on_says_who_must_run_what(provider: Any, app: App, google: Any) -> None:
+    from portable_fn.runtime.errors import DeployError
+
+    google.refuse.add("storage.buckets.setIamPolicy company-archive")
+    with pytest.raises(DeployError) as refused:
+        pipeline.deploy(provider, app, "dev")
+    assert "on bucket 'company-archive'" in str(refused.value)
+    assert (
+        "gcloud storage buckets add-iam-policy-binding gs://company-archive "
+        f"--member={own('summarise')} --role={USER}" in str(refused.value)
+    )

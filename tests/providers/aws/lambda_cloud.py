@@ -4,9 +4,9 @@ contract workflow on.
 
 `deploy(app, provider, stage, out)` packages the app as `portable-fn deploy` does (`provider.package`), asks
 the provider's own deploy side what it would make (`desired`) and makes on the moto server what the data
-plane needs of it: each DynamoDB table, each SQS queue with its visibility timeout and redrive policy, each
-schedule group. Every function then runs with the env deploy gives it (`Function.env`), the moto server as its
-AWS account (`AWS_ENDPOINT_URL`, the dummy credentials).
+plane needs of it: each DynamoDB table, each S3 bucket, each SQS queue with its visibility timeout and
+redrive policy, each schedule group. Every function then runs with the env deploy gives it (`Function.env`),
+the moto server as its AWS account (`AWS_ENDPOINT_URL`, the dummy credentials).
 
 `LambdaCloud` plays the services that call the functions:
 - a Function URL: `request()` sends the native HTTP event (payload format 2.0) and reads the response;
@@ -38,7 +38,7 @@ from typing import Any, TypeVar
 
 import boto3
 import pytest
-from portable_fn_aws.deploy.resources import EventSourceMapping, Function, Queue, ScheduleGroup, Table
+from portable_fn_aws.deploy.resources import Bucket, EventSourceMapping, Function, Queue, ScheduleGroup, Table
 
 from portable_fn.app import App
 from portable_fn.provider import Provider
@@ -83,6 +83,10 @@ def deploy(app: App, provider: Provider, stage: str, out: Path, endpoint: str) -
     sqs = boto3.client("sqs", region_name=region, endpoint_url=endpoint)
     dynamodb = boto3.client("dynamodb", region_name=region, endpoint_url=endpoint)
     scheduler = boto3.client("scheduler", region_name=region, endpoint_url=endpoint)
+    s3 = boto3.client("s3", region_name=region, endpoint_url=endpoint)
+    where = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
+    for bucket in (r for r in resources if isinstance(r, Bucket)):
+        s3.create_bucket(Bucket=bucket.name, **where)
     for table in (r for r in resources if isinstance(r, Table)):
         dynamodb.create_table(
             TableName=table.name,

@@ -37,6 +37,7 @@ from ...export.terraform_schema import evaluation_problems, problems
 
 REPO = Path(__file__).resolve().parents[3]
 DEPLOY_APPS = REPO / "tests" / "providers" / "aws" / "deploy" / "apps"
+S3_BUCKET = "AWS::S3::Bucket"
 # Every app of the repository that deploys on AWS, with settings that reach the remaining resource types:
 # zips through the deployment bucket (direct_upload_limit_mb = 0); gateway's own settings use the HTTP API.
 APPS: dict[str, tuple[Path, dict[str, Any]]] = {
@@ -48,6 +49,7 @@ APPS: dict[str, tuple[Path, dict[str, Any]]] = {
     "gateway": (DEPLOY_APPS / "gateway", {"direct_upload_limit_mb": 0}),
     "senders": (DEPLOY_APPS / "senders", {}),
     "stateful": (DEPLOY_APPS / "stateful", {}),
+    "files": (DEPLOY_APPS / "files", {}),  # declared buckets: one watched, one not, one existing
     "secured": (DEPLOY_APPS / "secured", {}),  # JWT authorizers, CORS on the HTTP API, secrets
     "secured_urls": (DEPLOY_APPS / "secured", {"http": "function-url"}),  # CORS on each Function URL
     "isolated": (DEPLOY_APPS / "isolated", {}),  # the tenants' REST API
@@ -190,6 +192,24 @@ def test_a_bucket_of_the_app_carries_its_notifications_after_the_permissions(cas
     }
     permission = resources["OnUploadS3Permission"]["Properties"]
     assert permission["SourceArn"] == {"Fn::Sub": "arn:${AWS::Partition}:s3:::shop-dev-uploads"}
+
+
+def test_declared_buckets_are_retained_buckets_and_their_grants_in_both_formats(cases: dict[str, Case]) -> None:
+    case = cases["files"]
+    buckets = {r["Properties"]["BucketName"]: r for r in case.template["Resources"].values() if r["Type"] == S3_BUCKET}
+    assert sorted(buckets) == ["files-test-reports", "files-test-uploads"]  # not the settings' existing archive
+    assert all((b["DeletionPolicy"], b["UpdateReplacePolicy"]) == ("Retain", "Retain") for b in buckets.values())
+    assert sorted(b["bucket"] for b in case.document["resource"]["aws_s3_bucket"].values()) == sorted(buckets)
+    policy = case.template["Resources"]["DownloadRole"]["Properties"]["Policies"][0]["PolicyDocument"]
+    s3 = {s["Sid"]: (s["Action"], s["Resource"]) for s in policy["Statement"] if s["Action"][0].startswith("s3:")}
+    assert s3 == {
+        "ListBuckets": (["s3:ListBucket"], [{"Fn::Sub": "arn:${AWS::Partition}:s3:::files-test-uploads"}]),
+        "ReadObjects": (["s3:GetObject"], [{"Fn::Sub": "arn:${AWS::Partition}:s3:::files-test-uploads/*"}]),
+    }
+    in_terraform = json.loads(case.document["resource"]["aws_iam_role_policy"]["download"]["policy"])
+    assert [s["Resource"] for s in in_terraform["Statement"] if s["Sid"] == "ReadObjects"] == [
+        ["arn:${data.aws_partition.current.partition}:s3:::files-test-uploads/*"]
+    ]
 
 
 def test_an_existing_bucket_s_notification_is_in_the_notes_and_the_metadata(cases: dict[str, Case]) -> None:

@@ -704,16 +704,35 @@ class Buckets(Applier[Bucket]):
         secure_bucket(self.ctx, resource.name, changes)
 
     def delete(self, resource: Bucket) -> None:
+        """Delete the bucket; one found holding objects is emptied first, since a plan deletes it only when
+        told `--delete-data` (`Bucket.holds_data`). Objects put after the plan read it empty are never deleted:
+        S3 refuses to delete the bucket then, and the error says so."""
         try:
-            self.aws.s3.delete_bucket(Bucket=resource.name)
+            if resource.has_objects:
+                empty_bucket(self.ctx, resource.name)
+            self.aws.s3.delete_bucket(Bucket=resource.name, ExpectedBucketOwner=self.ctx.arns.account)
         except ClientError as exc:
             if error_code(exc) == "BucketNotEmpty":
                 raise RuntimeError(
                     f"bucket {resource.name!r} still holds objects and deploy never deletes data; empty it "
-                    f"(aws s3 rm s3://{resource.name} --recursive) if its objects can go"
+                    f"(aws s3 rm s3://{resource.name} --recursive) if its objects can go, or run "
+                    "`portable-fn remove --delete-data`"
                 ) from exc
             if not missing(exc, "NoSuchBucket"):
                 raise
+
+
+def empty_bucket(ctx: ApplyContext, name: str) -> None:
+    """Delete every object of the bucket `name`, every version of it should someone have turned versioning on.
+    Every call names the expected owner, so a bucket of that name in another account is never emptied."""
+    s3, owner = ctx.aws.s3, ctx.arns.account
+    for page in s3.get_paginator("list_object_versions").paginate(Bucket=name, ExpectedBucketOwner=owner):
+        found = [
+            {"Key": v["Key"], "VersionId": v["VersionId"]}
+            for v in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]
+        ]
+        if found:
+            s3.delete_objects(Bucket=name, ExpectedBucketOwner=owner, Delete={"Objects": found, "Quiet": True})
 
 
 class Tables(Applier[Table]):
@@ -802,21 +821,10 @@ class DeploymentBuckets(Applier[DeploymentBucket]):
         secure_bucket(self.ctx, resource.name, changes)
 
     def delete(self, resource: DeploymentBucket) -> None:
-        """Empty the bucket (every version, should someone have turned versioning on), then delete it."""
-        s3, owner = self.aws.s3, self.ctx.arns.account
+        """Empty the bucket (`empty_bucket`), then delete it."""
         try:
-            for page in s3.get_paginator("list_object_versions").paginate(
-                Bucket=resource.name, ExpectedBucketOwner=owner
-            ):
-                found = [
-                    {"Key": v["Key"], "VersionId": v["VersionId"]}
-                    for v in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]
-                ]
-                if found:
-                    s3.delete_objects(
-                        Bucket=resource.name, ExpectedBucketOwner=owner, Delete={"Objects": found, "Quiet": True}
-                    )
-            s3.delete_bucket(Bucket=resource.name, ExpectedBucketOwner=owner)
+            empty_bucket(self.ctx, resource.name)
+            self.aws.s3.delete_bucket(Bucket=resource.name, ExpectedBucketOwner=self.ctx.arns.account)
         except ClientError as exc:
             if not missing(exc, "NoSuchBucket"):
                 raise

@@ -345,7 +345,8 @@ class Template:
 
     def bucket(self, r: Bucket) -> None:
         """The bucket, secured as deploy secures it, with the notifications of the functions it triggers
-        (after the permissions that let S3 invoke them, which S3 checks when the configuration is set)."""
+        (after the permissions that let S3 invoke them, which S3 checks when the configuration is set). Like a
+        state's table it is retained when the stack is deleted or it is replaced: its objects are data."""
         properties: dict[str, Any] = {"BucketName": r.name, "Tags": self.tag_list(r)}
         if r.public_access_blocked:
             properties["PublicAccessBlockConfiguration"] = {setting: True for setting in PUBLIC_ACCESS_BLOCK}
@@ -362,7 +363,8 @@ class Template:
             for p in self.x.resources
             if isinstance(p, Permission) and p.principal == "s3.amazonaws.com" and p.function in notified
         ]
-        self.add(r, "AWS::S3::Bucket", properties, **({"DependsOn": waits} if entries else {}))
+        retained = {"DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain"}
+        self.add(r, "AWS::S3::Bucket", properties, **retained, **({"DependsOn": waits} if entries else {}))
 
     def notifications(self, entries: list[BucketNotification]) -> list[dict[str, Any]]:
         out = []

@@ -26,6 +26,13 @@ function that declares it gets the table's name in `PORTABLE_FN_STATE_<NAME>` (w
 `portable_fn_aws.state` opens) and, in its role, GetItem on that table (`.read()`) or GetItem, PutItem,
 UpdateItem and DeleteItem (`.write()`); a function that does not declare it gets neither.
 
+Each bucket some function declares in `uses=` (`uploads = bucket("uploads")`) is the S3 bucket a
+`storage(uploads)` trigger gets (`Bucket`, `<app>-<stage>-<name>`, made unless the settings `buckets` map it to
+an existing one, which is granted but never made or deleted). A function that declares it gets the bucket's name
+in `PORTABLE_FN_BUCKET_<NAME>` (what `portable_fn_aws.buckets` opens) and, in its role, `s3:ListBucket` on the
+bucket and `s3:GetObject` on its objects (`.read()`), or `s3:GetObject`, `s3:PutObject` and `s3:DeleteObject`
+(`.write()`); a function that does not declare it gets neither.
+
 Each secret a function declares (`uses=[stripe_key]`) lives under the app and stage's prefix in SSM Parameter
 Store or Secrets Manager (the setting `secrets`, `portable_fn_aws.secrets`): deploy never makes or reads it
 (`portable-fn secrets set` does). The function gets the prefix in `PORTABLE_FN_SECRETS` and, in its role,
@@ -58,6 +65,8 @@ from typing import TYPE_CHECKING
 
 from portable_fn.deploy import Artifact, Resource
 from portable_fn.deploy.tags import checked, with_tags
+from portable_fn.runtime.buckets import Bucket as DeclaredBucket
+from portable_fn.runtime.buckets import locator_env as bucket_env
 from portable_fn.runtime.channels import QUEUE, TOPIC, Channel
 from portable_fn.runtime.channels import locator_env as channel_env
 from portable_fn.runtime.function import FunctionOptions, FunctionSpec
@@ -148,6 +157,7 @@ def desired(target: Target) -> list[Resource]:
     for spec in target.app.functions:
         resources += FunctionResources(target, spec).build()
     resources += [Table(target.names.table(state.name)) for state in target.app.states]
+    resources += [Bucket(target.names.bucket(b.name)) for b in target.app.buckets if target.names.owns_bucket(b.name)]
     resources += channel_resources(target)  # after the functions: a queue's receiver says how it is made
     resources += scheduler_resources(target)
     resources += http_api_resources(target)
@@ -199,6 +209,7 @@ class FunctionResources:
                 {self.t.arns.table(table): writes for table, writes in self.tables().items()},
                 self.sends(),
                 self.reads(),
+                {self.t.arns.bucket(bucket): writes for bucket, writes in self.buckets().items()},
             ),
         )
 
@@ -237,6 +248,15 @@ class FunctionResources:
             if isinstance(use.resource, State)
         }
 
+    def buckets(self) -> dict[str, bool]:
+        """The S3 bucket of each bucket the function declares in `uses=`, and whether it writes it."""
+        found: dict[str, bool] = {}
+        for use in self.options.uses:
+            if isinstance(use.resource, DeclaredBucket):
+                bucket = self.t.names.bucket(use.resource.name)
+                found[bucket] = found.get(bucket, False) or use.writes
+        return found
+
     def function(self, code: CodeObject | None, dead_letter: str) -> Function:
         names, options = self.t.names, self.options
         artifact = artifact_of(self.t.artifact, self.spec.name)
@@ -260,7 +280,7 @@ class FunctionResources:
     def env(self, dead_letter: str = "") -> dict[str, str]:
         """App defaults < stage < the function's own < portable-fn's own variables (the app's runtime
         settings, `AppConfig.runtime_env`; the URL of the dead-letter queue `dead_letter`, when it has one;
-        the table of each state it declares)."""
+        the table of each state and the S3 bucket of each bucket it declares)."""
         config = self.t.app.config
         stage = config.stages.get(self.t.stage)
         own = {DEAD_LETTER_ENV: self.t.arns.queue_url(dead_letter)} if dead_letter else {}
@@ -271,6 +291,11 @@ class FunctionResources:
             locator_env(use.resource.name): self.t.names.table(use.resource.name)
             for use in self.options.uses
             if isinstance(use.resource, State)
+        }
+        own |= {
+            bucket_env(use.resource.name): self.t.names.bucket(use.resource.name)
+            for use in self.options.uses
+            if isinstance(use.resource, DeclaredBucket)
         }
         own |= {channel_env(c.kind, c.name): channel_locator(self.t, c) for c in self.channels()}
         if self.secrets():  # where they live, never a value

@@ -3,13 +3,15 @@
 A function's role may write its own log group, consume its own queue (and set the visibility of a
 message it failed, the retry policy's backoff), send to its own dead-letter queue (the on-failure
 destination of asynchronous invocations), read, or read and write, the table of each state it
-declares in `uses=`, read each secret it declares (`ssm:GetParameter` on its parameter, or
+declares in `uses=`, list and read, or also write, the objects of each bucket it declares, read each secret it
+declares (`ssm:GetParameter` on its parameter, or
 `secretsmanager:GetSecretValue` on its secret), and publish to each topic and send to each queue it
 declares; nothing else, no `*`
 action, every resource an exact ARN. A function that sends to a queue may also make one-time schedules
 in the app's delay group (a delay past SQS's 900 s, see `portable_fn_aws.publish`) and pass them the
-delay role, which may only send to the queues some function of the app sends to: the one resource
-pattern is that group's schedules, whose names are picked when they are made. Topics, buckets and
+delay role, which may only send to the queues some function of the app sends to. The resource patterns
+are that group's schedules, whose names are picked when they are made, and a declared bucket's objects
+(`arn:aws:s3:::<bucket>/*`), whose keys the function picks at run time. Topics, buckets and
 schedules invoke the function through its resource policy (see `Permission`), so they need nothing in
 the role. Documents are serialised one canonical way, so the document read back from IAM compares
 equal to the one built here.
@@ -30,6 +32,11 @@ DEAD_LETTER_ACTIONS = ("sqs:SendMessage",)
 # What `portable_fn_aws.state` calls: GetItem to read; PutItem (conditional) and DeleteItem to write.
 STATE_READ_ACTIONS = ("dynamodb:GetItem",)
 STATE_WRITE_ACTIONS = ("dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem")
+# What `portable_fn_aws.buckets` calls: ListObjectsV2 on the bucket; GetObject (HeadObject) on its objects to
+# read, PutObject and DeleteObject too to write. ListBucket also makes a missing object a 404, not a 403.
+BUCKET_LIST_ACTIONS = ("s3:ListBucket",)
+OBJECT_READ_ACTIONS = ("s3:GetObject",)
+OBJECT_WRITE_ACTIONS = ("s3:DeleteObject", "s3:GetObject", "s3:PutObject")
 SCHEDULER_ACTIONS = ("lambda:InvokeFunction",)
 # What `portable_fn_aws.publish` calls: Publish(Batch) on a topic, SendMessage(Batch) on a queue, and,
 # for a delay past SQS's, CreateSchedule with the delay role (which sends to the queue).
@@ -96,9 +103,11 @@ def function_policy(
     tables: Mapping[str, bool] | None = None,
     sends: Sends = Sends(),
     reads: Reads = Reads(),
+    buckets: Mapping[str, bool] | None = None,
 ) -> str:
     """The inline policy of one function's role; `tables` maps the ARN of each state's table the function
-    declares to whether it writes it; `reads` names the secrets it declares."""
+    declares to whether it writes it, `buckets` the ARN of each bucket it declares; `reads` names the secrets
+    it declares."""
     statements = [statement("Logs", LOG_ACTIONS, [f"{log_group_arn}:*"])]
     if queue_arn:
         statements.append(statement("ConsumeQueue", QUEUE_ACTIONS, [queue_arn]))
@@ -112,7 +121,23 @@ def function_policy(
         statements.append(statement("WriteState", STATE_WRITE_ACTIONS, written))
     if reads.secrets:
         statements.append(statement("ReadSecrets", SECRET_ACTIONS[reads.store], list(reads.secrets)))
+    statements += bucket_statements(buckets or {})
     return canonical({"Version": VERSION, "Statement": statements + send_statements(sends)})
+
+
+def bucket_statements(buckets: Mapping[str, bool]) -> list[dict[str, Any]]:
+    """Listing each declared bucket (its ARN), reading the objects of those declared `.read()` and reading and
+    writing those of the buckets declared `.write()` (`<bucket ARN>/*`)."""
+    if not buckets:
+        return []
+    read = [f"{arn}/*" for arn, writes in buckets.items() if not writes]
+    written = [f"{arn}/*" for arn, writes in buckets.items() if writes]
+    out = [statement("ListBuckets", BUCKET_LIST_ACTIONS, list(buckets))]
+    if read:
+        out.append(statement("ReadObjects", OBJECT_READ_ACTIONS, read))
+    if written:
+        out.append(statement("WriteObjects", OBJECT_WRITE_ACTIONS, written))
+    return out
 
 
 def send_statements(sends: Sends) -> list[dict[str, Any]]:

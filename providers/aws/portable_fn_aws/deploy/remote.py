@@ -9,7 +9,8 @@ subscriptions; a schedule group's schedules (not the delay group's: functions ma
 notification entries (whose `Id` names app and stage); an HTTP API's stage, integrations, routes and the
 JWT authorizers its routes use; the tenants' REST API (by name and tags) with its methods and stage
 (`rest_api`); the deployment bucket's objects (all of them are the app's zips). Only
-Describe/Get/List calls are made here, and a Scan of one item of each state table (whether it holds data).
+Describe/Get/List calls are made here, and a Scan of one item of each state table: that Scan, and a listing of
+one key of each bucket, say whether it holds data.
 """
 
 from __future__ import annotations
@@ -90,7 +91,7 @@ class RemoteReader:
         resources += [Topic(name, tags=self.tags("sns", name)) for name in tagged["sns"]]
         deployment = self.names.deployment_bucket(self.arns)
         buckets = [name for name in tagged["s3"] if name != deployment]
-        resources += [Bucket(name, **self.bucket_settings(name), tags=self.tags("s3", name)) for name in buckets]
+        resources += [self.bucket(name) for name in buckets]
         resources += [self.table(name) for name in tagged["dynamodb"]]
         if deployment in tagged["s3"]:
             resources += self.deployment_bucket(deployment)
@@ -269,7 +270,14 @@ class RemoteReader:
                 return None
             raise
 
-    # -- the deployment bucket and the zips in it ------------------------------------------------
+    # -- buckets, the deployment bucket and the zips in it ----------------------------------------
+    def bucket(self, name: str) -> Bucket:
+        """A bucket of the app, and whether it holds any object (a ListObjectsV2 of one key)."""
+        listed = self.aws.s3.list_objects_v2(Bucket=name, MaxKeys=1, ExpectedBucketOwner=self.arns.account)
+        return Bucket(
+            name, **self.bucket_settings(name), has_objects=bool(listed.get("KeyCount")), tags=self.tags("s3", name)
+        )
+
     def bucket_settings(self, name: str) -> dict[str, bool]:
         """`public_access_blocked` (all four settings) and `encrypted` (a default encryption rule) of a bucket."""
         s3, owner = self.aws.s3, self.arns.account

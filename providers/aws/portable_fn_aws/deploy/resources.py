@@ -253,14 +253,21 @@ class Subscription(Resource):
 
 @dataclass(frozen=True)
 class Bucket(Resource):
-    """An S3 bucket the app owns (not one the settings map to an existing bucket). Like the deployment
-    bucket, public access is blocked and objects are encrypted at rest (SSE-S3 when deploy sets it), set
-    explicitly rather than left to the account's defaults."""
+    """An S3 bucket the app owns (not one the settings map to an existing bucket): a storage trigger's, a
+    declared bucket's (`bucket("uploads")`), one bucket when both name it. Like the deployment bucket, public
+    access is blocked and objects are encrypted at rest (SSE-S3 when deploy sets it), set explicitly rather
+    than left to the account's defaults. `has_objects` is what remote found: a bucket holding objects
+    `holds_data`, so `remove` keeps it unless told `--delete-data`."""
 
     kind = "s3 bucket"
+    ignore_on_compare = frozenset({"has_objects"})
     public_access_blocked: bool = True  # all four settings of the bucket's public access block
     encrypted: bool = True  # the bucket has a default encryption rule
+    has_objects: bool = False
     tags: Pairs = ()  # the user's tags (`portable_fn.deploy.tags`), beside portable-fn's own
+
+    def holds_data(self) -> bool:
+        return self.has_objects
 
 
 @dataclass(frozen=True)

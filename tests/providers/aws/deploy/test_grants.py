@@ -1,5 +1,5 @@
 """What an app's IAM roles grant on AWS (`AwsProvider.grants`), read from the desired resources: for the shop
-and every test app that declares `uses=`, no wildcard action, every resource an exact ARN (the two patterns
+and every test app that declares `uses=`, no wildcard action, every resource an exact ARN (the three patterns
 below, each with its reason), and each grant traced back to a declared use, the function's own trigger or
 dead-letter queue, or its log group; and every declaration honoured."""
 
@@ -15,6 +15,7 @@ from portable_fn_aws.provider import AwsProvider
 from portable_fn.app import App, load_app
 from portable_fn.deploy import Artifact
 from portable_fn.deploy.grants import Grant
+from portable_fn.runtime.buckets import Bucket
 from portable_fn.runtime.channels import TOPIC, Channel
 from portable_fn.runtime.secrets import Secret
 from portable_fn.runtime.state import State
@@ -32,6 +33,7 @@ APPS = [
     Path(__file__).with_name("apps") / "senders",
     Path(__file__).with_name("apps") / "stateful",
     Path(__file__).with_name("apps") / "secured",
+    Path(__file__).with_name("apps") / "files",
 ]
 ARNS = Arns("aws", "eu-west-1", "123456789012")
 STAGE = "dev"
@@ -42,10 +44,14 @@ RECEIVE = frozenset(
 SEND = frozenset({"sqs:SendMessage"})
 READ = frozenset({"dynamodb:GetItem"})
 WRITE = frozenset({"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"})
+LIST_OBJECTS = frozenset({"s3:ListBucket"})
+READ_OBJECTS = frozenset({"s3:GetObject"})
+WRITE_OBJECTS = frozenset({"s3:GetObject", "s3:PutObject", "s3:DeleteObject"})
 # The only resources that are patterns, and why no exact ARN exists for them.
 PATTERNS = {
     "log streams": "a function's log group's streams (`<log group ARN>:*`): Lambda names each stream when it starts",
     "delay schedules": "the delay group's schedules (`schedule/<group>/*`): a delayed send names its own",
+    "bucket objects": "a declared bucket's objects (`arn:aws:s3:::<bucket>/*`): the function names each key",
 }
 
 
@@ -86,6 +92,10 @@ def allowed(app: App, store: str = "ssm") -> dict[tuple[str | None, str], tuple[
                 continue  # from `App.readers` above
             if isinstance(resource, State):
                 out[(fn, ARNS.table(names.table(resource.name)))] = (WRITE if use.writes else READ, f"uses {resource}")
+            elif isinstance(resource, Bucket):
+                bucket = f"arn:aws:s3:::{app.name}-{STAGE}-{resource.name}"  # the README's naming
+                out[(fn, bucket)] = (LIST_OBJECTS, f"uses {resource}")
+                out[(fn, f"{bucket}/*")] = (WRITE_OBJECTS if use.writes else READ_OBJECTS, f"uses {resource}")
             elif isinstance(resource, Channel) and resource.kind == TOPIC:
                 out[(fn, ARNS.topic(names.topic(resource.name)))] = (frozenset({"sns:Publish"}), f"uses {resource}")
             elif isinstance(resource, Channel):
@@ -105,6 +115,17 @@ def allowed(app: App, store: str = "ssm") -> dict[tuple[str | None, str], tuple[
     return out
 
 
+def pattern_of(app: App, resource: str) -> str | None:
+    """Which of `PATTERNS` a granted resource is, if any."""
+    if resource.endswith(":*"):
+        return "log streams"
+    if resource == ARNS.schedules_in(Names(app.name, STAGE).delay_group):
+        return "delay schedules"
+    if resource.startswith("arn:aws:s3:::") and resource.endswith("/*"):
+        return "bucket objects"
+    return None
+
+
 @pytest.fixture(params=APPS, ids=lambda p: p.name)
 def app(request: pytest.FixtureRequest) -> App:
     return load_app(request.param)
@@ -114,11 +135,7 @@ def app(request: pytest.FixtureRequest) -> App:
 def test_every_grant_traces_to_a_declaration_and_names_its_resource(app: App, store: str) -> None:
     grants = grants_of(app, store)
     assert grants, "the app's roles grant nothing"
-    patterns = {
-        g.resource: PATTERNS["log streams" if g.resource.endswith(":*") else "delay schedules"]
-        for g in grants
-        if g.resource.endswith(":*") or g.resource == ARNS.schedules_in(Names(app.name, STAGE).delay_group)
-    }
+    patterns = {g.resource: PATTERNS[pattern] for g in grants if (pattern := pattern_of(app, g.resource))}
     assert untraced(grants, allowed(app, store), patterns) == []
     assert unused(grants, allowed(app, store)) == []
 
@@ -171,3 +188,15 @@ def test_a_grant_nothing_declares_is_named() -> None:
         f"unnamed resource: {wide.describe()}",
         f"not declared: {wide.describe()}",
     ]
+
+
+def test_a_write_granted_to_a_function_that_declared_a_bucket_read_only_is_named() -> None:
+    app = load_app(Path(__file__).with_name("apps") / "files")
+    role = "arn:aws:iam::123456789012:role/portable-fn/files/dev/files-dev-download"
+    objects, other_objects = "arn:aws:s3:::files-dev-uploads/*", "arn:aws:s3:::files-dev-reports/*"
+    patterns = {objects: PATTERNS["bucket objects"], other_objects: PATTERNS["bucket objects"]}
+    assert untraced([Grant("download", role, ("s3:GetObject",), objects)], allowed(app), patterns) == []
+    widened = Grant("download", role, ("s3:DeleteObject", "s3:GetObject", "s3:PutObject"), objects)
+    assert untraced([widened], allowed(app), patterns) == [f"not declared: {widened.describe()}"]
+    other = Grant("download", role, ("s3:GetObject",), other_objects)
+    assert untraced([other], allowed(app), patterns) == [f"not declared: {other.describe()}"]

@@ -18,7 +18,8 @@ S3's DeleteObject answers the same for a key that was there and one that was not
 first and says False on its 404. Between the two calls another writer may delete or create the object: the
 answer is then about the object as HeadObject saw it, and the object is gone either way. HeadObject of a
 missing key answers 404, not 403, only with `s3:ListBucket` on the bucket, which `.read()` and `.write()` both
-grant. ListObjectsV2 lists keys in UTF-8 byte order, the order `keys()` promises.
+grant (HeadObject's permissions: https://docs.aws.amazon.com/sdk-for-kotlin/api/latest/s3/aws.sdk.kotlin.services.s3/
+head-object.html, read 2026-12-07). ListObjectsV2 lists keys in UTF-8 byte order, the order `keys()` promises.
 
 Calls are bounded: a connect timeout of `CONNECT_TIMEOUT_S`, a read timeout of `READ_TIMEOUT_S` and at most
 `MAX_ATTEMPTS` attempts in botocore's standard retry mode, so a function never outlives its own timeout waiting

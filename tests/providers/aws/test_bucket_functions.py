@@ -30,8 +30,9 @@ FILES = Path(__file__).with_name("deploy") / "apps" / "files"
 RECORDING = Path(__file__).with_name("crash_handlers")  # recording.run: the entry point, its boto3 calls logged
 STAGE = "test"
 UPLOADS, REPORTS, ARCHIVE = "files-test-uploads", "files-test-reports", "existing-archive-bucket"
-# The IAM action each S3 operation of the store is authorized by, and whether on the bucket or an object
-# (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazons3.html, read 2026-12-07).
+# The IAM action each S3 operation of the store is authorized by, and whether on the bucket or an object. HeadObject
+# is authorized as s3:GetObject (https://docs.aws.amazon.com/sdk-for-kotlin/api/latest/s3/aws.sdk.kotlin.services.s3/
+# head-object.html, read 2026-12-07); ListObjectsV2 lists the bucket.
 S3_ACTIONS = {
     "GetObject": ("s3:GetObject", True),
     "HeadObject": ("s3:GetObject", True),

@@ -1,7 +1,7 @@
 """The S3 object store (`portable_fn_aws.buckets`) on moto's S3 (a real server on 127.0.0.1) with the real
-boto3: objects kept whole with their content type, missing ones None or False, keys in byte order by prefix and
-limit across pages; a declared bucket used by a function through the store deploy points it at; and S3's
-failures as `BucketError`s naming the bucket."""
+boto3: the bucket contract every store keeps; objects kept with their content type, missing ones None or False,
+keys in byte order by prefix and limit across pages; a declared bucket used by a function through the store
+deploy points it at; and S3's failures as `BucketError`s naming the bucket."""
 
 from __future__ import annotations
 
@@ -13,11 +13,12 @@ import boto3
 import pytest
 from portable_fn_aws.buckets import S3Store, open_store
 
-from portable_fn import BucketError, CloudEvent, Request, Response, bucket, function, http, queue
+from portable_fn import Bucket, BucketError, CloudEvent, Request, Response, bucket, function, http, queue
 from portable_fn.runtime.buckets import locator_env
 from portable_fn.testing import invoke, make_event, make_request
 
 from ...breaker_contract import closed_port
+from ...bucket_contract import BucketContract
 
 REGION = "eu-west-1"
 
@@ -121,3 +122,13 @@ def test_an_unreachable_s3_is_a_bucket_error_after_bounded_attempts(
     assert store.client.meta.config.retries == {"mode": "standard", "total_max_attempts": 3}
     with pytest.raises(BucketError, match="bucket 'uploads': S3 GetObject on 'shop-dev-uploads' failed"):
         store.get("k")
+
+
+class TestS3Bucket(BucketContract):
+    """The contract every store keeps, on a fresh S3 bucket reached as a function on Lambda reaches it."""
+
+    @pytest.fixture
+    def bucket(self, physical: str, monkeypatch: pytest.MonkeyPatch) -> Bucket:
+        monkeypatch.setenv("PORTABLE_FN_PROVIDER", "aws")
+        monkeypatch.setenv(locator_env("uploads"), physical)
+        return Bucket("uploads")

@@ -19,7 +19,9 @@ from portable_fn_gcp.shim import generate_main
 from portable_fn.app import load_app
 from portable_fn.emulators import free_port
 from portable_fn.runtime import CloudEvent, to_structured
-from portable_fn.runtime.buckets import BucketError, bucket, locator_env
+from portable_fn.runtime.buckets import Bucket, BucketError, bucket, locator_env
+
+from ....bucket_contract import BucketContract
 
 
 @pytest.fixture
@@ -43,6 +45,17 @@ def store(emulated: str) -> Iterator[CloudStorageStore]:
     found = made("files")
     yield found
     found.client.close()
+
+
+class TestCloudStorageBucket(BucketContract):
+    """The contract every store keeps, on a fresh Cloud Storage bucket reached as a function on Cloud Functions
+    reaches it."""
+
+    @pytest.fixture
+    def bucket(self, store: CloudStorageStore, monkeypatch: pytest.MonkeyPatch) -> Bucket:
+        monkeypatch.setenv("PORTABLE_FN_PROVIDER", "gcp")
+        monkeypatch.setenv(locator_env("uploads"), store.bucket.name)
+        return Bucket("uploads")
 
 
 def test_an_object_is_kept_whole_with_its_content_type_and_replaced_whole(store: CloudStorageStore) -> None:

@@ -1,6 +1,7 @@
 """What a user needs after a deploy, read from the remote state: per function its ARN and how to reach
-or feed it (URL, queue URL, topic ARN, bucket, schedule expression); where each topic and queue a
-function sends to is, and who sends to it; the HTTP API's endpoint and the deployment bucket, if any."""
+or feed it (URL, queue URL, topic ARN, bucket, schedule expression); per declared bucket its S3 bucket; where
+each topic and queue a function sends to is, and who sends to it; the HTTP API's endpoint and the deployment
+bucket, if any."""
 
 from __future__ import annotations
 
@@ -12,7 +13,18 @@ from portable_fn.runtime import triggers
 from . import rest_api
 from .desired import channel_name, route_key
 from .naming import Arns, Names, api_route
-from .resources import ApiRoute, DeploymentBucket, Function, FunctionUrl, HttpApi, Queue, RestApi, Schedule, Topic
+from .resources import (
+    ApiRoute,
+    Bucket,
+    DeploymentBucket,
+    Function,
+    FunctionUrl,
+    HttpApi,
+    Queue,
+    RestApi,
+    Schedule,
+    Topic,
+)
 
 if TYPE_CHECKING:
     from portable_fn.app import App
@@ -37,6 +49,13 @@ def outputs(app: App, stage: str, remote: RemoteState, names: Names, arns: Arns)
         "functions": functions,
         "channels": channel_outputs(app, remote, names, arns),
     }
+    buckets = {  # one the settings map to an existing bucket is there without deploy
+        declared.name: f"s3://{physical}"
+        for declared in app.buckets
+        if (Bucket.kind, physical := names.bucket(declared.name)) in remote or not names.owns_bucket(declared.name)
+    }
+    if buckets:
+        out["buckets"] = buckets
     api = remote.get((HttpApi.kind, names.http_api))
     if isinstance(api, HttpApi):
         out["http_api"] = api.endpoint

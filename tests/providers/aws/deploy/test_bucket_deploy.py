@@ -71,7 +71,12 @@ def test_deploy_makes_each_owned_bucket_private_encrypted_and_tagged(files: Any,
 def test_the_bucket_is_named_and_granted_on_exactly_the_functions_that_declare_it(
     files: Any, app: Any, boto: Any
 ) -> None:
-    pipeline.deploy(files, app, "test")
+    outcome = pipeline.deploy(files, app, "test")
+    assert outcome.outputs["buckets"] == {
+        "uploads": f"s3://{UPLOADS}",
+        "reports": f"s3://{REPORTS}",
+        "archive": f"s3://{ARCHIVE}",
+    }
 
     def env(fn: str) -> dict[str, str]:
         found = boto.lambda_.get_function_configuration(FunctionName=f"files-test-{fn}")["Environment"]["Variables"]

@@ -1,20 +1,19 @@
 """IAM documents: least privilege derived from a function's triggers, as canonical JSON strings.
 
-A function's role may write its own log group, consume its own queue (and set the visibility of a
-message it failed, the retry policy's backoff), send to its own dead-letter queue (the on-failure
-destination of asynchronous invocations), read, or read and write, the table of each state it
-declares in `uses=`, list and read, or also write, the objects of each bucket it declares, read each secret it
-declares (`ssm:GetParameter` on its parameter, or
-`secretsmanager:GetSecretValue` on its secret), and publish to each topic and send to each queue it
-declares; nothing else, no `*`
-action, every resource an exact ARN. A function that sends to a queue may also make one-time schedules
-in the app's delay group (a delay past SQS's 900 s, see `portable_fn_aws.publish`) and pass them the
-delay role, which may only send to the queues some function of the app sends to. The resource patterns
-are that group's schedules, whose names are picked when they are made, and a declared bucket's objects
-(`arn:aws:s3:::<bucket>/*`), whose keys the function picks at run time. Topics, buckets and
-schedules invoke the function through its resource policy (see `Permission`), so they need nothing in
-the role. Documents are serialised one canonical way, so the document read back from IAM compares
-equal to the one built here.
+A function's role may write its own log group, consume its own queue (and set the visibility of a message it
+failed, the retry policy's backoff), send to its own dead-letter queue (the on-failure destination of asynchronous
+invocations), read, or read and write, the table of each state it declares in `uses=`, list each bucket it
+declares and read, or read and write, its objects, read each secret it declares (`ssm:GetParameter` on its
+parameter, or `secretsmanager:GetSecretValue` on its secret), and publish to each topic and send to each queue it
+declares; nothing else, no `*` action, every resource an exact ARN or one of the patterns below. A function that sends
+to a queue may also make one-time schedules in the app's delay group (a delay past SQS's 900 s, see
+`portable_fn_aws.publish`) and pass them the delay role, which may only send to the queues some function of the
+app sends to. The patterns are the log group's streams (`<log group ARN>:*`), which Lambda names, that group's
+schedules, whose names are picked when they are made, and a declared bucket's objects (`arn:aws:s3:::<bucket>/*`),
+whose keys the function picks at run time. The topics, buckets and
+schedules that trigger a function invoke it through its resource policy (see `Permission`), so being triggered
+needs nothing in the role. Documents are serialised one canonical way, so the document read back from IAM
+compares equal to the one built here.
 """
 
 from __future__ import annotations

@@ -153,9 +153,27 @@ def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             yield server.url
 
 
+class Resets:
+    """How many times this session's moto server was emptied: a deployment shared by several tests
+    (`deploy/conftest.py` `deployed_shop`) knows from it whether a test in between emptied the server."""
+
+    def __init__(self, endpoint: str) -> None:
+        self.endpoint = endpoint
+        self.count = 0
+
+    def reset(self) -> str:
+        request = urllib.request.Request(f"{self.endpoint}/moto-api/reset", method="POST")
+        urllib.request.urlopen(request, timeout=10).close()
+        self.count += 1
+        return self.endpoint
+
+
+@pytest.fixture(scope="session")
+def moto_resets(moto_endpoint: str) -> Resets:
+    return Resets(moto_endpoint)
+
+
 @pytest.fixture
-def endpoint(moto_endpoint: str) -> str:
+def endpoint(moto_resets: Resets) -> str:
     """The moto server, emptied: every test starts from an account with nothing in it."""
-    request = urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST")
-    urllib.request.urlopen(request, timeout=10).close()
-    return moto_endpoint
+    return moto_resets.reset()

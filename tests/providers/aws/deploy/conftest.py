@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import types
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ import pytest
 from portable_fn_aws.deploy import AwsDeployer
 
 from portable_fn.app import load_app
-from portable_fn.deploy import Artifact
+from portable_fn.deploy import Artifact, pipeline
 from portable_fn.provider import Provider
 
 from ....app_copy import copy_app
@@ -89,6 +90,37 @@ def provider(endpoint: str, shop: Any) -> MotoProvider:
 @pytest.fixture
 def boto(endpoint: str) -> Any:
     """Plain boto3 clients on the moto server, for checking what deploy made."""
+    return clients(endpoint)
+
+
+@pytest.fixture(scope="module")
+def shop_once(tmp_path_factory: pytest.TempPathFactory) -> Iterator[types.SimpleNamespace]:
+    """samples/shop from a private copy, for a module's `deployed_shop`."""
+    with pytest.MonkeyPatch.context() as env:
+        directory = tmp_path_factory.mktemp("shop")
+        target = copy_app(REPO / "samples" / "shop", directory)
+        env.setenv("SHOP_DATA_DIR", str(directory / "shop-data"))
+        yield types.SimpleNamespace(app=load_app(target), deployed_at=None, provider=None, outcome=None)
+
+
+@pytest.fixture
+def deployed_shop(moto_resets: Any, shop_once: types.SimpleNamespace) -> types.SimpleNamespace:
+    """samples/shop deployed to an emptied moto server, shared by the tests of a module that only read what the
+    deploy made (`app`, `provider`, `outcome`, `boto`): a deploy is some 360 calls to moto, seconds each time.
+    It is deployed again only when a test since emptied the server (`moto_resets` counts the resets), so the
+    tests that use it may run in any order among those that start from an empty account."""
+    if shop_once.deployed_at is None or shop_once.deployed_at != moto_resets.count:
+        endpoint = moto_resets.reset()
+        settings = {**shop_once.app.config.provider_settings("aws", "dev"), "wait_delay_s": 0.1}
+        shop_once.provider = MotoProvider(settings, endpoint)
+        shop_once.outcome = pipeline.deploy(shop_once.provider, shop_once.app, "dev")
+        shop_once.deployed_at = moto_resets.count
+        shop_once.boto = clients(endpoint)
+    return shop_once
+
+
+def clients(endpoint: str) -> types.SimpleNamespace:
+    """Plain boto3 clients on the moto server at `endpoint`."""
 
     def client(service: str) -> Any:
         return boto3.client(service, region_name=REGION, endpoint_url=endpoint)

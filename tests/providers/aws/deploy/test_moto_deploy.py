@@ -85,8 +85,9 @@ def deployed(provider: Any, shop: Any) -> Any:
     return provider
 
 
-# -- what one deploy creates ------------------------------------------------------------------------
-def test_roles_have_exact_least_privilege_policies(deployed: Any, boto: Any) -> None:
+# -- what one deploy creates (deployed once for these tests: `deployed_shop`) ---------------------------
+def test_roles_have_exact_least_privilege_policies(deployed_shop: Any) -> None:
+    boto = deployed_shop.boto
     roles = boto.iam.list_roles(PathPrefix="/portable-fn/shop/dev/")["Roles"]
     assert sorted(r["RoleName"] for r in roles) == sorted(
         [f"shop-dev-{f}" for f in SHOP_FUNCTIONS] + ["shop-dev-scheduler", "shop-dev-scheduler.delays"]
@@ -135,7 +136,8 @@ def test_roles_have_exact_least_privilege_policies(deployed: Any, boto: Any) -> 
     assert tags == {TAG_APP: "shop", TAG_STAGE: "dev"}
 
 
-def test_functions_are_configured_and_tagged(deployed: Any, boto: Any, shop: Any) -> None:
+def test_functions_are_configured_and_tagged(deployed_shop: Any) -> None:
+    boto, shop = deployed_shop.boto, deployed_shop.app
     zip_bytes = (shop.root / ".portable-fn/build/aws/dev/app.zip").read_bytes()
     for name in SHOP_FUNCTIONS:
         found = boto.lambda_.get_function(FunctionName=f"shop-dev-{name}")
@@ -165,7 +167,8 @@ def test_functions_are_configured_and_tagged(deployed: Any, boto: Any, shop: Any
         assert [g["retentionInDays"] for g in group] == [14]
 
 
-def test_http_functions_get_public_function_urls(deployed: Any, boto: Any) -> None:
+def test_http_functions_get_public_function_urls(deployed_shop: Any) -> None:
+    boto = deployed_shop.boto
     url = boto.lambda_.get_function_url_config(FunctionName="shop-dev-create_order")
     assert url["AuthType"] == "NONE" and url["FunctionUrl"].startswith("https://")
     policy = json.loads(boto.lambda_.get_policy(FunctionName="shop-dev-create_order")["Policy"])
@@ -175,7 +178,8 @@ def test_http_functions_get_public_function_urls(deployed: Any, boto: Any) -> No
     assert by_sid["portable-fn-url-invoke"]["Action"] == "lambda:InvokeFunction"
 
 
-def test_queue_has_dead_letter_redrive_and_partial_batch_mapping(deployed: Any, boto: Any) -> None:
+def test_queue_has_dead_letter_redrive_and_partial_batch_mapping(deployed_shop: Any) -> None:
+    boto = deployed_shop.boto
     url = boto.sqs.get_queue_url(QueueName="shop-dev-orders")["QueueUrl"]
     attributes = boto.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
     redrive = json.loads(attributes["RedrivePolicy"])
@@ -189,7 +193,8 @@ def test_queue_has_dead_letter_redrive_and_partial_batch_mapping(deployed: Any, 
     assert mapping["BatchSize"] == 10
 
 
-def test_topic_subscription_and_invoke_permission(deployed: Any, boto: Any) -> None:
+def test_topic_subscription_and_invoke_permission(deployed_shop: Any) -> None:
+    boto = deployed_shop.boto
     topic = arn("sns", "shop-dev-order-events")
     [sub] = boto.sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
     assert (sub["Protocol"], sub["Endpoint"]) == ("lambda", arn("lambda", "function:shop-dev-notify"))
@@ -202,7 +207,8 @@ def test_topic_subscription_and_invoke_permission(deployed: Any, boto: Any) -> N
     assert invoke["DestinationConfig"]["OnFailure"]["Destination"] == arn("sqs", "shop-dev-notify-dlq")
 
 
-def test_schedules_in_a_tagged_group(deployed: Any, boto: Any) -> None:
+def test_schedules_in_a_tagged_group(deployed_shop: Any) -> None:
+    boto = deployed_shop.boto
     group = boto.scheduler.get_schedule_group(Name="shop-dev")
     tags = boto.scheduler.list_tags_for_resource(ResourceArn=group["Arn"])["Tags"]
     assert {t["Key"]: t["Value"] for t in tags} == {TAG_APP: "shop", TAG_STAGE: "dev"}
@@ -214,7 +220,8 @@ def test_schedules_in_a_tagged_group(deployed: Any, boto: Any) -> None:
     assert nightly["Target"]["RoleArn"] == f"arn:aws:iam::{ACCOUNT}:role/portable-fn/shop/dev/shop-dev-scheduler"
 
 
-def test_bucket_notification_with_prefix_and_permission(deployed: Any, boto: Any) -> None:
+def test_bucket_notification_with_prefix_and_permission(deployed_shop: Any) -> None:
+    boto = deployed_shop.boto
     config = boto.s3.get_bucket_notification_configuration(Bucket="shop-dev-uploads")
     [entry] = config["LambdaFunctionConfigurations"]
     assert entry["LambdaFunctionArn"] == arn("lambda", "function:shop-dev-on_upload")
@@ -226,8 +233,8 @@ def test_bucket_notification_with_prefix_and_permission(deployed: Any, boto: Any
     assert policy["Statement"][0]["Condition"]["ArnLike"]["AWS:SourceArn"] == "arn:aws:s3:::shop-dev-uploads"
 
 
-def test_outputs_name_urls_and_arns(provider: Any, shop: Any) -> None:
-    outcome = pipeline.deploy(provider, shop, "dev")
+def test_outputs_name_urls_and_arns(deployed_shop: Any) -> None:
+    provider, shop, outcome = deployed_shop.provider, deployed_shop.app, deployed_shop.outcome
     functions = outcome.outputs["functions"]
     assert sorted(functions) == sorted(SHOP_FUNCTIONS)
     assert functions["create_order"]["url"].startswith("https://")

@@ -30,7 +30,7 @@ from typing import Any
 
 from portable_fn.runtime.buckets import BucketError
 
-from .identity import client_id, managed_identity
+from .identity import ClientPerIdentity, managed_identity
 
 CONNECTION_ENV = "PORTABLE_FN_BLOBS_CONNECTION"
 PAGE = 5000  # the most names one List Blobs call answers
@@ -59,19 +59,11 @@ class BlobStore:
     ) -> None:
         self.bucket = bucket
         self.container = container
-        self._client = client
-        self._identity_client = identity_client
-        self._by_identity: dict[str | None, Any] = {}
+        self._clients = ClientPerIdentity(client, identity_client)
 
     @property
     def client(self) -> Any:
-        if self._identity_client is None:
-            return self._client
-        who = client_id()
-        found = self._by_identity.get(who)
-        if found is None:
-            found = self._by_identity.setdefault(who, self._identity_client(who))
-        return found
+        return self._clients.current
 
     def get(self, key: str) -> bytes | None:
         from azure.core.exceptions import AzureError

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from portable_fn.runtime.pipeline import current_call
@@ -44,3 +44,24 @@ def managed_identity(client_id: str | None) -> Any:
     from azure.identity import ManagedIdentityCredential
 
     return ManagedIdentityCredential(client_id=client_id) if client_id else ManagedIdentityCredential()
+
+
+class ClientPerIdentity:
+    """An SDK client for the running function's own identity: `client` when one was given (a connection
+    string's, in tests and on Azurite), else one made by `make(client_id)` on first use per identity, so a
+    function never calls with a client another function's identity signed. The state and bucket stores hold one."""
+
+    def __init__(self, client: Any = None, make: Callable[[str | None], Any] | None = None) -> None:
+        self._client = client
+        self._make = make
+        self._by_identity: dict[str | None, Any] = {}
+
+    @property
+    def current(self) -> Any:
+        if self._make is None:
+            return self._client
+        who = client_id()
+        found = self._by_identity.get(who)
+        if found is None:
+            found = self._by_identity.setdefault(who, self._make(who))
+        return found

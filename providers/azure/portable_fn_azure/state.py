@@ -50,7 +50,7 @@ from typing import Any
 
 from portable_fn.runtime.state import Record, StateError
 
-from .identity import client_id, managed_identity
+from .identity import ClientPerIdentity, managed_identity
 
 CONNECTION_ENV = "PORTABLE_FN_TABLES_CONNECTION"
 ROW_KEY = "item"  # every entity is alone in its partition
@@ -72,19 +72,11 @@ class TablesBackend:
     with a client another function's identity signed."""
 
     def __init__(self, client: Any = None, identity_client: Callable[[str | None], Any] | None = None) -> None:
-        self._client = client
-        self._identity_client = identity_client
-        self._by_identity: dict[str | None, Any] = {}
+        self._clients = ClientPerIdentity(client, identity_client)
 
     @property
     def client(self) -> Any:
-        if self._identity_client is None:
-            return self._client
-        who = client_id()
-        found = self._by_identity.get(who)
-        if found is None:
-            found = self._by_identity.setdefault(who, self._identity_client(who))
-        return found
+        return self._clients.current
 
     def read(self, key: str) -> Record | None:
         found = self._entity(key)

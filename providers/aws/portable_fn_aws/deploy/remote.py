@@ -18,7 +18,9 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections import defaultdict
-from typing import Any
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 from botocore.exceptions import ClientError  # type: ignore[import-untyped]
 
@@ -61,6 +63,15 @@ TAGGED_TYPES = ["lambda:function", "sqs", "sns", "s3", "logs", "dynamodb:table"]
 SERVICES = ("lambda", "sqs", "sns", "s3", "logs", "dynamodb")
 API_STATEMENT = f"{STATEMENT_PREFIX}http-api"  # Sid of the statement letting the app's HTTP API invoke
 DEFAULT_STAGE = "$default"
+# Reads of one kind (each function, role, queue, ...) in flight at once. Each is a few Get calls whose time is
+# mostly the round trip to AWS, so a stage of a dozen functions is read in about a quarter of the time; four
+# stays well under the control-plane rates AWS documents for these Get calls, and the client retries a throttle.
+READERS = 4
+# The clients a read uses, made before any read runs in a thread: boto3 makes clients from a session
+# thread-unsafely, but a made client may be used from several threads.
+READ_SERVICES = ("lambda", "logs", "sqs", "sns", "s3", "dynamodb", "iam", "apigatewayv2", "scheduler")
+T = TypeVar("T")
+R = TypeVar("R")
 TTL_ON = ("ENABLED", "ENABLING")
 
 
@@ -84,22 +95,24 @@ class RemoteReader:
         self.found_tags: dict[tuple[str, str], Pairs] = {}  # (service, name) -> the user's tags on it
 
     def read(self) -> RemoteState:
+        for service in READ_SERVICES:
+            self.aws.service(service)
         tagged = self.tagged()
         resources: list[Resource] = []
-        resources += [self.log_group(name) for name in tagged["logs"]]
+        resources += self.each(self.log_group, tagged["logs"])
         resources += self.queues(tagged["sqs"])
         resources += [Topic(name, tags=self.tags("sns", name)) for name in tagged["sns"]]
         deployment = self.names.deployment_bucket(self.arns)
         buckets = [name for name in tagged["s3"] if name != deployment]
-        resources += [self.bucket(name) for name in buckets]
-        resources += [self.table(name) for name in tagged["dynamodb"]]
+        resources += self.each(self.bucket, buckets)
+        resources += self.each(self.table, tagged["dynamodb"])
         if deployment in tagged["s3"]:
             resources += self.deployment_bucket(deployment)
         resources += self.roles()
         resources += self.http_apis()
         resources += rest_api.read(self.aws, self.names, self.api_names)
-        for name in tagged["lambda"]:
-            resources += self.function(name)
+        for found in self.each(self.function, tagged["lambda"]):  # after http_apis: permissions name the APIs
+            resources += found
         functions = {r.arn for r in resources if isinstance(r, Function)}
         for topic in tagged["sns"]:
             resources += self.subscriptions(topic, functions)
@@ -107,6 +120,15 @@ class RemoteReader:
             resources += self.notifications(bucket)
         resources += self.schedules()
         return RemoteState(in_order(resources))
+
+    @staticmethod
+    def each(read: Callable[[T], R], items: Iterable[T]) -> list[R]:
+        """`read` of every item, in the items' order, `READERS` at a time (an error of any is raised here)."""
+        items = list(items)
+        if len(items) < 2:
+            return [read(item) for item in items]
+        with ThreadPoolExecutor(max_workers=READERS) as pool:
+            return list(pool.map(read, items))
 
     def tagged(self) -> dict[str, list[str]]:
         """Names of the tagged resources by service (`SERVICES`)."""
@@ -136,7 +158,7 @@ class RemoteReader:
         return LogGroup(name, retention_days=int(found.get("retentionInDays") or 0), tags=self.tags("logs", name))
 
     def queues(self, names: list[str]) -> list[Resource]:
-        queues = [self.queue(name) for name in names]
+        queues = self.each(self.queue, names)
         dead_letters = {q.dead_letter_arn.rsplit(":", 1)[-1] for q in queues}
         return sorted(queues, key=lambda q: q.name not in dead_letters)  # dead-letter queues first
 
@@ -170,21 +192,22 @@ class RemoteReader:
         )
 
     def roles(self) -> list[Resource]:
-        roles: list[Resource] = []
-        for role in self.aws.pages(self.aws.iam, "list_roles", "Roles", PathPrefix=self.names.role_path):
-            name = role["RoleName"]
-            found = tag_dict(self.aws.iam.list_role_tags(RoleName=name).get("Tags", []))
-            if has_tags(found, self.names.app, self.names.stage):
-                roles.append(
-                    Role(
-                        name,
-                        path=role["Path"],
-                        trust=read_document(role["AssumeRolePolicyDocument"]),
-                        policy=self.role_policy(name),
-                        tags=user_tags(found, TAG_RECORD),
-                    )
-                )
-        return roles
+        listed = self.aws.pages(self.aws.iam, "list_roles", "Roles", PathPrefix=self.names.role_path)
+        return [role for role in self.each(self.role, listed) if role is not None]
+
+    def role(self, role: dict[str, Any]) -> Role | None:
+        """A listed role, when it carries the app's and stage's tags."""
+        name = role["RoleName"]
+        found = tag_dict(self.aws.iam.list_role_tags(RoleName=name).get("Tags", []))
+        if not has_tags(found, self.names.app, self.names.stage):
+            return None
+        return Role(
+            name,
+            path=role["Path"],
+            trust=read_document(role["AssumeRolePolicyDocument"]),
+            policy=self.role_policy(name),
+            tags=user_tags(found, TAG_RECORD),
+        )
 
     def role_policy(self, role: str) -> str:
         try:

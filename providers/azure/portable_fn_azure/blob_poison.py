@@ -15,8 +15,8 @@ names a function), base64 text as the host's queues write it (plain JSON is read
 
 Messages are peeked, never received: the queue holds other functions' letters, which must stay untouched and
 visible. A peek sees the first 32 messages of a queue only (Storage's limit); the entries say when it holds
-more. A blob cannot be redriven (only Azure Storage raises its event): `event_letters.refusal` refuses before
-anything is read.
+more. They are never redriven (a redrive lists them as kept, `event_letters.POISON_KEPT`): deleting one would
+mean receiving from a queue every blob function of the app shares, and a message names only the blob.
 """
 
 from __future__ import annotations

@@ -8,72 +8,72 @@ attempt) and, for Event Grid subscriptions, the blobs Event Grid wrote once its 
 |---------------------------|----------------------------------|--------------------------------------------------|
 | topic on Event Grid       | its queue and its subscription's | each published back to the function's custom     |
 |                           | dead-letter blobs                | topic, deleted only once the publish succeeded   |
-| storage (created/deleted) | its queue, the system topic      | refused, every letter kept: only Azure Storage   |
-|                           | subscription's blobs and its     | publishes blob events                            |
-|                           | messages in the host's           |                                                  |
-|                           | `webjobs-blobtrigger-poison`     |                                                  |
-|                           | (`blob_poison`)                  |                                                  |
-| schedule                  | its queue                        | refused, every letter kept: a timer has no input |
-|                           |                                  | to send back; the next firing runs it again      |
+| storage (created/deleted) | its queue, the system topic      | each event POSTed to the function's webhook on   |
+|                           | subscription's blobs and its     | the app's host as Event Grid delivers it         |
+|                           | messages in the host's           | (`host_redrive`: a blob's events as written, a   |
+|                           | `webjobs-blobtrigger-poison`     | shim letter's rebuilt), deleted once the host    |
+|                           | (`blob_poison`)                  | answered 2xx; the poison queue's are listed and  |
+|                           |                                  | kept (`POISON_KEPT`)                             |
+| schedule                  | its queue                        | one run per letter through the host's admin      |
+|                           |                                  | endpoint, deleted once it answered 202           |
+
+The host's name and keys are read from ARM only to redrive, and never shown.
 """
 
 from __future__ import annotations
 
 import heapq
 import json
+from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from portable_fn.runtime.dead_letters import undead
 from portable_fn.runtime.errors import ProviderError
 
-from .blob_poison import POISON_QUEUE
-from .grid_letters import SYSTEM_TOPIC_REFUSAL, Publish
+from .grid_letters import Publish
 from .redrive import DeadLetters
 
 if TYPE_CHECKING:
     from portable_fn.provider import DeadLetterEntry
+    from portable_fn.runtime.cloudevent import CloudEvent
     from portable_fn.runtime.function import FunctionSpec
 
 UNMARKED = "not written by the shim: it has no deadletterreason"
-TIMER_REFUSAL = (
-    "Function {function!r} on azure: its dead letters are timer firings, which have no input to send back, so "
-    "portable-fn cannot redrive them; they are kept in {where}. The next firing runs the function again; "
-    "delete each letter yourself once it is handled."
+POISON_KEPT = (
+    "not redriven: the messages of webjobs-blobtrigger-poison name only a blob (container, name, ETag), and the "
+    "queue is shared by every blob function of the app, so portable-fn only peeks at it; write the blob again "
+    "for a new BlobCreated event and delete the message yourself"
 )
 EARLIEST = datetime.min.replace(tzinfo=timezone.utc)
+
+Send = Callable[["CloudEvent[Any]"], None]
 
 
 class EventDeadLetters(DeadLetters):
     """The function's own dead-letter queue (`dead_letters`, read through `service`, an azure.storage.queue
-    QueueServiceClient); a redrive publishes each letter to `publish` (a topic function's custom topic)."""
+    QueueServiceClient); a redrive hands each letter's event, its dead-letter extensions taken off, to `send`
+    (a topic's publish, a blob function's webhook, a timer's run: `AzureProvider.event_sender`)."""
 
     unmarked = UNMARKED
 
-    def __init__(self, service: Any, spec: FunctionSpec, dead_letters: str, publish: Publish | None) -> None:
+    def __init__(self, service: Any, spec: FunctionSpec, dead_letters: str, send: Send | None) -> None:
         super().__init__(service, spec, dead_letters, None, poison=dead_letters)
-        self.publish = publish
+        self.send = send
 
     def send_back(self, message: Any) -> None:
         event = self.event(message)
-        if self.publish is None or event is None:
+        if self.send is None or event is None:
             raise ProviderError(
                 f"Redriving {self.spec.name!r} on azure: the letter {message.id} of {self.poison} cannot be "
-                "published back (it is not a CloudEvent, or the function has no topic); it is kept."
+                "sent back (it is not a CloudEvent); it is kept."
             )
-        self.publish([json.loads(undead(event).to_json())])
+        self.send(undead(event))
 
 
-def refusal(spec: FunctionSpec, queue: str, system_topic: str, blobs: str) -> str | None:
-    """Why the function's dead letters (in the storage queue `queue` and, for blob events, under `blobs` of
-    the dead-letter container) cannot be redriven; None: they can (a topic's)."""
-    kind = spec.trigger.kind
-    if kind == "schedule":
-        return TIMER_REFUSAL.format(function=spec.name, where=f"the storage queue {queue}")
-    if kind == "storage":
-        where = f"the storage queue {queue}, the storage queue {POISON_QUEUE} (the host's, for blobs) and {blobs}"
-        return SYSTEM_TOPIC_REFUSAL.format(function=spec.name, topic=system_topic, where=where)
-    return None
+def published(publish: Publish) -> Send:
+    """A topic function's letters: each CloudEvent published to its custom topic."""
+    return lambda event: publish([json.loads(event.to_json())])
 
 
 def oldest_first(*listings: list[DeadLetterEntry]) -> list[DeadLetterEntry]:

@@ -21,13 +21,14 @@ Each event is one `DeadLetterEntry`, oldest blob first and in blob order within 
 | where    | `blob <container>/<blob path>`                                                                |
 | event    | the CloudEvent, Event Grid's members taken off (an Event Grid schema event converted)          |
 
-Redrive (topic triggers only): each blob's events are POSTed back to the function's custom topic, the
+Redrive: a topic function's blobs have their events POSTed back to the function's custom topic, the
 CloudEvents 1.0 endpoint deploy created (`aeg-sas-key` header, `application/cloudevents-batch+json`),
 without Event Grid's members or the shim's `deadletter*` extensions, then the blob is deleted: a blob is
 never both redriven and kept, nor lost when its publish fails. Event Grid has no way to publish to one
 subscription, so every function subscribed to the same topic gets a redriven event again (as with a
 publisher's retry). Blob events come from the storage account's system topic, which only Azure Storage
-publishes to: they are refused (`SYSTEM_TOPIC_REFUSAL`), and kept.
+publishes to: they go to the function's webhook on the app's host instead, each exactly as Event Grid
+delivered it (`exact`; `host_redrive`), the blob deleted once the host took them.
 """
 
 from __future__ import annotations
@@ -95,16 +96,24 @@ class TopicPublisher:
 class GridDeadLetters:
     """One event subscription's dead-letter blobs, read through `container` (an azure.storage.blob
     ContainerClient). `publish` sends events back to the function's topic; None for a system topic, whose
-    `topic` name the refusal gives."""
+    `topic` name the refusal gives. `exact`: what is sent is each event as Event Grid delivered it (a blob
+    event, to the function's webhook), else its CloudEvent without dead-letter extensions (to a topic)."""
 
     def __init__(
-        self, container: Any, function: str, subscription: str, publish: Publish | None, topic: str = ""
+        self,
+        container: Any,
+        function: str,
+        subscription: str,
+        publish: Publish | None,
+        topic: str = "",
+        exact: bool = False,
     ) -> None:
         self.container = container
         self.function = function
         self.prefix = blob_prefix(subscription)
         self.publish = publish
         self.topic = topic
+        self.exact = exact
 
     @property
     def where(self) -> str:
@@ -112,7 +121,7 @@ class GridDeadLetters:
 
     def read(self, redrive: bool = False) -> list[DeadLetterEntry]:
         """Every dead-lettered event, oldest blob first; with `redrive`, each blob's events published back
-        to the topic and the blob deleted."""
+        (to the topic, or to the function's webhook) and the blob deleted."""
         if redrive and self.publish is None:
             raise ProviderError(SYSTEM_TOPIC_REFUSAL.format(function=self.function, topic=self.topic, where=self.where))
         entries: list[DeadLetterEntry] = []
@@ -120,7 +129,7 @@ class GridDeadLetters:
             events = self.events_of(blob.name)
             found = [self.entry(blob, event) for event in events]
             if redrive and self.publish is not None:
-                self.publish([sent_back(e) for e in events])
+                self.publish([delivered(e) if self.exact else sent_back(e) for e in events])
                 self.container.delete_blob(blob.name)
                 for entry in found:
                     entry.redriven = True

@@ -105,9 +105,10 @@ class AzureProvider(Provider):
         Service Bus queue or topic, `sb_letters`); for a function Event Grid, a blob trigger or a timer
         delivers to, its own dead-letter queue and the blobs Event Grid wrote into the app's
         `portable-fn-dead-letters` container, and a blob function's messages in the host's
-        `webjobs-blobtrigger-poison` (`blob_poison`), together (`redrive`: a topic's published back to it; blob
-        events and timer firings are refused, see `event_letters`). All but Service Bus's in the app's storage
-        account; what is redriven is deleted."""
+        `webjobs-blobtrigger-poison` (`blob_poison`), together (`redrive`: a topic's published back to it, blob
+        events POSTed to the function's webhook on the app's host, a timer run once per letter through the
+        host's admin endpoint, see `event_letters`; the poison queue's kept). All but Service Bus's in the
+        app's storage account; what is redriven is deleted."""
         from .names import queue_name
         from .redrive import DeadLetters
 
@@ -132,28 +133,70 @@ class AzureProvider(Provider):
         self, app: App, stage: str, spec: FunctionSpec, service: Any, redrive: bool
     ) -> list[DeadLetterEntry]:
         """An Event Grid, blob or timer function's own dead-letter queue and, when Event Grid delivers to it,
-        its subscription's dead-letter blobs, oldest first. A redrive of letters that cannot be sent back is
-        refused before anything is read; a topic's publisher is asked for once, for both."""
+        its subscription's dead-letter blobs, oldest first. What sends them back (`event_sender`) is made
+        once, for both, before anything is read; a blob function's messages in the host's poison queue are
+        listed and kept (`event_letters.POISON_KEPT`)."""
         from .blob_poison import BlobPoison
-        from .deploy.naming import DEAD_LETTER_CONTAINER, subscription_name
-        from .event_letters import EventDeadLetters, oldest_first, refusal
-        from .grid_letters import blob_prefix
+        from .event_letters import POISON_KEPT, EventDeadLetters, oldest_first
 
-        names, queue = self.deployer.names(app, stage), dead_letter_queue(spec.name)
-        blobs = f"{DEAD_LETTER_CONTAINER}/{blob_prefix(subscription_name(spec.name))}"
-        refused = refusal(spec, queue, names.system_topic, blobs)
-        if redrive and refused:
-            raise ProviderError(refused)
-        publish = None
-        if redrive and isinstance(spec.trigger, Topic):
-            publish = self.topic_publisher(names.resource_group, names.topic(spec.trigger.name))
-        written = EventDeadLetters(service, spec, queue, publish).read(redrive)
+        queue = dead_letter_queue(spec.name)
+        send, publish = self.event_sender(app, stage, spec) if redrive else (None, None)
+        written = EventDeadLetters(service, spec, queue, send).read(redrive)
         if not self.delivered_by_event_grid(app, spec):
             return written
         letters = oldest_first(written, self.grid_dead_letters(app, stage, spec, redrive, publish))
-        if isinstance(spec.trigger, Storage):  # what the Functions host gave up on (a redrive was refused above)
-            return oldest_first(letters, BlobPoison(service, spec).read())
+        if isinstance(spec.trigger, Storage):  # what the Functions host gave up on: listed, never redriven
+            poisoned = BlobPoison(service, spec).read()
+            if redrive:
+                for entry in poisoned:
+                    entry.reason = f"{entry.reason}; {POISON_KEPT}"
+            return oldest_first(letters, poisoned)
         return letters
+
+    def event_sender(self, app: App, stage: str, spec: FunctionSpec) -> tuple[Any, Any]:
+        """What a redrive of an event function sends its letters with: (for its queue's CloudEvents, for its
+        dead-letter blobs' events). A topic's are published to its custom topic; a blob function's are
+        POSTed to its webhook on the app's host as Event Grid delivers them, a shim letter rebuilt as an
+        Event Grid event (`host_redrive.grid_event`); a timer's letter runs it once through the host's
+        admin endpoint. ARM is asked for the topic's or the host's keys here, before anything is read."""
+        from .event_letters import published
+        from .host_redrive import grid_event
+
+        trigger, names = spec.trigger, self.deployer.names(app, stage)
+        if isinstance(trigger, Topic):
+            publish = self.topic_publisher(names.resource_group, names.topic(trigger.name))
+            return published(publish), publish
+        host = self.functions_host(names.resource_group, names.function_app)
+        if isinstance(trigger, Storage):
+            deleted, topic = trigger.on == "deleted", names.account_id
+            return (
+                lambda event: host.deliver(spec.name, [grid_event(event, topic)], deleted),
+                lambda events: host.deliver(spec.name, events, deleted),
+            )
+        return (lambda event: host.run(spec.name)), None
+
+    def functions_host(self, resource_group: str, site: str) -> Any:
+        """The function app's host: its `defaultHostName` and keys (`host/default/listkeys`) as ARM answers
+        them now, read through the deploy side's App Service client; `functions_host_endpoint`, when set, is
+        where its requests go instead, the host in `Host`. The keys are held for this redrive only."""
+        from .deploy.client import arm_json, missing
+        from .host_redrive import FunctionsHost
+
+        web = self.deployer.client.web.web_apps
+        try:
+            host = arm_json(web.get(resource_group, site)).get("properties", {}).get("defaultHostName")
+        except Exception as exc:
+            if not missing(exc):
+                raise
+            host = None
+        if not host:
+            raise ProviderError(
+                f"Redriving to the function app {site!r} in resource group {resource_group!r}: it is not deployed "
+                "(or has no host name yet), so nothing was sent and every letter is kept. Run `portable-fn "
+                "deploy --provider azure` for this stage, then redrive again."
+            )
+        keys = arm_json(web.list_host_keys(resource_group, site))
+        return FunctionsHost(site, str(host), keys, self.config.functions_host_endpoint)
 
     def bus_dead_letters(self, app: App, spec: FunctionSpec, service: Any, redrive: bool) -> list[DeadLetterEntry]:
         """A Service Bus function's dead-letter queue (what the shim wrote) and its entity's `$deadletterqueue`
@@ -201,8 +244,9 @@ class AzureProvider(Provider):
         blobs = client.blobs(client.storage_connection_string(names.resource_group, names.storage_account))
         container = blobs.get_container_client(DEAD_LETTER_CONTAINER)
         subscription = subscription_name(spec.name)
-        if not isinstance(spec.trigger, Topic):
-            return GridDeadLetters(container, spec.name, subscription, None, names.system_topic).read(redrive)
+        if not isinstance(spec.trigger, Topic):  # blob events: `publish` POSTs to the function's webhook
+            exact = GridDeadLetters(container, spec.name, subscription, publish, names.system_topic, exact=True)
+            return exact.read(redrive)
         topic = names.topic(spec.trigger.name)
         if redrive and publish is None:
             publish = self.topic_publisher(names.resource_group, topic)

@@ -47,6 +47,7 @@ class AzureSettings(ProviderSettings):
     scm_endpoint: str | None = None  # where requests to a site's SCM (Kudu) host go, the host in `Host`
     event_grid_endpoint: str | None = None  # where publishes to a topic's endpoint go, the host in `Host`
     service_bus_endpoint: str | None = None  # where a redrive's sends to Service Bus go, the namespace in `Host`
+    functions_host_endpoint: str | None = None  # where a redrive's requests to the app's host go, it in `Host`
     storage_connection_string: str | None = None
     connection_verify: bool | str = True  # false, or a CA bundle's path
     polling_interval_s: float | None = Field(default=None, ge=0)

@@ -1,7 +1,7 @@
 """What the Functions host gave up on for a blob function: its messages in the app's `webjobs-blobtrigger-poison`
 queue (in Azurite), shaped as the WebJobs storage extension writes them (`BlobTriggerMessage`'s JSON, base64),
-listed by `dead-letters` beside the shim's letters; other functions' messages stay untouched and visible, and
-`--redrive` is refused with every message kept (`blob_poison`)."""
+listed by `dead-letters` beside the shim's letters; other functions' messages stay untouched and visible
+(`blob_poison`; that `--redrive` keeps them is in deploy/test_host_redrive.py)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,6 @@ from portable_fn_azure.names import dead_letter_queue
 from portable_fn_azure.provider import AzureProvider
 
 from portable_fn.app import App, load_app
-from portable_fn.runtime.errors import ProviderError
 
 FAILING = Path(__file__).resolve().parent / "apps" / "failing"
 BLOB_FUNCTIONS = ("on_upload", "on_gone")
@@ -92,15 +91,6 @@ def test_a_blob_functions_poison_messages_are_listed_and_no_other_is_touched(
     # peeked, not received: all four there, never dequeued, visible now
     assert [m.dequeue_count for m in poisoned.peek_messages(max_messages=32)] == [0, 0, 0, 0]
     assert provider.dead_letters(app, "dev", app.function("on_gone")) == []  # none names it
-
-
-def test_a_redrive_of_a_blob_function_is_refused_and_its_poison_messages_kept(
-    poisoned: Any, provider: AzureProvider, app: App
-) -> None:
-    with pytest.raises(ProviderError, match=f"only Azure Storage can publish to.*{POISON_QUEUE}"):
-        provider.dead_letters(app, "dev", app.function("on_upload"), redrive=True)
-    assert len(poisoned.peek_messages(max_messages=32)) == 4
-    assert len(provider.dead_letters(app, "dev", app.function("on_upload"))) == 2
 
 
 def test_no_poison_queue_is_no_letters(queues: Any, provider: AzureProvider, app: App) -> None:

@@ -2,8 +2,8 @@
 generated function_app.py, indexed by the real `azure-functions` library, given the objects the worker
 builds (`EventGridEvent` / `CloudEvent`, `InputStream`, `TimerRequest`); what the shim sets on the
 function's dead-letter output binding written to Azurite's queue as the host's binding writes it (base64);
-`dead-letters` listing it with reason, function and attempt, and refusing `--redrive` for blob events and
-timer firings while keeping every letter."""
+`dead-letters` listing it with reason, function and attempt (their `--redrive`, which needs the app's host
+from ARM, is in deploy/test_host_redrive.py)."""
 
 from __future__ import annotations
 
@@ -27,7 +27,6 @@ from portable_fn_azure.shim import DeliveryFailed
 from portable_fn.app import App, load_app
 from portable_fn.runtime.cloudevent import CloudEvent
 from portable_fn.runtime.dead_letters import dead_letter_info
-from portable_fn.runtime.errors import ProviderError
 
 from .conftest import DATA
 from .host_objects import Captured, HostContext
@@ -188,18 +187,6 @@ def test_an_event_grid_event_that_cannot_be_read_is_dead_lettered_with_its_body(
     assert json.loads(letter.data)["data"] == {"ask": "none"}
     reason = (dead_letter_info(letter) or {})["reason"]
     assert "'type' is required" in reason
-
-
-@pytest.mark.parametrize("name", ["on_upload", "on_gone", "tick"])
-def test_redriving_blob_events_and_timer_firings_is_refused_and_every_letter_kept(
-    functions: dict[str, Any], queues: Any, provider: AzureProvider, app: App, name: str
-) -> None:
-    deliver(functions, queues, name, "dead")
-    why = "only Azure Storage can publish to" if name != "tick" else "timer firings, which have no input to send back"
-    with pytest.raises(ProviderError, match=why) as refused:
-        provider.dead_letters(app, "dev", app.function(name), redrive=True)
-    assert f"storage queue {dead_letter_queue(name)}" in str(refused.value)
-    assert len(provider.dead_letters(app, "dev", app.function(name))) == 1  # kept, visible at once
 
 
 def test_invoke_reports_the_dead_letter_of_an_event_grid_function(app: App) -> None:

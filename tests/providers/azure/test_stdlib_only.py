@@ -55,6 +55,7 @@ PROVIDER_SIDE = {
     "grid_letters.py",
     "sb_letters.py",
     "event_letters.py",
+    "host_redrive.py",
     "sb_dlq.py",
     "blob_poison.py",
     "cost.py",

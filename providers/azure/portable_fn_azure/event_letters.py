@@ -12,8 +12,8 @@ attempt) and, for Event Grid subscriptions, the blobs Event Grid wrote once its 
 |                           | subscription's blobs and its     | the app's host as Event Grid delivers it         |
 |                           | messages in the host's           | (`host_redrive`: a blob's events as written, a   |
 |                           | `webjobs-blobtrigger-poison`     | shim letter's rebuilt), deleted once the host    |
-|                           | (`blob_poison`)                  | answered 2xx; the poison queue's are listed and  |
-|                           |                                  | kept (`POISON_KEPT`)                             |
+|                           | (`blob_poison`)                  | answered 2xx; a created blob's poison message as |
+|                           |                                  | the BlobCreated event of its blob (`blob_poison`)|
 | schedule                  | its queue                        | one run per letter through the host's admin      |
 |                           |                                  | endpoint, deleted once it answered 202           |
 
@@ -40,11 +40,6 @@ if TYPE_CHECKING:
     from portable_fn.runtime.function import FunctionSpec
 
 UNMARKED = "not written by the shim: it has no deadletterreason"
-POISON_KEPT = (
-    "not redriven: the messages of webjobs-blobtrigger-poison name only a blob (container, name, ETag), and the "
-    "queue is shared by every blob function of the app, so portable-fn only peeks at it; write the blob again "
-    "for a new BlobCreated event and delete the message yourself"
-)
 EARLIEST = datetime.min.replace(tzinfo=timezone.utc)
 
 Send = Callable[["CloudEvent[Any]"], None]

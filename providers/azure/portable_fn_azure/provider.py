@@ -134,10 +134,10 @@ class AzureProvider(Provider):
     ) -> list[DeadLetterEntry]:
         """An Event Grid, blob or timer function's own dead-letter queue and, when Event Grid delivers to it,
         its subscription's dead-letter blobs, oldest first. What sends them back (`event_sender`) is made
-        once, for both, before anything is read; a blob function's messages in the host's poison queue are
-        listed and kept (`event_letters.POISON_KEPT`)."""
+        once, for both, before anything is read; it also sends a blob-created function's messages in the
+        host's poison queue, each as its blob's BlobCreated event (`blob_poison`)."""
         from .blob_poison import BlobPoison
-        from .event_letters import POISON_KEPT, EventDeadLetters, oldest_first
+        from .event_letters import EventDeadLetters, oldest_first
 
         queue = dead_letter_queue(spec.name)
         send, publish = self.event_sender(app, stage, spec) if redrive else (None, None)
@@ -145,12 +145,14 @@ class AzureProvider(Provider):
         if not self.delivered_by_event_grid(app, spec):
             return written
         letters = oldest_first(written, self.grid_dead_letters(app, stage, spec, redrive, publish))
-        if isinstance(spec.trigger, Storage):  # what the Functions host gave up on: listed, never redriven
-            poisoned = BlobPoison(service, spec).read()
-            if redrive:
-                for entry in poisoned:
-                    entry.reason = f"{entry.reason}; {POISON_KEPT}"
-            return oldest_first(letters, poisoned)
+        if isinstance(spec.trigger, Storage) and spec.trigger.on == "created":  # what the host gave up on
+            poison = BlobPoison(service, spec)
+            if not redrive:
+                return oldest_first(letters, poison.read())
+            deployer = cast("AzureDeployer", self.deployer)
+            names = deployer.names(app, stage)
+            assert publish is not None, "a blob function's sender POSTs Event Grid events to its webhook"
+            return oldest_first(letters, poison.redrive(publish, deployer.blob_endpoint(names), names.account_id))
         return letters
 
     def event_sender(self, app: App, stage: str, spec: FunctionSpec) -> tuple[Any, Any]:

@@ -292,7 +292,7 @@ def test_a_function_app_not_deployed_is_said_and_every_letter_kept(
     assert len(queue.peek_messages(max_messages=32)) == 1 and functions_host.received == []
 
 
-def test_a_redrive_keeps_the_hosts_poison_messages_and_says_why(
+def test_the_hosts_poison_message_of_the_function_is_sent_as_its_blobs_event_and_another_functions_is_left(
     arm: Any,
     azurite: str,
     certificate: tuple[Path, Path],
@@ -300,8 +300,9 @@ def test_a_redrive_keeps_the_hosts_poison_messages_and_says_why(
     functions_host: FunctionsHost,
     app: App,
 ) -> None:
-    """The shim's letter goes to the webhook; the host's own message in `webjobs-blobtrigger-poison` (shared by
-    every blob function of the app, only ever peeked) is listed, not redriven, and stays."""
+    """`webjobs-blobtrigger-poison` is shared by every blob function of the app: the redrive sends this function's
+    message as the BlobCreated event of the blob it names, deletes it once the host took it, and leaves another
+    function's message in the queue, visible and unchanged."""
     from portable_fn_azure.blob_poison import POISON_QUEUE
 
     provider = provider_for(arm, certificate, azurite, helpers, functions_host)
@@ -312,14 +313,56 @@ def test_a_redrive_keeps_the_hosts_poison_messages_and_says_why(
         poisoned.create_queue()
     except Exception:  # already there: emptied
         poisoned.clear_messages()
-    message = {"Type": "BlobTrigger", "FunctionId": "Host.Functions.on_upload", "BlobType": "BlockBlob"}
-    message |= {"ContainerName": "uploads", "BlobName": "b.txt", "ETag": '"0x8DC5B1E4B0F1A2C"'}
-    poisoned.send_message(base64.b64encode(json.dumps(message).encode()).decode())
+    mine = {"Type": "BlobTrigger", "FunctionId": "Host.Functions.on_upload", "BlobType": "BlockBlob"}
+    mine |= {"ContainerName": "uploads", "BlobName": "in/b c.txt", "ETag": '"0x8DC5B1E4B0F1A2C"'}
+    other = {**mine, "FunctionId": "Host.Functions.someone_else", "BlobName": "theirs.txt"}
+    for message in (other, mine):
+        poisoned.send_message(base64.b64encode(json.dumps(message).encode()).decode())
     entries = provider.dead_letters(app, "dev", app.function("on_upload"), redrive=True)
     assert sorted((e.where.split(" ")[2], e.redriven) for e in entries) == [
         (dead_letter_queue("on_upload"), True),
-        (POISON_QUEUE, False),
+        (POISON_QUEUE, True),
     ]
-    [kept] = [e for e in entries if not e.redriven]
-    assert kept.reason is not None and "not redriven" in kept.reason and "write the blob again" in kept.reason
-    assert len(functions_host.received) == 1 and len(poisoned.peek_messages(max_messages=32)) == 1
+    [_shim_letter, (path, query, headers, [event])] = functions_host.received  # the shim's letter went first
+    assert (path, query["functionName"], headers["aeg-event-type"]) == (
+        "/runtime/webhooks/blobs",
+        "Host.Functions.on_upload",
+        "Notification",
+    )
+    names = provider.deployer.names(app, "dev")
+    assert (event["eventType"], event["topic"], event["id"]) == (
+        "Microsoft.Storage.BlobCreated",
+        names.account_id,
+        '"0x8DC5B1E4B0F1A2C"',
+    )
+    assert event["subject"] == "/blobServices/default/containers/uploads/blobs/in/b c.txt"
+    assert event["data"]["url"].endswith("/uploads/in/b%20c.txt") and event["data"]["blobType"] == "BlockBlob"
+    [left] = poisoned.peek_messages(max_messages=32)  # visible again at once, and only the other function's
+    assert json.loads(base64.b64decode(left.content)) == other
+
+
+def test_a_refused_poison_message_is_kept_visible(
+    arm: Any,
+    azurite: str,
+    certificate: tuple[Path, Path],
+    helpers: types.SimpleNamespace,
+    functions_host: FunctionsHost,
+    app: App,
+) -> None:
+    from portable_fn_azure.blob_poison import POISON_QUEUE
+
+    provider = provider_for(arm, certificate, azurite, helpers, functions_host)
+    deployed_site(arm, provider, app)
+    poisoned = QueueServiceClient.from_connection_string(azurite).get_queue_client(POISON_QUEUE)
+    try:
+        poisoned.create_queue()
+    except Exception:  # already there: emptied
+        poisoned.clear_messages()
+    mine = {"Type": "BlobTrigger", "FunctionId": "Host.Functions.on_upload", "BlobType": "BlockBlob"}
+    mine |= {"ContainerName": "uploads", "BlobName": "x.txt", "ETag": '"0x1"'}
+    poisoned.send_message(base64.b64encode(json.dumps(mine).encode()).decode())
+    functions_host.status = 500
+    with pytest.raises(ProviderError, match="answered HTTP 500"):
+        provider.dead_letters(app, "dev", app.function("on_upload"), redrive=True)
+    [kept] = poisoned.peek_messages(max_messages=32)
+    assert json.loads(base64.b64decode(kept.content)) == mine

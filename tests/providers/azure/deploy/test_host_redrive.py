@@ -292,6 +292,26 @@ def test_a_function_app_not_deployed_is_said_and_every_letter_kept(
     assert len(queue.peek_messages(max_messages=32)) == 1 and functions_host.received == []
 
 
+def poison_queue(azurite: str) -> Any:
+    """The app's (Azurite's) `webjobs-blobtrigger-poison`, made or emptied."""
+    from portable_fn_azure.blob_poison import POISON_QUEUE
+
+    queue = QueueServiceClient.from_connection_string(azurite).get_queue_client(POISON_QUEUE)
+    try:
+        queue.create_queue()
+    except Exception:  # already there: emptied
+        queue.clear_messages()
+    return queue
+
+
+def poison(queue: Any, function: str, blob: str, etag: str) -> dict[str, Any]:
+    """Put the message the host writes once it gave up on `blob` for `function` (base64 JSON, as it writes)."""
+    message = {"Type": "BlobTrigger", "FunctionId": f"Host.Functions.{function}", "BlobType": "BlockBlob"}
+    message |= {"ContainerName": "uploads", "BlobName": blob, "ETag": etag}
+    queue.send_message(base64.b64encode(json.dumps(message).encode()).decode())
+    return message
+
+
 def test_the_hosts_poison_message_of_the_function_is_sent_as_its_blobs_event_and_another_functions_is_left(
     arm: Any,
     azurite: str,
@@ -308,16 +328,9 @@ def test_the_hosts_poison_message_of_the_function_is_sent_as_its_blobs_event_and
     provider = provider_for(arm, certificate, azurite, helpers, functions_host)
     deployed_site(arm, provider, app)
     shim_letter(azurite, app, "on_upload", UPLOAD)
-    poisoned = QueueServiceClient.from_connection_string(azurite).get_queue_client(POISON_QUEUE)
-    try:
-        poisoned.create_queue()
-    except Exception:  # already there: emptied
-        poisoned.clear_messages()
-    mine = {"Type": "BlobTrigger", "FunctionId": "Host.Functions.on_upload", "BlobType": "BlockBlob"}
-    mine |= {"ContainerName": "uploads", "BlobName": "in/b c.txt", "ETag": '"0x8DC5B1E4B0F1A2C"'}
-    other = {**mine, "FunctionId": "Host.Functions.someone_else", "BlobName": "theirs.txt"}
-    for message in (other, mine):
-        poisoned.send_message(base64.b64encode(json.dumps(message).encode()).decode())
+    poisoned = poison_queue(azurite)
+    other = poison(poisoned, "someone_else", "theirs.txt", '"0x8DC5B1E4B0F1A2C"')
+    poison(poisoned, "on_upload", "in/b c.txt", '"0x8DC5B1E4B0F1A2C"')
     entries = provider.dead_letters(app, "dev", app.function("on_upload"), redrive=True)
     assert sorted((e.where.split(" ")[2], e.redriven) for e in entries) == [
         (dead_letter_queue("on_upload"), True),
@@ -349,18 +362,10 @@ def test_a_refused_poison_message_is_kept_visible(
     functions_host: FunctionsHost,
     app: App,
 ) -> None:
-    from portable_fn_azure.blob_poison import POISON_QUEUE
-
     provider = provider_for(arm, certificate, azurite, helpers, functions_host)
     deployed_site(arm, provider, app)
-    poisoned = QueueServiceClient.from_connection_string(azurite).get_queue_client(POISON_QUEUE)
-    try:
-        poisoned.create_queue()
-    except Exception:  # already there: emptied
-        poisoned.clear_messages()
-    mine = {"Type": "BlobTrigger", "FunctionId": "Host.Functions.on_upload", "BlobType": "BlockBlob"}
-    mine |= {"ContainerName": "uploads", "BlobName": "x.txt", "ETag": '"0x1"'}
-    poisoned.send_message(base64.b64encode(json.dumps(mine).encode()).decode())
+    poisoned = poison_queue(azurite)
+    mine = poison(poisoned, "on_upload", "x.txt", '"0x1"')
     functions_host.status = 500
     with pytest.raises(ProviderError, match="answered HTTP 500"):
         provider.dead_letters(app, "dev", app.function("on_upload"), redrive=True)

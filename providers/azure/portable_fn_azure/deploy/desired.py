@@ -70,6 +70,7 @@ Subscriptions name the function as `function_app.py` registers it (`@app.functio
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 from urllib.parse import quote
@@ -79,6 +80,7 @@ from portable_fn.deploy.tags import checked, with_tags
 from portable_fn.runtime import channels
 from portable_fn.runtime.buckets import Bucket
 from portable_fn.runtime.buckets import locator_env as bucket_env
+from portable_fn.runtime.resources import Resource as Declared
 from portable_fn.runtime.secrets import Secret
 from portable_fn.runtime.state import State, locator_env
 from portable_fn.runtime.triggers import Queue, Storage, Topic
@@ -379,14 +381,27 @@ def bucket_containers(target: Target) -> list[BlobContainer]:
 def bucket_grants(target: Target) -> list[RoleAssignment]:
     """One role per bucket's container for each function that declares the bucket: write if it writes it, else
     read."""
+    return declared_grants(target, Bucket, container_name, target.names.container_id, BUCKET_READER, BUCKET_WRITER)
+
+
+def declared_grants(
+    target: Target,
+    kind: type[Declared],
+    physical: Callable[[str], str],
+    scope: Callable[[str], str],
+    reader: Use,
+    writer: Use,
+) -> list[RoleAssignment]:
+    """For each function's declared use of a `kind` resource (a state's table, a bucket's container, both in the
+    app's storage account): the `writer` role if it writes it, else the `reader`, scoped to `scope` of its
+    `physical` name."""
     names, grants = target.names, []
     for spec in target.app.functions:
         for declared in spec.options.uses:
-            if isinstance(declared.resource, Bucket):
-                found = container_name(declared.resource.name)
-                use = BUCKET_WRITER if declared.writes else BUCKET_READER
-                label = f"{names.storage_account}/{found}"
-                grants.append(granted(names, spec.name, label, names.container_id(found), use))
+            if isinstance(declared.resource, kind):
+                found = physical(declared.resource.name)
+                use = writer if declared.writes else reader
+                grants.append(granted(names, spec.name, f"{names.storage_account}/{found}", scope(found), use))
     return grants
 
 
@@ -412,15 +427,7 @@ def granted(names: Names, function: str, label: str, scope: str, use: Use) -> Ro
 
 def table_grants(target: Target) -> list[RoleAssignment]:
     """One role per state table for each function that declares the state: write if it writes it, else read."""
-    names, grants = target.names, []
-    for spec in target.app.functions:
-        for declared in spec.options.uses:
-            if isinstance(declared.resource, State):
-                table = table_name(declared.resource.name)
-                use = STATE_WRITER if declared.writes else STATE_READER
-                label = f"{names.storage_account}/{table}"
-                grants.append(granted(names, spec.name, label, names.table_id(table), use))
-    return grants
+    return declared_grants(target, State, table_name, target.names.table_id, STATE_READER, STATE_WRITER)
 
 
 def secret_resources(target: Target) -> list[Resource]:

@@ -30,7 +30,6 @@ host watches for storage triggers, so a `put` in `dev` fires them as an upload o
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
@@ -219,6 +218,8 @@ class FolderStore:
             return None
 
     def put(self, key: str, data: bytes, content_type: str) -> None:
+        import uuid  # here: only the local store needs it, and it costs every function's cold start ~4 ms
+
         path = self._path(key)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)

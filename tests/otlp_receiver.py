@@ -116,6 +116,8 @@ def otlp_receiver() -> Iterator[OtlpReceiver]:
     receiver = OtlpReceiver()
 
     class Handler(BaseHTTPRequestHandler):
+        disable_nagle_algorithm = True  # see tests/json_server.py: answers go out at once, not 40 ms later
+
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("content-length", "0")))
             encoding = self.headers.get("content-encoding", "")

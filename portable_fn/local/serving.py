@@ -55,6 +55,9 @@ class DevServer(ThreadingHTTPServer):
 
 
 class _Handler(BaseHTTPRequestHandler):
+    # Headers and body go out in two writes: without TCP_NODELAY a kept-alive client could wait for its
+    # delayed acknowledgement (up to 40 ms on Linux) before it sees the body.
+    disable_nagle_algorithm = True
     server: DevServer
     server_version = "portable-fn-dev"
 

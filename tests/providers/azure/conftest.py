@@ -184,6 +184,8 @@ class GridEndpoint:
         endpoint = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
+            disable_nagle_algorithm = True  # see tests/json_server.py: answers go out at once, not 40 ms later
+
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 

@@ -144,6 +144,8 @@ class LogAnalyticsApi:
         api = self
 
         class Handler(BaseHTTPRequestHandler):
+            disable_nagle_algorithm = True  # see tests/json_server.py: answers go out at once, not 40 ms later
+
             def do_POST(self) -> None:
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 try:

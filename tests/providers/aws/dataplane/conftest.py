@@ -84,6 +84,7 @@ class RuntimeApi:
 
 def _handler_for(api: RuntimeApi) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
+        disable_nagle_algorithm = True  # see tests/json_server.py: answers go out at once, not 40 ms later
         protocol_version = "HTTP/1.1"
 
         def do_GET(self) -> None:

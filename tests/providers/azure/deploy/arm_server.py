@@ -1504,6 +1504,7 @@ ROUTES: list[tuple[str, Any]] = [
 class _Handler(BaseHTTPRequestHandler):
     arm: FakeArm
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # see tests/json_server.py: answers go out at once, not 40 ms later
 
     def log_message(self, format: str, *args: Any) -> None:
         pass

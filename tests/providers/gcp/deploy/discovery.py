@@ -381,6 +381,8 @@ class DiscoveryFake:
         api = self
 
         class Handler(BaseHTTPRequestHandler):
+            disable_nagle_algorithm = True  # see tests/json_server.py: answers go out at once, not 40 ms later
+
             def _any(self) -> None:
                 parts = urllib.parse.urlsplit(self.path)
                 query = dict(urllib.parse.parse_qsl(parts.query))

@@ -213,6 +213,7 @@ def now() -> str:
 
 
 class _Handler(BaseHTTPRequestHandler):
+    disable_nagle_algorithm = True  # see tests/json_server.py: answers go out at once, not 40 ms later
     api: StorageApi
 
     def _serve(self) -> None:

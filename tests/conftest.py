@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import sysconfig
@@ -59,6 +60,21 @@ def prune_mirror(prefix: Path, real: Path, depth: int = 3) -> None:
 
 
 use_bytecode_cache(Path(__file__).resolve().parent.parent / ".pytest_cache" / "pycache", os.environ)
+
+
+def ctrl_c_works_in_children() -> None:
+    """Let Ctrl-C (SIGINT) stop the programs the suite starts, as it does for a user at a terminal.
+
+    A run started in the background of a script (`python -m pytest &`, as some CI runners and `setsid` start
+    it) inherits SIGINT ignored, and an ignored signal stays ignored across `exec` into every process the
+    suite starts: each `portable-fn dev` a test stops with Ctrl-C then ran on until the test killed it 30 s
+    later (eight such tests took 4 of a run's 25 minutes). Any handler other than "ignore" in this process
+    becomes the default in a child, so the suite puts back Python's own."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+ctrl_c_works_in_children()
 
 # The suite must pass on a busy machine: no deadlines, no timing health checks, and a fixed seed so a
 # run is repeatable (a failure prints its example and `@reproduce_failure` blob). The database is off

@@ -85,7 +85,6 @@ def dev_output(app: Path, state: Path, *flag: str, until: str) -> list[str]:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        preexec_fn=_ctrl_c_works,
     )
     assert dev.stdout is not None
     seen: list[str] = []
@@ -105,12 +104,6 @@ def dev_output(app: Path, state: Path, *flag: str, until: str) -> list[str]:
             dev.kill()
             rest, _ = dev.communicate()
     return seen + rest.splitlines(keepends=True)
-
-
-def _ctrl_c_works() -> None:
-    """In the child, before it runs: Ctrl-C back to its default, which a suite run in the background (where
-    the shell ignores SIGINT, and children inherit that) would otherwise leave ignored."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 @pytest.mark.slow  # `portable-fn dev` in a process of its own

@@ -17,6 +17,7 @@ from __future__ import annotations
 import copy
 import logging
 import os
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -73,8 +74,9 @@ class AwsClient:
         self._account: str | None = None
         self._handlers: list[tuple[str, Handler]] = [
             ("before-call", self._record),
-            ("before-parameter-build", self._log),
+            ("before-parameter-build", self._name_resource),
         ]
+        self._recording = threading.Lock()
 
     # -- the services deploy uses ------------------------------------------------------------------
     @property
@@ -160,8 +162,8 @@ class AwsClient:
         logging on the same "portable_fn.api" logger, with a call record and handlers of its own: for
         calls that are not deploy's own (the audit trail's), so `calls` stays exactly the deploy's."""
         twin = copy.copy(self)
-        twin.calls, twin._clients = [], {}
-        twin._handlers = [("before-call", twin._record), ("before-parameter-build", twin._log)]
+        twin.calls, twin._clients, twin._recording = [], {}, threading.Lock()
+        twin._handlers = [("before-call", twin._record), ("before-parameter-build", twin._name_resource)]
         return twin
 
     # -- observing and steering calls (tests, progress) --------------------------------------------
@@ -180,12 +182,19 @@ class AwsClient:
         """Recorded calls whose operation only reads (`READ_PREFIXES`) left out."""
         return [c for c in self.calls if not c[1].startswith(READ_PREFIXES)]
 
-    def _record(self, model: Any = None, **_: Any) -> None:
-        if model is not None:
-            self.calls.append((model.service_model.service_name, model.name))
+    def _name_resource(self, params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        """Before the parameters become a request: what the call names, for its log line."""
+        context["portable_fn_resource"] = resource_named(params)
 
-    def _log(self, params: dict[str, Any], model: Any, **_: Any) -> None:
-        API_LOG.debug("aws %s %s %s", model.service_model.service_name, model.name, resource_named(params))
+    def _record(self, model: Any = None, context: dict[str, Any] | None = None, **_: Any) -> None:
+        """A call about to be sent: recorded and logged together, so that the log lines come in the order
+        of `calls` also when the remote read sends calls from several threads."""
+        if model is None:
+            return
+        service = model.service_model.service_name
+        with self._recording:
+            self.calls.append((service, model.name))
+            API_LOG.debug("aws %s %s %s", service, model.name, (context or {}).get("portable_fn_resource", "-"))
 
 
 def resource_named(params: dict[str, Any]) -> str:

@@ -93,6 +93,14 @@ class LambdaContext:
         return self._remaining_ms
 
 
+@pytest.fixture(scope="session")
+def runtime_path(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """awslambdaric and boto3 (what Lambda's Python runtime provides), each alone in a directory, compiled."""
+    from .dataplane.conftest import runtime_distribution
+
+    return [runtime_distribution(name, tmp_path_factory.mktemp(name)) for name in ("awslambdaric", "boto3")]
+
+
 @pytest.fixture
 def lambda_context() -> LambdaContext:
     return LambdaContext()

@@ -23,7 +23,6 @@ from portable_fn_aws.provider import AwsProvider
 
 from portable_fn.app import load_app
 
-from .dataplane.conftest import _copy_distribution
 from .lambda_cloud import PYTHON, Deployed, LambdaCloud, deploy, http_event
 
 FILES = Path(__file__).with_name("deploy") / "apps" / "files"
@@ -42,17 +41,6 @@ S3_ACTIONS = {
 }
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def runtime_path(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
-    """awslambdaric and boto3 (what Lambda's Python runtime provides), each alone in a directory."""
-    paths = []
-    for name in ("awslambdaric", "boto3"):
-        target = tmp_path_factory.mktemp(name)
-        _copy_distribution(name, target, set())
-        paths.append(target)
-    return paths
 
 
 @pytest.fixture

@@ -1,6 +1,7 @@
 """`AwsClient`: the one boundary between deploy and AWS. Every call deploy makes goes through it.
 
-It owns one boto3 session and the clients made from it, all sharing a retry policy (botocore's
+It owns one boto3 session and the clients made from it (botocore's service models are read once per process,
+see `new_session`), all sharing a retry policy (botocore's
 "standard" mode: exponential backoff with jitter on throttling and transient errors), the endpoint
 (`endpoint_url`, else whatever botocore resolves from `AWS_ENDPOINT_URL`/config: LocalStack, moto) and a
 record of every operation called, taken from botocore's own `before-call` event. Tests read `calls`
@@ -15,6 +16,7 @@ Every operation is also logged at DEBUG on the "portable_fn.api" logger (`--verb
 from __future__ import annotations
 
 import copy
+import functools
 import logging
 import os
 import threading
@@ -22,6 +24,8 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import boto3  # type: ignore[import-untyped]
+import botocore.loaders  # type: ignore[import-untyped]
+import botocore.session  # type: ignore[import-untyped]
 from botocore.config import Config  # type: ignore[import-untyped]
 from botocore.exceptions import ClientError  # type: ignore[import-untyped]
 
@@ -64,7 +68,7 @@ class AwsClient:
     ) -> None:
         self.region = region
         self.endpoint_url = endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or None
-        self.session = boto3.session.Session(region_name=region, profile_name=profile)
+        self.session = new_session(region, profile)
         self.config = Config(
             retries={"mode": "standard", "max_attempts": max_attempts},
             s3={"addressing_style": "path"} if self.endpoint_url else {},
@@ -77,6 +81,7 @@ class AwsClient:
             ("before-parameter-build", self._name_resource),
         ]
         self._recording = threading.Lock()
+        self._making = threading.Lock()
 
     # -- the services deploy uses ------------------------------------------------------------------
     @property
@@ -128,12 +133,15 @@ class AwsClient:
         return self.service("sts")
 
     def service(self, name: str) -> Any:
-        if name not in self._clients:
-            client = self.session.client(name, endpoint_url=self.endpoint_url, config=self.config)
-            for event, handler in self._handlers:
-                client.meta.events.register(event, handler)
-            self._clients[name] = client
-        return self._clients[name]
+        """The client of service `name`, made on first use (under a lock: the remote read asks from several
+        threads, and a boto3 session is not safe to make clients from in more than one at once)."""
+        with self._making:
+            if name not in self._clients:
+                client = self.session.client(name, endpoint_url=self.endpoint_url, config=self.config)
+                for event, handler in self._handlers:
+                    client.meta.events.register(event, handler)
+                self._clients[name] = client
+            return self._clients[name]
 
     # -- helpers every reader needs ----------------------------------------------------------------
     def pages(self, client: Any, operation: str, key: str, **params: Any) -> Iterator[Any]:
@@ -162,7 +170,7 @@ class AwsClient:
         logging on the same "portable_fn.api" logger, with a call record and handlers of its own: for
         calls that are not deploy's own (the audit trail's), so `calls` stays exactly the deploy's."""
         twin = copy.copy(self)
-        twin.calls, twin._clients, twin._recording = [], {}, threading.Lock()
+        twin.calls, twin._clients, twin._recording, twin._making = [], {}, threading.Lock(), threading.Lock()
         twin._handlers = [("before-call", twin._record), ("before-parameter-build", twin._name_resource)]
         return twin
 
@@ -195,6 +203,30 @@ class AwsClient:
         with self._recording:
             self.calls.append((service, model.name))
             API_LOG.debug("aws %s %s %s", service, model.name, (context or {}).get("portable_fn_resource", "-"))
+
+
+_SESSIONS = threading.Lock()
+
+
+@functools.cache
+def _service_models() -> Any:
+    """botocore's loader of service models (JSON files of up to a few MB each), one for the process."""
+    return botocore.loaders.create_loader()
+
+
+def new_session(region: str, profile: str | None) -> Any:
+    """A boto3 session of its own (its credentials, profile and region), whose clients take their service
+    models from the process's one loader, which keeps each model once read. A session with a loader of its
+    own reads and parses every model again: ~0.4 s of CPU for the dozen services deploy uses, each time an
+    `AwsClient` is made (the suite makes hundreds)."""
+    core = botocore.session.Session(profile=profile)
+    models = _service_models()
+    core.register_component("data_loader", models)
+    with _SESSIONS:
+        session = boto3.session.Session(botocore_session=core, region_name=region)
+        # boto3 adds its own data folder to the loader of every session it makes: keep it once
+        models.search_paths[:] = dict.fromkeys(models.search_paths)
+    return session
 
 
 def resource_named(params: dict[str, Any]) -> str:

@@ -8,13 +8,17 @@ Request (HTTP sources) or the CloudEvent(s) in the JSON format, a list for event
 from __future__ import annotations
 
 import base64
+import compileall
 import importlib
 import importlib.util
 import json
+import re
+import shutil
 import sys
 import types
 import urllib.request
 from collections.abc import Iterator
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -93,11 +97,42 @@ class LambdaContext:
         return self._remaining_ms
 
 
+def _copy_distribution(name: str, target: Path, seen: set[str]) -> None:
+    """Copy an installed distribution's files, and those of what it requires, into `target`."""
+    key = re.sub(r"[-_.]+", "-", name).lower()
+    if key in seen:
+        return
+    seen.add(key)
+    dist = metadata.distribution(name)
+    for file in dist.files or []:
+        source = Path(str(dist.locate_file(file)))
+        if "__pycache__" in file.parts or ".." in file.parts or not source.is_file():
+            continue
+        (target / file).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source, target / file)
+    for requirement in dist.requires or []:
+        if "extra ==" not in requirement:
+            _copy_distribution(re.match(r"[A-Za-z0-9._-]+", requirement).group(0), target, seen)  # type: ignore[union-attr]
+
+
+def runtime_distribution(name: str, target: Path) -> Path:
+    """`name` and what it requires copied alone into `target` and compiled, as Lambda's Python runtime holds
+    what it provides beside the zip (its boto3 comes with bytecode). The runtime processes the tests start
+    write no bytecode (PYTHONDONTWRITEBYTECODE, as on Lambda's read-only mounts): without this each of them
+    compiled botocore again, ~0.7 s of CPU per process started. The bytecode goes beside the sources, where
+    those processes look (this process's own cache prefix, tests/conftest.py, would take it elsewhere)."""
+    _copy_distribution(name, target, set())
+    prefix, sys.pycache_prefix = sys.pycache_prefix, None
+    try:
+        compileall.compile_dir(target, quiet=1)
+    finally:
+        sys.pycache_prefix = prefix
+    return target
+
+
 @pytest.fixture(scope="session")
 def runtime_path(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     """awslambdaric and boto3 (what Lambda's Python runtime provides), each alone in a directory, compiled."""
-    from .dataplane.conftest import runtime_distribution
-
     return [runtime_distribution(name, tmp_path_factory.mktemp(name)) for name in ("awslambdaric", "boto3")]
 
 

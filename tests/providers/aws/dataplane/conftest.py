@@ -11,7 +11,6 @@ the moto server, with the table and queue deploy would make).
 
 from __future__ import annotations
 
-import compileall
 import json
 import os
 import queue
@@ -25,7 +24,6 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -210,43 +208,10 @@ class LambdaProcess:
                 self.process.wait(10)
 
 
-def _copy_distribution(name: str, target: Path, seen: set[str]) -> None:
-    """Copy an installed distribution's files, and those of what it requires, into `target`."""
-    key = re.sub(r"[-_.]+", "-", name).lower()
-    if key in seen:
-        return
-    seen.add(key)
-    dist = metadata.distribution(name)
-    for file in dist.files or []:
-        source = Path(str(dist.locate_file(file)))
-        if "__pycache__" in file.parts or ".." in file.parts or not source.is_file():
-            continue
-        (target / file).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(source, target / file)
-    for requirement in dist.requires or []:
-        if "extra ==" not in requirement:
-            _copy_distribution(re.match(r"[A-Za-z0-9._-]+", requirement).group(0), target, seen)  # type: ignore[union-attr]
-
-
-def runtime_distribution(name: str, target: Path) -> Path:
-    """`name` and what it requires copied alone into `target` and compiled, as Lambda's Python runtime holds
-    what it provides beside the zip (its boto3 comes with bytecode). The runtime processes the tests start
-    write no bytecode (PYTHONDONTWRITEBYTECODE, as on Lambda's read-only mounts): without this each of them
-    compiled botocore again, ~0.7 s of CPU per process started. The bytecode goes beside the sources, where
-    those processes look (this process's own cache prefix, tests/conftest.py, would take it elsewhere)."""
-    _copy_distribution(name, target, set())
-    prefix, sys.pycache_prefix = sys.pycache_prefix, None
-    try:
-        compileall.compile_dir(target, quiet=1)
-    finally:
-        sys.pycache_prefix = prefix
-    return target
-
-
 @pytest.fixture(scope="session")
-def ric_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def ric_dir(runtime_path: list[Path]) -> Path:
     """awslambdaric and its dependencies alone in a directory (this machine's build of the client)."""
-    return runtime_distribution("awslambdaric", tmp_path_factory.mktemp("awslambdaric"))
+    return runtime_path[0]
 
 
 @pytest.fixture(scope="session")
@@ -278,9 +243,9 @@ class LambdaAws:
 
 
 @pytest.fixture(scope="session")
-def sdk_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def sdk_dir(runtime_path: list[Path]) -> Path:
     """boto3 and its dependencies alone in a directory: what Lambda's Python runtime provides beside the zip."""
-    return runtime_distribution("boto3", tmp_path_factory.mktemp("lambda-sdk"))
+    return runtime_path[1]
 
 
 @pytest.fixture

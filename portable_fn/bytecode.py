@@ -14,6 +14,10 @@ Bytecode is specific to a Python version (its magic number), so it is compiled b
 exactly the target's version (`Interpreters`): the running one when it matches, else `python3.X` on PATH,
 else one of pyenv's installed versions. When there is none, the package ships without bytecode and the
 packaging says so in a warning with the fix (`compiler_for`); it never compiles with another version.
+
+What a build compiled is kept in the user's cache (`user_cache("bytecode")`, by Python version, archive
+name and source digest), so the next build compiles only the sources that changed: a rebuild after an edit
+to one handler compiles that handler, not the app's dependencies again.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .packaging import Entry
+from .packaging import Entry, user_cache
 from .runtime.errors import DeployError
 
 SCRIPT = Path(__file__).with_name("_compile_bytecode.py")  # run by the target's interpreter
@@ -67,7 +71,7 @@ class Interpreters:
             for executable in self.candidates(python):
                 try:
                     if _run(executable, python, tmp, []).returncode == 0:
-                        return Compiler(python, executable)
+                        return Compiler(python, executable, cache_dir=user_cache("bytecode"))
                 except OSError:
                     continue
         return None
@@ -81,6 +85,7 @@ class Compiler:
     python: str
     executable: str
     done: dict[tuple[str, str], Entry | None] = field(default_factory=dict, compare=False, repr=False)
+    cache_dir: Path | None = field(default=None, compare=False)  # kept across builds when set (`Cached`)
 
     def bytecode(self, entries: Iterable[Entry]) -> list[Entry]:
         """(archive name, pyc bytes) for each `.py` entry that compiles, in the order of the names; the
@@ -90,9 +95,19 @@ class Compiler:
             if name.endswith(".py") and name not in sources:
                 sources[name] = content.read_bytes() if isinstance(content, Path) else content
         keys = {name: (name, hashlib.sha256(data).hexdigest()) for name, data in sources.items()}
-        todo = {name: data for name, data in sources.items() if keys[name] not in self.done}
+        kept = Cached(self.cache_dir / self.python) if self.cache_dir else None
+        todo = {}
+        for name, data in sources.items():
+            if keys[name] not in self.done:
+                found = kept.read(keys[name]) if kept else None
+                if found is None:
+                    todo[name] = data
+                else:
+                    self.done[keys[name]] = found
         for name, pyc in self._compiled(todo).items():
             self.done[keys[name]] = pyc
+            if kept and pyc is not None:
+                kept.write(keys[name], pyc)
         return [pyc for name in sorted(sources) if (pyc := self.done[keys[name]]) is not None]
 
     def _compiled(self, sources: dict[str, bytes]) -> dict[str, Entry | None]:
@@ -116,6 +131,39 @@ class Compiler:
                 name: None if pyc is None else (pyc, Path(tmp, "out", pyc).read_bytes())
                 for name, pyc in written.items()
             }
+
+
+@dataclass(frozen=True)
+class Cached:
+    """Compiled bytecode kept on disk under `root` (one Python version's): for each (archive name, source
+    digest), the pyc as `<digest of both>/<pyc file name>`. The name is part of the key because the pyc
+    holds it (the code's file name). Written to a temporary file and renamed, so two builds at once never
+    read a pyc half written; a source that did not compile is not kept and is tried again."""
+
+    root: Path
+
+    def _folder(self, key: tuple[str, str]) -> Path:
+        return self.root / hashlib.sha256("\0".join(key).encode()).hexdigest()
+
+    def read(self, key: tuple[str, str]) -> Entry | None:
+        """(archive name of the pyc, its bytes), or None when it is not kept."""
+        kept = sorted(self._folder(key).glob("*.pyc")) if self._folder(key).is_dir() else []
+        if not kept:
+            return None
+        folder = key[0].rpartition("/")[0]
+        return (
+            f"{folder}/__pycache__/{kept[0].name}" if folder else f"__pycache__/{kept[0].name}",
+            kept[0].read_bytes(),
+        )
+
+    def write(self, key: tuple[str, str], pyc: Entry) -> None:
+        name, content = pyc
+        data = content.read_bytes() if isinstance(content, Path) else content
+        folder = self._folder(key)
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, suffix=".tmp", delete=False) as out:
+            out.write(data)
+        os.replace(out.name, folder / name.rpartition("/")[2])
 
 
 HERE = Interpreters()  # this machine's PATH and pyenv, read when a build looks

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from portable_fn.bytecode import Compiler, Interpreters, with_bytecode
+from portable_fn.packaging import Entry
 
 THIS = f"{sys.version_info[0]}.{sys.version_info[1]}"
 TAG = sys.implementation.cache_tag
@@ -106,3 +107,19 @@ def test_without_a_compiler_the_entries_ship_alone() -> None:
         f"__pycache__/top.{TAG}.pyc",
         "top.py",
     ]
+
+
+@pytest.mark.slow  # compiles bytecode with an interpreter of the app's Python
+def test_the_next_build_takes_what_an_earlier_one_compiled_from_the_cache(tmp_path: Path) -> None:
+    """A build keeps what it compiled in the user's cache; the next build, a new process, compiles only what
+    changed (here with no interpreter at all, which the unchanged sources do not need)."""
+    entries: list[Entry] = [("pkg/shared.py", b"X = 1\n"), ("top.py", b"A = 1\n"), ("bad.py", b"def (\n")]
+    first = Compiler(THIS, sys.executable, cache_dir=tmp_path / "cache").bytecode(entries)
+    assert [name for name, _ in first] == [f"pkg/__pycache__/shared.{TAG}.pyc", f"__pycache__/top.{TAG}.pyc"]
+    later = Compiler(THIS, str(tmp_path / "no-such-python"), cache_dir=tmp_path / "cache")
+    assert later.bytecode(entries[:2]) == first
+    with pytest.raises(OSError):  # a changed source is compiled again: here, by an interpreter that is not there
+        later.bytecode([("top.py", b"A = 2\n")])
+    renamed = Compiler(THIS, sys.executable, cache_dir=tmp_path / "cache").bytecode([("other.py", b"A = 1\n")])
+    assert marshal.loads(renamed[0][1][16:]).co_filename == "other.py"  # the same source under another name
+    assert not list((tmp_path / "cache").rglob("*.tmp"))

@@ -147,7 +147,7 @@ class Cached:
 
     def read(self, key: tuple[str, str]) -> Entry | None:
         """(archive name of the pyc, its bytes), or None when it is not kept."""
-        kept = sorted(self._folder(key).glob("*.pyc")) if self._folder(key).is_dir() else []
+        kept = sorted(self._folder(key).glob("*.pyc"))  # none when the folder is not there
         if not kept:
             return None
         folder = key[0].rpartition("/")[0]

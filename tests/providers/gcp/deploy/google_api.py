@@ -1110,6 +1110,7 @@ def page(items: list[dict[str, Any]], key: str, query: dict[str, str]) -> dict[s
 
 class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True  # see tests/json_server.py: answers go out at once, not 40 ms later
+    protocol_version = "HTTP/1.1"  # kept-alive connections, as Google's front ends keep them: one thread each
     api: GoogleApi
 
     def _serve(self) -> None:

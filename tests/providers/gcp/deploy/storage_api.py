@@ -214,6 +214,7 @@ def now() -> str:
 
 class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True  # see tests/json_server.py: answers go out at once, not 40 ms later
+    protocol_version = "HTTP/1.1"  # kept-alive connections, as Google's front ends keep them: one thread each
     api: StorageApi
 
     def _serve(self) -> None:

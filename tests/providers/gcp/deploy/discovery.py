@@ -382,6 +382,7 @@ class DiscoveryFake:
 
         class Handler(BaseHTTPRequestHandler):
             disable_nagle_algorithm = True  # see tests/json_server.py: answers go out at once, not 40 ms later
+            protocol_version = "HTTP/1.1"  # kept-alive connections: one thread each, not one per request
 
             def _any(self) -> None:
                 parts = urllib.parse.urlsplit(self.path)

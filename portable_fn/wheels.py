@@ -124,8 +124,13 @@ def resolve(
             "platforms": target.platforms,
         }
         (staging / _COMPLETE).write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
-        shutil.rmtree(entry, ignore_errors=True)
-        os.replace(staging, entry)
+        try:
+            os.replace(staging, entry)
+        except OSError:  # the entry is there: another build (another process) finished the same download first
+            if not (entry / _COMPLETE).is_file():  # not complete: one that went wrong, replaced
+                shutil.rmtree(entry, ignore_errors=True)
+                os.replace(staging, entry)
+            # a complete entry is never removed, since another build may be reading its wheels
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return sorted(entry.glob("*.whl"))

@@ -5,6 +5,7 @@ builds), which counts its calls.
 
 from __future__ import annotations
 
+import os
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -47,7 +48,18 @@ def fake_pip() -> FakePip:
 
 
 @pytest.fixture(scope="session")
-def real_wheel_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One wheel cache for the session: PyPI is asked once per requirement set and platform (shared by
-    the providers that vendor wheels, which key their caches by their own targets)."""
-    return tmp_path_factory.mktemp("wheel-cache")
+def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A directory this run's xdist workers all share (each worker's base temporary directory is a folder of
+    it): for caches that are safe to share between processes, as a user's are between two builds."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if "PYTEST_XDIST_WORKER" in os.environ else base
+
+
+@pytest.fixture(scope="session")
+def real_wheel_cache(run_dir: Path) -> Path:
+    """One wheel cache for the run, shared by its workers: PyPI is asked once per requirement set and
+    platform (shared by the providers that vendor wheels, which key their caches by their own targets).
+    Entries are renamed into place whole, and one that is there is kept (`portable_fn.wheels.resolve`)."""
+    cache = run_dir / "wheel-cache"
+    cache.mkdir(exist_ok=True)
+    return cache

@@ -215,7 +215,7 @@ def ric_dir(runtime_path: list[Path]) -> Path:
 
 
 @pytest.fixture(scope="session")
-def shop_task(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def shop_task(tmp_path_factory: pytest.TempPathFactory, real_wheel_cache: Path) -> Path:
     """samples/shop packaged for Lambda (x86_64, the running CPython) and unzipped: Lambda's /var/task."""
     shop = shutil.copytree(
         REPO / "samples" / "shop",
@@ -225,9 +225,7 @@ def shop_task(tmp_path_factory: pytest.TempPathFactory) -> Path:
     pyproject = shop / "pyproject.toml"
     pyproject.write_text(pyproject.read_text().replace('python = "3.11"\n', f'python = "{PYTHON}"\n'))
     out = tmp_path_factory.mktemp("package")
-    artifact = build_package(
-        load_app(shop), "dev", out, lambda m: None, cache_dir=tmp_path_factory.mktemp("wheel-cache")
-    )
+    artifact = build_package(load_app(shop), "dev", out, lambda m: None, cache_dir=real_wheel_cache)
     task = tmp_path_factory.mktemp("task")
     shutil.unpack_archive(artifact.path, task)
     return task

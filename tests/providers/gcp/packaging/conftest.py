@@ -44,9 +44,12 @@ def make_resolve() -> type[FakeResolve]:
 
 
 @pytest.fixture(scope="session")
-def real_pin_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One pin cache for the session: PyPI is asked once per requirement set and Python version."""
-    return tmp_path_factory.mktemp("pin-cache")
+def real_pin_cache(run_dir: Path) -> Path:
+    """One pin cache for the run, shared by its workers: PyPI is asked once per requirement set and Python
+    version (an entry is one file, renamed into place whole)."""
+    cache = run_dir / "pin-cache"
+    cache.mkdir(exist_ok=True)
+    return cache
 
 
 @pytest.fixture

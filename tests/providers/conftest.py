@@ -6,8 +6,9 @@ builds), which counts its calls.
 from __future__ import annotations
 
 import os
+import shutil
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
@@ -63,3 +64,14 @@ def real_wheel_cache(run_dir: Path) -> Path:
     cache = run_dir / "wheel-cache"
     cache.mkdir(exist_ok=True)
     return cache
+
+
+@pytest.fixture
+def private_copy(tmp_path: Path) -> Callable[[Path], Path]:
+    """A copy of a run-wide cache for a test that changes its files (touches them), leaving out the entries
+    other workers are still writing (hidden staging names): the copy is the test's alone."""
+
+    def copy(cache: Path) -> Path:
+        return Path(shutil.copytree(cache, tmp_path / f"copy-of-{cache.name}", ignore=shutil.ignore_patterns(".*")))
+
+    return copy

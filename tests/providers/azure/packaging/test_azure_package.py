@@ -79,12 +79,11 @@ def set_python(app_dir: Path, python: str) -> None:
 
 
 def test_rebuilding_and_touching_files_give_the_same_bytes(
-    shop_copy: Path, tmp_path: Path, real_wheel_cache: Path
+    shop_copy: Path, tmp_path: Path, real_wheel_cache: Path, private_copy: Any
 ) -> None:
     first = build_shop(shop_copy, tmp_path / "a", real_wheel_cache)
     again = build_shop(shop_copy, tmp_path / "b", real_wheel_cache)
-    # the run's workers share the cache: touch a copy of it, not files another build may be renaming
-    cache = shutil.copytree(real_wheel_cache, tmp_path / "cache", ignore=shutil.ignore_patterns(".*"))
+    cache = private_copy(real_wheel_cache)  # the run's workers share the cache: touch a copy of it
     for path in [*shop_copy.rglob("*"), *cache.rglob("*")]:
         os.utime(path, (1_900_000_000, 1_900_000_000))
     touched = build_shop(shop_copy, tmp_path / "c", cache)

@@ -16,7 +16,6 @@ from typing import Any
 
 import boto3
 import pytest
-from cfnlint.api import lint
 from portable_fn_aws.deploy import AwsDeployer, cloudformation, terraform
 from portable_fn_aws.deploy.export import NOT_EXPORTED, Exported
 from portable_fn_aws.deploy.resources import (
@@ -151,6 +150,11 @@ PACKAGE_WARNING, RUNTIME_DEPRECATED = "W3002", "E2533"
 @pytest.mark.slow  # cfn-lint over each app's template, a second or two each
 @pytest.mark.parametrize("name", list(APPS))
 def test_cfn_lint_finds_no_error_in_the_template(cases: dict[str, Case], name: str) -> None:
+    # Imported here, not with the module: cfn-lint loads sympy, networkx and the SAM translator (~1,200 modules,
+    # 8 CPU-seconds with no bytecode cached, as in a fresh clone), and every xdist worker imports every test
+    # module to collect it, while only the worker that runs this test needs them.
+    from cfnlint.api import lint
+
     case = cases[name]
     found = [m for m in lint(case.cfn.files["template.json"], regions=["eu-west-1"]) if m.rule.id != RUNTIME_DEPRECATED]
     functions = [r for r in case.template["Resources"].values() if r["Type"] == "AWS::Lambda::Function"]

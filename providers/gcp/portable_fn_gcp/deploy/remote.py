@@ -103,7 +103,7 @@ from .resources import (
     in_order,
 )
 from .routes import POLICY_V3, PUBLISHER, bucket_binding, has_member, short, trigger_subscription, unconditional
-from .storage_agent import holds_publisher, storage_agent
+from .storage_agent import storage_agent
 
 INVOKER_ROLE, ALL_USERS = "roles/run.invoker", "allUsers"
 CHANNEL_ENVS = (locator_env(TOPIC, ""), locator_env(QUEUE, ""))  # PORTABLE_FN_TOPIC_, PORTABLE_FN_QUEUE_
@@ -160,6 +160,14 @@ def sent_to(variable: str) -> bool:
     return variable.startswith(CHANNEL_ENVS)
 
 
+def backoff_s(subscription: Any) -> tuple[int, int]:
+    """A subscription's retry policy as whole seconds ((0, 0) without one)."""
+    if "retry_policy" not in subscription:
+        return 0, 0
+    policy = subscription.retry_policy
+    return round(policy.minimum_backoff.total_seconds()), round(policy.maximum_backoff.total_seconds())
+
+
 def memory_mb(text: str) -> int:
     """MB (MiB) from Cloud Functions' availableMemory ("256Mi", "1Gi", "256M"); 0 when unreadable."""
     found = _MEMORY.match(text.strip())
@@ -199,6 +207,7 @@ class RemoteReader:
         self.declared_buckets = buckets  # the buckets some function declares (desired), by their names
         self.shared = bool(settings.service_account)
         self._project_policy: Any = None
+        self._region_functions: list[Any] | None = None
 
     def read(self) -> RemoteState:
         found = self.found_functions()
@@ -239,7 +248,7 @@ class RemoteReader:
         project = self.names.project
         try:
             member = storage_agent(self.gcp, project, self.settings.project_number)
-            held = holds_publisher(self.gcp, project, member)
+            held = has_member(self.project_policy(), PUBLISHER, member)
         except Forbidden:  # cannot tell: deploy tries to grant it and explains a refusal
             return []
         return [StorageAgentGrant(project, member=member)] if held else []
@@ -313,6 +322,14 @@ class RemoteReader:
             self._project_policy = self.gcp.call("resourcemanager", "get_iam_policy", request=request)
         return self._project_policy
 
+    def region_functions(self) -> list[Any]:
+        """Every function in the region, of any app, listed once per read of the app (asked of each account that
+        may be shared with another app or stage)."""
+        if self._region_functions is None:
+            request = {"parent": self.names.location}
+            self._region_functions = list(self.gcp.pages("functions", "list_functions", request=request))
+        return self._region_functions
+
     def grant_name(self, thing: str, account: str) -> str:
         """A grant's name as `desired` gives it: the thing alone for the app's `service_account`, the thing and the
         account's id for any other (a function's own, or an account the app no longer names), so no two grants
@@ -322,7 +339,7 @@ class RemoteReader:
     def receiving_elsewhere(self, account: str) -> str:
         """A function of another app or stage in the region whose Eventarc trigger (other than Pub/Sub's)
         receives events as `account`; '' when there is none."""
-        for found in self.gcp.pages("functions", "list_functions", request={"parent": self.names.location}):
+        for found in self.region_functions():
             trigger = found.event_trigger
             if (
                 "event_trigger" in found
@@ -387,7 +404,7 @@ class RemoteReader:
 
     def delaying_elsewhere(self, account: str) -> str:
         """A function of another app or stage in the region that sends later as `account`; '' when none does."""
-        for found in self.gcp.pages("functions", "list_functions", request={"parent": self.names.location}):
+        for found in self.region_functions():
             env = found.service_config.environment_variables
             if env.get(DELAY_ACCOUNT_ENV) == account and not has_labels(
                 dict(found.labels), self.names.app, self.names.stage
@@ -502,13 +519,12 @@ class RemoteReader:
         except NotFound:  # the topic is gone
             granted = False
         subscription = trigger_subscription(self.gcp, found)
-        dead_letter = None
+        delivery = dead_letter = None
         if subscription:
-            dead_letter = self.gcp.call(
-                "subscriber", "get_subscription", request={"subscription": subscription}
-            ).dead_letter_policy
+            delivery = self.gcp.call("subscriber", "get_subscription", request={"subscription": subscription})
+            dead_letter = delivery.dead_letter_policy
         routed = dead_letter is not None and dead_letter.dead_letter_topic == topic
-        minimum, maximum = self.backoff_s(subscription) if routed else (0, 0)
+        minimum, maximum = backoff_s(delivery) if routed else (0, 0)
         return DeadLetterRoute(
             short(found.name),
             dead_letter_topic=topic,
@@ -519,14 +535,6 @@ class RemoteReader:
             maximum_backoff_s=maximum,
             granted=granted,
         )
-
-    def backoff_s(self, subscription: str) -> tuple[int, int]:
-        """The subscription's retry policy as whole seconds ((0, 0) without one)."""
-        found = self.gcp.call("subscriber", "get_subscription", request={"subscription": subscription})
-        if "retry_policy" not in found:
-            return 0, 0
-        policy = found.retry_policy
-        return round(policy.minimum_backoff.total_seconds()), round(policy.maximum_backoff.total_seconds())
 
     def dead_letter_subscriptions(self, routes: list[DeadLetterRoute]) -> list[DeadLetterSubscription]:
         """The app and stage's pull subscription on each dead-letter topic its functions name (by labels)."""

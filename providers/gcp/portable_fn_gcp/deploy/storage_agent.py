@@ -16,7 +16,7 @@ from portable_fn.runtime.errors import DeployError
 from .client import GcpClient
 from .errors import not_enabled
 from .resources import AGENT_DOMAIN, gcloud
-from .routes import POLICY_V3, PUBLISHER, grant, has_member
+from .routes import POLICY_V3, PUBLISHER, grant
 
 
 def storage_agent(gcp: GcpClient, project: str, project_number: str) -> str:
@@ -24,13 +24,6 @@ def storage_agent(gcp: GcpClient, project: str, project_number: str) -> str:
     if project_number:
         return f"serviceAccount:service-{project_number}@{AGENT_DOMAIN}"
     return f"serviceAccount:{gcp.call('storage', 'get_service_account_email', project=project)}"
-
-
-def holds_publisher(gcp: GcpClient, project: str, member: str) -> bool:
-    policy = gcp.call(
-        "resourcemanager", "get_iam_policy", request={"resource": f"projects/{project}", "options": POLICY_V3}
-    )
-    return has_member(policy, PUBLISHER, member)
 
 
 def grant_publisher(gcp: GcpClient, project: str, member: str) -> bool:

@@ -88,3 +88,28 @@ def test_no_line_holds_an_environment_value_or_an_upload_signature(
         assert secret not in text
     [(_, record)] = [(name, data) for (bucket, name), (_, data) in google.cloud_storage.objects.items()]
     assert PLANTED.encode() not in record  # nor the audit record (it names the waiver, never a value)
+
+
+def test_reading_a_deployed_app_asks_for_each_thing_once(
+    provider: Any, shop: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """`plan` and every deploy start by reading the app: each policy, subscription and listing is asked for once,
+    however many functions or accounts need it (the project's policy, the region's functions, each trigger's
+    subscription with its dead-letter and retry policies)."""
+    pipeline.deploy(provider, shop, "dev")
+    caplog.set_level(logging.DEBUG, logger="portable_fn.api")
+    remote = provider.read_remote(shop, "dev")
+    lines = api_lines(caplog)
+    assert len(remote) > 0 and lines
+    # The app's functions (filtered by its labels) and the region's (for the accounts other apps may share) are
+    # two listings that log the same line, as the filter is not shown.
+    assert lines.count(f"gcp functions ListFunctions {LOCATION}") == 2
+    asked_again = sorted({line for line in lines if lines.count(line) > 1 and "ListFunctions" not in line})
+    assert asked_again == [], asked_again
+    triggers = [line for line in lines if line.startswith("gcp eventarc GetTrigger")]
+    deliveries = [
+        line
+        for line in lines
+        if line.startswith("gcp pubsub GetSubscription projects/shop-project/subscriptions/delivery-")
+    ]
+    assert len(deliveries) == len(triggers) > 0  # each trigger's subscription, once for its dead letters and retries

@@ -147,7 +147,10 @@ def deploy(
     waivers = [f.to_dict() for f in policy.waived]
     with _recorded(provider, app, stage, "deploy", the_plan, artifact, waivers, target, progress) as recorded:
         report = provider.executor(app, stage).execute(the_plan, progress)
-    outputs = _asking(provider, app, stage, lambda: provider.outputs(app, stage, provider.read_remote(app, stage)))
+    # With nothing applied, what was read for the plan is still what is deployed: a deploy that changes nothing
+    # (the usual rerun from CI) reads the app once, not twice.
+    deployed = remote if the_plan.empty else _remote(provider, app, stage)
+    outputs = _asking(provider, app, stage, lambda: provider.outputs(app, stage, deployed))
     return Outcome(
         artifact=artifact,
         plan=the_plan,

@@ -94,6 +94,28 @@ def test_remove_reads_through_a_plugins_own_read_remote(shop_copy: Path, cloud_d
     assert removed.plan is not None and removed.plan.count("delete") == 25 - len(app.functions)
 
 
+def test_a_deploy_reads_the_app_again_for_its_outputs_only_when_it_changed_something(
+    shop_copy: Path, cloud_dir: Path
+) -> None:
+    """Outputs name what is deployed: after applying a plan the app is read again; a deploy that changes nothing
+    reports from the read its plan was made from."""
+    app = load_app(shop_copy)
+    reads: list[str] = []
+
+    class Counting(LocalProvider):
+        def read_remote(self, app: App, stage: str) -> RemoteState:
+            reads.append(stage)
+            return super().read_remote(app, stage)
+
+    first = pipeline.deploy(Counting({"state_dir": str(cloud_dir)}), app, "dev")
+    assert reads == ["dev", "dev"]  # the plan's, then the outputs' after 25 steps
+    reads.clear()
+    again = pipeline.deploy(Counting({"state_dir": str(cloud_dir)}), app, "dev")
+    assert again.plan is not None and again.plan.empty
+    assert reads == ["dev"]
+    assert again.outputs == first.outputs and again.outputs["functions"]["create_order"]["url"]
+
+
 def test_a_deploy_that_fails_half_way_converges_when_rerun(shop_copy: Path, cloud_dir: Path) -> None:
     app = load_app(shop_copy)
     broken = provider(cloud_dir, FullDisk(cloud_dir, fail_on_put=5))

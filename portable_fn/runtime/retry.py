@@ -24,8 +24,14 @@ class Backoff:
         self.factor = float(factor)
 
     def delay_s(self, attempt: int) -> float:
-        """The wait after failed delivery number `attempt` (1 for the first)."""
-        return float(min(self.base_s * self.factor ** max(attempt - 1, 0), self.max_s))
+        """The wait after failed delivery number `attempt` (1 for the first). The count comes from the
+        cloud (SQS's `ApproximateReceiveCount`, a dequeue count): a factor raised past what a float holds
+        is past `max` too."""
+        try:
+            grown = self.base_s * self.factor ** max(attempt - 1, 0)
+        except OverflowError:
+            return self.max_s
+        return min(grown, self.max_s)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Backoff) and vars(self) == vars(other)

@@ -147,16 +147,21 @@ def _schedule_source(spec: FunctionSpec) -> RecordSource:
 
 
 def _record_source(event: Mapping[str, Any], trigger_kind: str = "") -> tuple[RecordSource, Sequence[Any]]:
-    """The source of the event's records and the records: the source the first record names (they
-    all come from one), else the one the trigger reads; every record is then read as that source's."""
+    """The source of the event's records and the records; every record is then read as that source's, and
+    one that is not fails alone. Lambda sends one source's records in an event, so one record naming
+    another source is a malformed record, not a different batch: the source the trigger reads wins when
+    any record names it, else the first source a record names (a stream wired to a queue function), else
+    the trigger's."""
     records = event.get("Records")
     if records.__class__ is list:
-        for record in records:  # the first, unless it is malformed
-            source = record_source(record)
-            if source is not None:
-                return source, records
-        if trigger_kind in TRIGGER_SOURCES:
-            return TRIGGER_SOURCES[trigger_kind], records
+        named = [source for source in map(record_source, records) if source is not None]
+        expected = TRIGGER_SOURCES.get(trigger_kind)
+        if expected is not None and expected in named:
+            return expected, records
+        if named:
+            return named[0], records
+        if expected is not None:
+            return expected, records
     elif "Records" in event and trigger_kind in TRIGGER_SOURCES:  # not a list: one unreadable "record"
         return TRIGGER_SOURCES[trigger_kind], [_NotAList(records)]
     if "detail-type" in event and "source" in event:

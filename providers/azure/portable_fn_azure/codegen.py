@@ -351,8 +351,9 @@ def http_routes(app: App) -> tuple[tuple[str, str], ...]:
 
 def route_methods(app: App, spec: FunctionSpec) -> tuple[str, ...] | None:
     """The methods the host delivers to an http function (None: every one). Its route alone: every method,
-    so the shim answers 405 for the undeclared ones. A route several functions share: each its own, and
-    the first also every method none of them declared (so that one answers the 405)."""
+    so the shim answers 405 for the undeclared ones. A route several functions share: each its own (the GET
+    one also HEAD, which it serves as `dev` does), and the first also every method none of them declared
+    (so that one answers the 405)."""
     mine = _trigger(spec, Http)
     shape = _route_shape(mine.path)
     sharing = [
@@ -362,10 +363,13 @@ def route_methods(app: App, spec: FunctionSpec) -> tuple[str, ...] | None:
     ]
     if mine.method == "ANY" or len(sharing) == 1:
         return None
-    if any(trigger.method == "ANY" for _, trigger in sharing) or sharing[0][0] is not spec:
-        return (mine.method,)
-    taken = {trigger.method for other, trigger in sharing if other is not spec}
-    return (mine.method, *(m for m in HTTP_METHODS if m not in taken and m != mine.method))
+    methods = {trigger.method for _, trigger in sharing}
+    head_to_get = "GET" in methods and not {"HEAD", "ANY"} & methods  # a HEAD is served by GET, as in dev
+    own = (mine.method, "HEAD") if head_to_get and mine.method == "GET" else (mine.method,)
+    if "ANY" in methods or sharing[0][0] is not spec:
+        return own
+    taken = methods | {"HEAD"} if head_to_get else methods
+    return (*own, *(m for m in HTTP_METHODS if m not in taken))
 
 
 def _route_shape(path: str) -> str:

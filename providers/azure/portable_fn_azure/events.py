@@ -506,7 +506,7 @@ def _blob_time(value: Any) -> str | None:
 
 def timer_to_cloudevent(timer: Any, function_name: str, expression: str, now: datetime) -> CloudEvent[Any]:
     """A timer firing, named by when it was due, so that a retried firing keeps its id."""
-    due = _due(timer, now).strftime("%Y-%m-%dT%H:%M:%SZ")
+    due = rfc3339(_due(timer, now).replace(microsecond=0))  # four-digit years ("%Y" writes 999 as "999")
     site = os.environ.get("WEBSITE_SITE_NAME", "local")
     return CloudEvent(
         id=f"{function_name}:{due}",
@@ -532,10 +532,9 @@ def _due(timer: Any, now: datetime) -> datetime:
     if isinstance(due, str):
         try:  # .NET writes up to 7 fractional digits; fromisoformat takes 6
             moment = datetime.fromisoformat(_SEVENTH_DIGIT.sub("", due.replace("Z", "+00:00"), count=1))
-        except ValueError:
-            moment = None
-        if moment is not None:
             return moment.replace(tzinfo=_UTC) if moment.tzinfo is None else moment.astimezone(_UTC)
+        except (ValueError, OverflowError):  # not a time, or one UTC cannot hold (year 1 at +01:00)
+            pass
     return now.astimezone(_UTC).replace(second=0, microsecond=0)
 
 

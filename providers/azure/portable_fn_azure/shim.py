@@ -141,7 +141,8 @@ def http_entry(
             request = to_request(req)
         except Exception as exc:  # a malformed native request
             return _malformed(exc, http_response)
-        if request.method != declared and declared != "ANY":  # a method the route lets through: see codegen
+        if request.method != declared and declared != "ANY" and (declared, request.method) != ("GET", "HEAD"):
+            # a method the route lets through (see codegen); a HEAD is served by a GET route, as in dev
             return to_http_response(not_routed(router, request), http_response)
         # The request's headers are read only if something asks for the trace (most invocations do not).
         carrier = LazyCarrier(lambda: http_carrier(request.headers, _host_carrier(context)))

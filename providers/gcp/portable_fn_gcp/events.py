@@ -246,16 +246,26 @@ def due_time(trigger: Schedule, published: datetime | None) -> str | None:
         return None
     if trigger.every_s:
         whole = int(published.timestamp()) // trigger.every_s * trigger.every_s
-        return datetime.fromtimestamp(whole, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return _whole_seconds(datetime.fromtimestamp(whole, timezone.utc))
     cron = trigger.cron_expression()
     if cron is None:  # a Schedule is a rate or a cron: never reached
         return None
     minute = published.astimezone(timezone.utc).replace(second=0, microsecond=0)
     for _ in range(LATE_TICK + 1):
         if cron.matches(minute):
-            return minute.strftime("%Y-%m-%dT%H:%M:%SZ")
+            return _whole_seconds(minute)
+        if minute == _FIRST_MINUTE:
+            break
         minute -= timedelta(minutes=1)
     return None
+
+
+_FIRST_MINUTE = datetime.min.replace(tzinfo=timezone.utc)
+
+
+def _whole_seconds(moment: datetime) -> str:
+    """RFC 3339 UTC in whole seconds, its year in four digits (`strftime("%Y")` writes year 999 as "999")."""
+    return moment.replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
 
 
 def _attributes(value: Any, event_id: Any) -> Mapping[str, str]:

@@ -210,7 +210,10 @@ def deliver(
         return Answer(200, "filtered out by the trigger's prefix/suffix", None, event)
     schedule = spec.trigger if isinstance(spec.trigger, Schedule) else None
     if schedule is not None and meta is not None:
-        event = schedule_tick(event, schedule, spec.name)
+        try:
+            event = schedule_tick(event, schedule, spec.name)
+        except Exception as exc:  # a publish time no schedule can have fired at (year 1)
+            return _rejected(spec, event, f"the tick cannot be read ({type(exc).__name__}: {str(exc)[:200]})")
     invocation = _invocation(spec, event.id, timeout, native, LazyCarrier(_request_carrier))
     # A tick's Pub/Sub message only carried it: its delivery count is the attempt, it is no `message`.
     call = invocation.add(

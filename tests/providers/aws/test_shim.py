@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from portable_fn_aws.shim import DeliveryFailed, deliver, make_handler
 
-from portable_fn.runtime import ACK, DEAD_LETTER, RETRY, InvalidEventError, spec_of
+from portable_fn.runtime import ACK, DEAD_LETTER, RETRY, InvalidEventError, Retry, spec_of
 
 
 def handler_for(function: Any) -> Any:
@@ -453,6 +453,39 @@ def test_an_event_source_that_is_not_a_string_is_read_as_the_trigger_source(
     event = sqs_batch(adapter, [{"n": 0}, {"n": 1}])
     event["Records"][0]["eventSource"] = ["aws:sqs"]
     assert failures(handler_for(events_module.picky)(event, lambda_context)) == []
+
+
+@pytest.mark.parametrize("named", ["aws:kinesis", "aws:dynamodb", "aws:sns", "aws:s3"])
+@pytest.mark.parametrize("position", [0, 1])
+def test_a_record_naming_another_source_does_not_decide_how_the_batch_is_read(
+    named, position, adapter, events_module, lambda_context
+) -> None:
+    # Lambda sends one source's records in an event: one record that names another is one malformed record.
+    # Named first, it read the whole SQS batch as Kinesis (every record failed, so Lambda retried them all
+    # for ever) or raised out of the handler (SNS, S3).
+    event = sqs_batch(adapter, [{"n": 0}, {"do": "retry"}, {"n": 2}])
+    event["Records"][position]["eventSource"] = named
+    delivery = deliver(spec_of(events_module.picky), event, lambda_context)
+    assert delivery.error is None and delivery.source == "SQS"
+    assert failures(delivery.response) == ["m1"]
+
+
+def test_a_stream_wired_to_a_queue_function_is_still_read_as_the_stream(adapter, events_module, lambda_context) -> None:
+    event = adapter.load_event("kinesisStreamEvent.json")
+    delivery = deliver(spec_of(events_module.picky), event, lambda_context)
+    assert delivery.source == "Kinesis" and failures(delivery.response) == []
+
+
+@pytest.mark.parametrize("count", ["1025", "100000", str(10**30)])
+def test_a_huge_receive_count_waits_the_longest_delay_and_raises_nothing(count, events_module) -> None:
+    # ApproximateReceiveCount 1025 made the backoff overflow a float (OverflowError out of lambda_handler).
+    from portable_fn_aws import visibility
+
+    from portable_fn.runtime.outcomes import Result
+
+    spec = spec_of(events_module.picky)
+    longest = visibility.clamp(spec.options.retry_policy.backoff.max_s)
+    assert visibility.delay_s(spec, Result(RETRY, error=Retry("again")), int(count)) == longest
 
 
 def test_an_sqs_body_that_is_not_a_string_fails_alone(adapter, events_module, lambda_context) -> None:

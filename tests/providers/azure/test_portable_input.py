@@ -6,6 +6,7 @@ message's metadata, and times as the sender wrote them."""
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 from typing import Any
 
 import azure.functions as func
@@ -87,6 +88,26 @@ def test_a_tick_is_the_occurrence_that_was_due(
         "name": "every_quarter",
     }
     assert (tick.id, tick.time) == ("every_quarter:2026-05-01T10:15:00Z", "2026-05-01T10:15:00Z")
+
+
+@pytest.mark.parametrize(
+    "due, named",
+    [
+        ("0500-01-01T00:00:00Z", "0500-01-01T00:00:00Z"),  # four digits: "%Y" wrote "500", which no reader took
+        ("0001-01-01T00:00:00+01:00", None),  # before the first moment UTC holds: the current minute
+        ("9999-12-31T23:59:59-01:00", None),  # after the last one
+        ("not a time", None),
+    ],
+)
+def test_a_tick_whose_due_time_utc_cannot_hold_runs_as_the_current_minute(
+    functions: dict[str, Any], every_module: Any, due: str, named: str | None
+) -> None:
+    functions["every_quarter"](_timer({"Next": due}))  # raised InvalidEventError / OverflowError out of the entry
+    tick = every_module.SEEN[-1][1]
+    if named is not None:
+        assert tick.time == named
+    else:
+        assert tick.time.endswith(":00Z") and tick.time[:4] == str(datetime.now(timezone.utc).year)
 
 
 def _blob(name: str, uri: str, properties: dict[str, Any]) -> Any:

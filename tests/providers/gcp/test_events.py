@@ -85,6 +85,11 @@ def test_an_object_that_is_no_sdk_event_is_refused_by_name() -> None:
         ("cron(30 3 * * *)", "2026-05-01T03:31:05+00:00", "2026-05-01T03:30:00Z"),  # published late
         ("cron(0 0 1 * *)", "2026-05-01T00:00:01.5Z", "2026-05-01T00:00:00Z"),
         ("cron(30 3 * * *)", "2026-05-01T05:00:00Z", "2026-05-01T05:00:00Z"),  # no firing within the hour: as published
+        # Years before 1000 keep four digits (strftime wrote "999-06-01T03:00:00Z", which no reader takes), and
+        # the search for the firing stops at the first minute there is.
+        ("cron(0 3 * * *)", "0999-06-01T03:00:05Z", "0999-06-01T03:00:00Z"),
+        ("rate(5 minutes)", "0500-01-01T00:07:00Z", "0500-01-01T00:05:00Z"),
+        ("cron(0 3 * * *)", "0001-01-01T00:00:05Z", "0001-01-01T00:00:05Z"),
     ],
 )
 def test_a_cloud_scheduler_message_becomes_the_tick_that_was_due(declared: str, published: str, due: str) -> None:
@@ -100,3 +105,28 @@ def test_a_cloud_scheduler_message_becomes_the_tick_that_was_due(declared: str, 
     assert (tick.id, tick.time) == ("1", due)
     assert tick.data == {"scheduled_time": due, "schedule": declared, "name": "nightly"}
     assert ScheduleTick.from_cloudevent(tick).to_dict() == tick.data
+
+
+def test_a_tick_before_the_first_moment_there_is_is_a_400_not_an_exception() -> None:
+    from portable_fn_gcp.events import MESSAGE_PUBLISHED
+    from portable_fn_gcp.shim import deliver_cloudevent
+
+    from portable_fn import function, schedule
+    from portable_fn.runtime import spec_of
+
+    @function(trigger=schedule("rate(7 minutes)"), dead_letter=False)
+    def seven(event: CloudEvent[ScheduleTick]) -> None:
+        raise AssertionError("no tick to run")
+
+    published = "0001-01-01T00:00:05Z"  # the latest firing of a 7-minute rate would be in year 0
+    message = {"message": {"data": "e30=", "messageId": "m-1", "publishTime": published}, "subscription": "s"}
+    google = CloudEvent(
+        id="m-1",
+        source="//pubsub.googleapis.com/projects/p/topics/t",
+        type=MESSAGE_PUBLISHED,
+        time=published,
+        datacontenttype="application/json",
+        data=message,
+    )
+    answer = deliver_cloudevent(spec_of(seven), google, None)
+    assert answer.status == 400 and "the tick cannot be read" in (answer.reason or "")

@@ -35,6 +35,7 @@ scheduled time, data `{"scheduled_time", "schedule" (the expression), "name" (th
 
 from __future__ import annotations
 
+import json
 import mimetypes
 import uuid
 from collections.abc import Mapping
@@ -42,6 +43,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from ..runtime.cloudevent import CloudEvent
+from ..runtime.errors import InvalidEventError
 from ..runtime.http_binding import decode_data, from_http_batch, mode, undeclared_data
 
 # channel kind -> (source path segment, event type)
@@ -71,24 +73,54 @@ def message_events(
     """The events one POSTed message carries; raises InvalidEventError for a body we cannot read."""
     lower = {k.lower(): v for k, v in headers.items()}
     if mode(lower) is not None:
-        return from_http_batch(lower, body)
+        return _storable(from_http_batch(lower, body))
     folder, event_type = MESSAGE_KINDS[kind]
+    if not body:
+        raise InvalidEventError(
+            f"The {kind} message is empty: SQS, Pub/Sub and Azure's queues refuse a message with no body. Send "
+            "the message as the request body (or a CloudEvent in binary mode, whose ce-* headers carry it)."
+        )
     declared = lower.get("content-type")
     content_type: str | None
     if declared and declared.split(";")[0].strip().lower() != FORM:
         data, content_type = decode_data(declared, body), declared
     else:
         data, content_type = undeclared_data(body)
-    return [
-        CloudEvent(
-            id=id or new_id(),
-            source=f"//local/{folder}/{name}",
-            type=event_type,
-            time=rfc3339(time or now()),
-            datacontenttype=content_type,
-            data=data,
-        )
-    ]
+    event: CloudEvent[Any] = CloudEvent(
+        id=id or new_id(),
+        source=f"//local/{folder}/{name}",
+        type=event_type,
+        time=rfc3339(time or now()),
+        datacontenttype=content_type,
+        data=data,
+    )
+    return _storable([event])
+
+
+def _storable(events: list[CloudEvent[Any]]) -> list[CloudEvent[Any]]:
+    """`events`, when each is a JSON document the host can write down and hand out again; else
+    InvalidEventError. Python's JSON reader takes more than JSON: `NaN`, `Infinity` and numbers past
+    1.8e308 (read as infinite), which no JSON reader takes back (the dead-letter list showed them bare), and
+    an escaped half of a UTF-16 surrogate pair (`"\\ud800"`), a string no UTF-8 can hold (the host could not
+    write the message down: it answered 500 and kept nothing)."""
+    for event in events:
+        try:
+            _STRICT_JSON.encode(event.to_dict()).encode("utf-8")
+        except UnicodeEncodeError as exc:
+            half = exc.object[exc.start : exc.end].encode("unicode_escape").decode("ascii")
+            raise InvalidEventError(
+                f"The message holds {half}, half of a UTF-16 surrogate pair, which is not a Unicode character. "
+                "Escape both halves of the pair (\\ud83d\\ude00) or send the character itself in UTF-8."
+            ) from None
+        except ValueError:  # allow_nan=False (UnicodeEncodeError is a ValueError too)
+            raise InvalidEventError(
+                "The message holds a number JSON cannot hold: NaN, Infinity or a number past 1.8e308. "
+                "Send the number as a string, or leave it out."
+            ) from None
+    return events
+
+
+_STRICT_JSON = json.JSONEncoder(ensure_ascii=False, allow_nan=False)
 
 
 def storage_event(

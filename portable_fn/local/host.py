@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ..app import App
+from ..runtime.buckets import write_file
 from ..runtime.channels import Publisher, use_publisher
 from ..runtime.cloudevent import CloudEvent
 from ..runtime.context import Context
@@ -409,10 +410,7 @@ class LocalHost:
         """Write an object into a bucket folder (atomically); the watcher reports it."""
         path = self._object_path(bucket, key)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            temp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.part")
-            temp.write_bytes(body)
-            temp.replace(path)
+            write_file(path, body)
         except (FileExistsError, IsADirectoryError, NotADirectoryError):
             raise ControlError(
                 409,

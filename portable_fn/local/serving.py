@@ -10,6 +10,7 @@ sending for a moment before closing, so the client sees the answer instead of a 
 
 from __future__ import annotations
 
+import re
 import socket
 import time
 from collections.abc import Callable
@@ -54,6 +55,27 @@ class DevServer(ThreadingHTTPServer):
             close_loop()  # async handlers ran on this thread's loop
 
 
+def _check_header_lines(headers: Any) -> None:
+    """RequestError (400) for a header line that is not `Name: value`. The standard library's parser takes
+    such a line for the end of the headers and keeps the lines after it (Content-Type, Content-Length, the
+    `ce-*` attributes) as text no one reads: the message was accepted and delivered without them."""
+    rest = headers.get_payload()
+    if headers.defects or rest:
+        line = (rest.splitlines() or [""])[0] if isinstance(rest, str) else ""
+        shown = repr(line[:80]) if line else "a header line"
+        raise RequestError(400, f"Malformed header: {shown} is not 'Name: value'; send each header as 'Name: value'.")
+    for name in headers:
+        if not _TOKEN.fullmatch(name):
+            raise RequestError(
+                400,
+                f"Malformed header: the name {name[:80]!r} holds a character a header name cannot (RFC 9110: "
+                "letters, digits and !#$%&'*+-.^_`|~); send each header as 'Name: value'.",
+            )
+
+
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+
+
 class _Handler(BaseHTTPRequestHandler):
     # Headers and body go out in two writes: without TCP_NODELAY a kept-alive client could wait for its
     # delayed acknowledgement (up to 40 ms on Linux) before it sees the body.
@@ -75,6 +97,7 @@ class _Handler(BaseHTTPRequestHandler):
         host = self.server.host
         path, _, query = self.path.partition("?")
         try:
+            _check_header_lines(self.headers)
             body = read_body(self.rfile, self.headers, host.limits.body(self.command, path))
         except RequestError as exc:
             host.log_refusal(self.command, path, exc.status, str(exc))

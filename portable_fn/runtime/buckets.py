@@ -218,14 +218,8 @@ class FolderStore:
             return None
 
     def put(self, key: str, data: bytes, content_type: str) -> None:
-        import uuid  # here: only the local store needs it, and it costs every function's cold start ~4 ms
-
-        path = self._path(key)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            temp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.part")
-            temp.write_bytes(data)
-            temp.replace(path)
+            write_file(self._path(key), data)
         except (FileExistsError, IsADirectoryError, NotADirectoryError):
             raise BucketError(
                 f"Object key {key!r} cannot be kept in a local bucket folder: the key is also the "
@@ -251,3 +245,14 @@ class FolderStore:
             if key.startswith(prefix):
                 found.append(key)
         return sorted(found, key=lambda k: k.encode("utf-8", "surrogatepass"))[:limit]
+
+
+def write_file(path: Path, data: bytes) -> None:
+    """Write a bucket folder's file whole or not at all: into a hidden temporary file, then renamed. The
+    temporary name is not the key's: a key's own name may already take all 255 bytes a file name has."""
+    import uuid  # here: only the local store needs it, and it costs every function's cold start ~4 ms
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = path.with_name(f".{uuid.uuid4().hex}.part")
+    temp.write_bytes(data)
+    temp.replace(path)

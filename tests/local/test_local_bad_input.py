@@ -130,6 +130,51 @@ def test_object_keys_a_cloud_or_a_folder_refuses_are_a_400_naming_the_rule(
     refused(answer, host, 400, *words)
 
 
+@pytest.mark.parametrize("size", [217, 230, 255])
+def test_a_key_part_up_to_the_file_name_limit_is_kept(host: LocalHost, size: int) -> None:
+    # Its temporary file took the key's name plus 40 bytes: past 255 bytes, a 500 (OSError) and nothing kept.
+    key = "in/" + "k" * size
+    assert send(host, request("PUT", f"/_local/buckets/uploads/{key}", body=b"hi")).status == 201
+    assert (host.state_dir / "buckets" / "uploads" / key).read_bytes() == b"hi"
+
+
+@pytest.mark.parametrize("path", ["/_local/queues/orders", "/_local/topics/news"])
+@pytest.mark.parametrize(
+    ("headers", "body", "words"),
+    [
+        ({"Content-Type": "application/json"}, b'"\\ud800"', ["\\ud800", "half of a UTF-16 surrogate pair"]),
+        ({"Content-Type": "application/json"}, b'{"id": "o-\\udc00"}', ["\\udc00", "surrogate"]),
+        (
+            {"Content-Type": "application/cloudevents+json"},
+            b'{"specversion": "1.0", "id": "\\ud800", "source": "/p", "type": "t"}',
+            ["\\ud800"],
+        ),
+        ({"Content-Type": "application/json"}, b'{"quantity": NaN}', ["NaN, Infinity"]),
+        ({"Content-Type": "application/json"}, b'{"quantity": -Infinity}', ["NaN, Infinity"]),
+        ({}, b'{"quantity": 1e400}', ["past 1.8e308"]),
+        ({"Content-Type": "application/json"}, b"", ["is empty"]),
+    ],
+)
+def test_a_message_no_json_reader_or_utf_8_can_take_back_is_a_400(
+    host: LocalHost, path: str, headers: dict[str, str], body: bytes, words: list[str]
+) -> None:
+    # A lone surrogate answered 500 (the host could not write the message down); NaN, Infinity and 1e400 were
+    # accepted and listed later as bare NaN / Infinity, which no JSON reader takes; an empty body was accepted.
+    refused(send(host, request("POST", path, headers, body)), host, 400, *words)
+
+
+@pytest.mark.parametrize("bad", ["NoColonHere", "Name With Spaces", '{"json": 1}'])
+def test_a_header_line_that_is_not_name_value_is_a_400(host: LocalHost, bad: str) -> None:
+    # The standard library's parser took it for the end of the headers: Content-Type and Content-Length after
+    # it were dropped, and the message was accepted (202) with no data and then dead-lettered.
+    body = b'{"id": "o-1"}'
+    data = (
+        f"POST /_local/queues/orders HTTP/1.1\r\nHost: dev\r\n{bad}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
+    refused(send(host, data), host, 400, "Malformed header")
+
+
 @pytest.mark.parametrize(
     ("value", "status", "words"),
     [

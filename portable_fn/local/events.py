@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import json
 import mimetypes
+import re
 import uuid
 from collections.abc import Mapping
 from datetime import datetime, timezone
@@ -73,7 +74,13 @@ def message_events(
     """The events one POSTed message carries; raises InvalidEventError for a body we cannot read."""
     lower = {k.lower(): v for k, v in headers.items()}
     if mode(lower) is not None:
-        return _storable(from_http_batch(lower, body))
+        return _storable([_strings_checked(event) for event in from_http_batch(lower, body)])
+    stray = sorted(name for name in lower if name.startswith("ce-"))
+    if stray:
+        raise InvalidEventError(
+            f"The message has CloudEvent headers ({', '.join(stray[:5])}) but no ce-specversion, so it is not a "
+            "CloudEvent and they would be dropped. Add 'ce-specversion: 1.0' (binary mode), or send no ce-* headers."
+        )
     folder, event_type = MESSAGE_KINDS[kind]
     if not body:
         raise InvalidEventError(
@@ -121,6 +128,38 @@ def _storable(events: list[CloudEvent[Any]]) -> list[CloudEvent[Any]]:
 
 
 _STRICT_JSON = json.JSONEncoder(ensure_ascii=False, allow_nan=False)
+
+
+def _strings_checked(event: CloudEvent[Any]) -> CloudEvent[Any]:
+    """`event` a client sent as a CloudEvent, when its attributes are the CloudEvents 1.0 types: a String holds
+    no control character (U+0000-U+001F, U+007F-U+009F) and an Integer is 32-bit; else InvalidEventError.
+    (Events the host makes from a cloud's own message, an S3 key say, are not checked: the cloud allows them.)"""
+    attributes = {
+        "id": event.id,
+        "source": event.source,
+        "type": event.type,
+        "subject": event.subject,
+        "datacontenttype": event.datacontenttype,
+        "dataschema": event.dataschema,
+        **event.extensions,
+    }
+    for name, value in attributes.items():
+        if isinstance(value, str) and (found := _CONTROL.search(value)):
+            raise InvalidEventError(
+                f"CloudEvent attribute '{name}' holds the control character {found[0]!r}, which a CloudEvents "
+                "String may not (U+0000-U+001F, U+007F-U+009F); send it without.",
+                name,
+            )
+        if isinstance(value, int) and not isinstance(value, bool) and not -(2**31) <= value < 2**31:
+            raise InvalidEventError(
+                f"CloudEvent extension '{name}' is {value}, past a CloudEvents Integer (-2,147,483,648 to "
+                "2,147,483,647); send it as a string.",
+                name,
+            )
+    return event
+
+
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 
 
 def storage_event(

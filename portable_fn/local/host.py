@@ -343,8 +343,25 @@ class LocalHost:
         if name not in consumers:
             raise ControlError(404, f"No function is triggered by {kind} {name!r}.", **{kind + "s": sorted(consumers)})
         events = message_events(kind, name, headers, body)
+        self._check_size(kind, headers, body)
         self.deliver(kind, name, events)
         return [e.id for e in events]
+
+    def _check_size(self, kind: str, headers: Mapping[str, str], body: bytes) -> None:
+        """413 for a message past its limit counting what it carries besides the body (the server checked the
+        body alone): a binary-mode CloudEvent's ce-* attributes travel as message attributes, which SQS and
+        SNS count toward the message size and Azure's queues carry inside the message."""
+        limit = self.limits.queue if kind == "queue" else self.limits.topic
+        carried = sum(len(n.encode()) + len(v.encode()) for n, v in headers.items() if n.lower().startswith("ce-"))
+        size = len(body) + carried
+        if size > limit.size:
+            raise ControlError(
+                413,
+                f"The message ({size:,} bytes: {len(body):,} of body and {carried:,} of ce-* attributes) is larger "
+                f"than {limit.what} may be: at most {limit.describe()}.",
+                limit=limit.size,
+                cloud=limit.cloud,
+            )
 
     def deliver(self, kind: str, name: str, events: Sequence[CloudEvent[Any]], ready_at: float = 0.0) -> bool:
         """Put `events` in the inboxes of a queue's consumer or a topic's subscribers, committed before it

@@ -163,6 +163,44 @@ def test_a_message_no_json_reader_or_utf_8_can_take_back_is_a_400(
     refused(send(host, request("POST", path, headers, body)), host, 400, *words)
 
 
+BINARY = {"ce-specversion": "1.0", "ce-id": "e-1", "ce-source": "/shop", "ce-type": "order.created"}
+
+
+@pytest.mark.parametrize(
+    ("headers", "body", "words"),
+    [
+        ({**BINARY, "ce-type": "order\x01created"}, b"{}", ["'type'", "control character"]),
+        ({**BINARY, "ce-subject": "line\x7fend"}, b"{}", ["'subject'", "control character"]),
+        (
+            {"Content-Type": "application/cloudevents+json"},
+            b'{"specversion": "1.0", "id": "e-1", "source": "/s", "type": "a\\u0000b"}',
+            ["'type'", "control character"],
+        ),
+        (
+            {"Content-Type": "application/cloudevents+json"},
+            b'{"specversion": "1.0", "id": "e-1", "source": "/s", "type": "t", "big": 1099511627776}',
+            ["'big'", "CloudEvents Integer"],
+        ),
+        ({"ce-id": "e-1", "ce-source": "/shop", "ce-type": "t"}, b"{}", ["no ce-specversion", "ce-id"]),
+    ],
+)
+def test_a_cloudevent_whose_attributes_are_not_cloudevents_types_is_a_400(
+    host: LocalHost, headers: dict[str, str], body: bytes, words: list[str]
+) -> None:
+    # Each was accepted (202): control characters, a 40-bit Integer, and ce-* headers without ce-specversion
+    # (delivered as a plain message, its attributes dropped and a new id given).
+    refused(send(host, request("POST", "/_local/queues/orders", headers, body)), host, 400, *words)
+
+
+def test_a_binary_cloudevent_counts_its_attributes_toward_the_message_limit(host: LocalHost) -> None:
+    limit = host.limits.queue.size
+    body = b"x" * (limit - 1000)
+    answer = send(host, request("POST", "/_local/queues/orders", {**BINARY, "ce-big": "y" * 2000}, body))
+    assert refused(answer, host, 413, "ce-* attributes", f"{limit:,} bytes")["limit"] == limit
+    fits = send(host, request("POST", "/_local/queues/orders", {**BINARY, "ce-big": "y" * 100}, body))
+    assert fits.status == 202
+
+
 @pytest.mark.parametrize("bad", ["NoColonHere", "Name With Spaces", '{"json": 1}'])
 def test_a_header_line_that_is_not_name_value_is_a_400(host: LocalHost, bad: str) -> None:
     # The standard library's parser took it for the end of the headers: Content-Type and Content-Length after

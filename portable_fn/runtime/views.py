@@ -63,9 +63,9 @@ class StorageObject:
             s3 = data["s3"]
             obj = s3.get("object", {})
             return cls(
-                s3["bucket"]["name"],
-                unquote_plus(obj.get("key", "")),
-                obj.get("size"),
+                _name(s3["bucket"]["name"], "bucket"),
+                unquote_plus(_name(obj.get("key", ""), "key")),
+                _size(obj.get("size")),
                 obj.get("eTag"),
                 None,
                 kind,
@@ -73,14 +73,15 @@ class StorageObject:
             )
         if isinstance(data.get("bucket"), Mapping) and "object" in data:  # S3 via EventBridge
             obj = data["object"]
-            return cls(data["bucket"]["name"], obj["key"], obj.get("size"), obj.get("etag"), None, kind, event.time)
+            bucket, key = _name(data["bucket"]["name"], "bucket"), _name(obj["key"], "key")
+            return cls(bucket, key, _size(obj.get("size")), obj.get("etag"), None, kind, event.time)
         if "url" in data and "api" in data:  # Azure Blob Storage (Event Grid data)
             # The URL path is percent-encoded (a space is %20; a "+" stays "+" or is %2B): decoded like S3 keys.
             container, _, key = data["url"].split("://", 1)[-1].split("/", 1)[-1].partition("/")
             return cls(
                 container,
                 unquote(key),
-                data.get("contentLength"),
+                _size(data.get("contentLength")),
                 data.get("eTag"),
                 data.get("contentType"),
                 kind,
@@ -96,9 +97,12 @@ class StorageObject:
     def _from_flat(cls, event: Any, data: Mapping[str, Any]) -> StorageObject:
         """Cloud Storage's object resource, or the local provider's shape. The per-event path of every
         Cloud Storage trigger: StorageObject itself is filled without a call to __init__."""
-        size, kind = data.get("size"), _KINDS.get(event.type) or _kind(event.type)
-        bucket, key, etag = data["bucket"], data.get("key", data.get("name")), data.get("etag")
-        size = int(size) if size is not None else None
+        size, kind = _size(data.get("size")), _KINDS.get(event.type) or _kind(event.type)
+        bucket, key, etag = (
+            _name(data["bucket"], "bucket"),
+            _name(data.get("key", data.get("name")), "key"),
+            data.get("etag"),
+        )
         content_type = data.get("contentType", data.get("content_type"))
         which, time = data.get("event", kind), data.get("time", event.time)
         if cls is not StorageObject:
@@ -117,6 +121,26 @@ class StorageObject:
 
     def __repr__(self) -> str:
         return f"StorageObject(bucket={self.bucket!r}, key={self.key!r}, event={self.event!r})"
+
+
+def _name(value: Any, what: str) -> str:
+    """A bucket's or an object's name: a string (ValueError otherwise, which `from_cloudevent` reports)."""
+    if value.__class__ is not str:
+        raise ValueError(f"the {what} must be a string, got {type(value).__name__}")
+    return value
+
+
+def _size(value: Any) -> int | None:
+    """An object's size in bytes: a whole number from 0 to 2**63 - 1 (the largest any cloud states), or digits
+    of one (Cloud Storage writes it as a string); None when not given. ValueError for anything else: a size of
+    "abc", -1, 10**30 or 1.5 reached the handler as it was on AWS and Azure, and 1.5 became 1 on Cloud Storage."""
+    if value is None:
+        return None
+    if value.__class__ is str and value.isascii() and value.isdigit():
+        value = int(value)
+    if value.__class__ is not int or not 0 <= value < 2**63:
+        raise ValueError(f"the size must be a whole number of bytes from 0 to 2**63 - 1, got {value!r:.40}")
+    return value
 
 
 _new = object.__new__

@@ -231,6 +231,45 @@ def test_data_that_is_not_a_storage_object(data: Any, message: str) -> None:
     assert message in str(caught.value)
 
 
+def _shapes(size: Any = 5, bucket: Any = "b", key: Any = "k") -> list[dict[str, Any]]:
+    """One object in each cloud's storage data: an S3 record, S3 through EventBridge, Azure Blob (Event Grid)
+    and Cloud Storage (whose object resource writes the size as digits)."""
+    return [
+        {"s3": {"bucket": {"name": bucket}, "object": {"key": key, "size": size}}},
+        {"bucket": {"name": bucket}, "object": {"key": key, "size": size}},
+        {"api": "PutBlob", "url": f"https://a.blob.core.windows.net/{bucket}/{key}", "contentLength": size},
+        {"bucket": bucket, "name": key, "size": size if not isinstance(size, int) else str(size)},
+    ]
+
+
+BAD_SIZES = ["abc", -1, 10**30, 1.5, "1.5", True, [5], "\u0665"]
+
+
+@pytest.mark.parametrize(
+    ("size", "shape"),
+    [(size, shape) for size in BAD_SIZES for shape in range(4) if not (shape == 2 and isinstance(size, str))],
+)
+def test_a_size_that_is_not_a_whole_number_of_bytes_is_refused_on_every_cloud(size: Any, shape: int) -> None:
+    # AWS and Azure handed "abc", -1 and 10**30 to the handler as they were; Cloud Storage turned 1.5 into 1.
+    event = CloudEvent(id="e9", source="/s", type="t", data=_shapes(size=size)[shape])
+    with pytest.raises(DataValidationError, match="the size must be a whole number of bytes"):
+        StorageObject.from_cloudevent(event)
+
+
+@pytest.mark.parametrize("shape", [0, 1, 3])
+@pytest.mark.parametrize("what", ["bucket", "key"])
+def test_a_bucket_or_key_that_is_not_a_string_is_refused_on_every_cloud(shape: int, what: str) -> None:
+    data = _shapes(**{what: 5})[shape]
+    with pytest.raises(DataValidationError, match=f"the {what} must be a string, got int"):
+        StorageObject.from_cloudevent(CloudEvent(id="e9", source="/s", type="t", data=data))
+
+
+@pytest.mark.parametrize("shape", range(4))
+def test_the_same_object_reads_the_same_size_on_every_cloud(shape: int) -> None:
+    view = StorageObject.from_cloudevent(CloudEvent(id="e9", source="/s", type="t", data=_shapes(size=2**40)[shape]))
+    assert (view.bucket, view.key, view.size) == ("b", "k", 2**40)
+
+
 # -- ScheduleTick -----------------------------------------------------------------------------------
 
 

@@ -247,7 +247,12 @@ def _body(event: Native) -> bytes:
         return b""
     if body.__class__ is not str:
         raise InvalidEventError(f"'body' must be a string or null, got {type(body).__name__}.", "body")
-    if event.get("isBase64Encoded"):
+    flagged = event.get("isBase64Encoded", False)
+    if flagged is not None and flagged.__class__ is not bool:  # "false" is truthy: the body was decoded
+        raise InvalidEventError(
+            f"'isBase64Encoded' must be true or false, got {type(flagged).__name__} {flagged!r:.40}.", "isBase64Encoded"
+        )
+    if flagged:
         try:
             return base64.b64decode(body, validate=True)
         except (binascii.Error, ValueError):

@@ -188,7 +188,12 @@ def _sqs_attributes(record: Record) -> dict[str, str]:
     out: dict[str, str] = {}
     for name, value in (record.get("messageAttributes") or {}).items():
         text = value.get("stringValue")
-        out[name] = text if text is not None else value.get("binaryValue") or ""
+        text = text if text is not None else value.get("binaryValue") or ""
+        if text.__class__ is not str:  # SQS sends both as strings (binaryValue in base64)
+            raise InvalidEventError(
+                f"SQS message attribute {name!r} must hold a string value, got {type(text).__name__}.", "data"
+            )
+        out[name] = text
     return out
 
 

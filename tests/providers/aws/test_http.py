@@ -133,6 +133,16 @@ def test_a_body_flagged_base64_that_is_not_is_read_as_text(adapter) -> None:
     assert to_request(REST_V1, event).body == b"Hello from Lambda!"
 
 
+@pytest.mark.parametrize("flag", ["false", "yes", 1, {}])
+def test_an_is_base64_encoded_flag_that_is_not_a_boolean_is_a_400(adapter, web_module, lambda_context, flag) -> None:
+    # Only its truth was read: "false" decoded the body as base64 ("abcd" became 3 bytes).
+    event = with_body(adapter.load_event("apiGatewayProxyV2Event.json"), b"", "text/plain")
+    event["body"], event["isBase64Encoded"] = "abcd", flag
+    response = handler_for(web_module.echo)(event, lambda_context)
+    assert response["statusCode"] == 400
+    assert "'isBase64Encoded' must be true or false" in json.loads(response["body"])["error"]
+
+
 def test_alb_query_values_are_percent_decoded(adapter) -> None:
     event = adapter.load_event("albEvent.json")
     event["queryStringParameters"] = {"q": "a%20b%2Bc", "name%3F": "x+y"}

@@ -488,6 +488,16 @@ def test_a_huge_receive_count_waits_the_longest_delay_and_raises_nothing(count, 
     assert visibility.delay_s(spec, Result(RETRY, error=Retry("again")), int(count)) == longest
 
 
+@pytest.mark.parametrize("value", [{"stringValue": 5}, {"binaryValue": ["a"]}, {"stringValue": {"a": 1}}])
+def test_an_sqs_message_attribute_that_is_not_a_string_fails_alone(value, adapter, events_module, lambda_context) -> None:
+    # It reached ctx.message.attributes as an int (or a list, a dict).
+    event = sqs_batch(adapter, [{"n": 0}, {"n": 1}])
+    event["Records"][0]["messageAttributes"] = {"k": {"dataType": "String", **value}}
+    delivery = deliver(spec_of(events_module.picky), event, lambda_context)
+    assert failures(delivery.response) == ["m0"] and [r.outcome for r in delivery.results] == [DEAD_LETTER, ACK]
+    assert "SQS message attribute 'k' must hold a string value" in (delivery.results[0].reason or "")
+
+
 def test_an_sqs_body_that_is_not_a_string_fails_alone(adapter, events_module, lambda_context) -> None:
     event = sqs_batch(adapter, [{"n": 0}, {"n": 1}])
     event["Records"][0]["body"] = {"n": 0}

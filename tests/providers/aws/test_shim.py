@@ -489,7 +489,9 @@ def test_a_huge_receive_count_waits_the_longest_delay_and_raises_nothing(count, 
 
 
 @pytest.mark.parametrize("value", [{"stringValue": 5}, {"binaryValue": ["a"]}, {"stringValue": {"a": 1}}])
-def test_an_sqs_message_attribute_that_is_not_a_string_fails_alone(value, adapter, events_module, lambda_context) -> None:
+def test_an_sqs_message_attribute_that_is_not_a_string_fails_alone(
+    value, adapter, events_module, lambda_context
+) -> None:
     # It reached ctx.message.attributes as an int (or a list, a dict).
     event = sqs_batch(adapter, [{"n": 0}, {"n": 1}])
     event["Records"][0]["messageAttributes"] = {"k": {"dataType": "String", **value}}

@@ -81,11 +81,32 @@ class _Handler(BaseHTTPRequestHandler):
     # delayed acknowledgement (up to 40 ms on Linux) before it sees the body.
     disable_nagle_algorithm = True
     server: DevServer
+    raw_requestline: bytes
     server_version = "portable-fn-dev"
 
     def setup(self) -> None:
         super().setup()
         self.connection.settimeout(self.server.host.read_timeout_s)  # a stalled body is answered
+
+    def parse_request(self) -> bool:
+        """The stdlib's reading of the request line and headers, answering (in JSON) what it drops: an empty
+        line before the request line is skipped (RFC 9112 2.2) instead of ending the connection, an HTTP/0.9
+        line (no version) is a 400 instead of an answer without a status line, and headers that stop
+        arriving are a 408 instead of a closed connection."""
+        if self.raw_requestline in (b"\r\n", b"\n"):
+            self.raw_requestline = self.rfile.readline(65537)
+        words = self.raw_requestline.decode("iso-8859-1").split()
+        if len(words) < 3:
+            self.command, self.path = (words + ["-", "-"])[:2]
+            self.requestline, self.request_version, self.close_connection = " ".join(words), "HTTP/1.0", True
+            shown = repr(" ".join(words)[:80]) if words else "an empty line"
+            self.send_error(400, f"The request line is {shown}; send 'METHOD /path HTTP/1.1'")
+            return False
+        try:
+            return super().parse_request()
+        except TimeoutError:
+            self.send_error(408, f"The headers did not arrive within {self.server.host.read_timeout_s:g} s")
+            return False
 
     def __getattr__(self, name: str) -> Any:
         """Every method reaches the router (which answers 404 or 405), not the stdlib's HTML 501."""
@@ -98,6 +119,9 @@ class _Handler(BaseHTTPRequestHandler):
         path, _, query = self.path.partition("?")
         try:
             _check_header_lines(self.headers)
+            hosts = self.headers.get_all("host") or []
+            if self.request_version == "HTTP/1.1" and len(hosts) != 1:
+                raise RequestError(400, f"An HTTP/1.1 request has exactly one Host header, this one has {len(hosts)}.")
             body = read_body(self.rfile, self.headers, host.limits.body(self.command, path))
         except RequestError as exc:
             host.log_refusal(self.command, path, exc.status, str(exc))

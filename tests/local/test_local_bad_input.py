@@ -163,6 +163,31 @@ def test_a_message_no_json_reader_or_utf_8_can_take_back_is_a_400(
     refused(send(host, request("POST", path, headers, body)), host, 400, *words)
 
 
+@pytest.mark.parametrize(
+    ("data", "words"),
+    [
+        (b"\r\n\r\n", ["an empty line"]),  # closed with no answer
+        (b"GET /orders\r\n\r\n", ["'GET /orders'", "HTTP/1.1"]),  # HTTP/0.9: an answer without a status line
+        (b"GET HTTP/1.1\r\n\r\n", ["'GET HTTP/1.1'"]),
+        (b"GET /env HTTP/1.1\r\n\r\n", ["exactly one Host header", "has 0"]),
+        (b"GET /env HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", ["exactly one Host header", "has 2"]),
+    ],
+)
+def test_a_request_line_or_host_the_http_rules_refuse_is_a_400(host: LocalHost, data: bytes, words: list[str]) -> None:
+    refused(send(host, data), host, 400, *words)
+
+
+def test_an_empty_line_before_the_request_line_is_skipped(host: LocalHost) -> None:
+    assert send(host, b"\r\n" + request("GET", "/env")).status == 200  # RFC 9112 2.2; the connection was closed
+
+
+def test_headers_that_stop_arriving_are_a_408(tmp_path: Path) -> None:
+    dev = LocalHost(load_app(APP), port=0, state_dir=tmp_path, log=lambda line: None, read_timeout_s=0.5)
+    with dev:
+        answer = send(dev, b"GET /env HTTP/1.1\r\nHost: dev\r\n", half_close=False)  # and then nothing
+    refused(answer, dev, 408, "did not arrive")
+
+
 BINARY = {"ce-specversion": "1.0", "ce-id": "e-1", "ce-source": "/shop", "ce-type": "order.created"}
 
 

@@ -358,7 +358,7 @@ def _says(error: Any, owner: type[BaseModel] | None) -> str:
     if kind == "value_error":
         return str(ctx.get("error", error["msg"]))
     if kind == "literal_error":
-        return f"use {ctx['expected']}, not {given!r}"
+        return f"use {ctx['expected']}, not {_shown(given)}"
     if kind in _BOUNDS:
         return f"{_BOUNDS[kind].format(next(iter(ctx.values()), ''))}, not {_shown(given)}"
     if kind == "too_short":
@@ -366,7 +366,7 @@ def _says(error: Any, owner: type[BaseModel] | None) -> str:
     if kind == "too_long":
         return f"takes at most {ctx.get('max_length')} item(s)"
     if kind == "string_pattern_mismatch":
-        return f"{given!r} has characters that are not allowed here"
+        return f"{_shown(given)} has characters that are not allowed here"
     if kind in _SAYS:
         return _SAYS[kind] if kind == "missing" else f"{_SAYS[kind]}, not {_shown(given)}"
     message = str(error["msg"])
@@ -376,6 +376,12 @@ def _says(error: Any, owner: type[BaseModel] | None) -> str:
 
 
 def _shown(value: Any) -> str:
+    """A setting's value as an error repeats it: shortened, and never a credential typed into the wrong key (a
+    connection string with its AccountKey where a choice of words was asked for)."""
+    from .packaging import credential_in
+
+    if isinstance(value, str) and credential_in(value.encode("utf-8", "replace")) is not None:
+        return "a value that looks like a credential (not repeated here)"
     text = repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
 

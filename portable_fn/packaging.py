@@ -18,12 +18,15 @@ and what the user includes on purpose. These stay out by default (names compared
 |                         | import, directly or through other app modules (`import_closure`)            |
 | IaC state and inputs    | `*.tfstate*`, `terraform.tfstate.d/`, `*.tfvars`, `*.tfvars.json`,           |
 |                         | `Pulumi.*.yaml`, `cdk.out/`                                                 |
+| secret folders          | `secrets/` and `credentials/`                                               |
 | secret files            | `SECRET_FILES`: `secrets.*`, `credentials*`, `*.pem`, `*.key`, `*.p12`,      |
 |                         | `*.pfx`, `*.jks`, `*.keystore`, `*.ppk`, `id_rsa*`, `id_dsa*`, `id_ecdsa*`,  |
 |                         | `id_ed25519*`, `_netrc`, `htpasswd`, `service-account*.json` (and `_`, no    |
 |                         | separator), `client_secret*.json`, `kubeconfig`, `*.kubeconfig`,             |
-|                         | `*.publishsettings`, `local.settings.json`; never a `*.py` module (code,     |
-|                         | which the content check reads like any other file)                          |
+|                         | `*.publishsettings`, `local.settings.json`, `*.p8`, `secring.*`, and the     |
+|                         | dotfiles without their dot (`npmrc`, `pypirc`, `pgpass`, `netrc`,           |
+|                         | `git-credentials`, `dockercfg`), `application_default_credentials.json`;    |
+|                         | never a `*.py` module (code, which the content check reads like any other)  |
 
 `include` and `exclude` under `[tool.portable-fn]` are globs relative to the source directory (`*` and
 `?` within a path part, `**` for any number of parts; a glob that matches a folder matches everything in
@@ -33,11 +36,16 @@ the tests rule leaves it out) stops the build: the error names the importing fil
 and the fix, rather than a function that fails with ModuleNotFoundError in the cloud only.
 
 Then the content check (`CREDENTIAL_SHAPES`) reads every kept text file of at most `SCANNED_BYTES`
-(binaries and larger files are not read) and refuses to package one that looks like a credential: a PEM
-private key, a service-account JSON key, `.netrc`-style passwords, an AWS key pair, a password in a URL,
-an Azure storage or Service Bus key, a PuTTY key, a GitHub, Slack or Stripe token. Only naming the file itself in
-`include` (its path, no wildcard) ships it anyway; the error names each file and what it looks like,
-never the secret.
+(UTF-8 or UTF-16; binaries and larger files are not read) and refuses to package one that looks like a
+credential: a PEM private key (also split into string pieces or JSON lines, or escaped inside JSON), a
+service-account JSON key or a Google user credential, `.netrc`-style passwords, an AWS key pair, a password
+in a URL, an Azure storage or Service Bus key or shared access signature, a PuTTY key, a GitHub, GitLab,
+Slack, Stripe, npm, PyPI or Vault token, a Google API key, a Slack webhook, a Docker registry login; and any
+of these written in base64 (a kubeconfig's `client-key-data`). A symbolic link to a file outside the app, or
+to nothing, is refused the same way. Only naming the file itself in `include` (its path, no wildcard) ships
+it anyway; the error names each file and what it looks like, never the secret. What packaging generates
+from the app's settings (a `requirements.txt` with the app's index options) is checked too
+(`refuse_generated_credential`), and progress lines and errors show URLs with their credentials as `***`.
 
 The parts every provider's packaging shares live here too: the app's requirement lines
 (`app_requirements`) and the modules of a provider package its runtime shim needs (`module_closure`).
@@ -51,6 +59,7 @@ hold, for the app's Python (`portable_fn.bytecode`).
 from __future__ import annotations
 
 import ast
+import base64
 import hashlib
 import os
 import re
@@ -92,6 +101,8 @@ EXCLUDED_DIRS = frozenset(
         "terraform.tfstate.d",
         "cvs",
         "nbproject",
+        "secrets",  # folders that hold credentials by name, as the files in `SECRET_FILES` do
+        "credentials",
     }
 )
 TEST_DIRS = frozenset({"tests", "test"})
@@ -132,6 +143,16 @@ SECRET_FILES = (
     "*.kubeconfig",
     "*.publishsettings",
     "local.settings.json",
+    # the dotfiles of package managers, git and databases, without their dot (hidden ones are left out anyway)
+    "npmrc",
+    "pypirc",
+    "pgpass",
+    "netrc",
+    "git-credentials",
+    "dockercfg",
+    "application_default_credentials.json",
+    "secring.*",
+    "*.p8",
 )
 SCANNED_BYTES = 1024 * 1024  # the content check reads text files up to this size
 RUNTIME_DIR = Path(__file__).parent
@@ -155,10 +176,11 @@ def app_files(app: App, skip: Path | None = None, *, context: str | None = None)
     missing = [(name, by) for name, by in imported.items() if name not in shipped]
     if missing:
         raise DeployError(_missing_modules(rules, missing, context or f"Packaging {app.name!r}"))
+    root = app.source_dir.resolve()
     flagged = [
         (name, what)
         for name, path in files
-        if not rules.names(name) and (what := looks_like_credential(path)) is not None
+        if not rules.names(name) and (what := _link_problem(path, root) or looks_like_credential(path)) is not None
     ]
     if flagged:
         raise DeployError(_refusal(app, flagged, context or f"Packaging {app.name!r}"))
@@ -407,6 +429,48 @@ def _dynamic_name(call: ast.Call, package: str) -> str:
     return ANY_MODULE
 
 
+def refuse_generated_credential(name: str, text: str, context: str) -> str:
+    """`text`, the generated file `name` a package ships, when it holds no credential (`credential_in`); else
+    a DeployError. What portable-fn writes comes from the app's settings: an index URL with a token in the
+    app's requirements, say, would otherwise ship in the `requirements.txt` a cloud builds from."""
+    what = credential_in(text.encode("utf-8"))
+    if what is not None:
+        raise DeployError(
+            f"{context}: the generated {name} would hold {what}, taken from the app's requirements or settings, "
+            "and ship with the code, so nothing was packaged. Keep credentials out of them: give the package "
+            "index its credentials where the build runs (pip's keyring or an environment variable such as "
+            "PIP_EXTRA_INDEX_URL set on the build), or vendor the private packages into the app."
+        )
+    return text
+
+
+def redact(text: str) -> str:
+    """`text` with the credentials of URLs in it replaced by `***` (`https://__token__:***@host`,
+    `https://***@host`): for progress lines and errors that repeat the app's requirement lines."""
+    return _URL_USERINFO.sub(_redacted, text)
+
+
+def _redacted(match: re.Match[str]) -> str:
+    user, colon, _ = match.group(2).partition(":")
+    return f"{match.group(1)}{user}:***@" if colon else f"{match.group(1)}***@"
+
+
+_URL_USERINFO = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://)([^\s/@\"'<>]+)@")
+
+
+def _link_problem(path: Path, root: Path) -> str | None:
+    """Why a symbolic link cannot ship unchecked: it names nothing, or a file outside the app (whatever the
+    link is called, what ships is that file: a key kept beside the app, say). None for any other file."""
+    if not path.is_symlink():
+        return None
+    target = path.resolve()
+    if not target.is_file():
+        return f"a symbolic link to nothing ({os.readlink(path)})"
+    if not target.is_relative_to(root):
+        return "a symbolic link to a file outside the app"
+    return None
+
+
 def looks_like_credential(path: Path) -> str | None:
     """What the file looks like (`CREDENTIAL_SHAPES`), if a credential; None for a binary or a file over
     `SCANNED_BYTES`, which are not read."""
@@ -416,10 +480,48 @@ def looks_like_credential(path: Path) -> str | None:
         data = path.read_bytes()
     except OSError:
         return None
-    if b"\0" in data:
+    return credential_in(data)
+
+
+def credential_in(data: bytes) -> str | None:
+    """What `data` looks like (`CREDENTIAL_SHAPES`), if text holding a credential; None for a binary. UTF-16
+    text (what Windows PowerShell 5 writes) is read as text; a credential written in base64 inside it (a
+    kubeconfig's `client-key-data`, a Kubernetes secret, an encoded service-account key) is read decoded."""
+    text = _text(data)
+    if text is None:
         return None
-    text = data.decode("utf-8", "replace")
+    found = _shape(text)
+    if found is None:
+        for encoded in _BASE64_DOCUMENT.findall(text):
+            try:
+                decoded = base64.b64decode(encoded + "=" * (-len(encoded) % 4))
+            except ValueError:
+                continue
+            inner = _text(decoded)
+            if inner is not None and (found := _shape(inner)) is not None:
+                return f"{found}, in base64"
+    return found
+
+
+def _shape(text: str) -> str | None:
     return next((what for what, test in CREDENTIAL_SHAPES if test(text)), None)
+
+
+def _text(data: bytes) -> str | None:
+    """`data` as text: UTF-8, or UTF-16 with a byte-order mark or with every other byte NUL; None for a binary."""
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return data.decode("utf-16", "replace")
+    if b"\0" not in data:
+        return data.decode("utf-8", "replace")
+    head = data[:4096]
+    for zeros, encoding in ((head[1::2], "utf-16-le"), (head[0::2], "utf-16-be")):
+        if len(head) >= 2 and zeros.count(0) >= len(zeros) * 0.9:
+            return data.decode(encoding, "replace")
+    return None
+
+
+# A base64 run that decodes to a PEM block ("-----") or a JSON object ('{"'): read again, decoded.
+_BASE64_DOCUMENT = re.compile(r"(?<![A-Za-z0-9+/])(?:LS0tLS|eyJ|ewo|ewog)[A-Za-z0-9+/]{60,}={0,2}")
 
 
 _AWS_KEY_ID = re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b")
@@ -435,16 +537,26 @@ def _aws_key_pair(text: str) -> bool:
     )
 
 
+# What separates the parts of a PEM block written into code or data: line breaks, their escapes (`\\n`, doubled
+# in JSON inside JSON), and the quotes, commas, brackets and `+` of a string split into pieces.
+_PEM_GAP = r"""(?:\s|\\+[rn]|["',+()\[\]])+"""
+
 # What a credential looks like, most specific first: (what the error says, a test of the file's text).
 CREDENTIAL_SHAPES: tuple[tuple[str, Callable[[str], object]], ...] = (
     (
         'a service-account key (JSON with a "private_key")',
-        re.compile(r'"private_key"\s*:\s*"(?:-----BEGIN|[A-Za-z0-9+/=]{40})').search,
+        re.compile(r'\\*"private_key\\*"\s*:\s*\\*"(?:-----BEGIN|[A-Za-z0-9+/=]{40})').search,
     ),
     (
         "a PEM private key (-----BEGIN ... PRIVATE KEY-----)",
         re.compile(
-            r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----(?:\s|\\[rn])+(?:[A-Za-z-]+:|[A-Za-z0-9+/]{32})"
+            r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----" + _PEM_GAP + r"(?:[A-Za-z-]+:|[A-Za-z0-9+/]{32})"
+        ).search,
+    ),
+    (
+        "a Google user credential (authorized_user, with its refresh token)",
+        re.compile(
+            r'\\*"type\\*"\s*:\s*\\*"authorized_user\\*"[\s\S]*refresh_token|refresh_token[\s\S]*authorized_user'
         ).search,
     ),
     ("an AWS access key id with its secret key", _aws_key_pair),
@@ -456,16 +568,27 @@ CREDENTIAL_SHAPES: tuple[tuple[str, Callable[[str], object]], ...] = (
     ),
     (
         "a password in a URL (scheme://user:password@host)",
-        re.compile(r"\b[A-Za-z][A-Za-z0-9+.-]*://[^\s/:@\"'<>{}$%]+:(?![$%{<*])[^\s/@\"'<>]+@[A-Za-z0-9.-]").search,
+        re.compile(r"\b[A-Za-z][A-Za-z0-9+.-]*://[^\s/:@\"'<>{}$%]*:(?![$%{<*])[^\s/@\"'<>]+@[A-Za-z0-9.-]").search,
     ),
     (
         "an Azure storage or Service Bus key (AccountKey= or SharedAccessKey=)",
         re.compile(r"\b(?:AccountKey|SharedAccessKey)=[A-Za-z0-9+/]{20}", re.IGNORECASE).search,
     ),
+    ("an Azure shared access signature (sig=)", re.compile(r"[?&;]sig=[A-Za-z0-9%+/]{30,}").search),
     ("a PuTTY private key", re.compile(r"PuTTY-User-Key-File-[0-9]+:").search),
     ("a GitHub token", re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9_]{60})").search),
+    ("a GitLab token", re.compile(r"\bglpat-[A-Za-z0-9_-]{20}").search),
+    ("a Google API key", re.compile(r"\bAIza[0-9A-Za-z_-]{35}").search),
     ("a Slack token", re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10}").search),
+    ("a Slack webhook", re.compile(r"hooks\.slack\.com/services/T[A-Za-z0-9]+/B[A-Za-z0-9]+/[A-Za-z0-9]{16}").search),
     ("a Stripe secret key", re.compile(r"\b[rs]k_live_[A-Za-z0-9]{20}").search),
+    ("an npm token (_authToken)", re.compile(r"_authToken\s*=\s*[^\s$]{8}").search),
+    ("a PyPI token", re.compile(r"\bpypi-[A-Za-z0-9_-]{50}").search),
+    ("a HashiCorp Vault token", re.compile(r"\bhv[sb]\.[A-Za-z0-9_-]{24}").search),
+    (
+        "a registry login (a Docker config's auth)",
+        re.compile(r'"auths"\s*:[\s\S]*"auth"\s*:\s*"[A-Za-z0-9+/]{8}').search,
+    ),
 )
 
 

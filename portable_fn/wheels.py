@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from portable_fn.packaging import redact
 from portable_fn.runtime.errors import DeployError
 
 _COMPLETE = "portable-fn-wheels.json"  # written last: a cache entry without it is ignored and refetched
@@ -107,7 +108,7 @@ def resolve(
     if not named:
         return []
     entry = cache_dir / cache_key(arguments, target)
-    listed = " ".join(named)
+    listed = redact(" ".join(named))  # an index URL may carry a token: never in a log
     if (entry / _COMPLETE).is_file():
         progress(f"dependencies: {listed} for {target.describe()} from the cache")
         return sorted(entry.glob("*.whl"))
@@ -187,7 +188,7 @@ def download_error(output: str, target: Target) -> DeployError:
     """pip's failure as where + what + next step, naming the requirement that has no fitting wheel."""
     missing = _NO_MATCH.search(output) or _NO_VERSION.search(output)
     if missing is None:
-        tail = "\n".join(output.strip().splitlines()[-8:])
+        tail = redact("\n".join(output.strip().splitlines()[-8:]))
         return DeployError(
             f"Downloading the dependencies for {target.describe()} failed; pip said:\n{tail}\n"
             "Check the requirement lines and that the package index is reachable, then package again."

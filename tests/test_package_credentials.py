@@ -12,6 +12,7 @@ next to its own tests and conftest.py; each zip, unpacked, imports the function 
 
 from __future__ import annotations
 
+import base64
 import json
 import subprocess
 import sys
@@ -123,6 +124,14 @@ BY_NAME: dict[str, Callable[[], str]] = {
     "vault.egg-info/PKG-INFO": lambda: "Name: vault\n",
     "node_modules/left-pad/index.js": lambda: "module.exports = 1\n",
     ".DS_Store": lambda: "x",
+    # the dotfiles of package managers and databases without their dot, and folders named for what they hold
+    "npmrc": lambda: "//registry.npmjs.org/:_authToken=planted\n",
+    "pypirc": lambda: "[pypi]\nusername = __token__\npassword = planted\n",
+    "pgpass": lambda: "db.internal:5432:*:app:planted\n",
+    "docker/dockercfg": lambda: '{"ghcr.io": {"auth": "planted"}}',
+    "gcloud/application_default_credentials.json": lambda: '{"type": "authorized_user"}',
+    "secrets/db.txt": lambda: "planted\n",
+    "vault/credentials/api.yaml": lambda: "token: planted\n",
 }
 BINARY_BY_NAME = {
     "keystore.p12": b"0\x82\x05\x00planted",
@@ -150,7 +159,50 @@ BY_CONTENT: dict[str, tuple[Callable[[], str], str]] = {
     "vault/keys.py": (lambda: 'SIGNING_KEY = """' + _openssh_key() + '"""\n', "PEM private key"),
     "vault/data/gcp-key.txt": (_service_account, "service-account"),
     "vault/data/ops.yaml": (lambda: "ssh_key: |\n  PuTTY-User-Key-File-3: ssh-ed25519\n  Encryption: none\n", "PuTTY"),
+    # Shapes a key takes in code and data, which each slipped through once:
+    "vault/split_key.py": (lambda: "KEY = (\n" + _as_python_pieces(_pkcs8_key()) + ")\n", "PEM private key"),
+    "vault/data/key_lines.json": (lambda: json.dumps({"lines": _pkcs8_key().splitlines()}), "PEM private key"),
+    "vault/data/nested.json": (lambda: json.dumps({"google_credentials": _service_account()}), "service-account"),
+    "vault/data/gcloud_user.json": (
+        lambda: json.dumps({"type": "authorized_user", "client_id": "x", "client_secret": "y", "refresh_token": "z"}),
+        "Google user credential",
+    ),
+    "vault/data/cache.cfg": (lambda: "url = redis://:planted-redis-pw@cache.internal:6379/0\n", "password in a URL"),
+    "kube/config": (lambda: "users:\n- user:\n    client-key-data: " + _b64(_pkcs8_key()) + "\n", "in base64"),
+    "k8s/tls-secret.yaml": (lambda: "data:\n  tls.key: " + _b64(_pkcs8_key()) + "\n", "in base64"),
+    "vault/data/sa.b64": (lambda: _b64(_service_account()), "service-account"),
+    "vault/data/gitlab.cfg": (lambda: "token = glpat-PlantedFake0123456789ab\n", "GitLab"),
+    "vault/data/maps.js": (lambda: 'const key = "AIzaSyPlantedFake0123456789abcdefghijklm";\n', "Google API key"),
+    "vault/data/hook.txt": (
+        lambda: "https://hooks.slack.com/services/T0PLANTED/B0PLANTED/PlantedFake0123456789ab\n",
+        "Slack webhook",
+    ),
+    "vault/data/blob.url": (
+        lambda: (
+            "https://a.blob.core.windows.net/c/b?sv=2022-11-02&se=2030-01-01&sig=PlantedFake0123456789abcdefghijklmn%3D\n"
+        ),
+        "shared access signature",
+    ),
+    "vault/data/registry.cfg": (lambda: "//npm.example.com/:_authToken=planted-npm-token\n", "npm token"),
+    "docker/config.json": (lambda: '{"auths": {"ghcr.io": {"auth": "bWU6cGxhbnRlZA=="}}}', "registry login"),
+    "vault/data/vault.json": (lambda: '{"token": "hvs.PlantedFake0123456789abcdef"}', "Vault token"),
 }
+# Text that is not UTF-8 (Windows PowerShell 5 writes UTF-16): read as text all the same.
+BY_CONTENT_UTF16: dict[str, tuple[Callable[[], bytes], str]] = {
+    "vault/data/key16.txt": (lambda: _pkcs8_key().encode("utf-16"), "PEM private key"),
+    "vault/data/aws16.ini": (lambda: FAKE_AWS_PAIR.encode("utf-16-le"), "AWS access key"),
+}
+
+
+def _as_python_pieces(pem: str) -> str:
+    """A PEM block as a Python string split into one literal per line, as keys get pasted into code."""
+    return "".join(f"    {line + chr(10)!r}\n" for line in pem.splitlines())
+
+
+def _b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
 # What the vault app ships of its own, on every provider.
 OWN_FILES = {
     "pyproject.toml",
@@ -271,6 +323,7 @@ def planted(vault: Path) -> Path:
     plant(vault, {name: make() for name, make in BY_NAME.items()})
     plant(vault, dict(BINARY_BY_NAME))
     plant(vault, {name: make() for name, (make, _) in BY_CONTENT.items()})
+    plant(vault, {name: make() for name, (make, _) in BY_CONTENT_UTF16.items()})
     return vault
 
 
@@ -281,7 +334,7 @@ def test_more_than_twenty_credential_shaped_files_are_planted() -> None:
 
 @pytest.mark.slow  # compiles bytecode with an interpreter of the app's Python
 def test_no_planted_file_reaches_any_artifact(planted: Path, tmp_path: Path) -> None:
-    configure(planted, exclude=sorted(BY_CONTENT))  # the content check is the next test's subject
+    configure(planted, exclude=sorted([*BY_CONTENT, *BY_CONTENT_UTF16]))  # the content check: the next test's
     for provider, zips in build_all(planted, tmp_path / "out").items():
         for zip_path in zips:
             contents = shipped(zip_path)
@@ -300,7 +353,7 @@ def test_a_file_that_looks_like_a_credential_stops_the_build_naming_it(
     with pytest.raises(DeployError) as caught:
         builders(planted, out)[builder]()
     message = str(caught.value)
-    for name, (_, looks_like) in BY_CONTENT.items():
+    for name, (_, looks_like) in {**BY_CONTENT, **BY_CONTENT_UTF16}.items():
         line = next((line for line in message.splitlines() if name in line), "")
         assert looks_like in line, f"{name} is not named as {looks_like!r} in:\n{message}"
     assert "exclude" in message and "include" in message and "[tool.portable-fn]" in message
@@ -312,7 +365,7 @@ def test_a_file_that_looks_like_a_credential_stops_the_build_naming_it(
 def test_an_exact_include_ships_a_flagged_or_hidden_file_and_a_glob_does_not_waive_the_check(
     planted: Path, tmp_path: Path
 ) -> None:
-    others = sorted(set(BY_CONTENT) - {"config/settings.txt"})
+    others = sorted(set(BY_CONTENT) - {"config/settings.txt"} | set(BY_CONTENT_UTF16))
     plant(planted, {".well-known/security.txt": "Contact: mailto:security@example.com\n"})
     configure(planted, include=["config/settings.txt", ".well-known/security.txt"], exclude=others)
     for provider, zips in build_all(planted, tmp_path / "out").items():
@@ -498,3 +551,74 @@ def test_an_imported_module_a_default_rule_leaves_out_stops_the_build_until_incl
         "jobs/build/__init__.py",
         "jobs/build/steps.py",
     }
+
+
+# -- what packaging writes and says ------------------------------------------------------------------------
+
+TOKEN_INDEX = "--extra-index-url https://__token__:glpat-PlantedFake0123456789ab@gitlab.example.com/pypi/simple"
+
+
+def test_an_index_token_in_the_requirements_reaches_no_log_and_no_zip(vault: Path, tmp_path: Path) -> None:
+    # The token was printed in the "dependencies: resolving ..." line (so in CI logs) and shipped in the
+    # requirements.txt of the Cloud Functions and Azure zips, Azure's even with the dependencies bundled.
+    (vault / ".ci").mkdir()
+    (vault / ".ci" / "requirements.txt").write_text(f"{TOKEN_INDEX}\n")  # hidden: the app's own copy stays out
+    configure(vault, requirements=".ci/requirements.txt")
+    app, said = load_app(vault), []
+
+    def resolve(requirements: Sequence[str], target: Any) -> list[str]:
+        assert TOKEN_INDEX in requirements  # pip itself gets the index, token and all
+        return ["functions-framework==3.10.2"]
+
+    with pytest.raises(DeployError) as caught:
+        build_gcp(app, "dev", tmp_path / "gcp", said.append, resolve=resolve, cache_dir=tmp_path / "pins")
+    assert "the generated requirements.txt would hold a password in a URL" in str(caught.value)
+    assert "PIP_EXTRA_INDEX_URL" in str(caught.value) and not list((tmp_path / "gcp").glob("*.zip"))
+
+    downloads: list[Sequence[str]] = []
+
+    def download(arguments: Sequence[str], target: Any, into: Path) -> None:
+        downloads.append(arguments)  # no wheel: the zip is all this test reads
+
+    cache = tmp_path / "wheels"
+    bundled = build_azure(
+        app, "dev", tmp_path / "az", said.append, remote_build=False, pip_download=download, cache_dir=cache
+    )
+    assert b"gitlab" not in shipped(bundled.path)["requirements.txt"]  # nothing installs from it
+    assert TOKEN_INDEX.split()[1] in downloads[0]  # but pip downloads from the index, token and all
+    with pytest.raises(DeployError, match="requirements.txt would hold a password in a URL"):
+        build_azure(
+            app, "dev", tmp_path / "az2", said.append, remote_build=True, pip_download=download, cache_dir=cache
+        )
+
+    logged = "\n".join(said)
+    assert "https://__token__:***@gitlab.example.com/pypi/simple" in logged
+    assert "glpat-" not in logged and "glpat-" not in str(caught.value)
+
+
+def test_a_symbolic_link_ships_only_what_lies_in_the_app(vault: Path, tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "npm.txt").write_text("registry token, kept beside the app\n")
+    (vault / "vault" / "data" / "token.txt").symlink_to(outside / "npm.txt")
+    (vault / "vault" / "data" / "gone.txt").symlink_to(tmp_path / "nowhere")
+    (vault / "vault" / "data" / "prices-link.json").symlink_to(vault / "vault" / "data" / "prices.json")
+    with pytest.raises(DeployError) as caught:
+        app_files(load_app(vault))
+    message = str(caught.value)
+    assert "vault/data/token.txt: looks like a symbolic link to a file outside the app" in message
+    assert "vault/data/gone.txt: looks like a symbolic link to nothing" in message  # was: No such file
+    assert "prices-link.json" not in message
+
+    configure(vault, include=["vault/data/token.txt"], exclude=["vault/data/gone.txt"])
+    names = {name for name, _ in app_files(load_app(vault))}
+    assert {"vault/data/token.txt", "vault/data/prices-link.json"} <= names and "vault/data/gone.txt" not in names
+
+
+def test_a_credential_typed_into_a_setting_is_not_repeated_by_its_error(vault: Path, capsys: Any) -> None:
+    key = "DefaultEndpointsProtocol=https;AccountName=v;AccountKey=PlantedFakeKey0123456789abcdefghij=="
+    pyproject = vault / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace("remote_build = true", f'storage_auth = "{key}"'))
+    assert main(["plan", "--provider", "azure", str(vault)]) != 0
+    err = capsys.readouterr().err
+    assert "storage_auth" in err and "looks like a credential" in err and "PlantedFake" not in err

@@ -48,6 +48,7 @@ from portable_fn.packaging import (
     app_requirements,
     module_closure,
     package_imports,
+    refuse_generated_credential,
     runtime_files,
     user_cache,
     write_zip,
@@ -114,7 +115,7 @@ def build_package(
     entries: list[Entry] = [  # the first entry of a name wins in `write_zip`: generated files over the user's
         ("function_app.py", function_app.encode("utf-8")),
         ("host.json", host_json_source(app).encode("utf-8")),
-        ("requirements.txt", ("\n".join(lines) + "\n").encode("utf-8")),
+        ("requirements.txt", shipped_requirements(app, lines, remote).encode("utf-8")),
         *app_files(app, skip=out_dir, context=f"Packaging {app.name!r} for azure"),
         *runtime_files(lines),
         *shim_files(
@@ -151,6 +152,14 @@ def wants_remote_build(app: App, stage: str) -> bool:
             "[tool.portable-fn.azure] must be true or false."
         )
     return value
+
+
+def shipped_requirements(app: App, lines: list[str], remote: bool) -> str:
+    """The shipped `requirements.txt`. With the dependencies bundled (no remote build) nothing installs from it,
+    so the app's pip options (an index URL, which may carry a token) are left out; a remote build needs them,
+    and a credential among them stops the build (`refuse_generated_credential`)."""
+    kept = lines if remote else [line for line in lines if not line.lstrip().startswith("-")]
+    return refuse_generated_credential("requirements.txt", "\n".join(kept) + "\n", f"Packaging {app.name!r} for azure")
 
 
 def requirement_lines(app: App) -> list[str]:

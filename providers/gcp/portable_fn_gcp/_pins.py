@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from portable_fn.packaging import redact
 from portable_fn.runtime.errors import DeployError
 
 # Cloud Functions (2nd gen) Python runtimes run on Ubuntu 22.04 (glibc 2.35) up to python312 and on
@@ -101,9 +102,9 @@ def pinned(
     """The pins for `requirements` on `target`: from the cache, or resolved once and cached."""
     entry = cache_dir / f"{cache_key(requirements, target)}.json"
     if entry.is_file():
-        progress(f"dependencies: pins for {' '.join(requirements)} on {target.describe()} from the cache")
+        progress(f"dependencies: pins for {redact(' '.join(requirements))} on {target.describe()} from the cache")
         return list(json.loads(entry.read_text(encoding="utf-8"))["pins"])
-    progress(f"dependencies: resolving {' '.join(requirements)} for {target.describe()}")
+    progress(f"dependencies: resolving {redact(' '.join(requirements))} for {target.describe()}")
     pins = sorted(resolve(requirements, target), key=pin_name)
     record = {"requirements": list(requirements), "python": target.python, "pins": pins}
     cache_dir.mkdir(parents=True, exist_ok=True)
@@ -141,7 +142,7 @@ _CONFLICT = re.compile(r"(?:ResolutionImpossible|conflicting dependencies)")
 def resolve_error(output: str, target: Target) -> DeployError:
     """pip's failure as what + next step, naming the requirement that cannot be pinned."""
     missing = _NO_MATCH.search(output) or _NO_VERSION.search(output)
-    said = "\n".join([line for line in output.strip().splitlines() if not line.startswith("WARNING")][-8:])
+    said = redact("\n".join([line for line in output.strip().splitlines() if not line.startswith("WARNING")][-8:]))
     if missing is None and _CONFLICT.search(output):
         return DeployError(
             f"The requirements conflict for {target.describe()}; pip said:\n{said}\n"

@@ -47,6 +47,7 @@ from portable_fn.packaging import (
     app_requirements,
     module_closure,
     package_imports,
+    refuse_generated_credential,
     runtime_files,
     user_cache,
     write_zip,
@@ -89,7 +90,8 @@ def build_package(
     """Build `<out_dir>/<app>-gcp.zip` (the same for every stage: stages differ in settings)."""
     target = Target(app.config.python)
     progress(f"gcp: packaging {app.name!r} for {target.describe()}")
-    user = app_files(app, skip=out_dir, context=f"Packaging {app.name!r} for gcp")
+    context = f"Packaging {app.name!r} for gcp"
+    user = app_files(app, skip=out_dir, context=context)
     _refuse_shadowing(app, user)
     main = generate_main(app)
     wanted = with_sdks(app, requirements(app))
@@ -101,7 +103,12 @@ def build_package(
         out_dir / f"{app.name}-gcp.zip",
         [  # first of each name wins: ours, then theirs
             (MAIN, main.encode("utf-8")),
-            (REQUIREMENTS, requirements_txt(app, target, wanted, pins).encode("utf-8")),
+            (
+                REQUIREMENTS,
+                refuse_generated_credential(REQUIREMENTS, requirements_txt(app, target, wanted, pins), context).encode(
+                    "utf-8"
+                ),
+            ),
             *shim_files(extra_roots=[*package_imports(ast.parse(main), PACKAGE), *backend_modules(app)]),
             *user,
             *runtime_files(wanted),

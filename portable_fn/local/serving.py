@@ -73,6 +73,28 @@ def _check_header_lines(headers: Any) -> None:
             )
 
 
+def _target_text(raw: str) -> str:
+    """The path or query of the request line as the client meant it: its raw bytes (which the standard library
+    reads as latin-1) read as UTF-8, as a browser or curl sends them, so "é" does not arrive as "Ã©"; a
+    RequestError (400) for bytes that are not UTF-8 or a control character (percent-encode those)."""
+    try:
+        text = raw.encode("latin-1").decode("utf-8")
+    except UnicodeError:
+        raise RequestError(400, "The request target is not UTF-8; percent-encode its bytes (%C3%A9).") from None
+    found = _CONTROL.search(text)
+    if found:
+        raise RequestError(
+            400,
+            f"The request target holds the control character {found[0]!r}; percent-encode it ({_percent(found[0])}).",
+        )
+    return text
+
+
+def _percent(char: str) -> str:
+    return "".join(f"%{byte:02X}" for byte in char.encode("utf-8"))
+
+
+_CONTROL = re.compile("[\x00-\x1f\x7f]")
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 
 
@@ -118,10 +140,12 @@ class _Handler(BaseHTTPRequestHandler):
         host = self.server.host
         path, _, query = self.path.partition("?")
         try:
+            path, query = _target_text(path), _target_text(query)
             _check_header_lines(self.headers)
             hosts = self.headers.get_all("host") or []
             if self.request_version == "HTTP/1.1" and len(hosts) != 1:
                 raise RequestError(400, f"An HTTP/1.1 request has exactly one Host header, this one has {len(hosts)}.")
+            self._continue()
             body = read_body(self.rfile, self.headers, host.limits.body(self.command, path))
         except RequestError as exc:
             host.log_refusal(self.command, path, exc.status, str(exc))
@@ -136,6 +160,17 @@ class _Handler(BaseHTTPRequestHandler):
                 {"error": f"The dev host failed ({type(exc).__name__}); its log says why."}, status=500
             )
         self._answer(response)
+
+    def _continue(self) -> None:
+        """Answer `Expect: 100-continue` (curl sends it before a body over 1 MB, then waits a second for the
+        go-ahead); any other expectation is a 417."""
+        expect = self.headers.get("expect")
+        if expect is None or self.request_version != "HTTP/1.1":  # HTTP/1.0 has no interim answers
+            return
+        if expect.strip().lower() != "100-continue":
+            raise RequestError(417, f"Expect: {expect[:40]!r} is not one this host meets; send no Expect header.")
+        self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        self.wfile.flush()
 
     def _header_items(self) -> list[tuple[str, str]]:
         """The request's headers, `ce-*` values read as the UTF-8 a client sends raw (the server reads

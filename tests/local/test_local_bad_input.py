@@ -177,6 +177,28 @@ def test_a_request_line_or_host_the_http_rules_refuse_is_a_400(host: LocalHost, 
     refused(send(host, data), host, 400, *words)
 
 
+def test_a_raw_utf_8_path_arrives_as_sent_and_a_control_character_or_other_bytes_are_a_400(host: LocalHost) -> None:
+    answer = send(host, b"GET /caf\xc3\xa9 HTTP/1.1\r\nHost: dev\r\n\r\n")  # curl --path-as-is sends it raw
+    assert answer.status == 404 and answer.json()["error"] == "Nothing serves GET /caf\u00e9"  # was /cafÃ©
+    refused(send(host, b"GET /a\x01b HTTP/1.1\r\nHost: dev\r\n\r\n"), host, 400, "control character", "%01")
+    refused(send(host, b"GET /a\xffb HTTP/1.1\r\nHost: dev\r\n\r\n"), host, 400, "not UTF-8")
+
+
+def test_expect_100_continue_is_answered_before_the_body_and_another_expectation_is_a_417(host: LocalHost) -> None:
+    # curl sends Expect: 100-continue before a body over 1 MB and waited a second for an answer that never came.
+    headers = {"Content-Type": "application/json", "Expect": "100-continue"}
+    with socket.create_connection(("127.0.0.1", host.port), timeout=30) as sock:
+        sock.sendall(request("POST", "/_local/queues/orders", headers, b"{}").removesuffix(b"{}"))
+        interim = b""
+        while not interim.endswith(b"\r\n\r\n"):
+            interim += sock.recv(1)
+        assert interim == b"HTTP/1.1 100 Continue\r\n\r\n"  # before the body is sent
+        sock.sendall(b"{}")
+        assert sock.recv(65536).startswith(b"HTTP/1.0 202 ")
+    answer = send(host, request("POST", "/_local/queues/orders", {"Expect": "200-ok"}, b"{}"))
+    refused(answer, host, 417, "200-ok")
+
+
 def test_an_empty_line_before_the_request_line_is_skipped(host: LocalHost) -> None:
     assert send(host, b"\r\n" + request("GET", "/env")).status == 200  # RFC 9112 2.2; the connection was closed
 

@@ -261,7 +261,10 @@ def rfc3339(moment: datetime | None) -> str | None:
     if moment is None:
         return None
     if moment.tzinfo is not _UTC:  # the library gives UTC
-        moment = moment.astimezone(_UTC) if moment.tzinfo is not None else moment.replace(tzinfo=_UTC)
+        try:
+            moment = moment.astimezone(_UTC) if moment.tzinfo is not None else moment.replace(tzinfo=_UTC)
+        except OverflowError:  # before UTC's first moment or after its last (year 1 at +14:00): no time
+            return None
     second = (moment.toordinal(), moment.hour, moment.minute, moment.second)
     prefix = _SECONDS.get(second)
     if prefix is None:

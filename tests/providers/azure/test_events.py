@@ -14,6 +14,7 @@ from azure.functions.servicebus import ServiceBusMessage
 from portable_fn_azure.events import (
     blob_to_cloudevent,
     event_grid_to_cloudevent,
+    queue_message_meta,
     queue_message_to_cloudevent,
     rfc3339,
     service_bus_to_cloudevent,
@@ -234,3 +235,12 @@ def test_a_blob_key_is_percent_decoded(encoded: str, name: str) -> None:
         )
     )
     assert StorageObject.from_cloudevent(blob).key == name
+
+
+def test_a_message_time_utc_cannot_hold_is_no_time_rather_than_an_error() -> None:
+    # Dead-lettering such a message raised OverflowError out of the entry (year 1 at +14:00 is before UTC's year 1).
+    early = datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=14)))
+    message = QueueMessage(id="q-1", body=b'{"n": 1}', dequeue_count=1, insertion_time=early)
+    event = queue_message_to_cloudevent(message, "/queues/orders")
+    assert event.time is None and event.data == {"n": 1}
+    assert queue_message_meta(message).published_time is None

@@ -6,6 +6,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from portable_fn.local.journal import Journal
 
 ORDER = {"id": "o-1", "customer": "ada", "lines": [{"sku": "widget", "quantity": 2}]}
@@ -24,6 +26,23 @@ def test_an_invalid_order_is_a_400_naming_the_problem(shop: Any, shop_records: C
     reply = shop.client.request("POST", "/orders", json_body={"id": "o-2", "customer": "ada", "lines": []})
     assert reply.status == 400
     assert "lines" in reply.json()["error"]
+    assert shop_records("orders") == []
+
+
+@pytest.mark.parametrize(
+    ("order", "field"),
+    [
+        ({"id": "o-3", "customer": "a" * 1_500_000, "lines": [{"sku": "book", "quantity": 1}]}, "customer"),
+        ({"id": "o-3", "customer": "ada", "lines": [{"sku": "b", "quantity": 1}] * 101}, "lines"),
+        ({"id": "o-3", "customer": "ada", "lines": [{"sku": "s" * 101, "quantity": 1}]}, "sku"),
+    ],
+)
+def test_an_order_too_big_for_its_workflow_is_a_400(
+    shop: Any, shop_records: Callable[..., Any], order: dict[str, Any], field: str
+) -> None:
+    # A 1.5 MB customer passed the model and failed start_workflow (its input must fit one state record): a 500.
+    reply = shop.client.request("POST", "/orders", json_body=order)
+    assert reply.status == 400 and field in reply.json()["error"]
     assert shop_records("orders") == []
 
 

@@ -248,6 +248,14 @@ def test_a_binary_cloudevent_counts_its_attributes_toward_the_message_limit(host
     assert fits.status == 202
 
 
+@pytest.mark.parametrize("media_type", ["multipart/form-data; boundary=x", "multipart/related; boundary=q"])
+def test_a_multipart_request_reaches_the_function(host: LocalHost, media_type: str) -> None:
+    # The header check took the parser's notes on a multipart type (no boundary in the headers) for a bad line.
+    body = b'--x\r\nContent-Disposition: form-data; name="a"\r\n\r\n1\r\n--x--\r\n'
+    answer = send(host, request("POST", "/_local/queues/orders", {"Content-Type": media_type}, body))
+    assert answer.status == 202, answer
+
+
 @pytest.mark.parametrize("bad", ["NoColonHere", "Name With Spaces", '{"json": 1}'])
 def test_a_header_line_that_is_not_name_value_is_a_400(host: LocalHost, bad: str) -> None:
     # The standard library's parser took it for the end of the headers: Content-Type and Content-Length after

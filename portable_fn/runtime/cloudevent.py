@@ -44,7 +44,7 @@ FIELDS = (
 # For decoders that check a time inline on their hot path: a string `t` is a valid time when
 # `rfc3339_shape(t) and t[5:10] not in ODD_DAYS`; otherwise `CloudEvent(time=t)` says whether and why not.
 rfc3339_shape = re.compile(
-    r"[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])[Tt ](?:[01][0-9]|2[0-3]):[0-5][0-9]:"
+    r"(?!0000)[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])[Tt ](?:[01][0-9]|2[0-3]):[0-5][0-9]:"
     r"(?:[0-5][0-9]|60)(?:\.[0-9]+)?(?:[Zz]|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])\Z"
 ).match
 ODD_DAYS = frozenset({"02-29", "02-30", "02-31", "04-31", "06-31", "09-31", "11-31"})  # "MM-DD"
@@ -510,6 +510,9 @@ def from_native(
     decoder checked `raw`), is then made on the first read of `event.time`, not for every record."""
     if not (id and source and id.__class__ is str and source.__class__ is str):
         _reject_required(id, source, type)
+    if uri_problem(source) is not None:  # a native field the cloud does not promise to be a URI-reference
+        source = uri_reference(source)  # percent-encoded ("my app" -> "my%20app"), as `replace()` then takes it
+        _reject_required(id, source, type)  # what encoding cannot mend ("::::") fails the record alone
     kept = _DeferredTime(*time) if isinstance(time, tuple) else time
     return CloudEvent._trusted(
         id,
@@ -544,13 +547,57 @@ def parse_rfc3339(text: str) -> datetime:
     from datetime import datetime
 
     text = text.replace("z", "Z").replace("Z", "+00:00")
+    if text[17:19] == "60":  # a leap second, which RFC 3339 allows and datetime cannot hold: its last microsecond
+        rest = text[19:]
+        text = text[:17] + "59.999999" + rest[len(rest) - len(rest.lstrip(".0123456789")) :]
     return datetime.fromisoformat(_fraction.sub(lambda f: f[0][:6].ljust(6, "0"), text, count=1))
 
 
 def parse_json(text: str | bytes) -> Any:
-    """`json.loads(text)`, the same value and errors. A body that starts with its JSON value and is plain
-    UTF-8 (what every cloud sends) is read with `JSONDecoder.raw_decode`, which skips what json.loads does
-    first on every call (encoding detection, two whitespace regexes); anything else goes to json.loads."""
+    """`json.loads(text)`, the same value and errors, and a ValueError for arrays and objects nested deeper
+    than MAX_JSON_DEPTH (`nested_too_deep`). A body that starts with its JSON value and is plain UTF-8 (what
+    every cloud sends) is read with `JSONDecoder.raw_decode`, which skips what json.loads does first on every
+    call (encoding detection, two whitespace regexes); anything else goes to json.loads."""
+    try:
+        value = _parse_json(text)
+    except RecursionError:  # deeper than Python reads at all
+        value = _TOO_DEEP
+    if value is _TOO_DEEP or ((value.__class__ is dict or value.__class__ is list) and nested_too_deep(text)):
+        raise ValueError(
+            f"it nests arrays and objects too deeply (deeper than {MAX_JSON_DEPTH} levels); send a flatter document"
+        )
+    return value
+
+
+_TOO_DEEP = object()
+
+
+# Python reads JSON nested up to its recursion limit (about 1,000 levels) but cannot always write back what it
+# read: writing runs deeper in the stack (a dead letter holding the message, say), so 990 levels were read and
+# then crashed the function that dead-lettered them. Every reader stops well below, at the same depth.
+MAX_JSON_DEPTH = 500
+
+
+def nested_too_deep(text: str | bytes) -> bool:
+    """Whether JSON `text` nests arrays and objects deeper than MAX_JSON_DEPTH. Counting brackets (in C) says
+    at once for all but documents with that many of them; those are walked, strings left out."""
+    opening = (b"[", b"{") if text.__class__ is bytes else ("[", "{")
+    if text.count(opening[0]) + text.count(opening[1]) <= MAX_JSON_DEPTH:  # type: ignore[arg-type]
+        return False
+    plain = text.decode("utf-8", "replace") if isinstance(text, bytes) else text
+    depth = 0
+    for bracket in _BRACKETS.findall(_JSON_STRINGS.sub("", plain)):
+        depth += 1 if bracket in "[{" else -1
+        if depth > MAX_JSON_DEPTH:
+            return True
+    return False
+
+
+_JSON_STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"')
+_BRACKETS = re.compile(r"[\[\]{}]")
+
+
+def _parse_json(text: str | bytes) -> Any:
     cls = text.__class__
     if cls is str or cls is bytes:
         try:

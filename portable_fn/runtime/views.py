@@ -79,8 +79,8 @@ class StorageObject:
             # The URL path is percent-encoded (a space is %20; a "+" stays "+" or is %2B): decoded like S3 keys.
             container, _, key = data["url"].split("://", 1)[-1].split("/", 1)[-1].partition("/")
             return cls(
-                container,
-                unquote(key),
+                _name(container, "bucket"),
+                _name(unquote(key), "key"),
                 _size(data.get("contentLength")),
                 data.get("eTag"),
                 data.get("contentType"),
@@ -124,9 +124,10 @@ class StorageObject:
 
 
 def _name(value: Any, what: str) -> str:
-    """A bucket's or an object's name: a string (ValueError otherwise, which `from_cloudevent` reports)."""
-    if value.__class__ is not str:
-        raise ValueError(f"the {what} must be a string, got {type(value).__name__}")
+    """A bucket's or an object's name: a non-empty string (ValueError otherwise, which `from_cloudevent` reports;
+    no cloud names an object ""): an Azure blob named `uploads/` gave a StorageObject with key ""."""
+    if value.__class__ is not str or not value:
+        raise ValueError(f"the {what} must be a non-empty string, got {value!r:.40}")
     return value
 
 

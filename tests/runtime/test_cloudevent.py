@@ -66,6 +66,7 @@ def test_an_optional_attribute_must_be_a_non_empty_string_when_present(name: str
         "2018-04-05T24:00:00Z",
         "2018-04-05T17:61:00Z",
         "2018-04-05T17:31:00+24:00",
+        "0000-01-01T00:00:00Z",  # RFC 3339's grammar has a year 0000; no datetime (so no `timestamp`) does
         1522949460,
         "",
     ],
@@ -386,3 +387,44 @@ def test_rfc3339_times_read_with_any_fraction_on_every_python(text: str, micros:
 
     moment = parse_rfc3339(text)
     assert moment.microsecond == micros and moment.utcoffset() is not None
+
+
+@pytest.mark.parametrize(
+    ("time", "last_microsecond"),
+    [
+        ("1990-12-31T23:59:60Z", datetime(1990, 12, 31, 23, 59, 59, 999999, tzinfo=timezone.utc)),
+        ("2016-12-31T23:59:60.5+01:00", datetime(2016, 12, 31, 22, 59, 59, 999999, tzinfo=timezone.utc)),
+    ],
+)
+def test_a_leap_second_reads_as_the_last_microsecond_of_its_minute(time: str, last_microsecond: datetime) -> None:
+    # Valid RFC 3339 and kept as written, but `event.timestamp` raised ValueError in the handler.
+    event = make(time=time)
+    assert event.time == time and event.timestamp == last_microsecond
+
+
+def test_json_nested_as_deep_as_every_reader_reads_is_read() -> None:
+    from portable_fn.runtime.cloudevent import MAX_JSON_DEPTH, parse_json
+
+    nested = "[" * MAX_JSON_DEPTH + "]" * MAX_JSON_DEPTH
+    assert parse_json(nested) is not None
+    assert parse_json(f'"{nested}{nested}"') == nested * 2  # brackets in a string are text, not nesting
+
+
+@pytest.mark.parametrize("depth", [501, 990, 5000])
+def test_json_nested_past_the_depth_every_reader_stops_at_is_refused_alike(depth: int) -> None:
+    # 990 levels were read, then crashed the function that dead-lettered them (writing runs deeper in the stack).
+    from portable_fn.runtime.cloudevent import MAX_JSON_DEPTH, loads, parse_json
+
+    nested = "[" * depth + "]" * depth
+    with pytest.raises(ValueError, match=f"deeper than {MAX_JSON_DEPTH} levels"):
+        parse_json(nested)
+    with pytest.raises(InvalidEventError, match="deeper than"):
+        loads(nested.encode(), "The body")
+
+
+def test_a_native_source_that_is_not_a_uri_reference_is_percent_encoded_or_refused() -> None:
+    # An ARN with a space was delivered as is, then `replace()` (dead-lettering it) refused it: an exception.
+    event = from_native("1", "arn:aws:sqs:eu-west-1:1:my queue", "t", None, None, None, None)
+    assert event.source == "arn:aws:sqs:eu-west-1:1:my%20queue" and event.replace(subject="s").source == event.source
+    with pytest.raises(InvalidEventError, match="URI-reference"):
+        from_native("1", "::::", "t", None, None, None, None)

@@ -260,8 +260,15 @@ def test_a_size_that_is_not_a_whole_number_of_bytes_is_refused_on_every_cloud(si
 @pytest.mark.parametrize("what", ["bucket", "key"])
 def test_a_bucket_or_key_that_is_not_a_string_is_refused_on_every_cloud(shape: int, what: str) -> None:
     data = _shapes(**{what: 5})[shape]
-    with pytest.raises(DataValidationError, match=f"the {what} must be a string, got int"):
+    with pytest.raises(DataValidationError, match=f"the {what} must be a non-empty string, got 5"):
         StorageObject.from_cloudevent(CloudEvent(id="e9", source="/s", type="t", data=data))
+
+
+@pytest.mark.parametrize("shape", range(4))
+def test_an_empty_key_is_refused_on_every_cloud(shape: int) -> None:
+    # An Azure blob trigger for `uploads/` gave a StorageObject with key "": no cloud names an object so.
+    with pytest.raises(DataValidationError, match="the key must be a non-empty string"):
+        StorageObject.from_cloudevent(CloudEvent(id="e9", source="/s", type="t", data=_shapes(key="")[shape]))
 
 
 @pytest.mark.parametrize("shape", range(4))

@@ -200,6 +200,26 @@ def test_a_message_without_a_cloudevent_is_dead_lettered_whole(functions: dict[s
     assert "'source'" in letter.extensions["deadletterreason"]
 
 
+@pytest.mark.parametrize("body", ['{"specversion": "1.0"}', '{"specversion": "1.0", "id": "x", "source": "/s"}'])
+def test_a_message_holding_a_broken_cloudevent_is_dead_lettered_as_on_every_cloud(
+    functions: dict[str, Any], body: str
+) -> None:
+    # Without both `id` and `type` it reached the handler as plain data; AWS and GCP refuse it.
+    poison = Captured()
+    functions["act_on_message"](QueueMessage(id="m-7", body=body.encode(), dequeue_count=1), poison)
+    letter = CloudEvent.from_json(poison.value)
+    assert (letter.type, letter.data) == ("dev.portable-fn.undecodable", body)
+
+
+def test_a_message_nested_past_the_json_depth_is_dead_lettered_whole(functions: dict[str, Any]) -> None:
+    # 990 levels were read, delivered, and then writing the dead letter raised RecursionError out of the entry.
+    poison = Captured()
+    body = '{"specversion": "1.0", "id": "x", "source": "/s", "type": "t", "data": ' + "[" * 990 + "]" * 990 + "}"
+    functions["act_on_message"](QueueMessage(id="m-6", body=body.encode(), dequeue_count=1), poison)
+    letter = CloudEvent.from_json(poison.value)  # past the depth it is not JSON: the message arrives as its text
+    assert (letter.type, letter.data) == ("com.microsoft.azure.storage.queue.message", body)
+
+
 def test_a_body_that_is_no_text_is_dead_lettered_as_bytes(functions: dict[str, Any]) -> None:
     poison = Captured()
     functions["act_on_message"](QueueMessage(id="m-8", body=b"\xff\xfe", dequeue_count=1), poison)

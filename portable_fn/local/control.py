@@ -100,7 +100,7 @@ def workflows(host: LocalHost, request: Request, params: dict[str, str]) -> Resp
 def workflow_instance(host: LocalHost, request: Request, params: dict[str, str]) -> Response:
     from ..runtime import workflow
 
-    found = workflow.get_instance(params["id"])
+    found = _operate(workflow.get_instance, params["id"], keep=True)
     if found is None:
         raise ControlError(404, f"No workflow instance {params['id']!r}; GET {PREFIX}/workflows lists them.")
     return Response.json(found)
@@ -109,7 +109,10 @@ def workflow_instance(host: LocalHost, request: Request, params: dict[str, str])
 def workflow_cancel(host: LocalHost, request: Request, params: dict[str, str]) -> Response:
     from ..runtime import workflow
 
-    reason = request.json().get("reason", "cancelled") if request.body else "cancelled"
+    given = request.json() if request.body else {}
+    reason = given.get("reason", "cancelled") if isinstance(given, dict) else None
+    if not isinstance(reason, str):
+        raise ControlError(400, 'The body of a cancel is a JSON object such as {"reason": "duplicate order"}, or none.')
     return Response.json(_operate(workflow.cancel, params["id"], reason), status=202)
 
 
@@ -119,13 +122,20 @@ def workflow_retry(host: LocalHost, request: Request, params: dict[str, str]) ->
     return Response.json(_operate(workflow.retry, params["id"]), status=202)
 
 
-def _operate(operation: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
+def _operate(operation: Callable[..., Any], *args: Any, keep: bool = False) -> Any:
+    """`operation(*args)` on a workflow instance, its errors as 4xx: an id no instance can have (too long for the
+    state store to key) is a 400 naming the rule, as a missing instance is a 404. `keep`: the record whole."""
+    from ..runtime.state import StateError
     from ..runtime.workflow import WorkflowError
 
     try:
         record = operation(*args)
     except WorkflowError as exc:
         raise ControlError(404 if "no workflow instance" in str(exc) else 409, str(exc)) from None
+    except StateError as exc:
+        raise ControlError(400, f"No workflow instance can have this id: {exc}") from None
+    if keep or record is None:
+        return record
     return {k: v for k, v in record.items() if k not in ("history", "attempts")}
 
 

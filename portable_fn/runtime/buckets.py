@@ -254,5 +254,8 @@ def write_file(path: Path, data: bytes) -> None:
 
     path.parent.mkdir(parents=True, exist_ok=True)
     temp = path.with_name(f".{uuid.uuid4().hex}.part")
-    temp.write_bytes(data)
-    temp.replace(path)
+    try:
+        temp.write_bytes(data)
+        temp.replace(path)
+    finally:
+        temp.unlink(missing_ok=True)  # after a rename there is nothing left; after a failure, the bytes written

@@ -138,6 +138,14 @@ def test_a_key_part_up_to_the_file_name_limit_is_kept(host: LocalHost, size: int
     assert (host.state_dir / "buckets" / "uploads" / key).read_bytes() == b"hi"
 
 
+def test_a_refused_put_leaves_no_temporary_file(host: LocalHost) -> None:
+    # A 409 (a key that is the folder of another) left `.<uuid>.part` holding the body, one per refused PUT.
+    assert send(host, request("PUT", "/_local/buckets/uploads/keep/f/b", body=b"inner")).status == 201
+    refused(send(host, request("PUT", "/_local/buckets/uploads/keep/f", body=b"outer")), host, 409, "folder")
+    folder = host.state_dir / "buckets" / "uploads" / "keep"
+    assert sorted(p.name for p in folder.iterdir()) == ["f"] and not list(folder.rglob("*.part"))
+
+
 @pytest.mark.parametrize("path", ["/_local/queues/orders", "/_local/topics/news"])
 @pytest.mark.parametrize(
     ("headers", "body", "words"),

@@ -46,6 +46,20 @@ def test_an_order_too_big_for_its_workflow_is_a_400(
     assert shop_records("orders") == []
 
 
+def test_what_no_order_or_instance_can_be_is_a_4xx_naming_the_rule(shop: Any) -> None:
+    # Each was a 500: an id too long for the state store to key, and a cancel body that is no JSON object.
+    long_id = "x" * 600
+    for method, path, body, status, words in [
+        ("GET", f"/_local/workflows/{long_id}", None, 400, "No workflow instance can have this id"),
+        ("POST", f"/_local/workflows/{long_id}/retry", None, 400, "No workflow instance can have this id"),
+        ("POST", "/_local/workflows/w-1/cancel", "why", 400, "JSON object"),
+        ("POST", "/_local/workflows/w-1/cancel", {"reason": 5}, 400, "JSON object"),
+        ("POST", f"/payments/{long_id}/confirm", {}, 404, "longer than 200 characters"),
+    ]:
+        reply = shop.client.request(method, path, json_body=body)
+        assert (reply.status, words in reply.json()["error"]) == (status, True), (path, reply.json())
+
+
 def test_unknown_routes_are_404_listing_the_routes_and_wrong_methods_405(shop: Any) -> None:
     missing = shop.client.request("GET", "/carts")
     assert missing.status == 404

@@ -206,6 +206,8 @@ def get_order(request: Request) -> Response:
 def confirm_payment(request: Request) -> Response:
     """The payment provider's webhook: the order's payment settled, so its workflow carries on."""
     order_id = request.path_params["order_id"]
+    if len(order_id) > 200:  # no order has such an id (`Order.id`), and none can be waited on by one
+        return Response.json({"error": f"No order id is longer than 200 characters; got {len(order_id)}."}, 404)
     woken = send_event(PAYMENT_CONFIRMED, match=order_id, data={"order_id": order_id})
     return Response.json(PaymentConfirmed(order_id=order_id, woken=woken), status=202)
 

@@ -77,7 +77,8 @@ def topic_pending(host: LocalHost, request: Request, params: dict[str, str]) -> 
 
 
 def put_object(host: LocalHost, request: Request, params: dict[str, str]) -> Response:
-    info = host.put_object(params["bucket"], params["key"], request.body)
+    # The router drops a trailing '/', which the key has: "in/dir/" would have been kept as "in/dir".
+    info = host.put_object(params["bucket"], params["key"] + ("/" if request.path.endswith("/") else ""), request.body)
     return Response.json(vars(info), status=201)
 
 

@@ -626,7 +626,7 @@ def check_key(key: str, limits: Limits) -> None:
             limit=limits.key.size,
             cloud=limits.key.cloud,
         )
-    control_char = next((c for c in key if c < " " or c == "\x7f"), None)
+    control_char = next((c for c in key if c < " " or "\x7f" <= c <= "\x9f"), None)
     if control_char is not None:
         raise ControlError(
             400,

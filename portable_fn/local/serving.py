@@ -18,6 +18,7 @@ from email.errors import MissingHeaderBodySeparatorDefect
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
+from urllib.parse import unquote
 
 from ..runtime.dispatch import close_loop
 from ..runtime.http import Request, Response
@@ -82,6 +83,12 @@ def _target_text(raw: str) -> str:
         text = raw.encode("latin-1").decode("utf-8")
     except UnicodeError:
         raise RequestError(400, "The request target is not UTF-8; percent-encode its bytes (%C3%A9).") from None
+    try:
+        unquote(text, errors="strict")
+    except UnicodeDecodeError:  # "%FF" read as U+FFFD: "c%FF" and "c%FE" were one key, the second PUT the first
+        raise RequestError(
+            400, "The request target's percent-escapes are not UTF-8 (%FF); escape the bytes of UTF-8 text."
+        ) from None
     found = _CONTROL.search(text)
     if found:
         raise RequestError(

@@ -121,6 +121,9 @@ def test_deeply_nested_json_is_a_400(host: LocalHost, path: str) -> None:
         ("x" * 300, ["255 bytes"]),
         ("/".join(["d" * 200] * 6), ["1,024"]),
         ("../escape", ["not allowed"]),
+        ("in/dir/", ["not allowed"]),  # the trailing '/' was dropped: kept as "in/dir"
+        ("a%C2%85b", ["control character"]),  # C1 controls (U+0080-U+009F), which Azure refuses, were kept
+        ("c%FF", ["not UTF-8"]),  # read as U+FFFD: "c%FF" and "c%FE" were one key
     ],
 )
 def test_object_keys_a_cloud_or_a_folder_refuses_are_a_400_naming_the_rule(

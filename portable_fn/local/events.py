@@ -88,6 +88,11 @@ def message_events(
             "the message as the request body (or a CloudEvent in binary mode, whose ce-* headers carry it)."
         )
     declared = lower.get("content-type")
+    if declared is not None and not _MEDIA_TYPE.match(declared):
+        raise InvalidEventError(
+            f"Content-Type {declared[:60]!r} is not a media type; send one such as 'application/json' or "
+            "'text/plain; charset=utf-8', or none."
+        )
     content_type: str | None
     if declared and declared.split(";")[0].strip().lower() != FORM:
         data, content_type = decode_data(declared, body), declared
@@ -101,7 +106,7 @@ def message_events(
         datacontenttype=content_type,
         data=data,
     )
-    return _storable([event])
+    return _storable([_strings_checked(event)])
 
 
 def _storable(events: list[CloudEvent[Any]]) -> list[CloudEvent[Any]]:
@@ -133,7 +138,8 @@ _STRICT_JSON = json.JSONEncoder(ensure_ascii=False, allow_nan=False)
 def _strings_checked(event: CloudEvent[Any]) -> CloudEvent[Any]:
     """`event` a client sent as a CloudEvent, when its attributes are the CloudEvents 1.0 types: a String holds
     no control character (U+0000-U+001F, U+007F-U+009F) and an Integer is 32-bit; else InvalidEventError.
-    (Events the host makes from a cloud's own message, an S3 key say, are not checked: the cloud allows them.)"""
+    A plain message is checked too: its Content-Type becomes the event's datacontenttype. (Events the host
+    makes from a cloud's own message, an S3 key say, are not checked: the cloud allows them.)"""
     attributes = {
         "id": event.id,
         "source": event.source,
@@ -160,6 +166,10 @@ def _strings_checked(event: CloudEvent[Any]) -> CloudEvent[Any]:
 
 
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+# type/subtype (RFC 9110 tokens), then parameters, which hold no control character but a tab
+_MEDIA_TYPE = re.compile(
+    r"[!#$%&'*+.^_`|~0-9A-Za-z-]+/[!#$%&'*+.^_`|~0-9A-Za-z-]+[ \t]*(?:;[^\x00-\x08\x0a-\x1f\x7f]*)?\Z"
+)
 
 
 def storage_event(

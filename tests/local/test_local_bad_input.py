@@ -250,6 +250,13 @@ def test_a_cloudevent_whose_attributes_are_not_cloudevents_types_is_a_400(
     refused(send(host, request("POST", "/_local/queues/orders", headers, body)), host, 400, *words)
 
 
+@pytest.mark.parametrize("media_type", ["application/json\x1f", "json", ";"])
+def test_a_content_type_that_is_no_media_type_is_a_400(host: LocalHost, media_type: str) -> None:
+    # Each became the event's datacontenttype (a control character too), where binary mode refused it.
+    answer = send(host, request("POST", "/_local/queues/orders", {"Content-Type": media_type}, b"{}"))
+    refused(answer, host, 400, "not a media type")
+
+
 def test_a_binary_cloudevent_counts_its_attributes_toward_the_message_limit(host: LocalHost) -> None:
     limit = host.limits.queue.size
     body = b"x" * (limit - 1000)

@@ -72,6 +72,13 @@ def message_events(
     time: datetime | None = None,
 ) -> list[CloudEvent[Any]]:
     """The events one POSTed message carries; raises InvalidEventError for a body we cannot read."""
+    pairs = headers.multi_items() if hasattr(headers, "multi_items") else headers.items()
+    names = [name.lower() for name, _ in pairs]
+    twice = sorted({name for name in names if name.startswith("ce-") and names.count(name) > 1})
+    if twice:  # one of the values would have been kept, silently
+        raise InvalidEventError(
+            f"The message has the header {twice[0]} more than once; a CloudEvent attribute has one value."
+        )
     lower = {k.lower(): v for k, v in headers.items()}
     if mode(lower) is not None:
         return _storable([_strings_checked(event) for event in from_http_batch(lower, body)])

@@ -533,6 +533,10 @@ def loads(text: str | bytes, what: str) -> Any:
     try:
         return parse_json(text)
     except (ValueError, UnicodeDecodeError) as exc:
+        if "integer string conversion" in str(exc):  # Python's limit, not JSON's: say what, not how to lift it
+            raise InvalidEventError(
+                f"{what} holds an integer of more than 4,300 digits, which Python does not read; send it as a string."
+            ) from None
         raise InvalidEventError(f"{what} is not valid JSON: {exc}.") from None
     except RecursionError:
         raise InvalidEventError(

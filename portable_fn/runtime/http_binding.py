@@ -93,7 +93,13 @@ def from_http_batch(headers: Mapping[str, str], body: bytes | str | None) -> lis
     items = loads(body or b"", "The CloudEvents batch body")
     if not isinstance(items, list):
         raise InvalidEventError("A CloudEvents batch body must be a JSON array of events.")
-    return [CloudEvent.from_dict(item) for item in items]
+    events = []
+    for index, item in enumerate(items):
+        try:
+            events.append(CloudEvent.from_dict(item))
+        except InvalidEventError as exc:  # the whole batch is refused: say which event, of how many
+            raise InvalidEventError(f"Event {index} of the batch of {len(items)}: {exc}", exc.attribute) from None
+    return events
 
 
 def to_binary(event: CloudEvent[Any]) -> tuple[dict[str, str], bytes]:

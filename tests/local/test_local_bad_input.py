@@ -257,6 +257,21 @@ def test_a_content_type_that_is_no_media_type_is_a_400(host: LocalHost, media_ty
     refused(answer, host, 400, "not a media type")
 
 
+def test_what_a_refusal_says_names_the_header_the_event_and_the_number(host: LocalHost) -> None:
+    twice = request("POST", "/_local/queues/orders", BINARY, b"{}").replace(
+        b"ce-id: e-1\r\n", b"ce-id: a\r\nce-id: b\r\n"
+    )
+    refused(send(host, twice), host, 400, "the header ce-id more than once")  # one value was kept, silently
+    batch = b'[{"specversion": "1.0", "id": "1", "source": "/s", "type": "t"}, {"specversion": "1.0"}]'
+    answer = send(
+        host, request("POST", "/_local/queues/orders", {"Content-Type": "application/cloudevents-batch+json"}, batch)
+    )
+    refused(answer, host, 400, "Event 1 of the batch of 2", "'id' is missing")  # which event was not said
+    digits = b'{"n": ' + b"1" * 4301 + b"}"
+    answer = send(host, request("POST", "/_local/queues/orders", {"Content-Type": "application/json"}, digits))
+    assert "set_int_max_str_digits" not in refused(answer, host, 400, "more than 4,300 digits")["error"]
+
+
 def test_a_binary_cloudevent_counts_its_attributes_toward_the_message_limit(host: LocalHost) -> None:
     limit = host.limits.queue.size
     body = b"x" * (limit - 1000)

@@ -9,7 +9,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from portable_fn.runtime.channels import Channel, publisher
+import pytest
+
+from portable_fn.runtime.channels import Channel, PublishError, publisher
 from portable_fn.runtime.cloudevent import CloudEvent
 
 from .conftest import LOCAL_APPS, Running
@@ -74,6 +76,18 @@ def test_a_delayed_send_waits_in_the_journal_then_is_delivered(
     assert time.time() - before >= 0.5
     assert delivered.to_dict() == event.to_dict()
     assert publisher().max_delay_s == float("inf")
+
+
+def test_an_event_larger_than_the_message_limit_is_refused_as_the_clouds_publishers_refuse_it(
+    start_host: Callable[..., Running],
+) -> None:
+    # An 11 MB emit was delivered: no cloud's publisher sends it, and the host refuses the same POSTed.
+    running = start_host(EMITTING)
+    limit = running.host.limits.queue
+    event = CloudEvent(id="big-1", source="/test", type="test.later", data={"blob": "x" * limit.size})
+    with pytest.raises(PublishError, match=f"event 'big-1' is [0-9,]+ bytes as JSON.*at most {limit.size:,} bytes"):
+        publisher().publish(Channel("queue", "later"), [event])
+    assert running.client.request("GET", "/_local/queues/later").json()["pending"] == []
 
 
 def test_the_host_installs_its_publisher_only_while_it_serves(start_host: Callable[..., Running]) -> None:

@@ -13,7 +13,9 @@ Sources (each cloud's documented default; raise-able quotas are not assumed):
 - Queue message: SQS 256 KiB, a queue's default MaximumMessageSize
   (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/quotas-messages.html),
   Pub/Sub 10 MB (https://cloud.google.com/pubsub/quotas#resource_limits), Queue Storage 64 KiB
-  (https://learn.microsoft.com/rest/api/storageservices/queue-service-rest-api).
+  (https://learn.microsoft.com/rest/api/storageservices/queue-service-rest-api), which the Functions host's
+  queue trigger reads as base64 (its default `messageEncoding`, and what portable-fn's publisher writes):
+  48 KiB of message.
 - Topic message: SNS 256 KiB, a topic's default MaximumMessageSize
   (https://docs.aws.amazon.com/sns/latest/dg/large-message-payloads.html), Pub/Sub 10 MB, Event Grid
   1 MB per event and per publish (https://learn.microsoft.com/azure/event-grid/quotas-limits).
@@ -58,7 +60,9 @@ BODY_LIMITS: dict[str, dict[str, Limit]] = {
     "queue": {
         "aws": Limit("a queue message", 256 * KiB, "aws", "Amazon SQS's message size"),
         "gcp": Limit("a queue message", 10_000_000, "gcp", "Pub/Sub's message size"),
-        "azure": Limit("a queue message", 64 * KiB, "azure", "Azure Queue Storage's message size"),
+        "azure": Limit(
+            "a queue message", 48 * KiB, "azure", "Azure Queue Storage's 64 KiB message, which holds it in base64"
+        ),
     },
     "topic": {
         "aws": Limit("a topic message", 256 * KiB, "aws", "Amazon SNS's message size"),

@@ -131,7 +131,7 @@ def test_a_redeploy_makes_no_mutating_call(endpoint: str, gateway_dir: Path) -> 
     client = provider.deployer.client
     client.calls.clear()
     outcome = pipeline.deploy(provider, app, "dev")
-    assert outcome.plan.empty
+    assert outcome.plan.empty, [s.describe() for s in outcome.plan.steps]
     assert ("apigatewayv2", "GetRoutes") in client.calls and client.mutating_calls() == []
 
 

@@ -251,7 +251,7 @@ def _deliver_records(
     sent = dead_letter.settle(spec, source, records, events, failures) if failures else set()
     failed = [(records[i], result) for i, result in failures.items() if i not in sent]
     if failed:
-        _log_failures(spec, source, [calls[i] for i in failures if i not in sent])
+        _log_failures(spec, source, [(calls[i], records[i]) for i in failures if i not in sent])
         visibility.back_off(spec, source, failed)  # SQS: each failed message waits its retry policy's delay
     if source.item_id is None:
         error = DeliveryFailed(_failure_message(spec, source, failed)) if failed else None
@@ -370,11 +370,11 @@ def _failure_message(spec: FunctionSpec, source: RecordSource, failed: list[tupl
     return f"Function {spec.name!r} did not acknowledge {len(failed)} {source.name} event(s): {reasons}"
 
 
-def _log_failures(spec: FunctionSpec, source: RecordSource, calls: list[Call]) -> None:
+def _log_failures(spec: FunctionSpec, source: RecordSource, failed: list[tuple[Call, Any]]) -> None:
     """One line per failed record, with its call's facts (`log_failure`): what it raised or why it failed,
-    and what becomes of it."""
+    and what becomes of it; a record that could not be read is named by its message id where it has one."""
     fate = "reported as a batch item failure" if source.item_id is not None else "raised to Lambda for its retries"
-    for call in calls:
+    for call, record in failed:
         result = call.result
         assert result is not None  # `run` gave every call its Result
         log_failure(
@@ -382,13 +382,22 @@ def _log_failures(spec: FunctionSpec, source: RecordSource, calls: list[Call]) -
             "function %s: %s event %s -> %s (%s, attempt %d): %s",
             spec.name,
             source.name,
-            result.event_id,
+            result.event_id or _record_id(source, record),
             result.outcome,
             fate,
             call.attempt,
             result.reason,
             logger="portable_fn.aws",
         )
+
+
+def _record_id(source: RecordSource, record: Any) -> str:
+    """The id a record that could not be read still shows: its batch item id (SQS message id, stream sequence
+    number), or the SNS MessageId; "?" when it has none ("None" was logged, though the message id was there)."""
+    found = source.item_id(record) if source.item_id is not None else None
+    if not found and isinstance(record, Mapping) and isinstance(sns := record.get("Sns"), Mapping):
+        found = sns.get("MessageId")
+    return found if isinstance(found, str) and found else "?"
 
 
 configure_deployed(PROVIDER)  # cold start, on the cloud only: JSON log lines with the same keys everywhere

@@ -88,6 +88,17 @@ def test_each_failed_record_is_one_line_saying_what_becomes_of_it(
     assert crash.exc_info[2] is not None  # the traceback, down to the handler, held by the line
 
 
+def test_a_record_that_cannot_be_read_is_logged_by_its_message_id(
+    adapter, events_module, lambda_context, caplog: pytest.LogCaptureFixture
+) -> None:
+    event = sqs_batch(adapter, [{"n": 0}])
+    event["Records"][0]["body"] = {"n": 0}  # not a string: no event to name it by ("None" was logged)
+    with caplog.at_level(logging.DEBUG, logger="portable_fn"):
+        handler_for(events_module.picky)(event, lambda_context)
+    (line,) = [r.getMessage() for r in caplog.records if r.name == "portable_fn.aws"]
+    assert line.startswith("function picky: SQS event m0 -> dead_letter")
+
+
 def test_an_asynchronous_failure_is_one_line_saying_lambda_retries_it(
     adapter, events_module, lambda_context, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -176,7 +176,9 @@ class LocalHost:
         self.start()
         try:
             while True:
-                time.sleep(3600)
+                # Short sleeps: the kernel hands Ctrl-C to any thread, often a busy server thread under load, and
+                # Python runs the handler in this one only when it wakes (sleep(3600) ignored it for an hour).
+                time.sleep(0.5)
         except KeyboardInterrupt:
             self.log("portable-fn dev: stopping")
         finally:

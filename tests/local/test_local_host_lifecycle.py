@@ -54,3 +54,41 @@ def test_a_host_that_is_not_an_address_of_this_machine_says_which_to_give(tmp_pa
 def test_the_state_dir_defaults_to_the_app_folder() -> None:
     app = load_app(WORKERS)
     assert LocalHost(app, port=0).state_dir == WORKERS / ".portable-fn" / "local"
+
+
+CTRL_C_ON_ANOTHER_THREAD = """
+import linecache, signal, sys, threading, time
+from pathlib import Path
+from portable_fn.app import load_app
+from portable_fn.local.host import LocalHost
+
+def ctrl_c_once_the_host_waits():
+    main = threading.main_thread().ident
+    while True:  # until the main thread sleeps in serve_forever's loop
+        frame = sys._current_frames().get(main)
+        if frame is not None and "time.sleep" in linecache.getline(frame.f_code.co_filename, frame.f_lineno):
+            break
+        time.sleep(0.01)
+    # What the kernel does under load: Ctrl-C lands on some other thread of the process, not the main one.
+    signal.pthread_kill(threading.get_ident(), signal.SIGINT)
+
+threading.Thread(target=ctrl_c_once_the_host_waits, daemon=True).start()
+LocalHost(load_app(Path(sys.argv[1])), port=0, state_dir=Path(sys.argv[2]), log=print).serve_forever()
+"""
+
+
+@pytest.mark.slow  # a host in a process of its own
+def test_ctrl_c_stops_the_host_whichever_thread_the_kernel_hands_it_to(tmp_path: Path) -> None:
+    # The main thread slept an hour at a time: Ctrl-C taken by a busy server thread waited for it to wake.
+    import signal
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", CTRL_C_ON_ANOTHER_THREAD, str(WORKERS), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,  # far past the half second it waits for; the old host would have slept for an hour
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    assert "portable-fn dev: stopping" in done.stdout, done.stdout + done.stderr

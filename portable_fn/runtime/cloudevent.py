@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Mapping
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from .errors import InvalidEventError
@@ -510,9 +511,7 @@ def from_native(
     decoder checked `raw`), is then made on the first read of `event.time`, not for every record."""
     if not (id and source and id.__class__ is str and source.__class__ is str):
         _reject_required(id, source, type)
-    if uri_problem(source) is not None:  # a native field the cloud does not promise to be a URI-reference
-        source = uri_reference(source)  # percent-encoded ("my app" -> "my%20app"), as `replace()` then takes it
-        _reject_required(id, source, type)  # what encoding cannot mend ("::::") fails the record alone
+    source = _native_source(source)
     kept = _DeferredTime(*time) if isinstance(time, tuple) else time
     return CloudEvent._trusted(
         id,
@@ -526,6 +525,18 @@ def from_native(
         _check_extensions(extensions, False) if extensions else _EMPTY,
         data,
     )
+
+
+@lru_cache(maxsize=256)  # a queue's or topic's records share their source: it is checked once
+def _native_source(source: str) -> str:
+    """A source a decoder took from a native field, which the cloud does not promise to be a URI-reference: as
+    is, or percent-encoded ("my app" -> "my%20app", as `replace()` then takes it); what encoding cannot mend
+    ("::::") is an InvalidEventError, which fails the record alone."""
+    if uri_problem(source) is None:
+        return source
+    encoded = uri_reference(source)
+    _reject_required("id", encoded, "type")
+    return encoded
 
 
 def loads(text: str | bytes, what: str) -> Any:
@@ -566,7 +577,8 @@ def parse_json(text: str | bytes) -> Any:
         value = _parse_json(text)
     except RecursionError:  # deeper than Python reads at all
         value = _TOO_DEEP
-    if value is _TOO_DEEP or ((value.__class__ is dict or value.__class__ is list) and nested_too_deep(text)):
+    # Nesting N levels takes 2N characters: a shorter document (nearly every message) needs no count.
+    if value is _TOO_DEEP or (len(text) > 2 * MAX_JSON_DEPTH and nested_too_deep(text)):
         raise ValueError(
             f"it nests arrays and objects too deeply (deeper than {MAX_JSON_DEPTH} levels); send a flatter document"
         )

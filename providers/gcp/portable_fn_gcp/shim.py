@@ -14,12 +14,12 @@ One entry point per function, named after it (the deploy's `--entry-point` / fun
 |----------------------------|------------|-------------------------------------|---------------------------------|
 | http                       | http       | Request (`flask_http`), when its    | the Response; another path or   |
 |                            |            | route serves the method and path    | method: 404 / 405 as in dev     |
-| queue, topic, schedule     | cloudevent | the Pub/Sub message's CloudEvent    | ack -> 200                      |
+| queue, topic, schedule     | http       | the Pub/Sub message's CloudEvent    | ack -> 200                      |
 | (Pub/Sub messagePublished) |            | (`events.unwrap_message`); for a    | retry -> 500 (redelivered)      |
 |                            |            | schedule, the tick it stands for    |                                 |
 |                            |            | (`events.schedule_tick`), no        |                                 |
 |                            |            | `Context.message`                   |                                 |
-| storage                    | cloudevent | the `storage.object.v1.*` event;    | dead-letter -> 200 once on the  |
+| storage                    | http       | the `storage.object.v1.*` event;    | dead-letter -> 200 once on the  |
 |                            |            | keys outside the trigger's prefix / | dead-letter topic (else 500)    |
 |                            |            | suffix are acknowledged unseen      | invalid input -> 400 + reason   |
 
@@ -40,8 +40,16 @@ no exception leaves an entry point for an event that cannot be read. Pub/Sub tre
 failure, so it is redelivered as the retry policy allows; deploy also puts a dead-letter policy on the
 trigger's subscription, so what keeps failing ends in the dead-letter topic, never lost.
 
-An event function called with the http signature (a deploy that did not set the cloudevent type) still
-works for binary and structured CloudEvents, answering its status itself.
+Every entry point is registered with the http signature, event functions too: the shim reads the request's
+CloudEvent itself (`portable_fn.runtime.http_binding.from_http`, binary or structured mode, `ce-*` values
+percent-decoded as the spec says) and answers every status itself, in JSON. Under the cloudevent signature
+functions-framework parsed first, with the `cloudevents` SDK, and a body it could not read (a structured
+event whose JSON is broken, a `ce-*` value the SDK refuses) never reached the shim: the framework answered
+an HTML 500, and Pub/Sub redelivered it until the dead-letter policy took it. What that signature also did,
+turn a legacy background event or a bare Pub/Sub push body into a CloudEvent, the shim asks of the
+framework's own converter (`event_conversion`, looked up in `sys.modules`). A method other than POST is a
+405 with `Allow: POST`. Called with a framework CloudEvent (a main.py registered as cloudevent), an entry
+point still reads it.
 """
 
 from __future__ import annotations
@@ -132,7 +140,7 @@ def entry_point(spec: FunctionSpec) -> EntryPoint:
     spec.binding  # noqa: B018 - a handler the runtime cannot call fails at import, not on the first event
     made = _http_entry_point(spec) if spec.trigger.kind == "http" else _event_entry_point(spec)
     made.__name__ = made.__qualname__ = spec.name
-    _register(spec.name, "http" if spec.trigger.kind == "http" else "cloudevent")
+    _register(spec.name, "http")  # events too: the shim reads them itself (see the module docstring)
     return made
 
 
@@ -157,12 +165,16 @@ def _event_entry_point(spec: FunctionSpec) -> EntryPoint:
     _check_dead_letter_target(spec)
 
     def handle(native: Any) -> Any:
-        if not hasattr(native, "get_attributes") and hasattr(native, "get_data"):
-            return _answer_http(deliver_request(spec, native, timeout))  # called with the http signature
-        answer = deliver_event(spec, native, timeout, _binary_request)
-        if answer.status >= 300:
-            raise _http_error(answer.status, answer.reason or "")
-        return None
+        if hasattr(native, "get_attributes"):  # a framework CloudEvent: a main.py registered as cloudevent
+            answer = deliver_event(spec, native, timeout, _binary_request)
+            if answer.status >= 300:
+                raise _http_error(answer.status, answer.reason or "")
+            return None
+        method = getattr(native, "method", "POST")
+        if method != "POST":  # Eventarc and Pub/Sub push POST every event
+            reason = f"an event function takes POST only, not {method}"
+            return to_flask_response(Response.json({"error": reason}, 405, {"Allow": "POST"}))
+        return _answer_http(deliver_request(spec, native, timeout))
 
     return handle
 
@@ -181,14 +193,32 @@ def deliver_event(
 
 
 def deliver_request(spec: FunctionSpec, request: Any, timeout: float | None = None) -> Answer:
-    """The same for a flask request holding a CloudEvent in binary or structured mode."""
+    """The same for a flask request holding a CloudEvent in binary or structured mode, or a legacy event
+    that functions-framework converts."""
     try:
         google = from_http(wsgi_headers(request.headers.items()), request.get_data())
     except InvalidEventError as exc:
-        return _rejected(spec, None, f"{exc} (an event function reads CloudEvents only)")
+        converted = _background_event(request)
+        if converted is None:
+            reason = f"{exc} (an event function reads a CloudEvent, or a legacy event functions-framework converts)"
+            return _rejected(spec, None, reason)
+        return deliver_event(spec, converted, timeout)
     except Exception as exc:
         return _unreadable(spec, request, exc)
     return deliver_cloudevent(spec, google, request, timeout)
+
+
+def _background_event(request: Any) -> Any:
+    """functions-framework's own CloudEvent for a request holding a legacy background event or a Pub/Sub
+    push body (`{"message": ..., "subscription": ...}`), as its cloudevent signature converts them; None
+    when the body is neither (or the framework is not loaded)."""
+    conversion = sys.modules.get("functions_framework.event_conversion")
+    if conversion is None:
+        return None
+    try:
+        return conversion.background_event_to_cloud_event(request)
+    except Exception:  # EventConversionException, or flask refusing a body that is no JSON: not a legacy event
+        return None
 
 
 def deliver_cloudevent(
@@ -299,11 +329,17 @@ def _unreadable(spec: FunctionSpec, native: Any, exc: Exception) -> Answer:
 
 def _native_id(native: Any) -> str:
     """The id of an event that could not be read, where one can be read (for the log line)."""
+    found: Any
     try:
-        attributes = getattr(native, "_attributes", None)
-        if attributes.__class__ is not dict:
-            attributes = native.get_attributes() if hasattr(native, "get_attributes") else {}
-        found = attributes.get("id")
+        if isinstance(native, CloudEvent):  # read from a request, its data not
+            found = native.id
+        elif not hasattr(native, "get_attributes") and hasattr(native, "headers"):  # a request's binary mode
+            found = native.headers.get("ce-id")
+        else:  # a framework CloudEvent
+            attributes = getattr(native, "_attributes", None)
+            if attributes.__class__ is not dict:
+                attributes = native.get_attributes()
+            found = attributes.get("id")
     except Exception:  # nothing to name it by
         return "?"
     return found if found.__class__ is str and found else "?"

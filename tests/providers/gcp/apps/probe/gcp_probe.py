@@ -33,9 +33,10 @@ def _report(**seen: Any) -> None:
 
 
 def _native(raw: Any) -> dict[str, Any] | None:
-    """The framework's CloudEvent (a `cloudevents` SDK event) in the JSON format; None for a request."""
+    """What the shim was passed: for a legacy event, the framework's conversion of it (a `cloudevents` SDK
+    event) in the JSON format; for a request (the http signature), its method and `ce-id` header."""
     if not hasattr(raw, "get_attributes"):
-        return None
+        return {"request": raw.method, "ce-id": raw.headers.get("ce-id")} if hasattr(raw, "get_data") else None
     attributes = {k: v for k, v in raw.get_attributes().items() if v is not None}
     return {**attributes, "data": raw.data} if raw.data is not None else attributes
 

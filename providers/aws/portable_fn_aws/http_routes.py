@@ -18,7 +18,8 @@ Either way a request the function does not serve is answered as `portable-fn dev
 
 A request reaching the function through `ANY /path` or `$default` is never served, whatever its method and
 path: those routes carry no authorization, so the explicit route's (AWS_IAM, or the JWT authorizer) would
-be skipped. That is also why a `HEAD` there is a 405 (API Gateway routes it apart from `GET`).
+be skipped. A `HEAD` on a `GET` function's path comes through a `HEAD /path` route deploy adds beside the
+`GET`, with the same authorization, and is served by the `GET`'s handler, as everywhere else.
 """
 
 from __future__ import annotations
@@ -36,22 +37,24 @@ HTTP_API = "http-api"  # the setting `http`'s value for the app's API Gateway HT
 
 
 class HttpRoutes:
-    """One HTTP function's route (`own`), the routes refusals name (`refusing`), and the `routeKey` the
-    function must be reached by (`key`: behind the HTTP API only, else None)."""
+    """One HTTP function's route (`own`), the routes refusals name (`refusing`), and the `routeKey`s the
+    function must be reached by (`keys`: behind the HTTP API only, else None): its own, and for a `GET` the
+    `HEAD` deploy routes beside it with the same authorization (`deploy.desired.head_key`)."""
 
-    __slots__ = ("own", "refusing", "key")
+    __slots__ = ("own", "refusing", "keys")
 
     def __init__(self, spec: FunctionSpec, front: str | None = None, routes: Iterable[tuple[str, str]] = ()) -> None:
         trigger = spec.trigger_as(Http)
         self.own = Router([Route(trigger.method, trigger.path, spec)])
         behind_api = front == HTTP_API
-        self.key = f"{trigger.method} {trigger.path}" if behind_api else None
+        head = (f"HEAD {trigger.path}",) if trigger.method == "GET" else ()
+        self.keys = (f"{trigger.method} {trigger.path}", *head) if behind_api else None
         app = [Route(method, path) for method, path in routes]
         self.refusing = Router(app) if behind_api and app else self.own
 
     def match(self, request: Request, event: Mapping[str, Any]) -> tuple[Route, dict[str, str]] | None:
         """The function's route and the path parameters when it serves `request`, else None."""
-        if self.key is not None and event.get("routeKey") != self.key:
+        if self.keys is not None and event.get("routeKey") not in self.keys:
             return None
         own = self.own
         return own.match(request.method, request.path) or (
@@ -60,6 +63,6 @@ class HttpRoutes:
 
     def refuse(self, request: Request) -> Response:
         """`dev`'s answer for a request no function of the app serves here (`not_served` behind the API)."""
-        if self.key is not None:
+        if self.keys is not None:
             return not_served(self.refusing, request)
         return not_routed(self.refusing, request)

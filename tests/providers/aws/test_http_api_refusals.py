@@ -103,6 +103,16 @@ def test_the_declared_route_is_served(app, adapter, lambda_context, monkeypatch)
     assert (get["statusCode"], json.loads(get["body"])) == (200, {"id": "7"})
 
 
+def test_a_head_through_the_get_s_head_route_is_served_as_dev_serves_it(app, dev, adapter, lambda_context, monkeypatch):
+    """Deploy routes `HEAD /path` to a `GET /path` function with the GET's authorization (`desired.head_key`):
+    the GET's handler answers, as in dev, on a Function URL, on Cloud Functions and on Azure."""
+    get_order = handlers(app, monkeypatch)["get_order"]
+    got = get_order(api_event(adapter, "HEAD /orders/{order_id}", "HEAD", "/orders/7"), lambda_context)
+    served = dev.handle(Request("HEAD", "/orders/7"))
+    assert (got["statusCode"], served.status) == (200, 200)
+    assert got["headers"]["content-type"] == served.headers.get("content-type") == "application/json"
+
+
 @pytest.mark.parametrize(
     ("route_key", "method", "path", "expected"),
     [
@@ -110,7 +120,7 @@ def test_the_declared_route_is_served(app, adapter, lambda_context, monkeypatch)
         # portable-fn's differ, e.g. on a trailing slash): what the API serves there is nothing.
         ("$default", "POST", "/orders/", 404),
         ("$default", "GET", "/orders", 404),  # list_orders' route, which needs IAM: never through $default
-        ("ANY /orders", "HEAD", "/orders", 405),  # API Gateway routes HEAD apart from GET
+        ("ANY /orders", "HEAD", "/orders", 405),  # a HEAD comes through the GET's own `HEAD /orders` route
     ],
 )
 def test_what_a_refusal_route_brings_never_reaches_a_handler(

@@ -359,6 +359,8 @@ class FunctionResources:
         api, sid = self.t.names.http_api, f"{STATEMENT_PREFIX}http-api"
         authorizer = jwt_authorizer(api, trigger)
         refusals = [key for key, owner in refusal_keys(self.t).items() if owner is self.spec]
+        head = head_key(self.t, trigger)
+        keys = [route_key(trigger), *([head] if head else [])]
         return [
             *([authorizer] if authorizer else []),
             ApiPermission(
@@ -366,17 +368,20 @@ class FunctionResources:
                 function=self.name,
                 statement_id=sid,
                 api=api,
-                source_route=source_route(trigger, refusals),
+                source_route=source_route(trigger, [*refusals, *keys[1:]]),
             ),
             ApiIntegration(f"{api}/{self.name}", api=api, function_arn=self.arn),
-            ApiRoute(
-                api_route(api, route_key(trigger), self.name),
-                api=api,
-                route_key=route_key(trigger),
-                authorization_type="JWT" if authorizer else "NONE" if trigger.open_at_edge else "AWS_IAM",
-                authorizer=authorizer.name if authorizer else "",
-                scopes=tuple(sorted(trigger.auth.scopes)) if authorizer and edge.at_edge(trigger.auth) else (),
-                function_arn=self.arn,
+            *(
+                ApiRoute(
+                    api_route(api, key, self.name),
+                    api=api,
+                    route_key=key,
+                    authorization_type="JWT" if authorizer else "NONE" if trigger.open_at_edge else "AWS_IAM",
+                    authorizer=authorizer.name if authorizer else "",
+                    scopes=tuple(sorted(trigger.auth.scopes)) if authorizer and edge.at_edge(trigger.auth) else (),
+                    function_arn=self.arn,
+                )
+                for key in keys
             ),
         ]
 
@@ -591,6 +596,21 @@ def route_key(trigger: Http) -> str:
     return f"{trigger.method} {trigger.path}"
 
 
+def head_key(target: Target, trigger: Http) -> str | None:
+    """`HEAD /path` for a `GET /path` function, routed to it with the same authorization as its GET: API
+    Gateway routes a HEAD apart from a GET (to `ANY /path`, whose refusal would be a 405), where `portable-fn
+    dev`, a Function URL, Cloud Functions and Azure serve a HEAD with the GET's handler and no body. None when
+    the function is no GET or another function declares HEAD or ANY on the same path (its route takes it)."""
+    if trigger.method != "GET":
+        return None
+    shape = _shape(trigger.path)
+    for spec in http_api_functions(target):
+        other = spec.trigger_as(Http)
+        if other.method in ("HEAD", "ANY") and _shape(other.path) == shape:
+            return None
+    return f"HEAD {trigger.path}"
+
+
 def refusal_keys(target: Target) -> dict[str, FunctionSpec]:
     """The routes that hand to a function what API Gateway would otherwise refuse itself, with a bare
     `404 {"message":"Not Found"}`, and the function each goes to: `ANY /path` for each declared path no
@@ -665,8 +685,9 @@ def jwt_authorizer(api: str, trigger: Http) -> ApiAuthorizer | None:
 def source_route(trigger: Http, refusals: list[str] | tuple[str, ...] = ()) -> str:
     """The part after the API id of the ARN the routes invoke the function with: any stage, the method
     (`*` for ANY), the path with each `{param}` as a glob, so the permission holds for every value of it.
-    `refusals`: the `refusal_keys` that go to the function too: `ANY` on its path (any method), `$default`
-    (any method and path: `*/*`, the ARN API Gateway invokes a `$default` route with)."""
+    `refusals`: the other route keys that go to the function too: `ANY` on its path (any method), its `HEAD`
+    (`head_key`; one statement for both methods), `$default` (any method and path: `*/*`, the ARN API Gateway
+    invokes a `$default` route with)."""
     if DEFAULT_ROUTE in refusals:
         return "*/*"
     method = "*" if trigger.method == "ANY" or refusals else trigger.method

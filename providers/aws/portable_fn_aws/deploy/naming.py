@@ -174,8 +174,9 @@ def api_route(api: str, route_key: str, function: str) -> str:
     changed method or path updates that route; `<api>/<route key>` for `ANY /path` and `$default`, which
     either a function declares or deploy adds to hand API Gateway's refusals to a function
     (`desired.refusal_routes`): one name for the key, so one can become the other by an update, never by a
-    create that API Gateway refuses while the other still holds the key."""
-    if route_key == DEFAULT_ROUTE or route_key.startswith("ANY "):
+    create that API Gateway refuses while the other still holds the key. The same for `HEAD /path`, which
+    a function may declare or deploy adds beside a `GET /path` (`desired.head_key`)."""
+    if route_key == DEFAULT_ROUTE or route_key.startswith(("ANY ", "HEAD ")):
         return f"{api}/{route_key}"
     return f"{api}/{function}"
 

@@ -272,6 +272,9 @@ def test_an_http_api_replaces_function_urls_with_one_route_per_function() -> Non
         "gateway-dev/gateway-dev-get_item": ("GET /items/{item_id}", "NONE"),
         "gateway-dev/gateway-dev-put_item": ("PUT /items/{item_id}", "AWS_IAM"),
         "gateway-dev/ANY /files/{path+}": ("ANY /files/{path+}", "AWS_IAM"),  # ANY: named by its key
+        # A GET's HEAD, with the GET's authorization (API Gateway routes HEAD apart), named by its key too
+        "gateway-dev/HEAD /items": ("HEAD /items", "NONE"),
+        "gateway-dev/HEAD /items/{item_id}": ("HEAD /items/{item_id}", "NONE"),
     }
     integration = found[("http api integration", "gateway-dev/gateway-dev-files")]
     assert (integration.function_arn, integration.payload_format) == (ARNS.function("gateway-dev-files"), "2.0")

@@ -76,7 +76,12 @@ def check_api(
     for route in boto.apigw.get_routes(ApiId=api["ApiId"])["Items"]:
         target = integrations[route["Target"].removeprefix("integrations/")]["IntegrationUri"]
         found[route["RouteKey"]] = (target.rsplit("-", 1)[-1], route["AuthorizationType"])
-    assert found == {**(REFUSALS if refusals is None else refusals), **{k: (f, a) for f, (k, a, _) in routes.items()}}
+    heads = {f"HEAD {k[4:]}": (f, a) for f, (k, a, _) in routes.items() if k.startswith("GET ")}  # a GET's HEAD
+    assert found == {
+        **(REFUSALS if refusals is None else refusals),
+        **heads,
+        **{k: (f, a) for f, (k, a, _) in routes.items()},
+    }
     for name, (_, _, source) in routes.items():
         [statement] = json.loads(boto.lambda_.get_policy(FunctionName=f"gateway-dev-{name}")["Policy"])["Statement"]
         assert statement["Principal"] == {"Service": "apigateway.amazonaws.com"}

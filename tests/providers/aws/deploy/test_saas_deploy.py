@@ -107,6 +107,7 @@ def test_behind_an_http_api_the_jwt_routes_have_an_authorizer_of_the_stages_issu
         "GET /projects/{project_id}": ["projects:read"],
         "GET /projects": ["projects:read"],
         "GET /activity": ["projects:read"],
+        **{f"HEAD /{path}": ["projects:read"] for path in ("projects/{project_id}", "projects", "activity")},
         "POST /tenants": ["tenants:admin"],
     }
     # moto answers GetAuthorizers with a 500: each authorizer is read by the id its routes name

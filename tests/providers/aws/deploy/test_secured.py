@@ -101,6 +101,8 @@ def test_jwt_routes_share_one_authorizer_and_require_their_scopes(
         "GET /audit": "NONE",  # its keys are at a jwks_url of its own: the function verifies
         "POST /partner/orders": "NONE",  # api_key: the function verifies
         "GET /health": "NONE",
+        # A GET's HEAD goes to its function with the GET's authorization (and scopes, below).
+        **{"HEAD /orders": "JWT", "HEAD /audit": "NONE", "HEAD /health": "NONE"},
         # What API Gateway would refuse itself goes to a function open at the edge, which answers 405 or
         # 404 as `dev` does and never runs a handler for it (`desired.refusal_routes`); a preflight too.
         **{f"ANY {path}": "NONE" for path in ("/orders", "/audit", "/partner/orders", "/health")},
@@ -110,6 +112,10 @@ def test_jwt_routes_share_one_authorizer_and_require_their_scopes(
     assert routes["POST /orders"]["AuthorizationScopes"] == ["orders:write"]
     authorizer_id = routes["GET /orders"]["AuthorizerId"]
     assert routes["POST /orders"]["AuthorizerId"] == authorizer_id
+    assert (routes["HEAD /orders"]["AuthorizationScopes"], routes["HEAD /orders"]["AuthorizerId"]) == (
+        ["orders:read"],
+        authorizer_id,
+    )
     authorizer = boto.apigw.get_authorizer(ApiId=api["ApiId"], AuthorizerId=authorizer_id)
     assert authorizer["AuthorizerType"] == "JWT"
     assert authorizer["IdentitySource"] == ["$request.header.Authorization"]
@@ -135,6 +141,7 @@ def test_a_route_that_drops_its_jwt_leaves_the_authorizer_and_the_unused_authori
     outcome = pipeline.deploy(provider, load_app(moved), "dev")
     assert sorted(s.describe() for s in outcome.plan.steps) == [
         "- delete http api authorizer secured-dev/portable-fn-jwt-d4bc1a293761",
+        "~ update http api route secured-dev/HEAD /orders (authorization_type, authorizer, scopes)",
         "~ update http api route secured-dev/secured-dev-create_order (authorization_type, authorizer, scopes)",
         "~ update http api route secured-dev/secured-dev-list_orders (authorization_type, authorizer, scopes)",
     ]

@@ -338,6 +338,7 @@ def test_isolated_functions_are_only_on_the_rest_api(isolated_dir: Path, http: s
             ("http api route", "isolated-dev/isolated-dev-health"),
             ("http api route", "isolated-dev/$default"),  # the API's refusals go to health, never to them
             ("http api route", "isolated-dev/ANY /health"),
+            ("http api route", "isolated-dev/HEAD /health"),  # health's GET takes its HEAD too
         ]
     )
     assert kinds(app, http) == sorted(

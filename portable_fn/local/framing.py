@@ -4,7 +4,8 @@
 chunked`) and raises `RequestError` with the status to answer for every framing problem: a length that is
 no number (400), a body larger than the limit (413, before it is read), a body that ends early or stalls
 past the socket's timeout (400), broken chunks (400), a transfer coding other than chunked (400), both
-headers at once (400: the request could be read two ways).
+headers at once (400: the request could be read two ways). `check_lambda_event` also refuses (413) what
+would fit AWS Lambda's payload as a body but not as the event Lambda is invoked with.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from io import BufferedIOBase
 from typing import Any
 
 from ..runtime.errors import PortableFnError
+from ..runtime.http import is_textual
 from .limits import Limit
 
 MAX_LINE = 4096  # a chunk-size line or a trailer line
@@ -64,6 +66,25 @@ def content_length(values: list[str], limit: Limit) -> int:
     if len(text) > 18 or int(text) > limit.size:
         raise too_large(limit, f"{text[:40]} bytes")
     return int(text)
+
+
+def check_lambda_event(limit: Limit, body: bytes, headers: Any, target: str) -> None:
+    """413 for an HTTP request whose body fits AWS Lambda's payload limit but whose event would not: the event
+    Lambda is invoked with carries the body in base64 unless its content type is text (4/3 of its bytes:
+    Function URLs and the HTTP API encode it so), beside the headers and the request target. (The event's
+    own fields add about 1 KB more.)"""
+    textual = is_textual(headers.get("content-type") or "")
+    carried = len(body) if textual else 4 * ((len(body) + 2) // 3)
+    rest = len(target.encode()) + sum(len(name.encode()) + len(value.encode()) for name, value in headers.items())
+    if carried + rest > limit.size:
+        how = "" if textual else ", base64-encoded as the content type is not text"
+        raise RequestError(
+            413,
+            f"The request ({carried + rest:,} bytes as Lambda's event carries it: {carried:,} of body{how}, "
+            f"{rest:,} of headers and path) is larger than {limit.where} allows: at most {limit.size:,} bytes.",
+            limit=limit.size,
+            cloud=limit.cloud,
+        )
 
 
 def too_large(limit: Limit, size: str) -> RequestError:

@@ -7,8 +7,9 @@ table, or all three when none has one), or of the one named by `dev --provider`.
 Sources (each cloud's documented default; raise-able quotas are not assumed):
 
 - HTTP request body: AWS Lambda 6 MB synchronous invocation payload
-  (https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html), Cloud Run functions 32 MB
-  uncompressed HTTP request, 2nd gen (https://cloud.google.com/functions/quotas), Azure Functions 100 MB
+  (https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html), which counts the event, not the
+  body: `framing.check_lambda_event` counts a body that is not text in base64, with the headers; Cloud Run
+  functions 32 MB uncompressed HTTP request, 2nd gen (https://cloud.google.com/functions/quotas), Azure Functions 100 MB
   HTTP request length (https://learn.microsoft.com/azure/azure-functions/functions-bindings-http-webhook-trigger#limits).
 - Queue message: SQS 256 KiB, a queue's default MaximumMessageSize
   (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/quotas-messages.html),

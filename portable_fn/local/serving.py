@@ -23,7 +23,7 @@ from urllib.parse import unquote
 from ..runtime.dispatch import close_loop
 from ..runtime.http import Request, Response
 from ..runtime.http_binding import utf8_header_value
-from .framing import RequestError, read_body
+from .framing import RequestError, check_lambda_event, read_body
 from .limits import Limits
 
 LINGER_S = 2.0  # how long to keep reading a refused request's body before closing
@@ -154,7 +154,10 @@ class _Handler(BaseHTTPRequestHandler):
             if self.request_version == "HTTP/1.1" and len(hosts) != 1:
                 raise RequestError(400, f"An HTTP/1.1 request has exactly one Host header, this one has {len(hosts)}.")
             self._continue()
-            body = read_body(self.rfile, self.headers, host.limits.body(self.command, path))
+            limit = host.limits.body(self.command, path)
+            body = read_body(self.rfile, self.headers, limit)
+            if limit is host.limits.http and limit.cloud == "aws":
+                check_lambda_event(limit, body, self.headers, self.path)
         except RequestError as exc:
             host.log_refusal(self.command, path, exc.status, str(exc))
             self._answer(Response.json(exc.body(), status=exc.status))

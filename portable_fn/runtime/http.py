@@ -228,7 +228,7 @@ class Response:
         ctype = self.headers.get("content-type", "")
         textual = _TEXTUAL.get(ctype)
         if textual is None:
-            textual = _is_textual(ctype)
+            textual = is_textual(ctype)
             if len(_TEXTUAL) < 64:  # a few content types per function; never grown without bound
                 _TEXTUAL[ctype] = textual
         return not textual
@@ -237,7 +237,7 @@ class Response:
         return f"Response({self.status}, {len(self.body)} bytes)"
 
 
-def _is_textual(content_type: str) -> bool:
+def is_textual(content_type: str) -> bool:
     ctype = content_type.lower()
     return (
         ctype.startswith("text/")
@@ -247,7 +247,7 @@ def _is_textual(content_type: str) -> bool:
     )
 
 
-_TEXTUAL: dict[str, bool] = {}  # content type -> _is_textual(it), for Response.is_binary
+_TEXTUAL: dict[str, bool] = {}  # content type -> is_textual(it), for Response.is_binary
 
 
 def _trusted(status: int, headers: Headers, body: bytes) -> Response:

@@ -319,6 +319,18 @@ def test_a_bad_or_huge_content_length_is_answered(host: LocalHost, value: str, s
         assert body["limit"] == 6 * MiB and body["cloud"] == "aws"
 
 
+def test_a_body_that_fits_but_whose_lambda_event_would_not_is_a_413(host: LocalHost) -> None:
+    """Lambda counts its event, not the body: a binary body travels in base64 (4/3 of its bytes), beside the
+    headers. 5 MiB of octets is a 6.67 MiB event; the same bytes as text, or 4 MiB of octets, fit."""
+    octets = {"Content-Type": "application/octet-stream"}
+    body = refused(send(host, request("POST", "/orders", octets, b"x" * (5 * MiB))), host, 413, "base64", "Lambda")
+    assert (body["limit"], body["cloud"]) == (6 * MiB, "aws")
+    assert send(host, request("POST", "/orders", octets, b"x" * (4 * MiB))).status != 413
+    assert send(host, request("POST", "/orders", {"Content-Type": "text/plain"}, b"x" * (5 * MiB))).status != 413
+    headers = {"Content-Type": "text/plain", **{f"X-Pad-{i}": "p" * 8000 for i in range(20)}}  # 160 KB of headers
+    refused(send(host, request("POST", "/orders", headers, b"x" * (6 * MiB - 100 * 1024))), host, 413, "of headers")
+
+
 def test_two_content_lengths_that_differ_are_a_400(host: LocalHost) -> None:
     data = request("POST", "/orders", {"Content-Length": "2", "content-length": "3"}, b"{}", length=False)
     refused(send(host, data), host, 400, "Content-Length")

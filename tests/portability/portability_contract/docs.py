@@ -417,6 +417,8 @@ def size_cells(kind: str, sources: Sources) -> list[str]:
     local = f"the strictest of the clouds the app names (all three: {size(strictest)}); `dev --provider P`: P's"
     if kind == "storage":
         local += f"; uploads through `PUT /_local/buckets/` up to {size(limits.OBJECT_LIMIT)}"
+    if kind == "http":
+        local += "; AWS's counts the request as Lambda's event does (a body that is not text in base64, the headers)"
     cells = [local]
     for cloud in CLOUDS[1:]:
         limit = by_cloud[cloud]

@@ -3,7 +3,9 @@
 Polling keeps this dependency-free and identical on every OS. A file is reported once it has stayed
 the same (size and modification time) for two polls in a row, so a file still being copied in is not
 reported half-written. Names starting with '.' (temporary files, editor swap files) are ignored, and
-files present when watching starts are not changes.
+files present when watching starts are not changes. An object written or deleted through the dev host's
+own API (`PUT /_local/buckets/...`) is reported at once (`report`), before the host answers: its event is
+in the journal when the client sees the 201, so a host stopped a moment later loses nothing.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ class BucketWatcher:
         self.interval_s = interval_s
         self._known: dict[tuple[str, str], tuple[Stamp, ObjectInfo]] = {}
         self._seen: dict[tuple[str, str], Stamp] = {}  # stamps from the previous poll
+        self._lock = threading.Lock()  # the poller's thread and `report` (a request's thread) take turns
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="local-buckets", daemon=True)
         self.polls = 0  # polls finished by the watcher's thread (what "nothing more came" is checked after)
@@ -64,8 +67,33 @@ class BucketWatcher:
         if self._thread.is_alive():
             self._thread.join(5)
 
+    def report(self, bucket: str, key: str) -> None:
+        """Report the object at `key` now, as created or, when its file is gone, deleted (a change made through
+        the dev host), and take it as known, so that no poll reports it again."""
+        name = (bucket, key)
+        with self._lock:
+            try:
+                st = (self.folder(bucket) / key).stat()
+            except FileNotFoundError:
+                if name in self._known:
+                    _, info = self._known.pop(name)
+                    self._seen.pop(name, None)
+                    self.on_change("deleted", info)
+                return
+            stamp = (st.st_mtime_ns, st.st_size)
+            known = self._known.get(name)
+            if known is not None and known[0] == stamp:
+                return  # a poll reported it already
+            info = self._info(name)
+            self._known[name], self._seen[name] = (stamp, info), stamp
+            self.on_change("created", info)
+
     def poll(self) -> None:
         """One scan: report settled new or changed files, and files that are gone."""
+        with self._lock:
+            self._poll()
+
+    def _poll(self) -> None:
         current = self._scan()
         for key, stamp in current.items():
             known = self._known.get(key)

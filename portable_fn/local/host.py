@@ -426,7 +426,8 @@ class LocalHost:
         return self._on_tick(spec, now())
 
     def put_object(self, bucket: str, key: str, body: bytes) -> ObjectInfo:
-        """Write an object into a bucket folder (atomically); the watcher reports it."""
+        """Write an object into a bucket folder (atomically) and report it: its storage events are in the
+        journal before the 201."""
         path = self._object_path(bucket, key)
         try:
             write_file(path, body)
@@ -436,6 +437,7 @@ class LocalHost:
                 f"Object key {key!r} cannot be kept in a local bucket folder: a key "
                 "is also the folder of another key (clouds allow that, folders do not).",
             ) from None
+        self.watcher.report(bucket, key)
         return object_info(bucket, key, path)
 
     def delete_object(self, bucket: str, key: str) -> None:
@@ -443,6 +445,7 @@ class LocalHost:
         if not path.is_file():
             raise ControlError(404, f"Bucket {bucket!r} has no object {key!r}.")
         path.unlink()
+        self.watcher.report(bucket, key)
 
     # -- describing -----------------------------------------------------------------------------
 

@@ -18,10 +18,10 @@ from email.errors import MissingHeaderBodySeparatorDefect
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
 from ..runtime.dispatch import close_loop
-from ..runtime.http import Request, Response
+from ..runtime.http import Request, Response, check_field
 from ..runtime.http_binding import utf8_header_value
 from .framing import RequestError, check_lambda_event, read_body
 from .limits import Limits
@@ -57,10 +57,20 @@ class DevServer(ThreadingHTTPServer):
             close_loop()  # async handlers ran on this thread's loop
 
 
-def _check_header_lines(headers: Any) -> None:
+def _check_header_lines(headers: Any, lines: list[bytes]) -> None:
     """RequestError (400) for a header line that is not `Name: value`. The standard library's parser takes
     such a line for the end of the headers and keeps the lines after it (Content-Type, Content-Length, the
-    `ce-*` attributes) as text no one reads: the message was accepted and delivered without them."""
+    `ce-*` attributes) as text no one reads: the message was accepted and delivered without them. Also for
+    what RFC 9112 5.2 and 2.2 let a server refuse and a proxy in front would read otherwise: a line folded
+    onto the one before (obs-fold; the value reached the handler holding CR LF) and a bare CR inside a
+    line (the parser split `A: 1<CR>B: 2` into two headers)."""
+    for raw in lines:
+        if raw[:1] in (b" ", b"\t") and raw.strip():
+            raise RequestError(
+                400, "Malformed header: a line folded onto the one before (obs-fold); send each header on one line."
+            )
+        if b"\r" in raw.rstrip(b"\r\n"):
+            raise RequestError(400, "Malformed header: a bare CR inside a header line; end each line with CR LF.")
     rest = headers.get_payload()  # a multipart Content-Type adds notes of its own (no boundary yet): not these
     if rest or any(isinstance(defect, MissingHeaderBodySeparatorDefect) for defect in headers.defects):
         line = (rest.splitlines() or [""])[0] if isinstance(rest, str) else ""
@@ -73,6 +83,32 @@ def _check_header_lines(headers: Any) -> None:
                 f"Malformed header: the name {name[:80]!r} holds a character a header name cannot (RFC 9110: "
                 "letters, digits and !#$%&'*+-.^_`|~); send each header as 'Name: value'.",
             )
+
+
+def _origin_form(target: str) -> str:
+    """The path and query of a request target: an absolute URL (what a client behind a proxy setting sends,
+    and RFC 9112 3.2.2 has servers accept) is read as its path; a target that is neither is a 400."""
+    if target.startswith("/"):
+        return target
+    if target[:7].lower() == "http://" or target[:8].lower() == "https://":
+        parts = urlsplit(target)
+        return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    raise RequestError(
+        400, f"The request target {target[:80]!r} is not a path; send 'METHOD /path HTTP/1.1' (or an http:// URL)."
+    )
+
+
+class _LineRecorder:
+    """The request's reader while the standard library reads the headers, keeping each line it read."""
+
+    def __init__(self, raw: Any) -> None:
+        self.raw = raw
+        self.lines: list[bytes] = []
+
+    def readline(self, limit: int = -1) -> bytes:
+        line: bytes = self.raw.readline(limit)
+        self.lines.append(line)
+        return line
 
 
 def _target_text(raw: str) -> str:
@@ -103,6 +139,10 @@ def _percent(char: str) -> str:
 
 
 _CONTROL = re.compile("[\x00-\x1f\x7f]")
+_REASONS = {  # the standard library's words for what it refuses -> ours, naming the limit and the fix
+    "Line too long": "A header line is longer than 65,536 bytes; send shorter headers (data goes in the body)",
+    "Too many headers": "The request has more than 100 headers; send fewer",
+}
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 
 
@@ -112,6 +152,7 @@ class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
     server: DevServer
     raw_requestline: bytes
+    header_lines: list[bytes]  # the header lines as they arrived (`parse_request`)
     server_version = "portable-fn-dev"
 
     def setup(self) -> None:
@@ -132,24 +173,45 @@ class _Handler(BaseHTTPRequestHandler):
             shown = repr(" ".join(words)[:80]) if words else "an empty line"
             self.send_error(400, f"The request line is {shown}; send 'METHOD /path HTTP/1.1'")
             return False
+        recorder = _LineRecorder(self.rfile)
+        self.rfile = recorder  # type: ignore[assignment]  # the stdlib's header parser calls readline only
         try:
             return super().parse_request()
         except TimeoutError:
             self.send_error(408, f"The headers did not arrive within {self.server.host.read_timeout_s:g} s")
             return False
+        finally:
+            self.rfile, self.header_lines = recorder.raw, recorder.lines
 
-    def __getattr__(self, name: str) -> Any:
-        """Every method reaches the router (which answers 404 or 405), not the stdlib's HTML 501."""
-        if name.startswith("do_"):
-            return self._serve
-        raise AttributeError(name)
+    def handle_one_request(self) -> None:
+        """One request, read as the standard library reads it, but a request line that stops arriving is a
+        408 and one too long a 414, in JSON (the stdlib closes the first without a word)."""
+        try:
+            self.raw_requestline = self.rfile.readline(65537)
+        except TimeoutError:
+            self.command, self.path, self.requestline, self.request_version = "-", "-", "", "HTTP/1.0"
+            timeout = self.server.host.read_timeout_s
+            self.send_error(408, f"The request line did not arrive within {timeout:g} s")
+            return
+        if len(self.raw_requestline) > 65536:
+            self.command, self.path, self.requestline, self.request_version = "-", "-", "", "HTTP/1.0"
+            self.send_error(414, "The request line is longer than 65,536 bytes; send long data in the body")
+            return
+        if not self.raw_requestline:
+            self.close_connection = True
+            return
+        if self.parse_request():
+            self._serve()  # every method: the router answers 404 / 405 for those no route takes
 
     def _serve(self) -> None:
         host = self.server.host
-        path, _, query = self.path.partition("?")
+        target = self.path
+        path, _, query = target.partition("?")
         try:
+            target = _origin_form(target)
+            path, _, query = target.partition("?")
             path, query = _target_text(path), _target_text(query)
-            _check_header_lines(self.headers)
+            _check_header_lines(self.headers, self.header_lines)
             hosts = self.headers.get_all("host") or []
             if self.request_version == "HTTP/1.1" and len(hosts) != 1:
                 raise RequestError(400, f"An HTTP/1.1 request has exactly one Host header, this one has {len(hosts)}.")
@@ -157,7 +219,7 @@ class _Handler(BaseHTTPRequestHandler):
             limit = host.limits.body(self.command, path)
             body = read_body(self.rfile, self.headers, limit)
             if limit is host.limits.http and limit.cloud == "aws":
-                check_lambda_event(limit, body, self.headers, self.path)
+                check_lambda_event(limit, body, self.headers, target)
         except RequestError as exc:
             host.log_refusal(self.command, path, exc.status, str(exc))
             self._answer(Response.json(exc.body(), status=exc.status))
@@ -193,25 +255,41 @@ class _Handler(BaseHTTPRequestHandler):
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         """The stdlib's own refusals (bad request line, header too long, ...) as JSON."""
-        reason = message or explain or HTTPStatus(code).phrase
-        if code >= 500:  # 505 for an HTTP version it does not speak: the request's fault, so a 400
+        reason = _REASONS.get(message or "", message) or explain or HTTPStatus(code).phrase
+        if code >= 500 or reason.startswith("Bad request version"):  # 505 for a version it does not speak: a 400
             code, reason = 400, f"{reason}; send HTTP/1.1 or HTTP/1.0"
         self.request_version = "HTTP/1.0"  # a request line it could not read must still get headers
         self.server.host.log_refusal(self.command or "-", self.path if hasattr(self, "path") else "-", code, reason)
         self._answer(Response.json({"error": reason}, status=code))
 
     def _answer(self, response: Response) -> None:
-        """Send the answer and end the connection (one request per connection, as HTTP/1.0 has it)."""
-        self.send_response(response.status)
-        for name, value in response.headers.multi_items():
-            if name.lower() not in ("content-length", "connection"):
+        """Send the answer and end the connection (one request per connection, as HTTP/1.0 has it). A 204 or
+        304 goes without a body; a client that went away is one line in the log."""
+        own = ("content-length", "connection")
+        headers = [(n, v) for n, v in response.headers.multi_items() if n.lower() not in own]
+        try:
+            for name, value in headers:  # a Response checks its headers; one whose headers were swapped after
+                check_field(name, value)
+        except ValueError as exc:
+            self.server.host.log(f"portable-fn dev: {self.command} {self.path}: the answer cannot be sent: {exc}")
+            response = Response.json({"error": f"The function's answer cannot be sent: {exc}"}, status=500)
+            headers = response.headers.multi_items()
+        bodiless = response.status in (204, 304)
+        try:
+            self.send_response(response.status)
+            for name, value in headers:
                 self.send_header(name, value)
-        self.send_header("content-length", str(len(response.body)))
-        self.send_header("connection", "close")
-        self.close_connection = True
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(response.body)
+            if not bodiless:
+                self.send_header("content-length", str(len(response.body)))
+            self.send_header("connection", "close")
+            self.close_connection = True
+            self.end_headers()
+            if self.command != "HEAD" and not bodiless:
+                self.wfile.write(response.body)
+        except OSError as exc:
+            self.close_connection = True
+            self.server.host.log(f"portable-fn dev: {self.command} {self.path}: the client went away ({exc})")
+            return
         self._linger()
 
     def _linger(self) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import json.encoder
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -185,8 +186,11 @@ class Response:
         headers: Mapping[str, str] | Pairs | None = None,
         content_type: str | None = None,
     ) -> None:
-        if not isinstance(status, int) or not 100 <= status <= 599:
-            raise ValueError(f"Response status must be an HTTP status code (100-599), got {status!r}.")
+        if not isinstance(status, int) or not 200 <= status <= 599:
+            raise ValueError(
+                f"Response status must be the HTTP status code of a final answer (200-599), got {status!r}"
+                + ("; a 1xx is an interim answer the platform sends itself." if status in range(100, 200) else ".")
+            )
         self.status = status
         if headers is None:
             pairs: list[tuple[str, str]] = []
@@ -200,13 +204,15 @@ class Response:
         if content_type and not (pairs and any(k.lower() == "content-type" for k, _ in pairs)):
             pairs.append(("content-type", content_type))
         self.headers = Headers(pairs)
+        for name, value in self.headers.multi_items():
+            check_field(name, value)
         self.body = bytes(body)
 
     @classmethod
     def json(cls, obj: Any, status: int = 200, headers: Mapping[str, str] | Pairs | None = None) -> Response:
         """A JSON response; pydantic models and dataclasses are serialised too."""
         body = _encode_json(obj if obj.__class__ is dict else _jsonable(obj)).encode("utf-8")
-        if headers is None and cls is Response and status.__class__ is int and 100 <= status <= 599:
+        if headers is None and cls is Response and status.__class__ is int and 200 <= status <= 599:
             return _trusted(status, _JSON_HEADERS, body)  # what `cls(...)` gives, without its checks
         return cls(body, status, headers, "application/json")
 
@@ -235,6 +241,28 @@ class Response:
 
     def __repr__(self) -> str:
         return f"Response({self.status}, {len(self.body)} bytes)"
+
+
+def check_field(name: str, value: str) -> None:
+    """ValueError naming the header when `name: value` cannot be sent as one header line on every cloud: a
+    name that is not an RFC 9110 token, or a value holding CR, LF or another control character (a header a
+    handler copies from its input could otherwise add headers, or end them and start a body), or a
+    character past U+00FF (HTTP carries header values as bytes: WSGI, which Cloud Functions serves through,
+    and the dev host write them in Latin-1)."""
+    if not isinstance(name, str) or not _FIELD_NAME.fullmatch(name):
+        raise ValueError(
+            f"Response header name {name!r} is not a header name: use letters, digits and !#$%&'*+-.^_`|~ (RFC 9110)."
+        )
+    found = _FIELD_VALUE_REFUSED.search(value)
+    if found is not None:
+        raise ValueError(
+            f"Response header {name!r} holds {found[0]!r}, which a header value cannot: no CR, LF or other control "
+            "character and nothing past U+00FF (percent-encode it, or use RFC 8187's filename*= for a file name)."
+        )
+
+
+_FIELD_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_FIELD_VALUE_REFUSED = re.compile("[\x00-\x08\x0a-\x1f\x7f]|[^\x00-\xff]")
 
 
 def is_textual(content_type: str) -> bool:

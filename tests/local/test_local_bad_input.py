@@ -591,3 +591,69 @@ def test_any_request_gets_a_well_formed_answer_below_500(
         refused(answer, host, answer.status)  # JSON, with no path of this machine
     elif answer.headers.get("content-type") == "application/json":
         json.loads(answer.body)
+
+
+# -- what the second round of probes found -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", ["/home%0D%0ASet-Cookie:%20session=attacker", "/a%0Ab", "/a%00b", "5%20%E2%82%AC"])
+def test_a_header_value_that_cannot_be_one_line_is_the_handler_s_500_not_sent(host: LocalHost, value: str) -> None:
+    """Response refuses a header value with CR, LF, another control character or a character past U+00FF,
+    on every cloud: copied from the input, it split the answer (an injected Set-Cookie and body) or, with
+    a euro sign, ended the connection without an answer."""
+    answer = send(host, request("GET", f"/reflect?next={value}"))
+    assert answer.status == 500 and "set-cookie" not in answer.headers and "location" not in answer.headers
+    assert answer.json()["function"] == "reflect"
+    assert "GET /reflect -> 500" in host.logs[-1]  # type: ignore[attr-defined]  # its traceback says why
+
+
+def test_a_1xx_is_no_final_answer_and_a_204_goes_without_a_body(host: LocalHost) -> None:
+    assert send(host, request("GET", "/reflect?status=100")).status == 500  # was sent as a final 100 with a body
+    answer = send(host, request("GET", "/reflect?status=204"))
+    assert (answer.status, answer.body, "content-length" in answer.headers) == (204, b"", False)
+
+
+@pytest.mark.parametrize(
+    ("lines", "words"),
+    [
+        (b"X-A: 1\rX-B: 2\r\n", "bare CR"),  # read as two headers
+        (b"Content-Type: application/json\r\n  ; charset=utf-8\r\n", "obs-fold"),  # a value holding CR LF
+    ],
+    ids=["bare CR", "obs-fold"],
+)
+def test_a_folded_header_or_a_bare_cr_is_a_400(host: LocalHost, lines: bytes, words: str) -> None:
+    data = b"POST /orders HTTP/1.1\r\nHost: dev\r\n" + lines + b"Content-Length: 2\r\n\r\n{}"
+    refused(send(host, data), host, 400, words)
+
+
+def test_an_absolute_url_target_is_served_as_its_path(host: LocalHost) -> None:
+    """What a client behind a proxy setting sends (RFC 9112 3.2.2: servers accept it)."""
+    data = b"GET http://dev/env-plain?x=1 HTTP/1.1\r\nHost: dev\r\n\r\n"
+    assert send(host, data).status == 200
+
+
+@pytest.mark.parametrize("target", ["*", "example.com:443", "env"])
+def test_a_target_that_is_no_path_is_a_400(host: LocalHost, target: str) -> None:
+    data = f"OPTIONS {target} HTTP/1.1\r\nHost: dev\r\n\r\n".encode()
+    refused(send(host, data), host, 400, "is not a path")
+
+
+@pytest.mark.parametrize(
+    ("data", "status", "words"),
+    [
+        (b"GET /" + b"a" * 70_000 + b" HTTP/1.1\r\n\r\n", 414, "65,536 bytes"),
+        (b"GET /env HTTP/1.1\r\nHost: dev\r\nX-Big: " + b"b" * 70_000 + b"\r\n\r\n", 431, "65,536 bytes"),
+        (b"GET /env HTTP/1.1\r\nHost: dev\r\n" + b"X-Many: 1\r\n" * 101 + b"\r\n", 431, "100"),
+        (b"GET /env HTTP/3\r\nHost: dev\r\n\r\n", 400, "send HTTP/1.1"),
+    ],
+    ids=["long request line", "long header line", "101 headers", "HTTP/3"],
+)
+def test_what_the_standard_library_refuses_names_the_limit_and_the_fix(
+    host: LocalHost, data: bytes, status: int, words: str
+) -> None:
+    refused(send(host, data), host, status, words)
+
+
+def test_a_request_line_that_stops_arriving_is_a_408(tmp_path: Path) -> None:
+    with LocalHost(load_app(APP), port=0, state_dir=tmp_path, log=lambda line: None, read_timeout_s=0.2) as dev:
+        refused(send(dev, b"GET /env HT", half_close=False), dev, 408, "request line did not arrive")

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
+from typing import Any
 
 from portable_fn.local.buckets import BucketWatcher, ObjectInfo
+
+STRICT = Path(__file__).resolve().parent / "apps" / "strict"
 
 
 def watcher(tmp_path: Path) -> tuple[BucketWatcher, list[tuple[str, ObjectInfo]]]:
@@ -73,3 +77,28 @@ def test_a_file_gone_before_it_settled_is_no_change(tmp_path: Path) -> None:
     (tmp_path / "docs" / "blip.txt").unlink()
     w.poll(), w.poll()
     assert changes == []
+
+
+def test_a_reported_file_is_a_change_at_once_and_no_poll_reports_it_again(tmp_path: Path) -> None:
+    """What the dev host writes itself (`PUT /_local/buckets/...`) is reported before it answers."""
+    w, changes = watcher(tmp_path)
+    w.prepare()
+    (tmp_path / "docs" / "now.txt").write_bytes(b"now")
+    w.report("docs", "now.txt")
+    assert changes == [("created", ObjectInfo("docs", "now.txt", 3, "97bc592b27a9ada2d9a4bb418ed0ebed"))]
+    w.poll(), w.poll(), w.report("docs", "now.txt")
+    assert len(changes) == 1
+    (tmp_path / "docs" / "now.txt").unlink()
+    w.report("docs", "now.txt")
+    w.poll(), w.poll()
+    assert [(c, i.key) for c, i in changes] == [("created", "now.txt"), ("deleted", "now.txt")]
+
+
+def test_an_object_put_through_the_host_is_delivered_with_no_poll(start_host: Any, wait_for: Any) -> None:
+    """A 201 means the storage event is in the journal: with a poller that never runs, it is still delivered
+    (before, only the poller raised it, so a host stopped right after the 201 never delivered it)."""
+    running = start_host(STRICT, poll_interval_s=3600)
+    reply = running.client.request("PUT", "/_local/buckets/uploads/now.txt", body=b"now")
+    assert reply.status == 201
+    received = sys.modules["local_strict"].RECEIVED
+    assert wait_for(lambda: [s for s in received.get("uploads", []) if s.endswith("now.txt")])

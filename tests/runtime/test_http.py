@@ -210,7 +210,7 @@ def test_is_binary(content_type: str | None, body: bytes, binary: bool) -> None:
     assert Response(body, content_type=content_type).is_binary is binary
 
 
-@pytest.mark.parametrize("status", [99, 600, 0, -1, "200", 200.0, None, True])
+@pytest.mark.parametrize("status", [99, 100, 199, 600, 0, -1, "200", 200.0, None, True])
 def test_invalid_status_is_rejected(status: object) -> None:
     with pytest.raises(ValueError, match="HTTP status code"):
         Response(b"", status=status)  # type: ignore[arg-type]

@@ -64,3 +64,10 @@ def news(event: CloudEvent[Any]) -> None:
 @function(trigger=storage("uploads"))
 def uploads(event: CloudEvent[Any]) -> None:
     RECEIVED.setdefault("uploads", []).append(event.subject)
+
+
+@function(trigger=http("GET", "/reflect"))
+def reflect(request: Request) -> Response:
+    """Answers with the status `?status=` and `?next=` as its Location: a handler that copies its input into
+    its answer's headers."""
+    return Response(b"x", int(request.query.get("status", "200")), {"Location": request.query.get("next", "/")})

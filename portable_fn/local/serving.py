@@ -77,6 +77,11 @@ def _check_header_lines(headers: Any, lines: list[bytes]) -> None:
         shown = repr(line[:80]) if line else "a header line"
         raise RequestError(400, f"Malformed header: {shown} is not 'Name: value'; send each header as 'Name: value'.")
     for name in headers:
+        lowered = name.lower()
+        if (lowered == "content-type" or lowered.startswith("ce-")) and len(headers.get_all(name)) > 1:
+            raise RequestError(  # read as the first by dev, the last or both joined by a comma by a cloud's front
+                400, f"The header {name[:80]!r} is sent more than once; send it once (one media type, one attribute)."
+            )
         if not _TOKEN.fullmatch(name):
             raise RequestError(
                 400,
@@ -88,6 +93,8 @@ def _check_header_lines(headers: Any, lines: list[bytes]) -> None:
 def _origin_form(target: str) -> str:
     """The path and query of a request target: an absolute URL (what a client behind a proxy setting sends,
     and RFC 9112 3.2.2 has servers accept) is read as its path; a target that is neither is a 400."""
+    if "#" in target:
+        raise RequestError(400, "The request target holds a fragment (#...), which stays in the client; leave it out.")
     if target.startswith("/"):
         return target
     if target[:7].lower() == "http://" or target[:8].lower() == "https://":

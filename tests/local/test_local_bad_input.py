@@ -261,7 +261,7 @@ def test_what_a_refusal_says_names_the_header_the_event_and_the_number(host: Loc
     twice = request("POST", "/_local/queues/orders", BINARY, b"{}").replace(
         b"ce-id: e-1\r\n", b"ce-id: a\r\nce-id: b\r\n"
     )
-    refused(send(host, twice), host, 400, "the header ce-id more than once")  # one value was kept, silently
+    refused(send(host, twice), host, 400, "header 'ce-id' is sent more than once")  # one value was kept, silently
     batch = b'[{"specversion": "1.0", "id": "1", "source": "/s", "type": "t"}, {"specversion": "1.0"}]'
     answer = send(
         host, request("POST", "/_local/queues/orders", {"Content-Type": "application/cloudevents-batch+json"}, batch)
@@ -657,3 +657,21 @@ def test_what_the_standard_library_refuses_names_the_limit_and_the_fix(
 def test_a_request_line_that_stops_arriving_is_a_408(tmp_path: Path) -> None:
     with LocalHost(load_app(APP), port=0, state_dir=tmp_path, log=lambda line: None, read_timeout_s=0.2) as dev:
         refused(send(dev, b"GET /env HT", half_close=False), dev, 408, "request line did not arrive")
+
+
+@pytest.mark.parametrize(
+    ("path", "headers"),
+    [
+        ("/_local/queues/orders", b"Content-Type: text/plain\r\nContent-Type: application/cloudevents+json\r\n"),
+        ("/events", b"ce-specversion: 1.0\r\nce-id: x\r\nce-id: y\r\nce-source: /s\r\nce-type: t\r\n"),
+    ],
+    ids=["content-type on a queue", "ce-id to an HTTP function"],
+)
+def test_a_content_type_or_ce_header_sent_twice_is_a_400(host: LocalHost, path: str, headers: bytes) -> None:
+    """dev read the first of them, a cloud's front may read the last or join both: which one was meant?"""
+    data = f"POST {path} HTTP/1.1\r\nHost: dev\r\n".encode() + headers + b"Content-Length: 2\r\n\r\n{}"
+    refused(send(host, data), host, 400, "more than once")
+
+
+def test_a_target_with_a_fragment_is_a_400(host: LocalHost) -> None:
+    refused(send(host, request("GET", "/env#top")), host, 400, "fragment")

@@ -65,7 +65,7 @@ from portable_fn.runtime.contract import Call, Invocation, LazyCarrier, http_car
 from portable_fn.runtime.errors import InvalidEventError, PortableFnError
 from portable_fn.runtime.function import FunctionSpec, top_level_name
 from portable_fn.runtime.http import Response
-from portable_fn.runtime.http_binding import from_http
+from portable_fn.runtime.http_binding import from_http, is_cloudevent
 from portable_fn.runtime.logs import configure_deployed, log_failure
 from portable_fn.runtime.outcomes import ACK, DEAD_LETTER, RETRY, Result
 from portable_fn.runtime.triggers import Http, Schedule, Storage, Trigger
@@ -195,9 +195,12 @@ def deliver_event(
 def deliver_request(spec: FunctionSpec, request: Any, timeout: float | None = None) -> Answer:
     """The same for a flask request holding a CloudEvent in binary or structured mode, or a legacy event
     that functions-framework converts."""
+    headers = wsgi_headers(request.headers.items())
     try:
-        google = from_http(wsgi_headers(request.headers.items()), request.get_data())
+        google = from_http(headers, request.get_data())
     except InvalidEventError as exc:
+        if is_cloudevent(headers):  # a CloudEvent that is not valid: never read as some other event
+            return _rejected(spec, None, str(exc), event_id=_native_id(request))
         converted = _background_event(request)
         if converted is None:
             reason = f"{exc} (an event function reads a CloudEvent, or a legacy event functions-framework converts)"
@@ -307,7 +310,7 @@ def _wanted(trigger: Trigger, event: CloudEvent[Any]) -> bool:
     if not isinstance(trigger, Storage) or not (trigger.prefix or trigger.suffix):
         return True
     name = event.data.get("name") if isinstance(event.data, Mapping) else None
-    return isinstance(name, str) and trigger.matches(name)
+    return not isinstance(name, str) or trigger.matches(name)  # no name to filter by: read, and refused there
 
 
 def _rejected(

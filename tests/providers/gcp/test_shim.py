@@ -291,6 +291,25 @@ def test_a_body_no_event_can_be_read_from_is_a_json_400_naming_why(headers, body
     assert words in reply.json()["error"] and seen() is None
 
 
+def test_an_invalid_cloudevent_is_a_400_never_read_as_a_legacy_event(served, send_to, seen, caplog) -> None:
+    """A messagePublished event's data is what a bare push body holds: one bad `ce-*` value must not make the
+    framework's converter deliver it as some other event (another id, the topic lost), acknowledged."""
+    event = message_published(b"hi")
+    headers, body = to_binary(event)
+    reply = send_to(served.url("record"), body, {**headers, "ce-time": "yesterday"})
+    assert reply.status == 400 and "'time'" in reply.json()["error"] and seen() is None
+    assert "event m-1 dead-lettered" in caplog.text  # named by its ce-id
+
+
+def test_a_storage_event_without_an_object_name_is_a_400_whatever_the_filter(served, send_to, seen) -> None:
+    """It was acknowledged unread by a function with a prefix (no name to match: "filtered out")."""
+    event = storage_event("folder/a.txt")
+    for data in ({"bucket": "some-bucket", "name": 5}, {"bucket": "some-bucket"}):
+        headers, body = to_structured(CloudEvent.from_dict({**event.to_dict(), "data": data}))
+        reply = send_to(served.url("stored"), body, headers)
+        assert reply.status == 400 and "storage" in reply.json()["error"]
+
+
 def test_a_pubsub_push_body_reads_as_its_message(served, send_to, seen) -> None:
     """A subscription pushing straight to the function's URL sends `{"message", "subscription"}`: converted by
     functions-framework's own converter, as its cloudevent signature did."""

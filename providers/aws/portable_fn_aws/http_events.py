@@ -78,7 +78,7 @@ def to_native_response(source: str, response: Response, event: Native) -> dict[s
 
 
 def _from_rest_v1(event: Native) -> Request:
-    path = _unstaged(_string(event, "path", "/"), event["requestContext"])
+    path = _rest_path(_string(event, "path", "/"), event["requestContext"])
     return Request(
         _string(event, "httpMethod"),
         path,
@@ -202,6 +202,17 @@ def _string(event: Native, key: str, default: str | None = None) -> str:
         return default
     got = "an empty string" if value == "" else type(value).__name__
     raise InvalidEventError(f"'{key}' must be a non-empty string, got {got}.", key)
+
+
+def _rest_path(path: str, context: Any) -> str:
+    """A REST API's `path` as the route sees it. On the API's own endpoint `path` holds no stage (the
+    request context's `path` is `/<stage>` and then it), so a route whose first segment is the stage's name
+    keeps it; elsewhere (a custom domain's base path named as the stage) the stage is taken off."""
+    full = context.get("path") if context.__class__ is dict else None
+    stage = context.get("stage") if context.__class__ is dict else None
+    if full.__class__ is str and stage.__class__ is str and full == f"/{stage}{path}":
+        return path
+    return _unstaged(path, context)
 
 
 def _unstaged(path: str, context: Any) -> str:

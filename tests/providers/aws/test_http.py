@@ -588,6 +588,20 @@ def test_a_named_rest_api_stage_is_not_in_the_path_the_handler_sees(path, lambda
     assert json.loads(response["body"]) == {"path": "/hello", "path_params": {}}
 
 
+@function(trigger=http("GET", "/test/status"))
+def stage_status(request: Request) -> dict[str, Any]:  # a route whose first segment is the stage's name
+    return {"path": request.path}
+
+
+def test_a_rest_route_named_like_its_stage_keeps_its_first_segment(lambda_context) -> None:
+    """On the REST API's own endpoint `path` never holds the stage (`requestContext.path` does): a route
+    `/test/status` on stage `test` was cut to `/status` and answered 404."""
+    event = rust_event("apigw_proxy_request.json")  # stage "test"
+    event["path"], event["requestContext"]["path"] = "/test/status", "/test/test/status"
+    response = handler_for(stage_status)(event, lambda_context)
+    assert (response["statusCode"], json.loads(response["body"])) == (200, {"path": "/test/status"})
+
+
 @pytest.mark.parametrize(
     "raw_path, seen",
     [

@@ -185,6 +185,9 @@ class ScheduleTick:
         return f"ScheduleTick({self.scheduled_time!r}, schedule={self.schedule!r})"
 
 
+MAX_ATTEMPT = 2**31 - 1  # the largest CloudEvents Integer (`deadletterattempt` carries the attempt)
+
+
 class MessageMeta:
     """Transport metadata of a queue or topic message: `message_id`, `delivery_count`, `attributes`,
     `published_time`, and `subscription` (the subscription that delivered it, where the cloud says)."""
@@ -200,7 +203,11 @@ class MessageMeta:
         subscription: str | None = None,
     ) -> None:
         self.message_id = message_id
-        self.delivery_count = delivery_count
+        # A count the transport cannot have meant (0, negative, past a CloudEvents Integer) is brought into
+        # 1..2**31-1: `ctx.attempt` and a dead letter's `deadletterattempt` then agree on every cloud.
+        self.delivery_count = (
+            delivery_count if 0 < delivery_count <= MAX_ATTEMPT else 1 if delivery_count < 1 else MAX_ATTEMPT
+        )
         self.attributes = dict(attributes or {})
         self.published_time = published_time
         self.subscription = subscription

@@ -340,3 +340,19 @@ def test_s3_via_eventbridge_reads_bucket_and_object() -> None:
     assert StorageObject.from_cloudevent(event) == StorageObject(
         "example-bucket", "example-key", 5, "b1946ac92492d2347c6235b4d2611184", None, "created", "2021-11-12T00:00:00Z"
     )
+
+
+@pytest.mark.parametrize(
+    ("count", "attempt"), [(0, 1), (-5, 1), (1, 1), (7, 7), (2**31 - 1, 2**31 - 1), (2**40, 2**31 - 1)]
+)
+def test_a_delivery_count_no_transport_means_is_brought_into_the_attempts_range(count: int, attempt: int) -> None:
+    """SQS's ApproximateReceiveCount was taken as it came (0 and -5 were attempts 0 and -5 on AWS, 1 on GCP
+    and Azure), and 2**40 reached `deadletterattempt`, a 32-bit CloudEvents Integer."""
+    assert MessageMeta("m", count).delivery_count == attempt
+
+
+def test_an_sqs_record_s_odd_receive_count_is_the_attempt_gcp_and_azure_give() -> None:
+    from portable_fn_aws.records import sqs_message_meta
+
+    record = {"messageId": "m", "attributes": {"ApproximateReceiveCount": "0"}}
+    assert sqs_message_meta(record).delivery_count == 1

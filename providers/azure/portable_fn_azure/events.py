@@ -50,6 +50,7 @@ exactly that CloudEvent.
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -362,10 +363,38 @@ def service_bus_meta(message: Any) -> MessageMeta:
     cannot be read is left out (the count is then 1)."""
     read = _attribute(message)
     properties = read("application_properties")
-    attributes = {str(k): str(v) for k, v in properties.items()} if isinstance(properties, Mapping) else None
+    attributes = None
+    if isinstance(properties, Mapping):
+        texts = ((_property_text(k), _property_text(v)) for k, v in properties.items())
+        attributes = {k: v for k, v in texts if k is not None and v is not None}
     return MessageMeta(
         _text(read("message_id")), _count(read("delivery_count")), attributes, _moment(read("enqueued_time_utc"))
     )
+
+
+def _property_text(value: Any) -> str | None:
+    """An AMQP application property as text, as SQS, SNS and Pub/Sub give message attributes: text as it is,
+    bytes as UTF-8 (else base64), a boolean as `true` / `false`, a time in RFC 3339, a number as its digits;
+    None (left out) for a null or what has no text (an integer past 4,300 digits). `str()` gave Python's
+    reprs (`b'k'`, `None`, `True`)."""
+    if value.__class__ is str:
+        return value
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        raw = bytes(value)
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return base64.b64encode(raw).decode("ascii")
+    if isinstance(value, datetime):
+        return rfc3339(value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc))
+    try:
+        return str(value)
+    except ValueError:
+        return None
 
 
 def _attribute(native: Any) -> Callable[[str], Any]:

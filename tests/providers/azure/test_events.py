@@ -17,6 +17,7 @@ from portable_fn_azure.events import (
     queue_message_meta,
     queue_message_to_cloudevent,
     rfc3339,
+    service_bus_meta,
     service_bus_to_cloudevent,
 )
 
@@ -166,6 +167,30 @@ def test_a_service_bus_message_maps_to_the_projects_cloudevent(
         subject,
         extensions,
     )
+
+
+def test_service_bus_properties_are_text_as_other_clouds_attributes_are() -> None:
+    """They reached `ctx.message.attributes` as Python's reprs (`b'k'`, `None`, `True`); an integer past
+    4,300 digits (the JSON of `portable-fn invoke`) raised."""
+    properties = {
+        "text": "t",
+        b"k": b"\xff\x00",  # not UTF-8: base64, as SNS gives a Binary attribute
+        "utf8": "é".encode(),
+        "none": None,
+        "flag": True,
+        "n": 42,
+        "when": datetime(2024, 1, 1, tzinfo=timezone.utc),
+        "huge": 10**4400,
+    }
+    attributes = service_bus_meta(_bus(b"{}", application_properties=properties)).attributes
+    assert attributes == {
+        "text": "t",
+        "k": "/wA=",
+        "utf8": "é",
+        "flag": "true",
+        "n": "42",
+        "when": "2024-01-01T00:00:00Z",
+    }
 
 
 def test_a_service_bus_body_its_json_content_type_cannot_read_is_refused() -> None:

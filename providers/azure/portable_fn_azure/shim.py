@@ -237,6 +237,8 @@ def undecodable_event(msg: Any, source: str) -> CloudEvent[Any]:
     """A message that has no CloudEvent, carried whole: type `dev.portable-fn.undecodable`, its id (a new
     one when it has none), its raw body as the data (text when it is UTF-8, else bytes)."""
     msg_id = getattr(msg, "id", None) or getattr(msg, "message_id", None)  # Storage Queue, Service Bus
+    if msg_id is None and isinstance(msg, Mapping):  # an Event Grid event as JSON (what `invoke` hands over)
+        msg_id = msg.get("id")
     try:
         body = msg.get_body() if hasattr(msg, "get_body") else _described(msg)
     except Exception:

@@ -225,3 +225,10 @@ def test_a_body_that_is_no_text_is_dead_lettered_as_bytes(functions: dict[str, A
     functions["act_on_message"](QueueMessage(id="m-8", body=b"\xff\xfe", dequeue_count=1), poison)
     letter = CloudEvent.from_json(poison.value)
     assert (letter.id, letter.data, letter.datacontenttype) == ("m-8", b"\xff\xfe", "application/octet-stream")
+
+
+def test_an_event_grid_event_as_json_that_cannot_be_read_keeps_its_id() -> None:
+    """What `portable-fn invoke` hands over is a dict: dead-lettered under a new uuid though its id was there."""
+    from portable_fn_azure.shim import undecodable_event
+
+    assert undecodable_event({"id": "d1", "eventTime": "nope", "data": {}}, "/grid").id == "d1"

@@ -64,6 +64,7 @@ import hashlib
 import os
 import re
 import shlex
+import stat
 import sys
 import zipfile
 from collections import deque
@@ -102,6 +103,7 @@ EXCLUDED_DIRS = frozenset(
         "cvs",
         "nbproject",
         "secrets",  # folders that hold credentials by name, as the files in `SECRET_FILES` do
+        "secret",
         "credentials",
     }
 )
@@ -153,8 +155,20 @@ SECRET_FILES = (
     "application_default_credentials.json",
     "secring.*",
     "*.p8",
+    # environment files without their leading dot (`prod.env`, `env.local`): what `.env` holds, under a name
+    "*.env",
+    "env",
+    "dotenv",
+    "env.local",
+    "env.*.local",
+    "env.development",
+    "env.production",
+    "env.staging",
+    "env.test",
+    "*.jwk",
+    "*.jwks",
 )
-SCANNED_BYTES = 1024 * 1024  # the content check reads text files up to this size
+SCANNED_BYTES = 1024 * 1024  # the content check reads a file whole up to this size, else its head and tail
 RUNTIME_DIR = Path(__file__).parent
 # The portable-fn distributions themselves: the runtime ships from this machine, providers never ship.
 OWN_DISTRIBUTIONS = re.compile(r"^portable[-_.]fn([-_.](aws|gcp|azure))?$", re.IGNORECASE)
@@ -180,7 +194,8 @@ def app_files(app: App, skip: Path | None = None, *, context: str | None = None)
     flagged = [
         (name, what)
         for name, path in files
-        if not rules.names(name) and (what := _link_problem(path, root) or looks_like_credential(path)) is not None
+        if not rules.names(name)
+        and (what := _file_problem(path, root, rules) or looks_like_credential(path)) is not None
     ]
     if flagged:
         raise DeployError(_refusal(app, flagged, context or f"Packaging {app.name!r}"))
@@ -234,6 +249,14 @@ class Glob:
                 return False
         return True
 
+    def names(self, folder: PurePosixPath) -> bool:
+        """Whether a part of the glob other than `**`, at the folder's depth, matches the folder's own name."""
+        depth = len(folder.parts) - 1
+        if depth >= len(self.parts) or any(part is None for part in self.parts[:depth]):
+            return False
+        part = self.parts[depth]
+        return part is not None and part.fullmatch(folder.name) is not None
+
     @property
     def literal(self) -> bool:
         return not any(c in self.text for c in "*?[")
@@ -279,11 +302,28 @@ class ShipRules:
             return False
         if skip is not None and path.resolve().is_relative_to(skip.resolve()):
             return False
-        if inside_left_out or self._default_out_folder(folder, path):
-            if not any(glob.matches(folder) or glob.may_reach(folder) for glob in self.include):
+        own = self._default_out_folder(folder, path)
+        if inside_left_out or own:
+            # A folder the default rules leave out is entered by a glob that names it (`.well-known/*`), not
+            # by a `**` that would reach into every hidden folder and virtualenv (`**/*.py`).
+            if not any(
+                glob.matches(folder) or (glob.may_reach(folder) and (not own or glob.names(folder)))
+                for glob in self.include
+            ):
                 return False
             left_out.add(folder)
         return True
+
+    def leaves_out(self, rel: PurePosixPath, root: Path) -> bool:
+        """Whether these rules leave out the file `rel` of the source directory `root` (one of the folders it
+        lies in, or its own name): what a symbolic link inside the app points to is held to them too."""
+        left_out: set[PurePosixPath] = set()
+        parent = PurePosixPath(".")
+        for folder in reversed(rel.parents[:-1]):  # the top folder first
+            if not self._enters(folder, root / folder, parent in left_out, left_out, None):
+                return True
+            parent = folder
+        return not self._ships(rel, parent in left_out)
 
     def _ships(self, rel: PurePosixPath, inside_left_out: bool) -> bool:
         if any(glob.matches(rel) for glob in self.exclude):
@@ -434,6 +474,8 @@ def refuse_generated_credential(name: str, text: str, context: str) -> str:
     a DeployError. What portable-fn writes comes from the app's settings: an index URL with a token in the
     app's requirements, say, would otherwise ship in the `requirements.txt` a cloud builds from."""
     what = credential_in(text.encode("utf-8"))
+    if what is None and _HTTP_USERINFO.search(text):  # a token alone is a credential too (https://TOKEN@host)
+        what = "a credential in a URL (https://token@host)"
     if what is not None:
         raise DeployError(
             f"{context}: the generated {name} would hold {what}, taken from the app's requirements or settings, "
@@ -456,43 +498,62 @@ def _redacted(match: re.Match[str]) -> str:
 
 
 _URL_USERINFO = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://)([^\s/@\"'<>]+)@")
+# Userinfo in an http(s) URL (git+https too): over https a user name alone is a token; `git+ssh://git@` is not.
+_HTTP_USERINFO = re.compile(r"\b(?:[A-Za-z0-9]+\+)?https?://[^\s/@\"'<>]+@", re.IGNORECASE)
 
 
-def _link_problem(path: Path, root: Path) -> str | None:
-    """Why a symbolic link cannot ship unchecked: it names nothing, or a file outside the app (whatever the
-    link is called, what ships is that file: a key kept beside the app, say). None for any other file."""
-    if not path.is_symlink():
-        return None
-    target = path.resolve()
-    if not target.is_file():
-        return f"a symbolic link to nothing ({os.readlink(path)})"
-    if not target.is_relative_to(root):
-        return "a symbolic link to a file outside the app"
-    return None
+def _file_problem(path: Path, root: Path, rules: ShipRules) -> str | None:
+    """Why a file cannot ship unchecked. A symbolic link: it names nothing or loops, or it points to a file
+    outside the app or to one the rules leave out (whatever the link is called, what ships is that file: a
+    key kept beside the app, the app's `.env`). Anything else: it is no regular file (a FIFO would stop the
+    build, waiting to be read). None for a regular file."""
+    if path.is_symlink():
+        try:
+            target = path.resolve(strict=True)
+        except (OSError, RuntimeError):  # nothing there, or a loop
+            return f"a symbolic link to nothing, or one that loops ({os.readlink(path)})"
+        if not target.is_relative_to(root):
+            return "a symbolic link to a file outside the app"
+        if target.is_file() and rules.leaves_out(PurePosixPath(target.relative_to(root).as_posix()), root):
+            return f"a symbolic link to {target.relative_to(root).as_posix()}, which does not ship"
+    try:
+        regular = stat.S_ISREG(path.stat().st_mode)
+    except OSError:
+        return "a file that cannot be read"
+    return None if regular else "no regular file (a FIFO, socket or device)"
 
 
 def looks_like_credential(path: Path) -> str | None:
-    """What the file looks like (`CREDENTIAL_SHAPES`), if a credential; None for a binary or a file over
-    `SCANNED_BYTES`, which are not read."""
+    """What the file looks like (`CREDENTIAL_SHAPES`), if a credential. A file over `SCANNED_BYTES` is read
+    at its head and its tail (where a key pasted into a large file or an archive's member list sits); a
+    binary (a SQLite database, a tar) is searched for the bytes of a private key."""
     try:
-        if path.stat().st_size > SCANNED_BYTES:
-            return None
-        data = path.read_bytes()
+        size = path.stat().st_size
+        with path.open("rb") as file:
+            if size <= SCANNED_BYTES:
+                return credential_in(file.read())
+            head = file.read(SCANNED_BYTES)
+            file.seek(max(size - SCANNED_BYTES, SCANNED_BYTES))
+            tail = file.read(SCANNED_BYTES)
     except OSError:
         return None
-    return credential_in(data)
+    return credential_in(head) or credential_in(tail)
 
 
 def credential_in(data: bytes) -> str | None:
-    """What `data` looks like (`CREDENTIAL_SHAPES`), if text holding a credential; None for a binary. UTF-16
-    text (what Windows PowerShell 5 writes) is read as text; a credential written in base64 inside it (a
-    kubeconfig's `client-key-data`, a Kubernetes secret, an encoded service-account key) is read decoded."""
+    """What `data` looks like (`CREDENTIAL_SHAPES`), if text holding a credential; for a binary, whether it
+    holds the bytes of a private key. UTF-16 and UTF-32 text (what Windows PowerShell 5 writes) is read as
+    text; a credential written in base64 inside it (a kubeconfig's `client-key-data`, a Kubernetes secret,
+    an encoded service-account key) is read decoded."""
     text = _text(data)
     if text is None:
-        return None
+        return _in_binary(data)
     found = _shape(text)
+    if found is None and b"\0" in data:  # what looked like UTF-16 or -32 may be a binary (a tar's NUL padding)
+        found = _in_binary(data)
     if found is None:
         for encoded in _BASE64_DOCUMENT.findall(text):
+            encoded = "".join(encoded.split())  # wrapped at 64 or 76 columns, as base64 tools write it
             try:
                 decoded = base64.b64decode(encoded + "=" * (-len(encoded) % 4))
             except ValueError:
@@ -508,20 +569,38 @@ def _shape(text: str) -> str | None:
 
 
 def _text(data: bytes) -> str | None:
-    """`data` as text: UTF-8, or UTF-16 with a byte-order mark or with every other byte NUL; None for a binary."""
+    """`data` as text: UTF-8, or UTF-32 or UTF-16 with a byte-order mark or with its NUL bytes where those
+    put them; None for a binary."""
+    if data[:4] in (b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff"):
+        return data.decode("utf-32", "replace")
     if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
         return data.decode("utf-16", "replace")
     if b"\0" not in data:
         return data.decode("utf-8", "replace")
     head = data[:4096]
+    for nonzero, encoding in ((0, "utf-32-le"), (3, "utf-32-be")):
+        zeros = bytes(b for i, b in enumerate(head) if i % 4 != nonzero)
+        if len(head) >= 4 and zeros.count(0) >= len(zeros) * 0.9:
+            return data.decode(encoding, "replace")
     for zeros, encoding in ((head[1::2], "utf-16-le"), (head[0::2], "utf-16-be")):
         if len(head) >= 2 and zeros.count(0) >= len(zeros) * 0.9:
             return data.decode(encoding, "replace")
     return None
 
 
-# A base64 run that decodes to a PEM block ("-----") or a JSON object ('{"'): read again, decoded.
-_BASE64_DOCUMENT = re.compile(r"(?<![A-Za-z0-9+/])(?:LS0tLS|eyJ|ewo|ewog)[A-Za-z0-9+/]{60,}={0,2}")
+# A base64 run that decodes to a PEM block ("-----") or a JSON object ('{"'), wrapped or not: read again, decoded.
+_BASE64_DOCUMENT = re.compile(r"(?<![A-Za-z0-9+/])(?:LS0tLS|eyJ|ewo|ewog)(?:[A-Za-z0-9+/]|\r?\n){60,}={0,2}")
+
+# The bytes of a private key inside a binary (a database, an uncompressed archive), in UTF-8 or UTF-16.
+_BINARY_KEY = re.compile(
+    rb"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----|\"private_key\"\s*:\s*\"-----BEGIN"
+    rb"|-\x00-\x00-\x00-\x00-\x00B\x00E\x00G\x00I\x00N\x00"
+)
+
+
+def _in_binary(data: bytes) -> str | None:
+    """What a binary holds, if the bytes of a private key (the text of a key inside a SQLite file or a tar)."""
+    return "a private key inside a binary file" if _BINARY_KEY.search(data) else None
 
 
 _AWS_KEY_ID = re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b")
@@ -539,13 +618,13 @@ def _aws_key_pair(text: str) -> bool:
 
 # What separates the parts of a PEM block written into code or data: line breaks, their escapes (`\\n`, doubled
 # in JSON inside JSON), and the quotes, commas, brackets and `+` of a string split into pieces.
-_PEM_GAP = r"""(?:\s|\\+[rn]|["',+()\[\]])+"""
+_PEM_GAP = r"""(?:\s|\\+[rn]|["',+()\[\]\\])+"""
 
 # What a credential looks like, most specific first: (what the error says, a test of the file's text).
 CREDENTIAL_SHAPES: tuple[tuple[str, Callable[[str], object]], ...] = (
     (
         'a service-account key (JSON with a "private_key")',
-        re.compile(r'\\*"private_key\\*"\s*:\s*\\*"(?:-----BEGIN|[A-Za-z0-9+/=]{40})').search,
+        re.compile(r'\\*"private_key\\*"\s*:\s*\\*"(?:-----BEGIN|\\u002[dD]|[A-Za-z0-9+/=]{40})').search,
     ),
     (
         "a PEM private key (-----BEGIN ... PRIVATE KEY-----)",
@@ -576,10 +655,19 @@ CREDENTIAL_SHAPES: tuple[tuple[str, Callable[[str], object]], ...] = (
     ),
     ("an Azure shared access signature (sig=)", re.compile(r"[?&;]sig=[A-Za-z0-9%+/]{30,}").search),
     ("a PuTTY private key", re.compile(r"PuTTY-User-Key-File-[0-9]+:").search),
+    (
+        'a JSON Web Key with its private part ("d")',
+        re.compile(
+            r'"kty"\s*:[\s\S]{0,2000}"d"\s*:\s*"[A-Za-z0-9_-]{20}|"d"\s*:\s*"[A-Za-z0-9_-]{20}[\s\S]{0,2000}"kty"'
+        ).search,
+    ),
     ("a GitHub token", re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9_]{60})").search),
     ("a GitLab token", re.compile(r"\bglpat-[A-Za-z0-9_-]{20}").search),
     ("a Google API key", re.compile(r"\bAIza[0-9A-Za-z_-]{35}").search),
-    ("a Slack token", re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10}").search),
+    ("a Slack token", re.compile(r"\b(?:xox[abposr]|xapp)-[A-Za-z0-9-]{10}").search),
+    ("an OpenAI or Anthropic API key", re.compile(r"\bsk-(?:proj|ant|svcacct|admin)-[A-Za-z0-9_-]{20}").search),
+    ("a SendGrid API key", re.compile(r"\bSG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}").search),
+    ("an npm token", re.compile(r"\bnpm_[A-Za-z0-9]{36}").search),
     ("a Slack webhook", re.compile(r"hooks\.slack\.com/services/T[A-Za-z0-9]+/B[A-Za-z0-9]+/[A-Za-z0-9]{16}").search),
     ("a Stripe secret key", re.compile(r"\b[rs]k_live_[A-Za-z0-9]{20}").search),
     ("an npm token (_authToken)", re.compile(r"_authToken\s*=\s*[^\s$]{8}").search),
@@ -761,7 +849,7 @@ def _requirement_file(path: Path, context: str, unresolvable: str, split_options
         line = line.split(" #")[0].strip()
         if line.startswith(("-r", "-c", "-e", "--requirement", "--constraint", "--editable")):
             raise DeployError(
-                f"{context}: {path} has {line!r}; list every requirement in this one file "
+                f"{context}: {path} has {redact(line)!r}; list every requirement in this one file "
                 f"(nested files, constraints and editable installs {unresolvable})."
             )
         if split_options and line.startswith("-"):

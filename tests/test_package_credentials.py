@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import subprocess
 import sys
 import zipfile
@@ -132,6 +133,13 @@ BY_NAME: dict[str, Callable[[], str]] = {
     "gcloud/application_default_credentials.json": lambda: '{"type": "authorized_user"}',
     "secrets/db.txt": lambda: "planted\n",
     "vault/credentials/api.yaml": lambda: "token: planted\n",
+    # environment files without their dot, a singular `secret/` folder, JSON Web Key sets
+    "config/prod.env": lambda: "DB_PASSWORD=planted\n",
+    "docker.env": lambda: "DB_PASSWORD=planted\n",
+    "env.local": lambda: "DB_PASSWORD=planted\n",
+    "env": lambda: "DB_PASSWORD=planted\n",
+    "secret/db.txt": lambda: "planted\n",
+    "vault/data/signing.jwks": lambda: '{"keys": [{"kty": "oct", "k": "planted"}]}',
 }
 BINARY_BY_NAME = {
     "keystore.p12": b"0\x82\x05\x00planted",
@@ -186,12 +194,50 @@ BY_CONTENT: dict[str, tuple[Callable[[], str], str]] = {
     "vault/data/registry.cfg": (lambda: "//npm.example.com/:_authToken=planted-npm-token\n", "npm token"),
     "docker/config.json": (lambda: '{"auths": {"ghcr.io": {"auth": "bWU6cGxhbnRlZA=="}}}', "registry login"),
     "vault/data/vault.json": (lambda: '{"token": "hvs.PlantedFake0123456789abcdef"}', "Vault token"),
+    # Shapes the third round of probes shipped:
+    "vault/data/jwk.json": (lambda: _jwk(), "JSON Web Key"),
+    "vault/data/key.b64": (lambda: base64.encodebytes(_pkcs8_key().encode()).decode(), "in base64"),  # 76 columns
+    "vault/data/sa_escaped.json": (lambda: _service_account().replace("-", "\\u002d"), "service-account"),
+    "vault/keyconst.py": (lambda: 'KEY = "' + _pkcs8_key().replace("\n", "\\n\\\n") + '"\n', "PEM private key"),
+    "vault/data/ai.txt": (lambda: "OPENAI_API_KEY=sk-proj-PlantedFake0123456789abcdef\n", "OpenAI"),
+    "vault/data/mail.txt": (lambda: "SENDGRID=SG.PlantedFake0123456789a." + "x" * 43 + "\n", "SendGrid"),
 }
-# Text that is not UTF-8 (Windows PowerShell 5 writes UTF-16): read as text all the same.
-BY_CONTENT_UTF16: dict[str, tuple[Callable[[], bytes], str]] = {
+# Text that is not UTF-8 (Windows PowerShell 5 writes UTF-16; UTF-32 too), a key inside a binary (a NUL in
+# front, a tar) and one at the end of a file too large to read whole: read all the same.
+BY_CONTENT_BYTES: dict[str, tuple[Callable[[], bytes], str]] = {
     "vault/data/key16.txt": (lambda: _pkcs8_key().encode("utf-16"), "PEM private key"),
     "vault/data/aws16.ini": (lambda: FAKE_AWS_PAIR.encode("utf-16-le"), "AWS access key"),
+    "vault/data/key32.txt": (lambda: _pkcs8_key().encode("utf-32"), "PEM private key"),
+    "vault/data/key32le.txt": (lambda: _pkcs8_key().encode("utf-32-le"), "PEM private key"),
+    "vault/data/notes.yaml": (lambda: b"\0" + _pkcs8_key().encode(), "private key inside a binary"),
+    "vault/data/bundle.tar": (lambda: _tar({"id": _pkcs8_key().encode()}), "private key inside a binary"),
+    "vault/data/big.json": (lambda: b" " * (2 * 1024 * 1024) + _service_account().encode(), "service-account"),
 }
+
+
+def _jwk() -> str:
+    """An EC private key as a JSON Web Key (RFC 7517): its private part is "d"."""
+    numbers = ec.generate_private_key(ec.SECP256R1()).private_numbers()
+
+    def b64url(value: int) -> str:
+        return base64.urlsafe_b64encode(value.to_bytes(32, "big")).rstrip(b"=").decode()
+
+    x, y = numbers.public_numbers.x, numbers.public_numbers.y
+    jwk = {"kty": "EC", "crv": "P-256", "x": b64url(x), "y": b64url(y), "d": b64url(numbers.private_value)}
+    return json.dumps({"keys": [jwk], "note": "PLANTED"})
+
+
+def _tar(members: dict[str, bytes]) -> bytes:
+    import io
+    import tarfile
+
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w") as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return out.getvalue()
 
 
 def _as_python_pieces(pem: str) -> str:
@@ -323,7 +369,7 @@ def planted(vault: Path) -> Path:
     plant(vault, {name: make() for name, make in BY_NAME.items()})
     plant(vault, dict(BINARY_BY_NAME))
     plant(vault, {name: make() for name, (make, _) in BY_CONTENT.items()})
-    plant(vault, {name: make() for name, (make, _) in BY_CONTENT_UTF16.items()})
+    plant(vault, {name: make() for name, (make, _) in BY_CONTENT_BYTES.items()})
     return vault
 
 
@@ -334,7 +380,7 @@ def test_more_than_twenty_credential_shaped_files_are_planted() -> None:
 
 @pytest.mark.slow  # compiles bytecode with an interpreter of the app's Python
 def test_no_planted_file_reaches_any_artifact(planted: Path, tmp_path: Path) -> None:
-    configure(planted, exclude=sorted([*BY_CONTENT, *BY_CONTENT_UTF16]))  # the content check: the next test's
+    configure(planted, exclude=sorted([*BY_CONTENT, *BY_CONTENT_BYTES]))  # the content check: the next test's
     for provider, zips in build_all(planted, tmp_path / "out").items():
         for zip_path in zips:
             contents = shipped(zip_path)
@@ -353,7 +399,7 @@ def test_a_file_that_looks_like_a_credential_stops_the_build_naming_it(
     with pytest.raises(DeployError) as caught:
         builders(planted, out)[builder]()
     message = str(caught.value)
-    for name, (_, looks_like) in {**BY_CONTENT, **BY_CONTENT_UTF16}.items():
+    for name, (_, looks_like) in {**BY_CONTENT, **BY_CONTENT_BYTES}.items():
         line = next((line for line in message.splitlines() if name in line), "")
         assert looks_like in line, f"{name} is not named as {looks_like!r} in:\n{message}"
     assert "exclude" in message and "include" in message and "[tool.portable-fn]" in message
@@ -365,7 +411,7 @@ def test_a_file_that_looks_like_a_credential_stops_the_build_naming_it(
 def test_an_exact_include_ships_a_flagged_or_hidden_file_and_a_glob_does_not_waive_the_check(
     planted: Path, tmp_path: Path
 ) -> None:
-    others = sorted(set(BY_CONTENT) - {"config/settings.txt"} | set(BY_CONTENT_UTF16))
+    others = sorted(set(BY_CONTENT) - {"config/settings.txt"} | set(BY_CONTENT_BYTES))
     plant(planted, {".well-known/security.txt": "Contact: mailto:security@example.com\n"})
     configure(planted, include=["config/settings.txt", ".well-known/security.txt"], exclude=others)
     for provider, zips in build_all(planted, tmp_path / "out").items():
@@ -622,3 +668,62 @@ def test_a_credential_typed_into_a_setting_is_not_repeated_by_its_error(vault: P
     assert main(["plan", "--provider", "azure", str(vault)]) != 0
     err = capsys.readouterr().err
     assert "storage_auth" in err and "looks like a credential" in err and "PlantedFake" not in err
+
+
+def test_a_link_inside_the_app_to_what_does_not_ship_a_loop_or_a_fifo_stops_the_build(vault: Path) -> None:
+    """A link named like data shipped the app's own `.env` and `.git/config`; a loop was a traceback and a
+    FIFO hung the build, waiting to be read."""
+    plant(vault, {".env": "DB_PASSWORD=planted\n", "infra/terraform.tfstate": "{}"})
+    data = vault / "vault" / "data"
+    (data / "settings.txt").symlink_to(vault / ".env")
+    (data / "state.json").symlink_to(vault / "infra" / "terraform.tfstate")
+    (data / "loop").symlink_to(data / "loop")
+    os.mkfifo(data / "pipe")
+    with pytest.raises(DeployError) as caught:
+        app_files(load_app(vault))
+    message = str(caught.value)
+    assert "vault/data/settings.txt: looks like a symbolic link to .env, which does not ship" in message
+    assert "vault/data/state.json: looks like a symbolic link to infra/terraform.tfstate" in message
+    assert "vault/data/loop: looks like a symbolic link to nothing, or one that loops" in message
+    assert "vault/data/pipe: looks like no regular file" in message and "planted" not in message
+
+
+def test_a_double_star_include_does_not_enter_the_folders_the_rules_leave_out(vault: Path) -> None:
+    """`include = ["**/*.py"]` (one module the imports miss) shipped every .py of `.venv` and `.git`."""
+    plant(vault, {".venv/lib/site.py": "x = 1\n", ".git/hooks/hook.py": "x = 1\n", "extra/tool.py": "x = 1\n"})
+    configure(vault, include=["**/*.py"])
+    names = {name for name, _ in app_files(load_app(vault))}
+    assert "extra/tool.py" in names and not [n for n in names if n.startswith((".venv", ".git"))]
+    configure(vault, include=[".git/hooks/*.py"])  # named: entered
+    assert ".git/hooks/hook.py" in {name for name, _ in app_files(load_app(vault))}
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "--extra-index-url https://PlantedFakeToken0123456789@pkgs.example.com/simple",  # a token alone
+        "acme-lib @ https://PlantedFakeToken0123456789@pkgs.example.com/acme-1.0-py3-none-any.whl",
+    ],
+)
+def test_a_token_alone_in_a_url_never_reaches_a_generated_requirements_file(
+    vault: Path, tmp_path: Path, line: str
+) -> None:
+    (vault / "requirements.txt").write_text(f"{line}\n")
+    configure(vault, requirements="requirements.txt")
+    app = load_app(vault)
+
+    def resolve(requirements: Sequence[str], target: Any) -> list[str]:
+        return ["functions-framework==3.10.2", *[r for r in requirements if "@ https" in r]]
+
+    with pytest.raises(DeployError, match=r"requirements\.txt would hold a credential in a URL") as caught:
+        build_gcp(app, "dev", tmp_path / "gcp", _quiet, resolve=resolve, cache_dir=tmp_path / "pins")
+    assert "PlantedFake" not in str(caught.value)
+
+
+def test_a_nested_requirements_file_s_error_does_not_repeat_its_password(vault: Path) -> None:
+    (vault / ".ci").mkdir()  # hidden: the file itself stays out of the zip
+    (vault / ".ci" / "requirements.txt").write_text("-r https://admin:PlantedFakePass@pkgs.example.com/reqs.txt\n")
+    configure(vault, requirements=".ci/requirements.txt")
+    with pytest.raises(DeployError) as caught:
+        build_aws(load_app(vault), "dev", vault / "out", _quiet, pip_download=_no_download)
+    assert "admin:***@pkgs.example.com" in str(caught.value) and "PlantedFakePass" not in str(caught.value)

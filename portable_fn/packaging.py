@@ -671,6 +671,12 @@ CREDENTIAL_SHAPES: tuple[tuple[str, Callable[[str], object]], ...] = (
     ("a Slack webhook", re.compile(r"hooks\.slack\.com/services/T[A-Za-z0-9]+/B[A-Za-z0-9]+/[A-Za-z0-9]{16}").search),
     ("a Stripe secret key", re.compile(r"\b[rs]k_live_[A-Za-z0-9]{20}").search),
     ("an npm token (_authToken)", re.compile(r"_authToken\s*=\s*[^\s$]{8}").search),
+    ("an npm password (_auth or _password)", re.compile(r"(?:^|[\s:])_(?:auth|password)\s*=\s*[^\s$]{8}").search),
+    ("a registry identity token (a Docker config's)", re.compile(r'"identitytoken"\s*:\s*"[^"$]{8}').search),
+    (
+        "a password in a connection string (Password=...;)",
+        re.compile(r"(?:^|[;\"'])\s*(?:Password|Pwd)\s*=\s*[^;'\"\s{$%<]{4}[^;'\"\s]*;", re.IGNORECASE).search,
+    ),
     ("a PyPI token", re.compile(r"\bpypi-[A-Za-z0-9_-]{50}").search),
     ("a HashiCorp Vault token", re.compile(r"\bhv[sb]\.[A-Za-z0-9_-]{24}").search),
     (

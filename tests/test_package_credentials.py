@@ -201,6 +201,12 @@ BY_CONTENT: dict[str, tuple[Callable[[], str], str]] = {
     "vault/keyconst.py": (lambda: 'KEY = "' + _pkcs8_key().replace("\n", "\\n\\\n") + '"\n', "PEM private key"),
     "vault/data/ai.txt": (lambda: "OPENAI_API_KEY=sk-proj-PlantedFake0123456789abcdef\n", "OpenAI"),
     "vault/data/mail.txt": (lambda: "SENDGRID=SG.PlantedFake0123456789a." + "x" * 43 + "\n", "SendGrid"),
+    "vault/data/npm.ini": (lambda: "//npm.example.com/:_password=UGxhbnRlZEZha2U=\n", "npm password"),
+    "vault/data/registry.json": (lambda: '{"auths": {"r.io": {"identitytoken": "PlantedFake01"}}}', "identity token"),
+    "vault/data/db.config": (
+        lambda: "Server=db;Database=vault;User Id=app;Password=PlantedFakePw1;\n",
+        "connection string",
+    ),
 }
 # Text that is not UTF-8 (Windows PowerShell 5 writes UTF-16; UTF-32 too), a key inside a binary (a NUL in
 # front, a tar) and one at the end of a file too large to read whole: read all the same.

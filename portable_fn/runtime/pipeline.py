@@ -502,6 +502,8 @@ def _outcome(
         return Result(ACK, call_with_event(spec, binding, event, ctx), None, None, event.id)
     except Exception as exc:
         return failure_of(exc, event.id)
+    except SystemExit as exc:
+        return failure_of(exited(exc), event.id)
 
 
 def _respond(
@@ -512,6 +514,17 @@ def _respond(
         return call_with_request(spec, binding, request, ctx), None
     except Exception as exc:
         return http_failure(spec, exc), exc
+    except SystemExit as exit:
+        failed = exited(exit)
+        return http_failure(spec, failed), failed
+
+
+def exited(exit: SystemExit) -> Exception:
+    """A handler's `sys.exit()` as the failure it is: the invocation failed (a 500, a retry), and neither
+    the process serving it nor the rest of its batch ends with it."""
+    failed = RuntimeError(f"the handler called sys.exit({exit.code!r})")
+    failed.__cause__ = exit
+    return failed
 
 
 def _not_attempted(calls: Sequence[Call]) -> None:

@@ -279,3 +279,31 @@ def test_a_request_through_the_pipeline_is_answered_and_a_crash_is_a_500(registe
     invocation.request(Request("POST", "/orders", body=b'{"crash": true}'))
     assert pipeline.serve(invocation).status == 500
     assert ("a", "on_error", 0, "RuntimeError") in SEEN and ("a", "after", 0, 500) in SEEN
+
+
+@function(trigger=queue("orders"))
+def quits(event: CloudEvent[dict]) -> None:  # type: ignore[type-arg]
+    import sys
+
+    sys.exit(event.data.get("code", 3))
+
+
+@function(trigger=http("POST", "/quit"))
+def quits_http(request: Request) -> Response:
+    import sys
+
+    sys.exit()
+
+
+def test_a_handler_that_calls_sys_exit_failed_and_ends_nothing_else() -> None:
+    """SystemExit went past the pipeline: `portable-fn invoke` exited 0 or 3 with nothing said, and the dev
+    host's queue worker died with its messages kept and never retried."""
+    invocation = Invocation(quits.__portable_fn__, "test")  # type: ignore[attr-defined]
+    invocation.add(event({"code": 3}, "q1"))
+    invocation.add(event({"code": 0}, "q2"))
+    first, second = pipeline.run(invocation)
+    assert (first.outcome, second.outcome) == (RETRY, RETRY)
+    assert "sys.exit(3)" in (first.reason or "") and "sys.exit(0)" in (second.reason or "")
+    served = Invocation(quits_http.__portable_fn__, "test")  # type: ignore[attr-defined]
+    served.request(Request("POST", "/quit"))
+    assert pipeline.serve(served).status == 500

@@ -173,7 +173,7 @@ def _import(module_name: str, source: Path, root: Path) -> Any:
     except PortableFnError as exc:
         raise AppLoadError(f"{_user_frame(exc, source) or module_name}: {exc}") from exc
     except ModuleNotFoundError as exc:
-        if exc.name and module_name.startswith(exc.name):
+        if exc.name and (module_name == exc.name or module_name.startswith(exc.name + ".")):  # the app's own
             raise AppLoadError(
                 f"Module {module_name!r} (listed in tool.portable-fn.modules of {root / 'pyproject.toml'}) "
                 f"was not found under {source}."
@@ -193,6 +193,12 @@ def _import(module_name: str, source: Path, root: Path) -> Any:
         raise AppLoadError(
             f"Importing {module_name} from {root} raised {type(exc).__name__}: {exc} ({where})."
         ) from exc
+    except SystemExit as exc:  # sys.exit() at import: said, not a silent exit (0 looked like success)
+        where = _user_frame(exc, source) or module_name
+        raise AppLoadError(
+            f"Importing {module_name} from {root} called sys.exit({exc.code!r}) ({where}); a module of the app "
+            'must not exit when imported (put that code under `if __name__ == "__main__":`).'
+        ) from None
 
 
 def _user_frame(exc: BaseException, source: Path) -> str | None:

@@ -39,3 +39,20 @@ def test_an_exception_raised_inside_a_library_is_shown_at_the_apps_line(tmp_path
     assert message.startswith(f"Importing library_app_fns from {root} raised JSONDecodeError: ")
     assert message.endswith(f"({root / 'library_app_fns.py'}:3).")
     sys.modules.pop("library_app_fns", None)
+
+
+@pytest.mark.parametrize("call", ["sys.exit(4)", "sys.exit()"])
+def test_a_module_that_exits_when_imported_is_said(tmp_path: Path, call: str) -> None:
+    """It ended `portable-fn check` with nothing said (exit 0 for `sys.exit()`: as if it passed)."""
+    root = write_app(tmp_path / "exit-app", "exit_app_fns", f"import sys\n\n{call}\n")
+    with pytest.raises(AppLoadError, match=r"called sys\.exit\((4|None)\) \(.*exit_app_fns\.py:3\)"):
+        load_app(root)
+    sys.modules.pop("exit_app_fns", None)
+
+
+def test_a_missing_dependency_whose_name_starts_the_module_s_is_named_as_a_dependency(tmp_path: Path) -> None:
+    """`import pandas` from module `pandas_jobs` was reported as the app's own module not found."""
+    root = write_app(tmp_path / "prefix-app", "pandas_jobs", "import pandas_job\n")
+    (root / "pyproject.toml").write_text(PYPROJECT.format(name="prefix-app", module="pandas_jobs"))
+    with pytest.raises(AppLoadError, match="Install the app's dependencies"):
+        load_app(root)

@@ -20,6 +20,7 @@ Every error names the file and the key, and says what a valid value looks like::
 from __future__ import annotations
 
 import difflib
+import re
 import sys
 import types
 import typing
@@ -56,6 +57,28 @@ class Defaults(BaseModel):
     retries: int | None = Field(default=None, ge=0, le=100)
     env: dict[str, str] = Field(default_factory=dict)
 
+    @field_validator("env")
+    @classmethod
+    def _env(cls, value: dict[str, str]) -> dict[str, str]:
+        return env_table(value)
+
+
+def env_table(value: dict[str, str]) -> dict[str, str]:
+    """An `env` table: names a process environment can hold (letters, digits and _, not starting with a
+    digit), values without NUL (which no environment holds: every command failed with a traceback)."""
+    for name, text in value.items():
+        if not _ENV_NAME.fullmatch(name):
+            raise ValueError(
+                f"{name!r} is not an environment variable name; use letters, digits and _, not starting with a "
+                "digit (MY_SETTING)"
+            )
+        if "\0" in text:
+            raise ValueError(f"the value of {name} holds a NUL character, which no environment variable can hold")
+    return value
+
+
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
 
 class StageConfig(BaseModel):
     """Overrides for one stage (dev, prod, ...)."""
@@ -68,6 +91,11 @@ class StageConfig(BaseModel):
     aws: dict[str, Any] = Field(default_factory=dict)
     gcp: dict[str, Any] = Field(default_factory=dict)
     azure: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("env")
+    @classmethod
+    def _env(cls, value: dict[str, str]) -> dict[str, str]:
+        return env_table(value)
 
     @field_validator("tags")
     @classmethod

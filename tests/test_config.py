@@ -89,6 +89,22 @@ def test_invalid_toml_is_reported_with_the_file(tmp_path: Path) -> None:
             "unknown key; did you mean 'env'?",
         ),
         ('app = "shop"\nmodles = ["m"]', "tool.portable-fn.modles", "did you mean 'modules'?"),
+        # env names and values no process environment holds: every command ended in a traceback
+        (
+            'app = "shop"\nmodules = ["m"]\n[tool.portable-fn.defaults]\nenv = { "" = "z" }',
+            "tool.portable-fn.defaults.env",
+            "'' is not an environment variable name",
+        ),
+        (
+            'app = "shop"\nmodules = ["m"]\n[tool.portable-fn.stages.prod]\nenv = { "A=B" = "z" }',
+            "tool.portable-fn.stages.prod.env",
+            "'A=B' is not an environment variable name",
+        ),
+        (
+            'app = "shop"\nmodules = ["m"]\n[tool.portable-fn.defaults]\nenv = { X = "a\\u0000b" }',
+            "tool.portable-fn.defaults.env",
+            "holds a NUL character",
+        ),
     ],
 )
 def test_each_invalid_key_is_named(tmp_path: Path, body: str, key: str, hint: str) -> None:

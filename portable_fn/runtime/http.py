@@ -290,14 +290,18 @@ _JSON_HEADERS = Headers([("content-type", "application/json")])
 
 
 def _nested(value: Any) -> Any:
-    """`default` of the JSON encoder: models and dataclasses inside lists and dicts."""
+    """`default` of the JSON encoder: models and dataclasses inside lists and dicts; other values as their
+    text (a datetime, a UUID, a Decimal), but a set, whose text (`{1, 2}`) would read as JSON it is not."""
+    if isinstance(value, (set, frozenset)):
+        raise TypeError(f"a {type(value).__name__} is not JSON: return a list (sorted(...)) instead")
     converted = _jsonable(value)
     return str(value) if converted is value else converted
 
 
-# What json.dumps(..., ensure_ascii=False, separators=(",", ":"), default=_nested) does, without a new
-# JSONEncoder per response; `_encode_json` gives the same, faster.
-_checked_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=_nested).encode
+# What json.dumps(..., ensure_ascii=False, separators=(",", ":"), default=_nested, allow_nan=False) does,
+# without a new JSONEncoder per response; `_encode_json` gives the same, faster. NaN and Infinity are no
+# JSON: a body holding them is an error (the handler's 500), never `{"v":Infinity}` sent as application/json.
+_checked_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=_nested, allow_nan=False).encode
 
 
 def _fast_encoder() -> Callable[[Any, int], Any] | None:
@@ -308,7 +312,7 @@ def _fast_encoder() -> Callable[[Any, int], Any] | None:
     if make is None:
         return None
     try:
-        return make(None, _nested, json.encoder.encode_basestring, None, ":", ",", False, False, True)
+        return make(None, _nested, json.encoder.encode_basestring, None, ":", ",", False, False, False)
     except TypeError:  # a Python whose C encoder takes other arguments
         return None
 
@@ -318,12 +322,19 @@ _c_encode = _fast_encoder()
 
 def _encode_json(obj: Any) -> str:
     """`_checked_encode(obj)`, the same text or the same error, through the reusable C encoder."""
-    if _c_encode is None:
-        return _checked_encode(obj)
     try:
-        return "".join(_c_encode(obj, 0))
-    except RecursionError:  # a cycle (or nesting too deep): the checked encoder says which
-        return _checked_encode(obj)
+        if _c_encode is None:
+            return _checked_encode(obj)
+        try:
+            return "".join(_c_encode(obj, 0))
+        except RecursionError:  # a cycle (or nesting too deep): the checked encoder says which
+            return _checked_encode(obj)
+    except ValueError as exc:
+        if "Out of range float" not in str(exc):
+            raise
+        raise ValueError(
+            "The JSON body holds NaN or an infinite float, which JSON cannot: send null or a string."
+        ) from None
 
 
 def to_response(result: Any) -> Response:

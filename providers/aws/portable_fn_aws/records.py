@@ -57,7 +57,8 @@ read for exactly those records.
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from functools import lru_cache
 from typing import Any, NamedTuple
@@ -92,6 +93,11 @@ class RecordSource(NamedTuple):
 
 def s3_to_cloudevent(record: Record) -> CloudEvent[Any]:
     """An S3 notification record, per the CloudEvents AWS S3 adapter."""
+    with _fields("S3"):
+        return _s3_event(record)
+
+
+def _s3_event(record: Record) -> CloudEvent[Any]:
     s3 = _object(record, "s3", "S3")
     response = _object(record, "responseElements", "S3")
     return CloudEvent(
@@ -113,6 +119,23 @@ def sns_to_cloudevent(record: Record) -> CloudEvent[Any]:
 
 def sns_message_to_cloudevent(message: Record, subscription_arn: str) -> CloudEvent[Any]:
     """An SNS message JSON (the adapter's "HTTP payload"), unless it carries a CloudEvent or an envelope."""
+    with _fields("SNS"):
+        return _sns_event(message, subscription_arn)
+
+
+@contextmanager
+def _fields(source: str) -> Iterator[None]:
+    """A field the record lacks, or one that is no object where the adapter reads inside it, as the
+    InvalidEventError that fails this record alone, naming the field (not a bare KeyError: 'x-amz-id-2')."""
+    try:
+        yield
+    except KeyError as exc:
+        raise InvalidEventError(f"The {source} record has no {exc.args[0]!r} field.", str(exc.args[0])) from None
+    except TypeError as exc:
+        raise InvalidEventError(f"The {source} record has a field of the wrong type ({exc}).") from None
+
+
+def _sns_event(message: Record, subscription_arn: str) -> CloudEvent[Any]:
     carried, data, content_type = _message_data(message.get("Message") or "", _sns_attributes(message))
     if carried is not None:
         return carried

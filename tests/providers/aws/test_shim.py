@@ -283,6 +283,17 @@ def test_an_unreadable_s3_record_raises_rather_than_being_lost(adapter, events_m
         handler_for(events_module.on_upload)(event, lambda_context)
 
 
+@pytest.mark.parametrize("field", ["x-amz-id-2", "x-amz-request-id"])
+def test_an_s3_record_without_a_field_is_refused_naming_the_field(
+    field, adapter, events_module, lambda_context
+) -> None:
+    """The reason was a bare `KeyError: 'x-amz-id-2'`."""
+    event = adapter.load_event("s3Event.json")
+    del event["Records"][0]["responseElements"][field]
+    with pytest.raises(DeliveryFailed, match=f"The S3 record has no '{field}' field"):
+        handler_for(events_module.on_upload)(event, lambda_context)
+
+
 @pytest.mark.parametrize(
     "name, expected",
     [

@@ -343,7 +343,10 @@ def response_to_dict(response: Response) -> dict[str, Any]:
 
         out["body_base64"] = base64.b64encode(response.body).decode("ascii")
     elif "json" in ctype and response.body:
-        out["body"] = loads(response.body, "The response body")
+        try:
+            out["body"] = loads(response.body, "The response body")
+        except ValueError:  # the handler's body is not the JSON it says: shown as the text it is
+            out["body"] = response.body.decode("utf-8", errors="replace")
     else:
         out["body"] = response.body.decode("utf-8", errors="replace")
     return out
@@ -353,10 +356,18 @@ def _jsonable_result(result: Result) -> dict[str, Any]:
     out = result.to_dict()
     if "value" in out:
         try:
-            json.dumps(out["value"])
-        except TypeError:
-            out["value"] = repr(out["value"])
+            json.dumps(out["value"], allow_nan=False)
+        except (TypeError, ValueError):  # not JSON (a set, a cycle, NaN, a 4,301-digit int): shown as its repr
+            out["value"] = _shown(out["value"])
     return out
+
+
+def _shown(value: Any) -> str:
+    """A handler's value that is not JSON, as text (its repr; a type name where even that fails)."""
+    try:
+        return repr(value)[:10_000]
+    except (ValueError, RecursionError):
+        return f"<{type(value).__name__}: too large or too deep to show>"
 
 
 _REQUEST_SHAPE = '{"method": "POST", "path": "/orders", "headers": {...}, "query": {...}, "body": ...}'

@@ -213,3 +213,19 @@ def test_emitted_restores_the_publisher_it_replaced() -> None:
     with emitted():
         assert channels._publisher is not before
     assert channels._publisher is before
+
+
+def test_a_handler_s_answer_that_is_not_json_is_shown_not_blamed_on_the_event() -> None:
+    """`portable-fn invoke` said "the event could not be delivered" (exit 1) for a handler that acknowledged
+    and returned 10**5000, or answered 200 with a JSON content type and a body that is not JSON."""
+    from portable_fn.runtime.http import Response
+    from portable_fn.runtime.outcomes import ACK, Result
+    from portable_fn.testing import _jsonable_result, response_to_dict
+
+    broken = response_to_dict(Response(b"{not json", 200, content_type="application/json"))
+    assert (broken["status"], broken["body"]) == (200, "{not json")
+    cycle: list[object] = []
+    cycle.append(cycle)
+    for value in (10**5000, float("nan"), {1, 2}, cycle):
+        shown = _jsonable_result(Result(ACK, value))["value"]
+        assert isinstance(shown, str) and shown, value.__class__

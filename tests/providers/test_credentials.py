@@ -90,6 +90,28 @@ def _aws_error(code: str, message: str) -> Exception:
     return ClientError({"Error": {"Code": code, "Message": message}}, "ListFunctions")
 
 
+def _aws_unreachable() -> Exception:
+    from botocore.exceptions import EndpointConnectionError
+
+    return EndpointConnectionError(endpoint_url="https://sts.eu-west-1.amazonaws.com/")
+
+
+def _azure_unreachable() -> Exception:
+    from azure.core.exceptions import ClientAuthenticationError
+
+    return ClientAuthenticationError(
+        "DefaultAzureCredential failed to retrieve a token from the included credentials.\nAttempted credentials:"
+        "\n\tEnvironmentCredential: Authentication failed: <urllib3.connection.HTTPSConnection object>: Failed to "
+        "resolve 'login.microsoftonline.com' ([Errno -3] Temporary failure in name resolution)"
+    )
+
+
+def _azure_service_request() -> Exception:
+    from azure.core.exceptions import ServiceRequestError
+
+    return ServiceRequestError("Failed to resolve 'management.azure.com'")
+
+
 def _google_refresh() -> Exception:
     from google.auth.exceptions import RefreshError
 
@@ -113,6 +135,10 @@ def _google_refresh() -> Exception:
         ("aws", lambda: _aws_error("AccessDenied", "User is not authorized"), None),  # AWS's own words say it
         ("gcp", _google_refresh, "the Google Cloud credentials could not be refreshed (invalid_grant"),
         ("gcp", lambda: ValueError("something else"), None),
+        # Not reached: said as such, not as botocore's bare words or as credentials that are not there
+        ("aws", lambda: _aws_unreachable(), "AWS could not be reached (Could not connect to the endpoint URL"),
+        ("azure", lambda: _azure_unreachable(), "Azure's sign-in (login.microsoftonline.com) could not be reached"),
+        ("azure", lambda: _azure_service_request(), "Azure could not be reached (Failed to resolve"),
     ],
 )
 def test_expired_and_refused_credentials_are_explained(provider: str, error: object, said: str | None) -> None:

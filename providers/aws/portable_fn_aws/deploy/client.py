@@ -261,7 +261,19 @@ _EXPIRED = {"ExpiredToken", "ExpiredTokenException", "RequestExpired", "TokenRef
 def explain(exc: BaseException) -> str | None:
     """Credentials that are missing, incomplete, expired or refused, said with what to do; None for the
     rest (AWS's own message says it)."""
-    from botocore.exceptions import NoCredentialsError, PartialCredentialsError, TokenRetrievalError
+    from botocore.exceptions import (
+        ConnectTimeoutError,
+        EndpointConnectionError,
+        NoCredentialsError,
+        PartialCredentialsError,
+        TokenRetrievalError,
+    )
+
+    if isinstance(exc, (EndpointConnectionError, ConnectTimeoutError)):
+        return (
+            f"AWS could not be reached ({exc}). Check the network, a proxy (HTTPS_PROXY), and the region "
+            "(a region that does not exist has no endpoint); for an emulator, pass --endpoint-url."
+        )
 
     if isinstance(exc, NoCredentialsError):
         return (

@@ -303,13 +303,33 @@ def quiet_credential_chain() -> None:
         logger.setLevel(logging.ERROR)
 
 
-def explain(exc: BaseException) -> str | None:
-    """No credential at all, or one Azure refused, said with what to do; None for the rest (ARM's own
-    message says it)."""
-    from azure.core.exceptions import ClientAuthenticationError
+# What a credential's failure says when its sign-in endpoint could not be reached (urllib3 and requests).
+_UNREACHABLE = (
+    "Failed to resolve",
+    "Name or service not known",
+    "Temporary failure in name resolution",
+    "Connection refused",
+    "Max retries exceeded",
+    "timed out",
+    "ServiceRequestError",
+)
 
+
+def explain(exc: BaseException) -> str | None:
+    """No credential at all, one Azure refused, or Azure not reached, said with what to do; None for the
+    rest (ARM's own message says it)."""
+    from azure.core.exceptions import ClientAuthenticationError, ServiceRequestError
+
+    if isinstance(exc, ServiceRequestError):
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return f"Azure could not be reached ({first}); check the network and a proxy (HTTPS_PROXY)."
     if not isinstance(exc, ClientAuthenticationError):
         return None
+    if any(sign in str(exc) for sign in _UNREACHABLE):  # the credential was there; its sign-in was not
+        return (
+            "Azure's sign-in (login.microsoftonline.com) could not be reached, so no token was had for the "
+            "credentials that are set; check the network and a proxy (HTTPS_PROXY)."
+        )
     try:
         from azure.identity import CredentialUnavailableError
     except ImportError:  # pragma: no cover - azure-identity is a dependency

@@ -43,6 +43,8 @@ DEFAULT_STAGE = "dev"
 PROVIDER_TABLES = ("local", "aws", "gcp", "azure")
 S = TypeVar("S", bound=BaseModel)  # a provider's settings model
 APP_NAME_RULE = "3-32 lowercase letters, digits and '-', starting with a letter and not ending with '-'"
+STAGE_NAME_RULE = "1-16 lowercase letters, digits and '-', starting with a letter and not ending with '-'"
+_STAGE_NAME = re.compile(r"[a-z][a-z0-9-]{0,15}")
 AUDIT_TAG_PREFIX = "pfn-audit-"  # tags the audit trail writes outside any plan
 RESERVED_TAG_PREFIXES = ("portable-fn", AUDIT_TAG_PREFIX)  # portable-fn's own tag and label keys start so
 
@@ -205,6 +207,17 @@ class AppConfig(BaseModel):
     @classmethod
     def _tags(cls, value: dict[str, str]) -> dict[str, str]:
         return own_tags(value)
+
+    @field_validator("stages")
+    @classmethod
+    def _stages(cls, value: dict[str, StageConfig]) -> dict[str, StageConfig]:
+        for name in value:
+            if not _STAGE_NAME.fullmatch(name) or name.endswith("-"):
+                raise ValueError(
+                    f"{name!r} is not a valid stage name: use {STAGE_NAME_RULE} (it names every cloud resource, "
+                    "after the app's name)"
+                )
+        return value
 
     @field_validator("python")
     @classmethod

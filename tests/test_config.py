@@ -89,6 +89,11 @@ def test_invalid_toml_is_reported_with_the_file(tmp_path: Path) -> None:
             "unknown key; did you mean 'env'?",
         ),
         ('app = "shop"\nmodles = ["m"]', "tool.portable-fn.modles", "did you mean 'modules'?"),
+        (  # was accepted: resources named `c-s5-Bad Stage!-a`, a build path with a space
+            'app = "shop"\nmodules = ["m"]\n[tool.portable-fn.stages."Bad Stage!"]',
+            "tool.portable-fn.stages",
+            "'Bad Stage!' is not a valid stage name: use 1-16 lowercase letters",
+        ),
         # env names and values no process environment holds: every command ended in a traceback
         (
             'app = "shop"\nmodules = ["m"]\n[tool.portable-fn.defaults]\nenv = { "" = "z" }',

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import difflib
 import importlib
-import re
 import sys
 import traceback
 from contextlib import AbstractContextManager, nullcontext
@@ -23,7 +22,6 @@ from .runtime.function import FunctionOptions, FunctionSpec, spec_of
 from .runtime.resources import Resource
 from .runtime.secrets import Secret
 from .runtime.state import State
-from .runtime.triggers import Http
 from .runtime.workflow import WorkflowDef
 
 
@@ -152,25 +150,7 @@ def load_app(path: str | Path = ".", stage: str | None = None) -> App:
             f"App {config.app!r} declares no functions: none of {config.modules} holds a handler "
             "decorated with @function(trigger=...)."
         )
-    _check_routes(functions)
     return App(root, config, functions)
-
-
-def _check_routes(functions: list[FunctionSpec]) -> None:
-    """Two HTTP functions on one method and path (paths differing only in their parameters' names are one
-    path, to every cloud's router): one of them could never be reached."""
-    taken: dict[tuple[str, str], FunctionSpec] = {}
-    for spec in functions:
-        trigger = spec.trigger
-        if not isinstance(trigger, Http):
-            continue
-        key = (trigger.method, re.sub(r"[{][^}+]*([+]?)[}]", r"{\1}", trigger.path))
-        other = taken.setdefault(key, spec)
-        if other is not spec:
-            raise AppLoadError(
-                f"Functions {other.name!r} and {spec.name!r} are both on {trigger.method} {trigger.path}: one "
-                "could never be reached. Give each its own method or path."
-            )
 
 
 def _stage_env(config: AppConfig, stage: str | None) -> AbstractContextManager[Any]:

@@ -56,18 +56,3 @@ def test_a_missing_dependency_whose_name_starts_the_module_s_is_named_as_a_depen
     (root / "pyproject.toml").write_text(PYPROJECT.format(name="prefix-app", module="pandas_jobs"))
     with pytest.raises(AppLoadError, match="Install the app's dependencies"):
         load_app(root)
-
-
-def test_two_functions_on_one_route_are_refused_naming_both(tmp_path: Path) -> None:
-    """Accepted by check, plan and package: dev listed both on one URL, and the second was never reached."""
-    source = (
-        "from portable_fn import Request, function, http\n\n"
-        "@function(trigger=http('GET', '/items/{item_id}'))\n"
-        "def a(request: Request) -> dict:\n    return {}\n\n"
-        "@function(trigger=http('GET', '/items/{id}'))\n"
-        "def b(request: Request) -> dict:\n    return {}\n"
-    )
-    root = write_app(tmp_path / "route-app", "route_app_fns", source)
-    with pytest.raises(AppLoadError, match=r"Functions 'a' and 'b' are both on GET /items/\{id\}"):
-        load_app(root)
-    sys.modules.pop("route_app_fns", None)

@@ -224,7 +224,9 @@ class Subscription:
         if result.outcome == DEAD_LETTER:
             self._dead_letter(pending, reason)
         elif pending.attempt >= self.policy.max_attempts:
-            self._dead_letter(pending, f"gave up after {pending.attempt} attempts: {reason}")
+            self._dead_letter(
+                pending, f"gave up after {pending.attempt} attempt{'s' if pending.attempt != 1 else ''}: {reason}"
+            )
         else:
             ready_at = self._clock() + self.policy.delay(pending.attempt, result)
             self.journal.retry(pending.seq, pending.attempt + 1, ready_at)

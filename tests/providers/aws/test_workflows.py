@@ -312,7 +312,11 @@ def test_a_wait_past_sqs_delays_is_a_scheduler_schedule_whose_input_continues_th
 
     [resent] = rescheduled(cloud)
     assert json.loads(resent["Target"]["Input"])["data"] == message
-    assert resent["ScheduleExpression"] == schedule["ScheduleExpression"]
+    # Due when the first was, to the second: each is `ceil(now + the rest of the wait)`, read from the clock a
+    # few milliseconds apart, so a due time just under a whole second can round to the next (a busy machine).
+    again = re.fullmatch(r"at\((.+)\)", resent["ScheduleExpression"])
+    assert again is not None
+    assert 0 <= datetime.fromisoformat(again.group(1)).replace(tzinfo=timezone.utc).timestamp() - fires <= 1
     assert instance(cloud, instance_id) == before
 
 

@@ -325,7 +325,8 @@ def explain(exc: BaseException) -> str | None:
         return f"Azure could not be reached ({first}); check the network and a proxy (HTTPS_PROXY)."
     if not isinstance(exc, ClientAuthenticationError):
         return None
-    if any(sign in str(exc) for sign in _UNREACHABLE):  # the credential was there; its sign-in was not
+    said = str(exc)
+    if "login.microsoftonline.com" in said and any(sign in said for sign in _UNREACHABLE):  # set, not reached
         return (
             "Azure's sign-in (login.microsoftonline.com) could not be reached, so no token was had for the "
             "credentials that are set; check the network and a proxy (HTTPS_PROXY)."

@@ -1198,7 +1198,7 @@ def _function(app: App, name: str) -> FunctionSpec:
 def _event(where: str) -> Any:
     """The --event value: a JSON file, or `-` for stdin; one that cannot be read is a usage error."""
     try:
-        raw = sys.stdin.read() if where == "-" else Path(where).read_text(encoding="utf-8")
+        raw = sys.stdin.read() if where == "-" else Path(where).read_text(encoding="utf-8-sig")  # BOM or not
     except OSError as exc:
         raise UsageError(f"--event {where}: cannot read it ({exc.strerror}).") from None
     except UnicodeDecodeError:

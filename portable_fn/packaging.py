@@ -109,7 +109,7 @@ EXCLUDED_DIRS = frozenset(
 )
 TEST_DIRS = frozenset({"tests", "test"})
 TEST_FILES = ("conftest.py", "test_*.py", "*_test.py")
-# Bytecode, and infrastructure-as-code state and inputs (which hold the resources' secrets in clear).
+# Bytecode, infrastructure-as-code state and inputs (which hold the resources' secrets in clear), and logs.
 EXCLUDED_FILES = (
     "*.pyc",
     "*.pyo",
@@ -119,6 +119,7 @@ EXCLUDED_FILES = (
     "*.tfvars.json",
     "pulumi.*.yaml",
     "pulumi.*.yml",
+    "*.log",  # a log written beside the app (`portable-fn dev . > dev.log`): output, and `dev` reloaded on it
 )
 # Files that hold credentials by convention; never applied to a `.py` module, which is code.
 SECRET_FILES = (

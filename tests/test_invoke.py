@@ -55,6 +55,12 @@ def local_storage_event(change: str, key: str) -> dict[str, Any]:
 # -- stdout is the result's -----------------------------------------------------------------------------
 
 
+def test_an_event_file_with_a_utf8_byte_order_mark_is_read() -> None:
+    """What Windows editors save: it was refused as "not valid JSON"."""
+    code, out, _ = invoke("echo", None, event_text="\ufeff" + json.dumps({"method": "POST", "path": "/echo"}))
+    assert code == 0 and json.loads(out)["status"] == 200
+
+
 def test_what_the_handler_prints_goes_to_stderr() -> None:
     code, out, err = invoke("echo", {"method": "POST", "path": "/echo", "body": "hi"})
     assert code == 0

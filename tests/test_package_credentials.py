@@ -140,6 +140,7 @@ BY_NAME: dict[str, Callable[[], str]] = {
     "env": lambda: "DB_PASSWORD=planted\n",
     "secret/db.txt": lambda: "planted\n",
     "vault/data/signing.jwks": lambda: '{"keys": [{"kty": "oct", "k": "planted"}]}',
+    "dev.log": lambda: "GET /login?token=planted -> 200\n",  # output written beside the app
 }
 BINARY_BY_NAME = {
     "keystore.p12": b"0\x82\x05\x00planted",

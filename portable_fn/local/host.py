@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import shlex
 import sys
 import threading
@@ -462,6 +463,7 @@ class LocalHost:
         ]
         for spec in self.app.functions:
             lines.append(f"  {spec.name:<20} {spec.trigger.kind:<9} {self._how_to_trigger(spec)}")
+        lines += [f"  ! {clash}" for clash in route_clashes(self.app.functions)]
         if self.app.states:
             stores = ", ".join(f"{s.name} ({s.name}.sqlite3)" for s in self.app.states)
             lines.append(f"  states: {stores}")
@@ -652,6 +654,25 @@ def check_key(key: str, limits: Limits) -> None:
             f"Object key {shown} has a '/'-separated part longer than {NAME_MAX} bytes, "
             "which a local bucket folder cannot hold as a file name; use shorter parts.",
         )
+
+
+def route_clashes(functions: Sequence[FunctionSpec]) -> list[str]:
+    """What dev says of HTTP functions on one method and path (parameter names aside): its one host serves
+    one of them. Each cloud decides for itself (a Function URL or a Cloud Function is a URL of its own; the
+    HTTP API refuses them at deploy)."""
+    taken: dict[tuple[str, str], str] = {}
+    said = []
+    for spec in functions:
+        trigger = spec.trigger
+        if isinstance(trigger, Http):
+            key = (trigger.method, re.sub(r"[{][^}+]*([+]?)[}]", r"{\1}", trigger.path))
+            first = taken.setdefault(key, spec.name)
+            if first != spec.name:
+                said.append(
+                    f"{first!r} and {spec.name!r} are both on {trigger.method} {trigger.path}: dev serves only "
+                    f"{first!r}; give each its own method or path"
+                )
+    return said
 
 
 def _status_line(response: Response) -> str:

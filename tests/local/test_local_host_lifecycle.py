@@ -92,3 +92,23 @@ def test_ctrl_c_stops_the_host_whichever_thread_the_kernel_hands_it_to(tmp_path:
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     assert "portable-fn dev: stopping" in done.stdout, done.stdout + done.stderr
+
+
+def test_two_http_functions_on_one_route_are_said_in_the_banner() -> None:
+    """dev listed both on one URL and served the first: now the banner says so (a cloud decides for itself)."""
+    from portable_fn.local.host import route_clashes
+    from portable_fn.runtime import Request, function, http
+
+    @function(trigger=http("GET", "/items/{item_id}"), name="first")
+    def first(request: Request) -> dict:  # type: ignore[type-arg]
+        return {}
+
+    @function(trigger=http("GET", "/items/{id}"), name="second")
+    def second(request: Request) -> dict:  # type: ignore[type-arg]
+        return {}
+
+    specs = [first.__portable_fn__, second.__portable_fn__]  # type: ignore[attr-defined]
+    assert route_clashes(specs) == [
+        "'first' and 'second' are both on GET /items/{id}: dev serves only 'first'; give each its own method or path"
+    ]
+    assert route_clashes(specs[:1]) == []

@@ -368,6 +368,7 @@ _SAYS = {
     "int_from_float": "must be a whole number",
     "float_type": "must be a number",
     "float_parsing": "must be a number",
+    "finite_number": "must be a finite number (inf, nan and numbers past 1e308 are not)",
     "bool_type": "must be true or false",
     "bool_parsing": "must be true or false",
     "dict_type": 'must be a table, like { key = "value" }',

@@ -89,6 +89,11 @@ def test_invalid_toml_is_reported_with_the_file(tmp_path: Path) -> None:
             "unknown key; did you mean 'env'?",
         ),
         ('app = "shop"\nmodles = ["m"]', "tool.portable-fn.modles", "did you mean 'modules'?"),
+        (  # pydantic's own words ("Input should be a finite number")
+            'app = "shop"\nmodules = ["m"]\n[tool.portable-fn.defaults]\nretries = 1e400',
+            "tool.portable-fn.defaults.retries",
+            "must be a finite number (inf, nan and numbers past 1e308 are not), not inf",
+        ),
         (  # was accepted: resources named `c-s5-Bad Stage!-a`, a build path with a space
             'app = "shop"\nmodules = ["m"]\n[tool.portable-fn.stages."Bad Stage!"]',
             "tool.portable-fn.stages",

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import re
 import shlex
 import sys
 import threading
@@ -38,7 +37,7 @@ from ..runtime.errors import PortableFnError
 from ..runtime.function import FunctionSpec
 from ..runtime.http import Request, Response
 from ..runtime.pipeline import call_http
-from ..runtime.routes import Route, Router, not_routed
+from ..runtime.routes import Route, Router, not_routed, path_shape
 from ..runtime.triggers import Http, Queue, Schedule, Storage, Topic
 from . import control
 from .buckets import BucketWatcher, ObjectInfo, object_info
@@ -665,7 +664,7 @@ def route_clashes(functions: Sequence[FunctionSpec]) -> list[str]:
     for spec in functions:
         trigger = spec.trigger
         if isinstance(trigger, Http):
-            key = (trigger.method, re.sub(r"[{][^}+]*([+]?)[}]", r"{\1}", trigger.path))
+            key = (trigger.method, path_shape(trigger.path))
             first = taken.setdefault(key, spec.name)
             if first != spec.name:
                 said.append(

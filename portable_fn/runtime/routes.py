@@ -101,6 +101,12 @@ class Router:
         return [str(r) for r in self.routes]
 
 
+def path_shape(path: str) -> str:
+    """A route template with each parameter's name left out (`/items/{}`, `/files/{+}`): two templates of one
+    shape are one path to every router (dev's, API Gateway's, a function app's)."""
+    return re.sub(r"[{][^}+]*([+]?)[}]", r"{\1}", path)
+
+
 def _split(path: str) -> list[str]:
     stripped = path.split("?", 1)[0].strip("/")
     return stripped.split("/") if stripped else []

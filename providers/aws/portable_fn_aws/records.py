@@ -57,8 +57,7 @@ read for exactly those records.
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from functools import lru_cache
 from typing import Any, NamedTuple
@@ -93,8 +92,10 @@ class RecordSource(NamedTuple):
 
 def s3_to_cloudevent(record: Record) -> CloudEvent[Any]:
     """An S3 notification record, per the CloudEvents AWS S3 adapter."""
-    with _fields("S3"):
+    try:
         return _s3_event(record)
+    except (KeyError, TypeError) as exc:
+        raise _missing_field("S3", exc) from None
 
 
 def _s3_event(record: Record) -> CloudEvent[Any]:
@@ -119,20 +120,18 @@ def sns_to_cloudevent(record: Record) -> CloudEvent[Any]:
 
 def sns_message_to_cloudevent(message: Record, subscription_arn: str) -> CloudEvent[Any]:
     """An SNS message JSON (the adapter's "HTTP payload"), unless it carries a CloudEvent or an envelope."""
-    with _fields("SNS"):
+    try:
         return _sns_event(message, subscription_arn)
+    except (KeyError, TypeError) as exc:
+        raise _missing_field("SNS", exc) from None
 
 
-@contextmanager
-def _fields(source: str) -> Iterator[None]:
+def _missing_field(source: str, exc: KeyError | TypeError) -> InvalidEventError:
     """A field the record lacks, or one that is no object where the adapter reads inside it, as the
     InvalidEventError that fails this record alone, naming the field (not a bare KeyError: 'x-amz-id-2')."""
-    try:
-        yield
-    except KeyError as exc:
-        raise InvalidEventError(f"The {source} record has no {exc.args[0]!r} field.", str(exc.args[0])) from None
-    except TypeError as exc:
-        raise InvalidEventError(f"The {source} record has a field of the wrong type ({exc}).") from None
+    if isinstance(exc, KeyError):
+        return InvalidEventError(f"The {source} record has no {exc.args[0]!r} field.", str(exc.args[0]))
+    return InvalidEventError(f"The {source} record has a field of the wrong type ({exc}).")
 
 
 def _sns_event(message: Record, subscription_arn: str) -> CloudEvent[Any]:

@@ -70,6 +70,7 @@ from portable_fn.runtime.buckets import locator_env as bucket_env
 from portable_fn.runtime.channels import QUEUE, TOPIC, Channel
 from portable_fn.runtime.channels import locator_env as channel_env
 from portable_fn.runtime.function import FunctionOptions, FunctionSpec
+from portable_fn.runtime.routes import path_shape
 from portable_fn.runtime.secrets import LOCATOR_ENV as SECRETS_ENV
 from portable_fn.runtime.secrets import Secret
 from portable_fn.runtime.state import State, locator_env
@@ -603,10 +604,10 @@ def head_key(target: Target, trigger: Http) -> str | None:
     the function is no GET or another function declares HEAD or ANY on the same path (its route takes it)."""
     if trigger.method != "GET":
         return None
-    shape = _shape(trigger.path)
+    shape = path_shape(trigger.path)
     for spec in http_api_functions(target):
         other = spec.trigger_as(Http)
-        if other.method in ("HEAD", "ANY") and _shape(other.path) == shape:
+        if other.method in ("HEAD", "ANY") and path_shape(other.path) == shape:
             return None
     return f"HEAD {trigger.path}"
 
@@ -623,7 +624,7 @@ def refusal_keys(target: Target) -> dict[str, FunctionSpec]:
         return {}
     by_shape: dict[str, list[FunctionSpec]] = {}
     for spec in fronted:
-        by_shape.setdefault(_shape(spec.trigger_as(Http).path), []).append(spec)
+        by_shape.setdefault(path_shape(spec.trigger_as(Http).path), []).append(spec)
     cors = getattr(target.app.config, "cors", None) is not None
     keys = {}
     for specs in by_shape.values():
@@ -664,11 +665,6 @@ def refusal_routes(target: Target) -> list[Resource]:
         )
         for key, spec in refusal_keys(target).items()
     ]
-
-
-def _shape(path: str) -> str:
-    """`path` with each parameter's name left out: how API Gateway tells routes' paths apart."""
-    return re.sub(r"[{][^}+]*([+]?)[}]", r"{\1}", path)
 
 
 def jwt_authorizer(api: str, trigger: Http) -> ApiAuthorizer | None:

@@ -29,7 +29,7 @@ import click
 from . import __version__
 from .ci import CLOUDS
 from .console import Console, Steps
-from .runtime.errors import PortableFnError
+from .runtime.errors import PortableFnError, UnknownStageError
 
 API_LOGGER = "portable_fn.api"  # where providers log each cloud API call (shown by --verbose)
 TRIGGERS = ("http", "queue", "topic", "schedule", "storage")
@@ -74,7 +74,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except click.ClickException as exc:
         exc.show()
         return exc.exit_code
-    except UsageError as exc:
+    except (UsageError, UnknownStageError) as exc:
         console.say(f"portable-fn: error: {exc}", "bold red")
         return 2
     except PortableFnError as exc:

@@ -31,7 +31,7 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .policy.settings import PolicyConfig
-from .runtime.errors import ConfigError
+from .runtime.errors import ConfigError, UnknownStageError
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -252,9 +252,9 @@ class AppConfig(BaseModel):
         return env
 
     def check_stage(self, stage: str, path: Path) -> None:
-        """Raise a ConfigError when `stage` is not declared."""
+        """Raise an UnknownStageError when `stage` is not declared."""
         if stage not in self.stages:
-            raise ConfigError(
+            raise UnknownStageError(
                 f"{path}: stage {stage!r} is not declared; declared stages are "
                 f"{sorted(self.stages)}. Add [tool.portable-fn.stages.{stage}] or pass --stage "
                 f"{sorted(self.stages)[0]}."

@@ -71,6 +71,12 @@ def test_a_state_dir_that_is_a_file_is_a_usage_error_naming_it(capsys, shop_copy
     )
 
 
+@pytest.mark.parametrize("verb", [("plan", "--provider", "local"), ("invoke", "fulfil", "--event", "-"), ("dev",)])
+def test_a_stage_the_app_does_not_declare_is_a_usage_error(capsys, shop_copy: Path, verb: tuple[str, ...]) -> None:
+    code, _, err = run(capsys, *verb, str(shop_copy), "--stage", "nosuch")
+    assert code == 2 and "stage 'nosuch' is not declared; declared stages are ['dev', 'prod']" in err
+
+
 def test_unknown_function_is_a_usage_error_with_the_list(capsys, shop_copy: Path) -> None:
     code, _, err = run(capsys, "invoke", "ghost", "--app", str(shop_copy), "--event", "-")
     assert code == 2 and "has no function 'ghost'" in err and "create_order" in err

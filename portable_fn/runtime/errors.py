@@ -44,6 +44,10 @@ class ConfigError(PortableFnError):
     """The app's configuration is missing or invalid."""
 
 
+class UnknownStageError(ConfigError):
+    """The command line names a stage the app does not declare (a usage error: exit code 2)."""
+
+
 class AppLoadError(PortableFnError):
     """The app's modules could not be imported, or declare no functions."""
 

@@ -415,7 +415,7 @@ class AzureProvider(Provider):
             if skip is not None:
                 skipped.append(skip)
             else:
-                results.append(_run(entry, native, _has_dead_letter_binding(app, spec), spec.name))
+                results.append(_run(entry, native, _has_dead_letter_binding(app, spec), spec.name, _event_id(spec, native)))
         out: dict[str, Any] = {"function": spec.name, "results": results}
         if skipped:
             out["skipped"] = skipped
@@ -508,10 +508,10 @@ def _headers_of(response: Any) -> dict[str, str]:
     return headers
 
 
-def _run(entry: Any, native: Any, dead_letter_binding: bool, name: str) -> dict[str, Any]:
+def _run(entry: Any, native: Any, dead_letter_binding: bool, name: str, event_id: str | None) -> dict[str, Any]:
     """One invocation: what the host would see (a return, DeliveryFailed, any other raise: a retry)."""
     poison = Poison()
-    result: dict[str, Any] = {"id": _id_of(native)}
+    result: dict[str, Any] = {"id": event_id}
     try:
         entry(*((native, poison) if dead_letter_binding else (native,)), InvokeContext(name))
     except shim.DeliveryFailed as exc:
@@ -526,6 +526,16 @@ def _run(entry: Any, native: Any, dead_letter_binding: bool, name: str) -> dict[
     return result
 
 
+def _event_id(spec: FunctionSpec, native: Any) -> str | None:
+    """The id of the CloudEvent the handler gets for `native`: a blob trigger's stream carries none of its own,
+    so it is the id the shim gives the upload (its ETag, as `events.blob_to_cloudevent` reads it)."""
+    if isinstance(spec.trigger, Storage) and not isinstance(native, Mapping):
+        decoded = _decoded(events.blob_to_cloudevent, native)
+        if decoded is not None:
+            return str(decoded.id)
+    return _id_of(native)
+
+
 def _id_of(native: Any) -> str | None:
     value = native.get("id") if isinstance(native, Mapping) else getattr(native, "id", None)
     return value if isinstance(value, str) else None if value is None else str(value)
@@ -538,7 +548,7 @@ def _delivered(app: App, spec: FunctionSpec, item: Any) -> tuple[Any, dict[str, 
         if not isinstance(item, Mapping) or not _is_grid_event(item):
             native = _native(spec, item)
             return native, _storage_skip(app, spec, _decoded(events.blob_to_cloudevent, native))
-        decoded = _decoded(events.event_grid_to_cloudevent, dict(item))
+        decoded = _decoded(events.blob_event_to_cloudevent, dict(item))  # what the handler would get
         skip = _storage_skip(app, spec, decoded)
         if skip is not None or trigger.on == "deleted":
             return dict(item), skip

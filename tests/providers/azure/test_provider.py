@@ -117,7 +117,11 @@ def test_invoke_takes_event_grid_blob_events_and_skips_what_the_trigger_filters_
         ],
     )
     assert [r["outcome"] for r in got["results"]] == ["ack"]
-    assert every_module.SEEN[-1][1].data.key == "raw/a b+ü.jpg"
+    seen = every_module.SEEN[-1][1]
+    assert seen.data.key == "raw/a b+ü.jpg"
+    # every result and skip names the event by the id the handler gets (a created blob's ETag), never null
+    assert got["results"][0]["id"] == seen.id and seen.id
+    assert [s["id"] for s in got["skipped"][:2]] == [seen.id, seen.id]
     reasons = [s["reason"] for s in got["skipped"]]
     assert "outside the trigger's filter" in reasons[0] and "'other' is not the trigger's 'photos'" in reasons[1]
     assert "runs only for Microsoft.Storage.BlobCreated" in reasons[2]

@@ -415,7 +415,9 @@ class AzureProvider(Provider):
             if skip is not None:
                 skipped.append(skip)
             else:
-                results.append(_run(entry, native, _has_dead_letter_binding(app, spec), spec.name, _event_id(spec, native)))
+                results.append(
+                    _run(entry, native, _has_dead_letter_binding(app, spec), spec.name, _event_id(spec, native))
+                )
         out: dict[str, Any] = {"function": spec.name, "results": results}
         if skipped:
             out["skipped"] = skipped

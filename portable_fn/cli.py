@@ -1219,6 +1219,13 @@ def _invoked(provider: Provider, app: App, spec: FunctionSpec, event: Any, stage
         raise
     except RecursionError:
         raise PortableFnError(f"Invoking {spec.name!r} on {provider.name}: the event is nested too deeply.") from None
+    except OSError as exc:  # the host's own files (its state directory), not the event: a handler's errors are results
+        where = f": {exc.filename}" if exc.filename else ""
+        raise PortableFnError(
+            f"Invoking {spec.name!r} on {provider.name} failed before the event was delivered: "
+            f"{exc.strerror or exc}{where}. Check that the path exists and that you may write there (--state-dir "
+            "names the local host's state directory)."
+        ) from exc
     except Exception as exc:
         raise PortableFnError(
             f"Invoking {spec.name!r} on {provider.name}: the event could not be delivered "

@@ -77,6 +77,14 @@ def test_a_stage_the_app_does_not_declare_is_a_usage_error(capsys, shop_copy: Pa
     assert code == 2 and "stage 'nosuch' is not declared; declared stages are ['dev', 'prod']" in err
 
 
+def test_a_state_dir_the_host_cannot_make_is_blamed_on_the_path_not_the_event(capsys, shop_copy: Path) -> None:
+    event = str(DATA / "order_event.json")
+    code, out, err = run(capsys, "invoke", "fulfil", str(shop_copy), "--event", event, "--state-dir", "/proc/nope")
+    assert code == 1 and out == ""
+    assert "failed before the event was delivered: No such file or directory: /proc/nope" in err
+    assert "could not be delivered" not in err and "--state-dir" in err
+
+
 def test_unknown_function_is_a_usage_error_with_the_list(capsys, shop_copy: Path) -> None:
     code, _, err = run(capsys, "invoke", "ghost", "--app", str(shop_copy), "--event", "-")
     assert code == 2 and "has no function 'ghost'" in err and "create_order" in err
@@ -112,7 +120,7 @@ def test_plan_deploy_info_remove_round_trip_with_json(capsys, shop_copy: Path, t
     code, out, _ = run(capsys, "remove", *app)
     assert code == 0 and out.strip() == "Removed 25 resources."
     code, out, _ = run(capsys, "plan", *app, "--stage", "qa")
-    assert code == 1
+    assert code == 2  # a stage the app does not declare is a usage error
 
 
 def test_package_prints_the_artifact_path(capsys, shop_copy: Path) -> None:

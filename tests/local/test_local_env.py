@@ -80,7 +80,7 @@ def test_an_unknown_stage_is_an_error_naming_the_declared_ones(tmp_path: Path) -
 
 
 def test_dev_cli_refuses_an_unknown_stage(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["dev", str(APP), "--stage", "qa", "--port", "0"]) == 1
+    assert main(["dev", str(APP), "--stage", "qa", "--port", "0"]) == 2  # a usage error
     assert "declared stages are ['dev', 'prod']" in capsys.readouterr().err
 
 

@@ -82,6 +82,7 @@ class LocalHost:
         poll_interval_s: float = 0.2,
         providers: Iterable[str] | None = None,
         read_timeout_s: float = 10.0,
+        request_timeout_s: float = 60.0,
         stage: str | None = None,
         reload: bool = False,
     ) -> None:
@@ -90,7 +91,8 @@ class LocalHost:
         self.port = port
         # the strictest limits of the clouds the app deploys to, or of `providers` (dev --provider)
         self.limits = Limits.strictest(deploy_targets(app.config) if providers is None else providers)
-        self.read_timeout_s = read_timeout_s
+        self.read_timeout_s = read_timeout_s  # the longest wait for more of a request (a stalled sender: 408)
+        self.request_timeout_s = request_timeout_s  # the longest a request may take to arrive whole (408)
         self.stage = stage or next(iter(app.config.stages))
         app.config.check_stage(self.stage, app.root / "pyproject.toml")
         self.state_dir = Path(state_dir) if state_dir else dev_state_dir(app)

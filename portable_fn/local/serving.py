@@ -35,6 +35,7 @@ class Host(Protocol):
 
     limits: Limits
     read_timeout_s: float
+    request_timeout_s: float
     log: Callable[[str], None]
 
     def handle(self, request: Request) -> Response: ...
@@ -105,6 +106,42 @@ def _origin_form(target: str) -> str:
     )
 
 
+class _Deadline:
+    """The connection's reader: each read waits at most `read_timeout_s` for more bytes (a stalled sender),
+    and the request must have arrived whole within `request_timeout_s` of the connection (a sender trickling a
+    byte at a time would otherwise hold a thread forever); a read past that raises a 408 RequestError."""
+
+    def __init__(self, raw: Any, connection: socket.socket, host: Host) -> None:
+        self.raw, self.connection = raw, connection
+        self.read_timeout_s, self.request_timeout_s = host.read_timeout_s, host.request_timeout_s
+        self.deadline = time.monotonic() + host.request_timeout_s
+
+    def readline(self, limit: int = -1) -> bytes:
+        return self._reading(self.raw.readline, limit)
+
+    def read(self, size: int = -1) -> bytes:
+        return self._reading(self.raw.read, size)
+
+    def read1(self, size: int = -1) -> bytes:
+        return self._reading(self.raw.read1, size)
+
+    def close(self) -> None:
+        self.raw.close()
+
+    def _reading(self, read: Callable[[int], bytes], size: int) -> bytes:
+        left = self.deadline - time.monotonic()
+        if left > 0:
+            self.connection.settimeout(min(self.read_timeout_s, left))
+            try:
+                return read(size)
+            except TimeoutError:
+                if self.deadline > time.monotonic():
+                    raise  # stalled for read_timeout_s: the caller says what stopped arriving
+        raise RequestError(
+            408, f"The request did not arrive whole within {self.request_timeout_s:g} s; send it at once."
+        )
+
+
 class _LineRecorder:
     """The request's reader while the standard library reads the headers, keeping each line it read."""
 
@@ -164,7 +201,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def setup(self) -> None:
         super().setup()
-        self.connection.settimeout(self.server.host.read_timeout_s)  # a stalled body is answered
+        self.rfile = _Deadline(self.rfile, self.connection, self.server.host)  # type: ignore[assignment]
 
     def parse_request(self) -> bool:
         """The stdlib's reading of the request line and headers, answering (in JSON) what it drops: an empty
@@ -187,6 +224,9 @@ class _Handler(BaseHTTPRequestHandler):
         except TimeoutError:
             self.send_error(408, f"The headers did not arrive within {self.server.host.read_timeout_s:g} s")
             return False
+        except RequestError as exc:  # the request's deadline passed
+            self.send_error(exc.status, str(exc))
+            return False
         finally:
             self.rfile, self.header_lines = recorder.raw, recorder.lines
 
@@ -195,10 +235,11 @@ class _Handler(BaseHTTPRequestHandler):
         408 and one too long a 414, in JSON (the stdlib closes the first without a word)."""
         try:
             self.raw_requestline = self.rfile.readline(65537)
-        except TimeoutError:
+        except (TimeoutError, RequestError) as exc:
             self.command, self.path, self.requestline, self.request_version = "-", "-", "", "HTTP/1.0"
             timeout = self.server.host.read_timeout_s
-            self.send_error(408, f"The request line did not arrive within {timeout:g} s")
+            stalled = f"The request line did not arrive within {timeout:g} s"
+            self.send_error(408, str(exc) if isinstance(exc, RequestError) else stalled)
             return
         if len(self.raw_requestline) > 65536:
             self.command, self.path, self.requestline, self.request_version = "-", "-", "", "HTTP/1.0"

@@ -9,6 +9,7 @@ read timeout (one test lets it stall on purpose, with a short timeout).
 from __future__ import annotations
 
 import json
+import select
 import socket
 import sys
 from collections.abc import Iterator
@@ -345,6 +346,33 @@ def test_a_stalled_body_is_answered_after_the_read_timeout(tmp_path: Path) -> No
     with LocalHost(load_app(APP), port=0, state_dir=tmp_path, log=lambda line: None, read_timeout_s=0.2) as dev:
         data = request("POST", "/orders", {"Content-Length": "100"}, b'{"a": 1}', length=False)
         refused(send(dev, data, half_close=False), dev, 400, "ended after 8 of the 100 bytes")
+
+
+@pytest.mark.parametrize("where", ["headers", "body"])
+def test_a_request_trickling_in_is_answered_408_at_its_deadline(tmp_path: Path, where: str) -> None:
+    """Each byte comes well within the read timeout, so only the whole request's deadline ends it."""
+    body = b"{" + b" " * 4000 + b"}"
+    data = request("POST", "/orders", {"Content-Type": "application/json"}, body)
+    head = data.index(b"\r\n\r\n") + 4
+    sent_at_once = 20 if where == "headers" else head + 10
+    with (
+        LocalHost(
+            load_app(APP), port=0, state_dir=tmp_path, log=lambda line: None, read_timeout_s=30, request_timeout_s=0.5
+        ) as dev,
+        socket.create_connection(("127.0.0.1", dev.port), timeout=30) as sock,
+    ):
+        sock.sendall(data[:sent_at_once])
+        for i in range(sent_at_once, len(data)):  # ~200 s if the host never answered
+            if select.select([sock], [], [], 0.05)[0]:
+                break  # the answer came
+            sock.sendall(data[i : i + 1])
+        else:
+            pytest.fail("the host read the whole trickled request")
+        received = bytearray()
+        while chunk := sock.recv(65536):
+            received += chunk
+    assert received.startswith(b"HTTP/1.0 408 ") or received.startswith(b"HTTP/1.1 408 "), bytes(received[:200])
+    assert b"did not arrive whole within 0.5 s" in received
 
 
 @pytest.mark.parametrize(

@@ -23,6 +23,10 @@ One entry point per function, named after it (the deploy's `--entry-point` / fun
 |                            |            | keys outside the trigger's prefix / | dead-letter topic (else 500)    |
 |                            |            | suffix are acknowledged unseen      | invalid input -> 400 + reason   |
 
+Every path reaches the entry point, functions-framework's own `/robots.txt` and `/favicon.ico` too (its http
+signature answers those itself): `entry_point` hooks the framework's app while it loads main.py
+(`flask_http.serve_every_path`), so an HTTP function answers each path as dev does.
+
 Retry: a 5xx makes Pub/Sub (behind every Eventarc trigger) redeliver with backoff, as the trigger's
 retry policy allows. DEAD_LETTER: the handler gave up on the event, so redelivery could not help: the
 event is published to the function's dead-letter topic (`dead_letter`, the topic deploy names in
@@ -76,7 +80,7 @@ if TYPE_CHECKING:  # packaging's side only: the function never loads it
 
 from . import dead_letter
 from .events import from_sdk_message, schedule_tick, to_cloudevent, wsgi_headers
-from .flask_http import routed, router, to_flask_response, to_request
+from .flask_http import routed, router, serve_every_path, to_flask_response, to_request
 
 PROVIDER = "gcp"
 PACKAGE = "portable_fn_gcp"
@@ -141,6 +145,7 @@ def entry_point(spec: FunctionSpec) -> EntryPoint:
     made = _http_entry_point(spec) if spec.trigger.kind == "http" else _event_entry_point(spec)
     made.__name__ = made.__qualname__ = spec.name
     _register(spec.name, "http")  # events too: the shim reads them itself (see the module docstring)
+    serve_every_path()  # the framework's /robots.txt and /favicon.ico reach the function too (flask_http)
     return made
 
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, cast
 from portable_fn.config import typed_settings
 from portable_fn.provider import DeadLetterEntry, Progress, Provider
 from portable_fn.runtime.errors import InvalidEventError, ProviderError, UnsupportedTriggerError
+from portable_fn.runtime.pipeline import Call, Middleware, remove, use
 from portable_fn.runtime.triggers import Http, Queue, Schedule, Storage, Topic
 
 from . import codegen, events, shim
@@ -415,9 +416,7 @@ class AzureProvider(Provider):
             if skip is not None:
                 skipped.append(skip)
             else:
-                results.append(
-                    _run(entry, native, _has_dead_letter_binding(app, spec), spec.name, _event_id(spec, native))
-                )
+                results.append(_run(entry, native, _has_dead_letter_binding(app, spec), spec.name))
         out: dict[str, Any] = {"function": spec.name, "results": results}
         if skipped:
             out["skipped"] = skipped
@@ -510,10 +509,22 @@ def _headers_of(response: Any) -> dict[str, str]:
     return headers
 
 
-def _run(entry: Any, native: Any, dead_letter_binding: bool, name: str, event_id: str | None) -> dict[str, Any]:
+class _EventIds(Middleware):
+    """The id of each event the pipeline delivers: the id `invoke` reports is the one the handler got (a timer
+    or a blob trigger's native object carries none of its own)."""
+
+    def __init__(self) -> None:
+        self.ids: list[str] = []
+
+    def before(self, call: Call) -> None:
+        if call.event_id is not None:
+            self.ids.append(call.event_id)
+
+
+def _run(entry: Any, native: Any, dead_letter_binding: bool, name: str) -> dict[str, Any]:
     """One invocation: what the host would see (a return, DeliveryFailed, any other raise: a retry)."""
-    poison = Poison()
-    result: dict[str, Any] = {"id": event_id}
+    poison, seen = Poison(), use(_EventIds())
+    result: dict[str, Any] = {"id": None}
     try:
         entry(*((native, poison) if dead_letter_binding else (native,)), InvokeContext(name))
     except shim.DeliveryFailed as exc:
@@ -522,20 +533,13 @@ def _run(entry: Any, native: Any, dead_letter_binding: bool, name: str, event_id
         result.update(outcome="retry", reason=f"{type(exc).__name__}: {exc}")
     else:
         result["outcome"] = "ack"
+    finally:
+        remove(seen)
+    result["id"] = seen.ids[0] if seen.ids else _id_of(native)
     if poison.value is not None:
         letter = json.loads(poison.value)
         result.update(outcome="dead_letter", reason=letter.get("deadletterreason"), dead_letter=letter)
     return result
-
-
-def _event_id(spec: FunctionSpec, native: Any) -> str | None:
-    """The id of the CloudEvent the handler gets for `native`: a blob trigger's stream carries none of its own,
-    so it is the id the shim gives the upload (its ETag, as `events.blob_to_cloudevent` reads it)."""
-    if isinstance(spec.trigger, Storage) and not isinstance(native, Mapping):
-        decoded = _decoded(events.blob_to_cloudevent, native)
-        if decoded is not None:
-            return str(decoded.id)
-    return _id_of(native)
 
 
 def _id_of(native: Any) -> str | None:

@@ -132,6 +132,14 @@ def test_invoke_takes_event_grid_blob_events_and_skips_what_the_trigger_filters_
     assert deleted["results"] == [] and "BlobDeleted" in deleted["skipped"][0]["reason"]
 
 
+def test_invoke_names_a_timer_tick_by_the_id_its_handler_gets(every_app: Any, every_module: Any) -> None:
+    """A TimerRequest carries no id; the result names the tick's CloudEvent id, never null."""
+    got = AzureProvider().invoke(every_app, every_app.function("every_quarter"), {})
+    (result,) = got["results"]
+    assert result["outcome"] == "ack" and result["id"] == every_module.SEEN[-1][1].id
+    assert result["id"].startswith("every_quarter:")
+
+
 def test_invoke_marks_a_failed_invocation_failed(every_app: Any, every_module: Any) -> None:
     provider, work = AzureProvider(), every_app.function("work")
     assert invocation_failed(provider.invoke(every_app, work, {"id": "m", "body": {"fail": "retry"}}))

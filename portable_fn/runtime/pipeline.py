@@ -24,7 +24,7 @@ from __future__ import annotations
 import contextvars
 import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .cloudevent import CloudEvent
 from .context import Context
@@ -352,7 +352,10 @@ _by_function: dict[int, tuple[FunctionSpec, _Hooks]] = {}  # id(spec) -> its hoo
 _current: contextvars.ContextVar[Call | None] = contextvars.ContextVar("portable_fn_call", default=None)
 
 
-def use(item: Middleware) -> Middleware:
+_M = TypeVar("_M", bound=Middleware)
+
+
+def use(item: _M) -> _M:
     """Register `item` after the middleware registered so far (once: registering it again is a no-op)."""
     global _hooks
     if item not in _chain:

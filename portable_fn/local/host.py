@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ..app import App
-from ..runtime.buckets import write_file
+from ..runtime.buckets import key_problem, write_file
 from ..runtime.channels import Publisher, use_publisher
 from ..runtime.cloudevent import CloudEvent
 from ..runtime.context import Context
@@ -58,7 +58,6 @@ from .serving import DevServer
 
 Log = Callable[[str], None]
 T = TypeVar("T")
-NAME_MAX = 255  # bytes in one file name, on the usual file systems
 STATE_DIR_ENV = "PORTABLE_FN_STATE_DIR"  # where `runtime.state_sqlite` keeps each state's SQLite file
 
 
@@ -634,27 +633,9 @@ def check_key(key: str, limits: Limits) -> None:
             limit=limits.key.size,
             cloud=limits.key.cloud,
         )
-    control_char = next((c for c in key if c < " " or "\x7f" <= c <= "\x9f"), None)
-    if control_char is not None:
-        raise ControlError(
-            400,
-            f"Object key {shown} holds the control character {control_char!r}; keys hold "
-            "printable characters only (Cloud Storage refuses CR and LF, and no cloud "
-            "keeps NUL).",
-        )
-    parts = key.split("/")
-    if any(p in ("", ".", "..") or p.startswith(".") or "\\" in p for p in parts):
-        raise ControlError(
-            400,
-            f"Object key {shown} is not allowed here: use '/'-separated names "
-            "that are not empty and do not start with '.'.",
-        )
-    if any(len(p.encode("utf-8", "surrogatepass")) > NAME_MAX for p in parts):
-        raise ControlError(
-            400,
-            f"Object key {shown} has a '/'-separated part longer than {NAME_MAX} bytes, "
-            "which a local bucket folder cannot hold as a file name; use shorter parts.",
-        )
+    problem = key_problem(key)
+    if problem is not None:
+        raise ControlError(400, f"Object key {shown} {problem}.")
 
 
 def route_clashes(functions: Sequence[FunctionSpec]) -> list[str]:

@@ -17,7 +17,7 @@ time, touching a bucket the running function did not declare fails here before a
 on every cloud.
 
 Keys follow one rule everywhere (`check_key`): at most 1,024 UTF-8 bytes (S3's, Cloud Storage's and Blob
-Storage's limit), no control characters (Cloud Storage refuses CR and LF), and '/'-separated parts that are
+Storage's limit), no control characters (C0, DEL, C1: Cloud Storage refuses CR and LF), and '/'-separated parts that are
 not empty and do not start with '.', so a local bucket folder can hold every key a cloud is given. Keys are not
 scoped per tenant: a bucket holds objects that people and other systems name, unlike a state's keys.
 
@@ -133,21 +133,29 @@ def check_key(bucket_name: str, key: object) -> None:
     size = len(key.encode("utf-8", "surrogatepass"))
     if size > MAX_KEY_BYTES:
         raise BucketError(f"bucket {bucket_name!r}: key {shown} is {size:,} bytes; keys are at most {MAX_KEY_BYTES}.")
-    if any(c < " " or c == "\x7f" for c in key):
-        raise BucketError(
-            f"bucket {bucket_name!r}: key {shown} holds a control character; keys hold printable characters only."
+    problem = key_problem(key)
+    if problem is not None:
+        raise BucketError(f"bucket {bucket_name!r}: key {shown} {problem}.")
+
+
+def key_problem(key: str) -> str | None:
+    """Why some cloud or a local bucket folder cannot keep `key` (its length aside), or None; the one rule
+    `check_key` and the dev host's bucket API (`portable_fn.local.host`) hold keys to."""
+    control = next((c for c in key if c < " " or "\x7f" <= c <= "\x9f"), None)  # C0, DEL and C1
+    if control is not None:
+        return (
+            f"holds the control character {control!r}; keys hold printable characters only (Cloud Storage "
+            "refuses CR and LF, Blob Storage the C1 controls, and no cloud keeps NUL)"
         )
     parts = key.split("/")
     if any(p in ("", ".", "..") or p.startswith(".") or "\\" in p for p in parts):
-        raise BucketError(
-            f"bucket {bucket_name!r}: key {shown} is not allowed: use '/'-separated names that are not empty, "
-            "hold no '\\' and do not start with '.'."
-        )
+        return "is not allowed: use '/'-separated names that are not empty, hold no '\\' and do not start with '.'"
     if any(len(p.encode("utf-8", "surrogatepass")) > MAX_PART_BYTES for p in parts):
-        raise BucketError(
-            f"bucket {bucket_name!r}: key {shown} has a '/'-separated part over {MAX_PART_BYTES} bytes, which a "
-            "local bucket folder cannot hold as a file name; use shorter parts."
+        return (
+            f"has a '/'-separated part over {MAX_PART_BYTES} bytes, which a local bucket folder cannot hold as a "
+            "file name; use shorter parts"
         )
+    return None
 
 
 def locator_env(name: str) -> str:

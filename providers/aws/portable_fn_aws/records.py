@@ -376,6 +376,17 @@ RECORD_SOURCES: dict[str, RecordSource] = {
 # Whole events that are one record each.
 EVENTBRIDGE = RecordSource("EventBridge", eventbridge_to_cloudevent, _no_meta, None, _never)
 CLOUDEVENT = RecordSource("CloudEvent", CloudEvent.from_dict, _no_meta, None, _never)
+# Trigger kind -> the sources whose events a function of that kind takes besides a CloudEvent: what deploy wires
+# to it (an SQS mapping, an SNS subscription, an S3 notification or an EventBridge S3 rule, a schedule), and what
+# users wire by hand: a stream to a queue function, an EventBridge rule to a topic function, SNS or S3 delivering
+# through an SQS queue. Another source's event was meant for another function: the shim refuses it whole (Lambda
+# keeps it for its retries and dead-letter queue) rather than run the handler on it and acknowledge it.
+KIND_SOURCES: dict[str, frozenset[str]] = {
+    "queue": frozenset({"SQS", "Kinesis", "DynamoDB Streams"}),
+    "topic": frozenset({"SNS", "EventBridge", "SQS"}),
+    "storage": frozenset({"S3", "EventBridge", "SQS"}),
+    "schedule": frozenset({"EventBridge"}),
+}
 # Trigger kind -> the source of its records when none of them names one (every record is then read as
 # that source's, and fails alone if it is not one).
 TRIGGER_SOURCES: dict[str, RecordSource] = {

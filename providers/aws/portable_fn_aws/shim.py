@@ -59,7 +59,15 @@ from portable_fn.runtime.triggers import Schedule
 from . import dead_letter, visibility
 from .http_events import HTTP_V2, http_source, to_native_response, to_request
 from .http_routes import FRONT_ENV, HttpRoutes
-from .records import CLOUDEVENT, EVENTBRIDGE, TRIGGER_SOURCES, RecordSource, record_source, scheduled_tick
+from .records import (
+    CLOUDEVENT,
+    EVENTBRIDGE,
+    KIND_SOURCES,
+    TRIGGER_SOURCES,
+    RecordSource,
+    record_source,
+    scheduled_tick,
+)
 
 PROVIDER = "aws"
 REGION = os.environ.get("AWS_REGION")  # set by Lambda for the life of the process
@@ -133,8 +141,8 @@ def deliver(spec: FunctionSpec, event: Any, context: Any, route: HttpRoutes | No
         # Not an event Lambda sends on its own: a malformed HTTP event, answered in the shape every
         # HTTP source reads.
         return Delivery("HTTP", to_native_response(HTTP_V2, Response.json({"error": str(exc)}, 400), event))
-    if spec.trigger.kind == "http":
-        raise _wrong_event(spec, f"an {source.name} event")
+    if spec.trigger.kind == "http" or not (source is CLOUDEVENT or source.name in KIND_SOURCES[spec.trigger.kind]):
+        raise _wrong_event(spec, f"{'an' if source.name[0] in 'AEIOS' else 'a'} {source.name} event")
     if source is EVENTBRIDGE and spec.trigger.kind == "schedule":
         source = _schedule_source(spec)
     return _deliver_records(spec, source, records, event, context)

@@ -193,7 +193,7 @@ def test_a_content_type_attribute_declares_the_media_type_of_an_sns_message(
     event = adapter.load_event("snsEvent.json")
     sns = event["Records"][0]["Sns"]
     sns["Message"], sns["MessageAttributes"] = "[1, 2]", {"content-type": {"Type": "String", "Value": "text/csv"}}
-    [result] = deliver(spec_of(events_module.ack), event, lambda_context).results
+    [result] = deliver(spec_of(events_module.ack_topic), event, lambda_context).results
     assert (result.value["event"]["datacontenttype"], result.value["event"]["data"]) == ("text/csv", "[1, 2]")
     assert result.value["attributes"] == {}
 
@@ -434,9 +434,30 @@ def test_nested_envelopes_unwrap_to_what_they_carry(adapter, events_module, lamb
 def test_kinesis_and_eventbridge_carry_cloudevents_too(adapter, events_module, lambda_context) -> None:
     stream = kinesis_batch(adapter, [CARRIED])
     bus = {**adapter.load_event("eventBridgeEvent.json"), "detail": CARRIED}
-    spec = spec_of(events_module.ack)
-    assert deliver(spec, stream, lambda_context).results[0].value["event"] == CARRIED
-    assert deliver(spec, bus, lambda_context).results[0].value["event"] == CARRIED
+    assert deliver(spec_of(events_module.ack), stream, lambda_context).results[0].value["event"] == CARRIED
+    assert deliver(spec_of(events_module.ack_topic), bus, lambda_context).results[0].value["event"] == CARRIED
+
+
+@pytest.mark.parametrize(
+    ("function", "payload", "said"),
+    [
+        ("on_tick", "sqsEvent.json", "a schedule trigger but Lambda invoked it with an SQS event"),
+        ("ack", "snsEvent.json", "a queue trigger but Lambda invoked it with an SNS event"),
+        ("ack", "s3Event.json", "a queue trigger but Lambda invoked it with an S3 event"),
+        ("ack", "eventBridgeEvent.json", "a queue trigger but Lambda invoked it with an EventBridge event"),
+        ("on_topic", "s3Event.json", "a topic trigger but Lambda invoked it with an S3 event"),
+        ("on_upload", "kinesisStreamEvent.json", "a storage trigger but Lambda invoked it with a Kinesis event"),
+        ("on_tick", "s3Event.json", "a schedule trigger but Lambda invoked it with an S3 event"),
+    ],
+)
+def test_an_event_wired_to_the_wrong_kind_of_function_is_refused_whole_never_acknowledged(
+    function, payload, said, adapter, events_module, lambda_context
+) -> None:
+    """A schedule function ran its handler for each SQS message and acknowledged it (the messages were gone); an
+    untyped queue function did the same for an S3 notification. Raised, Lambda keeps the event for its retries
+    and dead-letter queue."""
+    with pytest.raises(InvalidEventError, match=said):
+        handler_for(getattr(events_module, function))(adapter.load_event(payload), lambda_context)
 
 
 # -- a malformed record fails alone, never the whole invocation ----------------------------------------

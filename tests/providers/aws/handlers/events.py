@@ -86,3 +86,19 @@ def native(event: CloudEvent, ctx: Context) -> dict[str, Any]:
 def native_event(event: CloudEvent) -> CloudEvent:
     """Returns the event itself, its data as the handler got it (bytes stay bytes)."""
     return event
+
+
+# `ack` for each other trigger kind: the shim gives a function only the events its kind is wired to.
+@function(trigger=topic("order-events"))
+def ack_topic(event: CloudEvent, ctx: Context) -> dict[str, Any]:
+    return ack(event, ctx)
+
+
+@function(trigger=storage("uploads"))
+def ack_storage(event: CloudEvent, ctx: Context) -> dict[str, Any]:
+    return ack(event, ctx)
+
+
+@function(trigger=schedule("rate(5 minutes)"))
+def ack_schedule(event: CloudEvent, ctx: Context) -> dict[str, Any]:
+    return ack(event, ctx)

@@ -28,6 +28,10 @@ and what the user includes on purpose. These stay out by default (names compared
 |                         | `git-credentials`, `dockercfg`), `application_default_credentials.json`;    |
 |                         | never a `*.py` module (code, which the content check reads like any other)  |
 
+Names are compared as `fold_name` reads them: fullwidth and other compatibility forms, accents, invisible
+characters, Cyrillic and Greek letters drawn like Latin ones (`id_rsa` with a Cyrillic i) and trailing dots do
+not make a name another.
+
 `include` and `exclude` under `[tool.portable-fn]` are globs relative to the source directory (`*` and
 `?` within a path part, `**` for any number of parts; a glob that matches a folder matches everything in
 it). `include` puts back what the default rules leave out; `exclude` removes more, and wins over
@@ -41,11 +45,18 @@ credential: a PEM private key (also split into string pieces or JSON lines, or e
 service-account JSON key or a Google user credential, `.netrc`-style passwords, an AWS key pair, a password
 in a URL, an Azure storage or Service Bus key or shared access signature, a PuTTY key, a GitHub, GitLab,
 Slack, Stripe, npm, PyPI or Vault token, a Google API key, a Slack webhook, a Docker registry login; and any
-of these written in base64 (a kubeconfig's `client-key-data`). A symbolic link to a file outside the app, or
-to nothing, is refused the same way. Only naming the file itself in `include` (its path, no wildcard) ships
-it anyway; the error names each file and what it looks like, never the secret. What packaging generates
-from the app's settings (a `requirements.txt` with the app's index options) is checked too
-(`refuse_generated_credential`), and progress lines and errors show URLs with their credentials as `***`.
+of these written in base64 (a kubeconfig's `client-key-data`), in hex, in UTF-7, with escapes (`\\u002d`, `%2D`,
+`&#45;`) or in string pieces (Python's read by its parser); and a private key in DER. An archive (zip, tar,
+gzip, bzip2, xz: by its first bytes, whatever its name) is opened, and the archives inside it: each file in
+it is held to the name rules for credentials (`_credential_name`) and to this content check, and the error
+names it `archive!member`; one too big to check (`ARCHIVE_MEMBERS`, `ARCHIVE_BYTES`), unreadable, nested
+deeper, or of a kind the standard library cannot open (7z, RAR, Zstandard) is refused. A symbolic link to a
+file outside the app, or to nothing, is refused the same way, and so is a hard link to a file with a name that
+does not ship (outside the app, or left out). Only naming the file itself in `include` (its path, no
+wildcard) ships it anyway; the error names each file and what it looks like, never the secret. A `source`
+outside the app's directory (`..`, an absolute path, a link) is refused before anything is read. What
+packaging generates from the app's settings (a `requirements.txt` with the app's index options) is checked
+too (`refuse_generated_credential`), and progress lines and errors show URLs with their credentials as `***`.
 
 The parts every provider's packaging shares live here too: the app's requirement lines
 (`app_requirements`) and the modules of a provider package its runtime shim needs (`module_closure`).
@@ -60,19 +71,26 @@ from __future__ import annotations
 
 import ast
 import base64
+import bz2
+import gzip
 import hashlib
+import io
+import lzma
 import os
 import re
 import shlex
 import stat
 import sys
+import tarfile
+import unicodedata
 import zipfile
-from collections import deque
+import zlib
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -86,39 +104,40 @@ if TYPE_CHECKING:
     from .app import App
 
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)
+# Folders that hold credentials by name, as the files in `SECRET_FILES` do: left out of the app, refused in an archive.
+SECRET_DIRS = frozenset({"secrets", "secret", "credentials"})
 # Folders left out wherever they are (hidden ones, `.git`, `.venv`, `.idea` and the like, are already).
-EXCLUDED_DIRS = frozenset(
-    {
-        "__pycache__",
-        "venv",
-        "env",
-        "virtualenv",
-        "__pypackages__",
-        "node_modules",
-        "build",
-        "dist",
-        "htmlcov",
-        "cdk.out",
-        "terraform.tfstate.d",
-        "cvs",
-        "nbproject",
-        "secrets",  # folders that hold credentials by name, as the files in `SECRET_FILES` do
-        "secret",
-        "credentials",
-    }
+EXCLUDED_DIRS = (
+    frozenset(
+        {
+            "__pycache__",
+            "venv",
+            "env",
+            "virtualenv",
+            "__pypackages__",
+            "node_modules",
+            "build",
+            "dist",
+            "htmlcov",
+            "cdk.out",
+            "terraform.tfstate.d",
+            "cvs",
+            "nbproject",
+        }
+    )
+    | SECRET_DIRS
 )
+# The hidden folders of tools that keep their credentials in them: what of a home directory an archive may hold.
+CREDENTIAL_DOT_DIRS = frozenset({".ssh", ".aws", ".azure", ".gnupg", ".docker", ".kube", ".gcloud", ".password-store"})
 TEST_DIRS = frozenset({"tests", "test"})
 TEST_FILES = ("conftest.py", "test_*.py", "*_test.py")
-# Bytecode, infrastructure-as-code state and inputs (which hold the resources' secrets in clear), and logs.
+# Infrastructure-as-code state and inputs, which hold the resources' secrets in clear.
+STATE_FILES = ("*.tfstate", "*.tfstate.*", "*.tfvars", "*.tfvars.json", "pulumi.*.yaml", "pulumi.*.yml")
+# Bytecode, IaC state, and logs.
 EXCLUDED_FILES = (
     "*.pyc",
     "*.pyo",
-    "*.tfstate",
-    "*.tfstate.*",
-    "*.tfvars",
-    "*.tfvars.json",
-    "pulumi.*.yaml",
-    "pulumi.*.yml",
+    *STATE_FILES,
     "*.log",  # a log written beside the app (`portable-fn dev . > dev.log`): output, and `dev` reloaded on it
 )
 # Files that hold credentials by convention; never applied to a `.py` module, which is code.
@@ -170,6 +189,81 @@ SECRET_FILES = (
     "*.jwks",
 )
 SCANNED_BYTES = 1024 * 1024  # the content check reads a file whole up to this size, else its head and tail
+# An archive in the app (zip, tar, gzip, bzip2 or xz, by its first bytes) is opened and its files held to the name and
+# content rules, within these bounds; one beyond them, or unreadable, or nested deeper, is refused unless included.
+ARCHIVE_MEMBERS = 10_000  # files in one archive, those of the archives inside it included
+ARCHIVE_BYTES = 64 * 1024 * 1024  # what they unpack to, added up
+ARCHIVE_DEPTH = 1  # an archive inside an archive is opened; one inside that is not
+# Letters of other scripts drawn like Latin ones, by their Unicode names, and the Latin letter each is read as by
+# `fold_name` (in a name only: `id_rsa` written with a Cyrillic "i" is held to the rules of `id_rsa`).
+LOOKALIKES = {
+    "a": (
+        "CYRILLIC SMALL LETTER A",
+        "CYRILLIC CAPITAL LETTER A",
+        "GREEK SMALL LETTER ALPHA",
+        "GREEK CAPITAL LETTER ALPHA",
+    ),
+    "b": ("CYRILLIC CAPITAL LETTER VE", "GREEK CAPITAL LETTER BETA"),
+    "c": ("CYRILLIC SMALL LETTER ES", "CYRILLIC CAPITAL LETTER ES", "GREEK LUNATE SIGMA SYMBOL"),
+    "d": ("CYRILLIC SMALL LETTER KOMI DE", "CYRILLIC CAPITAL LETTER KOMI DE"),
+    "e": ("CYRILLIC SMALL LETTER IE", "CYRILLIC CAPITAL LETTER IE", "GREEK CAPITAL LETTER EPSILON"),
+    "g": ("LATIN SMALL LETTER SCRIPT G",),
+    "h": ("CYRILLIC SMALL LETTER SHHA", "CYRILLIC CAPITAL LETTER EN", "GREEK CAPITAL LETTER ETA"),
+    "i": (
+        "CYRILLIC SMALL LETTER BYELORUSSIAN-UKRAINIAN I",
+        "CYRILLIC CAPITAL LETTER BYELORUSSIAN-UKRAINIAN I",
+        "CYRILLIC LETTER PALOCHKA",
+        "GREEK SMALL LETTER IOTA",
+        "GREEK CAPITAL LETTER IOTA",
+        "LATIN SMALL LETTER DOTLESS I",
+    ),
+    "j": ("CYRILLIC SMALL LETTER JE", "CYRILLIC CAPITAL LETTER JE", "GREEK LETTER YOT", "LATIN SMALL LETTER DOTLESS J"),
+    "k": ("CYRILLIC CAPITAL LETTER KA", "GREEK SMALL LETTER KAPPA", "GREEK CAPITAL LETTER KAPPA"),
+    "l": ("CYRILLIC SMALL LETTER PALOCHKA",),
+    "m": ("CYRILLIC CAPITAL LETTER EM", "GREEK CAPITAL LETTER MU"),
+    "n": ("CYRILLIC SMALL LETTER PE", "GREEK CAPITAL LETTER NU"),
+    "o": (
+        "CYRILLIC SMALL LETTER O",
+        "CYRILLIC CAPITAL LETTER O",
+        "GREEK SMALL LETTER OMICRON",
+        "GREEK CAPITAL LETTER OMICRON",
+    ),
+    "p": (
+        "CYRILLIC SMALL LETTER ER",
+        "CYRILLIC CAPITAL LETTER ER",
+        "GREEK SMALL LETTER RHO",
+        "GREEK CAPITAL LETTER RHO",
+    ),
+    "q": ("CYRILLIC SMALL LETTER QA", "CYRILLIC CAPITAL LETTER QA"),
+    "r": ("CYRILLIC SMALL LETTER GHE",),
+    "s": ("CYRILLIC SMALL LETTER DZE", "CYRILLIC CAPITAL LETTER DZE"),
+    "t": ("CYRILLIC CAPITAL LETTER TE", "GREEK CAPITAL LETTER TAU"),
+    "u": ("GREEK SMALL LETTER UPSILON",),
+    "v": ("GREEK SMALL LETTER NU",),
+    "w": ("CYRILLIC SMALL LETTER WE", "CYRILLIC CAPITAL LETTER WE"),
+    "x": (
+        "CYRILLIC SMALL LETTER HA",
+        "CYRILLIC CAPITAL LETTER HA",
+        "GREEK SMALL LETTER CHI",
+        "GREEK CAPITAL LETTER CHI",
+    ),
+    "y": (
+        "CYRILLIC SMALL LETTER U",
+        "CYRILLIC CAPITAL LETTER U",
+        "CYRILLIC SMALL LETTER STRAIGHT U",
+        "CYRILLIC CAPITAL LETTER STRAIGHT U",
+        "GREEK SMALL LETTER GAMMA",
+        "GREEK CAPITAL LETTER UPSILON",
+    ),
+    "z": ("GREEK CAPITAL LETTER ZETA",),
+    "-": ("HYPHEN", "FIGURE DASH", "EN DASH", "MINUS SIGN"),
+}
+# Small capitals ("LATIN LETTER SMALL CAPITAL D"; Unicode has one for each letter but x) are read as letters too.
+SMALL_CAPITALS = {f"LATIN LETTER SMALL CAPITAL {letter.upper()}": letter for letter in "abcdefghijklmnopqrstuvwyz"}
+_LOOKALIKE_TABLE = str.maketrans(
+    {unicodedata.lookup(name): latin for latin, names in LOOKALIKES.items() for name in names}
+    | {unicodedata.lookup(name): latin for name, latin in SMALL_CAPITALS.items()}
+)
 RUNTIME_DIR = Path(__file__).parent
 # The portable-fn distributions themselves: the runtime ships from this machine, providers never ship.
 OWN_DISTRIBUTIONS = re.compile(r"^portable[-_.]fn([-_.](aws|gcp|azure))?$", re.IGNORECASE)
@@ -184,6 +278,7 @@ def app_files(app: App, skip: Path | None = None, *, context: str | None = None)
     the source). A file that looks like a credential stops the build, unless `include` names it.
 
     `context` starts the error ("Packaging 'shop' for gcp")."""
+    _refuse_source_outside(app)
     imported = import_closure(app.source_dir, app.config.modules)
     rules = ShipRules.of(app, frozenset(imported))
     files = rules.select(app.source_dir, skip)
@@ -192,15 +287,73 @@ def app_files(app: App, skip: Path | None = None, *, context: str | None = None)
     if missing:
         raise DeployError(_missing_modules(rules, missing, context or f"Packaging {app.name!r}"))
     root = app.source_dir.resolve()
+    links = _shipped_links(files)
     flagged = [
-        (name, what)
+        (name, shown, what)
         for name, path in files
         if not rules.names(name)
-        and (what := _file_problem(path, root, rules) or looks_like_credential(path)) is not None
+        for shown, what in _problems(name, path, root, rules, links)
     ]
     if flagged:
         raise DeployError(_refusal(app, flagged, context or f"Packaging {app.name!r}"))
     return files
+
+
+def _refuse_source_outside(app: App) -> None:
+    """A ConfigError when the app's source directory (`source`) lies outside its directory: `source = ".."`, an
+    absolute path or a link to one would ship whatever is there (a home directory, its keys with it)."""
+    root = app.root.resolve()
+    if not app.source_dir.is_relative_to(root):
+        raise ConfigError(
+            f"{app.root / 'pyproject.toml'}: source = {app.config.source!r} under [tool.portable-fn] is "
+            f"{app.source_dir}, outside the app's directory {root}; packaging ships what lies under `source`, so "
+            'nothing was packaged. Set `source` to a folder inside the app\'s directory ("." or "src"), or move '
+            "pyproject.toml to the folder that holds the code."
+        )
+
+
+def _problems(
+    name: str, path: Path, root: Path, rules: ShipRules, links: Counter[tuple[int, int]]
+) -> list[tuple[str, str]]:
+    """(name shown, what it looks like) for each reason the app's file `name` (at `path`) cannot ship unchecked:
+    what it is (`_file_problem`), the credentials inside it when it is an archive (`archive_problems`, each shown
+    as `name!member`), what its content looks like (`looks_like_credential`), or a hard link to a file that does
+    not ship (`_hard_link_problem`). [] for a file that ships."""
+    what = _file_problem(path, root, rules)
+    if what is not None:
+        return [(name, what)]
+    inside = archive_problems(path, name)
+    if inside:
+        return inside
+    what = looks_like_credential(path) or _hard_link_problem(path, links)
+    return [] if what is None else [(name, what)]
+
+
+def _shipped_links(files: list[tuple[str, Path]]) -> Counter[tuple[int, int]]:
+    """How many of the shipped files are each file (device, inode): the names of a hard-linked file that ship."""
+    found: Counter[tuple[int, int]] = Counter()
+    for _, path in files:
+        try:
+            info = path.lstat()
+        except OSError:
+            continue
+        found[(info.st_dev, info.st_ino)] += 1
+    return found
+
+
+def _hard_link_problem(path: Path, links: Counter[tuple[int, int]]) -> str | None:
+    """Why a hard link cannot ship unchecked: the file has more names than those that ship, so one lies outside
+    the app or is one the rules leave out (a `.env`, `~/.aws/credentials` linked in under a harmless name)."""
+    try:
+        info = path.lstat()
+    except OSError:
+        return None
+    if not stat.S_ISREG(info.st_mode) or info.st_nlink <= links[(info.st_dev, info.st_ino)]:
+        return None
+    return (
+        f"a hard link to a file with {info.st_nlink} names, of which only {links[(info.st_dev, info.st_ino)]} "
+        "ship: another lies outside the app or is left out of it (copy the file instead of linking it)"
+    )
 
 
 @dataclass(frozen=True)
@@ -334,7 +487,7 @@ class ShipRules:
         return not (inside_left_out or self._default_out_file(rel))
 
     def _default_out_folder(self, folder: PurePosixPath, path: Path) -> bool:
-        name = folder.name.lower()
+        name = fold_name(folder.name)
         if name in TEST_DIRS:
             return not any(PurePosixPath(module).is_relative_to(folder) for module in self.modules)
         return (
@@ -345,14 +498,30 @@ class ShipRules:
         )
 
     def _default_out_file(self, rel: PurePosixPath) -> bool:
-        name = rel.name.lower()
+        name = fold_name(rel.name)
         if any(fnmatchcase(name, pattern) for pattern in TEST_FILES):
             return str(rel) not in self.modules
         return (
             name.startswith(".")
             or any(fnmatchcase(name, pattern) for pattern in EXCLUDED_FILES)
-            or (not name.endswith(".py") and any(fnmatchcase(name, pattern) for pattern in SECRET_FILES))
+            or (not _is_python(rel.name) and any(fnmatchcase(name, pattern) for pattern in SECRET_FILES))
         )
+
+
+def fold_name(name: str) -> str:
+    """`name` as the name rules read it: compatibility forms as the letters they stand for (fullwidth letters,
+    ligatures; Unicode's NFKD), without accents and invisible characters (`credentiáls`, a zero-width space),
+    letters of other scripts that look like Latin ones as those (`LOOKALIKES`, `SMALL_CAPITALS`), in lower case,
+    without the dots and spaces it ends with (which Windows drops: `netrc.` is `netrc`)."""
+    decomposed = unicodedata.normalize("NFKD", name)
+    kept = "".join(char for char in decomposed if unicodedata.category(char) not in ("Mn", "Cf"))
+    return kept.translate(_LOOKALIKE_TABLE).lower().rstrip(". ") or kept
+
+
+def _is_python(name: str) -> bool:
+    """Whether a file of this name is a Python module, by its name as written (not `fold_name`'s: a `.py` in
+    Cyrillic letters is no module, and a name rule holds it)."""
+    return name.lower().endswith((".py", ".pyw"))
 
 
 ANY_MODULE = "*"  # what `import_lines` says for `import_module(name)` with a name built at run time
@@ -524,6 +693,215 @@ def _file_problem(path: Path, root: Path, rules: ShipRules) -> str | None:
     return None if regular else "no regular file (a FIFO, socket or device)"
 
 
+class _Unchecked(Exception):
+    """An archive that cannot be checked; the message says why ("it holds more than 10000 files")."""
+
+
+@dataclass
+class _Budget:
+    """What may still be read of one archive of the app, the archives inside it included."""
+
+    files: int
+    size: int
+
+    def next_file(self) -> None:
+        """Count one more file."""
+        self.files -= 1
+        if self.files < 0:
+            raise _Unchecked(f"it holds more than {ARCHIVE_MEMBERS} files")
+
+    def read(self, stream: IO[bytes] | io.BufferedIOBase) -> bytes:
+        """What `stream` (a file of the archive, unpacked) holds, counted; never more than is left to read."""
+        data = stream.read(self.size + 1)
+        self.size -= len(data)
+        if self.size < 0:
+            raise _Unchecked(f"it unpacks to more than {_bytes(ARCHIVE_BYTES)}")
+        return data
+
+
+def _bytes(size: int) -> str:
+    return f"{size // (1024 * 1024)} MiB" if size >= 1024 * 1024 else f"{size} bytes"
+
+
+# What an archive cannot be read for: a damaged or truncated one, an encrypted zip (RuntimeError), a compression
+# zipfile does not know (NotImplementedError).
+_UNREADABLE = (
+    OSError,
+    EOFError,
+    ValueError,
+    RuntimeError,
+    NotImplementedError,
+    zipfile.BadZipFile,
+    tarfile.TarError,
+    lzma.LZMAError,
+    zlib.error,
+)
+
+
+def archive_problems(path: Path, name: str) -> list[tuple[str, str]]:
+    """(`name!member`, what it looks like) for each file inside the archive `name` of the app (at `path`) that
+    looks like a credential by its name or content (`_member_problem`), the archives inside it opened too (one
+    level, `ARCHIVE_DEPTH`); `(name, why)` when it cannot be checked (too big, unreadable). [] for a file that
+    is no archive, or one that holds no credential."""
+    found: list[tuple[str, str]] = []
+    try:
+        with path.open("rb") as file:
+            kind = _archive_kind(file, path.name)
+            if kind is not None:
+                _check_archive(kind, file, name, _Budget(ARCHIVE_MEMBERS, ARCHIVE_BYTES), 0, found)
+    except _Unchecked as why:
+        found.append((name, _unchecked(str(why))))
+    except OSError:  # the file itself cannot be opened: `_file_problem` and the content check say so
+        pass
+    return found
+
+
+def _unchecked(why: str) -> str:
+    return f"an archive that cannot be checked ({why}); name the archive in `include` to ship it unchecked"
+
+
+# Archives the standard library cannot open, by their first bytes: refused, as they cannot be checked.
+_UNOPENED_ARCHIVES = {"7z": b"7z\xbc\xaf\x27\x1c", "RAR": b"Rar!\x1a\x07", "Zstandard": b"\x28\xb5\x2f\xfd"}
+
+
+def _archive_kind(file: IO[bytes], name: str) -> str | None:
+    """What archive `file` (named `name`) is, by its first bytes: "zip", "gz", "bz2", "xz", "tar" (also a `.tar`
+    without the "ustar" mark of newer ones), or one of `_UNOPENED_ARCHIVES`; None for any other file."""
+    head = file.read(512)
+    is_zip = head.startswith(b"PK\x03\x04") or zipfile.is_zipfile(file)  # a zip may start with something else
+    file.seek(0)
+    if is_zip:
+        return "zip"
+    if head.startswith(b"\x1f\x8b\x08"):
+        return "gz"
+    if head.startswith(b"BZh") and head[4:10] == b"1AY&SY":
+        return "bz2"
+    if head.startswith(b"\xfd7zXZ\x00"):
+        return "xz"
+    for kind, magic in _UNOPENED_ARCHIVES.items():
+        if head.startswith(magic):
+            return kind
+    if head[257:262] == b"ustar" or name.lower().endswith(".tar"):
+        return "tar"
+    return None
+
+
+def _check_archive(
+    kind: str, file: IO[bytes], shown: str, budget: _Budget, depth: int, found: list[tuple[str, str]]
+) -> None:
+    """Add to `found` each file of the archive `file` (of `kind`, shown as `shown`) that looks like a credential,
+    as `shown!member`; an archive inside it is opened in turn while `depth` allows, else refused. An _Unchecked
+    says why the archive cannot be checked."""
+    try:
+        for member, data in _members(kind, file, shown, budget):
+            where = f"{shown}!{member}"
+            what = _member_problem(member, data)
+            if what is not None:
+                found.append((where, what))
+                continue
+            inner = None if data is None else _archive_kind(io.BytesIO(data), member)
+            if data is None or inner is None:
+                continue
+            if depth >= ARCHIVE_DEPTH:
+                found.append(
+                    (where, _unchecked(f"it is nested in archives {depth + 1} deep; they are opened one deep"))
+                )
+                continue
+            try:
+                _check_archive(inner, io.BytesIO(data), where, budget, depth + 1, found)
+            except _Unchecked as why:
+                found.append((where, _unchecked(str(why))))
+    except _UNREADABLE as exc:
+        raise _Unchecked(f"it cannot be read: {str(exc) or type(exc).__name__}") from None
+
+
+def _members(kind: str, file: IO[bytes], name: str, budget: _Budget) -> Iterator[tuple[str, bytes | None]]:
+    """(name, content) of each file of the archive `file` of `kind`, or None for a link or a device (whose name
+    is all there is to check). A gzip, bzip2 or xz file holds a tar (`.tar.gz`, or the "ustar" mark), else one
+    file: named as `gzip` kept it, else as the archive `name` without its suffix."""
+    if kind in _UNOPENED_ARCHIVES:
+        raise _Unchecked(f"it is a {kind} archive, which portable-fn cannot open")
+    if kind == "zip":
+        with zipfile.ZipFile(file) as archive:
+            for info in archive.infolist():
+                if not info.is_dir():
+                    budget.next_file()
+                    with archive.open(info) as member:
+                        yield info.filename, budget.read(member)
+        return
+    if kind == "tar":
+        data = budget.read(file)  # a tar is as big as what it unpacks to
+    else:
+        with _decompressing(kind, file) as stream:
+            data = budget.read(stream)
+        base = name.rpartition("!")[2].rpartition("/")[2]
+        if data[257:262] != b"ustar" and not re.search(r"\.(tar\.[a-z0-9]+|tgz|tbz2?|txz)$", base.lower()):
+            file.seek(0)
+            budget.next_file()
+            yield (_gzip_name(file.read(1024)) if kind == "gz" else "") or base.rpartition(".")[0] or base, data
+            return
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:", ignore_zeros=True) as tar:
+        for entry in tar:
+            budget.next_file()
+            extracted = tar.extractfile(entry) if entry.isfile() else None
+            if extracted is not None:
+                yield entry.name, extracted.read()
+            elif not entry.isdir():
+                yield entry.name, None
+
+
+def _decompressing(kind: str, file: IO[bytes]) -> io.BufferedIOBase:
+    """`file`, a gzip, bzip2 or xz file (`kind`), read decompressed."""
+    if kind == "gz":
+        return gzip.GzipFile(fileobj=file)
+    return bz2.BZ2File(file) if kind == "bz2" else lzma.LZMAFile(file)
+
+
+def _gzip_name(head: bytes) -> str:
+    """The name of the file a gzip file holds, as `gzip FILE` keeps it in its header (RFC 1952), or ""."""
+    flags = head[3] if len(head) > 3 else 0
+    if not flags & 0x08:  # FNAME
+        return ""
+    start = 10
+    if flags & 0x04:  # FEXTRA comes first: its length, then it
+        start += 2 + int.from_bytes(head[10:12], "little")
+    end = head.find(b"\0", start)
+    return head[start:end].decode("latin-1") if end > start else ""
+
+
+def _member_problem(member: str, data: bytes | None) -> str | None:
+    """What a file inside an archive looks like, if a credential: by its content (`credential_in`, read as a
+    file of the app is) or by its name (`_credential_name`)."""
+    if data is not None:
+        found = (
+            credential_in(data, member)
+            if len(data) <= SCANNED_BYTES
+            else credential_in(data[:SCANNED_BYTES], member) or credential_in(data[-SCANNED_BYTES:], member)
+        )
+        if found is not None:
+            return found
+    return _credential_name(member)
+
+
+def _credential_name(member: str) -> str | None:
+    """Whether the path `member` of a file inside an archive names a credential: its name (without leading dots,
+    so `.netrc` is `netrc` and `.env.prod` is `env.prod`) matches `SECRET_FILES` or `STATE_FILES`, or it lies in
+    a folder of `SECRET_DIRS` or `CREDENTIAL_DOT_DIRS`. Names are read through `fold_name`. What else the rules
+    leave out of the app (tests, caches, other hidden files) is no credential, and an archive keeps it."""
+    parts = [fold_name(part) for part in member.replace("\\", "/").split("/") if part not in ("", ".")]
+    if not parts:
+        return None
+    name = parts[-1].lstrip(".")
+    if any(fnmatchcase(name, pattern) for pattern in STATE_FILES) or (
+        not _is_python(member) and any(fnmatchcase(name, pattern) for pattern in SECRET_FILES)
+    ):
+        return "a file named like a credential"
+    folder = next((part for part in parts[:-1] if part in SECRET_DIRS or part in CREDENTIAL_DOT_DIRS), None)
+    if folder is not None:
+        return f"a file in a {folder}/ folder, where credentials are kept"
+    return None
+
+
 def looks_like_credential(path: Path) -> str | None:
     """What the file looks like (`CREDENTIAL_SHAPES`), if a credential. A file over `SCANNED_BYTES` is read
     at its head and its tail (where a key pasted into a large file or an archive's member list sits); a
@@ -532,20 +910,22 @@ def looks_like_credential(path: Path) -> str | None:
         size = path.stat().st_size
         with path.open("rb") as file:
             if size <= SCANNED_BYTES:
-                return credential_in(file.read())
+                return credential_in(file.read(), path.name)
             head = file.read(SCANNED_BYTES)
             file.seek(max(size - SCANNED_BYTES, SCANNED_BYTES))
             tail = file.read(SCANNED_BYTES)
     except OSError:
         return None
-    return credential_in(head) or credential_in(tail)
+    return credential_in(head, path.name) or credential_in(tail, path.name)
 
 
-def credential_in(data: bytes) -> str | None:
+def credential_in(data: bytes, name: str = "") -> str | None:
     """What `data` looks like (`CREDENTIAL_SHAPES`), if text holding a credential; for a binary, whether it
-    holds the bytes of a private key. UTF-16 and UTF-32 text (what Windows PowerShell 5 writes) is read as
-    text; a credential written in base64 inside it (a kubeconfig's `client-key-data`, a Kubernetes secret,
-    an encoded service-account key) is read decoded."""
+    is a private key in DER or holds the bytes of one. UTF-16 and UTF-32 text (what Windows PowerShell 5 writes)
+    is read as text; a credential written in another form inside it (`_other_forms`: base64, hex, UTF-7, string
+    pieces) is read decoded. `name`, the file's name, says whether it is Python source (`_python_strings`)."""
+    if _DER_KEY.match(data):
+        return "a private key in DER (the binary form of a PEM key)"
     text = _text(data)
     if text is None:
         return _in_binary(data)
@@ -553,16 +933,102 @@ def credential_in(data: bytes) -> str | None:
     if found is None and b"\0" in data:  # what looked like UTF-16 or -32 may be a binary (a tar's NUL padding)
         found = _in_binary(data)
     if found is None:
-        for encoded in _BASE64_DOCUMENT.findall(text):
-            encoded = "".join(encoded.split())  # wrapped at 64 or 76 columns, as base64 tools write it
-            try:
-                decoded = base64.b64decode(encoded + "=" * (-len(encoded) % 4))
-            except ValueError:
-                continue
-            inner = _text(decoded)
-            if inner is not None and (found := _shape(inner)) is not None:
-                return f"{found}, in base64"
+        for how, decoded in _other_forms(text, name):
+            inner = credential_in(decoded)  # each form is shorter than the text it was read from
+            if inner is not None:
+                return f"{inner}, {how}"
     return found
+
+
+def _other_forms(text: str, name: str) -> Iterator[tuple[str, bytes]]:
+    """(how it was written, what it says) for each run of `text` that may be a credential in another form:
+    base64 (a kubeconfig's `client-key-data`, a Kubernetes secret, a DER key), hex digits (`xxd -p`, `.hex()`,
+    `\\x2d` or `0x2d, ` escapes), UTF-7 (`+AC0-` for `-`), and string literals split into pieces (`"-----BEGIN "
+    "RSA PRIVATE KEY-----"`, or with `+` between them): Python's read by its parser, escapes and all
+    (`_python_strings`), other languages' joined where one quote meets the next (`_QUOTES_MEETING`)."""
+    for run in _BASE64_RUN.findall(text):
+        run = "".join(run.split())  # wrapped at 64 or 76 columns, as base64 tools write it
+        try:
+            yield "in base64", base64.b64decode(run + "=" * (-len(run) % 4))
+        except ValueError:
+            continue
+    for run in _HEX_RUN.findall(text):
+        digits = re.sub(r"\\x|0x|[^0-9A-Fa-f]", "", run)
+        yield "hex-encoded", bytes.fromhex(digits[: len(digits) // 2 * 2])
+    unescaped = _ESCAPED_CHARACTER.sub(_unescaped, text)
+    if unescaped != text:
+        yield "written with escapes", unescaped.encode("utf-8")
+    if "+A" in text:  # UTF-7 writes an ASCII character as `+A...`
+        decoded = _UTF7_SHIFT.sub(_utf7_ascii, text)
+        if decoded != text:
+            yield "in UTF-7", decoded.encode("utf-8")
+    joined = _python_strings(text) if _is_python(name) else _QUOTES_MEETING.sub("", text)
+    if joined and joined != text:
+        yield "in string pieces", joined.encode("utf-8")
+
+
+def _unescaped(escape: re.Match[str]) -> str:
+    """The character an escape (`_ESCAPED_CHARACTER`) stands for."""
+    text = escape.group()
+    if text.startswith("&#x"):
+        code = int(text[3:-1], 16)
+    elif text.startswith("&#"):
+        code = int(text[2:-1])
+    elif text.startswith(("\\x", "\\u")):
+        code = int(text[2:], 16)
+    elif text.startswith("%"):
+        code = int(text[1:], 16)
+    else:  # \\055
+        code = int(text[1:], 8)
+    return chr(code) if code < 0x110000 else text
+
+
+def _utf7_ascii(shifted: re.Match[str]) -> str:
+    """A UTF-7 sequence (`+AC0ALQAtAC0ALQ-` for `-----`) as the ASCII it encodes; else as it is (a `+` in a base64
+    run or in prose)."""
+    try:
+        decoded = shifted.group().encode("ascii").decode("utf-7")
+    except UnicodeError:
+        return shifted.group()
+    return decoded if decoded and decoded.isascii() else shifted.group()
+
+
+def _python_strings(source: str) -> str:
+    """The string constants of Python `source` as Python reads them (escapes such as `\\x2d` read, prefixes
+    dropped), pieces written one after another joined (`"a" "b"` by the parser, `"a" + "b"` by `_joined`); one
+    a line, in the order they are written. Source that does not parse is joined as other languages' are."""
+    try:
+        found = sorted(_constants(ast.parse(source)))
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        return _QUOTES_MEETING.sub("", source)
+    return "\n".join(text for _, _, text in found)
+
+
+def _constants(node: ast.AST) -> Iterator[tuple[int, int, str]]:
+    """(line, column, text) of each string constant under `node`, those added together as one; a list or tuple of
+    them also as `"".join` makes them one."""
+    text = _joined(node)
+    if text is not None and isinstance(node, ast.expr):
+        yield node.lineno, node.col_offset, text
+        return
+    if isinstance(node, (ast.List, ast.Tuple)) and node.elts:
+        pieces = [_joined(element) for element in node.elts]
+        if all(piece is not None for piece in pieces):
+            yield node.lineno, node.col_offset, "".join(piece or "" for piece in pieces)
+    for child in ast.iter_child_nodes(node):
+        yield from _constants(child)
+
+
+def _joined(node: ast.AST) -> str | None:
+    """The text of a string constant (bytes read as Latin-1), or of constants added together; else None."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.Constant) and isinstance(node.value, bytes):
+        return node.value.decode("latin-1")
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        left, right = _joined(node.left), _joined(node.right)
+        return None if left is None or right is None else left + right
+    return None
 
 
 def _shape(text: str) -> str | None:
@@ -589,13 +1055,36 @@ def _text(data: bytes) -> str | None:
     return None
 
 
-# A base64 run that decodes to a PEM block ("-----") or a JSON object ('{"'), wrapped or not: read again, decoded.
-_BASE64_DOCUMENT = re.compile(r"(?<![A-Za-z0-9+/])(?:LS0tLS|eyJ|ewo|ewog)(?:[A-Za-z0-9+/]|\r?\n){60,}={0,2}")
+# A base64 run that decodes to a PEM block ("LS0tLS": "-----"), a JSON object ('{"'), a DER key ("M": an ASN.1
+# SEQUENCE) or an OpenSSH key ("openssh-key-v1"), wrapped or not: read again, decoded.
+_BASE64_RUN = re.compile(
+    r"(?<![A-Za-z0-9+/])(?:LS0tLS|eyJ|ewo|ewog|M|b3BlbnNzaC1rZXktdjE)(?:[A-Za-z0-9+/]|\r?\n){60,}={0,2}"
+)
+# At least 48 bytes (the smallest DER key) written as hex digits, two a byte: run together or apart (spaces, colons,
+# commas, line breaks), each byte bare or as `\x2d` or `0x2d`. A sha256 digest (32 bytes) is no such run.
+_HEX_RUN = re.compile(r"(?<![0-9A-Za-z])(?:(?:\\x|0x)?[0-9A-Fa-f]{2}[ \t:,]*(?:\r?\n[ \t]*)?){48,}")
+# A character written as an escape: `\\x2d` and `\\055` (C, Python), `\\u002d` (JSON, JavaScript, Java), `%2D` (URLs),
+# `&#x2d;` and `&#45;` (HTML, XML).
+_ESCAPED_CHARACTER = re.compile(
+    r"\\x[0-9A-Fa-f]{2}|\\u[0-9A-Fa-f]{4}|\\[0-7]{3}|%[0-9A-Fa-f]{2}|&#x[0-9A-Fa-f]{1,6};|&#[0-9]{1,7};"
+)
+# A UTF-7 sequence: `+`, modified base64, and an optional `-`.
+_UTF7_SHIFT = re.compile(r"\+[A-Za-z0-9+/]+-?")
+# Where one string literal ends and the next begins, with spaces or a `+` between them (`"a" "b"`, `'a' + 'b'`).
+_QUOTES_MEETING = re.compile(r"""(["'`])(?:\s+|\s*\+\s*)\1""")
 
-# The bytes of a private key inside a binary (a database, an uncompressed archive), in UTF-8 or UTF-16.
+# A private key in DER, the binary form of a PEM one: an ASN.1 SEQUENCE (0x30 and its length) opening with the
+# version, 0 or 1, then what a key has next (PKCS#8: its algorithm, a SEQUENCE; PKCS#1 RSA and DSA: an INTEGER;
+# an EC key: an OCTET STRING). A certificate or a public key opens with a SEQUENCE, not a version.
+_DER_KEY = re.compile(
+    rb"\x30(?:[\x00-\x7f]|\x81[\x80-\xff]|\x82[\x01-\xff][\x00-\xff])\x02\x01(?:\x00[\x30\x02]|\x01[\x30\x04])"
+)
+
+# The bytes of a private key inside a binary (a database, an uncompressed archive), in UTF-8 or UTF-16, or those
+# of an OpenSSH key decoded from its base64.
 _BINARY_KEY = re.compile(
     rb"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----|\"private_key\"\s*:\s*\"-----BEGIN"
-    rb"|-\x00-\x00-\x00-\x00-\x00B\x00E\x00G\x00I\x00N\x00"
+    rb"|-\x00-\x00-\x00-\x00-\x00B\x00E\x00G\x00I\x00N\x00|openssh-key-v1\x00"
 )
 
 
@@ -920,12 +1409,21 @@ def _missing_modules(rules: ShipRules, missing: list[tuple[str, str]], context: 
     )
 
 
-def _refusal(app: App, flagged: list[tuple[str, str]], context: str) -> str:
-    listed = "\n".join(f"  {name}: looks like {what}" for name, what in flagged)
+def _refusal(app: App, flagged: list[tuple[str, str, str]], context: str) -> str:
+    """The error for the app's files `flagged`: (file, name shown, what it looks like), a file inside an archive
+    shown as `archive!member`."""
+    listed = "\n".join(f"  {shown}: looks like {what}" for _, shown, what in flagged)
     first = flagged[0][0]
+    archives = any(shown != name for name, shown, _ in flagged)
     return (
-        f"{context}: {len(flagged)} file(s) in {app.source_dir} look like credentials, so nothing was packaged:\n"
-        f"{listed}\nRemove each from the app (and rotate the key if it is real), leave it out with `exclude` "
+        f"{context}: {len({name for name, _, _ in flagged})} file(s) in {app.source_dir} look like credentials, "
+        f"so nothing was packaged:\n{listed}\n"
+        + (
+            "(`archive!member` names a file inside an archive; the settings below name the archive.)\n"
+            if archives
+            else ""
+        )
+        + "Remove each from the app (and rotate the key if it is real), leave it out with `exclude` "
         f'under [tool.portable-fn] (exclude = ["{first}"]), or, if a function must read it, name the file in '
         f'`include` (include = ["{first}"]): an exact path ships it unchecked.'
     )

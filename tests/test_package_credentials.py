@@ -20,7 +20,7 @@ import sys
 import zipfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -141,6 +141,10 @@ BY_NAME: dict[str, Callable[[], str]] = {
     "secret/db.txt": lambda: "planted\n",
     "vault/data/signing.jwks": lambda: '{"keys": [{"kty": "oct", "k": "planted"}]}',
     "dev.log": lambda: "GET /login?token=planted -> 200\n",  # output written beside the app
+    # names that only look like a credential's: a Cyrillic i, fullwidth letters, a Cyrillic s in a folder's name
+    "vault/data/\u0456d_rsa": _pkcs8_key,
+    "vault/data/\uff49\uff44\uff3f\uff52\uff53\uff41": _pkcs8_key,
+    "vault/\u0455ecrets/db.txt": lambda: "planted\n",
 }
 BINARY_BY_NAME = {
     "keystore.p12": b"0\x82\x05\x00planted",
@@ -217,8 +221,24 @@ BY_CONTENT_BYTES: dict[str, tuple[Callable[[], bytes], str]] = {
     "vault/data/key32.txt": (lambda: _pkcs8_key().encode("utf-32"), "PEM private key"),
     "vault/data/key32le.txt": (lambda: _pkcs8_key().encode("utf-32-le"), "PEM private key"),
     "vault/data/notes.yaml": (lambda: b"\0" + _pkcs8_key().encode(), "private key inside a binary"),
-    "vault/data/bundle.tar": (lambda: _tar({"id": _pkcs8_key().encode()}), "private key inside a binary"),
+    "vault/data/bundle.tar": (
+        lambda: _tar({"id": _pkcs8_key().encode()}),
+        "bundle.tar!id: looks like a PEM private key",
+    ),
     "vault/data/big.json": (lambda: b" " * (2 * 1024 * 1024) + _service_account().encode(), "service-account"),
+    # The fourth round: inside archives (named `archive!member`), hex-encoded, split into Python string pieces.
+    "vault/data/backup.tar.gz": (
+        lambda: _tar({".aws/credentials": FAKE_AWS_PAIR.encode()}, "w:gz"),
+        "backup.tar.gz!.aws/credentials: looks like an AWS access key",
+    ),
+    "vault/data/keys.zip": (lambda: _zip({"home/.ssh/id_ed25519": _openssh_key()}), "keys.zip!home/.ssh/id_ed25519"),
+    "vault/data/key.hex": (lambda: _pkcs8_key().encode().hex().encode(), "hex-encoded"),
+    "vault/data/split_begin.py": (
+        lambda: (
+            'KEY = ("-----BEGIN " "PRIVATE KEY-----\\n"\n' + _as_python_pieces(_pkcs8_key().split("\n", 1)[1]) + ")\n"
+        ).encode(),
+        "private key",
+    ),
 }
 
 
@@ -234,16 +254,26 @@ def _jwk() -> str:
     return json.dumps({"keys": [jwk], "note": "PLANTED"})
 
 
-def _tar(members: dict[str, bytes]) -> bytes:
+def _tar(members: dict[str, bytes], mode: Literal["w", "w:gz"] = "w") -> bytes:
     import io
     import tarfile
 
     out = io.BytesIO()
-    with tarfile.open(fileobj=out, mode="w") as tar:
+    with tarfile.open(fileobj=out, mode=mode) as tar:
         for name, data in members.items():
             info = tarfile.TarInfo(name)
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
+    return out.getvalue()
+
+
+def _zip(members: dict[str, str]) -> bytes:
+    import io
+
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, text in members.items():
+            archive.writestr(name, text)
     return out.getvalue()
 
 

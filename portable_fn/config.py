@@ -325,12 +325,27 @@ def load_config(app_dir: Path, settings_models: Mapping[str, type[BaseModel]] | 
         raise ConfigError(
             "\n".join([f"{path}: [tool.portable-fn] is invalid:", *_problems("tool.portable-fn", exc, AppConfig)])
         ) from None
+    _check_source(config, app_dir, path)
     if settings_models is None:
         from .provider import settings_models as installed
 
         settings_models = installed()
     config.check_provider_settings(settings_models, path)
     return config
+
+
+def _check_source(config: AppConfig, app_dir: Path, path: Path) -> None:
+    """A ConfigError when `source` lies outside the app's directory: `source = ".."`, an absolute path or a link to
+    one would make packaging ship whatever is there (a home directory, its keys with it), and `dev` import and
+    watch it."""
+    root = app_dir.resolve()
+    found = (app_dir / config.source).resolve()
+    if not found.is_relative_to(root):
+        raise ConfigError(
+            f"{path}: source = {config.source!r} under [tool.portable-fn] is {found}, outside the app's directory "
+            f"{root}; packaging ships what lies under `source`, so nothing was loaded. Set `source` to a folder "
+            'inside the app\'s directory ("." or "src"), or move pyproject.toml to the folder that holds the code.'
+        )
 
 
 def _no_table(path: Path, document: dict[str, Any]) -> str:

@@ -54,7 +54,7 @@ deeper, or of a kind the standard library cannot open (7z, RAR, Zstandard) is re
 file outside the app, or to nothing, is refused the same way, and so is a hard link to a file with a name that
 does not ship (outside the app, or left out). Only naming the file itself in `include` (its path, no
 wildcard) ships it anyway; the error names each file and what it looks like, never the secret. A `source`
-outside the app's directory (`..`, an absolute path, a link) is refused before anything is read. What
+outside the app's directory (`..`, an absolute path, a link) is refused when the app loads (`config`). What
 packaging generates from the app's settings (a `requirements.txt` with the app's index options) is checked
 too (`refuse_generated_credential`), and progress lines and errors show URLs with their credentials as `***`.
 
@@ -278,7 +278,6 @@ def app_files(app: App, skip: Path | None = None, *, context: str | None = None)
     the source). A file that looks like a credential stops the build, unless `include` names it.
 
     `context` starts the error ("Packaging 'shop' for gcp")."""
-    _refuse_source_outside(app)
     imported = import_closure(app.source_dir, app.config.modules)
     rules = ShipRules.of(app, frozenset(imported))
     files = rules.select(app.source_dir, skip)
@@ -297,19 +296,6 @@ def app_files(app: App, skip: Path | None = None, *, context: str | None = None)
     if flagged:
         raise DeployError(_refusal(app, flagged, context or f"Packaging {app.name!r}"))
     return files
-
-
-def _refuse_source_outside(app: App) -> None:
-    """A ConfigError when the app's source directory (`source`) lies outside its directory: `source = ".."`, an
-    absolute path or a link to one would ship whatever is there (a home directory, its keys with it)."""
-    root = app.root.resolve()
-    if not app.source_dir.is_relative_to(root):
-        raise ConfigError(
-            f"{app.root / 'pyproject.toml'}: source = {app.config.source!r} under [tool.portable-fn] is "
-            f"{app.source_dir}, outside the app's directory {root}; packaging ships what lies under `source`, so "
-            'nothing was packaged. Set `source` to a folder inside the app\'s directory ("." or "src"), or move '
-            "pyproject.toml to the folder that holds the code."
-        )
 
 
 def _problems(

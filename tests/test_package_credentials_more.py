@@ -491,8 +491,8 @@ def test_a_source_outside_the_app_is_refused_naming_the_setting(tmp_path: Path, 
         .replace('python = "3.12"\n', f'python = "3.12"\nsource = {json.dumps(value)}\n')
     )
     (app_dir / "pyproject.toml").write_text(pyproject)
-    with pytest.raises(ConfigError) as caught:
-        app_files(load_app(app_dir))
+    with pytest.raises(ConfigError) as caught:  # when the app loads: dev would import and watch it too
+        load_app(app_dir)
     message = str(caught.value)
     assert "source = " in message and "[tool.portable-fn]" in message and "outside" in message, message
     assert str(app_dir) in message

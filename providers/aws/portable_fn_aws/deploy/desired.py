@@ -344,7 +344,7 @@ class FunctionResources:
 
     def http(self, trigger: Http) -> list[Resource]:
         if rest_api.isolated(self.options):  # behind the tenants' REST API (`rest_api`) instead
-            return [rest_api.permission(self.t.names, self.spec)]
+            return [rest_api.permission(self.t.app, self.t.names, self.spec)]
         if self.t.http == HTTP_API:
             return self.http_api_route(trigger)
         cors = edge.document(self.t.app.config.cors)

@@ -58,6 +58,7 @@ from typing import TYPE_CHECKING, Any
 
 from portable_fn.deploy import RemoteState, Resource
 from portable_fn.deploy.tags import user_tags
+from portable_fn.runtime.routes import path_shape
 from portable_fn.runtime.triggers import Http
 
 from . import edge
@@ -207,11 +208,38 @@ def refusal_note(api: str, cors: str) -> str:
     )
 
 
-def source_route(trigger: Http) -> str:
-    """The part after the API id of the ARN the route invokes with: any stage, the method (`*` for ANY), the
-    path with each `{param}` as a glob."""
-    method = "*" if trigger.method == "ANY" else trigger.method
+def source_route(trigger: Http, head: bool = False) -> str:
+    """The part after the API id of the ARN the route invokes with: any stage, the method (`*` for ANY, and for a
+    GET that also takes the path's HEAD: one statement for both), the path with each `{param}` as a glob."""
+    method = "*" if trigger.method == "ANY" or head else trigger.method
     return f"*/{method}{re.sub(r'[{][^}]*[}]', '*', trigger.path)}"
+
+
+def with_heads(routes: list[Route]) -> list[Route]:
+    """`routes` and a HEAD beside each GET, to its function with its header and authorization: API Gateway answers
+    a method a resource lacks itself (403 "Missing Authentication Token"), where `portable-fn dev` and every
+    other front serve a HEAD with the GET's handler and no body. None where a route takes HEAD or ANY itself."""
+    taken = {path_shape(path) for method, path, *_ in routes if method in ("HEAD", "ANY")}
+    heads = [
+        ("HEAD", path, header, authorization, function_arn)
+        for method, path, header, authorization, function_arn in routes
+        if method == "GET" and path_shape(path) not in taken
+    ]
+    return routes + heads
+
+
+def takes_head(app: App, spec: FunctionSpec) -> bool:
+    """Whether the REST API routes its path's HEAD to `spec`, a GET function (`with_heads`)."""
+    if spec.trigger_as(Http).method != "GET":
+        return False
+    shape = path_shape(spec.trigger_as(Http).path)
+    return not any(
+        isinstance(other.trigger, Http)
+        and other.trigger.method in ("HEAD", "ANY")
+        and path_shape(other.trigger.path) == shape
+        and isolated(app.options(other))
+        for other in app.functions
+    )
 
 
 @dataclass(frozen=True)
@@ -322,7 +350,7 @@ def preflight_paths(routes: tuple[Route, ...]) -> list[str]:
 # -- desired ------------------------------------------------------------------------------------------
 
 
-def permission(names: Names, spec: FunctionSpec) -> RestApiPermission:
+def permission(app: App, names: Names, spec: FunctionSpec) -> RestApiPermission:
     """What an isolated HTTP function brings in place of its Function URL or HTTP API route."""
     function = names.function(spec.name)
     assert isinstance(spec.trigger, Http)
@@ -331,7 +359,7 @@ def permission(names: Names, spec: FunctionSpec) -> RestApiPermission:
         function=function,
         statement_id=STATEMENT,
         api=api_name(names),
-        source_route=source_route(spec.trigger),
+        source_route=source_route(spec.trigger, takes_head(app, spec)),
     )
 
 
@@ -349,7 +377,13 @@ def resources(app: App, stage: str, names: Names, arns: Arns) -> list[Resource]:
         return []
     cors = edge.document(getattr(app.config, "cors", None))
     return [
-        RestApi(api_name(names), stage=stage, routes=tuple(sorted(routes)), cors=cors, gateway_responses=refusals(cors))
+        RestApi(
+            api_name(names),
+            stage=stage,
+            routes=tuple(sorted(with_heads(routes))),
+            cors=cors,
+            gateway_responses=refusals(cors),
+        )
     ]
 
 

@@ -89,8 +89,17 @@ def test_deploy_makes_the_rest_api_with_the_tenant_header_mapped(
         for path, item in paths.items()
         for method in item.get("resourceMethods") or {}
     }
-    assert sorted(methods) == [("/files/{path+}", "POST"), ("/orders/{order_id}", "GET")]
-    get_order = methods[("/orders/{order_id}", "GET")]
+    # the GET's HEAD beside it (API Gateway's own 403 answered it), its authorization, header and function
+    assert sorted(methods) == [
+        ("/files/{path+}", "POST"),
+        ("/orders/{order_id}", "GET"),
+        ("/orders/{order_id}", "HEAD"),
+    ]
+    get_order, head = methods[("/orders/{order_id}", "GET")], methods[("/orders/{order_id}", "HEAD")]
+    for key in ("authorizationType", "requestParameters", "requestValidatorId"):
+        assert head[key] == get_order[key], key
+    assert head["methodIntegration"]["uri"] == get_order["methodIntegration"]["uri"]
+    assert head["methodIntegration"]["requestParameters"] == get_order["methodIntegration"]["requestParameters"]
     assert get_order["authorizationType"] == "AWS_IAM"
     assert get_order["requestParameters"] == {"method.request.header.X-Tenant-Id": True}
     [validator] = gateway.get_request_validators(restApiId=api_id)["items"]
@@ -118,7 +127,7 @@ def test_deploy_makes_the_rest_api_with_the_tenant_header_mapped(
     assert statement["Action"] == "lambda:InvokeFunction"
     assert statement["Principal"] == {"Service": "apigateway.amazonaws.com"}
     assert statement["Condition"] == {
-        "ArnLike": {"AWS:SourceArn": f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{api_id}/*/GET/orders/*"}
+        "ArnLike": {"AWS:SourceArn": f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{api_id}/*/*/orders/*"}  # GET, HEAD
     }
     for function in ("get_order", "put_file"):
         with pytest.raises(client.lambda_.exceptions.ResourceNotFoundException):
@@ -370,3 +379,13 @@ def test_plan_says_where_an_isolated_function_is_reached(isolated_dir: Path) -> 
         "are not answered there (no [tool.portable-fn.cors])."
         for name, route in (("get_order", "GET /orders/{order_id}"), ("put_file", "POST /files/{path+}"))
     ]
+
+
+def test_a_get_takes_its_head_unless_a_route_of_its_own_takes_head_or_any_on_the_path() -> None:
+    from portable_fn_aws.deploy.rest_api import with_heads
+
+    get, post = ("GET", "/a/{id}", "X-Tenant-Id", "AWS_IAM", "arn:get"), ("POST", "/b", "X-Tenant-Id", "NONE", "arn:b")
+    assert with_heads([get, post]) == [get, post, ("HEAD", "/a/{id}", "X-Tenant-Id", "AWS_IAM", "arn:get")]
+    for method in ("HEAD", "ANY"):
+        own = (method, "/a/{other}", "X-Tenant-Id", "NONE", "arn:own")
+        assert with_heads([get, own]) == [get, own]

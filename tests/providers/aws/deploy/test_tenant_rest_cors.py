@@ -88,8 +88,10 @@ def test_deploy_answers_preflights_on_each_path_of_a_tenant_method(endpoint: str
     found = methods(provider.deployer.client.apigateway)
     assert sorted(found) == [
         ("/projects", "GET"),
+        ("/projects", "HEAD"),
         ("/projects", "OPTIONS"),
         ("/projects/{project_id}", "GET"),
+        ("/projects/{project_id}", "HEAD"),
         ("/projects/{project_id}", "OPTIONS"),
         ("/projects/{project_id}", "POST"),
     ]
@@ -196,7 +198,9 @@ def test_a_changed_policy_rewrites_the_preflights_and_no_policy_removes_them(
     pipeline.deploy(provider, closed, "dev")
     assert sorted(methods(gateway)) == [
         ("/projects", "GET"),
+        ("/projects", "HEAD"),
         ("/projects/{project_id}", "GET"),
+        ("/projects/{project_id}", "HEAD"),
         ("/projects/{project_id}", "POST"),
     ]
     assert [a["id"] for a in gateway.get_rest_apis()["items"]] == [api["id"]]  # the same API, so its URL stays

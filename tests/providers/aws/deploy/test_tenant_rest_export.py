@@ -76,6 +76,7 @@ def test_the_template_holds_the_rest_api_its_methods_and_permissions(tmp_path: P
         "TenantsRestApiResourceOrdersOrderId": "AWS::ApiGateway::Resource",
         "TenantsRestApiValidator": "AWS::ApiGateway::RequestValidator",
         "TenantsRestApiGetOrdersOrderId": "AWS::ApiGateway::Method",
+        "TenantsRestApiHeadOrdersOrderId": "AWS::ApiGateway::Method",  # the GET's HEAD, to the same function
         "TenantsRestApiPostFilesPath": "AWS::ApiGateway::Method",
         deployment: "AWS::ApiGateway::Deployment",
         "TenantsRestApiStage": "AWS::ApiGateway::Stage",
@@ -102,7 +103,13 @@ def test_the_template_holds_the_rest_api_its_methods_and_permissions(tmp_path: P
             "RequestParameters": {"integration.request.header.X-Amz-Tenant-Id": "method.request.header.X-Tenant-Id"},
         },
     }
-    assert resources[deployment]["DependsOn"] == ["TenantsRestApiGetOrdersOrderId", "TenantsRestApiPostFilesPath"]
+    head = resources["TenantsRestApiHeadOrdersOrderId"]["Properties"]
+    assert head == {**resources["TenantsRestApiGetOrdersOrderId"]["Properties"], "HttpMethod": "HEAD"}
+    assert resources[deployment]["DependsOn"] == [
+        "TenantsRestApiGetOrdersOrderId",
+        "TenantsRestApiHeadOrdersOrderId",
+        "TenantsRestApiPostFilesPath",
+    ]
     assert resources["TenantsRestApiStage"]["Properties"] == {
         "RestApiId": {"Ref": "TenantsRestApi"},
         "DeploymentId": {"Ref": deployment},
@@ -119,7 +126,7 @@ def test_the_template_holds_the_rest_api_its_methods_and_permissions(tmp_path: P
         "Principal": "apigateway.amazonaws.com",
         "SourceArn": {
             "Fn::Sub": "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${TenantsRestApi}"
-            "/*/GET/orders/*"
+            "/*/*/orders/*"  # its GET and the HEAD beside it
         },
     }
     assert not any(r["Type"] == "AWS::Lambda::Url" and "GetOrder" in k for k, r in resources.items())
@@ -164,8 +171,10 @@ def test_moto_makes_the_rest_api_from_the_template(tmp_path: Path, endpoint: str
     account = client("sts").get_caller_identity()["Account"]
     assert {where: (found["type"], found["uri"]) for where, found in integrations.items()} == {
         ("/projects", "GET"): ("AWS_PROXY", invoke_uri(account, "list_projects")),
+        ("/projects", "HEAD"): ("AWS_PROXY", invoke_uri(account, "list_projects")),
         ("/projects", "OPTIONS"): ("MOCK", ""),
         ("/projects/{project_id}", "GET"): ("AWS_PROXY", invoke_uri(account, "get_project")),
+        ("/projects/{project_id}", "HEAD"): ("AWS_PROXY", invoke_uri(account, "get_project")),
         ("/projects/{project_id}", "POST"): ("AWS_PROXY", invoke_uri(account, "update_project")),
         ("/projects/{project_id}", "OPTIONS"): ("MOCK", ""),
     }
@@ -210,7 +219,13 @@ def test_terraform_holds_the_rest_api_with_a_deployment_triggered_by_every_metho
     )
     hashed = [
         f"aws_api_gateway_{kind}.tenants_{name}.id"
-        for name in ("get_projects", "get_projects_project_id", "post_projects_project_id")
+        for name in (
+            "get_projects",
+            "get_projects_project_id",
+            "head_projects",
+            "head_projects_project_id",
+            "post_projects_project_id",
+        )
         for kind in ("method", "integration")
     ] + [
         f"aws_api_gateway_{kind}.tenants_{name}.id"
@@ -231,7 +246,7 @@ def test_terraform_holds_the_rest_api_with_a_deployment_triggered_by_every_metho
         "action": "lambda:InvokeFunction",
         "function_name": "${aws_lambda_function.get_project.function_name}",
         "principal": "apigateway.amazonaws.com",
-        "source_arn": "${aws_api_gateway_rest_api.tenants.execution_arn}/*/GET/projects/*",
+        "source_arn": "${aws_api_gateway_rest_api.tenants.execution_arn}/*/*/projects/*",  # its GET and HEAD
     }
     assert document["output"]["tenants_api"] == {"value": "${aws_api_gateway_stage.tenants.invoke_url}"}
 
@@ -259,6 +274,7 @@ def test_the_template_holds_the_gateway_responses_the_deployment_waits_for(tmp_p
     [deployment] = [r for r in resources.values() if r["Type"] == "AWS::ApiGateway::Deployment"]
     assert deployment["DependsOn"] == [
         "TenantsRestApiGetProjectsProjectId",
+        "TenantsRestApiHeadProjectsProjectId",
         "TenantsRestApiOptionsProjectsProjectId",
         "TenantsRestApiGatewayResponseDefault4xx",
         "TenantsRestApiGatewayResponseDefault5xx",

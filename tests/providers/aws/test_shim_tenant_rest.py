@@ -55,3 +55,13 @@ def test_lambdas_tenant_is_kept_over_the_header(adapter: Any, get_order: Any) ->
     context.tenant_id = "acme"
     response = deliver(get_order, rest_event(adapter, "/orders/42", "globex"), context).response
     assert json.loads(response["body"]) == {"tenant": "acme", "order": "42"}
+
+
+def test_the_head_method_deploy_adds_beside_the_get_is_served_by_the_get(adapter: Any, get_order: Any) -> None:
+    """As on every front, the GET's answer (API Gateway sends a HEAD's answer without its body)."""
+    context = adapter.LambdaContext(function_name="isolated-dev-get_order")
+    context.tenant_id = "acme"
+    event = rest_event(adapter, "/orders/42", "acme")
+    event["httpMethod"] = event["requestContext"]["httpMethod"] = "HEAD"
+    response = deliver(get_order, event, context).response
+    assert response["statusCode"] == 200 and json.loads(response["body"]) == {"tenant": "acme", "order": "42"}

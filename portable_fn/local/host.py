@@ -333,7 +333,7 @@ class LocalHost:
     def log_refusal(self, method: str, path: str, status: int, reason: str) -> None:
         """One dev log line for a request refused before any function ran, saying why."""
         stamp = datetime.now().strftime("%H:%M:%S.%f")[:-3]
-        self.log(f"{stamp} {method} {one_line(path)} -> {status}: {one_line(reason)}")
+        self.log(f"{stamp} {one_line(method)} {one_line(path)} -> {status}: {one_line(reason)}")
 
     def _refused(self, request: Request, response: Response) -> Response:
         if response.status >= 400:

@@ -23,7 +23,7 @@ from urllib.parse import unquote, urlsplit
 from ..runtime.dispatch import close_loop
 from ..runtime.http import Request, Response, check_field
 from ..runtime.http_binding import utf8_header_value
-from .framing import RequestError, check_lambda_event, read_body
+from .framing import RequestError, check_lambda_event, content_length, read_body
 from .limits import Limits
 
 LINGER_S = 2.0  # how long to keep reading a refused request's body before closing
@@ -89,6 +89,11 @@ def _check_header_lines(headers: Any, lines: list[bytes]) -> None:
                 f"Malformed header: the name {name[:80]!r} holds a character a header name cannot (RFC 9110: "
                 "letters, digits and !#$%&'*+-.^_`|~); send each header as 'Name: value'.",
             )
+        for value in headers.get_all(name):
+            try:
+                check_field(name, value, "Request header")  # the rule a Response's headers are held to
+            except ValueError as exc:
+                raise RequestError(400, str(exc)) from None
 
 
 def _origin_form(target: str) -> str:
@@ -117,10 +122,29 @@ class _Deadline:
         self.deadline = time.monotonic() + host.request_timeout_s
 
     def readline(self, limit: int = -1) -> bytes:
-        return self._reading(self.raw.readline, limit)
+        """A line, taken from what each single read of the socket brings (`peek`), so the deadline is checked
+        between reads: one readline of the stream itself would wait for its newline however long it trickles."""
+        line = bytearray()
+        while limit < 0 or len(line) < limit:
+            arrived = self._reading(self.raw.peek, 1)
+            if not arrived:
+                break
+            usable = len(arrived) if limit < 0 else min(len(arrived), limit - len(line))
+            end = arrived.find(b"\n", 0, usable)
+            line += self.raw.read(end + 1 if end >= 0 else usable)  # already buffered: no wait
+            if end >= 0:
+                break
+        return bytes(line)
 
     def read(self, size: int = -1) -> bytes:
-        return self._reading(self.raw.read, size)
+        """`size` bytes (or to the end), one read of the socket at a time, as `readline`."""
+        data = bytearray()
+        while size < 0 or len(data) < size:
+            chunk = self.read1(65536 if size < 0 else size - len(data))
+            if not chunk:
+                break
+            data += chunk
+        return bytes(data)
 
     def read1(self, size: int = -1) -> bytes:
         return self._reading(self.raw.read1, size)
@@ -259,12 +283,17 @@ class _Handler(BaseHTTPRequestHandler):
             target = _origin_form(target)
             path, _, query = target.partition("?")
             path, query = _target_text(path), _target_text(query)
+            if not _TOKEN.fullmatch(self.command):
+                raise RequestError(400, f"The method {self.command[:40]!r} is not an HTTP method (RFC 9110 token).")
             _check_header_lines(self.headers, self.header_lines)
             hosts = self.headers.get_all("host") or []
             if self.request_version == "HTTP/1.1" and len(hosts) != 1:
                 raise RequestError(400, f"An HTTP/1.1 request has exactly one Host header, this one has {len(hosts)}.")
-            self._continue()
             limit = host.limits.body(self.command, path)
+            lengths = self.headers.get_all("content-length")
+            if lengths:
+                content_length(lengths, limit)  # a body over the limit is refused before it is asked for (100)
+            self._continue()
             body = read_body(self.rfile, self.headers, limit)
             if limit is host.limits.http and limit.cloud == "aws":
                 check_lambda_event(limit, body, self.headers, target)

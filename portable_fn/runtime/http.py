@@ -243,7 +243,7 @@ class Response:
         return f"Response({self.status}, {len(self.body)} bytes)"
 
 
-def check_field(name: str, value: str) -> None:
+def check_field(name: str, value: str, what: str = "Response header") -> None:
     """ValueError naming the header when `name: value` cannot be sent as one header line on every cloud: a
     name that is not an RFC 9110 token, or a value holding CR, LF or another control character (a header a
     handler copies from its input could otherwise add headers, or end them and start a body), or a
@@ -251,12 +251,12 @@ def check_field(name: str, value: str) -> None:
     and the dev host write them in Latin-1)."""
     if not isinstance(name, str) or not _FIELD_NAME.fullmatch(name):
         raise ValueError(
-            f"Response header name {name!r} is not a header name: use letters, digits and !#$%&'*+-.^_`|~ (RFC 9110)."
+            f"{what} name {name!r} is not a header name: use letters, digits and !#$%&'*+-.^_`|~ (RFC 9110)."
         )
     found = _FIELD_VALUE_REFUSED.search(value)
     if found is not None:
         raise ValueError(
-            f"Response header {name!r} holds {found[0]!r}, which a header value cannot: no CR, LF or other control "
+            f"{what} {name!r} holds {found[0]!r}, which a header value cannot: no CR, LF or other control "
             "character and nothing past U+00FF (percent-encode it, or use RFC 8187's filename*= for a file name)."
         )
 

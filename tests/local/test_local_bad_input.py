@@ -211,6 +211,25 @@ def test_expect_100_continue_is_answered_before_the_body_and_another_expectation
     refused(answer, host, 417, "200-ok")
 
 
+def test_a_body_over_the_limit_is_refused_before_it_is_asked_for(host: LocalHost) -> None:
+    """A 100 Continue invited a 7 MB body the host then refused with a 413."""
+    headers = {"Content-Length": "7000000", "Content-Type": "application/json", "Expect": "100-continue"}
+    answer = send(host, request("POST", "/orders", headers, length=False), half_close=False)
+    refused(answer, host, 413, "larger than")
+    assert b"100 Continue" not in answer.body
+
+
+def test_a_method_that_is_no_token_is_a_400_and_reaches_the_log_escaped(host: LocalHost) -> None:
+    refused(send(host, b"\x1b[31mRED\x1b[0m /orders HTTP/1.1\r\nHost: dev\r\n\r\n"), host, 400, "not an HTTP method")
+    assert "\x1b" not in "".join(host.logs)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("value", [b"a\x00b", b"a\x1bb", b"a\x7fb"])
+def test_a_header_value_with_a_control_character_is_a_400(host: LocalHost, value: bytes) -> None:
+    data = b"GET /env HTTP/1.1\r\nHost: dev\r\nX-A: " + value + b"\r\n\r\n"
+    refused(send(host, data), host, 400, "Request header 'X-A'", "control character")
+
+
 def test_an_empty_line_before_the_request_line_is_skipped(host: LocalHost) -> None:
     assert send(host, b"\r\n" + request("GET", "/env")).status == 200  # RFC 9112 2.2; the connection was closed
 
@@ -228,8 +247,9 @@ BINARY = {"ce-specversion": "1.0", "ce-id": "e-1", "ce-source": "/shop", "ce-typ
 @pytest.mark.parametrize(
     ("headers", "body", "words"),
     [
-        ({**BINARY, "ce-type": "order\x01created"}, b"{}", ["'type'", "control character"]),
-        ({**BINARY, "ce-subject": "line\x7fend"}, b"{}", ["'subject'", "control character"]),
+        # a header: refused as any request header holding a control character, naming it
+        ({**BINARY, "ce-type": "order\x01created"}, b"{}", ["'ce-type'", "control character"]),
+        ({**BINARY, "ce-subject": "line\x7fend"}, b"{}", ["'ce-subject'", "control character"]),
         (
             {"Content-Type": "application/cloudevents+json"},
             b'{"specversion": "1.0", "id": "e-1", "source": "/s", "type": "a\\u0000b"}',
@@ -251,11 +271,14 @@ def test_a_cloudevent_whose_attributes_are_not_cloudevents_types_is_a_400(
     refused(send(host, request("POST", "/_local/queues/orders", headers, body)), host, 400, *words)
 
 
-@pytest.mark.parametrize("media_type", ["application/json\x1f", "json", ";"])
-def test_a_content_type_that_is_no_media_type_is_a_400(host: LocalHost, media_type: str) -> None:
+@pytest.mark.parametrize(
+    ("media_type", "said"),
+    [("application/json\x1f", "control character"), ("json", "not a media type"), (";", "not a media type")],
+)
+def test_a_content_type_that_is_no_media_type_is_a_400(host: LocalHost, media_type: str, said: str) -> None:
     # Each became the event's datacontenttype (a control character too), where binary mode refused it.
     answer = send(host, request("POST", "/_local/queues/orders", {"Content-Type": media_type}, b"{}"))
-    refused(answer, host, 400, "not a media type")
+    refused(answer, host, 400, said)
 
 
 def test_what_a_refusal_says_names_the_header_the_event_and_the_number(host: LocalHost) -> None:
@@ -348,13 +371,16 @@ def test_a_stalled_body_is_answered_after_the_read_timeout(tmp_path: Path) -> No
         refused(send(dev, data, half_close=False), dev, 400, "ended after 8 of the 100 bytes")
 
 
-@pytest.mark.parametrize("where", ["headers", "body"])
+@pytest.mark.parametrize("where", ["request line", "header line", "body"])
 def test_a_request_trickling_in_is_answered_408_at_its_deadline(tmp_path: Path, where: str) -> None:
-    """Each byte comes well within the read timeout, so only the whole request's deadline ends it."""
+    """Each byte comes well within the read timeout, so only the whole request's deadline ends it, also within
+    one line that never ends (a request line or a header line thousands of bytes long)."""
     body = b"{" + b" " * 4000 + b"}"
-    data = request("POST", "/orders", {"Content-Type": "application/json"}, body)
+    pad = {"X-Pad": "a" * 4000} if where == "header line" else {}
+    target = "/orders" + ("?" + "a" * 4000 if where == "request line" else "")
+    data = request("POST", target, {"Content-Type": "application/json", **pad}, body)
     head = data.index(b"\r\n\r\n") + 4
-    sent_at_once = 20 if where == "headers" else head + 10
+    sent_at_once = 20 if where == "request line" else head + 10 if where == "body" else data.index(b"X-Pad") + 10
     with (
         LocalHost(
             load_app(APP), port=0, state_dir=tmp_path, log=lambda line: None, read_timeout_s=30, request_timeout_s=0.5

@@ -642,6 +642,16 @@ def dumps(value: Any) -> str:
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
+def json_bytes(text: str) -> bytes:
+    """JSON text as the UTF-8 bytes that carry it. A JSON string may hold half of a surrogate pair (`"\\udc00"`,
+    which Python reads as a lone surrogate, and UTF-8 cannot encode); it is written back as that escape, so
+    a body or dead letter holding one is the same JSON, never an encoding error."""
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:  # only inside strings (JSON's own characters are ASCII): `\udc00` is valid there
+        return text.encode("utf-8", "backslashreplace")
+
+
 def _rebuild(attrs: dict[str, Any], data: Any) -> CloudEvent[Any]:
     return from_attributes(attrs, data)
 

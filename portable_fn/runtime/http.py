@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from .cloudevent import _jsonable, loads
+from .cloudevent import _jsonable, json_bytes, loads
 
 if TYPE_CHECKING:  # auth imports this module
     from .auth import Auth
@@ -211,7 +211,7 @@ class Response:
     @classmethod
     def json(cls, obj: Any, status: int = 200, headers: Mapping[str, str] | Pairs | None = None) -> Response:
         """A JSON response; pydantic models and dataclasses are serialised too."""
-        body = _encode_json(obj if obj.__class__ is dict else _jsonable(obj)).encode("utf-8")
+        body = json_bytes(_encode_json(obj if obj.__class__ is dict else _jsonable(obj)))
         if headers is None and cls is Response and status.__class__ is int and 200 <= status <= 599:
             return _trusted(status, _JSON_HEADERS, body)  # what `cls(...)` gives, without its checks
         return cls(body, status, headers, "application/json")

@@ -21,6 +21,7 @@ from .cloudevent import (
     dumps,
     from_attributes,
     is_json_content_type,
+    json_bytes,
     loads,
     parse_json,
 )
@@ -126,13 +127,13 @@ def to_binary(event: CloudEvent[Any]) -> tuple[dict[str, str], bytes]:
 
 def to_structured(event: CloudEvent[Any]) -> tuple[dict[str, str], bytes]:
     """Structured mode: the whole event in the JSON event format as the body."""
-    return {"content-type": STRUCTURED}, event.to_json().encode("utf-8")
+    return {"content-type": STRUCTURED}, json_bytes(event.to_json())
 
 
 def to_batch(events: Iterable[CloudEvent[Any]]) -> tuple[dict[str, str], bytes]:
     """Batch mode: a JSON array of events in the JSON event format."""
     body = dumps([e.to_dict() for e in events])
-    return {"content-type": BATCH}, body.encode("utf-8")
+    return {"content-type": BATCH}, json_bytes(body)
 
 
 def encode_header_value(value: Any) -> str:
@@ -149,7 +150,7 @@ def encode_header_value(value: Any) -> str:
         text = str(value)
     if text.isascii() and text.isprintable() and " " not in text and '"' not in text and ("%" not in text):
         return text
-    return quote(text, safe=_SAFE)
+    return quote(text, safe=_SAFE, errors="backslashreplace")  # a lone surrogate (no UTF-8 holds it) as `\udc00`
 
 
 def utf8_header_value(value: str) -> str:
@@ -264,8 +265,7 @@ def _encode_data(event: CloudEvent[Any]) -> tuple[bytes, str | None]:
         return bytes(data), None
     if isinstance(data, str) and not is_json_content_type(event.datacontenttype):
         return _encode_text(data, event.datacontenttype or ""), None
-    text = dumps(_jsonable(data))
-    return text.encode("utf-8"), "application/json"
+    return json_bytes(dumps(_jsonable(data))), "application/json"
 
 
 __all__ = [

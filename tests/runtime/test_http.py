@@ -358,3 +358,11 @@ def test_a_private_subclass_shows_as_its_public_class() -> None:
         __slots__ = ()
 
     assert repr(_Lazy([("a", "1")])) == "QueryParams([('a', '1')])"
+
+
+def test_a_json_body_holding_half_a_surrogate_pair_is_sent_as_its_escape() -> None:
+    """A JSON string may hold `\\udc00` (Python reads it as a lone surrogate, which UTF-8 cannot encode): the AWS
+    shim's 404 naming such a path raised UnicodeEncodeError out of lambda_handler."""
+    body = Response.json({"error": "Nothing serves GET /\ud800"}).body
+    assert body == b'{"error":"Nothing serves GET /\\ud800"}'
+    assert json.loads(body) == {"error": "Nothing serves GET /\ud800"}

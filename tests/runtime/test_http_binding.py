@@ -233,3 +233,12 @@ def test_an_undeclared_body_reads_alike_as_bytes_or_text(
 ) -> None:
     """The one rule every cloud and the dev host use for a message whose sender declared no media type."""
     assert undeclared_data(body) == (data, content_type)
+
+
+def test_an_event_holding_half_a_surrogate_pair_is_written_in_every_mode() -> None:
+    """What a GCP dead letter is made of: the event a handler dead-lettered held `"\\udc00"` in its data and its
+    id (JSON reads both), and writing it raised, so functions-framework answered its HTML 500 for ever."""
+    event = CloudEvent(id="m\udc00", source="/s", type="t", data={"x": "\udc00"})
+    headers, body = to_binary(event)
+    assert json.loads(body) == {"x": "\udc00"} and headers["ce-id"].isascii()
+    assert json.loads(to_structured(event)[1])["data"] == {"x": "\udc00"}

@@ -16,6 +16,7 @@ import inspect
 import json
 import logging
 import os
+import sqlite3
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -211,7 +212,13 @@ class Target:
         positional, named = self.app_dir, self.app
         if positional is not None and named is not None and Path(positional).resolve() != Path(named).resolve():
             raise UsageError(f"Two app directories were given, {positional!r} and --app {named!r}; give one.")
-        return positional or named or "."
+        given = positional or named or "."
+        if not Path(given).is_dir():  # a mistyped path: the command line's problem, as click says of its own paths
+            what = "is a file" if Path(given).exists() else "does not exist"
+            raise UsageError(
+                f"The app directory {given!r} {what}; give the folder that holds the app's pyproject.toml."
+            )
+        return given
 
 
 _state_dir_option = click.option(
@@ -1198,7 +1205,8 @@ def _function(app: App, name: str) -> FunctionSpec:
 def _event(where: str) -> Any:
     """The --event value: a JSON file, or `-` for stdin; one that cannot be read is a usage error."""
     try:
-        raw = sys.stdin.read() if where == "-" else Path(where).read_text(encoding="utf-8-sig")  # BOM or not
+        # with a byte order mark or without (which Windows editors and PowerShell's pipes add)
+        raw = sys.stdin.read().removeprefix("\ufeff") if where == "-" else Path(where).read_text(encoding="utf-8-sig")
     except OSError as exc:
         raise UsageError(f"--event {where}: cannot read it ({exc.strerror}).") from None
     except UnicodeDecodeError:
@@ -1219,12 +1227,13 @@ def _invoked(provider: Provider, app: App, spec: FunctionSpec, event: Any, stage
         raise
     except RecursionError:
         raise PortableFnError(f"Invoking {spec.name!r} on {provider.name}: the event is nested too deeply.") from None
-    except OSError as exc:  # the host's own files (its state directory), not the event: a handler's errors are results
-        where = f": {exc.filename}" if exc.filename else ""
+    except (OSError, sqlite3.Error) as exc:  # the host's own files (its state), not the event: a handler's are results
+        filename, strerror = getattr(exc, "filename", None), getattr(exc, "strerror", None)
+        where = f": {filename}" if filename else ""
         raise PortableFnError(
-            f"Invoking {spec.name!r} on {provider.name} failed before the event was delivered: "
-            f"{exc.strerror or exc}{where}. Check that the path exists and that you may write there (--state-dir "
-            "names the local host's state directory)."
+            f"Invoking {spec.name!r} on {provider.name} failed before the event was delivered: {strerror or exc}"
+            f"{where}. Check that the path exists and that you may write there (--state-dir names the local "
+            "host's state directory)."
         ) from exc
     except Exception as exc:
         raise PortableFnError(

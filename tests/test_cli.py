@@ -85,6 +85,20 @@ def test_a_state_dir_the_host_cannot_make_is_blamed_on_the_path_not_the_event(ca
     assert "could not be delivered" not in err and "--state-dir" in err
 
 
+@pytest.mark.parametrize("verb", [("plan", "--provider", "local"), ("invoke", "fulfil", "--event", "-")])
+def test_an_app_directory_that_is_not_one_is_a_usage_error(capsys, tmp_path: Path, verb: tuple[str, ...]) -> None:
+    (tmp_path / "afile").write_text("x")
+    for given, what in ((tmp_path / "nowhere", "does not exist"), (tmp_path / "afile", "is a file")):
+        code, out, err = run(capsys, *verb, str(given))
+        assert (code, out) == (2, "") and f"The app directory '{given}' {what}" in err
+
+
+def test_an_event_on_stdin_may_start_with_a_byte_order_mark(capsys, shop_copy: Path, monkeypatch) -> None:
+    monkeypatch.setattr(sys, "stdin", io.StringIO("\ufeff" + (DATA / "order_event.json").read_text()))
+    code, out, _ = run(capsys, "invoke", "fulfil", str(shop_copy), "--event", "-")
+    assert code == 0 and json.loads(out)["results"] == [{"outcome": "ack", "id": "evt-1"}]
+
+
 def test_unknown_function_is_a_usage_error_with_the_list(capsys, shop_copy: Path) -> None:
     code, _, err = run(capsys, "invoke", "ghost", "--app", str(shop_copy), "--event", "-")
     assert code == 2 and "has no function 'ghost'" in err and "create_order" in err

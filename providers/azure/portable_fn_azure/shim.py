@@ -71,7 +71,7 @@ from portable_fn.runtime.logs import configure_deployed, log_failure
 from portable_fn.runtime.outcomes import ACK, DEAD_LETTER, Result
 from portable_fn.runtime.routes import Route, Router, not_routed, not_served
 from portable_fn.runtime.triggers import Http
-from portable_fn.runtime.views import MessageMeta
+from portable_fn.runtime.views import MessageMeta, StorageObject
 
 from .events import (
     blob_event_to_cloudevent,
@@ -133,16 +133,19 @@ def http_entry(
     (method, path) of every http function of the app give a 405 its `Allow` header (default: this one)."""
     _check(spec, "http")
     trigger = spec.trigger_as(Http)
-    declared = trigger.method
-    router = Router(Route(method, path, None) for method, path in routes or ((declared, trigger.path),))
+    own = Router([Route(trigger.method, trigger.path, None)])
+    router = Router(Route(method, path, None) for method, path in routes or ((trigger.method, trigger.path),))
 
     def handle(req: Any, context: Any = None) -> Any:
         try:
             request = to_request(req)
         except Exception as exc:  # a malformed native request
             return _malformed(exc, http_response)
-        if request.method != declared and declared != "ANY" and (declared, request.method) != ("GET", "HEAD"):
-            # a method the route lets through (see codegen); a HEAD is served by a GET route, as in dev
+        method, path = request.method, request.path
+        if own.match(method, path) is None and (method != "HEAD" or own.match("GET", path) is None):
+            # what the host lets through that the route does not declare: a method (see codegen), or a path
+            # in other letters (the host matches routes ignoring case, dev and the other clouds do not); a HEAD
+            # is served by a GET route, as in dev
             return to_http_response(not_routed(router, request), http_response)
         # The request's headers are read only if something asks for the trace (most invocations do not).
         carrier = LazyCarrier(lambda: http_carrier(request.headers, _host_carrier(context)))
@@ -463,16 +466,16 @@ def _timer_attempts(context: Any) -> int | None:
 
 
 def _blob_matches(event: CloudEvent[Any], blobs: tuple[str, str, str]) -> bool:
-    """Whether the blob event's subject names a blob of the container under the prefix and suffix (the blob
-    name compared percent-decoded, as `StorageObject.key` gives it)."""
+    """Whether the blob event names a blob of the container under the prefix and suffix, read as the handler's
+    `StorageObject` reads it (its key: the blob URL's path, percent-decoded). The subject names the blob as
+    it is: decoding it too made `%41/x` match a prefix `A/`. An event that is no blob event passes, to fail in
+    the call as any unreadable event does."""
     container, prefix, suffix = blobs
-    subject = event.subject
-    _, _, rest = (subject if subject.__class__ is str else "").partition(f"/containers/{container}/blobs/")
-    if "%" in rest:
-        from urllib.parse import unquote
-
-        rest = unquote(rest)
-    return bool(rest) and rest.startswith(prefix) and rest.endswith(suffix)
+    try:
+        found = StorageObject.from_cloudevent(event)
+    except PortableFnError:
+        return True
+    return found.bucket == container and bool(found.key) and found.key.startswith(prefix) and found.key.endswith(suffix)
 
 
 def _result(call: Call) -> Result:

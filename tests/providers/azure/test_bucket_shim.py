@@ -85,7 +85,7 @@ def test_an_http_function_writes_the_container_and_another_lists_it_through_the_
     service: Any, functions: dict[str, Callable[..., Any]]
 ) -> None:
     put = func.HttpRequest(
-        "PUT", "https://filing.azurewebsites.net/api/uploads/a", body=b"one two", route_params={"name": "a"}
+        "PUT", "https://filing.azurewebsites.net/uploads/a", body=b"one two", route_params={"name": "a"}
     )
     stored = functions["upload"](put)
     assert stored.status_code == 201, stored.get_body()
@@ -93,5 +93,5 @@ def test_an_http_function_writes_the_container_and_another_lists_it_through_the_
     assert blob.download_blob().readall() == b"one two"
     assert blob.get_blob_properties().content_settings.content_type == "text/plain"
 
-    listed = functions["listing"](func.HttpRequest("GET", "https://filing.azurewebsites.net/api/uploads", body=b""))
+    listed = functions["listing"](func.HttpRequest("GET", "https://filing.azurewebsites.net/uploads", body=b""))
     assert listed.status_code == 200 and json.loads(listed.get_body()) == {"keys": ["in/a"]}

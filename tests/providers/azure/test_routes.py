@@ -92,6 +92,17 @@ def test_a_declared_method_runs_and_sees_the_route_path(indexed_routes: dict[str
     assert answer.status_code == 200 and json.loads(answer.get_body()) == {"id": "7", "path": "/orders/7"}
 
 
+def test_a_path_the_host_matched_ignoring_case_gets_the_404_of_dev(app: App, indexed_routes: dict[str, Any]) -> None:
+    """The host matches `orders/{order_id}` ignoring case and handed `/ORDERS/7` to the function, which served it
+    (the handler saw `/ORDERS/7`); dev, AWS and Cloud Run answer 404."""
+    request = func.HttpRequest(
+        "GET", "https://routes.azurewebsites.net/ORDERS/7", body=b"", route_params={"order_id": "7"}
+    )
+    answer = indexed_routes["get_order"].get_user_function()(request, HostContext())
+    status, _, body = _dev_answer(app, "GET", "/ORDERS/7")
+    assert (answer.status_code, json.loads(answer.get_body())) == (status, body) and status == 404
+
+
 @pytest.mark.parametrize(
     "name, url, params",
     [

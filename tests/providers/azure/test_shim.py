@@ -15,8 +15,11 @@ from azure.functions.eventgrid import EventGridEventInConverter
 from azure.functions.meta import Datum
 from azure.functions.queue import QueueMessage
 from azure.functions.servicebus import ServiceBusMessage
+from portable_fn_azure.shim import event_grid_entry
 
+from portable_fn import StorageObject, function, storage
 from portable_fn.app import App, load_app
+from portable_fn.runtime import spec_of
 from portable_fn.runtime.cloudevent import CloudEvent
 from portable_fn.runtime.dead_letters import dead_letter_info
 
@@ -232,3 +235,29 @@ def test_an_event_grid_event_as_json_that_cannot_be_read_keeps_its_id() -> None:
     from portable_fn_azure.shim import undecodable_event
 
     assert undecodable_event({"id": "d1", "eventTime": "nope", "data": {}}, "/grid").id == "d1"
+
+
+@pytest.mark.parametrize(("prefix", "runs"), [("%41/", True), ("A/", False)])
+def test_a_deleted_blob_is_filtered_by_the_key_its_handler_gets(prefix: str, runs: bool) -> None:
+    """The blob `%41/report.txt` (its URL `%2541/...`): the filter decoded the subject as well, so the blob ran for
+    a prefix `A/` and was dropped, unseen, by the function whose prefix `%41/` names it."""
+    seen: list[str] = []
+
+    @function(trigger=storage("uploads", on="deleted", prefix=prefix))
+    def gone(event: CloudEvent[StorageObject]) -> None:
+        seen.append(event.data.key)
+
+    grid = {
+        "topic": "/subscriptions/s/resourceGroups/g/providers/Microsoft.Storage/storageAccounts/acct",
+        "subject": "/blobServices/default/containers/uploads/blobs/%41/report.txt",
+        "eventType": "Microsoft.Storage.BlobDeleted",
+        "id": "e1",
+        "eventTime": "2026-05-01T10:00:00Z",
+        "dataVersion": "",
+        "metadataVersion": "1",
+        "data": {"api": "DeleteBlob", "url": "https://acct.blob.core.windows.net/uploads/%2541/report.txt"},
+    }
+    entry = event_grid_entry(spec_of(gone), "dlq", blobs=("uploads", prefix, ""))
+    dead = Captured()
+    entry(EventGridEventInConverter.decode(Datum(json.dumps(grid), "json"), trigger_metadata={}), dead, None)
+    assert seen == (["%41/report.txt"] if runs else []) and dead.value is None

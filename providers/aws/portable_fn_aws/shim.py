@@ -244,7 +244,8 @@ def _deliver_records(
 ) -> Delivery:
     """Each record a call of one invocation; the failures reported the way `source` reports them."""
     invocation = _invocation(spec, context, event, LazyCarrier(_lambda_trace_header))
-    invocation.ordered = bool(getattr(spec.trigger, "fifo", False)) or (bool(records) and source.ordered(records[0]))
+    # one record of a FIFO queue makes the batch FIFO (a malformed first record must not turn its order off)
+    invocation.ordered = bool(getattr(spec.trigger, "fifo", False)) or any(map(source.ordered, records))
     invocation.meta_of, invocation.carrier_of = source.message_meta, _record_carrier
     invocation.raw_of = lambda record: NativeInvocation(context, event, record)
     invocation.logs_failures = True  # `_log_failures`, once each record's fate is known

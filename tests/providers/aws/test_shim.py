@@ -128,6 +128,16 @@ def test_a_fifo_trigger_is_ordered_even_if_the_arn_does_not_say_so(adapter, even
     assert failures(handler_for(events_module.ordered)(event, lambda_context)) == ["m1", "m2"]
 
 
+def test_a_fifo_batch_stays_ordered_when_its_first_record_names_no_queue(
+    adapter, events_module, lambda_context
+) -> None:
+    """Order was read from the first record alone: with its ARN missing (a record that cannot be read, failed
+    alone), m2 ran and was acknowledged ahead of the m1 to be redelivered. The first failure stops the batch."""
+    event = sqs_batch(adapter, [{"n": 0}, {"do": "retry"}, {"n": 2}], fifo=True)
+    del event["Records"][0]["eventSourceARN"]
+    assert failures(handler_for(events_module.picky)(event, lambda_context)) == ["m0", "m1", "m2"]
+
+
 def test_a_standard_queue_carries_on_after_a_failure(adapter, events_module, lambda_context) -> None:
     event = sqs_batch(adapter, [{"n": 0}, {"do": "retry"}, {"n": 2}])
     assert failures(handler_for(events_module.picky)(event, lambda_context)) == ["m1"]

@@ -387,6 +387,12 @@ KIND_SOURCES: dict[str, frozenset[str]] = {
     "storage": frozenset({"S3", "EventBridge", "SQS"}),
     "schedule": frozenset({"EventBridge"}),
 }
+# What of EventBridge a schedule and a storage function take: a schedule's tick (a rule's or the Scheduler's), S3's
+# object events; anything else on a bus was meant for another function.
+EVENTBRIDGE_WANTED: dict[str, tuple[str, str]] = {
+    "schedule": ("detail-type", "Scheduled Event"),
+    "storage": ("source", "aws.s3"),
+}
 # Trigger kind -> the source of its records when none of them names one (every record is then read as
 # that source's, and fails alone if it is not one).
 TRIGGER_SOURCES: dict[str, RecordSource] = {

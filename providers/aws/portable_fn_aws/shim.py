@@ -62,6 +62,7 @@ from .http_routes import FRONT_ENV, HttpRoutes
 from .records import (
     CLOUDEVENT,
     EVENTBRIDGE,
+    EVENTBRIDGE_WANTED,
     KIND_SOURCES,
     TRIGGER_SOURCES,
     RecordSource,
@@ -143,6 +144,9 @@ def deliver(spec: FunctionSpec, event: Any, context: Any, route: HttpRoutes | No
         return Delivery("HTTP", to_native_response(HTTP_V2, Response.json({"error": str(exc)}, 400), event))
     if spec.trigger.kind == "http" or not (source is CLOUDEVENT or source.name in KIND_SOURCES[spec.trigger.kind]):
         raise _wrong_event(spec, f"{'an' if source.name[0] in 'AEIOS' else 'a'} {source.name} event")
+    wanted = EVENTBRIDGE_WANTED.get(spec.trigger.kind) if source is EVENTBRIDGE else None
+    if wanted is not None and event.get(wanted[0]) != wanted[1]:
+        raise _wrong_event(spec, f"an EventBridge event whose {wanted[0]} is {str(event.get(wanted[0]))[:80]!r}")
     if source is EVENTBRIDGE and spec.trigger.kind == "schedule":
         source = _schedule_source(spec)
     return _deliver_records(spec, source, records, event, context)

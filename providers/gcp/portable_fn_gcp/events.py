@@ -76,10 +76,11 @@ from portable_fn.runtime.http_binding import (
     undeclared_data,
     utf8_header_value,
 )
+from portable_fn.runtime.triggers import Storage
 from portable_fn.runtime.views import MessageMeta
 
 if TYPE_CHECKING:
-    from portable_fn.runtime.triggers import Schedule
+    from portable_fn.runtime.triggers import Schedule, Trigger
 
 MESSAGE_PUBLISHED = "google.cloud.pubsub.topic.v1.messagePublished"
 MESSAGE_TYPE = "com.google.cloud.pubsub.message"
@@ -91,6 +92,24 @@ TEXT = "text/plain; charset=utf-8"
 CONTENT_TYPE = "content-type"  # the message attribute that declares the data's media type
 LATE_TICK = 60  # minutes a Cloud Scheduler publish may follow the cron firing it is for
 _NO_ATTRIBUTES: Mapping[str, str] = {}
+
+
+def not_delivered(trigger: Trigger, event_type: str) -> str | None:
+    """Why the function's Eventarc trigger, as deploy makes it, never delivers an event of `event_type` (a storage
+    trigger takes its bucket's one object event type, every other kind a Pub/Sub message), or None."""
+    storage = trigger if isinstance(trigger, Storage) else None
+    wanted = STORAGE_EVENTS[storage.on] if storage else MESSAGE_PUBLISHED
+    if event_type == wanted:
+        return None
+    what = f"storage({storage.bucket!r}, on={storage.on!r})" if storage else trigger.kind
+    return f"the function's trigger ({what}) is deployed for {wanted} events, not for this {event_type} event"
+
+
+def not_wired(trigger: Trigger, event_type: str) -> str | None:
+    """Why no trigger of the function's kind, deployed or wired by hand, delivers an event of `event_type`, or
+    None: a storage function takes the object events of its `on=`, a queue or schedule function Pub/Sub messages,
+    and a topic function any event Eventarc routes to it (as a bus rule may feed a topic function on AWS)."""
+    return None if trigger.kind == "topic" else not_delivered(trigger, event_type)
 
 
 def from_sdk_event(native: Any) -> CloudEvent[Any]:

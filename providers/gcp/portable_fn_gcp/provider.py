@@ -23,9 +23,9 @@ from portable_fn.runtime.cloudevent import CloudEvent
 from portable_fn.runtime.errors import InvalidEventError, UnsupportedTriggerError
 from portable_fn.runtime.http import Headers
 from portable_fn.runtime.http_binding import from_http, is_cloudevent
-from portable_fn.runtime.triggers import Queue, Storage, Trigger
+from portable_fn.runtime.triggers import Queue, Trigger
 
-from .events import MESSAGE_PUBLISHED, STORAGE_EVENTS, from_sdk_event
+from .events import MESSAGE_PUBLISHED, from_sdk_event, not_delivered
 from .settings import GcpSettings
 from .shim import deliver_cloudevent, entry_point
 
@@ -325,15 +325,8 @@ def _legacy_event(event: Mapping[str, Any]) -> CloudEvent[Any]:
 
 def _not_delivered(trigger: Trigger, event: CloudEvent[Any]) -> str | None:
     """Why the deployed trigger's Eventarc filter would not deliver `event`, or None."""
-    storage = trigger if isinstance(trigger, Storage) else None
-    wanted = STORAGE_EVENTS[storage.on] if storage else MESSAGE_PUBLISHED
-    if event.type == wanted:
-        return None
-    what = f"storage({storage.bucket!r}, on={storage.on!r})" if storage else trigger.kind
-    return (
-        f"the function's trigger ({what}) is deployed for {wanted} events; Eventarc would not deliver "
-        f"this {event.type} event to it, so it did not run."
-    )
+    why = not_delivered(trigger, event.type)
+    return None if why is None else f"{why}; Eventarc would not deliver it to the function, so it did not run."
 
 
 def _skipped(spec: FunctionSpec, event: CloudEvent[Any], why: str) -> dict[str, Any]:

@@ -79,7 +79,7 @@ if TYPE_CHECKING:  # packaging's side only: the function never loads it
     from portable_fn.app import App
 
 from . import dead_letter
-from .events import from_sdk_message, schedule_tick, to_cloudevent, wsgi_headers
+from .events import MESSAGE_PUBLISHED, from_sdk_message, not_wired, schedule_tick, to_cloudevent, wsgi_headers
 from .flask_http import routed, router, serve_every_path, to_flask_response, to_request
 
 PROVIDER = "gcp"
@@ -243,7 +243,13 @@ def deliver_cloudevent(
 def deliver(
     spec: FunctionSpec, event: CloudEvent[Any], meta: MessageMeta | None, native: Any, timeout: float | None
 ) -> Answer:
-    """Call the function with the event it gets (`events.to_cloudevent`) and say what to answer."""
+    """Call the function with the event it gets (`events.to_cloudevent`) and say what to answer. An event no
+    trigger of its kind is wired to (`events.not_wired`: a Firestore event to a queue function, a Pub/Sub message
+    or a deleted object to an `on="created"` storage function) is refused, never run and acknowledged: it is
+    redelivered, and kept by the subscription's dead-letter policy."""
+    why = not_wired(spec.trigger, MESSAGE_PUBLISHED if meta is not None else event.type)
+    if why is not None:
+        return _rejected(spec, event, why)
     if not _wanted(spec.trigger, event):
         return Answer(200, "filtered out by the trigger's prefix/suffix", None, event)
     schedule = spec.trigger if isinstance(spec.trigger, Schedule) else None

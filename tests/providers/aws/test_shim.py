@@ -458,6 +458,10 @@ def test_kinesis_and_eventbridge_carry_cloudevents_too(adapter, events_module, l
         ("on_topic", "s3Event.json", "a topic trigger but Lambda invoked it with an S3 event"),
         ("on_upload", "kinesisStreamEvent.json", "a storage trigger but Lambda invoked it with a Kinesis event"),
         ("on_tick", "s3Event.json", "a schedule trigger but Lambda invoked it with an S3 event"),
+        # EventBridge: a schedule function takes ticks, a storage function S3's object events
+        ("on_tick", "s3EventBridgeNotificationObjectCreatedEvent.json", "whose detail-type is 'Object Created'"),
+        ("on_tick", "eventBridgeEvent.json", "whose detail-type is 'EC2 Instance State-change Notification'"),
+        ("on_upload", "eventBridgeEvent.json", "a storage trigger but Lambda invoked it with an EventBridge event"),
     ],
 )
 def test_an_event_wired_to_the_wrong_kind_of_function_is_refused_whole_never_acknowledged(

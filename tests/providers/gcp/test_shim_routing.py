@@ -35,7 +35,7 @@ app = "routing-{name}"
 modules = ["gcp_routing_{name}"]
 """
 
-HEADER = "from portable_fn import CloudEvent, Request, Response, function, http, topic\n\n"
+HEADER = "from portable_fn import CloudEvent, Request, Response, function, http, queue, schedule, topic\n\n"
 # One app per function, each deployed alone (an instance serves one function, dev the whole app).
 FUNCTIONS = {
     "orders": """
@@ -56,6 +56,16 @@ def robots(request: Request) -> Response:
     "work": """
 @function(trigger=topic("work"), dead_letter=False)
 def work(event: CloudEvent) -> None:
+    pass
+""",
+    "jobs": """
+@function(trigger=queue("jobs"), dead_letter=False)
+def jobs(event: CloudEvent) -> None:
+    pass
+""",
+    "tick": """
+@function(trigger=schedule("rate(5 minutes)"), dead_letter=False)
+def tick(event: CloudEvent) -> None:
     pass
 """,
 }
@@ -279,3 +289,27 @@ def test_the_functions_framework_command_answers_as_dev_does(target, deployed) -
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+@pytest.mark.parametrize(
+    ("target", "event_type", "said"),
+    [
+        ("jobs", "google.cloud.storage.object.v1.finalized", "(queue) is deployed for"),
+        ("jobs", "google.cloud.firestore.document.v1.written", "(queue) is deployed for"),
+        ("tick", "com.example.order.created", "(schedule) is deployed for"),
+    ],
+)
+def test_an_event_no_trigger_of_the_kind_is_wired_to_is_refused_never_acknowledged(
+    deployed, target: str, event_type: str, said: str
+) -> None:
+    """A queue or schedule function ran its handler for a storage or Firestore event and answered 200 (the event
+    was gone); a topic function takes what Eventarc routes to it, as a bus rule feeds one on AWS."""
+    headers = {
+        "ce-specversion": "1.0",
+        "ce-id": "e-1",
+        "ce-source": "//storage.googleapis.com/projects/_/buckets/b",
+        "ce-type": event_type,
+        "content-type": "application/json",
+    }
+    reply = deployed(target).client.post("/", data=b'{"bucket": "b", "name": "x"}', headers=headers)
+    assert reply.status_code == 400 and said in reply.get_json()["error"]

@@ -122,6 +122,9 @@ class Policy:
         return asked if asked is not None else self.scale * self.retry.delay_s(attempt)
 
 
+JOURNAL_POLL_S = 1.0  # how soon a message another process put in the journal is seen
+
+
 class Subscription:
     """One function's inbox (its messages in the journal) and the worker thread that delivers it."""
 
@@ -192,9 +195,12 @@ class Subscription:
             self._wake.wait(self._wait_time())
         return None
 
-    def _wait_time(self) -> float | None:
+    def _wait_time(self) -> float:
+        """Until the next message is due, and at most `JOURNAL_POLL_S`: another process may write to the journal
+        (`portable-fn invoke --provider local` beside a running `dev`), and nothing wakes this one for it."""
         ready_at = self.journal.next_ready_at(self.spec.name, self.policy.ordered)
-        return None if ready_at is None else max(0.0, ready_at - self._clock())
+        due = JOURNAL_POLL_S if ready_at is None else ready_at - self._clock()
+        return min(JOURNAL_POLL_S, max(0.0, due))
 
     def _deliver(self, batch: list[Pending]) -> None:
         contexts = [self._context(p) for p in batch]

@@ -328,3 +328,12 @@ def test_each_invocation_is_one_log_line(workers: Any) -> None:
     stamp, name, kind, *_ = line.split()
     assert (name, kind) == ("item", "[http]") and line.endswith("ms)") and "-> 200" in line
     assert time.strptime(stamp.split(".")[0], "%H:%M:%S")
+
+
+def test_a_message_another_process_puts_in_the_journal_is_delivered(workers: Any, wait_for: Wait) -> None:
+    """`portable-fn invoke --provider local` beside a running dev host writes to the same journal (a workflow's
+    next step, say): nothing woke the host's worker for it, which slept until its next message was due."""
+    event = CloudEvent(id="from-elsewhere", source="/elsewhere", type="job", data={"n": 7})
+    with Journal(workers.host.state_dir / "journal.sqlite3") as other:  # another writer of the file
+        other.add("flaky", [event], None, 0.0)
+    wait_for(lambda: any(s["message_id"] == "from-elsewhere" for s in workers.received["flaky"]), what="the delivery")

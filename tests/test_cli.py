@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -97,6 +98,23 @@ def test_an_event_on_stdin_may_start_with_a_byte_order_mark(capsys, shop_copy: P
     monkeypatch.setattr(sys, "stdin", io.StringIO("\ufeff" + (DATA / "order_event.json").read_text()))
     code, out, _ = run(capsys, "invoke", "fulfil", str(shop_copy), "--event", "-")
     assert code == 0 and json.loads(out)["results"] == [{"outcome": "ack", "id": "evt-1"}]
+
+
+@pytest.mark.parametrize(
+    ("message", "said"),
+    [
+        ({"id": "o-1", "note": "x" * 60_000}, "larger than a queue message may be: at most 49,152 bytes"),
+        ({"id": "o-1", "total": float("nan")}, "a number JSON cannot hold"),
+    ],
+)
+def test_invoke_refuses_a_queue_message_dev_and_the_clouds_refuse(
+    capsys, shop_copy: Path, tmp_path: Path, message: Any, said: str
+) -> None:
+    """A 10 MB message and a NaN reached the function under `invoke --provider local`; dev answers 413 and 400."""
+    event = tmp_path / "message.json"
+    event.write_text(json.dumps(message))
+    code, out, err = run(capsys, "invoke", "fulfil", str(shop_copy), "--event", str(event))
+    assert (code, out) == (1, "") and said in err
 
 
 def test_unknown_function_is_a_usage_error_with_the_list(capsys, shop_copy: Path) -> None:

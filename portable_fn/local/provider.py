@@ -42,8 +42,9 @@ from ..deploy.tags import stage_tags, with_tags
 from ..logread import LogEntry
 from ..packaging import app_files, runtime_files, write_zip
 from ..provider import DeadLetterEntry, Provider
-from ..runtime.cloudevent import CloudEvent
+from ..runtime.cloudevent import CloudEvent, json_bytes
 from ..runtime.dead_letters import dead_letter_info
+from ..runtime.errors import InvalidEventError
 from ..runtime.function import FunctionSpec
 from ..runtime.resources import WRITE
 from ..runtime.state_sqlite import SqliteBackend
@@ -171,6 +172,9 @@ class LocalProvider(Provider):
         from .letters import JOURNAL
         from .workflow_ops import JournalPublisher
 
+        if spec.trigger.kind in ("queue", "topic"):
+            for message in event if isinstance(event, list) else [event]:
+                _check_message(app, spec.trigger.kind, message)
         env = function_env(app, spec, stage or next(iter(app.config.stages)))
         state_dir = self.dev_dir(app)
         with ProcessEnv({**env, STATE_DIR_ENV: str(state_dir)}), Journal(state_dir / JOURNAL) as journal:
@@ -206,6 +210,27 @@ class LocalProvider(Provider):
         from .workflow_ops import operate
 
         return operate(app, self.dev_dir(app), operation, *args)
+
+
+def _check_message(app: App, kind: str, message: Any) -> None:
+    """InvalidEventError for a message `dev` would refuse on its queue or topic, and so would a cloud: one larger
+    than the strictest limit of the clouds the app deploys to, or holding a number JSON cannot (NaN, 1e400)."""
+    from .limits import Limits, deploy_targets
+
+    limits = Limits.strictest(deploy_targets(app.config))
+    limit = limits.queue if kind == "queue" else limits.topic
+    try:
+        size = len(json_bytes(json.dumps(message, ensure_ascii=False, allow_nan=False)))
+    except ValueError:
+        raise InvalidEventError(
+            "The message holds a number JSON cannot hold: NaN, Infinity or a number past 1.8e308. Send the number "
+            "as a string, or leave it out."
+        ) from None
+    if size > limit.size:
+        raise InvalidEventError(
+            f"The message ({size:,} bytes as JSON) is larger than {limit.what} may be: at most {limit.describe()}, "
+            "as `portable-fn dev` answers (413). Keep large data in a bucket or a state and send its key."
+        )
 
 
 def _entry(entry: dict[str, Any], where: str, redriven: bool) -> DeadLetterEntry:

@@ -732,6 +732,12 @@ def _native_http(spec: FunctionSpec, event: Any) -> Any:
             f"Invoking {spec.name!r} on azure: an http trigger takes a request as a JSON object "
             f"(method, url or path, headers, body), not {type(event).__name__}."
         )
+    if "url" not in event and "path" not in event:  # another cloud's event, a queue message: never GET /
+        keys = ", ".join(sorted(map(str, event))[:8]) or "none"
+        raise InvalidEventError(
+            f"Invoking {spec.name!r} on azure: an http trigger takes a request as a JSON object (method, url or "
+            f"path, headers, body); this one has neither url nor path (its keys: {keys})."
+        )
     fields = {name: event.get(name) or {} for name in ("headers", "params", "route_params")}
     for name, value in fields.items():
         if not isinstance(value, Mapping):

@@ -360,6 +360,9 @@ class InvokeRequest:
         shape = "An HTTP invocation takes a JSON object: {method, path, query, headers, body | body_base64}"
         if not isinstance(event, Mapping):
             raise InvalidEventError(f"{shape}, not a {type(event).__name__}.")
+        if "path" not in event:  # another cloud's event, a queue message: never a request for GET /
+            keys = ", ".join(sorted(map(str, event))[:8]) or "none"
+            raise InvalidEventError(f"{shape}; this one has no path (its keys: {keys}).")
         try:
             body = _body(event) if "body" in event or "body_base64" in event else b""
             headers = _headers(event.get("headers") or {})

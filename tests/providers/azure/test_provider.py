@@ -10,7 +10,7 @@ import pytest
 from portable_fn_azure.provider import AzureProvider
 
 from portable_fn.provider import invocation_failed, load_provider
-from portable_fn.runtime.errors import PortableFnError, UnsupportedTriggerError
+from portable_fn.runtime.errors import InvalidEventError, PortableFnError, UnsupportedTriggerError
 
 from .conftest import DATA
 
@@ -176,3 +176,10 @@ def test_invoke_never_ends_in_a_traceback(every_app: Any, every_module: Any, nam
         assert f"Invoking {name!r} on azure" in str(exc)
     else:
         assert got["function"] == name
+
+
+def test_invoke_of_an_http_function_refuses_an_object_that_is_no_request(every_app: Any) -> None:
+    """An SQS event given to an HTTP function was served as GET / (a 404), as if it were a request."""
+    http_function = next(s for s in every_app.functions if s.trigger.kind == "http")
+    with pytest.raises(InvalidEventError, match=r"neither url nor path \(its keys: Records\)"):
+        AzureProvider().invoke(every_app, http_function, {"Records": []})

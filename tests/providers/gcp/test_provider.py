@@ -204,9 +204,10 @@ def test_invoke_of_a_dead_letter_without_a_topic_fails(probe_app, seen, monkeypa
     "request_, words",
     [
         ([], "not a list"),
-        ({"body_base64": "!!"}, "body | body_base64"),
-        ({"method": 5}, "are strings"),
-        ({"headers": {"x": 1}}, "'headers' must be an object of string values"),
+        ({"path": "/", "body_base64": "!!"}, "body | body_base64"),
+        ({"path": "/", "method": 5}, "are strings"),
+        ({"path": "/", "headers": {"x": 1}}, "'headers' must be an object of string values"),
+        ({"Records": []}, "this one has no path (its keys: Records)"),  # an SQS event: it was served as GET /
     ],
 )
 def test_invoke_of_an_http_function_refuses_a_broken_description(request_, words, probe_app) -> None:

@@ -95,7 +95,10 @@ def workflows(host: LocalHost, request: Request, params: dict[str, str]) -> Resp
     from ..runtime import workflow
 
     query = request.query
-    return Response.json(workflow.list_instances(query.get("workflow"), query.get("status")))
+    status = query.get("status")
+    if status is not None and status not in workflow.STATUSES:  # a typo listed nothing, as if none were there
+        raise ControlError(400, f"?status={status[:40]!r} is not a status; use one of {', '.join(workflow.STATUSES)}.")
+    return Response.json(workflow.list_instances(query.get("workflow"), status))
 
 
 def workflow_instance(host: LocalHost, request: Request, params: dict[str, str]) -> Response:

@@ -55,6 +55,7 @@ def test_what_no_order_or_instance_can_be_is_a_4xx_naming_the_rule(shop: Any) ->
         ("POST", "/_local/workflows/w-1/cancel", "why", 400, "JSON object"),
         ("POST", "/_local/workflows/w-1/cancel", {"reason": 5}, 400, "JSON object"),
         ("POST", f"/payments/{long_id}/confirm", {}, 404, "longer than 200 characters"),
+        ("GET", "/_local/workflows?status=bogus", None, 400, "is not a status; use one of running"),  # was 200 []
     ]:
         reply = shop.client.request(method, path, json_body=body)
         assert (reply.status, words in reply.json()["error"]) == (status, True), (path, reply.json())

@@ -213,8 +213,8 @@ def undeclared_data(body: bytes | str | None) -> tuple[Any, str | None]:
     breaks aside) as `str`, anything else as the bytes, `application/octet-stream`. Empty: no data."""
     if not body:
         return None, None
-    try:
-        return parse_json(body), JSON
+    try:  # JSON after a byte order mark too, as Python reads JSON bytes (an SQS body is already text)
+        return parse_json(body[1:] if isinstance(body, str) and body[0] == "\ufeff" else body), JSON
     except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
         pass
     if isinstance(body, str):  # text already (an SQS or SNS body): bytes only if it holds control characters

@@ -226,6 +226,9 @@ def test_structured_mode_writes_bytes_as_data_base64() -> None:
         (b"\xff\xfe", b"\xff\xfe", "application/octet-stream"),
         ("bell\x07", b"bell\x07", "application/octet-stream"),
         (b"{not json", "{not json", "text/plain; charset=utf-8"),
+        # JSON after a byte order mark: parsed from bytes (Pub/Sub, queues) and now from text (SQS) alike
+        (b'\xef\xbb\xbf{"a": 1}', {"a": 1}, "application/json"),
+        ('\ufeff{"a": 1}', {"a": 1}, "application/json"),
     ],
 )
 def test_an_undeclared_body_reads_alike_as_bytes_or_text(

@@ -220,9 +220,9 @@ def _message_event(
     content_type = attributes.get(CONTENT_TYPE)
     if "ce-specversion" in attributes or (content_type or "").startswith("application/cloudevents"):
         return from_http(attributes, body)  # a binary- or structured-mode CloudEvent in the message
-    if content_type is not None:
+    if content_type:
         data = decode_data(content_type, body)
-    else:
+    else:  # none, or empty (no media type: read as every cloud reads an undeclared body)
         data, content_type = undeclared_data(body)
     if data.__class__ is dict and "specversion" in data:
         return _from_json_object(data)  # a CloudEvent in the JSON format

@@ -101,6 +101,8 @@ def test_a_crashing_http_function_answers_500(served: Any, send_to: Any) -> None
         (b"\x00\x01bin", None, b"\x00\x01bin", "application/octet-stream"),  # undeclared_data, as on every cloud
         (b"\xff\xfe", None, b"\xff\xfe", "application/octet-stream"),
         ("héllo".encode(), {"content-type": "text/plain; charset=utf-8"}, "héllo", "text/plain; charset=utf-8"),
+        # an empty content-type declares nothing: read as SQS reads it (it gave bytes, and datacontenttype "")
+        (b"abc", {"content-type": ""}, "abc", TEXT),
     ],
 )
 def test_a_message_becomes_its_own_cloudevent(payload, attributes, data, content_type, served, send_to, seen) -> None:

@@ -170,7 +170,9 @@ def is_control(path: str) -> bool:
 
 def handle(host: LocalHost, request: Request) -> Response:
     """Serve one `/_local/...` request."""
-    found = ROUTER.match(request.method, request.path)
+    found = ROUTER.match(request.method, request.path) or (
+        ROUTER.match("GET", request.path) if request.method == "HEAD" else None  # as the app's own GET routes
+    )
     if found is None:
         return not_routed(ROUTER, request)
     route, params = found

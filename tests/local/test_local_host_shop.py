@@ -61,6 +61,11 @@ def test_what_no_order_or_instance_can_be_is_a_4xx_naming_the_rule(shop: Any) ->
         assert (reply.status, words in reply.json()["error"]) == (status, True), (path, reply.json())
 
 
+def test_a_head_on_a_control_get_is_served_as_on_the_apps_own_get_routes(shop: Any) -> None:
+    for path in ("/_local/openapi.json", "/_local/workflows", "/_local/dead-letters"):
+        assert shop.client.request("HEAD", path).status == 200, path  # was a 405 Allow: GET
+
+
 def test_unknown_routes_are_404_listing_the_routes_and_wrong_methods_405(shop: Any) -> None:
     missing = shop.client.request("GET", "/carts")
     assert missing.status == 404

@@ -979,6 +979,8 @@ def cancel(instance_id: str, reason: str = "cancelled") -> dict[str, Any]:
     record = item.value
     if record.get("status") in FINISHED:
         raise WorkflowError(f"instance {instance_id!r} is {record['status']} already; nothing to cancel.")
+    if record.get("status") == CANCELLING:  # a second cancel: under way already, for the reason first given
+        return dict(record)
     record["status"], record["cancel_reason"] = CANCELLING, reason
     STORE.update(_key(instance_id), record, item.version)
     _send(_definition(record), {"instance": instance_id, "kind": "cancel"}, tenant=record.get("tenant", ""))

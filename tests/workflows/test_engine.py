@@ -274,9 +274,10 @@ def test_cancel_undoes_the_finished_steps(flow: Any) -> None:
         instance_id = driver.start(flow.order_flow, ORDER)
         driver.run(for_s=60)
         cancel(instance_id, "customer changed their mind")
+        assert cancel(instance_id)["cancel_reason"] == "customer changed their mind"  # a second cancel keeps it
         driver.run(for_s=0)
         done = driver.instance(instance_id)
-        assert done["status"] == "cancelled"
+        assert done["status"] == "cancelled" and done["cancel_reason"] == "customer changed their mind"
         assert shape(done)[-2:] == [
             ("compensation", "void (undoing authorize)"),
             ("compensation", "release (undoing reserve)"),

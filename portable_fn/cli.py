@@ -1211,12 +1211,12 @@ def _event(where: str) -> Any:
         raise UsageError(f"--event {where}: cannot read it ({exc.strerror}).") from None
     except UnicodeDecodeError:
         raise UsageError(f"--event {where}: not UTF-8 text; give a JSON file.") from None
+    from .runtime.cloudevent import parse_json  # the reading (and its limits) every cloud's body gets
+
     try:
-        return json.loads(raw)
+        return parse_json(raw)
     except ValueError as exc:
         raise UsageError(f"--event {where}: not valid JSON ({exc}).") from None
-    except RecursionError:
-        raise UsageError(f"--event {where}: the JSON is nested too deeply to read.") from None
 
 
 def _invoked(provider: Provider, app: App, spec: FunctionSpec, event: Any, stage: str) -> dict[str, Any]:

@@ -577,6 +577,12 @@ def parse_json(text: str | bytes) -> Any:
         value = _parse_json(text)
     except RecursionError:  # deeper than Python reads at all
         value = _TOO_DEEP
+    except ValueError as exc:  # Python's own advice (sys.set_int_max_str_digits) is no fix for a sender
+        if "integer string conversion" not in str(exc):
+            raise
+        raise ValueError(
+            "it holds an integer of more digits than Python reads (4,300 by default); send it as a string"
+        ) from None
     # Nesting N levels takes 2N characters: a shorter document (nearly every message) needs no count.
     if value is _TOO_DEEP or (len(text) > 2 * MAX_JSON_DEPTH and nested_too_deep(text)):
         raise ValueError(

@@ -248,6 +248,30 @@ APPS = Path(__file__).resolve().parent / "apps"
 collect_ignore = ["apps"]
 
 
+@pytest.fixture(autouse=True)
+def _process_state_restored() -> Iterator[None]:
+    """What a test changes of this process's root logger and publisher is put back after it: a shim loaded with a
+    cloud's variables set configures logging for that cloud (JSON lines on every root handler, its level,
+    `logs.configure_deployed`), and a function that sent an event under a cloud's PORTABLE_FN_PROVIDER keeps that
+    cloud's publisher (`channels.publisher`). The tests after it on this worker inherited both, whatever order
+    pytest-randomly gives them."""
+    import logging
+
+    from portable_fn.runtime import channels
+
+    root = logging.getLogger()
+    level, handlers = root.level, list(root.handlers)
+    formatters = [handler.formatter for handler in handlers]
+    publisher = channels.use_publisher(None)
+    channels.use_publisher(publisher)
+    yield
+    root.setLevel(level)
+    root.handlers[:] = handlers
+    for handler, formatter in zip(handlers, formatters):
+        handler.setFormatter(formatter)
+    channels.use_publisher(publisher)
+
+
 @pytest.fixture
 def repo() -> Path:
     return REPO

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import Callable, Collection
 from datetime import datetime
 from pathlib import Path
@@ -28,6 +29,9 @@ from ..runtime.log_format import JsonFormatter
 from ..runtime.logs import current_facts, log_level
 
 LOGGER = "portable_fn.function"
+# Each logger the dev hosts of this process hold: (its level and propagate before the first, how many hold it).
+_HELD: dict[str, tuple[int, bool, int]] = {}
+_HOLDING = threading.Lock()
 KEPT = "function-logs.jsonl"
 KEPT_BEFORE = "function-logs.1.jsonl"
 KEPT_MAX_BYTES = 16 * 1024 * 1024
@@ -122,16 +126,28 @@ class FunctionLogs(logging.Handler):
             self._hold(root, level)
 
     def detach(self) -> None:
-        for name, (level, propagate) in self._saved.items():
-            logger = logging.getLogger(name or None)
-            logger.removeHandler(self)
-            logger.setLevel(level)
-            logger.propagate = propagate
+        with _HOLDING:
+            for name in self._saved:
+                logger = logging.getLogger(name or None)
+                logger.removeHandler(self)
+                level, propagate, holders = _HELD[name]
+                if holders > 1:  # another host in this process still shows it
+                    _HELD[name] = (level, propagate, holders - 1)
+                    continue
+                del _HELD[name]
+                logger.setLevel(level)
+                logger.propagate = propagate
         self._saved = {}
 
     def _hold(self, logger: logging.Logger, level: int) -> None:
-        """Save what `logger` was, lower its level to `level` if need be, and write its records."""
-        self._saved[logger.name if logger is not logging.getLogger() else ""] = (logger.level, logger.propagate)
+        """Save what `logger` was, lower its level to `level` if need be, and write its records. Hosts in one
+        process (tests, `portable_fn.testing`) share the loggers: what it was before the first is put back
+        when the last detaches, in whatever order they stop (the second saved what the first had set)."""
+        name = logger.name if logger is not logging.getLogger() else ""
+        with _HOLDING:
+            level_before, propagate_before, holders = _HELD.get(name, (logger.level, logger.propagate, 0))
+            _HELD[name] = (level_before, propagate_before, holders + 1)
+        self._saved[name] = (level_before, propagate_before)
         if logger.level == logging.NOTSET or logger.level > level:
             logger.setLevel(level)
         logger.addHandler(self)

@@ -147,6 +147,21 @@ def test_detach_puts_everything_back() -> None:
         assert root.handlers == [] and root.level == logging.WARNING
 
 
+def test_two_hosts_in_one_process_put_everything_back_whichever_stops_first() -> None:
+    """The second host saved what the first had set (INFO, not propagating) and put that back when it stopped
+    last: every later test on the worker lost its function loggers' lines to the root."""
+    function_logger = logging.getLogger("portable_fn.function")
+    before = (function_logger.level, function_logger.propagate, function_logger.handlers[:])
+    first, second = FunctionLogs(lambda line: None), FunctionLogs(lambda line: None)
+    with bare_root():
+        first.attach()
+        second.attach()
+        first.detach()
+        assert function_logger.propagate is False and function_logger.handlers == [*before[2], second]
+        second.detach()
+        assert (function_logger.level, function_logger.propagate, function_logger.handlers) == before
+
+
 def test_an_app_that_configured_logging_keeps_its_root() -> None:
     own = logging.StreamHandler()
     logs = FunctionLogs(lambda line: None)

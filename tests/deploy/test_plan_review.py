@@ -107,5 +107,6 @@ def test_plan_names_the_target_and_shows_what_a_change_does(
 
 
 def test_detailed_exitcode_is_1_on_an_error(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    code, _, err = run(capsys, "plan", str(tmp_path / "missing"), "--detailed-exitcode")
-    assert code == 1 and "missing" in err
+    (tmp_path / "no-app").mkdir()  # a folder without a pyproject.toml (a folder that is not there: a usage error, 2)
+    code, _, err = run(capsys, "plan", str(tmp_path / "no-app"), "--detailed-exitcode")
+    assert code == 1 and "no-app" in err

@@ -9,7 +9,6 @@ HTTP. One server per target, for the whole session.
 from __future__ import annotations
 
 import json
-import os
 import threading
 import urllib.error
 import urllib.request
@@ -23,11 +22,12 @@ from portable_fn_gcp.shim import generate_main
 from portable_fn.app import App, load_app
 from portable_fn.emulators import Emulator
 
+from .framework import framework_app
+
 PROBE_APP = Path(__file__).resolve().parent / "apps" / "probe"
 DATA = Path(__file__).resolve().parents[2] / "data" / "gcp"
 CONFORMANCE = DATA / "functions-framework-conformance" / "events" / "generate" / "data"
 EXPECTED = DATA / "expected"
-_FRAMEWORK_ENV = ("FUNCTION_TARGET", "FUNCTION_SIGNATURE_TYPE")
 
 
 class Reply:
@@ -72,21 +72,6 @@ class Served:
         for server in self._servers.values():
             server.shutdown()
             server.server_close()
-
-
-def framework_app(target: str, main: Path) -> Any:
-    """functions-framework's flask app for `target` of `main`, as its command builds it."""
-    import functions_framework
-
-    saved = {name: os.environ.get(name) for name in _FRAMEWORK_ENV}
-    try:
-        return functions_framework.create_app(target, str(main))
-    finally:  # create_app records the target and signature type in the environment
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 def _serve(target: str, main: Path) -> Any:

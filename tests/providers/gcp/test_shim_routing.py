@@ -24,6 +24,8 @@ from portable_fn_gcp.shim import generate_main
 
 from portable_fn.app import load_app
 
+from .framework import framework_app
+
 PYPROJECT = """\
 [project]
 name = "gcp-routing-{name}"
@@ -70,7 +72,6 @@ def tick(event: CloudEvent) -> None:
 """,
 }
 ICON = b"\x00\x00\x01\x00icon"
-_FRAMEWORK_ENV = ("FUNCTION_TARGET", "FUNCTION_SIGNATURE_TYPE")
 
 
 class Answer:
@@ -96,21 +97,6 @@ def request(port: int, method: str, target: str, body: bytes = b"") -> Answer:
         return Answer(answer.status, list(answer.headers.items()), answer.read())
     finally:
         connection.close()
-
-
-def framework_app(target: str, main: Path) -> Any:
-    """functions-framework's flask app for `target` of `main`, as its command builds it."""
-    import functions_framework
-
-    saved = {name: os.environ.get(name) for name in _FRAMEWORK_ENV}
-    try:
-        return functions_framework.create_app(target, str(main))
-    finally:  # create_app records the target and signature type in the environment
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 class Deployed:

@@ -544,10 +544,6 @@ def loads(text: str | bytes, what: str) -> Any:
     try:
         return parse_json(text)
     except (ValueError, UnicodeDecodeError) as exc:
-        if "integer string conversion" in str(exc):  # Python's limit, not JSON's: say what, not how to lift it
-            raise InvalidEventError(
-                f"{what} holds an integer of more than 4,300 digits, which Python does not read; send it as a string."
-            ) from None
         raise InvalidEventError(f"{what} is not valid JSON: {exc}.") from None
     except RecursionError:
         raise InvalidEventError(
@@ -577,11 +573,11 @@ def parse_json(text: str | bytes) -> Any:
         value = _parse_json(text)
     except RecursionError:  # deeper than Python reads at all
         value = _TOO_DEEP
-    except ValueError as exc:  # Python's own advice (sys.set_int_max_str_digits) is no fix for a sender
+    except ValueError as exc:  # Python's limit, not JSON's: say what, not how to lift it (sys.set_int_max_str_digits)
         if "integer string conversion" not in str(exc):
             raise
         raise ValueError(
-            "it holds an integer of more digits than Python reads (4,300 by default); send it as a string"
+            "it holds an integer of more than 4,300 digits, which Python does not read; send it as a string"
         ) from None
     # Nesting N levels takes 2N characters: a shorter document (nearly every message) needs no count.
     if value is _TOO_DEEP or (len(text) > 2 * MAX_JSON_DEPTH and nested_too_deep(text)):
